@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: toolchain, Zig unit tests, native build, type check, bun tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+. scripts/env.sh
+zig build test --summary all
+zig build -Doptimize=ReleaseFast
+node_modules/.bin/tsc --noEmit -p .
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+bun test spec/ 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line for CI: "N passed, N failed".
+passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | grep -Eo '[0-9]+' | tail -1)
+failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | grep -Eo '[0-9]+' | tail -1)
+echo "bun: ${passed:-0} passed, ${failed:-0} failed"
+exit "$status"

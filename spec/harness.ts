@@ -1,0 +1,28 @@
+/** Shared helpers for the test suite: paths and running real processes. */
+import { join } from "node:path";
+
+export const repoRoot = join(import.meta.dir, "..");
+export const cliEntry = join(repoRoot, "src/cli/main.ts");
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from source with Bun; returns exit code and both streams. */
+export async function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  const child = Bun.spawn([process.execPath, cliEntry, ...args], {
+    cwd: opts.cwd ?? repoRoot,
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { exitCode, stdout, stderr };
+}

@@ -1,0 +1,91 @@
+//! The byte layout shared by every producer, the collector and the trace file.
+//! Defined once here; `src/core/layout.ts` mirrors it and `spec/layout.test.ts`
+//! proves through the FFI binding that both sides agree on every offset and size.
+
+const std = @import("std");
+const assert = std.debug.assert;
+
+/// Bumped on any change to `Record` or to the meaning of an `EventKind`'s fields.
+pub const record_layout_version: u32 = 1;
+
+pub const record_size_bytes: u32 = 64;
+
+/// One event: fixed 64 bytes, little-endian, naturally aligned.
+/// The meaning of `a`..`e` depends on `kind` (see `EventKind`); strings are never
+/// inline in an event: they are written once as `string` records and referred to by
+/// a u32 string id that is unique per (pid, tid) producer.
+pub const Record = extern struct {
+    /// Owned by the ring (per-slot sequence number). Zero in trace files.
+    seq: u32,
+    kind: u16,
+    flags: u16,
+    /// CLOCK_MONOTONIC nanoseconds, stamped by the native side at write time.
+    timestamp_ns: u64,
+    pid: u32,
+    /// 0 for a process's main thread, the runtime's thread id for workers.
+    tid: u32,
+    a: u64,
+    b: u64,
+    c: u64,
+    d: u64,
+    e: u64,
+};
+
+comptime {
+    assert(@sizeOf(Record) == record_size_bytes);
+    assert(@alignOf(Record) == 8);
+    assert(@offsetOf(Record, "timestamp_ns") == 8);
+    assert(@offsetOf(Record, "a") == 24);
+    assert(@offsetOf(Record, "e") == 56);
+}
+
+/// Event kinds. Values are part of the file format: append, never renumber.
+pub const EventKind = enum(u16) {
+    invalid = 0,
+    /// String-table fragment. a = id (low 32 bits) | total_len_bytes << 32;
+    /// flags = fragment index; bytes 32..64 (b..e) hold up to 32 bytes of UTF-8.
+    string = 1,
+    /// Agent attached in a process or thread. a = parent pid, b = str argv,
+    /// c = str runtime ("node v20.20.2"), d = str cwd, e = 1 when main thread.
+    trace_start = 2,
+    /// Agent detached. a = agent error count, b = events the agent failed to record.
+    trace_stop = 3,
+    /// Child process started. a = child pid, b = str command line, c = SpawnMethod.
+    process_spawn = 4,
+    /// Recorded by the exiting process itself. a = exit code, b = signal number,
+    /// c = str error type, d = str error message, e = ExitReason.
+    process_exit = 5,
+    /// A parent saw its child end. a = child pid, b = exit code (or max u64 when
+    /// none), c = signal number.
+    child_exit = 6,
+    /// Worker thread created. a = worker thread id, b = str entry (file or URL).
+    thread_spawn = 7,
+    /// Recorded by the exiting worker itself; fields as `process_exit`.
+    thread_exit = 8,
+    /// The parent saw its worker end. a = worker thread id, b = exit code.
+    thread_exited = 9,
+    /// a = message ordinal on its channel, b = ChannelKind | direction << 8 |
+    /// channel sub-id << 16, c = channel owner pid, d = size bytes, e = str preview.
+    /// A receive pairs with the send of equal (b, c, a).
+    message_send = 10,
+    message_receive = 11,
+    /// Events lost. a = count. Written by the collector when a ring reports drops.
+    drop = 12,
+    /// The agent caught an error of its own. a = str message.
+    agent_error = 13,
+    _,
+};
+
+pub const string_fragment_bytes: u32 = 32;
+pub const string_max_bytes: u32 = 4096;
+
+comptime {
+    assert(string_fragment_bytes == record_size_bytes - @offsetOf(Record, "b"));
+    assert(string_max_bytes % string_fragment_bytes == 0);
+}
+
+test "layout: record is 64 bytes with fixed offsets" {
+    try std.testing.expectEqual(@as(usize, 64), @sizeOf(Record));
+    try std.testing.expectEqual(@as(usize, 16), @offsetOf(Record, "pid"));
+    try std.testing.expectEqual(@as(usize, 20), @offsetOf(Record, "tid"));
+}

@@ -1,0 +1,5 @@
+//! Pulls every Zig unit's tests into one `zig build test` run.
+test {
+    _ = @import("layout.zig");
+    _ = @import("c_abi.zig");
+}
