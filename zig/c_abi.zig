@@ -3,6 +3,10 @@
 const std = @import("std");
 const layout = @import("layout.zig");
 
+comptime {
+    _ = @import("trace_abi.zig");
+}
+
 pub const Status = enum(u32) {
     ok = 0,
     invalid_argument = 1,
