@@ -1,0 +1,46 @@
+/**
+ * Mirror of zig/layout.zig: the 64-byte record and the EventKind numbering.
+ * spec/layout.test.ts proves the two agree through the FFI binding.
+ */
+
+export const RECORD_LAYOUT_VERSION = 1;
+export const RECORD_SIZE = 64;
+export const STRING_FRAGMENT_BYTES = 32;
+export const STRING_MAX_BYTES = 4096;
+
+/** Byte offsets of the record's fields. */
+export const Offset = {
+  seq: 0,
+  kind: 4,
+  flags: 6,
+  timestampNs: 8,
+  pid: 16,
+  tid: 20,
+  a: 24,
+  b: 32,
+  c: 40,
+  d: 48,
+  e: 56,
+} as const;
+
+/** Values are part of the file format: append, never renumber (see zig/layout.zig). */
+export const EventKind = {
+  invalid: 0,
+  string: 1,
+  trace_start: 2,
+  trace_stop: 3,
+  process_spawn: 4,
+  process_exit: 5,
+  child_exit: 6,
+  thread_spawn: 7,
+  thread_exit: 8,
+  thread_exited: 9,
+  message_send: 10,
+  message_receive: 11,
+  drop: 12,
+  agent_error: 13,
+} as const;
+export type EventKindName = keyof typeof EventKind;
+export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
+  Object.entries(EventKind).map(([name, value]) => [value, name as EventKindName]),
+);
