@@ -1,24 +1,22 @@
 /**
- * Where the native artifacts are. Running from source they come from `zig-out/`
- * (built by `zig build`); the compiled `scope` executable embeds them and
- * `src/core/assets.ts` extracts them (see ARCHITECTURE.md).
+ * Where libscope.so is, for the bun:ffi bindings (ring.ts, trace-file.ts). Running
+ * from source it is zig-out/lib (built by `zig build`); the compiled executable
+ * extracts its embedded copy first (assets.ts) and sets the path here; a Bun agent
+ * inside a traced program gets it through SCOPE_LIBSCOPE.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-const repoRoot = join(import.meta.dir, "..", "..");
+let override: string | undefined;
 
-function requireBuilt(path: string, what: string): string {
-  if (!existsSync(path)) throw new Error(`${what} not found at ${path}; run \`zig build -Doptimize=ReleaseFast\``);
-  return path;
+export function setLibscopePath(path: string): void {
+  override = path;
 }
 
-/** Path of libscope.so, the C ABI loaded through bun:ffi. */
 export function libscopePath(): string {
-  return process.env.SCOPE_LIBSCOPE ?? requireBuilt(join(repoRoot, "zig-out/lib/libscope.so"), "libscope.so");
-}
-
-/** Path of scope.node, the Node-API addon loaded by the agent in traced node processes. */
-export function addonPath(): string {
-  return process.env.SCOPE_ADDON ?? requireBuilt(join(repoRoot, "zig-out/lib/scope.node"), "scope.node");
+  if (override) return override;
+  if (process.env.SCOPE_LIBSCOPE) return process.env.SCOPE_LIBSCOPE;
+  const built = join(import.meta.dir, "..", "..", "zig-out/lib/libscope.so");
+  if (!existsSync(built)) throw new Error(`libscope.so not found at ${built}; run \`zig build -Doptimize=ReleaseFast\``);
+  return built;
 }

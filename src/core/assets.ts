@@ -1,0 +1,121 @@
+/**
+ * The files scope hands to traced programs: libscope.so (bun:ffi), scope.node (the
+ * Node-API addon) and the agent bundles. A separate `node` process cannot read Bun's
+ * embedded file system, so the compiled executable extracts them once to a private
+ * cache directory (0700), keyed by version and content hash. Running from source they
+ * come from zig-out/ and a fresh agent bundle.
+ */
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { VERSION } from "../version";
+import { setLibscopePath } from "./native";
+
+export interface Assets {
+  libscope: string;
+  addon: string;
+  nodeAgent: string;
+  bunAgent: string;
+}
+
+const repoRoot = join(import.meta.dir, "..", "..");
+const compiled = typeof SCOPE_ASSET_HASH === "string" && SCOPE_ASSET_HASH.length > 0;
+let cached: Assets | undefined;
+
+export async function assets(): Promise<Assets> {
+  if (!cached) {
+    cached = compiled ? await extractEmbedded() : await buildFromSource();
+    setLibscopePath(cached.libscope);
+  }
+  return cached;
+}
+
+function cacheRoot(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(base, "scope");
+}
+
+/** A directory only we can write to; refuses one that another user could have planted. */
+function ensurePrivateDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  const stat = lstatSync(path);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) {
+    throw new Error(`cache directory ${path} is not a directory owned by this user`);
+  }
+  chmodSync(path, 0o700);
+}
+
+async function extractEmbedded(): Promise<Assets> {
+  const { embedded } = await import("./embedded");
+  const root = cacheRoot();
+  ensurePrivateDir(root);
+  const dir = join(root, `${VERSION}-${SCOPE_ASSET_HASH}`);
+  const names = {
+    libscope: "libscope.so",
+    addon: "scope.node",
+    nodeAgent: "agent-node.cjs",
+    bunAgent: "agent-bun.mjs",
+  } satisfies Record<keyof Assets, string>;
+  if (!existsSync(join(dir, ".complete"))) {
+    // Extract into a fresh directory, then rename: a concurrent scope never sees half a set.
+    const staging = mkdtempSync(join(root, ".staging-"));
+    for (const [key, name] of Object.entries(names)) {
+      const bytes = await Bun.file(embedded[key as keyof Assets]).arrayBuffer();
+      writeFileSync(join(staging, name), new Uint8Array(bytes), { mode: 0o700 });
+    }
+    writeFileSync(join(staging, ".complete"), "");
+    try {
+      renameSync(staging, dir);
+    } catch (error) {
+      rmSync(staging, { recursive: true, force: true });
+      if (!existsSync(join(dir, ".complete"))) throw error;
+    }
+  }
+  return {
+    libscope: join(dir, names.libscope),
+    addon: join(dir, names.addon),
+    nodeAgent: join(dir, names.nodeAgent),
+    bunAgent: join(dir, names.bunAgent),
+  };
+}
+
+/** Agent entry points, relative to the repo; scripts/build.ts bundles the same ones. */
+export const agentEntries = {
+  nodeAgent: { entry: "src/agent/node/main.ts", out: "node.cjs", target: "node", format: "cjs" },
+  bunAgent: { entry: "src/agent/bun/main.ts", out: "bun.mjs", target: "bun", format: "esm" },
+} as const;
+
+/** Bundles one agent entry to `outDir`; throws with the bundler's messages on failure. */
+export async function bundleAgent(which: keyof typeof agentEntries, outDir: string): Promise<string> {
+  const spec = agentEntries[which];
+  const result = await Bun.build({
+    entrypoints: [join(repoRoot, spec.entry)],
+    target: spec.target,
+    format: spec.format,
+    minify: false,
+    naming: spec.out,
+    outdir: outDir,
+  });
+  if (!result.success) throw new Error(`bundling ${spec.entry} failed: ${result.logs.map(String).join("; ")}`);
+  return join(outDir, spec.out);
+}
+
+async function buildFromSource(): Promise<Assets> {
+  const lib = (name: string) => {
+    const path = join(repoRoot, "zig-out/lib", name);
+    if (!existsSync(path)) throw new Error(`${basename(path)} not built; run \`zig build -Doptimize=ReleaseFast\``);
+    return path;
+  };
+  const outDir = mkdtempSync(join(tmpdir(), "scope-dev-agent-"));
+  process.once("exit", () => rmSync(outDir, { recursive: true, force: true }));
+  return {
+    libscope: process.env.SCOPE_LIBSCOPE ?? lib("libscope.so"),
+    addon: process.env.SCOPE_ADDON ?? lib("scope.node"),
+    nodeAgent: await bundleAgent("nodeAgent", outDir),
+    bunAgent: await bundleAgent("bunAgent", outDir),
+  };
+}
+
+/** For `scope doctor`: whether this binary runs compiled with embedded assets. */
+export const isCompiled = compiled;

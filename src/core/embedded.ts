@@ -1,0 +1,11 @@
+/**
+ * The artifacts embedded into the compiled `scope` executable. Imported only when
+ * running compiled (see assets.ts): `bun build --compile` follows these imports and
+ * puts the files into the executable's embedded file system.
+ */
+import addon from "../../zig-out/lib/scope.node" with { type: "file" };
+import libscope from "../../zig-out/lib/libscope.so" with { type: "file" };
+import bunAgent from "../../dist/agent/bun.mjs" with { type: "file" };
+import nodeAgent from "../../dist/agent/node.cjs" with { type: "file" };
+
+export const embedded = { libscope, addon, nodeAgent, bunAgent };

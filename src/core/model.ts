@@ -1,0 +1,193 @@
+/**
+ * The meaning of decoded records: names each kind's payload fields (as documented in
+ * zig/layout.zig), resolves string ids, and links every message receive to its send.
+ * Exporters (src/dump/*) work on these TraceEvents only.
+ */
+import { EventKind, eventKindName, type EventKindName } from "./layout";
+
+/** The decoded record as events.ts yields it; payload fields may be bigint or number. */
+export interface RawEvent {
+  timestampNs: bigint | number;
+  kind: number | string;
+  flags: number;
+  pid: number;
+  tid: number;
+  a: bigint | number;
+  b: bigint | number;
+  c: bigint | number;
+  d: bigint | number;
+  e: bigint | number;
+}
+
+/** Resolves a string id written by producer (pid, tid). */
+export type StringLookup = (pid: number, tid: number, id: number) => string | undefined;
+
+export type FieldValue = string | number | boolean | null;
+
+export interface TraceEvent {
+  /** Position in the trace, after sorting by time. */
+  index: number;
+  timestampNs: bigint;
+  kind: EventKindName | `kind_${number}`;
+  pid: number;
+  tid: number;
+  fields: Record<string, FieldValue>;
+  /** For a receive: the index of its send. For a send: the indexes of its receives. */
+  linkedTo: number[];
+}
+
+export const ChannelKindName: Record<number, string> = {
+  1: "worker",
+  2: "port",
+  3: "broadcast",
+  4: "ipc",
+  5: "cluster",
+};
+
+export const SpawnMethodName: Record<number, string> = {
+  1: "spawn",
+  2: "fork",
+  3: "exec",
+  4: "execFile",
+  5: "spawnSync",
+  6: "execSync",
+  7: "execFileSync",
+  8: "cluster.fork",
+};
+
+export const ExitReasonName: Record<number, string> = {
+  0: "normal",
+  1: "process.exit",
+  2: "uncaught_exception",
+  3: "unhandled_rejection",
+  4: "signal",
+};
+
+const U64_MAX = (1n << 64n) - 1n;
+
+function big(value: bigint | number): bigint {
+  return typeof value === "bigint" ? value : BigInt(Math.trunc(value));
+}
+
+/** A u64 field that holds a signed value (exit codes are i64 on the wire). */
+function signed(value: bigint | number): number {
+  return Number(BigInt.asIntN(64, big(value)));
+}
+
+function unsigned(value: bigint | number): number {
+  return Number(BigInt.asUintN(64, big(value)));
+}
+
+function kindName(kind: number | string): TraceEvent["kind"] {
+  if (typeof kind === "string") return kind as EventKindName;
+  return eventKindName[kind] ?? `kind_${kind}`;
+}
+
+type Fielder = (raw: RawEvent, str: (field: bigint | number) => string | null) => Record<string, FieldValue>;
+
+const exitFields: Fielder = (r, str) => ({
+  code: signed(r.a),
+  signal: unsigned(r.b) || null,
+  errorType: str(r.c),
+  errorMessage: str(r.d),
+  reason: ExitReasonName[unsigned(r.e)] ?? String(unsigned(r.e)),
+});
+
+const messageFields: Fielder = (r, str) => {
+  const b = unsigned(r.b);
+  return {
+    ordinal: unsigned(r.a),
+    channel: ChannelKindName[b & 0xff] ?? `channel_${b & 0xff}`,
+    direction: (b >>> 8) & 0xff,
+    channelSubId: Math.floor(b / 0x10000),
+    channelOwnerPid: unsigned(r.c),
+    sizeBytes: unsigned(r.d),
+    preview: str(r.e),
+  };
+};
+
+const fielders: Partial<Record<EventKindName, Fielder>> = {
+  trace_start: (r, str) => ({
+    parentPid: unsigned(r.a),
+    argv: str(r.b),
+    runtime: str(r.c),
+    cwd: str(r.d),
+    mainThread: unsigned(r.e) === 1,
+  }),
+  trace_stop: (r) => ({ agentErrors: unsigned(r.a), unrecorded: unsigned(r.b) }),
+  process_spawn: (r, str) => ({
+    childPid: unsigned(r.a),
+    command: str(r.b),
+    method: SpawnMethodName[unsigned(r.c)] ?? String(unsigned(r.c)),
+  }),
+  process_exit: exitFields,
+  thread_exit: exitFields,
+  child_exit: (r) => ({
+    childPid: unsigned(r.a),
+    code: big(r.b) === U64_MAX ? null : signed(r.b),
+    signal: unsigned(r.c) || null,
+  }),
+  thread_spawn: (r, str) => ({ threadId: unsigned(r.a), entry: str(r.b) }),
+  thread_exited: (r) => ({ threadId: unsigned(r.a), code: signed(r.b) }),
+  message_send: messageFields,
+  message_receive: messageFields,
+  drop: (r) => ({ count: unsigned(r.a) }),
+  agent_error: (r, str) => ({ message: str(r.a) }),
+};
+
+/** The raw payload, for kinds this version does not name (kept lossless). */
+const rawFields: Fielder = (r) => ({
+  a: String(big(r.a)),
+  b: String(big(r.b)),
+  c: String(big(r.c)),
+  d: String(big(r.d)),
+  e: String(big(r.e)),
+});
+
+function messageKey(event: TraceEvent): string {
+  const f = event.fields;
+  return `${f.channel}/${f.channelOwnerPid}/${f.channelSubId}/${f.direction}/${f.ordinal}`;
+}
+
+/**
+ * Interprets raw records (string records excluded by the caller or skipped here),
+ * sorts them by time (lanes and processes interleave), and links receives to sends.
+ */
+export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): TraceEvent[] {
+  const events: TraceEvent[] = [];
+  for (const raw of raws) {
+    const kind = kindName(raw.kind);
+    if (kind === "string") continue;
+    const str = (field: bigint | number) => {
+      const id = unsigned(field);
+      if (id === 0) return null;
+      return strings(raw.pid, raw.tid, id) ?? `<string ${id} missing>`;
+    };
+    const fielder = fielders[kind as EventKindName] ?? rawFields;
+    events.push({
+      index: 0,
+      timestampNs: big(raw.timestampNs),
+      kind,
+      pid: raw.pid,
+      tid: raw.tid,
+      fields: fielder(raw, str),
+      linkedTo: [],
+    });
+  }
+  events.sort((x, y) => (x.timestampNs < y.timestampNs ? -1 : x.timestampNs > y.timestampNs ? 1 : 0));
+  const sends = new Map<string, TraceEvent>();
+  events.forEach((event, index) => {
+    event.index = index;
+    if (event.kind === "message_send") sends.set(messageKey(event), event);
+  });
+  for (const event of events) {
+    if (event.kind !== "message_receive") continue;
+    const send = sends.get(messageKey(event));
+    if (!send) continue;
+    event.linkedTo.push(send.index);
+    send.linkedTo.push(event.index);
+  }
+  return events;
+}
+
+export { EventKind };

@@ -1,0 +1,46 @@
+/**
+ * `scope dump --chrome`: Chrome Trace Event JSON (opens in Perfetto and chrome://tracing).
+ * One track per process/thread; each event a short slice so that message sends and
+ * receives can be joined by flow arrows (flows bind to enclosing slices).
+ */
+import type { TraceEvent } from "../core/model";
+
+interface ChromeEvent {
+  name: string;
+  ph: string;
+  ts: number;
+  pid: number;
+  tid: number;
+  dur?: number;
+  id?: number;
+  bp?: string;
+  cat?: string;
+  args?: Record<string, unknown>;
+  s?: string;
+}
+
+const sliceUs = 1;
+
+export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEvents: ChromeEvent[]; displayTimeUnit: string } {
+  const out: ChromeEvent[] = [];
+  const tracks = new Map<string, { pid: number; tid: number; name: string | null }>();
+  const us = (event: TraceEvent) => Number(event.timestampNs - startNs) / 1000;
+  for (const event of events) {
+    const key = `${event.pid}/${event.tid}`;
+    if (!tracks.has(key)) tracks.set(key, { pid: event.pid, tid: event.tid, name: null });
+    if (event.kind === "trace_start" && typeof event.fields.argv === "string") tracks.get(key)!.name = event.fields.argv;
+    const ts = us(event);
+    out.push({ name: event.kind, cat: "scope", ph: "X", ts, dur: sliceUs, pid: event.pid, tid: event.tid, args: { ...event.fields, index: event.index } });
+    if (event.kind === "message_send" && event.linkedTo.length) {
+      out.push({ name: "message", cat: "message", ph: "s", id: event.index, ts, pid: event.pid, tid: event.tid });
+    }
+    if (event.kind === "message_receive" && event.linkedTo.length === 1) {
+      out.push({ name: "message", cat: "message", ph: "f", bp: "e", id: event.linkedTo[0]!, ts, pid: event.pid, tid: event.tid });
+    }
+  }
+  for (const { pid, tid, name } of tracks.values()) {
+    out.push({ name: "thread_name", ph: "M", ts: 0, pid, tid, args: { name: tid === 0 ? "main" : `worker ${tid}` } });
+    if (tid === 0) out.push({ name: "process_name", ph: "M", ts: 0, pid, tid, args: { name: name ? `${pid}: ${name}` : `pid ${pid}` } });
+  }
+  return { traceEvents: out, displayTimeUnit: "ns" };
+}

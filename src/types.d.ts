@@ -1,0 +1,18 @@
+// Files imported `with { type: "file" }` resolve to their path.
+declare module "*.so" {
+  const path: string;
+  export default path;
+}
+declare module "*.node" {
+  const path: string;
+  export default path;
+}
+declare module "*.cjs" {
+  const path: string;
+  export default path;
+}
+declare const SCOPE_ASSET_HASH: string | undefined;
+declare module "*.mjs" {
+  const path: string;
+  export default path;
+}
