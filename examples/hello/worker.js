@@ -1,0 +1,2 @@
+const { parentPort } = require("node:worker_threads");
+parentPort.on("message", ({ n }) => parentPort.postMessage(n * n));
