@@ -1,0 +1,73 @@
+import { describe, expect, test } from "bun:test";
+import { EventKind } from "../src/core/layout";
+import { interpret, type RawEvent } from "../src/core/model";
+import { matches, parseDuration } from "../src/dump/filter";
+
+type N = number | bigint;
+const U64_MAX = (1n << 64n) - 1n;
+
+function raw(kind: number, timestampNs: number, pid: number, tid: number, a: N = 0, b: N = 0, c: N = 0, d: N = 0, e: N = 0): RawEvent {
+  return { kind, timestampNs: BigInt(timestampNs), flags: 0, pid, tid, a: BigInt(a), b: BigInt(b), c: BigInt(c), d: BigInt(d), e: BigInt(e) };
+}
+
+const strings = new Map([["10/0/1", "hello"], ["10/1/1", "hello back"]]);
+const lookup = (pid: number, tid: number, id: number) => strings.get(`${pid}/${tid}/${id}`);
+// worker channel (kind 1), direction 0 = parent→worker, sub-id = worker threadId 1, owner pid 10
+const down = 1 | (0 << 8) | (1 * 0x10000);
+const up = 1 | (1 << 8) | (1 * 0x10000);
+
+describe("model.interpret", () => {
+  test("sorts by time and links each receive to its send by (channel, owner, sub-id, direction, ordinal)", () => {
+    const events = interpret(
+      [
+        raw(EventKind.message_receive, 300, 10, 1, 1, down, 10, 5, 0),
+        raw(EventKind.message_send, 100, 10, 0, 1, down, 10, 5, 1),
+        raw(EventKind.message_send, 400, 10, 1, 1, up, 10, 10, 1),
+        raw(EventKind.message_receive, 500, 10, 0, 1, up, 10, 10, 0),
+        raw(EventKind.message_send, 600, 10, 0, 2, down, 10, 5, 0),
+      ],
+      lookup,
+    );
+    expect(events.map((event) => [event.index, event.kind, event.linkedTo])).toEqual([
+      [0, "message_send", [1]],
+      [1, "message_receive", [0]],
+      [2, "message_send", [3]],
+      [3, "message_receive", [2]],
+      [4, "message_send", []],
+    ]);
+    expect(events[0]!.fields).toEqual({ ordinal: 1, channel: "worker", direction: 0, channelSubId: 1, channelOwnerPid: 10, sizeBytes: 5, preview: "hello" });
+    expect(events[2]!.fields.preview).toBe("hello back");
+  });
+
+  test("exit codes are signed, a missing exit code is null, missing strings are marked", () => {
+    const [processExit, childExit] = interpret(
+      [raw(EventKind.process_exit, 1, 10, 0, U64_MAX, 0, 7, 0, 2), raw(EventKind.child_exit, 2, 9, 0, 10, U64_MAX, 9)],
+      lookup,
+    );
+    expect(processExit!.fields).toEqual({ code: -1, signal: null, errorType: "<string 7 missing>", errorMessage: null, reason: "uncaught_exception" });
+    expect(childExit!.fields).toEqual({ childPid: 10, code: null, signal: 9 });
+  });
+
+  test("kinds this version does not know keep their raw payload", () => {
+    const [event] = interpret([raw(200, 1, 1, 0, 1, 2, 3, 4, 5)], lookup);
+    expect(event!.kind).toBe("kind_200");
+    expect(event!.fields).toEqual({ a: "1", b: "2", c: "3", d: "4", e: "5" });
+  });
+});
+
+describe("dump filters", () => {
+  test("parseDuration reads units and fractions, rejects junk", () => {
+    expect([parseDuration("150ms"), parseDuration("2s"), parseDuration("1.5us"), parseDuration("42")]).toEqual([150_000_000n, 2_000_000_000n, 1500n, 42n]);
+    expect(parseDuration("fast")).toBeUndefined();
+    expect(parseDuration("-1s")).toBeUndefined();
+  });
+
+  test("filters by pid, thread, kind group and window", () => {
+    const events = interpret([raw(EventKind.thread_spawn, 1_000, 10, 0, 1), raw(EventKind.thread_exited, 5_000, 10, 0, 1), raw(EventKind.trace_start, 9_000, 11, 2)], lookup);
+    const pick = (filter: Parameters<typeof matches>[0]) => events.filter((event) => matches(filter, event, 0n)).map((event) => event.kind);
+    expect(pick({ pids: [10] })).toEqual(["thread_spawn", "thread_exited"]);
+    expect(pick({ tids: [2] })).toEqual(["trace_start"]);
+    expect(pick({ kinds: ["thread"] })).toEqual(["thread_spawn", "thread_exited"]);
+    expect(pick({ sinceNs: 2_000n, untilNs: 6_000n })).toEqual(["thread_exited"]);
+  });
+});
