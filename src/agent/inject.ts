@@ -1,0 +1,51 @@
+/**
+ * How `scope run` starts a command so that every Node and Bun process it creates, and
+ * every worker thread, loads the agent: through the environment, which child
+ * processes inherit (npm, npx, shells and Node's own child_process all pass it on).
+ *
+ * - Node: `--require "<node agent>"` prepended to NODE_OPTIONS (an existing value is
+ *   kept after it). Node applies NODE_OPTIONS preloads to worker threads as well.
+ * - Bun: `--preload "<bun agent>"` prepended to BUN_OPTIONS, which Bun 1.4 reads for
+ *   `bun <file>`, `bun run` and the bun processes those start. Bun does not apply
+ *   preloads to its workers; the Bun agent passes itself to each new Worker.
+ * - SCOPE_RING, SCOPE_ADDON, SCOPE_LIBSCOPE, SCOPE_EVENTS tell the agent where to write.
+ */
+
+export interface LaunchOptions {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  ringPath: string;
+  assets: { nodeAgent: string; bunAgent: string; addon: string; libscope: string };
+  /** Event groups (process, thread, message); all when absent. */
+  events?: string[];
+}
+
+export interface Launch {
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/** Quotes a path the way Node's NODE_OPTIONS (and Bun's BUN_OPTIONS) parser reads it. */
+export function quoteOption(path: string): string {
+  return `"${path.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+function prependOption(existing: string | undefined, flag: string, path: string): string {
+  const option = `${flag} ${quoteOption(path)}`;
+  if (!existing || existing.trim() === "") return option;
+  if (existing.includes(option)) return existing;
+  return `${option} ${existing}`;
+}
+
+export function prepareLaunch(opts: LaunchOptions): Launch {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(opts.env)) if (value !== undefined) env[name] = value;
+  env.NODE_OPTIONS = prependOption(env.NODE_OPTIONS, "--require", opts.assets.nodeAgent);
+  env.BUN_OPTIONS = prependOption(env.BUN_OPTIONS, "--preload", opts.assets.bunAgent);
+  env.SCOPE_RING = opts.ringPath;
+  env.SCOPE_ADDON = opts.assets.addon;
+  env.SCOPE_LIBSCOPE = opts.assets.libscope;
+  if (opts.events && opts.events.length > 0) env.SCOPE_EVENTS = opts.events.join(",");
+  else delete env.SCOPE_EVENTS;
+  return { argv: [...opts.argv], env };
+}

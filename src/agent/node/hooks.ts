@@ -1,0 +1,387 @@
+/**
+ * The Node hooks: process and thread lifecycle, child processes, and messages.
+ *
+ * Pairing: every point-to-point channel is FIFO, so each end counts the messages it
+ * sends and the messages it receives per direction; the n-th receive pairs with the
+ * n-th send. Nothing is added to the program's messages. Sends are counted once the
+ * runtime accepted the message (a send that throws was never queued); receives are
+ * recorded before the program's listeners run.
+ */
+import type * as ChildProcessModule from "node:child_process";
+import type * as WorkerThreads from "node:worker_threads";
+import { ChannelKind, ExitReason, Kind, SpawnMethod, channelField } from "../shared/kinds";
+import { describe, type TypeChecks } from "../shared/preview";
+import type { Recorder } from "../shared/recorder";
+import { installPortHooks, type PortContext } from "./ports";
+
+/** One direction pair of a FIFO channel as seen from one end. */
+export interface Channel {
+  kind: number;
+  subId: number;
+  ownerPid: number;
+  sendDirection: number;
+  receiveDirection: number;
+  sent: number;
+  received: number;
+  /** BroadcastChannel only: ordinals this end sent and will therefore not receive. */
+  ownSent?: number[];
+}
+
+export interface Tracer {
+  recorder: Recorder;
+  types: TypeChecks;
+  pid: number;
+  tid: number;
+  send(channel: Channel, message: unknown): void;
+  receive(channel: Channel, message: unknown): void;
+}
+
+function makeTracer(recorder: Recorder, tid: number): Tracer {
+  const types = require("node:util").types as TypeChecks;
+  const message = (kind: number, channel: Channel, direction: number, ordinal: number, value: unknown) => {
+    const { sizeBytes, preview } = describe(value, types);
+    const field = channelField(channel.kind, direction, channel.subId);
+    recorder.event(kind, ordinal, field, channel.ownerPid, sizeBytes, recorder.str(preview, false));
+  };
+  return {
+    recorder,
+    types,
+    pid: process.pid,
+    tid,
+    send(channel, value) {
+      const ordinal = channel.sent++;
+      recorder.safe(() => message(Kind.message_send, channel, channel.sendDirection, ordinal, value));
+    },
+    receive(channel, value) {
+      const ordinal = channel.received++;
+      recorder.safe(() => message(Kind.message_receive, channel, channel.receiveDirection, ordinal, value));
+    },
+  };
+}
+
+export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, tid: number): void {
+  const main = threads.isMainThread;
+  recorder.event(
+    Kind.trace_start,
+    main ? process.ppid : process.pid,
+    recorder.str(process.argv.join(" ")),
+    recorder.str(`node ${process.version}`),
+    recorder.str(process.cwd()),
+    main ? 1 : 0,
+  );
+  const tracer = makeTracer(recorder, tid);
+  hookExit(tracer, main);
+  const groups = recorder.groups;
+  if (groups.process) recorder.safe(() => hookChildProcesses(tracer));
+  if (groups.thread || groups.message) recorder.safe(() => hookWorkers(tracer, threads));
+  if (groups.message) {
+    recorder.safe(() => hookOwnIpc(tracer));
+    const context: PortContext = { tracer, threads };
+    recorder.safe(() => installPortHooks(context));
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Exits: recorded by the process (or worker) itself, after its own 'exit' listeners.
+
+interface ErrorInfo {
+  type: string;
+  message: string;
+}
+
+/** Reads a data property along the prototype chain without running getters or traps. */
+function dataProperty(types: TypeChecks, value: unknown, key: string): unknown {
+  let object = value;
+  for (let depth = 0; depth < 8 && object !== null && typeof object === "object"; depth++) {
+    if (types.isProxy(object)) return undefined;
+    const descriptor = Object.getOwnPropertyDescriptor(object, key);
+    if (descriptor) return "value" in descriptor ? descriptor.value : undefined;
+    object = Object.getPrototypeOf(object);
+  }
+  return undefined;
+}
+
+function errorInfo(types: TypeChecks, error: unknown): ErrorInfo {
+  if (error === null || (typeof error !== "object" && typeof error !== "function")) {
+    return { type: typeof error, message: describe(error, types).preview };
+  }
+  const name = dataProperty(types, error, "name");
+  const constructor = dataProperty(types, error, "constructor");
+  const constructorName = typeof constructor === "function" ? dataProperty(types, constructor, "name") : undefined;
+  const message = dataProperty(types, error, "message");
+  return {
+    type: typeof name === "string" ? name : typeof constructorName === "string" ? constructorName : "Object",
+    message: typeof message === "string" ? message : describe(error, types).preview,
+  };
+}
+
+function hookExit(tracer: Tracer, main: boolean): void {
+  const { recorder, types } = tracer;
+  let reason: number = ExitReason.normal;
+  let fatal: ErrorInfo | undefined;
+  let done = false;
+
+  process.on("uncaughtExceptionMonitor", (error, origin) => {
+    recorder.safe(() => {
+      // With an 'uncaughtException' listener or capture callback the program survives it.
+      const handled = process.listenerCount("uncaughtException") > 0 || process.hasUncaughtExceptionCaptureCallback();
+      if (handled) return;
+      fatal = errorInfo(types, error);
+      reason = origin === "unhandledRejection" ? ExitReason.unhandledRejection : ExitReason.uncaughtException;
+    });
+  });
+
+  const originalExit = process.exit;
+  const exit = function exit(this: unknown, code?: number | string | null) {
+    if (reason === ExitReason.normal) reason = ExitReason.processExit;
+    return Reflect.apply(originalExit, this, arguments);
+  } as typeof process.exit;
+  Object.defineProperty(exit, "length", { value: originalExit.length });
+  process.exit = exit;
+
+  const finish = (code: unknown) => {
+    if (done) return;
+    done = true;
+    const exitCode = typeof process.exitCode === "number" ? process.exitCode : Number(code) || 0;
+    recorder.event(
+      main ? Kind.process_exit : Kind.thread_exit,
+      exitCode,
+      0,
+      recorder.str(fatal?.type),
+      recorder.str(fatal?.message),
+      reason,
+    );
+    recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
+  };
+  wrapEmit(process, tracer, (event, args) => {
+    if (event === "message") return;
+    if (event === "exit") return () => recorder.safe(() => finish(args[0]));
+  });
+}
+
+type EmitHook = (event: string | symbol, args: unknown[]) => (() => void) | void;
+const emitHooks = new WeakMap<object, EmitHook[]>();
+
+/**
+ * Wraps `target.emit` once (own, non-enumerable property) and runs the hooks: a hook
+ * runs before the listeners and may return a function to run after them.
+ */
+export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer: Tracer, hook: EmitHook): void {
+  const existing = emitHooks.get(target);
+  if (existing) {
+    existing.push(hook);
+    return;
+  }
+  const hooks = [hook];
+  emitHooks.set(target, hooks);
+  const original = target.emit as (this: unknown, ...args: unknown[]) => boolean;
+  const recorder = tracer.recorder;
+  Object.defineProperty(target, "emit", {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: function emit(this: unknown, event: string | symbol, ...args: unknown[]) {
+      let after: (() => void)[] | undefined;
+      for (const h of hooks) {
+        try {
+          const then = h.call(this, event, args);
+          if (then) (after ??= []).push(then);
+        } catch (error) {
+          recorder.fail(error);
+        }
+      }
+      if (!after) return Reflect.apply(original, this, arguments);
+      try {
+        return Reflect.apply(original, this, arguments);
+      } finally {
+        for (const then of after) then();
+      }
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// Child processes: every asynchronous method ends in ChildProcess.prototype.spawn.
+
+const U64_NONE = -1;
+const signalNumbers: Record<string, number> = require("node:os").constants.signals;
+
+function isInternalMessage(message: unknown): boolean {
+  if (message === null || typeof message !== "object") return false;
+  const descriptor = Object.getOwnPropertyDescriptor(message, "cmd");
+  const cmd = descriptor && "value" in descriptor ? descriptor.value : undefined;
+  return typeof cmd === "string" && cmd.length > 5 && cmd.startsWith("NODE_");
+}
+
+function hookChildProcesses(tracer: Tracer): void {
+  const { recorder } = tracer;
+  const cp = require("node:child_process") as typeof ChildProcessModule & Record<string, unknown>;
+  let method = 0;
+  const asyncMethods = { spawn: SpawnMethod.spawn, fork: SpawnMethod.fork, exec: SpawnMethod.exec, execFile: SpawnMethod.execFile };
+  for (const [name, code] of Object.entries(asyncMethods)) {
+    const original = cp[name] as (...args: unknown[]) => unknown;
+    cp[name] = renamed(original, function (this: unknown) {
+      const outer = method;
+      if (outer === 0) method = code;
+      try {
+        return Reflect.apply(original, this, arguments);
+      } finally {
+        method = outer;
+      }
+    });
+  }
+
+  const proto = cp.ChildProcess.prototype as unknown as { spawn: (this: ChildProcessModule.ChildProcess, options: unknown) => unknown; emit: never };
+  const originalSpawn = proto.spawn;
+  proto.spawn = renamed(originalSpawn, function (this: ChildProcessModule.ChildProcess, options: unknown) {
+    const result = Reflect.apply(originalSpawn, this, arguments);
+    recorder.safe(() => onSpawned(tracer, this, options, method || SpawnMethod.spawn));
+    return result;
+  });
+  const exited = new WeakSet<object>();
+  wrapEmit(proto, tracer, function (this: ChildProcessModule.ChildProcess, event, args) {
+    if (event === "exit" && !exited.has(this)) {
+      exited.add(this);
+      const code = args[0];
+      const signal = args[1];
+      recorder.event(
+        Kind.child_exit,
+        this.pid ?? 0,
+        typeof code === "number" ? code : U64_NONE,
+        typeof signal === "string" ? (signalNumbers[signal] ?? 0) : 0,
+      );
+    } else if (event === "message") {
+      const channel = childChannels.get(this);
+      if (channel && !isInternalMessage(args[0])) tracer.receive(channel, args[0]);
+    }
+  });
+
+  const syncMethods = { spawnSync: SpawnMethod.spawnSync, execSync: SpawnMethod.execSync, execFileSync: SpawnMethod.execFileSync };
+  for (const [name, code] of Object.entries(syncMethods)) {
+    const original = cp[name] as (...args: unknown[]) => unknown;
+    cp[name] = renamed(original, function (this: unknown, ...args: unknown[]) {
+      let result: unknown;
+      try {
+        result = Reflect.apply(original, this, args);
+      } catch (error) {
+        recorder.safe(() => onSyncEnded(tracer, code, args, error));
+        throw error;
+      }
+      recorder.safe(() => onSyncEnded(tracer, code, args, result));
+      return result;
+    });
+  }
+}
+
+/** Keeps name and length of the function it replaces. */
+function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
+  const source = original as { name: string; length: number };
+  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
+  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
+  return replacement;
+}
+
+const childChannels = new WeakMap<object, Channel>();
+
+function onSpawned(tracer: Tracer, child: ChildProcessModule.ChildProcess, options: unknown, method: number): void {
+  const { recorder } = tracer;
+  const envPairs = (options as { envPairs?: unknown })?.envPairs;
+  const cluster = Array.isArray(envPairs) && envPairs.some((pair) => typeof pair === "string" && pair.startsWith("NODE_UNIQUE_ID="));
+  const pid = child.pid ?? 0;
+  const command = Array.isArray(child.spawnargs) ? child.spawnargs.join(" ") : "";
+  recorder.event(Kind.process_spawn, pid, recorder.str(command), cluster ? SpawnMethod.clusterFork : method);
+  const target = child as unknown as { send?: (...args: unknown[]) => boolean };
+  if (!recorder.groups.message || typeof target.send !== "function" || pid === 0) return;
+  const channel: Channel = {
+    kind: cluster ? ChannelKind.cluster : ChannelKind.ipc,
+    subId: 0,
+    ownerPid: pid,
+    sendDirection: 0,
+    receiveDirection: 1,
+    sent: 0,
+    received: 0,
+  };
+  childChannels.set(child, channel);
+  wrapSend(tracer, target as { send: (...args: unknown[]) => boolean; connected?: boolean }, channel);
+}
+
+/** Counts an IPC send once `send` accepted it (connected, not thrown, not internal). */
+function wrapSend(tracer: Tracer, target: { send: (...args: unknown[]) => boolean; connected?: boolean }, channel: Channel): void {
+  const original = target.send;
+  const send = renamed(original, function (this: typeof target, message: unknown) {
+    const connected = this.connected === true;
+    const result = Reflect.apply(original, this, arguments);
+    if (connected && !isInternalMessage(message)) tracer.send(channel, message);
+    return result;
+  });
+  Object.defineProperty(target, "send", { value: send, writable: true, configurable: true, enumerable: false });
+}
+
+function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: unknown): void {
+  const { recorder } = tracer;
+  const parts = [args[0], ...(Array.isArray(args[1]) ? args[1] : [])].filter((part) => typeof part === "string");
+  const result = (outcome ?? {}) as { pid?: unknown; status?: unknown; signal?: unknown };
+  const pid = typeof result.pid === "number" ? result.pid : 0;
+  recorder.event(Kind.process_spawn, pid, recorder.str(parts.join(" ")), method);
+  if (pid === 0) return;
+  const signal = typeof result.signal === "string" ? (signalNumbers[result.signal] ?? 0) : 0;
+  recorder.event(Kind.child_exit, pid, typeof result.status === "number" ? result.status : U64_NONE, signal);
+}
+
+/** This process's own IPC channel to its parent (a forked child or a cluster worker). */
+function hookOwnIpc(tracer: Tracer): void {
+  const target = process as unknown as { send?: (...args: unknown[]) => boolean; connected?: boolean };
+  if (typeof target.send !== "function" || !require("node:worker_threads").isMainThread) return;
+  const cluster = require("node:cluster").isWorker === true;
+  const channel: Channel = {
+    kind: cluster ? ChannelKind.cluster : ChannelKind.ipc,
+    subId: 0,
+    ownerPid: process.pid,
+    sendDirection: 1,
+    receiveDirection: 0,
+    sent: 0,
+    received: 0,
+  };
+  wrapSend(tracer, target as { send: (...args: unknown[]) => boolean }, channel);
+  wrapEmit(process, tracer, (event, args) => {
+    if (event === "message" && !isInternalMessage(args[0])) tracer.receive(channel, args[0]);
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// Worker threads: spawn and the parent's view of the end.
+
+export const workerThreadIds = new WeakMap<object, number>();
+
+function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
+  const { recorder } = tracer;
+  const Original = threads.Worker;
+  const proxy = new Proxy(Original, {
+    construct(target, args, newTarget) {
+      const worker = Reflect.construct(target, args, newTarget) as WorkerThreads.Worker;
+      recorder.safe(() => {
+        const threadId = worker.threadId;
+        workerThreadIds.set(worker, threadId);
+        const entry = args[0];
+        const text = typeof entry === "string" ? entry : entry instanceof URL ? entry.href : "";
+        const isEval = (args[1] as { eval?: unknown } | undefined)?.eval === true;
+        if (recorder.groups.thread) recorder.event(Kind.thread_spawn, threadId, recorder.str(isEval ? "[eval]" : text));
+        onWorkerCreated?.(worker, args[1]);
+      });
+      return worker;
+    },
+  });
+  (threads as { Worker: unknown }).Worker = proxy;
+  wrapEmit(Original.prototype as never, tracer, function (this: object, event, args) {
+    if (event !== "exit" || !recorder.groups.thread) return;
+    const threadId = workerThreadIds.get(this);
+    if (threadId === undefined) return;
+    recorder.event(Kind.thread_exited, threadId, typeof args[0] === "number" ? args[0] : U64_NONE);
+  });
+}
+
+/** Set by the port hooks: registers a new worker's public port. */
+export let onWorkerCreated: ((worker: WorkerThreads.Worker, options: unknown) => void) | undefined;
+export function setOnWorkerCreated(fn: typeof onWorkerCreated): void {
+  onWorkerCreated = fn;
+}

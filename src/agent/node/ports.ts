@@ -1,0 +1,207 @@
+/**
+ * MessagePort-based channels: worker <-> parent (the worker's public port and the
+ * worker's parentPort), MessageChannel ports (also after being transferred), and
+ * BroadcastChannel. Every message a MessagePort delivers passes through its
+ * `Symbol.for('nodejs.internal.kHybridDispatch')` method (called by the runtime with
+ * no event object) or through `receiveMessageOnPort`; every send through
+ * `MessagePort.prototype.postMessage`. Only ports registered here are counted, so
+ * Node's internal ports (worker stdio, loader thread) are never seen.
+ */
+import type * as WorkerThreads from "node:worker_threads";
+import { ChannelKind, Kind, MAX_SUB_ID } from "../shared/kinds";
+import { type Channel, setOnWorkerCreated, type Tracer } from "./hooks";
+import { SharedState } from "./shared-state";
+
+export interface PortContext {
+  tracer: Tracer;
+  threads: typeof WorkerThreads;
+}
+
+const kHybridDispatch = Symbol.for("nodejs.internal.kHybridDispatch");
+const kCurrentlyReceivingPorts = Symbol.for("nodejs.internal.kCurrentlyReceivingPorts");
+
+/** Marker ordinals for ports handed over in `workerData` (not a message of the channel). */
+const WORKER_DATA_ORDINAL = 2 ** 40;
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+function symbolNamed(object: object, description: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(object).find((symbol) => symbol.description === description);
+}
+
+export function installPortHooks(context: PortContext): void {
+  const { tracer, threads } = context;
+  const { recorder } = tracer;
+  const channels = new WeakMap<object, Channel>();
+  const shared = SharedState.connect(threads, recorder);
+  let portCounter = 0;
+
+  const newPortChannelId = (): number => (tracer.tid * 0x100000 + (portCounter++ % 0x100000)) % MAX_SUB_ID;
+
+  // Worker <-> parent: direction 0 is parent -> worker, 1 is worker -> parent.
+  if (!threads.isMainThread && threads.parentPort) {
+    channels.set(threads.parentPort, channel(ChannelKind.worker, threads.threadId, process.pid, 1, 0));
+    recorder.safe(() => adoptWorkerData(threads.workerData));
+  }
+  setOnWorkerCreated((worker, options) => {
+    const key = symbolNamed(worker, "kPublicPort");
+    const port = key ? (worker as unknown as Record<symbol, object | null>)[key] : null;
+    if (!port) throw new Error("worker public port not found");
+    const state = channel(ChannelKind.worker, worker.threadId, process.pid, 0, 1);
+    channels.set(port, state);
+    const transferList = (options as { transferList?: unknown } | undefined)?.transferList;
+    const workerData = (options as { workerData?: unknown } | undefined)?.workerData;
+    if (Array.isArray(transferList)) handOver(state, WORKER_DATA_ORDINAL, portsIn(workerData));
+  });
+
+  const MessagePortClass = threads.MessagePort as unknown as { prototype: Record<PropertyKey, unknown> };
+  const proto = MessagePortClass.prototype;
+
+  const originalPost = proto.postMessage as AnyFunction;
+  proto.postMessage = renamed(originalPost, function postMessage(this: object, value: unknown, transfer: unknown) {
+    const state = channels.get(this);
+    // BroadcastChannel sends are counted by its own postMessage (see shared-state.ts).
+    if (!state || state.kind === ChannelKind.broadcast) return Reflect.apply(originalPost, this, arguments);
+    const ports = recorder.groups.message ? transferredPorts(transfer) : [];
+    const tokens = ports.length > 0 ? handOver(state, state.sent, ports) : undefined;
+    let result: unknown;
+    try {
+      result = Reflect.apply(originalPost, this, arguments);
+    } catch (error) {
+      if (tokens) shared?.cancel(tokens);
+      throw error;
+    }
+    tracer.send(state, value);
+    return result;
+  });
+
+  const inheritedDispatch = proto[kHybridDispatch] as AnyFunction | undefined;
+  if (typeof inheritedDispatch !== "function") throw new Error("MessagePort dispatch hook not found");
+  Object.defineProperty(proto, kHybridDispatch, {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: function (this: Record<symbol, unknown>, value: unknown, type: unknown, event: unknown) {
+      // The runtime delivers with no event object; dispatchEvent() by the program passes one.
+      if (event === undefined) {
+        const state = channels.get(this);
+        if (state) recorder.safe(() => delivered(state, value, this[kCurrentlyReceivingPorts]));
+      }
+      return Reflect.apply(inheritedDispatch, this, arguments);
+    },
+  });
+
+  const originalReceive = threads.receiveMessageOnPort as AnyFunction;
+  (threads as { receiveMessageOnPort: unknown }).receiveMessageOnPort = renamed(originalReceive, function receiveMessageOnPort(
+    this: unknown,
+    port: unknown,
+  ) {
+    const result = Reflect.apply(originalReceive, this, arguments) as { message: unknown } | undefined;
+    if (result !== undefined && port !== null && typeof port === "object") {
+      const state = channels.get(port);
+      if (state) recorder.safe(() => delivered(state, result.message, portsIn(result.message)));
+    }
+    return result;
+  });
+
+  // MessageChannel: direction 0 is port1 -> port2, 1 is port2 -> port1.
+  const OriginalChannel = threads.MessageChannel;
+  const channelProxy = new Proxy(OriginalChannel, {
+    construct(target, args, newTarget) {
+      const pair = Reflect.construct(target, args, newTarget) as WorkerThreads.MessageChannel;
+      recorder.safe(() => {
+        const subId = newPortChannelId();
+        channels.set(pair.port1, channel(ChannelKind.port, subId, process.pid, 0, 1));
+        channels.set(pair.port2, channel(ChannelKind.port, subId, process.pid, 1, 0));
+      });
+      return pair;
+    },
+  });
+  (threads as { MessageChannel: unknown }).MessageChannel = channelProxy;
+  if ((globalThis as { MessageChannel?: unknown }).MessageChannel === OriginalChannel) {
+    (globalThis as { MessageChannel?: unknown }).MessageChannel = channelProxy;
+  }
+
+  if (shared) shared.installBroadcast(context, channels, channel);
+
+  function channel(kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number): Channel {
+    return { kind, subId, ownerPid, sendDirection, receiveDirection, sent: 0, received: 0 };
+  }
+
+  function delivered(state: Channel, value: unknown, ports: unknown): void {
+    const ordinal = state.received;
+    if (state.kind === ChannelKind.broadcast) shared?.beforeBroadcastReceive(state);
+    tracer.receive(state, value);
+    if (Array.isArray(ports) && ports.length > 0) adopt(state, ordinal, ports);
+  }
+
+  /** Publishes the state of ports that leave with message `ordinal` of `carrier`. */
+  function handOver(carrier: Channel, ordinal: number, ports: object[]): number[] | undefined {
+    if (!shared) return undefined;
+    const tokens: number[] = [];
+    ports.forEach((port, index) => {
+      const state = channels.get(port);
+      if (!state || state.kind !== ChannelKind.port) return;
+      const token = shared.publish(carrier, ordinal, index, state);
+      if (token >= 0) tokens.push(token);
+    });
+    return tokens;
+  }
+
+  /** Takes over the state of ports that arrived with message `ordinal` of `carrier`. */
+  function adopt(carrier: Channel, ordinal: number, ports: unknown[]): void {
+    if (!shared) return;
+    ports.forEach((port, index) => {
+      if (port === null || typeof port !== "object") return;
+      const state = shared.take(carrier, ordinal, index);
+      if (state) channels.set(port, state);
+    });
+  }
+
+  function adoptWorkerData(workerData: unknown): void {
+    const parentPort = threads.parentPort;
+    const state = parentPort ? channels.get(parentPort) : undefined;
+    const ports = portsIn(workerData);
+    if (state && ports.length > 0) adopt(state, WORKER_DATA_ORDINAL, ports);
+  }
+
+  function transferredPorts(transfer: unknown): object[] {
+    const list = Array.isArray(transfer) ? transfer : (transfer as { transfer?: unknown } | null)?.transfer;
+    if (!Array.isArray(list)) return [];
+    return list.filter((item) => item instanceof threads.MessagePort);
+  }
+
+  /**
+   * MessagePorts inside a value, in a fixed walk order over own data properties
+   * (no getters). The sender and the receiver walk the same shape, so the i-th port
+   * found on one side is the i-th on the other.
+   */
+  function portsIn(value: unknown): object[] {
+    const found: object[] = [];
+    const seen = new Set<object>();
+    const walk = (node: unknown, depth: number) => {
+      if (node === null || typeof node !== "object" || depth > 6 || seen.size > 512 || seen.has(node)) return;
+      if (tracer.types.isProxy(node)) return;
+      seen.add(node);
+      if (node instanceof threads.MessagePort) {
+        found.push(node);
+        return;
+      }
+      for (const key of Object.keys(node)) {
+        const descriptor = Object.getOwnPropertyDescriptor(node, key);
+        if (descriptor && "value" in descriptor) walk(descriptor.value, depth + 1);
+      }
+    };
+    walk(value, 0);
+    return found;
+  }
+}
+
+// biome-ignore lint: any is the point: keeps the replaced function's shape.
+function renamed<T extends (...args: any[]) => unknown>(original: AnyFunction, replacement: T): T {
+  Object.defineProperty(replacement, "name", { value: original.name, configurable: true });
+  Object.defineProperty(replacement, "length", { value: original.length, configurable: true });
+  return replacement;
+}
+
+export { Kind };

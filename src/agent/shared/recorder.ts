@@ -1,0 +1,70 @@
+/**
+ * Records events through a Sink: allocates string ids, counts what could not be
+ * written, and catches every error of the agent's own so it never reaches the program.
+ */
+import { Kind } from "./kinds";
+import type { Groups, Sink } from "./sink";
+
+const MAX_INTERNED = 4096;
+const MAX_STRING_CHARS = 1024;
+const MAX_REPORTED_ERRORS = 16;
+
+export class Recorder {
+  errors = 0;
+  unrecorded = 0;
+  private nextId = 1;
+  private readonly interned = new Map<string, number>();
+
+  constructor(
+    private readonly sink: Sink,
+    readonly groups: Groups,
+  ) {}
+
+  event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
+    try {
+      if (!this.sink.record(kind, flags, a, b, c, d, e)) this.unrecorded++;
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** A string id for `text` (0 for none); short repeated strings are written once. */
+  str(text: string | undefined | null, intern = true): number {
+    if (text === undefined || text === null) return 0;
+    try {
+      const clipped = text.length > MAX_STRING_CHARS ? `${text.slice(0, MAX_STRING_CHARS - 1)}…` : text;
+      const known = intern ? this.interned.get(clipped) : undefined;
+      if (known !== undefined) return known;
+      const id = this.nextId++;
+      if (!this.sink.string(id, clipped)) this.unrecorded++;
+      if (intern && this.interned.size < MAX_INTERNED) this.interned.set(clipped, id);
+      return id;
+    } catch (error) {
+      this.fail(error);
+      return 0;
+    }
+  }
+
+  /** Counts an error of the agent's own; the first few are recorded with their message. */
+  fail(error: unknown): void {
+    this.errors++;
+    if (this.errors > MAX_REPORTED_ERRORS) return;
+    try {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(typeof error);
+      const id = this.nextId++;
+      this.sink.string(id, message.slice(0, MAX_STRING_CHARS));
+      this.sink.record(Kind.agent_error, 0, id, 0, 0, 0, 0);
+    } catch {
+      // Nothing more can be done without risking the program.
+    }
+  }
+
+  /** Runs `fn`, counting instead of throwing. */
+  safe(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+}

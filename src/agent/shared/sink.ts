@@ -1,0 +1,24 @@
+/**
+ * The one interface both runtimes write through: the Node-API addon (scope.node)
+ * and the bun:ffi binding of libscope.so expose the same two calls. The native side
+ * stamps the monotonic timestamp, pid and tid; payload fields are numbers (exact up
+ * to 2^53; negative values are written as two's-complement u64).
+ */
+export interface Sink {
+  record(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean;
+  /** Writes the string-table records for `id`, unique within this (pid, tid) producer. */
+  string(id: number, text: string): boolean;
+}
+
+/** Event groups that SCOPE_EVENTS (comma-separated) can select; markers are always on. */
+export interface Groups {
+  process: boolean;
+  thread: boolean;
+  message: boolean;
+}
+
+export function parseGroups(spec: string | undefined): Groups {
+  if (!spec) return { process: true, thread: true, message: true };
+  const names = new Set(spec.split(",").map((name) => name.trim()));
+  return { process: names.has("process"), thread: names.has("thread"), message: names.has("message") };
+}
