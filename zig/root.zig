@@ -2,4 +2,6 @@
 test {
     _ = @import("layout.zig");
     _ = @import("c_abi.zig");
+    _ = @import("clock.zig");
+    _ = @import("ring.zig");
 }

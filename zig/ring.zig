@@ -1,0 +1,937 @@
+//! The ring: fixed 64-byte slots in one shared-memory region, written by every thread
+//! and process of a traced tree, drained by one consumer (the collector).
+//!
+//! Region layout (all offsets from the start of the mapping, little-endian):
+//!
+//!   0                  Header (one page): magic "SCOPERNG", versions, geometry, mode,
+//!                      the attach counter `next_lane`.
+//!   lanes_offset       lane_count × LaneControl (256 bytes each): the producer side
+//!                      (head, dropped) and the consumer side (tail, counters) of a lane
+//!                      on separate 128-byte lines, so producers and the consumer do not
+//!                      false-share (x86 prefetches lines in pairs, hence 128).
+//!   slots_offset       lane_count × lane_capacity_slots × Record (64 bytes).
+//!
+//! Lanes. A producer takes a lane at attach time, round-robin, so a thread or process
+//! usually has a lane to itself: one shared cursor would cost ~28 ns/event and not
+//! scale. Lanes stay correct with any number of producers (threads or processes) on one
+//! lane: positions are claimed with an atomic on the lane head, and each slot carries
+//! its own sequence number (`Record.seq`) that says which position it holds and whether
+//! it is complete.
+//!
+//! Slot sequence encoding (u32, wrapping): `committed(p) = (p + 1) << 1` says the slot
+//! holds the complete record of lane position p; `busy(p) = committed(p) | 1` says a
+//! writer of p is inside the slot (overwrite mode only). The initial 0 reads as
+//! "committed(-1)", older than every position. Distances between positions are taken
+//! modulo 2^31, so capacities stay below 2^30.
+//!
+//! Discard mode (default): a producer claims positions only while the lane has room
+//! (head - tail < capacity) with one CAS for a whole batch, writes the bodies, then
+//! publishes each slot with a release store of committed(p). A full lane drops the new
+//! records and counts them in the lane's `dropped`. The consumer copies slot `tail` once
+//! its seq reads committed(tail), then publishes the new tail so producers may reuse
+//! the slots (release/acquire: its reads happen before their writes).
+//!
+//! Overwrite mode (flight recorder): producers always advance the head (fetch_add), and a
+//! writer takes its slot with a CAS from a non-busy older state to busy(p), writes, then
+//! stores committed(p). A writer that finds the slot busy (a slower writer still inside)
+//! or already holding a newer position gives up: two writers never write one slot at
+//! once, so no slot is ever torn. The consumer reads like a seqlock: seq before, copy,
+//! seq after; it accepts the copy only when both read committed(tail), and counts every
+//! position it has to pass without a valid record (lapped, overwritten during the copy,
+//! or given up) as `overwritten`. So after a final drain, exactly:
+//!     received + dropped + overwritten + abandoned == produced (written + dropped),
+//! with `abandoned` (positions claimed but never completed, skipped by a final drain)
+//! zero unless a producer died between claiming and publishing.
+const std = @import("std");
+const builtin = @import("builtin");
+const assert = std.debug.assert;
+const layout = @import("layout.zig");
+const clock = @import("clock.zig");
+
+const Record = layout.Record;
+
+pub const magic: [8]u8 = "SCOPERNG".*;
+/// Bumped on any change to Header, LaneControl or the slot sequence protocol.
+pub const ring_layout_version: u32 = 1;
+
+pub const page_size_bytes: u64 = 4096;
+pub const header_size_bytes: u64 = page_size_bytes;
+pub const lane_control_size_bytes: u64 = 256;
+/// 128 bytes: one x86 cache line plus its adjacent-line prefetch partner.
+const line_size_bytes = 128;
+
+pub const lane_count_max: u32 = 256;
+pub const lane_capacity_slots_min: u32 = 8;
+/// 2^22 slots × 64 bytes = 256 MiB per lane.
+pub const lane_capacity_slots_max: u32 = 1 << 22;
+pub const total_size_bytes_max: u64 = 4 << 30;
+/// The largest batch one string may take: string_max_bytes in 32-byte fragments.
+pub const string_fragment_count_max: u32 = layout.string_max_bytes / layout.string_fragment_bytes;
+
+comptime {
+    assert(std.math.isPowerOfTwo(lane_capacity_slots_min));
+    assert(std.math.isPowerOfTwo(lane_capacity_slots_max));
+    // Sequence distances are computed modulo 2^31 (see the encoding above).
+    assert(lane_capacity_slots_max < (1 << 30));
+    // A string's fragments fit in the smallest lane only if claimed piecewise: they must
+    // fit in one batch claim of the lanes we allow for strings (checked at write time).
+    assert(string_fragment_count_max == 128);
+    assert(header_size_bytes % page_size_bytes == 0);
+    assert(@sizeOf(Record) == layout.record_size_bytes);
+}
+
+pub const Mode = enum(u32) {
+    discard = 0,
+    overwrite = 1,
+};
+
+pub const Header = extern struct {
+    magic: [8]u8,
+    ring_layout_version: u32,
+    record_layout_version: u32,
+    lane_count: u32,
+    lane_capacity_slots: u32,
+    mode: u32,
+    collector_pid: u32,
+    total_size_bytes: u64,
+    lanes_offset_bytes: u64,
+    slots_offset_bytes: u64,
+    /// The two clocks read together at creation, to place monotonic timestamps in wall time.
+    created_monotonic_ns: u64,
+    created_realtime_ns: u64,
+    reserved: [line_size_bytes - 72]u8,
+    /// Attach counter: producers take lane `next_lane++ % lane_count`. Own line: attaches
+    /// are rare but must not disturb the fields every open reads.
+    next_lane: std.atomic.Value(u32),
+    reserved_attach: [line_size_bytes - 4]u8,
+};
+
+pub const LaneControl = extern struct {
+    // Producer side: written by the lane's producers.
+    /// Positions claimed so far (monotonic, never wraps in practice: u64).
+    head: std.atomic.Value(u64),
+    /// Records refused because the lane was full (discard mode).
+    dropped: std.atomic.Value(u64),
+    producers_attached: std.atomic.Value(u32),
+    reserved_producer: [line_size_bytes - 20]u8,
+    // Consumer side: written only by the consumer; producers read `tail` (discard mode).
+    /// Positions consumed (received or skipped).
+    tail: std.atomic.Value(u64),
+    received: std.atomic.Value(u64),
+    overwritten: std.atomic.Value(u64),
+    abandoned: std.atomic.Value(u64),
+    reserved_consumer: [line_size_bytes - 32]u8,
+};
+
+comptime {
+    assert(@sizeOf(Header) == 2 * line_size_bytes);
+    assert(@sizeOf(Header) <= header_size_bytes);
+    assert(@offsetOf(Header, "next_lane") == line_size_bytes);
+    assert(@sizeOf(LaneControl) == lane_control_size_bytes);
+    assert(@offsetOf(LaneControl, "tail") == line_size_bytes);
+}
+
+pub const Error = error{
+    /// Geometry out of limits: lane count, capacity not a power of two, total size.
+    InvalidArgument,
+    /// The region does not start with the ring magic (or is too small to hold a header).
+    NotARing,
+    /// A ring written by a different ring or record layout version.
+    WrongLayoutVersion,
+    /// The region's size differs from what its header describes.
+    SizeMismatch,
+};
+
+pub const Options = struct {
+    lane_count: u32,
+    lane_capacity_slots: u32,
+    mode: Mode,
+    collector_pid: u32,
+};
+
+pub fn validate_geometry(lane_count: u32, lane_capacity_slots: u32) Error!void {
+    if (lane_count == 0 or lane_count > lane_count_max) return error.InvalidArgument;
+    if (!std.math.isPowerOfTwo(lane_capacity_slots)) return error.InvalidArgument;
+    if (lane_capacity_slots < lane_capacity_slots_min) return error.InvalidArgument;
+    if (lane_capacity_slots > lane_capacity_slots_max) return error.InvalidArgument;
+    if (size_bytes(lane_count, lane_capacity_slots) > total_size_bytes_max) return error.InvalidArgument;
+}
+
+fn lanes_offset_bytes() u64 {
+    return header_size_bytes;
+}
+
+fn slots_offset_bytes(lane_count: u32) u64 {
+    return lanes_offset_bytes() + std.mem.alignForward(u64, lane_count * lane_control_size_bytes, page_size_bytes);
+}
+
+/// Bytes of the whole region for this geometry (header, lane controls, slots).
+pub fn size_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
+    assert(lane_count > 0 and lane_count <= lane_count_max);
+    assert(lane_capacity_slots > 0 and lane_capacity_slots <= lane_capacity_slots_max);
+    return slots_offset_bytes(lane_count) +
+        @as(u64, lane_count) * lane_capacity_slots * layout.record_size_bytes;
+}
+
+fn seq_committed(position: u64) u32 {
+    return @truncate((position +% 1) << 1);
+}
+
+fn seq_busy(position: u64) u32 {
+    return seq_committed(position) | 1;
+}
+
+/// Positions from `position` to the one `seq` names (negative: seq names an older one).
+fn seq_distance(seq: u32, position: u64) i32 {
+    const difference: u32 = (seq & ~@as(u32, 1)) -% seq_committed(position);
+    return @as(i32, @bitCast(difference)) >> 1;
+}
+
+fn seq_is_busy(seq: u32) bool {
+    return seq & 1 == 1;
+}
+
+/// Orders the consumer's slot copy before its second read of the slot's seq (the
+/// seqlock read side). x86 never reorders loads with loads, so only the compiler must be
+/// stopped; arm64 needs a load barrier.
+fn load_fence() void {
+    switch (builtin.cpu.arch) {
+        .x86_64 => asm volatile ("" ::: .{ .memory = true }),
+        .aarch64 => asm volatile ("dmb ishld" ::: .{ .memory = true }),
+        else => @compileError("ring: load_fence for this architecture"),
+    }
+}
+
+/// Orders an overwrite writer's busy mark before its body stores (the seqlock write
+/// side). On x86 the locked CAS is already a full barrier.
+fn store_fence() void {
+    switch (builtin.cpu.arch) {
+        .x86_64 => asm volatile ("" ::: .{ .memory = true }),
+        .aarch64 => asm volatile ("dmb ishst" ::: .{ .memory = true }),
+        else => @compileError("ring: store_fence for this architecture"),
+    }
+}
+
+/// Everything but `seq`, which only the ring's protocol writes (atomically).
+fn store_body(slot: *Record, record: *const Record, timestamp_ns: u64, pid: u32, tid: u32) void {
+    slot.kind = record.kind;
+    slot.flags = record.flags;
+    slot.timestamp_ns = timestamp_ns;
+    slot.pid = pid;
+    slot.tid = tid;
+    slot.a = record.a;
+    slot.b = record.b;
+    slot.c = record.c;
+    slot.d = record.d;
+    slot.e = record.e;
+}
+
+pub const Stats = struct {
+    /// Positions claimed by producers: every record accepted into the ring.
+    written: u64 = 0,
+    /// Records refused by a full lane (discard mode).
+    dropped: u64 = 0,
+    /// Positions the consumer passed without a valid record (overwrite mode).
+    overwritten: u64 = 0,
+    /// Positions claimed but never completed, skipped by a final drain.
+    abandoned: u64 = 0,
+    /// Records the consumer has copied out.
+    received: u64 = 0,
+    /// Positions written but not yet consumed.
+    pending: u64 = 0,
+    producers_attached: u64 = 0,
+};
+
+/// A process's view of one ring region. The region is shared; this struct is not.
+pub const Ring = struct {
+    header: *Header,
+    lanes: [*]LaneControl,
+    slots: [*]Record,
+    lane_count: u32,
+    lane_capacity_slots: u32,
+    mode: Mode,
+    /// Consumer-only: the lane the next drain starts at, so no lane starves.
+    drain_lane_next: u32 = 0,
+
+    /// Formats `memory` as an empty ring. `memory` must be zeroed (a fresh mapping).
+    pub fn format(memory: []align(page_size_bytes) u8, options: Options) Error!Ring {
+        try validate_geometry(options.lane_count, options.lane_capacity_slots);
+        if (memory.len != size_bytes(options.lane_count, options.lane_capacity_slots)) return error.SizeMismatch;
+        const header: *Header = @ptrCast(memory.ptr);
+        assert(std.mem.allEqual(u8, std.mem.asBytes(header), 0));
+        header.* = .{
+            .magic = @splat(0),
+            .ring_layout_version = ring_layout_version,
+            .record_layout_version = layout.record_layout_version,
+            .lane_count = options.lane_count,
+            .lane_capacity_slots = options.lane_capacity_slots,
+            .mode = @intFromEnum(options.mode),
+            .collector_pid = options.collector_pid,
+            .total_size_bytes = memory.len,
+            .lanes_offset_bytes = lanes_offset_bytes(),
+            .slots_offset_bytes = slots_offset_bytes(options.lane_count),
+            .created_monotonic_ns = clock.monotonic_ns(),
+            .created_realtime_ns = clock.realtime_ns(),
+            .reserved = @splat(0),
+            .next_lane = .init(0),
+            .reserved_attach = @splat(0),
+        };
+        // The magic goes last, with release: an opener that sees it sees a whole header.
+        @atomicStore(u64, @as(*u64, @ptrCast(&header.magic)), @bitCast(magic), .release);
+        return view(memory, header);
+    }
+
+    /// Validates and views an existing ring region.
+    pub fn open(memory: []align(page_size_bytes) u8) Error!Ring {
+        if (memory.len < header_size_bytes) return error.NotARing;
+        const header: *Header = @ptrCast(memory.ptr);
+        // Acquire: pairs with the creator's release store of the magic.
+        const magic_value = @atomicLoad(u64, @as(*const u64, @ptrCast(&header.magic)), .acquire);
+        if (magic_value != @as(u64, @bitCast(magic))) return error.NotARing;
+        if (header.ring_layout_version != ring_layout_version) return error.WrongLayoutVersion;
+        if (header.record_layout_version != layout.record_layout_version) return error.WrongLayoutVersion;
+        validate_geometry(header.lane_count, header.lane_capacity_slots) catch return error.NotARing;
+        if (header.mode > @intFromEnum(Mode.overwrite)) return error.NotARing;
+        const expected_bytes = size_bytes(header.lane_count, header.lane_capacity_slots);
+        if (header.total_size_bytes != expected_bytes) return error.SizeMismatch;
+        if (memory.len != expected_bytes) return error.SizeMismatch;
+        if (header.slots_offset_bytes != slots_offset_bytes(header.lane_count)) return error.NotARing;
+        return view(memory, header);
+    }
+
+    fn view(memory: []align(page_size_bytes) u8, header: *Header) Ring {
+        assert(memory.len == header.total_size_bytes);
+        return .{
+            .header = header,
+            .lanes = @ptrCast(@alignCast(memory.ptr + header.lanes_offset_bytes)),
+            .slots = @ptrCast(@alignCast(memory.ptr + header.slots_offset_bytes)),
+            .lane_count = header.lane_count,
+            .lane_capacity_slots = header.lane_capacity_slots,
+            .mode = @enumFromInt(header.mode),
+        };
+    }
+
+    fn lane_slots(ring: *const Ring, lane_index: u32) [*]Record {
+        assert(lane_index < ring.lane_count);
+        return ring.slots + @as(usize, lane_index) * ring.lane_capacity_slots;
+    }
+
+    /// A producer on the next lane, round-robin. Does not allocate.
+    pub fn attach(ring: *const Ring, pid: u32, tid: u32) Producer {
+        // Monotonic: the counter only spreads producers over lanes; nothing is published.
+        const ticket = ring.header.next_lane.fetchAdd(1, .monotonic);
+        return ring.attach_lane(ticket % ring.lane_count, pid, tid);
+    }
+
+    pub fn attach_lane(ring: *const Ring, lane_index: u32, pid: u32, tid: u32) Producer {
+        assert(lane_index < ring.lane_count);
+        const lane = &ring.lanes[lane_index];
+        // Monotonic: a statistic only.
+        _ = lane.producers_attached.fetchAdd(1, .monotonic);
+        return .{
+            .lane = lane,
+            .slots = ring.lane_slots(lane_index),
+            .capacity_slots = ring.lane_capacity_slots,
+            .mode = ring.mode,
+            .pid = pid,
+            .tid = tid,
+            .lane_index = lane_index,
+        };
+    }
+
+    /// Copies up to out.len complete records, oldest first per lane, lanes round-robin;
+    /// sets each copy's seq to 0. Only one consumer may drain a ring.
+    pub fn drain(ring: *Ring, out: []Record) u32 {
+        return ring.drain_lanes(out, false);
+    }
+
+    /// As drain, and also passes positions that were claimed but never completed,
+    /// counting them (abandoned in discard mode, overwritten in overwrite mode). Only
+    /// once every producer has detached or died: a live writer could still be inside.
+    pub fn drain_final(ring: *Ring, out: []Record) u32 {
+        return ring.drain_lanes(out, true);
+    }
+
+    fn drain_lanes(ring: *Ring, out: []Record, final: bool) u32 {
+        assert(ring.drain_lane_next < ring.lane_count);
+        var count: u32 = 0;
+        var visited: u32 = 0;
+        while (visited < ring.lane_count and count < out.len) : (visited += 1) {
+            const lane_index = (ring.drain_lane_next + visited) % ring.lane_count;
+            count += switch (ring.mode) {
+                .discard => ring.drain_lane_discard(lane_index, out[count..], final),
+                .overwrite => ring.drain_lane_overwrite(lane_index, out[count..], final),
+            };
+        }
+        ring.drain_lane_next = (ring.drain_lane_next + 1) % ring.lane_count;
+        assert(count <= out.len);
+        return count;
+    }
+
+    fn drain_lane_discard(ring: *Ring, lane_index: u32, out: []Record, final: bool) u32 {
+        const lane = &ring.lanes[lane_index];
+        const slots = ring.lane_slots(lane_index);
+        const mask: u64 = ring.lane_capacity_slots - 1;
+        // Monotonic: only this consumer writes the tail.
+        var tail = lane.tail.load(.monotonic);
+        // Monotonic: the head only bounds the scan; each slot's seq says if it is complete.
+        const head = lane.head.load(.monotonic);
+        assert(head -% tail <= ring.lane_capacity_slots or head < tail);
+        var count: u32 = 0;
+        var abandoned: u64 = 0;
+        while (count < out.len and tail < head) : (tail += 1) {
+            const slot = &slots[tail & mask];
+            // Acquire: pairs with the producer's release store; the body is visible.
+            const seq = @atomicLoad(u32, &slot.seq, .acquire);
+            if (seq != seq_committed(tail)) {
+                if (!final) break;
+                abandoned += 1;
+                continue;
+            }
+            out[count] = slot.*;
+            out[count].seq = 0;
+            count += 1;
+        }
+        // Release: the copies above happen before any producer reuses these slots (it
+        // reads the tail with acquire before claiming).
+        lane.tail.store(tail, .release);
+        // Monotonic: statistics, written only here.
+        if (count > 0) _ = lane.received.fetchAdd(count, .monotonic);
+        if (abandoned > 0) _ = lane.abandoned.fetchAdd(abandoned, .monotonic);
+        return count;
+    }
+
+    fn drain_lane_overwrite(ring: *Ring, lane_index: u32, out: []Record, final: bool) u32 {
+        const lane = &ring.lanes[lane_index];
+        const slots = ring.lane_slots(lane_index);
+        const capacity: u64 = ring.lane_capacity_slots;
+        // Monotonic: only this consumer writes the tail; producers ignore it in this mode.
+        var tail = lane.tail.load(.monotonic);
+        // Monotonic: the head only bounds the scan; each slot's seq says what it holds.
+        const head = lane.head.load(.monotonic);
+        var overwritten: u64 = 0;
+        if (head > tail + capacity) {
+            // Lapped: the positions older than the last lap are gone.
+            overwritten += head - capacity - tail;
+            tail = head - capacity;
+        }
+        var count: u32 = 0;
+        while (count < out.len and tail < head) {
+            const slot = &slots[tail & (capacity - 1)];
+            // Acquire: pairs with the writer's release store of committed(tail).
+            const seq_before = @atomicLoad(u32, &slot.seq, .acquire);
+            if (seq_before == seq_committed(tail)) {
+                // Volatile: a later writer may be storing into the slot as we copy; the
+                // seq re-check below decides whether the copy is whole.
+                const copy = @as(*volatile Record, slot).*;
+                load_fence();
+                // Monotonic: ordered after the copy by the fence above.
+                const seq_after = @atomicLoad(u32, &slot.seq, .monotonic);
+                if (seq_after == seq_before) {
+                    out[count] = copy;
+                    out[count].seq = 0;
+                    count += 1;
+                } else {
+                    // Only a writer of a later position changes a committed slot.
+                    assert(seq_distance(seq_after, tail) > 0);
+                    overwritten += 1;
+                }
+                tail += 1;
+                continue;
+            }
+            const distance = seq_distance(seq_before, tail);
+            if (distance > 0 or final) {
+                // A later position took the slot, or the writer gave up or died.
+                overwritten += 1;
+                tail += 1;
+                continue;
+            }
+            // Its writer is inside (busy) or has not arrived yet: wait for it.
+            break;
+        }
+        // Monotonic: producers do not read the tail in overwrite mode.
+        lane.tail.store(tail, .monotonic);
+        // Monotonic: statistics, written only here.
+        if (count > 0) _ = lane.received.fetchAdd(count, .monotonic);
+        if (overwritten > 0) _ = lane.overwritten.fetchAdd(overwritten, .monotonic);
+        return count;
+    }
+
+    /// Totals over all lanes. Monotonic loads: statistics, read while producers run.
+    pub fn stats(ring: *const Ring) Stats {
+        var result: Stats = .{};
+        for (ring.lanes[0..ring.lane_count]) |*lane| {
+            const head = lane.head.load(.monotonic);
+            const tail = lane.tail.load(.monotonic);
+            result.written += head;
+            result.dropped += lane.dropped.load(.monotonic);
+            result.overwritten += lane.overwritten.load(.monotonic);
+            result.abandoned += lane.abandoned.load(.monotonic);
+            result.received += lane.received.load(.monotonic);
+            result.pending += head -| tail;
+            result.producers_attached += lane.producers_attached.load(.monotonic);
+        }
+        return result;
+    }
+};
+
+const Claim = struct {
+    position: u64,
+    count: u32,
+};
+
+/// One producer: a thread or process writing into one lane. Lives in the producer's own
+/// memory; only `lane` and `slots` point into the shared region.
+pub const Producer = struct {
+    lane: *LaneControl,
+    slots: [*]Record,
+    capacity_slots: u32,
+    mode: Mode,
+    pid: u32,
+    tid: u32,
+    lane_index: u32,
+    /// A lower bound of the lane's tail: refreshed only when the lane looks full, so a
+    /// producer does not touch the consumer's line on every write.
+    tail_cached: u64 = 0,
+    written_count: u64 = 0,
+    dropped_count: u64 = 0,
+
+    pub fn detach(producer: *Producer) void {
+        // Monotonic: a statistic only.
+        const before = producer.lane.producers_attached.fetchSub(1, .monotonic);
+        assert(before > 0);
+        producer.* = undefined;
+    }
+
+    /// Writes one record; a zero timestamp is stamped now; pid and tid are the
+    /// producer's. Returns false when the record was dropped (discard mode, lane full).
+    pub fn write(producer: *Producer, record: *const Record) bool {
+        return producer.write_batch(record[0..1], 1) == 1;
+    }
+
+    /// Writes up to records.len records as one claim; at least `count_min` or none
+    /// (a string's fragments go all or nothing). Records with a zero timestamp share one
+    /// clock read. Returns the number written; the rest were dropped (counted).
+    pub fn write_batch(producer: *Producer, records: []const Record, count_min: u32) u32 {
+        assert(count_min <= records.len);
+        assert(records.len <= std.math.maxInt(u32));
+        if (records.len == 0) return 0;
+        const count_wanted: u32 = @intCast(records.len);
+        const claim = switch (producer.mode) {
+            .discard => producer.claim_discard(count_wanted, @max(count_min, 1)),
+            .overwrite => producer.claim_overwrite(count_wanted),
+        };
+        assert(claim.count <= count_wanted);
+        const dropped = count_wanted - claim.count;
+        if (dropped > 0) {
+            // Monotonic: a statistic, summed by the consumer.
+            _ = producer.lane.dropped.fetchAdd(dropped, .monotonic);
+            producer.dropped_count += dropped;
+        }
+        if (claim.count == 0) return 0;
+        var now_ns: u64 = 0;
+        for (records[0..claim.count], 0..) |*record, index| {
+            var timestamp_ns = record.timestamp_ns;
+            if (timestamp_ns == 0) {
+                if (now_ns == 0) now_ns = clock.monotonic_ns();
+                timestamp_ns = now_ns;
+            }
+            producer.publish(claim.position + index, record, timestamp_ns);
+        }
+        producer.written_count += claim.count;
+        return claim.count;
+    }
+
+    fn claim_discard(producer: *Producer, count_wanted: u32, count_min: u32) Claim {
+        assert(count_min >= 1 and count_min <= count_wanted);
+        const capacity: u64 = producer.capacity_slots;
+        // Monotonic: the head only hands out positions; what a slot holds is published
+        // through its own seq.
+        var head = producer.lane.head.load(.monotonic);
+        while (true) {
+            // Saturating: a tail read after a stale head may be ahead of it; the CAS below
+            // then fails and reloads the head.
+            var free = capacity -| (head -| producer.tail_cached);
+            if (free < count_wanted) {
+                // Acquire: pairs with the consumer's release store of the tail, so its
+                // reads of the freed slots happen before our writes into them.
+                producer.tail_cached = producer.lane.tail.load(.acquire);
+                free = capacity -| (head -| producer.tail_cached);
+            }
+            const count: u32 = @intCast(@min(free, count_wanted));
+            if (count < count_min) return .{ .position = head, .count = 0 };
+            // Monotonic on success: ownership of the positions needs no ordering beyond
+            // the tail acquire above (before it in program order) and the seq release after.
+            head = producer.lane.head.cmpxchgWeak(head, head + count, .monotonic, .monotonic) orelse
+                return .{ .position = head, .count = count };
+        }
+    }
+
+    fn claim_overwrite(producer: *Producer, count_wanted: u32) Claim {
+        // Monotonic: as in claim_discard; a flight recorder always advances.
+        const position = producer.lane.head.fetchAdd(count_wanted, .monotonic);
+        return .{ .position = position, .count = count_wanted };
+    }
+
+    fn publish(producer: *Producer, position: u64, record: *const Record, timestamp_ns: u64) void {
+        const slot = &producer.slots[position & (producer.capacity_slots - 1)];
+        switch (producer.mode) {
+            .discard => {
+                store_body(slot, record, timestamp_ns, producer.pid, producer.tid);
+                // Release: the body above is visible to a consumer that acquires this seq.
+                @atomicStore(u32, &slot.seq, seq_committed(position), .release);
+            },
+            .overwrite => {
+                // Monotonic: the CAS below re-checks the value with acquire.
+                const seq = @atomicLoad(u32, &slot.seq, .monotonic);
+                // Busy: a slower writer is inside; newer: ours would clobber a later record.
+                // Either way ours is lost, and the consumer counts it when it passes.
+                if (seq_is_busy(seq) or seq_distance(seq, position) >= 0) return;
+                // Acquire: our body stores stay after the busy mark (with store_fence).
+                if (@cmpxchgStrong(u32, &slot.seq, seq, seq_busy(position), .acquire, .monotonic) != null) return;
+                store_fence();
+                store_body(slot, record, timestamp_ns, producer.pid, producer.tid);
+                // Release: the body is visible to a consumer that acquires committed(p).
+                @atomicStore(u32, &slot.seq, seq_committed(position), .release);
+            },
+        }
+    }
+};
+
+/// Cuts `bytes` to at most `limit` bytes without splitting a UTF-8 sequence.
+pub fn utf8_truncate(bytes: []const u8, limit: u32) []const u8 {
+    if (bytes.len <= limit) return bytes;
+    var cut: usize = limit;
+    // A continuation byte (10xxxxxx) at the cut belongs to a sequence that started before.
+    while (cut > 0 and bytes[cut] & 0xC0 == 0x80) cut -= 1;
+    assert(cut <= limit);
+    return bytes[0..cut];
+}
+
+/// Builds the `string` fragment records of one string into `out`; returns how many.
+/// a = id | total_len << 32, flags = fragment index, bytes 32..64 = up to 32 bytes.
+pub fn string_fragments(id: u32, utf8: []const u8, out: *[string_fragment_count_max]Record) u32 {
+    const text = utf8_truncate(utf8, layout.string_max_bytes);
+    const fragment_bytes = layout.string_fragment_bytes;
+    const count: u32 = @intCast(@max(1, std.math.divCeil(usize, text.len, fragment_bytes) catch unreachable));
+    assert(count <= string_fragment_count_max);
+    for (out[0..count], 0..) |*record, index| {
+        record.* = std.mem.zeroes(Record);
+        record.kind = @intFromEnum(layout.EventKind.string);
+        record.flags = @intCast(index);
+        record.a = @as(u64, id) | (@as(u64, text.len) << 32);
+        const start = index * fragment_bytes;
+        const end = @min(text.len, start + fragment_bytes);
+        const data: *[fragment_bytes]u8 = @ptrCast(&record.b);
+        @memcpy(data[0 .. end - start], text[start..end]);
+    }
+    return count;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests: an in-process region (the shm mapping is its own unit, zig/shm.zig).
+
+const testing = std.testing;
+
+const TestRing = struct {
+    memory: []align(page_size_bytes) u8,
+    ring: Ring,
+
+    fn init(lane_count: u32, lane_capacity_slots: u32, mode: Mode) !TestRing {
+        const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), size_bytes(lane_count, lane_capacity_slots));
+        @memset(memory, 0);
+        const ring = try Ring.format(memory, .{
+            .lane_count = lane_count,
+            .lane_capacity_slots = lane_capacity_slots,
+            .mode = mode,
+            .collector_pid = 1,
+        });
+        return .{ .memory = memory, .ring = ring };
+    }
+
+    fn deinit(test_ring: *TestRing) void {
+        testing.allocator.free(test_ring.memory);
+    }
+};
+
+fn test_record(value: u64) Record {
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.agent_error);
+    record.timestamp_ns = value + 1;
+    record.a = value;
+    record.e = ~value;
+    return record;
+}
+
+fn expect_stats_balance(ring: *const Ring, produced: u64) !void {
+    const stats = ring.stats();
+    try testing.expectEqual(produced, stats.written + stats.dropped);
+    try testing.expectEqual(stats.written, stats.received + stats.overwritten + stats.abandoned + stats.pending);
+}
+
+test "ring: sequence encoding orders positions across the u32 wrap" {
+    try testing.expectEqual(@as(i32, -1), seq_distance(0, 0));
+    try testing.expectEqual(@as(i32, 0), seq_distance(seq_committed(7), 7));
+    try testing.expectEqual(@as(i32, 0), seq_distance(seq_busy(7), 7));
+    try testing.expectEqual(@as(i32, 8), seq_distance(seq_committed(15), 7));
+    const near_wrap: u64 = (1 << 31) - 3;
+    try testing.expectEqual(@as(i32, 6), seq_distance(seq_committed(near_wrap + 6), near_wrap));
+    try testing.expectEqual(@as(i32, -6), seq_distance(seq_committed(near_wrap), near_wrap + 6));
+    try testing.expect(seq_committed(near_wrap) != seq_busy(near_wrap));
+}
+
+test "ring: write and drain across wrap-around, in order, seq cleared" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(42, 7);
+    var out: [5]Record = undefined;
+    var expected: u64 = 0;
+    var produced: u64 = 0;
+    while (produced < 100) : (produced += 1) {
+        try testing.expect(producer.write(&test_record(produced)));
+        if (produced % 5 == 4) {
+            const count = ring.drain(&out);
+            try testing.expectEqual(@as(u32, 5), count);
+            for (out[0..count]) |record| {
+                try testing.expectEqual(expected, record.a);
+                try testing.expectEqual(~expected, record.e);
+                try testing.expectEqual(@as(u32, 0), record.seq);
+                try testing.expectEqual(@as(u32, 42), record.pid);
+                try testing.expectEqual(@as(u32, 7), record.tid);
+                expected += 1;
+            }
+        }
+    }
+    try testing.expectEqual(@as(u64, 100), expected);
+    try expect_stats_balance(ring, produced);
+    try testing.expectEqual(@as(u64, 0), ring.stats().dropped);
+}
+
+test "ring: discard mode drops new records when a lane is full, counts them" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    var value: u64 = 0;
+    while (value < 12) : (value += 1) _ = producer.write(&test_record(value));
+    try testing.expectEqual(@as(u64, 8), producer.written_count);
+    try testing.expectEqual(@as(u64, 4), producer.dropped_count);
+    var out: [16]Record = undefined;
+    try testing.expectEqual(@as(u32, 8), ring.drain(&out));
+    // The oldest eight survive; the four newest were dropped.
+    for (out[0..8], 0..) |record, index| try testing.expectEqual(@as(u64, index), record.a);
+    try testing.expect(producer.write(&test_record(99)));
+    try testing.expectEqual(@as(u32, 1), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 99), out[0].a);
+    try expect_stats_balance(ring, 13);
+    try testing.expectEqual(@as(u64, 4), ring.stats().dropped);
+}
+
+test "ring: overwrite mode keeps the newest, counts the overwritten" {
+    var test_ring = try TestRing.init(1, 8, .overwrite);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    var value: u64 = 0;
+    while (value < 21) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    var out: [16]Record = undefined;
+    try testing.expectEqual(@as(u32, 8), ring.drain(&out));
+    for (out[0..8], 13..) |record, expected| try testing.expectEqual(@as(u64, expected), record.a);
+    const stats = ring.stats();
+    try testing.expectEqual(@as(u64, 13), stats.overwritten);
+    try testing.expectEqual(@as(u64, 0), stats.dropped);
+    try expect_stats_balance(ring, 21);
+}
+
+test "ring: batch claim takes what fits, all-or-nothing when asked" {
+    var test_ring = try TestRing.init(1, 16, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    var batch: [10]Record = undefined;
+    for (&batch, 0..) |*record, index| record.* = test_record(index);
+    try testing.expectEqual(@as(u32, 10), producer.write_batch(&batch, 0));
+    // Six slots left: an all-or-nothing batch of ten is refused whole.
+    try testing.expectEqual(@as(u32, 0), producer.write_batch(&batch, 10));
+    // A best-effort batch takes six and drops four.
+    try testing.expectEqual(@as(u32, 6), producer.write_batch(&batch, 0));
+    try testing.expectEqual(@as(u64, 14), producer.dropped_count);
+    var out: [32]Record = undefined;
+    try testing.expectEqual(@as(u32, 16), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 9), out[9].a);
+    try testing.expectEqual(@as(u64, 0), out[10].a);
+    try testing.expectEqual(@as(u64, 5), out[15].a);
+    try expect_stats_balance(ring, 30);
+}
+
+test "ring: a zero timestamp is stamped, a given one kept" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    var record = test_record(0);
+    record.timestamp_ns = 0;
+    const before_ns = clock.monotonic_ns();
+    try testing.expect(producer.write(&record));
+    record.timestamp_ns = 5;
+    try testing.expect(producer.write(&record));
+    var out: [2]Record = undefined;
+    try testing.expectEqual(@as(u32, 2), ring.drain(&out));
+    try testing.expect(out[0].timestamp_ns >= before_ns);
+    try testing.expect(out[0].timestamp_ns <= clock.monotonic_ns());
+    try testing.expectEqual(@as(u64, 5), out[1].timestamp_ns);
+}
+
+test "ring: an incomplete slot stops the drain; a final drain passes it as abandoned" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    // A producer that claimed position 0 and died before publishing.
+    try testing.expectEqual(@as(u32, 1), producer.claim_discard(1, 1).count);
+    try testing.expect(producer.write(&test_record(1)));
+    var out: [8]Record = undefined;
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    try testing.expectEqual(@as(u32, 1), ring.drain_final(&out));
+    try testing.expectEqual(@as(u64, 1), out[0].a);
+    const stats = ring.stats();
+    try testing.expectEqual(@as(u64, 1), stats.abandoned);
+    try expect_stats_balance(ring, 2);
+}
+
+test "ring: a torn overwrite slot is never returned" {
+    var test_ring = try TestRing.init(1, 8, .overwrite);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    var value: u64 = 0;
+    while (value < 8) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    // A writer of position 8 is inside slot 0 (busy, half written): the consumer must
+    // not return slot 0's old record 0 as valid once its seq changed, nor the half body.
+    const slot = &producer.slots[0];
+    _ = producer.claim_overwrite(1);
+    @atomicStore(u32, &slot.seq, seq_busy(8), .release);
+    slot.a = 12345;
+    var out: [16]Record = undefined;
+    const count = ring.drain(&out);
+    try testing.expectEqual(@as(u32, 7), count);
+    for (out[0..count], 1..) |record, expected| try testing.expectEqual(@as(u64, expected), record.a);
+    // Position 0 was lost to the writer of 8, which is still inside: the drain waits.
+    try testing.expectEqual(@as(u64, 1), ring.stats().overwritten);
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    // A writer of position 16 arriving now gives up (slot busy) rather than tear it.
+    _ = producer.claim_overwrite(8);
+    producer.publish(16, &test_record(16), 1);
+    try testing.expectEqual(seq_busy(8), slot.seq);
+    try testing.expectEqual(@as(u32, 0), ring.drain_final(out[0..0]));
+    try testing.expectEqual(@as(u32, 0), ring.drain_final(&out));
+    try expect_stats_balance(ring, 17);
+}
+
+test "ring: string fragments carry id, length, index and the bytes; cut on UTF-8" {
+    var fragments: [string_fragment_count_max]Record = undefined;
+    const text = "a string that is longer than thirty-two bytes";
+    const count = string_fragments(9, text, &fragments);
+    try testing.expectEqual(@as(u32, 2), count);
+    try testing.expectEqual(@as(u64, 9 | (text.len << 32)), fragments[1].a);
+    try testing.expectEqual(@as(u16, 1), fragments[1].flags);
+    const data: *const [32]u8 = @ptrCast(&fragments[1].b);
+    try testing.expectEqualStrings(text[32..], data[0 .. text.len - 32]);
+    try testing.expectEqual(@as(u32, 1), string_fragments(3, "", &fragments));
+    // 4095 ASCII bytes then a 2-byte character: the character does not fit, all of it goes.
+    var long: [4097]u8 = @splat('x');
+    long[4095] = 0xC3;
+    long[4096] = 0xA9;
+    try testing.expectEqual(@as(usize, 4095), utf8_truncate(&long, 4096).len);
+    try testing.expectEqual(@as(u32, 128), string_fragments(1, &long, &fragments));
+    try testing.expectEqual(@as(u64, 1 | (4095 << 32)), fragments[0].a);
+}
+
+test "ring: bad geometry and bad headers are refused with the right error" {
+    try testing.expectError(error.InvalidArgument, validate_geometry(0, 64));
+    try testing.expectError(error.InvalidArgument, validate_geometry(1, 100));
+    try testing.expectError(error.InvalidArgument, validate_geometry(lane_count_max + 1, 64));
+    try testing.expectError(error.InvalidArgument, validate_geometry(1, 4));
+    var test_ring = try TestRing.init(2, 8, .discard);
+    defer test_ring.deinit();
+    try testing.expectError(error.SizeMismatch, Ring.open(test_ring.memory[0 .. test_ring.memory.len - page_size_bytes]));
+    test_ring.ring.header.ring_layout_version += 1;
+    try testing.expectError(error.WrongLayoutVersion, Ring.open(test_ring.memory));
+    test_ring.ring.header.ring_layout_version -= 1;
+    _ = try Ring.open(test_ring.memory);
+    test_ring.memory[0] = 'X';
+    try testing.expectError(error.NotARing, Ring.open(test_ring.memory));
+    try testing.expectError(error.NotARing, Ring.open(test_ring.memory[0..64]));
+}
+
+fn stress_producer(producer: *Producer, producer_id: u32, count: u64) void {
+    var sequence: u64 = 0;
+    while (sequence < count) : (sequence += 1) {
+        var record = std.mem.zeroes(Record);
+        record.kind = @intFromEnum(layout.EventKind.agent_error);
+        record.a = producer_id;
+        record.b = sequence;
+        record.c = checksum(producer_id, sequence);
+        record.timestamp_ns = 1;
+        _ = producer.write(&record);
+    }
+    producer.detach();
+}
+
+pub fn checksum(producer_id: u64, sequence: u64) u64 {
+    return std.hash.Wyhash.hash(producer_id, std.mem.asBytes(&sequence));
+}
+
+fn stress_threads(mode: Mode) !void {
+    const producer_count = 4;
+    const per_producer: u64 = 200_000;
+    // Two lanes for four producers: two writers share each lane.
+    var test_ring = try TestRing.init(2, 64, mode);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    // Attached before the threads start, so "none attached" means all are done.
+    var producers: [producer_count]Producer = undefined;
+    for (&producers, 0..) |*producer, index| {
+        const id: u32 = @intCast(index);
+        producer.* = ring.attach_lane(id % 2, 1000 + id, id);
+    }
+    var threads: [producer_count]std.Thread = undefined;
+    for (&threads, &producers, 0..) |*thread, *producer, index| {
+        thread.* = try std.Thread.spawn(.{}, stress_producer, .{ producer, @as(u32, @intCast(index)), per_producer });
+    }
+    var next_sequence: [producer_count]u64 = @splat(0);
+    var received: u64 = 0;
+    var out: [48]Record = undefined;
+    var finished = false;
+    while (true) {
+        const count = if (finished) ring.drain_final(&out) else ring.drain(&out);
+        for (out[0..count]) |record| {
+            try testing.expect(record.a < producer_count);
+            try testing.expectEqual(checksum(record.a, record.b), record.c);
+            try testing.expectEqual(@as(u32, 1000) + @as(u32, @intCast(record.a)), record.pid);
+            // Per producer the sequence only grows: no duplicate, no reordering.
+            try testing.expect(record.b >= next_sequence[record.a]);
+            next_sequence[record.a] = record.b + 1;
+        }
+        received += count;
+        if (finished and count == 0) break;
+        if (!finished and ring.stats().producers_attached == 0) {
+            for (threads) |thread| thread.join();
+            finished = true;
+        }
+    }
+    const stats = ring.stats();
+    try testing.expectEqual(received, stats.received);
+    try testing.expectEqual(@as(u64, 0), stats.abandoned);
+    try testing.expectEqual(@as(u64, 0), stats.pending);
+    try testing.expectEqual(producer_count * per_producer, stats.received + stats.dropped + stats.overwritten);
+}
+
+test "ring: four threads on two small lanes, discard: every record accounted for" {
+    try stress_threads(.discard);
+}
+
+test "ring: four threads on two small lanes, overwrite: every record accounted for" {
+    try stress_threads(.overwrite);
+}
