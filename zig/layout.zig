@@ -67,6 +67,9 @@ pub const EventKind = enum(u16) {
     /// a = message ordinal on its channel, b = ChannelKind | direction << 8 |
     /// channel sub-id << 16, c = channel owner pid, d = size bytes, e = str preview.
     /// A receive pairs with the send of equal (b, c, a).
+    /// message_send flags bit 0 (failed): the runtime rejected this send by throwing
+    /// (e.g. an uncloneable value) after the agent recorded it; d = e = 0 and the next
+    /// send on the channel reuses the ordinal, so only the last send of a key counts.
     message_send = 10,
     message_receive = 11,
     /// Events lost. a = count. Written by the collector when a ring reports drops.

@@ -35,6 +35,7 @@ export const EventKind = {
   thread_spawn: 7,
   thread_exit: 8,
   thread_exited: 9,
+  /** flags bit 0: send rejected by the runtime; its ordinal is reused (see zig/layout.zig). */
   message_send: 10,
   message_receive: 11,
   drop: 12,
