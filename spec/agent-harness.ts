@@ -40,7 +40,7 @@ async function run(argv: string[], env: Record<string, string | undefined>, cwd 
   const child = Bun.spawn(argv, { cwd, env: env as Record<string, string>, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   await child.exited;
-  return { exitCode: child.signalCode ? null : child.exitCode, signal: child.signalCode ?? null, stdout, stderr };
+  return { exitCode: child.signalCode ? null : child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), stdout, stderr };
 }
 
 /** The fixture run without scope, for comparison. */

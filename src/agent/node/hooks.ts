@@ -3,9 +3,10 @@
  *
  * Pairing: every point-to-point channel is FIFO, so each end counts the messages it
  * sends and the messages it receives per direction; the n-th receive pairs with the
- * n-th send. Nothing is added to the program's messages. Sends are counted once the
- * runtime accepted the message (a send that throws was never queued); receives are
- * recorded before the program's listeners run.
+ * n-th send. Nothing is added to the program's messages. Sends are recorded just
+ * before the runtime queues them (a thread terminated right after a send must not
+ * lose it); a send the runtime rejects by throwing is marked failed (flags bit 0) and
+ * its ordinal reused. Receives are recorded before the program's listeners run.
  */
 import type * as ChildProcessModule from "node:child_process";
 import type * as WorkerThreads from "node:worker_threads";
@@ -32,9 +33,15 @@ export interface Tracer {
   types: TypeChecks;
   pid: number;
   tid: number;
-  send(channel: Channel, message: unknown): void;
+  /** Records a send about to be handed to the runtime; returns its ordinal. */
+  send(channel: Channel, message: unknown): number;
+  /** The runtime threw instead of queueing send `ordinal`: marks it failed and reuses the ordinal. */
+  sendFailed(channel: Channel, ordinal: number): void;
   receive(channel: Channel, message: unknown): void;
 }
+
+/** message_send flags bit 0: the runtime rejected this send (see zig/layout.zig). */
+const MESSAGE_SEND_FAILED = 1;
 
 function makeTracer(recorder: Recorder, tid: number): Tracer {
   const types = require("node:util").types as TypeChecks;
@@ -51,6 +58,12 @@ function makeTracer(recorder: Recorder, tid: number): Tracer {
     send(channel, value) {
       const ordinal = channel.sent++;
       recorder.safe(() => message(Kind.message_send, channel, channel.sendDirection, ordinal, value));
+      return ordinal;
+    },
+    sendFailed(channel, ordinal) {
+      channel.sent = ordinal;
+      const field = channelField(channel.kind, channel.sendDirection, channel.subId);
+      recorder.event(Kind.message_send, ordinal, field, channel.ownerPid, 0, 0, MESSAGE_SEND_FAILED);
     },
     receive(channel, value) {
       const ordinal = channel.received++;
@@ -305,14 +318,22 @@ function onSpawned(tracer: Tracer, child: ChildProcessModule.ChildProcess, optio
   wrapSend(tracer, target as { send: (...args: unknown[]) => boolean; connected?: boolean }, channel);
 }
 
-/** Counts an IPC send once `send` accepted it (connected, not thrown, not internal). */
+/**
+ * Counts an IPC send that `send` will queue: connected, not internal ('NODE_' cmd).
+ * Recorded before the write, so a receiver can never see a message whose send is
+ * not yet in the trace; a send that throws (unserialisable) is marked failed.
+ */
 function wrapSend(tracer: Tracer, target: { send: (...args: unknown[]) => boolean; connected?: boolean }, channel: Channel): void {
   const original = target.send;
   const send = renamed(original, function (this: typeof target, message: unknown) {
-    const connected = this.connected === true;
-    const result = Reflect.apply(original, this, arguments);
-    if (connected && !isInternalMessage(message)) tracer.send(channel, message);
-    return result;
+    const counted = this.connected === true && !isInternalMessage(message);
+    const ordinal = counted ? tracer.send(channel, message) : -1;
+    try {
+      return Reflect.apply(original, this, arguments);
+    } catch (error) {
+      if (counted) tracer.sendFailed(channel, ordinal);
+      throw error;
+    }
   });
   Object.defineProperty(target, "send", { value: send, writable: true, configurable: true, enumerable: false });
 }

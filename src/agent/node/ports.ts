@@ -64,15 +64,14 @@ export function installPortHooks(context: PortContext): void {
     if (!state || state.kind === ChannelKind.broadcast) return Reflect.apply(originalPost, this, arguments);
     const ports = recorder.groups.message ? transferredPorts(transfer) : [];
     const tokens = ports.length > 0 ? handOver(state, state.sent, ports) : undefined;
-    let result: unknown;
+    const ordinal = tracer.send(state, value);
     try {
-      result = Reflect.apply(originalPost, this, arguments);
+      return Reflect.apply(originalPost, this, arguments);
     } catch (error) {
       if (tokens) shared?.cancel(tokens);
+      tracer.sendFailed(state, ordinal);
       throw error;
     }
-    tracer.send(state, value);
-    return result;
   });
 
   const inheritedDispatch = proto[kHybridDispatch] as AnyFunction | undefined;

@@ -199,21 +199,22 @@ export class SharedState {
       const entry = states.get(this);
       if (!entry) return Reflect.apply(originalPost, this, arguments);
       const locked = shared.lock();
-      let ordinal = 0;
       try {
-        ordinal = Atomics.add(shared.i32, entry.counter, 1) + 1;
+        const ordinal = Atomics.add(shared.i32, entry.counter, 1) + 1;
+        entry.state.sent = ordinal;
+        tracer.send(entry.state, message);
         try {
           Reflect.apply(originalPost, this, arguments);
         } catch (error) {
           Atomics.sub(shared.i32, entry.counter, 1);
+          tracer.sendFailed(entry.state, ordinal);
           throw error;
         }
+        // This end will not receive its own message.
+        entry.state.ownSent!.push(ordinal);
       } finally {
         if (locked) shared.unlock();
       }
-      entry.state.ownSent!.push(ordinal);
-      entry.state.sent = ordinal;
-      tracer.send(entry.state, message);
     };
     Object.defineProperty(proto.postMessage, "length", { value: originalPost.length });
   }

@@ -1,0 +1,154 @@
+/**
+ * The Node agent in real node processes, workers and children, recording through the
+ * JSON-lines stand-in of the addon (spec/fixtures/jsonl-addon-fixture.cjs), launched
+ * exactly as `scope run` launches programs (prepareLaunch).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { cleanupAgents, ofKind, pairing, runTracedJsonl, runUntraced, type Traced } from "./agent-harness";
+import type { TraceEvent } from "../src/core/model";
+
+afterAll(cleanupAgents);
+
+function kinds(events: TraceEvent[], pid: number, tid = 0): string[] {
+  return events.filter((e) => e.pid === pid && e.tid === tid).map((e) => e.kind);
+}
+
+function mainPid(run: Traced): number {
+  const start = run.events.find((e) => e.kind === "trace_start");
+  if (!start) throw new Error(`nothing recorded; stderr: ${run.stderr}`);
+  return start.pid;
+}
+
+function expectAllPaired(run: Traced, count: number): void {
+  const p = pairing(run.events);
+  expect({ sends: p.sends, receives: p.receives, unpairedSends: p.unpairedSends.length, unpairedReceives: p.unpairedReceives.length, multiply: p.multiply.length }).toEqual({
+    sends: count,
+    receives: count,
+    unpairedSends: 0,
+    unpairedReceives: 0,
+    multiply: 0,
+  });
+}
+
+async function sameAsUntraced(argv: string[], traced: Traced): Promise<void> {
+  const plain = await runUntraced(argv);
+  expect({ stdout: traced.stdout, exitCode: traced.exitCode, signal: traced.signal }).toEqual({
+    stdout: plain.stdout,
+    exitCode: plain.exitCode,
+    signal: plain.signal,
+  });
+}
+
+describe("node agent", () => {
+  test("worker ping-pong: every message paired, both ends of the thread", async () => {
+    const argv = ["node", "pingpong-fixture.cjs"];
+    const run = await runTracedJsonl(argv);
+    await sameAsUntraced(argv, run);
+    const pid = mainPid(run);
+    expect(kinds(run.events, pid, 1)).toEqual(["trace_start", ...Array(6).fill(["message_receive", "message_send"]).flat().slice(0, 11), "thread_exit", "trace_stop"]);
+    expect(ofKind(run.events, "thread_spawn")[0]!.fields).toEqual({ threadId: 1, entry: expect.stringContaining("pingpong-fixture.cjs") });
+    expect(ofKind(run.events, "thread_exited")[0]!.fields).toEqual({ threadId: 1, code: 0 });
+    expectAllPaired(run, 11);
+    const secret = ofKind(run.events, "message_send", { tid: 0 })[0]!;
+    expect(secret.fields.preview).toBe('{"n":0,"password":"[redacted]"}');
+    expect(run.events.every((e) => e.kind !== "agent_error")).toBe(true);
+  });
+
+  test("worker pool: three workers, 12 requests and 12 replies, terminated from the parent", async () => {
+    const argv = ["node", "pool-fixture.cjs"];
+    const run = await runTracedJsonl(argv);
+    await sameAsUntraced(argv, run);
+    expect(ofKind(run.events, "thread_spawn").map((e) => e.fields.threadId)).toEqual([1, 2, 3]);
+    expect(ofKind(run.events, "thread_exited").map((e) => e.fields.code)).toEqual([1, 1, 1]);
+    // terminate() stops the worker's JavaScript: no thread_exit from the workers themselves.
+    expect(ofKind(run.events, "thread_exit")).toEqual([]);
+    expectAllPaired(run, 24);
+  });
+
+  test("fork with IPC both ways: 3 down, 4 up, child's exit code seen by both", async () => {
+    const argv = ["node", "fork-ipc-fixture.cjs"];
+    const run = await runTracedJsonl(argv);
+    await sameAsUntraced(argv, run);
+    const pid = mainPid(run);
+    const spawn = ofKind(run.events, "process_spawn")[0]!;
+    const child = spawn.fields.childPid as number;
+    expect(spawn.fields.method).toBe("fork");
+    expect(ofKind(run.events, "trace_start", { pid: child })[0]!.fields.parentPid).toBe(pid);
+    expect(ofKind(run.events, "process_exit", { pid: child })[0]!.fields).toMatchObject({ code: 4, reason: "normal" });
+    expect(ofKind(run.events, "child_exit", { pid })[0]!.fields).toEqual({ childPid: child, code: 4, signal: null });
+    expectAllPaired(run, 7);
+    expect(new Set(ofKind(run.events, "message_send").map((e) => `${e.fields.channel}/${e.fields.channelOwnerPid}`))).toEqual(new Set([`ipc/${child}`]));
+  });
+
+  test("cluster: two workers, their messages paired, cluster's own messages not counted", async () => {
+    const argv = ["node", "cluster-fixture.cjs"];
+    const run = await runTracedJsonl(argv);
+    await sameAsUntraced(argv, run);
+    const spawns = ofKind(run.events, "process_spawn");
+    expect(spawns.map((e) => e.fields.method)).toEqual(["cluster.fork", "cluster.fork"]);
+    expect(ofKind(run.events, "child_exit").map((e) => e.fields.code)).toEqual([0, 0]);
+    expectAllPaired(run, 4);
+    expect(ofKind(run.events, "message_send").every((e) => e.fields.channel === "cluster")).toBe(true);
+  });
+
+  test("children that spawn grandchildren: parent links at every level", async () => {
+    const argv = ["node", "tree-fixture.cjs"];
+    const run = await runTracedJsonl(argv);
+    await sameAsUntraced(argv, run);
+    const starts = ofKind(run.events, "trace_start");
+    expect(starts.length).toBe(4);
+    const [top, depth1] = starts;
+    expect(ofKind(run.events, "process_spawn", { pid: top!.pid }).map((e) => [e.fields.method, e.fields.childPid])).toEqual([["spawn", depth1!.pid]]);
+    const grandchildren = starts.filter((e) => e.fields.parentPid === depth1!.pid);
+    expect(grandchildren.length).toBe(2);
+    expect(ofKind(run.events, "process_spawn", { pid: depth1!.pid }).map((e) => e.fields.method)).toEqual(["execFileSync", "spawn"]);
+    expect(ofKind(run.events, "process_exit").length).toBe(4);
+  });
+
+  test.each([
+    ["throw", { code: 1, reason: "uncaught_exception", errorType: "TypeError", errorMessage: "boom" }],
+    ["reject", { code: 1, reason: "unhandled_rejection", errorType: "RangeError", errorMessage: "nope" }],
+    ["exit3", { code: 3, reason: "process.exit", errorType: null, errorMessage: null }],
+  ])("crash %s: recorded by the process itself, behaviour unchanged", async (mode, expected) => {
+    const argv = ["node", "crash-fixture.cjs", mode];
+    const run = await runTracedJsonl(argv);
+    await sameAsUntraced(argv, run);
+    expect(run.events.map((e) => e.kind)).toEqual(["trace_start", "process_exit", "trace_stop"]);
+    expect(ofKind(run.events, "process_exit")[0]!.fields).toEqual({ signal: null, ...expected });
+  });
+
+  test("SIGKILL of a child: the parent records the signal", async () => {
+    const argv = ["node", "crash-fixture.cjs", "killchild"];
+    const run = await runTracedJsonl(argv);
+    await sameAsUntraced(argv, run);
+    const child = ofKind(run.events, "process_spawn")[0]!.fields.childPid as number;
+    expect(ofKind(run.events, "child_exit")[0]!.fields).toEqual({ childPid: child, code: null, signal: 9 });
+    // The killed child never records its own exit.
+    expect(kinds(run.events, child)).toEqual(["trace_start"]);
+  });
+
+  test("ESM: transferred MessageChannel port and BroadcastChannel, each receive paired with its send", async () => {
+    const argv = ["node", "esm-fixture.mjs"];
+    const run = await runTracedJsonl(argv);
+    await sameAsUntraced(argv, run);
+    expectAllPaired(run, 5);
+    const channels = ofKind(run.events, "message_receive").map((e) => `${e.fields.channel}:${e.tid}`);
+    expect(channels.sort()).toEqual(["broadcast:1", "broadcast:1", "port:0", "port:0", "port:1"]);
+  });
+
+  test("--import with a module.register() hook: the loader thread is not traced", async () => {
+    const argv = ["node", "--import", "./import-hook-fixture.mjs", "plain-esm-fixture.mjs"];
+    const run = await runTracedJsonl(argv);
+    await sameAsUntraced(argv, run);
+    expect(run.events.map((e) => [e.kind, e.tid])).toEqual([
+      ["trace_start", 0],
+      ["process_exit", 0],
+      ["trace_stop", 0],
+    ]);
+  });
+
+  test("event groups: only process events when asked", async () => {
+    const run = await runTracedJsonl(["node", "fork-ipc-fixture.cjs"], { events: ["process"] });
+    expect(new Set(run.events.map((e) => e.kind))).toEqual(new Set(["trace_start", "process_spawn", "process_exit", "trace_stop", "child_exit"]));
+  });
+});
