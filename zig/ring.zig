@@ -169,8 +169,9 @@ fn slots_offset_bytes(lane_count: u32) u64 {
 pub fn size_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
     assert(lane_count > 0 and lane_count <= lane_count_max);
     assert(lane_capacity_slots > 0 and lane_capacity_slots <= lane_capacity_slots_max);
-    return slots_offset_bytes(lane_count) +
-        @as(u64, lane_count) * lane_capacity_slots * layout.record_size_bytes;
+    // Whole pages, so the region maps exactly.
+    return std.mem.alignForward(u64, slots_offset_bytes(lane_count) +
+        @as(u64, lane_count) * lane_capacity_slots * layout.record_size_bytes, page_size_bytes);
 }
 
 fn seq_committed(position: u64) u32 {

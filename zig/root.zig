@@ -4,4 +4,5 @@ test {
     _ = @import("c_abi.zig");
     _ = @import("clock.zig");
     _ = @import("ring.zig");
+    _ = @import("shm.zig");
 }
