@@ -1,0 +1,131 @@
+/**
+ * Bun hooks: trace start/stop, the process's own exit (code, uncaught error),
+ * Bun.spawn/Bun.spawnSync and node:child_process children, and worker threads (spawn,
+ * the agent preloaded into them, the parent's view of their end).
+ * Messages between Bun threads and processes are not recorded yet.
+ */
+import { ExitReason, Kind, SpawnMethod } from "../shared/kinds";
+import { describe, type TypeChecks } from "../shared/preview";
+import { Recorder } from "../shared/recorder";
+import { parseGroups } from "../shared/sink";
+import { openSink } from "./sink";
+
+const attachedKey = Symbol.for("scope.agent.attached");
+
+export function install(): void {
+  const host = globalThis as Record<symbol, unknown>;
+  if (host[attachedKey]) return;
+  host[attachedKey] = true;
+  const threads = require("node:worker_threads") as typeof import("node:worker_threads");
+  const main = threads.isMainThread;
+  const tid = main ? 0 : threads.threadId;
+  let recorder: Recorder;
+  try {
+    recorder = new Recorder(openSink(process.env, tid), parseGroups(process.env.SCOPE_EVENTS));
+  } catch (error) {
+    if (main) {
+      try {
+        process.stderr.write(`scope: agent not attached in pid ${process.pid} (${(error as Error)?.message}); running untraced\n`);
+      } catch {
+        // stderr may be closed.
+      }
+    }
+    return;
+  }
+  recorder.safe(() => start(recorder, main));
+}
+
+function start(recorder: Recorder, main: boolean): void {
+  recorder.event(
+    Kind.trace_start,
+    main ? process.ppid : process.pid,
+    recorder.str(process.argv.join(" ")),
+    recorder.str(`bun ${Bun.version}`),
+    recorder.str(process.cwd()),
+    main ? 1 : 0,
+  );
+  const types = require("node:util").types as TypeChecks;
+  let reason: number = ExitReason.normal;
+  let fatal: { type: string; message: string } | undefined;
+  process.on("uncaughtExceptionMonitor", (error, origin) => {
+    recorder.safe(() => {
+      if (process.listenerCount("uncaughtException") > 0) return;
+      const isError = error instanceof Error;
+      fatal = { type: isError ? error.name : typeof error, message: isError ? error.message : describe(error, types).preview };
+      reason = origin === "unhandledRejection" ? ExitReason.unhandledRejection : ExitReason.uncaughtException;
+    });
+  });
+  const originalExit = process.exit;
+  process.exit = function exit(this: unknown) {
+    if (reason === ExitReason.normal) reason = ExitReason.processExit;
+    return Reflect.apply(originalExit, this, arguments);
+  } as typeof process.exit;
+  let done = false;
+  process.on("exit", (code) => {
+    if (done) return;
+    done = true;
+    const exitCode = typeof process.exitCode === "number" ? process.exitCode : code;
+    recorder.event(main ? Kind.process_exit : Kind.thread_exit, exitCode, 0, recorder.str(fatal?.type), recorder.str(fatal?.message), reason);
+    recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
+  });
+  if (recorder.groups.process) recorder.safe(() => hookBunSpawn(recorder));
+  if (recorder.groups.thread) recorder.safe(() => hookWorkers(recorder));
+}
+
+const signalNumbers: Record<string, number> = require("node:os").constants.signals;
+
+function hookBunSpawn(recorder: Recorder): void {
+  const bun = Bun as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const originalSpawn = bun.spawn!;
+  const commandOf = (args: unknown[]) => {
+    const first = args[0];
+    const cmd = Array.isArray(first) ? first : (first as { cmd?: unknown })?.cmd;
+    return Array.isArray(cmd) ? cmd.map(String).join(" ") : String(first);
+  };
+  bun.spawn = function spawn(this: unknown, ...args: unknown[]) {
+    const child = Reflect.apply(originalSpawn, this, args) as { pid: number; exited: Promise<number>; signalCode: string | null };
+    recorder.safe(() => {
+      recorder.event(Kind.process_spawn, child.pid, recorder.str(commandOf(args)), SpawnMethod.spawn);
+      // A reaction on the exit promise does not keep the program alive.
+      child.exited.then(
+        (code) => recorder.event(Kind.child_exit, child.pid, child.signalCode ? -1 : code, child.signalCode ? (signalNumbers[child.signalCode] ?? 0) : 0),
+        () => undefined,
+      );
+    });
+    return child;
+  };
+  const originalSync = bun.spawnSync!;
+  bun.spawnSync = function spawnSync(this: unknown, ...args: unknown[]) {
+    const result = Reflect.apply(originalSync, this, args) as { pid?: number; exitCode: number | null; signalCode?: string | null };
+    recorder.safe(() => {
+      const pid = result.pid ?? 0;
+      recorder.event(Kind.process_spawn, pid, recorder.str(commandOf(args)), SpawnMethod.spawnSync);
+      const signal = result.signalCode ? (signalNumbers[result.signalCode] ?? 0) : 0;
+      recorder.event(Kind.child_exit, pid, result.exitCode ?? -1, signal);
+    });
+    return result;
+  };
+}
+
+function hookWorkers(recorder: Recorder): void {
+  const agentPath = (require as unknown as { main?: unknown }) && import.meta.path;
+  const Original = globalThis.Worker;
+  const proxy = new Proxy(Original, {
+    construct(target, args, newTarget) {
+      const options = { ...((args[1] as object | undefined) ?? {}) } as { preload?: string | string[] };
+      const preload = options.preload === undefined ? [] : Array.isArray(options.preload) ? options.preload : [options.preload];
+      options.preload = [agentPath, ...preload];
+      const worker = Reflect.construct(target, [args[0], options, ...args.slice(2)], newTarget) as Worker & { threadId: number };
+      recorder.safe(() => {
+        const threadId = worker.threadId;
+        const entry = args[0] instanceof URL ? args[0].href : String(args[0]);
+        recorder.event(Kind.thread_spawn, threadId, recorder.str(entry));
+        worker.addEventListener("close", (event) => {
+          recorder.event(Kind.thread_exited, threadId, (event as unknown as { code?: number }).code ?? 0);
+        });
+      });
+      return worker;
+    },
+  });
+  globalThis.Worker = proxy;
+}
