@@ -1,22 +1,280 @@
 //! The C ABI of libscope, called from TypeScript through bun:ffi.
 //! Every function is `export fn scope_*`; failures return a `Status`, never an error cast.
+//! Arguments are u32, f64 and pointers: a 64-bit integer costs a BigInt in bun:ffi.
+//! Handles come from JavaScript, so a null handle is refused quietly (a tracer never
+//! crashes the program it traces); a stale one is the caller's bug.
 const std = @import("std");
+const assert = std.debug.assert;
 const layout = @import("layout.zig");
+const ring = @import("ring.zig");
+const shm = @import("shm.zig");
+const clock = @import("clock.zig");
+const producer_module = @import("producer.zig");
 
 comptime {
     _ = @import("trace_abi.zig");
 }
 
+/// Append values, never renumber: the TypeScript side maps them to messages.
 pub const Status = enum(u32) {
     ok = 0,
     invalid_argument = 1,
+    already_exists = 2,
+    not_found = 3,
+    access_denied = 4,
+    not_a_ring = 5,
+    wrong_layout_version = 6,
+    size_mismatch = 7,
+    system_resources = 8,
+    unexpected = 9,
     _,
 };
+
+fn status_from_error(err: shm.Error) Status {
+    return switch (err) {
+        error.InvalidArgument => .invalid_argument,
+        error.AlreadyExists => .already_exists,
+        error.NotFound => .not_found,
+        error.AccessDenied => .access_denied,
+        error.NotARing => .not_a_ring,
+        error.WrongLayoutVersion => .wrong_layout_version,
+        error.SizeMismatch => .size_mismatch,
+        error.SystemResources => .system_resources,
+        error.Unexpected => .unexpected,
+    };
+}
 
 export fn scope_layout_version() u32 {
     return layout.record_layout_version;
 }
 
+// ---------------------------------------------------------------------------------------
+// Ring (the collector's side).
+
+const allocator = std.heap.c_allocator;
+
+const RingHandle = struct {
+    mapping: shm.Mapping,
+};
+
+fn ring_handle(ring_pointer: ?*anyopaque) ?*RingHandle {
+    return @ptrCast(@alignCast(ring_pointer orelse return null));
+}
+
+fn ring_adopt(mapping_result: shm.Error!shm.Mapping, out_ring: ?*?*anyopaque) Status {
+    const out = out_ring orelse return .invalid_argument;
+    out.* = null;
+    var mapping = mapping_result catch |err| return status_from_error(err);
+    const handle = allocator.create(RingHandle) catch {
+        shm.close(&mapping);
+        return .system_resources;
+    };
+    handle.* = .{ .mapping = mapping };
+    out.* = handle;
+    return .ok;
+}
+
+/// Creates the ring file at `path` (fails if it exists) and maps it. `mode`: 0 discard,
+/// 1 overwrite.
+export fn scope_ring_create(path: ?[*:0]const u8, lane_count: u32, lane_capacity_slots: u32, mode: u32, out_ring: ?*?*anyopaque) Status {
+    const path_z = path orelse return .invalid_argument;
+    if (mode > @intFromEnum(ring.Mode.overwrite)) return .invalid_argument;
+    return ring_adopt(shm.create(path_z, .{
+        .lane_count = lane_count,
+        .lane_capacity_slots = lane_capacity_slots,
+        .mode = @enumFromInt(mode),
+        .collector_pid = @intCast(std.c.getpid()),
+    }), out_ring);
+}
+
+export fn scope_ring_open(path: ?[*:0]const u8, out_ring: ?*?*anyopaque) Status {
+    const path_z = path orelse return .invalid_argument;
+    return ring_adopt(shm.open(path_z), out_ring);
+}
+
+/// Unmaps. Every producer attached through this handle must be detached first.
+export fn scope_ring_close(ring_pointer: ?*anyopaque) void {
+    const handle = ring_handle(ring_pointer) orelse return;
+    shm.close(&handle.mapping);
+    allocator.destroy(handle);
+}
+
+export fn scope_ring_unlink(path: ?[*:0]const u8) Status {
+    const path_z = path orelse return .invalid_argument;
+    shm.unlink(path_z) catch |err| return status_from_error(err);
+    return .ok;
+}
+
+/// Bytes of a ring file of this geometry (0 when the geometry is invalid).
+export fn scope_ring_size_bytes(lane_count: u32, lane_capacity_slots: u32) f64 {
+    ring.validate_geometry(lane_count, lane_capacity_slots) catch return 0;
+    return @floatFromInt(ring.size_bytes(lane_count, lane_capacity_slots));
+}
+
+/// Copies up to `max_records` complete records (64 bytes each, seq set to 0) into
+/// `out_records`; returns how many. Only one consumer per ring.
+export fn scope_ring_drain(ring_pointer: ?*anyopaque, out_records: ?[*]u8, max_records: u32) u32 {
+    const handle = ring_handle(ring_pointer) orelse return 0;
+    const out: [*]align(1) layout.Record = @ptrCast(out_records orelse return 0);
+    return handle.mapping.ring.drain(out[0..max_records]);
+}
+
+/// As scope_ring_drain, and passes (and counts) positions that were claimed but never
+/// completed. Only after every producer has detached or exited.
+export fn scope_ring_drain_final(ring_pointer: ?*anyopaque, out_records: ?[*]u8, max_records: u32) u32 {
+    const handle = ring_handle(ring_pointer) orelse return 0;
+    const out: [*]align(1) layout.Record = @ptrCast(out_records orelse return 0);
+    return handle.mapping.ring.drain_final(out[0..max_records]);
+}
+
+/// The order of scope_ring_stats' output.
+pub const RingStat = enum(u32) {
+    written = 0,
+    dropped = 1,
+    overwritten = 2,
+    abandoned = 3,
+    received = 4,
+    pending = 5,
+    producers_attached = 6,
+    lane_count = 7,
+    lane_capacity_slots = 8,
+    mode = 9,
+    created_monotonic_ns = 10,
+    created_realtime_ns = 11,
+};
+pub const ring_stat_count = 12;
+
+comptime {
+    assert(@typeInfo(RingStat).@"enum".field_names.len == ring_stat_count);
+}
+
+/// Writes `ring_stat_count` u64 values in `RingStat` order.
+export fn scope_ring_stats(ring_pointer: ?*anyopaque, out: ?*[ring_stat_count]u64) void {
+    const handle = ring_handle(ring_pointer) orelse return;
+    const values = out orelse return;
+    const stats = handle.mapping.ring.stats();
+    const header = handle.mapping.ring.header;
+    values.* = .{
+        stats.written,
+        stats.dropped,
+        stats.overwritten,
+        stats.abandoned,
+        stats.received,
+        stats.pending,
+        stats.producers_attached,
+        header.lane_count,
+        header.lane_capacity_slots,
+        header.mode,
+        header.created_monotonic_ns,
+        header.created_realtime_ns,
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Producers.
+
+fn producer_handle(producer_pointer: ?*anyopaque) ?*ring.Producer {
+    return @ptrCast(@alignCast(producer_pointer orelse return null));
+}
+
+/// A producer on the ring's next lane; records it writes carry this pid and tid.
+export fn scope_producer_attach(ring_pointer: ?*anyopaque, pid: u32, tid: u32, out_producer: ?*?*anyopaque) Status {
+    const out = out_producer orelse return .invalid_argument;
+    out.* = null;
+    const handle = ring_handle(ring_pointer) orelse return .invalid_argument;
+    const producer = allocator.create(ring.Producer) catch return .system_resources;
+    producer.* = handle.mapping.ring.attach(pid, tid);
+    out.* = producer;
+    return .ok;
+}
+
+export fn scope_producer_detach(producer_pointer: ?*anyopaque) void {
+    const producer = producer_handle(producer_pointer) orelse return;
+    producer.detach();
+    allocator.destroy(producer);
+}
+
+/// Writes one record stamped now. Returns 1 when written, 0 when dropped.
+export fn scope_producer_record(producer_pointer: ?*anyopaque, kind: u32, flags: u32, a: f64, b: f64, c: f64, d: f64, e: f64) u32 {
+    const producer = producer_handle(producer_pointer) orelse return 0;
+    const record = producer_module.record_from_values(kind, flags, a, b, c, d, e);
+    return @intFromBool(producer.write(&record));
+}
+
+/// Writes a string (truncated to string_max_bytes on a UTF-8 boundary) as fragment
+/// records, all or nothing. Returns the number of fragments written (0: dropped).
+export fn scope_producer_string(producer_pointer: ?*anyopaque, id: u32, utf8: ?[*]const u8, len: u32) u32 {
+    const producer = producer_handle(producer_pointer) orelse return 0;
+    const bytes: []const u8 = if (utf8) |pointer| pointer[0..len] else if (len == 0) "" else return 0;
+    return producer_module.write_string(producer, id, bytes);
+}
+
+/// Writes `count` 64-byte records from `records` as one claim; records with timestamp 0
+/// are stamped now; pid and tid are the producer's. Returns the number written.
+export fn scope_producer_write_batch(producer_pointer: ?*anyopaque, records: ?[*]const u8, count: u32) u32 {
+    const producer = producer_handle(producer_pointer) orelse return 0;
+    const input: [*]align(1) const layout.Record = @ptrCast(records orelse return 0);
+    return producer.write_batch(input[0..count], 0);
+}
+
+/// This producer's totals: [written, dropped].
+export fn scope_producer_stats(producer_pointer: ?*anyopaque, out: ?*[2]u64) void {
+    const producer = producer_handle(producer_pointer) orelse return;
+    const values = out orelse return;
+    values.* = .{ producer.written_count, producer.dropped_count };
+}
+
+export fn scope_producer_lane(producer_pointer: ?*anyopaque) u32 {
+    const producer = producer_handle(producer_pointer) orelse return 0;
+    return producer.lane_index;
+}
+
+// ---------------------------------------------------------------------------------------
+// Clocks. u64 results (a BigInt in bun:ffi): f64 would lose nanoseconds after 104 days
+// of uptime; these are called rarely.
+
+export fn scope_clock_monotonic_ns() u64 {
+    return clock.monotonic_ns();
+}
+
+export fn scope_clock_realtime_ns() u64 {
+    return clock.realtime_ns();
+}
+
 test "c_abi: layout version" {
     try std.testing.expectEqual(@as(u32, 1), scope_layout_version());
+}
+
+test "c_abi: create, attach, record, string, batch, drain, stats, errors" {
+    const path = "/dev/shm/scope-test-c-abi";
+    _ = scope_ring_unlink(path);
+    var ring_pointer: ?*anyopaque = null;
+    try std.testing.expectEqual(Status.invalid_argument, scope_ring_create(path, 1, 100, 0, &ring_pointer));
+    try std.testing.expectEqual(Status.ok, scope_ring_create(path, 2, 64, 0, &ring_pointer));
+    var producer_pointer_unused: ?*anyopaque = null;
+    defer _ = scope_ring_unlink(path);
+    defer scope_ring_close(ring_pointer);
+    try std.testing.expectEqual(Status.already_exists, scope_ring_create(path, 2, 64, 0, &producer_pointer_unused));
+    var producer_pointer: ?*anyopaque = null;
+    try std.testing.expectEqual(Status.ok, scope_producer_attach(ring_pointer, 5, 1, &producer_pointer));
+    try std.testing.expectEqual(@as(u32, 1), scope_producer_record(producer_pointer, 10, 0, 1, 2, 3, 4, -1));
+    try std.testing.expectEqual(@as(u32, 2), scope_producer_string(producer_pointer, 7, "0123456789012345678901234567890123456789", 40));
+    var batch: [3]layout.Record = @splat(std.mem.zeroes(layout.Record));
+    batch[2].timestamp_ns = 99;
+    try std.testing.expectEqual(@as(u32, 3), scope_producer_write_batch(producer_pointer, @ptrCast(&batch), 3));
+    var out: [16]layout.Record = undefined;
+    try std.testing.expectEqual(@as(u32, 6), scope_ring_drain(ring_pointer, @ptrCast(&out), 16));
+    try std.testing.expectEqual(std.math.maxInt(u64), out[0].e);
+    try std.testing.expectEqual(@as(u64, 7 | (40 << 32)), out[1].a);
+    try std.testing.expectEqual(@as(u32, 5), out[4].pid);
+    try std.testing.expect(out[3].timestamp_ns > 0);
+    try std.testing.expectEqual(@as(u64, 99), out[5].timestamp_ns);
+    var stats: [ring_stat_count]u64 = undefined;
+    scope_ring_stats(ring_pointer, &stats);
+    try std.testing.expectEqual(@as(u64, 6), stats[@intFromEnum(RingStat.written)]);
+    try std.testing.expectEqual(@as(u64, 6), stats[@intFromEnum(RingStat.received)]);
+    try std.testing.expectEqual(@as(u64, 1), stats[@intFromEnum(RingStat.producers_attached)]);
+    scope_producer_detach(producer_pointer);
+    try std.testing.expectEqual(Status.not_found, scope_ring_open("/dev/shm/scope-test-c-abi-missing", &producer_pointer));
+    try std.testing.expectEqual(@as(?*anyopaque, null), producer_pointer);
 }

@@ -214,7 +214,7 @@ fn store_fence() void {
 }
 
 /// Everything but `seq`, which only the ring's protocol writes (atomically).
-fn store_body(slot: *Record, record: *const Record, timestamp_ns: u64, pid: u32, tid: u32) void {
+fn store_body(slot: *Record, record: *align(1) const Record, timestamp_ns: u64, pid: u32, tid: u32) void {
     slot.kind = record.kind;
     slot.flags = record.flags;
     slot.timestamp_ns = timestamp_ns;
@@ -342,18 +342,18 @@ pub const Ring = struct {
 
     /// Copies up to out.len complete records, oldest first per lane, lanes round-robin;
     /// sets each copy's seq to 0. Only one consumer may drain a ring.
-    pub fn drain(ring: *Ring, out: []Record) u32 {
+    pub fn drain(ring: *Ring, out: []align(1) Record) u32 {
         return ring.drain_lanes(out, false);
     }
 
     /// As drain, and also passes positions that were claimed but never completed,
     /// counting them (abandoned in discard mode, overwritten in overwrite mode). Only
     /// once every producer has detached or died: a live writer could still be inside.
-    pub fn drain_final(ring: *Ring, out: []Record) u32 {
+    pub fn drain_final(ring: *Ring, out: []align(1) Record) u32 {
         return ring.drain_lanes(out, true);
     }
 
-    fn drain_lanes(ring: *Ring, out: []Record, final: bool) u32 {
+    fn drain_lanes(ring: *Ring, out: []align(1) Record, final: bool) u32 {
         assert(ring.drain_lane_next < ring.lane_count);
         var count: u32 = 0;
         var visited: u32 = 0;
@@ -369,7 +369,7 @@ pub const Ring = struct {
         return count;
     }
 
-    fn drain_lane_discard(ring: *Ring, lane_index: u32, out: []Record, final: bool) u32 {
+    fn drain_lane_discard(ring: *Ring, lane_index: u32, out: []align(1) Record, final: bool) u32 {
         const lane = &ring.lanes[lane_index];
         const slots = ring.lane_slots(lane_index);
         const mask: u64 = ring.lane_capacity_slots - 1;
@@ -402,7 +402,7 @@ pub const Ring = struct {
         return count;
     }
 
-    fn drain_lane_overwrite(ring: *Ring, lane_index: u32, out: []Record, final: bool) u32 {
+    fn drain_lane_overwrite(ring: *Ring, lane_index: u32, out: []align(1) Record, final: bool) u32 {
         const lane = &ring.lanes[lane_index];
         const slots = ring.lane_slots(lane_index);
         const capacity: u64 = ring.lane_capacity_slots;
@@ -513,7 +513,7 @@ pub const Producer = struct {
     /// Writes up to records.len records as one claim; at least `count_min` or none
     /// (a string's fragments go all or nothing). Records with a zero timestamp share one
     /// clock read. Returns the number written; the rest were dropped (counted).
-    pub fn write_batch(producer: *Producer, records: []const Record, count_min: u32) u32 {
+    pub fn write_batch(producer: *Producer, records: []align(1) const Record, count_min: u32) u32 {
         assert(count_min <= records.len);
         assert(records.len <= std.math.maxInt(u32));
         if (records.len == 0) return 0;
@@ -524,11 +524,7 @@ pub const Producer = struct {
         };
         assert(claim.count <= count_wanted);
         const dropped = count_wanted - claim.count;
-        if (dropped > 0) {
-            // Monotonic: a statistic, summed by the consumer.
-            _ = producer.lane.dropped.fetchAdd(dropped, .monotonic);
-            producer.dropped_count += dropped;
-        }
+        if (dropped > 0) producer.drop(dropped);
         if (claim.count == 0) return 0;
         var now_ns: u64 = 0;
         for (records[0..claim.count], 0..) |*record, index| {
@@ -541,6 +537,14 @@ pub const Producer = struct {
         }
         producer.written_count += claim.count;
         return claim.count;
+    }
+
+    /// Counts records refused without claiming a position.
+    pub fn drop(producer: *Producer, count: u32) void {
+        assert(count > 0);
+        // Monotonic: a statistic, summed by the consumer.
+        _ = producer.lane.dropped.fetchAdd(count, .monotonic);
+        producer.dropped_count += count;
     }
 
     fn claim_discard(producer: *Producer, count_wanted: u32, count_min: u32) Claim {
@@ -574,7 +578,7 @@ pub const Producer = struct {
         return .{ .position = position, .count = count_wanted };
     }
 
-    fn publish(producer: *Producer, position: u64, record: *const Record, timestamp_ns: u64) void {
+    fn publish(producer: *Producer, position: u64, record: *align(1) const Record, timestamp_ns: u64) void {
         const slot = &producer.slots[position & (producer.capacity_slots - 1)];
         switch (producer.mode) {
             .discard => {

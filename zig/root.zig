@@ -5,4 +5,5 @@ test {
     _ = @import("clock.zig");
     _ = @import("ring.zig");
     _ = @import("shm.zig");
+    _ = @import("producer.zig");
 }
