@@ -26,7 +26,9 @@ export function agents(): Promise<{ nodeAgent: string; bunAgent: string; dir: st
 }
 
 export async function cleanupAgents(): Promise<void> {
-  if (bundled) rmSync((await bundled).dir, { recursive: true, force: true });
+  const done = bundled;
+  bundled = undefined;
+  if (done) rmSync((await done).dir, { recursive: true, force: true });
 }
 
 export interface Outcome {
