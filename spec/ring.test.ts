@@ -1,0 +1,192 @@
+/** The shared-memory ring through its real bun:ffi binding (src/core/ring.ts → libscope.so). */
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
+import { monotonicNs, Ring, RingError } from "../src/core/ring";
+
+const paths: string[] = [];
+let counter = 0;
+
+function ringPath(name: string): string {
+  const path = `/dev/shm/scope-spec-ring-${process.pid}-${name}-${counter++}`;
+  paths.push(path);
+  return path;
+}
+
+afterEach(() => {
+  for (const path of paths.splice(0)) {
+    if (existsSync(path)) Ring.unlink(path);
+  }
+});
+
+function readRecord(buffer: Uint8Array, index: number) {
+  const view = new DataView(buffer.buffer, buffer.byteOffset + index * RECORD_SIZE, RECORD_SIZE);
+  return {
+    seq: view.getUint32(Offset.seq, true),
+    kind: view.getUint16(Offset.kind, true),
+    flags: view.getUint16(Offset.flags, true),
+    timestampNs: view.getBigUint64(Offset.timestampNs, true),
+    pid: view.getUint32(Offset.pid, true),
+    tid: view.getUint32(Offset.tid, true),
+    a: view.getBigUint64(Offset.a, true),
+    b: view.getBigUint64(Offset.b, true),
+    c: view.getBigUint64(Offset.c, true),
+    d: view.getBigUint64(Offset.d, true),
+    e: view.getBigUint64(Offset.e, true),
+  };
+}
+
+describe("ring through bun:ffi", () => {
+  test("create makes a 0600 file of the documented size; open sees the same geometry", () => {
+    const path = ringPath("geometry");
+    const ring = Ring.create(path, { laneCount: 4, laneCapacitySlots: 256, mode: "overwrite" });
+    const stat = statSync(path);
+    expect(stat.mode & 0o777).toBe(0o600);
+    expect(stat.size).toBe(Ring.sizeBytes(4, 256));
+    expect(stat.size).toBe(4096 + 4096 + 4 * 256 * 64);
+    const other = Ring.open(path);
+    const { createdMonotonicNs, createdRealtimeNs, ...stats } = other.stats();
+    expect(stats).toEqual({
+      written: 0,
+      dropped: 0,
+      overwritten: 0,
+      abandoned: 0,
+      received: 0,
+      pending: 0,
+      producersAttached: 0,
+      laneCount: 4,
+      laneCapacitySlots: 256,
+      mode: "overwrite",
+    });
+    expect(createdMonotonicNs).toBeGreaterThan(0n);
+    expect(createdMonotonicNs).toBeLessThanOrEqual(monotonicNs());
+    expect(createdRealtimeNs).toBeGreaterThan(1_577_836_800_000_000_000n);
+    other.close();
+    ring.close();
+  });
+
+  test("records written by one mapping are drained by another, stamped, with pid and tid", () => {
+    const path = ringPath("roundtrip");
+    const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
+    const writerSide = Ring.open(path);
+    const producer = writerSide.attachProducer(4242, 3);
+    const before = monotonicNs();
+    expect(producer.record(EventKind.message_send, 2, 7, 2 ** 53, 0, -1, 12.9)).toBe(true);
+    expect(producer.string(5, "héllo, a string longer than one thirty-two byte fragment")).toBe(true);
+    const buffer = new Uint8Array(16 * RECORD_SIZE);
+    const count = ring.drain(buffer);
+    expect(count).toBe(3);
+    const first = readRecord(buffer, 0);
+    expect(first.timestampNs).toBeGreaterThanOrEqual(before);
+    expect(first.timestampNs).toBeLessThanOrEqual(monotonicNs());
+    expect({ ...first, timestampNs: 0n }).toEqual({
+      seq: 0,
+      kind: EventKind.message_send,
+      flags: 2,
+      timestampNs: 0n,
+      pid: 4242,
+      tid: 3,
+      a: 7n,
+      b: 2n ** 53n,
+      c: 0n,
+      d: 2n ** 64n - 1n,
+      e: 12n,
+    });
+    const text = new TextEncoder().encode("héllo, a string longer than one thirty-two byte fragment");
+    const fragments = [readRecord(buffer, 1), readRecord(buffer, 2)];
+    expect(fragments.map((fragment) => [fragment.kind, fragment.flags, fragment.a])).toEqual([
+      [EventKind.string, 0, 5n | (BigInt(text.length) << 32n)],
+      [EventKind.string, 1, 5n | (BigInt(text.length) << 32n)],
+    ]);
+    const joined = new Uint8Array(64);
+    joined.set(buffer.subarray(1 * RECORD_SIZE + 32, 2 * RECORD_SIZE), 0);
+    joined.set(buffer.subarray(2 * RECORD_SIZE + 32, 3 * RECORD_SIZE), 32);
+    expect(new TextDecoder().decode(joined.subarray(0, text.length))).toBe("héllo, a string longer than one thirty-two byte fragment");
+    expect(producer.stats()).toEqual({ written: 3, dropped: 0 });
+    producer.detach();
+    expect(producer.record(EventKind.drop, 0, 1, 0, 0, 0, 0)).toBe(false);
+    writerSide.close();
+    ring.close();
+  });
+
+  test("a batch is written in order; zero timestamps stamped, given ones kept", () => {
+    const path = ringPath("batch");
+    const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 32, mode: "discard" });
+    const producer = ring.attachProducer(1, 0);
+    const batch = new Uint8Array(40 * RECORD_SIZE);
+    const view = new DataView(batch.buffer);
+    for (let i = 0; i < 40; i++) {
+      view.setUint16(i * RECORD_SIZE + Offset.kind, EventKind.agent_error, true);
+      view.setBigUint64(i * RECORD_SIZE + Offset.a, BigInt(i), true);
+      if (i === 1) view.setBigUint64(i * RECORD_SIZE + Offset.timestampNs, 77n, true);
+    }
+    // 32 slots: a batch of 40 keeps the first 32 and drops 8, counted.
+    expect(producer.writeBatch(batch)).toBe(32);
+    expect(producer.stats()).toEqual({ written: 32, dropped: 8 });
+    const out = new Uint8Array(64 * RECORD_SIZE);
+    expect(ring.drain(out)).toBe(32);
+    expect(Array.from({ length: 32 }, (_, i) => readRecord(out, i).a)).toEqual(Array.from({ length: 32 }, (_, i) => BigInt(i)));
+    expect(readRecord(out, 1).timestampNs).toBe(77n);
+    expect(readRecord(out, 2).timestampNs).toBeGreaterThan(77n);
+    expect(producer.writeBatch(batch, 3)).toBe(3);
+    expect(ring.drain(out)).toBe(3);
+    const stats = ring.stats();
+    expect([stats.written, stats.dropped, stats.received, stats.pending]).toEqual([35, 8, 35, 0]);
+    producer.detach();
+    ring.close();
+  });
+
+  test("overwrite mode keeps the newest lap and counts the rest as overwritten", () => {
+    const path = ringPath("overwrite");
+    const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 16, mode: "overwrite" });
+    const producer = ring.attachProducer(1, 0);
+    for (let i = 0; i < 100; i++) expect(producer.record(EventKind.agent_error, 0, i, 0, 0, 0, 0)).toBe(true);
+    const out = new Uint8Array(64 * RECORD_SIZE);
+    expect(ring.drain(out)).toBe(16);
+    expect(readRecord(out, 0).a).toBe(84n);
+    expect(readRecord(out, 15).a).toBe(99n);
+    const stats = ring.stats();
+    expect([stats.written, stats.dropped, stats.overwritten, stats.received]).toEqual([100, 0, 84, 16]);
+    producer.detach();
+    ring.close();
+  });
+
+  test("producers take lanes round-robin", () => {
+    const path = ringPath("lanes");
+    const ring = Ring.create(path, { laneCount: 3, laneCapacitySlots: 8, mode: "discard" });
+    const producers = Array.from({ length: 4 }, (_, i) => ring.attachProducer(1, i));
+    expect(producers.map((producer) => producer.lane)).toEqual([0, 1, 2, 0]);
+    expect(ring.stats().producersAttached).toBe(4);
+    for (const producer of producers) producer.detach();
+    expect(ring.stats().producersAttached).toBe(0);
+    ring.close();
+  });
+
+  test("errors say what is wrong", () => {
+    const path = ringPath("errors");
+    expect(() => Ring.create(path, { laneCount: 2, laneCapacitySlots: 100, mode: "discard" })).toThrow(
+      `ring create ${path}: invalid argument (lane count 1..256, lane capacity a power of two 8..4194304, total at most 4 GiB)`,
+    );
+    expect(() => Ring.open(path)).toThrow(`ring open ${path}: no such file`);
+    const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
+    expect(() => Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" })).toThrow(`ring create ${path}: already exists`);
+    ring.close();
+    const notRing = ringPath("not-a-ring");
+    writeFileSync(notRing, new Uint8Array(8192), { mode: 0o600 });
+    expect(() => Ring.open(notRing)).toThrow(`ring open ${notRing}: not a scope ring (bad magic or header)`);
+    const short = ringPath("short");
+    writeFileSync(short, new Uint8Array(100), { mode: 0o600 });
+    expect(() => Ring.open(short)).toThrow(RingError);
+    // A real ring cut short: its header promises more bytes than the file has.
+    const cut = ringPath("cut");
+    Ring.create(cut, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" }).close();
+    const data = new Uint8Array(readFileSync(cut));
+    writeFileSync(cut, data.subarray(0, data.length - 4096));
+    expect(() => Ring.open(cut)).toThrow(`ring open ${cut}: file size does not match its ring header`);
+    // A newer ring layout version.
+    data[8] = data[8]! + 1;
+    writeFileSync(cut, data);
+    expect(() => Ring.open(cut)).toThrow(`ring open ${cut}: written by a different scope version (ring or record layout version differs)`);
+    expect(() => Ring.unlink(`${path}-missing`)).toThrow("no such file");
+  });
+});

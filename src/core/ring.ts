@@ -1,0 +1,276 @@
+/**
+ * Typed binding over libscope's ring C ABI (zig/c_abi.zig) through bun:ffi. The ring
+ * itself (lanes, slot sequences, modes, accounting) lives in zig/ring.zig; this file only
+ * moves arguments across and turns Status codes into Errors.
+ *
+ * Payload values cross as f64 (a 64-bit integer would cost a BigInt per argument):
+ * integers up to 2^53 are exact, negative numbers are stored as two's complement.
+ */
+import { dlopen, FFIType, type Pointer } from "bun:ffi";
+import { RECORD_SIZE } from "./layout";
+import { libscopePath } from "./native";
+
+const { u32, f64, u64, ptr: pointer, void: none } = FFIType;
+
+const symbols = {
+  scope_ring_create: { args: [pointer, u32, u32, u32, pointer], returns: u32 },
+  scope_ring_open: { args: [pointer, pointer], returns: u32 },
+  scope_ring_close: { args: [pointer], returns: none },
+  scope_ring_unlink: { args: [pointer], returns: u32 },
+  scope_ring_size_bytes: { args: [u32, u32], returns: f64 },
+  scope_ring_drain: { args: [pointer, pointer, u32], returns: u32 },
+  scope_ring_drain_final: { args: [pointer, pointer, u32], returns: u32 },
+  scope_ring_stats: { args: [pointer, pointer], returns: none },
+  scope_producer_attach: { args: [pointer, u32, u32, pointer], returns: u32 },
+  scope_producer_detach: { args: [pointer], returns: none },
+  scope_producer_record: { args: [pointer, u32, u32, f64, f64, f64, f64, f64], returns: u32 },
+  scope_producer_string: { args: [pointer, u32, pointer, u32], returns: u32 },
+  scope_producer_write_batch: { args: [pointer, pointer, u32], returns: u32 },
+  scope_producer_stats: { args: [pointer, pointer], returns: none },
+  scope_producer_lane: { args: [pointer], returns: u32 },
+  scope_clock_monotonic_ns: { args: [], returns: u64 },
+  scope_clock_realtime_ns: { args: [], returns: u64 },
+} as const;
+
+type Library = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+let library: Library | undefined;
+
+function native(): Library {
+  library ??= dlopen(libscopePath(), symbols).symbols;
+  return library;
+}
+
+/** Status codes of zig/c_abi.zig (append-only there). */
+export const Status = {
+  ok: 0,
+  invalid_argument: 1,
+  already_exists: 2,
+  not_found: 3,
+  access_denied: 4,
+  not_a_ring: 5,
+  wrong_layout_version: 6,
+  size_mismatch: 7,
+  system_resources: 8,
+  unexpected: 9,
+} as const;
+
+const statusMessage: Record<number, string> = {
+  [Status.invalid_argument]: "invalid argument (lane count 1..256, lane capacity a power of two 8..4194304, total at most 4 GiB)",
+  [Status.already_exists]: "already exists",
+  [Status.not_found]: "no such file",
+  [Status.access_denied]: "permission denied",
+  [Status.not_a_ring]: "not a scope ring (bad magic or header)",
+  [Status.wrong_layout_version]: "written by a different scope version (ring or record layout version differs)",
+  [Status.size_mismatch]: "file size does not match its ring header",
+  [Status.system_resources]: "out of memory, shared-memory space or file descriptors",
+  [Status.unexpected]: "unexpected system error",
+};
+
+export class RingError extends Error {
+  constructor(
+    readonly operation: string,
+    readonly path: string,
+    readonly status: number,
+  ) {
+    super(`ring ${operation} ${path}: ${statusMessage[status] ?? `status ${status}`}`);
+    this.name = "RingError";
+  }
+}
+
+export type RingMode = "discard" | "overwrite";
+const modeNumber: Record<RingMode, number> = { discard: 0, overwrite: 1 };
+
+export interface RingOptions {
+  laneCount: number;
+  /** A power of two, 8..2^22. */
+  laneCapacitySlots: number;
+  mode: RingMode;
+}
+
+/** Totals over all lanes; the order mirrors `RingStat` in zig/c_abi.zig. */
+export interface RingStats {
+  /** Records accepted into the ring. */
+  written: number;
+  /** Records refused by a full lane (discard mode). */
+  dropped: number;
+  /** Records lost to newer ones (overwrite mode). */
+  overwritten: number;
+  /** Positions claimed but never completed (a producer died mid-write); final drain only. */
+  abandoned: number;
+  /** Records the consumer has copied out. */
+  received: number;
+  /** Records written but not yet drained. */
+  pending: number;
+  producersAttached: number;
+  laneCount: number;
+  laneCapacitySlots: number;
+  mode: RingMode;
+  createdMonotonicNs: bigint;
+  createdRealtimeNs: bigint;
+}
+
+const ringStatCount = 12;
+
+function cString(text: string): Buffer {
+  return Buffer.from(`${text}\0`, "utf8");
+}
+
+function check(operation: string, path: string, status: number): void {
+  if (status !== Status.ok) throw new RingError(operation, path, status);
+}
+
+/** The consumer's (or a test's) handle on one mapped ring. */
+export class Ring {
+  private handle: Pointer | null;
+  private readonly statsBuffer = new BigUint64Array(ringStatCount);
+
+  private constructor(
+    handle: Pointer,
+    readonly path: string,
+  ) {
+    this.handle = handle;
+  }
+
+  /** Creates the ring file (it must not exist; mode 0600) and maps it. */
+  static create(path: string, options: RingOptions): Ring {
+    const out = new BigUint64Array(1);
+    const status = native().scope_ring_create(cString(path), options.laneCount, options.laneCapacitySlots, modeNumber[options.mode], out);
+    check("create", path, status);
+    return new Ring(Number(out[0]) as Pointer, path);
+  }
+
+  /** Maps an existing ring file after validating its header. */
+  static open(path: string): Ring {
+    const out = new BigUint64Array(1);
+    check("open", path, native().scope_ring_open(cString(path), out));
+    return new Ring(Number(out[0]) as Pointer, path);
+  }
+
+  static unlink(path: string): void {
+    check("unlink", path, native().scope_ring_unlink(cString(path)));
+  }
+
+  /** Bytes of a ring file of this geometry; 0 when the geometry is invalid. */
+  static sizeBytes(laneCount: number, laneCapacitySlots: number): number {
+    return native().scope_ring_size_bytes(laneCount, laneCapacitySlots);
+  }
+
+  private live(): Pointer {
+    if (this.handle === null) throw new Error(`ring ${this.path}: already closed`);
+    return this.handle;
+  }
+
+  /**
+   * Copies complete records into `buffer` (as many as fit, 64 bytes each, seq fields 0)
+   * and returns how many. Reuse the buffer: the call allocates nothing.
+   */
+  drain(buffer: Uint8Array): number {
+    return native().scope_ring_drain(this.live(), buffer, Math.floor(buffer.byteLength / RECORD_SIZE));
+  }
+
+  /**
+   * As drain, and also passes (and counts as abandoned or overwritten) positions that
+   * were claimed but never completed. Only once every producer has exited or detached.
+   */
+  drainFinal(buffer: Uint8Array): number {
+    return native().scope_ring_drain_final(this.live(), buffer, Math.floor(buffer.byteLength / RECORD_SIZE));
+  }
+
+  stats(): RingStats {
+    const values = this.statsBuffer;
+    native().scope_ring_stats(this.live(), values);
+    return {
+      written: Number(values[0]),
+      dropped: Number(values[1]),
+      overwritten: Number(values[2]),
+      abandoned: Number(values[3]),
+      received: Number(values[4]),
+      pending: Number(values[5]),
+      producersAttached: Number(values[6]),
+      laneCount: Number(values[7]),
+      laneCapacitySlots: Number(values[8]),
+      mode: values[9] === 1n ? "overwrite" : "discard",
+      createdMonotonicNs: values[10]!,
+      createdRealtimeNs: values[11]!,
+    };
+  }
+
+  /** A producer on the next lane (round-robin); its records carry `pid` and `tid`. */
+  attachProducer(pid: number, tid: number): Producer {
+    const out = new BigUint64Array(1);
+    check("attach", this.path, native().scope_producer_attach(this.live(), pid, tid, out));
+    return new Producer(Number(out[0]) as Pointer);
+  }
+
+  /** Unmaps. Detach this process's producers first. The file stays until unlink. */
+  close(): void {
+    if (this.handle === null) return;
+    native().scope_ring_close(this.handle);
+    this.handle = null;
+  }
+}
+
+const stringBytesMax = 4096;
+
+/** Writes records into one lane of a ring. Never throws on the write path. */
+export class Producer {
+  private handle: Pointer | null;
+  private readonly statsBuffer = new BigUint64Array(2);
+  /** Worst case UTF-8 of stringBytesMax UTF-16 units; the native side cuts to 4096 bytes. */
+  private readonly stringBuffer = new Uint8Array(stringBytesMax * 3);
+  private readonly encoder = new TextEncoder();
+
+  /** @internal use Ring.attachProducer */
+  constructor(handle: Pointer) {
+    this.handle = handle;
+  }
+
+  get lane(): number {
+    return this.handle === null ? -1 : native().scope_producer_lane(this.handle);
+  }
+
+  /** One record stamped now (CLOCK_MONOTONIC). False when dropped (lane full) or detached. */
+  record(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean {
+    if (this.handle === null) return false;
+    return native().scope_producer_record(this.handle, kind, flags, a, b, c, d, e) === 1;
+  }
+
+  /** A string-table entry: `string` fragment records, all or nothing. False when dropped. */
+  string(id: number, text: string): boolean {
+    if (this.handle === null) return false;
+    const { written } = this.encoder.encodeInto(text.length > stringBytesMax ? text.slice(0, stringBytesMax) : text, this.stringBuffer);
+    return native().scope_producer_string(this.handle, id, this.stringBuffer, written) > 0;
+  }
+
+  /**
+   * Writes `count` 64-byte records from `records` (default: all that fit) as one claim;
+   * zero timestamps are stamped now; pid and tid are the producer's. Returns how many
+   * were written; the rest were dropped (counted).
+   */
+  writeBatch(records: Uint8Array, count = Math.floor(records.byteLength / RECORD_SIZE)): number {
+    if (this.handle === null) return 0;
+    const limit = Math.min(count, Math.floor(records.byteLength / RECORD_SIZE));
+    return native().scope_producer_write_batch(this.handle, records, limit);
+  }
+
+  /** This producer's own totals. */
+  stats(): { written: number; dropped: number } {
+    if (this.handle === null) return { written: 0, dropped: 0 };
+    native().scope_producer_stats(this.handle, this.statsBuffer);
+    return { written: Number(this.statsBuffer[0]), dropped: Number(this.statsBuffer[1]) };
+  }
+
+  detach(): void {
+    if (this.handle === null) return;
+    native().scope_producer_detach(this.handle);
+    this.handle = null;
+  }
+}
+
+export function monotonicNs(): bigint {
+  return BigInt(native().scope_clock_monotonic_ns());
+}
+
+export function realtimeNs(): bigint {
+  return BigInt(native().scope_clock_realtime_ns());
+}
