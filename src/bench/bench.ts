@@ -1,0 +1,175 @@
+/**
+ * `scope bench`: each workload untraced (A) and traced (B), one warm-up pair, then
+ * A/B/A/B for `runs` counted pairs, summarised per workload from the paired runs.
+ */
+import { VERSION } from "../version";
+import { scaledParams, workloads, type Workload } from "./catalogue";
+import { describeMachine, type Machine } from "./machine";
+import { runNative, type NativeReport } from "./native";
+import { runHttp, runProgram, type Mode, type RunContext, type RunMeasurement } from "./runner";
+import { median, pairedOverhead, relativeNoise, spread, type Spread } from "./stats";
+import { extractWorkloads } from "./workloads";
+import { loadavg } from "node:os";
+
+export interface BenchOptions {
+  workloads: string[];
+  runs: number;
+  scale: number;
+  httpWarmupMs: number;
+  httpDurationMs: number;
+  ringBytes: number;
+  keepTraces: boolean;
+  progress: (line: string) => void;
+}
+
+export interface PairedFigure {
+  untraced: Spread;
+  traced: Spread;
+  /** Median over alternated pairs of traced/untraced − 1, with its min–max. */
+  change: Spread;
+}
+
+export interface WorkloadReport {
+  name: string;
+  description: string;
+  unit: string;
+  /** Operations per second (requests, round trips, jobs...). */
+  rate: PairedFigure;
+  /** Cost overhead: median over pairs of (untraced rate / traced rate) − 1. */
+  overhead: Spread;
+  /** Half the min–max range of the untraced rates, relative: what chance alone moves. */
+  noise: number;
+  programCpuSeconds: PairedFigure;
+  peakRssBytes: PairedFigure;
+  scopeCpuSeconds: PairedFigure;
+  eventsPerSecond: number;
+  recordedPerRun: number;
+  dropped: number;
+  http?: { p50Ms: PairedFigure; p99Ms: PairedFigure; serverCpuUsPerRequest: PairedFigure };
+  checks: { passed: number; failed: number; problems: string[]; keptTraces: string[] };
+  runs: RunMeasurement[];
+  error?: string;
+}
+
+export interface BenchReport {
+  scope: string;
+  startedAt: string;
+  machine: Machine;
+  loadAverageAfter: number;
+  options: { runs: number; scale: number; httpWarmupMs: number; httpDurationMs: number; ringBytes: number };
+  workloads: WorkloadReport[];
+  native?: NativeReport;
+  ok: boolean;
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const machine = describeMachine();
+  const startedAt = new Date().toISOString();
+  const dir = await extractWorkloads();
+  const context: RunContext = { dir, ringBytes: options.ringBytes, keepTraces: options.keepTraces, sequence: 0 };
+  const reports: WorkloadReport[] = [];
+  let native: NativeReport | undefined;
+  try {
+    for (const workload of workloads.filter((each) => options.workloads.includes(each.name))) {
+      if (workload.kind === "native") {
+        options.progress(`native: microbenchmarks`);
+        native = await runNative();
+        continue;
+      }
+      reports.push(await benchWorkload(context, workload, options));
+    }
+  } finally {
+    if (!reports.some((report) => report.checks.keptTraces.length > 0)) dir.remove();
+  }
+  const ok = reports.every((report) => !report.error && report.checks.failed === 0) && (native?.ok ?? true);
+  return {
+    scope: VERSION,
+    startedAt,
+    machine,
+    loadAverageAfter: loadavg()[0] ?? 0,
+    options: {
+      runs: options.runs,
+      scale: options.scale,
+      httpWarmupMs: options.httpWarmupMs,
+      httpDurationMs: options.httpDurationMs,
+      ringBytes: options.ringBytes,
+    },
+    workloads: reports,
+    native,
+    ok,
+  };
+}
+
+async function benchWorkload(context: RunContext, workload: Exclude<Workload, { kind: "native" }>, options: BenchOptions): Promise<WorkloadReport> {
+  const once = (mode: Mode) =>
+    workload.kind === "http"
+      ? runHttp(context, workload, { warmupMs: options.httpWarmupMs, durationMs: options.httpDurationMs }, mode)
+      : runProgram(context, workload, scaledParams(workload, options.scale), mode);
+  const runs: RunMeasurement[] = [];
+  const total = options.runs * 2;
+  try {
+    options.progress(`${workload.name}: warm-up`);
+    await once("untraced");
+    checked(workload.name, await once("traced"));
+    for (let pair = 0; pair < options.runs; pair++) {
+      for (const mode of ["untraced", "traced"] as const) {
+        options.progress(`${workload.name}: run ${runs.length + 1}/${total} (${mode})`);
+        runs.push(await once(mode));
+      }
+    }
+  } catch (error) {
+    return summarise(workload, runs, (error as Error).message);
+  }
+  return summarise(workload, runs);
+}
+
+/** The warm-up's trace is checked too: a broken trace should stop the bench early. */
+function checked(name: string, run: RunMeasurement): void {
+  const check = run.trace?.check;
+  if (check && !check.ok) throw new Error(`${name}: the warm-up's trace failed its check: ${check.problems.join("; ")}`);
+}
+
+function paired(runs: RunMeasurement[], figure: (run: RunMeasurement) => number): PairedFigure {
+  const untraced = runs.filter((run) => run.mode === "untraced").map(figure);
+  const traced = runs.filter((run) => run.mode === "traced").map(figure);
+  return { untraced: spread(untraced), traced: spread(traced), change: pairedOverhead(untraced, traced) };
+}
+
+function summarise(workload: Exclude<Workload, { kind: "native" }>, runs: RunMeasurement[], error?: string): WorkloadReport {
+  const traced = runs.filter((run) => run.mode === "traced");
+  const untracedRates = runs.filter((run) => run.mode === "untraced").map((run) => run.rate);
+  const tracedRates = traced.map((run) => run.rate);
+  const checks = traced.map((run) => run.trace?.check).filter((check) => check !== undefined);
+  const problems = [...new Set(checks.flatMap((check) => check.problems))];
+  return {
+    name: workload.name,
+    description: workload.description,
+    unit: runs[0]?.unit ?? "",
+    rate: paired(runs, (run) => run.rate),
+    // Cost per operation is 1/rate: the overhead is the ratio of untraced to traced rate.
+    overhead: pairedOverhead(tracedRates, untracedRates),
+    noise: relativeNoise(untracedRates),
+    programCpuSeconds: paired(runs, (run) => run.programCpuSeconds),
+    peakRssBytes: paired(runs, (run) => run.peakRssBytes),
+    scopeCpuSeconds: paired(runs, (run) => run.scopeCpuSeconds),
+    eventsPerSecond: median(traced.map((run) => run.trace?.eventsPerSecond ?? 0)),
+    recordedPerRun: median(traced.map((run) => run.trace?.recorded ?? 0)),
+    dropped: traced.reduce((sum, run) => sum + (run.trace?.dropped ?? 0), 0),
+    http:
+      workload.kind === "http"
+        ? {
+            p50Ms: paired(runs, (run) => run.http!.p50Ms),
+            p99Ms: paired(runs, (run) => run.http!.p99Ms),
+            serverCpuUsPerRequest: paired(runs, (run) => run.http!.serverCpuUsPerRequest),
+          }
+        : undefined,
+    checks: {
+      passed: checks.filter((check) => check.ok).length,
+      failed: checks.filter((check) => !check.ok).length,
+      problems,
+      keptTraces: traced.flatMap((run) => (run.trace?.path ? [run.trace.path] : [])),
+    },
+    runs,
+    error,
+  };
+}

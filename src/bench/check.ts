@@ -1,0 +1,81 @@
+/**
+ * Every traced run checks its own trace: decoded from the file, the events the
+ * workload caused are there in the numbers it reports, every receive is linked to
+ * its send, and the totals add up. A trace that recorded nothing, or lost events
+ * without counting them, fails the run: it is an error, not a fast result.
+ */
+import { interpret } from "../core/model";
+import type { RunSummary } from "../run/collector";
+import { loadTrace } from "../dump/load";
+
+/** What a workload did, as it reports it: the trace must show exactly this. */
+export interface Expectation {
+  /** Messages sent (each must be received once). */
+  messages: number;
+  /** Worker threads started. */
+  threads: number;
+  /** Child processes started (besides the program's own process). */
+  processes: number;
+}
+
+export interface TraceCheck {
+  ok: boolean;
+  problems: string[];
+  /** Events by kind, as decoded from the file (string records excluded). */
+  counts: Record<string, number>;
+  /** Records in the file, strings included. */
+  records: number;
+  /** Lost events the ring counted (dropped or overwritten). */
+  lost: number;
+}
+
+/** The event counts one run must produce, by kind. */
+export function expectedCounts(expect: Expectation): Record<string, number> {
+  const processes = expect.processes + 1;
+  return {
+    trace_start: processes + expect.threads,
+    process_spawn: expect.processes,
+    process_exit: processes,
+    child_exit: processes, // the parent's view of each child, the collector's of the program
+    thread_spawn: expect.threads,
+    thread_exit: expect.threads,
+    thread_exited: expect.threads,
+    message_send: expect.messages,
+    message_receive: expect.messages,
+    agent_error: 0,
+  };
+}
+
+export function checkTrace(path: string, expect: Expectation, summary: RunSummary): TraceCheck {
+  const problems: string[] = [];
+  const trace = loadTrace(path);
+  if (trace.error) problems.push(`trace damaged: ${trace.error.reason} at byte ${trace.error.offset}`);
+  if (!trace.end) problems.push("trace has no end chunk");
+  if (trace.records.length !== summary.recorded) {
+    problems.push(`file holds ${trace.records.length} records, the collector wrote ${summary.recorded}`);
+  }
+  const lost = summary.dropped + summary.overwritten;
+  if (trace.end && Number(trace.end.dropped) + Number(trace.end.overwritten) !== lost) {
+    problems.push(`end chunk counts ${Number(trace.end.dropped) + Number(trace.end.overwritten)} lost events, the summary ${lost}`);
+  }
+  const events = interpret(trace.records, trace.strings);
+  if (events.length === 0) problems.push("the trace recorded nothing");
+  const counts: Record<string, number> = {};
+  for (const event of events) counts[event.kind] = (counts[event.kind] ?? 0) + 1;
+
+  for (const [kind, expected] of Object.entries(expectedCounts(expect))) {
+    const found = counts[kind] ?? 0;
+    // With counted losses an event may be missing, up to the number lost; never extra.
+    const fits = lost === 0 ? found === expected : found <= expected && found + lost >= expected;
+    if (!fits) problems.push(`${kind}: ${found} in the trace, expected ${expected}${lost ? ` (${lost} lost)` : ""}`);
+  }
+  let unlinked = 0;
+  let unanswered = 0;
+  for (const event of events) {
+    if (event.kind === "message_receive" && event.linkedTo.length !== 1) unlinked++;
+    if (event.kind === "message_send" && event.linkedTo.length !== 1) unanswered++;
+  }
+  if (lost === 0 && unlinked > 0) problems.push(`${unlinked} receives not linked to exactly one send`);
+  if (lost === 0 && unanswered > 0) problems.push(`${unanswered} sends not received exactly once`);
+  return { ok: problems.length === 0, problems, counts, records: trace.records.length, lost };
+}

@@ -1,0 +1,50 @@
+/**
+ * The native workload: the ring and codec microbenchmarks the native core keeps
+ * under scripts/ (reused, not rewritten). They need the source tree (and zig), so
+ * they run from a checkout only; the compiled executable says so instead.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+
+export interface NativeReport {
+  ok: boolean;
+  /** What ran (the exact commands), or why nothing did. */
+  commands: string[];
+  note?: string;
+  /** Each script's output, verbatim: the figures are theirs. */
+  output: string;
+}
+
+const repoRoot = join(import.meta.dir, "..", "..");
+
+/** Scripts the native core commits for its microbenchmarks: scripts/bench-*. */
+function nativeScripts(): string[] {
+  const dir = join(repoRoot, "scripts");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => /^bench[-_].*\.(ts|js|mjs|cjs|sh)$/.test(name))
+    .sort()
+    .map((name) => join(dir, name));
+}
+
+export async function runNative(): Promise<NativeReport> {
+  const scripts = nativeScripts();
+  if (scripts.length === 0) {
+    return { ok: true, commands: [], output: "", note: "no native microbenchmarks found (scripts/bench-* in a source checkout)" };
+  }
+  let output = "";
+  let ok = true;
+  const commands: string[] = [];
+  for (const script of scripts) {
+    const argv = script.endsWith(".sh") ? ["bash", script] : script.endsWith(".ts") ? [process.execPath, script] : ["node", script];
+    commands.push(argv.map((part) => part.replace(`${repoRoot}/`, "")).join(" "));
+    const child = Bun.spawn(argv, { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    output += stdout;
+    if (exitCode !== 0) {
+      ok = false;
+      output += `${stderr}(exit code ${exitCode})\n`;
+    }
+  }
+  return { ok, commands, output };
+}

@@ -1,0 +1,279 @@
+/**
+ * One run of one workload, untraced (plain `node`) or traced (through the same
+ * runTraced that `scope run` uses), and what it measured. Traced runs check their
+ * trace before they count.
+ */
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { runTraced, type RunResult } from "../run/session";
+import type { RunSummary } from "../run/collector";
+import type { HttpWorkload, ProgramWorkload } from "./catalogue";
+import { checkTrace, type Expectation, type TraceCheck } from "./check";
+import { cpuSeconds } from "./proc";
+import type { WorkloadDir } from "./workloads";
+
+export type Mode = "untraced" | "traced";
+
+export interface RunContext {
+  dir: WorkloadDir;
+  ringBytes: number;
+  /** Keep the trace of every traced run (otherwise only of failed checks). */
+  keepTraces: boolean;
+  sequence: number;
+}
+
+/** What the workload program reports about its measured window. */
+interface ProgramResult {
+  ops: number;
+  unit: string;
+  seconds: number;
+  expect: Expectation;
+}
+
+export interface HttpFigures {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** The server's CPU time (all threads, user + system) per request in the measured window. */
+  serverCpuUsPerRequest: number;
+  errors: number;
+}
+
+export interface TraceFigures {
+  path: string | null;
+  recorded: number;
+  dropped: number;
+  eventsPerSecond: number;
+  fileBytes: number;
+  check: TraceCheck;
+}
+
+export interface RunMeasurement {
+  mode: Mode;
+  /** Operations done in the measured window and their unit (requests, round trips...). */
+  ops: number;
+  unit: string;
+  /** Operations per second in the measured window. */
+  rate: number;
+  wallSeconds: number;
+  /** The program's CPU time (rusage of its whole life, its reaped children included). */
+  programCpuSeconds: number;
+  peakRssBytes: number;
+  /** CPU time of this (the scope) process during the run: the collector's, when traced. */
+  scopeCpuSeconds: number;
+  http?: HttpFigures;
+  trace?: TraceFigures;
+}
+
+type Usage = NonNullable<RunResult["usage"]>;
+
+interface Ended {
+  exitCode: number;
+  usage: Usage;
+  summary?: RunSummary;
+}
+
+interface Launched {
+  exited: Promise<Ended>;
+  ended: () => boolean;
+}
+
+const sink = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+const readyTimeoutMs = 30_000;
+
+/** Starts argv untraced, or traced into tracePath. */
+export function launch(context: RunContext, argv: string[], tracePath: string | null): Launched {
+  let ended = false;
+  const settle = (value: Ended) => {
+    ended = true;
+    return value;
+  };
+  if (tracePath === null) {
+    const child = Bun.spawn(argv, { stdio: ["ignore", "inherit", "inherit"] });
+    const exited = child.exited.then((exitCode) => settle({ exitCode, usage: child.resourceUsage()! }));
+    return { exited, ended: () => ended };
+  }
+  let finished: RunResult | undefined;
+  const exited = runTraced({
+    argv,
+    out: tracePath,
+    ringBytes: context.ringBytes,
+    mode: "discard",
+    print: false,
+    stdout: sink(),
+    stderr: sink(),
+    colorEnabled: false,
+    onFinish: (result) => {
+      finished = result;
+    },
+  }).then((exitCode) => {
+    if (!finished?.usage) throw new Error(`traced run of ${argv.join(" ")} ended without a summary`);
+    return settle({ exitCode, usage: finished.usage, summary: finished.summary });
+  });
+  return { exited, ended: () => ended };
+}
+
+/** Waits for a workload's ready file ({pid, port?}), failing if the program ends first. */
+export async function waitForReady<T>(path: string, launched: Launched, what: string): Promise<T> {
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!existsSync(path)) {
+    if (launched.ended()) throw new Error(`${what} exited before it was ready`);
+    if (Date.now() > deadline) throw new Error(`${what} was not ready within ${readyTimeoutMs / 1000}s`);
+    await Bun.sleep(5);
+  }
+  return JSON.parse(readFileSync(path, "utf8")) as T;
+}
+
+function nextPaths(context: RunContext, name: string, mode: Mode) {
+  const n = context.sequence++;
+  const base = join(context.dir.dir, `${name}-${n}`);
+  return { result: `${base}.result.json`, ready: `${base}.ready.json`, trace: mode === "traced" ? `${base}.trace.bin` : null };
+}
+
+function readResult(path: string, what: string, ended: Ended): ProgramResult {
+  if (ended.exitCode !== 0) throw new Error(`${what} exited with code ${ended.exitCode}`);
+  if (!existsSync(path)) throw new Error(`${what} ended without writing its result`);
+  return JSON.parse(readFileSync(path, "utf8")) as ProgramResult;
+}
+
+function traceFigures(context: RunContext, tracePath: string, expect: Expectation, summary: RunSummary): TraceFigures {
+  const check = checkTrace(tracePath, expect, summary);
+  const keep = context.keepTraces || !check.ok;
+  if (!keep) rmSync(tracePath, { force: true });
+  return {
+    path: keep ? tracePath : null,
+    recorded: summary.recorded,
+    dropped: summary.dropped + summary.overwritten,
+    eventsPerSecond: summary.recorded / (Number(summary.durationNs) / 1e9),
+    fileBytes: summary.fileBytes,
+    check,
+  };
+}
+
+function cpuOf(usage: Usage): number {
+  return Number(usage.cpuTime.total) / 1e6;
+}
+
+function scopeCpuSince(start: NodeJS.CpuUsage): number {
+  const delta = process.cpuUsage(start);
+  return (delta.user + delta.system) / 1e6;
+}
+
+export async function runProgram(context: RunContext, workload: ProgramWorkload, params: Record<string, number>, mode: Mode): Promise<RunMeasurement> {
+  const paths = nextPaths(context, workload.name, mode);
+  const argv = ["node", context.dir.path(workload.file), paths.result, JSON.stringify(params)];
+  const scopeStart = process.cpuUsage();
+  const wallStart = performance.now();
+  const ended = await launch(context, argv, paths.trace).exited;
+  const wallSeconds = (performance.now() - wallStart) / 1000;
+  const scopeCpuSeconds = scopeCpuSince(scopeStart);
+  const result = readResult(paths.result, `${workload.name} (${mode})`, ended);
+  rmSync(paths.result, { force: true });
+  return {
+    mode,
+    ops: result.ops,
+    unit: result.unit,
+    rate: result.ops / result.seconds,
+    wallSeconds,
+    programCpuSeconds: cpuOf(ended.usage),
+    peakRssBytes: ended.usage.maxRSS,
+    scopeCpuSeconds,
+    trace: paths.trace && ended.summary ? traceFigures(context, paths.trace, result.expect, ended.summary) : undefined,
+  };
+}
+
+export interface HttpOptions {
+  warmupMs: number;
+  durationMs: number;
+}
+
+interface LoadResult {
+  requests: number;
+  seconds: number;
+  errors: number;
+  non2xx: number;
+  p50Ms: number;
+  p99Ms: number;
+  requestsPerSecond: number;
+}
+
+export async function runHttp(context: RunContext, workload: HttpWorkload, options: HttpOptions, mode: Mode): Promise<RunMeasurement> {
+  const paths = nextPaths(context, workload.name, mode);
+  const argv = ["node", context.dir.path("http-server.cjs"), paths.result, JSON.stringify({ ready: paths.ready })];
+  const wallStart = performance.now();
+  const server = launch(context, argv, paths.trace);
+  let window: { serverCpu: number; scopeCpu: number; load: LoadResult };
+  try {
+    const { port, pid } = await waitForReady<{ port: number; pid: number }>(paths.ready, server, "the HTTP server");
+    window = await drive(context, workload, options, port, pid);
+  } finally {
+    // Ends the server whatever happened to the load, so that no run leaks a process.
+    await fetch(`http://127.0.0.1:${readPort(paths.ready)}/shutdown`).catch(() => undefined);
+  }
+  const ended = await server.exited;
+  const wallSeconds = (performance.now() - wallStart) / 1000;
+  const served = readResult(paths.result, `http server (${mode})`, ended);
+  rmSync(paths.result, { force: true });
+  rmSync(paths.ready, { force: true });
+  const { load } = window;
+  if (load.errors > 0 || load.non2xx > 0) throw new Error(`http (${mode}): ${load.errors} socket errors, ${load.non2xx} non-2xx responses`);
+  return {
+    mode,
+    ops: load.requests,
+    unit: "requests",
+    rate: load.requestsPerSecond,
+    wallSeconds,
+    programCpuSeconds: cpuOf(ended.usage),
+    peakRssBytes: ended.usage.maxRSS,
+    scopeCpuSeconds: window.scopeCpu,
+    http: {
+      requestsPerSecond: load.requestsPerSecond,
+      p50Ms: load.p50Ms,
+      p99Ms: load.p99Ms,
+      serverCpuUsPerRequest: (window.serverCpu / load.requests) * 1e6,
+      errors: load.errors,
+    },
+    trace: paths.trace && ended.summary ? traceFigures(context, paths.trace, served.expect, ended.summary) : undefined,
+  };
+}
+
+function readPort(readyPath: string): number {
+  try {
+    return (JSON.parse(readFileSync(readyPath, "utf8")) as { port: number }).port;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs the load generator; samples the server's and scope's CPU at the edges of its measured window. */
+async function drive(context: RunContext, workload: HttpWorkload, options: HttpOptions, port: number, pid: number) {
+  const params = { port, connections: workload.connections, warmupMs: options.warmupMs, durationMs: options.durationMs };
+  const load = Bun.spawn(["node", context.dir.path("http-load.cjs"), JSON.stringify(params)], { stdout: "pipe", stderr: "inherit", stdin: "ignore" });
+  let serverCpuStart = Number.NaN;
+  let serverCpu = Number.NaN;
+  let scopeStart = process.cpuUsage();
+  let scopeCpu = Number.NaN;
+  let resultLine = "";
+  let pending = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of load.stdout) {
+    pending += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      if (line === "measure") {
+        serverCpuStart = cpuSeconds(pid) ?? Number.NaN;
+        scopeStart = process.cpuUsage();
+      } else if (line === "done") {
+        serverCpu = (cpuSeconds(pid) ?? Number.NaN) - serverCpuStart;
+        scopeCpu = scopeCpuSince(scopeStart);
+      } else if (line.startsWith("{")) resultLine = line;
+    }
+  }
+  const exitCode = await load.exited;
+  if (exitCode !== 0 || !resultLine) throw new Error(`the HTTP load generator failed (exit code ${exitCode})`);
+  if (!Number.isFinite(serverCpu)) throw new Error("could not read the HTTP server's CPU time from /proc");
+  return { serverCpu, scopeCpu, load: JSON.parse(resultLine) as LoadResult };
+}

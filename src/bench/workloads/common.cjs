@@ -1,0 +1,23 @@
+"use strict";
+// Shared by the workload programs: parameters in, one result file out.
+// Usage of every workload: node <workload>.cjs <result.json> '<params json>'
+const fs = require("node:fs");
+
+function params(defaults) {
+  const given = process.argv[3] ? JSON.parse(process.argv[3]) : {};
+  return { ...defaults, ...given };
+}
+
+/** Writes the result atomically (write, then rename), so a reader never sees half of it. */
+function report(result) {
+  const path = process.argv[2];
+  if (!path) throw new Error("usage: node <workload>.cjs <result.json> [params json]");
+  fs.writeFileSync(`${path}.tmp`, JSON.stringify(result));
+  fs.renameSync(`${path}.tmp`, path);
+}
+
+function nowSeconds() {
+  return performance.now() / 1000;
+}
+
+module.exports = { params, report, nowSeconds };

@@ -1,0 +1,82 @@
+"use strict";
+// The HTTP load generator: `connections` keep-alive connections on raw sockets, one
+// request outstanding on each (fixed concurrency, no pipelining). Requests are one
+// prebuilt buffer and responses are only framed (status line, Content-Length), so
+// the client spends as little CPU as possible on the 2 cores it shares with the
+// server. Prints "measure" when the warm-up ends, "done" when measuring ends, then
+// one JSON line with the result of the measured window.
+// Usage: node http-load.cjs '{"port": N, "connections": 32, "warmupMs": 2000, "durationMs": 10000}'
+const net = require("node:net");
+
+const { port, connections, warmupMs, durationMs } = JSON.parse(process.argv[2]);
+const request = Buffer.from(`GET /item HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`);
+const HEADER_END = Buffer.from("\r\n\r\n");
+const CONTENT_LENGTH = /\r\ncontent-length: *(\d+)/i;
+
+let measuring = false;
+let stopped = false;
+let completed = 0;
+let errors = 0;
+let non2xx = 0;
+// Latency histogram in microseconds: 1 µs buckets to 1 s, one overflow bucket.
+const histogram = new Uint32Array(1_000_001);
+
+function connection() {
+  const socket = net.connect({ port, host: "127.0.0.1", noDelay: true });
+  let pending = Buffer.alloc(0);
+  let sentAt = 0;
+  const send = () => {
+    if (stopped) return socket.end();
+    sentAt = performance.now();
+    socket.write(request);
+  };
+  socket.on("connect", send);
+  socket.on("data", (chunk) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    for (;;) {
+      const headerEnd = pending.indexOf(HEADER_END);
+      if (headerEnd < 0) return;
+      const head = pending.toString("latin1", 0, headerEnd);
+      const length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? 0);
+      const total = headerEnd + 4 + length;
+      if (pending.length < total) return;
+      pending = pending.subarray(total);
+      if (measuring) {
+        completed++;
+        if (head.charCodeAt(9) !== 50) non2xx++; // "HTTP/1.1 2xx"
+        histogram[Math.min(Math.round((performance.now() - sentAt) * 1000), 1_000_000)]++;
+      }
+      send();
+    }
+  });
+  socket.on("error", () => {
+    errors++;
+  });
+}
+
+function percentile(fraction) {
+  const rank = Math.ceil(completed * fraction);
+  let seen = 0;
+  for (let us = 0; us < histogram.length; us++) {
+    seen += histogram[us];
+    if (seen >= rank) return us / 1000;
+  }
+  return Number.NaN;
+}
+
+for (let i = 0; i < connections; i++) connection();
+let measuredFrom = 0;
+setTimeout(() => {
+  measuring = true;
+  measuredFrom = performance.now();
+  process.stdout.write("measure\n");
+  setTimeout(() => {
+    measuring = false;
+    stopped = true;
+    const seconds = (performance.now() - measuredFrom) / 1000;
+    process.stdout.write("done\n");
+    process.stdout.write(
+      `${JSON.stringify({ requests: completed, seconds, errors, non2xx, p50Ms: percentile(0.5), p99Ms: percentile(0.99), requestsPerSecond: completed / seconds })}\n`,
+    );
+  }, durationMs);
+}, warmupMs);

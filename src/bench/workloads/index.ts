@@ -1,0 +1,53 @@
+/**
+ * The workload programs `scope bench` runs. They are embedded into the compiled
+ * executable (imported as files) and written out to one private temporary directory
+ * per bench session, since the `node` that runs them cannot read Bun's embedded file
+ * system; they `require("./common.cjs")`, so they keep their names side by side.
+ */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import common from "./common.cjs" with { type: "file" };
+import control from "./control.cjs" with { type: "file" };
+import httpLoad from "./http-load.cjs" with { type: "file" };
+import httpServer from "./http-server.cjs" with { type: "file" };
+import pingpong from "./pingpong.cjs" with { type: "file" };
+import pool from "./pool.cjs" with { type: "file" };
+import processes from "./processes.cjs" with { type: "file" };
+import seed from "./seed.cjs" with { type: "file" };
+import soak from "./soak.cjs" with { type: "file" };
+
+const sources = {
+  "common.cjs": common,
+  "control.cjs": control,
+  "http-load.cjs": httpLoad,
+  "http-server.cjs": httpServer,
+  "pingpong.cjs": pingpong,
+  "pool.cjs": pool,
+  "processes.cjs": processes,
+  "seed.cjs": seed,
+  "soak.cjs": soak,
+} as const;
+
+export type WorkloadFile = keyof typeof sources;
+
+export interface WorkloadDir {
+  /** The scratch directory: the programs, and the results and traces of runs. */
+  dir: string;
+  path(file: WorkloadFile): string;
+  remove(): void;
+}
+
+/** Writes every workload program into a fresh private directory. */
+export async function extractWorkloads(): Promise<WorkloadDir> {
+  const dir = mkdtempSync(join(tmpdir(), "scope-bench-"));
+  chmodSync(dir, 0o700);
+  for (const [name, source] of Object.entries(sources)) {
+    writeFileSync(join(dir, name), new Uint8Array(await Bun.file(source).arrayBuffer()), { mode: 0o600 });
+  }
+  return {
+    dir,
+    path: (file) => join(dir, file),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
