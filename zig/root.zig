@@ -6,4 +6,5 @@ test {
     _ = @import("ring.zig");
     _ = @import("shm.zig");
     _ = @import("producer.zig");
+    _ = @import("trace_file.zig");
 }

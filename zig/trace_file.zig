@@ -1,0 +1,1129 @@
+//! The trace file (`trace.bin`): written by the collector while a program runs, read
+//! by `scope dump`. Everything is little-endian; every size is fixed or bounded.
+//!
+//! File = file header, then chunks, then (when the collector closed it) an end chunk.
+//!
+//! File header (`FileHeader`, 128 bytes, then the variable part):
+//!
+//!   offset size field
+//!        0    8 magic "SCOPETRC"
+//!        8    4 format_version (this file: `format_version`; any change bumps it)
+//!       12    4 checksum: CRC-32C of bytes [16, header_size_bytes)
+//!       16    4 header_size_bytes: 128 + host + argv, rounded up to 64 (≤ header_max_size_bytes)
+//!       20    4 record_layout_version (`layout.record_layout_version`)
+//!       24    4 record_size_bytes (64)
+//!       28    4 chunk_records_max the writer used (≤ `chunk_records_max`)
+//!       32    8 monotonic_anchor_ns: CLOCK_MONOTONIC, read together with ...
+//!       40    8 realtime_anchor_ns: ... CLOCK_REALTIME (ns since the Unix epoch) at open.
+//!                The trace's start time is the realtime anchor; a record's wall time is
+//!                realtime_anchor_ns + (timestamp_ns - monotonic_anchor_ns).
+//!       48    4 collector_pid
+//!       52    4 host_size_bytes (≤ host_max_bytes)
+//!       56    4 argv_size_bytes (≤ argv_max_bytes): every argument NUL-terminated
+//!       60    4 argv_count: the number of arguments (= the number of NULs)
+//!       64    4 flags: bit 0 = argv was cut to fit argv_max_bytes (whole arguments dropped)
+//!       68   60 reserved, zero
+//!      128    - host bytes, then argv bytes, then zeros up to header_size_bytes
+//!
+//! Chunk (`ChunkHeader`, 64 bytes, then the payload), appended one `write` at a time:
+//!
+//!        0    4 magic "SCCK"
+//!        4    4 kind: 1 = records, 2 = end
+//!        8    4 sequence: 0, 1, 2, ... in file order (the end chunk continues it)
+//!       12    4 record_count: 1..chunk_records_max for records, 0 for end
+//!       16    4 payload_size_bytes: record_count × 64 for records, 64 for end
+//!       20    4 reserved, zero
+//!       24    8 timestamp_min_ns over the chunk's records (0 for end)
+//!       32    8 timestamp_max_ns over the chunk's records (0 for end)
+//!       40   20 reserved, zero
+//!       60    4 checksum: CRC-32C of header bytes [0, 60) followed by the payload
+//!
+//! Record payload: record_count × 64-byte `layout.Record`s, `seq` zeroed (it belongs to
+//! the ring). End payload (`EndTotals`, 64 bytes): the ring's written / dropped /
+//! overwritten counts, one u64 free for the collector, and the writer's own count of
+//! records and record chunks, which the reader checks against what it read.
+//!
+//! The header size is a multiple of 64 and so is every chunk, so records are 64-byte
+//! aligned in the file. CRC-32C (Castagnoli, `std.hash.crc.@"CRC-32/ISCSI"`) rather than the
+//! zlib CRC-32: same strength, and std computes it with the SSE4.2 instruction on
+//! x86-64, several times faster than the table-driven zlib variant.
+//!
+//! Reading: the reader validates the header (a bad header is an error: the file is not
+//! a trace, or not one this version reads), then yields the records of each chunk only
+//! after its checksum matched. It stops at the first chunk that is truncated or corrupt
+//! and reports the chunk's byte offset and a `Reason`; records before it are intact.
+//! A file that simply ends after a whole chunk was not closed (the collector died): all
+//! its records are valid and the state says `not_closed`.
+const std = @import("std");
+const builtin = @import("builtin");
+const assert = std.debug.assert;
+const layout = @import("layout.zig");
+const codec = @import("codec.zig");
+
+const Crc = std.hash.crc.@"CRC-32/ISCSI";
+const record_size_bytes = layout.record_size_bytes;
+
+pub const format_version: u32 = 1;
+pub const file_magic: [8]u8 = "SCOPETRC".*;
+pub const chunk_magic: u32 = std.mem.readInt(u32, "SCCK", .little);
+
+/// 4096 records = 256 KiB a chunk: large enough that the header and the syscall are
+/// noise, small enough that a torn write loses little and the reader's buffer is small.
+pub const chunk_records_max: u32 = 4096;
+pub const host_max_bytes: u32 = 256;
+pub const argv_max_bytes: u32 = 32 * 1024;
+pub const header_fixed_size_bytes: u32 = 128;
+pub const header_max_size_bytes: u32 = align_up(header_fixed_size_bytes + host_max_bytes + argv_max_bytes, 64);
+pub const chunk_header_size_bytes: u32 = 64;
+pub const end_payload_size_bytes: u32 = 64;
+pub const chunk_max_size_bytes: u32 = chunk_header_size_bytes + chunk_records_max * record_size_bytes;
+pub const header_flag_argv_truncated: u32 = 1 << 0;
+const header_flags_known: u32 = header_flag_argv_truncated;
+
+pub const FileHeader = extern struct {
+    magic: [8]u8,
+    format_version: u32,
+    checksum: u32,
+    header_size_bytes: u32,
+    record_layout_version: u32,
+    record_size_bytes: u32,
+    chunk_records_max: u32,
+    monotonic_anchor_ns: u64,
+    realtime_anchor_ns: u64,
+    collector_pid: u32,
+    host_size_bytes: u32,
+    argv_size_bytes: u32,
+    argv_count: u32,
+    flags: u32,
+    reserved: [60]u8,
+};
+
+pub const ChunkKind = enum(u32) { records = 1, end = 2, _ };
+
+pub const ChunkHeader = extern struct {
+    magic: u32,
+    kind: ChunkKind,
+    sequence: u32,
+    record_count: u32,
+    payload_size_bytes: u32,
+    reserved_a: u32,
+    timestamp_min_ns: u64,
+    timestamp_max_ns: u64,
+    reserved_b: [20]u8,
+    checksum: u32,
+};
+
+/// The end chunk's payload.
+pub const EndTotals = extern struct {
+    /// The ring's counts at close (from the collector).
+    written_count: u64,
+    dropped_count: u64,
+    overwritten_count: u64,
+    /// Free for the collector (it stores the number of records it drained).
+    collector_count: u64,
+    /// The writer's own counts, checked by the reader against what it read.
+    records_in_file_count: u64,
+    record_chunk_count: u64,
+    closed_monotonic_ns: u64,
+    reserved: u64,
+};
+
+comptime {
+    assert(builtin.cpu.arch.endian() == .little); // extern structs are the wire format
+    assert(@sizeOf(FileHeader) == header_fixed_size_bytes);
+    assert(@offsetOf(FileHeader, "checksum") == 12);
+    assert(@offsetOf(FileHeader, "header_size_bytes") == 16);
+    assert(@offsetOf(FileHeader, "monotonic_anchor_ns") == 32);
+    assert(@offsetOf(FileHeader, "flags") == 64);
+    assert(@sizeOf(ChunkHeader) == chunk_header_size_bytes);
+    assert(@offsetOf(ChunkHeader, "timestamp_min_ns") == 24);
+    assert(@offsetOf(ChunkHeader, "checksum") == chunk_header_size_bytes - 4);
+    assert(@sizeOf(EndTotals) == end_payload_size_bytes);
+    assert(header_max_size_bytes % 64 == 0);
+    assert(chunk_max_size_bytes % 64 == 0);
+    assert(end_payload_size_bytes == record_size_bytes);
+    assert(std.mem.eql(u8, std.mem.asBytes(&chunk_magic), "SCCK"));
+}
+
+fn align_up(value: u32, comptime alignment: u32) u32 {
+    comptime assert(std.math.isPowerOfTwo(alignment));
+    return (value + alignment - 1) & ~(alignment - 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Pure encoding and validation (no I/O): shared by the writer, the reader and the tests.
+
+pub const HeaderOptions = struct {
+    host: []const u8,
+    /// Every argument NUL-terminated.
+    argv: []const u8,
+    monotonic_anchor_ns: u64,
+    realtime_anchor_ns: u64,
+    collector_pid: u32,
+};
+
+/// Writes the whole header into `out` and returns it. Host names longer than
+/// `host_max_bytes` are cut; arguments that do not fit `argv_max_bytes` are dropped
+/// whole (flag `argv_truncated`): a long command line must not stop a trace.
+pub fn encode_header(out: *align(8) [header_max_size_bytes]u8, options: HeaderOptions) []u8 {
+    assert(options.argv.len == 0 or options.argv[options.argv.len - 1] == 0);
+    const host = options.host[0..@min(options.host.len, host_max_bytes)];
+    var argv_size: u32 = 0;
+    var argv_count: u32 = 0;
+    var flags: u32 = 0;
+    var start: usize = 0;
+    for (options.argv, 0..) |byte, index| {
+        if (byte != 0) continue;
+        const end: u32 = @intCast(index + 1);
+        if (end > argv_max_bytes) {
+            flags |= header_flag_argv_truncated;
+            break;
+        }
+        argv_size = end;
+        argv_count += 1;
+        start = end;
+    }
+    const size: u32 = align_up(header_fixed_size_bytes + @as(u32, @intCast(host.len)) + argv_size, 64);
+    assert(size <= header_max_size_bytes);
+    @memset(out[0..size], 0);
+    const header: *FileHeader = @ptrCast(out);
+    header.* = .{
+        .magic = file_magic,
+        .format_version = format_version,
+        .checksum = 0,
+        .header_size_bytes = size,
+        .record_layout_version = layout.record_layout_version,
+        .record_size_bytes = record_size_bytes,
+        .chunk_records_max = chunk_records_max,
+        .monotonic_anchor_ns = options.monotonic_anchor_ns,
+        .realtime_anchor_ns = options.realtime_anchor_ns,
+        .collector_pid = options.collector_pid,
+        .host_size_bytes = @intCast(host.len),
+        .argv_size_bytes = argv_size,
+        .argv_count = argv_count,
+        .flags = flags,
+        .reserved = @splat(0),
+    };
+    @memcpy(out[header_fixed_size_bytes..][0..host.len], host);
+    @memcpy(out[header_fixed_size_bytes + host.len ..][0..argv_size], options.argv[0..argv_size]);
+    header.checksum = Crc.hash(out[16..size]);
+    return out[0..size];
+}
+
+pub const HeaderError = error{
+    EmptyFile,
+    NotATrace,
+    HeaderTruncated,
+    UnsupportedFormatVersion,
+    UnsupportedRecordLayout,
+    HeaderChecksumMismatch,
+    HeaderInvalid,
+};
+
+pub const Header = struct {
+    fixed: FileHeader,
+    host: []const u8,
+    argv: []const u8,
+};
+
+/// Checks the fixed part that tells how long the whole header is. `prefix` is what
+/// the file holds of its first `header_fixed_size_bytes` (it may be shorter).
+pub fn check_header_prefix(prefix: []const u8) HeaderError!FileHeader {
+    assert(prefix.len <= header_fixed_size_bytes);
+    if (prefix.len == 0) return error.EmptyFile;
+    if (prefix.len < file_magic.len or !std.mem.eql(u8, prefix[0..file_magic.len], &file_magic)) {
+        return error.NotATrace;
+    }
+    if (prefix.len < 12) return error.HeaderTruncated;
+    if (std.mem.readInt(u32, prefix[8..12], .little) != format_version) return error.UnsupportedFormatVersion;
+    if (prefix.len < header_fixed_size_bytes) return error.HeaderTruncated;
+    const fixed = std.mem.bytesToValue(FileHeader, prefix[0..header_fixed_size_bytes]);
+    if (fixed.header_size_bytes < header_fixed_size_bytes) return error.HeaderInvalid;
+    if (fixed.header_size_bytes > header_max_size_bytes) return error.HeaderInvalid;
+    if (fixed.header_size_bytes % 64 != 0) return error.HeaderInvalid;
+    return fixed;
+}
+
+/// Checks the whole header (`bytes.len == header_size_bytes`) and returns its parts,
+/// which point into `bytes`.
+pub fn check_header(bytes: []const u8) HeaderError!Header {
+    const fixed = try check_header_prefix(bytes[0..@min(bytes.len, header_fixed_size_bytes)]);
+    if (bytes.len < fixed.header_size_bytes) return error.HeaderTruncated;
+    assert(bytes.len == fixed.header_size_bytes);
+    if (Crc.hash(bytes[16..]) != fixed.checksum) return error.HeaderChecksumMismatch;
+    // The checksum matched: what follows are writer bugs or versions we do not read.
+    if (fixed.record_layout_version != layout.record_layout_version) return error.UnsupportedRecordLayout;
+    if (fixed.record_size_bytes != record_size_bytes) return error.HeaderInvalid;
+    if (fixed.chunk_records_max == 0 or fixed.chunk_records_max > chunk_records_max) return error.HeaderInvalid;
+    if (fixed.host_size_bytes > host_max_bytes or fixed.argv_size_bytes > argv_max_bytes) return error.HeaderInvalid;
+    if (fixed.flags & ~header_flags_known != 0) return error.HeaderInvalid;
+    if (!std.mem.allEqual(u8, &fixed.reserved, 0)) return error.HeaderInvalid;
+    const strings_end = header_fixed_size_bytes + fixed.host_size_bytes + fixed.argv_size_bytes;
+    if (align_up(strings_end, 64) != fixed.header_size_bytes) return error.HeaderInvalid;
+    if (!std.mem.allEqual(u8, bytes[strings_end..], 0)) return error.HeaderInvalid;
+    const host = bytes[header_fixed_size_bytes..][0..fixed.host_size_bytes];
+    const argv = bytes[header_fixed_size_bytes + fixed.host_size_bytes ..][0..fixed.argv_size_bytes];
+    if (argv.len > 0 and argv[argv.len - 1] != 0) return error.HeaderInvalid;
+    if (std.mem.countScalar(u8, argv, 0) != fixed.argv_count) return error.HeaderInvalid;
+    return .{ .fixed = fixed, .host = host, .argv = argv };
+}
+
+/// Why reading stopped before the end of the file. Values cross the C ABI.
+pub const Reason = enum(u32) {
+    none = 0,
+    truncated_chunk_header = 1,
+    bad_chunk_magic = 2,
+    bad_chunk_kind = 3,
+    bad_chunk_sequence = 4,
+    bad_chunk_header = 5,
+    truncated_chunk_payload = 6,
+    checksum_mismatch = 7,
+    bad_record = 8,
+    bad_end_totals = 9,
+    data_after_end = 10,
+    read_failed = 11,
+
+    pub fn text(reason: Reason) []const u8 {
+        return switch (reason) {
+            .none => "no error",
+            .truncated_chunk_header => "truncated chunk header",
+            .bad_chunk_magic => "bad chunk magic",
+            .bad_chunk_kind => "unknown chunk kind",
+            .bad_chunk_sequence => "chunk out of sequence",
+            .bad_chunk_header => "invalid chunk header",
+            .truncated_chunk_payload => "truncated chunk",
+            .checksum_mismatch => "chunk checksum mismatch",
+            .bad_record => "invalid record in a chunk whose checksum matched",
+            .bad_end_totals => "end chunk totals disagree with the file",
+            .data_after_end => "data after the end chunk",
+            .read_failed => "read failed",
+        };
+    }
+};
+
+/// Fills `chunk[0..64]` (the header) for the payload already at `chunk[64..]`. For
+/// records, zeroes each record's `seq` first: the ring's sequence means nothing in a file.
+pub fn seal_chunk(chunk: []align(8) u8, kind: ChunkKind, sequence: u32) void {
+    assert(chunk.len >= chunk_header_size_bytes + record_size_bytes);
+    assert(chunk.len <= chunk_max_size_bytes);
+    const payload = chunk[chunk_header_size_bytes..];
+    assert(payload.len % record_size_bytes == 0);
+    var timestamp_min_ns: u64 = 0;
+    var timestamp_max_ns: u64 = 0;
+    var record_count: u32 = 0;
+    if (kind == .records) {
+        record_count = @intCast(payload.len / record_size_bytes);
+        const records = std.mem.bytesAsSlice(layout.Record, payload);
+        timestamp_min_ns = std.math.maxInt(u64);
+        for (records) |*record| {
+            record.seq = 0;
+            timestamp_min_ns = @min(timestamp_min_ns, record.timestamp_ns);
+            timestamp_max_ns = @max(timestamp_max_ns, record.timestamp_ns);
+        }
+    } else {
+        assert(kind == .end);
+        assert(payload.len == end_payload_size_bytes);
+    }
+    const header: *ChunkHeader = @ptrCast(chunk[0..chunk_header_size_bytes]);
+    header.* = .{
+        .magic = chunk_magic,
+        .kind = kind,
+        .sequence = sequence,
+        .record_count = record_count,
+        .payload_size_bytes = @intCast(payload.len),
+        .reserved_a = 0,
+        .timestamp_min_ns = timestamp_min_ns,
+        .timestamp_max_ns = timestamp_max_ns,
+        .reserved_b = @splat(0),
+        .checksum = 0,
+    };
+    header.checksum = chunk_checksum(chunk[0..chunk_header_size_bytes], payload);
+}
+
+fn chunk_checksum(header: []const u8, payload: []const u8) u32 {
+    assert(header.len == chunk_header_size_bytes);
+    var crc = Crc.init();
+    crc.update(header[0 .. chunk_header_size_bytes - 4]);
+    crc.update(payload);
+    return crc.final();
+}
+
+/// Checks a chunk header on its own, before its payload is read.
+pub fn check_chunk_header(header: *const ChunkHeader, sequence: u32, records_max: u32) Reason {
+    assert(records_max > 0 and records_max <= chunk_records_max);
+    if (header.magic != chunk_magic) return .bad_chunk_magic;
+    if (header.kind != .records and header.kind != .end) return .bad_chunk_kind;
+    if (header.sequence != sequence) return .bad_chunk_sequence;
+    if (header.reserved_a != 0 or !std.mem.allEqual(u8, &header.reserved_b, 0)) return .bad_chunk_header;
+    switch (header.kind) {
+        .records => {
+            if (header.record_count == 0 or header.record_count > records_max) return .bad_chunk_header;
+            if (header.payload_size_bytes != header.record_count * record_size_bytes) return .bad_chunk_header;
+            if (header.timestamp_min_ns > header.timestamp_max_ns) return .bad_chunk_header;
+        },
+        .end => {
+            if (header.record_count != 0) return .bad_chunk_header;
+            if (header.payload_size_bytes != end_payload_size_bytes) return .bad_chunk_header;
+            if (header.timestamp_min_ns != 0 or header.timestamp_max_ns != 0) return .bad_chunk_header;
+        },
+        _ => unreachable,
+    }
+    return .none;
+}
+
+/// Checks a payload against its (already checked) header: the checksum first, then
+/// what a matching checksum cannot catch, a writer that broke its own rules.
+pub fn check_chunk_payload(header_bytes: []const u8, payload: []align(8) const u8) Reason {
+    assert(header_bytes.len == chunk_header_size_bytes);
+    const header = std.mem.bytesToValue(ChunkHeader, header_bytes);
+    assert(payload.len == header.payload_size_bytes);
+    if (chunk_checksum(header_bytes, payload) != header.checksum) return .checksum_mismatch;
+    if (header.kind == .end) {
+        const totals = std.mem.bytesToValue(EndTotals, payload);
+        if (totals.reserved != 0) return .bad_end_totals;
+        return .none;
+    }
+    var timestamp_min_ns: u64 = std.math.maxInt(u64);
+    var timestamp_max_ns: u64 = 0;
+    for (std.mem.bytesAsSlice(layout.Record, payload)) |*record| {
+        if (record.seq != 0) return .bad_record;
+        timestamp_min_ns = @min(timestamp_min_ns, record.timestamp_ns);
+        timestamp_max_ns = @max(timestamp_max_ns, record.timestamp_ns);
+    }
+    if (timestamp_min_ns != header.timestamp_min_ns) return .bad_record;
+    if (timestamp_max_ns != header.timestamp_max_ns) return .bad_record;
+    return .none;
+}
+
+// ---------------------------------------------------------------------------------------
+// Clocks and files (libc: the library links it anyway, and its calls are stable).
+
+pub const ClockAnchors = struct { monotonic_ns: u64, realtime_ns: u64 };
+
+fn clock_ns(clock_id: std.c.clockid_t) u64 {
+    var time: std.c.timespec = undefined;
+    // Cannot fail for these clocks on Linux; 0 reads as "unknown" rather than failing a trace.
+    if (std.c.clock_gettime(clock_id, &time) != 0) return 0;
+    assert(time.sec >= 0 and time.nsec >= 0);
+    return @as(u64, @intCast(time.sec)) * std.time.ns_per_s + @as(u64, @intCast(time.nsec));
+}
+
+/// Reads CLOCK_REALTIME between two CLOCK_MONOTONIC reads and keeps the tightest of a
+/// few tries, so the pair maps monotonic to wall time within a fraction of a microsecond
+/// even when the thread is preempted during one try.
+pub fn read_clock_anchors() ClockAnchors {
+    var best: ClockAnchors = undefined;
+    var best_window_ns: u64 = std.math.maxInt(u64);
+    for (0..4) |_| {
+        const before_ns = clock_ns(.MONOTONIC);
+        const realtime_ns = clock_ns(.REALTIME);
+        const after_ns = clock_ns(.MONOTONIC);
+        const window_ns = after_ns -| before_ns;
+        if (window_ns < best_window_ns) {
+            best_window_ns = window_ns;
+            best = .{ .monotonic_ns = before_ns + window_ns / 2, .realtime_ns = realtime_ns };
+        }
+    }
+    assert(best_window_ns != std.math.maxInt(u64));
+    return best;
+}
+
+pub fn monotonic_now_ns() u64 {
+    return clock_ns(.MONOTONIC);
+}
+
+pub const FileError = error{ FileNotFound, AccessDenied, IsDirectory, NoSpaceLeft, InputOutput };
+
+fn file_error(errno: std.c.E) FileError {
+    return switch (errno) {
+        .NOENT, .NOTDIR => error.FileNotFound,
+        .ACCES, .PERM, .ROFS => error.AccessDenied,
+        .ISDIR => error.IsDirectory,
+        .NOSPC, .DQUOT, .FBIG => error.NoSpaceLeft,
+        else => error.InputOutput,
+    };
+}
+
+fn open_file(path: [*:0]const u8, flags: std.c.O) FileError!std.c.fd_t {
+    while (true) {
+        const fd = std.c.open(path, flags, @as(std.c.mode_t, 0o600));
+        if (fd >= 0) return fd;
+        const errno = std.c.errno(fd);
+        if (errno == .INTR) continue;
+        return file_error(errno);
+    }
+}
+
+fn write_all(fd: std.c.fd_t, bytes: []const u8) FileError!void {
+    var done: usize = 0;
+    while (done < bytes.len) {
+        const rc = std.c.write(fd, bytes[done..].ptr, bytes.len - done);
+        if (rc < 0) {
+            const errno = std.c.errno(rc);
+            if (errno == .INTR) continue;
+            return file_error(errno);
+        }
+        // write(2) returns 0 only for a zero-length request.
+        assert(rc > 0);
+        done += @intCast(rc);
+    }
+}
+
+/// Reads up to `buffer.len` bytes at `offset`; fewer only at the end of the file.
+fn pread_all(fd: std.c.fd_t, buffer: []u8, offset: u64) FileError!usize {
+    var done: usize = 0;
+    while (done < buffer.len) {
+        const position = std.math.cast(std.c.off_t, offset + done) orelse return error.InputOutput;
+        const rc = std.c.pread(fd, buffer[done..].ptr, buffer.len - done, position);
+        if (rc < 0) {
+            const errno = std.c.errno(rc);
+            if (errno == .INTR) continue;
+            return file_error(errno);
+        }
+        if (rc == 0) break;
+        done += @intCast(rc);
+    }
+    assert(done <= buffer.len);
+    return done;
+}
+
+// ---------------------------------------------------------------------------------------
+// Writer
+
+pub const WriteError = FileError || error{ OutOfMemory, WriterFailed };
+
+pub const Writer = struct {
+    fd: std.c.fd_t,
+    /// One chunk (header + up to chunk_records_max records), allocated once at open:
+    /// appending never allocates, and each chunk goes to the file in one write.
+    chunk: []align(64) u8,
+    size_bytes: u64,
+    sequence: u32,
+    records_count: u64,
+    record_chunk_count: u64,
+    /// Set when a write failed: the file ends at the last whole chunk (cut back to it)
+    /// and takes nothing more, so it reads as a trace that was not closed.
+    failed: bool,
+
+    /// Creates (or truncates) `path`, mode 0600 (a trace may hold secrets), and writes
+    /// the header.
+    pub fn open(allocator: std.mem.Allocator, path: [*:0]const u8, options: HeaderOptions) WriteError!Writer {
+        const chunk = try allocator.alignedAlloc(u8, .@"64", chunk_max_size_bytes);
+        errdefer allocator.free(chunk);
+        const fd = try open_file(path, .{ .ACCMODE = .WRONLY, .CREAT = true, .TRUNC = true, .CLOEXEC = true });
+        errdefer _ = std.c.close(fd);
+        comptime assert(header_max_size_bytes <= chunk_max_size_bytes);
+        const header = encode_header(chunk[0..header_max_size_bytes], options);
+        try write_all(fd, header);
+        return .{
+            .fd = fd,
+            .chunk = chunk,
+            .size_bytes = header.len,
+            .sequence = 0,
+            .records_count = 0,
+            .record_chunk_count = 0,
+            .failed = false,
+        };
+    }
+
+    /// Appends `records` (a whole number of 64-byte records) as one or more chunks.
+    pub fn append(writer: *Writer, records: []const u8) WriteError!void {
+        assert(writer.fd >= 0);
+        assert(records.len % record_size_bytes == 0);
+        if (writer.failed) return error.WriterFailed;
+        var rest = records;
+        while (rest.len > 0) {
+            const take = @min(rest.len, chunk_records_max * record_size_bytes);
+            const chunk = writer.chunk[0 .. chunk_header_size_bytes + take];
+            @memcpy(chunk[chunk_header_size_bytes..], rest[0..take]);
+            seal_chunk(chunk, .records, writer.sequence);
+            try writer.write_chunk(chunk);
+            writer.records_count += take / record_size_bytes;
+            writer.record_chunk_count += 1;
+            rest = rest[take..];
+        }
+    }
+
+    /// Writes the end chunk with the final totals, syncs and closes the file.
+    pub fn close(writer: *Writer, totals: EndTotals) WriteError!void {
+        assert(writer.fd >= 0);
+        assert(totals.reserved == 0);
+        defer {
+            _ = std.c.close(writer.fd);
+            writer.fd = -1;
+        }
+        if (writer.failed) return error.WriterFailed;
+        var end = totals;
+        end.records_in_file_count = writer.records_count;
+        end.record_chunk_count = writer.record_chunk_count;
+        const chunk = writer.chunk[0 .. chunk_header_size_bytes + end_payload_size_bytes];
+        @memcpy(chunk[chunk_header_size_bytes..], std.mem.asBytes(&end));
+        seal_chunk(chunk, .end, writer.sequence);
+        try writer.write_chunk(chunk);
+        if (std.c.fsync(writer.fd) != 0) {
+            const errno = std.c.errno(@as(c_int, -1));
+            // Files on file systems that cannot sync (pipes, some FUSE) are still complete.
+            if (errno != .INVAL and errno != .ROFS) return file_error(errno);
+        }
+    }
+
+    /// Frees the writer; closes the file if `close` was not called (no end chunk).
+    pub fn deinit(writer: *Writer, allocator: std.mem.Allocator) void {
+        if (writer.fd >= 0) _ = std.c.close(writer.fd);
+        allocator.free(writer.chunk);
+        writer.* = undefined;
+    }
+
+    fn write_chunk(writer: *Writer, chunk: []const u8) WriteError!void {
+        assert(chunk.len % 64 == 0);
+        write_all(writer.fd, chunk) catch |err| {
+            writer.failed = true;
+            // Best effort: cut a torn chunk off so the file ends at a whole chunk.
+            if (std.math.cast(std.c.off_t, writer.size_bytes)) |size| _ = std.c.ftruncate(writer.fd, size);
+            return err;
+        };
+        writer.size_bytes += chunk.len;
+        writer.sequence += 1;
+    }
+};
+
+// ---------------------------------------------------------------------------------------
+// Reader
+
+pub const Source = union(enum) {
+    file: std.c.fd_t,
+    memory: []const u8,
+
+    fn read_at(source: Source, offset: u64, buffer: []u8) FileError!usize {
+        switch (source) {
+            .file => |fd| return pread_all(fd, buffer, offset),
+            .memory => |bytes| {
+                if (offset >= bytes.len) return 0;
+                const available = bytes[@intCast(offset)..];
+                const count = @min(available.len, buffer.len);
+                @memcpy(buffer[0..count], available[0..count]);
+                return count;
+            },
+        }
+    }
+};
+
+pub const ReadState = enum(u32) {
+    reading = 0,
+    /// The end chunk was read: the trace is complete.
+    closed = 1,
+    /// The file ends after a whole chunk without an end chunk (the collector stopped).
+    not_closed = 2,
+    /// Reading stopped at a truncated or corrupt chunk (see `failure`).
+    failed = 3,
+};
+
+pub const Failure = struct {
+    offset_bytes: u64,
+    reason: Reason,
+    /// What was found and what was expected, where the reason has numbers to show.
+    found: u64 = 0,
+    expected: u64 = 0,
+};
+
+pub const OpenError = FileError || HeaderError || error{OutOfMemory};
+
+/// What `Reader.open` saw when the header was bad, for a message that says why.
+pub const Diagnostic = struct { found: u64 = 0, expected: u64 = 0 };
+
+pub const Reader = struct {
+    source: Source,
+    header_bytes: []align(8) u8,
+    header: Header,
+    chunk: []align(64) u8,
+    /// Offset of the next chunk to load.
+    offset_bytes: u64,
+    sequence: u32,
+    records_count: u64,
+    record_chunk_count: u64,
+    /// Records of the loaded chunk not yet returned: indexes [pending_begin, pending_end).
+    pending_begin: u32,
+    pending_end: u32,
+    state: ReadState,
+    end: ?EndTotals,
+    failure: ?Failure,
+
+    /// Takes ownership of `source` (closes a file in `deinit`, even when open fails).
+    pub fn open(allocator: std.mem.Allocator, source: Source, diagnostic: *Diagnostic) OpenError!Reader {
+        errdefer if (source == .file) {
+            _ = std.c.close(source.file);
+        };
+        const header_bytes = try allocator.alignedAlloc(u8, .@"8", header_max_size_bytes);
+        errdefer allocator.free(header_bytes);
+        const header = try read_header(source, header_bytes, diagnostic);
+        const chunk = try allocator.alignedAlloc(u8, .@"64", chunk_max_size_bytes);
+        return .{
+            .source = source,
+            .header_bytes = header_bytes,
+            .header = header,
+            .chunk = chunk,
+            .offset_bytes = header.fixed.header_size_bytes,
+            .sequence = 0,
+            .records_count = 0,
+            .record_chunk_count = 0,
+            .pending_begin = 0,
+            .pending_end = 0,
+            .state = .reading,
+            .end = null,
+            .failure = null,
+        };
+    }
+
+    pub fn open_path(allocator: std.mem.Allocator, path: [*:0]const u8, diagnostic: *Diagnostic) OpenError!Reader {
+        const fd = try open_file(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true });
+        return open(allocator, .{ .file = fd }, diagnostic);
+    }
+
+    pub fn deinit(reader: *Reader, allocator: std.mem.Allocator) void {
+        if (reader.source == .file) _ = std.c.close(reader.source.file);
+        allocator.free(reader.header_bytes);
+        allocator.free(reader.chunk);
+        reader.* = undefined;
+    }
+
+    /// Copies the next records (whole 64-byte records, in file order) into `out` and
+    /// returns how many; 0 once the file is done (see `state`, `end`, `failure`).
+    pub fn next(reader: *Reader, out: []u8) u32 {
+        const capacity: u32 = @intCast(@min(out.len / record_size_bytes, std.math.maxInt(u32)));
+        var count: u32 = 0;
+        while (count < capacity) {
+            if (reader.pending_begin == reader.pending_end) {
+                if (reader.state != .reading) break;
+                reader.load_chunk();
+                continue;
+            }
+            const take = @min(capacity - count, reader.pending_end - reader.pending_begin);
+            const from = chunk_header_size_bytes + reader.pending_begin * record_size_bytes;
+            const size = take * record_size_bytes;
+            @memcpy(out[count * record_size_bytes ..][0..size], reader.chunk[from..][0..size]);
+            reader.pending_begin += take;
+            count += take;
+        }
+        assert(count <= capacity);
+        assert(reader.pending_begin <= reader.pending_end);
+        return count;
+    }
+
+    fn fail(reader: *Reader, failure: Failure) void {
+        assert(reader.state == .reading);
+        assert(failure.reason != .none);
+        reader.state = .failed;
+        reader.failure = failure;
+    }
+
+    fn load_chunk(reader: *Reader) void {
+        assert(reader.state == .reading);
+        assert(reader.pending_begin == reader.pending_end);
+        const offset = reader.offset_bytes;
+        const header_bytes = reader.chunk[0..chunk_header_size_bytes];
+        const header_read = reader.source.read_at(offset, header_bytes) catch {
+            return reader.fail(.{ .offset_bytes = offset, .reason = .read_failed });
+        };
+        if (header_read == 0) {
+            reader.state = .not_closed;
+            return;
+        }
+        if (header_read < chunk_header_size_bytes) {
+            return reader.fail(.{ .offset_bytes = offset, .reason = .truncated_chunk_header });
+        }
+        const header = std.mem.bytesToValue(ChunkHeader, header_bytes);
+        const header_reason = check_chunk_header(&header, reader.sequence, reader.header.fixed.chunk_records_max);
+        if (header_reason != .none) {
+            return reader.fail(.{
+                .offset_bytes = offset,
+                .reason = header_reason,
+                .found = if (header_reason == .bad_chunk_sequence) header.sequence else 0,
+                .expected = if (header_reason == .bad_chunk_sequence) reader.sequence else 0,
+            });
+        }
+        const payload = reader.chunk[chunk_header_size_bytes..][0..header.payload_size_bytes];
+        const payload_read = reader.source.read_at(offset + chunk_header_size_bytes, payload) catch {
+            return reader.fail(.{ .offset_bytes = offset, .reason = .read_failed });
+        };
+        if (payload_read < payload.len) {
+            return reader.fail(.{
+                .offset_bytes = offset,
+                .reason = .truncated_chunk_payload,
+                .found = payload_read,
+                .expected = payload.len,
+            });
+        }
+        const payload_reason = check_chunk_payload(header_bytes, payload);
+        if (payload_reason != .none) {
+            return reader.fail(.{ .offset_bytes = offset, .reason = payload_reason });
+        }
+        reader.offset_bytes = offset + chunk_header_size_bytes + payload.len;
+        reader.sequence += 1;
+        switch (header.kind) {
+            .records => {
+                reader.pending_begin = 0;
+                reader.pending_end = header.record_count;
+                reader.records_count += header.record_count;
+                reader.record_chunk_count += 1;
+            },
+            .end => reader.load_end(std.mem.bytesToValue(EndTotals, payload), offset),
+            _ => unreachable,
+        }
+    }
+
+    fn load_end(reader: *Reader, totals: EndTotals, offset: u64) void {
+        if (totals.records_in_file_count != reader.records_count) {
+            return reader.fail(.{
+                .offset_bytes = offset,
+                .reason = .bad_end_totals,
+                .found = totals.records_in_file_count,
+                .expected = reader.records_count,
+            });
+        }
+        if (totals.record_chunk_count != reader.record_chunk_count) {
+            return reader.fail(.{
+                .offset_bytes = offset,
+                .reason = .bad_end_totals,
+                .found = totals.record_chunk_count,
+                .expected = reader.record_chunk_count,
+            });
+        }
+        reader.end = totals;
+        var probe: [1]u8 = undefined;
+        const after = reader.source.read_at(reader.offset_bytes, &probe) catch {
+            return reader.fail(.{ .offset_bytes = reader.offset_bytes, .reason = .read_failed });
+        };
+        if (after != 0) return reader.fail(.{ .offset_bytes = reader.offset_bytes, .reason = .data_after_end });
+        reader.state = .closed;
+    }
+};
+
+fn read_header(source: Source, buffer: []align(8) u8, diagnostic: *Diagnostic) (FileError || HeaderError)!Header {
+    assert(buffer.len == header_max_size_bytes);
+    const prefix_read = try source.read_at(0, buffer[0..header_fixed_size_bytes]);
+    const fixed = check_header_prefix(buffer[0..prefix_read]) catch |err| {
+        if (err == error.UnsupportedFormatVersion) {
+            diagnostic.* = .{ .found = std.mem.readInt(u32, buffer[8..12], .little), .expected = format_version };
+        }
+        if (err == error.HeaderTruncated) diagnostic.* = .{ .found = prefix_read, .expected = header_fixed_size_bytes };
+        return err;
+    };
+    const size = fixed.header_size_bytes;
+    const rest_read = try source.read_at(prefix_read, buffer[prefix_read..size]);
+    if (prefix_read + rest_read < size) {
+        diagnostic.* = .{ .found = prefix_read + rest_read, .expected = size };
+        return error.HeaderTruncated;
+    }
+    return check_header(buffer[0..size]) catch |err| {
+        if (err == error.HeaderChecksumMismatch) diagnostic.* = .{ .found = fixed.checksum, .expected = Crc.hash(buffer[16..size]) };
+        if (err == error.UnsupportedRecordLayout) {
+            diagnostic.* = .{ .found = fixed.record_layout_version, .expected = layout.record_layout_version };
+        }
+        return err;
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+const testing = std.testing;
+
+test {
+    _ = codec;
+}
+
+var test_file_counter: u32 = 0;
+
+/// A unique path under /tmp for one test; the caller unlinks it.
+fn test_path(buffer: *[96]u8) [*:0]const u8 {
+    test_file_counter += 1;
+    const path = std.mem.printSentinel(buffer, "/tmp/scope-trace-test-{d}-{d}.bin", .{
+        std.c.getpid(),
+        test_file_counter,
+    }, 0) catch unreachable;
+    return path.ptr;
+}
+
+fn test_read_file(allocator: std.mem.Allocator, path: [*:0]const u8) ![]u8 {
+    const fd = try open_file(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true });
+    defer _ = std.c.close(fd);
+    const size = std.c.lseek(fd, 0, std.c.SEEK.END);
+    try testing.expect(size >= 0);
+    const bytes = try allocator.alloc(u8, @intCast(size));
+    errdefer allocator.free(bytes);
+    try testing.expectEqual(bytes.len, try pread_all(fd, bytes, 0));
+    return bytes;
+}
+
+fn test_random_records(allocator: std.mem.Allocator, random: std.Random, count: usize) ![]align(8) u8 {
+    const bytes = try allocator.alignedAlloc(u8, .@"8", count * record_size_bytes);
+    for (0..count) |index| {
+        const record = codec.random_record(random);
+        codec.encode(&record, bytes[index * record_size_bytes ..][0..record_size_bytes]);
+    }
+    return bytes;
+}
+
+const test_options: HeaderOptions = .{
+    .host = "testhost",
+    .argv = "node\x00app.js\x00\x00--flag=1\x00",
+    .monotonic_anchor_ns = 123_456_789,
+    .realtime_anchor_ns = 1_700_000_000_000_000_000,
+    .collector_pid = 4242,
+};
+
+const test_totals: EndTotals = .{
+    .written_count = 7,
+    .dropped_count = 2,
+    .overwritten_count = 1,
+    .collector_count = 5,
+    .records_in_file_count = 0,
+    .record_chunk_count = 0,
+    .closed_monotonic_ns = 99,
+    .reserved = 0,
+};
+
+/// Writes `records` in appends of the given sizes (in records); closes unless `close` is false.
+fn test_write(path: [*:0]const u8, records: []const u8, append_counts: []const usize, close: bool) !void {
+    var writer = try Writer.open(testing.allocator, path, test_options);
+    defer writer.deinit(testing.allocator);
+    var offset: usize = 0;
+    for (append_counts) |count| {
+        try writer.append(records[offset..][0 .. count * record_size_bytes]);
+        offset += count * record_size_bytes;
+    }
+    try testing.expectEqual(records.len, offset);
+    if (close) try writer.close(test_totals);
+}
+
+/// Reads everything a reader yields, in odd batch sizes to exercise partial chunks.
+fn test_read_all(reader: *Reader, out: []u8) usize {
+    var batch: [7 * record_size_bytes]u8 = undefined;
+    var size: usize = 0;
+    while (true) {
+        const count = reader.next(&batch);
+        if (count == 0) break;
+        const bytes = count * record_size_bytes;
+        @memcpy(out[size..][0..bytes], batch[0..bytes]);
+        size += bytes;
+    }
+    assert(reader.state != .reading);
+    return size;
+}
+
+fn zero_sequences(records: []u8) void {
+    for (std.mem.bytesAsSlice(layout.Record, @as([]align(1) u8, records))) |*record| record.seq = 0;
+}
+
+test "trace_file: records, header and totals read back exactly as written" {
+    const allocator = testing.allocator;
+    var prng = std.Random.DefaultPrng.init(1);
+    const records = try test_random_records(allocator, prng.random(), 10_000);
+    defer allocator.free(records);
+    var path_buffer: [96]u8 = undefined;
+    const path = test_path(&path_buffer);
+    defer _ = std.c.unlink(path);
+    try test_write(path, records, &.{ 1, 4095, 4096, 1808, 0 }, true);
+
+    var diagnostic: Diagnostic = .{};
+    var reader = try Reader.open_path(allocator, path, &diagnostic);
+    defer reader.deinit(allocator);
+    try testing.expectEqualStrings("testhost", reader.header.host);
+    try testing.expectEqualStrings(test_options.argv, reader.header.argv);
+    try testing.expectEqual(@as(u32, 4), reader.header.fixed.argv_count);
+    try testing.expectEqual(test_options.monotonic_anchor_ns, reader.header.fixed.monotonic_anchor_ns);
+    try testing.expectEqual(test_options.realtime_anchor_ns, reader.header.fixed.realtime_anchor_ns);
+    try testing.expectEqual(@as(u32, 4242), reader.header.fixed.collector_pid);
+
+    const read = try allocator.alloc(u8, records.len);
+    defer allocator.free(read);
+    try testing.expectEqual(records.len, test_read_all(&reader, read));
+    zero_sequences(records);
+    try testing.expectEqualSlices(u8, records, read);
+    try testing.expectEqual(ReadState.closed, reader.state);
+    try testing.expect(reader.failure == null);
+    var expected_totals = test_totals;
+    expected_totals.records_in_file_count = 10_000;
+    // Each append of at most chunk_records_max records is one chunk.
+    expected_totals.record_chunk_count = 4;
+    try testing.expectEqual(expected_totals, reader.end.?);
+}
+
+test "trace_file: an append larger than a chunk is split; no end chunk reads as not closed" {
+    const allocator = testing.allocator;
+    var prng = std.Random.DefaultPrng.init(2);
+    const records = try test_random_records(allocator, prng.random(), chunk_records_max * 2 + 3);
+    defer allocator.free(records);
+    var path_buffer: [96]u8 = undefined;
+    const path = test_path(&path_buffer);
+    defer _ = std.c.unlink(path);
+    try test_write(path, records, &.{chunk_records_max * 2 + 3}, false);
+
+    var diagnostic: Diagnostic = .{};
+    var reader = try Reader.open_path(allocator, path, &diagnostic);
+    defer reader.deinit(allocator);
+    const read = try allocator.alloc(u8, records.len);
+    defer allocator.free(read);
+    try testing.expectEqual(records.len, test_read_all(&reader, read));
+    zero_sequences(records);
+    try testing.expectEqualSlices(u8, records, read);
+    try testing.expectEqual(ReadState.not_closed, reader.state);
+    try testing.expect(reader.end == null);
+    try testing.expectEqual(@as(u64, 3), reader.record_chunk_count);
+}
+
+test "trace_file: bad headers are errors that say why" {
+    const allocator = testing.allocator;
+    var diagnostic: Diagnostic = .{};
+    try testing.expectError(error.EmptyFile, Reader.open(allocator, .{ .memory = "" }, &diagnostic));
+    const text: [260]u8 = @splat('x');
+    try testing.expectError(error.NotATrace, Reader.open(allocator, .{ .memory = &text }, &diagnostic));
+    try testing.expectError(error.NotATrace, Reader.open(allocator, .{ .memory = "SCOPE" }, &diagnostic));
+    try testing.expectError(error.HeaderTruncated, Reader.open(allocator, .{ .memory = "SCOPETRC\x01\x00\x00\x00" }, &diagnostic));
+    try testing.expectError(error.UnsupportedFormatVersion, Reader.open(allocator, .{ .memory = "SCOPETRC\x07\x00\x00\x00" }, &diagnostic));
+    try testing.expectEqual(Diagnostic{ .found = 7, .expected = format_version }, diagnostic);
+    try testing.expectError(error.FileNotFound, Reader.open_path(allocator, "/nonexistent/scope/trace.bin", &diagnostic));
+    try testing.expectError(error.IsDirectory, Reader.open_path(allocator, "/tmp", &diagnostic));
+
+    var header_buffer: [header_max_size_bytes]u8 align(8) = undefined;
+    const header = encode_header(&header_buffer, test_options);
+    try testing.expectEqual(@as(usize, 192), header.len);
+    _ = try check_header(header);
+    header[50] ^= 1; // inside collector_pid: only the checksum can tell
+    try testing.expectError(error.HeaderChecksumMismatch, Reader.open(allocator, .{ .memory = header }, &diagnostic));
+    header[50] ^= 1;
+    try testing.expectError(error.HeaderTruncated, Reader.open(allocator, .{ .memory = header[0..150] }, &diagnostic));
+    try testing.expectEqual(Diagnostic{ .found = 150, .expected = 192 }, diagnostic);
+    var reader = try Reader.open(allocator, .{ .memory = header }, &diagnostic);
+    defer reader.deinit(allocator);
+    var out: [record_size_bytes]u8 = undefined;
+    try testing.expectEqual(@as(u32, 0), reader.next(&out));
+    try testing.expectEqual(ReadState.not_closed, reader.state);
+}
+
+test "trace_file: a command line longer than the header allows loses whole arguments" {
+    var argv_buffer: [argv_max_bytes + 200]u8 = undefined;
+    @memset(&argv_buffer, 'x');
+    argv_buffer[99] = 0; // argument 1: 99 bytes
+    argv_buffer[argv_max_bytes - 2] = 0; // argument 2 ends inside the limit
+    argv_buffer[argv_buffer.len - 1] = 0; // argument 3 crosses it
+    var options = test_options;
+    options.argv = &argv_buffer;
+    const long_host: [300]u8 = @splat('h');
+    options.host = &long_host;
+    var header_buffer: [header_max_size_bytes]u8 align(8) = undefined;
+    const header = try check_header(encode_header(&header_buffer, options));
+    try testing.expectEqual(@as(u32, 2), header.fixed.argv_count);
+    try testing.expectEqual(argv_max_bytes - 1, header.fixed.argv_size_bytes);
+    try testing.expectEqual(header_flag_argv_truncated, header.fixed.flags);
+    try testing.expectEqual(@as(usize, host_max_bytes), header.host.len);
+}
+
+/// Reads `bytes` to the end and checks the reader's promises: what it yields is a prefix
+/// of `expected` (whole records), and it ends closed, not closed or failed with an
+/// offset inside the file. Returns the state (or null when the header was refused).
+fn test_check_damaged(bytes: []const u8, expected: []const u8, out: []u8) !?ReadState {
+    var diagnostic: Diagnostic = .{};
+    var reader = Reader.open(testing.allocator, .{ .memory = bytes }, &diagnostic) catch |err| switch (err) {
+        error.OutOfMemory, error.FileNotFound, error.AccessDenied, error.IsDirectory => return err,
+        error.NoSpaceLeft, error.InputOutput => return err,
+        else => return null,
+    };
+    defer reader.deinit(testing.allocator);
+    const size = test_read_all(&reader, out);
+    try testing.expect(size <= expected.len);
+    try testing.expectEqualSlices(u8, expected[0..size], out[0..size]);
+    switch (reader.state) {
+        .reading => unreachable,
+        .closed, .not_closed => try testing.expect(reader.failure == null),
+        .failed => {
+            try testing.expect(reader.failure.?.offset_bytes <= bytes.len);
+            try testing.expect(reader.failure.?.reason != .none);
+        },
+    }
+    return reader.state;
+}
+
+test "trace_file: every truncation and every single-byte change is detected" {
+    const allocator = testing.allocator;
+    var prng = std.Random.DefaultPrng.init(3);
+    const records = try test_random_records(allocator, prng.random(), 12);
+    defer allocator.free(records);
+    var path_buffer: [96]u8 = undefined;
+    const path = test_path(&path_buffer);
+    defer _ = std.c.unlink(path);
+    try test_write(path, records, &.{ 5, 1, 6 }, true);
+    zero_sequences(records);
+    const file = try test_read_file(allocator, path);
+    defer allocator.free(file);
+    const out = try allocator.alloc(u8, records.len);
+    defer allocator.free(out);
+    try testing.expectEqual(ReadState.closed, (try test_check_damaged(file, records, out)).?);
+
+    // Whole chunks end at these offsets; a cut there is a trace that was not closed.
+    const header_size = 192;
+    const boundaries = [_]usize{ header_size, header_size + 64 * 6, header_size + 64 * 8, header_size + 64 * 15 };
+    for (0..file.len) |length| {
+        const state = try test_check_damaged(file[0..length], records, out);
+        if (length < header_size) {
+            try testing.expect(state == null);
+        } else if (std.mem.indexOfScalar(usize, &boundaries, length) != null) {
+            try testing.expectEqual(ReadState.not_closed, state.?);
+        } else {
+            try testing.expectEqual(ReadState.failed, state.?);
+        }
+    }
+    const damaged = try allocator.dupe(u8, file);
+    defer allocator.free(damaged);
+    for (0..file.len) |position| {
+        for ([_]u8{ 0x01, 0x80, 0xff }) |mask| {
+            damaged[position] ^= mask;
+            defer damaged[position] ^= mask;
+            const state = try test_check_damaged(damaged, records, out);
+            try testing.expect(state == null or state.? == .failed);
+        }
+    }
+}
+
+test "trace_file: the reader survives random damage and random input (fuzz)" {
+    const allocator = testing.allocator;
+    var prng = std.Random.DefaultPrng.init(4);
+    const random = prng.random();
+    const records = try test_random_records(allocator, random, 300);
+    defer allocator.free(records);
+    var path_buffer: [96]u8 = undefined;
+    const path = test_path(&path_buffer);
+    defer _ = std.c.unlink(path);
+    try test_write(path, records, &.{ 100, 17, 1, 182 }, true);
+    zero_sequences(records);
+    const file = try test_read_file(allocator, path);
+    defer allocator.free(file);
+    const damaged = try allocator.alloc(u8, file.len + 4096);
+    defer allocator.free(damaged);
+    const out = try allocator.alloc(u8, records.len);
+    defer allocator.free(out);
+
+    for (0..2_000) |_| {
+        var length = file.len;
+        @memcpy(damaged[0..file.len], file);
+        switch (random.uintLessThan(u8, 4)) {
+            0 => length = random.uintLessThan(usize, file.len),
+            1 => for (0..1 + random.uintLessThan(u8, 8)) |_| {
+                damaged[random.uintLessThan(usize, length)] = random.int(u8);
+            },
+            2 => {
+                // A run of garbage, maybe past the end.
+                const start = random.uintLessThan(usize, length);
+                const size = random.uintLessThan(usize, 200);
+                random.bytes(damaged[start..][0..size]);
+                length = @max(length, start + size);
+            },
+            else => {
+                // Pure noise after a valid magic and version.
+                length = random.uintLessThan(usize, damaged.len);
+                random.bytes(damaged[12..@max(12, length)]);
+            },
+        }
+        _ = try test_check_damaged(damaged[0..length], records, out);
+    }
+}
