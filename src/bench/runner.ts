@@ -6,10 +6,10 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { runTraced, type RunResult } from "../run/session";
+import type { RunResult } from "../run/session";
 import type { RunSummary } from "../run/collector";
 import type { HttpWorkload, ProgramWorkload } from "./catalogue";
-import { checkTrace, type Expectation, type TraceCheck } from "./check";
+import type { Expectation, TraceCheck } from "./check";
 import { cpuSeconds } from "./proc";
 import type { WorkloadDir } from "./workloads";
 
@@ -95,7 +95,8 @@ export function launch(context: RunContext, argv: string[], tracePath: string | 
     return { exited, ended: () => ended };
   }
   let finished: RunResult | undefined;
-  const exited = runTraced({
+  // Loaded on first use: the untraced side needs none of the native bindings.
+  const exited = import("../run/session").then(({ runTraced }) => runTraced({
     argv,
     out: tracePath,
     ringBytes: context.ringBytes,
@@ -107,7 +108,7 @@ export function launch(context: RunContext, argv: string[], tracePath: string | 
     onFinish: (result) => {
       finished = result;
     },
-  }).then((exitCode) => {
+  })).then((exitCode) => {
     if (!finished?.usage) throw new Error(`traced run of ${argv.join(" ")} ended without a summary`);
     return settle({ exitCode, usage: finished.usage, summary: finished.summary });
   });
@@ -137,7 +138,8 @@ function readResult(path: string, what: string, ended: Ended): ProgramResult {
   return JSON.parse(readFileSync(path, "utf8")) as ProgramResult;
 }
 
-function traceFigures(context: RunContext, tracePath: string, expect: Expectation, summary: RunSummary): TraceFigures {
+async function traceFigures(context: RunContext, tracePath: string, expect: Expectation, summary: RunSummary): Promise<TraceFigures> {
+  const { checkTrace } = await import("./check");
   const check = checkTrace(tracePath, expect, summary);
   const keep = context.keepTraces || !check.ok;
   if (!keep) rmSync(tracePath, { force: true });
@@ -179,7 +181,7 @@ export async function runProgram(context: RunContext, workload: ProgramWorkload,
     programCpuSeconds: cpuOf(ended.usage),
     peakRssBytes: ended.usage.maxRSS,
     scopeCpuSeconds,
-    trace: paths.trace && ended.summary ? traceFigures(context, paths.trace, result.expect, ended.summary) : undefined,
+    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, result.expect, ended.summary) : undefined,
   };
 }
 
@@ -234,7 +236,7 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
       serverCpuUsPerRequest: (window.serverCpu / load.requests) * 1e6,
       errors: load.errors,
     },
-    trace: paths.trace && ended.summary ? traceFigures(context, paths.trace, served.expect, ended.summary) : undefined,
+    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, served.expect, ended.summary) : undefined,
   };
 }
 

@@ -11,8 +11,8 @@ import { VERSION } from "../version";
 import { describeMachine, type Machine } from "./machine";
 import { memory } from "./proc";
 import { launch, waitForReady, type RunContext } from "./runner";
-import { checkTrace, type Expectation, type TraceCheck } from "./check";
-import { median } from "./stats";
+import type { Expectation, TraceCheck } from "./check";
+import { growth, type Growth } from "./stats";
 import { extractWorkloads } from "./workloads";
 import { existsSync, readFileSync } from "node:fs";
 
@@ -21,18 +21,6 @@ export interface SoakOptions {
   rate: number;
   ringBytes: number;
   progress: (line: string) => void;
-}
-
-export interface Growth {
-  /** Median RSS over the first and the last minute (or tenth) after the warm-up. */
-  startBytes: number;
-  endBytes: number;
-  growthBytes: number;
-  growthRatio: number;
-  /** Least-squares slope after the warm-up, in bytes per minute. */
-  slopeBytesPerMinute: number;
-  /** Flat: growth under max(2%, 4 MiB) from start to end. */
-  flat: boolean;
 }
 
 export interface SoakReport {
@@ -49,30 +37,9 @@ export interface SoakReport {
   dropped: number;
   traceBytes: number;
   check: TraceCheck;
+  /** The trace, kept when its check failed. */
+  keptTrace: string | null;
   ok: boolean;
-}
-
-const flatBytes = 4 * 1024 ** 2;
-const flatRatio = 0.02;
-
-export function growth(samples: { t: number; value: number }[]): Growth {
-  const window = Math.max(1, Math.min(60, Math.floor(samples.length / 10)));
-  const startBytes = median(samples.slice(0, window).map((sample) => sample.value));
-  const endBytes = median(samples.slice(-window).map((sample) => sample.value));
-  const growthBytes = endBytes - startBytes;
-  const n = samples.length;
-  const meanT = samples.reduce((sum, s) => sum + s.t, 0) / n;
-  const meanV = samples.reduce((sum, s) => sum + s.value, 0) / n;
-  const covariance = samples.reduce((sum, s) => sum + (s.t - meanT) * (s.value - meanV), 0);
-  const variance = samples.reduce((sum, s) => sum + (s.t - meanT) ** 2, 0);
-  return {
-    startBytes,
-    endBytes,
-    growthBytes,
-    growthRatio: growthBytes / startBytes,
-    slopeBytesPerMinute: variance > 0 ? (covariance / variance) * 60 : 0,
-    flat: growthBytes <= Math.max(flatBytes, startBytes * flatRatio),
-  };
 }
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
@@ -100,6 +67,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (ended.exitCode !== 0 || !existsSync(paths.result)) throw new Error(`the soak workload exited with code ${ended.exitCode}`);
     const result = JSON.parse(readFileSync(paths.result, "utf8")) as { expect: Expectation };
     const summary = ended.summary!;
+    const { checkTrace } = await import("./check");
     const check = checkTrace(paths.trace, result.expect, summary);
     keep = !check.ok;
     const after = samples.filter((sample) => sample.t >= warmupSeconds);
@@ -119,6 +87,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       dropped: summary.dropped + summary.overwritten,
       traceBytes: summary.fileBytes,
       check,
+      keptTrace: keep ? paths.trace : null,
       ok: check.ok && program.flat && collector.flat,
     };
   } finally {
@@ -144,6 +113,7 @@ export function formatSoak(report: SoakReport): string {
     line("program  ", report.program),
     line("collector", report.collector),
     `trace: ${report.recorded.toLocaleString("en-US")} records, ${report.dropped} dropped, ${mib(report.traceBytes)}; check ${report.check.ok ? "ok" : `FAILED: ${report.check.problems.join("; ")}`}`,
+    ...(report.keptTrace ? [`trace kept at ${report.keptTrace}`] : []),
     "",
   ].join("\n");
 }

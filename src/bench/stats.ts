@@ -31,3 +31,39 @@ export function pairedOverhead(untracedCost: readonly number[], tracedCost: read
   const ratios = untracedCost.map((cost, i) => tracedCost[i]! / cost - 1).filter((ratio) => Number.isFinite(ratio));
   return spread(ratios);
 }
+
+export interface Growth {
+  /** Median RSS over the first and the last minute (or tenth) after the warm-up. */
+  startBytes: number;
+  endBytes: number;
+  growthBytes: number;
+  growthRatio: number;
+  /** Least-squares slope after the warm-up, in bytes per minute. */
+  slopeBytesPerMinute: number;
+  /** Flat: growth under max(2%, 4 MiB) from start to end. */
+  flat: boolean;
+}
+
+const flatBytes = 4 * 1024 ** 2;
+const flatRatio = 0.02;
+
+export function growth(samples: { t: number; value: number }[]): Growth {
+  const window = Math.max(1, Math.min(60, Math.floor(samples.length / 10)));
+  const startBytes = median(samples.slice(0, window).map((sample) => sample.value));
+  const endBytes = median(samples.slice(-window).map((sample) => sample.value));
+  const growthBytes = endBytes - startBytes;
+  const n = samples.length;
+  const meanT = samples.reduce((sum, s) => sum + s.t, 0) / n;
+  const meanV = samples.reduce((sum, s) => sum + s.value, 0) / n;
+  const covariance = samples.reduce((sum, s) => sum + (s.t - meanT) * (s.value - meanV), 0);
+  const variance = samples.reduce((sum, s) => sum + (s.t - meanT) ** 2, 0);
+  return {
+    startBytes,
+    endBytes,
+    growthBytes,
+    growthRatio: growthBytes / startBytes,
+    slopeBytesPerMinute: variance > 0 ? (covariance / variance) * 60 : 0,
+    flat: growthBytes <= Math.max(flatBytes, startBytes * flatRatio),
+  };
+}
+

@@ -1,0 +1,115 @@
+/**
+ * `scope bench` end to end: real workloads, untraced and traced, every traced run's
+ * trace decoded and checked. Speed is never asserted here, only the report's shape
+ * and that the checks ran (and can fail).
+ */
+import { describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import type { BenchReport } from "../src/bench/bench";
+import { checkTrace } from "../src/bench/check";
+import type { SoakReport } from "../src/bench/soak";
+import { runCli } from "./harness";
+
+async function bench(args: string[]): Promise<{ report: BenchReport; exitCode: number; stderr: string }> {
+  const result = await runCli(["bench", "--json", ...args]);
+  if (result.exitCode !== 0) console.error(result.stderr);
+  return { report: JSON.parse(result.stdout) as BenchReport, exitCode: result.exitCode, stderr: result.stderr };
+}
+
+describe("scope bench", () => {
+  test("control: a report of the right shape, every traced run's trace checked", async () => {
+    const { report, exitCode, stderr } = await bench(["--workload", "control", "--runs", "2", "--scale", "0.2"]);
+    expect(exitCode).toBe(0);
+    expect(report.ok).toBe(true);
+    expect(report.machine.cores).toBeGreaterThan(0);
+    expect(report.machine.node).toMatch(/^v\d+/);
+    expect(report.workloads.map((workload) => workload.name)).toEqual(["control"]);
+    const [control] = report.workloads;
+    expect(control!.runs.map((run) => run.mode)).toEqual(["untraced", "traced", "untraced", "traced"]);
+    expect(control!.checks).toEqual({ passed: 2, failed: 0, problems: [], keptTraces: [] });
+    for (const run of control!.runs) {
+      expect(run.ops).toBe(200);
+      expect(run.rate).toBeGreaterThan(0);
+      expect(run.peakRssBytes).toBeGreaterThan(1024 * 1024);
+      if (run.mode === "traced") {
+        expect(run.trace!.check.ok).toBe(true);
+        expect(run.trace!.check.counts).toMatchObject({ trace_start: 1, process_exit: 1, child_exit: 1 });
+        expect(run.trace!.check.counts.message_send).toBeUndefined();
+        expect(run.trace!.dropped).toBe(0);
+      } else expect(run.trace).toBeUndefined();
+    }
+    expect(Number.isFinite(control!.overhead.median)).toBe(true);
+    expect(stderr).toContain("scope bench: control: run 4/4 (traced)");
+  });
+
+  test("messaging, processes and the seed's workload: sends and receives all in the trace, linked", async () => {
+    const { report, exitCode } = await bench(["--workload", "pingpong,pool,processes,seed", "--runs", "1", "--scale", "0.02"]);
+    expect(exitCode).toBe(0);
+    expect(report.workloads.map((workload) => [workload.name, workload.checks.passed, workload.checks.failed])).toEqual([
+      ["pingpong", 1, 0],
+      ["pool", 1, 0],
+      ["processes", 1, 0],
+      ["seed", 1, 0],
+    ]);
+    const counts = Object.fromEntries(report.workloads.map((workload) => [workload.name, workload.runs[1]!.trace!.check.counts]));
+    // pingpong at scale 0.02: 400 round trips and one stop message.
+    expect(counts.pingpong).toMatchObject({ message_send: 801, message_receive: 801, thread_spawn: 1 });
+    // processes: 40 × 0.02 = 1 child, one message each way.
+    expect(counts.processes).toMatchObject({ process_spawn: 1, message_send: 2, message_receive: 2, process_exit: 2 });
+    expect(counts.seed).toMatchObject({ thread_spawn: 2, thread_exit: 2, message_send: 2, message_receive: 2 });
+  });
+
+  test("http: load, latency and the server's CPU per request, traced and untraced", async () => {
+    const { report, exitCode } = await bench(["--workload", "http", "--runs", "1", "--duration", "0.5", "--warmup", "0.2"]);
+    expect(exitCode).toBe(0);
+    const [http] = report.workloads;
+    expect(http!.unit).toBe("requests");
+    for (const run of http!.runs) {
+      expect(run.ops).toBeGreaterThan(0);
+      expect(run.http!.errors).toBe(0);
+      expect(run.http!.p99Ms).toBeGreaterThanOrEqual(run.http!.p50Ms);
+      expect(run.http!.serverCpuUsPerRequest).toBeGreaterThan(0);
+    }
+    expect(http!.checks.passed).toBe(1);
+  });
+
+  test("a check fails when the trace does not hold what the workload did", async () => {
+    const { report } = await bench(["--workload", "control", "--runs", "1", "--scale", "0.05", "--keep-traces"]);
+    const traced = report.workloads[0]!.runs.find((run) => run.mode === "traced")!;
+    const path = traced.trace!.path!;
+    try {
+      const summary = { recorded: traced.trace!.recorded, dropped: 0, overwritten: 0 } as Parameters<typeof checkTrace>[2];
+      expect(checkTrace(path, { messages: 0, threads: 0, processes: 0 }, summary).ok).toBe(true);
+      const wrong = checkTrace(path, { messages: 3, threads: 0, processes: 0 }, summary);
+      expect(wrong.ok).toBe(false);
+      expect(wrong.problems).toContain("message_send: 0 in the trace, expected 3");
+      expect(checkTrace(path, { messages: 0, threads: 0, processes: 0 }, { ...summary, recorded: summary.recorded + 1 }).ok).toBe(false);
+    } finally {
+      rmSync(path, { force: true });
+    }
+  });
+
+  test("soak: RSS of program and collector sampled, growth reported, trace checked", async () => {
+    const result = await runCli(["bench", "--soak", "6s", "--soak-rate", "200", "--json"]);
+    expect(result.exitCode).toBe(0);
+    const report = JSON.parse(result.stdout) as SoakReport;
+    expect(report.seconds).toBe(6);
+    expect(report.samples.length).toBeGreaterThanOrEqual(5);
+    expect(report.samples.every((sample) => sample.programRssBytes > 0 && sample.collectorRssBytes > 0)).toBe(true);
+    expect(report.check.ok).toBe(true);
+    expect(report.check.counts.thread_spawn).toBeGreaterThanOrEqual(5);
+    expect(report.check.counts.process_spawn).toBeGreaterThanOrEqual(1);
+    expect(typeof report.program.flat).toBe("boolean");
+  });
+
+  test("user errors are one line", async () => {
+    for (const [args, message] of [
+      [["--workload", "nope"], 'scope: --workload: unknown workload "nope"; choose from http, pingpong, pool, processes, seed, control, native\n'],
+      [["--runs", "0"], 'scope: --runs: expected a positive number, got "0"\n'],
+      [["--soak", "forever"], 'scope: --soak: expected a duration of at least 5s such as 90s or 10m, got "forever"\n'],
+    ] as const) {
+      const result = await runCli(["bench", ...args]);
+      expect({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr }).toEqual({ exitCode: 1, stdout: "", stderr: message });
+    }
+  });
+});
