@@ -6,5 +6,6 @@ test {
     _ = @import("ring.zig");
     _ = @import("shm.zig");
     _ = @import("producer.zig");
+    _ = @import("stress.zig");
     _ = @import("trace_file.zig");
 }

@@ -1,0 +1,293 @@
+//! scope.node: the Node-API producer, for Node processes (bun:ffi does not exist there).
+//!
+//! One ring mapping per process, shared by every worker thread (set up once under a spin
+//! lock: attaches are rare); one producer per JavaScript environment (the main thread
+//! and each worker have their own env), kept in a per-env state that every function
+//! receives as its callback data (cheaper than napi_get_instance_data per call) and that
+//! the env's instance-data finalizer detaches and frees at teardown.
+//!
+//! Exports, none of which throws (a tracer never throws into the program it traces):
+//!   attach(ringPath: string, tid: number): boolean
+//!   record(kind, flags, a, b, c, d, e): boolean    numbers; stamped natively
+//!   string(id: number, s: string): boolean         string-table fragments, all or nothing
+//!   recordBatch(buf: ArrayBuffer | TypedArray, count: number): number   written
+//!   stats(): { written, dropped }                  this env's producer
+//!   detach(): void
+//!
+//! The Node-API functions are declared here as extern (resolved from the node binary at
+//! load time; the library is linked with undefined symbols allowed).
+const std = @import("std");
+const assert = std.debug.assert;
+const layout = @import("layout.zig");
+const ring = @import("ring.zig");
+const shm = @import("shm.zig");
+const producer_module = @import("producer.zig");
+
+const napi_env = *opaque {};
+const napi_value = *opaque {};
+const napi_callback_info = *opaque {};
+const napi_status = c_int;
+const napi_ok: napi_status = 0;
+const napi_callback = *const fn (napi_env, napi_callback_info) callconv(.c) ?napi_value;
+const napi_finalize = *const fn (napi_env, ?*anyopaque, ?*anyopaque) callconv(.c) void;
+
+extern fn napi_get_cb_info(env: napi_env, info: napi_callback_info, argc: *usize, argv: ?[*]?napi_value, this: ?*?napi_value, data: ?*?*anyopaque) napi_status;
+extern fn napi_get_value_double(env: napi_env, value: ?napi_value, result: *f64) napi_status;
+extern fn napi_get_value_uint32(env: napi_env, value: ?napi_value, result: *u32) napi_status;
+extern fn napi_get_value_string_utf8(env: napi_env, value: ?napi_value, buffer: ?[*]u8, buffer_size: usize, result: ?*usize) napi_status;
+extern fn napi_get_boolean(env: napi_env, value: bool, result: *?napi_value) napi_status;
+extern fn napi_create_double(env: napi_env, value: f64, result: *?napi_value) napi_status;
+extern fn napi_create_uint32(env: napi_env, value: u32, result: *?napi_value) napi_status;
+extern fn napi_create_object(env: napi_env, result: *?napi_value) napi_status;
+extern fn napi_set_named_property(env: napi_env, object: ?napi_value, name: [*:0]const u8, value: ?napi_value) napi_status;
+extern fn napi_create_function(env: napi_env, name: [*:0]const u8, length: usize, callback: napi_callback, data: ?*anyopaque, result: *?napi_value) napi_status;
+extern fn napi_set_instance_data(env: napi_env, data: ?*anyopaque, finalize: napi_finalize, hint: ?*anyopaque) napi_status;
+extern fn napi_get_typedarray_info(env: napi_env, value: ?napi_value, kind: ?*c_int, length: ?*usize, data: ?*?[*]u8, arraybuffer: ?*?napi_value, byte_offset: ?*usize) napi_status;
+extern fn napi_get_arraybuffer_info(env: napi_env, value: ?napi_value, data: ?*?[*]u8, byte_length: ?*usize) napi_status;
+extern fn napi_get_dataview_info(env: napi_env, value: ?napi_value, byte_length: ?*usize, data: ?*?[*]u8, arraybuffer: ?*?napi_value, byte_offset: ?*usize) napi_status;
+
+// ---------------------------------------------------------------------------------------
+// The process's mapping.
+
+const ring_path_bytes_max = 4096;
+
+const ProcessRing = struct {
+    mapping: shm.Mapping,
+    path_buffer: [ring_path_bytes_max]u8,
+    path_len: usize,
+};
+
+/// Set once, never unmapped: workers of the process may write into it until exit.
+var process_ring: ?ProcessRing = null;
+var process_ring_lock: std.atomic.Value(u32) = .init(0);
+
+fn lock() void {
+    // Acquire: everything the previous holder wrote to process_ring is visible to us.
+    while (process_ring_lock.cmpxchgWeak(0, 1, .acquire, .monotonic) != null) std.atomic.spinLoopHint();
+}
+
+fn unlock() void {
+    // Release: our writes to process_ring are visible to the next holder.
+    process_ring_lock.store(0, .release);
+}
+
+/// Maps the ring at `path` the first time; later calls must name the same ring.
+fn process_ring_get(path: []const u8) ?*ProcessRing {
+    assert(path.len < ring_path_bytes_max);
+    lock();
+    defer unlock();
+    if (process_ring) |*existing| {
+        if (!std.mem.eql(u8, existing.path_buffer[0..existing.path_len], path)) return null;
+        return existing;
+    }
+    var path_z: [ring_path_bytes_max]u8 = undefined;
+    @memcpy(path_z[0..path.len], path);
+    path_z[path.len] = 0;
+    const mapping = shm.open(path_z[0..path.len :0]) catch return null;
+    process_ring = .{ .mapping = mapping, .path_buffer = path_z, .path_len = path.len };
+    return &process_ring.?;
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-environment state.
+
+const EnvState = struct {
+    producer: ring.Producer = undefined,
+    attached: bool = false,
+
+    fn detach(state: *EnvState) void {
+        if (!state.attached) return;
+        state.producer.detach();
+        state.attached = false;
+    }
+};
+
+fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c) void {
+    _ = env;
+    _ = hint;
+    const state: *EnvState = @ptrCast(@alignCast(data orelse return));
+    state.detach();
+    std.heap.c_allocator.destroy(state);
+}
+
+const args_max = 8;
+
+const Call = struct {
+    env: napi_env,
+    state: *EnvState,
+    argc: usize,
+    argv: [args_max]?napi_value,
+};
+
+fn call_begin(env: napi_env, info: napi_callback_info) ?Call {
+    var call: Call = .{ .env = env, .state = undefined, .argc = args_max, .argv = @splat(null) };
+    var data: ?*anyopaque = null;
+    if (napi_get_cb_info(env, info, &call.argc, &call.argv, null, &data) != napi_ok) return null;
+    call.state = @ptrCast(@alignCast(data orelse return null));
+    return call;
+}
+
+fn boolean(env: napi_env, value: bool) ?napi_value {
+    var result: ?napi_value = null;
+    _ = napi_get_boolean(env, value, &result);
+    return result;
+}
+
+fn number(env: napi_env, value: f64) ?napi_value {
+    var result: ?napi_value = null;
+    _ = napi_create_double(env, value, &result);
+    return result;
+}
+
+fn arg_double(call: *const Call, index: usize) f64 {
+    var value: f64 = 0;
+    if (index >= call.argc) return 0;
+    // A non-number reads as 0: never throw.
+    if (napi_get_value_double(call.env, call.argv[index], &value) != napi_ok) return 0;
+    return value;
+}
+
+fn arg_u32(call: *const Call, index: usize) u32 {
+    return @truncate(producer_module.u64_from_f64(arg_double(call, index)));
+}
+
+// ---------------------------------------------------------------------------------------
+// Exports.
+
+fn js_attach(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    var path: [ring_path_bytes_max]u8 = undefined;
+    var path_len: usize = 0;
+    if (call.argc < 1) return boolean(env, false);
+    if (napi_get_value_string_utf8(env, call.argv[0], &path, path.len, &path_len) != napi_ok) return boolean(env, false);
+    // The buffer keeps one byte for the terminator: a longer path arrives cut, so refuse it.
+    if (path_len == 0 or path_len >= path.len - 1) return boolean(env, false);
+    const tid = arg_u32(&call, 1);
+    const shared = process_ring_get(path[0..path_len]) orelse return boolean(env, false);
+    call.state.detach();
+    call.state.producer = shared.mapping.ring.attach(@intCast(std.c.getpid()), tid);
+    call.state.attached = true;
+    return boolean(env, true);
+}
+
+fn js_record(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (!call.state.attached) return boolean(env, false);
+    const record = producer_module.record_from_values(
+        arg_u32(&call, 0),
+        arg_u32(&call, 1),
+        arg_double(&call, 2),
+        arg_double(&call, 3),
+        arg_double(&call, 4),
+        arg_double(&call, 5),
+        arg_double(&call, 6),
+    );
+    return boolean(env, call.state.producer.write(&record));
+}
+
+fn js_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (!call.state.attached or call.argc < 2) return boolean(env, false);
+    const id = arg_u32(&call, 0);
+    // Room for string_max_bytes plus a cut character and the terminator; the ring cuts
+    // the rest on a UTF-8 boundary.
+    var bytes: [layout.string_max_bytes + 4]u8 = undefined;
+    var len: usize = 0;
+    if (napi_get_value_string_utf8(env, call.argv[1], &bytes, bytes.len, &len) != napi_ok) return boolean(env, false);
+    assert(len < bytes.len);
+    return boolean(env, producer_module.write_string(&call.state.producer, id, bytes[0..len]) > 0);
+}
+
+/// The bytes behind an ArrayBuffer, a TypedArray or a DataView (empty otherwise).
+fn buffer_bytes(env: napi_env, value: ?napi_value) []const u8 {
+    var data: ?[*]u8 = null;
+    var len: usize = 0;
+    var element_count: usize = 0;
+    var kind: c_int = 0;
+    // TypedArray first (the common case): data is already adjusted by the byte offset.
+    if (napi_get_typedarray_info(env, value, &kind, &element_count, &data, null, null) == napi_ok) {
+        len = element_count * typedarray_element_bytes(kind);
+    } else if (napi_get_arraybuffer_info(env, value, &data, &len) != napi_ok) {
+        if (napi_get_dataview_info(env, value, &len, &data, null, null) != napi_ok) return &.{};
+    }
+    const pointer = data orelse return &.{};
+    return pointer[0..len];
+}
+
+/// napi_typedarray_type → bytes per element.
+fn typedarray_element_bytes(kind: c_int) usize {
+    return switch (kind) {
+        0, 1, 2 => 1, // int8, uint8, uint8_clamped
+        3, 4, 11 => 2, // int16, uint16, float16
+        5, 6, 7 => 4, // int32, uint32, float32
+        8, 9, 10 => 8, // float64, bigint64, biguint64
+        else => 0,
+    };
+}
+
+fn js_record_batch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (!call.state.attached or call.argc < 1) return number(env, 0);
+    const bytes = buffer_bytes(env, call.argv[0]);
+    const fits = bytes.len / layout.record_size_bytes;
+    const count = if (call.argc >= 2) @min(fits, arg_u32(&call, 1)) else fits;
+    if (count == 0) return number(env, 0);
+    const records: [*]align(1) const layout.Record = @ptrCast(bytes.ptr);
+    return number(env, @floatFromInt(call.state.producer.write_batch(records[0..count], 0)));
+}
+
+fn js_stats(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    var written: u64 = 0;
+    var dropped: u64 = 0;
+    if (call.state.attached) {
+        written = call.state.producer.written_count;
+        dropped = call.state.producer.dropped_count;
+    }
+    var object: ?napi_value = null;
+    if (napi_create_object(env, &object) != napi_ok) return null;
+    _ = napi_set_named_property(env, object, "written", number(env, @floatFromInt(written)));
+    _ = napi_set_named_property(env, object, "dropped", number(env, @floatFromInt(dropped)));
+    return object;
+}
+
+fn js_detach(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    call.state.detach();
+    return null;
+}
+
+const Export = struct {
+    name: [*:0]const u8,
+    callback: napi_callback,
+};
+
+const exports_table = [_]Export{
+    .{ .name = "attach", .callback = js_attach },
+    .{ .name = "record", .callback = js_record },
+    .{ .name = "string", .callback = js_string },
+    .{ .name = "recordBatch", .callback = js_record_batch },
+    .{ .name = "stats", .callback = js_stats },
+    .{ .name = "detach", .callback = js_detach },
+};
+
+/// Called once per environment (main thread, each worker) that loads the addon.
+export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_value {
+    const state = std.heap.c_allocator.create(EnvState) catch return exports;
+    state.* = .{};
+    if (napi_set_instance_data(env, state, env_finalize, null) != napi_ok) {
+        std.heap.c_allocator.destroy(state);
+        return exports;
+    }
+    for (exports_table) |entry| {
+        var function: ?napi_value = null;
+        if (napi_create_function(env, entry.name, std.math.maxInt(usize), entry.callback, state, &function) != napi_ok) continue;
+        _ = napi_set_named_property(env, exports, entry.name, function);
+    }
+    return exports;
+}
+
+/// Node-API version 8 (Node 12.22+): instance data and everything above.
+export fn node_api_module_get_api_version_v1() i32 {
+    return 8;
+}
