@@ -133,6 +133,6 @@ test "codec: fields report the layout's offsets and reject values wider than a f
     try std.testing.expectEqual(@as(u32, 2), field_size_bytes(.kind));
     try std.testing.expectEqual(@as(u32, 56), field_offset_bytes(.e));
     var fields: [field_count]u64 = @splat(0);
-    fields[@intFromEnum(Field.kind)] = 0x1_0000;
+    fields[@backingInt(Field.kind)] = 0x1_0000;
     try std.testing.expect(from_fields(&fields) == null);
 }
