@@ -3,7 +3,7 @@
  * under scripts/ (reused, not rewritten). They need the source tree (and zig), so
  * they run from a checkout only; the compiled executable says so instead.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface NativeReport {
@@ -27,23 +27,35 @@ function nativeScripts(): string[] {
     .map((name) => join(dir, name));
 }
 
+/** The native core's `zig build bench` step (zig/bench.zig), when this is a checkout with zig on PATH. */
+function zigBench(): string[] | undefined {
+  const buildFile = join(repoRoot, "build.zig");
+  if (!existsSync(buildFile) || !readFileSync(buildFile, "utf8").includes('b.step("bench"')) return undefined;
+  if (!Bun.which("zig")) return undefined;
+  return ["zig", "build", "bench", "-Doptimize=ReleaseFast"];
+}
+
 export async function runNative(): Promise<NativeReport> {
-  const scripts = nativeScripts();
+  const zig = zigBench();
+  const scripts = nativeScripts().map((script) =>
+    script.endsWith(".sh") ? ["bash", script] : script.endsWith(".ts") ? [process.execPath, script] : ["node", script],
+  );
+  if (zig) scripts.unshift(zig);
   if (scripts.length === 0) {
     return { ok: true, commands: [], output: "", note: "no native microbenchmarks found (scripts/bench-* in a source checkout)" };
   }
   let output = "";
   let ok = true;
   const commands: string[] = [];
-  for (const script of scripts) {
-    const argv = script.endsWith(".sh") ? ["bash", script] : script.endsWith(".ts") ? [process.execPath, script] : ["node", script];
+  for (const argv of scripts) {
     commands.push(argv.map((part) => part.replace(`${repoRoot}/`, "")).join(" "));
     const child = Bun.spawn(argv, { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
     const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-    output += stdout;
+    // Zig programs often print with std.debug.print (stderr): keep whichever holds the figures.
+    output += stdout.trim() ? stdout : stderr;
     if (exitCode !== 0) {
       ok = false;
-      output += `${stderr}(exit code ${exitCode})\n`;
+      output += `${stdout.trim() ? stderr : ""}(exit code ${exitCode})\n`;
     }
   }
   return { ok, commands, output };
