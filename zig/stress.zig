@@ -1,6 +1,7 @@
 //! scope-stress: a native producer process for spec/stress.test.ts. Maps an existing
 //! ring and writes from several threads at once, each thread one producer, every record
-//! self-checking (see `payload`); prints what each producer wrote and dropped as JSON.
+//! self-checking (see `payload`); prints "ready", waits for a byte on stdin, writes,
+//! then prints what each producer wrote and dropped as JSON.
 //!
 //!   scope-stress <ring-path> <first-producer-id> <threads> <records-per-thread> <batch>
 //!
@@ -102,6 +103,11 @@ pub fn main(init: std.process.Init.Minimal) void {
         const id = first_id + @as(u32, @intCast(index));
         worker.* = .{ .producer = mapping.ring.attach(pid, id), .producer_id = id, .records = records, .batch = batch };
     }
+    // Start gate: say we are ready, then wait for the test to let every process go at
+    // once (any byte, or end of input, on stdin), so their writes overlap.
+    _ = std.c.write(1, "ready\n", 6);
+    var gate: [1]u8 = undefined;
+    _ = std.c.read(0, &gate, 1);
     for (threads[0..thread_count], workers[0..thread_count]) |*thread, *worker| {
         thread.* = std.Thread.spawn(.{}, Worker.run, .{worker}) catch fail("cannot spawn a thread");
     }
