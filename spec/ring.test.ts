@@ -1,6 +1,7 @@
 /** The shared-memory ring through its real bun:ffi binding (src/core/ring.ts → libscope.so). */
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { monotonicNs, Ring, RingError } from "../src/core/ring";
 
@@ -188,5 +189,81 @@ describe("ring through bun:ffi", () => {
     writeFileSync(cut, data);
     expect(() => Ring.open(cut)).toThrow(`ring open ${cut}: written by a different scope version (ring or record layout version differs)`);
     expect(() => Ring.unlink(`${path}-missing`)).toThrow("no such file");
+  });
+});
+
+const addonPath = join(import.meta.dir, "..", "zig-out/lib/scope.node");
+
+/** Runs inside a real node process: the main thread and a worker write through scope.node. */
+const nodeScript = `
+const { Worker } = require("node:worker_threads");
+const [addonPath, ringPath] = process.argv.slice(1);
+const addon = require(addonPath);
+const out = {};
+out.beforeAttach = addon.record(13, 0, 1, 0, 0, 0, 0);
+out.attachMissing = addon.attach("/dev/shm/scope-no-such-ring", 0);
+out.attach = addon.attach(ringPath, 7);
+out.attachOtherRing = addon.attach(ringPath + "-other", 7);
+out.record = addon.record(10, 2, 1, 2 ** 53, 0, -1, 3.5);
+out.string = addon.string(9, "h\u00e9llo" + "x".repeat(5000));
+const batch = new BigUint64Array(8 * 3);
+for (let i = 0; i < 3; i++) { batch[i * 8] = 11n << 32n; batch[i * 8 + 3] = BigInt(100 + i); }
+batch[8 + 1] = 555n;
+out.batchTyped = addon.recordBatch(batch, 3);
+out.batchArrayBuffer = addon.recordBatch(batch.buffer, 1);
+out.batchNotABuffer = addon.recordBatch("nope", 1);
+out.batchTooFew = addon.recordBatch(new Uint8Array(10), 1);
+out.recordOddArguments = addon.record("x", {}, null);
+out.stats = addon.stats();
+const worker = new Worker("const a = require(process.argv[2]); a.attach(process.argv[3], 8); a.record(12, 0, 42, 0, 0, 0, 0); a.detach();", { eval: true, argv: [addonPath, ringPath] });
+worker.on("exit", (code) => {
+  out.workerExit = code;
+  addon.detach();
+  out.afterDetach = addon.record(13, 0, 1, 0, 0, 0, 0);
+  console.log(JSON.stringify(out));
+});
+`;
+
+describe("scope.node from a real node process", () => {
+  test("main thread and worker each get a producer; records, strings and batches arrive whole", async () => {
+    const path = ringPath("napi");
+    const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 1024, mode: "discard" });
+    const child = Bun.spawn(["node", "-e", nodeScript, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
+    expect(JSON.parse(stdout)).toEqual({
+      beforeAttach: false,
+      attachMissing: false,
+      attach: true,
+      attachOtherRing: false,
+      record: true,
+      string: true,
+      batchTyped: 3,
+      batchArrayBuffer: 1,
+      batchNotABuffer: 0,
+      batchTooFew: 0,
+      recordOddArguments: true,
+      stats: { written: 1 + 128 + 3 + 1 + 1, dropped: 0 },
+      workerExit: 0,
+      afterDetach: false,
+    });
+    const buffer = new Uint8Array(1024 * RECORD_SIZE);
+    const count = ring.drain(buffer);
+    expect(count).toBe(1 + 128 + 3 + 1 + 1 + 1);
+    const records = Array.from({ length: count }, (_, i) => readRecord(buffer, i));
+    const main = records.filter((record) => record.tid === 7);
+    const worker = records.filter((record) => record.tid === 8);
+    expect(new Set(records.map((record) => record.pid))).toEqual(new Set([child.pid]));
+    expect({ ...main[0]!, timestampNs: 0n, pid: 0 }).toEqual({
+      seq: 0, kind: 10, flags: 2, timestampNs: 0n, pid: 0, tid: 7, a: 1n, b: 2n ** 53n, c: 0n, d: 2n ** 64n - 1n, e: 3n,
+    });
+    const fragments = main.slice(1, 129);
+    expect(fragments.every((record, index) => record.kind === EventKind.string && record.flags === index && record.a === (9n | (4096n << 32n)))).toBe(true);
+    expect(main.slice(129, 133).map((record) => [record.kind, record.a])).toEqual([[11, 100n], [11, 101n], [11, 102n], [11, 100n]]);
+    expect(main[130]!.timestampNs).toBe(555n);
+    expect(main[133]!.kind).toBe(0);
+    expect(worker.map((record) => [record.kind, record.a])).toEqual([[12, 42n]]);
+    expect(ring.stats().producersAttached).toBe(0);
+    ring.close();
   });
 });
