@@ -42,14 +42,18 @@ interface Child {
   records: number;
 }
 
+function readerOf(stream: ReadableStream<Uint8Array>) {
+  return stream.getReader();
+}
+
 /** Reads a child's stdout line by line. */
 class Lines {
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly reader: ReturnType<typeof readerOf>;
   private readonly decoder = new TextDecoder();
   private pending = "";
 
   constructor(stream: ReadableStream<Uint8Array>) {
-    this.reader = stream.getReader();
+    this.reader = readerOf(stream);
   }
 
   async next(): Promise<string> {
