@@ -125,6 +125,7 @@ export fn scope_trace_writer_open(
     argv_len: u32,
     out_writer: ?*?*anyopaque,
 ) TraceStatus {
+    last_error_len = 0;
     const out = out_writer orelse return .invalid_argument;
     out.* = null;
     const path_z = path orelse return .invalid_argument;
@@ -235,6 +236,7 @@ fn reader_adopt(source: trace_file.Source, memory: ?[]u8, out: *?*anyopaque) Tra
 
 /// Opens a trace file and checks its header.
 export fn scope_trace_reader_open(path: ?[*:0]const u8, out_reader: ?*?*anyopaque) TraceStatus {
+    last_error_len = 0;
     const out = out_reader orelse return .invalid_argument;
     out.* = null;
     const path_z = path orelse return .invalid_argument;
@@ -255,6 +257,7 @@ export fn scope_trace_reader_open(path: ?[*:0]const u8, out_reader: ?*?*anyopaqu
 
 /// Reads a trace held in memory (copied first: the caller's buffer may move).
 export fn scope_trace_reader_open_memory(bytes: ?[*]const u8, len: u32, out_reader: ?*?*anyopaque) TraceStatus {
+    last_error_len = 0;
     const out = out_reader orelse return .invalid_argument;
     out.* = null;
     if (bytes == null and len > 0) return .invalid_argument;

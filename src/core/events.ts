@@ -1,0 +1,279 @@
+/**
+ * Exact decoding of 64-byte records (the layout of zig/layout.zig, mirrored in
+ * layout.ts) and the string table that reassembles `string` records. No per-kind
+ * meaning here (that is model.ts): every field comes out as stored, and
+ * `encodeRecord(decodeRecord(bytes))` gives back the same 64 bytes.
+ *
+ * Why bigint for the timestamp and a..e: CLOCK_MONOTONIC counts nanoseconds since boot,
+ * and 2^53 ns is only 104 days; a server up longer than that would get timestamps
+ * rounded to 2, 4, 8... ns as a number, which reorders close events and breaks exact
+ * decoding. The payload fields are u64 ids, counts and two's-complement i64s, equally
+ * beyond 2^53. The cost (a BigInt per field, see BENCHMARKS.md) is paid when a trace is
+ * read, never while one is recorded.
+ */
+import { EventKind, Offset, RECORD_SIZE, STRING_FRAGMENT_BYTES, STRING_MAX_BYTES, eventKindName, type EventKindName } from "./layout";
+
+export interface DecodedRecord {
+  /** The ring's slot sequence; 0 in trace files. */
+  seq: number;
+  /** CLOCK_MONOTONIC nanoseconds. */
+  timestampNs: bigint;
+  /** The EventKind's name, or its number when this version does not know it. */
+  kind: EventKindName | number;
+  flags: number;
+  pid: number;
+  tid: number;
+  a: bigint;
+  b: bigint;
+  c: bigint;
+  d: bigint;
+  e: bigint;
+}
+
+/** A record to encode: payload fields may be numbers (integers, negatives as i64). */
+export interface RecordInput {
+  seq?: number;
+  timestampNs: bigint | number;
+  kind: EventKindName | number | string;
+  flags?: number;
+  pid: number;
+  tid: number;
+  a?: bigint | number;
+  b?: bigint | number;
+  c?: bigint | number;
+  d?: bigint | number;
+  e?: bigint | number;
+}
+
+// One DataView per buffer, reused: decoding a batch would otherwise allocate a view per record.
+let cachedBuffer: ArrayBufferLike | undefined;
+let cachedView: DataView | undefined;
+
+function viewOf(bytes: Uint8Array): DataView {
+  if (bytes.buffer !== cachedBuffer || !cachedView) {
+    cachedBuffer = bytes.buffer;
+    cachedView = new DataView(bytes.buffer);
+  }
+  return cachedView;
+}
+
+function checkBounds(bytes: Uint8Array, offset: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + RECORD_SIZE > bytes.byteLength) {
+    throw new RangeError(`record at offset ${offset} is outside the ${bytes.byteLength}-byte buffer`);
+  }
+}
+
+/** Decodes the record at `offset` in `bytes` (which need not be aligned). */
+export function decodeRecord(bytes: Uint8Array, offset = 0): DecodedRecord {
+  checkBounds(bytes, offset);
+  const view = viewOf(bytes);
+  const base = bytes.byteOffset + offset;
+  const kind = view.getUint16(base + Offset.kind, true);
+  return {
+    seq: view.getUint32(base + Offset.seq, true),
+    timestampNs: view.getBigUint64(base + Offset.timestampNs, true),
+    kind: eventKindName[kind] ?? kind,
+    flags: view.getUint16(base + Offset.flags, true),
+    pid: view.getUint32(base + Offset.pid, true),
+    tid: view.getUint32(base + Offset.tid, true),
+    a: view.getBigUint64(base + Offset.a, true),
+    b: view.getBigUint64(base + Offset.b, true),
+    c: view.getBigUint64(base + Offset.c, true),
+    d: view.getBigUint64(base + Offset.d, true),
+    e: view.getBigUint64(base + Offset.e, true),
+  };
+}
+
+/** Decodes every record of `bytes` (a whole number of records). */
+export function decodeRecords(bytes: Uint8Array): DecodedRecord[] {
+  if (bytes.byteLength % RECORD_SIZE !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a whole number of records`);
+  const records: DecodedRecord[] = [];
+  for (let offset = 0; offset < bytes.byteLength; offset += RECORD_SIZE) records.push(decodeRecord(bytes, offset));
+  return records;
+}
+
+export function kindNumber(kind: EventKindName | number | string): number {
+  if (typeof kind === "number") {
+    if (!Number.isInteger(kind) || kind < 0 || kind > 0xffff) throw new RangeError(`kind ${kind} is not a u16`);
+    return kind;
+  }
+  const value = (EventKind as Record<string, number>)[kind];
+  if (value === undefined) throw new RangeError(`unknown event kind "${kind}"`);
+  return value;
+}
+
+function u64(value: bigint | number | undefined, name: string): bigint {
+  if (value === undefined) return 0n;
+  if (typeof value === "number" && !Number.isSafeInteger(value)) throw new RangeError(`${name} = ${value} is not an exact integer`);
+  const big = BigInt(value);
+  if (big < -(1n << 63n) || big >= 1n << 64n) throw new RangeError(`${name} = ${big} does not fit 64 bits`);
+  return BigInt.asUintN(64, big);
+}
+
+function uint(value: number | undefined, bits: 16 | 32, name: string): number {
+  const v = value ?? 0;
+  if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits) throw new RangeError(`${name} = ${v} is not a u${bits}`);
+  return v;
+}
+
+/** Encodes `record` at `offset` in `bytes`: the exact inverse of decodeRecord. */
+export function encodeRecord(record: RecordInput, bytes: Uint8Array, offset = 0): void {
+  checkBounds(bytes, offset);
+  const view = viewOf(bytes);
+  const base = bytes.byteOffset + offset;
+  view.setUint32(base + Offset.seq, uint(record.seq, 32, "seq"), true);
+  view.setUint16(base + Offset.kind, kindNumber(record.kind), true);
+  view.setUint16(base + Offset.flags, uint(record.flags, 16, "flags"), true);
+  view.setBigUint64(base + Offset.timestampNs, u64(record.timestampNs, "timestampNs"), true);
+  view.setUint32(base + Offset.pid, uint(record.pid, 32, "pid"), true);
+  view.setUint32(base + Offset.tid, uint(record.tid, 32, "tid"), true);
+  view.setBigUint64(base + Offset.a, u64(record.a, "a"), true);
+  view.setBigUint64(base + Offset.b, u64(record.b, "b"), true);
+  view.setBigUint64(base + Offset.c, u64(record.c, "c"), true);
+  view.setBigUint64(base + Offset.d, u64(record.d, "d"), true);
+  view.setBigUint64(base + Offset.e, u64(record.e, "e"), true);
+}
+
+/** The `string` records that carry `text` for producer (pid, tid) under `id`, as the
+ * native producer writes them (zig/ring.zig string_fragments): for tests and tools. */
+export function encodeString(pid: number, tid: number, id: number, text: string, timestampNs: bigint = 0n): Uint8Array {
+  const utf8 = new TextEncoder().encode(text);
+  if (utf8.byteLength > STRING_MAX_BYTES) throw new RangeError(`string of ${utf8.byteLength} bytes exceeds ${STRING_MAX_BYTES}`);
+  const count = Math.max(1, Math.ceil(utf8.byteLength / STRING_FRAGMENT_BYTES));
+  const bytes = new Uint8Array(count * RECORD_SIZE);
+  for (let index = 0; index < count; index++) {
+    const base = index * RECORD_SIZE;
+    encodeRecord({ kind: "string", flags: index, timestampNs, pid, tid, a: BigInt(id) | (BigInt(utf8.byteLength) << 32n) }, bytes, base);
+    bytes.set(utf8.subarray(index * STRING_FRAGMENT_BYTES, (index + 1) * STRING_FRAGMENT_BYTES), base + Offset.b);
+  }
+  return bytes;
+}
+
+/** What the table knows of one string. */
+export interface StringEntry {
+  /** The text; for an incomplete string, U+FFFD stands for each missing fragment. */
+  text: string;
+  complete: boolean;
+  totalBytes: number;
+  fragmentCount: number;
+  missingFragments: number;
+}
+
+interface PartialString {
+  bytes: Uint8Array;
+  received: Uint8Array;
+  receivedCount: number;
+  text: string | undefined;
+}
+
+export interface StringTableLimits {
+  /** Strings kept at most; fragments of further strings are counted in `rejected`. */
+  maxStrings: number;
+}
+
+/** The u64 fields b..e as the 32 fragment bytes they carry (little-endian). */
+function fragmentBytes(record: { b: bigint | number; c: bigint | number; d: bigint | number; e: bigint | number }): Uint8Array {
+  const bytes = new Uint8Array(STRING_FRAGMENT_BYTES);
+  const view = new DataView(bytes.buffer);
+  [record.b, record.c, record.d, record.e].forEach((value, index) => view.setBigUint64(index * 8, BigInt.asUintN(64, BigInt(value)), true));
+  return bytes;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/**
+ * Reassembles `string` records: a = id (low 32 bits) | total length in bytes << 32,
+ * flags = fragment index, b..e = up to 32 bytes of UTF-8. Strings are keyed by
+ * (pid, tid, id); fragments may arrive in any order, and some may be missing.
+ */
+export class StringTable {
+  private readonly strings = new Map<string, PartialString>();
+  /** Fragments ignored: id 0, length over the maximum, index out of range, or the table full. */
+  rejected = 0;
+  /** Fragments whose total length disagreed with earlier fragments of the same key (the later one wins). */
+  conflicts = 0;
+
+  constructor(private readonly limits: StringTableLimits = { maxStrings: 1_000_000 }) {}
+
+  get size(): number {
+    return this.strings.size;
+  }
+
+  /** Takes a record; returns whether it was a string fragment the table kept. */
+  add(record: {
+    kind: EventKindName | number | string;
+    flags: number;
+    pid: number;
+    tid: number;
+    a: bigint | number;
+    b: bigint | number;
+    c: bigint | number;
+    d: bigint | number;
+    e: bigint | number;
+  }): boolean {
+    if (record.kind !== "string" && record.kind !== EventKind.string) return false;
+    const a = BigInt.asUintN(64, BigInt(record.a));
+    const id = Number(a & 0xffff_ffffn);
+    const totalBytes = Number(a >> 32n);
+    const fragmentCount = Math.max(1, Math.ceil(totalBytes / STRING_FRAGMENT_BYTES));
+    if (id === 0 || totalBytes > STRING_MAX_BYTES || record.flags >= fragmentCount) {
+      this.rejected++;
+      return false;
+    }
+    const key = `${record.pid}/${record.tid}/${id}`;
+    let entry = this.strings.get(key);
+    if (entry && entry.bytes.byteLength !== totalBytes) {
+      this.conflicts++;
+      entry = undefined;
+    }
+    if (!entry) {
+      if (this.strings.size >= this.limits.maxStrings && !this.strings.has(key)) {
+        this.rejected++;
+        return false;
+      }
+      entry = { bytes: new Uint8Array(totalBytes), received: new Uint8Array(fragmentCount), receivedCount: 0, text: undefined };
+      this.strings.set(key, entry);
+    }
+    if (entry.received[record.flags]) return true; // a duplicate: the first copy stands
+    const start = record.flags * STRING_FRAGMENT_BYTES;
+    entry.bytes.set(fragmentBytes(record).subarray(0, Math.min(STRING_FRAGMENT_BYTES, totalBytes - start)), start);
+    entry.received[record.flags] = 1;
+    entry.receivedCount++;
+    entry.text = undefined;
+    return true;
+  }
+
+  /** The string (pid, tid, id), or undefined when no fragment of it was seen. */
+  get(pid: number, tid: number, id: number): string | undefined {
+    return this.entry(pid, tid, id)?.text;
+  }
+
+  entry(pid: number, tid: number, id: number): StringEntry | undefined {
+    const entry = this.strings.get(`${pid}/${tid}/${id}`);
+    if (!entry) return undefined;
+    const fragmentCount = entry.received.byteLength;
+    entry.text ??= entry.receivedCount === fragmentCount ? decoder.decode(entry.bytes) : partialText(entry);
+    return {
+      text: entry.text,
+      complete: entry.receivedCount === fragmentCount,
+      totalBytes: entry.bytes.byteLength,
+      fragmentCount,
+      missingFragments: fragmentCount - entry.receivedCount,
+    };
+  }
+}
+
+/** Decodes the runs of received fragments, one U+FFFD for each run of missing ones. */
+function partialText(entry: PartialString): string {
+  let text = "";
+  let index = 0;
+  const count = entry.received.byteLength;
+  while (index < count) {
+    const received = entry.received[index] === 1;
+    let end = index;
+    while (end < count && (entry.received[end] === 1) === received) end++;
+    text += received ? decoder.decode(entry.bytes.subarray(index * STRING_FRAGMENT_BYTES, end * STRING_FRAGMENT_BYTES)) : "\uFFFD";
+    index = end;
+  }
+  return text;
+}
