@@ -40,7 +40,7 @@ describe("layout: Zig and TypeScript agree", () => {
     const ts = Object.entries(Offset).map(([key, offset]) => ({ name: zigName(key), offset, size: sizes[key as keyof typeof Offset] }));
     expect(zig).toEqual(ts);
     // The fields tile the record: no gaps, no overlap.
-    ts.forEach((field, i) => expect(field.offset).toBe(i === 0 ? 0 : ts[i - 1]!.offset + ts[i - 1]!.size));
+    ts.forEach((field, i) => expect<number>(field.offset).toBe(i === 0 ? 0 : ts[i - 1]!.offset + ts[i - 1]!.size));
     expect(ts.at(-1)!.offset + ts.at(-1)!.size).toBe(RECORD_SIZE);
     expect(native.scope_record_field(ts.length, new Uint32Array(2))).toBe(1);
   });
