@@ -1,5 +1,7 @@
 /** Shared helpers for the test suite: paths and running real processes. */
 import { join } from "node:path";
+import { interpret, type TraceEvent } from "../src/core/model";
+import { loadTrace } from "../src/dump/load";
 
 export const repoRoot = join(import.meta.dir, "..");
 export const cliEntry = join(repoRoot, "src/cli/main.ts");
@@ -25,4 +27,11 @@ export async function runCli(args: string[], opts: { cwd?: string; env?: Record<
     child.exited,
   ]);
   return { exitCode, stdout, stderr };
+}
+
+/** Decodes and interprets a whole trace file (throws if it is damaged). */
+export function readEvents(path: string): TraceEvent[] {
+  const trace = loadTrace(path);
+  if (trace.error) throw new Error(`${path}: ${trace.error.reason} at byte ${trace.error.offset}`);
+  return interpret(trace.records, trace.strings);
 }

@@ -1,9 +1,24 @@
 #!/usr/bin/env bun
-import { Builtins, Cli } from "clipanion";
+import { Builtins, Cli, UsageError } from "clipanion";
 import { VERSION } from "../version";
 import { commands } from "./commands";
 
-const cli = new Cli({
+/**
+ * Errors are one line on stderr (`scope: ...`), never a usage dump on stdout: a user
+ * error is a UsageError, anything else is reported with its message (the stack with
+ * SCOPE_DEBUG=1).
+ */
+class ScopeCli extends Cli {
+  override error(error: Error): string {
+    const message = (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
+    const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" ? "" : "error: ";
+    process.stderr.write(`scope: ${prefix}${message.trim()}\n`);
+    if (process.env.SCOPE_DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
+    return "";
+  }
+}
+
+const cli = new ScopeCli({
   binaryLabel: "scope",
   binaryName: "scope",
   binaryVersion: VERSION,

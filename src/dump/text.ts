@@ -36,5 +36,6 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
 export function formatEventLine(event: TraceEvent, startNs: bigint, all: TraceEvent[], color: ChalkInstance): string {
   const kindColor = event.kind.includes("exit") ? color.yellow : event.kind.startsWith("message") ? color.cyan : event.kind === "drop" || event.kind === "agent_error" ? color.red : color.green;
   const thread = `${event.pid}/${event.tid}`.padEnd(12);
-  return `${color.dim(formatTime(event.timestampNs - startNs))} ${color.bold(thread)} ${kindColor(event.kind.padEnd(16))} ${describe(event, all)}`;
+  const index = `#${event.index}`.padStart(6);
+  return `${color.dim(formatTime(event.timestampNs - startNs))} ${color.dim(index)} ${color.bold(thread)} ${kindColor(event.kind.padEnd(16))} ${describe(event, all)}`;
 }

@@ -1,0 +1,126 @@
+/** `scope dump` on trace files written through the real writer: formats, filters, damage. */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, truncateSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
+import { monotonicNs } from "../src/core/ring";
+import { TraceWriter } from "../src/core/trace-file";
+import { runCli } from "./harness";
+
+interface Spec {
+  kind: number;
+  t: number;
+  pid: number;
+  tid: number;
+  flags?: number;
+  payload?: (bigint | number)[];
+}
+
+function encode(records: Spec[]): Uint8Array {
+  const bytes = new Uint8Array(records.length * RECORD_SIZE);
+  const view = new DataView(bytes.buffer);
+  records.forEach((record, i) => {
+    const base = i * RECORD_SIZE;
+    view.setUint16(base + Offset.kind, record.kind, true);
+    view.setUint16(base + Offset.flags, record.flags ?? 0, true);
+    view.setBigUint64(base + Offset.timestampNs, BigInt(record.t), true);
+    view.setUint32(base + Offset.pid, record.pid, true);
+    view.setUint32(base + Offset.tid, record.tid, true);
+    (record.payload ?? []).forEach((value, j) => view.setBigUint64(base + Offset.a + 8 * j, BigInt(value), true));
+  });
+  return bytes;
+}
+
+/** A string record: a = id | len << 32, flags = fragment index, bytes at offset 32. */
+function stringRecord(pid: number, tid: number, id: number, text: string): Uint8Array {
+  const bytes = encode([{ kind: EventKind.string, t: 1, pid, tid, payload: [BigInt(id) | (BigInt(text.length) << 32n)] }]);
+  bytes.set(new TextEncoder().encode(text), Offset.b);
+  return bytes;
+}
+
+const worker = 1 | (0 << 8) | (1 << 16);
+let dir: string;
+let path: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "scope-dump-test-"));
+  path = join(dir, "t.bin");
+  const writer = TraceWriter.open(path, { host: "testhost", argv: ["node", "app.js"] });
+  const base = Number(monotonicNs());
+  writer.append(stringRecord(100, 0, 1, "{\"n\":2}"), 1);
+  const events = encode([
+    { kind: EventKind.thread_spawn, t: base + 1_000_000, pid: 100, tid: 0, payload: [1] },
+    { kind: EventKind.message_send, t: base + 2_000_000, pid: 100, tid: 0, payload: [1, worker, 100, 7, 1] },
+    { kind: EventKind.message_receive, t: base + 3_000_000, pid: 100, tid: 1, payload: [1, worker, 100, 7, 0] },
+    { kind: EventKind.thread_exited, t: base + 4_000_000, pid: 100, tid: 0, payload: [1, 0] },
+  ]);
+  writer.append(events, 4);
+  writer.close({ written: 5, dropped: 0, overwritten: 0, recorded: 5 });
+});
+
+describe("scope dump", () => {
+  test("text: one line per event with the send→receive link", async () => {
+    const result = await runCli(["dump", path]);
+    expect(result.exitCode).toBe(0);
+    const lines = result.stdout.trim().split("\n").slice(1);
+    expect(lines.map((line) => line.split(/\s+/).slice(2, 5).join(" "))).toEqual([
+      "#0 100/0 thread_spawn",
+      "#1 100/0 message_send",
+      "#2 100/1 message_receive",
+      "#3 100/0 thread_exited",
+    ]);
+    expect(lines[1]).toContain('worker#1 7B "{\\"n\\":2}" → 100/1 #2');
+    expect(lines[2]).toContain("← 100/0 #1");
+  });
+
+  test("--json: one object per line, linked", async () => {
+    const result = await runCli(["dump", "--json", "--kind", "message", path]);
+    expect(result.exitCode).toBe(0);
+    const objects = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(objects.map((o) => [o.kind, o.pid, o.tid, o.ordinal, o.linkedTo])).toEqual([
+      ["message_send", 100, 0, 1, [2]],
+      ["message_receive", 100, 1, 1, [1]],
+    ]);
+  });
+
+  test("--chrome: Trace Event JSON with a flow from send to receive and a track per thread", async () => {
+    const result = await runCli(["dump", "--chrome", path]);
+    const trace = JSON.parse(result.stdout);
+    const flows = trace.traceEvents.filter((e: { ph: string }) => e.ph === "s" || e.ph === "f");
+    expect(flows.map((e: { ph: string; tid: number; id: number }) => [e.ph, e.tid, e.id])).toEqual([["s", 0, 1], ["f", 1, 1]]);
+    const threads = trace.traceEvents.filter((e: { name: string }) => e.name === "thread_name").map((e: { tid: number }) => e.tid).sort();
+    expect(threads).toEqual([0, 1]);
+  });
+
+  test("--stats and filters", async () => {
+    const result = await runCli(["dump", "--stats", "--tid", "0", path]);
+    expect(result.stdout).toContain("events: 3 in");
+    expect(result.stdout).toContain("message_send       1");
+    expect(result.stdout).toContain("ring: 5 written, 0 dropped, 0 overwritten");
+  });
+
+  test("a truncated trace prints the valid events, says where it stopped, exits 2", async () => {
+    const cut = join(dir, "cut.bin");
+    writeFileSync(cut, readFileSync(path));
+    truncateSync(cut, statSync(cut).size - 100);
+    const result = await runCli(["dump", "--json", cut]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/^scope: .*cut\.bin: .* at byte \d+; the \d+ events before it were shown\n$/);
+  });
+
+  test("a file that is not a trace: one line, non-zero exit", async () => {
+    const junk = join(dir, "junk.bin");
+    writeFileSync(junk, "hello, this is not a trace file at all\n".repeat(10));
+    const result = await runCli(["dump", junk]);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr.trim().split("\n").length).toBe(1);
+    expect(result.stderr).toStartWith("scope: ");
+  });
+
+  test("a missing file and conflicting formats are usage errors", async () => {
+    expect((await runCli(["dump", join(dir, "nope.bin")])).stderr).toBe(`scope: ${join(dir, "nope.bin")}: no such file\n`);
+    expect((await runCli(["dump", "--json", "--chrome", path])).stderr).toBe("scope: choose one of --json, --chrome, --stats\n");
+    expect((await runCli(["dump", "--pid", "x", path])).stderr).toBe('scope: --pid: expected comma-separated whole numbers, got "x"\n');
+  });
+});

@@ -1,0 +1,101 @@
+/** `scope run` as a user meets it: pass-through, exit status, signals, bad input. */
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cliEntry, readEvents, runCli } from "./harness";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "scope-run-test-"));
+
+describe("scope run", () => {
+  test("passes stdout, stderr and the exit code through, and writes a trace", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", "--out", out, "--", "node", "-e", "console.log('to stdout'); console.error('to stderr'); process.exitCode = 7"]);
+    expect(result.exitCode).toBe(7);
+    expect(result.stdout).toBe("to stdout\n");
+    expect(result.stderr).toStartWith("to stderr\n");
+    expect(result.stderr).toContain("program exit code 7");
+    const events = readEvents(out);
+    const starts = events.filter((event) => event.kind === "trace_start");
+    expect(starts.length).toBe(1);
+    expect(events.find((event) => event.kind === "process_exit")?.fields.code).toBe(7);
+  });
+
+  test("options after the program belong to the program, with or without --", async () => {
+    const out = join(tmp(), "t.bin");
+    const result = await runCli(["run", "-o", out, "node", "-e", "console.log(JSON.stringify(process.argv.slice(1)))", "--", "--out", "x"]);
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual(["--out", "x"]);
+  });
+
+  test("a program killed by a signal makes scope exit with 128 + signal, and its trace is complete", async () => {
+    const out = join(tmp(), "t.bin");
+    const result = await runCli(["run", "--out", out, "--", "node", "-e", "console.log('before'); process.kill(process.pid, 'SIGKILL')"]);
+    expect(result.exitCode).toBe(128 + 9);
+    expect(result.stdout).toBe("before\n");
+    const events = readEvents(out);
+    const top = events.find((event) => event.kind === "child_exit" && event.pid === events.find((e) => e.kind === "child_exit")!.pid);
+    expect(top?.fields.signal).toBe(9);
+    expect(events.some((event) => event.kind === "trace_start")).toBe(true);
+  });
+
+  test("stdin reaches the program", async () => {
+    const out = join(tmp(), "t.bin");
+    const child = Bun.spawn([process.execPath, cliEntry, "run", "--out", out, "--", "node", "-e", "process.stdin.pipe(process.stdout)"], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    child.stdin.write("line one\nline two\n");
+    await child.stdin.end();
+    expect(await new Response(child.stdout).text()).toBe("line one\nline two\n");
+    expect(await child.exited).toBe(0);
+  });
+
+  test("SIGTERM sent to scope reaches the program", async () => {
+    const out = join(tmp(), "t.bin");
+    const program = "process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(0) }); console.log('ready'); setInterval(() => {}, 1000)";
+    const child = Bun.spawn([process.execPath, cliEntry, "run", "--out", out, "--", "node", "-e", program], { stdout: "pipe", stderr: "pipe" });
+    const reader = child.stdout.getReader();
+    let seen = "";
+    while (!seen.includes("ready\n")) seen += new TextDecoder().decode((await reader.read()).value);
+    child.kill("SIGTERM");
+    while (!seen.includes("got SIGTERM")) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      seen += new TextDecoder().decode(chunk.value);
+    }
+    expect(seen).toBe("ready\ngot SIGTERM\n");
+    expect(await child.exited).toBe(0);
+  });
+
+  test("an existing NODE_OPTIONS is kept", async () => {
+    const out = join(tmp(), "t.bin");
+    const result = await runCli(["run", "--out", out, "--", "node", "-e", "console.log(require('v8').getHeapStatistics().heap_size_limit < 200 * 1024 * 1024)"], {
+      env: { NODE_OPTIONS: "--max-old-space-size=100" },
+    });
+    expect(result.stdout).toBe("true\n");
+  });
+
+  test("a command that cannot start: one line, exit 127, no trace left behind", async () => {
+    const out = join(tmp(), "t.bin");
+    const result = await runCli(["run", "--out", out, "--", "no-such-command-scope-test"]);
+    expect(result.exitCode).toBe(127);
+    expect(result.stderr.trim().split("\n")).toEqual(["scope: cannot start no-such-command-scope-test: command not found"]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test("bad options fail with one clear line", async () => {
+    const missing = await runCli(["run"]);
+    expect(missing.exitCode).not.toBe(0);
+    const size = await runCli(["run", "--ring-size", "lots", "--", "node", "-e", ""]);
+    expect(size.exitCode).toBe(1);
+    expect(size.stdout + size.stderr).toContain('--ring-size: expected a size such as 16MiB, got "lots"');
+    const dir = await runCli(["run", "--out", "/no/such/dir/t.bin", "--", "node", "-e", ""]);
+    expect(dir.exitCode).toBe(1);
+    expect(dir.stdout + dir.stderr).toContain("--out: directory /no/such/dir does not exist");
+    const mode = await runCli(["run", "--mode", "sometimes", "--", "node", "-e", ""]);
+    expect(mode.exitCode).not.toBe(0);
+  });
+});

@@ -1,0 +1,71 @@
+import { Command, Option, UsageError } from "clipanion";
+import { existsSync } from "node:fs";
+import { dumpTrace, type DumpFormat } from "../../dump/dump";
+import { parseDuration, type EventFilter } from "../../dump/filter";
+
+function numberList(flag: string, text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const values = text.split(",").map((part) => Number(part.trim()));
+  if (values.some((value) => !Number.isInteger(value) || value < 0)) throw new UsageError(`${flag}: expected comma-separated whole numbers, got "${text}"`);
+  return values;
+}
+
+function duration(flag: string, text: string | undefined): bigint | undefined {
+  if (text === undefined) return undefined;
+  const value = parseDuration(text);
+  if (value === undefined) throw new UsageError(`${flag}: expected a duration such as 150ms or 2s, got "${text}"`);
+  return value;
+}
+
+export class DumpCommand extends Command {
+  static override paths = [["dump"]];
+
+  static override usage = Command.Usage({
+    description: "decode a trace file",
+    details: `
+      Prints one line per event: time since the trace's start, process/thread, kind and details, with
+      each message send linked to its receive. \`--json\` prints one JSON object per line, \`--chrome\` a
+      Chrome Trace Event file that Perfetto (ui.perfetto.dev) and chrome://tracing open, \`--stats\` a summary.
+
+      A truncated or corrupt trace prints every valid event, then says where and why it stopped, and
+      exits with status 2.
+    `,
+    examples: [
+      ["Show a trace", "scope dump trace.bin"],
+      ["Only messages of process 4242 in the first 2 seconds", "scope dump --pid 4242 --kind message --until 2s trace.bin"],
+      ["Open in Perfetto", "scope dump --chrome trace.bin > trace.json"],
+    ],
+  });
+
+  json = Option.Boolean("--json", false, { description: "One JSON object per line" });
+  chrome = Option.Boolean("--chrome", false, { description: "Chrome Trace Event JSON (Perfetto, chrome://tracing)" });
+  stats = Option.Boolean("--stats", false, { description: "A summary: events by kind, processes, threads, message pairing" });
+  pid = Option.String("--pid", { description: "Only these process ids (comma-separated)" });
+  tid = Option.String("--tid", { description: "Only these thread ids (comma-separated; 0 is a main thread)" });
+  kind = Option.String("--kind", { description: "Only these kinds or groups (comma-separated: message, process, thread_exit, ...)" });
+  since = Option.String("--since", { description: "Only events at or after this time since the start (e.g. 150ms)" });
+  until = Option.String("--until", { description: "Only events at or before this time since the start (e.g. 2s)" });
+
+  file = Option.String({ name: "trace.bin" });
+
+  async execute(): Promise<number> {
+    const formats = [this.json && "json", this.chrome && "chrome", this.stats && "stats"].filter(Boolean) as DumpFormat[];
+    if (formats.length > 1) throw new UsageError("choose one of --json, --chrome, --stats");
+    if (!existsSync(this.file)) throw new UsageError(`${this.file}: no such file`);
+    const filter: EventFilter = {
+      pids: numberList("--pid", this.pid),
+      tids: numberList("--tid", this.tid),
+      kinds: this.kind?.split(",").map((kind) => kind.trim()).filter(Boolean),
+      sinceNs: duration("--since", this.since),
+      untilNs: duration("--until", this.until),
+    };
+    return dumpTrace({
+      path: this.file,
+      format: formats[0] ?? "text",
+      filter,
+      stdout: this.context.stdout,
+      stderr: this.context.stderr,
+      colorEnabled: this.context.colorDepth > 1,
+    });
+  }
+}

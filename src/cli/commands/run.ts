@@ -1,0 +1,54 @@
+import { Command, Option, UsageError } from "clipanion";
+import * as t from "typanion";
+import { runTraced } from "../../run/session";
+import { parseSize } from "../../run/options";
+
+export class RunCommand extends Command {
+  static override paths = [["run"]];
+
+  static override usage = Command.Usage({
+    description: "run a program under tracing and record its runtime events",
+    details: `
+      Starts \`<command>\` with the scope agent preloaded into every Node.js and Bun process and worker
+      thread it creates, records processes, threads, their exits and every message between them into a
+      binary trace, and prints a summary when the program ends. Standard streams pass through untouched
+      and scope exits with the program's exit code (128 + signal number when a signal killed it).
+
+      Options before the command are scope's; everything from the command on is passed to it unchanged.
+    `,
+    examples: [
+      ["Trace a Node.js program", "scope run -- node app.js"],
+      ["Trace an npm script into a chosen file", "scope run --out server.bin npm run start"],
+      ["Keep only the newest events (flight recorder), streaming events live", "scope run --mode overwrite --print node app.js"],
+    ],
+  });
+
+  out = Option.String("-o,--out", "trace.bin", { description: "Where to write the trace" });
+  events = Option.String("--events", { description: "Event groups to record, comma-separated: process,thread,message (default: all)" });
+  ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB); rounded down to a power of two per lane" });
+  mode = Option.String("--mode", "discard", {
+    description: "What a full ring does: discard new events (counted) or overwrite the oldest (flight recorder)",
+    validator: t.isEnum(["discard", "overwrite"] as const),
+  });
+  print = Option.Boolean("--print", false, { description: "Also stream decoded events to stderr while the program runs" });
+
+  program = Option.String({ name: "command" });
+  args = Option.Proxy();
+
+  async execute(): Promise<number> {
+    const ringBytes = parseSize(this.ringSize);
+    if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
+    const events = this.events?.split(",").map((group) => group.trim()).filter(Boolean);
+    return runTraced({
+      argv: [this.program, ...this.args],
+      out: this.out,
+      events,
+      ringBytes,
+      mode: this.mode,
+      print: this.print,
+      stdout: this.context.stdout,
+      stderr: this.context.stderr,
+      colorEnabled: this.context.colorDepth > 1,
+    });
+  }
+}

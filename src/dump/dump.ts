@@ -1,0 +1,58 @@
+/** `scope dump`: read a trace, interpret it, filter, and write it in the chosen format. */
+import chalk, { Chalk } from "chalk";
+import type { Writable } from "node:stream";
+import { interpret } from "../core/model";
+import { loadTrace } from "./load";
+import { toChromeTrace } from "./chrome";
+import { matches, type EventFilter } from "./filter";
+import { eventToJson } from "./json";
+import { computeStats } from "./stats";
+import { formatEventLine } from "./text";
+
+export type DumpFormat = "text" | "json" | "chrome" | "stats";
+
+export interface DumpOptions {
+  path: string;
+  format: DumpFormat;
+  filter: EventFilter;
+  stdout: Writable;
+  stderr: Writable;
+  colorEnabled: boolean;
+}
+
+/** Exit status: 0 for a complete trace, 2 when it stopped at a damaged or truncated part. */
+export async function dumpTrace(options: DumpOptions): Promise<number> {
+  const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
+  const trace = loadTrace(options.path);
+  const all = interpret(trace.records, trace.strings);
+  const startNs = trace.startNs;
+  const events = all.filter((event) => matches(options.filter, event, startNs));
+  const out = options.stdout;
+  switch (options.format) {
+    case "text":
+      out.write(color.dim(`# ${options.path}: ${trace.header.argv.join(" ")} on ${trace.header.hostName}, started ${trace.header.startTime.toISOString()}\n`));
+      for (const event of events) out.write(`${formatEventLine(event, startNs, all, color)}\n`);
+      break;
+    case "json":
+      for (const event of events) out.write(`${eventToJson(event, startNs)}\n`);
+      break;
+    case "chrome":
+      out.write(JSON.stringify(toChromeTrace(events, startNs)));
+      out.write("\n");
+      break;
+    case "stats": {
+      const stats = computeStats(events);
+      out.write(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
+      for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.write(`  ${kind.padEnd(18)} ${count}\n`);
+      out.write(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);
+      if (trace.end) out.write(`ring: ${trace.end.written} written, ${trace.end.dropped} dropped, ${trace.end.overwritten} overwritten\n`);
+      break;
+    }
+  }
+  if (trace.error) {
+    options.stderr.write(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${all.length} events before it were shown\n`);
+    return 2;
+  }
+  if (!trace.end) options.stderr.write(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were shown\n`);
+  return 0;
+}

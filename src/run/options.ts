@@ -1,0 +1,15 @@
+/** Parsing helpers for `scope run` options. */
+
+const sizeUnits: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** "16MiB" → 16777216; undefined when malformed or not a positive whole number of bytes. */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  if (!match) return undefined;
+  const unit = sizeUnits[match[2]!.toLowerCase()];
+  if (unit === undefined) return undefined;
+  const bytes = Number(match[1]) * unit;
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
+export const eventGroups = ["process", "thread", "message"] as const;

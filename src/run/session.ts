@@ -1,0 +1,92 @@
+/**
+ * One `scope run`: create the ring, launch the program with the agent preloaded,
+ * drain the ring into the trace file while it runs, then finish the trace and
+ * report. The program's exit status becomes scope's.
+ */
+import chalk, { Chalk } from "chalk";
+import { UsageError } from "clipanion";
+import { randomBytes } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname, resolve } from "node:path";
+import type { Writable } from "node:stream";
+import { prepareLaunch } from "../agent/inject";
+import { assets } from "../core/assets";
+import { Collector, type RunSummary } from "./collector";
+import { signalNumberOf } from "./signals";
+import { formatSummary } from "./summary";
+
+export interface RunOptions {
+  argv: string[];
+  out: string;
+  events?: string[];
+  ringBytes: number;
+  mode: "discard" | "overwrite";
+  print: boolean;
+  stdout: Writable;
+  stderr: Writable;
+  colorEnabled: boolean;
+  /** Called once the program has ended and the trace is closed (used by `scope bench`). */
+  onFinish?: (result: RunResult) => void;
+}
+
+export interface RunResult {
+  summary: RunSummary;
+  childPid: number;
+  /** The program's own resource usage (peak RSS, CPU time), as the OS reported it. */
+  usage: ReturnType<ReturnType<typeof Bun.spawn>["resourceUsage"]>;
+}
+
+const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+
+export async function runTraced(options: RunOptions): Promise<number> {
+  const out = resolve(options.out);
+  if (!existsSync(dirname(out))) throw new UsageError(`--out: directory ${dirname(out)} does not exist`);
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a directory`);
+  const files = await assets();
+  const ringPath = `/dev/shm/scope-${process.pid}-${randomBytes(6).toString("hex")}`;
+  const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
+
+  const collector = Collector.start({
+    ringPath,
+    ringBytes: options.ringBytes,
+    mode: options.mode,
+    out,
+    host: hostname(),
+    argv: options.argv,
+    live: options.print ? (line) => options.stderr.write(`${line}\n`) : undefined,
+    color,
+  });
+
+  const launch = prepareLaunch({
+    argv: options.argv,
+    env: { ...process.env },
+    ringPath,
+    assets: files,
+    events: options.events,
+  });
+
+  let child: ReturnType<typeof Bun.spawn>;
+  try {
+    child = Bun.spawn(launch.argv, { env: launch.env, stdio: ["inherit", "inherit", "inherit"] });
+  } catch (error) {
+    collector.finish({ exitCode: 127, signal: null });
+    collector.discard();
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "command not found" : (error as Error).message;
+    options.stderr.write(`scope: cannot start ${options.argv[0]}: ${reason}\n`);
+    return 127;
+  }
+
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const handlers = forwardedSignals.map((signal) => [signal, forward(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+
+  const exitCode = await child.exited;
+  for (const [signal, handler] of handlers) process.off(signal, handler);
+  const signal = typeof child.signalCode === "string" ? child.signalCode : null;
+  const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });
+  options.stderr.write(formatSummary(summary, color));
+  options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
+  return signal ? 128 + signalNumberOf(signal) : exitCode;
+}
