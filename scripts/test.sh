@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 . scripts/env.sh
 zig build test --summary all
-zig build -Doptimize=ReleaseFast
+bun run build
 node_modules/.bin/tsc --noEmit -p .
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

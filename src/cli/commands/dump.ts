@@ -1,5 +1,6 @@
 import { Command, Option, UsageError } from "clipanion";
 import { existsSync } from "node:fs";
+import { assets, isCompiled } from "../../core/assets";
 import { dumpTrace, type DumpFormat } from "../../dump/dump";
 import { parseDuration, type EventFilter } from "../../dump/filter";
 
@@ -59,6 +60,7 @@ export class DumpCommand extends Command {
       sinceNs: duration("--since", this.since),
       untilNs: duration("--until", this.until),
     };
+    if (isCompiled) await assets(); // extracts libscope, which decodes the trace
     return dumpTrace({
       path: this.file,
       format: formats[0] ?? "text",
