@@ -1103,7 +1103,12 @@ test "trace_file: the reader survives random damage and random input (fuzz)" {
     const out = try allocator.alloc(u8, records.len);
     defer allocator.free(out);
 
-    for (0..2_000) |_| {
+    // SCOPE_FUZZ_CASES=1000000 zig build test runs longer.
+    const cases = if (std.c.getenv("SCOPE_FUZZ_CASES")) |text|
+        std.fmt.parseInt(u32, std.mem.span(text), 10) catch 2_000
+    else
+        2_000;
+    for (0..cases) |_| {
         var length = file.len;
         @memcpy(damaged[0..file.len], file);
         switch (random.uintLessThan(u8, 4)) {
