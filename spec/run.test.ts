@@ -99,3 +99,19 @@ describe("scope run", () => {
     expect(mode.exitCode).not.toBe(0);
   });
 });
+
+describe("stale rings", () => {
+  test("a ring whose collector is gone is removed; a live collector's ring is kept", async () => {
+    const { removeStaleRings } = await import("../src/run/stale");
+    const { writeFileSync } = await import("node:fs");
+    const dir = tmp();
+    // A pid that is certainly not running: a child that has already exited.
+    const gone = Bun.spawnSync(["true"]).pid;
+    writeFileSync(join(dir, `scope-${gone}-abc123`), "");
+    writeFileSync(join(dir, `scope-${process.pid}-def456`), "");
+    writeFileSync(join(dir, "unrelated-file"), "");
+    expect(removeStaleRings(dir)).toEqual([join(dir, `scope-${gone}-abc123`)]);
+    expect(existsSync(join(dir, `scope-${process.pid}-def456`))).toBe(true);
+    expect(existsSync(join(dir, "unrelated-file"))).toBe(true);
+  });
+});

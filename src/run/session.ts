@@ -14,6 +14,7 @@ import { prepareLaunch } from "../agent/inject";
 import { assets } from "../core/assets";
 import { Collector, type RunSummary } from "./collector";
 import { signalNumberOf } from "./signals";
+import { removeStaleRings } from "./stale";
 import { formatSummary } from "./summary";
 
 export interface RunOptions {
@@ -45,6 +46,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
   if (!existsSync(dirname(out))) throw new UsageError(`--out: directory ${dirname(out)} does not exist`);
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a directory`);
   const files = await assets();
+  removeStaleRings();
   const ringPath = `/dev/shm/scope-${process.pid}-${randomBytes(6).toString("hex")}`;
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
 
