@@ -126,7 +126,7 @@ async function benchWorkload(context: RunContext, workload: Exclude<Workload, { 
 /** The warm-up's trace is checked too: a broken trace should stop the bench early. */
 function checked(name: string, run: RunMeasurement): void {
   const check = run.trace?.check;
-  if (check && !check.ok) throw new Error(`${name}: the warm-up's trace failed its check: ${check.problems.join("; ")}`);
+  if (check && !check.ok) throw new Error(`the warm-up's trace ${run.trace?.path ?? ""} failed its check: ${check.problems.join("; ")}`);
 }
 
 function paired(runs: RunMeasurement[], figure: (run: RunMeasurement) => number): PairedFigure {

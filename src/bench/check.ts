@@ -46,20 +46,35 @@ export function expectedCounts(expect: Expectation): Record<string, number> {
   };
 }
 
-export function checkTrace(path: string, expect: Expectation, summary: RunSummary): TraceCheck {
+/** Checks a trace written by a collector running in process `collectorPid` (this one, in scope bench). */
+export function checkTrace(path: string, expect: Expectation, summary: RunSummary, collectorPid = process.pid): TraceCheck {
   const problems: string[] = [];
   const trace = loadTrace(path);
   if (trace.error) problems.push(`trace damaged: ${trace.error.reason} at byte ${trace.error.offset}`);
-  if (!trace.end) problems.push("trace has no end chunk");
-  if (trace.records.length !== summary.recorded) {
-    problems.push(`file holds ${trace.records.length} records, the collector wrote ${summary.recorded}`);
-  }
   const lost = summary.dropped + summary.overwritten;
-  if (trace.end && Number(trace.end.dropped) + Number(trace.end.overwritten) !== lost) {
-    problems.push(`end chunk counts ${Number(trace.end.dropped) + Number(trace.end.overwritten)} lost events, the summary ${lost}`);
+  // The collector adds its own records (the program's child_exit, drop markers) next to
+  // the ones it drained from the ring; they carry this process's pid.
+  const own = trace.records.filter((record) => record.pid === collectorPid).length;
+  if (trace.records.length - own !== summary.recorded) {
+    problems.push(`file holds ${trace.records.length - own} records from the ring, the collector drained ${summary.recorded}`);
+  }
+  if (!trace.end) problems.push("trace has no end chunk");
+  else {
+    const end = trace.end as typeof trace.end & { recorded?: bigint | number; recordsInFile?: bigint | number };
+    // Totals add up: every record the ring accepted was drained into the file, and the
+    // file's own count of its records and of lost events agrees with what was read.
+    if (Number(end.written) !== summary.recorded) problems.push(`the ring accepted ${end.written} records, the collector drained ${summary.recorded}`);
+    if (end.recordsInFile !== undefined && Number(end.recordsInFile) !== trace.records.length) {
+      problems.push(`end chunk says ${end.recordsInFile} records, the file holds ${trace.records.length}`);
+    }
+    if (Number(end.dropped) + Number(end.overwritten) !== lost) {
+      problems.push(`end chunk counts ${Number(end.dropped) + Number(end.overwritten)} lost events, the summary ${lost}`);
+    }
   }
   const events = interpret(trace.records, trace.strings);
-  if (events.length === 0) problems.push("the trace recorded nothing");
+  if (events.length === 0 || summary.recorded === 0) problems.push("the trace recorded nothing");
+  const markedLost = events.filter((event) => event.kind === "drop").reduce((sum, event) => sum + Number(event.fields.count), 0);
+  if (markedLost !== lost) problems.push(`drop markers count ${markedLost} lost events, the ring ${lost}`);
   const counts: Record<string, number> = {};
   for (const event of events) counts[event.kind] = (counts[event.kind] ?? 0) + 1;
 

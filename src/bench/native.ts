@@ -22,7 +22,7 @@ function nativeScripts(): string[] {
   const dir = join(repoRoot, "scripts");
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((name) => /^bench[-_].*\.(ts|js|mjs|cjs|sh)$/.test(name))
+    .filter((name) => /^bench[-_].*.(ts|sh)$/.test(name))
     .sort()
     .map((name) => join(dir, name));
 }

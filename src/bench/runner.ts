@@ -29,6 +29,8 @@ interface ProgramResult {
   unit: string;
   seconds: number;
   expect: Expectation;
+  /** VmHWM of the program's main process, read by itself as it ends. */
+  peakRssBytes: number;
 }
 
 export interface HttpFigures {
@@ -59,6 +61,7 @@ export interface RunMeasurement {
   wallSeconds: number;
   /** The program's CPU time (rusage of its whole life, its reaped children included). */
   programCpuSeconds: number;
+  /** Peak RSS (VmHWM) of the program's main process; worker threads included, child processes not. */
   peakRssBytes: number;
   /** CPU time of this (the scope) process during the run: the collector's, when traced. */
   scopeCpuSeconds: number;
@@ -179,7 +182,7 @@ export async function runProgram(context: RunContext, workload: ProgramWorkload,
     rate: result.ops / result.seconds,
     wallSeconds,
     programCpuSeconds: cpuOf(ended.usage),
-    peakRssBytes: ended.usage.maxRSS,
+    peakRssBytes: result.peakRssBytes,
     scopeCpuSeconds,
     trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, result.expect, ended.summary) : undefined,
   };
@@ -227,7 +230,7 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
     rate: load.requestsPerSecond,
     wallSeconds,
     programCpuSeconds: cpuOf(ended.usage),
-    peakRssBytes: ended.usage.maxRSS,
+    peakRssBytes: served.peakRssBytes,
     scopeCpuSeconds: window.scopeCpu,
     http: {
       requestsPerSecond: load.requestsPerSecond,

@@ -8,11 +8,20 @@ function params(defaults) {
   return { ...defaults, ...given };
 }
 
+/**
+ * The peak resident set of this process since it started: VmHWM. Not rusage's maxRSS,
+ * which on Linux also counts the spawning process's memory from before exec.
+ */
+function peakRssBytes() {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
+  return match ? Number(match[1]) * 1024 : null;
+}
+
 /** Writes the result atomically (write, then rename), so a reader never sees half of it. */
 function report(result) {
   const path = process.argv[2];
   if (!path) throw new Error("usage: node <workload>.cjs <result.json> [params json]");
-  fs.writeFileSync(`${path}.tmp`, JSON.stringify(result));
+  fs.writeFileSync(`${path}.tmp`, JSON.stringify({ ...result, peakRssBytes: peakRssBytes() }));
   fs.renameSync(`${path}.tmp`, path);
 }
 
