@@ -1,9 +1,9 @@
 /** The Bun agent (BUN_OPTIONS preload, worker preload) and the launch environment. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { prepareLaunch } from "../src/agent/inject";
-import { cleanupAgents, ofKind, runTracedJsonl, runUntraced } from "./agent-harness";
+import { cleanup, ofKind, runTraced, runUntraced } from "./agent-harness";
 
-afterAll(cleanupAgents);
+afterAll(cleanup);
 
 const assets = { nodeAgent: "/opt/s cope/node.cjs", bunAgent: "/opt/scope/bun.mjs", addon: "/opt/scope/scope.node", libscope: "/opt/scope/libscope.so" };
 
@@ -34,9 +34,10 @@ describe("prepareLaunch", () => {
 describe("bun agent", () => {
   test("main thread, worker (preloaded by the agent), Bun.spawn child, exit codes", async () => {
     const argv = ["bun", "bun-fixture.ts"];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     const plain = await runUntraced(argv);
-    expect({ stdout: run.stdout, exitCode: run.exitCode }).toEqual({ stdout: plain.stdout, exitCode: plain.exitCode });
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect({ dropped: run.end.dropped, overwritten: run.end.overwritten, errors: ofKind(run.events, "agent_error").length }).toEqual({ dropped: 0, overwritten: 0, errors: 0 });
     expect(run.stdout).toBe("worker doubled to 42\nchild exit 5\n");
     const starts = ofKind(run.events, "trace_start");
     const main = starts.find((e) => e.fields.mainThread === true && String(e.fields.argv).endsWith("bun-fixture.ts"))!;
@@ -49,7 +50,7 @@ describe("bun agent", () => {
     ]);
     expect(ofKind(run.events, "thread_spawn", { pid: main.pid }).map((e) => e.fields.threadId)).toEqual([1]);
     expect(ofKind(run.events, "thread_exited", { pid: main.pid }).map((e) => e.fields.threadId)).toEqual([1]);
-    expect(ofKind(run.events, "child_exit")[0]!.fields as Record<string, unknown>).toEqual({ childPid: spawn.fields.childPid, code: 5, signal: null });
+    expect(ofKind(run.events, "child_exit", { pid: main.pid })[0]!.fields as Record<string, unknown>).toEqual({ childPid: spawn.fields.childPid, code: 5, signal: null });
     expect(ofKind(run.events, "process_exit").map((e) => [e.pid === main.pid ? "main" : "child", e.fields.code, e.fields.reason]).sort()).toEqual([
       ["child", 5, "process.exit"],
       ["main", 2, "normal"],

@@ -1,111 +1,88 @@
 /**
- * Runs fixtures with the agent preloaded exactly as `scope run` launches them
- * (prepareLaunch), and reads back what the agent recorded. Two sinks: the real ring
- * (through `scope run`, once the native parts exist) and the JSON-lines stand-in for
- * the addon, which needs nothing native.
+ * Runs fixtures the way a user does: under `scope run` (spec/harness.ts runCli) with
+ * the real scope.node / libscope.so and the shared ring, then reads back the real trace
+ * file. Also runs the same command untraced, to compare what the program did.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepareLaunch } from "../src/agent/inject";
-import { bundleAgent } from "../src/core/assets";
-import { interpret, type RawEvent, type TraceEvent } from "../src/core/model";
+import type { TraceEvent } from "../src/core/model";
+import { interpret } from "../src/core/model";
+import { loadTrace } from "../src/dump/load";
+import { runCli } from "./harness";
 
 export const fixtures = join(import.meta.dir, "fixtures");
-const jsonlAddon = join(fixtures, "jsonl-addon-fixture.cjs");
 
-let bundled: Promise<{ nodeAgent: string; bunAgent: string; dir: string }> | undefined;
+let scratch: string | undefined;
 
-/** Bundles both agents once per test file into a temporary directory. */
-export function agents(): Promise<{ nodeAgent: string; bunAgent: string; dir: string }> {
-  bundled ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), "scope-agent-test-"));
-    return { dir, nodeAgent: await bundleAgent("nodeAgent", dir), bunAgent: await bundleAgent("bunAgent", dir) };
-  })();
-  return bundled;
+/** A directory for this test file's traces, removed by cleanup(). */
+export function scratchDir(): string {
+  scratch ??= mkdtempSync(join(tmpdir(), "scope-e2e-"));
+  return scratch;
 }
 
-export async function cleanupAgents(): Promise<void> {
-  const done = bundled;
-  bundled = undefined;
-  if (done) rmSync((await done).dir, { recursive: true, force: true });
+export function cleanup(): void {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
 }
 
 export interface Outcome {
-  exitCode: number | null;
-  signal: string | null;
+  /** As a shell reports it: the exit code, or 128 + signal number. */
+  status: number;
   stdout: string;
   stderr: string;
 }
 
-async function run(argv: string[], env: Record<string, string | undefined>, cwd = fixtures): Promise<Outcome> {
-  const child = Bun.spawn(argv, { cwd, env: env as Record<string, string>, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
-  return { exitCode: child.signalCode ? null : child.exitCode, signal: child.signalCode === null ? null : String(child.signalCode), stdout, stderr };
+/** Environment without any preload of an outer scope or of the test runner. */
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && name !== "NODE_OPTIONS" && name !== "BUN_OPTIONS" && !name.startsWith("SCOPE_")) env[name] = value;
+  }
+  return { ...env, ...extra };
 }
 
 /** The fixture run without scope, for comparison. */
-export function runUntraced(argv: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  const base = { ...process.env, ...env };
-  delete base.NODE_OPTIONS;
-  delete base.BUN_OPTIONS;
-  return run(argv, base);
+export async function runUntraced(argv: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<Outcome> {
+  const child = Bun.spawn(argv, { cwd: opts.cwd ?? fixtures, env: cleanEnv(opts.env), stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  await child.exited;
+  const signal = child.signalCode ? (constants.signals as Record<string, number>)[child.signalCode]! : 0;
+  return { status: signal ? 128 + signal : child.exitCode!, stdout, stderr };
 }
 
 export interface Traced extends Outcome {
+  out: string;
+  /** scope's own summary (the last lines of stderr), split from the program's stderr. */
+  summary: string;
   events: TraceEvent[];
+  end: { written: number; dropped: number; overwritten: number; recorded?: number };
 }
 
-/** Runs argv with the agent writing JSON lines through the addon stand-in. */
-export async function runTracedJsonl(argv: string[], opts: { env?: Record<string, string>; events?: string[] } = {}): Promise<Traced> {
-  const { nodeAgent, bunAgent, dir } = await agents();
-  const ringPath = join(mkdtempSync(join(dir, "run-")), "records.jsonl");
-  const base = { ...process.env, ...opts.env };
-  delete base.NODE_OPTIONS;
-  delete base.BUN_OPTIONS;
-  const launch = prepareLaunch({
-    argv,
-    env: base,
-    ringPath,
-    assets: { nodeAgent, bunAgent, addon: jsonlAddon, libscope: "" },
-    events: opts.events,
-  });
-  const outcome = await run(launch.argv, launch.env);
-  let text = "";
-  try {
-    text = readFileSync(ringPath, "utf8");
-  } catch {
-    // Nothing recorded.
-  }
-  return { ...outcome, events: decodeJsonl(text) };
-}
+let runs = 0;
 
-function decodeJsonl(text: string): TraceEvent[] {
-  const raws: RawEvent[] = [];
-  const strings = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    if (!line) continue;
-    const record = JSON.parse(line);
-    if (record.str !== undefined) {
-      strings.set(`${record.pid}/${record.tid}/${record.str}`, record.s);
-      continue;
-    }
-    const u64 = (x: number) => BigInt.asUintN(64, BigInt(Math.trunc(x)));
-    raws.push({
-      timestampNs: BigInt(record.t),
-      kind: record.kind,
-      flags: record.flags,
-      pid: record.pid,
-      tid: record.tid,
-      a: u64(record.a),
-      b: u64(record.b),
-      c: u64(record.c),
-      d: u64(record.d),
-      e: u64(record.e),
-    });
-  }
-  return interpret(raws, (pid, tid, id) => strings.get(`${pid}/${tid}/${id}`));
+/** `scope run [scopeArgs] --out <tmp> -- argv`, and the decoded trace. */
+export async function runTraced(
+  argv: string[],
+  opts: { scopeArgs?: string[]; env?: Record<string, string>; cwd?: string } = {},
+): Promise<Traced> {
+  const out = join(scratchDir(), `trace-${process.pid}-${runs++}.bin`);
+  const result = await runCli(["run", ...(opts.scopeArgs ?? []), "--out", out, "--", ...argv], { cwd: opts.cwd ?? fixtures, env: cleanEnv(opts.env) });
+  const at = result.stderr.lastIndexOf("scope: ");
+  const cut = at > 0 && result.stderr[at - 1] !== "\n" ? -1 : at;
+  const trace = loadTrace(out);
+  if (trace.error) throw new Error(`${out}: ${trace.error.reason} at byte ${trace.error.offset}; stderr: ${result.stderr}`);
+  if (!trace.end) throw new Error(`${out}: no end chunk; stderr: ${result.stderr}`);
+  const end = Object.fromEntries(Object.entries(trace.end).map(([key, value]) => [key, Number(value)])) as Traced["end"];
+  return {
+    status: result.exitCode,
+    stdout: result.stdout,
+    stderr: cut >= 0 ? result.stderr.slice(0, cut) : result.stderr,
+    summary: cut >= 0 ? result.stderr.slice(cut) : "",
+    out,
+    events: interpret(trace.records, trace.strings),
+    end,
+  };
 }
 
 /** Events of one kind, optionally of one process/thread. */

@@ -1,19 +1,19 @@
 /**
- * The Node agent in real node processes, workers and children, recording through the
- * JSON-lines stand-in of the addon (spec/fixtures/jsonl-addon-fixture.cjs), launched
- * exactly as `scope run` launches programs (prepareLaunch).
+ * The Node agent end to end: each fixture runs under `scope run` with the real addon
+ * and ring, and the assertions read the trace file it wrote.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cleanupAgents, ofKind, pairing, runTracedJsonl, runUntraced, type Traced } from "./agent-harness";
 import type { TraceEvent } from "../src/core/model";
+import { cleanup, ofKind, pairing, runTraced, runUntraced, type Traced } from "./agent-harness";
 
-afterAll(cleanupAgents);
+afterAll(cleanup);
 
 function kinds(events: TraceEvent[], pid: number, tid = 0): string[] {
   return events.filter((e) => e.pid === pid && e.tid === tid).map((e) => e.kind);
 }
 
-function mainPid(run: Traced): number {
+/** The pid of the program scope started (the collector's child_exit names it). */
+export function topPid(run: Traced): number {
   const start = run.events.find((e) => e.kind === "trace_start");
   if (!start) throw new Error(`nothing recorded; stderr: ${run.stderr}`);
   return start.pid;
@@ -30,34 +30,44 @@ function expectAllPaired(run: Traced, count: number): void {
   });
 }
 
-async function sameAsUntraced(argv: string[], traced: Traced): Promise<void> {
-  const plain = await runUntraced(argv);
-  expect({ stdout: traced.stdout, exitCode: traced.exitCode, signal: traced.signal }).toEqual({
-    stdout: plain.stdout,
-    exitCode: plain.exitCode,
-    signal: plain.signal,
-  });
+/** Nothing lost, nothing failed inside the agent, and the collector saw the top process end. */
+export function expectComplete(run: Traced, top: { code: number | null; signal: number | null }): void {
+  expect({ dropped: run.end.dropped, overwritten: run.end.overwritten }).toEqual({ dropped: 0, overwritten: 0 });
+  expect(run.summary).toContain("lost: none");
+  expect(ofKind(run.events, "agent_error")).toEqual([]);
+  expect(ofKind(run.events, "drop")).toEqual([]);
+  for (const stop of ofKind(run.events, "trace_stop")) expect(stop.fields).toEqual({ agentErrors: 0, unrecorded: 0 });
+  const pid = topPid(run);
+  const last = run.events.filter((e) => e.kind === "child_exit" && e.fields.childPid === pid && e.pid !== pid);
+  expect(last.map((e) => e.fields)).toEqual([{ childPid: pid, ...top }]);
 }
 
-describe("node agent", () => {
+async function sameAsUntraced(argv: string[], traced: Traced): Promise<void> {
+  const plain = await runUntraced(argv);
+  expect({ stdout: traced.stdout, status: traced.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+}
+
+describe("node agent, through scope run", () => {
   test("worker ping-pong: every message paired, both ends of the thread", async () => {
     const argv = ["node", "pingpong-fixture.cjs"];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     await sameAsUntraced(argv, run);
-    const pid = mainPid(run);
+    expect(run.stdout).toBe("pongs=5 exit=0\n");
+    expectComplete(run, { code: 0, signal: null });
+    const pid = topPid(run);
     expect(kinds(run.events, pid, 1)).toEqual(["trace_start", ...Array(6).fill(["message_receive", "message_send"]).flat().slice(0, 11), "thread_exit", "trace_stop"]);
     expect(ofKind(run.events, "thread_spawn")[0]!.fields).toEqual({ threadId: 1, entry: expect.stringContaining("pingpong-fixture.cjs") });
     expect(ofKind(run.events, "thread_exited")[0]!.fields).toEqual({ threadId: 1, code: 0 });
     expectAllPaired(run, 11);
     const secret = ofKind(run.events, "message_send", { tid: 0 })[0]!;
     expect(secret.fields.preview).toBe('{"n":0,"password":"[redacted]"}');
-    expect(run.events.every((e) => e.kind !== "agent_error")).toBe(true);
   });
 
   test("worker pool: three workers, 12 requests and 12 replies, terminated from the parent", async () => {
     const argv = ["node", "pool-fixture.cjs"];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     await sameAsUntraced(argv, run);
+    expectComplete(run, { code: 0, signal: null });
     expect(ofKind(run.events, "thread_spawn").map((e) => e.fields.threadId)).toEqual([1, 2, 3]);
     expect(ofKind(run.events, "thread_exited").map((e) => e.fields.code)).toEqual([1, 1, 1]);
     // terminate() stops the worker's JavaScript: no thread_exit from the workers themselves.
@@ -67,9 +77,10 @@ describe("node agent", () => {
 
   test("fork with IPC both ways: 3 down, 4 up, child's exit code seen by both", async () => {
     const argv = ["node", "fork-ipc-fixture.cjs"];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     await sameAsUntraced(argv, run);
-    const pid = mainPid(run);
+    expectComplete(run, { code: 0, signal: null });
+    const pid = topPid(run);
     const spawn = ofKind(run.events, "process_spawn")[0]!;
     const child = spawn.fields.childPid as number;
     expect(spawn.fields.method).toBe("fork");
@@ -82,55 +93,67 @@ describe("node agent", () => {
 
   test("cluster: two workers, their messages paired, cluster's own messages not counted", async () => {
     const argv = ["node", "cluster-fixture.cjs"];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     await sameAsUntraced(argv, run);
+    expectComplete(run, { code: 0, signal: null });
     const spawns = ofKind(run.events, "process_spawn");
     expect(spawns.map((e) => e.fields.method)).toEqual(["cluster.fork", "cluster.fork"]);
-    expect(ofKind(run.events, "child_exit").map((e) => e.fields.code)).toEqual([0, 0]);
+    expect(ofKind(run.events, "child_exit", { pid: topPid(run) }).map((e) => e.fields.code)).toEqual([0, 0]);
     expectAllPaired(run, 4);
     expect(ofKind(run.events, "message_send").every((e) => e.fields.channel === "cluster")).toBe(true);
   });
 
   test("children that spawn grandchildren: parent links at every level", async () => {
     const argv = ["node", "tree-fixture.cjs"];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     await sameAsUntraced(argv, run);
+    expectComplete(run, { code: 0, signal: null });
     const starts = ofKind(run.events, "trace_start");
     expect(starts.length).toBe(4);
     const [top, depth1] = starts;
     expect(ofKind(run.events, "process_spawn", { pid: top!.pid }).map((e) => [e.fields.method, e.fields.childPid])).toEqual([["spawn", depth1!.pid]]);
     const grandchildren = starts.filter((e) => e.fields.parentPid === depth1!.pid);
     expect(grandchildren.length).toBe(2);
-    expect(ofKind(run.events, "process_spawn", { pid: depth1!.pid }).map((e) => e.fields.method)).toEqual(["execFileSync", "spawn"]);
+    // Node returns no pid from a successful execFileSync/execSync (only the output): 0.
+    // The grandchild's own trace_start still names its parent.
+    expect(ofKind(run.events, "process_spawn", { pid: depth1!.pid }).map((e) => [e.fields.method, e.fields.childPid])).toEqual([
+      ["execFileSync", 0],
+      ["spawn", grandchildren[1]!.pid],
+    ]);
     expect(ofKind(run.events, "process_exit").length).toBe(4);
   });
 
   test.each([
-    ["throw", { code: 1, reason: "uncaught_exception", errorType: "TypeError", errorMessage: "boom" }],
-    ["reject", { code: 1, reason: "unhandled_rejection", errorType: "RangeError", errorMessage: "nope" }],
-    ["exit3", { code: 3, reason: "process.exit", errorType: null, errorMessage: null }],
-  ])("crash %s: recorded by the process itself, behaviour unchanged", async (mode, expected) => {
+    ["throw", 1, { code: 1, reason: "uncaught_exception", errorType: "TypeError", errorMessage: "boom" }],
+    ["reject", 1, { code: 1, reason: "unhandled_rejection", errorType: "RangeError", errorMessage: "nope" }],
+    ["exit3", 3, { code: 3, reason: "process.exit", errorType: null, errorMessage: null }],
+  ])("crash %s: recorded by the process itself, behaviour unchanged", async (mode, status, expected) => {
     const argv = ["node", "crash-fixture.cjs", mode];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     await sameAsUntraced(argv, run);
-    expect(run.events.map((e) => e.kind)).toEqual(["trace_start", "process_exit", "trace_stop"]);
+    expect(run.status).toBe(status);
+    expectComplete(run, { code: status, signal: null });
+    expect(kinds(run.events, topPid(run))).toEqual(["trace_start", "process_exit", "trace_stop"]);
     expect(ofKind(run.events, "process_exit")[0]!.fields).toEqual({ signal: null, ...expected });
+    if (mode === "throw") expect(run.stderr).toContain("TypeError: boom");
   });
 
   test("SIGKILL of a child: the parent records the signal", async () => {
     const argv = ["node", "crash-fixture.cjs", "killchild"];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     await sameAsUntraced(argv, run);
+    expectComplete(run, { code: 0, signal: null });
     const child = ofKind(run.events, "process_spawn")[0]!.fields.childPid as number;
-    expect(ofKind(run.events, "child_exit")[0]!.fields).toEqual({ childPid: child, code: null, signal: 9 });
+    expect(ofKind(run.events, "child_exit", { pid: topPid(run) })[0]!.fields).toEqual({ childPid: child, code: null, signal: 9 });
     // The killed child never records its own exit.
     expect(kinds(run.events, child)).toEqual(["trace_start"]);
   });
 
   test("ESM: transferred MessageChannel port and BroadcastChannel, each receive paired with its send", async () => {
     const argv = ["node", "esm-fixture.mjs"];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     await sameAsUntraced(argv, run);
+    expectComplete(run, { code: 0, signal: null });
     expectAllPaired(run, 5);
     const channels = ofKind(run.events, "message_receive").map((e) => `${e.fields.channel}:${e.tid}`);
     expect(channels.sort()).toEqual(["broadcast:1", "broadcast:1", "port:0", "port:0", "port:1"]);
@@ -138,17 +161,20 @@ describe("node agent", () => {
 
   test("--import with a module.register() hook: the loader thread is not traced", async () => {
     const argv = ["node", "--import", "./import-hook-fixture.mjs", "plain-esm-fixture.mjs"];
-    const run = await runTracedJsonl(argv);
+    const run = await runTraced(argv);
     await sameAsUntraced(argv, run);
-    expect(run.events.map((e) => [e.kind, e.tid])).toEqual([
+    expect(run.stdout).toBe("esm main thread=0\n");
+    expectComplete(run, { code: 0, signal: null });
+    expect(run.events.filter((e) => e.pid === topPid(run)).map((e) => [e.kind, e.tid])).toEqual([
       ["trace_start", 0],
       ["process_exit", 0],
       ["trace_stop", 0],
     ]);
   });
 
-  test("event groups: only process events when asked", async () => {
-    const run = await runTracedJsonl(["node", "fork-ipc-fixture.cjs"], { events: ["process"] });
+  test("--events process: only process events and the start/stop markers", async () => {
+    const run = await runTraced(["node", "fork-ipc-fixture.cjs"], { scopeArgs: ["--events", "process"] });
+    expectComplete(run, { code: 0, signal: null });
     expect(new Set(run.events.map((e) => e.kind))).toEqual(new Set(["trace_start", "process_spawn", "process_exit", "trace_stop", "child_exit"]));
   });
 });
