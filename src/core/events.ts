@@ -102,12 +102,23 @@ export function kindNumber(kind: EventKindName | number | string): number {
   return value;
 }
 
-function u64(value: bigint | number | undefined, name: string): bigint {
-  if (value === undefined) return 0n;
-  if (typeof value === "number" && !Number.isSafeInteger(value)) throw new RangeError(`${name} = ${value} is not an exact integer`);
-  const big = BigInt(value);
-  if (big < -(1n << 63n) || big >= 1n << 64n) throw new RangeError(`${name} = ${big} does not fit 64 bits`);
-  return BigInt.asUintN(64, big);
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+
+/** Writes a u64 field: a bigint in [-2^63, 2^64) or a safe integer (negatives as i64). */
+function setU64(view: DataView, at: number, value: bigint | number | undefined, name: string): void {
+  if (typeof value === "bigint") {
+    // Comparisons first: they are cheap, BigInt.asUintN allocates.
+    if (value >= 0n && value <= U64_MAX) return view.setBigUint64(at, value, true);
+    if (value < 0n && value >= I64_MIN) return view.setBigUint64(at, BigInt.asUintN(64, value), true);
+    throw new RangeError(`${name} = ${value} does not fit 64 bits`);
+  }
+  const v = value ?? 0;
+  if (!Number.isSafeInteger(v)) throw new RangeError(`${name} = ${v} is not an exact integer`);
+  if (v < 0) return view.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
+  // Two u32 halves: no BigInt for the common small numbers.
+  view.setUint32(at, v >>> 0, true);
+  view.setUint32(at + 4, Math.floor(v / 2 ** 32), true);
 }
 
 function uint(value: number | undefined, bits: 16 | 32, name: string): number {
@@ -124,14 +135,14 @@ export function encodeRecord(record: RecordInput, bytes: Uint8Array, offset = 0)
   view.setUint32(base + Offset.seq, uint(record.seq, 32, "seq"), true);
   view.setUint16(base + Offset.kind, kindNumber(record.kind), true);
   view.setUint16(base + Offset.flags, uint(record.flags, 16, "flags"), true);
-  view.setBigUint64(base + Offset.timestampNs, u64(record.timestampNs, "timestampNs"), true);
+  setU64(view, base + Offset.timestampNs, record.timestampNs, "timestampNs");
   view.setUint32(base + Offset.pid, uint(record.pid, 32, "pid"), true);
   view.setUint32(base + Offset.tid, uint(record.tid, 32, "tid"), true);
-  view.setBigUint64(base + Offset.a, u64(record.a, "a"), true);
-  view.setBigUint64(base + Offset.b, u64(record.b, "b"), true);
-  view.setBigUint64(base + Offset.c, u64(record.c, "c"), true);
-  view.setBigUint64(base + Offset.d, u64(record.d, "d"), true);
-  view.setBigUint64(base + Offset.e, u64(record.e, "e"), true);
+  setU64(view, base + Offset.a, record.a, "a");
+  setU64(view, base + Offset.b, record.b, "b");
+  setU64(view, base + Offset.c, record.c, "c");
+  setU64(view, base + Offset.d, record.d, "d");
+  setU64(view, base + Offset.e, record.e, "e");
 }
 
 /** The `string` records that carry `text` for producer (pid, tid) under `id`, as the
