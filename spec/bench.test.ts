@@ -40,7 +40,7 @@ describe("scope bench", () => {
     }
     expect(Number.isFinite(control!.overhead.median)).toBe(true);
     expect(stderr).toContain("scope bench: control: run 4/4 (traced)");
-  });
+  }, 60_000);
 
   test("messaging, processes and the seed's workload: sends and receives all in the trace, linked", async () => {
     const { report, exitCode } = await bench(["--workload", "pingpong,pool,processes,seed", "--runs", "1", "--scale", "0.02"]);
@@ -57,7 +57,7 @@ describe("scope bench", () => {
     // processes: 40 × 0.02 = 1 child, one message each way.
     expect(counts.processes).toMatchObject({ process_spawn: 1, message_send: 2, message_receive: 2, process_exit: 2 });
     expect(counts.seed).toMatchObject({ thread_spawn: 2, thread_exit: 2, message_send: 2, message_receive: 2 });
-  });
+  }, 60_000);
 
   test("http: load, latency and the server's CPU per request, traced and untraced", async () => {
     const { report, exitCode } = await bench(["--workload", "http", "--runs", "1", "--duration", "0.5", "--warmup", "0.2"]);
@@ -71,7 +71,7 @@ describe("scope bench", () => {
       expect(run.http!.serverCpuUsPerRequest).toBeGreaterThan(0);
     }
     expect(http!.checks.passed).toBe(1);
-  });
+  }, 60_000);
 
   test("a check fails when the trace does not hold what the workload did", async () => {
     const { report } = await bench(["--workload", "control", "--runs", "1", "--scale", "0.05", "--keep-traces"]);
@@ -79,15 +79,18 @@ describe("scope bench", () => {
     const path = traced.trace!.path!;
     try {
       const summary = { recorded: traced.trace!.recorded, dropped: 0, overwritten: 0 } as Parameters<typeof checkTrace>[2];
-      expect(checkTrace(path, { messages: 0, threads: 0, processes: 0 }, summary).ok).toBe(true);
-      const wrong = checkTrace(path, { messages: 3, threads: 0, processes: 0 }, summary);
+      const none = { messages: 0, threads: 0, processes: 0 };
+      expect(checkTrace(path, none, summary, report.collectorPid).problems).toEqual([]);
+      const wrong = checkTrace(path, { messages: 3, threads: 0, processes: 0 }, summary, report.collectorPid);
       expect(wrong.ok).toBe(false);
       expect(wrong.problems).toContain("message_send: 0 in the trace, expected 3");
-      expect(checkTrace(path, { messages: 0, threads: 0, processes: 0 }, { ...summary, recorded: summary.recorded + 1 }).ok).toBe(false);
+      const more = checkTrace(path, none, { ...summary, recorded: summary.recorded + 1 }, report.collectorPid);
+      expect(more.ok).toBe(false);
+      expect(more.problems[0]).toStartWith("file holds");
     } finally {
       rmSync(path, { force: true });
     }
-  });
+  }, 60_000);
 
   test("soak: RSS of program and collector sampled, growth reported, trace checked", async () => {
     const result = await runCli(["bench", "--soak", "6s", "--soak-rate", "200", "--json"]);
@@ -100,7 +103,7 @@ describe("scope bench", () => {
     expect(report.check.counts.thread_spawn).toBeGreaterThanOrEqual(5);
     expect(report.check.counts.process_spawn).toBeGreaterThanOrEqual(1);
     expect(typeof report.program.flat).toBe("boolean");
-  });
+  }, 60_000);
 
   test("user errors are one line", async () => {
     for (const [args, message] of [

@@ -53,6 +53,8 @@ export interface WorkloadReport {
 
 export interface BenchReport {
   scope: string;
+  /** The process that ran the collectors (its own records in the traces carry this pid). */
+  collectorPid: number;
   startedAt: string;
   machine: Machine;
   loadAverageAfter: number;
@@ -84,6 +86,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const ok = reports.every((report) => !report.error && report.checks.failed === 0) && (native?.ok ?? true);
   return {
     scope: VERSION,
+    collectorPid: process.pid,
     startedAt,
     machine,
     loadAverageAfter: loadavg()[0] ?? 0,
