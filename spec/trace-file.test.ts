@@ -157,6 +157,8 @@ describe("trace file: written and read back", () => {
     const error = openError(() => TraceWriter.open(join(dir, "no/such/dir/t.bin")));
     expect(error.code).toBe("not_found");
     expect(error.message).toBe(`${join(dir, "no/such/dir/t.bin")}: cannot create trace: no such file`);
+    const full = openError(() => TraceWriter.open("/dev/full"));
+    expect([full.code, full.message]).toEqual(["no_space", "/dev/full: cannot create trace: no space left on the device"]);
   });
 });
 
