@@ -171,7 +171,6 @@ pub fn encode_header(out: *align(8) [header_max_size_bytes]u8, options: HeaderOp
     var argv_size: u32 = 0;
     var argv_count: u32 = 0;
     var flags: u32 = 0;
-    var start: usize = 0;
     for (options.argv, 0..) |byte, index| {
         if (byte != 0) continue;
         const end: u32 = @intCast(index + 1);
@@ -181,7 +180,6 @@ pub fn encode_header(out: *align(8) [header_max_size_bytes]u8, options: HeaderOp
         }
         argv_size = end;
         argv_count += 1;
-        start = end;
     }
     const size: u32 = align_up(header_fixed_size_bytes + @as(u32, @intCast(host.len)) + argv_size, 64);
     assert(size <= header_max_size_bytes);
