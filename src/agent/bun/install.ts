@@ -65,7 +65,8 @@ function start(recorder: Recorder, main: boolean): void {
     if (done) return;
     done = true;
     const exitCode = typeof process.exitCode === "number" ? process.exitCode : code;
-    recorder.event(main ? Kind.process_exit : Kind.thread_exit, exitCode, 0, recorder.str(fatal?.type), recorder.str(fatal?.message), reason);
+    // The own exit belongs to its group (process or thread); trace_stop is a marker, always on.
+    if (main ? recorder.groups.process : recorder.groups.thread) recorder.event(main ? Kind.process_exit : Kind.thread_exit, exitCode, 0, recorder.str(fatal?.type), recorder.str(fatal?.message), reason);
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
   });
   if (recorder.groups.process) recorder.safe(() => hookBunSpawn(recorder));

@@ -85,7 +85,8 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
   const tracer = makeTracer(recorder, tid);
   hookExit(tracer, main);
   const groups = recorder.groups;
-  if (groups.process) recorder.safe(() => hookChildProcesses(tracer));
+  // IPC channels of children are found by the child-process hooks: needed for messages too.
+  if (groups.process || groups.message) recorder.safe(() => hookChildProcesses(tracer));
   if (groups.thread || groups.message) recorder.safe(() => hookWorkers(tracer, threads));
   if (groups.message) {
     recorder.safe(() => hookOwnIpc(tracer));
@@ -156,7 +157,8 @@ function hookExit(tracer: Tracer, main: boolean): void {
     if (done) return;
     done = true;
     const exitCode = typeof process.exitCode === "number" ? process.exitCode : Number(code) || 0;
-    recorder.event(
+    // The own exit belongs to its group (process or thread); trace_stop is a marker, always on.
+    if (main ? recorder.groups.process : recorder.groups.thread) recorder.event(
       main ? Kind.process_exit : Kind.thread_exit,
       exitCode,
       0,
@@ -253,7 +255,7 @@ function hookChildProcesses(tracer: Tracer): void {
   });
   const exited = new WeakSet<object>();
   wrapEmit(proto, tracer, function (this: ChildProcessModule.ChildProcess, event, args) {
-    if (event === "exit" && !exited.has(this)) {
+    if (event === "exit" && !exited.has(this) && recorder.groups.process) {
       exited.add(this);
       const code = args[0];
       const signal = args[1];
@@ -274,6 +276,7 @@ function hookChildProcesses(tracer: Tracer): void {
     const original = cp[name] as (...args: unknown[]) => unknown;
     cp[name] = renamed(original, function (this: unknown, ...args: unknown[]) {
       let result: unknown;
+      if (!recorder.groups.process) return Reflect.apply(original, this, args);
       try {
         result = Reflect.apply(original, this, args);
       } catch (error) {
@@ -302,7 +305,7 @@ function onSpawned(tracer: Tracer, child: ChildProcessModule.ChildProcess, optio
   const cluster = Array.isArray(envPairs) && envPairs.some((pair) => typeof pair === "string" && pair.startsWith("NODE_UNIQUE_ID="));
   const pid = child.pid ?? 0;
   const command = Array.isArray(child.spawnargs) ? child.spawnargs.join(" ") : "";
-  recorder.event(Kind.process_spawn, pid, recorder.str(command), cluster ? SpawnMethod.clusterFork : method);
+  if (recorder.groups.process) recorder.event(Kind.process_spawn, pid, recorder.str(command), cluster ? SpawnMethod.clusterFork : method);
   const target = child as unknown as { send?: (...args: unknown[]) => boolean };
   if (!recorder.groups.message || typeof target.send !== "function" || pid === 0) return;
   const channel: Channel = {
