@@ -76,6 +76,31 @@ pub const EventKind = enum(u16) {
     drop = 12,
     /// The agent caught an error of its own. a = str message.
     agent_error = 13,
+    // Function tracing (src/instrument), 32..: ids are per (pid, tid) producer.
+    /// Function table entry, written once per instrumented function before its first
+    /// event. a = function id, b = str name ("Class.method", "<anonymous>"), c = str
+    /// file (path or URL), d = line (1-based), e = column (1-based), original positions.
+    /// flags = FunctionFlags: bit 0 async, 1 generator, 2 arrow, 3 method, 4 getter,
+    /// 5 setter, 6 constructor, 7 static.
+    function_table = 32,
+    /// A function began running. a = function id, b = call ordinal (per producer,
+    /// pairs the call with its end events), c = str arguments preview (0 at the
+    /// "calls" level). For a generator: the body's first resume.
+    function_call = 33,
+    /// A function returned. a = function id, b = call ordinal, c = str value preview.
+    function_return = 34,
+    /// A function threw. a = function id, b = call ordinal, c = str error type,
+    /// d = str message (or value preview when not an Error).
+    function_throw = 35,
+    /// An async function's body finished and its promise settled (after adopting a
+    /// returned native promise). a = function id, b = call ordinal, c = str value
+    /// preview or error type, d = str error message; flags bit 0 = rejected.
+    function_settle = 36,
+    /// A generator yielded. a = function id, b = call ordinal, c = str value preview.
+    function_yield = 37,
+    /// A generator resumed after a yield. a = function id, b = call ordinal,
+    /// c = str preview of the value sent in.
+    function_resume = 38,
     _,
 };
 

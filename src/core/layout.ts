@@ -40,6 +40,14 @@ export const EventKind = {
   message_receive: 11,
   drop: 12,
   agent_error: 13,
+  /** Function tracing (src/instrument); payload fields in zig/layout.zig. */
+  function_table: 32,
+  function_call: 33,
+  function_return: 34,
+  function_throw: 35,
+  function_settle: 36,
+  function_yield: 37,
+  function_resume: 38,
 } as const;
 export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
