@@ -11,6 +11,7 @@
  * beyond 2^53. The cost (a BigInt per field, see BENCHMARKS.md) is paid when a trace is
  * read, never while one is recorded.
  */
+import type { RawEvent } from "./model";
 import { EventKind, Offset, RECORD_SIZE, STRING_FRAGMENT_BYTES, STRING_MAX_BYTES, eventKindName, type EventKindName } from "./layout";
 
 export interface DecodedRecord {
@@ -211,17 +212,7 @@ export class StringTable {
   }
 
   /** Takes a record; returns whether it was a string fragment the table kept. */
-  add(record: {
-    kind: EventKindName | number | string;
-    flags: number;
-    pid: number;
-    tid: number;
-    a: bigint | number;
-    b: bigint | number;
-    c: bigint | number;
-    d: bigint | number;
-    e: bigint | number;
-  }): boolean {
+  add(record: Omit<RawEvent, "timestampNs">): boolean {
     if (record.kind !== "string" && record.kind !== EventKind.string) return false;
     const a = BigInt.asUintN(64, BigInt(record.a));
     const id = Number(a & 0xffff_ffffn);
