@@ -159,6 +159,20 @@ describe("node agent, through scope run", () => {
     expect(channels.sort()).toEqual(["broadcast:1", "broadcast:1", "port:0", "port:0", "port:1"]);
   });
 
+  test("BroadcastChannel lock held forever by another thread: the program is never held up, the trace says its links may be off", async () => {
+    const argv = ["node", "broadcast-stuck-fixture.cjs"];
+    const run = await runTraced(argv);
+    await sameAsUntraced(argv, run);
+    expect(run.status).toBe(0); // the fixture fails itself when 200 posts take over 1 s
+    expect(run.stdout).toBe("received 200\n");
+    expectAllPaired(run, 200);
+    // Two joins and 200 sends went on without the lock, each counted; the first 16 have a message.
+    expect(ofKind(run.events, "trace_stop").map((e) => e.fields)).toEqual([{ agentErrors: 202, unrecorded: 0 }]);
+    expect(new Set(ofKind(run.events, "agent_error").map((e) => e.fields.message))).toEqual(new Set(["Error: broadcast lock busy: this send's link may be wrong"]));
+    expect(ofKind(run.events, "agent_error").length).toBe(16);
+    expect(run.end.dropped).toBe(0);
+  });
+
   test("--import with a module.register() hook: the loader thread is not traced", async () => {
     const argv = ["node", "--import", "./import-hook-fixture.mjs", "plain-esm-fixture.mjs"];
     const run = await runTraced(argv);
