@@ -57,3 +57,40 @@ describe("bun agent", () => {
     ]);
   });
 });
+
+describe("bun agent: node:child_process and IPC", () => {
+  test("fork with IPC both ways, spawnSync, execSync: each child recorded once, with its method", async () => {
+    const argv = ["bun", "bun-ipc-fixture.ts"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect(run.stdout).toBe("answers=2 code=6 signal=null sync=0 exec=hi\n");
+    expect({ dropped: run.end.dropped, errors: ofKind(run.events, "agent_error").length }).toEqual({ dropped: 0, errors: 0 });
+    const main = ofKind(run.events, "trace_start")[0]!.pid;
+    const spawns = ofKind(run.events, "process_spawn", { pid: main });
+    expect(spawns.map((e) => e.fields.method)).toEqual(["fork", "spawnSync", "execSync"]);
+    const child = spawns[0]!.fields.childPid as number;
+    expect(ofKind(run.events, "trace_start", { pid: child })[0]!.fields.parentPid).toBe(main);
+    expect(ofKind(run.events, "process_exit", { pid: child })[0]!.fields).toMatchObject({ code: 6, reason: "normal" });
+    expect(ofKind(run.events, "child_exit", { pid: main }).map((e) => [e.fields.childPid, e.fields.code])).toEqual([
+      [child, 6],
+      [spawns[1]!.fields.childPid, 0],
+    ]);
+    // Child → parent: 3 messages, each paired.
+    const up = ofKind(run.events, "message_send", { pid: child });
+    expect(up.map((e) => [e.fields.channel, e.fields.channelOwnerPid, e.linkedTo.length])).toEqual([
+      ["ipc", child, 1],
+      ["ipc", child, 1],
+      ["ipc", child, 1],
+    ]);
+    // Parent → child: both sends recorded; Bun 1.4.5 delivers IPC messages to `process`
+    // through an internal emit that neither process.emit nor its prototype's sees, so the
+    // child's receives are not recorded yet (a known gap: the sends stay unlinked).
+    const down = ofKind(run.events, "message_send", { pid: main });
+    expect(down.map((e) => [e.fields.ordinal, e.linkedTo.length])).toEqual([
+      [0, 0],
+      [1, 0],
+    ]);
+    expect(ofKind(run.events, "message_receive", { pid: child })).toEqual([]);
+  });
+});

@@ -9,6 +9,7 @@ import { describe, type TypeChecks } from "../shared/preview";
 import { Recorder } from "../shared/recorder";
 import { parseGroups } from "../shared/sink";
 import { openSink } from "./sink";
+import { childProcessCall, hookChildProcesses, hookOwnIpc, makeTracer } from "../node/hooks";
 
 const attachedKey = Symbol.for("scope.agent.attached");
 
@@ -70,6 +71,11 @@ function start(recorder: Recorder, main: boolean): void {
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
   });
   if (recorder.groups.process) recorder.safe(() => hookBunSpawn(recorder));
+  // node:child_process and process.send/'message' in Bun: the same hooks as in Node
+  // (Bun's ChildProcess is Node's shape: prototype.spawn, emit, send).
+  const tracer = makeTracer(recorder, main ? 0 : require("node:worker_threads").threadId);
+  if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookChildProcesses(tracer));
+  if (recorder.groups.message) recorder.safe(() => hookOwnIpc(tracer));
   if (recorder.groups.thread) recorder.safe(() => hookWorkers(recorder));
 }
 
@@ -85,6 +91,8 @@ function hookBunSpawn(recorder: Recorder): void {
   };
   bun.spawn = function spawn(this: unknown, ...args: unknown[]) {
     const child = Reflect.apply(originalSpawn, this, args) as { pid: number; exited: Promise<number>; signalCode: string | null };
+    // Called by node:child_process: recorded there, with its method.
+    if (childProcessCall.depth > 0) return child;
     recorder.safe(() => {
       recorder.event(Kind.process_spawn, child.pid, recorder.str(commandOf(args)), SpawnMethod.spawn);
       // A reaction on the exit promise does not keep the program alive.
@@ -98,6 +106,7 @@ function hookBunSpawn(recorder: Recorder): void {
   const originalSync = bun.spawnSync!;
   bun.spawnSync = function spawnSync(this: unknown, ...args: unknown[]) {
     const result = Reflect.apply(originalSync, this, args) as { pid?: number; exitCode: number | null; signalCode?: string | null };
+    if (childProcessCall.depth > 0) return result;
     recorder.safe(() => {
       const pid = result.pid ?? 0;
       recorder.event(Kind.process_spawn, pid, recorder.str(commandOf(args)), SpawnMethod.spawnSync);

@@ -43,7 +43,7 @@ export interface Tracer {
 /** message_send flags bit 0: the runtime rejected this send (see zig/layout.zig). */
 const MESSAGE_SEND_FAILED = 1;
 
-function makeTracer(recorder: Recorder, tid: number): Tracer {
+export function makeTracer(recorder: Recorder, tid: number): Tracer {
   const types = require("node:util").types as TypeChecks;
   const message = (kind: number, channel: Channel, direction: number, ordinal: number, value: unknown) => {
     const { sizeBytes, preview } = describe(value, types);
@@ -228,7 +228,10 @@ function isInternalMessage(message: unknown): boolean {
   return typeof cmd === "string" && cmd.length > 5 && cmd.startsWith("NODE_");
 }
 
-function hookChildProcesses(tracer: Tracer): void {
+/** >0 while a node:child_process method runs (Bun's implementation calls Bun.spawn inside). */
+export const childProcessCall = { depth: 0 };
+
+export function hookChildProcesses(tracer: Tracer): void {
   const { recorder } = tracer;
   const cp = require("node:child_process") as typeof ChildProcessModule & Record<string, unknown>;
   let method = 0;
@@ -238,10 +241,12 @@ function hookChildProcesses(tracer: Tracer): void {
     cp[name] = renamed(original, function (this: unknown) {
       const outer = method;
       if (outer === 0) method = code;
+      childProcessCall.depth++;
       try {
         return Reflect.apply(original, this, arguments);
       } finally {
         method = outer;
+        childProcessCall.depth--;
       }
     });
   }
@@ -277,12 +282,17 @@ function hookChildProcesses(tracer: Tracer): void {
     cp[name] = renamed(original, function (this: unknown, ...args: unknown[]) {
       let result: unknown;
       if (!recorder.groups.process) return Reflect.apply(original, this, args);
+      const outer = childProcessCall.depth++;
       try {
         result = Reflect.apply(original, this, args);
       } catch (error) {
-        recorder.safe(() => onSyncEnded(tracer, code, args, error));
+        if (outer === 0) recorder.safe(() => onSyncEnded(tracer, code, args, error));
         throw error;
+      } finally {
+        childProcessCall.depth--;
       }
+      // execSync runs through spawnSync: only the outermost call is the program's.
+      if (outer > 0) return result;
       recorder.safe(() => onSyncEnded(tracer, code, args, result));
       return result;
     });
@@ -353,7 +363,7 @@ function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: u
 }
 
 /** This process's own IPC channel to its parent (a forked child or a cluster worker). */
-function hookOwnIpc(tracer: Tracer): void {
+export function hookOwnIpc(tracer: Tracer): void {
   const target = process as unknown as { send?: (...args: unknown[]) => boolean; connected?: boolean };
   if (typeof target.send !== "function" || !require("node:worker_threads").isMainThread) return;
   const cluster = require("node:cluster").isWorker === true;
