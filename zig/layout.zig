@@ -104,6 +104,25 @@ pub const EventKind = enum(u16) {
     _,
 };
 
+/// message_send / message_receive field b, low byte. Mirrored in src/core/layout.ts.
+pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, _ };
+
+/// process_spawn field c. Mirrored in src/core/layout.ts.
+pub const SpawnMethod = enum(u8) {
+    spawn = 1,
+    fork = 2,
+    exec = 3,
+    exec_file = 4,
+    spawn_sync = 5,
+    exec_sync = 6,
+    exec_file_sync = 7,
+    cluster_fork = 8,
+    _,
+};
+
+/// process_exit / thread_exit field e. Mirrored in src/core/layout.ts.
+pub const ExitReason = enum(u8) { normal = 0, process_exit = 1, uncaught_exception = 2, unhandled_rejection = 3, signal = 4, _ };
+
 pub const string_fragment_bytes: u32 = 32;
 pub const string_max_bytes: u32 = 4096;
 

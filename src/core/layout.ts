@@ -53,3 +53,21 @@ export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
   Object.entries(EventKind).map(([name, value]) => [value, name as EventKindName]),
 );
+
+/** message_send/message_receive field b, low byte: the kind of channel. */
+export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5 } as const;
+
+/** process_spawn field c: how the child was started. */
+export const SpawnMethod = {
+  spawn: 1,
+  fork: 2,
+  exec: 3,
+  execFile: 4,
+  spawnSync: 5,
+  execSync: 6,
+  execFileSync: 7,
+  clusterFork: 8,
+} as const;
+
+/** process_exit / thread_exit field e: how it ended. */
+export const ExitReason = { normal: 0, processExit: 1, uncaughtException: 2, unhandledRejection: 3, signal: 4 } as const;

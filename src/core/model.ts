@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { EventKind, eventKindName, type EventKindName } from "./layout";
+import { ChannelKind, EventKind, eventKindName, ExitReason, SpawnMethod, type EventKindName } from "./layout";
 
 /** The decoded record as events.ts yields it; payload fields may be bigint or number. */
 export interface RawEvent {
@@ -36,32 +36,17 @@ export interface TraceEvent {
   linkedTo: number[];
 }
 
-export const ChannelKindName: Record<number, string> = {
-  1: "worker",
-  2: "port",
-  3: "broadcast",
-  4: "ipc",
-  5: "cluster",
-};
+function namesOf(table: Record<string, number>, rename: Record<string, string> = {}): Record<number, string> {
+  return Object.fromEntries(Object.entries(table).map(([name, value]) => [value, rename[name] ?? name]));
+}
 
-export const SpawnMethodName: Record<number, string> = {
-  1: "spawn",
-  2: "fork",
-  3: "exec",
-  4: "execFile",
-  5: "spawnSync",
-  6: "execSync",
-  7: "execFileSync",
-  8: "cluster.fork",
-};
-
-export const ExitReasonName: Record<number, string> = {
-  0: "normal",
-  1: "process.exit",
-  2: "uncaught_exception",
-  3: "unhandled_rejection",
-  4: "signal",
-};
+export const ChannelKindName = namesOf(ChannelKind);
+export const SpawnMethodName = namesOf(SpawnMethod, { clusterFork: "cluster.fork" });
+export const ExitReasonName = namesOf(ExitReason, {
+  processExit: "process.exit",
+  uncaughtException: "uncaught_exception",
+  unhandledRejection: "unhandled_rejection",
+});
 
 const U64_MAX = (1n << 64n) - 1n;
 
