@@ -48,7 +48,7 @@ export async function runNative(): Promise<NativeReport> {
   let ok = true;
   const commands: string[] = [];
   for (const argv of scripts) {
-    commands.push(argv.map((part) => part.replace(`${repoRoot}/`, "")).join(" "));
+    commands.push(argv.map((part) => (part === process.execPath ? "bun" : part.replace(`${repoRoot}/`, ""))).join(" "));
     const child = Bun.spawn(argv, { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
     const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     // Zig programs often print with std.debug.print (stderr): keep whichever holds the figures.
