@@ -94,8 +94,10 @@ describe("scope bench", () => {
 
   test("soak: RSS of program and collector sampled, growth reported, trace checked", async () => {
     const result = await runCli(["bench", "--soak", "6s", "--soak-rate", "200", "--json"]);
-    expect(result.exitCode).toBe(0);
     const report = JSON.parse(result.stdout) as SoakReport;
+    // Six seconds is too short to judge flatness (the program is still warming up):
+    // the exit code follows the verdict, the trace check must pass either way.
+    expect(result.exitCode).toBe(report.ok ? 0 : 1);
     expect(report.seconds).toBe(6);
     expect(report.samples.length).toBeGreaterThanOrEqual(5);
     expect(report.samples.every((sample) => sample.programRssBytes > 0 && sample.collectorRssBytes > 0)).toBe(true);
