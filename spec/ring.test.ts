@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
+import { libscopePath } from "../src/core/native";
 import { monotonicNs, Ring, RingError } from "../src/core/ring";
 
 const paths: string[] = [];
@@ -266,4 +267,139 @@ describe("scope.node from a real node process", () => {
     expect(ring.stats().producersAttached).toBe(0);
     ring.close();
   });
+});
+
+/**
+ * A message between two real processes writing into one ring: process A (node,
+ * scope.node) stamps a send, writes a line to process B (bun, bun:ffi) over a pipe; B
+ * stamps the receive, stamps a reply send and answers over another pipe; A stamps the
+ * reply's receive. Each receive must come after its send, whichever clock the ring chose.
+ */
+const pingNodeScript = `
+const { spawn } = require("node:child_process");
+const readline = require("node:readline");
+const [addonPath, ringPath, rounds] = process.argv.slice(1);
+const addon = require(addonPath);
+if (!addon.attach(ringPath, 1)) throw new Error("attach failed");
+const child = spawn(process.env.BUN_BINARY, ["-e", process.env.PONG_SCRIPT], { stdio: ["pipe", "pipe", "inherit"] });
+const lines = readline.createInterface({ input: child.stdout });
+let round = 0;
+function send() {
+  addon.record(10, 0, 1, round, 0, 0, 0);
+  child.stdin.write(round + "\\n");
+}
+lines.on("line", (line) => {
+  if (line === "ready") return send();
+  addon.record(11, 0, 2, Number(line), 0, 0, 0);
+  round += 1;
+  if (round < Number(rounds)) return send();
+  child.stdin.end();
+});
+child.on("exit", (code) => {
+  const stats = addon.stats();
+  addon.detach();
+  console.log(JSON.stringify({ code, stats }));
+});
+`;
+
+const pongBunScript = `
+const { Ring } = await import(process.env.RING_MODULE);
+const ring = Ring.open(process.env.RING_PATH);
+const producer = ring.attachProducer(process.pid, 2);
+console.log("ready");
+for await (const line of console) {
+  if (line === "") continue;
+  const round = Number(line);
+  producer.record(11, 0, 1, round, 0, 0, 0);
+  producer.record(10, 0, 2, round, 0, 0, 0);
+  console.log(String(round));
+}
+producer.detach();
+ring.close();
+`;
+
+const ringClockSymbols = { scope_ring_clock: { args: ["ptr", "ptr"], returns: "void" } } as const;
+
+/** The ring's clock source from its header: 0 CLOCK_MONOTONIC, 1 TSC. */
+function ringClockSource(path: string): number {
+  const { dlopen } = require("bun:ffi") as typeof import("bun:ffi");
+  const library = dlopen(libscopePath(), ringClockSymbols);
+  const ring = Ring.open(path) as unknown as { handle: number };
+  const values = new BigUint64Array(5);
+  library.symbols.scope_ring_clock(ring.handle as never, values);
+  (ring as unknown as Ring).close();
+  library.close();
+  return Number(values[0]);
+}
+
+function tscUsable(): boolean {
+  const flags = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((line) => line.startsWith("flags")) ?? "";
+  const words = new Set(flags.split(/[:\s]+/));
+  const clocksource = readFileSync("/sys/devices/system/clocksource/clocksource0/current_clocksource", "utf8").trim();
+  return process.arch === "x64" && words.has("constant_tsc") && words.has("nonstop_tsc") && clocksource === "tsc";
+}
+
+async function pingPong(path: string, rounds: number) {
+  const before = monotonicNs();
+  const child = Bun.spawn(["node", "-e", pingNodeScript, addonPath, path, String(rounds)], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      ...process.env,
+      BUN_BINARY: process.execPath,
+      PONG_SCRIPT: pongBunScript,
+      RING_MODULE: join(import.meta.dir, "..", "src/core/ring.ts"),
+      RING_PATH: path,
+    },
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const after = monotonicNs();
+  expect({ exitCode, stderr, result: JSON.parse(stdout) }).toEqual({ exitCode: 0, stderr: "", result: { code: 0, stats: { written: 2 * rounds, dropped: 0 } } });
+  return { before, after, nodePid: child.pid };
+}
+
+describe("timestamps across processes", () => {
+  for (const clock of ["auto", "monotonic"] as const) {
+    test(`a receive in one process never precedes its send in another (${clock} clock)`, async () => {
+      const path = ringPath(`clock-${clock}`);
+      // The ring's creator chooses the clock; SCOPE_RING_CLOCK reaches it through a
+      // process of its own (the environment is read natively at create).
+      const creator = Bun.spawnSync([process.execPath, "-e", `(await import(${JSON.stringify(join(import.meta.dir, "..", "src/core/ring.ts"))})).Ring.create(${JSON.stringify(path)}, { laneCount: 2, laneCapacitySlots: 4096, mode: "discard" }).close();`], {
+        env: { ...process.env, SCOPE_RING_CLOCK: clock },
+        stderr: "pipe",
+      });
+      expect({ exitCode: creator.exitCode, stderr: creator.stderr.toString() }).toEqual({ exitCode: 0, stderr: "" });
+      expect(ringClockSource(path)).toBe(clock === "auto" && tscUsable() ? 1 : 0);
+      const ring = Ring.open(path);
+      const rounds = 300;
+      const { before, after, nodePid } = await pingPong(path, rounds);
+      const buffer = new Uint8Array(4 * rounds * RECORD_SIZE);
+      const count = ring.drain(buffer);
+      expect(count).toBe(4 * rounds);
+      const records = Array.from({ length: count }, (_, i) => readRecord(buffer, i));
+      // Per producer, in lane order, timestamps never go back.
+      for (const tid of [1, 2]) {
+        const own = records.filter((record) => record.tid === tid).map((record) => record.timestampNs);
+        expect(own.length).toBe(2 * rounds);
+        expect(own.every((value, index) => index === 0 || value >= own[index - 1]!)).toBe(true);
+      }
+      expect(new Set(records.filter((record) => record.tid === 1).map((record) => record.pid))).toEqual(new Set([nodePid]));
+      expect(new Set(records.filter((record) => record.tid === 2).map((record) => record.pid)).has(nodePid)).toBe(false);
+      const stamp = (kind: number, channel: bigint, round: bigint) =>
+        records.find((record) => record.kind === kind && record.a === channel && record.b === round)!.timestampNs;
+      const misordered: string[] = [];
+      for (let round = 0n; round < BigInt(rounds); round++) {
+        for (const channel of [1n, 2n]) {
+          const sent = stamp(EventKind.message_send, channel, round);
+          const received = stamp(EventKind.message_receive, channel, round);
+          if (received <= sent) misordered.push(`channel ${channel} round ${round}: send ${sent}, receive ${received}`);
+        }
+      }
+      expect(misordered).toEqual([]);
+      // And they are CLOCK_MONOTONIC: within the test's own reads (TSC line: a few µs of slack).
+      const slack = 50_000n;
+      expect(records.every((record) => record.timestampNs + slack >= before && record.timestampNs <= after + slack)).toBe(true);
+      ring.close();
+    });
+  }
 });

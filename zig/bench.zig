@@ -8,9 +8,15 @@
 //!     a full batch, so it reads behind the producers instead of polling the slots and
 //!     the head they are writing: the rate of records written and received, and the
 //!     share dropped;
-//! each with the timestamp given by the caller and stamped natively (CLOCK_MONOTONIC).
+//! each with the timestamp given by the caller, stamped natively from the TSC (the ring's
+//! calibration, clock.zig), and stamped natively by CLOCK_MONOTONIC through the vDSO (the
+//! fallback).
+//!
+//! `drift` calibrates the TSC several times, as ring creators do, and prints how far each
+//! line is from CLOCK_MONOTONIC as time passes, and what a calibration costs.
 //!
 //!   zig build bench [-- <events-per-producer>]
+//!   zig build bench -- drift [<seconds>]
 const std = @import("std");
 const assert = std.debug.assert;
 const layout = @import("layout.zig");
@@ -26,7 +32,7 @@ const batch_max = 64;
 const Shared = struct {
     ring: *ring_module.Ring,
     events_per_producer: u64,
-    stamp: bool,
+    stamp: Stamp,
     batch: u32,
     ready: std.atomic.Value(u32) = .init(0),
     go: std.atomic.Value(u32) = .init(0),
@@ -44,7 +50,7 @@ fn producer_main(shared: *Shared, lane_index: u32) void {
     if (shared.batch == 1) {
         while (index < shared.events_per_producer) : (index += 1) {
             records[0].a = index;
-            records[0].timestamp_ns = if (shared.stamp) 0 else index + 1;
+            records[0].timestamp_ns = if (shared.stamp != .given) 0 else index + 1;
             _ = producer.write(&records[0]);
         }
     } else {
@@ -61,33 +67,44 @@ fn producer_main(shared: *Shared, lane_index: u32) void {
 
 const Result = struct {
     elapsed_ns: u64,
+    /// What the ring's producers stamped with (the TSC may be unusable here).
+    clock_source: clock.Source,
     received: u64,
     stats: ring_module.Stats,
 };
 
+/// Who stamps: the caller, or the ring's producer with the TSC (when usable) or the vDSO.
+const Stamp = enum { given, tsc, vdso };
+
 const Config = struct {
     producer_count: u32,
-    stamp: bool,
+    stamp: Stamp,
     consume: bool,
     batch: u32 = 1,
 };
 
 const configs = [_]Config{
-    .{ .producer_count = 1, .stamp = false, .consume = false },
-    .{ .producer_count = 2, .stamp = false, .consume = false },
-    .{ .producer_count = 4, .stamp = false, .consume = false },
-    .{ .producer_count = 1, .stamp = true, .consume = false },
-    .{ .producer_count = 2, .stamp = true, .consume = false },
-    .{ .producer_count = 4, .stamp = true, .consume = false },
-    .{ .producer_count = 1, .stamp = false, .consume = true },
-    .{ .producer_count = 2, .stamp = false, .consume = true },
-    .{ .producer_count = 4, .stamp = false, .consume = true },
-    .{ .producer_count = 1, .stamp = true, .consume = true },
-    .{ .producer_count = 2, .stamp = true, .consume = true },
-    .{ .producer_count = 4, .stamp = true, .consume = true },
-    .{ .producer_count = 1, .stamp = true, .consume = true, .batch = 64 },
-    .{ .producer_count = 2, .stamp = true, .consume = true, .batch = 64 },
-    .{ .producer_count = 4, .stamp = true, .consume = true, .batch = 64 },
+    .{ .producer_count = 1, .stamp = .given, .consume = false },
+    .{ .producer_count = 2, .stamp = .given, .consume = false },
+    .{ .producer_count = 4, .stamp = .given, .consume = false },
+    .{ .producer_count = 1, .stamp = .tsc, .consume = false },
+    .{ .producer_count = 2, .stamp = .tsc, .consume = false },
+    .{ .producer_count = 4, .stamp = .tsc, .consume = false },
+    .{ .producer_count = 1, .stamp = .vdso, .consume = false },
+    .{ .producer_count = 2, .stamp = .vdso, .consume = false },
+    .{ .producer_count = 4, .stamp = .vdso, .consume = false },
+    .{ .producer_count = 1, .stamp = .given, .consume = true },
+    .{ .producer_count = 2, .stamp = .given, .consume = true },
+    .{ .producer_count = 4, .stamp = .given, .consume = true },
+    .{ .producer_count = 1, .stamp = .tsc, .consume = true },
+    .{ .producer_count = 2, .stamp = .tsc, .consume = true },
+    .{ .producer_count = 4, .stamp = .tsc, .consume = true },
+    .{ .producer_count = 1, .stamp = .vdso, .consume = true },
+    .{ .producer_count = 2, .stamp = .vdso, .consume = true },
+    .{ .producer_count = 4, .stamp = .vdso, .consume = true },
+    .{ .producer_count = 1, .stamp = .tsc, .consume = true, .batch = 64 },
+    .{ .producer_count = 2, .stamp = .tsc, .consume = true, .batch = 64 },
+    .{ .producer_count = 4, .stamp = .tsc, .consume = true, .batch = 64 },
 };
 
 fn run(path: [*:0]const u8, config: Config, events_per_producer: u64) !Result {
@@ -101,6 +118,7 @@ fn run(path: [*:0]const u8, config: Config, events_per_producer: u64) !Result {
         .lane_capacity_slots = lane_capacity_slots,
         .mode = if (consume) .discard else .overwrite,
         .collector_pid = @intCast(std.c.getpid()),
+        .clock = if (config.stamp == .vdso) .monotonic else .auto,
     });
     defer shm.unlink(path) catch {};
     defer shm.close(&mapping);
@@ -129,7 +147,12 @@ fn run(path: [*:0]const u8, config: Config, events_per_producer: u64) !Result {
     }
     for (threads[0..producer_count]) |thread| thread.join();
     const elapsed_ns = clock.monotonic_ns() - start_ns;
-    return .{ .elapsed_ns = elapsed_ns, .received = received, .stats = mapping.ring.stats() };
+    return .{
+        .elapsed_ns = elapsed_ns,
+        .clock_source = @enumFromInt(mapping.ring.header.clock_calibration.source),
+        .received = received,
+        .stats = mapping.ring.stats(),
+    };
 }
 
 /// Lets the producers get ahead: a consumer polling the slot being written makes its
@@ -148,7 +171,12 @@ fn print(comptime format: []const u8, args: anytype) void {
 pub fn main(init: std.process.Init.Minimal) !void {
     var args = init.args.iterate();
     _ = args.next();
-    const events_per_producer: u64 = if (args.next()) |text| try std.fmt.parseInt(u64, text, 10) else 20_000_000;
+    const first = args.next();
+    if (first != null and std.mem.eql(u8, first.?, "drift")) {
+        const seconds: u32 = if (args.next()) |text| try std.fmt.parseInt(u32, text, 10) else 60;
+        return drift(seconds);
+    }
+    const events_per_producer: u64 = if (first) |text| try std.fmt.parseInt(u64, text, 10) else 20_000_000;
     var path_buffer: [64]u8 = undefined;
     const path = try std.fmt.bufPrintSentinel(&path_buffer, "/dev/shm/scope-bench-{d}", .{std.c.getpid()}, 0);
     print("native ring, {d} events per producer, lanes of {d} slots, /dev/shm\n", .{ events_per_producer, lane_capacity_slots });
@@ -164,7 +192,7 @@ pub fn main(init: std.process.Init.Minimal) !void {
         print("{s:>9} {d:>9} {s:>10} {d:>5} {d:>12.1} {d:>9.1} {d:>12.1} {d:>9.1}\n", .{
             if (config.consume) "discard" else "overwrite",
             config.producer_count,
-            if (config.stamp) "clock" else "given",
+            if (config.stamp == .given) "given" else @tagName(result.clock_source),
             config.batch,
             written / seconds / 1e6,
             ns_per_event,
@@ -172,4 +200,58 @@ pub fn main(init: std.process.Init.Minimal) !void {
             100 * dropped / attempted,
         });
     }
+}
+
+const drift_calibration_count = 8;
+const drift_report_interval_s = 10;
+
+/// Calibrates the TSC several times in a row, as ring creators would, then every
+/// drift_report_interval_s prints each line's error against CLOCK_MONOTONIC (ns).
+fn drift(seconds: u32) !void {
+    if (!clock.tsc_usable()) {
+        print("TSC not usable here: rings stamp with CLOCK_MONOTONIC; no drift\n", .{});
+        return;
+    }
+    var clocks: [drift_calibration_count]clock.Clock = undefined;
+    var cost_ns_max: u64 = 0;
+    for (&clocks) |*slot| {
+        const before_ns = clock.monotonic_ns();
+        const calibration = clock.calibrate(.auto);
+        cost_ns_max = @max(cost_ns_max, clock.monotonic_ns() - before_ns);
+        assert(calibration.source == @intFromEnum(clock.Source.tsc));
+        slot.* = .init(calibration);
+        print("calibration: multiplier {d} (>> {d}), {d:.4} ticks per ns\n", .{
+            calibration.multiplier, calibration.shift, @as(f64, 1 << clock.tsc_shift) / @as(f64, @floatFromInt(calibration.multiplier)),
+        });
+    }
+    print("calibration cost at most {d:.2} ms each (window {d} ms)\n", .{ @as(f64, @floatFromInt(cost_ns_max)) / 1e6, clock.calibration_window_ns / std.time.ns_per_ms });
+    print("{s:>7}  TSC line minus CLOCK_MONOTONIC, ns, per calibration\n", .{"seconds"});
+    const start_ns = clock.monotonic_ns();
+    var elapsed_s: u32 = 0;
+    while (true) : (elapsed_s += drift_report_interval_s) {
+        while (clock.monotonic_ns() - start_ns < @as(u64, elapsed_s) * std.time.ns_per_s) {
+            const step: std.c.timespec = .{ .sec = 0, .nsec = 20_000_000 };
+            _ = std.c.nanosleep(&step, null);
+        }
+        print("{d:>7} ", .{elapsed_s});
+        for (&clocks) |*line| print(" {d:>8}", .{error_ns(line)});
+        print("\n", .{});
+        if (elapsed_s >= seconds) break;
+    }
+}
+
+/// One line's error now: the TSC reading between two CLOCK_MONOTONIC reads, against
+/// their midpoint; the tightest of 16 tries (a preemption inside one is left out).
+fn error_ns(line: *clock.Clock) i64 {
+    var best_width_ns: u64 = std.math.maxInt(u64);
+    var best_error_ns: i64 = 0;
+    for (0..16) |_| {
+        const before_ns = clock.monotonic_ns();
+        const tsc_ns = line.now_ns();
+        const after_ns = clock.monotonic_ns();
+        if (after_ns - before_ns >= best_width_ns) continue;
+        best_width_ns = after_ns - before_ns;
+        best_error_ns = @as(i64, @intCast(tsc_ns)) - @as(i64, @intCast(before_ns + best_width_ns / 2));
+    }
+    return best_error_ns;
 }

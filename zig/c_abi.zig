@@ -75,7 +75,8 @@ fn ring_adopt(mapping_result: shm.Error!shm.Mapping, out_ring: ?*?*anyopaque) St
 }
 
 /// Creates the ring file at `path` (fails if it exists) and maps it. `mode`: 0 discard,
-/// 1 overwrite.
+/// 1 overwrite. Producers stamp with the TSC when it is usable (calibrating takes
+/// ~10 ms), with CLOCK_MONOTONIC otherwise or when SCOPE_RING_CLOCK=monotonic.
 export fn scope_ring_create(path: ?[*:0]const u8, lane_count: u32, lane_capacity_slots: u32, mode: u32, out_ring: ?*?*anyopaque) Status {
     const path_z = path orelse return .invalid_argument;
     if (mode > @intFromEnum(ring.Mode.overwrite)) return .invalid_argument;
@@ -84,7 +85,16 @@ export fn scope_ring_create(path: ?[*:0]const u8, lane_count: u32, lane_capacity
         .lane_capacity_slots = lane_capacity_slots,
         .mode = @enumFromInt(mode),
         .collector_pid = @intCast(std.c.getpid()),
+        .clock = clock_choice_from_environment(),
     }), out_ring);
+}
+
+/// SCOPE_RING_CLOCK=monotonic: the escape hatch if a machine's TSC misbehaves in a way
+/// the checks at creation miss, and how tests reach the fallback from JavaScript.
+fn clock_choice_from_environment() clock.Choice {
+    const value = std.c.getenv("SCOPE_RING_CLOCK") orelse return .auto;
+    if (std.mem.eql(u8, std.mem.span(value), "monotonic")) return .monotonic;
+    return .auto;
 }
 
 export fn scope_ring_open(path: ?[*:0]const u8, out_ring: ?*?*anyopaque) Status {
@@ -168,6 +178,29 @@ export fn scope_ring_stats(ring_pointer: ?*anyopaque, out: ?*[ring_stat_count]u6
         header.created_monotonic_ns,
         header.created_realtime_ns,
     };
+}
+
+/// The order of scope_ring_clock's output: the header's clock calibration.
+pub const RingClock = enum(u32) {
+    /// clock.Source: 0 CLOCK_MONOTONIC, 1 TSC.
+    source = 0,
+    shift = 1,
+    tsc0 = 2,
+    monotonic0_ns = 3,
+    multiplier = 4,
+};
+pub const ring_clock_count = 5;
+
+comptime {
+    assert(@typeInfo(RingClock).@"enum".field_names.len == ring_clock_count);
+}
+
+/// Writes `ring_clock_count` u64 values in `RingClock` order.
+export fn scope_ring_clock(ring_pointer: ?*anyopaque, out: ?*[ring_clock_count]u64) void {
+    const handle = ring_handle(ring_pointer) orelse return;
+    const values = out orelse return;
+    const calibration = handle.mapping.ring.header.clock_calibration;
+    values.* = .{ calibration.source, calibration.shift, calibration.tsc0, calibration.monotonic0_ns, calibration.multiplier };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -271,6 +304,9 @@ test "c_abi: create, attach, record, string, batch, drain, stats, errors" {
     try std.testing.expectEqual(@as(u64, 99), out[5].timestamp_ns);
     var stats: [ring_stat_count]u64 = undefined;
     scope_ring_stats(ring_pointer, &stats);
+    var clock_values: [ring_clock_count]u64 = undefined;
+    scope_ring_clock(ring_pointer, &clock_values);
+    try std.testing.expectEqual(@as(u64, @intFromEnum(if (clock.tsc_usable()) clock.Source.tsc else clock.Source.monotonic)), clock_values[@intFromEnum(RingClock.source)]);
     try std.testing.expectEqual(@as(u64, 6), stats[@intFromEnum(RingStat.written)]);
     try std.testing.expectEqual(@as(u64, 6), stats[@intFromEnum(RingStat.received)]);
     try std.testing.expectEqual(@as(u64, 1), stats[@intFromEnum(RingStat.producers_attached)]);

@@ -4,6 +4,7 @@
 //! Region layout (all offsets from the start of the mapping, little-endian):
 //!
 //!   0                  Header (one page): magic "SCOPERNG", versions, geometry, mode,
+//!                      the clock calibration every producer converts with (clock.zig),
 //!                      the attach counter `next_lane`.
 //!   lanes_offset       lane_count × LaneControl (256 bytes each): the producer side
 //!                      (head, dropped) and the consumer side (tail, counters) of a lane
@@ -52,7 +53,8 @@ const Record = layout.Record;
 
 pub const magic: [8]u8 = "SCOPERNG".*;
 /// Bumped on any change to Header, LaneControl or the slot sequence protocol.
-pub const ring_layout_version: u32 = 1;
+/// 2: the clock calibration in the header.
+pub const ring_layout_version: u32 = 2;
 
 pub const page_size_bytes: u64 = 4096;
 pub const header_size_bytes: u64 = page_size_bytes;
@@ -99,7 +101,10 @@ pub const Header = extern struct {
     /// The two clocks read together at creation, to place monotonic timestamps in wall time.
     created_monotonic_ns: u64,
     created_realtime_ns: u64,
-    reserved: [line_size_bytes - 72]u8,
+    /// How producers stamp records: the TSC line or CLOCK_MONOTONIC (clock.zig). Written
+    /// once before the magic; producers copy it at attach.
+    clock_calibration: clock.Calibration,
+    reserved: [line_size_bytes - 104]u8,
     /// Attach counter: producers take lane `next_lane++ % lane_count`. Own line: attaches
     /// are rare but must not disturb the fields every open reads.
     next_lane: std.atomic.Value(u32),
@@ -127,6 +132,7 @@ comptime {
     assert(@sizeOf(Header) == 2 * line_size_bytes);
     assert(@sizeOf(Header) <= header_size_bytes);
     assert(@offsetOf(Header, "next_lane") == line_size_bytes);
+    assert(@offsetOf(Header, "clock_calibration") == 72);
     assert(@sizeOf(LaneControl) == lane_control_size_bytes);
     assert(@offsetOf(LaneControl, "tail") == line_size_bytes);
 }
@@ -147,6 +153,8 @@ pub const Options = struct {
     lane_capacity_slots: u32,
     mode: Mode,
     collector_pid: u32,
+    /// The TSC when usable (calibrating sleeps clock.calibration_window_ns).
+    clock: clock.Choice = .auto,
 };
 
 pub fn validate_geometry(lane_count: u32, lane_capacity_slots: u32) Error!void {
@@ -260,6 +268,7 @@ pub const Ring = struct {
         if (memory.len != size_bytes(options.lane_count, options.lane_capacity_slots)) return error.SizeMismatch;
         const header: *Header = @ptrCast(memory.ptr);
         assert(std.mem.allEqual(u8, std.mem.asBytes(header), 0));
+        const clock_calibration = clock.calibrate(options.clock);
         header.* = .{
             .magic = @splat(0),
             .ring_layout_version = ring_layout_version,
@@ -273,6 +282,7 @@ pub const Ring = struct {
             .slots_offset_bytes = slots_offset_bytes(options.lane_count),
             .created_monotonic_ns = clock.monotonic_ns(),
             .created_realtime_ns = clock.realtime_ns(),
+            .clock_calibration = clock_calibration,
             .reserved = @splat(0),
             .next_lane = .init(0),
             .reserved_attach = @splat(0),
@@ -297,6 +307,7 @@ pub const Ring = struct {
         if (header.total_size_bytes != expected_bytes) return error.SizeMismatch;
         if (memory.len != expected_bytes) return error.SizeMismatch;
         if (header.slots_offset_bytes != slots_offset_bytes(header.lane_count)) return error.NotARing;
+        if (!clock.calibration_valid(&header.clock_calibration)) return error.NotARing;
         return view(memory, header);
     }
 
@@ -337,6 +348,8 @@ pub const Ring = struct {
             .pid = pid,
             .tid = tid,
             .lane_index = lane_index,
+            // Validated by format or open; the header is never rewritten after.
+            .clock = .init(ring.header.clock_calibration),
         };
     }
 
@@ -491,6 +504,8 @@ pub const Producer = struct {
     pid: u32,
     tid: u32,
     lane_index: u32,
+    /// The ring's clock, copied at attach: the source never changes for a ring.
+    clock: clock.Clock,
     /// A lower bound of the lane's tail: refreshed only when the lane looks full, so a
     /// producer does not touch the consumer's line on every write.
     tail_cached: u64 = 0,
@@ -530,7 +545,7 @@ pub const Producer = struct {
         for (records[0..claim.count], 0..) |*record, index| {
             var timestamp_ns = record.timestamp_ns;
             if (timestamp_ns == 0) {
-                if (now_ns == 0) now_ns = clock.monotonic_ns();
+                if (now_ns == 0) now_ns = producer.clock.now_ns();
                 timestamp_ns = now_ns;
             }
             producer.publish(claim.position + index, record, timestamp_ns);
@@ -643,6 +658,10 @@ const TestRing = struct {
     ring: Ring,
 
     fn init(lane_count: u32, lane_capacity_slots: u32, mode: Mode) !TestRing {
+        return init_clock(lane_count, lane_capacity_slots, mode, .auto);
+    }
+
+    fn init_clock(lane_count: u32, lane_capacity_slots: u32, mode: Mode, clock_choice: clock.Choice) !TestRing {
         const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), size_bytes(lane_count, lane_capacity_slots));
         @memset(memory, 0);
         const ring = try Ring.format(memory, .{
@@ -650,6 +669,7 @@ const TestRing = struct {
             .lane_capacity_slots = lane_capacity_slots,
             .mode = mode,
             .collector_pid = 1,
+            .clock = clock_choice,
         });
         return .{ .memory = memory, .ring = ring };
     }
@@ -770,22 +790,53 @@ test "ring: batch claim takes what fits, all-or-nothing when asked" {
     try expect_stats_balance(ring, 30);
 }
 
-test "ring: a zero timestamp is stamped, a given one kept" {
-    var test_ring = try TestRing.init(1, 8, .discard);
+fn expect_stamps(clock_choice: clock.Choice, source: clock.Source) !void {
+    var test_ring = try TestRing.init_clock(1, 8, .discard, clock_choice);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    try testing.expectEqual(@intFromEnum(source), ring.header.clock_calibration.source);
     var producer = ring.attach(1, 0);
+    try testing.expectEqual(source, producer.clock.source);
     var record = test_record(0);
     record.timestamp_ns = 0;
     const before_ns = clock.monotonic_ns();
     try testing.expect(producer.write(&record));
     record.timestamp_ns = 5;
     try testing.expect(producer.write(&record));
-    var out: [2]Record = undefined;
-    try testing.expectEqual(@as(u32, 2), ring.drain(&out));
-    try testing.expect(out[0].timestamp_ns >= before_ns);
-    try testing.expect(out[0].timestamp_ns <= clock.monotonic_ns());
+    record.timestamp_ns = 0;
+    try testing.expect(producer.write(&record));
+    const after_ns = clock.monotonic_ns();
+    var out: [3]Record = undefined;
+    try testing.expectEqual(@as(u32, 3), ring.drain(&out));
+    // The TSC line is within a few ns (offset) and µs per minute (drift) of the vDSO
+    // clock; CLOCK_MONOTONIC itself is exact.
+    const tolerance_ns: u64 = if (source == .tsc) 10 * std.time.ns_per_us else 0;
+    try testing.expect(out[0].timestamp_ns + tolerance_ns >= before_ns);
+    try testing.expect(out[0].timestamp_ns <= after_ns + tolerance_ns);
     try testing.expectEqual(@as(u64, 5), out[1].timestamp_ns);
+    try testing.expect(out[2].timestamp_ns >= out[0].timestamp_ns);
+}
+
+test "ring: a zero timestamp is stamped with the ring's clock, a given one kept" {
+    try expect_stamps(.auto, if (clock.tsc_usable()) .tsc else .monotonic);
+}
+
+test "ring: a zero timestamp is stamped by CLOCK_MONOTONIC when the ring says so" {
+    try expect_stamps(.monotonic, .monotonic);
+}
+
+test "ring: a damaged clock calibration is not a ring" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    const calibration = test_ring.ring.header.clock_calibration;
+    test_ring.ring.header.clock_calibration.source = 9;
+    try testing.expectError(error.NotARing, Ring.open(test_ring.memory));
+    test_ring.ring.header.clock_calibration = calibration;
+    test_ring.ring.header.clock_calibration.source = @intFromEnum(clock.Source.tsc);
+    test_ring.ring.header.clock_calibration.multiplier = 0;
+    try testing.expectError(error.NotARing, Ring.open(test_ring.memory));
+    test_ring.ring.header.clock_calibration = calibration;
+    _ = try Ring.open(test_ring.memory);
 }
 
 test "ring: an incomplete slot stops the drain; a final drain passes it as abandoned" {
