@@ -1,0 +1,39 @@
+/**
+ * Node ESM loader hooks (registered by node-hooks.ts through module.register; runs on
+ * Node's hooks thread). Instruments ES modules as they load; CommonJS is left to the
+ * _compile hook, which sees it whether it is required or imported.
+ */
+import { fileURLToPath } from "node:url";
+import { instrument, warningLine } from "./instrument";
+import { Matcher, type MatchConfig } from "./match";
+import { siblingReader } from "./node-hooks";
+
+let matcher: Matcher | undefined;
+
+export function initialize(data: { config?: MatchConfig } | undefined): void {
+  matcher = new Matcher(data?.config ?? {});
+}
+
+interface LoadResult {
+  format?: string;
+  source?: string | ArrayBuffer | Uint8Array | null;
+  shortCircuit?: boolean;
+}
+
+type NextLoad = (url: string, context: object) => Promise<LoadResult>;
+
+export async function load(url: string, context: object, nextLoad: NextLoad): Promise<LoadResult> {
+  const result = await nextLoad(url, context);
+  if (!matcher || result.format !== "module" || result.source == null || !url.startsWith("file:")) return result;
+  const file = fileURLToPath(url);
+  if (!matcher.file(file)) return result;
+  const source = typeof result.source === "string" ? result.source : new TextDecoder().decode(result.source as Uint8Array);
+  try {
+    const instrumented = instrument(source, file, { matcher, module: true, readFile: siblingReader(file), sourceName: url });
+    if (instrumented.status === "instrumented") return { ...result, source: instrumented.code };
+    if (instrumented.status === "failed") process.stderr.write(warningLine(file, instrumented.reason));
+  } catch (error) {
+    process.stderr.write(warningLine(file, error instanceof Error ? error.message : String(error)));
+  }
+  return result;
+}

@@ -1,0 +1,54 @@
+/**
+ * The pipeline: parse → match → transform → print. One call per file; the hooks
+ * (node-hooks.ts, bun-plugin.ts) and the ahead-of-time writer (aot.ts) all go through it.
+ */
+import MagicString from "magic-string";
+import { Matcher, type Level, type MatchConfig } from "./match";
+import { parse } from "./parse";
+import { MARKER, findInputMap, print, type SourceMapV3 } from "./print";
+import { transform, type FunctionInfo } from "./transform";
+
+export interface InstrumentOptions {
+  /** Which functions, at which level; `matcher` wins when both are given. */
+  config?: MatchConfig;
+  matcher?: Matcher;
+  /** true: ESM; false: CommonJS or script; undefined: try ESM, then script. */
+  module?: boolean;
+  /** Reads a source map named by a relative `sourceMappingURL` (to chain it). */
+  readFile?: (url: string) => string | undefined;
+  /** The name the source map gives the original (e.g. the module's file: URL); default `file`. */
+  sourceName?: string;
+}
+
+export type Instrumented =
+  | { status: "instrumented"; code: string; map: SourceMapV3; functions: FunctionInfo[] }
+  /** Not matched, already instrumented, or no function in it: `code` is the input. */
+  | { status: "unchanged"; code: string; reason: string }
+  /** The parser refused it: `code` is the input; `reason` is the one warning line. */
+  | { status: "failed"; code: string; reason: string };
+
+export function instrument(code: string, file: string, options: InstrumentOptions = {}): Instrumented {
+  const matcher = options.matcher ?? new Matcher(options.config);
+  if (!matcher.file(file)) return { status: "unchanged", code, reason: "not matched" };
+  if (code.includes(MARKER)) return { status: "unchanged", code, reason: "already instrumented" };
+  const parsed = parse(code, file, options.module);
+  if (!parsed.ok) return { status: "failed", code, reason: parsed.reason };
+  const edits = new MagicString(code);
+  const levelOf = (name: string): Level => matcher.function(file, name);
+  let functions: FunctionInfo[];
+  try {
+    functions = transform(parsed.program, code, edits, levelOf);
+  } catch (error) {
+    return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (functions.length === 0) return { status: "unchanged", code, reason: "no functions" };
+  const input = findInputMap(code, options.readFile);
+  if (input) edits.remove(input.start, input.end);
+  const printed = print(edits, code, file, functions, input?.map, options.sourceName);
+  return { status: "instrumented", code: printed.code, map: printed.map, functions };
+}
+
+/** The one warning line for a file left untouched because it could not be parsed. */
+export function warningLine(file: string, reason: string): string {
+  return `scope: ${file}: not instrumented (${reason}); loaded as is\n`;
+}

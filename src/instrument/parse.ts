@@ -1,0 +1,93 @@
+/**
+ * Step 1 of the pipeline: source text → ESTree Program with `start`/`end` offsets
+ * (UTF-16, as JavaScript strings index). meriyah for JavaScript (pure JS, the fastest
+ * of the parsers measured in Node 20, bundles into the agent); oxc-parser for
+ * TypeScript only, loaded on first use (a native binding that may be missing).
+ * See ARCHITECTURE.md "Instrumentation" for the figures.
+ */
+import { parseModule, parseScript } from "meriyah";
+
+/** The little of ESTree the later steps read: every node has a type and a range. */
+export interface Node {
+  type: string;
+  start: number;
+  end: number;
+  [key: string]: unknown;
+}
+
+export type Language = "js" | "jsx" | "ts" | "tsx";
+
+export type Parsed = { ok: true; program: Node; language: Language; module: boolean } | { ok: false; reason: string };
+
+export function languageOf(file: string): Language | undefined {
+  const match = /\.([cm]?[jt]sx?)$/i.exec(file);
+  if (!match) return undefined;
+  const ext = match[1]!.toLowerCase();
+  if (ext === "tsx") return "tsx";
+  if (ext.endsWith("ts")) return "ts";
+  if (ext === "jsx") return "jsx";
+  return "js";
+}
+
+/**
+ * Parses `code`. `module`: true for ESM, false for CommonJS/script, undefined to try
+ * the module goal first and fall back to a script (with top-level return, as CJS).
+ */
+export function parse(code: string, file: string, module?: boolean): Parsed {
+  const language = languageOf(file) ?? "js";
+  if (language === "ts" || language === "tsx") return parseTypeScript(code, file, language, module);
+  const jsx = language === "jsx" || /\.js$/i.test(file);
+  const options = { next: true, ranges: true, jsx, webcompat: true } as const;
+  let firstError: unknown;
+  if (module !== false) {
+    try {
+      return { ok: true, program: parseModule(code, options) as unknown as Node, language, module: true };
+    } catch (error) {
+      firstError = error;
+      if (module === true) return { ok: false, reason: messageOf(error) };
+    }
+  }
+  try {
+    return { ok: true, program: parseScript(code, { ...options, globalReturn: true }) as unknown as Node, language, module: false };
+  } catch (error) {
+    // A .js file may hold JSX-free code that meriyah's JSX mode rejects (e.g. `a < b > c`): retry without.
+    if (jsx && language === "js") {
+      try {
+        return { ok: true, program: parseScript(code, { ...options, jsx: false, globalReturn: true }) as unknown as Node, language, module: false };
+      } catch {
+        // Report the first error below.
+      }
+    }
+    return { ok: false, reason: messageOf(firstError ?? error) };
+  }
+}
+
+type OxcParse = (file: string, code: string, options: object) => { program: unknown; errors: { message: string }[] };
+let oxc: OxcParse | null | undefined;
+
+function loadOxc(): OxcParse | null {
+  if (oxc !== undefined) return oxc;
+  try {
+    oxc = (require("oxc-parser") as { parseSync: OxcParse }).parseSync;
+  } catch {
+    oxc = null;
+  }
+  return oxc;
+}
+
+function parseTypeScript(code: string, file: string, language: Language, module: boolean | undefined): Parsed {
+  const parseSync = loadOxc();
+  if (!parseSync) return { ok: false, reason: "TypeScript needs oxc-parser, which could not be loaded" };
+  try {
+    const sourceType = module === true ? "module" : module === false ? "commonjs" : "unambiguous";
+    const result = parseSync(file, code, { lang: language, sourceType, astType: "ts", range: false });
+    if (result.errors.length > 0) return { ok: false, reason: result.errors[0]!.message };
+    return { ok: true, program: result.program as Node, language, module: module !== false };
+  } catch (error) {
+    return { ok: false, reason: messageOf(error) };
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message.split("\n")[0]! : String(error);
+}
