@@ -11,7 +11,14 @@ if (process.argv[2] === "--child") {
   process.once("message", (message) => process.send({ echo: message.n }, () => process.disconnect()));
 } else if (!isMainThread) {
   if (workerData?.once) parentPort.once("message", () => parentPort.close());
-  else parentPort.on("message", (message) => (message.stop ? parentPort.close() : parentPort.postMessage(message)));
+  else {
+    parentPort.on("message", (message) => {
+      if (!message.stop) return parentPort.postMessage(message);
+      // The last word: every echo before it has been delivered once main reads it.
+      parentPort.postMessage({ stopped: true });
+      parentPort.close();
+    });
+  }
 } else {
   const fs = require("node:fs");
   const { params, report, nowSeconds } = require("./common.cjs");
@@ -22,7 +29,11 @@ if (process.argv[2] === "--child") {
   let processes = 0;
   let pendingEnds = 0;
   const echo = new Worker(__filename, { workerData: { once: false } });
-  echo.on("message", () => messages++);
+  let echoStopped = false;
+  echo.on("message", (message) => {
+    messages++;
+    if (message.stopped) echoStopped = true;
+  });
 
   const perTick = Math.max(1, Math.round(rate / 100));
   const tick = setInterval(() => {
@@ -42,9 +53,17 @@ if (process.argv[2] === "--child") {
     pendingEnds++;
     const child = fork(__filename, ["--child"], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
     child.send({ n: processes });
-    child.once("message", () => messages++);
     messages++;
-    child.once("exit", () => pendingEnds--);
+    // Done when both its answer has arrived and it has exited, in whichever order.
+    let parts = 0;
+    const part = () => {
+      if (++parts === 2) pendingEnds--;
+    };
+    child.once("message", () => {
+      messages++;
+      part();
+    });
+    child.once("exit", part);
   }, 5000);
 
   if (ready) {
@@ -58,9 +77,9 @@ if (process.argv[2] === "--child") {
     echo.postMessage({ stop: true });
     messages++;
     echo.once("exit", function finish() {
-      if (pendingEnds > 0) return setTimeout(finish, 50);
+      if (pendingEnds > 0 || !echoStopped) return setTimeout(finish, 50);
       // `messages` counted every send: pings and their echoes, one per short worker,
-      // two per child, one stop.
+      // two per child, the stop and its answer.
       report({ ops: messages, unit: "messages", seconds: nowSeconds() - start, expect: { messages, threads, processes } });
     });
   }, seconds * 1000);
