@@ -18,14 +18,22 @@ class ScopeCli extends Cli {
   }
 }
 
+/** Colour only for a terminal, and never with NO_COLOR (https://no-color.org). */
+function colorDepth(): number {
+  if (process.env.NO_COLOR) return 1;
+  if (process.env.FORCE_COLOR) return 8;
+  return process.stdout.isTTY ? (process.stdout.getColorDepth?.() ?? 8) : 1;
+}
+
 const cli = new ScopeCli({
   binaryLabel: "scope",
   binaryName: "scope",
   binaryVersion: VERSION,
   enableCapture: false,
+  enableColors: colorDepth() > 1,
 });
 cli.register(Builtins.HelpCommand);
 cli.register(Builtins.VersionCommand);
 for (const command of commands) cli.register(command);
 
-process.exitCode = await cli.run(process.argv.slice(2));
+process.exitCode = await cli.run(process.argv.slice(2), { colorDepth: colorDepth() });
