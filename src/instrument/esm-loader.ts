@@ -9,6 +9,14 @@ import { Matcher, type MatchConfig } from "./match";
 import { siblingReader } from "./node-hooks";
 
 let matcher: Matcher | undefined;
+/** Node may load a module more than once (e.g. the entry point): one warning per file. */
+const warned = new Set<string>();
+
+function warn(file: string, reason: string): void {
+  if (warned.has(file)) return;
+  warned.add(file);
+  process.stderr.write(warningLine(file, reason));
+}
 
 export function initialize(data: { config?: MatchConfig } | undefined): void {
   matcher = new Matcher(data?.config ?? {});
@@ -31,9 +39,9 @@ export async function load(url: string, context: object, nextLoad: NextLoad): Pr
   try {
     const instrumented = instrument(source, file, { matcher, module: true, readFile: siblingReader(file), sourceName: url });
     if (instrumented.status === "instrumented") return { ...result, source: instrumented.code };
-    if (instrumented.status === "failed") process.stderr.write(warningLine(file, instrumented.reason));
+    if (instrumented.status === "failed") warn(file, instrumented.reason);
   } catch (error) {
-    process.stderr.write(warningLine(file, error instanceof Error ? error.message : String(error)));
+    warn(file, error instanceof Error ? error.message : String(error));
   }
   return result;
 }

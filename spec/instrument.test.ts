@@ -1,0 +1,257 @@
+/**
+ * Function instrumentation, one small case per syntax construct: each fixture runs in a
+ * real Node process untouched and instrumented at load time (CommonJS and ESM hooks),
+ * and must print the same, exit the same and record the expected events.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { SourceMapConsumerLite } from "./instrument-sourcemap";
+import { instrument } from "../src/instrument/instrument";
+import { Matcher, globToRegExp } from "../src/instrument/match";
+import { MARKER } from "../src/instrument/print";
+import { FunctionFlag } from "../src/instrument/transform";
+import { cleanup, instrumentFixtures, lines, runNode } from "./instrument-harness";
+
+afterAll(cleanup);
+
+const cases = join(instrumentFixtures, "cases");
+const caseFiles = readdirSync(cases).filter((name) => /-fixture\.[cm]js$/.test(name) && !/^esm-[ab]-/.test(name));
+const normalize = (stderr: string) =>
+  stderr
+    .replace(/\(node:\d+\)/g, "(node:PID)")
+    .split("\n")
+    .filter((line) => !line.startsWith("scope: "))
+    .join("\n");
+
+describe("behaviour is unchanged", () => {
+  for (const level of ["full", "calls"] as const) {
+    test.each(caseFiles)(`%s at ${level}`, async (file) => {
+      const [plain, traced] = await Promise.all([runNode(file), runNode(file, { root: cases, level })]);
+      expect({ status: traced.status, stdout: traced.stdout, stderr: normalize(traced.stderr) }).toEqual({
+        status: plain.status,
+        stdout: plain.stdout,
+        stderr: normalize(plain.stderr),
+      });
+      expect(traced.errors).toBe(0);
+      if (file.startsWith("unparsable")) return;
+      expect(traced.events.length).toBeGreaterThan(0);
+      if (level === "calls") expect(traced.events.every((event) => event.kind === "call" && event.value === undefined)).toBe(true);
+    });
+  }
+});
+
+describe("events", () => {
+  test("declarations: arguments, return values, names, nested calls in parameter scope", async () => {
+    const run = await runNode("declarations-fixture.cjs", { root: cases, level: "full" });
+    expect(lines(run.events)).toEqual([
+      "call hoisted [2]", "return hoisted 42",
+      "call defaults [1]", "return defaults [1,2,0]",
+      "call defaults [1,5,6,7]", "return defaults [1,5,2]",
+      "call inner []", "return inner \"function\"",
+      "call shadow [3]", "return shadow 3",
+      "call paramScope [1]", "call f []", "return f 1", "return paramScope [2,1]",
+      "call <anonymous> []", "return <anonymous> \"function\"",
+    ]);
+    // Every call is paired with its end by the call ordinal.
+    const open = new Map<number, string>();
+    for (const event of run.events) {
+      if (event.kind === "call") open.set(event.ordinal, event.fn);
+      else expect(open.get(event.ordinal)).toBe(event.fn);
+    }
+  });
+
+  test("classes: constructors, super chains, getters, private methods, static inheritance", async () => {
+    const run = await runNode("classes-fixture.cjs", { root: cases, level: "full" });
+    expect(lines(run.events).slice(0, 18)).toEqual([
+      "call Derived.constructor [1]", "call Base.constructor [2]", "return Base.constructor undefined", "return Derived.constructor undefined",
+      "call Derived.method []", "call Base.method []", "return Base.method \"base:2:1\"", "return Derived.method \"derived(base:2:1)\"",
+      "call Derived.double []", "call Base.double []", "return Base.double 4", "return Derived.double 5",
+      "call Derived.field []", "return Derived.field 102",
+      "call Base.reveal []", "call Base.#hidden []", "return Base.#hidden 2", "return Base.reveal 2",
+    ]);
+    const flags = Object.fromEntries(run.table.map((entry) => [entry.name, entry.flags]));
+    expect(flags["Base.constructor"]).toBe(FunctionFlag.method | FunctionFlag.constructor);
+    expect(flags["Base.make"]).toBe(FunctionFlag.method | FunctionFlag.static);
+    expect(flags["Derived.field"]).toBe(FunctionFlag.arrow);
+    expect(run.table.filter((entry) => entry.name === "Base.double").map((entry) => entry.flags)).toEqual([
+      FunctionFlag.method | FunctionFlag.getter,
+      FunctionFlag.method | FunctionFlag.setter,
+    ]);
+  });
+
+  test("returns and throws: finally overrides, non-Error throws, rethrow through two frames", async () => {
+    const run = await runNode("returns-throws-fixture.cjs", { root: cases, level: "full" });
+    expect(lines(run.events)).toEqual([
+      "call finallyWins []", "return finallyWins \"finally\"",
+      "call finallyRuns [[]]", "return finallyRuns 1",
+      "call fallsOff []", "return fallsOff undefined",
+      "call emptyReturn []", "return emptyReturn undefined",
+      "call thrower [{}]", "throw thrower RangeError: kept",
+      "call thrower [\"a string\"]", "throw thrower string: \"a string\"",
+      "call thrower [42]", "throw thrower number: 42",
+      "call thrower [undefined]", "throw thrower undefined: undefined",
+      "call thrower [null]", "throw thrower object: null",
+      "call thrower [{\"plain\":1}]", "throw thrower object: {\"plain\":1}",
+      "call rethrow []", "call thrower [{}]", "throw thrower TypeError: bad", "throw rethrow TypeError: bad",
+    ]);
+  });
+
+  test("async: settle events after adoption, rejections, thenables", async () => {
+    const run = await runNode("async-fixture.cjs", { root: cases, level: "full" });
+    const named = lines(run.events, (event) => event.fn !== "<anonymous>" && event.fn !== "then");
+    expect(named).toEqual([
+      "call a []", "call b []", "call c []", "settle c Error: C", "call d []", "settle d {\"then\":[function]}",
+      "call e []", "call c []", "settle c Error: C", "settle e \"E\"", "settle a \"A\"", "settle b \"B\"",
+    ]);
+    expect(run.events.filter((event) => event.fn === "c").map((event) => event.rejected ?? false)).toEqual([false, true, false, true]);
+  });
+
+  test("generators: yields, resumes with the values sent in, return() and throw()", async () => {
+    const run = await runNode("generators-fixture.cjs", { root: cases, level: "full" });
+    expect(lines(run.events, (event) => event.fn === "counter" || event.fn === "guarded")).toEqual([
+      "call counter [0]", "yield counter 0", "resume counter undefined", "yield counter \"none\"", "resume counter \"hi\"",
+      "yield counter \"hi!\"", "resume counter \"stop\"", "return counter \"done\"",
+      "call guarded []", "yield guarded 1", "yield guarded \"caught boom\"", "resume guarded undefined", "return guarded undefined",
+      "call guarded []", "yield guarded 1", "return guarded undefined",
+    ]);
+    expect(lines(run.events).slice(-3)).toEqual(["call <anonymous> []", "yield <anonymous> 1", "throw <anonymous> Error: into"]);
+  });
+
+  test("ESM: circular import calls a hoisted function before its module body runs", async () => {
+    const run = await runNode("esm-main-fixture.mjs", { root: cases, level: "full" });
+    expect(lines(run.events)).toEqual([
+      "call fromA []", "return fromA \"A0:function\"",
+      "call callB []", "call b []", "return b \"B\"", "return callB \"B\"",
+      "call default []", "return default \"default\"",
+    ]);
+    expect(new Set(run.table.map((entry) => entry.file.split("/").pop()))).toEqual(new Set(["esm-a-fixture.mjs", "esm-b-fixture.mjs"]));
+  });
+
+  test("a file the parser refuses runs untouched with one warning line", async () => {
+    const run = await runNode("unparsable-fixture.mjs", { root: cases, level: "full" });
+    expect(run.stdout).toBe("json loaded\n");
+    const warnings = run.stderr.split("\n").filter((line) => line.startsWith("scope: "));
+    expect(warnings).toEqual([expect.stringMatching(/^scope: .*unparsable-fixture\.mjs: not instrumented \(.+\); loaded as is$/)]);
+  });
+
+  test("function table: original lines and columns", async () => {
+    const run = await runNode("arrows-fixture.cjs", { root: cases, level: "full" });
+    const byName = Object.fromEntries(run.table.map((entry) => [entry.name, entry]));
+    expect(byName.object).toMatchObject({ line: 2, column: 16, flags: FunctionFlag.arrow });
+    expect(byName.asyncArrow).toMatchObject({ line: 8, column: 20, flags: FunctionFlag.arrow | FunctionFlag.async });
+    expect(byName.object!.file).toBe(join(cases, "arrows-fixture.cjs"));
+  });
+
+  test("include/exclude by path and by function name", async () => {
+    const run = await runNode("declarations-fixture.cjs", { root: cases, level: "full", excludeFunctions: ["defaults", "<anonymous>"] });
+    expect(new Set(run.events.map((event) => event.fn))).toEqual(new Set(["hoisted", "inner", "shadow", "paramScope", "f"]));
+    const none = await runNode("declarations-fixture.cjs", { root: cases, level: "full", exclude: ["decl*"] });
+    expect(none.table).toEqual([]);
+    const perPattern = await runNode("declarations-fixture.cjs", { root: cases, level: "calls", rules: [{ name: "hoisted", level: "full" }] });
+    expect(lines(perPattern.events).slice(0, 3)).toEqual(["call hoisted [2]", "return hoisted 42", "call defaults"]);
+  });
+});
+
+describe("transform", () => {
+  const config = { root: "/src", level: "full" as const };
+  const source = '"use strict"\nfunction f(a, b = 1) { return a + b }\nconst g = (x) => ({ x });\nclass K { m() {} }\n';
+
+  test("idempotent: an instrumented file is never instrumented twice", () => {
+    const once = instrument(source, "/src/a.js", { config });
+    expect(once.status).toBe("instrumented");
+    const twice = instrument(once.code, "/src/a.js", { config });
+    expect(twice).toEqual({ status: "unchanged", code: once.code, reason: "already instrumented" });
+    expect(once.code.split(MARKER).length).toBe(2);
+  });
+
+  test("no line moves: the original lines keep their numbers, the directive stays first", () => {
+    const result = instrument(source, "/src/a.js", { config });
+    const out = result.code.split("\n");
+    const original = source.split("\n");
+    expect(out.length).toBe(original.length + 2); // the hook line and the source map line
+    expect(out[0]).toBe('"use strict"');
+    for (let i = 1; i < original.length - 1; i++) expect(out[i]!.startsWith(original[i]!.slice(0, 10))).toBe(true);
+  });
+
+  test("the calls level inserts one call per function and nothing else", () => {
+    const result = instrument(source, "/src/a.js", { config: { root: "/src", level: "calls" } });
+    expect(result.code.split("\n").slice(0, 4)).toEqual([
+      '"use strict"',
+      "function f(a, b = 1) {(__scope$||__scope$i()).c(__scope$f+0); return a + b }",
+      "const g = (x) => (((__scope$||__scope$i()).c(__scope$f+1),{ x }));",
+      "class K { m() {(__scope$||__scope$i()).c(__scope$f+2);} }",
+    ]);
+  });
+
+  test("source map: every original token maps back to its position", () => {
+    const result = instrument(source, "/src/a.js", { config });
+    if (result.status !== "instrumented") throw new Error(result.reason);
+    const map = new SourceMapConsumerLite(result.map);
+    for (const token of ["a + b", "{ x }", "m()", "class K"]) {
+      const original = source.indexOf(token);
+      const generated = result.code.indexOf(token);
+      expect(map.originalFor(result.code, generated)).toEqual(map.position(source, original));
+    }
+  });
+
+  test("an input source map is chained: positions lead to the first source", () => {
+    const first = instrument("function a() { return 1 }\nfunction b() { return 2 }\n", "/src/first.js", { config });
+    if (first.status !== "instrumented") throw new Error(first.reason);
+    // Instrumenting code that carries a map (here our own output with the marker removed).
+    const carried = first.code.replace(MARKER, "/*x*/").replace(/__scope\$/g, "__prior$");
+    const second = instrument(carried, "/src/second.js", { config });
+    if (second.status !== "instrumented") throw new Error(second.reason);
+    expect(second.map.sources).toEqual(["/src/first.js"]);
+    const map = new SourceMapConsumerLite(second.map);
+    const at = second.code.indexOf("(2)");
+    expect(map.originalFor(second.code, at + 1)).toEqual({ line: 2, column: 22 });
+  });
+
+  test("TypeScript and JSX through oxc-parser: types kept, positions in UTF-16", () => {
+    const ts = 'const s = "é€😀";\nexport function typed<T>(x: T, y?: number): T { return x }\nconst arrow = (a: string): (() => void) => () => {};\nabstract class A { abstract m(): void; n(this: A) {} }\ndeclare function d(): void;\n';
+    const result = instrument(ts, "/src/a.ts", { config });
+    if (result.status !== "instrumented") throw new Error(result.reason);
+    expect(result.functions.map((fn) => [fn.name, fn.line, fn.column])).toEqual([
+      ["typed", 2, 8], ["arrow", 3, 15], ["<anonymous>", 3, 44], ["A.n", 4, 41],
+    ]);
+    expect(result.code).toContain("function typed<T>(x: T, y?: number): T {var __scope$t=");
+    expect(result.code).toContain("): (() => void) =>{var __scope$t=");
+    const jsx = instrument("const C = ({ n }) => <div onClick={() => n}>{n}</div>;\n", "/src/c.jsx", { config });
+    expect(jsx.status).toBe("instrumented");
+  });
+
+  test("parse failures and files without functions are reported, not thrown", () => {
+    expect(instrument("function (", "/src/bad.js", { config })).toMatchObject({ status: "failed", code: "function (" });
+    expect(instrument("const x = 1;\n", "/src/none.js", { config })).toMatchObject({ status: "unchanged", reason: "no functions" });
+    expect(instrument("function f() {}", "/src/node_modules/x/i.js", { config })).toMatchObject({ status: "unchanged", reason: "not matched" });
+  });
+});
+
+describe("match", () => {
+  test("globs", () => {
+    expect(globToRegExp("src/**/*.js").test("src/a/b/c.js")).toBe(true);
+    expect(globToRegExp("src/**/*.js").test("src/c.js")).toBe(true);
+    expect(globToRegExp("src/*.js").test("src/a/c.js")).toBe(false);
+    expect(globToRegExp("*.{js,mjs}").test("a.mjs")).toBe(true);
+    expect(globToRegExp("Cart.*", "").test("Cart.add")).toBe(true);
+  });
+
+  test("node_modules only when an include names it; later rules win; production defaults to calls", () => {
+    const matcher = new Matcher({ root: "/app", include: ["**", "node_modules/lib/**"], level: "full", rules: [{ path: "lib/**", level: "off" }, { name: "keep", level: "calls" }] });
+    expect(matcher.file("/app/node_modules/lib/x.js")).toBe(true);
+    expect(new Matcher({ root: "/app" }).file("/app/node_modules/lib/x.js")).toBe(false);
+    expect(matcher.function("/app/lib/a.js", "other")).toBe("off");
+    expect(matcher.function("/app/lib/a.js", "keep")).toBe("calls");
+    expect(matcher.function("/app/src/a.js", "other")).toBe("full");
+    expect(new Matcher({ root: "/app", rules: [{ level: "off" }] }).file("/app/a.js")).toBe(false);
+    const saved = process.env.NODE_ENV;
+    process.env.NODE_ENV = "production";
+    try {
+      expect(new Matcher({ root: "/app" }).function("/app/a.js", "f")).toBe("calls");
+    } finally {
+      if (saved === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = saved;
+    }
+  });
+});
