@@ -59,6 +59,8 @@ export interface Run {
   table: { id: number; name: string; file: string; line: number; column: number; flags: number }[];
   events: FunctionEvent[];
   errors: number;
+  /** Events per kind name (also in count-only runs). */
+  counts: Record<string, number>;
 }
 
 const kindNames: Record<number, FunctionEvent["kind"]> = { 33: "call", 34: "return", 35: "throw", 36: "settle", 37: "yield", 38: "resume" };
@@ -72,7 +74,7 @@ function cleanEnv(): Record<string, string> {
 }
 
 /** Runs `node <file>`; with `config`, under the instrumenting preload. */
-export async function runNode(file: string, config?: MatchConfig, opts: { cwd?: string; args?: string[]; nodeArgs?: string[] } = {}): Promise<Run> {
+export async function runNode(file: string, config?: MatchConfig, opts: { cwd?: string; args?: string[]; nodeArgs?: string[]; countOnly?: boolean } = {}): Promise<Run> {
   const env = cleanEnv();
   const argv = ["node", ...(opts.nodeArgs ?? [])];
   const eventsPath = join(scratchDir(), `events-${Math.random().toString(36).slice(2)}.json`);
@@ -82,14 +84,16 @@ export async function runNode(file: string, config?: MatchConfig, opts: { cwd?: 
     env.SCOPE_TEST_CONFIG = JSON.stringify(config);
     env.SCOPE_TEST_LOADER = hooks.loader;
     env.SCOPE_TEST_EVENTS = eventsPath;
+    if (opts.countOnly) env.SCOPE_TEST_COUNT_ONLY = "1";
   }
   argv.push(file, ...(opts.args ?? []));
   const child = Bun.spawn(argv, { cwd: opts.cwd ?? join(instrumentFixtures, "cases"), env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   const status = await child.exited;
-  const run: Run = { status, stdout, stderr, table: [], events: [], errors: 0 };
+  const run: Run = { status, stdout, stderr, table: [], events: [], errors: 0, counts: {} };
   if (!config) return run;
-  const raw = JSON.parse(readFileSync(eventsPath, "utf8")) as { events: number[][]; strings: [number, string][]; errors: number };
+  const raw = JSON.parse(readFileSync(eventsPath, "utf8")) as { events: number[][]; strings: [number, string][]; errors: number; counts: Record<number, number> };
+  for (const [kind, count] of Object.entries(raw.counts)) run.counts[kind === "32" ? "table" : kindNames[Number(kind)]!] = count;
   const strings = new Map(raw.strings);
   const names = new Map<number, string>();
   run.errors = raw.errors;

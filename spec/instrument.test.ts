@@ -221,6 +221,17 @@ describe("transform", () => {
     expect(jsx.status).toBe("instrumented");
   });
 
+  test("minified forms: return{, yield{, return\"s\", arrows returning objects", () => {
+    const code = 'module.exports=function(){function f(){return{a:1}}function*g(){yield{b:2};yield"s";return[3]}const h=x=>({x});return[f(),[...g()],h(4)]}';
+    for (const level of ["full", "calls"] as const) {
+      const result = instrument(code, "/src/min.cjs", { config: { root: "/src", level } });
+      if (result.status !== "instrumented") throw new Error(result.status);
+      const module = { exports: undefined as unknown as () => unknown };
+      new Function("module", result.code)(module);
+      expect(module.exports()).toEqual([{ a: 1 }, [{ b: 2 }, "s"], { x: 4 }]);
+    }
+  });
+
   test("parse failures and files without functions are reported, not thrown", () => {
     expect(instrument("function (", "/src/bad.js", { config })).toMatchObject({ status: "failed", code: "function (" });
     expect(instrument("const x = 1;\n", "/src/none.js", { config })).toMatchObject({ status: "unchanged", reason: "no functions" });

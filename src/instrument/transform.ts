@@ -167,7 +167,8 @@ function visitReturn(visit: Visit, node: Node, _parent: Node | null, scope: Scop
     visit.edits.appendLeft(node.start + "return".length, ` ${RETURN_VALUE}=void 0`);
     return;
   }
-  visit.edits.appendRight(argument.start, `${RETURN_VALUE}=(`);
+  // A space: minified code writes `return{...}`, `return"s"`.
+  visit.edits.appendRight(argument.start, ` ${RETURN_VALUE}=(`);
   children(visit, node, scope);
   visit.edits.appendLeft(argument.end, ")");
 }
@@ -181,7 +182,7 @@ function visitYield(visit: Visit, node: Node, _parent: Node | null, scope: Scope
     visit.edits.appendLeft(node.end, ")");
     return;
   }
-  visit.edits.appendRight(argument.start, `${HOOK}.y(${scope.id},${CALL_TOKEN},(`);
+  visit.edits.appendRight(argument.start, ` ${HOOK}.y(${scope.id},${CALL_TOKEN},(`);
   children(visit, node, scope);
   visit.edits.appendLeft(argument.end, "))");
   visit.edits.appendLeft(node.end, ")");
