@@ -1,7 +1,7 @@
 /** The Bun agent (BUN_OPTIONS preload, worker preload) and the launch environment. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { prepareLaunch } from "../src/agent/inject";
-import { cleanup, ofKind, runTraced, runUntraced } from "./agent-harness";
+import { cleanup, ofKind, pairing, runTraced, runUntraced } from "./agent-harness";
 
 afterAll(cleanup);
 
@@ -83,14 +83,76 @@ describe("bun agent: node:child_process and IPC", () => {
       ["ipc", child, 1],
       ["ipc", child, 1],
     ]);
-    // Parent → child: both sends recorded; Bun 1.4.5 delivers IPC messages to `process`
-    // through an internal emit that neither process.emit nor its prototype's sees, so the
-    // child's receives are not recorded yet (a known gap: the sends stay unlinked).
+    // Parent → child: Bun delivers these natively to the child's own process 'message'
+    // listeners, which the agent wraps (src/agent/bun/messages.ts): each paired.
     const down = ofKind(run.events, "message_send", { pid: main });
-    expect(down.map((e) => [e.fields.ordinal, e.linkedTo.length])).toEqual([
-      [0, 0],
-      [1, 0],
+    expect(down.map((e) => [e.fields.ordinal, e.fields.preview, e.linkedTo.length])).toEqual([
+      [0, '{"question":0,"secret":"[redacted]"}', 1],
+      [1, '{"question":1,"secret":"[redacted]"}', 1],
     ]);
-    expect(ofKind(run.events, "message_receive", { pid: child })).toEqual([]);
+    expect(ofKind(run.events, "message_receive", { pid: child }).map((e) => [e.fields.channel, e.fields.direction, e.fields.ordinal])).toEqual([
+      ["ipc", 0, 0],
+      ["ipc", 0, 1],
+    ]);
+    expectAllPaired(run, 5);
+  });
+});
+
+function expectAllPaired(run: Awaited<ReturnType<typeof runTraced>>, count: number): void {
+  const p = pairing(run.events);
+  expect([p.sends, p.receives, p.unpairedSends.length, p.unpairedReceives.length, p.multiply.length]).toEqual([count, count, 0, 0, 0]);
+  expect({ dropped: run.end.dropped, errors: ofKind(run.events, "agent_error").length }).toEqual({ dropped: 0, errors: 0 });
+  for (const stop of ofKind(run.events, "trace_stop")) expect(stop.fields).toEqual({ agentErrors: 0, unrecorded: 0 });
+}
+
+describe("bun agent: messages", () => {
+  test("Web Worker both ways: onmessage, addEventListener, parentPort.once, global and parentPort postMessage; synthetic events not counted", async () => {
+    const argv = ["bun", "bun-worker-messages-fixture.ts"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect(run.stdout).toBe(
+      'worker handled 3, listener 3\nparent got "synthetic" {"first":1} "echo:{\\"n\\":1,\\"token\\":\\"s3cr3t\\"}" "echo:\\"two\\"" "echo:[3]" (5 events)\n',
+    );
+    expectAllPaired(run, 7);
+    const main = ofKind(run.events, "trace_start", { tid: 0 })[0]!.pid;
+    const key = (e: (typeof run.events)[0]) => [e.tid, e.fields.channel, e.fields.channelOwnerPid, e.fields.channelSubId, e.fields.direction, e.fields.ordinal];
+    expect(ofKind(run.events, "message_send").map(key)).toEqual([
+      [0, "worker", main, 1, 0, 0],
+      [0, "worker", main, 1, 0, 1],
+      [0, "worker", main, 1, 0, 2],
+      [1, "worker", main, 1, 1, 0],
+      [1, "worker", main, 1, 1, 1],
+      [1, "worker", main, 1, 1, 2],
+      [1, "worker", main, 1, 1, 3],
+    ]);
+    expect(ofKind(run.events, "message_receive", { tid: 1 }).map((e) => e.fields.preview)).toEqual(['{"n":1,"token":"[redacted]"}', '"two"', "[3]"]);
+    expect(ofKind(run.events, "message_receive", { tid: 0 }).map((e) => e.fields.preview)).toEqual([
+      '{"first":1}',
+      expect.stringMatching(/^"echo:/),
+      '"echo:\\"two\\""',
+      '"echo:[3]"',
+    ]);
+    expect(ofKind(run.events, "thread_exited").map((e) => e.fields.threadId)).toEqual([1]);
+  });
+
+  test("child IPC receives through its own listeners: equal primitives, on/prependListener/once, off by the original, process.emit not counted", async () => {
+    const argv = ["bun", "bun-ipc-listeners-fixture.ts"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect(run.stdout).toBe(
+      'child: {"total":5,"identity":true,"self":true,"left":1,"log":"a:\\"synthetic\\" a:\\"p\\" once:\\"p\\" a:\\"p\\" a:\\"p\\""}\nchild exit 0\n',
+    );
+    expectAllPaired(run, 6);
+    const main = ofKind(run.events, "trace_start")[0]!.pid;
+    const child = ofKind(run.events, "process_spawn", { pid: main })[0]!.fields.childPid as number;
+    expect(ofKind(run.events, "message_receive", { pid: child }).map((e) => [e.fields.channelOwnerPid, e.fields.direction, e.fields.ordinal, e.fields.preview])).toEqual([
+      [child, 0, 0, '"p"'],
+      [child, 0, 1, '"p"'],
+      [child, 0, 2, '"p"'],
+      [child, 0, 3, "7"],
+      [child, 0, 4, '{"k":1}'],
+    ]);
   });
 });

@@ -1,15 +1,18 @@
 /**
  * Bun hooks: trace start/stop, the process's own exit (code, uncaught error),
- * Bun.spawn/Bun.spawnSync and node:child_process children, and worker threads (spawn,
- * the agent preloaded into them, the parent's view of their end).
- * Messages between Bun threads and processes are not recorded yet.
+ * Bun.spawn/Bun.spawnSync and node:child_process children, worker threads (spawn,
+ * the agent preloaded into them, the parent's view of their end), and messages: Web
+ * Worker postMessage both ways and IPC both ways (messages.ts).
+ * Workers of node:worker_threads are not traced: Bun 1.4.5 builds their options
+ * itself and drops `preload`, so the agent cannot enter them.
  */
 import { ExitReason, Kind, SpawnMethod } from "../shared/kinds";
 import { describe, type TypeChecks } from "../shared/preview";
 import { Recorder } from "../shared/recorder";
 import { parseGroups } from "../shared/sink";
 import { openSink } from "./sink";
-import { childProcessCall, hookChildProcesses, hookOwnIpc, makeTracer } from "../node/hooks";
+import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
+import { hookBunOwnIpc, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
 
 const attachedKey = Symbol.for("scope.agent.attached");
 
@@ -17,12 +20,24 @@ export function install(): void {
   const host = globalThis as Record<symbol, unknown>;
   if (host[attachedKey]) return;
   host[attachedKey] = true;
+  // Inside a worker, before node:worker_threads is first loaded: its parentPort binds
+  // the global's listener methods when created (see messages.ts).
+  const groups = parseGroups(process.env.SCOPE_EVENTS);
+  const messages = new WorkerMessages();
+  let globalListeners: ReturnType<typeof hookWorkerGlobalListeners>;
+  if (!Bun.isMainThread && groups.message && process.env.SCOPE_RING) {
+    try {
+      globalListeners = hookWorkerGlobalListeners(messages);
+    } catch {
+      globalListeners = undefined;
+    }
+  }
   const threads = require("node:worker_threads") as typeof import("node:worker_threads");
   const main = threads.isMainThread;
   const tid = main ? 0 : threads.threadId;
   let recorder: Recorder;
   try {
-    recorder = new Recorder(openSink(process.env, tid), parseGroups(process.env.SCOPE_EVENTS));
+    recorder = new Recorder(openSink(process.env, tid), groups);
   } catch (error) {
     if (main) {
       try {
@@ -33,10 +48,16 @@ export function install(): void {
     }
     return;
   }
-  recorder.safe(() => start(recorder, main));
+  recorder.safe(() => start(recorder, main, messages, globalListeners, threads));
 }
 
-function start(recorder: Recorder, main: boolean): void {
+function start(
+  recorder: Recorder,
+  main: boolean,
+  messages: WorkerMessages,
+  globalListeners: ReturnType<typeof hookWorkerGlobalListeners>,
+  threads: typeof import("node:worker_threads"),
+): void {
   recorder.event(
     Kind.trace_start,
     main ? process.ppid : process.pid,
@@ -75,8 +96,13 @@ function start(recorder: Recorder, main: boolean): void {
   // (Bun's ChildProcess is Node's shape: prototype.spawn, emit, send).
   const tracer = makeTracer(recorder, main ? 0 : require("node:worker_threads").threadId);
   if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookChildProcesses(tracer));
-  if (recorder.groups.message) recorder.safe(() => hookOwnIpc(tracer));
-  if (recorder.groups.thread) recorder.safe(() => hookWorkers(recorder));
+  if (recorder.groups.message) {
+    recorder.safe(() => hookBunOwnIpc(tracer));
+    messages.tracer = tracer;
+    recorder.safe(() => hookWorkerParentSide(tracer, messages, globalThis.Worker));
+    if (!main && globalListeners) recorder.safe(() => hookWorkerSide(tracer, messages, threads, globalListeners));
+  }
+  if (recorder.groups.thread || recorder.groups.message) recorder.safe(() => hookWorkers(tracer, messages));
 }
 
 const signalNumbers: Record<string, number> = require("node:os").constants.signals;
@@ -117,7 +143,8 @@ function hookBunSpawn(recorder: Recorder): void {
   };
 }
 
-function hookWorkers(recorder: Recorder): void {
+function hookWorkers(tracer: Tracer, messages: WorkerMessages): void {
+  const { recorder } = tracer;
   const agentPath = (require as unknown as { main?: unknown }) && import.meta.path;
   const Original = globalThis.Worker;
   const proxy = new Proxy(Original, {
@@ -128,6 +155,8 @@ function hookWorkers(recorder: Recorder): void {
       const worker = Reflect.construct(target, [args[0], options, ...args.slice(2)], newTarget) as Worker & { threadId: number };
       recorder.safe(() => {
         const threadId = worker.threadId;
+        if (recorder.groups.message) messages.channels.set(worker, workerChannel(threadId, process.pid, false));
+        if (!recorder.groups.thread) return;
         const entry = args[0] instanceof URL ? args[0].href : String(args[0]);
         recorder.event(Kind.thread_spawn, threadId, recorder.str(entry));
         worker.addEventListener("close", (event) => {
