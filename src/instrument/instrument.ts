@@ -5,7 +5,7 @@
 import MagicString from "magic-string";
 import { Matcher, type Level, type MatchConfig } from "./match";
 import { parse } from "./parse";
-import { MARKER, findInputMap, print, type SourceMapV3 } from "./print";
+import { HOOK_KEY, MARKER, findInputMap, print, type SourceMapV3 } from "./print";
 import { transform, type FunctionInfo } from "./transform";
 
 export interface InstrumentOptions {
@@ -30,7 +30,7 @@ export type Instrumented =
 export function instrument(code: string, file: string, options: InstrumentOptions = {}): Instrumented {
   const matcher = options.matcher ?? new Matcher(options.config);
   if (!matcher.file(file)) return { status: "unchanged", code, reason: "not matched" };
-  if (code.includes(MARKER)) return { status: "unchanged", code, reason: "already instrumented" };
+  if (isInstrumented(code)) return { status: "unchanged", code, reason: "already instrumented" };
   const parsed = parse(code, file, options.module);
   if (!parsed.ok) return { status: "failed", code, reason: parsed.reason };
   const edits = new MagicString(code);
@@ -47,6 +47,16 @@ export function instrument(code: string, file: string, options: InstrumentOption
   const printed = print(edits, code, file, functions, input?.map, options.sourceName);
   return { status: "instrumented", code: printed.code, map: printed.map, functions };
 }
+
+/**
+ * The marker comment, or (when a bundler or minifier reprinted the file and dropped
+ * comments) the hook key, a string literal printers keep.
+ */
+export function isInstrumented(code: string): boolean {
+  return code.includes(MARKER) || HOOK_KEY_LITERAL.test(code);
+}
+
+const HOOK_KEY_LITERAL = new RegExp(`Symbol\\.for\\(["'\`]${HOOK_KEY.replace(".", "\\.")}["'\`]\\)`);
 
 /** The one warning line for a file left untouched because it could not be parsed. */
 export function warningLine(file: string, reason: string): string {

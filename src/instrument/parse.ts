@@ -65,6 +65,14 @@ export function parse(code: string, file: string, module?: boolean): Parsed {
 type OxcParse = (file: string, code: string, options: object) => { program: unknown; errors: { message: string }[] };
 let oxc: OxcParse | null | undefined;
 
+/**
+ * Loads oxc-parser now. The Bun plugin calls this before registering: a `require` made
+ * inside a plugin's onLoad would go through the plugin itself.
+ */
+export function loadTypeScriptParser(): boolean {
+  return loadOxc() !== null;
+}
+
 function loadOxc(): OxcParse | null {
   if (oxc !== undefined) return oxc;
   try {
