@@ -48,6 +48,25 @@ describe("model.interpret", () => {
     expect(childExit!.fields).toEqual({ childPid: 10, code: null, signal: 9 });
   });
 
+  test("function events name their function from the producer's function table", () => {
+    const names = new Map([["10/0/1", "Cart.total"], ["10/0/2", "/app/cart.js"], ["10/0/3", "[1,2]"], ["10/0/4", "3"]]);
+    const events = interpret(
+      [
+        raw(EventKind.function_table, 1, 10, 0, 7, 1, 2, 12, 3),
+        raw(EventKind.function_call, 2, 10, 0, 7, 1, 3),
+        raw(EventKind.function_return, 3, 10, 0, 7, 1, 4),
+        raw(EventKind.function_call, 4, 10, 1, 7, 1, 0),
+      ],
+      (pid, tid, id) => names.get(`${pid}/${tid}/${id}`),
+    );
+    expect(events.slice(1).map((event) => event.fields)).toEqual([
+      { function: "Cart.total (/app/cart.js:12:3)", call: 1, args: "[1,2]" },
+      { function: "Cart.total (/app/cart.js:12:3)", call: 1, value: "3" },
+      // Ids are per producer: thread 1 has no function 7 in its table.
+      { function: "<function 7>", call: 1, args: null },
+    ]);
+  });
+
   test("kinds this version does not know keep their raw payload", () => {
     const [event] = interpret([raw(200, 1, 1, 0, 1, 2, 3, 4, 5)], lookup);
     expect(event!.kind).toBe("kind_200");

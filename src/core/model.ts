@@ -68,7 +68,11 @@ function kindName(kind: number | string): TraceEvent["kind"] {
   return eventKindName[kind] ?? `kind_${kind}`;
 }
 
-type Fielder = (raw: RawEvent, str: (field: bigint | number) => string | null) => Record<string, FieldValue>;
+/** Resolves a string field of the record (0 → null). */
+type Str = (field: bigint | number) => string | null;
+/** Names a function id of the record's producer: "name (file:line:column)". */
+type FunctionName = (field: bigint | number) => string;
+type Fielder = (raw: RawEvent, str: Str, fn: FunctionName) => Record<string, FieldValue>;
 
 const exitFields: Fielder = (r, str) => ({
   code: signed(r.a),
@@ -117,6 +121,27 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   message_send: messageFields,
   message_receive: messageFields,
   drop: (r) => ({ count: unsigned(r.a) }),
+  function_table: (r, str) => ({
+    functionId: unsigned(r.a),
+    name: str(r.b),
+    file: str(r.c),
+    line: unsigned(r.d),
+    column: unsigned(r.e),
+    async: (r.flags & 1) !== 0,
+    generator: (r.flags & 2) !== 0,
+  }),
+  function_call: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), args: str(r.c) }),
+  function_return: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), value: str(r.c) }),
+  function_throw: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), errorType: str(r.c), errorMessage: str(r.d) }),
+  function_settle: (r, str, fn) => ({
+    function: fn(r.a),
+    call: unsigned(r.b),
+    rejected: (r.flags & 1) !== 0,
+    value: str(r.c),
+    errorMessage: str(r.d),
+  }),
+  function_yield: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), value: str(r.c) }),
+  function_resume: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), sent: str(r.c) }),
   agent_error: (r, str) => ({ message: str(r.a) }),
 };
 
@@ -129,6 +154,18 @@ const rawFields: Fielder = (r) => ({
   e: String(big(r.e)),
 });
 
+/** Function ids of every producer → "name (file:line:column)", from function_table records. */
+function functionTable(raws: RawEvent[], strings: StringLookup): Map<string, string> {
+  const table = new Map<string, string>();
+  for (const raw of raws) {
+    if (raw.kind !== EventKind.function_table && raw.kind !== "function_table") continue;
+    const name = strings(raw.pid, raw.tid, unsigned(raw.b)) ?? "<anonymous>";
+    const file = strings(raw.pid, raw.tid, unsigned(raw.c)) ?? "?";
+    table.set(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`, `${name} (${file}:${unsigned(raw.d)}:${unsigned(raw.e)})`);
+  }
+  return table;
+}
+
 function messageKey(event: TraceEvent): string {
   const f = event.fields;
   return `${f.channel}/${f.channelOwnerPid}/${f.channelSubId}/${f.direction}/${f.ordinal}`;
@@ -139,15 +176,18 @@ function messageKey(event: TraceEvent): string {
  * sorts them by time (lanes and processes interleave), and links receives to sends.
  */
 export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): TraceEvent[] {
+  const list = Array.isArray(raws) ? (raws as RawEvent[]) : [...raws];
+  const functions = functionTable(list, strings);
   const events: TraceEvent[] = [];
-  for (const raw of raws) {
+  for (const raw of list) {
     const kind = kindName(raw.kind);
     if (kind === "string") continue;
-    const str = (field: bigint | number) => {
+    const str: Str = (field) => {
       const id = unsigned(field);
       if (id === 0) return null;
       return strings(raw.pid, raw.tid, id) ?? `<string ${id} missing>`;
     };
+    const fn: FunctionName = (field) => functions.get(`${raw.pid}/${raw.tid}/${unsigned(field)}`) ?? `<function ${unsigned(field)}>`;
     const fielder = fielders[kind as EventKindName] ?? rawFields;
     events.push({
       index: 0,
@@ -155,7 +195,7 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
       kind,
       pid: raw.pid,
       tid: raw.tid,
-      fields: fielder(raw, str),
+      fields: fielder(raw, str, fn),
       linkedTo: [],
     });
   }
