@@ -199,7 +199,7 @@ describe("transform", () => {
     const first = instrument("function a() { return 1 }\nfunction b() { return 2 }\n", "/src/first.js", { config });
     if (first.status !== "instrumented") throw new Error(first.reason);
     // Instrumenting code that carries a map (here our own output with the marker removed).
-    const carried = first.code.replace(MARKER, "/*x*/").replace(/__scope\$/g, "__prior$");
+    const carried = first.code.replace(MARKER, "/*x*/").replace(/__scope\$/g, "__prior$").replace("scope.functions", "prior.functions");
     const second = instrument(carried, "/src/second.js", { config });
     if (second.status !== "instrumented") throw new Error(second.reason);
     expect(second.map.sources).toEqual(["/src/first.js"]);
