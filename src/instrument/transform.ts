@@ -92,7 +92,10 @@ function walk(visit: Visit, node: Node, parent: Node | null, scope: Scope | null
 }
 
 function children(visit: Visit, node: Node, scope: Scope | null): void {
-  for (const key in node) {
+  // Object.keys over for-in: many node shapes defeat for-in's enumeration cache.
+  const keys = Object.keys(node);
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k]!;
     if (key === "loc" || key === "range" || key === "parent") continue;
     const value = node[key];
     if (value === null || typeof value !== "object") continue;
