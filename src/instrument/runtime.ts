@@ -93,6 +93,8 @@ export class FunctionRuntime {
       (this.timer as { unref?: () => void }).unref?.();
     }
     this.hook = this.makeHook();
+    // Whatever is still buffered when the thread ends goes out (the agent may flush earlier).
+    if (this.capacity > 1 && typeof process === "object" && typeof process.on === "function") process.on("exit", () => this.flush());
   }
 
   /** Hands buffered events to the sink. Call before writing any other event, to keep order. */
