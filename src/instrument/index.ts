@@ -16,3 +16,4 @@ export { instrumentPlugin } from "./bun-plugin";
 export { instrumentPath, type AotSummary } from "./aot";
 export { FunctionFlag, type FunctionInfo } from "./transform";
 export { MARKER, HOOK_KEY } from "./print";
+export { startFunctionTracing, functionsConfig, FUNCTIONS_ENV, type StartOptions } from "./agent";
