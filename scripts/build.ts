@@ -23,6 +23,7 @@ const files = [
   join(root, "zig-out/lib/scope.node"),
   await bundleAgent("nodeAgent", join(dist, "agent")),
   await bundleAgent("bunAgent", join(dist, "agent")),
+  await bundleAgent("esmLoader", join(dist, "agent")),
 ];
 const hash = createHash("sha256");
 for (const file of files) hash.update(readFileSync(file));

@@ -9,15 +9,22 @@
  *   `bun <file>`, `bun run` and the bun processes those start. Bun does not apply
  *   preloads to its workers; the Bun agent passes itself to each new Worker.
  * - SCOPE_RING, SCOPE_ADDON, SCOPE_LIBSCOPE, SCOPE_EVENTS tell the agent where to write.
+ * - SCOPE_FUNCTIONS (function tracing settings, JSON), SCOPE_ESM_LOADER (the bundled ESM
+ *   loader) and SCOPE_TRANSFORM_CACHE (where transformed sources are kept) turn on
+ *   function tracing (src/instrument/agent.ts); children and workers inherit them.
  */
 
 export interface LaunchOptions {
   argv: string[];
   env: Record<string, string | undefined>;
   ringPath: string;
-  assets: { nodeAgent: string; bunAgent: string; addon: string; libscope: string };
+  assets: { nodeAgent: string; bunAgent: string; addon: string; libscope: string; esmLoader?: string };
   /** Event groups (process, thread, message); all when absent. */
   events?: string[];
+  /** Function tracing settings (JSON of src/instrument/match.ts MatchConfig); off when absent. */
+  functions?: string;
+  /** Private directory for cached transforms (function tracing only). */
+  transformCache?: string;
 }
 
 export interface Launch {
@@ -52,5 +59,11 @@ export function prepareLaunch(opts: LaunchOptions): Launch {
   env.SCOPE_LIBSCOPE = opts.assets.libscope;
   if (opts.events && opts.events.length > 0) env.SCOPE_EVENTS = opts.events.join(",");
   else delete env.SCOPE_EVENTS;
+  for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
+  if (opts.functions !== undefined) {
+    env.SCOPE_FUNCTIONS = opts.functions;
+    if (opts.assets.esmLoader) env.SCOPE_ESM_LOADER = opts.assets.esmLoader;
+    if (opts.transformCache) env.SCOPE_TRANSFORM_CACHE = opts.transformCache;
+  }
   return { argv, env };
 }

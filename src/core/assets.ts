@@ -16,6 +16,8 @@ export interface Assets {
   addon: string;
   nodeAgent: string;
   bunAgent: string;
+  /** The ESM loader of function tracing (src/instrument/esm-loader.ts), registered by the Node agent. */
+  esmLoader: string;
 }
 
 const repoRoot = join(import.meta.dir, "..", "..");
@@ -30,13 +32,14 @@ export async function assets(): Promise<Assets> {
   return cached;
 }
 
-function cacheRoot(): string {
+/** The private cache root (XDG_CACHE_HOME or ~/.cache, then `scope`). */
+export function cacheRoot(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
   return join(base, "scope");
 }
 
 /** A directory only we can write to; refuses one that another user could have planted. */
-function ensurePrivateDir(path: string): void {
+export function ensurePrivateDir(path: string): void {
   mkdirSync(path, { recursive: true, mode: 0o700 });
   const stat = lstatSync(path);
   const uid = process.getuid?.();
@@ -56,6 +59,7 @@ async function extractEmbedded(): Promise<Assets> {
     addon: "scope.node",
     nodeAgent: "agent-node.cjs",
     bunAgent: "agent-bun.mjs",
+    esmLoader: "esm-loader.mjs",
   } satisfies Record<keyof Assets, string>;
   if (!existsSync(join(dir, ".complete"))) {
     // Extract into a fresh directory, then rename: a concurrent scope never sees half a set.
@@ -77,6 +81,7 @@ async function extractEmbedded(): Promise<Assets> {
     addon: join(dir, names.addon),
     nodeAgent: join(dir, names.nodeAgent),
     bunAgent: join(dir, names.bunAgent),
+    esmLoader: join(dir, names.esmLoader),
   };
 }
 
@@ -84,6 +89,8 @@ async function extractEmbedded(): Promise<Assets> {
 export const agentEntries = {
   nodeAgent: { entry: "src/agent/node/main.ts", out: "node.cjs", target: "node", format: "cjs" },
   bunAgent: { entry: "src/agent/bun/main.ts", out: "bun.mjs", target: "bun", format: "esm" },
+  // Node's module.register runs it on the loader hooks thread: its own bundle.
+  esmLoader: { entry: "src/instrument/esm-loader.ts", out: "esm-loader.mjs", target: "node", format: "esm" },
 } as const;
 
 /** Bundles one agent entry to `outDir`; throws with the bundler's messages on failure. */
@@ -96,6 +103,8 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
     minify: false,
     naming: spec.out,
     outdir: outDir,
+    // A native binding, loaded lazily for TypeScript only (src/instrument/parse.ts); not bundled.
+    external: ["oxc-parser"],
   });
   if (!result.success) throw new Error(`bundling ${spec.entry} failed: ${result.logs.map(String).join("; ")}`);
   return join(outDir, spec.out);
@@ -114,6 +123,7 @@ async function buildFromSource(): Promise<Assets> {
     addon: process.env.SCOPE_ADDON ?? lib("scope.node"),
     nodeAgent: await bundleAgent("nodeAgent", outDir),
     bunAgent: await bundleAgent("bunAgent", outDir),
+    esmLoader: await bundleAgent("esmLoader", outDir),
   };
 }
 

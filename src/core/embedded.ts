@@ -7,5 +7,6 @@ import addon from "../../zig-out/lib/scope.node" with { type: "file" };
 import libscope from "../../zig-out/lib/libscope.so" with { type: "file" };
 import bunAgent from "../../dist/agent/bun.mjs" with { type: "file" };
 import nodeAgent from "../../dist/agent/node.cjs" with { type: "file" };
+import esmLoader from "../../dist/agent/esm-loader.mjs" with { type: "file" };
 
-export const embedded = { libscope, addon, nodeAgent, bunAgent };
+export const embedded = { libscope, addon, nodeAgent, bunAgent, esmLoader };

@@ -21,6 +21,8 @@ export interface RunOptions {
   argv: string[];
   out: string;
   events?: string[];
+  /** Function tracing settings (SCOPE_FUNCTIONS, JSON); off when absent. */
+  functions?: string;
   ringBytes: number;
   mode: "discard" | "overwrite";
   print: boolean;
@@ -67,6 +69,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     ringPath,
     assets: files,
     events: options.events,
+    functions: options.functions,
   });
 
   let child: ReturnType<typeof Bun.spawn>;

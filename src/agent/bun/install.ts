@@ -8,6 +8,8 @@
  */
 import { ExitReason, Kind, SpawnMethod } from "../shared/kinds";
 import { describe, type TypeChecks } from "../shared/preview";
+import { startFunctionTracing } from "../../instrument/agent";
+import type { FunctionRuntime } from "../../instrument/runtime";
 import { Recorder } from "../shared/recorder";
 import { parseGroups } from "../shared/sink";
 import { openSink } from "./sink";
@@ -36,8 +38,26 @@ export function install(): void {
   const main = threads.isMainThread;
   const tid = main ? 0 : threads.threadId;
   let recorder: Recorder;
+  let functionsError: unknown;
   try {
-    recorder = new Recorder(openSink(process.env, tid), groups);
+    const sink = openSink(process.env, tid);
+    // Function tracing through the Bun plugin; this sink has no recordBatch, so each event
+    // is written at once, and orderedSink() keeps the agent's own events in order anyway.
+    let runtime: FunctionRuntime | undefined;
+    if (process.env.SCOPE_FUNCTIONS) {
+      try {
+        runtime = startFunctionTracing({
+          sink,
+          str: (text, intern) => recorder?.str(text, intern) ?? 0,
+          types: require("node:util").types as TypeChecks,
+          runtime: "bun",
+        });
+      } catch (error) {
+        functionsError = error;
+      }
+    }
+    recorder = new Recorder(runtime ? runtime.orderedSink() : sink, groups);
+    if (functionsError !== undefined) recorder.fail(functionsError);
   } catch (error) {
     if (main) {
       try {

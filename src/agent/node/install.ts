@@ -2,6 +2,9 @@
  * Attaches this thread to the ring through the Node-API addon and installs the hooks.
  * Skips Node's internal threads (the module-loader hooks thread runs preloads too).
  */
+import { startFunctionTracing } from "../../instrument/agent";
+import type { FunctionRuntime } from "../../instrument/runtime";
+import type { TypeChecks } from "../shared/preview";
 import { Recorder } from "../shared/recorder";
 import { parseGroups, type Sink } from "../shared/sink";
 import { startTracing } from "./hooks";
@@ -43,6 +46,26 @@ export function install(): void {
     }
     return;
   }
-  const recorder = new Recorder(addon, parseGroups(env.SCOPE_EVENTS));
-  recorder.safe(() => startTracing(recorder, threads, tid));
+  // Function tracing (scope run --functions) buffers its events: the agent's own go through
+  // runtime.orderedSink(), which flushes them first, and both share the Recorder's string ids.
+  let runtime: FunctionRuntime | undefined;
+  let functionsError: unknown;
+  let recorder: Recorder | undefined;
+  if (env.SCOPE_FUNCTIONS) {
+    try {
+      runtime = startFunctionTracing({
+        sink: addon,
+        str: (text, intern) => recorder?.str(text, intern) ?? 0,
+        types: (require("node:util") as { types: TypeChecks }).types,
+        runtime: "node",
+        esmLoader: env.SCOPE_ESM_LOADER,
+      });
+    } catch (error) {
+      functionsError = error;
+    }
+  }
+  const active = new Recorder(runtime ? runtime.orderedSink() : addon, parseGroups(env.SCOPE_EVENTS));
+  recorder = active;
+  if (functionsError !== undefined) active.fail(functionsError);
+  active.safe(() => startTracing(active, threads, tid));
 }

@@ -2,6 +2,7 @@ import { Command, Option, UsageError } from "clipanion";
 import * as t from "typanion";
 import { runTraced } from "../../run/session";
 import { parseSize } from "../../run/options";
+import { functionSettings } from "../../instrument/settings";
 
 export class RunCommand extends Command {
   static override paths = [["run"]];
@@ -20,6 +21,8 @@ export class RunCommand extends Command {
       ["Trace a Node.js program", "scope run -- node app.js"],
       ["Trace an npm script into a chosen file", "scope run --out server.bin npm run start"],
       ["Keep only the newest events (flight recorder), streaming events live", "scope run --mode overwrite --print node app.js"],
+      ["Also trace the program's own functions (entry, return, throw)", "scope run --functions node app.js"],
+      ["Trace only the functions under src/, entry events only", "scope run --include 'src/**' --level calls node app.js"],
     ],
   });
 
@@ -31,6 +34,16 @@ export class RunCommand extends Command {
     validator: t.isEnum(["discard", "overwrite"] as const),
   });
   print = Option.Boolean("--print", false, { description: "Also stream decoded events to stderr while the program runs" });
+  functions = Option.String("--functions", false, {
+    tolerateBoolean: true,
+    description: "Trace the program's own functions by source instrumentation; --functions='<json>' passes settings (include, exclude, functions, excludeFunctions, level, rules)",
+  });
+  include = Option.Array("--include", { description: "Path glob (relative to the current directory) of files whose functions are traced; repeatable; implies --functions" });
+  exclude = Option.Array("--exclude", { description: "Path glob of files never instrumented; repeatable; implies --functions" });
+  level = Option.String("--level", {
+    description: "Function tracing level: calls (entry only, cheapest) or full (entry, return, throw, values); implies --functions",
+    validator: t.isEnum(["off", "calls", "full"] as const),
+  });
 
   program = Option.String({ name: "command" });
   args = Option.Proxy();
@@ -39,10 +52,13 @@ export class RunCommand extends Command {
     const ringBytes = parseSize(this.ringSize);
     if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
     const events = this.events?.split(",").map((group) => group.trim()).filter(Boolean);
+    const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, level: this.level, root: process.cwd() });
+    if (typeof functions === "object") throw new UsageError(`--functions: ${functions.error}`);
     return runTraced({
       argv: [this.program, ...this.args],
       out: this.out,
       events,
+      functions,
       ringBytes,
       mode: this.mode,
       print: this.print,

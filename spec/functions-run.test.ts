@@ -1,0 +1,152 @@
+/**
+ * `scope run --functions` end to end: the real agent, ring and trace file. The program's
+ * own functions appear as function_table/call/return/throw/settle events, in order with
+ * the runtime events of the same thread, and the program's output is unchanged.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { cleanup, fixtures, ofKind, runTraced, runUntraced, type Traced } from "./agent-harness";
+import { runCli } from "./harness";
+
+afterAll(cleanup);
+
+const cjsApp = join(fixtures, "functions-cjs/app.cjs");
+const esmApp = join(fixtures, "functions-esm/app.mjs");
+
+/** One line per event of one thread: its kind and, for function events, the function. */
+function timeline(events: TraceEvent[], pid: number, tid: number): string[] {
+  return events
+    .filter((e) => e.pid === pid && e.tid === tid)
+    .map((e) => {
+      const f = e.fields as Record<string, unknown>;
+      if (e.kind === "function_table") return `table ${f.name} ${String(f.file).slice(fixtures.length + 1)}:${f.line}:${f.column}`;
+      if (typeof f.function === "string") return `${e.kind.slice("function_".length)} ${String(f.function).split(" ")[0]}`;
+      return e.kind;
+    });
+}
+
+function mainPid(run: Traced): number {
+  return ofKind(run.events, "trace_start").find((e) => (e.fields as { mainThread: boolean }).mainThread)!.pid;
+}
+
+function expectClean(run: Traced): void {
+  expect({ dropped: run.end.dropped, agentErrors: ofKind(run.events, "agent_error").length }).toEqual({ dropped: 0, agentErrors: 0 });
+  for (const stop of ofKind(run.events, "trace_stop")) expect(stop.fields).toEqual({ agentErrors: 0, unrecorded: 0 });
+}
+
+describe("node", () => {
+  test("CommonJS with a worker: tables, calls, returns and a throw, in order with the runtime events", async () => {
+    const [run, plain] = await Promise.all([runTraced(["node", cjsApp], { scopeArgs: ["--functions"] }), runUntraced(["node", cjsApp])]);
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: "" });
+    expect(plain.stdout).toBe("main: square(3) = 9\nmain: caught RangeError: too big\nmain: worker says 42\n");
+    expectClean(run);
+    const pid = mainPid(run);
+    expect(timeline(run.events, pid, 0)).toEqual([
+      "trace_start",
+      "table square functions-cjs/app.cjs:6:1",
+      "table fails functions-cjs/app.cjs:10:1",
+      "table main functions-cjs/app.cjs:14:1",
+      "table <anonymous> functions-cjs/app.cjs:22:24",
+      "call main",
+      "call square",
+      "return square",
+      "call fails",
+      "throw fails",
+      "thread_spawn",
+      "return main",
+      "message_receive",
+      "call <anonymous>",
+      "return <anonymous>",
+      "thread_exited",
+      "process_exit",
+      "trace_stop",
+    ]);
+    const workerTid = (ofKind(run.events, "thread_spawn")[0]!.fields as { threadId: number }).threadId;
+    expect(timeline(run.events, pid, workerTid)).toEqual(["trace_start", "table double functions-cjs/worker.cjs:3:1", "call double", "return double", "message_send"]);
+    const [square] = ofKind(run.events, "function_call").filter((e) => String((e.fields as { function: string }).function).startsWith("square"));
+    expect(square!.fields).toEqual({ function: `square (${cjsApp}:6:1)`, call: 2, args: "[3]" });
+    const [thrown] = ofKind(run.events, "function_throw");
+    expect(thrown!.fields).toEqual({ function: `fails (${cjsApp}:10:1)`, call: 3, errorType: "RangeError", errorMessage: "too big" });
+  });
+
+  test("ES modules with an ESM worker: imported, async and worker functions", async () => {
+    const [run, plain] = await Promise.all([runTraced(["node", esmApp], { scopeArgs: ["--functions"] }), runUntraced(["node", esmApp])]);
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: "" });
+    expect(plain.stdout).toBe("hello, esm\nlater: 42\nworker says 42\n");
+    expectClean(run);
+    const pid = mainPid(run);
+    expect(timeline(run.events, pid, 0)).toEqual([
+      "trace_start",
+      "table greet functions-esm/lib.mjs:1:8",
+      "call greet",
+      "return greet",
+      "table later functions-esm/app.mjs:6:1",
+      "table <anonymous> functions-esm/app.mjs:14:22",
+      "call later",
+      "settle later",
+      "thread_spawn",
+      "message_receive",
+      "call <anonymous>",
+      "return <anonymous>",
+      "thread_exited",
+      "process_exit",
+      "trace_stop",
+    ]);
+    const workerTid = (ofKind(run.events, "thread_spawn")[0]!.fields as { threadId: number }).threadId;
+    expect(timeline(run.events, pid, workerTid)).toEqual(["trace_start", "table triple functions-esm/worker.mjs:3:16", "call triple", "return triple", "message_send"]);
+    expect(ofKind(run.events, "function_settle")[0]!.fields).toEqual({ function: `later (${esmApp}:6:1)`, call: 2, rejected: false, value: "42", errorMessage: null });
+  });
+
+  test("--exclude and --level calls: the excluded file is untouched, only entries are recorded", async () => {
+    const run = await runTraced(["node", esmApp], { scopeArgs: ["--exclude", "functions-esm/lib.mjs", "--level", "calls"] });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "hello, esm\nlater: 42\nworker says 42\n" });
+    expectClean(run);
+    expect(timeline(run.events, mainPid(run), 0).filter((line) => !/^(trace_|thread_|message_|process_)/.test(line))).toEqual([
+      "table later functions-esm/app.mjs:6:1",
+      "table <anonymous> functions-esm/app.mjs:14:22",
+      "call later",
+      "call <anonymous>",
+    ]);
+  });
+
+  test("without --functions nothing is instrumented", async () => {
+    const run = await runTraced(["node", cjsApp]);
+    expect(run.status).toBe(0);
+    expect(run.events.filter((e) => e.kind.startsWith("function_"))).toEqual([]);
+  });
+});
+
+test("bun: the Bun plugin instruments the program's modules", async () => {
+  const run = await runTraced([process.execPath, esmApp], { scopeArgs: ["--functions={\"include\":[\"functions-esm/**\"]}"] });
+  expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: "hello, esm\nlater: 42\nworker says 42\n", stderr: "" });
+  expectClean(run);
+  expect(timeline(run.events, mainPid(run), 0)).toEqual([
+    "trace_start",
+    "table greet functions-esm/lib.mjs:1:8",
+    "call greet",
+    "return greet",
+    "table later functions-esm/app.mjs:6:1",
+    "table <anonymous> functions-esm/app.mjs:14:22",
+    "call later",
+    "settle later",
+    "call <anonymous>",
+    "return <anonymous>",
+    "process_exit",
+    "trace_stop",
+  ]);
+});
+
+describe("usage errors are one line", () => {
+  test.each([
+    ["--functions=nonsense", "--functions: expected JSON settings"],
+    ['--functions={"levels":"full"}', '--functions: unknown setting "levels"'],
+    ['--functions={"level":"loud"}', '--functions: "level" must be one of off, calls, full'],
+    ["--level=loud", "--level"],
+  ])("%s", async (flag, message) => {
+    const result = await runCli(["run", flag, "--out", "/tmp/never.bin", "--", "node", cjsApp]);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain(message);
+    expect(result.stdout).not.toContain("main:");
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * `scope run --functions[=<json>] [--include <glob>]... [--exclude <glob>]... [--level <level>]`
+ * → the SCOPE_FUNCTIONS value (JSON of MatchConfig) the agent reads (agent.ts), or
+ * undefined when function tracing is off. Checked here, in scope, so a mistake is one
+ * usage line instead of a silently untraced program.
+ */
+import type { Level, MatchConfig } from "./match";
+
+export interface FunctionFlags {
+  /** false: not given; true: given bare; a string: `--functions=<json>`. */
+  functions: string | boolean | undefined;
+  include?: string[];
+  exclude?: string[];
+  level?: Level;
+  /** The directory path globs are relative to (scope's current directory). */
+  root: string;
+}
+
+const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules"> = {
+  root: "string",
+  include: "strings",
+  exclude: "strings",
+  functions: "strings",
+  excludeFunctions: "strings",
+  level: "level",
+  rules: "rules",
+};
+const LEVELS = ["off", "calls", "full"];
+
+export function functionSettings(flags: FunctionFlags): string | undefined | { error: string } {
+  const implied = (flags.include?.length ?? 0) > 0 || (flags.exclude?.length ?? 0) > 0 || flags.level !== undefined;
+  if (!flags.functions && !implied) return undefined;
+  let config: MatchConfig = {};
+  if (typeof flags.functions === "string" && flags.functions.trim() !== "" && flags.functions !== "1") {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(flags.functions);
+    } catch (error) {
+      return { error: `expected JSON settings, e.g. '{"include":["src/**"],"level":"calls"}' (${(error as Error).message})` };
+    }
+    const problem = checkConfig(parsed);
+    if (problem) return { error: problem };
+    config = parsed as MatchConfig;
+  }
+  if (flags.include?.length) config.include = [...(config.include ?? []), ...flags.include];
+  if (flags.exclude?.length) config.exclude = [...(config.exclude ?? []), ...flags.exclude];
+  if (flags.level) config.level = flags.level;
+  config.root ??= flags.root;
+  return JSON.stringify(config);
+}
+
+function checkConfig(value: unknown): string | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return "settings must be a JSON object";
+  for (const [key, field] of Object.entries(value)) {
+    const kind = KEYS[key as keyof MatchConfig];
+    if (!kind) return `unknown setting "${key}" (known: ${Object.keys(KEYS).join(", ")})`;
+    if (kind === "string" && typeof field !== "string") return `"${key}" must be a string`;
+    if (kind === "strings" && !(Array.isArray(field) && field.every((item) => typeof item === "string"))) return `"${key}" must be an array of strings`;
+    if (kind === "level" && !LEVELS.includes(field as string)) return `"${key}" must be one of ${LEVELS.join(", ")}`;
+    if (kind === "rules") {
+      const ok = Array.isArray(field) && field.every((rule) => rule && typeof rule === "object" && LEVELS.includes(rule.level) && ["path", "name"].every((k) => rule[k] === undefined || typeof rule[k] === "string"));
+      if (!ok) return `"rules" must be an array of {path?, name?, level}`;
+    }
+  }
+  return undefined;
+}
