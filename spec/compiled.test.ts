@@ -43,4 +43,15 @@ describe("dist/scope", () => {
     expect([count("trace_start"), count("message_send"), count("message_receive"), count("process_spawn")]).toEqual([3, 6, 6, 1]);
     for (const event of events.filter((e) => e.kind === "message_receive")) expect(event.linkedTo).toHaveLength(1);
   });
+
+  test("--functions: the embedded ESM loader and the agent trace the program's own functions", async () => {
+    const app = join(repoRoot, "spec/fixtures/functions-esm/app.mjs");
+    const run = await scope(["run", "--functions", "--out", "f.bin", "--", "node", app]);
+    expect({ exitCode: run.exitCode, stdout: run.stdout }).toEqual({ exitCode: 0, stdout: "hello, esm\nlater: 42\nworker says 42\n" });
+    const dump = await scope(["dump", "--json", "f.bin"]);
+    const events = dump.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const names = events.filter((event) => event.kind === "function_table").map((event) => `${event.name}:${event.line}`);
+    expect(names.sort()).toEqual(["<anonymous>:14", "greet:1", "later:6", "triple:3"]);
+    expect(events.filter((event) => event.kind === "function_call").length).toBe(4);
+  });
 });
