@@ -45,7 +45,7 @@ export function instrumentPath(input: string, outDir: string, config: MatchConfi
       summary.functions += result.functions.length;
     } else if (result.status === "failed") {
       summary.failed.push({ file, reason: result.reason });
-      warn(warningLine(file, result.reason));
+      warn(warningLine(file, result.reason, "copied"));
     } else summary.unchanged++;
   }
   return summary;

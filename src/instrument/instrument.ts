@@ -59,6 +59,6 @@ export function isInstrumented(code: string): boolean {
 const HOOK_KEY_LITERAL = new RegExp(`Symbol\\.for\\(["'\`]${HOOK_KEY.replace(".", "\\.")}["'\`]\\)`);
 
 /** The one warning line for a file left untouched because it could not be parsed. */
-export function warningLine(file: string, reason: string): string {
-  return `scope: ${file}: not instrumented (${reason}); loaded as is\n`;
+export function warningLine(file: string, reason: string, action = "loaded"): string {
+  return `scope: ${file}: not instrumented (${reason}); ${action} as is\n`;
 }

@@ -12,8 +12,8 @@ export interface FunctionFlags {
   include?: string[];
   exclude?: string[];
   level?: Level;
-  /** The directory path globs are relative to (scope's current directory). */
-  root: string;
+  /** The directory path globs are relative to; absent: the agent's (or aot.ts's) default. */
+  root?: string;
 }
 
 const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules"> = {
@@ -45,7 +45,7 @@ export function functionSettings(flags: FunctionFlags): string | undefined | { e
   if (flags.include?.length) config.include = [...(config.include ?? []), ...flags.include];
   if (flags.exclude?.length) config.exclude = [...(config.exclude ?? []), ...flags.exclude];
   if (flags.level) config.level = flags.level;
-  config.root ??= flags.root;
+  if (flags.root !== undefined) config.root ??= flags.root;
   return JSON.stringify(config);
 }
 

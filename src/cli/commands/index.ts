@@ -2,7 +2,8 @@ import type { CommandClass } from "clipanion";
 import { BenchCommand } from "./bench";
 import { DoctorCommand } from "./doctor";
 import { DumpCommand } from "./dump";
+import { InstrumentCommand } from "./instrument";
 import { RunCommand } from "./run";
 
 /** Every command class of the CLI; one class per file, path mirrors the command path. */
-export const commands: CommandClass[] = [RunCommand, DumpCommand, DoctorCommand, BenchCommand];
+export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand];
