@@ -6,8 +6,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { cleanup, fixtures, ofKind, runTraced, runUntraced, type Traced } from "./agent-harness";
+import { cleanup, fixtures, ofKind, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
 import { runCli } from "./harness";
+
+// A transform cache of this file's own, not the user's.
+const env = { XDG_CACHE_HOME: join(scratchDir(), "cache") };
 
 afterAll(cleanup);
 
@@ -37,7 +40,7 @@ function expectClean(run: Traced): void {
 
 describe("node", () => {
   test("CommonJS with a worker: tables, calls, returns and a throw, in order with the runtime events", async () => {
-    const [run, plain] = await Promise.all([runTraced(["node", cjsApp], { scopeArgs: ["--functions"] }), runUntraced(["node", cjsApp])]);
+    const [run, plain] = await Promise.all([runTraced(["node", cjsApp], { scopeArgs: ["--functions"], env }), runUntraced(["node", cjsApp])]);
     expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: "" });
     expect(plain.stdout).toBe("main: square(3) = 9\nmain: caught RangeError: too big\nmain: worker says 42\n");
     expectClean(run);
@@ -63,7 +66,7 @@ describe("node", () => {
       "trace_stop",
     ]);
     const workerTid = (ofKind(run.events, "thread_spawn")[0]!.fields as { threadId: number }).threadId;
-    expect(timeline(run.events, pid, workerTid)).toEqual(["trace_start", "table double functions-cjs/worker.cjs:3:1", "call double", "return double", "message_send"]);
+    expect(timeline(run.events, pid, workerTid)).toEqual(["trace_start", "table double functions-cjs/worker.cjs:3:1", "call double", "return double", "message_send", "thread_exit", "trace_stop"]);
     const [square] = ofKind(run.events, "function_call").filter((e) => String((e.fields as { function: string }).function).startsWith("square"));
     expect(square!.fields).toEqual({ function: `square (${cjsApp}:6:1)`, call: 2, args: "[3]" });
     const [thrown] = ofKind(run.events, "function_throw");
@@ -71,7 +74,7 @@ describe("node", () => {
   });
 
   test("ES modules with an ESM worker: imported, async and worker functions", async () => {
-    const [run, plain] = await Promise.all([runTraced(["node", esmApp], { scopeArgs: ["--functions"] }), runUntraced(["node", esmApp])]);
+    const [run, plain] = await Promise.all([runTraced(["node", esmApp], { scopeArgs: ["--functions"], env }), runUntraced(["node", esmApp])]);
     expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: "" });
     expect(plain.stdout).toBe("hello, esm\nlater: 42\nworker says 42\n");
     expectClean(run);
@@ -94,12 +97,12 @@ describe("node", () => {
       "trace_stop",
     ]);
     const workerTid = (ofKind(run.events, "thread_spawn")[0]!.fields as { threadId: number }).threadId;
-    expect(timeline(run.events, pid, workerTid)).toEqual(["trace_start", "table triple functions-esm/worker.mjs:3:16", "call triple", "return triple", "message_send"]);
+    expect(timeline(run.events, pid, workerTid)).toEqual(["trace_start", "table triple functions-esm/worker.mjs:3:16", "call triple", "return triple", "message_send", "thread_exit", "trace_stop"]);
     expect(ofKind(run.events, "function_settle")[0]!.fields).toEqual({ function: `later (${esmApp}:6:1)`, call: 2, rejected: false, value: "42", errorMessage: null });
   });
 
   test("--exclude and --level calls: the excluded file is untouched, only entries are recorded", async () => {
-    const run = await runTraced(["node", esmApp], { scopeArgs: ["--exclude", "functions-esm/lib.mjs", "--level", "calls"] });
+    const run = await runTraced(["node", esmApp], { scopeArgs: ["--exclude", "functions-esm/lib.mjs", "--level", "calls"], env });
     expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "hello, esm\nlater: 42\nworker says 42\n" });
     expectClean(run);
     expect(timeline(run.events, mainPid(run), 0).filter((line) => !/^(trace_|thread_|message_|process_)/.test(line))).toEqual([
@@ -118,7 +121,7 @@ describe("node", () => {
 });
 
 test("bun: the Bun plugin instruments the program's modules", async () => {
-  const run = await runTraced([process.execPath, esmApp], { scopeArgs: ["--functions={\"include\":[\"functions-esm/**\"]}"] });
+  const run = await runTraced([process.execPath, esmApp], { scopeArgs: ["--functions={\"include\":[\"functions-esm/**\"]}"], env });
   expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: "hello, esm\nlater: 42\nworker says 42\n", stderr: "" });
   expectClean(run);
   expect(timeline(run.events, mainPid(run), 0)).toEqual([

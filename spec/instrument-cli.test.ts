@@ -55,7 +55,7 @@ describe("a directory", () => {
   });
 
   test("under scope run --functions: original files and lines, not instrumented twice", async () => {
-    const run = await runTraced(["node", join(out, "app.cjs")], { scopeArgs: ["--functions"] });
+    const run = await runTraced(["node", join(out, "app.cjs")], { scopeArgs: ["--functions"], env: { XDG_CACHE_HOME: join(dir, "cache") } });
     expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: "main: square(3) = 9\nmain: caught RangeError: too big\nmain: worker says 42\n", stderr: "" });
     const table = run.events.filter((e) => e.kind === "function_table").map((e) => {
       const f = e.fields as { name: string; file: string; line: number };

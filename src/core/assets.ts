@@ -127,5 +127,17 @@ async function buildFromSource(): Promise<Assets> {
   };
 }
 
+/**
+ * The private directory of cached function transforms (src/instrument/cache.ts), one per
+ * scope version (the key holds the version too; this keeps old entries easy to remove).
+ */
+export function transformCacheDir(): string {
+  const root = cacheRoot();
+  ensurePrivateDir(root);
+  const dir = join(root, `transforms-${VERSION}`);
+  ensurePrivateDir(dir);
+  return dir;
+}
+
 /** For `scope doctor`: whether this binary runs compiled with embedded assets. */
 export const isCompiled = compiled;

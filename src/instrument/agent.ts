@@ -32,19 +32,23 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** "node" installs the CommonJS and ESM hooks; "bun" leaves hooking to the Bun plugin. */
   runtime: "node" | "bun";
+  /** The transform cache directory (cache.ts); default $SCOPE_TRANSFORM_CACHE. */
+  cacheDir?: string;
   /** Records per recordBatch (runtime.ts); default 256. */
   batchSize?: number;
 }
 
 export function startFunctionTracing(options: StartOptions): FunctionRuntime | undefined {
-  const config = functionsConfig(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const config = functionsConfig(env);
   if (!config) return undefined;
+  const cacheDir = options.cacheDir ?? env.SCOPE_TRANSFORM_CACHE;
   const runtime = new FunctionRuntime({ sink: options.sink, str: options.str, types: options.types, batchSize: options.batchSize });
   installHook(runtime);
-  if (options.runtime === "node") enableNodeInstrumentation({ config, esmLoader: options.esmLoader });
+  if (options.runtime === "node") enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir });
   else {
     const { instrumentPlugin } = require("./bun-plugin") as typeof import("./bun-plugin");
-    Bun.plugin(instrumentPlugin(config));
+    Bun.plugin(instrumentPlugin(config, undefined, cacheDir));
   }
   return runtime;
 }

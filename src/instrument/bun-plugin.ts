@@ -5,13 +5,15 @@
  * instrumented bundles (the hook object then comes from the runtime, or the no-op).
  */
 import type { BunPlugin } from "bun";
-import { instrument, warningLine } from "./instrument";
+import { instrumentVia, openTransformCache } from "./cache";
+import { warningLine } from "./instrument";
 import { Matcher, type MatchConfig } from "./match";
 import { languageOf, loadTypeScriptParser } from "./parse";
 import { siblingReader } from "./node-hooks";
 
-export function instrumentPlugin(config: MatchConfig = {}, warn: (line: string) => void = (line) => process.stderr.write(line)): BunPlugin {
+export function instrumentPlugin(config: MatchConfig = {}, warn: (line: string) => void = (line) => process.stderr.write(line), cacheDir?: string): BunPlugin {
   const matcher = new Matcher(config);
+  const cache = openTransformCache(cacheDir, config);
   loadTypeScriptParser();
   const wantsNodeModules = (config.include ?? []).some((glob) => glob.includes("node_modules"));
   // Bun's onLoad must return contents: keep node_modules out of the filter unless included.
@@ -24,7 +26,7 @@ export function instrumentPlugin(config: MatchConfig = {}, warn: (line: string) 
         const loader = language === "tsx" ? "tsx" : language === "ts" ? "ts" : language === "jsx" ? "jsx" : "js";
         const code = await Bun.file(args.path).text();
         if (!matcher.file(args.path)) return { contents: code, loader };
-        const result = instrument(code, args.path, { matcher, readFile: siblingReader(args.path) });
+        const result = instrumentVia(cache, code, args.path, { matcher, readFile: siblingReader(args.path) });
         if (result.status === "failed") warn(warningLine(args.path, result.reason));
         return { contents: result.code, loader };
       });

@@ -4,11 +4,13 @@
  * _compile hook, which sees it whether it is required or imported.
  */
 import { fileURLToPath } from "node:url";
-import { instrument, warningLine } from "./instrument";
+import { instrumentVia, openTransformCache, type TransformCache } from "./cache";
+import { warningLine } from "./instrument";
 import { Matcher, type MatchConfig } from "./match";
 import { siblingReader } from "./node-hooks";
 
 let matcher: Matcher | undefined;
+let cache: TransformCache | undefined;
 /** Node may load a module more than once (e.g. the entry point): one warning per file. */
 const warned = new Set<string>();
 
@@ -18,8 +20,9 @@ function warn(file: string, reason: string): void {
   process.stderr.write(warningLine(file, reason));
 }
 
-export function initialize(data: { config?: MatchConfig } | undefined): void {
+export function initialize(data: { config?: MatchConfig; cacheDir?: string } | undefined): void {
   matcher = new Matcher(data?.config ?? {});
+  cache = openTransformCache(data?.cacheDir, data?.config ?? {});
 }
 
 interface LoadResult {
@@ -37,7 +40,7 @@ export async function load(url: string, context: object, nextLoad: NextLoad): Pr
   if (!matcher.file(file)) return result;
   const source = typeof result.source === "string" ? result.source : new TextDecoder().decode(result.source as Uint8Array);
   try {
-    const instrumented = instrument(source, file, { matcher, module: true, readFile: siblingReader(file), sourceName: url });
+    const instrumented = instrumentVia(cache, source, file, { matcher, module: true, readFile: siblingReader(file), sourceName: url });
     if (instrumented.status === "instrumented") return { ...result, source: instrumented.code };
     if (instrumented.status === "failed") warn(file, instrumented.reason);
   } catch (error) {

@@ -14,6 +14,7 @@ export { FunctionRuntime, FunctionKind, SETTLE_REJECTED, installHook, uninstallH
 export { enableNodeInstrumentation, installCommonJsHook, registerEsmHook, type NodeHookOptions } from "./node-hooks";
 export { instrumentPlugin } from "./bun-plugin";
 export { instrumentPath, type AotSummary } from "./aot";
+export { TransformCache, openTransformCache, instrumentVia } from "./cache";
 export { FunctionFlag, type FunctionInfo } from "./transform";
 export { MARKER, HOOK_KEY } from "./print";
 export { startFunctionTracing, functionsConfig, FUNCTIONS_ENV, type StartOptions } from "./agent";

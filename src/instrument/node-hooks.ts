@@ -6,13 +6,16 @@
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { instrument, warningLine } from "./instrument";
+import { instrumentVia, openTransformCache } from "./cache";
+import { warningLine } from "./instrument";
 import { Matcher, type MatchConfig } from "./match";
 
 export interface NodeHookOptions {
   config: MatchConfig;
   /** The built esm-loader module (a file path or URL); no ESM hook when absent. */
   esmLoader?: string;
+  /** The transform cache directory (cache.ts); none: every start transforms. */
+  cacheDir?: string;
   /** Where warning lines go; default process.stderr. */
   warn?: (line: string) => void;
 }
@@ -30,13 +33,14 @@ export function installCommonJsHook(options: NodeHookOptions): boolean {
   host[installedKey] = true;
   const Module = require("node:module") as unknown as { prototype: CompilableModule };
   const matcher = new Matcher(options.config);
+  const cache = openTransformCache(options.cacheDir, options.config);
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
   const original = Module.prototype._compile;
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {
     let code = content;
     if (typeof content === "string" && typeof filename === "string" && matcher.file(filename)) {
       try {
-        const result = instrument(content, filename, { matcher, module: false, readFile: siblingReader(filename) });
+        const result = instrumentVia(cache, content, filename, { matcher, module: false, readFile: siblingReader(filename) });
         if (result.status === "instrumented") code = result.code;
         else if (result.status === "failed") warn(warningLine(filename, result.reason));
       } catch (error) {
@@ -53,7 +57,7 @@ export function registerEsmHook(options: NodeHookOptions): boolean {
   const nodeModule = require("node:module") as { register?: (specifier: string, options?: object) => void };
   if (!options.esmLoader || typeof nodeModule.register !== "function") return false;
   const url = /^[a-z]+:/i.test(options.esmLoader) ? options.esmLoader : pathToFileURL(options.esmLoader).href;
-  nodeModule.register(url, { data: { config: options.config } });
+  nodeModule.register(url, { data: { config: options.config, cacheDir: options.cacheDir } });
   return true;
 }
 

@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
-import { assets } from "../core/assets";
+import { assets, transformCacheDir } from "../core/assets";
 import { Collector, type RunSummary } from "./collector";
 import { signalNumberOf } from "./signals";
 import { removeStaleRings } from "./stale";
@@ -43,6 +43,16 @@ export interface RunResult {
 const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 
+/** The transform cache, or none (one line said) when the private cache cannot be made. */
+function transformCacheOrNone(stderr: Writable): string | undefined {
+  try {
+    return transformCacheDir();
+  } catch (error) {
+    stderr.write(`scope: no transform cache (${(error as Error).message}); every start transforms\n`);
+    return undefined;
+  }
+}
+
 export async function runTraced(options: RunOptions): Promise<number> {
   const out = resolve(options.out);
   if (!existsSync(dirname(out))) throw new UsageError(`--out: directory ${dirname(out)} does not exist`);
@@ -70,6 +80,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     assets: files,
     events: options.events,
     functions: options.functions,
+    transformCache: options.functions === undefined ? undefined : transformCacheOrNone(options.stderr),
   });
 
   let child: ReturnType<typeof Bun.spawn>;
