@@ -10,6 +10,9 @@
 //!   attach(ringPath: string, tid: number): boolean
 //!   record(kind, flags, a, b, c, d, e): boolean    numbers; stamped natively
 //!   string(id: number, s: string): boolean         string-table fragments, all or nothing
+//!   recordString(kind, flags, a, b, c, d, id, s): number   string(id, s) then record(kind,
+//!                                                  flags, a, b, c, d, id) in one crossing;
+//!                                                  how many of the two were written (0..2)
 //!   recordBatch(buf: ArrayBuffer | TypedArray, count: number): number   written
 //!   stats(): { written, dropped }                  this env's producer
 //!   detach(): void
@@ -198,6 +201,33 @@ fn js_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     return boolean(env, producer_module.write_string(&call.state.producer, id, bytes[0..len]) > 0);
 }
 
+/// The per-message pair (an event and its preview) in one crossing: the string's fragments
+/// (all or nothing, as `string`), then the event with the string id as field e (as
+/// `record`). Two claims, so each keeps its own drop semantics exactly.
+fn js_record_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (!call.state.attached or call.argc < 8) return number(env, 0);
+    const id = arg_u32(&call, 6);
+    var bytes: [layout.string_max_bytes + 4]u8 = undefined;
+    var len: usize = 0;
+    var written: u32 = 0;
+    if (napi_get_value_string_utf8(env, call.argv[7], &bytes, bytes.len, &len) == napi_ok) {
+        assert(len < bytes.len);
+        if (producer_module.write_string(&call.state.producer, id, bytes[0..len]) > 0) written += 1;
+    }
+    const record = producer_module.record_from_values(
+        arg_u32(&call, 0),
+        arg_u32(&call, 1),
+        arg_double(&call, 2),
+        arg_double(&call, 3),
+        arg_double(&call, 4),
+        arg_double(&call, 5),
+        @floatFromInt(id),
+    );
+    if (call.state.producer.write(&record)) written += 1;
+    return number(env, @floatFromInt(written));
+}
+
 /// The bytes behind an ArrayBuffer, a TypedArray or a DataView (empty otherwise).
 fn buffer_bytes(env: napi_env, value: ?napi_value) []const u8 {
     var data: ?[*]u8 = null;
@@ -266,6 +296,7 @@ const exports_table = [_]Export{
     .{ .name = "attach", .callback = js_attach },
     .{ .name = "record", .callback = js_record },
     .{ .name = "string", .callback = js_string },
+    .{ .name = "recordString", .callback = js_record_string },
     .{ .name = "recordBatch", .callback = js_record_batch },
     .{ .name = "stats", .callback = js_stats },
     .{ .name = "detach", .callback = js_detach },

@@ -11,7 +11,7 @@
 import type * as ChildProcessModule from "node:child_process";
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, ExitReason, Kind, SpawnMethod, channelField } from "../shared/kinds";
-import { describe, type TypeChecks } from "../shared/preview";
+import { describe, preview, previewSize, type TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { installPortHooks, type PortContext } from "./ports";
 
@@ -45,10 +45,16 @@ const MESSAGE_SEND_FAILED = 1;
 
 export function makeTracer(recorder: Recorder, tid: number): Tracer {
   const types = require("node:util").types as TypeChecks;
+  // The per-message path: one walk for preview and size, one native call for the event and
+  // its preview, no closure per message.
   const message = (kind: number, channel: Channel, direction: number, ordinal: number, value: unknown) => {
-    const { sizeBytes, preview } = describe(value, types);
-    const field = channelField(channel.kind, direction, channel.subId);
-    recorder.event(kind, ordinal, field, channel.ownerPid, sizeBytes, recorder.str(preview, false));
+    try {
+      const text = preview(value, types);
+      const field = channelField(channel.kind, direction, channel.subId);
+      recorder.eventWithString(kind, ordinal, field, channel.ownerPid, previewSize(), text);
+    } catch (error) {
+      recorder.fail(error);
+    }
   };
   return {
     recorder,
@@ -57,7 +63,7 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
     tid,
     send(channel, value) {
       const ordinal = channel.sent++;
-      recorder.safe(() => message(Kind.message_send, channel, channel.sendDirection, ordinal, value));
+      message(Kind.message_send, channel, channel.sendDirection, ordinal, value);
       return ordinal;
     },
     sendFailed(channel, ordinal) {
@@ -67,7 +73,7 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
     },
     receive(channel, value) {
       const ordinal = channel.received++;
-      recorder.safe(() => message(Kind.message_receive, channel, channel.receiveDirection, ordinal, value));
+      message(Kind.message_receive, channel, channel.receiveDirection, ordinal, value);
     },
   };
 }

@@ -14,15 +14,37 @@ export class Recorder {
   unrecorded = 0;
   private nextId = 1;
   private readonly interned = new Map<string, number>();
+  private readonly pair: Sink["recordString"];
 
   constructor(
     private readonly sink: Sink,
     readonly groups: Groups,
-  ) {}
+  ) {
+    this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
+  }
 
   event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
     try {
       if (!this.sink.record(kind, flags, a, b, c, d, e)) this.unrecorded++;
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /**
+   * An event whose field e is a fresh (not interned) string id for `text`, such as a message
+   * preview: one native call when the sink has `recordString`, else `str` then `event`.
+   * `text` must be at most MAX_STRING_CHARS long (it is not clipped here).
+   */
+  eventWithString(kind: number, a: number, b: number, c: number, d: number, text: string, flags = 0): void {
+    const pair = this.pair;
+    if (pair === undefined || text.length > MAX_STRING_CHARS) {
+      this.event(kind, a, b, c, d, this.str(text, false), flags);
+      return;
+    }
+    try {
+      const written = pair(kind, flags, a, b, c, d, this.nextId++, text);
+      if (written !== 2) this.unrecorded += 2 - (written | 0);
     } catch (error) {
       this.fail(error);
     }

@@ -8,6 +8,12 @@ export interface Sink {
   record(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean;
   /** Writes the string-table records for `id`, unique within this (pid, tid) producer. */
   string(id: number, text: string): boolean;
+  /**
+   * Optional, one native call for the common pair: writes the string-table records for `id`
+   * (all or nothing), then the event with `id` as its field e. Returns how many of the two
+   * were written (0, 1 or 2), in that order of priority: exactly `string` then `record`.
+   */
+  recordString?(kind: number, flags: number, a: number, b: number, c: number, d: number, id: number, text: string): number;
 }
 
 /** Event groups that SCOPE_EVENTS (comma-separated) can select; markers are always on. */
