@@ -73,7 +73,7 @@ export function print(
     `${newline}${MARKER}var ${HOOK},${BASE};function ${INIT}(){${HOOK}=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})]||${NOOP};` +
       `${BASE}=${HOOK}.f(${JSON.stringify(file)},${JSON.stringify(table)});return ${HOOK}}\n`,
   );
-  const generated = edits.generateMap({ source: sourceName, includeContent: true, hires: "boundary" });
+  const generated = edits.generateMap({ source: sourceName, includeContent: false, hires: "boundary" });
   let map = generated as unknown as SourceMapV3;
   if (inputMap) {
     map = remapping(generated as never, (source) => (source === sourceName ? (inputMap as never) : null)) as unknown as SourceMapV3;
