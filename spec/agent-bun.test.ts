@@ -1,7 +1,8 @@
 /** The Bun agent (BUN_OPTIONS preload, worker preload) and the launch environment. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { prepareLaunch } from "../src/agent/inject";
-import { cleanup, ofKind, pairing, runTraced, runUntraced } from "./agent-harness";
+import { join } from "node:path";
+import { cleanup, fixtures, ofKind, pairing, runTraced, runUntraced } from "./agent-harness";
 
 afterAll(cleanup);
 
@@ -154,5 +155,74 @@ describe("bun agent: messages", () => {
       [child, 0, 3, "7"],
       [child, 0, 4, '{"k":1}'],
     ]);
+  });
+});
+
+describe("bun agent: node:worker_threads", () => {
+  test("Worker with workerData (agent preloaded through its options): spawn, start, exit, messages both ways paired; the program's own emit not counted", async () => {
+    const argv = ["bun", "bun-worker-threads-fixture.ts"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect(run.stdout).toBe(
+      'parent: thread -1 exit 0; got "synthetic" {"hello":1,"base":40,"main":false} {"echo":1,"sum":41} {"echo":{"n":2},"sum":42} {"echo":"three","sum":43}\n',
+    );
+    expect(run.status).toBe(3);
+    expectAllPaired(run, 7);
+    const main = ofKind(run.events, "trace_start", { tid: 0 })[0]!;
+    const pid = main.pid;
+    expect(ofKind(run.events, "trace_start").map((e) => [e.pid, e.tid, e.fields.mainThread, e.fields.parentPid])).toEqual([
+      [pid, 0, true, expect.any(Number)],
+      [pid, 1, false, pid],
+    ]);
+    expect(ofKind(run.events, "thread_spawn").map((e) => [e.pid, e.tid, e.fields.threadId, e.fields.entry])).toEqual([[pid, 0, 1, join(fixtures, "bun-worker-threads-fixture.ts")]]);
+    expect(ofKind(run.events, "thread_exit").map((e) => [e.pid, e.tid, e.fields.code, e.fields.reason])).toEqual([[pid, 1, 0, "normal"]]);
+    expect(ofKind(run.events, "thread_exited").map((e) => [e.pid, e.tid, e.fields.threadId, e.fields.code])).toEqual([[pid, 0, 1, 0]]);
+    expect(ofKind(run.events, "process_exit").map((e) => [e.pid, e.fields.code, e.fields.reason])).toEqual([[pid, 3, "normal"]]);
+    const key = (e: (typeof run.events)[0]) => [e.tid, e.fields.channel, e.fields.channelOwnerPid, e.fields.channelSubId, e.fields.direction, e.fields.ordinal, e.fields.preview];
+    expect(ofKind(run.events, "message_send").map(key).sort()).toEqual([
+      [0, "worker", pid, 1, 0, 0, "1"],
+      [0, "worker", pid, 1, 0, 1, '{"n":2}'],
+      [0, "worker", pid, 1, 0, 2, '"three"'],
+      [1, "worker", pid, 1, 1, 0, '{"hello":1,"base":40,"main":false}'],
+      [1, "worker", pid, 1, 1, 1, '{"echo":1,"sum":41}'],
+      [1, "worker", pid, 1, 1, 2, '{"echo":{"n":2},"sum":42}'],
+      [1, "worker", pid, 1, 1, 3, '{"echo":"three","sum":43}'],
+    ]);
+    expect(ofKind(run.events, "message_receive", { tid: 0 }).map((e) => e.fields.ordinal)).toEqual([0, 1, 2, 3]);
+    expect(ofKind(run.events, "message_receive", { tid: 1 }).map((e) => e.fields.ordinal)).toEqual([0, 1, 2]);
+  });
+});
+
+describe("bun agent: node:worker_threads, what the program sees", () => {
+  test("class identity, the worker's own view, the 'error' event and its stack, eval workers: as untraced", async () => {
+    const argv = ["bun", "bun-worker-threads-observe-fixture.ts"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect(run.stdout).toBe(
+      [
+        "constructor true instanceof true name Worker length 1",
+        'message {"threadId":1,"isMainThread":false,"workerData":[1,"two"],"argv":["extra"],"env":"yes","requireMain":false,"file":true,"url":true}',
+        "error TypeError worker failed at <anonymous> (" + join(fixtures, "bun-worker-threads-observe-fixture.ts") + ":29:15)",
+        "exit 1",
+        'eval [2,false,"object"]',
+        "",
+      ].join("\n"),
+    );
+    const pid = ofKind(run.events, "trace_start", { tid: 0 })[0]!.pid;
+    expect(ofKind(run.events, "thread_spawn").map((e) => [e.fields.threadId, e.fields.entry])).toEqual([
+      [1, join(fixtures, "bun-worker-threads-observe-fixture.ts")],
+      [2, "[eval]"],
+    ]);
+    expect(ofKind(run.events, "thread_exit").map((e) => [e.pid, e.tid, e.fields.code, e.fields.reason, e.fields.errorType, e.fields.errorMessage])).toEqual([
+      [pid, 1, 1, "uncaught_exception", "TypeError", "worker failed"],
+      [pid, 2, 0, "normal", null, null],
+    ]);
+    expect(ofKind(run.events, "thread_exited").map((e) => [e.fields.threadId, e.fields.code])).toEqual([
+      [1, 1],
+      [2, 0],
+    ]);
+    expectAllPaired(run, 2);
   });
 });

@@ -3,8 +3,10 @@
  * Bun.spawn/Bun.spawnSync and node:child_process children, worker threads (spawn,
  * the agent preloaded into them, the parent's view of their end), and messages: Web
  * Worker postMessage both ways and IPC both ways (messages.ts).
- * Workers of node:worker_threads are not traced: Bun 1.4.5 builds their options
- * itself and drops `preload`, so the agent cannot enter them.
+ * Workers of node:worker_threads: Bun 1.4.5 builds them on a Web Worker it captured
+ * before the agent ran (so the global `Worker` proxy never sees them) but passes the
+ * program's options through, `preload` included; the agent wraps the module's `Worker`
+ * export and adds itself to `preload` the same way (see hookNodeWorkers).
  */
 import { ExitReason, Kind, SpawnMethod } from "../shared/kinds";
 import { describe, type TypeChecks } from "../shared/preview";
@@ -14,7 +16,7 @@ import { Recorder } from "../shared/recorder";
 import { parseGroups } from "../shared/sink";
 import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
-import { hookBunOwnIpc, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
+import { hookBunOwnIpc, hookNodeWorkerParentSide, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
 
 const attachedKey = Symbol.for("scope.agent.attached");
 
@@ -116,13 +118,17 @@ function start(
   // (Bun's ChildProcess is Node's shape: prototype.spawn, emit, send).
   const tracer = makeTracer(recorder, main ? 0 : require("node:worker_threads").threadId);
   if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookChildProcesses(tracer));
+  if (recorder.groups.thread || recorder.groups.message) recorder.safe(() => messages.hookListenerMethods(EventTarget.prototype));
   if (recorder.groups.message) {
     recorder.safe(() => hookBunOwnIpc(tracer));
     messages.tracer = tracer;
     recorder.safe(() => hookWorkerParentSide(tracer, messages, globalThis.Worker));
     if (!main && globalListeners) recorder.safe(() => hookWorkerSide(tracer, messages, threads, globalListeners));
   }
-  if (recorder.groups.thread || recorder.groups.message) recorder.safe(() => hookWorkers(tracer, messages));
+  if (recorder.groups.thread || recorder.groups.message) {
+    recorder.safe(() => hookWorkers(tracer, messages));
+    recorder.safe(() => hookNodeWorkers(tracer, messages, threads));
+  }
 }
 
 const signalNumbers: Record<string, number> = require("node:os").constants.signals;
@@ -187,4 +193,59 @@ function hookWorkers(tracer: Tracer, messages: WorkerMessages): void {
     },
   });
   globalThis.Worker = proxy;
+}
+
+/**
+ * node:worker_threads Worker: the module's export replaced by a proxy (Bun's ESM named
+ * imports of node builtins read the exports object, so both import styles see it) that
+ * constructs the original with the agent first in `preload`. The program's options
+ * object is copied with its own enumerable properties (Bun spreads it into a new object
+ * anyway); everything else (entry, eval, workerData, argv, env, execArgv,
+ * resourceLimits, name, transferList) passes unchanged.
+ */
+function hookNodeWorkers(tracer: Tracer, messages: WorkerMessages, threads: typeof import("node:worker_threads")): void {
+  const { recorder } = tracer;
+  const agentPath = import.meta.path;
+  const Original = threads.Worker;
+  const threadIds = new WeakMap<object, number>();
+  const proxy = new Proxy(Original, {
+    construct(target, args, newTarget) {
+      let next = args;
+      const given = args[1];
+      if (given === undefined || given === null || typeof given === "object") {
+        const options = { ...((given ?? {}) as object) } as { preload?: unknown };
+        const preload = options.preload === undefined ? [] : Array.isArray(options.preload) ? options.preload : [options.preload];
+        options.preload = [agentPath, ...preload];
+        next = [args[0], options, ...args.slice(2)];
+      }
+      const holder: { worker: object | undefined } = { worker: undefined };
+      const outer = messages.capturing;
+      messages.capturing = holder;
+      let worker: import("node:worker_threads").Worker;
+      try {
+        worker = Reflect.construct(target, next, newTarget) as import("node:worker_threads").Worker;
+      } finally {
+        messages.capturing = outer;
+      }
+      holder.worker = worker;
+      recorder.safe(() => {
+        const threadId = worker.threadId;
+        threadIds.set(worker, threadId);
+        if (recorder.groups.message) messages.channels.set(worker, workerChannel(threadId, process.pid, false));
+        if (!recorder.groups.thread) return;
+        const entry = args[0];
+        const isEval = (given as { eval?: unknown } | undefined)?.eval === true;
+        recorder.event(Kind.thread_spawn, threadId, recorder.str(isEval ? "[eval]" : entry instanceof URL ? entry.href : String(entry)));
+      });
+      return worker;
+    },
+  });
+  hookNodeWorkerParentSide(tracer, messages, Original, (worker, code) => {
+    const threadId = threadIds.get(worker);
+    if (threadId !== undefined && recorder.groups.thread) recorder.event(Kind.thread_exited, threadId, typeof code === "number" ? code : -1);
+  });
+  (threads as { Worker: unknown }).Worker = proxy;
+  // `worker.constructor === Worker` holds as untraced.
+  const constructorDescriptor = Object.getOwnPropertyDescriptor(Original.prototype, "constructor");
+  if (constructorDescriptor?.writable || constructorDescriptor?.configurable) Object.defineProperty(Original.prototype, "constructor", { ...constructorDescriptor, value: proxy });
 }

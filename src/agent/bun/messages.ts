@@ -78,6 +78,29 @@ export class WorkerMessages {
   private readonly seen = new WeakSet<object>();
   /** Set once the thread's recorder exists; no channel is registered before. */
   tracer: Tracer | undefined;
+  /**
+   * While a node:worker_threads Worker is being constructed: the holder its runtime's
+   * own 'message'/'close' listeners (on its internal Web Worker and public port) are
+   * tied to, so that an emit of 'message'/'exit' on it is known to be a native delivery.
+   */
+  capturing: { worker: object | undefined } | undefined;
+  /** The node:worker_threads Worker whose native delivery is running, if any. */
+  delivering: object | undefined;
+
+  /** A runtime-internal listener registered while `capturing`: marks its calls as native deliveries. */
+  private internalListener(holder: { worker: object | undefined }, listener: unknown): AnyFunction | undefined {
+    if (typeof listener !== "function") return undefined;
+    const messages = this;
+    return function (this: unknown) {
+      const outer = messages.delivering;
+      messages.delivering = holder.worker;
+      try {
+        return Reflect.apply(listener as AnyFunction, this, arguments);
+      } finally {
+        messages.delivering = outer;
+      }
+    };
+  }
 
   /** A native delivery of `event` on `channel`, recorded the first time any listener sees it. */
   delivered(channel: Channel, event: unknown): void {
@@ -120,6 +143,15 @@ export class WorkerMessages {
     const targetOf = (self: unknown) => (self === undefined || self === null ? globalThis : self) as object;
     replaceMethod(owner, "addEventListener", (original) =>
       function addEventListener(this: unknown, type: unknown, listener: unknown) {
+        const holder = messages.capturing;
+        if (holder !== undefined && (type === "message" || type === "close")) {
+          const internal = messages.internalListener(holder, listener);
+          if (internal) {
+            const args = Array.prototype.slice.call(arguments);
+            args[1] = internal;
+            return Reflect.apply(original, this, args);
+          }
+        }
         if (type !== "message" || listener === null || listener === undefined) return Reflect.apply(original, this, arguments);
         const target = targetOf(this);
         const channel = messages.channels.get(target);
@@ -205,7 +237,7 @@ export class WorkerMessages {
 
 /** Bun's web Worker in the parent: channels registered by the Worker proxy (install.ts). */
 export function hookWorkerParentSide(tracer: Tracer, messages: WorkerMessages, WorkerClass: { prototype: object }): void {
-  messages.hookListenerMethods(EventTarget.prototype);
+  // EventTarget.prototype's listener methods are wrapped by install.ts (hookListenerMethods).
   messages.hookHandlerAccessor(WorkerClass.prototype);
   replaceMethod(WorkerClass.prototype, "postMessage", (original) =>
     function postMessage(this: unknown) {
@@ -251,6 +283,16 @@ export function hookWorkerSide(
       return sendThrough(tracer, channel, original, this, arguments);
     },
   );
+  // A node:worker_threads Worker: parentPort is a real MessagePort (the other end of the
+  // parent Worker's public port). Its messages and the global's are one logical channel:
+  // the parent's Worker emits both as 'message' (see hookNodeWorkerParentSide).
+  const port = threads.parentPort as unknown;
+  // (A Web Worker's fake parentPort also inherits from MessagePort but has its own postMessage.)
+  if (port instanceof threads.MessagePort && !Object.hasOwn(port, "postMessage")) {
+    messages.channels.set(port, channel);
+    hookMessagePorts(tracer, messages, threads.MessagePort);
+    return;
+  }
   const fake = threads.parentPort as unknown as Record<string, unknown> | null;
   const fakePost = fake ? Object.getOwnPropertyDescriptor(fake, "postMessage") : undefined;
   if (!fake || !fakePost || typeof fakePost.value !== "function") return;
@@ -266,6 +308,69 @@ export function hookWorkerSide(
   const exportsDescriptor = Object.getOwnPropertyDescriptor(threads, "parentPort");
   if (exportsDescriptor?.writable !== true && exportsDescriptor?.configurable !== true) throw new Error("parentPort export is read-only");
   Object.defineProperty(threads, "parentPort", { ...exportsDescriptor, value: copy });
+}
+
+/**
+ * MessagePort sends and `onmessage` for registered ports only (today: a
+ * node:worker_threads worker's parentPort); receives through addEventListener (which
+ * parentPort.on/once use) are wrapped by hookListenerMethods(EventTarget.prototype).
+ */
+function hookMessagePorts(tracer: Tracer, messages: WorkerMessages, MessagePortClass: { prototype: object }): void {
+  messages.hookHandlerAccessor(MessagePortClass.prototype);
+  replaceMethod(MessagePortClass.prototype, "postMessage", (original) =>
+    function postMessage(this: unknown) {
+      const channel = this !== null && typeof this === "object" ? messages.channels.get(this) : undefined;
+      if (!channel) return Reflect.apply(original, this, arguments);
+      return sendThrough(tracer, channel, original, this, arguments);
+    },
+  );
+}
+
+/**
+ * node:worker_threads Worker in the parent (Bun 1.4.5: an EventEmitter around an internal
+ * Web Worker and a public MessagePort, both private). Sends: Worker.prototype.postMessage
+ * (a send after the worker exited is dropped by Bun and not counted: threadName is null
+ * then). Receives and the end: `emit('message')` / `emit('exit')` while one of the
+ * runtime's own listeners, registered during construction (see `capturing`), runs; this
+ * includes the messages Bun drains from the public port when the worker closes. An emit
+ * by the program itself is not counted, except one made synchronously inside a listener
+ * of a native delivery of the same worker.
+ */
+export function hookNodeWorkerParentSide(
+  tracer: Tracer,
+  messages: WorkerMessages,
+  WorkerClass: { prototype: object },
+  onExit: (worker: object, code: unknown) => void,
+): void {
+  const proto = WorkerClass.prototype as Record<string, unknown>;
+  replaceMethod(proto, "postMessage", (original) =>
+    function postMessage(this: unknown) {
+      const channel = this !== null && typeof this === "object" ? messages.channels.get(this) : undefined;
+      if (!channel || (this as { threadName?: unknown }).threadName === null) return Reflect.apply(original, this, arguments);
+      return sendThrough(tracer, channel, original, this, arguments);
+    },
+  );
+  const inherited = proto.emit as AnyFunction;
+  if (typeof inherited !== "function") throw new Error("Worker emit not found");
+  Object.defineProperty(proto, "emit", {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: renamed(inherited, function emit(this: unknown, event: unknown, value: unknown) {
+      if ((event === "message" || event === "exit") && this !== null && typeof this === "object" && messages.delivering === this) {
+        try {
+          if (event === "exit") onExit(this, value);
+          else {
+            const channel = messages.channels.get(this);
+            if (channel) tracer.receive(channel, value);
+          }
+        } catch (error) {
+          tracer.recorder.fail(error);
+        }
+      }
+      return Reflect.apply(inherited, this, arguments);
+    }),
+  });
 }
 
 // ---------------------------------------------------------------------------------
