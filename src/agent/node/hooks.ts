@@ -174,13 +174,14 @@ function hookExit(tracer: Tracer, main: boolean): void {
     );
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
   };
-  wrapEmit(process, tracer, (event, args) => {
+  wrapEmit(process, tracer, (event, code) => {
     if (event === "message") return;
-    if (event === "exit") return () => recorder.safe(() => finish(args[0]));
+    if (event === "exit") return () => recorder.safe(() => finish(code));
   });
 }
 
-type EmitHook = (event: string | symbol, args: unknown[]) => (() => void) | void;
+/** Receives the event and its first two arguments (all any hook needs: no array per emit). */
+type EmitHook = (event: string | symbol, arg0: unknown, arg1: unknown) => (() => void) | void;
 const emitHooks = new WeakMap<object, EmitHook[]>();
 
 /**
@@ -197,28 +198,26 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
   emitHooks.set(target, hooks);
   const original = target.emit as (this: unknown, ...args: unknown[]) => boolean;
   const recorder = tracer.recorder;
-  Object.defineProperty(target, "emit", {
-    configurable: true,
-    writable: true,
-    enumerable: false,
-    value: function emit(this: unknown, event: string | symbol, ...args: unknown[]) {
-      let after: (() => void)[] | undefined;
-      for (const h of hooks) {
-        try {
-          const then = h.call(this, event, args);
-          if (then) (after ??= []).push(then);
-        } catch (error) {
-          recorder.fail(error);
-        }
-      }
-      if (!after) return Reflect.apply(original, this, arguments);
+  const emit = function emit(this: unknown, event: string | symbol, arg0: unknown, arg1: unknown) {
+    let after: (() => void)[] | undefined;
+    for (let i = 0; i < hooks.length; i++) {
       try {
-        return Reflect.apply(original, this, arguments);
-      } finally {
-        for (const then of after) then();
+        const then = hooks[i]!.call(this, event, arg0, arg1);
+        if (then) (after ??= []).push(then);
+      } catch (error) {
+        recorder.fail(error);
       }
-    },
-  });
+    }
+    if (!after) return Reflect.apply(original, this, arguments);
+    try {
+      return Reflect.apply(original, this, arguments);
+    } finally {
+      for (const then of after) then();
+    }
+  };
+  // Same length as a rest-parameter emit (and as EventEmitter's own).
+  Object.defineProperty(emit, "length", { value: 1 });
+  Object.defineProperty(target, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
 }
 
 // ---------------------------------------------------------------------------------
@@ -265,11 +264,9 @@ export function hookChildProcesses(tracer: Tracer): void {
     return result;
   });
   const exited = new WeakSet<object>();
-  wrapEmit(proto, tracer, function (this: ChildProcessModule.ChildProcess, event, args) {
+  wrapEmit(proto, tracer, function (this: ChildProcessModule.ChildProcess, event, code, signal) {
     if (event === "exit" && !exited.has(this) && recorder.groups.process) {
       exited.add(this);
-      const code = args[0];
-      const signal = args[1];
       recorder.event(
         Kind.child_exit,
         this.pid ?? 0,
@@ -278,7 +275,7 @@ export function hookChildProcesses(tracer: Tracer): void {
       );
     } else if (event === "message") {
       const channel = childChannels.get(this);
-      if (channel && !isInternalMessage(args[0])) tracer.receive(channel, args[0]);
+      if (channel && !isInternalMessage(code)) tracer.receive(channel, code);
     }
   });
 
@@ -383,8 +380,8 @@ export function hookOwnIpc(tracer: Tracer): void {
     received: 0,
   };
   wrapSend(tracer, target as { send: (...args: unknown[]) => boolean }, channel);
-  wrapEmit(process, tracer, (event, args) => {
-    if (event === "message" && !isInternalMessage(args[0])) tracer.receive(channel, args[0]);
+  wrapEmit(process, tracer, (event, message) => {
+    if (event === "message" && !isInternalMessage(message)) tracer.receive(channel, message);
   });
 }
 
@@ -412,11 +409,11 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
     },
   });
   (threads as { Worker: unknown }).Worker = proxy;
-  wrapEmit(Original.prototype as never, tracer, function (this: object, event, args) {
+  wrapEmit(Original.prototype as never, tracer, function (this: object, event, code) {
     if (event !== "exit" || !recorder.groups.thread) return;
     const threadId = workerThreadIds.get(this);
     if (threadId === undefined) return;
-    recorder.event(Kind.thread_exited, threadId, typeof args[0] === "number" ? args[0] : U64_NONE);
+    recorder.event(Kind.thread_exited, threadId, typeof code === "number" ? code : U64_NONE);
   });
 }
 

@@ -62,8 +62,8 @@ export function installPortHooks(context: PortContext): void {
     const state = channels.get(this);
     // BroadcastChannel sends are counted by its own postMessage (see shared-state.ts).
     if (!state || state.kind === ChannelKind.broadcast) return Reflect.apply(originalPost, this, arguments);
-    const ports = recorder.groups.message ? transferredPorts(transfer) : [];
-    const tokens = ports.length > 0 ? handOver(state, state.sent, ports) : undefined;
+    const ports = transfer !== undefined && recorder.groups.message ? transferredPorts(transfer) : undefined;
+    const tokens = ports !== undefined && ports.length > 0 ? handOver(state, state.sent, ports) : undefined;
     const ordinal = tracer.send(state, value);
     try {
       return Reflect.apply(originalPost, this, arguments);
@@ -84,7 +84,13 @@ export function installPortHooks(context: PortContext): void {
       // The runtime delivers with no event object; dispatchEvent() by the program passes one.
       if (event === undefined) {
         const state = channels.get(this);
-        if (state) recorder.safe(() => delivered(state, value, this[kCurrentlyReceivingPorts]));
+        if (state) {
+          try {
+            delivered(state, value, this[kCurrentlyReceivingPorts]);
+          } catch (error) {
+            recorder.fail(error);
+          }
+        }
       }
       return Reflect.apply(inheritedDispatch, this, arguments);
     },
