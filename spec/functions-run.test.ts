@@ -133,8 +133,11 @@ test("bun: the Bun plugin instruments the program's modules", async () => {
     "table <anonymous> functions-esm/app.mjs:14:22",
     "call later",
     "settle later",
+    "thread_spawn",
+    "message_receive",
     "call <anonymous>",
     "return <anonymous>",
+    "thread_exited",
     "process_exit",
     "trace_stop",
   ]);

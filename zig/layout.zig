@@ -101,6 +101,17 @@ pub const EventKind = enum(u16) {
     /// A generator resumed after a yield. a = function id, b = call ordinal,
     /// c = str preview of the value sent in.
     function_resume = 38,
+    /// Hot-function guard: the function is called more often than the limit, so only
+    /// 1 call in d is recorded (d = 0: calls are only counted). a = function id, b =
+    /// calls seen (all, since the thread started), c = calls recorded (function_call
+    /// events written), d = sample interval, e = limit in calls per second. Written
+    /// when sampling starts, at most once a second while it lasts, when it ends and at
+    /// thread exit. flags bit 0: sampling ended (traced in full again); bit 1: the exit
+    /// summary (exact totals).
+    /// function_call/return/throw/settle of a stateful method (settings `stateful`):
+    /// e = str preview of the receiver's own data fields, before the call (call) or
+    /// after it (return, throw, settle); 0 otherwise.
+    function_sampled = 39,
     _,
 };
 

@@ -48,6 +48,8 @@ export const EventKind = {
   function_settle: 36,
   function_yield: 37,
   function_resume: 38,
+  /** Hot-function guard: a = function id, b = calls seen, c = calls recorded, d = 1-in-d sample (0: counted only), e = calls/s limit; flags bit 0 ended, bit 1 exit summary. */
+  function_sampled: 39,
 } as const;
 export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(

@@ -130,20 +130,36 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     async: (r.flags & 1) !== 0,
     generator: (r.flags & 2) !== 0,
   }),
-  function_call: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), args: str(r.c) }),
-  function_return: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), value: str(r.c) }),
-  function_throw: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), errorType: str(r.c), errorMessage: str(r.d) }),
-  function_settle: (r, str, fn) => ({
-    function: fn(r.a),
-    call: unsigned(r.b),
-    rejected: (r.flags & 1) !== 0,
-    value: str(r.c),
-    errorMessage: str(r.d),
-  }),
+  function_call: (r, str, fn) => withState(r, str, { function: fn(r.a), call: unsigned(r.b), args: str(r.c) }),
+  function_return: (r, str, fn) => withState(r, str, { function: fn(r.a), call: unsigned(r.b), value: str(r.c) }),
+  function_throw: (r, str, fn) => withState(r, str, { function: fn(r.a), call: unsigned(r.b), errorType: str(r.c), errorMessage: str(r.d) }),
+  function_settle: (r, str, fn) =>
+    withState(r, str, {
+      function: fn(r.a),
+      call: unsigned(r.b),
+      rejected: (r.flags & 1) !== 0,
+      value: str(r.c),
+      errorMessage: str(r.d),
+    }),
   function_yield: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), value: str(r.c) }),
   function_resume: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), sent: str(r.c) }),
+  function_sampled: (r, _str, fn) => ({
+    function: fn(r.a),
+    seen: unsigned(r.b),
+    recorded: unsigned(r.c),
+    sampleEvery: unsigned(r.d),
+    limitPerSecond: unsigned(r.e),
+    ended: (r.flags & 1) !== 0,
+    atExit: (r.flags & 2) !== 0,
+  }),
   agent_error: (r, str) => ({ message: str(r.a) }),
 };
+
+/** A stateful method's call/return/throw/settle: `state`, the receiver's fields (field e), only when present. */
+function withState(r: RawEvent, str: Str, fields: Record<string, FieldValue>): Record<string, FieldValue> {
+  if (unsigned(r.e) !== 0) fields.state = str(r.e);
+  return fields;
+}
 
 /** The raw payload, for kinds this version does not name (kept lossless). */
 const rawFields: Fielder = (r) => ({

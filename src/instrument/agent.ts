@@ -43,7 +43,14 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
   const config = functionsConfig(env);
   if (!config) return undefined;
   const cacheDir = options.cacheDir ?? env.SCOPE_TRANSFORM_CACHE;
-  const runtime = new FunctionRuntime({ sink: options.sink, str: options.str, types: options.types, batchSize: options.batchSize });
+  const runtime = new FunctionRuntime({
+    sink: options.sink,
+    str: options.str,
+    types: options.types,
+    batchSize: options.batchSize,
+    hotCallsPerSecond: config.hotCallsPerSecond,
+    hotSample: config.hotSample,
+  });
   installHook(runtime);
   if (options.runtime === "node") enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir });
   else {

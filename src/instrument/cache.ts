@@ -35,6 +35,13 @@ export function openTransformCache(dir: string | undefined, settings: unknown): 
 /** What a cached entry holds: enough for the hooks, without the function list or the map object. */
 export type Cached = { status: "instrumented"; code: string } | { status: "unchanged"; code: string; reason: string } | { status: "failed"; code: string; reason: string };
 
+/** The settings the transform depends on: the hot-function guard's are read at run time only. */
+function transformSettings(settings: unknown): unknown {
+  if (settings === null || typeof settings !== "object") return settings;
+  const { hotCallsPerSecond: _limit, hotSample: _sample, ...rest } = settings as Record<string, unknown>;
+  return rest;
+}
+
 export class TransformCache {
   hits = 0;
   misses = 0;
@@ -44,7 +51,7 @@ export class TransformCache {
     readonly dir: string,
     settings: unknown,
   ) {
-    this.settingsKey = JSON.stringify([VERSION, settings, process.env.NODE_ENV ?? ""]);
+    this.settingsKey = JSON.stringify([VERSION, transformSettings(settings), process.env.NODE_ENV ?? ""]);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 

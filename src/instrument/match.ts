@@ -31,6 +31,15 @@ export interface MatchConfig {
   level?: Level;
   /** Per-pattern levels, later ones winning. */
   rules?: Rule[];
+  /**
+   * Class (or object variable) name globs whose methods are stateful handlers: at "full"
+   * their call and return events carry a snapshot of the receiver's own data fields.
+   */
+  stateful?: string[];
+  /** Hot-function guard (runtime.ts): calls per second per function per thread; 0: off. Default 10000. */
+  hotCallsPerSecond?: number;
+  /** Once hot, 1 call in this many is recorded; 0: counted only. Default 100. */
+  hotSample?: number;
 }
 
 /** production → calls (the cheapest that still traces), development and test → full. */
@@ -75,6 +84,7 @@ export class Matcher {
   private readonly excludeFunctions: RegExp[];
   private readonly level: Level;
   private readonly rules: { path?: RegExp; name?: RegExp; level: Level }[];
+  private readonly stateful: RegExp[];
 
   constructor(config: MatchConfig = {}) {
     this.root = (config.root ?? process.cwd()).replace(/\\/g, "/").replace(/\/+$/, "");
@@ -84,6 +94,7 @@ export class Matcher {
     this.functions = (config.functions ?? []).map((glob) => globToRegExp(glob, ""));
     this.excludeFunctions = (config.excludeFunctions ?? []).map((glob) => globToRegExp(glob, ""));
     this.level = config.level ?? defaultLevel(process.env.NODE_ENV);
+    this.stateful = (config.stateful ?? []).map((glob) => globToRegExp(glob, ""));
     this.rules = (config.rules ?? []).map((rule) => ({
       path: rule.path === undefined ? undefined : globToRegExp(rule.path),
       name: rule.name === undefined ? undefined : globToRegExp(rule.name, ""),
@@ -116,6 +127,11 @@ export class Matcher {
       if ((rule.path === undefined || rule.path.test(path)) && (rule.name === undefined || rule.name.test(name))) level = rule.level;
     }
     return level;
+  }
+
+  /** Whether the methods of class (or object) `name` are stateful handlers. */
+  isStateful(name: string): boolean {
+    return this.stateful.length > 0 && this.stateful.some((re) => re.test(name));
   }
 
   /** "off" only when every rule that could apply to this path turns it off. */

@@ -22,7 +22,25 @@ export const FunctionKind = {
   settle: 36,
   yield: 37,
   resume: 38,
+  sampled: 39,
 } as const;
+
+/** function_sampled flags. */
+export const SampledFlag = {
+  /** The function's rate fell below half the limit: it is traced in full again. */
+  ended: 1,
+  /** The summary written when the thread ends (exact totals). */
+  exit: 2,
+} as const;
+
+/** Default hot-function limit: calls per second per function per thread. */
+export const DEFAULT_HOT_CALLS_PER_SECOND = 10_000;
+/** Default: once hot, 1 call in this many is recorded (0: counted only). */
+export const DEFAULT_HOT_SAMPLE = 100;
+/** The rate is checked every this many calls of a function. */
+export const HOT_CHECK_CALLS = 1024;
+/** While sampled, counts are reported at most this often, and at exit. */
+const HOT_REPORT_MS = 1000;
 
 /** function_settle flags bit 0: the promise was rejected. */
 export const SETTLE_REJECTED = 1;
@@ -44,6 +62,16 @@ export interface RuntimeOptions {
   flushIntervalMs?: number;
   /** util.types, for previews that never run program code. */
   types?: TypeChecks;
+  /**
+   * Hot-function guard: a function called more often than this (calls per second, per
+   * thread, measured every HOT_CHECK_CALLS calls) is sampled. 0 turns the guard off.
+   * Default DEFAULT_HOT_CALLS_PER_SECOND.
+   */
+  hotCallsPerSecond?: number;
+  /** Once hot, record 1 call in this many; 0: count only. Default DEFAULT_HOT_SAMPLE. */
+  hotSample?: number;
+  /** The guard's clock in ms (tests); default performance.now. */
+  now?: () => number;
 }
 
 /** The hook object's shape; the method names are what transform.ts emits. */
@@ -51,11 +79,12 @@ export interface Hook {
   /** Registers a file's function table [name, line, column, flags]*; returns its first id. */
   f(file: string, table: (string | number)[]): number;
   c(id: number): void;
-  C(id: number, args: ArrayLike<unknown>): number;
-  r(id: number, token: number, value: unknown): void;
-  x(id: number, token: number, error: unknown): number;
-  s(id: number, token: number, value: unknown): void;
-  X(id: number, token: number, error: unknown): number;
+  /** `self`: the receiver of a stateful method (its own data fields are snapshot). */
+  C(id: number, args: ArrayLike<unknown>, self?: unknown): number;
+  r(id: number, token: number, value: unknown, self?: unknown): void;
+  x(id: number, token: number, error: unknown, self?: unknown): number;
+  s(id: number, token: number, value: unknown, self?: unknown): void;
+  X(id: number, token: number, error: unknown, self?: unknown): number;
   y(id: number, token: number, value: unknown): unknown;
   n(id: number, token: number, value: unknown): unknown;
 }
@@ -80,6 +109,27 @@ export class FunctionRuntime {
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly types: TypeChecks | undefined;
   private readonly str: (text: string, intern?: boolean) => number;
+  // Hot-function guard, indexed by function id. The hook's fast path reads `seen` (calls
+  // so far), `next` (the call number at which admit() must run: the next rate check or,
+  // while sampled, the next sampled call) and `hot` (1: sampled; calls before `next` are
+  // skipped). Skipped calls are not counted one by one: while sampled they are
+  // seen - hotSince - hotRecorded, plus skippedBefore from earlier sampled periods.
+  private seen = new Float64Array(256);
+  private next = new Float64Array(256);
+  private hot = new Uint8Array(256);
+  private nextCheck = new Float64Array(256);
+  private nextSample = new Float64Array(256);
+  private hotSince = new Float64Array(256);
+  private hotRecorded = new Float64Array(256);
+  private skippedBefore = new Float64Array(256);
+  private checkedAt = new Float64Array(256);
+  private reportedAt = new Float64Array(256);
+  /** Functions that were ever sampled, for the exit summary. */
+  private readonly everHot: number[] = [];
+  private readonly hotLimit: number;
+  private readonly hotSample: number;
+  private finished = false;
+  private readonly now: () => number;
 
   constructor(options: RuntimeOptions) {
     this.sink = options.sink;
@@ -87,6 +137,9 @@ export class FunctionRuntime {
     this.words = new Uint32Array(this.capacity * RECORD_WORDS);
     this.types = options.types;
     this.str = options.str ?? ((text, intern = true) => this.ownString(text, intern));
+    this.hotLimit = Math.max(0, options.hotCallsPerSecond ?? DEFAULT_HOT_CALLS_PER_SECOND);
+    this.hotSample = Math.max(0, Math.floor(options.hotSample ?? DEFAULT_HOT_SAMPLE));
+    this.now = options.now ?? (() => performance.now());
     const interval = options.flushIntervalMs ?? 50;
     if (this.capacity > 1 && interval > 0) {
       this.timer = setInterval(() => this.flush(), interval);
@@ -94,7 +147,94 @@ export class FunctionRuntime {
     }
     this.hook = this.makeHook();
     // Whatever is still buffered when the thread ends goes out (the agent may flush earlier).
-    if (this.capacity > 1 && typeof process === "object" && typeof process.on === "function") process.on("exit", () => this.flush());
+    // The exit summaries of sampled functions go first, before the agent's trace_stop.
+    if (typeof process === "object" && typeof process.on === "function") process.on("exit", () => this.close());
+  }
+
+  /**
+   * The guard's slow path, run when call `n` of function `id` reaches `next[id]`: every
+   * HOT_CHECK_CALLS calls (the rate check, one clock read) and on each sampled call.
+   * Returns whether call `n` is recorded.
+   */
+  private admit(id: number, n: number): boolean {
+    let report = -1;
+    if (n >= this.nextCheck[id]!) {
+      this.nextCheck[id] = n + HOT_CHECK_CALLS;
+      const now = this.now();
+      const rate = (HOT_CHECK_CALLS * 1000) / (now - this.checkedAt[id]!);
+      this.checkedAt[id] = now;
+      if (this.hot[id] === 0) {
+        if (rate > this.hotLimit) {
+          // Sampled from this call on (itself skipped); the next recorded one is n + hotSample.
+          this.hot[id] = 1;
+          this.hotSince[id] = n - 1;
+          this.hotRecorded[id] = 0;
+          this.nextSample[id] = this.hotSample > 0 ? n + this.hotSample : Infinity;
+          if (!this.everHot.includes(id)) this.everHot.push(id);
+          this.reportedAt[id] = now;
+          report = 0;
+        }
+      } else if (rate < this.hotLimit / 2) {
+        // Traced in full again from this call on.
+        this.skippedBefore[id]! += n - 1 - this.hotSince[id]! - this.hotRecorded[id]!;
+        this.hot[id] = 0;
+        report = SampledFlag.ended;
+      } else if (now - this.reportedAt[id]! >= HOT_REPORT_MS) {
+        this.reportedAt[id] = now;
+        report = 0;
+      }
+    }
+    let record = true;
+    if (this.hot[id] !== 0) {
+      record = n >= this.nextSample[id]!;
+      if (record) {
+        this.nextSample[id] = n + this.hotSample;
+        this.hotRecorded[id]! += 1;
+      }
+      this.next[id] = Math.min(this.nextCheck[id]!, this.nextSample[id]!);
+    } else this.next[id] = this.nextCheck[id]!;
+    // After the decision, so the counts include this call.
+    if (report >= 0) this.reportSampled(id, report);
+    return record;
+  }
+
+  private skipped(id: number): number {
+    const closed = this.skippedBefore[id] ?? 0;
+    return this.hot[id] === 1 ? closed + this.seen[id]! - this.hotSince[id]! - this.hotRecorded[id]! : closed;
+  }
+
+  /** function_sampled: a = id, b = calls seen, c = calls recorded, d = 1-in-d sample (0: counted only), e = limit. */
+  private reportSampled(id: number, flags: number): void {
+    const seen = this.seen[id]!;
+    this.put(FunctionKind.sampled, flags, id, seen, seen - this.skipped(id), this.hotSample, this.hotLimit);
+  }
+
+  /** Room for function ids below `end` in the guard's arrays. */
+  private grow(end: number): void {
+    if (end <= this.hot.length) return;
+    let size = this.hot.length;
+    while (size < end) size *= 2;
+    const larger = <T extends Float64Array | Uint8Array>(old: T): T => {
+      const next = new (old.constructor as new (n: number) => T)(size);
+      next.set(old);
+      return next;
+    };
+    this.seen = larger(this.seen);
+    this.next = larger(this.next);
+    this.hot = larger(this.hot);
+    this.nextCheck = larger(this.nextCheck);
+    this.nextSample = larger(this.nextSample);
+    this.hotSince = larger(this.hotSince);
+    this.hotRecorded = larger(this.hotRecorded);
+    this.skippedBefore = larger(this.skippedBefore);
+    this.checkedAt = larger(this.checkedAt);
+    this.reportedAt = larger(this.reportedAt);
+  }
+
+  /** Calls seen and recorded per function id (the guard's counters), for tests and benchmarks. */
+  callCounts(id: number): { seen: number; recorded: number; sampled: boolean } {
+    const seen = this.seen[id] ?? 0;
+    return { seen, recorded: seen - this.skipped(id), sampled: this.hot[id] === 1 };
   }
 
   /** Hands buffered events to the sink. Call before writing any other event, to keep order. */
@@ -113,6 +253,16 @@ export class FunctionRuntime {
 
   /** Flushes and stops the timer; the hook keeps working (unbatched) if still called. */
   close(): void {
+    if (!this.finished) {
+      this.finished = true;
+      for (const id of this.everHot) {
+        try {
+          this.reportSampled(id, SampledFlag.exit | (this.hot[id] === 0 ? SampledFlag.ended : 0));
+        } catch {
+          this.errors++;
+        }
+      }
+    }
     this.flush();
     if (this.timer) clearInterval(this.timer);
   }
@@ -161,6 +311,16 @@ export class FunctionRuntime {
     return this.str(preview.length > MAX_PREVIEW_CHARS ? preview.slice(0, MAX_PREVIEW_CHARS) : preview, false);
   }
 
+  /**
+   * A stateful method's receiver: a bounded preview of its own enumerable data fields
+   * (preview.ts: no getters, no Proxy traps; private #fields are not visible). Not an
+   * object (a detached call): no snapshot.
+   */
+  private state(self: unknown): number {
+    if (self === null || typeof self !== "object") return 0;
+    return this.preview(self);
+  }
+
   private argumentsPreview(args: ArrayLike<unknown>): number {
     if (!this.types) return 0;
     const copy: unknown[] = [];
@@ -192,6 +352,13 @@ export class FunctionRuntime {
         try {
           const count = Math.floor(table.length / 4);
           runtime.nextFunctionId += count;
+          runtime.grow(base + count);
+          const now = runtime.now();
+          const first = runtime.hotLimit > 0 ? HOT_CHECK_CALLS : Infinity;
+          for (let i = base; i < base + count; i++) {
+            runtime.checkedAt[i] = now;
+            runtime.next[i] = runtime.nextCheck[i] = first;
+          }
           const fileId = runtime.str(file);
           for (let i = 0; i < count; i++) {
             const name = runtime.str(String(table[i * 4]));
@@ -204,52 +371,61 @@ export class FunctionRuntime {
         return base;
       },
       c(id) {
+        // The guard's fast path: a count, a compare and, while sampled, an early return.
+        const n = ++runtime.seen[id]!;
+        if (n >= runtime.next[id]!) {
+          if (!runtime.admit(id, n)) return;
+        } else if (runtime.hot[id] === 1) return;
         try {
           runtime.put(FunctionKind.call, 0, id, runtime.ordinal++, 0, 0);
         } catch {
           fail();
         }
       },
-      C(id, args) {
+      C(id, args, self) {
+        const n = ++runtime.seen[id]!;
+        if (n >= runtime.next[id]!) {
+          if (!runtime.admit(id, n)) return -1;
+        } else if (runtime.hot[id] === 1) return -1;
         const token = runtime.ordinal++;
         try {
-          runtime.put(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args), 0);
+          runtime.put(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args), 0, self === undefined ? 0 : runtime.state(self));
         } catch {
           fail();
         }
         return token;
       },
-      r(id, token, value) {
+      r(id, token, value, self) {
         if (token < 0) return;
         try {
-          runtime.put(FunctionKind.return, 0, id, token, runtime.preview(value), 0);
+          runtime.put(FunctionKind.return, 0, id, token, runtime.preview(value), 0, self === undefined ? 0 : runtime.state(self));
         } catch {
           fail();
         }
       },
-      x(id, token, error) {
+      x(id, token, error, self) {
         if (token < 0) return -1;
         try {
           const [type, message] = runtime.errorFields(error);
-          runtime.put(FunctionKind.throw, 0, id, token, type, message);
+          runtime.put(FunctionKind.throw, 0, id, token, type, message, self === undefined ? 0 : runtime.state(self));
         } catch {
           fail();
         }
         return -1;
       },
-      s(id, token, value) {
+      s(id, token, value, self) {
         if (token < 0) return;
         try {
-          runtime.settle(id, token, value);
+          runtime.settle(id, token, value, self);
         } catch {
           fail();
         }
       },
-      X(id, token, error) {
+      X(id, token, error, self) {
         if (token < 0) return -1;
         try {
           const [type, message] = runtime.errorFields(error);
-          runtime.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message);
+          runtime.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : runtime.state(self));
         } catch {
           fail();
         }
@@ -283,14 +459,14 @@ export class FunctionRuntime {
    * settlement is awaited through the original Promise.prototype.then (no program code:
    * no subclass, no own `then`/`constructor`); other values settle the call at once.
    */
-  private settle(id: number, token: number, value: unknown): void {
+  private settle(id: number, token: number, value: unknown, self: unknown): void {
     const types = this.types;
     if (types && isPlainPromise(value, types)) {
       promiseThen.call(
         value,
         (result: unknown) => {
           try {
-            this.put(FunctionKind.settle, 0, id, token, this.preview(result), 0);
+            this.put(FunctionKind.settle, 0, id, token, this.preview(result), 0, self === undefined ? 0 : this.state(self));
           } catch {
             this.errors++;
           }
@@ -298,7 +474,7 @@ export class FunctionRuntime {
         (error: unknown) => {
           try {
             const [type, message] = this.errorFields(error);
-            this.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message);
+            this.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : this.state(self));
           } catch {
             this.errors++;
           }
@@ -306,7 +482,7 @@ export class FunctionRuntime {
       );
       return;
     }
-    this.put(FunctionKind.settle, 0, id, token, this.preview(value), 0);
+    this.put(FunctionKind.settle, 0, id, token, this.preview(value), 0, self === undefined ? 0 : this.state(self));
   }
 }
 

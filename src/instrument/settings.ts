@@ -12,11 +12,13 @@ export interface FunctionFlags {
   include?: string[];
   exclude?: string[];
   level?: Level;
+  /** `--hot-calls-per-second N`: the hot-function guard's limit (0: off). */
+  hotCallsPerSecond?: number;
   /** The directory path globs are relative to; absent: the agent's (or aot.ts's) default. */
   root?: string;
 }
 
-const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules"> = {
+const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules" | "count"> = {
   root: "string",
   include: "strings",
   exclude: "strings",
@@ -24,11 +26,14 @@ const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules"> 
   excludeFunctions: "strings",
   level: "level",
   rules: "rules",
+  stateful: "strings",
+  hotCallsPerSecond: "count",
+  hotSample: "count",
 };
 const LEVELS = ["off", "calls", "full"];
 
 export function functionSettings(flags: FunctionFlags): string | undefined | { error: string } {
-  const implied = (flags.include?.length ?? 0) > 0 || (flags.exclude?.length ?? 0) > 0 || flags.level !== undefined;
+  const implied = (flags.include?.length ?? 0) > 0 || (flags.exclude?.length ?? 0) > 0 || flags.level !== undefined || flags.hotCallsPerSecond !== undefined;
   if (!flags.functions && !implied) return undefined;
   let config: MatchConfig = {};
   if (typeof flags.functions === "string" && flags.functions.trim() !== "" && flags.functions !== "1") {
@@ -45,6 +50,10 @@ export function functionSettings(flags: FunctionFlags): string | undefined | { e
   if (flags.include?.length) config.include = [...(config.include ?? []), ...flags.include];
   if (flags.exclude?.length) config.exclude = [...(config.exclude ?? []), ...flags.exclude];
   if (flags.level) config.level = flags.level;
+  if (flags.hotCallsPerSecond !== undefined) {
+    if (!Number.isInteger(flags.hotCallsPerSecond) || flags.hotCallsPerSecond < 0) return { error: "--hot-calls-per-second must be a whole number ≥ 0 (0: no guard)" };
+    config.hotCallsPerSecond = flags.hotCallsPerSecond;
+  }
   if (flags.root !== undefined) config.root ??= flags.root;
   return JSON.stringify(config);
 }
@@ -56,6 +65,7 @@ function checkConfig(value: unknown): string | undefined {
     if (!kind) return `unknown setting "${key}" (known: ${Object.keys(KEYS).join(", ")})`;
     if (kind === "string" && typeof field !== "string") return `"${key}" must be a string`;
     if (kind === "strings" && !(Array.isArray(field) && field.every((item) => typeof item === "string"))) return `"${key}" must be an array of strings`;
+    if (kind === "count" && !(Number.isInteger(field) && (field as number) >= 0)) return `"${key}" must be a whole number ≥ 0`;
     if (kind === "level" && !LEVELS.includes(field as string)) return `"${key}" must be one of ${LEVELS.join(", ")}`;
     if (kind === "rules") {
       const ok = Array.isArray(field) && field.every((rule) => rule && typeof rule === "object" && LEVELS.includes(rule.level) && ["path", "name"].every((k) => rule[k] === undefined || typeof rule[k] === "string"));

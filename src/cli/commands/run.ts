@@ -45,6 +45,10 @@ export class RunCommand extends Command {
     validator: t.isEnum(["off", "calls", "full"] as const),
   });
 
+  hotCallsPerSecond = Option.String("--hot-calls-per-second", {
+    description: "Hot-function guard: a function called more often than this per second (per thread) is sampled, 1 call in 100 recorded, and the trace says so (function_sampled); 0 turns the guard off; default 10000; implies --functions",
+  });
+
   program = Option.String({ name: "command" });
   args = Option.Proxy();
 
@@ -52,7 +56,8 @@ export class RunCommand extends Command {
     const ringBytes = parseSize(this.ringSize);
     if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
     const events = this.events?.split(",").map((group) => group.trim()).filter(Boolean);
-    const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, level: this.level, root: process.cwd() });
+    const hot = this.hotCallsPerSecond === undefined ? undefined : /^\d+$/.test(this.hotCallsPerSecond.trim()) ? Number(this.hotCallsPerSecond) : Number.NaN;
+    const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, level: this.level, hotCallsPerSecond: hot, root: process.cwd() });
     if (typeof functions === "object") throw new UsageError(`--functions: ${functions.error}`);
     return runTraced({
       argv: [this.program, ...this.args],
