@@ -16,8 +16,10 @@ const app = join(fixtures, "functions-hot/app.cjs");
 const addName = `add (${app}:2:1)`;
 const of = (events: TraceEvent[], kind: string, fn: string) => ofKind(events, kind).filter((e) => e.fields.function === fn);
 
+// A roomy ring: the ~22 000 events of the first test arrive in ~50 ms; a loaded machine's
+// collector may lag behind, and a drop would make the counts unverifiable.
 test("a function called 1e6 times is sampled 1 in 100; seen and recorded counts are exact", async () => {
-  const [run, plain] = await Promise.all([runTraced(["node", app], { scopeArgs: ["--functions"], env }), runUntraced(["node", app])]);
+  const [run, plain] = await Promise.all([runTraced(["node", app], { scopeArgs: ["--functions", "--ring-size", "128MiB"], env }), runUntraced(["node", app])]);
   expect(plain.stdout).toBe("sum: 499999500000\ndone: true\n");
   expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: "" });
   expect(run.end.dropped).toBe(0);
@@ -40,7 +42,7 @@ test("a function called 1e6 times is sampled 1 in 100; seen and recorded counts 
 });
 
 test("hotSample 0: once hot, calls are only counted", async () => {
-  const run = await runTraced(["node", app], { scopeArgs: ['--functions={"hotSample":0}'], env });
+  const run = await runTraced(["node", app], { scopeArgs: ['--functions={"hotSample":0}', "--ring-size", "128MiB"], env });
   expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "sum: 499999500000\ndone: true\n" });
   expect(of(run.events, "function_call", addName).length).toBe(1023);
   expect(of(run.events, "function_sampled", addName).at(-1)!.fields).toMatchObject({ seen: 1_000_000, recorded: 1023, sampleEvery: 0, atExit: true });

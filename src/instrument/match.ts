@@ -13,6 +13,8 @@ export interface Rule {
   path?: string;
   /** Function-name glob; all functions when absent. */
   name?: string;
+  /** Environment glob (NODE_ENV; "development" when unset); every environment when absent. */
+  env?: string;
   level: Level;
 }
 
@@ -42,9 +44,18 @@ export interface MatchConfig {
   hotSample?: number;
 }
 
-/** production → calls (the cheapest that still traces), development and test → full. */
+/**
+ * The level when neither `level` nor a rule says otherwise, by NODE_ENV: production →
+ * calls (entry events only: the cheapest that still traces); development, test, unset
+ * and anything else → full.
+ */
 export function defaultLevel(environment: string | undefined): Level {
   return environment === "production" ? "calls" : "full";
+}
+
+/** The environment rules' `env` globs match: NODE_ENV, "development" when unset or empty. */
+export function environmentName(environment: string | undefined): string {
+  return environment || "development";
 }
 
 /** A glob as a RegExp: `**` any path segments, `*` within one segment, `?` one char, `{a,b}`. */
@@ -95,7 +106,9 @@ export class Matcher {
     this.excludeFunctions = (config.excludeFunctions ?? []).map((glob) => globToRegExp(glob, ""));
     this.level = config.level ?? defaultLevel(process.env.NODE_ENV);
     this.stateful = (config.stateful ?? []).map((glob) => globToRegExp(glob, ""));
-    this.rules = (config.rules ?? []).map((rule) => ({
+    const environment = environmentName(process.env.NODE_ENV);
+    const rules = (config.rules ?? []).filter((rule) => rule.env === undefined || globToRegExp(rule.env, "").test(environment));
+    this.rules = rules.map((rule) => ({
       path: rule.path === undefined ? undefined : globToRegExp(rule.path),
       name: rule.name === undefined ? undefined : globToRegExp(rule.name, ""),
       level: rule.level,

@@ -68,8 +68,8 @@ function checkConfig(value: unknown): string | undefined {
     if (kind === "count" && !(Number.isInteger(field) && (field as number) >= 0)) return `"${key}" must be a whole number ≥ 0`;
     if (kind === "level" && !LEVELS.includes(field as string)) return `"${key}" must be one of ${LEVELS.join(", ")}`;
     if (kind === "rules") {
-      const ok = Array.isArray(field) && field.every((rule) => rule && typeof rule === "object" && LEVELS.includes(rule.level) && ["path", "name"].every((k) => rule[k] === undefined || typeof rule[k] === "string"));
-      if (!ok) return `"rules" must be an array of {path?, name?, level}`;
+      const ok = Array.isArray(field) && field.every((rule) => rule && typeof rule === "object" && LEVELS.includes(rule.level) && ["path", "name", "env"].every((k) => rule[k] === undefined || typeof rule[k] === "string") && Object.keys(rule).every((k) => ["path", "name", "env", "level"].includes(k)));
+      if (!ok) return `"rules" must be an array of {path?, name?, env?, level}`;
     }
   }
   return undefined;
