@@ -81,7 +81,7 @@ pub const EventKind = enum(u16) {
     /// event. a = function id, b = str name ("Class.method", "<anonymous>"), c = str
     /// file (path or URL), d = line (1-based), e = column (1-based), original positions.
     /// flags = FunctionFlags: bit 0 async, 1 generator, 2 arrow, 3 method, 4 getter,
-    /// 5 setter, 6 constructor, 7 static.
+    /// 5 setter, 6 constructor, 7 static, 8 stateful (events carry field e = state).
     function_table = 32,
     /// A function began running. a = function id, b = call ordinal (per producer,
     /// pairs the call with its end events), c = str arguments preview (0 at the

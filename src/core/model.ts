@@ -129,6 +129,8 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     column: unsigned(r.e),
     async: (r.flags & 1) !== 0,
     generator: (r.flags & 2) !== 0,
+    // FunctionFlags bit 8, only when set: the function's events carry `state`.
+    ...((r.flags & 256) !== 0 ? { stateful: true } : {}),
   }),
   function_call: (r, str, fn) => withState(r, str, { function: fn(r.a), call: unsigned(r.b), args: str(r.c) }),
   function_return: (r, str, fn) => withState(r, str, { function: fn(r.a), call: unsigned(r.b), value: str(r.c) }),

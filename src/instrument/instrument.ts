@@ -37,7 +37,7 @@ export function instrument(code: string, file: string, options: InstrumentOption
   const levelOf = (name: string): Level => matcher.function(file, name);
   let functions: FunctionInfo[];
   try {
-    functions = transform(parsed.program, code, edits, levelOf);
+    functions = transform(parsed.program, code, edits, levelOf, (container) => matcher.isStateful(container));
   } catch (error) {
     return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };
   }

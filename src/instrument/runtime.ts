@@ -317,8 +317,20 @@ export class FunctionRuntime {
    * object (a detached call): no snapshot.
    */
   private state(self: unknown): number {
-    if (self === null || typeof self !== "object") return 0;
-    return this.preview(self);
+    if (self === null || typeof self !== "object" || !this.types) return 0;
+    if (this.types.isProxy(self)) return this.preview(self);
+    // Own enumerable fields without the methods (an object literal's own functions);
+    // accessors are copied as accessors, which the preview shows without calling.
+    const fields: Record<string, unknown> = {};
+    const keys = Object.keys(self);
+    for (let i = 0; i < keys.length && i < 32; i++) {
+      const descriptor = Object.getOwnPropertyDescriptor(self, keys[i]!);
+      if (!descriptor) continue;
+      if (!("value" in descriptor)) Object.defineProperty(fields, keys[i]!, { get: descriptor.get, enumerable: true });
+      // defineProperty, not assignment: a "__proto__" field stays a field.
+      else if (typeof descriptor.value !== "function") Object.defineProperty(fields, keys[i]!, { value: descriptor.value, enumerable: true });
+    }
+    return this.preview(fields);
   }
 
   private argumentsPreview(args: ArrayLike<unknown>): number {

@@ -39,6 +39,8 @@ export const FunctionFlag = {
   setter: 32,
   constructor: 64,
   static: 128,
+  /** A stateful handler's method: its events carry the receiver's fields (settings `stateful`). */
+  stateful: 256,
 } as const;
 
 export interface FunctionInfo {
@@ -57,6 +59,13 @@ interface Scope {
   generator: boolean;
 }
 
+/** A class or object literal whose methods are being visited. */
+interface Container {
+  name: string;
+  /** Its methods are stateful handlers (settings `stateful`): `this` is snapshot. */
+  stateful: boolean;
+}
+
 interface Visit {
   code: string;
   edits: MagicString;
@@ -64,6 +73,8 @@ interface Visit {
   lineStarts: number[];
   levelOf: (name: string) => Level;
   classNames: string[];
+  statefulOf: (container: string) => boolean;
+  containers: Container[];
 }
 
 type Handler = (visit: Visit, node: Node, parent: Node | null, scope: Scope | null) => void;
@@ -76,11 +87,18 @@ const handlers: Record<string, Handler> = {
   YieldExpression: visitYield,
   ClassDeclaration: visitClass,
   ClassExpression: visitClass,
+  ObjectExpression: visitObject,
 };
 
 /** Instruments every function of `program` that `levelOf` does not turn off. */
-export function transform(program: Node, code: string, edits: MagicString, levelOf: (name: string) => Level): FunctionInfo[] {
-  const visit: Visit = { code, edits, functions: [], lineStarts: lineStarts(code), levelOf, classNames: [] };
+export function transform(
+  program: Node,
+  code: string,
+  edits: MagicString,
+  levelOf: (name: string) => Level,
+  statefulOf: (container: string) => boolean = () => false,
+): FunctionInfo[] {
+  const visit: Visit = { code, edits, functions: [], lineStarts: lineStarts(code), levelOf, classNames: [], statefulOf, containers: [] };
   walk(visit, program, null, null);
   return visit.functions;
 }
@@ -107,9 +125,35 @@ function children(visit: Visit, node: Node, scope: Scope | null): void {
 
 function visitClass(visit: Visit, node: Node, parent: Node | null, scope: Scope | null): void {
   const id = node.id as Node | null;
-  visit.classNames.push(id ? String(id.name) : (parent && nameFromParent(visit, parent, node)) || "<class>");
+  const name = id ? String(id.name) : (parent && nameFromParent(visit, parent, node)) || "<class>";
+  visit.classNames.push(name);
+  visit.containers.push({ name, stateful: visit.statefulOf(name) });
   children(visit, node, scope);
+  visit.containers.pop();
   visit.classNames.pop();
+}
+
+/** An object literal: its methods are stateful when the name it is bound to matches. */
+function visitObject(visit: Visit, node: Node, parent: Node | null, scope: Scope | null): void {
+  const name = parent && (parent.type === "VariableDeclarator" || parent.type === "AssignmentExpression") ? nameFromParent(visit, parent, node) : "";
+  visit.containers.push({ name, stateful: name !== "" && visit.statefulOf(name) });
+  children(visit, node, scope);
+  visit.containers.pop();
+}
+
+/**
+ * Whether `node` is a method of a stateful container whose `this` is the instance once
+ * the body runs: class methods, accessors and instance fields holding a function (not
+ * constructors: `this` may be unbound before super(); not static), object literal
+ * methods and function-valued properties (not arrows: their `this` is the outer one).
+ */
+function isStatefulMethod(visit: Visit, node: Node, parent: Node | null): boolean {
+  const container = visit.containers[visit.containers.length - 1];
+  if (!container?.stateful || !parent) return false;
+  if (parent.type === "MethodDefinition") return parent.kind !== "constructor" && parent.static !== true;
+  if (parent.type === "PropertyDefinition") return parent.value === node && parent.static !== true;
+  if (parent.type === "Property") return parent.value === node && node.type !== "ArrowFunctionExpression";
+  return false;
 }
 
 function visitFunction(visit: Visit, node: Node, parent: Node | null, scope: Scope | null): void {
@@ -123,10 +167,12 @@ function visitFunction(visit: Visit, node: Node, parent: Node | null, scope: Sco
   const flags = functionFlags(node, parent);
   visit.functions.push({ name, line, column, flags, level });
   const own: Scope = { id: `${BASE}+${index}`, full: level === "full", generator: node.generator === true };
+  const self = own.full && isStatefulMethod(visit, node, parent) ? ",this" : "";
+  if (self) visit.functions[index]!.flags |= FunctionFlag.stateful;
   const arrow = node.type === "ArrowFunctionExpression";
   const asyncOnly = node.async === true && node.generator !== true;
   if (body.type !== "BlockStatement") {
-    expressionBody(visit, node, body, own, arrow, asyncOnly);
+    expressionBody(visit, node, body, own, arrow, asyncOnly, self);
     return;
   }
   const start = afterDirectives(visit, body);
@@ -134,22 +180,23 @@ function visitFunction(visit: Visit, node: Node, parent: Node | null, scope: Sco
     visit.edits.appendRight(start, `(${HOOK}||${INIT}()).c(${own.id});`);
     return children(visit, node, own);
   }
-  const enter = `var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}),${RETURN_VALUE};try{`;
+  const enter = `var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE};try{`;
   // An empty body: entry and exit at one offset, in one insertion so they stay in order.
-  if (start >= body.end - 1) return void visit.edits.appendRight(start, enter + exitCode(own.id, asyncOnly));
+  if (start >= body.end - 1) return void visit.edits.appendRight(start, enter + exitCode(own.id, asyncOnly, self));
   visit.edits.appendRight(start, enter);
   children(visit, node, own);
-  visit.edits.appendLeft(body.end - 1, exitCode(own.id, asyncOnly));
+  visit.edits.appendLeft(body.end - 1, exitCode(own.id, asyncOnly, self));
 }
 
-function exitCode(id: string, asyncOnly: boolean): string {
+/** `self`: ",this" for a stateful method (the receiver is snapshot after the call), else "". */
+function exitCode(id: string, asyncOnly: boolean, self = ""): string {
   const threw = asyncOnly ? "X" : "x";
   const ended = asyncOnly ? "s" : "r";
-  return `}catch(${CAUGHT}){${CALL_TOKEN}=${HOOK}.${threw}(${id},${CALL_TOKEN},${CAUGHT});throw ${CAUGHT}}finally{${HOOK}.${ended}(${id},${CALL_TOKEN},${RETURN_VALUE})}`;
+  return `}catch(${CAUGHT}){${CALL_TOKEN}=${HOOK}.${threw}(${id},${CALL_TOKEN},${CAUGHT}${self});throw ${CAUGHT}}finally{${HOOK}.${ended}(${id},${CALL_TOKEN},${RETURN_VALUE}${self})}`;
 }
 
 /** `x => EXPR`: at "calls" a comma expression; at "full" a block with the same try. */
-function expressionBody(visit: Visit, node: Node, body: Node, own: Scope, arrow: boolean, asyncOnly: boolean): void {
+function expressionBody(visit: Visit, node: Node, body: Node, own: Scope, arrow: boolean, asyncOnly: boolean, self: string): void {
   if (!own.full) {
     visit.edits.appendRight(body.start, `((${HOOK}||${INIT}()).c(${own.id}),`);
     children(visit, node, own);
@@ -157,10 +204,10 @@ function expressionBody(visit: Visit, node: Node, body: Node, own: Scope, arrow:
     return;
   }
   const open = arrowEnd(visit, node);
-  const enter = `{var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}),${RETURN_VALUE};try{return ${RETURN_VALUE}=(`;
+  const enter = `{var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE};try{return ${RETURN_VALUE}=(`;
   visit.edits.appendRight(open, enter);
   children(visit, node, own);
-  visit.edits.appendLeft(node.end, `)${exitCode(own.id, asyncOnly)}}`);
+  visit.edits.appendLeft(node.end, `)${exitCode(own.id, asyncOnly, self)}}`);
 }
 
 function visitReturn(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
