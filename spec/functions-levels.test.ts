@@ -16,10 +16,10 @@ afterAll(cleanup);
 const app = join(fixtures, "functions-cjs/app.cjs");
 const output = "main: square(3) = 9\nmain: caught RangeError: too big\nmain: worker says 42\n";
 
-/** "kind name" per function event (table records left out), all threads. */
+/** "kind name" per function event (table and listener records left out), all threads. */
 function shape(events: TraceEvent[]): string[] {
   return events
-    .filter((e) => e.kind.startsWith("function_") && e.kind !== "function_table")
+    .filter((e) => e.kind.startsWith("function_") && e.kind !== "function_table" && e.kind !== "function_listener")
     .map((e) => `${e.kind.slice("function_".length)} ${String(e.fields.function).split(" ")[0]}`)
     .sort();
 }

@@ -51,6 +51,7 @@ describe("node", () => {
       "table fails functions-cjs/app.cjs:10:1",
       "table main functions-cjs/app.cjs:14:1",
       "table <anonymous> functions-cjs/app.cjs:22:24",
+      "listener <anonymous>",
       "call main",
       "call square",
       "return square",
@@ -86,6 +87,7 @@ describe("node", () => {
       "return greet",
       "table later functions-esm/app.mjs:6:1",
       "table <anonymous> functions-esm/app.mjs:14:22",
+      "listener <anonymous>",
       "call later",
       "settle later",
       "thread_spawn",
@@ -108,6 +110,7 @@ describe("node", () => {
     expect(timeline(run.events, mainPid(run), 0).filter((line) => !/^(trace_|thread_|message_|process_)/.test(line))).toEqual([
       "table later functions-esm/app.mjs:6:1",
       "table <anonymous> functions-esm/app.mjs:14:22",
+      "listener <anonymous>",
       "call later",
       "call <anonymous>",
     ]);
@@ -131,6 +134,7 @@ test("bun: the Bun plugin instruments the program's modules", async () => {
     "return greet",
     "table later functions-esm/app.mjs:6:1",
     "table <anonymous> functions-esm/app.mjs:14:22",
+    "listener <anonymous>",
     "call later",
     "settle later",
     "thread_spawn",

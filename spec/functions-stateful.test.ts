@@ -3,6 +3,7 @@
  * in `stateful` carry the receiver's own data fields before (call) and after (return,
  * throw, settle) each call; others do not. The snapshot never runs program code (an
  * enumerable getter that throws is shown, not called) and the output is unchanged.
+ * Inline EventEmitter listeners name the event they handle.
  */
 import { afterAll, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
@@ -61,6 +62,20 @@ test("without stateful settings no event has a state", async () => {
   const run = await runTraced(["node", app], { scopeArgs: ["--functions"], env });
   expect(run.status).toBe(0);
   expect(run.events.filter((e) => e.fields.state !== undefined)).toEqual([]);
+});
+
+test("inline listeners: the event each handles (function_listener), before its calls", async () => {
+  const listeners = join(fixtures, "functions-stateful/listeners.cjs");
+  const run = await runTraced(["node", listeners], { scopeArgs: ["--functions"], env });
+  expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: "end after 10\n", stderr: "" });
+  expect(ofKind(run.events, "function_listener").map((e) => e.fields)).toEqual([
+    { function: `<anonymous> (${listeners}:10:16)`, event: "data", method: "on" },
+    { function: `onEnd (${listeners}:13:17)`, event: "end", method: "once" },
+  ]);
+  const calls = ofKind(run.events, "function_call").map((e) => String(e.fields.function).split(" ")[0]);
+  expect(calls).toEqual(["byReference", "<anonymous>", "byReference", "<anonymous>", "onEnd"]);
+  const [first] = ofKind(run.events, "function_listener");
+  expect(first!.index).toBeLessThan(ofKind(run.events, "function_call")[0]!.index);
 });
 
 // Every syntax case with every class and object stateful: behaviour unchanged (derived

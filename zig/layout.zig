@@ -112,6 +112,12 @@ pub const EventKind = enum(u16) {
     /// e = str preview of the receiver's own data fields, before the call (call) or
     /// after it (return, throw, settle); 0 otherwise.
     function_sampled = 39,
+    /// A function passed inline as a listener, `x.on("name", function/arrow)` with the
+    /// event a string literal (found by the transform; listeners passed by reference are
+    /// not known): a = function id, b = str event name, c = str registration method
+    /// ("on", "once", "addListener", "prependListener", "prependOnceListener",
+    /// "addEventListener"). Written with the function table, after the function's entry.
+    function_listener = 40,
     _,
 };
 

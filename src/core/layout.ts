@@ -50,6 +50,8 @@ export const EventKind = {
   function_resume: 38,
   /** Hot-function guard: a = function id, b = calls seen, c = calls recorded, d = 1-in-d sample (0: counted only), e = calls/s limit; flags bit 0 ended, bit 1 exit summary. */
   function_sampled: 39,
+  /** A function passed inline as a listener: a = function id, b = str event name, c = str method ("on", "once", ...). */
+  function_listener: 40,
 } as const;
 export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(

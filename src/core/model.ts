@@ -145,6 +145,7 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     }),
   function_yield: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), value: str(r.c) }),
   function_resume: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), sent: str(r.c) }),
+  function_listener: (r, str, fn) => ({ function: fn(r.a), event: str(r.b), method: str(r.c) }),
   function_sampled: (r, _str, fn) => ({
     function: fn(r.a),
     seen: unsigned(r.b),

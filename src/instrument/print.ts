@@ -67,11 +67,16 @@ export function print(
   sourceName = file,
 ): Printed {
   const table: (string | number)[] = [];
-  for (const fn of functions) table.push(fn.name, fn.line, fn.column, fn.flags);
+  // Listeners: [index, event, method]* as a third argument, only when there are any.
+  const listeners: (string | number)[] = [];
+  for (const [index, fn] of functions.entries()) {
+    table.push(fn.name, fn.line, fn.column, fn.flags);
+    if (fn.listener) listeners.push(index, fn.listener.event, fn.listener.method);
+  }
   const newline = code.endsWith("\n") ? "" : "\n";
   edits.append(
     `${newline}${MARKER}var ${HOOK},${BASE};function ${INIT}(){${HOOK}=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})]||${NOOP};` +
-      `${BASE}=${HOOK}.f(${JSON.stringify(file)},${JSON.stringify(table)});return ${HOOK}}\n`,
+      `${BASE}=${HOOK}.f(${JSON.stringify(file)},${JSON.stringify(table)}${listeners.length ? `,${JSON.stringify(listeners)}` : ""});return ${HOOK}}\n`,
   );
   const generated = edits.generateMap({ source: sourceName, includeContent: false, hires: "boundary" });
   let map = generated as unknown as SourceMapV3;

@@ -23,6 +23,7 @@ export const FunctionKind = {
   yield: 37,
   resume: 38,
   sampled: 39,
+  listener: 40,
 } as const;
 
 /** function_sampled flags. */
@@ -76,8 +77,11 @@ export interface RuntimeOptions {
 
 /** The hook object's shape; the method names are what transform.ts emits. */
 export interface Hook {
-  /** Registers a file's function table [name, line, column, flags]*; returns its first id. */
-  f(file: string, table: (string | number)[]): number;
+  /**
+   * Registers a file's function table [name, line, column, flags]* and its inline
+   * listeners [index, event, method]*; returns its first id.
+   */
+  f(file: string, table: (string | number)[], listeners?: (string | number)[]): number;
   c(id: number): void;
   /** `self`: the receiver of a stateful method (its own data fields are snapshot). */
   C(id: number, args: ArrayLike<unknown>, self?: unknown): number;
@@ -359,7 +363,7 @@ export class FunctionRuntime {
       runtime.errors++;
     };
     return {
-      f(file, table) {
+      f(file, table, listeners) {
         const base = runtime.nextFunctionId;
         try {
           const count = Math.floor(table.length / 4);
@@ -376,6 +380,13 @@ export class FunctionRuntime {
             const name = runtime.str(String(table[i * 4]));
             const [line, column, flags] = [Number(table[i * 4 + 1]), Number(table[i * 4 + 2]), Number(table[i * 4 + 3])];
             runtime.put(FunctionKind.table, flags, base + i, name, fileId, line, column);
+          }
+          if (Array.isArray(listeners)) {
+            for (let i = 0; i + 2 < listeners.length; i += 3) {
+              const index = Number(listeners[i]);
+              if (!(index >= 0 && index < count)) continue;
+              runtime.put(FunctionKind.listener, 0, base + index, runtime.str(String(listeners[i + 1])), runtime.str(String(listeners[i + 2])), 0);
+            }
           }
         } catch {
           fail();

@@ -50,6 +50,33 @@ export interface FunctionInfo {
   column: number;
   flags: number;
   level: Exclude<Level, "off">;
+  /** Passed inline as a listener: `emitter.on("event", fn)` (see listenerOf). */
+  listener?: { event: string; method: string };
+}
+
+/** Registration methods whose second argument is a listener for the event named first. */
+const LISTENER_METHODS = new Set(["on", "once", "addListener", "prependListener", "prependOnceListener", "addEventListener"]);
+
+/**
+ * `x.on("name", <this function>)` and the like, with the event a string literal (or a
+ * template without substitutions): the event it handles, known without running anything.
+ */
+function listenerOf(node: Node, parent: Node | null): { event: string; method: string } | undefined {
+  if (!parent || parent.type !== "CallExpression") return undefined;
+  const args = parent.arguments as Node[];
+  if (args.length < 2 || args[1] !== node) return undefined;
+  const callee = parent.callee as Node;
+  if (callee.type !== "MemberExpression" || callee.computed === true) return undefined;
+  const property = callee.property as Node;
+  if (property.type !== "Identifier" || !LISTENER_METHODS.has(String(property.name))) return undefined;
+  const first = args[0]!;
+  if (first.type === "Literal" && typeof first.value === "string") return { event: first.value.slice(0, 200), method: String(property.name) };
+  const quasis = first.quasis as Node[] | undefined;
+  if (first.type === "TemplateLiteral" && quasis?.length === 1) {
+    const cooked = (quasis[0]!.value as { cooked?: string } | undefined)?.cooked;
+    if (typeof cooked === "string") return { event: cooked.slice(0, 200), method: String(property.name) };
+  }
+  return undefined;
 }
 
 /** The function being visited: what its returns and yields become. */
@@ -165,7 +192,8 @@ function visitFunction(visit: Visit, node: Node, parent: Node | null, scope: Sco
   const index = visit.functions.length;
   const { line, column } = position(visit.lineStarts, node.start);
   const flags = functionFlags(node, parent);
-  visit.functions.push({ name, line, column, flags, level });
+  const listener = listenerOf(node, parent);
+  visit.functions.push(listener ? { name, line, column, flags, level, listener } : { name, line, column, flags, level });
   const own: Scope = { id: `${BASE}+${index}`, full: level === "full", generator: node.generator === true };
   const self = own.full && isStatefulMethod(visit, node, parent) ? ",this" : "";
   if (self) visit.functions[index]!.flags |= FunctionFlag.stateful;
