@@ -35,6 +35,13 @@ export function openTransformCache(dir: string | undefined, settings: unknown): 
 /** What a cached entry holds: enough for the hooks, without the function list or the map object. */
 export type Cached = { status: "instrumented"; code: string } | { status: "unchanged"; code: string; reason: string } | { status: "failed"; code: string; reason: string };
 
+/**
+ * What the emitted code looks like, in the key next to scope's version so a change of
+ * transform.ts/print.ts between releases (a development build) does not reuse old
+ * entries. 2: stateful `this` arguments and the listeners argument of the table call.
+ */
+const TRANSFORM_FORMAT = 2;
+
 /** The settings the transform depends on: the hot-function guard's are read at run time only. */
 function transformSettings(settings: unknown): unknown {
   if (settings === null || typeof settings !== "object") return settings;
@@ -51,7 +58,7 @@ export class TransformCache {
     readonly dir: string,
     settings: unknown,
   ) {
-    this.settingsKey = JSON.stringify([VERSION, transformSettings(settings), process.env.NODE_ENV ?? ""]);
+    this.settingsKey = JSON.stringify([VERSION, TRANSFORM_FORMAT, transformSettings(settings), process.env.NODE_ENV ?? ""]);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
