@@ -264,9 +264,11 @@ export function hookChildProcesses(tracer: Tracer): void {
     return result;
   });
   const exited = new WeakSet<object>();
-  wrapEmit(proto, tracer, function (this: ChildProcessModule.ChildProcess, event, code, signal) {
+  wrapEmit(proto, tracer, function (this: ChildProcessModule.ChildProcess, event, first, second) {
     if (event === "exit" && !exited.has(this) && recorder.groups.process) {
       exited.add(this);
+      const code = first;
+      const signal = second;
       recorder.event(
         Kind.child_exit,
         this.pid ?? 0,
@@ -275,7 +277,7 @@ export function hookChildProcesses(tracer: Tracer): void {
       );
     } else if (event === "message") {
       const channel = childChannels.get(this);
-      if (channel && !isInternalMessage(code)) tracer.receive(channel, code);
+      if (channel && !isInternalMessage(first)) tracer.receive(channel, first);
     }
   });
 
