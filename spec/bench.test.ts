@@ -73,6 +73,61 @@ describe("scope bench", () => {
     expect(http!.checks.passed).toBe(1);
   }, 60_000);
 
+  test("http-functions and functions: the workloads' own functions traced, calls counted in the trace", async () => {
+    const { report, exitCode } = await bench(["--workload", "http-functions,functions", "--runs", "1", "--scale", "0.01", "--duration", "0.5", "--warmup", "0.2"]);
+    expect(exitCode).toBe(0);
+    expect(report.workloads.map((workload) => [workload.name, workload.checks.passed, workload.checks.failed])).toEqual([
+      ["http-functions", 1, 0],
+      ["functions", 1, 0],
+    ]);
+    const [http, functions] = report.workloads;
+    const served = http!.runs[1]!;
+    expect(served.ops).toBeGreaterThan(0);
+    expect(served.trace!.check.counts.function_call).toBeGreaterThan(0);
+    expect(served.trace!.check.counts.function_table).toBeGreaterThanOrEqual(3);
+    expect(http!.functions!.callsPerRun).toBeGreaterThan(0);
+    expect(http!.http!.serverCpuUsPerRequest.traced.median).toBeGreaterThan(0);
+    // functions at scale 0.01: 20,000 calls in 4,000 steps of 5 calls, every call recorded
+    // (the guard off), after a warm-up chunk of 2,000 steps; runChunk per chunk, main once.
+    const traced = functions!.runs.find((run) => run.mode === "traced")!;
+    expect(traced.ops).toBe(20_000);
+    // Per function the check compared exact counts; in all at least the named functions' calls.
+    expect(traced.trace!.check.counts.function_call).toBeGreaterThanOrEqual(6_000 * 5 + 3 + 1);
+    expect(traced.trace!.dropped).toBe(0);
+    expect(Number.isFinite(functions!.functions!.nsPerCall!.median)).toBe(true);
+    expect(functions!.functions!.callEventsPerSecond).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("transform: throughput and first vs cached start, both starts' traces checked", async () => {
+    const { report, exitCode } = await bench(["--workload", "transform", "--runs", "1"]);
+    expect(exitCode).toBe(0);
+    const [transform] = report.workloads;
+    expect(transform!.checks).toMatchObject({ passed: 2, failed: 0 });
+    expect(transform!.transform!.throughput!.nodeMBps).toBeGreaterThan(0);
+    expect(transform!.transform!.throughput!.corpusBytes).toBeGreaterThan(1e6);
+    const traced = transform!.runs.find((run) => run.mode === "traced")!;
+    expect(traced.trace!.check.counts.function_table).toBeGreaterThan(1000);
+    expect(traced.start!.warm!.trace!.check.ok).toBe(true);
+    for (const key of ["untraced", "first", "second"] as const) expect(transform!.transform!.startMs[key].median).toBeGreaterThan(0);
+  }, 180_000);
+
+  test("a function check fails when calls are missing or the function table is short", async () => {
+    const { report } = await bench(["--workload", "functions", "--runs", "1", "--scale", "0.005", "--keep-traces"]);
+    const traced = report.workloads[0]!.runs.find((run) => run.mode === "traced")!;
+    const path = traced.trace!.path!;
+    try {
+      const summary = { recorded: traced.trace!.recorded, dropped: 0, overwritten: 0 } as Parameters<typeof checkTrace>[2];
+      const none = { messages: 0, threads: 0, processes: 0 };
+      expect(checkTrace(path, { ...none, functions: { main: 1 } }, summary, report.collectorPid).ok).toBe(true);
+      const wrong = checkTrace(path, { ...none, functions: { main: 2, handle: 5 } }, summary, report.collectorPid);
+      expect(wrong.problems).toEqual(["function_call main: 1 in the trace, expected 2", "function_call handle: 0 in the trace, expected 5"]);
+      const tables = checkTrace(path, { ...none, minFunctionTables: 1000 }, summary, report.collectorPid);
+      expect(tables.problems[0]).toStartWith("function_table: ");
+    } finally {
+      rmSync(path, { force: true });
+    }
+  }, 60_000);
+
   test("a check fails when the trace does not hold what the workload did", async () => {
     const { report } = await bench(["--workload", "control", "--runs", "1", "--scale", "0.05", "--keep-traces"]);
     const traced = report.workloads[0]!.runs.find((run) => run.mode === "traced")!;
@@ -109,7 +164,7 @@ describe("scope bench", () => {
 
   test("user errors are one line", async () => {
     for (const [args, message] of [
-      [["--workload", "nope"], 'scope: --workload: unknown workload "nope"; choose from http, pingpong, pool, processes, seed, control, native\n'],
+      [["--workload", "nope"], 'scope: --workload: unknown workload "nope"; choose from http, http-functions, pingpong, pool, processes, seed, control, functions, transform, native\n'],
       [["--runs", "0"], 'scope: --runs: expected a positive number, got "0"\n'],
       [["--soak", "forever"], 'scope: --soak: expected a duration of at least 5s such as 90s or 10m, got "forever"\n'],
     ] as const) {

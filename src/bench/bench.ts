@@ -7,6 +7,7 @@ import { scaledParams, workloads, type Workload } from "./catalogue";
 import { describeMachine, type Machine } from "./machine";
 import { runNative, type NativeReport } from "./native";
 import { runHttp, runProgram, type Mode, type RunContext, type RunMeasurement } from "./runner";
+import { measureThroughput, runTransformStart, transformUnavailable, type TransformThroughput } from "./transform";
 import { median, pairedOverhead, relativeNoise, spread, type Spread } from "./stats";
 import { extractWorkloads } from "./workloads";
 import { loadavg } from "node:os";
@@ -46,6 +47,19 @@ export interface WorkloadReport {
   recordedPerRun: number;
   dropped: number;
   http?: { p50Ms: PairedFigure; p99Ms: PairedFigure; serverCpuUsPerRequest: PairedFigure };
+  /**
+   * Workloads with function tracing: ns added per instrumented call (median over pairs
+   * of (traced − untraced window) / calls, for workloads whose operations are calls),
+   * and function_call events per second of the traced window.
+   */
+  functions?: { nsPerCall?: Spread; callsPerRun: number; callEventsPerSecond: number; sampled: boolean };
+  /** The transform workload: throughput, and first vs second start (wall ms). */
+  transform?: {
+    throughput?: TransformThroughput;
+    startMs: { untraced: Spread; first: Spread; second: Spread };
+    requireMs: { untraced: Spread; first: Spread; second: Spread };
+    note?: string;
+  };
   checks: { passed: number; failed: number; problems: string[]; keptTraces: string[] };
   runs: RunMeasurement[];
   error?: string;
@@ -78,6 +92,16 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         native = await runNative();
         continue;
       }
+      if (workload.kind === "transform") {
+        const missing = transformUnavailable();
+        if (missing) {
+          // Like the native workload: said, not failed (a compiled scope has no checkout).
+          const skipped = summarise(workload, []);
+          skipped.transform = { ...skipped.transform!, note: `not run: ${missing}` };
+          reports.push(skipped);
+          continue;
+        }
+      }
       reports.push(await benchWorkload(context, workload, options));
     }
   } finally {
@@ -107,10 +131,17 @@ async function benchWorkload(context: RunContext, workload: Exclude<Workload, { 
   const once = (mode: Mode) =>
     workload.kind === "http"
       ? runHttp(context, workload, { warmupMs: options.httpWarmupMs, durationMs: options.httpDurationMs }, mode)
-      : runProgram(context, workload, scaledParams(workload, options.scale), mode);
+      : workload.kind === "transform"
+        ? runTransformStart(context, mode)
+        : runProgram(context, workload, scaledParams(workload, options.scale), mode);
   const runs: RunMeasurement[] = [];
   const total = options.runs * 2;
+  let throughput: TransformThroughput | undefined;
   try {
+    if (workload.kind === "transform") {
+      options.progress(`${workload.name}: transform throughput (node, bun)`);
+      throughput = await measureThroughput(context);
+    }
     options.progress(`${workload.name}: warm-up`);
     await once("untraced");
     checked(workload.name, await once("traced"));
@@ -121,15 +152,17 @@ async function benchWorkload(context: RunContext, workload: Exclude<Workload, { 
       }
     }
   } catch (error) {
-    return summarise(workload, runs, (error as Error).message);
+    return summarise(workload, runs, (error as Error).message, throughput);
   }
-  return summarise(workload, runs);
+  return summarise(workload, runs, undefined, throughput);
 }
 
 /** The warm-up's trace is checked too: a broken trace should stop the bench early. */
 function checked(name: string, run: RunMeasurement): void {
-  const check = run.trace?.check;
-  if (check && !check.ok) throw new Error(`the warm-up's trace ${run.trace?.path ?? ""} failed its check: ${check.problems.join("; ")}`);
+  for (const trace of [run.trace, run.start?.warm?.trace]) {
+    const check = trace?.check;
+    if (check && !check.ok) throw new Error(`the warm-up's trace ${trace?.path ?? ""} failed its check: ${check.problems.join("; ")}`);
+  }
 }
 
 function paired(runs: RunMeasurement[], figure: (run: RunMeasurement) => number): PairedFigure {
@@ -138,11 +171,48 @@ function paired(runs: RunMeasurement[], figure: (run: RunMeasurement) => number)
   return { untraced: spread(untraced), traced: spread(traced), change: pairedOverhead(untraced, traced) };
 }
 
-function summarise(workload: Exclude<Workload, { kind: "native" }>, runs: RunMeasurement[], error?: string): WorkloadReport {
+/** Traces of a traced run: its own, and the second start's for the transform workload. */
+function tracesOf(run: RunMeasurement) {
+  return [run.trace, run.start?.warm?.trace].filter((trace) => trace !== undefined);
+}
+
+function functionFigures(workload: Exclude<Workload, { kind: "native" }>, runs: RunMeasurement[]): WorkloadReport["functions"] {
+  if (workload.kind === "transform" || !workload.functions || runs.length === 0) return undefined;
+  const untraced = runs.filter((run) => run.mode === "untraced");
+  const traced = runs.filter((run) => run.mode === "traced");
+  const calls = (run: RunMeasurement) => run.trace?.check.counts.function_call ?? 0;
+  // Operations that are calls: the added time per call, pair by pair.
+  const perCall = runs[0]!.unit === "calls"
+    ? traced.map((run, i) => ((run.windowSeconds ?? run.ops / run.rate) - (untraced[i]!.windowSeconds ?? untraced[i]!.ops / untraced[i]!.rate)) / run.ops * 1e9)
+    : undefined;
+  return {
+    nsPerCall: perCall ? spread(perCall) : undefined,
+    callsPerRun: median(traced.map(calls)),
+    callEventsPerSecond: median(traced.map((run) => calls(run) / (run.windowSeconds ?? run.ops / run.rate))),
+    sampled: traced.some((run) => (run.trace?.check.counts.function_sampled ?? 0) > 0),
+  };
+}
+
+function transformFigures(runs: RunMeasurement[], throughput: TransformThroughput | undefined): WorkloadReport["transform"] {
+  const untraced = runs.filter((run) => run.mode === "untraced");
+  const traced = runs.filter((run) => run.mode === "traced");
+  const ms = (values: (number | undefined)[]) => spread(values.filter((value) => value !== undefined).map((value) => value * 1000));
+  return {
+    throughput,
+    startMs: { untraced: ms(untraced.map((run) => run.wallSeconds)), first: ms(traced.map((run) => run.wallSeconds)), second: ms(traced.map((run) => run.start?.warm?.wallSeconds)) },
+    requireMs: {
+      untraced: ms(untraced.map((run) => run.start?.requireSeconds)),
+      first: ms(traced.map((run) => run.start?.requireSeconds)),
+      second: ms(traced.map((run) => run.start?.warm?.requireSeconds)),
+    },
+  };
+}
+
+function summarise(workload: Exclude<Workload, { kind: "native" }>, runs: RunMeasurement[], error?: string, throughput?: TransformThroughput): WorkloadReport {
   const traced = runs.filter((run) => run.mode === "traced");
   const untracedRates = runs.filter((run) => run.mode === "untraced").map((run) => run.rate);
   const tracedRates = traced.map((run) => run.rate);
-  const checks = traced.map((run) => run.trace?.check).filter((check) => check !== undefined);
+  const checks = traced.flatMap(tracesOf).map((trace) => trace.check);
   const problems = [...new Set(checks.flatMap((check) => check.problems))];
   return {
     name: workload.name,
@@ -170,8 +240,10 @@ function summarise(workload: Exclude<Workload, { kind: "native" }>, runs: RunMea
       passed: checks.filter((check) => check.ok).length,
       failed: checks.filter((check) => !check.ok).length,
       problems,
-      keptTraces: traced.flatMap((run) => (run.trace?.path ? [run.trace.path] : [])),
+      keptTraces: traced.flatMap(tracesOf).flatMap((trace) => (trace.path ? [trace.path] : [])),
     },
+    functions: functionFigures(workload, runs),
+    transform: workload.kind === "transform" ? transformFigures(runs, throughput) : undefined,
     runs,
     error,
   };

@@ -1,6 +1,17 @@
 /** The built-in workloads of `scope bench`, in the order they run. */
 import type { WorkloadFile } from "./workloads";
 
+/**
+ * Function tracing of the workload's own files (`scope run --functions`) when traced:
+ * globs relative to the workload directory, the level, and MatchConfig extras.
+ */
+export interface FunctionTracing {
+  include: WorkloadFile[];
+  level: "calls" | "full";
+  /** Other settings passed as they are (e.g. hotCallsPerSecond: 0 turns the guard off). */
+  extra?: Record<string, unknown>;
+}
+
 export interface ProgramWorkload {
   name: string;
   description: string;
@@ -10,6 +21,7 @@ export interface ProgramWorkload {
   params: Record<string, number>;
   /** Parameters that are not amounts of work (never scaled). */
   fixed?: readonly string[];
+  functions?: FunctionTracing;
 }
 
 export interface HttpWorkload {
@@ -17,6 +29,14 @@ export interface HttpWorkload {
   description: string;
   kind: "http";
   connections: number;
+  functions?: FunctionTracing;
+}
+
+/** Transform throughput and the start-up cost of instrumenting a real program. */
+export interface TransformWorkload {
+  name: string;
+  description: string;
+  kind: "transform";
 }
 
 export interface NativeWorkload {
@@ -25,7 +45,7 @@ export interface NativeWorkload {
   kind: "native";
 }
 
-export type Workload = ProgramWorkload | HttpWorkload | NativeWorkload;
+export type Workload = ProgramWorkload | HttpWorkload | TransformWorkload | NativeWorkload;
 
 export const workloads: readonly Workload[] = [
   {
@@ -33,6 +53,13 @@ export const workloads: readonly Workload[] = [
     description: "node:http JSON service on loopback, 32 keep-alive connections",
     kind: "http",
     connections: 32,
+  },
+  {
+    name: "http-functions",
+    description: "the same service, its own code traced (--functions, calls level)",
+    kind: "http",
+    connections: 32,
+    functions: { include: ["http-server.cjs"], level: "calls" },
   },
   {
     name: "pingpong",
@@ -70,6 +97,21 @@ export const workloads: readonly Workload[] = [
     kind: "program",
     file: "control.cjs",
     params: { iterations: 1000 },
+  },
+  {
+    name: "functions",
+    description: "CPU-bound calls of small instrumented functions (calls level, every call recorded)",
+    kind: "program",
+    file: "functions.cjs",
+    params: { calls: 2_000_000, chunkCalls: 10_000, pauseMs: 10 },
+    fixed: ["chunkCalls", "pauseMs"],
+    // The hot-function guard off: every call is recorded, the full per-call cost.
+    functions: { include: ["functions.cjs"], level: "calls", extra: { hotCallsPerSecond: 0 } },
+  },
+  {
+    name: "transform",
+    description: "transform MB/s; start of a real program (typescript, marked, yaml required) instrumented, cold and cached",
+    kind: "transform",
   },
   {
     name: "native",

@@ -16,6 +16,13 @@ export interface Expectation {
   threads: number;
   /** Child processes started (besides the program's own process). */
   processes: number;
+  /**
+   * Instrumented functions (`scope run --functions`): function_call events expected per
+   * function name, exactly (with counted losses, up to the number lost may be missing).
+   */
+  functions?: Record<string, number>;
+  /** At least this many function_table records (instrumented functions registered). */
+  minFunctionTables?: number;
 }
 
 export interface TraceCheck {
@@ -84,6 +91,10 @@ export function checkTrace(path: string, expect: Expectation, summary: RunSummar
     const fits = lost === 0 ? found === expected : found <= expected && found + lost >= expected;
     if (!fits) problems.push(`${kind}: ${found} in the trace, expected ${expected}${lost ? ` (${lost} lost)` : ""}`);
   }
+  if (expect.minFunctionTables !== undefined && lost === 0 && (counts.function_table ?? 0) < expect.minFunctionTables) {
+    problems.push(`function_table: ${counts.function_table ?? 0} in the trace, expected at least ${expect.minFunctionTables}`);
+  }
+  if (expect.functions) problems.push(...checkFunctions(events, expect.functions, lost));
   let unlinked = 0;
   let unanswered = 0;
   for (const event of events) {
@@ -93,4 +104,42 @@ export function checkTrace(path: string, expect: Expectation, summary: RunSummar
   if (lost === 0 && unlinked > 0) problems.push(`${unlinked} receives not linked to exactly one send`);
   if (lost === 0 && unanswered > 0) problems.push(`${unanswered} sends not received exactly once`);
   return { ok: problems.length === 0, problems, counts, records: trace.records.length, lost };
+}
+
+/**
+ * function_call events per function name against what the program counted. A function
+ * the hot-function guard sampled has an exit summary (function_sampled, at exit) with
+ * the exact calls seen and recorded: then seen must be the expected count and the
+ * function_call events the recorded ones.
+ */
+function checkFunctions(events: ReturnType<typeof interpret>, expected: Record<string, number>, lost: number): string[] {
+  const problems: string[] = [];
+  // "name (file:line:column)" as the model resolves it through the function table; a
+  // name that does not resolve means its table record is missing.
+  const nameOf = (value: unknown) => String(value).replace(/ \(.*\)$/, "");
+  const calls: Record<string, number> = {};
+  const summary: Record<string, { seen: number; recorded: number }> = {};
+  for (const event of events) {
+    if (event.kind === "function_call") {
+      const name = nameOf(event.fields.function);
+      calls[name] = (calls[name] ?? 0) + 1;
+    } else if (event.kind === "function_sampled" && event.fields.atExit) {
+      const entry = (summary[nameOf(event.fields.function)] ??= { seen: 0, recorded: 0 });
+      entry.seen += Number(event.fields.seen);
+      entry.recorded += Number(event.fields.recorded);
+    }
+  }
+  const fits = (found: number, wanted: number) => (lost === 0 ? found === wanted : found <= wanted && found + lost >= wanted);
+  for (const [name, count] of Object.entries(expected)) {
+    const found = calls[name] ?? 0;
+    const sampled = summary[name];
+    const note = lost ? ` (${lost} lost)` : "";
+    if (sampled) {
+      if (sampled.seen !== count) problems.push(`function_sampled ${name}: ${sampled.seen} calls seen, expected ${count}`);
+      if (!fits(found, sampled.recorded)) problems.push(`function_call ${name}: ${found} in the trace, ${sampled.recorded} recorded of ${count} (sampled)${note}`);
+    } else if (!fits(found, count)) problems.push(`function_call ${name}: ${found} in the trace, expected ${count}${note}`);
+  }
+  const unresolved = Object.keys(calls).filter((name) => name.startsWith("<function "));
+  if (lost === 0 && unresolved.length > 0) problems.push(`${unresolved.length} function ids without a function_table record`);
+  return problems;
 }

@@ -52,6 +52,27 @@ function details(report: WorkloadReport, color: ChalkInstance): string[] {
         `${pairedLine("server CPU", report.http.serverCpuUsPerRequest, 2, " µs/request")}`,
     );
   }
+  if (report.functions) {
+    const f = report.functions;
+    lines.push(
+      `  ${report.name}: ${f.nsPerCall ? `${number(f.nsPerCall.median, 1)} ns added per instrumented call (pairs ${number(f.nsPerCall.min, 1)}…${number(f.nsPerCall.max, 1)}), ` : ""}` +
+        `${number(f.callsPerRun)} function_call events per traced run, ${number(f.callEventsPerSecond)}/s of the measured window` +
+        `${f.sampled ? " (the hot-function guard sampled some functions: see function_sampled)" : ""}`,
+    );
+  }
+  if (report.transform) {
+    const t = report.transform;
+    if (t.note) lines.push(`  ${report.name}: ${t.note}`);
+    if (t.throughput) {
+      lines.push(`  ${report.name}: transform ${number(t.throughput.nodeMBps, 1)} MB/s in node, ${number(t.throughput.bunMBps, 1)} MB/s in bun (${number(t.throughput.corpusBytes / 1e6, 1)} MB of npm source, median of 3)`);
+    }
+    if (report.runs.length > 0) {
+      lines.push(
+        `  ${report.name}: start (wall) ${number(t.startMs.untraced.median)} ms untraced, ${number(t.startMs.first.median)} ms first start instrumented, ${number(t.startMs.second.median)} ms second (cached); ` +
+          `require time ${number(t.requireMs.untraced.median)} → ${number(t.requireMs.first.median)} → ${number(t.requireMs.second.median)} ms`,
+      );
+    }
+  }
   if (report.runs.length > 0) {
     lines.push(
       `  ${report.name}: ${pairedLine("program CPU", report.programCpuSeconds, 3, " s")}, ` +
@@ -71,7 +92,7 @@ export interface Bar {
   detail: string;
 }
 
-/** The bars of issue 5 that this report can judge. */
+/** The bars of issues 5 and 6 that this report can judge. */
 export function bars(report: BenchReport): Bar[] {
   const result: Bar[] = [];
   const http = report.workloads.find((workload) => workload.name === "http" && workload.http && !workload.error);
@@ -83,6 +104,25 @@ export function bars(report: BenchReport): Bar[] {
     // Requests/s swing by ±25% on a shared machine; the server's CPU per request does not.
     const cpu = http.http.serverCpuUsPerRequest.change.median;
     result.push({ name: "http: server CPU per request within 2% (the steadier figure)", met: cpu <= 0.02, detail: `${percent(cpu)} (median over pairs)` });
+  }
+  const httpFunctions = report.workloads.find((workload) => workload.name === "http-functions" && workload.http && !workload.error);
+  if (httpFunctions?.http) {
+    const kept = httpFunctions.rate.change.median + 1;
+    result.push({
+      name: "http-functions: throughput with the service's code traced (issue 6: reported, no bar)",
+      met: true,
+      detail: `${(kept * 100).toFixed(1)}% kept, p99 ${percent(httpFunctions.http.p99Ms.change.median)}, server CPU ${percent(httpFunctions.http.serverCpuUsPerRequest.change.median)} per request (medians over pairs)`,
+    });
+  }
+  const functions = report.workloads.find((workload) => workload.name === "functions" && workload.functions?.nsPerCall && !workload.error);
+  if (functions?.functions?.nsPerCall) {
+    const ns = functions.functions.nsPerCall.median;
+    result.push({ name: "functions: ≤ 60 ns per instrumented call at the calls level, amortised (issue 6)", met: ns <= 60, detail: `${ns.toFixed(1)} ns (median over pairs)` });
+  }
+  const transform = report.workloads.find((workload) => workload.name === "transform" && workload.transform?.throughput && !workload.error);
+  if (transform?.transform?.throughput) {
+    const mbps = transform.transform.throughput.nodeMBps;
+    result.push({ name: "transform: ≥ 10 MB/s of source in Node (issue 6)", met: mbps >= 10, detail: `${mbps.toFixed(1)} MB/s` });
   }
   const control = report.workloads.find((workload) => workload.name === "control" && !workload.error);
   if (control) {
@@ -132,7 +172,7 @@ export function formatReport(report: BenchReport, color: ChalkInstance): string 
   }
   const judged = bars(report);
   if (judged.length > 0) {
-    out.push("", color.bold("bars (issue 5)"));
+    out.push("", color.bold("bars (issues 5 and 6)"));
     for (const bar of judged) out.push(`  ${bar.met ? color.green("met    ") : color.red("NOT MET")} ${bar.name}: ${bar.detail}`);
   }
   return `${out.join("\n")}\n`;

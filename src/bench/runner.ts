@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { RunResult } from "../run/session";
 import type { RunSummary } from "../run/collector";
-import type { HttpWorkload, ProgramWorkload } from "./catalogue";
+import type { FunctionTracing, HttpWorkload, ProgramWorkload } from "./catalogue";
 import type { Expectation, TraceCheck } from "./check";
 import { cpuSeconds } from "./proc";
 import type { WorkloadDir } from "./workloads";
@@ -58,6 +58,8 @@ export interface RunMeasurement {
   unit: string;
   /** Operations per second in the measured window. */
   rate: number;
+  /** Seconds of the measured window, as the program timed it. */
+  windowSeconds?: number;
   wallSeconds: number;
   /** The program's CPU time (rusage of its whole life, its reaped children included). */
   programCpuSeconds: number;
@@ -67,6 +69,8 @@ export interface RunMeasurement {
   scopeCpuSeconds: number;
   http?: HttpFigures;
   trace?: TraceFigures;
+  /** The transform workload: the program's own require time, and the traced pair's second (cached) start. */
+  start?: import("./transform").StartFigures;
 }
 
 type Usage = NonNullable<RunResult["usage"]>;
@@ -85,8 +89,14 @@ interface Launched {
 const sink = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 const readyTimeoutMs = 30_000;
 
-/** Starts argv untraced, or traced into tracePath. */
-export function launch(context: RunContext, argv: string[], tracePath: string | null): Launched {
+/** The SCOPE_FUNCTIONS settings of a traced run: the workload's own files, by glob. */
+export function functionsSetting(context: RunContext, tracing: FunctionTracing | undefined): string | undefined {
+  if (!tracing) return undefined;
+  return JSON.stringify({ ...tracing.extra, root: context.dir.dir, include: tracing.include, level: tracing.level });
+}
+
+/** Starts argv untraced, or traced into tracePath (with function tracing when `functions` is given). */
+export function launch(context: RunContext, argv: string[], tracePath: string | null, functions?: string, ringBytes = context.ringBytes): Launched {
   let ended = false;
   const settle = (value: Ended) => {
     ended = true;
@@ -102,7 +112,8 @@ export function launch(context: RunContext, argv: string[], tracePath: string | 
   const exited = import("../run/session").then(({ runTraced }) => runTraced({
     argv,
     out: tracePath,
-    ringBytes: context.ringBytes,
+    functions,
+    ringBytes,
     mode: "discard",
     print: false,
     stdout: sink(),
@@ -129,19 +140,26 @@ export async function waitForReady<T>(path: string, launched: Launched, what: st
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
-function nextPaths(context: RunContext, name: string, mode: Mode) {
+export function nextPaths(context: RunContext, name: string, mode: Mode) {
   const n = context.sequence++;
   const base = join(context.dir.dir, `${name}-${n}`);
   return { result: `${base}.result.json`, ready: `${base}.ready.json`, trace: mode === "traced" ? `${base}.trace.bin` : null };
 }
 
-function readResult(path: string, what: string, ended: Ended): ProgramResult {
+export function readResult(path: string, what: string, ended: Ended): ProgramResult {
   if (ended.exitCode !== 0) throw new Error(`${what} exited with code ${ended.exitCode}`);
   if (!existsSync(path)) throw new Error(`${what} ended without writing its result`);
   return JSON.parse(readFileSync(path, "utf8")) as ProgramResult;
 }
 
-async function traceFigures(context: RunContext, tracePath: string, expect: Expectation, summary: RunSummary): Promise<TraceFigures> {
+/** A program counts its functions' calls either way; the trace holds them only when they were traced. */
+function withoutFunctions(expect: Expectation, traced: FunctionTracing | undefined): Expectation {
+  if (traced) return expect;
+  const { functions: _functions, ...rest } = expect;
+  return rest;
+}
+
+export async function traceFigures(context: RunContext, tracePath: string, expect: Expectation, summary: RunSummary): Promise<TraceFigures> {
   const { checkTrace } = await import("./check");
   const check = checkTrace(tracePath, expect, summary);
   const keep = context.keepTraces || !check.ok;
@@ -156,7 +174,7 @@ async function traceFigures(context: RunContext, tracePath: string, expect: Expe
   };
 }
 
-function cpuOf(usage: Usage): number {
+export function cpuOf(usage: Usage): number {
   return Number(usage.cpuTime.total) / 1e6;
 }
 
@@ -170,7 +188,7 @@ export async function runProgram(context: RunContext, workload: ProgramWorkload,
   const argv = ["node", context.dir.path(workload.file), paths.result, JSON.stringify(params)];
   const scopeStart = process.cpuUsage();
   const wallStart = performance.now();
-  const ended = await launch(context, argv, paths.trace).exited;
+  const ended = await launch(context, argv, paths.trace, functionsSetting(context, workload.functions)).exited;
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const scopeCpuSeconds = scopeCpuSince(scopeStart);
   const result = readResult(paths.result, `${workload.name} (${mode})`, ended);
@@ -180,11 +198,12 @@ export async function runProgram(context: RunContext, workload: ProgramWorkload,
     ops: result.ops,
     unit: result.unit,
     rate: result.ops / result.seconds,
+    windowSeconds: result.seconds,
     wallSeconds,
     programCpuSeconds: cpuOf(ended.usage),
     peakRssBytes: result.peakRssBytes,
     scopeCpuSeconds,
-    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, result.expect, ended.summary) : undefined,
+    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, withoutFunctions(result.expect, workload.functions), ended.summary) : undefined,
   };
 }
 
@@ -207,7 +226,7 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
   const paths = nextPaths(context, workload.name, mode);
   const argv = ["node", context.dir.path("http-server.cjs"), paths.result, JSON.stringify({ ready: paths.ready })];
   const wallStart = performance.now();
-  const server = launch(context, argv, paths.trace);
+  const server = launch(context, argv, paths.trace, functionsSetting(context, workload.functions));
   let window: { serverCpu: number; scopeCpu: number; load: LoadResult };
   try {
     const { port, pid } = await waitForReady<{ port: number; pid: number }>(paths.ready, server, "the HTTP server");
@@ -239,7 +258,7 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
       serverCpuUsPerRequest: (window.serverCpu / load.requests) * 1e6,
       errors: load.errors,
     },
-    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, served.expect, ended.summary) : undefined,
+    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, withoutFunctions(served.expect, workload.functions), ended.summary) : undefined,
   };
 }
 

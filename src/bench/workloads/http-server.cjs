@@ -1,6 +1,9 @@
 "use strict";
 // HTTP: a node:http JSON service on loopback. Writes {port, pid} to the ready file
 // once listening; `GET /shutdown` closes it, and it writes its result and exits.
+// The same service is the `http` workload (runtime events only) and `http-functions`
+// (this file's functions instrumented at the calls level: handle, lookup and render
+// once per request, so the trace must hold that many calls of each).
 // Usage: node http-server.cjs <result.json> '{"ready": "<ready.json>"}'
 const http = require("node:http");
 const fs = require("node:fs");
@@ -10,19 +13,30 @@ const { ready } = params({ ready: "" });
 const catalogue = Array.from({ length: 20 }, (_, i) => ({ id: i, name: `product ${i}`, price: 100 + i * 7, tags: ["a", "b"] }));
 let served = 0;
 
-const server = http.createServer((request, response) => {
+function lookup(id) {
+  return catalogue[id % catalogue.length];
+}
+
+function render(item) {
+  return JSON.stringify({ ok: true, item, count: catalogue.length });
+}
+
+function handle(request, response) {
   if (request.url === "/shutdown") {
     response.end("bye\n");
-    server.close(() => report({ ops: served, unit: "requests", seconds: 0, expect: { messages: 0, threads: 0, processes: 0 } }));
+    // handle: every request and the shutdown; lookup and render: every request.
+    const functions = { handle: served + 1, lookup: served, render: served };
+    server.close(() => report({ ops: served, unit: "requests", seconds: 0, expect: { messages: 0, threads: 0, processes: 0, functions } }));
     server.closeAllConnections();
     return;
   }
   served++;
-  const id = served % catalogue.length;
-  const body = JSON.stringify({ ok: true, item: catalogue[id], count: catalogue.length });
+  const body = render(lookup(served));
   response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
   response.end(body);
-});
+}
+
+const server = http.createServer(handle);
 
 server.listen(0, "127.0.0.1", () => {
   fs.writeFileSync(`${ready}.tmp`, JSON.stringify({ port: server.address().port, pid: process.pid }));

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import common from "./common.cjs" with { type: "file" };
 import control from "./control.cjs" with { type: "file" };
+import functions from "./functions.cjs" with { type: "file" };
 import httpLoad from "./http-load.cjs" with { type: "file" };
 import httpServer from "./http-server.cjs" with { type: "file" };
 import pingpong from "./pingpong.cjs" with { type: "file" };
@@ -16,10 +17,12 @@ import pool from "./pool.cjs" with { type: "file" };
 import processes from "./processes.cjs" with { type: "file" };
 import seed from "./seed.cjs" with { type: "file" };
 import soak from "./soak.cjs" with { type: "file" };
+import transformStart from "./transform-start.cjs" with { type: "file" };
 
 const sources = {
   "common.cjs": common,
   "control.cjs": control,
+  "functions.cjs": functions,
   "http-load.cjs": httpLoad,
   "http-server.cjs": httpServer,
   "pingpong.cjs": pingpong,
@@ -27,6 +30,7 @@ const sources = {
   "processes.cjs": processes,
   "seed.cjs": seed,
   "soak.cjs": soak,
+  "transform-start.cjs": transformStart,
 } as const;
 
 export type WorkloadFile = keyof typeof sources;
