@@ -101,6 +101,22 @@ describe("scope run", () => {
 });
 
 describe("stale rings", () => {
+  test("a ring whose collector is gone and that nobody maps is removed; a mapped one is kept", async () => {
+    const { removeStaleRings } = await import("../src/run/stale");
+    const { Ring } = await import("../src/core/ring");
+    const gone = Bun.spawnSync(["true"]).pid;
+    const path = `/dev/shm/scope-${gone}-feedbeef${process.pid}`;
+    const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 64, mode: "discard" });
+    try {
+      expect(removeStaleRings()).not.toContain(path); // still mapped (by this process)
+      expect(existsSync(path)).toBe(true);
+    } finally {
+      ring.close();
+    }
+    expect(removeStaleRings()).toContain(path);
+    expect(existsSync(path)).toBe(false);
+  });
+
   test("a ring whose collector is gone is removed; a live collector's ring is kept", async () => {
     const { removeStaleRings } = await import("../src/run/stale");
     const { writeFileSync } = await import("node:fs");

@@ -1,9 +1,11 @@
 /**
  * Rings left in /dev/shm by a collector that was killed (SIGKILL, OOM) are removed by
- * the next `scope run`: a ring is named scope-<collector pid>-<random>, and one whose
- * collector no longer runs has no reader. Only our own files are touched.
+ * the next `scope run`: a ring is named scope-<collector pid>-<random>; one whose
+ * collector no longer runs and that no process still maps (a traced program can outlive
+ * its collector, and its new children must still attach) is garbage. Only our own
+ * files are touched.
  */
-import { lstatSync, readdirSync, rmSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const shmDir = "/dev/shm";
@@ -18,6 +20,26 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Paths under `dir` that some process has mapped, from /proc/<pid>/maps. */
+function mappedUnder(dir: string): Set<string> {
+  const mapped = new Set<string>();
+  const prefix = `${dir}/scope-`;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let maps: string;
+    try {
+      maps = readFileSync(`/proc/${entry}/maps`, "utf8");
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (let at = maps.indexOf(prefix); at !== -1; at = maps.indexOf(prefix, at + 1)) {
+      const end = maps.indexOf("\n", at);
+      mapped.add(maps.slice(at, end === -1 ? undefined : end).replace(/ \(deleted\)$/, ""));
+    }
+  }
+  return mapped;
+}
+
 /** Returns the paths it removed. */
 export function removeStaleRings(dir = shmDir): string[] {
   const removed: string[] = [];
@@ -28,10 +50,15 @@ export function removeStaleRings(dir = shmDir): string[] {
     return removed;
   }
   const uid = process.getuid?.();
-  for (const name of names) {
+  const orphans = names.filter((name) => {
     const match = ringName.exec(name);
-    if (!match || alive(Number(match[1]))) continue;
+    return match !== null && !alive(Number(match[1]));
+  });
+  if (orphans.length === 0) return removed;
+  const mapped = mappedUnder(dir);
+  for (const name of orphans) {
     const path = join(dir, name);
+    if (mapped.has(path)) continue;
     try {
       if (uid !== undefined && lstatSync(path).uid !== uid) continue;
       rmSync(path, { force: true });
