@@ -80,14 +80,7 @@ function start(
   globalListeners: ReturnType<typeof hookWorkerGlobalListeners>,
   threads: typeof import("node:worker_threads"),
 ): void {
-  recorder.event(
-    Kind.trace_start,
-    main ? process.ppid : process.pid,
-    recorder.str(process.argv.join(" ")),
-    recorder.str(`bun ${Bun.version}`),
-    recorder.str(process.cwd()),
-    main ? 1 : 0,
-  );
+  recorder.traceStart(`bun ${Bun.version}`, main);
   const types = require("node:util").types as TypeChecks;
   let reason: number = ExitReason.normal;
   let fatal: { type: string; message: string } | undefined;

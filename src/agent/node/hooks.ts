@@ -80,14 +80,7 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
 
 export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, tid: number): void {
   const main = threads.isMainThread;
-  recorder.event(
-    Kind.trace_start,
-    main ? process.ppid : process.pid,
-    recorder.str(process.argv.join(" ")),
-    recorder.str(`node ${process.version}`),
-    recorder.str(process.cwd()),
-    main ? 1 : 0,
-  );
+  recorder.traceStart(`node ${process.version}`, main);
   const tracer = makeTracer(recorder, tid);
   hookExit(tracer, main);
   const groups = recorder.groups;

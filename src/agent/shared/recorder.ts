@@ -23,6 +23,18 @@ export class Recorder {
     this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
   }
 
+  /** The start marker of this process or thread; `runtime` as "node v20.20.2". */
+  traceStart(runtime: string, main: boolean): void {
+    this.event(
+      Kind.trace_start,
+      main ? process.ppid : process.pid,
+      this.str(process.argv.join(" ")),
+      this.str(runtime),
+      this.str(process.cwd()),
+      main ? 1 : 0,
+    );
+  }
+
   event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
     try {
       if (!this.sink.record(kind, flags, a, b, c, d, e)) this.unrecorded++;
