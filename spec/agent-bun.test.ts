@@ -226,3 +226,47 @@ describe("bun agent: node:worker_threads, what the program sees", () => {
     expectAllPaired(run, 2);
   });
 });
+
+describe("bun agent: MessageChannel ports and BroadcastChannel", () => {
+  test("ports in one thread (queued, receiveMessageOnPort, onmessage, addEventListener), a port transferred to a worker, BroadcastChannel: exact keys, each send paired", async () => {
+    const argv = ["bun", "bun-ports-fixture.ts"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect(run.stdout).toBe(
+      ['polled {"message":{"first":1}}', 'port2 "polled"', 'port1 "reply"', 'b "from a"', 'a "from b"', 'late "from b"', 'parent port "ack queued before transfer"', "worker exit 0", ""].join("\n"),
+    );
+    const pid = ofKind(run.events, "trace_start", { tid: 0 })[0]!.pid;
+    const key = (e: (typeof run.events)[0]) => [e.tid, e.fields.channel, e.fields.channelOwnerPid, e.fields.direction, e.fields.ordinal, e.fields.preview, e.linkedTo.length];
+    expect(ofKind(run.events, "message_send").map(key)).toEqual([
+      [0, "port", pid, 0, 0, '{"first":1}', 1],
+      [0, "port", pid, 0, 1, '"polled"', 1],
+      [0, "port", pid, 1, 0, '"reply"', 1],
+      [0, "broadcast", pid, 0, 1, '"from a"', 1],
+      [0, "broadcast", pid, 0, 2, '"from b"', 2],
+      [0, "port", pid, 0, 0, '"queued before transfer"', 1],
+      [0, "worker", pid, 0, 0, '{"port":{}}', 1],
+      [1, "port", pid, 1, 0, '"ack queued before transfer"', 1],
+    ]);
+    expect(ofKind(run.events, "message_receive").map(key)).toEqual([
+      [0, "port", pid, 0, 0, '{"first":1}', 1],
+      [0, "port", pid, 0, 1, '"polled"', 1],
+      [0, "port", pid, 1, 0, '"reply"', 1],
+      [0, "broadcast", pid, 0, 1, '"from a"', 1],
+      [0, "broadcast", pid, 0, 2, '"from b"', 1],
+      [0, "broadcast", pid, 0, 2, '"from b"', 1],
+      [1, "worker", pid, 0, 0, '{"port":{}}', 1],
+      [1, "port", pid, 0, 0, '"queued before transfer"', 1],
+      [0, "port", pid, 1, 0, '"ack queued before transfer"', 1],
+    ]);
+    // The transferred port keeps its channel: the worker's receive and send carry the
+    // sub-id of the MessageChannel made in the main thread.
+    const portSubIds = ofKind(run.events, "message_send").filter((e) => e.fields.channel === "port").map((e) => e.fields.channelSubId);
+    expect(portSubIds[3]).toBe(portSubIds[4]);
+    expect(portSubIds[0]).not.toBe(portSubIds[3]);
+    const p = pairing(run.events);
+    expect([p.sends, p.receives, p.unpairedSends.length, p.unpairedReceives.length, p.multiply.length]).toEqual([8, 9, 0, 0, 0]);
+    expect({ dropped: run.end.dropped, errors: ofKind(run.events, "agent_error").length }).toEqual({ dropped: 0, errors: 0 });
+    for (const stop of ofKind(run.events, "trace_stop")) expect(stop.fields).toEqual({ agentErrors: 0, unrecorded: 0 });
+  });
+});

@@ -16,7 +16,7 @@ import { Recorder } from "../shared/recorder";
 import { parseGroups } from "../shared/sink";
 import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
-import { hookBunOwnIpc, hookNodeWorkerParentSide, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
+import { hookBunOwnIpc, hookNodeWorkerParentSide, hookPorts, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
 
 const attachedKey = Symbol.for("scope.agent.attached");
 
@@ -117,6 +117,7 @@ function start(
     messages.tracer = tracer;
     recorder.safe(() => hookWorkerParentSide(tracer, messages, globalThis.Worker));
     if (!main && globalListeners) recorder.safe(() => hookWorkerSide(tracer, messages, threads, globalListeners));
+    recorder.safe(() => hookPorts(tracer, messages, threads));
   }
   if (recorder.groups.thread || recorder.groups.message) {
     recorder.safe(() => hookWorkers(tracer, messages));

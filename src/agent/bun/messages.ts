@@ -27,8 +27,9 @@
  * registering the same function twice behaves as untraced, and listeners()/
  * rawListeners()/onmessage read back the program's own functions.
  */
-import { ChannelKind } from "../shared/kinds";
+import { ChannelKind, MAX_SUB_ID } from "../shared/kinds";
 import type { Channel, Tracer } from "../node/hooks";
+import { SharedState } from "../node/shared-state";
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -56,12 +57,19 @@ export function workerChannel(threadId: number, ownerPid: number, inWorker: bool
   return { kind: ChannelKind.worker, subId: threadId, ownerPid, sendDirection: inWorker ? 1 : 0, receiveDirection: inWorker ? 0 : 1, sent: 0, received: 0 };
 }
 
-/** Records a send about to be handed to the runtime; a send that throws is marked failed. */
-function sendThrough(tracer: Tracer, channel: Channel, original: AnyFunction, self: unknown, args: IArguments | unknown[]): unknown {
+/**
+ * Records a send about to be handed to the runtime; a send that throws is marked failed.
+ * MessagePorts in the transfer list (an array or `{ transfer }`) leave with it: their
+ * state is published under (this channel, this ordinal, index among the transferred
+ * ports) for the receiver, which finds them in its event's `ports` (transfer order).
+ */
+function sendThrough(tracer: Tracer, channel: Channel, original: AnyFunction, self: unknown, args: IArguments | unknown[], messages?: WorkerMessages): unknown {
+  const tokens = messages && args.length > 1 ? messages.handOver(channel, args[1]) : undefined;
   const ordinal = tracer.send(channel, args[0]);
   try {
     return Reflect.apply(original, self, args);
   } catch (error) {
+    if (tokens) messages?.shared?.cancel(tokens);
     tracer.sendFailed(channel, ordinal);
     throw error;
   }
@@ -86,6 +94,72 @@ export class WorkerMessages {
   capturing: { worker: object | undefined } | undefined;
   /** The node:worker_threads Worker whose native delivery is running, if any. */
   delivering: object | undefined;
+  /** Per-process shared state (transferred ports, BroadcastChannel counters); see hookPorts. */
+  shared: SharedState | undefined;
+  /** node:worker_threads' MessagePort class, once hookPorts ran. */
+  MessagePortClass: (abstract new () => object) | undefined;
+
+  /** Publishes the state of the registered ports in `transfer` that leave with the next send of `carrier`. */
+  handOver(carrier: Channel, transfer: unknown): number[] | undefined {
+    const shared = this.shared;
+    const PortClass = this.MessagePortClass;
+    if (!shared || !PortClass || transfer === undefined || transfer === null) return undefined;
+    const list = Array.isArray(transfer) ? transfer : (transfer as { transfer?: unknown }).transfer;
+    if (!Array.isArray(list)) return undefined;
+    const tokens: number[] = [];
+    list
+      .filter((item) => item instanceof PortClass)
+      .forEach((port, index) => {
+        const state = this.channels.get(port as object);
+        if (!state || state.kind !== ChannelKind.port) return;
+        const token = shared.publish(carrier, carrier.sent, index, state);
+        if (token >= 0) tokens.push(token);
+      });
+    return tokens;
+  }
+
+  /** Takes over the state of ports that arrived with receive `ordinal` of `carrier`. */
+  adopt(carrier: Channel, ordinal: number, ports: unknown): void {
+    const shared = this.shared;
+    if (!shared || !Array.isArray(ports)) return;
+    ports.forEach((port, index) => {
+      if (port === null || typeof port !== "object") return;
+      const state = shared.take(carrier, ordinal, index);
+      if (state) this.channels.set(port, state);
+    });
+  }
+
+  /** A receive of `value` on `channel` (ports, if any, in transfer order). */
+  received(channel: Channel, value: unknown, ports: unknown): void {
+    const ordinal = channel.received;
+    if (channel.kind === ChannelKind.broadcast) this.shared?.beforeBroadcastReceive(channel);
+    this.tracer?.receive(channel, value);
+    if (Array.isArray(ports) && ports.length > 0) this.adopt(channel, ordinal, ports);
+  }
+
+  /** MessagePorts inside a value (own data properties, fixed walk order), for deliveries without an event. */
+  portsIn(value: unknown): object[] {
+    const PortClass = this.MessagePortClass;
+    const found: object[] = [];
+    if (!PortClass || !this.shared) return found;
+    const seen = new Set<object>();
+    const types = this.tracer?.types;
+    const walk = (node: unknown, depth: number) => {
+      if (node === null || typeof node !== "object" || depth > 6 || seen.size > 512 || seen.has(node)) return;
+      if (types?.isProxy(node)) return;
+      seen.add(node);
+      if (node instanceof PortClass) {
+        found.push(node);
+        return;
+      }
+      for (const key of Object.keys(node)) {
+        const descriptor = Object.getOwnPropertyDescriptor(node, key);
+        if (descriptor && "value" in descriptor) walk(descriptor.value, depth + 1);
+      }
+    };
+    walk(value, 0);
+    return found;
+  }
 
   /** A runtime-internal listener registered while `capturing`: marks its calls as native deliveries. */
   private internalListener(holder: { worker: object | undefined }, listener: unknown): AnyFunction | undefined {
@@ -108,7 +182,7 @@ export class WorkerMessages {
     const trusted = (event as { isTrusted?: unknown }).isTrusted === true;
     if (!trusted) return;
     this.seen.add(event);
-    this.tracer?.receive(channel, (event as { data?: unknown }).data);
+    this.received(channel, (event as { data?: unknown }).data, (event as { ports?: unknown }).ports);
   }
 
   wrapperFor(target: object, channel: Channel, listener: unknown): AnyFunction | undefined {
@@ -243,7 +317,7 @@ export function hookWorkerParentSide(tracer: Tracer, messages: WorkerMessages, W
     function postMessage(this: unknown) {
       const channel = this !== null && typeof this === "object" ? messages.channels.get(this) : undefined;
       if (!channel) return Reflect.apply(original, this, arguments);
-      return sendThrough(tracer, channel, original, this, arguments);
+      return sendThrough(tracer, channel, original, this, arguments, messages);
     },
   );
 }
@@ -280,7 +354,7 @@ export function hookWorkerSide(
   messages.emulateGlobalHandler(global, channel, originals.add, originals.remove);
   replaceMethod(global, "postMessage", (original) =>
     function postMessage(this: unknown) {
-      return sendThrough(tracer, channel, original, this, arguments);
+      return sendThrough(tracer, channel, original, this, arguments, messages);
     },
   );
   // A node:worker_threads Worker: parentPort is a real MessagePort (the other end of the
@@ -289,8 +363,8 @@ export function hookWorkerSide(
   const port = threads.parentPort as unknown;
   // (A Web Worker's fake parentPort also inherits from MessagePort but has its own postMessage.)
   if (port instanceof threads.MessagePort && !Object.hasOwn(port, "postMessage")) {
+    // Sends and onmessage: MessagePort.prototype, hooked by hookPorts.
     messages.channels.set(port, channel);
-    hookMessagePorts(tracer, messages, threads.MessagePort);
     return;
   }
   const fake = threads.parentPort as unknown as Record<string, unknown> | null;
@@ -301,7 +375,7 @@ export function hookWorkerSide(
   descriptors.postMessage = {
     ...fakePost,
     value: renamed(originalPost, function postMessage(this: unknown) {
-      return sendThrough(tracer, channel, originalPost, this, arguments);
+      return sendThrough(tracer, channel, originalPost, this, arguments, messages);
     }),
   };
   const copy = Object.create(Object.getPrototypeOf(fake), descriptors);
@@ -311,19 +385,76 @@ export function hookWorkerSide(
 }
 
 /**
- * MessagePort sends and `onmessage` for registered ports only (today: a
- * node:worker_threads worker's parentPort); receives through addEventListener (which
- * parentPort.on/once use) are wrapped by hookListenerMethods(EventTarget.prototype).
+ * MessagePorts and BroadcastChannel, in every thread. Ports are registered when their
+ * MessageChannel is made (direction 0 is port1 → port2, 1 is port2 → port1, sub-id
+ * from this thread's id and a counter), when they arrive transferred (their state taken
+ * from the shared table, src/agent/node/shared-state.ts) and as a node:worker_threads
+ * worker's parentPort. Sends: MessagePort.prototype.postMessage, registered ports only.
+ * Receives: the program's own listeners (addEventListener, which `on`/`once` use, and
+ * the `onmessage` accessor), wrapped, and `receiveMessageOnPort`. Bun queues a port's
+ * messages until it is started, so a late listener still sees (and counts) them.
+ * BroadcastChannel: Node's scheme (shared-state.ts), with the channel object itself as
+ * the delivering target; Bun copies a message to the other members inside postMessage
+ * (a member made after a send returned does not get it), as Node does.
  */
-function hookMessagePorts(tracer: Tracer, messages: WorkerMessages, MessagePortClass: { prototype: object }): void {
-  messages.hookHandlerAccessor(MessagePortClass.prototype);
-  replaceMethod(MessagePortClass.prototype, "postMessage", (original) =>
+export function hookPorts(tracer: Tracer, messages: WorkerMessages, threads: typeof import("node:worker_threads")): void {
+  const { recorder } = tracer;
+  messages.shared = SharedState.connect(threads, recorder);
+  const MessagePortClass = threads.MessagePort as unknown as abstract new () => object;
+  messages.MessagePortClass = MessagePortClass;
+  const proto = MessagePortClass.prototype as object;
+  messages.hookHandlerAccessor(proto);
+  replaceMethod(proto, "postMessage", (original) =>
     function postMessage(this: unknown) {
       const channel = this !== null && typeof this === "object" ? messages.channels.get(this) : undefined;
       if (!channel) return Reflect.apply(original, this, arguments);
-      return sendThrough(tracer, channel, original, this, arguments);
+      return sendThrough(tracer, channel, original, this, arguments, messages);
     },
   );
+
+  let portCounter = 0;
+  const port = (subId: number, sendDirection: number): Channel => ({
+    kind: ChannelKind.port,
+    subId,
+    ownerPid: process.pid,
+    sendDirection,
+    receiveDirection: 1 - sendDirection,
+    sent: 0,
+    received: 0,
+  });
+  const Original = threads.MessageChannel;
+  const proxy = new Proxy(Original, {
+    construct(target, args, newTarget) {
+      const pair = Reflect.construct(target, args, newTarget) as import("node:worker_threads").MessageChannel;
+      recorder.safe(() => {
+        const subId = (tracer.tid * 0x100000 + (portCounter++ % 0x100000)) % MAX_SUB_ID;
+        messages.channels.set(pair.port1, port(subId, 0));
+        messages.channels.set(pair.port2, port(subId, 1));
+      });
+      return pair;
+    },
+  });
+  const host = globalThis as { MessageChannel?: unknown };
+  (threads as { MessageChannel: unknown }).MessageChannel = proxy;
+  if (host.MessageChannel === Original) host.MessageChannel = proxy;
+
+  const originalReceive = threads.receiveMessageOnPort as AnyFunction;
+  if (typeof originalReceive === "function") {
+    (threads as { receiveMessageOnPort: unknown }).receiveMessageOnPort = renamed(originalReceive, function receiveMessageOnPort(this: unknown, target: unknown) {
+      const result = Reflect.apply(originalReceive, this, arguments) as { message: unknown } | undefined;
+      if (result !== undefined && target !== null && typeof target === "object") {
+        const channel = messages.channels.get(target);
+        if (channel) recorder.safe(() => messages.received(channel, result.message, messages.portsIn(result.message)));
+      }
+      return result;
+    });
+  }
+
+  const shared = messages.shared;
+  if (!shared) return;
+  const BroadcastClass = (threads as unknown as { BroadcastChannel?: { prototype: object } }).BroadcastChannel;
+  if (BroadcastClass) messages.hookHandlerAccessor(BroadcastClass.prototype);
+  shared.installBroadcast(tracer, threads, (channelObject, state) => messages.channels.set(channelObject, state));
 }
 
 /**
@@ -347,7 +478,7 @@ export function hookNodeWorkerParentSide(
     function postMessage(this: unknown) {
       const channel = this !== null && typeof this === "object" ? messages.channels.get(this) : undefined;
       if (!channel || (this as { threadName?: unknown }).threadName === null) return Reflect.apply(original, this, arguments);
-      return sendThrough(tracer, channel, original, this, arguments);
+      return sendThrough(tracer, channel, original, this, arguments, messages);
     },
   );
   const inherited = proto.emit as AnyFunction;
@@ -362,7 +493,7 @@ export function hookNodeWorkerParentSide(
           if (event === "exit") onExit(this, value);
           else {
             const channel = messages.channels.get(this);
-            if (channel) tracer.receive(channel, value);
+            if (channel) messages.received(channel, value, messages.portsIn(value));
           }
         } catch (error) {
           tracer.recorder.fail(error);

@@ -127,7 +127,14 @@ export function installPortHooks(context: PortContext): void {
     (globalThis as { MessageChannel?: unknown }).MessageChannel = channelProxy;
   }
 
-  if (shared) shared.installBroadcast(context, channels, channel);
+  if (shared) {
+    shared.installBroadcast(tracer, threads, (channelObject, state) => {
+      const handleKey = symbolNamed(channelObject, "kHandle");
+      const handle = handleKey ? (channelObject as Record<symbol, unknown>)[handleKey] : undefined;
+      if (!handle || typeof handle !== "object") throw new Error("BroadcastChannel handle not found");
+      channels.set(handle, state);
+    });
+  }
 
   function channel(kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number): Channel {
     return { kind, subId, ownerPid, sendDirection, receiveDirection, sent: 0, received: 0 };

@@ -25,8 +25,7 @@
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, channelField } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
-import type { Channel } from "./hooks";
-import type { PortContext } from "./ports";
+import type { Channel, Tracer } from "./hooks";
 
 const ENVIRONMENT_KEY = "scope.agent.shared-state.v1";
 const HANDOFF_SLOTS = 256;
@@ -170,12 +169,17 @@ export class SharedState {
     throw new Error("broadcast name table full");
   }
 
+  /**
+   * Wraps `BroadcastChannel` (the module's export and the global, when they are the
+   * same): construction joins under the lock, postMessage counts under it. `register`
+   * ties a new channel's state to whatever object its runtime delivers on (Node: the
+   * internal handle; Bun: the BroadcastChannel itself).
+   */
   installBroadcast(
-    context: PortContext,
-    channels: WeakMap<object, Channel>,
-    channel: (kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number) => Channel,
+    tracer: Pick<Tracer, "recorder" | "send" | "sendFailed">,
+    threads: typeof WorkerThreads,
+    register: (channelObject: object, state: Channel) => void,
   ): void {
-    const { threads, tracer } = context;
     const { recorder } = tracer;
     const Original = (threads as unknown as { BroadcastChannel?: new (name: string) => object }).BroadcastChannel;
     if (typeof Original !== "function") return;
@@ -188,14 +192,18 @@ export class SharedState {
           const channelObject = Reflect.construct(target, args, newTarget) as object;
           recorder.safe(() => {
             const name = String((channelObject as { name: unknown }).name);
-            const handleKey = Object.getOwnPropertySymbols(channelObject).find((s) => s.description === "kHandle");
-            const handle = handleKey ? (channelObject as Record<symbol, unknown>)[handleKey] : undefined;
-            if (!handle || typeof handle !== "object") throw new Error("BroadcastChannel handle not found");
             const counter = shared.counterIndex(name);
-            const state = channel(ChannelKind.broadcast, hash(name, 0x811c9dc5) >>> 0, process.pid, 0, 0);
-            state.received = Atomics.load(shared.i32, counter) + 1;
-            state.ownSent = [];
-            channels.set(handle, state);
+            const state: Channel = {
+              kind: ChannelKind.broadcast,
+              subId: hash(name, 0x811c9dc5) >>> 0,
+              ownerPid: process.pid,
+              sendDirection: 0,
+              receiveDirection: 0,
+              sent: 0,
+              received: Atomics.load(shared.i32, counter) + 1,
+              ownSent: [],
+            };
+            register(channelObject, state);
             states.set(channelObject, { state, counter });
           });
           return channelObject;
