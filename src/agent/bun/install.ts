@@ -1,8 +1,9 @@
 /**
  * Bun hooks: trace start/stop, the process's own exit (code, uncaught error),
  * Bun.spawn/Bun.spawnSync and node:child_process children, worker threads (spawn,
- * the agent preloaded into them, the parent's view of their end), and messages: Web
- * Worker postMessage both ways and IPC both ways (messages.ts).
+ * the agent preloaded into them, the parent's view of their end), and messages: worker
+ * postMessage both ways, MessageChannel ports (also transferred), BroadcastChannel and
+ * IPC both ways (messages.ts), paired like Node's (ARCHITECTURE.md, "Messages").
  * Workers of node:worker_threads: Bun 1.4.5 builds them on a Web Worker it captured
  * before the agent ran (so the global `Worker` proxy never sees them) but passes the
  * program's options through, `preload` included; the agent wraps the module's `Worker`
