@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bundleAgent } from "../src/core/assets";
+import { agentEntries, bundleAgent } from "../src/core/assets";
 
 const root = join(import.meta.dir, "..");
 const dist = join(root, "dist");
@@ -21,9 +21,7 @@ mkdirSync(join(dist, "agent"), { recursive: true });
 const files = [
   join(root, "zig-out/lib/libscope.so"),
   join(root, "zig-out/lib/scope.node"),
-  await bundleAgent("nodeAgent", join(dist, "agent")),
-  await bundleAgent("bunAgent", join(dist, "agent")),
-  await bundleAgent("esmLoader", join(dist, "agent")),
+  ...(await Promise.all(Object.keys(agentEntries).map((name) => bundleAgent(name as keyof typeof agentEntries, join(dist, "agent"))))),
 ];
 const hash = createHash("sha256");
 for (const file of files) hash.update(readFileSync(file));

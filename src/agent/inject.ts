@@ -18,7 +18,7 @@ export interface LaunchOptions {
   argv: string[];
   env: Record<string, string | undefined>;
   ringPath: string;
-  assets: { nodeAgent: string; bunAgent: string; addon: string; libscope: string; esmLoader?: string };
+  assets: { nodeAgent: string; bunAgent: string; addon: string; libscope: string; esmLoader?: string; functionsAgent?: string };
   /** Event groups (process, thread, message); all when absent. */
   events?: string[];
   /** Function tracing settings (JSON of src/instrument/match.ts MatchConfig); off when absent. */
@@ -59,10 +59,11 @@ export function prepareLaunch(opts: LaunchOptions): Launch {
   env.SCOPE_LIBSCOPE = opts.assets.libscope;
   if (opts.events && opts.events.length > 0) env.SCOPE_EVENTS = opts.events.join(",");
   else delete env.SCOPE_EVENTS;
-  for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
+  for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_FUNCTIONS_AGENT", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
   if (opts.functions !== undefined) {
     env.SCOPE_FUNCTIONS = opts.functions;
     if (opts.assets.esmLoader) env.SCOPE_ESM_LOADER = opts.assets.esmLoader;
+    if (opts.assets.functionsAgent) env.SCOPE_FUNCTIONS_AGENT = opts.assets.functionsAgent;
     if (opts.transformCache) env.SCOPE_TRANSFORM_CACHE = opts.transformCache;
   }
   return { argv, env };

@@ -11,13 +11,26 @@ import { basename, join } from "node:path";
 import { VERSION } from "../version";
 import { setLibscopePath } from "./native";
 
-export interface Assets {
-  libscope: string;
-  addon: string;
-  nodeAgent: string;
-  bunAgent: string;
-  /** The ESM loader of function tracing (src/instrument/esm-loader.ts), registered by the Node agent. */
-  esmLoader: string;
+/** Native libraries built by `zig build` into zig-out/lib. */
+const libraries = { libscope: "libscope.so", addon: "scope.node" } as const;
+
+/** Agent entry points, relative to the repo; scripts/build.ts bundles the same ones. */
+export const agentEntries = {
+  nodeAgent: { entry: "src/agent/node/main.ts", out: "node.cjs", target: "node", format: "cjs" },
+  bunAgent: { entry: "src/agent/bun/main.ts", out: "bun.mjs", target: "bun", format: "esm" },
+  // Node's module.register runs it on the loader hooks thread: its own bundle.
+  esmLoader: { entry: "src/instrument/esm-loader.ts", out: "esm-loader.mjs", target: "node", format: "esm" },
+  // Function tracing (parser, transform), loaded by the Node agent only with --functions:
+  // every traced process and worker would otherwise parse it at start.
+  functionsAgent: { entry: "src/instrument/agent.ts", out: "functions.cjs", target: "node", format: "cjs" },
+} as const;
+
+export type AssetName = keyof typeof libraries | keyof typeof agentEntries;
+/** Absolute paths of every file scope hands to traced programs. */
+export type Assets = Record<AssetName, string>;
+
+function fileName(name: AssetName): string {
+  return name in libraries ? libraries[name as keyof typeof libraries] : agentEntries[name as keyof typeof agentEntries].out;
 }
 
 const repoRoot = join(import.meta.dir, "..", "..");
@@ -54,19 +67,13 @@ async function extractEmbedded(): Promise<Assets> {
   const root = cacheRoot();
   ensurePrivateDir(root);
   const dir = join(root, `${VERSION}-${SCOPE_ASSET_HASH}`);
-  const names = {
-    libscope: "libscope.so",
-    addon: "scope.node",
-    nodeAgent: "agent-node.cjs",
-    bunAgent: "agent-bun.mjs",
-    esmLoader: "esm-loader.mjs",
-  } satisfies Record<keyof Assets, string>;
+  const names = Object.keys(embedded) as AssetName[];
   if (!existsSync(join(dir, ".complete"))) {
     // Extract into a fresh directory, then rename: a concurrent scope never sees half a set.
     const staging = mkdtempSync(join(root, ".staging-"));
-    for (const [key, name] of Object.entries(names)) {
-      const bytes = await Bun.file(embedded[key as keyof Assets]).arrayBuffer();
-      writeFileSync(join(staging, name), new Uint8Array(bytes), { mode: 0o700 });
+    for (const name of names) {
+      const bytes = await Bun.file(embedded[name]).arrayBuffer();
+      writeFileSync(join(staging, fileName(name)), new Uint8Array(bytes), { mode: 0o700 });
     }
     writeFileSync(join(staging, ".complete"), "");
     try {
@@ -76,22 +83,8 @@ async function extractEmbedded(): Promise<Assets> {
       if (!existsSync(join(dir, ".complete"))) throw error;
     }
   }
-  return {
-    libscope: join(dir, names.libscope),
-    addon: join(dir, names.addon),
-    nodeAgent: join(dir, names.nodeAgent),
-    bunAgent: join(dir, names.bunAgent),
-    esmLoader: join(dir, names.esmLoader),
-  };
+  return Object.fromEntries(names.map((name) => [name, join(dir, fileName(name))])) as Assets;
 }
-
-/** Agent entry points, relative to the repo; scripts/build.ts bundles the same ones. */
-export const agentEntries = {
-  nodeAgent: { entry: "src/agent/node/main.ts", out: "node.cjs", target: "node", format: "cjs" },
-  bunAgent: { entry: "src/agent/bun/main.ts", out: "bun.mjs", target: "bun", format: "esm" },
-  // Node's module.register runs it on the loader hooks thread: its own bundle.
-  esmLoader: { entry: "src/instrument/esm-loader.ts", out: "esm-loader.mjs", target: "node", format: "esm" },
-} as const;
 
 /** Bundles one agent entry to `outDir`; throws with the bundler's messages on failure. */
 export async function bundleAgent(which: keyof typeof agentEntries, outDir: string): Promise<string> {
@@ -111,19 +104,21 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
 }
 
 async function buildFromSource(): Promise<Assets> {
-  const lib = (name: string) => {
-    const path = join(repoRoot, "zig-out/lib", name);
+  const lib = (name: keyof typeof libraries) => {
+    const override = process.env[name === "libscope" ? "SCOPE_LIBSCOPE" : "SCOPE_ADDON"];
+    if (override) return override;
+    const path = join(repoRoot, "zig-out/lib", libraries[name]);
     if (!existsSync(path)) throw new Error(`${basename(path)} not built; run \`zig build -Doptimize=ReleaseFast\``);
     return path;
   };
   const outDir = mkdtempSync(join(tmpdir(), "scope-dev-agent-"));
   process.once("exit", () => rmSync(outDir, { recursive: true, force: true }));
+  const agents = Object.keys(agentEntries) as (keyof typeof agentEntries)[];
+  const bundled = await Promise.all(agents.map((name) => bundleAgent(name, outDir)));
   return {
-    libscope: process.env.SCOPE_LIBSCOPE ?? lib("libscope.so"),
-    addon: process.env.SCOPE_ADDON ?? lib("scope.node"),
-    nodeAgent: await bundleAgent("nodeAgent", outDir),
-    bunAgent: await bundleAgent("bunAgent", outDir),
-    esmLoader: await bundleAgent("esmLoader", outDir),
+    libscope: lib("libscope"),
+    addon: lib("addon"),
+    ...(Object.fromEntries(agents.map((name, i) => [name, bundled[i]!])) as Record<keyof typeof agentEntries, string>),
   };
 }
 

@@ -3,10 +3,12 @@
  * running compiled (see assets.ts): `bun build --compile` follows these imports and
  * puts the files into the executable's embedded file system.
  */
+import type { AssetName } from "./assets";
 import addon from "../../zig-out/lib/scope.node" with { type: "file" };
 import libscope from "../../zig-out/lib/libscope.so" with { type: "file" };
 import bunAgent from "../../dist/agent/bun.mjs" with { type: "file" };
 import nodeAgent from "../../dist/agent/node.cjs" with { type: "file" };
 import esmLoader from "../../dist/agent/esm-loader.mjs" with { type: "file" };
+import functionsAgent from "../../dist/agent/functions.cjs" with { type: "file" };
 
-export const embedded = { libscope, addon, nodeAgent, bunAgent, esmLoader };
+export const embedded = { libscope, addon, nodeAgent, bunAgent, esmLoader, functionsAgent } satisfies Record<AssetName, string>;

@@ -2,7 +2,7 @@
  * Attaches this thread to the ring through the Node-API addon and installs the hooks.
  * Skips Node's internal threads (the module-loader hooks thread runs preloads too).
  */
-import { startFunctionTracing } from "../../instrument/agent";
+import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import type { TypeChecks } from "../shared/preview";
 import { Recorder } from "../shared/recorder";
@@ -53,7 +53,10 @@ export function install(): void {
   let recorder: Recorder | undefined;
   if (env.SCOPE_FUNCTIONS) {
     try {
-      runtime = startFunctionTracing({
+      // Its own bundle (parser, transform): only processes traced with --functions load it.
+      if (!env.SCOPE_FUNCTIONS_AGENT) throw new Error("SCOPE_FUNCTIONS is set without SCOPE_FUNCTIONS_AGENT");
+      const functions = require(env.SCOPE_FUNCTIONS_AGENT) as typeof FunctionsAgent;
+      runtime = functions.startFunctionTracing({
         sink: addon,
         str: (text, intern) => recorder?.str(text, intern) ?? 0,
         types: (require("node:util") as { types: TypeChecks }).types,
