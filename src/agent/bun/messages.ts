@@ -28,7 +28,8 @@
  * rawListeners()/onmessage read back the program's own functions.
  */
 import { ChannelKind, MAX_SUB_ID } from "../shared/kinds";
-import type { Channel, Tracer } from "../node/hooks";
+import { ownIpcChannel, type Channel, type Tracer } from "../node/hooks";
+import { findPorts } from "../node/ports";
 import { SharedState } from "../node/shared-state";
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -140,25 +141,8 @@ export class WorkerMessages {
   /** MessagePorts inside a value (own data properties, fixed walk order), for deliveries without an event. */
   portsIn(value: unknown): object[] {
     const PortClass = this.MessagePortClass;
-    const found: object[] = [];
-    if (!PortClass || !this.shared) return found;
-    const seen = new Set<object>();
-    const types = this.tracer?.types;
-    const walk = (node: unknown, depth: number) => {
-      if (node === null || typeof node !== "object" || depth > 6 || seen.size > 512 || seen.has(node)) return;
-      if (types?.isProxy(node)) return;
-      seen.add(node);
-      if (node instanceof PortClass) {
-        found.push(node);
-        return;
-      }
-      for (const key of Object.keys(node)) {
-        const descriptor = Object.getOwnPropertyDescriptor(node, key);
-        if (descriptor && "value" in descriptor) walk(descriptor.value, depth + 1);
-      }
-    };
-    walk(value, 0);
-    return found;
+    if (!PortClass || !this.shared) return [];
+    return findPorts(value, PortClass, this.tracer?.types);
   }
 
   /** A runtime-internal listener registered while `capturing`: marks its calls as native deliveries. */
@@ -526,16 +510,7 @@ export function hookBunOwnIpc(tracer: Tracer): void {
   const proc = process as unknown as Record<string, unknown> & { send?: AnyFunction; connected?: boolean };
   if (typeof proc.send !== "function" || !require("node:worker_threads").isMainThread) return;
   const { recorder } = tracer;
-  const cluster = require("node:cluster").isWorker === true;
-  const channel: Channel = {
-    kind: cluster ? ChannelKind.cluster : ChannelKind.ipc,
-    subId: 0,
-    ownerPid: process.pid,
-    sendDirection: 1,
-    receiveDirection: 0,
-    sent: 0,
-    received: 0,
-  };
+  const channel = ownIpcChannel();
   replaceMethod(proc, "send", (original) =>
     function send(this: unknown, message: unknown) {
       const counted = (this as typeof proc).connected === true && !isInternalMessage(message);

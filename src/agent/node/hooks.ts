@@ -360,12 +360,10 @@ function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: u
   recorder.event(Kind.child_exit, pid, typeof result.status === "number" ? result.status : U64_NONE, signal);
 }
 
-/** This process's own IPC channel to its parent (a forked child or a cluster worker). */
-export function hookOwnIpc(tracer: Tracer): void {
-  const target = process as unknown as { send?: (...args: unknown[]) => boolean; connected?: boolean };
-  if (typeof target.send !== "function" || !require("node:worker_threads").isMainThread) return;
+/** The key of this process's own IPC channel to its parent: ipc, or cluster in a cluster worker. */
+export function ownIpcChannel(): Channel {
   const cluster = require("node:cluster").isWorker === true;
-  const channel: Channel = {
+  return {
     kind: cluster ? ChannelKind.cluster : ChannelKind.ipc,
     subId: 0,
     ownerPid: process.pid,
@@ -374,6 +372,13 @@ export function hookOwnIpc(tracer: Tracer): void {
     sent: 0,
     received: 0,
   };
+}
+
+/** This process's own IPC channel to its parent (a forked child or a cluster worker). */
+export function hookOwnIpc(tracer: Tracer): void {
+  const target = process as unknown as { send?: (...args: unknown[]) => boolean; connected?: boolean };
+  if (typeof target.send !== "function" || !require("node:worker_threads").isMainThread) return;
+  const channel = ownIpcChannel();
   wrapSend(tracer, target as { send: (...args: unknown[]) => boolean }, channel);
   wrapEmit(process, tracer, (event, message) => {
     if (event === "message" && !isInternalMessage(message)) tracer.receive(channel, message);

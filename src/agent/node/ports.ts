@@ -31,6 +31,7 @@ function symbolNamed(object: object, description: string): symbol | undefined {
 
 export function installPortHooks(context: PortContext): void {
   const { tracer, threads } = context;
+  const portsIn = (value: unknown) => findPorts(value, threads.MessagePort, tracer.types);
   const { recorder } = tracer;
   const channels = new WeakMap<object, Channel>();
   const shared = SharedState.connect(threads, recorder);
@@ -183,30 +184,6 @@ export function installPortHooks(context: PortContext): void {
     return list.filter((item) => item instanceof threads.MessagePort);
   }
 
-  /**
-   * MessagePorts inside a value, in a fixed walk order over own data properties
-   * (no getters). The sender and the receiver walk the same shape, so the i-th port
-   * found on one side is the i-th on the other.
-   */
-  function portsIn(value: unknown): object[] {
-    const found: object[] = [];
-    const seen = new Set<object>();
-    const walk = (node: unknown, depth: number) => {
-      if (node === null || typeof node !== "object" || depth > 6 || seen.size > 512 || seen.has(node)) return;
-      if (tracer.types.isProxy(node)) return;
-      seen.add(node);
-      if (node instanceof threads.MessagePort) {
-        found.push(node);
-        return;
-      }
-      for (const key of Object.keys(node)) {
-        const descriptor = Object.getOwnPropertyDescriptor(node, key);
-        if (descriptor && "value" in descriptor) walk(descriptor.value, depth + 1);
-      }
-    };
-    walk(value, 0);
-    return found;
-  }
 }
 
 // biome-ignore lint: any is the point: keeps the replaced function's shape.
@@ -217,3 +194,28 @@ function renamed<T extends (...args: any[]) => unknown>(original: AnyFunction, r
 }
 
 export { Kind };
+
+/**
+ * MessagePorts inside a value, in a fixed walk order over own data properties
+ * (no getters, no Proxy traps, bounded). The sender and the receiver walk the same
+ * shape, so the i-th port found on one side is the i-th on the other.
+ */
+export function findPorts(value: unknown, PortClass: abstract new (...args: never[]) => object, types: { isProxy(value: unknown): boolean } | undefined): object[] {
+  const found: object[] = [];
+  const seen = new Set<object>();
+  const walk = (node: unknown, depth: number) => {
+    if (node === null || typeof node !== "object" || depth > 6 || seen.size > 512 || seen.has(node)) return;
+    if (types?.isProxy(node)) return;
+    seen.add(node);
+    if (node instanceof PortClass) {
+      found.push(node);
+      return;
+    }
+    for (const key of Object.keys(node)) {
+      const descriptor = Object.getOwnPropertyDescriptor(node, key);
+      if (descriptor && "value" in descriptor) walk(descriptor.value, depth + 1);
+    }
+  };
+  walk(value, 0);
+  return found;
+}
