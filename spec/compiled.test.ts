@@ -42,6 +42,8 @@ describe("dist/scope", () => {
     const count = (kind: string) => events.filter((event) => event.kind === kind).length;
     expect([count("trace_start"), count("message_send"), count("message_receive"), count("process_spawn")]).toEqual([3, 6, 6, 1]);
     for (const event of events.filter((e) => e.kind === "message_receive")) expect(event.linkedTo).toHaveLength(1);
+    // The collector's own marker (how the top process ended) is not counted as a traced process.
+    expect((await scope(["dump", "--stats", "t.bin"])).stdout).toContain(", 2 processes, 3 threads\n");
   });
 
   test("--functions: the embedded ESM loader and the agent trace the program's own functions", async () => {

@@ -41,7 +41,7 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
       out.write("\n");
       break;
     case "stats": {
-      const stats = computeStats(events);
+      const stats = computeStats(events, trace.header.collectorPid);
       out.write(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
       for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.write(`  ${kind.padEnd(18)} ${count}\n`);
       out.write(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);

@@ -11,7 +11,8 @@ export interface TraceStats {
   unreceivedSends: number;
 }
 
-export function computeStats(events: TraceEvent[]): TraceStats {
+/** `collectorPid`: the `scope` process's own markers are not a traced process or thread. */
+export function computeStats(events: TraceEvent[], collectorPid?: number): TraceStats {
   const byKind: Record<string, number> = {};
   const pids = new Set<number>();
   const threads = new Set<string>();
@@ -19,8 +20,10 @@ export function computeStats(events: TraceEvent[]): TraceStats {
   let unreceivedSends = 0;
   for (const event of events) {
     byKind[event.kind] = (byKind[event.kind] ?? 0) + 1;
-    pids.add(event.pid);
-    threads.add(`${event.pid}/${event.tid}`);
+    if (event.pid !== collectorPid) {
+      pids.add(event.pid);
+      threads.add(`${event.pid}/${event.tid}`);
+    }
     if (event.kind === "message_receive" && event.linkedTo.length === 0) unpairedReceives++;
     if (event.kind === "message_send" && event.linkedTo.length === 0) unreceivedSends++;
   }
