@@ -67,6 +67,32 @@ describe("model.interpret", () => {
     ]);
   });
 
+  test("a function call right after a receive on its thread is that message's handler", () => {
+    const events = interpret(
+      [
+        raw(EventKind.message_send, 1, 10, 0, 1, down, 10, 5, 0),
+        raw(EventKind.message_receive, 2, 10, 1, 1, down, 10, 5, 0),
+        raw(EventKind.function_call, 3, 10, 0, 9, 1, 0), // another thread: not the handler
+        raw(EventKind.function_call, 4, 10, 1, 7, 1, 0), // the handler
+        raw(EventKind.function_call, 5, 10, 1, 8, 2, 0), // called later: not linked again
+        raw(EventKind.message_receive, 6, 10, 1, 2, down, 10, 5, 0),
+        raw(EventKind.thread_exit, 7, 10, 1, 0), // a runtime event in between: no handler
+        raw(EventKind.function_call, 8, 10, 1, 7, 3, 0),
+      ],
+      lookup,
+    );
+    expect(events.map((event) => [event.kind, event.fields.handlesMessage ?? event.fields.handledBy ?? null])).toEqual([
+      ["message_send", null],
+      ["message_receive", 3],
+      ["function_call", null],
+      ["function_call", 1],
+      ["function_call", null],
+      ["message_receive", null],
+      ["thread_exit", null],
+      ["function_call", null],
+    ]);
+  });
+
   test("kinds this version does not know keep their raw payload", () => {
     const [event] = interpret([raw(200, 1, 1, 0, 1, 2, 3, 4, 5)], lookup);
     expect(event!.kind).toBe("kind_200");

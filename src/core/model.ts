@@ -231,7 +231,33 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     event.linkedTo.push(send.index);
     send.linkedTo.push(event.index);
   }
+  linkHandlers(events);
   return events;
+}
+
+/**
+ * The agent records a receive immediately before the program's listeners run, in the
+ * same thread and the same ordered stream as function events. So the first function
+ * call on that thread after the receive, with no other runtime event in between, is the
+ * instrumented handler (or the first instrumented function it calls) of that message:
+ * the call gets `handlesMessage` (the receive's index), the receive `handledBy`.
+ */
+function linkHandlers(events: TraceEvent[]): void {
+  const pending = new Map<string, TraceEvent>();
+  for (const event of events) {
+    const thread = `${event.pid}/${event.tid}`;
+    if (event.kind === "message_receive") {
+      pending.set(thread, event);
+    } else if (event.kind === "function_call") {
+      const receive = pending.get(thread);
+      if (!receive) continue;
+      event.fields.handlesMessage = receive.index;
+      receive.fields.handledBy = event.index;
+      pending.delete(thread);
+    } else if (!event.kind.startsWith("function_")) {
+      pending.delete(thread);
+    }
+  }
 }
 
 export { EventKind };
