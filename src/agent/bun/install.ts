@@ -11,7 +11,7 @@
  */
 import { ExitReason, Kind, SpawnMethod } from "../shared/kinds";
 import { describe, type TypeChecks } from "../shared/preview";
-import { startFunctionTracing } from "../../instrument/agent";
+import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import { Recorder } from "../shared/recorder";
 import { parseGroups } from "../shared/sink";
@@ -49,7 +49,11 @@ export function install(): void {
     let runtime: FunctionRuntime | undefined;
     if (process.env.SCOPE_FUNCTIONS) {
       try {
-        runtime = startFunctionTracing({
+        // Its own bundle (parser, transform): only processes traced with --functions load it.
+        const agentPath = process.env.SCOPE_FUNCTIONS_AGENT;
+        if (!agentPath) throw new Error("SCOPE_FUNCTIONS is set without SCOPE_FUNCTIONS_AGENT");
+        const functions = require(agentPath) as typeof FunctionsAgent;
+        runtime = functions.startFunctionTracing({
           sink,
           str: (text, intern) => recorder?.str(text, intern) ?? 0,
           types: require("node:util").types as TypeChecks,
