@@ -100,18 +100,24 @@ describe("endings", () => {
   });
 });
 
+/** `scope run --print <options> -- node live-fixture.cjs <args>`, once the program says it is ready. */
+async function startLive(options: string[], args: string[] = []) {
+  const scope = Bun.spawn([process.execPath, cliEntry, "run", "--print", ...options, "--", "node", "live-fixture.cjs", ...args], {
+    cwd: fixtures,
+    env: { ...process.env, NO_COLOR: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stdout = reader(scope.stdout);
+  const stderr = reader(scope.stderr);
+  const pid = Number(/ready (\d+)\n/.exec(await stdout.until((text) => /ready \d+\n/.test(text)))![1]);
+  return { scope, stdout, stderr, pid };
+}
+
 describe("scope run options", () => {
   test("--print streams decoded events to stderr while the program still runs", async () => {
     const out = join(scratchDir(), "print.bin");
-    const scope = Bun.spawn([process.execPath, cliEntry, "run", "--print", "--out", out, "--", "node", "live-fixture.cjs"], {
-      cwd: fixtures,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const stdout = reader(scope.stdout);
-    const stderr = reader(scope.stderr);
-    const pid = Number(/ready (\d+)\n/.exec(await stdout.until((text) => /ready \d+\n/.test(text)))![1]);
+    const { scope, stdout, stderr, pid } = await startLive(["--out", out]);
     // The program waits for a signal: these lines can only come from the live stream.
     const live = await stderr.until((text) => /message_receive .*\n/.test(text) && /message_send .*\n/.test(text) && /thread_spawn .*\n/.test(text));
     expect(live).not.toContain("process_exit");
@@ -141,15 +147,7 @@ describe("scope run options", () => {
 
   test("a collector killed with SIGKILL leaves the program running to its normal end; the ring fills and drops", async () => {
     const out = join(scratchDir(), "collector-killed.bin");
-    const scope = Bun.spawn([process.execPath, cliEntry, "run", "--print", "--ring-size", "64KiB", "--out", out, "--", "node", "live-fixture.cjs", "5000"], {
-      cwd: fixtures,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const stdout = reader(scope.stdout);
-    const stderr = reader(scope.stderr);
-    const pid = Number(/ready (\d+)\n/.exec(await stdout.until((text) => /ready \d+\n/.test(text)))![1]);
+    const { scope, stdout, stderr, pid } = await startLive(["--ring-size", "64KiB", "--out", out], ["5000"]);
     // Printed after the collector appended them to the file: these are on disk.
     await stderr.until((text) => /trace_start .*\n/.test(text) && /thread_spawn .*\n/.test(text));
     scope.kill("SIGKILL");

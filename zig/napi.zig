@@ -188,17 +188,24 @@ fn js_record(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     return boolean(env, call.state.producer.write(&record));
 }
 
+/// Room for string_max_bytes plus a cut character and the terminator; the ring cuts the
+/// rest on a UTF-8 boundary.
+const StringBuffer = [layout.string_max_bytes + 4]u8;
+
+/// The UTF-8 of argument `index` in `buffer`, or null when it is not a string.
+fn arg_string(call: *const Call, index: usize, buffer: *StringBuffer) ?[]const u8 {
+    var len: usize = 0;
+    if (napi_get_value_string_utf8(call.env, call.argv[index], buffer, buffer.len, &len) != napi_ok) return null;
+    assert(len < buffer.len);
+    return buffer[0..len];
+}
+
 fn js_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const call = call_begin(env, info) orelse return null;
     if (!call.state.attached or call.argc < 2) return boolean(env, false);
-    const id = arg_u32(&call, 0);
-    // Room for string_max_bytes plus a cut character and the terminator; the ring cuts
-    // the rest on a UTF-8 boundary.
-    var bytes: [layout.string_max_bytes + 4]u8 = undefined;
-    var len: usize = 0;
-    if (napi_get_value_string_utf8(env, call.argv[1], &bytes, bytes.len, &len) != napi_ok) return boolean(env, false);
-    assert(len < bytes.len);
-    return boolean(env, producer_module.write_string(&call.state.producer, id, bytes[0..len]) > 0);
+    var buffer: StringBuffer = undefined;
+    const text = arg_string(&call, 1, &buffer) orelse return boolean(env, false);
+    return boolean(env, producer_module.write_string(&call.state.producer, arg_u32(&call, 0), text) > 0);
 }
 
 /// The per-message pair (an event and its preview) in one crossing: the string's fragments
@@ -208,12 +215,10 @@ fn js_record_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
     const call = call_begin(env, info) orelse return null;
     if (!call.state.attached or call.argc < 8) return number(env, 0);
     const id = arg_u32(&call, 6);
-    var bytes: [layout.string_max_bytes + 4]u8 = undefined;
-    var len: usize = 0;
+    var buffer: StringBuffer = undefined;
     var written: u32 = 0;
-    if (napi_get_value_string_utf8(env, call.argv[7], &bytes, bytes.len, &len) == napi_ok) {
-        assert(len < bytes.len);
-        if (producer_module.write_string(&call.state.producer, id, bytes[0..len]) > 0) written += 1;
+    if (arg_string(&call, 7, &buffer)) |text| {
+        if (producer_module.write_string(&call.state.producer, id, text) > 0) written += 1;
     }
     const record = producer_module.record_from_values(
         arg_u32(&call, 0),
