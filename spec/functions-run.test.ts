@@ -116,6 +116,53 @@ describe("node", () => {
     ]);
   });
 
+  test("require(esm): ES modules a CommonJS program require()s are instrumented once, in the module goal", async () => {
+    // Node 20.19+ loads them without a flag: .mjs, .js under "type": "module", and a .js in a
+    // package without a type whose ESM syntax Node detects; an ES module's CommonJS import too.
+    const app = join(fixtures, "functions-require-esm/app.cjs");
+    const [run, plain] = await Promise.all([runTraced(["node", app], { scopeArgs: ["--functions"], env }), runUntraced(["node", app])]);
+    expect(plain).toEqual({ status: 0, stdout: "[HELLO]\ntotal: 6\ndetected: 42\n", stderr: "" });
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual(plain);
+    expectClean(run);
+    expect(timeline(run.events, mainPid(run), 0).filter((line) => !/^(trace_|process_)/.test(line))).toEqual([
+      "table main functions-require-esm/app.cjs:8:1",
+      "call main",
+      "table shout functions-require-esm/lib.mjs:3:8",
+      "call shout",
+      "table pad functions-require-esm/dep.cjs:1:15",
+      "call pad",
+      "return pad",
+      "return shout",
+      "table total functions-require-esm/module/tool.js:1:8",
+      "table <anonymous> functions-require-esm/module/tool.js:2:24",
+      "call total",
+      ...Array(3).fill(["call <anonymous>", "return <anonymous>"]).flat(),
+      "return total",
+      "table twice functions-require-esm/typeless/detect.js:1:8",
+      "call twice",
+      "return twice",
+      "return main",
+    ]);
+  });
+
+  test("an entry point in ESM syntax without a package type: detected, instrumented once, no warning of ours", async () => {
+    const main = join(fixtures, "functions-require-esm/typeless/main.js");
+    const [run, plain] = await Promise.all([runTraced(["node", main], { scopeArgs: ["--functions"], env }), runUntraced(["node", main])]);
+    // Node's own detection warning names its pid.
+    const noPid = (text: string) => text.replace(/\(node:\d+\)/g, "(node)");
+    expect(plain.stdout).toBe("typeless main: 8\n");
+    expect({ status: run.status, stdout: run.stdout, stderr: noPid(run.stderr) }).toEqual({ status: 0, stdout: plain.stdout, stderr: noPid(plain.stderr) });
+    expectClean(run);
+    expect(timeline(run.events, mainPid(run), 0).filter((line) => !/^(trace_|process_)/.test(line))).toEqual([
+      "table show functions-require-esm/typeless/main.js:5:1",
+      "call show",
+      "table twice functions-require-esm/typeless/detect.js:1:8",
+      "call twice",
+      "return twice",
+      "return show",
+    ]);
+  });
+
   test("without --functions nothing is instrumented", async () => {
     const run = await runTraced(["node", cjsApp]);
     expect(run.status).toBe(0);

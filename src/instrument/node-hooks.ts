@@ -1,12 +1,12 @@
 /**
  * Load-time instrumentation in Node: the CommonJS path (Module.prototype._compile, the
  * one place every CommonJS source passes through, including files that ESM `import`s
- * as CommonJS) and the ESM path (module.register with the loader in esm-loader.ts,
+ * as CommonJS, and ES modules loaded by `require()`, see instrumentCompiled) and the ESM path (module.register with the loader in esm-loader.ts,
  * which runs on Node's hooks thread). The agent calls `enableNodeInstrumentation`
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { instrumentVia, openTransformCache } from "./cache";
+import { instrumentVia, openTransformCache, type Cached, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import { Matcher, type MatchConfig } from "./match";
 
@@ -40,7 +40,7 @@ export function installCommonJsHook(options: NodeHookOptions): boolean {
     let code = content;
     if (typeof content === "string" && typeof filename === "string" && matcher.file(filename)) {
       try {
-        const result = instrumentVia(cache, content, filename, { matcher, module: false, readFile: siblingReader(filename) });
+        const result = instrumentCompiled(cache, matcher, content, filename, rest[0]);
         if (result.status === "instrumented") code = result.code;
         else if (result.status === "failed") warn(warningLine(filename, result.reason));
       } catch (error) {
@@ -50,6 +50,29 @@ export function installCommonJsHook(options: NodeHookOptions): boolean {
     return Reflect.apply(original, this, [code, filename, ...rest]);
   };
   return true;
+}
+
+/**
+ * One source reaching `_compile`, in the goal Node will run it in. Node ≥ 20.19 (22.12)
+ * also routes `require()` of an ES module through here (require(esm)): its
+ * `Module._extensions[".js"]` passes a third argument, the format: "module" for .mjs and
+ * .js under `"type": "module"` (Node then compiles the given source as a module in
+ * loadESMFromCJS, past every module.register hook, so this is the only place to
+ * instrument it), "commonjs" for .cjs and `"type": "commonjs"`, nothing for a .js
+ * without a type, which Node compiles as CommonJS and, when that fails on ESM syntax,
+ * as a module (detection) — so a script that does not parse is retried as a module.
+ * The module goal is transformed exactly as esm-loader.ts does it (same options, same
+ * file: URL as the source name), so both paths share one cache entry per file.
+ */
+export function instrumentCompiled(cache: TransformCache | undefined, matcher: Matcher, content: string, filename: string, format: unknown): Cached {
+  const readFile = siblingReader(filename);
+  const asModule = () => instrumentVia(cache, content, filename, { matcher, module: true, readFile, sourceName: pathToFileURL(filename).href });
+  if (typeof format === "string" && format.startsWith("module")) return asModule();
+  const script = instrumentVia(cache, content, filename, { matcher, module: false, readFile });
+  if (script.status !== "failed" || (typeof format === "string" && format.startsWith("commonjs"))) return script;
+  const module = asModule();
+  // Neither goal parses: report the script's reason (what Node tries first).
+  return module.status === "failed" ? script : module;
 }
 
 /** Registers the ESM load hook (Node ≥ 20.6). Returns false when module.register is missing. */
