@@ -1,10 +1,12 @@
 /**
  * The transform cache (src/instrument/cache.ts) through `scope run --functions`: entries in
  * the private cache directory, read back on the next start instead of a parse, and a new
- * entry when the source or the settings change.
+ * entry when the source, the settings or the source's external map change; bounded by
+ * SCOPE_TRANSFORM_CACHE_MAX, least recently used entries evicted at `scope run` start.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { cpSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { VERSION } from "../src/version";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
@@ -65,4 +67,114 @@ test("first start fills the cache, second start reads it, a changed source or se
   expect(calls.status).toBe(0);
   expect(calls.events.filter((e) => e.kind === "function_return")).toEqual([]);
   expect(entries().size).toBe(7);
+});
+
+/** Every entry (path → size, mtime) under a cache root's transforms-* directories. */
+function allEntries(root: string): Map<string, { size: number; mtimeMs: number }> {
+  const found = new Map<string, { size: number; mtimeMs: number }>();
+  if (!existsSync(root)) return found;
+  for (const version of readdirSync(root).filter((name) => name.startsWith("transforms-"))) {
+    for (const shard of readdirSync(join(root, version))) {
+      for (const name of readdirSync(join(root, version, shard))) {
+        const stat = statSync(join(root, version, shard, name));
+        found.set(join(root, version, shard, name), { size: stat.size, mtimeMs: stat.mtimeMs });
+      }
+    }
+  }
+  return found;
+}
+
+/** A well-formed entry of `bytes` bytes under a made-up key, last used at `when`. */
+function plantEntry(dir: string, seed: string, bytes: number, when: Date): string {
+  const key = createHash("sha256").update(seed).digest("hex");
+  mkdirSync(join(dir, key.slice(0, 2)), { recursive: true, mode: 0o700 });
+  const path = join(dir, key.slice(0, 2), key);
+  const header = "scope-transform unchanged\n";
+  writeFileSync(path, header + "x".repeat(bytes - header.length));
+  utimesSync(path, when, when);
+  return path;
+}
+
+test("bounded: a hit refreshes an entry's recency; over SCOPE_TRANSFORM_CACHE_MAX the least recently used go first, other versions' included", async () => {
+  const home = join(scratchDir(), "cache-lru");
+  const root = join(home, "scope");
+  const dir = join(root, `transforms-${VERSION}`);
+  // A fresh copy: the test above edits its app.
+  const lruApp = join(scratchDir(), "app-lru");
+  cpSync(join(fixtures, "functions-esm"), lruApp, { recursive: true });
+  const lru = (args: string[] = ["--functions"], extra: Record<string, string> = {}) =>
+    runTraced(["node", join(lruApp, "app.mjs")], { scopeArgs: args, env: { XDG_CACHE_HOME: home, ...extra }, cwd: lruApp });
+  const expected = "hello, esm\nlater: 42\nworker says 42\n";
+
+  const first = await lru();
+  expect({ status: first.status, stdout: first.stdout, stderr: first.stderr }).toEqual({ status: 0, stdout: expected, stderr: "" });
+  const used = [...allEntries(root).keys()];
+  expect(used).toHaveLength(3);
+
+  // The program's entries were last used two days ago; 30 entries of 8 KiB one day ago
+  // (oldest first); another version's entry three days ago; a writer's leftover two hours ago.
+  const day = 24 * 3600 * 1000;
+  const now = Date.now();
+  for (const path of used) utimesSync(path, new Date(now - 2 * day), new Date(now - 2 * day));
+  const fillers = Array.from({ length: 30 }, (_, i) => plantEntry(dir, `filler ${i}`, 8192, new Date(now - day + i * 1000)));
+  const otherVersion = join(root, "transforms-0.0.0-old");
+  const old = plantEntry(otherVersion, "old", 8192, new Date(now - 3 * day));
+  const leftover = `${fillers[0]}.123.abc.tmp`;
+  writeFileSync(leftover, "half");
+  utimesSync(leftover, new Date(now - 7200_000), new Date(now - 7200_000));
+
+  // Under the default bound nothing is evicted; the hits make the program's entries recent.
+  const second = await lru();
+  expect({ status: second.status, stdout: second.stdout, stderr: second.stderr }).toEqual({ status: 0, stdout: expected, stderr: "" });
+  const afterHits = allEntries(root);
+  for (const path of used) expect(afterHits.get(path)!.mtimeMs).toBeGreaterThan(now - 60_000);
+  expect(afterHits.size).toBe(3 + 30 + 1);
+  expect(existsSync(leftover)).toBe(false);
+
+  // A 100 KiB bound: pruned at start to under 3/4 of it, oldest first: the other version
+  // (its emptied directory too), then the oldest fillers; the recently used entries stay.
+  const bounded = await lru(["--functions"], { SCOPE_TRANSFORM_CACHE_MAX: "100KiB" });
+  expect({ status: bounded.status, stdout: bounded.stdout, stderr: bounded.stderr }).toEqual({ status: 0, stdout: expected, stderr: "" });
+  expect(table(bounded)).toEqual(table(first));
+  const kept = allEntries(root);
+  const total = [...kept.values()].reduce((sum, entry) => sum + entry.size, 0);
+  expect(total).toBeLessThanOrEqual(75 * 1024);
+  expect(existsSync(old)).toBe(false);
+  expect(existsSync(otherVersion)).toBe(false);
+  for (const path of used) expect(kept.has(path)).toBe(true);
+  const keptFillers = fillers.filter((path) => kept.has(path));
+  expect(keptFillers.length).toBeGreaterThan(0);
+  expect(keptFillers).toEqual(fillers.slice(fillers.length - keptFillers.length));
+
+  // 0: no cache; the entries are removed and none written.
+  const none = await lru(["--functions"], { SCOPE_TRANSFORM_CACHE_MAX: "0" });
+  expect({ status: none.status, stdout: none.stdout, stderr: none.stderr }).toEqual({ status: 0, stdout: expected, stderr: "" });
+  expect(allEntries(root).size).toBe(0);
+
+  // Not a size: one line, the default bound, the run goes on.
+  const bad = await lru(["--functions"], { SCOPE_TRANSFORM_CACHE_MAX: "lots" });
+  expect({ status: bad.status, stdout: bad.stdout, stderr: bad.stderr }).toEqual({
+    status: 0,
+    stdout: expected,
+    stderr: 'scope: SCOPE_TRANSFORM_CACHE_MAX: expected a size such as 256MiB (0: no cache), got "lots"; using 256MiB\n',
+  });
+  expect(allEntries(root).size).toBe(3);
+});
+
+test("an external source map is part of the key: a rebuilt map next to an unchanged source is not served stale", async () => {
+  const dir = join(scratchDir(), "mapped");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "lib.cjs"), 'function fail() {\n  throw new Error("mapped");\n}\nmodule.exports = { fail };\n//# sourceMappingURL=lib.cjs.map\n');
+  writeFileSync(join(dir, "main.cjs"), 'const { fail } = require("./lib.cjs");\ntry {\n  fail();\n} catch (error) {\n  console.log(error.stack.split("\\n")[1].trim());\n}\n');
+  const writeMap = (source: string) => writeFileSync(join(dir, "lib.cjs.map"), JSON.stringify({ version: 3, sources: [source], names: [], mappings: "AAAA;AACA;AACA;AACA" }));
+  const mapped = () => runTraced(["node", join(dir, "main.cjs")], { scopeArgs: ["--functions"], env: { XDG_CACHE_HOME: join(scratchDir(), "cache-map") }, cwd: dir });
+
+  writeMap("first.ts");
+  const first = await mapped();
+  // scope turns Node's source maps on: the frame is the original position, through lib.cjs.map.
+  expect({ status: first.status, stdout: first.stdout }).toEqual({ status: 0, stdout: `at fail (${join(dir, "first.ts")}:2:1)\n` });
+  expect((await mapped()).stdout).toBe(first.stdout);
+
+  writeMap("second.ts");
+  expect((await mapped()).stdout).toBe(`at fail (${join(dir, "second.ts")}:2:1)\n`);
 });

@@ -2,17 +2,28 @@
  * The transform cache: what `instrument()` made of a file, kept on disk so the next start
  * of the program pays a hash instead of a parse. Keyed by the SHA-256 of everything the
  * result depends on: scope's version, the settings (and NODE_ENV, which picks the default
- * level), the file's name as the source map gives it, the module goal, and the source.
+ * level), the file's name as the source map gives it, the module goal, the source, and,
+ * when the source names an external source map (`//# sourceMappingURL=x.js.map`), that
+ * map's text (the output's map is chained onto it: a rebuilt map must not reuse an entry).
  * The directory is the private cache scope created (0700, src/core/assets.ts cacheRoot);
  * scope passes it in SCOPE_TRANSFORM_CACHE. Entries are written to a temporary name and
  * renamed, so a concurrent reader (another process of the tree) sees a whole entry or none.
  * A cache that cannot be read or written is skipped: the file is transformed as usual.
+ *
+ * Size: an entry's mtime is its last use (written, or read while older than an hour: at
+ * most one utime per entry per hour, whatever the number of processes). `scope run` calls
+ * pruneTransformCache once at start, in its own process: over the bound
+ * (SCOPE_TRANSFORM_CACHE_MAX, default 256 MiB) the least recently used entries go, those
+ * of other scope versions' `transforms-*` directories included (never used again, so
+ * they go first), until the total is under 3/4 of the bound.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { parseSize } from "../run/options";
 import { VERSION } from "../version";
 import { instrument, type InstrumentOptions, type Instrumented } from "./instrument";
+import { findInputMap } from "./print";
 
 /** Sources larger than this are not cached (one entry must not fill the disk). */
 const ENTRY_BYTES_MAX = 64 * 1024 * 1024;
@@ -65,6 +76,19 @@ export class TransformCache {
   key(code: string, file: string, options: InstrumentOptions): string {
     const hash = createHash("sha256");
     hash.update(this.settingsKey).update("\0").update(options.sourceName ?? file).update("\0").update(String(options.module)).update("\0").update(code);
+    // The external map the transform would read and chain (print.ts finds it the same way).
+    // Whether there is one depends on `code` alone, so keys without it are as before.
+    const readFile = options.readFile;
+    if (readFile) {
+      let map: string | undefined;
+      let named = false;
+      findInputMap(code, (url) => {
+        named = true;
+        map = readFile(url);
+        return undefined;
+      });
+      if (named) hash.update(map === undefined ? "\0no map" : "\0map\0").update(map ?? "");
+    }
     return hash.digest("hex");
   }
 
@@ -73,7 +97,7 @@ export class TransformCache {
     if (code.length > ENTRY_BYTES_MAX) return instrument(code, file, options);
     const key = this.key(code, file, options);
     const path = join(this.dir, key.slice(0, 2), key);
-    const entry = read(path);
+    const entry = read(path, true);
     if (entry) {
       this.hits++;
       return entry.status === "instrumented" ? { status: "instrumented", code: entry.body } : { status: entry.status, code, reason: entry.body };
@@ -88,12 +112,33 @@ export class TransformCache {
 /** An entry is one line "scope-transform <status>" and the body (code, or the reason). */
 const HEADER = "scope-transform ";
 
-function read(path: string): { status: Cached["status"]; body: string } | undefined {
-  let text: string;
+/** A hit refreshes the entry's mtime (its recency for pruning) when older than this. */
+const TOUCH_AFTER_MS = 60 * 60 * 1000;
+
+function touchIfOld(fd: number): void {
   try {
-    text = readFileSync(path, "utf8");
+    const now = Date.now();
+    if (now - fstatSync(fd).mtimeMs > TOUCH_AFTER_MS) futimesSync(fd, now / 1000, now / 1000);
+  } catch {
+    // Not ours to change (a read-only cache): the entry only looks older than it is.
+  }
+}
+
+function read(path: string, touch = false): { status: Cached["status"]; body: string } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
   } catch {
     return undefined;
+  }
+  let text: string;
+  try {
+    text = readFileSync(fd, "utf8");
+    if (touch) touchIfOld(fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
   const newline = text.indexOf("\n");
   const status = text.slice(HEADER.length, newline);
@@ -111,4 +156,143 @@ function write(path: string, status: Cached["status"], body: string): void {
   } catch {
     // A read-only or full cache: the next start transforms again.
   }
+}
+
+/** The default bound of the transform cache; SCOPE_TRANSFORM_CACHE_MAX overrides it. */
+export const TRANSFORM_CACHE_MAX_DEFAULT = 256 * 1024 * 1024;
+export const TRANSFORM_CACHE_MAX_ENV = "SCOPE_TRANSFORM_CACHE_MAX";
+
+/**
+ * The bound in `env` (SCOPE_TRANSFORM_CACHE_MAX: a size such as 64MiB, or 0 for no cache),
+ * or the default with a warning when it is not a size.
+ */
+export function transformCacheLimit(env: Record<string, string | undefined> = process.env): { bytes: number; warning?: string } {
+  const text = env[TRANSFORM_CACHE_MAX_ENV]?.trim();
+  if (text === undefined || text === "") return { bytes: TRANSFORM_CACHE_MAX_DEFAULT };
+  if (/^0+\s*[a-z]*$/i.test(text)) return { bytes: 0 };
+  const bytes = parseSize(text);
+  if (bytes !== undefined) return { bytes };
+  return { bytes: TRANSFORM_CACHE_MAX_DEFAULT, warning: `${TRANSFORM_CACHE_MAX_ENV}: expected a size such as 256MiB (0: no cache), got "${text}"; using 256MiB` };
+}
+
+export interface PruneResult {
+  /** Entries and their bytes before pruning (every transforms-* directory). */
+  entries: number;
+  bytes: number;
+  removed: number;
+  removedBytes: number;
+}
+
+/** A writer's temporary file older than this was left by a process that died mid-write. */
+const TEMPORARY_STALE_MS = 60 * 60 * 1000;
+
+/**
+ * Keeps the transform caches under `maxBytes`: `dir` (this version's) and its sibling
+ * `transforms-*` directories of other versions, only directories owned by this user and
+ * only files whose names are entries (64 hex digits) or their temporaries. When the total
+ * is over the bound, the least recently used entries are removed until it is under 3/4
+ * of it (so the next start does not prune again); emptied shards and emptied directories
+ * of other versions are removed too. Errors are skipped: pruning never stops a run.
+ */
+export function pruneTransformCache(dir: string, maxBytes: number, now = Date.now()): PruneResult {
+  const result: PruneResult = { entries: 0, bytes: 0, removed: 0, removedBytes: 0 };
+  const uid = process.getuid?.();
+  const owned = (path: string) => {
+    try {
+      const stat = lstatSync(path);
+      return stat.isDirectory() && (uid === undefined || stat.uid === uid);
+    } catch {
+      return false;
+    }
+  };
+  const root = dirname(dir);
+  let caches: string[];
+  try {
+    caches = readdirSync(root).filter((name) => name.startsWith("transforms-")).map((name) => join(root, name));
+  } catch {
+    return result;
+  }
+  const files: { path: string; size: number; used: number }[] = [];
+  const shards: string[] = [];
+  for (const cache of caches) {
+    if (!owned(cache)) continue;
+    for (const shard of list(cache)) {
+      const shardPath = join(cache, shard);
+      if (!/^[0-9a-f]{2}$/.test(shard) || !owned(shardPath)) continue;
+      shards.push(shardPath);
+      for (const name of list(shardPath)) {
+        const path = join(shardPath, name);
+        const isEntry = /^[0-9a-f]{64}$/.test(name);
+        const isTemporary = /^[0-9a-f]{64}\..+\.tmp$/.test(name);
+        if (!isEntry && !isTemporary) continue;
+        let stat;
+        try {
+          stat = lstatSync(path);
+        } catch {
+          continue;
+        }
+        if (!stat.isFile()) continue;
+        if (isTemporary) {
+          if (now - stat.mtimeMs > TEMPORARY_STALE_MS) remove(path);
+          continue;
+        }
+        files.push({ path, size: stat.size, used: stat.mtimeMs });
+      }
+    }
+  }
+  result.entries = files.length;
+  result.bytes = files.reduce((sum, file) => sum + file.size, 0);
+  if (result.bytes > maxBytes) {
+    const target = Math.floor((maxBytes * 3) / 4);
+    files.sort((a, b) => a.used - b.used);
+    let total = result.bytes;
+    for (const file of files) {
+      if (total <= target) break;
+      if (!remove(file.path)) continue;
+      total -= file.size;
+      result.removed++;
+      result.removedBytes += file.size;
+    }
+  }
+  // Empty shards, then other versions' empty directories (rmdir refuses a non-empty one).
+  for (const shard of shards) if (list(shard).length === 0) removeDir(shard);
+  for (const cache of caches) if (basename(cache) !== basename(dir) && owned(cache) && list(cache).length === 0) removeDir(cache);
+  return result;
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function remove(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function removeDir(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    // Not empty (a writer just added an entry) or already gone.
+  }
+}
+
+/**
+ * `scope run`, once at start, in scope's own process: bounds the caches next to `dir`
+ * (pruneTransformCache) and returns the directory to hand the program, or undefined when
+ * SCOPE_TRANSFORM_CACHE_MAX is 0 (no cache: every entry removed, none written).
+ */
+export function boundTransformCache(dir: string, warn: (line: string) => void, env: Record<string, string | undefined> = process.env): string | undefined {
+  const limit = transformCacheLimit(env);
+  if (limit.warning) warn(`scope: ${limit.warning}\n`);
+  pruneTransformCache(dir, limit.bytes);
+  return limit.bytes === 0 ? undefined : dir;
 }

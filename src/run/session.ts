@@ -12,6 +12,7 @@ import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { assets, transformCacheDir } from "../core/assets";
+import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
 import { signalNumberOf } from "./signals";
 import { removeStaleRings } from "./stale";
@@ -46,7 +47,7 @@ const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 /** The transform cache, or none (one line said) when the private cache cannot be made. */
 function transformCacheOrNone(stderr: Writable): string | undefined {
   try {
-    return transformCacheDir();
+    return boundTransformCache(transformCacheDir(), (line) => stderr.write(line));
   } catch (error) {
     stderr.write(`scope: no transform cache (${(error as Error).message}); every start transforms\n`);
     return undefined;
