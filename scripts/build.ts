@@ -1,12 +1,14 @@
 /**
- * Builds the one executable, dist/scope: the Zig artifacts (ReleaseFast), the agent
- * bundles, then `bun build --compile` with all of them embedded. The content hash
- * of the embedded files keys the private cache directory they are extracted to.
+ * Builds the one executable, dist/scope: the Zig artifacts (ReleaseFast), oxc-parser's
+ * native binding (copied to dist/lib), the agent bundles, then a compile (Bun.build with
+ * `compile`, as `bun build --compile`) with all of them embedded. The content hash of
+ * the embedded files keys the private cache directory they are extracted to.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { agentEntries, bundleAgent } from "../src/core/assets";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { agentEntries, bundleAgent, oxcBindingSource } from "../src/core/assets";
+import { oxcBindingPlugin } from "../src/core/oxc-plugin";
 
 const root = join(import.meta.dir, "..");
 const dist = join(root, "dist");
@@ -18,18 +20,31 @@ function run(argv: string[]): void {
 
 run(["zig", "build", "-Doptimize=ReleaseFast"]);
 mkdirSync(join(dist, "agent"), { recursive: true });
+mkdirSync(join(dist, "lib"), { recursive: true });
+// oxc-parser's JavaScript and its binding must be the same release (napi-rs checks only on request).
+const oxcBinding = oxcBindingSource();
+if (!oxcBinding) throw new Error("oxc-parser's native binding for this platform is not installed (bun install)");
+const versionOf = (packageJson: string) => (JSON.parse(readFileSync(packageJson, "utf8")) as { version: string }).version;
+const oxcVersion = versionOf(join(root, "node_modules/oxc-parser/package.json"));
+if (versionOf(join(dirname(oxcBinding), "package.json")) !== oxcVersion) throw new Error(`${oxcBinding} is not oxc-parser ${oxcVersion}'s`);
+copyFileSync(oxcBinding, join(dist, "lib/oxc-parser.node"));
 const files = [
   join(root, "zig-out/lib/libscope.so"),
   join(root, "zig-out/lib/scope.node"),
+  join(dist, "lib/oxc-parser.node"),
   ...(await Promise.all(Object.keys(agentEntries).map((name) => bundleAgent(name as keyof typeof agentEntries, join(dist, "agent"))))),
 ];
 const hash = createHash("sha256");
 for (const file of files) hash.update(readFileSync(file));
 const assetHash = hash.digest("hex").slice(0, 16);
 
-run([
-  process.execPath, "build", "--compile", "--minify-syntax",
-  `--define=SCOPE_ASSET_HASH=${JSON.stringify(assetHash)}`,
-  join(root, "src/cli/main.ts"), "--outfile", join(dist, "scope"),
-]);
+// The CLI's own copy of oxc-parser (`scope instrument` on TypeScript) opens the extracted binding.
+const compiled = await Bun.build({
+  entrypoints: [join(root, "src/cli/main.ts")],
+  compile: { outfile: join(dist, "scope") },
+  minify: { syntax: true },
+  define: { SCOPE_ASSET_HASH: JSON.stringify(assetHash) },
+  plugins: [oxcBindingPlugin(join(root, "src/core/assets.ts"))],
+});
+if (!compiled.success) throw new Error(`compiling dist/scope failed: ${compiled.logs.map(String).join("; ")}`);
 console.log(`built dist/scope (assets ${assetHash})`);

@@ -12,13 +12,16 @@
  * - SCOPE_FUNCTIONS (function tracing settings, JSON), SCOPE_ESM_LOADER (the bundled ESM
  *   loader) and SCOPE_TRANSFORM_CACHE (where transformed sources are kept) turn on
  *   function tracing (src/instrument/agent.ts); children and workers inherit them.
+ *   SCOPE_OXC_BINDING names the oxc-parser binding the bundled parser opens for
+ *   TypeScript (src/instrument/oxc-binding.ts); not NAPI_RS_NATIVE_LIBRARY_PATH, which
+ *   every napi-rs package the program loads would obey.
  */
 
 export interface LaunchOptions {
   argv: string[];
   env: Record<string, string | undefined>;
   ringPath: string;
-  assets: { nodeAgent: string; bunAgent: string; addon: string; libscope: string; esmLoader?: string; functionsAgent?: string };
+  assets: { nodeAgent: string; bunAgent: string; addon: string; libscope: string; esmLoader?: string; functionsAgent?: string; oxcBinding?: string };
   /** Event groups (process, thread, message); all when absent. */
   events?: string[];
   /** Function tracing settings (JSON of src/instrument/match.ts MatchConfig); off when absent. */
@@ -59,11 +62,12 @@ export function prepareLaunch(opts: LaunchOptions): Launch {
   env.SCOPE_LIBSCOPE = opts.assets.libscope;
   if (opts.events && opts.events.length > 0) env.SCOPE_EVENTS = opts.events.join(",");
   else delete env.SCOPE_EVENTS;
-  for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_FUNCTIONS_AGENT", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
+  for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_FUNCTIONS_AGENT", "SCOPE_OXC_BINDING", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
   if (opts.functions !== undefined) {
     env.SCOPE_FUNCTIONS = opts.functions;
     if (opts.assets.esmLoader) env.SCOPE_ESM_LOADER = opts.assets.esmLoader;
     if (opts.assets.functionsAgent) env.SCOPE_FUNCTIONS_AGENT = opts.assets.functionsAgent;
+    if (opts.assets.oxcBinding) env.SCOPE_OXC_BINDING = opts.assets.oxcBinding;
     if (opts.transformCache) env.SCOPE_TRANSFORM_CACHE = opts.transformCache;
   }
   return { argv, env };

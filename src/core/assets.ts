@@ -1,18 +1,28 @@
 /**
  * The files scope hands to traced programs: libscope.so (bun:ffi), scope.node (the
- * Node-API addon) and the agent bundles. A separate `node` process cannot read Bun's
- * embedded file system, so the compiled executable extracts them once to a private
- * cache directory (0700), keyed by version and content hash. Running from source they
- * come from zig-out/ and a fresh agent bundle.
+ * Node-API addon), oxc-parser's native binding (TypeScript) and the agent bundles. A
+ * separate `node` process cannot read Bun's embedded file system, so the compiled
+ * executable extracts them once to a private cache directory (0700), keyed by version
+ * and content hash. Running from source they come from zig-out/, node_modules and a
+ * fresh agent bundle.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { VERSION } from "../version";
 import { setLibscopePath } from "./native";
+import { oxcBindingPlugin } from "./oxc-plugin";
 
-/** Native libraries built by `zig build` into zig-out/lib. */
-const libraries = { libscope: "libscope.so", addon: "scope.node" } as const;
+/**
+ * Native libraries: the file name they are extracted as and the variable that overrides
+ * them from source. libscope and scope.node are built by `zig build` into zig-out/lib;
+ * oxc-parser's binding comes from its per-platform package (oxcBindingSource).
+ */
+const libraries = {
+  libscope: { out: "libscope.so", env: "SCOPE_LIBSCOPE" },
+  addon: { out: "scope.node", env: "SCOPE_ADDON" },
+  oxcBinding: { out: "oxc-parser.node", env: "SCOPE_OXC_BINDING" },
+} as const;
 
 /** Agent entry points, relative to the repo; scripts/build.ts bundles the same ones. */
 export const agentEntries = {
@@ -30,7 +40,7 @@ export type AssetName = keyof typeof libraries | keyof typeof agentEntries;
 export type Assets = Record<AssetName, string>;
 
 function fileName(name: AssetName): string {
-  return name in libraries ? libraries[name as keyof typeof libraries] : agentEntries[name as keyof typeof agentEntries].out;
+  return name in libraries ? libraries[name as keyof typeof libraries].out : agentEntries[name as keyof typeof agentEntries].out;
 }
 
 const repoRoot = join(import.meta.dir, "..", "..");
@@ -39,7 +49,7 @@ let cached: Assets | undefined;
 
 export async function assets(): Promise<Assets> {
   if (!cached) {
-    cached = compiled ? await extractEmbedded() : await buildFromSource();
+    cached = compiled ? extractEmbedded() : await buildFromSource();
     setLibscopePath(cached.libscope);
   }
   return cached;
@@ -62,8 +72,11 @@ export function ensurePrivateDir(path: string): void {
   chmodSync(path, 0o700);
 }
 
-async function extractEmbedded(): Promise<Assets> {
-  const { embedded } = await import("./embedded");
+let extracted: Assets | undefined;
+
+function extractEmbedded(): Assets {
+  if (extracted) return extracted;
+  const { embedded } = require("./embedded") as typeof import("./embedded");
   const root = cacheRoot();
   ensurePrivateDir(root);
   const dir = join(root, `${VERSION}-${SCOPE_ASSET_HASH}`);
@@ -72,8 +85,7 @@ async function extractEmbedded(): Promise<Assets> {
     // Extract into a fresh directory, then rename: a concurrent scope never sees half a set.
     const staging = mkdtempSync(join(root, ".staging-"));
     for (const name of names) {
-      const bytes = await Bun.file(embedded[name]).arrayBuffer();
-      writeFileSync(join(staging, fileName(name)), new Uint8Array(bytes), { mode: 0o700 });
+      writeFileSync(join(staging, fileName(name)), readFileSync(embedded[name]), { mode: 0o700 });
     }
     writeFileSync(join(staging, ".complete"), "");
     try {
@@ -83,7 +95,35 @@ async function extractEmbedded(): Promise<Assets> {
       if (!existsSync(join(dir, ".complete"))) throw error;
     }
   }
-  return Object.fromEntries(names.map((name) => [name, join(dir, fileName(name))])) as Assets;
+  extracted = Object.fromEntries(names.map((name) => [name, join(dir, fileName(name))])) as Assets;
+  return extracted;
+}
+
+/**
+ * oxc-parser's binding for this platform in node_modules (the package oxc-parser's own
+ * loader would pick: @oxc-parser/binding-<platform>-<arch>[-<libc>]); undefined when
+ * none is installed.
+ */
+export function oxcBindingSource(): string | undefined {
+  const base = `@oxc-parser/binding-${process.platform}-${process.arch}`;
+  const candidates = process.platform === "linux" ? [`${base}-gnu`, `${base}-musl`] : process.platform === "win32" ? [`${base}-msvc`] : [base];
+  for (const name of candidates) {
+    try {
+      return require.resolve(name, { paths: [repoRoot] });
+    } catch {
+      // Not installed for this libc; try the next.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Where the scope process itself loads oxc-parser's binding (`scope instrument` on
+ * TypeScript): the compiled CLI is bundled with oxcBindingPlugin(this module), so its
+ * copy of oxc-parser opens the extracted asset; from source oxc-parser loads as usual.
+ */
+export function oxcBindingPath(): string | undefined {
+  return compiled ? extractEmbedded().oxcBinding : oxcBindingSource();
 }
 
 /** Bundles one agent entry to `outDir`; throws with the bundler's messages on failure. */
@@ -96,21 +136,23 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
     minify: false,
     naming: spec.out,
     outdir: outDir,
-    // A native binding, loaded lazily for TypeScript only (src/instrument/parse.ts); not bundled.
-    external: ["oxc-parser"],
+    // oxc-parser's JavaScript is bundled; its binding is opened from $SCOPE_OXC_BINDING.
+    plugins: [oxcBindingPlugin()],
   });
   if (!result.success) throw new Error(`bundling ${spec.entry} failed: ${result.logs.map(String).join("; ")}`);
   return join(outDir, spec.out);
 }
 
 async function buildFromSource(): Promise<Assets> {
-  const lib = (name: keyof typeof libraries) => {
-    const override = process.env[name === "libscope" ? "SCOPE_LIBSCOPE" : "SCOPE_ADDON"];
+  const lib = (name: "libscope" | "addon") => {
+    const override = process.env[libraries[name].env];
     if (override) return override;
-    const path = join(repoRoot, "zig-out/lib", libraries[name]);
+    const path = join(repoRoot, "zig-out/lib", libraries[name].out);
     if (!existsSync(path)) throw new Error(`${basename(path)} not built; run \`zig build -Doptimize=ReleaseFast\``);
     return path;
   };
+  // Optional: without it ("") TypeScript files run untouched, with one warning line each.
+  const oxcBinding = process.env[libraries.oxcBinding.env] || oxcBindingSource() || "";
   const outDir = mkdtempSync(join(tmpdir(), "scope-dev-agent-"));
   process.once("exit", () => rmSync(outDir, { recursive: true, force: true }));
   const agents = Object.keys(agentEntries) as (keyof typeof agentEntries)[];
@@ -118,6 +160,7 @@ async function buildFromSource(): Promise<Assets> {
   return {
     libscope: lib("libscope"),
     addon: lib("addon"),
+    oxcBinding,
     ...(Object.fromEntries(agents.map((name, i) => [name, bundled[i]!])) as Record<keyof typeof agentEntries, string>),
   };
 }

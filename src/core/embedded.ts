@@ -6,9 +6,11 @@
 import type { AssetName } from "./assets";
 import addon from "../../zig-out/lib/scope.node" with { type: "file" };
 import libscope from "../../zig-out/lib/libscope.so" with { type: "file" };
+// oxc-parser's binding for the build platform, copied there by scripts/build.ts.
+import oxcBinding from "../../dist/lib/oxc-parser.node" with { type: "file" };
 import bunAgent from "../../dist/agent/bun.mjs" with { type: "file" };
 import nodeAgent from "../../dist/agent/node.cjs" with { type: "file" };
 import esmLoader from "../../dist/agent/esm-loader.mjs" with { type: "file" };
 import functionsAgent from "../../dist/agent/functions.cjs" with { type: "file" };
 
-export const embedded = { libscope, addon, nodeAgent, bunAgent, esmLoader, functionsAgent } satisfies Record<AssetName, string>;
+export const embedded = { libscope, addon, oxcBinding, nodeAgent, bunAgent, esmLoader, functionsAgent } satisfies Record<AssetName, string>;

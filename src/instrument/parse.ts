@@ -2,7 +2,9 @@
  * Step 1 of the pipeline: source text → ESTree Program with `start`/`end` offsets
  * (UTF-16, as JavaScript strings index). meriyah for JavaScript (pure JS, the fastest
  * of the parsers measured in Node 20, bundles into the agent); oxc-parser for
- * TypeScript only, loaded on first use (a native binding that may be missing).
+ * TypeScript only, loaded on first use (a native binding that may be missing). In
+ * scope's own bundles oxc-parser opens the binding scope ships (oxc-binding.ts);
+ * unbundled it loads as usual from node_modules.
  * See ARCHITECTURE.md "Instrumentation" for the figures.
  */
 import { parseModule, parseScript } from "meriyah";
@@ -64,6 +66,7 @@ export function parse(code: string, file: string, module?: boolean): Parsed {
 
 type OxcParse = (file: string, code: string, options: object) => { program: unknown; errors: { message: string }[] };
 let oxc: OxcParse | null | undefined;
+let oxcError = "";
 
 /**
  * Loads oxc-parser now. The Bun plugin calls this before registering: a `require` made
@@ -77,15 +80,16 @@ function loadOxc(): OxcParse | null {
   if (oxc !== undefined) return oxc;
   try {
     oxc = (require("oxc-parser") as { parseSync: OxcParse }).parseSync;
-  } catch {
+  } catch (error) {
     oxc = null;
+    oxcError = messageOf(error);
   }
   return oxc;
 }
 
 function parseTypeScript(code: string, file: string, language: Language, module: boolean | undefined): Parsed {
   const parseSync = loadOxc();
-  if (!parseSync) return { ok: false, reason: "TypeScript needs oxc-parser, which could not be loaded" };
+  if (!parseSync) return { ok: false, reason: `TypeScript needs oxc-parser, which could not be loaded (${oxcError})` };
   try {
     const sourceType = module === true ? "module" : module === false ? "commonjs" : "unambiguous";
     const result = parseSync(file, code, { lang: language, sourceType, astType: "ts", range: false });
