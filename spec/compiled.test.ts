@@ -1,6 +1,6 @@
 /** The one executable: copied alone to another directory it extracts what it needs and works. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "./harness";
@@ -9,10 +9,61 @@ const built = join(repoRoot, "dist/scope");
 let dir: string;
 let env: Record<string, string>;
 
-async function scope(args: string[]) {
-  const child = Bun.spawn([join(dir, "scope"), ...args], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+async function scope(args: string[], extraEnv: Record<string, string> = {}) {
+  const child = Bun.spawn([join(dir, "scope"), ...args], { cwd: dir, env: { ...env, ...extraEnv }, stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return { stdout, stderr, exitCode };
+}
+
+async function events(trace: string): Promise<Record<string, unknown>[]> {
+  const dump = await scope(["dump", "--json", trace]);
+  expect(dump.exitCode).toBe(0);
+  return dump.stdout.trim().split("\n").map((line) => JSON.parse(line));
+}
+
+/** "name (file:line:column)" → "file:name" for every function_call, in order per thread. */
+function calls(list: Record<string, unknown>[]): string[] {
+  return list
+    .filter((event) => event.kind === "function_call")
+    .map((event) => {
+      const match = /^(.*) \((?:.*\/)?([^/]+):\d+:\d+\)$/.exec(String(event.function))!;
+      return `t${event.tid} ${match[2]}:${match[1]}`;
+    });
+}
+
+/** A TypeScript program for Bun (types, a class with parameter properties, a worker). */
+const tsProgram: Record<string, string> = {
+  "shapes.ts": `export interface Shape { area(): number }
+export class Rect implements Shape {
+  constructor(private w: number, private h: number) {}
+  area(): number { return this.w * this.h; }
+}
+export function total(shapes: Shape[]): number { return shapes.reduce((sum: number, s: Shape) => sum + s.area(), 0); }
+`,
+  "worker.ts": `import { Rect } from "./shapes.ts";
+declare var self: Worker;
+function inWorker(n: number): number { return new Rect(n, n).area(); }
+self.onmessage = (event: MessageEvent<number>) => { postMessage(inWorker(event.data)); };
+`,
+  "app.ts": `import { Rect, total } from "./shapes.ts";
+const sum: number = total([new Rect(1, 2), new Rect(3, 4)]);
+console.log(\`total \${sum}\`);
+const worker = new Worker(new URL("./worker.ts", import.meta.url));
+worker.onmessage = (event: MessageEvent<number>) => { console.log(\`worker \${event.data}\`); worker.terminate(); };
+worker.postMessage(5);
+`,
+};
+
+const tsCalls = [
+  "t0 shapes.ts:Rect.constructor", "t0 shapes.ts:Rect.constructor", "t0 shapes.ts:total",
+  "t0 shapes.ts:<anonymous>", "t0 shapes.ts:Rect.area", "t0 shapes.ts:<anonymous>", "t0 shapes.ts:Rect.area",
+  "t0 app.ts:worker.onmessage",
+  "t1 worker.ts:self.onmessage", "t1 worker.ts:inWorker", "t1 shapes.ts:Rect.constructor", "t1 shapes.ts:Rect.area",
+];
+
+function writeProgram(into: string): void {
+  mkdirSync(into, { recursive: true });
+  for (const [name, text] of Object.entries(tsProgram)) writeFileSync(join(into, name), text);
 }
 
 beforeAll(() => {
@@ -55,5 +106,58 @@ describe("dist/scope", () => {
     const names = events.filter((event) => event.kind === "function_table").map((event) => `${event.name}:${event.line}`);
     expect(names.sort()).toEqual(["<anonymous>:14", "greet:1", "later:6", "triple:3"]);
     expect(events.filter((event) => event.kind === "function_call").length).toBe(4);
+  });
+
+  test("--functions on TypeScript under Bun: the embedded oxc-parser binding parses the program's .ts files, workers too", async () => {
+    writeProgram(join(dir, "ts"));
+    const run = await scope(["run", "--functions", "--out", "ts.bin", "--", process.execPath, join(dir, "ts/app.ts")]);
+    expect({ exitCode: run.exitCode, stdout: run.stdout }).toEqual({ exitCode: 0, stdout: "total 14\nworker 25\n" });
+    expect(run.stderr).not.toContain("not instrumented");
+    const list = await events("ts.bin");
+    expect(calls(list).sort()).toEqual([...tsCalls].sort());
+    // Extracted next to the other assets.
+    expect(readdirSync(join(dir, "cache/scope")).some((name) => existsSync(join(dir, "cache/scope", name, "oxc-parser.node")))).toBe(true);
+  });
+
+  test("--functions on a .ts file Node loads as CommonJS: the functions agent opens the binding in node", async () => {
+    mkdirSync(join(dir, "node-ts"), { recursive: true });
+    // Node 20 runs an unknown extension as JavaScript: a type-free .ts file still goes through oxc-parser.
+    writeFileSync(join(dir, "node-ts/lib.ts"), "function square(n) { return n * n; }\nmodule.exports = { square };\n");
+    writeFileSync(join(dir, "node-ts/main.cjs"), 'const { square } = require("./lib.ts");\nconsole.log(square(7));\n');
+    const run = await scope(["run", "--functions", "--out", "node-ts.bin", "--", "node", join(dir, "node-ts/main.cjs")]);
+    expect({ exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr }).toEqual({ exitCode: 0, stdout: "49\n", stderr: expect.not.stringContaining("not instrumented") });
+    expect(calls(await events("node-ts.bin"))).toEqual(["t0 lib.ts:square"]);
+  });
+
+  test("scope instrument on TypeScript: the CLI loads the extracted binding; the output runs, and traces under --functions", async () => {
+    writeProgram(join(dir, "aot-in"));
+    const result = await scope(["instrument", join(dir, "aot-in"), "--out", join(dir, "aot-out")]);
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+    expect(result.stdout).toStartWith("scope: 3 files instrumented (");
+    for (const name of Object.keys(tsProgram)) expect(readFileSync(join(dir, "aot-out", name), "utf8")).toContain("/*scope:instrumented*/");
+    const plain = Bun.spawnSync([process.execPath, join(dir, "aot-out/app.ts")], { env, stdout: "pipe", stderr: "pipe" });
+    expect({ exitCode: plain.exitCode, stdout: plain.stdout.toString(), stderr: plain.stderr.toString() }).toEqual({ exitCode: 0, stdout: "total 14\nworker 25\n", stderr: "" });
+    const run = await scope(["run", "--functions", "--out", "aot.bin", "--", process.execPath, join(dir, "aot-out/app.ts")]);
+    expect({ exitCode: run.exitCode, stdout: run.stdout }).toEqual({ exitCode: 0, stdout: "total 14\nworker 25\n" });
+    expect(calls(await events("aot.bin")).sort()).toEqual([...tsCalls].sort());
+  });
+
+  test("without a loadable binding a TypeScript file runs untouched, with one warning line", async () => {
+    // Its own cache: extract, then take the binding away (as on a machine where it cannot load).
+    const cache = join(dir, "cache-no-oxc");
+    expect((await scope(["doctor"], { XDG_CACHE_HOME: cache })).exitCode).toBe(0);
+    for (const name of readdirSync(join(cache, "scope"))) rmSync(join(cache, "scope", name, "oxc-parser.node"), { force: true });
+    mkdirSync(join(dir, "solo"), { recursive: true });
+    writeFileSync(join(dir, "solo/solo.ts"), "function twice(n: number): number { return 2 * n; }\nconsole.log(twice(21));\n");
+    const run = await scope(["run", "--functions", "--out", "solo.bin", "--", process.execPath, join(dir, "solo/solo.ts")], { XDG_CACHE_HOME: cache });
+    expect({ exitCode: run.exitCode, stdout: run.stdout }).toEqual({ exitCode: 0, stdout: "42\n" });
+    const warnings = run.stderr.split("\n").filter((line) => line.includes("not instrumented"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("solo.ts: not instrumented (TypeScript needs oxc-parser, which could not be loaded (");
+    expect(calls(await events("solo.bin"))).toEqual([]);
+    const aot = await scope(["instrument", join(dir, "solo/solo.ts"), "--out", join(dir, "solo-out")], { XDG_CACHE_HOME: cache });
+    expect(aot.exitCode).toBe(0);
+    expect(aot.stderr).toContain("solo.ts: not instrumented (TypeScript needs oxc-parser");
+    expect(readFileSync(join(dir, "solo-out/solo.ts"), "utf8")).toBe(readFileSync(join(dir, "solo/solo.ts"), "utf8"));
   });
 });
