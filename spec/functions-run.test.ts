@@ -4,6 +4,7 @@
  * the runtime events of the same thread, and the program's output is unchanged.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, fixtures, ofKind, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
@@ -163,6 +164,21 @@ describe("node", () => {
     ]);
   });
 
+  test("--functions=@<file>: the same settings from a JSON file", async () => {
+    const settings = join(scratchDir(), "settings.json");
+    writeFileSync(settings, JSON.stringify({ exclude: ["functions-esm/lib.mjs"], level: "calls" }, null, 2));
+    const run = await runTraced(["node", esmApp], { scopeArgs: [`--functions=@${settings}`], env });
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: "hello, esm\nlater: 42\nworker says 42\n", stderr: "" });
+    expectClean(run);
+    expect(timeline(run.events, mainPid(run), 0).filter((line) => !/^(trace_|thread_|message_|process_)/.test(line))).toEqual([
+      "table later functions-esm/app.mjs:6:1",
+      "table <anonymous> functions-esm/app.mjs:14:22",
+      "listener <anonymous>",
+      "call later",
+      "call <anonymous>",
+    ]);
+  });
+
   test("without --functions nothing is instrumented", async () => {
     const run = await runTraced(["node", cjsApp]);
     expect(run.status).toBe(0);
@@ -205,5 +221,26 @@ describe("usage errors are one line", () => {
     expect(result.exitCode).not.toBe(0);
     expect(result.stdout + result.stderr).toContain(message);
     expect(result.stdout).not.toContain("main:");
+  });
+});
+
+describe("--functions=@<file>: a missing or invalid file is one line, exit 1, the program not started", () => {
+  const dir = join(scratchDir(), "settings-files");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "broken.json"), '{"include": [');
+  writeFileSync(join(dir, "unknown.json"), '{"levels": "full"}');
+  writeFileSync(join(dir, "wrong.json"), '{"include": "src/**"}');
+  test.each([
+    ["a missing file", "@missing.json", `scope: --functions: cannot read settings file ${join(dir, "missing.json")} (no such file)`],
+    ["a directory", "@.", `scope: --functions: cannot read settings file ${dir} (is a directory)`],
+    ["no file named", "@", "scope: --functions: expected a settings file after @, e.g. --functions=@scope.json"],
+    ["not JSON", "@broken.json", `scope: --functions: ${join(dir, "broken.json")}: expected JSON settings`],
+    ["an unknown setting", "@unknown.json", `scope: --functions: ${join(dir, "unknown.json")}: unknown setting "levels"`],
+    ["a setting of the wrong type", `@${join(dir, "wrong.json")}`, `scope: --functions: ${join(dir, "wrong.json")}: "include" must be an array of strings`],
+  ])("%s", async (_name, value, message) => {
+    const result = await runCli(["run", `--functions=${value}`, "--out", join(dir, "never.bin"), "--", "node", cjsApp], { cwd: dir });
+    expect({ exitCode: result.exitCode, stdout: result.stdout }).toEqual({ exitCode: 1, stdout: "" });
+    expect(result.stderr.split("\n").filter(Boolean)).toHaveLength(1);
+    expect(result.stderr.startsWith(message)).toBe(true);
   });
 });

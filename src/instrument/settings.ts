@@ -1,13 +1,17 @@
 /**
- * `scope run --functions[=<json>] [--include <glob>]... [--exclude <glob>]... [--level <level>]`
+ * `scope run --functions[=<json>|=@<file>] [--include <glob>]... [--exclude <glob>]... [--level <level>]`
  * → the SCOPE_FUNCTIONS value (JSON of MatchConfig) the agent reads (agent.ts), or
- * undefined when function tracing is off. Checked here, in scope, so a mistake is one
- * usage line instead of a silently untraced program.
+ * undefined when function tracing is off. `@<file>` reads the same JSON from a file
+ * (relative to the current directory; its globs are relative to the root as inline
+ * JSON's are). Checked here, in scope, so a mistake is one usage line instead of a
+ * silently untraced program.
  */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Level, MatchConfig } from "./match";
 
 export interface FunctionFlags {
-  /** false: not given; true: given bare; a string: `--functions=<json>`. */
+  /** false: not given; true: given bare; a string: `--functions=<json>` or `--functions=@<file>`. */
   functions: string | boolean | undefined;
   include?: string[];
   exclude?: string[];
@@ -36,16 +40,14 @@ export function functionSettings(flags: FunctionFlags): string | undefined | { e
   const implied = (flags.include?.length ?? 0) > 0 || (flags.exclude?.length ?? 0) > 0 || flags.level !== undefined || flags.hotCallsPerSecond !== undefined;
   if (!flags.functions && !implied) return undefined;
   let config: MatchConfig = {};
-  if (typeof flags.functions === "string" && flags.functions.trim() !== "" && flags.functions !== "1") {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(flags.functions);
-    } catch (error) {
-      return { error: `expected JSON settings, e.g. '{"include":["src/**"],"level":"calls"}' (${(error as Error).message})` };
-    }
-    const problem = checkConfig(parsed);
-    if (problem) return { error: problem };
-    config = parsed as MatchConfig;
+  if (typeof flags.functions === "string" && flags.functions.startsWith("@")) {
+    const read = readSettingsFile(flags.functions.slice(1));
+    if ("error" in read) return read;
+    config = read.config;
+  } else if (typeof flags.functions === "string" && flags.functions.trim() !== "" && flags.functions !== "1") {
+    const parsed = parseSettings(flags.functions);
+    if ("error" in parsed) return parsed;
+    config = parsed.config;
   }
   if (flags.include?.length) config.include = [...(config.include ?? []), ...flags.include];
   if (flags.exclude?.length) config.exclude = [...(config.exclude ?? []), ...flags.exclude];
@@ -56,6 +58,33 @@ export function functionSettings(flags: FunctionFlags): string | undefined | { e
   }
   if (flags.root !== undefined) config.root ??= flags.root;
   return JSON.stringify(config);
+}
+
+function parseSettings(text: string): { config: MatchConfig } | { error: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return { error: `expected JSON settings, e.g. '{"include":["src/**"],"level":"calls"}' (${(error as Error).message})` };
+  }
+  const problem = checkConfig(parsed);
+  return problem ? { error: problem } : { config: parsed as MatchConfig };
+}
+
+/** `--functions=@<file>`: the settings JSON in a file; every error names the file. */
+function readSettingsFile(name: string): { config: MatchConfig } | { error: string } {
+  if (name.trim() === "") return { error: "expected a settings file after @, e.g. --functions=@scope.json" };
+  const path = resolve(name);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : (error as Error).message;
+    return { error: `cannot read settings file ${path} (${reason})` };
+  }
+  const parsed = parseSettings(text);
+  return "error" in parsed ? { error: `${path}: ${parsed.error}` } : parsed;
 }
 
 function checkConfig(value: unknown): string | undefined {
