@@ -159,5 +159,10 @@ describe("dist/scope", () => {
     expect(aot.exitCode).toBe(0);
     expect(aot.stderr).toContain("solo.ts: not instrumented (TypeScript needs oxc-parser");
     expect(readFileSync(join(dir, "solo-out/solo.ts"), "utf8")).toBe(readFileSync(join(dir, "solo/solo.ts"), "utf8"));
+    // Once the binding is back, the same file is instrumented: a missing parser is never cached.
+    for (const name of readdirSync(join(cache, "scope"))) if (!name.startsWith("transforms-")) rmSync(join(cache, "scope", name), { recursive: true, force: true });
+    const again = await scope(["run", "--functions", "--out", "solo2.bin", "--", process.execPath, join(dir, "solo/solo.ts")], { XDG_CACHE_HOME: cache });
+    expect({ exitCode: again.exitCode, stdout: again.stdout, warned: again.stderr.includes("not instrumented") }).toEqual({ exitCode: 0, stdout: "42\n", warned: false });
+    expect(calls(await events("solo2.bin"))).toEqual(["t0 solo.ts:twice"]);
   });
 });

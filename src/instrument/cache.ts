@@ -104,7 +104,8 @@ export class TransformCache {
     }
     this.misses++;
     const result: Instrumented = instrument(code, file, options);
-    write(path, result.status, result.status === "instrumented" ? result.code : result.reason);
+    // A parser that could not be loaded says nothing about the file: the next start tries again.
+    if (!(result.status === "failed" && result.unavailable)) write(path, result.status, result.status === "instrumented" ? result.code : result.reason);
     return result;
   }
 }

@@ -25,14 +25,14 @@ export type Instrumented =
   /** Not matched, already instrumented, or no function in it: `code` is the input. */
   | { status: "unchanged"; code: string; reason: string }
   /** The parser refused it: `code` is the input; `reason` is the one warning line. */
-  | { status: "failed"; code: string; reason: string };
+  | { status: "failed"; code: string; reason: string; unavailable?: true };
 
 export function instrument(code: string, file: string, options: InstrumentOptions = {}): Instrumented {
   const matcher = options.matcher ?? new Matcher(options.config);
   if (!matcher.file(file)) return { status: "unchanged", code, reason: "not matched" };
   if (isInstrumented(code)) return { status: "unchanged", code, reason: "already instrumented" };
   const parsed = parse(code, file, options.module);
-  if (!parsed.ok) return { status: "failed", code, reason: parsed.reason };
+  if (!parsed.ok) return parsed.unavailable ? { status: "failed", code, reason: parsed.reason, unavailable: true } : { status: "failed", code, reason: parsed.reason };
   const edits = new MagicString(code);
   const levelOf = (name: string): Level => matcher.function(file, name);
   let functions: FunctionInfo[];

@@ -19,7 +19,8 @@ export interface Node {
 
 export type Language = "js" | "jsx" | "ts" | "tsx";
 
-export type Parsed = { ok: true; program: Node; language: Language; module: boolean } | { ok: false; reason: string };
+/** `unavailable`: the parser itself could not be loaded (the file is fine; not worth caching). */
+export type Parsed = { ok: true; program: Node; language: Language; module: boolean } | { ok: false; reason: string; unavailable?: true };
 
 export function languageOf(file: string): Language | undefined {
   const match = /\.([cm]?[jt]sx?)$/i.exec(file);
@@ -89,7 +90,7 @@ function loadOxc(): OxcParse | null {
 
 function parseTypeScript(code: string, file: string, language: Language, module: boolean | undefined): Parsed {
   const parseSync = loadOxc();
-  if (!parseSync) return { ok: false, reason: `TypeScript needs oxc-parser, which could not be loaded (${oxcError})` };
+  if (!parseSync) return { ok: false, reason: `TypeScript needs oxc-parser, which could not be loaded (${oxcError})`, unavailable: true };
   try {
     const sourceType = module === true ? "module" : module === false ? "commonjs" : "unambiguous";
     const result = parseSync(file, code, { lang: language, sourceType, astType: "ts", range: false });
