@@ -25,7 +25,16 @@ export interface TypeChecks {
 
 export const PREVIEW_MAX_CHARS = 96;
 const MAX_NODES = 48;
-const MAX_DEPTH = 3;
+export const PREVIEW_MAX_DEPTH = 3;
+/** The most a caller may ask for (function tracing's `previewDepth` / `previewChars` settings). */
+export const PREVIEW_LIMIT_DEPTH = 16;
+export const PREVIEW_LIMIT_CHARS = 4096;
+
+/** How deep and how long a preview may be; defaults PREVIEW_MAX_DEPTH and PREVIEW_MAX_CHARS. */
+export interface PreviewLimits {
+  depth?: number;
+  chars?: number;
+}
 const SECRET_KEY = /pass(?:word|wd|phrase)?|token|authori[sz]ation|cookie|secret|key|credential|session/i;
 export const REDACTED = "[redacted]";
 const REDACTED_JSON = JSON.stringify(REDACTED);
@@ -94,14 +103,17 @@ let types: TypeChecks;
 let nodes = 0;
 let out = "";
 let size = 0;
+let maxChars = PREVIEW_MAX_CHARS;
+let maxDepth = PREVIEW_MAX_DEPTH;
+let maxNodes = MAX_NODES;
 
 /** Text is still appended while the preview has room (then cut once at the end). */
 function open(): boolean {
-  return out.length <= PREVIEW_MAX_CHARS;
+  return out.length <= maxChars;
 }
 
 function emit(text: string): void {
-  if (out.length <= PREVIEW_MAX_CHARS) out += text;
+  if (out.length <= maxChars) out += text;
 }
 
 function walkValue(value: unknown, depth: number): void {
@@ -109,7 +121,7 @@ function walkValue(value: unknown, depth: number): void {
   switch (typeof value) {
     case "string": {
       size += utf8Length(value) + 2;
-      if (open()) out += quote(value.length > PREVIEW_MAX_CHARS ? value.slice(0, PREVIEW_MAX_CHARS) : value);
+      if (open()) out += quote(value.length > maxChars ? value.slice(0, maxChars) : value);
       return;
     }
     case "number":
@@ -154,10 +166,10 @@ function walkObject(value: object, depth: number): void {
     if (t.isDate(value)) return emit("[Date]");
     if (t.isMap(value)) return emit(`Map(${mapSize.call(value)})`);
     if (t.isSet(value)) return emit(`Set(${setSize.call(value)})`);
-    if (depth >= MAX_DEPTH || nodes > MAX_NODES) return emit("{…}");
+    if (depth >= maxDepth || nodes > maxNodes) return emit("{…}");
     return walkRecord(value, depth);
   }
-  if (depth >= MAX_DEPTH || nodes > MAX_NODES) return emit("[…]");
+  if (depth >= maxDepth || nodes > maxNodes) return emit("[…]");
   walkArray(value as unknown[], depth);
 }
 
@@ -172,7 +184,7 @@ function walkArray(value: unknown[], depth: number): void {
   const length = value.length;
   for (let i = 0; i < length; i++) {
     if (i > 0) emit(",");
-    if (nodes > MAX_NODES) return emit("…]");
+    if (nodes > maxNodes) return emit("…]");
     const descriptor = ownDescriptor(value, i);
     if (descriptor && "value" in descriptor) walkValue(descriptor.value, depth + 1);
     else emit(descriptor ? "[getter]" : "");
@@ -187,7 +199,7 @@ function walkRecord(value: object, depth: number): void {
   const keys = keysOf(value);
   for (let i = 0; i < keys.length; i++) {
     if (i > 0) emit(",");
-    if (nodes > MAX_NODES) return emit("…}");
+    if (nodes > maxNodes) return emit("…}");
     const key = keyInfo(keys[i]!);
     emit(key.text);
     size += key.bytes;
@@ -206,11 +218,16 @@ function secret(value: unknown): void {
 }
 
 /**
- * The preview of `value` (at most PREVIEW_MAX_CHARS characters); its approximate
- * serialized size is left in `previewSize` (read it before the next call).
+ * The preview of `value` (at most PREVIEW_MAX_CHARS characters, nested PREVIEW_MAX_DEPTH
+ * deep, unless `limits` say otherwise); its approximate serialized size is left in
+ * `previewSize` (read it before the next call).
  */
-export function preview(value: unknown, checks: TypeChecks): string {
+export function preview(value: unknown, checks: TypeChecks, limits?: PreviewLimits): string {
   types = checks;
+  maxChars = limits?.chars ?? PREVIEW_MAX_CHARS;
+  maxDepth = limits?.depth ?? PREVIEW_MAX_DEPTH;
+  // The node budget grows with the text budget (48 nodes fill 96 characters).
+  maxNodes = maxChars > PREVIEW_MAX_CHARS ? Math.ceil((MAX_NODES * maxChars) / PREVIEW_MAX_CHARS) : MAX_NODES;
   nodes = 0;
   out = "";
   size = 0;
@@ -221,7 +238,7 @@ export function preview(value: unknown, checks: TypeChecks): string {
   }
   const text = out;
   out = "";
-  return text.length > PREVIEW_MAX_CHARS ? `${text.slice(0, PREVIEW_MAX_CHARS - 1)}…` : text;
+  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
 }
 
 let previewSizeBytes = 0;
@@ -232,7 +249,7 @@ export function previewSize(): number {
 }
 
 /** The message's approximate serialized size (exact for strings and binary data) and a preview. */
-export function describe(value: unknown, checks: TypeChecks): Described {
-  const text = preview(value, checks);
+export function describe(value: unknown, checks: TypeChecks, limits?: PreviewLimits): Described {
+  const text = preview(value, checks, limits);
   return { sizeBytes: previewSizeBytes, preview: text };
 }
