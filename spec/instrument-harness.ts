@@ -52,18 +52,28 @@ export interface FunctionEvent {
   ordinal: number;
 }
 
+/** A function_listener record: `fn` null when the handler is not an instrumented function (id 0). */
+export interface ListenerRecord {
+  fn: string | null;
+  event: string;
+  method: string;
+  /** The handler's own name, recorded when its id is 0. */
+  handler?: string;
+}
+
 export interface Run {
   status: number;
   stdout: string;
   stderr: string;
   table: { id: number; name: string; file: string; line: number; column: number; flags: number }[];
   events: FunctionEvent[];
+  listeners: ListenerRecord[];
   errors: number;
   /** Events per kind name (also in count-only runs). */
   counts: Record<string, number>;
 }
 
-const kindNames: Record<number, FunctionEvent["kind"]> = { 33: "call", 34: "return", 35: "throw", 36: "settle", 37: "yield", 38: "resume" };
+const kindNames: Record<number, FunctionEvent["kind"] | "listener"> = { 33: "call", 34: "return", 35: "throw", 36: "settle", 37: "yield", 38: "resume", 40: "listener" };
 
 function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -90,7 +100,7 @@ export async function runNode(file: string, config?: MatchConfig, opts: { cwd?: 
   const child = Bun.spawn(argv, { cwd: opts.cwd ?? join(instrumentFixtures, "cases"), env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   const status = await child.exited;
-  const run: Run = { status, stdout, stderr, table: [], events: [], errors: 0, counts: {} };
+  const run: Run = { status, stdout, stderr, table: [], events: [], listeners: [], errors: 0, counts: {} };
   if (!config) return run;
   const raw = JSON.parse(readFileSync(eventsPath, "utf8")) as { events: number[][]; strings: [number, string][]; errors: number; counts: Record<number, number> };
   for (const [kind, count] of Object.entries(raw.counts)) run.counts[kind === "32" ? "table" : kindNames[Number(kind)]!] = count;
@@ -103,7 +113,13 @@ export async function runNode(file: string, config?: MatchConfig, opts: { cwd?: 
       run.table.push({ id: a, name: strings.get(b)!, file: strings.get(c)!, line: d, column: e, flags });
       continue;
     }
-    const event: FunctionEvent = { kind: kindNames[kind]!, fn: names.get(a) ?? `#${a}`, ordinal: b };
+    if (kind === 40) {
+      const record: ListenerRecord = { fn: a === 0 ? null : (names.get(a) ?? `#${a}`), event: strings.get(b)!, method: strings.get(c)! };
+      if (e !== 0) record.handler = strings.get(e);
+      run.listeners.push(record);
+      continue;
+    }
+    const event: FunctionEvent = { kind: kindNames[kind] as FunctionEvent["kind"], fn: names.get(a) ?? `#${a}`, ordinal: b };
     if (kind === 35 || (kind === 36 && flags & 1)) event.value = `${strings.get(c)}: ${strings.get(d) ?? ""}`;
     else if (c !== 0) event.value = strings.get(c);
     if (kind === 36 && flags & 1) event.rejected = true;

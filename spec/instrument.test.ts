@@ -10,7 +10,7 @@ import { SourceMapConsumerLite } from "./instrument-sourcemap";
 import { instrument } from "../src/instrument/instrument";
 import { Matcher, globToRegExp } from "../src/instrument/match";
 import { MARKER } from "../src/instrument/print";
-import { FunctionFlag } from "../src/instrument/transform";
+import { FunctionFlag, hashSource, sourceTag } from "../src/instrument/transform";
 import { cleanup, instrumentFixtures, lines, runNode } from "./instrument-harness";
 
 afterAll(cleanup);
@@ -118,6 +118,42 @@ describe("events", () => {
     expect(lines(run.events).slice(-3)).toEqual(["call <anonymous> []", "yield <anonymous> 1", "throw <anonymous> Error: into"]);
   });
 
+  test("listeners by reference, computed and symbol names, bound, native and EventTarget handlers", async () => {
+    const plain = await runNode("listeners-fixture.cjs");
+    // Removal by the function passed still works, arguments are evaluated once and in order.
+    expect(plain.stdout).toContain("listeners data=0 tick=0 ready=1\norder a | b | c | on this=true n=3 string,function,number | on this=true n=2 string,function counter=1\n");
+    expect(plain.stdout).toContain("click click\nhandled click\nclick click\nclicks 2\n");
+    for (const level of ["full", "calls"] as const) {
+      const run = await runNode("listeners-fixture.cjs", { root: cases, level });
+      expect({ stdout: run.stdout, status: run.status, errors: run.errors }).toEqual({ stdout: plain.stdout, status: 0, errors: 0 });
+      expect(run.listeners).toEqual([
+        // The static path: a literal name and an inline function, written with the table.
+        { fn: "<anonymous>", event: "count", method: "on" },
+        // The runtime path, as registrations run.
+        { fn: "Service.onTick", event: "tick", method: "on" },
+        { fn: null, event: "ready", method: "once", handler: "bound onReady" },
+        { fn: "onData", event: "data", method: "on" },
+        { fn: "<anonymous>", event: "ready", method: "addListener" },
+        { fn: "finished", event: "Symbol(done)", method: "prependListener" },
+        { fn: null, event: "native", method: "on", handler: "max" },
+        { fn: "outerHandler", event: "wrapped", method: "on" },
+        { fn: "onData", event: "e1", method: "on" },
+        { fn: "onData", event: "ready", method: "on" },
+        { fn: "onClick", event: "click", method: "addEventListener" },
+        // An object listener: its handleEvent method.
+        { fn: "handleEvent", event: "click", method: "addEventListener" },
+      ]);
+    }
+  });
+
+  test("listeners: a handler that is not instrumented is id 0 even when its text contains instrumented functions", async () => {
+    const run = await runNode("listeners-fixture.cjs", { root: cases, level: "full", excludeFunctions: ["outerHandler", "onData"] });
+    const byEvent = (event: string) => run.listeners.filter((record) => record.event === event);
+    expect(byEvent("wrapped")).toEqual([{ fn: null, event: "wrapped", method: "on", handler: "outerHandler" }]);
+    expect(byEvent("data")).toEqual([{ fn: null, event: "data", method: "on", handler: "onData" }]);
+    expect(run.table.some((entry) => entry.name === "<anonymous>" && entry.line === 40)).toBe(true); // its inner arrow is instrumented
+  });
+
   test("ESM: circular import calls a hoisted function before its module body runs", async () => {
     const run = await runNode("esm-main-fixture.mjs", { root: cases, level: "full" });
     expect(lines(run.events)).toEqual([
@@ -171,16 +207,22 @@ describe("transform", () => {
     const original = source.split("\n");
     expect(out.length).toBe(original.length + 2); // the hook line and the source map line
     expect(out[0]).toBe('"use strict"');
-    for (let i = 1; i < original.length - 1; i++) expect(out[i]!.startsWith(original[i]!.slice(0, 10))).toBe(true);
+    // The first statement starts with the module's announcement (`__scope$p();`, see transform.ts announce).
+    expect(out[1]!.startsWith(`__scope$p();${original[1]!.slice(0, 10)}`)).toBe(true);
+    for (let i = 2; i < original.length - 1; i++) expect(out[i]!.startsWith(original[i]!.slice(0, 10))).toBe(true);
   });
 
   test("the calls level inserts one call per function and nothing else", () => {
     const result = instrument(source, "/src/a.js", { config: { root: "/src", level: "calls" } });
+    // F is named after the file's tag: the source's hash (transform.ts sourceTag).
+    const [h1, h2] = hashSource(source);
+    const base = `__scope$f${sourceTag(h1, h2)}`;
+    expect(base).toMatch(/^__scope\$f[0-9a-z]{8}$/);
     expect(result.code.split("\n").slice(0, 4)).toEqual([
       '"use strict"',
-      "function f(a, b = 1) {(__scope$||__scope$i()).c(__scope$f+0); return a + b }",
-      "const g = (x) => (((__scope$||__scope$i()).c(__scope$f+1),{ x }));",
-      "class K { m() {(__scope$||__scope$i()).c(__scope$f+2);} }",
+      `__scope$p();function f(a, b = 1) {(__scope$||__scope$i()).c(${base}+0); return a + b }`,
+      `const g = (x) => (((__scope$||__scope$i()).c(${base}+1),{ x }));`,
+      `class K { m() {(__scope$||__scope$i()).c(${base}+2);} }`,
     ]);
   });
 
@@ -199,7 +241,7 @@ describe("transform", () => {
     const first = instrument("function a() { return 1 }\nfunction b() { return 2 }\n", "/src/first.js", { config });
     if (first.status !== "instrumented") throw new Error(first.reason);
     // Instrumenting code that carries a map (here our own output with the marker removed).
-    const carried = first.code.replace(MARKER, "/*x*/").replace(/__scope\$/g, "__prior$").replace("scope.functions", "prior.functions");
+    const carried = first.code.replace(MARKER, "/*x*/").replace(/__scope\$/g, "__prior$").replace(/scope\.functions/g, "prior.functions");
     const second = instrument(carried, "/src/second.js", { config });
     if (second.status !== "instrumented") throw new Error(second.reason);
     expect(second.map.sources).toEqual(["/src/first.js"]);
@@ -229,6 +271,41 @@ describe("transform", () => {
       const module = { exports: undefined as unknown as () => unknown };
       new Function("module", result.code)(module);
       expect(module.exports()).toEqual([{ a: 1 }, [{ b: 2 }, "s"], { x: 4 }]);
+    }
+  });
+
+  test("listener registrations: arguments kept in place, the name read once, the static path unchanged", () => {
+    const code = 'function h() {}\nbus.on(EV.a, h, 3);\nbus.once("b", h);\nbus.on("c", () => 1);\nbus.on(EV.d, (x) => x);\nbus[m]("e", h);\nbus.on(...args);\n';
+    const result = instrument(code, "/src/l.js", { config: { root: "/src", level: "calls" } });
+    if (result.status !== "instrumented") throw new Error(result.status);
+    const base = /__scope\$f[0-9a-z]{8}/.exec(result.code)![0];
+    expect(result.code.split("\n").slice(1, 7)).toEqual([
+      "bus.on(__scope$a=(EV.a), (__scope$||__scope$i()).l(__scope$a,(h),\"on\"), 3);",
+      'bus.once("b", (__scope$||__scope$i()).l("b",(h),"once"));',
+      `bus.on("c", () => ((__scope$||__scope$i()).c(${base}+1),1));`,
+      // An inline function with a computed name: its id is known statically.
+      `bus.on(__scope$a=(EV.d), (__scope$||__scope$i()).l(__scope$a,((x) => ((__scope$||__scope$i()).c(${base}+2),x)),"on",${base}+2));`,
+      'bus[m]("e", h);',
+      "bus.on(...args);",
+    ]);
+    expect(result.functions[1]!.listener).toEqual({ event: "c", method: "on" });
+  });
+
+  test("without a runtime (the no-op hook) listeners are handed through", () => {
+    const code =
+      'const calls = [];\nconst bus = { on(e, h, x) { calls.push([e, typeof h, x, h === handler]); return this } };\nconst EV = { a: "a" };\n' +
+      "function handler() {}\nbus.on(EV.a, handler, 3).on(\"b\", handler);\nmodule.exports = calls;\n";
+    const run = (text: string) => {
+      const module = { exports: undefined as unknown };
+      new Function("module", text)(module);
+      return module.exports;
+    };
+    const expected = run(code);
+    expect(expected).toEqual([["a", "function", 3, true], ["b", "function", undefined, true]]);
+    for (const level of ["full", "calls"] as const) {
+      const result = instrument(code, "/src/noop.js", { config: { root: "/src", level } });
+      if (result.status !== "instrumented") throw new Error(result.status);
+      expect(run(result.code)).toEqual(expected);
     }
   });
 

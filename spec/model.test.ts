@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { EventKind } from "../src/core/layout";
 import { interpret, type RawEvent } from "../src/core/model";
+import { Chalk } from "chalk";
 import { matches, parseDuration } from "../src/dump/filter";
+import { formatEventLine } from "../src/dump/text";
 
 type N = number | bigint;
 const U64_MAX = (1n << 64n) - 1n;
@@ -65,6 +67,27 @@ describe("model.interpret", () => {
       // Ids are per producer: thread 1 has no function 7 in its table.
       { function: "<function 7>", call: 1, args: null },
     ]);
+  });
+
+  test("listener records: the handler's function, or (id 0, not instrumented) the event, method and handler name", () => {
+    const names = new Map([["10/0/1", "onData"], ["10/0/2", "/app/bus.js"], ["10/0/3", "data"], ["10/0/4", "on"], ["10/0/5", "Symbol(ready)"], ["10/0/6", "once"], ["10/0/7", "bound onReady"]]);
+    const events = interpret(
+      [
+        raw(EventKind.function_table, 1, 10, 0, 7, 1, 2, 3, 1),
+        raw(EventKind.function_listener, 2, 10, 0, 7, 3, 4),
+        raw(EventKind.function_listener, 3, 10, 0, 0, 5, 6, 0, 7),
+        raw(EventKind.function_listener, 4, 10, 0, 0, 3, 4),
+      ],
+      (pid, tid, id) => names.get(`${pid}/${tid}/${id}`),
+    );
+    expect(events.slice(1).map((event) => event.fields)).toEqual([
+      { function: "onData (/app/bus.js:3:1)", event: "data", method: "on" },
+      { function: null, event: "Symbol(ready)", method: "once", handler: "bound onReady" },
+      { function: null, event: "data", method: "on" },
+    ]);
+    // The text dump leaves the null function out and still names the event.
+    const line = formatEventLine(events[2]!, 0n, events, new Chalk({ level: 0 }));
+    expect(line.endsWith('function_listener event="Symbol(ready)" method="once" handler="bound onReady"')).toBe(true);
   });
 
   test("a function call right after a receive on its thread is that message's handler", () => {

@@ -145,7 +145,14 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     }),
   function_yield: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), value: str(r.c) }),
   function_resume: (r, str, fn) => ({ function: fn(r.a), call: unsigned(r.b), sent: str(r.c) }),
-  function_listener: (r, str, fn) => ({ function: fn(r.a), event: str(r.b), method: str(r.c) }),
+  // Function id 0: the handler is not an instrumented function (bound, native, not
+  // traced): the event and method still say what was registered; `handler` is its name.
+  function_listener: (r, str, fn) => ({
+    function: unsigned(r.a) === 0 ? null : fn(r.a),
+    event: str(r.b),
+    method: str(r.c),
+    ...(unsigned(r.e) !== 0 ? { handler: str(r.e) } : {}),
+  }),
   function_sampled: (r, _str, fn) => ({
     function: fn(r.a),
     seen: unsigned(r.b),

@@ -51,7 +51,7 @@ export type Cached = { status: "instrumented"; code: string } | { status: "uncha
  * transform.ts/print.ts between releases (a development build) does not reuse old
  * entries. 2: stateful `this` arguments and the listeners argument of the table call.
  */
-const TRANSFORM_FORMAT = 2;
+const TRANSFORM_FORMAT = 3;
 
 /** The settings the transform depends on: the hot-function guard's are read at run time only. */
 function transformSettings(settings: unknown): unknown {

@@ -7,18 +7,23 @@
  */
 import remapping from "@jridgewell/remapping";
 import type MagicString from "magic-string";
-import { BASE, HOOK, INIT, type FunctionInfo } from "./transform";
+import { languageOf } from "./parse";
+import { BASE, HOOK, HOOK_KEY, INIT, PENDING, TEMP, sourceInfoOf, type FunctionInfo } from "./transform";
 
 /** Present once in every instrumented file; a file containing it is never instrumented again. */
 export const MARKER = "/*scope:instrumented*/";
 
 /** The global the injected code looks up: the runtime's hook object (runtime.ts). */
-export const HOOK_KEY = "scope.functions";
+export { HOOK_KEY };
 
-/** What the injected code calls when no runtime is installed: ids, and nothing recorded. */
+/**
+ * What the injected code calls when no runtime is installed: ids, and nothing recorded.
+ * `l` hands the listener back.
+ */
 const NOOP =
   "{f:function(){return 0},c:function(){},C:function(){return -1},r:function(){},x:function(){return -1}," +
-  "s:function(){},X:function(){return -1},y:function(i,t,v){return v},n:function(i,t,v){return v}}";
+  "s:function(){},X:function(){return -1},y:function(i,t,v){return v},n:function(i,t,v){return v}," +
+  "l:function(e,h){return h}}";
 
 export interface SourceMapV3 {
   version: number;
@@ -58,6 +63,33 @@ export function findInputMap(
   }
 }
 
+/**
+ * The table call's fourth argument: [tag, length, hash, ranges, names] (transform.ts
+ * SourceInfo). `ranges` is one string, parsed by the runtime only when it looks a
+ * function up: entries joined by ";", each "key,start,length,inserted[,delta[,c]]" in
+ * base 36, where delta is index - key ("x": no instrumented function; absent: 0) and
+ * "c" marks a class. `names` holds, in entry order, the names of the entries without
+ * an instrumented function and of classes. The length is -1 when the original text is
+ * not the JavaScript that runs untraced (TypeScript, JSX): functions are still found by
+ * their text, but that original is never shown (runtime.ts).
+ */
+function sourceTable(info: NonNullable<ReturnType<typeof sourceInfoOf>>, file: string): (string | number | string[])[] {
+  const language = languageOf(file) ?? "js";
+  const javascript = (language === "js" || language === "jsx") && !info.jsx;
+  const entries: string[] = [];
+  const names: string[] = [];
+  for (const range of info.ranges) {
+    const fields = [range.key, range.start, range.end - range.start, range.inserted].map((n) => n.toString(36));
+    const delta = range.index < 0 ? "x" : (range.index - range.key).toString(36);
+    const isClass = range.kind === "class";
+    if (isClass) fields.push(delta, "c");
+    else if (delta !== "0") fields.push(delta);
+    if (isClass || range.index < 0) names.push(range.name);
+    entries.push(fields.join(","));
+  }
+  return [info.tag, javascript ? info.length : -1, info.hash, entries.join(";"), names];
+}
+
 export function print(
   edits: MagicString,
   code: string,
@@ -66,6 +98,7 @@ export function print(
   inputMap?: SourceMapV3,
   sourceName = file,
 ): Printed {
+  const info = sourceInfoOf(functions);
   const table: (string | number)[] = [];
   // Listeners: [index, event, method]* as a third argument, only when there are any.
   const listeners: (string | number)[] = [];
@@ -74,9 +107,12 @@ export function print(
     if (fn.listener) listeners.push(index, fn.listener.event, fn.listener.method);
   }
   const newline = code.endsWith("\n") ? "" : "\n";
+  const base = BASE + (info?.tag ?? "");
   edits.append(
-    `${newline}${MARKER}var ${HOOK},${BASE};function ${INIT}(){${HOOK}=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})]||${NOOP};` +
-      `${BASE}=${HOOK}.f(${JSON.stringify(file)},${JSON.stringify(table)}${listeners.length ? `,${JSON.stringify(listeners)}` : ""});return ${HOOK}}\n`,
+    `${newline}${MARKER}var ${HOOK},${base},${TEMP};function ${INIT}(){${HOOK}=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})]||${NOOP};` +
+      `${base}=${HOOK}.f(${JSON.stringify(file)},${JSON.stringify(table)},${listeners.length ? JSON.stringify(listeners) : 0}${info ? `,${JSON.stringify(sourceTable(info, file))}` : ""});return ${HOOK}}` +
+      (info ? `function ${PENDING}(){var h=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})];h&&h.p&&h.p(${JSON.stringify(info.tag)},function(){return ${HOOK}||${INIT}()})}` : "") +
+      "\n",
   );
   const generated = edits.generateMap({ source: sourceName, includeContent: false, hires: "boundary" });
   let map = generated as unknown as SourceMapV3;

@@ -9,9 +9,17 @@
  * native side stamps each batch's records with the time of the flush, so within a
  * batch the order is exact and the time is an upper bound. With `batchSize: 1` (or a
  * sink without recordBatch) every event is written at once with its own timestamp.
+ *
+ * Functions by their text: every instrumented function's own text (what the intrinsic
+ * Function.prototype.toString returns) contains `__scope$f<tag>+n`, the file's tag and
+ * the function's index, and f() receives the file's text table (transform.ts
+ * SourceRange). So a function object passed as a listener is named without running
+ * any program code (l: listener ids). Node (V8) shows source text verbatim, so the text's length picks the one entry
+ * exactly; Bun reprints modules, so there the kind and the name decide and an
+ * ambiguous text stays unresolved.
  */
 import { describe, type TypeChecks } from "../agent/shared/preview";
-import { HOOK_KEY } from "./print";
+import { BASE, HOOK_KEY, TAG_CHARS } from "./transform";
 
 /** zig/layout.zig EventKind, function tracing range. */
 export const FunctionKind = {
@@ -78,10 +86,11 @@ export interface RuntimeOptions {
 /** The hook object's shape; the method names are what transform.ts emits. */
 export interface Hook {
   /**
-   * Registers a file's function table [name, line, column, flags]* and its inline
-   * listeners [index, event, method]*; returns its first id.
+   * Registers a file's function table [name, line, column, flags]*, its inline
+   * listeners [index, event, method]* (or 0) and its text table [tag, length, hash,
+   * ranges, names] (print.ts sourceTable); returns its first id.
    */
-  f(file: string, table: (string | number)[], listeners?: (string | number)[]): number;
+  f(file: string, table: (string | number)[], listeners?: (string | number)[] | 0, source?: unknown[]): number;
   c(id: number): void;
   /** `self`: the receiver of a stateful method (its own data fields are snapshot). */
   C(id: number, args: ArrayLike<unknown>, self?: unknown): number;
@@ -91,7 +100,62 @@ export interface Hook {
   X(id: number, token: number, error: unknown, self?: unknown): number;
   y(id: number, token: number, value: unknown): unknown;
   n(id: number, token: number, value: unknown): unknown;
+  /**
+   * A listener registration `x.on(event, handler)`: records function_listener (the
+   * handler's function id, `id` when the transform knew it, else found by its text; 0
+   * when not instrumented) and returns `handler` itself.
+   */
+  l(event: unknown, handler: unknown, method: string, id?: number): unknown;
+  /** A module started: `init` registers its file (calls f) when its text is looked up first. */
+  p(tag: string, init: () => unknown): void;
 }
+
+/** One registered file: its ids and its text table (see Hook.f). */
+interface Registration {
+  base: number;
+  file: string;
+  table: (string | number)[];
+  /** The text table as print.ts wrote it: parsed into `ranges` on first use. */
+  encoded: string;
+  names: unknown[];
+  length: number;
+  hash: number;
+  /** Entries, RANGE_FIELDS numbers each: key, index, start, end, inserted, name (index into names, -1). */
+  ranges?: number[];
+  /** Entry offsets in `ranges` by key. */
+  byKey?: Map<number, number[]>;
+}
+
+/** A function object found in a registration's text table. */
+interface Resolved {
+  registration: Registration;
+  /** Offset of its entry in registration.ranges. */
+  at: number;
+}
+
+const MAX_NAME_CHARS = 200;
+/** Listener records already written (function, event, method, handler name), for deduplication. */
+const MAX_LISTENED = 4096;
+
+/** Bun reprints every module it loads: a function's text is not the instrumented source verbatim. */
+const REPRINTS = typeof process === "object" && typeof process.versions === "object" && typeof process.versions?.bun === "string";
+
+// Intrinsics, taken before the program runs: the text lookups must not call anything
+// the program may replace.
+const reflectApply = Reflect.apply;
+const intrinsicToString = Function.prototype.toString;
+const symbolToString = Symbol.prototype.toString;
+const stringIndexOf = String.prototype.indexOf;
+const stringSlice = String.prototype.slice;
+const stringCharCodeAt = String.prototype.charCodeAt;
+const stringSplit = String.prototype.split;
+const parseInteger = parseInt;
+const weakMapGet = WeakMap.prototype.get;
+const weakMapSet = WeakMap.prototype.set;
+const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+const indexOf = (text: string, search: string, from = 0): number => reflectApply(stringIndexOf, text, [search, from]) as number;
+const slice = (text: string, start: number, end?: number): string => reflectApply(stringSlice, text, [start, end]) as string;
+const codeAt = (text: string, at: number): number => reflectApply(stringCharCodeAt, text, [at]) as number;
 
 const RECORD_WORDS = 16;
 const MAX_PREVIEW_CHARS = 96;
@@ -134,6 +198,14 @@ export class FunctionRuntime {
   private readonly hotSample: number;
   private finished = false;
   private readonly now: () => number;
+  /** Registered files by tag, in registration order (a file loaded twice has two). */
+  private readonly byTag = new Map<string, Registration[]>();
+  /** Started modules not looked up yet: their initialisers by tag (see Hook.p). */
+  private readonly pending = new Map<string, (() => unknown)[]>();
+  /** Function objects already looked up by their text (null: not an instrumented one). */
+  private readonly resolved = new WeakMap<object, Resolved | null>();
+  /** Listener records written (see listen). */
+  private readonly listened = new Set<string>();
 
   constructor(options: RuntimeOptions) {
     this.sink = options.sink;
@@ -357,13 +429,145 @@ export class FunctionRuntime {
     return [this.str(typeof error), this.preview(error)];
   }
 
+  /** function_listener for `x.on(event, handler)` (see Hook.l). */
+  private listen(event: unknown, handler: unknown, method: unknown, id: unknown): void {
+    let name: string;
+    if (typeof event === "string") name = event.length > MAX_NAME_CHARS ? slice(event, 0, MAX_NAME_CHARS) : event;
+    else if (typeof event === "symbol") {
+      const text = reflectApply(symbolToString, event, []) as string;
+      name = text.length > MAX_NAME_CHARS ? slice(text, 0, MAX_NAME_CHARS) : text;
+    } else return;
+    let functionId = 0;
+    let handlerName = "";
+    if (typeof id === "number") functionId = id;
+    else {
+      if (handler === null || (typeof handler !== "function" && typeof handler !== "object")) return;
+      // An EventTarget listener may be an object with handleEvent (read as data, never a getter).
+      let target: unknown = handler;
+      if (typeof target === "object") target = this.types && !this.types.isProxy(target) ? dataProperty(target as object, "handleEvent", this.types) : undefined;
+      if (typeof target === "function") {
+        functionId = this.functionId(target);
+        if (functionId === 0) handlerName = this.functionName(target);
+      }
+    }
+    const methodName = typeof method === "string" ? method : "";
+    const key = `${functionId}\0${name}\0${methodName}\0${handlerName}`;
+    if (this.listened.has(key)) return;
+    if (this.listened.size < MAX_LISTENED) this.listened.add(key);
+    this.put(FunctionKind.listener, 0, functionId, this.str(name), this.str(methodName), 0, handlerName ? this.str(handlerName) : 0);
+  }
+
+  /** A function's own `name` when it is a data property (never a getter, never a Proxy trap). */
+  private functionName(fn: object): string {
+    if (!this.types || this.types.isProxy(fn)) return "";
+    const descriptor = getOwnPropertyDescriptor(fn, "name");
+    const name = descriptor && "value" in descriptor ? descriptor.value : undefined;
+    return typeof name !== "string" ? "" : name.length > MAX_NAME_CHARS ? slice(name, 0, MAX_NAME_CHARS) : name;
+  }
+
+  /** The function id of an instrumented function object (a class: its constructor's), else 0. */
+  functionId(fn: object): number {
+    const found = this.resolve(fn);
+    if (!found) return 0;
+    const index = found.registration.ranges![found.at + 1]!;
+    return index >= 0 ? found.registration.base + index : 0;
+  }
+
+  /** `fn` in the registered text tables, by its intrinsic text (cached per object). */
+  private resolve(fn: object, known?: string): Resolved | null {
+    const cached = reflectApply(weakMapGet, this.resolved, [fn]) as Resolved | null | undefined;
+    if (cached !== undefined) return cached;
+    let found: Resolved | null = null;
+    try {
+      found = this.locate(fn, known ?? (reflectApply(intrinsicToString, fn, []) as string));
+    } catch {
+      this.errors++;
+    }
+    reflectApply(weakMapSet, this.resolved, [fn, found]);
+    return found;
+  }
+
+  private locate(fn: object, text: string): Resolved | null {
+    let at = indexOf(text, BASE);
+    if (at < 0) return null;
+    const tag = slice(text, at + BASE.length, at + BASE.length + TAG_CHARS);
+    // The smallest index of this file's markers in the text: the entries' key.
+    let key = Infinity;
+    while (at >= 0) {
+      let i = at + BASE.length;
+      if (slice(text, i, i + TAG_CHARS) === tag) {
+        i += TAG_CHARS;
+        while (codeAt(text, i) === 32) i++;
+        if (codeAt(text, i) === 43 /* + */) {
+          i++;
+          while (codeAt(text, i) === 32) i++;
+          let n = 0;
+          const first = i;
+          for (let c = codeAt(text, i); c >= 48 && c <= 57; c = codeAt(text, ++i)) n = n * 10 + (c - 48);
+          if (i > first && n < key) key = n;
+        }
+      }
+      at = indexOf(text, BASE, i);
+    }
+    if (key === Infinity) return null;
+    const starting = this.pending.get(tag);
+    if (starting) {
+      // Modules of this file that have not registered yet: their own initialisers do it.
+      this.pending.delete(tag);
+      for (const init of starting) init();
+    }
+    const registrations = this.byTag.get(tag);
+    if (!registrations) return null;
+    // A file loaded more than once: the latest registration.
+    for (let r = registrations.length - 1; r >= 0; r--) {
+      const registration = registrations[r]!;
+      const entries = keyIndex(registration).get(key);
+      if (!entries) continue;
+      const ranges = registration.ranges!;
+      if (!REPRINTS) {
+        for (const entry of entries) {
+          if (ranges[entry + 3]! - ranges[entry + 2]! + ranges[entry + 4]! === text.length) return { registration, at: entry };
+        }
+        continue;
+      }
+      const entry = this.byName(fn, text, registration, entries);
+      if (entry >= 0) return { registration, at: entry };
+    }
+    return null;
+  }
+
+  /**
+   * Bun: the text is reprinted, so lengths say nothing. Of the nested entries sharing
+   * the key, the one of the right kind (class or function) whose name fits `fn`'s own
+   * name; -1 when that is not one entry.
+   */
+  private byName(fn: object, text: string, registration: Registration, entries: number[]): number {
+    const ranges = registration.ranges!;
+    const isClass = isClassText(text);
+    const kind = entries.filter((entry) => (ranges[entry + 5] === 1) === isClass);
+    if (kind.length <= 1) return kind.length === 1 ? kind[0]! : -1;
+    const own = this.functionName(fn).replace(/^(get|set) /, "");
+    let best = -1;
+    let bestScore = 0;
+    let ties = 0;
+    for (const entry of kind) {
+      const index = ranges[entry + 1]!;
+      const name = String(ranges[entry + 6]! >= 0 ? registration.names[ranges[entry + 6]!] : index >= 0 ? registration.table[index * 4] : "");
+      const last = name.startsWith("[") ? "" : name.slice(name.lastIndexOf(".") + 1);
+      const score = last === own && own !== "" ? 2 : last === "" || last.startsWith("<") || last.startsWith("[") || name === "default" ? 1 : 0;
+      if (score > bestScore) [best, bestScore, ties] = [entry, score, 1];
+      else if (score === bestScore && score > 0) ties++;
+    }
+    return ties === 1 ? best : -1;
+  }
+
   private makeHook(): Hook {
     const runtime = this;
     const fail = () => {
       runtime.errors++;
     };
     return {
-      f(file, table, listeners) {
+      f(file, table, listeners, source) {
         const base = runtime.nextFunctionId;
         try {
           const count = Math.floor(table.length / 4);
@@ -387,6 +591,13 @@ export class FunctionRuntime {
               if (!(index >= 0 && index < count)) continue;
               runtime.put(FunctionKind.listener, 0, base + index, runtime.str(String(listeners[i + 1])), runtime.str(String(listeners[i + 2])), 0);
             }
+          }
+          if (Array.isArray(source) && typeof source[0] === "string" && source[0].length === TAG_CHARS && typeof source[3] === "string") {
+            const names = Array.isArray(source[4]) ? (source[4] as unknown[]) : [];
+            const registration: Registration = { base, file: String(file), table, encoded: source[3], names, length: Number(source[1]), hash: Number(source[2]) };
+            const list = runtime.byTag.get(source[0]);
+            if (list) list.push(registration);
+            else runtime.byTag.set(source[0], [registration]);
           }
         } catch {
           fail();
@@ -474,6 +685,20 @@ export class FunctionRuntime {
         }
         return value;
       },
+      l(event, handler, method, id) {
+        try {
+          runtime.listen(event, handler, method, id);
+        } catch {
+          fail();
+        }
+        return handler;
+      },
+      p(tag, init) {
+        if (typeof tag !== "string" || typeof init !== "function") return;
+        const list = runtime.pending.get(tag);
+        if (list) list.push(init);
+        else runtime.pending.set(tag, [init]);
+      },
     };
   }
 
@@ -531,6 +756,41 @@ function dataProperty(object: object, key: string, types: TypeChecks | undefined
     current = Object.getPrototypeOf(current) as object | null;
   }
   return undefined;
+}
+
+/** Entries of a registration's text table by key, parsed from print.ts's string on first use. */
+function keyIndex(registration: Registration): Map<number, number[]> {
+  if (registration.byKey) return registration.byKey;
+  const byKey = new Map<number, number[]>();
+  const ranges: number[] = [];
+  let named = 0;
+  const encoded = registration.encoded;
+  for (let from = 0; from < encoded.length; ) {
+    let to = indexOf(encoded, ";", from);
+    if (to < 0) to = encoded.length;
+    const fields = reflectApply(stringSplit, slice(encoded, from, to), [","]) as string[];
+    from = to + 1;
+    const key = parseInteger(fields[0]!, 36);
+    const start = parseInteger(fields[1]!, 36);
+    const delta = fields[4];
+    const isClass = fields[5] === "c";
+    const index = delta === "x" ? -1 : key + (delta === undefined ? 0 : parseInteger(delta, 36));
+    const at = ranges.length;
+    ranges.push(key, index, start, start + parseInteger(fields[2]!, 36), parseInteger(fields[3]!, 36), isClass ? 1 : 0, isClass || index < 0 ? named++ : -1);
+    const list = byKey.get(key);
+    if (list) list.push(at);
+    else byKey.set(key, [at]);
+  }
+  registration.ranges = ranges;
+  registration.byKey = byKey;
+  return byKey;
+}
+
+/** A class's text: `class` then a name, `extends` or the body (a method named class is `class(`). */
+function isClassText(text: string): boolean {
+  if (slice(text, 0, 5) !== "class") return false;
+  const next = codeAt(text, 5);
+  return next === 123 /* { */ || next === 32 || (next >= 9 && next <= 13);
 }
 
 /** Installs `runtime`'s hook where instrumented code looks for it; returns the previous one. */

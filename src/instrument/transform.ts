@@ -11,24 +11,44 @@
  *                   catch($e){$t=H.x(F+n,$t,$e);throw $e}finally{H.r(F+n,$t,$r)} }
  *
  * where BODY' has each `return X` as `return $r=(X)`, and, in generators, each `yield X`
- * as `H.n(F+n,$t,yield H.y(F+n,$t,(X)))`. Async functions call H.X/H.s (settle) instead
- * of H.x/H.r. At "calls" only `(H||I()).c(F+n);` is inserted. H, I and F are the file's
- * hook variable, its hoisted initialiser and its first function id, appended at the end
- * of the file (see print.ts): hoisted, so a function called before the module body runs
- * (circular imports) still finds them. Nothing reads `this`, so derived constructors
- * may call the hook before `super()`; parameters are untouched (fn.length, defaults,
- * their scope), declarations stay declarations (hoisting, fn.name), directives stay first.
+ * as `H.n(F+n,$t,yield H.y(F+n,$t,(X)))`. Async functions call H.X/H.s (settle) instead of H.x/H.r. At "calls" only
+ * `(H||I()).c(F+n);` is inserted. H, I and F are the file's hook variable, its hoisted
+ * initialiser and its first function id, appended at the end of the file (see
+ * print.ts): hoisted, so a function called before the module body runs (circular
+ * imports) still finds them. F is named `__scope$f<tag>`, the tag a hash of the source,
+ * so every instrumented function's own text says which file and which function it is
+ * (runtime.ts reads it back from Function.prototype.toString: listener ids). Nothing reads `this`, so derived constructors may call the hook before
+ * `super()`; parameters are untouched (fn.length, defaults, their scope), declarations
+ * stay declarations (hoisting, fn.name), directives stay first.
+ *
+ * Listeners: `x.on("name", <inline function>)` is known statically (listenerOf, the
+ * table's listeners argument). Any other `x.on(a, b, ...)` (on, once, addListener,
+ * prepend(Once)Listener, addEventListener; a non-computed member callee, two or more
+ * arguments, no spread in the first two) becomes `x.on(A, (H||I()).l(E,b,"on"[,id]), ...)`:
+ * the arguments keep their order and single evaluation, the call its receiver, and `l`
+ * returns b itself. E is the literal name when there is one, else `A` is `$a=(a)` and E
+ * reads `$a` back (before b runs, so a nested registration inside b cannot change it);
+ * `id` is given when b is an inline function (0 when it is not instrumented).
  */
 import type MagicString from "magic-string";
 import type { Level } from "./match";
 import type { Node } from "./parse";
 
+/** The global the injected code looks up: the runtime's hook object (runtime.ts). */
+export const HOOK_KEY = "scope.functions";
 export const HOOK = "__scope$";
 export const INIT = "__scope$i";
+/** The file's first function id; the emitted name is this plus the file's tag (TAG_CHARS). */
 export const BASE = "__scope$f";
+/** The event name of a listener registration, read back once (see visitCall). */
+export const TEMP = "__scope$a";
+/** Hands the file's initialiser to the runtime when the module starts (see print.ts). */
+export const PENDING = "__scope$p";
 const CALL_TOKEN = "__scope$t";
 const RETURN_VALUE = "__scope$r";
 const CAUGHT = "__scope$e";
+/** Characters of the file tag after BASE: [0-9a-z], from the source's hash. */
+export const TAG_CHARS = 8;
 
 export const FunctionFlag = {
   async: 1,
@@ -54,8 +74,92 @@ export interface FunctionInfo {
   listener?: { event: string; method: string };
 }
 
+/**
+ * The text a function (or class) object shows through Function.prototype.toString, for
+ * every function and class whose text the transform changed: [start, end) in the
+ * original source (where the engine's text for it starts: a method's from its `async`,
+ * `get`, `*` or key, after `static`; a class from `class`; a constructor is its class),
+ * how many characters were inserted into it, and `key`, the smallest function index in
+ * it, which is the smallest `BASE<tag>+n` the instrumented text contains. Nested texts
+ * sharing a key differ in length (the outer one strictly contains the inner one), so
+ * (key, instrumented length) finds the one entry a verbatim engine (V8) shows.
+ */
+export interface SourceRange {
+  key: number;
+  /** The instrumented function it belongs to (a class: its constructor), or -1. */
+  index: number;
+  start: number;
+  end: number;
+  inserted: number;
+  kind: "function" | "class";
+  /** For entries without an instrumented function: the function's or class's name. */
+  name: string;
+}
+
+export interface SourceInfo {
+  /** The file's tag (BASE + tag is its first-id variable). */
+  tag: string;
+  /** The source's length and 32-bit hash (hashSource), to check a re-read copy. */
+  length: number;
+  hash: number;
+  /** The file has JSX: its original text is not what the engine runs (print.ts). */
+  jsx: boolean;
+  ranges: SourceRange[];
+}
+
+const sourceInfos = new WeakMap<FunctionInfo[], SourceInfo>();
+
+/** What transform() found about the file's texts (print.ts writes it into the table call). */
+export function sourceInfoOf(functions: FunctionInfo[]): SourceInfo | undefined {
+  return sourceInfos.get(functions);
+}
+
+/**
+ * Two 32-bit FNV-1a style hashes over the UTF-16 code units of `code`: the first is
+ * recorded to check a re-read source (runtime.ts), both make the file's tag.
+ */
+export function hashSource(code: string): [number, number] {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  for (let i = 0; i < code.length; i++) {
+    const unit = code.charCodeAt(i);
+    h1 = Math.imul(h1 ^ unit, 0x01000193);
+    h2 = Math.imul(h2 ^ unit, 0x5bd1e995);
+  }
+  return [h1 >>> 0, (h2 ^ (h2 >>> 15)) >>> 0];
+}
+
+/** TAG_CHARS base-36 characters from the two hashes (41 bits). */
+export function sourceTag(h1: number, h2: number): string {
+  return (h2 * 512 + (h1 >>> 23)).toString(36).padStart(TAG_CHARS, "0");
+}
+
 /** Registration methods whose second argument is a listener for the event named first. */
 const LISTENER_METHODS = new Set(["on", "once", "addListener", "prependListener", "prependOnceListener", "addEventListener"]);
+
+/** A string literal or a template without substitutions: its value. */
+function literalString(node: Node): string | undefined {
+  if (node.type === "Literal" && typeof node.value === "string") return node.value;
+  const quasis = node.quasis as Node[] | undefined;
+  if (node.type === "TemplateLiteral" && quasis?.length === 1) {
+    const cooked = (quasis[0]!.value as { cooked?: string } | undefined)?.cooked;
+    if (typeof cooked === "string") return cooked;
+  }
+  return undefined;
+}
+
+function isFunctionNode(node: Node): boolean {
+  return node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression";
+}
+
+/** `x.on(...)` and the like: the method name, when the callee is a non-computed member. */
+function listenerMethod(call: Node): string | undefined {
+  const callee = call.callee as Node;
+  if (callee.type !== "MemberExpression" || callee.computed === true) return undefined;
+  const property = callee.property as Node;
+  if (property.type !== "Identifier" || !LISTENER_METHODS.has(String(property.name))) return undefined;
+  return String(property.name);
+}
 
 /**
  * `x.on("name", <this function>)` and the like, with the event a string literal (or a
@@ -65,18 +169,10 @@ function listenerOf(node: Node, parent: Node | null): { event: string; method: s
   if (!parent || parent.type !== "CallExpression") return undefined;
   const args = parent.arguments as Node[];
   if (args.length < 2 || args[1] !== node) return undefined;
-  const callee = parent.callee as Node;
-  if (callee.type !== "MemberExpression" || callee.computed === true) return undefined;
-  const property = callee.property as Node;
-  if (property.type !== "Identifier" || !LISTENER_METHODS.has(String(property.name))) return undefined;
-  const first = args[0]!;
-  if (first.type === "Literal" && typeof first.value === "string") return { event: first.value.slice(0, 200), method: String(property.name) };
-  const quasis = first.quasis as Node[] | undefined;
-  if (first.type === "TemplateLiteral" && quasis?.length === 1) {
-    const cooked = (quasis[0]!.value as { cooked?: string } | undefined)?.cooked;
-    if (typeof cooked === "string") return { event: cooked.slice(0, 200), method: String(property.name) };
-  }
-  return undefined;
+  const method = listenerMethod(parent);
+  if (method === undefined) return undefined;
+  const event = literalString(args[0]!);
+  return event === undefined ? undefined : { event: event.slice(0, 200), method };
 }
 
 /** The function being visited: what its returns and yields become. */
@@ -84,6 +180,7 @@ interface Scope {
   id: string;
   full: boolean;
   generator: boolean;
+  async: boolean;
 }
 
 /** A class or object literal whose methods are being visited. */
@@ -91,6 +188,14 @@ interface Container {
   name: string;
   /** Its methods are stateful handlers (settings `stateful`): `this` is snapshot. */
   stateful: boolean;
+  /** A class's instrumented constructor (its function index), if any. */
+  constructorIndex?: number;
+}
+
+/** Where a text began to be visited: characters inserted and functions allocated so far. */
+interface Mark {
+  inserted: number;
+  first: number;
 }
 
 interface Visit {
@@ -102,6 +207,18 @@ interface Visit {
   classNames: string[];
   statefulOf: (container: string) => boolean;
   containers: Container[];
+  /** `BASE<tag>`: the file's first-id variable. */
+  base: string;
+  /** Characters inserted so far (every edit goes through insert*). */
+  inserted: number;
+  ranges: SourceRange[];
+  /** Methods and accessors being visited: their text starts before their function node. */
+  members: Map<Node, Mark>;
+  /** Inline functions passed as call arguments, instrumented: their index. */
+  inlineIndex: Map<Node, number>;
+  /** Inside a function that is "off": its code is left untouched. */
+  offDepth: number;
+  jsx: boolean;
 }
 
 type Handler = (visit: Visit, node: Node, parent: Node | null, scope: Scope | null) => void;
@@ -115,6 +232,11 @@ const handlers: Record<string, Handler> = {
   ClassDeclaration: visitClass,
   ClassExpression: visitClass,
   ObjectExpression: visitObject,
+  MethodDefinition: visitMember,
+  Property: visitMember,
+  CallExpression: visitCall,
+  JSXElement: visitJsx,
+  JSXFragment: visitJsx,
 };
 
 /** Instruments every function of `program` that `levelOf` does not turn off. */
@@ -125,9 +247,43 @@ export function transform(
   levelOf: (name: string) => Level,
   statefulOf: (container: string) => boolean = () => false,
 ): FunctionInfo[] {
-  const visit: Visit = { code, edits, functions: [], lineStarts: lineStarts(code), levelOf, classNames: [], statefulOf, containers: [] };
+  const [h1, h2] = hashSource(code);
+  const tag = sourceTag(h1, h2);
+  const visit: Visit = {
+    code,
+    edits,
+    functions: [],
+    lineStarts: lineStarts(code),
+    levelOf,
+    classNames: [],
+    statefulOf,
+    containers: [],
+    base: BASE + tag,
+    inserted: 0,
+    ranges: [],
+    members: new Map(),
+    inlineIndex: new Map(),
+    offDepth: 0,
+    jsx: false,
+  };
   walk(visit, program, null, null);
+  if (visit.functions.length > 0) announce(visit, program);
+  sourceInfos.set(visit.functions, { tag, length: code.length, hash: h1, jsx: visit.jsx, ranges: visit.ranges });
   return visit.functions;
+}
+
+/**
+ * `__scope$p();` before the program's first statement (after any directive, on its
+ * line): tells the runtime, when the module starts, how to register the file, so a
+ * function of a file none of whose functions ran yet is still found by its text (a
+ * handler imported from it, its toString). Registration itself stays lazy.
+ */
+function announce(visit: Visit, program: Node): void {
+  const statements = (program.body as Node[] | undefined) ?? [];
+  const first = statements.find((statement) => !(statement.type === "ExpressionStatement" && typeof statement.directive === "string"));
+  const last = statements[statements.length - 1];
+  if (first) insertBefore(visit, first.start, `${PENDING}();`);
+  else if (last) insertLeft(visit, last.end, `;${PENDING}();`);
 }
 
 function walk(visit: Visit, node: Node, parent: Node | null, scope: Scope | null): void {
@@ -150,14 +306,49 @@ function children(visit: Visit, node: Node, scope: Scope | null): void {
   }
 }
 
+// Every edit goes through these, so a text's inserted length is a difference of counters.
+function insertRight(visit: Visit, at: number, text: string): void {
+  visit.edits.appendRight(at, text);
+  visit.inserted += text.length;
+}
+
+function insertLeft(visit: Visit, at: number, text: string): void {
+  visit.edits.appendLeft(at, text);
+  visit.inserted += text.length;
+}
+
+/** Before anything already inserted at `at`: wraps what starts there. */
+function insertBefore(visit: Visit, at: number, text: string): void {
+  visit.edits.prependRight(at, text);
+  visit.inserted += text.length;
+}
+
+function mark(visit: Visit): Mark {
+  return { inserted: visit.inserted, first: visit.functions.length };
+}
+
+/** Records the text of a function or class the transform changed (see SourceRange). */
+function addRange(visit: Visit, from: Mark, start: number, end: number, index: number, kind: SourceRange["kind"], name: string): void {
+  if (visit.functions.length === from.first) return; // nothing instrumented inside: the text is the original
+  visit.ranges.push({ key: from.first, index, start, end, inserted: visit.inserted - from.inserted, kind, name: index >= 0 && kind === "function" ? "" : name });
+}
+
+function visitJsx(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
+  visit.jsx = true;
+  children(visit, node, scope);
+}
+
 function visitClass(visit: Visit, node: Node, parent: Node | null, scope: Scope | null): void {
   const id = node.id as Node | null;
   const name = id ? String(id.name) : (parent && nameFromParent(visit, parent, node)) || "<class>";
+  const from = mark(visit);
+  const container: Container = { name, stateful: visit.statefulOf(name) };
   visit.classNames.push(name);
-  visit.containers.push({ name, stateful: visit.statefulOf(name) });
+  visit.containers.push(container);
   children(visit, node, scope);
   visit.containers.pop();
   visit.classNames.pop();
+  addRange(visit, from, classStart(visit, node), node.end, container.constructorIndex ?? -1, "class", name);
 }
 
 /** An object literal: its methods are stateful when the name it is bound to matches. */
@@ -166,6 +357,20 @@ function visitObject(visit: Visit, node: Node, parent: Node | null, scope: Scope
   visit.containers.push({ name, stateful: name !== "" && visit.statefulOf(name) });
   children(visit, node, scope);
   visit.containers.pop();
+}
+
+/** A method or accessor: its text starts at its key (or async/get/set/*), so it is marked here. */
+function visitMember(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
+  if (!isMethodLike(node)) return children(visit, node, scope);
+  visit.members.set(node, mark(visit));
+  children(visit, node, scope);
+  visit.members.delete(node);
+}
+
+function isMethodLike(member: Node | null): boolean {
+  if (!member) return false;
+  if (member.type === "MethodDefinition") return true;
+  return member.type === "Property" && (member.method === true || member.kind === "get" || member.kind === "set");
 }
 
 /**
@@ -186,15 +391,36 @@ function isStatefulMethod(visit: Visit, node: Node, parent: Node | null): boolea
 function visitFunction(visit: Visit, node: Node, parent: Node | null, scope: Scope | null): void {
   const body = node.body as Node | null;
   if (!body) return children(visit, node, scope); // TypeScript overloads, declare, abstract
+  const method = isMethodLike(parent) && parent!.value === node ? parent! : null;
+  const from = (method && visit.members.get(method)) || mark(visit);
+  const isConstructor = method?.kind === "constructor";
   const name = functionName(visit, node, parent);
   const level = visit.levelOf(name);
-  if (level === "off") return children(visit, node, null);
+  let index = -1;
+  if (level === "off") {
+    visit.offDepth++;
+    children(visit, node, null);
+    visit.offDepth--;
+  } else {
+    index = visit.functions.length;
+    instrumentFunction(visit, node, parent, body, name, level);
+    if (parent?.type === "CallExpression" && (parent.arguments as Node[])[1] === node) visit.inlineIndex.set(node, index);
+    if (isConstructor) {
+      const container = visit.containers[visit.containers.length - 1];
+      if (container) container.constructorIndex = index;
+    }
+  }
+  // A constructor's text is its class's (visitClass records it).
+  if (!isConstructor) addRange(visit, from, method ? memberStart(visit, method) : node.start, node.end, index, "function", name);
+}
+
+function instrumentFunction(visit: Visit, node: Node, parent: Node | null, body: Node, name: string, level: Exclude<Level, "off">): void {
   const index = visit.functions.length;
   const { line, column } = position(visit.lineStarts, node.start);
   const flags = functionFlags(node, parent);
   const listener = listenerOf(node, parent);
   visit.functions.push(listener ? { name, line, column, flags, level, listener } : { name, line, column, flags, level });
-  const own: Scope = { id: `${BASE}+${index}`, full: level === "full", generator: node.generator === true };
+  const own: Scope = { id: `${visit.base}+${index}`, full: level === "full", generator: node.generator === true, async: node.async === true };
   const self = own.full && isStatefulMethod(visit, node, parent) ? ",this" : "";
   if (self) visit.functions[index]!.flags |= FunctionFlag.stateful;
   const arrow = node.type === "ArrowFunctionExpression";
@@ -205,15 +431,15 @@ function visitFunction(visit: Visit, node: Node, parent: Node | null, scope: Sco
   }
   const start = afterDirectives(visit, body);
   if (!own.full) {
-    visit.edits.appendRight(start, `(${HOOK}||${INIT}()).c(${own.id});`);
+    insertRight(visit, start, `(${HOOK}||${INIT}()).c(${own.id});`);
     return children(visit, node, own);
   }
   const enter = `var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE};try{`;
   // An empty body: entry and exit at one offset, in one insertion so they stay in order.
-  if (start >= body.end - 1) return void visit.edits.appendRight(start, enter + exitCode(own.id, asyncOnly, self));
-  visit.edits.appendRight(start, enter);
+  if (start >= body.end - 1) return void insertRight(visit, start, enter + exitCode(own.id, asyncOnly, self));
+  insertRight(visit, start, enter);
   children(visit, node, own);
-  visit.edits.appendLeft(body.end - 1, exitCode(own.id, asyncOnly, self));
+  insertLeft(visit, body.end - 1, exitCode(own.id, asyncOnly, self));
 }
 
 /** `self`: ",this" for a stateful method (the receiver is snapshot after the call), else "". */
@@ -226,44 +452,136 @@ function exitCode(id: string, asyncOnly: boolean, self = ""): string {
 /** `x => EXPR`: at "calls" a comma expression; at "full" a block with the same try. */
 function expressionBody(visit: Visit, node: Node, body: Node, own: Scope, arrow: boolean, asyncOnly: boolean, self: string): void {
   if (!own.full) {
-    visit.edits.appendRight(body.start, `((${HOOK}||${INIT}()).c(${own.id}),`);
+    insertRight(visit, body.start, `((${HOOK}||${INIT}()).c(${own.id}),`);
     children(visit, node, own);
-    visit.edits.appendLeft(body.end, ")");
+    insertLeft(visit, body.end, ")");
     return;
   }
   const open = arrowEnd(visit, node);
   const enter = `{var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE};try{return ${RETURN_VALUE}=(`;
-  visit.edits.appendRight(open, enter);
+  insertRight(visit, open, enter);
   children(visit, node, own);
-  visit.edits.appendLeft(node.end, `)${exitCode(own.id, asyncOnly, self)}}`);
+  insertLeft(visit, node.end, `)${exitCode(own.id, asyncOnly, self)}}`);
 }
 
 function visitReturn(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
   if (!scope?.full) return children(visit, node, scope);
   const argument = node.argument as Node | null;
   if (!argument) {
-    visit.edits.appendLeft(node.start + "return".length, ` ${RETURN_VALUE}=void 0`);
+    insertLeft(visit, node.start + "return".length, ` ${RETURN_VALUE}=void 0`);
     return;
   }
   // A space: minified code writes `return{...}`, `return"s"`.
-  visit.edits.appendRight(argument.start, ` ${RETURN_VALUE}=(`);
+  insertRight(visit, argument.start, ` ${RETURN_VALUE}=(`);
   children(visit, node, scope);
-  visit.edits.appendLeft(argument.end, ")");
+  insertLeft(visit, argument.end, ")");
 }
 
 function visitYield(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
   if (!scope?.full || !scope.generator || node.delegate === true) return children(visit, node, scope);
   const argument = node.argument as Node | null;
-  visit.edits.appendRight(node.start, `${HOOK}.n(${scope.id},${CALL_TOKEN},`);
+  const afterKeyword = node.start + "yield".length;
+  insertRight(visit, node.start, `${HOOK}.n(${scope.id},${CALL_TOKEN},`);
   if (!argument) {
-    visit.edits.appendLeft(node.start + "yield".length, ` ${HOOK}.y(${scope.id},${CALL_TOKEN},void 0)`);
-    visit.edits.appendLeft(node.end, ")");
+    insertLeft(visit, afterKeyword, ` ${HOOK}.y(${scope.id},${CALL_TOKEN},void 0)`);
+    insertLeft(visit, node.end, ")");
     return;
   }
-  visit.edits.appendRight(argument.start, ` ${HOOK}.y(${scope.id},${CALL_TOKEN},(`);
+  insertRight(visit, argument.start, ` ${HOOK}.y(${scope.id},${CALL_TOKEN},(`);
   children(visit, node, scope);
-  visit.edits.appendLeft(argument.end, "))");
-  visit.edits.appendLeft(node.end, ")");
+  insertLeft(visit, argument.end, "))");
+  insertLeft(visit, node.end, ")");
+}
+
+/**
+ * `x.on(a, b, ...)` with a listener method name: the runtime path (see the header), unless
+ * the static path covers it (a literal name and an inline function: listenerOf) or the
+ * call is inside a function that is "off".
+ */
+function visitCall(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
+  const args = node.arguments as Node[];
+  const method = visit.offDepth === 0 && args.length >= 2 ? listenerMethod(node) : undefined;
+  if (method === undefined) return children(visit, node, scope);
+  const [first, handler] = [args[0]!, args[1]!];
+  if (first.type === "SpreadElement" || handler.type === "SpreadElement") return children(visit, node, scope);
+  const literal = literalString(first);
+  const inline = isFunctionNode(handler);
+  if (literal !== undefined && inline) return children(visit, node, scope);
+  // A function or class is no event name (and `$a=(function(){})` would name it "$a").
+  if (isFunctionNode(first) || first.type === "ClassExpression") return children(visit, node, scope);
+  children(visit, node, scope);
+  let event: string;
+  if (literal !== undefined) event = JSON.stringify(literal.slice(0, 200));
+  else {
+    insertBefore(visit, first.start, `${TEMP}=(`);
+    insertLeft(visit, first.end, ")");
+    event = TEMP;
+  }
+  const index = inline ? visit.inlineIndex.get(handler) : undefined;
+  const id = inline ? `,${index === undefined ? "0" : `${visit.base}+${index}`}` : "";
+  // Parenthesised: a node's range leaves out its own parentheses (`(a, b)` is one argument).
+  insertBefore(visit, handler.start, `(${HOOK}||${INIT}()).l(${event},(`);
+  insertLeft(visit, handler.end, `),${JSON.stringify(method)}${id})`);
+}
+
+/** Skips whitespace and comments from `from`. */
+function skipTrivia(code: string, from: number, to: number): number {
+  let i = from;
+  while (i < to) {
+    const char = code.charCodeAt(i);
+    if (char === 47 /* / */ && code.charCodeAt(i + 1) === 47) {
+      const end = code.indexOf("\n", i);
+      i = end < 0 ? to : end + 1;
+    } else if (char === 47 && code.charCodeAt(i + 1) === 42 /* * */) {
+      const end = code.indexOf("*/", i + 2);
+      i = end < 0 ? to : end + 2;
+    } else if (char === 32 || (char >= 9 && char <= 13) || char === 0xa0 || char === 0xfeff || char === 0x2028 || char === 0x2029) i++;
+    else break;
+  }
+  return i;
+}
+
+/** After a node's decorators, if it has any. */
+function afterDecorators(node: Node): number {
+  const decorators = node.decorators as Node[] | undefined;
+  let from = node.start;
+  if (Array.isArray(decorators)) for (const decorator of decorators) from = Math.max(from, decorator.end);
+  return from;
+}
+
+const WORD = /[A-Za-z_$][\w$]*/y;
+
+/**
+ * Where the engine's text of a method starts: its first token that is `async`, `get`,
+ * `set`, `*`, `[` or the key, skipping `static` and TypeScript modifiers.
+ */
+function memberStart(visit: Visit, member: Node): number {
+  const code = visit.code;
+  const key = member.key as Node;
+  let i = afterDecorators(member);
+  while (i < key.start) {
+    i = skipTrivia(code, i, key.start);
+    if (i >= key.start || code[i] === "*" || code[i] === "[") return i;
+    WORD.lastIndex = i;
+    const word = WORD.exec(code)?.[0];
+    if (!word || word === "async" || word === "get" || word === "set") return i;
+    i += word.length;
+  }
+  return Math.min(i, key.start);
+}
+
+/** Where the engine's text of a class starts: `class`, after decorators and modifiers. */
+function classStart(visit: Visit, node: Node): number {
+  const code = visit.code;
+  let i = afterDecorators(node);
+  for (let guard = 0; guard < 8 && i < node.end; guard++) {
+    i = skipTrivia(code, i, node.end);
+    WORD.lastIndex = i;
+    const word = WORD.exec(code)?.[0];
+    if (!word || word === "class") return i;
+    i += word.length;
+  }
+  return node.start;
 }
 
 /** Where the body's code starts: after `{` and any directive prologue ("use strict"). */
@@ -276,7 +594,7 @@ function afterDirectives(visit: Visit, body: Node): number {
   }
   if (!last) return body.start + 1;
   // A directive may end without `;`: add one so the inserted call is not glued to it.
-  visit.edits.appendRight(last.end, ";");
+  insertRight(visit, last.end, ";");
   return last.end;
 }
 

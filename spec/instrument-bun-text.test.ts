@@ -1,0 +1,62 @@
+/**
+ * Functions found by their text under Bun, which reprints every module it loads (so a
+ * function's text is Bun's printing, not the instrumented source verbatim): listener
+ * registrations name their handler by marker, kind and name.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, instrumentFixtures, scratchDir } from "./instrument-harness";
+
+afterAll(cleanup);
+
+const bunDir = join(instrumentFixtures, "bun");
+
+async function runBun(file: string, config?: object): Promise<{ status: number; stdout: string; stderr: string; listeners: unknown[] }> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && name !== "BUN_OPTIONS" && !name.startsWith("SCOPE_")) env[name] = value;
+  const argv = [process.execPath];
+  const eventsPath = join(scratchDir(), `bun-text-${Math.random().toString(36).slice(2)}.json`);
+  if (config) {
+    argv.push("--preload", join(bunDir, "record-preload-bun.ts"));
+    env.SCOPE_TEST_CONFIG = JSON.stringify(config);
+    env.SCOPE_TEST_EVENTS = eventsPath;
+  }
+  argv.push(file);
+  const child = Bun.spawn(argv, { cwd: bunDir, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  const status = await child.exited;
+  const listeners: unknown[] = [];
+  if (config) {
+    const raw = JSON.parse(readFileSync(eventsPath, "utf8")) as { events: number[][]; strings: [number, string][] };
+    const strings = new Map(raw.strings);
+    const names = new Map<number, string>();
+    for (const [kind, , a, b, c, , e] of raw.events as number[][]) {
+      if (kind === 32) names.set(a!, strings.get(b!)!);
+      if (kind === 40) listeners.push({ fn: a === 0 ? null : names.get(a!), event: strings.get(b!), method: strings.get(c!), ...(e ? { handler: strings.get(e) } : {}) });
+    }
+  }
+  return { status, stdout, stderr, listeners };
+}
+
+const file = "listeners-bun-fixture.mjs";
+
+test("Bun: listeners by reference are named; behaviour and removal unchanged", async () => {
+  const [plain, traced, excluded] = await Promise.all([
+    runBun(file),
+    runBun(file, { root: bunDir, level: "full" }),
+    runBun(file, { root: bunDir, level: "full", excludeFunctions: ["outerHandler"] }),
+  ]);
+  const behaviour = (output: string) => output;
+  expect(plain.stdout).toBe("data 1\ntick 2\narrow 2\nready\n");
+  expect({ status: traced.status, stderr: traced.stderr, stdout: behaviour(traced.stdout) }).toEqual({ status: 0, stderr: "", stdout: behaviour(plain.stdout) });
+  expect(traced.listeners).toEqual([
+    { fn: "Service.onTick", event: "tick", method: "on" },
+    { fn: null, event: "ready", method: "once", handler: "bound onReady" },
+    { fn: "onData", event: "data", method: "on" },
+    { fn: "<anonymous>", event: "tick", method: "on" },
+    { fn: "outerHandler", event: "wrapped", method: "on" },
+  ]);
+  // Not instrumented, but its text holds an instrumented arrow: by name, not that arrow.
+  expect(excluded.listeners.at(-1)).toEqual({ fn: null, event: "wrapped", method: "on", handler: "outerHandler" });
+});
