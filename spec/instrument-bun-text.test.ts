@@ -1,7 +1,8 @@
 /**
  * Functions found by their text under Bun, which reprints every module it loads (so a
  * function's text is Bun's printing, not the instrumented source verbatim): listener
- * registrations name their handler by marker, kind and name.
+ * registrations name their handler by marker, kind and name, and toString shows the
+ * original source text as written (not Bun's reprint of it).
  */
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -40,6 +41,7 @@ async function runBun(file: string, config?: object): Promise<{ status: number; 
 }
 
 const file = "listeners-bun-fixture.mjs";
+const source = readFileSync(join(bunDir, file), "utf8");
 
 test("Bun: listeners by reference are named; behaviour and removal unchanged", async () => {
   const [plain, traced, excluded] = await Promise.all([
@@ -47,8 +49,8 @@ test("Bun: listeners by reference are named; behaviour and removal unchanged", a
     runBun(file, { root: bunDir, level: "full" }),
     runBun(file, { root: bunDir, level: "full", excludeFunctions: ["outerHandler"] }),
   ]);
-  const behaviour = (output: string) => output;
-  expect(plain.stdout).toBe("data 1\ntick 2\narrow 2\nready\n");
+  const behaviour = (output: string) => output.split("texts:")[0];
+  expect(plain.stdout).toStartWith("data 1\ntick 2\narrow 2\nready\ntexts:");
   expect({ status: traced.status, stderr: traced.stderr, stdout: behaviour(traced.stdout) }).toEqual({ status: 0, stderr: "", stdout: behaviour(plain.stdout) });
   expect(traced.listeners).toEqual([
     { fn: "Service.onTick", event: "tick", method: "on" },
@@ -59,4 +61,18 @@ test("Bun: listeners by reference are named; behaviour and removal unchanged", a
   ]);
   // Not instrumented, but its text holds an instrumented arrow: by name, not that arrow.
   expect(excluded.listeners.at(-1)).toEqual({ fn: null, event: "wrapped", method: "on", handler: "outerHandler" });
+});
+
+test("Bun: toString shows the original source text as written", async () => {
+  const traced = await runBun(file, { root: bunDir, level: "full" });
+  const texts = traced.stdout.split("texts:\n")[1]!;
+  const slice = (from: string, to: string) => source.slice(source.indexOf(from), source.indexOf(to, source.indexOf(from)) + to.length);
+  expect(texts).toBe(
+    [
+      slice("function onData", "`) }"),
+      slice("class Service", "\n}"),
+      slice("onTick(n)", "`) }"),
+      slice("function outerHandler", "1 }"),
+    ].join("\n") + "\n",
+  );
 });

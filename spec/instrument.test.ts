@@ -4,14 +4,14 @@
  * and must print the same, exit the same and record the expected events.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SourceMapConsumerLite } from "./instrument-sourcemap";
 import { instrument } from "../src/instrument/instrument";
 import { Matcher, globToRegExp } from "../src/instrument/match";
 import { MARKER } from "../src/instrument/print";
 import { FunctionFlag, hashSource, sourceTag } from "../src/instrument/transform";
-import { cleanup, instrumentFixtures, lines, runNode } from "./instrument-harness";
+import { cleanup, instrumentFixtures, lines, runNode, scratchDir } from "./instrument-harness";
 
 afterAll(cleanup);
 
@@ -152,6 +152,29 @@ describe("events", () => {
     expect(byEvent("wrapped")).toEqual([{ fn: null, event: "wrapped", method: "on", handler: "outerHandler" }]);
     expect(byEvent("data")).toEqual([{ fn: null, event: "data", method: "on", handler: "onData" }]);
     expect(run.table.some((entry) => entry.name === "<anonymous>" && entry.line === 40)).toBe(true); // its inner arrow is instrumented
+  });
+
+  test("Function.prototype.toString: the original text of functions and classes, the worker-from-text pattern runs", async () => {
+    for (const file of ["tostring-fixture.cjs", "tostring-esm-fixture.mjs"]) {
+      const plain = await runNode(file);
+      expect(plain.stdout).toMatch(/worker computed (49|42)\n/);
+      // Level "off" functions whose text holds instrumented ones are shown as written too.
+      const settings = [{ level: "full" }, { level: "calls" }, { level: "full", excludeFunctions: ["nestedArrows", "named", "Base.constructor", "Nested.outer", "default"] }] as const;
+      for (const setting of settings) {
+        const run = await runNode(file, { root: cases, ...setting, excludeFunctions: [...("excludeFunctions" in setting ? setting.excludeFunctions : [])] });
+        expect({ stdout: run.stdout, stderr: run.stderr, errors: run.errors }).toEqual({ stdout: plain.stdout, stderr: "", errors: 0 });
+        expect(run.events.length).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  test("Function.prototype.toString: a source that changed on disk since it was loaded shows the running (instrumented) text", async () => {
+    const dir = join(scratchDir(), "changed");
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, "changed-fixture.cjs");
+    writeFileSync(file, 'function f() { return 1 }\nrequire("node:fs").writeFileSync(__filename, "// edited\\n" + require("node:fs").readFileSync(__filename, "utf8"));\nconsole.log(String(f));\n');
+    const run = await runNode(file, { root: dir, level: "calls" }, { cwd: dir });
+    expect(run.stdout).toMatch(/^function f\(\) \{\(__scope\$\|\|__scope\$i\(\)\)\.c\(__scope\$f[0-9a-z]{8}\+0\); return 1 \}\n$/);
   });
 
   test("ESM: circular import calls a hoisted function before its module body runs", async () => {

@@ -14,12 +14,15 @@
  * Function.prototype.toString returns) contains `__scope$f<tag>+n`, the file's tag and
  * the function's index, and f() receives the file's text table (transform.ts
  * SourceRange). So a function object passed as a listener is named without running
- * any program code (l: listener ids). Node (V8) shows source text verbatim, so the text's length picks the one entry
+ * any program code (l: listener ids), and Function.prototype.toString, patched once by
+ * installHook, shows the original text of instrumented functions and classes
+ * (sourceText), read from the file and checked against the length and hash recorded.
+ * Node (V8) shows source text verbatim, so the text's length picks the one entry
  * exactly; Bun reprints modules, so there the kind and the name decide and an
  * ambiguous text stays unresolved.
  */
 import { describe, type TypeChecks } from "../agent/shared/preview";
-import { BASE, HOOK_KEY, TAG_CHARS } from "./transform";
+import { BASE, HOOK_KEY, TAG_CHARS, hashSource } from "./transform";
 
 /** zig/layout.zig EventKind, function tracing range. */
 export const FunctionKind = {
@@ -81,6 +84,11 @@ export interface RuntimeOptions {
   hotSample?: number;
   /** The guard's clock in ms (tests); default performance.now. */
   now?: () => number;
+  /**
+   * Reads a source file (utf8) to show a function's original text; undefined when it
+   * cannot. Default: node:fs readFileSync, taken when the runtime is made.
+   */
+  readSource?: (file: string) => string | undefined;
 }
 
 /** The hook object's shape; the method names are what transform.ts emits. */
@@ -124,6 +132,8 @@ interface Registration {
   ranges?: number[];
   /** Entry offsets in `ranges` by key. */
   byKey?: Map<number, number[]>;
+  /** The original source once read and checked; null when unavailable or changed. */
+  text?: string | null;
 }
 
 /** A function object found in a registration's text table. */
@@ -140,8 +150,8 @@ const MAX_LISTENED = 4096;
 /** Bun reprints every module it loads: a function's text is not the instrumented source verbatim. */
 const REPRINTS = typeof process === "object" && typeof process.versions === "object" && typeof process.versions?.bun === "string";
 
-// Intrinsics, taken before the program runs: the text lookups must not call anything
-// the program may replace.
+// Intrinsics, taken before the program runs: the text lookups run inside the patched
+// Function.prototype.toString and must not call anything the program may replace.
 const reflectApply = Reflect.apply;
 const intrinsicToString = Function.prototype.toString;
 const symbolToString = Symbol.prototype.toString;
@@ -153,6 +163,7 @@ const parseInteger = parseInt;
 const weakMapGet = WeakMap.prototype.get;
 const weakMapSet = WeakMap.prototype.set;
 const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+const defineProperty = Object.defineProperty;
 const indexOf = (text: string, search: string, from = 0): number => reflectApply(stringIndexOf, text, [search, from]) as number;
 const slice = (text: string, start: number, end?: number): string => reflectApply(stringSlice, text, [start, end]) as string;
 const codeAt = (text: string, at: number): number => reflectApply(stringCharCodeAt, text, [at]) as number;
@@ -198,6 +209,7 @@ export class FunctionRuntime {
   private readonly hotSample: number;
   private finished = false;
   private readonly now: () => number;
+  private readonly readSource: ((file: string) => string | undefined) | undefined;
   /** Registered files by tag, in registration order (a file loaded twice has two). */
   private readonly byTag = new Map<string, Registration[]>();
   /** Started modules not looked up yet: their initialisers by tag (see Hook.p). */
@@ -216,6 +228,7 @@ export class FunctionRuntime {
     this.hotLimit = Math.max(0, options.hotCallsPerSecond ?? DEFAULT_HOT_CALLS_PER_SECOND);
     this.hotSample = Math.max(0, Math.floor(options.hotSample ?? DEFAULT_HOT_SAMPLE));
     this.now = options.now ?? (() => performance.now());
+    this.readSource = options.readSource ?? defaultReadSource();
     const interval = options.flushIntervalMs ?? 50;
     if (this.capacity > 1 && interval > 0) {
       this.timer = setInterval(() => this.flush(), interval);
@@ -471,6 +484,35 @@ export class FunctionRuntime {
     if (!found) return 0;
     const index = found.registration.ranges![found.at + 1]!;
     return index >= 0 ? found.registration.base + index : 0;
+  }
+
+  /**
+   * What the patched Function.prototype.toString returns for `fn`, whose intrinsic text
+   * is `text`: the original source text when `fn` is an instrumented function or class
+   * of a JavaScript file whose source still reads the same, else `text` itself.
+   */
+  sourceText(fn: object, text: string): string {
+    if (indexOf(text, BASE) < 0) return text;
+    const found = this.resolve(fn, text);
+    if (!found) return text;
+    const registration = found.registration;
+    const original = this.originalOf(registration);
+    if (original === null) return text;
+    const start = registration.ranges![found.at + 2]!;
+    const end = registration.ranges![found.at + 3]!;
+    return end <= original.length ? slice(original, start, end) : text;
+  }
+
+  /** The file's original source, read once and checked against the recorded length and hash. */
+  private originalOf(registration: Registration): string | null {
+    if (registration.text !== undefined) return registration.text;
+    registration.text = null;
+    if (registration.length < 0 || !this.readSource) return null;
+    let text = this.readSource(registration.file);
+    if (typeof text !== "string") return null;
+    if (codeAt(text, 0) === 0xfeff) text = slice(text, 1);
+    if (text.length === registration.length && hashSource(text)[0] === registration.hash) registration.text = text;
+    return registration.text;
   }
 
   /** `fn` in the registered text tables, by its intrinsic text (cached per object). */
@@ -793,15 +835,68 @@ function isClassText(text: string): boolean {
   return next === 123 /* { */ || next === 32 || (next >= 9 && next <= 13);
 }
 
+function defaultReadSource(): ((file: string) => string | undefined) | undefined {
+  try {
+    const builtin = (process as { getBuiltinModule?: (name: string) => unknown }).getBuiltinModule;
+    const fs = (typeof require === "function" ? require("node:fs") : builtin?.("node:fs")) as typeof import("node:fs") | undefined;
+    const readFileSync = fs?.readFileSync;
+    if (typeof readFileSync !== "function") return undefined;
+    return (file) => {
+      try {
+        return readFileSync(file, "utf8");
+      } catch {
+        return undefined;
+      }
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The runtime the patched Function.prototype.toString asks (the one installed last). */
+let active: FunctionRuntime | undefined;
+let patched = false;
+
+/**
+ * Replaces Function.prototype.toString, once per realm: for an instrumented function
+ * or class it returns the original source text (FunctionRuntime.sourceText), for
+ * anything else exactly what the intrinsic returns. The replacement throws what the
+ * intrinsic throws (it calls it first), is named `toString` with length 0, is no
+ * constructor, and shows itself as `function toString() { [native code] }`.
+ */
+function patchToString(): void {
+  if (patched) return;
+  patched = true;
+  const descriptor = getOwnPropertyDescriptor(Function.prototype, "toString");
+  if (!descriptor || descriptor.value !== intrinsicToString || descriptor.configurable !== true) return;
+  const replacement = {
+    toString(this: unknown): string {
+      if (this === replacement) return reflectApply(intrinsicToString, intrinsicToString, []) as string;
+      const text = reflectApply(intrinsicToString, this, []) as string;
+      const runtime = active;
+      if (runtime === undefined) return text;
+      try {
+        return runtime.sourceText(this as object, text);
+      } catch {
+        return text;
+      }
+    },
+  }.toString;
+  defineProperty(Function.prototype, "toString", { configurable: true, enumerable: descriptor.enumerable, writable: descriptor.writable, value: replacement });
+}
+
 /** Installs `runtime`'s hook where instrumented code looks for it; returns the previous one. */
 export function installHook(runtime: FunctionRuntime): unknown {
   const host = globalThis as Record<symbol, unknown>;
   const key = Symbol.for(HOOK_KEY);
   const previous = host[key];
   host[key] = runtime.hook;
+  active = runtime;
+  patchToString();
   return previous;
 }
 
 export function uninstallHook(): void {
   delete (globalThis as Record<symbol, unknown>)[Symbol.for(HOOK_KEY)];
+  active = undefined;
 }

@@ -17,7 +17,8 @@
  * print.ts): hoisted, so a function called before the module body runs (circular
  * imports) still finds them. F is named `__scope$f<tag>`, the tag a hash of the source,
  * so every instrumented function's own text says which file and which function it is
- * (runtime.ts reads it back from Function.prototype.toString: listener ids). Nothing reads `this`, so derived constructors may call the hook before
+ * (runtime.ts reads it back from Function.prototype.toString: listener ids, original
+ * source text). Nothing reads `this`, so derived constructors may call the hook before
  * `super()`; parameters are untouched (fn.length, defaults, their scope), declarations
  * stay declarations (hoisting, fn.name), directives stay first.
  *
