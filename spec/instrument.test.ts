@@ -113,9 +113,35 @@ describe("events", () => {
       "call counter [0]", "yield counter 0", "resume counter undefined", "yield counter \"none\"", "resume counter \"hi\"",
       "yield counter \"hi!\"", "resume counter \"stop\"", "return counter \"done\"",
       "call guarded []", "yield guarded 1", "yield guarded \"caught boom\"", "resume guarded undefined", "return guarded undefined",
-      "call guarded []", "yield guarded 1", "return guarded undefined",
+      // A consumer's return("early") ends the generator with "early" (yield* forwards it to H.w).
+      "call guarded []", "yield guarded 1", "return guarded \"early\"",
     ]);
     expect(lines(run.events).slice(-3)).toEqual(["call <anonymous> []", "yield <anonymous> 1", "throw <anonymous> Error: into"]);
+  });
+
+  test("generators ended by the consumer: return(v), for-of break, destructuring, finally overrides", async () => {
+    const [plain, run] = await Promise.all([runNode("generator-return-fixture.cjs"), runNode("generator-return-fixture.cjs", { root: cases, level: "full" })]);
+    expect(run.stdout).toBe(plain.stdout);
+    expect(lines(run.events, (event) => event.fn !== "thrower" && event.fn !== "withDefault")).toEqual([
+      "call plain []", "yield plain 1", "return plain \"given\"",
+      // The generator's own finally returns: that value, as the consumer sees it.
+      "call overriding []", "yield overriding 1", "return overriding \"own\"",
+      "call counting []", "yield counting 1", "return counting undefined",
+      "call counting []", "yield counting 1", "return counting undefined",
+      // return("late") runs the finally, which yields once more; the next next() ends it with "late".
+      "call lastWords []", "yield lastWords 1", "yield lastWords \"bye\"", "resume lastWords undefined", "return lastWords \"late\"",
+      // Known gap: return(v) while delegating (yield*) reaches the inner generator; the
+      // outer one's end is reported as undefined (its yield* is not wrapped).
+      "call delegating []", "call counting []", "yield counting 1", "return counting \"through\"", "return delegating undefined",
+    ]);
+  });
+
+  test("a default parameter initializer that throws: no call for its function (parameters are never edited)", async () => {
+    const run = await runNode("generator-return-fixture.cjs", { root: cases, level: "full" });
+    expect(lines(run.events, (event) => event.fn === "thrower" || event.fn === "withDefault")).toEqual([
+      "call thrower []", "throw thrower TypeError: no default",
+      "call withDefault [5]", "return withDefault 5",
+    ]);
   });
 
   test("listeners by reference, computed and symbol names, bound, native and EventTarget handlers", async () => {
@@ -314,17 +340,19 @@ describe("transform", () => {
     expect(result.functions[1]!.listener).toEqual({ event: "c", method: "on" });
   });
 
-  test("without a runtime (the no-op hook) listeners are handed through", () => {
+  test("without a runtime (the no-op hook) listeners are handed through and generators run as written", () => {
     const code =
       'const calls = [];\nconst bus = { on(e, h, x) { calls.push([e, typeof h, x, h === handler]); return this } };\nconst EV = { a: "a" };\n' +
-      "function handler() {}\nbus.on(EV.a, handler, 3).on(\"b\", handler);\nmodule.exports = calls;\n";
+      "function handler() {}\nbus.on(EV.a, handler, 3).on(\"b\", handler);\n" +
+      "function* g() { try { const x = yield 1; yield x } finally { calls.push(\"finally\") } }\n" +
+      "const it = g();\ncalls.push(it.next().value, it.next(7).value, JSON.stringify(it.return(9)), JSON.stringify([...g()]));\nmodule.exports = calls;\n";
     const run = (text: string) => {
       const module = { exports: undefined as unknown };
       new Function("module", text)(module);
       return module.exports;
     };
     const expected = run(code);
-    expect(expected).toEqual([["a", "function", 3, true], ["b", "function", undefined, true]]);
+    expect(expected).toEqual([["a", "function", 3, true], ["b", "function", undefined, true], "finally", "finally", 1, 7, '{"value":9,"done":true}', "[1,null]"]);
     for (const level of ["full", "calls"] as const) {
       const result = instrument(code, "/src/noop.js", { config: { root: "/src", level } });
       if (result.status !== "instrumented") throw new Error(result.status);

@@ -18,12 +18,14 @@ export { HOOK_KEY };
 
 /**
  * What the injected code calls when no runtime is installed: ids, and nothing recorded.
- * `l` hands the listener back.
+ * `l` hands the listener back; `w` is the one-step iterator a generator's `yield X`
+ * delegates to (yields X, then returns what next() sent; return(v) ends with v).
  */
 const NOOP =
   "{f:function(){return 0},c:function(){},C:function(){return -1},r:function(){},x:function(){return -1}," +
   "s:function(){},X:function(){return -1},y:function(i,t,v){return v},n:function(i,t,v){return v}," +
-  "l:function(e,h){return h}}";
+  "l:function(e,h){return h},w:function(i,t,v){var d=0;return{next:function(s){return d++?{value:s,done:true}:{value:v,done:false}}," +
+  "throw:function(e){throw e},return:function(s){d=1;return{value:s,done:true}},[Symbol.iterator]:function(){return this}}}}";
 
 export interface SourceMapV3 {
   version: number;

@@ -114,6 +114,10 @@ export interface Hook {
    * when not instrumented) and returns `handler` itself.
    */
   l(event: unknown, handler: unknown, method: string, id?: number): unknown;
+  /** A sync generator's `yield value`: the one-step iterator `yield*` delegates to. */
+  w(id: number, token: number, value: unknown): Iterator<unknown>;
+  /** A sync generator's initial `$r`: no return statement ran. */
+  u: unknown;
   /** A module started: `init` registers its file (calls f) when its text is looked up first. */
   p(tag: string, init: () => unknown): void;
 }
@@ -168,6 +172,51 @@ const indexOf = (text: string, search: string, from = 0): number => reflectApply
 const slice = (text: string, start: number, end?: number): string => reflectApply(stringSlice, text, [start, end]) as string;
 const codeAt = (text: string, at: number): number => reflectApply(stringCharCodeAt, text, [at]) as number;
 
+/** What $r starts as in a sync generator: no return statement ran (see H.r). */
+const RETURN_UNSET: unknown = Object.freeze({ unset: true });
+
+/**
+ * What a sync generator's `yield X` delegates to (`yield* H.w(id, token, X)`): yields X,
+ * then returns what next(v) sent; throw(e) throws e at the yield; return(v) ends the
+ * delegation with v, so the generator returns v (and the runtime reports it). The
+ * result objects are plain `{ value, done }`, as a yield's own.
+ */
+class YieldStep {
+  private step = 0;
+  private readonly runtime: FunctionRuntime;
+  private readonly id: number;
+  private readonly token: number;
+  private readonly value: unknown;
+
+  constructor(runtime: FunctionRuntime, id: number, token: number, value: unknown) {
+    this.runtime = runtime;
+    this.id = id;
+    this.token = token;
+    this.value = value;
+  }
+
+  next(sent?: unknown): IteratorResult<unknown> {
+    if (this.step++ === 0) return { value: this.value, done: false };
+    if (this.token >= 0) this.runtime.resumed(this.id, this.token, sent);
+    return { value: sent, done: true };
+  }
+
+  throw(error?: unknown): never {
+    this.step = 2;
+    throw error;
+  }
+
+  return(value?: unknown): IteratorResult<unknown> {
+    this.step = 2;
+    if (this.token >= 0) this.runtime.returning(this.token, value);
+    return { value, done: true };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
 const RECORD_WORDS = 16;
 const MAX_PREVIEW_CHARS = 96;
 
@@ -218,6 +267,8 @@ export class FunctionRuntime {
   private readonly resolved = new WeakMap<object, Resolved | null>();
   /** Listener records written (see listen). */
   private readonly listened = new Set<string>();
+  /** Sync generators ended by a consumer's return(v): v by call token (see H.r). */
+  private readonly returns = new Map<number, unknown>();
 
   constructor(options: RuntimeOptions) {
     this.sink = options.sink;
@@ -440,6 +491,29 @@ export class FunctionRuntime {
       }
     }
     return [this.str(typeof error), this.preview(error)];
+  }
+
+  /** H.w's resume: the value next(v) sent into the generator. */
+  resumed(id: number, token: number, value: unknown): void {
+    try {
+      this.put(FunctionKind.resume, 0, id, token, this.preview(value), 0);
+    } catch {
+      this.errors++;
+    }
+  }
+
+  /** H.w's return(v): the generator returns v unless its own finally returns otherwise. */
+  returning(token: number, value: unknown): void {
+    if (this.returns.size < 65536) this.returns.set(token, value);
+  }
+
+  /** A sync generator's end value: `$r`, or the value a consumer's return(v) gave. */
+  private endValue(token: number, value: unknown): unknown {
+    if (value !== RETURN_UNSET) return value;
+    if (this.returns.size === 0) return undefined;
+    const given = this.returns.get(token);
+    this.returns.delete(token);
+    return given;
   }
 
   /** function_listener for `x.on(event, handler)` (see Hook.l). */
@@ -674,6 +748,7 @@ export class FunctionRuntime {
       r(id, token, value, self) {
         if (token < 0) return;
         try {
+          if (value === RETURN_UNSET) value = runtime.endValue(token, value);
           runtime.put(FunctionKind.return, 0, id, token, runtime.preview(value), 0, self === undefined ? 0 : runtime.state(self));
         } catch {
           fail();
@@ -681,6 +756,7 @@ export class FunctionRuntime {
       },
       x(id, token, error, self) {
         if (token < 0) return -1;
+        if (runtime.returns.size !== 0) runtime.returns.delete(token);
         try {
           const [type, message] = runtime.errorFields(error);
           runtime.put(FunctionKind.throw, 0, id, token, type, message, self === undefined ? 0 : runtime.state(self));
@@ -735,6 +811,17 @@ export class FunctionRuntime {
         }
         return handler;
       },
+      w(id, token, value) {
+        if (token >= 0) {
+          try {
+            runtime.put(FunctionKind.yield, 0, id, token, runtime.preview(value), 0);
+          } catch {
+            fail();
+          }
+        }
+        return new YieldStep(runtime, id, token, value);
+      },
+      u: RETURN_UNSET,
       p(tag, init) {
         if (typeof tag !== "string" || typeof init !== "function") return;
         const list = runtime.pending.get(tag);

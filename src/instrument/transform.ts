@@ -10,8 +10,13 @@
  *   function f(a) { var $t=(H||I()).C(F+n,arguments),$r;try{ BODY' }
  *                   catch($e){$t=H.x(F+n,$t,$e);throw $e}finally{H.r(F+n,$t,$r)} }
  *
- * where BODY' has each `return X` as `return $r=(X)`, and, in generators, each `yield X`
- * as `H.n(F+n,$t,yield H.y(F+n,$t,(X)))`. Async functions call H.X/H.s (settle) instead of H.x/H.r. At "calls" only
+ * where BODY' has each `return X` as `return $r=(X)`. In generators each `yield X`
+ * becomes `yield* H.w(F+n,$t,X)`: a one-step iterator that yields X and hands back
+ * what next(v) sent, so the hook sees the yield, the resume and a consumer's
+ * gen.return(v) (yield* forwards it; exact, no result object re-wrapped), and `$r`
+ * starts as H.u so H.r can tell "fell off the end" from "returned"; async generators
+ * keep `H.n(F+n,$t,yield H.y(F+n,$t,(X)))` (a yield* would change their await ticks).
+ * Async functions call H.X/H.s (settle) instead of H.x/H.r. At "calls" only
  * `(H||I()).c(F+n);` is inserted. H, I and F are the file's hook variable, its hoisted
  * initialiser and its first function id, appended at the end of the file (see
  * print.ts): hoisted, so a function called before the module body runs (circular
@@ -21,6 +26,13 @@
  * source text). Nothing reads `this`, so derived constructors may call the hook before
  * `super()`; parameters are untouched (fn.length, defaults, their scope), declarations
  * stay declarations (hoisting, fn.name), directives stay first.
+ *
+ * Parameters are never edited, so a default initializer that throws (or a destructuring
+ * parameter that fails) records no call: the entry call is the body's first statement.
+ * Recording "call then throw" would need code around the initializer, and an expression
+ * cannot catch: only a function frame can (a thunk `a = H.p(() => init)`), which adds
+ * frames to every error's stack the program sees, and moving defaults into the body
+ * changes fn.length, the parameter scope and TDZ. So it is left as is (documented).
  *
  * Listeners: `x.on("name", <inline function>)` is known statically (listenerOf, the
  * table's listeners argument). Any other `x.on(a, b, ...)` (on, once, addListener,
@@ -435,7 +447,9 @@ function instrumentFunction(visit: Visit, node: Node, parent: Node | null, body:
     insertRight(visit, start, `(${HOOK}||${INIT}()).c(${own.id});`);
     return children(visit, node, own);
   }
-  const enter = `var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE};try{`;
+  // A sync generator's $r starts as H.u: "no return ran" (a consumer's gen.return(v), see H.w).
+  const initial = own.generator && !own.async ? `=${HOOK}.u` : "";
+  const enter = `var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE}${initial};try{`;
   // An empty body: entry and exit at one offset, in one insertion so they stay in order.
   if (start >= body.end - 1) return void insertRight(visit, start, enter + exitCode(own.id, asyncOnly, self));
   insertRight(visit, start, enter);
@@ -482,6 +496,15 @@ function visitYield(visit: Visit, node: Node, _parent: Node | null, scope: Scope
   if (!scope?.full || !scope.generator || node.delegate === true) return children(visit, node, scope);
   const argument = node.argument as Node | null;
   const afterKeyword = node.start + "yield".length;
+  if (!scope.async) {
+    // `yield X` → `yield* H.w(F+n,$t,X)`: the `*` right after the keyword (no line break allowed there).
+    const head = `* ${HOOK}.w(${scope.id},${CALL_TOKEN},`;
+    if (!argument) return void insertLeft(visit, afterKeyword, `${head}void 0)`);
+    insertLeft(visit, afterKeyword, head);
+    children(visit, node, scope);
+    insertLeft(visit, argument.end, ")");
+    return;
+  }
   insertRight(visit, node.start, `${HOOK}.n(${scope.id},${CALL_TOKEN},`);
   if (!argument) {
     insertLeft(visit, afterKeyword, ` ${HOOK}.y(${scope.id},${CALL_TOKEN},void 0)`);
