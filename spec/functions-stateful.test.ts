@@ -3,7 +3,7 @@
  * in `stateful` carry the receiver's own data fields before (call) and after (return,
  * throw, settle) each call; others do not. The snapshot never runs program code (an
  * enumerable getter that throws is shown, not called) and the output is unchanged.
- * Inline EventEmitter listeners name the event they handle.
+ * EventEmitter listeners (inline or passed by reference) name the event they handle.
  */
 import { afterAll, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
@@ -64,13 +64,14 @@ test("without stateful settings no event has a state", async () => {
   expect(run.events.filter((e) => e.fields.state !== undefined)).toEqual([]);
 });
 
-test("inline listeners: the event each handles (function_listener), before its calls", async () => {
+test("listeners, inline and by reference: the event each handles (function_listener), before its calls", async () => {
   const listeners = join(fixtures, "functions-stateful/listeners.cjs");
   const run = await runTraced(["node", listeners], { scopeArgs: ["--functions"], env });
   expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: "end after 10\n", stderr: "" });
   expect(ofKind(run.events, "function_listener").map((e) => e.fields)).toEqual([
     { function: `<anonymous> (${listeners}:10:16)`, event: "data", method: "on" },
     { function: `onEnd (${listeners}:13:17)`, event: "end", method: "once" },
+    { function: `byReference (${listeners}:7:1)`, event: "data", method: "prependListener" },
   ]);
   const calls = ofKind(run.events, "function_call").map((e) => String(e.fields.function).split(" ")[0]);
   expect(calls).toEqual(["byReference", "<anonymous>", "byReference", "<anonymous>", "onEnd"]);

@@ -112,11 +112,13 @@ pub const EventKind = enum(u16) {
     /// e = str preview of the receiver's own data fields, before the call (call) or
     /// after it (return, throw, settle); 0 otherwise.
     function_sampled = 39,
-    /// A function passed inline as a listener, `x.on("name", function/arrow)` with the
-    /// event a string literal (found by the transform; listeners passed by reference are
-    /// not known): a = function id, b = str event name, c = str registration method
-    /// ("on", "once", "addListener", "prependListener", "prependOnceListener",
-    /// "addEventListener"). Written with the function table, after the function's entry.
+    /// A function registered as a listener, `x.on(event, handler)`: inline with a literal
+    /// event name (found by the transform, written with the function table) or passed by
+    /// reference / with a computed name (found at registration, once per function, event
+    /// and method per thread): a = function id (0: bound, native or untraced handler),
+    /// b = str event name, c = str registration method ("on", "once", "addListener",
+    /// "prependListener", "prependOnceListener", "addEventListener"), e = str the
+    /// handler's own name when a is 0 (else 0).
     function_listener = 40,
     _,
 };
