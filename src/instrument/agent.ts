@@ -50,6 +50,8 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
     batchSize: options.batchSize,
     hotCallsPerSecond: config.hotCallsPerSecond,
     hotSample: config.hotSample,
+    previewDepth: config.previewDepth,
+    previewChars: config.previewChars,
   });
   installHook(runtime);
   if (options.runtime === "node") enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir });

@@ -53,10 +53,10 @@ export type Cached = { status: "instrumented"; code: string } | { status: "uncha
  */
 const TRANSFORM_FORMAT = 3;
 
-/** The settings the transform depends on: the hot-function guard's are read at run time only. */
+/** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
   if (settings === null || typeof settings !== "object") return settings;
-  const { hotCallsPerSecond: _limit, hotSample: _sample, ...rest } = settings as Record<string, unknown>;
+  const { hotCallsPerSecond: _limit, hotSample: _sample, previewDepth: _depth, previewChars: _chars, ...rest } = settings as Record<string, unknown>;
   return rest;
 }
 

@@ -42,6 +42,10 @@ export interface MatchConfig {
   hotCallsPerSecond?: number;
   /** Once hot, 1 call in this many is recorded; 0: counted only. Default 100. */
   hotSample?: number;
+  /** Value previews at "full" (arguments, values, state): nesting depth (default 3, at most 16). */
+  previewDepth?: number;
+  /** ... and length in characters (default 96, at most 4096). */
+  previewChars?: number;
 }
 
 /**

@@ -7,8 +7,11 @@
  * Cost: at the "calls" level an event is four stores into a preallocated buffer of
  * 64-byte records handed to the native side `batchSize` at a time (recordBatch); the
  * native side stamps each batch's records with the time of the flush, so within a
- * batch the order is exact and the time is an upper bound. With `batchSize: 1` (or a
- * sink without recordBatch) every event is written at once with its own timestamp.
+ * batch the order is exact and the time is an upper bound. The buffer is flushed when
+ * full, before any event of the agent's own, and at the end of the current job (one
+ * microtask queued by the first buffered event), so that bound is the end of the
+ * synchronous run that made the call, not a timer tick. With `batchSize: 1` (or a sink
+ * without recordBatch) every event is written at once with its own timestamp.
  *
  * Functions by their text: every instrumented function's own text (what the intrinsic
  * Function.prototype.toString returns) contains `__scope$f<tag>+n`, the file's tag and
@@ -21,7 +24,7 @@
  * exactly; Bun reprints modules, so there the kind and the name decide and an
  * ambiguous text stays unresolved.
  */
-import { describe, type TypeChecks } from "../agent/shared/preview";
+import { describe, PREVIEW_LIMIT_CHARS, PREVIEW_LIMIT_DEPTH, PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, type TypeChecks } from "../agent/shared/preview";
 import { BASE, HOOK_KEY, TAG_CHARS, hashSource } from "./transform";
 
 /** zig/layout.zig EventKind, function tracing range. */
@@ -72,6 +75,11 @@ export interface RuntimeOptions {
   batchSize?: number;
   /** Flush a partly filled batch this often (an unref'd timer); 0 for never. Default 50. */
   flushIntervalMs?: number;
+  /** Flush a partly filled batch at the end of the job that filled it (a microtask). Default true. */
+  flushAtJobEnd?: boolean;
+  /** Value previews (full level): how deep and how many characters. Defaults 3 and 96. */
+  previewDepth?: number;
+  previewChars?: number;
   /** util.types, for previews that never run program code. */
   types?: TypeChecks;
   /**
@@ -218,7 +226,9 @@ class YieldStep {
 }
 
 const RECORD_WORDS = 16;
-const MAX_PREVIEW_CHARS = 96;
+/** queueMicrotask as it was when the agent loaded (a program may replace the global). */
+const enqueueMicrotask: ((task: () => void) => void) | undefined =
+  typeof queueMicrotask === "function" ? queueMicrotask.bind(globalThis) : undefined;
 
 export class FunctionRuntime {
   readonly hook: Hook;
@@ -230,6 +240,14 @@ export class FunctionRuntime {
   private readonly words: Uint32Array;
   private readonly capacity: number;
   private count = 0;
+  /** A flush is queued for the end of the current job (flushAtJobEnd). */
+  private flushQueued = false;
+  private readonly flushAtJobEnd: boolean;
+  private readonly flushQueuedTask = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+  private readonly previewLimits: { depth: number; chars: number };
   private ordinal = 1;
   private nextFunctionId = 1;
   private nextStringId = 1;
@@ -280,6 +298,11 @@ export class FunctionRuntime {
     this.hotSample = Math.max(0, Math.floor(options.hotSample ?? DEFAULT_HOT_SAMPLE));
     this.now = options.now ?? (() => performance.now());
     this.readSource = options.readSource ?? defaultReadSource();
+    this.flushAtJobEnd = options.flushAtJobEnd !== false && enqueueMicrotask !== undefined;
+    this.previewLimits = {
+      depth: Math.min(PREVIEW_LIMIT_DEPTH, Math.max(0, options.previewDepth ?? PREVIEW_MAX_DEPTH)),
+      chars: Math.min(PREVIEW_LIMIT_CHARS, Math.max(8, options.previewChars ?? PREVIEW_MAX_CHARS)),
+    };
     const interval = options.flushIntervalMs ?? 50;
     if (this.capacity > 1 && interval > 0) {
       this.timer = setInterval(() => this.flush(), interval);
@@ -423,6 +446,10 @@ export class FunctionRuntime {
       if (!this.sink.record(kind, flags, a, b, c, d, e)) this.unrecorded++;
       return;
     }
+    if (this.count === 0 && this.flushAtJobEnd && !this.flushQueued) {
+      this.flushQueued = true;
+      enqueueMicrotask!(this.flushQueuedTask);
+    }
     const words = this.words;
     const base = this.count * RECORD_WORDS;
     // Words: 1 kind|flags<<16, 2-3 timestamp (0: stamped at flush), 6-7 a, 8-9 b, 10-11 c, 12-13 d.
@@ -447,8 +474,7 @@ export class FunctionRuntime {
 
   private preview(value: unknown): number {
     if (!this.types) return 0;
-    const { preview } = describe(value, this.types);
-    return this.str(preview.length > MAX_PREVIEW_CHARS ? preview.slice(0, MAX_PREVIEW_CHARS) : preview, false);
+    return this.str(describe(value, this.types, this.previewLimits).preview, false);
   }
 
   /**

@@ -33,6 +33,8 @@ const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules" |
   stateful: "strings",
   hotCallsPerSecond: "count",
   hotSample: "count",
+  previewDepth: "count",
+  previewChars: "count",
 };
 const LEVELS = ["off", "calls", "full"];
 
