@@ -708,6 +708,15 @@ export class FunctionRuntime {
     const fail = () => {
       runtime.errors++;
     };
+    /** A generator's yield or resume, with its value's preview (token -1: not recorded). */
+    const step = (kind: number, id: number, token: number, value: unknown) => {
+      if (token < 0) return;
+      try {
+        runtime.put(kind, 0, id, token, runtime.preview(value), 0);
+      } catch {
+        fail();
+      }
+    };
     return {
       f(file, table, listeners, source) {
         const base = runtime.nextFunctionId;
@@ -810,23 +819,11 @@ export class FunctionRuntime {
         return -1;
       },
       y(id, token, value) {
-        if (token >= 0) {
-          try {
-            runtime.put(FunctionKind.yield, 0, id, token, runtime.preview(value), 0);
-          } catch {
-            fail();
-          }
-        }
+        step(FunctionKind.yield, id, token, value);
         return value;
       },
       n(id, token, value) {
-        if (token >= 0) {
-          try {
-            runtime.put(FunctionKind.resume, 0, id, token, runtime.preview(value), 0);
-          } catch {
-            fail();
-          }
-        }
+        step(FunctionKind.resume, id, token, value);
         return value;
       },
       l(event, handler, method, id) {
@@ -838,13 +835,7 @@ export class FunctionRuntime {
         return handler;
       },
       w(id, token, value) {
-        if (token >= 0) {
-          try {
-            runtime.put(FunctionKind.yield, 0, id, token, runtime.preview(value), 0);
-          } catch {
-            fail();
-          }
-        }
+        step(FunctionKind.yield, id, token, value);
         return new YieldStep(runtime, id, token, value);
       },
       u: RETURN_UNSET,
