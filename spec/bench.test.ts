@@ -73,14 +73,19 @@ describe("scope bench", () => {
     expect(http!.checks.passed).toBe(1);
   }, 60_000);
 
-  test("http-functions and functions: the workloads' own functions traced, calls counted in the trace", async () => {
-    const { report, exitCode } = await bench(["--workload", "http-functions,functions", "--runs", "1", "--scale", "0.01", "--duration", "0.5", "--warmup", "0.2"]);
+  test("http-functions, functions and functions-full: the workloads' own functions traced, calls counted in the trace", async () => {
+    const { report, exitCode } = await bench(["--workload", "http-functions,functions,functions-full", "--runs", "1", "--scale", "0.01", "--duration", "0.5", "--warmup", "0.2"]);
     expect(exitCode).toBe(0);
     expect(report.workloads.map((workload) => [workload.name, workload.checks.passed, workload.checks.failed])).toEqual([
       ["http-functions", 1, 0],
       ["functions", 1, 0],
+      ["functions-full", 1, 0],
     ]);
-    const [http, functions] = report.workloads;
+    const [http, functions, full] = report.workloads;
+    // Full level: every call has its return (or settle) too.
+    const fullTraced = full!.runs.find((run) => run.mode === "traced")!;
+    expect(fullTraced.trace!.check.counts.function_return).toBeGreaterThanOrEqual(fullTraced.ops);
+    expect(Number.isFinite(full!.functions!.nsPerCall!.median)).toBe(true);
     const served = http!.runs[1]!;
     expect(served.ops).toBeGreaterThan(0);
     expect(served.trace!.check.counts.function_call).toBeGreaterThan(0);

@@ -109,6 +109,16 @@ export const workloads: readonly Workload[] = [
     functions: { include: ["functions.cjs"], level: "calls", extra: { hotCallsPerSecond: 0 } },
   },
   {
+    name: "functions-full",
+    description: "the same calls at the full level (entry, return, argument and value previews, every call recorded)",
+    kind: "program",
+    file: "functions.cjs",
+    // Two records per call and ~300 ns each: fewer calls, chunks still within a lane.
+    params: { calls: 200_000, chunkCalls: 4_000, pauseMs: 10 },
+    fixed: ["chunkCalls", "pauseMs"],
+    functions: { include: ["functions.cjs"], level: "full", extra: { hotCallsPerSecond: 0 } },
+  },
+  {
     name: "transform",
     description: "transform MB/s; start of a real program (typescript, marked, yaml required) instrumented, cold and cached",
     kind: "transform",
