@@ -244,3 +244,23 @@ describe("--functions=@<file>: a missing or invalid file is one line, exit 1, th
     expect(result.stderr.startsWith(message)).toBe(true);
   });
 });
+
+describe("stack traces", () => {
+  const app = join(fixtures, "functions-stack/stack.cjs");
+
+  test("default: source maps on, every frame at its original line and column", async () => {
+    const [run, plain] = await Promise.all([runTraced(["node", app], { scopeArgs: ["--functions", "--level", "full"], env }), runUntraced(["node", app])]);
+    const positions = (text: string) => text.match(/stack\.cjs:\d+:\d+/g);
+    expect(positions(plain.stdout)).toEqual(["stack.cjs:5:25", "stack.cjs:4:15", "stack.cjs:10:10", "stack.cjs:13:3"]);
+    expect(positions(run.stdout)).toEqual(positions(plain.stdout));
+  });
+
+  test('sourceMaps: false: error.stack exactly as untraced (V8\'s own format) where no insertion shifts a column', async () => {
+    const [run, plain] = await Promise.all([
+      runTraced(["node", app], { scopeArgs: ['--functions={"sourceMaps":false}', "--level", "calls"], env }),
+      runUntraced(["node", app]),
+    ]);
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual(plain);
+    expect(ofKind(run.events, "function_call").map((e) => String(e.fields.function).split(" ")[0])).toEqual(["outer", "inner", "<anonymous>", "<anonymous>", "<anonymous>"]);
+  });
+});

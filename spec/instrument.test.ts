@@ -278,12 +278,22 @@ describe("transform", () => {
   test("source map: every original token maps back to its position", () => {
     const result = instrument(source, "/src/a.js", { config });
     if (result.status !== "instrumented") throw new Error(result.reason);
-    const map = new SourceMapConsumerLite(result.map);
+    const map = new SourceMapConsumerLite(result.map!);
     for (const token of ["a + b", "{ x }", "m()", "class K"]) {
       const original = source.indexOf(token);
       const generated = result.code.indexOf(token);
       expect(map.originalFor(result.code, generated)).toEqual(map.position(source, original));
     }
+  });
+
+  test("sourceMaps: false: no map, and a map the file names stays as it is", () => {
+    const named = "function a() { return 1 }\n//# sourceMappingURL=a.js.map\n";
+    const result = instrument(named, "/src/a.js", { config: { ...config, sourceMaps: false } });
+    if (result.status !== "instrumented") throw new Error(result.reason);
+    expect(result.map).toBeUndefined();
+    expect(result.code).toContain("//# sourceMappingURL=a.js.map\n");
+    expect(result.code).not.toContain("data:application/json");
+    expect(result.code.split("\n").slice(0, 2)[1]).toBe("//# sourceMappingURL=a.js.map");
   });
 
   test("an input source map is chained: positions lead to the first source", () => {
@@ -293,8 +303,8 @@ describe("transform", () => {
     const carried = first.code.replace(MARKER, "/*x*/").replace(/__scope\$/g, "__prior$").replace(/scope\.functions/g, "prior.functions");
     const second = instrument(carried, "/src/second.js", { config });
     if (second.status !== "instrumented") throw new Error(second.reason);
-    expect(second.map.sources).toEqual(["/src/first.js"]);
-    const map = new SourceMapConsumerLite(second.map);
+    expect(second.map!.sources).toEqual(["/src/first.js"]);
+    const map = new SourceMapConsumerLite(second.map!);
     const at = second.code.indexOf("(2)");
     expect(map.originalFor(second.code, at + 1)).toEqual({ line: 2, column: 22 });
   });

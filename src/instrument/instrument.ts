@@ -18,10 +18,12 @@ export interface InstrumentOptions {
   readFile?: (url: string) => string | undefined;
   /** The name the source map gives the original (e.g. the module's file: URL); default `file`. */
   sourceName?: string;
+  /** Append an inline source map (default: the matcher's `sourceMaps` setting, true). */
+  sourceMap?: boolean;
 }
 
 export type Instrumented =
-  | { status: "instrumented"; code: string; map: SourceMapV3; functions: FunctionInfo[] }
+  | { status: "instrumented"; code: string; map?: SourceMapV3; functions: FunctionInfo[] }
   /** Not matched, already instrumented, or no function in it: `code` is the input. */
   | { status: "unchanged"; code: string; reason: string }
   /** The parser refused it: `code` is the input; `reason` is the one warning line. */
@@ -42,6 +44,10 @@ export function instrument(code: string, file: string, options: InstrumentOption
     return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };
   }
   if (functions.length === 0) return { status: "unchanged", code, reason: "no functions" };
+  if (!(options.sourceMap ?? matcher.sourceMaps)) {
+    // No map of ours: a map the file names stays, as untraced (lines still hold).
+    return { status: "instrumented", code: print(edits, code, file, functions, null).code, functions };
+  }
   const input = findInputMap(code, options.readFile);
   if (input) edits.remove(input.start, input.end);
   const printed = print(edits, code, file, functions, input?.map, options.sourceName);

@@ -42,6 +42,13 @@ export interface MatchConfig {
   hotCallsPerSecond?: number;
   /** Once hot, 1 call in this many is recorded; 0: counted only. Default 100. */
   hotSample?: number;
+  /**
+   * Inline source maps in instrumented files and Node's source-map support turned on, so
+   * stack traces show original columns (default true). false: no map, Node's setting left
+   * as the program has it, so `error.stack` keeps V8's own frame format; lines are still
+   * the original ones, columns after an insertion on the same line are shifted.
+   */
+  sourceMaps?: boolean;
   /** Value previews at "full" (arguments, values, state): nesting depth (default 3, at most 16). */
   previewDepth?: number;
   /** ... and length in characters (default 96, at most 4096). */
@@ -100,9 +107,12 @@ export class Matcher {
   private readonly level: Level;
   private readonly rules: { path?: RegExp; name?: RegExp; level: Level }[];
   private readonly stateful: RegExp[];
+  /** MatchConfig.sourceMaps (default true). */
+  readonly sourceMaps: boolean;
 
   constructor(config: MatchConfig = {}) {
     this.root = (config.root ?? process.cwd()).replace(/\\/g, "/").replace(/\/+$/, "");
+    this.sourceMaps = config.sourceMaps !== false;
     this.include = (config.include ?? ["**"]).map((glob) => globToRegExp(glob));
     this.exclude = (config.exclude ?? []).map((glob) => globToRegExp(glob));
     this.includesNodeModules = (config.include ?? []).some((glob) => glob.includes("node_modules"));

@@ -88,6 +88,7 @@ export function registerEsmHook(options: NodeHookOptions): boolean {
 export function enableNodeInstrumentation(options: NodeHookOptions): void {
   installCommonJsHook(options);
   registerEsmHook(options);
+  if (options.config.sourceMaps === false) return;
   const proc = process as { setSourceMapsEnabled?: (on: boolean) => void };
   proc.setSourceMapsEnabled?.(true);
 }

@@ -39,7 +39,8 @@ export interface SourceMapV3 {
 
 export interface Printed {
   code: string;
-  map: SourceMapV3;
+  /** Absent when print was asked for no map. */
+  map?: SourceMapV3;
 }
 
 const SOURCE_MAP_COMMENT = /\/\/[#@] sourceMappingURL=([^\s'"]+)\s*$/;
@@ -120,7 +121,8 @@ export function print(
   code: string,
   file: string,
   functions: FunctionInfo[],
-  inputMap?: SourceMapV3,
+  /** The file's own map to chain ours onto; null: no source map at all. */
+  inputMap?: SourceMapV3 | null,
   sourceName = file,
 ): Printed {
   const info = sourceInfoOf(functions);
@@ -139,6 +141,7 @@ export function print(
       (info ? `function ${PENDING}(){var h=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})];h&&h.p&&h.p(${JSON.stringify(info.tag)},function(){return ${HOOK}||${INIT}()})}` : "") +
       "\n",
   );
+  if (inputMap === null) return { code: edits.toString() };
   markTokenStarts(edits, code);
   const generated = edits.generateMap({ source: sourceName, includeContent: false, hires: false });
   let map = generated as unknown as SourceMapV3;

@@ -22,7 +22,7 @@ export interface FunctionFlags {
   root?: string;
 }
 
-const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules" | "count"> = {
+const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules" | "count" | "boolean"> = {
   root: "string",
   include: "strings",
   exclude: "strings",
@@ -35,6 +35,7 @@ const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules" |
   hotSample: "count",
   previewDepth: "count",
   previewChars: "count",
+  sourceMaps: "boolean",
 };
 const LEVELS = ["off", "calls", "full"];
 
@@ -97,6 +98,7 @@ function checkConfig(value: unknown): string | undefined {
     if (kind === "string" && typeof field !== "string") return `"${key}" must be a string`;
     if (kind === "strings" && !(Array.isArray(field) && field.every((item) => typeof item === "string"))) return `"${key}" must be an array of strings`;
     if (kind === "count" && !(Number.isInteger(field) && (field as number) >= 0)) return `"${key}" must be a whole number ≥ 0`;
+    if (kind === "boolean" && typeof field !== "boolean") return `"${key}" must be true or false`;
     if (kind === "level" && !LEVELS.includes(field as string)) return `"${key}" must be one of ${LEVELS.join(", ")}`;
     if (kind === "rules") {
       const ok = Array.isArray(field) && field.every((rule) => rule && typeof rule === "object" && LEVELS.includes(rule.level) && ["path", "name", "env"].every((k) => rule[k] === undefined || typeof rule[k] === "string") && Object.keys(rule).every((k) => ["path", "name", "env", "level"].includes(k)));

@@ -36,7 +36,7 @@ export class RunCommand extends Command {
   print = Option.Boolean("--print", false, { description: "Also stream decoded events to stderr while the program runs" });
   functions = Option.String("--functions", false, {
     tolerateBoolean: true,
-    description: "Trace the program's own functions by source instrumentation; --functions='<json>' (or --functions=@settings.json) passes settings (include, exclude, functions, excludeFunctions, level, rules [{path?, name?, env?, level}], stateful, hotCallsPerSecond, hotSample, previewDepth, previewChars); the default level is calls when NODE_ENV=production, full otherwise",
+    description: "Trace the program's own functions by source instrumentation; --functions='<json>' (or --functions=@settings.json) passes settings (include, exclude, functions, excludeFunctions, level, rules [{path?, name?, env?, level}], stateful, hotCallsPerSecond, hotSample, previewDepth, previewChars, sourceMaps); the default level is calls when NODE_ENV=production, full otherwise",
   });
   include = Option.Array("--include", { description: "Path glob (relative to the current directory) of files whose functions are traced; repeatable; implies --functions" });
   exclude = Option.Array("--exclude", { description: "Path glob of files never instrumented; repeatable; implies --functions" });
