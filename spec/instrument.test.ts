@@ -286,6 +286,13 @@ describe("transform", () => {
     }
   });
 
+  test("a file without functions is left alone unless it registers a listener", () => {
+    expect(instrument("const x = 1;\nconsole.log(x);\n", "/src/plain.js", { config }).status).toBe("unchanged");
+    const registers = instrument('const { onData } = require("./h");\nbus.on("data", onData);\n', "/src/main.js", { config });
+    expect(registers.status).toBe("instrumented");
+    expect(registers.code.split("\n")[1]).toContain(".l(");
+  });
+
   test("sourceMaps: false: no map, and a map the file names stays as it is", () => {
     const named = "function a() { return 1 }\n//# sourceMappingURL=a.js.map\n";
     const result = instrument(named, "/src/a.js", { config: { ...config, sourceMaps: false } });

@@ -43,7 +43,8 @@ export function instrument(code: string, file: string, options: InstrumentOption
   } catch (error) {
     return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };
   }
-  if (functions.length === 0) return { status: "unchanged", code, reason: "no functions" };
+  // A file without functions may still register listeners (`server.on("request", handler)`).
+  if (functions.length === 0 && !edits.hasChanged()) return { status: "unchanged", code, reason: "no functions" };
   if (!(options.sourceMap ?? matcher.sourceMaps)) {
     // No map of ours: a map the file names stays, as untraced (lines still hold).
     return { status: "instrumented", code: print(edits, code, file, functions, null).code, functions };
