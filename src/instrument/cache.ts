@@ -50,8 +50,10 @@ export type Cached = { status: "instrumented"; code: string } | { status: "uncha
  * What the emitted code looks like, in the key next to scope's version so a change of
  * transform.ts/print.ts between releases (a development build) does not reuse old
  * entries. 2: stateful `this` arguments and the listeners argument of the table call.
+ * 3: listener registrations, the text table. 4: token-start maps, files without
+ * functions that register listeners.
  */
-const TRANSFORM_FORMAT = 3;
+const TRANSFORM_FORMAT = 4;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
