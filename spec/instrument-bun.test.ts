@@ -4,14 +4,18 @@
  * runs under Node with the runtime, and without it (the no-op hook).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { cleanup as cleanupRuns, runTraced, runUntraced } from "./agent-harness";
+import { runCli } from "./harness";
 import { instrumentPath } from "../src/instrument/aot";
-import { instrumentPlugin } from "../src/instrument/bun-plugin";
+import { commonJsUnderBun, factsOf, instrumentPlugin } from "../src/instrument/bun-plugin";
+import { parse } from "../src/instrument/parse";
 import { MARKER } from "../src/instrument/print";
 import { cleanup, instrumentFixtures, lines, runNode, scratchDir } from "./instrument-harness";
 
 afterAll(cleanup);
+afterAll(cleanupRuns);
 
 const bunDir = join(instrumentFixtures, "bun");
 const cases = join(instrumentFixtures, "cases");
@@ -106,5 +110,257 @@ describe("ahead of time (scope instrument)", () => {
     // Instrumenting the output again changes nothing.
     const again = instrumentPath(out, join(scratchDir(), "aot2"), { level: "full" });
     expect(again.instrumented).toBe(0);
+  });
+});
+
+/**
+ * CommonJS under the runtime plugin, end to end (`scope run --functions -- bun <file>`, the
+ * trace read back with `scope dump --json`): a Bun plugin cannot hand Bun CommonJS text
+ * (bun-plugin.ts), so CommonJS files are run by the plugin itself. Output, stderr and exit
+ * code must be those of the untraced run, and the functions' calls must be in the trace.
+ */
+describe("Bun: CommonJS under the runtime plugin", () => {
+  const cjsDir = join(bunDir, "cjs");
+  // A transform cache of this file's own, not the user's.
+  const env = { XDG_CACHE_HOME: join(scratchDir(), "cjs-cache") };
+
+  async function traceBun(file: string, scopeArgs = ["--functions"]) {
+    const [plain, traced] = await Promise.all([runUntraced(["bun", file], { cwd: cjsDir }), runTraced(["bun", file], { scopeArgs, env, cwd: cjsDir })]);
+    const dump = await runCli(["dump", "--json", traced.out]);
+    expect(dump.exitCode).toBe(0);
+    const events = dump.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line) as { kind: string; function?: string });
+    const calls = events.filter((e) => e.kind === "function_call").map((e) => e.function!.replace(`${cjsDir}/`, ""));
+    return { plain, traced, calls, agentErrors: events.filter((e) => e.kind === "agent_error").length };
+  }
+
+  const matrix: { file: string; stdout: string[]; calls: string[]; scopeArgs?: string[] }[] = [
+    {
+      file: "events-app.cjs",
+      stdout: ["hello events", "bumped by 2", "once: function listeners: 1"],
+      calls: ["greet (events-app.cjs:4:1)", "Counter.bump (events-app.cjs:9:7)", "onBumped (events-app.cjs:16:22)"],
+    },
+    {
+      file: "fs-app.cjs",
+      stdout: ["data lines: 5", "dirname is the file's: true fs-app.cjs"],
+      calls: ["lineCount (fs-app.cjs:5:1)"],
+    },
+    {
+      file: "relative-app.cjs",
+      stdout: [
+        "add 5",
+        "square 16",
+        'describe "math with add,square,PI,describe"',
+        "same module true",
+        "cache key true",
+        'triangle "3 sides"',
+        'kind "shape"',
+        "data [1,2,3]",
+        'cycle ["a-early","a-late","{\\"early\\":\\"a-early\\"}"]',
+        'thrown [true,"thrown while loading"]',
+        'thrown [true,"thrown while loading"]',
+        'value "just a string"',
+      ],
+      calls: [
+        "add (lib/math.cjs:2:15)",
+        "exports.square (lib/math.cjs:5:18)",
+        "describe (lib/math.cjs:7:20)",
+        "Shape.triangle (lib/shape.cjs:6:18)",
+        "Shape.constructor (lib/shape.cjs:3:14)",
+        "Shape.describe (lib/shape.cjs:9:11)",
+        "fromB (lib/cycle-a.cjs:5:17)",
+        "report (relative-app.cjs:7:1)",
+        "<anonymous> (relative-app.cjs:15:53)",
+      ],
+    },
+    {
+      // Not instrumented (--exclude), still run by the plugin: the same output, no calls of it.
+      file: "relative-app.cjs",
+      scopeArgs: ["--exclude", "lib/**"],
+      stdout: ["add 5"],
+      calls: ["report (relative-app.cjs:7:1)", "<anonymous> (relative-app.cjs:15:53)"],
+    },
+    {
+      file: "module-app.cjs",
+      stdout: [
+        "this is exports: true sloppy: true global: number",
+        "main: true id: . parent: true loaded: true",
+        "require: function true",
+        "module.require: true arguments: 5",
+        "child: just a string true",
+        "dynamic import: esm-dep",
+      ],
+      calls: ["sloppy (module-app.cjs:2:1)", "<anonymous> (module-app.cjs:12:34)", "tag (lib/esm-dep.mjs:1:8)"],
+    },
+    {
+      file: "esm-app.mjs",
+      stdout: [
+        "add 3",
+        "square 25",
+        "default is module.exports true",
+        'namespace keys ["PI","add","default","describe","square"]',
+        "namespace default true",
+        'shape "4 sides"',
+        'shape keys ["default","kind","length","name","prototype","triangle"]',
+        'es default (node interop) ["default","named"]',
+        'es named "named of es-flag"',
+        'es namespace ["__esModule","default","named"]',
+        'es default (babel interop) "default of es-flag"',
+        'es named "named of es-flag"',
+        'es namespace ["default","named"]',
+        'value "just a string"',
+        'dynamic ["a-early","a-late","{\\"early\\":\\"a-early\\"}"]',
+        "required after import true",
+      ],
+      calls: [
+        "add (lib/math.cjs:2:15)",
+        "exports.square (lib/math.cjs:5:18)",
+        "Shape.constructor (lib/shape.cjs:3:14)",
+        "Shape.describe (lib/shape.cjs:9:11)",
+        "main (typeless/es-flag.cjs:3:19)",
+        "fromB (lib/cycle-a.cjs:5:17)",
+        "show (esm-app.mjs:12:1)",
+      ],
+    },
+    {
+      file: "typeless/app.js",
+      stdout: ["run: helped 6 this is exports: true"],
+      calls: ["run (typeless/app.js:5:1)", "twice (typeless/twice.js:2:17)", "helper (typeless/helper.js:2:18)"],
+    },
+    { file: "typeless/strict.js", stdout: ["mode: strict"], calls: ["mode (typeless/strict.js:2:1)"] },
+    {
+      // Imports decide by package.json alone (a .cjs without CommonJS features is an ES module, an .mjs calling require is CommonJS).
+      file: "typeless/quirks.mjs",
+      stdout: ["requires.mjs: sloppy 4", "plain.cjs: strict", "plain-required.cjs: sloppy"],
+      calls: ["mode (typeless/plain.cjs:3:1)", "mode (typeless/requires.mjs:4:1)", "mode (typeless/plain-required.cjs:2:1)", "twice (typeless/twice.js:2:17)"],
+    },
+    { file: "commonjs/app.js", stdout: ["mode: sloppy"], calls: ["mode (commonjs/app.js:2:1)"] },
+    { file: "ts-app.cts", stdout: ["ts:ts-app.cts 42"], calls: ["label (ts-app.cts:9:1)", "add (lib/math.cjs:2:15)"] },
+  ];
+
+  for (const { file, stdout, calls, scopeArgs } of matrix) {
+    test(`${file}${scopeArgs ? ` ${scopeArgs.join(" ")}` : ""}: as untraced, its calls traced`, async () => {
+      const run = await traceBun(file, scopeArgs ? ["--functions", ...scopeArgs] : undefined);
+      expect(run.plain).toMatchObject({ status: 0, stderr: "" });
+      expect(run.plain.stdout.split("\n")).toEqual(expect.arrayContaining(stdout));
+      expect({ status: run.traced.status, stdout: run.traced.stdout, stderr: run.traced.stderr }).toEqual(run.plain);
+      expect(run.agentErrors).toBe(0);
+      expect([...new Set(run.calls)].sort()).toEqual([...calls].sort());
+    });
+  }
+
+  test("a second start (transforms and module facts from the cache) runs the same", async () => {
+    const first = await traceBun("relative-app.cjs");
+    const second = await traceBun("relative-app.cjs");
+    expect({ status: second.traced.status, stdout: second.traced.stdout, stderr: second.traced.stderr }).toEqual(first.plain);
+    expect(second.calls).toEqual(first.calls);
+  });
+
+  test("an error thrown while a CommonJS module loads: the same exit code and message", async () => {
+    const dir = join(scratchDir(), "cjs-throws");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "thrower.cjs"), 'function boom() {\n  throw new Error("boom at load");\n}\nboom();\n');
+    writeFileSync(join(dir, "app.cjs"), 'console.log("before");\nrequire("./thrower.cjs");\nconsole.log("not reached");\n');
+    const [plain, traced] = await Promise.all([runUntraced(["bun", "app.cjs"], { cwd: dir }), runTraced(["bun", "app.cjs"], { scopeArgs: ["--functions"], env, cwd: dir })]);
+    expect(plain.status).toBe(1);
+    expect({ status: traced.status, stdout: traced.stdout }).toEqual({ status: plain.status, stdout: "before\n" });
+    // The stack has the loader's frames too (see bun-plugin.ts): the message and the program's frames are the same.
+    for (const text of ["error: boom at load", "at boom (", "thrower.cjs:2:", "app.cjs:2:"]) {
+      expect(plain.stderr).toContain(text);
+      expect(traced.stderr).toContain(text);
+    }
+  });
+});
+
+/**
+ * The plugin's decision "CommonJS or ES module" must be Bun's: a file Bun runs as CommonJS
+ * and the plugin hands back as text does not run at all. Each snippet, in each kind of
+ * place (.cjs, .mjs and .js, without a package type, with "type": "module", with "type":
+ * "commonjs"), is loaded by Bun itself with `require()` and with `import()` (the type
+ * comes from the extension for the one, from package.json alone for the other), and
+ * reports how it ran (CommonJS has the wrapper's `arguments`); commonJsUnderBun must agree.
+ */
+describe("Bun: CommonJS or ES module, as Bun decides", () => {
+  const snippets: Record<string, string> = {
+    empty: "",
+    moduleExports: "module.exports = { a: 1 };",
+    exportsDot: "exports.a = 1;",
+    requireCall: 'const fs = require("fs");',
+    dirname: "var d = __dirname;",
+    filename: "var f = __filename;",
+    useStrict: '"use strict";',
+    topThis: "const t = this;",
+    arrowThis: "const f = () => this;",
+    withStatement: "with ({}) {}",
+    innerTypeofModule: "function g() { return typeof module; }",
+    shadowedParam: "function g(exports) { return exports; } g(1);",
+    declaredExports: "var exports = 1; exports;",
+    caughtModule: "try { throw 1; } catch (module) { module; }",
+    propertyNames: "const o = { module: 1, exports: 2 }; o.module; o.exports;",
+    classThis: "class C { x = this; static { this.y = 1; } m() { return this; } }",
+    importStatement: 'import fs from "fs";',
+    importAndRequire: 'import fs from "fs"; const p = require("path");',
+    exportStatement: "export const a = 1;",
+    exportAndModule: "export const a = 1; const m = typeof module;",
+    topLevelAwait: "await 1;",
+    importMeta: "const u = import.meta.url;",
+    dynamicImport: 'const p = import("fs");',
+  };
+  const packages: { dir: string; json: string; type: "commonjs" | "module" | undefined }[] = [
+    { dir: "typeless", json: "{}", type: undefined },
+    { dir: "type-module", json: '{ "type": "module" }', type: "module" },
+    { dir: "type-commonjs", json: '{ "type": "commonjs" }', type: "commonjs" },
+  ];
+  const extensions: { ext: string; type?: "commonjs" | "module" }[] = [{ ext: ".cjs", type: "commonjs" }, { ext: ".mjs", type: "module" }, { ext: ".js" }];
+
+  test("the plugin's decision is Bun's for every snippet, place and way of loading", async () => {
+    const root = join(scratchDir(), "goals");
+    const files: { path: string; code: string; byExtension: "commonjs" | "module" | undefined; byPackage: "commonjs" | "module" | undefined }[] = [];
+    for (const pkg of packages) {
+      for (const { ext, type } of extensions) {
+        for (const way of ["import", "require"]) {
+          // One directory per way of loading: a file is run once, by the first load.
+          const dir = join(root, way, pkg.dir);
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, "package.json"), pkg.json);
+          for (const [name, snippet] of Object.entries(snippets)) {
+            const path = join(dir, `${name}${ext}`);
+            // After the snippet (a directive must come first): CommonJS has the wrapper's `arguments`.
+            const code = `${snippet}\nglobalThis.kinds[${JSON.stringify(path)}] = typeof arguments === "object" ? "commonjs" : "esm";\n`;
+            writeFileSync(path, code);
+            if (way === "import") files.push({ path, code, byExtension: type ?? pkg.type, byPackage: pkg.type });
+          }
+        }
+      }
+    }
+    const importing = join(root, "import.mjs");
+    const requiring = join(root, "require.cjs");
+    const list = (way: string) => JSON.stringify(files.map((f) => f.path.replace(`${root}/import/`, `${root}/${way}/`)));
+    writeFileSync(importing, `globalThis.kinds = {};\nfor (const file of ${list("import")}) {\n  try { await import(file); } catch {}\n}\nconsole.log(JSON.stringify(globalThis.kinds));\n`);
+    writeFileSync(requiring, `globalThis.kinds = {};\nfor (const file of ${list("require")}) {\n  try { require(file); } catch {}\n}\nconsole.log(JSON.stringify(globalThis.kinds));\n`);
+    const [imported, required] = await Promise.all([runUntraced(["bun", importing], { cwd: root }), runUntraced(["bun", requiring], { cwd: root })]);
+    expect({ imported: imported.status, required: required.status }).toEqual({ imported: 0, required: 0 });
+    const kinds = { import: JSON.parse(imported.stdout) as Record<string, string>, require: JSON.parse(required.stdout) as Record<string, string> };
+    const mismatches: string[] = [];
+    let compared = 0;
+    for (const file of files) {
+      const parsed = parse(file.code, file.path);
+      for (const way of ["import", "require"] as const) {
+        // Absent: Bun refused the file (a CommonJS-only feature next to `import`, require() of top-level await).
+        const kind = kinds[way][file.path.replace(`${root}/import/`, `${root}/${way}/`)];
+        if (kind === undefined) continue;
+        const name = `${way} ${file.path.slice(root.length + "/import/".length)}`;
+        if (!parsed.ok) {
+          mismatches.push(`${name}: does not parse (${parsed.reason}), Bun: ${kind}`);
+          continue;
+        }
+        compared++;
+        const ours = commonJsUnderBun(factsOf(parsed.program), way === "require" ? file.byExtension : file.byPackage) ? "commonjs" : "esm";
+        if (ours !== kind) mismatches.push(`${name}: plugin ${ours}, Bun ${kind}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+    expect(compared).toBeGreaterThan(300);
+    // Both answers occur: the test looks at both.
+    expect(new Set([...Object.values(kinds.import), ...Object.values(kinds.require)])).toEqual(new Set(["commonjs", "esm"]));
   });
 });
