@@ -7,37 +7,21 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, instrumentFixtures, scratchDir } from "./instrument-harness";
+import { cleanup, instrumentFixtures, runBunRecorded } from "./instrument-harness";
 
 afterAll(cleanup);
 
 const bunDir = join(instrumentFixtures, "bun");
 
 async function runBun(file: string, config?: object): Promise<{ status: number; stdout: string; stderr: string; listeners: unknown[] }> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && name !== "BUN_OPTIONS" && !name.startsWith("SCOPE_")) env[name] = value;
-  const argv = [process.execPath];
-  const eventsPath = join(scratchDir(), `bun-text-${Math.random().toString(36).slice(2)}.json`);
-  if (config) {
-    argv.push("--preload", join(bunDir, "record-preload-bun.ts"));
-    env.SCOPE_TEST_CONFIG = JSON.stringify(config);
-    env.SCOPE_TEST_EVENTS = eventsPath;
-  }
-  argv.push(file);
-  const child = Bun.spawn(argv, { cwd: bunDir, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  const status = await child.exited;
+  const run = await runBunRecorded(file, config);
+  const names = new Map<number, string>();
   const listeners: unknown[] = [];
-  if (config) {
-    const raw = JSON.parse(readFileSync(eventsPath, "utf8")) as { events: number[][]; strings: [number, string][] };
-    const strings = new Map(raw.strings);
-    const names = new Map<number, string>();
-    for (const [kind, , a, b, c, , e] of raw.events as number[][]) {
-      if (kind === 32) names.set(a!, strings.get(b!)!);
-      if (kind === 40) listeners.push({ fn: a === 0 ? null : names.get(a!), event: strings.get(b!), method: strings.get(c!), ...(e ? { handler: strings.get(e) } : {}) });
-    }
+  for (const [kind, , a, b, c, , e] of run.events) {
+    if (kind === 32) names.set(a!, run.strings.get(b!)!);
+    if (kind === 40) listeners.push({ fn: a === 0 ? null : names.get(a!), event: run.strings.get(b!), method: run.strings.get(c!), ...(e ? { handler: run.strings.get(e) } : {}) });
   }
-  return { status, stdout, stderr, listeners };
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr, listeners };
 }
 
 const file = "listeners-bun-fixture.mjs";

@@ -12,7 +12,7 @@ import { instrumentPath } from "../src/instrument/aot";
 import { commonJsUnderBun, factsOf, instrumentPlugin } from "../src/instrument/bun-plugin";
 import { parse } from "../src/instrument/parse";
 import { MARKER } from "../src/instrument/print";
-import { cleanup, instrumentFixtures, lines, runNode, scratchDir } from "./instrument-harness";
+import { cleanup, instrumentFixtures, lines, runBunRecorded, runNode, scratchDir } from "./instrument-harness";
 
 afterAll(cleanup);
 afterAll(cleanupRuns);
@@ -21,31 +21,15 @@ const bunDir = join(instrumentFixtures, "bun");
 const cases = join(instrumentFixtures, "cases");
 
 async function runBun(file: string, config?: object): Promise<{ status: number; stdout: string; stderr: string; events: string[] }> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && name !== "BUN_OPTIONS" && !name.startsWith("SCOPE_")) env[name] = value;
-  const argv = [process.execPath];
-  const eventsPath = join(scratchDir(), `bun-events-${Math.random().toString(36).slice(2)}.json`);
-  if (config) {
-    argv.push("--preload", join(bunDir, "record-preload-bun.ts"));
-    env.SCOPE_TEST_CONFIG = JSON.stringify(config);
-    env.SCOPE_TEST_EVENTS = eventsPath;
-  }
-  argv.push(file);
-  const child = Bun.spawn(argv, { cwd: bunDir, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  const status = await child.exited;
+  const run = await runBunRecorded(file, config);
+  const names = new Map<number, string>();
+  const kinds: Record<number, string> = { 33: "call", 34: "return", 35: "throw", 36: "settle", 37: "yield", 38: "resume" };
   const events: string[] = [];
-  if (config) {
-    const raw = JSON.parse(readFileSync(eventsPath, "utf8")) as { events: number[][]; strings: [number, string][] };
-    const strings = new Map(raw.strings);
-    const names = new Map<number, string>();
-    const kinds: Record<number, string> = { 33: "call", 34: "return", 35: "throw", 36: "settle", 37: "yield", 38: "resume" };
-    for (const [kind, , a, b, c] of raw.events as number[][]) {
-      if (kind === 32) names.set(a!, strings.get(b!)!);
-      else events.push(`${kinds[kind!]} ${names.get(a!)}${c ? ` ${strings.get(c)}` : ""}`);
-    }
+  for (const [kind, , a, b, c] of run.events) {
+    if (kind === 32) names.set(a!, run.strings.get(b!)!);
+    else events.push(`${kinds[kind!]} ${names.get(a!)}${c ? ` ${run.strings.get(c)}` : ""}`);
   }
-  return { status, stdout, stderr, events };
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr, events };
 }
 
 describe("Bun", () => {

@@ -132,3 +132,37 @@ export async function runNode(file: string, config?: MatchConfig, opts: { cwd?: 
 export function lines(events: FunctionEvent[], filter?: (event: FunctionEvent) => boolean): string[] {
   return events.filter(filter ?? (() => true)).map((e) => `${e.kind} ${e.fn}${e.value === undefined ? "" : ` ${e.value}`}`);
 }
+
+/** What a Bun run under spec/fixtures/instrument/bun/record-preload-bun.ts recorded. */
+export interface BunRecorded {
+  status: number;
+  stdout: string;
+  stderr: string;
+  /** [kind, flags, a, b, c, d, e] per event, in order, and the string table. */
+  events: number[][];
+  strings: Map<number, string>;
+}
+
+/**
+ * Runs `file` with Bun from the fixtures' bun directory: untouched without `config`,
+ * else with the recording preload (the plugin and runtime on an in-memory sink).
+ */
+export async function runBunRecorded(file: string, config?: object): Promise<BunRecorded> {
+  const bunDir = join(instrumentFixtures, "bun");
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && name !== "BUN_OPTIONS" && !name.startsWith("SCOPE_")) env[name] = value;
+  const argv = [process.execPath];
+  const eventsPath = join(scratchDir(), `bun-events-${Math.random().toString(36).slice(2)}.json`);
+  if (config) {
+    argv.push("--preload", join(bunDir, "record-preload-bun.ts"));
+    env.SCOPE_TEST_CONFIG = JSON.stringify(config);
+    env.SCOPE_TEST_EVENTS = eventsPath;
+  }
+  argv.push(file);
+  const child = Bun.spawn(argv, { cwd: bunDir, env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  const status = await child.exited;
+  if (!config) return { status, stdout, stderr, events: [], strings: new Map() };
+  const raw = JSON.parse(readFileSync(eventsPath, "utf8")) as { events: number[][]; strings: [number, string][] };
+  return { status, stdout, stderr, events: raw.events, strings: new Map(raw.strings) };
+}
