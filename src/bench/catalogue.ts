@@ -103,7 +103,7 @@ export const workloads: readonly Workload[] = [
     description: "CPU-bound calls of small instrumented functions (calls level, every call recorded)",
     kind: "program",
     file: "functions.cjs",
-    params: { calls: 2_000_000, chunkCalls: 10_000, pauseMs: 10 },
+    params: { calls: 2_000_000, chunkCalls: 5_000, pauseMs: 10 },
     fixed: ["chunkCalls", "pauseMs"],
     // The hot-function guard off: every call is recorded, the full per-call cost.
     functions: { include: ["functions.cjs"], level: "calls", extra: { hotCallsPerSecond: 0 } },
@@ -113,8 +113,9 @@ export const workloads: readonly Workload[] = [
     description: "the same calls at the full level (entry, return, argument and value previews, every call recorded)",
     kind: "program",
     file: "functions.cjs",
-    // Two records per call and ~300 ns each: fewer calls, chunks still within a lane.
-    params: { calls: 200_000, chunkCalls: 4_000, pauseMs: 10 },
+    // A call, a return and their previews (string records) per call, ~2 µs each: fewer
+    // calls, and chunks of 1,000 so a chunk stays well within a ring lane.
+    params: { calls: 200_000, chunkCalls: 1_000, pauseMs: 10 },
     fixed: ["chunkCalls", "pauseMs"],
     functions: { include: ["functions.cjs"], level: "full", extra: { hotCallsPerSecond: 0 } },
   },
