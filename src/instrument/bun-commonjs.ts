@@ -1,0 +1,306 @@
+/**
+ * Runs CommonJS files for the Bun runtime plugin (bun-plugin.ts explains why a runtime
+ * onLoad cannot hand Bun CommonJS text, oven-sh/bun#19279): decides each file's kind as
+ * Bun does (bun-module-kind.ts), and runs a CommonJS file in the module object Bun's
+ * own `require` creates, through `vm` with the CommonJS wrapper's parameters.
+ */
+import type { OnLoadResult } from "bun";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import Module from "node:module";
+import { dirname, join } from "node:path";
+import * as vm from "node:vm";
+import { VERSION } from "../version";
+import { commonJsUnderBun, factsOf, type ModuleFacts } from "./bun-module-kind";
+import { instrumentVia, type openTransformCache } from "./cache";
+import { warningLine } from "./instrument";
+import type { Matcher } from "./match";
+import { siblingReader } from "./node-hooks";
+import { parse, type Language } from "./parse";
+
+/** What Bun's `module` objects have that the loader uses. */
+interface BunModule {
+  exports: unknown;
+  id: string;
+  loaded: boolean;
+  parent?: unknown;
+  require?: NodeJS.Require;
+}
+
+const moduleInternals = Module as unknown as {
+  _cache: Record<string, BunModule | undefined>;
+  prototype: { _compile(this: BunModule, content: string, filename: string): unknown };
+};
+
+/** Bun's own wrapper has these parameters, in this order; the code follows on the same line. */
+const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname) {";
+
+/**
+ * Runs CommonJS files for the runtime plugin (see the file comment). One onLoad per use:
+ * - `require(path)`: Bun has put a fresh module (loaded false) in require.cache and asks
+ *   for its source; the file runs in that module and `require()` gets its exports
+ *   (`{ __esModule: true, default: exports }` is what makes Bun's require return
+ *   `default` itself, with the identity and the value `module.exports` has at the end);
+ * - the entry point or an `import` (static or dynamic) of a CommonJS file: no module yet.
+ *   The loader calls Bun's `require` for the file, which creates the module and comes back
+ *   here as above (so `require.cache`, `module.require`, `module.children` are Bun's),
+ *   then hands the `import` the namespace Bun would give it. Bun runs a CommonJS file an
+ *   ES module imports while it fetches the imports, as here;
+ * - an `import` of a file already in require.cache (required before, or still running in a
+ *   cycle): its namespace, the file does not run again.
+ */
+export class CommonJsLoader {
+  /** Bun's original, so a program's own `_compile` patch does not see the loader's call. */
+  private readonly compile = moduleInternals.prototype._compile;
+  private readonly sources = new Map<string, { code: string; commonJs: boolean }>();
+  private readonly packageTypes = new Map<string, string | undefined>();
+  private entrySeen = false;
+  private entryPending: string | undefined;
+  private readonly factsCache: FactsCache | undefined;
+
+  constructor(
+    private readonly matcher: Matcher,
+    private readonly cache: ReturnType<typeof openTransformCache>,
+    private readonly warn: (line: string) => void,
+  ) {
+    this.factsCache = cache ? new FactsCache(cache.dir) : undefined;
+  }
+
+  /** The source read by onLoad when it decided the file is an ES module (read once). */
+  takeSource(path: string): string | undefined {
+    const known = this.sources.get(path);
+    this.sources.delete(path);
+    return known?.code;
+  }
+
+  /** An OnLoadResult when `path` is CommonJS under Bun; undefined for an ES module. */
+  onLoad(path: string, language: Language): OnLoadResult | undefined {
+    const existing = moduleInternals._cache[path];
+    if (existing && existing.loaded === false) {
+      // Bun's require: run the file in the module it created.
+      const known = this.sources.get(path);
+      this.sources.delete(path);
+      const code = known?.code ?? readFileSync(path, "utf8");
+      if (known ? !known.commonJs : !this.isCommonJs(path, code, language, true)) {
+        // An ES module under require(): Bun loads it from the text (require(esm)).
+        this.sources.set(path, { code, commonJs: false });
+        return undefined;
+      }
+      this.run(existing, path, code, language);
+      // Bun's require returns `default`; not when it is undefined (`module.exports = undefined`):
+      // then this object, the one value that differs from Bun's own loader.
+      return { loader: "object", exports: { __esModule: true, default: existing.exports } };
+    }
+    if (existing) {
+      // Already required, or running (a cycle through an import): the import sees its exports now.
+      return { loader: "object", exports: namespaceOf(existing.exports, this.nodeInterop(path)) };
+    }
+    const code = readFileSync(path, "utf8");
+    // The entry point (once: a later import of the same file is an import).
+    const entry = !this.entrySeen && path === Bun.main;
+    if (entry) this.entrySeen = true;
+    const commonJs = this.isCommonJs(path, code, language, entry);
+    this.sources.set(path, { code, commonJs });
+    if (!commonJs) return undefined;
+    if (entry) this.entryPending = path;
+    let exports: unknown;
+    try {
+      exports = Module.createRequire(path)(path);
+    } finally {
+      this.sources.delete(path);
+      if (this.entryPending === path) this.entryPending = undefined;
+    }
+    return { loader: "object", exports: namespaceOf(exports, this.nodeInterop(path)) };
+  }
+
+  /**
+   * Whether Bun runs the file as CommonJS (commonJsUnderBun), where the type comes from
+   * the extension first for the entry point and `require()` (`byExtension`), from the
+   * package.json alone for an `import` (Bun 1.4.5: an imported .cjs without CommonJS
+   * features in a package without a type runs as an ES module, an imported .mjs calling
+   * require as CommonJS). CommonJS with JSX is left to Bun with a warning: its JSX
+   * transform needs Bun's module loader (the file does not run).
+   */
+  private isCommonJs(path: string, code: string, language: Language, byExtension: boolean): boolean {
+    const type = this.moduleType(path, byExtension);
+    // Decided by the words alone: type module without `module`/`exports`/`this`/`with`;
+    // type commonjs without `import`/`export`/`await` in a language without JSX.
+    if (type === "module" && !/\b(?:module|exports|this|with)\b/.test(code)) return false;
+    if (type === "commonjs" && !/\.(?:jsx?|tsx)$/i.test(path) && !/\b(?:import|export|await)\b/.test(code)) return true;
+    const facts = this.factsOf(path, code);
+    if (!facts) return type === "commonjs";
+    if (!commonJsUnderBun(facts, type)) return false;
+    if (facts.jsx) {
+      this.warn(warningLine(path, "CommonJS with JSX, which a Bun plugin cannot run: oven-sh/bun#19279"));
+      return false;
+    }
+    return true;
+  }
+
+  /** The file's ModuleFacts: from the cache, else parsed (undefined when it does not parse). */
+  private factsOf(path: string, code: string): ModuleFacts | undefined {
+    const key = this.factsCache?.key(path, code);
+    const cached = key ? this.factsCache!.get(key) : undefined;
+    if (cached) return cached;
+    const parsed = parse(code, path);
+    if (!parsed.ok) return undefined;
+    let facts: ModuleFacts;
+    try {
+      facts = factsOf(parsed.program);
+    } catch {
+      return undefined; // A tree this walk does not know: decided by the type alone.
+    }
+    if (key) this.factsCache!.set(key, facts);
+    return facts;
+  }
+
+  /** A CommonJS file in a package of type "module" (even a .cjs) is imported with Node's interop. */
+  private nodeInterop(path: string): boolean {
+    return this.packageType(dirname(path)) === "module";
+  }
+
+  /** "commonjs" for .cjs/.cts, "module" for .mjs/.mts (`byExtension`), else the nearest package.json's type. */
+  private moduleType(path: string, byExtension: boolean): "commonjs" | "module" | undefined {
+    const ext = byExtension ? /\.([cm]?)[jt]sx?$/i.exec(path)?.[1]?.toLowerCase() : undefined;
+    if (ext === "c") return "commonjs";
+    if (ext === "m") return "module";
+    const type = this.packageType(dirname(path));
+    return type === "commonjs" || type === "module" ? type : undefined;
+  }
+
+  private packageType(dir: string): string | undefined {
+    if (this.packageTypes.has(dir)) return this.packageTypes.get(dir);
+    let type: string | undefined;
+    let text: string | undefined;
+    try {
+      text = readFileSync(join(dir, "package.json"), "utf8");
+    } catch {
+      const parent = dirname(dir);
+      type = parent === dir ? undefined : this.packageType(parent);
+    }
+    if (text !== undefined) {
+      try {
+        const value = (JSON.parse(text) as { type?: unknown }).type;
+        type = typeof value === "string" ? value : undefined;
+      } catch {
+        type = undefined;
+      }
+    }
+    this.packageTypes.set(dir, type);
+    return type;
+  }
+
+  /** Instruments (when matched) and runs the file in `module`, as Bun's CommonJS loader does. */
+  private run(module: BunModule, path: string, code: string, language: Language): void {
+    let text = code;
+    if (this.matcher.file(path)) {
+      const result = instrumentVia(this.cache, code, path, { matcher: this.matcher, readFile: siblingReader(path), module: false });
+      if (result.status === "failed") this.warn(warningLine(path, result.reason));
+      text = result.code;
+    }
+    if (language === "ts" || language === "tsx") text = typeScriptToScript(text, language, path);
+    // A fresh module has no `require` yet: Bun's _compile gives it the one its code would get
+    // (and sets `loaded`, which Bun's own loader also sets before the code runs).
+    if (typeof module.require !== "function") this.compile.call(module, "", path);
+    const require = module.require!;
+    if (this.entryPending === path) {
+      this.entryPending = undefined;
+      module.id = ".";
+      module.parent = null;
+    }
+    // Bun drops a hashbang line; keep the columns.
+    if (text.startsWith("#!")) text = `//${text.slice(2)}`;
+    const wrapper = vm.runInThisContext(`${WRAPPER_HEAD}${text}\n})`, {
+      filename: path,
+      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    }) as (this: unknown, ...args: unknown[]) => void;
+    wrapper.call(module.exports, module.exports, require, module, path, dirname(path));
+  }
+}
+
+/**
+ * Each file's ModuleFacts (a few bytes) next to its transform in the transform cache
+ * (cache.ts: same directory, same layout of 64-hex names in 2-hex shards, so the same
+ * pruning), so a start whose transforms all come from the cache parses nothing here
+ * either. The key (the source, the file, scope's version, FACTS_FORMAT) is not one the
+ * transform cache ever computes.
+ */
+class FactsCache {
+  constructor(private readonly dir: string) {}
+
+  key(path: string, code: string): string {
+    return createHash("sha256").update(`scope-bun-module-facts\0${FACTS_FORMAT}\0${VERSION}\0${path}\0`).update(code).digest("hex");
+  }
+
+  get(key: string): ModuleFacts | undefined {
+    const path = join(this.dir, key.slice(0, 2), key);
+    try {
+      const facts = JSON.parse(readFileSync(path, "utf8")) as ModuleFacts;
+      const now = Date.now();
+      if (now - statSync(path).mtimeMs > 60 * 60 * 1000) utimesSync(path, now / 1000, now / 1000);
+      return typeof facts === "object" && facts !== null && typeof facts.esm === "boolean" ? facts : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  set(key: string, facts: ModuleFacts): void {
+    const shard = join(this.dir, key.slice(0, 2));
+    try {
+      mkdirSync(shard, { recursive: true, mode: 0o700 });
+      const temporary = join(shard, `${key}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+      writeFileSync(temporary, JSON.stringify(facts), { mode: 0o600 });
+      renameSync(temporary, join(shard, key));
+    } catch {
+      // A read-only or full cache: the next start parses again.
+    }
+  }
+}
+
+/** Changes when factsOf (or ModuleFacts) does: older entries are then never read. */
+const FACTS_FORMAT = 1;
+
+/**
+ * TypeScript to JavaScript a CommonJS wrapper can run: Bun's transpiler, its helpers
+ * (decorators, ...) imported from "bun:wrap" turned into a require. Bun reprints the
+ * code: line numbers in stack traces of such files may differ from the source's.
+ */
+function typeScriptToScript(code: string, language: "ts" | "tsx", path: string): string {
+  // Without a file, Bun's transpiler declares __filename "input.ts" and __dirname "": the values instead.
+  const define = { __filename: JSON.stringify(path), __dirname: JSON.stringify(dirname(path)) };
+  const out = new Bun.Transpiler({ loader: language, target: "bun", define }).transformSync(code);
+  return out.replace(/^import\s*\{([^}]*)\}\s*from\s*"bun:wrap";?/gm, (_, names: string) => `var {${names.replace(/\s+as\s+/g, ": ")}} = require("bun:wrap");`);
+}
+
+/**
+ * The namespace Bun gives an `import` of a CommonJS module: `default` is `module.exports`
+ * and every own property name but `default`, non-enumerable ones included, with its value
+ * now. Unless the file is in a package of type "module" (`node`: Node's interop), a
+ * `module.exports` that says `__esModule` and has its own `default` gives that `default`,
+ * and `__esModule` is not a name (Babel's interop).
+ */
+function namespaceOf(exports: unknown, node: boolean): Record<string, unknown> {
+  const namespace: Record<string, unknown> = {};
+  const isObject = exports !== null && (typeof exports === "object" || typeof exports === "function");
+  if (!isObject) {
+    namespace.default = exports;
+    return namespace;
+  }
+  const source = exports as Record<string, unknown>;
+  let esModule = false;
+  try {
+    esModule = !node && Boolean(source.__esModule) && Object.prototype.hasOwnProperty.call(source, "default");
+  } catch {
+    // A throwing getter: as without.
+  }
+  namespace.default = esModule ? source.default : exports;
+  for (const key of Object.getOwnPropertyNames(source)) {
+    if (key === "default" || (key === "__esModule" && !node)) continue;
+    try {
+      namespace[key] = source[key];
+    } catch {
+      namespace[key] = undefined;
+    }
+  }
+  return namespace;
+}
