@@ -6,7 +6,9 @@
 import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import type { BenchReport } from "../src/bench/bench";
+import { workloadNames } from "../src/bench/catalogue";
 import { checkTrace } from "../src/bench/check";
+import { memory } from "../src/bench/proc";
 import type { SoakReport } from "../src/bench/soak";
 import { runCli } from "./harness";
 
@@ -152,6 +154,21 @@ describe("scope bench", () => {
     }
   }, 60_000);
 
+  test("memory() of a process that is gone or a zombie (exited, not reaped) is undefined", async () => {
+    // `sleep 0` exits at once; its parent is exec'd into `sleep 2`, which never reaps it.
+    const shell = Bun.spawn(["sh", "-c", "sleep 0 & echo $!; exec sleep 2"], { stdout: "pipe" });
+    const reader = shell.stdout.getReader();
+    const zombie = Number(new TextDecoder().decode((await reader.read()).value).trim());
+    await Bun.sleep(200);
+    try {
+      expect(memory(shell.pid)?.rssBytes).toBeGreaterThan(0);
+      expect(memory(zombie)).toBeUndefined();
+      expect(memory(2 ** 22 + 1)).toBeUndefined();
+    } finally {
+      shell.kill();
+    }
+  });
+
   test("soak: RSS of program and collector sampled, growth reported, trace checked", async () => {
     const result = await runCli(["bench", "--soak", "6s", "--soak-rate", "200", "--json"]);
     const report = JSON.parse(result.stdout) as SoakReport;
@@ -169,7 +186,7 @@ describe("scope bench", () => {
 
   test("user errors are one line", async () => {
     for (const [args, message] of [
-      [["--workload", "nope"], 'scope: --workload: unknown workload "nope"; choose from http, http-functions, pingpong, pool, processes, seed, control, functions, transform, native\n'],
+      [["--workload", "nope"], `scope: --workload: unknown workload "nope"; choose from ${workloadNames.join(", ")}\n`],
       [["--runs", "0"], 'scope: --runs: expected a positive number, got "0"\n'],
       [["--soak", "forever"], 'scope: --soak: expected a duration of at least 5s such as 90s or 10m, got "forever"\n'],
     ] as const) {

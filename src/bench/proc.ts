@@ -24,12 +24,17 @@ export interface Memory {
   peakRssBytes: number;
 }
 
-/** Current and peak resident set of a process, or undefined when it is gone. */
+/**
+ * Current and peak resident set of a process, or undefined when it is gone (no
+ * /proc entry, or a zombie: exited, not yet reaped, its status without memory lines).
+ */
 export function memory(pid: number): Memory | undefined {
   const text = readOrUndefined(`/proc/${pid}/status`);
   if (text === undefined) return undefined;
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? Number.NaN) * 1024;
-  return { rssBytes: kib("VmRSS"), peakRssBytes: kib("VmHWM") };
+  const rssBytes = kib("VmRSS");
+  if (!(rssBytes > 0)) return undefined;
+  return { rssBytes, peakRssBytes: kib("VmHWM") };
 }
 
 function readOrUndefined(path: string): string | undefined {
