@@ -47,6 +47,11 @@ export interface NativeWorkload {
 
 export type Workload = ProgramWorkload | HttpWorkload | TransformWorkload | NativeWorkload;
 
+/** functions.cjs traced at `level` with the hot-function guard off (every call recorded). */
+function functionsOf(level: FunctionTracing["level"]): FunctionTracing {
+  return { include: ["functions.cjs"], level, extra: { hotCallsPerSecond: 0 } };
+}
+
 export const workloads: readonly Workload[] = [
   {
     name: "http",
@@ -106,7 +111,7 @@ export const workloads: readonly Workload[] = [
     params: { calls: 2_000_000, chunkCalls: 5_000, pauseMs: 10 },
     fixed: ["chunkCalls", "pauseMs"],
     // The hot-function guard off: every call is recorded, the full per-call cost.
-    functions: { include: ["functions.cjs"], level: "calls", extra: { hotCallsPerSecond: 0 } },
+    functions: functionsOf("calls"),
   },
   {
     name: "functions-full",
@@ -117,7 +122,7 @@ export const workloads: readonly Workload[] = [
     // calls, and chunks of 1,000 so a chunk stays well within a ring lane.
     params: { calls: 200_000, chunkCalls: 1_000, pauseMs: 10 },
     fixed: ["chunkCalls", "pauseMs"],
-    functions: { include: ["functions.cjs"], level: "full", extra: { hotCallsPerSecond: 0 } },
+    functions: functionsOf("full"),
   },
   {
     name: "transform",
