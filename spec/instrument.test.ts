@@ -226,6 +226,9 @@ describe("events", () => {
     expect(byName.object).toMatchObject({ line: 2, column: 16, flags: FunctionFlag.arrow });
     expect(byName.asyncArrow).toMatchObject({ line: 8, column: 20, flags: FunctionFlag.arrow | FunctionFlag.async });
     expect(byName.object!.file).toBe(join(cases, "arrows-fixture.cjs"));
+    // An arrow has no `arguments`: its call shows its parameters, a destructuring pattern
+    // as the names it binds.
+    expect(lines(run.events, (event) => event.fn === "destructured")).toEqual(['call destructured [{"a":1,"c":3},{"d":4}]', "return destructured 8"]);
   });
 
   test("include/exclude by path and by function name", async () => {

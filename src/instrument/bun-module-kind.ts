@@ -3,7 +3,7 @@
  * (checked against Bun itself in spec/instrument-bun.test.ts): for the CommonJS loader
  * of the Bun plugin (bun-commonjs.ts).
  */
-import type { Node } from "./parse";
+import { bindingNames, type Node } from "./parse";
 
 /** What Bun's transpiler looks at to decide a file's module kind (oven-sh/bun src/js_parser, Parser toAST). */
 export interface ModuleFacts {
@@ -73,30 +73,6 @@ export function factsOf(program: Node): ModuleFacts {
     for (let s: Scope | undefined = scope; s; s = s.parent) if (s.names.has(name)) return;
     if (name === "module" || name === "exports") facts.commonJsOnly = true;
     else facts.commonJsHint = true;
-  };
-
-  const bindingNames = (pattern: Node | null | undefined, out: (name: string) => void): void => {
-    if (!pattern) return;
-    switch (pattern.type) {
-      case "Identifier":
-        out(pattern.name as string);
-        break;
-      case "ObjectPattern":
-        for (const property of pattern.properties as Node[]) bindingNames(property.type === "RestElement" ? (property.argument as Node) : (property.value as Node), out);
-        break;
-      case "ArrayPattern":
-        for (const element of pattern.elements as (Node | null)[]) bindingNames(element, out);
-        break;
-      case "RestElement":
-        bindingNames(pattern.argument as Node, out);
-        break;
-      case "AssignmentPattern":
-        bindingNames(pattern.left as Node, out);
-        break;
-      case "TSParameterProperty":
-        bindingNames(pattern.parameter as Node, out);
-        break;
-    }
   };
 
   /** `var` names and nested function-scoped declarations of a function body or the program. */

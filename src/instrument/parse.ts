@@ -105,3 +105,28 @@ function parseTypeScript(code: string, file: string, language: Language, module:
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0]! : String(error);
 }
+
+/** Every name a binding pattern (a parameter, a declarator's id) binds, in source order. */
+export function bindingNames(pattern: Node | null | undefined, out: (name: string) => void): void {
+  if (!pattern) return;
+  switch (pattern.type) {
+    case "Identifier":
+      out(pattern.name as string);
+      break;
+    case "ObjectPattern":
+      for (const property of pattern.properties as Node[]) bindingNames(property.type === "RestElement" ? (property.argument as Node) : (property.value as Node), out);
+      break;
+    case "ArrayPattern":
+      for (const element of pattern.elements as (Node | null)[]) bindingNames(element, out);
+      break;
+    case "RestElement":
+      bindingNames(pattern.argument as Node, out);
+      break;
+    case "AssignmentPattern":
+      bindingNames(pattern.left as Node, out);
+      break;
+    case "TSParameterProperty":
+      bindingNames(pattern.parameter as Node, out);
+      break;
+  }
+}

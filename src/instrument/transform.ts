@@ -45,7 +45,7 @@
  */
 import type MagicString from "magic-string";
 import type { Level } from "./match";
-import type { Node } from "./parse";
+import { bindingNames, type Node } from "./parse";
 
 /** The global the injected code looks up: the runtime's hook object (runtime.ts). */
 export const HOOK_KEY = "scope.functions";
@@ -622,16 +622,23 @@ function afterDirectives(visit: Visit, body: Node): number {
   return last.end;
 }
 
-/** What the call event summarises: `arguments`, or for arrows their named parameters. */
+/**
+ * What the call event summarises: `arguments`, or for arrows (which have none of their
+ * own) their parameters: a name as itself, a destructuring pattern as an object of the
+ * names it binds (`({ n }) =>` shows `[{"n":2}]`), read once the parameters are bound.
+ */
 function argumentsOf(node: Node, arrow: boolean): string {
   if (!arrow) return "arguments";
-  const names = (node.params as Node[]).map((param) => {
+  const values = (node.params as Node[]).map((param) => {
     let target = param;
     if (target.type === "AssignmentPattern") target = target.left as Node;
     if (target.type === "RestElement") target = target.argument as Node;
-    return target.type === "Identifier" ? String(target.name) : "void 0";
+    if (target.type === "Identifier") return String(target.name);
+    const names: string[] = [];
+    bindingNames(target, (name) => names.push(name));
+    return names.length > 0 && names.length <= 16 ? `{${names.join(",")}}` : "void 0";
   });
-  return `[${names.join(",")}]`;
+  return `[${values.join(",")}]`;
 }
 
 /** The offset just after an arrow's `=>`, skipping parameters, types and comments. */
