@@ -51,9 +51,9 @@ export type Cached = { status: "instrumented"; code: string } | { status: "uncha
  * transform.ts/print.ts between releases (a development build) does not reuse old
  * entries. 2: stateful `this` arguments and the listeners argument of the table call.
  * 3: listener registrations, the text table. 4: token-start maps, files without
- * functions that register listeners.
+ * functions that register listeners. 5: destructured arrow parameters in call events.
  */
-const TRANSFORM_FORMAT = 4;
+const TRANSFORM_FORMAT = 5;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
