@@ -116,6 +116,33 @@ describe("model.interpret", () => {
     ]);
   });
 
+  test("a thread with an uninstrumented 'message' listener: only its registered listeners are handlers", () => {
+    // Thread 10/1: `port.once("message", resolve)` (id 0) and `port.on("message", onMessage)` (id 7).
+    const names = new Map([["10/1/1", "onMessage"], ["10/1/2", "/app/w.js"], ["10/1/3", "message"], ["10/1/4", "on"], ["10/1/5", "once"], ["10/1/6", "next"]]);
+    const events = interpret(
+      [
+        raw(EventKind.function_table, 1, 10, 1, 7, 1, 2, 3, 1),
+        raw(EventKind.function_table, 2, 10, 1, 8, 6, 2, 9, 1),
+        raw(EventKind.function_listener, 3, 10, 1, 0, 3, 5),
+        raw(EventKind.function_listener, 4, 10, 1, 7, 3, 4),
+        raw(EventKind.message_send, 5, 10, 0, 1, down, 10, 5, 0),
+        raw(EventKind.message_receive, 6, 10, 1, 1, down, 10, 5, 0),
+        raw(EventKind.function_call, 7, 10, 1, 8, 1, 0), // resolve ran; `next` is a continuation
+        raw(EventKind.message_send, 8, 10, 0, 2, down, 10, 5, 0),
+        raw(EventKind.message_receive, 9, 10, 1, 2, down, 10, 5, 0),
+        raw(EventKind.function_call, 10, 10, 1, 7, 2, 0), // the registered listener
+      ],
+      (pid, tid, id) => names.get(`${pid}/${tid}/${id}`),
+    );
+    const calls = events.filter((event) => event.kind === "function_call" || event.kind === "message_receive");
+    expect(calls.map((event) => [event.kind, event.fields.handlesMessage ?? event.fields.handledBy ?? null])).toEqual([
+      ["message_receive", null],
+      ["function_call", null],
+      ["message_receive", 9],
+      ["function_call", 8],
+    ]);
+  });
+
   test("kinds this version does not know keep their raw payload", () => {
     const [event] = interpret([raw(200, 1, 1, 0, 1, 2, 3, 4, 5)], lookup);
     expect(event!.kind).toBe("kind_200");

@@ -247,20 +247,33 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
  * same thread and the same ordered stream as function events. So the first function
  * call on that thread after the receive, with no other runtime event in between, is the
  * instrumented handler (or the first instrumented function it calls) of that message:
- * the call gets `handlesMessage` (the receive's index), the receive `handledBy`.
+ * the call gets `handlesMessage` (the receive's index), the receive `handledBy`. Unless
+ * the thread registered a "message" listener that is not instrumented (function_listener
+ * with no function: `worker.once("message", resolve)`) and the call is not one of its
+ * registered "message" listeners: then that other listener handled the message, and the
+ * call is whatever ran next (a promise continuation), not its handler.
  */
 function linkHandlers(events: TraceEvent[]): void {
   const pending = new Map<string, TraceEvent>();
+  const listeners = new Map<string, { functions: Set<FieldValue>; opaque: boolean }>();
   for (const event of events) {
     const thread = `${event.pid}/${event.tid}`;
     if (event.kind === "message_receive") {
       pending.set(thread, event);
+    } else if (event.kind === "function_listener") {
+      if (event.fields.event !== "message") continue;
+      let known = listeners.get(thread);
+      if (!known) listeners.set(thread, (known = { functions: new Set(), opaque: false }));
+      if (event.fields.function === null) known.opaque = true;
+      else known.functions.add(event.fields.function ?? null);
     } else if (event.kind === "function_call") {
       const receive = pending.get(thread);
       if (!receive) continue;
+      pending.delete(thread);
+      const known = listeners.get(thread);
+      if (known?.opaque && !known.functions.has(event.fields.function ?? null)) continue;
       event.fields.handlesMessage = receive.index;
       receive.fields.handledBy = event.index;
-      pending.delete(thread);
     } else if (!event.kind.startsWith("function_")) {
       pending.delete(thread);
     }
