@@ -1,8 +1,9 @@
 /**
  * Load-time instrumentation in Node: the CommonJS path (Module.prototype._compile, the
  * one place every CommonJS source passes through, including files that ESM `import`s
- * as CommonJS, and ES modules loaded by `require()`, see instrumentCompiled) and the ESM path (module.register with the loader in esm-loader.ts,
- * which runs on Node's hooks thread). The agent calls `enableNodeInstrumentation`
+ * as CommonJS, and ES modules loaded by `require()`, see instrumentCompiled) and the ESM
+ * path (module.register with the loader in esm-loader.ts, which runs on Node's hooks
+ * thread). The agent calls `enableNodeInstrumentation`
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
