@@ -17,6 +17,25 @@ afterAll(cleanup);
 
 const cjsApp = join(fixtures, "functions-cjs/app.cjs");
 const esmApp = join(fixtures, "functions-esm/app.mjs");
+/** functions-esm's main thread, the same under Node and Bun. */
+const esmMainTimeline = [
+  "trace_start",
+  "table greet functions-esm/lib.mjs:1:8",
+  "call greet",
+  "return greet",
+  "table later functions-esm/app.mjs:6:1",
+  "table <anonymous> functions-esm/app.mjs:14:22",
+  "listener <anonymous>",
+  "call later",
+  "settle later",
+  "thread_spawn",
+  "message_receive",
+  "call <anonymous>",
+  "return <anonymous>",
+  "thread_exited",
+  "process_exit",
+  "trace_stop",
+];
 
 /** One line per event of one thread: its kind and, for function events, the function. */
 function timeline(events: TraceEvent[], pid: number, tid: number): string[] {
@@ -81,24 +100,7 @@ describe("node", () => {
     expect(plain.stdout).toBe("hello, esm\nlater: 42\nworker says 42\n");
     expectClean(run);
     const pid = mainPid(run);
-    expect(timeline(run.events, pid, 0)).toEqual([
-      "trace_start",
-      "table greet functions-esm/lib.mjs:1:8",
-      "call greet",
-      "return greet",
-      "table later functions-esm/app.mjs:6:1",
-      "table <anonymous> functions-esm/app.mjs:14:22",
-      "listener <anonymous>",
-      "call later",
-      "settle later",
-      "thread_spawn",
-      "message_receive",
-      "call <anonymous>",
-      "return <anonymous>",
-      "thread_exited",
-      "process_exit",
-      "trace_stop",
-    ]);
+    expect(timeline(run.events, pid, 0)).toEqual(esmMainTimeline);
     const workerTid = (ofKind(run.events, "thread_spawn")[0]!.fields as { threadId: number }).threadId;
     expect(timeline(run.events, pid, workerTid)).toEqual(["trace_start", "table triple functions-esm/worker.mjs:3:16", "call triple", "return triple", "message_send", "thread_exit", "trace_stop"]);
     expect(ofKind(run.events, "function_settle")[0]!.fields).toEqual({ function: `later (${esmApp}:6:1)`, call: 2, rejected: false, value: "42", errorMessage: null });
@@ -190,24 +192,7 @@ test("bun: the Bun plugin instruments the program's modules", async () => {
   const run = await runTraced([process.execPath, esmApp], { scopeArgs: ["--functions={\"include\":[\"functions-esm/**\"]}"], env });
   expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: "hello, esm\nlater: 42\nworker says 42\n", stderr: "" });
   expectClean(run);
-  expect(timeline(run.events, mainPid(run), 0)).toEqual([
-    "trace_start",
-    "table greet functions-esm/lib.mjs:1:8",
-    "call greet",
-    "return greet",
-    "table later functions-esm/app.mjs:6:1",
-    "table <anonymous> functions-esm/app.mjs:14:22",
-    "listener <anonymous>",
-    "call later",
-    "settle later",
-    "thread_spawn",
-    "message_receive",
-    "call <anonymous>",
-    "return <anonymous>",
-    "thread_exited",
-    "process_exit",
-    "trace_stop",
-  ]);
+  expect(timeline(run.events, mainPid(run), 0)).toEqual(esmMainTimeline);
 });
 
 describe("usage errors are one line", () => {
