@@ -11,22 +11,14 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RECORD_SIZE } from "../src/core/layout";
 import { Ring, type RingMode } from "../src/core/ring";
+import { KIND_AGENT_ERROR, mix, STRESS_FLAGS } from "./fixtures/stress-payload.mjs";
 
 const repoRoot = join(import.meta.dir, "..");
 
 const stressBinary = join(repoRoot, "zig-out/bin/scope-stress");
 const addonPath = join(repoRoot, "zig-out/lib/scope.node");
-const KIND_FLAGS_WORD = 13 | (0x5a5a << 16);
-
-function mix(x: number, y: number): number {
-  let h = Math.imul(x, 0x9e3779b1) ^ y;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+// The payload the producers write, from the module they use (zig/stress.zig writes the same).
+const KIND_FLAGS_WORD = KIND_AGENT_ERROR | (STRESS_FLAGS << 16);
 
 interface ProducerReport {
   id: number;
