@@ -176,16 +176,21 @@ fn js_attach(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
 fn js_record(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const call = call_begin(env, info) orelse return null;
     if (!call.state.attached) return boolean(env, false);
-    const record = producer_module.record_from_values(
-        arg_u32(&call, 0),
-        arg_u32(&call, 1),
-        arg_double(&call, 2),
-        arg_double(&call, 3),
-        arg_double(&call, 4),
-        arg_double(&call, 5),
-        arg_double(&call, 6),
-    );
+    const record = record_from_args(&call, arg_double(&call, 6));
     return boolean(env, call.state.producer.write(&record));
+}
+
+/// The record of (kind, flags, a, b, c, d) in arguments 0..5, with field e as given.
+fn record_from_args(call: *const Call, e: f64) layout.Record {
+    return producer_module.record_from_values(
+        arg_u32(call, 0),
+        arg_u32(call, 1),
+        arg_double(call, 2),
+        arg_double(call, 3),
+        arg_double(call, 4),
+        arg_double(call, 5),
+        e,
+    );
 }
 
 /// Room for string_max_bytes plus a cut character and the terminator; the ring cuts the
@@ -220,15 +225,7 @@ fn js_record_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
     if (arg_string(&call, 7, &buffer)) |text| {
         if (producer_module.write_string(&call.state.producer, id, text) > 0) written += 1;
     }
-    const record = producer_module.record_from_values(
-        arg_u32(&call, 0),
-        arg_u32(&call, 1),
-        arg_double(&call, 2),
-        arg_double(&call, 3),
-        arg_double(&call, 4),
-        arg_double(&call, 5),
-        @floatFromInt(id),
-    );
+    const record = record_from_args(&call, @floatFromInt(id));
     if (call.state.producer.write(&record)) written += 1;
     return number(env, @floatFromInt(written));
 }
