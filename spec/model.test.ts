@@ -22,10 +22,10 @@ describe("model.interpret", () => {
   test("sorts by time and links each receive to its send by (channel, owner, sub-id, direction, ordinal)", () => {
     const events = interpret(
       [
-        raw(EventKind.message_receive, 300, 10, 1, 1, down, 10, 5, 0),
+        raw(EventKind.message_receive, 300, 10, 1, 1, down, 10, 0, 0),
         raw(EventKind.message_send, 100, 10, 0, 1, down, 10, 5, 1),
         raw(EventKind.message_send, 400, 10, 1, 1, up, 10, 10, 1),
-        raw(EventKind.message_receive, 500, 10, 0, 1, up, 10, 10, 0),
+        raw(EventKind.message_receive, 500, 10, 0, 1, up, 10, 0, 0),
         raw(EventKind.message_send, 600, 10, 0, 2, down, 10, 5, 0),
       ],
       lookup,
@@ -39,6 +39,15 @@ describe("model.interpret", () => {
     ]);
     expect(events[0]!.fields).toEqual({ ordinal: 1, channel: "worker", direction: 0, channelSubId: 1, channelOwnerPid: 10, sizeBytes: 5, preview: "hello" });
     expect(events[2]!.fields.preview).toBe("hello back");
+    // Receives are recorded without size and preview: a paired one shows its send's.
+    expect(events[1]!.fields).toMatchObject({ sizeBytes: 5, preview: "hello" });
+    expect(events[3]!.fields).toMatchObject({ sizeBytes: 10, preview: "hello back" });
+  });
+
+  test("a receive whose send is not in the trace has no size and no preview", () => {
+    const [receive] = interpret([raw(EventKind.message_receive, 300, 10, 1, 1, down, 10, 0, 0)], lookup);
+    expect(receive!.fields).toMatchObject({ sizeBytes: 0, preview: null });
+    expect(receive!.linkedTo).toEqual([]);
   });
 
   test("exit codes are signed, a missing exit code is null, missing strings are marked", () => {

@@ -66,7 +66,9 @@ pub const EventKind = enum(u16) {
     thread_exited = 9,
     /// a = message ordinal on its channel, b = ChannelKind | direction << 8 |
     /// channel sub-id << 16, c = channel owner pid, d = size bytes, e = str preview.
-    /// A receive pairs with the send of equal (b, c, a).
+    /// A receive pairs with the send of equal (b, c, a). The agents write receives
+    /// without d and e (0): the decoder gives a paired receive its send's size and
+    /// preview, so a message is walked once, at its send.
     /// message_send flags bit 0 (failed): the runtime rejected this send by throwing
     /// (e.g. an uncloneable value) after the agent recorded it; d = e = 0 and the next
     /// send on the channel reuses the ordinal, so only the last send of a key counts.

@@ -237,6 +237,11 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     if (!send) continue;
     event.linkedTo.push(send.index);
     send.linkedTo.push(event.index);
+    // Receives are recorded without size and preview (the send has them: the same value).
+    if (event.fields.preview === null || event.fields.preview === undefined) {
+      event.fields.sizeBytes = send.fields.sizeBytes ?? 0;
+      event.fields.preview = send.fields.preview ?? null;
+    }
   }
   linkHandlers(events);
   return events;

@@ -37,7 +37,8 @@ export interface Tracer {
   send(channel: Channel, message: unknown): number;
   /** The runtime threw instead of queueing send `ordinal`: marks it failed and reuses the ordinal. */
   sendFailed(channel: Channel, ordinal: number): void;
-  receive(channel: Channel, message: unknown): void;
+  /** Records a receive about to be handed to the program (the value is not looked at). */
+  receive(channel: Channel, message?: unknown): void;
 }
 
 /** message_send flags bit 0: the runtime rejected this send (see zig/layout.zig). */
@@ -71,9 +72,11 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
       const field = channelField(channel.kind, channel.sendDirection, channel.subId);
       recorder.event(Kind.message_send, ordinal, field, channel.ownerPid, 0, 0, MESSAGE_SEND_FAILED);
     },
-    receive(channel, value) {
+    // The receive carries no preview: it is paired with its send, whose preview it shares
+    // (the decoder copies it), so the value is walked once per message, not twice.
+    receive(channel) {
       const ordinal = channel.received++;
-      message(Kind.message_receive, channel, channel.receiveDirection, ordinal, value);
+      recorder.event(Kind.message_receive, ordinal, channelField(channel.kind, channel.receiveDirection, channel.subId), channel.ownerPid);
     },
   };
 }
