@@ -12,10 +12,17 @@
 //! calibration, clock.zig), and stamped natively by CLOCK_MONOTONIC through the vDSO (the
 //! fallback).
 //!
+//! Then the floor, in the same process: one thread in a ring-sized buffer (a lane of the
+//! same /dev/shm mapping, sequential slots) doing only what any stamped record must cost,
+//! a TSC read and conversion plus one 64-byte store, and a plain TSC read alone; rounds
+//! alternate floor and producer (one producer, overwrite, no consumer) and the medians
+//! give the producer's ratio to its floor.
+//!
 //! `drift` calibrates the TSC several times, as ring creators do, and prints how far each
 //! line is from CLOCK_MONOTONIC as time passes, and what a calibration costs.
 //!
 //!   zig build bench [-- <events-per-producer>]
+//!   zig build bench -- floor [<events>]     (the floor comparison alone)
 //!   zig build bench -- drift [<seconds>]
 const std = @import("std");
 const assert = std.debug.assert;
@@ -176,9 +183,13 @@ pub fn main(init: std.process.Init.Minimal) !void {
         const seconds: u32 = if (args.next()) |text| try std.fmt.parseInt(u32, text, 10) else 60;
         return drift(seconds);
     }
-    const events_per_producer: u64 = if (first) |text| try std.fmt.parseInt(u64, text, 10) else 20_000_000;
     var path_buffer: [64]u8 = undefined;
     const path = try std.fmt.bufPrintSentinel(&path_buffer, "/dev/shm/scope-bench-{d}", .{std.c.getpid()}, 0);
+    if (first != null and std.mem.eql(u8, first.?, "floor")) {
+        const events: u64 = if (args.next()) |text| try std.fmt.parseInt(u64, text, 10) else 20_000_000;
+        return floor_report(path, events);
+    }
+    const events_per_producer: u64 = if (first) |text| try std.fmt.parseInt(u64, text, 10) else 20_000_000;
     print("native ring, {d} events per producer, lanes of {d} slots, /dev/shm\n", .{ events_per_producer, lane_capacity_slots });
     print("{s:>9} {s:>9} {s:>10} {s:>5} {s:>12} {s:>9} {s:>12} {s:>9}\n", .{ "mode", "producers", "timestamp", "batch", "M written/s", "ns/event", "M received/s", "dropped %" });
     for (configs) |config| {
@@ -200,6 +211,100 @@ pub fn main(init: std.process.Init.Minimal) !void {
             100 * dropped / attempted,
         });
     }
+    try floor_report(path, events_per_producer);
+}
+
+const floor_rounds = 7;
+
+/// What one round of the floor comparison times, per event, on the calling thread.
+const FloorKind = enum {
+    /// rdtsc alone (the vDSO read when the TSC is not usable).
+    clock_read,
+    /// One 64-byte store into the next slot, timestamp given.
+    store,
+    /// The floor of a stamped record: the clock read and conversion plus the store.
+    stamped_store,
+    /// Producer.write, timestamp given.
+    producer_given,
+    /// Producer.write stamping with the ring's clock.
+    producer_stamped,
+};
+
+/// The producer against the machine's own floor, measured in this process: rounds
+/// alternate the kinds, each over the same events count, and the medians are compared.
+/// The floor writes lane 1's slots of the same mapping the producer writes lane 0 of.
+fn floor_report(path: [*:0]const u8, events: u64) !void {
+    var mapping = try shm.create(path, .{
+        .lane_count = 2,
+        .lane_capacity_slots = lane_capacity_slots,
+        .mode = .overwrite,
+        .collector_pid = @intCast(std.c.getpid()),
+    });
+    defer shm.unlink(path) catch {};
+    defer shm.close(&mapping);
+    const kinds = comptime std.enums.values(FloorKind);
+    var samples_ns: [kinds.len][floor_rounds]u64 = undefined;
+    for (0..floor_rounds) |round| {
+        for (kinds, 0..) |kind, kind_index| {
+            samples_ns[kind_index][round] = floor_round(&mapping.ring, kind, events);
+        }
+    }
+    var median_ns: [kinds.len]f64 = undefined;
+    for (&median_ns, &samples_ns) |*median, *samples| {
+        std.mem.sort(u64, samples, {}, std.sort.asc(u64));
+        median.* = @as(f64, @floatFromInt(samples[floor_rounds / 2])) / @as(f64, @floatFromInt(events));
+    }
+    const source: clock.Source = @enumFromInt(mapping.ring.header.clock_calibration.source);
+    print("\nfloor: one thread, {d} events per round, median of {d} alternated rounds, ns/event\n", .{ events, floor_rounds });
+    const stamped_floor_ns = median_ns[@intFromEnum(FloorKind.stamped_store)];
+    const store_floor_ns = median_ns[@intFromEnum(FloorKind.store)];
+    print("{s:>44} {d:>9.1}\n", .{ if (source == .tsc) "rdtsc alone" else "clock_gettime(MONOTONIC) alone", median_ns[@intFromEnum(FloorKind.clock_read)] });
+    print("{s:>44} {d:>9.1}\n", .{ "64-byte store alone (floor, given)", store_floor_ns });
+    print("{s:>44} {d:>9.1}\n", .{ "clock + conversion + 64-byte store (floor)", stamped_floor_ns });
+    print("{s:>44} {d:>9.1} {d:>6.2}x its floor\n", .{ "producer, given timestamp", median_ns[@intFromEnum(FloorKind.producer_given)], median_ns[@intFromEnum(FloorKind.producer_given)] / store_floor_ns });
+    print("{s:>44} {d:>9.1} {d:>6.2}x its floor ({s})\n", .{ "producer, stamping", median_ns[@intFromEnum(FloorKind.producer_stamped)], median_ns[@intFromEnum(FloorKind.producer_stamped)] / stamped_floor_ns, @tagName(source) });
+}
+
+/// One round of one kind: elapsed ns for `events` events.
+fn floor_round(ring: *ring_module.Ring, kind: FloorKind, events: u64) u64 {
+    var record = std.mem.zeroes(layout.Record);
+    record.kind = @intFromEnum(layout.EventKind.agent_error);
+    var line = clock.Clock.init(ring.header.clock_calibration);
+    const slots = ring.slots + ring.lane_capacity_slots;
+    const mask: u64 = ring.lane_capacity_slots - 1;
+    var producer = ring.attach_lane(0, 1, 0);
+    defer producer.detach();
+    var sum: u64 = 0;
+    const start_ns = clock.monotonic_ns();
+    var index: u64 = 0;
+    switch (kind) {
+        .clock_read => while (index < events) : (index += 1) {
+            sum +%= line.now_raw();
+        },
+        .store => while (index < events) : (index += 1) {
+            record.a = index;
+            record.timestamp_ns = index + 1;
+            slots[index & mask] = record;
+        },
+        .stamped_store => while (index < events) : (index += 1) {
+            record.a = index;
+            record.timestamp_ns = line.now_ns();
+            slots[index & mask] = record;
+        },
+        .producer_given => while (index < events) : (index += 1) {
+            record.a = index;
+            record.timestamp_ns = index + 1;
+            _ = producer.write(&record);
+        },
+        .producer_stamped => while (index < events) : (index += 1) {
+            record.a = index;
+            record.timestamp_ns = 0;
+            _ = producer.write(&record);
+        },
+    }
+    const elapsed_ns = clock.monotonic_ns() - start_ns;
+    std.mem.doNotOptimizeAway(sum);
+    return elapsed_ns;
 }
 
 const drift_calibration_count = 8;

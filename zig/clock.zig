@@ -153,6 +153,15 @@ pub const Clock = struct {
         return .{ .calibration = calibration, .source = @enumFromInt(calibration.source) };
     }
 
+    /// The raw reading alone, without conversion (the bench's floor): TSC ticks, or
+    /// CLOCK_MONOTONIC ns when that is the source.
+    pub inline fn now_raw(clock: *const Clock) u64 {
+        return switch (clock.source) {
+            .monotonic => monotonic_ns(),
+            .tsc => tsc_read(),
+        };
+    }
+
     pub inline fn now_ns(clock: *Clock) u64 {
         switch (clock.source) {
             .monotonic => return monotonic_ns(),
