@@ -3,6 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { parseDuration } from "../src/bench/duration";
 import { growth, median, pairedOverhead, relativeNoise, spread } from "../src/bench/stats";
 import { scaledParams, workloads } from "../src/bench/catalogue";
+import { addedFigures, type BenchReport, type WorkloadReport } from "../src/bench/bench";
+import { bars } from "../src/bench/report";
+import type { RunMeasurement } from "../src/bench/runner";
 
 describe("bench statistics", () => {
   test("median, spread and noise", () => {
@@ -36,5 +39,70 @@ describe("bench statistics", () => {
     const pool = workloads.find((workload) => workload.name === "pool");
     if (pool?.kind !== "program") throw new Error("no pool workload");
     expect(scaledParams(pool, 0.00001)).toEqual({ workers: 2, jobs: 1, inFlight: 8, rounds: 200 });
+  });
+});
+
+describe("bench: what tracing adds, and issue 10's bars", () => {
+  const run = (mode: "untraced" | "traced", rate: number, cpu: number, messages = 0): RunMeasurement => ({
+    mode,
+    ops: rate,
+    unit: "jobs",
+    rate,
+    wallSeconds: 1,
+    programCpuSeconds: cpu,
+    peakRssBytes: 0,
+    scopeCpuSeconds: 0,
+    trace: mode === "traced"
+      ? { path: null, recorded: 0, dropped: 0, eventsPerSecond: 0, fileBytes: 0, check: { ok: true, problems: [], counts: { message_send: messages / 2, message_receive: messages / 2 }, records: 0, lost: 0 } }
+      : undefined,
+  });
+
+  test("ms added per operation and program CPU per message event, pair by pair", () => {
+    // Pairs: 100 → 50 jobs/s adds 10 ms a job, 100 → 80 adds 2.5 ms; 0.2 s and 0.1 s of CPU over 1,000,000 message events.
+    const added = addedFigures([run("untraced", 100, 1), run("traced", 50, 1.2, 1_000_000), run("untraced", 100, 1), run("traced", 80, 1.1, 1_000_000)])!;
+    expect(added.msPerOp.median).toBeCloseTo(6.25);
+    expect(added.cpuNsPerMessageEvent!.min).toBeCloseTo(100);
+    expect(added.cpuNsPerMessageEvent!.max).toBeCloseTo(200);
+    expect(added.messageEventsPerRun).toBe(1_000_000);
+    expect(addedFigures([run("untraced", 100, 1), run("traced", 90, 1)])!.cpuNsPerMessageEvent).toBeUndefined();
+  });
+
+  const workload = (name: string, overhead: number, extra: Partial<WorkloadReport> = {}): WorkloadReport => {
+    const figure = { untraced: spread([1]), traced: spread([1]), change: spread([0]) };
+    return {
+      name, description: "", unit: "jobs", rate: figure, overhead: spread([overhead]), noise: 0.01,
+      programCpuSeconds: figure, peakRssBytes: figure, scopeCpuSeconds: figure, eventsPerSecond: 0, recordedPerRun: 0, dropped: 0,
+      checks: { passed: 1, failed: 0, problems: [], keptTraces: [] }, runs: [run("untraced", 1, 1), run("traced", 1, 1)], ...extra,
+    };
+  };
+  const report = (workloads: WorkloadReport[]) => ({ workloads }) as unknown as BenchReport;
+
+  test("overhead, per-start, per-message and loss bars judge the figures", () => {
+    const judged = bars(report([
+      workload("seed", 0.04, { added: { msPerOp: spread([0.4]), messageEventsPerRun: 4 } }),
+      workload("pool", 0.12, { added: { msPerOp: spread([0]), cpuNsPerMessageEvent: spread([150]), messageEventsPerRun: 4 }, dropped: 3 }),
+    ]));
+    const met = Object.fromEntries(judged.map((bar) => [bar.name, bar.met]));
+    expect(met).toEqual({
+      "seed: overhead ≤ 5% (issue 10)": true,
+      "pool: overhead ≤ 10% (issue 10)": false,
+      "seed: ≤ 0.5 ms added per worker start (issue 10)": true,
+      "pool: ≤ 200 ns of program CPU per message event (issue 10)": true,
+      "nothing lost at default settings (issue 10)": false,
+    });
+    expect(judged.find((bar) => bar.name.startsWith("nothing lost"))!.detail).toBe("pool 3");
+  });
+
+  test("the http bar is judged over 10 pairs or more, never fewer", () => {
+    const http = (pairs: number, cpu: number) =>
+      workload("http", 0, {
+        http: { p50Ms: spread3(), p99Ms: spread3(), serverCpuUsPerRequest: { untraced: spread([10]), traced: spread([10]), change: spread([cpu]) } },
+        runs: Array.from({ length: pairs }, () => [run("untraced", 1, 1), run("traced", 1, 1)]).flat(),
+      });
+    const spread3 = () => ({ untraced: spread([1]), traced: spread([1]), change: spread([0]) });
+    const cpuBar = (r: BenchReport) => bars(r).find((bar) => bar.name.startsWith("http: server CPU per request ≤ 1.01x"))!;
+    expect(cpuBar(report([http(10, 0.008)])).met).toBe(true);
+    expect(cpuBar(report([http(10, 0.02)])).met).toBe(false);
+    expect(cpuBar(report([http(5, 0.0)])).detail).toBe("not judged: 5 pairs, needs --runs 10 or more");
   });
 });

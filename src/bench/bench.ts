@@ -53,6 +53,12 @@ export interface WorkloadReport {
    * and function_call events per second of the traced window.
    */
   functions?: { nsPerCall?: Spread; callsPerRun: number; callEventsPerSecond: number; sampled: boolean };
+  /**
+   * What tracing adds, pair by pair: wall ms per operation (1/traced rate − 1/untraced
+   * rate: per worker start for `seed`), and, for workloads that send messages, the
+   * program's CPU ns per message event (send or receive) recorded.
+   */
+  added?: { msPerOp: Spread; cpuNsPerMessageEvent?: Spread; messageEventsPerRun: number };
   /** The transform workload: throughput, and first vs second start (wall ms). */
   transform?: {
     throughput?: TransformThroughput;
@@ -193,6 +199,19 @@ function functionFigures(workload: Exclude<Workload, { kind: "native" }>, runs: 
   };
 }
 
+export function addedFigures(runs: RunMeasurement[]): WorkloadReport["added"] {
+  const untraced = runs.filter((run) => run.mode === "untraced");
+  const traced = runs.filter((run) => run.mode === "traced");
+  if (traced.length === 0 || untraced.length !== traced.length) return undefined;
+  const messages = (run: RunMeasurement) => (run.trace?.check.counts.message_send ?? 0) + (run.trace?.check.counts.message_receive ?? 0);
+  const perMessage = traced.map((run, i) => ((run.programCpuSeconds - untraced[i]!.programCpuSeconds) / messages(run)) * 1e9);
+  return {
+    msPerOp: spread(traced.map((run, i) => (1 / run.rate - 1 / untraced[i]!.rate) * 1000)),
+    cpuNsPerMessageEvent: traced.every((run) => messages(run) > 0) ? spread(perMessage) : undefined,
+    messageEventsPerRun: median(traced.map(messages)),
+  };
+}
+
 function transformFigures(runs: RunMeasurement[], throughput: TransformThroughput | undefined): WorkloadReport["transform"] {
   const untraced = runs.filter((run) => run.mode === "untraced");
   const traced = runs.filter((run) => run.mode === "traced");
@@ -243,6 +262,7 @@ function summarise(workload: Exclude<Workload, { kind: "native" }>, runs: RunMea
       keptTraces: traced.flatMap(tracesOf).flatMap((trace) => (trace.path ? [trace.path] : [])),
     },
     functions: functionFigures(workload, runs),
+    added: addedFigures(runs),
     transform: workload.kind === "transform" ? transformFigures(runs, throughput) : undefined,
     runs,
     error,
