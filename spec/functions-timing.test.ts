@@ -1,15 +1,18 @@
 /**
- * Function events under `scope run --functions`: when they are stamped (the buffered
+ * Function events under `scope run --functions`: when they are stamped (at the full
+ * level each call and return at the time it happened; at the calls level the buffered
  * events of a job go out at its end, so a call's time is that of the job that made it,
  * not of a later timer tick) and how deep values are previewed (previewDepth/Chars).
  */
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { cleanup, fixtures, ofKind, runTraced, scratchDir } from "./agent-harness";
+import { runCli } from "./harness";
 
 const env = { XDG_CACHE_HOME: join(scratchDir(), "cache") };
 afterAll(cleanup);
 const app = join(fixtures, "functions-timing/jobs.cjs");
+const stall = join(fixtures, "functions-timing/stall.cjs");
 
 function callOf(events: Awaited<ReturnType<typeof runTraced>>["events"], name: string) {
   return ofKind(events, "function_call").find((e) => String(e.fields.function).startsWith(`${name} `))!;
@@ -32,4 +35,80 @@ test("previewDepth and previewChars set how much of a value the events show", as
   const valueOf = (run: typeof deep) => ofKind(run.events, "function_return").find((e) => String(e.fields.function).startsWith("second "))!.fields.value;
   expect(valueOf(shallow)).toBe('{"depth":{"one":{"two":{…}}}}');
   expect(valueOf(deep)).toBe('{"depth":{"one":{"two":{"three":{"four":2}}}}}');
+});
+
+/** `scope dump --json`'s lines for the trace `run` wrote. */
+async function dumpJson(out: string): Promise<Record<string, unknown>[]> {
+  const dump = await runCli(["dump", "--json", out]);
+  expect(dump.exitCode).toBe(0);
+  return dump.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** [event, ms since the trace's start] of the main thread's calls and returns, in the dump's order. */
+async function stallCalls(runtime: "node" | "bun", settings = ""): Promise<{ event: string; ms: number }[]> {
+  const run = await runTraced([runtime === "node" ? "node" : process.execPath, stall], { scopeArgs: [`--functions${settings}`], env });
+  expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: "done\n", stderr: "" });
+  return (await dumpJson(run.out))
+    .filter((line) => line.tid === 0 && (line.kind === "function_call" || line.kind === "function_return"))
+    .map((line) => ({ event: `${String(line.kind).slice("function_".length)} ${String(line.function).split(" ")[0]}`, ms: Number(line.timeNs) / 1e6 }));
+}
+
+for (const runtime of ["node", "bun"] as const) {
+  test(`${runtime}: every call and return carries its own time; a 250 ms function lasts 250 ms and nests its callees`, async () => {
+    // This machine is shared: a process can lose the CPU for milliseconds between two
+    // events, which no tracer can hide. So the order, the nesting and the lower bounds hold
+    // on every run, and the ±1 ms on at least one of three runs.
+    const misses: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const calls = await stallCalls(runtime);
+      expect(calls.map((c) => c.event)).toEqual([
+        "call outer",
+        "call before",
+        "return before",
+        "call blockTheLoop",
+        "call tick",
+        "return tick",
+        "call tick",
+        "return tick",
+        "return blockTheLoop",
+        "call after",
+        "return after",
+        "return outer",
+      ]);
+      const at = (index: number) => calls[index]!.ms;
+      // Times never go back; outer holds blockTheLoop, which holds both ticks, 250 ms apart.
+      for (let i = 1; i < calls.length; i++) expect(at(i)).toBeGreaterThanOrEqual(at(i - 1));
+      expect(at(6) - at(5)).toBeGreaterThanOrEqual(250);
+      expect(at(8) - at(3)).toBeGreaterThanOrEqual(250);
+      // blockTheLoop: 250 ms (±1 ms) between its call and return; a short call after it
+      // (everything warm) well under a millisecond.
+      const blocked = at(8) - at(3);
+      const short = at(10) - at(9);
+      if (Math.abs(blocked - 250) < 1 && short < 1) return;
+      misses.push(`blockTheLoop ${blocked.toFixed(3)} ms, after ${short.toFixed(3)} ms`);
+    }
+    throw new Error(`no run within 1 ms: ${misses.join("; ")}`);
+  });
+}
+
+test("node: calls-level events among full-level ones keep their order and take the next event's time", async () => {
+  const calls = await stallCalls("node", `=${JSON.stringify({ rules: [{ name: "tick", level: "calls" }] })}`);
+  expect(calls.map((c) => c.event)).toEqual([
+    "call outer",
+    "call before",
+    "return before",
+    "call blockTheLoop",
+    "call tick",
+    "call tick",
+    "return blockTheLoop",
+    "call after",
+    "return after",
+    "return outer",
+  ]);
+  // The ticks (unstamped, calls level) take the time of the next stamped event,
+  // blockTheLoop's return: an upper bound, never before their neighbours.
+  expect(calls[4]!.ms).toBe(calls[6]!.ms);
+  expect(calls[5]!.ms).toBe(calls[6]!.ms);
+  for (let i = 1; i < calls.length; i++) expect(calls[i]!.ms).toBeGreaterThanOrEqual(calls[i - 1]!.ms);
+  expect(calls[6]!.ms - calls[3]!.ms).toBeGreaterThanOrEqual(250);
 });

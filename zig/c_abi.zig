@@ -250,6 +250,13 @@ export fn scope_producer_write_batch(producer_pointer: ?*anyopaque, records: ?[*
     return producer.write_batch(input[0..count], 0);
 }
 
+/// The time a record written now would carry (CLOCK_MONOTONIC ns, the producer's clock),
+/// as a double for bun:ffi (exact up to 2^53 ns, 104 days of uptime); 0 for no producer.
+export fn scope_producer_now_ns(producer_pointer: ?*anyopaque) f64 {
+    const producer = producer_handle(producer_pointer) orelse return 0;
+    return @floatFromInt(producer.clock.now_ns());
+}
+
 /// This producer's totals: [written, dropped].
 export fn scope_producer_stats(producer_pointer: ?*anyopaque, out: ?*[2]u64) void {
     const producer = producer_handle(producer_pointer) orelse return;
@@ -302,6 +309,11 @@ test "c_abi: create, attach, record, string, batch, drain, stats, errors" {
     try std.testing.expectEqual(@as(u32, 5), out[4].pid);
     try std.testing.expect(out[3].timestamp_ns > 0);
     try std.testing.expectEqual(@as(u64, 99), out[5].timestamp_ns);
+    // The producer's clock, as JavaScript stamps buffered records with it: never before
+    // what the producer stamped, and a record stamped with it keeps that time.
+    const now_ns = scope_producer_now_ns(producer_pointer);
+    try std.testing.expect(now_ns >= @as(f64, @floatFromInt(out[3].timestamp_ns)));
+    try std.testing.expectEqual(@as(f64, 0), scope_producer_now_ns(null));
     var stats: [ring_stat_count]u64 = undefined;
     scope_ring_stats(ring_pointer, &stats);
     var clock_values: [ring_clock_count]u64 = undefined;

@@ -14,6 +14,8 @@
 //!                                                  flags, a, b, c, d, id) in one crossing;
 //!                                                  how many of the two were written (0..2)
 //!   recordBatch(buf: ArrayBuffer | TypedArray, count: number): number   written
+//!   now(): number                                  the producer's clock (CLOCK_MONOTONIC ns,
+//!                                                  as records are stamped); 0 when detached
 //!   stats(): { written, dropped }                  this env's producer
 //!   detach(): void
 //!
@@ -268,6 +270,15 @@ fn js_record_batch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_v
     return number(env, @floatFromInt(call.state.producer.write_batch(records[0..count], 0)));
 }
 
+/// The time a record written now would carry, so JavaScript can stamp buffered records
+/// (recordBatch keeps a non-zero timestamp) on the same clock as natively stamped ones.
+/// A double holds every ns exactly for 104 days of uptime (2^53 ns), 2 ns steps after.
+fn js_now(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (!call.state.attached) return number(env, 0);
+    return number(env, @floatFromInt(call.state.producer.clock.now_ns()));
+}
+
 fn js_stats(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const call = call_begin(env, info) orelse return null;
     var written: u64 = 0;
@@ -300,6 +311,7 @@ const exports_table = [_]Export{
     .{ .name = "string", .callback = js_string },
     .{ .name = "recordString", .callback = js_record_string },
     .{ .name = "recordBatch", .callback = js_record_batch },
+    .{ .name = "now", .callback = js_now },
     .{ .name = "stats", .callback = js_stats },
     .{ .name = "detach", .callback = js_detach },
 };

@@ -13,6 +13,14 @@
  * synchronous run that made the call, not a timer tick. With `batchSize: 1` (or a sink
  * without recordBatch) every event is written at once with its own timestamp.
  *
+ * Time at the full level: every event of the full level's hooks (C, r, x, s, X, y, n:
+ * calls, returns, throws, settlements, generator steps) is stamped when it happens, by
+ * the sink's `now()` (the producer's own clock: the ns a record written now would carry,
+ * so these times and natively stamped ones order exactly); recordBatch keeps a
+ * non-zero timestamp. A calls-level event (c) stays unstamped and, in a batch that holds
+ * stamped events, takes at flush the time of the next stamped event after it (else the
+ * flush time): still an upper bound, and the batch's times never go back in write order.
+ *
  * Functions by their text: every instrumented function's own text (what the intrinsic
  * Function.prototype.toString returns) contains `__scope$f<tag>+n`, the file's tag and
  * the function's index, and f() receives the file's text table (transform.ts
@@ -65,6 +73,8 @@ export interface RecordSink {
   record(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean;
   string(id: number, text: string): boolean;
   recordBatch?(records: Uint32Array, count: number): number;
+  /** The producer's clock: CLOCK_MONOTONIC ns a record written now would carry (0: none). */
+  now?(): number;
 }
 
 export interface RuntimeOptions {
@@ -240,6 +250,13 @@ export class FunctionRuntime {
   private readonly words: Uint32Array;
   private readonly capacity: number;
   private count = 0;
+  /**
+   * The sink's clock, when events are batched (unbatched events are stamped as written):
+   * full-level events carry the time they happened (see the header).
+   */
+  private readonly clock: (() => number) | undefined;
+  /** The buffer holds an event stamped here (flush fills the unstamped ones around it). */
+  private stamped = false;
   /** A flush is queued for the end of the current job (flushAtJobEnd). */
   private flushQueued = false;
   private readonly flushAtJobEnd: boolean;
@@ -292,6 +309,8 @@ export class FunctionRuntime {
     this.sink = options.sink;
     this.capacity = options.sink.recordBatch ? Math.max(1, options.batchSize ?? 256) : 1;
     this.words = new Uint32Array(this.capacity * RECORD_WORDS);
+    const sink = options.sink;
+    this.clock = this.capacity > 1 && typeof sink.now === "function" ? () => sink.now!() : undefined;
     this.types = options.types;
     this.str = options.str ?? ((text, intern = true) => this.ownString(text, intern));
     this.hotLimit = Math.max(0, options.hotCallsPerSecond ?? DEFAULT_HOT_CALLS_PER_SECOND);
@@ -405,6 +424,10 @@ export class FunctionRuntime {
     const count = this.count;
     if (count === 0) return;
     this.count = 0;
+    if (this.stamped) {
+      this.stamped = false;
+      this.fillTimes(count);
+    }
     try {
       const written = this.sink.recordBatch!(this.words, count);
       if (written < count) this.unrecorded += count - written;
@@ -441,7 +464,42 @@ export class FunctionRuntime {
     };
   }
 
-  private put(kind: number, flags: number, a: number, b: number, c: number, d: number, e = 0): void {
+  /** Now on the sink's clock, for an event about to be buffered; 0 (stamped at flush) without one. */
+  private time(): number {
+    const clock = this.clock;
+    return clock === undefined ? 0 : clock();
+  }
+
+  /**
+   * Gives each unstamped record of a batch that holds stamped ones the time of the next
+   * stamped record after it, the last ones the time now: an upper bound for each, and
+   * times that never go back in write order (the decoder sorts by time, stably).
+   */
+  private fillTimes(count: number): void {
+    const words = this.words;
+    let low = 0;
+    let high = 0;
+    for (let i = count - 1; i >= 0; i--) {
+      const base = i * RECORD_WORDS;
+      if (words[base + 2] !== 0 || words[base + 3] !== 0) {
+        low = words[base + 2]!;
+        high = words[base + 3]!;
+        continue;
+      }
+      if (low === 0 && high === 0) {
+        const now = this.time();
+        low = now >>> 0;
+        high = (now / 4294967296) >>> 0;
+        // No clock reading: the native side stamps the rest at the flush.
+        if (low === 0 && high === 0) continue;
+      }
+      words[base + 2] = low;
+      words[base + 3] = high;
+    }
+  }
+
+  /** Buffers (or writes) one event; `time` 0: stamped at flush (see the header). */
+  private put(kind: number, flags: number, a: number, b: number, c: number, d: number, e = 0, time = 0): void {
     if (this.capacity === 1) {
       if (!this.sink.record(kind, flags, a, b, c, d, e)) this.unrecorded++;
       return;
@@ -452,7 +510,7 @@ export class FunctionRuntime {
     }
     const words = this.words;
     const base = this.count * RECORD_WORDS;
-    // Words: 1 kind|flags<<16, 2-3 timestamp (0: stamped at flush), 6-7 a, 8-9 b, 10-11 c, 12-13 d.
+    // Words: 1 kind|flags<<16, 2-3 timestamp (0: stamped at flush or by fillTimes), 6-7 a, 8-9 b, 10-11 c, 12-13 d.
     words[base + 1] = kind | (flags << 16);
     words[base + 6] = a;
     words[base + 8] = b >>> 0;
@@ -460,6 +518,11 @@ export class FunctionRuntime {
     if (c !== 0) words[base + 10] = c;
     if (d !== 0) words[base + 12] = d;
     if (e !== 0) words[base + 14] = e;
+    if (time !== 0) {
+      words[base + 2] = time >>> 0;
+      words[base + 3] = (time / 4294967296) >>> 0;
+      this.stamped = true;
+    }
     if (++this.count === this.capacity) this.flush();
   }
 
@@ -522,7 +585,8 @@ export class FunctionRuntime {
   /** H.w's resume: the value next(v) sent into the generator. */
   resumed(id: number, token: number, value: unknown): void {
     try {
-      this.put(FunctionKind.resume, 0, id, token, this.preview(value), 0);
+      const time = this.time();
+      this.put(FunctionKind.resume, 0, id, token, this.preview(value), 0, 0, time);
     } catch {
       this.errors++;
     }
@@ -712,7 +776,8 @@ export class FunctionRuntime {
     const step = (kind: number, id: number, token: number, value: unknown) => {
       if (token < 0) return;
       try {
-        runtime.put(kind, 0, id, token, runtime.preview(value), 0);
+        const time = runtime.time();
+        runtime.put(kind, 0, id, token, runtime.preview(value), 0, 0, time);
       } catch {
         fail();
       }
@@ -774,7 +839,9 @@ export class FunctionRuntime {
         } else if (runtime.hot[id] === 1) return -1;
         const token = runtime.ordinal++;
         try {
-          runtime.put(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args), 0, self === undefined ? 0 : runtime.state(self));
+          // The time first: the previews below are the tracer's cost, not the call's.
+          const time = runtime.time();
+          runtime.put(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args), 0, self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -783,8 +850,9 @@ export class FunctionRuntime {
       r(id, token, value, self) {
         if (token < 0) return;
         try {
+          const time = runtime.time();
           if (value === RETURN_UNSET) value = runtime.endValue(token, value);
-          runtime.put(FunctionKind.return, 0, id, token, runtime.preview(value), 0, self === undefined ? 0 : runtime.state(self));
+          runtime.put(FunctionKind.return, 0, id, token, runtime.preview(value), 0, self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -793,8 +861,9 @@ export class FunctionRuntime {
         if (token < 0) return -1;
         if (runtime.returns.size !== 0) runtime.returns.delete(token);
         try {
+          const time = runtime.time();
           const [type, message] = runtime.errorFields(error);
-          runtime.put(FunctionKind.throw, 0, id, token, type, message, self === undefined ? 0 : runtime.state(self));
+          runtime.put(FunctionKind.throw, 0, id, token, type, message, self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -811,8 +880,9 @@ export class FunctionRuntime {
       X(id, token, error, self) {
         if (token < 0) return -1;
         try {
+          const time = runtime.time();
           const [type, message] = runtime.errorFields(error);
-          runtime.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : runtime.state(self));
+          runtime.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -860,15 +930,17 @@ export class FunctionRuntime {
         value,
         (result: unknown) => {
           try {
-            this.put(FunctionKind.settle, 0, id, token, this.preview(result), 0, self === undefined ? 0 : this.state(self));
+            const time = this.time();
+            this.put(FunctionKind.settle, 0, id, token, this.preview(result), 0, self === undefined ? 0 : this.state(self), time);
           } catch {
             this.errors++;
           }
         },
         (error: unknown) => {
           try {
+            const time = this.time();
             const [type, message] = this.errorFields(error);
-            this.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : this.state(self));
+            this.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : this.state(self), time);
           } catch {
             this.errors++;
           }
@@ -876,7 +948,8 @@ export class FunctionRuntime {
       );
       return;
     }
-    this.put(FunctionKind.settle, 0, id, token, this.preview(value), 0, self === undefined ? 0 : this.state(self));
+    const time = this.time();
+    this.put(FunctionKind.settle, 0, id, token, this.preview(value), 0, self === undefined ? 0 : this.state(self), time);
   }
 }
 
