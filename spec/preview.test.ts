@@ -29,4 +29,19 @@ group("value previews", () => {
     expect(preview(tricky, types, { depth: 6, chars: 1000 })).toBe('{"g":[getter],"deep":{"token":"[redacted]","p":[Proxy]}}');
     expect(ran).toBe(false);
   });
+
+  test("built-ins by their kind; one re-prototyped to Object.prototype or null is a record of its own data", () => {
+    expect([new Map([[1, 2]]), new Set([1]), new Date(0), new ArrayBuffer(8), Object.create(null), Object.assign(Object.create(null), { a: 1 })].map((value) => preview(value, types))).toEqual([
+      "Map(1)",
+      "Set(1)",
+      "[Date]",
+      "[ArrayBuffer 8B]",
+      "{}",
+      '{"a":1}',
+    ]);
+    const reprototyped = [Object.setPrototypeOf(new Map([[1, 2]]), Object.prototype), Object.setPrototypeOf(new Date(0), null)];
+    expect(reprototyped.map((value) => preview(value, types))).toEqual(["{}", "{}"]);
+    class Point { x = 1; }
+    expect(preview(new Point(), types)).toBe('{"x":1}');
+  });
 });
