@@ -270,3 +270,35 @@ describe("bun agent: MessageChannel ports and BroadcastChannel", () => {
     for (const stop of ofKind(run.events, "trace_stop")) expect(stop.fields).toEqual({ agentErrors: 0, unrecorded: 0 });
   });
 });
+
+describe("bun agent: endings inside an 'exit' listener", () => {
+  const mainKinds = (run: Awaited<ReturnType<typeof runTraced>>, pid: number, tid = 0) => run.events.filter((e) => e.pid === pid && e.tid === tid).map((e) => e.kind);
+
+  test.each([
+    ["nested", 3, { code: 3, reason: "process.exit", errorType: null, errorMessage: null }],
+    ["code", 5, { code: 5, reason: "normal", errorType: null, errorMessage: null }],
+    ["throw", 1, { code: 1, reason: "uncaught_exception", errorType: "RangeError", errorMessage: "late" }],
+  ])("%s: process_exit with the final code, then trace_stop; output and status unchanged", async (mode, status, expected) => {
+    const argv = ["bun", "exit-listener-fixture.cjs", mode];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status });
+    const pid = ofKind(run.events, "trace_start")[0]!.pid;
+    expect(mainKinds(run, pid)).toEqual(["trace_start", "process_exit", "trace_stop"]);
+    expect(ofKind(run.events, "process_exit")[0]!.fields).toEqual({ signal: null, ...expected });
+    expect(ofKind(run.events, "trace_stop")[0]!.fields).toEqual({ agentErrors: 0, unrecorded: 0 });
+  });
+
+  test("a worker calling process.exit(4) in its own 'exit' listener: thread_exit 4 and trace_stop in the worker", async () => {
+    const argv = ["bun", "exit-listener-fixture.cjs", "worker"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: 0 });
+    expect(run.stdout).toBe("worker said hi\nworker exit 4\n");
+    const pid = ofKind(run.events, "trace_start")[0]!.pid;
+    expect(mainKinds(run, pid, 1)).toEqual(["trace_start", "message_send", "thread_exit", "trace_stop"]);
+    expect(ofKind(run.events, "thread_exit")[0]!.fields).toMatchObject({ code: 4, reason: "process.exit" });
+    expect(ofKind(run.events, "thread_exited")[0]!.fields).toEqual({ threadId: 1, code: 4 });
+    expect(ofKind(run.events, "process_exit").map((e) => [e.pid, e.fields.code])).toEqual([[pid, 0]]);
+  });
+});

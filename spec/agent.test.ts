@@ -138,6 +138,32 @@ describe("node agent, through scope run", () => {
     if (mode === "throw") expect(run.stderr).toContain("TypeError: boom");
   });
 
+  test.each([
+    ["nested", 3, { code: 3, reason: "process.exit", errorType: null, errorMessage: null }],
+    ["code", 5, { code: 5, reason: "normal", errorType: null, errorMessage: null }],
+    ["throw", 1, { code: 1, reason: "uncaught_exception", errorType: "RangeError", errorMessage: "late" }],
+  ])("ended inside an 'exit' listener (%s): process_exit with the final code, then trace_stop", async (mode, status, expected) => {
+    const argv = ["node", "exit-listener-fixture.cjs", mode];
+    const run = await runTraced(argv);
+    await sameAsUntraced(argv, run);
+    expect(run.status).toBe(status);
+    expectComplete(run, { code: status, signal: null });
+    expect(kinds(run.events, topPid(run))).toEqual(["trace_start", "process_exit", "trace_stop"]);
+    expect(ofKind(run.events, "process_exit")[0]!.fields).toEqual({ signal: null, ...expected });
+  });
+
+  test("a worker calling process.exit(4) in its own 'exit' listener: thread_exit 4 and trace_stop in the worker", async () => {
+    const argv = ["node", "exit-listener-fixture.cjs", "worker"];
+    const run = await runTraced(argv);
+    await sameAsUntraced(argv, run);
+    expect(run.stdout).toBe("worker said hi\nworker exit 4\n");
+    expectComplete(run, { code: 0, signal: null });
+    const pid = topPid(run);
+    expect(kinds(run.events, pid, 1)).toEqual(["trace_start", "message_send", "thread_exit", "trace_stop"]);
+    expect(ofKind(run.events, "thread_exit")[0]!.fields).toMatchObject({ code: 4, reason: "process.exit" });
+    expect(ofKind(run.events, "thread_exited")[0]!.fields).toEqual({ threadId: 1, code: 4 });
+  });
+
   test("SIGKILL of a child: the parent records the signal", async () => {
     const argv = ["node", "crash-fixture.cjs", "killchild"];
     const run = await runTraced(argv);

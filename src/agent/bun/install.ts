@@ -95,6 +95,8 @@ function start(
       const isError = error instanceof Error;
       fatal = { type: isError ? error.name : typeof error, message: isError ? error.message : describe(error, types).preview };
       reason = origin === "unhandledRejection" ? ExitReason.unhandledRejection : ExitReason.uncaughtException;
+      // Thrown by an 'exit' listener: Bun ends the thread with 1 and runs no more listeners.
+      if ((process as { _exiting?: unknown })._exiting === true) finish(1);
     });
   });
   const originalExit = process.exit;
@@ -103,14 +105,28 @@ function start(
     return Reflect.apply(originalExit, this, arguments);
   } as typeof process.exit;
   let done = false;
-  process.on("exit", (code) => {
+  const finish = (exitCode: number) => {
     if (done) return;
     done = true;
-    const exitCode = typeof process.exitCode === "number" ? process.exitCode : code;
     // The own exit belongs to its group (process or thread); trace_stop is a marker, always on.
     if (main ? recorder.groups.process : recorder.groups.thread) recorder.event(main ? Kind.process_exit : Kind.thread_exit, exitCode, 0, recorder.str(fatal?.type), recorder.str(fatal?.message), reason);
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
-  });
+  };
+  // process.exit() ends in process.reallyExit(code) after the 'exit' listeners, also when
+  // called inside one of them (no second emit): its argument is the final code.
+  const host = process as unknown as { reallyExit?: (code?: number) => unknown };
+  const originalReallyExit = host.reallyExit;
+  if (typeof originalReallyExit === "function") {
+    host.reallyExit = function reallyExit(this: unknown, code?: number) {
+      recorder.safe(() => finish(Number(code) || 0));
+      return Reflect.apply(originalReallyExit, this, arguments);
+    } as typeof originalReallyExit;
+  }
+  // A natural end: Bun emits 'exit' natively (no emit to wrap), so the agent's listener is
+  // kept the last one and sees the code the program's listeners left.
+  const onExit = (code: number) => recorder.safe(() => finish(typeof process.exitCode === "number" ? process.exitCode : code));
+  process.on("exit", onExit);
+  recorder.safe(() => keepExitListenerLast(onExit, () => done));
   if (recorder.groups.process) recorder.safe(() => hookBunSpawn(recorder));
   // node:child_process and process.send/'message' in Bun: the same hooks as in Node
   // (Bun's ChildProcess is Node's shape: prototype.spawn, emit, send).
@@ -127,6 +143,39 @@ function start(
   if (recorder.groups.thread || recorder.groups.message) {
     recorder.safe(() => hookWorkers(tracer, messages));
     recorder.safe(() => hookNodeWorkers(tracer, messages, threads));
+  }
+}
+
+/**
+ * Re-adds `listener` at the end of process's 'exit' listeners whenever the program adds
+ * one after it (Bun runs a snapshot of the listeners, so during the emit nothing moves).
+ * The re-add is seen by a 'newListener'/'removeListener' listener of the program.
+ */
+function keepExitListenerLast(listener: (code: number) => void, ended: () => boolean): void {
+  const emitter = process as unknown as Record<string, (this: unknown, ...args: unknown[]) => unknown>;
+  const add = emitter.on!;
+  const remove = emitter.removeListener!;
+  for (const name of ["on", "addListener", "once", "prependListener", "prependOnceListener"]) {
+    const original = emitter[name];
+    if (typeof original !== "function") continue;
+    const replacement = function (this: unknown, event: unknown) {
+      const result = Reflect.apply(original, this, arguments);
+      if (event === "exit" && this === process && !ended()) {
+        try {
+          const listeners = process.listeners("exit");
+          if (listeners[listeners.length - 1] !== listener) {
+            Reflect.apply(remove, process, ["exit", listener]);
+            Reflect.apply(add, process, ["exit", listener]);
+          }
+        } catch {
+          // Never fail the program's own call.
+        }
+      }
+      return result;
+    };
+    Object.defineProperty(replacement, "name", { value: original.name, configurable: true });
+    Object.defineProperty(replacement, "length", { value: original.length, configurable: true });
+    Object.defineProperty(process, name, { value: replacement, writable: true, configurable: true, enumerable: false });
   }
 }
 

@@ -131,34 +131,40 @@ function errorInfo(types: TypeChecks, error: unknown): ErrorInfo {
   };
 }
 
+/**
+ * The own end is recorded once, after the program's 'exit' listeners, from whichever
+ * comes last of: the wrapped emit('exit') returning (the event loop ran dry, or
+ * process.exit's own emit), and process.reallyExit (what process.exit calls after its
+ * emit, in the main thread and in workers). A process.exit() inside an 'exit' listener
+ * does not emit again: it goes straight to reallyExit with the final code, so the end is
+ * recorded there, before the thread stops (mocha's runner ends this way).
+ */
 function hookExit(tracer: Tracer, main: boolean): void {
   const { recorder, types } = tracer;
   let reason: number = ExitReason.normal;
   let fatal: ErrorInfo | undefined;
   let done = false;
+  // Set when an 'exit' listener threw: no JavaScript of the thread runs after this exception.
+  let threwInExit: { code: unknown } | undefined;
 
   process.on("uncaughtExceptionMonitor", (error, origin) => {
     recorder.safe(() => {
       // With an 'uncaughtException' listener or capture callback the program survives it.
       const handled = process.listenerCount("uncaughtException") > 0 || process.hasUncaughtExceptionCaptureCallback();
-      if (handled) return;
-      fatal = errorInfo(types, error);
-      reason = origin === "unhandledRejection" ? ExitReason.unhandledRejection : ExitReason.uncaughtException;
+      if (!handled) {
+        fatal = errorInfo(types, error);
+        reason = origin === "unhandledRejection" ? ExitReason.unhandledRejection : ExitReason.uncaughtException;
+      }
+      if (threwInExit === undefined) return;
+      // Node ends with process.exitCode, else (unhandled, main thread) 1, else emit's code.
+      const code = !handled && main && typeof process.exitCode !== "number" ? 1 : finalCode(threwInExit.code);
+      finish(code);
     });
   });
 
-  const originalExit = process.exit;
-  const exit = function exit(this: unknown, code?: number | string | null) {
-    if (reason === ExitReason.normal) reason = ExitReason.processExit;
-    return Reflect.apply(originalExit, this, arguments);
-  } as typeof process.exit;
-  Object.defineProperty(exit, "length", { value: originalExit.length });
-  process.exit = exit;
-
-  const finish = (code: unknown) => {
+  const finish = (exitCode: number) => {
     if (done) return;
     done = true;
-    const exitCode = typeof process.exitCode === "number" ? process.exitCode : Number(code) || 0;
     // The own exit belongs to its group (process or thread); trace_stop is a marker, always on.
     if (main ? recorder.groups.process : recorder.groups.thread) recorder.event(
       main ? Kind.process_exit : Kind.thread_exit,
@@ -170,19 +176,51 @@ function hookExit(tracer: Tracer, main: boolean): void {
     );
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
   };
+  // After the listeners the code is process.exitCode when a listener set it, else emit's.
+  const finalCode = (code: unknown) => (typeof process.exitCode === "number" ? process.exitCode : Number(code) || 0);
+
+  const host = process as unknown as { reallyExit?: (code?: number) => unknown };
+  const originalReallyExit = host.reallyExit;
+  const wrappedReallyExit = typeof originalReallyExit === "function";
+  if (wrappedReallyExit) {
+    // Its argument is the code the thread ends with.
+    host.reallyExit = renamed(originalReallyExit, function reallyExit(this: unknown, code?: number) {
+      recorder.safe(() => finish(Number(code) || 0));
+      return Reflect.apply(originalReallyExit, this, arguments);
+    });
+  }
+  let emittingExit = 0;
+  const originalExit = process.exit;
+  const exit = function exit(this: unknown, code?: number | string | null) {
+    if (reason === ExitReason.normal) reason = ExitReason.processExit;
+    // Without a reallyExit to wrap, a nested exit inside an 'exit' listener ends here.
+    if (emittingExit > 0 && !wrappedReallyExit) recorder.safe(() => finish(code === undefined || code === null ? finalCode(0) : Number(code) || 0));
+    return Reflect.apply(originalExit, this, arguments);
+  } as typeof process.exit;
+  Object.defineProperty(exit, "length", { value: originalExit.length });
+  process.exit = exit;
+
   wrapEmit(process, tracer, (event, code) => {
-    if (event === "message") return;
-    if (event === "exit") return () => recorder.safe(() => finish(code));
+    if (event !== "exit") return;
+    emittingExit++;
+    return (threw) => {
+      emittingExit--;
+      // A listener threw: the rest do not run and the thread ends from the fatal-exception
+      // path, which emits 'uncaughtExceptionMonitor' first (finished there, see above).
+      if (threw) threwInExit = { code };
+      else recorder.safe(() => finish(finalCode(code)));
+    };
   });
 }
 
 /** Receives the event and its first two arguments (all any hook needs: no array per emit). */
-type EmitHook = (event: string | symbol, arg0: unknown, arg1: unknown) => (() => void) | void;
+type EmitHook = (event: string | symbol, arg0: unknown, arg1: unknown) => ((threw: boolean) => void) | void;
 const emitHooks = new WeakMap<object, EmitHook[]>();
 
 /**
  * Wraps `target.emit` once (own, non-enumerable property) and runs the hooks: a hook
- * runs before the listeners and may return a function to run after them.
+ * runs before the listeners and may return a function to run after them (told whether a
+ * listener threw).
  */
 export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer: Tracer, hook: EmitHook): void {
   const existing = emitHooks.get(target);
@@ -195,7 +233,7 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
   const original = target.emit as (this: unknown, ...args: unknown[]) => boolean;
   const recorder = tracer.recorder;
   const emit = function emit(this: unknown, event: string | symbol, arg0: unknown, arg1: unknown) {
-    let after: (() => void)[] | undefined;
+    let after: ((threw: boolean) => void)[] | undefined;
     for (let i = 0; i < hooks.length; i++) {
       try {
         const then = hooks[i]!.call(this, event, arg0, arg1);
@@ -205,10 +243,13 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
       }
     }
     if (!after) return Reflect.apply(original, this, arguments);
+    let threw = true;
     try {
-      return Reflect.apply(original, this, arguments);
+      const result = Reflect.apply(original, this, arguments);
+      threw = false;
+      return result;
     } finally {
-      for (const then of after) then();
+      for (const then of after) then(threw);
     }
   };
   // Same length as a rest-parameter emit (and as EventEmitter's own).
