@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { monotonicNs } from "../src/core/ring";
 import { TraceWriter } from "../src/core/trace-file";
-import { runCli } from "./harness";
+import { cliEntry, runCli } from "./harness";
 
 interface Spec {
   kind: number;
@@ -122,5 +122,50 @@ describe("scope dump", () => {
     expect((await runCli(["dump", join(dir, "nope.bin")])).stderr).toBe(`scope: ${join(dir, "nope.bin")}: no such file\n`);
     expect((await runCli(["dump", "--json", "--chrome", path])).stderr).toBe("scope: choose one of --json, --chrome, --stats\n");
     expect((await runCli(["dump", "--pid", "x", path])).stderr).toBe('scope: --pid: expected comma-separated whole numbers, got "x"\n');
+  });
+});
+
+/** Runs `scope dump <args> | <reader>` through bash; dump's status and its stderr. */
+async function dumpInto(reader: string, args: string[]): Promise<{ status: number; stderr: string; read: string }> {
+  const quoted = [process.execPath, cliEntry, "dump", ...args].map((word) => `'${word}'`).join(" ");
+  const script = `${quoted} 2>"$ERR" | ${reader}; echo "status \${PIPESTATUS[0]}" >&2`;
+  const err = join(dir, `stderr-${Math.random().toString(36).slice(2)}`);
+  const child = Bun.spawn(["bash", "-c", script], { env: { ...process.env, NO_COLOR: "1", ERR: err }, stdout: "pipe", stderr: "pipe" });
+  const [read, status] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { status: Number(/status (\d+)/.exec(status)?.[1]), stderr: readFileSync(err, "utf8"), read };
+}
+
+describe("scope dump into a pipe closed early", () => {
+  let big: string;
+  beforeAll(() => {
+    // 20 000 sends: every format's output is far larger than a pipe's buffer.
+    big = join(dir, "big.bin");
+    const writer = TraceWriter.open(big, { host: "testhost", argv: ["node", "big.js"] });
+    const base = Number(monotonicNs());
+    const specs: Spec[] = [];
+    for (let i = 0; i < 20_000; i++) specs.push({ kind: EventKind.message_send, t: base + i * 1000, pid: 100, tid: 0, payload: [i, worker, 100, 7, 0] });
+    for (let i = 0; i < specs.length; i += 4096) writer.append(encode(specs.slice(i, i + 4096)), Math.min(4096, specs.length - i));
+    writer.close({ written: 20_000, dropped: 0, overwritten: 0, recorded: 20_000 });
+  });
+
+  test.each([["text"], ["--json"]])("%s | head -1: the first line, then a quiet end with status 141 (as cat or jq ended by SIGPIPE)", async (mode) => {
+    const result = await dumpInto("head -1", mode === "text" ? [big] : [mode, big]);
+    expect({ status: result.status, stderr: result.stderr, lines: result.read.split("\n").length }).toEqual({ status: 141, stderr: "", lines: 2 });
+    if (mode === "--json") expect(JSON.parse(result.read).kind).toBe("message_send");
+  });
+
+  test("--chrome | head -c 100: quiet, status 141", async () => {
+    const result = await dumpInto("head -c 100", ["--chrome", big]);
+    expect({ status: result.status, stderr: result.stderr, bytes: result.read.length }).toEqual({ status: 141, stderr: "", bytes: 100 });
+  });
+
+  test.each([["text"], ["--json"], ["--chrome"], ["--stats"]])("%s into a reader that closed before the first write: quiet, status 141", async (mode) => {
+    const result = await dumpInto("(exec <&-; sleep 1)", mode === "text" ? [big] : [mode, big]);
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 141, stderr: "" });
+  });
+
+  test("a reader that reads everything: status 0, nothing on stderr", async () => {
+    const result = await dumpInto("wc -l", ["--json", big]);
+    expect({ status: result.status, stderr: result.stderr, read: result.read.trim() }).toEqual({ status: 0, stderr: "", read: "20000" });
   });
 });

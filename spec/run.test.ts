@@ -1,6 +1,6 @@
 /** `scope run` as a user meets it: pass-through, exit status, signals, bad input. */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cliEntry, readEvents, runCli } from "./harness";
@@ -20,6 +20,29 @@ describe("scope run", () => {
     const starts = events.filter((event) => event.kind === "trace_start");
     expect(starts.length).toBe(1);
     expect(events.find((event) => event.kind === "process_exit")?.fields.code).toBe(7);
+  });
+
+  test("--print into a stderr pipe closed early (| head -1): the run goes on, the trace is whole, the status is the program's", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    // Events keep coming after head has gone: a worker's messages over ~300 ms, then exit code 7.
+    const program = [
+      "const { Worker } = require('node:worker_threads');",
+      "const w = new Worker(\"require('node:worker_threads').parentPort.on('message', () => {})\", { eval: true });",
+      "let n = 0; const t = setInterval(() => { w.postMessage(n); if (++n === 30) { clearInterval(t); w.terminate(); console.log('sent', n); process.exitCode = 7; } }, 10);",
+    ].join(" ");
+    const words = [process.execPath, cliEntry, "run", "--print", "--out", out, "--", "node", "-e", program].map((word) => `'${word.replaceAll("'", "'\\''")}'`);
+    const script = `${words.join(" ")} 2>&1 >"${join(dir, "stdout")}" | head -1; echo "status \${PIPESTATUS[0]}"`;
+    const child = Bun.spawn(["bash", "-c", script], { env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+    const [shown, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(stderr).toBe("");
+    expect(shown).toMatch(/^ +[\d.]+ms +#0 \d+\/0 +trace_start .*\nstatus 7\n$/);
+    expect(readFileSync(join(dir, "stdout"), "utf8")).toBe("sent 30\n");
+    const events = readEvents(out);
+    expect(events.filter((event) => event.kind === "message_send").length).toBe(30);
+    expect(events.filter((event) => event.kind === "process_exit").map((event) => event.fields.code)).toEqual([7]);
+    expect(events.filter((event) => event.kind === "trace_stop").length).toBe(1);
+    expect(events.filter((event) => event.kind === "agent_error" || event.kind === "drop")).toEqual([]);
   });
 
   test("options after the program belong to the program, with or without --", async () => {

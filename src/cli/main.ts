@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { Builtins, Cli, UsageError } from "clipanion";
+import { CLOSED_PIPE_STATUS, isClosedPipe } from "../core/output";
 import { VERSION } from "../version";
 import { commands } from "./commands";
 
@@ -9,7 +10,14 @@ import { commands } from "./commands";
  * SCOPE_DEBUG=1).
  */
 class ScopeCli extends Cli {
+  /** A write to a pipe whose reader left escaped a command: end quietly (src/core/output.ts). */
+  closedPipe = false;
+
   override error(error: Error): string {
+    if (isClosedPipe(error)) {
+      this.closedPipe = true;
+      return "";
+    }
     const message = (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
     const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" ? "" : "error: ";
     process.stderr.write(`scope: ${prefix}${message.trim()}\n`);
@@ -36,4 +44,12 @@ cli.register(Builtins.HelpCommand);
 cli.register(Builtins.VersionCommand);
 for (const command of commands) cli.register(command);
 
-process.exitCode = await cli.run(process.argv.slice(2), { colorDepth: colorDepth() });
+let status: number;
+try {
+  status = await cli.run(process.argv.slice(2), { colorDepth: colorDepth() });
+} catch (error) {
+  // clipanion writes its error text to stdout, which may be the closed pipe itself.
+  if (!isClosedPipe(error)) throw error;
+  status = CLOSED_PIPE_STATUS;
+}
+process.exitCode = cli.closedPipe ? CLOSED_PIPE_STATUS : status;

@@ -2,6 +2,7 @@
 import chalk, { Chalk } from "chalk";
 import type { Writable } from "node:stream";
 import { interpret } from "../core/model";
+import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { loadTrace } from "./load";
 import { toChromeTrace } from "./chrome";
 import { matches, type EventFilter } from "./filter";
@@ -20,39 +21,50 @@ export interface DumpOptions {
   colorEnabled: boolean;
 }
 
-/** Exit status: 0 for a complete trace, 2 when it stopped at a damaged or truncated part. */
+/**
+ * Exit status: 0 for a complete trace, 2 when it stopped at a damaged or truncated part,
+ * CLOSED_PIPE_STATUS (141, quietly) when the reader closed stdout early (`| head`).
+ */
 export async function dumpTrace(options: DumpOptions): Promise<number> {
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
   const trace = loadTrace(options.path);
   const all = interpret(trace.records, trace.strings);
   const startNs = trace.startNs;
   const events = all.filter((event) => matches(options.filter, event, startNs));
-  const out = options.stdout;
+  const out = new Output(options.stdout);
+  // Lines are batched into chunks; a reader that closed early ends the loop at the next one.
+  const line = async (text: string): Promise<boolean> => {
+    out.add(text);
+    return !out.full || (await out.flush());
+  };
   switch (options.format) {
     case "text":
-      out.write(color.dim(`# ${options.path}: ${trace.header.argv.join(" ")} on ${trace.header.hostName}, started ${trace.header.startTime.toISOString()}\n`));
-      for (const event of events) out.write(`${formatEventLine(event, startNs, all, color)}\n`);
+      out.add(color.dim(`# ${options.path}: ${trace.header.argv.join(" ")} on ${trace.header.hostName}, started ${trace.header.startTime.toISOString()}\n`));
+      for (const event of events) if (!(await line(`${formatEventLine(event, startNs, all, color)}\n`))) break;
       break;
     case "json":
-      for (const event of events) out.write(`${eventToJson(event, startNs)}\n`);
+      for (const event of events) if (!(await line(`${eventToJson(event, startNs)}\n`))) break;
       break;
     case "chrome":
-      out.write(JSON.stringify(toChromeTrace(events, startNs)));
-      out.write("\n");
+      out.add(JSON.stringify(toChromeTrace(events, startNs)));
+      out.add("\n");
       break;
     case "stats": {
       const stats = computeStats(events, trace.header.collectorPid);
-      out.write(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
-      for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.write(`  ${kind.padEnd(18)} ${count}\n`);
-      out.write(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);
-      if (trace.end) out.write(`ring: ${trace.end.written} written, ${trace.end.dropped} dropped, ${trace.end.overwritten} overwritten\n`);
+      out.add(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
+      for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.add(`  ${kind.padEnd(18)} ${count}\n`);
+      out.add(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);
+      if (trace.end) out.add(`ring: ${trace.end.written} written, ${trace.end.dropped} dropped, ${trace.end.overwritten} overwritten\n`);
       break;
     }
   }
+  await out.flush();
+  if (out.closed) return CLOSED_PIPE_STATUS;
+  const err = new Output(options.stderr);
   if (trace.error) {
-    options.stderr.write(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${all.length} events before it were shown\n`);
+    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${all.length} events before it were shown\n`);
     return 2;
   }
-  if (!trace.end) options.stderr.write(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were shown\n`);
+  if (!trace.end) err.writeNow(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were shown\n`);
   return 0;
 }

@@ -12,6 +12,7 @@ import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { assets, transformCacheDir } from "../core/assets";
+import { Output } from "../core/output";
 import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
 import { signalNumberOf } from "./signals";
@@ -45,11 +46,11 @@ const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 
 /** The transform cache, or none (one line said) when the private cache cannot be made. */
-function transformCacheOrNone(stderr: Writable): string | undefined {
+function transformCacheOrNone(stderr: Output): string | undefined {
   try {
-    return boundTransformCache(transformCacheDir(), (line) => stderr.write(line));
+    return boundTransformCache(transformCacheDir(), (line) => stderr.writeNow(line));
   } catch (error) {
-    stderr.write(`scope: no transform cache (${(error as Error).message}); every start transforms\n`);
+    stderr.writeNow(`scope: no transform cache (${(error as Error).message}); every start transforms\n`);
     return undefined;
   }
 }
@@ -62,6 +63,8 @@ export async function runTraced(options: RunOptions): Promise<number> {
   removeStaleRings();
   const ringPath = `/dev/shm/scope-${process.pid}-${randomBytes(6).toString("hex")}`;
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
+  // scope's own lines (--print, the summary): a closed stderr pipe stops them, never the run.
+  const stderr = new Output(options.stderr);
 
   const collector = Collector.start({
     ringPath,
@@ -70,7 +73,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     out,
     host: hostname(),
     argv: options.argv,
-    live: options.print ? (line) => options.stderr.write(`${line}\n`) : undefined,
+    live: options.print ? (line) => stderr.writeNow(`${line}\n`) : undefined,
     color,
   });
 
@@ -81,7 +84,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     assets: files,
     events: options.events,
     functions: options.functions,
-    transformCache: options.functions === undefined ? undefined : transformCacheOrNone(options.stderr),
+    transformCache: options.functions === undefined ? undefined : transformCacheOrNone(stderr),
   });
 
   let child: ReturnType<typeof Bun.spawn>;
@@ -91,7 +94,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     collector.finish({ exitCode: 127, signal: null });
     collector.discard();
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "command not found" : (error as Error).message;
-    options.stderr.write(`scope: cannot start ${options.argv[0]}: ${reason}\n`);
+    stderr.writeNow(`scope: cannot start ${options.argv[0]}: ${reason}\n`);
     return 127;
   }
 
@@ -103,7 +106,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
   for (const [signal, handler] of handlers) process.off(signal, handler);
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });
-  options.stderr.write(formatSummary(summary, color));
+  stderr.writeNow(formatSummary(summary, color));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
   return signal ? 128 + signalNumberOf(signal) : exitCode;
 }

@@ -29,7 +29,8 @@ export class DumpCommand extends Command {
       Chrome Trace Event file that Perfetto (ui.perfetto.dev) and chrome://tracing open, \`--stats\` a summary.
 
       A truncated or corrupt trace prints every valid event, then says where and why it stopped, and
-      exits with status 2.
+      exits with status 2. A reader that closes the pipe early (\`| head\`) ends the dump quietly with
+      status 141, as SIGPIPE ends \`cat\`.
     `,
     examples: [
       ["Show a trace", "scope dump trace.bin"],
