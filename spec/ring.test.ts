@@ -56,6 +56,8 @@ describe("ring through bun:ffi", () => {
       received: 0,
       pending: 0,
       producersAttached: 0,
+      overflowPending: 0,
+      overflowed: 0,
       laneCount: 4,
       laneCapacitySlots: 256,
       mode: "overwrite",
@@ -111,7 +113,7 @@ describe("ring through bun:ffi", () => {
     ring.close();
   });
 
-  test("a batch is written in order; zero timestamps stamped, given ones kept", () => {
+  test("a batch is written in order; zero timestamps stamped, given ones kept; what the lane cannot take waits in the producer's overflow", () => {
     const path = ringPath("batch");
     const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 32, mode: "discard" });
     const producer = ring.attachProducer(1, 0);
@@ -122,18 +124,23 @@ describe("ring through bun:ffi", () => {
       view.setBigUint64(i * RECORD_SIZE + Offset.a, BigInt(i), true);
       if (i === 1) view.setBigUint64(i * RECORD_SIZE + Offset.timestampNs, 77n, true);
     }
-    // 32 slots: a batch of 40 keeps the first 32 and drops 8, counted.
-    expect(producer.writeBatch(batch)).toBe(32);
-    expect(producer.stats()).toEqual({ written: 32, dropped: 8 });
+    // 32 slots: a batch of 40 puts 32 in the lane and keeps 8 in the producer's overflow.
+    expect(producer.writeBatch(batch)).toBe(40);
+    expect(producer.stats()).toEqual({ written: 40, dropped: 0 });
+    expect([ring.stats().written, ring.stats().overflowPending]).toEqual([32, 8]);
     const out = new Uint8Array(64 * RECORD_SIZE);
     expect(ring.drain(out)).toBe(32);
     expect(Array.from({ length: 32 }, (_, i) => readRecord(out, i).a)).toEqual(Array.from({ length: 32 }, (_, i) => BigInt(i)));
     expect(readRecord(out, 1).timestampNs).toBe(77n);
     expect(readRecord(out, 2).timestampNs).toBeGreaterThan(77n);
+    // The next write moves the overflow into the lane first: order holds.
     expect(producer.writeBatch(batch, 3)).toBe(3);
-    expect(ring.drain(out)).toBe(3);
+    expect(ring.drain(out)).toBe(11);
+    expect(Array.from({ length: 11 }, (_, i) => readRecord(out, i).a)).toEqual([32, 33, 34, 35, 36, 37, 38, 39, 0, 1, 2].map(BigInt));
+    // Stamped when written to the overflow, not when moved: before the three written after.
+    expect(readRecord(out, 7).timestampNs).toBeLessThanOrEqual(readRecord(out, 8).timestampNs);
     const stats = ring.stats();
-    expect([stats.written, stats.dropped, stats.received, stats.pending]).toEqual([35, 8, 35, 0]);
+    expect([stats.written, stats.dropped, stats.received, stats.pending, stats.overflowPending, stats.overflowed]).toEqual([43, 0, 43, 0, 0, 8]);
     producer.detach();
     ring.close();
   });

@@ -151,8 +151,10 @@ pub const RingStat = enum(u32) {
     mode = 9,
     created_monotonic_ns = 10,
     created_realtime_ns = 11,
+    overflow_pending = 12,
+    overflowed = 13,
 };
-pub const ring_stat_count = 12;
+pub const ring_stat_count = 14;
 
 comptime {
     assert(@typeInfo(RingStat).@"enum".field_names.len == ring_stat_count);
@@ -177,6 +179,8 @@ export fn scope_ring_stats(ring_pointer: ?*anyopaque, out: ?*[ring_stat_count]u6
         header.mode,
         header.created_monotonic_ns,
         header.created_realtime_ns,
+        stats.overflow_pending,
+        stats.overflowed,
     };
 }
 
@@ -218,13 +222,38 @@ export fn scope_producer_attach(ring_pointer: ?*anyopaque, pid: u32, tid: u32, o
     const producer = allocator.create(ring.Producer) catch return .system_resources;
     producer.* = handle.mapping.ring.attach(pid, tid);
     out.* = producer;
+    if (tid == 0) {
+        main_producer = producer;
+        if (!exit_handler_registered) exit_handler_registered = atexit(exit_handler) == 0;
+    }
     return .ok;
 }
 
+/// The main thread's producer (tid 0), for the exit handler: a program that exits
+/// without detaching (the Bun agent never detaches) still hands what its overflow holds
+/// to the collector. exit() runs atexit handlers on the thread that calls it.
+var main_producer: ?*ring.Producer = null;
+var exit_handler_registered = false;
+
+extern "c" fn atexit(function: *const fn () callconv(.c) void) c_int;
+
+fn exit_handler() callconv(.c) void {
+    const producer = main_producer orelse return;
+    producer.flush(true);
+}
+
+/// Detaches; waits (bounded) while the collector drains what the producer's overflow holds.
 export fn scope_producer_detach(producer_pointer: ?*anyopaque) void {
     const producer = producer_handle(producer_pointer) orelse return;
+    if (main_producer == producer) main_producer = null;
     producer.detach();
     allocator.destroy(producer);
+}
+
+/// Moves what the producer's overflow holds into its lane, as far as it has room now.
+export fn scope_producer_flush(producer_pointer: ?*anyopaque) void {
+    const producer = producer_handle(producer_pointer) orelse return;
+    producer.flush(false);
 }
 
 /// Writes one record stamped now. Returns 1 when written, 0 when dropped.

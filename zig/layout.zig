@@ -39,6 +39,9 @@ comptime {
     assert(@offsetOf(Record, "e") == 56);
 }
 
+/// `drop` flags bit 0: written by the producer that lost the events.
+pub const drop_flag_producer: u16 = 1;
+
 /// Event kinds. Values are part of the file format: append, never renumber.
 pub const EventKind = enum(u16) {
     invalid = 0,
@@ -74,7 +77,10 @@ pub const EventKind = enum(u16) {
     /// send on the channel reuses the ordinal, so only the last send of a key counts.
     message_send = 10,
     message_receive = 11,
-    /// Events lost. a = count. Written by the collector when a ring reports drops.
+    /// Events lost. a = count. Written by the producer that lost them (its pid and tid,
+    /// stamped with the time of the first loss, flags bit 0 = drop_flag_producer) once it
+    /// can write again, and by the collector (its own pid) for losses no producer
+    /// reported: overwritten records, a producer that ended or died first.
     drop = 12,
     /// The agent caught an error of its own. a = str message.
     agent_error = 13,

@@ -111,8 +111,26 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     _ = env;
     _ = hint;
     const state: *EnvState = @ptrCast(@alignCast(data orelse return));
+    if (main_state == state) main_state = null;
     state.detach();
     std.heap.c_allocator.destroy(state);
+}
+
+/// The main thread's state, for the exit handler: process.exit() ends the process
+/// without tearing the main environment down, so its finalizer (which detaches, and so
+/// hands the producer's overflow to the collector) never runs. Only the main thread
+/// touches it (attach, finalize, and exit(), which runs atexit handlers on the thread
+/// that called it: the main thread, since process.exit() in a worker ends only the worker).
+var main_state: ?*EnvState = null;
+var exit_handler_registered = false;
+
+extern "c" fn atexit(function: *const fn () callconv(.c) void) c_int;
+
+fn exit_handler() callconv(.c) void {
+    const state = main_state orelse return;
+    if (!state.attached) return;
+    // Waits (bounded) while the collector drains what a last burst left in the overflow.
+    state.producer.flush(true);
 }
 
 const args_max = 8;
@@ -172,6 +190,10 @@ fn js_attach(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     call.state.detach();
     call.state.producer = shared.mapping.ring.attach(@intCast(std.c.getpid()), tid);
     call.state.attached = true;
+    if (tid == 0) {
+        main_state = call.state;
+        if (!exit_handler_registered) exit_handler_registered = atexit(exit_handler) == 0;
+    }
     return boolean(env, true);
 }
 

@@ -5,7 +5,8 @@
 //!
 //!   0                  Header (one page): magic "SCOPERNG", versions, geometry, mode,
 //!                      the clock calibration every producer converts with (clock.zig),
-//!                      the attach counter `next_lane`.
+//!                      the producers' overflow bound, the attach counter `next_lane`,
+//!                      and the collector's wake word (a futex) on its own line.
 //!   lanes_offset       lane_count × LaneControl (256 bytes each): the producer side
 //!                      (head, dropped) and the consumer side (tail, counters) of a lane
 //!                      on separate 128-byte lines, so producers and the consumer do not
@@ -43,6 +44,24 @@
 //!     received + dropped + overwritten + abandoned == produced (written + dropped),
 //! with `abandoned` (positions claimed but never completed, skipped by a final drain)
 //! zero unless a producer died between claiming and publishing.
+//!
+//! Bursts (discard mode). A lane holds what the collector has not drained yet; a
+//! synchronous loop can outrun any drain for a while. So a producer that finds its lane
+//! full does not drop at once: it keeps the records, stamped and complete, in its own
+//! overflow (process memory, mapped on first use, at most `overflow_capacity_records`,
+//! unmapped once empty) and moves them into the lane first on its next write and when it
+//! detaches (waiting there, bounded, for the collector). While records wait there the
+//! lane's `overflow_pending` counts them, so the collector counts a killed process's
+//! waiting records as lost instead of losing them silently. Only past that bound are
+//! records dropped, and the producer then writes one `drop` record (its pid and tid, the
+//! time of the first loss, the count) as soon as it can write again.
+//!
+//! Waking the collector. The collector sleeps on the header's `wake_sequence` (a futex)
+//! with a timeout. A producer looks at its lane's fill only when its head passes a
+//! private mark (`wake_position`: about every half lane), and when the lane is past half
+//! full and the collector says it is sleeping, it bumps the word and wakes it: one
+//! syscall per crossing, none on the ordinary write path. A producer that spills into
+//! its overflow wakes it too.
 const std = @import("std");
 const builtin = @import("builtin");
 const assert = std.debug.assert;
@@ -53,8 +72,9 @@ const Record = layout.Record;
 
 pub const magic: [8]u8 = "SCOPERNG".*;
 /// Bumped on any change to Header, LaneControl or the slot sequence protocol.
-/// 2: the clock calibration in the header.
-pub const ring_layout_version: u32 = 2;
+/// 2: the clock calibration in the header. 3: the overflow bound and the collector's
+/// wake word in the header, `overflow_pending`/`overflowed` per lane.
+pub const ring_layout_version: u32 = 3;
 
 pub const page_size_bytes: u64 = 4096;
 pub const header_size_bytes: u64 = page_size_bytes;
@@ -69,6 +89,12 @@ pub const lane_capacity_slots_max: u32 = 1 << 22;
 pub const total_size_bytes_max: u64 = 4 << 30;
 /// The largest batch one string may take: string_max_bytes in 32-byte fragments.
 pub const string_fragment_count_max: u32 = layout.string_max_bytes / layout.string_fragment_bytes;
+/// A producer's overflow holds at most this many records, and at least the minimum.
+pub const overflow_capacity_records_max: u32 = 1 << 24;
+pub const overflow_capacity_records_min: u32 = 1 << 10;
+/// How long a detaching producer waits for the collector to make room while it makes
+/// no progress at all (the collector is gone or stopped): then what is left is dropped.
+pub const flush_stall_ns_max: u64 = 2 * std.time.ns_per_s;
 
 comptime {
     assert(std.math.isPowerOfTwo(lane_capacity_slots_min));
@@ -104,11 +130,18 @@ pub const Header = extern struct {
     /// How producers stamp records: the TSC line or CLOCK_MONOTONIC (clock.zig). Written
     /// once before the magic; producers copy it at attach.
     clock_calibration: clock.Calibration,
-    reserved: [line_size_bytes - 104]u8,
+    /// Each producer's overflow bound in records (a power of two); see "Bursts" above.
+    overflow_capacity_records: u32,
+    reserved: [line_size_bytes - 108]u8,
     /// Attach counter: producers take lane `next_lane++ % lane_count`. Own line: attaches
     /// are rare but must not disturb the fields every open reads.
     next_lane: std.atomic.Value(u32),
     reserved_attach: [line_size_bytes - 4]u8,
+    /// The collector's futex: producers bump it to wake the collector (see "Waking").
+    wake_sequence: std.atomic.Value(u32),
+    /// 1 while the collector is (about to be) asleep on `wake_sequence`.
+    collector_sleeping: std.atomic.Value(u32),
+    reserved_wake: [line_size_bytes - 8]u8,
 };
 
 pub const LaneControl = extern struct {
@@ -118,7 +151,12 @@ pub const LaneControl = extern struct {
     /// Records refused because the lane was full (discard mode).
     dropped: std.atomic.Value(u64),
     producers_attached: std.atomic.Value(u32),
-    reserved_producer: [line_size_bytes - 20]u8,
+    reserved_attached: u32,
+    /// Records the lane's producers hold in their overflows, not yet in the lane.
+    overflow_pending: std.atomic.Value(u64),
+    /// Records that went through an overflow (a statistic: how often bursts outran the drain).
+    overflowed: std.atomic.Value(u64),
+    reserved_producer: [line_size_bytes - 40]u8,
     // Consumer side: written only by the consumer; producers read `tail` (discard mode).
     /// Positions consumed (received or skipped).
     tail: std.atomic.Value(u64),
@@ -129,12 +167,15 @@ pub const LaneControl = extern struct {
 };
 
 comptime {
-    assert(@sizeOf(Header) == 2 * line_size_bytes);
+    assert(@sizeOf(Header) == 3 * line_size_bytes);
     assert(@sizeOf(Header) <= header_size_bytes);
     assert(@offsetOf(Header, "next_lane") == line_size_bytes);
+    assert(@offsetOf(Header, "wake_sequence") == 2 * line_size_bytes);
+    assert(@offsetOf(Header, "overflow_capacity_records") == 104);
     assert(@offsetOf(Header, "clock_calibration") == 72);
     assert(@sizeOf(LaneControl) == lane_control_size_bytes);
     assert(@offsetOf(LaneControl, "tail") == line_size_bytes);
+    assert(@offsetOf(LaneControl, "overflow_pending") == 24);
 }
 
 pub const Error = error{
@@ -155,7 +196,18 @@ pub const Options = struct {
     collector_pid: u32,
     /// The TSC when usable (calibrating sleeps clock.calibration_window_ns).
     clock: clock.Choice = .auto,
+    /// Each producer's overflow bound; 0: four times the ring's slots (overflow_capacity).
+    overflow_capacity_records: u32 = 0,
 };
+
+/// The default overflow bound: four times the whole ring's slots, so a bigger ring (the
+/// option a loss message names) also absorbs bigger bursts. 16 MiB: 2^20 records (64 MiB
+/// of address space, touched only as far as a burst reaches).
+pub fn overflow_capacity(lane_count: u32, lane_capacity_slots: u32) u32 {
+    const slots: u64 = @as(u64, lane_count) * lane_capacity_slots * 4;
+    const floor = std.math.floorPowerOfTwo(u64, slots);
+    return @intCast(std.math.clamp(floor, overflow_capacity_records_min, overflow_capacity_records_max));
+}
 
 pub fn validate_geometry(lane_count: u32, lane_capacity_slots: u32) Error!void {
     if (lane_count == 0 or lane_count > lane_count_max) return error.InvalidArgument;
@@ -249,6 +301,11 @@ pub const Stats = struct {
     /// Positions written but not yet consumed.
     pending: u64 = 0,
     producers_attached: u64 = 0,
+    /// Records producers hold in their overflows, not yet in a lane. After every producer
+    /// ended, what is left here was lost with a process that died holding it.
+    overflow_pending: u64 = 0,
+    /// Records that went through an overflow.
+    overflowed: u64 = 0,
 };
 
 /// A process's view of one ring region. The region is shared; this struct is not.
@@ -265,6 +322,10 @@ pub const Ring = struct {
     /// Formats `memory` as an empty ring. `memory` must be zeroed (a fresh mapping).
     pub fn format(memory: []align(page_size_bytes) u8, options: Options) Error!Ring {
         try validate_geometry(options.lane_count, options.lane_capacity_slots);
+        if (options.overflow_capacity_records != 0) {
+            if (!std.math.isPowerOfTwo(options.overflow_capacity_records)) return error.InvalidArgument;
+            if (options.overflow_capacity_records > overflow_capacity_records_max) return error.InvalidArgument;
+        }
         if (memory.len != size_bytes(options.lane_count, options.lane_capacity_slots)) return error.SizeMismatch;
         const header: *Header = @ptrCast(memory.ptr);
         assert(std.mem.allEqual(u8, std.mem.asBytes(header), 0));
@@ -283,10 +344,18 @@ pub const Ring = struct {
             .created_monotonic_ns = clock.monotonic_ns(),
             .created_realtime_ns = clock.realtime_ns(),
             .clock_calibration = clock_calibration,
+            .overflow_capacity_records = if (options.overflow_capacity_records != 0)
+                options.overflow_capacity_records
+            else
+                overflow_capacity(options.lane_count, options.lane_capacity_slots),
             .reserved = @splat(0),
             .next_lane = .init(0),
             .reserved_attach = @splat(0),
+            .wake_sequence = .init(0),
+            .collector_sleeping = .init(0),
+            .reserved_wake = @splat(0),
         };
+        assert(std.math.isPowerOfTwo(header.overflow_capacity_records));
         // The magic goes last, with release: an opener that sees it sees a whole header.
         @atomicStore(u64, @as(*u64, @ptrCast(&header.magic)), @bitCast(magic), .release);
         return view(memory, header);
@@ -308,6 +377,8 @@ pub const Ring = struct {
         if (memory.len != expected_bytes) return error.SizeMismatch;
         if (header.slots_offset_bytes != slots_offset_bytes(header.lane_count)) return error.NotARing;
         if (!clock.calibration_valid(&header.clock_calibration)) return error.NotARing;
+        if (!std.math.isPowerOfTwo(header.overflow_capacity_records)) return error.NotARing;
+        if (header.overflow_capacity_records > overflow_capacity_records_max) return error.NotARing;
         return view(memory, header);
     }
 
@@ -341,6 +412,9 @@ pub const Ring = struct {
         // Monotonic: a statistic only.
         _ = lane.producers_attached.fetchAdd(1, .monotonic);
         return .{
+            .header = ring.header,
+            .overflow_capacity_records = ring.header.overflow_capacity_records,
+            .wake_position = ring.lane_capacity_slots / 2,
             .lane = lane,
             .slots = ring.lane_slots(lane_index),
             .capacity_slots = ring.lane_capacity_slots,
@@ -484,10 +558,67 @@ pub const Ring = struct {
             result.received += lane.received.load(.monotonic);
             result.pending += head -| tail;
             result.producers_attached += lane.producers_attached.load(.monotonic);
+            result.overflow_pending += lane.overflow_pending.load(.monotonic);
+            result.overflowed += lane.overflowed.load(.monotonic);
         }
         return result;
     }
+
+    /// Whether any lane holds positions the consumer has not passed yet.
+    pub fn has_pending(ring: *const Ring) bool {
+        for (ring.lanes[0..ring.lane_count]) |*lane| {
+            // Acquire: pairs with nothing in particular; ordered after the caller's
+            // seq_cst store of collector_sleeping on x86 and by the fence below elsewhere.
+            if (lane.head.load(.acquire) != lane.tail.load(.monotonic)) return true;
+        }
+        return false;
+    }
+
+    /// The consumer's sleep: returns when a producer wakes it, after `timeout_ns`, or at
+    /// once when a lane already holds something. Only the one consumer calls this.
+    pub fn wait_for_work(ring: *Ring, timeout_ns: u64) void {
+        const header = ring.header;
+        const sequence = header.wake_sequence.load(.seq_cst);
+        // Seq_cst (with the producers' seq_cst bump and load of this flag, see wake): either
+        // a producer sees us sleeping and wakes us, or we see its records below.
+        header.collector_sleeping.store(1, .seq_cst);
+        defer header.collector_sleeping.store(0, .seq_cst);
+        if (ring.has_pending()) return;
+        futex_wait(&header.wake_sequence, sequence, timeout_ns);
+    }
+
+    /// Wakes a consumer sleeping in wait_for_work (for the collector's own stop request).
+    pub fn wake(ring: *const Ring) void {
+        wake_collector(ring.header);
+    }
 };
+
+/// Wakes the collector if it sleeps: a bump of the word (so a wait about to start
+/// returns at once) and a FUTEX_WAKE only when the collector said it sleeps.
+fn wake_collector(header: *Header) void {
+    // Seq_cst: see wait_for_work.
+    _ = header.wake_sequence.fetchAdd(1, .seq_cst);
+    if (header.collector_sleeping.load(.seq_cst) == 0) return;
+    // Shared (not private): the collector is another process.
+    _ = std.os.linux.futex_3arg(&header.wake_sequence.raw, .{ .cmd = .WAKE, .private = false }, 1);
+}
+
+fn futex_wait(word: *std.atomic.Value(u32), expected: u32, timeout_ns: u64) void {
+    const timeout: std.os.linux.timespec = .{
+        .sec = @intCast(timeout_ns / std.time.ns_per_s),
+        .nsec = @intCast(timeout_ns % std.time.ns_per_s),
+    };
+    // Any outcome is fine: woken, timed out, interrupted, or the word already moved.
+    _ = std.os.linux.futex_4arg(&word.raw, .{ .cmd = .WAIT, .private = false }, expected, &timeout);
+}
+
+fn sleep_ns(duration_ns: u64) void {
+    const request: std.c.timespec = .{
+        .sec = @intCast(duration_ns / std.time.ns_per_s),
+        .nsec = @intCast(duration_ns % std.time.ns_per_s),
+    };
+    _ = std.c.nanosleep(&request, null);
+}
 
 const Claim = struct {
     position: u64,
@@ -495,7 +626,7 @@ const Claim = struct {
 };
 
 /// One producer: a thread or process writing into one lane. Lives in the producer's own
-/// memory; only `lane` and `slots` point into the shared region.
+/// memory; only `lane`, `slots` and `header` point into the shared region.
 pub const Producer = struct {
     lane: *LaneControl,
     slots: [*]Record,
@@ -506,13 +637,29 @@ pub const Producer = struct {
     lane_index: u32,
     /// The ring's clock, copied at attach: the source never changes for a ring.
     clock: clock.Clock,
+    header: *Header,
     /// A lower bound of the lane's tail: refreshed only when the lane looks full, so a
     /// producer does not touch the consumer's line on every write.
     tail_cached: u64 = 0,
     written_count: u64 = 0,
     dropped_count: u64 = 0,
+    /// The head past which the producer next looks at its lane's fill (discard mode):
+    /// see "Waking the collector" above.
+    wake_position: u64,
+    /// Records in the overflow or a loss not yet reported: every write takes the
+    /// backlog path first, so order holds.
+    backlogged: bool = false,
+    overflow: Overflow = .{},
+    overflow_capacity_records: u32,
+    /// Records dropped since the last `drop` record this producer wrote, and when the
+    /// first of them was lost.
+    drops_unreported: u64 = 0,
+    drop_first_ns: u64 = 0,
 
+    /// Detaches; first moves what its overflow holds into the lane, waiting for the
+    /// collector as long as it makes progress (see flush).
     pub fn detach(producer: *Producer) void {
+        producer.flush(true);
         // Monotonic: a statistic only.
         const before = producer.lane.producers_attached.fetchSub(1, .monotonic);
         assert(before > 0);
@@ -520,27 +667,27 @@ pub const Producer = struct {
     }
 
     /// Writes one record; a zero timestamp is stamped now; pid and tid are the
-    /// producer's. Returns false when the record was dropped (discard mode, lane full).
+    /// producer's. Returns false when the record was dropped (discard mode, lane and
+    /// overflow full).
     pub fn write(producer: *Producer, record: *const Record) bool {
         return producer.write_batch(record[0..1], 1) == 1;
     }
 
     /// Writes up to records.len records as one claim; at least `count_min` or none
     /// (a string's fragments go all or nothing). Records with a zero timestamp share one
-    /// clock read. Returns the number written; the rest were dropped (counted).
+    /// clock read. What the lane cannot take goes to the overflow (discard mode).
+    /// Returns the number accepted; the rest were dropped (counted).
     pub fn write_batch(producer: *Producer, records: []align(1) const Record, count_min: u32) u32 {
         assert(count_min <= records.len);
         assert(records.len <= std.math.maxInt(u32));
         if (records.len == 0) return 0;
+        if (producer.backlogged) return producer.write_backlogged(records, count_min);
         const count_wanted: u32 = @intCast(records.len);
         const claim = switch (producer.mode) {
             .discard => producer.claim_discard(count_wanted, @max(count_min, 1)),
             .overwrite => producer.claim_overwrite(count_wanted),
         };
         assert(claim.count <= count_wanted);
-        const dropped = count_wanted - claim.count;
-        if (dropped > 0) producer.drop(dropped);
-        if (claim.count == 0) return 0;
         var now_ns: u64 = 0;
         for (records[0..claim.count], 0..) |*record, index| {
             var timestamp_ns = record.timestamp_ns;
@@ -551,7 +698,44 @@ pub const Producer = struct {
             producer.publish(claim.position + index, record, timestamp_ns);
         }
         producer.written_count += claim.count;
+        if (claim.count < count_wanted) {
+            // The lane is full: the rest waits in the overflow (off the ordinary path).
+            const count_min_rest = if (claim.count == 0) count_min else 0;
+            return claim.count + producer.spill(records[claim.count..], count_min_rest, now_ns);
+        }
+        if (claim.position + claim.count > producer.wake_position) producer.wake_check(claim.position + claim.count);
         return claim.count;
+    }
+
+    /// Moves what the overflow holds into the lane as far as it fits now; with `wait`,
+    /// keeps at it (sleeping briefly, waking the collector) until the overflow is empty,
+    /// the collector is gone, or it made no room for flush_stall_ns_max; what is then
+    /// still held is dropped (counted). Then reports unreported losses. For thread exit;
+    /// never on the ordinary path.
+    pub fn flush(producer: *Producer, wait: bool) void {
+        if (!producer.backlogged) return;
+        producer.backlog_move();
+        if (!wait) return;
+        var tail_seen = producer.lane.tail.load(.acquire);
+        var stalled_ns: u64 = 0;
+        var pause_ns: u64 = 20 * std.time.ns_per_us;
+        while (producer.backlogged) {
+            wake_collector(producer.header);
+            if (collector_gone(producer.header)) break;
+            if (stalled_ns >= flush_stall_ns_max) break;
+            sleep_ns(pause_ns);
+            const tail = producer.lane.tail.load(.acquire);
+            if (tail == tail_seen) {
+                stalled_ns += pause_ns;
+                pause_ns = @min(pause_ns * 2, std.time.ns_per_ms);
+            } else {
+                tail_seen = tail;
+                stalled_ns = 0;
+                pause_ns = 20 * std.time.ns_per_us;
+            }
+            producer.backlog_move();
+        }
+        if (producer.overflow.count() > 0) producer.overflow_abandon();
     }
 
     /// Counts records refused without claiming a position.
@@ -560,6 +744,119 @@ pub const Producer = struct {
         // Monotonic: a statistic, summed by the consumer.
         _ = producer.lane.dropped.fetchAdd(count, .monotonic);
         producer.dropped_count += count;
+    }
+
+    /// The backlog path: the overflow goes into the lane first; new records follow it
+    /// there, or behind it in the overflow while it is not empty.
+    fn write_backlogged(producer: *Producer, records: []align(1) const Record, count_min: u32) u32 {
+        assert(producer.backlogged);
+        assert(producer.mode == .discard);
+        producer.backlog_move();
+        if (!producer.backlogged) return producer.write_batch(records, count_min);
+        return producer.spill(records, count_min, 0);
+    }
+
+    /// Keeps records the lane cannot take, stamped now (a zero timestamp) and complete,
+    /// in the overflow; drops what does not fit (all of it when fewer than count_min fit).
+    fn spill(producer: *Producer, records: []align(1) const Record, count_min: u32, now_given_ns: u64) u32 {
+        assert(records.len > 0);
+        assert(producer.mode == .discard);
+        const count_wanted: u32 = @intCast(records.len);
+        var now_ns = now_given_ns;
+        if (now_ns == 0) now_ns = producer.clock.now_ns();
+        var count: u32 = 0;
+        if (producer.overflow.reserve(producer.overflow_capacity_records)) {
+            const free = producer.overflow.free();
+            count = @intCast(@min(free, count_wanted));
+            if (count < count_min) count = 0;
+            for (records[0..count]) |*record| {
+                const timestamp_ns = if (record.timestamp_ns == 0) now_ns else record.timestamp_ns;
+                producer.overflow.push(record, timestamp_ns, producer.pid, producer.tid);
+            }
+            if (count > 0) {
+                // Monotonic: statistics; the collector reads them after producers end.
+                _ = producer.lane.overflow_pending.fetchAdd(count, .monotonic);
+                _ = producer.lane.overflowed.fetchAdd(count, .monotonic);
+                producer.written_count += count;
+                producer.backlogged = true;
+            }
+        }
+        if (count < count_wanted) producer.drop_unreported(count_wanted - count, now_ns);
+        // The lane is full: the collector should be draining now.
+        wake_collector(producer.header);
+        return count;
+    }
+
+    fn drop_unreported(producer: *Producer, count: u32, now_ns: u64) void {
+        producer.drop(count);
+        if (producer.drops_unreported == 0) producer.drop_first_ns = now_ns;
+        producer.drops_unreported += count;
+        producer.backlogged = true;
+    }
+
+    /// Moves the overflow into the lane, oldest first, as far as the lane has room; once
+    /// it is empty, writes the `drop` record of unreported losses (if any).
+    fn backlog_move(producer: *Producer) void {
+        assert(producer.mode == .discard);
+        while (producer.overflow.count() > 0) {
+            const run = producer.overflow.oldest_run();
+            assert(run.len > 0);
+            const claim = producer.claim_discard(@intCast(run.len), 1);
+            if (claim.count == 0) break;
+            for (run[0..claim.count], 0..) |*record, index| {
+                producer.publish(claim.position + index, record, record.timestamp_ns);
+            }
+            producer.overflow.pop(claim.count);
+            // Monotonic: a statistic (see spill).
+            _ = producer.lane.overflow_pending.fetchSub(claim.count, .monotonic);
+            if (claim.position + claim.count > producer.wake_position) producer.wake_check(claim.position + claim.count);
+        }
+        if (producer.overflow.count() > 0) return;
+        producer.overflow.release();
+        if (producer.drops_unreported > 0) {
+            // The loss is itself an event, at the time it began, from the thread it hit.
+            var record = std.mem.zeroes(Record);
+            record.kind = @intFromEnum(layout.EventKind.drop);
+            record.flags = layout.drop_flag_producer;
+            record.a = producer.drops_unreported;
+            const claim = producer.claim_discard(1, 1);
+            if (claim.count == 0) return;
+            // Not in written_count: that counts the caller's records.
+            producer.publish(claim.position, &record, producer.drop_first_ns);
+            producer.drops_unreported = 0;
+        }
+        producer.backlogged = false;
+    }
+
+    /// Gives up on what the overflow still holds (the collector is gone or stuck):
+    /// counted as dropped, and no longer pending.
+    fn overflow_abandon(producer: *Producer) void {
+        const count: u32 = @intCast(producer.overflow.count());
+        assert(count > 0);
+        producer.overflow.pop(count);
+        producer.overflow.release();
+        _ = producer.lane.overflow_pending.fetchSub(count, .monotonic);
+        producer.written_count -= count;
+        producer.drop(count);
+    }
+
+    /// Past the private mark: look at the lane's fill and wake a sleeping collector
+    /// when it is past half; set the next mark. About once per half lane of records.
+    fn wake_check(producer: *Producer, head: u64) void {
+        if (producer.mode != .discard) {
+            producer.wake_position = std.math.maxInt(u64);
+            return;
+        }
+        const mark: u64 = producer.capacity_slots / 2;
+        // Acquire: as in claim_discard, this refreshes the producer's view of the tail.
+        producer.tail_cached = producer.lane.tail.load(.acquire);
+        const used = head -| producer.tail_cached;
+        if (used >= mark) {
+            wake_collector(producer.header);
+            producer.wake_position = head + @max(mark / 2, 1);
+        } else {
+            producer.wake_position = producer.tail_cached + mark;
+        }
     }
 
     fn claim_discard(producer: *Producer, count_wanted: u32, count_min: u32) Claim {
@@ -615,6 +912,76 @@ pub const Producer = struct {
                 @atomicStore(u32, &slot.seq, seq_committed(position), .release);
             },
         }
+    }
+};
+
+/// Whether the ring's collector process is gone (a detaching producer stops waiting).
+fn collector_gone(header: *const Header) bool {
+    const rc = std.os.linux.syscall2(.kill, header.collector_pid, 0);
+    return std.os.linux.errno(rc) == .SRCH;
+}
+
+/// A producer's private FIFO of complete records (stamped, pid and tid set): mapped on
+/// first use (address space only; pages are touched as a burst reaches them) and
+/// unmapped once empty, so a program pays memory only while a burst is held.
+const Overflow = struct {
+    records: ?[*]Record = null,
+    /// Records; a power of two. Set when mapped.
+    capacity: u32 = 0,
+    read: u64 = 0,
+    write: u64 = 0,
+
+    fn count(overflow: *const Overflow) u64 {
+        assert(overflow.write >= overflow.read);
+        return overflow.write - overflow.read;
+    }
+
+    fn free(overflow: *const Overflow) u64 {
+        assert(overflow.count() <= overflow.capacity);
+        return overflow.capacity - overflow.count();
+    }
+
+    /// Maps the buffer unless it is; false when the system refuses (then records drop).
+    fn reserve(overflow: *Overflow, capacity: u32) bool {
+        if (overflow.records != null) return true;
+        if (capacity == 0) return false; // tests turn the overflow off this way
+        assert(std.math.isPowerOfTwo(capacity));
+        const size_bytes_total = @as(usize, capacity) * layout.record_size_bytes;
+        const address = std.c.mmap(null, size_bytes_total, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0);
+        if (address == std.c.MAP_FAILED) return false;
+        overflow.* = .{ .records = @ptrCast(@alignCast(address)), .capacity = capacity, .read = 0, .write = 0 };
+        return true;
+    }
+
+    fn push(overflow: *Overflow, record: *align(1) const Record, timestamp_ns: u64, pid: u32, tid: u32) void {
+        assert(overflow.free() > 0);
+        const slot = &overflow.records.?[overflow.write & (overflow.capacity - 1)];
+        slot.* = record.*;
+        slot.seq = 0;
+        slot.timestamp_ns = timestamp_ns;
+        slot.pid = pid;
+        slot.tid = tid;
+        overflow.write += 1;
+    }
+
+    /// The oldest records that lie contiguously in the buffer (up to its wrap point).
+    fn oldest_run(overflow: *const Overflow) []const Record {
+        const start: usize = @intCast(overflow.read & (overflow.capacity - 1));
+        const len: usize = @intCast(@min(overflow.count(), overflow.capacity - start));
+        return overflow.records.?[start .. start + len];
+    }
+
+    fn pop(overflow: *Overflow, count_popped: u64) void {
+        assert(count_popped <= overflow.count());
+        overflow.read += count_popped;
+    }
+
+    fn release(overflow: *Overflow) void {
+        assert(overflow.count() == 0);
+        const records = overflow.records orelse return;
+        const rc = std.c.munmap(@ptrCast(@alignCast(records)), @as(usize, overflow.capacity) * layout.record_size_bytes);
+        assert(rc == 0);
+        overflow.* = .{};
     }
 };
 
@@ -690,7 +1057,7 @@ fn test_record(value: u64) Record {
 
 fn expect_stats_balance(ring: *const Ring, produced: u64) !void {
     const stats = ring.stats();
-    try testing.expectEqual(produced, stats.written + stats.dropped);
+    try testing.expectEqual(produced, stats.written + stats.dropped + stats.overflow_pending);
     try testing.expectEqual(stats.written, stats.received + stats.overwritten + stats.abandoned + stats.pending);
 }
 
@@ -733,11 +1100,12 @@ test "ring: write and drain across wrap-around, in order, seq cleared" {
     try testing.expectEqual(@as(u64, 0), ring.stats().dropped);
 }
 
-test "ring: discard mode drops new records when a lane is full, counts them" {
+test "ring: discard mode without an overflow drops new records when a lane is full, counts and reports them" {
     var test_ring = try TestRing.init(1, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
     var producer = ring.attach(1, 0);
+    producer.overflow_capacity_records = 0;
     var value: u64 = 0;
     while (value < 12) : (value += 1) _ = producer.write(&test_record(value));
     try testing.expectEqual(@as(u64, 8), producer.written_count);
@@ -747,10 +1115,119 @@ test "ring: discard mode drops new records when a lane is full, counts them" {
     // The oldest eight survive; the four newest were dropped.
     for (out[0..8], 0..) |record, index| try testing.expectEqual(@as(u64, index), record.a);
     try testing.expect(producer.write(&test_record(99)));
-    try testing.expectEqual(@as(u32, 1), ring.drain(&out));
-    try testing.expectEqual(@as(u64, 99), out[0].a);
-    try expect_stats_balance(ring, 13);
+    // The next write first says what was lost, from this producer, when it began.
+    try testing.expectEqual(@as(u32, 2), ring.drain(&out));
+    try testing.expectEqual(@intFromEnum(layout.EventKind.drop), out[0].kind);
+    try testing.expectEqual(layout.drop_flag_producer, out[0].flags);
+    try testing.expectEqual(@as(u64, 4), out[0].a);
+    try testing.expectEqual(@as(u32, 1), out[0].pid);
+    try testing.expect(out[0].timestamp_ns > 0);
+    try testing.expectEqual(@as(u64, 99), out[1].a);
+    try expect_stats_balance(ring, 14);
     try testing.expectEqual(@as(u64, 4), ring.stats().dropped);
+}
+
+test "ring: a burst past the lane waits in the overflow, stamped when written, and reaches the lane in order" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    var value: u64 = 0;
+    while (value < 100) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    const held = ring.stats();
+    try testing.expectEqual(@as(u64, 8), held.written);
+    try testing.expectEqual(@as(u64, 92), held.overflow_pending);
+    try testing.expectEqual(@as(u64, 0), held.dropped);
+    try testing.expectEqual(@as(u64, 100), producer.written_count);
+    var out: [8]Record = undefined;
+    var expected: u64 = 0;
+    while (expected < 100) {
+        const count = ring.drain(&out);
+        if (count == 0) {
+            // The producer's next write (here: a flush) moves the overflow on.
+            producer.flush(false);
+            continue;
+        }
+        for (out[0..count]) |record| {
+            try testing.expectEqual(expected, record.a);
+            // test_record's own timestamp is kept, not the time it reached the lane.
+            try testing.expectEqual(expected + 1, record.timestamp_ns);
+            expected += 1;
+        }
+    }
+    try testing.expect(!producer.backlogged);
+    try testing.expectEqual(@as(?[*]Record, null), producer.overflow.records);
+    const stats = ring.stats();
+    try testing.expectEqual(@as(u64, 0), stats.overflow_pending);
+    try testing.expectEqual(@as(u64, 92), stats.overflowed);
+    try expect_stats_balance(ring, 100);
+}
+
+test "ring: past the overflow bound records drop, counted, then reported once" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(7, 3);
+    const bound = producer.overflow_capacity_records;
+    const total: u64 = 8 + bound + 5;
+    var value: u64 = 0;
+    while (value < total) : (value += 1) _ = producer.write(&test_record(value));
+    try testing.expectEqual(@as(u64, 5), producer.dropped_count);
+    try testing.expectEqual(@as(u64, bound), ring.stats().overflow_pending);
+    var out: [64]Record = undefined;
+    var data: u64 = 0;
+    var reported: u64 = 0;
+    while (true) {
+        const count = ring.drain(&out);
+        if (count == 0) {
+            if (!producer.backlogged) break;
+            producer.flush(false);
+            continue;
+        }
+        for (out[0..count]) |record| {
+            if (record.kind == @intFromEnum(layout.EventKind.drop)) {
+                try testing.expectEqual(@as(u32, 3), record.tid);
+                reported += record.a;
+                // After everything the producer kept, before anything later.
+                try testing.expectEqual(@as(u64, 8 + bound), data);
+            } else {
+                try testing.expectEqual(data, record.a);
+                data += 1;
+            }
+        }
+    }
+    try testing.expectEqual(@as(u64, 8 + bound), data);
+    try testing.expectEqual(@as(u64, 5), reported);
+    try expect_stats_balance(ring, total + 1);
+}
+
+test "ring: a detaching producer hands its overflow to the collector, waiting while it drains" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    var value: u64 = 0;
+    while (value < 500) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    const Detacher = struct {
+        fn run(p: *Producer) void {
+            p.detach();
+        }
+    };
+    const thread = try std.Thread.spawn(.{}, Detacher.run, .{&producer});
+    var out: [4]Record = undefined;
+    var expected: u64 = 0;
+    while (expected < 500) {
+        for (out[0..ring.drain(&out)]) |record| {
+            try testing.expectEqual(expected, record.a);
+            expected += 1;
+        }
+    }
+    thread.join();
+    const stats = ring.stats();
+    try testing.expectEqual(@as(u64, 0), stats.producers_attached);
+    try testing.expectEqual(@as(u64, 0), stats.overflow_pending);
+    try testing.expectEqual(@as(u64, 0), stats.dropped);
+    try expect_stats_balance(ring, 500);
 }
 
 test "ring: overwrite mode keeps the newest, counts the overwritten" {
@@ -774,20 +1251,23 @@ test "ring: batch claim takes what fits, all-or-nothing when asked" {
     defer test_ring.deinit();
     var ring = &test_ring.ring;
     var producer = ring.attach(1, 0);
+    producer.overflow_capacity_records = 0;
     var batch: [10]Record = undefined;
     for (&batch, 0..) |*record, index| record.* = test_record(index);
     try testing.expectEqual(@as(u32, 10), producer.write_batch(&batch, 0));
     // Six slots left: an all-or-nothing batch of ten is refused whole.
     try testing.expectEqual(@as(u32, 0), producer.write_batch(&batch, 10));
-    // A best-effort batch takes six and drops four.
-    try testing.expectEqual(@as(u32, 6), producer.write_batch(&batch, 0));
-    try testing.expectEqual(@as(u64, 14), producer.dropped_count);
+    // A best-effort batch: the report of those ten takes a slot, five fit, five drop.
+    try testing.expectEqual(@as(u32, 5), producer.write_batch(&batch, 0));
+    try testing.expectEqual(@as(u64, 15), producer.dropped_count);
     var out: [32]Record = undefined;
     try testing.expectEqual(@as(u32, 16), ring.drain(&out));
     try testing.expectEqual(@as(u64, 9), out[9].a);
-    try testing.expectEqual(@as(u64, 0), out[10].a);
-    try testing.expectEqual(@as(u64, 5), out[15].a);
-    try expect_stats_balance(ring, 30);
+    try testing.expectEqual(@intFromEnum(layout.EventKind.drop), out[10].kind);
+    try testing.expectEqual(@as(u64, 10), out[10].a);
+    try testing.expectEqual(@as(u64, 0), out[11].a);
+    try testing.expectEqual(@as(u64, 4), out[15].a);
+    try expect_stats_balance(ring, 31);
 }
 
 fn expect_stamps(clock_choice: clock.Choice, source: clock.Source) !void {
@@ -958,11 +1438,20 @@ fn stress_threads(mode: Mode) !void {
     }
     var next_sequence: [producer_count]u64 = @splat(0);
     var received: u64 = 0;
+    var drop_records: u64 = 0;
+    var drops_reported: u64 = 0;
     var out: [48]Record = undefined;
     var finished = false;
     while (true) {
         const count = if (finished) ring.drain_final(&out) else ring.drain(&out);
         for (out[0..count]) |record| {
+            if (record.kind == @intFromEnum(layout.EventKind.drop)) {
+                // A producer's report of its own losses: its pid, the count.
+                try testing.expect(record.pid >= 1000 and record.pid < 1000 + producer_count);
+                drop_records += 1;
+                drops_reported += record.a;
+                continue;
+            }
             try testing.expect(record.a < producer_count);
             try testing.expectEqual(checksum(record.a, record.b), record.c);
             try testing.expectEqual(@as(u32, 1000) + @as(u32, @intCast(record.a)), record.pid);
@@ -981,7 +1470,10 @@ fn stress_threads(mode: Mode) !void {
     try testing.expectEqual(received, stats.received);
     try testing.expectEqual(@as(u64, 0), stats.abandoned);
     try testing.expectEqual(@as(u64, 0), stats.pending);
-    try testing.expectEqual(producer_count * per_producer, stats.received + stats.dropped + stats.overwritten);
+    try testing.expectEqual(@as(u64, 0), stats.overflow_pending);
+    try testing.expectEqual(producer_count * per_producer, stats.received - drop_records + stats.dropped + stats.overwritten);
+    // Every loss was reported by the producer that had it (each detached while drained).
+    try testing.expectEqual(stats.dropped, drops_reported);
 }
 
 test "ring: four threads on two small lanes, discard: every record accounted for" {

@@ -23,6 +23,7 @@ const symbols = {
   scope_ring_stats: { args: [pointer, pointer], returns: none },
   scope_producer_attach: { args: [pointer, u32, u32, pointer], returns: u32 },
   scope_producer_detach: { args: [pointer], returns: none },
+  scope_producer_flush: { args: [pointer], returns: none },
   scope_producer_record: { args: [pointer, u32, u32, f64, f64, f64, f64, f64], returns: u32 },
   scope_producer_string: { args: [pointer, u32, pointer, u32], returns: u32 },
   scope_producer_write_batch: { args: [pointer, pointer, u32], returns: u32 },
@@ -107,9 +108,16 @@ export interface RingStats {
   mode: RingMode;
   createdMonotonicNs: bigint;
   createdRealtimeNs: bigint;
+  /**
+   * Records producers hold in their overflows (a burst the lane could not take yet).
+   * Once every producer has ended, what is left was lost with a process that died.
+   */
+  overflowPending: number;
+  /** Records that went through an overflow. */
+  overflowed: number;
 }
 
-const ringStatCount = 12;
+const ringStatCount = 14;
 
 function cString(text: string): Buffer {
   return Buffer.from(`${text}\0`, "utf8");
@@ -192,6 +200,8 @@ export class Ring {
       mode: values[9] === 1n ? "overwrite" : "discard",
       createdMonotonicNs: values[10]!,
       createdRealtimeNs: values[11]!,
+      overflowPending: Number(values[12]),
+      overflowed: Number(values[13]),
     };
   }
 
@@ -229,7 +239,10 @@ export class Producer {
     return this.handle === null ? -1 : native().scope_producer_lane(this.handle);
   }
 
-  /** One record stamped now (CLOCK_MONOTONIC). False when dropped (lane full) or detached. */
+  /**
+   * One record stamped now (CLOCK_MONOTONIC). False when dropped (lane and overflow full)
+   * or detached; a full lane alone keeps it in the producer's overflow (true).
+   */
   record(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean {
     if (this.handle === null) return false;
     return native().scope_producer_record(this.handle, kind, flags, a, b, c, d, e) === 1;
@@ -251,6 +264,11 @@ export class Producer {
     if (this.handle === null) return 0;
     const limit = Math.min(count, Math.floor(records.byteLength / RECORD_SIZE));
     return native().scope_producer_write_batch(this.handle, records, limit);
+  }
+
+  /** Moves what this producer's overflow holds into its lane, as far as there is room now. */
+  flush(): void {
+    if (this.handle !== null) native().scope_producer_flush(this.handle);
   }
 
   /** This producer's own totals. */
