@@ -2,7 +2,12 @@
  * The collector: owns the shared ring for one `scope run`, drains it in batches
  * (behind the producers, never polling the slot being written) into the trace
  * file, and keeps the counts the summary reports. The events only it can see (how
- * the top process ended, events lost) it appends to the trace file itself.
+ * the top process ended, losses no producer reported) it appends to the trace file itself.
+ *
+ * Keeping up: while a drain finds records it drains again on the next turn of the event
+ * loop (setImmediate) instead of waiting for the timer, so a burst is drained at the
+ * collector's full rate (BENCHMARKS.md); idle, it looks every `idleIntervalMs`. What a
+ * burst puts past a full lane waits in the producer's overflow (zig/ring.zig, "Bursts").
  */
 import type { ChalkInstance } from "chalk";
 import { rmSync, statSync } from "node:fs";
@@ -35,28 +40,50 @@ export interface RunSummary {
   threads: number;
   byKind: Record<string, number>;
   recorded: number;
+  /** Records lost in discard mode: refused by a full lane and overflow, or held in the
+   * overflow of a process that died. */
   dropped: number;
   overwritten: number;
+  /** Losses by the process and thread that had them, as their producers reported them. */
+  losses: Loss[];
+  /** Losses no producer reported (overwritten records; a process that ended or died first). */
+  unattributed: number;
+  mode: "discard" | "overwrite";
+  ringBytes: number;
   fileBytes: number;
+}
+
+export interface Loss {
+  pid: number;
+  tid: number;
+  count: number;
 }
 
 const laneCount = 16;
 const drainBatchRecords = 4096;
-const drainIntervalMs = 10;
+const idleIntervalMs = 5;
+/** Batches drained per turn of the event loop while busy (signals and the exit stay timely). */
+const busyBatchesPerTurn = 64;
 const U64_MAX = (1n << 64n) - 1n; // child_exit's "no exit code"
 
 export class Collector {
   private readonly buffer = new Uint8Array(drainBatchRecords * RECORD_SIZE);
-  private readonly view = new DataView(this.buffer.buffer);
-  private readonly byKind = new Map<number, number>();
+  private readonly words16 = new Uint16Array(this.buffer.buffer);
+  private readonly words32 = new Uint32Array(this.buffer.buffer);
+  /** Records by kind (kinds are u16). */
+  private readonly kindCounts = new Float64Array(1 << 16);
   private readonly threads = new Set<string>();
   private readonly pids = new Set<number>();
+  /** Producers' own drop records, by "pid/tid". */
+  private readonly reportedLosses = new Map<string, number>();
+  private reportedLost = 0;
   private readonly strings = new StringTable();
   private readonly ownRecord = new Uint8Array(RECORD_SIZE);
   private readonly startedNs = monotonicNs();
   private recorded = 0;
-  private droppedReported = 0;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  /** Losses the collector's own drop markers counted so far. */
+  private markedLost = 0;
+  private timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
   private finished = false;
   private lastStats: RingStats | undefined;
 
@@ -78,34 +105,68 @@ export class Collector {
       throw error;
     }
     const collector = new Collector(options, ring, writer);
-    collector.timer = setInterval(() => collector.drain(), drainIntervalMs);
+    collector.schedule(idleIntervalMs);
     return collector;
   }
 
-  /** Moves everything the ring holds now into the trace file. */
-  drain(final = false): void {
-    for (;;) {
+  private schedule(afterMs: number): void {
+    const tick = () => {
+      this.timer = undefined;
+      if (this.finished) return;
+      const moved = this.drain(false, busyBatchesPerTurn);
+      if (!this.finished) this.schedule(moved > 0 ? 0 : idleIntervalMs);
+    };
+    this.timer = afterMs === 0 ? setImmediate(tick) : setTimeout(tick, afterMs);
+  }
+
+  /**
+   * Moves what the ring holds now into the trace file (at most `batchesMax` batches);
+   * returns how many records it moved.
+   */
+  drain(final = false, batchesMax = Infinity): number {
+    let moved = 0;
+    for (let batches = 0; batches < batchesMax; batches++) {
       // The final drain also passes slots claimed by producers that died mid-write.
       const count = final ? this.ring.drainFinal(this.buffer) : this.ring.drain(this.buffer);
       if (count === 0) break;
+      moved += count;
       this.account(count);
       this.writer.append(this.buffer.subarray(0, count * RECORD_SIZE), count);
       if (this.options.live) this.printLive(count);
     }
-    this.reportDrops();
+    this.markOverwritten();
+    return moved;
   }
 
+  /** Counts by kind, the processes and threads seen, and the losses producers reported. */
   private account(count: number): void {
+    const words16 = this.words16;
+    const words32 = this.words32;
+    const kindCounts = this.kindCounts;
+    // Records come in runs from one lane, so (pid, tid) mostly repeats: look it up on change.
+    let lastPid = -1;
+    let lastTid = -1;
     for (let i = 0; i < count; i++) {
-      const base = i * RECORD_SIZE;
-      const kind = this.view.getUint16(base + Offset.kind, true);
-      this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
+      const w32 = i * (RECORD_SIZE / 4);
+      const kind = words16[w32 * 2 + Offset.kind / 2]!;
+      kindCounts[kind]!++;
       if (kind === EventKind.string) continue;
-      const pid = this.view.getUint32(base + Offset.pid, true);
+      const pid = words32[w32 + Offset.pid / 4]!;
+      const tid = words32[w32 + Offset.tid / 4]!;
+      if (kind === EventKind.drop) this.accountDrop(pid, tid, words32[w32 + Offset.a / 4]! + words32[w32 + Offset.a / 4 + 1]! * 2 ** 32);
+      if (pid === lastPid && tid === lastTid) continue;
+      lastPid = pid;
+      lastTid = tid;
       this.pids.add(pid);
-      this.threads.add(`${pid}/${this.view.getUint32(base + Offset.tid, true)}`);
+      this.threads.add(`${pid}/${tid}`);
     }
     this.recorded += count;
+  }
+
+  private accountDrop(pid: number, tid: number, count: number): void {
+    const key = `${pid}/${tid}`;
+    this.reportedLosses.set(key, (this.reportedLosses.get(key) ?? 0) + count);
+    this.reportedLost += count;
   }
 
   private printLive(count: number): void {
@@ -124,19 +185,30 @@ export class Collector {
     this.writer.append(this.ownRecord, 1);
   }
 
-  /** Lost events are themselves events: a `drop` marker whenever the count grew. */
-  private reportDrops(): void {
-    const stats = this.ring.stats();
-    const lost = stats.dropped + stats.overwritten;
-    if (lost > this.droppedReported) {
-      this.appendOwn(EventKind.drop, lost - this.droppedReported);
-      this.droppedReported = lost;
+  /**
+   * Lost events are themselves events. Producers report their own drops (a `drop` record
+   * with their pid and tid); overwritten records only the collector sees, so it marks
+   * them whenever their count grew. The rest (a producer that ended or died before it
+   * could report) gets one marker at the end (finish).
+   */
+  private markOverwritten(): void {
+    if (this.options.mode !== "overwrite") return;
+    const { overwritten } = this.ring.stats();
+    const unmarked = overwritten - this.markedLost;
+    if (unmarked > 0) {
+      this.appendOwn(EventKind.drop, unmarked);
+      this.markedLost += unmarked;
     }
   }
 
   /** Final drain, the top process's end, the end chunk; removes the ring. */
   finish(end: { exitCode: number | null; signal: string | null; childPid?: number }): RunSummary {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) {
+      clearTimeout(this.timer as ReturnType<typeof setTimeout>);
+      clearImmediate(this.timer as ReturnType<typeof setImmediate>);
+      this.timer = undefined;
+    }
+    let dropped = 0;
     if (!this.finished) {
       this.finished = true;
       this.drain();
@@ -145,12 +217,30 @@ export class Collector {
         this.appendOwn(EventKind.child_exit, end.childPid, end.exitCode === null ? U64_MAX : BigInt(end.exitCode), signalNumberOf(end.signal));
       }
       this.lastStats = this.ring.stats();
-      this.writer.close({ written: this.lastStats.written, dropped: this.lastStats.dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
+      // Every producer has ended: what their overflows still hold died with them.
+      dropped = this.lastStats.dropped + this.lastStats.overflowPending;
+      const unmarked = dropped + this.lastStats.overwritten - this.reportedLost - this.markedLost;
+      if (unmarked > 0) {
+        this.appendOwn(EventKind.drop, unmarked);
+        this.markedLost += unmarked;
+      }
+      this.writer.close({ written: this.lastStats.written, dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
       this.ring.close();
       Ring.unlink(this.options.ringPath);
+    } else if (this.lastStats) {
+      dropped = this.lastStats.dropped + this.lastStats.overflowPending;
     }
     const byKind: Record<string, number> = {};
-    for (const [kind, count] of this.byKind) byKind[eventKindName[kind] ?? `kind_${kind}`] = count;
+    for (let kind = 0; kind < this.kindCounts.length; kind++) {
+      const count = this.kindCounts[kind]!;
+      if (count > 0) byKind[eventKindName[kind] ?? `kind_${kind}`] = count;
+    }
+    const losses = [...this.reportedLosses].map(([key, count]) => {
+      const [pid, tid] = key.split("/").map(Number) as [number, number];
+      return { pid, tid, count };
+    });
+    losses.sort((x, y) => y.count - x.count);
+    const overwritten = this.lastStats?.overwritten ?? 0;
     return {
       out: this.options.out,
       durationNs: monotonicNs() - this.startedNs,
@@ -160,8 +250,12 @@ export class Collector {
       threads: this.threads.size,
       byKind,
       recorded: this.recorded,
-      dropped: this.lastStats?.dropped ?? 0,
-      overwritten: this.lastStats?.overwritten ?? 0,
+      dropped,
+      overwritten,
+      losses,
+      unattributed: Math.max(0, dropped + overwritten - this.reportedLost),
+      mode: this.options.mode,
+      ringBytes: this.options.ringBytes,
       fileBytes: statSync(this.options.out, { throwIfNoEntry: false })?.size ?? 0,
     };
   }

@@ -15,12 +15,34 @@ export function formatSummary(summary: RunSummary, color: ChalkInstance): string
     .sort(([, x], [, y]) => y - x)
     .map(([kind, count]) => `${kind} ${count}`)
     .join(", ");
-  const lost = summary.dropped + summary.overwritten;
   const lines = [
     `${color.bold("scope")}: ${summary.out} (${formatBytes(summary.fileBytes)}), ${(Number(summary.durationNs) / 1e9).toFixed(2)}s, program ${ended}`,
     `  ${summary.processes} processes, ${summary.threads} threads, ${summary.recorded} records`,
     `  events: ${kinds || "none"}`,
-    lost > 0 ? color.red(`  lost: ${summary.dropped} dropped, ${summary.overwritten} overwritten (ring full; try --ring-size)`) : `  lost: none`,
+    ...lossLines(summary, color),
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** Threads named one by one in the loss lines; the rest are summed. */
+const lossThreadsShown = 5;
+
+/** How many events were lost, where, and which option would have kept them. */
+function lossLines(summary: RunSummary, color: ChalkInstance): string[] {
+  const lost = summary.dropped + summary.overwritten;
+  if (lost === 0) return ["  lost: none"];
+  const lines = [`  lost: ${summary.dropped} dropped, ${summary.overwritten} overwritten`];
+  const thread = (tid: number) => (tid === 0 ? "main thread" : `thread ${tid}`);
+  for (const loss of summary.losses.slice(0, lossThreadsShown)) lines.push(`    ${loss.count} in pid ${loss.pid} ${thread(loss.tid)}`);
+  const others = summary.losses.slice(lossThreadsShown);
+  if (others.length > 0) lines.push(`    ${others.reduce((sum, loss) => sum + loss.count, 0)} in ${others.length} more threads`);
+  const now = formatBytes(summary.ringBytes);
+  if (summary.mode === "overwrite") {
+    if (summary.unattributed > 0) lines.push(`    ${summary.unattributed} overwritten by newer events`);
+    lines.push(`    --mode overwrite keeps only the newest events; a bigger --ring-size (now ${now}) keeps more, --mode discard keeps all`);
+  } else {
+    if (summary.unattributed > 0) lines.push(`    ${summary.unattributed} held by threads that were killed or ended before they could hand them over`);
+    if (summary.losses.length > 0) lines.push(`    lanes and overflows were full: a bigger --ring-size (now ${now}; each thread's overflow grows with it) would have kept them`);
+  }
+  return lines.map((line) => color.red(line));
 }
