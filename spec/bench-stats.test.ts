@@ -53,7 +53,7 @@ describe("bench: what tracing adds, and issue 10's bars", () => {
     peakRssBytes: 0,
     scopeCpuSeconds: 0,
     trace: mode === "traced"
-      ? { path: null, recorded: 0, dropped: 0, eventsPerSecond: 0, fileBytes: 0, check: { ok: true, problems: [], counts: { message_send: messages / 2, message_receive: messages / 2 }, records: 0, lost: 0 } }
+      ? { path: null, recorded: 0, dropped: 0, eventsPerSecond: 0, peakRecordsPerSecond: 0, fileBytes: 0, check: { ok: true, problems: [], counts: { message_send: messages / 2, message_receive: messages / 2 }, records: 0, lost: 0 } }
       : undefined,
   });
 
@@ -71,7 +71,7 @@ describe("bench: what tracing adds, and issue 10's bars", () => {
     const figure = { untraced: spread([1]), traced: spread([1]), change: spread([0]) };
     return {
       name, description: "", unit: "jobs", rate: figure, overhead: spread([overhead]), noise: 0.01,
-      programCpuSeconds: figure, peakRssBytes: figure, scopeCpuSeconds: figure, eventsPerSecond: 0, recordedPerRun: 0, dropped: 0,
+      programCpuSeconds: figure, peakRssBytes: figure, scopeCpuSeconds: figure, eventsPerSecond: 0, peakRecordsPerSecond: 0, recordedPerRun: 0, dropped: 0,
       checks: { passed: 1, failed: 0, problems: [], keptTraces: [] }, runs: [run("untraced", 1, 1), run("traced", 1, 1)], ...extra,
     };
   };

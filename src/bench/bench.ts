@@ -44,6 +44,8 @@ export interface WorkloadReport {
   peakRssBytes: PairedFigure;
   scopeCpuSeconds: PairedFigure;
   eventsPerSecond: number;
+  /** The producers' highest rate in any traced run (records/s over ≥ 10 ms windows). */
+  peakRecordsPerSecond: number;
   recordedPerRun: number;
   dropped: number;
   http?: { p50Ms: PairedFigure; p99Ms: PairedFigure; serverCpuUsPerRequest: PairedFigure };
@@ -245,6 +247,7 @@ function summarise(workload: Exclude<Workload, { kind: "native" }>, runs: RunMea
     peakRssBytes: paired(runs, (run) => run.peakRssBytes),
     scopeCpuSeconds: paired(runs, (run) => run.scopeCpuSeconds),
     eventsPerSecond: median(traced.map((run) => run.trace?.eventsPerSecond ?? 0)),
+    peakRecordsPerSecond: Math.max(0, ...traced.flatMap(tracesOf).map((trace) => trace.peakRecordsPerSecond ?? 0)),
     recordedPerRun: median(traced.map((run) => run.trace?.recorded ?? 0)),
     dropped: traced.reduce((sum, run) => sum + (run.trace?.dropped ?? 0), 0),
     http:

@@ -200,7 +200,7 @@ export function formatReport(report: BenchReport, color: ChalkInstance): string 
     `overhead: median over pairs of (untraced rate / traced rate) − 1; noise: half the min–max range of the untraced runs`,
     "",
   ];
-  const rows = [["workload", "unit", "untraced median (min–max)", "traced median (min–max)", "overhead (pairs min…max)", "noise", "events/s", "dropped", "peak RSS untraced → traced", "trace check"]];
+  const rows = [["workload", "unit", "untraced median (min–max)", "traced median (min–max)", "overhead (pairs min…max)", "noise", "events/s", "peak records/s", "dropped", "peak RSS untraced → traced", "trace check"]];
   for (const w of report.workloads) {
     const digits = rateDigits(w.rate.untraced.median);
     rows.push([
@@ -211,6 +211,7 @@ export function formatReport(report: BenchReport, color: ChalkInstance): string 
       w.runs.length ? `${percent(w.overhead.median)} (${percent(w.overhead.min)}…${percent(w.overhead.max)})` : "–",
       `±${(w.noise * 100).toFixed(1)}%`,
       number(w.eventsPerSecond),
+      number(w.peakRecordsPerSecond),
       number(w.dropped),
       `${formatBytes(w.peakRssBytes.untraced.median)} → ${formatBytes(w.peakRssBytes.traced.median)}`,
       checkCell(w),

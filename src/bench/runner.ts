@@ -47,6 +47,8 @@ export interface TraceFigures {
   recorded: number;
   dropped: number;
   eventsPerSecond: number;
+  /** The producers' highest rate in the run (records/s over ≥ 10 ms windows). */
+  peakRecordsPerSecond: number;
   fileBytes: number;
   check: TraceCheck;
 }
@@ -169,6 +171,7 @@ export async function traceFigures(context: RunContext, tracePath: string, expec
     recorded: summary.recorded,
     dropped: summary.dropped + summary.overwritten,
     eventsPerSecond: summary.recorded / (Number(summary.durationNs) / 1e9),
+    peakRecordsPerSecond: summary.peakRecordsPerSecond,
     fileBytes: summary.fileBytes,
     check,
   };

@@ -51,6 +51,11 @@ export interface RunSummary {
   mode: "discard" | "overwrite";
   ringBytes: number;
   fileBytes: number;
+  /**
+   * The producers' highest rate, all together: records written (into lanes, overflows, or
+   * dropped) per second over windows of at least `peakWindowMs`, sampled by the drain loop.
+   */
+  peakRecordsPerSecond: number;
 }
 
 export interface Loss {
@@ -64,6 +69,8 @@ const drainBatchRecords = 4096;
 const idleIntervalMs = 5;
 /** Batches drained per turn of the event loop while busy (signals and the exit stay timely). */
 const busyBatchesPerTurn = 64;
+/** The shortest window the producers' peak rate is measured over. */
+const peakWindowMs = 10;
 const U64_MAX = (1n << 64n) - 1n; // child_exit's "no exit code"
 
 export class Collector {
@@ -86,6 +93,9 @@ export class Collector {
   private timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
   private finished = false;
   private lastStats: RingStats | undefined;
+  private peakSampleNs = monotonicNs();
+  private peakSampleProduced = 0;
+  private peakRecordsPerSecond = 0;
 
   private constructor(
     private readonly options: CollectorOptions,
@@ -114,6 +124,7 @@ export class Collector {
       this.timer = undefined;
       if (this.finished) return;
       const moved = this.drain(false, busyBatchesPerTurn);
+      this.samplePeak();
       if (!this.finished) this.schedule(moved > 0 ? 0 : idleIntervalMs);
     };
     this.timer = afterMs === 0 ? setImmediate(tick) : setTimeout(tick, afterMs);
@@ -161,6 +172,19 @@ export class Collector {
       this.threads.add(`${pid}/${tid}`);
     }
     this.recorded += count;
+  }
+
+  /** The producers' rate since the last sample, once the window is long enough. */
+  private samplePeak(): void {
+    const now = monotonicNs();
+    const elapsedNs = Number(now - this.peakSampleNs);
+    if (elapsedNs < peakWindowMs * 1e6) return;
+    const stats = this.ring.stats();
+    const produced = stats.written + stats.overflowPending + stats.dropped;
+    const rate = ((produced - this.peakSampleProduced) * 1e9) / elapsedNs;
+    if (rate > this.peakRecordsPerSecond) this.peakRecordsPerSecond = rate;
+    this.peakSampleNs = now;
+    this.peakSampleProduced = produced;
   }
 
   private accountDrop(pid: number, tid: number, count: number): void {
@@ -256,6 +280,7 @@ export class Collector {
       unattributed: Math.max(0, dropped + overwritten - this.reportedLost),
       mode: this.options.mode,
       ringBytes: this.options.ringBytes,
+      peakRecordsPerSecond: Math.round(this.peakRecordsPerSecond),
       fileBytes: statSync(this.options.out, { throwIfNoEntry: false })?.size ?? 0,
     };
   }
