@@ -129,6 +129,10 @@ describe("scope run options", () => {
     const lines = stderr.text.split("\n").filter((line) => / (trace_start|message_send|message_receive|process_exit|child_exit) /.test(line));
     const trace = loadTrace(out);
     const events = interpret(trace.records, trace.strings);
+    // A receive shows its send's size and preview, also when the send was drained earlier.
+    const receives = lines.filter((line) => / message_receive +worker#/.test(line));
+    expect(receives.length).toBeGreaterThan(0);
+    for (const line of receives) expect(line).toMatch(/ 1B "\d"/);
     // One printed line per event of the trace.
     expect(lines.length).toBe(events.filter((e) => ["trace_start", "message_send", "message_receive", "process_exit", "child_exit"].includes(e.kind)).length);
   });

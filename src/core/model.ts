@@ -192,7 +192,8 @@ function functionTable(raws: RawEvent[], strings: StringLookup): Map<string, str
   return table;
 }
 
-function messageKey(event: TraceEvent): string {
+/** A message's key: equal for a send and its receive. */
+export function messageKey(event: TraceEvent): string {
   const f = event.fields;
   return `${f.channel}/${f.channelOwnerPid}/${f.channelSubId}/${f.direction}/${f.ordinal}`;
 }

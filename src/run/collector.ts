@@ -12,7 +12,7 @@
 import type { ChalkInstance } from "chalk";
 import { rmSync, statSync } from "node:fs";
 import { EventKind, Offset, RECORD_SIZE, eventKindName } from "../core/layout";
-import { interpret, type TraceEvent } from "../core/model";
+import { interpret, messageKey, type TraceEvent } from "../core/model";
 import { monotonicNs, Ring, type RingStats } from "../core/ring";
 import { decodeRecord, encodeRecord, StringTable } from "../core/events";
 import { TraceWriter } from "../core/trace-file";
@@ -72,6 +72,8 @@ const busyBatchesPerTurn = 64;
 /** The shortest window the producers' peak rate is measured over. */
 const peakWindowMs = 10;
 const U64_MAX = (1n << 64n) - 1n; // child_exit's "no exit code"
+/** --print: sends remembered for their receives' live lines (oldest forgotten first). */
+const liveSendsMax = 4096;
 
 export class Collector {
   private readonly buffer = new Uint8Array(drainBatchRecords * RECORD_SIZE);
@@ -85,6 +87,7 @@ export class Collector {
   private readonly reportedLosses = new Map<string, number>();
   private reportedLost = 0;
   private readonly strings = new StringTable();
+  private readonly liveSends = new Map<string, TraceEvent["fields"]>();
   private readonly ownRecord = new Uint8Array(RECORD_SIZE);
   private readonly startedNs = monotonicNs();
   private recorded = 0;
@@ -201,7 +204,28 @@ export class Collector {
       raws.push(raw);
     }
     const events = interpret(raws, (pid, tid, id) => this.strings.get(pid, tid, id));
-    for (const event of events) this.options.live!(formatEventLine(event, this.startedNs, events, this.options.color));
+    for (const event of events) {
+      this.shareSendPreview(event);
+      this.options.live!(formatEventLine(event, this.startedNs, events, this.options.color));
+    }
+  }
+
+  /**
+   * Receives carry no preview (the decoder copies their send's); a send drained in an
+   * earlier batch is remembered here, bounded, so the live line shows it too.
+   */
+  private shareSendPreview(event: TraceEvent): void {
+    if (event.kind === "message_send") {
+      if (this.liveSends.size >= liveSendsMax) this.liveSends.delete(this.liveSends.keys().next().value!);
+      this.liveSends.set(messageKey(event), event.fields);
+    } else if (event.kind === "message_receive" && event.fields.preview === null) {
+      const key = messageKey(event);
+      const sent = this.liveSends.get(key);
+      if (!sent) return;
+      this.liveSends.delete(key);
+      event.fields.sizeBytes = sent.sizeBytes ?? 0;
+      event.fields.preview = sent.preview ?? null;
+    }
   }
 
   private appendOwn(kind: number, a: number | bigint, b: number | bigint = 0, c: number | bigint = 0): void {
