@@ -224,7 +224,11 @@ export fn scope_producer_attach(ring_pointer: ?*anyopaque, pid: u32, tid: u32, o
     out.* = producer;
     if (tid == 0) {
         main_producer = producer;
-        if (!exit_handler_registered) exit_handler_registered = atexit(exit_handler) == 0;
+        if (!exit_handler_registered) {
+            exit_handler_registered = true;
+            _ = atexit(exit_handler);
+            _ = at_quick_exit(exit_handler);
+        }
     }
     return .ok;
 }
@@ -236,6 +240,8 @@ var main_producer: ?*ring.Producer = null;
 var exit_handler_registered = false;
 
 extern "c" fn atexit(function: *const fn () callconv(.c) void) c_int;
+/// Bun ends the process with quick_exit(), which runs these instead of atexit's.
+extern "c" fn at_quick_exit(function: *const fn () callconv(.c) void) c_int;
 
 fn exit_handler() callconv(.c) void {
     const producer = main_producer orelse return;

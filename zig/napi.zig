@@ -125,6 +125,8 @@ var main_state: ?*EnvState = null;
 var exit_handler_registered = false;
 
 extern "c" fn atexit(function: *const fn () callconv(.c) void) c_int;
+/// Bun ends the process with quick_exit(), which runs these instead of atexit's.
+extern "c" fn at_quick_exit(function: *const fn () callconv(.c) void) c_int;
 
 fn exit_handler() callconv(.c) void {
     const state = main_state orelse return;
@@ -192,7 +194,11 @@ fn js_attach(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     call.state.attached = true;
     if (tid == 0) {
         main_state = call.state;
-        if (!exit_handler_registered) exit_handler_registered = atexit(exit_handler) == 0;
+        if (!exit_handler_registered) {
+            exit_handler_registered = true;
+            _ = atexit(exit_handler);
+            _ = at_quick_exit(exit_handler);
+        }
     }
     return boolean(env, true);
 }
