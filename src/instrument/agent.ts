@@ -26,6 +26,8 @@ export function functionsConfig(env: Record<string, string | undefined>): MatchC
 export interface StartOptions {
   sink: RecordSink;
   str?: (text: string, intern?: boolean) => number;
+  /** A fresh string id the runtime writes itself (the agent's Recorder.reserveId). */
+  stringId?: () => number;
   types: TypeChecks;
   /** The bundled esm-loader (Node only). */
   esmLoader?: string;
@@ -46,6 +48,7 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
   const runtime = new FunctionRuntime({
     sink: options.sink,
     str: options.str,
+    stringId: options.stringId,
     types: options.types,
     batchSize: options.batchSize,
     hotCallsPerSecond: config.hotCallsPerSecond,

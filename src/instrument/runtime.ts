@@ -33,6 +33,7 @@
  * ambiguous text stays unresolved.
  */
 import { describe, PREVIEW_LIMIT_CHARS, PREVIEW_LIMIT_DEPTH, PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, type TypeChecks } from "../agent/shared/preview";
+import { BYTE_PREVIEW_MAX_CHARS, previewBytes, writeArgumentsPreview, writePreview } from "./preview-bytes";
 import { BASE, HOOK_KEY, TAG_CHARS, hashSource } from "./transform";
 
 /** zig/layout.zig EventKind, function tracing range. */
@@ -81,6 +82,11 @@ export interface RuntimeOptions {
   sink: RecordSink;
   /** String ids shared with the agent (its Recorder.str); own ids from 1 when absent. */
   str?: (text: string, intern?: boolean) => number;
+  /**
+   * A fresh string id whose records the runtime writes itself (the agent's
+   * Recorder.reserveId; 0: none). With `str` and without this, previews go through `str`.
+   */
+  stringId?: () => number;
   /** Records per recordBatch call; 1 writes each event at once. Default 256. */
   batchSize?: number;
   /** Flush a partly filled batch this often (an unref'd timer); 0 for never. Default 50. */
@@ -236,6 +242,9 @@ class YieldStep {
 }
 
 const RECORD_WORDS = 16;
+/** zig/layout.zig: EventKind.string and a fragment's payload bytes (from byte 32). */
+const STRING_KIND = 1;
+const STRING_FRAGMENT_BYTES = 32;
 /** queueMicrotask as it was when the agent loaded (a program may replace the global). */
 const enqueueMicrotask: ((task: () => void) => void) | undefined =
   typeof queueMicrotask === "function" ? queueMicrotask.bind(globalThis) : undefined;
@@ -248,7 +257,11 @@ export class FunctionRuntime {
   unrecorded = 0;
   private readonly sink: RecordSink;
   private readonly words: Uint32Array;
+  /** The same buffer as bytes, for the string fragments written into it. */
+  private readonly bytes: Uint8Array;
   private readonly capacity: number;
+  /** Fresh string ids for previews written into the batch (see previewId). */
+  private readonly stringId: (() => number) | undefined;
   private count = 0;
   /**
    * The sink's clock, when events are batched (unbatched events are stamped as written):
@@ -309,10 +322,16 @@ export class FunctionRuntime {
     this.sink = options.sink;
     this.capacity = options.sink.recordBatch ? Math.max(1, options.batchSize ?? 256) : 1;
     this.words = new Uint32Array(this.capacity * RECORD_WORDS);
+    this.bytes = new Uint8Array(this.words.buffer);
     const sink = options.sink;
     this.clock = this.capacity > 1 && typeof sink.now === "function" ? () => sink.now!() : undefined;
     this.types = options.types;
     this.str = options.str ?? ((text, intern = true) => this.ownString(text, intern));
+    // Previews go into the batch as string records (preview-bytes.ts) when the batch holds
+    // the longest (3 bytes a character) with its event.
+    const previewChars = Math.min(PREVIEW_LIMIT_CHARS, Math.max(8, options.previewChars ?? PREVIEW_MAX_CHARS));
+    const inline = previewChars <= BYTE_PREVIEW_MAX_CHARS && this.capacity > Math.ceil((3 * previewChars + 3) / STRING_FRAGMENT_BYTES) + 1;
+    this.stringId = !inline ? undefined : options.stringId ?? (options.str ? undefined : () => this.nextStringId++);
     this.hotLimit = Math.max(0, options.hotCallsPerSecond ?? DEFAULT_HOT_CALLS_PER_SECOND);
     this.hotSample = Math.max(0, Math.floor(options.hotSample ?? DEFAULT_HOT_SAMPLE));
     this.now = options.now ?? (() => performance.now());
@@ -537,7 +556,52 @@ export class FunctionRuntime {
 
   private preview(value: unknown): number {
     if (!this.types) return 0;
+    if (this.stringId !== undefined) {
+      const length = writePreview(value, this.types, this.previewLimits);
+      const id = length >= 0 ? this.batchString(length) : 0;
+      if (id !== 0) return id;
+    }
     return this.str(describe(value, this.types, this.previewLimits).preview, false);
+  }
+
+  /**
+   * The preview's UTF-8, from previewBytes(), as `string` records in the batch ahead of
+   * the event that refers to it: a few stores per byte instead of a native call. Returns
+   * the fresh string id, 0 when there is none to give.
+   */
+  private batchString(length: number): number {
+    const id = this.stringId!();
+    if (id === 0) return 0;
+    const fragments = length === 0 ? 1 : Math.ceil(length / STRING_FRAGMENT_BYTES);
+    // Room for the fragments and the event after them, so they go out in one batch.
+    if (this.count + fragments + 1 > this.capacity) this.flush();
+    this.queueFlush();
+    const first = this.count;
+    const words = this.words;
+    const bytes = this.bytes;
+    const source = previewBytes();
+    for (let f = 0; f < fragments; f++) {
+      const base = (first + f) * RECORD_WORDS;
+      // Words: 1 kind | fragment index << 16, 6 id, 7 the string's length in bytes; its
+      // 32 bytes from byte 32 (zig/ring.zig string_fragments).
+      words[base + 1] = STRING_KIND | (f << 16);
+      words[base + 6] = id;
+      words[base + 7] = length;
+      const from = f * STRING_FRAGMENT_BYTES;
+      const to = Math.min(length, from + STRING_FRAGMENT_BYTES);
+      let at = base * 4 + STRING_FRAGMENT_BYTES;
+      for (let i = from; i < to; i++) bytes[at++] = source[i]!;
+    }
+    this.count = first + fragments;
+    return id;
+  }
+
+  /** The first buffered record queues the flush at the end of the job. */
+  private queueFlush(): void {
+    if (this.count === 0 && this.flushAtJobEnd && !this.flushQueued) {
+      this.flushQueued = true;
+      enqueueMicrotask!(this.flushQueuedTask);
+    }
   }
 
   /**
@@ -564,10 +628,15 @@ export class FunctionRuntime {
 
   private argumentsPreview(args: ArrayLike<unknown>): number {
     if (!this.types) return 0;
-    const copy: unknown[] = [];
     const length = typeof args.length === "number" ? Math.min(args.length, 16) : 0;
+    if (this.stringId !== undefined) {
+      const written = writeArgumentsPreview(args, length, this.types, this.previewLimits);
+      const id = written >= 0 ? this.batchString(written) : 0;
+      if (id !== 0) return id;
+    }
+    const copy: unknown[] = [];
     for (let i = 0; i < length; i++) copy.push(args[i]);
-    return this.preview(copy);
+    return this.str(describe(copy, this.types, this.previewLimits).preview, false);
   }
 
   private errorFields(error: unknown): [number, number] {

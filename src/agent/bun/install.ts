@@ -56,6 +56,7 @@ export function install(): void {
         runtime = functions.startFunctionTracing({
           sink,
           str: (text, intern) => recorder?.str(text, intern) ?? 0,
+          stringId: () => recorder?.reserveId() ?? 0,
           types: require("node:util").types as TypeChecks,
           runtime: "bun",
         });

@@ -59,6 +59,7 @@ export function install(): void {
       runtime = functions.startFunctionTracing({
         sink: addon,
         str: (text, intern) => recorder?.str(text, intern) ?? 0,
+        stringId: () => recorder?.reserveId() ?? 0,
         types: (require("node:util") as { types: TypeChecks }).types,
         runtime: "node",
         esmLoader: env.SCOPE_ESM_LOADER,

@@ -28,6 +28,8 @@ export interface TypeChecks {
 
 export const PREVIEW_MAX_CHARS = 96;
 const MAX_NODES = 48;
+/** How many values a default preview walks (src/instrument/preview-bytes.ts walks the same). */
+export const PREVIEW_MAX_NODES = MAX_NODES;
 export const PREVIEW_MAX_DEPTH = 3;
 /** The most a caller may ask for (function tracing's `previewDepth` / `previewChars` settings). */
 export const PREVIEW_LIMIT_DEPTH = 16;
@@ -38,7 +40,7 @@ export interface PreviewLimits {
   depth?: number;
   chars?: number;
 }
-const SECRET_KEY = /pass(?:word|wd|phrase)?|token|authori[sz]ation|cookie|secret|key|credential|session/i;
+export const SECRET_KEY = /pass(?:word|wd|phrase)?|token|authori[sz]ation|cookie|secret|key|credential|session/i;
 export const REDACTED = "[redacted]";
 const REDACTED_JSON = JSON.stringify(REDACTED);
 

@@ -79,6 +79,14 @@ export class Recorder {
     }
   }
 
+  /**
+   * A fresh string id whose `string` records the caller writes itself (function tracing
+   * writes previews into its record batch: runtime.ts), so ids stay unique per thread.
+   */
+  reserveId(): number {
+    return this.nextId++;
+  }
+
   /** Counts an error of the agent's own; the first few are recorded with their message. */
   fail(error: unknown): void {
     this.errors++;

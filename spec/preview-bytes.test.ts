@@ -1,0 +1,100 @@
+/**
+ * Function tracing's byte previews (src/instrument/preview-bytes.ts) against the
+ * reference, preview.ts's preview(): the same text, as UTF-8, for every kind of value,
+ * every cut and every limit, or -1 (the runtime then takes preview()'s string).
+ */
+import { describe as group, expect, test } from "bun:test";
+import { types } from "node:util";
+import { preview } from "../src/agent/shared/preview";
+import { BYTE_PREVIEW_MAX_CHARS, previewBytes, writeArgumentsPreview, writePreview } from "../src/instrument/preview-bytes";
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const text = (length: number) => decoder.decode(previewBytes().subarray(0, length));
+
+function expectSame(value: unknown, limits = { depth: 3, chars: 96 }): void {
+  const length = writePreview(value, types, limits);
+  const reference = preview(value, types, limits);
+  if (length < 0) {
+    // Only where the kept text holds a surrogate (the native UTF-8 conversion's business).
+    expect(/[\ud800-\udfff]/.test(reference)).toBe(true);
+    return;
+  }
+  expect(text(length)).toBe(reference);
+  expect(length).toBe(Buffer.byteLength(reference));
+}
+
+let ran = false;
+const getter = {
+  get g() {
+    ran = true;
+    return 1;
+  },
+  v: 2,
+};
+const reprototyped = Object.setPrototypeOf(new Map([[1, 2]]), Object.prototype);
+const nullProto = Object.assign(Object.create(null), { a: 1, "b c": "d\"e" });
+const holes = [1, , 3]; // eslint-disable-line no-sparse-arrays
+const arrayGetter = [1, 2];
+Object.defineProperty(arrayGetter, 1, { get: () => ((ran = true), 0), enumerable: true });
+const values: unknown[] = [
+  undefined, null, true, false, 0, -0, 1, -1, 42, 2 ** 31, 2 ** 53, 1.5, 0.1, -2.75, 1e21, 1e-7, NaN, Infinity, -Infinity, 10n, -3n,
+  "", "plain", 'quote " and \\ backslash', "tab\tnew\nline", "é accent", "…ellipsis", "日本語", "emoji 😀 pair", "lone \ud800 high",
+  "x".repeat(95), "x".repeat(96), "x".repeat(97), "é".repeat(200),
+  Symbol("s"), () => 1, function named() {},
+  [], [1, 2, 3], holes, arrayGetter, [[[[[1]]]]], Array.from({ length: 80 }, (_, i) => i),
+  {}, { a: 1 }, { unit: 1.5, discount: 0 }, { nested: { one: { two: { three: 3 } } } }, getter, nullProto,
+  { password: "hunter2", token: 5, apiKey: { deep: 1 }, session: undefined }, { "k\u00e9y": 1, "with\"quote": 2 },
+  Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`key${i}`, i])),
+  new Map([[1, 2]]), new Set([1]), new Date(0), new ArrayBuffer(8), new SharedArrayBuffer(4), new Uint8Array(3), new DataView(new ArrayBuffer(2)),
+  new Proxy({}, { ownKeys: () => ((ran = true), []) }), reprototyped, new (class Point { x = 1; y = 2 })(),
+  { list: [1, "two", { three: [3] }], when: new Date(0), map: new Map(), text: "y".repeat(300) },
+  { deep: { "日本": { "語": "…" } } },
+];
+
+group("byte previews are preview()'s text, as UTF-8", () => {
+  test("every kind of value at the default limits, without running program code", () => {
+    ran = false;
+    for (const value of values) expectSame(value);
+    expect(ran).toBe(false);
+  });
+
+  test("every depth and length, cuts at every position", () => {
+    for (const depth of [0, 1, 2, 3, 6, 16]) {
+      for (const chars of [8, 9, 10, 13, 20, 31, 32, 33, 64, 96, 97, 200, 500, BYTE_PREVIEW_MAX_CHARS]) {
+        for (const value of values) expectSame(value, { depth, chars });
+      }
+    }
+  });
+
+  test("random nested values", () => {
+    let seed = 12345;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const atoms = ["a", "é", "…", "😀", 1, 2.5, -0, null, undefined, true, 7n, "quote\"", "x".repeat(40)];
+    const make = (depth: number): unknown => {
+      const r = random();
+      if (depth > 4 || r < 0.4) return atoms[Math.floor(random() * atoms.length)];
+      const size = Math.floor(random() * 6);
+      if (r < 0.7) return Array.from({ length: size }, () => make(depth + 1));
+      return Object.fromEntries(Array.from({ length: size }, (_, i) => [["k", "secret", "ké", `n${i}`][Math.floor(random() * 4)]! + i, make(depth + 1)]));
+    };
+    for (let i = 0; i < 2000; i++) {
+      const value = make(0);
+      expectSame(value, { depth: 1 + Math.floor(random() * 5), chars: 8 + Math.floor(random() * 120) });
+    }
+  });
+
+  test("a call's arguments are previewed as the array of them", () => {
+    const lists: unknown[][] = [[], [1], [{ unit: 1.5 }, 3], ["x".repeat(200)], values.slice(0, 20), Array.from({ length: 16 }, (_, i) => ({ i }))];
+    for (const list of lists) {
+      for (const limits of [{ depth: 3, chars: 96 }, { depth: 0, chars: 96 }, { depth: 1, chars: 20 }, { depth: 6, chars: 1000 }]) {
+        // `arguments` itself, as the runtime gets it.
+        const length = (function (..._: unknown[]) {
+          return writeArgumentsPreview(arguments, arguments.length, types, limits);
+        })(...list);
+        const reference = preview([...list], types, limits);
+        if (length < 0) expect(/[\ud800-\udfff]/.test(reference)).toBe(true);
+        else expect(text(length)).toBe(reference);
+      }
+    }
+  });
+});

@@ -1,0 +1,288 @@
+/**
+ * Function tracing's previews, written as UTF-8 bytes instead of built as a string: the
+ * same walk and the same text as src/agent/shared/preview.ts's `preview()` (which stays
+ * the reference; spec/preview-bytes.test.ts compares the two on every kind of value), but
+ * no string is concatenated, flattened and converted per event. At the full level every
+ * call and return previews a value, and building that string and handing it to the
+ * native side cost more than the walk itself (BENCHMARKS.md "Function previews").
+ *
+ * The walk keeps its state in module variables, as preview.ts does: it never calls
+ * program code, so it cannot be re-entered. It gives up (returns -1) on a lone or paired
+ * surrogate among the characters kept, where the native UTF-8 conversion has rules of
+ * its own; the caller then takes preview.ts's string.
+ */
+import { PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, PREVIEW_MAX_NODES, REDACTED, SECRET_KEY, type TypeChecks } from "../agent/shared/preview";
+
+/** Longest preview (characters) written here; longer limits use preview.ts. */
+export const BYTE_PREVIEW_MAX_CHARS = 1023;
+
+const REDACTED_JSON = JSON.stringify(REDACTED);
+const byteLengthOfView = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!;
+const byteLengthOfDataView = Object.getOwnPropertyDescriptor(DataView.prototype, "byteLength")!.get!;
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!;
+const byteLengthOfBuffer = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength")!.get!;
+const byteLengthOfShared =
+  typeof SharedArrayBuffer === "function" ? Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, "byteLength")!.get! : undefined;
+const mapSize = Object.getOwnPropertyDescriptor(Map.prototype, "size")!.get!;
+const setSize = Object.getOwnPropertyDescriptor(Set.prototype, "size")!.get!;
+const isView = ArrayBuffer.isView;
+const isArray = Array.isArray;
+const keysOf = Object.keys;
+const prototypeOf = Object.getPrototypeOf;
+const objectPrototype = Object.prototype;
+const ownDescriptor = Object.getOwnPropertyDescriptor;
+const isInteger = Number.isInteger;
+
+/** `"key":` and whether the key looks secret, once per key (as preview.ts's keyInfo). */
+interface KeyInfo {
+  text: string;
+  secret: boolean;
+}
+const MAX_CACHED_KEYS = 1024;
+const MAX_CACHED_KEY_CHARS = 64;
+const keyCache = new Map<string, KeyInfo>();
+
+function keyInfo(key: string): KeyInfo {
+  const known = keyCache.get(key);
+  if (known !== undefined) return known;
+  const info: KeyInfo = { text: `${quote(key)}:`, secret: SECRET_KEY.test(key) };
+  if (key.length <= MAX_CACHED_KEY_CHARS && keyCache.size < MAX_CACHED_KEYS) keyCache.set(key, info);
+  return info;
+}
+
+function quote(text: string): string {
+  return printable(text) ? `"${text}"` : JSON.stringify(text);
+}
+
+/** Printable ASCII with nothing JSON escapes: quoted as is. */
+function printable(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+  }
+  return true;
+}
+
+/**
+ * String(n) for a number that is not an integer costs ~170 ns in V8 (shortest round-trip
+ * digits); programs pass the same few fractions again and again. Cleared when full.
+ */
+const MAX_CACHED_NUMBERS = 1024;
+const numberCache = new Map<number, string>();
+
+function numberText(value: number): string {
+  if (isInteger(value)) return String(value);
+  const known = numberCache.get(value);
+  if (known !== undefined) return known;
+  const text = String(value);
+  if (numberCache.size >= MAX_CACHED_NUMBERS) numberCache.clear();
+  numberCache.set(value, text);
+  return text;
+}
+
+// The walk's state. `chars` is the length preview.ts's text would have; bytes are kept
+// for its first maxChars characters only (what survives the final cut).
+let types: TypeChecks;
+let buffer = new Uint8Array(0);
+let at = 0;
+let chars = 0;
+/** Bytes before character maxChars - 1: where the cut puts "…". */
+let cutAt = 0;
+let failed = false;
+/** Character maxChars - 1 is a surrogate: fine if the cut replaces it, else a failure. */
+let lastSurrogate = false;
+let nodes = 0;
+let maxChars = PREVIEW_MAX_CHARS;
+let maxDepth = PREVIEW_MAX_DEPTH;
+let maxNodes = PREVIEW_MAX_NODES;
+
+/** preview.ts's `out += text` while `out.length <= maxChars`. */
+function emit(text: string): void {
+  if (chars > maxChars) return;
+  const length = text.length;
+  const keep = Math.min(length, maxChars - chars);
+  for (let i = 0; i < keep; i++) {
+    if (chars + i === maxChars - 1) cutAt = at;
+    const code = text.charCodeAt(i);
+    if (code < 0x80) buffer[at++] = code;
+    else if (code < 0x800) {
+      buffer[at++] = 0xc0 | (code >> 6);
+      buffer[at++] = 0x80 | (code & 0x3f);
+    } else if (code >= 0xd800 && code <= 0xdfff) {
+      // The last kept character is cut when the text runs on: decided at the end.
+      if (chars + i !== maxChars - 1) {
+        failed = true;
+        return;
+      }
+      lastSurrogate = true;
+    } else {
+      buffer[at++] = 0xe0 | (code >> 12);
+      buffer[at++] = 0x80 | ((code >> 6) & 0x3f);
+      buffer[at++] = 0x80 | (code & 0x3f);
+    }
+  }
+  chars += length;
+}
+
+/** A string value, quoted, as preview.ts's walkValue (the quotes written around it, no copy). */
+function emitString(value: string): void {
+  if (chars > maxChars) return;
+  const text = value.length > maxChars ? value.slice(0, maxChars) : value;
+  if (!printable(text)) return emit(JSON.stringify(text));
+  emit('"');
+  emit(text);
+  emit('"');
+}
+
+function walkValue(value: unknown, depth: number): void {
+  nodes++;
+  switch (typeof value) {
+    case "string":
+      return emitString(value);
+    case "number":
+      return emit(numberText(value));
+    case "boolean":
+      return emit(value ? "true" : "false");
+    case "bigint":
+      return emit(String(value));
+    case "undefined":
+      return emit("undefined");
+    case "symbol":
+      return emit("[symbol]");
+    case "function":
+      return emit("[function]");
+  }
+  if (value === null) return emit("null");
+  walkObject(value as object, depth);
+}
+
+function walkObject(value: object, depth: number): void {
+  const t = types;
+  if (t.isProxy(value)) return emit("[Proxy]");
+  if (isView(value)) {
+    const typed = typedArrayTag.call(value) !== undefined;
+    return binary("view", (typed ? byteLengthOfView : byteLengthOfDataView).call(value) as number);
+  }
+  if (!isArray(value)) {
+    const proto = prototypeOf(value);
+    if (proto === objectPrototype || proto === null) {
+      if (depth >= maxDepth || nodes > maxNodes) return emit("{…}");
+      return walkRecord(value, depth);
+    }
+    if (t.isArrayBuffer(value)) return binary("ArrayBuffer", byteLengthOfBuffer.call(value) as number);
+    if (byteLengthOfShared && t.isSharedArrayBuffer(value)) return binary("SharedArrayBuffer", byteLengthOfShared.call(value) as number);
+    if (t.isDate(value)) return emit("[Date]");
+    if (t.isMap(value)) return emit(`Map(${mapSize.call(value)})`);
+    if (t.isSet(value)) return emit(`Set(${setSize.call(value)})`);
+    if (depth >= maxDepth || nodes > maxNodes) return emit("{…}");
+    return walkRecord(value, depth);
+  }
+  if (depth >= maxDepth || nodes > maxNodes) return emit("[…]");
+  walkArray(value as unknown[], depth);
+}
+
+function binary(name: string, bytes: number): void {
+  emit(`[${name} ${bytes}B]`);
+}
+
+function walkArray(value: unknown[], depth: number): void {
+  emit("[");
+  const length = value.length;
+  for (let i = 0; i < length; i++) {
+    if (i > 0) emit(",");
+    if (nodes > maxNodes) return emit("…]");
+    const descriptor = ownDescriptor(value, i);
+    if (descriptor && "value" in descriptor) walkValue(descriptor.value, depth + 1);
+    else if (descriptor) emit("[getter]");
+  }
+  emit("]");
+}
+
+function walkRecord(value: object, depth: number): void {
+  emit("{");
+  const keys = keysOf(value);
+  for (let i = 0; i < keys.length; i++) {
+    if (i > 0) emit(",");
+    if (nodes > maxNodes) return emit("…}");
+    const key = keyInfo(keys[i]!);
+    emit(key.text);
+    const descriptor = ownDescriptor(value, keys[i]!);
+    if (!descriptor || !("value" in descriptor)) emit("[getter]");
+    else if (key.secret) {
+      nodes++;
+      emit(REDACTED_JSON);
+    } else walkValue(descriptor.value, depth + 1);
+  }
+  emit("}");
+}
+
+/** Limits as the runtime gives them (already clamped): depth, characters (≤ BYTE_PREVIEW_MAX_CHARS). */
+export interface ByteLimits {
+  depth: number;
+  chars: number;
+}
+
+function begin(checks: TypeChecks, limits: ByteLimits): void {
+  types = checks;
+  maxChars = limits.chars;
+  maxDepth = limits.depth;
+  maxNodes = maxChars > PREVIEW_MAX_CHARS ? Math.ceil((PREVIEW_MAX_NODES * maxChars) / PREVIEW_MAX_CHARS) : PREVIEW_MAX_NODES;
+  const room = 3 * maxChars + 8;
+  if (buffer.length < room) buffer = new Uint8Array(room);
+  at = 0;
+  chars = 0;
+  cutAt = 0;
+  failed = false;
+  lastSurrogate = false;
+  nodes = 0;
+}
+
+/** The bytes written by begin()..walk: the UTF-8 of preview()'s text, or -1 (use preview.ts). */
+function end(): number {
+  if (failed) return -1;
+  if (chars <= maxChars) return lastSurrogate ? -1 : at;
+  // preview.ts: text.slice(0, maxChars - 1) + "…".
+  buffer[cutAt] = 0xe2;
+  buffer[cutAt + 1] = 0x80;
+  buffer[cutAt + 2] = 0xa6;
+  return cutAt + 3;
+}
+
+/**
+ * Writes the UTF-8 of `preview(value, checks, limits)` into `previewBytes()`; returns its
+ * length in bytes, or -1 when the caller must use preview.ts instead.
+ */
+export function writePreview(value: unknown, checks: TypeChecks, limits: ByteLimits): number {
+  begin(checks, limits);
+  walkValue(value, 0);
+  return end();
+}
+
+/**
+ * As writePreview of an array of `args[0..length)` (the preview of a call's arguments),
+ * without making the array: the same nodes, depth and text.
+ */
+export function writeArgumentsPreview(args: ArrayLike<unknown>, length: number, checks: TypeChecks, limits: ByteLimits): number {
+  begin(checks, limits);
+  // walkValue(array, 0): one node, then walkObject's depth check, then walkArray.
+  nodes++;
+  if (maxDepth <= 0 || nodes > maxNodes) emit("[…]");
+  else {
+    emit("[");
+    for (let i = 0; i < length; i++) {
+      if (i > 0) emit(",");
+      if (nodes > maxNodes) {
+        emit("…]");
+        return end();
+      }
+      walkValue(args[i], 1);
+    }
+    emit("]");
+  }
+  return end();
+}
+
+/** The buffer the last write went into (valid until the next write). */
+export function previewBytes(): Uint8Array {
+  return buffer;
+}
