@@ -80,6 +80,20 @@ function numberText(value: number): string {
   return text;
 }
 
+/** Writes a character above 0x7f as UTF-8; false for a surrogate (the caller gives up). */
+function wide(code: number): boolean {
+  if (code < 0x800) {
+    buffer[at++] = 0xc0 | (code >> 6);
+    buffer[at++] = 0x80 | (code & 0x3f);
+    return true;
+  }
+  if (code >= 0xd800 && code <= 0xdfff) return false;
+  buffer[at++] = 0xe0 | (code >> 12);
+  buffer[at++] = 0x80 | ((code >> 6) & 0x3f);
+  buffer[at++] = 0x80 | (code & 0x3f);
+  return true;
+}
+
 // The walk's state. `chars` is the length preview.ts's text would have; bytes are kept
 // for its first maxChars characters only (what survives the final cut).
 let types: TypeChecks;
@@ -100,25 +114,31 @@ let maxNodes = PREVIEW_MAX_NODES;
 function emit(text: string): void {
   if (chars > maxChars) return;
   const length = text.length;
+  if (chars + length < maxChars - 1) {
+    // The common case: every character kept, none of them where the cut may fall.
+    for (let i = 0; i < length; i++) {
+      const code = text.charCodeAt(i);
+      if (code < 0x80) buffer[at++] = code;
+      else if (!wide(code)) {
+        failed = true;
+        return;
+      }
+    }
+    chars += length;
+    return;
+  }
   const keep = Math.min(length, maxChars - chars);
   for (let i = 0; i < keep; i++) {
     if (chars + i === maxChars - 1) cutAt = at;
     const code = text.charCodeAt(i);
     if (code < 0x80) buffer[at++] = code;
-    else if (code < 0x800) {
-      buffer[at++] = 0xc0 | (code >> 6);
-      buffer[at++] = 0x80 | (code & 0x3f);
-    } else if (code >= 0xd800 && code <= 0xdfff) {
+    else if (!wide(code)) {
       // The last kept character is cut when the text runs on: decided at the end.
       if (chars + i !== maxChars - 1) {
         failed = true;
         return;
       }
       lastSurrogate = true;
-    } else {
-      buffer[at++] = 0xe0 | (code >> 12);
-      buffer[at++] = 0x80 | ((code >> 6) & 0x3f);
-      buffer[at++] = 0x80 | (code & 0x3f);
     }
   }
   chars += length;
