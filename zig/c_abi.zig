@@ -10,9 +10,11 @@ const ring = @import("ring.zig");
 const shm = @import("shm.zig");
 const clock = @import("clock.zig");
 const producer_module = @import("producer.zig");
+const trace_abi = @import("trace_abi.zig");
+const collector_module = @import("collector.zig");
 
 comptime {
-    _ = @import("trace_abi.zig");
+    _ = trace_abi;
 }
 
 /// Append values, never renumber: the TypeScript side maps them to messages.
@@ -302,6 +304,81 @@ export fn scope_producer_stats(producer_pointer: ?*anyopaque, out: ?*[2]u64) voi
 export fn scope_producer_lane(producer_pointer: ?*anyopaque) u32 {
     const producer = producer_handle(producer_pointer) orelse return 0;
     return producer.lane_index;
+}
+
+// ---------------------------------------------------------------------------------------
+// The collector's drain thread (collector.zig). Between start and stop it owns the ring's
+// consumer side and the trace writer: the caller neither drains nor appends meanwhile.
+
+fn collector_handle(pointer: ?*anyopaque) ?*collector_module.Collector {
+    return @ptrCast(@alignCast(pointer orelse return null));
+}
+
+/// Starts a thread that drains `ring` into `writer` (a trace_abi writer) until stopped.
+export fn scope_collector_start(ring_pointer: ?*anyopaque, writer_pointer: ?*anyopaque, out_collector: ?*?*anyopaque) Status {
+    const out = out_collector orelse return .invalid_argument;
+    out.* = null;
+    const handle = ring_handle(ring_pointer) orelse return .invalid_argument;
+    const writer = trace_abi.writer_handle(writer_pointer) orelse return .invalid_argument;
+    const collector = collector_module.Collector.create(allocator, &handle.mapping.ring, &writer.writer, @intCast(std.c.getpid())) catch return .system_resources;
+    collector.start() catch {
+        collector.destroy(allocator);
+        return .system_resources;
+    };
+    out.* = collector;
+    return .ok;
+}
+
+/// Drains what the ring holds now and ends the thread. Returns the trace status of the
+/// first failed write (0: none). The counts stay readable until scope_collector_free.
+export fn scope_collector_stop(collector_pointer: ?*anyopaque) u32 {
+    const collector = collector_handle(collector_pointer) orelse return 0;
+    collector.stop();
+    const err = collector.write_error orelse return 0;
+    return @intFromEnum(trace_abi.status_from_error(err));
+}
+
+export fn scope_collector_free(collector_pointer: ?*anyopaque) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    collector.stop();
+    collector.destroy(allocator);
+}
+
+/// [recorded, reported_lost, marked_lost, peak_records_per_second, thread_count] as f64.
+export fn scope_collector_totals(collector_pointer: ?*anyopaque, out: ?*[5]f64) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    const values = out orelse return;
+    values.* = .{
+        @floatFromInt(collector.recorded),
+        @floatFromInt(collector.reported_lost),
+        @floatFromInt(collector.marked_lost),
+        collector.peak_records_per_second,
+        @floatFromInt(collector.thread_count),
+    };
+}
+
+/// Records by kind: `kind_count` f64 values, indexed by kind.
+export fn scope_collector_kinds(collector_pointer: ?*anyopaque, out: ?[*]f64) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    const values = out orelse return;
+    for (collector.kind_counts, 0..) |count, kind| values[kind] = @floatFromInt(count);
+}
+
+/// The threads seen, as (pid, tid, reported_lost) f64 triples, at most `max`; returns how many.
+export fn scope_collector_threads(collector_pointer: ?*anyopaque, out: ?[*]f64, max: u32) u32 {
+    const collector = collector_handle(collector_pointer) orelse return 0;
+    const values = out orelse return 0;
+    var count: u32 = 0;
+    for (collector.threads) |entry| {
+        if (entry.key == 0) continue;
+        if (count >= max) break;
+        const key = entry.key - 1;
+        values[count * 3] = @floatFromInt(key >> 32);
+        values[count * 3 + 1] = @floatFromInt(key & 0xffff_ffff);
+        values[count * 3 + 2] = @floatFromInt(entry.reported_lost);
+        count += 1;
+    }
+    return count;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 test {
     _ = @import("layout.zig");
     _ = @import("c_abi.zig");
+    _ = @import("collector.zig");
     _ = @import("clock.zig");
     _ = @import("ring.zig");
     _ = @import("shm.zig");

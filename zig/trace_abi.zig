@@ -36,7 +36,7 @@ pub const TraceStatus = enum(u32) {
     _,
 };
 
-fn status_from_error(err: (trace_file.OpenError || trace_file.WriteError)) TraceStatus {
+pub fn status_from_error(err: (trace_file.OpenError || trace_file.WriteError)) TraceStatus {
     return switch (err) {
         error.OutOfMemory => .out_of_memory,
         error.FileNotFound => .not_found,
@@ -108,9 +108,10 @@ fn describe_open_error(err: trace_file.OpenError, diagnostic: trace_file.Diagnos
 // ---------------------------------------------------------------------------------------
 // Writer
 
-const WriterHandle = struct { writer: trace_file.Writer };
+/// Public for the collector's drain thread (c_abi.zig), which appends through it.
+pub const WriterHandle = struct { writer: trace_file.Writer };
 
-fn writer_handle(pointer: ?*anyopaque) ?*WriterHandle {
+pub fn writer_handle(pointer: ?*anyopaque) ?*WriterHandle {
     return @ptrCast(@alignCast(pointer orelse return null));
 }
 

@@ -29,6 +29,12 @@ const symbols = {
   scope_producer_write_batch: { args: [pointer, pointer, u32], returns: u32 },
   scope_producer_stats: { args: [pointer, pointer], returns: none },
   scope_producer_lane: { args: [pointer], returns: u32 },
+  scope_collector_start: { args: [pointer, pointer, pointer], returns: u32 },
+  scope_collector_stop: { args: [pointer], returns: u32 },
+  scope_collector_free: { args: [pointer], returns: none },
+  scope_collector_totals: { args: [pointer, pointer], returns: none },
+  scope_collector_kinds: { args: [pointer, pointer], returns: none },
+  scope_collector_threads: { args: [pointer, pointer, u32], returns: u32 },
   scope_clock_monotonic_ns: { args: [], returns: u64 },
   scope_clock_realtime_ns: { args: [], returns: u64 },
 } as const;
@@ -168,6 +174,11 @@ export class Ring {
     return this.handle;
   }
 
+  /** @internal the native handle, for DrainThread.start */
+  get nativeHandle(): Pointer {
+    return this.live();
+  }
+
   /**
    * Copies complete records into `buffer` (as many as fit, 64 bytes each, seq fields 0)
    * and returns how many. Reuse the buffer: the call allocates nothing.
@@ -282,6 +293,55 @@ export class Producer {
     if (this.handle === null) return;
     native().scope_producer_detach(this.handle);
     this.handle = null;
+  }
+}
+
+/** What a DrainThread counted, read once it stopped. */
+export interface DrainTotals {
+  recorded: number;
+  /** Losses the producers reported in their own `drop` records. */
+  reportedLost: number;
+  /** Overwritten records the thread marked with its own `drop` records. */
+  markedLost: number;
+  peakRecordsPerSecond: number;
+  /** Records by kind (index = kind). */
+  kinds: Float64Array;
+  /** The threads seen (string records aside) and the losses each reported. */
+  threads: { pid: number; tid: number; reportedLost: number }[];
+}
+
+const drainThreadsMax = 1 << 14;
+
+/**
+ * The collector's native drain thread (zig/collector.zig): sleeps on the ring's wake word,
+ * drains into the trace writer. Between start and stop the caller must neither drain the
+ * ring nor append to the writer.
+ */
+export class DrainThread {
+  private constructor(private handle: Pointer | null) {}
+
+  static start(ring: Ring, writerHandle: Pointer): DrainThread {
+    const out = new BigUint64Array(1);
+    check("drain thread start", ring.path, native().scope_collector_start(ring.nativeHandle, writerHandle, out));
+    return new DrainThread(Number(out[0]) as Pointer);
+  }
+
+  /** Drains what the ring holds now, ends the thread, returns what it counted, frees it. */
+  stop(): DrainTotals {
+    const handle = this.handle;
+    if (handle === null) throw new Error("drain thread already stopped");
+    this.handle = null;
+    const lib = native();
+    lib.scope_collector_stop(handle);
+    const totals = new Float64Array(5);
+    lib.scope_collector_totals(handle, totals);
+    const kinds = new Float64Array(1 << 16);
+    lib.scope_collector_kinds(handle, kinds);
+    const triples = new Float64Array(drainThreadsMax * 3);
+    const count = lib.scope_collector_threads(handle, triples, drainThreadsMax);
+    lib.scope_collector_free(handle);
+    const threads = Array.from({ length: count }, (_, i) => ({ pid: triples[i * 3]!, tid: triples[i * 3 + 1]!, reportedLost: triples[i * 3 + 2]! }));
+    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads };
   }
 }
 

@@ -200,6 +200,11 @@ export class TraceWriter {
     return this.handle;
   }
 
+  /** @internal the native handle, for the collector's drain thread (src/core/ring.ts DrainThread) */
+  get nativeHandle(): Pointer {
+    return this.live();
+  }
+
   /** Appends `count` 64-byte records from the start of `records` (all of it by default). */
   append(records: Uint8Array, count = records.byteLength / RECORD_SIZE): void {
     if (!Number.isInteger(count) || count < 0 || count * RECORD_SIZE > records.byteLength || count > 0xffff_ffff) {

@@ -4,16 +4,19 @@
  * file, and keeps the counts the summary reports. The events only it can see (how
  * the top process ended, losses no producer reported) it appends to the trace file itself.
  *
- * Keeping up: while a drain finds records it drains again on the next turn of the event
- * loop (setImmediate) instead of waiting for the timer, so a burst is drained at the
- * collector's full rate (BENCHMARKS.md); idle, it looks every `idleIntervalMs`. What a
- * burst puts past a full lane waits in the producer's overflow (zig/ring.zig, "Bursts").
+ * Keeping up: a native drain thread (zig/collector.zig, through DrainThread) sleeps on
+ * the ring's wake word, which producers bump when a lane passes half full, and drains
+ * and writes without the event loop; the counts come back when it stops. With --print
+ * (the live lines need each record here) the drain runs on the event loop instead:
+ * while a drain finds records it drains again on the next turn (setImmediate), idle it
+ * looks every `idleIntervalMs`. What a burst puts past a full lane waits in the
+ * producer's overflow (zig/ring.zig, "Bursts").
  */
 import type { ChalkInstance } from "chalk";
 import { rmSync, statSync } from "node:fs";
 import { EventKind, Offset, RECORD_SIZE, eventKindName } from "../core/layout";
 import { interpret, messageKey, type TraceEvent } from "../core/model";
-import { monotonicNs, Ring, type RingStats } from "../core/ring";
+import { DrainThread, monotonicNs, Ring, type RingStats } from "../core/ring";
 import { decodeRecord, encodeRecord, StringTable } from "../core/events";
 import { TraceWriter } from "../core/trace-file";
 import { formatEventLine } from "../dump/text";
@@ -28,6 +31,8 @@ export interface CollectorOptions {
   argv: string[];
   /** Receives one formatted line per event while the program runs (`--print`). */
   live?: (line: string) => void;
+  /** Where the drain runs: a native thread (default without `live`) or the event loop. */
+  drain?: "thread" | "event-loop";
   color: ChalkInstance;
 }
 
@@ -99,6 +104,7 @@ export class Collector {
   private peakSampleNs = monotonicNs();
   private peakSampleProduced = 0;
   private peakRecordsPerSecond = 0;
+  private drainThread: DrainThread | undefined;
 
   private constructor(
     private readonly options: CollectorOptions,
@@ -118,8 +124,35 @@ export class Collector {
       throw error;
     }
     const collector = new Collector(options, ring, writer);
-    collector.schedule(idleIntervalMs);
+    const drain = options.drain ?? (options.live ? "event-loop" : "thread");
+    if (drain === "thread") {
+      try {
+        collector.drainThread = DrainThread.start(ring, writer.nativeHandle);
+      } catch {
+        // No thread to be had (out of resources): the event loop drains instead.
+      }
+    }
+    if (!collector.drainThread) collector.schedule(idleIntervalMs);
     return collector;
+  }
+
+  /** Stops the drain thread (it drains what the ring holds first) and takes its counts. */
+  private stopDrainThread(): void {
+    const thread = this.drainThread;
+    if (!thread) return;
+    this.drainThread = undefined;
+    const totals = thread.stop();
+    this.recorded += totals.recorded;
+    this.reportedLost += totals.reportedLost;
+    this.markedLost += totals.markedLost;
+    this.peakRecordsPerSecond = Math.max(this.peakRecordsPerSecond, totals.peakRecordsPerSecond);
+    for (let kind = 0; kind < totals.kinds.length; kind++) this.kindCounts[kind]! += totals.kinds[kind]!;
+    for (const { pid, tid, reportedLost } of totals.threads) {
+      this.pids.add(pid);
+      const key = `${pid}/${tid}`;
+      this.threads.add(key);
+      if (reportedLost > 0) this.reportedLosses.set(key, (this.reportedLosses.get(key) ?? 0) + reportedLost);
+    }
   }
 
   private schedule(afterMs: number): void {
@@ -138,6 +171,7 @@ export class Collector {
    * returns how many records it moved.
    */
   drain(final = false, batchesMax = Infinity): number {
+    if (this.drainThread) throw new Error("the drain thread owns the ring while it runs");
     let moved = 0;
     for (let batches = 0; batches < batchesMax; batches++) {
       // The final drain also passes slots claimed by producers that died mid-write.
@@ -259,6 +293,7 @@ export class Collector {
     let dropped = 0;
     if (!this.finished) {
       this.finished = true;
+      this.stopDrainThread();
       this.drain();
       this.drain(true);
       if (end.childPid !== undefined) {

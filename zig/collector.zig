@@ -1,0 +1,239 @@
+//! The collector's drain thread: a native thread in the `scope` process that sleeps on
+//! the ring's wake word (Ring.wait_for_work: a futex producers bump when a lane passes
+//! half full or spills), drains every lane into the trace file and keeps the counts the
+//! summary needs (records by kind, the threads seen, the losses producers reported, the
+//! producers' peak rate). It owns the ring's consumer side and the trace writer while
+//! it runs: the caller touches neither between start and stop, then reads the counts.
+//! Why native: the drain no longer waits for the JavaScript event loop (a timer, a busy
+//! main thread) and costs no FFI crossing per batch (BENCHMARKS.md, "Collector").
+const std = @import("std");
+const assert = std.debug.assert;
+const layout = @import("layout.zig");
+const ring_module = @import("ring.zig");
+const trace_file = @import("trace_file.zig");
+const clock = @import("clock.zig");
+
+const Record = layout.Record;
+
+pub const batch_records: u32 = 4096;
+/// How long the thread sleeps when no producer wakes it: what a trickle of records waits.
+pub const idle_timeout_ns: u64 = 10 * std.time.ns_per_ms;
+/// The shortest window the producers' peak rate is measured over.
+pub const peak_window_ns: u64 = 10 * std.time.ns_per_ms;
+/// (pid, tid) pairs remembered; more are still drained, only not told apart.
+pub const threads_max: u32 = 1 << 14;
+pub const kind_count: u32 = 1 << 16;
+
+const ThreadEntry = struct {
+    /// pid << 32 | tid, plus one (0 marks an empty entry).
+    key: u64 = 0,
+    /// Losses this thread's producer reported (its `drop` records).
+    reported_lost: u64 = 0,
+};
+
+pub const Collector = struct {
+    ring: *ring_module.Ring,
+    writer: *trace_file.Writer,
+    own_pid: u32,
+    thread: ?std.Thread = null,
+    stop_requested: std.atomic.Value(bool) = .init(false),
+    buffer: []Record,
+    kind_counts: []u64,
+    threads: []ThreadEntry,
+    thread_count: u32 = 0,
+    recorded: u64 = 0,
+    reported_lost: u64 = 0,
+    /// Overwritten records the collector marked with its own `drop` records.
+    marked_lost: u64 = 0,
+    peak_records_per_second: f64 = 0,
+    peak_sample_ns: u64 = 0,
+    peak_sample_produced: u64 = 0,
+    /// The first write error; after it the thread still drains (producers never stall)
+    /// but writes nothing more.
+    write_error: ?trace_file.WriteError = null,
+
+    pub fn create(allocator: std.mem.Allocator, ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid: u32) error{OutOfMemory}!*Collector {
+        const collector = try allocator.create(Collector);
+        errdefer allocator.destroy(collector);
+        const buffer = try allocator.alloc(Record, batch_records);
+        errdefer allocator.free(buffer);
+        const kind_counts = try allocator.alloc(u64, kind_count);
+        errdefer allocator.free(kind_counts);
+        const threads = try allocator.alloc(ThreadEntry, threads_max);
+        @memset(kind_counts, 0);
+        @memset(threads, .{});
+        collector.* = .{
+            .ring = ring,
+            .writer = writer,
+            .own_pid = own_pid,
+            .buffer = buffer,
+            .kind_counts = kind_counts,
+            .threads = threads,
+            .peak_sample_ns = clock.monotonic_ns(),
+        };
+        return collector;
+    }
+
+    pub fn destroy(collector: *Collector, allocator: std.mem.Allocator) void {
+        assert(collector.thread == null);
+        allocator.free(collector.buffer);
+        allocator.free(collector.kind_counts);
+        allocator.free(collector.threads);
+        allocator.destroy(collector);
+    }
+
+    pub fn start(collector: *Collector) std.Thread.SpawnError!void {
+        assert(collector.thread == null);
+        collector.thread = try std.Thread.spawn(.{}, run, .{collector});
+    }
+
+    /// Drains what the ring holds now, then ends the thread. The caller's final drain
+    /// (drain_final, once every producer ended) comes after.
+    pub fn stop(collector: *Collector) void {
+        const thread = collector.thread orelse return;
+        collector.stop_requested.store(true, .release);
+        collector.ring.wake();
+        thread.join();
+        collector.thread = null;
+    }
+
+    fn run(collector: *Collector) void {
+        while (true) {
+            // Acquire: pairs with stop's release; the drain below then sees all it must.
+            const stopping = collector.stop_requested.load(.acquire);
+            const moved = collector.drain_all();
+            collector.sample_peak();
+            if (stopping) return;
+            if (moved == 0) collector.ring.wait_for_work(idle_timeout_ns);
+        }
+    }
+
+    /// Drains until the ring has nothing complete left; returns the records moved.
+    pub fn drain_all(collector: *Collector) u64 {
+        var moved: u64 = 0;
+        while (true) {
+            const count = collector.ring.drain(collector.buffer);
+            if (count == 0) break;
+            moved += count;
+            collector.account(collector.buffer[0..count]);
+            collector.append(collector.buffer[0..count]);
+        }
+        collector.mark_overwritten();
+        return moved;
+    }
+
+    fn append(collector: *Collector, records: []const Record) void {
+        if (collector.write_error != null) return;
+        collector.writer.append(std.mem.sliceAsBytes(records)) catch |err| {
+            collector.write_error = err;
+        };
+    }
+
+    fn account(collector: *Collector, records: []const Record) void {
+        var last_key: u64 = 0;
+        for (records) |*record| {
+            collector.kind_counts[record.kind] += 1;
+            if (record.kind == @intFromEnum(layout.EventKind.string)) continue;
+            const key = (@as(u64, record.pid) << 32 | record.tid) + 1;
+            const is_drop = record.kind == @intFromEnum(layout.EventKind.drop);
+            // Records come in runs from one lane: look the thread up when it changes.
+            if (key == last_key and !is_drop) continue;
+            last_key = key;
+            const entry = collector.thread_entry(key) orelse continue;
+            if (is_drop) {
+                entry.reported_lost += record.a;
+                collector.reported_lost += record.a;
+            }
+        }
+        collector.recorded += records.len;
+    }
+
+    fn thread_entry(collector: *Collector, key: u64) ?*ThreadEntry {
+        assert(key != 0);
+        const mask = threads_max - 1;
+        var index: u32 = @truncate(std.hash.int(key) & mask);
+        var probes: u32 = 0;
+        while (probes < threads_max) : (probes += 1) {
+            const entry = &collector.threads[index];
+            if (entry.key == key) return entry;
+            if (entry.key == 0) {
+                // Keep a quarter free so probes stay short; past that, threads go uncounted.
+                if (collector.thread_count >= threads_max / 4 * 3) return null;
+                entry.key = key;
+                collector.thread_count += 1;
+                return entry;
+            }
+            index = (index + 1) & mask;
+        }
+        return null;
+    }
+
+    /// Overwritten records only the consumer sees: marked whenever their count grew.
+    fn mark_overwritten(collector: *Collector) void {
+        if (collector.ring.mode != .overwrite) return;
+        const overwritten = collector.ring.stats().overwritten;
+        if (overwritten <= collector.marked_lost) return;
+        var record = std.mem.zeroes(Record);
+        record.kind = @intFromEnum(layout.EventKind.drop);
+        record.timestamp_ns = clock.monotonic_ns();
+        record.pid = collector.own_pid;
+        record.a = overwritten - collector.marked_lost;
+        collector.append((&record)[0..1]);
+        collector.marked_lost = overwritten;
+    }
+
+    fn sample_peak(collector: *Collector) void {
+        const now_ns = clock.monotonic_ns();
+        const elapsed_ns = now_ns -| collector.peak_sample_ns;
+        if (elapsed_ns < peak_window_ns) return;
+        const stats = collector.ring.stats();
+        const produced = stats.written + stats.overflow_pending + stats.dropped;
+        const delta: f64 = @floatFromInt(produced -| collector.peak_sample_produced);
+        const rate = delta * std.time.ns_per_s / @as(f64, @floatFromInt(elapsed_ns));
+        collector.peak_records_per_second = @max(collector.peak_records_per_second, rate);
+        collector.peak_sample_ns = now_ns;
+        collector.peak_sample_produced = produced;
+    }
+};
+
+const testing = std.testing;
+
+test "collector: the thread drains bursts woken by producers, counts kinds, threads and reported losses" {
+    const page = ring_module.page_size_bytes;
+    const lane_capacity: u32 = 64;
+    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page), ring_module.size_bytes(2, lane_capacity));
+    defer testing.allocator.free(memory);
+    @memset(memory, 0);
+    var ring = try ring_module.Ring.format(memory, .{ .lane_count = 2, .lane_capacity_slots = lane_capacity, .mode = .discard, .collector_pid = @intCast(std.c.getpid()), .overflow_capacity_records = 1 << 17 });
+    var path_buffer: [64]u8 = undefined;
+    const path = try std.fmt.bufPrintSentinel(&path_buffer, "/tmp/scope-test-collector-{d}.bin", .{std.c.getpid()}, 0);
+    var writer = try trace_file.Writer.open(testing.allocator, path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
+    defer _ = std.c.unlink(path);
+    defer writer.deinit(testing.allocator);
+    const collector = try Collector.create(testing.allocator, &ring, &writer, 99);
+    defer collector.destroy(testing.allocator);
+    try collector.start();
+    errdefer collector.stop();
+    var producers = [_]ring_module.Producer{ ring.attach(10, 0), ring.attach(11, 4) };
+    // Far more than the lanes hold: the thread must keep up (woken, not only timed out)
+    // or the producers' overflows take the rest; nothing is dropped either way.
+    const per_producer: u64 = 50_000;
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.function_call);
+    var index: u64 = 0;
+    while (index < per_producer) : (index += 1) {
+        for (&producers) |*producer| try testing.expect(producer.write(&record));
+    }
+    for (&producers) |*producer| producer.detach();
+    collector.stop();
+    try testing.expectEqual(@as(?trace_file.WriteError, null), collector.write_error);
+    try testing.expectEqual(2 * per_producer, collector.recorded);
+    try testing.expectEqual(2 * per_producer, collector.kind_counts[@intFromEnum(layout.EventKind.function_call)]);
+    try testing.expectEqual(@as(u32, 2), collector.thread_count);
+    try testing.expectEqual(@as(u64, 0), collector.reported_lost);
+    try testing.expect(collector.peak_records_per_second >= 0);
+    const stats = ring.stats();
+    try testing.expectEqual(2 * per_producer, stats.received);
+    try testing.expectEqual(@as(u64, 0), stats.dropped + stats.overflow_pending + stats.pending);
+    try testing.expectEqual(2 * per_producer, writer.records_count);
+}
