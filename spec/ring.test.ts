@@ -160,14 +160,18 @@ describe("ring through bun:ffi", () => {
     ring.close();
   });
 
-  test("producers take lanes round-robin", () => {
+  test("producers take an empty lane each; lane 0 is shared once the others are taken", () => {
     const path = ringPath("lanes");
     const ring = Ring.create(path, { laneCount: 3, laneCapacitySlots: 8, mode: "discard" });
     const producers = Array.from({ length: 4 }, (_, i) => ring.attachProducer(1, i));
-    expect(producers.map((producer) => producer.lane)).toEqual([0, 1, 2, 0]);
+    expect(producers.map((producer) => producer.lane)).toEqual([1, 2, 0, 0]);
     expect(ring.stats().producersAttached).toBe(4);
     for (const producer of producers) producer.detach();
     expect(ring.stats().producersAttached).toBe(0);
+    // Detached lanes are empty again: the next producer takes the next one round-robin.
+    const again = ring.attachProducer(1, 5);
+    expect(again.lane).toBe(1);
+    again.detach();
     ring.close();
   });
 
@@ -272,6 +276,26 @@ describe("scope.node from a real node process", () => {
     expect(main[133]!.kind).toBe(0);
     expect(worker.map((record) => [record.kind, record.a])).toEqual([[12, 42n]]);
     expect(ring.stats().producersAttached).toBe(0);
+    ring.close();
+  });
+
+  test("a lane held by a process that exited without detaching is taken over by the next producer", async () => {
+    const path = ringPath("napi-exit");
+    const ring = Ring.create(path, { laneCount: 3, laneCapacitySlots: 64, mode: "discard" });
+    // process.exit skips the addon's detach: the lane stays held by a pid that is gone.
+    const script = `const a = require(process.argv[1]); a.attach(process.argv[2], 0); a.record(13, 0, 1, 0, 0, 0, 0); process.exit(0);`;
+    const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+    expect({ exitCode: await child.exited, stderr: await new Response(child.stderr).text() }).toEqual({ exitCode: 0, stderr: "" });
+    expect(ring.stats().producersAttached).toBe(1);
+    // Tickets 1, 2, 3: lane 1 (taken over from the dead holder), lane 2, then lane 0 shared.
+    const producers = Array.from({ length: 3 }, (_, i) => ring.attachProducer(1, i));
+    expect(producers.map((producer) => producer.lane)).toEqual([1, 2, 0]);
+    expect(ring.stats().producersAttached).toBe(3);
+    expect(producers[0]!.record(EventKind.agent_error, 0, 2, 0, 0, 0, 0)).toBe(true);
+    const buffer = new Uint8Array(8 * RECORD_SIZE);
+    expect(ring.drain(buffer)).toBe(2);
+    expect([readRecord(buffer, 0).a, readRecord(buffer, 1).a]).toEqual([1n, 2n]);
+    for (const producer of producers) producer.detach();
     ring.close();
   });
 });

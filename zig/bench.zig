@@ -1,6 +1,9 @@
 //! `zig build bench`: native ring throughput in a /dev/shm mapping.
 //!
-//! For 1, 2 and 4 producer threads (each on its own lane, as after round-robin attach):
+//! Rings of 16 lanes, as `scope run` makes. For 1, 2 and 4 producer threads, each
+//! attached as the agents do (Ring.attach: an empty lane, held exclusively), or, in the
+//! "shared" rows, attached to lane 0 as a lane shared with others (the atomic claim a
+//! lane needs when producers outnumber lanes):
 //!   - no consumer: overwrite mode (a flight recorder never refuses), so every write is a
 //!     full write, not the cheap drop path;
 //!   - with a consumer draining in batches of up to 4096 (discard mode) that, like the
@@ -10,13 +13,14 @@
 //!     share dropped;
 //! each with the timestamp given by the caller, stamped natively from the TSC (the ring's
 //! calibration, clock.zig), and stamped natively by CLOCK_MONOTONIC through the vDSO (the
-//! fallback).
+//! fallback). ns/event is wall time per producer; CPU ns/ev is the producers' own CPU
+//! time per event (steadier on a shared machine, where wall time includes waiting).
 //!
 //! Then the floor, in the same process: one thread in a ring-sized buffer (a lane of the
 //! same /dev/shm mapping, sequential slots) doing only what any stamped record must cost,
 //! a TSC read and conversion plus one 64-byte store, and a plain TSC read alone; rounds
-//! alternate floor and producer (one producer, overwrite, no consumer) and the medians
-//! give the producer's ratio to its floor.
+//! alternate floor and producer (one producer, overwrite, no consumer) and the medians of
+//! the thread's CPU time per event give the producer's ratio to its floor.
 //!
 //! `drift` calibrates the TSC several times, as ring creators do, and prints how far each
 //! line is from CLOCK_MONOTONIC as time passes, and what a calibration costs.
@@ -32,6 +36,8 @@ const shm = @import("shm.zig");
 const clock = @import("clock.zig");
 
 const lane_capacity_slots: u32 = 1 << 16;
+/// As `scope run` (src/run/collector.ts).
+const lane_count: u32 = 16;
 const drain_batch_records = 4096;
 const producers_max = 4;
 const batch_max = 64;
@@ -41,19 +47,27 @@ const Shared = struct {
     events_per_producer: u64,
     stamp: Stamp,
     batch: u32,
+    sharing: ring_module.Sharing,
     ready: std.atomic.Value(u32) = .init(0),
     go: std.atomic.Value(u32) = .init(0),
     done: std.atomic.Value(u32) = .init(0),
+    /// The producers' CPU time in their write loops, summed.
+    cpu_ns: std.atomic.Value(u64) = .init(0),
 };
 
-fn producer_main(shared: *Shared, lane_index: u32) void {
-    var producer = shared.ring.attach_lane(lane_index, 1, lane_index);
+fn producer_main(shared: *Shared, producer_index: u32) void {
+    var producer = switch (shared.sharing) {
+        .exclusive => shared.ring.attach(1, producer_index),
+        .shared => shared.ring.attach_lane(0, .shared, 1, producer_index).?,
+    };
+    assert(producer.sharing == shared.sharing);
     var records: [batch_max]layout.Record = @splat(std.mem.zeroes(layout.Record));
     for (&records) |*record| record.kind = @intFromEnum(layout.EventKind.agent_error);
     // Monotonic: a start gate; the ring's own orderings carry the data.
     _ = shared.ready.fetchAdd(1, .monotonic);
     while (shared.go.load(.monotonic) == 0) std.atomic.spinLoopHint();
     var index: u64 = 0;
+    const cpu_start_ns = thread_cpu_ns();
     if (shared.batch == 1) {
         while (index < shared.events_per_producer) : (index += 1) {
             records[0].a = index;
@@ -67,6 +81,8 @@ fn producer_main(shared: *Shared, lane_index: u32) void {
             _ = producer.write_batch(records[0..shared.batch], 0);
         }
     }
+    // Monotonic: read after the join.
+    _ = shared.cpu_ns.fetchAdd(thread_cpu_ns() - cpu_start_ns, .monotonic);
     producer.detach();
     // Release: pairs with the consumer's acquire; it then drains what remains.
     _ = shared.done.fetchAdd(1, .release);
@@ -78,6 +94,8 @@ const Result = struct {
     clock_source: clock.Source,
     received: u64,
     stats: ring_module.Stats,
+    /// The producers' CPU time, summed.
+    cpu_ns: u64,
 };
 
 /// Who stamps: the caller, or the ring's producer with the TSC (when usable) or the vDSO.
@@ -88,6 +106,7 @@ const Config = struct {
     stamp: Stamp,
     consume: bool,
     batch: u32 = 1,
+    sharing: ring_module.Sharing = .exclusive,
 };
 
 const configs = [_]Config{
@@ -97,6 +116,7 @@ const configs = [_]Config{
     .{ .producer_count = 1, .stamp = .tsc, .consume = false },
     .{ .producer_count = 2, .stamp = .tsc, .consume = false },
     .{ .producer_count = 4, .stamp = .tsc, .consume = false },
+    .{ .producer_count = 1, .stamp = .tsc, .consume = false, .sharing = .shared },
     .{ .producer_count = 1, .stamp = .vdso, .consume = false },
     .{ .producer_count = 2, .stamp = .vdso, .consume = false },
     .{ .producer_count = 4, .stamp = .vdso, .consume = false },
@@ -106,6 +126,7 @@ const configs = [_]Config{
     .{ .producer_count = 1, .stamp = .tsc, .consume = true },
     .{ .producer_count = 2, .stamp = .tsc, .consume = true },
     .{ .producer_count = 4, .stamp = .tsc, .consume = true },
+    .{ .producer_count = 1, .stamp = .tsc, .consume = true, .sharing = .shared },
     .{ .producer_count = 1, .stamp = .vdso, .consume = true },
     .{ .producer_count = 2, .stamp = .vdso, .consume = true },
     .{ .producer_count = 4, .stamp = .vdso, .consume = true },
@@ -121,7 +142,7 @@ fn run(path: [*:0]const u8, config: Config, events_per_producer: u64) !Result {
     assert(config.batch >= 1 and config.batch <= batch_max);
     assert(events_per_producer % config.batch == 0);
     var mapping = try shm.create(path, .{
-        .lane_count = producer_count,
+        .lane_count = lane_count,
         .lane_capacity_slots = lane_capacity_slots,
         .mode = if (consume) .discard else .overwrite,
         .collector_pid = @intCast(std.c.getpid()),
@@ -129,7 +150,7 @@ fn run(path: [*:0]const u8, config: Config, events_per_producer: u64) !Result {
     });
     defer shm.unlink(path) catch {};
     defer shm.close(&mapping);
-    var shared: Shared = .{ .ring = &mapping.ring, .events_per_producer = events_per_producer, .stamp = config.stamp, .batch = config.batch };
+    var shared: Shared = .{ .ring = &mapping.ring, .events_per_producer = events_per_producer, .stamp = config.stamp, .batch = config.batch, .sharing = config.sharing };
     var threads: [producers_max]std.Thread = undefined;
     for (threads[0..producer_count], 0..) |*thread, index| {
         thread.* = try std.Thread.spawn(.{}, producer_main, .{ &shared, @as(u32, @intCast(index)) });
@@ -159,6 +180,7 @@ fn run(path: [*:0]const u8, config: Config, events_per_producer: u64) !Result {
         .clock_source = @enumFromInt(mapping.ring.header.clock_calibration.source),
         .received = received,
         .stats = mapping.ring.stats(),
+        .cpu_ns = shared.cpu_ns.load(.monotonic),
     };
 }
 
@@ -191,7 +213,7 @@ pub fn main(init: std.process.Init.Minimal) !void {
     }
     const events_per_producer: u64 = if (first) |text| try std.fmt.parseInt(u64, text, 10) else 20_000_000;
     print("native ring, {d} events per producer, lanes of {d} slots, /dev/shm\n", .{ events_per_producer, lane_capacity_slots });
-    print("{s:>9} {s:>9} {s:>10} {s:>5} {s:>12} {s:>9} {s:>12} {s:>9}\n", .{ "mode", "producers", "timestamp", "batch", "M written/s", "ns/event", "M received/s", "dropped %" });
+    print("{s:>9} {s:>9} {s:>9} {s:>10} {s:>5} {s:>12} {s:>9} {s:>9} {s:>12} {s:>9}\n", .{ "mode", "producers", "lane", "timestamp", "batch", "M written/s", "ns/event", "CPU ns/ev", "M received/s", "dropped %" });
     for (configs) |config| {
         const result = try run(path, config, events_per_producer);
         const seconds = @as(f64, @floatFromInt(result.elapsed_ns)) / 1e9;
@@ -200,13 +222,15 @@ pub fn main(init: std.process.Init.Minimal) !void {
         const dropped: f64 = @floatFromInt(result.stats.dropped);
         // Per producer thread: what one writer pays per event.
         const ns_per_event = @as(f64, @floatFromInt(result.elapsed_ns)) * @as(f64, @floatFromInt(config.producer_count)) / attempted;
-        print("{s:>9} {d:>9} {s:>10} {d:>5} {d:>12.1} {d:>9.1} {d:>12.1} {d:>9.1}\n", .{
+        print("{s:>9} {d:>9} {s:>9} {s:>10} {d:>5} {d:>12.1} {d:>9.1} {d:>9.1} {d:>12.1} {d:>9.1}\n", .{
             if (config.consume) "discard" else "overwrite",
             config.producer_count,
+            @tagName(config.sharing),
             if (config.stamp == .given) "given" else @tagName(result.clock_source),
             config.batch,
             written / seconds / 1e6,
             ns_per_event,
+            @as(f64, @floatFromInt(result.cpu_ns)) / attempted,
             @as(f64, @floatFromInt(result.received)) / seconds / 1e6,
             100 * dropped / attempted,
         });
@@ -224,18 +248,21 @@ const FloorKind = enum {
     store,
     /// The floor of a stamped record: the clock read and conversion plus the store.
     stamped_store,
-    /// Producer.write, timestamp given.
+    /// Producer.write, timestamp given, on a lane held exclusively (as agents attach).
     producer_given,
-    /// Producer.write stamping with the ring's clock.
+    /// Producer.write stamping with the ring's clock, on a lane held exclusively.
     producer_stamped,
+    /// Producer.write stamping, on a shared lane (an atomic claim per record).
+    producer_shared_stamped,
 };
 
 /// The producer against the machine's own floor, measured in this process: rounds
 /// alternate the kinds, each over the same events count, and the medians are compared.
-/// The floor writes lane 1's slots of the same mapping the producer writes lane 0 of.
+/// The floor writes lane 2's slots of the mapping whose lane 1 (exclusive, as the first
+/// agent attaches) and lane 0 (shared) the producers write.
 fn floor_report(path: [*:0]const u8, events: u64) !void {
     var mapping = try shm.create(path, .{
-        .lane_count = 2,
+        .lane_count = 3,
         .lane_capacity_slots = lane_capacity_slots,
         .mode = .overwrite,
         .collector_pid = @intCast(std.c.getpid()),
@@ -255,7 +282,7 @@ fn floor_report(path: [*:0]const u8, events: u64) !void {
         median.* = @as(f64, @floatFromInt(samples[floor_rounds / 2])) / @as(f64, @floatFromInt(events));
     }
     const source: clock.Source = @enumFromInt(mapping.ring.header.clock_calibration.source);
-    print("\nfloor: one thread, {d} events per round, median of {d} alternated rounds, ns/event\n", .{ events, floor_rounds });
+    print("\nfloor: one thread, {d} events per round, median of {d} alternated rounds, thread CPU ns/event\n", .{ events, floor_rounds });
     const stamped_floor_ns = median_ns[@intFromEnum(FloorKind.stamped_store)];
     const store_floor_ns = median_ns[@intFromEnum(FloorKind.store)];
     print("{s:>44} {d:>9.1}\n", .{ if (source == .tsc) "rdtsc alone" else "clock_gettime(MONOTONIC) alone", median_ns[@intFromEnum(FloorKind.clock_read)] });
@@ -263,46 +290,65 @@ fn floor_report(path: [*:0]const u8, events: u64) !void {
     print("{s:>44} {d:>9.1}\n", .{ "clock + conversion + 64-byte store (floor)", stamped_floor_ns });
     print("{s:>44} {d:>9.1} {d:>6.2}x its floor\n", .{ "producer, given timestamp", median_ns[@intFromEnum(FloorKind.producer_given)], median_ns[@intFromEnum(FloorKind.producer_given)] / store_floor_ns });
     print("{s:>44} {d:>9.1} {d:>6.2}x its floor ({s})\n", .{ "producer, stamping", median_ns[@intFromEnum(FloorKind.producer_stamped)], median_ns[@intFromEnum(FloorKind.producer_stamped)] / stamped_floor_ns, @tagName(source) });
+    print("{s:>44} {d:>9.1} {d:>6.2}x its floor ({s})\n", .{ "producer on a shared lane, stamping", median_ns[@intFromEnum(FloorKind.producer_shared_stamped)], median_ns[@intFromEnum(FloorKind.producer_shared_stamped)] / stamped_floor_ns, @tagName(source) });
 }
 
-/// One round of one kind: elapsed ns for `events` events.
+/// The floor's store: the record as eight words in vector registers, stored at once (one
+/// 64-byte store with AVX-512, two 32-byte ones with AVX2), so the floor does not depend
+/// on how the compiler happens to copy a struct (through the stack, it can stall on
+/// store forwarding and double the floor).
+inline fn store_64(slot: *layout.Record, record: *const layout.Record, timestamp_ns: u64, a: u64) void {
+    const words: *const [8]u64 = @ptrCast(record);
+    const value: @Vector(8, u64) = .{ words[0], timestamp_ns, words[2], a, record.b, record.c, record.d, record.e };
+    comptime assert(@sizeOf(@Vector(8, u64)) == @sizeOf(layout.Record));
+    const target: *@Vector(8, u64) = @ptrCast(@alignCast(slot));
+    target.* = value;
+}
+
+/// This thread's CPU time: the rounds share 2 busy vCPUs with other jobs, and time spent
+/// descheduled is not the code's cost.
+fn thread_cpu_ns() u64 {
+    var time: std.c.timespec = undefined;
+    if (std.c.clock_gettime(.THREAD_CPUTIME_ID, &time) != 0) return 0;
+    return @as(u64, @intCast(time.sec)) * std.time.ns_per_s + @as(u64, @intCast(time.nsec));
+}
+
+/// One round of one kind: this thread's CPU ns for `events` events.
 fn floor_round(ring: *ring_module.Ring, kind: FloorKind, events: u64) u64 {
     var record = std.mem.zeroes(layout.Record);
     record.kind = @intFromEnum(layout.EventKind.agent_error);
     var line = clock.Clock.init(ring.header.clock_calibration);
-    const slots = ring.slots + ring.lane_capacity_slots;
+    assert(ring.lane_count == 3);
+    const slots = ring.slots + 2 * @as(usize, ring.lane_capacity_slots);
     const mask: u64 = ring.lane_capacity_slots - 1;
-    var producer = ring.attach_lane(0, 1, 0);
+    var producer = if (kind == .producer_shared_stamped) ring.attach_lane(0, .shared, 1, 0).? else ring.attach(1, 0);
+    assert(producer.lane_index == @as(u32, if (kind == .producer_shared_stamped) 0 else 1));
     defer producer.detach();
     var sum: u64 = 0;
-    const start_ns = clock.monotonic_ns();
+    const start_ns = thread_cpu_ns();
     var index: u64 = 0;
     switch (kind) {
         .clock_read => while (index < events) : (index += 1) {
             sum +%= line.now_raw();
         },
         .store => while (index < events) : (index += 1) {
-            record.a = index;
-            record.timestamp_ns = index + 1;
-            slots[index & mask] = record;
+            store_64(&slots[index & mask], &record, index + 1, index);
         },
         .stamped_store => while (index < events) : (index += 1) {
-            record.a = index;
-            record.timestamp_ns = line.now_ns();
-            slots[index & mask] = record;
+            store_64(&slots[index & mask], &record, line.now_ns(), index);
         },
         .producer_given => while (index < events) : (index += 1) {
             record.a = index;
             record.timestamp_ns = index + 1;
             _ = producer.write(&record);
         },
-        .producer_stamped => while (index < events) : (index += 1) {
+        .producer_stamped, .producer_shared_stamped => while (index < events) : (index += 1) {
             record.a = index;
             record.timestamp_ns = 0;
             _ = producer.write(&record);
         },
     }
-    const elapsed_ns = clock.monotonic_ns() - start_ns;
+    const elapsed_ns = thread_cpu_ns() - start_ns;
     std.mem.doNotOptimizeAway(sum);
     return elapsed_ns;
 }

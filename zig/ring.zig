@@ -15,10 +15,28 @@
 //!
 //! Lanes. A producer takes a lane at attach time, round-robin, so a thread or process
 //! usually has a lane to itself: one shared cursor would cost ~28 ns/event and not
-//! scale. Lanes stay correct with any number of producers (threads or processes) on one
-//! lane: positions are claimed with an atomic on the lane head, and each slot carries
-//! its own sequence number (`Record.seq`) that says which position it holds and whether
-//! it is complete.
+//! scale. Each slot carries its own sequence number (`Record.seq`) that says which
+//! position it holds and whether it is complete; the consumer reads only that and the
+//! head, whoever wrote them. A lane is held one of two ways (LaneControl.holders):
+//!
+//!   exclusive  one producer took the lane empty with one CAS at attach and is its only
+//!              writer until it detaches: it advances the head with a plain store and
+//!              writes slots with plain stores and a release of the seq. No locked
+//!              instruction per record: on Intel a locked instruction waits for the
+//!              store buffer, i.e. for the previous record's slot to reach the cache,
+//!              which tripled the producer's cost (BENCHMARKS.md, "the floor").
+//!   shared     any number of producers (threads or processes) on one lane: positions
+//!              are claimed with an atomic on the lane head.
+//!
+//! A producer attaching takes an empty lane exclusively, from its round-robin lane on;
+//! lane 0 is never taken exclusively (nor the only lane of a one-lane ring), so when
+//! producers outnumber lanes the rest share the lanes nobody holds exclusively, lane 0 at
+//! least. A lane turns from one way to the other only while empty (no producer attached),
+//! or when its exclusive holder's process is gone: agents do not always detach (Bun's
+//! never does, nor Node's on process.exit), so an attach takes over a lane whose holder
+//! pid no longer exists (kill(pid, 0): ESRCH) instead of losing it for the ring's life.
+//! Pids only mean that inside one pid namespace: only producers in the ring creator's
+//! pid namespace (Header.pid_namespace) hold lanes exclusively; others share.
 //!
 //! Slot sequence encoding (u32, wrapping): `committed(p) = (p + 1) << 1` says the slot
 //! holds the complete record of lane position p; `busy(p) = committed(p) | 1` says a
@@ -73,8 +91,9 @@ const Record = layout.Record;
 pub const magic: [8]u8 = "SCOPERNG".*;
 /// Bumped on any change to Header, LaneControl or the slot sequence protocol.
 /// 2: the clock calibration in the header. 3: the overflow bound and the collector's
-/// wake word in the header, `overflow_pending`/`overflowed` per lane.
-pub const ring_layout_version: u32 = 3;
+/// wake word in the header, `overflow_pending`/`overflowed` per lane. 4: exclusive lanes
+/// (LaneControl.holders, Header.pid_namespace).
+pub const ring_layout_version: u32 = 4;
 
 pub const page_size_bytes: u64 = 4096;
 pub const header_size_bytes: u64 = page_size_bytes;
@@ -132,7 +151,11 @@ pub const Header = extern struct {
     clock_calibration: clock.Calibration,
     /// Each producer's overflow bound in records (a power of two); see "Bursts" above.
     overflow_capacity_records: u32,
-    reserved: [line_size_bytes - 108]u8,
+    reserved_overflow: u32,
+    /// The creator's pid namespace (the inode of /proc/self/ns/pid; 0 when unknown): the
+    /// namespace the pids of exclusive lane holders are read in.
+    pid_namespace: u64,
+    reserved: [line_size_bytes - 120]u8,
     /// Attach counter: producers take lane `next_lane++ % lane_count`. Own line: attaches
     /// are rare but must not disturb the fields every open reads.
     next_lane: std.atomic.Value(u32),
@@ -156,7 +179,10 @@ pub const LaneControl = extern struct {
     overflow_pending: std.atomic.Value(u64),
     /// Records that went through an overflow (a statistic: how often bursts outran the drain).
     overflowed: std.atomic.Value(u64),
-    reserved_producer: [line_size_bytes - 40]u8,
+    /// How the lane is held (see Holders): free, by one producer exclusively, or shared
+    /// by a count of producers. Changed only at attach and detach.
+    holders: std.atomic.Value(u64),
+    reserved_producer: [line_size_bytes - 48]u8,
     // Consumer side: written only by the consumer; producers read `tail` (discard mode).
     /// Positions consumed (received or skipped).
     tail: std.atomic.Value(u64),
@@ -165,6 +191,47 @@ pub const LaneControl = extern struct {
     abandoned: std.atomic.Value(u64),
     reserved_consumer: [line_size_bytes - 32]u8,
 };
+
+/// LaneControl.holders: bit 63 set: held exclusively, bits 0..31 the holder's pid; clear:
+/// bits 0..31 count the producers sharing the lane (0: free). Bits 32..62 count exclusive
+/// acquisitions, so a value is never seen twice: taking over a dead holder's lane by CAS
+/// cannot succeed once the lane has changed hands in between.
+const Holders = struct {
+    const exclusive_bit: u64 = 1 << 63;
+    const generation_one: u64 = 1 << 32;
+    const generation_mask: u64 = ((1 << 31) - 1) << 32;
+    const low_mask: u64 = (1 << 32) - 1;
+
+    fn is_exclusive(holders: u64) bool {
+        return holders & exclusive_bit != 0;
+    }
+
+    /// The exclusive holder's pid.
+    fn pid(holders: u64) u32 {
+        assert(is_exclusive(holders));
+        return @truncate(holders & low_mask);
+    }
+
+    /// Producers sharing the lane; 0 when free.
+    fn count(holders: u64) u32 {
+        assert(!is_exclusive(holders));
+        return @truncate(holders & low_mask);
+    }
+
+    /// The value of `holder_pid` holding exclusively after `holders`.
+    fn exclusive(holders: u64, holder_pid: u32) u64 {
+        assert(holder_pid != 0);
+        return exclusive_bit | ((holders +% generation_one) & generation_mask) | holder_pid;
+    }
+
+    /// Free, keeping the generation.
+    fn released(holders: u64) u64 {
+        return holders & generation_mask;
+    }
+};
+
+/// How a producer holds its lane (LaneControl.holders).
+pub const Sharing = enum { exclusive, shared };
 
 comptime {
     assert(@sizeOf(Header) == 3 * line_size_bytes);
@@ -176,6 +243,8 @@ comptime {
     assert(@sizeOf(LaneControl) == lane_control_size_bytes);
     assert(@offsetOf(LaneControl, "tail") == line_size_bytes);
     assert(@offsetOf(LaneControl, "overflow_pending") == 24);
+    assert(@offsetOf(LaneControl, "holders") == 40);
+    assert(@offsetOf(Header, "pid_namespace") == 112);
 }
 
 pub const Error = error{
@@ -252,6 +321,30 @@ fn seq_is_busy(seq: u32) bool {
     return seq & 1 == 1;
 }
 
+/// The calling process's pid namespace: the inode number in the /proc/self/ns/pid link
+/// ("pid:[4026531836]"); 0 when it cannot be read (no /proc).
+fn pid_namespace() u64 {
+    var buffer: [64]u8 = undefined;
+    const length = std.c.readlink("/proc/self/ns/pid", &buffer, buffer.len);
+    if (length <= 0) return 0;
+    return pid_namespace_parse(buffer[0..@intCast(length)]);
+}
+
+/// Pure: the inode number of a /proc/<pid>/ns/pid link's text; 0 when malformed.
+fn pid_namespace_parse(link: []const u8) u64 {
+    const prefix = "pid:[";
+    if (!std.mem.startsWith(u8, link, prefix) or !std.mem.endsWith(u8, link, "]")) return 0;
+    return std.fmt.parseInt(u64, link[prefix.len .. link.len - 1], 10) catch 0;
+}
+
+/// The process no longer exists (not even as a zombie). A process we may not signal
+/// exists (EPERM).
+fn process_gone(pid: u32) bool {
+    if (pid == 0 or pid > std.math.maxInt(i32)) return false;
+    const rc = std.c.kill(@intCast(pid), @enumFromInt(0));
+    return rc == -1 and std.c.errno(rc) == .SRCH;
+}
+
 /// Orders the consumer's slot copy before its second read of the slot's seq (the
 /// seqlock read side). x86 never reorders loads with loads, so only the compiler must be
 /// stopped; arm64 needs a load barrier.
@@ -273,18 +366,20 @@ fn store_fence() void {
     }
 }
 
-/// Everything but `seq`, which only the ring's protocol writes (atomically).
+/// Everything but `seq`, which only the ring's protocol writes (atomically). The payload
+/// a..e is copied as 40 bytes (a 32-byte vector store and one more with AVX), not five
+/// stores field by field.
 fn store_body(slot: *Record, record: *align(1) const Record, timestamp_ns: u64, pid: u32, tid: u32) void {
+    const payload_offset = @offsetOf(Record, "a");
+    comptime assert(payload_offset + 5 * @sizeOf(u64) == @sizeOf(Record));
+    const source: *align(1) const [@sizeOf(Record)]u8 = @ptrCast(record);
+    const target: *[@sizeOf(Record)]u8 = @ptrCast(slot);
+    target[payload_offset..].* = source[payload_offset..].*;
     slot.kind = record.kind;
     slot.flags = record.flags;
     slot.timestamp_ns = timestamp_ns;
     slot.pid = pid;
     slot.tid = tid;
-    slot.a = record.a;
-    slot.b = record.b;
-    slot.c = record.c;
-    slot.d = record.d;
-    slot.e = record.e;
 }
 
 pub const Stats = struct {
@@ -348,6 +443,8 @@ pub const Ring = struct {
                 options.overflow_capacity_records
             else
                 overflow_capacity(options.lane_count, options.lane_capacity_slots),
+            .reserved_overflow = 0,
+            .pid_namespace = pid_namespace(),
             .reserved = @splat(0),
             .next_lane = .init(0),
             .reserved_attach = @splat(0),
@@ -399,16 +496,69 @@ pub const Ring = struct {
         return ring.slots + @as(usize, lane_index) * ring.lane_capacity_slots;
     }
 
-    /// A producer on the next lane, round-robin. Does not allocate.
+    /// A producer on an empty lane (or one whose holder's process is gone), held
+    /// exclusively, from the next lane round-robin on; when there is none, sharing a lane
+    /// no producer holds exclusively (lane 0 always qualifies). Never fails, never waits,
+    /// does not allocate; reads /proc/self/ns/pid (and may signal 0 to holders' pids).
     pub fn attach(ring: *const Ring, pid: u32, tid: u32) Producer {
         // Monotonic: the counter only spreads producers over lanes; nothing is published.
         const ticket = ring.header.next_lane.fetchAdd(1, .monotonic);
-        return ring.attach_lane(ticket % ring.lane_count, pid, tid);
+        const exclusive = ring.header.pid_namespace != 0 and ring.header.pid_namespace == pid_namespace();
+        if (exclusive) for (0..ring.lane_count) |offset| {
+            const lane_index: u32 = @intCast((ticket +% offset) % ring.lane_count);
+            if (!ring.exclusive_allowed(lane_index)) continue;
+            if (ring.attach_lane(lane_index, .exclusive, pid, tid)) |producer| return producer;
+        };
+        for (0..ring.lane_count) |offset| {
+            const lane_index: u32 = @intCast((ticket +% offset) % ring.lane_count);
+            if (ring.attach_lane(lane_index, .shared, pid, tid)) |producer| return producer;
+        }
+        // Lane 0 is never held exclusively when there are others, and a one-lane ring is
+        // never held exclusively: the loop above always finds a lane to share.
+        unreachable;
     }
 
-    pub fn attach_lane(ring: *const Ring, lane_index: u32, pid: u32, tid: u32) Producer {
+    pub fn exclusive_allowed(ring: *const Ring, lane_index: u32) bool {
+        assert(lane_index < ring.lane_count);
+        // A one-lane ring is always shared: a second producer must have somewhere to go.
+        return lane_index != 0 and ring.lane_count > 1;
+    }
+
+    /// A producer on this lane, held as asked; null when the lane is held the other way
+    /// (exclusive: the lane is not empty and its holder's process is alive; shared: a
+    /// producer holds it exclusively). Exclusive only from the ring creator's pid
+    /// namespace (the caller checks, as attach does).
+    pub fn attach_lane(ring: *const Ring, lane_index: u32, sharing: Sharing, pid: u32, tid: u32) ?Producer {
         assert(lane_index < ring.lane_count);
         const lane = &ring.lanes[lane_index];
+        // Monotonic: the CAS below decides, with acquire.
+        var holders = lane.holders.load(.monotonic);
+        var holders_ours: u64 = undefined;
+        var holder_dead = false;
+        while (true) {
+            switch (sharing) {
+                .exclusive => {
+                    assert(ring.exclusive_allowed(lane_index));
+                    if (Holders.is_exclusive(holders)) {
+                        holder_dead = process_gone(Holders.pid(holders));
+                        if (!holder_dead) return null;
+                    } else if (Holders.count(holders) != 0) return null;
+                    // Our process's pid: the one that says whether we are gone.
+                    holders_ours = Holders.exclusive(holders, @intCast(std.c.getpid()));
+                },
+                .shared => {
+                    if (Holders.is_exclusive(holders)) return null;
+                    assert(Holders.count(holders) < std.math.maxInt(u32));
+                    holders_ours = holders + 1;
+                },
+            }
+            // Acquire: pairs with the release of the previous holders' detach, so their
+            // head and slot writes happen before ours. (A dead holder wrote before it
+            // died, long before the kernel reported its pid gone.)
+            holders = lane.holders.cmpxchgWeak(holders, holders_ours, .acquire, .monotonic) orelse break;
+        }
+        // Monotonic: a statistic only. A dead holder is detached on its behalf.
+        if (holder_dead) _ = lane.producers_attached.fetchSub(1, .monotonic);
         // Monotonic: a statistic only.
         _ = lane.producers_attached.fetchAdd(1, .monotonic);
         return .{
@@ -419,6 +569,8 @@ pub const Ring = struct {
             .slots = ring.lane_slots(lane_index),
             .capacity_slots = ring.lane_capacity_slots,
             .mode = ring.mode,
+            .sharing = sharing,
+            .holders = holders_ours,
             .pid = pid,
             .tid = tid,
             .lane_index = lane_index,
@@ -632,6 +784,10 @@ pub const Producer = struct {
     slots: [*]Record,
     capacity_slots: u32,
     mode: Mode,
+    /// Exclusive: the only writer of the lane's head and slots (no atomic RMW per record).
+    sharing: Sharing,
+    /// The lane's holders value our exclusive attach wrote (unused when shared).
+    holders: u64,
     pid: u32,
     tid: u32,
     lane_index: u32,
@@ -660,9 +816,24 @@ pub const Producer = struct {
     /// collector as long as it makes progress (see flush).
     pub fn detach(producer: *Producer) void {
         producer.flush(true);
+        const lane = producer.lane;
         // Monotonic: a statistic only.
-        const before = producer.lane.producers_attached.fetchSub(1, .monotonic);
+        const before = lane.producers_attached.fetchSub(1, .monotonic);
         assert(before > 0);
+        // Release: our head and slot writes happen before those of the lane's next holder
+        // (its attach acquires).
+        switch (producer.sharing) {
+            .exclusive => {
+                // Only we change the value while we hold the lane: a takeover needs our
+                // process gone.
+                const holders = lane.holders.cmpxchgStrong(producer.holders, Holders.released(producer.holders), .release, .monotonic);
+                assert(holders == null);
+            },
+            .shared => {
+                const holders = lane.holders.fetchSub(1, .release);
+                assert(!Holders.is_exclusive(holders) and Holders.count(holders) > 0);
+            },
+        }
         producer.* = undefined;
     }
 
@@ -670,7 +841,20 @@ pub const Producer = struct {
     /// producer's. Returns false when the record was dropped (discard mode, lane and
     /// overflow full).
     pub fn write(producer: *Producer, record: *const Record) bool {
-        return producer.write_batch(record[0..1], 1) == 1;
+        // write_batch of one, without its loop: this is the path of every single event.
+        if (producer.backlogged) return producer.write_backlogged(record[0..1], 1) == 1;
+        const claim = switch (producer.mode) {
+            .discard => producer.claim_discard(1, 1),
+            .overwrite => producer.claim_overwrite(1),
+        };
+        assert(claim.count <= 1);
+        // The lane is full: the record waits in the overflow (off the ordinary path).
+        if (claim.count == 0) return producer.spill(record[0..1], 1, 0) == 1;
+        const timestamp_ns = if (record.timestamp_ns != 0) record.timestamp_ns else producer.clock.now_ns();
+        producer.publish(claim.position, record, timestamp_ns);
+        producer.written_count += 1;
+        if (claim.position + 1 > producer.wake_position) producer.wake_check(claim.position + 1);
+        return true;
     }
 
     /// Writes up to records.len records as one claim; at least `count_min` or none
@@ -877,6 +1061,12 @@ pub const Producer = struct {
             }
             const count: u32 = @intCast(@min(free, count_wanted));
             if (count < count_min) return .{ .position = head, .count = 0 };
+            if (producer.sharing == .exclusive) {
+                // The only writer of the head: a plain store, no locked instruction.
+                // Monotonic: as the CAS below.
+                producer.lane.head.store(head + count, .monotonic);
+                return .{ .position = head, .count = count };
+            }
             // Monotonic on success: ownership of the positions needs no ordering beyond
             // the tail acquire above (before it in program order) and the seq release after.
             head = producer.lane.head.cmpxchgWeak(head, head + count, .monotonic, .monotonic) orelse
@@ -886,6 +1076,11 @@ pub const Producer = struct {
 
     fn claim_overwrite(producer: *Producer, count_wanted: u32) Claim {
         // Monotonic: as in claim_discard; a flight recorder always advances.
+        if (producer.sharing == .exclusive) {
+            const position = producer.lane.head.load(.monotonic);
+            producer.lane.head.store(position + count_wanted, .monotonic);
+            return .{ .position = position, .count = count_wanted };
+        }
         const position = producer.lane.head.fetchAdd(count_wanted, .monotonic);
         return .{ .position = position, .count = count_wanted };
     }
@@ -898,7 +1093,17 @@ pub const Producer = struct {
                 // Release: the body above is visible to a consumer that acquires this seq.
                 @atomicStore(u32, &slot.seq, seq_committed(position), .release);
             },
-            .overwrite => {
+            .overwrite => if (producer.sharing == .exclusive) {
+                // The lane's only writer: no one else is inside the slot, so the busy
+                // mark needs no CAS; it only tells a consumer copying the slot's
+                // previous record that the copy may be torn.
+                // Monotonic: ordered before the body stores by store_fence.
+                @atomicStore(u32, &slot.seq, seq_busy(position), .monotonic);
+                store_fence();
+                store_body(slot, record, timestamp_ns, producer.pid, producer.tid);
+                // Release: the body is visible to a consumer that acquires committed(p).
+                @atomicStore(u32, &slot.seq, seq_committed(position), .release);
+            } else {
                 // Monotonic: the CAS below re-checks the value with acquire.
                 const seq = @atomicLoad(u32, &slot.seq, .monotonic);
                 // Busy: a slower writer is inside; newer: ours would clobber a later record.
@@ -1419,18 +1624,35 @@ pub fn checksum(producer_id: u64, sequence: u64) u64 {
     return std.hash.Wyhash.hash(producer_id, std.mem.asBytes(&sequence));
 }
 
-fn stress_threads(mode: Mode) !void {
+/// How stress_threads attaches its producers.
+const StressAttach = enum {
+    /// Four producers sharing two lanes, two on each.
+    shared,
+    /// As agents attach (Ring.attach) to three lanes: two hold lanes 1 and 2
+    /// exclusively, the other two share lane 0.
+    agents,
+};
+
+fn stress_threads(mode: Mode, attach: StressAttach) !void {
     const producer_count = 4;
     const per_producer: u64 = 200_000;
-    // Two lanes for four producers: two writers share each lane.
-    var test_ring = try TestRing.init(2, 64, mode);
+    var test_ring = try TestRing.init(if (attach == .shared) 2 else 3, 64, mode);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
     // Attached before the threads start, so "none attached" means all are done.
     var producers: [producer_count]Producer = undefined;
     for (&producers, 0..) |*producer, index| {
         const id: u32 = @intCast(index);
-        producer.* = ring.attach_lane(id % 2, 1000 + id, id);
+        producer.* = switch (attach) {
+            .shared => ring.attach_lane(id % 2, .shared, 1000 + id, id).?,
+            .agents => ring.attach(1000 + id, id),
+        };
+    }
+    if (attach == .agents) {
+        try testing.expectEqual(Sharing.exclusive, producers[0].sharing);
+        try testing.expectEqual(Sharing.exclusive, producers[1].sharing);
+        try testing.expectEqual(Sharing.shared, producers[2].sharing);
+        try testing.expectEqual(Sharing.shared, producers[3].sharing);
     }
     var threads: [producer_count]std.Thread = undefined;
     for (&threads, &producers, 0..) |*thread, *producer, index| {
@@ -1477,9 +1699,156 @@ fn stress_threads(mode: Mode) !void {
 }
 
 test "ring: four threads on two small lanes, discard: every record accounted for" {
-    try stress_threads(.discard);
+    try stress_threads(.discard, .shared);
 }
 
 test "ring: four threads on two small lanes, overwrite: every record accounted for" {
-    try stress_threads(.overwrite);
+    try stress_threads(.overwrite, .shared);
+}
+
+test "ring: two exclusive lanes and two threads sharing lane 0, discard: every record accounted for" {
+    try stress_threads(.discard, .agents);
+}
+
+test "ring: two exclusive lanes and two threads sharing lane 0, overwrite: every record accounted for" {
+    try stress_threads(.overwrite, .agents);
+}
+
+test "ring: attach holds an empty lane exclusively; lane 0 is shared when lanes run out" {
+    var test_ring = try TestRing.init(3, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var first = ring.attach(1, 1);
+    var second = ring.attach(1, 2);
+    try testing.expectEqual(Sharing.exclusive, first.sharing);
+    try testing.expectEqual(@as(u32, 1), first.lane_index);
+    try testing.expectEqual(Sharing.exclusive, second.sharing);
+    try testing.expectEqual(@as(u32, 2), second.lane_index);
+    // Every lane but 0 is held: the rest share lane 0.
+    var third = ring.attach(1, 3);
+    var fourth = ring.attach(1, 4);
+    try testing.expectEqual(Sharing.shared, third.sharing);
+    try testing.expectEqual(@as(u32, 0), third.lane_index);
+    try testing.expectEqual(Sharing.shared, fourth.sharing);
+    try testing.expectEqual(@as(u32, 0), fourth.lane_index);
+    // A held lane cannot be joined either way.
+    try testing.expectEqual(@as(?Producer, null), ring.attach_lane(1, .shared, 1, 9));
+    try testing.expectEqual(@as(?Producer, null), ring.attach_lane(2, .exclusive, 1, 9));
+    // Records from all four interleave per lane, in order, whole.
+    for (0..3) |value| {
+        try testing.expect(first.write(&test_record(value)));
+        try testing.expect(second.write(&test_record(10 + value)));
+        try testing.expect(third.write(&test_record(20 + value)));
+        try testing.expect(fourth.write(&test_record(30 + value)));
+    }
+    var out: [16]Record = undefined;
+    var count: u32 = 0;
+    while (true) {
+        const drained = ring.drain(out[count..]);
+        if (drained == 0) break;
+        count += drained;
+    }
+    try testing.expectEqual(@as(u32, 12), count);
+    for (out[0..count]) |record| try testing.expectEqual(~record.a, record.e);
+    // A detached lane is free again: the next attach from its turn takes it exclusively,
+    // with the head where its last holder left it.
+    first.detach();
+    var fifth = ring.attach(1, 5);
+    try testing.expectEqual(Sharing.exclusive, fifth.sharing);
+    try testing.expectEqual(@as(u32, 1), fifth.lane_index);
+    try testing.expect(fifth.write(&test_record(40)));
+    try testing.expectEqual(@as(u32, 1), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 40), out[0].a);
+    try testing.expectEqual(@as(u64, 4), ring.lanes[1].head.load(.monotonic));
+    // A lane shared by two is free only when both left; a one-lane ring is always shared.
+    third.detach();
+    try testing.expectEqual(@as(u32, 1), ring.lanes[0].holders.load(.monotonic));
+    fourth.detach();
+    try testing.expectEqual(@as(u32, 0), ring.lanes[0].holders.load(.monotonic));
+    second.detach();
+    fifth.detach();
+    try expect_stats_balance(ring, 13);
+    var single = try TestRing.init(1, 8, .overwrite);
+    defer single.deinit();
+    var alone = single.ring.attach(1, 1);
+    try testing.expectEqual(Sharing.shared, alone.sharing);
+    alone.detach();
+}
+
+test "ring: a lane whose exclusive holder's process is gone is taken over; a live one is not" {
+    var test_ring = try TestRing.init(3, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    // A holder that wrote two records and died without detaching (no such pid: above
+    // any pid_max), and one that is alive (this process).
+    var dead = ring.attach_lane(1, .exclusive, 1, 1).?;
+    try testing.expect(dead.write(&test_record(0)));
+    try testing.expect(dead.write(&test_record(1)));
+    const pid_gone: u32 = std.math.maxInt(i32) - 1;
+    try testing.expect(process_gone(pid_gone));
+    try testing.expect(!process_gone(@intCast(std.c.getpid())));
+    const holders_dead = Holders.exclusive(ring.lanes[1].holders.load(.monotonic), pid_gone);
+    ring.lanes[1].holders.store(holders_dead, .monotonic);
+    var alive = ring.attach_lane(2, .exclusive, 1, 2).?;
+    try testing.expectEqual(@as(?Producer, null), ring.attach_lane(2, .exclusive, 1, 3));
+    var heir = ring.attach(1, 3);
+    try testing.expectEqual(Sharing.exclusive, heir.sharing);
+    try testing.expectEqual(@as(u32, 1), heir.lane_index);
+    // The dead holder is detached on its behalf; a newer generation holds the lane.
+    try testing.expectEqual(@as(u64, 2), ring.stats().producers_attached);
+    try testing.expect(ring.lanes[1].holders.load(.monotonic) != holders_dead);
+    // The heir continues after the dead holder's records.
+    try testing.expect(heir.write(&test_record(2)));
+    var out: [8]Record = undefined;
+    try testing.expectEqual(@as(u32, 3), ring.drain(&out));
+    for (out[0..3], 0..) |record, expected| try testing.expectEqual(@as(u64, expected), record.a);
+    heir.detach();
+    alive.detach();
+    try expect_stats_balance(ring, 3);
+}
+
+test "ring: producers outside the creator's pid namespace only share lanes" {
+    var test_ring = try TestRing.init(3, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    try testing.expect(ring.header.pid_namespace != 0);
+    ring.header.pid_namespace +%= 1;
+    var producer = ring.attach(1, 1);
+    try testing.expectEqual(Sharing.shared, producer.sharing);
+    try testing.expectEqual(@as(u32, 0), producer.lane_index);
+    producer.detach();
+    try testing.expectEqual(@as(u64, 4026531836), pid_namespace_parse("pid:[4026531836]"));
+    try testing.expectEqual(@as(u64, 0), pid_namespace_parse("pid:[x]"));
+    try testing.expectEqual(@as(u64, 0), pid_namespace_parse("net:[4026531836]"));
+    try testing.expectEqual(@as(u64, 0), pid_namespace_parse(""));
+}
+
+test "ring: an exclusive overwrite writer inside a slot is never returned torn" {
+    var test_ring = try TestRing.init(2, 8, .overwrite);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    try testing.expectEqual(Sharing.exclusive, producer.sharing);
+    var value: u64 = 0;
+    while (value < 8) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    // The writer of position 8 claimed it and is half-way through slot 0 (busy mark, then
+    // body stores): the consumer must neither return the old record 0 nor the half body.
+    const slot = &producer.slots[0];
+    const claim = producer.claim_overwrite(1);
+    try testing.expectEqual(@as(u64, 8), claim.position);
+    @atomicStore(u32, &slot.seq, seq_busy(8), .monotonic);
+    slot.a = 12345;
+    var out: [16]Record = undefined;
+    const count = ring.drain(&out);
+    try testing.expectEqual(@as(u32, 7), count);
+    for (out[0..count], 1..) |record, expected| try testing.expectEqual(@as(u64, expected), record.a);
+    try testing.expectEqual(@as(u64, 1), ring.stats().overwritten);
+    // Still inside: the drain waits for it.
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    // It finishes: the whole record arrives.
+    producer.publish(8, &test_record(8), 9);
+    try testing.expectEqual(@as(u32, 1), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 8), out[0].a);
+    try testing.expectEqual(~@as(u64, 8), out[0].e);
+    try expect_stats_balance(ring, 9);
 }
