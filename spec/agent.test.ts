@@ -164,6 +164,26 @@ describe("node agent, through scope run", () => {
     expect(ofKind(run.events, "thread_exited")[0]!.fields).toEqual({ threadId: 1, code: 4 });
   });
 
+  test.each([
+    ["require", "worker: exec 3 sync", [["exec", 3], ["execFileSync", 0]]],
+    ["esm", "worker: execSync esm spawn 7", [["execSync", 0], ["spawn", 7]]],
+    ["import", "worker: execFile 4 spawnSync 5", [["execFile", 4], ["spawnSync", 5]]],
+    ["builtin", "worker: spawnSync 6", [["spawnSync", 6]]],
+    ["none", "worker: false", []],
+  ])("a worker reaching node:child_process by %s: every child recorded with its method (hooked when reached)", async (way, said, children) => {
+    const argv = ["node", "worker-children/main.cjs", way];
+    const run = await runTraced(argv);
+    await sameAsUntraced(argv, run);
+    expect(run.stdout).toBe(`${said}\nworker exit 0\n`);
+    expectComplete(run, { code: 0, signal: null });
+    const pid = topPid(run);
+    const spawns = ofKind(run.events, "process_spawn", { pid, tid: 1 });
+    expect(spawns.map((e) => e.fields.method)).toEqual(children.map(([method]) => method));
+    // Sync methods other than spawnSync report no pid (Node returns only the output): no child_exit for them.
+    const exits = ofKind(run.events, "child_exit", { pid, tid: 1 }).map((e) => e.fields.code);
+    expect(exits).toEqual(children.filter(([method]) => method !== "execSync" && method !== "execFileSync").map(([, code]) => code));
+  });
+
   test("SIGKILL of a child: the parent records the signal", async () => {
     const argv = ["node", "crash-fixture.cjs", "killchild"];
     const run = await runTraced(argv);

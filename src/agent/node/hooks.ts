@@ -88,7 +88,7 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
   hookExit(tracer, main);
   const groups = recorder.groups;
   // IPC channels of children are found by the child-process hooks: needed for messages too.
-  if (groups.process || groups.message) recorder.safe(() => hookChildProcesses(tracer));
+  if (groups.process || groups.message) recorder.safe(() => (main ? hookChildProcesses(tracer) : hookChildProcessesWhenReached(tracer)));
   if (groups.thread || groups.message) recorder.safe(() => hookWorkers(tracer, threads));
   if (groups.message) {
     recorder.safe(() => hookOwnIpc(tracer));
@@ -261,7 +261,12 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
 // Child processes: every asynchronous method ends in ChildProcess.prototype.spawn.
 
 const U64_NONE = -1;
-const signalNumbers: Record<string, number> = require("node:os").constants.signals;
+let signalNumbers: Record<string, number> | undefined;
+/** A signal's number by name (node:os loaded on the first child's end, not at start). */
+function signalNumber(name: string): number {
+  signalNumbers ??= require("node:os").constants.signals as Record<string, number>;
+  return signalNumbers[name] ?? 0;
+}
 
 function isInternalMessage(message: unknown): boolean {
   if (message === null || typeof message !== "object") return false;
@@ -273,10 +278,15 @@ function isInternalMessage(message: unknown): boolean {
 /** >0 while a node:child_process method runs (Bun's implementation calls Bun.spawn inside). */
 export const childProcessCall = { depth: 0 };
 
-export function hookChildProcesses(tracer: Tracer): void {
+/**
+ * `firstMethod`: the method of a child being created right now, when the hooks are installed
+ * from inside that call (hookChildProcessesWhenReached); its spawn() is the next one.
+ */
+export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
   const { recorder } = tracer;
   const cp = require("node:child_process") as typeof ChildProcessModule & Record<string, unknown>;
   let method = 0;
+  let pendingMethod = firstMethod;
   const asyncMethods = { spawn: SpawnMethod.spawn, fork: SpawnMethod.fork, exec: SpawnMethod.exec, execFile: SpawnMethod.execFile };
   for (const [name, code] of Object.entries(asyncMethods)) {
     const original = cp[name] as (...args: unknown[]) => unknown;
@@ -297,7 +307,9 @@ export function hookChildProcesses(tracer: Tracer): void {
   const originalSpawn = proto.spawn;
   proto.spawn = renamed(originalSpawn, function (this: ChildProcessModule.ChildProcess, options: unknown) {
     const result = Reflect.apply(originalSpawn, this, arguments);
-    recorder.safe(() => onSpawned(tracer, this, options, method || SpawnMethod.spawn));
+    const current = method || pendingMethod || SpawnMethod.spawn;
+    pendingMethod = 0;
+    recorder.safe(() => onSpawned(tracer, this, options, current));
     return result;
   });
   const exited = new WeakSet<object>();
@@ -310,7 +322,7 @@ export function hookChildProcesses(tracer: Tracer): void {
         Kind.child_exit,
         this.pid ?? 0,
         typeof code === "number" ? code : U64_NONE,
-        typeof signal === "string" ? (signalNumbers[signal] ?? 0) : 0,
+        typeof signal === "string" ? signalNumber(signal) : 0,
       );
     } else if (event === "message") {
       const channel = childChannels.get(this);
@@ -339,6 +351,115 @@ export function hookChildProcesses(tracer: Tracer): void {
       return result;
     });
   }
+}
+
+/**
+ * A worker hooks node:child_process when the program first reaches it, not at start:
+ * loading it (with net, dgram and their streams) was most of the agent's cost per worker
+ * start, for workers that never spawn anything (BENCHMARKS.md, "Worker start").
+ *
+ * Reached through: `require`/`createRequire` (Module._load, wrapped until then),
+ * `process.getBuiltinModule`, and any ChildProcess being constructed (the runtime's
+ * 'child_process' diagnostics channel, published before its spawn(), so an async spawn of an
+ * ES module's import is caught with its method read from the stack). A worker whose entry
+ * is an ES module (no CommonJS main and no eval script once the preload's microtask runs,
+ * which is before any module body) hooks at once, as the main thread does. Not caught: a
+ * CommonJS worker that gets the module only through dynamic import() and whose first use
+ * is a *Sync method (spawnSync, execSync, execFileSync) before any asynchronous child.
+ */
+export function hookChildProcessesWhenReached(tracer: Tracer): void {
+  const { recorder } = tracer;
+  if (builtinLoaded("child_process")) return hookChildProcesses(tracer);
+  const host = process as unknown as { getBuiltinModule?: (id: string) => unknown; mainModule?: unknown; _eval?: unknown };
+  const Module = moduleClass();
+  const channels = require("node:diagnostics_channel") as typeof import("node:diagnostics_channel");
+  const originalLoad = Module._load;
+  const originalGetBuiltin = Object.getOwnPropertyDescriptor(process, "getBuiltinModule");
+  let hooked = false;
+  const hook = (firstMethod: number) => {
+    if (hooked) return;
+    hooked = true;
+    // Leave no trace of the wait where nothing else wrapped these since.
+    if (Module._load === load) Module._load = originalLoad;
+    if (originalGetBuiltin && host.getBuiltinModule === getBuiltinModule) Object.defineProperty(process, "getBuiltinModule", originalGetBuiltin);
+    channels.unsubscribe("child_process", onChild);
+    hookChildProcesses(tracer, firstMethod);
+    // ES modules that imported it already see the wrapped exports too.
+    Module.syncBuiltinESMExports?.();
+  };
+  const isChildProcess = (id: unknown) => id === "child_process" || id === "node:child_process";
+  const load = renamed(originalLoad, function (this: unknown, request: string) {
+    const exports = Reflect.apply(originalLoad, this, arguments);
+    if (!hooked && isChildProcess(request)) recorder.safe(() => hook(0));
+    return exports;
+  });
+  Module._load = load;
+  let getBuiltinModule: unknown;
+  const originalGet = originalGetBuiltin?.value as ((id: unknown) => unknown) | undefined;
+  if (originalGetBuiltin && typeof originalGet === "function") {
+    getBuiltinModule = renamed(originalGet, function (this: unknown, id: unknown) {
+      const exports = Reflect.apply(originalGet, this, arguments);
+      if (!hooked && isChildProcess(id)) recorder.safe(() => hook(0));
+      return exports;
+    });
+    Object.defineProperty(process, "getBuiltinModule", { ...originalGetBuiltin, value: getBuiltinModule });
+  }
+  const onChild = () => recorder.safe(() => hook(methodOnStack()));
+  channels.subscribe("child_process", onChild);
+  // After the preload and a CommonJS entry's first run, before an ES module entry's body.
+  queueMicrotask(() => {
+    if (!hooked && host.mainModule === undefined && host._eval === undefined) recorder.safe(() => hook(0));
+  });
+}
+
+interface ModuleClass {
+  _load: (request: string, parent: unknown, isMain: boolean) => unknown;
+  syncBuiltinESMExports?: () => void;
+}
+
+/**
+ * The CommonJS Module class, from a loaded module (this bundle is one) rather than
+ * require("node:module"), whose public wrapper loads the ES module loader too (~0.3 ms).
+ */
+function moduleClass(): ModuleClass {
+  const cache = (require as { cache?: Record<string, { constructor?: unknown } | undefined> }).cache;
+  for (const key in cache) {
+    const constructor = cache[key]?.constructor as Partial<ModuleClass> | undefined;
+    if (typeof constructor?._load === "function") return constructor as ModuleClass;
+  }
+  return require("node:module") as ModuleClass;
+}
+
+/** Whether a builtin module was already loaded in this thread (without loading it). */
+function builtinLoaded(id: string): boolean {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  return Array.isArray(list) && list.includes(`NativeModule ${id}`);
+}
+
+/** The outermost node:child_process method on the stack (read once, without the program's prepareStackTrace). */
+function methodOnStack(): number {
+  const ErrorClass = Error as unknown as { prepareStackTrace?: unknown; stackTraceLimit: number };
+  const prepare = Object.getOwnPropertyDescriptor(ErrorClass, "prepareStackTrace");
+  const limit = ErrorClass.stackTraceLimit;
+  let sites: { getFunctionName(): string | null; getFileName(): string | undefined }[] = [];
+  try {
+    ErrorClass.prepareStackTrace = (_error: unknown, callSites: typeof sites) => callSites;
+    ErrorClass.stackTraceLimit = 32;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder);
+    sites = Array.isArray(holder.stack) ? holder.stack : [];
+  } finally {
+    if (prepare) Object.defineProperty(ErrorClass, "prepareStackTrace", prepare);
+    else delete ErrorClass.prepareStackTrace;
+    ErrorClass.stackTraceLimit = limit;
+  }
+  const methods: Record<string, number> = { spawn: SpawnMethod.spawn, fork: SpawnMethod.fork, exec: SpawnMethod.exec, execFile: SpawnMethod.execFile };
+  let found = 0;
+  for (const site of sites) {
+    const name = site.getFunctionName();
+    if (site.getFileName() === "node:child_process" && name !== null && methods[name] !== undefined) found = methods[name]!;
+  }
+  return found;
 }
 
 /** Keeps name and length of the function it replaces. */
@@ -400,7 +521,7 @@ function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: u
   const pid = typeof result.pid === "number" ? result.pid : 0;
   recorder.event(Kind.process_spawn, pid, recorder.str(parts.join(" ")), method);
   if (pid === 0) return;
-  const signal = typeof result.signal === "string" ? (signalNumbers[result.signal] ?? 0) : 0;
+  const signal = typeof result.signal === "string" ? signalNumber(result.signal) : 0;
   recorder.event(Kind.child_exit, pid, typeof result.status === "number" ? result.status : U64_NONE, signal);
 }
 
