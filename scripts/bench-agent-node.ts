@@ -143,11 +143,20 @@ for (const [name, list] of Object.entries(values)) {
     for (let i = 0; i < n; i++) oldSend(list[i & 1023]);
   });
 }
+// The same tracer over a sink without record batches: the preview as a string, recordString.
+const stringRecorder = new Recorder({ record: addon.record.bind(addon), string: addon.string.bind(addon), recordString: addon.recordString!.bind(addon) }, recorder.groups);
+const stringTracer = makeTracer(stringRecorder, 0);
 for (const [name, list] of Object.entries(values)) {
-  results[`tracer.send() ${name}`] = measure((n) => {
+  results[`tracer.send(), preview string + recordString ${name}`] = measure((n) => {
+    for (let i = 0; i < n; i++) stringTracer.send(channel, list[i & 1023]);
+  });
+  results[`tracer.send(), preview bytes + recordBatch ${name}`] = measure((n) => {
     for (let i = 0; i < n; i++) tracer.send(channel, list[i & 1023]);
   });
 }
+results["tracer.receive()"] = measure((n) => {
+  for (let i = 0; i < n; i++) tracer.receive(channel);
+});
 const stats = addon.stats();
 addon.detach();
-process.stdout.write(`${JSON.stringify({ results, stats, errors: recorder.errors + oldRecorder.errors, unrecorded: recorder.unrecorded + oldRecorder.unrecorded })}\n`);
+process.stdout.write(`${JSON.stringify({ results, stats, errors: recorder.errors + oldRecorder.errors + stringRecorder.errors, unrecorded: recorder.unrecorded + oldRecorder.unrecorded + stringRecorder.unrecorded })}\n`);

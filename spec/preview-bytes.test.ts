@@ -1,19 +1,22 @@
 /**
- * Function tracing's byte previews (src/instrument/preview-bytes.ts) against the
+ * Function tracing's byte previews (src/agent/shared/preview-bytes.ts) against the
  * reference, preview.ts's preview(): the same text, as UTF-8, for every kind of value,
  * every cut and every limit, or -1 (the runtime then takes preview()'s string).
  */
 import { describe as group, expect, test } from "bun:test";
 import { types } from "node:util";
-import { preview } from "../src/agent/shared/preview";
-import { BYTE_PREVIEW_MAX_CHARS, previewBytes, writeArgumentsPreview, writePreview } from "../src/instrument/preview-bytes";
+import { preview, previewSize } from "../src/agent/shared/preview";
+import { BYTE_PREVIEW_MAX_CHARS, previewBytes, writeArgumentsPreview, writePreview, writtenPreviewSize } from "../src/agent/shared/preview-bytes";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const text = (length: number) => decoder.decode(previewBytes().subarray(0, length));
 
 function expectSame(value: unknown, limits = { depth: 3, chars: 96 }): void {
   const length = writePreview(value, types, limits);
+  const size = writtenPreviewSize();
   const reference = preview(value, types, limits);
+  // The size estimate (messages record it) is preview.ts's, whatever the text.
+  expect(size).toBe(previewSize());
   if (length < 0) {
     // Only where the kept text holds a surrogate (the native UTF-8 conversion's business).
     expect(/[\ud800-\udfff]/.test(reference)).toBe(true);

@@ -33,7 +33,7 @@
  * ambiguous text stays unresolved.
  */
 import { describe, PREVIEW_LIMIT_CHARS, PREVIEW_LIMIT_DEPTH, PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, type TypeChecks } from "../agent/shared/preview";
-import { BYTE_PREVIEW_MAX_CHARS, previewBytes, writeArgumentsPreview, writePreview } from "./preview-bytes";
+import { BYTE_PREVIEW_MAX_CHARS, previewBytes, writeArgumentsPreview, writePreview } from "../agent/shared/preview-bytes";
 import { BASE, HOOK_KEY, TAG_CHARS, hashSource } from "./transform";
 
 /** zig/layout.zig EventKind, function tracing range. */
@@ -480,6 +480,12 @@ export class FunctionRuntime {
         return this.sink.record(kind, flags, a, b, c, d, e);
       },
       string: (id, text) => this.sink.string(id, text),
+      recordBatch: this.sink.recordBatch
+        ? (records, count) => {
+            this.flush();
+            return this.sink.recordBatch!(records, count);
+          }
+        : undefined,
     };
   }
 

@@ -28,7 +28,7 @@ export interface TypeChecks {
 
 export const PREVIEW_MAX_CHARS = 96;
 const MAX_NODES = 48;
-/** How many values a default preview walks (src/instrument/preview-bytes.ts walks the same). */
+/** How many values a default preview walks (src/agent/shared/preview-bytes.ts walks the same). */
 export const PREVIEW_MAX_NODES = MAX_NODES;
 export const PREVIEW_MAX_DEPTH = 3;
 /** The most a caller may ask for (function tracing's `previewDepth` / `previewChars` settings). */
@@ -67,7 +67,8 @@ export interface Described {
   preview: string;
 }
 
-function utf8Length(text: string): number {
+/** UTF-8 bytes of a string (a lone surrogate counts as the 3 bytes of its replacement). */
+export function utf8Length(text: string): number {
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);

@@ -3,11 +3,17 @@
  * written, and catches every error of the agent's own so it never reaches the program.
  */
 import { Kind } from "./kinds";
+import { previewBytes } from "./preview-bytes";
 import type { Groups, Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
 const MAX_STRING_CHARS = 1024;
 const MAX_REPORTED_ERRORS = 16;
+/** zig/layout.zig: a record is 16 u32 words; a string fragment carries 32 bytes from byte 32. */
+const RECORD_WORDS = 16;
+const STRING_FRAGMENT_BYTES = 32;
+/** The most fragments one batched preview may take (4096 bytes: the native string limit). */
+const MAX_BATCH_FRAGMENTS = 128;
 
 export class Recorder {
   errors = 0;
@@ -15,12 +21,67 @@ export class Recorder {
   private nextId = 1;
   private readonly interned = new Map<string, number>();
   private readonly pair: Sink["recordString"];
+  private readonly batch: Sink["recordBatch"];
+  /** Fragments and the event of one eventWithPreviewBytes, as 64-byte records. */
+  private readonly batchWords = new Uint32Array((MAX_BATCH_FRAGMENTS + 1) * RECORD_WORDS);
+  private readonly batchBytes = new Uint8Array(this.batchWords.buffer);
 
   constructor(
     private readonly sink: Sink,
     readonly groups: Groups,
   ) {
     this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
+    this.batch = typeof sink.recordBatch === "function" ? sink.recordBatch.bind(sink) : undefined;
+  }
+
+  /** Whether eventWithPreviewBytes can write (the sink takes record batches). */
+  get batches(): boolean {
+    return this.batch !== undefined;
+  }
+
+  /**
+   * An event whose field e is a fresh string id for the first `length` bytes of
+   * previewBytes() (preview-bytes.ts's last write): the string's fragments and the event
+   * go out as one batch of records, in one native call, with no JavaScript string made or
+   * converted. Only when `batches`; `length` at most 4096.
+   */
+  eventWithPreviewBytes(kind: number, a: number, b: number, c: number, d: number, length: number, flags = 0): void {
+    try {
+      const id = this.nextId++;
+      const words = this.batchWords;
+      const bytes = this.batchBytes;
+      const source = previewBytes();
+      const fragments = length === 0 ? 1 : Math.ceil(length / STRING_FRAGMENT_BYTES);
+      // The buffer only ever holds records of this layout: seq, timestamp (0: stamped
+      // natively), pid and tid are never written, so only the fields set below change.
+      for (let f = 0; f < fragments; f++) {
+        const base = f * RECORD_WORDS;
+        // Words: 1 kind | fragment index << 16, 6 id, 7 the string's length in bytes; its
+        // bytes from byte 32, the rest of the fragment zero.
+        words[base + 1] = Kind.string | (f << 16);
+        words[base + 6] = id;
+        words[base + 7] = length;
+        const from = f * STRING_FRAGMENT_BYTES;
+        const to = Math.min(length, from + STRING_FRAGMENT_BYTES);
+        let at = base * 4 + STRING_FRAGMENT_BYTES;
+        for (let i = from; i < to; i++) bytes[at++] = source[i]!;
+        for (let i = to; i < from + STRING_FRAGMENT_BYTES; i++) bytes[at++] = 0;
+      }
+      const base = fragments * RECORD_WORDS;
+      // Words: 1 kind | flags << 16, 6-7 a, 8-9 b, 10-11 c, 12-13 d, 14-15 e (u64 as low, high).
+      words[base + 1] = kind | (flags << 16);
+      putU64(words, base + 6, a);
+      putU64(words, base + 8, b);
+      putU64(words, base + 10, c);
+      putU64(words, base + 12, d);
+      words[base + 14] = id;
+      words[base + 15] = 0;
+      const count = fragments + 1;
+      const written = this.batch!(words, count);
+      if (written !== count) this.unrecorded += count - (written | 0);
+    } catch (error) {
+      this.fail(error);
+    }
   }
 
   /** The start marker of this process or thread; `runtime` as "node v20.20.2". */
@@ -109,4 +170,10 @@ export class Recorder {
       this.fail(error);
     }
   }
+}
+
+/** A non-negative integer up to 2^53 as the two u32 words of a little-endian u64. */
+function putU64(words: Uint32Array, index: number, value: number): void {
+  words[index] = value >>> 0;
+  words[index + 1] = value > 0xffffffff ? Math.floor(value / 4294967296) : 0;
 }

@@ -11,7 +11,7 @@
  * surrogate among the characters kept, where the native UTF-8 conversion has rules of
  * its own; the caller then takes preview.ts's string.
  */
-import { PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, PREVIEW_MAX_NODES, REDACTED, SECRET_KEY, type TypeChecks } from "../agent/shared/preview";
+import { PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, PREVIEW_MAX_NODES, REDACTED, SECRET_KEY, type TypeChecks, utf8Length } from "./preview";
 
 /** Longest preview (characters) written here; longer limits use preview.ts. */
 export const BYTE_PREVIEW_MAX_CHARS = 1023;
@@ -36,6 +36,8 @@ const isInteger = Number.isInteger;
 /** `"key":` and whether the key looks secret, once per key (as preview.ts's keyInfo). */
 interface KeyInfo {
   text: string;
+  /** utf8 length + 4 (preview.ts's size of `"key":` and a separator) */
+  bytes: number;
   secret: boolean;
 }
 const MAX_CACHED_KEYS = 1024;
@@ -45,7 +47,7 @@ const keyCache = new Map<string, KeyInfo>();
 function keyInfo(key: string): KeyInfo {
   const known = keyCache.get(key);
   if (known !== undefined) return known;
-  const info: KeyInfo = { text: `${quote(key)}:`, secret: SECRET_KEY.test(key) };
+  const info: KeyInfo = { text: `${quote(key)}:`, bytes: utf8Length(key) + 4, secret: SECRET_KEY.test(key) };
   if (key.length <= MAX_CACHED_KEY_CHARS && keyCache.size < MAX_CACHED_KEYS) keyCache.set(key, info);
   return info;
 }
@@ -113,6 +115,8 @@ let failed = false;
 /** Character maxChars - 1 is a surrogate: fine if the cut replaces it, else a failure. */
 let lastSurrogate = false;
 let nodes = 0;
+/** preview.ts's size estimate of the whole value (previewSize), kept as it walks. */
+let size = 0;
 let maxChars = PREVIEW_MAX_CHARS;
 let maxDepth = PREVIEW_MAX_DEPTH;
 let maxNodes = PREVIEW_MAX_NODES;
@@ -151,8 +155,15 @@ function emit(text: string): void {
   chars += length;
 }
 
+/** A primitive's text, counted in the size estimate as preview.ts counts it. */
+function emitSized(text: string): void {
+  size += text.length;
+  emit(text);
+}
+
 /** A string value, quoted, as preview.ts's walkValue (the quotes written around it, no copy). */
 function emitString(value: string): void {
+  size += utf8Length(value) + 2;
   if (chars > maxChars) return;
   const text = value.length > maxChars ? value.slice(0, maxChars) : value;
   if (!printable(text)) return emit(JSON.stringify(text));
@@ -167,19 +178,19 @@ function walkValue(value: unknown, depth: number): void {
     case "string":
       return emitString(value);
     case "number":
-      return emit(numberText(value));
+      return emitSized(numberText(value));
     case "boolean":
-      return emit(value ? "true" : "false");
+      return emitSized(value ? "true" : "false");
     case "bigint":
-      return emit(String(value));
+      return emitSized(String(value));
     case "undefined":
-      return emit("undefined");
+      return emitSized("undefined");
     case "symbol":
       return emit("[symbol]");
     case "function":
       return emit("[function]");
   }
-  if (value === null) return emit("null");
+  if (value === null) return emitSized("null");
   walkObject(value as object, depth);
 }
 
@@ -209,11 +220,13 @@ function walkObject(value: object, depth: number): void {
 }
 
 function binary(name: string, bytes: number): void {
-  emit(`[${name} ${bytes}B]`);
+  size += bytes;
+  if (chars <= maxChars) emit(`[${name} ${bytes}B]`);
 }
 
 function walkArray(value: unknown[], depth: number): void {
   emit("[");
+  size += 2;
   const length = value.length;
   for (let i = 0; i < length; i++) {
     if (i > 0) emit(",");
@@ -221,22 +234,26 @@ function walkArray(value: unknown[], depth: number): void {
     const descriptor = ownDescriptor(value, i);
     if (descriptor && "value" in descriptor) walkValue(descriptor.value, depth + 1);
     else if (descriptor) emit("[getter]");
+    size += 1;
   }
   emit("]");
 }
 
 function walkRecord(value: object, depth: number): void {
   emit("{");
+  size += 2;
   const keys = keysOf(value);
   for (let i = 0; i < keys.length; i++) {
     if (i > 0) emit(",");
     if (nodes > maxNodes) return emit("…}");
     const key = keyInfo(keys[i]!);
     emit(key.text);
+    size += key.bytes;
     const descriptor = ownDescriptor(value, keys[i]!);
     if (!descriptor || !("value" in descriptor)) emit("[getter]");
     else if (key.secret) {
       nodes++;
+      if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
       emit(REDACTED_JSON);
     } else walkValue(descriptor.value, depth + 1);
   }
@@ -262,6 +279,7 @@ function begin(checks: TypeChecks, limits: ByteLimits): void {
   failed = false;
   lastSurrogate = false;
   nodes = 0;
+  size = 0;
 }
 
 /** The bytes written by begin()..walk: the UTF-8 of preview()'s text, or -1 (use preview.ts). */
@@ -307,6 +325,11 @@ export function writeArgumentsPreview(args: ArrayLike<unknown>, length: number, 
     emit("]");
   }
   return end();
+}
+
+/** preview.ts's size estimate (`previewSize()`) of the value the last writePreview walked. */
+export function writtenPreviewSize(): number {
+  return size;
 }
 
 /** The buffer the last write went into (valid until the next write). */
