@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { types } from "node:util";
 import { decodeRecords, StringTable } from "../src/core/events";
 import { EventKind } from "../src/core/layout";
-import { writePreview, writtenPreviewSize } from "../src/agent/shared/preview-bytes";
+import { previewSize, writePreview } from "../src/agent/shared/preview";
 import { Recorder } from "../src/agent/shared/recorder";
 import type { Sink } from "../src/agent/shared/sink";
 
@@ -36,7 +36,7 @@ describe("Recorder.eventWithPreviewBytes", () => {
     const length = writePreview(value, types, { depth: 3, chars: 96 });
     expect(length).toBeGreaterThan(64);
     const channelField = 1 + 0x100 + 2 ** 35 * 0x10000; // sub-id near its limit: field b above 2^32
-    recorder.eventWithPreviewBytes(EventKind.message_send, 7, channelField, 4242, writtenPreviewSize(), length);
+    recorder.eventWithPreviewBytes(EventKind.message_send, 7, channelField, 4242, previewSize(), length);
     expect(batches).toHaveLength(1);
     const records = decodeRecords(batches[0]!);
     const strings = new StringTable();
@@ -51,7 +51,7 @@ describe("Recorder.eventWithPreviewBytes", () => {
       c: 4242n,
       timestamp: 0n,
     });
-    expect(Number(event.d)).toBe(writtenPreviewSize());
+    expect(Number(event.d)).toBe(previewSize());
     expect(strings.get(0, 0, Number(event.e))).toBe('{"user":"ann","note":"é ☃ ключ — a long enough text to need several fragments","token":"[redacted]","n":[1,2.5,3]}'.slice(0, 95) + "…");
     expect(recorder.unrecorded).toBe(0);
   });

@@ -32,8 +32,17 @@
  * exactly; Bun reprints modules, so there the kind and the name decide and an
  * ambiguous text stays unresolved.
  */
-import { describe, PREVIEW_LIMIT_CHARS, PREVIEW_LIMIT_DEPTH, PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, type TypeChecks } from "../agent/shared/preview";
-import { BYTE_PREVIEW_MAX_CHARS, previewBytes, writeArgumentsPreview, writePreview } from "../agent/shared/preview-bytes";
+import {
+  describe,
+  PREVIEW_LIMIT_CHARS,
+  PREVIEW_LIMIT_DEPTH,
+  PREVIEW_MAX_CHARS,
+  PREVIEW_MAX_DEPTH,
+  previewBytes,
+  type TypeChecks,
+  writeArgumentsPreview,
+  writePreview,
+} from "../agent/shared/preview";
 import { BASE, HOOK_KEY, TAG_CHARS, hashSource } from "./transform";
 
 /** zig/layout.zig EventKind, function tracing range. */
@@ -327,10 +336,10 @@ export class FunctionRuntime {
     this.clock = this.capacity > 1 && typeof sink.now === "function" ? () => sink.now!() : undefined;
     this.types = options.types;
     this.str = options.str ?? ((text, intern = true) => this.ownString(text, intern));
-    // Previews go into the batch as string records (preview-bytes.ts) when the batch holds
-    // the longest (3 bytes a character) with its event.
+    // Previews go into the batch as string records (preview.ts's bytes) when the batch
+    // holds the longest (3 bytes a character) with its event.
     const previewChars = Math.min(PREVIEW_LIMIT_CHARS, Math.max(8, options.previewChars ?? PREVIEW_MAX_CHARS));
-    const inline = previewChars <= BYTE_PREVIEW_MAX_CHARS && this.capacity > Math.ceil((3 * previewChars + 3) / STRING_FRAGMENT_BYTES) + 1;
+    const inline = this.capacity > Math.ceil((3 * previewChars + 3) / STRING_FRAGMENT_BYTES) + 1;
     this.stringId = !inline ? undefined : options.stringId ?? (options.str ? undefined : () => this.nextStringId++);
     this.hotLimit = Math.max(0, options.hotCallsPerSecond ?? DEFAULT_HOT_CALLS_PER_SECOND);
     this.hotSample = Math.max(0, Math.floor(options.hotSample ?? DEFAULT_HOT_SAMPLE));
@@ -563,8 +572,7 @@ export class FunctionRuntime {
   private preview(value: unknown): number {
     if (!this.types) return 0;
     if (this.stringId !== undefined) {
-      const length = writePreview(value, this.types, this.previewLimits);
-      const id = length >= 0 ? this.batchString(length) : 0;
+      const id = this.batchString(writePreview(value, this.types, this.previewLimits));
       if (id !== 0) return id;
     }
     return this.str(describe(value, this.types, this.previewLimits).preview, false);
@@ -636,8 +644,7 @@ export class FunctionRuntime {
     if (!this.types) return 0;
     const length = typeof args.length === "number" ? Math.min(args.length, 16) : 0;
     if (this.stringId !== undefined) {
-      const written = writeArgumentsPreview(args, length, this.types, this.previewLimits);
-      const id = written >= 0 ? this.batchString(written) : 0;
+      const id = this.batchString(writeArgumentsPreview(args, length, this.types, this.previewLimits));
       if (id !== 0) return id;
     }
     const copy: unknown[] = [];

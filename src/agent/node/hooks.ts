@@ -11,8 +11,7 @@
 import type * as ChildProcessModule from "node:child_process";
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, ExitReason, Kind, SpawnMethod, channelField } from "../shared/kinds";
-import { describe, preview, PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, previewSize, type TypeChecks } from "../shared/preview";
-import { writePreview, writtenPreviewSize } from "../shared/preview-bytes";
+import { describe, preview, PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, previewSize, type TypeChecks, writePreview } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { installPortHooks, type PortContext } from "./ports";
 
@@ -49,16 +48,17 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
   const types = require("node:util").types as TypeChecks;
   // The per-message path: one walk for preview and size, one native call for the event and
   // its preview, no closure per message.
-  // Where the sink takes record batches (scope.node), the preview is written as UTF-8
-  // straight into the batch with the event (preview-bytes.ts): no string is built,
-  // flattened or converted per message. Otherwise (bun:ffi), or for text the byte walk
-  // leaves to the native conversion (surrogates), the preview string and recordString.
+  // Where the sink takes record batches (scope.node), the preview's UTF-8 goes straight
+  // into the batch with the event: no string is built, flattened or converted per message.
+  // Otherwise (bun:ffi) the preview string and recordString.
   const limits = { depth: PREVIEW_MAX_DEPTH, chars: PREVIEW_MAX_CHARS };
   const message = (kind: number, channel: Channel, direction: number, ordinal: number, value: unknown) => {
     try {
       const field = channelField(channel.kind, direction, channel.subId);
-      const length = recorder.batches ? writePreview(value, types, limits) : -1;
-      if (length >= 0) return recorder.eventWithPreviewBytes(kind, ordinal, field, channel.ownerPid, writtenPreviewSize(), length);
+      if (recorder.batches) {
+        const length = writePreview(value, types, limits);
+        return recorder.eventWithPreviewBytes(kind, ordinal, field, channel.ownerPid, previewSize(), length);
+      }
       const text = preview(value, types);
       recorder.eventWithString(kind, ordinal, field, channel.ownerPid, previewSize(), text);
     } catch (error) {

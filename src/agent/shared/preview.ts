@@ -1,18 +1,28 @@
 /**
- * Size and short preview of a message, computed without ever running program code:
- * no getters, no Proxy traps, no toJSON/toString/valueOf, no Symbol.toStringTag.
- * Only own data properties of non-Proxy objects are read, within a fixed budget.
- * Values under keys that look secret are replaced.
+ * Size and short preview of a value (a message, a function's arguments or result),
+ * computed without ever running program code: no getters, no Proxy traps, no
+ * toJSON/toString/valueOf, no Symbol.toStringTag. Only own data properties of non-Proxy
+ * objects are read, within a fixed budget (depth, characters, values); values under keys
+ * that look secret are replaced.
+ *
+ * One walk, written as UTF-8 bytes (writePreview → previewBytes()): the hot paths (a
+ * message's send, function tracing's full level) put those bytes straight into their
+ * record batch, so no string is concatenated, flattened and converted per event;
+ * `preview()` decodes the same bytes for the few callers that want a string. The text is
+ * JSON-like, cut to the character budget (UTF-16 units, as String.length counts) with
+ * "…"; a surrogate pair the cut splits keeps its first half, written as U+FFFD (as the
+ * native string conversion would). The size is an estimate of the serialized value
+ * (exact for strings and binary data).
  *
  * On the hot path of every traced message, so it allocates as little as it can: the walk
  * keeps its state in module variables (it never calls program code, so it cannot be
- * re-entered), stops building text once the preview is full, caches each property key's
- * quoted text and secret test, quotes plain ASCII strings without JSON.stringify, and skips
- * the built-in type checks for objects whose prototype is Object.prototype or null. The
- * result is the same as the straightforward walk's (scripts/bench-agent-node.ts checks it
- * against a reference copy), except for a built-in re-prototyped to Object.prototype or
- * null (`Object.setPrototypeOf(new Map(), Object.prototype)`): a record of its own data
- * properties ("{}") where the reference says "Map(1)".
+ * re-entered), stops writing once the preview is full, caches each property key's quoted
+ * text, UTF-8 length and secret test, quotes plain ASCII strings without JSON.stringify,
+ * and skips the built-in type checks (binding calls) for objects whose prototype is
+ * Object.prototype or null: a built-in re-prototyped to one of those
+ * (`Object.setPrototypeOf(new Map(), Object.prototype)`) shows as a record of its own
+ * data properties. spec/preview.test.ts checks the walk against a reference copy of the
+ * straightforward string walk (scripts/bench-agent-reference-preview.ts).
  */
 
 /** The native type checks (util.types) this needs; none of them runs program code. */
@@ -27,9 +37,8 @@ export interface TypeChecks {
 }
 
 export const PREVIEW_MAX_CHARS = 96;
-const MAX_NODES = 48;
-/** How many values a default preview walks (src/agent/shared/preview-bytes.ts walks the same). */
-export const PREVIEW_MAX_NODES = MAX_NODES;
+/** How many values a default preview walks (the node budget grows with the text budget). */
+export const PREVIEW_MAX_NODES = 48;
 export const PREVIEW_MAX_DEPTH = 3;
 /** The most a caller may ask for (function tracing's `previewDepth` / `previewChars` settings). */
 export const PREVIEW_LIMIT_DEPTH = 16;
@@ -61,13 +70,14 @@ const keysOf = Object.keys;
 const prototypeOf = Object.getPrototypeOf;
 const objectPrototype = Object.prototype;
 const ownDescriptor = Object.getOwnPropertyDescriptor;
+const isInteger = Number.isInteger;
 
 export interface Described {
   sizeBytes: number;
   preview: string;
 }
 
-/** UTF-8 bytes of a string (a lone surrogate counts as the 3 bytes of its replacement). */
+/** UTF-8 bytes of a string (each surrogate counts 2: a pair is 4 bytes). */
 export function utf8Length(text: string): number {
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
@@ -77,20 +87,10 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-/** JSON.stringify(text) for a string, without the call for printable ASCII with nothing to escape. */
-function quote(text: string): string {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return JSON.stringify(text);
-  }
-  return `"${text}"`;
-}
-
-/** What a property key contributes, computed once per key. */
+/** `"key":` and whether the key looks secret, once per key. */
 interface KeyInfo {
-  /** `"key":` */
   text: string;
-  /** utf8 length + 4 */
+  /** utf8 length + 4 (the size estimate of `"key":` and a separator) */
   bytes: number;
   secret: boolean;
 }
@@ -106,56 +106,158 @@ function keyInfo(key: string): KeyInfo {
   return info;
 }
 
-// The walk's state (see the header: never re-entered).
+function quote(text: string): string {
+  return printable(text) ? `"${text}"` : JSON.stringify(text);
+}
+
+/** Printable ASCII with nothing JSON escapes: quoted as is. */
+function printable(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+  }
+  return true;
+}
+
+/**
+ * String(n) for a number that is not an integer costs ~170 ns in V8 (shortest round-trip
+ * digits); programs pass the same few fractions again and again. A direct-mapped cache
+ * by the number's bits: a miss costs a hash and two stores, so ever-new values (a running
+ * total) lose next to nothing.
+ */
+const NUMBER_SLOTS = 1024;
+const numberKeys = new Float64Array(NUMBER_SLOTS).fill(NaN);
+const numberTexts: string[] = new Array<string>(NUMBER_SLOTS).fill("");
+const numberBits = new Float64Array(1);
+const numberHalves = new Uint32Array(numberBits.buffer);
+
+function numberText(value: number): string {
+  if (isInteger(value)) return String(value);
+  numberBits[0] = value;
+  const slot = (Math.imul(numberHalves[0]! ^ numberHalves[1]!, 0x9e3779b1) >>> 22) & (NUMBER_SLOTS - 1);
+  // NaN never equals itself: it is never a hit (String(NaN) is cheap anyway).
+  if (numberKeys[slot] === value) return numberTexts[slot]!;
+  const text = String(value);
+  numberKeys[slot] = value;
+  numberTexts[slot] = text;
+  return text;
+}
+
+/**
+ * Writes the character at text[i] (above 0x7f) as UTF-8 and returns how many UTF-16 units
+ * it took: 2 for a surrogate pair (4 bytes), else 1. A lone surrogate (never produced by
+ * the walk: JSON.stringify escapes them) becomes U+FFFD, as the native conversion writes it.
+ */
+function wide(text: string, i: number, code: number): number {
+  if (code < 0x800) {
+    buffer[at++] = 0xc0 | (code >> 6);
+    buffer[at++] = 0x80 | (code & 0x3f);
+    return 1;
+  }
+  if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+    const low = text.charCodeAt(i + 1);
+    if (low >= 0xdc00 && low <= 0xdfff) {
+      const point = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+      buffer[at++] = 0xf0 | (point >> 18);
+      buffer[at++] = 0x80 | ((point >> 12) & 0x3f);
+      buffer[at++] = 0x80 | ((point >> 6) & 0x3f);
+      buffer[at++] = 0x80 | (point & 0x3f);
+      return 2;
+    }
+  }
+  if (code >= 0xd800 && code <= 0xdfff) code = 0xfffd;
+  buffer[at++] = 0xe0 | (code >> 12);
+  buffer[at++] = 0x80 | ((code >> 6) & 0x3f);
+  buffer[at++] = 0x80 | (code & 0x3f);
+  return 1;
+}
+
+// The walk's state. `chars` is the length (UTF-16 units) of the text so far; bytes are
+// kept for its first maxChars units only (what survives the final cut).
 let types: TypeChecks;
+let buffer = new Uint8Array(0);
+let at = 0;
+let chars = 0;
+/** Bytes before unit maxChars - 1: where the cut puts "…". */
+let cutAt = 0;
+/**
+ * A surrogate pair at units maxChars - 2 and maxChars - 1 starts at this byte (else -1):
+ * the cut keeps its first half alone, which UTF-8 writes as U+FFFD.
+ */
+let splitAt = -1;
 let nodes = 0;
-let out = "";
+/** The size estimate of the whole value (previewSize), kept as it walks. */
 let size = 0;
 let maxChars = PREVIEW_MAX_CHARS;
 let maxDepth = PREVIEW_MAX_DEPTH;
-let maxNodes = MAX_NODES;
+let maxNodes = PREVIEW_MAX_NODES;
 
-/** Text is still appended while the preview has room (then cut once at the end). */
-function open(): boolean {
-  return out.length <= maxChars;
+/** Appends text while the preview has room (the text is cut once, at the end). */
+function emit(text: string): void {
+  if (chars > maxChars) return;
+  const length = text.length;
+  if (chars + length < maxChars - 1) {
+    // The common case: every unit kept, none of them where the cut may fall.
+    for (let i = 0; i < length; i++) {
+      const code = text.charCodeAt(i);
+      if (code < 0x80) buffer[at++] = code;
+      else i += wide(text, i, code) - 1;
+    }
+    chars += length;
+    return;
+  }
+  const keep = Math.min(length, maxChars - chars);
+  for (let i = 0; i < keep; i++) {
+    const unit = chars + i;
+    if (unit === maxChars - 1) cutAt = at;
+    const code = text.charCodeAt(i);
+    if (code < 0x80) buffer[at++] = code;
+    else {
+      const start = at;
+      const units = wide(text, i, code);
+      if (units === 2 && unit === maxChars - 2) splitAt = start;
+      i += units - 1;
+    }
+  }
+  chars += length;
 }
 
-function emit(text: string): void {
-  if (out.length <= maxChars) out += text;
+/** A primitive's text, counted in the size estimate by its length. */
+function emitSized(text: string): void {
+  size += text.length;
+  emit(text);
+}
+
+/** A string value, quoted (the quotes written around it, no copy). */
+function emitString(value: string): void {
+  size += utf8Length(value) + 2;
+  if (chars > maxChars) return;
+  const text = value.length > maxChars ? value.slice(0, maxChars) : value;
+  if (!printable(text)) return emit(JSON.stringify(text));
+  emit('"');
+  emit(text);
+  emit('"');
 }
 
 function walkValue(value: unknown, depth: number): void {
   nodes++;
   switch (typeof value) {
-    case "string": {
-      size += utf8Length(value) + 2;
-      if (open()) out += quote(value.length > maxChars ? value.slice(0, maxChars) : value);
-      return;
-    }
+    case "string":
+      return emitString(value);
     case "number":
+      return emitSized(numberText(value));
     case "boolean":
-    case "bigint": {
-      const text = String(value);
-      size += text.length;
-      emit(text);
-      return;
-    }
+      return emitSized(value ? "true" : "false");
+    case "bigint":
+      return emitSized(String(value));
     case "undefined":
-      size += 9;
-      emit("undefined");
-      return;
+      return emitSized("undefined");
     case "symbol":
-      emit("[symbol]");
-      return;
+      return emit("[symbol]");
     case "function":
-      emit("[function]");
-      return;
+      return emit("[function]");
   }
-  if (value === null) {
-    size += 4;
-    emit("null");
-    return;
-  }
+  if (value === null) return emitSized("null");
   walkObject(value as object, depth);
 }
 
@@ -163,14 +265,9 @@ function walkObject(value: object, depth: number): void {
   const t = types;
   if (t.isProxy(value)) return emit("[Proxy]");
   if (isView(value)) {
-    // The TypedArray getter throws on a DataView (which used to lose the whole event).
     const typed = typedArrayTag.call(value) !== undefined;
     return binary("view", (typed ? byteLengthOfView : byteLengthOfDataView).call(value) as number);
   }
-  // An array is none of the kinds below (one internal type per object), and neither, for
-  // the preview, is an object whose prototype is Object.prototype or null (the common
-  // case: object literals, JSON, structured clones): skip their five binding calls. A
-  // built-in re-prototyped to one of those shows as a record of its own data properties.
   if (!isArray(value)) {
     const proto = prototypeOf(value);
     if (proto === objectPrototype || proto === null) {
@@ -191,7 +288,7 @@ function walkObject(value: object, depth: number): void {
 
 function binary(name: string, bytes: number): void {
   size += bytes;
-  if (open()) out += `[${name} ${bytes}B]`;
+  if (chars <= maxChars) emit(`[${name} ${bytes}B]`);
 }
 
 function walkArray(value: unknown[], depth: number): void {
@@ -203,7 +300,7 @@ function walkArray(value: unknown[], depth: number): void {
     if (nodes > maxNodes) return emit("…]");
     const descriptor = ownDescriptor(value, i);
     if (descriptor && "value" in descriptor) walkValue(descriptor.value, depth + 1);
-    else emit(descriptor ? "[getter]" : "");
+    else if (descriptor) emit("[getter]");
     size += 1;
   }
   emit("]");
@@ -221,51 +318,114 @@ function walkRecord(value: object, depth: number): void {
     size += key.bytes;
     const descriptor = ownDescriptor(value, keys[i]!);
     if (!descriptor || !("value" in descriptor)) emit("[getter]");
-    else if (key.secret) secret(descriptor.value);
-    else walkValue(descriptor.value, depth + 1);
+    else if (key.secret) {
+      nodes++;
+      if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
+      emit(REDACTED_JSON);
+    } else walkValue(descriptor.value, depth + 1);
   }
   emit("}");
 }
 
-function secret(value: unknown): void {
-  nodes++;
-  if (typeof value === "string") size += utf8Length(value) + 2;
-  emit(REDACTED_JSON);
+/** Limits as the walk takes them (already clamped): depth, characters (≤ PREVIEW_LIMIT_CHARS). */
+export interface ByteLimits {
+  depth: number;
+  chars: number;
+}
+
+function begin(checks: TypeChecks, limits: ByteLimits): void {
+  types = checks;
+  maxChars = limits.chars;
+  maxDepth = limits.depth;
+  maxNodes = maxChars > PREVIEW_MAX_CHARS ? Math.ceil((PREVIEW_MAX_NODES * maxChars) / PREVIEW_MAX_CHARS) : PREVIEW_MAX_NODES;
+  const room = 3 * maxChars + 8;
+  if (buffer.length < room) buffer = new Uint8Array(room);
+  at = 0;
+  chars = 0;
+  cutAt = 0;
+  splitAt = -1;
+  nodes = 0;
+  size = 0;
+}
+
+/** The bytes written by begin()..walk, the text cut to maxChars units with "…" if longer. */
+function end(): number {
+  if (chars <= maxChars) return at;
+  // text.slice(0, maxChars - 1) + "…", in UTF-8: a pair cut in half keeps its first half,
+  // which is written as U+FFFD.
+  let cut = cutAt;
+  if (splitAt >= 0) {
+    buffer[splitAt] = 0xef;
+    buffer[splitAt + 1] = 0xbf;
+    buffer[splitAt + 2] = 0xbd;
+    cut = splitAt + 3;
+  }
+  buffer[cut] = 0xe2;
+  buffer[cut + 1] = 0x80;
+  buffer[cut + 2] = 0xa6;
+  return cut + 3;
+}
+
+/** Writes the preview of `value` as UTF-8 into `previewBytes()`; returns its length in bytes. */
+export function writePreview(value: unknown, checks: TypeChecks, limits: ByteLimits): number {
+  begin(checks, limits);
+  walkValue(value, 0);
+  return end();
 }
 
 /**
- * The preview of `value` (at most PREVIEW_MAX_CHARS characters, nested PREVIEW_MAX_DEPTH
- * deep, unless `limits` say otherwise); its approximate serialized size is left in
- * `previewSize` (read it before the next call).
+ * As writePreview of an array of `args[0..length)` (the preview of a call's arguments),
+ * without making the array: the same nodes, depth and text.
+ */
+export function writeArgumentsPreview(args: ArrayLike<unknown>, length: number, checks: TypeChecks, limits: ByteLimits): number {
+  begin(checks, limits);
+  // walkValue(array, 0): one node, then walkObject's depth check, then walkArray.
+  nodes++;
+  if (maxDepth <= 0 || nodes > maxNodes) emit("[…]");
+  else {
+    emit("[");
+    for (let i = 0; i < length; i++) {
+      if (i > 0) emit(",");
+      if (nodes > maxNodes) {
+        emit("…]");
+        return end();
+      }
+      walkValue(args[i], 1);
+    }
+    emit("]");
+  }
+  return end();
+}
+
+/** The buffer the last write went into (valid until the next write). */
+export function previewBytes(): Uint8Array {
+  return buffer;
+}
+
+const decoder = new TextDecoder();
+
+/** The limits as the walk takes them: the defaults where none is given. */
+function limitsOf(limits: PreviewLimits | undefined): ByteLimits {
+  return { depth: limits?.depth ?? PREVIEW_MAX_DEPTH, chars: limits?.chars ?? PREVIEW_MAX_CHARS };
+}
+
+/**
+ * The preview of `value` as a string (at most PREVIEW_MAX_CHARS characters, nested
+ * PREVIEW_MAX_DEPTH deep, unless `limits` say otherwise); its size estimate is left in
+ * `previewSize()` (read it before the next walk).
  */
 export function preview(value: unknown, checks: TypeChecks, limits?: PreviewLimits): string {
-  types = checks;
-  maxChars = limits?.chars ?? PREVIEW_MAX_CHARS;
-  maxDepth = limits?.depth ?? PREVIEW_MAX_DEPTH;
-  // The node budget grows with the text budget (48 nodes fill 96 characters).
-  maxNodes = maxChars > PREVIEW_MAX_CHARS ? Math.ceil((MAX_NODES * maxChars) / PREVIEW_MAX_CHARS) : MAX_NODES;
-  nodes = 0;
-  out = "";
-  size = 0;
-  try {
-    walkValue(value, 0);
-  } finally {
-    previewSizeBytes = size;
-  }
-  const text = out;
-  out = "";
-  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
+  const length = writePreview(value, checks, limitsOf(limits));
+  return decoder.decode(buffer.subarray(0, length));
 }
 
-let previewSizeBytes = 0;
-
-/** The size computed by the last `preview()` call. */
+/** The size estimate of the value the last walk read. */
 export function previewSize(): number {
-  return previewSizeBytes;
+  return size;
 }
 
-/** The message's approximate serialized size (exact for strings and binary data) and a preview. */
+/** The value's approximate serialized size (exact for strings and binary data) and a preview. */
 export function describe(value: unknown, checks: TypeChecks, limits?: PreviewLimits): Described {
   const text = preview(value, checks, limits);
-  return { sizeBytes: previewSizeBytes, preview: text };
+  return { sizeBytes: size, preview: text };
 }

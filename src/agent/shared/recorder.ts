@@ -3,7 +3,7 @@
  * written, and catches every error of the agent's own so it never reaches the program.
  */
 import { Kind } from "./kinds";
-import { previewBytes } from "./preview-bytes";
+import { previewBytes } from "./preview";
 import type { Groups, Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
@@ -41,7 +41,7 @@ export class Recorder {
 
   /**
    * An event whose field e is a fresh string id for the first `length` bytes of
-   * previewBytes() (preview-bytes.ts's last write): the string's fragments and the event
+   * previewBytes() (preview.ts's last walk): the string's fragments and the event
    * go out as one batch of records, in one native call, with no JavaScript string made or
    * converted. Only when `batches`; `length` at most 4096.
    */

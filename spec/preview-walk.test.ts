@@ -1,29 +1,26 @@
 /**
- * Function tracing's byte previews (src/agent/shared/preview-bytes.ts) against the
- * reference, preview.ts's preview(): the same text, as UTF-8, for every kind of value,
- * every cut and every limit, or -1 (the runtime then takes preview()'s string).
+ * The preview walk (src/agent/shared/preview.ts, written as UTF-8 bytes) against the
+ * string walk it replaced (spec/preview-reference.ts): for every kind of value, every cut
+ * and every limit, the bytes are the reference string's UTF-8 (a surrogate pair the cut
+ * splits leaves its first half, written as U+FFFD, as the native conversion writes it),
+ * preview() is that text, and the size estimates are equal.
  */
 import { describe as group, expect, test } from "bun:test";
 import { types } from "node:util";
-import { preview, previewSize } from "../src/agent/shared/preview";
-import { BYTE_PREVIEW_MAX_CHARS, previewBytes, writeArgumentsPreview, writePreview, writtenPreviewSize } from "../src/agent/shared/preview-bytes";
+import { preview, previewBytes, previewSize, writeArgumentsPreview, writePreview } from "../src/agent/shared/preview";
+import { preview as referencePreview, previewSize as referenceSize } from "./preview-reference";
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
-const text = (length: number) => decoder.decode(previewBytes().subarray(0, length));
+const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
+const written = (length: number) => previewBytes().slice(0, length);
 
 function expectSame(value: unknown, limits = { depth: 3, chars: 96 }): void {
   const length = writePreview(value, types, limits);
-  const size = writtenPreviewSize();
-  const reference = preview(value, types, limits);
-  // The size estimate (messages record it) is preview.ts's, whatever the text.
-  expect(size).toBe(previewSize());
-  if (length < 0) {
-    // Only where the kept text holds a surrogate (the native UTF-8 conversion's business).
-    expect(/[\ud800-\udfff]/.test(reference)).toBe(true);
-    return;
-  }
-  expect(text(length)).toBe(reference);
-  expect(length).toBe(Buffer.byteLength(reference));
+  const bytes = written(length);
+  const size = previewSize();
+  const reference = referencePreview(value, types, limits);
+  expect(bytes).toEqual(utf8(reference));
+  expect(size).toBe(referenceSize());
+  expect(preview(value, types, limits)).toBe(new TextDecoder().decode(utf8(reference)));
 }
 
 let ran = false;
@@ -54,7 +51,7 @@ const values: unknown[] = [
   { deep: { "日本": { "語": "…" } } },
 ];
 
-group("byte previews are preview()'s text, as UTF-8", () => {
+group("the preview walk writes the reference walk's text as UTF-8", () => {
   test("every kind of value at the default limits, without running program code", () => {
     ran = false;
     for (const value of values) expectSame(value);
@@ -63,9 +60,15 @@ group("byte previews are preview()'s text, as UTF-8", () => {
 
   test("every depth and length, cuts at every position", () => {
     for (const depth of [0, 1, 2, 3, 6, 16]) {
-      for (const chars of [8, 9, 10, 13, 20, 31, 32, 33, 64, 96, 97, 200, 500, BYTE_PREVIEW_MAX_CHARS]) {
+      for (const chars of [8, 9, 10, 13, 20, 31, 32, 33, 64, 96, 97, 200, 500, 1023, 4096]) {
         for (const value of values) expectSame(value, { depth, chars });
       }
+    }
+  });
+
+  test("a cut at every unit of a run of surrogate pairs", () => {
+    for (let chars = 8; chars < 30; chars++) {
+      for (const value of ["😀".repeat(20), `x${"😀".repeat(20)}`, { k: "😀".repeat(20) }, ["é😀", "😀é", "…😀"]]) expectSame(value, { depth: 3, chars });
     }
   });
 
@@ -94,9 +97,7 @@ group("byte previews are preview()'s text, as UTF-8", () => {
         const length = (function (..._: unknown[]) {
           return writeArgumentsPreview(arguments, arguments.length, types, limits);
         })(...list);
-        const reference = preview([...list], types, limits);
-        if (length < 0) expect(/[\ud800-\udfff]/.test(reference)).toBe(true);
-        else expect(text(length)).toBe(reference);
+        expect(written(length)).toEqual(utf8(referencePreview([...list], types, limits)));
       }
     }
   });
