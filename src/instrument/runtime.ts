@@ -38,11 +38,11 @@ import {
   PREVIEW_LIMIT_DEPTH,
   PREVIEW_MAX_CHARS,
   PREVIEW_MAX_DEPTH,
-  previewBytes,
   type TypeChecks,
   writeArgumentsPreview,
   writePreview,
 } from "../agent/shared/preview";
+import { fragmentsOf, RECORD_WORDS, STRING_FRAGMENT_BYTES, writePreviewString } from "../agent/shared/batch";
 import { BASE, HOOK_KEY, TAG_CHARS, hashSource } from "./transform";
 
 /** zig/layout.zig EventKind, function tracing range. */
@@ -250,10 +250,6 @@ class YieldStep {
   }
 }
 
-const RECORD_WORDS = 16;
-/** zig/layout.zig: EventKind.string and a fragment's payload bytes (from byte 32). */
-const STRING_KIND = 1;
-const STRING_FRAGMENT_BYTES = 32;
 /** queueMicrotask as it was when the agent loaded (a program may replace the global). */
 const enqueueMicrotask: ((task: () => void) => void) | undefined =
   typeof queueMicrotask === "function" ? queueMicrotask.bind(globalThis) : undefined;
@@ -586,26 +582,12 @@ export class FunctionRuntime {
   private batchString(length: number): number {
     const id = this.stringId!();
     if (id === 0) return 0;
-    const fragments = length === 0 ? 1 : Math.ceil(length / STRING_FRAGMENT_BYTES);
+    const fragments = fragmentsOf(length);
     // Room for the fragments and the event after them, so they go out in one batch.
     if (this.count + fragments + 1 > this.capacity) this.flush();
     this.queueFlush();
     const first = this.count;
-    const words = this.words;
-    const bytes = this.bytes;
-    const source = previewBytes();
-    for (let f = 0; f < fragments; f++) {
-      const base = (first + f) * RECORD_WORDS;
-      // Words: 1 kind | fragment index << 16, 6 id, 7 the string's length in bytes; its
-      // 32 bytes from byte 32 (zig/ring.zig string_fragments).
-      words[base + 1] = STRING_KIND | (f << 16);
-      words[base + 6] = id;
-      words[base + 7] = length;
-      const from = f * STRING_FRAGMENT_BYTES;
-      const to = Math.min(length, from + STRING_FRAGMENT_BYTES);
-      let at = base * 4 + STRING_FRAGMENT_BYTES;
-      for (let i = from; i < to; i++) bytes[at++] = source[i]!;
-    }
+    writePreviewString(this.words, this.bytes, first, id, length);
     this.count = first + fragments;
     return id;
   }

@@ -22,7 +22,7 @@
  * Object.prototype or null: a built-in re-prototyped to one of those
  * (`Object.setPrototypeOf(new Map(), Object.prototype)`) shows as a record of its own
  * data properties. spec/preview.test.ts checks the walk against a reference copy of the
- * straightforward string walk (scripts/bench-agent-reference-preview.ts).
+ * string walk it replaced (spec/preview-reference.ts, spec/preview-walk.test.ts).
  */
 
 /** The native type checks (util.types) this needs; none of them runs program code. */

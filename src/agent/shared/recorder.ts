@@ -3,17 +3,14 @@
  * written, and catches every error of the agent's own so it never reaches the program.
  */
 import { Kind } from "./kinds";
-import { previewBytes } from "./preview";
+import { fragmentsOf, putU64, RECORD_WORDS, writePreviewString } from "./batch";
 import type { Groups, Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
 const MAX_STRING_CHARS = 1024;
 const MAX_REPORTED_ERRORS = 16;
-/** zig/layout.zig: a record is 16 u32 words; a string fragment carries 32 bytes from byte 32. */
-const RECORD_WORDS = 16;
-const STRING_FRAGMENT_BYTES = 32;
-/** The most fragments one batched preview may take (4096 bytes: the native string limit). */
-const MAX_BATCH_FRAGMENTS = 128;
+/** The most fragments one batched preview may take (4096 characters, 3 bytes each at most). */
+const MAX_BATCH_FRAGMENTS = fragmentsOf(3 * 4096 + 3);
 
 export class Recorder {
   errors = 0;
@@ -49,24 +46,8 @@ export class Recorder {
     try {
       const id = this.nextId++;
       const words = this.batchWords;
-      const bytes = this.batchBytes;
-      const source = previewBytes();
-      const fragments = length === 0 ? 1 : Math.ceil(length / STRING_FRAGMENT_BYTES);
-      // The buffer only ever holds records of this layout: seq, timestamp (0: stamped
-      // natively), pid and tid are never written, so only the fields set below change.
-      for (let f = 0; f < fragments; f++) {
-        const base = f * RECORD_WORDS;
-        // Words: 1 kind | fragment index << 16, 6 id, 7 the string's length in bytes; its
-        // bytes from byte 32, the rest of the fragment zero.
-        words[base + 1] = Kind.string | (f << 16);
-        words[base + 6] = id;
-        words[base + 7] = length;
-        const from = f * STRING_FRAGMENT_BYTES;
-        const to = Math.min(length, from + STRING_FRAGMENT_BYTES);
-        let at = base * 4 + STRING_FRAGMENT_BYTES;
-        for (let i = from; i < to; i++) bytes[at++] = source[i]!;
-        for (let i = to; i < from + STRING_FRAGMENT_BYTES; i++) bytes[at++] = 0;
-      }
+      // The buffer only ever holds records of this layout, so only the fields set here change.
+      const fragments = writePreviewString(words, this.batchBytes, 0, id, length);
       const base = fragments * RECORD_WORDS;
       // Words: 1 kind | flags << 16, 6-7 a, 8-9 b, 10-11 c, 12-13 d, 14-15 e (u64 as low, high).
       words[base + 1] = kind | (flags << 16);
@@ -172,8 +153,3 @@ export class Recorder {
   }
 }
 
-/** A non-negative integer up to 2^53 as the two u32 words of a little-endian u64. */
-function putU64(words: Uint32Array, index: number, value: number): void {
-  words[index] = value >>> 0;
-  words[index + 1] = value > 0xffffffff ? Math.floor(value / 4294967296) : 0;
-}
