@@ -6,7 +6,7 @@
  */
 import { describe, type TypeChecks } from "../src/agent/shared/preview";
 // The string walk the byte walk replaced (also the tests' oracle).
-import { describe as referenceDescribe } from "../spec/preview-reference";
+import { describe as referenceDescribe, preview as referencePreview, previewSize as referenceSize } from "../spec/preview-reference";
 import { channelField, Kind } from "../src/agent/shared/kinds";
 import { makeTracer, type Channel } from "../src/agent/node/hooks";
 import { Recorder } from "../src/agent/shared/recorder";
@@ -101,7 +101,7 @@ results["parts: addon.string() of a 30-char preview"] = measure((n) => {
   for (let i = 0; i < n; i++) addon.string(i + 1, '{"id":12345,"seed":12345,"ro"}');
 });
 for (const [name, list] of Object.entries(values)) {
-  results[`before: reference describe() ${name}`] = measure((n) => {
+  results[`before: describe() (string walk) ${name}`] = measure((n) => {
     let sink = 0;
     for (let i = 0; i < n; i++) sink += referenceDescribe(list[i & 1023], types).sizeBytes;
     if (sink < 0) console.log(sink);
@@ -114,29 +114,20 @@ for (const [name, list] of Object.entries(values)) {
     if (sink < 0) console.log(sink);
   });
 }
-// The previous send path, as it was: reference describe, str() then event(), in safe().
-const oldRecorder = new Recorder({ record: addon.record.bind(addon), string: addon.string.bind(addon) }, recorder.groups);
+// The send path before the walk was shared with function tracing's byte previews: the
+// string walk it replaced (the tests' oracle), then string and event in one recordString.
+const oldRecorder = new Recorder({ record: addon.record.bind(addon), string: addon.string.bind(addon), recordString: addon.recordString!.bind(addon) }, recorder.groups);
 const oldSend = (value: unknown) => {
   const ordinal = channel.sent++;
-  oldRecorder.safe(() => {
-    const { sizeBytes, preview } = referenceDescribe(value, types);
-    const field = channelField(channel.kind, channel.sendDirection, channel.subId);
-    oldRecorder.event(Kind.message_send, ordinal, field, channel.ownerPid, sizeBytes, oldRecorder.str(preview, false));
-  });
+  const text = referencePreview(value, types);
+  const field = channelField(channel.kind, channel.sendDirection, channel.subId);
+  oldRecorder.eventWithString(Kind.message_send, ordinal, field, channel.ownerPid, referenceSize(), text);
 };
 for (const [name, list] of Object.entries(values)) {
-  results[`before: send path ${name}`] = measure((n) => {
+  results[`before: string walk + recordString ${name}`] = measure((n) => {
     for (let i = 0; i < n; i++) oldSend(list[i & 1023]);
   });
-}
-// The same tracer over a sink without record batches: the preview as a string, recordString.
-const stringRecorder = new Recorder({ record: addon.record.bind(addon), string: addon.string.bind(addon), recordString: addon.recordString!.bind(addon) }, recorder.groups);
-const stringTracer = makeTracer(stringRecorder, 0);
-for (const [name, list] of Object.entries(values)) {
-  results[`tracer.send(), preview string + recordString ${name}`] = measure((n) => {
-    for (let i = 0; i < n; i++) stringTracer.send(channel, list[i & 1023]);
-  });
-  results[`tracer.send(), preview bytes + recordBatch ${name}`] = measure((n) => {
+  results[`tracer.send() ${name}`] = measure((n) => {
     for (let i = 0; i < n; i++) tracer.send(channel, list[i & 1023]);
   });
 }
@@ -145,4 +136,4 @@ results["tracer.receive()"] = measure((n) => {
 });
 const stats = addon.stats();
 addon.detach();
-process.stdout.write(`${JSON.stringify({ results, stats, errors: recorder.errors + oldRecorder.errors + stringRecorder.errors, unrecorded: recorder.unrecorded + oldRecorder.unrecorded + stringRecorder.unrecorded })}\n`);
+process.stdout.write(`${JSON.stringify({ results, stats, errors: recorder.errors + oldRecorder.errors, unrecorded: recorder.unrecorded + oldRecorder.unrecorded })}\n`);

@@ -485,12 +485,6 @@ export class FunctionRuntime {
         return this.sink.record(kind, flags, a, b, c, d, e);
       },
       string: (id, text) => this.sink.string(id, text),
-      recordBatch: this.sink.recordBatch
-        ? (records, count) => {
-            this.flush();
-            return this.sink.recordBatch!(records, count);
-          }
-        : undefined,
     };
   }
 

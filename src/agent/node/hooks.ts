@@ -11,7 +11,7 @@
 import type * as ChildProcessModule from "node:child_process";
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, ExitReason, Kind, SpawnMethod, channelField } from "../shared/kinds";
-import { describe, preview, PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, previewSize, type TypeChecks, writePreview } from "../shared/preview";
+import { describe, preview, previewSize, type TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { installPortHooks, type PortContext } from "./ports";
 
@@ -48,17 +48,12 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
   const types = require("node:util").types as TypeChecks;
   // The per-message path: one walk for preview and size, one native call for the event and
   // its preview, no closure per message.
-  // Where the sink takes record batches (scope.node), the preview's UTF-8 goes straight
-  // into the batch with the event: no string is built, flattened or converted per message.
-  // Otherwise (bun:ffi) the preview string and recordString.
-  const limits = { depth: PREVIEW_MAX_DEPTH, chars: PREVIEW_MAX_CHARS };
+  // The preview as a string and one recordString crossing: measured cheaper per message
+  // than writing its UTF-8 into a record batch (BENCHMARKS.md "Per-message cost"), since a
+  // send needs its own native call either way.
   const message = (kind: number, channel: Channel, direction: number, ordinal: number, value: unknown) => {
     try {
       const field = channelField(channel.kind, direction, channel.subId);
-      if (recorder.batches) {
-        const length = writePreview(value, types, limits);
-        return recorder.eventWithPreviewBytes(kind, ordinal, field, channel.ownerPid, previewSize(), length);
-      }
       const text = preview(value, types);
       recorder.eventWithString(kind, ordinal, field, channel.ownerPid, previewSize(), text);
     } catch (error) {

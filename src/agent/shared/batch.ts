@@ -39,9 +39,3 @@ export function writePreviewString(words: Uint32Array, bytes: Uint8Array, first:
   }
   return fragments;
 }
-
-/** A non-negative integer up to 2^53 as the two words of a little-endian u64 at `index`. */
-export function putU64(words: Uint32Array, index: number, value: number): void {
-  words[index] = value >>> 0;
-  words[index + 1] = value > 0xffffffff ? Math.floor(value / 4294967296) : 0;
-}

@@ -5,10 +5,10 @@
  * objects are read, within a fixed budget (depth, characters, values); values under keys
  * that look secret are replaced.
  *
- * One walk, written as UTF-8 bytes (writePreview → previewBytes()): the hot paths (a
- * message's send, function tracing's full level) put those bytes straight into their
- * record batch, so no string is concatenated, flattened and converted per event;
- * `preview()` decodes the same bytes for the few callers that want a string. The text is
+ * One walk, two outputs: `writePreview()` writes the text as UTF-8 bytes (function
+ * tracing's full level puts them straight into its record batch, so no string is
+ * concatenated, flattened and converted per event), `preview()` builds it as a string (a
+ * message's send, which crosses to the native side once anyway). The text is
  * JSON-like, cut to the character budget (UTF-16 units, as String.length counts) with
  * "…"; a surrogate pair the cut splits keeps its first half, written as U+FFFD (as the
  * native string conversion would). The size is an estimate of the serialized value
@@ -175,6 +175,14 @@ function wide(text: string, i: number, code: number): number {
 // The walk's state. `chars` is the length (UTF-16 units) of the text so far; bytes are
 // kept for its first maxChars units only (what survives the final cut).
 let types: TypeChecks;
+/**
+ * The walk's output: a string (`preview()`: concatenation, cut once at the end; where a
+ * native call takes the string anyway, as a message's send does, this is the cheaper
+ * form) or UTF-8 bytes (`writePreview()`: for a record batch, where no native call per
+ * string is made). One branch per piece of text.
+ */
+let asString = false;
+let out = "";
 let buffer = new Uint8Array(0);
 let at = 0;
 let chars = 0;
@@ -196,6 +204,11 @@ let maxNodes = PREVIEW_MAX_NODES;
 function emit(text: string): void {
   if (chars > maxChars) return;
   const length = text.length;
+  if (asString) {
+    out += text;
+    chars += length;
+    return;
+  }
   if (chars + length < maxChars - 1) {
     // The common case: every unit kept, none of them where the cut may fall.
     for (let i = 0; i < length; i++) {
@@ -333,7 +346,9 @@ export interface ByteLimits {
   chars: number;
 }
 
-function begin(checks: TypeChecks, limits: ByteLimits): void {
+function begin(checks: TypeChecks, limits: ByteLimits, string: boolean): void {
+  asString = string;
+  out = "";
   types = checks;
   maxChars = limits.chars;
   maxDepth = limits.depth;
@@ -368,7 +383,7 @@ function end(): number {
 
 /** Writes the preview of `value` as UTF-8 into `previewBytes()`; returns its length in bytes. */
 export function writePreview(value: unknown, checks: TypeChecks, limits: ByteLimits): number {
-  begin(checks, limits);
+  begin(checks, limits, false);
   walkValue(value, 0);
   return end();
 }
@@ -378,7 +393,7 @@ export function writePreview(value: unknown, checks: TypeChecks, limits: ByteLim
  * without making the array: the same nodes, depth and text.
  */
 export function writeArgumentsPreview(args: ArrayLike<unknown>, length: number, checks: TypeChecks, limits: ByteLimits): number {
-  begin(checks, limits);
+  begin(checks, limits, false);
   // walkValue(array, 0): one node, then walkObject's depth check, then walkArray.
   nodes++;
   if (maxDepth <= 0 || nodes > maxNodes) emit("[…]");
@@ -402,8 +417,6 @@ export function previewBytes(): Uint8Array {
   return buffer;
 }
 
-const decoder = new TextDecoder();
-
 /** The limits as the walk takes them: the defaults where none is given. */
 function limitsOf(limits: PreviewLimits | undefined): ByteLimits {
   return { depth: limits?.depth ?? PREVIEW_MAX_DEPTH, chars: limits?.chars ?? PREVIEW_MAX_CHARS };
@@ -411,12 +424,15 @@ function limitsOf(limits: PreviewLimits | undefined): ByteLimits {
 
 /**
  * The preview of `value` as a string (at most PREVIEW_MAX_CHARS characters, nested
- * PREVIEW_MAX_DEPTH deep, unless `limits` say otherwise); its size estimate is left in
- * `previewSize()` (read it before the next walk).
+ * PREVIEW_MAX_DEPTH deep, unless `limits` say otherwise): the text writePreview writes as
+ * UTF-8. Its size estimate is left in `previewSize()` (read it before the next walk).
  */
 export function preview(value: unknown, checks: TypeChecks, limits?: PreviewLimits): string {
-  const length = writePreview(value, checks, limitsOf(limits));
-  return decoder.decode(buffer.subarray(0, length));
+  begin(checks, limitsOf(limits), true);
+  walkValue(value, 0);
+  const text = out;
+  out = "";
+  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
 }
 
 /** The size estimate of the value the last walk read. */

@@ -3,14 +3,11 @@
  * written, and catches every error of the agent's own so it never reaches the program.
  */
 import { Kind } from "./kinds";
-import { fragmentsOf, putU64, RECORD_WORDS, writePreviewString } from "./batch";
 import type { Groups, Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
 const MAX_STRING_CHARS = 1024;
 const MAX_REPORTED_ERRORS = 16;
-/** The most fragments one batched preview may take (4096 characters, 3 bytes each at most). */
-const MAX_BATCH_FRAGMENTS = fragmentsOf(3 * 4096 + 3);
 
 export class Recorder {
   errors = 0;
@@ -18,51 +15,12 @@ export class Recorder {
   private nextId = 1;
   private readonly interned = new Map<string, number>();
   private readonly pair: Sink["recordString"];
-  private readonly batch: Sink["recordBatch"];
-  /** Fragments and the event of one eventWithPreviewBytes, as 64-byte records. */
-  private readonly batchWords = new Uint32Array((MAX_BATCH_FRAGMENTS + 1) * RECORD_WORDS);
-  private readonly batchBytes = new Uint8Array(this.batchWords.buffer);
 
   constructor(
     private readonly sink: Sink,
     readonly groups: Groups,
   ) {
     this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
-    this.batch = typeof sink.recordBatch === "function" ? sink.recordBatch.bind(sink) : undefined;
-  }
-
-  /** Whether eventWithPreviewBytes can write (the sink takes record batches). */
-  get batches(): boolean {
-    return this.batch !== undefined;
-  }
-
-  /**
-   * An event whose field e is a fresh string id for the first `length` bytes of
-   * previewBytes() (preview.ts's last walk): the string's fragments and the event
-   * go out as one batch of records, in one native call, with no JavaScript string made or
-   * converted. Only when `batches`; `length` at most 4096.
-   */
-  eventWithPreviewBytes(kind: number, a: number, b: number, c: number, d: number, length: number, flags = 0): void {
-    try {
-      const id = this.nextId++;
-      const words = this.batchWords;
-      // The buffer only ever holds records of this layout, so only the fields set here change.
-      const fragments = writePreviewString(words, this.batchBytes, 0, id, length);
-      const base = fragments * RECORD_WORDS;
-      // Words: 1 kind | flags << 16, 6-7 a, 8-9 b, 10-11 c, 12-13 d, 14-15 e (u64 as low, high).
-      words[base + 1] = kind | (flags << 16);
-      putU64(words, base + 6, a);
-      putU64(words, base + 8, b);
-      putU64(words, base + 10, c);
-      putU64(words, base + 12, d);
-      words[base + 14] = id;
-      words[base + 15] = 0;
-      const count = fragments + 1;
-      const written = this.batch!(words, count);
-      if (written !== count) this.unrecorded += count - (written | 0);
-    } catch (error) {
-      this.fail(error);
-    }
   }
 
   /** The start marker of this process or thread; `runtime` as "node v20.20.2". */
@@ -152,4 +110,3 @@ export class Recorder {
     }
   }
 }
-

@@ -14,12 +14,6 @@ export interface Sink {
    * were written (0, 1 or 2), in that order of priority: exactly `string` then `record`.
    */
   recordString?(kind: number, flags: number, a: number, b: number, c: number, d: number, id: number, text: string): number;
-  /**
-   * Optional (scope.node): writes `count` 64-byte records laid out as zig/layout.zig's
-   * Record from a Uint32Array, timestamps 0 stamped natively; returns how many were
-   * written (the rest were dropped or, in overwrite mode, never refused).
-   */
-  recordBatch?(records: Uint32Array, count: number): number;
 }
 
 /** Event groups that SCOPE_EVENTS (comma-separated) can select; markers are always on. */
