@@ -184,6 +184,16 @@ describe("node agent, through scope run", () => {
     expect(exits).toEqual(children.filter(([method]) => method !== "execSync" && method !== "execFileSync").map(([, code]) => code));
   });
 
+  test("a forked child: its IPC channel is an ipc one, and node:cluster stays unloaded as untraced", async () => {
+    const argv = ["node", "fork-builtins-fixture.cjs"];
+    const run = await runTraced(argv);
+    await sameAsUntraced(argv, run);
+    expect(run.stdout).toBe("cluster loaded in the child: false\n");
+    expectComplete(run, { code: 0, signal: null });
+    expectAllPaired(run, 1);
+    expect(ofKind(run.events, "message_send").map((e) => e.fields.channel)).toEqual(["ipc"]);
+  });
+
   test("SIGKILL of a child: the parent records the signal", async () => {
     const argv = ["node", "crash-fixture.cjs", "killchild"];
     const run = await runTraced(argv);

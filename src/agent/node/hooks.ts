@@ -530,7 +530,11 @@ function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: u
 
 /** The key of this process's own IPC channel to its parent: ipc, or cluster in a cluster worker. */
 export function ownIpcChannel(): Channel {
-  const cluster = require("node:cluster").isWorker === true;
+  // Node loads node:cluster while it bootstraps a cluster worker, before any preload: when it
+  // is not loaded this is a plain forked child, and loading it here would cost every such
+  // child its start-up. (Bun has no moduleLoadList: asked as before.)
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  const cluster = Array.isArray(list) && !list.includes("NativeModule cluster") ? false : require("node:cluster").isWorker === true;
   return {
     kind: cluster ? ChannelKind.cluster : ChannelKind.ipc,
     subId: 0,
