@@ -309,9 +309,10 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
   const proto = cp.ChildProcess.prototype as unknown as { spawn: (this: ChildProcessModule.ChildProcess, options: unknown) => unknown; emit: never };
   const originalSpawn = proto.spawn;
   proto.spawn = renamed(originalSpawn, function (this: ChildProcessModule.ChildProcess, options: unknown) {
-    const result = Reflect.apply(originalSpawn, this, arguments);
+    // Taken before the call: a spawn that throws does not leave it to the next child.
     const current = method || pendingMethod || SpawnMethod.spawn;
     pendingMethod = 0;
+    const result = Reflect.apply(originalSpawn, this, arguments);
     recorder.safe(() => onSpawned(tracer, this, options, current));
     return result;
   });
