@@ -137,6 +137,26 @@ describe("scope run options", () => {
     expect(lines.length).toBe(events.filter((e) => ["trace_start", "message_send", "message_receive", "process_exit", "child_exit"].includes(e.kind)).length);
   });
 
+  test("--print never slows the drain: a burst of 40 000 messages is printed late, not lost", async () => {
+    const out = join(scratchDir(), "print-burst.bin");
+    const { scope, stdout, stderr, pid } = await startLive(["--out", out], ["20000"]);
+    process.kill(pid, "SIGUSR2");
+    // Read while it runs: the 80 000 live lines are far more than a pipe holds.
+    const read = Promise.all([stdout.until(() => false), stderr.until(() => false)]);
+    expect(await scope.exited).toBe(0);
+    await read;
+    expect(stdout.text).toBe(`ready ${pid}\ndone 20001\n`);
+    expect(stderr.text).toContain("lost: none");
+    const trace = loadTrace(out);
+    const events = interpret(trace.records, trace.strings);
+    expect(events.filter((e) => e.kind === "message_send").length).toBe(2 * 20001);
+    expect(events.filter((e) => e.kind === "message_receive").length).toBe(2 * 20001);
+    // Every record is printed once, or said to be skipped.
+    const printed = stderr.text.split("\n").filter((line) => / message_(send|receive) +worker#/.test(line)).length;
+    const skipped = [...stderr.text.matchAll(/--print fell behind: (\d+) records not printed/g)].length;
+    if (skipped === 0) expect(printed).toBe(4 * 20001);
+  });
+
   test("--events message: only messages, the start/stop markers, and the collector's record of the top process's end", async () => {
     const run = await runTraced(["node", "fork-ipc-fixture.cjs"], { scopeArgs: ["--events", "message"] });
     expect(run.stdout).toBe("answers=3 code=4 signal=null\n");

@@ -79,6 +79,13 @@ const peakWindowMs = 10;
 const U64_MAX = (1n << 64n) - 1n; // child_exit's "no exit code"
 /** --print: sends remembered for their receives' live lines (oldest forgotten first). */
 const liveSendsMax = 4096;
+/**
+ * --print formats records after they are in the file, at most this many a turn, so a slow
+ * terminal never slows the drain (records printed late, never lost); past the backlog's
+ * bound the oldest are not printed (said in a line; they are in the trace).
+ */
+const livePrintRecordsPerTurn = 4096;
+const liveBacklogRecordsMax = 1 << 18;
 
 export class Collector {
   private readonly buffer = new Uint8Array(drainBatchRecords * RECORD_SIZE);
@@ -93,6 +100,9 @@ export class Collector {
   private reportedLost = 0;
   private readonly strings = new StringTable();
   private readonly liveSends = new Map<string, TraceEvent["fields"]>();
+  private readonly liveBacklog: Uint8Array[] = [];
+  private liveBacklogRecords = 0;
+  private liveSkipped = 0;
   private readonly ownRecord = new Uint8Array(RECORD_SIZE);
   private readonly startedNs = monotonicNs();
   private recorded = 0;
@@ -161,6 +171,7 @@ export class Collector {
       if (this.finished) return;
       const moved = this.drain(false, busyBatchesPerTurn);
       this.samplePeak();
+      this.printBacklog(livePrintRecordsPerTurn);
       if (!this.finished) this.schedule(moved > 0 ? 0 : idleIntervalMs);
     };
     this.timer = afterMs === 0 ? setImmediate(tick) : setTimeout(tick, afterMs);
@@ -180,7 +191,7 @@ export class Collector {
       moved += count;
       this.account(count);
       this.writer.append(this.buffer.subarray(0, count * RECORD_SIZE), count);
-      if (this.options.live) this.printLive(count);
+      if (this.options.live) this.queueLive(this.buffer.slice(0, count * RECORD_SIZE));
     }
     this.markOverwritten();
     return moved;
@@ -230,10 +241,42 @@ export class Collector {
     this.reportedLost += count;
   }
 
-  private printLive(count: number): void {
+  /** Keeps a drained batch for --print; past the bound the oldest go unprinted (strings kept). */
+  private queueLive(batch: Uint8Array): void {
+    this.liveBacklog.push(batch);
+    this.liveBacklogRecords += batch.byteLength / RECORD_SIZE;
+    while (this.liveBacklogRecords > liveBacklogRecordsMax && this.liveBacklog.length > 1) {
+      const skipped = this.liveBacklog.shift()!;
+      const count = skipped.byteLength / RECORD_SIZE;
+      this.liveBacklogRecords -= count;
+      this.liveSkipped += count;
+      for (let i = 0; i < count; i++) {
+        const raw = decodeRecord(skipped, i * RECORD_SIZE);
+        if (raw.kind === "string") this.strings.add(raw);
+      }
+    }
+  }
+
+  /** Prints queued batches, about `recordsMax` records (whole batches). */
+  private printBacklog(recordsMax: number): void {
+    let printed = 0;
+    while (printed < recordsMax && this.liveBacklog.length > 0) {
+      if (this.liveSkipped > 0) {
+        this.options.live!(`scope: --print fell behind: ${this.liveSkipped} records not printed (they are in the trace)`);
+        this.liveSkipped = 0;
+      }
+      const batch = this.liveBacklog.shift()!;
+      const count = batch.byteLength / RECORD_SIZE;
+      this.liveBacklogRecords -= count;
+      printed += count;
+      this.printLive(batch, count);
+    }
+  }
+
+  private printLive(batch: Uint8Array, count: number): void {
     const raws = [];
     for (let i = 0; i < count; i++) {
-      const raw = decodeRecord(this.buffer, i * RECORD_SIZE);
+      const raw = decodeRecord(batch, i * RECORD_SIZE);
       this.strings.add(raw);
       raws.push(raw);
     }
@@ -296,6 +339,7 @@ export class Collector {
       this.stopDrainThread();
       this.drain();
       this.drain(true);
+      if (this.options.live) this.printBacklog(Infinity);
       if (end.childPid !== undefined) {
         this.appendOwn(EventKind.child_exit, end.childPid, end.exitCode === null ? U64_MAX : BigInt(end.exitCode), signalNumberOf(end.signal));
       }
