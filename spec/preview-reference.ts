@@ -5,33 +5,20 @@
  * same bytes once the string is converted to UTF-8 as the native side converts it.
  */
 
-/** The native type checks (util.types) this needs; none of them runs program code. */
-export interface TypeChecks {
-  isProxy(value: unknown): boolean;
-  isMap(value: unknown): boolean;
-  isSet(value: unknown): boolean;
-  isDate(value: unknown): boolean;
-  isArrayBuffer(value: unknown): boolean;
-  isSharedArrayBuffer(value: unknown): boolean;
-  isArrayBufferView(value: unknown): boolean;
-}
+import {
+  type Described,
+  PREVIEW_MAX_CHARS,
+  PREVIEW_MAX_DEPTH,
+  PREVIEW_MAX_NODES as MAX_NODES,
+  type PreviewLimits,
+  REDACTED,
+  SECRET_KEY,
+  type TypeChecks,
+  utf8Length,
+} from "../src/agent/shared/preview";
 
-export const PREVIEW_MAX_CHARS = 96;
-const MAX_NODES = 48;
-/** How many values a default preview walks. */
-export const PREVIEW_MAX_NODES = MAX_NODES;
-export const PREVIEW_MAX_DEPTH = 3;
-/** The most a caller may ask for (function tracing's `previewDepth` / `previewChars` settings). */
-export const PREVIEW_LIMIT_DEPTH = 16;
-export const PREVIEW_LIMIT_CHARS = 4096;
-
-/** How deep and how long a preview may be; defaults PREVIEW_MAX_DEPTH and PREVIEW_MAX_CHARS. */
-export interface PreviewLimits {
-  depth?: number;
-  chars?: number;
-}
-export const SECRET_KEY = /pass(?:word|wd|phrase)?|token|authori[sz]ation|cookie|secret|key|credential|session/i;
-export const REDACTED = "[redacted]";
+// The limits, the secret-key rule and the size of a string are the module's own; the walk
+// below is the previous one, unchanged.
 const REDACTED_JSON = JSON.stringify(REDACTED);
 
 const byteLengthOfView = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!;
@@ -51,21 +38,6 @@ const keysOf = Object.keys;
 const prototypeOf = Object.getPrototypeOf;
 const objectPrototype = Object.prototype;
 const ownDescriptor = Object.getOwnPropertyDescriptor;
-
-export interface Described {
-  sizeBytes: number;
-  preview: string;
-}
-
-/** UTF-8 bytes of a string (a lone surrogate counts as the 3 bytes of its replacement). */
-export function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0x80) bytes += code >= 0x800 && (code < 0xd800 || code > 0xdfff) ? 2 : 1;
-  }
-  return bytes;
-}
 
 /** JSON.stringify(text) for a string, without the call for printable ASCII with nothing to escape. */
 function quote(text: string): string {
