@@ -47,6 +47,22 @@ async function sameAsUntraced(argv: string[], traced: Traced): Promise<void> {
   expect({ stdout: traced.stdout, status: traced.status }).toEqual({ stdout: plain.stdout, status: plain.status });
 }
 
+
+/**
+ * A process that ends itself (`node <fixture> <mode>`): as untraced, with `status`, and the
+ * trace holds its start, its process_exit with `expected` fields and its trace_stop.
+ */
+async function endedByItself(fixture: string, mode: string, status: number, expected: Record<string, unknown>) {
+  const argv = ["node", fixture, mode];
+  const run = await runTraced(argv);
+  await sameAsUntraced(argv, run);
+  expect(run.status).toBe(status);
+  expectComplete(run, { code: status, signal: null });
+  expect(kinds(run.events, topPid(run))).toEqual(["trace_start", "process_exit", "trace_stop"]);
+  expect(ofKind(run.events, "process_exit")[0]!.fields).toEqual({ signal: null, ...expected });
+  return run;
+}
+
 describe("node agent, through scope run", () => {
   test("worker ping-pong: every message paired, both ends of the thread", async () => {
     const argv = ["node", "pingpong-fixture.cjs"];
@@ -128,13 +144,7 @@ describe("node agent, through scope run", () => {
     ["reject", 1, { code: 1, reason: "unhandled_rejection", errorType: "RangeError", errorMessage: "nope" }],
     ["exit3", 3, { code: 3, reason: "process.exit", errorType: null, errorMessage: null }],
   ])("crash %s: recorded by the process itself, behaviour unchanged", async (mode, status, expected) => {
-    const argv = ["node", "crash-fixture.cjs", mode];
-    const run = await runTraced(argv);
-    await sameAsUntraced(argv, run);
-    expect(run.status).toBe(status);
-    expectComplete(run, { code: status, signal: null });
-    expect(kinds(run.events, topPid(run))).toEqual(["trace_start", "process_exit", "trace_stop"]);
-    expect(ofKind(run.events, "process_exit")[0]!.fields).toEqual({ signal: null, ...expected });
+    const run = await endedByItself("crash-fixture.cjs", mode, status, expected);
     if (mode === "throw") expect(run.stderr).toContain("TypeError: boom");
   });
 
@@ -143,13 +153,7 @@ describe("node agent, through scope run", () => {
     ["code", 5, { code: 5, reason: "normal", errorType: null, errorMessage: null }],
     ["throw", 1, { code: 1, reason: "uncaught_exception", errorType: "RangeError", errorMessage: "late" }],
   ])("ended inside an 'exit' listener (%s): process_exit with the final code, then trace_stop", async (mode, status, expected) => {
-    const argv = ["node", "exit-listener-fixture.cjs", mode];
-    const run = await runTraced(argv);
-    await sameAsUntraced(argv, run);
-    expect(run.status).toBe(status);
-    expectComplete(run, { code: status, signal: null });
-    expect(kinds(run.events, topPid(run))).toEqual(["trace_start", "process_exit", "trace_stop"]);
-    expect(ofKind(run.events, "process_exit")[0]!.fields).toEqual({ signal: null, ...expected });
+    await endedByItself("exit-listener-fixture.cjs", mode, status, expected);
   });
 
   test("a worker calling process.exit(4) in its own 'exit' listener: thread_exit 4 and trace_stop in the worker", async () => {
