@@ -24,4 +24,6 @@ mkdir -p .tools/bin
 ln -sf "$root/.tools/zig/ziglang/zig" .tools/bin/zig
 ln -sf "$root/.tools/bun/node_modules/.bin/bun" .tools/bin/bun
 export PATH="$root/.tools/bin:$PATH"
+# npm_config_nodedir for better-sqlite3's addon build (see env.sh).
+. "$root/scripts/env.sh"
 bun install --frozen-lockfile --silent

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# A real PostgreSQL server for the database tests (spec/postgres-harness.ts).
+bash scripts/postgres-install.sh
 . scripts/env.sh
 zig build test --summary all
 bun run build
