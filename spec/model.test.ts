@@ -152,6 +152,67 @@ describe("model.interpret", () => {
     ]);
   });
 
+  test("requests: ends, connections, routes merged into the start; calls, sends and client requests linked to the request that caused them", () => {
+    const names = new Map([
+      ["10/0/1", "GET"],
+      ["10/0/2", "/users/7?token=[redacted]"],
+      ["10/0/3", "127.0.0.1"],
+      ["10/0/4", "http://127.0.0.1:9/x"],
+      ["10/0/5", "/users/:id"],
+      ["10/0/6", "express"],
+      ["10/1/1", "GET"],
+    ]);
+    const withFlags = (event: RawEvent, flags: number) => ({ ...event, flags });
+    const events = interpret(
+      [
+        raw(EventKind.http_connection, 1, 10, 0, 1, 3, 8080, 3, 50000),
+        withFlags(raw(EventKind.http_server_request, 2, 10, 0, 1, 1, 2, 1, 1), 2),
+        raw(EventKind.http_route, 3, 10, 0, 1, 5, 6),
+        raw(EventKind.function_call, 4, 10, 0, 0, 1, 0, 1),
+        raw(EventKind.request_context, 5, 10, 0, 1),
+        raw(EventKind.message_send, 5, 10, 0, 1, down, 10, 5, 0),
+        raw(EventKind.message_send, 6, 10, 0, 2, down, 10, 5, 0), // no context: not the request's
+        raw(EventKind.http_client_request, 7, 10, 0, 2, 1, 4, 1, 3),
+        raw(EventKind.http_client_response, 8, 10, 0, 2, 200, 0, 12, 1),
+        raw(EventKind.http_server_request, 8, 10, 1, 1, 1, 2, 1, 1), // another thread's request 1
+        raw(EventKind.http_server_response, 9, 10, 0, 1, 404, 3, 20, 2),
+      ],
+      (pid, tid, id) => names.get(`${pid}/${tid}/${id}`),
+    );
+    const start = events.find((event) => event.kind === "http_server_request" && event.tid === 0)!;
+    expect(start.fields).toEqual({
+      requestId: 1,
+      method: "GET",
+      target: "/users/7?token=[redacted]",
+      connection: 1,
+      ordinal: 1,
+      protocol: "HTTP/1.1",
+      tls: false,
+      localAddress: "127.0.0.1",
+      localPort: 8080,
+      remoteAddress: "127.0.0.1",
+      remotePort: 50000,
+      route: "/users/:id",
+      status: 404,
+      requestBytes: 3,
+      responseBytes: 20,
+      end: "aborted",
+      durationNs: 7,
+      endIndex: events.length - 1,
+    });
+    const byKind = (kind: string) => events.filter((event) => event.kind === kind && event.tid === 0);
+    expect(byKind("request_context")).toEqual([]);
+    expect(byKind("function_call")[0]!.fields).toMatchObject({ request: 1, requestIndex: start.index });
+    expect(byKind("message_send").map((event) => [event.fields.request ?? null, event.fields.requestIndex ?? null])).toEqual([
+      [1, start.index],
+      [null, null],
+    ]);
+    const client = byKind("http_client_request")[0]!;
+    expect(client.fields).toMatchObject({ requestId: 2, request: 1, requestIndex: start.index, url: "http://127.0.0.1:9/x", api: "fetch", status: 200, end: "finished" });
+    expect(byKind("http_client_response")[0]!.fields.requestIndex).toBe(client.index);
+    expect(events.find((event) => event.kind === "http_server_request" && event.tid === 1)!.fields.status).toBeUndefined();
+  });
+
   test("kinds this version does not know keep their raw payload", () => {
     const [event] = interpret([raw(200, 1, 1, 0, 1, 2, 3, 4, 5)], lookup);
     expect(event!.kind).toBe("kind_200");

@@ -128,8 +128,69 @@ pub const EventKind = enum(u16) {
     /// "prependListener", "prependOnceListener", "addEventListener"), e = str the
     /// handler's own name when a is 0 (else 0).
     function_listener = 40,
+    // HTTP (issue 11), 48..63. A request id is unique per (pid, tid) producer, from 1,
+    // shared by the server and client requests of that thread (0: none). Every event a
+    // request caused names it: in a field of its own (function_call d, http_client_request
+    // d, http_route a, the database kinds) or, for kinds without a free field (message
+    // sends, spawns), through a `request_context` record written just before it.
+    /// A server received a request (its head parsed). a = request id, b = str method,
+    /// c = str target (path and query; query values under secret-looking keys redacted),
+    /// d = connection id (see http_connection), e = the request's ordinal on its connection
+    /// (1-based). flags = HttpProtocol (bits 0..3) | 16 when over TLS.
+    http_server_request = 48,
+    /// A server request ended. a = request id, b = status code (0: no response started),
+    /// c = request body bytes, d = response body bytes, e = HttpEnd.
+    http_server_response = 49,
+    /// The program started an outgoing request. a = request id, b = str method, c = str URL
+    /// (origin, path and query, redacted as above), d = request id of the request the
+    /// program was handling when it made this one (0: none), e = HttpClient (the API).
+    /// A redirect or retry the client follows itself is a request of its own.
+    http_client_request = 50,
+    /// An outgoing request ended. a = request id, b = status code (0: no response),
+    /// c = request body bytes, d = response body bytes, e = HttpEnd.
+    http_client_response = 51,
+    /// A connection, written once, before the first request that names it. a = connection
+    /// id (per (pid, tid), from 1), b = str local address, c = local port, d = str remote
+    /// address, e = remote port. flags bit 0: TLS; bit 1: outgoing (the program is the client).
+    http_connection = 52,
+    /// An outgoing request got its connection. a = request id, b = connection id,
+    /// c = the request's ordinal on that connection (1-based).
+    http_client_connection = 53,
+    /// A W3C traceparent header of a request. a = request id, b = str header value (as
+    /// received, at most 128 bytes). flags bit 0: outgoing (set by the program on a client request).
+    http_traceparent = 54,
+    /// The next event of this thread (after string records) was caused by request a.
+    request_context = 55,
+    /// A framework matched a route for a server request. a = request id, b = str route
+    /// pattern ("/users/:id"), c = str framework ("express", "fastify", "bun").
+    http_route = 56,
+    /// A framework step (middleware, hook, handler, error handler) began for a request.
+    /// a = request id, b = step ordinal within the request (from 1), c = str name,
+    /// d = str step kind ("middleware", "handler", "hook", "error"), e = str route pattern or 0.
+    http_step_start = 57,
+    /// That step ended. a = request id, b = step ordinal, c = str error type, d = str error
+    /// message. flags bit 0: it threw or passed an error on.
+    http_step_end = 58,
+    /// An error ended a request (socket error, parse error, connect failure). a = request
+    /// id, b = str code ("ECONNRESET") or error type, c = str message. Written just before
+    /// the request's end (http_server_response / http_client_response).
+    http_error = 59,
     _,
 };
+
+/// http_server_request flags, bits 0..3. Mirrored in src/core/layout.ts.
+pub const HttpProtocol = enum(u8) { unknown = 0, http_1_0 = 1, http_1_1 = 2, http_2 = 3, _ };
+
+/// http_server_response / http_client_response field e. Mirrored in src/core/layout.ts.
+/// finished: the response was complete (server: written out; client: its body read to the
+/// end or the program stopped reading after a complete head); aborted: the other side or
+/// the program gave up first (server: the client disconnected before the response
+/// finished; client: the program aborted); socket_error: the connection failed (includes
+/// a refused connect and a malformed message); timeout: a timeout ended it.
+pub const HttpEnd = enum(u8) { finished = 1, aborted = 2, socket_error = 3, timeout = 4, _ };
+
+/// http_client_request field e: the API the program used. Mirrored in src/core/layout.ts.
+pub const HttpClient = enum(u8) { http = 1, https = 2, fetch = 3, http2 = 4, _ };
 
 /// message_send / message_receive field b, low byte. Mirrored in src/core/layout.ts.
 pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, _ };

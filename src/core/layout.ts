@@ -52,6 +52,20 @@ export const EventKind = {
   function_sampled: 39,
   /** A function passed inline as a listener: a = function id, b = str event name, c = str method ("on", "once", ...). */
   function_listener: 40,
+  /** HTTP (issue 11), 48..63; request ids are per (pid, tid); payload fields in zig/layout.zig. */
+  http_server_request: 48,
+  http_server_response: 49,
+  http_client_request: 50,
+  http_client_response: 51,
+  http_connection: 52,
+  http_client_connection: 53,
+  http_traceparent: 54,
+  /** The next event of this thread was caused by request a (for kinds without a field of their own). */
+  request_context: 55,
+  http_route: 56,
+  http_step_start: 57,
+  http_step_end: 58,
+  http_error: 59,
 } as const;
 export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
@@ -75,3 +89,16 @@ export const SpawnMethod = {
 
 /** process_exit / thread_exit field e: how it ended. */
 export const ExitReason = { normal: 0, processExit: 1, uncaughtException: 2, unhandledRejection: 3, signal: 4 } as const;
+
+/** http_server_request flags bits 0..3: the protocol (bit 4: TLS). */
+export const HttpProtocol = { unknown: 0, http1_0: 1, http1_1: 2, http2: 3 } as const;
+export const HTTP_TLS_FLAG = 16;
+
+/** http_server_response / http_client_response field e: how the request ended. */
+export const HttpEnd = { finished: 1, aborted: 2, socketError: 3, timeout: 4 } as const;
+
+/** http_client_request field e: the API the program used. */
+export const HttpClient = { http: 1, https: 2, fetch: 3, http2: 4 } as const;
+
+/** http_connection flags. */
+export const HttpConnectionFlag = { tls: 1, outgoing: 2 } as const;

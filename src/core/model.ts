@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { ChannelKind, EventKind, eventKindName, ExitReason, SpawnMethod, type EventKindName } from "./layout";
+import { ChannelKind, EventKind, eventKindName, ExitReason, HttpClient, HttpEnd, HttpProtocol, SpawnMethod, type EventKindName } from "./layout";
 
 /** The decoded record as events.ts yields it; payload fields may be bigint or number. */
 export interface RawEvent {
@@ -42,6 +42,9 @@ function namesOf(table: Record<string, number>, rename: Record<string, string> =
 
 export const ChannelKindName = namesOf(ChannelKind);
 export const SpawnMethodName = namesOf(SpawnMethod, { clusterFork: "cluster.fork" });
+export const HttpEndName = namesOf(HttpEnd, { socketError: "socket_error" });
+export const HttpClientName = namesOf(HttpClient);
+export const HttpProtocolName = namesOf(HttpProtocol, { http1_0: "HTTP/1.0", http1_1: "HTTP/1.1", http2: "HTTP/2" });
 export const ExitReasonName = namesOf(ExitReason, {
   processExit: "process.exit",
   uncaughtException: "uncaught_exception",
@@ -132,7 +135,8 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     // FunctionFlags bit 8, only when set: the function's events carry `state`.
     ...((r.flags & 256) !== 0 ? { stateful: true } : {}),
   }),
-  function_call: (r, str, fn) => withState(r, str, { function: fn(r.a), call: unsigned(r.b), args: str(r.c) }),
+  // d: the request the call belongs to (0: none), named `request` only when set.
+  function_call: (r, str, fn) => withState(r, str, withRequest(unsigned(r.d), { function: fn(r.a), call: unsigned(r.b), args: str(r.c) })),
   function_return: (r, str, fn) => withState(r, str, { function: fn(r.a), call: unsigned(r.b), value: str(r.c) }),
   function_throw: (r, str, fn) => withState(r, str, { function: fn(r.a), call: unsigned(r.b), errorType: str(r.c), errorMessage: str(r.d) }),
   function_settle: (r, str, fn) =>
@@ -163,7 +167,58 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     atExit: (r.flags & 2) !== 0,
   }),
   agent_error: (r, str) => ({ message: str(r.a) }),
+  // HTTP. `requestId`: the request the event is about (its own id, per pid/tid); `request`:
+  // the request that caused the event (another request's id), on every kind that has one.
+  http_server_request: (r, str) => ({
+    requestId: unsigned(r.a),
+    method: str(r.b),
+    target: str(r.c),
+    connection: unsigned(r.d),
+    ordinal: unsigned(r.e),
+    protocol: HttpProtocolName[r.flags & 15] ?? "unknown",
+    tls: (r.flags & 16) !== 0,
+  }),
+  http_server_response: httpEndFields,
+  http_client_request: (r, str) =>
+    withRequest(unsigned(r.d), {
+      requestId: unsigned(r.a),
+      method: str(r.b),
+      url: str(r.c),
+      api: HttpClientName[unsigned(r.e)] ?? String(unsigned(r.e)),
+    }),
+  http_client_response: httpEndFields,
+  http_connection: (r, str) => ({
+    connection: unsigned(r.a),
+    localAddress: str(r.b),
+    localPort: unsigned(r.c),
+    remoteAddress: str(r.d),
+    remotePort: unsigned(r.e),
+    tls: (r.flags & 1) !== 0,
+    outgoing: (r.flags & 2) !== 0,
+  }),
+  http_client_connection: (r) => ({ requestId: unsigned(r.a), connection: unsigned(r.b), ordinal: unsigned(r.c) }),
+  http_traceparent: (r, str) => ({ requestId: unsigned(r.a), traceparent: str(r.b), outgoing: (r.flags & 1) !== 0 }),
+  http_route: (r, str) => ({ requestId: unsigned(r.a), route: str(r.b), framework: str(r.c) }),
+  http_step_start: (r, str) => ({ requestId: unsigned(r.a), step: unsigned(r.b), name: str(r.c), stepKind: str(r.d), route: str(r.e) }),
+  http_step_end: (r, str) => ({ requestId: unsigned(r.a), step: unsigned(r.b), errorType: str(r.c), errorMessage: str(r.d), failed: (r.flags & 1) !== 0 }),
+  http_error: (r, str) => ({ requestId: unsigned(r.a), code: str(r.b), message: str(r.c) }),
 };
+
+function httpEndFields(r: RawEvent): Record<string, FieldValue> {
+  return {
+    requestId: unsigned(r.a),
+    status: unsigned(r.b),
+    requestBytes: unsigned(r.c),
+    responseBytes: unsigned(r.d),
+    end: HttpEndName[unsigned(r.e)] ?? String(unsigned(r.e)),
+  };
+}
+
+/** `request`: the request that caused the event, only when there is one. */
+function withRequest(request: number, fields: Record<string, FieldValue>): Record<string, FieldValue> {
+  if (request !== 0) fields.request = request;
+  return fields;
+}
 
 /** A stateful method's call/return/throw/settle: `state`, the receiver's fields (field e), only when present. */
 function withState(r: RawEvent, str: Str, fields: Record<string, FieldValue>): Record<string, FieldValue> {
@@ -206,9 +261,24 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
   const list = Array.isArray(raws) ? (raws as RawEvent[]) : [...raws];
   const functions = functionTable(list, strings);
   const events: TraceEvent[] = [];
+  // request_context (a = request id) names the request of its thread's next event.
+  const contexts = new Map<RawEvent, number>();
+  const pendingContext = new Map<string, number>();
   for (const raw of list) {
     const kind = kindName(raw.kind);
     if (kind === "string") continue;
+    if (kind === "request_context") {
+      pendingContext.set(`${raw.pid}/${raw.tid}`, unsigned(raw.a));
+      continue;
+    }
+    if (pendingContext.size !== 0) {
+      const thread = `${raw.pid}/${raw.tid}`;
+      const request = pendingContext.get(thread);
+      if (request !== undefined) {
+        pendingContext.delete(thread);
+        contexts.set(raw, request);
+      }
+    }
     const str: Str = (field) => {
       const id = unsigned(field);
       if (id === 0) return null;
@@ -216,13 +286,16 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     };
     const fn: FunctionName = (field) => functions.get(`${raw.pid}/${raw.tid}/${unsigned(field)}`) ?? `<function ${unsigned(field)}>`;
     const fielder = fielders[kind as EventKindName] ?? rawFields;
+    const fields = fielder(raw, str, fn);
+    const context = contexts.size === 0 ? undefined : contexts.get(raw);
+    if (context !== undefined && context !== 0) fields.request = context;
     events.push({
       index: 0,
       timestampNs: big(raw.timestampNs),
       kind,
       pid: raw.pid,
       tid: raw.tid,
-      fields: fielder(raw, str, fn),
+      fields,
       linkedTo: [],
     });
   }
@@ -245,7 +318,71 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     }
   }
   linkHandlers(events);
+  linkRequests(events);
   return events;
+}
+
+const requestStarts = new Set(["http_server_request", "http_client_request"]);
+const requestEnds = new Set(["http_server_response", "http_client_response"]);
+
+/**
+ * Requests: each event about a request (`requestId`: its end, connection, route, ...) or
+ * caused by one (`request`: a call, a query, a message, a client request made while
+ * handling it) gets `requestIndex`, the index of that request's start (http_server_request
+ * or http_client_request of the same pid and tid with that id): what a dump nests it under. The start gets what the
+ * other events say of it: its end (status, sizes, how it ended, durationNs, endIndex), its
+ * connection's addresses, route, traceparent and error.
+ */
+function linkRequests(events: TraceEvent[]): void {
+  const starts = new Map<string, TraceEvent>();
+  const connections = new Map<string, TraceEvent>();
+  for (const event of events) {
+    const thread = `${event.pid}/${event.tid}`;
+    const f = event.fields;
+    if (event.kind === "http_connection") {
+      connections.set(`${thread}/${f.connection}`, event);
+      continue;
+    }
+    if (requestStarts.has(event.kind)) {
+      starts.set(`${thread}/${f.requestId}`, event);
+      if (event.kind === "http_server_request") addConnection(event, connections.get(`${thread}/${f.connection}`));
+    }
+    const own = typeof f.requestId === "number" ? starts.get(`${thread}/${f.requestId}`) : undefined;
+    if (own && own !== event) {
+      f.requestIndex = own.index;
+      const into = own.fields;
+      if (requestEnds.has(event.kind)) {
+        into.status = f.status ?? 0;
+        into.requestBytes = f.requestBytes ?? 0;
+        into.responseBytes = f.responseBytes ?? 0;
+        into.end = f.end ?? null;
+        into.durationNs = Number(event.timestampNs - own.timestampNs);
+        into.endIndex = event.index;
+      } else if (event.kind === "http_client_connection") {
+        into.connection = f.connection ?? 0;
+        into.connectionOrdinal = f.ordinal ?? 0;
+        addConnection(own, connections.get(`${thread}/${f.connection}`));
+      } else if (event.kind === "http_traceparent") {
+        into.traceparent = f.traceparent ?? null;
+      } else if (event.kind === "http_route") {
+        into.route = f.route ?? null;
+      } else if (event.kind === "http_error") {
+        into.errorCode = f.code ?? null;
+        into.errorMessage = f.message ?? null;
+      }
+    }
+    // Caused by a request (a client request made while handling one, a query, a call).
+    if (typeof f.request === "number" && f.requestIndex === undefined) {
+      const cause = starts.get(`${thread}/${f.request}`);
+      if (cause) f.requestIndex = cause.index;
+    }
+  }
+}
+
+function addConnection(request: TraceEvent, connection: TraceEvent | undefined): void {
+  if (!connection) return;
+  const c = connection.fields;
+  Object.assign(request.fields, { localAddress: c.localAddress ?? null, localPort: c.localPort ?? 0, remoteAddress: c.remoteAddress ?? null, remotePort: c.remotePort ?? 0 });
 }
 
 /**

@@ -38,6 +38,8 @@ export interface StartOptions {
   cacheDir?: string;
   /** Records per recordBatch (runtime.ts); default 256. */
   batchSize?: number;
+  /** The request the running code belongs to (0: none), for function_call field d. */
+  request?: () => number;
 }
 
 export function startFunctionTracing(options: StartOptions): FunctionRuntime | undefined {
@@ -51,6 +53,7 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
     stringId: options.stringId,
     types: options.types,
     batchSize: options.batchSize,
+    request: options.request,
     hotCallsPerSecond: config.hotCallsPerSecond,
     hotSample: config.hotSample,
     previewDepth: config.previewDepth,

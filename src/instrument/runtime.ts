@@ -108,6 +108,11 @@ export interface RuntimeOptions {
   /** util.types, for previews that never run program code. */
   types?: TypeChecks;
   /**
+   * The request the running code belongs to (the agent's currentRequest, 0: none), written
+   * into every function_call's field d. Default: none.
+   */
+  request?: () => number;
+  /**
    * Hot-function guard: a function called more often than this (calls per second, per
    * thread, measured every HOT_CHECK_CALLS calls) is sampled. 0 turns the guard off.
    * Default DEFAULT_HOT_CALLS_PER_SECOND.
@@ -289,6 +294,7 @@ export class FunctionRuntime {
   private readonly interned = new Map<string, number>();
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly types: TypeChecks | undefined;
+  private readonly request: () => number;
   private readonly str: (text: string, intern?: boolean) => number;
   // Hot-function guard, indexed by function id. The hook's fast path reads `seen` (calls
   // so far), `next` (the call number at which admit() must run: the next rate check or,
@@ -331,6 +337,7 @@ export class FunctionRuntime {
     const sink = options.sink;
     this.clock = this.capacity > 1 && typeof sink.now === "function" ? () => sink.now!() : undefined;
     this.types = options.types;
+    this.request = options.request ?? noRequest;
     this.str = options.str ?? ((text, intern = true) => this.ownString(text, intern));
     // Previews go into the batch as string records (preview.ts's bytes) when the batch
     // holds the longest (3 bytes a character) with its event.
@@ -885,7 +892,7 @@ export class FunctionRuntime {
           if (!runtime.admit(id, n)) return;
         } else if (runtime.hot[id] === 1) return;
         try {
-          runtime.put(FunctionKind.call, 0, id, runtime.ordinal++, 0, 0);
+          runtime.put(FunctionKind.call, 0, id, runtime.ordinal++, 0, runtime.request());
         } catch {
           fail();
         }
@@ -899,7 +906,7 @@ export class FunctionRuntime {
         try {
           // The time first: the previews below are the tracer's cost, not the call's.
           const time = runtime.time();
-          runtime.put(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args), 0, self === undefined ? 0 : runtime.state(self), time);
+          runtime.put(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args), runtime.request(), self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -1013,6 +1020,10 @@ export class FunctionRuntime {
 
 const promiseThen = Promise.prototype.then;
 const PromiseConstructor = Promise;
+
+function noRequest(): number {
+  return 0;
+}
 
 function isPlainPromise(value: unknown, types: TypeChecks): value is Promise<unknown> {
   if (value === null || typeof value !== "object" || types.isProxy(value)) return false;

@@ -12,4 +12,5 @@ export function parseSize(text: string): number | undefined {
   return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
-export const eventGroups = ["process", "thread", "message"] as const;
+/** `--events` groups (SCOPE_EVENTS); src/agent/shared/sink.ts parseGroups reads them in the agents. */
+export const eventGroups = ["process", "thread", "message", "http", "db"] as const;

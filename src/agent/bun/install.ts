@@ -14,6 +14,7 @@ import { describe, type TypeChecks } from "../shared/preview";
 import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import { Recorder } from "../shared/recorder";
+import { currentRequest } from "../shared/request-context";
 import { parseGroups } from "../shared/sink";
 import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
@@ -59,6 +60,7 @@ export function install(): void {
           stringId: () => recorder?.reserveId() ?? 0,
           types: require("node:util").types as TypeChecks,
           runtime: "bun",
+          request: currentRequest,
         });
       } catch (error) {
         functionsError = error;

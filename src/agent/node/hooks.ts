@@ -13,6 +13,7 @@ import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, ExitReason, Kind, SpawnMethod, channelField } from "../shared/kinds";
 import { describe, preview, previewSize, type TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
+import { tagRequest } from "../shared/request-context";
 import { installPortHooks, type PortContext } from "./ports";
 
 /** One direction pair of a FIFO channel as seen from one end. */
@@ -55,6 +56,8 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
     try {
       const field = channelField(channel.kind, direction, channel.subId);
       const text = preview(value, types);
+      // A send made while handling a request names it (a receive is not caused by one).
+      if (kind === Kind.message_send) tagRequest(recorder);
       recorder.eventWithString(kind, ordinal, field, channel.ownerPid, previewSize(), text);
     } catch (error) {
       recorder.fail(error);
@@ -482,7 +485,11 @@ function onSpawned(tracer: Tracer, child: ChildProcessModule.ChildProcess, optio
   const cluster = Array.isArray(envPairs) && envPairs.some((pair) => typeof pair === "string" && pair.startsWith("NODE_UNIQUE_ID="));
   const pid = child.pid ?? 0;
   const command = Array.isArray(child.spawnargs) ? child.spawnargs.join(" ") : "";
-  if (recorder.groups.process) recorder.event(Kind.process_spawn, pid, recorder.str(command), cluster ? SpawnMethod.clusterFork : method);
+  if (recorder.groups.process) {
+    const commandId = recorder.str(command);
+    tagRequest(recorder);
+    recorder.event(Kind.process_spawn, pid, commandId, cluster ? SpawnMethod.clusterFork : method);
+  }
   const target = child as unknown as { send?: (...args: unknown[]) => boolean };
   if (!recorder.groups.message || typeof target.send !== "function" || pid === 0) return;
   const channel: Channel = {

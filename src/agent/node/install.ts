@@ -6,6 +6,7 @@ import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import type { TypeChecks } from "../shared/preview";
 import { Recorder } from "../shared/recorder";
+import { currentRequest } from "../shared/request-context";
 import { parseGroups, type Sink } from "../shared/sink";
 import { startTracing } from "./hooks";
 
@@ -63,6 +64,7 @@ export function install(): void {
         types: (require("node:util") as { types: TypeChecks }).types,
         runtime: "node",
         esmLoader: env.SCOPE_ESM_LOADER,
+        request: currentRequest,
       });
     } catch (error) {
       functionsError = error;

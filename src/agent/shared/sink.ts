@@ -21,10 +21,14 @@ export interface Groups {
   process: boolean;
   thread: boolean;
   message: boolean;
+  /** HTTP servers and clients (and the request context that links what a request caused). */
+  http: boolean;
+  /** Database queries. */
+  db: boolean;
 }
 
 export function parseGroups(spec: string | undefined): Groups {
-  if (!spec) return { process: true, thread: true, message: true };
+  if (!spec) return { process: true, thread: true, message: true, http: true, db: true };
   const names = new Set(spec.split(",").map((name) => name.trim()));
-  return { process: names.has("process"), thread: names.has("thread"), message: names.has("message") };
+  return { process: names.has("process"), thread: names.has("thread"), message: names.has("message"), http: names.has("http"), db: names.has("db") };
 }

@@ -1,7 +1,7 @@
 import { Command, Option, UsageError } from "clipanion";
 import * as t from "typanion";
 import { runTraced } from "../../run/session";
-import { parseSize } from "../../run/options";
+import { eventGroups, parseSize } from "../../run/options";
 import { functionSettings } from "../../instrument/settings";
 
 export class RunCommand extends Command {
@@ -27,7 +27,7 @@ export class RunCommand extends Command {
   });
 
   out = Option.String("-o,--out", "trace.bin", { description: "Where to write the trace" });
-  events = Option.String("--events", { description: "Event groups to record, comma-separated: process,thread,message (default: all)" });
+  events = Option.String("--events", { description: "Event groups to record, comma-separated: process,thread,message,http,db (default: all)" });
   ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB); rounded down to a power of two per lane" });
   mode = Option.String("--mode", "discard", {
     description: "What a full ring does: discard new events (counted) or overwrite the oldest (flight recorder)",
@@ -56,6 +56,8 @@ export class RunCommand extends Command {
     const ringBytes = parseSize(this.ringSize);
     if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
     const events = this.events?.split(",").map((group) => group.trim()).filter(Boolean);
+    const unknown = events?.find((group) => !(eventGroups as readonly string[]).includes(group));
+    if (unknown !== undefined) throw new UsageError(`--events: unknown group "${unknown}" (groups: ${eventGroups.join(",")})`);
     const hot = this.hotCallsPerSecond === undefined ? undefined : /^\d+$/.test(this.hotCallsPerSecond.trim()) ? Number(this.hotCallsPerSecond) : Number.NaN;
     const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, level: this.level, hotCallsPerSecond: hot, root: process.cwd() });
     if (typeof functions === "object") throw new UsageError(`--functions: ${functions.error}`);
