@@ -258,6 +258,12 @@ export fn scope_producer_detach(producer_pointer: ?*anyopaque) void {
     allocator.destroy(producer);
 }
 
+/// 1 once recording stopped (ring.zig "Stopping"): every write is refused from then on.
+export fn scope_producer_stopped(producer_pointer: ?*anyopaque) u32 {
+    const producer = producer_handle(producer_pointer) orelse return 0;
+    return @intFromBool(producer.stopped());
+}
+
 /// Moves what the producer's overflow holds into its lane, as far as it has room now.
 export fn scope_producer_flush(producer_pointer: ?*anyopaque) void {
     const producer = producer_handle(producer_pointer) orelse return;
@@ -355,6 +361,22 @@ export fn scope_collector_totals(collector_pointer: ?*anyopaque, out: ?*[5]f64) 
         collector.peak_records_per_second,
         @floatFromInt(collector.thread_count),
     };
+}
+
+/// Stops recording (a layout.StopReason, nonzero): producers refuse from now on, and the
+/// collector keeps nothing it drains afterwards. The first reason stays.
+export fn scope_ring_stop(ring_pointer: ?*anyopaque, reason: u32) void {
+    const handle = ring_handle(ring_pointer) orelse return;
+    if (reason == 0) return;
+    handle.mapping.ring.stop(@enumFromInt(reason));
+}
+
+/// For the event loop's drain (the thread does it itself): collector.zig settle_stop.
+/// Returns the stop reason, 0 while recording.
+export fn scope_collector_settle_stop(ring_pointer: ?*anyopaque, writer_pointer: ?*anyopaque) u32 {
+    const handle = ring_handle(ring_pointer) orelse return 0;
+    const writer = trace_abi.writer_handle(writer_pointer) orelse return 0;
+    return @intFromEnum(collector_module.settle_stop(&handle.mapping.ring, &writer.writer, @intCast(std.c.getpid())));
 }
 
 /// Records by kind: `kind_count` f64 values, indexed by kind.

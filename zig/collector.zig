@@ -102,6 +102,7 @@ pub const Collector = struct {
             // Acquire: pairs with stop's release; the drain below then sees all it must.
             const stopping = collector.stop_requested.load(.acquire);
             const moved = collector.drain_all();
+            _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
             collector.sample_peak();
             if (stopping) return;
             if (moved == 0) collector.ring.wait_for_work(idle_timeout_ns);
@@ -115,8 +116,14 @@ pub const Collector = struct {
             const count = collector.ring.drain(collector.buffer);
             if (count == 0) break;
             moved += count;
-            collector.account(collector.buffer[0..count]);
-            collector.append(collector.buffer[0..count]);
+            const batch = collector.buffer[0..count];
+            const kept_before = collector.writer.records_count;
+            collector.append(batch);
+            // What a limit or a stop refused is not in the trace: not counted as recorded.
+            // (After a failed write everything drained still counts, as it always did: the
+            // summary says the file is incomplete.)
+            const kept = if (collector.write_error != null) count else collector.writer.records_count - kept_before;
+            collector.account(batch[0..@intCast(kept)]);
         }
         collector.mark_overwritten();
         return moved;
@@ -196,6 +203,33 @@ pub const Collector = struct {
     }
 };
 
+/// Makes the ring and the writer agree that recording stopped, whichever stopped first
+/// (the ring: `scope stop`, --duration; the writer: --max-events, --max-size, a failed
+/// write), and writes the collector's `recording_stop` record once. Both drain paths
+/// call it after each drain (this thread, and the event loop's through c_abi). Returns
+/// the reason, `none` while recording.
+pub fn settle_stop(ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid: u32) layout.StopReason {
+    const ring_reason = ring.stop_reason();
+    if (ring_reason != .none) writer.stop(ring_reason) else if (writer.failed) writer.stop(.write_error);
+    const reason = writer.stop_reason;
+    if (reason == .none) return .none;
+    // Producers refuse from now on, so agents turn their hooks off.
+    if (ring_reason == .none) ring.stop(reason);
+    if (!writer.stop_recorded and !writer.failed) {
+        writer.stop_recorded = true;
+        var record = std.mem.zeroes(Record);
+        record.kind = @intFromEnum(layout.EventKind.recording_stop);
+        record.timestamp_ns = clock.monotonic_ns();
+        record.pid = own_pid;
+        record.a = @intFromEnum(reason);
+        record.b = writer.records_count;
+        record.c = writer.refused_count;
+        // A failure here sets writer.failed; the summary reports it.
+        writer.append_unlimited(std.mem.asBytes(&record)) catch {};
+    }
+    return reason;
+}
+
 const testing = std.testing;
 
 test "collector: the thread drains bursts woken by producers, counts kinds, threads and reported losses" {
@@ -236,4 +270,58 @@ test "collector: the thread drains bursts woken by producers, counts kinds, thre
     try testing.expectEqual(2 * per_producer, stats.received);
     try testing.expectEqual(@as(u64, 0), stats.dropped + stats.overflow_pending + stats.pending);
     try testing.expectEqual(2 * per_producer, writer.records_count);
+}
+
+test "collector: a limit keeps exactly what fits, stops the ring, marks why; producers then refuse" {
+    const page = ring_module.page_size_bytes;
+    const lane_capacity: u32 = 1024;
+    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page), ring_module.size_bytes(2, lane_capacity));
+    defer testing.allocator.free(memory);
+    @memset(memory, 0);
+    var ring = try ring_module.Ring.format(memory, .{ .lane_count = 2, .lane_capacity_slots = lane_capacity, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+    var path_buffer: [64]u8 = undefined;
+    const path = try std.fmt.bufPrintSentinel(&path_buffer, "/tmp/scope-test-limit-{d}.bin", .{std.c.getpid()}, 0);
+    var writer = try trace_file.Writer.open(testing.allocator, path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
+    defer _ = std.c.unlink(path);
+    defer writer.deinit(testing.allocator);
+    writer.limit_records = 100;
+    const collector = try Collector.create(testing.allocator, &ring, &writer, 99);
+    defer collector.destroy(testing.allocator);
+    var producer = ring.attach(10, 0);
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.function_call);
+    for (0..300) |_| try testing.expect(producer.write(&record));
+    _ = collector.drain_all();
+    try testing.expectEqual(layout.StopReason.none, ring.stop_reason());
+    try testing.expectEqual(layout.StopReason.max_events, settle_stop(&ring, &writer, 99));
+    try testing.expectEqual(layout.StopReason.max_events, ring.stop_reason());
+    // 100 kept and counted, 200 refused, then the marker (outside the limit).
+    try testing.expectEqual(@as(u64, 100), collector.recorded);
+    try testing.expectEqual(@as(u64, 200), writer.refused_count);
+    try testing.expectEqual(@as(u64, 101), writer.records_count);
+    try testing.expect(!producer.write(&record));
+    try testing.expectEqual(@as(u64, 0), ring.stats().dropped);
+    // Settling again writes no second marker.
+    _ = settle_stop(&ring, &writer, 99);
+    try testing.expectEqual(@as(u64, 101), writer.records_count);
+    producer.detach();
+}
+
+test "collector: a size limit keeps whole chunks under it with room for the end" {
+    var path_buffer: [64]u8 = undefined;
+    const path = try std.fmt.bufPrintSentinel(&path_buffer, "/tmp/scope-test-size-{d}.bin", .{std.c.getpid()}, 0);
+    var writer = try trace_file.Writer.open(testing.allocator, path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
+    defer _ = std.c.unlink(path);
+    defer writer.deinit(testing.allocator);
+    writer.limit_bytes = 64 * 1024;
+    const records = try testing.allocator.alloc(Record, 5000);
+    defer testing.allocator.free(records);
+    @memset(records, std.mem.zeroes(Record));
+    try writer.append(std.mem.sliceAsBytes(records));
+    try testing.expectEqual(layout.StopReason.max_size, writer.stop_reason);
+    try testing.expect(writer.size_bytes + trace_file.Writer.limit_reserve_bytes <= writer.limit_bytes);
+    try testing.expect(writer.size_bytes + trace_file.Writer.limit_reserve_bytes + 128 > writer.limit_bytes);
+    try testing.expectEqual(5000, writer.records_count + writer.refused_count);
+    try writer.close(std.mem.zeroes(trace_file.EndTotals));
+    try testing.expect(writer.size_bytes <= writer.limit_bytes);
 }

@@ -84,6 +84,9 @@ pub const EventKind = enum(u16) {
     drop = 12,
     /// The agent caught an error of its own. a = str message.
     agent_error = 13,
+    /// Recording stopped while the program ran on (written by the collector, its own pid):
+    /// a = StopReason, b = records in the trace before this one, c = records refused after.
+    recording_stop = 14,
     // Function tracing (src/instrument), 32..: ids are per (pid, tid) producer.
     /// Function table entry, written once per instrumented function before its first
     /// event. a = function id, b = str name ("Class.method", "<anonymous>"), c = str
@@ -210,6 +213,23 @@ pub const SpawnMethod = enum(u8) {
 
 /// process_exit / thread_exit field e. Mirrored in src/core/layout.ts.
 pub const ExitReason = enum(u8) { normal = 0, process_exit = 1, uncaught_exception = 2, unhandled_rejection = 3, signal = 4, _ };
+
+/// Why recording stopped (recording_stop field a; the ring header's `stop_reason`).
+/// Mirrored in src/core/layout.ts.
+pub const StopReason = enum(u32) {
+    none = 0,
+    /// `scope stop` or SIGUSR2 to `scope run`.
+    kill_switch = 1,
+    /// --max-events reached.
+    max_events = 2,
+    /// --max-size reached.
+    max_size = 3,
+    /// --duration elapsed.
+    duration = 4,
+    /// Writing the trace file failed (a full disk, a file size limit).
+    write_error = 5,
+    _,
+};
 
 pub const string_fragment_bytes: u32 = 32;
 pub const string_max_bytes: u32 = 4096;

@@ -307,6 +307,13 @@ fn js_now(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     return number(env, @floatFromInt(call.state.producer.clock.now_ns()));
 }
 
+/// 1 once recording stopped (`scope stop`, a limit): the agent then turns its hooks off.
+fn js_stopped(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (!call.state.attached) return number(env, 0);
+    return number(env, if (call.state.producer.stopped()) 1 else 0);
+}
+
 fn js_stats(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const call = call_begin(env, info) orelse return null;
     var written: u64 = 0;
@@ -341,6 +348,7 @@ const exports_table = [_]Export{
     .{ .name = "recordBatch", .callback = js_record_batch },
     .{ .name = "now", .callback = js_now },
     .{ .name = "stats", .callback = js_stats },
+    .{ .name = "stopped", .callback = js_stopped },
     .{ .name = "detach", .callback = js_detach },
 };
 

@@ -74,6 +74,12 @@
 //! records dropped, and the producer then writes one `drop` record (its pid and tid, the
 //! time of the first loss, the count) as soon as it can write again.
 //!
+//! Stopping. Recording can stop while the program runs on (`scope stop`, --max-events,
+//! --max-size, --duration, a failed trace write): the header's `stop_reason` is set once,
+//! and from then on producers refuse every record (write returns false, not a loss) so
+//! the agents can turn their hooks off; the collector keeps draining (so no producer
+//! ever waits) and keeps nothing it drains after the stop (collector.zig settle_stop).
+//!
 //! Waking the collector. The collector sleeps on the header's `wake_sequence` (a futex)
 //! with a timeout. A producer looks at its lane's fill only when its head passes a
 //! private mark (`wake_position`: about every half lane), and when the lane is past half
@@ -92,8 +98,8 @@ pub const magic: [8]u8 = "SCOPERNG".*;
 /// Bumped on any change to Header, LaneControl or the slot sequence protocol.
 /// 2: the clock calibration in the header. 3: the overflow bound and the collector's
 /// wake word in the header, `overflow_pending`/`overflowed` per lane. 4: exclusive lanes
-/// (LaneControl.holders, Header.pid_namespace).
-pub const ring_layout_version: u32 = 4;
+/// (LaneControl.holders, Header.pid_namespace). 5: Header.stop_reason.
+pub const ring_layout_version: u32 = 5;
 
 pub const page_size_bytes: u64 = 4096;
 pub const header_size_bytes: u64 = page_size_bytes;
@@ -155,7 +161,11 @@ pub const Header = extern struct {
     /// The creator's pid namespace (the inode of /proc/self/ns/pid; 0 when unknown): the
     /// namespace the pids of exclusive lane holders are read in.
     pid_namespace: u64,
-    reserved: [line_size_bytes - 120]u8,
+    /// Nonzero (a layout.StopReason) once recording stopped (see "Stopping"): producers
+    /// then refuse every record without counting it. Written once; on the line every
+    /// producer reads anyway, so the check on each write is a load from a clean line.
+    stop_reason: std.atomic.Value(u32),
+    reserved: [line_size_bytes - 124]u8,
     /// Attach counter: producers take lane `next_lane++ % lane_count`. Own line: attaches
     /// are rare but must not disturb the fields every open reads.
     next_lane: std.atomic.Value(u32),
@@ -245,6 +255,7 @@ comptime {
     assert(@offsetOf(LaneControl, "overflow_pending") == 24);
     assert(@offsetOf(LaneControl, "holders") == 40);
     assert(@offsetOf(Header, "pid_namespace") == 112);
+    assert(@offsetOf(Header, "stop_reason") == 120);
 }
 
 pub const Error = error{
@@ -445,6 +456,7 @@ pub const Ring = struct {
                 overflow_capacity(options.lane_count, options.lane_capacity_slots),
             .reserved_overflow = 0,
             .pid_namespace = pid_namespace(),
+            .stop_reason = .init(0),
             .reserved = @splat(0),
             .next_lane = .init(0),
             .reserved_attach = @splat(0),
@@ -743,6 +755,18 @@ pub const Ring = struct {
     pub fn wake(ring: *const Ring) void {
         wake_collector(ring.header);
     }
+
+    /// Stops recording (see "Stopping"); the first reason given stays. Wakes the consumer.
+    pub fn stop(ring: *const Ring, reason: layout.StopReason) void {
+        assert(reason != .none);
+        // Release: pairs with the producers' load; nothing else is published with it.
+        _ = ring.header.stop_reason.cmpxchgStrong(0, @intFromEnum(reason), .release, .monotonic);
+        wake_collector(ring.header);
+    }
+
+    pub fn stop_reason(ring: *const Ring) layout.StopReason {
+        return @enumFromInt(ring.header.stop_reason.load(.acquire));
+    }
 };
 
 /// Wakes the collector if it sleeps: a bump of the word (so a wait about to start
@@ -841,6 +865,7 @@ pub const Producer = struct {
     /// producer's. Returns false when the record was dropped (discard mode, lane and
     /// overflow full).
     pub fn write(producer: *Producer, record: *const Record) bool {
+        if (producer.stopped()) return false;
         // write_batch of one, without its loop: this is the path of every single event.
         if (producer.backlogged) {
             @branchHint(.cold);
@@ -875,6 +900,7 @@ pub const Producer = struct {
         assert(count_min <= records.len);
         assert(records.len <= std.math.maxInt(u32));
         if (records.len == 0) return 0;
+        if (producer.stopped()) return 0;
         if (producer.backlogged) return producer.write_backlogged(records, count_min);
         const count_wanted: u32 = @intCast(records.len);
         const claim = switch (producer.mode) {
@@ -930,6 +956,13 @@ pub const Producer = struct {
             producer.backlog_move();
         }
         if (producer.overflow.count() > 0) producer.overflow_abandon();
+    }
+
+    /// Recording stopped (Ring.stop): every write is refused, and not counted as a loss.
+    pub fn stopped(producer: *const Producer) bool {
+        // Monotonic: a late view only lets a few more records through, which the collector
+        // refuses in turn.
+        return producer.header.stop_reason.load(.monotonic) != 0;
     }
 
     /// Counts records refused without claiming a position.

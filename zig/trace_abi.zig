@@ -167,6 +167,34 @@ export fn scope_trace_writer_append(writer_pointer: ?*anyopaque, records: ?[*]co
     return .ok;
 }
 
+/// Appends past the limits and the stop: for the collector's own records (the top
+/// process's end, loss markers), which the size limit keeps room for.
+export fn scope_trace_writer_append_unlimited(writer_pointer: ?*anyopaque, records: ?[*]const u8, count: u32) TraceStatus {
+    const handle = writer_handle(writer_pointer) orelse return .invalid_argument;
+    if (count == 0) return .ok;
+    const bytes = records orelse return .invalid_argument;
+    handle.writer.append_unlimited(bytes[0 .. @as(usize, count) * record_size_bytes]) catch |err| return status_from_error(err);
+    return .ok;
+}
+
+/// Recording limits (0: none): --max-events and --max-size (trace.Writer.append).
+export fn scope_trace_writer_limits(writer_pointer: ?*anyopaque, max_records: f64, max_bytes: f64) void {
+    const handle = writer_handle(writer_pointer) orelse return;
+    if (max_records >= 1) handle.writer.limit_records = std.math.lossyCast(u64, max_records);
+    if (max_bytes >= 1) handle.writer.limit_bytes = std.math.lossyCast(u64, max_bytes);
+}
+
+/// [records in the file, stop reason (0: recording), records refused since the stop].
+export fn scope_trace_writer_state(writer_pointer: ?*anyopaque, out: ?*[3]f64) void {
+    const handle = writer_handle(writer_pointer) orelse return;
+    const values = out orelse return;
+    values.* = .{
+        @floatFromInt(handle.writer.records_count),
+        @floatFromInt(@intFromEnum(handle.writer.stop_reason)),
+        @floatFromInt(handle.writer.refused_count),
+    };
+}
+
 /// The file's size so far (header and whole chunks), as f64 (exact below 2^53 bytes).
 export fn scope_trace_writer_size_bytes(writer_pointer: ?*anyopaque) f64 {
     const handle = writer_handle(writer_pointer) orelse return 0;

@@ -502,6 +502,17 @@ pub const Writer = struct {
     /// Set when a write failed: the file ends at the last whole chunk (cut back to it)
     /// and takes nothing more, so it reads as a trace that was not closed.
     failed: bool,
+    /// Recording limits (scope run --max-events, --max-size): the writer keeps what fits,
+    /// then takes no more records and says why in `stop_reason`. The size limit keeps
+    /// `limit_reserve_bytes` free for the collector's own last records and the end chunk.
+    limit_records: u64 = std.math.maxInt(u64),
+    limit_bytes: u64 = std.math.maxInt(u64),
+    /// Nonzero once the writer takes no more records (a limit, or `stop`).
+    stop_reason: layout.StopReason = .none,
+    /// Records refused after the stop (not in the file).
+    refused_count: u64 = 0,
+    /// The collector wrote its `recording_stop` record (collector.zig settle_stop).
+    stop_recorded: bool = false,
 
     /// Creates (or truncates) `path`, mode 0600 (a trace may hold secrets), and writes
     /// the header.
@@ -524,8 +535,50 @@ pub const Writer = struct {
         };
     }
 
-    /// Appends `records` (a whole number of 64-byte records) as one or more chunks.
+    /// Room kept under `limit_bytes` for the collector's last records (the stop marker,
+    /// the top process's end, a loss marker: one chunk each) and the end chunk.
+    pub const limit_reserve_bytes: u64 = 3 * (chunk_header_size_bytes + record_size_bytes) + chunk_header_size_bytes + end_payload_size_bytes;
+
+    /// Appends `records` (a whole number of 64-byte records) as one or more chunks, as
+    /// far as the limits allow; past them the writer stops (`stop_reason`) and counts
+    /// the rest as refused.
     pub fn append(writer: *Writer, records: []const u8) WriteError!void {
+        assert(writer.fd >= 0);
+        assert(records.len % record_size_bytes == 0);
+        if (writer.failed) return error.WriterFailed;
+        const count: u64 = records.len / record_size_bytes;
+        if (writer.stop_reason != .none) {
+            writer.refused_count += count;
+            return;
+        }
+        const by_records = writer.limit_records -| writer.records_count;
+        const by_bytes = writer.records_fitting();
+        const take = @min(count, by_records, by_bytes);
+        if (take < count) {
+            writer.stop_reason = if (by_records <= by_bytes) .max_events else .max_size;
+            writer.refused_count += count - take;
+        }
+        try writer.append_unlimited(records[0 .. take * record_size_bytes]);
+    }
+
+    /// Records that still fit under `limit_bytes`, chunk headers included.
+    fn records_fitting(writer: *const Writer) u64 {
+        if (writer.limit_bytes == std.math.maxInt(u64)) return std.math.maxInt(u64);
+        const room_slots = (writer.limit_bytes -| writer.size_bytes -| limit_reserve_bytes) / record_size_bytes;
+        // n records take ceil(n / C) chunk headers of one slot each: take k = ceil(room / (C + 1)).
+        const headers = std.math.divCeil(u64, room_slots, chunk_records_max + 1) catch unreachable;
+        return room_slots - headers;
+    }
+
+    /// Stops taking records (the first reason stays); the collector's own still go in.
+    pub fn stop(writer: *Writer, reason: layout.StopReason) void {
+        assert(reason != .none);
+        if (writer.stop_reason == .none) writer.stop_reason = reason;
+    }
+
+    /// Appends whatever the limits say: for the collector's own records (the reserve
+    /// above keeps room for them).
+    pub fn append_unlimited(writer: *Writer, records: []const u8) WriteError!void {
         assert(writer.fd >= 0);
         assert(records.len % record_size_bytes == 0);
         if (writer.failed) return error.WriterFailed;

@@ -40,6 +40,8 @@ export const EventKind = {
   message_receive: 11,
   drop: 12,
   agent_error: 13,
+  /** Recording stopped, the program ran on: a = StopReason, b = records before it, c = records refused after (collector's pid). */
+  recording_stop: 14,
   /** Function tracing (src/instrument); payload fields in zig/layout.zig. */
   function_table: 32,
   function_call: 33,
@@ -86,6 +88,13 @@ export const SpawnMethod = {
   execFileSync: 7,
   clusterFork: 8,
 } as const;
+
+/** recording_stop field a (and the ring header's stop word): why recording stopped. */
+export const StopReason = { none: 0, killSwitch: 1, maxEvents: 2, maxSize: 3, duration: 4, writeError: 5 } as const;
+export type StopReasonName = Exclude<keyof typeof StopReason, "none">;
+export const stopReasonName: Record<number, StopReasonName> = Object.fromEntries(
+  Object.entries(StopReason).filter(([name]) => name !== "none").map(([name, value]) => [value, name as StopReasonName]),
+);
 
 /** process_exit / thread_exit field e: how it ended. */
 export const ExitReason = { normal: 0, processExit: 1, uncaughtException: 2, unhandledRejection: 3, signal: 4 } as const;

@@ -21,6 +21,8 @@ const symbols = {
   scope_ring_drain: { args: [pointer, pointer, u32], returns: u32 },
   scope_ring_drain_final: { args: [pointer, pointer, u32], returns: u32 },
   scope_ring_stats: { args: [pointer, pointer], returns: none },
+  scope_ring_stop: { args: [pointer, u32], returns: none },
+  scope_collector_settle_stop: { args: [pointer, pointer], returns: u32 },
   scope_producer_attach: { args: [pointer, u32, u32, pointer], returns: u32 },
   scope_producer_detach: { args: [pointer], returns: none },
   scope_producer_flush: { args: [pointer], returns: none },
@@ -193,6 +195,20 @@ export class Ring {
    */
   drainFinal(buffer: Uint8Array): number {
     return native().scope_ring_drain_final(this.live(), buffer, Math.floor(buffer.byteLength / RECORD_SIZE));
+  }
+
+  /** Stops recording (a StopReason): producers refuse every record from now on. The first reason stays. */
+  stop(reason: number): void {
+    native().scope_ring_stop(this.live(), reason);
+  }
+
+  /**
+   * After a drain on the event loop (the drain thread does this itself): makes the ring
+   * and `writerHandle` agree on a stop and writes the `recording_stop` record once
+   * (zig/collector.zig settle_stop). Returns the StopReason, 0 while recording.
+   */
+  settleStop(writerHandle: Pointer): number {
+    return native().scope_collector_settle_stop(this.live(), writerHandle);
   }
 
   stats(): RingStats {

@@ -19,6 +19,9 @@ const symbols = {
   scope_trace_writer_open: { args: [pointer, pointer, u32, pointer, u32, pointer], returns: u32 },
   scope_trace_writer_append: { args: [pointer, pointer, u32], returns: u32 },
   scope_trace_writer_size_bytes: { args: [pointer], returns: f64 },
+  scope_trace_writer_append_unlimited: { args: [pointer, pointer, u32], returns: u32 },
+  scope_trace_writer_limits: { args: [pointer, f64, f64], returns: none },
+  scope_trace_writer_state: { args: [pointer, pointer], returns: none },
   scope_trace_writer_close: { args: [pointer, pointer], returns: u32 },
   scope_trace_writer_abandon: { args: [pointer], returns: none },
   scope_trace_reader_open: { args: [pointer, pointer], returns: u32 },
@@ -205,14 +208,34 @@ export class TraceWriter {
     return this.live();
   }
 
-  /** Appends `count` 64-byte records from the start of `records` (all of it by default). */
-  append(records: Uint8Array, count = records.byteLength / RECORD_SIZE): void {
+  /**
+   * Appends `count` 64-byte records from the start of `records` (all of it by default), as
+   * far as the limits allow (see `limit`); `unlimited` for the collector's own records.
+   */
+  append(records: Uint8Array, count = records.byteLength / RECORD_SIZE, unlimited = false): void {
     if (!Number.isInteger(count) || count < 0 || count * RECORD_SIZE > records.byteLength || count > 0xffff_ffff) {
       throw new RangeError(`cannot append ${count} records from ${records.byteLength} bytes`);
     }
     if (count === 0) return;
-    const status = traceNative().scope_trace_writer_append(this.live(), records, count);
+    const lib = traceNative();
+    const status = (unlimited ? lib.scope_trace_writer_append_unlimited : lib.scope_trace_writer_append)(this.live(), records, count);
     if (status !== TraceStatus.ok) throw new TraceFileError("append", this.path, status, `write failed: ${fallbackMessage[status] ?? statusName[status]}`);
+  }
+
+  /**
+   * Recording limits (undefined: none): past either the writer keeps what fits, takes no
+   * more records (`state().stopReason`) and counts the rest as refused; the size limit
+   * keeps room for the collector's last records and the end chunk.
+   */
+  limit(limits: { maxRecords?: number; maxBytes?: number }): void {
+    traceNative().scope_trace_writer_limits(this.live(), limits.maxRecords ?? 0, limits.maxBytes ?? 0);
+  }
+
+  /** Records in the file, why it takes no more (a StopReason, 0: recording), records refused since. */
+  state(): { records: number; stopReason: number; refused: number } {
+    const values = new Float64Array(3);
+    traceNative().scope_trace_writer_state(this.live(), values);
+    return { records: values[0]!, stopReason: values[1]!, refused: values[2]! };
   }
 
   /** Bytes in the file so far (header and whole chunks). */

@@ -34,7 +34,7 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
 }
 
 export function formatEventLine(event: TraceEvent, startNs: bigint, all: TraceEvent[], color: ChalkInstance): string {
-  const kindColor = event.kind.includes("exit") ? color.yellow : event.kind.startsWith("message") ? color.cyan : event.kind === "drop" || event.kind === "agent_error" ? color.red : color.green;
+  const kindColor = event.kind.includes("exit") ? color.yellow : event.kind.startsWith("message") ? color.cyan : event.kind === "drop" || event.kind === "agent_error" || event.kind === "recording_stop" ? color.red : color.green;
   const thread = `${event.pid}/${event.tid}`.padEnd(12);
   const index = `#${event.index}`.padStart(6);
   return `${color.dim(formatTime(event.timestampNs - startNs))} ${color.dim(index)} ${color.bold(thread)} ${kindColor(event.kind.padEnd(16))} ${describe(event, all)}`;

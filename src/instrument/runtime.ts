@@ -85,6 +85,8 @@ export interface RecordSink {
   recordBatch?(records: Uint32Array, count: number): number;
   /** The producer's clock: CLOCK_MONOTONIC ns a record written now would carry (0: none). */
   now?(): number;
+  /** Truthy once recording stopped (`scope stop`, a limit): every write is refused from then on. */
+  stopped?(): number | boolean;
 }
 
 export interface RuntimeOptions {
@@ -316,6 +318,8 @@ export class FunctionRuntime {
   private readonly hotLimit: number;
   private readonly hotSample: number;
   private finished = false;
+  /** Recording stopped: every hook returns at its first check (see stop). */
+  private stopped = false;
   private readonly now: () => number;
   private readonly readSource: ((file: string) => string | undefined) | undefined;
   /** Registered files by tag, in registration order (a file loaded twice has two). */
@@ -461,7 +465,10 @@ export class FunctionRuntime {
     }
     try {
       const written = this.sink.recordBatch!(this.words, count);
-      if (written < count) this.unrecorded += count - written;
+      if (written < count) {
+        if (this.sink.stopped?.()) this.stop();
+        else this.unrecorded += count - written;
+      }
     } catch {
       this.errors++;
     }
@@ -484,6 +491,21 @@ export class FunctionRuntime {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /**
+   * Recording stopped (`scope stop`, a limit; the sink refuses everything): from now on
+   * every instrumented call takes the sampled fast path (a count, a compare, a return)
+   * and nothing is buffered. Irreversible, like the stop.
+   */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.finished = true;
+    this.count = 0;
+    this.hot.fill(1);
+    this.next.fill(Infinity);
+    if (this.timer) clearInterval(this.timer);
+  }
+
   /** A sink for the agent's own events that flushes function events first, so order holds. */
   orderedSink(): RecordSink {
     return {
@@ -492,6 +514,12 @@ export class FunctionRuntime {
         return this.sink.record(kind, flags, a, b, c, d, e);
       },
       string: (id, text) => this.sink.string(id, text),
+      // The agent asks when a write was refused; a stop turns function tracing off too.
+      stopped: () => {
+        const stopped = this.sink.stopped?.() ?? false;
+        if (stopped) this.stop();
+        return stopped;
+      },
     };
   }
 
@@ -531,8 +559,11 @@ export class FunctionRuntime {
 
   /** Buffers (or writes) one event; `time` 0: stamped at flush (see the header). */
   private put(kind: number, flags: number, a: number, b: number, c: number, d: number, e = 0, time = 0): void {
+    if (this.stopped) return;
     if (this.capacity === 1) {
-      if (!this.sink.record(kind, flags, a, b, c, d, e)) this.unrecorded++;
+      if (this.sink.record(kind, flags, a, b, c, d, e)) return;
+      if (this.sink.stopped?.()) this.stop();
+      else this.unrecorded++;
       return;
     }
     if (this.count === 0 && this.flushAtJobEnd && !this.flushQueued) {
@@ -859,6 +890,8 @@ export class FunctionRuntime {
           for (let i = base; i < base + count; i++) {
             runtime.checkedAt[i] = now;
             runtime.next[i] = runtime.nextCheck[i] = first;
+            // After a stop a newly loaded file's functions start on the fast path out.
+            if (runtime.stopped) runtime.hot[i] = 1;
           }
           const fileId = runtime.str(file);
           for (let i = 0; i < count; i++) {

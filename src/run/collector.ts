@@ -14,7 +14,7 @@
  */
 import type { ChalkInstance } from "chalk";
 import { rmSync, statSync } from "node:fs";
-import { EventKind, Offset, RECORD_SIZE, eventKindName } from "../core/layout";
+import { EventKind, Offset, RECORD_SIZE, eventKindName, stopReasonName, type StopReasonName } from "../core/layout";
 import { interpret, messageKey, type TraceEvent } from "../core/model";
 import { DrainThread, monotonicNs, Ring, type RingStats } from "../core/ring";
 import { decodeRecord, encodeRecord, StringTable } from "../core/events";
@@ -34,6 +34,17 @@ export interface CollectorOptions {
   /** Where the drain runs: a native thread (default without `live`) or the event loop. */
   drain?: "thread" | "event-loop";
   color: ChalkInstance;
+  /** --max-events, --max-size: past either, recording stops and the program runs on. */
+  limits?: { maxRecords?: number; maxBytes?: number };
+}
+
+/** Recording stopped before the program ended (a limit, `scope stop`, --duration, a failed write). */
+export interface RecordingStop {
+  reason: StopReasonName;
+  /** Records in the trace when it stopped. */
+  recordedBefore: number;
+  /** Records drained after the stop and not kept. */
+  refused: number;
 }
 
 export interface RunSummary {
@@ -61,6 +72,7 @@ export interface RunSummary {
    * dropped) per second over windows of at least `peakWindowMs`, sampled by the drain loop.
    */
   peakRecordsPerSecond: number;
+  stopped?: RecordingStop;
 }
 
 export interface Loss {
@@ -115,6 +127,7 @@ export class Collector {
   private peakSampleProduced = 0;
   private peakRecordsPerSecond = 0;
   private drainThread: DrainThread | undefined;
+  private stopped: RecordingStop | undefined;
 
   private constructor(
     private readonly options: CollectorOptions,
@@ -133,6 +146,7 @@ export class Collector {
       Ring.unlink(options.ringPath);
       throw error;
     }
+    if (options.limits) writer.limit(options.limits);
     const collector = new Collector(options, ring, writer);
     const drain = options.drain ?? (options.live ? "event-loop" : "thread");
     if (drain === "thread") {
@@ -144,6 +158,15 @@ export class Collector {
     }
     if (!collector.drainThread) collector.schedule(idleIntervalMs);
     return collector;
+  }
+
+  /**
+   * Stops recording now, the program running on (`scope stop`, --duration): producers
+   * refuse every record from here, the agents turn their hooks off, and the drain keeps
+   * nothing more but the collector's `recording_stop` record. The first reason stays.
+   */
+  stopRecording(reason: number): void {
+    if (!this.finished) this.ring.stop(reason);
   }
 
   /** Stops the drain thread (it drains what the ring holds first) and takes its counts. */
@@ -189,11 +212,15 @@ export class Collector {
       const count = final ? this.ring.drainFinal(this.buffer) : this.ring.drain(this.buffer);
       if (count === 0) break;
       moved += count;
-      this.account(count);
+      const before = this.writer.state().records;
       this.writer.append(this.buffer.subarray(0, count * RECORD_SIZE), count);
-      if (this.options.live) this.queueLive(this.buffer.slice(0, count * RECORD_SIZE));
+      // A limit or a stop keeps a prefix (or nothing): only that is counted and printed.
+      const kept = this.writer.state().records - before;
+      this.account(kept);
+      if (this.options.live && kept > 0) this.queueLive(this.buffer.slice(0, kept * RECORD_SIZE));
     }
     this.markOverwritten();
+    this.ring.settleStop(this.writer.nativeHandle);
     return moved;
   }
 
@@ -307,7 +334,8 @@ export class Collector {
 
   private appendOwn(kind: number, a: number | bigint, b: number | bigint = 0, c: number | bigint = 0): void {
     encodeRecord({ kind, timestampNs: monotonicNs(), pid: process.pid, tid: 0, a, b, c }, this.ownRecord);
-    this.writer.append(this.ownRecord, 1);
+    // Past the limits too: the size limit keeps room for these.
+    this.writer.append(this.ownRecord, 1, true);
   }
 
   /**
@@ -340,6 +368,10 @@ export class Collector {
       this.drain();
       this.drain(true);
       if (this.options.live) this.printBacklog(Infinity);
+      const state = this.writer.state();
+      if (state.stopReason !== 0) {
+        this.stopped = { reason: stopReasonName[state.stopReason] ?? "killSwitch", recordedBefore: this.recorded, refused: state.refused };
+      }
       if (end.childPid !== undefined) {
         this.appendOwn(EventKind.child_exit, end.childPid, end.exitCode === null ? U64_MAX : BigInt(end.exitCode), signalNumberOf(end.signal));
       }
@@ -385,6 +417,7 @@ export class Collector {
       ringBytes: this.options.ringBytes,
       peakRecordsPerSecond: Math.round(this.peakRecordsPerSecond),
       fileBytes: statSync(this.options.out, { throwIfNoEntry: false })?.size ?? 0,
+      stopped: this.stopped,
     };
   }
 

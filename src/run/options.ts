@@ -12,5 +12,15 @@ export function parseSize(text: string): number | undefined {
   return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "30s" → 30000, "1.5m" → 90000, "250ms" → 250; undefined when malformed or not positive. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/i.exec(text.trim());
+  if (!match) return undefined;
+  const ms = Number(match[1]) * durationUnits[match[2]!.toLowerCase()]!;
+  return Number.isFinite(ms) && ms >= 1 ? Math.round(ms) : undefined;
+}
+
 /** `--events` groups (SCOPE_EVENTS); src/agent/shared/sink.ts parseGroups reads them in the agents. */
 export const eventGroups = ["process", "thread", "message", "http", "db"] as const;

@@ -12,6 +12,7 @@ import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { assets, transformCacheDir } from "../core/assets";
+import { StopReason } from "../core/layout";
 import { Output } from "../core/output";
 import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
@@ -31,6 +32,10 @@ export interface RunOptions {
   stdout: Writable;
   stderr: Writable;
   colorEnabled: boolean;
+  /** --max-events, --max-size (bytes), --duration (ms): recording stops, the program runs on. */
+  maxEvents?: number;
+  maxSizeBytes?: number;
+  durationMs?: number;
   /** Called once the program has ended and the trace is closed (used by `scope bench`). */
   onFinish?: (result: RunResult) => void;
 }
@@ -66,6 +71,11 @@ export async function runTraced(options: RunOptions): Promise<number> {
   // scope's own lines (--print, the summary): a closed stderr pipe stops them, never the run.
   const stderr = new Output(options.stderr);
 
+  const disableFile = process.env.SCOPE_DISABLE_FILE;
+  if (disableFile && existsSync(disableFile)) {
+    stderr.writeNow(`scope: ${disableFile} (SCOPE_DISABLE_FILE) exists: the agent installs nothing, the program runs untraced\n`);
+  }
+
   const collector = Collector.start({
     ringPath,
     ringBytes: options.ringBytes,
@@ -75,6 +85,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     argv: options.argv,
     live: options.print ? (line) => stderr.writeNow(`${line}\n`) : undefined,
     color,
+    limits: { maxRecords: options.maxEvents, maxBytes: options.maxSizeBytes },
   });
 
   const launch = prepareLaunch({
@@ -101,8 +112,14 @@ export async function runTraced(options: RunOptions): Promise<number> {
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = forwardedSignals.map((signal) => [signal, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
+  // The kill switch (`scope stop` sends it): recording stops, the program runs on.
+  const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
+  process.on("SIGUSR2", killSwitch);
+  const durationTimer = options.durationMs === undefined ? undefined : setTimeout(() => collector.stopRecording(StopReason.duration), options.durationMs);
 
   const exitCode = await child.exited;
+  clearTimeout(durationTimer);
+  process.off("SIGUSR2", killSwitch);
   for (const [signal, handler] of handlers) process.off(signal, handler);
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });

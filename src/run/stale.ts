@@ -40,6 +40,40 @@ function mappedUnder(dir: string): Set<string> {
   return mapped;
 }
 
+/**
+ * The `scope run` processes of this user that are recording now: the live collectors
+ * named by this user's ring files (one per run), with their command lines.
+ */
+export function runningCollectors(dir = shmDir): { pid: number; command: string }[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const uid = process.getuid?.();
+  const pids = new Set<number>();
+  for (const name of names) {
+    const match = ringName.exec(name);
+    if (match === null || !alive(Number(match[1]))) continue;
+    try {
+      if (uid !== undefined && lstatSync(join(dir, name)).uid !== uid) continue;
+    } catch {
+      continue;
+    }
+    pids.add(Number(match[1]));
+  }
+  return [...pids].map((pid) => {
+    let command = "";
+    try {
+      command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+    } catch {
+      // Gone since: listed anyway; the signal will say.
+    }
+    return { pid, command };
+  });
+}
+
 /** Returns the paths it removed. */
 export function removeStaleRings(dir = shmDir): string[] {
   const removed: string[] = [];

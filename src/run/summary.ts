@@ -19,9 +19,25 @@ export function formatSummary(summary: RunSummary, color: ChalkInstance): string
     `${color.bold("scope")}: ${summary.out} (${formatBytes(summary.fileBytes)}), ${(Number(summary.durationNs) / 1e9).toFixed(2)}s, program ${ended}`,
     `  ${summary.processes} processes, ${summary.threads} threads, ${summary.recorded} records`,
     `  events: ${kinds || "none"}`,
+    ...stopLines(summary, color),
     ...lossLines(summary, color),
   ];
   return `${lines.join("\n")}\n`;
+}
+
+const stopCauses = {
+  killSwitch: "scope stop (or SIGUSR2)",
+  maxEvents: "--max-events reached",
+  maxSize: "--max-size reached",
+  duration: "--duration elapsed",
+  writeError: "writing the trace failed",
+} as const;
+
+/** Why recording stopped before the program ended; nothing when it did not. */
+function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
+  const stop = summary.stopped;
+  if (!stop) return [];
+  return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on (${stop.refused} later records not kept)`)];
 }
 
 /** Threads named one by one in the loss lines; the rest are summed. */

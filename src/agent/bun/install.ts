@@ -15,6 +15,7 @@ import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
+import { disabledByFile } from "../shared/disable";
 import { parseGroups } from "../shared/sink";
 import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
@@ -26,6 +27,7 @@ export function install(): void {
   const host = globalThis as Record<symbol, unknown>;
   if (host[attachedKey]) return;
   host[attachedKey] = true;
+  if (disabledByFile(process.env)) return;
   // Inside a worker, before node:worker_threads is first loaded: its parentPort binds
   // the global's listener methods when created (see messages.ts).
   const groups = parseGroups(process.env.SCOPE_EVENTS);

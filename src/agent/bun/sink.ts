@@ -37,6 +37,7 @@ function ffiSink(libraryPath: string, ringPath: string, tid: number): Sink {
     scope_producer_attach: { args: [ptr, u32, u32, ptr], returns: u32 },
     scope_producer_record: { args: [ptr, u32, u32, f64, f64, f64, f64, f64], returns: u32 },
     scope_producer_string: { args: [ptr, u32, ptr, u32], returns: u32 },
+    scope_producer_stopped: { args: [ptr], returns: u32 },
   });
   const out = new BigUint64Array(1);
   const opened = lib.symbols.scope_ring_open(Buffer.from(`${ringPath}\0`), out);
@@ -45,7 +46,7 @@ function ffiSink(libraryPath: string, ringPath: string, tid: number): Sink {
   const attached = lib.symbols.scope_producer_attach(ring, process.pid, tid, out);
   if (attached !== 0) throw new Error(`cannot attach to ${ringPath} (status ${attached})`);
   const producer = Number(out[0]) as import("bun:ffi").Pointer;
-  const { scope_producer_record: record, scope_producer_string: string } = lib.symbols;
+  const { scope_producer_record: record, scope_producer_string: string, scope_producer_stopped: stopped } = lib.symbols;
   const encoder = new TextEncoder();
   // Worst case UTF-8 of STRING_BYTES_MAX UTF-16 units; the native side cuts to 4096 bytes.
   const buffer = new Uint8Array(STRING_BYTES_MAX * 3);
@@ -55,5 +56,6 @@ function ffiSink(libraryPath: string, ringPath: string, tid: number): Sink {
       const { written } = encoder.encodeInto(text.length > STRING_BYTES_MAX ? text.slice(0, STRING_BYTES_MAX) : text, buffer);
       return string(producer, id, buffer, written) > 0;
     },
+    stopped: () => stopped(producer),
   };
 }

@@ -53,6 +53,8 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
   // than writing its UTF-8 into a record batch (BENCHMARKS.md "Per-message cost"), since a
   // send needs its own native call either way.
   const message = (kind: number, channel: Channel, direction: number, ordinal: number, value: unknown) => {
+    // Recording stopped: no preview walk (the ordinals still count, as the channel's do).
+    if (recorder.stopped) return;
     try {
       const field = channelField(channel.kind, direction, channel.subId);
       const text = preview(value, types);

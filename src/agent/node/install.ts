@@ -5,6 +5,7 @@
 import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import type { TypeChecks } from "../shared/preview";
+import { disabledByFile } from "../shared/disable";
 import { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
 import { parseGroups, type Sink } from "../shared/sink";
@@ -21,6 +22,7 @@ export function install(): void {
   const host = globalThis as Record<symbol, unknown>;
   if (host[attachedKey]) return; // preloaded twice (e.g. --require given twice)
   host[attachedKey] = true;
+  if (disabledByFile(env)) return;
   let threads: typeof import("node:worker_threads");
   try {
     threads = require("node:worker_threads");

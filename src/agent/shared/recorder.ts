@@ -12,6 +12,11 @@ const MAX_REPORTED_ERRORS = 16;
 export class Recorder {
   errors = 0;
   unrecorded = 0;
+  /**
+   * Recording stopped (`scope stop`, a limit): learnt from the first refused write; every
+   * event group is then off, so the hooks, which check their group, do nothing more.
+   */
+  stopped = false;
   private nextId = 1;
   private readonly interned = new Map<string, number>();
   private readonly pair: Sink["recordString"];
@@ -37,10 +42,28 @@ export class Recorder {
 
   event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
     try {
-      if (!this.sink.record(kind, flags, a, b, c, d, e)) this.unrecorded++;
+      if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** A write was refused: a stop (hooks off from now on) or a loss (counted). */
+  private refused(count: number): void {
+    if (this.stopped) return;
+    let stopped = false;
+    try {
+      stopped = Boolean(this.sink.stopped?.());
+    } catch {
+      // An old addon without stopped(): a loss.
+    }
+    if (!stopped) {
+      this.unrecorded += count;
+      return;
+    }
+    this.stopped = true;
+    const groups = this.groups as unknown as Record<string, boolean>;
+    for (const name of Object.keys(groups)) groups[name] = false;
   }
 
   /**
@@ -56,7 +79,7 @@ export class Recorder {
     }
     try {
       const written = pair(kind, flags, a, b, c, d, this.nextId++, text);
-      if (written !== 2) this.unrecorded += 2 - (written | 0);
+      if (written !== 2) this.refused(2 - (written | 0));
     } catch (error) {
       this.fail(error);
     }
@@ -70,7 +93,7 @@ export class Recorder {
       const known = intern ? this.interned.get(clipped) : undefined;
       if (known !== undefined) return known;
       const id = this.nextId++;
-      if (!this.sink.string(id, clipped)) this.unrecorded++;
+      if (!this.sink.string(id, clipped)) this.refused(1);
       if (intern && this.interned.size < MAX_INTERNED) this.interned.set(clipped, id);
       return id;
     } catch (error) {

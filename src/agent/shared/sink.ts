@@ -14,6 +14,8 @@ export interface Sink {
    * were written (0, 1 or 2), in that order of priority: exactly `string` then `record`.
    */
   recordString?(kind: number, flags: number, a: number, b: number, c: number, d: number, id: number, text: string): number;
+  /** Truthy once recording stopped (`scope stop`, a limit): asked when a write was refused. */
+  stopped?(): number | boolean;
 }
 
 /** Event groups that SCOPE_EVENTS (comma-separated) can select; markers are always on. */

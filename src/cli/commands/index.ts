@@ -4,6 +4,7 @@ import { DoctorCommand } from "./doctor";
 import { DumpCommand } from "./dump";
 import { InstrumentCommand } from "./instrument";
 import { RunCommand } from "./run";
+import { StopCommand } from "./stop";
 
 /** Every command class of the CLI; one class per file, path mirrors the command path. */
-export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand];
+export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand];

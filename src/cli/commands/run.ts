@@ -1,7 +1,7 @@
 import { Command, Option, UsageError } from "clipanion";
 import * as t from "typanion";
 import { runTraced } from "../../run/session";
-import { eventGroups, parseSize } from "../../run/options";
+import { eventGroups, parseDuration, parseSize } from "../../run/options";
 import { functionSettings } from "../../instrument/settings";
 
 export class RunCommand extends Command {
@@ -49,12 +49,18 @@ export class RunCommand extends Command {
     description: "Hot-function guard: a function called more often than this per second (per thread) is sampled, 1 call in 100 recorded, and the trace says so (function_sampled); 0 turns the guard off; default 10000; implies --functions",
   });
 
+  // Safety limits: past any of them recording stops, the program runs on, the trace says why.
+  maxEvents = Option.String("--max-events", { description: "Stop recording after this many records (the program runs on; the trace says why)" });
+  maxSize = Option.String("--max-size", { description: "Stop recording before the trace file passes this size (e.g. 512MiB; at least 64KiB)" });
+  duration = Option.String("--duration", { description: "Stop recording this long after the start (e.g. 30s, 5m, 250ms)" });
+
   program = Option.String({ name: "command" });
   args = Option.Proxy();
 
   async execute(): Promise<number> {
     const ringBytes = parseSize(this.ringSize);
     if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
+    const limits = parseLimits(this.maxEvents, this.maxSize, this.duration);
     const events = this.events?.split(",").map((group) => group.trim()).filter(Boolean);
     const unknown = events?.find((group) => !(eventGroups as readonly string[]).includes(group));
     if (unknown !== undefined) throw new UsageError(`--events: unknown group "${unknown}" (groups: ${eventGroups.join(",")})`);
@@ -72,6 +78,27 @@ export class RunCommand extends Command {
       stdout: this.context.stdout,
       stderr: this.context.stderr,
       colorEnabled: this.context.colorDepth > 1,
+      ...limits,
     });
   }
+}
+
+/** --max-events, --max-size, --duration, checked: a malformed one is a usage error. */
+function parseLimits(maxEvents: string | undefined, maxSize: string | undefined, duration: string | undefined) {
+  const limits: { maxEvents?: number; maxSizeBytes?: number; durationMs?: number } = {};
+  if (maxEvents !== undefined) {
+    if (!/^\d+$/.test(maxEvents.trim()) || Number(maxEvents) < 1) throw new UsageError(`--max-events: expected a whole number of records, got "${maxEvents}"`);
+    limits.maxEvents = Number(maxEvents);
+  }
+  if (maxSize !== undefined) {
+    const bytes = parseSize(maxSize);
+    if (bytes === undefined || bytes < 64 * 1024) throw new UsageError(`--max-size: expected a size of at least 64KiB such as 512MiB, got "${maxSize}"`);
+    limits.maxSizeBytes = bytes;
+  }
+  if (duration !== undefined) {
+    const ms = parseDuration(duration);
+    if (ms === undefined) throw new UsageError(`--duration: expected a duration such as 30s, 5m or 250ms, got "${duration}"`);
+    limits.durationMs = ms;
+  }
+  return limits;
 }

@@ -1,0 +1,208 @@
+/**
+ * Production safety nets through real `scope run`s: the limits (--max-events, --max-size,
+ * --duration), the kill switch (`scope stop`, SIGUSR2) and the deployment switch
+ * (SCOPE_DISABLE_FILE). Recording stops, the program runs on untouched, the trace says why.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadTrace } from "../src/dump/load";
+import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "scope-safety-test-"));
+
+/**
+ * Round trips with a worker for `ms` milliseconds (or `count` of them), then prints how many
+ * and exits 7: a program that keeps producing events after any stop.
+ */
+function pingPong(dir: string): string {
+  const path = join(dir, "pingpong.js");
+  writeFileSync(
+    path,
+    `const { Worker } = require("node:worker_threads");
+const w = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));", { eval: true });
+const [mode, amount] = [process.argv[2], Number(process.argv[3])];
+const until = Date.now() + amount;
+let n = 0;
+w.on("message", () => {
+  n++;
+  const done = mode === "count" ? n === amount : Date.now() > until;
+  if (done) { console.log("round trips", mode === "count" ? n : n > 0); w.terminate().then(() => { process.exitCode = 7; }); }
+  else setImmediate(() => w.postMessage({ n, at: "x".repeat(n % 7) }));
+});
+w.postMessage({ n: 0 });
+`,
+  );
+  return path;
+}
+
+describe("recording limits: recording stops, the program runs on, the trace says why", () => {
+  test("--max-events keeps exactly that many records, then the stop record; output and exit code untouched", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", "--max-events", "300", "--out", out, "--", "node", pingPong(dir), "count", "2000"]);
+    expect(result.exitCode).toBe(7);
+    expect(result.stdout).toBe("round trips 2000\n");
+    expect(result.stderr).toContain("recording stopped: --max-events reached after 300 records; the program ran on");
+    const trace = loadTrace(out);
+    expect(trace.error).toBeNull();
+    // 300 of the program's records, the collector's stop record, the top process's end.
+    expect(trace.records.length).toBe(302);
+    const events = readEvents(out);
+    const stop = events.find((event) => event.kind === "recording_stop")!;
+    expect(stop.fields.reason).toBe("maxEvents");
+    expect(stop.fields.recordedBefore).toBe(300);
+    expect(Number(stop.fields.refusedAfter)).toBeGreaterThanOrEqual(0);
+    expect(events.at(-1)!.kind).toBe("child_exit");
+    expect(events.at(-1)!.fields.code).toBe(7);
+  });
+
+  test("--max-size keeps the file under the size with its end chunk; the trace reads whole", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const limit = 96 * 1024;
+    const result = await runCli(["run", "--max-size", "96KiB", "--out", out, "--", "node", pingPong(dir), "count", "5000"]);
+    expect(result.exitCode).toBe(7);
+    expect(result.stdout).toBe("round trips 5000\n");
+    expect(result.stderr).toContain("recording stopped: --max-size reached");
+    expect(statSync(out).size).toBeLessThanOrEqual(limit);
+    expect(statSync(out).size).toBeGreaterThan(limit - 8 * 1024);
+    const trace = loadTrace(out);
+    expect(trace.error).toBeNull();
+    const events = readEvents(out);
+    expect(events.filter((event) => event.kind === "recording_stop").map((event) => event.fields.reason)).toEqual(["maxSize"]);
+    expect(events.at(-1)!.kind).toBe("child_exit");
+  });
+
+  test("--duration stops recording after that long; nothing the program did later is kept", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", "--duration", "300ms", "--out", out, "--", "node", pingPong(dir), "ms", "1200"]);
+    expect(result.exitCode).toBe(7);
+    expect(result.stdout).toBe("round trips true\n");
+    expect(result.stderr).toContain("recording stopped: --duration elapsed after");
+    const events = readEvents(out);
+    const stop = events.find((event) => event.kind === "recording_stop")!;
+    expect(stop.fields.reason).toBe("duration");
+    // The program ran ~1.2 s; its events end at the stop (only the collector's own after it).
+    const start = events.find((event) => event.kind === "trace_start")!.timestampNs;
+    expect(Number(stop.timestampNs - start) / 1e6).toBeLessThan(1000);
+    const after = events.filter((event) => event.timestampNs > stop.timestampNs && event.kind !== "child_exit");
+    expect(after).toEqual([]);
+    expect(events.some((event) => event.kind === "process_exit")).toBe(false);
+  });
+
+  test("malformed limits are one-line usage errors", async () => {
+    for (const [flag, value, message] of [
+      ["--max-events", "many", "--max-events: expected a whole number"],
+      ["--max-size", "1k", "--max-size: expected a size of at least 64KiB"],
+      ["--duration", "5 parsecs", "--duration: expected a duration"],
+    ] as const) {
+      const result = await runCli(["run", flag, value, "--out", join(tmp(), "t.bin"), "--", "node", "-e", "console.log('ran')"]);
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stdout).toBe("");
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain(message);
+    }
+  });
+});
+
+describe("the kill switch", () => {
+  test("scope stop <pid>: recording stops at once, the program runs on and ends as untraced", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const run = Bun.spawn([process.execPath, cliEntry, "run", "--out", out, "--", "node", pingPong(dir), "ms", "1500"], {
+      cwd: repoRoot,
+      env: { ...process.env, NO_COLOR: "1" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // Recording: the run's ring exists (mode 0600) once the program is attached.
+    const ringOf = () => readdirSync("/dev/shm").find((name) => name.startsWith(`scope-${run.pid}-`));
+    while (!ringOf()) await Bun.sleep(20);
+    expect(statSync(join("/dev/shm", ringOf()!)).mode & 0o777).toBe(0o600);
+    await Bun.sleep(400);
+    const stop = await runCli(["stop", String(run.pid)]);
+    expect(stop.exitCode).toBe(0);
+    expect(stop.stderr).toBe(`scope: recording stopped in scope run ${run.pid}; the program runs on\n`);
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
+    expect(exitCode).toBe(7);
+    expect(stdout).toBe("round trips true\n");
+    expect(stderr).toContain("recording stopped: scope stop (or SIGUSR2) after");
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const events = readEvents(out);
+    const marker = events.find((event) => event.kind === "recording_stop")!;
+    expect(marker.fields.reason).toBe("killSwitch");
+    expect(events.filter((event) => event.kind === "message_send").length).toBeGreaterThan(10);
+    // Producers refuse from the stop on, so the ~1 s of round trips after it left (almost)
+    // nothing in the ring for the collector to refuse.
+    expect(Number(marker.fields.refusedAfter)).toBeLessThan(100);
+    expect(events.filter((event) => event.timestampNs > marker.timestampNs && event.kind !== "child_exit")).toEqual([]);
+  });
+
+  test("--functions: SIGUSR2 stops function tracing mid-loop; the program's results are unchanged", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const program = join(dir, "calls.js");
+    writeFileSync(
+      program,
+      `function square(x) { return x * x; }
+let sum = 0, calls = 0;
+const until = Date.now() + 900;
+function batch() { for (let i = 0; i < 2000; i++) { sum += square(i % 10); calls++; } if (Date.now() < until) setImmediate(batch); else console.log("sum", sum === calls / 10 * 285); }
+batch();
+`,
+    );
+    const run = Bun.spawn([process.execPath, cliEntry, "run", "--functions", "--out", out, "--", "node", program], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    await Bun.sleep(500);
+    process.kill(run.pid, "SIGUSR2");
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
+    expect(exitCode).toBe(0);
+    expect(stdout).toBe("sum true\n");
+    expect(stderr).toContain("recording stopped: scope stop (or SIGUSR2)");
+    const events = readEvents(out);
+    const marker = events.find((event) => event.kind === "recording_stop")!;
+    expect(events.filter((event) => event.kind === "function_call").length).toBeGreaterThan(0);
+    expect(Number(marker.fields.refusedAfter)).toBeLessThan(2000);
+  });
+
+  test("scope stop with nothing recording, or a pid that is not a scope run: one line, exit 1", async () => {
+    const none = await runCli(["stop", String(process.pid)]);
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toBe(`scope: pid ${process.pid} is not a scope run of this user that is recording\n`);
+    const bad = await runCli(["stop", "twelve"]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toBe('scope: expected the pid of a scope run, got "twelve"\n');
+  });
+});
+
+describe("SCOPE_DISABLE_FILE", () => {
+  test("when the file exists at start, no agent installs anything, the program runs as untraced, scope says so", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const flag = join(dir, "scope-off");
+    writeFileSync(flag, "");
+    const result = await runCli(["run", "--out", out, "--", "node", pingPong(dir), "count", "50"], { env: { SCOPE_DISABLE_FILE: flag } });
+    expect(result.exitCode).toBe(7);
+    expect(result.stdout).toBe("round trips 50\n");
+    expect(result.stderr).toContain(`scope: ${flag} (SCOPE_DISABLE_FILE) exists: the agent installs nothing`);
+    const events = readEvents(out);
+    expect(events.map((event) => event.kind)).toEqual(["child_exit"]);
+  });
+
+  test("a SCOPE_DISABLE_FILE that does not exist changes nothing", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", "--out", out, "--", "node", pingPong(dir), "count", "50"], { env: { SCOPE_DISABLE_FILE: join(dir, "absent") } });
+    expect(result.exitCode).toBe(7);
+    expect(existsSync(join(dir, "absent"))).toBe(false);
+    const events = readEvents(out);
+    expect(events.filter((event) => event.kind === "message_send").length).toBe(100);
+  });
+});
