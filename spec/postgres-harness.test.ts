@@ -20,6 +20,6 @@ test("a fresh server runs as a non-root user, answers on 127.0.0.1 and its socke
   server = undefined;
   expect(existsSync(root)).toBe(false);
   // Gone, or a zombie until this machine's init reaps it (pg_ctl's child is reparented).
-  const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "")[0] : "gone";
+  const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").charAt(0) : "gone";
   expect(["gone", "Z", "X"]).toContain(state);
 });
