@@ -52,8 +52,9 @@ export type Cached = { status: "instrumented"; code: string } | { status: "uncha
  * entries. 2: stateful `this` arguments and the listeners argument of the table call.
  * 3: listener registrations, the text table. 4: token-start maps, files without
  * functions that register listeners. 5: destructured arrow parameters in call events.
+ * 6: input maps found however long, chained once when they name the file itself.
  */
-const TRANSFORM_FORMAT = 5;
+const TRANSFORM_FORMAT = 6;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {

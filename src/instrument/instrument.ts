@@ -51,7 +51,7 @@ export function instrument(code: string, file: string, options: InstrumentOption
   }
   const input = findInputMap(code, options.readFile);
   if (input) edits.remove(input.start, input.end);
-  const printed = print(edits, code, file, functions, input?.map, options.sourceName);
+  const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url);
   return { status: "instrumented", code: printed.code, map: printed.map, functions };
 }
 

@@ -7,6 +7,8 @@
  */
 import remapping from "@jridgewell/remapping";
 import type MagicString from "magic-string";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { languageOf } from "./parse";
 import { BASE, HOOK, HOOK_KEY, INIT, PENDING, TEMP, sourceInfoOf, type FunctionInfo } from "./transform";
 
@@ -43,26 +45,57 @@ export interface Printed {
   map?: SourceMapV3;
 }
 
-const SOURCE_MAP_COMMENT = /\/\/[#@] sourceMappingURL=([^\s'"]+)\s*$/;
+/**
+ * `//# sourceMappingURL=`, assembled when the module loads. Spelled out in the source, the
+ * bundled agents would carry a line tools read as a source-map comment (Bun's bundler turns
+ * the template literal's `\n` into a real line break): source-map-support reads the last
+ * such line of every file with a frame on the stack, and scope's `_compile` wrapper is on
+ * the stack during every `require`.
+ */
+const MAP_COMMENT_PREFIX = "//" + String.fromCharCode(35) + " sourceMappingURL=";
+const INLINE_MAP = /^data:application\/json(?:;charset=[\w-]+)?;base64,(.*)$/i;
+
+/**
+ * Where the file's source-map comment is: the last `sourceMappingURL=` in the file, when
+ * it is a `//# ` (or `//@ `) comment followed by nothing but whitespace, as V8 and the
+ * tools read it; however long the inline map is.
+ */
+function mapComment(code: string): { url: string; start: number } | undefined {
+  const name = "sourceMappingURL=";
+  const at = code.lastIndexOf(name);
+  if (at < 4) return undefined;
+  const start = at - 4;
+  if (code.charCodeAt(start) !== 47 || code.charCodeAt(start + 1) !== 47 || code.charCodeAt(start + 3) !== 32) return undefined;
+  const mark = code.charCodeAt(start + 2);
+  if (mark !== 35 && mark !== 64) return undefined; // '#' or '@'
+  const rest = /^([^\s'"]+)\s*$/.exec(code.slice(at + name.length));
+  return rest ? { url: rest[1]!, start } : undefined;
+}
+
+/** An external map's own location (its sources are relative to it), in the form `sourceName` has. */
+function mapLocation(sourceName: string, url: string): string {
+  const isUrl = (text: string) => /^[a-z][a-z\d+.-]+:/i.test(text);
+  if (isUrl(sourceName)) return new URL(url, sourceName).href;
+  if (isUrl(url)) return url.startsWith("file:") ? fileURLToPath(url) : url;
+  return resolve(dirname(sourceName), url);
+}
 
 /** The input map named by a trailing `//# sourceMappingURL=` comment, and where that comment is. */
 export function findInputMap(
   code: string,
   readFile?: (url: string) => string | undefined,
-): { map?: SourceMapV3; start: number; end: number } | undefined {
-  const tail = code.length > 4096 ? code.length - 4096 : 0;
-  const found = SOURCE_MAP_COMMENT.exec(code.slice(tail));
+): { map?: SourceMapV3; url: string; start: number; end: number } | undefined {
+  const found = mapComment(code);
   if (!found) return undefined;
-  const start = tail + found.index;
-  const url = found[1]!;
+  const { url, start } = found;
   let text: string | undefined;
   try {
-    const inline = /^data:application\/json(?:;charset=[\w-]+)?;base64,(.*)$/i.exec(url);
+    const inline = INLINE_MAP.exec(url);
     if (inline) text = Buffer.from(inline[1]!, "base64").toString("utf8");
     else if (readFile) text = readFile(url);
-    return { map: text ? (JSON.parse(text) as SourceMapV3) : undefined, start, end: code.length };
+    return { map: text ? (JSON.parse(text) as SourceMapV3) : undefined, url, start, end: code.length };
   } catch {
-    return { start, end: code.length };
+    return { url, start, end: code.length };
   }
 }
 
@@ -124,6 +157,8 @@ export function print(
   /** The file's own map to chain ours onto; null: no source map at all. */
   inputMap?: SourceMapV3 | null,
   sourceName = file,
+  /** Where the input map came from (its comment's URL): an external map's sources are relative to it. */
+  inputMapUrl?: string,
 ): Printed {
   const info = sourceInfoOf(functions);
   const table: (string | number)[] = [];
@@ -146,9 +181,17 @@ export function print(
   const generated = edits.generateMap({ source: sourceName, includeContent: false, hires: false });
   let map = generated as unknown as SourceMapV3;
   if (inputMap) {
-    map = remapping(generated as never, (source) => (source === sourceName ? (inputMap as never) : null)) as unknown as SourceMapV3;
+    // Only our map's one source has the input map. Its own sources are originals, also the
+    // one Babel names after the file itself (same name, resolved): asked again, the loader
+    // would hand back the same map forever.
+    const location = inputMapUrl && !INLINE_MAP.test(inputMapUrl) ? mapLocation(sourceName, inputMapUrl) : undefined;
+    map = remapping(generated as never, (source, context) => {
+      if (context.depth !== 1 || source !== sourceName) return null;
+      if (location) context.source = location;
+      return inputMap as never;
+    }) as unknown as SourceMapV3;
   }
   const text = edits.toString();
   const encoded = Buffer.from(JSON.stringify(map)).toString("base64");
-  return { code: `${text}//# sourceMappingURL=data:application/json;charset=utf-8;base64,${encoded}\n`, map };
+  return { code: `${text}${MAP_COMMENT_PREFIX}data:application/json;charset=utf-8;base64,${encoded}\n`, map };
 }
