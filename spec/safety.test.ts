@@ -150,7 +150,8 @@ describe("the kill switch", () => {
       `function square(x) { return x * x; }
 let sum = 0, calls = 0;
 const until = Date.now() + 900;
-function batch() { for (let i = 0; i < 2000; i++) { sum += square(i % 10); calls++; } if (Date.now() < until) setImmediate(batch); else console.log("sum", sum === calls / 10 * 285); }
+let first = true;
+function batch() { for (let i = 0; i < 2000; i++) { sum += square(i % 10); calls++; } if (first) { first = false; console.log("started"); } if (Date.now() < until) setImmediate(batch); else console.log("sum", sum === calls / 10 * 285); }
 batch();
 `,
     );
@@ -160,11 +161,19 @@ batch();
       stdout: "pipe",
       stderr: "pipe",
     });
-    await Bun.sleep(500);
+    // Stopped once the program has run its first batch of calls (a loaded machine starts late).
+    const reader = run.stdout.getReader();
+    let stdout = "";
+    while (!stdout.includes("started\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stdout += new TextDecoder().decode(value);
+    }
     process.kill(run.pid, "SIGUSR2");
-    const [stdout, stderr, exitCode] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) stdout += new TextDecoder().decode(chunk.value);
+    const [stderr, exitCode] = await Promise.all([new Response(run.stderr).text(), run.exited]);
     expect(exitCode).toBe(0);
-    expect(stdout).toBe("sum true\n");
+    expect(stdout).toBe("started\nsum true\n");
     expect(stderr).toContain("recording stopped: scope stop (or SIGUSR2)");
     const events = readEvents(out);
     const marker = events.find((event) => event.kind === "recording_stop")!;
@@ -204,5 +213,54 @@ describe("SCOPE_DISABLE_FILE", () => {
     expect(existsSync(join(dir, "absent"))).toBe(false);
     const events = readEvents(out);
     expect(events.filter((event) => event.kind === "message_send").length).toBe(100);
+  });
+});
+
+describe("faults: counted, reported, never passed on", () => {
+  test("a trace write that fails (a file size limit) stops recording; the program's output and exit code are untouched; the file reads up to there", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const run = Bun.spawn([process.execPath, cliEntry, "run", "--out", out, "--", "node", pingPong(dir), "ms", "1500"], {
+      cwd: repoRoot,
+      env: { ...process.env, NO_COLOR: "1" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // Once recording, the scope process (not the program) gets a file size limit below what it will write.
+    while (!existsSync(out) || statSync(out).size === 0) await Bun.sleep(20);
+    const limited = Bun.spawnSync(["prlimit", "--pid", String(run.pid), `--fsize=${statSync(out).size + 256 * 1024}`]);
+    expect(limited.exitCode).toBe(0);
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
+    expect(exitCode).toBe(7);
+    expect(stdout).toBe("round trips true\n");
+    expect(stderr).toContain("recording stopped: writing the trace failed (no space left (a full disk, a quota or a file size limit))");
+    const trace = loadTrace(out);
+    // Every whole chunk before the failure reads; the file has no end chunk.
+    expect(trace.error).toBeNull();
+    expect(trace.end).toBeNull();
+    expect(trace.records.length).toBeGreaterThan(1000);
+    const recorded = Number(/after (\d+) records/.exec(stderr)![1]);
+    expect(trace.records.length).toBe(recorded);
+  });
+
+  // A mount namespace with its own small or read-only /dev/shm needs root (CI runs as root).
+  test.skipIf(process.getuid?.() !== 0)("/dev/shm full or read-only: one line and exit 1; --fail-open runs the program untraced with its own exit code", async () => {
+    const dir = tmp();
+    const scope = `'${process.execPath}' '${cliEntry}'`;
+    for (const options of ["size=1m", "ro"]) {
+      const script = [
+        `mount -t tmpfs -o ${options} tmpfs /dev/shm`,
+        `${scope} run --out '${join(dir, "t.bin")}' -- node -e 'console.log("ran"); process.exitCode = 4'; echo "status $?"`,
+        `${scope} run --fail-open --out '${join(dir, "t.bin")}' -- node -e 'console.log("ran"); process.exitCode = 4'; echo "status $?"`,
+      ].join("\n");
+      const result = Bun.spawnSync(["unshare", "-m", "sh", "-c", script], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" } });
+      const stdout = result.stdout.toString();
+      const stderr = result.stderr.toString();
+      expect(stdout).toBe("status 1\nran\nstatus 4\n");
+      const lines = stderr.trim().split("\n");
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^scope: error: cannot trace: ring create \/dev\/shm\/scope-\d+-[0-9a-f]+: .+ \(--fail-open runs the program untraced instead\)$/);
+      expect(lines[1]).toMatch(/^scope: cannot trace \(ring create .+\); --fail-open: the program runs untraced, no trace is written$/);
+    }
   });
 });

@@ -119,10 +119,9 @@ pub const Collector = struct {
             const batch = collector.buffer[0..count];
             const kept_before = collector.writer.records_count;
             collector.append(batch);
-            // What a limit or a stop refused is not in the trace: not counted as recorded.
-            // (After a failed write everything drained still counts, as it always did: the
-            // summary says the file is incomplete.)
-            const kept = if (collector.write_error != null) count else collector.writer.records_count - kept_before;
+            // What a limit, a stop or a failed write left out is not in the trace: not
+            // counted as recorded.
+            const kept = collector.writer.records_count - kept_before;
             collector.account(batch[0..@intCast(kept)]);
         }
         collector.mark_overwritten();

@@ -324,6 +324,8 @@ export interface DrainTotals {
   kinds: Float64Array;
   /** The threads seen (string records aside) and the losses each reported. */
   threads: { pid: number; tid: number; reportedLost: number }[];
+  /** The TraceStatus of the thread's first failed write (0: none). */
+  writeStatus: number;
 }
 
 const drainThreadsMax = 1 << 14;
@@ -348,7 +350,7 @@ export class DrainThread {
     if (handle === null) throw new Error("drain thread already stopped");
     this.handle = null;
     const lib = native();
-    lib.scope_collector_stop(handle);
+    const writeStatus = lib.scope_collector_stop(handle);
     const totals = new Float64Array(5);
     lib.scope_collector_totals(handle, totals);
     const kinds = new Float64Array(1 << 16);
@@ -357,7 +359,7 @@ export class DrainThread {
     const count = lib.scope_collector_threads(handle, triples, drainThreadsMax);
     lib.scope_collector_free(handle);
     const threads = Array.from({ length: count }, (_, i) => ({ pid: triples[i * 3]!, tid: triples[i * 3 + 1]!, reportedLost: triples[i * 3 + 2]! }));
-    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads };
+    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, writeStatus };
   }
 }
 

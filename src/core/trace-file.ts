@@ -115,7 +115,15 @@ const fallbackMessage: Record<number, string> = {
   [TraceStatus.invalid_argument]: "invalid argument",
   [TraceStatus.out_of_memory]: "out of memory",
   [TraceStatus.writer_failed]: "an earlier write failed; the trace ends at the last whole chunk",
+  [TraceStatus.no_space]: "no space left (a full disk, a quota or a file size limit)",
+  [TraceStatus.io_error]: "input/output error",
+  [TraceStatus.access_denied]: "permission denied",
 };
+
+/** A write failure's TraceStatus in words. */
+export function writeFailure(status: number): string {
+  return fallbackMessage[status] ?? statusName[status] ?? `status ${status}`;
+}
 
 export class TraceFileError extends Error {
   readonly code: TraceStatusName | `status_${number}`;
@@ -219,7 +227,7 @@ export class TraceWriter {
     if (count === 0) return;
     const lib = traceNative();
     const status = (unlimited ? lib.scope_trace_writer_append_unlimited : lib.scope_trace_writer_append)(this.live(), records, count);
-    if (status !== TraceStatus.ok) throw new TraceFileError("append", this.path, status, `write failed: ${fallbackMessage[status] ?? statusName[status]}`);
+    if (status !== TraceStatus.ok) throw new TraceFileError("append", this.path, status, `write failed: ${writeFailure(status)}`);
   }
 
   /**
@@ -249,7 +257,7 @@ export class TraceWriter {
     this.handle = null;
     const values = new BigUint64Array([totals.written, totals.dropped, totals.overwritten, totals.recorded ?? 0].map((v) => BigInt.asUintN(64, BigInt(v))));
     const status = traceNative().scope_trace_writer_close(handle, values);
-    if (status !== TraceStatus.ok) throw new TraceFileError("close", this.path, status, `close failed: ${fallbackMessage[status] ?? statusName[status]}`);
+    if (status !== TraceStatus.ok) throw new TraceFileError("close", this.path, status, `close failed: ${writeFailure(status)}`);
   }
 
   /** Closes the file without an end chunk: it reads as "not closed", like after a crash. */

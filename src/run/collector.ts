@@ -18,7 +18,7 @@ import { EventKind, Offset, RECORD_SIZE, eventKindName, stopReasonName, type Sto
 import { interpret, messageKey, type TraceEvent } from "../core/model";
 import { DrainThread, monotonicNs, Ring, type RingStats } from "../core/ring";
 import { decodeRecord, encodeRecord, StringTable } from "../core/events";
-import { TraceWriter } from "../core/trace-file";
+import { TraceFileError, TraceWriter, writeFailure } from "../core/trace-file";
 import { formatEventLine } from "../dump/text";
 import { signalNumberOf } from "./signals";
 
@@ -45,6 +45,8 @@ export interface RecordingStop {
   recordedBefore: number;
   /** Records drained after the stop and not kept. */
   refused: number;
+  /** For a failed write: what failed (the file ends at the last whole chunk before it). */
+  error?: string;
 }
 
 export interface RunSummary {
@@ -128,6 +130,8 @@ export class Collector {
   private peakRecordsPerSecond = 0;
   private drainThread: DrainThread | undefined;
   private stopped: RecordingStop | undefined;
+  /** The first failed write: from then on nothing more is written (the file stays readable). */
+  private writeError: string | undefined;
 
   private constructor(
     private readonly options: CollectorOptions,
@@ -179,6 +183,7 @@ export class Collector {
     this.reportedLost += totals.reportedLost;
     this.markedLost += totals.markedLost;
     this.peakRecordsPerSecond = Math.max(this.peakRecordsPerSecond, totals.peakRecordsPerSecond);
+    if (totals.writeStatus !== 0) this.writeError ??= writeFailure(totals.writeStatus);
     for (let kind = 0; kind < totals.kinds.length; kind++) this.kindCounts[kind]! += totals.kinds[kind]!;
     for (const { pid, tid, reportedLost } of totals.threads) {
       this.pids.add(pid);
@@ -213,7 +218,7 @@ export class Collector {
       if (count === 0) break;
       moved += count;
       const before = this.writer.state().records;
-      this.writer.append(this.buffer.subarray(0, count * RECORD_SIZE), count);
+      this.append(this.buffer.subarray(0, count * RECORD_SIZE), count);
       // A limit or a stop keeps a prefix (or nothing): only that is counted and printed.
       const kept = this.writer.state().records - before;
       this.account(kept);
@@ -335,7 +340,22 @@ export class Collector {
   private appendOwn(kind: number, a: number | bigint, b: number | bigint = 0, c: number | bigint = 0): void {
     encodeRecord({ kind, timestampNs: monotonicNs(), pid: process.pid, tid: 0, a, b, c }, this.ownRecord);
     // Past the limits too: the size limit keeps room for these.
-    this.writer.append(this.ownRecord, 1, true);
+    this.append(this.ownRecord, 1, true);
+  }
+
+  /**
+   * Appends, and survives a failed write (a full disk, a file size limit): the first
+   * failure is kept for the summary, the native writer takes nothing more (the file ends
+   * at its last whole chunk), settleStop stops recording, and the program runs on.
+   */
+  private append(records: Uint8Array, count: number, unlimited = false): void {
+    if (this.writeError !== undefined) return;
+    try {
+      this.writer.append(records, count, unlimited);
+    } catch (error) {
+      if (!(error instanceof TraceFileError)) throw error;
+      this.writeError = writeFailure(error.status);
+    }
   }
 
   /**
@@ -369,8 +389,9 @@ export class Collector {
       this.drain(true);
       if (this.options.live) this.printBacklog(Infinity);
       const state = this.writer.state();
-      if (state.stopReason !== 0) {
-        this.stopped = { reason: stopReasonName[state.stopReason] ?? "killSwitch", recordedBefore: this.recorded, refused: state.refused };
+      if (state.stopReason !== 0 || this.writeError !== undefined) {
+        const reason = this.writeError !== undefined ? "writeError" : (stopReasonName[state.stopReason] ?? "killSwitch");
+        this.stopped = { reason, recordedBefore: this.recorded, refused: state.refused, error: this.writeError };
       }
       if (end.childPid !== undefined) {
         this.appendOwn(EventKind.child_exit, end.childPid, end.exitCode === null ? U64_MAX : BigInt(end.exitCode), signalNumberOf(end.signal));
@@ -383,7 +404,15 @@ export class Collector {
         this.appendOwn(EventKind.drop, unmarked);
         this.markedLost += unmarked;
       }
-      this.writer.close({ written: this.lastStats.written, dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
+      if (this.writeError === undefined) {
+        try {
+          this.writer.close({ written: this.lastStats.written, dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
+        } catch (error) {
+          if (!(error instanceof TraceFileError)) throw error;
+          this.writeError = writeFailure(error.status);
+          this.stopped ??= { reason: "writeError", recordedBefore: this.recorded, refused: 0, error: this.writeError };
+        }
+      } else this.writer.abandon();
       this.ring.close();
       Ring.unlink(this.options.ringPath);
     } else if (this.lastStats) {

@@ -36,6 +36,8 @@ export interface RunOptions {
   maxEvents?: number;
   maxSizeBytes?: number;
   durationMs?: number;
+  /** When tracing cannot start (no ring, no trace file): run the program untraced instead of refusing. */
+  failOpen?: boolean;
   /** Called once the program has ended and the trace is closed (used by `scope bench`). */
   onFinish?: (result: RunResult) => void;
 }
@@ -49,6 +51,29 @@ export interface RunResult {
 
 const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
+
+/** Forwards SIGINT, SIGTERM and SIGHUP to the program while it runs; release() when it ended. */
+function forwardSignals(child: ReturnType<typeof Bun.spawn>): { release(): void } {
+  const handlers = forwardedSignals.map((signal) => [signal, () => child.kill(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  return { release: () => handlers.forEach(([signal, handler]) => process.off(signal, handler)) };
+}
+
+/** --fail-open: the program as if scope were not there (no agent, no trace); its exit status. */
+async function runUntraced(argv: string[], stderr: Output): Promise<number> {
+  let child: ReturnType<typeof Bun.spawn>;
+  try {
+    child = Bun.spawn(argv, { stdio: ["inherit", "inherit", "inherit"] });
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "command not found" : (error as Error).message;
+    stderr.writeNow(`scope: cannot start ${argv[0]}: ${reason}\n`);
+    return 127;
+  }
+  const forwarding = forwardSignals(child);
+  const exitCode = await child.exited;
+  forwarding.release();
+  return typeof child.signalCode === "string" ? 128 + signalNumberOf(child.signalCode) : exitCode;
+}
 
 /** The transform cache, or none (one line said) when the private cache cannot be made. */
 function transformCacheOrNone(stderr: Output): string | undefined {
@@ -76,17 +101,27 @@ export async function runTraced(options: RunOptions): Promise<number> {
     stderr.writeNow(`scope: ${disableFile} (SCOPE_DISABLE_FILE) exists: the agent installs nothing, the program runs untraced\n`);
   }
 
-  const collector = Collector.start({
-    ringPath,
-    ringBytes: options.ringBytes,
-    mode: options.mode,
-    out,
-    host: hostname(),
-    argv: options.argv,
-    live: options.print ? (line) => stderr.writeNow(`${line}\n`) : undefined,
-    color,
-    limits: { maxRecords: options.maxEvents, maxBytes: options.maxSizeBytes },
-  });
+  let collector: Collector;
+  try {
+    collector = Collector.start({
+      ringPath,
+      ringBytes: options.ringBytes,
+      mode: options.mode,
+      out,
+      host: hostname(),
+      argv: options.argv,
+      live: options.print ? (line) => stderr.writeNow(`${line}\n`) : undefined,
+      color,
+      limits: { maxRecords: options.maxEvents, maxBytes: options.maxSizeBytes },
+    });
+  } catch (error) {
+    // No ring (/dev/shm full or read-only) or no trace file: refuse in one line, or with
+    // --fail-open run the program untraced (its exit status is scope's either way).
+    const reason = (error as Error).message;
+    if (!options.failOpen) throw new Error(`cannot trace: ${reason} (--fail-open runs the program untraced instead)`);
+    stderr.writeNow(`scope: cannot trace (${reason}); --fail-open: the program runs untraced, no trace is written\n`);
+    return runUntraced(options.argv, stderr);
+  }
 
   const launch = prepareLaunch({
     argv: options.argv,
@@ -109,9 +144,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     return 127;
   }
 
-  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
-  const handlers = forwardedSignals.map((signal) => [signal, forward(signal)] as const);
-  for (const [signal, handler] of handlers) process.on(signal, handler);
+  const forwarding = forwardSignals(child);
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
   process.on("SIGUSR2", killSwitch);
@@ -120,7 +153,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
   const exitCode = await child.exited;
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
-  for (const [signal, handler] of handlers) process.off(signal, handler);
+  forwarding.release();
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });
   stderr.writeNow(formatSummary(summary, color));

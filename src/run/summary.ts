@@ -37,6 +37,9 @@ const stopCauses = {
 function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
   const stop = summary.stopped;
   if (!stop) return [];
+  if (stop.error !== undefined) {
+    return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, without its end chunk`)];
+  }
   return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on (${stop.refused} later records not kept)`)];
 }
 

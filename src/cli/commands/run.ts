@@ -54,6 +54,8 @@ export class RunCommand extends Command {
   maxSize = Option.String("--max-size", { description: "Stop recording before the trace file passes this size (e.g. 512MiB; at least 64KiB)" });
   duration = Option.String("--duration", { description: "Stop recording this long after the start (e.g. 30s, 5m, 250ms)" });
 
+  failOpen = Option.Boolean("--fail-open", false, { description: "When tracing cannot start (/dev/shm full or read-only, the trace file not writable), run the program untraced instead of refusing" });
+
   program = Option.String({ name: "command" });
   args = Option.Proxy();
 
@@ -79,6 +81,7 @@ export class RunCommand extends Command {
       stderr: this.context.stderr,
       colorEnabled: this.context.colorDepth > 1,
       ...limits,
+      failOpen: this.failOpen,
     });
   }
 }
