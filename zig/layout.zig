@@ -178,6 +178,23 @@ pub const EventKind = enum(u16) {
     /// id, b = str code ("ECONNRESET") or error type, c = str message. Written just before
     /// the request's end (http_server_response / http_client_response).
     http_error = 59,
+    // Databases (src/agent/*/db), 64..79: ids are per (pid, tid) producer.
+    /// A query began (the program called the library). a = query id (pairs with its
+    /// db_query_end), b = str query text with literal values replaced by placeholders
+    /// (bounded: flags bit 0 = cut), c = number of bound parameters, d = request id of the
+    /// request that caused it (0: none), e = DbSystem.
+    db_query = 64,
+    /// The query ended, recorded before the program sees its outcome. a = query id, b =
+    /// rows returned or changed (max u64: not known), c = str error code (SQLSTATE, SQLite
+    /// code), d = str error message; flags bit 0 = failed.
+    db_query_end = 65,
+    /// The program asked a pool for a connection (pg's Pool.connect, also inside
+    /// pool.query). a = wait id, b = connections open, c = idle connections, d = request
+    /// id, e = DbSystem.
+    db_pool_wait = 66,
+    /// The pool handed a connection over (or failed): the wait is from db_pool_wait to
+    /// this. a = wait id, c = str error code, d = str error message; flags bit 0 = failed.
+    db_pool_wait_end = 67,
     _,
 };
 
@@ -194,6 +211,9 @@ pub const HttpEnd = enum(u8) { finished = 1, aborted = 2, socket_error = 3, time
 
 /// http_client_request field e: the API the program used. Mirrored in src/core/layout.ts.
 pub const HttpClient = enum(u8) { http = 1, https = 2, fetch = 3, http2 = 4, _ };
+
+/// db_query / db_pool_wait field e. Mirrored in src/core/layout.ts.
+pub const DbSystem = enum(u8) { pg = 1, postgres_js = 2, better_sqlite3 = 3, bun_sqlite = 4, _ };
 
 /// message_send / message_receive field b, low byte. Mirrored in src/core/layout.ts.
 pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, _ };

@@ -68,6 +68,11 @@ export const EventKind = {
   http_step_start: 57,
   http_step_end: 58,
   http_error: 59,
+  /** Databases, 64..79 (payload fields in zig/layout.zig): a query's start and end, a pool's wait. */
+  db_query: 64,
+  db_query_end: 65,
+  db_pool_wait: 66,
+  db_pool_wait_end: 67,
 } as const;
 export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
@@ -76,6 +81,9 @@ export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
 
 /** message_send/message_receive field b, low byte: the kind of channel. */
 export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5 } as const;
+
+/** db_query / db_pool_wait field e: the client library. */
+export const DbSystem = { pg: 1, postgresJs: 2, betterSqlite3: 3, bunSqlite: 4 } as const;
 
 /** process_spawn field c: how the child was started. */
 export const SpawnMethod = {

@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { ChannelKind, EventKind, eventKindName, ExitReason, HttpClient, HttpEnd, HttpProtocol, SpawnMethod, stopReasonName, type EventKindName } from "./layout";
+import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, HttpClient, HttpEnd, HttpProtocol, SpawnMethod, stopReasonName, type EventKindName } from "./layout";
 
 /** The decoded record as events.ts yields it; payload fields may be bigint or number. */
 export interface RawEvent {
@@ -45,6 +45,7 @@ export const SpawnMethodName = namesOf(SpawnMethod, { clusterFork: "cluster.fork
 export const HttpEndName = namesOf(HttpEnd, { socketError: "socket_error" });
 export const HttpClientName = namesOf(HttpClient);
 export const HttpProtocolName = namesOf(HttpProtocol, { http1_0: "HTTP/1.0", http1_1: "HTTP/1.1", http2: "HTTP/2" });
+export const DbSystemName = namesOf(DbSystem, { postgresJs: "postgres.js", betterSqlite3: "better-sqlite3", bunSqlite: "bun:sqlite" });
 export const ExitReasonName = namesOf(ExitReason, {
   processExit: "process.exit",
   uncaughtException: "uncaught_exception",
@@ -203,6 +204,30 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   http_step_end: (r, str) => ({ requestId: unsigned(r.a), step: unsigned(r.b), errorType: str(r.c), errorMessage: str(r.d), failed: (r.flags & 1) !== 0 }),
   http_error: (r, str) => ({ requestId: unsigned(r.a), code: str(r.b), message: str(r.c) }),
   recording_stop: (r) => ({ reason: stopReasonName[Number(r.a)] ?? unsigned(r.a), recordedBefore: unsigned(r.b), refusedAfter: unsigned(r.c) }),
+  // A query's start names it; its end's outcome is copied onto it by linkDatabase.
+  db_query: (r, str) => ({
+    query: unsigned(r.a),
+    system: DbSystemName[unsigned(r.e)] ?? String(unsigned(r.e)),
+    text: str(r.b),
+    ...((r.flags & 1) !== 0 ? { textCut: true } : {}),
+    params: unsigned(r.c),
+    ...(unsigned(r.d) !== 0 ? { request: unsigned(r.d) } : {}),
+  }),
+  db_query_end: (r, str) => ({
+    query: unsigned(r.a),
+    rows: big(r.b) === U64_MAX ? null : unsigned(r.b),
+    failed: (r.flags & 1) !== 0,
+    errorCode: str(r.c),
+    errorMessage: str(r.d),
+  }),
+  db_pool_wait: (r) => ({
+    wait: unsigned(r.a),
+    system: DbSystemName[unsigned(r.e)] ?? String(unsigned(r.e)),
+    open: unsigned(r.b),
+    idle: unsigned(r.c),
+    ...(unsigned(r.d) !== 0 ? { request: unsigned(r.d) } : {}),
+  }),
+  db_pool_wait_end: (r, str) => ({ wait: unsigned(r.a), failed: (r.flags & 1) !== 0, errorCode: str(r.c), errorMessage: str(r.d) }),
 };
 
 function httpEndFields(r: RawEvent): Record<string, FieldValue> {
@@ -319,6 +344,7 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     }
   }
   linkHandlers(events);
+  linkDatabase(events);
   linkRequests(events);
   return events;
 }
@@ -384,6 +410,38 @@ function addConnection(request: TraceEvent, connection: TraceEvent | undefined):
   if (!connection) return;
   const c = connection.fields;
   Object.assign(request.fields, { localAddress: c.localAddress ?? null, localPort: c.localPort ?? 0, remoteAddress: c.remoteAddress ?? null, remotePort: c.remotePort ?? 0 });
+}
+
+/**
+ * A query's (or pool wait's) start and end carry the same id per thread: each is linked to
+ * the other, and the start gets the outcome (`durationNs`, and for a query `rows`, `failed`,
+ * `errorCode`, `errorMessage`), so one event says everything about it. A start without an
+ * end (the process ended first) has `durationNs: null`.
+ */
+function linkDatabase(events: TraceEvent[]): void {
+  const open = new Map<string, TraceEvent>();
+  for (const event of events) {
+    const start = event.kind === "db_query" ? "q" : event.kind === "db_pool_wait" ? "w" : undefined;
+    const end = event.kind === "db_query_end" ? "q" : event.kind === "db_pool_wait_end" ? "w" : undefined;
+    if (start) {
+      event.fields.durationNs = null;
+      open.set(`${start}/${event.pid}/${event.tid}/${event.fields.query ?? event.fields.wait}`, event);
+    } else if (end) {
+      const key = `${end}/${event.pid}/${event.tid}/${event.fields.query ?? event.fields.wait}`;
+      const begun = open.get(key);
+      if (!begun) continue;
+      open.delete(key);
+      begun.linkedTo.push(event.index);
+      event.linkedTo.push(begun.index);
+      begun.fields.durationNs = Number(event.timestampNs - begun.timestampNs);
+      if (end === "q") begun.fields.rows = event.fields.rows ?? null;
+      begun.fields.failed = event.fields.failed ?? false;
+      if (event.fields.failed) {
+        begun.fields.errorCode = event.fields.errorCode ?? null;
+        begun.fields.errorMessage = event.fields.errorMessage ?? null;
+      }
+    }
+  }
 }
 
 /**

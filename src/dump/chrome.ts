@@ -30,6 +30,15 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEve
     if (!tracks.has(key)) tracks.set(key, { pid: event.pid, tid: event.tid, name: null });
     if (event.kind === "trace_start" && typeof event.fields.argv === "string") tracks.get(key)!.name = event.fields.argv;
     const ts = us(event);
+    // A query or pool wait is one slice from its start to its end (the end has no slice of its own).
+    if (event.kind === "db_query_end" || event.kind === "db_pool_wait_end") continue;
+    if (event.kind === "db_query" || event.kind === "db_pool_wait") {
+      const took = typeof event.fields.durationNs === "number" ? event.fields.durationNs / 1000 : sliceUs;
+      const text = typeof event.fields.text === "string" ? event.fields.text : "";
+      const name = event.kind === "db_pool_wait" ? `${event.fields.system} pool wait` : text.length > 80 ? `${text.slice(0, 77)}...` : text || "query";
+      out.push({ name, cat: "db", ph: "X", ts, dur: Math.max(took, sliceUs), pid: event.pid, tid: event.tid, args: { ...event.fields, index: event.index } });
+      continue;
+    }
     out.push({ name: event.kind, cat: "scope", ph: "X", ts, dur: sliceUs, pid: event.pid, tid: event.tid, args: { ...event.fields, index: event.index } });
     if (event.kind === "message_send" && event.linkedTo.length) {
       out.push({ name: "message", cat: "message", ph: "s", id: event.index, ts, pid: event.pid, tid: event.tid });

@@ -19,6 +19,7 @@ import { disabledByFile } from "../shared/disable";
 import { parseGroups } from "../shared/sink";
 import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
+import { startBunDatabaseTracing } from "./db";
 import { hookBunOwnIpc, hookNodeWorkerParentSide, hookPorts, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
 
 const attachedKey = Symbol.for("scope.agent.attached");
@@ -149,6 +150,7 @@ function start(
     recorder.safe(() => hookWorkers(tracer, messages));
     recorder.safe(() => hookNodeWorkers(tracer, messages, threads));
   }
+  if (recorder.groups.db) recorder.safe(() => startBunDatabaseTracing(recorder, types));
 }
 
 /**

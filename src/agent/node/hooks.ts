@@ -14,6 +14,7 @@ import { ChannelKind, ExitReason, Kind, SpawnMethod, channelField } from "../sha
 import { describe, preview, previewSize, type TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
+import { startDatabaseTracing } from "./db";
 import { installPortHooks, type PortContext } from "./ports";
 
 /** One direction pair of a FIFO channel as seen from one end. */
@@ -103,6 +104,7 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
     const context: PortContext = { tracer, threads };
     recorder.safe(() => installPortHooks(context));
   }
+  if (groups.db) recorder.safe(() => startDatabaseTracing(recorder, tracer.types, moduleClass()));
 }
 
 // ---------------------------------------------------------------------------------

@@ -1,0 +1,178 @@
+/**
+ * Database queries under `scope run`, with the real libraries (pg, postgres, better-sqlite3,
+ * bun:sqlite) against a real PostgreSQL server (postgres-harness.ts): exact query events
+ * (text with literals replaced, parameters, rows, errors), pool waits, a query of several
+ * MB cut, and the program's own output unchanged (same results, same errors and stacks).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { TraceEvent } from "../src/core/model";
+import { cleanup, fixtures, runTraced, runUntraced, type Traced } from "./agent-harness";
+import { runCli } from "./harness";
+import { startPostgres, type Postgres } from "./postgres-harness";
+
+let server: Postgres;
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(() => {
+  server?.stop();
+  cleanup();
+});
+
+const bun = process.execPath;
+
+/** Each query as [system, text, params, rows, failed, errorCode], in start order, of the program's process. */
+function queries(events: TraceEvent[]): unknown[][] {
+  return events
+    .filter((e) => e.kind === "db_query")
+    .map((e) => [e.fields.system, e.fields.text, e.fields.params, e.fields.rows, e.fields.failed, e.fields.errorCode ?? null]);
+}
+
+/** Every start has its end, linked both ways. */
+function expectAllEnded(events: TraceEvent[]): void {
+  const starts = events.filter((e) => e.kind === "db_query" || e.kind === "db_pool_wait");
+  const ends = events.filter((e) => e.kind === "db_query_end" || e.kind === "db_pool_wait_end");
+  expect(ends.length).toBe(starts.length);
+  for (const start of starts) {
+    expect(start.linkedTo.length).toBe(1);
+    expect(typeof start.fields.durationNs).toBe("number");
+  }
+}
+
+/** Runs the fixture untraced and traced (fresh tables each time) and checks the program saw the same. */
+async function both(argv: string[], reset: string): Promise<Traced> {
+  const env = { PGURL: server.url };
+  server.psql(reset);
+  const untraced = await runUntraced(argv, { env });
+  server.psql(reset);
+  const traced = await runTraced(argv, { env });
+  expect(traced.stderr).toBe(untraced.stderr);
+  expect(traced.stdout).toBe(untraced.stdout);
+  expect(traced.status).toBe(0);
+  expect(untraced.status).toBe(0);
+  expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
+  return traced;
+}
+
+const duplicateUsers = 'duplicate key value violates unique constraint "users_email_key"';
+
+const pgQueries = [
+  ["pg", "CREATE TABLE users (id serial PRIMARY KEY, email text UNIQUE, age int)", 0, null, false, null],
+  ["pg", "INSERT INTO users (email, age) VALUES ($1, $2), ($3, $4)", 4, 2, false, null],
+  ["pg", "SELECT id, email FROM users WHERE age > ? AND email <> ?", 0, 1, false, null],
+  ["pg", "INSERT INTO users (email, age) VALUES ($1, ?)", 1, null, true, "23505"],
+  ["pg", "SELECT count(*) FROM users WHERE email LIKE $1", 1, 1, false, null],
+  ["pg", "SELECT length(?", 0, 1, false, null],
+  ["pg", "SELECT ?", 0, null, true, null],
+  // The pool's queries: the sleeping one holds the only connection, the next waits for it.
+  ["pg", "SELECT pg_sleep(?), ? AS n", 0, 1, false, null],
+  ["pg", "SELECT ? AS n", 0, 1, false, null],
+  ["pg", "SELECT * FROM users ORDER BY id", 0, 2, false, null],
+];
+
+describe.each([
+  ["node", "node"],
+  ["bun", bun],
+])("pg under %s", (_name, runtime) => {
+  test("Client and Pool: every query with literals replaced, parameters, rows, errors, pool waits", async () => {
+    const traced = await both([runtime, "db/pg-client.cjs"], "DROP TABLE IF EXISTS users");
+    const events = traced.events;
+    expect(traced.stdout).toContain(`caught 23505 ${duplicateUsers} DatabaseError`);
+    expect(queries(events)).toEqual(pgQueries);
+    expectAllEnded(events);
+    const failed = events.filter((e) => e.kind === "db_query" && e.fields.failed);
+    expect(failed.map((e) => e.fields.errorMessage)).toEqual([duplicateUsers, "Client was closed and is not queryable"]);
+    // The 3 MB query: cut, and no part of the literal in the trace.
+    const big = events.find((e) => e.kind === "db_query" && String(e.fields.text).startsWith("SELECT length("))!;
+    expect(big.fields.textCut).toBe(true);
+    // Pool waits: pool.query twice at once on a pool of one (the second waits for the
+    // first's release), then pool.connect() with the connection idle.
+    const waits = events.filter((e) => e.kind === "db_pool_wait");
+    expect(waits.map((e) => [e.fields.open, e.fields.idle, e.fields.failed])).toEqual([
+      [0, 0, false],
+      [1, 0, false],
+      [1, 1, false],
+    ]);
+    const sleep = events.find((e) => e.kind === "db_query" && String(e.fields.text).startsWith("SELECT pg_sleep"))!;
+    expect(waits[1]!.fields.durationNs as number).toBeGreaterThanOrEqual(sleep.fields.durationNs as number);
+  });
+});
+
+// Node loads postgres.js's CommonJS build for require(); Bun its ES module build (src/) for both.
+describe.each([
+  ["node", "node", "db/postgres-js.cjs"],
+  ["bun", bun, "db/postgres-js.mjs"],
+])("postgres.js under %s", (_name, runtime, fixture) => {
+  test("tagged templates, unsafe, errors", async () => {
+    const traced = await both([runtime, fixture], "DROP TABLE IF EXISTS items");
+    const events = traced.events;
+    expect(traced.stdout).toContain('caught 23505 duplicate key value violates unique constraint "items_name_key" PostgresError');
+    // postgres.js asks for the server's array types itself, once, with the first query.
+    const own = queries(events).filter((q) => !String(q[1]).includes("pg_catalog.pg_type"));
+    expect(own).toEqual([
+      ["postgres.js", "CREATE TABLE items (id serial PRIMARY KEY, name text UNIQUE, price numeric)", 0, 0, false, null],
+      ["postgres.js", "INSERT INTO items (name, price) VALUES ($1, $2), ($3, $4)", 4, 2, false, null],
+      ["postgres.js", "SELECT name FROM items WHERE price < $1", 1, 1, false, null],
+      ["postgres.js", "SELECT name FROM items WHERE name = ? OR price > ?", 0, 1, false, null],
+      ["postgres.js", "INSERT INTO items (name, price) VALUES ($1, ?)", 1, null, true, "23505"],
+    ]);
+    expectAllEnded(events);
+  });
+});
+
+describe("better-sqlite3 under node", () => {
+  test("exec, prepared statements (run, get, all, iterate), a constraint error", async () => {
+    const traced = await both(["node", "db/sqlite.cjs"], "SELECT 1");
+    expect(traced.stdout).toContain("caught SQLITE_CONSTRAINT_UNIQUE UNIQUE constraint failed: notes.body SqliteError");
+    expect(queries(traced.events)).toEqual([
+      ["better-sqlite3", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE, stars INTEGER)", 0, null, false, null],
+      ["better-sqlite3", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, 1, false, null],
+      ["better-sqlite3", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, 1, false, null],
+      ["better-sqlite3", "SELECT body FROM notes WHERE stars > ? AND body != ?", 0, 1, false, null],
+      ["better-sqlite3", "SELECT * FROM notes WHERE stars >= @min", 1, 2, false, null],
+      ["better-sqlite3", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, null, true, "SQLITE_CONSTRAINT_UNIQUE"],
+      ["better-sqlite3", "SELECT id FROM notes", 0, null, false, null],
+    ]);
+    expectAllEnded(traced.events);
+  });
+});
+
+describe("bun:sqlite under bun", () => {
+  test("run, exec, prepare and query statements (run, get, all, values), a constraint error", async () => {
+    const traced = await both([bun, "db/bun-sqlite.mjs"], "SELECT 1");
+    expect(traced.stdout).toContain("caught SQLITE_CONSTRAINT_UNIQUE UNIQUE constraint failed: notes.body");
+    expect(queries(traced.events)).toEqual([
+      ["bun:sqlite", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE, stars INTEGER)", 0, 0, false, null],
+      ["bun:sqlite", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, 1, false, null],
+      ["bun:sqlite", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, 1, false, null],
+      ["bun:sqlite", "SELECT body FROM notes WHERE stars > ? AND body != ?", 0, 1, false, null],
+      ["bun:sqlite", "SELECT * FROM notes WHERE stars >= $min", 1, 2, false, null],
+      ["bun:sqlite", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, null, true, "SQLITE_CONSTRAINT_UNIQUE"],
+      ["bun:sqlite", "UPDATE notes SET stars = stars + ? WHERE stars > ?", 0, 2, false, null],
+      ["bun:sqlite", "SELECT id FROM notes", 0, 2, false, null],
+    ]);
+    expectAllEnded(traced.events);
+
+    // scope dump: a query is one line with its outcome, one Chrome slice from start to end, JSON has every field.
+    const text = await runCli(["dump", traced.out], { cwd: fixtures });
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toMatch(/db_query +bun:sqlite "INSERT INTO notes \(body, stars\) VALUES \(\?, \?\)" params=2 [0-9.]+ms failed SQLITE_CONSTRAINT_UNIQUE "UNIQUE constraint failed: notes.body"\n/);
+    expect(text.stdout).toMatch(/db_query +bun:sqlite "SELECT id FROM notes" params=0 [0-9.]+ms rows=2\n/);
+    const chrome = JSON.parse((await runCli(["dump", "--chrome", traced.out], { cwd: fixtures })).stdout) as { traceEvents: { name: string; cat?: string; dur?: number; args?: Record<string, unknown> }[] };
+    const slices = chrome.traceEvents.filter((e) => e.cat === "db");
+    expect(slices.map((e) => e.name)).toEqual(traced.events.filter((e) => e.kind === "db_query").map((e) => String(e.fields.text)));
+    for (const slice of slices) expect(slice.dur).toBeCloseTo(Math.max((slice.args!.durationNs as number) / 1000, 1), 6);
+    expect(chrome.traceEvents.filter((e) => e.name === "db_query_end")).toEqual([]);
+    const json = (await runCli(["dump", "--json", traced.out], { cwd: fixtures })).stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const failed = json.find((e) => e.kind === "db_query" && e.failed);
+    expect(failed).toMatchObject({ system: "bun:sqlite", text: "INSERT INTO notes (body, stars) VALUES (?, ?)", params: 2, rows: null, errorCode: "SQLITE_CONSTRAINT_UNIQUE", errorMessage: "UNIQUE constraint failed: notes.body" });
+    expect(typeof failed.durationNs).toBe("number");
+  });
+});
+
+test("--events without db records no query (and loads no integration)", async () => {
+  server.psql("DROP TABLE IF EXISTS users");
+  const traced = await runTraced(["node", "db/pg-client.cjs"], { env: { PGURL: server.url }, scopeArgs: ["--events", "process"] });
+  expect(traced.status).toBe(0);
+  expect(traced.events.filter((e) => e.kind.startsWith("db_"))).toEqual([]);
+});

@@ -1,0 +1,93 @@
+/**
+ * `bun:sqlite` (Bun's built-in SQLite). Bun resolves built-in modules without plugins or
+ * the CommonJS loader, so no step sees the program load it: the agent hooks it at start
+ * (`require("bun:sqlite")`, about 1 ms per Bun thread, BENCHMARKS.md). Bun's Statement
+ * sets its `run`/`get`/`all`/`values`/`iterate` per instance (chosen by its parameter
+ * count), so each statement `Database.prototype.prepare` or `query` returns gets them
+ * wrapped once, as own properties like Bun's; `Database.prototype.run`/`exec` run SQL
+ * directly. A call records its start (the statement's text, the values bound) and end
+ * (rows: `all`/`values` length, `get` 0 or 1, `run`'s changes) or the error it threw,
+ * thrown on unchanged (with the wrapper's frame in its stack).
+ */
+import { DbSystem } from "../../../core/layout";
+import { dataProperty, renamed, wrapMethod, type DbRecorder } from "../../shared/db";
+
+const hooked = new WeakSet<object>();
+
+function boundCount(args: ArrayLike<unknown>): number {
+  let count = 0;
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i];
+    if (Array.isArray(value)) count += value.length;
+    else if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) count += Object.keys(value).length;
+    else count++;
+  }
+  return count;
+}
+
+type Rows = (result: unknown) => number | undefined;
+const changes: Rows = (result) => {
+  const count = dataProperty(result, "changes");
+  return typeof count === "number" ? count : undefined;
+};
+const statementRows: Record<string, Rows> = {
+  run: changes,
+  get: (result) => (result === null || result === undefined ? 0 : 1),
+  all: (result) => (Array.isArray(result) ? result.length : undefined),
+  values: (result) => (Array.isArray(result) ? result.length : undefined),
+  iterate: () => undefined,
+};
+
+/** Runs `call` between a query's start and end records; the outcome passes through untouched. */
+function traced(db: DbRecorder, text: unknown, params: number, rows: Rows, call: () => unknown): unknown {
+  const id = db.queryStart(DbSystem.bunSqlite, text, params);
+  let result: unknown;
+  try {
+    result = call();
+  } catch (error) {
+    db.queryEnd(id, undefined, error, true);
+    throw error;
+  }
+  db.recorder.safe(() => db.queryEnd(id, rows(result)));
+  return result;
+}
+
+export function hookBunSqlite(db: DbRecorder): void {
+  const sqlite = require("bun:sqlite") as { Database?: { prototype?: object } };
+  const proto = sqlite.Database?.prototype;
+  if (!proto || hooked.has(proto)) return;
+  hooked.add(proto);
+  for (const name of ["prepare", "query"]) {
+    wrapMethod(proto, name, (original) =>
+      function (this: unknown) {
+        const statement = Reflect.apply(original, this, arguments);
+        db.recorder.safe(() => hookStatement(db, statement, arguments[0]));
+        return statement;
+      },
+    );
+  }
+  for (const name of ["run", "exec"]) {
+    wrapMethod(proto, name, (original) =>
+      function (this: unknown, sql: unknown) {
+        const args = arguments;
+        return traced(db, sql, boundCount(Array.prototype.slice.call(args, 1)), changes, () => Reflect.apply(original, this, args));
+      },
+    );
+  }
+}
+
+function hookStatement(db: DbRecorder, statement: unknown, sql: unknown): void {
+  if (statement === null || typeof statement !== "object" || hooked.has(statement)) return;
+  hooked.add(statement);
+  const target = statement as Record<string, unknown>;
+  for (const [name, rows] of Object.entries(statementRows)) {
+    const descriptor = Object.getOwnPropertyDescriptor(target, name);
+    const original = descriptor?.value;
+    if (!descriptor || typeof original !== "function" || !descriptor.writable) continue;
+    const wrapper = renamed(original, function (this: unknown) {
+      const args = arguments;
+      return traced(db, sql, boundCount(args), rows, () => Reflect.apply(original as (...a: unknown[]) => unknown, this, args));
+    });
+    Object.defineProperty(target, name, { ...descriptor, value: wrapper });
+  }
+}

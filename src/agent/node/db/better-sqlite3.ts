@@ -1,0 +1,90 @@
+/**
+ * `better-sqlite3` (Node): synchronous, native, no hooks of its own. `Database.prototype.
+ * prepare` and `exec` are wrapped when its lib/database.js loads; the native Statement
+ * class is reached through the first statement prepared and its `run`, `get`, `all`,
+ * `iterate` wrapped at its prototype. A call records its start (the statement's `source`,
+ * the values bound) and its end (rows: `all`'s length, `get`'s 0 or 1, `run`'s changes;
+ * `iterate` ends when the iterator is returned, rows not counted) or the error it threw,
+ * which is thrown on unchanged (one more frame, the wrapper's, in its stack).
+ */
+import { DbSystem } from "../../../core/layout";
+import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
+
+const hooked = new WeakSet<object>();
+
+/** Values bound: positional values, arrays of them, an object of named ones. */
+function boundCount(args: ArrayLike<unknown>): number {
+  let count = 0;
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i];
+    if (Array.isArray(value)) count += value.length;
+    else if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) count += Object.keys(value).length;
+    else count++;
+  }
+  return count;
+}
+
+type Rows = (result: unknown) => number | undefined;
+const rowsBy: Record<string, Rows> = {
+  run: (result) => {
+    const changes = dataProperty(result, "changes");
+    return typeof changes === "number" ? changes : undefined;
+  },
+  get: (result) => (result === undefined ? 0 : 1),
+  all: (result) => (Array.isArray(result) ? result.length : undefined),
+  iterate: () => undefined,
+};
+
+export function hookBetterSqlite3(db: DbRecorder, Database: unknown): void {
+  const proto = (Database as { prototype?: object } | undefined)?.prototype;
+  if (!proto || hooked.has(proto)) return;
+  hooked.add(proto);
+  wrapMethod(proto, "prepare", (original) =>
+    function prepare(this: unknown) {
+      const statement = Reflect.apply(original, this, arguments);
+      db.recorder.safe(() => hookStatement(db, statement));
+      return statement;
+    },
+  );
+  wrapMethod(proto, "exec", (original) =>
+    function exec(this: unknown, sql: unknown) {
+      const id = db.queryStart(DbSystem.betterSqlite3, sql, 0);
+      let result: unknown;
+      try {
+        result = Reflect.apply(original, this, arguments);
+      } catch (error) {
+        db.queryEnd(id, undefined, error, true);
+        throw error;
+      }
+      db.queryEnd(id, undefined);
+      return result;
+    },
+  );
+}
+
+function hookStatement(db: DbRecorder, statement: unknown): void {
+  if (statement === null || typeof statement !== "object") return;
+  const proto = Object.getPrototypeOf(statement) as object | null;
+  if (!proto || hooked.has(proto)) return;
+  hooked.add(proto);
+  for (const [name, rows] of Object.entries(rowsBy)) {
+    wrapMethod(proto, name, (original) =>
+      function (this: unknown) {
+        let id = 0;
+        db.recorder.safe(() => {
+          const source = (this as { source?: unknown }).source;
+          id = db.queryStart(DbSystem.betterSqlite3, source, boundCount(arguments));
+        });
+        let result: unknown;
+        try {
+          result = Reflect.apply(original, this, arguments);
+        } catch (error) {
+          db.queryEnd(id, undefined, error, true);
+          throw error;
+        }
+        db.queryEnd(id, rows(result));
+        return result;
+      },
+    );
+  }
+}

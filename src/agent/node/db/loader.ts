@@ -1,0 +1,46 @@
+/**
+ * Database integrations load when the program loads the library they trace, not before:
+ * `Module._extensions[".js"]` (the CommonJS loader's per-file step, in Node and in Bun,
+ * also for a CommonJS package an ES module imports) is wrapped once, and after a file
+ * of pg, pg-pool, postgres (its CommonJS build) or better-sqlite3 ran, its exports are
+ * handed to that library's module (required only then: the bundler keeps each one
+ * lazy). A program that loads none of them pays one path test per CommonJS file it loads.
+ */
+import type { DbRecorder } from "../../shared/db";
+
+type Extension = (module: { exports: unknown }, filename: string) => unknown;
+
+/** The library files whose exports an integration hooks, by path under node_modules. */
+const libraryFile = /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database)\.js$/;
+
+export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Record<string, Extension> }): void {
+  const extensions = Module._extensions;
+  const original = extensions?.[".js"];
+  if (!extensions || typeof original !== "function") return;
+  const load = function (this: unknown, module: { exports: unknown }, filename: string) {
+    const result = Reflect.apply(original, this, arguments);
+    if (typeof filename === "string" && filename.includes("node_modules")) {
+      const match = libraryFile.exec(filename);
+      if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), module.exports));
+    }
+    return result;
+  };
+  Object.defineProperty(load, "name", { value: original.name, configurable: true });
+  Object.defineProperty(load, "length", { value: original.length, configurable: true });
+  extensions[".js"] = load;
+}
+
+function onLibraryFile(db: DbRecorder, file: string, exports: unknown): void {
+  switch (file) {
+    case "pg/lib/client":
+      return (require("./pg") as typeof import("./pg")).hookPgClient(db, exports);
+    case "pg/lib/query":
+      return (require("./pg") as typeof import("./pg")).hookPgQuery(db, exports);
+    case "pg-pool/index":
+      return (require("./pg") as typeof import("./pg")).hookPgPool(db, exports);
+    case "postgres/cjs/src/query":
+      return (require("./postgres") as typeof import("./postgres")).hookPostgresQuery(db, (exports as { Query?: unknown })?.Query);
+    case "better-sqlite3/lib/database":
+      return (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookBetterSqlite3(db, exports);
+  }
+}

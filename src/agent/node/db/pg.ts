@@ -1,0 +1,186 @@
+/**
+ * `pg` (node-postgres), in Node and Bun: it publishes nothing (no diagnostics channel), so
+ * three methods are wrapped at their prototypes when pg's own files load (loader.ts):
+ *
+ * - `Client.prototype.query`: the query's start (text, parameter count, request), after pg
+ *   queued it; the Query object it made is found where pg put it (the client's queue, its
+ *   active query, or the pipeline's sent queue), never by changing arguments or result.
+ * - `Query.prototype.handleReadyForQuery` / `handleError`: the end, recorded before pg
+ *   calls back or settles the program's promise, with the same result or error object.
+ * - `Pool.prototype.connect` (also inside `pool.query`): the wait for a connection. A
+ *   callback is wrapped (same `this` and arguments); a promise is pg-pool's own, made while
+ *   `pool.Promise` briefly is a constructor that builds the same native promise with
+ *   resolve/reject that record first (same promise type, same reactions, same ticks).
+ *
+ * A client handed out by a pool remembers the request that asked for it, so its queries
+ * belong to that request even when pg runs the pool's callback from another request's
+ * release (the pool serves waiters from whoever releases).
+ */
+import { DbSystem } from "../../../core/layout";
+import { dataProperty, renamed, wrapMethod, type DbRecorder } from "../../shared/db";
+
+type Fn = (...args: unknown[]) => unknown;
+
+/** Query object → its query id, between start and end. */
+const started = new WeakMap<object, number>();
+/** Client → the request that checked it out of a pool (0 when none). */
+const checkout = new WeakMap<object, number>();
+const hooked = new WeakSet<object>();
+
+function valuesCount(values: unknown): number {
+  return Array.isArray(values) ? values.length : 0;
+}
+
+/** Rows returned or changed: Result.rowCount (rows.length when pg has none), summed over a multi-statement query's results. */
+function rowsOf(results: unknown): number | undefined {
+  const one = (result: unknown) => {
+    const count = dataProperty(result, "rowCount");
+    if (typeof count === "number") return count;
+    // null: a command without a row count (CREATE TABLE).
+    if (count === null) return undefined;
+    const rows = dataProperty(result, "rows");
+    return Array.isArray(rows) ? rows.length : undefined;
+  };
+  if (!Array.isArray(results)) return one(results);
+  let total: number | undefined;
+  for (const result of results) {
+    const count = one(result);
+    if (count !== undefined) total = (total ?? 0) + count;
+  }
+  return total;
+}
+
+/** The Query object pg made in this call: new, and where pg keeps queries. */
+function queryMadeBy(client: Record<string, unknown>, text: unknown): object | undefined {
+  const candidates = [client._activeQuery, lastOf(client._queryQueue), lastOf(client._sentQueryQueue)];
+  for (const candidate of candidates) {
+    if (candidate === null || typeof candidate !== "object" || started.has(candidate)) continue;
+    if (dataProperty(candidate, "text") === text) return candidate;
+  }
+  return undefined;
+}
+
+function lastOf(list: unknown): unknown {
+  return Array.isArray(list) && list.length > 0 ? list[list.length - 1] : undefined;
+}
+
+export function hookPgClient(db: DbRecorder, Client: unknown): void {
+  const proto = (Client as { prototype?: object } | undefined)?.prototype;
+  if (!proto || hooked.has(proto)) return;
+  hooked.add(proto);
+  wrapMethod(proto, "query", (original) =>
+    function query(this: Record<string, unknown>, config: unknown, values: unknown) {
+      const result = Reflect.apply(original, this, arguments);
+      db.recorder.safe(() => {
+        let text: unknown;
+        let params = 0;
+        let made: object | undefined;
+        if (typeof config === "string") {
+          text = config;
+          params = valuesCount(values);
+        } else if (config !== null && typeof config === "object") {
+          text = dataProperty(config, "text");
+          params = valuesCount(Array.isArray(values) ? values : dataProperty(config, "values"));
+          if (typeof dataProperty(config, "submit") === "function") made = config;
+        } else return;
+        made ??= queryMadeBy(this, text);
+        // Not queued (pg fails it on the next tick: ended or broken client): its end is
+        // recorded with a start of its own there (handleError).
+        if (made === undefined || started.has(made)) return;
+        const request = checkout.get(this) || db.request();
+        started.set(made, db.queryStart(DbSystem.pg, text, params, request));
+      });
+      return result;
+    },
+  );
+}
+
+export function hookPgQuery(db: DbRecorder, Query: unknown): void {
+  const proto = (Query as { prototype?: object } | undefined)?.prototype;
+  if (!proto || hooked.has(proto)) return;
+  hooked.add(proto);
+  wrapMethod(proto, "handleReadyForQuery", (original) =>
+    function handleReadyForQuery(this: Record<string, unknown>) {
+      db.recorder.safe(() => {
+        const id = started.get(this);
+        // A query cancelled by an earlier error ends in handleError (called from here).
+        if (id === undefined || this._canceledDueToError) return;
+        started.delete(this);
+        db.queryEnd(id, rowsOf(this._results));
+      });
+      return Reflect.apply(original, this, arguments);
+    },
+  );
+  wrapMethod(proto, "handleError", (original) =>
+    function handleError(this: Record<string, unknown>, error: unknown) {
+      db.recorder.safe(() => {
+        let id = started.get(this);
+        if (id === undefined) id = db.queryStart(DbSystem.pg, dataProperty(this, "text"), valuesCount(dataProperty(this, "values")));
+        started.delete(this);
+        db.queryEnd(id, undefined, this._canceledDueToError || error, true);
+      });
+      return Reflect.apply(original, this, arguments);
+    },
+  );
+}
+
+export function hookPgPool(db: DbRecorder, Pool: unknown): void {
+  const proto = (Pool as { prototype?: object } | undefined)?.prototype;
+  if (!proto || hooked.has(proto)) return;
+  hooked.add(proto);
+  wrapMethod(proto, "connect", (original) =>
+    function connect(this: Record<string, unknown>, callback: unknown) {
+      let id = 0;
+      let request = 0;
+      db.recorder.safe(() => {
+        request = db.request();
+        id = db.waitStart(DbSystem.pg, lengthOf(this._clients), lengthOf(this._idle), request);
+      });
+      let ended = false;
+      const end = (error: unknown, client: unknown) => {
+        if (ended) return;
+        ended = true;
+        db.recorder.safe(() => {
+          db.waitEnd(id, error, error !== undefined && error !== null);
+          if (client !== null && typeof client === "object" && !error) checkout.set(client, request);
+        });
+      };
+      if (typeof callback === "function") {
+        const wrapped = renamed(callback, function (this: unknown, error: unknown, client: unknown) {
+          end(error, client);
+          return Reflect.apply(callback as Fn, this, arguments);
+        });
+        return Reflect.apply(original, this, [wrapped, ...Array.prototype.slice.call(arguments, 1)]);
+      }
+      const descriptor = Object.getOwnPropertyDescriptor(this, "Promise");
+      const Native = descriptor?.value as (PromiseConstructor & { try?: unknown }) | undefined;
+      if (!descriptor || !descriptor.writable || typeof Native !== "function") return Reflect.apply(original, this, arguments);
+      let captured = false;
+      const Capturing = function Promise(executor: (resolve: Fn, reject: Fn) => void) {
+        if (captured) return new Native(executor);
+        captured = true;
+        return new Native((resolve, reject) =>
+          executor(
+            (client: unknown) => (end(undefined, client), resolve(client)),
+            (error: unknown) => (end(error, undefined), reject(error)),
+          ),
+        );
+      } as unknown as PromiseConstructor;
+      Object.assign(Capturing, {
+        reject: (error: unknown) => (end(error, undefined), Native.reject(error)),
+        resolve: (value: unknown) => Native.resolve(value),
+      });
+      if (typeof Native.try === "function") Object.assign(Capturing, { try: (Native.try as Fn).bind(Native) });
+      this.Promise = Capturing;
+      try {
+        return Reflect.apply(original, this, arguments);
+      } finally {
+        Object.defineProperty(this, "Promise", descriptor);
+      }
+    },
+  );
+}
+
+function lengthOf(list: unknown): number {
+  return Array.isArray(list) ? list.length : 0;
+}

@@ -1,0 +1,124 @@
+/**
+ * What every database integration records (src/agent/node/db/*, src/agent/bun/db/*): a
+ * query's start (text with literals replaced, parameter count, the request that caused it)
+ * and end (rows, error code and message), a pool's wait for a connection. Ids pair a start
+ * with its end per thread; the decoder (model.ts linkDatabase) joins them.
+ *
+ * Nothing here throws into the program: every entry point counts its own errors.
+ */
+import { Kind } from "./kinds";
+import type { Recorder } from "./recorder";
+import { currentRequest } from "./request-context";
+import { normalizedSql } from "./sql";
+
+/** db_query_end field b when the row count is not known. */
+const ROWS_UNKNOWN = -1;
+const FAILED = 1;
+const TEXT_CUT = 1;
+
+export interface DbRecorder {
+  recorder: Recorder;
+  /** Records a query's start; returns its id (0: not recorded). */
+  queryStart(system: number, text: unknown, params: number, request?: number): number;
+  /** Records a query's end: rows returned or changed (undefined: not known), or the error it failed with. */
+  queryEnd(id: number, rows: number | undefined, error?: unknown, failed?: boolean): void;
+  waitStart(system: number, open: number, idle: number, request?: number): number;
+  waitEnd(id: number, error?: unknown, failed?: boolean): void;
+  /** The request the current code runs for (0: none). */
+  request(): number;
+}
+
+/** Reads a data property along the prototype chain without running getters or Proxy traps. */
+export function dataProperty(value: unknown, key: string): unknown {
+  let object = value;
+  for (let depth = 0; depth < 8 && object !== null && (typeof object === "object" || typeof object === "function"); depth++) {
+    const descriptor = Object.getOwnPropertyDescriptor(object, key);
+    if (descriptor) return "value" in descriptor ? descriptor.value : undefined;
+    object = Object.getPrototypeOf(object);
+  }
+  return undefined;
+}
+
+export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => boolean): DbRecorder {
+  let nextQuery = 1;
+  let nextWait = 1;
+  // The request context (request-context.ts): the request whose code called the library.
+  const request = () => {
+    try {
+      return currentRequest();
+    } catch (error) {
+      recorder.fail(error);
+      return 0;
+    }
+  };
+  const errorFields = (error: unknown): [number, number] => {
+    if (error === null || error === undefined || (typeof error !== "object" && typeof error !== "function") || isProxy(error)) {
+      return [0, recorder.str(error === undefined ? undefined : String(typeof error))];
+    }
+    const code = dataProperty(error, "code");
+    const message = dataProperty(error, "message");
+    const codeText = typeof code === "string" || typeof code === "number" ? String(code) : undefined;
+    return [recorder.str(codeText), recorder.str(typeof message === "string" ? message : undefined)];
+  };
+  return {
+    recorder,
+    request,
+    queryStart(system, text, params, requestId) {
+      try {
+        const id = nextQuery++;
+        const normalized = typeof text === "string" ? normalizedSql(text) : { text: "", cut: false };
+        recorder.event(Kind.db_query, id, recorder.str(normalized.text), params, requestId ?? request(), system, normalized.cut ? TEXT_CUT : 0);
+        return id;
+      } catch (error) {
+        recorder.fail(error);
+        return 0;
+      }
+    },
+    queryEnd(id, rows, error, failed = error !== undefined) {
+      if (id === 0) return;
+      try {
+        const [code, message] = failed ? errorFields(error) : [0, 0];
+        const count = typeof rows === "number" && Number.isSafeInteger(rows) && rows >= 0 ? rows : ROWS_UNKNOWN;
+        recorder.event(Kind.db_query_end, id, count, code, message, 0, failed ? FAILED : 0);
+      } catch (caught) {
+        recorder.fail(caught);
+      }
+    },
+    waitStart(system, open, idle, requestId) {
+      try {
+        const id = nextWait++;
+        recorder.event(Kind.db_pool_wait, id, open, idle, requestId ?? request(), system);
+        return id;
+      } catch (error) {
+        recorder.fail(error);
+        return 0;
+      }
+    },
+    waitEnd(id, error, failed = error !== undefined && error !== null) {
+      if (id === 0) return;
+      try {
+        const [code, message] = failed ? errorFields(error) : [0, 0];
+        recorder.event(Kind.db_pool_wait_end, id, 0, code, message, 0, failed ? FAILED : 0);
+      } catch (caught) {
+        recorder.fail(caught);
+      }
+    },
+  };
+}
+
+/** Keeps name and length of the function it replaces (what the program can read of it). */
+export function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
+  const source = original as { name: string; length: number };
+  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
+  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
+  return replacement;
+}
+
+/** Replaces `object[key]` (a function) by `make(original)`, keeping its property attributes; false when it is not a function. */
+export function wrapMethod(object: object, key: string, make: (original: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): boolean {
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  if (!descriptor || typeof descriptor.value !== "function") return false;
+  const original = descriptor.value as (...args: unknown[]) => unknown;
+  Object.defineProperty(object, key, { ...descriptor, value: renamed(original, make(original)) });
+  return true;
+}
