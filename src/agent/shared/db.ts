@@ -9,17 +9,30 @@
 import { Kind } from "./kinds";
 import type { Recorder } from "./recorder";
 import { currentRequest } from "./request-context";
-import { normalizedSql } from "./sql";
+import { normalizeSql } from "./sql";
 
 /** db_query_end field b when the row count is not known. */
 const ROWS_UNKNOWN = -1;
 const FAILED = 1;
 const TEXT_CUT = 1;
+/** Texts remembered with their recorded form: how many, and up to what length. */
+const MAX_REMEMBERED = 512;
+const MAX_REMEMBERED_CHARS = 4096;
+
+/** A query text as recorded: its string id and db_query flags (cut). */
+export interface QueryText {
+  id: number;
+  flags: number;
+}
 
 export interface DbRecorder {
   recorder: Recorder;
+  /** The recorded form of a query text (normalised, its string written once); remembered for texts a program repeats. */
+  queryText(text: unknown): QueryText;
   /** Records a query's start; returns its id (0: not recorded). */
   queryStart(system: number, text: unknown, params: number, request?: number): number;
+  /** queryStart with the text already made (a prepared statement's, kept with it). */
+  queryStartWith(system: number, text: QueryText, params: number, request?: number): number;
   /** Records a query's end: rows returned or changed (undefined: not known), or the error it failed with. */
   queryEnd(id: number, rows: number | undefined, error?: unknown, failed?: boolean): void;
   waitStart(system: number, open: number, idle: number, request?: number): number;
@@ -60,15 +73,49 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     const codeText = typeof code === "string" || typeof code === "number" ? String(code) : undefined;
     return [recorder.str(codeText), recorder.str(typeof message === "string" ? message : undefined)];
   };
+  // Raw text → its recorded form: one map lookup per query a program repeats (parameterised
+  // queries, prepared statements), instead of a scan and the string table's own lookup.
+  const texts = new Map<string, QueryText>();
+  const none: QueryText = { id: 0, flags: 0 };
+  const queryText = (text: unknown): QueryText => {
+    if (typeof text !== "string") return none;
+    const known = texts.get(text);
+    if (known !== undefined) return known;
+    const normalized = normalizeSql(text);
+    const made = { id: recorder.str(normalized.text), flags: normalized.cut ? TEXT_CUT : 0 };
+    if (text.length <= MAX_REMEMBERED_CHARS) {
+      if (texts.size >= MAX_REMEMBERED) texts.clear();
+      texts.set(text, made);
+    }
+    return made;
+  };
+  const queryStartWith = (system: number, text: QueryText, params: number, requestId?: number) => {
+    const id = nextQuery++;
+    recorder.event(Kind.db_query, id, text.id, params, requestId ?? request(), system, text.flags);
+    return id;
+  };
   return {
     recorder,
     request,
+    queryText(text) {
+      try {
+        return queryText(text);
+      } catch (error) {
+        recorder.fail(error);
+        return none;
+      }
+    },
     queryStart(system, text, params, requestId) {
       try {
-        const id = nextQuery++;
-        const normalized = typeof text === "string" ? normalizedSql(text) : { text: "", cut: false };
-        recorder.event(Kind.db_query, id, recorder.str(normalized.text), params, requestId ?? request(), system, normalized.cut ? TEXT_CUT : 0);
-        return id;
+        return queryStartWith(system, queryText(text), params, requestId);
+      } catch (error) {
+        recorder.fail(error);
+        return 0;
+      }
+    },
+    queryStartWith(system, text, params, requestId) {
+      try {
+        return queryStartWith(system, text, params, requestId);
       } catch (error) {
         recorder.fail(error);
         return 0;

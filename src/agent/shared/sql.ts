@@ -252,18 +252,3 @@ export function normalizeSql(input: string): NormalizedSql {
   }
   return { text: out, cut };
 }
-
-const cache = new Map<string, NormalizedSql>();
-const MAX_CACHED = 512;
-const MAX_CACHED_KEY_CHARS = 4096;
-
-/** normalizeSql, remembered for the texts a program repeats (the common case: a parameterised query). */
-export function normalizedSql(input: string): NormalizedSql {
-  if (input.length > MAX_CACHED_KEY_CHARS) return normalizeSql(input);
-  const known = cache.get(input);
-  if (known !== undefined) return known;
-  const result = normalizeSql(input);
-  if (cache.size >= MAX_CACHED) cache.clear();
-  cache.set(input, result);
-  return result;
-}

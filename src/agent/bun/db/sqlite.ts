@@ -10,7 +10,7 @@
  * thrown on unchanged (with the wrapper's frame in its stack).
  */
 import { DbSystem } from "../../../core/layout";
-import { dataProperty, renamed, wrapMethod, type DbRecorder } from "../../shared/db";
+import { dataProperty, renamed, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
 
 const hooked = new WeakSet<object>();
 
@@ -39,8 +39,8 @@ const statementRows: Record<string, Rows> = {
 };
 
 /** Runs `call` between a query's start and end records; the outcome passes through untouched. */
-function traced(db: DbRecorder, text: unknown, params: number, rows: Rows, call: () => unknown): unknown {
-  const id = db.queryStart(DbSystem.bunSqlite, text, params);
+function traced(db: DbRecorder, text: QueryText, params: number, rows: Rows, call: () => unknown): unknown {
+  const id = db.queryStartWith(DbSystem.bunSqlite, text, params);
   let result: unknown;
   try {
     result = call();
@@ -70,7 +70,7 @@ export function hookBunSqlite(db: DbRecorder): void {
     wrapMethod(proto, name, (original) =>
       function (this: unknown, sql: unknown) {
         const args = arguments;
-        return traced(db, sql, boundCount(Array.prototype.slice.call(args, 1)), changes, () => Reflect.apply(original, this, args));
+        return traced(db, db.queryText(sql), boundCount(Array.prototype.slice.call(args, 1)), changes, () => Reflect.apply(original, this, args));
       },
     );
   }
@@ -80,13 +80,15 @@ function hookStatement(db: DbRecorder, statement: unknown, sql: unknown): void {
   if (statement === null || typeof statement !== "object" || hooked.has(statement)) return;
   hooked.add(statement);
   const target = statement as Record<string, unknown>;
+  // The text is the statement's for its whole life: made once.
+  const text = db.queryText(sql);
   for (const [name, rows] of Object.entries(statementRows)) {
     const descriptor = Object.getOwnPropertyDescriptor(target, name);
     const original = descriptor?.value;
     if (!descriptor || typeof original !== "function" || !descriptor.writable) continue;
     const wrapper = renamed(original, function (this: unknown) {
       const args = arguments;
-      return traced(db, sql, boundCount(args), rows, () => Reflect.apply(original as (...a: unknown[]) => unknown, this, args));
+      return traced(db, text, boundCount(args), rows, () => Reflect.apply(original as (...a: unknown[]) => unknown, this, args));
     });
     Object.defineProperty(target, name, { ...descriptor, value: wrapper });
   }

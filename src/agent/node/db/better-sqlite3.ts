@@ -8,9 +8,11 @@
  * which is thrown on unchanged (one more frame, the wrapper's, in its stack).
  */
 import { DbSystem } from "../../../core/layout";
-import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
+import { dataProperty, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
 
 const hooked = new WeakSet<object>();
+/** Statement → its recorded text, made once when it was prepared. */
+const texts = new WeakMap<object, QueryText>();
 
 /** Values bound: positional values, arrays of them, an object of named ones. */
 function boundCount(args: ArrayLike<unknown>): number {
@@ -40,9 +42,12 @@ export function hookBetterSqlite3(db: DbRecorder, Database: unknown): void {
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
   wrapMethod(proto, "prepare", (original) =>
-    function prepare(this: unknown) {
+    function prepare(this: unknown, sql: unknown) {
       const statement = Reflect.apply(original, this, arguments);
-      db.recorder.safe(() => hookStatement(db, statement));
+      db.recorder.safe(() => {
+        hookStatement(db, statement);
+        if (statement !== null && typeof statement === "object") texts.set(statement, db.queryText(sql));
+      });
       return statement;
     },
   );
@@ -72,8 +77,8 @@ function hookStatement(db: DbRecorder, statement: unknown): void {
       function (this: unknown) {
         let id = 0;
         db.recorder.safe(() => {
-          const source = (this as { source?: unknown }).source;
-          id = db.queryStart(DbSystem.betterSqlite3, source, boundCount(arguments));
+          const text = texts.get(this as object) ?? db.queryText((this as { source?: unknown }).source);
+          id = db.queryStartWith(DbSystem.betterSqlite3, text, boundCount(arguments));
         });
         let result: unknown;
         try {

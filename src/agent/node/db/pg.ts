@@ -14,10 +14,14 @@
  *
  * A client handed out by a pool remembers the request that asked for it, so its queries
  * belong to that request even when pg runs the pool's callback from another request's
- * release (the pool serves waiters from whoever releases).
+ * release (the pool serves waiters from whoever releases). A callback the program passes
+ * (to query or connect) runs in the request context of the call that passed it (scope's
+ * own context only: the program's AsyncLocalStorage sees what it saw untraced), since pg
+ * calls it from the socket's events, whose context is that of whoever opened the connection.
  */
 import { DbSystem } from "../../../core/layout";
 import { dataProperty, renamed, wrapMethod, type DbRecorder } from "../../shared/db";
+import { runInRequest } from "../../shared/request-context";
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -69,8 +73,17 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
   wrapMethod(proto, "query", (original) =>
-    function query(this: Record<string, unknown>, config: unknown, values: unknown) {
-      const result = Reflect.apply(original, this, arguments);
+    function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
+      let args: ArrayLike<unknown> = arguments;
+      let request = 0;
+      db.recorder.safe(() => {
+        request = checkout.get(this) || db.request();
+        // A callback (values or callback position) runs in the request that made the query.
+        if (request === 0) return;
+        if (typeof callback === "function") args = [config, values, inRequest(request, callback as Fn), ...Array.prototype.slice.call(arguments, 3)];
+        else if (typeof values === "function") args = [config, inRequest(request, values as Fn), ...Array.prototype.slice.call(arguments, 2)];
+      });
+      const result = Reflect.apply(original, this, args);
       db.recorder.safe(() => {
         let text: unknown;
         let params = 0;
@@ -87,7 +100,6 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
         // Not queued (pg fails it on the next tick: ended or broken client): its end is
         // recorded with a start of its own there (handleError).
         if (made === undefined || started.has(made)) return;
-        const request = checkout.get(this) || db.request();
         started.set(made, db.queryStart(DbSystem.pg, text, params, request));
       });
       return result;
@@ -148,6 +160,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       if (typeof callback === "function") {
         const wrapped = renamed(callback, function (this: unknown, error: unknown, client: unknown) {
           end(error, client);
+          if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
           return Reflect.apply(callback as Fn, this, arguments);
         });
         return Reflect.apply(original, this, [wrapped, ...Array.prototype.slice.call(arguments, 1)]);
@@ -179,6 +192,13 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       }
     },
   );
+}
+
+/** `fn` run in request `request`'s context (scope's own AsyncLocalStorage), same `this`, arguments and result. */
+function inRequest(request: number, fn: Fn): Fn {
+  return renamed(fn, function (this: unknown) {
+    return runInRequest(request, fn, this, arguments);
+  });
 }
 
 function lengthOf(list: unknown): number {
