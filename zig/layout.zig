@@ -206,8 +206,9 @@ pub const HttpProtocol = enum(u8) { unknown = 0, http_1_0 = 1, http_1_1 = 2, htt
 /// end or the program stopped reading after a complete head); aborted: the other side or
 /// the program gave up first (server: the client disconnected before the response
 /// finished; client: the program aborted); socket_error: the connection failed (includes
-/// a refused connect and a malformed message); timeout: a timeout ended it.
-pub const HttpEnd = enum(u8) { finished = 1, aborted = 2, socket_error = 3, timeout = 4, _ };
+/// a refused connect and a malformed message); timeout: a timeout ended it; upgraded: the
+/// connection was handed to the program (an upgrade such as a websocket, or CONNECT).
+pub const HttpEnd = enum(u8) { finished = 1, aborted = 2, socket_error = 3, timeout = 4, upgraded = 5, _ };
 
 /// http_client_request field e: the API the program used. Mirrored in src/core/layout.ts.
 pub const HttpClient = enum(u8) { http = 1, https = 2, fetch = 3, http2 = 4, _ };

@@ -112,7 +112,7 @@ export const HttpProtocol = { unknown: 0, http1_0: 1, http1_1: 2, http2: 3 } as 
 export const HTTP_TLS_FLAG = 16;
 
 /** http_server_response / http_client_response field e: how the request ended. */
-export const HttpEnd = { finished: 1, aborted: 2, socketError: 3, timeout: 4 } as const;
+export const HttpEnd = { finished: 1, aborted: 2, socketError: 3, timeout: 4, upgraded: 5 } as const;
 
 /** http_client_request field e: the API the program used. */
 export const HttpClient = { http: 1, https: 2, fetch: 3, http2: 4 } as const;

@@ -15,6 +15,7 @@ import { describe, preview, previewSize, type TypeChecks } from "../shared/previ
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
 import { startDatabaseTracing } from "./db";
+import { hookHttp } from "./http";
 import { installPortHooks, type PortContext } from "./ports";
 
 /** One direction pair of a FIFO channel as seen from one end. */
@@ -99,6 +100,8 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
   // IPC channels of children are found by the child-process hooks: needed for messages too.
   if (groups.process || groups.message) recorder.safe(() => (main ? hookChildProcesses(tracer) : hookChildProcessesWhenReached(tracer)));
   if (groups.thread || groups.message) recorder.safe(() => hookWorkers(tracer, threads));
+  // Diagnostics-channel subscriptions only: HTTP's patches wait until a channel shows it in use.
+  if (groups.http) recorder.safe(() => hookHttp(tracer));
   if (groups.message) {
     recorder.safe(() => hookOwnIpc(tracer));
     const context: PortContext = { tracer, threads };

@@ -1,0 +1,492 @@
+/**
+ * HTTP in Node: servers (node:http, node:https), clients (node:http/https requests and
+ * fetch, which is undici) as request events (src/agent/shared/http.ts), each linked to
+ * the request the program was handling when it made it.
+ *
+ * Mechanism (ARCHITECTURE.md "Requests"): Node's diagnostics channels where Node publishes
+ * what is needed, patches where nothing is published.
+ * - Subscribing costs nothing until a module publishes: no module is loaded for it, so a
+ *   program without HTTP pays nothing. The patches below are installed the first time a
+ *   channel says HTTP is in use (a server's first connection, a first client request).
+ * - Server: `http.server.request.start` (the head parsed, published inside the runtime's
+ *   call that emits 'request', so AsyncLocalStorage.enterWith there makes the request the
+ *   context of the program's handler and of everything it starts), and
+ *   `http.server.response.finish`. Not published, so patched: the end of a response that
+ *   never finished (ServerResponse emit 'close', 'timeout'), parse errors and socket errors
+ *   (the server's emit 'clientError'), upgrades (emit 'upgrade'/'connect'), body sizes
+ *   (IncomingMessage push: the bytes the parser hands over; OutgoingMessage write/end:
+ *   the bytes the program writes, only counted when Node sends a body).
+ * - node:http client: `http.client.request.start`, `http.client.response.finish` (the
+ *   response head); the rest (the response's end, errors, aborts, timeouts) through
+ *   ClientRequest and IncomingMessage emit.
+ * - fetch: undici's `undici:request:create`, `:headers`, `:trailers`, `:error` and
+ *   `undici:client:sendHeaders` (its socket). Each redirect undici follows is a request
+ *   of its own (it dispatches again).
+ */
+import type * as Http from "node:http";
+import type * as Net from "node:net";
+import { HttpClient, HttpEnd, Kind } from "../shared/kinds";
+import {
+  chunkBytes,
+  clientConnection,
+  clientRequestStart,
+  newConnection,
+  protocolFlags,
+  rawHeader,
+  requestEnd,
+  serverRequestStart,
+  type Connection,
+  type RequestState,
+} from "../shared/http";
+import type { Recorder } from "../shared/recorder";
+import { enterRequest } from "../shared/request-context";
+import { wrapEmit, type Tracer } from "./hooks";
+
+type Channels = typeof import("node:diagnostics_channel");
+
+/** A server request in flight. */
+interface ServerRequest extends RequestState {
+  connection: Connection | undefined;
+}
+
+/** Per socket: its connection record and the request whose response it carries now. */
+interface ServerSocket {
+  connection: Connection;
+  current: ServerRequest | undefined;
+}
+
+export function hookHttp(tracer: Tracer): void {
+  const { recorder } = tracer;
+  const channels = require("node:diagnostics_channel") as Channels;
+  const server = new ServerHooks(tracer);
+  const client = new ClientHooks(tracer);
+  const subscribe = (name: string, fn: (message: never) => void) =>
+    channels.subscribe(name, (message) => {
+      try {
+        fn(message as never);
+      } catch (error) {
+        recorder.fail(error);
+      }
+    });
+  subscribe("net.server.socket", (message: { socket: Net.Socket }) => server.onConnection(message.socket));
+  subscribe("http.server.request.start", (message: { request: Http.IncomingMessage; response: Http.ServerResponse; socket: Net.Socket }) => server.onRequest(message.request, message.response, message.socket));
+  subscribe("http.server.response.finish", (message: { response: Http.ServerResponse }) => server.onFinish(message.response));
+  // A client socket being created (inside `new ClientRequest`, before the program writes
+  // its body): the client's patches go in then, when node:http is loaded.
+  subscribe("net.client.socket", () => {
+    if (httpClientLoaded()) client.ensure();
+  });
+  subscribe("http.client.request.start", (message: { request: Http.ClientRequest }) => client.onRequest(message.request));
+  subscribe("http.client.response.finish", (message: { request: Http.ClientRequest; response: Http.IncomingMessage }) => client.onResponse(message.request, message.response));
+  subscribe("undici:request:create", (message: { request: UndiciRequest }) => client.onFetch(message.request));
+  subscribe("undici:client:sendHeaders", (message: { request: UndiciRequest; socket: Net.Socket }) => client.onFetchSocket(message.request, message.socket));
+  subscribe("undici:request:headers", (message: { request: UndiciRequest; response: { statusCode: number; headers: unknown } }) => client.onFetchHeaders(message.request, message.response));
+  subscribe("undici:request:trailers", (message: { request: UndiciRequest }) => client.onFetchEnd(message.request, undefined));
+  subscribe("undici:request:error", (message: { request: UndiciRequest; error: unknown }) => client.onFetchEnd(message.request, message.error));
+}
+
+/** Shared by server and client: body bytes counted where Node moves them (see patchBodies). */
+const incomingBytes = new WeakMap<object, RequestState>();
+const outgoingBytes = new WeakMap<object, RequestState>();
+/** Which field of the state a message's bytes go to. */
+const incomingIsRequest = new WeakSet<object>();
+const outgoingIsResponse = new WeakSet<object>();
+/** Bytes a client request wrote before it was published (see patchBodies). */
+const unclaimedBytes = new WeakMap<object, number>();
+let bodiesPatched = false;
+
+/**
+ * IncomingMessage.prototype.push (the parser hands each body chunk to it, then null) and
+ * OutgoingMessage.prototype.write/end (what the program writes): counted for messages this
+ * agent follows, nothing read, copied or delayed.
+ */
+function patchBodies(recorder: Recorder, http: typeof Http): void {
+  if (bodiesPatched) return;
+  bodiesPatched = true;
+  const byteLength = Buffer.byteLength as (text: string, encoding?: string) => number;
+  const incoming = http.IncomingMessage.prototype as unknown as { push: (this: object, chunk: unknown, encoding?: unknown) => boolean };
+  const push = incoming.push;
+  incoming.push = renamed(push, function (this: object, chunk: unknown): boolean {
+    if (chunk !== null && chunk !== undefined) {
+      const request = incomingBytes.get(this);
+      if (request !== undefined) {
+        try {
+          const bytes = chunkBytes(chunk, arguments[1], byteLength);
+          if (incomingIsRequest.has(this)) request.requestBytes += bytes;
+          else request.responseBytes += bytes;
+        } catch (error) {
+          recorder.fail(error);
+        }
+      }
+    }
+    return Reflect.apply(push, this, arguments) as boolean;
+  });
+  const outgoing = http.OutgoingMessage.prototype as unknown as Record<"write" | "end", (this: OutgoingLike, ...args: unknown[]) => unknown>;
+  for (const name of ["write", "end"] as const) {
+    const original = outgoing[name];
+    outgoing[name] = renamed(original, function (this: OutgoingLike, chunk: unknown, encoding: unknown) {
+      // Not counted: no chunk, a chunk Node refuses (it throws), a message already ended or
+      // destroyed, and a body Node does not send (HEAD, 204, 304: _hasBody false).
+      if (typeof chunk === "function" || chunk === null || chunk === undefined || this.finished || this.destroyed) return Reflect.apply(original, this, arguments);
+      const result = Reflect.apply(original, this, arguments);
+      try {
+        if (this._hasBody !== false) {
+          const bytes = chunkBytes(chunk, typeof encoding === "function" ? undefined : encoding, byteLength);
+          // A client request is published when it is ended (its _finish), after the program
+          // wrote its body: those bytes wait here until then.
+          const request = outgoingBytes.get(this);
+          if (request === undefined) {
+            if (this instanceof http.ClientRequest) unclaimedBytes.set(this, (unclaimedBytes.get(this) ?? 0) + bytes);
+          } else if (outgoingIsResponse.has(this)) request.responseBytes += bytes;
+          else request.requestBytes += bytes;
+        }
+      } catch (error) {
+        recorder.fail(error);
+      }
+      return result;
+    });
+  }
+}
+
+interface OutgoingLike {
+  finished?: boolean;
+  destroyed?: boolean;
+  _hasBody?: boolean;
+}
+
+/** Status a Node server answers a client error with when the program has no 'clientError' listener (socketOnError). */
+function clientErrorStatus(code: string | undefined): number {
+  if (code === "HPE_HEADER_OVERFLOW") return 431;
+  if (code === "HPE_CHUNK_EXTENSIONS_OVERFLOW") return 413;
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return 408;
+  return 400;
+}
+
+class ServerHooks {
+  private readonly recorder: Recorder;
+  private readonly sockets = new WeakMap<object, ServerSocket>();
+  private readonly responses = new WeakMap<object, ServerRequest>();
+  private http: typeof Http | undefined;
+  private readonly patchedServers = new WeakSet<object>();
+
+  constructor(private readonly tracer: Tracer) {
+    this.recorder = tracer.recorder;
+  }
+
+  /** A server's new connection: HTTP's patches go in before its first byte is parsed, when node:http is loaded. */
+  onConnection(socket: Net.Socket): void {
+    if (!this.http && !httpLoaded()) return;
+    const server = (socket as { server?: object }).server;
+    if (server) this.patchServer(server);
+  }
+
+  private ensure(): typeof Http {
+    if (this.http === undefined) {
+      this.http = require("node:http") as typeof Http;
+      patchBodies(this.recorder, this.http);
+      this.patchResponses(this.http);
+    }
+    return this.http;
+  }
+
+  /** The server class's emit (http.Server, https.Server: found from the instance), once per class. */
+  private patchServer(server: object): void {
+    this.ensure();
+    const proto = Object.getPrototypeOf(server) as { emit?: unknown } | null;
+    if (proto === null || this.patchedServers.has(proto) || typeof proto.emit !== "function") return;
+    // Only HTTP servers: a plain net.Server has no 'request' to parse.
+    if (!isHttpServer(server)) return;
+    this.patchedServers.add(proto);
+    const hooks = this;
+    wrapEmit(proto as never, this.tracer, function (this: object, event, first, second) {
+      if (event === "clientError") return hooks.onClientError(this, first, second as Net.Socket);
+      if (event === "upgrade" || event === "connect") hooks.onUpgrade(first as Http.IncomingMessage, second as Net.Socket);
+    });
+  }
+
+  private patchResponses(http: typeof Http): void {
+    const hooks = this;
+    wrapEmit(http.ServerResponse.prototype as never, this.tracer, function (this: object, event) {
+      if (event !== "close" && event !== "timeout") return;
+      const request = hooks.responses.get(this);
+      if (request === undefined || request.ended) return;
+      if (event === "timeout") request.timedOut = true;
+      else hooks.end(this as Http.ServerResponse, request, 0);
+    });
+  }
+
+  private connectionOf(socket: Net.Socket): ServerSocket {
+    let known = this.sockets.get(socket);
+    if (known === undefined) {
+      const tls = (socket as { encrypted?: boolean }).encrypted === true;
+      known = { connection: newConnection(this.recorder, socket, tls, false), current: undefined };
+      this.sockets.set(socket, known);
+    }
+    return known;
+  }
+
+  onRequest(request: Http.IncomingMessage, response: Http.ServerResponse, socket: Net.Socket): void {
+    if (!this.recorder.groups.http) return;
+    const http = this.ensure();
+    this.patchServer((socket as { server?: object }).server ?? {});
+    void http;
+    const known = this.connectionOf(socket);
+    const tls = (socket as { encrypted?: boolean }).encrypted === true;
+    const state = serverRequestStart(
+      this.recorder,
+      request.method,
+      request.url,
+      known.connection,
+      protocolFlags(request.httpVersionMajor, request.httpVersionMinor, tls),
+      rawHeader(request.rawHeaders, "traceparent"),
+    ) as ServerRequest;
+    state.connection = known.connection;
+    known.current = state;
+    this.responses.set(response, state);
+    incomingBytes.set(request, state);
+    incomingIsRequest.add(request);
+    outgoingBytes.set(response, state);
+    outgoingIsResponse.add(response);
+    // The program's handler runs right after this, in the same call: it and all it starts belong to the request.
+    enterRequest(state.id);
+  }
+
+  onFinish(response: Http.ServerResponse): void {
+    const request = this.responses.get(response);
+    if (request !== undefined) this.end(response, request, HttpEnd.finished);
+  }
+
+  private end(response: Http.ServerResponse, request: ServerRequest, reason: number): void {
+    if (request.ended) return;
+    request.status = response.headersSent || reason === HttpEnd.finished ? response.statusCode : 0;
+    requestEnd(this.recorder, Kind.http_server_response, request, reason);
+  }
+
+  /**
+   * 'clientError': a parse error (Node answers 400/408/413/431 itself unless the program
+   * listens) is recorded as a request of its own with what is known (no method, no target)
+   * and its error; a socket error during a request is that request's error.
+   */
+  private onClientError(server: object, error: unknown, socket: Net.Socket | undefined): void {
+    if (!this.recorder.groups.http || socket === undefined || socket === null) return;
+    const known = this.connectionOf(socket);
+    const current = known.current;
+    if (current !== undefined && !current.ended) {
+      current.error ??= error;
+      return;
+    }
+    const code = typeof (error as { code?: unknown })?.code === "string" ? ((error as { code: string }).code) : undefined;
+    // An idle keep-alive connection reset by the client is no request.
+    if (code === "ECONNRESET" || code === "EPIPE") return;
+    const request = serverRequestStart(this.recorder, undefined, undefined, known.connection, 0, undefined);
+    request.error = error;
+    const listened = (server as { listenerCount?: (name: string) => number }).listenerCount?.("clientError") ?? 0;
+    request.status = listened > 0 ? 0 : clientErrorStatus(code);
+    requestEnd(this.recorder, Kind.http_server_response, request, code === "ERR_HTTP_REQUEST_TIMEOUT" ? HttpEnd.timeout : HttpEnd.socketError);
+  }
+
+  /** An upgrade or CONNECT handed to the program: a request that ends there (upgraded). */
+  private onUpgrade(request: Http.IncomingMessage, socket: Net.Socket): void {
+    if (!this.recorder.groups.http || request === undefined || socket === undefined) return;
+    const known = this.connectionOf(socket);
+    const tls = (socket as { encrypted?: boolean }).encrypted === true;
+    const state = serverRequestStart(this.recorder, request.method, request.url, known.connection, protocolFlags(request.httpVersionMajor, request.httpVersionMinor, tls), rawHeader(request.rawHeaders, "traceparent"));
+    requestEnd(this.recorder, Kind.http_server_response, state, HttpEnd.upgraded);
+    enterRequest(state.id);
+  }
+}
+
+function httpLoaded(): boolean {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  return !Array.isArray(list) || list.includes("NativeModule _http_server");
+}
+
+function httpClientLoaded(): boolean {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  return !Array.isArray(list) || list.includes("NativeModule _http_client");
+}
+
+function isHttpServer(server: object): boolean {
+  const http = require("node:http") as typeof Http;
+  if (server instanceof http.Server) return true;
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  if (Array.isArray(list) && !list.includes("NativeModule https")) return false;
+  return server instanceof (require("node:https") as typeof import("node:https")).Server;
+}
+
+/** An outgoing request in flight; `response` once its head arrived (node:http). */
+interface ClientState extends RequestState {
+  response?: object;
+}
+
+/** The parts of undici's Request the channels hand over (undici 5/6 in Node 20). */
+interface UndiciRequest {
+  origin?: unknown;
+  method?: unknown;
+  path?: unknown;
+  headers?: unknown;
+  body?: unknown;
+}
+
+class ClientHooks {
+  private readonly recorder: Recorder;
+  private readonly requests = new WeakMap<object, ClientState>();
+  private readonly sockets = new WeakMap<object, Connection>();
+  private readonly undiciPatched = new WeakSet<object>();
+  private patched = false;
+
+  constructor(private readonly tracer: Tracer) {
+    this.recorder = tracer.recorder;
+  }
+
+  ensure(): void {
+    if (this.patched) return;
+    this.patched = true;
+    const http = require("node:http") as typeof Http;
+    patchBodies(this.recorder, http);
+    const hooks = this;
+    wrapEmit(http.ClientRequest.prototype as never, this.tracer, function (this: object, event, first) {
+      if (event !== "error" && event !== "close" && event !== "timeout" && event !== "abort") return;
+      // An error before the program ended the request (never published): recorded now.
+      const request = hooks.requests.get(this) ?? (event === "error" ? hooks.onRequest(this as Http.ClientRequest) : undefined);
+      if (request === undefined || request.ended) return;
+      if (event === "timeout") request.timedOut = true;
+      else if (event === "error") {
+        request.error ??= first;
+        // A response in progress ends at its own 'close'/'end'; else the request ends here.
+        if (request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
+      } else if (event === "close" && request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
+    });
+    wrapEmit(http.IncomingMessage.prototype as never, this.tracer, function (this: object, event) {
+      if (event !== "end" && event !== "close" && event !== "error" && event !== "aborted") return;
+      const request = incomingBytes.get(this);
+      if (request === undefined || request.ended || incomingIsRequest.has(this)) return;
+      if (event === "end") requestEnd(hooks.recorder, Kind.http_client_response, request, HttpEnd.finished);
+      else if (event === "close") requestEnd(hooks.recorder, Kind.http_client_response, request, (this as { complete?: boolean }).complete === true ? HttpEnd.finished : 0);
+    });
+  }
+
+  private connectionOf(socket: Net.Socket): Connection {
+    let connection = this.sockets.get(socket);
+    if (connection === undefined) {
+      const tls = (socket as { encrypted?: boolean }).encrypted === true;
+      connection = newConnection(this.recorder, socket, tls, true);
+      this.sockets.set(socket, connection);
+    }
+    return connection;
+  }
+
+  /** Published when the program ends the request (ClientRequest _finish), in the context it ends it in. */
+  onRequest(request: Http.ClientRequest): ClientState | undefined {
+    if (!this.recorder.groups.http) return undefined;
+    this.ensure();
+    const host = request.getHeader("host");
+    const protocol = typeof request.protocol === "string" ? request.protocol : "http:";
+    const url = `${protocol}//${typeof host === "string" ? host : request.host}${request.path}`;
+    const traceparent = request.getHeader("traceparent");
+    const state: ClientState = clientRequestStart(this.recorder, request.method, url, protocol === "https:" ? HttpClient.https : HttpClient.http, typeof traceparent === "string" ? traceparent : undefined);
+    state.requestBytes = unclaimedBytes.get(request) ?? 0;
+    unclaimedBytes.delete(request);
+    this.requests.set(request, state);
+    outgoingBytes.set(request, state);
+    return state;
+  }
+
+  onResponse(request: Http.ClientRequest, response: Http.IncomingMessage): void {
+    const state = this.requests.get(request);
+    if (state === undefined) return;
+    state.status = response.statusCode ?? 0;
+    state.response = response;
+    incomingBytes.set(response, state);
+    const socket = request.socket;
+    if (socket) clientConnection(this.recorder, state, this.connectionOf(socket));
+  }
+
+  /**
+   * undici's Request.prototype (Node's bundled undici, reached through the channel's
+   * message): onBodySent and onData see every body chunk sent and received; counted.
+   */
+  private patchUndici(request: object): void {
+    const proto = Object.getPrototypeOf(request) as Record<string, unknown> | null;
+    if (proto === null || this.undiciPatched.has(proto)) return;
+    this.undiciPatched.add(proto);
+    const requests = this.requests;
+    const recorder = this.recorder;
+    for (const [name, field] of [["onBodySent", "requestBytes"], ["onData", "responseBytes"]] as const) {
+      const original = proto[name];
+      if (typeof original !== "function") continue;
+      proto[name] = renamed(original, function (this: object, chunk: unknown) {
+        const state = requests.get(this);
+        if (state !== undefined) {
+          try {
+            state[field] += chunkBytes(chunk, undefined, Buffer.byteLength as (text: string) => number);
+          } catch (error) {
+            recorder.fail(error);
+          }
+        }
+        return Reflect.apply(original, this, arguments);
+      });
+    }
+  }
+
+  onFetch(request: UndiciRequest): void {
+    if (!this.recorder.groups.http) return;
+    this.patchUndici(request as object);
+    const origin = typeof request.origin === "string" ? request.origin : String(request.origin ?? "");
+    const path = typeof request.path === "string" ? request.path : "";
+    const traceparent = headerOf(request.headers, "traceparent");
+    const state = clientRequestStart(this.recorder, typeof request.method === "string" ? request.method : undefined, `${origin}${path}`, HttpClient.fetch, traceparent);
+    this.requests.set(request as object, state);
+  }
+
+  onFetchSocket(request: UndiciRequest, socket: Net.Socket): void {
+    const state = this.requests.get(request as object);
+    if (state === undefined || !socket) return;
+    clientConnection(this.recorder, state, this.connectionOf(socket));
+  }
+
+  onFetchHeaders(request: UndiciRequest, response: { statusCode: number }): void {
+    const state = this.requests.get(request as object);
+    if (state !== undefined) state.status = response.statusCode;
+  }
+
+  /** The body ended (trailers) or the request failed. */
+  onFetchEnd(request: UndiciRequest, error: unknown): void {
+    const state = this.requests.get(request as object);
+    if (state === undefined || state.ended) return;
+    if (error !== undefined) state.error = error;
+    requestEnd(this.recorder, Kind.http_client_response, state, error === undefined ? HttpEnd.finished : 0);
+  }
+}
+
+/** A header of undici's request or response: an array [name, value, ...] of strings or Buffers, or "name: value\r\n" text. */
+function headerOf(headers: unknown, name: string): string | undefined {
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const key = headers[i];
+      const text = typeof key === "string" ? key : key instanceof Uint8Array ? Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1") : undefined;
+      if (text !== undefined && text.length === name.length && text.toLowerCase() === name) {
+        const value = headers[i + 1];
+        return typeof value === "string" ? value : value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1") : undefined;
+      }
+    }
+    return undefined;
+  }
+  if (typeof headers === "string") {
+    const lower = headers.toLowerCase();
+    const at = lower.startsWith(`${name}:`) ? 0 : lower.indexOf(`\r\n${name}:`);
+    if (at < 0) return undefined;
+    const start = (at === 0 ? 0 : at + 2) + name.length + 1;
+    const end = headers.indexOf("\r\n", start);
+    return headers.slice(start, end < 0 ? headers.length : end).trim();
+  }
+  return undefined;
+}
+
+/** Keeps name and length of the function it replaces. */
+function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
+  const source = original as { name: string; length: number };
+  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
+  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
+  return replacement;
+}

@@ -1,0 +1,193 @@
+/**
+ * HTTP requests as events, for both runtimes: what a request start, end, connection and
+ * error record hold (zig/layout.zig, kinds 48..63), written through the Recorder. The
+ * runtime-specific parts (src/agent/node/http.ts, src/agent/bun/http.ts) find the requests
+ * (diagnostics channels where the runtime publishes them, patches where it does not) and
+ * call these. Nothing here reads a body, adds a header or keeps a request alive: a
+ * request's state is a small object in a WeakMap keyed by the runtime's own objects.
+ */
+import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpProtocol, Kind } from "./kinds";
+import { REDACTED, SECRET_KEY } from "./preview";
+import type { Recorder } from "./recorder";
+import { currentRequest, newConnectionId, newRequestId } from "./request-context";
+
+/** Longest target/URL recorded (characters); longer ones are cut with "…". */
+const MAX_TARGET_CHARS = 1024;
+/** Longest traceparent recorded (a valid one is 55). */
+const MAX_TRACEPARENT_CHARS = 128;
+
+/**
+ * The request target with the values of secret-looking query keys (the message previews'
+ * rule: password, token, key, session, ...) replaced by "[redacted]". The path is kept as
+ * received (a non-UTF-8 path arrives as latin1 characters and is recorded as such).
+ */
+export function redactTarget(target: string): string {
+  const text = target.length > MAX_TARGET_CHARS ? `${target.slice(0, MAX_TARGET_CHARS - 1)}…` : target;
+  const question = text.indexOf("?");
+  if (question < 0) return text;
+  const hash = text.indexOf("#", question);
+  const end = hash < 0 ? text.length : hash;
+  const query = text.slice(question + 1, end);
+  if (!SECRET_KEY.test(query)) return text;
+  const parts = query.split("&");
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const equals = part.indexOf("=");
+    const key = equals < 0 ? part : part.slice(0, equals);
+    if (SECRET_KEY.test(key) || SECRET_KEY.test(decodeKey(key))) parts[i] = `${key}=${REDACTED}`;
+  }
+  return `${text.slice(0, question + 1)}${parts.join("&")}${text.slice(end)}`;
+}
+
+function decodeKey(key: string): string {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, " "));
+  } catch {
+    return key;
+  }
+}
+
+/** A connection as the recorder knows it: written once (http_connection), then named by id. */
+export interface Connection {
+  id: number;
+  /** Requests seen on it so far (the last one's ordinal). */
+  requests: number;
+}
+
+export interface Addresses {
+  localAddress?: string | undefined;
+  localPort?: number | undefined;
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+}
+
+/** Writes an http_connection record for a new connection and returns it. */
+export function newConnection(recorder: Recorder, addresses: Addresses, tls: boolean, outgoing: boolean): Connection {
+  const id = newConnectionId();
+  const flags = (tls ? HttpConnectionFlag.tls : 0) | (outgoing ? HttpConnectionFlag.outgoing : 0);
+  recorder.event(
+    Kind.http_connection,
+    id,
+    recorder.str(addresses.localAddress),
+    addresses.localPort ?? 0,
+    recorder.str(addresses.remoteAddress),
+    addresses.remotePort ?? 0,
+    flags,
+  );
+  return { id, requests: 0 };
+}
+
+/** A request in flight: what its end record needs. */
+export interface RequestState {
+  id: number;
+  requestBytes: number;
+  responseBytes: number;
+  status: number;
+  ended: boolean;
+  timedOut: boolean;
+  error: unknown;
+}
+
+function state(id: number): RequestState {
+  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined };
+}
+
+export function protocolFlags(major: number | undefined, minor: number | undefined, tls: boolean): number {
+  const protocol = major === 2 ? HttpProtocol.http2 : major === 1 ? (minor === 0 ? HttpProtocol.http1_0 : HttpProtocol.http1_1) : HttpProtocol.unknown;
+  return protocol | (tls ? HTTP_TLS_FLAG : 0);
+}
+
+/** http_server_request (and http_traceparent when the request has one). */
+export function serverRequestStart(recorder: Recorder, method: string | undefined, target: string | undefined, connection: Connection | undefined, flags: number, traceparent: string | undefined): RequestState {
+  const id = newRequestId();
+  let ordinal = 0;
+  if (connection) ordinal = ++connection.requests;
+  recorder.event(Kind.http_server_request, id, recorder.str(method), recorder.str(target === undefined ? undefined : redactTarget(target)), connection?.id ?? 0, ordinal, flags);
+  if (traceparent !== undefined) recorder.event(Kind.http_traceparent, id, recorder.str(traceparent.slice(0, MAX_TRACEPARENT_CHARS), false));
+  return state(id);
+}
+
+/** http_client_request: made in the current request's context (field d), by `api` (HttpClient). */
+export function clientRequestStart(recorder: Recorder, method: string | undefined, url: string | undefined, api: number, traceparent: string | undefined): RequestState {
+  const id = newRequestId();
+  recorder.event(Kind.http_client_request, id, recorder.str(method), recorder.str(url === undefined ? undefined : redactTarget(url)), currentRequest(), api);
+  if (traceparent !== undefined) recorder.event(Kind.http_traceparent, id, recorder.str(traceparent.slice(0, MAX_TRACEPARENT_CHARS), false), 0, 0, 0, 1);
+  return state(id);
+}
+
+/** http_client_connection: the outgoing request's connection and its ordinal on it. */
+export function clientConnection(recorder: Recorder, request: RequestState, connection: Connection): void {
+  recorder.event(Kind.http_client_connection, request.id, connection.id, ++connection.requests);
+}
+
+/** Codes of errors that mean the other side went away (the request was aborted, not failed). */
+const ABORT_CODES = new Set(["ECONNRESET", "ECONNABORTED", "EPIPE", "ABORT_ERR", "UND_ERR_ABORTED"]);
+const TIMEOUT_CODES = new Set(["ERR_HTTP_REQUEST_TIMEOUT", "ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "TimeoutError"]);
+
+/** An error's code, else its name; never runs a getter of the error. */
+export function errorCode(error: unknown): string | undefined {
+  if (error === null || typeof error !== "object") return error === undefined ? undefined : typeof error;
+  const code = ownData(error, "code");
+  if (typeof code === "string") return code;
+  const name = protoData(error, "name");
+  return typeof name === "string" ? name : "Error";
+}
+
+function ownData(object: object, key: string): unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  return descriptor && "value" in descriptor ? descriptor.value : undefined;
+}
+
+/** A data property on the object or its prototypes (no getters run, no Proxy looked into). */
+function protoData(object: object, key: string): unknown {
+  let current: object | null = object;
+  for (let depth = 0; depth < 8 && current !== null; depth++) {
+    const descriptor = Object.getOwnPropertyDescriptor(current, key);
+    if (descriptor) return "value" in descriptor ? descriptor.value : undefined;
+    current = Object.getPrototypeOf(current) as object | null;
+  }
+  return undefined;
+}
+
+/**
+ * Writes the end of a request once: http_error first when an error ended it, then
+ * http_server_response / http_client_response. `reason`: HttpEnd, or 0 to derive it from
+ * the state (an error's code: aborted, timeout or socket error; a timeout seen: timeout;
+ * else aborted).
+ */
+export function requestEnd(recorder: Recorder, kind: number, request: RequestState, reason: number): void {
+  if (request.ended) return;
+  request.ended = true;
+  let end = reason;
+  const error = request.error;
+  if (error !== undefined) {
+    const code = errorCode(error);
+    const message = error !== null && typeof error === "object" ? protoData(error, "message") : undefined;
+    recorder.event(Kind.http_error, request.id, recorder.str(code), recorder.str(typeof message === "string" ? message : undefined, false));
+    if (end === 0) end = code !== undefined && TIMEOUT_CODES.has(code) ? HttpEnd.timeout : code !== undefined && ABORT_CODES.has(code) ? HttpEnd.aborted : HttpEnd.socketError;
+  }
+  if (end === 0) end = request.timedOut ? HttpEnd.timeout : HttpEnd.aborted;
+  recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end);
+}
+
+/** Byte length of a chunk the program writes (string in `encoding`, or any byte view). */
+export function chunkBytes(chunk: unknown, encoding: unknown, byteLength: (text: string, encoding?: string) => number): number {
+  if (chunk === null || chunk === undefined) return 0;
+  if (typeof chunk === "string") return byteLength(chunk, typeof encoding === "string" ? encoding : "utf8");
+  if (ArrayBuffer.isView(chunk)) return chunk.byteLength;
+  if (chunk instanceof ArrayBuffer) return chunk.byteLength;
+  return 0;
+}
+
+/** The value of header `name` (lower case) in a raw header list [name, value, ...], without building a headers object. */
+export function rawHeader(raw: unknown, name: string): string | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i];
+    if (typeof key === "string" && key.length === name.length && key.toLowerCase() === name) {
+      const value = raw[i + 1];
+      return typeof value === "string" ? value : undefined;
+    }
+  }
+  return undefined;
+}
