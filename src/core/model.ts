@@ -363,9 +363,20 @@ const requestEnds = new Set(["http_server_response", "http_client_response"]);
 function linkRequests(events: TraceEvent[]): void {
   const starts = new Map<string, TraceEvent>();
   const connections = new Map<string, TraceEvent>();
+  // A call's request also holds for its return, throw, settle, yield and resume (same call ordinal).
+  const calls = new Map<string, number>();
   for (const event of events) {
     const thread = `${event.pid}/${event.tid}`;
     const f = event.fields;
+    if (event.kind.startsWith("function_") && typeof f.call === "number") {
+      const key = `${thread}/${f.call}`;
+      if (event.kind === "function_call") {
+        if (typeof f.request === "number") calls.set(key, f.request);
+      } else if (f.request === undefined) {
+        const request = calls.get(key);
+        if (request !== undefined) f.request = request;
+      }
+    }
     if (event.kind === "http_connection") {
       connections.set(`${thread}/${f.connection}`, event);
       continue;

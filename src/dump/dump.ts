@@ -8,7 +8,7 @@ import { toChromeTrace } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
 import { computeStats } from "./stats";
-import { formatEventLine } from "./text";
+import { formatEventLine, nestByRequest } from "./text";
 
 export type DumpFormat = "text" | "json" | "chrome" | "stats";
 
@@ -40,7 +40,7 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   switch (options.format) {
     case "text":
       out.add(color.dim(`# ${options.path}: ${trace.header.argv.join(" ")} on ${trace.header.hostName}, started ${trace.header.startTime.toISOString()}\n`));
-      for (const event of events) if (!(await line(`${formatEventLine(event, startNs, all, color)}\n`))) break;
+      for (const { event, depth } of nestByRequest(events)) if (!(await line(`${formatEventLine(event, startNs, all, color, depth)}\n`))) break;
       break;
     case "json":
       for (const event of events) if (!(await line(`${eventToJson(event, startNs)}\n`))) break;

@@ -38,6 +38,9 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
       const begun = event.linkedTo.length ? ` of ${where(event.linkedTo[0]!)}` : " (no start)";
       return `${event.kind === "db_query_end" ? `query ${f.query}` : `wait ${f.wait}`}${begun}${f.failed ? ` failed ${f.errorCode ?? ""}` : ""}`;
     }
+    case "http_server_request":
+    case "http_client_request":
+      return describeRequest(event);
     default:
       return Object.entries(f)
         .filter(([, value]) => value !== null && value !== "")
@@ -46,9 +49,64 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
   }
 }
 
-export function formatEventLine(event: TraceEvent, startNs: bigint, all: TraceEvent[], color: ChalkInstance): string {
-  const kindColor = event.kind.includes("exit") ? color.yellow : event.kind.startsWith("message") ? color.cyan : event.kind.startsWith("db_") ? color.magenta : event.kind === "drop" || event.kind === "agent_error" || event.kind === "recording_stop" ? color.red : color.green;
+/** A request on one line: what it was, how it ended, its sizes, connection and what else is known. */
+function describeRequest(event: TraceEvent): string {
+  const f = event.fields;
+  const server = event.kind === "http_server_request";
+  const what = server ? (f.method === null && f.target === null ? "(unparsed request)" : `${f.method} ${quote(f.target ?? "")}`) : `${f.method} ${quote(f.url ?? "")}`;
+  const parts = [what];
+  if (f.end === undefined) parts.push("→ (no end in the trace)");
+  else parts.push(`→ ${f.status || "-"} ${f.end} in ${(Number(f.durationNs) / 1e6).toFixed(3)}ms, sent ${server ? f.responseBytes : f.requestBytes}B received ${server ? f.requestBytes : f.responseBytes}B`);
+  if (f.route) parts.push(`route ${quote(f.route)}`);
+  if (f.errorCode) parts.push(`error ${f.errorCode}${f.errorMessage ? ` ${quote(f.errorMessage)}` : ""}`);
+  if (f.connection) parts.push(`conn ${f.connection}#${server ? f.ordinal : f.connectionOrdinal}${f.remoteAddress ? ` ${server ? "from" : "to"} ${f.remoteAddress}:${f.remotePort}` : ""}`);
+  if (server && f.protocol !== "HTTP/1.1" && f.protocol !== "unknown") parts.push(String(f.protocol));
+  if (f.tls) parts.push("tls");
+  if (f.traceparent) parts.push(`traceparent ${f.traceparent}`);
+  if (f.api) parts.push(`(${f.api})`);
+  parts.push(`request ${f.requestId}`);
+  return parts.join(" ");
+}
+
+/**
+ * Events in time order, except that what a request caused or says about it (`requestIndex`)
+ * follows its request, one level deeper (a client request made while handling a server
+ * request, and what that client request caused, nest further). An event whose request is
+ * not among `events` (filtered out) stays where it is.
+ */
+export function nestByRequest(events: TraceEvent[]): { event: TraceEvent; depth: number }[] {
+  const present = new Set<number>();
+  for (const event of events) present.add(event.index);
+  const children = new Map<number, TraceEvent[]>();
+  const parentOf = (event: TraceEvent): number | undefined => {
+    const parent = event.fields.requestIndex;
+    return typeof parent === "number" && parent !== event.index && present.has(parent) ? parent : undefined;
+  };
+  for (const event of events) {
+    const parent = parentOf(event);
+    if (parent === undefined) continue;
+    let list = children.get(parent);
+    if (!list) children.set(parent, (list = []));
+    list.push(event);
+  }
+  const out: { event: TraceEvent; depth: number }[] = [];
+  const placed = new Set<number>();
+  const place = (event: TraceEvent, depth: number) => {
+    if (placed.has(event.index)) return;
+    placed.add(event.index);
+    out.push({ event, depth });
+    for (const child of children.get(event.index) ?? []) place(child, depth + 1);
+  };
+  for (const event of events) if (parentOf(event) === undefined) place(event, 0);
+  // Anything left (a cycle cannot happen in a well-formed trace, but never drop an event).
+  for (const event of events) place(event, 0);
+  return out;
+}
+
+export function formatEventLine(event: TraceEvent, startNs: bigint, all: TraceEvent[], color: ChalkInstance, depth = 0): string {
+  const kindColor = event.kind.includes("exit") ? color.yellow : event.kind.startsWith("message") ? color.cyan : event.kind.startsWith("db_") ? color.magenta : event.kind.startsWith("http_") ? color.blue : event.kind === "drop" || event.kind === "agent_error" || event.kind === "recording_stop" ? color.red : color.green;
   const thread = `${event.pid}/${event.tid}`.padEnd(12);
   const index = `#${event.index}`.padStart(6);
-  return `${color.dim(formatTime(event.timestampNs - startNs))} ${color.dim(index)} ${color.bold(thread)} ${kindColor(event.kind.padEnd(16))} ${describe(event, all)}`;
+  const indent = depth > 0 ? "  ".repeat(depth) : "";
+  return `${color.dim(formatTime(event.timestampNs - startNs))} ${color.dim(index)} ${color.bold(thread)} ${indent}${kindColor(event.kind.padEnd(16))} ${describe(event, all)}`;
 }

@@ -121,7 +121,8 @@ export function clientConnection(recorder: Recorder, request: RequestState, conn
 }
 
 /** Codes of errors that mean the other side went away (the request was aborted, not failed). */
-const ABORT_CODES = new Set(["ECONNRESET", "ECONNABORTED", "EPIPE", "ABORT_ERR", "UND_ERR_ABORTED"]);
+// HPE_INVALID_EOF_STATE: the client closed the connection in the middle of its request.
+const ABORT_CODES = new Set(["ECONNRESET", "ECONNABORTED", "EPIPE", "ABORT_ERR", "UND_ERR_ABORTED", "AbortError", "HPE_INVALID_EOF_STATE"]);
 const TIMEOUT_CODES = new Set(["ERR_HTTP_REQUEST_TIMEOUT", "ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "TimeoutError"]);
 
 /** An error's code, else its name; never runs a getter of the error. */

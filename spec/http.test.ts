@@ -1,0 +1,129 @@
+/**
+ * HTTP requests under `scope run`, real servers and clients over 127.0.0.1 in real node
+ * processes: the exact requests of a known sequence (methods, targets, statuses, body
+ * sizes, how each ended, connections and keep-alive ordinals), what each request caused
+ * linked to it across awaits, and the program's output unchanged.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { cleanup, fixtures, ofKind, runTraced, runUntraced } from "./agent-harness";
+import { runCli } from "./harness";
+
+afterAll(cleanup);
+
+const http = join(fixtures, "http");
+
+/** A server request as a row: what a test can state exactly. */
+function serverRows(events: TraceEvent[]) {
+  return ofKind(events, "http_server_request").map((event) => {
+    const f = event.fields;
+    return [f.method, f.target, f.status, f.requestBytes, f.responseBytes, f.end, f.ordinal];
+  });
+}
+
+function clientRows(events: TraceEvent[]) {
+  return ofKind(events, "http_client_request").map((event) => {
+    const f = event.fields;
+    return [f.api, f.method, String(f.url).replace(/:\d+\//, ":PORT/"), f.status, f.requestBytes, f.responseBytes, f.end, f.errorCode ?? null];
+  });
+}
+
+describe("node: HTTP server and clients", () => {
+  test("a known sequence: every request with its method, target, status, sizes, end and keep-alive ordinal; output as untraced", async () => {
+    const argv = ["node", join(http, "sequence.cjs")];
+    const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
+    expect(traced.stderr).toBe("");
+    expect(traced.status).toBe(0);
+    expect(traced.stdout).toBe(untraced.stdout);
+    const { events } = traced;
+    expect(ofKind(events, "agent_error")).toEqual([]);
+    expect(serverRows(events)).toEqual([
+      ["GET", "/a?id=1&password=[redacted]", 200, 0, 5, "finished", 1],
+      ["POST", "/echo", 200, 10, 6, "finished", 2],
+      ["GET", "/missing", 404, 0, 13, "finished", 3],
+      ["GET", "/call", 200, 0, 6, "finished", 1],
+      ["GET", "/inner?token=[redacted]&x=1", 200, 0, 5, "finished", 1],
+      ["GET", "/inner2", 200, 0, 5, "finished", 1],
+      ["HEAD", "/a", 200, 0, 0, "finished", 2],
+      ["GET", "/stream", 200, 0, 21, "finished", 1],
+      ["POST", "/echo", 200, 4, 5, "finished", 2],
+      ["GET", "/p1", 200, 0, 5, "finished", 1],
+      ["GET", "/p2", 200, 0, 5, "finished", 2],
+      ["GET", "/ws", 0, 0, 0, "upgraded", 1],
+      [null, null, 400, 0, 0, "socket_error", 1],
+      ["POST", "/partial", 0, 10, 0, "aborted", 1],
+      [null, null, 400, 0, 0, "socket_error", 1],
+      ["GET", "/hang", 0, 0, 0, "timeout", 1],
+    ]);
+    const servers = ofKind(events, "http_server_request");
+    // Keep-alive: the first three share one connection; pipelined /p1 and /p2 share another.
+    expect(new Set(servers.slice(0, 3).map((event) => event.fields.connection)).size).toBe(1);
+    expect(servers[9]!.fields.connection).toBe(servers[10]!.fields.connection);
+    expect(servers[3]!.fields).toMatchObject({ traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", localAddress: "127.0.0.1", remoteAddress: "127.0.0.1", protocol: "HTTP/1.1", tls: false });
+    expect(servers[3]!.fields.remotePort).toBeGreaterThan(0);
+    expect(servers[12]!.fields).toMatchObject({ errorCode: "HPE_INVALID_METHOD" });
+    expect(servers[14]!.fields).toMatchObject({ errorCode: "HPE_INVALID_URL" });
+    expect(clientRows(events)).toEqual([
+      ["http", "GET", "http://127.0.0.1:PORT/a?id=1&password=[redacted]", 200, 0, 5, "finished", null],
+      ["http", "POST", "http://127.0.0.1:PORT/echo", 200, 10, 6, "finished", null],
+      ["http", "GET", "http://127.0.0.1:PORT/missing", 404, 0, 13, "finished", null],
+      ["fetch", "GET", "http://127.0.0.1:PORT/call", 200, 0, 6, "finished", null],
+      ["fetch", "GET", "http://127.0.0.1:PORT/inner?token=[redacted]&x=1", 200, 0, 5, "finished", null],
+      ["http", "GET", "http://127.0.0.1:PORT/inner2", 200, 0, 5, "finished", null],
+      ["http", "HEAD", "http://127.0.0.1:PORT/a", 200, 0, 0, "finished", null],
+      ["http", "GET", "http://127.0.0.1:PORT/stream", 200, 0, 21, "finished", null],
+      ["http", "POST", "http://127.0.0.1:PORT/echo", 200, 4, 5, "finished", null],
+      ["http", "GET", "http://127.0.0.1:PORT/nothing", 0, 0, 0, "socket_error", "ECONNREFUSED"],
+      ["fetch", "GET", "http://127.0.0.1:PORT/nothing", 0, 0, 0, "socket_error", "ECONNREFUSED"],
+    ]);
+    const clients = ofKind(events, "http_client_request");
+    // The keep-alive client's three requests: one connection, ordinals 1..3.
+    expect(clients.slice(0, 3).map((event) => event.fields.connectionOrdinal)).toEqual([1, 2, 3]);
+    expect(new Set(clients.slice(0, 3).map((event) => event.fields.connection)).size).toBe(1);
+    // Made by /call's handler after awaits: linked to it; the others to no request.
+    const call = servers[3]!;
+    expect(clients.map((event) => (event.fields.request === undefined ? null : event.fields.requestIndex))).toEqual([null, null, null, null, call.index, call.index, null, null, null, null, null]);
+  });
+
+  test("concurrent requests: calls, messages and client requests after awaits are linked to the request that made them", async () => {
+    const traced = await runTraced(["node", join(http, "linked.cjs")], { scopeArgs: ["--functions", "--include", "**/http/linked.cjs"] });
+    expect(traced.status).toBe(0);
+    expect(traced.stdout).toBe("r1 r2 r3\n");
+    const { events } = traced;
+    const byTarget = new Map(ofKind(events, "http_server_request").map((event) => [event.fields.target, event]));
+    for (const n of [1, 2, 3]) {
+      const request = byTarget.get(`/r/${n}`)!;
+      const mine = events.filter((event) => event.fields.requestIndex === request.index);
+      const steps = mine.filter((event) => event.kind === "function_call" && String(event.fields.function).startsWith("step "));
+      expect(steps.map((event) => event.fields.args)).toEqual([`[${n}]`]);
+      expect(mine.filter((event) => event.kind === "message_send").map((event) => event.fields.preview)).toEqual([String(n)]);
+      expect(mine.filter((event) => event.kind === "http_client_request").map((event) => event.fields.url)).toEqual([expect.stringMatching(new RegExp(`/leaf\\?n=${n}$`))]);
+      expect(mine.filter((event) => event.kind === "http_server_response").map((event) => event.fields.status)).toEqual([200]);
+    }
+    // Every step call is linked to some request; nothing outside a request claims one.
+    expect(events.filter((event) => event.kind === "function_call" && String(event.fields.function).startsWith("step ") && event.fields.request === undefined)).toEqual([]);
+  });
+
+  test("--events without http records no request; dump nests a request's events under it", async () => {
+    const quiet = await runTraced(["node", join(http, "linked.cjs")], { scopeArgs: ["--events", "process"] });
+    expect(quiet.stdout).toBe("r1 r2 r3\n");
+    expect(quiet.events.filter((event) => event.kind.startsWith("http_"))).toEqual([]);
+    const traced = await runTraced(["node", join(http, "linked.cjs")]);
+    const dump = await runCli(["dump", traced.out]);
+    expect(dump.exitCode).toBe(0);
+    const lines = dump.stdout.split("\n");
+    const at = lines.findIndex((line) => / http_server_request +GET "\/r\/2"/.test(line));
+    expect(at).toBeGreaterThan(0);
+    // Its own client request, one level deeper, and that request's end two levels deeper.
+    const column = lines[at]!.indexOf("http_server_request");
+    const nested = lines.slice(at + 1, at + 12);
+    const client = nested.find((line) => /http_client_request +GET "http:\/\/127\.0\.0\.1:\d+\/leaf\?n=2"/.test(line));
+    expect(client?.indexOf("http_client_request")).toBe(column + 2);
+    expect(nested.some((line) => line.indexOf("http_client_response") === column + 4)).toBe(true);
+    const chrome = await runCli(["dump", "--chrome", traced.out]);
+    const slices = (JSON.parse(chrome.stdout) as { traceEvents: { cat?: string; name: string; dur?: number }[] }).traceEvents.filter((event) => event.cat === "http");
+    expect(slices.length).toBe(ofKind(traced.events, "http_server_request").length + ofKind(traced.events, "http_client_request").length);
+    expect(slices.find((slice) => slice.name === "GET /r/2 200")!.dur).toBeGreaterThan(0);
+  });
+});
