@@ -142,7 +142,8 @@ pub const EventKind = enum(u16) {
     /// (1-based). flags = HttpProtocol (bits 0..3) | 16 when over TLS.
     http_server_request = 48,
     /// A server request ended. a = request id, b = status code (0: no response started),
-    /// c = request body bytes, d = response body bytes, e = HttpEnd.
+    /// c = request body bytes, d = response body bytes, e = HttpEnd. flags bit 0: the
+    /// request body's size is not known (c = 0); bit 1: the response body's (d = 0).
     http_server_response = 49,
     /// The program started an outgoing request. a = request id, b = str method, c = str URL
     /// (origin, path and query, redacted as above), d = request id of the request the
@@ -150,7 +151,7 @@ pub const EventKind = enum(u16) {
     /// A redirect or retry the client follows itself is a request of its own.
     http_client_request = 50,
     /// An outgoing request ended. a = request id, b = status code (0: no response),
-    /// c = request body bytes, d = response body bytes, e = HttpEnd.
+    /// c = request body bytes, d = response body bytes, e = HttpEnd; flags as http_server_response.
     http_client_response = 51,
     /// A connection, written once, before the first request that names it. a = connection
     /// id (per (pid, tid), from 1), b = str local address, c = local port, d = str remote

@@ -114,6 +114,9 @@ export const HTTP_TLS_FLAG = 16;
 /** http_server_response / http_client_response field e: how the request ended. */
 export const HttpEnd = { finished: 1, aborted: 2, socketError: 3, timeout: 4, upgraded: 5 } as const;
 
+/** http_server_response / http_client_response flags: a body size the runtime does not expose (the size field is 0). */
+export const HttpEndFlag = { requestSizeUnknown: 1, responseSizeUnknown: 2 } as const;
+
 /** http_client_request field e: the API the program used. */
 export const HttpClient = { http: 1, https: 2, fetch: 3, http2: 4 } as const;
 

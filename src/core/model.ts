@@ -230,12 +230,13 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   db_pool_wait_end: (r, str) => ({ wait: unsigned(r.a), failed: (r.flags & 1) !== 0, errorCode: str(r.c), errorMessage: str(r.d) }),
 };
 
+/** Body sizes a runtime does not expose (flags) are null. */
 function httpEndFields(r: RawEvent): Record<string, FieldValue> {
   return {
     requestId: unsigned(r.a),
     status: unsigned(r.b),
-    requestBytes: unsigned(r.c),
-    responseBytes: unsigned(r.d),
+    requestBytes: (r.flags & 1) !== 0 ? null : unsigned(r.c),
+    responseBytes: (r.flags & 2) !== 0 ? null : unsigned(r.d),
     end: HttpEndName[unsigned(r.e)] ?? String(unsigned(r.e)),
   };
 }
@@ -391,8 +392,8 @@ function linkRequests(events: TraceEvent[]): void {
       const into = own.fields;
       if (requestEnds.has(event.kind)) {
         into.status = f.status ?? 0;
-        into.requestBytes = f.requestBytes ?? 0;
-        into.responseBytes = f.responseBytes ?? 0;
+        into.requestBytes = f.requestBytes === undefined ? 0 : f.requestBytes;
+        into.responseBytes = f.responseBytes === undefined ? 0 : f.responseBytes;
         into.end = f.end ?? null;
         into.durationNs = Number(event.timestampNs - own.timestampNs);
         into.endIndex = event.index;

@@ -49,6 +49,9 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
   }
 }
 
+/** A body size; null: the runtime does not expose it. */
+const size = (bytes: FieldValue | undefined) => (bytes === null || bytes === undefined ? "?B" : `${bytes}B`);
+
 /** A request on one line: what it was, how it ended, its sizes, connection and what else is known. */
 function describeRequest(event: TraceEvent): string {
   const f = event.fields;
@@ -56,7 +59,7 @@ function describeRequest(event: TraceEvent): string {
   const what = server ? (f.method === null && f.target === null ? "(unparsed request)" : `${f.method} ${quote(f.target ?? "")}`) : `${f.method} ${quote(f.url ?? "")}`;
   const parts = [what];
   if (f.end === undefined) parts.push("→ (no end in the trace)");
-  else parts.push(`→ ${f.status || "-"} ${f.end} in ${(Number(f.durationNs) / 1e6).toFixed(3)}ms, sent ${server ? f.responseBytes : f.requestBytes}B received ${server ? f.requestBytes : f.responseBytes}B`);
+  else parts.push(`→ ${f.status || "-"} ${f.end} in ${(Number(f.durationNs) / 1e6).toFixed(3)}ms, sent ${size(server ? f.responseBytes : f.requestBytes)} received ${size(server ? f.requestBytes : f.responseBytes)}`);
   if (f.route) parts.push(`route ${quote(f.route)}`);
   if (f.errorCode) parts.push(`error ${f.errorCode}${f.errorMessage ? ` ${quote(f.errorMessage)}` : ""}`);
   if (f.connection) parts.push(`conn ${f.connection}#${server ? f.ordinal : f.connectionOrdinal}${f.remoteAddress ? ` ${server ? "from" : "to"} ${f.remoteAddress}:${f.remotePort}` : ""}`);

@@ -17,6 +17,7 @@ import { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
 import { disabledByFile } from "../shared/disable";
 import { parseGroups } from "../shared/sink";
+import { hookBunHttp } from "./http";
 import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
 import { startBunDatabaseTracing } from "./db";
@@ -138,6 +139,8 @@ function start(
   // (Bun's ChildProcess is Node's shape: prototype.spawn, emit, send).
   const tracer = makeTracer(recorder, main ? 0 : require("node:worker_threads").threadId);
   if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookChildProcesses(tracer));
+  // Bun.serve and fetch wrapped now (globals, nothing loaded); node:http when the program reaches it.
+  if (recorder.groups.http) recorder.safe(() => hookBunHttp(tracer));
   if (recorder.groups.thread || recorder.groups.message) recorder.safe(() => messages.hookListenerMethods(EventTarget.prototype));
   if (recorder.groups.message) {
     recorder.safe(() => hookBunOwnIpc(tracer));

@@ -39,7 +39,7 @@ import {
   type RequestState,
 } from "../shared/http";
 import type { Recorder } from "../shared/recorder";
-import { enterRequest } from "../shared/request-context";
+import { enterRequest, runInRequest } from "../shared/request-context";
 import { wrapEmit, type Tracer } from "./hooks";
 
 type Channels = typeof import("node:diagnostics_channel");
@@ -121,8 +121,15 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
     }
     return Reflect.apply(push, this, arguments) as boolean;
   });
-  const outgoing = http.OutgoingMessage.prototype as unknown as Record<"write" | "end", (this: OutgoingLike, ...args: unknown[]) => unknown>;
-  for (const name of ["write", "end"] as const) {
+  // Bun's ServerResponse has write and end of its own; Node's inherits OutgoingMessage's.
+  const targets = [http.OutgoingMessage.prototype, http.ServerResponse.prototype, http.ClientRequest.prototype] as unknown as Record<"write" | "end", (this: OutgoingLike, ...args: unknown[]) => unknown>[];
+  for (const [index, target] of targets.entries()) {
+    for (const name of ["write", "end"] as const) {
+      if (index > 0 && !Object.prototype.hasOwnProperty.call(target, name)) continue;
+      patchWrite(target, name);
+    }
+  }
+  function patchWrite(outgoing: Record<"write" | "end", (this: OutgoingLike, ...args: unknown[]) => unknown>, name: "write" | "end"): void {
     const original = outgoing[name];
     outgoing[name] = renamed(original, function (this: OutgoingLike, chunk: unknown, encoding: unknown) {
       // Not counted: no chunk, a chunk Node refuses (it throws), a message already ended or
@@ -162,8 +169,10 @@ function clientErrorStatus(code: string | undefined): number {
   return 400;
 }
 
-class ServerHooks {
+export class ServerHooks {
   private readonly recorder: Recorder;
+  /** Bun: no response.finish channel; a response's 'finish' emit ends it. */
+  finishFromEmit = false;
   private readonly sockets = new WeakMap<object, ServerSocket>();
   private readonly responses = new WeakMap<object, ServerRequest>();
   private http: typeof Http | undefined;
@@ -180,7 +189,7 @@ class ServerHooks {
     if (server) this.patchServer(server);
   }
 
-  private ensure(): typeof Http {
+  ensure(): typeof Http {
     if (this.http === undefined) {
       this.http = require("node:http") as typeof Http;
       patchBodies(this.recorder, this.http);
@@ -207,11 +216,12 @@ class ServerHooks {
   private patchResponses(http: typeof Http): void {
     const hooks = this;
     wrapEmit(http.ServerResponse.prototype as never, this.tracer, function (this: object, event) {
-      if (event !== "close" && event !== "timeout") return;
+      if (event !== "close" && event !== "timeout" && event !== "finish") return;
       const request = hooks.responses.get(this);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
-      else hooks.end(this as Http.ServerResponse, request, 0);
+      else if (event === "close") hooks.end(this as Http.ServerResponse, request, 0);
+      else if (hooks.finishFromEmit) hooks.end(this as Http.ServerResponse, request, HttpEnd.finished);
     });
   }
 
@@ -225,11 +235,15 @@ class ServerHooks {
     return known;
   }
 
-  onRequest(request: Http.IncomingMessage, response: Http.ServerResponse, socket: Net.Socket): void {
-    if (!this.recorder.groups.http) return;
-    const http = this.ensure();
-    this.patchServer((socket as { server?: object }).server ?? {});
-    void http;
+  /**
+   * `enter`: make the request the async context of the rest of the running call (Node's
+   * channel runs inside the call that emits 'request'); Bun's emit wrapper runs the
+   * listeners inside it instead.
+   */
+  onRequest(request: Http.IncomingMessage, response: Http.ServerResponse, socket: Net.Socket, enter = true): RequestState | undefined {
+    if (!this.recorder.groups.http) return undefined;
+    this.ensure();
+    if (enter) this.patchServer((socket as { server?: object }).server ?? {});
     const known = this.connectionOf(socket);
     const tls = (socket as { encrypted?: boolean }).encrypted === true;
     const state = serverRequestStart(
@@ -248,7 +262,39 @@ class ServerHooks {
     outgoingBytes.set(response, state);
     outgoingIsResponse.add(response);
     // The program's handler runs right after this, in the same call: it and all it starts belong to the request.
-    enterRequest(state.id);
+    if (enter) enterRequest(state.id);
+    return state;
+  }
+
+  /**
+   * Bun's node:http publishes nothing: its Server's emit is wrapped. 'request' records the
+   * start and runs the program's listeners with the request as their async context; parse
+   * errors and upgrades as in Node.
+   */
+  hookBunServer(http: typeof Http): void {
+    this.finishFromEmit = true;
+    this.ensure();
+    const proto = http.Server.prototype as unknown as { emit: (this: object, ...args: unknown[]) => boolean };
+    if (this.patchedServers.has(proto)) return;
+    this.patchedServers.add(proto);
+    const original = proto.emit;
+    const hooks = this;
+    const recorder = this.recorder;
+    const emit = renamed(original, function (this: object, event: unknown, first: unknown, second: unknown) {
+      let state: RequestState | undefined;
+      try {
+        if (event === "request") {
+          const request = first as Http.IncomingMessage;
+          state = hooks.onRequest(request, second as Http.ServerResponse, request.socket as Net.Socket, false);
+        } else if (event === "clientError") hooks.onClientError(this, first, second as Net.Socket);
+        else if (event === "upgrade" || event === "connect") hooks.onUpgrade(first as Http.IncomingMessage, second as Net.Socket);
+      } catch (error) {
+        recorder.fail(error);
+      }
+      if (state === undefined) return Reflect.apply(original, this, arguments) as boolean;
+      return runInRequest(state.id, original as never, this, arguments) as boolean;
+    });
+    Object.defineProperty(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
   }
 
   onFinish(response: Http.ServerResponse): void {
@@ -267,7 +313,7 @@ class ServerHooks {
    * listens) is recorded as a request of its own with what is known (no method, no target)
    * and its error; a socket error during a request is that request's error.
    */
-  private onClientError(server: object, error: unknown, socket: Net.Socket | undefined): void {
+  onClientError(server: object, error: unknown, socket: Net.Socket | undefined): void {
     if (!this.recorder.groups.http || socket === undefined || socket === null) return;
     const known = this.connectionOf(socket);
     const current = known.current;
@@ -286,7 +332,7 @@ class ServerHooks {
   }
 
   /** An upgrade or CONNECT handed to the program: a request that ends there (upgraded). */
-  private onUpgrade(request: Http.IncomingMessage, socket: Net.Socket): void {
+  onUpgrade(request: Http.IncomingMessage, socket: Net.Socket): void {
     if (!this.recorder.groups.http || request === undefined || socket === undefined) return;
     const known = this.connectionOf(socket);
     const tls = (socket as { encrypted?: boolean }).encrypted === true;
@@ -328,8 +374,10 @@ interface UndiciRequest {
   body?: unknown;
 }
 
-class ClientHooks {
+export class ClientHooks {
   private readonly recorder: Recorder;
+  /** Bun: nothing published; a request starts at its end() call and its response is its 'response' emit. */
+  bun = false;
   private readonly requests = new WeakMap<object, ClientState>();
   private readonly sockets = new WeakMap<object, Connection>();
   private readonly undiciPatched = new WeakSet<object>();
@@ -345,7 +393,24 @@ class ClientHooks {
     const http = require("node:http") as typeof Http;
     patchBodies(this.recorder, http);
     const hooks = this;
+    if (this.bun) {
+      // Bun's ClientRequest inherits OutgoingMessage's end: an own one records the start (in
+      // the program's context, before the end chunk is counted), once per request.
+      const proto = http.ClientRequest.prototype as unknown as { end: (this: object, ...args: unknown[]) => unknown };
+      const end = proto.end;
+      const recorder = this.recorder;
+      Object.defineProperty(proto, "end", {
+        configurable: true,
+        writable: true,
+        enumerable: false,
+        value: renamed(end, function (this: object) {
+          if (!hooks.requests.has(this)) recorder.safe(() => void hooks.onRequest(this as Http.ClientRequest));
+          return Reflect.apply(end, this, arguments);
+        }),
+      });
+    }
     wrapEmit(http.ClientRequest.prototype as never, this.tracer, function (this: object, event, first) {
+      if (event === "response" && hooks.bun) return void hooks.onResponse(this as Http.ClientRequest, first as Http.IncomingMessage);
       if (event !== "error" && event !== "close" && event !== "timeout" && event !== "abort") return;
       // An error before the program ended the request (never published): recorded now.
       const request = hooks.requests.get(this) ?? (event === "error" ? hooks.onRequest(this as Http.ClientRequest) : undefined);

@@ -154,9 +154,9 @@ function protoData(object: object, key: string): unknown {
  * Writes the end of a request once: http_error first when an error ended it, then
  * http_server_response / http_client_response. `reason`: HttpEnd, or 0 to derive it from
  * the state (an error's code: aborted, timeout or socket error; a timeout seen: timeout;
- * else aborted).
+ * else aborted). `flags`: HttpEndFlag (a body size not known).
  */
-export function requestEnd(recorder: Recorder, kind: number, request: RequestState, reason: number): void {
+export function requestEnd(recorder: Recorder, kind: number, request: RequestState, reason: number, flags = 0): void {
   if (request.ended) return;
   request.ended = true;
   let end = reason;
@@ -165,10 +165,12 @@ export function requestEnd(recorder: Recorder, kind: number, request: RequestSta
     const code = errorCode(error);
     const message = error !== null && typeof error === "object" ? protoData(error, "message") : undefined;
     recorder.event(Kind.http_error, request.id, recorder.str(code), recorder.str(typeof message === "string" ? message : undefined, false));
-    if (end === 0) end = code !== undefined && TIMEOUT_CODES.has(code) ? HttpEnd.timeout : code !== undefined && ABORT_CODES.has(code) ? HttpEnd.aborted : HttpEnd.socketError;
+    // Bun's parser errors carry no code, only Node's message ("Parse Error: Invalid EOF state").
+    const aborted = (code !== undefined && ABORT_CODES.has(code)) || (typeof message === "string" && message.endsWith("Invalid EOF state"));
+    if (end === 0) end = code !== undefined && TIMEOUT_CODES.has(code) ? HttpEnd.timeout : aborted ? HttpEnd.aborted : HttpEnd.socketError;
   }
   if (end === 0) end = request.timedOut ? HttpEnd.timeout : HttpEnd.aborted;
-  recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end);
+  recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end, flags);
 }
 
 /** Byte length of a chunk the program writes (string in `encoding`, or any byte view). */

@@ -1,0 +1,316 @@
+/**
+ * HTTP in Bun. Bun publishes no diagnostics channel for node:http, fetch or Bun.serve
+ * (oven-sh/bun#29586), so everything here is a patch, installed when the program reaches
+ * what it patches:
+ * - `Bun.serve` (a global: wrapped at start, nothing loaded): each `fetch` handler (and each
+ *   function of `routes`) is wrapped: the request starts when the handler is called, runs
+ *   with the request as its async context, and ends when its Response is ready (status).
+ *   Bun sends the body afterwards, natively: its size is the Response's Content-Length
+ *   when set, else unknown (flags), and a body that fails while streaming is not seen. A
+ *   client that disconnects first ends it as aborted (the Request's signal).
+ * - Bun's node:http server is built on Bun.serve (its `onNodeHTTPRequest`): that Bun.serve
+ *   call installs the node:http hooks of src/agent/node/http.ts on Bun's classes (Server
+ *   emit, ServerResponse emit/write/end, IncomingMessage push), so such requests are
+ *   recorded as in Node (sizes, ends, keep-alive ordinals), once, not twice.
+ * - Bun's node:http client: those hooks plus ClientRequest end, installed when the program
+ *   requires node:http/https (Module.prototype.require, process.getBuiltinModule) or
+ *   starts a node:http server. Loading node:http in Bun costs ~150 ms here, so the agent
+ *   never loads it itself: a program that only `import`s node:http as an ES module and
+ *   never serves with it is not seen (Bun's import of a builtin passes no hook).
+ * - `fetch` (global, wrapped at start): starts at the call, ends when the response head
+ *   arrives (Bun reads the body natively); its size from Content-Length, else unknown.
+ *   Redirects Bun follows itself are inside that one request; no connection is known.
+ */
+import type * as Http from "node:http";
+import { HttpClient, HttpEnd, HttpEndFlag, Kind } from "../shared/kinds";
+import { clientRequestStart, newConnection, protocolFlags, requestEnd, serverRequestStart, type Connection, type RequestState } from "../shared/http";
+import type { Recorder } from "../shared/recorder";
+import { runInRequest } from "../shared/request-context";
+import type { Tracer } from "../node/hooks";
+import { ClientHooks, ServerHooks } from "../node/http";
+
+const { requestSizeUnknown: REQUEST_SIZE_UNKNOWN, responseSizeUnknown: RESPONSE_SIZE_UNKNOWN } = HttpEndFlag;
+
+export function hookBunHttp(tracer: Tracer): void {
+  const { recorder } = tracer;
+  const server = new ServerHooks(tracer);
+  const client = new ClientHooks(tracer);
+  client.bun = true;
+  let nodeHttp = false;
+  const hookNodeHttp = () => {
+    if (nodeHttp) return;
+    nodeHttp = true;
+    const http = require("node:http") as typeof Http;
+    server.hookBunServer(http);
+    client.ensure();
+  };
+  recorder.safe(() => hookServe(tracer, hookNodeHttp));
+  recorder.safe(() => hookFetch(recorder));
+  recorder.safe(() => hookRequire(recorder, hookNodeHttp));
+}
+
+const httpIds = new Set(["http", "node:http", "https", "node:https"]);
+
+/** node:http/https reached through CommonJS require or process.getBuiltinModule: hooked right after it loads. */
+function hookRequire(recorder: Recorder, hookNodeHttp: () => void): void {
+  const Module = require("node:module") as { prototype: { require: (this: unknown, id: string) => unknown } };
+  const original = Module.prototype.require;
+  let done = false;
+  Module.prototype.require = renamed(original, function (this: unknown, id: string) {
+    const exports = Reflect.apply(original, this, arguments);
+    if (!done && httpIds.has(id)) {
+      done = true;
+      recorder.safe(hookNodeHttp);
+    }
+    return exports;
+  });
+  const host = process as unknown as { getBuiltinModule?: (id: string) => unknown };
+  const get = host.getBuiltinModule;
+  if (typeof get === "function") {
+    host.getBuiltinModule = renamed(get, function (this: unknown, id: string) {
+      const exports = Reflect.apply(get, this, arguments);
+      if (!done && httpIds.has(id)) {
+        done = true;
+        recorder.safe(hookNodeHttp);
+      }
+      return exports;
+    });
+  }
+}
+
+interface ServeOptions {
+  fetch?: unknown;
+  routes?: unknown;
+  onNodeHTTPRequest?: unknown;
+  hostname?: unknown;
+  port?: unknown;
+  tls?: unknown;
+}
+
+interface BunServer {
+  requestIP?: (request: Request) => { address: string; port: number } | null;
+  hostname?: string;
+  port?: number;
+}
+
+function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
+  const { recorder } = tracer;
+  const bun = Bun as unknown as { serve: (this: unknown, options: ServeOptions, ...rest: unknown[]) => unknown };
+  const original = bun.serve;
+  const connections = new RemoteConnections(recorder);
+  bun.serve = renamed(original, function (this: unknown, options: ServeOptions) {
+    if (options === null || typeof options !== "object") return Reflect.apply(original, this, arguments);
+    // node:http's own server: recorded by the node:http hooks (installed now, before its first request).
+    if (typeof options.onNodeHTTPRequest === "function") {
+      recorder.safe(hookNodeHttp);
+      return Reflect.apply(original, this, arguments);
+    }
+    if (!recorder.groups.http) return Reflect.apply(original, this, arguments);
+    const tls = options.tls !== undefined && options.tls !== null && options.tls !== false;
+    const wrapped: ServeOptions = { ...options };
+    if (typeof options.fetch === "function") wrapped.fetch = serveHandler(recorder, options.fetch as Handler, connections, tls);
+    if (options.routes !== null && typeof options.routes === "object") wrapped.routes = wrapRoutes(recorder, options.routes as Record<string, unknown>, connections, tls);
+    const args = Array.prototype.slice.call(arguments);
+    args[0] = wrapped;
+    return Reflect.apply(original, this, args);
+  });
+}
+
+type Handler = (this: unknown, request: Request, server: BunServer) => unknown;
+
+/** A route's value: a handler, an object of handlers by method, or a static Response (not a request the program handles). */
+function wrapRoutes(recorder: Recorder, routes: Record<string, unknown>, connections: RemoteConnections, tls: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(routes)) {
+    const value = routes[key];
+    if (typeof value === "function") out[key] = serveHandler(recorder, value as Handler, connections, tls);
+    else if (value !== null && typeof value === "object" && !(value instanceof Response) && Object.getPrototypeOf(value) === Object.prototype) {
+      const methods: Record<string, unknown> = {};
+      for (const method of Object.keys(value)) {
+        const handler = (value as Record<string, unknown>)[method];
+        methods[method] = typeof handler === "function" ? serveHandler(recorder, handler as Handler, connections, tls) : handler;
+      }
+      out[key] = methods;
+    } else out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Bun.serve has no socket object: a connection is told by the client's address and port
+ * (a keep-alive connection keeps its port). Bounded: past 4096 remembered, it starts over.
+ */
+class RemoteConnections {
+  private readonly known = new Map<string, Connection>();
+  constructor(private readonly recorder: Recorder) {}
+
+  of(server: BunServer, request: Request, tls: boolean): Connection | undefined {
+    const remote = typeof server?.requestIP === "function" ? server.requestIP(request) : null;
+    if (!remote) return undefined;
+    const key = `${remote.address}:${remote.port}`;
+    let connection = this.known.get(key);
+    if (connection === undefined) {
+      if (this.known.size >= 4096) this.known.clear();
+      connection = newConnection(this.recorder, { localAddress: server.hostname, localPort: server.port, remoteAddress: remote.address, remotePort: remote.port }, tls, false);
+      this.known.set(key, connection);
+    }
+    return connection;
+  }
+}
+
+function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteConnections, tls: boolean): Handler {
+  return renamed(handler, function (this: unknown, request: Request, server: BunServer) {
+    let state: RequestState | undefined;
+    try {
+      const url = request.url;
+      const slash = url.indexOf("/", url.indexOf("//") + 2);
+      const target = slash < 0 ? "/" : url.slice(slash);
+      state = serverRequestStart(recorder, request.method, target, connections.of(server, request, tls), protocolFlags(1, 1, tls), request.headers.get("traceparent") ?? undefined);
+      const length = request.headers.get("content-length");
+      if (length !== null && /^\d+$/.test(length)) state.requestBytes = Number(length);
+      else if (request.body !== null) unknownSizes.set(state, REQUEST_SIZE_UNKNOWN);
+      const current = state;
+      request.signal.addEventListener("abort", () => recorder.safe(() => serveEnd(recorder, current, undefined, HttpEnd.aborted)), { once: true });
+    } catch (error) {
+      recorder.fail(error);
+    }
+    if (state === undefined) return Reflect.apply(handler, this, arguments);
+    const current = state;
+    let result: unknown;
+    try {
+      result = runInRequest(state.id, handler as never, this, arguments);
+    } catch (error) {
+      current.error = error;
+      serveEnd(recorder, current, undefined, HttpEnd.socketError);
+      throw error;
+    }
+    if (result instanceof Response) serveEnd(recorder, current, result, HttpEnd.finished);
+    else if (result !== null && typeof result === "object" && typeof (result as Promise<unknown>).then === "function") {
+      // A reaction on the program's promise: its value and its handling are unchanged (Bun awaits it too).
+      Promise.prototype.then.call(
+        result,
+        (response: unknown) => recorder.safe(() => serveEnd(recorder, current, response, HttpEnd.finished)),
+        (error: unknown) =>
+          recorder.safe(() => {
+            current.error = error;
+            serveEnd(recorder, current, undefined, HttpEnd.socketError);
+          }),
+      );
+    }
+    return result;
+  });
+}
+
+const unknownSizes = new WeakMap<RequestState, number>();
+
+function serveEnd(recorder: Recorder, state: RequestState, response: unknown, reason: number): void {
+  if (state.ended) return;
+  let flags = unknownSizes.get(state) ?? 0;
+  if (response instanceof Response) {
+    state.status = response.status;
+    const length = response.headers.get("content-length");
+    if (length !== null && /^\d+$/.test(length)) state.responseBytes = Number(length);
+    else if (response.body !== null) flags |= RESPONSE_SIZE_UNKNOWN;
+  }
+  unknownSizes.set(state, flags);
+  endWithFlags(recorder, Kind.http_server_response, state, reason, flags);
+}
+
+function endWithFlags(recorder: Recorder, kind: number, state: RequestState, reason: number, flags: number): void {
+  requestEnd(recorder, kind, state, reason, flags);
+}
+
+function hookFetch(recorder: Recorder): void {
+  const host = globalThis as unknown as { fetch: (this: unknown, input: unknown, init?: unknown) => Promise<Response> };
+  const original = host.fetch;
+  const fetch = renamed(original, function (this: unknown, input: unknown, init?: unknown) {
+    let state: RequestState | undefined;
+    try {
+      if (recorder.groups.http) state = fetchStart(recorder, input, init);
+    } catch (error) {
+      recorder.fail(error);
+    }
+    const result = Reflect.apply(original, this, arguments) as Promise<Response>;
+    if (state !== undefined && result !== null && typeof result === "object" && typeof result.then === "function") {
+      const current = state;
+      Promise.prototype.then.call(
+        result,
+        (response: unknown) =>
+          recorder.safe(() => {
+            let flags = unknownSizes.get(current) ?? 0;
+            if (response instanceof Response) {
+              current.status = response.status;
+              const length = response.headers.get("content-length");
+              if (length !== null && /^\d+$/.test(length)) current.responseBytes = Number(length);
+              else if (response.body !== null) flags |= RESPONSE_SIZE_UNKNOWN;
+            }
+            endWithFlags(recorder, Kind.http_client_response, current, HttpEnd.finished, flags);
+          }),
+        (error: unknown) =>
+          recorder.safe(() => {
+            current.error = error;
+            endWithFlags(recorder, Kind.http_client_response, current, 0, unknownSizes.get(current) ?? 0);
+          }),
+      );
+    }
+    return result;
+  });
+  // fetch.preconnect and other own properties stay reachable.
+  for (const key of Reflect.ownKeys(original)) {
+    if (key === "name" || key === "length" || key === "prototype") continue;
+    const descriptor = Object.getOwnPropertyDescriptor(original, key);
+    if (descriptor) Object.defineProperty(fetch, key, descriptor);
+  }
+  host.fetch = fetch;
+}
+
+function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestState {
+  let url: string | undefined;
+  let method: string | undefined;
+  let headers: unknown;
+  let body: unknown;
+  if (typeof input === "string") url = input;
+  else if (input instanceof URL) url = input.href;
+  else if (input instanceof Request) {
+    url = input.url;
+    method = input.method;
+    headers = input.headers;
+    body = input.body;
+  } else url = String(input);
+  if (init !== null && typeof init === "object") {
+    const options = init as { method?: unknown; headers?: unknown; body?: unknown };
+    if (typeof options.method === "string") method = options.method.toUpperCase();
+    if (options.headers !== undefined) headers = options.headers;
+    if (options.body !== undefined) body = options.body;
+  }
+  const state = clientRequestStart(recorder, method ?? "GET", url, HttpClient.fetch, headerValue(headers, "traceparent"));
+  if (typeof body === "string") state.requestBytes = Buffer.byteLength(body);
+  else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) state.requestBytes = (body as ArrayBufferView).byteLength;
+  else if (body !== undefined && body !== null) unknownSizes.set(state, REQUEST_SIZE_UNKNOWN);
+  return state;
+}
+
+/** A header from fetch's `headers` option: Headers, an array of pairs, or a plain object (own data properties only). */
+function headerValue(headers: unknown, name: string): string | undefined {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  if (Array.isArray(headers)) {
+    for (const pair of headers) if (Array.isArray(pair) && typeof pair[0] === "string" && pair[0].toLowerCase() === name && typeof pair[1] === "string") return pair[1];
+    return undefined;
+  }
+  if (headers !== null && typeof headers === "object") {
+    for (const key of Object.keys(headers)) {
+      if (key.toLowerCase() !== name) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(headers, key);
+      return descriptor && typeof descriptor.value === "string" ? descriptor.value : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Keeps name and length of the function it replaces. */
+function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
+  const source = original as { name: string; length: number };
+  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
+  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
+  return replacement;
+}
