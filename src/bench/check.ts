@@ -23,6 +23,12 @@ export interface Expectation {
   functions?: Record<string, number>;
   /** At least this many function_table records (instrumented functions registered). */
   minFunctionTables?: number;
+  /**
+   * HTTP: server requests handled (each must be in the trace with its end), of which
+   * `finished` ended with a complete response of status 200; with `functions`, every call of
+   * the functions in `linked` must name a request that is in the trace.
+   */
+  http?: { serverRequests: number; finished: number; linked?: string[] };
 }
 
 export interface TraceCheck {
@@ -95,6 +101,7 @@ export function checkTrace(path: string, expect: Expectation, summary: RunSummar
     problems.push(`function_table: ${counts.function_table ?? 0} in the trace, expected at least ${expect.minFunctionTables}`);
   }
   if (expect.functions) problems.push(...checkFunctions(events, expect.functions, lost));
+  if (expect.http) problems.push(...checkRequests(events, expect.http, expect.functions !== undefined, lost));
   let unlinked = 0;
   let unanswered = 0;
   for (const event of events) {
@@ -141,5 +148,28 @@ function checkFunctions(events: ReturnType<typeof interpret>, expected: Record<s
   }
   const unresolved = Object.keys(calls).filter((name) => name.startsWith("<function "));
   if (lost === 0 && unresolved.length > 0) problems.push(`${unresolved.length} function ids without a function_table record`);
+  return problems;
+}
+
+/**
+ * Every request the service handled is in the trace with its end; the completed ones
+ * ended "finished" with status 200; traced calls of the handler's functions are each
+ * linked to a request of the trace (the request context held across the handler).
+ */
+function checkRequests(events: ReturnType<typeof interpret>, expected: NonNullable<Expectation["http"]>, functions: boolean, lost: number): string[] {
+  const problems: string[] = [];
+  const starts = events.filter((event) => event.kind === "http_server_request");
+  const fits = (found: number, wanted: number) => (lost === 0 ? found === wanted : found <= wanted && found + lost >= wanted);
+  if (!fits(starts.length, expected.serverRequests)) problems.push(`http_server_request: ${starts.length} in the trace, expected ${expected.serverRequests}`);
+  const unended = starts.filter((event) => event.fields.end === undefined).length;
+  if (lost === 0 && unended > 0) problems.push(`${unended} server requests without their end`);
+  const finished = starts.filter((event) => event.fields.end === "finished" && event.fields.status === 200).length;
+  if (!fits(finished, expected.finished) && finished !== expected.serverRequests) problems.push(`${finished} server requests finished with 200, expected ${expected.finished}`);
+  if (functions && expected.linked) {
+    const names = new Set(expected.linked);
+    const calls = events.filter((event) => event.kind === "function_call" && names.has(String(event.fields.function).replace(/ \(.*\)$/, "")));
+    const unlinked = calls.filter((event) => typeof event.fields.requestIndex !== "number").length;
+    if (lost === 0 && unlinked > 0) problems.push(`${unlinked} of ${calls.length} calls of ${expected.linked.join(", ")} not linked to a request`);
+  }
   return problems;
 }

@@ -3,7 +3,8 @@
 // once listening; `GET /shutdown` closes it, and it writes its result and exits.
 // The same service is the `http` workload (runtime events only) and `http-functions`
 // (this file's functions instrumented at the calls level: handle, lookup and render
-// once per request, so the trace must hold that many calls of each).
+// once per request, so the trace must hold that many calls of each, each linked to its
+// request). Both record every request (http_server_request and its end).
 // Usage: node http-server.cjs <result.json> '{"ready": "<ready.json>"}'
 const http = require("node:http");
 const fs = require("node:fs");
@@ -26,7 +27,9 @@ function handle(request, response) {
     response.end("bye\n");
     // handle: every request and the shutdown; lookup and render: every request.
     const functions = { handle: served + 1, lookup: served, render: served };
-    server.close(() => report({ ops: served, unit: "requests", seconds: 0, expect: { messages: 0, threads: 0, processes: 0, functions } }));
+    // Every request is recorded (the shutdown's may end aborted: its connection is closed at once).
+    const http = { serverRequests: served + 1, finished: served, linked: ["handle", "lookup", "render"] };
+    server.close(() => report({ ops: served, unit: "requests", seconds: 0, expect: { messages: 0, threads: 0, processes: 0, functions, http } }));
     server.closeAllConnections();
     return;
   }
