@@ -357,9 +357,9 @@ const requestEnds = new Set(["http_server_response", "http_client_response"]);
  * Requests: each event about a request (`requestId`: its end, connection, route, ...) or
  * caused by one (`request`: a call, a query, a message, a client request made while
  * handling it) gets `requestIndex`, the index of that request's start (http_server_request
- * or http_client_request of the same pid and tid with that id): what a dump nests it under. The start gets what the
- * other events say of it: its end (status, sizes, how it ended, durationNs, endIndex), its
- * connection's addresses, route, traceparent and error.
+ * or http_client_request of the same pid and tid with that id): what a dump nests it
+ * under. The start gets what the other events say of it: its end (status, sizes, how it
+ * ended, durationNs, endIndex), its connection's addresses, route, traceparent and error.
  */
 function linkRequests(events: TraceEvent[]): void {
   const starts = new Map<string, TraceEvent>();
