@@ -242,9 +242,16 @@ export function normalizeSql(input: string): NormalizedSql {
       emit("?");
       continue;
     }
-    // Anything else: one character of an operator or punctuation.
-    emit(input[i]!);
-    i++;
+    // Anything else: operators and punctuation, as a run up to the next character that
+    // can start something else (one slice, not a string per character).
+    let j = i + 1;
+    while (j < end) {
+      const c = input.charCodeAt(j);
+      if (c >= 128 || classes[c] !== 0 || c === 39 || c === 34 || c === 96 || c === 91 || c === 36 || c === 63 || c === 58 || c === 64 || c === 45 || c === 47 || c === 46) break;
+      j++;
+    }
+    emit(j === i + 1 ? input[i]! : input.slice(i, j));
+    i = j;
   }
   if (out.length > MAX_QUERY_CHARS) {
     out = out.slice(0, MAX_QUERY_CHARS);

@@ -1,0 +1,58 @@
+/**
+ * Node side of scripts/bench-db-agent.ts: ns per query in the database integrations' own
+ * path (the text's recorded form, start and end records through scope.node), and the
+ * query text normaliser alone. Overwrite ring, no consumer.
+ *   node <bundle> <scope.node> <ring-path> <queries> <rounds>
+ */
+import { makeDbRecorder } from "../src/agent/shared/db";
+import { DbSystem } from "../src/core/layout";
+import { Recorder } from "../src/agent/shared/recorder";
+import type { Sink } from "../src/agent/shared/sink";
+import { normalizeSql } from "../src/agent/shared/sql";
+
+const [addonPath, ringPath, queriesText, roundsText] = process.argv.slice(2);
+const addon = require(addonPath!) as Sink & { attach(path: string, tid: number): boolean };
+if (!addon.attach(ringPath!, 0)) throw new Error(`attach ${ringPath} failed`);
+const queries = Number(queriesText);
+const rounds = Number(roundsText);
+
+function measure(count: number, fn: (count: number) => void): number {
+  fn(Math.min(count, 10_000));
+  const samples: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const start = process.hrtime.bigint();
+    fn(count);
+    samples.push(Number(process.hrtime.bigint() - start) / count);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
+const short = "SELECT id, email FROM users WHERE id = $1";
+const withLiterals = "SELECT u.id, u.email, o.total FROM users u JOIN orders o ON o.user_id = u.id WHERE u.email = 'ann@example.com' AND o.total > 100.50 AND o.created_at > '2026-01-01' AND o.status IN ('paid', 'shipped') ORDER BY o.created_at DESC LIMIT 20";
+const huge = `INSERT INTO t (id, s) VALUES ${Array.from({ length: 100_000 }, (_, i) => `(${i}, 'secret-${i}')`).join(", ")}`;
+const db = makeDbRecorder(new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true }), () => false);
+const prepared = db.queryText(short);
+let sink = 0;
+const results: Record<string, number> = {
+  [`normalizeSql, ${short.length} chars`]: measure(queries, (n) => {
+    for (let i = 0; i < n; i++) sink += normalizeSql(short).text.length;
+  }),
+  [`normalizeSql, ${withLiterals.length} chars with 6 literals`]: measure(queries / 4, (n) => {
+    for (let i = 0; i < n; i++) sink += normalizeSql(withLiterals).text.length;
+  }),
+  [`normalizeSql, ${(huge.length / 1e6).toFixed(1)} MB (reads 64 KiB, cut)`]: measure(Math.max(1, queries / 10_000), (n) => {
+    for (let i = 0; i < n; i++) sink += normalizeSql(huge).text.length;
+  }),
+  "query start + end, text remembered (pg, postgres.js)": measure(queries, (n) => {
+    for (let i = 0; i < n; i++) db.queryEnd(db.queryStart(DbSystem.pg, short, 1), 1);
+  }),
+  "query start + end, prepared statement's text (SQLite)": measure(queries, (n) => {
+    for (let i = 0; i < n; i++) db.queryEnd(db.queryStartWith(DbSystem.betterSqlite3, prepared, 1), 1);
+  }),
+  "one record alone (recorder.event)": measure(queries, (n) => {
+    for (let i = 0; i < n; i++) db.recorder.event(65, i, 1, 0, 0, 0, 0);
+  }),
+};
+if (sink === 0) throw new Error("unreachable");
+console.log(JSON.stringify({ results, errors: db.recorder.errors }));
