@@ -21,6 +21,15 @@ afterAll(() => {
 
 const bun = process.execPath;
 
+interface ChromeSlice {
+  name: string;
+  cat?: string;
+  ts: number;
+  dur?: number;
+  tid: number;
+  args?: Record<string, unknown>;
+}
+
 /** Each query as [system, text, params, rows, failed, errorCode], in start order, of the program's process. */
 function queries(events: TraceEvent[]): unknown[][] {
   return events
@@ -167,6 +176,51 @@ describe("bun:sqlite under bun", () => {
     const failed = json.find((e) => e.kind === "db_query" && e.failed);
     expect(failed).toMatchObject({ system: "bun:sqlite", text: "INSERT INTO notes (body, stars) VALUES (?, ?)", params: 2, rows: null, errorCode: "SQLITE_CONSTRAINT_UNIQUE", errorMessage: "UNIQUE constraint failed: notes.body" });
     expect(typeof failed.durationNs).toBe("number");
+  });
+});
+
+// Each request k makes queries whose aliases name k (a1, b1, ...: names are kept, values
+// replaced): after awaits, through a Pool of one connection whose callbacks pg runs from
+// another request's release, inside such a callback, on a checked-out client, through
+// postgres.js. Every query must name the request that made it.
+describe.each([
+  ["node", "node"],
+  ["bun", bun],
+])("queries linked to their HTTP request under %s", (_name, runtime) => {
+  test("after awaits, in a Pool's callbacks, on a checked-out client, through postgres.js", async () => {
+    const count = 4;
+    const traced = await runTraced([runtime, "db/requests.cjs", String(count)], { env: { PGURL: server.url } });
+    expect(traced.status).toBe(0);
+    expect(traced.stdout).toBe(`${Array.from({ length: count }, (_, i) => `ok ${i + 1}`).join(", ")}\ndone\n`);
+    expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
+    const byIndex = new Map(traced.events.map((e) => [e.index, e]));
+    const targetOf = (e: TraceEvent) => {
+      const start = typeof e.fields.requestIndex === "number" ? byIndex.get(e.fields.requestIndex) : undefined;
+      return start?.kind === "http_server_request" ? start.fields.target : null;
+    };
+    const seen: string[] = [];
+    for (const query of traced.events.filter((e) => e.kind === "db_query")) {
+      const alias = /AS ([a-e])(\d+)$/.exec(String(query.fields.text));
+      if (!alias) continue; // postgres.js's own type query, made for whichever request connected it
+      seen.push(`${alias[1]}${alias[2]}`);
+      expect(`${query.fields.text} ${targetOf(query)}`).toBe(`${query.fields.text} /r/${alias[2]}`);
+    }
+    expect(seen.sort()).toEqual(["a", "b", "c", "d", "e"].flatMap((step) => Array.from({ length: count }, (_, i) => `${step}${i + 1}`)).sort());
+    // Every pool wait (pool.query twice and pool.connect once per request) names its request too.
+    const waits = traced.events.filter((e) => e.kind === "db_pool_wait");
+    expect(waits.length).toBe(3 * count);
+    for (const wait of waits) expect(targetOf(wait)).toMatch(/^\/r\/\d$/);
+    expectAllEnded(traced.events);
+
+    // --chrome: a request's queries (one after another) are slices nested in its slice, on its track.
+    const chrome = JSON.parse((await runCli(["dump", "--chrome", traced.out], { cwd: fixtures })).stdout) as { traceEvents: ChromeSlice[] };
+    const requestSlices = new Map(chrome.traceEvents.filter((e) => e.cat === "http" && e.args?.target).map((e) => [e.args!.index as number, e]));
+    const dbSlices = chrome.traceEvents.filter((e) => e.cat === "db" && /AS [a-e]\d+$/.test(e.name));
+    expect(dbSlices.length).toBe(5 * count);
+    for (const slice of dbSlices) {
+      const request = requestSlices.get(slice.args!.requestIndex as number)!;
+      expect([slice.name, slice.tid, slice.ts >= request.ts, slice.ts + slice.dur! <= request.ts + request.dur!]).toEqual([slice.name, request.tid, true, true]);
+    }
   });
 });
 

@@ -427,8 +427,8 @@ function addConnection(request: TraceEvent, connection: TraceEvent | undefined):
 /**
  * A query's (or pool wait's) start and end carry the same id per thread: each is linked to
  * the other, and the start gets the outcome (`durationNs`, and for a query `rows`, `failed`,
- * `errorCode`, `errorMessage`), so one event says everything about it. A start without an
- * end (the process ended first) has `durationNs: null`.
+ * `errorCode`, `errorMessage`), so one event says everything about it, and the end gets the
+ * start's `request`. A start without an end (the process ended first) has `durationNs: null`.
  */
 function linkDatabase(events: TraceEvent[]): void {
   const open = new Map<string, TraceEvent>();
@@ -446,6 +446,8 @@ function linkDatabase(events: TraceEvent[]): void {
       begun.linkedTo.push(event.index);
       event.linkedTo.push(begun.index);
       begun.fields.durationNs = Number(event.timestampNs - begun.timestampNs);
+      // The end belongs to the same request (a dump nests it there too).
+      if (begun.fields.request !== undefined) event.fields.request = begun.fields.request;
       if (end === "q") begun.fields.rows = event.fields.rows ?? null;
       begun.fields.failed = event.fields.failed ?? false;
       if (event.fields.failed) {

@@ -33,15 +33,8 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEve
     if (!tracks.has(key)) tracks.set(key, { pid: event.pid, tid: event.tid, name: null });
     if (event.kind === "trace_start" && typeof event.fields.argv === "string") tracks.get(key)!.name = event.fields.argv;
     const ts = us(event);
-    // A query or pool wait is one slice from its start to its end (the end has no slice of its own).
-    if (event.kind === "db_query_end" || event.kind === "db_pool_wait_end") continue;
-    if (event.kind === "db_query" || event.kind === "db_pool_wait") {
-      const took = typeof event.fields.durationNs === "number" ? event.fields.durationNs / 1000 : sliceUs;
-      const text = typeof event.fields.text === "string" ? event.fields.text : "";
-      const name = event.kind === "db_pool_wait" ? `${event.fields.system} pool wait` : text.length > 80 ? `${text.slice(0, 77)}...` : text || "query";
-      out.push({ name, cat: "db", ph: "X", ts, dur: Math.max(took, sliceUs), pid: event.pid, tid: event.tid, args: { ...event.fields, index: event.index } });
-      continue;
-    }
+    // A query or pool wait is one slice from its start to its end (dbSlices; the end has no slice of its own).
+    if (event.kind === "db_query" || event.kind === "db_query_end" || event.kind === "db_pool_wait" || event.kind === "db_pool_wait_end") continue;
     out.push({ name: event.kind, cat: "scope", ph: "X", ts, dur: sliceUs, pid: event.pid, tid: event.tid, args: { ...event.fields, index: event.index } });
     if (event.kind === "message_send" && event.linkedTo.length) {
       out.push({ name: "message", cat: "message", ph: "s", id: event.index, ts, pid: event.pid, tid: event.tid });
@@ -50,7 +43,9 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEve
       out.push({ name: "message", cat: "message", ph: "f", bp: "e", id: event.linkedTo[0]!, ts, pid: event.pid, tid: event.tid });
     }
   }
-  requestSlices(events, us, out);
+  const requestTracks = new Map<number, Interval & { tid: number }>();
+  requestSlices(events, us, out, requestTracks);
+  dbSlices(events, us, out, requestTracks);
   for (const { pid, tid, name } of tracks.values()) {
     out.push({ name: "thread_name", ph: "M", ts: 0, pid, tid, args: { name: tid === 0 ? "main" : `worker ${tid}` } });
     if (tid === 0) out.push({ name: "process_name", ph: "M", ts: 0, pid, tid, args: { name: name ? `${pid}: ${name}` : `pid ${pid}` } });
@@ -61,7 +56,13 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEve
 /** Synthetic thread ids of the extra request tracks: far above any real thread id. */
 const LANE_TID_BASE = 1_000_000_000;
 
-function requestSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: ChromeEvent[]): void {
+interface Interval {
+  startUs: number;
+  endUs: number;
+}
+
+/** `placed`: each request's track and span, by the index of its start event. */
+function requestSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: ChromeEvent[], placed: Map<number, Interval & { tid: number }>): void {
   const lastUs = events.length ? us(events[events.length - 1]!) : 0;
   // Per thread: when each lane is free again (lane 0 is the thread's own track).
   const lanes = new Map<string, number[]>();
@@ -85,8 +86,65 @@ function requestSlices(events: TraceEvent[], us: (event: TraceEvent) => number, 
       named.add(`${key}/${lane}`);
       out.push({ name: "thread_name", ph: "M", ts: 0, pid: event.pid, tid, args: { name: `${event.tid === 0 ? "main" : `worker ${event.tid}`} requests ${lane + 1}` } });
     }
+    placed.set(event.index, { tid, startUs, endUs });
     const target = event.kind === "http_server_request" ? f.target : f.url;
     const name = `${f.method ?? "?"} ${target ?? ""}${f.status ? ` ${f.status}` : ""}`;
     out.push({ name, cat: "http", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, 1), pid: event.pid, tid, args: { ...f, index: event.index, ...(end ? {} : { unfinished: true }) } });
+  }
+}
+
+/** Synthetic thread ids of the query tracks ("main queries", ...): apart from the request lanes'. */
+const DB_TID_BASE = 500_000_000;
+const DB_LANE_TIDS = 1_000_000;
+
+/**
+ * Queries and pool waits: a slice from start to end, nested in the slice of the request
+ * that caused it (on that request's track) when it lies within the request and does not
+ * overlap a query already there; a thread without requests keeps its queries on its own
+ * track; anything else goes on the thread's query tracks ("main queries", "main queries 2",
+ * ...), since slices of one track must nest.
+ */
+function dbSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: ChromeEvent[], requests: Map<number, Interval & { tid: number }>): void {
+  const lastUs = events.length ? us(events[events.length - 1]!) : 0;
+  // Per track: the ends of the query slices still open at the current start (a stack: they nest).
+  const open = new Map<number, number[]>();
+  const fits = (track: number, startUs: number, endUs: number) => {
+    const stack = open.get(track) ?? [];
+    while (stack.length && stack[stack.length - 1]! <= startUs) stack.pop();
+    return stack.length === 0 || stack[stack.length - 1]! >= endUs;
+  };
+  const place = (track: number, endUs: number) => {
+    let stack = open.get(track);
+    if (!stack) open.set(track, (stack = []));
+    stack.push(endUs);
+  };
+  const threadsWithRequests = new Set<string>();
+  for (const event of events) if (event.kind === "http_server_request" || event.kind === "http_client_request") threadsWithRequests.add(`${event.pid}/${event.tid}`);
+  const dbLanes = new Map<string, number[]>();
+  for (const event of events) {
+    if (event.kind !== "db_query" && event.kind !== "db_pool_wait") continue;
+    const f = event.fields;
+    const startUs = us(event);
+    const endUs = typeof f.durationNs === "number" ? startUs + f.durationNs / 1000 : lastUs;
+    const key = `${event.pid}/${event.tid}`;
+    let track: number | undefined;
+    const request = typeof f.requestIndex === "number" ? requests.get(f.requestIndex) : undefined;
+    if (request && request.startUs <= startUs && endUs <= request.endUs && fits(request.tid, startUs, endUs)) track = request.tid;
+    else if (!threadsWithRequests.has(key) && fits(event.tid, startUs, endUs)) track = event.tid;
+    if (track === undefined) {
+      let free = dbLanes.get(key);
+      if (!free) dbLanes.set(key, (free = []));
+      let lane = free.findIndex((until) => until <= startUs);
+      if (lane < 0) {
+        lane = free.push(0) - 1;
+        const name = `${event.tid === 0 ? "main" : `worker ${event.tid}`} queries${lane > 0 ? ` ${lane + 1}` : ""}`;
+        out.push({ name: "thread_name", ph: "M", ts: 0, pid: event.pid, tid: DB_TID_BASE + DB_LANE_TIDS * lane + event.tid, args: { name } });
+      }
+      free[lane] = endUs;
+      track = DB_TID_BASE + DB_LANE_TIDS * lane + event.tid;
+    } else place(track, endUs);
+    const text = typeof f.text === "string" ? f.text : "";
+    const name = event.kind === "db_pool_wait" ? `${f.system} pool wait` : text.length > 80 ? `${text.slice(0, 77)}...` : text || "query";
+    out.push({ name, cat: "db", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, sliceUs), pid: event.pid, tid: track, args: { ...f, index: event.index, ...(typeof f.durationNs === "number" ? {} : { unfinished: true }) } });
   }
 }
