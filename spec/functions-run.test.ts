@@ -40,7 +40,7 @@ const esmMainTimeline = [
 /** One line per event of one thread: its kind and, for function events, the function. */
 function timeline(events: TraceEvent[], pid: number, tid: number): string[] {
   return events
-    .filter((e) => e.pid === pid && e.tid === tid)
+    .filter((e) => e.pid === pid && e.tid === tid && e.kind !== "function_selection")
     .map((e) => {
       const f = e.fields as Record<string, unknown>;
       if (e.kind === "function_table") return `table ${f.name} ${String(f.file).slice(fixtures.length + 1)}:${f.line}:${f.column}`;

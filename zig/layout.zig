@@ -131,6 +131,14 @@ pub const EventKind = enum(u16) {
     /// "prependListener", "prependOnceListener", "addEventListener"), e = str the
     /// handler's own name when a is 0 (else 0).
     function_listener = 40,
+    /// What a choice of what to trace matched, per thread (src/instrument/selection.ts):
+    /// a = pattern number (the settings' include globs, then packages, then function
+    /// names), b = str pattern, c = str a path or name (0: none), d = pattern kind (1
+    /// include glob, 2 package, 3 function name), e = files (kind 3: functions) this
+    /// thread looked at (only with flags bit 0). flags 0: the first file or function the
+    /// pattern matched in this thread (c); bit 0: the thread ended and the pattern matched
+    /// nothing there, c = one of the closest candidates it saw (one record each).
+    function_selection = 41,
     // HTTP (issue 11), 48..63. A request id is unique per (pid, tid) producer, from 1,
     // shared by the server and client requests of that thread (0: none). Every event a
     // request caused names it: in a field of its own (function_call d, http_client_request

@@ -54,6 +54,8 @@ export const EventKind = {
   function_sampled: 39,
   /** A function passed inline as a listener: a = function id, b = str event name, c = str method ("on", "once", ...). */
   function_listener: 40,
+  /** What a function-tracing pattern matched in a thread, or (flags bit 0) its closest candidates at the thread's end; see zig/layout.zig. */
+  function_selection: 41,
   /** HTTP (issue 11), 48..63; request ids are per (pid, tid); payload fields in zig/layout.zig. */
   http_server_request: 48,
   http_server_response: 49,

@@ -167,6 +167,12 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     ended: (r.flags & 1) !== 0,
     atExit: (r.flags & 2) !== 0,
   }),
+  function_selection: (r, str) => ({
+    pattern: str(r.b),
+    patternKind: ["", "include", "package", "function"][unsigned(r.d)] ?? String(unsigned(r.d)),
+    matched: (r.flags & 1) === 0,
+    ...((r.flags & 1) === 0 ? { first: str(r.c) } : { closest: unsigned(r.c) === 0 ? null : str(r.c), looked: unsigned(r.e) }),
+  }),
   agent_error: (r, str) => ({ message: str(r.a) }),
   // HTTP. `requestId`: the request the event is about (its own id, per pid/tid); `request`:
   // the request that caused the event (another request's id), on every kind that has one.

@@ -8,6 +8,7 @@ import type { TypeChecks } from "../agent/shared/preview";
 import type { MatchConfig } from "./match";
 import { enableNodeInstrumentation } from "./node-hooks";
 import { FunctionRuntime, installHook, type RecordSink } from "./runtime";
+import { FUNCTION_SELECTION_KIND, SelectionTracker, SharedSelection, selectionPatterns, sharedSelectionBuffer } from "./selection";
 
 export const FUNCTIONS_ENV = "SCOPE_FUNCTIONS";
 
@@ -60,10 +61,48 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
     previewChars: config.previewChars,
   });
   installHook(runtime);
-  if (options.runtime === "node") enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir });
-  else {
+  const tracker = selectionTracker(runtime, config, options);
+  const onSelect = tracker ? (_file: string, selection: Parameters<SelectionTracker["file"]>[0]) => tracker.file(selection) : undefined;
+  if (options.runtime === "node") {
+    const selection = tracker ? sharedSelectionBuffer(tracker.patterns.length) : undefined;
+    if (tracker && selection) tracker.sharedIn = new SharedSelection(selection);
+    enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir, onSelect, selection });
+  } else {
     const { instrumentPlugin } = require("./bun-plugin") as typeof import("./bun-plugin");
-    Bun.plugin(instrumentPlugin(config, undefined, cacheDir));
+    Bun.plugin(instrumentPlugin(config, undefined, cacheDir, onSelect));
   }
   return runtime;
+}
+
+/**
+ * The selection report (selection.ts) of this thread, when the settings choose files or
+ * functions by pattern: its records go through the runtime's ordered sink; function names
+ * come from each table the runtime registers; the report of what matched nothing is
+ * written when the thread ends (after the runtime's own exit flush, before the agent's
+ * trace_stop).
+ */
+function selectionTracker(runtime: FunctionRuntime, config: MatchConfig, options: StartOptions): SelectionTracker | undefined {
+  const patterns = selectionPatterns(config);
+  const str = options.str;
+  if (patterns.length === 0 || !str) return undefined;
+  const sink = runtime.orderedSink();
+  const tracker = new SelectionTracker(patterns, {
+    record: (flags, a, b, c, d, e) => sink.record(FUNCTION_SELECTION_KIND, flags, a, b, c, d, e),
+    str: (text) => str(text, true),
+  });
+  const hook = runtime.hook;
+  const register = hook.f;
+  hook.f = function f(this: unknown, file, table, listeners, source) {
+    const base = Reflect.apply(register, this, [file, table, listeners, source]) as number;
+    try {
+      const names: string[] = [];
+      for (let i = 0; i + 3 < table.length; i += 4) names.push(String(table[i]));
+      tracker.functions(names);
+    } catch {
+      // The report is never worth the program.
+    }
+    return base;
+  };
+  if (typeof process === "object" && typeof process.on === "function") process.on("exit", () => tracker.finish());
+  return tracker;
 }

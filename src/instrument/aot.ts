@@ -2,7 +2,8 @@
  * Ahead of time: `scope instrument <dir|file> --out <dir>` (the CLI command class calls
  * `instrumentPath`). JavaScript and TypeScript files are written instrumented, with an
  * inline source map; every other file is copied, so the output tree runs as the input
- * did. `node_modules` is skipped unless the config includes it.
+ * did. `node_modules` is skipped unless the config may select files in it (an include glob
+ * naming it or a package, `packages`).
  */
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -59,7 +60,7 @@ function listFiles(dir: string, out: string, matcher: Matcher): string[] {
       const path = join(current, name);
       const stat = statSync(path);
       if (stat.isDirectory()) {
-        if (name === "node_modules" && !matcher.file(join(path, "x.js")) ) continue;
+        if (name === "node_modules" && !matcher.selectsNodeModules) continue;
         if (name === ".git") continue;
         visit(path);
       } else if (stat.isFile()) files.push(path);

@@ -41,13 +41,19 @@ import { Matcher, type MatchConfig } from "./match";
 import { languageOf, loadTypeScriptParser } from "./parse";
 import { siblingReader } from "./node-hooks";
 
-export function instrumentPlugin(config: MatchConfig = {}, warn: (line: string) => void = (line) => process.stderr.write(line), cacheDir?: string): BunPlugin {
+export function instrumentPlugin(
+  config: MatchConfig = {},
+  warn: (line: string) => void = (line) => process.stderr.write(line),
+  cacheDir?: string,
+  onSelect?: Matcher["onSelect"],
+): BunPlugin {
   const matcher = new Matcher(config);
+  matcher.onSelect = onSelect;
   const cache = openTransformCache(cacheDir, config);
   loadTypeScriptParser();
-  const wantsNodeModules = (config.include ?? []).some((glob) => glob.includes("node_modules"));
-  // Bun's onLoad must return contents: keep node_modules out of the filter unless included.
-  const filter = wantsNodeModules ? /\.[cm]?[jt]sx?$/ : /^(?!.*[\\/]node_modules[\\/]).*\.[cm]?[jt]sx?$/;
+  // Bun's onLoad must return contents (and CommonJS runs through CommonJsLoader): keep
+  // node_modules out of the filter except the packages the settings may select.
+  const filter = loadFilter(matcher);
   return {
     name: "scope-instrument",
     setup(build) {
@@ -70,4 +76,22 @@ export function instrumentPlugin(config: MatchConfig = {}, warn: (line: string) 
       });
     },
   };
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * Which paths pass through the plugin: every JavaScript/TypeScript file outside
+ * node_modules; inside one, only a file whose last `node_modules/` is followed by a package
+ * the settings name (`packages`, an include glob's literal segments), or every one when an
+ * include glob names node_modules or a package entry is a glob over names. The Matcher
+ * decides on what passes.
+ */
+export function loadFilter(matcher: Matcher): RegExp {
+  const names = matcher.nodeModulesNames();
+  if (names === undefined) return /\.[cm]?[jt]sx?$/;
+  if (names.length === 0) return /^(?!.*[\\/]node_modules[\\/]).*\.[cm]?[jt]sx?$/;
+  const allowed = names.map((name) => escapeRegExp(name).replace("/", "[\\\\/]")).join("|");
+  // Rejected: a node_modules/ not followed by an allowed name, with no node_modules/ after it.
+  return new RegExp(`^(?!.*[\\\\/]node_modules[\\\\/](?!(?:${allowed})[\\\\/])(?!.*[\\\\/]node_modules[\\\\/])).*\\.[cm]?[jt]sx?$`);
 }

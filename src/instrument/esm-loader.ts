@@ -8,6 +8,7 @@ import { instrumentVia, openTransformCache, type TransformCache } from "./cache"
 import { warningLine } from "./instrument";
 import { Matcher, type MatchConfig } from "./match";
 import { siblingReader } from "./node-hooks";
+import { SelectionTracker, SharedSelection, selectionPatterns } from "./selection";
 
 let matcher: Matcher | undefined;
 let cache: TransformCache | undefined;
@@ -20,8 +21,13 @@ function warn(file: string, reason: string): void {
   process.stderr.write(warningLine(file, reason));
 }
 
-export function initialize(data: { config?: MatchConfig; cacheDir?: string } | undefined): void {
+export function initialize(data: { config?: MatchConfig; cacheDir?: string; selection?: SharedArrayBuffer } | undefined): void {
   matcher = new Matcher(data?.config ?? {});
+  // What this thread matches goes to the thread that registered it (selection.ts).
+  if (data?.selection instanceof SharedArrayBuffer) {
+    const tracker = new SelectionTracker(selectionPatterns(data.config ?? {}), undefined, new SharedSelection(data.selection));
+    matcher.onSelect = (_file, selection) => tracker.file(selection);
+  }
   cache = openTransformCache(data?.cacheDir, data?.config ?? {});
 }
 

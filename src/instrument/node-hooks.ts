@@ -19,6 +19,10 @@ export interface NodeHookOptions {
   cacheDir?: string;
   /** Where warning lines go; default process.stderr. */
   warn?: (line: string) => void;
+  /** Told each file's selection (the selection report, selection.ts). */
+  onSelect?: Matcher["onSelect"];
+  /** The selection report's buffer shared with the ESM loader (selection.ts SharedSelection). */
+  selection?: SharedArrayBuffer;
 }
 
 interface CompilableModule {
@@ -34,6 +38,7 @@ export function installCommonJsHook(options: NodeHookOptions): boolean {
   host[installedKey] = true;
   const Module = require("node:module") as unknown as { prototype: CompilableModule };
   const matcher = new Matcher(options.config);
+  matcher.onSelect = options.onSelect;
   const cache = openTransformCache(options.cacheDir, options.config);
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
   const original = Module.prototype._compile;
@@ -81,7 +86,7 @@ export function registerEsmHook(options: NodeHookOptions): boolean {
   const nodeModule = require("node:module") as { register?: (specifier: string, options?: object) => void };
   if (!options.esmLoader || typeof nodeModule.register !== "function") return false;
   const url = /^[a-z]+:/i.test(options.esmLoader) ? options.esmLoader : pathToFileURL(options.esmLoader).href;
-  nodeModule.register(url, { data: { config: options.config, cacheDir: options.cacheDir } });
+  nodeModule.register(url, { data: { config: options.config, cacheDir: options.cacheDir, selection: options.selection } });
   return true;
 }
 

@@ -1,5 +1,5 @@
 /**
- * `scope run --functions[=<json>|=@<file>] [--include <glob>]... [--exclude <glob>]... [--level <level>]`
+ * `scope run --functions[=<json>|=@<file>] [--include <glob>]... [--package <name>]... [--function <glob>]... [--exclude <glob>]... [--level <level>]`
  * → the SCOPE_FUNCTIONS value (JSON of MatchConfig) the agent reads (agent.ts), or
  * undefined when function tracing is off. `@<file>` reads the same JSON from a file
  * (relative to the current directory; its globs are relative to the root as inline
@@ -15,6 +15,10 @@ export interface FunctionFlags {
   functions: string | boolean | undefined;
   include?: string[];
   exclude?: string[];
+  /** `--package NAME` (or "NAME/glob inside it"), repeatable. */
+  packages?: string[];
+  /** `--function GLOB` (function names), repeatable. */
+  functionNames?: string[];
   level?: Level;
   /** `--hot-calls-per-second N`: the hot-function guard's limit (0: off). */
   hotCallsPerSecond?: number;
@@ -22,10 +26,11 @@ export interface FunctionFlags {
   root?: string;
 }
 
-const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules" | "count" | "boolean"> = {
+const KEYS: Record<keyof MatchConfig, "string" | "strings" | "packages" | "level" | "rules" | "count" | "boolean"> = {
   root: "string",
   include: "strings",
   exclude: "strings",
+  packages: "packages",
   functions: "strings",
   excludeFunctions: "strings",
   level: "level",
@@ -40,7 +45,13 @@ const KEYS: Record<keyof MatchConfig, "string" | "strings" | "level" | "rules" |
 const LEVELS = ["off", "calls", "full"];
 
 export function functionSettings(flags: FunctionFlags): string | undefined | { error: string } {
-  const implied = (flags.include?.length ?? 0) > 0 || (flags.exclude?.length ?? 0) > 0 || flags.level !== undefined || flags.hotCallsPerSecond !== undefined;
+  const implied =
+    (flags.include?.length ?? 0) > 0 ||
+    (flags.exclude?.length ?? 0) > 0 ||
+    (flags.packages?.length ?? 0) > 0 ||
+    (flags.functionNames?.length ?? 0) > 0 ||
+    flags.level !== undefined ||
+    flags.hotCallsPerSecond !== undefined;
   if (!flags.functions && !implied) return undefined;
   let config: MatchConfig = {};
   if (typeof flags.functions === "string" && flags.functions.startsWith("@")) {
@@ -54,6 +65,12 @@ export function functionSettings(flags: FunctionFlags): string | undefined | { e
   }
   if (flags.include?.length) config.include = [...(config.include ?? []), ...flags.include];
   if (flags.exclude?.length) config.exclude = [...(config.exclude ?? []), ...flags.exclude];
+  for (const name of flags.packages ?? []) {
+    const problem = packageProblem(name);
+    if (problem) return { error: `--package ${JSON.stringify(name)}: ${problem}` };
+  }
+  if (flags.packages?.length) config.packages = [...(config.packages ?? []), ...flags.packages];
+  if (flags.functionNames?.length) config.functions = [...(config.functions ?? []), ...flags.functionNames];
   if (flags.level) config.level = flags.level;
   if (flags.hotCallsPerSecond !== undefined) {
     if (!Number.isInteger(flags.hotCallsPerSecond) || flags.hotCallsPerSecond < 0) return { error: "--hot-calls-per-second must be a whole number ≥ 0 (0: no guard)" };
@@ -96,7 +113,13 @@ function checkConfig(value: unknown): string | undefined {
     const kind = KEYS[key as keyof MatchConfig];
     if (!kind) return `unknown setting "${key}" (known: ${Object.keys(KEYS).join(", ")})`;
     if (kind === "string" && typeof field !== "string") return `"${key}" must be a string`;
-    if (kind === "strings" && !(Array.isArray(field) && field.every((item) => typeof item === "string"))) return `"${key}" must be an array of strings`;
+    if ((kind === "strings" || kind === "packages") && !(Array.isArray(field) && field.every((item) => typeof item === "string"))) return `"${key}" must be an array of strings`;
+    if (kind === "packages") {
+      for (const name of field as string[]) {
+        const problem = packageProblem(name);
+        if (problem) return `"packages": ${JSON.stringify(name)}: ${problem}`;
+      }
+    }
     if (kind === "count" && !(Number.isInteger(field) && (field as number) >= 0)) return `"${key}" must be a whole number ≥ 0`;
     if (kind === "boolean" && typeof field !== "boolean") return `"${key}" must be true or false`;
     if (kind === "level" && !LEVELS.includes(field as string)) return `"${key}" must be one of ${LEVELS.join(", ")}`;
@@ -105,5 +128,14 @@ function checkConfig(value: unknown): string | undefined {
       if (!ok) return `"rules" must be an array of {path?, name?, env?, level}`;
     }
   }
+  return undefined;
+}
+
+/** Why a package entry ("name", "@scope/name", either followed by a glob inside it) is not one. */
+export function packageProblem(text: string): string | undefined {
+  const parts = text.split("/");
+  if (text.trim() === "" || parts[0] === "") return 'expected a package name, e.g. marked, @scope/name or "marked/lib/**"';
+  if (parts[0]!.startsWith("@") && (parts.length < 2 || parts[1] === "" || parts[0] === "@")) return "a scoped name is @scope/name";
+  if (parts[0] === "." || parts[0] === ".." || parts[0] === "node_modules") return "expected a package name (its path is found from its package.json); for a path use --include";
   return undefined;
 }

@@ -18,6 +18,7 @@ import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
 import { signalNumberOf } from "./signals";
 import { removeStaleRings } from "./stale";
+import { selectionLines, unmatchedPatterns } from "./selection-report";
 import { formatSummary } from "./summary";
 
 export interface RunOptions {
@@ -156,7 +157,9 @@ export async function runTraced(options: RunOptions): Promise<number> {
   forwarding.release();
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });
-  stderr.writeNow(formatSummary(summary, color));
+  // Function-tracing patterns that matched nothing (read back from the trace; only when the program reported on them).
+  const unmatched = options.functions !== undefined && (summary.byKind.function_selection ?? 0) > 0 ? unmatchedPatterns(out, options.functions) : [];
+  stderr.writeNow(formatSummary(summary, color) + selectionLines(unmatched, color).map((line) => `${line}\n`).join(""));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
   return signal ? 128 + signalNumberOf(signal) : exitCode;
 }

@@ -23,6 +23,7 @@ export class RunCommand extends Command {
       ["Keep only the newest events (flight recorder), streaming events live", "scope run --mode overwrite --print node app.js"],
       ["Also trace the program's own functions (entry, return, throw)", "scope run --functions node app.js"],
       ["Trace only the functions under src/, entry events only", "scope run --include 'src/**' --level calls node app.js"],
+      ["Trace one dependency's functions, wherever the package manager put it", "scope run --package marked node render.js"],
     ],
   });
 
@@ -36,9 +37,15 @@ export class RunCommand extends Command {
   print = Option.Boolean("--print", false, { description: "Also stream decoded events to stderr while the program runs" });
   functions = Option.String("--functions", false, {
     tolerateBoolean: true,
-    description: "Trace the program's own functions by source instrumentation; --functions='<json>' (or --functions=@settings.json) passes settings (include, exclude, functions, excludeFunctions, level, rules [{path?, name?, env?, level}], stateful, hotCallsPerSecond, hotSample, previewDepth, previewChars, sourceMaps); the default level is calls when NODE_ENV=production, full otherwise",
+    description: "Trace the program's own functions by source instrumentation; --functions='<json>' (or --functions=@settings.json) passes settings (include, exclude, packages, functions, excludeFunctions, level, rules [{path?, name?, env?, level}], stateful, hotCallsPerSecond, hotSample, previewDepth, previewChars, sourceMaps); the default level is calls when NODE_ENV=production, full otherwise",
   });
-  include = Option.Array("--include", { description: "Path glob (relative to the current directory) of files whose functions are traced; repeatable; implies --functions" });
+  include = Option.Array("--include", {
+    description: "Path glob (relative to the current directory) of files whose functions are traced, matched against both the path a file is loaded by and its real path (symlinks resolved); node_modules only when the glob names it or the package; repeatable; implies --functions",
+  });
+  packages = Option.Array("--package", {
+    description: "Trace a package's files wherever they are installed (pnpm, workspaces, npm link, a symlinked node_modules): NAME, @scope/NAME, or NAME/<glob inside the package>; repeatable; implies --functions",
+  });
+  functionNames = Option.Array("--function", { description: "Function-name glob (\"render\", \"Parser.*\"); only matching functions are traced; repeatable; implies --functions" });
   exclude = Option.Array("--exclude", { description: "Path glob of files never instrumented; repeatable; implies --functions" });
   level = Option.String("--level", {
     description: "Function tracing level: calls (entry only, cheapest) or full (entry, return, throw, values); implies --functions",
@@ -67,7 +74,7 @@ export class RunCommand extends Command {
     const unknown = events?.find((group) => !(eventGroups as readonly string[]).includes(group));
     if (unknown !== undefined) throw new UsageError(`--events: unknown group "${unknown}" (groups: ${eventGroups.join(",")})`);
     const hot = this.hotCallsPerSecond === undefined ? undefined : /^\d+$/.test(this.hotCallsPerSecond.trim()) ? Number(this.hotCallsPerSecond) : Number.NaN;
-    const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, level: this.level, hotCallsPerSecond: hot, root: process.cwd() });
+    const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, packages: this.packages, functionNames: this.functionNames, level: this.level, hotCallsPerSecond: hot, root: process.cwd() });
     if (typeof functions === "object") throw new UsageError(`--functions: ${functions.error}`);
     return runTraced({
       argv: [this.program, ...this.args],
