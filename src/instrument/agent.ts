@@ -5,7 +5,7 @@
  * load hooks on. Returns the runtime (flush/close/orderedSink), or undefined when off.
  */
 import type { TypeChecks } from "../agent/shared/preview";
-import type { MatchConfig } from "./match";
+import type { MatchConfig, Matcher } from "./match";
 import { enableNodeInstrumentation } from "./node-hooks";
 import { FunctionRuntime, installHook, type RecordSink } from "./runtime";
 import { FUNCTION_SELECTION_KIND, SelectionTracker, SharedSelection, selectionPatterns, sharedSelectionBuffer } from "./selection";
@@ -62,14 +62,14 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
   });
   installHook(runtime);
   const tracker = selectionTracker(runtime, config, options);
-  const onSelect = tracker ? (_file: string, selection: Parameters<SelectionTracker["file"]>[0]) => tracker.file(selection) : undefined;
+  const observe = tracker ? (matcher: Matcher) => tracker.observe(matcher) : undefined;
   if (options.runtime === "node") {
     const selection = tracker ? sharedSelectionBuffer(tracker.patterns.length) : undefined;
     if (tracker && selection) tracker.sharedIn = new SharedSelection(selection);
-    enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir, onSelect, selection });
+    enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir, observe, selection });
   } else {
     const { instrumentPlugin } = require("./bun-plugin") as typeof import("./bun-plugin");
-    Bun.plugin(instrumentPlugin(config, undefined, cacheDir, onSelect));
+    Bun.plugin(instrumentPlugin(config, undefined, cacheDir, observe));
   }
   return runtime;
 }

@@ -45,10 +45,10 @@ export function instrumentPlugin(
   config: MatchConfig = {},
   warn: (line: string) => void = (line) => process.stderr.write(line),
   cacheDir?: string,
-  onSelect?: Matcher["onSelect"],
+  observe?: (matcher: Matcher) => void,
 ): BunPlugin {
   const matcher = new Matcher(config);
-  matcher.onSelect = onSelect;
+  observe?.(matcher);
   const cache = openTransformCache(cacheDir, config);
   loadTypeScriptParser();
   // Bun's onLoad must return contents (and CommonJS runs through CommonJsLoader): keep

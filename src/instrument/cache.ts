@@ -103,12 +103,13 @@ export class TransformCache {
     const entry = read(path, true);
     if (entry) {
       this.hits++;
+      if (entry.filtered) options.matcher?.onFiltered?.(entry.filtered);
       return entry.status === "instrumented" ? { status: "instrumented", code: entry.body } : { status: entry.status, code, reason: entry.body };
     }
     this.misses++;
     const result: Instrumented = instrument(code, file, options);
     // A parser that could not be loaded says nothing about the file: the next start tries again.
-    if (!(result.status === "failed" && result.unavailable)) write(path, result.status, result.status === "instrumented" ? result.code : result.reason);
+    if (!(result.status === "failed" && result.unavailable)) write(path, result.status, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered);
     return result;
   }
 }
@@ -128,7 +129,7 @@ function touchIfOld(fd: number): void {
   }
 }
 
-function read(path: string, touch = false): { status: Cached["status"]; body: string } | undefined {
+function read(path: string, touch = false): { status: Cached["status"]; body: string; filtered?: string[] } | undefined {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -145,17 +146,24 @@ function read(path: string, touch = false): { status: Cached["status"]; body: st
     closeSync(fd);
   }
   const newline = text.indexOf("\n");
-  const status = text.slice(HEADER.length, newline);
+  // "<status>" or "<status>\t<JSON names a function-name glob left out>" (selection.ts).
+  const [status, names] = text.slice(HEADER.length, newline).split("\t", 2) as [string, string | undefined];
   if (!text.startsWith(HEADER) || (status !== "instrumented" && status !== "unchanged" && status !== "failed")) return undefined;
-  return { status, body: text.slice(newline + 1) };
+  let filtered: string[] | undefined;
+  try {
+    filtered = names === undefined ? undefined : (JSON.parse(names) as string[]);
+  } catch {
+    filtered = undefined;
+  }
+  return { status, body: text.slice(newline + 1), filtered };
 }
 
-function write(path: string, status: Cached["status"], body: string): void {
+function write(path: string, status: Cached["status"], body: string, filtered?: string[]): void {
   try {
     const dir = join(path, "..");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    writeFileSync(temporary, `${HEADER}${status}\n${body}`, { mode: 0o600 });
+    writeFileSync(temporary, `${HEADER}${status}${filtered ? `\t${JSON.stringify(filtered)}` : ""}\n${body}`, { mode: 0o600 });
     renameSync(temporary, path);
   } catch {
     // A read-only or full cache: the next start transforms again.

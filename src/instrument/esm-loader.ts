@@ -26,7 +26,7 @@ export function initialize(data: { config?: MatchConfig; cacheDir?: string; sele
   // What this thread matches goes to the thread that registered it (selection.ts).
   if (data?.selection instanceof SharedArrayBuffer) {
     const tracker = new SelectionTracker(selectionPatterns(data.config ?? {}), undefined, new SharedSelection(data.selection));
-    matcher.onSelect = (_file, selection) => tracker.file(selection);
+    tracker.observe(matcher);
   }
   cache = openTransformCache(data?.cacheDir, data?.config ?? {});
 }

@@ -23,11 +23,14 @@ export interface InstrumentOptions {
 }
 
 export type Instrumented =
-  | { status: "instrumented"; code: string; map?: SourceMapV3; functions: FunctionInfo[] }
+  | { status: "instrumented"; code: string; map?: SourceMapV3; functions: FunctionInfo[]; filtered?: string[] }
   /** Not matched, already instrumented, or no function in it: `code` is the input. */
-  | { status: "unchanged"; code: string; reason: string }
+  | { status: "unchanged"; code: string; reason: string; filtered?: string[] }
   /** The parser refused it: `code` is the input; `reason` is the one warning line. */
   | { status: "failed"; code: string; reason: string; unavailable?: true };
+
+/** Names kept per file for the selection report. */
+const FILTERED_NAMES_MAX = 1024;
 
 export function instrument(code: string, file: string, options: InstrumentOptions = {}): Instrumented {
   const matcher = options.matcher ?? new Matcher(options.config);
@@ -36,23 +39,30 @@ export function instrument(code: string, file: string, options: InstrumentOption
   const parsed = parse(code, file, options.module);
   if (!parsed.ok) return parsed.unavailable ? { status: "failed", code, reason: parsed.reason, unavailable: true } : { status: "failed", code, reason: parsed.reason };
   const edits = new MagicString(code);
-  const levelOf = (name: string): Level => matcher.function(file, name);
+  // Names a function-name glob left out: the selection report's candidates (selection.ts).
+  const filtered = matcher.hasFunctionGlobs ? new Set<string>() : undefined;
+  const levelOf = (name: string): Level => {
+    if (filtered && filtered.size < FILTERED_NAMES_MAX && !matcher.functionSelected(name)) filtered.add(name);
+    return matcher.function(file, name);
+  };
   let functions: FunctionInfo[];
   try {
     functions = transform(parsed.program, code, edits, levelOf, (container) => matcher.isStateful(container));
   } catch (error) {
     return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };
   }
+  const left = filtered && filtered.size > 0 ? [...filtered] : undefined;
+  if (left) matcher.onFiltered?.(left);
   // A file without functions may still register listeners (`server.on("request", handler)`).
-  if (functions.length === 0 && !edits.hasChanged()) return { status: "unchanged", code, reason: "no functions" };
+  if (functions.length === 0 && !edits.hasChanged()) return { status: "unchanged", code, reason: "no functions", filtered: left };
   if (!(options.sourceMap ?? matcher.sourceMaps)) {
     // No map of ours: a map the file names stays, as untraced (lines still hold).
-    return { status: "instrumented", code: print(edits, code, file, functions, null).code, functions };
+    return { status: "instrumented", code: print(edits, code, file, functions, null).code, functions, filtered: left };
   }
   const input = findInputMap(code, options.readFile);
   if (input) edits.remove(input.start, input.end);
   const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url);
-  return { status: "instrumented", code: printed.code, map: printed.map, functions };
+  return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left };
 }
 
 /**

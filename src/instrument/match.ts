@@ -233,6 +233,11 @@ export class Matcher {
   private lastFile: string | undefined;
   /** Called with each file's selection when it is first worked out (the selection report, selection.ts). */
   onSelect: ((file: string, selection: Selection) => void) | undefined;
+  /**
+   * Called with the names of a file's functions that `functions` left out, when the file is
+   * transformed (instrument.ts) or its transform is read from the cache (cache.ts).
+   */
+  onFiltered: ((names: string[]) => void) | undefined;
 
   constructor(config: MatchConfig = {}) {
     this.root = toPath(config.root ?? process.cwd()).replace(/\/+$/, "");
@@ -511,6 +516,11 @@ export class Matcher {
       if ((rule.path === undefined || forms.some((form) => rule.path!.test(form))) && (rule.name === undefined || rule.name.test(name))) level = rule.level;
     }
     return level;
+  }
+
+  /** Whether `functions` (function-name globs) was given. */
+  get hasFunctionGlobs(): boolean {
+    return this.functions.length > 0;
   }
 
   /** Whether a function-name glob (`functions`) lets `name` through; true without any. */

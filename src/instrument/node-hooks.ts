@@ -19,8 +19,8 @@ export interface NodeHookOptions {
   cacheDir?: string;
   /** Where warning lines go; default process.stderr. */
   warn?: (line: string) => void;
-  /** Told each file's selection (the selection report, selection.ts). */
-  onSelect?: Matcher["onSelect"];
+  /** Given the hook's Matcher to observe (the selection report, selection.ts). */
+  observe?: (matcher: Matcher) => void;
   /** The selection report's buffer shared with the ESM loader (selection.ts SharedSelection). */
   selection?: SharedArrayBuffer;
 }
@@ -38,7 +38,7 @@ export function installCommonJsHook(options: NodeHookOptions): boolean {
   host[installedKey] = true;
   const Module = require("node:module") as unknown as { prototype: CompilableModule };
   const matcher = new Matcher(options.config);
-  matcher.onSelect = options.onSelect;
+  options.observe?.(matcher);
   const cache = openTransformCache(options.cacheDir, options.config);
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
   const original = Module.prototype._compile;

@@ -12,7 +12,7 @@
  * (esm-loader.ts) keeps its matches and candidates in a SharedArrayBuffer the thread that
  * registered it reads (SharedSelection), at each function table and at its end.
  */
-import { globToRegExp, parsePackagePattern, type FilePaths, type MatchConfig, type Selection } from "./match";
+import { globToRegExp, parsePackagePattern, type FilePaths, type MatchConfig, type Matcher, type Selection } from "./match";
 
 /** function_selection field d: what the pattern chooses. */
 export const PatternKind = { include: 1, package: 2, function: 3 } as const;
@@ -55,11 +55,11 @@ function literalOf(pattern: string): string {
 /**
  * How far `text` is from the pattern: the fewest single-character edits that turn the
  * pattern's literal text into some part of `text` (edit distance to the best substring).
- * 0 for a literal that `text` contains. Bounded work: both strings are cut at 256.
+ * 0 for a literal that `text` contains; case is ignored. Bounded work: both strings are cut at 256.
  */
 export function distance(pattern: string, text: string): number {
-  const a = literalOf(pattern).slice(0, 256);
-  const b = text.slice(0, 256);
+  const a = literalOf(pattern).slice(0, 256).toLowerCase();
+  const b = text.slice(0, 256).toLowerCase();
   if (a.length === 0) return 0;
   let previous = new Uint16Array(b.length + 1); // row 0: a free start anywhere in b
   let current = new Uint16Array(b.length + 1);
@@ -221,6 +221,22 @@ export class SelectionTracker {
 
   get active(): boolean {
     return this.patterns.length > 0;
+  }
+
+  /** Told every file `matcher` looks at and every function name its `functions` globs leave out. */
+  observe(matcher: Matcher): void {
+    matcher.onSelect = (_file, selection) => this.file(selection);
+    if (this.functionGlobs.some((glob) => glob !== undefined)) matcher.onFiltered = (names) => this.filtered(names);
+  }
+
+  /** Names of functions a file has that no function-name glob matched: candidates only. */
+  filtered(names: string[]): void {
+    if (this.finished) return;
+    this.functionsSeen += names.length;
+    for (let p = 0; p < this.patterns.length; p++) {
+      if (!this.functionGlobs[p] || this.matched[p]) continue;
+      for (const name of names) this.keep(p, name, patternDistance(this.patterns[p]!, name));
+    }
   }
 
   /** A file the Matcher looked at (Matcher.onSelect). */

@@ -104,9 +104,9 @@ function stringsOf(path: string, wanted: Set<string>): StringTable {
 }
 
 const what: Record<number, { option: string; nothing: string; looked: string; closest: string }> = {
-  [PatternKind.include]: { option: "--include", nothing: "matched no loaded file", looked: "files", closest: "closest loaded paths" },
-  [PatternKind.package]: { option: "--package", nothing: "matched no loaded file", looked: "files", closest: "closest loaded" },
-  [PatternKind.function]: { option: "--function", nothing: "matched no instrumented function", looked: "functions", closest: "closest instrumented functions" },
+  [PatternKind.include]: { option: "--include", nothing: "matched no loaded file", looked: "file", closest: "closest loaded paths" },
+  [PatternKind.package]: { option: "--package", nothing: "matched no loaded file", looked: "file", closest: "closest loaded" },
+  [PatternKind.function]: { option: "--function", nothing: "matched no function", looked: "function", closest: "closest function names" },
 };
 
 /** The summary's lines: one per pattern that matched nothing, its closest candidates indented under it. */
@@ -115,7 +115,8 @@ export function selectionLines(unmatched: UnmatchedPattern[], color: ChalkInstan
   for (const entry of unmatched) {
     const words = what[entry.pattern.kind]!;
     const where = entry.threads === 1 ? "1 thread" : `${entry.threads} threads`;
-    lines.push(color.yellow(`  ${words.option} ${shellQuote(entry.pattern.text)} ${words.nothing} (${entry.looked} ${words.looked} looked at in ${where})${entry.closest.length > 0 ? `; ${words.closest}:` : ""}`));
+    const looked = `${entry.looked} ${words.looked}${entry.looked === 1 ? "" : "s"}`;
+    lines.push(color.yellow(`  ${words.option} ${shellQuote(entry.pattern.text)} ${words.nothing} (${looked} looked at in ${where})${entry.closest.length > 0 ? `; ${words.closest}:` : ""}`));
     for (const text of entry.closest) lines.push(color.yellow(`    ${text}`));
   }
   return lines;
