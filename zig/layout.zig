@@ -139,6 +139,11 @@ pub const EventKind = enum(u16) {
     /// pattern matched in this thread (c); bit 0: the thread ended and the pattern matched
     /// nothing there, c = one of the closest candidates it saw (one record each).
     function_selection = 41,
+    /// The overhead governor (--max-overhead) changed a function's tracing level on this
+    /// thread. a = function id, b = new level, c = old level (GovernedLevel: 0 off, 1 sampled,
+    /// 2 calls, 3 full), d = the estimated overhead that decided it (ppm of wall time),
+    /// e = the budget (ppm).
+    function_level = 42,
     // HTTP (issue 11), 48..63. A request id is unique per (pid, tid) producer, from 1,
     // shared by the server and client requests of that thread (0: none). Every event a
     // request caused names it: in a field of its own (function_call d, http_client_request

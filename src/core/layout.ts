@@ -56,6 +56,8 @@ export const EventKind = {
   function_listener: 40,
   /** What a function-tracing pattern matched in a thread, or (flags bit 0) its closest candidates at the thread's end; see zig/layout.zig. */
   function_selection: 41,
+  /** The overhead governor changed a function's level: a = id, b = new, c = old (0 off, 1 sampled, 2 calls, 3 full), d = overhead ppm, e = budget ppm. */
+  function_level: 42,
   /** HTTP (issue 11), 48..63; request ids are per (pid, tid); payload fields in zig/layout.zig. */
   http_server_request: 48,
   http_server_response: 49,

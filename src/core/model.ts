@@ -173,6 +173,13 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     matched: (r.flags & 1) === 0,
     ...((r.flags & 1) === 0 ? { first: str(r.c) } : { closest: unsigned(r.c) === 0 ? null : str(r.c), looked: unsigned(r.e) }),
   }),
+  function_level: (r, _str, fn) => ({
+    function: fn(r.a),
+    level: governedLevelName[Number(r.b)] ?? unsigned(r.b),
+    from: governedLevelName[Number(r.c)] ?? unsigned(r.c),
+    overheadPercent: unsigned(r.d) / 1e4,
+    budgetPercent: unsigned(r.e) / 1e4,
+  }),
   agent_error: (r, str) => ({ message: str(r.a) }),
   // HTTP. `requestId`: the request the event is about (its own id, per pid/tid); `request`:
   // the request that caused the event (another request's id), on every kind that has one.
@@ -252,6 +259,9 @@ function withRequest(request: number, fields: Record<string, FieldValue>): Recor
   if (request !== 0) fields.request = request;
   return fields;
 }
+
+/** function_level b and c (src/instrument/governor.ts GovernedLevel). */
+const governedLevelName = ["off", "sampled", "calls", "full"];
 
 /** A stateful method's call/return/throw/settle: `state`, the receiver's fields (field e), only when present. */
 function withState(r: RawEvent, str: Str, fields: Record<string, FieldValue>): Record<string, FieldValue> {

@@ -57,6 +57,7 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
     request: options.request,
     hotCallsPerSecond: config.hotCallsPerSecond,
     hotSample: config.hotSample,
+    maxOverhead: config.maxOverhead === undefined ? undefined : config.maxOverhead / 100,
     previewDepth: config.previewDepth,
     previewChars: config.previewChars,
   });

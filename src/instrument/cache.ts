@@ -59,7 +59,7 @@ const TRANSFORM_FORMAT = 6;
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
   if (settings === null || typeof settings !== "object") return settings;
-  const { hotCallsPerSecond: _limit, hotSample: _sample, previewDepth: _depth, previewChars: _chars, ...rest } = settings as Record<string, unknown>;
+  const { hotCallsPerSecond: _limit, hotSample: _sample, previewDepth: _depth, previewChars: _chars, maxOverhead: _budget, ...rest } = settings as Record<string, unknown>;
   return rest;
 }
 

@@ -61,6 +61,8 @@ export interface MatchConfig {
   hotCallsPerSecond?: number;
   /** Once hot, 1 call in this many is recorded; 0: counted only. Default 100. */
   hotSample?: number;
+  /** The overhead governor's budget in percent of each thread's wall time (governor.ts); absent: none. */
+  maxOverhead?: number;
   /**
    * Inline source maps in instrumented files and Node's source-map support turned on, so
    * stack traces show original columns (default true). false: no map, Node's setting left

@@ -43,6 +43,7 @@ import {
   writePreview,
 } from "../agent/shared/preview";
 import { fragmentsOf, RECORD_WORDS, STRING_FRAGMENT_BYTES, writePreviewString } from "../agent/shared/batch";
+import { calibrateFloor, GOVERNED_SAMPLE, GovernedLevel, Governor, SAMPLE_EVERY, type GovernedFunctions, type Step } from "./governor";
 import { BASE, HOOK_KEY, TAG_CHARS, hashSource } from "./transform";
 
 /** zig/layout.zig EventKind, function tracing range. */
@@ -56,6 +57,8 @@ export const FunctionKind = {
   resume: 38,
   sampled: 39,
   listener: 40,
+  /** The overhead governor changed a function's level: a = id, b = new level, c = old, d = overhead ppm, e = budget ppm. */
+  level: 42,
 } as const;
 
 /** function_sampled flags. */
@@ -122,6 +125,11 @@ export interface RuntimeOptions {
   hotCallsPerSecond?: number;
   /** Once hot, record 1 call in this many; 0: count only. Default DEFAULT_HOT_SAMPLE. */
   hotSample?: number;
+  /**
+   * The overhead governor's budget (governor.ts): the fraction of wall time this thread
+   * may spend inside function tracing (0.05 for --max-overhead 5). Absent: no governor.
+   */
+  maxOverhead?: number;
   /** The guard's clock in ms (tests); default performance.now. */
   now?: () => number;
   /**
@@ -313,6 +321,12 @@ export class FunctionRuntime {
   private skippedBefore = new Float64Array(256);
   private checkedAt = new Float64Array(256);
   private reportedAt = new Float64Array(256);
+  // The overhead governor (governor.ts), only with a budget: each function's governed
+  // level (GovernedLevel; all `full` without a governor, which the calls hook then never
+  // reads past) and whether it was instrumented at the full level (its C hook ran).
+  private level = new Uint8Array(256).fill(GovernedLevel.full);
+  private fullHook = new Uint8Array(256);
+  private readonly governor: Governor | undefined;
   /** Functions that were ever sampled, for the exit summary. */
   private readonly everHot: number[] = [];
   private readonly hotLimit: number;
@@ -357,12 +371,25 @@ export class FunctionRuntime {
       depth: Math.min(PREVIEW_LIMIT_DEPTH, Math.max(0, options.previewDepth ?? PREVIEW_MAX_DEPTH)),
       chars: Math.min(PREVIEW_LIMIT_CHARS, Math.max(8, options.previewChars ?? PREVIEW_MAX_CHARS)),
     };
+    if (options.maxOverhead !== undefined && options.maxOverhead > 0) this.governor = new Governor(options.maxOverhead, this.now);
     const interval = options.flushIntervalMs ?? 50;
     if (this.capacity > 1 && interval > 0) {
-      this.timer = setInterval(() => this.flush(), interval);
+      this.timer = setInterval(() => {
+        this.flush();
+        this.govern();
+      }, interval);
       (this.timer as { unref?: () => void }).unref?.();
     }
     this.hook = this.makeHook();
+    if (this.governor) {
+      // Function id 0 is never given out: with its level off, the probes take the fast path.
+      this.level[0] = GovernedLevel.off;
+      this.hot[0] = 1;
+      this.next[0] = Infinity;
+      this.governor.floor = calibrateFloor(this.hook, 0, this.now);
+      this.calibrateRecording(this.governor);
+      this.timeHooks(this.governor);
+    }
     // Whatever is still buffered when the thread ends goes out (the agent may flush earlier).
     // The exit summaries of sampled functions go first, before the agent's trace_stop.
     if (typeof process === "object" && typeof process.on === "function") process.on("exit", () => this.close());
@@ -374,6 +401,11 @@ export class FunctionRuntime {
    * Returns whether call `n` is recorded.
    */
   private admit(id: number, n: number): boolean {
+    if (this.governor) {
+      this.govern();
+      const level = this.level[id]!;
+      if (level < GovernedLevel.calls) return this.admitGoverned(id, n, level);
+    }
     let report = -1;
     if (n >= this.nextCheck[id]!) {
       this.nextCheck[id] = n + HOT_CHECK_CALLS;
@@ -415,6 +447,131 @@ export class FunctionRuntime {
     return record;
   }
 
+  /** The slow path of a function the governor sampled (1 call in GOVERNED_SAMPLE) or turned off. */
+  private admitGoverned(id: number, n: number, level: number): boolean {
+    this.hot[id] = 1;
+    if (level === GovernedLevel.sampled) {
+      this.next[id] = n + GOVERNED_SAMPLE;
+      return true;
+    }
+    // Off: counted only; back here now and then so a decision to step up is seen.
+    this.next[id] = n + 65536;
+    return false;
+  }
+
+  /**
+   * The governor's cost per recorded call at the calls level, measured once on this thread
+   * through function id 0, which is never given out (what it buffers is discarded before
+   * anything is flushed): a timer read costs ~100 ns in Node, more than the call, so calls
+   * are timed in rounds after a warm-up and the median round taken. The full level's cost
+   * (previews: hundreds of ns and up) comes from the timed samples instead. Only with a
+   * batch (Bun's sink writes each event at once).
+   */
+  private calibrateRecording(governor: Governor): void {
+    if (this.capacity < 64) return;
+    const hook = this.hook;
+    const perRound = 48;
+    const times: number[] = [];
+    this.hot[0] = 0;
+    this.next[0] = Infinity;
+    this.level[0] = GovernedLevel.calls;
+    try {
+      for (let round = 0; round < 160; round++) {
+        const start = this.now();
+        for (let i = 0; i < perRound; i++) hook.c(0);
+        if (round >= 120) times.push((this.now() - start) / perRound);
+        this.words.fill(0, 0, this.count * RECORD_WORDS);
+        this.count = 0;
+        this.stamped = false;
+      }
+      governor.calibrated.calls = times.sort((x, y) => x - y)[times.length >> 1]!;
+    } catch {
+      this.errors++;
+    }
+    this.level[0] = GovernedLevel.off;
+    this.hot[0] = 1;
+  }
+
+  /** What the governor reads of the functions. */
+  private readonly governed: GovernedFunctions = (() => {
+    const runtime = this;
+    return {
+      get count() {
+        return runtime.nextFunctionId;
+      },
+      get seen() {
+        return runtime.seen;
+      },
+      get level() {
+        return runtime.level;
+      },
+      full: (id: number) => runtime.fullHook[id] === 1,
+      recorded: (id: number) => runtime.seen[id]! - runtime.skipped(id),
+    };
+  })();
+
+  /** Lets the governor decide when its window has passed, and applies its steps. */
+  private govern(): void {
+    const governor = this.governor;
+    if (!governor || this.stopped) return;
+    const steps = governor.decide(this.governed);
+    for (const step of steps) this.applyStep(step, governor.budget);
+  }
+
+  private applyStep(step: Step, budget: number): void {
+    const id = step.id;
+    if (id === 0) {
+      // Out of reach: the instrumented prologues alone cost more than the budget.
+      this.put(FunctionKind.level, 1, 0, step.to, step.from, Math.round(step.overhead * 1e6), Math.round(budget * 1e6));
+      return;
+    }
+    this.level[id] = step.to;
+    // The next call takes the slow path (admit), which sets the fast path's state up for
+    // the new level: the hot guard's again at calls and full, the governor's below.
+    this.hot[id] = step.to < GovernedLevel.calls ? 1 : 0;
+    this.next[id] = this.seen[id]! + 1;
+    if (step.to >= GovernedLevel.calls) this.nextCheck[id] = Math.min(this.nextCheck[id]!, this.seen[id]! + 1);
+    this.put(FunctionKind.level, 0, id, step.to, step.from, Math.round(step.overhead * 1e6), Math.round(budget * 1e6));
+  }
+
+  /**
+   * With a governor: the hook methods that cost most (c, C, r) are timed 1 call in
+   * SAMPLE_EVERY, for the governor's mean cost per call of each level. A function whose
+   * calls hook is `c` was instrumented at the calls level: it starts there.
+   */
+  private timeHooks(governor: Governor): void {
+    const hook = this.hook;
+    const { c, C, r } = hook;
+    const now = this.now;
+    let tick = 0;
+    hook.c = (id) => {
+      if (this.level[id] === GovernedLevel.full) this.level[id] = GovernedLevel.calls;
+      if ((++tick & (SAMPLE_EVERY - 1)) !== 0) return c(id);
+      const start = now();
+      c(id);
+      governor.timed(governor.callCost, start);
+    };
+    hook.C = (id, args, self) => {
+      this.fullHook[id] = 1;
+      if ((++tick & (SAMPLE_EVERY - 1)) !== 0) return C(id, args, self);
+      const start = now();
+      const token = C(id, args, self);
+      governor.timed(this.level[id] === GovernedLevel.full ? governor.fullCallCost : governor.callCost, start);
+      return token;
+    };
+    hook.r = (id, token, value, self) => {
+      if (token < 0 || (++tick & (SAMPLE_EVERY - 1)) !== 0) return r(id, token, value, self);
+      const start = now();
+      r(id, token, value, self);
+      governor.timed(governor.returnCost, start);
+    };
+  }
+
+  /** Governor steps taken on this thread (down, up). */
+  governorSteps(): { down: number; up: number } {
+    return this.governor ? { ...this.governor.steps } : { down: 0, up: 0 };
+  }
+
   private skipped(id: number): number {
     const closed = this.skippedBefore[id] ?? 0;
     return this.hot[id] === 1 ? closed + this.seen[id]! - this.hotSince[id]! - this.hotRecorded[id]! : closed;
@@ -437,6 +594,10 @@ export class FunctionRuntime {
       return next;
     };
     this.seen = larger(this.seen);
+    const level = larger(this.level);
+    level.fill(GovernedLevel.full, this.level.length);
+    this.level = level;
+    this.fullHook = larger(this.fullHook);
     this.next = larger(this.next);
     this.hot = larger(this.hot);
     this.nextCheck = larger(this.nextCheck);
@@ -463,6 +624,7 @@ export class FunctionRuntime {
       this.stamped = false;
       this.fillTimes(count);
     }
+    const started = this.governor ? this.now() : 0;
     try {
       const written = this.sink.recordBatch!(this.words, count);
       if (written < count) {
@@ -473,6 +635,7 @@ export class FunctionRuntime {
       this.errors++;
     }
     this.words.fill(0, 0, count * RECORD_WORDS);
+    if (this.governor) this.governor.flushed(this.now() - started);
   }
 
   /** Flushes and stops the timer; the hook keeps working (unbatched) if still called. */
@@ -936,6 +1099,15 @@ export class FunctionRuntime {
           if (!runtime.admit(id, n)) return -1;
         } else if (runtime.hot[id] === 1) return -1;
         const token = runtime.ordinal++;
+        if (runtime.level[id]! < GovernedLevel.full) {
+          // Governed down to the calls level (or sampled): the entry only, no previews, no return.
+          try {
+            runtime.put(FunctionKind.call, 0, id, token, 0, runtime.request());
+          } catch {
+            fail();
+          }
+          return -1;
+        }
         try {
           // The time first: the previews below are the tracer's cost, not the call's.
           const time = runtime.time();

@@ -22,11 +22,13 @@ export interface FunctionFlags {
   level?: Level;
   /** `--hot-calls-per-second N`: the hot-function guard's limit (0: off). */
   hotCallsPerSecond?: number;
+  /** `--max-overhead P`: the governor's budget, percent of wall time per thread. */
+  maxOverhead?: number;
   /** The directory path globs are relative to; absent: the agent's (or aot.ts's) default. */
   root?: string;
 }
 
-const KEYS: Record<keyof MatchConfig, "string" | "strings" | "packages" | "level" | "rules" | "count" | "boolean"> = {
+const KEYS: Record<keyof MatchConfig, "string" | "strings" | "packages" | "level" | "rules" | "count" | "boolean" | "percent"> = {
   root: "string",
   include: "strings",
   exclude: "strings",
@@ -38,6 +40,7 @@ const KEYS: Record<keyof MatchConfig, "string" | "strings" | "packages" | "level
   stateful: "strings",
   hotCallsPerSecond: "count",
   hotSample: "count",
+  maxOverhead: "percent",
   previewDepth: "count",
   previewChars: "count",
   sourceMaps: "boolean",
@@ -51,7 +54,8 @@ export function functionSettings(flags: FunctionFlags): string | undefined | { e
     (flags.packages?.length ?? 0) > 0 ||
     (flags.functionNames?.length ?? 0) > 0 ||
     flags.level !== undefined ||
-    flags.hotCallsPerSecond !== undefined;
+    flags.hotCallsPerSecond !== undefined ||
+    flags.maxOverhead !== undefined;
   if (!flags.functions && !implied) return undefined;
   let config: MatchConfig = {};
   if (typeof flags.functions === "string" && flags.functions.startsWith("@")) {
@@ -75,6 +79,10 @@ export function functionSettings(flags: FunctionFlags): string | undefined | { e
   if (flags.hotCallsPerSecond !== undefined) {
     if (!Number.isInteger(flags.hotCallsPerSecond) || flags.hotCallsPerSecond < 0) return { error: "--hot-calls-per-second must be a whole number ≥ 0 (0: no guard)" };
     config.hotCallsPerSecond = flags.hotCallsPerSecond;
+  }
+  if (flags.maxOverhead !== undefined) {
+    if (!(flags.maxOverhead > 0 && flags.maxOverhead <= 100)) return { error: "--max-overhead must be a percentage above 0 and at most 100, e.g. 5" };
+    config.maxOverhead = flags.maxOverhead;
   }
   if (flags.root !== undefined) config.root ??= flags.root;
   return JSON.stringify(config);
@@ -122,6 +130,7 @@ function checkConfig(value: unknown): string | undefined {
     }
     if (kind === "count" && !(Number.isInteger(field) && (field as number) >= 0)) return `"${key}" must be a whole number ≥ 0`;
     if (kind === "boolean" && typeof field !== "boolean") return `"${key}" must be true or false`;
+    if (kind === "percent" && !(typeof field === "number" && field > 0 && field <= 100)) return `"${key}" must be a percentage above 0 and at most 100`;
     if (kind === "level" && !LEVELS.includes(field as string)) return `"${key}" must be one of ${LEVELS.join(", ")}`;
     if (kind === "rules") {
       const ok = Array.isArray(field) && field.every((rule) => rule && typeof rule === "object" && LEVELS.includes(rule.level) && ["path", "name", "env"].every((k) => rule[k] === undefined || typeof rule[k] === "string") && Object.keys(rule).every((k) => ["path", "name", "env", "level"].includes(k)));

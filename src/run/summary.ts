@@ -20,6 +20,7 @@ export function formatSummary(summary: RunSummary, color: ChalkInstance): string
     `  ${summary.processes} processes, ${summary.threads} threads, ${summary.recorded} records`,
     `  events: ${kinds || "none"}`,
     ...stopLines(summary, color),
+    ...governorLines(summary),
     ...lossLines(summary, color),
   ];
   return `${lines.join("\n")}\n`;
@@ -41,6 +42,12 @@ function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
     return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, without its end chunk`)];
   }
   return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on (${stop.refused} later records not kept)`)];
+}
+
+/** The overhead governor's steps (function_level events), when it took any. */
+function governorLines(summary: RunSummary): string[] {
+  const steps = summary.byKind.function_level ?? 0;
+  return steps === 0 ? [] : [`  overhead governor: ${steps} level changes (function_level events name each function and the overhead that decided it)`];
 }
 
 /** Threads named one by one in the loss lines; the rest are summed. */

@@ -63,6 +63,10 @@ export class RunCommand extends Command {
 
   failOpen = Option.Boolean("--fail-open", false, { description: "When tracing cannot start (/dev/shm full or read-only, the trace file not writable), run the program untraced instead of refusing" });
 
+  maxOverhead = Option.String("--max-overhead", {
+    description: "Overhead governor: hold the time each thread spends in function tracing under this percent of its wall time, stepping the costliest functions down (full → calls → sampled → off) and back up when load falls; each step is a function_level event; implies --functions",
+  });
+
   program = Option.String({ name: "command" });
   args = Option.Proxy();
 
@@ -74,7 +78,8 @@ export class RunCommand extends Command {
     const unknown = events?.find((group) => !(eventGroups as readonly string[]).includes(group));
     if (unknown !== undefined) throw new UsageError(`--events: unknown group "${unknown}" (groups: ${eventGroups.join(",")})`);
     const hot = this.hotCallsPerSecond === undefined ? undefined : /^\d+$/.test(this.hotCallsPerSecond.trim()) ? Number(this.hotCallsPerSecond) : Number.NaN;
-    const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, packages: this.packages, functionNames: this.functionNames, level: this.level, hotCallsPerSecond: hot, root: process.cwd() });
+    const budget = this.maxOverhead === undefined ? undefined : /^\d+(\.\d+)?%?$/.test(this.maxOverhead.trim()) ? Number.parseFloat(this.maxOverhead) : Number.NaN;
+    const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, packages: this.packages, functionNames: this.functionNames, level: this.level, hotCallsPerSecond: hot, maxOverhead: budget, root: process.cwd() });
     if (typeof functions === "object") throw new UsageError(`--functions: ${functions.error}`);
     return runTraced({
       argv: [this.program, ...this.args],
