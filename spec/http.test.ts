@@ -5,12 +5,24 @@
  * linked to it across awaits, and the program's output unchanged.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { cleanup, fixtures, ofKind, runTraced, runUntraced } from "./agent-harness";
+import { cleanup, fixtures, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
 import { runCli } from "./harness";
 
 afterAll(cleanup);
+
+let pems: { CERT: string; KEY: string } | undefined;
+/** A self-signed certificate for 127.0.0.1, made once by openssl in the scratch directory. */
+function certificate(): { CERT: string; KEY: string } {
+  if (pems) return pems;
+  const dir = scratchDir();
+  const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1"], { encoding: "utf8" });
+  if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.error?.message ?? made.stderr}`);
+  pems = { CERT: join(dir, "cert.pem"), KEY: join(dir, "key.pem") };
+  return pems;
+}
 
 const http = join(fixtures, "http");
 
@@ -110,6 +122,25 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(events.filter((event) => event.kind === "function_call" && String(event.fields.function).startsWith("step ") && event.fields.request === undefined)).toEqual([]);
   });
 
+  test("node:https server and client: TLS connections, keep-alive ordinals, body sizes", async () => {
+    const pems = certificate();
+    const traced = await runTraced([runtime, join(http, "https.cjs")], { env: pems });
+    expect(traced.stdout).toBe("GET 200 secure 0\nPOST 200 secure 3\n");
+    expect(serverRows(traced.events)).toEqual([
+      ["GET", "/s", 200, 0, 8, "finished", 1],
+      ["POST", "/s", 200, 3, 8, "finished", 2],
+    ]);
+    expect(clientRows(traced.events)).toEqual([
+      ["https", "GET", "https://127.0.0.1:PORT/s", 200, 0, 8, "finished", null],
+      ["https", "POST", "https://127.0.0.1:PORT/s", 200, 3, 8, "finished", null],
+    ]);
+    expect(ofKind(traced.events, "http_server_request").map((event) => event.fields.tls)).toEqual([true, true]);
+    expect(ofKind(traced.events, "http_connection").map((event) => [event.fields.tls, event.fields.outgoing])).toEqual([
+      [true, false],
+      [true, true],
+    ]);
+  });
+
   test.if(runtime === "node")("--events without http records no request; dump nests a request's events under it", async () => {
     const quiet = await runTraced(["node", join(http, "linked.cjs")], { scopeArgs: ["--events", "process"] });
     expect(quiet.stdout).toBe("r1 r2 r3\n");
@@ -130,6 +161,25 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     const slices = (JSON.parse(chrome.stdout) as { traceEvents: { cat?: string; name: string; dur?: number }[] }).traceEvents.filter((event) => event.cat === "http");
     expect(slices.length).toBe(ofKind(traced.events, "http_server_request").length + ofKind(traced.events, "http_client_request").length);
     expect(slices.find((slice) => slice.name === "GET /r/2 200")!.dur).toBeGreaterThan(0);
+  });
+});
+
+describe("node: node:http2 compatibility API", () => {
+  test("requests on one session with their ordinals, sizes and statuses; a stream the client resets ends aborted", async () => {
+    const argv = ["node", join(http, "http2.cjs")];
+    const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
+    expect(traced.stdout).toBe(untraced.stdout);
+    expect(traced.status).toBe(0);
+    expect(ofKind(traced.events, "agent_error")).toEqual([]);
+    expect(serverRows(traced.events)).toEqual([
+      ["GET", "/a?key=[redacted]", 200, 0, 5, "finished", 1],
+      ["POST", "/echo", 200, 10, 6, "finished", 2],
+      ["GET", "/missing", 404, 0, 5, "finished", 3],
+      ["GET", "/slow", 0, 0, 0, "aborted", 4],
+    ]);
+    const servers = ofKind(traced.events, "http_server_request");
+    expect(new Set(servers.map((event) => event.fields.connection)).size).toBe(1);
+    expect(servers.map((event) => event.fields.protocol)).toEqual(["HTTP/2", "HTTP/2", "HTTP/2", "HTTP/2"]);
   });
 });
 

@@ -185,8 +185,9 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       throw error;
     }
     if (result instanceof Response) serveEnd(recorder, current, result, HttpEnd.finished);
-    else if (result !== null && typeof result === "object" && typeof (result as Promise<unknown>).then === "function") {
-      // A reaction on the program's promise: its value and its handling are unchanged (Bun awaits it too).
+    else if (result instanceof Promise) {
+      // A reaction on the program's promise: its value is unchanged, and Bun handles its
+      // rejection itself either way (the `error` option or a 500).
       Promise.prototype.then.call(
         result,
         (response: unknown) => recorder.safe(() => serveEnd(recorder, current, response, HttpEnd.finished)),
@@ -231,11 +232,14 @@ function hookFetch(recorder: Recorder): void {
       recorder.fail(error);
     }
     const result = Reflect.apply(original, this, arguments) as Promise<Response>;
-    if (state !== undefined && result !== null && typeof result === "object" && typeof result.then === "function") {
+    if (state !== undefined && result instanceof Promise) {
       const current = state;
-      Promise.prototype.then.call(
+      // The program gets the promise of this reaction, which settles as fetch's did: a
+      // rejection the program never handles stays unhandled (a reaction on fetch's own
+      // promise would mark it handled), at the cost of one more microtask before it resumes.
+      return Promise.prototype.then.call(
         result,
-        (response: unknown) =>
+        (response: unknown) => {
           recorder.safe(() => {
             let flags = unknownSizes.get(current) ?? 0;
             if (response instanceof Response) {
@@ -245,13 +249,17 @@ function hookFetch(recorder: Recorder): void {
               else if (response.body !== null) flags |= RESPONSE_SIZE_UNKNOWN;
             }
             endWithFlags(recorder, Kind.http_client_response, current, HttpEnd.finished, flags);
-          }),
-        (error: unknown) =>
+          });
+          return response;
+        },
+        (error: unknown) => {
           recorder.safe(() => {
             current.error = error;
             endWithFlags(recorder, Kind.http_client_response, current, 0, unknownSizes.get(current) ?? 0);
-          }),
-      );
+          });
+          throw error;
+        },
+      ) as Promise<Response>;
     }
     return result;
   });

@@ -45,9 +45,7 @@ import { wrapEmit, type Tracer } from "./hooks";
 type Channels = typeof import("node:diagnostics_channel");
 
 /** A server request in flight. */
-interface ServerRequest extends RequestState {
-  connection: Connection | undefined;
-}
+type ServerRequest = RequestState;
 
 /** Per socket: its connection record and the request whose response it carries now. */
 interface ServerSocket {
@@ -86,11 +84,16 @@ export function hookHttp(tracer: Tracer): void {
 }
 
 /** Shared by server and client: body bytes counted where Node moves them (see patchBodies). */
-const incomingBytes = new WeakMap<object, RequestState>();
-const outgoingBytes = new WeakMap<object, RequestState>();
-/** Which field of the state a message's bytes go to. */
-const incomingIsRequest = new WeakSet<object>();
-const outgoingIsResponse = new WeakSet<object>();
+// One WeakMap entry per message, keyed by Node's own objects: a server request's
+// IncomingMessage and ServerResponse, a client's ClientRequest and its response.
+/** Server request (IncomingMessage) → its state: the bytes it pushes are the request's body. */
+const serverIncoming = new WeakMap<object, RequestState>();
+/** ServerResponse → its state: the bytes the program writes are the response's body. */
+const serverOutgoing = new WeakMap<object, ServerRequest>();
+/** A client's response (IncomingMessage) → its request's state. */
+const clientIncoming = new WeakMap<object, RequestState>();
+/** ClientRequest → its state. */
+const clientOutgoing = new WeakMap<object, RequestState>();
 /** Bytes a client request wrote before it was published (see patchBodies). */
 const unclaimedBytes = new WeakMap<object, number>();
 let bodiesPatched = false;
@@ -108,12 +111,13 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
   const push = incoming.push;
   incoming.push = renamed(push, function (this: object, chunk: unknown): boolean {
     if (chunk !== null && chunk !== undefined) {
-      const request = incomingBytes.get(this);
-      if (request !== undefined) {
+      const request = serverIncoming.get(this);
+      const response = request === undefined ? clientIncoming.get(this) : undefined;
+      if (request !== undefined || response !== undefined) {
         try {
           const bytes = chunkBytes(chunk, arguments[1], byteLength);
-          if (incomingIsRequest.has(this)) request.requestBytes += bytes;
-          else request.responseBytes += bytes;
+          if (request !== undefined) request.requestBytes += bytes;
+          else response!.responseBytes += bytes;
         } catch (error) {
           recorder.fail(error);
         }
@@ -141,11 +145,11 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
           const bytes = chunkBytes(chunk, typeof encoding === "function" ? undefined : encoding, byteLength);
           // A client request is published when it is ended (its _finish), after the program
           // wrote its body: those bytes wait here until then.
-          const request = outgoingBytes.get(this);
-          if (request === undefined) {
-            if (this instanceof http.ClientRequest) unclaimedBytes.set(this, (unclaimedBytes.get(this) ?? 0) + bytes);
-          } else if (outgoingIsResponse.has(this)) request.responseBytes += bytes;
-          else request.requestBytes += bytes;
+          const response = serverOutgoing.get(this);
+          const request = response === undefined ? clientOutgoing.get(this) : undefined;
+          if (response !== undefined) response.responseBytes += bytes;
+          else if (request !== undefined) request.requestBytes += bytes;
+          else if (this instanceof http.ClientRequest) unclaimedBytes.set(this, (unclaimedBytes.get(this) ?? 0) + bytes);
         }
       } catch (error) {
         recorder.fail(error);
@@ -174,7 +178,6 @@ export class ServerHooks {
   /** Bun: no response.finish channel; a response's 'finish' emit ends it. */
   finishFromEmit = false;
   private readonly sockets = new WeakMap<object, ServerSocket>();
-  private readonly responses = new WeakMap<object, ServerRequest>();
   private http: typeof Http | undefined;
   private readonly patchedServers = new WeakSet<object>();
 
@@ -182,11 +185,103 @@ export class ServerHooks {
     this.recorder = tracer.recorder;
   }
 
-  /** A server's new connection: HTTP's patches go in before its first byte is parsed, when node:http is loaded. */
+  /** A server's new connection: HTTP's patches go in before its first byte is parsed, when node:http (or node:http2) is loaded. */
   onConnection(socket: Net.Socket): void {
-    if (!this.http && !httpLoaded()) return;
     const server = (socket as { server?: object }).server;
-    if (server) this.patchServer(server);
+    if (!server) return;
+    if (this.http || httpLoaded()) this.patchServer(server);
+    if (builtinLoaded("http2")) this.patchHttp2Server(server);
+  }
+
+  private readonly sessions = new WeakMap<object, Connection>();
+  private http2Patched = false;
+
+  /**
+   * node:http2's compatibility API (`createServer((req, res) => ...)`): Node 20 publishes
+   * nothing for HTTP/2, so the server class's emit ('request': start, the listeners run in
+   * the request's context), Http2ServerResponse's emit ('finish'/'close': its end) and
+   * write (response bytes) and Http2ServerRequest's push (request bytes) are patched, when
+   * an HTTP/2 server gets its first connection. Connections are HTTP/2 sessions (ordinal:
+   * the stream's order in its session). The core API (a 'stream' listener) is not recorded.
+   */
+  private patchHttp2Server(server: object): void {
+    const http2 = require("node:http2") as typeof import("node:http2");
+    const name = (server as { constructor?: { name?: unknown } }).constructor?.name;
+    if (name !== "Http2Server" && name !== "Http2SecureServer") return;
+    const proto = Object.getPrototypeOf(server) as { emit: (this: object, ...args: unknown[]) => boolean };
+    if (this.patchedServers.has(proto)) return;
+    this.patchedServers.add(proto);
+    const hooks = this;
+    const recorder = this.recorder;
+    if (!this.http2Patched) {
+      this.http2Patched = true;
+      const requestProto = http2.Http2ServerRequest.prototype as unknown as { push: (this: object, chunk: unknown) => boolean };
+      const push = requestProto.push;
+      Object.defineProperty(requestProto, "push", {
+        configurable: true,
+        writable: true,
+        enumerable: false,
+        value: renamed(push, function (this: object, chunk: unknown) {
+          const state = serverIncoming.get(this);
+          if (state !== undefined && chunk !== null && chunk !== undefined) state.requestBytes += chunkBytes(chunk, undefined, Buffer.byteLength as (text: string) => number);
+          return Reflect.apply(push, this, arguments);
+        }),
+      });
+      const responseProto = http2.Http2ServerResponse.prototype as unknown as { write: (this: Http2Like, ...args: unknown[]) => boolean };
+      const write = responseProto.write;
+      // end(chunk) calls this.write(chunk): write alone sees every chunk once.
+      responseProto.write = renamed(write, function (this: Http2Like, chunk: unknown, encoding: unknown) {
+        const state = serverOutgoing.get(this);
+        const counted = state !== undefined && typeof chunk !== "function" && chunk !== null && chunk !== undefined && this.writableEnded !== true && this.stream?.headRequest !== true;
+        const result = Reflect.apply(write, this, arguments);
+        if (counted) state.responseBytes += chunkBytes(chunk, typeof encoding === "string" ? encoding : undefined, Buffer.byteLength as (text: string, encoding?: string) => number);
+        return result;
+      });
+      wrapEmit(http2.Http2ServerResponse.prototype as never, this.tracer, function (this: Http2Like, event) {
+        if (event !== "finish" && event !== "close") return;
+        const state = serverOutgoing.get(this);
+        if (state === undefined || state.ended) return;
+        // 'finish' is emitted whenever the stream closes: a response the program ended on a
+        // stream closed without error finished; else the client reset or left first.
+        const finished = this.writableEnded === true && (this.stream?.rstCode ?? 0) === 0;
+        state.status = this.headersSent === true || finished ? (this.statusCode ?? 0) : 0;
+        requestEnd(recorder, Kind.http_server_response, state, finished ? HttpEnd.finished : 0);
+      });
+    }
+    const original = proto.emit;
+    const emit = renamed(original, function (this: object, event: unknown, first: unknown, second: unknown) {
+      let state: RequestState | undefined;
+      if (event === "request" && recorder.groups.http) {
+        try {
+          state = hooks.onHttp2Request(first as Http2Request, second as object);
+        } catch (error) {
+          recorder.fail(error);
+        }
+      }
+      if (state === undefined) return Reflect.apply(original, this, arguments) as boolean;
+      return runInRequest(state.id, original as never, this, arguments) as boolean;
+    });
+    Object.defineProperty(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
+  }
+
+  private onHttp2Request(request: Http2Request, response: object): RequestState {
+    const session = request.stream?.session;
+    let connection: Connection | undefined;
+    let tls = false;
+    if (session) {
+      connection = this.sessions.get(session);
+      const socket = session.socket as Net.Socket | undefined;
+      tls = session.encrypted === true;
+      if (connection === undefined && socket) {
+        connection = newConnection(this.recorder, socket, tls, false);
+        this.sessions.set(session, connection);
+      }
+    }
+    const traceparent = request.headers?.traceparent;
+    const state = serverRequestStart(this.recorder, request.method, request.url, connection, protocolFlags(2, 0, tls), typeof traceparent === "string" ? traceparent : undefined);
+    serverOutgoing.set(response, state as ServerRequest);
+    serverIncoming.set(request, state);
+    return state;
   }
 
   ensure(): typeof Http {
@@ -217,7 +312,7 @@ export class ServerHooks {
     const hooks = this;
     wrapEmit(http.ServerResponse.prototype as never, this.tracer, function (this: object, event) {
       if (event !== "close" && event !== "timeout" && event !== "finish") return;
-      const request = hooks.responses.get(this);
+      const request = serverOutgoing.get(this);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
       else if (event === "close") hooks.end(this as Http.ServerResponse, request, 0);
@@ -254,13 +349,9 @@ export class ServerHooks {
       protocolFlags(request.httpVersionMajor, request.httpVersionMinor, tls),
       rawHeader(request.rawHeaders, "traceparent"),
     ) as ServerRequest;
-    state.connection = known.connection;
     known.current = state;
-    this.responses.set(response, state);
-    incomingBytes.set(request, state);
-    incomingIsRequest.add(request);
-    outgoingBytes.set(response, state);
-    outgoingIsResponse.add(response);
+    serverOutgoing.set(response, state);
+    serverIncoming.set(request, state);
     // The program's handler runs right after this, in the same call: it and all it starts belong to the request.
     if (enter) enterRequest(state.id);
     return state;
@@ -298,7 +389,7 @@ export class ServerHooks {
   }
 
   onFinish(response: Http.ServerResponse): void {
-    const request = this.responses.get(response);
+    const request = serverOutgoing.get(response);
     if (request !== undefined) this.end(response, request, HttpEnd.finished);
   }
 
@@ -340,6 +431,27 @@ export class ServerHooks {
     requestEnd(this.recorder, Kind.http_server_response, state, HttpEnd.upgraded);
     enterRequest(state.id);
   }
+}
+
+/** What the HTTP/2 compatibility objects offer (read without running the program's code). */
+interface Http2Like {
+  writableEnded?: boolean;
+  headersSent?: boolean;
+  statusCode?: number;
+  stream?: { rstCode?: number; headRequest?: boolean };
+}
+
+interface Http2Request {
+  method?: string;
+  url?: string;
+  headers?: Record<string, unknown>;
+  stream?: { session?: { socket?: unknown; encrypted?: boolean } & object };
+}
+
+/** Whether a builtin module was already loaded in this thread (Node's list; without loading it). */
+function builtinLoaded(id: string): boolean {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  return Array.isArray(list) && list.includes(`NativeModule ${id}`);
 }
 
 function httpLoaded(): boolean {
@@ -424,8 +536,8 @@ export class ClientHooks {
     });
     wrapEmit(http.IncomingMessage.prototype as never, this.tracer, function (this: object, event) {
       if (event !== "end" && event !== "close" && event !== "error" && event !== "aborted") return;
-      const request = incomingBytes.get(this);
-      if (request === undefined || request.ended || incomingIsRequest.has(this)) return;
+      const request = clientIncoming.get(this);
+      if (request === undefined || request.ended) return;
       if (event === "end") requestEnd(hooks.recorder, Kind.http_client_response, request, HttpEnd.finished);
       else if (event === "close") requestEnd(hooks.recorder, Kind.http_client_response, request, (this as { complete?: boolean }).complete === true ? HttpEnd.finished : 0);
     });
@@ -453,7 +565,7 @@ export class ClientHooks {
     state.requestBytes = unclaimedBytes.get(request) ?? 0;
     unclaimedBytes.delete(request);
     this.requests.set(request, state);
-    outgoingBytes.set(request, state);
+    clientOutgoing.set(request, state);
     return state;
   }
 
@@ -462,7 +574,7 @@ export class ClientHooks {
     if (state === undefined) return;
     state.status = response.statusCode ?? 0;
     state.response = response;
-    incomingBytes.set(response, state);
+    clientIncoming.set(response, state);
     const socket = request.socket;
     if (socket) clientConnection(this.recorder, state, this.connectionOf(socket));
   }
