@@ -40,7 +40,7 @@ import {
 } from "../shared/http";
 import type { Recorder } from "../shared/recorder";
 import { enterRequest, runInRequest } from "../shared/request-context";
-import { wrapEmit, type Tracer } from "./hooks";
+import type { Tracer } from "./hooks";
 
 type Channels = typeof import("node:diagnostics_channel");
 
@@ -237,8 +237,7 @@ export class ServerHooks {
         if (counted) state.responseBytes += chunkBytes(chunk, typeof encoding === "string" ? encoding : undefined, Buffer.byteLength as (text: string, encoding?: string) => number);
         return result;
       });
-      wrapEmit(http2.Http2ServerResponse.prototype as never, this.tracer, function (this: Http2Like, event) {
-        if (event !== "finish" && event !== "close") return;
+      hookEmit(http2.Http2ServerResponse.prototype, recorder, ["finish", "close"], function (this: Http2Like) {
         const state = serverOutgoing.get(this);
         if (state === undefined || state.ended) return;
         // 'finish' is emitted whenever the stream closes: a response the program ended on a
@@ -302,7 +301,7 @@ export class ServerHooks {
     if (!isHttpServer(server)) return;
     this.patchedServers.add(proto);
     const hooks = this;
-    wrapEmit(proto as never, this.tracer, function (this: object, event, first, second) {
+    hookEmit(proto, this.recorder, ["clientError", "upgrade", "connect"], function (this: object, event, first, second) {
       if (event === "clientError") return hooks.onClientError(this, first, second as Net.Socket);
       if (event === "upgrade" || event === "connect") hooks.onUpgrade(first as Http.IncomingMessage, second as Net.Socket);
     });
@@ -310,8 +309,7 @@ export class ServerHooks {
 
   private patchResponses(http: typeof Http): void {
     const hooks = this;
-    wrapEmit(http.ServerResponse.prototype as never, this.tracer, function (this: object, event) {
-      if (event !== "close" && event !== "timeout" && event !== "finish") return;
+    hookEmit(http.ServerResponse.prototype, this.recorder, ["close", "timeout", "finish"], function (this: object, event) {
       const request = serverOutgoing.get(this);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
@@ -521,7 +519,7 @@ export class ClientHooks {
         }),
       });
     }
-    wrapEmit(http.ClientRequest.prototype as never, this.tracer, function (this: object, event, first) {
+    hookEmit(http.ClientRequest.prototype, this.recorder, ["response", "error", "close", "timeout", "abort"], function (this: object, event, first) {
       if (event === "response" && hooks.bun) return void hooks.onResponse(this as Http.ClientRequest, first as Http.IncomingMessage);
       if (event !== "error" && event !== "close" && event !== "timeout" && event !== "abort") return;
       // An error before the program ended the request (never published): recorded now.
@@ -534,8 +532,7 @@ export class ClientHooks {
         if (request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
       } else if (event === "close" && request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
     });
-    wrapEmit(http.IncomingMessage.prototype as never, this.tracer, function (this: object, event) {
-      if (event !== "end" && event !== "close" && event !== "error" && event !== "aborted") return;
+    hookEmit(http.IncomingMessage.prototype, this.recorder, ["end", "close"], function (this: object, event) {
       const request = clientIncoming.get(this);
       if (request === undefined || request.ended) return;
       if (event === "end") requestEnd(hooks.recorder, Kind.http_client_response, request, HttpEnd.finished);
@@ -658,6 +655,33 @@ function headerOf(headers: unknown, name: string): string | undefined {
     return headers.slice(start, end < 0 ? headers.length : end).trim();
   }
   return undefined;
+}
+
+type EmitHook = (this: never, event: string, first: unknown, second: unknown) => void;
+
+/**
+ * Wraps `target.emit` (an own, non-enumerable property of a prototype) to run `hook` before
+ * the listeners, for the named events only: every other emit costs one comparison per name
+ * and a call. (wrapEmit in hooks.ts is the general form, with after-hooks and several hooks
+ * per target; the HTTP prototypes emit several times per request, so this one is lean.)
+ */
+function hookEmit(target: object, recorder: Recorder, events: readonly string[], hook: EmitHook): void {
+  const host = target as { emit: (this: unknown, ...args: unknown[]) => boolean };
+  const original = host.emit;
+  const [e0, e1 = e0, e2 = e0, e3 = e0, e4 = e0] = events;
+  if (events.length > 5) throw new Error("hookEmit: at most 5 events");
+  const emit = function emit(this: unknown, event: unknown, first: unknown, second: unknown) {
+    if (event === e0 || event === e1 || event === e2 || event === e3 || event === e4) {
+      try {
+        Reflect.apply(hook, this, [event, first, second]);
+      } catch (error) {
+        recorder.fail(error);
+      }
+    }
+    return Reflect.apply(original, this, arguments) as boolean;
+  };
+  Object.defineProperty(emit, "length", { value: original.length });
+  Object.defineProperty(target, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
 }
 
 /** Keeps name and length of the function it replaces. */
