@@ -122,6 +122,16 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(events.filter((event) => event.kind === "function_call" && String(event.fields.function).startsWith("step ") && event.fields.request === undefined)).toEqual([]);
   });
 
+  test("errors the service throws or leaves unhandled reach it as untraced", async () => {
+    const argv = [runtime, join(http, "errors.cjs")];
+    const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
+    expect(traced.stdout).toBe(untraced.stdout);
+    expect(traced.stdout).toContain("uncaught boom");
+    expect(traced.stdout).toContain("unhandled ");
+    expect(traced.status).toBe(untraced.status);
+    expect(ofKind(traced.events, "agent_error")).toEqual([]);
+  });
+
   test("node:https server and client: TLS connections, keep-alive ordinals, body sizes", async () => {
     const pems = certificate();
     const traced = await runTraced([runtime, join(http, "https.cjs")], { env: pems });
