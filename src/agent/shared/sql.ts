@@ -30,11 +30,11 @@ const NAME_START = 2;
 const NAME_PART = 4;
 const DIGIT = 8;
 const classes = new Uint8Array(128);
+// Built when the agent loads (every traced process): plain comparisons, no regular expressions.
 for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c);
-  if (ch === " " || ch === "\t" || ch === "\n" || ch === "\r" || ch === "\f" || ch === "\v") classes[c] = SPACE;
-  else if (/[A-Za-z_]/.test(ch)) classes[c] = NAME_START | NAME_PART;
-  else if (/[0-9]/.test(ch)) classes[c] = DIGIT | NAME_PART;
+  if (c === 32 || (c >= 9 && c <= 13)) classes[c] = SPACE;
+  else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95) classes[c] = NAME_START | NAME_PART;
+  else if (c >= 48 && c <= 57) classes[c] = DIGIT | NAME_PART;
 }
 classes[36] = classes[36]! | NAME_PART; // `$` continues a name in PostgreSQL (a$b)
 
