@@ -12,6 +12,7 @@ const clock = @import("clock.zig");
 const producer_module = @import("producer.zig");
 const trace_abi = @import("trace_abi.zig");
 const collector_module = @import("collector.zig");
+const flight_module = @import("flight.zig");
 
 comptime {
     _ = trace_abi;
@@ -333,6 +334,67 @@ export fn scope_collector_start(ring_pointer: ?*anyopaque, writer_pointer: ?*any
     };
     out.* = collector;
     return .ok;
+}
+
+/// As scope_collector_start, with a flight recorder (flight.zig): what the thread drains
+/// is held for about `window_ms` in at most `memory_bytes` and written only by a dump.
+export fn scope_collector_start_flight(ring_pointer: ?*anyopaque, writer_pointer: ?*anyopaque, window_ms: u32, memory_bytes: f64, out_collector: ?*?*anyopaque) Status {
+    const out = out_collector orelse return .invalid_argument;
+    out.* = null;
+    if (window_ms == 0 or !(memory_bytes >= 0) or memory_bytes > 1 << 50) return .invalid_argument;
+    const handle = ring_handle(ring_pointer) orelse return .invalid_argument;
+    const writer = trace_abi.writer_handle(writer_pointer) orelse return .invalid_argument;
+    const options: flight_module.Options = .{ .window_ns = @as(u64, window_ms) * std.time.ns_per_ms, .memory_bytes = @intFromFloat(memory_bytes) };
+    const collector = collector_module.Collector.create_flight(allocator, &handle.mapping.ring, &writer.writer, @intCast(std.c.getpid()), options) catch return .system_resources;
+    collector.start() catch {
+        collector.destroy(allocator);
+        return .system_resources;
+    };
+    out.* = collector;
+    return .ok;
+}
+
+/// Asks the flight recorder for a dump (SIGUSR1 to `scope run`); the drain thread writes
+/// it after its next drain. A collector without a flight recorder ignores it.
+export fn scope_collector_flight_request(collector_pointer: ?*anyopaque) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    if (collector.flight == null) return;
+    collector.request_flight_dump(.signal);
+}
+
+/// Ends a flight recorder's run once every producer has ended: stops the thread, drains
+/// finally, and dumps when the program's exit status is not 0 (`exit_status`: the status,
+/// 128 + signal when killed; 0: no dump for the exit). Returns as scope_collector_stop.
+export fn scope_collector_flight_finish(collector_pointer: ?*anyopaque, exit_status: u32) u32 {
+    const collector = collector_handle(collector_pointer) orelse return 0;
+    collector.finish_flight(if (exit_status != 0) .nonzero_exit else .none, exit_status);
+    const err = collector.write_error orelse return 0;
+    return @intFromEnum(trace_abi.status_from_error(err));
+}
+
+/// Flight recorder counts as f64: [received, dumped, dump_count, aged_out, evicted_by_cap,
+/// names_evicted, no_memory, held_records, blocks_peak, window bytes (block size),
+/// then dumps and records dumped by FlightTrigger 1..4 (8 values)].
+pub const flight_total_count = 18;
+export fn scope_collector_flight_totals(collector_pointer: ?*anyopaque, out: ?*[flight_total_count]f64) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    const values = out orelse return;
+    values.* = @splat(0);
+    const window = collector.flight orelse return;
+    values[0] = @floatFromInt(window.received);
+    values[1] = @floatFromInt(window.dumped);
+    values[2] = @floatFromInt(window.dump_count);
+    values[3] = @floatFromInt(window.aged_out);
+    values[4] = @floatFromInt(window.evicted_by_cap);
+    values[5] = @floatFromInt(window.names_evicted);
+    values[6] = @floatFromInt(window.no_memory);
+    values[7] = @floatFromInt(window.held_records());
+    values[8] = @floatFromInt(window.blocks_peak);
+    values[9] = @floatFromInt(flight_module.block_size_bytes);
+    for (1..5) |trigger| {
+        values[10 + (trigger - 1) * 2] = @floatFromInt(collector.flight_dumps[trigger]);
+        values[11 + (trigger - 1) * 2] = @floatFromInt(collector.flight_dumped[trigger]);
+    }
 }
 
 /// Drains what the ring holds now and ends the thread. Returns the trace status of the

@@ -12,6 +12,7 @@ const layout = @import("layout.zig");
 const ring_module = @import("ring.zig");
 const trace_file = @import("trace_file.zig");
 const clock = @import("clock.zig");
+const flight = @import("flight.zig");
 
 const Record = layout.Record;
 
@@ -29,6 +30,28 @@ const ThreadEntry = struct {
     key: u64 = 0,
     /// Losses this thread's producer reported (its `drop` records).
     reported_lost: u64 = 0,
+};
+
+const FlightCause = struct {
+    trigger: layout.FlightTrigger = .none,
+    detail_d: u64 = 0,
+    detail_e: u64 = 0,
+};
+
+/// Where a flight dump goes: the trace file, counted like drained records.
+const DumpSink = struct {
+    collector: *Collector,
+
+    pub fn emit(sink: *DumpSink, records: []const Record) void {
+        const collector = sink.collector;
+        const kept_before = collector.writer.records_count;
+        collector.append(records);
+        const kept: usize = @intCast(collector.writer.records_count - kept_before);
+        // The dump's own marker is the collector's, not the program's: not counted.
+        const marker = records.len > 0 and records[0].kind == @intFromEnum(layout.EventKind.flight_dump) and records[0].pid == collector.own_pid;
+        const skip: usize = @intFromBool(marker and kept > 0);
+        collector.account(records[skip..kept]);
+    }
 };
 
 pub const Collector = struct {
@@ -51,6 +74,16 @@ pub const Collector = struct {
     /// The first write error; after it the thread still drains (producers never stall)
     /// but writes nothing more.
     write_error: ?trace_file.WriteError = null,
+    /// Flight recorder (flight.zig): drained records go to the window, not the file, and
+    /// are written only by a dump.
+    flight: ?*flight.Window = null,
+    /// A dump asked for from outside the thread (SIGUSR1: a FlightTrigger), taken by the thread.
+    flight_request: std.atomic.Value(u32) = .init(0),
+    /// An exception exit seen in the drain, dumped after it (thread-owned).
+    flight_pending: FlightCause = .{},
+    /// Dumps by FlightTrigger, and the records they wrote.
+    flight_dumps: [5]u64 = @splat(0),
+    flight_dumped: [5]u64 = @splat(0),
 
     pub fn create(allocator: std.mem.Allocator, ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid: u32) error{OutOfMemory}!*Collector {
         const collector = try allocator.create(Collector);
@@ -74,8 +107,23 @@ pub const Collector = struct {
         return collector;
     }
 
+    /// As create, with a flight recorder window: nothing is written until a dump.
+    pub fn create_flight(allocator: std.mem.Allocator, ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid: u32, options: flight.Options) error{OutOfMemory}!*Collector {
+        const collector = try create(allocator, ring, writer, own_pid);
+        errdefer collector.destroy(allocator);
+        const window = try allocator.create(flight.Window);
+        errdefer allocator.destroy(window);
+        window.* = try flight.Window.init(allocator, options);
+        collector.flight = window;
+        return collector;
+    }
+
     pub fn destroy(collector: *Collector, allocator: std.mem.Allocator) void {
         assert(collector.thread == null);
+        if (collector.flight) |window| {
+            window.deinit();
+            allocator.destroy(window);
+        }
         allocator.free(collector.buffer);
         allocator.free(collector.kind_counts);
         allocator.free(collector.threads);
@@ -103,6 +151,7 @@ pub const Collector = struct {
             const stopping = collector.stop_requested.load(.acquire);
             const moved = collector.drain_all();
             _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
+            collector.flight_step();
             collector.sample_peak();
             if (stopping) return;
             if (moved == 0) collector.ring.wait_for_work(idle_timeout_ns);
@@ -117,6 +166,10 @@ pub const Collector = struct {
             if (count == 0) break;
             moved += count;
             const batch = collector.buffer[0..count];
+            if (collector.flight) |window| {
+                collector.flight_take(window, batch);
+                continue;
+            }
             const kept_before = collector.writer.records_count;
             collector.append(batch);
             // What a limit, a stop or a failed write left out is not in the trace: not
@@ -126,6 +179,79 @@ pub const Collector = struct {
         }
         collector.mark_overwritten();
         return moved;
+    }
+
+    /// Flight recorder: the batch goes to the window (nothing drained after a stop is
+    /// kept, as without it), and an exception exit in it asks for a dump.
+    fn flight_take(collector: *Collector, window: *flight.Window, batch: []const Record) void {
+        if (collector.writer.stop_reason != .none) {
+            collector.writer.refused_count += batch.len;
+            return;
+        }
+        window.add(batch);
+        if (collector.flight_pending.trigger != .none) return;
+        for (batch) |*record| {
+            const exit = record.kind == @intFromEnum(layout.EventKind.process_exit) or
+                record.kind == @intFromEnum(layout.EventKind.thread_exit);
+            if (!exit) continue;
+            const trigger: layout.FlightTrigger = switch (record.e) {
+                @intFromEnum(layout.ExitReason.uncaught_exception) => .uncaught_exception,
+                @intFromEnum(layout.ExitReason.unhandled_rejection) => .unhandled_rejection,
+                else => continue,
+            };
+            collector.flight_pending = .{ .trigger = trigger, .detail_d = record.pid, .detail_e = record.tid };
+            return;
+        }
+    }
+
+    /// After each drain: ages the window out and dumps when something asked.
+    fn flight_step(collector: *Collector) void {
+        const window = collector.flight orelse return;
+        window.evict_aged(clock.monotonic_ns());
+        if (collector.flight_pending.trigger != .none) {
+            const cause = collector.flight_pending;
+            collector.flight_pending = .{};
+            collector.flight_dump(cause);
+        }
+        // Acquire: pairs with request_flight_dump's release.
+        const requested = collector.flight_request.swap(0, .acquire);
+        if (requested != 0) collector.flight_dump(.{ .trigger = @enumFromInt(requested) });
+    }
+
+    /// Asks the drain thread for a dump (SIGUSR1); it takes it after its next drain.
+    pub fn request_flight_dump(collector: *Collector, trigger: layout.FlightTrigger) void {
+        assert(trigger != .none);
+        collector.flight_request.store(@intFromEnum(trigger), .release);
+        collector.ring.wake();
+    }
+
+    /// Writes the window to the trace (flight.zig Window.dump), counted as recorded.
+    fn flight_dump(collector: *Collector, cause: FlightCause) void {
+        const window = collector.flight.?;
+        assert(cause.trigger != .none);
+        var sink = DumpSink{ .collector = collector };
+        const result = window.dump(&sink, collector.buffer, clock.monotonic_ns(), collector.own_pid, cause.trigger, cause.detail_d, cause.detail_e);
+        const index = @min(@intFromEnum(cause.trigger), collector.flight_dumps.len - 1);
+        collector.flight_dumped[index] += result.written;
+        // Release: a test waits on it from another thread; the summary reads it after stop.
+        @atomicStore(u64, &collector.flight_dumps[index], collector.flight_dumps[index] + 1, .release);
+    }
+
+    /// Ends a flight recorder's run, every producer gone: stops the thread (it drains and
+    /// takes any dump asked for), drains finally, takes the exception exits the last
+    /// drain found, then dumps for `final` (a non-zero exit; `none`: the program ended
+    /// well) with `detail` (the exit status).
+    pub fn finish_flight(collector: *Collector, final: layout.FlightTrigger, detail: u64) void {
+        collector.stop();
+        if (collector.flight == null) return;
+        while (true) {
+            const count = collector.ring.drain_final(collector.buffer);
+            if (count == 0) break;
+            collector.flight_take(collector.flight.?, collector.buffer[0..count]);
+        }
+        _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
+        collector.flight_step();
+        if (final != .none) collector.flight_dump(.{ .trigger = final, .detail_d = detail });
     }
 
     fn append(collector: *Collector, records: []const Record) void {
@@ -323,4 +449,52 @@ test "collector: a size limit keeps whole chunks under it with room for the end"
     try testing.expectEqual(5000, writer.records_count + writer.refused_count);
     try writer.close(std.mem.zeroes(trace_file.EndTotals));
     try testing.expect(writer.size_bytes <= writer.limit_bytes);
+}
+
+test "collector: a flight recorder writes nothing until asked, then the window once; an exception exit asks too" {
+    const page = ring_module.page_size_bytes;
+    const lane_capacity: u32 = 1024;
+    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page), ring_module.size_bytes(2, lane_capacity));
+    defer testing.allocator.free(memory);
+    @memset(memory, 0);
+    var ring = try ring_module.Ring.format(memory, .{ .lane_count = 2, .lane_capacity_slots = lane_capacity, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+    var path_buffer: [64]u8 = undefined;
+    const path = try std.fmt.bufPrintSentinel(&path_buffer, "/tmp/scope-test-flight-{d}.bin", .{std.c.getpid()}, 0);
+    var writer = try trace_file.Writer.open(testing.allocator, path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
+    defer _ = std.c.unlink(path);
+    defer writer.deinit(testing.allocator);
+    const collector = try Collector.create_flight(testing.allocator, &ring, &writer, 99, .{ .window_ns = 60 * std.time.ns_per_s });
+    defer collector.destroy(testing.allocator);
+    try collector.start();
+    var producer = ring.attach(10, 0);
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.function_call);
+    for (0..500) |_| try testing.expect(producer.write(&record));
+    // Until asked, nothing reaches the file.
+    while (ring.stats().received < 500) sleep_a_millisecond();
+    try testing.expectEqual(@as(u64, 0), writer.records_count);
+    collector.request_flight_dump(.signal);
+    while (@atomicLoad(u64, &collector.flight_dumps[@intFromEnum(layout.FlightTrigger.signal)], .acquire) == 0) sleep_a_millisecond();
+    try testing.expectEqual(@as(u64, 501), writer.records_count);
+    try testing.expectEqual(@as(u64, 500), collector.recorded);
+    // A thread's uncaught exception: its exit record asks for the next write.
+    for (0..100) |_| try testing.expect(producer.write(&record));
+    var exit = std.mem.zeroes(Record);
+    exit.kind = @intFromEnum(layout.EventKind.thread_exit);
+    exit.e = @intFromEnum(layout.ExitReason.uncaught_exception);
+    try testing.expect(producer.write(&exit));
+    while (@atomicLoad(u64, &collector.flight_dumps[@intFromEnum(layout.FlightTrigger.uncaught_exception)], .acquire) == 0) sleep_a_millisecond();
+    try testing.expectEqual(@as(u64, 501 + 102), writer.records_count);
+    // The end: what came since, for a non-zero exit; nothing held is written twice.
+    for (0..7) |_| try testing.expect(producer.write(&record));
+    producer.detach();
+    collector.finish_flight(.nonzero_exit, 3);
+    try testing.expectEqual(@as(u64, 501 + 102 + 8), writer.records_count);
+    try testing.expectEqual(@as(u64, 500 + 101 + 7), collector.recorded);
+    try testing.expectEqual(@as(u64, 608), collector.flight.?.received);
+}
+
+fn sleep_a_millisecond() void {
+    const duration: std.c.timespec = .{ .sec = 0, .nsec = std.time.ns_per_ms };
+    _ = std.c.nanosleep(&duration, null);
 }

@@ -87,6 +87,13 @@ pub const EventKind = enum(u16) {
     /// Recording stopped while the program ran on (written by the collector, its own pid):
     /// a = StopReason, b = records in the trace before this one, c = records refused after.
     recording_stop = 14,
+    /// The flight recorder wrote its window (scope run --flight-recorder; written by the
+    /// collector, its own pid, before the records it wrote): a = FlightTrigger, b = records
+    /// written after this one by this dump, c = window start (CLOCK_MONOTONIC ns: the dump
+    /// holds what the window held from then on; older records were not kept), d = for an
+    /// exception the pid of the process that had it, for a non-zero exit the exit status
+    /// (128 + signal when killed), e = for an exception the thread id.
+    flight_dump = 15,
     // Function tracing (src/instrument), 32..: ids are per (pid, tid) producer.
     /// Function table entry, written once per instrumented function before its first
     /// event. a = function id, b = str name ("Class.method", "<anonymous>"), c = str
@@ -263,6 +270,22 @@ pub const StopReason = enum(u32) {
     duration = 4,
     /// Writing the trace file failed (a full disk, a file size limit).
     write_error = 5,
+    _,
+};
+
+/// What made the flight recorder write its window (flight_dump field a). Mirrored in
+/// src/core/layout.ts.
+pub const FlightTrigger = enum(u32) {
+    none = 0,
+    /// SIGUSR1 to `scope run`.
+    signal = 1,
+    /// A traced process or thread ended with an uncaught exception (its process_exit or
+    /// thread_exit record says so).
+    uncaught_exception = 2,
+    /// ... or with an unhandled promise rejection.
+    unhandled_rejection = 3,
+    /// The program ended with a non-zero exit status or was killed by a signal.
+    nonzero_exit = 4,
     _,
 };
 

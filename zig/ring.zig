@@ -51,7 +51,9 @@
 //! its seq reads committed(tail), then publishes the new tail so producers may reuse
 //! the slots (release/acquire: its reads happen before their writes).
 //!
-//! Overwrite mode (flight recorder): producers always advance the head (fetch_add), and a
+//! Overwrite mode (`--mode overwrite`; not the flight recorder, which is the collector's
+//! time window, flight.zig, over a discard-mode ring): producers always advance the head
+//! (fetch_add), so none ever waits or spills when the drain falls behind, and a
 //! writer takes its slot with a CAS from a non-busy older state to busy(p), writes, then
 //! stores committed(p). A writer that finds the slot busy (a slower writer still inside)
 //! or already holding a newer position gives up: two writers never write one slot at

@@ -3,6 +3,7 @@ test {
     _ = @import("layout.zig");
     _ = @import("c_abi.zig");
     _ = @import("collector.zig");
+    _ = @import("flight.zig");
     _ = @import("clock.zig");
     _ = @import("ring.zig");
     _ = @import("shm.zig");

@@ -42,6 +42,8 @@ export const EventKind = {
   agent_error: 13,
   /** Recording stopped, the program ran on: a = StopReason, b = records before it, c = records refused after (collector's pid). */
   recording_stop: 14,
+  /** The flight recorder wrote its window: a = FlightTrigger, b = records written after it, c = window start (monotonic ns), d = pid with the exception or the exit status, e = tid (collector's pid). */
+  flight_dump: 15,
   /** Function tracing (src/instrument); payload fields in zig/layout.zig. */
   function_table: 32,
   function_call: 33,
@@ -106,6 +108,13 @@ export const StopReason = { none: 0, killSwitch: 1, maxEvents: 2, maxSize: 3, du
 export type StopReasonName = Exclude<keyof typeof StopReason, "none">;
 export const stopReasonName: Record<number, StopReasonName> = Object.fromEntries(
   Object.entries(StopReason).filter(([name]) => name !== "none").map(([name, value]) => [value, name as StopReasonName]),
+);
+
+/** flight_dump field a: what made the flight recorder write its window (zig/layout.zig FlightTrigger). */
+export const FlightTrigger = { signal: 1, uncaughtException: 2, unhandledRejection: 3, nonzeroExit: 4 } as const;
+export type FlightTriggerName = keyof typeof FlightTrigger;
+export const flightTriggerName: Record<number, FlightTriggerName> = Object.fromEntries(
+  Object.entries(FlightTrigger).map(([name, value]) => [value, name as FlightTriggerName]),
 );
 
 /** process_exit / thread_exit field e: how it ended. */

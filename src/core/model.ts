@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, HttpClient, HttpEnd, HttpProtocol, SpawnMethod, stopReasonName, type EventKindName } from "./layout";
+import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, HttpClient, HttpEnd, HttpProtocol, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
 
 /** The decoded record as events.ts yields it; payload fields may be bigint or number. */
 export interface RawEvent {
@@ -216,6 +216,12 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   http_step_start: (r, str) => ({ requestId: unsigned(r.a), step: unsigned(r.b), name: str(r.c), stepKind: str(r.d), route: str(r.e) }),
   http_step_end: (r, str) => ({ requestId: unsigned(r.a), step: unsigned(r.b), errorType: str(r.c), errorMessage: str(r.d), failed: (r.flags & 1) !== 0 }),
   http_error: (r, str) => ({ requestId: unsigned(r.a), code: str(r.b), message: str(r.c) }),
+  flight_dump: (r) => ({
+    trigger: flightTriggerName[Number(r.a)] ?? unsigned(r.a),
+    records: unsigned(r.b),
+    windowStartNs: unsigned(r.c),
+    ...(Number(r.a) === FlightTrigger.nonzeroExit ? { exitStatus: unsigned(r.d) } : Number(r.a) === FlightTrigger.signal ? {} : { pid: unsigned(r.d), tid: unsigned(r.e) }),
+  }),
   recording_stop: (r) => ({ reason: stopReasonName[Number(r.a)] ?? unsigned(r.a), recordedBefore: unsigned(r.b), refusedAfter: unsigned(r.c) }),
   // A query's start names it; its end's outcome is copied onto it by linkDatabase.
   db_query: (r, str) => ({

@@ -32,6 +32,10 @@ const symbols = {
   scope_producer_stats: { args: [pointer, pointer], returns: none },
   scope_producer_lane: { args: [pointer], returns: u32 },
   scope_collector_start: { args: [pointer, pointer, pointer], returns: u32 },
+  scope_collector_start_flight: { args: [pointer, pointer, u32, f64, pointer], returns: u32 },
+  scope_collector_flight_request: { args: [pointer], returns: none },
+  scope_collector_flight_finish: { args: [pointer, u32], returns: u32 },
+  scope_collector_flight_totals: { args: [pointer, pointer], returns: none },
   scope_collector_stop: { args: [pointer], returns: u32 },
   scope_collector_free: { args: [pointer], returns: none },
   scope_collector_totals: { args: [pointer, pointer], returns: none },
@@ -326,7 +330,34 @@ export interface DrainTotals {
   threads: { pid: number; tid: number; reportedLost: number }[];
   /** The TraceStatus of the thread's first failed write (0: none). */
   writeStatus: number;
+  /** With a flight recorder: what its window held, dropped and wrote. */
+  flight?: FlightTotals;
 }
+
+/** The flight recorder's counts (zig/flight.zig, zig/c_abi.zig scope_collector_flight_totals). */
+export interface FlightTotals {
+  /** Records drained into the window. */
+  received: number;
+  /** Records written by dumps (flight_dump markers not included). */
+  dumped: number;
+  dumps: number;
+  /** Records older than the window when they left it (never written). */
+  agedOut: number;
+  /** Records the memory cap evicted while younger than the window. */
+  evictedByCap: number;
+  /** Strings and definitions the names pool let go before any dump wanted them. */
+  namesEvicted: number;
+  /** Records dropped because no memory could be had for the window. */
+  noMemory: number;
+  /** Records still held at the end (never written). */
+  held: number;
+  /** The most memory the window's blocks took, in bytes. */
+  peakBytes: number;
+  /** Dumps and records written, by trigger. */
+  byTrigger: { trigger: "signal" | "uncaughtException" | "unhandledRejection" | "nonzeroExit"; dumps: number; records: number }[];
+}
+
+const flightTriggers = ["signal", "uncaughtException", "unhandledRejection", "nonzeroExit"] as const;
 
 const drainThreadsMax = 1 << 14;
 
@@ -336,21 +367,60 @@ const drainThreadsMax = 1 << 14;
  * ring nor append to the writer.
  */
 export class DrainThread {
-  private constructor(private handle: Pointer | null) {}
+  private constructor(
+    private handle: Pointer | null,
+    private readonly flight: boolean,
+  ) {}
 
-  static start(ring: Ring, writerHandle: Pointer): DrainThread {
+  /**
+   * With `flight`, a flight recorder (zig/flight.zig): what the thread drains is held for
+   * about `windowMs` in at most `memoryBytes` and written only by a dump (request(), an
+   * exception exit it drains, stop() with a non-zero exit status).
+   */
+  static start(ring: Ring, writerHandle: Pointer, flight?: { windowMs: number; memoryBytes: number }): DrainThread {
     const out = new BigUint64Array(1);
-    check("drain thread start", ring.path, native().scope_collector_start(ring.nativeHandle, writerHandle, out));
-    return new DrainThread(Number(out[0]) as Pointer);
+    const lib = native();
+    const status = flight
+      ? lib.scope_collector_start_flight(ring.nativeHandle, writerHandle, flight.windowMs, flight.memoryBytes, out)
+      : lib.scope_collector_start(ring.nativeHandle, writerHandle, out);
+    check("drain thread start", ring.path, status);
+    return new DrainThread(Number(out[0]) as Pointer, flight !== undefined);
   }
 
-  /** Drains what the ring holds now, ends the thread, returns what it counted, frees it. */
-  stop(): DrainTotals {
+  /** Flight recorder: asks for a dump (SIGUSR1); the thread writes it after its next drain. */
+  requestDump(): void {
+    if (this.handle !== null) native().scope_collector_flight_request(this.handle);
+  }
+
+  /**
+   * Drains what the ring holds now, ends the thread, returns what it counted, frees it. A
+   * flight recorder also drains finally (every producer must have ended) and dumps when
+   * `exitStatus` is not 0.
+   */
+  stop(exitStatus = 0): DrainTotals {
     const handle = this.handle;
     if (handle === null) throw new Error("drain thread already stopped");
     this.handle = null;
     const lib = native();
+    if (this.flight) lib.scope_collector_flight_finish(handle, exitStatus);
     const writeStatus = lib.scope_collector_stop(handle);
+    let flight: FlightTotals | undefined;
+    if (this.flight) {
+      const values = new Float64Array(18);
+      lib.scope_collector_flight_totals(handle, values);
+      flight = {
+        received: values[0]!,
+        dumped: values[1]!,
+        dumps: values[2]!,
+        agedOut: values[3]!,
+        evictedByCap: values[4]!,
+        namesEvicted: values[5]!,
+        noMemory: values[6]!,
+        held: values[7]!,
+        peakBytes: values[8]! * values[9]!,
+        byTrigger: flightTriggers.map((trigger, i) => ({ trigger, dumps: values[10 + i * 2]!, records: values[11 + i * 2]! })),
+      };
+    }
     const totals = new Float64Array(5);
     lib.scope_collector_totals(handle, totals);
     const kinds = new Float64Array(1 << 16);
@@ -359,7 +429,7 @@ export class DrainThread {
     const count = lib.scope_collector_threads(handle, triples, drainThreadsMax);
     lib.scope_collector_free(handle);
     const threads = Array.from({ length: count }, (_, i) => ({ pid: triples[i * 3]!, tid: triples[i * 3 + 1]!, reportedLost: triples[i * 3 + 2]! }));
-    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, writeStatus };
+    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, writeStatus, flight };
   }
 }
 

@@ -16,7 +16,7 @@ import type { ChalkInstance } from "chalk";
 import { rmSync, statSync } from "node:fs";
 import { EventKind, Offset, RECORD_SIZE, eventKindName, stopReasonName, type StopReasonName } from "../core/layout";
 import { interpret, messageKey, type TraceEvent } from "../core/model";
-import { DrainThread, monotonicNs, Ring, type RingStats } from "../core/ring";
+import { DrainThread, monotonicNs, Ring, type FlightTotals, type RingStats } from "../core/ring";
 import { decodeRecord, encodeRecord, StringTable } from "../core/events";
 import { TraceFileError, TraceWriter, writeFailure } from "../core/trace-file";
 import { formatEventLine } from "../dump/text";
@@ -36,6 +36,17 @@ export interface CollectorOptions {
   color: ChalkInstance;
   /** --max-events, --max-size: past either, recording stops and the program runs on. */
   limits?: { maxRecords?: number; maxBytes?: number };
+  /**
+   * --flight-recorder: the drain thread holds about the last `windowMs` of records in at
+   * most `memoryBytes` (zig/flight.zig) and writes them only when a trigger asks.
+   */
+  flight?: { windowMs: number; memoryBytes: number };
+}
+
+/** The flight recorder's part of the summary. */
+export interface FlightSummary extends FlightTotals {
+  windowMs: number;
+  memoryBytes: number;
 }
 
 /** Recording stopped before the program ended (a limit, `scope stop`, --duration, a failed write). */
@@ -75,6 +86,7 @@ export interface RunSummary {
    */
   peakRecordsPerSecond: number;
   stopped?: RecordingStop;
+  flight?: FlightSummary;
 }
 
 export interface Loss {
@@ -130,6 +142,7 @@ export class Collector {
   private peakRecordsPerSecond = 0;
   private drainThread: DrainThread | undefined;
   private stopped: RecordingStop | undefined;
+  private flight: FlightSummary | undefined;
   /** The first failed write: from then on nothing more is written (the file stays readable). */
   private writeError: string | undefined;
 
@@ -153,7 +166,18 @@ export class Collector {
     if (options.limits) writer.limit(options.limits);
     const collector = new Collector(options, ring, writer);
     const drain = options.drain ?? (options.live ? "event-loop" : "thread");
-    if (drain === "thread") {
+    if (options.flight) {
+      // The window lives in the drain thread: without one there is no flight recorder.
+      try {
+        collector.drainThread = DrainThread.start(ring, writer.nativeHandle, options.flight);
+      } catch (error) {
+        writer.abandon();
+        rmSync(options.out, { force: true });
+        ring.close();
+        Ring.unlink(options.ringPath);
+        throw new Error(`no flight recorder: ${(error as Error).message}`);
+      }
+    } else if (drain === "thread") {
       try {
         collector.drainThread = DrainThread.start(ring, writer.nativeHandle);
       } catch {
@@ -173,12 +197,21 @@ export class Collector {
     if (!this.finished) this.ring.stop(reason);
   }
 
-  /** Stops the drain thread (it drains what the ring holds first) and takes its counts. */
-  private stopDrainThread(): void {
+  /** Flight recorder: writes the window now (SIGUSR1); the program and the recorder run on. */
+  requestFlightDump(): void {
+    if (!this.finished && this.options.flight) this.drainThread?.requestDump();
+  }
+
+  /**
+   * Stops the drain thread (it drains what the ring holds first) and takes its counts. A
+   * flight recorder drains finally and dumps when `exitStatus` is not 0.
+   */
+  private stopDrainThread(exitStatus = 0): void {
     const thread = this.drainThread;
     if (!thread) return;
     this.drainThread = undefined;
-    const totals = thread.stop();
+    const totals = thread.stop(exitStatus);
+    if (totals.flight && this.options.flight) this.flight = { ...totals.flight, ...this.options.flight };
     this.recorded += totals.recorded;
     this.reportedLost += totals.reportedLost;
     this.markedLost += totals.markedLost;
@@ -384,9 +417,14 @@ export class Collector {
     let dropped = 0;
     if (!this.finished) {
       this.finished = true;
-      this.stopDrainThread();
-      this.drain();
-      this.drain(true);
+      // A non-zero exit (or a signal) of a program that ran triggers the flight recorder.
+      const exitStatus = end.childPid === undefined ? 0 : end.signal ? 128 + signalNumberOf(end.signal) : (end.exitCode ?? 0);
+      this.stopDrainThread(exitStatus);
+      // A flight recorder's thread drained finally into its window; nothing is left to drain.
+      if (!this.options.flight) {
+        this.drain();
+        this.drain(true);
+      }
       if (this.options.live) this.printBacklog(Infinity);
       const state = this.writer.state();
       if (state.stopReason !== 0 || this.writeError !== undefined) {
@@ -447,6 +485,7 @@ export class Collector {
       peakRecordsPerSecond: Math.round(this.peakRecordsPerSecond),
       fileBytes: statSync(this.options.out, { throwIfNoEntry: false })?.size ?? 0,
       stopped: this.stopped,
+      flight: this.flight,
     };
   }
 

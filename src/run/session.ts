@@ -37,6 +37,8 @@ export interface RunOptions {
   maxEvents?: number;
   maxSizeBytes?: number;
   durationMs?: number;
+  /** --flight-recorder (window, ms) and --flight-memory (bytes): records are written only when a trigger asks. */
+  flight?: { windowMs: number; memoryBytes: number };
   /** When tracing cannot start (no ring, no trace file): run the program untraced instead of refusing. */
   failOpen?: boolean;
   /** Called once the program has ended and the trace is closed (used by `scope bench`). */
@@ -114,6 +116,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
       live: options.print ? (line) => stderr.writeNow(`${line}\n`) : undefined,
       color,
       limits: { maxRecords: options.maxEvents, maxBytes: options.maxSizeBytes },
+      flight: options.flight,
     });
   } catch (error) {
     // No ring (/dev/shm full or read-only) or no trace file: refuse in one line, or with
@@ -149,11 +152,15 @@ export async function runTraced(options: RunOptions): Promise<number> {
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
   process.on("SIGUSR2", killSwitch);
+  // The flight recorder's manual trigger: the window is written, program and recorder run on.
+  const flightDump = () => collector.requestFlightDump();
+  if (options.flight) process.on("SIGUSR1", flightDump);
   const durationTimer = options.durationMs === undefined ? undefined : setTimeout(() => collector.stopRecording(StopReason.duration), options.durationMs);
 
   const exitCode = await child.exited;
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
+  if (options.flight) process.off("SIGUSR1", flightDump);
   forwarding.release();
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });

@@ -19,6 +19,7 @@ export function formatSummary(summary: RunSummary, color: ChalkInstance): string
     `${color.bold("scope")}: ${summary.out} (${formatBytes(summary.fileBytes)}), ${(Number(summary.durationNs) / 1e9).toFixed(2)}s, program ${ended}`,
     `  ${summary.processes} processes, ${summary.threads} threads, ${summary.recorded} records`,
     `  events: ${kinds || "none"}`,
+    ...flightLines(summary, color),
     ...stopLines(summary, color),
     ...governorLines(summary),
     ...lossLines(summary, color),
@@ -48,6 +49,44 @@ function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
 function governorLines(summary: RunSummary): string[] {
   const steps = summary.byKind.function_level ?? 0;
   return steps === 0 ? [] : [`  overhead governor: ${steps} level changes (function_level events name each function and the overhead that decided it)`];
+}
+
+const triggerText = {
+  signal: "SIGUSR1",
+  uncaughtException: "uncaught exception",
+  unhandledRejection: "unhandled rejection",
+  nonzeroExit: "non-zero exit",
+} as const;
+
+function formatWindow(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** The flight recorder: what triggered a write and what each wrote, or that nothing did. */
+function flightLines(summary: RunSummary, color: ChalkInstance): string[] {
+  const flight = summary.flight;
+  if (!flight) return [];
+  const head = `  flight recorder (${formatWindow(flight.windowMs)} window, at most ${formatBytes(flight.memoryBytes)}):`;
+  const passed = `${flight.received} records passed through the window (at most ${formatBytes(flight.peakBytes)} held)`;
+  const lines =
+    flight.dumps === 0
+      ? [`${head} nothing triggered, no records written; ${passed}`]
+      : [
+          `${head} ${flight.dumps} ${flight.dumps === 1 ? "write" : "writes"}, ${flight.dumped} records: ` +
+            flight.byTrigger
+              .filter((entry) => entry.dumps > 0)
+              .map((entry) => `${triggerText[entry.trigger]} ×${entry.dumps} (${entry.records} records)`)
+              .join(", ") +
+            `; ${passed}`,
+        ];
+  if (flight.evictedByCap > 0) {
+    lines.push(color.yellow(`  flight recorder: ${flight.evictedByCap} records left the window early, at the memory cap; a larger --flight-memory holds the whole window`));
+  }
+  if (flight.namesEvicted > 0) {
+    lines.push(color.yellow(`  flight recorder: the names pool (a quarter of --flight-memory) let ${flight.namesEvicted} older strings go unwritten; a write may lack some of its events' strings`));
+  }
+  if (flight.noMemory > 0) lines.push(color.red(`  flight recorder: ${flight.noMemory} records not held: no memory could be had`));
+  return lines;
 }
 
 /** Threads named one by one in the loss lines; the rest are summed. */

@@ -20,7 +20,8 @@ export class RunCommand extends Command {
     examples: [
       ["Trace a Node.js program", "scope run -- node app.js"],
       ["Trace an npm script into a chosen file", "scope run --out server.bin npm run start"],
-      ["Keep only the newest events (flight recorder), streaming events live", "scope run --mode overwrite --print node app.js"],
+      ["Flight recorder: hold the last 30 s, write them on SIGUSR1, an uncaught exception or a non-zero exit", "scope run --flight-recorder 30s -- node server.js"],
+      ["Never make the program's threads wait or spill when the drain falls behind, streaming events live", "scope run --mode overwrite --print node app.js"],
       ["Also trace the program's own functions (entry, return, throw)", "scope run --functions node app.js"],
       ["Trace only the functions under src/, entry events only", "scope run --include 'src/**' --level calls node app.js"],
       ["Trace one dependency's functions, wherever the package manager put it", "scope run --package marked node render.js"],
@@ -31,7 +32,7 @@ export class RunCommand extends Command {
   events = Option.String("--events", { description: "Event groups to record, comma-separated: process,thread,message,http,db (default: all)" });
   ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB); rounded down to a power of two per lane" });
   mode = Option.String("--mode", "discard", {
-    description: "What a full ring does: discard new events (counted) or overwrite the oldest (flight recorder)",
+    description: "What a full ring does when the drain falls behind: discard new events (counted) or overwrite the oldest (counted); not the flight recorder (--flight-recorder)",
     validator: t.isEnum(["discard", "overwrite"] as const),
   });
   print = Option.Boolean("--print", false, { description: "Also stream decoded events to stderr while the program runs" });
@@ -61,6 +62,11 @@ export class RunCommand extends Command {
   maxSize = Option.String("--max-size", { description: "Stop recording before the trace file passes this size (e.g. 512MiB; at least 64KiB)" });
   duration = Option.String("--duration", { description: "Stop recording this long after the start (e.g. 30s, 5m, 250ms)" });
 
+  flightRecorder = Option.String("--flight-recorder", {
+    description: "Hold about the last <duration> of records in memory (e.g. 30s) and write them to the trace only on SIGUSR1 to scope run, an uncaught exception or unhandled rejection in any traced process or thread, or a non-zero exit; the trace says what triggered each write",
+  });
+  flightMemory = Option.String("--flight-memory", { description: "Memory the flight recorder may hold (default 256MiB, at least 1MiB): past it the oldest records go even inside the window" });
+
   failOpen = Option.Boolean("--fail-open", false, { description: "When tracing cannot start (/dev/shm full or read-only, the trace file not writable), run the program untraced instead of refusing" });
 
   maxOverhead = Option.String("--max-overhead", {
@@ -81,6 +87,7 @@ export class RunCommand extends Command {
     const budget = this.maxOverhead === undefined ? undefined : /^\d+(\.\d+)?%?$/.test(this.maxOverhead.trim()) ? Number.parseFloat(this.maxOverhead) : Number.NaN;
     const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, packages: this.packages, functionNames: this.functionNames, level: this.level, hotCallsPerSecond: hot, maxOverhead: budget, root: process.cwd() });
     if (typeof functions === "object") throw new UsageError(`--functions: ${functions.error}`);
+    const flight = parseFlight(this.flightRecorder, this.flightMemory, this.print, this.mode);
     return runTraced({
       argv: [this.program, ...this.args],
       out: this.out,
@@ -94,6 +101,7 @@ export class RunCommand extends Command {
       colorEnabled: this.context.colorDepth > 1,
       ...limits,
       failOpen: this.failOpen,
+      flight,
     });
   }
 }
@@ -116,4 +124,23 @@ function parseLimits(maxEvents: string | undefined, maxSize: string | undefined,
     limits.durationMs = ms;
   }
   return limits;
+}
+
+/** --flight-recorder, --flight-memory, checked: a malformed one, or one that cannot go with --print or --mode overwrite, is a usage error. */
+function parseFlight(window: string | undefined, memory: string | undefined, print: boolean, mode: string) {
+  if (window === undefined) {
+    if (memory !== undefined) throw new UsageError("--flight-memory: only with --flight-recorder");
+    return undefined;
+  }
+  const windowMs = parseDuration(window);
+  if (windowMs === undefined || windowMs > 2 ** 32 - 1) throw new UsageError(`--flight-recorder: expected a duration such as 30s, 5m or 500ms, got "${window}"`);
+  if (print) throw new UsageError("--flight-recorder holds records in the drain thread until a trigger; --print cannot stream them, use one or the other");
+  if (mode === "overwrite") throw new UsageError("--flight-recorder keeps the ring in discard mode so the window loses nothing; --mode overwrite cannot go with it");
+  let memoryBytes = 256 * 1024 ** 2;
+  if (memory !== undefined) {
+    const bytes = parseSize(memory);
+    if (bytes === undefined || bytes < 1024 ** 2) throw new UsageError(`--flight-memory: expected a size of at least 1MiB such as 256MiB, got "${memory}"`);
+    memoryBytes = bytes;
+  }
+  return { windowMs, memoryBytes };
 }
