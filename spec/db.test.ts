@@ -107,6 +107,36 @@ describe.each([
   });
 });
 
+describe.each([
+  ["node", "node"],
+  ["bun", bun],
+])("pg failures under %s", (_name, runtime) => {
+  test("syntax error, division by zero, a refused pool: codes and messages recorded, the program sees the same errors", async () => {
+    // A port nothing listens on: the server's own port once it is stopped is not safe; take a fresh one and close it.
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const refusedPort = probe.port;
+    probe.stop(true);
+    const env = { PGURL: server.url, REFUSED_PORT: String(refusedPort) };
+    const untraced = await runUntraced([runtime, "db/pg-errors.cjs"], { env });
+    const traced = await runTraced([runtime, "db/pg-errors.cjs"], { env });
+    expect(traced.status).toBe(0);
+    expect(traced.stdout).toBe(untraced.stdout);
+    expect(traced.stdout).toContain("syntax 42601 syntax error at or near \"SELEC\" DatabaseError");
+    expect(traced.stdout).toContain("zero 22012 division by zero DatabaseError");
+    expect(traced.stdout).toContain("refused ECONNREFUSED");
+    expect(queries(traced.events)).toEqual([
+      ["pg", "SELEC ?", 0, null, true, "42601"],
+      ["pg", "SELECT ?/? AS x", 0, null, true, "22012"],
+    ]);
+    const waits = traced.events.filter((e) => e.kind === "db_pool_wait");
+    expect(waits.map((e) => [e.fields.failed, e.fields.errorCode])).toEqual([
+      [true, "ECONNREFUSED"],
+      [true, "ECONNREFUSED"],
+    ]);
+    expectAllEnded(traced.events);
+  });
+});
+
 // Node loads postgres.js's CommonJS build for require(); Bun its ES module build (src/) for both.
 describe.each([
   ["node", "node", "db/postgres-js.cjs"],
