@@ -223,6 +223,32 @@ describe("flight recorder window", () => {
     expect(String(start.fields.argv)).toContain("ticker.js");
   });
 
+  test("--flight-memory bounds what it holds: past it the oldest records go even inside the window, and the trace and summary say so", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const program = join(dir, "busy.js");
+    writeFileSync(program, `function step(n) { return n + 1; }\nlet n = 0;\nfor (let i = 0; i < 60000; i++) n = step(n);\nconsole.log(n);\nprocess.exitCode = 5;\n`);
+    const result = await runCli(["run", "--flight-recorder", "60s", "--flight-memory", "1MiB", "--functions", "--hot-calls-per-second", "0", "--out", out, "--", "node", program], { cwd: dir });
+    expect(result.exitCode).toBe(5);
+    expect(result.stdout).toBe("60000\n");
+    expect(result.stderr).toContain("left the window early, at the memory cap; a larger --flight-memory holds the whole window");
+    expect(result.stderr).toContain("at most 1.0 MiB");
+    const dumps = dumpsOf(out);
+    expect(dumps.length).toBe(1);
+    const events = dumps[0]!.records.filter((record) => !nameKinds.has(String(record.kind)));
+    // 1 MiB: three 4096-record blocks for events (a quarter is for names).
+    expect(events.length).toBeLessThanOrEqual(3 * 4096);
+    expect(events.length).toBeGreaterThan(4096);
+    // The window start is after what the cap let go, not 60 s back; the last calls are there, named.
+    const marker = dumps[0]!.marker;
+    expect(BigInt(marker.timestampNs) - BigInt(marker.c) < 60_000_000_000n).toBe(true);
+    for (const record of events) expect(BigInt(record.timestampNs) >= BigInt(marker.c)).toBe(true);
+    const calls = readEvents(out).filter((event) => event.kind === "function_call");
+    expect(calls.length).toBeGreaterThan(1000);
+    expect(calls.every((call) => String(call.fields.function).startsWith("step ("))).toBe(true);
+    expect(calls.at(-1)!.fields.args).toBe("[59999]");
+  });
+
   test("--print and --mode overwrite are refused with it in one line", async () => {
     const print = await runCli(["run", "--flight-recorder", "5s", "--print", "--", "node", "-e", "0"]);
     expect(print.exitCode).not.toBe(0);
