@@ -143,6 +143,26 @@ w.on("error", (error) => {
     expect(events.find((event) => event.kind === "thread_spawn")!.fields.entry).toBeTruthy();
   });
 
+  test("Bun: a worker's uncaught exception writes the window too", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const program = join(dir, "bun-worker-throws.js");
+    writeFileSync(
+      program,
+      `const w = new Worker(URL.createObjectURL(new Blob(["setTimeout(() => { throw new TypeError('bun worker broke'); }, 100);"])));
+w.addEventListener("error", () => { console.log("caught"); setTimeout(() => console.log("still running"), 200); });
+`,
+    );
+    const result = await runCli(["run", "--flight-recorder", "30s", "--out", out, "--", process.execPath, program], { cwd: dir });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe("caught\nstill running\n");
+    const events = readEvents(out);
+    expect(events.filter((event) => event.kind === "flight_dump").map((event) => event.fields.trigger)).toEqual(["uncaughtException"]);
+    const exit = events.find((event) => event.kind === "thread_exit")!;
+    expect(exit.fields.reason).toBe("uncaught_exception");
+    expect(exit.fields.errorMessage).toBe("bun worker broke");
+  });
+
   test("an unhandled rejection ends the program: that write, then the non-zero exit's", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");

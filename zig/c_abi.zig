@@ -341,7 +341,7 @@ export fn scope_collector_start(ring_pointer: ?*anyopaque, writer_pointer: ?*any
 export fn scope_collector_start_flight(ring_pointer: ?*anyopaque, writer_pointer: ?*anyopaque, window_ms: u32, memory_bytes: f64, out_collector: ?*?*anyopaque) Status {
     const out = out_collector orelse return .invalid_argument;
     out.* = null;
-    if (window_ms == 0 or !(memory_bytes >= 0) or memory_bytes > 1 << 50) return .invalid_argument;
+    if (window_ms == 0 or !(memory_bytes >= 0) or memory_bytes > flight_module.memory_bytes_max) return .invalid_argument;
     const handle = ring_handle(ring_pointer) orelse return .invalid_argument;
     const writer = trace_abi.writer_handle(writer_pointer) orelse return .invalid_argument;
     const options: flight_module.Options = .{ .window_ns = @as(u64, window_ms) * std.time.ns_per_ms, .memory_bytes = @intFromFloat(memory_bytes) };

@@ -38,6 +38,8 @@ pub const block_size_bytes: u64 = block_records * layout.record_size_bytes;
 /// Blocks are at least one per queue; `memory_bytes` below this is raised to it.
 pub const memory_bytes_min: u64 = 4 * block_size_bytes;
 pub const memory_bytes_default: u64 = 256 << 20;
+/// 1 TiB: 2^22 blocks, so block counts fit in u32 with room to spare.
+pub const memory_bytes_max: u64 = 1 << 40;
 /// The names queue's share of `memory_bytes` (the events queue gets the rest).
 pub const names_share_divisor: u64 = 4;
 
@@ -164,6 +166,7 @@ pub const Window = struct {
 
     pub fn init(allocator: std.mem.Allocator, options: Options) error{OutOfMemory}!Window {
         assert(options.window_ns > 0);
+        assert(options.memory_bytes <= memory_bytes_max);
         const memory_bytes = @max(options.memory_bytes, memory_bytes_min);
         const names_blocks: u32 = @intCast(@max(1, memory_bytes / names_share_divisor / block_size_bytes));
         const events_blocks: u32 = @intCast(@max(1, memory_bytes / block_size_bytes - names_blocks));
@@ -372,7 +375,7 @@ pub const Window = struct {
             const block = window.names.at(@intCast(block_index));
             for (block.records[0..block.count]) |*record| {
                 if (record.seq == seq_written or record.kind != @intFromEnum(layout.EventKind.string)) continue;
-                if (!indexed or needed.get(string_key(record)).?) names_count += 1;
+                if (!indexed or (needed.get(string_key(record)) orelse true)) names_count += 1;
             }
         }
         const written = names_count + events_count;
@@ -397,7 +400,7 @@ pub const Window = struct {
                 for (block.records[0..block.count]) |*record| {
                     if (record.seq == seq_written) continue;
                     if (is_definition(record.kind) != definitions) continue;
-                    if (!definitions and indexed and !needed.get(string_key(record)).?) continue;
+                    if (!definitions and indexed and !(needed.get(string_key(record)) orelse true)) continue;
                     record.seq = 0;
                     out.put(record);
                     record.seq = seq_written;

@@ -139,7 +139,7 @@ function parseFlight(window: string | undefined, memory: string | undefined, pri
   let memoryBytes = 256 * 1024 ** 2;
   if (memory !== undefined) {
     const bytes = parseSize(memory);
-    if (bytes === undefined || bytes < 1024 ** 2) throw new UsageError(`--flight-memory: expected a size of at least 1MiB such as 256MiB, got "${memory}"`);
+    if (bytes === undefined || bytes < 1024 ** 2 || bytes > 1024 ** 4) throw new UsageError(`--flight-memory: expected a size from 1MiB to 1024GiB such as 256MiB, got "${memory}"`);
     memoryBytes = bytes;
   }
   return { windowMs, memoryBytes };
