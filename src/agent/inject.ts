@@ -8,7 +8,8 @@
  * - Bun: `--preload <bun agent>` prepended to BUN_OPTIONS (unquoted), which Bun 1.4 reads for
  *   `bun <file>`, `bun run` and the bun processes those start. Bun does not apply
  *   preloads to its workers; the Bun agent passes itself to each new Worker.
- * - SCOPE_RING, SCOPE_ADDON, SCOPE_LIBSCOPE, SCOPE_EVENTS tell the agent where to write.
+ * - SCOPE_RING, SCOPE_ADDON, SCOPE_LIBSCOPE, SCOPE_EVENTS tell the agent where to write;
+ *   SCOPE_REDACT what to redact beyond the defaults (src/agent/shared/redact.ts).
  * - SCOPE_FUNCTIONS (function tracing settings, JSON), SCOPE_ESM_LOADER (the bundled ESM
  *   loader) and SCOPE_TRANSFORM_CACHE (where transformed sources are kept) turn on
  *   function tracing (src/instrument/agent.ts); children and workers inherit them.
@@ -16,6 +17,8 @@
  *   TypeScript (src/instrument/oxc-binding.ts); not NAPI_RS_NATIVE_LIBRARY_PATH, which
  *   every napi-rs package the program loads would obey.
  */
+
+import type { RedactionSettings } from "./shared/redact";
 
 export interface LaunchOptions {
   argv: string[];
@@ -28,6 +31,8 @@ export interface LaunchOptions {
   functions?: string;
   /** Private directory for cached transforms (function tracing only). */
   transformCache?: string;
+  /** SCOPE_REDACT (src/agent/shared/redact.ts); the defaults when absent. */
+  redact?: RedactionSettings;
 }
 
 export interface Launch {
@@ -62,6 +67,8 @@ export function prepareLaunch(opts: LaunchOptions): Launch {
   env.SCOPE_LIBSCOPE = opts.assets.libscope;
   if (opts.events && opts.events.length > 0) env.SCOPE_EVENTS = opts.events.join(",");
   else delete env.SCOPE_EVENTS;
+  if (opts.redact) env.SCOPE_REDACT = JSON.stringify(opts.redact);
+  else delete env.SCOPE_REDACT;
   for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_FUNCTIONS_AGENT", "SCOPE_OXC_BINDING", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
   if (opts.functions !== undefined) {
     env.SCOPE_FUNCTIONS = opts.functions;

@@ -13,6 +13,7 @@ import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { assets, transformCacheDir } from "../core/assets";
 import { StopReason } from "../core/layout";
+import type { RedactionSettings } from "../agent/shared/redact";
 import { Output } from "../core/output";
 import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
@@ -39,6 +40,8 @@ export interface RunOptions {
   durationMs?: number;
   /** --flight-recorder (window, ms) and --flight-memory (bytes): records are written only when a trigger asks. */
   flight?: { windowMs: number; memoryBytes: number };
+  /** What the agents redact beyond the defaults (SCOPE_REDACT); the defaults when absent. */
+  redact?: RedactionSettings;
   /** When tracing cannot start (no ring, no trace file): run the program untraced instead of refusing. */
   failOpen?: boolean;
   /** Called once the program has ended and the trace is closed (used by `scope bench`). */
@@ -134,6 +137,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     assets: files,
     events: options.events,
     functions: options.functions,
+    redact: options.redact,
     transformCache: options.functions === undefined ? undefined : transformCacheOrNone(stderr),
   });
 

@@ -9,7 +9,8 @@
 import { Kind } from "./kinds";
 import type { Recorder } from "./recorder";
 import { currentRequest } from "./request-context";
-import { normalizeSql } from "./sql";
+import { redaction } from "./redact";
+import { keepSql, normalizeSql } from "./sql";
 
 /** db_query_end field b when the row count is not known. */
 const ROWS_UNKNOWN = -1;
@@ -81,7 +82,8 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     if (typeof text !== "string") return none;
     const known = texts.get(text);
     if (known !== undefined) return known;
-    const normalized = normalizeSql(text);
+    // --no-redact keeps literal values (the text still bounded in size).
+    const normalized = redaction.sqlLiterals ? normalizeSql(text) : keepSql(text);
     const made = { id: recorder.str(normalized.text), flags: normalized.cut ? TEXT_CUT : 0 };
     if (text.length <= MAX_REMEMBERED_CHARS) {
       if (texts.size >= MAX_REMEMBERED) texts.clear();

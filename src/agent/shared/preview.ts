@@ -24,6 +24,7 @@
  * data properties. spec/preview.test.ts checks the walk against a reference copy of the
  * string walk it replaced (spec/preview-reference.ts, spec/preview-walk.test.ts).
  */
+import { REDACTED, redaction } from "./redact";
 
 /** The native type checks (util.types) this needs; none of them runs program code. */
 export interface TypeChecks {
@@ -49,8 +50,9 @@ export interface PreviewLimits {
   depth?: number;
   chars?: number;
 }
-export const SECRET_KEY = /pass(?:word|wd|phrase)?|token|authori[sz]ation|cookie|secret|key|credential|session/i;
-export const REDACTED = "[redacted]";
+/** Keys whose values are never shown: the defaults plus --redact-keys (redact.ts). */
+export const SECRET_KEY = redaction.secretKey;
+export { REDACTED };
 const REDACTED_JSON = JSON.stringify(REDACTED);
 
 const byteLengthOfView = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength")!.get!;

@@ -3,6 +3,7 @@
  * written, and catches every error of the agent's own so it never reaches the program.
  */
 import { Kind } from "./kinds";
+import { redaction, redactText } from "./redact";
 import type { Groups, Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
@@ -72,6 +73,7 @@ export class Recorder {
    * `text` must be at most MAX_STRING_CHARS long (it is not clipped here).
    */
   eventWithString(kind: number, a: number, b: number, c: number, d: number, text: string, flags = 0): void {
+    if (redaction.pattern !== undefined) text = redactText(text);
     const pair = this.pair;
     if (pair === undefined || text.length > MAX_STRING_CHARS) {
       this.event(kind, a, b, c, d, this.str(text, false), flags);
@@ -89,6 +91,8 @@ export class Recorder {
   str(text: string | undefined | null, intern = true): number {
     if (text === undefined || text === null) return 0;
     try {
+      // --redact-pattern: every string recorded goes through here (function previews too: see runtime.ts).
+      if (redaction.pattern !== undefined) text = redactText(text);
       const clipped = text.length > MAX_STRING_CHARS ? `${text.slice(0, MAX_STRING_CHARS - 1)}…` : text;
       const known = intern ? this.interned.get(clipped) : undefined;
       if (known !== undefined) return known;

@@ -128,6 +128,11 @@ function numberEnd(text: string, at: number, end: number): number {
   return i;
 }
 
+/** --no-redact: the text as written, only bounded (MAX_QUERY_CHARS). */
+export function keepSql(input: string): NormalizedSql {
+  return input.length <= MAX_QUERY_CHARS ? { text: input, cut: false } : { text: input.slice(0, MAX_QUERY_CHARS), cut: true };
+}
+
 export function normalizeSql(input: string): NormalizedSql {
   const end = Math.min(input.length, MAX_SCANNED_CHARS);
   let out = "";

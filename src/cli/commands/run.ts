@@ -2,6 +2,7 @@ import { Command, Option, UsageError } from "clipanion";
 import * as t from "typanion";
 import { runTraced } from "../../run/session";
 import { eventGroups, parseDuration, parseSize } from "../../run/options";
+import { redactionOf, type RedactionSettings } from "../../agent/shared/redact";
 import { functionSettings } from "../../instrument/settings";
 
 export class RunCommand extends Command {
@@ -73,6 +74,10 @@ export class RunCommand extends Command {
     description: "Overhead governor: hold the time each thread spends in function tracing under this percent of its wall time, stepping the costliest functions down (full → calls → sampled → off) and back up when load falls; each step is a function_level event; implies --functions",
   });
 
+  redactKeys = Option.Array("--redact-keys", { description: "More secret keys (comma-separated, repeatable; substrings, any case) whose values previews and URLs show as [redacted], besides password, token, secret, key, authorization, cookie, credential, session" });
+  redactPatterns = Option.Array("--redact-pattern", { description: "A regular expression whose matches are replaced by [redacted] in every recorded string (previews, URLs, query texts, error messages, command lines); repeatable" });
+  redact = Option.Boolean("--redact", true, { description: "--no-redact records secret-looking keys' values and SQL literals as they are (never the default); --redact-keys and --redact-pattern still apply" });
+
   program = Option.String({ name: "command" });
   args = Option.Proxy();
 
@@ -102,6 +107,7 @@ export class RunCommand extends Command {
       ...limits,
       failOpen: this.failOpen,
       flight,
+      redact: redactionSettings(this.redactKeys, this.redactPatterns, this.redact),
     });
   }
 }
@@ -143,4 +149,19 @@ function parseFlight(window: string | undefined, memory: string | undefined, pri
     memoryBytes = bytes;
   }
   return { windowMs, memoryBytes };
+}
+
+/** --redact-keys, --redact-pattern, --no-redact as SCOPE_REDACT's settings (undefined: the defaults); a bad pattern is a usage error. */
+function redactionSettings(keys: string[] | undefined, patterns: string[] | undefined, redact: boolean): RedactionSettings | undefined {
+  const settings: RedactionSettings = {};
+  if (keys?.length) settings.keys = keys.flatMap((list) => list.split(",")).map((key) => key.trim()).filter(Boolean);
+  if (patterns?.length) settings.patterns = patterns;
+  if (!redact) settings.off = true;
+  if (Object.keys(settings).length === 0) return undefined;
+  try {
+    redactionOf(settings);
+  } catch (error) {
+    throw new UsageError(`--redact-pattern: not a regular expression (${(error as Error).message})`);
+  }
+  return settings;
 }

@@ -1,0 +1,126 @@
+/**
+ * Redaction through real `scope run`s: each default catches what it promises (secret keys
+ * in message previews and URL query strings, SQL literals), --redact-keys and
+ * --redact-pattern add to them (previews, error messages, command lines, function
+ * previews), --no-redact drops the defaults, a bad pattern is one line.
+ */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { readEvents, repoRoot, runCli } from "./harness";
+
+const card = "4111-1111-1111-1111";
+
+/**
+ * One program touching every place a secret can show: a message to a worker with secret and
+ * plain keys, an HTTP request over loopback with a token in its query, a SQLite query with
+ * literals, an instrumented function called with a card number.
+ */
+function program(dir: string): string {
+  const path = join(dir, "app.js");
+  writeFileSync(
+    path,
+    `const { Worker } = require("node:worker_threads");
+const http = require("node:http");
+const Database = require(${JSON.stringify(join(repoRoot, "node_modules/better-sqlite3"))});
+function charge(note) { return note.length; }
+const w = new Worker("let n = 0; require('node:worker_threads').parentPort.on('message', () => { if (++n === 5) process.exit(0); })", { eval: true });
+// Small messages: a preview shows about 96 characters.
+w.postMessage({ password: "p1", token: "t1", apiKey: "k1" });
+w.postMessage({ Authorization: "Bearer b1", cookie: "c1", clientSecret: "s1" });
+w.postMessage({ sessionId: "x1", credentials: "r1", name: "visible" });
+w.postMessage({ card: "${card}", ssn: "078-05-1120" });
+w.postMessage({ note: "pay ${card} now" });
+w.on("exit", () => {
+  const db = new Database(":memory:");
+  db.exec("CREATE TABLE t (name TEXT, n INTEGER)");
+  db.prepare("SELECT * FROM t WHERE name = 'Ada' AND n = 42").all();
+  charge("pay ${card} now");
+  const server = http.createServer((req, res) => res.end("ok")).listen(0, "127.0.0.1", () => {
+    http.get({ host: "127.0.0.1", port: server.address().port, path: "/orders?token=abc123&page=2" }, (res) => {
+      res.resume();
+      res.on("end", () => { server.close(); console.log("done"); });
+    });
+  });
+});
+`,
+  );
+  return path;
+}
+
+async function traced(flags: string[]): Promise<TraceEvent[]> {
+  const dir = mkdtempSync(join(tmpdir(), "scope-redact-"));
+  const out = join(dir, "t.bin");
+  const result = await runCli(["run", "--functions", "--include", "app.js", ...flags, "--out", out, "--", "node", program(dir)], { cwd: dir });
+  expect(result.stdout).toBe("done\n");
+  expect(result.exitCode).toBe(0);
+  return readEvents(out);
+}
+
+/** Every string field of every event. */
+const allText = (events: TraceEvent[]) =>
+  events
+    .flatMap((event) => Object.values(event.fields))
+    .filter((value) => typeof value === "string")
+    .join("\n");
+const sendPreview = (events: TraceEvent[]) =>
+  events
+    .filter((event) => event.kind === "message_send")
+    .map((event) => String(event.fields.preview))
+    .join("\n");
+const serverTarget = (events: TraceEvent[]) => String(events.find((event) => event.kind === "http_server_request")!.fields.target);
+const queryText = (events: TraceEvent[]) => String(events.find((event) => event.kind === "db_query" && String(event.fields.text).startsWith("SELECT"))!.fields.text);
+const chargeArgs = (events: TraceEvent[]) => String(events.find((event) => event.kind === "function_call" && String(event.fields.function).startsWith("charge"))!.fields.args);
+
+describe("redaction", () => {
+  test("the defaults: secret-looking keys in previews and query strings, SQL literals; plain values kept", async () => {
+    const events = await traced([]);
+    const preview = sendPreview(events);
+    for (const key of ["password", "token", "apiKey", "Authorization", "cookie", "clientSecret", "sessionId", "credentials"]) expect(preview).toContain(`"${key}":"[redacted]"`);
+    for (const secret of ["p1", "t1", "k1", "Bearer b1", "c1", "s1", "x1", "r1"]) expect(preview).not.toContain(`"${secret}"`);
+    expect(preview).toContain('"name":"visible"');
+    expect(preview).toContain(card);
+    expect(serverTarget(events)).toBe("/orders?token=[redacted]&page=2");
+    expect(queryText(events)).not.toContain("Ada");
+    expect(queryText(events)).not.toContain("42");
+  });
+
+  test("--redact-keys and --redact-pattern add to the defaults: previews, function arguments, query texts", async () => {
+    const events = await traced(["--redact-keys", "card,ssn", "--redact-pattern", "\\d{4}-\\d{4}-\\d{4}-\\d{4}"]);
+    const preview = sendPreview(events);
+    expect(preview).toContain('"card":"[redacted]"');
+    expect(preview).toContain('"ssn":"[redacted]"');
+    expect(preview).toContain('"note":"pay [redacted] now"');
+    expect(preview).not.toContain(card);
+    expect(chargeArgs(events)).toContain("pay [redacted] now");
+    expect(allText(events)).not.toContain(card);
+  });
+
+  test("--redact-pattern covers error messages and command lines", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scope-redact-"));
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", "--redact-pattern", "\\d{4}-\\d{4}-\\d{4}-\\d{4}", "--out", out, "--", "node", "-e", `throw new Error("declined: " + process.argv[1])`, card], { cwd: dir });
+    expect(result.exitCode).toBe(1);
+    const events = readEvents(out);
+    expect(events.find((event) => event.kind === "process_exit")!.fields.errorMessage).toBe("declined: [redacted]");
+    expect(String(events.find((event) => event.kind === "trace_start")!.fields.argv)).toEndWith("[redacted]");
+    expect(allText(events)).not.toContain(card);
+  });
+
+  test("--no-redact records secret keys' values and SQL literals as they are", async () => {
+    const events = await traced(["--no-redact"]);
+    expect(sendPreview(events)).toContain('"password":"p1"');
+    expect(serverTarget(events)).toBe("/orders?token=abc123&page=2");
+    expect(queryText(events)).toBe("SELECT * FROM t WHERE name = 'Ada' AND n = 42");
+  });
+
+  test("a pattern that is not a regular expression: one line, exit 1, nothing run", async () => {
+    const result = await runCli(["run", "--redact-pattern", "(unclosed", "--", "node", "-e", "console.log('ran')"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toStartWith("scope: --redact-pattern: not a regular expression (");
+  });
+});
