@@ -10,6 +10,14 @@
  * renamed, so a concurrent reader (another process of the tree) sees a whole entry or none.
  * A cache that cannot be read or written is skipped: the file is transformed as usual.
  *
+ * V8 code cache (CommonJS under Node, node-hooks.ts): next to an entry of code instrumented
+ * in the script goal, `<key>.v8` holds V8's cached data for that code, made after the
+ * module first ran (so the functions its start compiled are in it): a later start
+ * compiles the 9 MB of typescript.js in ~45 ms instead of ~300 (BENCHMARKS.md,
+ * "Start-up"). V8 checks its version and flags but only the length of the source, so the
+ * file starts with the id of the entry it was made for (a random id written into the
+ * entry's header); an entry rewritten since makes its old code cache unused.
+ *
  * Size: an entry's mtime is its last use (written, or read while older than an hour: at
  * most one utime per entry per hour, whatever the number of processes). `scope run` calls
  * pruneTransformCache once at start, in its own process: over the bound
@@ -17,7 +25,7 @@
  * of other scope versions' `transforms-*` directories included (never used again, so
  * they go first), until the total is under 3/4 of the bound.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { closeSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseSize } from "../run/options";
@@ -43,8 +51,20 @@ export function openTransformCache(dir: string | undefined, settings: unknown): 
   }
 }
 
-/** What a cached entry holds: enough for the hooks, without the function list or the map object. */
-export type Cached = { status: "instrumented"; code: string } | { status: "unchanged"; code: string; reason: string } | { status: "failed"; code: string; reason: string };
+/** Where the V8 code cache of an entry lives, and the entry's id it must carry. */
+export interface CodeCacheSlot {
+  path: string;
+  id: string;
+}
+
+/**
+ * What a cached entry holds: enough for the hooks, without the function list or the map
+ * object. `codeCache`: code instrumented in the script goal, kept in the cache.
+ */
+export type Cached =
+  | { status: "instrumented"; code: string; codeCache?: CodeCacheSlot }
+  | { status: "unchanged"; code: string; reason: string }
+  | { status: "failed"; code: string; reason: string };
 
 /**
  * What the emitted code looks like, in the key next to scope's version so a change of
@@ -53,8 +73,9 @@ export type Cached = { status: "instrumented"; code: string } | { status: "uncha
  * 3: listener registrations, the text table. 4: token-start maps, files without
  * functions that register listeners. 5: destructured arrow parameters in call events.
  * 6: input maps found however long, chained once when they name the file itself.
+ * 7: sparse source maps (sparse-map.ts), an id in the header (the code cache's check).
  */
-const TRANSFORM_FORMAT = 6;
+const TRANSFORM_FORMAT = 7;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
@@ -101,21 +122,30 @@ export class TransformCache {
     const key = this.key(code, file, options);
     const path = join(this.dir, key.slice(0, 2), key);
     const entry = read(path, true);
+    // Node 20 loses a script's import() callback when it is compiled from V8's cached data.
+    const slot = (id: string, dynamicImport: boolean) => (options.module === false && id && !dynamicImport ? { codeCache: { path: `${path}.v8`, id } } : {});
     if (entry) {
       this.hits++;
       if (entry.filtered) options.matcher?.onFiltered?.(entry.filtered);
-      return entry.status === "instrumented" ? { status: "instrumented", code: entry.body } : { status: entry.status, code, reason: entry.body };
+      return entry.status === "instrumented" ? { status: "instrumented", code: entry.body, ...slot(entry.id, entry.dynamicImport) } : { status: entry.status, code, reason: entry.body };
     }
     this.misses++;
     const result: Instrumented = instrument(code, file, options);
     // A parser that could not be loaded says nothing about the file: the next start tries again.
-    if (!(result.status === "failed" && result.unavailable)) write(path, result.status, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered);
-    return result;
+    if (result.status === "failed" && result.unavailable) return result;
+    const dynamicImport = result.status === "instrumented" && result.dynamicImport === true;
+    const id = write(path, dynamicImport ? `${result.status} ${IMPORT_FLAG}` : result.status, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered);
+    return result.status === "instrumented" ? { status: "instrumented", code: result.code, ...slot(id, dynamicImport) } : result;
   }
 }
 
-/** An entry is one line "scope-transform <status>" and the body (code, or the reason). */
+/**
+ * An entry is one line "scope-transform <status>[ import] <id>[\t<names>]" and the body
+ * (code, or the reason); "import": the code has an `import()` expression or a direct eval;
+ * names: the function names a function-name glob left out (selection.ts).
+ */
 const HEADER = "scope-transform ";
+const IMPORT_FLAG = "import";
 
 /** A hit refreshes the entry's mtime (its recency for pruning) when older than this. */
 const TOUCH_AFTER_MS = 60 * 60 * 1000;
@@ -129,7 +159,7 @@ function touchIfOld(fd: number): void {
   }
 }
 
-function read(path: string, touch = false): { status: Cached["status"]; body: string; filtered?: string[] } | undefined {
+function read(path: string, touch = false): { status: Cached["status"]; id: string; dynamicImport: boolean; body: string; filtered?: string[] } | undefined {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -146,8 +176,12 @@ function read(path: string, touch = false): { status: Cached["status"]; body: st
     closeSync(fd);
   }
   const newline = text.indexOf("\n");
-  // "<status>" or "<status>\t<JSON names a function-name glob left out>" (selection.ts).
-  const [status, names] = text.slice(HEADER.length, newline).split("\t", 2) as [string, string | undefined];
+  // "<status>[ import] <id>", then "\t<JSON names a function-name glob left out>" (selection.ts) or nothing.
+  const [head, names] = text.slice(HEADER.length, newline).split("\t", 2) as [string, string | undefined];
+  const words = head.split(" ");
+  const status = words[0];
+  const dynamicImport = words[1] === IMPORT_FLAG;
+  const id = words[dynamicImport ? 2 : 1] ?? "";
   if (!text.startsWith(HEADER) || (status !== "instrumented" && status !== "unchanged" && status !== "failed")) return undefined;
   let filtered: string[] | undefined;
   try {
@@ -155,19 +189,57 @@ function read(path: string, touch = false): { status: Cached["status"]; body: st
   } catch {
     filtered = undefined;
   }
-  return { status, body: text.slice(newline + 1), filtered };
+  return { status, id, dynamicImport, body: text.slice(newline + 1), filtered };
 }
 
-function write(path: string, status: Cached["status"], body: string, filtered?: string[]): void {
+/** Writes an entry under a fresh id; returns the id, or "" when it could not be written. */
+function write(path: string, status: string, body: string, filtered?: string[]): string {
+  const id = randomBytes(12).toString("hex");
+  return writeAtomically(path, `${HEADER}${status} ${id}${filtered ? `\t${JSON.stringify(filtered)}` : ""}\n${body}`) ? id : "";
+}
+
+function writeAtomically(path: string, data: string | Uint8Array): boolean {
   try {
     const dir = join(path, "..");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    writeFileSync(temporary, `${HEADER}${status}${filtered ? `\t${JSON.stringify(filtered)}` : ""}\n${body}`, { mode: 0o600 });
+    writeFileSync(temporary, data, { mode: 0o600 });
     renameSync(temporary, path);
+    return true;
   } catch {
     // A read-only or full cache: the next start transforms again.
+    return false;
   }
+}
+
+/** The code cache file starts with this and the entry's id, then a newline and V8's data. */
+const CODE_CACHE_HEADER = "scope-v8 ";
+
+/** V8's cached data for the slot's entry, or undefined (none yet, made for another entry, unreadable). */
+export function readCodeCache(slot: CodeCacheSlot): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(slot.path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const data = readFileSync(fd);
+    const header = `${CODE_CACHE_HEADER}${slot.id}\n`;
+    if (data.length <= header.length || data.toString("latin1", 0, header.length) !== header) return undefined;
+    touchIfOld(fd);
+    return data.subarray(header.length);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Stores V8's cached data for the slot's entry (replacing any older one). */
+export function writeCodeCache(slot: CodeCacheSlot, data: Uint8Array): void {
+  const header = Buffer.from(`${CODE_CACHE_HEADER}${slot.id}\n`, "latin1");
+  writeAtomically(slot.path, Buffer.concat([header, data]));
 }
 
 /** The default bound of the transform cache; SCOPE_TRANSFORM_CACHE_MAX overrides it. */
@@ -201,7 +273,8 @@ const TEMPORARY_STALE_MS = 60 * 60 * 1000;
 /**
  * Keeps the transform caches under `maxBytes`: `dir` (this version's) and its sibling
  * `transforms-*` directories of other versions, only directories owned by this user and
- * only files whose names are entries (64 hex digits) or their temporaries. When the total
+ * only files whose names are entries (64 hex digits), their code caches (`.v8`) or their
+ * temporaries. When the total
  * is over the bound, the least recently used entries are removed until it is under 3/4
  * of it (so the next start does not prune again); emptied shards and emptied directories
  * of other versions are removed too. Errors are skipped: pruning never stops a run.
@@ -234,7 +307,7 @@ export function pruneTransformCache(dir: string, maxBytes: number, now = Date.no
       shards.push(shardPath);
       for (const name of list(shardPath)) {
         const path = join(shardPath, name);
-        const isEntry = /^[0-9a-f]{64}$/.test(name);
+        const isEntry = /^[0-9a-f]{64}(\.v8)?$/.test(name);
         const isTemporary = /^[0-9a-f]{64}\..+\.tmp$/.test(name);
         if (!isEntry && !isTemporary) continue;
         let stat;

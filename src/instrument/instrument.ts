@@ -6,7 +6,7 @@ import MagicString from "magic-string";
 import { Matcher, type Level, type MatchConfig } from "./match";
 import { parse } from "./parse";
 import { HOOK_KEY, MARKER, findInputMap, print, type SourceMapV3 } from "./print";
-import { transform, type FunctionInfo } from "./transform";
+import { sourceInfoOf, transform, type FunctionInfo } from "./transform";
 
 export interface InstrumentOptions {
   /** Which functions, at which level; `matcher` wins when both are given. */
@@ -23,7 +23,8 @@ export interface InstrumentOptions {
 }
 
 export type Instrumented =
-  | { status: "instrumented"; code: string; map?: SourceMapV3; functions: FunctionInfo[]; filtered?: string[] }
+  /** `dynamicImport`: the code has an `import()` expression or a direct eval. */
+  | { status: "instrumented"; code: string; map?: SourceMapV3; functions: FunctionInfo[]; filtered?: string[]; dynamicImport?: boolean }
   /** Not matched, already instrumented, or no function in it: `code` is the input. */
   | { status: "unchanged"; code: string; reason: string; filtered?: string[] }
   /** The parser refused it: `code` is the input; `reason` is the one warning line. */
@@ -57,12 +58,16 @@ export function instrument(code: string, file: string, options: InstrumentOption
   if (functions.length === 0 && !edits.hasChanged()) return { status: "unchanged", code, reason: "no functions", filtered: left };
   if (!(options.sourceMap ?? matcher.sourceMaps)) {
     // No map of ours: a map the file names stays, as untraced (lines still hold).
-    return { status: "instrumented", code: print(edits, code, file, functions, null).code, functions, filtered: left };
+    return { status: "instrumented", code: print(edits, code, file, functions, null).code, functions, filtered: left, ...dynamicImportOf(functions) };
   }
   const input = findInputMap(code, options.readFile);
   if (input) edits.remove(input.start, input.end);
   const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url);
-  return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left };
+  return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left, ...dynamicImportOf(functions) };
+}
+
+function dynamicImportOf(functions: FunctionInfo[]): { dynamicImport?: true } {
+  return sourceInfoOf(functions)?.dynamicImport ? { dynamicImport: true } : {};
 }
 
 /**

@@ -7,7 +7,7 @@
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { instrumentVia, openTransformCache, type Cached, type TransformCache } from "./cache";
+import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type Cached, type CodeCacheSlot, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import { Matcher, type MatchConfig } from "./match";
 
@@ -27,7 +27,11 @@ export interface NodeHookOptions {
 
 interface CompilableModule {
   _compile(content: string, filename: string, ...rest: unknown[]): unknown;
+  exports: unknown;
+  require(id: string): unknown;
 }
+
+type Compile = CompilableModule["_compile"];
 
 const installedKey = Symbol.for("scope.instrument.cjs");
 
@@ -42,11 +46,13 @@ export function installCommonJsHook(options: NodeHookOptions): boolean {
   const cache = openTransformCache(options.cacheDir, options.config);
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
   const original = Module.prototype._compile;
+  const cached = cache ? codeCacheCompiler(original) : undefined;
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {
     let code = content;
     if (typeof content === "string" && typeof filename === "string" && matcher.file(filename)) {
       try {
         const result = instrumentCompiled(cache, matcher, content, filename, rest[0]);
+        if (result.status === "instrumented" && result.codeCache && cached && result.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, result.code, filename, result.codeCache, rest);
         if (result.status === "instrumented") code = result.code;
         else if (result.status === "failed") warn(warningLine(filename, result.reason));
       } catch (error) {
@@ -79,6 +85,83 @@ export function instrumentCompiled(cache: TransformCache | undefined, matcher: M
   const module = asModule();
   // Neither goal parses: report the script's reason (what Node tries first).
   return module.status === "failed" ? script : module;
+}
+
+/** The function a CommonJS module's code is compiled into: (exports, require, module, __filename, __dirname). */
+const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname) {\n";
+
+/** Smaller modules compile in well under a millisecond: not worth a second file to read. */
+const CODE_CACHE_MIN_CHARS = 16 * 1024;
+
+/** A source map comment's name (V8 takes the last one in a script). */
+const MAP_NAME = "sourceMappingURL=";
+
+/**
+ * What Node's `_compile` does for a CommonJS module (Node 20: lib/internal/modules/cjs/loader.js,
+ * makeRequireFunction in helpers.js), with V8's code cache: the instrumented code compiled as
+ * a vm.Script with the cached data of its cache entry (cache.ts), or, the first time, without
+ * it and the data made after the module ran. The wrapper's head is a line of its own and the
+ * script starts at line -1, so lines and columns are the code's. Only code without `import()`
+ * (or a direct `eval`, which could hold one) comes here (cache.ts): Node 20 loses a script's
+ * import() callback when V8 compiles it from cached data, and the one it would use,
+ * USE_MAIN_CONTEXT_DEFAULT_LOADER (the default loader, as from Node's own wrapper), warns
+ * that it is experimental at its first use. Node registers a module's source map only from its own compile, so
+ * the map comment is handed to `original` alone first: Node keeps the map (decoded, as
+ * always, but only the comment's one line measured) for the module, and runs an empty
+ * module body. Undefined (Node's `_compile` as before) where that is not Node's own
+ * `_compile` (another hook came first), without USE_MAIN_CONTEXT_DEFAULT_LOADER (Node before
+ * 20.12), under a policy (it checks the compiled text), --inspect-brk (it pauses in the main
+ * module's first line) or coverage (NODE_V8_COVERAGE reads the lines Node measured).
+ */
+export function codeCacheCompiler(original: Compile): ((module: CompilableModule, code: string, filename: string, slot: CodeCacheSlot, rest: unknown[]) => unknown) | undefined {
+  const vm = require("node:vm") as typeof import("node:vm") & { constants?: { USE_MAIN_CONTEXT_DEFAULT_LOADER?: symbol } };
+  const loader = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  if (!loader || typeof original !== "function" || !/\bwrapSafe\(/.test(Function.prototype.toString.call(original))) return undefined;
+  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ");
+  if (/--(experimental-policy|policy-integrity|inspect-brk)/.test(flags) || process.env.NODE_V8_COVERAGE) return undefined;
+  const Module = require("node:module") as unknown as { _extensions: unknown; _cache: unknown; _resolveFilename(request: string, parent: unknown, isMain: boolean, options?: unknown): string; _resolveLookupPaths(request: string, parent: unknown): unknown };
+  const { dirname } = require("node:path") as typeof import("node:path");
+  const makeRequire = (module: CompilableModule) => {
+    const require = function require(path: string) {
+      return module.require(path);
+    } as ((path: string) => unknown) & Record<string, unknown>;
+    const resolve = function resolve(request: string, options?: unknown) {
+      return Module._resolveFilename(request, module, false, options);
+    } as ((request: string, options?: unknown) => string) & { paths?: (request: string) => unknown };
+    resolve.paths = function paths(request: string) {
+      return Module._resolveLookupPaths(request, module);
+    };
+    require.resolve = resolve;
+    Object.defineProperty(require, "main", { value: (process as { mainModule?: unknown }).mainModule, writable: true, enumerable: true, configurable: true });
+    require.extensions = Module._extensions;
+    require.cache = Module._cache;
+    return require;
+  };
+  return (module, code, filename, slot, rest) => {
+    // The map print.ts appended is the code's last line; any other map comment (a file's own,
+    // left in place with `sourceMaps: false`): Node's compile, which reads it as untraced.
+    const named = code.lastIndexOf(MAP_NAME);
+    if (named >= 0) {
+      const lineStart = code.lastIndexOf("\n", named) + 1;
+      if (code.indexOf("\n", named) < code.length - 1 || !code.startsWith("//# ", lineStart) || named !== lineStart + 4) return Reflect.apply(original, module, [code, filename, ...rest]);
+      Reflect.apply(original, module, [code.slice(lineStart), filename, ...rest]);
+    }
+    // A hashbang is allowed only at the very start of a script: kept as a comment, same length.
+    const body = code.startsWith("#!") ? `//${code.slice(2)}` : code;
+    const cachedData = readCodeCache(slot);
+    const script = new vm.Script(`${WRAPPER_HEAD}${body}\n})`, { filename, lineOffset: -1, cachedData, importModuleDynamically: loader as never });
+    const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
+    const exports = module.exports;
+    const result = Reflect.apply(wrapper, exports, [exports, makeRequire(module), module, filename, dirname(filename)]);
+    if (cachedData === undefined || script.cachedDataRejected === true) {
+      try {
+        writeCodeCache(slot, script.createCachedData());
+      } catch {
+        // No code cache this time: the next start compiles from the text again.
+      }
+    }
+    return result;
+  };
 }
 
 /** Registers the ESM load hook (Node ≥ 20.6). Returns false when module.register is missing. */

@@ -10,6 +10,7 @@ import type MagicString from "magic-string";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { languageOf } from "./parse";
+import { sparseMap } from "./sparse-map";
 import { BASE, HOOK, HOOK_KEY, INIT, PENDING, TEMP, sourceInfoOf, type FunctionInfo } from "./transform";
 
 /** Present once in every instrumented file; a file containing it is never instrumented again. */
@@ -149,6 +150,12 @@ function markTokenStarts(edits: MagicString, code: string): void {
   }
 }
 
+/** A segment at every token start of the file (markTokenStarts). */
+function fullMap(edits: MagicString, code: string, sourceName: string): SourceMapV3 {
+  markTokenStarts(edits, code);
+  return edits.generateMap({ source: sourceName, includeContent: false, hires: false }) as unknown as SourceMapV3;
+}
+
 export function print(
   edits: MagicString,
   code: string,
@@ -177,15 +184,16 @@ export function print(
       "\n",
   );
   if (inputMap === null) return { code: edits.toString() };
-  markTokenStarts(edits, code);
-  const generated = edits.generateMap({ source: sourceName, includeContent: false, hires: false });
-  let map = generated as unknown as SourceMapV3;
+  // Without a map to chain: segments only where a token moved (sparse-map.ts); none needed: no map.
+  const sparse = inputMap ? undefined : sparseMap(edits, code, sourceName);
+  if (sparse === null) return { code: edits.toString() };
+  let map = sparse ?? fullMap(edits, code, sourceName);
   if (inputMap) {
     // Only our map's one source has the input map. Its own sources are originals, also the
     // one Babel names after the file itself (same name, resolved): asked again, the loader
     // would hand back the same map forever.
     const location = inputMapUrl && !INLINE_MAP.test(inputMapUrl) ? mapLocation(sourceName, inputMapUrl) : undefined;
-    map = remapping(generated as never, (source, context) => {
+    map = remapping(map as never, (source, context) => {
       if (context.depth !== 1 || source !== sourceName) return null;
       if (location) context.source = location;
       return inputMap as never;

@@ -117,6 +117,8 @@ export interface SourceInfo {
   hash: number;
   /** The file has JSX: its original text is not what the engine runs (print.ts). */
   jsx: boolean;
+  /** The file has an `import()` expression or a direct eval (node-hooks.ts: no V8 code cache for it on Node 20). */
+  dynamicImport: boolean;
   ranges: SourceRange[];
 }
 
@@ -232,6 +234,7 @@ interface Visit {
   /** Inside a function that is "off": its code is left untouched. */
   offDepth: number;
   jsx: boolean;
+  dynamicImport: boolean;
 }
 
 type Handler = (visit: Visit, node: Node, parent: Node | null, scope: Scope | null) => void;
@@ -250,6 +253,7 @@ const handlers: Record<string, Handler> = {
   CallExpression: visitCall,
   JSXElement: visitJsx,
   JSXFragment: visitJsx,
+  ImportExpression: visitImport,
 };
 
 /** Instruments every function of `program` that `levelOf` does not turn off. */
@@ -278,10 +282,11 @@ export function transform(
     inlineIndex: new Map(),
     offDepth: 0,
     jsx: false,
+    dynamicImport: false,
   };
   walk(visit, program, null, null);
   if (visit.functions.length > 0) announce(visit, program);
-  sourceInfos.set(visit.functions, { tag, length: code.length, hash: h1, jsx: visit.jsx, ranges: visit.ranges });
+  sourceInfos.set(visit.functions, { tag, length: code.length, hash: h1, jsx: visit.jsx, dynamicImport: visit.dynamicImport, ranges: visit.ranges });
   return visit.functions;
 }
 
@@ -344,6 +349,11 @@ function mark(visit: Visit): Mark {
 function addRange(visit: Visit, from: Mark, start: number, end: number, index: number, kind: SourceRange["kind"], name: string): void {
   if (visit.functions.length === from.first) return; // nothing instrumented inside: the text is the original
   visit.ranges.push({ key: from.first, index, start, end, inserted: visit.inserted - from.inserted, kind, name: index >= 0 && kind === "function" ? "" : name });
+}
+
+function visitImport(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
+  visit.dynamicImport = true;
+  children(visit, node, scope);
 }
 
 function visitJsx(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
@@ -524,6 +534,8 @@ function visitYield(visit: Visit, node: Node, _parent: Node | null, scope: Scope
  */
 function visitCall(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
   const args = node.arguments as Node[];
+  // A direct eval runs its code as part of this script: it may hold an import().
+  if ((node.callee as Node).type === "Identifier" && (node.callee as Node).name === "eval") visit.dynamicImport = true;
   const method = visit.offDepth === 0 && args.length >= 2 ? listenerMethod(node) : undefined;
   if (method === undefined) return children(visit, node, scope);
   const [first, handler] = [args[0]!, args[1]!];
