@@ -8,6 +8,7 @@ import { rmSync } from "node:fs";
 import type { BenchReport } from "../src/bench/bench";
 import { workloadNames } from "../src/bench/catalogue";
 import { checkTrace } from "../src/bench/check";
+import { bars } from "../src/bench/report";
 import { memory } from "../src/bench/proc";
 import type { SoakReport } from "../src/bench/soak";
 import { runCli } from "./harness";
@@ -116,6 +117,12 @@ describe("scope bench", () => {
     expect(traced.trace!.check.counts.function_table).toBeGreaterThan(1000);
     expect(traced.start!.warm!.trace!.check.ok).toBe(true);
     for (const key of ["untraced", "first", "second"] as const) expect(transform!.transform!.startMs[key].median).toBeGreaterThan(0);
+    // Issue 12's bars, from the pair's own ratios.
+    const ratio = transform!.transform!.ratio;
+    expect(ratio.first.median).toBeCloseTo(transform!.transform!.startMs.first.median / transform!.transform!.startMs.untraced.median, 5);
+    expect(ratio.second.median).toBeGreaterThan(0);
+    const names = bars(report).map((bar) => bar.name);
+    for (const name of ["transform: cached start ≤ 1.3x untraced (issue 12)", "transform: first start ≤ 3x untraced (issue 12)", "transform: ≥ 25 MB/s of source in Node (issue 12; 10 in issue 6)"]) expect(names).toContain(name);
   }, 180_000);
 
   test("a function check fails when calls are missing or the function table is short", async () => {

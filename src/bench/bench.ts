@@ -7,7 +7,7 @@ import { scaledParams, workloads, type Workload } from "./catalogue";
 import { describeMachine, type Machine } from "./machine";
 import { runNative, type NativeReport } from "./native";
 import { runHttp, runProgram, type Mode, type RunContext, type RunMeasurement } from "./runner";
-import { measureThroughput, runTransformStart, transformUnavailable, type TransformThroughput } from "./transform";
+import { measureThroughput, runTransformStart, transformCorpus, transformUnavailable, type TransformThroughput } from "./transform";
 import { median, pairedOverhead, relativeNoise, spread, type Spread } from "./stats";
 import { extractWorkloads } from "./workloads";
 import { loadavg } from "node:os";
@@ -66,6 +66,13 @@ export interface WorkloadReport {
     throughput?: TransformThroughput;
     startMs: { untraced: Spread; first: Spread; second: Spread };
     requireMs: { untraced: Spread; first: Spread; second: Spread };
+    /** The program's CPU time (whole process) of each start. */
+    cpuMs: { untraced: Spread; first: Spread; second: Spread };
+    /**
+     * Ratios to the untraced start of the same pair (issue 12's bars): wall time of the
+     * first and second (cached) start, and their CPU time.
+     */
+    ratio: { first: Spread; second: Spread; firstCpu: Spread; secondCpu: Spread };
     note?: string;
   };
   checks: { passed: number; failed: number; problems: string[]; keptTraces: string[] };
@@ -147,6 +154,7 @@ async function benchWorkload(context: RunContext, workload: Exclude<Workload, { 
   let throughput: TransformThroughput | undefined;
   try {
     if (workload.kind === "transform") {
+      await transformCorpus(options.progress);
       options.progress(`${workload.name}: transform throughput (node, bun)`);
       throughput = await measureThroughput(context);
     }
@@ -226,7 +234,25 @@ function transformFigures(runs: RunMeasurement[], throughput: TransformThroughpu
       first: ms(traced.map((run) => run.start?.requireSeconds)),
       second: ms(traced.map((run) => run.start?.warm?.requireSeconds)),
     },
+    cpuMs: { untraced: ms(untraced.map((run) => run.programCpuSeconds)), first: ms(traced.map((run) => run.programCpuSeconds)), second: ms(traced.map((run) => run.start?.warm?.programCpuSeconds)) },
+    ratio: {
+      first: ratios(untraced, traced, (run) => run.wallSeconds, (run) => run.wallSeconds),
+      second: ratios(untraced, traced, (run) => run.wallSeconds, (run) => run.start?.warm?.wallSeconds),
+      firstCpu: ratios(untraced, traced, (run) => run.programCpuSeconds, (run) => run.programCpuSeconds),
+      secondCpu: ratios(untraced, traced, (run) => run.programCpuSeconds, (run) => run.start?.warm?.programCpuSeconds),
+    },
   };
+}
+
+/** traced/untraced of each pair (the runs alternate), where both are known. */
+function ratios(untraced: RunMeasurement[], traced: RunMeasurement[], base: (run: RunMeasurement) => number, of: (run: RunMeasurement) => number | undefined): Spread {
+  const values: number[] = [];
+  for (let i = 0; i < Math.min(untraced.length, traced.length); i++) {
+    const value = of(traced[i]!);
+    const reference = base(untraced[i]!);
+    if (value !== undefined && reference > 0) values.push(value / reference);
+  }
+  return spread(values);
 }
 
 function summarise(workload: Exclude<Workload, { kind: "native" }>, runs: RunMeasurement[], error?: string, throughput?: TransformThroughput): WorkloadReport {

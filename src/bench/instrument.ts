@@ -4,27 +4,64 @@
  * instrument bundle, and one worker program that runs in node or bun and measures
  * transform throughput (MB/s of source through parse → match → transform → print,
  * source map included) and, unless calls is 0, ns per instrumented call.
- * They need a source checkout (src/instrument and the dev dependencies' files).
+ * The corpus is the checkout's dev dependencies, or (a compiled scope, no checkout) the
+ * same pinned versions installed once with npm under scope's cache directory (ensureCorpus).
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import packageJson from "../../package.json";
+import { cacheRoot } from "../core/assets";
 
 export const repoRoot = join(import.meta.dir, "..", "..");
 
-/** Real, unmodified npm source: typescript.js 8.7 MB, marked, yaml. */
-export const corpusFiles = [
+/** The corpus packages (typescript-js is typescript@5.9.3 under an alias) and their pinned versions. */
+export const corpusPackages = ["typescript-js", "marked", "yaml"] as const;
+
+/** Real, unmodified npm source: typescript.js 8.7 MB, marked, yaml; relative to a corpus root. */
+const corpusPaths = [
   "node_modules/typescript-js/lib/typescript.js",
   "node_modules/marked/lib/marked.esm.js",
   "node_modules/yaml/dist/compose/composer.js",
   "node_modules/yaml/dist/parse/lexer.js",
   "node_modules/yaml/dist/parse/parser.js",
-].map((file) => join(repoRoot, file));
+];
 
-/** Why the instrumentation measurements cannot run here, or undefined when they can. */
+export function corpusFilesIn(root: string): string[] {
+  return corpusPaths.map((file) => join(root, file));
+}
+
+/** The checkout's corpus (with its dev dependencies installed). */
+export const corpusFiles = corpusFilesIn(repoRoot);
+
+/** Why the source-checkout measurements (scripts/bench-instrument.ts) cannot run here, or undefined. */
 export function checkoutMissing(): string | undefined {
   if (!existsSync(join(repoRoot, "src/instrument/index.ts"))) return "needs a source checkout (src/instrument)";
   const missing = corpusFiles.find((file) => !existsSync(file));
   return missing ? `needs the dev dependencies installed (${missing.replace(`${repoRoot}/`, "")} missing)` : undefined;
+}
+
+function corpusSpecs(): string[] {
+  const dev = packageJson.devDependencies as Record<string, string>;
+  return corpusPackages.map((name) => `${name}@${dev[name]}`);
+}
+
+/**
+ * A directory whose node_modules holds the corpus: the checkout's, else one installed with
+ * `npm install` (pinned versions, no scripts) under scope's cache directory, once.
+ */
+export async function ensureCorpus(progress: (line: string) => void = () => {}): Promise<string> {
+  if (corpusFiles.every((file) => existsSync(file))) return repoRoot;
+  const specs = corpusSpecs();
+  const root = join(cacheRoot(), `bench-corpus-${Bun.hash(specs.join(" ")).toString(36)}`);
+  if (corpusFilesIn(root).every((file) => existsSync(file))) return root;
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  if (!existsSync(join(root, "package.json"))) writeFileSync(join(root, "package.json"), '{"private":true}\n');
+  progress(`transform: installing the corpus with npm into ${root} (${specs.join(", ")})`);
+  const child = Bun.spawn(["npm", "install", "--no-save", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", root, ...specs], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stderr, exitCode] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+  const missing = corpusFilesIn(root).find((file) => !existsSync(file));
+  if (exitCode !== 0 || missing) throw new Error(`the corpus (${specs.join(", ")}) could not be installed with npm into ${root}: ${stderr.trim().split("\n").pop() ?? `exit code ${exitCode}`}`);
+  return root;
 }
 
 /** Bundles src/instrument for node (CommonJS) into dir/instrument.cjs; returns its path. */
@@ -55,6 +92,8 @@ export interface InstrumentRun {
   corpus?: string[];
   /** Where to write the worker program. */
   dir: string;
+  /** Extra environment for the runtime (a compiled scope runs as bun with BUN_BE_BUN=1). */
+  env?: Record<string, string>;
 }
 
 /** Runs the measuring worker in one runtime; its figures. */
@@ -62,7 +101,7 @@ export async function runInstrumentWorker(run: InstrumentRun): Promise<Instrumen
   const workerPath = join(run.dir, "instrument-worker.cjs");
   writeFileSync(workerPath, worker);
   const argv = [run.runtime, workerPath, run.bundle, join(repoRoot, "zig-out/lib/scope.node"), run.ringPath ?? "", String(run.calls), String(run.rounds), ...(run.corpus ?? corpusFiles)];
-  const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...run.env } });
   const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   if (exitCode !== 0) throw new Error(`instrument worker (${run.runtime}): ${stderr.trim() || `exit code ${exitCode}`}`);
   return JSON.parse(stdout) as InstrumentFigures;

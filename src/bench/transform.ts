@@ -4,14 +4,17 @@
  * adds to a real program: node requiring typescript, marked and yaml, untraced, then
  * traced with those files instrumented (calls level) from an empty transform cache
  * (first start: parse + transform + cache write) and again (second start: cached).
- * Needs a source checkout with the dev dependencies, as the native workload does.
+ * Runs from a source checkout or the compiled executable: the throughput worker loads the
+ * functions agent bundle scope ships (the same code the traced program runs) and the corpus
+ * is the checkout's or installed once with npm (instrument.ts ensureCorpus).
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { buildInstrumentBundle, checkoutMissing, repoRoot, runInstrumentWorker } from "./instrument";
+import { assets, isCompiled } from "../core/assets";
+import { corpusFilesIn, corpusPackages, ensureCorpus, runInstrumentWorker } from "./instrument";
 import { cpuOf, launch, nextPaths, readResult, traceFigures, type Mode, type RunContext, type RunMeasurement, type TraceFigures } from "./runner";
 
-export const transformModules = ["typescript-js", "marked", "yaml"];
+export const transformModules = corpusPackages;
 /** typescript's function table alone fills a 16 MiB ring's lane before it drains. */
 const transformRingBytes = 64 * 1024 ** 2;
 
@@ -29,25 +32,40 @@ export interface StartFigures {
   warm?: { wallSeconds: number; requireSeconds: number; programCpuSeconds: number; trace?: TraceFigures };
 }
 
-export { checkoutMissing as transformUnavailable };
+/** The transform workload runs wherever npm can install its corpus: nothing to say up front. */
+export function transformUnavailable(): string | undefined {
+  return undefined;
+}
+
+let corpus: string | undefined;
+
+/** The corpus root (its node_modules holds typescript-js, marked, yaml). */
+export async function transformCorpus(progress?: (line: string) => void): Promise<string> {
+  corpus ??= await ensureCorpus(progress);
+  return corpus;
+}
 
 export async function measureThroughput(context: RunContext): Promise<TransformThroughput> {
-  const bundle = await buildInstrumentBundle(context.dir.dir);
-  const node = await runInstrumentWorker({ runtime: "node", bundle, calls: 0, rounds: 3, dir: context.dir.dir });
-  const bun = await runInstrumentWorker({ runtime: process.execPath, bundle, calls: 0, rounds: 3, dir: context.dir.dir });
+  const root = await transformCorpus();
+  const bundle = (await assets()).functionsAgent;
+  const files = corpusFilesIn(root);
+  const node = await runInstrumentWorker({ runtime: "node", bundle, calls: 0, rounds: 3, dir: context.dir.dir, corpus: files });
+  // A compiled scope is Bun too: BUN_BE_BUN=1 makes it run the worker as `bun` would.
+  const bun = await runInstrumentWorker({ runtime: process.execPath, bundle, calls: 0, rounds: 3, dir: context.dir.dir, corpus: files, env: isCompiled ? { BUN_BE_BUN: "1" } : undefined });
   return { nodeMBps: node.transformMBps, bunMBps: bun.transformMBps, corpusBytes: node.transformBytes };
 }
 
-function functions(): string {
-  return JSON.stringify({ root: repoRoot, include: transformModules.map((name) => `node_modules/${name}/**`), level: "calls" });
+function functions(root: string): string {
+  return JSON.stringify({ root, include: transformModules.map((name) => `node_modules/${name}/**`), level: "calls" });
 }
 
 async function start(context: RunContext, mode: Mode, label: string) {
+  const root = await transformCorpus();
   const paths = nextPaths(context, "transform", mode);
-  const modules = transformModules.map((name) => join(repoRoot, "node_modules", name));
+  const modules = transformModules.map((name) => join(root, "node_modules", name));
   const argv = ["node", context.dir.path("transform-start.cjs"), paths.result, JSON.stringify({ modules })];
   const wallStart = performance.now();
-  const ended = await launch(context, argv, paths.trace, mode === "traced" ? functions() : undefined, Math.max(context.ringBytes, transformRingBytes)).exited;
+  const ended = await launch(context, argv, paths.trace, mode === "traced" ? functions(root) : undefined, Math.max(context.ringBytes, transformRingBytes)).exited;
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const result = readResult(paths.result, `transform (${label})`, ended);
   rmSync(paths.result, { force: true });

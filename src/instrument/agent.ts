@@ -10,6 +10,9 @@ import { enableNodeInstrumentation } from "./node-hooks";
 import { FunctionRuntime, installHook, type RecordSink } from "./runtime";
 import { FUNCTION_SELECTION_KIND, SelectionTracker, SharedSelection, selectionPatterns, sharedSelectionBuffer } from "./selection";
 
+/** The pipeline itself, for `scope bench`'s transform throughput (the code traced programs run). */
+export { instrument } from "./instrument";
+
 export const FUNCTIONS_ENV = "SCOPE_FUNCTIONS";
 
 /** The configuration in $SCOPE_FUNCTIONS: "1" (defaults) or a MatchConfig as JSON. */
