@@ -199,3 +199,64 @@ test("a changed source is a new entry and code cache; a code cache made for anot
   expect(readFileSync(newSlot).equals(corrupt)).toBe(false);
   expect(statSync(newSlot).size).toBeGreaterThan(1000);
 });
+
+test("sparse map: under Node's own lookup every token of the original is at its original line and column", async () => {
+  const MagicString = (await import("magic-string")).default;
+  const { sparseMap } = await import("../src/instrument/sparse-map");
+  const source = [
+    "function a(x) { return x + 1; }",
+    "function b(x) {",
+    "  const y = x.map((v) => v * 2);",
+    "  return y;",
+    "}",
+    "const c = (p, q) => p(q) + q(p);",
+    "",
+    "  if (a(1)) b([1]); else c(a, b);",
+    "//# sourceMappingURL=old.js.map",
+    "",
+  ].join("\n");
+  const edits = new MagicString(source);
+  // Insertions of known lengths: mid-line, before a line's end, at a line's start, two on a line.
+  const inserts: [number, string][] = [
+    [source.indexOf("return x"), "INS1;"],
+    [source.indexOf("{\n  const") + 1, "INS2;"],
+    [source.indexOf("v * 2"), "(INS3,"],
+    [source.indexOf("p(q)"), "(INS4,"],
+    [source.indexOf("q(p)"), "INS5+"],
+    [source.indexOf("  if"), "INS6;"],
+  ];
+  for (const [at, text] of inserts) edits.appendRight(at, text);
+  const comment = source.indexOf("//# sourceMappingURL");
+  edits.remove(comment, source.length);
+  const map = sparseMap(edits, source, "/src/a.js");
+  expect(map).toBeTruthy();
+  // The oracle: an original offset's generated column is its column plus the insertions before it on its line.
+  const lineStart = (offset: number) => source.lastIndexOf("\n", offset - 1) + 1;
+  const tokens: { line: number; column: number; generated: number }[] = [];
+  for (let i = 0; i < comment; i++) {
+    const char = source[i]!;
+    const word = /[\w$]/.test(char);
+    if (/\s/.test(char) || (word && i > 0 && /[\w$]/.test(source[i - 1]!))) continue;
+    const start = lineStart(i);
+    const shift = inserts.filter(([at]) => at <= i && at >= start).reduce((sum, [, text]) => sum + text.length, 0);
+    tokens.push({ line: source.slice(0, i).split("\n").length - 1, column: i - start, generated: i - start + shift });
+  }
+  const check = `
+    const { SourceMap } = require("node:module");
+    const [map, tokens] = JSON.parse(process.argv[1]);
+    const sm = new SourceMap(map);
+    const wrong = [];
+    for (const t of tokens) {
+      const e = sm.findEntry(t.line, t.generated);
+      const at = e.originalSource === undefined ? [t.line, t.generated] : [e.originalLine, e.originalColumn];
+      if (at[0] !== t.line || at[1] !== t.column) wrong.push({ ...t, at });
+    }
+    console.log(JSON.stringify({ tokens: tokens.length, wrong }));
+  `;
+  const child = Bun.spawnSync(["node", "-e", check, JSON.stringify([map, tokens])]);
+  expect(child.stderr.toString()).toBe("");
+  expect(JSON.parse(child.stdout.toString())).toEqual({ tokens: tokens.length, wrong: [] });
+  // A line whose insertion moved nothing (line 2: before its end) carries no mapping: after
+  // a mapped line a one-field segment ("A": V8's own position), then nothing (line 5).
+  expect(map!.mappings.split(";").slice(1, 5)).toEqual(["A", map!.mappings.split(";")[2], "A", ""]);
+});
