@@ -316,7 +316,7 @@ export class Matcher {
       includes.push(i);
     }
     const packages: number[] = [];
-    const pkg = paths.package;
+    const pkg = this.packagePatterns.length > 0 ? paths.package : undefined;
     if (pkg) {
       for (let i = 0; i < this.packagePatterns.length; i++) {
         const pattern = this.packagePatterns[i]!;
@@ -371,7 +371,19 @@ export class Matcher {
       this.readLinkedPackages();
       for (const logical of this.logicalPaths(real)) add(logical);
     }
-    return { loaded, real, forms, inNodeModules: forms.some((form) => NODE_MODULES_SEGMENT.test(form)), package: this.packageOf(real) };
+    const matcher = this;
+    let pkg: PackageInfo | undefined | null = null;
+    return {
+      loaded,
+      real,
+      forms,
+      inNodeModules: forms.some((form) => NODE_MODULES_SEGMENT.test(form)),
+      // Looked up when first asked (packages, the node_modules rule, the report).
+      get package() {
+        if (pkg === null) pkg = matcher.packageOf(real);
+        return pkg;
+      },
+    };
   }
 
   private relativePath(path: string): string {

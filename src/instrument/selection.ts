@@ -34,6 +34,8 @@ export interface Pattern {
 
 /** Candidates kept per pattern per thread (and shown per pattern in the summary). */
 export const CANDIDATES_MAX = 3;
+/** Files (and function names) a thread keeps for its end-of-thread candidates. */
+const SEEN_MAX = 20_000;
 /** Patterns tracked (the rest are not reported on). */
 export const PATTERNS_MAX = 64;
 
@@ -205,6 +207,14 @@ export class SelectionTracker {
   private filesSeen = 0;
   private functionsSeen = 0;
   private finished = false;
+  /**
+   * A recording thread keeps what it saw and looks for candidates only at its end, and
+   * only for patterns still unmatched (none, in a run whose patterns all match); a
+   * loader, which has no end of its own, keeps its candidates up to date as it goes.
+   */
+  private readonly eager: boolean;
+  private readonly seenFiles: FilePaths[] = [];
+  private readonly seenNames = new Set<string>();
 
   constructor(
     readonly patterns: Pattern[],
@@ -217,6 +227,7 @@ export class SelectionTracker {
     this.firstMatch = patterns.map(() => undefined);
     this.closest = patterns.map(() => new Closest());
     this.functionGlobs = patterns.map((pattern) => (pattern.kind === PatternKind.function ? globToRegExp(pattern.text, "") : undefined));
+    this.eager = output === undefined;
   }
 
   get active(): boolean {
@@ -233,6 +244,14 @@ export class SelectionTracker {
   filtered(names: string[]): void {
     if (this.finished) return;
     this.functionsSeen += names.length;
+    this.candidateNames(names);
+  }
+
+  private candidateNames(names: string[]): void {
+    if (!this.eager) {
+      for (const name of names) if (this.seenNames.size < SEEN_MAX) this.seenNames.add(name);
+      return;
+    }
     for (let p = 0; p < this.patterns.length; p++) {
       if (!this.functionGlobs[p] || this.matched[p]) continue;
       for (const name of names) this.keep(p, name, patternDistance(this.patterns[p]!, name));
@@ -250,11 +269,12 @@ export class SelectionTracker {
       const index = pattern.kind === PatternKind.include ? this.indexIn(PatternKind.include, p) : this.indexIn(PatternKind.package, p);
       const hit = pattern.kind === PatternKind.include ? selection.includes.includes(index) : selection.packages.includes(index);
       if (hit) this.match(p, display(selection.paths));
-      else if (!this.matched[p]) {
+      else if (!this.matched[p] && this.eager) {
         const found = candidate(pattern, selection.paths);
         if (found) this.keep(p, found.text, found.distance);
       }
     }
+    if (!this.eager && this.seenFiles.length < SEEN_MAX) this.seenFiles.push(selection.paths);
   }
 
   /** The functions of a table the runtime registered (names as the table gives them). */
@@ -269,9 +289,9 @@ export class SelectionTracker {
           this.match(p, name);
           break;
         }
-        if (!this.matched[p]) this.keep(p, name, patternDistance(this.patterns[p]!, name));
       }
     }
+    this.candidateNames(names);
     this.takeShared();
   }
 
@@ -332,6 +352,14 @@ export class SelectionTracker {
       this.reported[p] = true;
       const pattern = this.patterns[p]!;
       const closest = this.closest[p]!;
+      if (pattern.kind === PatternKind.function) {
+        for (const name of this.seenNames) closest.add(name, patternDistance(pattern, name));
+      } else {
+        for (const paths of this.seenFiles) {
+          const found = candidate(pattern, paths);
+          if (found) closest.add(found.text, found.distance);
+        }
+      }
       if (loader) {
         for (let slot = 1; slot <= CANDIDATES_MAX; slot++) {
           const text = loader.read(p, slot);
