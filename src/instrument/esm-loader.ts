@@ -6,7 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { instrumentVia, openTransformCache, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
-import { Matcher, type MatchConfig } from "./match";
+import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
 import { siblingReader } from "./node-hooks";
 import { SelectionTracker, SharedSelection, selectionPatterns } from "./selection";
 
@@ -23,6 +23,7 @@ function warn(file: string, reason: string): void {
 
 export function initialize(data: { config?: MatchConfig; cacheDir?: string; selection?: SharedArrayBuffer } | undefined): void {
   matcher = new Matcher(data?.config ?? {});
+  matcher.loadedIsReal = nodeGivesRealPaths();
   // What this thread matches goes to the thread that registered it (selection.ts).
   if (data?.selection instanceof SharedArrayBuffer) {
     const tracker = new SelectionTracker(selectionPatterns(data.config ?? {}), undefined, new SharedSelection(data.selection));

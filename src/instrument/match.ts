@@ -193,6 +193,12 @@ function toPath(file: string): string {
   return path.replace(/\\/g, "/");
 }
 
+/** Whether Node hands the loaders real paths: it does unless told to keep symlinks. */
+export function nodeGivesRealPaths(): boolean {
+  const flags = [...(process.execArgv ?? []), ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
+  return !flags.some((flag) => flag.startsWith("--preserve-symlinks")) && !process.env.NODE_PRESERVE_SYMLINKS;
+}
+
 function parentOf(dir: string): string {
   const slash = dir.lastIndexOf("/");
   return slash <= 0 ? "/" : dir.slice(0, slash);
@@ -209,8 +215,29 @@ export function packageNameInPath(path: string): string | undefined {
   return rest[0]!.startsWith("@") ? (rest.length >= 3 ? `${rest[0]}/${rest[1]}` : undefined) : rest[0];
 }
 
+/** FilePaths, the package looked up when first asked (packages, the node_modules rule, the report). */
+class KnownPaths implements FilePaths {
+  readonly inNodeModules: boolean;
+  private pkg: PackageInfo | undefined | null = null;
+
+  constructor(
+    private readonly matcher: Matcher,
+    readonly loaded: string,
+    readonly real: string,
+    readonly forms: string[],
+  ) {
+    this.inNodeModules = forms.some((form) => NODE_MODULES_SEGMENT.test(form));
+  }
+
+  get package(): PackageInfo | undefined {
+    if (this.pkg === null) this.pkg = this.matcher.packageOf(this.real);
+    return this.pkg;
+  }
+}
+
 export class Matcher {
   readonly root: string;
+  private readonly rootSlash: string;
   private readonly include: IncludeGlob[];
   private readonly includeGiven: boolean;
   private readonly exclude: RegExp[];
@@ -233,6 +260,11 @@ export class Matcher {
   /** The last file's selection (the hooks and instrument() ask twice per file). */
   private last: Selection | undefined;
   private lastFile: string | undefined;
+  /**
+   * The hooks are given real paths (Node's CommonJS and ESM loaders resolve symlinks unless
+   * --preserve-symlinks): no realpath call per directory. Set by node-hooks.ts/esm-loader.ts.
+   */
+  loadedIsReal = false;
   /** Called with each file's selection when it is first worked out (the selection report, selection.ts). */
   onSelect: ((file: string, selection: Selection) => void) | undefined;
   /**
@@ -243,6 +275,7 @@ export class Matcher {
 
   constructor(config: MatchConfig = {}) {
     this.root = toPath(config.root ?? process.cwd()).replace(/\/+$/, "");
+    this.rootSlash = `${this.root}/`;
     this.sourceMaps = config.sourceMaps !== false;
     this.includeGiven = (config.include?.length ?? 0) > 0;
     const packages = config.packages ?? [];
@@ -358,36 +391,24 @@ export class Matcher {
   /** The paths `file` is known by (see the header), its package, and whether it is in node_modules. */
   paths(file: string): FilePaths {
     const loaded = toPath(file);
-    const real = this.realPath(loaded);
+    const real = this.loadedIsReal ? loaded : this.realPath(loaded);
     const forms = [this.relativePath(loaded)];
     const add = (form: string) => {
       if (!forms.includes(form)) forms.push(form);
     };
     add(this.relativePath(real));
     for (const logical of this.logicalPaths(real)) add(logical);
-    if (!this.linkedPackagesRead && ((!real.startsWith(`${this.root}/`) && forms.every((form) => !NODE_MODULES_SEGMENT.test(form))) || real.includes("/node_modules/.pnpm/"))) {
+    if (!this.linkedPackagesRead && ((!real.startsWith(this.rootSlash) && forms.every((form) => !NODE_MODULES_SEGMENT.test(form))) || real.includes("/node_modules/.pnpm/"))) {
       // Outside root and not in a node_modules: maybe a package linked in (npm link); in
       // pnpm's store: the package's path through its link (node_modules/<name>).
       this.readLinkedPackages();
       for (const logical of this.logicalPaths(real)) add(logical);
     }
-    const matcher = this;
-    let pkg: PackageInfo | undefined | null = null;
-    return {
-      loaded,
-      real,
-      forms,
-      inNodeModules: forms.some((form) => NODE_MODULES_SEGMENT.test(form)),
-      // Looked up when first asked (packages, the node_modules rule, the report).
-      get package() {
-        if (pkg === null) pkg = matcher.packageOf(real);
-        return pkg;
-      },
-    };
+    return new KnownPaths(this, loaded, real, forms);
   }
 
   private relativePath(path: string): string {
-    return path.startsWith(`${this.root}/`) ? path.slice(this.root.length + 1) : path;
+    return path.startsWith(this.rootSlash) ? path.slice(this.rootSlash.length) : path;
   }
 
   /** The real path of a directory (once per directory), or undefined when it does not exist. */
@@ -395,7 +416,8 @@ export class Matcher {
     let real = this.realDirs.get(dir);
     if (real === undefined) {
       try {
-        real = toPath(realpathSync(dir));
+        // The native call: one syscall, where the JavaScript one lstats every component.
+        real = toPath(realpathSync.native(dir));
       } catch {
         real = "";
       }

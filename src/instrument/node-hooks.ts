@@ -9,7 +9,7 @@
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type Cached, type CodeCacheSlot, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
-import { Matcher, type MatchConfig } from "./match";
+import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
 
 export interface NodeHookOptions {
   config: MatchConfig;
@@ -42,6 +42,7 @@ export function installCommonJsHook(options: NodeHookOptions): boolean {
   host[installedKey] = true;
   const Module = require("node:module") as unknown as { prototype: CompilableModule };
   const matcher = new Matcher(options.config);
+  matcher.loadedIsReal = nodeGivesRealPaths();
   options.observe?.(matcher);
   const cache = openTransformCache(options.cacheDir, options.config);
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
