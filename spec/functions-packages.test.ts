@@ -237,6 +237,16 @@ describe("node", () => {
     }
   });
 
+  test("node --preserve-symlinks: the loaders see the path through the link; the real path still finds the package", async () => {
+    const pnpm = layouts[0]!;
+    for (const args of [["--package", "marked"], ["--include", "node_modules/marked/**"], ["--include", "node_modules/.pnpm/marked@*/**"]]) {
+      const run = await runTraced(["node", "--preserve-symlinks", "render.cjs"], { cwd: pnpm.cwd, scopeArgs: args, env });
+      expect({ args, status: run.status, stdout: run.stdout }).toEqual({ args, status: 0, stdout: output });
+      expect({ args, files: tables(run.events).files }).toEqual({ args, files: [join(pnpm.cwd, "node_modules/marked/lib/marked.cjs")] });
+      expect(run.summary).not.toContain("matched no");
+    }
+  });
+
   test("a path inside the package; the program's own package by name (workspace)", async () => {
     const [pnpm, workspace] = layouts as [Layout, Layout];
     const inside = await runTraced(["node", "render.cjs"], { cwd: pnpm.cwd, scopeArgs: ["--package", "marked/lib/*.cjs"], env });
@@ -333,6 +343,16 @@ describe("node", () => {
 });
 
 describe("bun", () => {
+  test("ES modules: marked's ES module file in every layout", async () => {
+    for (const layout of layouts) {
+      const run = await runTraced([bun, "render.mjs"], { cwd: layout.cwd, scopeArgs: ["--package", "marked"], env });
+      expect({ name: layout.name, status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ name: layout.name, status: 0, stdout: output, stderr: "" });
+      expect({ name: layout.name, files: tables(run.events).files }).toEqual({ name: layout.name, files: [layout.esm] });
+      expect(called(run.events)).toEqual(markedCalls);
+      expect(run.summary).not.toContain("matched no");
+    }
+  });
+
   test("patterns that matched nothing are named (files Bun's load filter keeps out of node_modules are not candidates)", async () => {
     const pnpm = layouts[0]!;
     const run = await runTraced([bun, "render.cjs"], { cwd: pnpm.cwd, scopeArgs: ["--package", "markd", "--package", "marked", "--function", "Parser.parze"], env });
