@@ -1,16 +1,21 @@
 /**
  * Function tracing never breaks the program's own toolchain: no file scope ships carries
  * a line that tools read as a source-map comment, input maps are found and chained
- * however they are named and however long they are.
+ * however they are named and however long they are, and programs built with the real
+ * tools (Babel 6 and 7, ts-node, tsc, source-map-support, Node's own source maps) run as
+ * untraced, with the same stack positions, their functions recorded at their original
+ * places.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentEntries, bundleAgent } from "../src/core/assets";
 import { instrument } from "../src/instrument/instrument";
 import type { SourceMapV3 } from "../src/instrument/print";
+import { cleanup, ofKind, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
 import { SourceMapConsumerLite } from "./instrument-sourcemap";
+import { installTools, placeOf, writeProject } from "./toolchain-harness";
 
 /** source-map-support 0.5.21's reading of a file's map comment: the last match wins. */
 const SOURCE_MAP_SUPPORT = /(?:\/\/[@#][\s]*sourceMappingURL=([^\s'"]+)[\s]*$)|(?:\/\*[@#][\s]*sourceMappingURL=([^\s*'"]+)[\s]*(?:\*\/)[\s]*$)/gm;
@@ -96,5 +101,192 @@ describe("input maps", () => {
     const module = instrument(code, file, { config, readFile, module: true, sourceName: url });
     if (module.status !== "instrumented") throw new Error(module.status);
     expect(module.map!.sources).toEqual([`file://${join(dir, "src/a.ts")}`]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// The real tools, pinned from npm (spec/toolchain-harness.ts), on one small program.
+
+const shapesJs = `export class Shape {
+  constructor(name) { this.name = name; }
+}
+
+export const area = (r) => Math.PI * r ** 2;
+`;
+
+const appJs = `import { Shape, area } from "./shapes";
+
+class Circle extends Shape {
+  constructor(r) { super("circle"); this.r = r; }
+  area() { return area(this.r); }
+}
+
+const boom = (what) => { throw new TypeError(\`boom \${what}\`); };
+
+function fail(depth) {
+  if (depth === 0) boom("deep");
+  return fail(depth - 1);
+}
+
+const where = (stack) => stack.split("\\n").filter((line) => /\\/(src|lib|dist)\\//.test(line)).map((line) => line.trim().replace(process.cwd() + "/", "")).join(" | ");
+
+const shapes = [new Circle(1), new Circle(2)];
+console.log(shapes.map((s) => \`\${s.name}:\${s.area().toFixed(2)}\`).join(","));
+try {
+  fail(2);
+} catch (e) {
+  console.log(e.message, "at", where(e.stack));
+}
+process.exitCode = 3;
+`;
+
+const declarations = "declare const process: { exitCode?: number; cwd(): string };\ndeclare const console: { log(...data: unknown[]): void };\n";
+
+const shapesTs = `export class Shape {
+  name: string;
+  constructor(name: string) { this.name = name; }
+}
+
+export const area = (r: number): number => Math.PI * r ** 2;
+`;
+
+const appTs = `${declarations}import { Shape, area } from "./shapes";
+
+class Circle extends Shape {
+  r: number;
+  constructor(r: number) { super("circle"); this.r = r; }
+  area(): number { return area(this.r); }
+}
+
+const boom = (what: string): never => { throw new TypeError(\`boom \${what}\`); };
+
+function fail(depth: number): never {
+  if (depth === 0) boom("deep");
+  return fail(depth - 1);
+}
+
+const where = (stack: string): string => stack.split("\\n").filter((line) => /\\/(src|lib|dist)\\//.test(line)).map((line) => line.trim().replace(process.cwd() + "/", "")).join(" | ");
+
+const shapes = [new Circle(1), new Circle(2)];
+console.log(shapes.map((s) => \`\${s.name}:\${s.area().toFixed(2)}\`).join(","));
+try {
+  fail(2);
+} catch (e) {
+  console.log((e as Error).message, "at", where((e as Error).stack!));
+}
+process.exitCode = 3;
+`;
+
+const tsconfig = (extra: object) =>
+  JSON.stringify({ compilerOptions: { target: "ES2019", module: "commonjs", lib: ["es2019"], types: [], strict: true, rootDir: "src", ...extra }, include: ["src"] });
+
+/** Where the table must put each function: its place in the original source. */
+function expectedPlaces(app: string, shapes: string, ext: "js" | "ts"): Record<string, string> {
+  const at = (file: string, [line, column]: [number, number]) => `src/${file}.${ext}:${line}:${column}`;
+  return {
+    fail: at("app", placeOf(app, "function fail")),
+    boom: at("app", placeOf(app, "(what", "const boom = ")),
+    where: at("app", placeOf(app, "(stack", "const where = ")),
+    Circle: at("app", placeOf(app, "constructor(", "class Circle")),
+    area: at("shapes", placeOf(shapes, "(r", "export const area = ")),
+    Shape: at("shapes", placeOf(shapes, "constructor(")),
+  };
+}
+
+/** The table's place of each of `names`, relative to `dir` (a class's constructor is "C" compiled to ES5, "C.constructor" as a class). */
+function tablePlaces(run: Traced, dir: string, names: string[]): Record<string, string> {
+  const places: Record<string, string> = {};
+  for (const event of ofKind(run.events, "function_table")) {
+    const fields = event.fields as { name: string; file: string; line: number; column: number };
+    const { file, line, column } = fields;
+    const name = fields.name.replace(/\.constructor$/, "");
+    if (!names.includes(name) || !file.startsWith(`${dir}/src/`) || places[name]) continue;
+    places[name] = `${file.slice(dir.length + 1)}:${line}:${column}`;
+  }
+  return places;
+}
+
+const toolsEnv = { XDG_CACHE_HOME: join(scratchDir(), "cache"), BABEL_DISABLE_CACHE: "1", TS_NODE_CACHE: "false" };
+let projects: Record<string, string> = {};
+
+beforeAll(async () => {
+  const [babel6, babel7, typescript] = await Promise.all([installTools("babel6"), installTools("babel7"), installTools("typescript")]);
+  const root = scratchDir();
+  const js = { "src/app.js": appJs, "src/shapes.js": shapesJs };
+  const ts = { "src/app.ts": appTs, "src/shapes.ts": shapesTs };
+  projects = {
+    babel6: writeProject(join(root, "babel6"), babel6, { ...js, "main.js": 'require("babel-register")({ presets: ["env"] });\nrequire("./src/app");\n' }),
+    babel7: writeProject(join(root, "babel7"), babel7, { ...js, "main.js": 'require("@babel/register")({ presets: ["@babel/preset-env"] });\nrequire("./src/app");\n' }),
+    tsnode: writeProject(join(root, "tsnode"), typescript, { ...ts, "tsconfig.json": tsconfig({}) }),
+    tsc: writeProject(join(root, "tsc"), typescript, {
+      ...ts,
+      "tsconfig.inline.json": tsconfig({ outDir: "dist-inline", inlineSourceMap: true }),
+      "tsconfig.json": tsconfig({ outDir: "dist", sourceMap: true }),
+      "main-inline.js": 'require("source-map-support").install();\nrequire("./dist-inline/app.js");\n',
+    }),
+    babel: writeProject(join(root, "babel"), babel7, {
+      ...js,
+      "compile.js": `const babel = require("@babel/core");
+const fs = require("fs");
+fs.mkdirSync("lib", { recursive: true });
+fs.mkdirSync("lib-inline", { recursive: true });
+for (const name of ["app", "shapes"]) {
+  const options = { presets: ["@babel/preset-env"], babelrc: false, configFile: false, sourceFileName: "../src/" + name + ".js" };
+  const inline = babel.transformFileSync("src/" + name + ".js", { ...options, sourceMaps: "inline" });
+  fs.writeFileSync("lib-inline/" + name + ".js", inline.code + "\\n");
+  const external = babel.transformFileSync("src/" + name + ".js", { ...options, sourceMaps: true });
+  fs.writeFileSync("lib/" + name + ".js", external.code + "\\n//# sourceMappingURL=" + name + ".js.map\\n");
+  fs.writeFileSync("lib/" + name + ".js.map", JSON.stringify(external.map));
+}
+`,
+      "main-inline.js": 'require("source-map-support").install();\nrequire("./lib-inline/app.js");\n',
+      "main-external.js": 'process.setSourceMapsEnabled(true);\nrequire("./lib/app.js");\n',
+    }),
+  };
+  const compile = async (argv: string[], cwd: string) => {
+    const result = await runUntraced(argv, { cwd });
+    if (result.status !== 0) throw new Error(`${argv.join(" ")}: ${result.stdout}${result.stderr}`);
+  };
+  await Promise.all([
+    compile(["node", join(typescript, "typescript/bin/tsc"), "-p", "tsconfig.inline.json"], projects.tsc!),
+    compile(["node", join(typescript, "typescript/bin/tsc"), "-p", "tsconfig.json"], projects.tsc!),
+    compile(["node", "compile.js"], projects.babel!),
+  ]);
+}, 600_000);
+
+afterAll(cleanup);
+
+interface Scenario {
+  name: string;
+  project: string;
+  argv: string[];
+  language: "js" | "ts";
+}
+
+const scenarios: Scenario[] = [
+  { name: "babel-register 6 (babel-preset-env)", project: "babel6", argv: ["node", "main.js"], language: "js" },
+  { name: "@babel/register 7", project: "babel7", argv: ["node", "main.js"], language: "js" },
+  { name: "ts-node", project: "tsnode", argv: ["node", "-r", "ts-node/register", "src/app.ts"], language: "ts" },
+  { name: "tsc, inline maps, source-map-support installed by the program", project: "tsc", argv: ["node", "main-inline.js"], language: "ts" },
+  { name: "tsc, external maps, node --enable-source-maps", project: "tsc", argv: ["node", "--enable-source-maps", "dist/app.js"], language: "ts" },
+  { name: "Babel 7 output, inline maps, source-map-support installed by the program", project: "babel", argv: ["node", "main-inline.js"], language: "js" },
+  { name: "Babel 7 output, external maps, process.setSourceMapsEnabled", project: "babel", argv: ["node", "main-external.js"], language: "js" },
+];
+
+describe("the program's own toolchain under scope run --functions (node)", () => {
+  test.each(scenarios)("$name: same output, exit code and stack positions; functions at their original places", async ({ project, argv, language }) => {
+    const dir = projects[project]!;
+    const [plain, run] = await Promise.all([runUntraced(argv, { cwd: dir, env: toolsEnv }), runTraced(argv, { cwd: dir, env: toolsEnv, scopeArgs: ["--functions"] })]);
+    // The oracle: untraced, the tool maps the thrown error's frames to the original source.
+    expect(plain.stdout).toContain(`deep at at boom (src/app.${language}:`);
+    expect(plain.status).toBe(3);
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+    expect(ofKind(run.events, "agent_error")).toEqual([]);
+    const app = language === "js" ? appJs : appTs;
+    const shapes = language === "js" ? shapesJs : shapesTs;
+    const expected = expectedPlaces(app, shapes, language);
+    expect(tablePlaces(run, dir, Object.keys(expected))).toEqual(expected);
+    const calls = ofKind(run.events, "function_call").map((event) => String((event.fields as { function: string }).function).split(" ")[0]);
+    expect(calls.filter((name) => name === "fail").length).toBe(3);
   });
 });

@@ -5,6 +5,7 @@
  * load hooks on. Returns the runtime (flush/close/orderedSink), or undefined when off.
  */
 import type { TypeChecks } from "../agent/shared/preview";
+import { installCallSitePositions } from "./callsites";
 import type { MatchConfig, Matcher } from "./match";
 import { enableNodeInstrumentation } from "./node-hooks";
 import { FunctionRuntime, installHook, type RecordSink } from "./runtime";
@@ -71,6 +72,8 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
     const selection = tracker ? sharedSelectionBuffer(tracker.patterns.length) : undefined;
     if (tracker && selection) tracker.sharedIn = new SharedSelection(selection);
     enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir, observe, selection });
+    // A program that formats stacks itself sees the columns it has untraced (callsites.ts).
+    installCallSitePositions();
   } else {
     const { instrumentPlugin } = require("./bun-plugin") as typeof import("./bun-plugin");
     Bun.plugin(instrumentPlugin(config, undefined, cacheDir, observe));

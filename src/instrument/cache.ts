@@ -74,8 +74,10 @@ export type Cached =
  * functions that register listeners. 5: destructured arrow parameters in call events.
  * 6: input maps found however long, chained once when they name the file itself.
  * 7: sparse source maps (sparse-map.ts), an id in the header (the code cache's check).
+ * 8: column shifts registered for stack positions (print.ts columnShifts), original places
+ *    in function tables.
  */
-const TRANSFORM_FORMAT = 7;
+const TRANSFORM_FORMAT = 8;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {

@@ -6,6 +6,7 @@
  * readable file next to it), so positions lead to the original sources.
  */
 import remapping from "@jridgewell/remapping";
+import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import type MagicString from "magic-string";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -156,6 +157,95 @@ function fullMap(edits: MagicString, code: string, sourceName: string): SourceMa
   return edits.generateMap({ source: sourceName, includeContent: false, hires: false }) as unknown as SourceMapV3;
 }
 
+interface EditChunk {
+  start: number;
+  end: number;
+  intro: string;
+  content: string;
+  outro: string;
+  edited: boolean;
+  next: EditChunk | null;
+}
+
+/**
+ * What the edits inserted on each line, for the stack positions the program's own tools
+ * read (callsites.ts): one entry per line with insertions, `line:column,length,...` (base
+ * 36; 1-based line, 0-based original column), entries joined by ";". transform.ts only
+ * inserts, never on more than one line; "" when the edits did anything else (then no
+ * position is moved back) or inserted nothing.
+ */
+export function columnShifts(edits: MagicString, code: string): string {
+  // V8 also ends lines at a lone \r, U+2028 and U+2029: lines would not be counted alike.
+  if (/\r(?!\n)|[\u2028\u2029]/.test(code)) return "";
+  const internals = edits as unknown as { intro: string; firstChunk: EditChunk | null };
+  const entries: string[] = [];
+  let line = 1;
+  let lineStart = 0;
+  let nextNewline = code.indexOf("\n");
+  let entry = "";
+  let entryLine = 0;
+  let valid = true;
+  const insert = (offset: number, text: string) => {
+    if (text.length === 0) return;
+    if (text.includes("\n")) valid = false;
+    while (nextNewline >= 0 && nextNewline < offset) {
+      line++;
+      lineStart = nextNewline + 1;
+      nextNewline = code.indexOf("\n", lineStart);
+    }
+    if (entryLine !== line) {
+      if (entry) entries.push(entry);
+      entry = `${line.toString(36)}:`;
+      entryLine = line;
+    } else entry += ",";
+    entry += `${(offset - lineStart).toString(36)},${text.length.toString(36)}`;
+  };
+  insert(0, internals.intro);
+  for (let chunk = internals.firstChunk; chunk && valid; chunk = chunk.next) {
+    insert(chunk.start, chunk.intro);
+    // Removed text (the input map's comment, at the end) moves nothing before it.
+    if (chunk.edited && chunk.content.length > 0) valid = false;
+    insert(chunk.end, chunk.outro);
+  }
+  if (entry) entries.push(entry);
+  return valid ? entries.join(";") : "";
+}
+
+/**
+ * Where each function is in the original sources the input map leads to: its line and
+ * column there (1-based, as the table has them), and, when that is another file than the
+ * compiled one (tsc's dist/a.js → src/a.ts), `files`: [first function index, path]* runs
+ * (a function the map does not cover, a compiler's helper, keeps its compiled place).
+ */
+function originalPlaces(functions: FunctionInfo[], file: string, inputMap: SourceMapV3, mapUrl: string): { places: ([number, number] | undefined)[]; files: (string | number)[] } {
+  const places: ([number, number] | undefined)[] = [];
+  const files: (string | number)[] = [];
+  let traced: TraceMap;
+  try {
+    traced = new TraceMap(inputMap as never, mapUrl);
+  } catch {
+    return { places, files };
+  }
+  let current = file;
+  for (const [index, fn] of functions.entries()) {
+    let source = file;
+    try {
+      const original = originalPositionFor(traced, { line: fn.line, column: fn.column - 1 });
+      if (original.source !== null && original.line !== null && original.column !== null) {
+        places[index] = [original.line, original.column + 1];
+        source = original.source.startsWith("file:") ? fileURLToPath(original.source) : original.source;
+      }
+    } catch {
+      // Not covered: its compiled place.
+    }
+    if (source !== current) {
+      files.push(index, source);
+      current = source;
+    }
+  }
+  return { places, files };
+}
+
 export function print(
   edits: MagicString,
   code: string,
@@ -168,19 +258,34 @@ export function print(
   inputMapUrl?: string,
 ): Printed {
   const info = sourceInfoOf(functions);
+  const location = inputMap && inputMapUrl && !INLINE_MAP.test(inputMapUrl) ? mapLocation(sourceName, inputMapUrl) : undefined;
+  const origins = inputMap ? originalPlaces(functions, file, inputMap, location ?? sourceName) : undefined;
   const table: (string | number)[] = [];
   // Listeners: [index, event, method]* as a third argument, only when there are any.
   const listeners: (string | number)[] = [];
   for (const [index, fn] of functions.entries()) {
-    table.push(fn.name, fn.line, fn.column, fn.flags);
+    const place = origins?.places[index];
+    table.push(fn.name, place ? place[0] : fn.line, place ? place[1] : fn.column, fn.flags);
     if (fn.listener) listeners.push(index, fn.listener.event, fn.listener.method);
   }
   const newline = code.endsWith("\n") ? "" : "\n";
   const base = BASE + (info?.tag ?? "");
+  // Registered when the module starts (__scope$p), or with the table in a file without one.
+  const shifts = columnShifts(edits, code);
+  const registration = shifts ? [JSON.stringify(file), JSON.stringify(shifts)] : [];
+  // The table call: file, table, listeners, text table, shifts (file, text), origins.
+  const args = [JSON.stringify(file), JSON.stringify(table), listeners.length ? JSON.stringify(listeners) : "0"];
+  const files = origins && origins.files.length > 0 ? JSON.stringify(origins.files) : undefined;
+  if (info || registration.length > 0 || files) args.push(info ? JSON.stringify(sourceTable(info, file)) : "0");
+  if (!info && registration.length > 0) args.push(...registration);
+  else if (files) args.push("0", "0");
+  if (files) args.push(files);
   edits.append(
     `${newline}${MARKER}var ${HOOK},${base},${TEMP};function ${INIT}(){${HOOK}=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})]||${NOOP};` +
-      `${base}=${HOOK}.f(${JSON.stringify(file)},${JSON.stringify(table)},${listeners.length ? JSON.stringify(listeners) : 0}${info ? `,${JSON.stringify(sourceTable(info, file))}` : ""});return ${HOOK}}` +
-      (info ? `function ${PENDING}(){var h=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})];h&&h.p&&h.p(${JSON.stringify(info.tag)},function(){return ${HOOK}||${INIT}()})}` : "") +
+      `${base}=${HOOK}.f(${args.join(",")});return ${HOOK}}` +
+      (info
+        ? `function ${PENDING}(){var h=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})];h&&h.p&&h.p(${JSON.stringify(info.tag)},function(){return ${HOOK}||${INIT}()}${registration.map((arg) => `,${arg}`).join("")})}`
+        : "") +
       "\n",
   );
   if (inputMap === null) return { code: edits.toString() };
@@ -192,7 +297,6 @@ export function print(
     // Only our map's one source has the input map. Its own sources are originals, also the
     // one Babel names after the file itself (same name, resolved): asked again, the loader
     // would hand back the same map forever.
-    const location = inputMapUrl && !INLINE_MAP.test(inputMapUrl) ? mapLocation(sourceName, inputMapUrl) : undefined;
     map = remapping(map as never, (source, context) => {
       if (context.depth !== 1 || source !== sourceName) return null;
       if (location) context.source = location;

@@ -44,6 +44,7 @@ import {
 } from "../agent/shared/preview";
 import { fragmentsOf, RECORD_WORDS, STRING_FRAGMENT_BYTES, writePreviewString } from "../agent/shared/batch";
 import { redaction } from "../agent/shared/redact";
+import { registerShifts } from "./callsites";
 import { calibrateFloor, GOVERNED_SAMPLE, GovernedLevel, Governor, SAMPLE_EVERY, type GovernedFunctions, type Step } from "./governor";
 import { BASE, HOOK_KEY, TAG_CHARS, hashSource } from "./transform";
 
@@ -147,7 +148,16 @@ export interface Hook {
    * listeners [index, event, method]* (or 0) and its text table [tag, length, hash,
    * ranges, names] (print.ts sourceTable); returns its first id.
    */
-  f(file: string, table: (string | number)[], listeners?: (string | number)[] | 0, source?: unknown[]): number;
+  f(
+    file: string,
+    table: (string | number)[],
+    listeners?: (string | number)[] | 0,
+    source?: unknown[] | 0,
+    shiftsFile?: string | 0,
+    shifts?: string | 0,
+    /** [first function index, original file]*: functions whose original is another file (input maps). */
+    origins?: (string | number)[],
+  ): number;
   c(id: number): void;
   /** `self`: the receiver of a stateful method (its own data fields are snapshot). */
   C(id: number, args: ArrayLike<unknown>, self?: unknown): number;
@@ -168,7 +178,8 @@ export interface Hook {
   /** A sync generator's initial `$r`: no return statement ran. */
   u: unknown;
   /** A module started: `init` registers its file (calls f) when its text is looked up first. */
-  p(tag: string, init: () => unknown): void;
+  /** Also registers the file's column shifts (print.ts columnShifts, callsites.ts). */
+  p(tag: string, init: () => unknown, shiftsFile?: string, shifts?: string): void;
 }
 
 /** One registered file: its ids and its text table (see Hook.f). */
@@ -1044,7 +1055,8 @@ export class FunctionRuntime {
       }
     };
     return {
-      f(file, table, listeners, source) {
+      f(file, table, listeners, source, shiftsFile, shifts, origins) {
+        if (shifts) registerShifts(shiftsFile, shifts);
         const base = runtime.nextFunctionId;
         try {
           const count = Math.floor(table.length / 4);
@@ -1059,10 +1071,16 @@ export class FunctionRuntime {
             if (runtime.stopped) runtime.hot[i] = 1;
           }
           const fileId = runtime.str(file);
+          let tableFileId = fileId;
+          let origin = 0;
           for (let i = 0; i < count; i++) {
+            if (Array.isArray(origins) && origin + 1 < origins.length && Number(origins[origin]) === i) {
+              tableFileId = runtime.str(String(origins[origin + 1]));
+              origin += 2;
+            }
             const name = runtime.str(String(table[i * 4]));
             const [line, column, flags] = [Number(table[i * 4 + 1]), Number(table[i * 4 + 2]), Number(table[i * 4 + 3])];
-            runtime.put(FunctionKind.table, flags, base + i, name, fileId, line, column);
+            runtime.put(FunctionKind.table, flags, base + i, name, tableFileId, line, column);
           }
           if (Array.isArray(listeners)) {
             for (let i = 0; i + 2 < listeners.length; i += 3) {
@@ -1181,7 +1199,8 @@ export class FunctionRuntime {
         return new YieldStep(runtime, id, token, value);
       },
       u: RETURN_UNSET,
-      p(tag, init) {
+      p(tag, init, shiftsFile, shifts) {
+        if (shifts) registerShifts(shiftsFile, shifts);
         if (typeof tag !== "string" || typeof init !== "function") return;
         const list = runtime.pending.get(tag);
         if (list) list.push(init);

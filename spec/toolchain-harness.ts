@@ -1,0 +1,67 @@
+/**
+ * Real tool chains for the toolchain tests: pinned packages from npm, installed once into
+ * spec/.cache/toolchain/<set>-<hash> (gitignored; Babel 6 and 7 each get their own tree,
+ * they conflict), and small projects written into a scratch directory that link to them.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { repoRoot } from "./harness";
+
+/** Exact versions: the tests pin what they run. */
+export const toolSets = {
+  babel6: { "babel-register": "6.26.0", "babel-core": "6.26.3", "babel-preset-env": "1.7.0", "source-map-support": "0.5.21" },
+  babel7: { "@babel/register": "7.29.13", "@babel/core": "7.29.16", "@babel/preset-env": "7.29.14", "source-map-support": "0.5.21" },
+  typescript: { "ts-node": "10.9.2", typescript: "5.9.3", "source-map-support": "0.5.21" },
+} as const;
+
+export type ToolSet = keyof typeof toolSets;
+
+const cacheRoot = join(repoRoot, "spec", ".cache", "toolchain");
+
+/** The set's node_modules, installed with npm on first use (written aside, then renamed). */
+export async function installTools(set: ToolSet): Promise<string> {
+  const dependencies = toolSets[set];
+  const hash = createHash("sha256").update(JSON.stringify(dependencies)).digest("hex").slice(0, 12);
+  const dir = join(cacheRoot, `${set}-${hash}`);
+  if (existsSync(join(dir, "node_modules", ".scope-complete"))) return join(dir, "node_modules");
+  const staging = `${dir}.staging-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  writeFileSync(join(staging, "package.json"), JSON.stringify({ name: `scope-toolchain-${set}`, private: true, dependencies }, null, 2));
+  const npm = Bun.spawn(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], {
+    cwd: staging,
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
+  const [out, err, code] = await Promise.all([new Response(npm.stdout).text(), new Response(npm.stderr).text(), npm.exited]);
+  if (code !== 0) throw new Error(`npm install for ${set} failed (${code}): ${out}${err}`);
+  writeFileSync(join(staging, "node_modules", ".scope-complete"), "");
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(staging, dir);
+  return join(dir, "node_modules");
+}
+
+/** Writes `files` (relative paths) under `dir` and links `node_modules` to the tool set's. */
+export function writeProject(dir: string, nodeModules: string, files: Record<string, string>): string {
+  mkdirSync(dir, { recursive: true });
+  // Its own package.json: not an ES module scope of some parent.
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "toolchain-project", private: true }));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  symlinkSync(nodeModules, join(dir, "node_modules"), "dir");
+  return dir;
+}
+
+/** 1-based line and column of the first `needle` (after `after`, when given) in `text`. */
+export function placeOf(text: string, needle: string, after = ""): [number, number] {
+  const from = after ? text.indexOf(after) : 0;
+  if (from < 0) throw new Error(`${after} not in the source`);
+  const at = text.indexOf(needle, from + after.length);
+  if (at < 0) throw new Error(`${needle} not in the source`);
+  const before = text.slice(0, at).split("\n");
+  return [before.length, before[before.length - 1]!.length + 1];
+}

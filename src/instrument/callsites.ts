@@ -1,0 +1,213 @@
+/**
+ * Stack positions as the program has them untraced, for the program's own stack tools.
+ *
+ * Instrumentation adds no line, but it moves columns on the lines where it inserts code
+ * (a function's first line, `return`s at "full"). Node formats stacks itself through the
+ * inline map print.ts appends, which leads from the instrumented columns to the original
+ * ones. A program that formats stacks itself (`Error.prepareStackTrace`: source-map-support,
+ * which babel-register, ts-node and many test set-ups install; @babel/core's frame
+ * filter; an APM agent) reads positions from V8's CallSite objects and maps them through
+ * *its* idea of the file's map, the one made for the code before scope touched it. So
+ * the CallSites handed to such a function give, for frames of instrumented files, the
+ * positions the code has untraced (print.ts columnShifts, registered by each file when
+ * its module starts), from their position methods and their toString.
+ *
+ * Visible to the program: `Error.prepareStackTrace` is an accessor (own, not enumerable)
+ * and reads back a wrapper of the function put there, not that function itself (putting
+ * the wrapper back stores the function); an untraced CallSite has own methods. Not
+ * covered: CallSite.getPosition (an offset); a formatter defined with
+ * Object.defineProperty; other contexts (vm); Bun (an accessor there turns its
+ * prepareStackTrace support off).
+ */
+import { fileURLToPath } from "node:url";
+
+/** Per file: the columnShifts text as registered, then its lines' insertions ([column, length]*). */
+const registered = new Map<string, string | Map<number, number[]>>();
+
+/** Called by the runtime's hook (p, f) with the file's print.ts columnShifts text. */
+export function registerShifts(file: unknown, shifts: unknown): void {
+  if (typeof file !== "string" || typeof shifts !== "string" || shifts.length === 0 || registered.has(file)) return;
+  registered.set(file, shifts);
+}
+
+function linesOf(file: string): Map<number, number[]> | undefined {
+  const entry = registered.get(file);
+  if (entry === undefined || typeof entry !== "string") return entry;
+  const lines = new Map<number, number[]>();
+  for (const text of entry.split(";")) {
+    const colon = text.indexOf(":");
+    if (colon > 0) lines.set(parseInt(text.slice(0, colon), 36), text.slice(colon + 1).split(",").map((n) => parseInt(n, 36)));
+  }
+  registered.set(file, lines);
+  return lines;
+}
+
+/**
+ * The untraced [line, column] (1-based, as CallSite gives them) of a position in an
+ * instrumented file; undefined when nothing was inserted before it on its line. A
+ * position inside inserted code is given the place the insertion stands at.
+ */
+export function untracedPosition(fileName: unknown, line: unknown, column: unknown): [number, number] | undefined {
+  if (typeof fileName !== "string" || typeof line !== "number" || typeof column !== "number" || registered.size === 0) return undefined;
+  let file = fileName;
+  if (!registered.has(file) && file.startsWith("file:")) {
+    try {
+      file = fileURLToPath(file);
+    } catch {
+      return undefined;
+    }
+  }
+  const inserted = linesOf(file)?.get(line);
+  if (!inserted) return undefined;
+  const at = column - 1;
+  let shift = 0;
+  for (let i = 0; i + 1 < inserted.length; i += 2) {
+    const start = inserted[i]! + shift;
+    if (at < start) break;
+    if (at < start + inserted[i + 1]!) return [line, inserted[i]! + 1];
+    shift += inserted[i + 1]!;
+  }
+  return shift === 0 ? undefined : [line, at - shift + 1];
+}
+
+interface CallSiteLike {
+  getFileName(): string | undefined;
+  getLineNumber(): number | null;
+  getColumnNumber(): number | null;
+  getEnclosingLineNumber?(): number | null;
+  getEnclosingColumnNumber?(): number | null;
+  toString(): string;
+}
+
+/** CallSites already looked at (a formatter may pass a trace on to another). */
+const seen = new WeakSet<object>();
+/** Those of them given their untraced positions. */
+const untraced = new WeakSet<object>();
+
+/**
+ * Gives the CallSites of instrumented files their untraced positions, as own properties
+ * (V8's CallSite methods are neither writable nor configurable on the prototype).
+ */
+function untraceSites(trace: unknown[]): void {
+  for (const site of trace) {
+    if (typeof site !== "object" || site === null || seen.has(site)) continue;
+    seen.add(site);
+    const call = site as CallSiteLike;
+    if (typeof call.getFileName !== "function" || typeof call.getLineNumber !== "function" || typeof call.getColumnNumber !== "function") continue;
+    const file = call.getFileName();
+    const line = call.getLineNumber();
+    const column = call.getColumnNumber();
+    const mapped = untracedPosition(file, line, column);
+    const enclosing =
+      typeof call.getEnclosingLineNumber === "function" && typeof call.getEnclosingColumnNumber === "function"
+        ? untracedPosition(file, call.getEnclosingLineNumber(), call.getEnclosingColumnNumber())
+        : undefined;
+    if (!mapped && !enclosing) continue;
+    untraced.add(site);
+    const own = (name: string, value: () => unknown) => Object.defineProperty(site, name, { value, writable: true, enumerable: false, configurable: true });
+    if (mapped) {
+      const text = String(call);
+      const position = `:${line}:${column}`;
+      const index = text.lastIndexOf(position);
+      const shown = index < 0 ? text : `${text.slice(0, index)}:${mapped[0]}:${mapped[1]}${text.slice(index + position.length)}`;
+      own("getLineNumber", function getLineNumber() {
+        return mapped[0];
+      });
+      own("getColumnNumber", function getColumnNumber() {
+        return mapped[1];
+      });
+      own("toString", function toString() {
+        return shown;
+      });
+    }
+    if (enclosing) {
+      own("getEnclosingLineNumber", function getEnclosingLineNumber() {
+        return enclosing[0];
+      });
+      own("getEnclosingColumnNumber", function getEnclosingColumnNumber() {
+        return enclosing[1];
+      });
+    }
+  }
+}
+
+/**
+ * A CallSite as V8 made it, for Node's own formatter (which maps positions through
+ * scope's inline maps): a site given untraced positions is seen through an object of its
+ * prototype's methods bound to it.
+ */
+function rawSite(site: unknown): unknown {
+  if (typeof site !== "object" || site === null || !untraced.has(site)) return site;
+  const proto = Object.getPrototypeOf(site) as Record<string, unknown>;
+  const view: Record<string, unknown> = {};
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const method = proto[name];
+    if (typeof method === "function" && name !== "constructor") view[name] = (method as (...args: unknown[]) => unknown).bind(site);
+  }
+  return view;
+}
+
+const installedKey = Symbol.for("scope.instrument.callsites");
+
+/**
+ * Makes `Error.prepareStackTrace` an accessor of this context's Error: what is there reads
+ * back wrapped (one wrapper per function, named as it is; putting a wrapper back stores
+ * its function). Node ≥ 20.19 keeps its own formatter there (ErrorPrepareStackTrace) and
+ * calls whatever is there for every stack; older versions call their own when nothing is.
+ * The wrapper of a program's function gives the trace's CallSites their untraced
+ * positions, then calls it; the wrapper of Node's own hands it the CallSites as V8 made
+ * them (also when a program's formatter passes its trace on to it), since Node maps them
+ * through scope's inline maps.
+ */
+export function installCallSitePositions(): boolean {
+  const host = globalThis as Record<symbol, unknown>;
+  if (host[installedKey]) return false;
+  const errors = Error as ErrorConstructor & { prepareStackTrace?: unknown };
+  const descriptor = Object.getOwnPropertyDescriptor(errors, "prepareStackTrace");
+  // Only over what Node has (nothing, or its own formatter as a plain value): never over an accessor.
+  if (descriptor && !("value" in descriptor && descriptor.writable && descriptor.configurable)) return false;
+  host[installedKey] = true;
+  type Format = (this: unknown, error: unknown, trace: unknown) => unknown;
+  const node = typeof descriptor?.value === "function" ? (descriptor.value as Format) : undefined;
+  let current: unknown = descriptor?.value;
+  const wrappers = new WeakMap<Format, Format>();
+  const formats = new WeakMap<Format, Format>();
+  const wrap = (format: Format): Format => {
+    let wrapper = wrappers.get(format);
+    if (wrapper) return wrapper;
+    wrapper =
+      format === node
+        ? function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
+            return Reflect.apply(format, this, [error, Array.isArray(trace) && registered.size > 0 ? trace.map(rawSite) : trace]);
+          }
+        : function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
+            if (Array.isArray(trace) && registered.size > 0) {
+              try {
+                untraceSites(trace);
+              } catch {
+                // Positions stay as V8 gave them.
+              }
+            }
+            return Reflect.apply(format, this, [error, trace]);
+          };
+    try {
+      Object.defineProperty(wrapper, "name", { value: format.name, configurable: true });
+    } catch {
+      // A function whose name cannot be read: the wrapper keeps its own.
+    }
+    wrappers.set(format, wrapper);
+    formats.set(wrapper, format);
+    return wrapper;
+  };
+  Object.defineProperty(errors, "prepareStackTrace", {
+    configurable: true,
+    enumerable: descriptor?.enumerable ?? false,
+    get() {
+      return typeof current === "function" ? wrap(current as Format) : current;
+    },
+    set(value: unknown) {
+      current = typeof value === "function" ? (formats.get(value as Format) ?? value) : value;
+    },
+  });
+  return true;
+}
