@@ -290,3 +290,41 @@ describe("the program's own toolchain under scope run --functions (node)", () =>
     expect(calls.filter((name) => name === "fail").length).toBe(3);
   });
 });
+
+// Every function on one line: instrumentation moves every column after the first `{`.
+const formatters = `"use strict";
+function boom(what) { throw new Error("boom " + what); }
+function run(what) { try { return boom(what); } catch (error) { return error; } }
+const frames = (stack) => stack.split("\\n").filter((line) => line.includes("formatters.cjs")).join(" | ");
+const positions = (error, trace) => trace.filter((site) => String(site.getFileName()).endsWith("formatters.cjs")).map((site) => site.getFunctionName() + "@" + site.getLineNumber() + ":" + site.getColumnNumber() + " " + String(site)).join(" | ");
+console.log("node:", frames(run(1).stack));
+const node = Error.prepareStackTrace;
+Error.prepareStackTrace = positions;
+console.log("program:", run(2).stack);
+console.log("reads back what was put there:", typeof Error.prepareStackTrace, Error.prepareStackTrace.name);
+Error.prepareStackTrace = function chained(error, trace) { return (node ? node(error, trace) : String(error)) + " [chained]"; };
+console.log("passed on to node's:", frames(run(3).stack));
+Error.prepareStackTrace = node;
+console.log("put back:", Error.prepareStackTrace === node, frames(run(4).stack));
+const holder = {};
+Error.prepareStackTrace = (error, trace) => trace;
+Error.captureStackTrace(holder);
+const sites = holder.stack;
+Error.prepareStackTrace = node;
+console.log("captured:", sites[0].getLineNumber() + ":" + sites[0].getColumnNumber());
+`;
+
+describe("programs that format stacks themselves (Error.prepareStackTrace)", () => {
+  for (const [name, settings] of [["scope's maps (default)", "--functions"], ["sourceMaps: false", '--functions={"sourceMaps":false}']] as const) {
+    test(`${name}: the same positions and text as untraced, through the program's formatter, one chained to Node's, and Node's own`, async () => {
+      const dir = join(scratchDir(), `formatters-${name.length}`);
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, "formatters.cjs");
+      writeFileSync(file, formatters);
+      const [plain, run] = await Promise.all([runUntraced(["node", file], { cwd: dir }), runTraced(["node", file], { cwd: dir, env: toolsEnv, scopeArgs: [settings] })]);
+      expect(plain.stdout).toContain("program: boom@2:29 boom (");
+      expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual(plain);
+      expect(ofKind(run.events, "function_call").length).toBeGreaterThanOrEqual(8);
+    });
+  }
+});

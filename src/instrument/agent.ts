@@ -73,7 +73,7 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
     if (tracker && selection) tracker.sharedIn = new SharedSelection(selection);
     enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir, observe, selection });
     // A program that formats stacks itself sees the columns it has untraced (callsites.ts).
-    installCallSitePositions();
+    installCallSitePositions(config.sourceMaps !== false);
   } else {
     const { instrumentPlugin } = require("./bun-plugin") as typeof import("./bun-plugin");
     Bun.plugin(instrumentPlugin(config, undefined, cacheDir, observe));

@@ -157,9 +157,10 @@ const installedKey = Symbol.for("scope.instrument.callsites");
  * The wrapper of a program's function gives the trace's CallSites their untraced
  * positions, then calls it; the wrapper of Node's own hands it the CallSites as V8 made
  * them (also when a program's formatter passes its trace on to it), since Node maps them
- * through scope's inline maps.
+ * through scope's inline maps. With `sourceMaps: false` (no map of scope's; the file's
+ * own map, if any, stays) Node's gets untraced positions too, as every other formatter.
  */
-export function installCallSitePositions(): boolean {
+export function installCallSitePositions(nodeUsesScopeMaps = true): boolean {
   const host = globalThis as Record<symbol, unknown>;
   if (host[installedKey]) return false;
   const errors = Error as ErrorConstructor & { prepareStackTrace?: unknown };
@@ -176,7 +177,7 @@ export function installCallSitePositions(): boolean {
     let wrapper = wrappers.get(format);
     if (wrapper) return wrapper;
     wrapper =
-      format === node
+      format === node && nodeUsesScopeMaps
         ? function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
             return Reflect.apply(format, this, [error, Array.isArray(trace) && registered.size > 0 ? trace.map(rawSite) : trace]);
           }
