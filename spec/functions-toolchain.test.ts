@@ -128,7 +128,7 @@ function fail(depth) {
   return fail(depth - 1);
 }
 
-const where = (stack) => stack.split("\\n").filter((line) => /\\/(src|lib|dist)\\//.test(line)).map((line) => line.trim().replace(process.cwd() + "/", "")).join(" | ");
+const where = (stack) => stack.split("\\n").filter((line) => line.includes(process.cwd() + "/")).map((line) => line.trim().replace(process.cwd() + "/", "")).join(" | ");
 
 const shapes = [new Circle(1), new Circle(2)];
 console.log(shapes.map((s) => \`\${s.name}:\${s.area().toFixed(2)}\`).join(","));
@@ -165,7 +165,7 @@ function fail(depth: number): never {
   return fail(depth - 1);
 }
 
-const where = (stack: string): string => stack.split("\\n").filter((line) => /\\/(src|lib|dist)\\//.test(line)).map((line) => line.trim().replace(process.cwd() + "/", "")).join(" | ");
+const where = (stack: string): string => stack.split("\\n").filter((line) => line.includes(process.cwd() + "/")).map((line) => line.trim().replace(process.cwd() + "/", "")).join(" | ");
 
 const shapes = [new Circle(1), new Circle(2)];
 console.log(shapes.map((s) => \`\${s.name}:\${s.area().toFixed(2)}\`).join(","));
