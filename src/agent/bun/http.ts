@@ -168,7 +168,7 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       state = serverRequestStart(recorder, request.method, target, connections.of(server, request, tls), protocolFlags(1, 1, tls), request.headers.get("traceparent") ?? undefined);
       const length = request.headers.get("content-length");
       if (length !== null && /^\d+$/.test(length)) state.requestBytes = Number(length);
-      else if (request.body !== null) unknownSizes.set(state, REQUEST_SIZE_UNKNOWN);
+      else if (request.body !== null) state.unknownSizes |= REQUEST_SIZE_UNKNOWN;
       const current = state;
       request.signal.addEventListener("abort", () => recorder.safe(() => serveEnd(recorder, current, undefined, HttpEnd.aborted)), { once: true });
     } catch (error) {
@@ -202,23 +202,15 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
   });
 }
 
-const unknownSizes = new WeakMap<RequestState, number>();
-
 function serveEnd(recorder: Recorder, state: RequestState, response: unknown, reason: number): void {
   if (state.ended) return;
-  let flags = unknownSizes.get(state) ?? 0;
   if (response instanceof Response) {
     state.status = response.status;
     const length = response.headers.get("content-length");
     if (length !== null && /^\d+$/.test(length)) state.responseBytes = Number(length);
-    else if (response.body !== null) flags |= RESPONSE_SIZE_UNKNOWN;
+    else if (response.body !== null) state.unknownSizes |= RESPONSE_SIZE_UNKNOWN;
   }
-  unknownSizes.set(state, flags);
-  endWithFlags(recorder, Kind.http_server_response, state, reason, flags);
-}
-
-function endWithFlags(recorder: Recorder, kind: number, state: RequestState, reason: number, flags: number): void {
-  requestEnd(recorder, kind, state, reason, flags);
+  requestEnd(recorder, Kind.http_server_response, state, reason);
 }
 
 function hookFetch(recorder: Recorder): void {
@@ -241,21 +233,20 @@ function hookFetch(recorder: Recorder): void {
         result,
         (response: unknown) => {
           recorder.safe(() => {
-            let flags = unknownSizes.get(current) ?? 0;
             if (response instanceof Response) {
               current.status = response.status;
               const length = response.headers.get("content-length");
               if (length !== null && /^\d+$/.test(length)) current.responseBytes = Number(length);
-              else if (response.body !== null) flags |= RESPONSE_SIZE_UNKNOWN;
+              else if (response.body !== null) current.unknownSizes |= RESPONSE_SIZE_UNKNOWN;
             }
-            endWithFlags(recorder, Kind.http_client_response, current, HttpEnd.finished, flags);
+            requestEnd(recorder, Kind.http_client_response, current, HttpEnd.finished);
           });
           return response;
         },
         (error: unknown) => {
           recorder.safe(() => {
             current.error = error;
-            endWithFlags(recorder, Kind.http_client_response, current, 0, unknownSizes.get(current) ?? 0);
+            requestEnd(recorder, Kind.http_client_response, current, 0);
           });
           throw error;
         },
@@ -294,7 +285,7 @@ function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestS
   const state = clientRequestStart(recorder, method ?? "GET", url, HttpClient.fetch, headerValue(headers, "traceparent"));
   if (typeof body === "string") state.requestBytes = Buffer.byteLength(body);
   else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) state.requestBytes = (body as ArrayBufferView).byteLength;
-  else if (body !== undefined && body !== null) unknownSizes.set(state, REQUEST_SIZE_UNKNOWN);
+  else if (body !== undefined && body !== null) state.unknownSizes |= REQUEST_SIZE_UNKNOWN;
   return state;
 }
 

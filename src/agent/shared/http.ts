@@ -86,10 +86,12 @@ export interface RequestState {
   ended: boolean;
   timedOut: boolean;
   error: unknown;
+  /** HttpEndFlag: body sizes the runtime does not expose. */
+  unknownSizes: number;
 }
 
 function state(id: number): RequestState {
-  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined };
+  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined, unknownSizes: 0 };
 }
 
 export function protocolFlags(major: number | undefined, minor: number | undefined, tls: boolean): number {
@@ -170,7 +172,7 @@ export function requestEnd(recorder: Recorder, kind: number, request: RequestSta
     if (end === 0) end = code !== undefined && TIMEOUT_CODES.has(code) ? HttpEnd.timeout : aborted ? HttpEnd.aborted : HttpEnd.socketError;
   }
   if (end === 0) end = request.timedOut ? HttpEnd.timeout : HttpEnd.aborted;
-  recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end, flags);
+  recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end, flags | request.unknownSizes);
 }
 
 /** Byte length of a chunk the program writes (string in `encoding`, or any byte view). */
