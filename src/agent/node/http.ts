@@ -40,6 +40,7 @@ import {
 } from "../shared/http";
 import type { Recorder } from "../shared/recorder";
 import { enterRequest, runInRequest } from "../shared/request-context";
+import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
 
 type Channels = typeof import("node:diagnostics_channel");
@@ -84,20 +85,30 @@ export function hookHttp(tracer: Tracer): void {
 }
 
 /** Shared by server and client: body bytes counted where Node moves them (see patchBodies). */
-// A request's state rides on Node's own objects under a symbol, as Node's AsyncLocalStorage
-// keeps its store on resources: a WeakMap entry per short-lived message was measured far
-// costlier (V8's ephemeron tables: ~3 µs a request with GC, against a property store).
-// kServer: a server request's IncomingMessage (the bytes it pushes are the request body)
-// and its ServerResponse (the bytes the program writes are the response body).
-// kClient: a ClientRequest (bytes written: the request body), its response's
-// IncomingMessage (bytes pushed: the response body), undici's Request.
-const kServer = Symbol("scope.http.server");
-const kClient = Symbol("scope.http.client");
-type Carrier = { [kServer]?: RequestState; [kClient]?: ClientState };
-const serverOf = (message: object) => (message as Carrier)[kServer];
-const clientOf = (message: object) => (message as Carrier)[kClient];
+// A request's state rides on the runtime's own objects as an invisible private field
+// (src/agent/shared/stamp.ts): a WeakMap entry per short-lived message was measured far
+// costlier (V8's ephemeron tables: microseconds a request with GC). One object a request
+// carries it: a server request's IncomingMessage (its ServerResponse reaches it as
+// `res.req`), a ClientRequest (its response's IncomingMessage reaches it as `res.req`),
+// undici's Request.
+const serverStamp = makeStamp<RequestState>();
+const clientStamp = makeStamp<ClientState>();
 /** Bytes a client request wrote before it was published (see patchBodies). */
-const kUnclaimed = Symbol("scope.http.unclaimed");
+const unclaimedStamp = makeStamp<number>();
+/** A server request's state from its IncomingMessage. */
+const serverOf = (message: object) => serverStamp.get(message);
+/** A client request's state from its ClientRequest or undici Request. */
+const clientOf = (message: object) => clientStamp.get(message);
+/** The state of the request `message` answers (a ServerResponse) or is the answer to (a client's IncomingMessage). */
+const ownerOf = (message: object) => (message as { req?: unknown }).req;
+const serverOfResponse = (response: object) => {
+  const request = ownerOf(response);
+  return typeof request === "object" && request !== null ? serverStamp.get(request) : undefined;
+};
+const clientOfResponse = (response: object) => {
+  const request = ownerOf(response);
+  return typeof request === "object" && request !== null ? clientStamp.get(request) : undefined;
+};
 let bodiesPatched = false;
 
 /**
@@ -114,7 +125,7 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
   incoming.push = renamed(push, function (this: object, chunk: unknown): boolean {
     if (chunk !== null && chunk !== undefined) {
       const request = serverOf(this);
-      const response = request === undefined ? clientOf(this) : undefined;
+      const response = request === undefined ? clientOfResponse(this) : undefined;
       if (request !== undefined || response !== undefined) {
         try {
           const bytes = chunkBytes(chunk, arguments[1], byteLength);
@@ -147,11 +158,11 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
           const bytes = chunkBytes(chunk, typeof encoding === "function" ? undefined : encoding, byteLength);
           // A client request is published when it is ended (its _finish), after the program
           // wrote its body: those bytes wait here until then.
-          const response = serverOf(this);
-          const request = response === undefined ? clientOf(this) : undefined;
+          const request = clientOf(this);
+          const response = request === undefined ? serverOfResponse(this) : undefined;
           if (response !== undefined) response.responseBytes += bytes;
           else if (request !== undefined) request.requestBytes += bytes;
-          else if (this instanceof http.ClientRequest) (this as { [kUnclaimed]?: number })[kUnclaimed] = ((this as { [kUnclaimed]?: number })[kUnclaimed] ?? 0) + bytes;
+          else if (this instanceof http.ClientRequest) unclaimedStamp.set(this, (unclaimedStamp.get(this) ?? 0) + bytes);
         }
       } catch (error) {
         recorder.fail(error);
@@ -280,8 +291,8 @@ export class ServerHooks {
     }
     const traceparent = request.headers?.traceparent;
     const state = serverRequestStart(this.recorder, request.method, request.url, connection, protocolFlags(2, 0, tls), typeof traceparent === "string" ? traceparent : undefined);
-    (response as Carrier)[kServer] = state;
-    (request as Carrier)[kServer] = state;
+    serverStamp.set(response, state);
+    serverStamp.set(request, state);
     return state;
   }
 
@@ -312,7 +323,7 @@ export class ServerHooks {
   private patchResponses(http: typeof Http): void {
     const hooks = this;
     hookEmit(http.ServerResponse.prototype, this.recorder, ["close", "timeout", "finish"], function (this: object, event) {
-      const request = serverOf(this);
+      const request = serverOfResponse(this);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
       else if (event === "close") hooks.end(this as Http.ServerResponse, request, 0);
@@ -350,8 +361,8 @@ export class ServerHooks {
       rawHeader(request.rawHeaders, "traceparent"),
     ) as ServerRequest;
     known.current = state;
-    (response as Carrier)[kServer] = state;
-    (request as Carrier)[kServer] = state;
+    // The response reaches it as res.req.
+    serverStamp.set(request, state);
     // The program's handler runs right after this, in the same call: it and all it starts belong to the request.
     if (enter) enterRequest(state.id);
     return state;
@@ -389,7 +400,7 @@ export class ServerHooks {
   }
 
   onFinish(response: Http.ServerResponse): void {
-    const request = serverOf(response);
+    const request = serverOfResponse(response);
     if (request !== undefined) this.end(response, request, HttpEnd.finished);
   }
 
@@ -534,7 +545,7 @@ export class ClientHooks {
       } else if (event === "close" && request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
     });
     hookEmit(http.IncomingMessage.prototype, this.recorder, ["end", "close"], function (this: object, event) {
-      const request = clientOf(this);
+      const request = clientOfResponse(this);
       if (request === undefined || request.ended) return;
       if (event === "end") requestEnd(hooks.recorder, Kind.http_client_response, request, HttpEnd.finished);
       else if (event === "close") requestEnd(hooks.recorder, Kind.http_client_response, request, (this as { complete?: boolean }).complete === true ? HttpEnd.finished : 0);
@@ -560,8 +571,8 @@ export class ClientHooks {
     const url = `${protocol}//${typeof host === "string" ? host : request.host}${request.path}`;
     const traceparent = request.getHeader("traceparent");
     const state: ClientState = clientRequestStart(this.recorder, request.method, url, protocol === "https:" ? HttpClient.https : HttpClient.http, typeof traceparent === "string" ? traceparent : undefined);
-    state.requestBytes = (request as { [kUnclaimed]?: number })[kUnclaimed] ?? 0;
-    (request as Carrier)[kClient] = state;
+    state.requestBytes = unclaimedStamp.get(request) ?? 0;
+    clientStamp.set(request, state);
     return state;
   }
 
@@ -570,7 +581,6 @@ export class ClientHooks {
     if (state === undefined) return;
     state.status = response.statusCode ?? 0;
     state.response = response;
-    (response as Carrier)[kClient] = state;
     const socket = request.socket;
     if (socket) clientConnection(this.recorder, state, this.connectionOf(socket));
   }
@@ -608,7 +618,7 @@ export class ClientHooks {
     const path = typeof request.path === "string" ? request.path : "";
     const traceparent = headerOf(request.headers, "traceparent");
     const state = clientRequestStart(this.recorder, typeof request.method === "string" ? request.method : undefined, `${origin}${path}`, HttpClient.fetch, traceparent);
-    (request as Carrier)[kClient] = state;
+    clientStamp.set(request as object, state);
   }
 
   onFetchSocket(request: UndiciRequest, socket: Net.Socket): void {

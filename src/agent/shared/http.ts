@@ -4,7 +4,7 @@
  * runtime-specific parts (src/agent/node/http.ts, src/agent/bun/http.ts) find the requests
  * (diagnostics channels where the runtime publishes them, patches where it does not) and
  * call these. Nothing here reads a body, adds a header or keeps a request alive: a
- * request's state is a small object in a WeakMap keyed by the runtime's own objects.
+ * request's state is a small object the runtime's own objects carry under a symbol.
  */
 import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpProtocol, Kind } from "./kinds";
 import { REDACTED, SECRET_KEY } from "./preview";
