@@ -69,6 +69,8 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
       ["POST", "/partial", 0, 10, 0, "aborted", 1],
       [null, null, 400, 0, 0, "socket_error", 1],
       ["GET", "/hang", 0, 0, 0, "timeout", 1],
+      // The client gave up first (on the global agent's pooled connection, its third request).
+      ["GET", "/hang?client=1", 0, 0, 0, "aborted", 3],
       // On connections fetch pooled earlier (/call's and /inner's): each one's second request.
       ["GET", "/redirect", 302, 0, 0, "finished", 2],
       ["GET", "/a?from=redirect", 200, 0, 5, "finished", 2],
@@ -92,6 +94,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
       ["http", "HEAD", "http://127.0.0.1:PORT/a", 200, 0, 0, "finished", null],
       ["http", "GET", "http://127.0.0.1:PORT/stream", 200, 0, 21, "finished", null],
       ["http", "POST", "http://127.0.0.1:PORT/echo", 200, 4, 5, "finished", null],
+      ["http", "GET", "http://127.0.0.1:PORT/hang?client=1", 0, 0, 0, "timeout", "ECONNRESET"],
       ["http", "GET", "http://127.0.0.1:PORT/nothing", 0, 0, 0, "socket_error", "ECONNREFUSED"],
       // Node's fetch: each hop of a redirect is a request; Bun's follows it inside one.
       ...(runtime === "node"

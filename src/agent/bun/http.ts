@@ -23,7 +23,7 @@
  */
 import type * as Http from "node:http";
 import { HttpClient, HttpEnd, HttpEndFlag, Kind } from "../shared/kinds";
-import { clientRequestStart, newConnection, protocolFlags, requestEnd, serverRequestStart, type Connection, type RequestState } from "../shared/http";
+import { clientRequestStart, newConnection, protocolFlags, requestEnd, serverRequestStart, serverRequests, type Connection, type RequestState } from "../shared/http";
 import type { Recorder } from "../shared/recorder";
 import { runInRequest } from "../shared/request-context";
 import type { Tracer } from "../node/hooks";
@@ -169,6 +169,7 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       const length = request.headers.get("content-length");
       if (length !== null && /^\d+$/.test(length)) state.requestBytes = Number(length);
       else if (request.body !== null) state.unknownSizes |= REQUEST_SIZE_UNKNOWN;
+      serverRequests.set(request, state);
       const current = state;
       request.signal.addEventListener("abort", () => recorder.safe(() => serveEnd(recorder, current, undefined, HttpEnd.aborted)), { once: true });
     } catch (error) {

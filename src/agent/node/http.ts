@@ -35,6 +35,7 @@ import {
   rawHeader,
   requestEnd,
   serverRequestStart,
+  serverRequests,
   type Connection,
   type RequestState,
 } from "../shared/http";
@@ -91,7 +92,7 @@ export function hookHttp(tracer: Tracer): void {
 // carries it: a server request's IncomingMessage (its ServerResponse reaches it as
 // `res.req`), a ClientRequest (its response's IncomingMessage reaches it as `res.req`),
 // undici's Request.
-const serverStamp = makeStamp<RequestState>();
+const serverStamp = serverRequests;
 const clientStamp = makeStamp<ClientState>();
 /** Bytes a client request wrote before it was published (see patchBodies). */
 const unclaimedStamp = makeStamp<number>();

@@ -10,6 +10,28 @@ import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpProtocol, Kind } from "
 import { REDACTED, SECRET_KEY } from "./preview";
 import type { Recorder } from "./recorder";
 import { currentRequest, newConnectionId, newRequestId } from "./request-context";
+import { makeStamp } from "./stamp";
+
+/**
+ * Server requests by the runtime object that carries them (invisibly, stamp.ts): Node's and
+ * Bun's node:http IncomingMessage (its ServerResponse reaches it as `res.req`), the
+ * HTTP/2 compatibility request and response, Bun.serve's Request.
+ */
+export const serverRequests = makeStamp<RequestState>();
+
+/**
+ * The id of the server request `message` is or answers (an IncomingMessage, a
+ * ServerResponse, a Bun.serve Request), 0 when scope recorded none: for framework
+ * integrations, which write http_route / http_step_start / http_step_end with it (inside a
+ * handler, currentRequest() gives the same id).
+ */
+export function serverRequestId(message: unknown): number {
+  if (message === null || typeof message !== "object") return 0;
+  const own = serverRequests.get(message);
+  if (own !== undefined) return own.id;
+  const request = (message as { req?: unknown }).req;
+  return request !== null && typeof request === "object" ? (serverRequests.get(request)?.id ?? 0) : 0;
+}
 
 /** Longest target/URL recorded (characters); longer ones are cut with "…". */
 const MAX_TARGET_CHARS = 1024;
@@ -169,7 +191,8 @@ export function requestEnd(recorder: Recorder, kind: number, request: RequestSta
     recorder.event(Kind.http_error, request.id, recorder.str(code), recorder.str(typeof message === "string" ? message : undefined, false));
     // Bun's parser errors carry no code, only Node's message ("Parse Error: Invalid EOF state").
     const aborted = (code !== undefined && ABORT_CODES.has(code)) || (typeof message === "string" && message.endsWith("Invalid EOF state"));
-    if (end === 0) end = code !== undefined && TIMEOUT_CODES.has(code) ? HttpEnd.timeout : aborted ? HttpEnd.aborted : HttpEnd.socketError;
+    // A timeout seen first explains the error that follows (the program destroys the request on 'timeout').
+    if (end === 0) end = request.timedOut || (code !== undefined && TIMEOUT_CODES.has(code)) ? HttpEnd.timeout : aborted ? HttpEnd.aborted : HttpEnd.socketError;
   }
   if (end === 0) end = request.timedOut ? HttpEnd.timeout : HttpEnd.aborted;
   recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end, flags | request.unknownSizes);
