@@ -9,6 +9,7 @@ import { DbSystem } from "../src/core/layout";
 import { Recorder } from "../src/agent/shared/recorder";
 import type { Sink } from "../src/agent/shared/sink";
 import { normalizeSql } from "../src/agent/shared/sql";
+import { hookBetterSqlite3 } from "../src/agent/node/db/better-sqlite3";
 
 const [addonPath, ringPath, queriesText, roundsText] = process.argv.slice(2);
 const addon = require(addonPath!) as Sink & { attach(path: string, tid: number): boolean };
@@ -54,5 +55,20 @@ const results: Record<string, number> = {
     for (let i = 0; i < n; i++) db.recorder.event(65, i, 1, 0, 0, 0, 0);
   }),
 };
+// better-sqlite3's `get` on a prepared statement, in this process: before and after its
+// integration is installed (same statement text, same database).
+const Database = require("better-sqlite3") as new (file: string) => { exec(sql: string): void; prepare(sql: string): { get(...args: unknown[]): unknown } };
+const sqlite = new Database(":memory:");
+sqlite.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+for (let i = 1; i <= 100; i++) sqlite.exec(`INSERT INTO t (v) VALUES ('v${i}')`);
+const rawGet = sqlite.prepare("SELECT v FROM t WHERE id = ?");
+results["better-sqlite3 get, untraced"] = measure(queries / 4, (n) => {
+  for (let i = 0; i < n; i++) sink += rawGet.get((i % 100) + 1) ? 1 : 0;
+});
+hookBetterSqlite3(db, Database);
+const tracedGet = sqlite.prepare("SELECT v FROM t WHERE id = ?");
+results["better-sqlite3 get, traced"] = measure(queries / 4, (n) => {
+  for (let i = 0; i < n; i++) sink += tracedGet.get((i % 100) + 1) ? 1 : 0;
+});
 if (sink === 0) throw new Error("unreachable");
 console.log(JSON.stringify({ results, errors: db.recorder.errors }));

@@ -16,11 +16,14 @@ const repoRoot = join(import.meta.dir, "..");
 const path = `/dev/shm/scope-bench-db-agent-${process.pid}`;
 const out = mkdtempSync(join(tmpdir(), "scope-bench-db-agent-"));
 
-const built = await Bun.build({ entrypoints: [join(import.meta.dir, "bench-db-agent-node.ts")], target: "node", format: "cjs", outdir: out });
+// better-sqlite3 stays a require() of the repository's node_modules (its addon cannot be bundled).
+const built = await Bun.build({ entrypoints: [join(import.meta.dir, "bench-db-agent-node.ts")], target: "node", format: "cjs", outdir: out, external: ["better-sqlite3"] });
 if (!built.success) throw new Error(built.logs.join("\n"));
 const ring = Ring.create(path, { laneCount: 4, laneCapacitySlots: 1 << 16, mode: "overwrite" });
 try {
-  const node = Bun.spawnSync(["node", join(out, "bench-db-agent-node.js"), join(repoRoot, "zig-out/lib/scope.node"), path, String(queries), String(rounds)]);
+  const node = Bun.spawnSync(["node", join(out, "bench-db-agent-node.js"), join(repoRoot, "zig-out/lib/scope.node"), path, String(queries), String(rounds)], {
+    env: { ...process.env, NODE_PATH: join(repoRoot, "node_modules") },
+  });
   if (node.exitCode !== 0) throw new Error(`node bench failed: ${node.stderr.toString()}`);
   const { results, errors } = JSON.parse(node.stdout.toString());
   console.log(`Node ${Bun.spawnSync(["node", "--version"]).stdout.toString().trim()}: ns per call, median of ${rounds} rounds; load average ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`);

@@ -38,18 +38,13 @@ const statementRows: Record<string, Rows> = {
   iterate: () => undefined,
 };
 
-/** Runs `call` between a query's start and end records; the outcome passes through untouched. */
-function traced(db: DbRecorder, text: QueryText, params: number, rows: Rows, call: () => unknown): unknown {
-  const id = db.queryStartWith(DbSystem.bunSqlite, text, params);
-  let result: unknown;
+/** A query's end from what the call returned (the row count when known). */
+function ended(db: DbRecorder, id: number, rows: Rows, result: unknown): void {
   try {
-    result = call();
+    db.queryEnd(id, rows(result));
   } catch (error) {
-    db.queryEnd(id, undefined, error, true);
-    throw error;
+    db.recorder.fail(error);
   }
-  db.recorder.safe(() => db.queryEnd(id, rows(result)));
-  return result;
 }
 
 export function hookBunSqlite(db: DbRecorder): void {
@@ -69,8 +64,16 @@ export function hookBunSqlite(db: DbRecorder): void {
   for (const name of ["run", "exec"]) {
     wrapMethod(proto, name, (original) =>
       function (this: unknown, sql: unknown) {
-        const args = arguments;
-        return traced(db, db.queryText(sql), boundCount(Array.prototype.slice.call(args, 1)), changes, () => Reflect.apply(original, this, args));
+        const id = db.queryStartWith(DbSystem.bunSqlite, db.queryText(sql), Math.max(0, boundCount(arguments) - 1));
+        let result: unknown;
+        try {
+          result = Reflect.apply(original, this, arguments);
+        } catch (error) {
+          db.queryEnd(id, undefined, error, true);
+          throw error;
+        }
+        ended(db, id, changes, result);
+        return result;
       },
     );
   }
@@ -87,8 +90,16 @@ function hookStatement(db: DbRecorder, statement: unknown, sql: unknown): void {
     const original = descriptor?.value;
     if (!descriptor || typeof original !== "function" || !descriptor.writable) continue;
     const wrapper = renamed(original, function (this: unknown) {
-      const args = arguments;
-      return traced(db, text, boundCount(args), rows, () => Reflect.apply(original as (...a: unknown[]) => unknown, this, args));
+      const id = db.queryStartWith(DbSystem.bunSqlite, text, boundCount(arguments));
+      let result: unknown;
+      try {
+        result = Reflect.apply(original as (...a: unknown[]) => unknown, this, arguments);
+      } catch (error) {
+        db.queryEnd(id, undefined, error, true);
+        throw error;
+      }
+      ended(db, id, rows, result);
+      return result;
     });
     Object.defineProperty(target, name, { ...descriptor, value: wrapper });
   }

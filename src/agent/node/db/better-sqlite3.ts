@@ -72,14 +72,20 @@ function hookStatement(db: DbRecorder, statement: unknown): void {
   const proto = Object.getPrototypeOf(statement) as object | null;
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
+  // The per-call path allocates nothing of its own (no closure per call).
+  const start = (statement: object, args: IArguments) => {
+    try {
+      const text = texts.get(statement) ?? db.queryText((statement as { source?: unknown }).source);
+      return db.queryStartWith(DbSystem.betterSqlite3, text, boundCount(args));
+    } catch (error) {
+      db.recorder.fail(error);
+      return 0;
+    }
+  };
   for (const [name, rows] of Object.entries(rowsBy)) {
     wrapMethod(proto, name, (original) =>
-      function (this: unknown) {
-        let id = 0;
-        db.recorder.safe(() => {
-          const text = texts.get(this as object) ?? db.queryText((this as { source?: unknown }).source);
-          id = db.queryStartWith(DbSystem.betterSqlite3, text, boundCount(arguments));
-        });
+      function (this: object) {
+        const id = start(this, arguments);
         let result: unknown;
         try {
           result = Reflect.apply(original, this, arguments);
