@@ -4,7 +4,7 @@
  * (SCOPE_DISABLE_FILE). Recording stops, the program runs on untouched, the trace says why.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadTrace } from "../src/dump/load";
@@ -270,5 +270,68 @@ describe("faults: counted, reported, never passed on", () => {
       expect(lines[0]).toMatch(/^scope: error: cannot trace: ring create \/dev\/shm\/scope-\d+-[0-9a-f]+: .+ \(--fail-open runs the program untraced instead\)$/);
       expect(lines[1]).toMatch(/^scope: cannot trace \(ring create .+\); --fail-open: the program runs untraced, no trace is written$/);
     }
+  });
+});
+
+describe("faults in the agent and the collector", () => {
+  test("an error inside an agent is caught there, recorded, and reported per process in the summary; the program never sees it", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const program = join(dir, "agent-error.js");
+    // A child whose agent cannot load function tracing (a bad setting handed down by hand).
+    writeFileSync(
+      program,
+      `const { execFileSync } = require("node:child_process");
+const out = execFileSync(process.execPath, ["-e", "console.log('child ran')"], { env: { ...process.env, SCOPE_FUNCTIONS: "{}", SCOPE_FUNCTIONS_AGENT: ${JSON.stringify(join(dir, "missing.cjs"))} } });
+process.stdout.write(out);
+`,
+    );
+    const result = await runCli(["run", "--out", out, "--", "node", program]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe("child ran\n");
+    const events = readEvents(out);
+    const errors = events.filter((event) => event.kind === "agent_error");
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0]!.fields.message)).toContain("missing.cjs");
+    // In the child, the second process to start.
+    const starts = events.filter((event) => event.kind === "trace_start").map((event) => event.pid);
+    expect(starts).toHaveLength(2);
+    expect(errors[0]!.pid).toBe(starts[1]!);
+    expect(result.stderr).toContain("agent errors: 1, caught inside scope (the program never saw them");
+    expect(result.stderr).toContain(`1 in pid ${starts[1]} main thread`);
+  });
+
+  test("a killed scope run: the program runs on to its own end, its output whole, nothing waits for the dead collector", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const done = join(dir, "done");
+    const program = join(dir, "survivor.js");
+    writeFileSync(
+      program,
+      `const { Worker } = require("node:worker_threads");
+const { writeFileSync } = require("node:fs");
+const w = new Worker("require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m))", { eval: true });
+const until = Date.now() + 1500;
+let n = 0;
+w.on("message", () => {
+  if (n++ === 0) console.log("started");
+  if (Date.now() < until) return setImmediate(() => w.postMessage({ n, pad: "x".repeat(200) }));
+  w.terminate().then(() => writeFileSync(${JSON.stringify(done)}, "round trips " + n));
+});
+w.postMessage({ n });
+`,
+    );
+    const run = Bun.spawn([process.execPath, cliEntry, "run", "--ring-size", "1MiB", "--out", out, "--", "node", program], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+    const reader = run.stdout.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toBe("started\n");
+    run.kill("SIGKILL");
+    await run.exited;
+    // The program is on its own now: it finishes its 1.5 s and exits without waiting on the ring.
+    const deadline = Date.now() + 15_000;
+    while (!existsSync(done) && Date.now() < deadline) await Bun.sleep(50);
+    expect(readFileSync(done, "utf8")).toMatch(/^round trips \d+$/);
+    expect(Number(readFileSync(done, "utf8").split(" ")[2])).toBeGreaterThan(100);
+    reader.releaseLock();
   });
 });

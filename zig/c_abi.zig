@@ -448,7 +448,7 @@ export fn scope_collector_kinds(collector_pointer: ?*anyopaque, out: ?[*]f64) vo
     for (collector.kind_counts, 0..) |count, kind| values[kind] = @floatFromInt(count);
 }
 
-/// The threads seen, as (pid, tid, reported_lost) f64 triples, at most `max`; returns how many.
+/// The threads seen, as (pid, tid, reported_lost, agent_errors) f64 quadruples, at most `max`; returns how many.
 export fn scope_collector_threads(collector_pointer: ?*anyopaque, out: ?[*]f64, max: u32) u32 {
     const collector = collector_handle(collector_pointer) orelse return 0;
     const values = out orelse return 0;
@@ -457,9 +457,10 @@ export fn scope_collector_threads(collector_pointer: ?*anyopaque, out: ?[*]f64, 
         if (entry.key == 0) continue;
         if (count >= max) break;
         const key = entry.key - 1;
-        values[count * 3] = @floatFromInt(key >> 32);
-        values[count * 3 + 1] = @floatFromInt(key & 0xffff_ffff);
-        values[count * 3 + 2] = @floatFromInt(entry.reported_lost);
+        values[count * 4] = @floatFromInt(key >> 32);
+        values[count * 4 + 1] = @floatFromInt(key & 0xffff_ffff);
+        values[count * 4 + 2] = @floatFromInt(entry.reported_lost);
+        values[count * 4 + 3] = @floatFromInt(entry.agent_errors);
         count += 1;
     }
     return count;

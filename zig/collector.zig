@@ -30,6 +30,8 @@ const ThreadEntry = struct {
     key: u64 = 0,
     /// Losses this thread's producer reported (its `drop` records).
     reported_lost: u64 = 0,
+    /// Errors of the agent's own in this thread (its `agent_error` records), caught there.
+    agent_errors: u64 = 0,
 };
 
 const FlightCause = struct {
@@ -268,10 +270,12 @@ pub const Collector = struct {
             if (record.kind == @intFromEnum(layout.EventKind.string)) continue;
             const key = (@as(u64, record.pid) << 32 | record.tid) + 1;
             const is_drop = record.kind == @intFromEnum(layout.EventKind.drop);
+            const is_error = record.kind == @intFromEnum(layout.EventKind.agent_error);
             // Records come in runs from one lane: look the thread up when it changes.
-            if (key == last_key and !is_drop) continue;
+            if (key == last_key and !is_drop and !is_error) continue;
             last_key = key;
             const entry = collector.thread_entry(key) orelse continue;
+            if (is_error) entry.agent_errors += 1;
             if (is_drop) {
                 entry.reported_lost += record.a;
                 collector.reported_lost += record.a;

@@ -270,6 +270,9 @@ pub const StopReason = enum(u32) {
     duration = 4,
     /// Writing the trace file failed (a full disk, a file size limit).
     write_error = 5,
+    /// A producer found the collector gone (`scope run` killed): set by producers, so no
+    /// trace records it; the program runs on without paying for recording.
+    collector_gone = 6,
     _,
 };
 

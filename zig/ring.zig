@@ -1083,6 +1083,13 @@ pub const Producer = struct {
         if (used >= mark) {
             wake_collector(producer.header);
             producer.wake_position = head + @max(mark / 2, 1);
+            // A lane past half full may mean nobody drains: a collector that died (killed
+            // `scope run`) stops recording for every producer, so the program does not go
+            // on paying for records (and overflows) that nobody will read.
+            if (collector_gone(producer.header)) {
+                @branchHint(.cold);
+                _ = producer.header.stop_reason.cmpxchgStrong(0, @intFromEnum(layout.StopReason.collector_gone), .release, .monotonic);
+            }
         } else {
             producer.wake_position = producer.tail_cached + mark;
         }

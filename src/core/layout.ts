@@ -104,7 +104,7 @@ export const SpawnMethod = {
 } as const;
 
 /** recording_stop field a (and the ring header's stop word): why recording stopped. */
-export const StopReason = { none: 0, killSwitch: 1, maxEvents: 2, maxSize: 3, duration: 4, writeError: 5 } as const;
+export const StopReason = { none: 0, killSwitch: 1, maxEvents: 2, maxSize: 3, duration: 4, writeError: 5, collectorGone: 6 } as const;
 export type StopReasonName = Exclude<keyof typeof StopReason, "none">;
 export const stopReasonName: Record<number, StopReasonName> = Object.fromEntries(
   Object.entries(StopReason).filter(([name]) => name !== "none").map(([name, value]) => [value, name as StopReasonName]),

@@ -327,7 +327,7 @@ export interface DrainTotals {
   /** Records by kind (index = kind). */
   kinds: Float64Array;
   /** The threads seen (string records aside) and the losses each reported. */
-  threads: { pid: number; tid: number; reportedLost: number }[];
+  threads: { pid: number; tid: number; reportedLost: number; agentErrors: number }[];
   /** The TraceStatus of the thread's first failed write (0: none). */
   writeStatus: number;
   /** With a flight recorder: what its window held, dropped and wrote. */
@@ -425,10 +425,10 @@ export class DrainThread {
     lib.scope_collector_totals(handle, totals);
     const kinds = new Float64Array(1 << 16);
     lib.scope_collector_kinds(handle, kinds);
-    const triples = new Float64Array(drainThreadsMax * 3);
-    const count = lib.scope_collector_threads(handle, triples, drainThreadsMax);
+    const quads = new Float64Array(drainThreadsMax * 4);
+    const count = lib.scope_collector_threads(handle, quads, drainThreadsMax);
     lib.scope_collector_free(handle);
-    const threads = Array.from({ length: count }, (_, i) => ({ pid: triples[i * 3]!, tid: triples[i * 3 + 1]!, reportedLost: triples[i * 3 + 2]! }));
+    const threads = Array.from({ length: count }, (_, i) => ({ pid: quads[i * 4]!, tid: quads[i * 4 + 1]!, reportedLost: quads[i * 4 + 2]!, agentErrors: quads[i * 4 + 3]! }));
     return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, writeStatus, flight };
   }
 }

@@ -75,6 +75,8 @@ export interface RunSummary {
   overwritten: number;
   /** Losses by the process and thread that had them, as their producers reported them. */
   losses: Loss[];
+  /** Errors the agents caught in their own code (never passed to the program), by process and thread. */
+  agentErrors: Loss[];
   /** Losses no producer reported (overwritten records; a process that ended or died first). */
   unattributed: number;
   mode: "discard" | "overwrite";
@@ -123,6 +125,8 @@ export class Collector {
   private readonly pids = new Set<number>();
   /** Producers' own drop records, by "pid/tid". */
   private readonly reportedLosses = new Map<string, number>();
+  /** Errors the agents caught in themselves (agent_error records), by "pid/tid". */
+  private readonly agentErrors = new Map<string, number>();
   private reportedLost = 0;
   private readonly strings = new StringTable();
   private readonly liveSends = new Map<string, TraceEvent["fields"]>();
@@ -218,11 +222,12 @@ export class Collector {
     this.peakRecordsPerSecond = Math.max(this.peakRecordsPerSecond, totals.peakRecordsPerSecond);
     if (totals.writeStatus !== 0) this.writeError ??= writeFailure(totals.writeStatus);
     for (let kind = 0; kind < totals.kinds.length; kind++) this.kindCounts[kind]! += totals.kinds[kind]!;
-    for (const { pid, tid, reportedLost } of totals.threads) {
+    for (const { pid, tid, reportedLost, agentErrors } of totals.threads) {
       this.pids.add(pid);
       const key = `${pid}/${tid}`;
       this.threads.add(key);
       if (reportedLost > 0) this.reportedLosses.set(key, (this.reportedLosses.get(key) ?? 0) + reportedLost);
+      if (agentErrors > 0) this.agentErrors.set(key, (this.agentErrors.get(key) ?? 0) + agentErrors);
     }
   }
 
@@ -278,6 +283,7 @@ export class Collector {
       const pid = words32[w32 + Offset.pid / 4]!;
       const tid = words32[w32 + Offset.tid / 4]!;
       if (kind === EventKind.drop) this.accountDrop(pid, tid, words32[w32 + Offset.a / 4]! + words32[w32 + Offset.a / 4 + 1]! * 2 ** 32);
+      if (kind === EventKind.agent_error) this.agentErrors.set(`${pid}/${tid}`, (this.agentErrors.get(`${pid}/${tid}`) ?? 0) + 1);
       if (pid === lastPid && tid === lastTid) continue;
       lastPid = pid;
       lastTid = tid;
@@ -466,6 +472,11 @@ export class Collector {
       return { pid, tid, count };
     });
     losses.sort((x, y) => y.count - x.count);
+    const agentErrors = [...this.agentErrors].map(([key, count]) => {
+      const [pid, tid] = key.split("/").map(Number) as [number, number];
+      return { pid, tid, count };
+    });
+    agentErrors.sort((x, y) => y.count - x.count);
     const overwritten = this.lastStats?.overwritten ?? 0;
     return {
       out: this.options.out,
@@ -485,6 +496,7 @@ export class Collector {
       peakRecordsPerSecond: Math.round(this.peakRecordsPerSecond),
       fileBytes: statSync(this.options.out, { throwIfNoEntry: false })?.size ?? 0,
       stopped: this.stopped,
+      agentErrors,
       flight: this.flight,
     };
   }

@@ -22,6 +22,7 @@ export function formatSummary(summary: RunSummary, color: ChalkInstance): string
     ...flightLines(summary, color),
     ...stopLines(summary, color),
     ...governorLines(summary),
+    ...agentErrorLines(summary, color),
     ...lossLines(summary, color),
   ];
   return `${lines.join("\n")}\n`;
@@ -33,6 +34,7 @@ const stopCauses = {
   maxSize: "--max-size reached",
   duration: "--duration elapsed",
   writeError: "writing the trace failed",
+  collectorGone: "the collector was gone",
 } as const;
 
 /** Why recording stopped before the program ended; nothing when it did not. */
@@ -89,16 +91,29 @@ function flightLines(summary: RunSummary, color: ChalkInstance): string[] {
   return lines;
 }
 
-/** Threads named one by one in the loss lines; the rest are summed. */
+/** Threads named one by one in the loss and error lines; the rest are summed. */
 const lossThreadsShown = 5;
+
+const threadName = (tid: number) => (tid === 0 ? "main thread" : `thread ${tid}`);
+
+/** Errors the agents caught in themselves: where, and that the program never saw them. */
+function agentErrorLines(summary: RunSummary, color: ChalkInstance): string[] {
+  const errors = summary.agentErrors;
+  if (errors.length === 0) return [];
+  const total = errors.reduce((sum, error) => sum + error.count, 0);
+  const lines = [`  agent errors: ${total}, caught inside scope (the program never saw them; agent_error events say what failed)`];
+  for (const error of errors.slice(0, lossThreadsShown)) lines.push(`    ${error.count} in pid ${error.pid} ${threadName(error.tid)}`);
+  const others = errors.slice(lossThreadsShown);
+  if (others.length > 0) lines.push(`    ${others.reduce((sum, error) => sum + error.count, 0)} in ${others.length} more threads`);
+  return lines.map((line) => color.yellow(line));
+}
 
 /** How many events were lost, where, and which option would have kept them. */
 function lossLines(summary: RunSummary, color: ChalkInstance): string[] {
   const lost = summary.dropped + summary.overwritten;
   if (lost === 0) return ["  lost: none"];
   const lines = [`  lost: ${summary.dropped} dropped, ${summary.overwritten} overwritten`];
-  const thread = (tid: number) => (tid === 0 ? "main thread" : `thread ${tid}`);
-  for (const loss of summary.losses.slice(0, lossThreadsShown)) lines.push(`    ${loss.count} in pid ${loss.pid} ${thread(loss.tid)}`);
+  for (const loss of summary.losses.slice(0, lossThreadsShown)) lines.push(`    ${loss.count} in pid ${loss.pid} ${threadName(loss.tid)}`);
   const others = summary.losses.slice(lossThreadsShown);
   if (others.length > 0) lines.push(`    ${others.reduce((sum, loss) => sum + loss.count, 0)} in ${others.length} more threads`);
   const now = formatBytes(summary.ringBytes);
