@@ -15,9 +15,31 @@ const postgresQueryKey = Symbol.for("scope.db.postgres.query");
 export function startBunDatabaseTracing(recorder: Recorder, types: TypeChecks): DbRecorder {
   const db = makeDbRecorder(recorder, (value) => types.isProxy(value));
   hookDatabaseLibraries(db, require("node:module"));
-  recorder.safe(() => hookPostgresModule(db));
+  recorder.safe(() => {
+    if (postgresReachable()) hookPostgresModule(db);
+  });
   recorder.safe(() => (require("./sqlite") as typeof import("./sqlite")).hookBunSqlite(db));
   return db;
+}
+
+/**
+ * Whether the program can import postgres.js (resolvable from its entry's directory or the
+ * working directory): only then is the plugin registered, so other programs run without
+ * one (a few stat calls at start instead).
+ */
+function postgresReachable(): boolean {
+  const { dirname } = require("node:path") as typeof import("node:path");
+  const from = [typeof Bun.main === "string" ? dirname(Bun.main) : undefined, process.cwd()];
+  for (const dir of from) {
+    if (!dir) continue;
+    try {
+      Bun.resolveSync("postgres", dir);
+      return true;
+    } catch {
+      // Not from here.
+    }
+  }
+  return false;
 }
 
 /**
