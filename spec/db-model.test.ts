@@ -1,0 +1,58 @@
+/** The decoder's side of database events (model.ts linkDatabase): starts and ends paired per thread. */
+import { expect, test } from "bun:test";
+import { DbSystem, EventKind } from "../src/core/layout";
+import { interpret, type RawEvent } from "../src/core/model";
+
+function raw(kind: number, timestampNs: number, tid: number, a = 0, b: number | bigint = 0, c = 0, d = 0, e = 0, flags = 0): RawEvent {
+  return { kind, timestampNs: BigInt(timestampNs), flags, pid: 7, tid, a: BigInt(a), b: BigInt(b), c: BigInt(c), d: BigInt(d), e: BigInt(e) };
+}
+
+const strings = new Map([
+  ["7/0/1", "SELECT ? FROM t WHERE id = $1"],
+  ["7/0/2", "23505"],
+  ["7/0/3", "duplicate key"],
+  ["7/1/1", "SELECT ?"],
+]);
+const lookup = (pid: number, tid: number, id: number) => strings.get(`${pid}/${tid}/${id}`);
+const U64_MAX = (1n << 64n) - 1n;
+
+test("a query's end is joined to its start by (pid, tid, id): outcome and duration on the start, the request on both", () => {
+  const events = interpret(
+    [
+      raw(EventKind.db_query, 1000, 0, 1, 1, 1, 5, DbSystem.pg),
+      // Same id on another thread: a different query.
+      raw(EventKind.db_query, 1100, 1, 1, 1, 0, 0, DbSystem.bunSqlite, 1),
+      raw(EventKind.db_query_end, 1500, 0, 1, U64_MAX, 2, 3, 0, 1),
+      raw(EventKind.db_query, 2000, 0, 2, 1, 1, 0, DbSystem.pg),
+      raw(EventKind.db_query_end, 2600, 0, 2, 3),
+      raw(EventKind.db_pool_wait, 3000, 0, 1, 2, 0, 5, DbSystem.pg),
+    ],
+    lookup,
+  );
+  expect(events.map((e) => [e.kind, e.linkedTo])).toEqual([
+    ["db_query", [2]],
+    ["db_query", []],
+    ["db_query_end", [0]],
+    ["db_query", [4]],
+    ["db_query_end", [3]],
+    ["db_pool_wait", []],
+  ]);
+  expect(events[0]!.fields).toEqual({
+    query: 1,
+    system: "pg",
+    text: "SELECT ? FROM t WHERE id = $1",
+    params: 1,
+    request: 5,
+    durationNs: 500,
+    rows: null,
+    failed: true,
+    errorCode: "23505",
+    errorMessage: "duplicate key",
+  });
+  expect(events[2]!.fields).toEqual({ query: 1, rows: null, failed: true, errorCode: "23505", errorMessage: "duplicate key", request: 5 });
+  // Another thread's query 1 has no end: still running when the trace ended; its text was cut.
+  expect(events[1]!.fields).toEqual({ query: 1, system: "bun:sqlite", text: "SELECT ?", textCut: true, params: 0, durationNs: null });
+  expect(events[3]!.fields).toMatchObject({ durationNs: 600, rows: 3, failed: false });
+  expect(events[3]!.fields.request).toBeUndefined();
+  expect(events[5]!.fields).toEqual({ wait: 1, system: "pg", open: 2, idle: 0, request: 5, durationNs: null });
+});
