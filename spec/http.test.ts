@@ -229,3 +229,11 @@ describe("bun: Bun.serve", () => {
     expect(outer!.fields).toMatchObject({ localAddress: "127.0.0.1", remoteAddress: "127.0.0.1" });
   });
 });
+
+describe("bun: Bun.serve WebSocket upgrade", () => {
+  test("a request the handler upgrades ends upgraded; the WebSocket works as untraced", async () => {
+    const traced = await runTraced(["bun", join(http, "serve-websocket.ts")]);
+    expect(traced.stdout).toBe("got hi\n");
+    expect(serverRows(traced.events)).toEqual([["GET", "/ws", 0, 0, 0, "upgraded", 1]]);
+  });
+});

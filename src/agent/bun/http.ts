@@ -186,6 +186,8 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       throw error;
     }
     if (result instanceof Response) serveEnd(recorder, current, result, HttpEnd.finished);
+    // No Response: the handler took the connection (server.upgrade() to a WebSocket).
+    else if (result === undefined) serveEnd(recorder, current, undefined, HttpEnd.upgraded);
     else if (result instanceof Promise) {
       // A reaction on the program's promise: its value is unchanged, and Bun handles its
       // rejection itself either way (the `error` option or a 500).
