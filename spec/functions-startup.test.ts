@@ -260,3 +260,18 @@ test("sparse map: under Node's own lookup every token of the original is at its 
   // a mapped line a one-field segment ("A": V8's own position), then nothing (line 5).
   expect(map!.mappings.split(";").slice(1, 5)).toEqual(["A", map!.mappings.split(";")[2]!, "A", ""]);
 });
+
+test("a program that replaces Module.wrap gets Node's compile with its wrapper, cached or not", async () => {
+  // A large module (code cache size) that sees what the program's wrapper declares.
+  const filler = Array.from({ length: 400 }, (_, i) => `exports.h${i} = function h${i}(a) { return a * ${i}; };`);
+  writeFileSync(join(dir, "wrapped.cjs"), ["exports.seen = typeof injected;", ...filler, ""].join("\n"));
+  const patch = join(dir, "patched.cjs");
+  writeFileSync(
+    patch,
+    'const Module = require("node:module");\nconst wrap = Module.wrap;\nModule.wrap = (script) => wrap("var injected = 42;" + script);\nconsole.log(require("./wrapped.cjs").seen);\n',
+  );
+  const plain = await runUntraced(["node", patch], { cwd: dir });
+  expect(plain).toEqual({ status: 0, stdout: "number\n", stderr: "" });
+  const run = () => runTraced(["node", patch], { scopeArgs: ["--functions"], env: { XDG_CACHE_HOME: join(scratchDir(), "startup-wrap") }, cwd: dir });
+  for (const traced of [await run(), await run()]) expect({ status: traced.status, stdout: traced.stdout, stderr: traced.stderr }).toEqual(plain);
+});

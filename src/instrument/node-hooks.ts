@@ -112,7 +112,8 @@ const MAP_NAME = "sourceMappingURL=";
  * module body. Undefined (Node's `_compile` as before) where that is not Node's own
  * `_compile` (another hook came first), without USE_MAIN_CONTEXT_DEFAULT_LOADER (Node before
  * 20.12), under a policy (it checks the compiled text), --inspect-brk (it pauses in the main
- * module's first line) or coverage (NODE_V8_COVERAGE reads the lines Node measured).
+ * module's first line), coverage (NODE_V8_COVERAGE reads the lines Node measured) or, for
+ * the module at hand, once Module.wrap or Module.wrapper was replaced.
  */
 export function codeCacheCompiler(original: Compile): ((module: CompilableModule, code: string, filename: string, slot: CodeCacheSlot, rest: unknown[]) => unknown) | undefined {
   const vm = require("node:vm") as typeof import("node:vm") & { constants?: { USE_MAIN_CONTEXT_DEFAULT_LOADER?: symbol } };
@@ -120,7 +121,17 @@ export function codeCacheCompiler(original: Compile): ((module: CompilableModule
   if (!loader || typeof original !== "function" || !/\bwrapSafe\(/.test(Function.prototype.toString.call(original))) return undefined;
   const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ");
   if (/--(experimental-policy|policy-integrity|inspect-brk)/.test(flags) || process.env.NODE_V8_COVERAGE) return undefined;
-  const Module = require("node:module") as unknown as { _extensions: unknown; _cache: unknown; _resolveFilename(request: string, parent: unknown, isMain: boolean, options?: unknown): string; _resolveLookupPaths(request: string, parent: unknown): unknown };
+  const Module = require("node:module") as unknown as {
+    _extensions: unknown;
+    _cache: unknown;
+    _resolveFilename(request: string, parent: unknown, isMain: boolean, options?: unknown): string;
+    _resolveLookupPaths(request: string, parent: unknown): unknown;
+    wrap: unknown;
+    wrapper: unknown;
+  };
+  // A program (or a tool of it) that replaces Module.wrap or Module.wrapper gets Node's
+  // compile, which then uses its wrapper.
+  const [nodeWrap, nodeWrapper] = [Module.wrap, Module.wrapper];
   const { dirname } = require("node:path") as typeof import("node:path");
   const makeRequire = (module: CompilableModule) => {
     const require = function require(path: string) {
@@ -139,6 +150,7 @@ export function codeCacheCompiler(original: Compile): ((module: CompilableModule
     return require;
   };
   return (module, code, filename, slot, rest) => {
+    if (Module.wrap !== nodeWrap || Module.wrapper !== nodeWrapper) return Reflect.apply(original, module, [code, filename, ...rest]);
     // The map print.ts appended is the code's last line; any other map comment (a file's own,
     // left in place with `sourceMaps: false`): Node's compile, which reads it as untraced.
     const named = code.lastIndexOf(MAP_NAME);
