@@ -25,7 +25,7 @@
  */
 import type * as Http from "node:http";
 import type * as Net from "node:net";
-import { HttpClient, HttpEnd, Kind } from "../shared/kinds";
+import { HttpClient, HttpEnd, HttpEndFlag, Kind } from "../shared/kinds";
 import {
   chunkBytes,
   clientConnection,
@@ -208,18 +208,20 @@ export class ServerHooks {
   }
 
   private readonly sessions = new WeakMap<object, Connection>();
-  private http2Patched = false;
 
   /**
-   * node:http2's compatibility API (`createServer((req, res) => ...)`): Node 20 publishes
-   * nothing for HTTP/2, so the server class's emit ('request': start, the listeners run in
-   * the request's context), Http2ServerResponse's emit ('finish'/'close': its end) and
-   * write (response bytes) and Http2ServerRequest's push (request bytes) are patched, when
-   * an HTTP/2 server gets its first connection. Connections are HTTP/2 sessions (ordinal:
-   * the stream's order in its session). The core API (a 'stream' listener) is not recorded.
+   * node:http2 servers, the core API (a 'stream' listener) and the compatibility API
+   * (`createServer((req, res) => ...)`, which Node builds on 'stream'): Node 20 publishes
+   * nothing for HTTP/2, so at an HTTP/2 server's first connection the server class's emit
+   * is wrapped ('stream': the request starts, its listeners, and so the compatibility
+   * layer's 'request', run in the request's context) and, at the first stream, the server
+   * stream class's push (request body bytes as the session hands them over), _write and
+   * _writev (response body bytes: whatever API wrote them) and emit ('close': the end, with
+   * the status it sent; finished when it closed without a reset, else aborted; 'timeout',
+   * 'error'). A connection is a session, the ordinal a stream's order in it. Bodies sent
+   * with respondWithFile/respondWithFD do not pass _write: their size is recorded unknown.
    */
   private patchHttp2Server(server: object): void {
-    const http2 = require("node:http2") as typeof import("node:http2");
     const name = (server as { constructor?: { name?: unknown } }).constructor?.name;
     if (name !== "Http2Server" && name !== "Http2SecureServer") return;
     const proto = Object.getPrototypeOf(server) as { emit: (this: object, ...args: unknown[]) => boolean };
@@ -227,46 +229,12 @@ export class ServerHooks {
     this.patchedServers.add(proto);
     const hooks = this;
     const recorder = this.recorder;
-    if (!this.http2Patched) {
-      this.http2Patched = true;
-      const requestProto = http2.Http2ServerRequest.prototype as unknown as { push: (this: object, chunk: unknown) => boolean };
-      const push = requestProto.push;
-      Object.defineProperty(requestProto, "push", {
-        configurable: true,
-        writable: true,
-        enumerable: false,
-        value: renamed(push, function (this: object, chunk: unknown) {
-          const state = serverOf(this);
-          if (state !== undefined && chunk !== null && chunk !== undefined) state.requestBytes += chunkBytes(chunk, undefined, Buffer.byteLength as (text: string) => number);
-          return Reflect.apply(push, this, arguments);
-        }),
-      });
-      const responseProto = http2.Http2ServerResponse.prototype as unknown as { write: (this: Http2Like, ...args: unknown[]) => boolean };
-      const write = responseProto.write;
-      // end(chunk) calls this.write(chunk): write alone sees every chunk once.
-      responseProto.write = renamed(write, function (this: Http2Like, chunk: unknown, encoding: unknown) {
-        const state = serverOf(this);
-        const counted = state !== undefined && typeof chunk !== "function" && chunk !== null && chunk !== undefined && this.writableEnded !== true && this.stream?.headRequest !== true;
-        const result = Reflect.apply(write, this, arguments);
-        if (counted) state.responseBytes += chunkBytes(chunk, typeof encoding === "string" ? encoding : undefined, Buffer.byteLength as (text: string, encoding?: string) => number);
-        return result;
-      });
-      hookEmit(http2.Http2ServerResponse.prototype, recorder, ["finish", "close"], function (this: Http2Like) {
-        const state = serverOf(this);
-        if (state === undefined || state.ended) return;
-        // 'finish' is emitted whenever the stream closes: a response the program ended on a
-        // stream closed without error finished; else the client reset or left first.
-        const finished = this.writableEnded === true && (this.stream?.rstCode ?? 0) === 0;
-        state.status = this.headersSent === true || finished ? (this.statusCode ?? 0) : 0;
-        requestEnd(recorder, Kind.http_server_response, state, finished ? HttpEnd.finished : 0);
-      });
-    }
     const original = proto.emit;
     const emit = renamed(original, function (this: object, event: unknown, first: unknown, second: unknown) {
       let state: RequestState | undefined;
-      if (event === "request" && recorder.groups.http) {
+      if (event === "stream" && recorder.groups.http) {
         try {
-          state = hooks.onHttp2Request(first as Http2Request, second as object);
+          state = hooks.onHttp2Stream(first as Http2Stream, second as Record<string, unknown>);
         } catch (error) {
           recorder.fail(error);
         }
@@ -277,8 +245,71 @@ export class ServerHooks {
     Object.defineProperty(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
   }
 
-  private onHttp2Request(request: Http2Request, response: object): RequestState {
-    const session = request.stream?.session;
+  private readonly patchedStreams = new WeakSet<object>();
+
+  private patchHttp2Stream(stream: object): void {
+    const proto = Object.getPrototypeOf(stream) as Record<string, unknown> | null;
+    if (proto === null || this.patchedStreams.has(proto)) return;
+    this.patchedStreams.add(proto);
+    const recorder = this.recorder;
+    const byteLength = Buffer.byteLength as (text: string, encoding?: string) => number;
+    const own = (name: string, replacement: (original: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown) => {
+      const original = proto[name];
+      if (typeof original !== "function") return;
+      Object.defineProperty(proto, name, { configurable: true, writable: true, enumerable: false, value: renamed(original, replacement(original as (...args: unknown[]) => unknown)) });
+    };
+    own("push", (push) =>
+      function (this: object, chunk: unknown) {
+        const state = serverOf(this);
+        if (state !== undefined && chunk !== null && chunk !== undefined) state.requestBytes += chunkBytes(chunk, undefined, byteLength);
+        return Reflect.apply(push, this, arguments);
+      },
+    );
+    own("_write", (write) =>
+      function (this: object, chunk: unknown, encoding: unknown) {
+        const state = serverOf(this);
+        if (state !== undefined) state.responseBytes += chunkBytes(chunk, encoding, byteLength);
+        return Reflect.apply(write, this, arguments);
+      },
+    );
+    own("_writev", (writev) =>
+      function (this: object, chunks: unknown) {
+        const state = serverOf(this);
+        if (state !== undefined && Array.isArray(chunks)) for (const entry of chunks) state.responseBytes += chunkBytes((entry as { chunk?: unknown })?.chunk, (entry as { encoding?: unknown })?.encoding, byteLength);
+        return Reflect.apply(writev, this, arguments);
+      },
+    );
+    own("respondWithFile", (respond) =>
+      function (this: object) {
+        const state = serverOf(this);
+        if (state !== undefined) state.unknownSizes |= HttpEndFlag.responseSizeUnknown;
+        return Reflect.apply(respond, this, arguments);
+      },
+    );
+    own("respondWithFD", (respond) =>
+      function (this: object) {
+        const state = serverOf(this);
+        if (state !== undefined) state.unknownSizes |= HttpEndFlag.responseSizeUnknown;
+        return Reflect.apply(respond, this, arguments);
+      },
+    );
+    hookEmit(proto, recorder, ["close", "timeout", "error"], function (this: Http2Stream, event, first) {
+      const state = serverOf(this);
+      if (state === undefined || state.ended) return;
+      if (event === "timeout") state.timedOut = true;
+      else if (event === "error") state.error ??= first;
+      else {
+        const sent = this.sentHeaders?.[":status"];
+        state.status = typeof sent === "number" ? sent : Number(sent) || 0;
+        const finished = this.rstCode === 0 && this.headersSent === true && state.error === undefined;
+        requestEnd(recorder, Kind.http_server_response, state, finished ? HttpEnd.finished : 0);
+      }
+    });
+  }
+
+  private onHttp2Stream(stream: Http2Stream, headers: Record<string, unknown>): RequestState {
+    this.patchHttp2Stream(stream);
+    const session = stream.session;
     let connection: Connection | undefined;
     let tls = false;
     if (session) {
@@ -290,10 +321,9 @@ export class ServerHooks {
         this.sessions.set(session, connection);
       }
     }
-    const traceparent = request.headers?.traceparent;
-    const state = serverRequestStart(this.recorder, request.method, request.url, connection, protocolFlags(2, 0, tls), typeof traceparent === "string" ? traceparent : undefined);
-    serverStamp.set(response, state);
-    serverStamp.set(request, state);
+    const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+    const state = serverRequestStart(this.recorder, text(headers?.[":method"]), text(headers?.[":path"]), connection, protocolFlags(2, 0, tls), text(headers?.traceparent));
+    serverStamp.set(stream, state);
     return state;
   }
 
@@ -445,19 +475,12 @@ export class ServerHooks {
   }
 }
 
-/** What the HTTP/2 compatibility objects offer (read without running the program's code). */
-interface Http2Like {
-  writableEnded?: boolean;
+/** What a server's HTTP/2 stream offers (read without running the program's code). */
+interface Http2Stream {
+  rstCode?: number;
   headersSent?: boolean;
-  statusCode?: number;
-  stream?: { rstCode?: number; headRequest?: boolean };
-}
-
-interface Http2Request {
-  method?: string;
-  url?: string;
-  headers?: Record<string, unknown>;
-  stream?: { session?: { socket?: unknown; encrypted?: boolean } & object };
+  sentHeaders?: Record<string, unknown>;
+  session?: { socket?: unknown; encrypted?: boolean } & object;
 }
 
 /** Whether a builtin module was already loaded in this thread (Node's list; without loading it). */
