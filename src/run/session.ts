@@ -169,7 +169,9 @@ export async function runTraced(options: RunOptions): Promise<number> {
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });
   // Function-tracing patterns that matched nothing (read back from the trace; only when the program reported on them).
-  const unmatched = options.functions !== undefined && (summary.byKind.function_selection ?? 0) > 0 ? unmatchedPatterns(out, options.functions) : [];
+  // Not when records were lost, recording stopped early or only a window was kept (a match record may be what is missing).
+  const whole = summary.dropped + summary.overwritten === 0 && summary.flight === undefined && summary.stopped === undefined;
+  const unmatched = whole && options.functions !== undefined && (summary.byKind.function_selection ?? 0) > 0 ? unmatchedPatterns(out, options.functions) : [];
   stderr.writeNow(formatSummary(summary, color) + selectionLines(unmatched, color).map((line) => `${line}\n`).join(""));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
   return signal ? 128 + signalNumberOf(signal) : exitCode;
