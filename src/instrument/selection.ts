@@ -199,11 +199,11 @@ export interface TrackerOutput {
 }
 
 export class SelectionTracker {
+  /** The loader's buffer, read by this (recording) thread (Node; set by agent.ts). */
+  sharedIn: SharedSelection | undefined;
   private readonly matched: boolean[];
-  private readonly firstMatch: (string | undefined)[];
   private readonly closest: Closest[];
   private readonly functionGlobs: (RegExp | undefined)[];
-  private readonly reported: boolean[];
   private filesSeen = 0;
   private functionsSeen = 0;
   private finished = false;
@@ -223,15 +223,9 @@ export class SelectionTracker {
     private readonly shared?: SharedSelection,
   ) {
     this.matched = patterns.map(() => false);
-    this.reported = patterns.map(() => false);
-    this.firstMatch = patterns.map(() => undefined);
     this.closest = patterns.map(() => new Closest());
     this.functionGlobs = patterns.map((pattern) => (pattern.kind === PatternKind.function ? globToRegExp(pattern.text, "") : undefined));
     this.eager = output === undefined;
-  }
-
-  get active(): boolean {
-    return this.patterns.length > 0;
   }
 
   /** Told every file `matcher` looks at and every function name its `functions` globs leave out. */
@@ -295,9 +289,9 @@ export class SelectionTracker {
     this.takeShared();
   }
 
-  /** Each pattern matched elsewhere by the loader this thread shares a buffer with. */
-  takeShared(from?: SharedSelection): void {
-    const shared = from ?? this.sharedIn;
+  /** Each pattern matched by the loader this thread shares a buffer with, as matched here. */
+  takeShared(): void {
+    const shared = this.sharedIn;
     if (!shared || this.finished) return;
     for (let p = 0; p < this.patterns.length; p++) {
       if (this.matched[p]) continue;
@@ -305,9 +299,6 @@ export class SelectionTracker {
       if (first !== undefined) this.match(p, first);
     }
   }
-
-  /** The loader's buffer, read by this (recording) thread. */
-  sharedIn: SharedSelection | undefined;
 
   private indexIn(kind: PatternKindNumber, p: number): number {
     let index = 0;
@@ -318,7 +309,6 @@ export class SelectionTracker {
   private match(p: number, text: string): void {
     if (this.matched[p]) return;
     this.matched[p] = true;
-    this.firstMatch[p] = text;
     this.shared?.write(p, 0, text);
     this.emit(p, 0, text, 0);
   }
@@ -348,8 +338,7 @@ export class SelectionTracker {
     this.finished = true;
     const loader = this.sharedIn;
     for (let p = 0; p < this.patterns.length; p++) {
-      if (this.matched[p] || this.reported[p]) continue;
-      this.reported[p] = true;
+      if (this.matched[p]) continue;
       const pattern = this.patterns[p]!;
       const closest = this.closest[p]!;
       if (pattern.kind === PatternKind.function) {
