@@ -10,6 +10,7 @@ import { Recorder } from "../src/agent/shared/recorder";
 import type { Sink } from "../src/agent/shared/sink";
 import { normalizeSql } from "../src/agent/shared/sql";
 import { hookBetterSqlite3 } from "../src/agent/node/db/better-sqlite3";
+import { hookPgClient, hookPgQuery } from "../src/agent/node/db/pg";
 
 const [addonPath, ringPath, queriesText, roundsText] = process.argv.slice(2);
 const addon = require(addonPath!) as Sink & { attach(path: string, tid: number): boolean };
@@ -42,7 +43,7 @@ const results: Record<string, number> = {
   [`normalizeSql, ${withLiterals.length} chars with 6 literals`]: measure(queries / 4, (n) => {
     for (let i = 0; i < n; i++) sink += normalizeSql(withLiterals).text.length;
   }),
-  [`normalizeSql, ${(huge.length / 1e6).toFixed(1)} MB (reads 64 KiB, cut)`]: measure(Math.max(1, queries / 10_000), (n) => {
+  [`normalizeSql, ${(huge.length / 1e6).toFixed(1)} MB (reads 64 KiB, cut)`]: measure(Math.max(1, queries / 200), (n) => {
     for (let i = 0; i < n; i++) sink += normalizeSql(huge).text.length;
   }),
   "query start + end, text remembered (pg, postgres.js)": measure(queries, (n) => {
@@ -71,4 +72,53 @@ results["better-sqlite3 get, traced"] = measure(queries / 4, (n) => {
   for (let i = 0; i < n; i++) sink += tracedGet.get((i % 100) + 1) ? 1 : 0;
 });
 if (sink === 0) throw new Error("unreachable");
-console.log(JSON.stringify({ results, errors: db.recorder.errors }));
+
+// pg against a real server (PGURL), in this process: two copies of pg loaded side by side,
+// one with its integration installed, the same query alternated between them; CPU time
+// (user + system) of the process per query.
+async function pgRows(): Promise<void> {
+  const url = process.env.PGURL;
+  if (!url) return;
+  type PgClient = { connect(): Promise<void>; query(text: string, values?: unknown[]): Promise<unknown>; end(): Promise<void> };
+  const load = () => {
+    for (const key of Object.keys(require.cache)) if (/[\\/]node_modules[\\/](pg|pg-pool|pg-protocol|pg-types)[\\/]/.test(key)) delete require.cache[key];
+    return require("pg") as { Client: new (options: { connectionString: string }) => PgClient };
+  };
+  const raw = new (load().Client)({ connectionString: url });
+  const tracedPg = load();
+  hookPgClient(db, require("pg/lib/client"));
+  hookPgQuery(db, require("pg/lib/query"));
+  const traced = new tracedPg.Client({ connectionString: url });
+  await raw.connect();
+  await traced.connect();
+  const cpu = () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) * 1000;
+  };
+  const perQuery = async (client: PgClient, count: number) => {
+    const before = cpu();
+    for (let i = 0; i < count; i++) await client.query("SELECT $1::int AS n", [i]);
+    return (cpu() - before) / count;
+  };
+  await perQuery(raw, 300);
+  await perQuery(traced, 300);
+  const untracedSamples: number[] = [];
+  const tracedSamples: number[] = [];
+  for (let round = 0; round < Math.max(rounds, 7); round++) {
+    untracedSamples.push(await perQuery(raw, 1000));
+    tracedSamples.push(await perQuery(traced, 1000));
+  }
+  const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+  results["pg client.query($1), untraced (CPU per query)"] = median(untracedSamples);
+  results["pg client.query($1), traced (CPU per query)"] = median(tracedSamples);
+  await raw.end();
+  await traced.end();
+}
+
+pgRows().then(
+  () => console.log(JSON.stringify({ results, errors: db.recorder.errors })),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,7 +1,8 @@
 /**
  * ns per query in the database integrations' own path and the query text normaliser, in
- * Node: bundles scripts/bench-db-agent-node.ts, creates an overwrite ring (no consumer: the
- * producer's cost alone) and runs it.
+ * Node, and better-sqlite3 and pg (against a fresh test PostgreSQL) with and without their
+ * integration in one process: bundles scripts/bench-db-agent-node.ts, creates an overwrite
+ * ring (no consumer: the producer's cost alone) and runs it.
  *
  *   zig build -Doptimize=ReleaseFast && bun scripts/bench-db-agent.ts [queries] [rounds]
  */
@@ -9,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ring } from "../src/core/ring";
+import { startPostgres } from "../spec/postgres-harness";
 
 const queries = Number(process.argv[2] ?? 400_000);
 const rounds = Number(process.argv[3] ?? 5);
@@ -17,12 +19,13 @@ const path = `/dev/shm/scope-bench-db-agent-${process.pid}`;
 const out = mkdtempSync(join(tmpdir(), "scope-bench-db-agent-"));
 
 // better-sqlite3 stays a require() of the repository's node_modules (its addon cannot be bundled).
-const built = await Bun.build({ entrypoints: [join(import.meta.dir, "bench-db-agent-node.ts")], target: "node", format: "cjs", outdir: out, external: ["better-sqlite3"] });
+const built = await Bun.build({ entrypoints: [join(import.meta.dir, "bench-db-agent-node.ts")], target: "node", format: "cjs", outdir: out, external: ["better-sqlite3", "pg", "pg/lib/client", "pg/lib/query"] });
 if (!built.success) throw new Error(built.logs.join("\n"));
 const ring = Ring.create(path, { laneCount: 4, laneCapacitySlots: 1 << 16, mode: "overwrite" });
+const server = await startPostgres();
 try {
   const node = Bun.spawnSync(["node", join(out, "bench-db-agent-node.js"), join(repoRoot, "zig-out/lib/scope.node"), path, String(queries), String(rounds)], {
-    env: { ...process.env, NODE_PATH: join(repoRoot, "node_modules") },
+    env: { ...process.env, NODE_PATH: join(repoRoot, "node_modules"), PGURL: server.url },
   });
   if (node.exitCode !== 0) throw new Error(`node bench failed: ${node.stderr.toString()}`);
   const { results, errors } = JSON.parse(node.stdout.toString());
@@ -30,6 +33,7 @@ try {
   for (const [name, ns] of Object.entries(results as Record<string, number>)) console.log(`${ns.toFixed(1).padStart(10)}  ${name}`);
   if (errors !== 0) console.log(`agent errors: ${errors}`);
 } finally {
+  server.stop();
   ring.close();
   Ring.unlink(path);
   rmSync(out, { recursive: true, force: true });
