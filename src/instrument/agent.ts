@@ -5,7 +5,7 @@
  * load hooks on. Returns the runtime (flush/close/orderedSink), or undefined when off.
  */
 import type { TypeChecks } from "../agent/shared/preview";
-import { installCallSitePositions } from "./callsites";
+import { installBunCallSitePositions, installCallSitePositions } from "./callsites";
 import type { MatchConfig, Matcher } from "./match";
 import { enableNodeInstrumentation } from "./node-hooks";
 import { FunctionRuntime, installHook, type RecordSink } from "./runtime";
@@ -75,6 +75,7 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
     // A program that formats stacks itself sees the columns it has untraced (callsites.ts).
     installCallSitePositions(config.sourceMaps !== false);
   } else {
+    installBunCallSitePositions();
     const { instrumentPlugin } = require("./bun-plugin") as typeof import("./bun-plugin");
     Bun.plugin(instrumentPlugin(config, undefined, cacheDir, observe));
   }

@@ -34,9 +34,11 @@ function linesOf(file: string): Map<number, number[]> | undefined {
   const entry = registered.get(file);
   if (entry === undefined || typeof entry !== "string") return entry;
   const lines = new Map<number, number[]>();
-  for (const text of entry.split(";")) {
-    const colon = text.indexOf(":");
-    if (colon > 0) lines.set(parseInt(text.slice(0, colon), 36), text.slice(colon + 1).split(",").map((n) => parseInt(n, 36)));
+  const numbers = entry.split(",").map(Number);
+  for (let i = 0; i + 1 < numbers.length; ) {
+    const count = numbers[i + 1]!;
+    lines.set(numbers[i]!, numbers.slice(i + 2, i + 2 + 2 * count));
+    i += 2 + 2 * count;
   }
   registered.set(file, lines);
   return lines;
@@ -209,6 +211,70 @@ export function installCallSitePositions(nodeUsesScopeMaps = true): boolean {
     set(value: unknown) {
       current = typeof value === "function" ? (formats.get(value as Format) ?? value) : value;
     },
+  });
+  return true;
+}
+
+/**
+ * Bun: its CallSite methods are ordinary (writable) prototype methods, and Bun reports
+ * instrumented positions everywhere (it does not apply the inline map of a plugin's
+ * output), so the position methods and toString of its CallSite prototype give untraced
+ * positions for instrumented files, whoever asks. Bun's own `error.stack` text (no
+ * prepareStackTrace) is formatted natively and keeps the instrumented columns.
+ */
+export function installBunCallSitePositions(): boolean {
+  const host = globalThis as Record<symbol, unknown>;
+  if (host[installedKey]) return false;
+  const errors = Error as ErrorConstructor & { prepareStackTrace?: unknown };
+  if (typeof errors.captureStackTrace !== "function") return false;
+  const saved = Object.getOwnPropertyDescriptor(errors, "prepareStackTrace");
+  let proto: Record<string, unknown> | undefined;
+  try {
+    errors.prepareStackTrace = (_error: unknown, trace: unknown) => trace;
+    const holder: { stack?: unknown } = {};
+    errors.captureStackTrace(holder);
+    const trace = holder.stack;
+    if (Array.isArray(trace) && trace.length > 0 && typeof trace[0] === "object") proto = Object.getPrototypeOf(trace[0]) as Record<string, unknown>;
+  } catch {
+    proto = undefined;
+  } finally {
+    // Assigned back: Bun takes the formatter when it is set (defining or deleting the
+    // property leaves the temporary one in force).
+    errors.prepareStackTrace = saved && "value" in saved ? saved.value : undefined;
+  }
+  if (!proto || proto === Object.prototype) return false;
+  type Method = (this: unknown) => unknown;
+  const original = (name: string) => {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+    return descriptor && typeof descriptor.value === "function" && descriptor.writable && descriptor.configurable ? (descriptor.value as Method) : undefined;
+  };
+  const fileName = original("getFileName");
+  const lineNumber = original("getLineNumber");
+  const columnNumber = original("getColumnNumber");
+  const text = original("toString");
+  if (!fileName || !lineNumber || !columnNumber || !text) return false;
+  host[installedKey] = true;
+  const at = (site: unknown): [number, number, number, number] | undefined => {
+    if (registered.size === 0) return undefined;
+    const line = lineNumber.call(site);
+    const column = columnNumber.call(site);
+    const mapped = untracedPosition(fileName.call(site), line, column);
+    return mapped ? [mapped[0], mapped[1], line as number, column as number] : undefined;
+  };
+  const replace = (name: string, method: Method) => Object.defineProperty(proto, name, { value: method, writable: true, enumerable: false, configurable: true });
+  replace("getLineNumber", function getLineNumber(this: unknown) {
+    return at(this)?.[0] ?? lineNumber.call(this);
+  });
+  replace("getColumnNumber", function getColumnNumber(this: unknown) {
+    return at(this)?.[1] ?? columnNumber.call(this);
+  });
+  replace("toString", function toString(this: unknown) {
+    const shown = String(text.call(this));
+    const mapped = at(this);
+    if (!mapped) return shown;
+    const position = `:${mapped[2]}:${mapped[3]}`;
+    const index = shown.lastIndexOf(position);
+    return index < 0 ? shown : `${shown.slice(0, index)}:${mapped[0]}:${mapped[1]}${shown.slice(index + position.length)}`;
   });
   return true;
 }
