@@ -19,7 +19,7 @@ import { repoRoot, runCli } from "./harness";
 
 const MARKED = "12.0.2";
 const PNPM = "9.15.9";
-const root = join(repoRoot, "spec/.cache/fn-packages", `marked-${MARKED}-pnpm-${PNPM}-1`);
+const root = join(repoRoot, "spec/.cache/fn-packages", `marked-${MARKED}-pnpm-${PNPM}-2`);
 const env = { XDG_CACHE_HOME: join(scratchDir(), "cache") };
 const bun = process.execPath;
 
@@ -55,11 +55,21 @@ function start() {
 }
 process.exitCode = start();
 `;
+/** A main thread that loads nothing of marked and runs render.cjs in a worker. */
+const workerCjs = `const { Worker } = require("node:worker_threads");
+function start() {
+  new Worker(require("node:path").join(__dirname, "render.cjs")).on("exit", (code) => {
+    process.exitCode = code;
+  });
+}
+start();
+`;
 const app = (dir: string, dependencies: Record<string, string> = { marked: MARKED }) => {
   write(join(dir, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", private: true, dependencies }));
   write(join(dir, "render.cjs"), renderCjs);
   write(join(dir, "render.mjs"), renderMjs);
   write(join(dir, "parent.cjs"), parentCjs);
+  write(join(dir, "worker.cjs"), workerCjs);
 };
 
 interface Layout {
@@ -309,6 +319,17 @@ describe("node", () => {
     expect(unmatched.summary).toContain("  --package markd matched no loaded file (3 files looked at in 2 threads); closest loaded:\n    marked\n    app\n");
   });
 
+  test("worker threads: a pattern matched in a worker is matched; one matched nowhere is named once, with both threads", async () => {
+    const pnpm = layouts[0]!;
+    const matched = await runTraced(["node", "worker.cjs"], { cwd: pnpm.cwd, scopeArgs: ["--package", "marked"], env });
+    expect({ status: matched.status, stdout: matched.stdout }).toEqual({ status: 0, stdout: output });
+    expect(tables(matched.events).files).toEqual([pnpm.cjs]);
+    expect(ofKind(matched.events, "function_table").every((e) => e.tid !== 0)).toBe(true);
+    expect(matched.summary).not.toContain("matched no");
+    const unmatched = await runTraced(["node", "worker.cjs"], { cwd: pnpm.cwd, scopeArgs: ["--package", "markd"], env });
+    expect(unmatched.summary).toContain("  --package markd matched no loaded file (3 files looked at in 2 threads); closest loaded:\n    marked\n    app\n");
+  });
+
   test("settings: packages in --functions=@file; a bad package name is one line", async () => {
     const pnpm = layouts[0]!;
     const settings = join(scratchDir(), "packages.json");
@@ -351,6 +372,14 @@ describe("bun", () => {
       expect(called(run.events)).toEqual(markedCalls);
       expect(run.summary).not.toContain("matched no");
     }
+  });
+
+  test("worker threads: a pattern matched in a worker is matched", async () => {
+    const pnpm = layouts[0]!;
+    const run = await runTraced([bun, "worker.cjs"], { cwd: pnpm.cwd, scopeArgs: ["--package", "marked"], env });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: output });
+    expect(tables(run.events).files).toEqual([pnpm.cjs]);
+    expect(run.summary).not.toContain("matched no");
   });
 
   test("patterns that matched nothing are named (files Bun's load filter keeps out of node_modules are not candidates)", async () => {
