@@ -288,6 +288,10 @@ describe("the program's own toolchain under scope run --functions (node)", () =>
     expect(tablePlaces(run, dir, Object.keys(expected))).toEqual(expected);
     const calls = ofKind(run.events, "function_call").map((event) => String((event.fields as { function: string }).function).split(" ")[0]);
     expect(calls.filter((name) => name === "fail").length).toBe(3);
+    // A second start takes the transforms (and V8's code cache) from the cache: the same again.
+    const cached = await runTraced(argv, { cwd: dir, env: toolsEnv, scopeArgs: ["--functions"] });
+    expect({ status: cached.status, stdout: cached.stdout, stderr: cached.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+    expect(tablePlaces(cached, dir, Object.keys(expected))).toEqual(expected);
   });
 });
 
