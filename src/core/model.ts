@@ -386,6 +386,7 @@ const requestEnds = new Set(["http_server_response", "http_client_response"]);
 function linkRequests(events: TraceEvent[]): void {
   const starts = new Map<string, TraceEvent>();
   const connections = new Map<string, TraceEvent>();
+  const steps = new Map<string, TraceEvent>();
   // A call's request also holds for its return, throw, settle, yield and resume (same call ordinal).
   const calls = new Map<string, number>();
   for (const event of events) {
@@ -427,6 +428,25 @@ function linkRequests(events: TraceEvent[]): void {
         into.traceparent = f.traceparent ?? null;
       } else if (event.kind === "http_route") {
         into.route = f.route ?? null;
+        into.framework = f.framework ?? null;
+      } else if (event.kind === "http_step_start") {
+        f.durationNs = null;
+        steps.set(`${thread}/${f.requestId}/${f.step}`, event);
+      } else if (event.kind === "http_step_end") {
+        // A step's start gets its outcome and duration; the two are linked both ways.
+        const key = `${thread}/${f.requestId}/${f.step}`;
+        const begun = steps.get(key);
+        if (begun) {
+          steps.delete(key);
+          begun.linkedTo.push(event.index);
+          event.linkedTo.push(begun.index);
+          begun.fields.durationNs = Number(event.timestampNs - begun.timestampNs);
+          begun.fields.failed = f.failed ?? false;
+          if (f.failed) {
+            begun.fields.errorType = f.errorType ?? null;
+            begun.fields.errorMessage = f.errorMessage ?? null;
+          }
+        }
       } else if (event.kind === "http_error") {
         into.errorCode = f.code ?? null;
         into.errorMessage = f.message ?? null;

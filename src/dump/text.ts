@@ -41,6 +41,11 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
     case "http_server_request":
     case "http_client_request":
       return describeRequest(event);
+    case "http_step_start": {
+      const took = typeof f.durationNs === "number" ? `${(f.durationNs / 1e6).toFixed(3)}ms` : "(no end)";
+      const failed = f.failed ? ` failed ${f.errorType ?? ""} ${quote(f.errorMessage ?? "")}` : "";
+      return `${f.stepKind} ${quote(f.name ?? "")}${f.route ? ` route ${quote(f.route)}` : ""} step ${f.step} ${took}${failed}`;
+    }
     default:
       return Object.entries(f)
         .filter(([, value]) => value !== null && value !== "")

@@ -21,6 +21,7 @@ import { hookBunHttp } from "./http";
 import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
 import { startBunDatabaseTracing } from "./db";
+import { hookFrameworks } from "../node/frameworks";
 import { hookBunOwnIpc, hookNodeWorkerParentSide, hookPorts, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
 
 const attachedKey = Symbol.for("scope.agent.attached");
@@ -141,6 +142,7 @@ function start(
   if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookChildProcesses(tracer));
   // Bun.serve and fetch wrapped now (globals, nothing loaded); node:http when the program reaches it.
   if (recorder.groups.http) recorder.safe(() => hookBunHttp(tracer));
+  if (recorder.groups.http) recorder.safe(() => hookFrameworks(recorder, require("node:module")));
   if (recorder.groups.thread || recorder.groups.message) recorder.safe(() => messages.hookListenerMethods(EventTarget.prototype));
   if (recorder.groups.message) {
     recorder.safe(() => hookBunOwnIpc(tracer));

@@ -15,6 +15,7 @@ import { describe, preview, previewSize, type TypeChecks } from "../shared/previ
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
 import { startDatabaseTracing } from "./db";
+import { hookFrameworks } from "./frameworks";
 import { hookHttp } from "./http";
 import { installPortHooks, type PortContext } from "./ports";
 
@@ -102,6 +103,8 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
   if (groups.thread || groups.message) recorder.safe(() => hookWorkers(tracer, threads));
   // Diagnostics-channel subscriptions only: HTTP's patches wait until a channel shows it in use.
   if (groups.http) recorder.safe(() => hookHttp(tracer));
+  // Express and Fastify: hooked when their files load (a path test per CommonJS file until then).
+  if (groups.http) recorder.safe(() => hookFrameworks(recorder, moduleClass()));
   if (groups.message) {
     recorder.safe(() => hookOwnIpc(tracer));
     const context: PortContext = { tracer, threads };

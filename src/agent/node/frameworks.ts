@@ -1,0 +1,338 @@
+/**
+ * Web frameworks (Node and Bun): the route a request matched (`http_route`) and each step
+ * that handled it (`http_step_start` / `http_step_end`: middleware, route handlers, error
+ * handlers), each naming its server request (the running request context, set by the HTTP
+ * integration when the request started).
+ *
+ * Loaded with the framework, not before: `Module._extensions[".js"]` is wrapped once and,
+ * after a framework's file ran, its exports are hooked (ARCHITECTURE.md "Frameworks"):
+ * - Express 4 (express/lib/router/layer.js) and Express 5 (router/lib/layer.js, the
+ *   `router` package Express 5 uses): the Layer prototype's request and error entry points
+ *   (`handle_request`/`handle_error`, `handleRequest`/`handleError`). A step starts when
+ *   Express calls a layer whose function it will run (its arity decides, as in Express),
+ *   and ends when the function passes control on (`next()`, `next(err)`: failed; Express
+ *   turns a throw or, in 5, a rejected promise into `next(err)`), or, for a step that never
+ *   passes on, when its response finishes or closes. The layer that dispatches to a route
+ *   (`layer.route`) is no step: it gives the route pattern (`req.baseUrl` + the route's
+ *   path) and marks the route's own layers as handlers.
+ * - Fastify 5: its own tracing channel `fastify.request.handler` (start, end, asyncEnd,
+ *   error), subscribed when fastify.js loads: the route (`route.url`) and the handler step.
+ * The program's functions get the same arguments except `next`, which is a function of the
+ * same name and length that records the step's end and calls Express's own.
+ */
+import type * as Http from "node:http";
+import { Kind } from "../shared/kinds";
+import type { Recorder } from "../shared/recorder";
+import { currentRequest } from "../shared/request-context";
+
+type Extension = (module: { exports: unknown }, filename: string) => unknown;
+
+/** Express 4's layer, the router package's layer (Express 5), Fastify's entry file. */
+const frameworkFile = /[\\/]node_modules[\\/].*?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify)\.js$/;
+
+export function hookFrameworks(recorder: Recorder, Module: object): void {
+  const extensions = (Module as { _extensions?: Record<string, Extension> })._extensions;
+  const original = extensions?.[".js"];
+  if (!extensions || typeof original !== "function") return;
+  const frameworks = new Frameworks(recorder);
+  const load = function (this: unknown, module: { exports: unknown }, filename: string) {
+    const result = Reflect.apply(original, this, arguments);
+    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("fastify.js"))) {
+      if (frameworkFile.test(filename)) recorder.safe(() => frameworks.onFile(filename, module.exports));
+    }
+    return result;
+  };
+  Object.defineProperty(load, "name", { value: original.name, configurable: true });
+  Object.defineProperty(load, "length", { value: original.length, configurable: true });
+  extensions[".js"] = load;
+}
+
+/** What the steps of one server request share. */
+interface Steps {
+  request: number;
+  /** The last step's ordinal. */
+  ordinal: number;
+  /** Steps begun and not yet ended, in the order they began. */
+  open: Step[];
+  /** The route pattern matched last (handlers are named with it). */
+  route: string | undefined;
+}
+
+interface Step {
+  steps: Steps;
+  ordinal: number;
+  ended: boolean;
+  error: unknown;
+  failed: boolean;
+}
+
+type LayerFn = (this: unknown, ...args: unknown[]) => unknown;
+
+interface LayerLike {
+  handle?: unknown;
+  route?: { path?: unknown; stack?: unknown } | null;
+}
+
+class Frameworks {
+  /** Server request (IncomingMessage) and its response → its steps. */
+  private readonly requests = new WeakMap<object, Steps>();
+  private readonly responses = new WeakMap<object, Steps>();
+  /** Layers of a route's own stack (handlers), by route: the stack length last seen. */
+  private readonly handlerLayers = new WeakSet<object>();
+  private readonly routesSeen = new WeakMap<object, number>();
+  private readonly patched = new WeakSet<object>();
+  private responsesHooked = false;
+  private readonly fastifyStores = new WeakMap<object, Step>();
+  private fastifySubscribed = false;
+
+  constructor(private readonly recorder: Recorder) {}
+
+  onFile(filename: string, exports: unknown): void {
+    if (filename.endsWith("fastify.js")) return this.hookFastify();
+    const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
+    if (proto === undefined || this.patched.has(proto)) return;
+    if (typeof proto.handle_request === "function" && typeof proto.handle_error === "function") {
+      this.patched.add(proto);
+      this.hookLayer(proto, "handle_request", "handle_error");
+    } else if (typeof proto.handleRequest === "function" && typeof proto.handleError === "function") {
+      this.patched.add(proto);
+      this.hookLayer(proto, "handleRequest", "handleError");
+    }
+  }
+
+  /** The steps of `request` (its IncomingMessage), for the running request context; undefined outside one. */
+  private stepsOf(request: object, response: object): Steps | undefined {
+    const id = currentRequest();
+    if (id === 0) return undefined;
+    let steps = this.requests.get(request);
+    if (steps === undefined || steps.request !== id) {
+      steps = { request: id, ordinal: 0, open: [], route: undefined };
+      this.requests.set(request, steps);
+      if (response !== null && typeof response === "object") this.responses.set(response, steps);
+    }
+    return steps;
+  }
+
+  private route(steps: Steps, pattern: string, framework: string): void {
+    steps.route = pattern;
+    const recorder = this.recorder;
+    recorder.event(Kind.http_route, steps.request, recorder.str(pattern), recorder.str(framework));
+  }
+
+  private start(steps: Steps, name: string, kind: string, route: string | undefined): Step {
+    const recorder = this.recorder;
+    const ordinal = ++steps.ordinal;
+    recorder.event(Kind.http_step_start, steps.request, ordinal, recorder.str(name), recorder.str(kind), route === undefined ? 0 : recorder.str(route));
+    const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false };
+    steps.open.push(step);
+    return step;
+  }
+
+  private end(step: Step): void {
+    if (step.ended) return;
+    step.ended = true;
+    const open = step.steps.open;
+    const at = open.lastIndexOf(step);
+    if (at >= 0) open.splice(at, 1);
+    const recorder = this.recorder;
+    if (!step.failed) return recorder.event(Kind.http_step_end, step.steps.request, step.ordinal);
+    const error = step.error;
+    let type: string | undefined;
+    let message: string | undefined;
+    if (error !== null && typeof error === "object") {
+      const name = dataOf(error, "name");
+      const text = dataOf(error, "message");
+      type = typeof name === "string" ? name : "Error";
+      message = typeof text === "string" ? text : undefined;
+    } else type = typeof error;
+    recorder.event(Kind.http_step_end, step.steps.request, step.ordinal, recorder.str(type), recorder.str(message, false), 0, 1);
+  }
+
+  /** Ends the steps of a response still open when it finished or closed, innermost first. */
+  private hookResponses(): void {
+    if (this.responsesHooked) return;
+    this.responsesHooked = true;
+    const http = require("node:http") as typeof Http;
+    const proto = http.ServerResponse.prototype as unknown as { emit: (this: object, ...args: unknown[]) => boolean };
+    const original = proto.emit;
+    const responses = this.responses;
+    const frameworks = this;
+    const recorder = this.recorder;
+    const emit = function emit(this: object, event: unknown) {
+      if (event === "finish" || event === "close") {
+        const steps = responses.get(this);
+        if (steps !== undefined && steps.open.length > 0) {
+          try {
+            for (let i = steps.open.length - 1; i >= 0; i--) frameworks.end(steps.open[i]!);
+          } catch (error) {
+            recorder.fail(error);
+          }
+        }
+      }
+      return Reflect.apply(original, this, arguments) as boolean;
+    };
+    Object.defineProperty(emit, "length", { value: original.length });
+    Object.defineProperty(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
+  }
+
+  private hookLayer(proto: Record<string, unknown>, requestName: string, errorName: string): void {
+    this.hookResponses();
+    const frameworks = this;
+    const recorder = this.recorder;
+    const handleRequest = proto[requestName] as LayerFn;
+    proto[requestName] = renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
+      const fn = this.handle;
+      // Express runs no function of arity 4 here (it calls next()): no step.
+      if (typeof fn !== "function" || fn.length > 3 || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
+      let step: Step | undefined;
+      try {
+        step = frameworks.onLayer(this, fn, req, res, "middleware");
+      } catch (error) {
+        recorder.fail(error);
+      }
+      if (step === undefined) return Reflect.apply(handleRequest, this, arguments);
+      return Reflect.apply(handleRequest, this, [req, res, frameworks.stepNext(step, next as LayerFn)]);
+    });
+    const handleError = proto[errorName] as LayerFn;
+    proto[errorName] = renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
+      const fn = this.handle;
+      // Only a function of arity 4 handles errors (else Express passes the error on).
+      if (typeof fn !== "function" || fn.length !== 4 || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
+      let step: Step | undefined;
+      try {
+        step = frameworks.onLayer(this, fn, req, res, "error");
+      } catch (failure) {
+        recorder.fail(failure);
+      }
+      if (step === undefined) return Reflect.apply(handleError, this, arguments);
+      return Reflect.apply(handleError, this, [error, req, res, frameworks.stepNext(step, next as LayerFn)]);
+    });
+  }
+
+  /** A layer about to run its function: the route dispatch (no step: the route) or a step. */
+  private onLayer(layer: LayerLike, fn: { name?: unknown }, req: object, res: unknown, kind: string): Step | undefined {
+    const steps = this.stepsOf(req, res as object);
+    if (steps === undefined) return undefined;
+    const route = layer.route;
+    if (route !== undefined && route !== null && typeof route === "object") {
+      const stack = route.stack;
+      if (Array.isArray(stack) && this.routesSeen.get(route) !== stack.length) {
+        this.routesSeen.set(route, stack.length);
+        for (const inner of stack) if (inner !== null && typeof inner === "object") this.handlerLayers.add(inner as object);
+      }
+      const base = dataOf(req, "baseUrl");
+      this.route(steps, `${typeof base === "string" ? base : ""}${patternOf(route.path)}`, "express");
+      return undefined;
+    }
+    const handler = this.handlerLayers.has(layer);
+    const name = typeof fn.name === "string" && fn.name !== "" ? fn.name : "<anonymous>";
+    return this.start(steps, name, handler && kind === "middleware" ? "handler" : kind, handler ? steps.route : undefined);
+  }
+
+  /** Express's `next` for a step: records the step's end (failed when given an error), then calls it. */
+  private stepNext(step: Step, next: LayerFn): LayerFn {
+    const frameworks = this;
+    return renamed(next, function (this: unknown, error?: unknown) {
+      if (!step.ended) {
+        try {
+          // 'route' and 'router' skip the rest of a route or router: no error.
+          if (error && error !== "route" && error !== "router") {
+            step.failed = true;
+            step.error = error;
+          }
+          frameworks.end(step);
+        } catch (failure) {
+          frameworks.recorder.fail(failure);
+        }
+      }
+      return Reflect.apply(next, this, arguments);
+    });
+  }
+
+  /**
+   * Fastify 5 publishes its route handler on the tracing channel `fastify.request.handler`
+   * (start/end around the handler's call, asyncEnd when its promise settled, error before
+   * that): the route and a handler step. Fastify builds the message only while someone
+   * subscribes, so this subscribes when Fastify loads.
+   */
+  private hookFastify(): void {
+    if (this.fastifySubscribed) return;
+    this.fastifySubscribed = true;
+    this.hookResponses();
+    const channels = require("node:diagnostics_channel") as typeof import("node:diagnostics_channel");
+    if (typeof channels.tracingChannel !== "function") return;
+    const recorder = this.recorder;
+    const stores = this.fastifyStores;
+    const frameworks = this;
+    const guard = (fn: (store: FastifyStore) => void) => (store: unknown) => {
+      try {
+        if (store !== null && typeof store === "object") fn(store as FastifyStore);
+      } catch (error) {
+        recorder.fail(error);
+      }
+    };
+    channels.tracingChannel("fastify.request.handler").subscribe({
+      start: guard((store) => {
+        if (!recorder.groups.http) return;
+        const raw = store.request?.raw;
+        if (raw === null || typeof raw !== "object") return;
+        const steps = frameworks.stepsOf(raw, store.reply?.raw as object);
+        if (steps === undefined) return;
+        const url = store.route?.url;
+        if (typeof url === "string") frameworks.route(steps, url, "fastify");
+        stores.set(store, frameworks.start(steps, "handler", "handler", typeof url === "string" ? url : undefined));
+      }),
+      end: guard((store) => {
+        if (store.async === true) return;
+        const step = stores.get(store);
+        if (step !== undefined) frameworks.end(step);
+      }),
+      asyncStart: () => {},
+      asyncEnd: guard((store) => {
+        const step = stores.get(store);
+        if (step !== undefined) frameworks.end(step);
+      }),
+      error: guard((store) => {
+        const step = stores.get(store);
+        if (step === undefined) return;
+        step.failed = true;
+        step.error = store.error;
+      }),
+    });
+  }
+}
+
+interface FastifyStore {
+  request?: { raw?: unknown };
+  reply?: { raw?: unknown };
+  route?: { url?: unknown };
+  async?: boolean;
+  error?: unknown;
+}
+
+/** A route's path as written: a string, a RegExp, or a list of them. */
+function patternOf(path: unknown): string {
+  if (typeof path === "string") return path;
+  if (Array.isArray(path)) return path.map(patternOf).join(",");
+  if (path instanceof RegExp) return String(path);
+  return "";
+}
+
+/** A data property (own or inherited), never running a getter. */
+function dataOf(object: object, key: string): unknown {
+  let current: object | null = object;
+  for (let depth = 0; depth < 8 && current !== null; depth++) {
+    const descriptor = Object.getOwnPropertyDescriptor(current, key);
+    if (descriptor) return "value" in descriptor ? descriptor.value : undefined;
+    current = Object.getPrototypeOf(current) as object | null;
+  }
+  return undefined;
+}
+
+/** Keeps name and length of the function it replaces. */
+function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
+  const source = original as { name: string; length: number };
+  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
+  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
+  return replacement;
+}
