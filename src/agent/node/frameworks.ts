@@ -28,7 +28,7 @@ import { currentRequest } from "../shared/request-context";
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
 /** Express 4's layer, the router package's layer (Express 5), Fastify's entry file. */
-const frameworkFile = /[\\/]node_modules[\\/].*?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify)\.js$/;
+const frameworkFile = /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify)\.js$/;
 
 export function hookFrameworks(recorder: Recorder, Module: object): void {
   const extensions = (Module as { _extensions?: Record<string, Extension> })._extensions;
@@ -271,7 +271,20 @@ class Frameworks {
         recorder.fail(error);
       }
     };
-    channels.tracingChannel("fastify.request.handler").subscribe({
+    const tracing = channels.tracingChannel("fastify.request.handler");
+    // Bun's TracingChannel has no `hasSubscribers` (Node 20.13+ has), and Fastify publishes
+    // only when it is true: Node's getter is added to Bun's prototype, same meaning.
+    const proto = Object.getPrototypeOf(tracing) as object | null;
+    if (proto !== null && !("hasSubscribers" in proto)) {
+      Object.defineProperty(proto, "hasSubscribers", {
+        configurable: true,
+        enumerable: false,
+        get(this: Record<"start" | "end" | "asyncStart" | "asyncEnd" | "error", { hasSubscribers?: boolean }>) {
+          return this.start.hasSubscribers === true || this.end.hasSubscribers === true || this.asyncStart.hasSubscribers === true || this.asyncEnd.hasSubscribers === true || this.error.hasSubscribers === true;
+        },
+      });
+    }
+    tracing.subscribe({
       start: guard((store) => {
         if (!recorder.groups.http) return;
         const raw = store.request?.raw;
@@ -280,7 +293,12 @@ class Frameworks {
         if (steps === undefined) return;
         const url = store.route?.url;
         if (typeof url === "string") frameworks.route(steps, url, "fastify");
-        stores.set(store, frameworks.start(steps, "handler", "handler", typeof url === "string" ? url : undefined));
+        // routeOptions: Fastify's own getter (a frozen copy of the route's options).
+        const handler = (store.request as { routeOptions?: { handler?: { name?: unknown } } }).routeOptions?.handler;
+        // Fastify binds the handler to its instance: "bound getUser" is named "getUser".
+        const bound = typeof handler?.name === "string" ? handler.name : "";
+        const name = bound.startsWith("bound ") ? bound.slice(6) || "<anonymous>" : bound || "<anonymous>";
+        stores.set(store, frameworks.start(steps, name, "handler", typeof url === "string" ? url : undefined));
       }),
       end: guard((store) => {
         if (store.async === true) return;

@@ -1,0 +1,137 @@
+/**
+ * Web frameworks under `scope run`: real Express 4 and 5 and Fastify 5 (pinned aliases in
+ * package.json) serving a known sequence over 127.0.0.1 in real node and bun processes:
+ * the exact route and steps of each request (middleware order, mounted routers nesting
+ * their steps, handlers, the error handler, errors passed on), what each request caused
+ * (an outgoing request, pg queries after awaits and in a Pool callback) linked to it, and
+ * the service unchanged (the client sees the same statuses, headers and bodies, including
+ * a streamed response and the error handler's answers).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { TraceEvent } from "../src/core/model";
+import { cleanup, ofKind, runTraced, runUntraced } from "./agent-harness";
+import { startPostgres, type Postgres } from "./postgres-harness";
+
+let server: Postgres;
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(() => {
+  server?.stop();
+  cleanup();
+});
+
+const runtimes = [["node"], ["bun"]] as const;
+
+/** Per server request (in start order): [target, status, route, [stepKind, name, route, failed, errorType]...]. */
+function requests(events: TraceEvent[]) {
+  return ofKind(events, "http_server_request").map((request) => {
+    const steps = events
+      .filter((e) => e.kind === "http_step_start" && e.fields.requestIndex === request.index)
+      .map((e) => [e.fields.stepKind, e.fields.name, e.fields.route ?? null, e.fields.failed, e.fields.errorType ?? null]);
+    return [request.fields.target, request.fields.status, request.fields.route ?? null, ...steps];
+  });
+}
+
+/** Every step ended (linked to its end), inside its request's time. */
+function expectStepsEnded(events: TraceEvent[]): void {
+  const starts = ofKind(events, "http_step_start");
+  expect(ofKind(events, "http_step_end").length).toBe(starts.length);
+  for (const start of starts) {
+    expect(start.linkedTo.length).toBe(1);
+    expect(typeof start.fields.durationNs).toBe("number");
+    const request = events[start.fields.requestIndex as number]!;
+    expect(start.timestampNs + BigInt(start.fields.durationNs as number)).toBeLessThanOrEqual(request.timestampNs + BigInt(request.fields.durationNs as number));
+  }
+}
+
+async function both(argv: string[], env: Record<string, string>) {
+  const [traced, untraced] = await Promise.all([runTraced(argv, { env }), runUntraced(argv, { env })]);
+  expect(traced.stderr).toBe(untraced.stderr);
+  expect(traced.stdout).toBe(untraced.stdout);
+  expect(traced.status).toBe(0);
+  expect(untraced.status).toBe(0);
+  expect(ofKind(traced.events, "agent_error")).toEqual([]);
+  return traced;
+}
+
+const ok = (kind: string, name: string, route: string | null = null) => [kind, name, route, false, null];
+const failed = (kind: string, name: string, route: string | null, type: string) => [kind, name, route, true, type];
+
+describe.each(runtimes)("%s: Express", (runtime) => {
+  for (const express of ["express4", "express5"] as const) {
+    test(`${express}: routes, middleware order and nesting, handlers, the error handler; output as untraced`, async () => {
+      const traced = await both([runtime, "web/express.cjs"], { EXPRESS: express });
+      const events = traced.events;
+      const five = express === "express5";
+      // Express 4's app router starts with its own two middleware.
+      const builtIn = five ? [] : [ok("middleware", "query"), ok("middleware", "expressInit")];
+      const logger = ok("middleware", "logger");
+      expect(requests(events)).toEqual([
+        ["/api/users/7", 200, "/api/users/:id", ...builtIn, logger, ok("middleware", "router"), ok("middleware", "auth"), ok("handler", "getUser", "/api/users/:id")],
+        ["/ping", 200, null],
+        ["/api/users/8?deny=1", 403, null, ...builtIn, logger, ok("middleware", "router"), ok("middleware", "auth")],
+        ["/throw", 500, "/throw", ...builtIn, logger, failed("handler", "throws", "/throw", "Error"), ok("error", "onError")],
+        ["/next-error", 400, "/next-error", ...builtIn, logger, failed("handler", "passes", "/next-error", "TypeError"), ok("error", "onError")],
+        ["/two", 200, "/two", ...builtIn, logger, ok("handler", "first", "/two"), ok("handler", "second", "/two")],
+        ...(five ? [["/reject", 500, "/reject", logger, failed("handler", "rejects", "/reject", "RangeError"), ok("error", "onError")]] : []),
+        ["/stream", 200, "/stream", ...builtIn, logger, ok("handler", "streams", "/stream")],
+        ["/nowhere", 404, null, ...builtIn, logger],
+      ]);
+      expectStepsEnded(events);
+      const starts = ofKind(events, "http_step_start");
+      const named = (name: string) => starts.find((e) => e.fields.name === name && events[e.fields.requestIndex as number]!.fields.target === "/api/users/7")!;
+      // The mounted router's step holds the steps inside it; middleware before it ended when it called next().
+      const router = named("router");
+      const getUser = named("getUser");
+      const end = (e: TraceEvent) => e.timestampNs + BigInt(e.fields.durationNs as number);
+      expect(getUser.timestampNs).toBeGreaterThan(router.timestampNs);
+      expect(end(getUser)).toBeLessThanOrEqual(end(router));
+      expect(end(named("logger"))).toBeLessThanOrEqual(router.timestampNs);
+      // The error passed on: its message recorded with the step.
+      const passes = starts.find((e) => e.fields.name === "passes")!;
+      expect(passes.fields.errorMessage).toBe("passed on");
+      // The handler's outgoing request (after an await) belongs to its request.
+      const users = ofKind(events, "http_server_request")[0]!;
+      const ping = ofKind(events, "http_client_request").find((e) => String(e.fields.url).endsWith("/ping"))!;
+      expect(ping.fields.requestIndex).toBe(users.index);
+      // The streamed response reached the client whole (chunked, as untraced: stdout compared above).
+      expect(traced.stdout).toContain("/stream 200 content-type=null content-length=null x-powered-by=Express x-seen=1 etag=null transfer-encoding=chunked part 1;part 2");
+    });
+  }
+
+  test("express4 with pg: the handler's queries (after awaits, in a Pool callback) linked to its request", async () => {
+    const traced = await both([runtime, "web/express.cjs"], { EXPRESS: "express4", PGURL: server.url });
+    const events = traced.events;
+    expect(traced.stdout).toContain('/api/users/7 200 content-type=application/json; charset=utf-8 content-length=51 x-powered-by=Express x-seen=1 etag=W/\"33-0hrgs6T16V+6YuQM5g7rYIhmFQ4\" transfer-encoding=null {"user":{"id":7,"tag":"x","count":3},"pong":"pong"}');
+    const users = ofKind(events, "http_server_request")[0]!;
+    expect(users.fields.route).toBe("/api/users/:id");
+    const queries = ofKind(events, "db_query");
+    expect(queries.map((e) => [e.fields.text, e.fields.requestIndex])).toEqual([
+      ["SELECT $1::int AS id, ? AS tag", users.index],
+      ["SELECT count(*)::int AS n FROM generate_series(?, ?)", users.index],
+    ]);
+    // Both inside the handler's step.
+    const getUser = ofKind(events, "http_step_start").find((e) => e.fields.name === "getUser")!;
+    for (const query of queries) expect(query.timestampNs).toBeGreaterThan(getUser.timestampNs);
+  });
+});
+
+describe.each(runtimes)("%s: Fastify", (runtime) => {
+  test("fastify 5: the route and handler of each request through Fastify's tracing channel; errors; output as untraced", async () => {
+    const traced = await both([runtime, "web/fastify.cjs"], {});
+    const events = traced.events;
+    expect(requests(events)).toEqual([
+      ["/users/7", 200, "/users/:id", ok("handler", "getUser", "/users/:id")],
+      ["/ping", 200, null],
+      ["/sync", 200, "/sync", ok("handler", "sync", "/sync")],
+      ["/throw", 500, "/throw", failed("handler", "throws", "/throw", "Error")],
+      ["/reject", 409, "/reject", failed("handler", "rejects", "/reject", "Error")],
+      ["/nowhere", 404, null],
+    ]);
+    expectStepsEnded(events);
+    const users = ofKind(events, "http_server_request")[0]!;
+    const ping = ofKind(events, "http_client_request").find((e) => String(e.fields.url).endsWith("/ping"))!;
+    expect(ping.fields.requestIndex).toBe(users.index);
+  });
+});
