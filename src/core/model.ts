@@ -428,7 +428,6 @@ function linkRequests(events: TraceEvent[]): void {
         into.traceparent = f.traceparent ?? null;
       } else if (event.kind === "http_route") {
         into.route = f.route ?? null;
-        into.framework = f.framework ?? null;
       } else if (event.kind === "http_step_start") {
         f.durationNs = null;
         steps.set(`${thread}/${f.requestId}/${f.step}`, event);
