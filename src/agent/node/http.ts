@@ -203,9 +203,17 @@ export class ServerHooks {
   onConnection(socket: Net.Socket): void {
     const server = (socket as { server?: object }).server;
     if (!server) return;
+    // Every connection of every server passes here: a server class seen once costs one look-up.
+    const proto = Object.getPrototypeOf(server) as object | null;
+    if (proto === null || this.patchedServers.has(proto) || this.otherServers.has(proto)) return;
     if (this.http || httpLoaded()) this.patchServer(server);
     if (builtinLoaded("http2")) this.patchHttp2Server(server);
+    // Neither HTTP nor HTTP/2 (a plain net or tls server): never looked at again. (Before
+    // node:http is loaded no HTTP server can exist, so this never hides one.)
+    if (!this.patchedServers.has(proto)) this.otherServers.add(proto);
   }
+
+  private readonly otherServers = new WeakSet<object>();
 
   private readonly sessions = new WeakMap<object, Connection>();
 
