@@ -76,6 +76,13 @@ describe("scope bench", () => {
     expect(http!.checks.passed).toBe(1);
   }, 60_000);
 
+  test("functions-governed: calls the governor stepped down still add up exactly in the trace (its exit summaries count the skipped ones)", async () => {
+    const { report, exitCode } = await bench(["--workload", "functions-governed", "--runs", "1", "--scale", "0.1", "--warmup", "0.2"]);
+    expect(exitCode).toBe(0);
+    expect(report.workloads.map((workload) => [workload.name, workload.checks.passed, workload.checks.failed])).toEqual([["functions-governed", 1, 0]]);
+    expect(Number.isFinite(report.workloads[0]!.functions!.nsPerCall!.median)).toBe(true);
+  });
+
   test("http-functions, functions and functions-full: the workloads' own functions traced, calls counted in the trace", async () => {
     const { report, exitCode } = await bench(["--workload", "http-functions,functions,functions-full", "--runs", "1", "--scale", "0.01", "--duration", "0.5", "--warmup", "0.2"]);
     expect(exitCode).toBe(0);

@@ -52,6 +52,9 @@ function functionsOf(level: FunctionTracing["level"]): FunctionTracing {
   return { include: ["functions.cjs"], level, extra: { hotCallsPerSecond: 0 } };
 }
 
+/** The functions-governed workload's --max-overhead (percent of wall time). */
+export const GOVERNED_BUDGET_PERCENT = 10;
+
 export const workloads: readonly Workload[] = [
   {
     name: "http",
@@ -123,6 +126,15 @@ export const workloads: readonly Workload[] = [
     params: { calls: 200_000, chunkCalls: 1_000, pauseMs: 10 },
     fixed: ["chunkCalls", "pauseMs"],
     functions: functionsOf("full"),
+  },
+  {
+    name: "functions-governed",
+    description: "functions-full under the overhead governor (--max-overhead 10): full-level tracing stepped down to hold 10% of wall time",
+    kind: "program",
+    file: "functions.cjs",
+    params: { calls: 200_000, chunkCalls: 1_000, pauseMs: 10 },
+    fixed: ["chunkCalls", "pauseMs"],
+    functions: { ...functionsOf("full"), extra: { hotCallsPerSecond: 0, maxOverhead: GOVERNED_BUDGET_PERCENT } },
   },
   {
     name: "transform",

@@ -338,6 +338,10 @@ export class FunctionRuntime {
   // reads past) and whether it was instrumented at the full level (its C hook ran).
   private level = new Uint8Array(256).fill(GovernedLevel.full);
   private fullHook = new Uint8Array(256);
+  // While governed below the calls level: the call count it started at and the calls
+  // recorded since, so the exit summary's skipped calls stay exact (see skipped()).
+  private govSince = new Float64Array(256);
+  private govRecorded = new Float64Array(256);
   private readonly governor: Governor | undefined;
   /** Functions that were ever sampled, for the exit summary. */
   private readonly everHot: number[] = [];
@@ -426,7 +430,7 @@ export class FunctionRuntime {
       const rate = (HOT_CHECK_CALLS * 1000) / (now - this.checkedAt[id]!);
       this.checkedAt[id] = now;
       if (this.hot[id] === 0) {
-        if (rate > this.hotLimit) {
+        if (this.hotLimit > 0 && rate > this.hotLimit) {
           // Sampled from this call on (itself skipped); the next recorded one is n + hotSample.
           this.hot[id] = 1;
           this.hotSince[id] = n - 1;
@@ -465,6 +469,7 @@ export class FunctionRuntime {
     this.hot[id] = 1;
     if (level === GovernedLevel.sampled) {
       this.next[id] = n + GOVERNED_SAMPLE;
+      this.govRecorded[id]! += 1;
       return true;
     }
     // Off: counted only; back here now and then so a decision to step up is seen.
@@ -538,12 +543,25 @@ export class FunctionRuntime {
       this.put(FunctionKind.level, 1, 0, step.to, step.from, Math.round(step.overhead * 1e6), Math.round(budget * 1e6));
       return;
     }
+    const seen = this.seen[id]!;
+    const below = (level: number) => level < GovernedLevel.calls;
+    // Calls skipped so far are closed into skippedBefore when the skipping changes hands
+    // (the hot guard's to the governor's and back), so the exit summary stays exact.
+    if (!below(step.from) && below(step.to)) {
+      if (this.hot[id] === 1) this.skippedBefore[id]! += seen - this.hotSince[id]! - this.hotRecorded[id]!;
+      this.govSince[id] = seen;
+      this.govRecorded[id] = 0;
+      if (!this.everHot.includes(id)) this.everHot.push(id);
+    } else if (below(step.from) && !below(step.to)) {
+      this.skippedBefore[id]! += seen - this.govSince[id]! - this.govRecorded[id]!;
+    }
     this.level[id] = step.to;
     // The next call takes the slow path (admit), which sets the fast path's state up for
     // the new level: the hot guard's again at calls and full, the governor's below.
-    this.hot[id] = step.to < GovernedLevel.calls ? 1 : 0;
+    this.hot[id] = below(step.to) ? 1 : 0;
     this.next[id] = this.seen[id]! + 1;
-    if (step.to >= GovernedLevel.calls) this.nextCheck[id] = Math.min(this.nextCheck[id]!, this.seen[id]! + 1);
+    // The guard's next rate check comes soon (none when the guard is off: hotCallsPerSecond 0).
+    if (step.to >= GovernedLevel.calls && this.hotLimit > 0) this.nextCheck[id] = Math.min(this.nextCheck[id]!, this.seen[id]! + 1);
     this.put(FunctionKind.level, 0, id, step.to, step.from, Math.round(step.overhead * 1e6), Math.round(budget * 1e6));
   }
 
@@ -587,6 +605,7 @@ export class FunctionRuntime {
 
   private skipped(id: number): number {
     const closed = this.skippedBefore[id] ?? 0;
+    if (this.level[id]! < GovernedLevel.calls) return closed + this.seen[id]! - this.govSince[id]! - this.govRecorded[id]!;
     return this.hot[id] === 1 ? closed + this.seen[id]! - this.hotSince[id]! - this.hotRecorded[id]! : closed;
   }
 
@@ -611,6 +630,8 @@ export class FunctionRuntime {
     level.fill(GovernedLevel.full, this.level.length);
     this.level = level;
     this.fullHook = larger(this.fullHook);
+    this.govSince = larger(this.govSince);
+    this.govRecorded = larger(this.govRecorded);
     this.next = larger(this.next);
     this.hot = larger(this.hot);
     this.nextCheck = larger(this.nextCheck);
