@@ -335,3 +335,17 @@ w.postMessage({ n });
     reader.releaseLock();
   });
 });
+
+describe("the cache directory unusable", () => {
+  test("function tracing goes on without the transform cache, said in one line; the program's output and exit code as untraced", async () => {
+    const dir = tmp();
+    const notADirectory = join(dir, "cache-file");
+    writeFileSync(notADirectory, "");
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", "--functions", "--out", out, "--", "node", "-e", "function f() { return 41; } console.log(f() + 1); process.exitCode = 3"], { cwd: dir, env: { XDG_CACHE_HOME: notADirectory } });
+    expect(result.exitCode).toBe(3);
+    expect(result.stdout).toBe("42\n");
+    expect(result.stderr).toStartWith(`scope: no transform cache (ENOTDIR: not a directory, mkdir '${notADirectory}/scope'); every start transforms\n`);
+    expect(readEvents(out).filter((event) => event.kind === "function_call")).toHaveLength(1);
+  });
+});
