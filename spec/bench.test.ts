@@ -83,6 +83,27 @@ describe("scope bench", () => {
     expect(Number.isFinite(report.workloads[0]!.functions!.nsPerCall!.median)).toBe(true);
   });
 
+  test("web: Express + pg against the test PostgreSQL, untraced, traced and under OpenTelemetry; every request, route and query in the trace, linked", async () => {
+    const { report, exitCode } = await bench(["--workload", "web", "--runs", "1", "--duration", "0.3", "--warmup", "0.1"]);
+    expect(exitCode === 0 || exitCode === 1).toBe(true);
+    const [web] = report.workloads;
+    expect(web!.error).toBeUndefined();
+    expect(web!.runs.map((run) => run.mode)).toEqual(["untraced", "traced", "otel"]);
+    expect(web!.checks).toMatchObject({ passed: 1, failed: 0, problems: [] });
+    const counts = web!.runs[1]!.trace!.check.counts;
+    expect(counts.http_route).toBe(counts.http_server_request);
+    expect(counts.db_query).toBeGreaterThan(counts.http_server_request! - 1);
+    // OpenTelemetry recorded the same service: a server span and a route per request, 1.5 queries per request.
+    const otel = web!.web!.otelRecorded!;
+    expect(otel.requests).toBe(otel.served);
+    expect(otel.routes).toBe(otel.served);
+    expect(web!.web!.scopeRecorded!.routes).toBe(web!.web!.scopeRecorded!.served);
+    const names = bars(report).map((bar) => bar.name);
+    expect(names).toContain("web: server CPU per request ≤ 1.05x untraced (issue 11)");
+    expect(names).toContain("web: scope records every request, route and query OpenTelemetry records (issue 11)");
+    expect(bars(report).find((bar) => bar.name.startsWith("web: scope records every"))!.met).toBe(true);
+  }, 120_000);
+
   test("http-functions, functions and functions-full: the workloads' own functions traced, calls counted in the trace", async () => {
     const { report, exitCode } = await bench(["--workload", "http-functions,functions,functions-full", "--runs", "1", "--scale", "0.01", "--duration", "0.5", "--warmup", "0.2"]);
     expect(exitCode).toBe(0);

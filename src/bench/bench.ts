@@ -76,8 +76,32 @@ export interface WorkloadReport {
     note?: string;
   };
   checks: { passed: number; failed: number; problems: string[]; keptTraces: string[] };
+  /**
+   * The web workload: per pair (untraced, traced, otel), server CPU per request and
+   * throughput of scope and of OpenTelemetry against the untraced run of the same pair,
+   * and what each recorded in its last run (per request served).
+   */
+  web?: {
+    scopeCpu: Spread;
+    otelCpu: Spread;
+    scopeRate: Spread;
+    otelRate: Spread;
+    /** Median over pairs of (scope's added CPU per request) / (OTel's added CPU per request). */
+    scopeShareOfOtelCost: Spread;
+    /** Per request the service served (warm-up included, the shutdown request not). */
+    otelRecorded?: Recorded;
+    scopeRecorded?: Recorded;
+  };
   runs: RunMeasurement[];
   error?: string;
+}
+
+export interface Recorded {
+  served: number;
+  requests: number;
+  routes: number;
+  queries: number;
+  steps?: number;
 }
 
 export interface BenchReport {
@@ -117,7 +141,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           continue;
         }
       }
-      reports.push(await benchWorkload(context, workload, options));
+      const report = workload.kind === "http" && workload.web ? await benchWeb(context, workload, options) : await benchWorkload(context, workload, options);
+      if (report) reports.push(report);
     }
   } finally {
     if (!reports.some((report) => report.checks.keptTraces.length > 0)) dir.remove();
@@ -142,6 +167,38 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
 }
 
+/**
+ * The web workload needs a source checkout (express, pg and OpenTelemetry's packages in
+ * its node_modules, given to the service through NODE_PATH) and the test PostgreSQL
+ * (spec/postgres-harness.ts, started for the workload and stopped after it).
+ */
+async function benchWeb(context: RunContext, workload: Extract<Workload, { kind: "http" }>, options: BenchOptions): Promise<WorkloadReport | undefined> {
+  const { existsSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const root = join(import.meta.dir, "..", "..");
+  const harness = join(root, "spec", "postgres-harness.ts");
+  if (!existsSync(join(root, "node_modules", "express", "package.json")) || !existsSync(harness)) {
+    // A compiled scope has none of these: the workload is left out (said on stderr), not failed.
+    options.progress(`${workload.name}: not run: needs a source checkout (express, pg, OpenTelemetry's packages and spec/postgres-harness.ts)`);
+    return undefined;
+  }
+  options.progress(`${workload.name}: starting the test PostgreSQL`);
+  const { startPostgres } = (await import(harness)) as typeof import("../../spec/postgres-harness");
+  const server = await startPostgres();
+  const saved = { PGURL: process.env.PGURL, NODE_PATH: process.env.NODE_PATH };
+  process.env.PGURL = server.url;
+  process.env.NODE_PATH = join(root, "node_modules");
+  try {
+    return await benchWorkload(context, workload, options);
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    server.stop();
+  }
+}
+
 async function benchWorkload(context: RunContext, workload: Exclude<Workload, { kind: "native" }>, options: BenchOptions): Promise<WorkloadReport> {
   const once = (mode: Mode) =>
     workload.kind === "http"
@@ -150,7 +207,6 @@ async function benchWorkload(context: RunContext, workload: Exclude<Workload, { 
         ? runTransformStart(context, mode)
         : runProgram(context, workload, scaledParams(workload, options.scale), mode);
   const runs: RunMeasurement[] = [];
-  const total = options.runs * 2;
   let throughput: TransformThroughput | undefined;
   try {
     if (workload.kind === "transform") {
@@ -161,8 +217,10 @@ async function benchWorkload(context: RunContext, workload: Exclude<Workload, { 
     options.progress(`${workload.name}: warm-up`);
     await once("untraced");
     checked(workload.name, await once("traced"));
+    const web = workload.kind === "http" && workload.web === true;
+    const total = options.runs * (web ? 3 : 2);
     for (let pair = 0; pair < options.runs; pair++) {
-      for (const mode of ["untraced", "traced"] as const) {
+      for (const mode of web ? (["untraced", "traced", "otel"] as const) : (["untraced", "traced"] as const)) {
         options.progress(`${workload.name}: run ${runs.length + 1}/${total} (${mode})`);
         runs.push(await once(mode));
       }
@@ -293,7 +351,35 @@ function summarise(workload: Exclude<Workload, { kind: "native" }>, runs: RunMea
     functions: functionFigures(workload, runs),
     added: addedFigures(runs),
     transform: workload.kind === "transform" ? transformFigures(runs, throughput) : undefined,
+    web: workload.kind === "http" && workload.web ? webFigures(runs) : undefined,
     runs,
     error,
+  };
+}
+
+/** Ratios to the untraced run of the same triple (untraced, traced, otel). */
+function webFigures(runs: RunMeasurement[]): WorkloadReport["web"] {
+  const of = (mode: string) => runs.filter((run) => run.mode === mode);
+  const untraced = of("untraced");
+  const traced = of("traced");
+  const otel = of("otel");
+  const n = Math.min(untraced.length, traced.length, otel.length);
+  if (n === 0) return undefined;
+  const cpu = (run: RunMeasurement) => run.http!.serverCpuUsPerRequest;
+  const pairs = Array.from({ length: n }, (_, i) => ({ u: untraced[i]!, t: traced[i]!, o: otel[i]! }));
+  const lastTraced = traced[n - 1]!;
+  const lastOtel = otel[n - 1]!;
+  const counts = lastTraced.trace?.check.counts ?? {};
+  return {
+    scopeCpu: spread(pairs.map(({ u, t }) => cpu(t) / cpu(u))),
+    otelCpu: spread(pairs.map(({ u, o }) => cpu(o) / cpu(u))),
+    scopeRate: spread(pairs.map(({ u, t }) => t.rate / u.rate)),
+    otelRate: spread(pairs.map(({ u, o }) => o.rate / u.rate)),
+    scopeShareOfOtelCost: spread(pairs.map(({ u, t, o }) => (cpu(t) - cpu(u)) / (cpu(o) - cpu(u)))),
+    otelRecorded: lastOtel.otel ? { served: lastOtel.otel.served, requests: lastOtel.otel.server, routes: lastOtel.otel.route, queries: lastOtel.otel.query } : undefined,
+    // The trace also holds the shutdown request (its route and 4 steps).
+    scopeRecorded: lastTraced.otel
+      ? { served: lastTraced.otel.served, requests: (counts.http_server_request ?? 1) - 1, routes: (counts.http_route ?? 1) - 1, queries: counts.db_query ?? 0, steps: (counts.http_step_start ?? 4) - 4 }
+      : undefined,
   };
 }

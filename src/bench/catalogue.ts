@@ -29,6 +29,14 @@ export interface HttpWorkload {
   description: string;
   kind: "http";
   connections: number;
+  /** The service (default http-server.cjs) and the targets the load takes in turn (default /item). */
+  server?: WorkloadFile;
+  paths?: string[];
+  /**
+   * The web workload: Express and pg from the source checkout, the test PostgreSQL, and
+   * each pair joined by a run under OpenTelemetry's Node SDK.
+   */
+  web?: true;
   functions?: FunctionTracing;
 }
 
@@ -68,6 +76,15 @@ export const workloads: readonly Workload[] = [
     kind: "http",
     connections: 32,
     functions: { include: ["http-server.cjs"], level: "calls" },
+  },
+  {
+    name: "web",
+    description: "Express + pg JSON service against the test PostgreSQL (one middleware, two routes, 1 or 2 queries per request), 16 keep-alive connections; beside it the same service under OpenTelemetry",
+    kind: "http",
+    connections: 16,
+    server: "web-server.cjs",
+    paths: ["/items/7", "/orders/3"],
+    web: true,
   },
   {
     name: "pingpong",

@@ -28,7 +28,7 @@ export interface Expectation {
    * `finished` ended with a complete response of status 200; with `functions`, every call of
    * the functions in `linked` must name a request that is in the trace.
    */
-  http?: { serverRequests: number; finished: number; linked?: string[] };
+  http?: { serverRequests: number; finished: number; linked?: string[]; routes?: number; queries?: number; steps?: number };
 }
 
 export interface TraceCheck {
@@ -165,6 +165,17 @@ function checkRequests(events: ReturnType<typeof interpret>, expected: NonNullab
   if (lost === 0 && unended > 0) problems.push(`${unended} server requests without their end`);
   const finished = starts.filter((event) => event.fields.end === "finished" && event.fields.status === 200).length;
   if (!fits(finished, expected.finished) && finished !== expected.serverRequests) problems.push(`${finished} server requests finished with 200, expected ${expected.finished}`);
+  // The web workload: a route and its steps per request served, every query, each linked to its request.
+  const linked = (kind: string, wanted: number | undefined, what: string) => {
+    if (wanted === undefined) return;
+    const found = events.filter((event) => event.kind === kind);
+    if (!fits(found.length, wanted)) problems.push(`${kind}: ${found.length} in the trace, expected ${wanted} (${what})`);
+    const unlinked = found.filter((event) => typeof event.fields.requestIndex !== "number").length;
+    if (lost === 0 && unlinked > 0) problems.push(`${unlinked} of ${found.length} ${kind} not linked to a request`);
+  };
+  linked("http_route", expected.routes, "one per request served");
+  linked("db_query", expected.queries, "the queries the service made");
+  linked("http_step_start", expected.steps, "middleware and handler of each request served");
   if (functions && expected.linked) {
     const names = new Set(expected.linked);
     const calls = events.filter((event) => event.kind === "function_call" && names.has(String(event.fields.function).replace(/ \(.*\)$/, "")));

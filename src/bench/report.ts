@@ -215,6 +215,29 @@ export function bars(report: BenchReport): Bar[] {
       detail: `${ratio(first)} wall, median over pairs (CPU ${ratio(starts.ratio.firstCpu)}); ${number(starts.startMs.first.median)} vs ${number(starts.startMs.untraced.median)} ms`,
     });
   }
+  const web = found("web")?.web;
+  if (web) {
+    const both = `scope ${ratio(web.scopeCpu)}, OpenTelemetry ${ratio(web.otelCpu)} (medians over triples)`;
+    result.push({ name: "web: server CPU per request ≤ 1.05x untraced (issue 11)", met: web.scopeCpu.median <= 1.05, detail: both });
+    result.push({
+      name: "web: traced throughput ≥ 95% of untraced (issue 11)",
+      met: web.scopeRate.median >= 0.95,
+      detail: `scope ${(web.scopeRate.median * 100).toFixed(1)}%, OpenTelemetry ${(web.otelRate.median * 100).toFixed(1)}% kept (medians over triples)`,
+    });
+    const s = web.scopeRecorded;
+    const o = web.otelRecorded;
+    if (s && o && s.served > 0 && o.served > 0) {
+      const per = (r: { served: number }, n: number) => n / r.served;
+      const met = per(s, s.requests) >= per(o, o.requests) && per(s, s.routes) >= per(o, o.routes) && per(s, s.queries) >= per(o, o.queries);
+      const line = (r: typeof s) => `${per(r, r.requests).toFixed(2)} requests, ${per(r, r.routes).toFixed(2)} routes, ${per(r, r.queries).toFixed(2)} queries`;
+      result.push({ name: "web: scope records every request, route and query OpenTelemetry records (issue 11)", met, detail: `per request served: scope ${line(s)}, ${per(s, s.steps ?? 0).toFixed(2)} steps; OpenTelemetry ${line(o)}` });
+    }
+    result.push({
+      name: "web: scope's added CPU per request a fraction of OpenTelemetry's (issue 11)",
+      met: web.scopeShareOfOtelCost.median < 1,
+      detail: `${ratio(web.scopeShareOfOtelCost)} of OpenTelemetry's added CPU per request (median over triples)`,
+    });
+  }
   const control = report.workloads.find((workload) => workload.name === "control" && !workload.error);
   if (control) {
     const met = Math.abs(control.overhead.median) <= Math.max(control.noise, 0.01);

@@ -13,7 +13,8 @@ import type { Expectation, TraceCheck } from "./check";
 import { cpuSeconds } from "./proc";
 import type { WorkloadDir } from "./workloads";
 
-export type Mode = "untraced" | "traced";
+/** otel: untraced by scope, under OpenTelemetry's Node SDK instead (the web workload). */
+export type Mode = "untraced" | "traced" | "otel";
 
 export interface RunContext {
   dir: WorkloadDir;
@@ -25,12 +26,22 @@ export interface RunContext {
 
 /** What the workload program reports about its measured window. */
 interface ProgramResult {
+  /** The web workload under OpenTelemetry: the spans it recorded, by what they describe. */
+  otel?: OtelCounts;
   ops: number;
   unit: string;
   seconds: number;
   expect: Expectation;
   /** VmHWM of the program's main process, read by itself as it ends. */
   peakRssBytes: number;
+}
+
+export interface OtelCounts {
+  /** Requests the service served (warm-up included, not the shutdown request). */
+  served: number;
+  server: number;
+  route: number;
+  query: number;
 }
 
 export interface HttpFigures {
@@ -73,6 +84,8 @@ export interface RunMeasurement {
   trace?: TraceFigures;
   /** The transform workload: the program's own require time, and the traced pair's second (cached) start. */
   start?: import("./transform").StartFigures;
+  /** An otel run: what OpenTelemetry recorded. */
+  otel?: OtelCounts;
 }
 
 type Usage = NonNullable<RunResult["usage"]>;
@@ -105,7 +118,8 @@ export function launch(context: RunContext, argv: string[], tracePath: string | 
     return value;
   };
   if (tracePath === null) {
-    const child = Bun.spawn(argv, { stdio: ["ignore", "inherit", "inherit"] });
+    // The environment as it is now (the web workload sets PGURL and NODE_PATH for its runs).
+    const child = Bun.spawn(argv, { env: { ...process.env }, stdio: ["ignore", "inherit", "inherit"] });
     const exited = child.exited.then((exitCode) => settle({ exitCode, usage: child.resourceUsage()! }));
     return { exited, ended: () => ended };
   }
@@ -227,7 +241,7 @@ interface LoadResult {
 
 export async function runHttp(context: RunContext, workload: HttpWorkload, options: HttpOptions, mode: Mode): Promise<RunMeasurement> {
   const paths = nextPaths(context, workload.name, mode);
-  const argv = ["node", context.dir.path("http-server.cjs"), paths.result, JSON.stringify({ ready: paths.ready })];
+  const argv = ["node", context.dir.path(workload.server ?? "http-server.cjs"), paths.result, JSON.stringify({ ready: paths.ready, otel: mode === "otel" ? 1 : 0 })];
   const wallStart = performance.now();
   const server = launch(context, argv, paths.trace, functionsSetting(context, workload.functions));
   let window: { serverCpu: number; scopeCpu: number; load: LoadResult };
@@ -262,6 +276,7 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
       errors: load.errors,
     },
     trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, withoutFunctions(served.expect, workload.functions), ended.summary) : undefined,
+    otel: served.otel,
   };
 }
 
@@ -275,7 +290,7 @@ function readPort(readyPath: string): number {
 
 /** Runs the load generator; samples the server's and scope's CPU at the edges of its measured window. */
 async function drive(context: RunContext, workload: HttpWorkload, options: HttpOptions, port: number, pid: number) {
-  const params = { port, connections: workload.connections, warmupMs: options.warmupMs, durationMs: options.durationMs };
+  const params = { port, connections: workload.connections, warmupMs: options.warmupMs, durationMs: options.durationMs, paths: workload.paths };
   const load = Bun.spawn(["node", context.dir.path("http-load.cjs"), JSON.stringify(params)], { stdout: "pipe", stderr: "inherit", stdin: "ignore" });
   let serverCpuStart = Number.NaN;
   let serverCpu = Number.NaN;

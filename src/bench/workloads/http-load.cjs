@@ -5,11 +5,13 @@
 // the client spends as little CPU as possible on the 2 cores it shares with the
 // server. Prints "measure" when the warm-up ends, "done" when measuring ends, then
 // one JSON line with the result of the measured window.
-// Usage: node http-load.cjs '{"port": N, "connections": 32, "warmupMs": 2000, "durationMs": 10000}'
+// `paths` (default ["/item"]): the targets, taken in turn.
+// Usage: node http-load.cjs '{"port": N, "connections": 32, "warmupMs": 2000, "durationMs": 10000, "paths": ["/item"]}'
 const net = require("node:net");
 
-const { port, connections, warmupMs, durationMs } = JSON.parse(process.argv[2]);
-const request = Buffer.from(`GET /item HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`);
+const { port, connections, warmupMs, durationMs, paths = ["/item"] } = JSON.parse(process.argv[2]);
+const requests = paths.map((path) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`));
+let sent = 0;
 const HEADER_END = Buffer.from("\r\n\r\n");
 const CONTENT_LENGTH = /\r\ncontent-length: *(\d+)/i;
 
@@ -28,7 +30,7 @@ function connection() {
   const send = () => {
     if (stopped) return socket.end();
     sentAt = performance.now();
-    socket.write(request);
+    socket.write(requests[sent++ % requests.length]);
   };
   socket.on("connect", send);
   socket.on("data", (chunk) => {

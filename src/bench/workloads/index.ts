@@ -18,6 +18,7 @@ import processes from "./processes.cjs" with { type: "file" };
 import seed from "./seed.cjs" with { type: "file" };
 import soak from "./soak.cjs" with { type: "file" };
 import transformStart from "./transform-start.cjs" with { type: "file" };
+import webServer from "./web-server.cjs" with { type: "file" };
 
 const sources = {
   "common.cjs": common,
@@ -31,6 +32,7 @@ const sources = {
   "seed.cjs": seed,
   "soak.cjs": soak,
   "transform-start.cjs": transformStart,
+  "web-server.cjs": webServer,
 } as const;
 
 export type WorkloadFile = keyof typeof sources;
