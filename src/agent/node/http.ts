@@ -74,7 +74,7 @@ export function hookHttp(tracer: Tracer): void {
   // A client socket being created (inside `new ClientRequest`, before the program writes
   // its body): the client's patches go in then, when node:http is loaded.
   subscribe("net.client.socket", () => {
-    if (httpClientLoaded()) client.ensure();
+    if (!client.patched && httpClientLoaded()) client.ensure();
   });
   subscribe("http.client.request.start", (message: { request: Http.ClientRequest }) => client.onRequest(message.request));
   subscribe("http.client.response.finish", (message: { request: Http.ClientRequest; response: Http.IncomingMessage }) => client.onResponse(message.request, message.response));
@@ -535,7 +535,7 @@ export class ClientHooks {
   bun = false;
   private readonly sockets = new WeakMap<object, Connection>();
   private readonly undiciPatched = new WeakSet<object>();
-  private patched = false;
+  patched = false;
 
   constructor(private readonly tracer: Tracer) {
     this.recorder = tracer.recorder;
