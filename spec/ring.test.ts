@@ -61,6 +61,7 @@ describe("ring through bun:ffi", () => {
       laneCount: 4,
       laneCapacitySlots: 256,
       mode: "overwrite",
+      stopReason: 0,
     });
     expect(createdMonotonicNs).toBeGreaterThan(0n);
     expect(createdMonotonicNs).toBeLessThanOrEqual(monotonicNs());

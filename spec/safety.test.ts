@@ -37,6 +37,33 @@ w.postMessage({ n: 0 });
   return path;
 }
 
+/**
+ * A `scope run` in the background: `started()` resolves once the program printed "started"
+ * (a loaded machine starts it late), `ended()` gives its whole stdout, stderr and status.
+ */
+function backgroundRun(args: string[], cwd = repoRoot) {
+  const run = Bun.spawn([process.execPath, cliEntry, "run", ...args], { cwd, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+  const reader = run.stdout.getReader();
+  const decoder = new TextDecoder();
+  let stdout = "";
+  return {
+    pid: run.pid,
+    kill: (signal: NodeJS.Signals) => run.kill(signal),
+    async started(): Promise<void> {
+      while (!stdout.includes("started\n")) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        stdout += decoder.decode(value);
+      }
+    },
+    async ended(): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) stdout += decoder.decode(chunk.value);
+      const [stderr, exitCode] = await Promise.all([new Response(run.stderr).text(), run.exited]);
+      return { stdout, stderr, exitCode };
+    },
+  };
+}
+
 describe("recording limits: recording stops, the program runs on, the trace says why", () => {
   test("--max-events keeps exactly that many records, then the stop record; output and exit code untouched", async () => {
     const dir = tmp();
@@ -113,28 +140,16 @@ describe("the kill switch", () => {
   test("scope stop <pid>: recording stops at once, the program runs on and ends as untraced", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const run = Bun.spawn([process.execPath, cliEntry, "run", "--out", out, "--", "node", pingPong(dir), "ms", "1500"], {
-      cwd: repoRoot,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    // Recording: the run's ring exists (mode 0600) and the program has begun its round trips.
-    const ringOf = () => readdirSync("/dev/shm").find((name) => name.startsWith(`scope-${run.pid}-`));
-    const reader = run.stdout.getReader();
-    let stdout = "";
-    while (!stdout.includes("started\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stdout += new TextDecoder().decode(value);
-    }
-    expect(statSync(join("/dev/shm", ringOf()!)).mode & 0o777).toBe(0o600);
+    const run = backgroundRun(["--out", out, "--", "node", pingPong(dir), "ms", "1500"]);
+    // Recording: the program has begun its round trips and the run's ring exists (mode 0600).
+    await run.started();
+    const ring = readdirSync("/dev/shm").find((name) => name.startsWith(`scope-${run.pid}-`))!;
+    expect(statSync(join("/dev/shm", ring)).mode & 0o777).toBe(0o600);
     await Bun.sleep(200);
     const stop = await runCli(["stop", String(run.pid)]);
     expect(stop.exitCode).toBe(0);
     expect(stop.stderr).toBe(`scope: recording stopped in scope run ${run.pid}; the program runs on\n`);
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) stdout += new TextDecoder().decode(chunk.value);
-    const [stderr, exitCode] = await Promise.all([new Response(run.stderr).text(), run.exited]);
+    const { stdout, stderr, exitCode } = await run.ended();
     expect(exitCode).toBe(7);
     expect(stdout).toBe("started\nround trips true\n");
     expect(stderr).toContain("recording stopped: scope stop (or SIGUSR2) after");
@@ -163,23 +178,11 @@ function batch() { for (let i = 0; i < 2000; i++) { sum += square(i % 10); calls
 batch();
 `,
     );
-    const run = Bun.spawn([process.execPath, cliEntry, "run", "--functions", "--out", out, "--", "node", program], {
-      cwd: dir,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    // Stopped once the program has run its first batch of calls (a loaded machine starts late).
-    const reader = run.stdout.getReader();
-    let stdout = "";
-    while (!stdout.includes("started\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stdout += new TextDecoder().decode(value);
-    }
-    process.kill(run.pid, "SIGUSR2");
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) stdout += new TextDecoder().decode(chunk.value);
-    const [stderr, exitCode] = await Promise.all([new Response(run.stderr).text(), run.exited]);
+    const run = backgroundRun(["--functions", "--out", out, "--", "node", program], dir);
+    // Stopped once the program has run its first batch of calls.
+    await run.started();
+    run.kill("SIGUSR2");
+    const { stdout, stderr, exitCode } = await run.ended();
     expect(exitCode).toBe(0);
     expect(stdout).toBe("started\nsum true\n");
     expect(stderr).toContain("recording stopped: scope stop (or SIGUSR2)");
@@ -228,17 +231,12 @@ describe("faults: counted, reported, never passed on", () => {
   test("a trace write that fails (a file size limit) stops recording; the program's output and exit code are untouched; the file reads up to there", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const run = Bun.spawn([process.execPath, cliEntry, "run", "--out", out, "--", "node", pingPong(dir), "ms", "1500"], {
-      cwd: repoRoot,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const run = backgroundRun(["--out", out, "--", "node", pingPong(dir), "ms", "1500"]);
     // Once recording, the scope process (not the program) gets a file size limit below what it will write.
     while (!existsSync(out) || statSync(out).size === 0) await Bun.sleep(20);
     const limited = Bun.spawnSync(["prlimit", "--pid", String(run.pid), `--fsize=${statSync(out).size + 256 * 1024}`]);
     expect(limited.exitCode).toBe(0);
-    const [stdout, stderr, exitCode] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
+    const { stdout, stderr, exitCode } = await run.ended();
     expect(exitCode).toBe(7);
     expect(stdout).toBe("started\nround trips true\n");
     expect(stderr).toContain("recording stopped: writing the trace failed (no space left (a full disk, a quota or a file size limit))");
@@ -321,18 +319,14 @@ w.on("message", () => {
 w.postMessage({ n });
 `,
     );
-    const run = Bun.spawn([process.execPath, cliEntry, "run", "--ring-size", "1MiB", "--out", out, "--", "node", program], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
-    const reader = run.stdout.getReader();
-    const { value } = await reader.read();
-    expect(new TextDecoder().decode(value)).toBe("started\n");
+    const run = backgroundRun(["--ring-size", "1MiB", "--out", out, "--", "node", program]);
+    await run.started();
     run.kill("SIGKILL");
-    await run.exited;
     // The program is on its own now: it finishes its 1.5 s and exits without waiting on the ring.
     const deadline = Date.now() + 15_000;
     while (!existsSync(done) && Date.now() < deadline) await Bun.sleep(50);
     expect(readFileSync(done, "utf8")).toMatch(/^round trips \d+$/);
     expect(Number(readFileSync(done, "utf8").split(" ")[2])).toBeGreaterThan(100);
-    reader.releaseLock();
   });
 });
 

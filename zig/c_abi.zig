@@ -156,8 +156,10 @@ pub const RingStat = enum(u32) {
     created_realtime_ns = 11,
     overflow_pending = 12,
     overflowed = 13,
+    /// layout.StopReason: 0 while recording.
+    stop_reason = 14,
 };
-pub const ring_stat_count = 14;
+pub const ring_stat_count = 15;
 
 comptime {
     assert(@typeInfo(RingStat).@"enum".field_names.len == ring_stat_count);
@@ -184,6 +186,7 @@ export fn scope_ring_stats(ring_pointer: ?*anyopaque, out: ?*[ring_stat_count]u6
         header.created_realtime_ns,
         stats.overflow_pending,
         stats.overflowed,
+        @intFromEnum(handle.mapping.ring.stop_reason()),
     };
 }
 

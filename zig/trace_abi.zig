@@ -158,22 +158,27 @@ fn err_as_open(err: trace_file.WriteError) trace_file.OpenError {
     };
 }
 
-/// Appends `count` 64-byte records (any number: split into chunks here).
+/// Appends `count` 64-byte records (any number: split into chunks here), as far as the
+/// writer's limits allow (trace_file.Writer.append).
 export fn scope_trace_writer_append(writer_pointer: ?*anyopaque, records: ?[*]const u8, count: u32) TraceStatus {
-    const handle = writer_handle(writer_pointer) orelse return .invalid_argument;
-    if (count == 0) return .ok;
-    const bytes = records orelse return .invalid_argument;
-    handle.writer.append(bytes[0 .. @as(usize, count) * record_size_bytes]) catch |err| return status_from_error(err);
-    return .ok;
+    return append_records(writer_pointer, records, count, .limited);
 }
 
 /// Appends past the limits and the stop: for the collector's own records (the top
 /// process's end, loss markers), which the size limit keeps room for.
 export fn scope_trace_writer_append_unlimited(writer_pointer: ?*anyopaque, records: ?[*]const u8, count: u32) TraceStatus {
+    return append_records(writer_pointer, records, count, .unlimited);
+}
+
+fn append_records(writer_pointer: ?*anyopaque, records: ?[*]const u8, count: u32, comptime limits: enum { limited, unlimited }) TraceStatus {
     const handle = writer_handle(writer_pointer) orelse return .invalid_argument;
     if (count == 0) return .ok;
-    const bytes = records orelse return .invalid_argument;
-    handle.writer.append_unlimited(bytes[0 .. @as(usize, count) * record_size_bytes]) catch |err| return status_from_error(err);
+    const bytes = (records orelse return .invalid_argument)[0 .. @as(usize, count) * record_size_bytes];
+    const result = switch (limits) {
+        .limited => handle.writer.append(bytes),
+        .unlimited => handle.writer.append_unlimited(bytes),
+    };
+    result catch |err| return status_from_error(err);
     return .ok;
 }
 

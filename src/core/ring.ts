@@ -127,9 +127,11 @@ export interface RingStats {
   overflowPending: number;
   /** Records that went through an overflow. */
   overflowed: number;
+  /** Why recording stopped (StopReason in layout.ts), 0 while recording. */
+  stopReason: number;
 }
 
-const ringStatCount = 14;
+const ringStatCount = 15;
 
 function cString(text: string): Buffer {
   return Buffer.from(`${text}\0`, "utf8");
@@ -233,6 +235,7 @@ export class Ring {
       createdRealtimeNs: values[11]!,
       overflowPending: Number(values[12]),
       overflowed: Number(values[13]),
+      stopReason: Number(values[14]),
     };
   }
 
