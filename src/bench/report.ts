@@ -287,7 +287,7 @@ export function formatReport(report: BenchReport, color: ChalkInstance): string 
   }
   const judged = bars(report);
   if (judged.length > 0) {
-    out.push("", color.bold("bars (issues 5, 6, 10 and 12)"));
+    out.push("", color.bold("bars (issues 5, 6, 10, 12 and 13)"));
     for (const bar of judged) out.push(`  ${bar.met ? color.green("met    ") : color.red("NOT MET")} ${bar.name}: ${bar.detail}`);
   }
   return `${out.join("\n")}\n`;
