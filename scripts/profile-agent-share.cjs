@@ -27,7 +27,7 @@ for (const [id, time] of self) {
     const frame = byId.get(current).callFrame;
     if (isAgent(frame.url)) {
       agent += time;
-      const key = frame.functionName || "(anonymous)";
+      const key = frame.functionName || `(anonymous ${frame.lineNumber + 1}:${frame.columnNumber + 1})`;
       agentBy.set(key, (agentBy.get(key) ?? 0) + time);
       break;
     }

@@ -1,0 +1,64 @@
+/**
+ * The web workload's service (src/bench/workloads/web-server.cjs: Express + pg) under
+ * `node --cpu-prof`, untraced, traced (scope run) and under OpenTelemetry, alternated
+ * `rounds` times against the test PostgreSQL, each loaded by the bench's own client (16
+ * keep-alive connections, both routes, 3 s); prints the server's CPU per request and, from
+ * each profile, per request: busy time, the agent's own frames, async_hooks outside them
+ * and GC (scripts/profile-agent-share.cjs). BENCHMARKS.md "Web services".
+ *   bun scripts/bench-web-profile.ts [rounds]
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startPostgres } from "../spec/postgres-harness";
+
+const root = join(import.meta.dir, "..");
+const workloads = join(root, "src/bench/workloads");
+const rounds = Number(process.argv[2] ?? 3);
+const modes = (process.argv[3] ?? "untraced,traced,otel").split(",") as ("untraced" | "traced" | "otel")[];
+const pg = await startPostgres();
+const env = { ...process.env, PGURL: pg.url, NODE_PATH: join(root, "node_modules") };
+const cpuOf = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+try {
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of modes) {
+      const dir = mkdtempSync(join(tmpdir(), "scope-web-profile-"));
+      const ready = join(dir, "ready.json");
+      const server = [`node`, "--cpu-prof", `--cpu-prof-dir=${dir}`, join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
+      const argv = mode === "traced" ? ["bun", join(root, "src/cli/main.ts"), "run", "--out", join(dir, "trace.bin"), "--", ...server] : server;
+      const child = Bun.spawn(argv, { env, stdio: ["ignore", "ignore", "inherit"] });
+      while (!existsSync(ready)) await Bun.sleep(20);
+      const { port, pid } = JSON.parse(readFileSync(ready, "utf8")) as { port: number; pid: number };
+      const load = Bun.spawn(["node", join(workloads, "http-load.cjs"), JSON.stringify({ port, connections: 16, warmupMs: 500, durationMs: 3000, paths: ["/items/7", "/orders/3"] })], { stdout: "pipe" });
+      let before = 0;
+      let after = 0;
+      let result = "";
+      const decoder = new TextDecoder();
+      let pending = "";
+      for await (const chunk of load.stdout) {
+        pending += decoder.decode(chunk);
+        for (let at = pending.indexOf("\n"); at >= 0; at = pending.indexOf("\n")) {
+          const line = pending.slice(0, at);
+          pending = pending.slice(at + 1);
+          if (line === "measure") before = cpuOf(pid);
+          else if (line === "done") after = cpuOf(pid);
+          else if (line.startsWith("{")) result = line;
+        }
+      }
+      await fetch(`http://127.0.0.1:${port}/shutdown`).catch(() => undefined);
+      await child.exited;
+      const { requests } = JSON.parse(result) as { requests: number };
+      const served = (JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as { ops: number }).ops;
+      const profile = readdirSync(dir).filter((name) => name.endsWith(".cpuprofile")).map((name) => join(dir, name)).sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+      const share = Bun.spawnSync(["node", join(root, "scripts/profile-agent-share.cjs"), profile, String(served)]).stdout.toString();
+      console.log(`round ${round + 1} ${mode}: ${requests} requests in 3 s, server CPU ${(((after - before) / requests) * 1e6).toFixed(1)} µs/request; load ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]}`);
+      console.log(share.trimEnd().split("\n").map((line) => `  ${line}`).join("\n"));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+} finally {
+  pg.stop();
+}
