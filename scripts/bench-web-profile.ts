@@ -5,7 +5,8 @@
  * keep-alive connections, both routes, 3 s); prints the server's CPU per request and, from
  * each profile, per request: busy time, the agent's own frames, async_hooks outside them
  * and GC (scripts/profile-agent-share.cjs). BENCHMARKS.md "Web services".
- *   bun scripts/bench-web-profile.ts [rounds]
+ *   bun scripts/bench-web-profile.ts [rounds] [modes: untraced,traced,otel]
+ *   SCOPE_ARGS="--events process,http" bun scripts/bench-web-profile.ts 2 untraced,traced
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,7 +29,9 @@ try {
       const dir = mkdtempSync(join(tmpdir(), "scope-web-profile-"));
       const ready = join(dir, "ready.json");
       const server = [`node`, "--cpu-prof", `--cpu-prof-dir=${dir}`, join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
-      const argv = mode === "traced" ? ["bun", join(root, "src/cli/main.ts"), "run", "--out", join(dir, "trace.bin"), "--", ...server] : server;
+      // SCOPE_ARGS: more `scope run` options for the traced runs (e.g. "--events process,http").
+      const scopeArgs = (process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean);
+      const argv = mode === "traced" ? ["bun", join(root, "src/cli/main.ts"), "run", ...scopeArgs, "--out", join(dir, "trace.bin"), "--", ...server] : server;
       const child = Bun.spawn(argv, { env, stdio: ["ignore", "ignore", "inherit"] });
       while (!existsSync(ready)) await Bun.sleep(20);
       const { port, pid } = JSON.parse(readFileSync(ready, "utf8")) as { port: number; pid: number };
