@@ -135,3 +135,19 @@ describe.each(runtimes)("%s: Fastify", (runtime) => {
     expect(ping.fields.requestIndex).toBe(users.index);
   });
 });
+
+describe("bun: Bun.serve routes", () => {
+  test("each handled route's pattern recorded as the request's route (not for a static Response or the fetch fallback); output as untraced", async () => {
+    const traced = await both(["bun", "web/serve-routes.ts"], {});
+    const rows = ofKind(traced.events, "http_server_request").map((e) => [e.fields.method, e.fields.target, e.fields.status, e.fields.route ?? null]);
+    // A static Response is Bun's own answer: no handler ran, no request is recorded.
+    expect(rows).toEqual([
+      ["GET", "/users/7", 200, "/users/:id"],
+      ["GET", "/items", 200, "/items"],
+      ["POST", "/items", 201, "/items"],
+      ["GET", "/files/a/b", 200, "/files/*"],
+      ["GET", "/nowhere", 404, null],
+    ]);
+    expect(ofKind(traced.events, "http_route").map((e) => e.fields.framework)).toEqual(["bun", "bun", "bun", "bun"]);
+  });
+});

@@ -123,12 +123,12 @@ function wrapRoutes(recorder: Recorder, routes: Record<string, unknown>, connect
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(routes)) {
     const value = routes[key];
-    if (typeof value === "function") out[key] = serveHandler(recorder, value as Handler, connections, tls);
+    if (typeof value === "function") out[key] = serveHandler(recorder, value as Handler, connections, tls, key);
     else if (value !== null && typeof value === "object" && !(value instanceof Response) && Object.getPrototypeOf(value) === Object.prototype) {
       const methods: Record<string, unknown> = {};
       for (const method of Object.keys(value)) {
         const handler = (value as Record<string, unknown>)[method];
-        methods[method] = typeof handler === "function" ? serveHandler(recorder, handler as Handler, connections, tls) : handler;
+        methods[method] = typeof handler === "function" ? serveHandler(recorder, handler as Handler, connections, tls, key) : handler;
       }
       out[key] = methods;
     } else out[key] = value;
@@ -158,7 +158,8 @@ class RemoteConnections {
   }
 }
 
-function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteConnections, tls: boolean): Handler {
+/** `route`: the `routes` key the handler serves (recorded as the request's http_route). */
+function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteConnections, tls: boolean, route?: string): Handler {
   return renamed(handler, function (this: unknown, request: Request, server: BunServer) {
     let state: RequestState | undefined;
     try {
@@ -166,6 +167,7 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       const slash = url.indexOf("/", url.indexOf("//") + 2);
       const target = slash < 0 ? "/" : url.slice(slash);
       state = serverRequestStart(recorder, request.method, target, connections.of(server, request, tls), protocolFlags(1, 1, tls), request.headers.get("traceparent") ?? undefined);
+      if (route !== undefined) recorder.event(Kind.http_route, state.id, recorder.str(route), recorder.str("bun"));
       const length = request.headers.get("content-length");
       if (length !== null && /^\d+$/.test(length)) state.requestBytes = Number(length);
       else if (request.body !== null) state.unknownSizes |= REQUEST_SIZE_UNKNOWN;
