@@ -42,6 +42,18 @@ export interface DbRecorder {
   request(): number;
 }
 
+/** Values bound: positional values, arrays of them, an object of named ones. */
+export function boundCount(args: ArrayLike<unknown>): number {
+  let count = 0;
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i];
+    if (Array.isArray(value)) count += value.length;
+    else if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) count += Object.keys(value).length;
+    else count++;
+  }
+  return count;
+}
+
 /** Reads a data property along the prototype chain without running getters or Proxy traps. */
 export function dataProperty(value: unknown, key: string): unknown {
   let object = value;

@@ -10,20 +10,9 @@
  * thrown on unchanged (with the wrapper's frame in its stack).
  */
 import { DbSystem } from "../../../core/layout";
-import { dataProperty, renamed, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
+import { boundCount, dataProperty, renamed, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
 
 const hooked = new WeakSet<object>();
-
-function boundCount(args: ArrayLike<unknown>): number {
-  let count = 0;
-  for (let i = 0; i < args.length; i++) {
-    const value = args[i];
-    if (Array.isArray(value)) count += value.length;
-    else if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) count += Object.keys(value).length;
-    else count++;
-  }
-  return count;
-}
 
 type Rows = (result: unknown) => number | undefined;
 const changes: Rows = (result) => {

@@ -8,23 +8,11 @@
  * which is thrown on unchanged (one more frame, the wrapper's, in its stack).
  */
 import { DbSystem } from "../../../core/layout";
-import { dataProperty, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
+import { boundCount, dataProperty, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
 
 const hooked = new WeakSet<object>();
 /** Statement → its recorded text, made once when it was prepared. */
 const texts = new WeakMap<object, QueryText>();
-
-/** Values bound: positional values, arrays of them, an object of named ones. */
-function boundCount(args: ArrayLike<unknown>): number {
-  let count = 0;
-  for (let i = 0; i < args.length; i++) {
-    const value = args[i];
-    if (Array.isArray(value)) count += value.length;
-    else if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) count += Object.keys(value).length;
-    else count++;
-  }
-  return count;
-}
 
 type Rows = (result: unknown) => number | undefined;
 const rowsBy: Record<string, Rows> = {
