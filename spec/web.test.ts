@@ -118,16 +118,22 @@ describe.each(runtimes)("%s: Express", (runtime) => {
 });
 
 describe.each(runtimes)("%s: Fastify", (runtime) => {
-  test("fastify 5: the route and handler of each request through Fastify's tracing channel; errors; output as untraced", async () => {
+  test("fastify 5: the route and handler of each request through Fastify's tracing channel, its hooks as steps; errors; output as untraced", async () => {
     const traced = await both([runtime, "web/fastify.cjs"], {});
     const events = traced.events;
+    const stamp = ok("hook", "stamp (onRequest)");
+    const check = ok("hook", "check (preHandler)");
     expect(requests(events)).toEqual([
-      ["/users/7", 200, "/users/:id", ok("handler", "getUser", "/users/:id")],
+      ["/users/7", 200, "/users/:id", stamp, check, ok("handler", "getUser", "/users/:id")],
       ["/ping", 200, null],
-      ["/sync", 200, "/sync", ok("handler", "sync", "/sync")],
-      ["/throw", 500, "/throw", failed("handler", "throws", "/throw", "Error")],
-      ["/reject", 409, "/reject", failed("handler", "rejects", "/reject", "Error")],
-      ["/nowhere", 404, null],
+      ["/sync", 200, "/sync", stamp, check, ok("handler", "sync", "/sync")],
+      ["/throw", 500, "/throw", stamp, check, failed("handler", "throws", "/throw", "Error")],
+      ["/reject", 409, "/reject", stamp, check, failed("handler", "rejects", "/reject", "Error")],
+      // The preHandler hook passed an error on: the route is known, no handler ran (Fastify
+      // publishes its handler's start even so; no step is recorded for it).
+      ["/denied", 403, "/denied", stamp, failed("hook", "check (preHandler)", null, "Error")],
+      // Fastify's 404 handler runs the hooks too (its channel publishes nothing for it).
+      ["/nowhere", 404, null, stamp, check],
     ]);
     expectStepsEnded(events);
     const users = ofKind(events, "http_server_request")[0]!;

@@ -28,7 +28,7 @@ import { currentRequest } from "../shared/request-context";
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
 /** Express 4's layer, the router package's layer (Express 5), Fastify's entry file. */
-const frameworkFile = /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify)\.js$/;
+const frameworkFile = /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks)\.js$/;
 
 export function hookFrameworks(recorder: Recorder, Module: object): void {
   const extensions = (Module as { _extensions?: Record<string, Extension> })._extensions;
@@ -37,7 +37,7 @@ export function hookFrameworks(recorder: Recorder, Module: object): void {
   const frameworks = new Frameworks(recorder);
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("fastify.js"))) {
+    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js"))) {
       if (frameworkFile.test(filename)) recorder.safe(() => frameworks.onFile(filename, module.exports));
     }
     return result;
@@ -56,6 +56,8 @@ interface Steps {
   open: Step[];
   /** The route pattern matched last (handlers are named with it). */
   route: string | undefined;
+  /** A Fastify hook failed: Fastify still publishes its handler's start, but runs no handler. */
+  hookFailed: boolean;
 }
 
 interface Step {
@@ -64,6 +66,7 @@ interface Step {
   ended: boolean;
   error: unknown;
   failed: boolean;
+  hook: boolean;
 }
 
 type LayerFn = (this: unknown, ...args: unknown[]) => unknown;
@@ -89,6 +92,7 @@ class Frameworks {
 
   onFile(filename: string, exports: unknown): void {
     if (filename.endsWith("fastify.js")) return this.hookFastify();
+    if (filename.endsWith("hooks.js")) return this.hookFastifyHooks(exports);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;
     if (typeof proto.handle_request === "function" && typeof proto.handle_error === "function") {
@@ -106,7 +110,7 @@ class Frameworks {
     if (id === 0) return undefined;
     let steps = this.requests.get(request);
     if (steps === undefined || steps.request !== id) {
-      steps = { request: id, ordinal: 0, open: [], route: undefined };
+      steps = { request: id, ordinal: 0, open: [], route: undefined, hookFailed: false };
       this.requests.set(request, steps);
       if (response !== null && typeof response === "object") this.responses.set(response, steps);
     }
@@ -123,7 +127,7 @@ class Frameworks {
     const recorder = this.recorder;
     const ordinal = ++steps.ordinal;
     recorder.event(Kind.http_step_start, steps.request, ordinal, recorder.str(name), recorder.str(kind), route === undefined ? 0 : recorder.str(route));
-    const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false };
+    const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false, hook: kind === "hook" };
     steps.open.push(step);
     return step;
   }
@@ -136,6 +140,7 @@ class Frameworks {
     if (at >= 0) open.splice(at, 1);
     const recorder = this.recorder;
     if (!step.failed) return recorder.event(Kind.http_step_end, step.steps.request, step.ordinal);
+    if (step.hook) step.steps.hookFailed = true;
     const error = step.error;
     let type: string | undefined;
     let message: string | undefined;
@@ -250,6 +255,87 @@ class Frameworks {
   }
 
   /**
+   * Fastify's request hooks (onRequest, preValidation, preHandler), each a step of kind
+   * `hook` named "function (hook)". Fastify publishes nothing for them: its hook runners
+   * (lib/hooks.js exports, destructured by route.js and handle-request.js after this file
+   * loaded, so they get these) are given, per list of hooks, a list of wrappers (cached
+   * by list) that record the step and call the hook with the same arguments but `next`.
+   * A hook ends when it calls `next` or its native promise settles (a failed step when it
+   * passes an error, throws or rejects), else when the response ends. Added at run time,
+   * after Fastify checked each hook's arity and kind at `addHook`.
+   */
+  private hookFastifyHooks(exports: unknown): void {
+    if (exports === null || typeof exports !== "object") return;
+    const hooks = exports as Record<string, unknown>;
+    for (const [name, type] of [["onRequestHookRunner", "onRequest"], ["preValidationHookRunner", "preValidation"], ["preHandlerHookRunner", "preHandler"]] as const) {
+      const runner = hooks[name];
+      if (typeof runner !== "function") continue;
+      hooks[name] = this.wrapHookRunner(runner as HookRunner, type);
+    }
+  }
+
+  private wrapHookRunner(runner: HookRunner, type: string): HookRunner {
+    const frameworks = this;
+    const wrappedLists = new WeakMap<object, { length: number; list: Hook[] }>();
+    return renamed(runner, function (this: unknown, functions: unknown, request: unknown, reply: unknown, cb: unknown) {
+      if (!Array.isArray(functions) || !frameworks.recorder.groups.http) return Reflect.apply(runner, this, arguments);
+      let wrapped = wrappedLists.get(functions);
+      if (wrapped === undefined || wrapped.length !== functions.length) {
+        wrapped = { length: functions.length, list: functions.map((fn: unknown) => (typeof fn === "function" ? frameworks.wrapHook(fn as Hook, type) : (fn as Hook))) };
+        wrappedLists.set(functions, wrapped);
+      }
+      return Reflect.apply(runner, this, [wrapped.list, request, reply, cb]);
+    });
+  }
+
+  private wrapHook(fn: Hook, type: string): Hook {
+    const frameworks = this;
+    const recorder = this.recorder;
+    const bound = typeof fn.name === "string" ? fn.name : "";
+    const name = `${bound.startsWith("bound ") ? bound.slice(6) || "<anonymous>" : bound || "<anonymous>"} (${type})`;
+    return renamed(fn, function (this: unknown, request: unknown, reply: unknown, next: unknown) {
+      let step: Step | undefined;
+      try {
+        const raw = (request as { raw?: unknown } | null)?.raw;
+        const res = (reply as { raw?: unknown } | null)?.raw;
+        const steps = raw !== null && typeof raw === "object" ? frameworks.stepsOf(raw, res as object) : undefined;
+        if (steps !== undefined) step = frameworks.start(steps, name, "hook", undefined);
+      } catch (error) {
+        recorder.fail(error);
+      }
+      if (step === undefined) return Reflect.apply(fn, this, arguments);
+      const current = step;
+      const args = Array.prototype.slice.call(arguments);
+      if (typeof next === "function") args[2] = frameworks.stepNext(current, next as LayerFn);
+      let result: unknown;
+      try {
+        result = Reflect.apply(fn, this, args);
+      } catch (error) {
+        recorder.safe(() => {
+          current.failed = true;
+          current.error = error;
+          frameworks.end(current);
+        });
+        throw error;
+      }
+      // Only a native promise gets a reaction of ours (a thenable's then could have effects).
+      if (result instanceof Promise) {
+        Promise.prototype.then.call(
+          result,
+          () => recorder.safe(() => frameworks.end(current)),
+          (error: unknown) =>
+            recorder.safe(() => {
+              current.failed = true;
+              current.error = error;
+              frameworks.end(current);
+            }),
+        );
+      }
+      return result;
+    });
+  }
+
+  /**
    * Fastify 5 publishes its route handler on the tracing channel `fastify.request.handler`
    * (start/end around the handler's call, asyncEnd when its promise settled, error before
    * that): the route and a handler step. Fastify builds the message only while someone
@@ -293,6 +379,7 @@ class Frameworks {
         if (steps === undefined) return;
         const url = store.route?.url;
         if (typeof url === "string") frameworks.route(steps, url, "fastify");
+        if (steps.hookFailed) return;
         // routeOptions: Fastify's own getter (a frozen copy of the route's options).
         const handler = (store.request as { routeOptions?: { handler?: { name?: unknown } } }).routeOptions?.handler;
         // Fastify binds the handler to its instance: "bound getUser" is named "getUser".
@@ -319,6 +406,9 @@ class Frameworks {
     });
   }
 }
+
+type HookRunner = (this: unknown, functions: unknown, request: unknown, reply: unknown, cb: unknown) => unknown;
+type Hook = (this: unknown, request: unknown, reply: unknown, next: unknown) => unknown;
 
 interface FastifyStore {
   request?: { raw?: unknown };
