@@ -237,7 +237,9 @@ class Frameworks {
   /** Express's `next` for a step: records the step's end (failed when given an error), then calls it. */
   private stepNext(step: Step, next: LayerFn): LayerFn {
     const frameworks = this;
-    return renamed(next, function (this: unknown, error?: unknown) {
+    // Express's and router's own is `function next(err)`: the same name and length without
+    // redefining them (two defineProperty calls a step otherwise).
+    const wrapper = function next(this: unknown, error?: unknown) {
       if (!step.ended) {
         try {
           // 'route' and 'router' skip the rest of a route or router: no error.
@@ -250,8 +252,10 @@ class Frameworks {
           frameworks.recorder.fail(failure);
         }
       }
-      return Reflect.apply(next, this, arguments);
-    });
+      return Reflect.apply(nextFn, this, arguments);
+    };
+    const nextFn = next;
+    return next.name === "next" && next.length === 1 ? wrapper : renamed(next, wrapper);
   }
 
   /**
