@@ -7,6 +7,9 @@
  * and GC (scripts/profile-agent-share.cjs). BENCHMARKS.md "Web services".
  *   bun scripts/bench-web-profile.ts [rounds] [modes: untraced,traced,otel]
  *   SCOPE_ARGS="--events process,http" bun scripts/bench-web-profile.ts 2 untraced,traced
+ *   RATE=300 bun scripts/bench-web-profile.ts 3     # paced: the same requests/s in every mode
+ *   PROFILE=0 RATE=300 bun scripts/bench-web-profile.ts 5     # without the profiler
+ *   DURATION_MS=10000 ...                                    # a longer measured window (default 3 s)
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,14 +31,16 @@ try {
     for (const mode of modes) {
       const dir = mkdtempSync(join(tmpdir(), "scope-web-profile-"));
       const ready = join(dir, "ready.json");
-      const server = [`node`, "--cpu-prof", `--cpu-prof-dir=${dir}`, join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
+      // PROFILE=0: no profiler (its sampling inflates every figure), CPU per request only.
+      const profiling = process.env.PROFILE !== "0";
+      const server = [`node`, ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
       // SCOPE_ARGS: more `scope run` options for the traced runs (e.g. "--events process,http").
       const scopeArgs = (process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean);
       const argv = mode === "traced" ? ["bun", join(root, "src/cli/main.ts"), "run", ...scopeArgs, "--out", join(dir, "trace.bin"), "--", ...server] : server;
       const child = Bun.spawn(argv, { env, stdio: ["ignore", "ignore", "inherit"] });
       while (!existsSync(ready)) await Bun.sleep(20);
       const { port, pid } = JSON.parse(readFileSync(ready, "utf8")) as { port: number; pid: number };
-      const load = Bun.spawn(["node", join(workloads, "http-load.cjs"), JSON.stringify({ port, connections: 16, warmupMs: 500, durationMs: 3000, paths: ["/items/7", "/orders/3"] })], { stdout: "pipe" });
+      const load = Bun.spawn(["node", join(workloads, "http-load.cjs"), JSON.stringify({ port, connections: 16, warmupMs: 500, durationMs: Number(process.env.DURATION_MS ?? 3000), paths: ["/items/7", "/orders/3"], rate: Number(process.env.RATE ?? 0) })], { stdout: "pipe" });
       let before = 0;
       let after = 0;
       let result = "";
@@ -55,9 +60,13 @@ try {
       await child.exited;
       const { requests } = JSON.parse(result) as { requests: number };
       const served = (JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as { ops: number }).ops;
+      console.log(`round ${round + 1} ${mode}: ${requests} requests, server CPU ${(((after - before) / requests) * 1e6).toFixed(1)} µs/request; load ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]}`);
+      if (!profiling) {
+        rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
       const profile = readdirSync(dir).filter((name) => name.endsWith(".cpuprofile")).map((name) => join(dir, name)).sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
       const share = Bun.spawnSync(["node", join(root, "scripts/profile-agent-share.cjs"), profile, String(served)]).stdout.toString();
-      console.log(`round ${round + 1} ${mode}: ${requests} requests in 3 s, server CPU ${(((after - before) / requests) * 1e6).toFixed(1)} µs/request; load ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]}`);
       console.log(share.trimEnd().split("\n").map((line) => `  ${line}`).join("\n"));
       rmSync(dir, { recursive: true, force: true });
     }

@@ -98,6 +98,8 @@ export interface WorkloadReport {
 
 export interface Recorded {
   served: number;
+  /** Queries the service made. */
+  made: number;
   requests: number;
   routes: number;
   queries: number;
@@ -376,10 +378,10 @@ function webFigures(runs: RunMeasurement[]): WorkloadReport["web"] {
     scopeRate: spread(pairs.map(({ u, t }) => t.rate / u.rate)),
     otelRate: spread(pairs.map(({ u, o }) => o.rate / u.rate)),
     scopeShareOfOtelCost: spread(pairs.map(({ u, t, o }) => (cpu(t) - cpu(u)) / (cpu(o) - cpu(u)))),
-    otelRecorded: lastOtel.otel ? { served: lastOtel.otel.served, requests: lastOtel.otel.server, routes: lastOtel.otel.route, queries: lastOtel.otel.query } : undefined,
+    otelRecorded: lastOtel.otel ? { served: lastOtel.otel.served, made: lastOtel.otel.made, requests: lastOtel.otel.server, routes: lastOtel.otel.route, queries: lastOtel.otel.query } : undefined,
     // The trace also holds the shutdown request (its route and 4 steps).
     scopeRecorded: lastTraced.otel
-      ? { served: lastTraced.otel.served, requests: (counts.http_server_request ?? 1) - 1, routes: (counts.http_route ?? 1) - 1, queries: counts.db_query ?? 0, steps: (counts.http_step_start ?? 4) - 4 }
+      ? { served: lastTraced.otel.served, made: lastTraced.otel.made, requests: (counts.http_server_request ?? 1) - 1, routes: (counts.http_route ?? 1) - 1, queries: counts.db_query ?? 0, steps: (counts.http_step_start ?? 4) - 4 }
       : undefined,
   };
 }

@@ -39,6 +39,8 @@ interface ProgramResult {
 export interface OtelCounts {
   /** Requests the service served (warm-up included, not the shutdown request). */
   served: number;
+  /** Queries the service made. */
+  made: number;
   server: number;
   route: number;
   query: number;

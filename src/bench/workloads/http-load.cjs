@@ -5,11 +5,15 @@
 // the client spends as little CPU as possible on the 2 cores it shares with the
 // server. Prints "measure" when the warm-up ends, "done" when measuring ends, then
 // one JSON line with the result of the measured window.
-// `paths` (default ["/item"]): the targets, taken in turn.
+// `paths` (default ["/item"]): the targets, taken in turn. `rate` (requests/s, optional):
+// paced instead of as fast as the server answers, each connection sending its next request
+// no sooner than connections/rate seconds after its last (a server's CPU per request then
+// compares at the same throughput, traced or not).
 // Usage: node http-load.cjs '{"port": N, "connections": 32, "warmupMs": 2000, "durationMs": 10000, "paths": ["/item"]}'
 const net = require("node:net");
 
-const { port, connections, warmupMs, durationMs, paths = ["/item"] } = JSON.parse(process.argv[2]);
+const { port, connections, warmupMs, durationMs, paths = ["/item"], rate = 0 } = JSON.parse(process.argv[2]);
+const intervalMs = rate > 0 ? (connections / rate) * 1000 : 0;
 const requests = paths.map((path) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`));
 let sent = 0;
 const HEADER_END = Buffer.from("\r\n\r\n");
@@ -32,6 +36,11 @@ function connection() {
     sentAt = performance.now();
     socket.write(requests[sent++ % requests.length]);
   };
+  const next = () => {
+    const wait = intervalMs - (performance.now() - sentAt);
+    if (wait > 0) setTimeout(send, wait);
+    else send();
+  };
   socket.on("connect", send);
   socket.on("data", (chunk) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
@@ -48,7 +57,7 @@ function connection() {
         if (head.charCodeAt(9) !== 50) non2xx++; // "HTTP/1.1 2xx"
         histogram[Math.min(Math.round((performance.now() - sentAt) * 1000), 1_000_000)]++;
       }
-      send();
+      next();
     }
   });
   socket.on("error", () => {

@@ -58,7 +58,7 @@ app.get("/shutdown", function shutdown(req, res) {
   res.end("bye\n");
   const requests = served;
   const spans = exporter ? exporter.getFinishedSpans() : [];
-  const kinds = { served: requests, server: 0, route: 0, query: 0 };
+  const kinds = { served: requests, made: queries, server: 0, route: 0, query: 0 };
   for (const span of spans) {
     if (span.instrumentationScope?.name === "@opentelemetry/instrumentation-http" && span.kind === 1) kinds.server++;
     else if (span.attributes?.["express.type"] === "request_handler") kinds.route++;
