@@ -1,7 +1,7 @@
 /** The small pure parts of `scope bench`: statistics, soak growth, durations, report figures. */
 import { describe, expect, test } from "bun:test";
 import { parseDuration } from "../src/bench/duration";
-import { growth, median, pairedOverhead, relativeNoise, spread } from "../src/bench/stats";
+import { flatness, flatSlopeBytesPerMinute, median, pairedOverhead, relativeNoise, spread } from "../src/bench/stats";
 import { scaledParams, workloads } from "../src/bench/catalogue";
 import { addedFigures, type BenchReport, type WorkloadReport } from "../src/bench/bench";
 import { bars } from "../src/bench/report";
@@ -21,13 +21,35 @@ describe("bench statistics", () => {
     expect(pairedOverhead([1, 2, 4], [1.1, 2.2, 4.4]).min).toBeCloseTo(0.1);
   });
 
-  test("soak growth: flat memory is flat, a leak is not", () => {
-    const flat = Array.from({ length: 100 }, (_, t) => ({ t, value: 100e6 + (t % 3) * 1e5 }));
-    expect(growth(flat).flat).toBe(true);
-    const leak = Array.from({ length: 100 }, (_, t) => ({ t, value: 100e6 + t * 1e5 }));
-    const leaking = growth(leak);
-    expect(leaking.flat).toBe(false);
-    expect(leaking.slopeBytesPerMinute).toBeCloseTo(6e6);
+  test("soak flatness: judged after the first quarter, by slope over the second half and quarter medians", () => {
+    const MiB = 1024 ** 2;
+    const seconds = 1200;
+    const series = (value: (t: number) => number) => Array.from({ length: seconds }, (_, t) => ({ t, value: value(t) }));
+    // Warm-up growth in the first quarter and GC swings of ±2 MiB are flat.
+    const flat = flatness(series((t) => (t < 300 ? 40 * MiB + t * 0.1 * MiB : 70 * MiB) + (t % 60 < 30 ? 2 * MiB : -2 * MiB)), seconds);
+    expect(flat.flat).toBe(true);
+    expect(flat.secondQuarterBytes).toBe(70 * MiB); // the median of a swing between 68 and 72
+    expect(Math.abs(flat.slopeBytesPerMinute)).toBeLessThan(flatSlopeBytesPerMinute);
+    // One 3 MiB step in the middle of the second half (the heap grown a notch) passes both
+    // bars (slope 1.5 × 3 MiB / 10 min, +4.3%); a 4 MiB one passes the slope bar but is +5.7%.
+    const step = flatness(series((t) => (t < 900 ? 70 * MiB : 73 * MiB)), seconds);
+    expect(step.slopeBytesPerMinute).toBeCloseTo((1.5 * 3 * MiB) / 10, -4);
+    expect(step.flat).toBe(true);
+    const bigger = flatness(series((t) => (t < 900 ? 70 * MiB : 74 * MiB)), seconds);
+    expect(bigger.slopeBytesPerMinute).toBeLessThan(flatSlopeBytesPerMinute);
+    expect(bigger.flat).toBe(false);
+    // 1.5 MiB/min from the start: slope over the bar.
+    const leak = flatness(series((t) => 70 * MiB + (t / 60) * 1.5 * MiB), seconds);
+    expect(leak.slopeBytesPerMinute).toBeCloseTo(1.5 * MiB, -2);
+    expect(leak.flat).toBe(false);
+    // A level shift of 10% between the quarters, flat within the second half: the medians catch it.
+    const shifted = flatness(series((t) => (t < 600 ? 70 * MiB : 77 * MiB)), seconds);
+    expect(shifted.changeRatio).toBeCloseTo(0.1);
+    expect(shifted.flat).toBe(false);
+    // Samples after the end (the program stopping) are not judged.
+    const ending = flatness([...series(() => 70 * MiB), { t: seconds + 1, value: 200 * MiB }], seconds);
+    expect(ending.flat).toBe(true);
+    expect(ending.peakBytes).toBe(70 * MiB);
   });
 
   test("durations", () => {

@@ -17,6 +17,7 @@ import pool from "./pool.cjs" with { type: "file" };
 import processes from "./processes.cjs" with { type: "file" };
 import seed from "./seed.cjs" with { type: "file" };
 import soak from "./soak.cjs" with { type: "file" };
+import soakLoad from "./soak-load.cjs" with { type: "file" };
 import transformStart from "./transform-start.cjs" with { type: "file" };
 import webServer from "./web-server.cjs" with { type: "file" };
 
@@ -31,6 +32,7 @@ const sources = {
   "processes.cjs": processes,
   "seed.cjs": seed,
   "soak.cjs": soak,
+  "soak-load.cjs": soakLoad,
   "transform-start.cjs": transformStart,
   "web-server.cjs": webServer,
 } as const;

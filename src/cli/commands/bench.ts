@@ -5,7 +5,7 @@ import { runBench } from "../../bench/bench";
 import { workloadNames } from "../../bench/catalogue";
 import { progressLine } from "../../bench/progress";
 import { formatReport } from "../../bench/report";
-import { formatSoak, runSoak } from "../../bench/soak";
+import { formatSoak, runSoak, soakTraffics } from "../../bench/soak";
 import { parseDuration } from "../../bench/duration";
 
 export class BenchCommand extends Command {
@@ -24,14 +24,19 @@ export class BenchCommand extends Command {
 
       Workloads: ${workloadNames.join(", ")}.
 
-      \`--soak <duration>\` instead runs one steady traced workload for that long, samples the RSS of the
-      program and of the collector every second and reports their growth after the warm-up.
+      \`--soak <duration>\` instead runs one steady traced workload for that long (by default the HTTP service
+      under a steady keep-alive load, \`--soak-rate\` requests per second; \`--soak-traffic messages\` for worker
+      messages, children and threads), samples the RSS of the program and of the collector every second, and
+      judges: both flat after the warm-up (slope over the second half ≤ 1 MiB/min and last-quarter median
+      within 5% of the second quarter's), nothing lost, every completed request in the trace, the trace
+      readable and complete. Exit code 1 when any of these fails.
     `,
     examples: [
       ["Run every workload, 5 counted pairs each", "scope bench"],
       ["Only HTTP and control, 10 pairs, JSON report", "scope bench --workload http,control --runs 10 --json"],
       ["A quick look at smaller workloads", "scope bench --runs 2 --scale 0.2 --duration 2"],
-      ["A 10-minute memory soak", "scope bench --soak 10m"],
+      ["A 30-minute memory soak of a traced HTTP service", "scope bench --soak 30m"],
+      ["The message soak (workers, children), 10 minutes", "scope bench --soak 10m --soak-traffic messages"],
     ],
   });
 
@@ -43,7 +48,9 @@ export class BenchCommand extends Command {
   ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size of traced runs, as for scope run" });
   keepTraces = Option.Boolean("--keep-traces", false, { description: "Keep every traced run's trace (traces of failed checks are always kept)" });
   soak = Option.String("--soak", { description: "Run the memory soak for this long instead (e.g. 90s, 10m)" });
-  rate = Option.String("--soak-rate", "1000", { description: "Worker messages per second in the soak" });
+  soakTraffic = Option.String("--soak-traffic", "http", { description: `What the soak runs: ${soakTraffics.join(" or ")}` });
+  rate = Option.String("--soak-rate", "1000", { description: "Requests per second (http) or worker messages per second (messages) in the soak" });
+  connections = Option.String("--soak-connections", "8", { description: "Keep-alive connections of the soak's HTTP load" });
   json = Option.Boolean("--json", false, { description: "Write the report as JSON to stdout (progress still goes to stderr)" });
 
   async execute(): Promise<number> {
@@ -54,7 +61,13 @@ export class BenchCommand extends Command {
     if (this.soak !== undefined) {
       const seconds = parseDuration(this.soak);
       if (seconds === undefined || seconds < 5) throw new UsageError(`--soak: expected a duration of at least 5s such as 90s or 10m, got "${this.soak}"`);
-      const report = await runSoak({ seconds, rate: positive("--soak-rate", this.rate), ringBytes, progress: progress.update }).finally(progress.clear);
+      const traffic = soakTraffics.find((name) => name === this.soakTraffic);
+      if (traffic === undefined) throw new UsageError(`--soak-traffic: expected ${soakTraffics.join(" or ")}, got "${this.soakTraffic}"`);
+      const connections = positive("--soak-connections", this.connections);
+      if (!Number.isInteger(connections)) throw new UsageError(`--soak-connections: expected a whole number, got "${this.connections}"`);
+      const report = await runSoak({ seconds, traffic, rate: positive("--soak-rate", this.rate), connections, ringBytes, progress: progress.update }).finally(
+        progress.clear,
+      );
       this.context.stdout.write(this.json ? `${JSON.stringify(report, null, 2)}\n` : formatSoak(report));
       return report.ok ? 0 : 1;
     }
