@@ -204,15 +204,44 @@ describe("scope bench", () => {
     }
   });
 
-  test("soak: RSS of program and collector sampled, growth reported, trace checked", async () => {
-    const result = await runCli(["bench", "--soak", "6s", "--soak-rate", "200", "--json"]);
+  test("soak (http, the default): a traced service under steady load, RSS sampled, every request in the trace, judged", async () => {
+    const result = await runCli(["bench", "--soak", "6s", "--soak-rate", "300", "--soak-connections", "4", "--json"]);
     const report = JSON.parse(result.stdout) as SoakReport;
-    // Six seconds is too short to judge flatness (the program is still warming up):
-    // the exit code follows the verdict, the trace check must pass either way.
+    // Six seconds is too short for memory to settle: the verdict may say "not flat", and
+    // then only that; the exit code follows the verdict.
     expect(result.exitCode).toBe(report.ok ? 0 : 1);
+    expect(report.ok).toBe(report.problems.length === 0);
+    const memoryProblems = ["the program's resident memory is not flat", "the collector's resident memory is not flat"];
+    expect(report.problems.filter((problem) => !memoryProblems.includes(problem))).toEqual([]);
+    expect(report.problems.includes(memoryProblems[0]!)).toBe(!report.program.flat);
+    expect(report.traffic).toBe("http");
     expect(report.seconds).toBe(6);
     expect(report.samples.length).toBeGreaterThanOrEqual(5);
-    expect(report.samples.every((sample) => sample.programRssBytes > 0 && sample.collectorRssBytes > 0)).toBe(true);
+    expect(report.samples.every((sample) => sample.programRssBytes > 1024 ** 2 && sample.collectorRssBytes > 1024 ** 2 && sample.loadAverage >= 0)).toBe(true);
+    expect(report.program.secondQuarterBytes).toBeGreaterThan(1024 ** 2);
+    const http = report.http!;
+    // The load ran at about its rate (a loaded machine may lag) and stopped by itself.
+    expect(http.completed).toBeGreaterThan(300 * 6 * 0.3);
+    expect(http.completed).toBeLessThanOrEqual(300 * 6 + 300 / 10 + 4);
+    expect({ errors: http.errors, non2xx: http.non2xx, sent: http.sent, served: http.served, traced: http.traced }).toEqual({
+      errors: 0,
+      non2xx: 0,
+      sent: http.completed,
+      served: http.completed,
+      traced: http.completed + 1,
+    });
+    expect(report.dropped).toBe(0);
+    expect(report.check.ok).toBe(true);
+    expect(report.check.counts.http_server_request).toBe(http.completed + 1);
+  }, 60_000);
+
+  test("soak (messages): workers and children, RSS sampled, trace checked", async () => {
+    const result = await runCli(["bench", "--soak", "6s", "--soak-traffic", "messages", "--soak-rate", "200", "--json"]);
+    const report = JSON.parse(result.stdout) as SoakReport;
+    expect(result.exitCode).toBe(report.ok ? 0 : 1);
+    expect(report.traffic).toBe("messages");
+    expect(report.http).toBeNull();
+    expect(report.samples.length).toBeGreaterThanOrEqual(5);
     expect(report.check.ok).toBe(true);
     expect(report.check.counts.thread_spawn).toBeGreaterThanOrEqual(5);
     expect(report.check.counts.process_spawn).toBeGreaterThanOrEqual(1);
@@ -224,6 +253,7 @@ describe("scope bench", () => {
       [["--workload", "nope"], `scope: --workload: unknown workload "nope"; choose from ${workloadNames.join(", ")}\n`],
       [["--runs", "0"], 'scope: --runs: expected a positive number, got "0"\n'],
       [["--soak", "forever"], 'scope: --soak: expected a duration of at least 5s such as 90s or 10m, got "forever"\n'],
+      [["--soak", "10s", "--soak-traffic", "udp"], 'scope: --soak-traffic: expected http or messages, got "udp"\n'],
     ] as const) {
       const result = await runCli(["bench", ...args]);
       expect({ exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr }).toEqual({ exitCode: 1, stdout: "", stderr: message });
