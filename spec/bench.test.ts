@@ -218,6 +218,8 @@ describe("scope bench", () => {
     expect(report.seconds).toBe(6);
     expect(report.samples.length).toBeGreaterThanOrEqual(5);
     expect(report.samples.every((sample) => sample.programRssBytes > 1024 ** 2 && sample.collectorRssBytes > 1024 ** 2 && sample.loadAverage >= 0)).toBe(true);
+    const split = (rss: number, anon: number) => anon > 1024 ** 2 && anon < rss;
+    expect(report.samples.every((sample) => split(sample.programRssBytes, sample.programAnonBytes) && split(sample.collectorRssBytes, sample.collectorAnonBytes))).toBe(true);
     expect(report.program.secondQuarterBytes).toBeGreaterThan(1024 ** 2);
     const http = report.http!;
     // The load ran at about its rate (a loaded machine may lag) and stopped by itself.

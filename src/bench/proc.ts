@@ -22,19 +22,26 @@ export function cpuSeconds(pid: number): number | undefined {
 export interface Memory {
   rssBytes: number;
   peakRssBytes: number;
+  /**
+   * The resident set split (RssAnon, RssFile + RssShmem): anonymous pages are the process's
+   * own (heaps, stacks); file pages are mapped files (the node binary's code, paged in as
+   * code paths first run and out under memory pressure) and shared memory (the ring).
+   */
+  anonBytes: number;
+  fileBytes: number;
 }
 
 /**
  * Current and peak resident set of a process, or undefined when it is gone (no
  * /proc entry, or a zombie: exited, not yet reaped, its status without memory lines).
  */
-export function memory(pid: number): Memory | undefined {
+export function memory(pid: number | "self"): Memory | undefined {
   const text = readOrUndefined(`/proc/${pid}/status`);
   if (text === undefined) return undefined;
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? Number.NaN) * 1024;
   const rssBytes = kib("VmRSS");
   if (!(rssBytes > 0)) return undefined;
-  return { rssBytes, peakRssBytes: kib("VmHWM") };
+  return { rssBytes, peakRssBytes: kib("VmHWM"), anonBytes: kib("RssAnon"), fileBytes: kib("RssFile") + kib("RssShmem") };
 }
 
 function readOrUndefined(path: string): string | undefined {

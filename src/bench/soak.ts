@@ -43,6 +43,9 @@ export interface SoakSample {
   t: number;
   programRssBytes: number;
   collectorRssBytes: number;
+  /** The anonymous part of each (RssAnon: heaps, stacks; the rest is mapped files and the ring). */
+  programAnonBytes: number;
+  collectorAnonBytes: number;
   /** The machine's 1-minute load average at the sample. */
   loadAverage: number;
 }
@@ -76,6 +79,9 @@ export interface SoakReport {
   loadAverage: { median: number; max: number };
   program: Flatness;
   collector: Flatness;
+  /** The same judgement of the anonymous memory alone: for diagnosis, not in the verdict. */
+  programAnon: Flatness;
+  collectorAnon: Flatness;
   http: SoakHttp | null;
   recorded: number;
   dropped: number;
@@ -127,9 +133,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       while (!run.ended() && !loadEnded) {
         const t = (performance.now() - started) / 1000;
         const program = memory(ready.pid);
-        const collectorRssBytes = process.memoryUsage.rss();
-        if (program) samples.push({ t, programRssBytes: program.rssBytes, collectorRssBytes, loadAverage: loadavg()[0]! });
-        if (samples.length % 10 === 1) options.progress(`soak (${options.traffic}): ${Math.floor(t)}/${options.seconds}s, program ${mib(program?.rssBytes)}, collector ${mib(collectorRssBytes)}`);
+        const collector = memory("self");
+        if (program && collector) {
+          samples.push({
+            t,
+            programRssBytes: program.rssBytes,
+            collectorRssBytes: collector.rssBytes,
+            programAnonBytes: program.anonBytes,
+            collectorAnonBytes: collector.anonBytes,
+            loadAverage: loadavg()[0]!,
+          });
+        }
+        if (samples.length % 10 === 1) {
+          options.progress(
+            `soak (${options.traffic}): ${Math.floor(t)}/${options.seconds}s, program ${mib(program?.rssBytes)} (anon ${mib(program?.anonBytes)}), ` +
+              `collector ${mib(collector?.rssBytes)} (anon ${mib(collector?.anonBytes)})`,
+          );
+        }
         await Promise.race([run.exited, load ?? run.exited, Bun.sleep(1000)]);
       }
     } finally {
@@ -149,6 +169,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const series = (pick: (sample: SoakSample) => number) => samples.map((sample) => ({ t: sample.t, value: pick(sample) }));
     const program = flatness(series((sample) => sample.programRssBytes), options.seconds);
     const collector = flatness(series((sample) => sample.collectorRssBytes), options.seconds);
+    const programAnon = flatness(series((sample) => sample.programAnonBytes), options.seconds);
+    const collectorAnon = flatness(series((sample) => sample.collectorAnonBytes), options.seconds);
     const dropped = summary.dropped + summary.overwritten;
     const problems: string[] = [];
     if (!program.flat) problems.push("the program's resident memory is not flat");
@@ -188,6 +210,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       loadAverage: { median: median(loads), max: Math.max(...loads) },
       program,
       collector,
+      programAnon,
+      collectorAnon,
       http: httpFigures,
       recorded: summary.recorded,
       dropped,
@@ -237,6 +261,9 @@ export function formatSoak(report: SoakReport): string {
       `(flat = slope ≤ ${(report.flatSlopeBytesPerMinute / 1024 ** 2).toFixed(0)} MiB/min and change within ±${(report.flatRatio * 100).toFixed(0)}%):`,
     line("program  ", report.program),
     line("collector", report.collector),
+    "  of which anonymous (RssAnon: heaps, stacks; not judged, the rest is mapped files such as node's code):",
+    line("program  ", report.programAnon),
+    line("collector", report.collectorAnon),
     ...(h
       ? [
           `requests: ${h.completed.toLocaleString("en-US")} completed (${h.requestsPerSecond.toFixed(0)}/s), ${h.served.toLocaleString("en-US")} served, ` +
