@@ -28,6 +28,7 @@ import type { Recorder } from "../shared/recorder";
 import { runInRequest } from "../shared/request-context";
 import type { Tracer } from "../node/hooks";
 import { ClientHooks, ServerHooks } from "../node/http";
+import { renamed } from "../shared/reflect";
 
 const { requestSizeUnknown: REQUEST_SIZE_UNKNOWN, responseSizeUnknown: RESPONSE_SIZE_UNKNOWN } = HttpEndFlag;
 
@@ -311,10 +312,3 @@ function headerValue(headers: unknown, name: string): string | undefined {
   return undefined;
 }
 
-/** Keeps name and length of the function it replaces. */
-function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
-  const source = original as { name: string; length: number };
-  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
-  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
-  return replacement;
-}

@@ -31,15 +31,9 @@ import { ChannelKind, MAX_SUB_ID } from "../shared/kinds";
 import { ownIpcChannel, type Channel, type Tracer } from "../node/hooks";
 import { findPorts } from "../node/ports";
 import { SharedState } from "../node/shared-state";
+import { renamed } from "../shared/reflect";
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
-
-function renamed<T extends AnyFunction>(original: unknown, replacement: T): T {
-  const source = original as { name: string; length: number };
-  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
-  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
-  return replacement;
-}
 
 function replaceMethod(owner: object, name: string, make: (original: AnyFunction) => AnyFunction): void {
   const descriptor = Object.getOwnPropertyDescriptor(owner, name);

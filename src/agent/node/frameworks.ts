@@ -24,6 +24,7 @@ import type * as Http from "node:http";
 import { Kind } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
+import { protoData, renamed } from "../shared/reflect";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
@@ -145,8 +146,8 @@ class Frameworks {
     let type: string | undefined;
     let message: string | undefined;
     if (error !== null && typeof error === "object") {
-      const name = dataOf(error, "name");
-      const text = dataOf(error, "message");
+      const name = protoData(error, "name");
+      const text = protoData(error, "message");
       type = typeof name === "string" ? name : "Error";
       message = typeof text === "string" ? text : undefined;
     } else type = typeof error;
@@ -225,7 +226,7 @@ class Frameworks {
         this.routesSeen.set(route, stack.length);
         for (const inner of stack) if (inner !== null && typeof inner === "object") this.handlerLayers.add(inner as object);
       }
-      const base = dataOf(req, "baseUrl");
+      const base = protoData(req, "baseUrl");
       this.route(steps, `${typeof base === "string" ? base : ""}${patternOf(route.path)}`, "express");
       return undefined;
     }
@@ -430,21 +431,3 @@ function patternOf(path: unknown): string {
   return "";
 }
 
-/** A data property (own or inherited), never running a getter. */
-function dataOf(object: object, key: string): unknown {
-  let current: object | null = object;
-  for (let depth = 0; depth < 8 && current !== null; depth++) {
-    const descriptor = Object.getOwnPropertyDescriptor(current, key);
-    if (descriptor) return "value" in descriptor ? descriptor.value : undefined;
-    current = Object.getPrototypeOf(current) as object | null;
-  }
-  return undefined;
-}
-
-/** Keeps name and length of the function it replaces. */
-function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
-  const source = original as { name: string; length: number };
-  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
-  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
-  return replacement;
-}

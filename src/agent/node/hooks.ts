@@ -18,6 +18,7 @@ import { startDatabaseTracing } from "./db";
 import { hookFrameworks } from "./frameworks";
 import { hookHttp } from "./http";
 import { installPortHooks, type PortContext } from "./ports";
+import { renamed } from "../shared/reflect";
 
 /** One direction pair of a FIFO channel as seen from one end. */
 export interface Channel {
@@ -477,14 +478,6 @@ function methodOnStack(): number {
     if (site.getFileName() === "node:child_process" && name !== null && methods[name] !== undefined) found = methods[name]!;
   }
   return found;
-}
-
-/** Keeps name and length of the function it replaces. */
-function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
-  const source = original as { name: string; length: number };
-  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
-  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
-  return replacement;
 }
 
 const childChannels = new WeakMap<object, Channel>();

@@ -43,6 +43,7 @@ import type { Recorder } from "../shared/recorder";
 import { enterRequest, runInRequest } from "../shared/request-context";
 import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
+import { renamed } from "../shared/reflect";
 
 type Channels = typeof import("node:diagnostics_channel");
 
@@ -724,10 +725,3 @@ function hookEmit(target: object, recorder: Recorder, events: readonly string[],
   Object.defineProperty(target, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
 }
 
-/** Keeps name and length of the function it replaces. */
-function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
-  const source = original as { name: string; length: number };
-  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
-  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
-  return replacement;
-}

@@ -11,6 +11,7 @@ import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, Kind, MAX_SUB_ID } from "../shared/kinds";
 import { type Channel, setOnWorkerCreated, type Tracer } from "./hooks";
 import { SharedState } from "./shared-state";
+import { renamed } from "../shared/reflect";
 
 export interface PortContext {
   tracer: Tracer;
@@ -184,13 +185,6 @@ export function installPortHooks(context: PortContext): void {
     return list.filter((item) => item instanceof threads.MessagePort);
   }
 
-}
-
-// biome-ignore lint: any is the point: keeps the replaced function's shape.
-function renamed<T extends (...args: any[]) => unknown>(original: AnyFunction, replacement: T): T {
-  Object.defineProperty(replacement, "name", { value: original.name, configurable: true });
-  Object.defineProperty(replacement, "length", { value: original.length, configurable: true });
-  return replacement;
 }
 
 export { Kind };

@@ -11,6 +11,9 @@ import type { Recorder } from "./recorder";
 import { currentRequest } from "./request-context";
 import { redaction } from "./redact";
 import { keepSql, normalizeSql } from "./sql";
+import { renamed } from "./reflect";
+
+export { renamed };
 
 /** db_query_end field b when the row count is not known. */
 const ROWS_UNKNOWN = -1;
@@ -168,13 +171,6 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
 }
 
 /** Keeps name and length of the function it replaces (what the program can read of it). */
-export function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
-  const source = original as { name: string; length: number };
-  Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
-  Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
-  return replacement;
-}
-
 /** Replaces `object[key]` (a function) by `make(original)`, keeping its property attributes; false when it is not a function. */
 export function wrapMethod(object: object, key: string, make: (original: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): boolean {
   const descriptor = Object.getOwnPropertyDescriptor(object, key);

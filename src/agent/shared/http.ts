@@ -11,6 +11,7 @@ import { REDACTED, SECRET_KEY } from "./preview";
 import type { Recorder } from "./recorder";
 import { currentRequest, newConnectionId, newRequestId } from "./request-context";
 import { makeStamp } from "./stamp";
+import { protoData } from "./reflect";
 
 /**
  * Server requests by the runtime object that carries them (invisibly, stamp.ts): Node's and
@@ -161,17 +162,6 @@ export function errorCode(error: unknown): string | undefined {
 function ownData(object: object, key: string): unknown {
   const descriptor = Object.getOwnPropertyDescriptor(object, key);
   return descriptor && "value" in descriptor ? descriptor.value : undefined;
-}
-
-/** A data property on the object or its prototypes (no getters run, no Proxy looked into). */
-function protoData(object: object, key: string): unknown {
-  let current: object | null = object;
-  for (let depth = 0; depth < 8 && current !== null; depth++) {
-    const descriptor = Object.getOwnPropertyDescriptor(current, key);
-    if (descriptor) return "value" in descriptor ? descriptor.value : undefined;
-    current = Object.getPrototypeOf(current) as object | null;
-  }
-  return undefined;
 }
 
 /**

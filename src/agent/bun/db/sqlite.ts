@@ -10,7 +10,8 @@
  * thrown on unchanged (with the wrapper's frame in its stack).
  */
 import { DbSystem } from "../../../core/layout";
-import { boundCount, dataProperty, renamed, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
+import { boundCount, dataProperty, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
+import { renamed } from "../../shared/reflect";
 
 const hooked = new WeakSet<object>();
 
