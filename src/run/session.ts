@@ -65,15 +65,20 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>): { release(): void 
   return { release: () => handlers.forEach(([signal, handler]) => process.off(signal, handler)) };
 }
 
+/** A program that would not start: one line, status 127 as a shell gives. */
+function cannotStart(command: string, error: unknown, stderr: Output): number {
+  const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "command not found" : (error as Error).message;
+  stderr.writeNow(`scope: cannot start ${command}: ${reason}\n`);
+  return 127;
+}
+
 /** --fail-open: the program as if scope were not there (no agent, no trace); its exit status. */
 async function runUntraced(argv: string[], stderr: Output): Promise<number> {
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn(argv, { stdio: ["inherit", "inherit", "inherit"] });
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "command not found" : (error as Error).message;
-    stderr.writeNow(`scope: cannot start ${argv[0]}: ${reason}\n`);
-    return 127;
+    return cannotStart(argv[0]!, error, stderr);
   }
   const forwarding = forwardSignals(child);
   const exitCode = await child.exited;
@@ -147,9 +152,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
   } catch (error) {
     collector.finish({ exitCode: 127, signal: null });
     collector.discard();
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "command not found" : (error as Error).message;
-    stderr.writeNow(`scope: cannot start ${options.argv[0]}: ${reason}\n`);
-    return 127;
+    return cannotStart(options.argv[0]!, error, stderr);
   }
 
   const forwarding = forwardSignals(child);
