@@ -110,9 +110,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const context: RunContext = { dir, ringBytes: options.ringBytes, keepTraces: false, sequence: 0 };
   const paths = { result: join(dir.dir, "soak.result.json"), ready: join(dir.dir, "soak.ready.json"), trace: join(dir.dir, "soak.trace.bin") };
   const http = options.traffic === "http";
+  // V8's young generation starts at its maximum (16 MiB semi-spaces, Node 20's on 64-bit):
+  // otherwise it doubles when the scavenger sees a high allocation rate (8 -> 16 -> 32 MiB of
+  // new space), RSS steps by 6-8 MiB at a time well after warm-up, and the flatness rule reads
+  // a bounded resize as growth (BENCHMARKS.md "Soak (HTTP, issue 13)": heap used after a full
+  // GC stays flat). Pinned, what RSS still gains is memory the program keeps.
+  const youngGeneration = ["--min-semi-space-size=16", "--max-semi-space-size=16"];
   const argv = http
-    ? ["node", dir.path("http-server.cjs"), paths.result, JSON.stringify({ ready: paths.ready })]
-    : ["node", dir.path("soak.cjs"), paths.result, JSON.stringify({ seconds: options.seconds, rate: options.rate, ready: paths.ready })];
+    ? ["node", ...youngGeneration, dir.path("http-server.cjs"), paths.result, JSON.stringify({ ready: paths.ready })]
+    : ["node", ...youngGeneration, dir.path("soak.cjs"), paths.result, JSON.stringify({ seconds: options.seconds, rate: options.rate, ready: paths.ready })];
   const samples: SoakSample[] = [];
   let keep = false;
   try {
