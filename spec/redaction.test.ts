@@ -116,6 +116,21 @@ describe("redaction", () => {
     expect(queryText(events)).toBe("SELECT * FROM t WHERE name = 'Ada' AND n = 42");
   });
 
+  test("--redact-file: the same settings from a file; a bad file is one line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scope-redact-"));
+    const file = join(dir, "redact.json");
+    writeFileSync(file, JSON.stringify({ keys: ["card", "ssn"], patterns: ["\\d{4}-\\d{4}-\\d{4}-\\d{4}"] }));
+    const events = await traced(["--redact-file", file]);
+    expect(sendPreview(events)).toContain('"ssn":"[redacted]"');
+    expect(sendPreview(events)).toContain('"note":"pay [redacted] now"');
+    expect(allText(events)).not.toContain(card);
+    writeFileSync(file, JSON.stringify({ keys: "card" }));
+    const bad = await runCli(["run", "--redact-file", file, "--", "node", "-e", "console.log('ran')"]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toBe(`scope: --redact-file: ${file}: "keys" and "patterns" must be arrays of strings, "off" true or false\n`);
+  });
+
   test("a pattern that is not a regular expression: one line, exit 1, nothing run", async () => {
     const result = await runCli(["run", "--redact-pattern", "(unclosed", "--", "node", "-e", "console.log('ran')"]);
     expect(result.exitCode).toBe(1);

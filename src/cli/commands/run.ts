@@ -1,4 +1,6 @@
 import { Command, Option, UsageError } from "clipanion";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import * as t from "typanion";
 import { runTraced } from "../../run/session";
 import { eventGroups, parseDuration, parseSize } from "../../run/options";
@@ -76,6 +78,7 @@ export class RunCommand extends Command {
 
   redactKeys = Option.Array("--redact-keys", { description: "More secret keys (comma-separated, repeatable; substrings, any case) whose values previews and URLs show as [redacted], besides password, token, secret, key, authorization, cookie, credential, session" });
   redactPatterns = Option.Array("--redact-pattern", { description: "A regular expression whose matches are replaced by [redacted] in every recorded string (previews, URLs, query texts, error messages, command lines); repeatable" });
+  redactFile = Option.String("--redact-file", { description: "Redaction settings from a JSON file: {\"keys\": [...], \"patterns\": [...], \"off\": false}, the same as --redact-keys, --redact-pattern and --no-redact (which add to it)" });
   redact = Option.Boolean("--redact", true, { description: "--no-redact records secret-looking keys' values and SQL literals as they are (never the default); --redact-keys and --redact-pattern still apply" });
 
   program = Option.String({ name: "command" });
@@ -107,7 +110,7 @@ export class RunCommand extends Command {
       ...limits,
       failOpen: this.failOpen,
       flight,
-      redact: redactionSettings(this.redactKeys, this.redactPatterns, this.redact),
+      redact: redactionSettings(this.redactKeys, this.redactPatterns, this.redact, this.redactFile),
     });
   }
 }
@@ -152,10 +155,10 @@ function parseFlight(window: string | undefined, memory: string | undefined, pri
 }
 
 /** --redact-keys, --redact-pattern, --no-redact as SCOPE_REDACT's settings (undefined: the defaults); a bad pattern is a usage error. */
-function redactionSettings(keys: string[] | undefined, patterns: string[] | undefined, redact: boolean): RedactionSettings | undefined {
-  const settings: RedactionSettings = {};
-  if (keys?.length) settings.keys = keys.flatMap((list) => list.split(",")).map((key) => key.trim()).filter(Boolean);
-  if (patterns?.length) settings.patterns = patterns;
+function redactionSettings(keys: string[] | undefined, patterns: string[] | undefined, redact: boolean, file: string | undefined): RedactionSettings | undefined {
+  const settings: RedactionSettings = file === undefined ? {} : readRedactionFile(file);
+  if (keys?.length) settings.keys = [...(settings.keys ?? []), ...keys.flatMap((list) => list.split(",")).map((key) => key.trim()).filter(Boolean)];
+  if (patterns?.length) settings.patterns = [...(settings.patterns ?? []), ...patterns];
   if (!redact) settings.off = true;
   if (Object.keys(settings).length === 0) return undefined;
   try {
@@ -164,4 +167,25 @@ function redactionSettings(keys: string[] | undefined, patterns: string[] | unde
     throw new UsageError(`--redact-pattern: not a regular expression (${(error as Error).message})`);
   }
   return settings;
+}
+
+/** --redact-file: {keys?: string[], patterns?: string[], off?: boolean}; every problem is one usage line naming the file. */
+function readRedactionFile(name: string): RedactionSettings {
+  const path = resolve(name);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`--redact-file: cannot read ${path} (${code === "ENOENT" ? "no such file" : (error as Error).message})`);
+  }
+  const strings = (value: unknown) => value === undefined || (Array.isArray(value) && value.every((item) => typeof item === "string"));
+  const object = parsed as Record<string, unknown>;
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError(`--redact-file: ${path} must hold a JSON object`);
+  const unknown = Object.keys(object).find((key) => !["keys", "patterns", "off"].includes(key));
+  if (unknown !== undefined) throw new UsageError(`--redact-file: ${path}: unknown setting "${unknown}" (known: keys, patterns, off)`);
+  if (!strings(object.keys) || !strings(object.patterns) || (object.off !== undefined && typeof object.off !== "boolean")) {
+    throw new UsageError(`--redact-file: ${path}: "keys" and "patterns" must be arrays of strings, "off" true or false`);
+  }
+  return { ...(object.keys ? { keys: object.keys as string[] } : {}), ...(object.patterns ? { patterns: object.patterns as string[] } : {}), ...(object.off ? { off: true } : {}) };
 }
