@@ -361,19 +361,38 @@ pub fn settle_stop(ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid:
 
 const testing = std.testing;
 
+/// A ring in test memory and a trace writer on a temporary file, for the tests below: both
+/// stay where `init` put them (the collector keeps pointers to them).
+const TestRig = struct {
+    memory: []align(ring_module.page_size_bytes) u8,
+    ring: ring_module.Ring,
+    path_buffer: [64]u8,
+    path: [:0]const u8,
+    writer: trace_file.Writer,
+
+    fn init(rig: *TestRig, name: []const u8, options: ring_module.Options) !void {
+        rig.memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(ring_module.page_size_bytes), ring_module.size_bytes(options.lane_count, options.lane_capacity_slots));
+        errdefer testing.allocator.free(rig.memory);
+        @memset(rig.memory, 0);
+        rig.ring = try ring_module.Ring.format(rig.memory, options);
+        rig.path = try std.fmt.bufPrintSentinel(&rig.path_buffer, "/tmp/scope-test-{s}-{d}.bin", .{ name, std.c.getpid() }, 0);
+        rig.writer = try trace_file.Writer.open(testing.allocator, rig.path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
+    }
+
+    fn deinit(rig: *TestRig) void {
+        rig.writer.deinit(testing.allocator);
+        _ = std.c.unlink(rig.path);
+        testing.allocator.free(rig.memory);
+    }
+};
+
 test "collector: the thread drains bursts woken by producers, counts kinds, threads and reported losses" {
-    const page = ring_module.page_size_bytes;
-    const lane_capacity: u32 = 64;
-    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page), ring_module.size_bytes(2, lane_capacity));
-    defer testing.allocator.free(memory);
-    @memset(memory, 0);
-    var ring = try ring_module.Ring.format(memory, .{ .lane_count = 2, .lane_capacity_slots = lane_capacity, .mode = .discard, .collector_pid = @intCast(std.c.getpid()), .overflow_capacity_records = 1 << 17 });
-    var path_buffer: [64]u8 = undefined;
-    const path = try std.fmt.bufPrintSentinel(&path_buffer, "/tmp/scope-test-collector-{d}.bin", .{std.c.getpid()}, 0);
-    var writer = try trace_file.Writer.open(testing.allocator, path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
-    defer _ = std.c.unlink(path);
-    defer writer.deinit(testing.allocator);
-    const collector = try Collector.create(testing.allocator, &ring, &writer, 99);
+    var rig: TestRig = undefined;
+    try rig.init("collector", .{ .lane_count = 2, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = @intCast(std.c.getpid()), .overflow_capacity_records = 1 << 17 });
+    defer rig.deinit();
+    const ring = &rig.ring;
+    const writer = &rig.writer;
+    const collector = try Collector.create(testing.allocator, ring, writer, 99);
     defer collector.destroy(testing.allocator);
     try collector.start();
     errdefer collector.stop();
@@ -402,19 +421,13 @@ test "collector: the thread drains bursts woken by producers, counts kinds, thre
 }
 
 test "collector: a limit keeps exactly what fits, stops the ring, marks why; producers then refuse" {
-    const page = ring_module.page_size_bytes;
-    const lane_capacity: u32 = 1024;
-    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page), ring_module.size_bytes(2, lane_capacity));
-    defer testing.allocator.free(memory);
-    @memset(memory, 0);
-    var ring = try ring_module.Ring.format(memory, .{ .lane_count = 2, .lane_capacity_slots = lane_capacity, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
-    var path_buffer: [64]u8 = undefined;
-    const path = try std.fmt.bufPrintSentinel(&path_buffer, "/tmp/scope-test-limit-{d}.bin", .{std.c.getpid()}, 0);
-    var writer = try trace_file.Writer.open(testing.allocator, path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
-    defer _ = std.c.unlink(path);
-    defer writer.deinit(testing.allocator);
+    var rig: TestRig = undefined;
+    try rig.init("limit", .{ .lane_count = 2, .lane_capacity_slots = 1024, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+    defer rig.deinit();
+    const ring = &rig.ring;
+    const writer = &rig.writer;
     writer.limit_records = 100;
-    const collector = try Collector.create(testing.allocator, &ring, &writer, 99);
+    const collector = try Collector.create(testing.allocator, ring, writer, 99);
     defer collector.destroy(testing.allocator);
     var producer = ring.attach(10, 0);
     var record = std.mem.zeroes(Record);
@@ -422,7 +435,7 @@ test "collector: a limit keeps exactly what fits, stops the ring, marks why; pro
     for (0..300) |_| try testing.expect(producer.write(&record));
     _ = collector.drain_all();
     try testing.expectEqual(layout.StopReason.none, ring.stop_reason());
-    try testing.expectEqual(layout.StopReason.max_events, settle_stop(&ring, &writer, 99));
+    try testing.expectEqual(layout.StopReason.max_events, settle_stop(ring, writer, 99));
     try testing.expectEqual(layout.StopReason.max_events, ring.stop_reason());
     // 100 kept and counted, 200 refused, then the marker (outside the limit).
     try testing.expectEqual(@as(u64, 100), collector.recorded);
@@ -431,7 +444,7 @@ test "collector: a limit keeps exactly what fits, stops the ring, marks why; pro
     try testing.expect(!producer.write(&record));
     try testing.expectEqual(@as(u64, 0), ring.stats().dropped);
     // Settling again writes no second marker.
-    _ = settle_stop(&ring, &writer, 99);
+    _ = settle_stop(ring, writer, 99);
     try testing.expectEqual(@as(u64, 101), writer.records_count);
     producer.detach();
 }
@@ -456,18 +469,12 @@ test "collector: a size limit keeps whole chunks under it with room for the end"
 }
 
 test "collector: a flight recorder writes nothing until asked, then the window once; an exception exit asks too" {
-    const page = ring_module.page_size_bytes;
-    const lane_capacity: u32 = 1024;
-    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page), ring_module.size_bytes(2, lane_capacity));
-    defer testing.allocator.free(memory);
-    @memset(memory, 0);
-    var ring = try ring_module.Ring.format(memory, .{ .lane_count = 2, .lane_capacity_slots = lane_capacity, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
-    var path_buffer: [64]u8 = undefined;
-    const path = try std.fmt.bufPrintSentinel(&path_buffer, "/tmp/scope-test-flight-{d}.bin", .{std.c.getpid()}, 0);
-    var writer = try trace_file.Writer.open(testing.allocator, path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
-    defer _ = std.c.unlink(path);
-    defer writer.deinit(testing.allocator);
-    const collector = try Collector.create_flight(testing.allocator, &ring, &writer, 99, .{ .window_ns = 60 * std.time.ns_per_s });
+    var rig: TestRig = undefined;
+    try rig.init("flight", .{ .lane_count = 2, .lane_capacity_slots = 1024, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+    defer rig.deinit();
+    const ring = &rig.ring;
+    const writer = &rig.writer;
+    const collector = try Collector.create_flight(testing.allocator, ring, writer, 99, .{ .window_ns = 60 * std.time.ns_per_s });
     defer collector.destroy(testing.allocator);
     try collector.start();
     var producer = ring.attach(10, 0);
