@@ -216,6 +216,29 @@ pub const EventKind = enum(u16) {
     /// The pool handed a connection over (or failed): the wait is from db_pool_wait to
     /// this. a = wait id, c = str error code, d = str error message; flags bit 0 = failed.
     db_pool_wait_end = 67,
+    // Event loop and memory (src/agent/shared/loop.ts), 80..95. Times of things that
+    // happened before their record was written (a long task, a GC) are given as
+    // `ago_ns`: nanoseconds between the start and this record's timestamp.
+    /// The event loop of this thread over the last interval. a = delay min ns, b = delay
+    /// p50 ns, c = delay p99 ns, d = delay max ns (0 when no sample), e = utilisation in
+    /// ppm of the interval. flags: LoopSampleFlag (bit 0 utilisation not known, bit 1
+    /// delay from scope's own timer instead of the runtime's histogram, bit 2 at exit).
+    loop_sample = 80,
+    /// Memory of this thread's heap and its process. a = heap used bytes, b = heap total
+    /// bytes, c = external bytes, d = array buffer bytes, e = process RSS bytes. flags:
+    /// bit 0 worker thread (e is the whole process's), bit 2 at exit.
+    memory_sample = 81,
+    /// A turn of the loop ran longer than the threshold. a = duration ns, b = ago_ns of its
+    /// start, c = LongTaskKind, d = str origin (the callback's own name) or 0, e = the
+    /// bound on the start's and duration's error in ns (0: measured around the callback).
+    long_task = 82,
+    /// A garbage collection (Node: perf_hooks 'gc' entries). a = duration ns, b = ago_ns of
+    /// its start, c = GcKind (V8's GCType bits), d = heap used bytes before (0: not known),
+    /// e = heap used bytes after (0: not known). flags = V8's GCCallbackFlags.
+    gc = 83,
+    /// What this thread's runtime cannot record of the loop and memory groups, written
+    /// once at its start. a = MonitorMissing bits, b = str why.
+    monitor_missing = 84,
     _,
 };
 
@@ -236,6 +259,19 @@ pub const HttpClient = enum(u8) { http = 1, https = 2, fetch = 3, http2 = 4, _ }
 
 /// db_query / db_pool_wait field e. Mirrored in src/core/layout.ts.
 pub const DbSystem = enum(u8) { pg = 1, postgres_js = 2, better_sqlite3 = 3, bun_sqlite = 4, _ };
+
+/// long_task field c: what ran in the turn. Mirrored in src/core/layout.ts.
+pub const LongTaskKind = enum(u8) { unknown = 0, timer = 1, immediate = 2, io = 3, http = 4, message = 5, microtasks = 6, _ };
+
+/// gc field c: V8's GCType bit of the collection. Mirrored in src/core/layout.ts.
+pub const GcKind = enum(u8) { scavenge = 1, minor_mark_sweep = 2, mark_compact = 4, incremental = 8, weak_callbacks = 16, _ };
+
+/// monitor_missing field a. Mirrored in src/core/layout.ts.
+pub const MonitorMissing = struct {
+    pub const gc_events: u32 = 1;
+    pub const utilisation: u32 = 2;
+    pub const delay_histogram: u32 = 4;
+};
 
 /// message_send / message_receive field b, low byte. Mirrored in src/core/layout.ts.
 pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, _ };

@@ -79,6 +79,13 @@ export const EventKind = {
   db_query_end: 65,
   db_pool_wait: 66,
   db_pool_wait_end: 67,
+  /** Event loop and memory, 80..95 (payload fields in zig/layout.zig): samples at the interval, long tasks, GCs. */
+  loop_sample: 80,
+  memory_sample: 81,
+  long_task: 82,
+  gc: 83,
+  /** What this thread's runtime cannot record of the loop/memory groups: a = MonitorMissing bits, b = str why. */
+  monitor_missing: 84,
 } as const;
 export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
@@ -135,3 +142,17 @@ export const HttpClient = { http: 1, https: 2, fetch: 3, http2: 4 } as const;
 
 /** http_connection flags. */
 export const HttpConnectionFlag = { tls: 1, outgoing: 2 } as const;
+
+/** long_task field c: what ran in the turn. */
+export const LongTaskKind = { unknown: 0, timer: 1, immediate: 2, io: 3, http: 4, message: 5, microtasks: 6 } as const;
+
+/** gc field c: V8's GCType bit. */
+export const GcKind = { scavenge: 1, minorMarkSweep: 2, markCompact: 4, incremental: 8, weakCallbacks: 16 } as const;
+
+/** loop_sample / memory_sample flags. */
+export const LoopSampleFlag = { utilisationUnknown: 1, ownTimer: 2, atExit: 4 } as const;
+/** memory_sample flags bit 0: a worker thread (its RSS is the whole process's). */
+export const MEMORY_SAMPLE_WORKER = 1;
+
+/** monitor_missing field a. */
+export const MonitorMissing = { gcEvents: 1, utilisation: 2, delayHistogram: 4 } as const;

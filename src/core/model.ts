@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, HttpClient, HttpEnd, HttpProtocol, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
+import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, GcKind, HttpClient, HttpEnd, HttpProtocol, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
 
 /** The decoded record as events.ts yields it; payload fields may be bigint or number. */
 export interface RawEvent {
@@ -46,6 +46,8 @@ export const HttpEndName = namesOf(HttpEnd, { socketError: "socket_error" });
 export const HttpClientName = namesOf(HttpClient);
 export const HttpProtocolName = namesOf(HttpProtocol, { http1_0: "HTTP/1.0", http1_1: "HTTP/1.1", http2: "HTTP/2" });
 export const DbSystemName = namesOf(DbSystem, { postgresJs: "postgres.js", betterSqlite3: "better-sqlite3", bunSqlite: "bun:sqlite" });
+export const LongTaskKindName = namesOf(LongTaskKind);
+export const GcKindName = namesOf(GcKind, { minorMarkSweep: "minor_mark_sweep", markCompact: "mark_compact", weakCallbacks: "weak_callbacks" });
 export const ExitReasonName = namesOf(ExitReason, {
   processExit: "process.exit",
   uncaughtException: "uncaught_exception",
@@ -179,6 +181,50 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     from: governedLevelName[Number(r.c)] ?? unsigned(r.c),
     overheadPercent: unsigned(r.d) / 1e4,
     budgetPercent: unsigned(r.e) / 1e4,
+  }),
+  // Event loop and memory (zig/layout.zig 80..95). long_task and gc are placed at their
+  // start (see startOf); `durationNs` is how long they took.
+  loop_sample: (r) => ({
+    delayMinNs: unsigned(r.a),
+    delayP50Ns: unsigned(r.b),
+    delayP99Ns: unsigned(r.c),
+    delayMaxNs: unsigned(r.d),
+    // Fraction of the interval the loop was busy; null where the runtime does not say (Bun).
+    utilisation: (r.flags & LoopSampleFlag.utilisationUnknown) !== 0 ? null : unsigned(r.e) / 1e6,
+    delaySource: (r.flags & LoopSampleFlag.ownTimer) !== 0 ? "timer" : "histogram",
+    atExit: (r.flags & LoopSampleFlag.atExit) !== 0,
+  }),
+  memory_sample: (r) => ({
+    heapUsedBytes: unsigned(r.a),
+    heapTotalBytes: unsigned(r.b),
+    externalBytes: unsigned(r.c),
+    arrayBuffersBytes: unsigned(r.d),
+    rssBytes: unsigned(r.e),
+    // A worker's RSS is its whole process's; its heap is its own.
+    worker: (r.flags & MEMORY_SAMPLE_WORKER) !== 0,
+    atExit: (r.flags & LoopSampleFlag.atExit) !== 0,
+  }),
+  long_task: (r, str) => ({
+    durationNs: unsigned(r.a),
+    taskKind: LongTaskKindName[unsigned(r.c)] ?? String(unsigned(r.c)),
+    origin: str(r.d),
+    // 0: measured around the callback; else the bound on the start's and duration's error.
+    errorNs: unsigned(r.e),
+  }),
+  gc: (r) => ({
+    durationNs: unsigned(r.a),
+    gcKind: GcKindName[unsigned(r.c)] ?? String(unsigned(r.c)),
+    gcFlags: r.flags,
+    forced: (r.flags & 4) !== 0,
+    heapBeforeBytes: unsigned(r.d) || null,
+    heapAfterBytes: unsigned(r.e) || null,
+  }),
+  monitor_missing: (r, str) => ({
+    missing: Object.entries(MonitorMissing)
+      .filter(([, bit]) => (unsigned(r.a) & bit) !== 0)
+      .map(([name]) => name)
+      .join(","),
+    why: str(r.b),
   }),
   agent_error: (r, str) => ({ message: str(r.a) }),
   // HTTP. `requestId`: the request the event is about (its own id, per pid/tid); `request`:
@@ -340,7 +386,7 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     if (context !== undefined && context !== 0) fields.request = context;
     events.push({
       index: 0,
-      timestampNs: big(raw.timestampNs),
+      timestampNs: startOf(kind, raw),
       kind,
       pid: raw.pid,
       tid: raw.tid,
@@ -369,7 +415,69 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
   linkHandlers(events);
   linkDatabase(events);
   linkRequests(events);
+  linkLongTasks(events);
   return events;
+}
+
+/** long_task and gc are written after they ended (b = ns from their start to the record); others at their time. */
+function startOf(kind: TraceEvent["kind"], raw: RawEvent): bigint {
+  const at = big(raw.timestampNs);
+  if (kind !== "long_task" && kind !== "gc") return at;
+  const ago = BigInt.asUintN(64, big(raw.b));
+  return ago < at ? at - ago : 0n;
+}
+
+/**
+ * With function tracing, a long task names what ran: `function`, the outermost traced
+ * function called in the task's window on its thread (widened by the task's error bound,
+ * and at its end by the batch slack of calls-level events, whose time is the end of their
+ * job), chosen as the one whose call spans longest (its return's time, full level), else
+ * the first called. `functionIndex` is that call's index.
+ */
+function linkLongTasks(events: TraceEvent[]): void {
+  if (!events.some((event) => event.kind === "long_task")) return;
+  const callsByThread = new Map<string, TraceEvent[]>();
+  const returns = new Map<string, bigint>();
+  for (const event of events) {
+    if (event.kind === "function_call") {
+      const thread = `${event.pid}/${event.tid}`;
+      let list = callsByThread.get(thread);
+      if (!list) callsByThread.set(thread, (list = []));
+      list.push(event);
+    } else if ((event.kind === "function_return" || event.kind === "function_throw" || event.kind === "function_settle") && typeof event.fields.call === "number") {
+      returns.set(`${event.pid}/${event.tid}/${event.fields.call}`, event.timestampNs);
+    }
+  }
+  const slackNs = 5_000_000n;
+  for (const task of events) {
+    if (task.kind !== "long_task") continue;
+    const calls = callsByThread.get(`${task.pid}/${task.tid}`);
+    if (!calls) continue;
+    const errorNs = BigInt(Number(task.fields.errorNs) || 0);
+    const from = task.timestampNs - errorNs;
+    const to = task.timestampNs + BigInt(Number(task.fields.durationNs) || 0) + errorNs + slackNs;
+    let lo = 0;
+    let hi = calls.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (calls[mid]!.timestampNs < from) lo = mid + 1;
+      else hi = mid;
+    }
+    let best: TraceEvent | undefined;
+    let bestSpan = -1n;
+    for (let i = lo; i < calls.length && calls[i]!.timestampNs <= to; i++) {
+      const call = calls[i]!;
+      const end = returns.get(`${call.pid}/${call.tid}/${call.fields.call}`);
+      const span = end === undefined ? -1n : end - call.timestampNs;
+      if (best === undefined || span > bestSpan) {
+        best = call;
+        bestSpan = span;
+      }
+    }
+    if (best === undefined) continue;
+    task.fields.function = best.fields.function ?? null;
+    task.fields.functionIndex = best.index;
+  }
 }
 
 const requestStarts = new Set(["http_server_request", "http_client_request"]);

@@ -35,6 +35,7 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEve
     const ts = us(event);
     // A query or pool wait is one slice from its start to its end (dbSlices; the end has no slice of its own).
     if (event.kind === "db_query" || event.kind === "db_query_end" || event.kind === "db_pool_wait" || event.kind === "db_pool_wait_end") continue;
+    if (loopEvent(event, ts, out)) continue;
     out.push({ name: event.kind, cat: "scope", ph: "X", ts, dur: sliceUs, pid: event.pid, tid: event.tid, args: { ...event.fields, index: event.index } });
     if (event.kind === "message_send" && event.linkedTo.length) {
       out.push({ name: "message", cat: "message", ph: "s", id: event.index, ts, pid: event.pid, tid: event.tid });
@@ -146,5 +147,45 @@ function dbSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: 
     const text = typeof f.text === "string" ? f.text : "";
     const name = event.kind === "db_pool_wait" ? `${f.system} pool wait` : text.length > 80 ? `${text.slice(0, 77)}...` : text || "query";
     out.push({ name, cat: "db", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, sliceUs), pid: event.pid, tid: track, args: { ...f, index: event.index, ...(typeof f.durationNs === "number" ? {} : { unfinished: true }) } });
+  }
+}
+
+/** Synthetic thread ids of the loop and GC tracks ("main loop", "main gc"): apart from the others. */
+const LOOP_TID_BASE = 300_000_000;
+const GC_TID_BASE = 400_000_000;
+const namedLoopTracks = new WeakMap<ChromeEvent[], Set<number>>();
+
+/**
+ * Loop and memory: samples as counters of their process ("loop delay 0", "heap 0", ... per
+ * thread id), long tasks and GCs as slices of their length on a track of their own per
+ * thread (they overlap requests, which must nest on the thread's track). False for other kinds.
+ */
+function loopEvent(event: TraceEvent, ts: number, out: ChromeEvent[]): boolean {
+  const f = event.fields;
+  const thread = event.tid === 0 ? "main" : `worker ${event.tid}`;
+  switch (event.kind) {
+    case "loop_sample":
+      out.push({ name: `loop delay ms (${thread})`, ph: "C", ts, pid: event.pid, tid: event.tid, args: { p50: Number(f.delayP50Ns) / 1e6, p99: Number(f.delayP99Ns) / 1e6, max: Number(f.delayMaxNs) / 1e6 } });
+      if (typeof f.utilisation === "number") out.push({ name: `loop utilisation (${thread})`, ph: "C", ts, pid: event.pid, tid: event.tid, args: { utilisation: f.utilisation } });
+      return true;
+    case "memory_sample":
+      out.push({ name: `memory MiB (${thread})`, ph: "C", ts, pid: event.pid, tid: event.tid, args: { heapUsed: Number(f.heapUsedBytes) / 2 ** 20, heapTotal: Number(f.heapTotalBytes) / 2 ** 20, ...(event.tid === 0 ? { rss: Number(f.rssBytes) / 2 ** 20 } : {}) } });
+      return true;
+    case "long_task":
+    case "gc": {
+      const long = event.kind === "long_task";
+      const tid = (long ? LOOP_TID_BASE : GC_TID_BASE) + event.tid;
+      let named = namedLoopTracks.get(out);
+      if (!named) namedLoopTracks.set(out, (named = new Set()));
+      if (!named.has(tid)) {
+        named.add(tid);
+        out.push({ name: "thread_name", ph: "M", ts: 0, pid: event.pid, tid, args: { name: `${thread} ${long ? "long tasks" : "gc"}` } });
+      }
+      const name = long ? `long task: ${f.function ?? f.origin ?? f.taskKind}` : `gc ${f.gcKind}`;
+      out.push({ name, cat: long ? "loop" : "gc", ph: "X", ts, dur: Math.max(Number(f.durationNs) / 1000, sliceUs), pid: event.pid, tid, args: { ...f, index: event.index } });
+      return true;
+    }
+    default:
+      return false;
   }
 }

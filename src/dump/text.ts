@@ -46,6 +46,25 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
       const failed = f.failed ? ` failed ${f.errorType ?? ""} ${quote(f.errorMessage ?? "")}` : "";
       return `${f.stepKind} ${quote(f.name ?? "")}${f.route ? ` route ${quote(f.route)}` : ""} step ${f.step} ${took}${failed}`;
     }
+    case "loop_sample": {
+      const ms = (ns: FieldValue | undefined) => (Number(ns) / 1e6).toFixed(2);
+      const busy = typeof f.utilisation === "number" ? ` busy ${(f.utilisation * 100).toFixed(1)}%` : " busy ?";
+      return `delay min ${ms(f.delayMinNs)} p50 ${ms(f.delayP50Ns)} p99 ${ms(f.delayP99Ns)} max ${ms(f.delayMaxNs)} ms${busy}${f.atExit ? " (at exit)" : ""}`;
+    }
+    case "memory_sample": {
+      const mib = (bytes: FieldValue | undefined) => (Number(bytes) / 2 ** 20).toFixed(1);
+      return `heap ${mib(f.heapUsedBytes)}/${mib(f.heapTotalBytes)} MiB external ${mib(f.externalBytes)} MiB rss ${mib(f.rssBytes)} MiB${f.worker ? " (process)" : ""}${f.atExit ? " (at exit)" : ""}`;
+    }
+    case "long_task": {
+      const what = f.function ? `${quote(f.function)} (${f.taskKind})` : `${f.taskKind}${f.origin ? ` ${quote(f.origin)}` : ""}`;
+      const error = Number(f.errorNs) > 0 ? ` ±${(Number(f.errorNs) / 1e6).toFixed(1)}ms` : "";
+      return `${(Number(f.durationNs) / 1e6).toFixed(3)}ms${error} ${what}`;
+    }
+    case "gc": {
+      const mib = (bytes: FieldValue | undefined) => (Number(bytes) / 2 ** 20).toFixed(1);
+      const heap = f.heapBeforeBytes !== null && f.heapAfterBytes !== null ? ` heap ${mib(f.heapBeforeBytes)} → ${mib(f.heapAfterBytes)} MiB` : "";
+      return `${f.gcKind} ${(Number(f.durationNs) / 1e6).toFixed(3)}ms${f.gcFlags ? ` flags=${f.gcFlags}` : ""}${heap}`;
+    }
     default:
       return Object.entries(f)
         .filter(([, value]) => value !== null && value !== "")
