@@ -3,12 +3,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# Jaeger v2 for the OTLP export tests (spec/export-jaeger.test.ts): its first build takes minutes,
+# so it runs in the background while the rest is prepared (cached in .tools afterwards).
+jaeger_log=$(mktemp)
+bash scripts/jaeger-install.sh >"$jaeger_log" 2>&1 &
+jaeger_pid=$!
+# Perfetto's and OpenTelemetry's generated protobuf classes for the export checks.
+bash scripts/export-check-install.sh
 # A real PostgreSQL server for the database tests (spec/postgres-harness.ts).
 bash scripts/postgres-install.sh
 . scripts/env.sh
 zig build test --summary all
 bun run build
 node_modules/.bin/tsc --noEmit -p .
+wait "$jaeger_pid" || { cat "$jaeger_log" >&2; echo "test.sh: building Jaeger failed" >&2; exit 1; }
+cat "$jaeger_log" >&2
+rm -f "$jaeger_log"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -16,3 +16,8 @@ declare module "*.mjs" {
   const path: string;
   export default path;
 }
+// Files imported `with { type: "text" }` are their text.
+declare module "*.proto" {
+  const text: string;
+  export default text;
+}

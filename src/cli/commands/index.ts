@@ -2,9 +2,10 @@ import type { CommandClass } from "clipanion";
 import { BenchCommand } from "./bench";
 import { DoctorCommand } from "./doctor";
 import { DumpCommand } from "./dump";
+import { ExportCommand } from "./export";
 import { InstrumentCommand } from "./instrument";
 import { RunCommand } from "./run";
 import { StopCommand } from "./stop";
 
 /** Every command class of the CLI; one class per file, path mirrors the command path. */
-export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand];
+export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand, ExportCommand];

@@ -1,0 +1,131 @@
+/**
+ * For the export tests: the traced service of spec/fixtures/export/app.cjs, the Python
+ * checkers (scripts/check-perfetto.py, scripts/check-otlp.py) run in the venv that
+ * scripts/export-check-install.sh makes, and a real OTLP receiver (Jaeger v2 built by
+ * scripts/jaeger-install.sh) on free loopback ports with in-memory storage.
+ */
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "./harness";
+
+export const python = join(repoRoot, ".tools/pycheck/bin/python");
+
+/** Runs a checker script; its JSON summary and exit status. */
+export async function check(script: string, args: string[]): Promise<{ status: number; summary: any; stderr: string }> {
+  if (!existsSync(python)) throw new Error(`${python} is missing: run scripts/export-check-install.sh`);
+  const child = Bun.spawn([python, join(repoRoot, "scripts", script), ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, stderr, status] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  let summary: any = null;
+  try {
+    summary = JSON.parse(stdout);
+  } catch {
+    throw new Error(`${script} printed no JSON (status ${status}): ${stderr.slice(0, 2000)}`);
+  }
+  return { status, summary, stderr };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function jaegerBinary(): string {
+  const tools = join(repoRoot, ".tools");
+  const dir = existsSync(tools) ? readdirSync(tools).find((name) => name.startsWith("jaeger-") && existsSync(join(tools, name, "jaeger"))) : undefined;
+  if (!dir) throw new Error("Jaeger is not built: run scripts/jaeger-install.sh");
+  return join(tools, dir, "jaeger");
+}
+
+export interface Jaeger {
+  otlpUrl: string;
+  queryUrl: string;
+  stop(): Promise<void>;
+  /** Jaeger's spans of a service (its query API, /api/traces), by operation name. */
+  spans(service: string): Promise<JaegerSpan[]>;
+}
+
+export interface JaegerSpan {
+  traceID: string;
+  spanID: string;
+  operationName: string;
+  references: { refType: string; traceID: string; spanID: string }[];
+  tags: { key: string; value: unknown }[];
+  startTime: number;
+  duration: number;
+}
+
+/** Jaeger v2 with in-memory storage: OTLP/HTTP in, query API out, both on free loopback ports. */
+export async function startJaeger(): Promise<Jaeger> {
+  const binary = jaegerBinary();
+  const dir = mkdtempSync(join(tmpdir(), "scope-jaeger-"));
+  const [otlpPort, queryPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+  const config = join(dir, "config.yaml");
+  writeFileSync(
+    config,
+    `service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: none
+extensions:
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:${queryPort}
+    grpc:
+      endpoint: 127.0.0.1:${grpcPort}
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${otlpPort}
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+`,
+  );
+  const child = Bun.spawn([binary, "--config", config], { cwd: dir, stdout: "ignore", stderr: "pipe", stdin: "ignore" });
+  const queryUrl = `http://127.0.0.1:${queryPort}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`jaeger exited with ${child.exitCode}: ${await new Response(child.stderr).text()}`);
+    try {
+      if ((await fetch(`${queryUrl}/api/services`)).ok && (await fetch(`http://127.0.0.1:${otlpPort}/v1/traces`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error("jaeger did not start within 120 s");
+    await Bun.sleep(200);
+  }
+  return {
+    otlpUrl: `http://127.0.0.1:${otlpPort}/v1/traces`,
+    queryUrl,
+    async stop() {
+      child.kill();
+      await child.exited;
+    },
+    async spans(service: string) {
+      const response = await fetch(`${queryUrl}/api/traces?service=${encodeURIComponent(service)}&limit=10000&lookback=custom&start=0&end=${Date.now() * 1000 + 3_600_000_000}`);
+      const body = (await response.json()) as { data: { spans: JaegerSpan[] }[] | null };
+      return (body.data ?? []).flatMap((trace) => trace.spans);
+    },
+  };
+}

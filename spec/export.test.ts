@@ -1,0 +1,169 @@
+/**
+ * `scope export`: a real traced service (spec/fixtures/export/app.cjs: requests with
+ * traceparents, nested function calls, SQLite queries, worker messages, client requests)
+ * exported to Perfetto and OTLP, decoded with the formats' official generated classes
+ * (PyPI perfetto, opentelemetry-proto) and compared with scope's own model.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { loadTrace } from "../src/dump/load";
+import { perfettoSchema } from "../src/export/perfetto";
+import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
+import { check } from "./export-harness";
+import { runCli } from "./harness";
+
+let traced: Traced;
+const count = 3;
+
+beforeAll(async () => {
+  traced = await runTraced(["node", "app.cjs", String(count)], { cwd: join(fixtures, "export"), scopeArgs: ["--functions", "--include", "app.cjs"] });
+  if (traced.status !== 0 || !traced.stdout.includes("done")) throw new Error(`fixture failed: ${traced.stderr}${traced.summary}`);
+}, 120_000);
+afterAll(cleanup);
+
+const of = (kind: string) => traced.events.filter((e) => e.kind === kind);
+const tally = (names: string[]) => names.reduce<Record<string, number>>((t, name) => ((t[name] = (t[name] ?? 0) + 1), t), {});
+const requestName = (e: TraceEvent) => `${e.fields.method} ${e.kind === "http_server_request" ? e.fields.target : e.fields.url} ${e.fields.status}`;
+
+describe("scope export --perfetto", () => {
+  test("every track, slice, nesting, flow and instant, decoded by Perfetto's perfetto_trace_pb2", async () => {
+    const out = join(scratchDir(), "t.pftrace");
+    const result = await runCli(["export", "--perfetto", traced.out, "-o", out]);
+    expect(result.stderr).toContain(`${out}: `);
+    expect(result.exitCode).toBe(0);
+    const schema = join(scratchDir(), "schema.json");
+    writeFileSync(schema, JSON.stringify(perfettoSchema().Trace.root.toJSON()));
+    const { status, summary } = await check("check-perfetto.py", [out, schema]);
+    expect(summary.errors).toEqual([]);
+    expect(status).toBe(0);
+
+    // A track per process (named by its command line) and per thread, under its process.
+    const pids = [...new Set(traced.events.map((e) => e.pid))].sort((a, b) => a - b);
+    expect(summary.processes.map((p: [number, string]) => p[0])).toEqual(pids);
+    const app = of("trace_start").find((e) => e.fields.mainThread)!;
+    expect(summary.processes).toContainEqual([app.pid, `${app.pid}: ${app.fields.argv}`]);
+    const threads = [...new Set(traced.events.map((e) => `${e.pid}/${e.tid}`))].sort();
+    expect(summary.threads.map((t: [number, number, string, number]) => `${t[0]}/${t[1]}`).sort()).toEqual(threads);
+    for (const [pid, tid, name, parent] of summary.threads) {
+      expect(parent).toBe(pid);
+      expect(name).toBe(tid === 0 ? "main" : `worker ${tid}`);
+    }
+
+    // Slices: every call (by function), request (method target status) and query (text).
+    const calls = of("function_call");
+    expect(calls.length).toBeGreaterThan(20);
+    const expected = tally([
+      ...calls.map((e) => String(e.fields.function)),
+      ...[...of("http_server_request"), ...of("http_client_request")].map(requestName),
+      ...of("db_query").map((e) => String(e.fields.text)),
+    ]);
+    expect(summary.slices).toEqual(expected);
+    expect(Object.keys(expected).filter((name) => name.startsWith("GET /r/")).length).toBe(count);
+    // handle → store → outer → inner: nested at least four deep on the main thread.
+    expect(summary.maxDepth).toBeGreaterThanOrEqual(4);
+
+    // Instants: every other event, by kind.
+    const sliced = new Set(["string", "function_table", "function_call", "function_return", "function_throw", "function_settle", "http_server_request", "http_server_response", "http_client_request", "http_client_response", "http_connection", "http_client_connection", "http_traceparent", "http_route", "db_query", "db_query_end", "db_pool_wait", "db_pool_wait_end"]);
+    expect(summary.instants).toEqual(tally(traced.events.filter((e) => !sliced.has(e.kind)).map((e) => e.kind)));
+    expect(summary.instants.message_send).toBe(count + 1);
+
+    // Flows: each message (send → receive) and each client request → the server request that got its traceparent.
+    const outgoing = new Set(of("http_client_request").map((e) => e.fields.traceparent));
+    const linkedServers = of("http_server_request").filter((e) => outgoing.has(e.fields.traceparent));
+    expect(linkedServers.length).toBe(2 * count);
+    expect(summary.flows).toBe(of("message_receive").filter((e) => e.linkedTo.length === 1).length + linkedServers.length);
+  }, 120_000);
+});
+
+describe("scope export --otlp (file)", () => {
+  for (const format of ["json", "protobuf"] as const) {
+    test(`${format}: spans decoded by opentelemetry-proto's ExportTraceServiceRequest match the trace`, async () => {
+      const out = join(scratchDir(), `spans.${format === "json" ? "json" : "pb"}`);
+      const result = await runCli(["export", "--otlp", out, "--otlp-functions", "--service-name", "shop", traced.out]);
+      expect(result.exitCode).toBe(0);
+      if (format === "json") {
+        // OTLP/JSON: ids are hex strings (protobuf's JSON mapping would make them base64).
+        const document = JSON.parse(readFileSync(out, "utf8"));
+        const span = document.resourceSpans[0].scopeSpans[0].spans[0];
+        expect(span.traceId).toMatch(/^[0-9a-f]{32}$/);
+        expect(span.spanId).toMatch(/^[0-9a-f]{16}$/);
+      }
+      const { status, summary } = await check("check-otlp.py", [out, format]);
+      expect(summary.errors).toEqual([]);
+      expect(status).toBe(0);
+      const spans: any[] = summary.spans;
+      const byKind = (kind: number) => spans.filter((s) => s.kind === kind);
+      // SpanKind in OTLP: 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
+      expect(byKind(2).length).toBe(of("http_server_request").length);
+      expect(byKind(1).length).toBe(of("function_call").filter((call) => traced.events.some((e) => (e.kind === "function_return" || e.kind === "function_throw" || e.kind === "function_settle") && e.pid === call.pid && e.tid === call.tid && e.fields.call === call.fields.call)).length);
+      expect(byKind(3).length).toBe(of("http_client_request").length + of("db_query").length);
+      expect(byKind(4).length).toBe(of("message_send").length);
+      expect(byKind(5).length).toBe(of("message_receive").length);
+      const app = of("trace_start").find((e) => e.fields.mainThread)!;
+      for (const span of spans) {
+        expect(span.resource["service.name"]).toBe("shop");
+        expect(span.resource["process.pid"]).toBe(app.pid);
+        expect(span.resource["process.runtime.name"]).toBe("node");
+        expect(span.scope).toBe("scope");
+      }
+      const byId = new Map(spans.map((s) => [s.spanId, s]));
+      // Server spans take the trace id and parent of the traceparent they received.
+      for (const request of of("http_server_request")) {
+        const [, traceId, parentId] = String(request.fields.traceparent).split("-");
+        const span = byKind(2).find((s) => s.name === requestName(request))!;
+        expect(span.traceId).toBe(traceId!);
+        expect(span.parentSpanId).toBe(parentId!);
+        expect(span.attributes["http.request.method"]).toBe("GET");
+        expect(span.attributes["http.response.status_code"]).toBe(200);
+        expect(BigInt(span.endNs) - BigInt(span.startNs)).toBe(BigInt(request.fields.durationNs as number));
+      }
+      // A client span's id is the parent id it sent, so the server span it reached is its child.
+      for (const request of of("http_client_request")) {
+        const [, traceId, spanId] = String(request.fields.traceparent).split("-");
+        const span = byId.get(spanId!)!;
+        expect(span.kind).toBe(3);
+        expect(span.traceId).toBe(traceId!);
+        expect(span.attributes["url.full"]).toBe(request.fields.url);
+      }
+      // Queries: CLIENT spans with the database conventions, children of their request's span.
+      const { header } = loadTrace(traced.out);
+      const unixNs = (e: TraceEvent) => String(header.realtimeAnchorNs + (e.timestampNs - header.monotonicAnchorNs));
+      for (const query of of("db_query").filter((e) => e.fields.request !== undefined)) {
+        const span = byKind(3).find((s) => s.startNs === unixNs(query))!;
+        expect(span.attributes["db.query.text"]).toBe(query.fields.text as string);
+        expect(span.attributes["db.response.returned_rows"]).toBe(query.fields.rows as number);
+        expect(span.attributes["db.system.name"]).toBe("sqlite");
+        const parent = byId.get(span.parentSpanId);
+        expect(parent?.kind).toBe(2);
+        expect(parent?.traceId).toBe(span.traceId);
+      }
+      // A receive: a CONSUMER span, child of and linked to its send's PRODUCER span.
+      for (const consumer of byKind(5)) {
+        const producer = byId.get(consumer.parentSpanId)!;
+        expect(producer.kind).toBe(4);
+        expect(consumer.links).toEqual([[producer.traceId, producer.spanId]]);
+      }
+      // Sends made while handling /r/n are in that request's trace.
+      for (const producer of byKind(4).filter((s) => s.parentSpanId)) expect(byId.get(producer.parentSpanId)?.kind).toBe(2);
+      expect(byKind(4).filter((s) => s.parentSpanId).length).toBe(count);
+      // Nested calls: inner's parent is outer, outer's is store.
+      const named = (prefix: string) => byKind(1).filter((s) => s.attributes["code.function.name"] === prefix);
+      for (const inner of named("inner")) expect(byId.get(inner.parentSpanId)?.attributes["code.function.name"]).toBe("outer");
+      for (const outer of named("outer")) expect(byId.get(outer.parentSpanId)?.attributes["code.function.name"]).toBe("store");
+      expect(named("inner").length).toBe(2 * count);
+    }, 120_000);
+  }
+
+  test("bad input: one line and a non-zero exit", async () => {
+    const both = await runCli(["export", "--perfetto", "--otlp", "x.json", traced.out]);
+    expect(both.exitCode).not.toBe(0);
+    expect(both.stderr.trim().split("\n")).toEqual(["scope: choose one of --perfetto -o FILE, --otlp URL|FILE"]);
+    const missing = await runCli(["export", "--perfetto", "-o", join(scratchDir(), "x"), join(scratchDir(), "nothing.bin")]);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stderr).toMatch(/^scope: .*nothing\.bin: no such file\n$/);
+    const format = await runCli(["export", "--otlp", "x", "--otlp-format", "xml", traced.out]);
+    expect(format.stderr).toBe('scope: --otlp-format: expected protobuf or json, got "xml"\n');
+  });
+});

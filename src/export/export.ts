@@ -1,0 +1,93 @@
+/** `scope export`: read a trace, interpret it, and write it as Perfetto or OTLP. */
+import { closeSync, openSync, writeSync } from "node:fs";
+import type { Writable } from "node:stream";
+import { interpret } from "../core/model";
+import { Output } from "../core/output";
+import { loadTrace, type LoadedTrace } from "../dump/load";
+import { OtlpSpanMaker, serializeSpans, type OtlpFormat, type OtlpOptions } from "./otlp";
+import { isUrl, sendOtlp } from "./otlp-send";
+import { writePerfetto } from "./perfetto";
+
+export type { OtlpFormat };
+
+export interface ExportOptions {
+  path: string;
+  /** Output file of --perfetto. */
+  perfetto?: string;
+  otlp?: { target: string; format?: OtlpFormat; functions: boolean; serviceName?: string };
+  stdout: Writable;
+  stderr: Writable;
+}
+
+/** Spans per OTLP/HTTP request. */
+const SPANS_PER_REQUEST = 2048;
+
+export function otlpOptionsOf(trace: Pick<LoadedTrace, "header">, functions: boolean, serviceName: string | undefined): OtlpOptions {
+  const h = trace.header;
+  return {
+    functions,
+    serviceName,
+    hostName: h.hostName,
+    seed: `${h.hostName}/${h.collectorPid}/${h.realtimeAnchorNs}`,
+    monotonicAnchorNs: h.monotonicAnchorNs,
+    realtimeAnchorNs: h.realtimeAnchorNs,
+  };
+}
+
+export function formatOf(target: string, format: OtlpFormat | undefined): OtlpFormat {
+  return format ?? (!isUrl(target) && target.toLowerCase().endsWith(".json") ? "json" : "protobuf");
+}
+
+/** 0: done; 1: the endpoint refused or could not be reached; 2: the trace is damaged or unfinished (all valid events exported). */
+export async function exportTrace(options: ExportOptions): Promise<number> {
+  const trace = loadTrace(options.path);
+  const events = interpret(trace.records, trace.strings);
+  const err = new Output(options.stderr);
+  let status = 0;
+  if (options.perfetto !== undefined) {
+    const fd = openSync(options.perfetto, "w");
+    try {
+      const counts = writePerfetto(events, (chunk) => {
+        for (let at = 0; at < chunk.byteLength; ) at += writeSync(fd, chunk, at);
+      });
+      err.writeNow(`scope: ${options.perfetto}: ${counts.tracks} tracks, ${counts.slices} slices, ${counts.instants} instants, ${counts.flows} flows, ${counts.counterValues} counter values\n`);
+    } finally {
+      closeSync(fd);
+    }
+  } else if (options.otlp) {
+    const { target, functions, serviceName } = options.otlp;
+    const format = formatOf(target, options.otlp.format);
+    const spans = new OtlpSpanMaker(otlpOptionsOf(trace, functions, serviceName)).spans(events);
+    if (isUrl(target)) {
+      let sent = 0;
+      for (let at = 0; at < spans.length || at === 0; at += SPANS_PER_REQUEST) {
+        const batch = spans.slice(at, at + SPANS_PER_REQUEST);
+        const result = await sendOtlp(target, serializeSpans(batch, format), format);
+        if (!result.ok) {
+          err.writeNow(`scope: ${target}: ${result.error} after ${result.attempts} attempts; ${sent} of ${spans.length} spans sent\n`);
+          return 1;
+        }
+        sent += batch.length;
+        if (spans.length === 0) break;
+      }
+      err.writeNow(`scope: ${target}: ${sent} spans sent (OTLP/HTTP ${format})\n`);
+    } else {
+      const fd = openSync(target, "w");
+      try {
+        const bytes = serializeSpans(spans, format);
+        for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at);
+      } finally {
+        closeSync(fd);
+      }
+      err.writeNow(`scope: ${target}: ${spans.length} spans (OTLP ${format})\n`);
+    }
+  }
+  if (trace.error) {
+    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${events.length} events before it were exported\n`);
+    status = 2;
+  } else if (!trace.end) {
+    err.writeNow(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were exported\n`);
+    status = 2;
+  }
+  return status;
+}

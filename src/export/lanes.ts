@@ -1,0 +1,59 @@
+/**
+ * Slices on one track must nest (Perfetto and the Trace Event viewers draw a track as one
+ * stack). Slices that overlap without nesting (concurrent requests, an async call that
+ * settles after its caller returned) go on extra tracks of the same thread, "lanes": a
+ * slice takes the first lane of its group where it nests, its preferred lane first (a
+ * query the lane of its request).
+ */
+import type { Slice } from "./slices";
+
+export interface Placement {
+  /** "calls" or "requests" (queries and pool waits share the requests' lanes). */
+  group: string;
+  /** 0: the group's first track. */
+  lane: number;
+}
+
+export function groupOf(slice: Slice): string {
+  return slice.kind === "call" ? "calls" : "requests";
+}
+
+/** Slices in drawing order: by start, the longer first (a parent before its children). */
+export function drawingOrder(a: Slice, b: Slice): number {
+  if (a.startNs !== b.startNs) return a.startNs < b.startNs ? -1 : 1;
+  if (a.endNs !== b.endNs) return a.endNs > b.endNs ? -1 : 1;
+  const rank = (s: Slice) => (s.kind === "server" || s.kind === "client" ? 0 : s.kind === "call" ? 1 : 2);
+  return rank(a) - rank(b);
+}
+
+export function placeSlices(slices: Slice[]): Map<Slice, Placement> {
+  const placed = new Map<Slice, Placement>();
+  // Per thread and group: each lane's stack of open slice ends.
+  const lanes = new Map<string, bigint[][]>();
+  const requestPlace = new Map<number, Placement>();
+  const fits = (stack: bigint[], slice: Slice): boolean => {
+    while (stack.length && stack[stack.length - 1]! <= slice.startNs) stack.pop();
+    return stack.length === 0 || stack[stack.length - 1]! >= slice.endNs;
+  };
+  for (const slice of [...slices].sort(drawingOrder)) {
+    const group = groupOf(slice);
+    const key = `${slice.pid}/${slice.tid}/${group}`;
+    let stacks = lanes.get(key);
+    if (!stacks) lanes.set(key, (stacks = []));
+    const requestIndex = slice.start.fields.requestIndex;
+    const preferred = slice.kind === "query" || slice.kind === "pool_wait" ? (typeof requestIndex === "number" ? requestPlace.get(requestIndex) : undefined) : undefined;
+    let lane = preferred && fits(stacks[preferred.lane]!, slice) ? preferred.lane : stacks.findIndex((stack) => fits(stack, slice));
+    if (lane < 0) lane = stacks.push([]) - 1;
+    stacks[lane]!.push(slice.endNs);
+    const placement = { group, lane };
+    placed.set(slice, placement);
+    if (slice.kind === "server" || slice.kind === "client") requestPlace.set(slice.start.index, placement);
+  }
+  return placed;
+}
+
+/** A lane's track name: "main" (calls, lane 0), "main calls 2", "main requests", "worker 1 requests 2". */
+export function laneName(thread: string, placement: Placement): string {
+  if (placement.group === "calls") return placement.lane === 0 ? thread : `${thread} calls ${placement.lane + 1}`;
+  return `${thread} requests${placement.lane === 0 ? "" : ` ${placement.lane + 1}`}`;
+}

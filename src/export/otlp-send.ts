@@ -1,0 +1,51 @@
+/**
+ * OTLP/HTTP export requests: POST to the endpoint (http://host:4318/v1/traces), retried with
+ * exponential backoff while the endpoint is unreachable or answers 429/502/503/504 (the
+ * statuses OTLP/HTTP calls retryable), never longer than the caller's deadline.
+ */
+import type { OtlpFormat } from "./otlp";
+
+export interface SendResult {
+  ok: boolean;
+  attempts: number;
+  /** Why the last attempt failed ("HTTP 400: ...", "connection refused"). */
+  error?: string;
+}
+
+const retryable = new Set([429, 502, 503, 504]);
+
+export function isUrl(target: string): boolean {
+  return /^https?:\/\//i.test(target);
+}
+
+export async function sendOtlp(
+  url: string,
+  body: Uint8Array,
+  format: OtlpFormat,
+  options: { attempts?: number; firstBackoffMs?: number; timeoutMs?: number; stopped?: () => boolean } = {},
+): Promise<SendResult> {
+  const attemptsMax = options.attempts ?? 5;
+  let backoffMs = options.firstBackoffMs ?? 200;
+  let error = "";
+  for (let attempt = 1; attempt <= attemptsMax; attempt++) {
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": format === "json" ? "application/json" : "application/x-protobuf" },
+        body,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+      const text = await response.text().catch(() => "");
+      if (response.ok) return { ok: true, attempts: attempt };
+      error = `HTTP ${response.status}${text ? `: ${text.split("\n")[0]!.slice(0, 200)}` : ""}`;
+      if (!retryable.has(response.status)) return { ok: false, attempts: attempt, error };
+    } catch (caught) {
+      const cause = (caught as { cause?: { code?: string } }).cause?.code;
+      error = cause ?? (caught as Error).message ?? String(caught);
+    }
+    if (attempt === attemptsMax || options.stopped?.()) return { ok: false, attempts: attempt, error };
+    await new Promise((resolve) => setTimeout(resolve, backoffMs));
+    backoffMs = Math.min(backoffMs * 2, 5_000);
+  }
+  return { ok: false, attempts: attemptsMax, error };
+}

@@ -1,0 +1,319 @@
+/**
+ * OpenTelemetry spans from a trace (`scope export --otlp`, `scope run --otlp`), serialized
+ * by @opentelemetry/otlp-transformer (OTLP/HTTP protobuf or JSON; in JSON ids are hex).
+ *
+ * - Server requests are SERVER spans, client requests CLIENT spans, queries CLIENT spans
+ *   with the database semantic conventions (db.system.name, db.query.text, ...), message
+ *   sends PRODUCER spans and receives CONSUMER spans (a child of the send, and linked to
+ *   it), function calls INTERNAL spans (with `functions`).
+ * - Trace ids join the program's traces: a server request that received a traceparent
+ *   takes its trace id and parent span id; a client request that sent one takes its trace
+ *   id and, as its own span id, the parent id it sent, so the server span of the service it
+ *   called (scope's or that service's own instrumentation) is its child. Everything a
+ *   request caused (queries, client requests, messages, calls) is in the request's trace.
+ *   Other ids are derived from the trace's identity (host, collector pid, start time) and
+ *   the record's own ids (pid, tid, request id, query id, call ordinal, message key), not
+ *   from positions in the file, so a span exported twice, or streamed and exported, has
+ *   the same ids, and spans can be made batch by batch (stream.ts).
+ * - One resource per process: service.name (given, or the program's script name), host.name,
+ *   process.pid, process.parent_pid, process.command_line, process.runtime.name/version.
+ */
+import { createHash } from "node:crypto";
+import { SpanKind, SpanStatusCode, type Attributes, type HrTime, type Link, type SpanContext } from "@opentelemetry/api";
+import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { resourceFromAttributes, type Resource } from "@opentelemetry/resources";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import { messageKey, type TraceEvent } from "../core/model";
+import { VERSION } from "../version";
+import { shapeOf, type ProcessInfo, type Slice } from "./slices";
+
+export type OtlpFormat = "protobuf" | "json";
+
+export interface OtlpOptions {
+  /** service.name for every process (default: its script's name). */
+  serviceName?: string;
+  /** Function calls as INTERNAL spans. */
+  functions: boolean;
+  hostName: string;
+  /** Identity of the trace for derived ids (host, collector pid, start time). */
+  seed: string;
+  /** CLOCK_MONOTONIC and CLOCK_REALTIME read together (trace header anchors). */
+  monotonicAnchorNs: bigint;
+  realtimeAnchorNs: bigint;
+}
+
+const W3C = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+interface Parent {
+  traceId: string;
+  spanId: string;
+}
+
+/** Database systems as OpenTelemetry names them (db.system.name); the client library as scope knows it. */
+const dbSystems: Record<string, string> = { pg: "postgresql", "postgres.js": "postgresql", "better-sqlite3": "sqlite", "bun:sqlite": "sqlite" };
+
+export function serviceNameOf(argv: string | null, runtime: string | null): string {
+  const script = argv?.split(" ").slice(1).find((part) => part && !part.startsWith("-"));
+  if (script) return script.split("/").pop()!.replace(/\.(c|m)?(j|t)sx?$/, "") || script;
+  return runtime?.split(" ")[0] ?? "unknown_service";
+}
+
+/**
+ * Makes spans from events, batch by batch: what it learns of requests (their trace and span
+ * ids) is kept (bounded) for the events of later batches that they caused.
+ */
+export class OtlpSpanMaker {
+  private readonly resources = new Map<number, Resource>();
+  private readonly processes = new Map<number, ProcessInfo>();
+  /** `${pid}/${tid}/${requestId}` → the request's span (bounded: oldest forgotten first). */
+  private readonly requests = new Map<string, Parent>();
+  private readonly scope = { name: "scope", version: VERSION };
+
+  constructor(private readonly options: OtlpOptions) {}
+
+  private hash(...parts: (string | number)[]): string {
+    return createHash("sha256").update(`${this.options.seed}/${parts.join("/")}`).digest("hex");
+  }
+
+  private spanIdOf(...parts: (string | number)[]): string {
+    return this.hash(...parts).slice(0, 16);
+  }
+
+  private time(ns: bigint): HrTime {
+    const unix = this.options.realtimeAnchorNs + (ns - this.options.monotonicAnchorNs);
+    return [Number(unix / 1_000_000_000n), Number(unix % 1_000_000_000n)];
+  }
+
+  private resourceOf(pid: number): Resource {
+    let resource = this.resources.get(pid);
+    if (!resource) {
+      const process = this.processes.get(pid);
+      const runtime = process?.runtime?.split(" ") ?? [];
+      const attributes: Attributes = {
+        "service.name": this.options.serviceName ?? serviceNameOf(process?.argv ?? null, process?.runtime ?? null),
+        "host.name": this.options.hostName,
+        "process.pid": pid,
+        "telemetry.sdk.name": "scope",
+        "telemetry.sdk.version": VERSION,
+      };
+      if (process?.parentPid) attributes["process.parent_pid"] = process.parentPid;
+      if (process?.argv) attributes["process.command_line"] = process.argv;
+      if (runtime[0]) attributes["process.runtime.name"] = runtime[0];
+      if (runtime[1]) attributes["process.runtime.version"] = runtime[1].replace(/^v/, "");
+      this.resources.set(pid, (resource = resourceFromAttributes(attributes)));
+    }
+    return resource;
+  }
+
+  /** The request span an event was caused by (its `request` id on its thread), if known. */
+  private causeOf(event: TraceEvent): Parent | undefined {
+    const request = event.fields.request;
+    return typeof request === "number" ? this.requests.get(`${event.pid}/${event.tid}/${request}`) : undefined;
+  }
+
+  private remember(key: string, parent: Parent): void {
+    this.requests.set(key, parent);
+    if (this.requests.size > 100_000) this.requests.delete(this.requests.keys().next().value!);
+  }
+
+  /** The span ids of a request (from its traceparent when it has one). */
+  private requestSpan(slice: Slice): { context: Parent; parent?: Parent } {
+    const f = slice.start.fields;
+    const key = `${slice.pid}/${slice.tid}/${f.requestId}`;
+    const known = this.requests.get(key);
+    const tp = typeof f.traceparent === "string" ? W3C.exec(f.traceparent) : null;
+    let result: { context: Parent; parent?: Parent };
+    if (slice.kind === "server") {
+      const spanId = this.spanIdOf(slice.pid, slice.tid, "request", String(f.requestId));
+      result = tp ? { context: { traceId: tp[1]!, spanId }, parent: { traceId: tp[1]!, spanId: tp[2]! } } : { context: { traceId: this.hash("trace", slice.pid, slice.tid, String(f.requestId)).slice(0, 32), spanId } };
+    } else {
+      const cause = this.causeOf(slice.start);
+      const spanId = tp ? tp[2]! : this.spanIdOf(slice.pid, slice.tid, "request", String(f.requestId));
+      const traceId = tp ? tp[1]! : (cause?.traceId ?? this.hash("trace", slice.pid, slice.tid, String(f.requestId)).slice(0, 32));
+      result = { context: { traceId, spanId }, parent: cause && cause.traceId === traceId ? cause : undefined };
+    }
+    if (!known) this.remember(key, result.context);
+    return result;
+  }
+
+  /** Spans of the events given (a whole trace, or one batch of a stream after the ones before). */
+  spans(events: TraceEvent[]): ReadableSpan[] {
+    const shape = shapeOf(events);
+    for (const process of shape.processes) {
+      const known = this.processes.get(process.pid);
+      if (!known || (!known.argv && process.argv)) {
+        this.processes.set(process.pid, process);
+        this.resources.delete(process.pid);
+      }
+    }
+    const out: ReadableSpan[] = [];
+    // Requests first (in time order), so what they caused finds their ids.
+    const requests = shape.slices.filter((s) => s.kind === "server" || s.kind === "client").sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
+    for (const slice of requests) {
+      if (!slice.finished) continue;
+      const { context, parent } = this.requestSpan(slice);
+      out.push(this.span(slice, slice.kind === "server" ? SpanKind.SERVER : SpanKind.CLIENT, context, parent, requestAttributes(slice)));
+    }
+    // Calls nest on their thread (sync calls inside the call that made them).
+    const callSpans = new Map<Slice, Parent>();
+    if (this.options.functions) {
+      const byThread = new Map<string, Slice[]>();
+      for (const slice of shape.slices) {
+        if (slice.kind !== "call") continue;
+        const key = `${slice.pid}/${slice.tid}`;
+        const list = byThread.get(key);
+        if (list) list.push(slice);
+        else byThread.set(key, [slice]);
+      }
+      for (const list of byThread.values()) {
+        list.sort((a, b) => (a.startNs !== b.startNs ? (a.startNs < b.startNs ? -1 : 1) : a.endNs > b.endNs ? -1 : a.endNs < b.endNs ? 1 : 0));
+        const open: Slice[] = [];
+        for (const slice of list) {
+          while (open.length && open[open.length - 1]!.endNs <= slice.startNs && open[open.length - 1] !== slice) open.pop();
+          const enclosing = open.length && open[open.length - 1]!.endNs >= slice.endNs ? callSpans.get(open[open.length - 1]!) : undefined;
+          const cause = this.causeOf(slice.start);
+          const parent = enclosing && (!cause || enclosing.traceId === cause.traceId) ? enclosing : cause;
+          const f = slice.start.fields;
+          const spanId = this.spanIdOf(slice.pid, slice.tid, "call", String(f.call));
+          const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, "call", String(f.call)).slice(0, 32), spanId };
+          callSpans.set(slice, context);
+          open.push(slice);
+          if (slice.finished) out.push(this.span(slice, SpanKind.INTERNAL, context, parent, callAttributes(slice)));
+        }
+      }
+    }
+    for (const slice of shape.slices) {
+      if ((slice.kind !== "query" && slice.kind !== "pool_wait") || !slice.finished) continue;
+      const parent = this.causeOf(slice.start);
+      const f = slice.start.fields;
+      const id = slice.kind === "query" ? `query/${f.query}` : `wait/${f.wait}`;
+      const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, id).slice(0, 32), spanId: this.spanIdOf(slice.pid, slice.tid, id) };
+      out.push(this.span(slice, SpanKind.CLIENT, context, parent, dbAttributes(slice)));
+    }
+    for (const event of events) {
+      if (event.kind !== "message_send" && event.kind !== "message_receive") continue;
+      const key = messageKey(event);
+      const send: Parent = { traceId: "", spanId: this.spanIdOf("message", key, "send") };
+      const f = event.fields;
+      const destination = `${f.channel}#${f.channelSubId} of ${f.channelOwnerPid}`;
+      const attributes: Attributes = {
+        "messaging.system": String(f.channel),
+        "messaging.destination.name": destination,
+        "messaging.operation.type": event.kind === "message_send" ? "send" : "receive",
+        "messaging.message.body.size": typeof f.sizeBytes === "number" ? f.sizeBytes : 0,
+        "scope.message.ordinal": Number(f.ordinal),
+        "thread.id": event.tid,
+      };
+      // A message's trace: the request that sent it, else its own (the same at both ends).
+      const traceOfMessage = this.hash("trace", "message", key).slice(0, 32);
+      if (event.kind === "message_send") {
+        const cause = this.causeOf(event);
+        send.traceId = cause?.traceId ?? traceOfMessage;
+        out.push(this.instantSpan(event, `send ${destination}`, SpanKind.PRODUCER, send, cause, attributes));
+      } else {
+        // The receive cannot know the sender's request: the send's trace is looked up when it is in this batch.
+        const sendEvent = event.linkedTo.length ? events[event.linkedTo[0]!] : undefined;
+        const senderCause = sendEvent ? this.causeOf(sendEvent) : undefined;
+        send.traceId = senderCause?.traceId ?? traceOfMessage;
+        const context = { traceId: send.traceId, spanId: this.spanIdOf("message", key, "receive") };
+        const link: Link = { context: { traceId: send.traceId, spanId: send.spanId, traceFlags: 1 } };
+        out.push(this.instantSpan(event, `receive ${destination}`, SpanKind.CONSUMER, context, send, attributes, [link]));
+      }
+    }
+    return out;
+  }
+
+  private span(slice: Slice, kind: SpanKind, context: Parent, parent: Parent | undefined, attributes: Attributes): ReadableSpan {
+    attributes["thread.id"] = slice.tid;
+    const failed = slice.failed;
+    const message = typeof slice.start.fields.errorMessage === "string" ? slice.start.fields.errorMessage : slice.end && typeof slice.end.fields.errorMessage === "string" ? slice.end.fields.errorMessage : undefined;
+    return this.readable(slice.pid, slice.name, kind, context, parent, slice.startNs, slice.endNs, attributes, [], failed ? { code: SpanStatusCode.ERROR, ...(message ? { message } : {}) } : { code: SpanStatusCode.UNSET });
+  }
+
+  private instantSpan(event: TraceEvent, name: string, kind: SpanKind, context: Parent, parent: Parent | undefined, attributes: Attributes, links: Link[] = []): ReadableSpan {
+    return this.readable(event.pid, name, kind, context, parent, event.timestampNs, event.timestampNs, attributes, links, { code: SpanStatusCode.UNSET });
+  }
+
+  private readable(pid: number, name: string, kind: SpanKind, context: Parent, parent: Parent | undefined, startNs: bigint, endNs: bigint, attributes: Attributes, links: Link[], status: { code: SpanStatusCode; message?: string }): ReadableSpan {
+    const spanContext: SpanContext = { traceId: context.traceId, spanId: context.spanId, traceFlags: 1 };
+    const durationNs = endNs - startNs;
+    return {
+      name,
+      kind,
+      spanContext: () => spanContext,
+      parentSpanContext: parent ? { traceId: parent.traceId, spanId: parent.spanId, traceFlags: 1 } : undefined,
+      startTime: this.time(startNs),
+      endTime: this.time(endNs),
+      status,
+      attributes,
+      links,
+      events: [],
+      duration: [Number(durationNs / 1_000_000_000n), Number(durationNs % 1_000_000_000n)],
+      ended: true,
+      resource: this.resourceOf(pid),
+      instrumentationScope: this.scope,
+      droppedAttributesCount: 0,
+      droppedEventsCount: 0,
+      droppedLinksCount: 0,
+    };
+  }
+}
+
+function put(attributes: Attributes, key: string, value: unknown): void {
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") attributes[key] = value;
+}
+
+function requestAttributes(slice: Slice): Attributes {
+  const f = slice.start.fields;
+  const a: Attributes = {};
+  put(a, "http.request.method", f.method);
+  if (typeof f.status === "number" && f.status !== 0) a["http.response.status_code"] = f.status;
+  if (slice.kind === "server") {
+    put(a, "url.path", typeof f.target === "string" ? f.target.split("?")[0] : undefined);
+    if (typeof f.target === "string" && f.target.includes("?")) a["url.query"] = f.target.slice(f.target.indexOf("?") + 1);
+    put(a, "http.route", f.route);
+    put(a, "client.address", f.remoteAddress);
+    if (typeof f.remotePort === "number" && f.remotePort) a["client.port"] = f.remotePort;
+    put(a, "server.address", f.localAddress);
+    if (typeof f.localPort === "number" && f.localPort) a["server.port"] = f.localPort;
+    put(a, "network.protocol.version", typeof f.protocol === "string" ? f.protocol.replace(/^HTTP\//, "") : undefined);
+  } else {
+    put(a, "url.full", f.url);
+    put(a, "server.address", f.remoteAddress);
+    if (typeof f.remotePort === "number" && f.remotePort) a["server.port"] = f.remotePort;
+    put(a, "scope.http.client", f.api);
+  }
+  put(a, "scope.http.end", f.end);
+  put(a, "error.type", f.errorCode ?? (slice.failed && typeof f.status === "number" && f.status >= 400 ? String(f.status) : undefined));
+  return a;
+}
+
+function dbAttributes(slice: Slice): Attributes {
+  const f = slice.start.fields;
+  const system = String(f.system);
+  const a: Attributes = { "db.system.name": dbSystems[system] ?? system, "db.system": dbSystems[system] ?? system, "scope.db.client": system };
+  if (slice.kind === "query") {
+    put(a, "db.query.text", f.text);
+    if (typeof f.rows === "number") a["db.response.returned_rows"] = f.rows;
+    if (typeof f.params === "number") a["scope.db.params"] = f.params;
+  }
+  put(a, "db.response.status_code", f.errorCode);
+  if (slice.failed) a["error.type"] = typeof f.errorCode === "string" ? f.errorCode : "error";
+  return a;
+}
+
+/** "name (file:line:column)" → code.* attributes. */
+function callAttributes(slice: Slice): Attributes {
+  const text = String(slice.start.fields.function);
+  const match = /^(.*) \((.*):(\d+):(\d+)\)$/.exec(text);
+  const a: Attributes = match ? { "code.function.name": match[1]!, "code.file.path": match[2]!, "code.line.number": Number(match[3]), "code.column.number": Number(match[4]) } : { "code.function.name": text };
+  put(a, "scope.call.args", slice.start.fields.args);
+  if (slice.end?.kind === "function_throw") put(a, "error.type", slice.end.fields.errorType ?? "Error");
+  return a;
+}
+
+export function serializeSpans(spans: ReadableSpan[], format: OtlpFormat): Uint8Array {
+  const bytes = (format === "json" ? JsonTraceSerializer : ProtobufTraceSerializer).serializeRequest(spans);
+  if (!bytes) throw new Error("the OTLP serializer returned nothing");
+  return bytes;
+}

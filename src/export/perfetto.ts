@@ -1,0 +1,287 @@
+/**
+ * `scope export --perfetto`: Perfetto's native trace format (a `Trace` of `TracePacket`s
+ * carrying TrackEvents), encoded by protobufjs from the schema subset in perfetto.proto.
+ *
+ * - Tracks: one per process (ProcessDescriptor: pid, command line) and one per thread
+ *   (ThreadDescriptor); function calls nest on the thread's track, requests, queries and
+ *   pool waits on the thread's "requests" tracks (lanes.ts: extra tracks where slices
+ *   overlap without nesting); counters on counter tracks under their process.
+ * - Every other event is an instant on its thread's track with its fields as debug
+ *   annotations. A message's send and receive are joined by a flow (flow ids are fixed64:
+ *   the send's index + 1), a client request and the server request that received its
+ *   traceparent by another (FLOW_REQUEST_BASE + the client request's index).
+ * - One packet sequence: its first packet clears the incremental state; event names and
+ *   annotation names are interned (InternedData, iid ≥ 1) in the packet that first uses them.
+ * Packets are written in time order (begin/end pairs of one track in nesting order).
+ */
+import protobuf from "protobufjs";
+import type { TraceEvent, FieldValue } from "../core/model";
+import perfettoProto from "./perfetto.proto" with { type: "text" };
+import { laneName, placeSlices, drawingOrder, type Placement } from "./lanes";
+import { shapeOf, type Slice, type TraceShape } from "./slices";
+import { counterSamples, gcSlices, runtimeSliceKinds } from "./runtime-kinds";
+
+const SEQUENCE_ID = 1;
+const SEQ_INCREMENTAL_STATE_CLEARED = 1;
+const SEQ_NEEDS_INCREMENTAL_STATE = 2;
+const TYPE_SLICE_BEGIN = 1;
+const TYPE_SLICE_END = 2;
+const TYPE_INSTANT = 3;
+const TYPE_COUNTER = 4;
+/** Flow ids of request links: apart from message flows (event index + 1). */
+export const FLOW_REQUEST_BASE = 1_000_000_000_000;
+
+/** Kinds drawn as slices or folded into them, or only naming things: no instant of their own. */
+const notInstants = new Set([
+  "string",
+  "function_table",
+  "function_call",
+  "function_return",
+  "function_throw",
+  "function_settle",
+  "http_server_request",
+  "http_server_response",
+  "http_client_request",
+  "http_client_response",
+  "http_connection",
+  "http_client_connection",
+  "http_traceparent",
+  "http_route",
+  "db_query",
+  "db_query_end",
+  "db_pool_wait",
+  "db_pool_wait_end",
+]);
+
+let schema: { Trace: protobuf.Type; TracePacket: protobuf.Type } | undefined;
+
+/** The schema (parsed once): exported for the tests that compare it with Perfetto's own. */
+export function perfettoSchema(): { Trace: protobuf.Type; TracePacket: protobuf.Type } {
+  if (!schema) {
+    const root = protobuf.parse(perfettoProto).root;
+    schema = { Trace: root.lookupType("perfetto.protos.Trace"), TracePacket: root.lookupType("perfetto.protos.TracePacket") };
+  }
+  return schema;
+}
+
+interface Emission {
+  ts: bigint;
+  /** Order among emissions of the same time (their creation order). */
+  seq: number;
+  type: number;
+  track: number;
+  name?: string;
+  annotations?: Record<string, FieldValue>;
+  flowIds?: number[];
+  terminatingFlowIds?: number[];
+  counter?: number;
+}
+
+export interface PerfettoCounts {
+  packets: number;
+  tracks: number;
+  slices: number;
+  instants: number;
+  flows: number;
+  counterValues: number;
+}
+
+/**
+ * Writes the trace as Perfetto packets through `write` (chunks of about 64 KiB).
+ * Returns what was written, for the command's summary line.
+ */
+export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) => void): PerfettoCounts {
+  const { TracePacket } = perfettoSchema();
+  const shape = shapeOf(events);
+  const counts: PerfettoCounts = { packets: 0, tracks: 0, slices: 0, instants: 0, flows: 0, counterValues: 0 };
+  let writer = protobuf.Writer.create();
+  const packet = (message: Record<string, unknown>) => {
+    // Trace.packet (field 1, length-delimited), one at a time: the file is a Trace.
+    writer.uint32((1 << 3) | 2).fork();
+    TracePacket.encode(message, writer);
+    writer.ldelim();
+    counts.packets++;
+    if (writer.len >= 65536) {
+      write(writer.finish());
+      writer = protobuf.Writer.create();
+    }
+  };
+
+  // Tracks: uuids handed out in order (≥ 1).
+  let nextUuid = 1;
+  const processTrack = new Map<number, number>();
+  const threadTrack = new Map<string, number>();
+  const laneTrack = new Map<string, number>();
+  const descriptors: Record<string, unknown>[] = [];
+  for (const process of shape.processes) {
+    const uuid = nextUuid++;
+    processTrack.set(process.pid, uuid);
+    const name = process.argv ? `${process.pid}: ${process.argv}` : `pid ${process.pid}`;
+    descriptors.push({ uuid, process: { pid: process.pid, processName: name, cmdline: process.argv ? process.argv.split(" ") : [] } });
+  }
+  for (const thread of shape.threads) {
+    const uuid = nextUuid++;
+    threadTrack.set(`${thread.pid}/${thread.tid}`, uuid);
+    descriptors.push({ uuid, parentUuid: processTrack.get(thread.pid), thread: { pid: thread.pid, tid: thread.tid, threadName: thread.name } });
+  }
+  const trackOf = (pid: number, tid: number, placement: Placement): number => {
+    if (placement.group === "calls" && placement.lane === 0) return threadTrack.get(`${pid}/${tid}`)!;
+    const key = `${pid}/${tid}/${placement.group}/${placement.lane}`;
+    let uuid = laneTrack.get(key);
+    if (uuid === undefined) {
+      laneTrack.set(key, (uuid = nextUuid++));
+      descriptors.push({ uuid, parentUuid: threadTrack.get(`${pid}/${tid}`), name: laneName(tid === 0 ? "main" : `worker ${tid}`, placement) });
+    }
+    return uuid;
+  };
+  const counterTrack = new Map<string, number>();
+  const counterTrackOf = (pid: number, name: string, unit: number): number => {
+    const key = `${pid}/${name}`;
+    let uuid = counterTrack.get(key);
+    if (uuid === undefined) {
+      counterTrack.set(key, (uuid = nextUuid++));
+      descriptors.push({ uuid, parentUuid: processTrack.get(pid), name, counter: { unit } });
+    }
+    return uuid;
+  };
+
+  const emissions: Emission[] = [];
+  let seq = 0;
+  const emit = (e: Omit<Emission, "seq">) => emissions.push({ ...e, seq: seq++ });
+  const flowsFrom = new Map<number, number[]>();
+  const flowsTo = new Map<number, number[]>();
+  const addFlow = (map: Map<number, number[]>, index: number, id: number) => {
+    const list = map.get(index);
+    if (list) list.push(id);
+    else map.set(index, [id]);
+  };
+  for (const link of shape.links) {
+    const id = link.kind === "message" ? link.from.index + 1 : FLOW_REQUEST_BASE + link.from.index;
+    addFlow(flowsFrom, link.from.index, id);
+    addFlow(flowsTo, link.to.index, id);
+    counts.flows++;
+  }
+
+  // Slices: per track, begins and ends in nesting order (ends of slices over before a begin first).
+  const slices = [...shape.slices, ...gcSlices(events)];
+  const placement = placeSlices(slices);
+  const perTrack = new Map<number, Slice[]>();
+  for (const slice of slices) {
+    const track = trackOf(slice.pid, slice.tid, placement.get(slice)!);
+    let list = perTrack.get(track);
+    if (!list) perTrack.set(track, (list = []));
+    list.push(slice);
+  }
+  for (const [track, list] of perTrack) {
+    list.sort(drawingOrder);
+    const open: Slice[] = [];
+    const close = (until: bigint | null) => {
+      while (open.length && (until === null || open[open.length - 1]!.endNs <= until)) emit({ ts: open.pop()!.endNs, type: TYPE_SLICE_END, track });
+    };
+    for (const slice of list) {
+      close(slice.startNs);
+      emit({
+        ts: slice.startNs,
+        type: TYPE_SLICE_BEGIN,
+        track,
+        name: slice.name,
+        annotations: sliceAnnotations(slice),
+        flowIds: flowsFrom.get(slice.start.index),
+        terminatingFlowIds: flowsTo.get(slice.start.index),
+      });
+      open.push(slice);
+      counts.slices++;
+    }
+    close(null);
+  }
+  for (const event of events) {
+    if (notInstants.has(event.kind) || runtimeSliceKinds.has(event.kind)) continue;
+    const counter = counterSamples(event);
+    if (counter) {
+      for (const sample of counter) {
+        emit({ ts: event.timestampNs, type: TYPE_COUNTER, track: counterTrackOf(event.pid, sample.name, sample.unit), counter: sample.value });
+        counts.counterValues++;
+      }
+      continue;
+    }
+    emit({
+      ts: event.timestampNs,
+      type: TYPE_INSTANT,
+      track: threadTrack.get(`${event.pid}/${event.tid}`)!,
+      name: event.kind,
+      annotations: { index: event.index, ...event.fields },
+      flowIds: flowsFrom.get(event.index),
+      terminatingFlowIds: flowsTo.get(event.index),
+    });
+    counts.instants++;
+  }
+  emissions.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
+
+  // The sequence's first packet clears its incremental state; descriptors follow.
+  packet({ trustedPacketSequenceId: SEQUENCE_ID, sequenceFlags: SEQ_INCREMENTAL_STATE_CLEARED, firstPacketOnSequence: true, timestamp: emissions.length ? Number(emissions[0]!.ts) : 0 });
+  for (const trackDescriptor of descriptors) packet({ trustedPacketSequenceId: SEQUENCE_ID, trackDescriptor });
+  counts.tracks = descriptors.length;
+  const names = new Map<string, number>();
+  const annotationNames = new Map<string, number>();
+  for (const e of emissions) {
+    let interned: { eventNames?: { iid: number; name: string }[]; debugAnnotationNames?: { iid: number; name: string }[] } | undefined;
+    const trackEvent: Record<string, unknown> = { type: e.type, trackUuid: e.track };
+    if (e.name !== undefined) {
+      let iid = names.get(e.name);
+      if (iid === undefined) {
+        names.set(e.name, (iid = names.size + 1));
+        (interned ??= {}).eventNames = [{ iid, name: e.name }];
+      }
+      trackEvent.nameIid = iid;
+    }
+    if (e.annotations) {
+      const list: Record<string, unknown>[] = [];
+      for (const [key, value] of Object.entries(e.annotations)) {
+        if (value === null || value === undefined) continue;
+        let iid = annotationNames.get(key);
+        if (iid === undefined) {
+          annotationNames.set(key, (iid = annotationNames.size + 1));
+          ((interned ??= {}).debugAnnotationNames ??= []).push({ iid, name: key });
+        }
+        list.push(annotation(iid, value));
+      }
+      if (list.length) trackEvent.debugAnnotations = list;
+    }
+    if (e.flowIds) trackEvent.flowIds = e.flowIds;
+    if (e.terminatingFlowIds) trackEvent.terminatingFlowIds = e.terminatingFlowIds;
+    if (e.counter !== undefined) {
+      if (Number.isInteger(e.counter)) trackEvent.counterValue = e.counter;
+      else trackEvent.doubleCounterValue = e.counter;
+    }
+    packet({
+      timestamp: Number(e.ts),
+      trustedPacketSequenceId: SEQUENCE_ID,
+      sequenceFlags: SEQ_NEEDS_INCREMENTAL_STATE,
+      trackEvent,
+      ...(interned ? { internedData: interned } : {}),
+    });
+  }
+  write(writer.finish());
+  return counts;
+}
+
+function annotation(nameIid: number, value: FieldValue): Record<string, unknown> {
+  if (typeof value === "string") return { nameIid, stringValue: value };
+  if (typeof value === "boolean") return { nameIid, boolValue: value };
+  if (typeof value === "number" && Number.isSafeInteger(value)) return { nameIid, intValue: value };
+  return { nameIid, doubleValue: Number(value) };
+}
+
+function sliceAnnotations(slice: Slice): Record<string, FieldValue> {
+  const fields: Record<string, FieldValue> = { index: slice.start.index, ...slice.start.fields };
+  if (!slice.finished) fields.unfinished = true;
+  if (slice.end && slice.kind === "call") {
+    const f = slice.end.fields;
+    if (slice.end.kind === "function_throw") Object.assign(fields, { threw: true, errorType: f.errorType ?? null, errorMessage: f.errorMessage ?? null });
+    else if (f.rejected === true) Object.assign(fields, { rejected: true, errorMessage: f.errorMessage ?? null });
+    else fields.value = f.value ?? null;
+  }
+  return fields;
+}
+
+export type { TraceShape };
