@@ -239,6 +239,58 @@ pub const EventKind = enum(u16) {
     /// What this thread's runtime cannot record of the loop and memory groups, written
     /// once at its start. a = MonitorMissing bits, b = str why.
     monitor_missing = 84,
+    // Async causality (scope run --async), 96..111. An async id is the runtime's own
+    // (Node's async_hooks asyncId), unique per (pid, tid); 1 is the thread's top level.
+    // Which callback was running when any other event of the thread was written is not
+    // in that event: the decoder replays each thread's before/after in write order.
+    /// An async resource was created. a = async id, b = trigger async id (the runtime's:
+    /// for a promise made by then/await, the promise it waits on), c = AsyncType (or, with
+    /// flags bit 0, a str type name), d = the async id whose callback was running when it
+    /// was created (1: the thread's top level).
+    async_init = 96,
+    /// The resource's callback began running. a = async id.
+    async_before = 97,
+    /// The resource's callback ended. a = async id.
+    async_after = 98,
+    /// A promise was resolved (--async=promises). a = the promise's async id, b = the
+    /// async id whose callback was running when it was resolved.
+    async_resolve = 99,
+    /// Written once per thread at its start with --async: a = AsyncLevel asked, b =
+    /// AsyncLevel this runtime records (less under Bun), c = str what it lacks (0: none).
+    async_tracking = 100,
+    _,
+};
+
+/// async_tracking a and b (scope run --async=<level>). Mirrored in src/core/layout.ts.
+/// callbacks: timers, immediates, nextTick, I/O and message ports (async_hooks without
+/// promise records); promises: also every promise (init, before/after of its reactions,
+/// resolve); timers: only what Bun lets a wrapper see (timers, immediates, nextTick,
+/// queueMicrotask).
+pub const AsyncLevel = enum(u8) { off = 0, callbacks = 1, promises = 2, timers = 3, _ };
+
+/// async_init field c (flags bit 0 clear). Mirrored in src/core/layout.ts; other types are
+/// written as a str id.
+pub const AsyncType = enum(u8) {
+    promise = 1,
+    timeout = 2,
+    immediate = 3,
+    tick_object = 4,
+    microtask = 5,
+    message_port = 6,
+    worker = 7,
+    fs_req_callback = 8,
+    tcp_wrap = 9,
+    tcp_server_wrap = 10,
+    tcp_connect_wrap = 11,
+    http_incoming_message = 12,
+    http_client_request = 13,
+    write_wrap = 14,
+    pipe_wrap = 15,
+    file_handle = 16,
+    getaddrinfo_req_wrap = 17,
+    process_wrap = 18,
+    shutdown_wrap = 19,
+    tty_wrap = 20,
     _,
 };
 

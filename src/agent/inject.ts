@@ -16,6 +16,8 @@
  *   SCOPE_OXC_BINDING names the oxc-parser binding the bundled parser opens for
  *   TypeScript (src/instrument/oxc-binding.ts); not NAPI_RS_NATIVE_LIBRARY_PATH, which
  *   every napi-rs package the program loads would obey.
+ * - SCOPE_ASYNC (`callbacks` or `promises`) turns on async causality (src/agent/node/async.ts,
+ *   src/agent/bun/async.ts); absent, the agents install nothing for it.
  */
 
 import type { RedactionSettings } from "./shared/redact";
@@ -33,6 +35,8 @@ export interface LaunchOptions {
   transformCache?: string;
   /** SCOPE_REDACT (src/agent/shared/redact.ts); the defaults when absent. */
   redact?: RedactionSettings;
+  /** SCOPE_ASYNC: the async causality level (scope run --async); off when absent. */
+  async?: "callbacks" | "promises";
 }
 
 export interface Launch {
@@ -69,6 +73,8 @@ export function prepareLaunch(opts: LaunchOptions): Launch {
   else delete env.SCOPE_EVENTS;
   if (opts.redact) env.SCOPE_REDACT = JSON.stringify(opts.redact);
   else delete env.SCOPE_REDACT;
+  if (opts.async) env.SCOPE_ASYNC = opts.async;
+  else delete env.SCOPE_ASYNC;
   for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_FUNCTIONS_AGENT", "SCOPE_OXC_BINDING", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
   if (opts.functions !== undefined) {
     env.SCOPE_FUNCTIONS = opts.functions;

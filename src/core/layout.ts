@@ -86,6 +86,12 @@ export const EventKind = {
   gc: 83,
   /** What this thread's runtime cannot record of the loop/memory groups: a = MonitorMissing bits, b = str why. */
   monitor_missing: 84,
+  /** Async causality (scope run --async), 96..111; payload fields in zig/layout.zig. */
+  async_init: 96,
+  async_before: 97,
+  async_after: 98,
+  async_resolve: 99,
+  async_tracking: 100,
 } as const;
 export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
@@ -156,3 +162,32 @@ export const MEMORY_SAMPLE_WORKER = 1;
 
 /** monitor_missing field a. */
 export const MonitorMissing = { gcEvents: 1, utilisation: 2, delayHistogram: 4 } as const;
+/** async_tracking a and b: the --async level asked and the one the runtime records (zig/layout.zig AsyncLevel). */
+export const AsyncLevel = { off: 0, callbacks: 1, promises: 2, timers: 3 } as const;
+export type AsyncLevelName = keyof typeof AsyncLevel;
+
+/** async_init field c (flags bit 0 clear): the resource types a thread makes most; others are a str id. */
+export const AsyncType = {
+  PROMISE: 1,
+  Timeout: 2,
+  Immediate: 3,
+  TickObject: 4,
+  Microtask: 5,
+  MESSAGEPORT: 6,
+  WORKER: 7,
+  FSREQCALLBACK: 8,
+  TCPWRAP: 9,
+  TCPSERVERWRAP: 10,
+  TCPCONNECTWRAP: 11,
+  HTTPINCOMINGMESSAGE: 12,
+  HTTPCLIENTREQUEST: 13,
+  WRITEWRAP: 14,
+  PIPEWRAP: 15,
+  FILEHANDLE: 16,
+  GETADDRINFOREQWRAP: 17,
+  PROCESSWRAP: 18,
+  SHUTDOWNWRAP: 19,
+  TTYWRAP: 20,
+} as const;
+/** async_init flags bit 0: field c is a str id of the type's name, not an AsyncType. */
+export const ASYNC_TYPE_STRING_FLAG = 1;

@@ -4,6 +4,7 @@
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
 import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, GcKind, HttpClient, HttpEnd, HttpProtocol, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
+import { asyncFielders, linkAsync } from "./async";
 
 /** The decoded record as events.ts yields it; payload fields may be bigint or number. */
 export interface RawEvent {
@@ -293,6 +294,7 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     ...(unsigned(r.d) !== 0 ? { request: unsigned(r.d) } : {}),
   }),
   db_pool_wait_end: (r, str) => ({ wait: unsigned(r.a), failed: (r.flags & 1) !== 0, errorCode: str(r.c), errorMessage: str(r.d) }),
+  ...asyncFielders,
 };
 
 /** Body sizes a runtime does not expose (flags) are null. */
@@ -416,6 +418,7 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
   linkDatabase(events);
   linkRequests(events);
   linkLongTasks(events);
+  linkAsync(events);
   return events;
 }
 

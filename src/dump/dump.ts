@@ -9,6 +9,7 @@ import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
 import { computeStats } from "./stats";
 import { formatEventLine, nestByRequest } from "./text";
+import { whyLines, whyProblem } from "./why";
 
 export type DumpFormat = "text" | "json" | "chrome" | "stats";
 
@@ -19,6 +20,8 @@ export interface DumpOptions {
   stdout: Writable;
   stderr: Writable;
   colorEnabled: boolean;
+  /** --why <event#>: only that event's chain of causes (text or json), the filter ignored. */
+  why?: string;
 }
 
 /**
@@ -30,6 +33,17 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   const trace = loadTrace(options.path);
   const all = interpret(trace.records, trace.strings);
   const startNs = trace.startNs;
+  if (options.why !== undefined) {
+    const problem = whyProblem(options.why, all.length);
+    if (problem !== undefined) {
+      new Output(options.stderr).writeNow(`scope: ${problem}\n`);
+      return 1;
+    }
+    const out = new Output(options.stdout);
+    for (const text of whyLines(all, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
+    await out.flush();
+    return out.closed ? CLOSED_PIPE_STATUS : 0;
+  }
   const events = all.filter((event) => matches(options.filter, event, startNs));
   const out = new Output(options.stdout);
   // Lines are batched into chunks; a reader that closed early ends the loop at the next one.

@@ -65,12 +65,25 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
       const heap = f.heapBeforeBytes !== null && f.heapAfterBytes !== null ? ` heap ${mib(f.heapBeforeBytes)} → ${mib(f.heapAfterBytes)} MiB` : "";
       return `${f.gcKind} ${(Number(f.durationNs) / 1e6).toFixed(3)}ms${f.gcFlags ? ` flags=${f.gcFlags}` : ""}${heap}`;
     }
+    case "async_init":
+      return `${f.type} ${f.asyncId} created${f.trigger !== f.createdIn ? ` (trigger ${f.trigger})` : ""}${asyncWhere(f)}`;
+    case "async_before":
+      return `${f.type ?? "resource"} ${f.asyncId} runs${typeof f.durationNs === "number" ? ` ${(f.durationNs / 1e6).toFixed(3)}ms` : ""}${asyncWhere(f)}`;
+    case "async_after":
+      return `${f.asyncId} ended`;
+    case "async_resolve":
+      return `promise ${f.asyncId} resolved${asyncWhere(f)}`;
     default:
       return Object.entries(f)
         .filter(([, value]) => value !== null && value !== "")
         .map(([key, value]) => `${key}=${quote(value)}`)
         .join(" ");
   }
+}
+
+/** Where an async record was written: inside which resource's callback (--async). */
+function asyncWhere(f: TraceEvent["fields"]): string {
+  return typeof f.async === "number" ? ` in ${f.async}` : "";
 }
 
 /** A body size; null: the runtime does not expose it. */

@@ -20,6 +20,7 @@ import { Collector, type RunSummary } from "./collector";
 import { signalNumberOf } from "./signals";
 import { removeStaleRings } from "./stale";
 import { selectionLines, unmatchedPatterns } from "./selection-report";
+import { asyncLimitLines } from "./async-report";
 import { formatSummary } from "./summary";
 
 export interface RunOptions {
@@ -44,6 +45,8 @@ export interface RunOptions {
   redact?: RedactionSettings;
   /** When tracing cannot start (no ring, no trace file): run the program untraced instead of refusing. */
   failOpen?: boolean;
+  /** --async: the async causality level (SCOPE_ASYNC); off when absent. */
+  async?: "callbacks" | "promises";
   /** Called once the program has ended and the trace is closed (used by `scope bench`). */
   onFinish?: (result: RunResult) => void;
 }
@@ -143,6 +146,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     events: options.events,
     functions: options.functions,
     redact: options.redact,
+    async: options.async,
     transformCache: options.functions === undefined ? undefined : transformCacheOrNone(stderr),
   });
 
@@ -175,7 +179,9 @@ export async function runTraced(options: RunOptions): Promise<number> {
   // Not when records were lost, recording stopped early or only a window was kept (a match record may be what is missing).
   const whole = summary.dropped + summary.overwritten === 0 && summary.flight === undefined && summary.stopped === undefined;
   const unmatched = whole && options.functions !== undefined && (summary.byKind.function_selection ?? 0) > 0 ? unmatchedPatterns(out, options.functions) : [];
-  stderr.writeNow(formatSummary(summary, color) + selectionLines(unmatched, color).map((line) => `${line}\n`).join(""));
+  // --async: what a runtime could not record (Bun), one line, read back from the trace's async_tracking records.
+  const asyncLines = options.async !== undefined && (summary.byKind.async_tracking ?? 0) > 0 ? asyncLimitLines(out, color) : [];
+  stderr.writeNow(formatSummary(summary, color) + [...selectionLines(unmatched, color), ...asyncLines].map((line) => `${line}\n`).join(""));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
   return signal ? 128 + signalNumberOf(signal) : exitCode;
 }

@@ -9,6 +9,7 @@ import { disabledByFile } from "../shared/disable";
 import { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
 import { parseGroups, type Sink } from "../shared/sink";
+import { asyncLevelOf, startAsyncTracking } from "./async";
 import { startTracing } from "./hooks";
 
 interface Addon extends Sink {
@@ -76,4 +77,7 @@ export function install(): void {
   recorder = active;
   if (functionsError !== undefined) active.fail(functionsError);
   active.safe(() => startTracing(active, threads, tid));
+  // scope run --async: off by default, and then nothing of it runs.
+  const asyncLevel = asyncLevelOf(env.SCOPE_ASYNC);
+  if (asyncLevel !== undefined) active.safe(() => startAsyncTracking(active, asyncLevel));
 }

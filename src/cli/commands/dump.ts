@@ -36,6 +36,7 @@ export class DumpCommand extends Command {
       ["Show a trace", "scope dump trace.bin"],
       ["Only messages of process 4242 in the first 2 seconds", "scope dump --pid 4242 --kind message --until 2s trace.bin"],
       ["Open in Perfetto", "scope dump --chrome trace.bin > trace.json"],
+      ["What caused event #57, back to the program's start", "scope dump --why 57 trace.bin"],
     ],
   });
 
@@ -48,11 +49,14 @@ export class DumpCommand extends Command {
   since = Option.String("--since", { description: "Only events at or after this time since the start (e.g. 150ms)" });
   until = Option.String("--until", { description: "Only events at or before this time since the start (e.g. 2s)" });
 
+  why = Option.String("--why", { description: "Only the chain of causes of event #N (as the text dump numbers events) back to the program's start: the message it handled, the request it served, the callback, timer or promise that ran it (with scope run --async), the worker or process that spawned it" });
+
   file = Option.String({ name: "trace.bin" });
 
   async execute(): Promise<number> {
     const formats = [this.json && "json", this.chrome && "chrome", this.stats && "stats"].filter(Boolean) as DumpFormat[];
     if (formats.length > 1) throw new UsageError("choose one of --json, --chrome, --stats");
+    if (this.why !== undefined && (this.chrome || this.stats)) throw new UsageError("--why prints a chain of events: text, or --json");
     if (!existsSync(this.file)) throw new UsageError(`${this.file}: no such file`);
     const filter: EventFilter = {
       pids: numberList("--pid", this.pid),
@@ -69,6 +73,7 @@ export class DumpCommand extends Command {
       stdout: this.context.stdout,
       stderr: this.context.stderr,
       colorEnabled: this.context.colorDepth > 1,
+      why: this.why,
     });
   }
 }

@@ -81,6 +81,11 @@ export class RunCommand extends Command {
   redactFile = Option.String("--redact-file", { description: "Redaction settings from a JSON file: {\"keys\": [...], \"patterns\": [...], \"off\": false}, the same as --redact-keys, --redact-pattern and --no-redact (which add to it)" });
   redact = Option.Boolean("--redact", true, { description: "--no-redact records secret-looking keys' values and SQL literals as they are (never the default); --redact-keys and --redact-pattern still apply" });
 
+  async = Option.String("--async", false, {
+    tolerateBoolean: true,
+    description: "Async causality: which timer, I/O completion, message port or promise was created by which and when each ran, so `scope dump --why <event#>` can walk an event's causes. --async (= callbacks): timers, immediates, nextTick, I/O, message ports; --async=promises adds every promise (costly on promise-heavy code: scope bench's async workloads). Bun: timers, immediates, nextTick and queueMicrotask only",
+  });
+
   program = Option.String({ name: "command" });
   args = Option.Proxy();
 
@@ -111,8 +116,17 @@ export class RunCommand extends Command {
       failOpen: this.failOpen,
       flight,
       redact: redactionSettings(this.redactKeys, this.redactPatterns, this.redact, this.redactFile),
+      async: asyncLevel(this.async),
     });
   }
+}
+
+/** --async[=callbacks|promises]; absent: off. */
+function asyncLevel(value: string | boolean): "callbacks" | "promises" | undefined {
+  if (value === false) return undefined;
+  if (value === true) return "callbacks";
+  if (value === "callbacks" || value === "promises") return value;
+  throw new UsageError(`--async: expected callbacks or promises, got "${value}"`);
 }
 
 /** --max-events, --max-size, --duration, checked: a malformed one is a usage error. */

@@ -1,0 +1,76 @@
+/**
+ * Async causality in Node (`scope run --async[=level]`, SCOPE_ASYNC): which async resource
+ * (timer, immediate, nextTick, I/O request, message port, promise) was created by which,
+ * and when each one's callback ran, through one `async_hooks.createHook`.
+ *
+ * Records (zig/layout.zig 96..100), ids as numbers, the type as a small enum:
+ * - async_init: a = async id, b = trigger id, c = AsyncType (or a str id, flags bit 0),
+ *   d = executionAsyncId() (whose callback created it);
+ * - async_before / async_after: a = async id, around each run of its callback;
+ * - async_resolve (promises level): a = promise id, b = executionAsyncId() when resolved.
+ * No stack is captured. Every other event of the thread is attributed to the resource
+ * running when it was written by the decoder (src/core/model.ts linkAsync), which replays
+ * before/after in the thread's write order: the events themselves are unchanged, and with
+ * --async off nothing here is loaded or called.
+ *
+ * Levels. Node 20 turns its promise hook on for every promise as soon as any async hook is
+ * enabled (lib/internal/async_hooks.js updatePromiseHookMode), so both levels pay Node's
+ * per-promise bookkeeping; `callbacks` only leaves promises out of the trace (their init
+ * is skipped by its type, their before/after by the running resource being a Promise),
+ * `promises` writes them too, with the promiseResolve hook (no destroy hook at either
+ * level: a destroy hook makes Node track every promise through the GC).
+ */
+import type * as AsyncHooks from "node:async_hooks";
+import { ASYNC_TYPE_STRING_FLAG, AsyncLevel, AsyncType } from "../../core/layout";
+import { Kind } from "../shared/kinds";
+import type { Recorder } from "../shared/recorder";
+
+/** SCOPE_ASYNC's level; undefined when async tracking is off (or the value is unknown). */
+export function asyncLevelOf(value: string | undefined): "callbacks" | "promises" | undefined {
+  return value === "callbacks" || value === "promises" ? value : undefined;
+}
+
+export function startAsyncTracking(recorder: Recorder, level: "callbacks" | "promises"): void {
+  const hooks = require("node:async_hooks") as typeof AsyncHooks;
+  const executionAsyncId = hooks.executionAsyncId;
+  const executionAsyncResource = hooks.executionAsyncResource;
+  const promises = level === "promises";
+  const NativePromise = Promise;
+  const types = new Map<string, number>(Object.entries(AsyncType));
+  recorder.event(Kind.async_tracking, AsyncLevel[level], AsyncLevel[level], 0);
+  const typeOf = (type: string): number => {
+    const known = types.get(type);
+    if (known !== undefined) return known;
+    return -recorder.str(type);
+  };
+  // Every callback is guarded: an exception thrown from an async hook ends the process.
+  const callbacks: AsyncHooks.HookCallbacks = {
+    init(asyncId, type, triggerAsyncId) {
+      if (recorder.stopped || (!promises && type === "PROMISE")) return;
+      try {
+        const code = typeOf(type);
+        if (code >= 0) recorder.event(Kind.async_init, asyncId, triggerAsyncId, code, executionAsyncId());
+        else recorder.event(Kind.async_init, asyncId, triggerAsyncId, -code, executionAsyncId(), 0, ASYNC_TYPE_STRING_FLAG);
+      } catch (error) {
+        recorder.fail(error);
+      }
+    },
+    before(asyncId) {
+      if (recorder.stopped) return;
+      if (!promises && executionAsyncResource() instanceof NativePromise) return;
+      recorder.event(Kind.async_before, asyncId);
+    },
+    after(asyncId) {
+      if (recorder.stopped) return;
+      if (!promises && executionAsyncResource() instanceof NativePromise) return;
+      recorder.event(Kind.async_after, asyncId);
+    },
+  };
+  if (promises) {
+    callbacks.promiseResolve = (asyncId) => {
+      if (recorder.stopped) return;
+      recorder.event(Kind.async_resolve, asyncId, executionAsyncId());
+    };
+  }
+  hooks.createHook(callbacks).enable();
+}

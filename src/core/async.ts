@@ -1,0 +1,109 @@
+/**
+ * Async causality in the model (scope run --async; records in zig/layout.zig 96..100):
+ * names the async records' fields and attributes every event of a thread to the async
+ * resource whose callback was running when it was written.
+ *
+ * The agents write no context into other events (so --async costs the default path
+ * nothing): a thread's records are in its write order after the stable sort by time
+ * (one producer, a clock that never goes back), so replaying its async_before/async_after
+ * as a stack gives, for each event in between, the running callback.
+ */
+import { AsyncLevel, AsyncType } from "./layout";
+import type { FieldValue, RawEvent, TraceEvent } from "./model";
+
+const typeName: Record<number, string> = Object.fromEntries(Object.entries(AsyncType).map(([name, value]) => [value, name]));
+const levelName: Record<number, string> = Object.fromEntries(Object.entries(AsyncLevel).map(([name, value]) => [value, name]));
+
+function num(value: bigint | number): number {
+  return typeof value === "bigint" ? Number(BigInt.asUintN(64, value)) : value;
+}
+
+type Str = (field: bigint | number) => string | null;
+
+export const asyncFielders: Record<string, (r: RawEvent, str: Str) => Record<string, FieldValue>> = {
+  // flags bit 0: the type is a str id (a type outside AsyncType, e.g. a program's AsyncResource).
+  async_init: (r, str) => ({
+    asyncId: num(r.a),
+    type: (r.flags & 1) !== 0 ? str(r.c) : (typeName[num(r.c)] ?? `type_${num(r.c)}`),
+    trigger: num(r.b),
+    createdIn: num(r.d),
+  }),
+  async_before: (r) => ({ asyncId: num(r.a) }),
+  async_after: (r) => ({ asyncId: num(r.a) }),
+  async_resolve: (r) => ({ asyncId: num(r.a), resolvedIn: num(r.b) }),
+  async_tracking: (r, str) => ({
+    level: levelName[num(r.a)] ?? String(num(r.a)),
+    recorded: levelName[num(r.b)] ?? String(num(r.b)),
+    lacks: str(r.c),
+  }),
+};
+
+/** The thread's top level: Node's executionAsyncId() outside any callback. */
+export const TOP_LEVEL_ASYNC_ID = 1;
+
+/** Kinds whose event is never "the rest of the callback that ended last" (they run at the thread's end). */
+const endOfThread = new Set(["process_exit", "thread_exit", "trace_stop"]);
+
+/**
+ * Per thread, replays async_before/async_after as a stack. Sets:
+ * - on async_init: `type` is named; on async_before: `initIndex` (its resource's init, when
+ *   in the trace), `type`, and once it ended `afterIndex` and `durationNs`; on
+ *   async_after: `beforeIndex`;
+ * - on every other event written while a callback ran (async_init and async_resolve
+ *   included): `async` (the running resource's id) and `asyncIndex` (its async_before);
+ * - on an event written outside any callback after one ended (a microtask or nextTick of
+ *   that callback's turn, when promises are not recorded): `asyncAfter`, that callback's
+ *   async_before.
+ * Nothing is added to the events of a thread without async records.
+ */
+export function linkAsync(events: TraceEvent[]): void {
+  const threads = new Set<string>();
+  for (const event of events) if (event.kind.startsWith("async_")) threads.add(`${event.pid}/${event.tid}`);
+  if (threads.size === 0) return;
+  interface Frame {
+    id: number;
+    before: TraceEvent;
+  }
+  const stacks = new Map<string, Frame[]>();
+  const lastEnded = new Map<string, TraceEvent>();
+  const inits = new Map<string, TraceEvent>();
+  for (const event of events) {
+    const thread = `${event.pid}/${event.tid}`;
+    if (!threads.has(thread)) continue;
+    let stack = stacks.get(thread);
+    if (!stack) stacks.set(thread, (stack = []));
+    const f = event.fields;
+    if (event.kind === "async_before") {
+      const init = inits.get(`${thread}/${f.asyncId}`);
+      if (init) {
+        f.initIndex = init.index;
+        f.type = init.fields.type ?? null;
+      }
+      f.durationNs = null;
+      stack.push({ id: Number(f.asyncId), before: event });
+      continue;
+    }
+    if (event.kind === "async_after") {
+      // Nested properly by the runtime; a missing after (a callback that threw) is skipped over.
+      let at = stack.length - 1;
+      while (at >= 0 && stack[at]!.id !== f.asyncId) at--;
+      if (at < 0) continue;
+      const before = stack[at]!.before;
+      stack.length = at;
+      f.beforeIndex = before.index;
+      before.fields.afterIndex = event.index;
+      before.fields.durationNs = Number(event.timestampNs - before.timestampNs);
+      lastEnded.set(thread, before);
+      continue;
+    }
+    if (event.kind === "async_init") inits.set(`${thread}/${f.asyncId}`, event);
+    const top = stack[stack.length - 1];
+    if (top) {
+      f.async = top.id;
+      f.asyncIndex = top.before.index;
+    } else if (!endOfThread.has(event.kind)) {
+      const ended = lastEnded.get(thread);
+      if (ended) f.asyncAfter = ended.index;
+    }
+  }
+}
