@@ -22,7 +22,12 @@ export interface ProgramWorkload {
   /** Parameters that are not amounts of work (never scaled). */
   fixed?: readonly string[];
   functions?: FunctionTracing;
+  /** Traced with `scope run --async=<level>` (async causality). */
+  async?: AsyncTracing;
 }
+
+/** The --async level of a traced run. */
+export type AsyncTracing = "callbacks" | "promises";
 
 export interface HttpWorkload {
   name: string;
@@ -152,6 +157,32 @@ export const workloads: readonly Workload[] = [
     params: { calls: 200_000, chunkCalls: 1_000, pauseMs: 10 },
     fixed: ["chunkCalls", "pauseMs"],
     functions: { ...functionsOf("full"), extra: { hotCallsPerSecond: 0, maxOverhead: GOVERNED_BUDGET_PERCENT } },
+  },
+  {
+    name: "async",
+    description: "promise-heavy async JavaScript (an immediate, a nextTick and ~10 promises a task, 16 in flight), traced without --async: the default's cost",
+    kind: "program",
+    file: "async.cjs",
+    params: { tasks: 50_000, inFlight: 16 },
+    fixed: ["inFlight"],
+  },
+  {
+    name: "async-callbacks",
+    description: "the same tasks traced with --async (callbacks: timers, immediates, ticks, I/O; no promise records)",
+    kind: "program",
+    file: "async.cjs",
+    params: { tasks: 50_000, inFlight: 16 },
+    fixed: ["inFlight"],
+    async: "callbacks",
+  },
+  {
+    name: "async-promises",
+    description: "the same tasks traced with --async=promises (every promise's creation, reactions and resolve)",
+    kind: "program",
+    file: "async.cjs",
+    params: { tasks: 50_000, inFlight: 16 },
+    fixed: ["inFlight"],
+    async: "promises",
   },
   {
     name: "transform",

@@ -29,6 +29,8 @@ export interface Expectation {
    * the functions in `linked` must name a request that is in the trace.
    */
   http?: { serverRequests: number; finished: number; linked?: string[]; routes?: number; queries?: number; steps?: number };
+  /** With --async: at least this many async_init records per resource type (the runtime adds its own). */
+  asyncInits?: Record<string, number>;
 }
 
 export interface TraceCheck {
@@ -101,6 +103,13 @@ export function checkTrace(path: string, expect: Expectation, summary: RunSummar
     problems.push(`function_table: ${counts.function_table ?? 0} in the trace, expected at least ${expect.minFunctionTables}`);
   }
   if (expect.functions) problems.push(...checkFunctions(events, expect.functions, lost));
+  if (expect.asyncInits && lost === 0) {
+    const inits: Record<string, number> = {};
+    for (const event of events) if (event.kind === "async_init") inits[String(event.fields.type)] = (inits[String(event.fields.type)] ?? 0) + 1;
+    for (const [type, least] of Object.entries(expect.asyncInits)) {
+      if ((inits[type] ?? 0) < least) problems.push(`async_init of ${type}: ${inits[type] ?? 0} in the trace, expected at least ${least}`);
+    }
+  }
   if (expect.http) problems.push(...checkRequests(events, expect.http, expect.functions !== undefined, lost));
   let unlinked = 0;
   let unanswered = 0;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { RunResult } from "../run/session";
 import type { RunSummary } from "../run/collector";
-import type { FunctionTracing, HttpWorkload, ProgramWorkload } from "./catalogue";
+import type { AsyncTracing, FunctionTracing, HttpWorkload, ProgramWorkload } from "./catalogue";
 import type { Expectation, TraceCheck } from "./check";
 import { cpuSeconds } from "./proc";
 import type { WorkloadDir } from "./workloads";
@@ -113,7 +113,7 @@ export function functionsSetting(context: RunContext, tracing: FunctionTracing |
 }
 
 /** Starts argv untraced, or traced into tracePath (with function tracing when `functions` is given). */
-export function launch(context: RunContext, argv: string[], tracePath: string | null, functions?: string, ringBytes = context.ringBytes): Launched {
+export function launch(context: RunContext, argv: string[], tracePath: string | null, functions?: string, ringBytes = context.ringBytes, asyncLevel?: AsyncTracing): Launched {
   let ended = false;
   const settle = (value: Ended) => {
     ended = true;
@@ -131,6 +131,7 @@ export function launch(context: RunContext, argv: string[], tracePath: string | 
     argv,
     out: tracePath,
     functions,
+    async: asyncLevel,
     ringBytes,
     mode: "discard",
     print: false,
@@ -207,7 +208,7 @@ export async function runProgram(context: RunContext, workload: ProgramWorkload,
   const argv = ["node", context.dir.path(workload.file), paths.result, JSON.stringify(params)];
   const scopeStart = process.cpuUsage();
   const wallStart = performance.now();
-  const ended = await launch(context, argv, paths.trace, functionsSetting(context, workload.functions)).exited;
+  const ended = await launch(context, argv, paths.trace, functionsSetting(context, workload.functions), context.ringBytes, workload.async).exited;
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const scopeCpuSeconds = scopeCpuSince(scopeStart);
   const result = readResult(paths.result, `${workload.name} (${mode})`, ended);
@@ -222,8 +223,17 @@ export async function runProgram(context: RunContext, workload: ProgramWorkload,
     programCpuSeconds: cpuOf(ended.usage),
     peakRssBytes: result.peakRssBytes,
     scopeCpuSeconds,
-    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, withoutFunctions(result.expect, workload.functions), ended.summary) : undefined,
+    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, asyncExpected(withoutFunctions(result.expect, workload.functions), workload.async), ended.summary) : undefined,
   };
+}
+
+/** A program counts the async resources it made either way; the trace holds them only with --async (promises only at that level). */
+function asyncExpected(expect: Expectation, level: AsyncTracing | undefined): Expectation {
+  const { asyncInits, ...rest } = expect;
+  if (!asyncInits || level === undefined) return rest;
+  if (level === "promises") return expect;
+  const { PROMISE: _promises, ...callbacks } = asyncInits;
+  return { ...rest, asyncInits: callbacks };
 }
 
 export interface HttpOptions {

@@ -7,6 +7,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import asyncTasks from "./async.cjs" with { type: "file" };
 import common from "./common.cjs" with { type: "file" };
 import control from "./control.cjs" with { type: "file" };
 import functions from "./functions.cjs" with { type: "file" };
@@ -22,6 +23,7 @@ import transformStart from "./transform-start.cjs" with { type: "file" };
 import webServer from "./web-server.cjs" with { type: "file" };
 
 const sources = {
+  "async.cjs": asyncTasks,
   "common.cjs": common,
   "control.cjs": control,
   "functions.cjs": functions,
