@@ -13,6 +13,9 @@ import { perfettoSchema } from "../src/export/perfetto";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
 import { check } from "./export-harness";
 import { runCli } from "./harness";
+import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
+import { monotonicNs } from "../src/core/ring";
+import { TraceWriter } from "../src/core/trace-file";
 
 let traced: Traced;
 const count = 3;
@@ -75,6 +78,69 @@ describe("scope export --perfetto", () => {
     expect(linkedServers.length).toBe(2 * count);
     expect(summary.flows).toBe(of("message_receive").filter((e) => e.linkedTo.length === 1).length + linkedServers.length);
   }, 120_000);
+});
+
+/** Records as the agents write them (dump.test.ts's encoding). */
+function encode(records: { kind: number; t: number; pid: number; tid: number; flags?: number; payload: (bigint | number)[] }[]): Uint8Array {
+  const bytes = new Uint8Array(records.length * RECORD_SIZE);
+  const view = new DataView(bytes.buffer);
+  records.forEach((record, i) => {
+    const base = i * RECORD_SIZE;
+    view.setUint16(base + Offset.kind, record.kind, true);
+    view.setUint16(base + Offset.flags, record.flags ?? 0, true);
+    view.setBigUint64(base + Offset.timestampNs, BigInt(record.t), true);
+    view.setUint32(base + Offset.pid, record.pid, true);
+    view.setUint32(base + Offset.tid, record.tid, true);
+    record.payload.forEach((value, j) => view.setBigUint64(base + Offset.a + 8 * j, BigInt(value), true));
+  });
+  return bytes;
+}
+
+describe("scope export --perfetto: the runtime's own activity", () => {
+  test("GC pauses and long tasks as slices, loop delay and heap as counters", async () => {
+    const path = join(scratchDir(), "runtime.bin");
+    const writer = TraceWriter.open(path, { host: "testhost", argv: ["node", "app.js"] });
+    const base = Number(monotonicNs());
+    const ms = 1_000_000;
+    const records = [];
+    for (let i = 0; i < 3; i++) {
+      // loop_sample: delay min, p50, p99, max (ns), utilisation (millionths).
+      records.push({ kind: EventKind.loop_sample, t: base + (10 + i * 10) * ms, pid: 100, tid: 0, payload: [ms, 2 * ms, 5 * ms, 9 * ms, 250_000] });
+      // memory_sample: heap used, heap total, external, array buffers, rss.
+      records.push({ kind: EventKind.memory_sample, t: base + (11 + i * 10) * ms, pid: 100, tid: 0, payload: [(10 + i) << 20, 32 << 20, 1 << 20, 0, 80 << 20] });
+    }
+    records.push({ kind: EventKind.memory_sample, t: base + 12 * ms, pid: 100, tid: 1, flags: 1, payload: [5 << 20, 8 << 20, 0, 0, 80 << 20] });
+    // long_task: 40 ms, written 40 ms after it started (b); a gc of 3 ms inside it, one of 1 ms after it.
+    records.push({ kind: EventKind.long_task, t: base + 45 * ms, pid: 100, tid: 0, payload: [40 * ms, 40 * ms, 1, 0, 0] });
+    records.push({ kind: EventKind.gc, t: base + 30 * ms, pid: 100, tid: 0, payload: [3 * ms, 3 * ms, 1, 20 << 20, 12 << 20] });
+    records.push({ kind: EventKind.gc, t: base + 60 * ms, pid: 100, tid: 0, payload: [1 * ms, 1 * ms, 4, 0, 0] });
+    records.sort((a, b) => a.t - b.t);
+    writer.append(encode(records), records.length);
+    writer.close({ written: records.length, dropped: 0, overwritten: 0, recorded: records.length });
+
+    const out = join(scratchDir(), "runtime.pftrace");
+    const result = await runCli(["export", "--perfetto", path, "-o", out]);
+    expect(result.exitCode).toBe(0);
+    const { status, summary } = await check("check-perfetto.py", [out]);
+    expect(summary.errors).toEqual([]);
+    expect(status).toBe(0);
+    expect(summary.slices).toEqual({ "gc scavenge": 1, "gc mark_compact": 1, "long task: timer": 1 });
+    expect(summary.laneTracks).toEqual(["main gc", "main long tasks"]);
+    expect(summary.counters).toEqual({
+      "main loop delay p50": 3,
+      "main loop delay p99": 3,
+      "main loop delay max": 3,
+      "main loop utilisation": 3,
+      "main heap used": 3,
+      "main heap total": 3,
+      "main external": 3,
+      "main rss": 3,
+      "worker 1 heap used": 1,
+      "worker 1 heap total": 1,
+      "worker 1 external": 1,
+    });
+    expect(summary.instants).toEqual({});
+  });
 });
 
 describe("scope export --otlp (file)", () => {

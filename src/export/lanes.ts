@@ -8,13 +8,15 @@
 import type { Slice } from "./slices";
 
 export interface Placement {
-  /** "calls" or "requests" (queries and pool waits share the requests' lanes). */
+  /** "calls", "requests" (queries and pool waits share the requests' lanes), "gc" or "long tasks". */
   group: string;
   /** 0: the group's first track. */
   lane: number;
 }
 
 export function groupOf(slice: Slice): string {
+  if (slice.kind === "gc") return "gc";
+  if (slice.kind === "long_task") return "long tasks";
   return slice.kind === "call" ? "calls" : "requests";
 }
 
@@ -52,8 +54,8 @@ export function placeSlices(slices: Slice[]): Map<Slice, Placement> {
   return placed;
 }
 
-/** A lane's track name: "main" (calls, lane 0), "main calls 2", "main requests", "worker 1 requests 2". */
+/** A lane's track name: "main" (calls, lane 0), "main calls 2", "main requests", "worker 1 requests 2", "main gc". */
 export function laneName(thread: string, placement: Placement): string {
   if (placement.group === "calls") return placement.lane === 0 ? thread : `${thread} calls ${placement.lane + 1}`;
-  return `${thread} requests${placement.lane === 0 ? "" : ` ${placement.lane + 1}`}`;
+  return `${thread} ${placement.group}${placement.lane === 0 ? "" : ` ${placement.lane + 1}`}`;
 }

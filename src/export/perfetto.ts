@@ -4,8 +4,9 @@
  *
  * - Tracks: one per process (ProcessDescriptor: pid, command line) and one per thread
  *   (ThreadDescriptor); function calls nest on the thread's track, requests, queries and
- *   pool waits on the thread's "requests" tracks (lanes.ts: extra tracks where slices
- *   overlap without nesting); counters on counter tracks under their process.
+ *   pool waits on the thread's "requests" tracks, GC pauses and long tasks on its "gc" and
+ *   "long tasks" tracks (lanes.ts: extra tracks where slices overlap without nesting); loop
+ *   delay, loop utilisation and heap samples as counters under their process (runtime-kinds.ts).
  * - Every other event is an instant on its thread's track with its fields as debug
  *   annotations. A message's send and receive are joined by a flow (flow ids are fixed64:
  *   the send's index + 1), a client request and the server request that received its
@@ -19,7 +20,7 @@ import type { TraceEvent, FieldValue } from "../core/model";
 import perfettoProto from "./perfetto.proto" with { type: "text" };
 import { laneName, placeSlices, drawingOrder, type Placement } from "./lanes";
 import { shapeOf, type Slice, type TraceShape } from "./slices";
-import { counterSamples, gcSlices, runtimeSliceKinds } from "./runtime-kinds";
+import { counterSamples, runtimeSlices, runtimeSliceKinds } from "./runtime-kinds";
 
 const SEQUENCE_ID = 1;
 const SEQ_INCREMENTAL_STATE_CLEARED = 1;
@@ -163,7 +164,7 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
   }
 
   // Slices: per track, begins and ends in nesting order (ends of slices over before a begin first).
-  const slices = [...shape.slices, ...gcSlices(events)];
+  const slices = [...shape.slices, ...runtimeSlices(events)];
   const placement = placeSlices(slices);
   const perTrack = new Map<number, Slice[]>();
   for (const slice of slices) {

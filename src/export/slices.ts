@@ -7,7 +7,7 @@
  */
 import type { TraceEvent } from "../core/model";
 
-export type SliceKind = "call" | "server" | "client" | "query" | "pool_wait";
+export type SliceKind = "call" | "server" | "client" | "query" | "pool_wait" | "gc" | "long_task";
 
 export interface Slice {
   kind: SliceKind;
