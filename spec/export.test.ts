@@ -143,6 +143,36 @@ describe("scope export --perfetto: the runtime's own activity", () => {
   });
 });
 
+describe("scope dump --chrome: function calls", () => {
+  test("every call a slice on its thread's call tracks, nested as it ran", async () => {
+    const result = await runCli(["dump", "--chrome", traced.out]);
+    expect(result.exitCode).toBe(0);
+    const all = JSON.parse(result.stdout).traceEvents as { name: string; ph: string; cat?: string; ts: number; dur?: number; pid: number; tid: number; args: Record<string, unknown> }[];
+    const calls = all.filter((e) => e.cat === "function");
+    expect(calls.length).toBe(of("function_call").length);
+    expect(tally(calls.map((e) => e.name))).toEqual(tally(of("function_call").map((e) => String(e.fields.function))));
+    expect(all.filter((e) => e.name === "function_call" || e.name === "function_return")).toEqual([]);
+    const names = new Map(all.filter((e) => e.ph === "M" && e.name === "thread_name").map((e) => [`${e.pid}/${e.tid}`, e.args.name]));
+    let deepest = 0;
+    for (const tid of new Set(calls.map((e) => e.tid))) {
+      expect(names.get(`${calls[0]!.pid}/${tid}`)).toMatch(/^main calls( \d+)?$/);
+      // Nesting: each slice ends within the slice open when it starts (µs as floats: 1 ns of slack).
+      const open: { end: number }[] = [];
+      for (const slice of calls.filter((e) => e.tid === tid).sort((a, b) => a.ts - b.ts || b.dur! - a.dur!)) {
+        while (open.length && open[open.length - 1]!.end <= slice.ts + 0.001) open.pop();
+        if (open.length) expect(slice.ts + slice.dur!).toBeLessThanOrEqual(open[open.length - 1]!.end + 0.001);
+        open.push({ end: slice.ts + slice.dur! });
+        deepest = Math.max(deepest, open.length);
+      }
+    }
+    expect(deepest).toBeGreaterThanOrEqual(4);
+    // inner runs inside outer, outer inside store.
+    const inner = calls.find((e) => e.name.startsWith("inner "))!;
+    const outer = calls.find((e) => e.name.startsWith("outer ") && e.tid === inner.tid && e.ts <= inner.ts && inner.ts + inner.dur! <= e.ts + e.dur! + 0.001);
+    expect(outer).toBeDefined();
+  });
+});
+
 describe("scope export --otlp (file)", () => {
   for (const format of ["json", "protobuf"] as const) {
     test(`${format}: spans decoded by opentelemetry-proto's ExportTraceServiceRequest match the trace`, async () => {

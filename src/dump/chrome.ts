@@ -7,6 +7,8 @@
  * since slices of one track must nest.
  */
 import type { TraceEvent } from "../core/model";
+import { laneName, placeSlices } from "../export/lanes";
+import { shapeOf, threadName } from "../export/slices";
 
 interface ChromeEvent {
   name: string;
@@ -36,6 +38,8 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEve
     // A query or pool wait is one slice from its start to its end (dbSlices; the end has no slice of its own).
     if (event.kind === "db_query" || event.kind === "db_query_end" || event.kind === "db_pool_wait" || event.kind === "db_pool_wait_end") continue;
     if (loopEvent(event, ts, out)) continue;
+    // A call is one slice from its call to its end (callSlices; no slice per call, return, throw or settle).
+    if (callKinds.has(event.kind)) continue;
     out.push({ name: event.kind, cat: "scope", ph: "X", ts, dur: sliceUs, pid: event.pid, tid: event.tid, args: { ...event.fields, index: event.index } });
     if (event.kind === "message_send" && event.linkedTo.length) {
       out.push({ name: "message", cat: "message", ph: "s", id: event.index, ts, pid: event.pid, tid: event.tid });
@@ -47,6 +51,7 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEve
   const requestTracks = new Map<number, Interval & { tid: number }>();
   requestSlices(events, us, out, requestTracks);
   dbSlices(events, us, out, requestTracks);
+  callSlices(events, us, out);
   for (const { pid, tid, name } of tracks.values()) {
     out.push({ name: "thread_name", ph: "M", ts: 0, pid, tid, args: { name: tid === 0 ? "main" : `worker ${tid}` } });
     if (tid === 0) out.push({ name: "process_name", ph: "M", ts: 0, pid, tid, args: { name: name ? `${pid}: ${name}` : `pid ${pid}` } });
@@ -189,3 +194,34 @@ function loopEvent(event: TraceEvent, ts: number, out: ChromeEvent[]): boolean {
       return false;
   }
 }
+
+const callKinds = new Set(["function_call", "function_return", "function_throw", "function_settle"]);
+/** Synthetic thread ids of the call tracks ("main calls", "main calls 2", ...): apart from the others. */
+const CALL_TID_BASE = 200_000_000;
+const CALL_LANE_TIDS = 1_000_000;
+
+/**
+ * Function calls: a slice from each call to its settle (async), return or throw, nested on
+ * the thread's "calls" track as they nested when they ran; calls that overlap without
+ * nesting (an async call settling after its caller returned) go on "calls 2", ...
+ * (src/export/lanes.ts). A call never ended runs to its thread's last event (`unfinished`).
+ */
+function callSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: ChromeEvent[]): void {
+  if (!events.some((event) => event.kind === "function_call")) return;
+  const calls = shapeOf(events).slices.filter((slice) => slice.kind === "call");
+  const placed = placeSlices(calls);
+  const named = new Set<number>();
+  const toUs = (ns: bigint) => us({ timestampNs: ns } as TraceEvent);
+  for (const slice of calls) {
+    const lane = placed.get(slice)!.lane;
+    const tid = CALL_TID_BASE + CALL_LANE_TIDS * lane + slice.tid;
+    if (!named.has(tid)) {
+      named.add(tid);
+      out.push({ name: "thread_name", ph: "M", ts: 0, pid: slice.pid, tid, args: { name: `${laneName(threadName(slice.tid), { group: "calls", lane })}${lane === 0 ? " calls" : ""}` } });
+    }
+    const startUs = toUs(slice.startNs);
+    const end = slice.end ? { [slice.end.kind === "function_throw" ? "threw" : slice.end.fields.rejected === true ? "rejected" : "returned"]: slice.end.fields.value ?? slice.end.fields.errorMessage ?? null } : { unfinished: true };
+    out.push({ name: slice.name, cat: "function", ph: "X", ts: startUs, dur: toUs(slice.endNs) - startUs, pid: slice.pid, tid, args: { ...slice.start.fields, index: slice.start.index, ...end } });
+  }
+}
+
