@@ -258,6 +258,18 @@ pub const EventKind = enum(u16) {
     /// Written once per thread at its start with --async: a = AsyncLevel asked, b =
     /// AsyncLevel this runtime records (less under Bun), c = str what it lacks (0: none).
     async_tracking = 100,
+    // Several recordings in one trace (`scope merge`, src/merge), 112..119.
+    /// One input of a merged trace, written by `scope merge` (pid 0, tid 0: no traced
+    /// process has pid 0; its strings are under (0, 0) too), one per input, before every
+    /// other record. a = input index k (the pids of input k are its own pids + k << 22),
+    /// b = str host name, c = the input's clock offset: how far its wall clock was ahead of
+    /// input 0's (i64 ns; its times were shifted back by this onto input 0's clock), d = the
+    /// offset's error bound (ns; max u64: unknown, no linked request to measure it with),
+    /// e = str JSON details (path, argv, anchors, pairs used). flags bit 0: the offset was
+    /// measured from linked requests (else the wall-clock anchors only); bit 1: the pairs'
+    /// bounds disagreed (the bound is then the gap's half); bit 2: the input was damaged
+    /// (its valid records were merged); bit 3: the input was not closed.
+    trace_source = 112,
     _,
 };
 

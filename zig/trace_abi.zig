@@ -151,6 +151,58 @@ export fn scope_trace_writer_open(
     return .ok;
 }
 
+/// `scope_trace_writer_open` with the header's clock anchors chosen by the caller.
+/// `anchors`: [0] flags, [1] monotonic_anchor_ns, [2] realtime_anchor_ns, [3] collector_pid.
+/// flags bit 0: write [1], [2] and [3] as given (`scope merge`: its timeline is wall-clock
+/// ns, so both anchors are the same instant). Without it the clocks are read now and [2]
+/// is added to the realtime anchor as an i64: the test-only clock shift of `scope run`
+/// (SCOPE_TEST_CLOCK_SHIFT_NS), which makes a recording's wall clock look wrong by a
+/// known amount so that `scope merge` can be shown to recover it.
+export fn scope_trace_writer_open_anchored(
+    path: ?[*:0]const u8,
+    host: ?[*]const u8,
+    host_len: u32,
+    argv: ?[*]const u8,
+    argv_len: u32,
+    anchors: ?*const [4]u64,
+    out_writer: ?*?*anyopaque,
+) TraceStatus {
+    last_error_len = 0;
+    const out = out_writer orelse return .invalid_argument;
+    out.* = null;
+    const path_z = path orelse return .invalid_argument;
+    const given = anchors orelse return .invalid_argument;
+    if (host == null and host_len > 0) return .invalid_argument;
+    if (argv == null and argv_len > 0) return .invalid_argument;
+    if (given[0] > 1) return .invalid_argument;
+    const argv_bytes: []const u8 = if (argv) |bytes| bytes[0..argv_len] else &.{};
+    if (argv_bytes.len > 0 and argv_bytes[argv_bytes.len - 1] != 0) return .invalid_argument;
+    var monotonic_ns: u64 = given[1];
+    var realtime_ns: u64 = given[2];
+    var collector_pid: u32 = std.math.cast(u32, given[3]) orelse return .invalid_argument;
+    if (given[0] & 1 == 0) {
+        const now = trace_file.read_clock_anchors();
+        const shift_ns: i64 = @bitCast(given[2]);
+        monotonic_ns = now.monotonic_ns;
+        realtime_ns = @bitCast(@as(i64, @bitCast(now.realtime_ns)) +% shift_ns);
+        collector_pid = @intCast(std.c.getpid());
+    }
+    const handle = allocator.create(WriterHandle) catch return .out_of_memory;
+    handle.writer = trace_file.Writer.open(allocator, path_z, .{
+        .host = if (host) |bytes| bytes[0..host_len] else &.{},
+        .argv = argv_bytes,
+        .monotonic_anchor_ns = monotonic_ns,
+        .realtime_anchor_ns = realtime_ns,
+        .collector_pid = collector_pid,
+    }) catch |err| {
+        allocator.destroy(handle);
+        describe_open_error(err_as_open(err), .{});
+        return status_from_error(err);
+    };
+    out.* = handle;
+    return .ok;
+}
+
 fn err_as_open(err: trace_file.WriteError) trace_file.OpenError {
     return switch (err) {
         error.WriterFailed => error.InputOutput,
@@ -535,4 +587,38 @@ test "trace_abi: field and kind names" {
     try std.testing.expectEqualStrings("timestamp_ns", name[0..scope_record_field_name(3, &name, name.len)]);
     try std.testing.expectEqualStrings("message_send", name[0..scope_event_kind_name(10, &name, name.len)]);
     try std.testing.expectEqual(@as(u32, 0), scope_event_kind_name(9999, &name, name.len));
+}
+
+test "trace_abi: anchors given (scope merge) and the test-only realtime shift" {
+    const path = "/tmp/scope-trace-abi-anchored-test.bin";
+    defer _ = std.c.unlink(path);
+    var header: [header_field_count]u64 = undefined;
+    var writer: ?*anyopaque = null;
+    var reader: ?*anyopaque = null;
+
+    try std.testing.expectEqual(TraceStatus.ok, scope_trace_writer_open_anchored(path, "h", 1, null, 0, &.{ 1, 111, 222, 7 }, &writer));
+    try std.testing.expectEqual(TraceStatus.ok, scope_trace_writer_close(writer, &.{ 0, 0, 0, 0 }));
+    try std.testing.expectEqual(TraceStatus.ok, scope_trace_reader_open(path, &reader));
+    try std.testing.expectEqual(TraceStatus.ok, scope_trace_reader_header(reader, &header));
+    scope_trace_reader_close(reader);
+    try std.testing.expectEqual(@as(u64, 111), header[4]);
+    try std.testing.expectEqual(@as(u64, 222), header[5]);
+    try std.testing.expectEqual(@as(u64, 7), header[6]);
+
+    const shift_ns: i64 = -5 * std.time.ns_per_s;
+    const before = trace_file.read_clock_anchors();
+    try std.testing.expectEqual(TraceStatus.ok, scope_trace_writer_open_anchored(path, null, 0, null, 0, &.{ 0, 0, @bitCast(shift_ns), 0 }, &writer));
+    const after = trace_file.read_clock_anchors();
+    try std.testing.expectEqual(TraceStatus.ok, scope_trace_writer_close(writer, &.{ 0, 0, 0, 0 }));
+    try std.testing.expectEqual(TraceStatus.ok, scope_trace_reader_open(path, &reader));
+    try std.testing.expectEqual(TraceStatus.ok, scope_trace_reader_header(reader, &header));
+    scope_trace_reader_close(reader);
+    // realtime − monotonic is the clocks' difference, moved by the shift.
+    const difference_ns: i64 = @as(i64, @bitCast(header[5])) - @as(i64, @bitCast(header[4]));
+    const before_ns: i64 = @as(i64, @bitCast(before.realtime_ns)) - @as(i64, @bitCast(before.monotonic_ns));
+    const after_ns: i64 = @as(i64, @bitCast(after.realtime_ns)) - @as(i64, @bitCast(after.monotonic_ns));
+    try std.testing.expect(@abs(difference_ns - shift_ns - before_ns) < std.time.ns_per_ms or @abs(difference_ns - shift_ns - after_ns) < std.time.ns_per_ms);
+
+    try std.testing.expectEqual(TraceStatus.invalid_argument, scope_trace_writer_open_anchored(path, null, 0, null, 0, &.{ 2, 0, 0, 0 }, &writer));
+    try std.testing.expectEqual(TraceStatus.invalid_argument, scope_trace_writer_open_anchored(path, null, 0, null, 0, null, &writer));
 }

@@ -92,6 +92,8 @@ export const EventKind = {
   async_after: 98,
   async_resolve: 99,
   async_tracking: 100,
+  /** Several recordings in one trace (scope merge, 112..119): one input of a merged trace. */
+  trace_source: 112,
 } as const;
 export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(

@@ -269,6 +269,18 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     windowStartNs: unsigned(r.c),
     ...(Number(r.a) === FlightTrigger.nonzeroExit ? { exitStatus: unsigned(r.d) } : Number(r.a) === FlightTrigger.signal ? {} : { pid: unsigned(r.d), tid: unsigned(r.e) }),
   }),
+  // scope merge: one input of a merged trace (src/merge/merge.ts).
+  trace_source: (r, str) => ({
+    source: unsigned(r.a),
+    host: str(r.b),
+    clockOffsetNs: signed(r.c),
+    clockBoundNs: big(r.d) === U64_MAX ? null : unsigned(r.d),
+    measured: (r.flags & 1) !== 0,
+    boundsDisagree: (r.flags & 2) !== 0,
+    damaged: (r.flags & 4) !== 0,
+    notClosed: (r.flags & 8) !== 0,
+    details: str(r.e),
+  }),
   recording_stop: (r) => ({ reason: stopReasonName[Number(r.a)] ?? unsigned(r.a), recordedBefore: unsigned(r.b), refusedAfter: unsigned(r.c) }),
   // A query's start names it; its end's outcome is copied onto it by linkDatabase.
   db_query: (r, str) => ({
@@ -419,6 +431,7 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
   linkRequests(events);
   linkLongTasks(events);
   linkAsync(events);
+  linkPeers(events);
   return events;
 }
 
@@ -480,6 +493,127 @@ function linkLongTasks(events: TraceEvent[]): void {
     if (best === undefined) continue;
     task.fields.function = best.fields.function ?? null;
     task.fields.functionIndex = best.index;
+  }
+}
+
+/** A merged trace gives input k's pids + k << 22 (Linux pids are below 2^22): see src/merge/merge.ts. */
+export const MERGE_PID_SHIFT = 22;
+
+/** The input (source) of a merged trace a pid belongs to (0 in a trace that was not merged). */
+export function sourceOfPid(pid: number): number {
+  return Math.floor(pid / 2 ** MERGE_PID_SHIFT);
+}
+
+/** The pid as its own host saw it (the same as `pid` in a trace that was not merged). */
+export function hostPid(pid: number): number {
+  return pid % 2 ** MERGE_PID_SHIFT;
+}
+
+/** One input of a merged trace, from its trace_source event. */
+export interface MergedSource {
+  source: number;
+  host: string;
+  path: string;
+  /** How far its wall clock was ahead of input 0's (ns); its times were moved back by it. */
+  clockOffsetNs: number;
+  /** The offset's error bound (ns); null when no linked request measured it. */
+  clockBoundNs: number | null;
+  boundsDisagree: boolean;
+  damaged: boolean;
+  notClosed: boolean;
+  /** Its pids in this trace are its own + pidBase. */
+  pidBase: number;
+  /** Its collector's pid in this trace (the `scope` process's own records). */
+  collectorPid: number | null;
+  pairs: number;
+}
+
+/** The inputs of a merged trace (empty for a trace that was not merged). */
+export function mergedSources(events: TraceEvent[]): MergedSource[] {
+  const sources: MergedSource[] = [];
+  for (const event of events) {
+    if (event.kind !== "trace_source") continue;
+    const f = event.fields;
+    let details: Record<string, unknown> = {};
+    try {
+      details = JSON.parse(String(f.details ?? "{}")) as Record<string, unknown>;
+    } catch {}
+    const source = Number(f.source);
+    const pidBase = source * 2 ** MERGE_PID_SHIFT;
+    sources.push({
+      source,
+      host: String(f.host ?? "?"),
+      path: typeof details.path === "string" ? details.path : "?",
+      clockOffsetNs: Number(f.clockOffsetNs ?? 0),
+      clockBoundNs: typeof f.clockBoundNs === "number" ? f.clockBoundNs : null,
+      boundsDisagree: f.boundsDisagree === true,
+      damaged: f.damaged === true,
+      notClosed: f.notClosed === true,
+      pidBase,
+      collectorPid: typeof details.collectorPid === "number" ? details.collectorPid + pidBase : null,
+      pairs: typeof details.pairs === "number" ? details.pairs : 0,
+    });
+  }
+  return sources.sort((x, y) => x.source - y.source);
+}
+
+/** An address as both ends write it: an IPv4-mapped IPv6 address is its IPv4 address. */
+function plainAddress(address: FieldValue | undefined): string | null {
+  if (typeof address !== "string" || address === "") return null;
+  const lower = address.toLowerCase();
+  return lower.startsWith("::ffff:") && lower.includes(".") ? lower.slice(7) : lower;
+}
+
+/**
+ * Each client request gets the server request it reached and vice versa (`peerIndex`, the
+ * other start's index, and `peerLink`: how it was found), in one trace (a program calling
+ * itself, parent and child) or in a merged one. Without any header: the client's connection
+ * (local address and port → remote) is the server's seen from the other end, and requests on
+ * one connection are ordered, so the n-th request of a client connection is the n-th of the
+ * server connection with the mirrored addresses (a four-tuple used again later, after the
+ * port was reused, pairs in each side's own time order). Then a `traceparent` the client sent
+ * and a server received, when exactly one request of each side carries that value.
+ */
+function linkPeers(events: TraceEvent[]): void {
+  const byConnection = new Map<string, { clients: TraceEvent[]; servers: TraceEvent[] }>();
+  const byTraceparent = new Map<string, { clients: TraceEvent[]; servers: TraceEvent[] }>();
+  const sideOf = <K>(map: Map<K, { clients: TraceEvent[]; servers: TraceEvent[] }>, key: K) => {
+    let side = map.get(key);
+    if (!side) map.set(key, (side = { clients: [], servers: [] }));
+    return side;
+  };
+  for (const event of events) {
+    const client = event.kind === "http_client_request";
+    if (!client && event.kind !== "http_server_request") continue;
+    const f = event.fields;
+    const local = plainAddress(f.localAddress);
+    const remote = plainAddress(f.remoteAddress);
+    const ordinal = client ? f.connectionOrdinal : f.ordinal;
+    if (local !== null && remote !== null && f.localPort && f.remotePort && typeof ordinal === "number" && ordinal > 0) {
+      const key = client ? `${local}:${f.localPort}>${remote}:${f.remotePort}#${ordinal}` : `${remote}:${f.remotePort}>${local}:${f.localPort}#${ordinal}`;
+      const side = sideOf(byConnection, key);
+      (client ? side.clients : side.servers).push(event);
+    }
+    if (typeof f.traceparent === "string" && f.traceparent !== "") {
+      const side = sideOf(byTraceparent, f.traceparent.trim().toLowerCase());
+      (client ? side.clients : side.servers).push(event);
+    }
+  }
+  const pair = (client: TraceEvent, server: TraceEvent, how: string) => {
+    client.fields.peerIndex = server.index;
+    client.fields.peerLink = how;
+    server.fields.peerIndex = client.index;
+    server.fields.peerLink = how;
+  };
+  for (const { clients, servers } of byConnection.values()) {
+    for (let i = 0; i < Math.min(clients.length, servers.length); i++) pair(clients[i]!, servers[i]!, "connection");
+  }
+  for (const { clients, servers } of byTraceparent.values()) {
+    if (clients.length !== 1 || servers.length !== 1) continue;
+    const [client, server] = [clients[0]!, servers[0]!];
+    // A proxy that forwards the traceparent it received sends the same value: its own server request is no peer.
+    if (client.fields.requestIndex === server.index) continue;
+    if (client.fields.peerIndex === undefined && server.fields.peerIndex === undefined) pair(client, server, "traceparent");
   }
 }
 

@@ -17,6 +17,7 @@ const { u32, f64, ptr: pointer, void: none } = FFIType;
 
 const symbols = {
   scope_trace_writer_open: { args: [pointer, pointer, u32, pointer, u32, pointer], returns: u32 },
+  scope_trace_writer_open_anchored: { args: [pointer, pointer, u32, pointer, u32, pointer, pointer], returns: u32 },
   scope_trace_writer_append: { args: [pointer, pointer, u32], returns: u32 },
   scope_trace_writer_size_bytes: { args: [pointer], returns: f64 },
   scope_trace_writer_append_unlimited: { args: [pointer, pointer, u32], returns: u32 },
@@ -175,6 +176,13 @@ export interface TraceWriterOptions {
   host?: string;
   /** The traced command line (arguments past 32 KiB in all are dropped, flagged). */
   argv?: string[];
+  /** The header's clock anchors and collector pid as given (`scope merge`), instead of read now. */
+  anchors?: { monotonicNs: bigint; realtimeNs: bigint; collectorPid: number };
+  /**
+   * Test-only: added to the realtime anchor read now (SCOPE_TEST_CLOCK_SHIFT_NS of `scope
+   * run`), so a recording's wall clock looks off by a known amount.
+   */
+  realtimeShiftNs?: bigint;
 }
 
 /** The end chunk's totals from the collector: the ring's counts and a free value. */
@@ -201,7 +209,17 @@ export class TraceWriter {
     const host = encoder.encode(options.host ?? "");
     const argv = encoder.encode((options.argv ?? []).map((arg) => nulTerminated(arg, "an argument")).join(""));
     const out = new BigUint64Array(1);
-    const status = traceNative().scope_trace_writer_open(cString(path, "the path"), host, host.byteLength, argv, argv.byteLength, out);
+    const lib = traceNative();
+    let status: number;
+    if (options.anchors || options.realtimeShiftNs) {
+      const given = options.anchors;
+      const anchors = given
+        ? new BigUint64Array([1n, given.monotonicNs, given.realtimeNs, BigInt(given.collectorPid)])
+        : new BigUint64Array([0n, 0n, BigInt.asUintN(64, options.realtimeShiftNs ?? 0n), 0n]);
+      status = lib.scope_trace_writer_open_anchored(cString(path, "the path"), host, host.byteLength, argv, argv.byteLength, anchors, out);
+    } else {
+      status = lib.scope_trace_writer_open(cString(path, "the path"), host, host.byteLength, argv, argv.byteLength, out);
+    }
     if (status !== TraceStatus.ok) throw new TraceFileError("open", path, status, `cannot create trace: ${lastError(status)}`);
     return new TraceWriter(path, pointerOf(out));
   }

@@ -1,7 +1,7 @@
 /** `scope dump`: read a trace, interpret it, filter, and write it in the chosen format. */
 import chalk, { Chalk } from "chalk";
 import type { Writable } from "node:stream";
-import { interpret } from "../core/model";
+import { interpret, mergedSources, type MergedSource } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { loadTrace } from "./load";
 import { toChromeTrace } from "./chrome";
@@ -33,6 +33,7 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   const trace = loadTrace(options.path);
   const all = interpret(trace.records, trace.strings);
   const startNs = trace.startNs;
+  const sources = mergedSources(all);
   if (options.why !== undefined) {
     const problem = whyProblem(options.why, all.length);
     if (problem !== undefined) {
@@ -54,6 +55,7 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   switch (options.format) {
     case "text":
       out.add(color.dim(`# ${options.path}: ${trace.header.argv.join(" ")} on ${trace.header.hostName}, started ${trace.header.startTime.toISOString()}\n`));
+      for (const source of sources) out.add(color.dim(`# ${describeSource(source)}\n`));
       for (const { event, depth } of nestByRequest(events)) if (!(await line(`${formatEventLine(event, startNs, all, color, depth)}\n`))) break;
       break;
     case "json":
@@ -64,10 +66,12 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
       out.add("\n");
       break;
     case "stats": {
-      const stats = computeStats(events, trace.header.collectorPid);
+      const collectors = new Set([trace.header.collectorPid, ...sources.flatMap((source) => (source.collectorPid === null ? [] : [source.collectorPid]))]);
+      const stats = computeStats(events, collectors);
       out.add(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
       for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.add(`  ${kind.padEnd(18)} ${count}\n`);
       out.add(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);
+      for (const source of sources) out.add(`${describeSource(source)}\n`);
       if (trace.end) out.add(`ring: ${trace.end.written} written, ${trace.end.dropped} dropped, ${trace.end.overwritten} overwritten\n`);
       break;
     }
@@ -81,4 +85,18 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   }
   if (!trace.end) err.writeNow(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were shown\n`);
   return 0;
+}
+
+/** One input of a merged trace: where it came from, its pids, its clock. */
+function describeSource(source: MergedSource): string {
+  const pids = source.pidBase === 0 ? "pids as recorded" : `pids +${source.pidBase}`;
+  const ms = (ns: number) => `${(ns / 1e6).toFixed(3)}ms`;
+  const clock =
+    source.source === 0
+      ? "reference clock"
+      : source.clockBoundNs === null
+        ? "clock offset not measured (no request linked to another input): its wall clock as recorded"
+        : `clock offset ${source.clockOffsetNs >= 0 ? "+" : "-"}${ms(Math.abs(source.clockOffsetNs))} ± ${ms(source.clockBoundNs)} from ${source.pairs} requests${source.boundsDisagree ? " (their bounds disagree)" : ""}`;
+  const state = source.damaged ? ", damaged (its valid records merged)" : source.notClosed ? ", not closed" : "";
+  return `input ${source.source}: ${source.path} on ${source.host}, ${pids}, ${clock}${state}`;
 }

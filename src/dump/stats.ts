@@ -12,7 +12,8 @@ export interface TraceStats {
 }
 
 /** `collectorPid`: the `scope` process's own markers are not a traced process or thread. */
-export function computeStats(events: TraceEvent[], collectorPid?: number): TraceStats {
+export function computeStats(events: TraceEvent[], collectorPid?: number | ReadonlySet<number>): TraceStats {
+  const collector = (pid: number) => (typeof collectorPid === "number" ? pid === collectorPid : collectorPid?.has(pid) === true);
   const byKind: Record<string, number> = {};
   const pids = new Set<number>();
   const threads = new Set<string>();
@@ -20,7 +21,7 @@ export function computeStats(events: TraceEvent[], collectorPid?: number): Trace
   let unreceivedSends = 0;
   for (const event of events) {
     byKind[event.kind] = (byKind[event.kind] ?? 0) + 1;
-    if (event.pid !== collectorPid) {
+    if (!collector(event.pid)) {
       pids.add(event.pid);
       threads.add(`${event.pid}/${event.tid}`);
     }

@@ -39,8 +39,10 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
       return `${event.kind === "db_query_end" ? `query ${f.query}` : `wait ${f.wait}`}${begun}${f.failed ? ` failed ${f.errorCode ?? ""}` : ""}`;
     }
     case "http_server_request":
-    case "http_client_request":
-      return describeRequest(event);
+    case "http_client_request": {
+      const peer = typeof f.peerIndex === "number" ? ` ${event.kind === "http_client_request" ? "→ server" : "← client"} ${where(f.peerIndex)}` : "";
+      return `${describeRequest(event)}${peer}`;
+    }
     case "http_step_start": {
       const took = typeof f.durationNs === "number" ? `${(f.durationNs / 1e6).toFixed(3)}ms` : "(no end)";
       const failed = f.failed ? ` failed ${f.errorType ?? ""} ${quote(f.errorMessage ?? "")}` : "";

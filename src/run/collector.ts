@@ -161,7 +161,7 @@ export class Collector {
     const ring = Ring.create(options.ringPath, { laneCount, laneCapacitySlots, mode: options.mode });
     let writer: TraceWriter;
     try {
-      writer = TraceWriter.open(options.out, { host: options.host, argv: options.argv });
+      writer = TraceWriter.open(options.out, { host: options.host, argv: options.argv, realtimeShiftNs: testClockShiftNs() });
     } catch (error) {
       ring.close();
       Ring.unlink(options.ringPath);
@@ -513,3 +513,15 @@ function floorPowerOfTwo(value: number): number {
 
 
 export type { TraceEvent };
+
+/**
+ * TEST ONLY: SCOPE_TEST_CLOCK_SHIFT_NS (whole ns, may be negative) is added to the wall-clock
+ * anchor of the trace header, so the recording's wall clock looks off by a known amount; the
+ * proof that `scope merge` recovers a host's clock offset (spec/merge.test.ts) uses it. Record
+ * timestamps are untouched. Anything but a whole number is ignored.
+ */
+function testClockShiftNs(): bigint | undefined {
+  const text = process.env.SCOPE_TEST_CLOCK_SHIFT_NS;
+  if (!text || !/^-?\d{1,18}$/.test(text.trim())) return undefined;
+  return BigInt(text.trim());
+}

@@ -4,8 +4,9 @@ import { DoctorCommand } from "./doctor";
 import { DumpCommand } from "./dump";
 import { ExportCommand } from "./export";
 import { InstrumentCommand } from "./instrument";
+import { MergeCommand } from "./merge";
 import { RunCommand } from "./run";
 import { StopCommand } from "./stop";
 
 /** Every command class of the CLI; one class per file, path mirrors the command path. */
-export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand, ExportCommand];
+export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand, ExportCommand, MergeCommand];

@@ -1,0 +1,183 @@
+/**
+ * Several hosts in one trace (`scope merge`, src/merge/merge.ts) and requests linked to the
+ * requests they reached (model.ts linkPeers): real `scope run`s of real node programs
+ * talking HTTP over 127.0.0.1, one of them with its recorded clock shifted by a known amount
+ * (SCOPE_TEST_CLOCK_SHIFT_NS, test-only), merged, and read back as any trace.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hostPid, mergedSources, sourceOfPid, type TraceEvent } from "../src/core/model";
+import { loadTrace } from "../src/dump/load";
+import { cleanup, fixtures, ofKind, pairing, runTraced, scratchDir, type Traced } from "./agent-harness";
+import { readEvents, runCli } from "./harness";
+
+afterAll(cleanup);
+
+const dir = join(fixtures, "merge");
+let pairs = 0;
+
+/** A server run and a client run making `count` requests to it; the client's clock shifted by `shiftNs`. */
+async function serverAndClient(count: number, shiftNs: bigint, scopeArgs: string[] = []): Promise<{ server: Traced; client: Traced }> {
+  const portFile = join(scratchDir(), `port-${pairs++}`);
+  const server = runTraced(["node", join(dir, "server.cjs"), portFile]);
+  for (let waited = 0; !existsSync(portFile); waited++) {
+    if (waited > 600) throw new Error("the server run did not start within 60 s");
+    await Bun.sleep(100);
+  }
+  const client = await runTraced(["node", join(dir, "client.cjs"), portFile, String(count)], {
+    scopeArgs,
+    env: shiftNs === 0n ? {} : { SCOPE_TEST_CLOCK_SHIFT_NS: String(shiftNs) },
+  });
+  return { server: await server, client };
+}
+
+function mergedEvents(path: string): TraceEvent[] {
+  return readEvents(path);
+}
+
+describe("scope merge", () => {
+  test("two runs talking HTTP, the client's clock shifted by 5 s: every request linked, the shift recovered within the reported bound", async () => {
+    const count = 20;
+    const shiftNs = 5_000_000_000n;
+    const { server, client } = await serverAndClient(count, shiftNs);
+    expect(server.status).toBe(0);
+    expect(client.status).toBe(0);
+    const out = join(scratchDir(), "proof.bin");
+    const merged = await runCli(["merge", server.out, client.out, "--out", out]);
+    expect(merged.stderr).toBe("");
+    expect(merged.exitCode).toBe(0);
+    expect(merged.stdout).toContain(`${count + 1} requests linked across inputs`);
+    const events = mergedEvents(out);
+    const sources = mergedSources(events);
+    expect(sources.map((s) => [s.source, s.pidBase, s.damaged, s.notClosed])).toEqual([
+      [0, 0, false, false],
+      [1, 4194304, false, false],
+    ]);
+    // The offset is how far the client's wall clock looked ahead: the shift, within the bound.
+    const clock = sources[1]!;
+    expect(clock.clockBoundNs).not.toBeNull();
+    expect(clock.boundsDisagree).toBe(false);
+    const errorNs = Math.abs(clock.clockOffsetNs - Number(shiftNs));
+    console.log(`merge proof: offset ${clock.clockOffsetNs} ns for a shift of ${shiftNs} ns: error ${errorNs} ns, reported bound ${clock.clockBoundNs} ns, ${clock.pairs} requests`);
+    expect(errorNs).toBeLessThanOrEqual(clock.clockBoundNs!);
+    // Small next to the shift: a loopback round trip, not the 5 s (generous for a loaded machine).
+    expect(clock.clockBoundNs!).toBeLessThan(100_000_000);
+
+    // Every client request (N and the final /shutdown) is linked to the server request with its path.
+    const clients = ofKind(events, "http_client_request");
+    const servers = ofKind(events, "http_server_request");
+    expect(clients.length).toBe(count + 1);
+    expect(servers.length).toBe(count + 1);
+    for (const request of clients) {
+      expect(sourceOfPid(request.pid)).toBe(1);
+      expect(request.fields.peerLink).toBe("connection");
+      const peer = events[request.fields.peerIndex as number]!;
+      expect(peer.kind).toBe("http_server_request");
+      expect(sourceOfPid(peer.pid)).toBe(0);
+      expect(peer.fields.peerIndex).toBe(request.index);
+      expect(new URL(String(request.fields.url)).pathname).toBe(String(peer.fields.target));
+      // On one timeline: the server saw each request between its client's start and end.
+      const end = events[request.fields.endIndex as number]!;
+      expect(peer.timestampNs >= request.timestampNs).toBe(true);
+      expect(peer.timestampNs <= end.timestampNs).toBe(true);
+    }
+    // Pids: the client's are its own + 2^22, the server's as recorded.
+    const clientStart = ofKind(client.events, "trace_start")[0]!;
+    expect(ofKind(events, "trace_start").filter((e) => sourceOfPid(e.pid) === 1).map((e) => hostPid(e.pid))).toEqual([clientStart.pid]);
+    expect(ofKind(events, "trace_start").filter((e) => sourceOfPid(e.pid) === 0).map((e) => e.pid)).toEqual([ofKind(server.events, "trace_start")[0]!.pid]);
+    // Every record of both inputs is there, plus the merge's own.
+    const total = (t: Traced) => loadTrace(t.out).records.length;
+    expect(loadTrace(out).records.length).toBeGreaterThanOrEqual(total(server) + total(client) + 2);
+
+    // scope dump reads it and says where each input came from and its clock.
+    const dump = await runCli(["dump", out]);
+    expect(dump.exitCode).toBe(0);
+    expect(dump.stdout).toContain(`# input 0: ${server.out} on `);
+    expect(dump.stdout).toMatch(new RegExp(`# input 1: ${client.out} on .*, pids \\+4194304, clock offset \\+(4999|5000)\\.\\d{3}ms ± \\d+\\.\\d{3}ms from ${count + 1} requests`));
+    const stats = await runCli(["dump", "--stats", out]);
+    expect(stats.stdout).toContain(", 2 processes, 2 threads");
+  }, 240_000);
+
+  test("two unrelated runs (same program, pids may collide): each keeps its processes, messages still pair, no clock measured", async () => {
+    const [a, b] = await Promise.all([runTraced(["node", join(dir, "unrelated.cjs")]), runTraced(["node", join(dir, "unrelated.cjs")])]);
+    expect([a.status, b.status]).toEqual([0, 0]);
+    const out = join(scratchDir(), "unrelated.bin");
+    const merged = await runCli(["merge", a.out, b.out, "-o", out]);
+    expect(merged.exitCode).toBe(0);
+    expect(merged.stdout).toContain("0 requests linked across inputs");
+    const events = mergedEvents(out);
+    const sources = mergedSources(events);
+    expect(sources[1]!.clockBoundNs).toBeNull();
+    expect(sources[1]!.clockOffsetNs).toBe(0);
+    // Both process trees, each parent's spawn naming its own child (remapped with it).
+    const starts = ofKind(events, "trace_start");
+    expect(starts.length).toBe(4);
+    for (const spawn of ofKind(events, "process_spawn")) {
+      expect(starts.some((start) => start.pid === spawn.fields.childPid && start.fields.parentPid === spawn.pid)).toBe(true);
+    }
+    const pairs = pairing(events);
+    expect(pairs.sends).toBe(4);
+    expect(pairs.unpairedSends).toEqual([]);
+    expect(pairs.unpairedReceives).toEqual([]);
+    // Each message pairs within its own input.
+    for (const send of ofKind(events, "message_send")) expect(sourceOfPid(events[send.linkedTo[0]!]!.pid)).toBe(sourceOfPid(send.pid));
+    const dump = await runCli(["dump", out]);
+    expect(dump.exitCode).toBe(0);
+    expect(dump.stdout).toContain("clock offset not measured");
+  }, 240_000);
+
+  test("bad input: one line and exit 1; a damaged input merges its valid records and says so", async () => {
+    const good = await runTraced(["node", join(dir, "unrelated.cjs")]);
+    const scratch = scratchDir();
+    const out = join(scratch, "bad-out.bin");
+    const expectRefused = async (args: string[], text: string) => {
+      const result = await runCli(["merge", ...args, "--out", out]);
+      expect(result.exitCode).toBe(1);
+      expect(result.stdout).toBe("");
+      expect(result.stderr.trim().split("\n")).toEqual([expect.stringContaining(text)]);
+      expect(result.stderr.startsWith("scope: ")).toBe(true);
+    };
+    await expectRefused([good.out, join(scratch, "missing.bin")], "missing.bin: no such file");
+    await expectRefused([good.out], "merge needs at least two traces, got 1");
+    const junk = join(scratch, "junk.bin");
+    writeFileSync(junk, "not a trace at all, just some text that is long enough to be read");
+    await expectRefused([good.out, junk], "junk.bin");
+    const same = await runCli(["merge", good.out, good.out, "--out", good.out]);
+    expect([same.exitCode, same.stderr]).toEqual([1, `scope: ${good.out}: the output is also an input\n`]);
+    // A merged trace is not merged again (its pids and clocks are already remapped).
+    const once = join(scratch, "once.bin");
+    expect((await runCli(["merge", good.out, good.out, "--out", once])).exitCode).toBe(0);
+    await expectRefused([good.out, once], "is already a merged trace");
+
+    // Damaged: the last chunk cut short (the end chunk and part of the records).
+    const damaged = join(scratch, "damaged.bin");
+    const bytes = readFileSync(good.out);
+    writeFileSync(damaged, bytes.subarray(0, bytes.byteLength - 200));
+    const merged = join(scratch, "with-damaged.bin");
+    const result = await runCli(["merge", good.out, damaged, "--out", merged]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^scope: .*damaged\.bin: damaged \(.* at byte \d+\); its valid records were merged$/)]);
+    const events = mergedEvents(merged);
+    const sources = mergedSources(events);
+    expect(sources[1]!.damaged).toBe(true);
+    const kept = loadTrace(damaged).records.length;
+    expect(kept).toBeGreaterThan(0);
+    expect(events.filter((e) => sourceOfPid(e.pid) === 1 && e.pid !== 0).length).toBeGreaterThan(0);
+    expect((await runCli(["dump", merged])).stdout).toContain("damaged (its valid records merged)");
+  }, 240_000);
+
+  test("within one trace: a program calling itself over loopback, and its child calling it, each client request linked to its server request", async () => {
+    const run = await runTraced(["node", join(dir, "loopback.cjs")]);
+    expect(run.status).toBe(0);
+    const clients = ofKind(run.events, "http_client_request");
+    expect(clients.length).toBe(9);
+    for (const request of clients) {
+      const peer = run.events[request.fields.peerIndex as number];
+      expect(peer?.kind).toBe("http_server_request");
+      expect(peer!.fields.peerIndex).toBe(request.index);
+      expect(new URL(String(request.fields.url)).pathname).toBe(String(peer!.fields.target));
+    }
+    expect(new Set(clients.map((request) => request.pid)).size).toBe(2);
+  }, 240_000);
+});
