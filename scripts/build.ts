@@ -5,10 +5,11 @@
  * the embedded files keys the private cache directory they are extracted to.
  */
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { agentEntries, bundleAgent, oxcBindingSource } from "../src/core/assets";
 import { oxcBindingPlugin } from "../src/core/oxc-plugin";
+import { bundlePage } from "../src/view/page-assets";
 
 const root = join(import.meta.dir, "..");
 const dist = join(root, "dist");
@@ -34,6 +35,12 @@ const files = [
   join(dist, "lib/oxc-parser.node"),
   ...(await Promise.all(Object.keys(agentEntries).map((name) => bundleAgent(name as keyof typeof agentEntries, join(dist, "agent"))))),
 ];
+// `scope view`'s page (script bundled with its d3 modules, style, HTML), embedded as text (src/view/page-embedded.ts).
+mkdirSync(join(dist, "view"), { recursive: true });
+const page = await bundlePage();
+writeFileSync(join(dist, "view/app.bundle"), page.js);
+writeFileSync(join(dist, "view/style.bundle"), page.css);
+copyFileSync(join(root, "src/view/page/index.html"), join(dist, "view/index.bundle"));
 const hash = createHash("sha256");
 for (const file of files) hash.update(readFileSync(file));
 const assetHash = hash.digest("hex").slice(0, 16);

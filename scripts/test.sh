@@ -12,6 +12,8 @@ jaeger_pid=$!
 bash scripts/export-check-install.sh
 # A real PostgreSQL server for the database tests (spec/postgres-harness.ts).
 bash scripts/postgres-install.sh
+# Debian's chromium for the `scope view` page tests (spec/view-page.test.ts).
+bash scripts/chromium-install.sh
 . scripts/env.sh
 zig build test --summary all
 bun run build

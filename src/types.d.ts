@@ -21,3 +21,8 @@ declare module "*.proto" {
   const text: string;
   export default text;
 }
+// The view page's files, bundled by scripts/build.ts and imported `with { type: "text" }`.
+declare module "*.bundle" {
+  const text: string;
+  export default text;
+}

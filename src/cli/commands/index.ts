@@ -7,6 +7,7 @@ import { InstrumentCommand } from "./instrument";
 import { MergeCommand } from "./merge";
 import { RunCommand } from "./run";
 import { StopCommand } from "./stop";
+import { ViewCommand } from "./view";
 
 /** Every command class of the CLI; one class per file, path mirrors the command path. */
-export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand, ExportCommand, MergeCommand];
+export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand, ExportCommand, MergeCommand, ViewCommand];

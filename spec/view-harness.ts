@@ -1,0 +1,26 @@
+/** The `scope view` tests' trace: spec/fixtures/view/app.cjs recorded by a real `scope run --functions`. */
+import { copyFileSync, mkdtempSync, statSync, truncateSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot, runCli } from "./harness";
+
+export const viewFixture = join(repoRoot, "spec/fixtures/view/app.cjs");
+
+export interface ViewTraces {
+  dir: string;
+  /** A whole trace of the fixture. */
+  trace: string;
+  /** The same cut short in its last chunk: damaged. */
+  damaged: string;
+}
+
+export async function recordViewTraces(): Promise<ViewTraces> {
+  const dir = mkdtempSync(join(tmpdir(), "scope-view-"));
+  const trace = join(dir, "trace.bin");
+  const run = await runCli(["run", "--functions", "-o", trace, "--", "node", viewFixture]);
+  if (run.exitCode !== 0) throw new Error(`scope run failed (${run.exitCode}): ${run.stderr}`);
+  const damaged = join(dir, "damaged.bin");
+  copyFileSync(trace, damaged);
+  truncateSync(damaged, Math.floor(statSync(damaged).size * 0.8));
+  return { dir, trace, damaged };
+}

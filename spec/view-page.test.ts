@@ -1,0 +1,165 @@
+/**
+ * The `scope view` page in a real headless Chromium (Debian's chromium, installed by
+ * scripts/chromium-install.sh; driven by playwright-core) on a trace recorded by a real
+ * `scope run`: the tracks are there, a search finds a known function, clicking a message
+ * shows its receive, zooming changes the visible range, a damaged trace says so. A
+ * screenshot of each state goes to spec/.artifacts/view/.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { repoRoot } from "./harness";
+import { recordViewTraces, type ViewTraces } from "./view-harness";
+import { TraceIndex } from "../src/view/index";
+import { startViewServer, type ViewServer } from "../src/view/server";
+
+const chromiumPath = "/usr/bin/chromium";
+const artifacts = join(repoRoot, "spec/.artifacts/view");
+
+interface ScopeView {
+  visibleRange(): [number, number];
+  locate(id: number): { x: number; y: number } | null;
+  ready(): boolean;
+}
+
+let traces: ViewTraces;
+let browser: Browser;
+let server: ViewServer;
+let damagedServer: ViewServer;
+
+beforeAll(async () => {
+  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: run scripts/chromium-install.sh`);
+  mkdirSync(artifacts, { recursive: true });
+  traces = await recordViewTraces();
+  server = await startViewServer(TraceIndex.open(traces.trace));
+  damagedServer = await startViewServer(TraceIndex.open(traces.damaged));
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  await damagedServer?.stop();
+  if (traces) rmSync(traces.dir, { recursive: true, force: true });
+});
+
+async function openPage(url: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.painted === "1", null, { timeout: 60_000 });
+  expect(errors).toEqual([]);
+  return page;
+}
+
+const range = (page: Page) => page.evaluate(() => (window as unknown as { scopeView: ScopeView }).scopeView.visibleRange());
+
+describe("scope view page (Chromium)", () => {
+  test("opens with a track per process and thread, grouped by process", async () => {
+    const page = await openPage(server.url);
+    const groups = await page.locator(".group-label").allTextContents();
+    expect(groups.some((text) => text.endsWith(": node app.cjs"))).toBe(true);
+    expect(groups.some((text) => text.endsWith(": node app.cjs child"))).toBe(true);
+    const tracks = await page.locator(".track-label").allTextContents();
+    expect(tracks).toContain("main");
+    expect(tracks).toContain("main · async");
+    expect(tracks).toContain("main · requests");
+    expect(tracks.some((text) => /^worker \d+$/.test(text))).toBe(true);
+    expect(await page.locator("#banner").isHidden()).toBe(true);
+    await page.screenshot({ path: join(artifacts, "1-opened.png") });
+    await page.close();
+  }, 90_000);
+
+  test("a search lists a known function and highlights it", async () => {
+    const page = await openPage(server.url);
+    await page.fill("#search", "computeTotals");
+    await page.press("#search", "Enter");
+    await page.locator(".search-result").first().waitFor();
+    const results = await page.locator(".search-result").allTextContents();
+    expect(results.length).toBeGreaterThanOrEqual(5);
+    expect(results.every((text) => text.includes("computeTotals"))).toBe(true);
+    // A result jumps there and shows the call's details.
+    await page.locator(".search-result").first().click();
+    await page.waitForSelector('#details[data-kind="function_call"]');
+    expect(await page.locator("#details h3").first().textContent()).toContain("computeTotals");
+    await page.screenshot({ path: join(artifacts, "2-search.png") });
+    await page.close();
+  }, 90_000);
+
+  test("clicking a message on the timeline shows its receive", async () => {
+    const page = await openPage(server.url);
+    const found = (await (await fetch(`${server.url}api/search?q=${encodeURIComponent('"question"')}`)).json()) as { hits: { id: number; kind: string }[] };
+    const send = found.hits.find((hit) => hit.kind === "send")!;
+    expect(send).toBeDefined();
+    // Bring it into view (a search result jumps there), then click the mark itself on the canvas.
+    await page.fill("#search", '"question"');
+    await page.press("#search", "Enter");
+    await page.locator(".search-result", { hasText: "send" }).first().click();
+    await page.keyboard.press("Escape");
+    await page.waitForFunction((id) => (window as unknown as { scopeView: ScopeView }).scopeView.locate(id) !== null, send.id);
+    const at = (await page.evaluate((id) => (window as unknown as { scopeView: ScopeView }).scopeView.locate(id), send.id))!;
+    await page.mouse.click(at.x, at.y);
+    await page.waitForSelector(`#details[data-kind="message_send"][data-id="${send.id}"]`);
+    const link = page.locator("#details .link", { hasText: "received by:" });
+    expect(await link.count()).toBe(1);
+    await page.screenshot({ path: join(artifacts, "3-message-send.png") });
+    await link.click();
+    await page.waitForSelector('#details[data-kind="message_receive"]');
+    const details = await page.locator("#details").textContent();
+    expect(details).toContain("sent by:");
+    expect(details).toContain("handled by:");
+    expect(details).toContain("handleWorkerMessage");
+    expect(details).toContain("sum of the ultimate rounds");
+    await page.screenshot({ path: join(artifacts, "4-message-receive.png") });
+    await page.close();
+  }, 90_000);
+
+  test("W zooms in, S zooms out, D pans, Ctrl+wheel zooms; a ruler drag lists top functions", async () => {
+    const page = await openPage(server.url);
+    const canvas = page.locator("#canvas");
+    const box = (await canvas.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + 200);
+    const before = await range(page);
+    for (let i = 0; i < 6; i++) await page.keyboard.press("w");
+    const zoomed = await range(page);
+    expect(zoomed[1] - zoomed[0]).toBeLessThan((before[1] - before[0]) / 4);
+    await page.keyboard.press("d");
+    const panned = await range(page);
+    expect(panned[0]).toBeGreaterThan(zoomed[0]);
+    expect(panned[1] - panned[0]).toBeCloseTo(zoomed[1] - zoomed[0], -3);
+    await page.keyboard.press("s");
+    const out = await range(page);
+    expect(out[1] - out[0]).toBeGreaterThan(panned[1] - panned[0]);
+    await page.keyboard.down("Control");
+    await page.mouse.wheel(0, -300);
+    await page.keyboard.up("Control");
+    await page.waitForFunction((span) => {
+      const [a, b] = (window as unknown as { scopeView: ScopeView }).scopeView.visibleRange();
+      return b - a < span;
+    }, out[1] - out[0]);
+    await page.waitForFunction(() => document.querySelectorAll("#status").length === 1 && (window as unknown as { scopeView: ScopeView }).scopeView.ready());
+    await page.screenshot({ path: join(artifacts, "5-zoomed.png") });
+    // Back to the whole trace, then select most of it on the ruler.
+    for (let i = 0; i < 40; i++) await page.keyboard.press("s");
+    expect((await range(page))[1] - (await range(page))[0]).toBeCloseTo(before[1] - before[0], -3);
+    await page.mouse.move(box.x + 5, box.y + 10);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width - 5, box.y + 10, { steps: 5 });
+    await page.mouse.up();
+    await page.locator("#top table.top-selfNs tr").first().waitFor();
+    expect(await page.locator("#top").textContent()).toContain("fibonacciLeaf");
+    await page.screenshot({ path: join(artifacts, "6-range.png") });
+    await page.close();
+  }, 90_000);
+
+  test("a damaged trace opens with what is valid and says so on the page", async () => {
+    const page = await openPage(damagedServer.url);
+    expect(await page.locator("#banner").isVisible()).toBe(true);
+    expect(await page.locator("#banner").textContent()).toContain("damaged");
+    expect(await page.locator(".track-label").count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(artifacts, "7-damaged.png") });
+    await page.close();
+  }, 90_000);
+});

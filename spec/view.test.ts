@@ -1,0 +1,196 @@
+/**
+ * `scope view`'s index and server on a trace recorded by a real `scope run`: tracks, links,
+ * windows (every slice drawn or merged exactly once at any zoom), search, top functions,
+ * the token (403 without it), the CLI's errors, damaged and still-written traces.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cliEntry, repoRoot, runCli } from "./harness";
+import { recordViewTraces, type ViewTraces } from "./view-harness";
+import { TraceIndex } from "../src/view/index";
+import { startViewServer } from "../src/view/server";
+
+let traces: ViewTraces;
+let index: TraceIndex;
+
+beforeAll(async () => {
+  traces = await recordViewTraces();
+  index = TraceIndex.open(traces.trace);
+}, 120_000);
+
+afterAll(() => rmSync(traces.dir, { recursive: true, force: true }));
+
+describe("index", () => {
+  test("one track per process and thread, grouped by process, with lanes for async calls and requests", () => {
+    const meta = index.meta();
+    expect(meta.status.warning).toBeNull();
+    const names = meta.tracks.map((track) => `${track.process.replace(/^\d+/, "PID")} | ${track.label}`);
+    expect(names).toContain("PID: node app.cjs | main");
+    expect(names).toContain("PID: node app.cjs | main · async");
+    expect(names).toContain("PID: node app.cjs | main · requests");
+    expect(names.some((name) => /^PID: node app\.cjs \| worker \d+$/.test(name))).toBe(true);
+    expect(names).toContain("PID: node app.cjs child | main");
+    // Grouped: the tracks of one process are next to each other.
+    const pids = meta.tracks.map((track) => track.pid);
+    expect(pids.filter((pid, i) => i > 0 && pid !== pids[i - 1]).length).toBe(new Set(pids).size - 1);
+  });
+
+  test("every slice is drawn or merged exactly once, at any width", () => {
+    const meta = index.meta();
+    for (const widthPx of [3, 50, 1000, 100_000]) {
+      const window = index.window({ startNs: 0, endNs: meta.durationNs + 1, widthPx });
+      let count = 0;
+      for (let i = 6; i < window.slices.length; i += 9) count += window.slices[i]!;
+      expect(count).toBe(meta.slices);
+      if (widthPx === 3) expect(window.slices.length / 9).toBeLessThan(meta.slices / 10);
+    }
+  });
+
+  test("a message's send and receive are linked both ways, the receive to its handler", () => {
+    const send = index.search("sum of the ultimate rounds").hits.find((hit) => hit.kind === "send" && hit.name.includes("question"))!;
+    expect(send).toBeDefined();
+    const sent = index.details(send.id)!;
+    expect(sent.kind).toBe("message_send");
+    const received = sent.links.find((link) => link.label === "received by")!;
+    expect(received).toBeDefined();
+    const receive = index.details(received.id)!;
+    expect(receive.kind).toBe("message_receive");
+    expect(receive.fields.preview).toContain("sum of the ultimate rounds");
+    expect(receive.links.find((link) => link.label === "sent by")?.id).toBe(send.id);
+    const handler = receive.links.find((link) => link.label === "handled by")!;
+    expect(handler.name).toStartWith("handleWorkerMessage");
+    const call = index.details(handler.id)!;
+    expect(call.kind).toBe("function_call");
+    expect(call.end?.kind).toBe("function_return");
+    expect(call.links.map((link) => link.label)).toContain("handles message");
+    // The window has the arrow of that message.
+    const window = index.window({ startNs: 0, endNs: index.meta().durationNs + 1, widthPx: 1000 });
+    const arrows: number[] = [];
+    for (let i = 0; i < window.arrows.length; i += 7) arrows.push(window.arrows[i + 5]!, window.arrows[i + 6]!);
+    expect(arrows).toContain(send.id);
+    expect(arrows).toContain(received.id);
+  });
+
+  test("spawns link to the child's start; the request is a slice with its response", () => {
+    const spawn = index.search("spawn").hits.find((hit) => hit.kind === "spawn")!;
+    const started = index.details(spawn.id)!.links.find((link) => link.label === "started")!;
+    expect(index.details(started.id)!.kind).toBe("trace_start");
+    const request = index.search("/totals?from=view").hits.find((hit) => hit.kind === "request" && !hit.name.startsWith("→"))!;
+    const details = index.details(request.id)!;
+    expect(details.kind).toBe("http_server_request");
+    expect(details.end?.kind).toBe("http_server_response");
+    expect(details.durationNs).toBeGreaterThan(0);
+  });
+
+  test("search finds functions by name and file; top functions by self and total time", () => {
+    const found = index.search("computeTotals");
+    expect(found.total).toBeGreaterThanOrEqual(5); // main 3+1, worker, child, request
+    expect(found.hits.every((hit) => hit.name.startsWith("computeTotals ("))).toBe(true);
+    expect(index.search("fixtures/view/app.cjs").total).toBeGreaterThan(100);
+    const range = index.meta().durationNs;
+    const top = index.top(0, range);
+    const fib = top.bySelf.find((entry) => entry.name.startsWith("fibonacciLeaf"))!;
+    expect(fib.selfNs).toBeGreaterThan(0);
+    const totals = top.byTotal.find((entry) => entry.name.startsWith("computeTotals"))!;
+    expect(totals.totalNs).toBeGreaterThanOrEqual(fib.totalNs * 0); // present
+    // Recursion counted once: fibonacciLeaf's total is within the computeTotals calls around it.
+    expect(top.byTotal.find((entry) => entry.name.startsWith("fibonacciLeaf"))!.totalNs).toBeLessThanOrEqual(totals.totalNs);
+  });
+
+  test("a damaged trace opens with what is valid and says so", () => {
+    const damaged = TraceIndex.open(traces.damaged);
+    const meta = damaged.meta();
+    expect(meta.status.warning).toContain("damaged");
+    expect(meta.records).toBeGreaterThan(0);
+    expect(meta.records).toBeLessThan(index.meta().records);
+  });
+});
+
+describe("server", () => {
+  test("the token is needed for every path; a foreign Host header is refused", async () => {
+    const server = await startViewServer(index);
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      expect((await fetch(server.url)).status).toBe(200);
+      expect((await fetch(`${server.url}api/meta`)).status).toBe(200);
+      expect((await fetch(`${base}/`)).status).toBe(403);
+      expect((await fetch(`${base}/api/meta`)).status).toBe(403);
+      expect((await fetch(`${base}/${server.token.slice(0, -1)}x/api/meta`)).status).toBe(403);
+      expect((await fetch(`${server.url}api/meta`, { headers: { Host: `evil.example:${server.port}` } })).status).toBe(403);
+      const meta = (await (await fetch(`${server.url}api/meta`)).json()) as { tracks: unknown[] };
+      expect(meta.tracks.length).toBeGreaterThan(3);
+      const page = await (await fetch(server.url)).text();
+      expect(page).toContain('src="app.js"');
+      const script = await fetch(`${server.url}app.js`);
+      expect(script.headers.get("content-type")).toContain("javascript");
+      expect((await script.text()).length).toBeGreaterThan(10_000);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("scope view (CLI)", () => {
+  test("prints the address, serves the page, stops cleanly on Ctrl-C", async () => {
+    const child = Bun.spawn([process.execPath, cliEntry, "view", "--no-open", traces.trace], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", env: { ...process.env, DISPLAY: "" } });
+    const reader = child.stdout.getReader();
+    let out = "";
+    while (!out.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    const url = out.match(/http:\/\/127\.0\.0\.1:\d+\/[\w-]+\//)?.[0];
+    expect(url).toBeDefined();
+    expect((await fetch(url!)).status).toBe(200);
+    expect((await fetch(url!.replace(/\/[\w-]+\/$/, "/nope/"))).status).toBe(403);
+    child.kill("SIGINT");
+    expect(await child.exited).toBe(0);
+  }, 60_000);
+
+  test("a missing file, a directory, a file that is not a trace: one line, exit 1", async () => {
+    const notTrace = join(traces.dir, "not-a-trace.bin");
+    writeFileSync(notTrace, "hello, this is not a trace\n".repeat(20));
+    for (const path of [join(traces.dir, "missing.bin"), traces.dir, notTrace]) {
+      const result = await runCli(["view", "--no-open", path]);
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(result.stderr).toStartWith("scope: ");
+      expect(result.stdout).toBe("");
+    }
+    const port = await runCli(["view", "--port", "70000", traces.trace]);
+    expect(port.exitCode).toBe(1);
+    expect(port.stderr).toStartWith("scope: --port");
+  }, 60_000);
+
+  test("a trace still being written opens with what is there and says it is not closed", async () => {
+    const live = join(traces.dir, "live.bin");
+    const run = Bun.spawn([process.execPath, cliEntry, "run", "-o", live, "--", "node", "-e", "console.log('up'); setTimeout(() => {}, 60000)"], {
+      cwd: repoRoot,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      // The collector appends chunks as it drains: wait until the program's start is in the file.
+      let opened: TraceIndex | undefined;
+      for (let attempt = 0; attempt < 200; attempt++) {
+        await Bun.sleep(200);
+        try {
+          opened = TraceIndex.open(live);
+          if (opened.meta().tracks.length > 0) break;
+        } catch {
+          // The header is not written yet.
+        }
+      }
+      expect(opened).toBeDefined();
+      const meta = opened!.meta();
+      expect(meta.status.closed).toBe(false);
+      expect(meta.status.warning).toContain("not closed");
+      expect(meta.tracks.length).toBeGreaterThan(0);
+    } finally {
+      run.kill("SIGINT");
+      await run.exited;
+    }
+  }, 90_000);
+});

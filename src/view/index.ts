@@ -1,0 +1,1011 @@
+/**
+ * The index `scope view` serves windows from: the trace read once into columns (typed
+ * arrays, no object per event), so a window of a 10 M-event trace is answered by binary
+ * searches, not by walking every event.
+ *
+ * - Slices (things with a duration) are calls (sync functions, nested by the thread's
+ *   stack: a flame chart per thread), async functions and generators (call → settle or
+ *   return, on lanes of their own: their time spans awaits, so they do not nest in the
+ *   stack), requests (start → response) and queries (start → end), the last three on
+ *   lanes assigned greedily (a lane is free once its last slice ended).
+ * - Instants: messages, spawns, starts and exits, errors, GC and long tasks.
+ * - Arrows: message send → receive, spawn → the child's start, request client → server.
+ * - Counters: heap and loop delay, when recorded.
+ *
+ * Each (track, row) list of slices is sorted by start and, since slices of one row never
+ * overlap, by end too: a window is one binary search per row, and slices smaller than a
+ * pixel are merged by jumping to the first slice a pixel further (one more binary search),
+ * so the cost follows what is drawn, not what is recorded.
+ */
+import { StringTable, decodeRecord } from "../core/events";
+import { EventKind, RECORD_SIZE } from "../core/layout";
+import { ChannelKindName, interpret, type FieldValue, type RawEvent } from "../core/model";
+import { readTrace, type TraceHeader } from "../core/trace-file";
+import { Grow, lowerBound, lowerBoundBy } from "./grow";
+
+export type TrackKind = "calls" | "async" | "requests" | "queries" | "counter";
+
+export interface TrackInfo {
+  id: number;
+  host: string;
+  pid: number;
+  tid: number;
+  kind: TrackKind;
+  /** "main", "worker 2", "main · requests", "heap used"... */
+  label: string;
+  /** The process's name: "pid: argv". */
+  process: string;
+  rows: number;
+}
+
+/** Instant kinds, as the page draws them. */
+export const InstantKind = {
+  send: 1,
+  receive: 2,
+  spawn: 3,
+  start: 4,
+  exit: 5,
+  childExit: 6,
+  threadSpawn: 7,
+  threadExit: 8,
+  warning: 9,
+  gc: 10,
+  longTask: 11,
+  error: 12,
+} as const;
+
+export const SliceKind = { call: 1, async: 2, request: 3, query: 4, poolWait: 5 } as const;
+export const ArrowKind = { message: 1, spawn: 2, request: 3 } as const;
+
+const SliceFlag = { unfinished: 1, failed: 2 } as const;
+
+export interface TraceStatus {
+  closed: boolean;
+  /** Why reading stopped early (damaged or truncated), or null. */
+  error: string | null;
+  dropped: number;
+  overwritten: number;
+  /** One sentence for the page when the trace is not whole, else null. */
+  warning: string | null;
+}
+
+export interface Meta {
+  path: string;
+  argv: string[];
+  host: string;
+  startTime: string;
+  durationNs: number;
+  records: number;
+  slices: number;
+  instants: number;
+  arrows: number;
+  tracks: TrackInfo[];
+  status: TraceStatus;
+}
+
+export interface WindowQuery {
+  startNs: number;
+  endNs: number;
+  /** Pixels across the window: slices narrower than endNs-startNs / widthPx are merged. */
+  widthPx: number;
+  /** Only these tracks (all when absent). */
+  tracks?: number[];
+}
+
+export interface WindowAnswer {
+  startNs: number;
+  endNs: number;
+  /** Flat: track, row, start, end, label, id (start record), count (>1: merged), kind, flags. */
+  slices: number[];
+  /** Flat: track, time, kind, id (record), count, label. */
+  instants: number[];
+  /** Flat: from track, from time, to track, to time, kind, from id, to id. */
+  arrows: number[];
+  /** Arrows in the window not sent (too many to draw). */
+  arrowsLeftOut: number;
+  /** Per counter track: flat time, min, max. */
+  counters: Record<number, number[]>;
+  labels: Record<number, string>;
+}
+
+export interface Link {
+  label: string;
+  id: number;
+  timeNs: number;
+  track: number;
+  name: string;
+}
+
+export interface Details {
+  id: number;
+  kind: string;
+  pid: number;
+  tid: number;
+  track: number;
+  timeNs: number;
+  durationNs: number | null;
+  name: string;
+  fields: Record<string, FieldValue>;
+  end: { kind: string; fields: Record<string, FieldValue> } | null;
+  links: Link[];
+}
+
+export interface SearchHit {
+  id: number;
+  timeNs: number;
+  track: number;
+  name: string;
+  kind: string;
+}
+
+export interface TopEntry {
+  name: string;
+  selfNs: number;
+  totalNs: number;
+  calls: number;
+}
+
+interface Thread {
+  pid: number;
+  tid: number;
+  calls: Track;
+  lanes: Partial<Record<"async" | "requests" | "queries", Track>>;
+  stackSlice: number[];
+  stackCall: number[];
+  asyncOpen: Map<number, number>;
+  requests: Map<number, number>;
+  queries: Map<number, number>;
+  waits: Map<number, number>;
+  functions: Map<number, number>;
+  asyncFunctions: Set<number>;
+  /** Records of its function_table events (for details). */
+  tableRecords: number[];
+  pendingReceive: number;
+  startInstant: number;
+  lastNs: number;
+  argv: string | null;
+  mainThread: boolean;
+}
+
+interface Track {
+  info: TrackInfo;
+  /** Per row: slice ids, ascending by start (and by end). */
+  rows: Grow<Uint32Array>[];
+  /** Lanes only: when each row is free again (NaN while its last slice is open). */
+  freeAt: number[];
+  instants: Grow<Uint32Array>;
+  counter?: { times: Grow<Float64Array>; values: Grow<Float64Array> };
+  thread: Thread | null;
+}
+
+const TWO_32 = 4294967296;
+
+export class TraceIndex {
+  readonly path: string;
+  readonly header: TraceHeader;
+  readonly status: TraceStatus;
+  private readonly batches: Uint8Array[] = [];
+  private readonly batchStart: number[] = [];
+  private records = 0;
+  private readonly strings = new StringTable({ maxStrings: 10_000_000 });
+
+  readonly labels: string[] = [""];
+  private readonly labelIds = new Map<string, number>();
+
+  // Slices.
+  private readonly sStart = new Grow(Float64Array);
+  private readonly sEnd = new Grow(Float64Array);
+  private readonly sLabel = new Grow(Uint32Array);
+  private readonly sRec = new Grow(Uint32Array);
+  private readonly sEndRec = new Grow(Int32Array);
+  private readonly sTrack = new Grow(Uint32Array);
+  private readonly sRow = new Grow(Uint16Array);
+  private readonly sParent = new Grow(Int32Array);
+  private readonly sKind = new Grow(Uint8Array);
+  private readonly sFlags = new Grow(Uint8Array);
+  private readonly handles = new Map<number, number>();
+
+  // Instants.
+  private readonly iTime = new Grow(Float64Array);
+  private readonly iTrack = new Grow(Uint32Array);
+  private readonly iKind = new Grow(Uint8Array);
+  private readonly iRec = new Grow(Uint32Array);
+  private readonly iLabel = new Grow(Uint32Array);
+  private readonly handledBy = new Map<number, number>();
+  private readonly peers = new Map<number, number[]>();
+
+  // Arrows, sorted by their start once built.
+  private aFromT = new Float64Array(0);
+  private aToT = new Float64Array(0);
+  private aFromTrack = new Uint32Array(0);
+  private aToTrack = new Uint32Array(0);
+  private aFromRec = new Uint32Array(0);
+  private aToRec = new Uint32Array(0);
+  private aKind = new Uint8Array(0);
+  private arrowMaxSpan = 0;
+
+  /** Record → item: slice s as s+1, instant i as -(i+1), 0 for none. */
+  private recItem = new Int32Array(0);
+
+  private readonly threads = new Map<number, Map<number, Thread>>();
+  private readonly tracks: Track[] = [];
+  private ordered: TrackInfo[] = [];
+  private durationNs = 0;
+  private readonly anchorHi: number;
+  private readonly anchorLo: number;
+
+  private constructor(path: string, header: TraceHeader, status: TraceStatus) {
+    this.path = path;
+    this.header = header;
+    this.status = status;
+    this.anchorHi = Number(header.monotonicAnchorNs >> 32n);
+    this.anchorLo = Number(header.monotonicAnchorNs & 0xffff_ffffn);
+  }
+
+  /** Reads and indexes a trace; throws (TraceFileError) only when its header is unreadable. */
+  static open(path: string): TraceIndex {
+    const trace = readTrace(path);
+    const batches: Uint8Array[] = [];
+    for (const batch of trace.batches(65536)) batches.push(batch);
+    const end = trace.end;
+    const error = trace.error;
+    const dropped = end ? Number(end.dropped) : 0;
+    const overwritten = end ? Number(end.overwritten) : 0;
+    let warning: string | null = null;
+    if (error) warning = `This trace is damaged: ${error.reason} at byte ${error.offset}. Everything before it is shown.`;
+    else if (!end) warning = "This trace was not closed (still being written, or the collector stopped early): everything recorded so far is shown.";
+    else if (dropped > 0) warning = `${dropped} records were dropped while recording: the trace has gaps.`;
+    const index = new TraceIndex(path, trace.header, { closed: end !== null, error: error ? `${error.reason} at byte ${error.offset}` : null, dropped, overwritten, warning });
+    index.build(batches);
+    return index;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Building.
+
+  private time(view: DataView, base: number): number {
+    return (view.getUint32(base + 12, true) - this.anchorHi) * TWO_32 + (view.getUint32(base + 8, true) - this.anchorLo);
+  }
+
+  private label(text: string): number {
+    let id = this.labelIds.get(text);
+    if (id === undefined) {
+      id = this.labels.push(text) - 1;
+      this.labelIds.set(text, id);
+    }
+    return id;
+  }
+
+  private thread(pid: number, tid: number): Thread {
+    let byTid = this.threads.get(pid);
+    if (!byTid) this.threads.set(pid, (byTid = new Map()));
+    let thread = byTid.get(tid);
+    if (!thread) {
+      thread = {
+        pid,
+        tid,
+        calls: undefined as unknown as Track,
+        lanes: {},
+        stackSlice: [],
+        stackCall: [],
+        asyncOpen: new Map(),
+        requests: new Map(),
+        queries: new Map(),
+        waits: new Map(),
+        functions: new Map(),
+        asyncFunctions: new Set(),
+        tableRecords: [],
+        pendingReceive: -1,
+        startInstant: -1,
+        lastNs: 0,
+        argv: null,
+        mainThread: tid === 0,
+      };
+      thread.calls = this.newTrack(thread, "calls");
+      byTid.set(tid, thread);
+    }
+    return thread;
+  }
+
+  private newTrack(thread: Thread | null, kind: TrackKind, pid = thread?.pid ?? 0, tid = thread?.tid ?? 0, label = ""): Track {
+    const track: Track = {
+      info: { id: this.tracks.length, host: this.header.hostName, pid, tid, kind, label, process: "", rows: 0 },
+      rows: [],
+      freeAt: [],
+      instants: new Grow(Uint32Array, 16),
+      thread,
+    };
+    this.tracks.push(track);
+    return track;
+  }
+
+  private lane(thread: Thread, kind: "async" | "requests" | "queries", startNs: number): { track: Track; row: number } {
+    let track = thread.lanes[kind];
+    if (!track) thread.lanes[kind] = track = this.newTrack(thread, kind);
+    let row = track.freeAt.findIndex((free) => free <= startNs);
+    if (row < 0) {
+      row = track.freeAt.push(0) - 1;
+      track.rows.push(new Grow(Uint32Array, 64));
+    }
+    track.freeAt[row] = Number.NaN;
+    return { track, row };
+  }
+
+  private slice(track: Track, row: number, startNs: number, label: number, rec: number, kind: number, parent: number): number {
+    while (track.rows.length <= row) track.rows.push(new Grow(Uint32Array, 64));
+    const id = this.sStart.push(startNs);
+    this.sEnd.push(Number.NaN);
+    this.sLabel.push(label);
+    this.sRec.push(rec);
+    this.sEndRec.push(-1);
+    this.sTrack.push(track.info.id);
+    this.sRow.push(row);
+    this.sParent.push(parent);
+    this.sKind.push(kind);
+    this.sFlags.push(0);
+    track.rows[row]!.push(id);
+    return id;
+  }
+
+  private close(slice: number, endNs: number, rec: number, failed = false): void {
+    if (!Number.isNaN(this.sEnd.data[slice]!)) return;
+    this.sEnd.data[slice] = Math.max(endNs, this.sStart.data[slice]!);
+    this.sEndRec.data[slice] = rec;
+    if (failed) this.sFlags.data[slice]! |= SliceFlag.failed;
+    const track = this.tracks[this.sTrack.data[slice]!]!;
+    if (track.info.kind !== "calls") track.freeAt[this.sRow.data[slice]!] = this.sEnd.data[slice]!;
+  }
+
+  private instant(track: Track, timeNs: number, kind: number, rec: number, label: number): number {
+    const id = this.iTime.push(timeNs);
+    this.iTrack.push(track.info.id);
+    this.iKind.push(kind);
+    this.iRec.push(rec);
+    this.iLabel.push(label);
+    track.instants.push(id);
+    return id;
+  }
+
+  private build(batches: Uint8Array[]): void {
+    let records = 0;
+    for (const batch of batches) {
+      this.batches.push(batch);
+      this.batchStart.push(records);
+      records += batch.byteLength / RECORD_SIZE;
+    }
+    this.records = records;
+    // Pass 1: strings, so that every later record can name what it refers to.
+    for (const batch of batches) {
+      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (let base = 0; base < batch.byteLength; base += RECORD_SIZE) {
+        if (view.getUint16(base + 4, true) === EventKind.string) this.strings.add(decodeRecord(batch, base));
+      }
+    }
+    this.recItem = new Int32Array(records);
+    const sends = new Map<string, number>();
+    const receives: { instant: number; key: string }[] = [];
+    const spawns: { instant: number; pid: number; tid: number }[] = [];
+    const traceparents = new Map<string, { out: number[]; in: number[] }>();
+    let rec = 0;
+    let lastPid = -1;
+    let lastTid = -1;
+    let thread: Thread | undefined;
+    for (const batch of batches) {
+      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (let base = 0; base < batch.byteLength; base += RECORD_SIZE, rec++) {
+        const kind = view.getUint16(base + 4, true);
+        if (kind === EventKind.string || kind === EventKind.invalid) continue;
+        const pid = view.getUint32(base + 16, true);
+        const tid = view.getUint32(base + 20, true);
+        if (pid !== lastPid || tid !== lastTid || !thread) {
+          thread = this.thread(pid, tid);
+          lastPid = pid;
+          lastTid = tid;
+        }
+        const t = this.time(view, base);
+        if (t > thread.lastNs) thread.lastNs = t;
+        if (t > this.durationNs) this.durationNs = t;
+        const u64 = (field: number) => view.getUint32(base + field, true) + view.getUint32(base + field + 4, true) * TWO_32;
+        const str = (field: number) => {
+          const id = view.getUint32(base + field, true);
+          return id === 0 ? null : (this.strings.get(pid, tid, id) ?? null);
+        };
+        const isFunction = kind >= EventKind.function_table && kind <= EventKind.function_level;
+        if (!isFunction) thread.pendingReceive = -1;
+        switch (kind) {
+          case EventKind.function_table: {
+            const name = str(32) ?? "<anonymous>";
+            const file = str(40) ?? "?";
+            thread.functions.set(u64(24), this.label(`${name} (${file}:${u64(48)}:${u64(56)})`));
+            if ((view.getUint16(base + 6, true) & 3) !== 0) thread.asyncFunctions.add(u64(24));
+            thread.tableRecords.push(rec);
+            break;
+          }
+          case EventKind.function_call: {
+            const fid = u64(24);
+            const call = u64(32);
+            const label = thread.functions.get(fid) ?? this.label(`<function ${fid}>`);
+            let slice: number;
+            if (thread.asyncFunctions.has(fid)) {
+              const { track, row } = this.lane(thread, "async", t);
+              slice = this.slice(track, row, t, label, rec, SliceKind.async, -1);
+              thread.asyncOpen.set(call, slice);
+            } else {
+              const depth = thread.stackSlice.length;
+              slice = this.slice(thread.calls, depth, t, label, rec, SliceKind.call, depth ? thread.stackSlice[depth - 1]! : -1);
+              thread.stackSlice.push(slice);
+              thread.stackCall.push(call);
+            }
+            this.recItem[rec] = slice + 1;
+            if (thread.pendingReceive >= 0) {
+              this.handles.set(slice, thread.pendingReceive);
+              this.handledBy.set(thread.pendingReceive, slice);
+              thread.pendingReceive = -1;
+            }
+            break;
+          }
+          case EventKind.function_return:
+          case EventKind.function_throw:
+          case EventKind.function_settle: {
+            const call = u64(32);
+            const failed = kind === EventKind.function_throw || (kind === EventKind.function_settle && (view.getUint16(base + 6, true) & 1) !== 0);
+            const open = thread.asyncOpen.get(call);
+            if (open !== undefined) {
+              // An async function ends when it settles (no return is recorded for it), a generator when it returns.
+              thread.asyncOpen.delete(call);
+              this.close(open, t, rec, failed);
+              break;
+            }
+            const at = thread.stackCall.lastIndexOf(call);
+            if (at < 0) break;
+            while (thread.stackSlice.length > at) {
+              const slice = thread.stackSlice.pop()!;
+              thread.stackCall.pop();
+              this.close(slice, t, thread.stackSlice.length === at ? rec : -1, thread.stackSlice.length === at && failed);
+            }
+            break;
+          }
+          case EventKind.trace_start: {
+            thread.argv = str(32);
+            thread.mainThread = u64(56) === 1;
+            thread.startInstant = this.instant(thread.calls, t, InstantKind.start, rec, this.label(thread.mainThread ? `start: ${thread.argv ?? "?"}` : "thread start"));
+            this.recItem[rec] = -(thread.startInstant + 1);
+            break;
+          }
+          case EventKind.process_spawn: {
+            const child = u64(24);
+            const instant = this.instant(thread.calls, t, InstantKind.spawn, rec, this.label(`spawn ${child}: ${str(32) ?? "?"}`));
+            this.recItem[rec] = -(instant + 1);
+            spawns.push({ instant, pid: child, tid: 0 });
+            break;
+          }
+          case EventKind.thread_spawn: {
+            const worker = u64(24);
+            const instant = this.instant(thread.calls, t, InstantKind.threadSpawn, rec, this.label(`worker ${worker}: ${str(32) ?? "?"}`));
+            this.recItem[rec] = -(instant + 1);
+            spawns.push({ instant, pid, tid: worker });
+            break;
+          }
+          case EventKind.process_exit:
+          case EventKind.thread_exit: {
+            const code = view.getInt32(base + 24, true);
+            const error = str(40);
+            const label = `${kind === EventKind.process_exit ? "process" : "thread"} exit ${code}${error ? `: ${error}` : ""}`;
+            this.recItem[rec] = -(this.instant(thread.calls, t, error ? InstantKind.error : InstantKind.exit, rec, this.label(label)) + 1);
+            break;
+          }
+          case EventKind.child_exit:
+          case EventKind.thread_exited: {
+            const who = u64(24);
+            const label = kind === EventKind.child_exit ? `child ${who} exited` : `worker ${who} exited`;
+            this.recItem[rec] = -(this.instant(thread.calls, t, kind === EventKind.child_exit ? InstantKind.childExit : InstantKind.threadExit, rec, this.label(label)) + 1);
+            break;
+          }
+          case EventKind.message_send:
+          case EventKind.message_receive: {
+            const b = u64(32);
+            const channel = ChannelKindName[b & 0xff] ?? `channel ${b & 0xff}`;
+            const key = `${b & 0xff}/${u64(40)}/${Math.floor(b / 0x10000)}/${(b >>> 8) & 0xff}/${u64(24)}`;
+            const preview = str(56);
+            const send = kind === EventKind.message_send;
+            const instant = this.instant(thread.calls, t, send ? InstantKind.send : InstantKind.receive, rec, this.label(`${channel} ${send ? "send" : "receive"}${preview ? ` ${preview}` : ""}`));
+            this.recItem[rec] = -(instant + 1);
+            if (send) sends.set(key, instant);
+            else {
+              receives.push({ instant, key });
+              thread.pendingReceive = instant;
+            }
+            break;
+          }
+          case EventKind.drop:
+          case EventKind.agent_error:
+          case EventKind.recording_stop:
+          case EventKind.flight_dump: {
+            const label = kind === EventKind.drop ? `${u64(24)} records dropped` : kind === EventKind.agent_error ? `agent error: ${str(24) ?? "?"}` : kind === EventKind.recording_stop ? "recording stopped" : "flight recorder dump";
+            this.recItem[rec] = -(this.instant(thread.calls, t, InstantKind.warning, rec, this.label(label)) + 1);
+            break;
+          }
+          case EventKind.http_server_request:
+          case EventKind.http_client_request: {
+            const server = kind === EventKind.http_server_request;
+            const { track, row } = this.lane(thread, "requests", t);
+            const name = `${server ? "" : "→ "}${str(32) ?? "?"} ${str(40) ?? ""}`;
+            const slice = this.slice(track, row, t, this.label(name), rec, SliceKind.request, -1);
+            thread.requests.set(u64(24), slice);
+            this.recItem[rec] = slice + 1;
+            break;
+          }
+          case EventKind.http_server_response:
+          case EventKind.http_client_response: {
+            const slice = thread.requests.get(u64(24));
+            if (slice !== undefined) this.close(slice, t, rec, u64(32) >= 500 || u64(56) !== 1);
+            break;
+          }
+          case EventKind.http_traceparent: {
+            const parent = str(32);
+            const slice = thread.requests.get(u64(24));
+            if (!parent || slice === undefined) break;
+            // The trace id and parent id: the client's outgoing header is the server's incoming one.
+            let pair = traceparents.get(parent);
+            if (!pair) traceparents.set(parent, (pair = { out: [], in: [] }));
+            ((view.getUint16(base + 6, true) & 1) !== 0 ? pair.out : pair.in).push(slice);
+            break;
+          }
+          case EventKind.db_query:
+          case EventKind.db_pool_wait: {
+            const query = kind === EventKind.db_query;
+            const { track, row } = this.lane(thread, "queries", t);
+            const text = query ? (str(32) ?? "query") : "pool wait";
+            const slice = this.slice(track, row, t, this.label(text.length > 200 ? `${text.slice(0, 197)}...` : text), rec, query ? SliceKind.query : SliceKind.poolWait, -1);
+            (query ? thread.queries : thread.waits).set(u64(24), slice);
+            this.recItem[rec] = slice + 1;
+            break;
+          }
+          case EventKind.db_query_end:
+          case EventKind.db_pool_wait_end: {
+            const open = kind === EventKind.db_query_end ? thread.queries : thread.waits;
+            const slice = open.get(u64(24));
+            if (slice !== undefined) {
+              open.delete(u64(24));
+              this.close(slice, t, rec, (view.getUint16(base + 6, true) & 1) !== 0);
+            }
+            break;
+          }
+          default:
+            break;
+        }
+      }
+    }
+    this.finish(sends, receives, spawns, traceparents);
+  }
+
+  private finish(
+    sends: Map<string, number>,
+    receives: { instant: number; key: string }[],
+    spawns: { instant: number; pid: number; tid: number }[],
+    traceparents: Map<string, { out: number[]; in: number[] }>,
+  ): void {
+    // Whatever is still open ends with its thread's last event, marked unfinished.
+    for (let s = 0; s < this.sStart.length; s++) {
+      if (!Number.isNaN(this.sEnd.data[s]!)) continue;
+      const thread = this.tracks[this.sTrack.data[s]!]!.thread!;
+      this.sEnd.data[s] = Math.max(thread.lastNs, this.sStart.data[s]!);
+      this.sFlags.data[s]! |= SliceFlag.unfinished;
+    }
+    const arrows: [number, number, number, number, number, number, number][] = [];
+    const addArrow = (fromT: number, fromTrack: number, fromRec: number, toT: number, toTrack: number, toRec: number, kind: number) => {
+      arrows.push([fromT, toT, fromTrack, toTrack, fromRec, toRec, kind]);
+    };
+    for (const { instant, key } of receives) {
+      const send = sends.get(key);
+      if (send === undefined) continue;
+      this.link(send, instant);
+      // The receive shows its send's value (it records none of its own).
+      this.iLabel.data[instant] = this.label(this.labels[this.iLabel.data[send]!]!.replace(" send", " receive"));
+      addArrow(this.iTime.data[send]!, this.iTrack.data[send]!, this.iRec.data[send]!, this.iTime.data[instant]!, this.iTrack.data[instant]!, this.iRec.data[instant]!, ArrowKind.message);
+    }
+    for (const { instant, pid, tid } of spawns) {
+      const child = this.threads.get(pid)?.get(tid);
+      if (!child || child.startInstant < 0) continue;
+      this.link(instant, child.startInstant);
+      const start = child.startInstant;
+      addArrow(this.iTime.data[instant]!, this.iTrack.data[instant]!, this.iRec.data[instant]!, this.iTime.data[start]!, this.iTrack.data[start]!, this.iRec.data[start]!, ArrowKind.spawn);
+    }
+    for (const pair of traceparents.values()) {
+      for (const from of pair.out) {
+        for (const to of pair.in) {
+          addArrow(this.sStart.data[from]!, this.sTrack.data[from]!, this.sRec.data[from]!, this.sStart.data[to]!, this.sTrack.data[to]!, this.sRec.data[to]!, ArrowKind.request);
+        }
+      }
+    }
+    arrows.sort((x, y) => x[0] - y[0]);
+    const n = arrows.length;
+    this.aFromT = new Float64Array(n);
+    this.aToT = new Float64Array(n);
+    this.aFromTrack = new Uint32Array(n);
+    this.aToTrack = new Uint32Array(n);
+    this.aFromRec = new Uint32Array(n);
+    this.aToRec = new Uint32Array(n);
+    this.aKind = new Uint8Array(n);
+    arrows.forEach(([fromT, toT, fromTrack, toTrack, fromRec, toRec, kind], i) => {
+      this.aFromT[i] = fromT;
+      this.aToT[i] = toT;
+      this.aFromTrack[i] = fromTrack;
+      this.aToTrack[i] = toTrack;
+      this.aFromRec[i] = fromRec;
+      this.aToRec[i] = toRec;
+      this.aKind[i] = kind;
+      this.arrowMaxSpan = Math.max(this.arrowMaxSpan, Math.abs(toT - fromT));
+    });
+    this.sortRows();
+    this.orderTracks();
+  }
+
+  private link(from: number, to: number): void {
+    const a = this.peers.get(from);
+    if (a) a.push(to);
+    else this.peers.set(from, [to]);
+    const b = this.peers.get(to);
+    if (b) b.push(from);
+    else this.peers.set(to, [from]);
+  }
+
+  /** Records of one thread are in time order in the file; a row out of order (lanes shared by producers) is sorted here. */
+  private sortRows(): void {
+    for (const track of this.tracks) {
+      for (const row of track.rows) this.sortBy(row, this.sStart.data);
+      this.sortBy(track.instants, this.iTime.data);
+    }
+  }
+
+  private sortBy(list: Grow<Uint32Array>, values: Float64Array): void {
+    const ids = list.view;
+    for (let i = 1; i < ids.length; i++) {
+      if (values[ids[i]!]! < values[ids[i - 1]!]!) {
+        const sorted = Uint32Array.from(ids).sort();
+        sorted.sort((x, y) => values[x]! - values[y]! || x - y);
+        ids.set(sorted);
+        return;
+      }
+    }
+  }
+
+  private orderTracks(): void {
+    const processName = new Map<number, string>();
+    const firstSeen = new Map<number, number>();
+    for (const [pid, byTid] of this.threads) {
+      const main = byTid.get(0);
+      const name = main?.argv ? `: ${shortArgv(main.argv)}` : pid === this.header.collectorPid ? ": scope (collector)" : "";
+      processName.set(pid, `${pid}${name}`);
+      let first = Infinity;
+      for (const thread of byTid.values()) {
+        const start = thread.startInstant >= 0 ? this.iTime.data[thread.startInstant]! : thread.lastNs;
+        first = Math.min(first, start);
+      }
+      firstSeen.set(pid, first);
+    }
+    const kindOrder: Record<TrackKind, number> = { calls: 0, async: 1, requests: 2, queries: 3, counter: 4 };
+    for (const track of this.tracks) {
+      const info = track.info;
+      const thread = track.thread;
+      const name = thread ? (thread.tid === 0 ? "main" : `worker ${thread.tid}`) : info.label;
+      info.label = info.kind === "calls" || info.kind === "counter" ? name : `${name} · ${info.kind}`;
+      info.process = processName.get(info.pid) ?? String(info.pid);
+      info.rows = Math.max(1, track.rows.length);
+    }
+    // Threads that recorded nothing but a start of a process with no name are still shown: a
+    // track with no slice and no instant is left out.
+    this.ordered = this.tracks
+      .filter((track) => track.rows.some((row) => row.length > 0) || track.instants.length > 0 || (track.counter?.times.length ?? 0) > 0)
+      .map((track) => track.info)
+      .sort((x, y) => x.host.localeCompare(y.host) || firstSeen.get(x.pid)! - firstSeen.get(y.pid)! || x.pid - y.pid || x.tid - y.tid || kindOrder[x.kind] - kindOrder[y.kind]);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Answers.
+
+  meta(): Meta {
+    return {
+      path: this.path,
+      argv: this.header.argv,
+      host: this.header.hostName,
+      startTime: this.header.startTime.toISOString(),
+      durationNs: this.durationNs,
+      records: this.records,
+      slices: this.sStart.length,
+      instants: this.iTime.length,
+      arrows: this.aFromT.length,
+      tracks: this.ordered,
+      status: this.status,
+    };
+  }
+
+  window(query: WindowQuery): WindowAnswer {
+    const { startNs, endNs } = query;
+    const pxNs = Math.max((endNs - startNs) / Math.max(1, query.widthPx), 1e-9);
+    const wanted = query.tracks ? new Set(query.tracks) : null;
+    const slices: number[] = [];
+    const instants: number[] = [];
+    const labels: Record<number, string> = {};
+    const starts = this.sStart.data;
+    const ends = this.sEnd.data;
+    for (const track of this.tracks) {
+      if (wanted && !wanted.has(track.info.id)) continue;
+      track.rows.forEach((row, rowIndex) => {
+        const ids = row.view;
+        // The first slice ending after the window's start (ends ascend within a row).
+        let i = lowerBoundBy(ids, ends, startNs, 0, ids.length);
+        while (i < ids.length) {
+          const s = ids[i]!;
+          const start = starts[s]!;
+          if (start >= endNs) break;
+          if (ends[s]! - start >= pxNs) {
+            this.pushSlice(slices, labels, s, track.info.id, rowIndex, start, ends[s]!, 1);
+            i++;
+            continue;
+          }
+          // Smaller than a pixel: one block for every slice that starts within this pixel.
+          let j = lowerBoundBy(ids, starts, start + pxNs, i + 1, ids.length);
+          if (j - 1 > i && ends[ids[j - 1]!]! - starts[ids[j - 1]!]! >= pxNs) j--;
+          this.pushSlice(slices, labels, s, track.info.id, rowIndex, start, ends[ids[j - 1]!]!, j - i);
+          i = j;
+        }
+      });
+      const times = this.iTime.data;
+      const ids = track.instants.view;
+      let i = lowerBoundBy(ids, times, startNs, 0, ids.length);
+      while (i < ids.length) {
+        const id = ids[i]!;
+        const t = times[id]!;
+        if (t > endNs) break;
+        const j = lowerBoundBy(ids, times, t + pxNs, i + 1, ids.length);
+        // Of the instants merged into one pixel, the first one of the rarest kind is shown.
+        let best = id;
+        for (let k = i + 1; k < j && k < i + 64; k++) if (this.iKind.data[ids[k]!]! !== InstantKind.send && this.iKind.data[ids[k]!]! !== InstantKind.receive) best = ids[k]!;
+        const label = this.iLabel.data[best]!;
+        labels[label] ??= this.labels[label]!;
+        instants.push(track.info.id, times[best]!, this.iKind.data[best]!, this.iRec.data[best]!, j - i, label);
+        i = j;
+      }
+    }
+    // Arrows: those with an end in the window or spanning it; at most a few thousand.
+    const arrows: number[] = [];
+    let arrowsLeftOut = 0;
+    const from = lowerBound(this.aFromT, startNs - this.arrowMaxSpan);
+    const to = lowerBound(this.aFromT, endNs + 1e-9);
+    const candidates: number[] = [];
+    for (let a = from; a < to; a++) {
+      const lo = Math.min(this.aFromT[a]!, this.aToT[a]!);
+      const hi = Math.max(this.aFromT[a]!, this.aToT[a]!);
+      if (hi < startNs || lo > endNs) continue;
+      if (wanted && !wanted.has(this.aFromTrack[a]!) && !wanted.has(this.aToTrack[a]!)) continue;
+      candidates.push(a);
+    }
+    const limit = 4000;
+    const step = candidates.length > limit ? candidates.length / limit : 1;
+    for (let k = 0; k < candidates.length && arrows.length / 7 < limit; k += step) {
+      const a = candidates[Math.floor(k)]!;
+      arrows.push(this.aFromTrack[a]!, this.aFromT[a]!, this.aToTrack[a]!, this.aToT[a]!, this.aKind[a]!, this.aFromRec[a]!, this.aToRec[a]!);
+    }
+    arrowsLeftOut = candidates.length - arrows.length / 7;
+    const counters: Record<number, number[]> = {};
+    for (const track of this.tracks) {
+      if (!track.counter || (wanted && !wanted.has(track.info.id))) continue;
+      counters[track.info.id] = this.counterWindow(track.counter, startNs, endNs, pxNs);
+    }
+    return { startNs, endNs, slices, instants, arrows, arrowsLeftOut, counters, labels };
+  }
+
+  private pushSlice(out: number[], labels: Record<number, string>, s: number, track: number, row: number, start: number, end: number, count: number): void {
+    const label = this.sLabel.data[s]!;
+    labels[label] ??= this.labels[label]!;
+    out.push(track, row, start, end, label, this.sRec.data[s]!, count, this.sKind.data[s]!, this.sFlags.data[s]!);
+  }
+
+  /** Min and max per pixel, with the last value before the window so the line starts at its left edge. */
+  private counterWindow(counter: { times: Grow<Float64Array>; values: Grow<Float64Array> }, startNs: number, endNs: number, pxNs: number): number[] {
+    const times = counter.times.view;
+    const values = counter.values.view;
+    const out: number[] = [];
+    let i = Math.max(0, lowerBound(times, startNs) - 1);
+    while (i < times.length && times[i]! <= endNs + pxNs) {
+      const j = Math.max(i + 1, lowerBound(times, times[i]! + pxNs, i + 1));
+      let min = Infinity;
+      let max = -Infinity;
+      for (let k = i; k < j; k++) {
+        min = Math.min(min, values[k]!);
+        max = Math.max(max, values[k]!);
+      }
+      out.push(times[i]!, min, max);
+      i = j;
+    }
+    return out;
+  }
+
+  /** Adds a counter sample (heap used, loop delay) to the process's counter track `name`. */
+  counterTrack(pid: number, name: string): Track {
+    let track = this.tracks.find((t) => t.info.kind === "counter" && t.info.pid === pid && t.info.label === name);
+    if (!track) {
+      track = this.newTrack(null, "counter", pid, 0, name);
+      track.counter = { times: new Grow(Float64Array), values: new Grow(Float64Array) };
+    }
+    return track;
+  }
+
+  private raw(rec: number): RawEvent {
+    let b = lowerBound(this.batchStart, rec + 1) - 1;
+    if (b < 0) b = 0;
+    return decodeRecord(this.batches[b]!, (rec - this.batchStart[b]!) * RECORD_SIZE);
+  }
+
+  private fieldsOf(rec: number): { kind: string; pid: number; tid: number; fields: Record<string, FieldValue> } {
+    const raw = this.raw(rec);
+    const tables = this.threads.get(raw.pid)?.get(raw.tid)?.tableRecords ?? [];
+    const events = interpret([...tables.map((r) => this.raw(r)), raw], (pid, tid, id) => this.strings.get(pid, tid, id));
+    const event = events.find((e) => e.kind !== "function_table") ?? events[0]!;
+    return { kind: event.kind, pid: raw.pid, tid: raw.tid, fields: event.fields };
+  }
+
+  private itemLink(label: string, rec: number): Link | null {
+    if (rec < 0 || rec >= this.recItem.length) return null;
+    const item = this.recItem[rec]!;
+    if (item > 0) {
+      const s = item - 1;
+      return { label, id: rec, timeNs: this.sStart.data[s]!, track: this.sTrack.data[s]!, name: this.labels[this.sLabel.data[s]!]! };
+    }
+    if (item < 0) {
+      const i = -item - 1;
+      return { label, id: rec, timeNs: this.iTime.data[i]!, track: this.iTrack.data[i]!, name: this.labels[this.iLabel.data[i]!]! };
+    }
+    return null;
+  }
+
+  /** An event (slice or instant) by its record number, with what it is linked to. */
+  details(rec: number): Details | null {
+    if (!Number.isInteger(rec) || rec < 0 || rec >= this.recItem.length) return null;
+    const item = this.recItem[rec]!;
+    if (item === 0) return null;
+    const { kind, pid, tid, fields } = this.fieldsOf(rec);
+    const links: Link[] = [];
+    const add = (link: Link | null) => {
+      if (link) links.push(link);
+    };
+    let durationNs: number | null = null;
+    let end: Details["end"] = null;
+    let timeNs: number;
+    let track: number;
+    let name: string;
+    if (item > 0) {
+      const s = item - 1;
+      timeNs = this.sStart.data[s]!;
+      track = this.sTrack.data[s]!;
+      name = this.labels[this.sLabel.data[s]!]!;
+      durationNs = this.sEnd.data[s]! - timeNs;
+      if ((this.sFlags.data[s]! & SliceFlag.unfinished) !== 0) fields.unfinished = true;
+      const endRec = this.sEndRec.data[s]!;
+      if (endRec >= 0) {
+        const ended = this.fieldsOf(endRec);
+        end = { kind: ended.kind, fields: ended.fields };
+      }
+      const parent = this.sParent.data[s]!;
+      if (parent >= 0) add(this.itemLink("called by", this.sRec.data[parent]!));
+      const receive = this.handles.get(s);
+      if (receive !== undefined) {
+        add(this.itemLink("handles message", this.iRec.data[receive]!));
+        for (const send of this.peers.get(receive) ?? []) add(this.itemLink("message sent by", this.iRec.data[send]!));
+      }
+      const thread = this.threads.get(pid)?.get(tid);
+      const request = typeof fields.request === "number" ? thread?.requests.get(fields.request) : undefined;
+      if (request !== undefined && request !== s) add(this.itemLink("caused by request", this.sRec.data[request]!));
+    } else {
+      const i = -item - 1;
+      timeNs = this.iTime.data[i]!;
+      track = this.iTrack.data[i]!;
+      name = this.labels[this.iLabel.data[i]!]!;
+      const k = this.iKind.data[i]!;
+      const peerLabel =
+        k === InstantKind.send ? "received by" : k === InstantKind.receive ? "sent by" : k === InstantKind.start ? "spawned by" : k === InstantKind.spawn || k === InstantKind.threadSpawn ? "started" : "linked";
+      for (const peer of this.peers.get(i) ?? []) add(this.itemLink(peerLabel, this.iRec.data[peer]!));
+      // A receive records no value: its send's (as model.ts gives it).
+      const send = k === InstantKind.receive ? this.peers.get(i)?.[0] : undefined;
+      if (send !== undefined && (fields.preview === null || fields.preview === undefined)) {
+        const sent = this.fieldsOf(this.iRec.data[send]!).fields;
+        fields.sizeBytes = sent.sizeBytes ?? 0;
+        fields.preview = sent.preview ?? null;
+      }
+      const handler = this.handledBy.get(i);
+      if (handler !== undefined) add(this.itemLink("handled by", this.sRec.data[handler]!));
+    }
+    for (const [key, value] of Object.entries(fields)) {
+      if (key === "requestIndex" || key === "handlesMessage") delete fields[key];
+      void value;
+    }
+    return { id: rec, kind, pid, tid, track, timeNs, durationNs, name, fields, end, links };
+  }
+
+  /** Slices and instants whose name (function and file, request, query, message text) contains `text`. */
+  search(text: string, limit = 200): { hits: SearchHit[]; total: number; labels: number[] } {
+    const needle = text.trim().toLowerCase();
+    if (!needle) return { hits: [], total: 0, labels: [] };
+    const matched = new Uint8Array(this.labels.length);
+    const labels: number[] = [];
+    this.labels.forEach((label, id) => {
+      if (id !== 0 && label.toLowerCase().includes(needle)) {
+        matched[id] = 1;
+        labels.push(id);
+      }
+    });
+    const hits: SearchHit[] = [];
+    let total = 0;
+    if (labels.length === 0) return { hits, total, labels };
+    const sLabel = this.sLabel.data;
+    for (let s = 0; s < this.sStart.length; s++) {
+      if (matched[sLabel[s]!] !== 1) continue;
+      total++;
+      if (hits.length < limit) hits.push({ id: this.sRec.data[s]!, timeNs: this.sStart.data[s]!, track: this.sTrack.data[s]!, name: this.labels[sLabel[s]!]!, kind: sliceKindName[this.sKind.data[s]!] ?? "slice" });
+    }
+    const iLabel = this.iLabel.data;
+    for (let i = 0; i < this.iTime.length; i++) {
+      if (matched[iLabel[i]!] !== 1) continue;
+      total++;
+      if (hits.length < limit * 2) hits.push({ id: this.iRec.data[i]!, timeNs: this.iTime.data[i]!, track: this.iTrack.data[i]!, name: this.labels[iLabel[i]!]!, kind: instantKindName[this.iKind.data[i]!] ?? "event" });
+    }
+    hits.sort((x, y) => x.timeNs - y.timeNs);
+    return { hits: hits.slice(0, limit), total, labels: labels.slice(0, 10_000) };
+  }
+
+  /**
+   * Functions in [startNs, endNs) by self and total time, clipped to the range, over the
+   * given tracks (all when absent). Total counts a recursive function's outermost call only.
+   */
+  top(startNs: number, endNs: number, tracks?: number[], limit = 25): { bySelf: TopEntry[]; byTotal: TopEntry[] } {
+    const wanted = tracks ? new Set(tracks) : null;
+    const entries = new Map<string, TopEntry>();
+    const entryOf = (s: number) => {
+      const name = this.labels[this.sLabel.data[s]!]!;
+      let entry = entries.get(name);
+      if (!entry) entries.set(name, (entry = { name, selfNs: 0, totalNs: 0, calls: 0 }));
+      return entry;
+    };
+    const starts = this.sStart.data;
+    const ends = this.sEnd.data;
+    for (const track of this.tracks) {
+      if (track.info.kind !== "calls" && track.info.kind !== "async") continue;
+      if (wanted && !wanted.has(track.info.id)) continue;
+      for (const row of track.rows) {
+        const ids = row.view;
+        for (let i = lowerBoundBy(ids, ends, startNs, 0, ids.length); i < ids.length; i++) {
+          const s = ids[i]!;
+          if (starts[s]! >= endNs) break;
+          const clipped = Math.min(ends[s]!, endNs) - Math.max(starts[s]!, startNs);
+          if (clipped < 0) continue;
+          const entry = entryOf(s);
+          entry.calls++;
+          // A recursive call's time is already in its outermost call's total.
+          let outer = true;
+          for (let p = this.sParent.data[s]!; p >= 0 && outer; p = this.sParent.data[p]!) outer = this.sLabel.data[p] !== this.sLabel.data[s];
+          if (outer) entry.totalNs += clipped;
+          if (track.info.kind === "calls") {
+            entry.selfNs += clipped;
+            const parent = this.sParent.data[s]!;
+            if (parent >= 0) entryOf(parent).selfNs -= clipped;
+          }
+        }
+      }
+    }
+    const all = [...entries.values()];
+    return {
+      bySelf: [...all].sort((x, y) => y.selfNs - x.selfNs).slice(0, limit),
+      byTotal: [...all].sort((x, y) => y.totalNs - x.totalNs).slice(0, limit),
+    };
+  }
+}
+
+const sliceKindName: Record<number, string> = { 1: "call", 2: "async call", 3: "request", 4: "query", 5: "pool wait" };
+const instantKindName: Record<number, string> = Object.fromEntries(Object.entries(InstantKind).map(([name, value]) => [value, name]));
+
+function shortArgv(argv: string): string {
+  const parts = argv.split(" ");
+  const short = parts.map((part, i) => (i === 0 || part.startsWith("/") ? (part.split("/").pop() ?? part) : part)).join(" ");
+  return short.length > 80 ? `${short.slice(0, 77)}...` : short;
+}
