@@ -18,6 +18,8 @@ bash scripts/chromium-install.sh
 zig build test --summary all
 bun run build
 node_modules/.bin/tsc --noEmit -p .
+# The view page runs in the browser: checked with DOM types, apart (src/view/page/tsconfig.json).
+node_modules/.bin/tsc --noEmit -p src/view/page
 wait "$jaeger_pid" || { cat "$jaeger_log" >&2; echo "test.sh: building Jaeger failed" >&2; exit 1; }
 cat "$jaeger_log" >&2
 rm -f "$jaeger_log"

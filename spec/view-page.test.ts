@@ -49,12 +49,12 @@ async function openPage(url: string): Promise<Page> {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   await page.goto(url);
-  await page.waitForFunction(() => document.body.dataset.painted === "1", null, { timeout: 60_000 });
+  await page.waitForSelector('body[data-painted="1"]', { state: "attached", timeout: 60_000 });
   expect(errors).toEqual([]);
   return page;
 }
 
-const range = (page: Page) => page.evaluate(() => (window as unknown as { scopeView: ScopeView }).scopeView.visibleRange());
+const range = (page: Page) => page.evaluate(() => (globalThis as unknown as { scopeView: ScopeView }).scopeView.visibleRange());
 
 describe("scope view page (Chromium)", () => {
   test("opens with a track per process and thread, grouped by process", async () => {
@@ -98,8 +98,8 @@ describe("scope view page (Chromium)", () => {
     await page.press("#search", "Enter");
     await page.locator(".search-result", { hasText: "send" }).first().click();
     await page.keyboard.press("Escape");
-    await page.waitForFunction((id) => (window as unknown as { scopeView: ScopeView }).scopeView.locate(id) !== null, send.id);
-    const at = (await page.evaluate((id) => (window as unknown as { scopeView: ScopeView }).scopeView.locate(id), send.id))!;
+    await page.waitForFunction((id) => (globalThis as unknown as { scopeView: ScopeView }).scopeView.locate(id) !== null, send.id);
+    const at = (await page.evaluate((id) => (globalThis as unknown as { scopeView: ScopeView }).scopeView.locate(id), send.id))!;
     await page.mouse.click(at.x, at.y);
     await page.waitForSelector(`#details[data-kind="message_send"][data-id="${send.id}"]`);
     const link = page.locator("#details .link", { hasText: "received by:" });
@@ -136,10 +136,10 @@ describe("scope view page (Chromium)", () => {
     await page.mouse.wheel(0, -300);
     await page.keyboard.up("Control");
     await page.waitForFunction((span) => {
-      const [a, b] = (window as unknown as { scopeView: ScopeView }).scopeView.visibleRange();
+      const [a, b] = (globalThis as unknown as { scopeView: ScopeView }).scopeView.visibleRange();
       return b - a < span;
     }, out[1] - out[0]);
-    await page.waitForFunction(() => document.querySelectorAll("#status").length === 1 && (window as unknown as { scopeView: ScopeView }).scopeView.ready());
+    await page.waitForFunction(() => (globalThis as unknown as { scopeView: ScopeView }).scopeView.ready());
     await page.screenshot({ path: join(artifacts, "5-zoomed.png") });
     // Back to the whole trace, then select most of it on the ruler.
     for (let i = 0; i < 40; i++) await page.keyboard.press("s");

@@ -8,6 +8,9 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cliEntry, repoRoot, runCli } from "./harness";
 import { recordViewTraces, type ViewTraces } from "./view-harness";
+import { encodeRecord, encodeString } from "../src/core/events";
+import { EventKind, RECORD_SIZE } from "../src/core/layout";
+import { readTrace, TraceWriter } from "../src/core/trace-file";
 import { TraceIndex } from "../src/view/index";
 import { startViewServer } from "../src/view/server";
 
@@ -104,6 +107,53 @@ describe("index", () => {
     expect(meta.status.warning).toContain("damaged");
     expect(meta.records).toBeGreaterThan(0);
     expect(meta.records).toBeLessThan(index.meta().records);
+  });
+});
+
+describe("loop and memory", () => {
+  // Written by hand: the agent side of these kinds is another part of scope; here only what the view makes of them.
+  test("GCs and long tasks are slices at their start on a lane of their own; heap and loop delay are counters", () => {
+    const path = join(traces.dir, "loop.bin");
+    const writer = TraceWriter.open(path, { host: "testhost", argv: ["node", "app.js"] });
+    // Times after the trace's clock anchor, which its header (already written) holds.
+    const t0 = readTrace(path).header.monotonicAnchorNs;
+    const ms = (n: number) => t0 + BigInt(n) * 1_000_000n;
+    const records = [
+      { kind: EventKind.trace_start, timestampNs: ms(1), pid: 10, tid: 0, b: 1, e: 1 },
+      { kind: EventKind.memory_sample, timestampNs: ms(2), pid: 10, tid: 0, a: 4 << 20 },
+      { kind: EventKind.loop_sample, timestampNs: ms(3), pid: 10, tid: 0, c: 2_000_000 },
+      // A long task of 50 ms that ended at 80 ms, a 5 ms GC inside it (recorded at 70 ms, started 10 ms before).
+      { kind: EventKind.gc, timestampNs: ms(70), pid: 10, tid: 0, a: 5_000_000, b: 10_000_000, c: 1 },
+      { kind: EventKind.long_task, timestampNs: ms(80), pid: 10, tid: 0, a: 50_000_000, b: 50_000_000, c: 1, d: 2 },
+      { kind: EventKind.memory_sample, timestampNs: ms(90), pid: 10, tid: 0, a: 9 << 20 },
+    ];
+    const bytes = new Uint8Array(records.length * RECORD_SIZE);
+    records.forEach((record, i) => encodeRecord(record, bytes, i * RECORD_SIZE));
+    writer.append(encodeString(10, 0, 1, "node app.js", t0));
+    writer.append(encodeString(10, 0, 2, "onTick", t0));
+    writer.append(bytes);
+    writer.close({ written: 8, dropped: 0, overwritten: 0 });
+    const loop = TraceIndex.open(path);
+    const meta = loop.meta();
+    expect(meta.tracks.map((track) => track.label)).toEqual(["main", "main · GC, long tasks", "main · heap used", "main · loop delay p99"]);
+    const lane = meta.tracks[1]!;
+    expect(lane.rows).toBe(2);
+    const window = loop.window({ startNs: 0, endNs: meta.durationNs + 1, widthPx: 10_000 });
+    const slices: { start: number; end: number; label: string }[] = [];
+    for (let i = 0; i < window.slices.length; i += 9) {
+      if (window.slices[i] === lane.id) slices.push({ start: window.slices[i + 2]!, end: window.slices[i + 3]!, label: window.labels[window.slices[i + 4]!]! });
+    }
+    const anchor = Number(t0 - loop.header.monotonicAnchorNs);
+    const near = (x: number, ms: number) => expect(Math.abs(x - anchor - ms * 1e6)).toBeLessThan(1000);
+    const gc = slices.find((slice) => slice.label.startsWith("GC"))!;
+    near(gc.start, 60);
+    near(gc.end, 65);
+    const task = slices.find((slice) => slice.label === "long task: onTick")!;
+    near(task.start, 30);
+    near(task.end, 80);
+    const heap = window.counters[meta.tracks[2]!.id]!;
+    expect([heap[1], heap[heap.length - 1]]).toEqual([4 << 20, 9 << 20]);
+    expect(window.counters[meta.tracks[3]!.id]![2]).toBe(2_000_000);
   });
 });
 

@@ -19,11 +19,11 @@
  */
 import { StringTable, decodeRecord } from "../core/events";
 import { EventKind, RECORD_SIZE } from "../core/layout";
-import { ChannelKindName, interpret, type FieldValue, type RawEvent } from "../core/model";
+import { ChannelKindName, GcKindName, interpret, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
 import { Grow, lowerBound, lowerBoundBy } from "./grow";
 
-export type TrackKind = "calls" | "async" | "requests" | "queries" | "counter";
+export type TrackKind = "calls" | "async" | "requests" | "queries" | "loop" | "counter";
 
 export interface TrackInfo {
   id: number;
@@ -36,6 +36,8 @@ export interface TrackInfo {
   /** The process's name: "pid: argv". */
   process: string;
   rows: number;
+  /** Counters: what the values are. */
+  unit?: "bytes" | "ns";
 }
 
 /** Instant kinds, as the page draws them. */
@@ -54,7 +56,7 @@ export const InstantKind = {
   error: 12,
 } as const;
 
-export const SliceKind = { call: 1, async: 2, request: 3, query: 4, poolWait: 5 } as const;
+export const SliceKind = { call: 1, async: 2, request: 3, query: 4, poolWait: 5, gc: 6, longTask: 7 } as const;
 export const ArrowKind = { message: 1, spawn: 2, request: 3 } as const;
 
 const SliceFlag = { unfinished: 1, failed: 2 } as const;
@@ -149,7 +151,8 @@ interface Thread {
   pid: number;
   tid: number;
   calls: Track;
-  lanes: Partial<Record<"async" | "requests" | "queries", Track>>;
+  lanes: Partial<Record<LaneKind, Track>>;
+  counters: Map<string, Track>;
   stackSlice: number[];
   stackCall: number[];
   asyncOpen: Map<number, number>;
@@ -166,6 +169,8 @@ interface Thread {
   argv: string | null;
   mainThread: boolean;
 }
+
+type LaneKind = "async" | "requests" | "queries" | "loop";
 
 interface Track {
   info: TrackInfo;
@@ -286,6 +291,7 @@ export class TraceIndex {
         tid,
         calls: undefined as unknown as Track,
         lanes: {},
+        counters: new Map(),
         stackSlice: [],
         stackCall: [],
         asyncOpen: new Map(),
@@ -319,7 +325,7 @@ export class TraceIndex {
     return track;
   }
 
-  private lane(thread: Thread, kind: "async" | "requests" | "queries", startNs: number): { track: Track; row: number } {
+  private lane(thread: Thread, kind: LaneKind, startNs: number): { track: Track; row: number } {
     let track = thread.lanes[kind];
     if (!track) thread.lanes[kind] = track = this.newTrack(thread, kind);
     let row = track.freeAt.findIndex((free) => free <= startNs);
@@ -551,6 +557,31 @@ export class TraceIndex {
             ((view.getUint16(base + 6, true) & 1) !== 0 ? pair.out : pair.in).push(slice);
             break;
           }
+          case EventKind.long_task:
+          case EventKind.gc: {
+            // Written after they ended: b = ns from their start to the record.
+            const durationNs = u64(24);
+            const startNs = t - u64(32);
+            const { track, row } = this.lane(thread, "loop", startNs);
+            const gc = kind === EventKind.gc;
+            const label = gc ? `GC ${GcKindName[u64(40)] ?? u64(40)}` : `long task${str(48) ? `: ${str(48)}` : ""}`;
+            const slice = this.slice(track, row, startNs, this.label(label), rec, gc ? SliceKind.gc : SliceKind.longTask, -1);
+            this.close(slice, startNs + durationNs, -1);
+            this.recItem[rec] = slice + 1;
+            break;
+          }
+          case EventKind.loop_sample: {
+            const counter = this.counter(thread, "loop delay p99", "ns");
+            counter.times.push(t);
+            counter.values.push(u64(40));
+            break;
+          }
+          case EventKind.memory_sample: {
+            const counter = this.counter(thread, "heap used", "bytes");
+            counter.times.push(t);
+            counter.values.push(u64(24));
+            break;
+          }
           case EventKind.db_query:
           case EventKind.db_pool_wait: {
             const query = kind === EventKind.db_query;
@@ -684,12 +715,12 @@ export class TraceIndex {
       }
       firstSeen.set(pid, first);
     }
-    const kindOrder: Record<TrackKind, number> = { calls: 0, async: 1, requests: 2, queries: 3, counter: 4 };
+    const kindOrder: Record<TrackKind, number> = { calls: 0, async: 1, requests: 2, queries: 3, loop: 4, counter: 5 };
     for (const track of this.tracks) {
       const info = track.info;
       const thread = track.thread;
       const name = thread ? (thread.tid === 0 ? "main" : `worker ${thread.tid}`) : info.label;
-      info.label = info.kind === "calls" || info.kind === "counter" ? name : `${name} · ${info.kind}`;
+      info.label = info.kind === "calls" ? name : `${name} · ${info.kind === "counter" ? info.label : info.kind === "loop" ? "GC, long tasks" : info.kind}`;
       info.process = processName.get(info.pid) ?? String(info.pid);
       info.rows = Math.max(1, track.rows.length);
     }
@@ -698,7 +729,7 @@ export class TraceIndex {
     this.ordered = this.tracks
       .filter((track) => track.rows.some((row) => row.length > 0) || track.instants.length > 0 || (track.counter?.times.length ?? 0) > 0)
       .map((track) => track.info)
-      .sort((x, y) => x.host.localeCompare(y.host) || firstSeen.get(x.pid)! - firstSeen.get(y.pid)! || x.pid - y.pid || x.tid - y.tid || kindOrder[x.kind] - kindOrder[y.kind]);
+      .sort((x, y) => x.host.localeCompare(y.host) || firstSeen.get(x.pid)! - firstSeen.get(y.pid)! || x.pid - y.pid || x.tid - y.tid || kindOrder[x.kind] - kindOrder[y.kind] || x.label.localeCompare(y.label));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -822,14 +853,17 @@ export class TraceIndex {
     return out;
   }
 
-  /** Adds a counter sample (heap used, loop delay) to the process's counter track `name`. */
-  counterTrack(pid: number, name: string): Track {
-    let track = this.tracks.find((t) => t.info.kind === "counter" && t.info.pid === pid && t.info.label === name);
+  /** The thread's counter track `name` (heap used, loop delay). */
+  private counter(thread: Thread, name: string, unit: "bytes" | "ns"): NonNullable<Track["counter"]> {
+    let track = thread.counters.get(name);
     if (!track) {
-      track = this.newTrack(null, "counter", pid, 0, name);
-      track.counter = { times: new Grow(Float64Array), values: new Grow(Float64Array) };
+      track = this.newTrack(thread, "counter");
+      track.info.label = name;
+      track.info.unit = unit;
+      track.counter = { times: new Grow(Float64Array, 64), values: new Grow(Float64Array, 64) };
+      thread.counters.set(name, track);
     }
-    return track;
+    return track.counter!;
   }
 
   private raw(rec: number): RawEvent {
@@ -1001,7 +1035,7 @@ export class TraceIndex {
   }
 }
 
-const sliceKindName: Record<number, string> = { 1: "call", 2: "async call", 3: "request", 4: "query", 5: "pool wait" };
+const sliceKindName: Record<number, string> = { 1: "call", 2: "async call", 3: "request", 4: "query", 5: "pool wait", 6: "gc", 7: "long task" };
 const instantKindName: Record<number, string> = Object.fromEntries(Object.entries(InstantKind).map(([name, value]) => [value, name]));
 
 function shortArgv(argv: string): string {

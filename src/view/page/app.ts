@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The `scope view` page: a timeline drawn on one canvas (ruler, tracks, slices, marks,
  * arrows, counters), track names and panels in the DOM. It asks the server for a window
@@ -19,10 +18,11 @@ interface TrackInfo {
   host: string;
   pid: number;
   tid: number;
-  kind: "calls" | "async" | "requests" | "queries" | "counter";
+  kind: "calls" | "async" | "requests" | "queries" | "loop" | "counter";
   label: string;
   process: string;
   rows: number;
+  unit?: "bytes" | "ns";
 }
 
 interface Meta {
@@ -138,6 +138,13 @@ function formatDuration(ns: number): string {
   if (abs >= 1e6) return `${(ns / 1e6).toFixed(abs >= 1e8 ? 1 : abs >= 1e7 ? 2 : 3)} ms`;
   if (abs >= 1e3) return `${(ns / 1e3).toFixed(abs >= 1e5 ? 1 : 2)} µs`;
   return `${Math.round(ns)} ns`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1 << 30) return `${(bytes / (1 << 30)).toFixed(2)} GiB`;
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+  if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(1)} KiB`;
+  return `${bytes} B`;
 }
 
 /** A ruler tick: enough digits for the tick step. */
@@ -291,6 +298,8 @@ const kindColor: Record<number, string> = {
   3: "hsl(210, 65%, 72%)",
   4: "hsl(30, 85%, 70%)",
   5: "hsl(45, 40%, 75%)",
+  6: "hsl(0, 70%, 70%)", // GC
+  7: "hsl(15, 85%, 62%)", // long task
 };
 
 const instantStyle: Record<number, { color: string; shape: "down" | "up" | "diamond" | "bar" }> = {
@@ -495,7 +504,8 @@ function drawCounters(data: WindowAnswer, x: ScaleLinear<number, number>, offset
     ctx.lineTo(x(points[points.length - 3]!), top + h);
     ctx.fill();
     ctx.fillStyle = "#333";
-    ctx.fillText(`max ${max.toLocaleString()}`, 4, top + 6);
+    const unit = layout.track.unit;
+    ctx.fillText(`max ${unit === "bytes" ? formatBytes(max) : unit === "ns" ? formatDuration(max) : max.toLocaleString()}`, 4, top + 6);
   }
 }
 
