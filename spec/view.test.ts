@@ -84,6 +84,14 @@ describe("index", () => {
     expect(details.kind).toBe("http_server_request");
     expect(details.end?.kind).toBe("http_server_response");
     expect(details.durationNs).toBeGreaterThan(0);
+    // The program's own client request reached it: linked both ways (by connection), an arrow between them.
+    const client = details.links.find((link) => link.label === "requested by")!;
+    expect(index.details(client.id)!.kind).toBe("http_client_request");
+    expect(index.details(client.id)!.links.find((link) => link.label === "served by")?.id).toBe(request.id);
+    const window = index.window({ startNs: 0, endNs: index.meta().durationNs + 1, widthPx: 1000 });
+    const requestArrows: number[][] = [];
+    for (let i = 0; i < window.arrows.length; i += 7) if (window.arrows[i + 4] === 3) requestArrows.push([window.arrows[i + 5]!, window.arrows[i + 6]!]);
+    expect(requestArrows).toEqual([[client.id, request.id]]);
   });
 
   test("search finds functions by name and file; top functions by self and total time", () => {
@@ -155,6 +163,20 @@ describe("loop and memory", () => {
     expect([heap[1], heap[heap.length - 1]]).toEqual([4 << 20, 9 << 20]);
     expect(window.counters[meta.tracks[3]!.id]![2]).toBe(2_000_000);
   });
+});
+
+describe("merged traces", () => {
+  test("each input's processes are grouped under its host, with their own pids", async () => {
+    const merged = join(traces.dir, "merged.bin");
+    const result = await runCli(["merge", "-o", merged, traces.trace, traces.trace]);
+    expect(result.exitCode).toBe(0);
+    const tracks = TraceIndex.open(merged).meta().tracks;
+    const own = index.meta().tracks;
+    expect(tracks.length).toBe(own.length * 2);
+    // Input 1's pids are its own + 1 << 22 in the trace; the page names them as their host saw them.
+    expect(tracks.slice(own.length).map((track) => [track.pid - 2 ** 22, track.process, track.label])).toEqual(own.map((track) => [track.pid, track.process, track.label]));
+    expect(new Set(tracks.map((track) => track.host)).size).toBeGreaterThanOrEqual(1);
+  }, 60_000);
 });
 
 describe("server", () => {

@@ -19,7 +19,7 @@
  */
 import { StringTable, decodeRecord } from "../core/events";
 import { EventKind, RECORD_SIZE } from "../core/layout";
-import { ChannelKindName, GcKindName, interpret, type FieldValue, type RawEvent } from "../core/model";
+import { ChannelKindName, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
 import { Grow, lowerBound, lowerBoundBy } from "./grow";
 
@@ -160,6 +160,8 @@ interface Thread {
   queries: Map<number, number>;
   waits: Map<number, number>;
   functions: Map<number, number>;
+  /** HTTP connections by id: "local:port>remote:port" as this side wrote it. */
+  connections: Map<number, { local: string; remote: string }>;
   asyncFunctions: Set<number>;
   /** Records of its function_table events (for details). */
   tableRecords: number[];
@@ -233,6 +235,10 @@ export class TraceIndex {
   private recItem = new Int32Array(0);
 
   private readonly threads = new Map<number, Map<number, Thread>>();
+  /** A merged trace's hosts by input (trace_source); empty otherwise (the header's host). */
+  private readonly hosts = new Map<number, string>();
+  /** The `scope` processes' own pids (their records: drops, recording stops). */
+  private readonly collectors = new Set<number>();
   private readonly tracks: Track[] = [];
   private ordered: TrackInfo[] = [];
   private durationNs = 0;
@@ -299,6 +305,7 @@ export class TraceIndex {
         queries: new Map(),
         waits: new Map(),
         functions: new Map(),
+        connections: new Map(),
         asyncFunctions: new Set(),
         tableRecords: [],
         pendingReceive: -1,
@@ -392,6 +399,13 @@ export class TraceIndex {
     const receives: { instant: number; key: string }[] = [];
     const spawns: { instant: number; pid: number; tid: number }[] = [];
     const traceparents = new Map<string, { out: number[]; in: number[] }>();
+    // Client and server requests by connection (as the client saw it) and ordinal on it.
+    const byConnection = new Map<string, { out: number[]; in: number[] }>();
+    const side = (map: Map<string, { out: number[]; in: number[] }>, key: string) => {
+      let pair = map.get(key);
+      if (!pair) map.set(key, (pair = { out: [], in: [] }));
+      return pair;
+    };
     let rec = 0;
     let lastPid = -1;
     let lastTid = -1;
@@ -539,6 +553,33 @@ export class TraceIndex {
             const slice = this.slice(track, row, t, this.label(name), rec, SliceKind.request, -1);
             thread.requests.set(u64(24), slice);
             this.recItem[rec] = slice + 1;
+            const connection = server ? thread.connections.get(u64(48)) : undefined;
+            if (connection && u64(56) > 0) side(byConnection, `${connection.remote}>${connection.local}#${u64(56)}`).in.push(slice);
+            break;
+          }
+          case EventKind.http_connection: {
+            const address = (field: number) => {
+              const text = (str(field) ?? "").toLowerCase();
+              return text.startsWith("::ffff:") && text.includes(".") ? text.slice(7) : text;
+            };
+            thread.connections.set(u64(24), { local: `${address(32)}:${u64(40)}`, remote: `${address(48)}:${u64(56)}` });
+            break;
+          }
+          case EventKind.http_client_connection: {
+            const slice = thread.requests.get(u64(24));
+            const connection = thread.connections.get(u64(32));
+            if (slice !== undefined && connection && u64(40) > 0) side(byConnection, `${connection.local}>${connection.remote}#${u64(40)}`).out.push(slice);
+            break;
+          }
+          case EventKind.trace_source: {
+            // A merged trace: input a's pids are its own + a << 22, its host is b.
+            this.hosts.set(u64(24), str(32) ?? "?");
+            try {
+              const details = JSON.parse(str(56) ?? "{}") as { collectorPid?: unknown };
+              if (typeof details.collectorPid === "number") this.collectors.add(details.collectorPid + u64(24) * 2 ** MERGE_PID_SHIFT);
+            } catch {
+              // Not JSON: its collector is not named.
+            }
             break;
           }
           case EventKind.http_server_response:
@@ -552,8 +593,7 @@ export class TraceIndex {
             const slice = thread.requests.get(u64(24));
             if (!parent || slice === undefined) break;
             // The trace id and parent id: the client's outgoing header is the server's incoming one.
-            let pair = traceparents.get(parent);
-            if (!pair) traceparents.set(parent, (pair = { out: [], in: [] }));
+            const pair = side(traceparents, parent.trim().toLowerCase());
             ((view.getUint16(base + 6, true) & 1) !== 0 ? pair.out : pair.in).push(slice);
             break;
           }
@@ -607,13 +647,14 @@ export class TraceIndex {
         }
       }
     }
-    this.finish(sends, receives, spawns, traceparents);
+    this.finish(sends, receives, spawns, byConnection, traceparents);
   }
 
   private finish(
     sends: Map<string, number>,
     receives: { instant: number; key: string }[],
     spawns: { instant: number; pid: number; tid: number }[],
+    byConnection: Map<string, { out: number[]; in: number[] }>,
     traceparents: Map<string, { out: number[]; in: number[] }>,
   ): void {
     // Whatever is still open ends with its thread's last event, marked unfinished.
@@ -642,12 +683,21 @@ export class TraceIndex {
       const start = child.startInstant;
       addArrow(this.iTime.data[instant]!, this.iTrack.data[instant]!, this.iRec.data[instant]!, this.iTime.data[start]!, this.iTrack.data[start]!, this.iRec.data[start]!, ArrowKind.spawn);
     }
+    // Client request → the server request it reached (as model.ts linkPeers pairs them): by
+    // connection and ordinal, then by a traceparent exactly one request of each side carries.
+    const paired = new Set<number>();
+    const pairRequests = (from: number, to: number) => {
+      paired.add(from);
+      paired.add(to);
+      this.linkSlices(from, to);
+      addArrow(this.sStart.data[from]!, this.sTrack.data[from]!, this.sRec.data[from]!, this.sStart.data[to]!, this.sTrack.data[to]!, this.sRec.data[to]!, ArrowKind.request);
+    };
+    for (const pair of byConnection.values()) {
+      for (let i = 0; i < Math.min(pair.out.length, pair.in.length); i++) pairRequests(pair.out[i]!, pair.in[i]!);
+    }
     for (const pair of traceparents.values()) {
-      for (const from of pair.out) {
-        for (const to of pair.in) {
-          addArrow(this.sStart.data[from]!, this.sTrack.data[from]!, this.sRec.data[from]!, this.sStart.data[to]!, this.sTrack.data[to]!, this.sRec.data[to]!, ArrowKind.request);
-        }
-      }
+      if (pair.out.length !== 1 || pair.in.length !== 1 || paired.has(pair.out[0]!) || paired.has(pair.in[0]!)) continue;
+      pairRequests(pair.out[0]!, pair.in[0]!);
     }
     arrows.sort((x, y) => x[0] - y[0]);
     const n = arrows.length;
@@ -670,6 +720,14 @@ export class TraceIndex {
     });
     this.sortRows();
     this.orderTracks();
+  }
+
+  /** Client and server request slices (by their record, kept apart from instants' peers). */
+  private readonly requestPeers = new Map<number, number>();
+
+  private linkSlices(client: number, server: number): void {
+    this.requestPeers.set(client, server);
+    this.requestPeers.set(server, client);
   }
 
   private link(from: number, to: number): void {
@@ -706,8 +764,8 @@ export class TraceIndex {
     const firstSeen = new Map<number, number>();
     for (const [pid, byTid] of this.threads) {
       const main = byTid.get(0);
-      const name = main?.argv ? `: ${shortArgv(main.argv)}` : pid === this.header.collectorPid ? ": scope (collector)" : "";
-      processName.set(pid, `${pid}${name}`);
+      const name = main?.argv ? `: ${shortArgv(main.argv)}` : this.collectors.has(pid) || (this.hosts.size === 0 && pid === this.header.collectorPid) ? ": scope (collector)" : "";
+      processName.set(pid, `${hostPid(pid)}${name}`);
       let first = Infinity;
       for (const thread of byTid.values()) {
         const start = thread.startInstant >= 0 ? this.iTime.data[thread.startInstant]! : thread.lastNs;
@@ -715,6 +773,7 @@ export class TraceIndex {
       }
       firstSeen.set(pid, first);
     }
+    const sourceOf = (pid: number) => Math.floor(pid / 2 ** MERGE_PID_SHIFT);
     const kindOrder: Record<TrackKind, number> = { calls: 0, async: 1, requests: 2, queries: 3, loop: 4, counter: 5 };
     for (const track of this.tracks) {
       const info = track.info;
@@ -722,6 +781,7 @@ export class TraceIndex {
       const name = thread ? (thread.tid === 0 ? "main" : `worker ${thread.tid}`) : info.label;
       info.label = info.kind === "calls" ? name : `${name} · ${info.kind === "counter" ? info.label : info.kind === "loop" ? "GC, long tasks" : info.kind}`;
       info.process = processName.get(info.pid) ?? String(info.pid);
+      if (this.hosts.size > 0) info.host = this.hosts.get(Math.floor(info.pid / 2 ** MERGE_PID_SHIFT)) ?? info.host;
       info.rows = Math.max(1, track.rows.length);
     }
     // Threads that recorded nothing but a start of a process with no name are still shown: a
@@ -729,7 +789,7 @@ export class TraceIndex {
     this.ordered = this.tracks
       .filter((track) => track.rows.some((row) => row.length > 0) || track.instants.length > 0 || (track.counter?.times.length ?? 0) > 0)
       .map((track) => track.info)
-      .sort((x, y) => x.host.localeCompare(y.host) || firstSeen.get(x.pid)! - firstSeen.get(y.pid)! || x.pid - y.pid || x.tid - y.tid || kindOrder[x.kind] - kindOrder[y.kind] || x.label.localeCompare(y.label));
+      .sort((x, y) => sourceOf(x.pid) - sourceOf(y.pid) || x.host.localeCompare(y.host) || firstSeen.get(x.pid)! - firstSeen.get(y.pid)! || x.pid - y.pid || x.tid - y.tid || kindOrder[x.kind] - kindOrder[y.kind] || x.label.localeCompare(y.label));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -928,6 +988,8 @@ export class TraceIndex {
         add(this.itemLink("handles message", this.iRec.data[receive]!));
         for (const send of this.peers.get(receive) ?? []) add(this.itemLink("message sent by", this.iRec.data[send]!));
       }
+      const peer = this.requestPeers.get(s);
+      if (peer !== undefined) add(this.itemLink(this.sKind.data[s] === SliceKind.request && kind === "http_client_request" ? "served by" : "requested by", this.sRec.data[peer]!));
       const thread = this.threads.get(pid)?.get(tid);
       const request = typeof fields.request === "number" ? thread?.requests.get(fields.request) : undefined;
       if (request !== undefined && request !== s) add(this.itemLink("caused by request", this.sRec.data[request]!));
