@@ -18,14 +18,14 @@ const dir = join(fixtures, "merge");
 let pairs = 0;
 
 /** A server run and a client run making `count` requests to it; the client's clock shifted by `shiftNs`. */
-async function serverAndClient(count: number, shiftNs: bigint, scopeArgs: string[] = []): Promise<{ server: Traced; client: Traced }> {
+async function serverAndClient(count: number, shiftNs: bigint, scopeArgs: string[] = [], runtime = "node", own = false): Promise<{ server: Traced; client: Traced }> {
   const portFile = join(scratchDir(), `port-${pairs++}`);
   const server = runTraced(["node", join(dir, "server.cjs"), portFile]);
   for (let waited = 0; !existsSync(portFile); waited++) {
     if (waited > 600) throw new Error("the server run did not start within 60 s");
     await Bun.sleep(100);
   }
-  const client = await runTraced(["node", join(dir, "client.cjs"), portFile, String(count)], {
+  const client = await runTraced([runtime, join(dir, "client.cjs"), portFile, String(count), ...(own ? ["own"] : [])], {
     scopeArgs,
     env: shiftNs === 0n ? {} : { SCOPE_TEST_CLOCK_SHIFT_NS: String(shiftNs) },
   });
@@ -43,6 +43,10 @@ describe("scope merge", () => {
     const { server, client } = await serverAndClient(count, shiftNs);
     expect(server.status).toBe(0);
     expect(client.status).toBe(0);
+    // No header added without --propagate: the server says what it received.
+    expect(client.stdout.trim().split("\n")).toEqual(Array.from({ length: count }, (_, i) => `/r${i} traceparent=none`));
+    expect(ofKind(server.events, "http_traceparent")).toEqual([]);
+    expect(ofKind(client.events, "http_traceparent")).toEqual([]);
     const out = join(scratchDir(), "proof.bin");
     const merged = await runCli(["merge", server.out, client.out, "--out", out]);
     expect(merged.stderr).toBe("");
@@ -179,5 +183,39 @@ describe("scope merge", () => {
       expect(new URL(String(request.fields.url)).pathname).toBe(String(peer!.fields.target));
     }
     expect(new Set(clients.map((request) => request.pid)).size).toBe(2);
+  }, 240_000);
+
+  test.each([["node"], ["bun"]])("%s client: --propagate adds a traceparent to every request (node:http and fetch), recorded at both ends and linking them", async (runtime) => {
+    const count = 6;
+    // The program's own traceparent (on /r0 and /r3) is kept, not replaced.
+    const { server, client } = await serverAndClient(count, 0n, ["--propagate"], runtime, true);
+    expect([server.status, client.status]).toEqual([0, 0]);
+    const lines = client.stdout.trim().split("\n");
+    expect(lines.length).toBe(count);
+    const sent = ofKind(client.events, "http_traceparent");
+    expect(sent.every((event) => event.fields.outgoing === true)).toBe(true);
+    expect(sent.length).toBe(count + 1);
+    const received = ofKind(server.events, "http_traceparent");
+    expect(received.every((event) => event.fields.outgoing === false)).toBe(true);
+    // What the server program got is what the client's trace says it sent, request by request.
+    for (const [i, line] of lines.entries()) {
+      const value = /^\/r\d+ traceparent=(.*)$/.exec(line)![1]!;
+      expect(value).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      if (i === 0 || i === count / 2) expect(value).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+      else expect(value).not.toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+      const request = ofKind(client.events, "http_client_request")[i]!;
+      expect(request.fields.traceparent).toBe(value);
+      const served = ofKind(server.events, "http_server_request").find((event) => event.fields.target === `/r${i}`)!;
+      expect(served.fields.traceparent).toBe(value);
+    }
+    const out = join(scratchDir(), `propagate-${runtime}.bin`);
+    expect((await runCli(["merge", server.out, client.out, "--out", out])).exitCode).toBe(0);
+    const events = mergedEvents(out);
+    for (const request of ofKind(events, "http_client_request")) {
+      const peer = events[request.fields.peerIndex as number]!;
+      expect(peer.fields.traceparent).toBe(request.fields.traceparent!);
+      // Bun's fetch records no connection: linked by the header alone.
+      expect(request.fields.peerLink).toBe(request.fields.api === "fetch" && runtime === "bun" ? "traceparent" : "connection");
+    }
   }, 240_000);
 });

@@ -37,6 +37,8 @@ export interface LaunchOptions {
   redact?: RedactionSettings;
   /** SCOPE_ASYNC: the async causality level (scope run --async); off when absent. */
   async?: "callbacks" | "promises";
+  /** SCOPE_PROPAGATE=1: outgoing HTTP requests get a `traceparent` header (scope run --propagate). */
+  propagate?: boolean;
 }
 
 export interface Launch {
@@ -75,6 +77,8 @@ export function prepareLaunch(opts: LaunchOptions): Launch {
   else delete env.SCOPE_REDACT;
   if (opts.async) env.SCOPE_ASYNC = opts.async;
   else delete env.SCOPE_ASYNC;
+  if (opts.propagate) env.SCOPE_PROPAGATE = "1";
+  else delete env.SCOPE_PROPAGATE;
   for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_FUNCTIONS_AGENT", "SCOPE_OXC_BINDING", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
   if (opts.functions !== undefined) {
     env.SCOPE_FUNCTIONS = opts.functions;

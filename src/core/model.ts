@@ -571,8 +571,9 @@ function plainAddress(address: FieldValue | undefined): string | null {
  * (local address and port → remote) is the server's seen from the other end, and requests on
  * one connection are ordered, so the n-th request of a client connection is the n-th of the
  * server connection with the mirrored addresses (a four-tuple used again later, after the
- * port was reused, pairs in each side's own time order). Then a `traceparent` the client sent
- * and a server received, when exactly one request of each side carries that value.
+ * port was reused, pairs in each side's own time order). Then, among requests still unlinked,
+ * a `traceparent` the client sent and a server received (a value seen more than once pairs in
+ * time order when both sides have it equally often).
  */
 function linkPeers(events: TraceEvent[]): void {
   const byConnection = new Map<string, { clients: TraceEvent[]; servers: TraceEvent[] }>();
@@ -608,12 +609,14 @@ function linkPeers(events: TraceEvent[]): void {
   for (const { clients, servers } of byConnection.values()) {
     for (let i = 0; i < Math.min(clients.length, servers.length); i++) pair(clients[i]!, servers[i]!, "connection");
   }
-  for (const { clients, servers } of byTraceparent.values()) {
-    if (clients.length !== 1 || servers.length !== 1) continue;
-    const [client, server] = [clients[0]!, servers[0]!];
+  for (const side of byTraceparent.values()) {
+    // Requests the connection did not link; a value sent more than once pairs in time order when both sides saw it as often.
+    const clients = side.clients.filter((event) => event.fields.peerIndex === undefined);
+    const servers = side.servers.filter((event) => event.fields.peerIndex === undefined);
+    if (clients.length === 0 || clients.length !== servers.length) continue;
     // A proxy that forwards the traceparent it received sends the same value: its own server request is no peer.
-    if (client.fields.requestIndex === server.index) continue;
-    if (client.fields.peerIndex === undefined && server.fields.peerIndex === undefined) pair(client, server, "traceparent");
+    if (clients.some((client, i) => client.fields.requestIndex === servers[i]!.index)) continue;
+    clients.forEach((client, i) => pair(client, servers[i]!, "traceparent"));
   }
 }
 

@@ -47,6 +47,8 @@ export interface RunOptions {
   failOpen?: boolean;
   /** --async: the async causality level (SCOPE_ASYNC); off when absent. */
   async?: "callbacks" | "promises";
+  /** --propagate: outgoing HTTP requests get a `traceparent` header (SCOPE_PROPAGATE). */
+  propagate?: boolean;
   /** Called once the program has ended and the trace is closed (used by `scope bench`). */
   onFinish?: (result: RunResult) => void;
 }
@@ -147,6 +149,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     functions: options.functions,
     redact: options.redact,
     async: options.async,
+    propagate: options.propagate,
     transformCache: options.functions === undefined ? undefined : transformCacheOrNone(stderr),
   });
 

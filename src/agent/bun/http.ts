@@ -23,7 +23,7 @@
  */
 import type * as Http from "node:http";
 import { HttpClient, HttpEnd, HttpEndFlag, Kind } from "../shared/kinds";
-import { clientRequestStart, newConnection, protocolFlags, requestEnd, serverRequestStart, serverRequests, type Connection, type RequestState } from "../shared/http";
+import { clientRequestStart, newTraceparent, propagateTraceparent, newConnection, protocolFlags, requestEnd, serverRequestStart, serverRequests, type Connection, type RequestState } from "../shared/http";
 import type { Recorder } from "../shared/recorder";
 import { runInRequest } from "../shared/request-context";
 import type { Tracer } from "../node/hooks";
@@ -224,12 +224,24 @@ function hookFetch(recorder: Recorder): void {
   const original = host.fetch;
   const fetch = renamed(original, function (this: unknown, input: unknown, init?: unknown) {
     let state: RequestState | undefined;
+    let args: ArrayLike<unknown> = arguments;
+    if (propagateTraceparent) {
+      try {
+        const propagated = withTraceparent(input, init);
+        if (propagated !== undefined) {
+          init = propagated;
+          args = [input, propagated, ...Array.prototype.slice.call(arguments, 2)];
+        }
+      } catch (error) {
+        recorder.fail(error);
+      }
+    }
     try {
       if (recorder.groups.http) state = fetchStart(recorder, input, init);
     } catch (error) {
       recorder.fail(error);
     }
-    const result = Reflect.apply(original, this, arguments) as Promise<Response>;
+    const result = Reflect.apply(original, this, args) as Promise<Response>;
     if (state !== undefined && result instanceof Promise) {
       const current = state;
       // The program gets the promise of this reaction, which settles as fetch's did: a
@@ -293,6 +305,20 @@ function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestS
   else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) state.requestBytes = (body as ArrayBufferView).byteLength;
   else if (body !== undefined && body !== null) state.unknownSizes |= REQUEST_SIZE_UNKNOWN;
   return state;
+}
+
+/**
+ * --propagate: fetch's init with a traceparent added (a copy: the program's init and Headers
+ * are not touched), or undefined when the program set one itself.
+ */
+function withTraceparent(input: unknown, init: unknown): object | undefined {
+  const options = init !== null && typeof init === "object" ? (init as { headers?: unknown }) : undefined;
+  const given = options?.headers !== undefined ? options.headers : input instanceof Request ? input.headers : undefined;
+  if (headerValue(given, "traceparent") !== undefined) return undefined;
+  const headers = new Headers(given as ConstructorParameters<typeof Headers>[0]);
+  if (headers.has("traceparent")) return undefined;
+  headers.set("traceparent", newTraceparent());
+  return { ...options, headers };
 }
 
 /** A header from fetch's `headers` option: Headers, an array of pairs, or a plain object (own data properties only). */

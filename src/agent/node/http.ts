@@ -27,7 +27,10 @@ import type * as Http from "node:http";
 import type * as Net from "node:net";
 import { HttpClient, HttpEnd, HttpEndFlag, Kind } from "../shared/kinds";
 import {
+  addTraceparent,
   chunkBytes,
+  newTraceparent,
+  propagateTraceparent,
   clientConnection,
   clientRequestStart,
   newConnection,
@@ -559,10 +562,27 @@ export class ClientHooks {
         writable: true,
         enumerable: false,
         value: renamed(end, function (this: object) {
-          if (clientOf(this) === undefined) recorder.safe(() => void hooks.onRequest(this as Http.ClientRequest));
+          if (clientOf(this) === undefined) {
+            if (propagateTraceparent) recorder.safe(() => addTraceparent(this as Http.ClientRequest));
+            recorder.safe(() => void hooks.onRequest(this as Http.ClientRequest));
+          }
           return Reflect.apply(end, this, arguments);
         }),
       });
+    } else if (propagateTraceparent) {
+      // Node builds a request's head in _implicitHeader, at its first write or end (or
+      // flushHeaders): the header goes in just before. The patch is made at the first
+      // client socket (inside the first ClientRequest's constructor), before that.
+      // Not covered: headers given as an array (Node builds that head in the constructor).
+      const proto = http.ClientRequest.prototype as unknown as { _implicitHeader?: (this: object) => unknown };
+      const implicit = proto._implicitHeader;
+      const recorder = this.recorder;
+      if (typeof implicit === "function") {
+        proto._implicitHeader = renamed(implicit, function (this: object) {
+          recorder.safe(() => addTraceparent(this as Http.ClientRequest));
+          return Reflect.apply(implicit, this, arguments);
+        });
+      }
     }
     hookEmit(http.ClientRequest.prototype, this.recorder, ["response", "error", "close", "timeout", "abort"], function (this: object, event, first) {
       if (event === "response" && hooks.bun) return void hooks.onResponse(this as Http.ClientRequest, first as Http.IncomingMessage);
@@ -649,7 +669,9 @@ export class ClientHooks {
     this.patchUndici(request as object);
     const origin = typeof request.origin === "string" ? request.origin : String(request.origin ?? "");
     const path = typeof request.path === "string" ? request.path : "";
-    const traceparent = headerOf(request.headers, "traceparent");
+    let traceparent = headerOf(request.headers, "traceparent");
+    // --propagate: undici sends the headers later (the create channel runs in its Request's constructor).
+    if (propagateTraceparent && traceparent === undefined) traceparent = addUndiciHeader(request, "traceparent", newTraceparent());
     const state = clientRequestStart(this.recorder, typeof request.method === "string" ? request.method : undefined, `${origin}${path}`, HttpClient.fetch, traceparent);
     clientStamp.set(request as object, state);
   }
@@ -672,6 +694,16 @@ export class ClientHooks {
     if (error !== undefined) state.error = error;
     requestEnd(this.recorder, Kind.http_client_response, state, error === undefined ? HttpEnd.finished : 0);
   }
+}
+
+/** Adds a header to undici's Request before it is sent (its addHeader, else its raw list or text); the value when added. */
+function addUndiciHeader(request: UndiciRequest, name: string, value: string): string | undefined {
+  const target = request as UndiciRequest & { addHeader?: (key: string, value: string) => unknown };
+  if (typeof target.addHeader === "function") target.addHeader(name, value);
+  else if (Array.isArray(target.headers)) target.headers.push(name, value);
+  else if (typeof target.headers === "string") target.headers += `${name}: ${value}\r\n`;
+  else return undefined;
+  return value;
 }
 
 /** A header of undici's request or response: an array [name, value, ...] of strings or Buffers, or "name: value\r\n" text. */

@@ -140,6 +140,38 @@ export function clientRequestStart(recorder: Recorder, method: string | undefine
   return state(id);
 }
 
+/**
+ * scope run --propagate (SCOPE_PROPAGATE=1): outgoing requests get a `traceparent` header
+ * unless the program set one, so the server side (traced or not) sees which request reached
+ * it; the client's http_traceparent records the value sent. Off by default: it changes what
+ * the server receives.
+ */
+export const propagateTraceparent = typeof process === "object" && process.env?.SCOPE_PROPAGATE === "1";
+
+const random = new Uint8Array(24);
+const hex = (from: number, to: number) => {
+  let text = "";
+  for (let i = from; i < to; i++) text += (random[i]! < 16 ? "0" : "") + random[i]!.toString(16);
+  return text;
+};
+
+/** A new W3C traceparent (version 00, a random trace id and parent id, sampled). */
+export function newTraceparent(): string {
+  const crypto = (globalThis as { crypto?: { getRandomValues?: (array: Uint8Array) => Uint8Array } }).crypto;
+  if (typeof crypto?.getRandomValues === "function") crypto.getRandomValues(random);
+  else for (let i = 0; i < random.length; i++) random[i] = Math.floor(Math.random() * 256);
+  // All-zero ids are invalid (W3C): never the case with 8 and 16 random bytes in practice, but cheap to rule out.
+  random[15] ||= 1;
+  random[23] ||= 1;
+  return `00-${hex(0, 16)}-${hex(16, 24)}-01`;
+}
+
+/** --propagate on a node:http ClientRequest (Node, Bun) whose head is not built yet and that has no traceparent. */
+export function addTraceparent(request: { headersSent?: boolean; getHeader(name: string): unknown; setHeader(name: string, value: string): unknown }): void {
+  if (request.headersSent === true || request.getHeader("traceparent") !== undefined) return;
+  request.setHeader("traceparent", newTraceparent());
+}
+
 /** http_client_connection: the outgoing request's connection and its ordinal on it. */
 export function clientConnection(recorder: Recorder, request: RequestState, connection: Connection): void {
   recorder.event(Kind.http_client_connection, request.id, connection.id, ++connection.requests);

@@ -81,6 +81,9 @@ export class RunCommand extends Command {
   redactFile = Option.String("--redact-file", { description: "Redaction settings from a JSON file: {\"keys\": [...], \"patterns\": [...], \"off\": false}, the same as --redact-keys, --redact-pattern and --no-redact (which add to it)" });
   redact = Option.Boolean("--redact", true, { description: "--no-redact records secret-looking keys' values and SQL literals as they are (never the default); --redact-keys and --redact-pattern still apply" });
 
+  propagate = Option.Boolean("--propagate", false, {
+    description: "Add a W3C traceparent header to outgoing HTTP requests (node:http/https, fetch; not when the program set one), so the server's trace names the request that reached it; off by default: it changes what servers receive",
+  });
   async = Option.String("--async", false, {
     tolerateBoolean: true,
     description: "Async causality: which timer, I/O completion, message port or promise was created by which and when each ran, so `scope dump --why <event#>` can walk an event's causes. --async (= callbacks): timers, immediates, nextTick, I/O, message ports; --async=promises adds every promise (costly on promise-heavy code: scope bench's async workloads). Bun: timers, immediates, nextTick and queueMicrotask only",
@@ -117,6 +120,7 @@ export class RunCommand extends Command {
       flight,
       redact: redactionSettings(this.redactKeys, this.redactPatterns, this.redact, this.redactFile),
       async: asyncLevel(this.async),
+      propagate: this.propagate,
     });
   }
 }
