@@ -218,4 +218,34 @@ describe("scope merge", () => {
       expect(request.fields.peerLink).toBe(request.fields.api === "fetch" && runtime === "bun" ? "traceparent" : "connection");
     }
   }, 240_000);
+
+  test("three runs, the server in the middle: two clients with clocks shifted +2 s and -3 s, each recovered within its bound (one through the other)", async () => {
+    const portFile = join(scratchDir(), `port-${pairs++}`);
+    const server = runTraced(["node", join(dir, "server.cjs"), portFile, "2"]);
+    for (let waited = 0; !existsSync(portFile); waited++) {
+      if (waited > 600) throw new Error("the server run did not start within 60 s");
+      await Bun.sleep(100);
+    }
+    const client = (shift: bigint) => runTraced(["node", join(dir, "client.cjs"), portFile, "8"], { env: { SCOPE_TEST_CLOCK_SHIFT_NS: String(shift) } });
+    const [a, b] = await Promise.all([client(2_000_000_000n), client(-3_000_000_000n)]);
+    const s = await server;
+    expect([a.status, b.status, s.status]).toEqual([0, 0, 0]);
+    // Input 0 is client a: the server's offset is measured against it, client b's through the server.
+    const out = join(scratchDir(), "three.bin");
+    const merged = await runCli(["merge", a.out, s.out, b.out, "--out", out]);
+    expect(merged.exitCode).toBe(0);
+    const events = mergedEvents(out);
+    const sources = mergedSources(events);
+    const expected = [0, -2_000_000_000, -5_000_000_000];
+    for (const source of sources.slice(1)) {
+      expect(source.clockBoundNs).not.toBeNull();
+      console.log(`three runs: input ${source.source} offset ${source.clockOffsetNs} ns, expected ${expected[source.source]} ns, bound ${source.clockBoundNs} ns`);
+      expect(Math.abs(source.clockOffsetNs - expected[source.source]!)).toBeLessThanOrEqual(source.clockBoundNs!);
+    }
+    // Client b's bound is the server's plus its own link's: never smaller than the server's.
+    expect(sources[2]!.clockBoundNs!).toBeGreaterThanOrEqual(sources[1]!.clockBoundNs!);
+    const clients = ofKind(events, "http_client_request");
+    expect(clients.length).toBe(18);
+    for (const request of clients) expect(sourceOfPid(events[request.fields.peerIndex as number]!.pid)).toBe(1);
+  }, 240_000);
 });
