@@ -48,7 +48,7 @@ export interface Jaeger {
   otlpUrl: string;
   queryUrl: string;
   stop(): Promise<void>;
-  /** Jaeger's spans of a service (its query API, /api/traces), by operation name. */
+  /** Jaeger's spans of a service (its query API, /api/traces). */
   spans(service: string): Promise<JaegerSpan[]>;
 }
 
@@ -124,8 +124,9 @@ exporters:
     },
     async spans(service: string) {
       const response = await fetch(`${queryUrl}/api/traces?service=${encodeURIComponent(service)}&limit=10000&lookback=custom&start=0&end=${Date.now() * 1000 + 3_600_000_000}`);
-      const body = (await response.json()) as { data: { spans: JaegerSpan[] }[] | null };
-      return (body.data ?? []).flatMap((trace) => trace.spans);
+      // A trace holds the spans of every service in it: only this service's.
+      const body = (await response.json()) as { data: { spans: (JaegerSpan & { processID: string })[]; processes: Record<string, { serviceName: string }> }[] | null };
+      return (body.data ?? []).flatMap((trace) => trace.spans.filter((span) => trace.processes[span.processID]?.serviceName === service));
     },
   };
 }

@@ -22,18 +22,20 @@ export async function sendOtlp(
   url: string,
   body: Uint8Array,
   format: OtlpFormat,
-  options: { attempts?: number; firstBackoffMs?: number; timeoutMs?: number; stopped?: () => boolean } = {},
+  options: { attempts?: number; firstBackoffMs?: number; timeoutMs?: number; deadlineMs?: () => number } = {},
 ): Promise<SendResult> {
   const attemptsMax = options.attempts ?? 5;
   let backoffMs = options.firstBackoffMs ?? 200;
   let error = "";
+  // No attempt outlives the caller's deadline (a time from Date.now(), read at each attempt).
+  const left = () => (options.deadlineMs ? options.deadlineMs() - Date.now() : Number.POSITIVE_INFINITY);
   for (let attempt = 1; attempt <= attemptsMax; attempt++) {
     try {
       const response = await fetch(url, {
         method: "POST",
         headers: { "content-type": format === "json" ? "application/json" : "application/x-protobuf" },
         body,
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        signal: AbortSignal.timeout(Math.max(1, Math.min(options.timeoutMs ?? 10_000, left()))),
       });
       const text = await response.text().catch(() => "");
       if (response.ok) return { ok: true, attempts: attempt };
@@ -43,7 +45,7 @@ export async function sendOtlp(
       const cause = (caught as { cause?: { code?: string } }).cause?.code;
       error = cause ?? (caught as Error).message ?? String(caught);
     }
-    if (attempt === attemptsMax || options.stopped?.()) return { ok: false, attempts: attempt, error };
+    if (attempt === attemptsMax || left() <= backoffMs) return { ok: false, attempts: attempt, error };
     await new Promise((resolve) => setTimeout(resolve, backoffMs));
     backoffMs = Math.min(backoffMs * 2, 5_000);
   }

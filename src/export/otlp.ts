@@ -25,7 +25,7 @@ import { resourceFromAttributes, type Resource } from "@opentelemetry/resources"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { messageKey, type TraceEvent } from "../core/model";
 import { VERSION } from "../version";
-import { shapeOf, type ProcessInfo, type Slice } from "./slices";
+import { shapeOf, type ProcessInfo, type Slice, type TraceShape } from "./slices";
 
 export type OtlpFormat = "protobuf" | "json";
 
@@ -67,6 +67,8 @@ export class OtlpSpanMaker {
   private readonly processes = new Map<number, ProcessInfo>();
   /** `${pid}/${tid}/${requestId}` → the request's span (bounded: oldest forgotten first). */
   private readonly requests = new Map<string, Parent>();
+  /** messageKey → the trace of its send (bounded like requests). */
+  private readonly messageTraces = new Map<string, string>();
   private readonly scope = { name: "scope", version: VERSION };
 
   constructor(private readonly options: OtlpOptions) {}
@@ -137,8 +139,7 @@ export class OtlpSpanMaker {
   }
 
   /** Spans of the events given (a whole trace, or one batch of a stream after the ones before). */
-  spans(events: TraceEvent[]): ReadableSpan[] {
-    const shape = shapeOf(events);
+  spans(events: TraceEvent[], shape: TraceShape = shapeOf(events)): ReadableSpan[] {
     for (const process of shape.processes) {
       const known = this.processes.get(process.pid);
       if (!known || (!known.argv && process.argv)) {
@@ -150,8 +151,8 @@ export class OtlpSpanMaker {
     // Requests first (in time order), so what they caused finds their ids.
     const requests = shape.slices.filter((s) => s.kind === "server" || s.kind === "client").sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
     for (const slice of requests) {
-      if (!slice.finished) continue;
       const { context, parent } = this.requestSpan(slice);
+      if (!slice.finished) continue;
       out.push(this.span(slice, slice.kind === "server" ? SpanKind.SERVER : SpanKind.CLIENT, context, parent, requestAttributes(slice)));
     }
     // Calls nest on their thread (sync calls inside the call that made them).
@@ -209,12 +210,12 @@ export class OtlpSpanMaker {
       if (event.kind === "message_send") {
         const cause = this.causeOf(event);
         send.traceId = cause?.traceId ?? traceOfMessage;
+        this.messageTraces.set(key, send.traceId);
+        if (this.messageTraces.size > 100_000) this.messageTraces.delete(this.messageTraces.keys().next().value!);
         out.push(this.instantSpan(event, `send ${destination}`, SpanKind.PRODUCER, send, cause, attributes));
       } else {
-        // The receive cannot know the sender's request: the send's trace is looked up when it is in this batch.
-        const sendEvent = event.linkedTo.length ? events[event.linkedTo[0]!] : undefined;
-        const senderCause = sendEvent ? this.causeOf(sendEvent) : undefined;
-        send.traceId = senderCause?.traceId ?? traceOfMessage;
+        // The send's trace (its request's), as the send made it (in this batch or an earlier one).
+        send.traceId = this.messageTraces.get(key) ?? traceOfMessage;
         const context = { traceId: send.traceId, spanId: this.spanIdOf("message", key, "receive") };
         const link: Link = { context: { traceId: send.traceId, spanId: send.spanId, traceFlags: 1 } };
         out.push(this.instantSpan(event, `receive ${destination}`, SpanKind.CONSUMER, context, send, attributes, [link]));

@@ -22,6 +22,8 @@ import { removeStaleRings } from "./stale";
 import { selectionLines, unmatchedPatterns } from "./selection-report";
 import { asyncLimitLines } from "./async-report";
 import { formatSummary } from "./summary";
+import type { OtlpFormat } from "../export/otlp";
+import { OtlpStream, streamLine } from "../export/stream";
 
 export interface RunOptions {
   argv: string[];
@@ -49,6 +51,8 @@ export interface RunOptions {
   async?: "callbacks" | "promises";
   /** --propagate: outgoing HTTP requests get a `traceparent` header (SCOPE_PROPAGATE). */
   propagate?: boolean;
+  /** --otlp: spans streamed to an OTLP/HTTP endpoint while the program runs (src/export/stream.ts). */
+  otlp?: { endpoint: string; format: OtlpFormat; functions: boolean; serviceName?: string };
   /** Called once the program has ended and the trace is closed (used by `scope bench`). */
   onFinish?: (result: RunResult) => void;
 }
@@ -97,6 +101,16 @@ function transformCacheOrNone(stderr: Output): string | undefined {
     return boundTransformCache(transformCacheDir(), (line) => stderr.writeNow(line));
   } catch (error) {
     stderr.writeNow(`scope: no transform cache (${(error as Error).message}); every start transforms\n`);
+    return undefined;
+  }
+}
+
+/** The OTLP stream, or none (one line said): streaming never stops a run. */
+function startStream(otlp: NonNullable<RunOptions["otlp"]>, trace: string, stderr: Output): OtlpStream | undefined {
+  try {
+    return OtlpStream.start({ ...otlp, trace });
+  } catch (error) {
+    stderr.writeNow(`scope: otlp: cannot follow ${trace} (${(error as Error).message}); nothing is streamed, the trace is written\n`);
     return undefined;
   }
 }
@@ -163,6 +177,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
   }
 
   const forwarding = forwardSignals(child);
+  const stream = options.otlp ? startStream(options.otlp, out, stderr) : undefined;
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
   process.on("SIGUSR2", killSwitch);
@@ -185,6 +200,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
   // --async: what a runtime could not record (Bun), one line, read back from the trace's async_tracking records.
   const asyncLines = options.async !== undefined && (summary.byKind.async_tracking ?? 0) > 0 ? asyncLimitLines(out, color) : [];
   stderr.writeNow(formatSummary(summary, color) + [...selectionLines(unmatched, color), ...asyncLines].map((line) => `${line}\n`).join(""));
+  if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
   return signal ? 128 + signalNumberOf(signal) : exitCode;
 }

@@ -89,6 +89,11 @@ export class RunCommand extends Command {
     description: "Async causality: which timer, I/O completion, message port or promise was created by which and when each ran, so `scope dump --why <event#>` can walk an event's causes. --async (= callbacks): timers, immediates, nextTick, I/O, message ports; --async=promises adds every promise (costly on promise-heavy code: scope bench's async workloads). Bun: timers, immediates, nextTick and queueMicrotask only",
   });
 
+  otlp = Option.String("--otlp", { description: "Also send the trace's spans (requests, queries, messages) to this OTLP/HTTP endpoint while the program runs, e.g. http://127.0.0.1:4318/v1/traces: batched, retried while it is down, never holding up the program; what could not be sent is counted in the summary (the trace file has everything)" });
+  otlpFormat = Option.String("--otlp-format", { description: "protobuf (default) or json, with --otlp" });
+  otlpFunctions = Option.Boolean("--otlp-functions", false, { description: "With --otlp: function calls as INTERNAL spans too" });
+  serviceName = Option.String("--service-name", { description: "With --otlp: the service.name resource attribute (default: the program's script name)" });
+
   program = Option.String({ name: "command" });
   args = Option.Proxy();
 
@@ -104,6 +109,7 @@ export class RunCommand extends Command {
     const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, packages: this.packages, functionNames: this.functionNames, level: this.level, hotCallsPerSecond: hot, maxOverhead: budget, root: process.cwd() });
     if (typeof functions === "object") throw new UsageError(`--functions: ${functions.error}`);
     const flight = parseFlight(this.flightRecorder, this.flightMemory, this.print, this.mode);
+    const otlp = parseOtlp(this.otlp, this.otlpFormat, this.otlpFunctions, this.serviceName);
     return runTraced({
       argv: [this.program, ...this.args],
       out: this.out,
@@ -119,6 +125,7 @@ export class RunCommand extends Command {
       failOpen: this.failOpen,
       flight,
       redact: redactionSettings(this.redactKeys, this.redactPatterns, this.redact, this.redactFile),
+      otlp,
       async: asyncLevel(this.async),
       propagate: this.propagate,
     });
@@ -207,3 +214,15 @@ function readRedactionFile(name: string): RedactionSettings {
   }
   return { ...(object.keys ? { keys: object.keys as string[] } : {}), ...(object.patterns ? { patterns: object.patterns as string[] } : {}), ...(object.off ? { off: true } : {}) };
 }
+
+/** --otlp and its companions, checked: an endpoint must be an http(s) URL. */
+function parseOtlp(endpoint: string | undefined, format: string | undefined, functions: boolean, serviceName: string | undefined) {
+  if (endpoint === undefined) {
+    if (format !== undefined || functions || serviceName !== undefined) throw new UsageError("--otlp-format, --otlp-functions and --service-name go with --otlp");
+    return undefined;
+  }
+  if (!/^https?:\/\/[^/]/i.test(endpoint)) throw new UsageError(`--otlp: expected an OTLP/HTTP endpoint URL such as http://127.0.0.1:4318/v1/traces, got "${endpoint}"`);
+  if (format !== undefined && format !== "protobuf" && format !== "json") throw new UsageError(`--otlp-format: expected protobuf or json, got "${format}"`);
+  return { endpoint, format: (format ?? "protobuf") as "protobuf" | "json", functions, serviceName };
+}
+

@@ -1,0 +1,198 @@
+/**
+ * `scope run --otlp <endpoint>`: spans sent while the program runs. A timer in the `scope`
+ * process follows the trace file as the collector writes it (follow.ts: only whole chunks
+ * already written, so the drain never waits), makes spans of what ended (otlp.ts, the same
+ * ids a later `scope export --otlp` gives), queues them (bounded) and sends them in
+ * batches, one request at a time, retrying with backoff while the endpoint is down.
+ *
+ * - Never in the way: the program and the drain thread do not wait for any of this; what
+ *   does not fit the queue is counted and not sent; the trace file is written in full
+ *   whatever the endpoint does.
+ * - Batch to batch: records that later records complete are carried to the next look: the
+ *   starts of requests, queries and calls still open (and a request's own records: its
+ *   traceparent, route, connection), plus what names things (function tables, connections,
+ *   process starts). A carried start makes its span once its end arrives.
+ * - At the end (after the collector closed the trace) the rest is read and sent, for at
+ *   most `flushMs`; the summary line says how many spans were sent and how many were not.
+ */
+import { StringTable, type DecodedRecord } from "../core/events";
+import { eventKindName } from "../core/layout";
+import { interpret, type TraceEvent } from "../core/model";
+import { readTraceBytes } from "../core/trace-file";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import { TraceFollower } from "./follow";
+import { OtlpSpanMaker, serializeSpans, type OtlpFormat } from "./otlp";
+import { sendOtlp } from "./otlp-send";
+import { shapeOf } from "./slices";
+import { otlpOptionsOf } from "./export";
+
+export interface StreamOptions {
+  endpoint: string;
+  format: OtlpFormat;
+  functions: boolean;
+  serviceName?: string;
+  /** The trace file the collector writes. */
+  trace: string;
+  /** Spans held for sending at most (default 20 000); past it spans are counted, not sent. */
+  queueSpans?: number;
+  /** Spans per request (default 1024). */
+  batchSpans?: number;
+  /** How often the file is looked at (default 250 ms). */
+  pollMs?: number;
+  /** How long finish() may send what is left (default 5 s). */
+  flushMs?: number;
+}
+
+export interface StreamTotals {
+  made: number;
+  sent: number;
+  /** Not sent: the queue was full. */
+  queueFull: number;
+  /** Not sent: the endpoint did not take them before the end. */
+  undelivered: number;
+  requests: number;
+  lastError: string | null;
+}
+
+/** Record kinds that name things later records use: kept for every later look. */
+const definitions = new Set(["function_table", "http_connection", "trace_start"]);
+/** A request's own records (same thread and requestId), carried with its open start. */
+const aboutRequest = new Set(["http_traceparent", "http_route", "http_client_connection", "http_error", "http_step_start", "http_step_end"]);
+const CARRIED_MAX = 200_000;
+const DEFINITIONS_MAX = 100_000;
+
+const kindOf = (record: DecodedRecord) => (typeof record.kind === "string" ? record.kind : (eventKindName[record.kind] ?? `kind_${record.kind}`));
+const keyOf = (pid: number, tid: number, ns: bigint, kind: string) => `${pid}/${tid}/${ns}/${kind}`;
+
+export class OtlpStream {
+  private readonly follower: TraceFollower;
+  private readonly strings = new StringTable();
+  private maker: OtlpSpanMaker | null = null;
+  private definitions: DecodedRecord[] = [];
+  private carried: DecodedRecord[] = [];
+  private queue: ReadableSpan[] = [];
+  private sending: Promise<void> | null = null;
+  private deadline = Number.POSITIVE_INFINITY;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private failure: string | null = null;
+  readonly totals: StreamTotals = { made: 0, sent: 0, queueFull: 0, undelivered: 0, requests: 0, lastError: null };
+
+  private constructor(private readonly options: StreamOptions) {
+    this.follower = new TraceFollower(options.trace);
+    this.timer = setInterval(() => this.tick(), options.pollMs ?? 250);
+  }
+
+  static start(options: StreamOptions): OtlpStream {
+    return new OtlpStream(options);
+  }
+
+  /** One look: never throws into the run (a failure stops streaming and is reported). */
+  private tick(): void {
+    if (this.failure) return;
+    try {
+      this.take();
+      this.pump();
+    } catch (error) {
+      this.failure = (error as Error).message;
+    }
+  }
+
+  private take(): number {
+    const records = this.follower.poll();
+    if (records.length === 0) return 0;
+    if (!this.maker) {
+      const header = readTraceBytes(this.follower.headerBytes()!).header;
+      this.maker = new OtlpSpanMaker(otlpOptionsOf({ header }, this.options.functions, this.options.serviceName));
+    }
+    const fresh: DecodedRecord[] = [];
+    for (const record of records) if (!this.strings.add(record)) fresh.push(record);
+    const combined = [...this.definitions, ...this.carried, ...fresh];
+    const events = interpret(combined, (pid, tid, id) => this.strings.get(pid, tid, id));
+    const shape = shapeOf(events);
+    this.enqueue(this.maker.spans(events, shape));
+
+    // What the next look needs: definitions, and the open slices' starts with their requests' own records.
+    for (const record of fresh) if (definitions.has(kindOf(record))) this.definitions.push(record);
+    if (this.definitions.length > DEFINITIONS_MAX) this.definitions = this.definitions.filter((r) => kindOf(r) !== "http_connection").concat(this.definitions.filter((r) => kindOf(r) === "http_connection").slice(-DEFINITIONS_MAX / 2));
+    const keep = new Set<string>();
+    const openRequests = new Set<string>();
+    for (const slice of shape.slices) {
+      if (slice.finished) continue;
+      keep.add(keyOf(slice.pid, slice.tid, slice.startNs, slice.start.kind));
+      if (slice.kind === "server" || slice.kind === "client") openRequests.add(`${slice.pid}/${slice.tid}/${slice.start.fields.requestId}`);
+    }
+    if (openRequests.size) {
+      for (const event of events) if (aboutRequest.has(event.kind) && openRequests.has(`${event.pid}/${event.tid}/${event.fields.requestId}`)) keep.add(keyOf(event.pid, event.tid, event.timestampNs, event.kind));
+    }
+    const carried: DecodedRecord[] = [];
+    for (const record of [...this.carried, ...fresh]) if (keep.has(keyOf(record.pid, record.tid, record.timestampNs, kindOf(record)))) carried.push(record);
+    this.carried = carried.length > CARRIED_MAX ? carried.slice(-CARRIED_MAX) : carried;
+    return records.length;
+  }
+
+  private enqueue(spans: ReadableSpan[]): void {
+    this.totals.made += spans.length;
+    const room = Math.max(0, (this.options.queueSpans ?? 20_000) - this.queue.length);
+    if (spans.length > room) this.totals.queueFull += spans.length - room;
+    for (let i = 0; i < Math.min(room, spans.length); i++) this.queue.push(spans[i]!);
+  }
+
+  /** Sends the next batch when none is under way; chains itself while spans wait. */
+  private pump(): void {
+    if (this.sending || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.options.batchSpans ?? 1024);
+    this.sending = (async () => {
+      let body: Uint8Array;
+      try {
+        body = serializeSpans(batch, this.options.format);
+      } catch (error) {
+        this.totals.undelivered += batch.length;
+        this.totals.lastError = (error as Error).message;
+        return;
+      }
+      // While the program runs, a batch is retried (with backoff) until the endpoint takes it.
+      const result = await sendOtlp(this.options.endpoint, body, this.options.format, { attempts: Number.MAX_SAFE_INTEGER, deadlineMs: () => this.deadline });
+      this.totals.requests += result.attempts;
+      if (result.ok) this.totals.sent += batch.length;
+      else {
+        this.totals.undelivered += batch.length;
+        this.totals.lastError = result.error ?? "failed";
+      }
+      if (!result.ok || result.attempts > 1) this.totals.lastError = result.error ?? this.totals.lastError;
+    })().finally(() => {
+      this.sending = null;
+      if (Date.now() < this.deadline) this.pump();
+    });
+  }
+
+  /** After the trace is closed: reads the rest, sends for at most flushMs, and says how it went. */
+  async finish(): Promise<StreamTotals & { failure: string | null }> {
+    clearInterval(this.timer);
+    this.deadline = Date.now() + (this.options.flushMs ?? 5_000);
+    try {
+      while (!this.failure && this.take() > 0);
+    } catch (error) {
+      this.failure = (error as Error).message;
+    }
+    if (!this.failure && this.follower.error) this.failure = this.follower.error;
+    this.pump();
+    while (this.sending) await this.sending;
+    this.totals.undelivered += this.queue.length;
+    this.queue = [];
+    this.follower.close();
+    return { ...this.totals, failure: this.failure };
+  }
+}
+
+/** The summary line of `scope run --otlp`. */
+export function streamLine(endpoint: string, totals: StreamTotals & { failure: string | null }): string {
+  const lost = totals.queueFull + totals.undelivered;
+  const parts = [`otlp: ${totals.sent} of ${totals.made} spans sent to ${endpoint}`];
+  if (totals.queueFull) parts.push(`${totals.queueFull} not sent (queue full)`);
+  if (totals.undelivered) parts.push(`${totals.undelivered} not delivered (${totals.lastError ?? "endpoint did not answer"})`);
+  if (totals.failure) parts.push(`streaming stopped: ${totals.failure}`);
+  if (lost || totals.failure) parts.push("the trace file has everything: scope export --otlp sends it again");
+  return `scope: ${parts.join("; ")}\n`;
+}
+
+export type { TraceEvent };
