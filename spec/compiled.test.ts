@@ -97,6 +97,21 @@ describe("dist/scope", () => {
     expect((await scope(["dump", "--stats", "t.bin"])).stdout).toContain(", 2 processes, 3 threads\n");
   });
 
+  test("export: Perfetto (the embedded .proto schema) and OTLP (the OpenTelemetry serializers) from the one executable", async () => {
+    const run = await scope(["run", "--out", "e.bin", "--", "node", join(repoRoot, "examples/hello/app.js")]);
+    expect(run.exitCode).toBe(0);
+    const perfetto = await scope(["export", "--perfetto", "e.bin", "-o", "e.pftrace"]);
+    expect(perfetto.stderr).toMatch(/^scope: e\.pftrace: \d+ tracks, \d+ slices, \d+ instants, 6 flows, 0 counter values\n$/);
+    expect(perfetto.exitCode).toBe(0);
+    // Trace.packet (field 1, length-delimited) first: a Perfetto trace.
+    expect(readFileSync(join(dir, "e.pftrace"))[0]).toBe(0x0a);
+    const otlp = await scope(["export", "--otlp", "e.json", "e.bin"]);
+    expect(otlp.stderr).toBe("scope: e.json: 12 spans (OTLP json)\n");
+    expect(otlp.exitCode).toBe(0);
+    const kinds = JSON.parse(readFileSync(join(dir, "e.json"), "utf8")).resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans.map((span: any) => span.kind)));
+    expect(kinds.sort()).toEqual([4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5]);
+  });
+
   test("--functions: the embedded ESM loader and the agent trace the program's own functions", async () => {
     const app = join(repoRoot, "spec/fixtures/functions-esm/app.mjs");
     const run = await scope(["run", "--functions", "--out", "f.bin", "--", "node", app]);
