@@ -132,6 +132,54 @@ describe("scope run --async and scope dump --why", () => {
     ]);
   }, 120_000);
 
+  test("Bun: timers, immediates, ticks and microtasks are wrapped (no async_hooks); the chain links through them, and scope run says what Bun lacks", async () => {
+    const { events, stdout, stderr } = await traced(["--async=promises"], [process.execPath, chainFixture]);
+    expect(stdout).toBe("reply 42\n");
+    expect(stderr).toMatch(/\n {2}--async: Bun implements no async_hooks: only timers, immediates, nextTick and queueMicrotask are linked, not promises or I\/O \(pid \d+\)\n$/);
+    const tracking = events.filter((event) => event.kind === "async_tracking");
+    expect(tracking.map((event) => [event.fields.level, event.fields.recorded])).toEqual([
+      ["promises", "timers"],
+      ["promises", "timers"],
+    ]);
+    expect(events.some((event) => event.kind === "async_resolve" || event.fields.type === "PROMISE")).toBe(false);
+    const chain = whyChain(events, replyReceive(events).index);
+    expect(chain.slice(0, 6).map((step) => [step.relation, step.event.kind, step.event.tid, step.event.fields.type ?? null])).toEqual([
+      ["event", "message_receive", 0, null],
+      ["sent by", "message_send", 1, null],
+      ["after", "message_receive", 1, null],
+      ["sent by", "message_send", 0, null],
+      ["after", "async_before", 0, "Timeout"],
+      ["scheduled by", "async_init", 0, "Timeout"],
+    ]);
+    expect(chain[chain.length - 1]!.event.kind).toBe("trace_start");
+  }, 120_000);
+
+  test("Bun: the wrapped schedulers look and work as Bun's own (name, length, node:timers, promisify, arguments, this, intervals)", async () => {
+    const file = join(tmp(), "schedulers.js");
+    await Bun.write(
+      file,
+      [
+        "const timers = require('node:timers'); const { promisify } = require('node:util');",
+        "const out = [setTimeout.name, setTimeout.length, setInterval.name, setImmediate.name, queueMicrotask.name, process.nextTick.name, timers.setTimeout === setTimeout, timers.setImmediate === setImmediate];",
+        "const interval = new Promise((done) => { let ticks = 0; const iv = setInterval(() => { if (++ticks === 3) { clearInterval(iv); done('interval ' + ticks); } }, 1); });",
+        "process.nextTick((a, b) => out.push('tick ' + a + b), 1, 2);",
+        "setImmediate((a) => out.push('immediate ' + a), 'x');",
+        "const t = setTimeout(() => out.push('never'), 5); clearTimeout(t);",
+        "const promisified = promisify(setTimeout)(20, 'v').then((v) => 'promisified ' + v);",
+        "const self = new Promise((done) => setTimeout(function () { done(typeof this); }, 1));",
+        "Promise.all([interval, promisified, self]).then((last) => setTimeout(() => console.log(JSON.stringify([...out, ...last])), 30));",
+      ].join("\n"),
+    );
+    const plain = Bun.spawnSync([process.execPath, file], { env: { ...process.env, BUN_OPTIONS: "" } });
+    const { events, stdout } = await traced(["--async"], [process.execPath, file]);
+    expect(stdout).toBe(plain.stdout.toString());
+    expect(JSON.parse(stdout)).toEqual(["setTimeout", 1, "setInterval", "setImmediate", "queueMicrotask", "nextTick", true, true, "tick 12", "immediate x", "interval 3", "promisified v", "object"]);
+    // The interval: one init, three runs.
+    const interval = events.filter((event) => event.kind === "async_init" && event.fields.type === "Timeout");
+    const runs = (id: unknown) => events.filter((event) => event.kind === "async_before" && event.fields.asyncId === id).length;
+    expect(interval.map((event) => runs(event.fields.asyncId)).sort()).toEqual([0, 1, 1, 1, 3]);
+  }, 120_000);
+
   test("bad --why: not a number, out of range, with --stats: one `scope: ...` line, exit 1", async () => {
     const { out, events } = await traced([], ["node", "-e", "0"]);
     for (const [arg, message] of [

@@ -27,7 +27,7 @@ export type WhyRelation =
   | "in request"
   /** An event ← the run of the callback it was written in (async_before). */
   | "ran in"
-  /** An event outside callbacks ← the callback whose turn (microtasks, ticks) it ran in. */
+  /** An event outside callbacks ← the callback whose turn (microtasks, ticks) it ran in; under Bun also the receive whose listeners ran in that turn. */
   | "after"
   /** A callback's run ← its resource's creation (async_init). */
   | "scheduled by"
@@ -51,11 +51,14 @@ class Causes {
   private readonly threadSpawns = new Map<string, TraceEvent>();
   private readonly processSpawns = new Map<number, TraceEvent>();
   private readonly pidlessSpawns = new Map<number, TraceEvent[]>();
+  /** Threads whose runtime has no async hooks (Bun): only wrapped timers have before/after. */
+  private readonly wrapperOnly = new Set<string>();
 
   constructor(private readonly events: TraceEvent[]) {
     for (const event of events) {
       const thread = `${event.pid}/${event.tid}`;
       const f = event.fields;
+      if (event.kind === "async_tracking" && f.recorded === "timers") this.wrapperOnly.add(thread);
       if (event.kind === "async_init") this.inits.set(`${thread}/${f.asyncId}`, event);
       else if (event.kind === "async_resolve" && !this.resolves.has(`${thread}/${f.asyncId}`)) this.resolves.set(`${thread}/${f.asyncId}`, event);
       else if (event.kind === "trace_start" && !this.starts.has(thread)) this.starts.set(thread, event);
@@ -106,9 +109,26 @@ class Causes {
     if (request && request !== event) return { relation: "in request", event: request };
     const running = this.at(f.asyncIndex);
     if (running) return { relation: "ran in", event: running };
+    const delivered = this.wrapperOnly.has(thread) ? this.turnReceive(event) : undefined;
+    if (delivered) return { relation: "after", event: delivered };
     const after = this.at(f.asyncAfter);
     if (after) return { relation: "after", event: after };
     return this.threadStart(event, thread);
+  }
+
+  /**
+   * Bun: a message's listeners run outside any recorded callback (no hooks for ports), so
+   * an event outside callbacks whose thread's latest record of a turn is a receive (no
+   * wrapped callback ran or ended since) came after that receive, in its turn.
+   */
+  private turnReceive(event: TraceEvent): TraceEvent | undefined {
+    for (let index = event.index - 1; index >= 0; index--) {
+      const other = this.events[index]!;
+      if (other.pid !== event.pid || other.tid !== event.tid) continue;
+      if (other.kind === "message_receive") return other;
+      if (other.kind === "async_before" || other.kind === "async_after") return undefined;
+    }
+    return undefined;
   }
 
   /**

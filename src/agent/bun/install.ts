@@ -17,6 +17,7 @@ import { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
 import { disabledByFile } from "../shared/disable";
 import { parseGroups } from "../shared/sink";
+import { startBunAsyncTracking } from "./async";
 import { hookBunHttp } from "./http";
 import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
@@ -156,6 +157,9 @@ function start(
     recorder.safe(() => hookNodeWorkers(tracer, messages, threads));
   }
   if (recorder.groups.db) recorder.safe(() => startBunDatabaseTracing(recorder, types));
+  // scope run --async: what Bun lets a wrapper see (no async_hooks); off by default, and then nothing of it runs.
+  const asyncLevel = process.env.SCOPE_ASYNC;
+  if (asyncLevel === "callbacks" || asyncLevel === "promises") recorder.safe(() => startBunAsyncTracking(recorder, asyncLevel));
 }
 
 /**
