@@ -180,6 +180,30 @@ describe("scope run --async and scope dump --why", () => {
     expect(interval.map((event) => runs(event.fields.asyncId)).sort()).toEqual([0, 1, 1, 1, 3]);
   }, 120_000);
 
+  test("through a request: the worker's receive ← the handler's send ← the request it served ← the server's connection ← the listen", async () => {
+    const fixture = join(repoRoot, "spec/fixtures/async-request.cjs");
+    for (const args of [["--async"], []]) {
+      const { events } = await traced(args, ["node", fixture]);
+      const receive = events.find((event) => event.kind === "message_receive" && event.tid !== 0)!;
+      expect(receive.fields.preview).toBe('"/hello"');
+      const chain = whyChain(events, receive.index);
+      expect(chain.slice(0, 3).map((step) => [step.relation, step.event.kind])).toEqual([
+        ["event", "message_receive"],
+        ["sent by", "message_send"],
+        ["in request", "http_server_request"],
+      ]);
+      expect(chain[2]!.event.fields.target).toBe("/hello");
+      const rest = chain.slice(3).map((step) => [step.relation, step.event.kind, step.event.fields.type ?? null]);
+      if (args.length === 0) expect(rest).toEqual([["in thread", "trace_start", null]]);
+      else {
+        // The request's start ran in its connection's callback; the connection was made by the listening socket.
+        expect(rest[0]).toEqual(["ran in", "async_before", expect.any(String)]);
+        expect(rest.some(([relation, kind, type]) => relation === "scheduled by" && kind === "async_init" && type === "TCPSERVERWRAP")).toBe(true);
+        expect(rest[rest.length - 1]).toEqual(["in thread", "trace_start", null]);
+      }
+    }
+  }, 120_000);
+
   test("bad --why: not a number, out of range, with --stats: one `scope: ...` line, exit 1", async () => {
     const { out, events } = await traced([], ["node", "-e", "0"]);
     for (const [arg, message] of [

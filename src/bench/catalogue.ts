@@ -43,6 +43,8 @@ export interface HttpWorkload {
    */
   web?: true;
   functions?: FunctionTracing;
+  /** Traced with `scope run --async=<level>` (async causality). */
+  async?: AsyncTracing;
 }
 
 /** Transform throughput and the start-up cost of instrumenting a real program. */
@@ -81,6 +83,20 @@ export const workloads: readonly Workload[] = [
     kind: "http",
     connections: 32,
     functions: { include: ["http-server.cjs"], level: "calls" },
+  },
+  {
+    name: "http-async",
+    description: "the same service traced with --async (callbacks: timers, I/O, sockets, ticks; no promise records)",
+    kind: "http",
+    connections: 32,
+    async: "callbacks",
+  },
+  {
+    name: "http-async-promises",
+    description: "the same service traced with --async=promises (every promise too)",
+    kind: "http",
+    connections: 32,
+    async: "promises",
   },
   {
     name: "web",

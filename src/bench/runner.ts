@@ -255,7 +255,7 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
   const paths = nextPaths(context, workload.name, mode);
   const argv = ["node", context.dir.path(workload.server ?? "http-server.cjs"), paths.result, JSON.stringify({ ready: paths.ready, otel: mode === "otel" ? 1 : 0 })];
   const wallStart = performance.now();
-  const server = launch(context, argv, paths.trace, functionsSetting(context, workload.functions));
+  const server = launch(context, argv, paths.trace, functionsSetting(context, workload.functions), context.ringBytes, workload.async);
   let window: { serverCpu: number; scopeCpu: number; load: LoadResult };
   try {
     const { port, pid } = await waitForReady<{ port: number; pid: number }>(paths.ready, server, "the HTTP server");

@@ -23,16 +23,20 @@ async function main() {
   let next = 0;
   let checksum = 0;
   const start = nowSeconds();
+  const cpuStart = process.cpuUsage();
   async function lane() {
     while (next < tasks) checksum = (checksum + (await task(next++))) % 1000003;
   }
   await Promise.all(Array.from({ length: inFlight }, lane));
   const seconds = nowSeconds() - start;
+  const cpu = process.cpuUsage(cpuStart);
   report({
     ops: tasks,
     unit: "tasks",
     seconds,
     checksum,
+    // This thread's CPU time in the measured window (scripts/bench-async.ts: per task, without start-up).
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     // With --async: at least one init per immediate and nextTick the tasks made (Node adds its own).
     expect: { messages: 0, threads: 0, processes: 0, asyncInits: { Immediate: tasks, TickObject: tasks, PROMISE: 8 * tasks } },
   });
