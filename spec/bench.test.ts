@@ -104,6 +104,25 @@ describe("scope bench", () => {
     expect(bars(report).find((bar) => bar.name.startsWith("web: scope records every"))!.met).toBe(true);
   }, 120_000);
 
+  test("async, async-callbacks, async-promises: the same tasks traced at each --async level, each level's records in its trace", async () => {
+    const { report, exitCode } = await bench(["--workload", "async,async-callbacks,async-promises", "--runs", "1", "--scale", "0.02"]);
+    expect(exitCode).toBe(0);
+    expect(report.workloads.map((workload) => [workload.name, workload.checks.passed, workload.checks.failed])).toEqual([
+      ["async", 1, 0],
+      ["async-callbacks", 1, 0],
+      ["async-promises", 1, 0],
+    ]);
+    const counts = report.workloads.map((workload) => workload.runs.find((run) => run.mode === "traced")!.trace!.check.counts);
+    const tasks = report.workloads[0]!.runs[1]!.ops;
+    expect(tasks).toBe(1000);
+    // Off: none; callbacks: an immediate and a tick per task, no promises; promises: those and every promise's resolve.
+    expect(counts[0]!.async_init ?? 0).toBe(0);
+    expect(counts[1]!.async_init).toBeGreaterThanOrEqual(2 * tasks);
+    expect(counts[1]!.async_resolve ?? 0).toBe(0);
+    expect(counts[2]!.async_init).toBeGreaterThanOrEqual(10 * tasks);
+    expect(counts[2]!.async_resolve).toBeGreaterThanOrEqual(8 * tasks);
+  }, 180_000);
+
   test("http-functions, functions and functions-full: the workloads' own functions traced, calls counted in the trace", async () => {
     const { report, exitCode } = await bench(["--workload", "http-functions,functions,functions-full", "--runs", "1", "--scale", "0.01", "--duration", "0.5", "--warmup", "0.2"]);
     expect(exitCode).toBe(0);
