@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cliEntry, repoRoot, runCli } from "./harness";
-import { recordViewTraces, type ViewTraces } from "./view-harness";
+import { recordViewTraces, viewFixture, type ViewTraces } from "./view-harness";
 import { encodeRecord, encodeString } from "../src/core/events";
 import { EventKind, RECORD_SIZE } from "../src/core/layout";
 import { readTrace, TraceWriter } from "../src/core/trace-file";
@@ -108,6 +108,16 @@ describe("index", () => {
     // Recursion counted once: fibonacciLeaf's total is within the computeTotals calls around it.
     expect(top.byTotal.find((entry) => entry.name.startsWith("fibonacciLeaf"))!.totalNs).toBeLessThanOrEqual(totals.totalNs);
   });
+
+  test("at the calls level (no returns recorded) calls are marks that do not nest", async () => {
+    const path = join(traces.dir, "calls.bin");
+    const run = await runCli(["run", "--functions", "--level", "calls", "-o", path, "--", "node", viewFixture]);
+    expect(run.exitCode).toBe(0);
+    const calls = TraceIndex.open(path);
+    const main = calls.meta().tracks.find((track) => track.kind === "calls" && track.process.endsWith("node app.cjs") && track.label === "main")!;
+    expect(main.rows).toBe(1);
+    expect(calls.search("fibonacciLeaf").total).toBeGreaterThan(100);
+  }, 60_000);
 
   test("a damaged trace opens with what is valid and says so", () => {
     const damaged = TraceIndex.open(traces.damaged);

@@ -163,6 +163,10 @@ interface Thread {
   /** HTTP connections by id: "local:port>remote:port" as this side wrote it. */
   connections: Map<number, { local: string; remote: string }>;
   asyncFunctions: Set<number>;
+  /** Functions recorded without their returns (the "calls" level): their calls do not nest. */
+  callsOnly: Set<number>;
+  /** The thread recorded no return, throw or settle at all (the whole run at the "calls" level). */
+  noReturns: boolean;
   /** Records of its function_table events (for details). */
   tableRecords: number[];
   pendingReceive: number;
@@ -307,6 +311,8 @@ export class TraceIndex {
         functions: new Map(),
         connections: new Map(),
         asyncFunctions: new Set(),
+        callsOnly: new Set(),
+        noReturns: false,
         tableRecords: [],
         pendingReceive: -1,
         startInstant: -1,
@@ -387,13 +393,21 @@ export class TraceIndex {
       records += batch.byteLength / RECORD_SIZE;
     }
     this.records = records;
-    // Pass 1: strings, so that every later record can name what it refers to.
+    // Pass 1: strings, so that every later record can name what it refers to, and which
+    // threads recorded calls but no ends (the "calls" level: a stack would only grow).
+    const calls = new Set<number>();
+    const ends = new Set<number>();
+    const threadKey = (view: DataView, base: number) => view.getUint32(base + 16, true) * 65536 + (view.getUint32(base + 20, true) % 65536);
     for (const batch of batches) {
       const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
       for (let base = 0; base < batch.byteLength; base += RECORD_SIZE) {
-        if (view.getUint16(base + 4, true) === EventKind.string) this.strings.add(decodeRecord(batch, base));
+        const kind = view.getUint16(base + 4, true);
+        if (kind === EventKind.string) this.strings.add(decodeRecord(batch, base));
+        else if (kind === EventKind.function_call) calls.add(threadKey(view, base));
+        else if (kind === EventKind.function_return || kind === EventKind.function_throw || kind === EventKind.function_settle) ends.add(threadKey(view, base));
       }
     }
+    const noReturns = new Set([...calls].filter((key) => !ends.has(key)));
     this.recItem = new Int32Array(records);
     const sends = new Map<string, number>();
     const receives: { instant: number; key: string }[] = [];
@@ -419,6 +433,7 @@ export class TraceIndex {
         const tid = view.getUint32(base + 20, true);
         if (pid !== lastPid || tid !== lastTid || !thread) {
           thread = this.thread(pid, tid);
+          if (noReturns.size > 0 && noReturns.has(threadKey(view, base))) thread.noReturns = true;
           lastPid = pid;
           lastTid = tid;
         }
@@ -446,7 +461,12 @@ export class TraceIndex {
             const call = u64(32);
             const label = thread.functions.get(fid) ?? this.label(`<function ${fid}>`);
             let slice: number;
-            if (thread.asyncFunctions.has(fid)) {
+            if (thread.noReturns || thread.callsOnly.has(fid)) {
+              // No end will come: a mark of no length at the current depth, never on the stack.
+              const depth = thread.stackSlice.length;
+              slice = this.slice(thread.calls, depth, t, label, rec, SliceKind.call, depth ? thread.stackSlice[depth - 1]! : -1);
+              this.close(slice, t, -1);
+            } else if (thread.asyncFunctions.has(fid)) {
               const { track, row } = this.lane(thread, "async", t);
               slice = this.slice(track, row, t, label, rec, SliceKind.async, -1);
               thread.asyncOpen.set(call, slice);
@@ -483,6 +503,12 @@ export class TraceIndex {
               thread.stackCall.pop();
               this.close(slice, t, thread.stackSlice.length === at ? rec : -1, thread.stackSlice.length === at && failed);
             }
+            break;
+          }
+          case EventKind.function_level: {
+            // The overhead governor moved a function to "calls" (2) or below: no returns from here on.
+            if (u64(32) <= 2) thread.callsOnly.add(u64(24));
+            else thread.callsOnly.delete(u64(24));
             break;
           }
           case EventKind.trace_start: {

@@ -326,7 +326,15 @@ function trackY(track: number): Layout | undefined {
   return state.layout.get(track);
 }
 
+let lastDrawMs = 0;
+
 function draw(): void {
+  const began = performance.now();
+  drawAll();
+  lastDrawMs = performance.now() - began;
+}
+
+function drawAll(): void {
   const { width, height } = state;
   ctx.clearRect(0, 0, width, height);
   if (!state.meta) return;
@@ -890,6 +898,7 @@ async function main(): Promise<void> {
   locate,
   ready: () => state.data !== null,
   firstPaintMs: () => state.firstPaintMs,
+  lastDrawMs: () => lastDrawMs,
   tracks: () => state.meta?.tracks ?? [],
 };
 
