@@ -66,6 +66,9 @@ describe("index", () => {
     const call = index.details(handler.id)!;
     expect(call.kind).toBe("function_call");
     expect(call.end?.kind).toBe("function_return");
+    // Argument and value previews (strings the index does not keep) are read when the event is opened.
+    expect(call.fields.args).toBe('[{"question":"sum of the ultimate rounds"}]');
+    expect(call.end?.fields.value).toBe("undefined");
     expect(call.links.map((link) => link.label)).toContain("handles message");
     // The window has the arrow of that message.
     const window = index.window({ startNs: 0, endNs: index.meta().durationNs + 1, widthPx: 1000 });

@@ -393,18 +393,34 @@ export class TraceIndex {
       records += batch.byteLength / RECORD_SIZE;
     }
     this.records = records;
-    // Pass 1: strings, so that every later record can name what it refers to, and which
-    // threads recorded calls but no ends (the "calls" level: a stack would only grow).
+    // Pass 1: which strings name things (functions, processes, messages, requests, queries:
+    // kept; argument and value previews are read only when an event is opened, see
+    // stringNear) and which threads recorded calls but no ends (the "calls" level: a stack
+    // would only grow).
     const calls = new Set<number>();
     const ends = new Set<number>();
+    const wanted = new Map<number, Set<number>>();
     const threadKey = (view: DataView, base: number) => view.getUint32(base + 16, true) * 65536 + (view.getUint32(base + 20, true) % 65536);
     for (const batch of batches) {
       const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
       for (let base = 0; base < batch.byteLength; base += RECORD_SIZE) {
         const kind = view.getUint16(base + 4, true);
-        if (kind === EventKind.string) this.strings.add(decodeRecord(batch, base));
-        else if (kind === EventKind.function_call) calls.add(threadKey(view, base));
+        if (kind === EventKind.function_call) calls.add(threadKey(view, base));
         else if (kind === EventKind.function_return || kind === EventKind.function_throw || kind === EventKind.function_settle) ends.add(threadKey(view, base));
+        else if (kind === EventKind.string) continue;
+        const fields = namingFields[kind];
+        if (!fields) continue;
+        const key = threadKey(view, base);
+        let ids = wanted.get(key);
+        if (!ids) wanted.set(key, (ids = new Set()));
+        for (const field of fields) ids.add(view.getUint32(base + field, true));
+      }
+    }
+    for (const batch of batches) {
+      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (let base = 0; base < batch.byteLength; base += RECORD_SIZE) {
+        if (view.getUint16(base + 4, true) !== EventKind.string) continue;
+        if (wanted.get(threadKey(view, base))?.has(view.getUint32(base + 24, true))) this.strings.add(decodeRecord(batch, base));
       }
     }
     const noReturns = new Set([...calls].filter((key) => !ends.has(key)));
@@ -958,10 +974,32 @@ export class TraceIndex {
     return decodeRecord(this.batches[b]!, (rec - this.batchStart[b]!) * RECORD_SIZE);
   }
 
+  /**
+   * A string the index did not keep (an argument or value preview): its fragments are
+   * written by the same producer just before the event that uses it, so they are looked
+   * for backwards from the event (then a little forwards), within a bound.
+   */
+  private stringNear(rec: number, pid: number, tid: number, id: number): string | undefined {
+    const found = new StringTable({ maxStrings: 1 });
+    const look = (r: number) => {
+      const b = Math.max(0, lowerBound(this.batchStart, r + 1) - 1);
+      const batch = this.batches[b]!;
+      const base = (r - this.batchStart[b]!) * RECORD_SIZE;
+      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      if (view.getUint16(base + 4, true) !== EventKind.string || view.getUint32(base + 24, true) !== id) return false;
+      if (view.getUint32(base + 16, true) !== pid || view.getUint32(base + 20, true) !== tid) return false;
+      found.add(decodeRecord(batch, base));
+      return found.entry(pid, tid, id)?.complete === true;
+    };
+    for (let r = rec - 1; r >= 0 && r >= rec - 4_000_000; r--) if (look(r)) return found.get(pid, tid, id);
+    for (let r = rec + 1; r < this.records && r <= rec + 100_000; r++) if (look(r)) return found.get(pid, tid, id);
+    return found.get(pid, tid, id);
+  }
+
   private fieldsOf(rec: number): { kind: string; pid: number; tid: number; fields: Record<string, FieldValue> } {
     const raw = this.raw(rec);
     const tables = this.threads.get(raw.pid)?.get(raw.tid)?.tableRecords ?? [];
-    const events = interpret([...tables.map((r) => this.raw(r)), raw], (pid, tid, id) => this.strings.get(pid, tid, id));
+    const events = interpret([...tables.map((r) => this.raw(r)), raw], (pid, tid, id) => this.strings.get(pid, tid, id) ?? this.stringNear(rec, pid, tid, id));
     const event = events.find((e) => e.kind !== "function_table") ?? events[0]!;
     return { kind: event.kind, pid: raw.pid, tid: raw.tid, fields: event.fields };
   }
@@ -1122,6 +1160,26 @@ export class TraceIndex {
     };
   }
 }
+
+/** Per kind, the fields (byte offsets) holding string ids the index names things by. */
+const namingFields: Record<number, number[]> = {
+  [EventKind.function_table]: [32, 40],
+  [EventKind.trace_start]: [32],
+  [EventKind.process_spawn]: [32],
+  [EventKind.thread_spawn]: [32],
+  [EventKind.process_exit]: [40],
+  [EventKind.thread_exit]: [40],
+  [EventKind.message_send]: [56],
+  [EventKind.message_receive]: [56],
+  [EventKind.agent_error]: [24],
+  [EventKind.http_server_request]: [32, 40],
+  [EventKind.http_client_request]: [32, 40],
+  [EventKind.http_connection]: [32, 48],
+  [EventKind.http_traceparent]: [32],
+  [EventKind.db_query]: [32],
+  [EventKind.long_task]: [48],
+  [EventKind.trace_source]: [32, 56],
+};
 
 const sliceKindName: Record<number, string> = { 1: "call", 2: "async call", 3: "request", 4: "query", 5: "pool wait", 6: "gc", 7: "long task" };
 const instantKindName: Record<number, string> = Object.fromEntries(Object.entries(InstantKind).map(([name, value]) => [value, name]));
