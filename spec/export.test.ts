@@ -72,9 +72,10 @@ describe("scope export --perfetto", () => {
     expect(summary.instants).toEqual(tally(traced.events.filter((e) => !sliced.has(e.kind)).map((e) => e.kind)));
     expect(summary.instants.message_send).toBe(count + 1);
 
-    // Flows: each message (send → receive) and each client request → the server request that got its traceparent.
+    // Flows: each message (send → receive) and each client request → the server request it reached.
     const outgoing = new Set(of("http_client_request").map((e) => e.fields.traceparent));
-    const linkedServers = of("http_server_request").filter((e) => outgoing.has(e.fields.traceparent));
+    const linkedServers = of("http_server_request").filter((e) => typeof e.fields.peerIndex === "number");
+    expect(linkedServers.every((e) => outgoing.has(e.fields.traceparent))).toBe(true);
     expect(linkedServers.length).toBe(2 * count);
     expect(summary.flows).toBe(of("message_receive").filter((e) => e.linkedTo.length === 1).length + linkedServers.length);
   }, 120_000);
@@ -251,6 +252,33 @@ describe("scope export --otlp (file)", () => {
       expect(named("inner").length).toBe(2 * count);
     }, 120_000);
   }
+
+  test("without traceparents: a server span's parent is the client span that reached it (by connection); a merged trace's hosts", async () => {
+    const plain = await runTraced(["node", "app.cjs", "2"], { cwd: join(fixtures, "export"), env: { NO_TRACEPARENT: "1" } });
+    expect(plain.status).toBe(0);
+    const merged = join(scratchDir(), "merged.bin");
+    const merge = await runCli(["merge", traced.out, plain.out, "--out", merged]);
+    expect(merge.exitCode).toBe(0);
+    const out = join(scratchDir(), "merged.json");
+    expect((await runCli(["export", "--otlp", out, merged])).exitCode).toBe(0);
+    const { summary } = await check("check-otlp.py", [out, "json"]);
+    expect(summary.errors).toEqual([]);
+    const spans: any[] = summary.spans;
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    const plainPid = plain.events.find((e) => e.kind === "trace_start" && e.fields.mainThread)!.pid;
+    const servers = spans.filter((s) => s.kind === 2 && s.resource["process.pid"] === plainPid);
+    expect(servers.length).toBe(4);
+    for (const server of servers) {
+      const client = byId.get(server.parentSpanId)!;
+      expect(client.kind).toBe(3);
+      expect(client.traceId).toBe(server.traceId);
+      expect(client.attributes["url.full"]).toEndWith(server.attributes["url.path"] + (server.attributes["url.query"] ? `?${server.attributes["url.query"]}` : ""));
+    }
+    // Both inputs' processes keep their own pid and host.
+    const pids = new Set(spans.map((s) => s.resource["process.pid"]));
+    expect(pids).toEqual(new Set([plainPid, traced.events.find((e) => e.kind === "trace_start" && e.fields.mainThread)!.pid]));
+    for (const span of spans) expect(span.resource["host.name"]).toBe(loadTrace(traced.out).header.hostName);
+  }, 120_000);
 
   test("bad input: one line and a non-zero exit", async () => {
     const both = await runCli(["export", "--perfetto", "--otlp", "x.json", traced.out]);

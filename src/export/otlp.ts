@@ -7,7 +7,8 @@
  *   sends PRODUCER spans and receives CONSUMER spans (a child of the send, and linked to
  *   it), function calls INTERNAL spans (with `functions`).
  * - Trace ids join the program's traces: a server request that received a traceparent
- *   takes its trace id and parent span id; a client request that sent one takes its trace
+ *   takes its trace id and parent span id (without one, the client request that reached it,
+ *   found by the model by connection, is its parent); a client request that sent one takes its trace
  *   id and, as its own span id, the parent id it sent, so the server span of the service it
  *   called (scope's or that service's own instrumentation) is its child. Everything a
  *   request caused (queries, client requests, messages, calls) is in the request's trace.
@@ -67,6 +68,8 @@ export class OtlpSpanMaker {
   private readonly processes = new Map<number, ProcessInfo>();
   /** `${pid}/${tid}/${requestId}` → the request's span (bounded: oldest forgotten first). */
   private readonly requests = new Map<string, Parent>();
+  /** This batch's client requests' spans, by their start's index (for the server requests they reached). */
+  private readonly peers = new Map<number, Parent>();
   /** messageKey → the trace of its send (bounded like requests). */
   private readonly messageTraces = new Map<string, string>();
   private readonly scope = { name: "scope", version: VERSION };
@@ -93,8 +96,8 @@ export class OtlpSpanMaker {
       const runtime = process?.runtime?.split(" ") ?? [];
       const attributes: Attributes = {
         "service.name": this.options.serviceName ?? serviceNameOf(process?.argv ?? null, process?.runtime ?? null),
-        "host.name": this.options.hostName,
-        "process.pid": pid,
+        "host.name": process?.host ?? this.options.hostName,
+        "process.pid": process?.hostPid ?? pid,
         "telemetry.sdk.name": "scope",
         "telemetry.sdk.version": VERSION,
       };
@@ -127,7 +130,13 @@ export class OtlpSpanMaker {
     let result: { context: Parent; parent?: Parent };
     if (slice.kind === "server") {
       const spanId = this.spanIdOf(slice.pid, slice.tid, "request", String(f.requestId));
-      result = tp ? { context: { traceId: tp[1]!, spanId }, parent: { traceId: tp[1]!, spanId: tp[2]! } } : { context: { traceId: this.hash("trace", slice.pid, slice.tid, String(f.requestId)).slice(0, 32), spanId } };
+      // Without a traceparent, the client request that reached it (model's peerIndex), when its span is known.
+      const peer = typeof f.peerIndex === "number" ? this.peers.get(f.peerIndex) : undefined;
+      result = tp
+        ? { context: { traceId: tp[1]!, spanId }, parent: { traceId: tp[1]!, spanId: tp[2]! } }
+        : peer
+          ? { context: { traceId: peer.traceId, spanId }, parent: peer }
+          : { context: { traceId: this.hash("trace", slice.pid, slice.tid, String(f.requestId)).slice(0, 32), spanId } };
     } else {
       const cause = this.causeOf(slice.start);
       const spanId = tp ? tp[2]! : this.spanIdOf(slice.pid, slice.tid, "request", String(f.requestId));
@@ -135,11 +144,13 @@ export class OtlpSpanMaker {
       result = { context: { traceId, spanId }, parent: cause && cause.traceId === traceId ? cause : undefined };
     }
     if (!known) this.remember(key, result.context);
+    if (slice.kind === "client") this.peers.set(slice.start.index, result.context);
     return result;
   }
 
   /** Spans of the events given (a whole trace, or one batch of a stream after the ones before). */
   spans(events: TraceEvent[], shape: TraceShape = shapeOf(events)): ReadableSpan[] {
+    this.peers.clear();
     for (const process of shape.processes) {
       const known = this.processes.get(process.pid);
       if (!known || (!known.argv && process.argv)) {

@@ -9,8 +9,8 @@
  *   delay, loop utilisation and heap samples as counters under their process (runtime-kinds.ts).
  * - Every other event is an instant on its thread's track with its fields as debug
  *   annotations. A message's send and receive are joined by a flow (flow ids are fixed64:
- *   the send's index + 1), a client request and the server request that received its
- *   traceparent by another (FLOW_REQUEST_BASE + the client request's index).
+ *   the send's index + 1), a client request and the server request it reached (the
+ *   model's peerIndex) by another (FLOW_REQUEST_BASE + the client request's index).
  * - One packet sequence: its first packet clears the incremental state; event names and
  *   annotation names are interned (InternedData, iid ≥ 1) in the packet that first uses them.
  * Packets are written in time order (begin/end pairs of one track in nesting order).
@@ -117,7 +117,9 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
   for (const process of shape.processes) {
     const uuid = nextUuid++;
     processTrack.set(process.pid, uuid);
-    const name = process.argv ? `${process.pid}: ${process.argv}` : `pid ${process.pid}`;
+    // A merged trace's processes say their host and their own pid.
+    const where = process.host ? `${process.host} ${process.hostPid}` : `${process.pid}`;
+    const name = process.argv ? `${where}: ${process.argv}` : process.host ? `${where}` : `pid ${process.pid}`;
     descriptors.push({ uuid, process: { pid: process.pid, processName: name, cmdline: process.argv ? process.argv.split(" ") : [] } });
   }
   for (const thread of shape.threads) {

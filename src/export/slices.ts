@@ -2,10 +2,11 @@
  * What every exporter draws, derived once from the model's events (src/core/model.ts):
  * slices with a start and an end (function calls, server and client requests, queries, pool
  * waits), the process and thread names, message links (send → receive) and request links
- * (a client request → the server request that got its traceparent). Perfetto
+ * (a client request → the server request it reached: the model's `peerIndex`, found by
+ * connection addresses and order, then by traceparent). Perfetto
  * (perfetto.ts), OTLP (otlp.ts) and Chrome JSON (src/dump/chrome.ts) read these.
  */
-import type { TraceEvent } from "../core/model";
+import { hostPid, mergedSources, sourceOfPid, type TraceEvent } from "../core/model";
 
 export type SliceKind = "call" | "server" | "client" | "query" | "pool_wait" | "gc" | "long_task";
 
@@ -37,6 +38,10 @@ export interface ThreadInfo {
 
 export interface ProcessInfo {
   pid: number;
+  /** The host it ran on (a merged trace's input's host; else the trace's). */
+  host: string | null;
+  /** The pid as its host saw it (differs from `pid` in a merged trace). */
+  hostPid: number;
   /** The command line of its trace_start (main thread), when recorded. */
   argv: string | null;
   runtime: string | null;
@@ -78,6 +83,7 @@ export function queryName(event: TraceEvent): string {
 }
 
 export function shapeOf(events: TraceEvent[]): TraceShape {
+  const hosts = new Map(mergedSources(events).map((source) => [source.source, source.host]));
   const threads = new Map<string, ThreadInfo>();
   const processes = new Map<number, ProcessInfo>();
   for (const event of events) {
@@ -85,7 +91,7 @@ export function shapeOf(events: TraceEvent[]): TraceShape {
     let thread = threads.get(key);
     if (!thread) threads.set(key, (thread = { pid: event.pid, tid: event.tid, name: threadName(event.tid), firstNs: event.timestampNs, lastNs: event.timestampNs }));
     thread.lastNs = event.timestampNs;
-    if (!processes.has(event.pid)) processes.set(event.pid, { pid: event.pid, argv: null, runtime: null, parentPid: null });
+    if (!processes.has(event.pid)) processes.set(event.pid, { pid: event.pid, host: hosts.get(sourceOfPid(event.pid)) ?? null, hostPid: hostPid(event.pid), argv: null, runtime: null, parentPid: null });
     if (event.kind === "trace_start" && event.fields.mainThread === true) {
       const process = processes.get(event.pid)!;
       process.argv = typeof event.fields.argv === "string" ? event.fields.argv : null;
@@ -135,13 +141,11 @@ export function shapeOf(events: TraceEvent[]): TraceShape {
   for (const event of events) {
     if (event.kind === "message_receive" && event.linkedTo.length === 1) links.push({ kind: "message", from: events[event.linkedTo[0]!]!, to: event });
   }
-  // A server request whose incoming traceparent is a recorded client request's outgoing one.
-  const outgoing = new Map<string, TraceEvent>();
-  for (const event of events) if (event.kind === "http_client_request" && typeof event.fields.traceparent === "string") outgoing.set(event.fields.traceparent, event);
+  // A client request → the server request it reached (the model's peerIndex: by connection, then traceparent).
   for (const event of events) {
-    if (event.kind !== "http_server_request" || typeof event.fields.traceparent !== "string") continue;
-    const client = outgoing.get(event.fields.traceparent);
-    if (client) links.push({ kind: "request", from: client, to: event });
+    if (event.kind !== "http_server_request" || typeof event.fields.peerIndex !== "number") continue;
+    const client = events[event.fields.peerIndex];
+    if (client?.kind === "http_client_request") links.push({ kind: "request", from: client, to: event });
   }
   return { slices, threads: [...threads.values()], processes: [...processes.values()], links };
 }
