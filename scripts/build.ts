@@ -1,15 +1,12 @@
 /**
  * Builds the one executable, dist/scope: the Zig artifacts (ReleaseFast), oxc-parser's
- * native binding (copied to dist/lib), the agent bundles, then a compile (Bun.build with
- * `compile`, as `bun build --compile`) with all of them embedded. The content hash of
- * the embedded files keys the private cache directory they are extracted to.
+ * native binding (copied to dist/lib), the agent bundles, `scope view`'s page, then a
+ * compile (scripts/compile.ts) with all of them embedded.
  */
-import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { agentEntries, bundleAgent, oxcBindingSource } from "../src/core/assets";
-import { oxcBindingPlugin } from "../src/core/oxc-plugin";
-import { bundlePage } from "../src/view/page-assets";
+import { compileScope, writeViewPage } from "./compile";
 
 const root = join(import.meta.dir, "..");
 const dist = join(root, "dist");
@@ -29,29 +26,17 @@ const versionOf = (packageJson: string) => (JSON.parse(readFileSync(packageJson,
 const oxcVersion = versionOf(join(root, "node_modules/oxc-parser/package.json"));
 if (versionOf(join(dirname(oxcBinding), "package.json")) !== oxcVersion) throw new Error(`${oxcBinding} is not oxc-parser ${oxcVersion}'s`);
 copyFileSync(oxcBinding, join(dist, "lib/oxc-parser.node"));
-const files = [
-  join(root, "zig-out/lib/libscope.so"),
-  join(root, "zig-out/lib/scope.node"),
-  join(dist, "lib/oxc-parser.node"),
-  ...(await Promise.all(Object.keys(agentEntries).map((name) => bundleAgent(name as keyof typeof agentEntries, join(dist, "agent"))))),
-];
-// `scope view`'s page (script bundled with its d3 modules, style, HTML), embedded as text (src/view/page-embedded.ts).
-mkdirSync(join(dist, "view"), { recursive: true });
-const page = await bundlePage();
-writeFileSync(join(dist, "view/app.bundle"), page.js);
-writeFileSync(join(dist, "view/style.bundle"), page.css);
-copyFileSync(join(root, "src/view/page/index.html"), join(dist, "view/index.bundle"));
-const hash = createHash("sha256");
-for (const file of files) hash.update(readFileSync(file));
-const assetHash = hash.digest("hex").slice(0, 16);
-
-// The CLI's own copy of oxc-parser (`scope instrument` on TypeScript) opens the extracted binding.
-const compiled = await Bun.build({
-  entrypoints: [join(root, "src/cli/main.ts")],
-  compile: { outfile: join(dist, "scope") },
-  minify: { syntax: true },
-  define: { SCOPE_ASSET_HASH: JSON.stringify(assetHash) },
-  plugins: [oxcBindingPlugin(join(root, "src/core/assets.ts"))],
+const agents = Object.fromEntries(
+  await Promise.all(Object.keys(agentEntries).map(async (name) => [name, await bundleAgent(name as keyof typeof agentEntries, join(dist, "agent"))])),
+) as Record<keyof typeof agentEntries, string>;
+await writeViewPage();
+const assetHash = await compileScope({
+  files: {
+    libscope: join(root, "zig-out/lib/libscope.so"),
+    addon: join(root, "zig-out/lib/scope.node"),
+    oxcBinding: join(dist, "lib/oxc-parser.node"),
+    ...agents,
+  },
+  outfile: join(dist, "scope"),
 });
-if (!compiled.success) throw new Error(`compiling dist/scope failed: ${compiled.logs.map(String).join("; ")}`);
 console.log(`built dist/scope (assets ${assetHash})`);

@@ -14,9 +14,13 @@ bash scripts/export-check-install.sh
 bash scripts/postgres-install.sh
 # Debian's chromium for the `scope view` page tests (spec/view-page.test.ts).
 bash scripts/chromium-install.sh
+# qemu-user and an arm64 Node for the linux-arm64 package's test (spec/release.test.ts).
+bash scripts/arm64-emulation-install.sh
 . scripts/env.sh
 zig build test --summary all
 bun run build
+# The npm packages (dist/npm), both platforms: spec/release.test.ts installs them.
+bun run release
 node_modules/.bin/tsc --noEmit -p .
 # The view page runs in the browser: checked with DOM types, apart (src/view/page/tsconfig.json).
 node_modules/.bin/tsc --noEmit -p src/view/page

@@ -1,7 +1,9 @@
 /**
  * The artifacts embedded into the compiled `scope` executable. Imported only when
  * running compiled (see assets.ts): `bun build --compile` follows these imports and
- * puts the files into the executable's embedded file system.
+ * puts the files into the executable's embedded file system. The compile step
+ * (scripts/compile.ts) replaces the paths below with the files of the platform it
+ * builds for (scripts/build.ts: these; scripts/release/release.ts: each npm platform's).
  */
 import type { AssetName } from "./assets";
 import addon from "../../zig-out/lib/scope.node" with { type: "file" };

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// The `scope` command of the npm package: finds the package holding this platform's compiled
+// `scope` (one of the main package's optionalDependencies; npm installs only the one whose
+// os, cpu and libc match) and runs it with this process's arguments, standard streams and
+// environment, then ends as it ended (its exit code, or the signal that killed it).
+// Plain CommonJS with no dependencies: it runs on whatever Node npm installed it with.
+"use strict";
+const { spawn } = require("node:child_process");
+const { constants } = require("node:os");
+
+/** `<platform>-<arch>-<libc>` to package; scripts/release/platforms.ts holds the same list. */
+const packages = {
+  "linux-x64-glibc": "@scope-tracer/linux-x64-gnu",
+  "linux-arm64-glibc": "@scope-tracer/linux-arm64-gnu",
+};
+
+/** The C library Node runs on: "glibc", "musl", or "" outside Linux. */
+function libc() {
+  if (process.platform !== "linux") return "";
+  const report = process.report && process.report.getReport();
+  return report && report.header && report.header.glibcVersionRuntime ? "glibc" : "musl";
+}
+
+/** The executable in `name`, or undefined when that package is not installed. */
+function binaryOf(name) {
+  try {
+    return require.resolve(`${name}/bin/scope`);
+  } catch {
+    return undefined;
+  }
+}
+
+function fail(message) {
+  process.stderr.write(`scope: ${message}\n`);
+  process.exit(1);
+}
+
+/**
+ * The binary to run. Resolved first and the C library looked at only when that fails: npm
+ * installed the package that matches, and the report that tells glibc from musl takes ~10 ms.
+ */
+function findBinary() {
+  const own = require("../package.json");
+  for (const [key, name] of Object.entries(packages)) {
+    if (!key.startsWith(`${process.platform}-${process.arch}-`)) continue;
+    const binary = binaryOf(name);
+    if (!binary) continue;
+    const installed = require(`${name}/package.json`).version;
+    if (installed !== own.version) fail(`${name} is version ${installed}, ${own.name} is ${own.version}: install both at one version (npm install -g ${own.name}@${own.version})`);
+    return binary;
+  }
+  const key = `${process.platform}-${process.arch}-${libc()}`;
+  const name = packages[key];
+  if (!name) {
+    const supported = Object.keys(packages).join(", ");
+    fail(`no scope binary for ${key.replace(/-$/, "")}: ${own.name} ${own.version} ships ${supported}`);
+  }
+  fail(`${name} is not installed (npm leaves optional dependencies out with --omit=optional or --no-optional): npm install -g ${own.name}@${own.version} ${name}@${own.version}`);
+}
+
+/**
+ * Runs `binary` as a child. Signals the terminal sends to the whole foreground process
+ * group (Ctrl-C, Ctrl-\) reach scope directly, so here they only keep the launcher alive
+ * until scope has ended; the ones a user or a supervisor sends to this process's pid are
+ * passed on. scope stop signals the scope process itself (it finds it by its ring file).
+ */
+function run(binary, args) {
+  const child = spawn(binary, args, { stdio: "inherit" });
+  const ignored = ["SIGINT", "SIGQUIT"];
+  const passed = ["SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2"];
+  const nothing = () => {};
+  for (const signal of ignored) process.on(signal, nothing);
+  for (const signal of passed) process.on(signal, () => child.kill(signal));
+  child.on("error", (error) => fail(`cannot run ${binary}: ${error.message}`));
+  child.on("exit", (code, signal) => {
+    if (signal === null) process.exit(code === null ? 1 : code);
+    // End by the same signal, so a shell sees what it would without the launcher; Node
+    // ignores SIGPIPE, hence the exit status a shell gives a signal when that does nothing.
+    for (const name of [...ignored, ...passed]) process.removeAllListeners(name);
+    process.kill(process.pid, signal);
+    process.exit(128 + (constants.signals[signal] || 0));
+  });
+}
+
+if (require.main === module) {
+  run(findBinary(), process.argv.slice(2));
+} else {
+  module.exports = { packages };
+}
