@@ -8,6 +8,8 @@ import { MergeCommand } from "./merge";
 import { RunCommand } from "./run";
 import { StopCommand } from "./stop";
 import { ViewCommand } from "./view";
+import { QueryCommand } from "./query";
+import { TopCommand } from "./top";
 
 /** Every command class of the CLI; one class per file, path mirrors the command path. */
-export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand, ExportCommand, MergeCommand, ViewCommand];
+export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand, ExportCommand, MergeCommand, ViewCommand, QueryCommand, TopCommand];

@@ -1,0 +1,369 @@
+/**
+ * `scope query` and `scope top` on a trace recorded by a real `scope run` of
+ * fixtures/query/app.cjs (calls with busy waits of known length, an HTTP server whose
+ * requests make known numbers of better-sqlite3 queries, messages to a worker): known
+ * counts and joins, output formats, bad SQL, the cache, damaged and unfinished traces.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
+import { TraceWriter } from "../src/core/trace-file";
+import { loadTrace } from "../src/dump/load";
+import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
+import { runCli } from "./harness";
+
+let traced: Traced;
+
+beforeAll(async () => {
+  traced = await runTraced(["node", "query/app.cjs"], { scopeArgs: ["--level", "full", "--include", "query/app.cjs", "--include", "query/echo-worker.cjs"] });
+  if (traced.status !== 0) throw new Error(`fixture failed: ${traced.stderr}`);
+  const [worker] = await rows("SELECT tid FROM threads WHERE main = 0");
+  workerTid = worker!.tid as number;
+}, 120_000);
+afterAll(() => cleanup());
+
+let workerTid: number;
+
+/** The line of `function name(` in the fixture (1-based). */
+function lineOf(name: string): number {
+  return readFileSync(join(fixtures, "query/app.cjs"), "utf8").split("\n").findIndex((line) => line.startsWith(`function ${name}(`)) + 1;
+}
+
+/** JSON lines, none for an empty output. */
+function jsonLines(text: string): Record<string, any>[] {
+  return text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+}
+
+async function rows(sql: string, path = traced.out): Promise<Record<string, unknown>[]> {
+  const result = await runCli(["query", "--json", path, sql]);
+  if (result.exitCode !== 0) throw new Error(`scope query failed (${result.exitCode}): ${result.stderr}`);
+  return result.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+}
+
+describe("scope query on a recorded trace", () => {
+  test("the program ran as untraced", () => {
+    expect(traced.stdout).toBe("1,3,6 2,4,6,8,10\n");
+  });
+
+  test("events: every record but string fragments, as the decoder reads them", async () => {
+    const trace = loadTrace(traced.out);
+    const byKind = new Map<string, number>();
+    for (const record of trace.records) {
+      if (record.kind === "string") continue;
+      byKind.set(String(record.kind), (byKind.get(String(record.kind)) ?? 0) + 1);
+    }
+    const counted = await rows("SELECT kind, count(*) AS n FROM events GROUP BY kind");
+    expect(Object.fromEntries(counted.map((row) => [row.kind, row.n]))).toEqual(Object.fromEntries(byKind));
+    // Strings resolve: the main thread's trace_start names the runtime.
+    const [start] = await rows("SELECT s.text FROM events e JOIN strings s ON s.pid = e.pid AND s.tid = e.tid AND s.id = e.c WHERE e.kind = 'trace_start' AND e.tid = 0");
+    expect(String(start!.text)).toStartWith("node v");
+  });
+
+  test("processes and threads", async () => {
+    const processes = await rows("SELECT pid, runtime, exit_code, exit_reason, collector FROM processes ORDER BY collector");
+    expect(processes.map((p) => [p.exit_code, p.exit_reason, p.collector])).toEqual([
+      [0, "normal", 0],
+      [null, null, 1],
+    ]);
+    const threads = await rows("SELECT tid, main, entry, parent_tid FROM threads WHERE pid = (SELECT pid FROM processes WHERE collector = 0) ORDER BY tid");
+    expect(threads.length).toBe(2);
+    expect([threads[0]!.tid, threads[0]!.main]).toEqual([0, 1]);
+    expect([threads[1]!.main, threads[1]!.parent_tid, String(threads[1]!.entry).endsWith("echo-worker.cjs")]).toEqual([0, 0, true]);
+  });
+
+  test("calls: counts, outcome, parent, depth and self time", async () => {
+    const counts = await rows("SELECT name, count(*) AS n, count(end_ns) AS ended FROM calls WHERE name IN ('outer', 'inner', 'work', 'handle', 'onEcho', 'onPing') GROUP BY name ORDER BY name");
+    expect(counts.map((row) => [row.name, row.n, row.ended])).toEqual([
+      ["handle", 3, 3],
+      ["inner", 6, 6],
+      ["onEcho", 5, 5],
+      ["onPing", 5, 5],
+      ["outer", 3, 3],
+      ["work", 3, 3],
+    ]);
+    // Each outer has exactly its two inner calls as children, one level deeper.
+    const outers = await rows(
+      `SELECT o.id, o.depth, o.duration_ns, o.self_ns, o.outcome, o.value,
+         (SELECT count(*) FROM calls i WHERE i.parent = o.id) AS children,
+         (SELECT sum(i.duration_ns) FROM calls i WHERE i.parent = o.id) AS children_ns,
+         (SELECT group_concat(DISTINCT i.name) FROM calls i WHERE i.parent = o.id) AS child_names,
+         (SELECT min(i.depth) FROM calls i WHERE i.parent = o.id) AS child_depth
+       FROM calls o WHERE o.name = 'outer'`,
+    );
+    expect(outers.length).toBe(3);
+    for (const outer of outers) {
+      expect([outer.children, outer.child_names, outer.child_depth, outer.outcome, outer.value]).toEqual([2, "inner", (outer.depth as number) + 1, "return", "2"]);
+      // Self time is what the children did not take, exactly; the busy waits bound it from below.
+      expect(outer.self_ns).toBe((outer.duration_ns as number) - (outer.children_ns as number));
+      expect(outer.self_ns as number).toBeGreaterThanOrEqual(2_000_000);
+    }
+    const inners = await rows("SELECT self_ns, duration_ns FROM calls WHERE name = 'inner'");
+    for (const inner of inners) {
+      expect(inner.self_ns).toBe(inner.duration_ns); // spin() is not instrumented: no children
+      expect(inner.self_ns as number).toBeGreaterThanOrEqual(3_000_000);
+    }
+    // An async call has no self time (its duration includes its awaits) and is nobody's parent.
+    const [main] = await rows("SELECT self_ns, outcome, (SELECT count(*) FROM calls c WHERE c.parent = m.id) AS children FROM calls m WHERE name = 'main'");
+    expect(main).toEqual({ self_ns: null, outcome: "resolve", children: 0 });
+  });
+
+  test("requests with their queries, and the calls that served them", async () => {
+    const requests = await rows(
+      `SELECT r.kind, r.method, r.target, r.status, r.duration_ns > 0 AS timed,
+         (SELECT count(*) FROM queries q WHERE q.request = r.id) AS queries,
+         (SELECT group_concat(q.text, ' | ') FROM queries q WHERE q.request = r.id AND q.text LIKE 'SELECT%') AS selects
+       FROM requests r ORDER BY r.start_ns`,
+    );
+    expect(requests.filter((r) => r.kind === "server").map((r) => [r.method, r.target, r.status, r.timed, r.queries, r.selects])).toEqual([
+      ["GET", "/r/1", 200, 1, 2, "SELECT count(*) AS n FROM t"],
+      ["GET", "/r/2", 200, 1, 3, "SELECT count(*) AS n FROM t"],
+      ["GET", "/r/3", 200, 1, 4, "SELECT count(*) AS n FROM t"],
+    ]);
+    expect(requests.filter((r) => r.kind === "client").map((r) => [r.method, String(r.target).replace(/:\d+/, ":PORT"), r.status, r.queries])).toEqual([
+      ["GET", "http://127.0.0.1:PORT/r/1", 200, 0],
+      ["GET", "http://127.0.0.1:PORT/r/2", 200, 0],
+      ["GET", "http://127.0.0.1:PORT/r/3", 200, 0],
+    ]);
+    // The CREATE TABLE ran outside any request.
+    expect(await rows("SELECT text, request FROM queries WHERE request IS NULL")).toEqual([{ text: "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)", request: null }]);
+    // work(n) ran in the request for /r/n, called by handle().
+    const work = await rows("SELECT c.args, r.target, p.name AS parent FROM calls c JOIN requests r ON r.id = c.request JOIN calls p ON p.id = c.parent WHERE c.name = 'work' ORDER BY c.start_ns");
+    expect(work).toEqual([1, 2, 3].map((n) => ({ args: `[${n}]`, target: `/r/${n}`, parent: "handle" })));
+    // A query's time lies within its request's.
+    const outside = await rows("SELECT count(*) AS n FROM queries q JOIN requests r ON r.id = q.request WHERE q.start_ns < r.start_ns OR q.end_ns > r.end_ns");
+    expect(outside).toEqual([{ n: 0 }]);
+  });
+
+  test("messages: each send joined to its receive, with latency and handler", async () => {
+    const messages = await rows(
+      `SELECT m.channel, m.direction, m.ordinal, m.send_tid, m.receive_tid, m.latency_ns, m.receive_ns - m.send_ns AS gap, m.preview, h.name AS handler
+       FROM messages m LEFT JOIN calls h ON h.id = m.handler ORDER BY m.direction, m.ordinal`,
+    );
+    expect(messages.map((m) => [m.channel, m.direction, m.ordinal, m.send_tid, m.receive_tid, m.preview, m.handler])).toEqual([
+      ...[1, 2, 3, 4, 5].map((n, i) => ["worker", 0, i, 0, workerTid, String(n), "onPing"]),
+      ...[2, 4, 6, 8, 10].map((n, i) => ["worker", 1, i, workerTid, 0, String(n), "onEcho"]),
+    ]);
+    for (const m of messages) {
+      expect(m.latency_ns).toBe(m.gap);
+      expect(m.latency_ns as number).toBeGreaterThan(0);
+    }
+  });
+
+  test("spans: one time-range view over calls, requests, queries, messages, threads", async () => {
+    const spans = await rows("SELECT type, count(*) AS n FROM spans GROUP BY type ORDER BY type");
+    const calls = await rows("SELECT count(*) AS n FROM calls");
+    expect(Object.fromEntries(spans.map((s) => [s.type, s.n]))).toEqual({ call: calls[0]!.n, message: 10, query: 10, request: 6, thread: 3 });
+  });
+
+  test("output: table, --csv, --json", async () => {
+    const sql = "SELECT name, count(*) AS n FROM calls WHERE name IN ('inner', 'outer') GROUP BY name ORDER BY name";
+    const table = await runCli(["query", traced.out, sql]);
+    expect(table.exitCode).toBe(0);
+    expect(table.stdout.split("\n").map((line) => line.trimEnd())).toEqual(["name   n", "─────  ─", "inner  6", "outer  3", "(2 rows)", ""]);
+    const csv = await runCli(["query", "--csv", traced.out, `SELECT 'a,"b"' AS text, NULL AS empty, 1.5 AS x`]);
+    expect(csv.stdout).toBe('text,empty,x\n"a,""b""",,1.5\n');
+    const json = await runCli(["query", "--json", traced.out, sql]);
+    expect(json.stdout).toBe('{"name":"inner","n":6}\n{"name":"outer","n":3}\n');
+    const both = await runCli(["query", "--csv", "--json", traced.out, sql]);
+    expect([both.exitCode, both.stderr]).toEqual([1, "scope: choose one of --csv, --json\n"]);
+    // Without SQL: the tables and their columns.
+    const schema = await runCli(["query", "--json", traced.out]);
+    const relations = schema.stdout.trim().split("\n").map((line) => JSON.parse(line).relation);
+    expect(relations).toEqual(["processes", "threads", "events", "functions", "calls", "messages", "requests", "steps", "queries", "pool_waits", "gc", "loop", "spans", "strings", "kinds", "meta"]);
+  });
+
+  test("bad SQL: the engine's message in one line, exit 1; the database cannot be changed", async () => {
+    const bad = await runCli(["query", traced.out, "SELEC name FROM calls"]);
+    expect([bad.exitCode, bad.stdout, bad.stderr]).toEqual([1, "", 'scope: near "SELEC": syntax error\n']);
+    const missing = await runCli(["query", traced.out, "SELECT * FROM nope"]);
+    expect([missing.exitCode, missing.stderr]).toEqual([1, "scope: no such table: nope\n"]);
+    const write = await runCli(["query", traced.out, "DELETE FROM call_rows"]);
+    expect([write.exitCode, write.stderr]).toEqual([1, "scope: attempt to write a readonly database\n"]);
+    expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'inner'")).toEqual([{ n: 6 }]);
+  });
+});
+
+describe("the cache", () => {
+  test("kept next to the trace and reused; rebuilt when the trace changes or the schema version differs", async () => {
+    const dir = join(scratchDir(), "cache");
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, "t.bin");
+    copyFileSync(traced.out, path);
+    expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'outer'", path)).toEqual([{ n: 3 }]);
+    const first = statSync(`${path}.sqlite`);
+    expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'outer'", path)).toEqual([{ n: 3 }]);
+    const second = statSync(`${path}.sqlite`);
+    expect([second.ino, second.mtimeMs]).toEqual([first.ino, first.mtimeMs]);
+
+    // Another trace at the same path: the database is rebuilt from it.
+    const other = join(dir, "other.bin");
+    const writer = TraceWriter.open(other, { host: "h", argv: ["x"] });
+    writer.append(records([{ kind: EventKind.trace_start, pid: 7, tid: 0, payload: [1, 0, 0, 0, 1] }]));
+    writer.close({ written: 1, dropped: 0, overwritten: 0 });
+    copyFileSync(other, path);
+    expect(await rows("SELECT pid FROM processes", path)).toEqual([{ pid: 7 }]);
+    const third = statSync(`${path}.sqlite`);
+    expect(third.ino).not.toBe(second.ino);
+
+    // A database of another schema version is not used.
+    const stale = new Database(`${path}.sqlite`);
+    stale.run("UPDATE meta SET value = 0 WHERE key = 'schema_version'");
+    stale.run("DELETE FROM processes");
+    stale.close();
+    expect(await rows("SELECT pid FROM processes", path)).toEqual([{ pid: 7 }]);
+    expect(statSync(`${path}.sqlite`).ino).not.toBe(third.ino);
+
+    // --no-cache keeps nothing.
+    const fresh = join(dir, "fresh.bin");
+    copyFileSync(other, fresh);
+    const result = await runCli(["query", "--no-cache", "--json", fresh, "SELECT pid FROM processes"]);
+    expect(result.stdout).toBe('{"pid":7}\n');
+    expect(() => statSync(`${fresh}.sqlite`)).toThrow();
+  });
+
+  test.skipIf(process.getuid?.() === 0)("a trace in a read-only directory is cached in the private cache", async () => {
+    const dir = join(scratchDir(), "readonly");
+    const cache = join(scratchDir(), "xdg");
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, "t.bin");
+    copyFileSync(traced.out, path);
+    chmodSync(dir, 0o555);
+    try {
+      const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM calls WHERE name = 'inner'"], { env: { XDG_CACHE_HOME: cache } });
+      expect(result.stdout).toBe('{"n":6}\n');
+      expect(() => statSync(`${path}.sqlite`)).toThrow();
+      expect(statSync(join(cache, "scope", "query")).isDirectory()).toBe(true);
+    } finally {
+      chmodSync(dir, 0o755);
+    }
+  });
+});
+
+interface Spec {
+  kind: number;
+  pid: number;
+  tid: number;
+  t?: number;
+  payload?: number[];
+}
+
+function records(list: Spec[]): Uint8Array {
+  const bytes = new Uint8Array(list.length * RECORD_SIZE);
+  const view = new DataView(bytes.buffer);
+  list.forEach((record, i) => {
+    const base = i * RECORD_SIZE;
+    view.setUint16(base + Offset.kind, record.kind, true);
+    view.setBigUint64(base + Offset.timestampNs, BigInt(record.t ?? 1_000 + i), true);
+    view.setUint32(base + Offset.pid, record.pid, true);
+    view.setUint32(base + Offset.tid, record.tid, true);
+    (record.payload ?? []).forEach((value, j) => view.setBigUint64(base + Offset.a + 8 * j, BigInt(value), true));
+  });
+  return bytes;
+}
+
+describe("damaged, unfinished and missing traces", () => {
+  test("a truncated trace loads every valid record, says so in a line, exits 2", async () => {
+    const path = join(scratchDir(), "truncated.bin");
+    copyFileSync(traced.out, path);
+    truncateSync(path, statSync(path).size - 300);
+    const trace = loadTrace(path);
+    expect(trace.error).not.toBeNull();
+    const expected = trace.records.filter((record) => record.kind !== "string").length;
+    expect(expected).toBeGreaterThan(0);
+    const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stdout).toBe(`{"n":${expected}}\n`);
+    expect(result.stderr).toBe(`scope: ${path}: ${trace.error!.reason} at byte ${trace.error!.offset}; loaded the ${expected} events before it\n`);
+    // From the cache, the same.
+    const again = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
+    expect([again.exitCode, again.stdout, again.stderr]).toEqual([2, result.stdout, result.stderr]);
+  });
+
+  test("a trace still being written (no end chunk) loads what it holds and says so", async () => {
+    const path = join(scratchDir(), "open.bin");
+    const writer = TraceWriter.open(path, { host: "h", argv: ["x"] });
+    writer.append(records([
+      { kind: EventKind.trace_start, pid: 9, tid: 0, payload: [1, 0, 0, 0, 1] },
+      { kind: EventKind.thread_spawn, pid: 9, tid: 0, payload: [1, 0] },
+    ]));
+    writer.abandon();
+    const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
+    expect([result.exitCode, result.stdout]).toEqual([0, '{"n":2}\n']);
+    expect(result.stderr).toBe(`scope: ${path}: trace was not closed (still being written, or the collector stopped early); loaded the 2 events in it\n`);
+  });
+
+  test("a missing file or one that is not a trace: one line, exit 1", async () => {
+    const missing = await runCli(["query", "/nonexistent/t.bin", "SELECT 1"]);
+    expect([missing.exitCode, missing.stdout, missing.stderr]).toEqual([1, "", "scope: /nonexistent/t.bin: no such file\n"]);
+    const garbage = join(scratchDir(), "garbage.bin");
+    writeFileSync(garbage, "this is not a trace file at all, just some text that goes on for a while".repeat(10));
+    const result = await runCli(["query", garbage, "SELECT 1"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.split("\n")).toEqual([expect.stringMatching(/^scope: .*garbage\.bin: /), ""]);
+    const top = await runCli(["top", garbage]);
+    expect([top.exitCode, top.stderr]).toEqual([1, result.stderr]);
+  });
+});
+
+describe("scope top", () => {
+  test("functions by total and self time and by calls, slowest requests and queries, as --json", async () => {
+    const result = await runCli(["top", "--json", "--limit", "50", traced.out]);
+    expect(result.exitCode).toBe(0);
+    const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const section = (name: string) => lines.filter((line) => line.section === name);
+    // The figures agree with the calls table.
+    const truth = await rows(
+      "SELECT name, count(*) AS calls, round(sum(duration_ns) / 1e6, 3) AS total_ms, round(sum(self_ns) / 1e6, 3) AS self_ms FROM calls GROUP BY name, file, line",
+    );
+    const byName = (list: Record<string, unknown>[]) => Object.fromEntries(list.filter((r) => r.name !== "<anonymous>").map((r) => [r.name, [r.calls, r.total_ms, r.self_ms]]));
+    expect(byName(section("calls").map((r) => ({ ...r, name: r.function })))).toEqual(byName(truth));
+    for (const key of ["total", "self", "calls"]) {
+      const column = key === "total" ? "total_ms" : key === "self" ? "self_ms" : "calls";
+      const values = section(key).map((row) => row[column] as number);
+      expect(values).toEqual([...values].sort((x, y) => y - x));
+    }
+    // inner: 6 calls of at least 3 ms of its own.
+    const inner = section("self").find((row) => row.function === "inner")!;
+    expect([inner.calls, inner.self_ms >= 18, String(inner.location).endsWith(`query/app.cjs:${lineOf("inner")}`)]).toEqual([6, true, true]);
+    expect(section("self").some((row) => row.function === "main")).toBe(false); // async: no self time
+    const requests = section("requests");
+    expect(requests.length).toBe(6);
+    expect(requests.map((r) => r.ms)).toEqual(requests.map((r) => r.ms).sort((x: number, y: number) => y - x));
+    expect(requests.filter((r) => r.kind === "server").map((r) => [r.target, r.queries]).sort()).toEqual([["/r/1", 2], ["/r/2", 3], ["/r/3", 4]]);
+    const queries = section("queries");
+    expect(queries.length).toBe(10);
+    expect(queries.map((q) => q.ms)).toEqual(queries.map((q) => q.ms).sort((x: number, y: number) => y - x));
+  });
+
+  test("--limit, --name, --tid filters; the terminal table", async () => {
+    const limited = await runCli(["top", "--json", "--limit", "2", traced.out]);
+    const lines = limited.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(["total", "self", "calls", "requests", "queries"].map((key) => lines.filter((l) => l.section === key).length)).toEqual([2, 2, 2, 2, 2]);
+
+    const named = await runCli(["top", "--json", "--name", "inn", traced.out]);
+    const namedLines = named.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect([...new Set(namedLines.filter((l) => ["total", "self", "calls"].includes(l.section)).map((l) => l.function))]).toEqual(["inner"]);
+    // A glob matches the whole route (else target): the server requests /r/1 and /r/2, not the client's URLs.
+    const globbed = await runCli(["top", "--json", "--name", "/r/[12]", traced.out]);
+    expect(jsonLines(globbed.stdout).filter((l) => l.section === "requests").map((l) => l.target).sort()).toEqual(["/r/1", "/r/2"]);
+    const substring = await runCli(["top", "--json", "--name", "INSERT", traced.out]);
+    const subLines = substring.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(subLines.filter((l) => l.section === "queries").length).toBe(6);
+
+    const worker = await runCli(["top", "--json", "--tid", String(workerTid), traced.out]);
+    const workerFunctions = new Set(worker.stdout.trim().split("\n").map((line) => JSON.parse(line)).filter((l) => l.section === "calls").map((l) => l.function));
+    expect([...workerFunctions]).toEqual(["onPing"]);
+
+    const table = await runCli(["top", "--limit", "1", traced.out]);
+    expect(table.exitCode).toBe(0);
+    const titles = table.stdout.split("\n").filter((line) => /^[A-Z]/.test(line));
+    expect(titles).toEqual(["Functions by total time", "Functions by self time", "Most-called functions", "Slowest requests", "Slowest queries"]);
+    const bad = await runCli(["top", "--limit", "0", traced.out]);
+    expect([bad.exitCode, bad.stderr]).toEqual([1, 'scope: --limit: expected a whole number of rows (1 or more), got "0"\n']);
+  });
+});

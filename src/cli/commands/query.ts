@@ -1,0 +1,55 @@
+import { Command, Option, UsageError } from "clipanion";
+import { assets, isCompiled } from "../../core/assets";
+import type { RowFormat } from "../../query/format";
+import { queryTrace } from "../../query/run";
+
+/** The output format chosen by --csv / --json (one at most). */
+export function rowFormat(csv: boolean, json: boolean): RowFormat {
+  if (csv && json) throw new UsageError("choose one of --csv, --json");
+  return csv ? "csv" : json ? "json" : "table";
+}
+
+export class QueryCommand extends Command {
+  static override paths = [["query"]];
+
+  static override usage = Command.Usage({
+    description: "ask a trace questions in SQL",
+    details: `
+      Loads the trace into SQLite (built into scope: nothing to install) and runs one SQL statement on
+      it. Tables and views: processes, threads, events, functions, calls, messages, requests, steps,
+      queries, pool_waits, gc, loop, spans, strings (docs/query.md has every column and examples).
+      Without SQL, lists them with their columns. Times are nanoseconds since the trace's start.
+
+      The database is kept next to the trace (\`trace.bin.sqlite\`, or in scope's private cache when
+      that directory is not writable), so the next query starts at once; it is rebuilt when the
+      trace changes. A trace still being written or damaged is loaded as far as it is valid and
+      a line says so (a damaged one exits with status 2). Bad SQL prints the engine's message.
+    `,
+    examples: [
+      ["List the tables and their columns", "scope query trace.bin"],
+      ["The ten slowest calls", "scope query trace.bin \"SELECT name, duration_ns/1e6 AS ms FROM calls ORDER BY duration_ns DESC LIMIT 10\""],
+      ["Message latency per channel, as CSV", "scope query --csv trace.bin \"SELECT channel, count(*), avg(latency_ns) FROM messages GROUP BY channel\""],
+    ],
+  });
+
+  csv = Option.Boolean("--csv", false, { description: "Comma-separated values, a header line first" });
+  json = Option.Boolean("--json", false, { description: "One JSON object per row, one per line" });
+  cache = Option.Boolean("--cache", true, { description: "--no-cache loads into memory and keeps nothing" });
+
+  file = Option.String({ name: "trace.bin" });
+  sql = Option.String({ name: "SQL", required: false });
+
+  async execute(): Promise<number> {
+    const format = rowFormat(this.csv, this.json);
+    if (isCompiled) await assets(); // extracts libscope, which reads the trace
+    return queryTrace({
+      tracePath: this.file,
+      sql: this.sql,
+      format,
+      cache: this.cache,
+      stdout: this.context.stdout,
+      stderr: this.context.stderr,
+      colorEnabled: this.context.colorDepth > 1,
+    });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Opening a trace as a database: the cached one when it still describes the trace, else
+ * a fresh load (load.ts) written to a temporary file beside the cache and renamed over
+ * it, so a reader never sees half a database and two loads at once do not collide.
+ * Queries run on a read-only connection: a user's SQL cannot change the cache.
+ */
+import { Database } from "bun:sqlite";
+import { existsSync, renameSync, rmSync } from "node:fs";
+import { TraceFileError } from "../core/trace-file";
+import { cachePathFor, sameIdentity, traceIdentity, type TraceIdentity } from "./cache";
+import { TraceLoader, type LoadSummary } from "./load";
+import { INDEXES, SCHEMA_VERSION, TABLES, VIEWS } from "./schema";
+
+export interface TraceDatabase {
+  db: Database;
+  tracePath: string;
+  /** The database file (null: held in memory only). */
+  databasePath: string | null;
+  /** True when an earlier load was reused. */
+  fromCache: boolean;
+  /** Milliseconds spent loading (0 from the cache). */
+  loadMs: number;
+  /** Rows of `events`. */
+  events: number;
+  /** "closed", "not_closed" (still being written, or the collector stopped early) or "failed" (damaged). */
+  state: string;
+  /** What the user should be told about the trace (not closed, damaged), or null. */
+  warning: string | null;
+  close(): void;
+}
+
+export interface OpenOptions {
+  /** Keep the database in a file for the next open (default true); false: in memory. */
+  cache?: boolean;
+}
+
+/** A trace that cannot be opened at all: the message is one line for `scope: ...`. */
+export class TraceOpenError extends Error {
+  override name = "TraceOpenError";
+}
+
+function identityOf(path: string): TraceIdentity {
+  try {
+    return traceIdentity(path);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT") throw new TraceOpenError(`${path}: no such file`);
+    if (code === "EISDIR") throw new TraceOpenError(`${path}: is a directory`);
+    if (code === "EACCES") throw new TraceOpenError(`${path}: permission denied`);
+    throw new TraceOpenError(`${path}: ${(error as Error).message}`);
+  }
+}
+
+function metaValue(db: Database, key: string): unknown {
+  return (db.query("SELECT value FROM meta WHERE key = ?").get(key) as { value: unknown } | null)?.value;
+}
+
+/** The cached database at `path` when it was built by this schema version from this very trace. */
+function reusable(path: string, identity: TraceIdentity): Database | null {
+  if (!existsSync(path)) return null;
+  let db: Database | null = null;
+  try {
+    db = new Database(path, { readonly: true });
+    const kept: TraceIdentity = {
+      size: Number(metaValue(db, "trace_size")),
+      mtimeMs: Number(metaValue(db, "trace_mtime_ms")),
+      ino: Number(metaValue(db, "trace_ino")),
+      fingerprint: String(metaValue(db, "trace_fingerprint")),
+    };
+    if (Number(metaValue(db, "schema_version")) === SCHEMA_VERSION && sameIdentity(kept, identity)) return db;
+  } catch {
+    // Not a database of ours, or damaged: rebuilt.
+  }
+  db?.close();
+  return null;
+}
+
+/** Loads `tracePath` into a new database at `path` (":memory:" allowed); returns it open for writing. */
+export function buildDatabase(tracePath: string, path: string, identity: TraceIdentity): { db: Database; summary: LoadSummary } {
+  const db = new Database(path, { create: true });
+  try {
+    db.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -262144;");
+    db.exec("BEGIN");
+    db.exec(TABLES);
+    db.exec(VIEWS);
+    const summary = new TraceLoader(db).load(tracePath);
+    db.exec(INDEXES);
+    const meta = db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)");
+    meta.run("schema_version", SCHEMA_VERSION);
+    meta.run("trace_size", identity.size);
+    meta.run("trace_mtime_ms", identity.mtimeMs);
+    meta.run("trace_ino", identity.ino);
+    meta.run("trace_fingerprint", identity.fingerprint);
+    meta.finalize();
+    db.exec("COMMIT");
+    return { db, summary };
+  } catch (error) {
+    db.close();
+    if (error instanceof TraceFileError) throw new TraceOpenError(error.message);
+    throw error;
+  }
+}
+
+function warningOf(db: Database, tracePath: string): { state: string; warning: string | null; events: number } {
+  const state = String(metaValue(db, "state"));
+  const events = Number(metaValue(db, "events"));
+  const error = metaValue(db, "error");
+  let warning: string | null = null;
+  if (error) warning = `${tracePath}: ${error}; loaded the ${events} events before it`;
+  else if (state !== "closed") warning = `${tracePath}: trace was not closed (still being written, or the collector stopped early); loaded the ${events} events in it`;
+  return { state, warning, events };
+}
+
+/**
+ * Opens `tracePath` as a database: from the cache when it is current, else loaded (and
+ * cached unless `cache: false`). Throws TraceOpenError for a missing or unreadable trace.
+ */
+export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDatabase {
+  const identity = identityOf(tracePath);
+  const started = performance.now();
+  let db: Database;
+  let databasePath: string | null = null;
+  let fromCache = false;
+  if (options.cache === false) {
+    db = buildDatabase(tracePath, ":memory:", identity).db;
+  } else {
+    databasePath = cachePathFor(tracePath);
+    const cached = reusable(databasePath, identity);
+    if (cached) {
+      db = cached;
+      fromCache = true;
+    } else {
+      const temporary = `${databasePath}.${process.pid}.${Date.now()}.tmp`;
+      try {
+        buildDatabase(tracePath, temporary, identity).db.close();
+        renameSync(temporary, databasePath);
+      } catch (error) {
+        rmSync(temporary, { force: true });
+        throw error;
+      }
+      db = new Database(databasePath, { readonly: true });
+    }
+  }
+  const { state, warning, events } = warningOf(db, tracePath);
+  return {
+    db,
+    tracePath,
+    databasePath,
+    fromCache,
+    loadMs: fromCache ? 0 : performance.now() - started,
+    events,
+    state,
+    warning,
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,893 @@
+/**
+ * Loads a trace file into a SQLite database (schema.ts) in one pass over its chunks,
+ * decoding each 64-byte record straight from the batch (no RawEvent, no BigInt unless a
+ * value needs more than 53 bits, no TraceEvent model): the model's per-event objects
+ * were the bottleneck (BENCHMARKS.md "scope query"). What model.ts links after sorting,
+ * this pass links per thread in file order, which is each producer's own order (a
+ * producer writes its lane, and its overflow, in the order it recorded):
+ *
+ * - calls: a stack per thread of the synchronous calls running (a return or throw pops
+ *   down to its call, so a call whose end was never recorded ends with its caller);
+ *   async and generator calls are never a parent (no event marks an await), and a call
+ *   recorded without its end (the calls level: no argument preview) is a leaf;
+ * - requests, steps, queries, pool waits: by their per-thread ids; messages by their
+ *   key (channel, owner, sub-id, direction, ordinal) after the pass, receives being
+ *   written by other producers.
+ */
+import type { Database } from "bun:sqlite";
+import { EventKind, eventKindName, RECORD_SIZE } from "../core/layout";
+import { ChannelKindName, DbSystemName, ExitReasonName, HttpClientName, HttpEndName, HttpProtocolName, SpawnMethodName } from "../core/model";
+import { readTrace, type TraceEnd, type TraceHeader, type TraceReadError, type TraceState } from "../core/trace-file";
+import { BulkInsert, type SqlValue } from "./bulk";
+import { StringLoader } from "./strings";
+
+const K = EventKind;
+const TWO_32 = 4294967296;
+const SAFE_HIGH = 0x200000; // a high word below 2^21: the u64 is below 2^53, exact as a number
+
+/** Call outcomes (calls.outcome). */
+const Outcome = { return: 1, throw: 2, resolve: 3, reject: 4 } as const;
+
+const SYNC = 0;
+const ASYNC = 1;
+const GENERATOR = 2;
+
+interface FunctionInfo {
+  id: number;
+  kind: number;
+}
+
+interface OpenCall {
+  id: number;
+  fn: number;
+  ordinal: number;
+  startNs: number;
+  childNs: number;
+  parent: OpenCall | null;
+  depth: number;
+  request: number | null;
+  kind: number;
+  onStack: boolean;
+}
+
+interface RequestRow {
+  id: number;
+  kind: "server" | "client";
+  pid: number;
+  tid: number;
+  requestId: number;
+  method: number;
+  target: number;
+  route: number;
+  framework: number;
+  status: number | null;
+  startNs: number;
+  endNs: number | null;
+  requestBytes: number | null;
+  responseBytes: number | null;
+  end: string | null;
+  errorCode: number;
+  errorMessage: number;
+  traceparent: number;
+  parent: number | null;
+  protocol: string | null;
+  api: string | null;
+  connection: number;
+}
+
+interface StepRow {
+  id: number;
+  request: number | null;
+  step: number;
+  name: number;
+  stepKind: number;
+  route: number;
+  startNs: number;
+  endNs: number | null;
+  failed: number | null;
+  errorType: number;
+  errorMessage: number;
+  thread: ThreadState;
+}
+
+interface DbRow {
+  id: number;
+  localId: number;
+  system: string;
+  text: number;
+  textCut: number;
+  params: number;
+  open: number;
+  idle: number;
+  startNs: number;
+  endNs: number | null;
+  rows: number | null;
+  failed: number | null;
+  errorCode: number;
+  errorMessage: number;
+  request: number | null;
+  thread: ThreadState;
+}
+
+interface MessageEnd {
+  event: number;
+  thread: ThreadState;
+  ns: number;
+  key: string;
+  channel: number;
+  owner: number;
+  direction: number;
+  subId: number;
+  ordinal: number;
+  size: number;
+  preview: number;
+  failed: number;
+  request: number | null;
+  handler: number | null;
+}
+
+interface Connection {
+  local: number;
+  localPort: number;
+  remote: number;
+  remotePort: number;
+}
+
+interface ExitInfo {
+  code: number;
+  signal: number;
+  errorType: number;
+  errorMessage: number;
+  reason: string;
+}
+
+interface ThreadState {
+  /** The thread's number in this database (threads.thread): events and strings are keyed by it. */
+  no: number;
+  pid: number;
+  tid: number;
+  firstNs: number;
+  lastNs: number;
+  events: number;
+  main: boolean;
+  functions: Map<number, FunctionInfo>;
+  stack: OpenCall[];
+  open: Map<number, OpenCall>;
+  requests: Map<number, RequestRow>;
+  connections: Map<number, Connection>;
+  steps: Map<string, StepRow>;
+  queries: Map<number, DbRow>;
+  waits: Map<number, DbRow>;
+  pendingContext: number;
+  pendingReceive: MessageEnd | null;
+  messageListeners: { functions: Set<number>; opaque: boolean } | null;
+  exit: ExitInfo | null;
+  spawn: { entry: number; spawner: ThreadState } | null;
+  exitedCode: number | null;
+}
+
+interface ProcessRow {
+  pid: number;
+  parentPid: number | null;
+  start: ThreadState | null;
+  argv: number;
+  runtime: number;
+  cwd: number;
+  spawnedByEvent: number | null;
+  spawner: ThreadState | null;
+  command: number;
+  spawnMethod: string | null;
+  childExit: { code: number | null; signal: number } | null;
+}
+
+export interface LoadSummary {
+  header: TraceHeader;
+  /** Records read from the file (string records included). */
+  records: number;
+  /** Rows of `events` (every record but string fragments). */
+  events: number;
+  calls: number;
+  state: TraceState;
+  end: TraceEnd | null;
+  error: TraceReadError | null;
+  /** Wall time of the load (ms). */
+  loadMs: number;
+  /** Wall time of its phases (ms): the pass over the records, the tables written after it. */
+  phases: Record<string, number>;
+}
+
+/** A u64 at `at`: a number when exact, else the i64 of the same bits as a bigint. */
+function u64(view: DataView, at: number): number | bigint {
+  const high = view.getUint32(at + 4, true);
+  const low = view.getUint32(at, true);
+  if (high < SAFE_HIGH) return high * TWO_32 + low;
+  return BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low));
+}
+
+/** A field holding an id or count: as a number (ids never pass 2^53; past it, precision goes). */
+function num(value: number | bigint): number {
+  return typeof value === "number" ? value : Number(BigInt.asUintN(64, value));
+}
+
+/** A field holding an i64 (exit codes). */
+function signed(value: number | bigint): number {
+  if (typeof value === "bigint") return Number(value);
+  return value >= 2 ** 63 ? value - 2 ** 64 : value;
+}
+
+export class TraceLoader {
+  private readonly threads = new Map<number, ThreadState>();
+  private readonly threadsByText = new Map<string, ThreadState>();
+  private readonly processes = new Map<number, ProcessRow>();
+  private readonly kindsSeen = new Set<number>();
+  private readonly functionRows: { id: number; thread: ThreadState; functionId: number; name: number; file: number; line: number; column: number; flags: number }[] = [];
+  private readonly requestRows: RequestRow[] = [];
+  private readonly stepRows: StepRow[] = [];
+  private readonly queryRows: DbRow[] = [];
+  private readonly waitRows: DbRow[] = [];
+  private readonly sends = new Map<string, MessageEnd>();
+  private readonly failedSends: MessageEnd[] = [];
+  private readonly receives: MessageEnd[] = [];
+  private readonly events: BulkInsert;
+  private readonly calls: BulkInsert;
+  private readonly strings: StringLoader;
+  private eventCount = 0;
+  private threadCount = 0;
+  private functionCount = 0;
+  private lastThread: ThreadState | null = null;
+  private anchorNs = 0;
+  private anchorBig = 0n;
+
+  constructor(private readonly db: Database) {
+    this.events = new BulkInsert(db, "event_rows", ["thread", "ts_ns", "id", "kind", "flags", "a", "b", "c", "d", "e"]);
+    this.calls = new BulkInsert(db, "call_rows", ["id", "function", "thread", "start_ns", "end_ns", "end_event", "outcome", "self_ns", "parent", "depth", "request"]);
+    this.strings = new StringLoader(db);
+  }
+
+  /** Reads `path` to its end (or to its first damaged chunk) into the database. */
+  load(path: string): LoadSummary {
+    const started = performance.now();
+    const trace = readTrace(path);
+    this.anchorBig = trace.header.monotonicAnchorNs;
+    this.anchorNs = Number(this.anchorBig);
+    let records = 0;
+    const phases: Record<string, number> = {};
+    let mark = performance.now();
+    const phase = (name: string) => {
+      const now = performance.now();
+      phases[name] = now - mark;
+      mark = now;
+    };
+    for (const batch of trace.batches(16384)) {
+      records += batch.byteLength / RECORD_SIZE;
+      this.batch(batch);
+    }
+    this.events.finalize();
+    this.strings.finish();
+    this.finishThreads();
+    this.calls.finalize();
+    phase("pass");
+    this.writeTables();
+    phase("tables");
+    const state = trace.state;
+    const summary: LoadSummary = {
+      header: trace.header,
+      records,
+      events: this.eventCount,
+      calls: this.calls.rows,
+      state,
+      end: trace.end,
+      error: trace.error,
+      loadMs: 0,
+      phases,
+    };
+    this.writeMeta(path, summary);
+    this.strings.close();
+    summary.loadMs = performance.now() - started;
+    return summary;
+  }
+
+  private thread(pid: number, tid: number): ThreadState {
+    const last = this.lastThread;
+    if (last !== null && last.pid === pid && last.tid === tid) return last;
+    let thread: ThreadState | undefined;
+    if (tid < SAFE_HIGH) {
+      const key = pid * SAFE_HIGH + tid;
+      thread = this.threads.get(key);
+      if (!thread) this.threads.set(key, (thread = this.newThread(pid, tid)));
+    } else {
+      const key = `${pid}/${tid}`;
+      thread = this.threadsByText.get(key);
+      if (!thread) this.threadsByText.set(key, (thread = this.newThread(pid, tid)));
+    }
+    this.lastThread = thread;
+    return thread;
+  }
+
+  private newThread(pid: number, tid: number): ThreadState {
+    return {
+      no: ++this.threadCount,
+      pid,
+      tid,
+      firstNs: Number.NaN,
+      lastNs: Number.NaN,
+      events: 0,
+      main: false,
+      functions: new Map(),
+      stack: [],
+      open: new Map(),
+      requests: new Map(),
+      connections: new Map(),
+      steps: new Map(),
+      queries: new Map(),
+      waits: new Map(),
+      pendingContext: 0,
+      pendingReceive: null,
+      messageListeners: null,
+      exit: null,
+      spawn: null,
+      exitedCode: null,
+    };
+  }
+
+  private process(pid: number): ProcessRow {
+    let row = this.processes.get(pid);
+    if (!row) {
+      row = { pid, parentPid: null, start: null, argv: 0, runtime: 0, cwd: 0, spawnedByEvent: null, spawner: null, command: 0, spawnMethod: null, childExit: null };
+      this.processes.set(pid, row);
+    }
+    return row;
+  }
+
+  private batch(bytes: Uint8Array): void {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const events = this.events;
+    const values = events.buffer;
+    const kinds = this.kindsSeen;
+    for (let at = 0; at < bytes.byteLength; at += RECORD_SIZE) {
+      const kind = view.getUint16(at + 4, true);
+      const flags = view.getUint16(at + 6, true);
+      const pid = view.getUint32(at + 16, true);
+      const tid = view.getUint32(at + 20, true);
+      const thread = this.thread(pid, tid);
+      if (kind === K.string) {
+        this.strings.add(thread.no, bytes, at, view.getUint32(at + 24, true), view.getUint32(at + 28, true), flags);
+        continue;
+      }
+      const tsHigh = view.getUint32(at + 12, true);
+      const ts =
+        tsHigh < SAFE_HIGH ? tsHigh * TWO_32 + view.getUint32(at + 8, true) - this.anchorNs : Number(view.getBigUint64(at + 8, true) - this.anchorBig);
+      const a = u64(view, at + 24);
+      const b = u64(view, at + 32);
+      const c = u64(view, at + 40);
+      const d = u64(view, at + 48);
+      const e = u64(view, at + 56);
+      const id = ++this.eventCount;
+      values.push(thread.no, ts, id, kind, flags, a, b, c, d, e);
+      events.pushed();
+      if (!kinds.has(kind)) kinds.add(kind);
+      if (thread.events === 0) thread.firstNs = ts;
+      thread.events++;
+      thread.lastNs = ts;
+      this.interpret(thread, id, ts, kind, flags, a, b, c, d, e);
+    }
+  }
+
+  private interpret(t: ThreadState, id: number, ts: number, kind: number, flags: number, a: number | bigint, b: number | bigint, c: number | bigint, d: number | bigint, e: number | bigint): void {
+    // request_context names the request of its thread's next event.
+    let context = 0;
+    if (t.pendingContext !== 0 && kind !== K.request_context) {
+      context = t.pendingContext;
+      t.pendingContext = 0;
+    }
+    // A receive is handled by the thread's next call when nothing else happens in between.
+    if (t.pendingReceive !== null && (kind < K.function_table || kind > K.function_level)) t.pendingReceive = null;
+    switch (kind) {
+      case K.function_call:
+        return this.call(t, id, ts, num(a), num(b), num(c), num(d));
+      case K.function_return:
+        return this.end(t, id, ts, num(b), Outcome.return);
+      case K.function_throw:
+        return this.end(t, id, ts, num(b), Outcome.throw);
+      case K.function_settle:
+        return this.end(t, id, ts, num(b), (flags & 1) !== 0 ? Outcome.reject : Outcome.resolve);
+      case K.function_yield:
+        return this.yieldCall(t, num(b));
+      case K.function_resume:
+        return this.resume(t, num(b));
+      case K.function_table: {
+        const functionId = num(a);
+        const fid = ++this.functionCount;
+        t.functions.set(functionId, { id: fid, kind: (flags & 1) !== 0 ? ASYNC : (flags & 2) !== 0 ? GENERATOR : SYNC });
+        this.functionRows.push({ id: fid, thread: t, functionId, name: num(b), file: num(c), line: num(d), column: num(e), flags });
+        return;
+      }
+      case K.function_listener: {
+        if (this.strings.text(t.no, num(b)) !== "message") return;
+        t.messageListeners ??= { functions: new Set(), opaque: false };
+        if (num(a) === 0) t.messageListeners.opaque = true;
+        else t.messageListeners.functions.add(num(a));
+        return;
+      }
+      case K.trace_start: {
+        if (num(e) === 1) {
+          t.main = true;
+          const p = this.process(t.pid);
+          p.parentPid = num(a) || null;
+          p.start = t;
+          p.argv = num(b);
+          p.runtime = num(c);
+          p.cwd = num(d);
+        }
+        return;
+      }
+      case K.process_exit:
+      case K.thread_exit:
+        t.exit = { code: signed(a), signal: num(b), errorType: num(c), errorMessage: num(d), reason: ExitReasonName[num(e)] ?? String(num(e)) };
+        return;
+      case K.child_exit: {
+        const code = typeof b === "bigint" && b === -1n ? null : signed(b);
+        this.process(num(a)).childExit = { code, signal: num(c) };
+        return;
+      }
+      case K.process_spawn: {
+        const child = this.process(num(a));
+        child.parentPid ??= t.pid;
+        child.spawnedByEvent = id;
+        child.spawner = t;
+        child.command = num(b);
+        child.spawnMethod = SpawnMethodName[num(c)] ?? String(num(c));
+        return;
+      }
+      case K.thread_spawn:
+        this.thread(t.pid, num(a)).spawn = { entry: num(b), spawner: t };
+        this.lastThread = t;
+        return;
+      case K.thread_exited:
+        this.thread(t.pid, num(a)).exitedCode = signed(b);
+        this.lastThread = t;
+        return;
+      case K.message_send:
+      case K.message_receive:
+        return this.message(t, id, ts, kind, flags, num(a), num(b), num(c), num(d), num(e), context);
+      case K.request_context:
+        t.pendingContext = num(a);
+        return;
+      case K.http_server_request:
+      case K.http_client_request: {
+        const server = kind === K.http_server_request;
+        const row: RequestRow = {
+          id,
+          kind: server ? "server" : "client",
+          pid: t.pid,
+          tid: t.tid,
+          requestId: num(a),
+          method: num(b),
+          target: num(c),
+          route: 0,
+          framework: 0,
+          status: null,
+          startNs: ts,
+          endNs: null,
+          requestBytes: null,
+          responseBytes: null,
+          end: null,
+          errorCode: 0,
+          errorMessage: 0,
+          traceparent: 0,
+          parent: server ? null : (t.requests.get(num(d))?.id ?? null),
+          protocol: server ? (HttpProtocolName[flags & 15] ?? "unknown") + ((flags & 16) !== 0 ? "+TLS" : "") : null,
+          api: server ? null : (HttpClientName[num(e)] ?? String(num(e))),
+          connection: server ? num(d) : 0,
+        };
+        t.requests.set(row.requestId, row);
+        this.requestRows.push(row);
+        return;
+      }
+      case K.http_server_response:
+      case K.http_client_response: {
+        const row = t.requests.get(num(a));
+        if (!row) return;
+        row.status = num(b);
+        row.requestBytes = (flags & 1) !== 0 ? null : num(c);
+        row.responseBytes = (flags & 2) !== 0 ? null : num(d);
+        row.end = HttpEndName[num(e)] ?? String(num(e));
+        row.endNs = ts;
+        return;
+      }
+      case K.http_connection:
+        t.connections.set(num(a), { local: num(b), localPort: num(c), remote: num(d), remotePort: num(e) });
+        return;
+      case K.http_client_connection: {
+        const row = t.requests.get(num(a));
+        if (row) row.connection = num(b);
+        return;
+      }
+      case K.http_traceparent: {
+        const row = t.requests.get(num(a));
+        if (row) row.traceparent = num(b);
+        return;
+      }
+      case K.http_route: {
+        const row = t.requests.get(num(a));
+        if (row) {
+          row.route = num(b);
+          row.framework = num(c);
+        }
+        return;
+      }
+      case K.http_error: {
+        const row = t.requests.get(num(a));
+        if (row) {
+          row.errorCode = num(b);
+          row.errorMessage = num(c);
+        }
+        return;
+      }
+      case K.http_step_start: {
+        const step: StepRow = {
+          id,
+          request: t.requests.get(num(a))?.id ?? null,
+          step: num(b),
+          name: num(c),
+          stepKind: num(d),
+          route: num(e),
+          startNs: ts,
+          endNs: null,
+          failed: null,
+          errorType: 0,
+          errorMessage: 0,
+          thread: t,
+        };
+        t.steps.set(`${num(a)}/${step.step}`, step);
+        this.stepRows.push(step);
+        return;
+      }
+      case K.http_step_end: {
+        const key = `${num(a)}/${num(b)}`;
+        const step = t.steps.get(key);
+        if (!step) return;
+        t.steps.delete(key);
+        step.endNs = ts;
+        step.failed = flags & 1;
+        step.errorType = num(c);
+        step.errorMessage = num(d);
+        return;
+      }
+      case K.db_query:
+      case K.db_pool_wait: {
+        const query = kind === K.db_query;
+        const row: DbRow = {
+          id,
+          localId: num(a),
+          system: DbSystemName[num(e)] ?? String(num(e)),
+          text: query ? num(b) : 0,
+          textCut: flags & 1,
+          params: query ? num(c) : 0,
+          open: query ? 0 : num(b),
+          idle: query ? 0 : num(c),
+          startNs: ts,
+          endNs: null,
+          rows: null,
+          failed: null,
+          errorCode: 0,
+          errorMessage: 0,
+          request: num(d) === 0 ? null : (t.requests.get(num(d))?.id ?? null),
+          thread: t,
+        };
+        (query ? t.queries : t.waits).set(row.localId, row);
+        (query ? this.queryRows : this.waitRows).push(row);
+        return;
+      }
+      case K.db_query_end:
+      case K.db_pool_wait_end: {
+        const open = kind === K.db_query_end ? t.queries : t.waits;
+        const row = open.get(num(a));
+        if (!row) return;
+        open.delete(row.localId);
+        row.endNs = ts;
+        row.rows = typeof b === "bigint" && b === -1n ? null : num(b);
+        row.failed = flags & 1;
+        row.errorCode = num(c);
+        row.errorMessage = num(d);
+        return;
+      }
+    }
+  }
+
+  private call(t: ThreadState, id: number, ts: number, functionId: number, ordinal: number, args: number, requestId: number): void {
+    let info = t.functions.get(functionId);
+    if (!info) {
+      // No table entry (lost): a function row of its own, named by its id.
+      info = { id: ++this.functionCount, kind: SYNC };
+      t.functions.set(functionId, info);
+      this.functionRows.push({ id: info.id, thread: t, functionId, name: 0, file: 0, line: 0, column: 0, flags: 0 });
+    }
+    const stack = t.stack;
+    const parent = stack.length === 0 ? null : stack[stack.length - 1]!;
+    const request = requestId === 0 ? null : (t.requests.get(requestId)?.id ?? null);
+    const receive = t.pendingReceive;
+    if (receive !== null) {
+      t.pendingReceive = null;
+      const listeners = t.messageListeners;
+      if (!listeners?.opaque || listeners.functions.has(functionId)) receive.handler = id;
+    }
+    const depth = parent === null ? 0 : parent.depth + 1;
+    if (args === 0) {
+      // Recorded at the calls level: no end will come; a leaf.
+      this.calls.buffer.push(id, info.id, t.no, ts, null, null, null, null, parent === null ? null : parent.id, depth, request);
+      this.calls.pushed();
+      return;
+    }
+    const call: OpenCall = { id, fn: info.id, ordinal, startNs: ts, childNs: 0, parent, depth, request, kind: info.kind, onStack: false };
+    t.open.set(ordinal, call);
+    if (info.kind !== ASYNC) {
+      call.onStack = true;
+      stack.push(call);
+    }
+  }
+
+  /** Takes `call` off its thread's stack; calls above it never ended (written so). */
+  private unstack(t: ThreadState, call: OpenCall): void {
+    if (!call.onStack) return;
+    const stack = t.stack;
+    while (stack.length !== 0) {
+      const top = stack.pop()!;
+      top.onStack = false;
+      if (top === call) return;
+      if (top.kind === GENERATOR) continue; // suspended by a call it did not return from: still open
+      t.open.delete(top.ordinal);
+      this.writeCall(t, top, null, null, null);
+    }
+  }
+
+  private end(t: ThreadState, id: number, ts: number, ordinal: number, outcome: number): void {
+    const call = t.open.get(ordinal);
+    if (!call) return;
+    t.open.delete(ordinal);
+    this.unstack(t, call);
+    if (call.kind === SYNC && call.parent !== null && call.parent.onStack) call.parent.childNs += ts - call.startNs;
+    this.writeCall(t, call, ts, id, outcome);
+  }
+
+  private yieldCall(t: ThreadState, ordinal: number): void {
+    const call = t.open.get(ordinal);
+    if (call) this.unstack(t, call);
+  }
+
+  private resume(t: ThreadState, ordinal: number): void {
+    const call = t.open.get(ordinal);
+    if (!call || call.onStack || call.kind === ASYNC) return;
+    call.onStack = true;
+    t.stack.push(call);
+  }
+
+  private writeCall(thread: ThreadState, call: OpenCall, endNs: number | null, endEvent: number | null, outcome: number | null): void {
+    const self = endNs === null || call.kind !== SYNC ? null : endNs - call.startNs - call.childNs;
+    this.calls.buffer.push(call.id, call.fn, thread.no, call.startNs, endNs, endEvent, outcome, self, call.parent === null ? null : call.parent.id, call.depth, call.request);
+    this.calls.pushed();
+  }
+
+  private message(t: ThreadState, id: number, ts: number, kind: number, flags: number, ordinal: number, b: number, owner: number, size: number, preview: number, context: number): void {
+    const end: MessageEnd = {
+      event: id,
+      thread: t,
+      ns: ts,
+      key: `${b}/${owner}/${ordinal}`,
+      channel: b & 0xff,
+      direction: (b >>> 8) & 0xff,
+      subId: Math.floor(b / 0x10000),
+      owner,
+      ordinal,
+      size,
+      preview,
+      failed: flags & 1,
+      request: context === 0 ? null : (t.requests.get(context)?.id ?? null),
+      handler: null,
+    };
+    if (kind === K.message_receive) {
+      this.receives.push(end);
+      t.pendingReceive = end;
+      return;
+    }
+    // A failed send's ordinal is reused by the next send on the channel: only the last counts.
+    const earlier = this.sends.get(end.key);
+    if (earlier) this.failedSends.push(earlier);
+    this.sends.set(end.key, end);
+  }
+
+  /** Calls still open at the end of the trace: written without an end. */
+  private finishThreads(): void {
+    for (const t of this.allThreads()) {
+      for (const call of t.open.values()) this.writeCall(t, call, null, null, null);
+      t.open.clear();
+      t.stack.length = 0;
+    }
+  }
+
+  private allThreads(): ThreadState[] {
+    return [...this.threads.values(), ...this.threadsByText.values()];
+  }
+
+  /** A string of thread `t` (0: null). */
+  private str(t: ThreadState, id: number): string | null {
+    return this.strings.text(t.no, id);
+  }
+
+  private writeTables(): void {
+    const db = this.db;
+    const kinds = new BulkInsert(db, "kinds", ["kind", "name"]);
+    for (const kind of [...this.kindsSeen].sort((x, y) => x - y)) kinds.add(kind, eventKindName[kind] ?? `kind_${kind}`);
+    kinds.finalize();
+
+    const functions = new BulkInsert(db, "functions", ["id", "thread", "pid", "tid", "function_id", "name", "file", "line", "column", "async", "generator", "flags"]);
+    for (const f of this.functionRows) {
+      const t = f.thread;
+      const name = f.name === 0 && f.file === 0 ? `<function ${f.functionId}>` : (this.str(t, f.name) ?? "<anonymous>");
+      functions.add(f.id, t.no, t.pid, t.tid, f.functionId, name, this.str(t, f.file), f.line, f.column, f.flags & 1, (f.flags >> 1) & 1, f.flags);
+    }
+    functions.finalize();
+
+    const threads = new BulkInsert(db, "threads", ["thread", "pid", "tid", "main", "entry", "parent_tid", "start_ns", "end_ns", "exit_code", "exit_reason", "error_type", "error_message", "events"]);
+    for (const t of this.allThreads()) {
+      const exit = t.exit;
+      threads.add(
+        t.no,
+        t.pid,
+        t.tid,
+        t.main || t.tid === 0 ? 1 : 0,
+        t.spawn ? this.str(t.spawn.spawner, t.spawn.entry) : null,
+        t.spawn ? t.spawn.spawner.tid : null,
+        Number.isNaN(t.firstNs) ? null : t.firstNs,
+        Number.isNaN(t.lastNs) ? null : t.lastNs,
+        exit ? exit.code : t.exitedCode,
+        exit ? exit.reason : null,
+        exit ? this.str(t, exit.errorType) : null,
+        exit ? this.str(t, exit.errorMessage) : null,
+        t.events,
+      );
+    }
+    threads.finalize();
+
+    const processes = new BulkInsert(db, "processes", [
+      "pid", "parent_pid", "runtime", "argv", "cwd", "spawned_by_event", "command", "spawn_method", "start_ns", "end_ns",
+      "exit_code", "exit_signal", "exit_reason", "error_type", "error_message", "events", "collector",
+    ]);
+    const perProcess = new Map<number, { first: number; last: number; events: number; main: ThreadState | null }>();
+    for (const t of this.allThreads()) {
+      if (t.events === 0) continue;
+      const p = perProcess.get(t.pid) ?? { first: Infinity, last: -Infinity, events: 0, main: null };
+      p.first = Math.min(p.first, t.firstNs);
+      p.last = Math.max(p.last, t.lastNs);
+      p.events += t.events;
+      if (t.tid === 0) p.main = t;
+      perProcess.set(t.pid, p);
+      this.process(t.pid);
+    }
+    for (const row of this.processes.values()) {
+      const seen = perProcess.get(row.pid);
+      const main = row.start ?? seen?.main ?? null;
+      const exit = main?.exit ?? null;
+      processes.add(
+        row.pid,
+        row.parentPid,
+        main ? this.str(main, row.runtime) : null,
+        main ? this.str(main, row.argv) : null,
+        main ? this.str(main, row.cwd) : null,
+        row.spawnedByEvent,
+        row.spawner ? this.str(row.spawner, row.command) : null,
+        row.spawnMethod,
+        seen ? seen.first : null,
+        seen ? seen.last : null,
+        exit ? exit.code : (row.childExit?.code ?? null),
+        exit ? exit.signal || null : row.childExit?.signal || null,
+        exit ? exit.reason : null,
+        exit && main ? this.str(main, exit.errorType) : null,
+        exit && main ? this.str(main, exit.errorMessage) : null,
+        seen ? seen.events : 0,
+        0,
+      );
+    }
+    processes.finalize();
+
+    const requests = new BulkInsert(db, "requests", [
+      "id", "kind", "pid", "tid", "request_id", "method", "target", "route", "framework", "status", "start_ns", "end_ns", "duration_ns",
+      "request_bytes", "response_bytes", "end", "error_code", "error_message", "traceparent", "parent", "protocol", "api",
+      "local_address", "local_port", "remote_address", "remote_port",
+    ]);
+    for (const r of this.requestRows) {
+      const t = this.thread(r.pid, r.tid);
+      const s = (id: number) => this.str(t, id);
+      const connection = r.connection === 0 ? undefined : t.connections.get(r.connection);
+      requests.add(
+        r.id, r.kind, r.pid, r.tid, r.requestId, s(r.method), s(r.target), s(r.route), s(r.framework), r.status,
+        r.startNs, r.endNs, r.endNs === null ? null : r.endNs - r.startNs, r.requestBytes, r.responseBytes, r.end,
+        s(r.errorCode), s(r.errorMessage), s(r.traceparent), r.parent, r.protocol, r.api,
+        connection ? s(connection.local) : null, connection ? connection.localPort : null,
+        connection ? s(connection.remote) : null, connection ? connection.remotePort : null,
+      );
+    }
+    requests.finalize();
+
+    const steps = new BulkInsert(db, "steps", ["id", "request", "pid", "tid", "step", "name", "step_kind", "route", "start_ns", "end_ns", "duration_ns", "failed", "error_type", "error_message"]);
+    for (const r of this.stepRows) {
+      const s = (id: number) => this.str(r.thread, id);
+      steps.add(r.id, r.request, r.thread.pid, r.thread.tid, r.step, s(r.name), s(r.stepKind), s(r.route), r.startNs, r.endNs,
+        r.endNs === null ? null : r.endNs - r.startNs, r.failed, s(r.errorType), s(r.errorMessage));
+    }
+    steps.finalize();
+
+    const queries = new BulkInsert(db, "queries", ["id", "pid", "tid", "query_id", "system", "text", "text_cut", "params", "start_ns", "end_ns", "duration_ns", "rows", "failed", "error_code", "error_message", "request"]);
+    for (const r of this.queryRows) {
+      const s = (id: number) => this.str(r.thread, id);
+      queries.add(r.id, r.thread.pid, r.thread.tid, r.localId, r.system, s(r.text), r.textCut, r.params, r.startNs, r.endNs,
+        r.endNs === null ? null : r.endNs - r.startNs, r.rows, r.failed, s(r.errorCode), s(r.errorMessage), r.request);
+    }
+    queries.finalize();
+
+    const waits = new BulkInsert(db, "pool_waits", ["id", "pid", "tid", "wait_id", "system", "open", "idle", "start_ns", "end_ns", "duration_ns", "failed", "error_code", "error_message", "request"]);
+    for (const r of this.waitRows) {
+      const s = (id: number) => this.str(r.thread, id);
+      waits.add(r.id, r.thread.pid, r.thread.tid, r.localId, r.system, r.open, r.idle, r.startNs, r.endNs,
+        r.endNs === null ? null : r.endNs - r.startNs, r.failed, s(r.errorCode), s(r.errorMessage), r.request);
+    }
+    waits.finalize();
+
+    this.writeMessages();
+  }
+
+  private writeMessages(): void {
+    const messages = new BulkInsert(this.db, "messages", [
+      "channel", "owner_pid", "sub_id", "direction", "ordinal", "send_event", "send_pid", "send_tid", "send_ns",
+      "receive_event", "receive_pid", "receive_tid", "receive_ns", "latency_ns", "size_bytes", "preview", "failed", "request", "handler",
+    ]);
+    const received = new Set<MessageEnd>();
+    const rows: [MessageEnd | null, MessageEnd | null][] = [];
+    for (const receive of this.receives) {
+      const send = this.sends.get(receive.key) ?? null;
+      if (send) received.add(send);
+      rows.push([send, receive]);
+    }
+    for (const send of this.sends.values()) if (!received.has(send)) rows.push([send, null]);
+    for (const send of this.failedSends) rows.push([send, null]);
+    rows.sort(([s1, r1], [s2, r2]) => (s1 ?? r1)!.ns - (s2 ?? r2)!.ns);
+    for (const [send, receive] of rows) {
+      const any = (send ?? receive)!;
+      const preview = send ? this.str(send.thread, send.preview) : this.str(receive!.thread, receive!.preview);
+      messages.add(
+        ChannelKindName[any.channel] ?? `channel_${any.channel}`, any.owner, any.subId, any.direction, any.ordinal,
+        send?.event ?? null, send?.thread.pid ?? null, send?.thread.tid ?? null, send?.ns ?? null,
+        receive?.event ?? null, receive?.thread.pid ?? null, receive?.thread.tid ?? null, receive?.ns ?? null,
+        send && receive ? receive.ns - send.ns : null,
+        send ? send.size : receive!.size, preview, send ? send.failed : 0, send?.request ?? null, receive?.handler ?? null,
+      );
+    }
+    messages.finalize();
+  }
+
+  private writeMeta(path: string, summary: LoadSummary): void {
+    const meta = new BulkInsert(this.db, "meta", ["key", "value"]);
+    const h = summary.header;
+    const entries: [string, SqlValue][] = [
+      ["trace", path],
+      ["host", h.hostName],
+      ["argv", h.argv.join(" ")],
+      ["start_time", h.startTime.toISOString()],
+      ["start_realtime_ns", h.realtimeAnchorNs],
+      ["start_monotonic_ns", h.monotonicAnchorNs],
+      ["collector_pid", h.collectorPid],
+      ["records", summary.records],
+      ["events", summary.events],
+      ["calls", summary.calls],
+      ["state", summary.state],
+      ["error", summary.error ? `${summary.error.reason} at byte ${summary.error.offset}` : null],
+      ["written", summary.end ? summary.end.written : null],
+      ["dropped", summary.end ? summary.end.dropped : null],
+      ["overwritten", summary.end ? summary.end.overwritten : null],
+    ];
+    for (const [key, value] of entries) meta.add(key, value);
+    meta.finalize();
+    const collector = this.processes.get(h.collectorPid);
+    if (collector) this.db.run("UPDATE processes SET collector = 1, runtime = coalesce(runtime, 'scope') WHERE pid = ?", [h.collectorPid]);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * `scope query`: open the trace's database (cached), run one SQL statement on it, write
+ * the rows. Every failure is one line `scope: ...` on stderr: a trace that cannot be
+ * read (exit 1), the engine's message for bad SQL (exit 1). A trace that was not closed
+ * or is damaged is loaded as far as it is valid and says so in a line; a damaged one
+ * exits 2 after its rows, as `scope dump` does.
+ */
+import chalk, { Chalk } from "chalk";
+import type { Writable } from "node:stream";
+import { CLOSED_PIPE_STATUS, Output } from "../core/output";
+import { openTrace, TraceOpenError, type TraceDatabase } from "./database";
+import { writeRows, type Row, type RowFormat } from "./format";
+import { USER_RELATIONS } from "./schema";
+
+export interface CommonOptions {
+  tracePath: string;
+  format: RowFormat;
+  stdout: Writable;
+  stderr: Writable;
+  colorEnabled: boolean;
+  /** false: load into memory, keep nothing. */
+  cache: boolean;
+}
+
+/** One line on stderr, `scope: ` first, newlines folded. */
+export function complain(stderr: Writable, message: string): void {
+  new Output(stderr).writeNow(`scope: ${message.replace(/\s*\n\s*/g, " ").trim()}\n`);
+}
+
+/** Opens the trace for a command: the database, or the exit status after saying why not. */
+export function openForCommand(options: CommonOptions): TraceDatabase | number {
+  try {
+    const trace = openTrace(options.tracePath, { cache: options.cache });
+    if (trace.warning) complain(options.stderr, trace.warning);
+    return trace;
+  } catch (error) {
+    if (error instanceof TraceOpenError) {
+      complain(options.stderr, error.message);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+/** The exit status once the rows are out: 141 for a closed pipe, 2 for a damaged trace. */
+export function finalStatus(trace: TraceDatabase, written: boolean): number {
+  if (!written) return CLOSED_PIPE_STATUS;
+  return trace.state === "failed" ? 2 : 0;
+}
+
+export async function queryTrace(options: CommonOptions & { sql: string | undefined }): Promise<number> {
+  const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
+  const trace = openForCommand(options);
+  if (typeof trace === "number") return trace;
+  try {
+    const out = new Output(options.stdout);
+    if (options.sql === undefined || options.sql.trim() === "") {
+      const rows: Row[] = USER_RELATIONS.map((name) => ({
+        relation: name,
+        columns: (trace.db.query(`SELECT name FROM pragma_table_info(?)`).all(name) as { name: string }[]).map((c) => c.name).join(", "),
+      }));
+      return finalStatus(trace, await writeRows(out, ["relation", "columns"], rows, options.format, color));
+    }
+    let statement;
+    try {
+      statement = trace.db.prepare(options.sql);
+    } catch (error) {
+      complain(options.stderr, (error as Error).message);
+      return 1;
+    }
+    const columns = statement.columnNames;
+    let written: boolean;
+    try {
+      written = await writeRows(out, columns, statement.iterate() as Iterable<Row>, options.format, color);
+    } catch (error) {
+      if ((error as Error).name !== "SQLiteError") throw error;
+      await out.flush();
+      complain(options.stderr, (error as Error).message);
+      return 1;
+    } finally {
+      statement.finalize();
+    }
+    return finalStatus(trace, written);
+  } finally {
+    trace.close();
+  }
+}

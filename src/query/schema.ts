@@ -1,0 +1,96 @@
+/**
+ * The SQL schema of a loaded trace (documented for users in docs/query.md). Base tables
+ * hold integers as the loader found them; the views users query (events, calls, ...)
+ * add names and texts, resolved lazily (a correlated subquery is evaluated only when its
+ * column is selected). Every `*_ns` is nanoseconds since the trace's start (the header's
+ * clock anchor); every `id` of a derived table is the event id of what started it, so
+ * `events.id = calls.id` joins a call to its function_call event.
+ *
+ * SCHEMA_VERSION is stored in every cached database: a cache of another version is
+ * rebuilt, so change it with any change here or in what the loader puts in.
+ */
+export const SCHEMA_VERSION = 1;
+
+/** Created before the load (no indexes yet: they are built after, see INDEXES). */
+export const TABLES = `
+CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE kinds(kind INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE string_rows(key INTEGER PRIMARY KEY, text TEXT);
+CREATE TABLE event_rows(thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, id INTEGER NOT NULL, kind INTEGER, flags INTEGER, a INTEGER, b INTEGER, c INTEGER, d INTEGER, e INTEGER,
+  PRIMARY KEY(thread, ts_ns, id)) WITHOUT ROWID;
+CREATE TABLE processes(pid INTEGER PRIMARY KEY, parent_pid INTEGER, runtime TEXT, argv TEXT, cwd TEXT, spawned_by_event INTEGER, command TEXT, spawn_method TEXT,
+  start_ns INTEGER, end_ns INTEGER, exit_code INTEGER, exit_signal INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, collector INTEGER);
+CREATE TABLE threads(thread INTEGER PRIMARY KEY, pid INTEGER NOT NULL, tid INTEGER NOT NULL, main INTEGER, entry TEXT, parent_tid INTEGER, start_ns INTEGER, end_ns INTEGER,
+  exit_code INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, UNIQUE(pid, tid));
+CREATE TABLE functions(id INTEGER PRIMARY KEY, thread INTEGER, pid INTEGER, tid INTEGER, function_id INTEGER, name TEXT, file TEXT, line INTEGER, column INTEGER,
+  async INTEGER, generator INTEGER, flags INTEGER);
+CREATE TABLE call_rows(id INTEGER PRIMARY KEY, function INTEGER, thread INTEGER, start_ns INTEGER, end_ns INTEGER,
+  end_event INTEGER, outcome INTEGER, self_ns INTEGER, parent INTEGER, depth INTEGER, request INTEGER);
+CREATE TABLE messages(id INTEGER PRIMARY KEY, channel TEXT, owner_pid INTEGER, sub_id INTEGER, direction INTEGER, ordinal INTEGER,
+  send_event INTEGER, send_pid INTEGER, send_tid INTEGER, send_ns INTEGER, receive_event INTEGER, receive_pid INTEGER, receive_tid INTEGER, receive_ns INTEGER,
+  latency_ns INTEGER, size_bytes INTEGER, preview TEXT, failed INTEGER, request INTEGER, handler INTEGER);
+CREATE TABLE requests(id INTEGER PRIMARY KEY, kind TEXT, pid INTEGER, tid INTEGER, request_id INTEGER, method TEXT, target TEXT, route TEXT, framework TEXT,
+  status INTEGER, start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, request_bytes INTEGER, response_bytes INTEGER, end TEXT,
+  error_code TEXT, error_message TEXT, traceparent TEXT, parent INTEGER, protocol TEXT, api TEXT,
+  local_address TEXT, local_port INTEGER, remote_address TEXT, remote_port INTEGER);
+CREATE TABLE steps(id INTEGER PRIMARY KEY, request INTEGER, pid INTEGER, tid INTEGER, step INTEGER, name TEXT, step_kind TEXT, route TEXT,
+  start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, failed INTEGER, error_type TEXT, error_message TEXT);
+CREATE TABLE queries(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, query_id INTEGER, system TEXT, text TEXT, text_cut INTEGER, params INTEGER,
+  start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, rows INTEGER, failed INTEGER, error_code TEXT, error_message TEXT, request INTEGER);
+CREATE TABLE pool_waits(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, wait_id INTEGER, system TEXT, open INTEGER, idle INTEGER,
+  start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, failed INTEGER, error_code TEXT, error_message TEXT, request INTEGER);
+CREATE TABLE gc(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, type TEXT, start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER,
+  heap_before_bytes INTEGER, heap_after_bytes INTEGER, detail TEXT);
+CREATE TABLE loop(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, type TEXT, start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER,
+  delay_ns INTEGER, detail TEXT);
+`;
+
+/** Views over the base tables: what users query. */
+export const VIEWS = `
+CREATE VIEW events AS
+  SELECT e.id, e.ts_ns, k.name AS kind, e.kind AS kind_number, e.flags, t.pid, t.tid, e.a, e.b, e.c, e.d, e.e, e.thread
+  FROM event_rows e JOIN threads t ON t.thread = e.thread JOIN kinds k ON k.kind = e.kind;
+CREATE VIEW strings AS
+  SELECT t.pid, t.tid, s.key & 4294967295 AS id, s.text, t.thread FROM string_rows s JOIN threads t ON t.thread = s.key >> 32;
+CREATE VIEW calls AS
+  SELECT c.id, t.pid, t.tid, f.name, f.file, f.line, c.function,
+    (SELECT x.b FROM event_rows x WHERE x.thread = c.thread AND x.ts_ns = c.start_ns AND x.id = c.id) AS call,
+    c.start_ns, c.end_ns, c.end_ns - c.start_ns AS duration_ns, c.self_ns,
+    CASE c.outcome WHEN 1 THEN 'return' WHEN 2 THEN 'throw' WHEN 3 THEN 'resolve' WHEN 4 THEN 'reject' END AS outcome,
+    c.parent, c.depth, c.request, c.end_event,
+    (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.c
+      WHERE x.thread = c.thread AND x.ts_ns = c.start_ns AND x.id = c.id) AS args,
+    (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.c
+      WHERE x.thread = c.thread AND x.ts_ns = c.end_ns AND x.id = c.end_event AND c.outcome IN (1, 3)) AS value,
+    (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.c
+      WHERE x.thread = c.thread AND x.ts_ns = c.end_ns AND x.id = c.end_event AND c.outcome IN (2, 4)) AS error_type,
+    (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.d
+      WHERE x.thread = c.thread AND x.ts_ns = c.end_ns AND x.id = c.end_event AND c.outcome IN (2, 4)) AS error_message,
+    c.thread
+  FROM call_rows c JOIN functions f ON f.id = c.function JOIN threads t ON t.thread = c.thread;
+CREATE VIEW spans AS
+  SELECT 'call' AS type, c.id, t.pid, t.tid, c.start_ns, c.end_ns, c.end_ns - c.start_ns AS duration_ns, f.name AS name, c.request
+    FROM call_rows c JOIN functions f ON f.id = c.function JOIN threads t ON t.thread = c.thread
+  UNION ALL SELECT 'request', id, pid, tid, start_ns, end_ns, duration_ns, kind || ' ' || coalesce(method, '') || ' ' || coalesce(route, target, ''), coalesce(parent, id) FROM requests
+  UNION ALL SELECT 'step', id, pid, tid, start_ns, end_ns, duration_ns, name, request FROM steps
+  UNION ALL SELECT 'query', id, pid, tid, start_ns, end_ns, duration_ns, text, request FROM queries
+  UNION ALL SELECT 'pool_wait', id, pid, tid, start_ns, end_ns, duration_ns, system, request FROM pool_waits
+  UNION ALL SELECT 'message', coalesce(send_event, receive_event), coalesce(send_pid, receive_pid), coalesce(send_tid, receive_tid), coalesce(send_ns, receive_ns), coalesce(receive_ns, send_ns), latency_ns, channel, request FROM messages
+  UNION ALL SELECT 'gc', id, pid, tid, start_ns, end_ns, duration_ns, type, NULL FROM gc
+  UNION ALL SELECT 'loop', id, pid, tid, start_ns, end_ns, duration_ns, type, NULL FROM loop
+  UNION ALL SELECT 'thread', NULL, pid, tid, start_ns, end_ns, end_ns - start_ns, coalesce(entry, CASE WHEN main THEN 'main' END), NULL FROM threads;
+`;
+
+/**
+ * Built after the rows are in (a sorted build beats updating an index per insert). The
+ * events need none: event_rows is keyed by (thread, time, id), so a thread's window is a
+ * range of its key; a call's function_call event is found by (thread, start_ns, id).
+ */
+export const INDEXES = `
+CREATE INDEX call_rows_time ON call_rows(thread, start_ns);
+CREATE INDEX requests_time ON requests(start_ns);
+CREATE INDEX queries_request ON queries(request);
+CREATE INDEX messages_send ON messages(send_ns);
+`;
+
+export const USER_RELATIONS = ["processes", "threads", "events", "functions", "calls", "messages", "requests", "steps", "queries", "pool_waits", "gc", "loop", "spans", "strings", "kinds", "meta"];
