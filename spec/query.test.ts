@@ -13,6 +13,7 @@ import { TraceWriter } from "../src/core/trace-file";
 import { loadTrace } from "../src/dump/load";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
 import { runCli } from "./harness";
+import { openTrace, threadCalls, threadEvents, threads } from "../src/query";
 
 let traced: Traced;
 
@@ -174,7 +175,7 @@ describe("scope query on a recorded trace", () => {
     // Without SQL: the tables and their columns.
     const schema = await runCli(["query", "--json", traced.out]);
     const relations = schema.stdout.trim().split("\n").map((line) => JSON.parse(line).relation);
-    expect(relations).toEqual(["processes", "threads", "events", "functions", "calls", "messages", "requests", "steps", "queries", "pool_waits", "gc", "loop", "spans", "strings", "kinds", "meta"]);
+    expect(relations).toEqual(["processes", "threads", "events", "functions", "calls", "messages", "requests", "steps", "queries", "pool_waits", "gc", "loop", "memory", "spans", "strings", "kinds", "meta"]);
   });
 
   test("bad SQL: the engine's message in one line, exit 1; the database cannot be changed", async () => {
@@ -185,6 +186,28 @@ describe("scope query on a recorded trace", () => {
     const write = await runCli(["query", traced.out, "DELETE FROM call_rows"]);
     expect([write.exitCode, write.stderr]).toEqual([1, "scope: attempt to write a readonly database\n"]);
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'inner'")).toEqual([{ n: 6 }]);
+  });
+});
+
+describe("the API (src/query/index.ts)", () => {
+  test("windows of one thread: events by time, calls overlapping the window", async () => {
+    const trace = openTrace(traced.out);
+    try {
+      const main = threads(trace).find((t) => t.main === 1 && t.tid === 0 && t.events > 10)!;
+      const [outer] = trace.db.query("SELECT id, start_ns, end_ns FROM calls WHERE name = 'outer' ORDER BY start_ns LIMIT 1").all() as { id: number; start_ns: number; end_ns: number }[];
+      // A window in the middle of the first outer call: the async main and outer (started before it) and
+      // the inner calls in it; main is nobody's parent (async), so outer is at depth 0 too.
+      const from = outer!.start_ns + 1;
+      const to = outer!.end_ns - 1;
+      const calls = threadCalls(trace, main.pid, main.tid, from, to);
+      expect(calls.map((c) => [c.name, c.depth])).toEqual([["main", 0], ["outer", 0], ["inner", 1], ["inner", 1]]);
+      const events = threadEvents(trace, main.pid, main.tid, from, to);
+      expect(events.map((e) => e.kind)).toEqual(["function_call", "function_return", "function_call", "function_return"]);
+      expect(events.every((e) => e.ts_ns >= from && e.ts_ns <= to)).toBe(true);
+      expect(threadEvents(trace, 1, 12345, 0, Number.MAX_SAFE_INTEGER)).toEqual([]);
+    } finally {
+      trace.close();
+    }
   });
 });
 
@@ -265,6 +288,45 @@ function records(list: Spec[]): Uint8Array {
   });
   return bytes;
 }
+
+describe("gc, loop and memory (kinds 80..83) from a written trace", () => {
+  test("GCs and long tasks at their start, loop and memory samples", async () => {
+    const path = join(scratchDir(), "loop.bin");
+    const writer = TraceWriter.open(path, { host: "h", argv: ["x"] });
+    const origin = new Uint8Array(RECORD_SIZE);
+    const text = new TextEncoder().encode("onTick");
+    new DataView(origin.buffer).setUint16(Offset.kind, EventKind.string, true);
+    new DataView(origin.buffer).setUint32(Offset.pid, 5, true);
+    new DataView(origin.buffer).setBigUint64(Offset.a, 1n | (BigInt(text.length) << 32n), true);
+    origin.set(text, Offset.b);
+    writer.append(origin);
+    writer.append(records([
+      { kind: EventKind.trace_start, pid: 5, tid: 0, t: 1_000, payload: [1, 0, 0, 0, 1] },
+      // gc: a = duration, b = ago (start = t - ago), c = GcKind mark_compact, d/e = heap before/after
+      { kind: EventKind.gc, pid: 5, tid: 0, t: 50_000, payload: [7_000, 20_000, 4, 900, 300] },
+      // long_task: a = duration, b = ago, c = LongTaskKind timer, d = str origin, e = error bound
+      { kind: EventKind.long_task, pid: 5, tid: 0, t: 90_000, payload: [60_000, 61_000, 1, 1, 0] },
+      // loop_sample: delay min/p50/p99/max, utilisation ppm
+      { kind: EventKind.loop_sample, pid: 5, tid: 0, t: 100_000, payload: [10, 20, 30, 40, 250_000] },
+      { kind: EventKind.memory_sample, pid: 5, tid: 0, t: 100_001, payload: [1, 2, 3, 4, 5] },
+    ]));
+    writer.close({ written: 6, dropped: 0, overwritten: 0 });
+    const header = loadTrace(path).header.monotonicAnchorNs;
+    const at = (t: number) => t - Number(header);
+    expect(await rows("SELECT gc_kind, start_ns, end_ns, duration_ns, heap_before_bytes, heap_after_bytes FROM gc", path)).toEqual([
+      { gc_kind: "mark_compact", start_ns: at(30_000), end_ns: at(37_000), duration_ns: 7_000, heap_before_bytes: 900, heap_after_bytes: 300 },
+    ]);
+    expect(await rows("SELECT type, start_ns, duration_ns, task_kind, origin, delay_p99_ns, utilisation FROM loop ORDER BY id", path)).toEqual([
+      { type: "long_task", start_ns: at(29_000), duration_ns: 60_000, task_kind: "timer", origin: "onTick", delay_p99_ns: null, utilisation: null },
+      { type: "sample", start_ns: at(100_000), duration_ns: null, task_kind: null, origin: null, delay_p99_ns: 30, utilisation: 0.25 },
+    ]);
+    expect(await rows("SELECT heap_used_bytes, rss_bytes FROM memory", path)).toEqual([{ heap_used_bytes: 1, rss_bytes: 5 }]);
+    expect(await rows("SELECT type, name FROM spans WHERE type IN ('gc', 'long_task') ORDER BY start_ns", path)).toEqual([
+      { type: "long_task", name: "onTick" },
+      { type: "gc", name: "mark_compact" },
+    ]);
+  });
+});
 
 describe("damaged, unfinished and missing traces", () => {
   test("a truncated trace loads every valid record, says so in a line, exits 2", async () => {

@@ -16,7 +16,8 @@
  */
 import type { Database } from "bun:sqlite";
 import { EventKind, eventKindName, RECORD_SIZE } from "../core/layout";
-import { ChannelKindName, DbSystemName, ExitReasonName, HttpClientName, HttpEndName, HttpProtocolName, SpawnMethodName } from "../core/model";
+import { ChannelKindName, DbSystemName, ExitReasonName, GcKindName, HttpClientName, HttpEndName, HttpProtocolName, LongTaskKindName, SpawnMethodName } from "../core/model";
+import { LoopSampleFlag, MEMORY_SAMPLE_WORKER } from "../core/layout";
 import { readTrace, type TraceEnd, type TraceHeader, type TraceReadError, type TraceState } from "../core/trace-file";
 import { BulkInsert, type SqlValue } from "./bulk";
 import { StringLoader } from "./strings";
@@ -149,6 +150,8 @@ interface ThreadState {
   firstNs: number;
   lastNs: number;
   events: number;
+  /** The longest call that ended (for windows: a call overlapping one starts at most this long before it). */
+  maxCallNs: number;
   main: boolean;
   functions: Map<number, FunctionInfo>;
   stack: OpenCall[];
@@ -225,6 +228,10 @@ export class TraceLoader {
   private readonly stepRows: StepRow[] = [];
   private readonly queryRows: DbRow[] = [];
   private readonly waitRows: DbRow[] = [];
+  /** gc, loop and memory rows (strings resolved at the end: a long task's origin). */
+  private readonly gcRows: SqlValue[][] = [];
+  private readonly loopRows: { row: SqlValue[]; thread: ThreadState; origin: number }[] = [];
+  private readonly memoryRows: SqlValue[][] = [];
   private readonly sends = new Map<string, MessageEnd>();
   private readonly failedSends: MessageEnd[] = [];
   private readonly receives: MessageEnd[] = [];
@@ -312,6 +319,7 @@ export class TraceLoader {
       firstNs: Number.NaN,
       lastNs: Number.NaN,
       events: 0,
+      maxCallNs: 0,
       main: false,
       functions: new Map(),
       stack: [],
@@ -579,6 +587,26 @@ export class TraceLoader {
         (query ? this.queryRows : this.waitRows).push(row);
         return;
       }
+      case K.gc: {
+        // Written after it ended: b = ns from its start to this record.
+        const start = ts - num(b);
+        this.gcRows.push([id, t.pid, t.tid, GcKindName[num(c)] ?? String(num(c)), start, start + num(a), num(a), (flags & 4) !== 0 ? 1 : 0, flags, num(d) || null, num(e) || null]);
+        return;
+      }
+      case K.long_task: {
+        const start = ts - num(b);
+        this.loopRows.push({ row: [id, t.pid, t.tid, "long_task", start, start + num(a), num(a), LongTaskKindName[num(c)] ?? String(num(c)), null, num(e), null, null, null, null, null], thread: t, origin: num(d) });
+        return;
+      }
+      case K.loop_sample: {
+        const sampled = num(d) !== 0;
+        const utilisation = (flags & LoopSampleFlag.utilisationUnknown) !== 0 ? null : num(e) / 1e6;
+        this.loopRows.push({ row: [id, t.pid, t.tid, "sample", ts, ts, null, null, null, null, sampled ? num(a) : null, sampled ? num(b) : null, sampled ? num(c) : null, sampled ? num(d) : null, utilisation], thread: t, origin: 0 });
+        return;
+      }
+      case K.memory_sample:
+        this.memoryRows.push([id, t.pid, t.tid, ts, num(a), num(b), num(c), num(d), num(e), (flags & MEMORY_SAMPLE_WORKER) !== 0 ? 1 : 0]);
+        return;
       case K.db_query_end:
       case K.db_pool_wait_end: {
         const open = kind === K.db_query_end ? t.queries : t.waits;
@@ -664,6 +692,7 @@ export class TraceLoader {
 
   private writeCall(thread: ThreadState, call: OpenCall, endNs: number | null, endEvent: number | null, outcome: number | null): void {
     const self = endNs === null || call.kind !== SYNC ? null : endNs - call.startNs - call.childNs;
+    if (endNs !== null && endNs - call.startNs > thread.maxCallNs) thread.maxCallNs = endNs - call.startNs;
     this.calls.buffer.push(call.id, call.fn, thread.no, call.startNs, endNs, endEvent, outcome, self, call.parent === null ? null : call.parent.id, call.depth, call.request);
     this.calls.pushed();
   }
@@ -728,7 +757,7 @@ export class TraceLoader {
     }
     functions.finalize();
 
-    const threads = new BulkInsert(db, "threads", ["thread", "pid", "tid", "main", "entry", "parent_tid", "start_ns", "end_ns", "exit_code", "exit_reason", "error_type", "error_message", "events"]);
+    const threads = new BulkInsert(db, "threads", ["thread", "pid", "tid", "main", "entry", "parent_tid", "start_ns", "end_ns", "exit_code", "exit_reason", "error_type", "error_message", "events", "max_call_ns"]);
     for (const t of this.allThreads()) {
       const exit = t.exit;
       threads.add(
@@ -745,6 +774,7 @@ export class TraceLoader {
         exit ? this.str(t, exit.errorType) : null,
         exit ? this.str(t, exit.errorMessage) : null,
         t.events,
+        t.maxCallNs,
       );
     }
     threads.finalize();
@@ -832,6 +862,19 @@ export class TraceLoader {
         r.endNs === null ? null : r.endNs - r.startNs, r.failed, s(r.errorCode), s(r.errorMessage), r.request);
     }
     waits.finalize();
+
+    const gc = new BulkInsert(db, "gc", ["id", "pid", "tid", "gc_kind", "start_ns", "end_ns", "duration_ns", "forced", "flags", "heap_before_bytes", "heap_after_bytes"]);
+    for (const row of this.gcRows) gc.add(...row);
+    gc.finalize();
+    const loop = new BulkInsert(db, "loop", ["id", "pid", "tid", "type", "start_ns", "end_ns", "duration_ns", "task_kind", "origin", "error_ns", "delay_min_ns", "delay_p50_ns", "delay_p99_ns", "delay_max_ns", "utilisation"]);
+    for (const { row, thread, origin } of this.loopRows) {
+      row[8] = this.str(thread, origin);
+      loop.add(...row);
+    }
+    loop.finalize();
+    const memory = new BulkInsert(db, "memory", ["id", "pid", "tid", "ts_ns", "heap_used_bytes", "heap_total_bytes", "external_bytes", "array_buffers_bytes", "rss_bytes", "worker"]);
+    for (const row of this.memoryRows) memory.add(...row);
+    memory.finalize();
 
     this.writeMessages();
   }

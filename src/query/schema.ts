@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 3;
 
 /** Created before the load (no indexes yet: they are built after, see INDEXES). */
 export const TABLES = `
@@ -21,7 +21,7 @@ CREATE TABLE event_rows(thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, id INTE
 CREATE TABLE processes(pid INTEGER PRIMARY KEY, parent_pid INTEGER, runtime TEXT, argv TEXT, cwd TEXT, spawned_by_event INTEGER, command TEXT, spawn_method TEXT,
   start_ns INTEGER, end_ns INTEGER, exit_code INTEGER, exit_signal INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, collector INTEGER);
 CREATE TABLE threads(thread INTEGER PRIMARY KEY, pid INTEGER NOT NULL, tid INTEGER NOT NULL, main INTEGER, entry TEXT, parent_tid INTEGER, start_ns INTEGER, end_ns INTEGER,
-  exit_code INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, UNIQUE(pid, tid));
+  exit_code INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, max_call_ns INTEGER, UNIQUE(pid, tid));
 CREATE TABLE functions(id INTEGER PRIMARY KEY, thread INTEGER, pid INTEGER, tid INTEGER, function_id INTEGER, name TEXT, file TEXT, line INTEGER, column INTEGER,
   async INTEGER, generator INTEGER, flags INTEGER);
 CREATE TABLE call_rows(id INTEGER PRIMARY KEY, function INTEGER, thread INTEGER, start_ns INTEGER, end_ns INTEGER,
@@ -39,10 +39,12 @@ CREATE TABLE queries(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, query_id 
   start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, rows INTEGER, failed INTEGER, error_code TEXT, error_message TEXT, request INTEGER);
 CREATE TABLE pool_waits(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, wait_id INTEGER, system TEXT, open INTEGER, idle INTEGER,
   start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, failed INTEGER, error_code TEXT, error_message TEXT, request INTEGER);
-CREATE TABLE gc(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, type TEXT, start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER,
-  heap_before_bytes INTEGER, heap_after_bytes INTEGER, detail TEXT);
+CREATE TABLE gc(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, gc_kind TEXT, start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER,
+  forced INTEGER, flags INTEGER, heap_before_bytes INTEGER, heap_after_bytes INTEGER);
 CREATE TABLE loop(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, type TEXT, start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER,
-  delay_ns INTEGER, detail TEXT);
+  task_kind TEXT, origin TEXT, error_ns INTEGER, delay_min_ns INTEGER, delay_p50_ns INTEGER, delay_p99_ns INTEGER, delay_max_ns INTEGER, utilisation REAL);
+CREATE TABLE memory(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, ts_ns INTEGER, heap_used_bytes INTEGER, heap_total_bytes INTEGER,
+  external_bytes INTEGER, array_buffers_bytes INTEGER, rss_bytes INTEGER, worker INTEGER);
 `;
 
 /** Views over the base tables: what users query. */
@@ -76,8 +78,8 @@ CREATE VIEW spans AS
   UNION ALL SELECT 'query', id, pid, tid, start_ns, end_ns, duration_ns, text, request FROM queries
   UNION ALL SELECT 'pool_wait', id, pid, tid, start_ns, end_ns, duration_ns, system, request FROM pool_waits
   UNION ALL SELECT 'message', coalesce(send_event, receive_event), coalesce(send_pid, receive_pid), coalesce(send_tid, receive_tid), coalesce(send_ns, receive_ns), coalesce(receive_ns, send_ns), latency_ns, channel, request FROM messages
-  UNION ALL SELECT 'gc', id, pid, tid, start_ns, end_ns, duration_ns, type, NULL FROM gc
-  UNION ALL SELECT 'loop', id, pid, tid, start_ns, end_ns, duration_ns, type, NULL FROM loop
+  UNION ALL SELECT 'gc', id, pid, tid, start_ns, end_ns, duration_ns, gc_kind, NULL FROM gc
+  UNION ALL SELECT 'long_task', id, pid, tid, start_ns, end_ns, duration_ns, coalesce(origin, task_kind), NULL FROM loop WHERE type = 'long_task'
   UNION ALL SELECT 'thread', NULL, pid, tid, start_ns, end_ns, end_ns - start_ns, coalesce(entry, CASE WHEN main THEN 'main' END), NULL FROM threads;
 `;
 
@@ -93,4 +95,4 @@ CREATE INDEX queries_request ON queries(request);
 CREATE INDEX messages_send ON messages(send_ns);
 `;
 
-export const USER_RELATIONS = ["processes", "threads", "events", "functions", "calls", "messages", "requests", "steps", "queries", "pool_waits", "gc", "loop", "spans", "strings", "kinds", "meta"];
+export const USER_RELATIONS = ["processes", "threads", "events", "functions", "calls", "messages", "requests", "steps", "queries", "pool_waits", "gc", "loop", "memory", "spans", "strings", "kinds", "meta"];

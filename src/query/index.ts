@@ -1,0 +1,90 @@
+/**
+ * The query layer's API for other parts of scope (e.g. `scope view`): open a trace as a
+ * SQLite database (cached next to the trace, see database.ts) and read windows of it.
+ * Times are nanoseconds since the trace's start (the header's monotonic anchor).
+ *
+ *   const trace = openTrace("trace.bin");          // throws TraceOpenError (one line) when unreadable
+ *   trace.warning;                                 // "not closed" / "damaged at byte N", or null
+ *   threads(trace);                                // every thread with its time range
+ *   threadEvents(trace, pid, tid, fromNs, toNs);   // raw events of one thread in [fromNs, toNs]
+ *   threadCalls(trace, pid, tid, fromNs, toNs);    // calls overlapping the window, with depth
+ *   trace.db.query("SELECT ...").all();            // anything else (docs/query.md)
+ *   trace.close();
+ */
+import type { TraceDatabase } from "./database";
+
+export { openTrace, TraceOpenError, type OpenOptions, type TraceDatabase } from "./database";
+export { SCHEMA_VERSION } from "./schema";
+
+export interface ThreadRow {
+  thread: number;
+  pid: number;
+  tid: number;
+  main: number;
+  entry: string | null;
+  start_ns: number | null;
+  end_ns: number | null;
+  events: number;
+}
+
+export interface WindowEvent {
+  id: number;
+  ts_ns: number;
+  kind: string;
+  flags: number;
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+  e: number;
+}
+
+export interface WindowCall {
+  id: number;
+  name: string;
+  file: string | null;
+  line: number | null;
+  start_ns: number;
+  /** null: no end recorded (the calls level, or the thread ended first). */
+  end_ns: number | null;
+  self_ns: number | null;
+  depth: number;
+  parent: number | null;
+  request: number | null;
+  outcome: number | null;
+}
+
+export function threads(trace: TraceDatabase): ThreadRow[] {
+  return trace.db.query("SELECT thread, pid, tid, main, entry, start_ns, end_ns, events FROM threads ORDER BY pid, tid").all() as ThreadRow[];
+}
+
+function threadNumber(trace: TraceDatabase, pid: number, tid: number): { thread: number; maxCallNs: number } | null {
+  const row = trace.db.query("SELECT thread, max_call_ns FROM threads WHERE pid = ? AND tid = ?").get(pid, tid) as { thread: number; max_call_ns: number } | null;
+  return row ? { thread: row.thread, maxCallNs: row.max_call_ns ?? 0 } : null;
+}
+
+/** The events of thread (pid, tid) with fromNs <= ts_ns <= toNs, in time order (at most `limit`): a range of event_rows' key. */
+export function threadEvents(trace: TraceDatabase, pid: number, tid: number, fromNs: number, toNs: number, limit = 100_000): WindowEvent[] {
+  const found = threadNumber(trace, pid, tid);
+  if (!found) return [];
+  return trace.db
+    .query(
+      `SELECT e.id, e.ts_ns, k.name AS kind, e.flags, e.a, e.b, e.c, e.d, e.e FROM event_rows e JOIN kinds k ON k.kind = e.kind
+       WHERE e.thread = ? AND e.ts_ns BETWEEN ? AND ? ORDER BY e.ts_ns, e.id LIMIT ?`,
+    )
+    .all(found.thread, fromNs, toNs, limit) as WindowEvent[];
+}
+
+/** The calls of thread (pid, tid) overlapping [fromNs, toNs] (a call without an end counts as the instant it started), by start. */
+export function threadCalls(trace: TraceDatabase, pid: number, tid: number, fromNs: number, toNs: number, limit = 100_000): WindowCall[] {
+  const found = threadNumber(trace, pid, tid);
+  if (!found) return [];
+  return trace.db
+    .query(
+      `SELECT c.id, f.name, f.file, f.line, c.start_ns, c.end_ns, c.self_ns, c.depth, c.parent, c.request, c.outcome
+       FROM call_rows c JOIN functions f ON f.id = c.function
+       WHERE c.thread = ? AND c.start_ns BETWEEN ? AND ? AND coalesce(c.end_ns, c.start_ns) >= ?
+       ORDER BY c.start_ns, c.id LIMIT ?`,
+    )
+    .all(found.thread, fromNs - found.maxCallNs, toNs, fromNs, limit) as WindowCall[];
+}
