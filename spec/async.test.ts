@@ -3,7 +3,7 @@
  * `scope run`: the issue's chain timer → promise → message to a worker → reply.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
@@ -216,6 +216,14 @@ describe("scope run --async and scope dump --why", () => {
       expect(result.stdout).toBe("");
       expect(result.stderr).toBe(message);
     }
+    // A truncated trace: the chain over the events before the damage, one line saying so, exit 2.
+    const cut = join(tmp(), "cut.bin");
+    writeFileSync(cut, readFileSync(out));
+    truncateSync(cut, statSync(cut).size - 100);
+    const damaged = await runCli(["dump", "--why", "0", cut]);
+    expect(damaged.exitCode).toBe(2);
+    expect(damaged.stdout).toMatch(/^# why #0: its causes, back to the start \(0 links\)\n +[\d.]+ms +#0 \d+\/0 +trace_start /);
+    expect(damaged.stderr).toMatch(/^scope: .*cut\.bin: .* at byte \d+; the chain is over the \d+ events before it\n$/);
     const stats = await runCli(["dump", "--why", "0", "--stats", out]);
     expect(stats.exitCode).toBe(1);
     expect(stats.stderr).toBe("scope: --why prints a chain of events: text, or --json\n");

@@ -43,7 +43,13 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
     const out = new Output(options.stdout);
     for (const text of whyLines(all, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
     await out.flush();
-    return out.closed ? CLOSED_PIPE_STATUS : 0;
+    if (out.closed) return CLOSED_PIPE_STATUS;
+    // A damaged trace: the chain is over the events before the damage; said as the dump says it.
+    if (trace.error) {
+      new Output(options.stderr).writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the chain is over the ${all.length} events before it\n`);
+      return 2;
+    }
+    return 0;
   }
   const events = all.filter((event) => matches(options.filter, event, startNs));
   const out = new Output(options.stdout);
