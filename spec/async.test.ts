@@ -180,25 +180,27 @@ describe("scope run --async and scope dump --why", () => {
     expect(interval.map((event) => runs(event.fields.asyncId)).sort()).toEqual([0, 1, 1, 1, 3]);
   }, 120_000);
 
-  test("through a request: the worker's receive ← the handler's send ← the request it served ← the server's connection ← the listen", async () => {
+  test("through a request: the worker's receive ← the handler's send ← the request it served ← the client request that reached it ← the listen callback", async () => {
     const fixture = join(repoRoot, "spec/fixtures/async-request.cjs");
     for (const args of [["--async"], []]) {
       const { events } = await traced(args, ["node", fixture]);
       const receive = events.find((event) => event.kind === "message_receive" && event.tid !== 0)!;
       expect(receive.fields.preview).toBe('"/hello"');
       const chain = whyChain(events, receive.index);
-      expect(chain.slice(0, 3).map((step) => [step.relation, step.event.kind])).toEqual([
+      expect(chain.slice(0, 4).map((step) => [step.relation, step.event.kind])).toEqual([
         ["event", "message_receive"],
         ["sent by", "message_send"],
         ["in request", "http_server_request"],
+        ["requested by", "http_client_request"],
       ]);
       expect(chain[2]!.event.fields.target).toBe("/hello");
-      const rest = chain.slice(3).map((step) => [step.relation, step.event.kind, step.event.fields.type ?? null]);
+      expect(chain[3]!.event.fields.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/hello$/);
+      const rest = chain.slice(4).map((step) => [step.relation, step.event.kind, step.event.fields.type ?? null]);
       if (args.length === 0) expect(rest).toEqual([["in thread", "trace_start", null]]);
       else {
-        // The request's start ran in its connection's callback; the connection was made by the listening socket.
-        expect(rest[0]).toEqual(["ran in", "async_before", expect.any(String)]);
-        expect(rest.some(([relation, kind, type]) => relation === "scheduled by" && kind === "async_init" && type === "TCPSERVERWRAP")).toBe(true);
+        // The client request was made in the 'listening' callback (a nextTick of listen()), scheduled at the top level.
+        expect(rest[0]).toEqual(["ran in", "async_before", "TickObject"]);
+        expect(rest[1]).toEqual(["scheduled by", "async_init", "TickObject"]);
         expect(rest[rest.length - 1]).toEqual(["in thread", "trace_start", null]);
       }
     }

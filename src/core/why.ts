@@ -5,7 +5,8 @@
  * - a receive was caused by its send (in the sender's thread or process);
  * - an event inside a callback that handled a message (a receive written earlier in the
  *   same callback run, or a function call linked as its handler) was caused by that message;
- * - an event of a request (`requestIndex`) by the request;
+ * - an event of a request (`requestIndex`) by the request; a server request by the client
+ *   request that reached it (`peerIndex`: in one trace, or traces merged by `scope merge`);
  * - an event written while a callback ran (`asyncIndex`, with --async) by that run; a
  *   callback's run by its resource's creation, or for a promise reaction by the resolve
  *   of the promise it waited on when that came after the reaction was attached; an event
@@ -25,6 +26,8 @@ export type WhyRelation =
   | "handling"
   /** An event ← the request it belongs to. */
   | "in request"
+  /** A server request ← the client request that reached it (linked by connection, or traceparent). */
+  | "requested by"
   /** An event ← the run of the callback it was written in (async_before). */
   | "ran in"
   /** An event outside callbacks ← the callback whose turn (microtasks, ticks) it ran in; under Bun also the receive whose listeners ran in that turn. */
@@ -86,6 +89,11 @@ class Causes {
     if (event.kind === "message_receive" && event.linkedTo.length > 0) {
       const send = this.events[event.linkedTo[0]!];
       if (send) return { relation: "sent by", event: send };
+    }
+    // A server request ← the client request that reached it (src/core/model.ts linkPeers: same trace, or merged ones).
+    if (event.kind === "http_server_request") {
+      const client = this.at(f.peerIndex);
+      if (client) return { relation: "requested by", event: client };
     }
     if (event.kind === "trace_start") {
       const spawn = event.tid !== 0 ? this.threadSpawns.get(`${event.pid}/${event.tid}`) : this.processSpawn(event);

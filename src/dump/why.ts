@@ -13,7 +13,7 @@ export function whyProblem(text: string, count: number): string | undefined {
   return undefined;
 }
 
-const width = Math.max(..."event sent by handling in request ran in after scheduled by after resolve in thread started by".split(" ").map((w) => w.length), 16);
+const width = Math.max(..."event sent by handling in request requested by ran in after scheduled by after resolve in thread started by".split(" ").map((w) => w.length), 16);
 
 export function whyLines(events: TraceEvent[], index: number, startNs: bigint, color: ChalkInstance, json: boolean): string[] {
   const chain = whyChain(events, index);
