@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { loadTrace } from "../src/dump/load";
 import { perfettoSchema } from "../src/export/perfetto";
+import { OtlpStream, streamLine } from "../src/export/stream";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
 import { check } from "./export-harness";
 import { runCli } from "./harness";
@@ -291,3 +292,28 @@ describe("scope export --otlp (file)", () => {
     expect(format.stderr).toBe('scope: --otlp-format: expected protobuf or json, got "xml"\n');
   });
 });
+
+describe("scope run --otlp: the stream's bounds", () => {
+  test("an endpoint that never answers: the queue holds what it may, the rest is counted, the end waits no longer than its flush time", async () => {
+    // A real endpoint that takes the connection and never answers.
+    const held: (() => void)[] = [];
+    const silent = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Promise<Response>((resolve) => held.push(() => resolve(new Response())) ) });
+    try {
+      const endpoint = `http://127.0.0.1:${silent.port}/v1/traces`;
+      const stream = OtlpStream.start({ endpoint, format: "protobuf", functions: true, trace: traced.out, queueSpans: 5, batchSpans: 2, flushMs: 1500, pollMs: 50 });
+      await Bun.sleep(300);
+      const totals = await stream.finish();
+      const made = of("function_call").length; // at least: with functions there are more spans than calls
+      expect(totals.made).toBeGreaterThan(made);
+      expect(totals.sent).toBe(0);
+      expect(totals.queueFull).toBe(totals.made - 5);
+      expect(totals.undelivered).toBe(5);
+      expect(totals.failure).toBeNull();
+      expect(streamLine(endpoint, totals)).toBe(`scope: otlp: 0 of ${totals.made} spans sent to ${endpoint}; ${totals.made - 5} not sent (queue full); 5 not delivered (${totals.lastError}); the trace file has everything: scope export --otlp sends it again\n`);
+    } finally {
+      for (const answer of held) answer();
+      silent.stop(true);
+    }
+  }, 60_000);
+});
+

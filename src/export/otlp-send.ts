@@ -22,7 +22,7 @@ export async function sendOtlp(
   url: string,
   body: Uint8Array,
   format: OtlpFormat,
-  options: { attempts?: number; firstBackoffMs?: number; timeoutMs?: number; deadlineMs?: () => number } = {},
+  options: { attempts?: number; firstBackoffMs?: number; timeoutMs?: number; deadlineMs?: () => number; signal?: AbortSignal } = {},
 ): Promise<SendResult> {
   const attemptsMax = options.attempts ?? 5;
   let backoffMs = options.firstBackoffMs ?? 200;
@@ -35,7 +35,7 @@ export async function sendOtlp(
         method: "POST",
         headers: { "content-type": format === "json" ? "application/json" : "application/x-protobuf" },
         body,
-        signal: AbortSignal.timeout(Math.max(1, Math.min(options.timeoutMs ?? 10_000, left()))),
+        signal: AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.min(options.timeoutMs ?? 10_000, left()))), ...(options.signal ? [options.signal] : [])]),
       });
       const text = await response.text().catch(() => "");
       if (response.ok) return { ok: true, attempts: attempt };
@@ -45,7 +45,7 @@ export async function sendOtlp(
       const cause = (caught as { cause?: { code?: string } }).cause?.code;
       error = cause ?? (caught as Error).message ?? String(caught);
     }
-    if (attempt === attemptsMax || left() <= backoffMs) return { ok: false, attempts: attempt, error };
+    if (attempt === attemptsMax || left() <= backoffMs || options.signal?.aborted) return { ok: false, attempts: attempt, error };
     await new Promise((resolve) => setTimeout(resolve, backoffMs));
     backoffMs = Math.min(backoffMs * 2, 5_000);
   }

@@ -75,6 +75,8 @@ export class OtlpStream {
   private deadline = Number.POSITIVE_INFINITY;
   private readonly timer: ReturnType<typeof setInterval>;
   private failure: string | null = null;
+  /** Aborts the request under way when the flush time is over. */
+  private readonly abort = new AbortController();
   readonly totals: StreamTotals = { made: 0, sent: 0, queueFull: 0, undelivered: 0, requests: 0, lastError: null };
 
   private constructor(private readonly options: StreamOptions) {
@@ -151,7 +153,7 @@ export class OtlpStream {
         return;
       }
       // While the program runs, a batch is retried (with backoff) until the endpoint takes it.
-      const result = await sendOtlp(this.options.endpoint, body, this.options.format, { attempts: Number.MAX_SAFE_INTEGER, deadlineMs: () => this.deadline });
+      const result = await sendOtlp(this.options.endpoint, body, this.options.format, { attempts: Number.MAX_SAFE_INTEGER, deadlineMs: () => this.deadline, signal: this.abort.signal });
       this.totals.requests += result.attempts;
       if (result.ok) this.totals.sent += batch.length;
       else {
@@ -168,7 +170,9 @@ export class OtlpStream {
   /** After the trace is closed: reads the rest, sends for at most flushMs, and says how it went. */
   async finish(): Promise<StreamTotals & { failure: string | null }> {
     clearInterval(this.timer);
-    this.deadline = Date.now() + (this.options.flushMs ?? 5_000);
+    const flushMs = this.options.flushMs ?? 5_000;
+    this.deadline = Date.now() + flushMs;
+    const stop = setTimeout(() => this.abort.abort(new Error("flush time over")), flushMs);
     try {
       while (!this.failure && this.take() > 0);
     } catch (error) {
@@ -177,6 +181,7 @@ export class OtlpStream {
     if (!this.failure && this.follower.error) this.failure = this.follower.error;
     this.pump();
     while (this.sending) await this.sending;
+    clearTimeout(stop);
     this.totals.undelivered += this.queue.length;
     this.queue = [];
     this.follower.close();
