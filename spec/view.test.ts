@@ -97,6 +97,14 @@ describe("index", () => {
     expect(requestArrows).toEqual([[client.id, request.id]]);
   });
 
+  test("with --async a callback's first call is caused by the call that scheduled it", () => {
+    const timer = index.search("afterTimer").hits[0]!;
+    const cause = index.details(timer.id)!.links.find((link) => link.label === "caused by")!;
+    expect(cause).toBeDefined();
+    // The promise executor inside scheduleLater, which called setTimeout.
+    expect(index.details(cause.id)!.links.find((link) => link.label === "called by")?.name).toStartWith("scheduleLater (");
+  });
+
   test("search finds functions by name and file; top functions by self and total time", () => {
     const found = index.search("computeTotals");
     expect(found.total).toBeGreaterThanOrEqual(5); // main 3+1, worker, child, request

@@ -163,6 +163,12 @@ interface Thread {
   /** HTTP connections by id: "local:port>remote:port" as this side wrote it. */
   connections: Map<number, { local: string; remote: string }>;
   asyncFunctions: Set<number>;
+  /** --async: callbacks' begins (+id) and ends (-id) with their times, in write order. */
+  asyncMarks: { t: number; id: number }[];
+  /** --async: per async id, when it was created and the async id whose callback ran then. */
+  asyncInit: Map<number, { t: number; parent: number }>;
+  /** --async: calls with nothing traced below them (a callback's first call), to find their cause. */
+  topCalls: number[];
   /** Functions recorded without their returns (the "calls" level): their calls do not nest. */
   callsOnly: Set<number>;
   /** The thread recorded no return, throw or settle at all (the whole run at the "calls" level). */
@@ -312,6 +318,9 @@ export class TraceIndex {
         connections: new Map(),
         asyncFunctions: new Set(),
         callsOnly: new Set(),
+        asyncMarks: [],
+        asyncInit: new Map(),
+        topCalls: [],
         noReturns: false,
         tableRecords: [],
         pendingReceive: -1,
@@ -461,8 +470,11 @@ export class TraceIndex {
           const id = view.getUint32(base + field, true);
           return id === 0 ? null : (this.strings.get(pid, tid, id) ?? null);
         };
+        // Another runtime event between a receive and a call: that call is not the message's
+        // handler. Loop, GC, async and merge records (80 and up) are written outside that
+        // ordered stream and say nothing about it.
         const isFunction = kind >= EventKind.function_table && kind <= EventKind.function_level;
-        if (!isFunction) thread.pendingReceive = -1;
+        if (!isFunction && kind < 80) thread.pendingReceive = -1;
         switch (kind) {
           case EventKind.function_table: {
             const name = str(32) ?? "<anonymous>";
@@ -476,6 +488,8 @@ export class TraceIndex {
             const fid = u64(24);
             const call = u64(32);
             const label = thread.functions.get(fid) ?? this.label(`<function ${fid}>`);
+            // The first traced call of a callback: nothing traced below it.
+            const topLevel = thread.stackSlice.length === 0;
             let slice: number;
             if (thread.noReturns || thread.callsOnly.has(fid)) {
               // No end will come: a mark of no length at the current depth, never on the stack.
@@ -493,6 +507,7 @@ export class TraceIndex {
               thread.stackCall.push(call);
             }
             this.recItem[rec] = slice + 1;
+            if (topLevel && thread.asyncInit.size > 0) thread.topCalls.push(slice);
             if (thread.pendingReceive >= 0) {
               this.handles.set(slice, thread.pendingReceive);
               this.handledBy.set(thread.pendingReceive, slice);
@@ -521,6 +536,14 @@ export class TraceIndex {
             }
             break;
           }
+          // Written outside the ordered stream of function events: placed by their times (causes()).
+          case EventKind.async_init:
+            thread.asyncInit.set(u64(24), { t, parent: u64(48) });
+            break;
+          case EventKind.async_before:
+          case EventKind.async_after:
+            thread.asyncMarks.push({ t, id: kind === EventKind.async_before ? u64(24) : -u64(24) });
+            break;
           case EventKind.function_level: {
             // The overhead governor moved a function to "calls" (2) or below: no returns from here on.
             if (u64(32) <= 2) thread.callsOnly.add(u64(24));
@@ -761,7 +784,58 @@ export class TraceIndex {
       this.arrowMaxSpan = Math.max(this.arrowMaxSpan, Math.abs(toT - fromT));
     });
     this.sortRows();
+    for (const byTid of this.threads.values()) for (const thread of byTid.values()) this.findCauses(thread);
     this.orderTracks();
+  }
+
+  /** A callback's first call → the call that was running when its resource was created. */
+  private readonly causes = new Map<number, number>();
+
+  /**
+   * --async: a callback's first traced call was caused by the call running when the
+   * callback's resource was created (setTimeout, a promise's then, a socket...); when no
+   * traced call ran then, by the one running when that resource's creator was created,
+   * and so on up. The callbacks' begins and ends are replayed by time against the calls.
+   */
+  private findCauses(thread: Thread): void {
+    if (thread.topCalls.length === 0) return;
+    const marks = [...thread.asyncMarks].sort((x, y) => x.t - y.t);
+    const running: number[] = [];
+    let m = 0;
+    for (const slice of thread.topCalls) {
+      const t = this.sStart.data[slice]!;
+      for (; m < marks.length && marks[m]!.t <= t; m++) {
+        const id = marks[m]!.id;
+        if (id > 0) running.push(id);
+        else {
+          const at = running.lastIndexOf(-id);
+          if (at >= 0) running.length = at;
+        }
+      }
+      let id = running[running.length - 1] ?? 0;
+      for (let hop = 0; hop < 32 && id > 1; hop++) {
+        const init = thread.asyncInit.get(id);
+        if (!init) break;
+        const cause = this.callAt(thread.calls, init.t);
+        if (cause >= 0 && cause !== slice) {
+          this.causes.set(slice, cause);
+          break;
+        }
+        id = init.parent;
+      }
+    }
+  }
+
+  /** The deepest call of a calls track running at time t, or -1. */
+  private callAt(track: Track, t: number): number {
+    let found = -1;
+    for (const row of track.rows) {
+      const ids = row.view;
+      const i = lowerBoundBy(ids, this.sEnd.data, t, 0, ids.length);
+      if (i >= ids.length || this.sStart.data[ids[i]!]! > t) break;
+      found = ids[i]!;
+    }
+    return found;
   }
 
   /** Client and server request slices (by their record, kept apart from instants' peers). */
@@ -1052,6 +1126,8 @@ export class TraceIndex {
         add(this.itemLink("handles message", this.iRec.data[receive]!));
         for (const send of this.peers.get(receive) ?? []) add(this.itemLink("message sent by", this.iRec.data[send]!));
       }
+      const cause = this.causes.get(s);
+      if (cause !== undefined) add(this.itemLink("caused by", this.sRec.data[cause]!));
       const peer = this.requestPeers.get(s);
       if (peer !== undefined) add(this.itemLink(this.sKind.data[s] === SliceKind.request && kind === "http_client_request" ? "served by" : "requested by", this.sRec.data[peer]!));
       const thread = this.threads.get(pid)?.get(tid);
