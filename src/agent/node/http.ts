@@ -569,17 +569,24 @@ export class ClientHooks {
           return Reflect.apply(end, this, arguments);
         }),
       });
-    } else if (propagateTraceparent) {
-      // Node builds a request's head in _implicitHeader, at its first write or end (or
-      // flushHeaders): the header goes in just before. The patch is made at the first
-      // client socket (inside the first ClientRequest's constructor), before that.
-      // Not covered: headers given as an array (Node builds that head in the constructor).
+    } else {
+      // Node builds a request's head in _implicitHeader, at the program's first write or
+      // end (or flushHeaders), in its context, before any byte is sent: the start is recorded
+      // there (`http.client.request.start` comes from _finish, after the head was written,
+      // too late for `scope merge`'s clock bound: a server could stamp the request first),
+      // and with --propagate the traceparent goes in just before. The patch is made at the
+      // first client socket (inside the first ClientRequest's constructor), before that.
+      // Headers given as an array (Node builds that head in the constructor) and a request
+      // whose socket came before the patch are recorded from the channel, as before.
       const proto = http.ClientRequest.prototype as unknown as { _implicitHeader?: (this: object) => unknown };
       const implicit = proto._implicitHeader;
       const recorder = this.recorder;
       if (typeof implicit === "function") {
         proto._implicitHeader = renamed(implicit, function (this: object) {
-          recorder.safe(() => addTraceparent(this as Http.ClientRequest));
+          if (clientOf(this) === undefined) {
+            if (propagateTraceparent) recorder.safe(() => addTraceparent(this as Http.ClientRequest));
+            recorder.safe(() => void hooks.onRequest(this as Http.ClientRequest));
+          }
           return Reflect.apply(implicit, this, arguments);
         });
       }
@@ -615,9 +622,12 @@ export class ClientHooks {
     return connection;
   }
 
-  /** Published when the program ends the request (ClientRequest _finish), in the context it ends it in. */
+  /** As its head is built (_implicitHeader), else when the program ends the request (ClientRequest _finish), in the context it does so. */
   onRequest(request: Http.ClientRequest): ClientState | undefined {
     if (!this.recorder.groups.http) return undefined;
+    // Already recorded as its head was built (_implicitHeader, above).
+    const known = clientOf(request);
+    if (known !== undefined) return known;
     this.ensure();
     const host = request.getHeader("host");
     const protocol = typeof request.protocol === "string" ? request.protocol : "http:";
