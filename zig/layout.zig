@@ -270,6 +270,29 @@ pub const EventKind = enum(u16) {
     /// bounds disagreed (the bound is then the gap's half); bit 2: the input was damaged
     /// (its valid records were merged); bit 3: the input was not closed.
     trace_source = 112,
+    // scope attach (src/attach), 120..127: a process scope attached to while it ran.
+    /// The thread was already running when scope attached (written by the attach agent as
+    /// it loads, after the thread's trace_start). a = ms the process had been running,
+    /// b = str inspector port (how scope reached it), c = 1 when scope opened the inspector
+    /// (and closed it again), d = worker threads the inspector listed.
+    attach_start = 120,
+    /// scope left the process running (written by the agent once every hook is removed and
+    /// every function restored; the collector writes it, with its own pid, when the process
+    /// ended first). a = AttachEnd, b = the pid scope was attached to.
+    attach_end = 121,
+    /// A worker thread that was running at attach, listed through the inspector's NodeWorker
+    /// domain (not traced itself). a = its threadId, b = str its URL, c = str its title.
+    attach_worker = 122,
+    /// Live function tracing was added to a function. a = function id (per attach), b = str
+    /// name, c = str file URL, d = line (1-based), e = column (1-based). flags bit 0: it
+    /// could not be added (V8 refused to edit its script; src/attach/functions.ts).
+    attach_function_add = 123,
+    /// Live function tracing was removed from a function (restored). a = function id,
+    /// b = calls recorded while it was traced, c = calls seen. flags bit 0: the restore failed.
+    attach_function_remove = 124,
+    /// A call of a function traced live. a = function id, e = str arguments preview (0: none;
+    /// an arrow function's only when its parameters are plain names).
+    attach_function_call = 125,
     _,
 };
 
@@ -355,6 +378,9 @@ pub const SpawnMethod = enum(u8) {
 
 /// process_exit / thread_exit field e. Mirrored in src/core/layout.ts.
 pub const ExitReason = enum(u8) { normal = 0, process_exit = 1, uncaught_exception = 2, unhandled_rejection = 3, signal = 4, _ };
+
+/// attach_end field a: why scope left the process. Mirrored in src/core/layout.ts.
+pub const AttachEnd = enum(u8) { interrupted = 1, duration = 2, detach_command = 3, process_exited = 4, collector_gone = 5, _ };
 
 /// Why recording stopped (recording_stop field a; the ring header's `stop_reason`).
 /// Mirrored in src/core/layout.ts.

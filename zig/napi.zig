@@ -60,9 +60,13 @@ const ProcessRing = struct {
     mapping: shm.Mapping,
     path_buffer: [ring_path_bytes_max]u8,
     path_len: usize,
+    /// Environments attached to it now (changed under the lock): `release` unmaps only at 0.
+    environments_attached: u32 = 0,
 };
 
-/// Set once, never unmapped: workers of the process may write into it until exit.
+/// Set once and kept for the process's life under `scope run` (workers may write into it
+/// until exit); only `release` (scope attach's detach) unmaps it, when no environment is
+/// attached, so a later attach of the same process can map another ring.
 var process_ring: ?ProcessRing = null;
 var process_ring_lock: std.atomic.Value(u32) = .init(0);
 
@@ -104,8 +108,27 @@ const EnvState = struct {
         if (!state.attached) return;
         state.producer.detach();
         state.attached = false;
+        lock();
+        defer unlock();
+        if (process_ring) |*shared| {
+            assert(shared.environments_attached > 0);
+            shared.environments_attached -= 1;
+        }
     }
 };
+
+/// Unmaps the process's ring when no environment is attached to it; true when unmapped.
+fn process_ring_release() bool {
+    lock();
+    defer unlock();
+    if (process_ring) |*shared| {
+        if (shared.environments_attached != 0) return false;
+        shm.close(&shared.mapping);
+        process_ring = null;
+        return true;
+    }
+    return false;
+}
 
 fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c) void {
     _ = env;
@@ -192,6 +215,9 @@ fn js_attach(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     call.state.detach();
     call.state.producer = shared.mapping.ring.attach(@intCast(std.c.getpid()), tid);
     call.state.attached = true;
+    lock();
+    shared.environments_attached += 1;
+    unlock();
     if (tid == 0) {
         main_state = call.state;
         if (!exit_handler_registered) {
@@ -335,6 +361,16 @@ fn js_detach(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     return null;
 }
 
+/// Detaches this environment and unmaps the process's ring when no other environment is
+/// attached to it (`scope attach` leaving a process that runs on): returns whether it was
+/// unmapped. Under `scope run` nothing calls it.
+fn js_release(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (main_state == call.state) main_state = null;
+    call.state.detach();
+    return boolean(env, process_ring_release());
+}
+
 const Export = struct {
     name: [*:0]const u8,
     callback: napi_callback,
@@ -350,6 +386,7 @@ const exports_table = [_]Export{
     .{ .name = "stats", .callback = js_stats },
     .{ .name = "stopped", .callback = js_stopped },
     .{ .name = "detach", .callback = js_detach },
+    .{ .name = "release", .callback = js_release },
 };
 
 /// Called once per environment (main thread, each worker) that loads the addon.

@@ -33,6 +33,8 @@ export const agentEntries = {
   // Function tracing (parser, transform), loaded by the Node agent only with --functions:
   // every traced process and worker would otherwise parse it at start.
   functionsAgent: { entry: "src/instrument/agent.ts", out: "functions.cjs", target: "node", format: "cjs" },
+  // `scope attach`: loaded into a running Node process through its inspector (src/attach/agent.ts).
+  attachAgent: { entry: "src/attach/agent.ts", out: "attach.cjs", target: "node", format: "cjs" },
 } as const;
 
 export type AssetName = keyof typeof libraries | keyof typeof agentEntries;

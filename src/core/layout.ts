@@ -94,6 +94,13 @@ export const EventKind = {
   async_tracking: 100,
   /** Several recordings in one trace (scope merge, 112..119): one input of a merged trace. */
   trace_source: 112,
+  /** scope attach, 120..127 (src/attach; payload fields in zig/layout.zig). */
+  attach_start: 120,
+  attach_end: 121,
+  attach_worker: 122,
+  attach_function_add: 123,
+  attach_function_remove: 124,
+  attach_function_call: 125,
 } as const;
 export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
@@ -117,6 +124,9 @@ export const SpawnMethod = {
   execFileSync: 7,
   clusterFork: 8,
 } as const;
+
+/** attach_end field a: why scope left the process (zig/layout.zig AttachEnd). */
+export const AttachEnd = { interrupted: 1, duration: 2, detachCommand: 3, processExited: 4, collectorGone: 5 } as const;
 
 /** recording_stop field a (and the ring header's stop word): why recording stopped. */
 export const StopReason = { none: 0, killSwitch: 1, maxEvents: 2, maxSize: 3, duration: 4, writeError: 5, collectorGone: 6 } as const;

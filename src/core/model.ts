@@ -307,7 +307,16 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   }),
   db_pool_wait_end: (r, str) => ({ wait: unsigned(r.a), failed: (r.flags & 1) !== 0, errorCode: str(r.c), errorMessage: str(r.d) }),
   ...asyncFielders,
+  // scope attach (src/attach): the attach agent's records; a call's name comes from its add (interpret).
+  attach_start: (r, str) => ({ runningMs: unsigned(r.a), inspectorPort: str(r.b), inspectorOpenedByScope: unsigned(r.c) === 1, workers: unsigned(r.d) }),
+  attach_end: (r) => ({ reason: AttachEndName[unsigned(r.a)] ?? String(unsigned(r.a)), attachedPid: unsigned(r.b) }),
+  attach_worker: (r, str) => ({ threadId: unsigned(r.a), url: str(r.b), title: str(r.c) }),
+  attach_function_add: (r, str) => ({ id: unsigned(r.a), name: str(r.b), url: str(r.c), line: unsigned(r.d), column: unsigned(r.e), failed: (r.flags & 1) !== 0 }),
+  attach_function_remove: (r) => ({ id: unsigned(r.a), callsRecorded: unsigned(r.b), callsSeen: unsigned(r.c), failed: (r.flags & 1) !== 0 }),
+  attach_function_call: (r, str) => ({ id: unsigned(r.a), args: str(r.e) }),
 };
+
+const AttachEndName: Record<number, string> = { 1: "interrupted", 2: "duration", 3: "detachCommand", 4: "processExited", 5: "collectorGone" };
 
 /** Body sizes a runtime does not expose (flags) are null. */
 function httpEndFields(r: RawEvent): Record<string, FieldValue> {
@@ -369,6 +378,8 @@ export function messageKey(event: TraceEvent): string {
 export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): TraceEvent[] {
   const list = Array.isArray(raws) ? (raws as RawEvent[]) : [...raws];
   const functions = functionTable(list, strings);
+  // scope attach: live-traced functions' names by (pid, tid, id), from attach_function_add (written before any call).
+  const attachedNames = new Map<string, FieldValue>();
   const events: TraceEvent[] = [];
   // request_context (a = request id) names the request of its thread's next event.
   const contexts = new Map<RawEvent, number>();
@@ -398,6 +409,8 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     const fields = fielder(raw, str, fn);
     const context = contexts.size === 0 ? undefined : contexts.get(raw);
     if (context !== undefined && context !== 0) fields.request = context;
+    if (kind === "attach_function_add") attachedNames.set(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`, fields.name ?? null);
+    else if (kind === "attach_function_call" || kind === "attach_function_remove") fields.name = attachedNames.get(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`) ?? null;
     events.push({
       index: 0,
       timestampNs: startOf(kind, raw),

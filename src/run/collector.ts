@@ -414,7 +414,7 @@ export class Collector {
   }
 
   /** Final drain, the top process's end, the end chunk; removes the ring. */
-  finish(end: { exitCode: number | null; signal: string | null; childPid?: number }): RunSummary {
+  finish(end: { exitCode: number | null; signal: string | null; childPid?: number; markers?: { kind: number; a: number; b?: number }[] }): RunSummary {
     if (this.timer) {
       clearTimeout(this.timer as ReturnType<typeof setTimeout>);
       clearImmediate(this.timer as ReturnType<typeof setImmediate>);
@@ -440,6 +440,8 @@ export class Collector {
       if (end.childPid !== undefined) {
         this.appendOwn(EventKind.child_exit, end.childPid, end.exitCode === null ? U64_MAX : BigInt(end.exitCode), signalNumberOf(end.signal));
       }
+      // What only the collector saw (scope attach: the attached process ended first).
+      for (const marker of end.markers ?? []) this.appendOwn(marker.kind, marker.a, marker.b ?? 0);
       this.lastStats = this.ring.stats();
       // Every producer has ended: what their overflows still hold died with them.
       dropped = this.lastStats.dropped + this.lastStats.overflowPending;

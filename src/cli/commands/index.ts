@@ -1,6 +1,8 @@
 import type { CommandClass } from "clipanion";
+import { AttachCommand } from "./attach";
 import { BenchCommand } from "./bench";
 import { DoctorCommand } from "./doctor";
+import { DetachCommand } from "./detach";
 import { DumpCommand } from "./dump";
 import { ExportCommand } from "./export";
 import { InstrumentCommand } from "./instrument";
@@ -12,4 +14,4 @@ import { QueryCommand } from "./query";
 import { TopCommand } from "./top";
 
 /** Every command class of the CLI; one class per file, path mirrors the command path. */
-export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand, ExportCommand, MergeCommand, ViewCommand, QueryCommand, TopCommand];
+export const commands: CommandClass[] = [RunCommand, DumpCommand, InstrumentCommand, DoctorCommand, BenchCommand, StopCommand, ExportCommand, MergeCommand, ViewCommand, QueryCommand, TopCommand, AttachCommand, DetachCommand];

@@ -1,0 +1,272 @@
+/**
+ * `scope attach <pid>` against real Node processes started without scope: the refusals
+ * (one line, non-zero exit, the process untouched), a whole attach of an HTTP service with
+ * live function tracing added and removed by second commands and `scope detach`, and a
+ * process that ends while attached. After a detach the process is checked from inside:
+ * no global, no listener, no subscriber, no edited function, no ring mapped.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-test-"));
+const started: { kill(): void }[] = [];
+afterEach(() => {
+  for (const child of started.splice(0)) child.kill();
+});
+
+/** Starts `node <args>` and waits for its first stdout line; the line and the process. */
+async function startNode(args: string[], options: { cwd?: string } = {}) {
+  const child = Bun.spawn(["node", ...args], { cwd: options.cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "" } });
+  started.push(child);
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`node ${args.join(" ")} ended before its first line: ${await new Response(child.stderr).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { child, line: text.split("\n")[0]! };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A refusal: one `scope: ` line, exit 1, the process (if any) still running. */
+async function expectRefused(pid: number, pattern: RegExp, extra: string[] = []) {
+  const result = await runCli(["attach", String(pid), "--out", join(tmp(), "t.bin"), ...extra]);
+  expect(result.exitCode).toBe(1);
+  expect(result.stderr.split("\n").filter(Boolean)).toHaveLength(1);
+  expect(result.stderr).toMatch(pattern);
+  expect(result.stderr.startsWith("scope: ")).toBe(true);
+}
+
+describe("refusals", () => {
+  test("a pid that does not exist", async () => {
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    await expectRefused(gone.pid, /^scope: no process with pid \d+/);
+  });
+
+  test("a process of another user", async () => {
+    const me = process.getuid!();
+    // As root: a process of `nobody`; otherwise init (root) is one.
+    let pid = 1;
+    if (me === 0) {
+      const other = Bun.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "30"], { stdout: "ignore", stderr: "ignore" });
+      started.push(other);
+      await Bun.sleep(100);
+      pid = other.pid;
+    }
+    await expectRefused(pid, /belongs to another user \(uid \d+\)/);
+  });
+
+  test("a Bun process", async () => {
+    const bun = Bun.spawn([process.execPath, "-e", "setInterval(() => {}, 1000); console.log('ready')"], { stdout: "pipe", stderr: "ignore" });
+    started.push(bun);
+    await bun.stdout.getReader().read();
+    await expectRefused(bun.pid, /is a Bun process: Bun opens no inspector on SIGUSR1/);
+    expect(alive(bun.pid)).toBe(true);
+  });
+
+  test("not a Node.js process", async () => {
+    const sleep = Bun.spawn(["sleep", "30"]);
+    started.push(sleep);
+    await expectRefused(sleep.pid, /is not a Node\.js process/);
+  });
+
+  test("a process that does not handle SIGUSR1 (as with --disable-sigusr1) is never signalled", async () => {
+    // Node 20 has no --disable-sigusr1: a program listener added and removed leaves SIGUSR1 at its default (ending the process).
+    const { child } = await startNode(["-e", "const f = () => {}; process.on('SIGUSR1', f); process.off('SIGUSR1', f); setInterval(() => {}, 1000); console.log('ready')"]);
+    await expectRefused(child.pid, /does not handle SIGUSR1 \(started with --disable-sigusr1, or its inspector is off\)/);
+    await Bun.sleep(100);
+    expect(alive(child.pid)).toBe(true);
+  });
+
+  test("a debugger already attached", async () => {
+    const { child, line } = await startNode(["--inspect=127.0.0.1:0", "-e", "console.log(require('node:inspector').url()); setInterval(() => {}, 1000)"]);
+    const debuggerClient = new WebSocket(line);
+    await new Promise((resolve) => debuggerClient.addEventListener("open", resolve));
+    try {
+      await expectRefused(child.pid, /a debugger is already attached to pid \d+ \(its inspector on 127\.0\.0\.1:\d+ has a client\)/);
+    } finally {
+      debuggerClient.close();
+    }
+  });
+
+  test("the inspector's port taken by another process", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const { child } = await startNode([`--inspect-port=${port}`, "-e", "setInterval(() => {}, 1000); console.log('ready')"]);
+      await expectRefused(child.pid, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use by another process`));
+      expect(alive(child.pid)).toBe(true);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test("a bad pid and option mix are usage errors", async () => {
+    const bad = await runCli(["attach", "abc"]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toBe('scope: expected the pid of a running Node.js process, got "abc"\n');
+    const detach = await runCli(["detach", "999999999"]);
+    expect(detach.exitCode).toBe(1);
+    expect(detach.stderr).toBe("scope: no scope attach is running for pid 999999999\n");
+  });
+});
+
+/** An HTTP service with a module of its own and an endpoint that reports what scope left in it. */
+function service(dir: string): string {
+  writeFileSync(
+    join(dir, "orders.cjs"),
+    `function total(count, price) {
+  return count * price;
+}
+function createOrder(item, count) {
+  return { item, count, total: total(count, 3) };
+}
+module.exports = { createOrder };
+`,
+  );
+  writeFileSync(
+    join(dir, "server.cjs"),
+    `const http = require("node:http");
+const channels = require("node:diagnostics_channel");
+const orders = require("./orders.cjs");
+const toString = Function.prototype.toString;
+const createOrder = orders.createOrder;
+const server = http.createServer((req, res) => {
+  if (req.url === "/state") {
+    res.end(JSON.stringify({
+      hook: "__scope$attach" in globalThis,
+      toStringSame: Function.prototype.toString === toString,
+      source: createOrder.toString(),
+      exitListeners: process.listenerCount("exit"),
+      subscribers: channels.channel("http.server.request.start").hasSubscribers,
+      agentLoaded: Object.keys(require.cache).some((key) => key.endsWith("attach.cjs")),
+      ringMapped: require("node:fs").readFileSync("/proc/self/maps", "utf8").includes("/dev/shm/scope-"),
+    }));
+    return;
+  }
+  res.end(JSON.stringify(orders.createOrder(req.url, 2)));
+});
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`,
+  );
+  return join(dir, "server.cjs");
+}
+
+/** Waits for a line of a growing stream to match. */
+async function waitFor(read: () => string, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(read())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${read()}`);
+    await Bun.sleep(50);
+  }
+}
+
+function backgroundAttach(args: string[]) {
+  const child = Bun.spawn([process.execPath, cliEntry, "attach", ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+  let stderr = "";
+  const reading = (async () => {
+    for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
+  })();
+  return {
+    pid: child.pid,
+    stderr: () => stderr,
+    async ended() {
+      const code = await child.exited;
+      await reading;
+      return code;
+    },
+  };
+}
+
+describe("attach, trace, add and remove functions, detach", () => {
+  test("an HTTP service: its requests and traced calls in the trace, the process as before afterwards", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const { child, line } = await startNode([service(dir)], { cwd: dir });
+    const base = `http://127.0.0.1:${line.trim()}`;
+    const get = async (path: string) => (await fetch(`${base}${path}`)).text();
+    const before = JSON.parse(await get("/state"));
+    const untraced = await get("/one");
+
+    const attach = backgroundAttach([String(child.pid), "--out", out]);
+    await waitFor(attach.stderr, /scope: attached to pid \d+ .*inspector open \d+ ms, closed/);
+    expect(await get("/two")).toBe(untraced.replace("/one", "/two"));
+
+    const add = await runCli(["attach", String(child.pid), "--functions", "orders.cjs", "--function", "createOrder", "--function", "total"]);
+    expect(add.stderr).toBe("scope: tracing 2 functions live in 1 files\n");
+    expect(add.exitCode).toBe(0);
+    expect(await get("/three")).toBe(untraced.replace("/one", "/three"));
+    const during = JSON.parse(await get("/state"));
+    // The edited function reads as its own text; scope's hook is there, not enumerable.
+    expect(during.source).toBe(before.source);
+    expect(during.hook).toBe(true);
+
+    const remove = await runCli(["attach", String(child.pid), "--remove-functions"]);
+    expect(remove.stderr).toBe("scope: 2 functions restored\n");
+    expect(await get("/four")).toBe(untraced.replace("/one", "/four"));
+
+    const detach = await runCli(["detach", String(child.pid)]);
+    expect(detach.stderr).toBe(`scope: detaching from pid ${child.pid}\n`);
+    expect(await attach.ended()).toBe(0);
+    expect(attach.stderr()).toContain("detached: scope detach");
+    expect(await get("/five")).toBe(untraced.replace("/one", "/five"));
+    expect(JSON.parse(await get("/state"))).toEqual(before);
+
+    const events = readEvents(out);
+    const kinds = events.map((event) => event.kind);
+    expect(kinds[0]).toBe("trace_start");
+    expect(events.find((event) => event.kind === "attach_start")!.fields).toMatchObject({ inspectorPort: "9229", inspectorOpenedByScope: true, workers: 0 });
+    // Exactly the window's requests: /two, /three, /four (and the /state between), not /one nor /five.
+    const targets = events.filter((event) => event.kind === "http_server_request").map((event) => event.fields.target);
+    expect(targets).toEqual(["/two", "/three", "/state", "/four"]);
+    expect(events.filter((event) => event.kind === "attach_function_add").map((event) => [event.fields.name, event.fields.failed])).toEqual([
+      ["total", false],
+      ["createOrder", false],
+    ]);
+    const calls = events.filter((event) => event.kind === "attach_function_call").map((event) => [event.fields.name, event.fields.args]);
+    expect(calls).toEqual([
+      ["createOrder", '["/three",2]'],
+      ["total", "[2,3]"],
+    ]);
+    expect(events.filter((event) => event.kind === "attach_function_remove").map((event) => [event.fields.name, event.fields.callsRecorded, event.fields.failed])).toEqual([
+      ["total", 1, false],
+      ["createOrder", 1, false],
+    ]);
+    expect(events.find((event) => event.kind === "attach_end")!.fields).toEqual({ reason: "detachCommand", attachedPid: child.pid });
+    expect(kinds.at(-1)).toBe("trace_stop");
+    // Node's own lines on the service's stderr are the only trace of the inspector there.
+    child.kill();
+    const serviceErr = await new Response(child.stderr).text();
+    expect(serviceErr).toContain("Debugger listening on ws://127.0.0.1:9229/");
+  });
+
+  test("a process that ends while attached ends the trace cleanly", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const { child } = await startNode(["-e", "console.log('ready'); setTimeout(() => { process.exitCode = 3; }, 2500)"]);
+    const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "60s"]);
+    expect(await attach.ended()).toBe(0);
+    expect(attach.stderr()).toContain("detached: the process ended");
+    expect(await child.exited).toBe(3);
+    const events = readEvents(out);
+    expect(events.find((event) => event.kind === "process_exit")!.fields).toMatchObject({ code: 3, reason: "normal" });
+    expect(events.find((event) => event.kind === "attach_end")!.fields).toEqual({ reason: "processExited", attachedPid: child.pid });
+    expect(readFileSync(out).length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * HTTP and child processes in a process scope attached to: only what the runtime publishes
+ * on diagnostics channels, so every hook is a subscription that `remove()` takes back and
+ * nothing of the program is patched (src/agent/node/http.ts patches prototypes lazily,
+ * which cannot be undone safely while the program runs on).
+ *
+ * Recorded: node:http(s) server requests (start, end when the response finished) and
+ * client requests (start, end at the response head), with the records of src/agent/shared/
+ * http.ts; spawned children (process_spawn, child_exit). Not recorded (no channel in Node
+ * 20): body sizes (flagged unknown), a server response that never finished (its request
+ * stays open), client errors and aborts, fetch, HTTP/2, messages. A request that began
+ * before the attach has no start in the trace and its end is not recorded.
+ */
+import type * as Http from "node:http";
+import type * as Net from "node:net";
+import { HttpClient, HttpEnd, HttpEndFlag, Kind, SpawnMethod } from "../agent/shared/kinds";
+import { clientRequestStart, newConnection, protocolFlags, rawHeader, requestEnd, serverRequestStart, type Connection, type RequestState } from "../agent/shared/http";
+import type { Recorder } from "../agent/shared/recorder";
+
+type Channels = typeof import("node:diagnostics_channel");
+type Subscriber = (message: unknown, name: string | symbol) => void;
+
+const SIZES_UNKNOWN = HttpEndFlag.requestSizeUnknown | HttpEndFlag.responseSizeUnknown;
+const U64_NONE = -1;
+
+export interface Hooks {
+  remove(): void;
+}
+
+export function hookHttpChannels(recorder: Recorder, channels: Channels): Hooks {
+  const subscriptions: [string, Subscriber][] = [];
+  const subscribe = (name: string, handler: (message: never) => void) => {
+    const subscriber: Subscriber = (message) => recorder.safe(() => handler(message as never));
+    channels.subscribe(name, subscriber);
+    subscriptions.push([name, subscriber]);
+  };
+  // WeakMaps (not stamps on the runtime's objects): after the detach nothing of scope's stays on them.
+  const servers = new WeakMap<object, RequestState>();
+  const clients = new WeakMap<object, RequestState>();
+  const connections = new WeakMap<object, Connection>();
+  const children = new Set<ChildHook>();
+
+  subscribe("http.server.request.start", (message: { request: Http.IncomingMessage; socket: Net.Socket }) => {
+    const { request, socket } = message;
+    const tls = (socket as { encrypted?: boolean }).encrypted === true;
+    let connection = connections.get(socket);
+    if (!connection) {
+      connection = newConnection(recorder, { localAddress: socket.localAddress, localPort: socket.localPort, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }, tls, false);
+      connections.set(socket, connection);
+    }
+    const flags = protocolFlags(request.httpVersionMajor, request.httpVersionMinor, tls);
+    servers.set(request, serverRequestStart(recorder, request.method, request.url, connection, flags, rawHeader(request.rawHeaders, "traceparent")));
+  });
+  subscribe("http.server.response.finish", (message: { request: Http.IncomingMessage; response: Http.ServerResponse }) => {
+    const state = servers.get(message.request);
+    if (!state) return; // began before the attach
+    servers.delete(message.request);
+    state.status = message.response.statusCode;
+    requestEnd(recorder, Kind.http_server_response, state, HttpEnd.finished, SIZES_UNKNOWN);
+  });
+  subscribe("http.client.request.start", (message: { request: Http.ClientRequest }) => {
+    const request = message.request;
+    const url = `${request.protocol}//${request.host}${request.path}`;
+    const api = request.protocol === "https:" ? HttpClient.https : HttpClient.http;
+    clients.set(request, clientRequestStart(recorder, request.method, url, api, undefined));
+  });
+  subscribe("http.client.response.finish", (message: { request: Http.ClientRequest; response: Http.IncomingMessage }) => {
+    const state = clients.get(message.request);
+    if (!state) return;
+    clients.delete(message.request);
+    state.status = message.response.statusCode ?? 0;
+    requestEnd(recorder, Kind.http_client_response, state, HttpEnd.finished, SIZES_UNKNOWN);
+  });
+  // Published in the ChildProcess constructor, before its spawn(): the pid is there one microtask later.
+  subscribe("child_process", (message: { process: ChildProcessLike }) => {
+    const child = message.process;
+    queueMicrotask(() =>
+      recorder.safe(() => {
+        const hook = new ChildHook(recorder, child, children);
+        if (hook.listening) children.add(hook);
+      }),
+    );
+  });
+  return {
+    remove() {
+      for (const [name, subscriber] of subscriptions) channels.unsubscribe(name, subscriber);
+      subscriptions.length = 0;
+      for (const child of children) child.remove();
+      children.clear();
+    },
+  };
+}
+
+interface ChildProcessLike {
+  pid?: number;
+  spawnargs?: string[];
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+  removeListener(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** A child spawned while attached: its spawn now, its exit by a listener the detach removes. */
+class ChildHook {
+  readonly listening: boolean;
+  private readonly onExit: (code: unknown, signal: unknown) => void;
+
+  constructor(
+    recorder: Recorder,
+    private readonly child: ChildProcessLike,
+    owners: Set<ChildHook>,
+  ) {
+    const pid = child.pid ?? 0;
+    const command = Array.isArray(child.spawnargs) ? child.spawnargs.join(" ") : "";
+    recorder.event(Kind.process_spawn, pid, recorder.str(command), SpawnMethod.spawn);
+    this.onExit = (code, signal) => {
+      owners.delete(this);
+      const signalNumber = typeof signal === "string" ? ((require("node:os").constants.signals as Record<string, number>)[signal] ?? 0) : 0;
+      recorder.event(Kind.child_exit, pid, typeof code === "number" ? code : U64_NONE, signalNumber);
+    };
+    this.listening = pid !== 0;
+    if (this.listening) child.once("exit", this.onExit as (...args: unknown[]) => void);
+  }
+
+  remove(): void {
+    this.child.removeListener("exit", this.onExit as (...args: unknown[]) => void);
+  }
+}

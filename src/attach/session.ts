@@ -1,0 +1,227 @@
+/**
+ * One `scope attach <pid>`: check the process (target.ts), create the ring and the
+ * collector, open the process's inspector (inspector.ts), load the attach agent into it
+ * (src/attach/agent.ts) with the ring's path, close the inspector again, then pass commands
+ * to the agent (control file, read by the agent every 100 ms) until Ctrl-C, --duration,
+ * `scope detach <pid>` or the process's end; the agent then takes every hook back and the
+ * trace is closed.
+ */
+import chalk, { Chalk } from "chalk";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname, resolve } from "node:path";
+import type { Writable } from "node:stream";
+import { assets } from "../core/assets";
+import { AttachEnd, EventKind } from "../core/layout";
+import { Output } from "../core/output";
+import { Collector } from "../run/collector";
+import { removeStaleRings } from "../run/stale";
+import { formatSummary } from "../run/summary";
+import type { AttachOptions as AgentOptions, Command } from "./agent";
+import type { FunctionSelection, FunctionsResult } from "./agent-functions";
+import { serveControl, type ControlReply, type ControlRequest } from "./control";
+import { CdpClient, closeInspector, openInspector, REQUIRE_EXPRESSION, type OpenInspector } from "./inspector";
+import { inspectTarget, Refusal, type Target } from "./target";
+
+export interface AttachSessionOptions {
+  pid: number;
+  out: string;
+  ringBytes: number;
+  /** Functions to trace from the start (absolute path globs compiled to RegExp sources, name globs). */
+  functions?: FunctionSelection;
+  durationMs?: number;
+  stderr: Writable;
+  colorEnabled: boolean;
+  /** Called once attached (tests, the bench): the inspector window and the agent's answer. */
+  onAttached?: (info: { windowMs: number | undefined; agent: Record<string, unknown> }) => void;
+}
+
+const ACK_TIMEOUT_MS = 30_000;
+const PROCESS_POLL_MS = 100;
+
+const endNames: Record<number, string> = {
+  [AttachEnd.interrupted]: "interrupted (Ctrl-C)",
+  [AttachEnd.duration]: "--duration elapsed",
+  [AttachEnd.detachCommand]: "scope detach",
+  [AttachEnd.processExited]: "the process ended",
+  [AttachEnd.collectorGone]: "scope was gone",
+};
+
+export async function attachSession(options: AttachSessionOptions): Promise<number> {
+  const stderr = new Output(options.stderr);
+  const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
+  const out = resolve(options.out);
+  if (!existsSync(dirname(out))) throw new Refusal(`--out: directory ${dirname(out)} does not exist`);
+  if (existsSync(out) && statSync(out).isDirectory()) throw new Refusal(`--out: ${out} is a directory`);
+  const target = inspectTarget(options.pid);
+  const files = await assets();
+  removeStaleRings();
+  const ringPath = `/dev/shm/scope-${process.pid}-${randomBytes(6).toString("hex")}`;
+  const control = `${ringPath}.control`;
+  const ack = `${ringPath}.ack`;
+  const collector = Collector.start({ ringPath, ringBytes: options.ringBytes, mode: "discard", out, host: hostname(), argv: ["scope", "attach", String(target.pid), ...target.argv], color });
+  const cleanup = () => {
+    rmSync(control, { force: true });
+    rmSync(ack, { force: true });
+  };
+  writeFileSync(control, JSON.stringify({ seq: 0 }), { mode: 0o600 });
+
+  const channel = new AgentChannel(control, ack);
+  let inspector: OpenInspector | undefined;
+  let client: CdpClient | undefined;
+  let windowMs: number | undefined;
+  let agent: Record<string, unknown>;
+  try {
+    inspector = await openInspector(target);
+    client = await CdpClient.connect(inspector.webSocketUrl);
+    const agentOptions: AgentOptions = {
+      ring: ringPath,
+      addon: files.addon,
+      agent: files.attachAgent,
+      control,
+      ack,
+      collectorPid: process.pid,
+      inspectorPort: inspector.port,
+      openedInspector: inspector.opened,
+    };
+    const load = `new Promise((resolve, reject) => setImmediate(() => { try { ${REQUIRE_EXPRESSION}(${JSON.stringify(files.attachAgent)}).attach(${JSON.stringify(agentOptions)}).then(resolve, reject); } catch (error) { reject(error); } }))`;
+    agent = ((await client.evaluate(load)) ?? {}) as Record<string, unknown>;
+    const loaded = agent.attached === true;
+    windowMs = await closeInspector(client, inspector, target.pid, loaded ? () => channel.command({ op: "closeInspector" }) : undefined);
+  } catch (error) {
+    if (client && inspector) await closeInspector(client, inspector, target.pid).catch(() => undefined);
+    collector.finish({ exitCode: null, signal: null });
+    collector.discard();
+    cleanup();
+    if (error instanceof Refusal) throw error;
+    throw new Refusal(`cannot load the agent into pid ${target.pid}: ${(error as Error).message}`);
+  }
+  if (typeof agent.refused === "string") {
+    collector.finish({ exitCode: null, signal: null });
+    collector.discard();
+    cleanup();
+    throw new Refusal(`pid ${target.pid}: ${agent.refused}`);
+  }
+  const window = windowMs === undefined ? `its inspector (open before scope) left open on 127.0.0.1:${inspector.port}` : `inspector open ${Math.round(windowMs)} ms, closed`;
+  stderr.writeNow(`scope: attached to pid ${target.pid} (${target.argv.join(" ")}); ${window}; ${agent.workers ?? 0} worker threads listed; recording to ${out}\n`);
+  // Functions after the inspector is closed: the edits need no port open.
+  if (options.functions) agent.functions = await channel.command({ op: "functions", selection: options.functions });
+  if (agent.functions) stderr.writeNow(`${functionsLine(agent.functions as FunctionsResult)}\n`);
+  options.onAttached?.({ windowMs, agent });
+
+  const session = channel;
+  const reason = await waitForEnd(target, session, options.durationMs, stderr);
+  let detachReply: unknown;
+  if (reason !== AttachEnd.processExited) {
+    try {
+      detachReply = await session.command({ op: "detach", reason });
+    } catch (error) {
+      stderr.writeNow(`scope: the agent did not answer the detach (${(error as Error).message}); recording stopped\n`);
+      collector.stopRecording(1);
+    }
+  }
+  const summary = collector.finish({ exitCode: null, signal: null, markers: reason === AttachEnd.processExited ? [{ kind: EventKind.attach_end, a: reason, b: target.pid }] : [] });
+  cleanup();
+  const restored = (detachReply as { restored?: { removed?: number; failed?: number } } | undefined)?.restored;
+  const text = formatSummary(summary, color).replace(/, program (exit code null|killed by \S+)/, `, detached: ${endNames[reason]}`);
+  stderr.writeNow(text);
+  if (restored && (restored.removed ?? 0) + (restored.failed ?? 0) > 0) stderr.writeNow(`  functions restored: ${restored.removed ?? 0}${restored.failed ? `, ${restored.failed} could not be (V8 refused the edit)` : ""}\n`);
+  return 0;
+}
+
+function functionsLine(result: FunctionsResult): string {
+  const refused = result.refused > 0 ? `; ${result.refused} refused (${result.reasons.join("; ")})` : "";
+  return `scope: tracing ${result.added} functions live in ${result.scripts} files${refused}`;
+}
+
+/** The session's side of the control file: one command at a time, answered in the ack file. */
+class AgentChannel {
+  private seq = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly control: string,
+    private readonly ack: string,
+  ) {}
+
+  command(request: Omit<Command, "seq">): Promise<unknown> {
+    const next = this.queue.then(() => this.exchange(request));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async exchange(request: Omit<Command, "seq">): Promise<unknown> {
+    const seq = ++this.seq;
+    const temporary = `${this.control}.${seq}`;
+    writeFileSync(temporary, JSON.stringify({ seq, ...request }), { mode: 0o600 });
+    // Renamed into place: the agent never reads half a command.
+    require("node:fs").renameSync(temporary, this.control);
+    const deadline = Date.now() + ACK_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      try {
+        const reply = JSON.parse(readFileSync(this.ack, "utf8")) as { seq: number; ok: boolean; result?: unknown; error?: string };
+        if (reply.seq === seq) {
+          if (!reply.ok) throw new Error(reply.error ?? "failed");
+          return reply.result;
+        }
+      } catch (error) {
+        if (!(error instanceof SyntaxError) && (error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      }
+      await Bun.sleep(10);
+    }
+    throw new Error(`no answer within ${ACK_TIMEOUT_MS / 1000} s`);
+  }
+}
+
+/** Until Ctrl-C (SIGINT, SIGTERM, SIGHUP), --duration, a detach command or the process's end; the reason. */
+function waitForEnd(target: Target, session: AgentChannel, durationMs: number | undefined, stderr: Output): Promise<number> {
+  return new Promise((resolveEnd) => {
+    let ended = false;
+    const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+    const onSignal = () => end(AttachEnd.interrupted);
+    const end = (reason: number) => {
+      if (ended) return;
+      ended = true;
+      for (const signal of signals) process.off(signal, onSignal);
+      clearInterval(watch);
+      clearTimeout(timer);
+      server.stop();
+      resolveEnd(reason);
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+    const timer = durationMs === undefined ? undefined : setTimeout(() => end(AttachEnd.duration), durationMs);
+    const watch = setInterval(() => {
+      if (!alive(target.pid)) end(AttachEnd.processExited);
+    }, PROCESS_POLL_MS);
+    const server = serveControl(target.pid, async (request: ControlRequest): Promise<ControlReply> => {
+      if (request.op === "ping") return { ok: true, message: `attached to pid ${target.pid}` };
+      if (request.op === "detach") {
+        setImmediate(() => end(AttachEnd.detachCommand));
+        return { ok: true, message: `detaching from pid ${target.pid}` };
+      }
+      if (request.op === "remove") {
+        const result = (await session.command({ op: "remove" })) as { removed: number; failed: number };
+        stderr.writeNow(`scope: live function tracing removed (${result.removed} functions restored${result.failed ? `, ${result.failed} not` : ""})\n`);
+        return { ok: true, message: `${result.removed} functions restored${result.failed ? `; ${result.failed} could not be (V8 refused the edit)` : ""}` };
+      }
+      const result = (await session.command({ op: "functions", selection: { files: request.files ?? [], names: request.names ?? [] } })) as FunctionsResult;
+      stderr.writeNow(`${functionsLine(result)}\n`);
+      return { ok: true, message: functionsLine(result).replace(/^scope: /, "") };
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (ended, not yet reaped by its parent) is gone for us.
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
