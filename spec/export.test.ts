@@ -29,6 +29,8 @@ afterAll(cleanup);
 
 const of = (kind: string) => traced.events.filter((e) => e.kind === kind);
 const tally = (names: string[]) => names.reduce<Record<string, number>>((t, name) => ((t[name] = (t[name] ?? 0) + 1), t), {});
+/** A call with its return, throw or settle in the trace. */
+const ended = (call: TraceEvent) => traced.events.some((e) => (e.kind === "function_return" || e.kind === "function_throw" || e.kind === "function_settle") && e.pid === call.pid && e.tid === call.tid && e.fields.call === call.fields.call);
 const requestName = (e: TraceEvent) => `${e.fields.method} ${e.kind === "http_server_request" ? e.fields.target : e.fields.url} ${e.fields.status}`;
 
 describe("scope export --perfetto", () => {
@@ -55,8 +57,8 @@ describe("scope export --perfetto", () => {
       expect(name).toBe(tid === 0 ? "main" : `worker ${tid}`);
     }
 
-    // Slices: every call (by function), request (method target status) and query (text).
-    const calls = of("function_call");
+    // Slices: every call (by function) that ended, request (method target status) and query (text).
+    const calls = of("function_call").filter(ended);
     expect(calls.length).toBeGreaterThan(20);
     const expected = tally([
       ...calls.map((e) => String(e.fields.function)),
@@ -70,7 +72,8 @@ describe("scope export --perfetto", () => {
 
     // Instants: every other event, by kind.
     const sliced = new Set(["string", "function_table", "function_call", "function_return", "function_throw", "function_settle", "http_server_request", "http_server_response", "http_client_request", "http_client_response", "http_connection", "http_client_connection", "http_traceparent", "http_route", "db_query", "db_query_end", "db_pool_wait", "db_pool_wait_end"]);
-    expect(summary.instants).toEqual(tally(traced.events.filter((e) => !sliced.has(e.kind)).map((e) => e.kind)));
+    // (and a call that never ended, by its function)
+    expect(summary.instants).toEqual(tally([...traced.events.filter((e) => !sliced.has(e.kind)).map((e) => e.kind), ...of("function_call").filter((e) => !ended(e)).map((e) => String(e.fields.function))]));
     expect(summary.instants.message_send).toBe(count + 1);
 
     // Flows: each message (send → receive) and each client request → the server request it reached.
@@ -97,6 +100,25 @@ function encode(records: { kind: number; t: number; pid: number; tid: number; fl
   });
   return bytes;
 }
+
+describe("scope export --perfetto: calls without returns (--level calls)", () => {
+  test("each call an instant on its thread, no slice stacking to the thread's end", async () => {
+    const calls = await runTraced(["node", "app.cjs", "2"], { cwd: join(fixtures, "export"), scopeArgs: ["--functions", "--include", "app.cjs", "--level", "calls"] });
+    expect(calls.status).toBe(0);
+    const recorded = calls.events.filter((e) => e.kind === "function_call");
+    expect(recorded.length).toBeGreaterThan(20);
+    expect(calls.events.filter((e) => e.kind === "function_return")).toEqual([]);
+    const out = join(scratchDir(), "calls.pftrace");
+    expect((await runCli(["export", "--perfetto", calls.out, "-o", out])).exitCode).toBe(0);
+    const { status, summary } = await check("check-perfetto.py", [out]);
+    expect(summary.errors).toEqual([]);
+    expect(status).toBe(0);
+    for (const [name, n] of Object.entries(tally(recorded.map((e) => String(e.fields.function))))) expect(summary.instants[name]).toBe(n);
+    expect(Object.keys(summary.slices).filter((name) => name.includes("app.cjs"))).toEqual([]);
+    // Only requests and queries nest (client → server → leaf client → leaf server, a query): no stack of calls.
+    expect(summary.maxDepth).toBeLessThanOrEqual(6);
+  }, 120_000);
+});
 
 describe("scope export --perfetto: the runtime's own activity", () => {
   test("GC pauses and long tasks as slices, loop delay and heap as counters", async () => {
@@ -150,9 +172,10 @@ describe("scope dump --chrome: function calls", () => {
     const result = await runCli(["dump", "--chrome", traced.out]);
     expect(result.exitCode).toBe(0);
     const all = JSON.parse(result.stdout).traceEvents as { name: string; ph: string; cat?: string; ts: number; dur?: number; pid: number; tid: number; args: Record<string, unknown> }[];
-    const calls = all.filter((e) => e.cat === "function");
-    expect(calls.length).toBe(of("function_call").length);
-    expect(tally(calls.map((e) => e.name))).toEqual(tally(of("function_call").map((e) => String(e.fields.function))));
+    const calls = all.filter((e) => e.cat === "function" && e.ph === "X");
+    expect(calls.length).toBe(of("function_call").filter(ended).length);
+    expect(tally(calls.map((e) => e.name))).toEqual(tally(of("function_call").filter(ended).map((e) => String(e.fields.function))));
+    expect(all.filter((e) => e.cat === "function" && e.ph === "i").length).toBe(of("function_call").filter((e) => !ended(e)).length);
     expect(all.filter((e) => e.name === "function_call" || e.name === "function_return")).toEqual([]);
     const names = new Map(all.filter((e) => e.ph === "M" && e.name === "thread_name").map((e) => [`${e.pid}/${e.tid}`, e.args.name]));
     let deepest = 0;
@@ -195,7 +218,7 @@ describe("scope export --otlp (file)", () => {
       const byKind = (kind: number) => spans.filter((s) => s.kind === kind);
       // SpanKind in OTLP: 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
       expect(byKind(2).length).toBe(of("http_server_request").length);
-      expect(byKind(1).length).toBe(of("function_call").filter((call) => traced.events.some((e) => (e.kind === "function_return" || e.kind === "function_throw" || e.kind === "function_settle") && e.pid === call.pid && e.tid === call.tid && e.fields.call === call.fields.call)).length);
+      expect(byKind(1).length).toBe(of("function_call").filter(ended).length);
       expect(byKind(3).length).toBe(of("http_client_request").length + of("db_query").length);
       expect(byKind(4).length).toBe(of("message_send").length);
       expect(byKind(5).length).toBe(of("message_receive").length);

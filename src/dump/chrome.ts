@@ -204,21 +204,31 @@ const CALL_LANE_TIDS = 1_000_000;
  * Function calls: a slice from each call to its settle (async), return or throw, nested on
  * the thread's "calls" track as they nested when they ran; calls that overlap without
  * nesting (an async call settling after its caller returned) go on "calls 2", ...
- * (src/export/lanes.ts). A call never ended runs to its thread's last event (`unfinished`).
+ * (src/export/lanes.ts). A call with no end (the calls level, or still running at the end)
+ * is an instant (`unfinished`), not a slice stacking up to the thread's end.
  */
 function callSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: ChromeEvent[]): void {
   if (!events.some((event) => event.kind === "function_call")) return;
-  const calls = shapeOf(events).slices.filter((slice) => slice.kind === "call");
+  const all = shapeOf(events).slices.filter((slice) => slice.kind === "call");
+  // A call with no end (the calls level records no returns) is an instant on the first call track.
+  const calls = all.filter((slice) => slice.finished);
+  const named = new Set<string>();
+  const trackOf = (pid: number, thread: number, lane: number): number => {
+    const tid = CALL_TID_BASE + CALL_LANE_TIDS * lane + thread;
+    if (!named.has(`${pid}/${tid}`)) {
+      named.add(`${pid}/${tid}`);
+      out.push({ name: "thread_name", ph: "M", ts: 0, pid, tid, args: { name: `${laneName(threadName(thread), { group: "calls", lane })}${lane === 0 ? " calls" : ""}` } });
+    }
+    return tid;
+  };
+  for (const slice of all) {
+    if (slice.finished) continue;
+    out.push({ name: slice.name, cat: "function", ph: "i", s: "t", ts: us(slice.start), pid: slice.pid, tid: trackOf(slice.pid, slice.tid, 0), args: { ...slice.start.fields, index: slice.start.index, unfinished: true } });
+  }
   const placed = placeSlices(calls);
-  const named = new Set<number>();
   const toUs = (ns: bigint) => us({ timestampNs: ns } as TraceEvent);
   for (const slice of calls) {
-    const lane = placed.get(slice)!.lane;
-    const tid = CALL_TID_BASE + CALL_LANE_TIDS * lane + slice.tid;
-    if (!named.has(tid)) {
-      named.add(tid);
-      out.push({ name: "thread_name", ph: "M", ts: 0, pid: slice.pid, tid, args: { name: `${laneName(threadName(slice.tid), { group: "calls", lane })}${lane === 0 ? " calls" : ""}` } });
-    }
+    const tid = trackOf(slice.pid, slice.tid, placed.get(slice)!.lane);
     const startUs = toUs(slice.startNs);
     const end = slice.end ? { [slice.end.kind === "function_throw" ? "threw" : slice.end.fields.rejected === true ? "rejected" : "returned"]: slice.end.fields.value ?? slice.end.fields.errorMessage ?? null } : { unfinished: true };
     out.push({ name: slice.name, cat: "function", ph: "X", ts: startUs, dur: toUs(slice.endNs) - startUs, pid: slice.pid, tid, args: { ...slice.start.fields, index: slice.start.index, ...end } });

@@ -3,7 +3,8 @@
  * carrying TrackEvents), encoded by protobufjs from the schema subset in perfetto.proto.
  *
  * - Tracks: one per process (ProcessDescriptor: pid, command line) and one per thread
- *   (ThreadDescriptor); function calls nest on the thread's track, requests, queries and
+ *   (ThreadDescriptor); function calls nest on the thread's track (a call with no end, as
+ *   the calls level records them, is an instant there), requests, queries and
  *   pool waits on the thread's "requests" tracks, GC pauses and long tasks on its "gc" and
  *   "long tasks" tracks (lanes.ts: extra tracks where slices overlap without nesting); loop
  *   delay, loop utilisation and heap samples as counters under their process (runtime-kinds.ts).
@@ -166,7 +167,14 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
   }
 
   // Slices: per track, begins and ends in nesting order (ends of slices over before a begin first).
-  const slices = [...shape.slices, ...runtimeSlices(events)];
+  // A call with no end (recorded at the calls level, or still running when the trace
+  // ended) is an instant: as slices to the thread's end they would stack without limit.
+  const slices = [...shape.slices.filter((slice) => slice.kind !== "call" || slice.finished), ...runtimeSlices(events)];
+  for (const slice of shape.slices) {
+    if (slice.kind !== "call" || slice.finished) continue;
+    emit({ ts: slice.startNs, type: TYPE_INSTANT, track: threadTrack.get(`${slice.pid}/${slice.tid}`)!, name: slice.name, annotations: sliceAnnotations(slice) });
+    counts.instants++;
+  }
   const placement = placeSlices(slices);
   const perTrack = new Map<number, Slice[]>();
   for (const slice of slices) {
