@@ -218,6 +218,16 @@ describe("linux-arm64 under qemu-user", () => {
     expect(doctor.exitCode).toBe(0);
   }, 240_000);
 
+  test("the launcher in an arm64 Node asks for the arm64 package", async () => {
+    const prefix = join(dir, "arm64-main-only");
+    await installInto(prefix, [mainTarball]);
+    const result = await exec([qemu!, "-L", sysroot, arm64Node, join(prefix, "lib/node_modules", mainName, "bin/scope.cjs"), "--version"], { env: armEnv });
+    expect(result.stderr).toBe(
+      `scope: ${platformPackageName(arm64)} is not installed (npm leaves optional dependencies out with --omit=optional or --no-optional): npm install -g ${mainName}@${VERSION} ${platformPackageName(arm64)}@${VERSION}\n`,
+    );
+    expect(result.exitCode).toBe(1);
+  }, 240_000);
+
   test("run and dump: a worker thread's messages in an arm64 Node", async () => {
     // No forked child: a child runs process.execPath, the arm64 node itself, which only binfmt_misc would hand to qemu.
     const cwd = join(dir, "arm64-program");

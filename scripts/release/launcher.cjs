@@ -49,11 +49,12 @@ function findBinary() {
     if (installed !== own.version) fail(`${name} is version ${installed}, ${own.name} is ${own.version}: install both at one version (npm install -g ${own.name}@${own.version})`);
     return binary;
   }
-  const key = `${process.platform}-${process.arch}-${libc()}`;
-  const name = packages[key];
+  const c = libc();
+  const name = packages[`${process.platform}-${process.arch}-${c}`];
   if (!name) {
-    const supported = Object.keys(packages).join(", ");
-    fail(`no scope binary for ${key.replace(/-$/, "")}: ${own.name} ${own.version} ships ${supported}`);
+    const describe = (key) => key.replace(/^(\w+-\w+)-(\w+)$/, "$1 ($2)");
+    const here = c ? `${process.platform}-${process.arch} (${c})` : `${process.platform}-${process.arch}`;
+    fail(`no scope binary for ${here}: ${own.name} ${own.version} has them for ${Object.keys(packages).map(describe).join(", ")}`);
   }
   fail(`${name} is not installed (npm leaves optional dependencies out with --omit=optional or --no-optional): npm install -g ${own.name}@${own.version} ${name}@${own.version}`);
 }
