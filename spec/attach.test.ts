@@ -256,6 +256,41 @@ describe("attach, trace, add and remove functions, detach", () => {
     expect(serviceErr).toContain("Debugger listening on ws://127.0.0.1:9229/");
   });
 
+  test("an ES module service: --function at the attach traces an imported module's export; restored at the detach", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    writeFileSync(join(dir, "prices.mjs"), "export function priceOf(item) {\n  return item.length * 10;\n}\nexport const tax = (amount) => amount / 5;\n");
+    writeFileSync(
+      join(dir, "main.mjs"),
+      `import http from "node:http";
+import { priceOf, tax } from "./prices.mjs";
+const server = http.createServer((req, res) => {
+  if (req.url === "/source") return res.end(priceOf.toString() + "|" + tax.toString() + "|" + ("__scope$attach" in globalThis));
+  res.end(String(priceOf(req.url) + tax(priceOf(req.url))));
+});
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`,
+    );
+    const { child, line } = await startNode([join(dir, "main.mjs")], { cwd: dir });
+    const get = async (path: string) => (await fetch(`http://127.0.0.1:${line.trim()}${path}`)).text();
+    const source = await get("/source");
+    const attach = backgroundAttach([String(child.pid), "--out", out, "--function", "priceOf", "--function", "tax"]);
+    await waitFor(attach.stderr, /scope: tracing 2 functions live in 1 files/);
+    expect(await get("/abc")).toBe("48");
+    expect(await get("/source")).toBe(source.replace("|false", "|true"));
+    expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
+    expect(await attach.ended()).toBe(0);
+    expect(await get("/source")).toBe(source);
+    expect(await get("/abc")).toBe("48");
+    const events = readEvents(out);
+    expect(events.filter((event) => event.kind === "attach_function_call").map((event) => [event.fields.name, event.fields.args])).toEqual([
+      ["priceOf", '["/abc"]'],
+      ["priceOf", '["/abc"]'],
+      ["tax", "[40]"],
+    ]);
+    expect(events.filter((event) => event.kind === "attach_function_remove").every((event) => event.fields.failed === false)).toBe(true);
+  });
+
   test("a process that ends while attached ends the trace cleanly", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");

@@ -165,7 +165,10 @@ export class LiveFunctions {
       const call = `globalThis.${HOOK_KEY}?.c(${traced.id}${fn.args})`;
       // A block body takes a try: nothing the hook does (or a program that shadows globalThis) reaches the program.
       if (fn.expressionEnd === undefined) edited = `${edited.slice(0, fn.insertAt)}${MARK}try{${call}}catch{}${MARK}${edited.slice(fn.insertAt)}`;
-      else edited = `${edited.slice(0, fn.insertAt)}${MARK}(${call},${MARK}${edited.slice(fn.insertAt, fn.expressionEnd)}${MARK})${MARK}${edited.slice(fn.expressionEnd)}`;
+      // An expression body: only at its start (V8 takes an edit at a function's very end for one
+      // outside it: an ES module would refuse it as a top-level change), `(call,false)?0:` before
+      // it, whose alternative is parsed as the same AssignmentExpression a concise body is.
+      else edited = `${edited.slice(0, fn.insertAt)}${MARK}(${call},false)?0:${MARK}${edited.slice(fn.insertAt)}`;
     }
     for (const { traced } of functions) this.byId[traced.id] = traced;
     this.installToString();

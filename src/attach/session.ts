@@ -13,7 +13,7 @@ import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { assets } from "../core/assets";
-import { AttachEnd, EventKind } from "../core/layout";
+import { AttachEnd, EventKind, StopReason } from "../core/layout";
 import { Output } from "../core/output";
 import { Collector } from "../run/collector";
 import { removeStaleRings } from "../run/stale";
@@ -111,14 +111,18 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   options.onAttached?.({ windowMs, agent });
 
   const session = channel;
+  // `scope stop` finds this collector's ring as it finds scope run's and sends SIGUSR2: the kill switch, as there.
+  const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
+  process.on("SIGUSR2", killSwitch);
   const reason = await waitForEnd(target, session, options.durationMs, stderr);
+  process.off("SIGUSR2", killSwitch);
   let detachReply: unknown;
   if (reason !== AttachEnd.processExited) {
     try {
       detachReply = await session.command({ op: "detach", reason });
     } catch (error) {
       stderr.writeNow(`scope: the agent did not answer the detach (${(error as Error).message}); recording stopped\n`);
-      collector.stopRecording(1);
+      collector.stopRecording(StopReason.killSwitch);
     }
   }
   const summary = collector.finish({ exitCode: null, signal: null, markers: reason === AttachEnd.processExited ? [{ kind: EventKind.attach_end, a: reason, b: target.pid }] : [] });
