@@ -20,7 +20,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { agentEntries, bundleAgent, oxcBindingSource } from "../../src/core/assets";
 import { compileScope, writeViewPage, type EmbeddedFiles } from "../compile";
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
     if (!platform) throw new Error(`unknown platform ${name} (known: ${platforms.map((p) => p.name).join(", ")})`);
     return platform;
   });
-  const out = values.out ? join(process.cwd(), values.out) : join(root, "dist/npm");
+  const out = values.out ? resolve(values.out) : join(root, "dist/npm");
   // The launcher's table and platforms.ts must name the same packages.
   const { packages } = createRequire(import.meta.url)("./launcher.cjs") as { packages: Record<string, string> };
   const expected = Object.fromEntries(platforms.map((platform) => [`${platform.os}-${platform.cpu}-${platform.libc}`, platformPackageName(platform)]));
@@ -234,4 +234,9 @@ async function main(): Promise<void> {
   for (const tarball of tarballs) console.log(`release: ${tarball} (${(statSync(tarball).size / 2 ** 20).toFixed(1)} MiB)`);
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  console.error(`release: ${(error as Error).message}`);
+  process.exit(1);
+}
