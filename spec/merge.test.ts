@@ -101,6 +101,11 @@ describe("scope merge", () => {
     expect(dump.stdout).toMatch(new RegExp(`# input 1: ${client.out} on .*, pids \\+4194304, clock offset \\+(4999|5000)\\.\\d{3}ms ± \\d+\\.\\d{3}ms from ${count + 1} requests`));
     const stats = await runCli(["dump", "--stats", out]);
     expect(stats.stdout).toContain(", 2 processes, 2 threads");
+    // --chrome: an arrow from each client request's slice to its server request's, across the two runs.
+    const chrome = JSON.parse((await runCli(["dump", "--chrome", out])).stdout) as { traceEvents: { ph: string; cat?: string; id?: number; pid: number }[] };
+    const flows = chrome.traceEvents.filter((e) => e.cat === "request" && (e.ph === "s" || e.ph === "f"));
+    expect(flows.filter((e) => e.ph === "s").map((e) => [e.id, sourceOfPid(e.pid)])).toEqual(clients.map((c) => [c.index, 1]));
+    expect(flows.filter((e) => e.ph === "f").map((e) => [e.id, sourceOfPid(e.pid)])).toEqual(clients.map((c) => [c.index, 0]));
   }, 240_000);
 
   test("two unrelated runs (same program, pids may collide): each keeps its processes, messages still pair, no clock measured", async () => {

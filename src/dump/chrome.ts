@@ -4,7 +4,8 @@
  * receives can be joined by flow arrows (flows bind to enclosing slices). Requests are
  * slices from their start to their end on their thread's track; requests that overlap an
  * earlier one still running on that thread go on extra tracks next to it ("requests 2", ...),
- * since slices of one track must nest.
+ * since slices of one track must nest. A client request and the server request it reached
+ * (model.ts linkPeers) are joined by a flow arrow (category "request").
  */
 import type { TraceEvent } from "../core/model";
 import { laneName, placeSlices } from "../export/lanes";
@@ -74,7 +75,7 @@ function requestSlices(events: TraceEvent[], us: (event: TraceEvent) => number, 
   const lanes = new Map<string, number[]>();
   const named = new Set<string>();
   const byIndex = new Map<number, TraceEvent>();
-  for (const event of events) if (event.kind === "http_server_response" || event.kind === "http_client_response") byIndex.set(event.index, event);
+  for (const event of events) if (event.kind === "http_server_response" || event.kind === "http_client_response" || event.kind === "http_server_request") byIndex.set(event.index, event);
   for (const event of events) {
     if (event.kind !== "http_server_request" && event.kind !== "http_client_request") continue;
     const f = event.fields;
@@ -96,6 +97,17 @@ function requestSlices(events: TraceEvent[], us: (event: TraceEvent) => number, 
     const target = event.kind === "http_server_request" ? f.target : f.url;
     const name = `${f.method ?? "?"} ${target ?? ""}${f.status ? ` ${f.status}` : ""}`;
     out.push({ name, cat: "http", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, 1), pid: event.pid, tid, args: { ...f, index: event.index, ...(end ? {} : { unfinished: true }) } });
+  }
+  // A client request → the server request it reached (model.ts linkPeers): a flow arrow
+  // between the two slices, across processes and, in a merged trace, hosts.
+  for (const event of events) {
+    if (event.kind !== "http_client_request" || typeof event.fields.peerIndex !== "number") continue;
+    const from = placed.get(event.index);
+    const to = placed.get(event.fields.peerIndex);
+    const peer = byIndex.get(event.fields.peerIndex);
+    if (!from || !to || !peer) continue;
+    out.push({ name: "request", cat: "request", ph: "s", id: event.index, ts: from.startUs, pid: event.pid, tid: from.tid });
+    out.push({ name: "request", cat: "request", ph: "f", bp: "e", id: event.index, ts: to.startUs, pid: peer.pid, tid: to.tid });
   }
 }
 
