@@ -78,6 +78,33 @@ describe("scope run --async and scope dump --why", () => {
     expect(json.stdout.trimEnd().split("\n").map((line) => JSON.parse(line).relation)).toEqual(chain.map((step) => step.relation));
   }, 120_000);
 
+  test("--async=promises: a then-chain links each reaction to the one before it (a promise resolved in its own reaction writes no resolve record)", async () => {
+    const program = [
+      "const { Worker } = require('node:worker_threads');",
+      "const worker = new Worker(\"require('node:worker_threads').parentPort.on('message', () => process.exit(0));\", { eval: true });",
+      "let resolveLater; const later = new Promise((resolve) => { resolveLater = resolve; });",
+      "setTimeout(() => resolveLater(41), 20);",
+      "later.then((v) => v + 1).then((v) => worker.postMessage(v));",
+    ].join(" ");
+    const { events } = await traced(["--async=promises"], ["node", "-e", program]);
+    expect(events.filter((event) => event.kind === "async_resolve" && event.fields.asyncId === event.fields.resolvedIn)).toEqual([]);
+    const send = events.find((event) => event.kind === "message_send")!;
+    const chain = whyChain(events, send.index);
+    expect(chain.map((step) => [step.relation, step.event.kind, step.event.fields.type ?? null])).toEqual([
+      ["event", "message_send", null],
+      ["ran in", "async_before", "PROMISE"],
+      ["after resolve", "async_before", "PROMISE"],
+      ["after resolve", "async_resolve", null],
+      ["ran in", "async_before", "Timeout"],
+      ["scheduled by", "async_init", "Timeout"],
+      ["in thread", "trace_start", null],
+    ]);
+    // The second reaction waited on the first's promise; the first on `later`, resolved in the timer.
+    const [, second, first, resolve] = chain.map((step) => step.event);
+    expect(events[second!.fields.initIndex as number]!.fields.trigger).toBe(first!.fields.asyncId);
+    expect(events[first!.fields.initIndex as number]!.fields.trigger).toBe(resolve!.fields.asyncId);
+  }, 120_000);
+
   test("--async (callbacks): no promise records; the `then` is attributed to the timer's turn", async () => {
     const { events, stdout } = await traced(["--async"], ["node", chainFixture]);
     expect(stdout).toBe("reply 42\n");

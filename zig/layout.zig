@@ -253,7 +253,8 @@ pub const EventKind = enum(u16) {
     /// The resource's callback ended. a = async id.
     async_after = 98,
     /// A promise was resolved (--async=promises). a = the promise's async id, b = the
-    /// async id whose callback was running when it was resolved.
+    /// async id whose callback was running when it was resolved. Not written when that is
+    /// the promise's own reaction (a then-promise resolved as its callback returns).
     async_resolve = 99,
     /// Written once per thread at its start with --async: a = AsyncLevel asked, b =
     /// AsyncLevel this runtime records (less under Bun), c = str what it lacks (0: none).

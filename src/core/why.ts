@@ -34,7 +34,7 @@ export type WhyRelation =
   | "after"
   /** A callback's run ← its resource's creation (async_init). */
   | "scheduled by"
-  /** A promise reaction's run ← the resolve of the promise it waited on. */
+  /** A promise reaction's run ← the resolve of the promise it waited on (or that promise's own reaction, which resolved it). */
   | "after resolve"
   /** An event at a thread's top level, or whose callback the trace does not show ← the thread's start (trace_start). */
   | "in thread"
@@ -50,6 +50,7 @@ export interface WhyStep {
 class Causes {
   private readonly inits = new Map<string, TraceEvent>();
   private readonly resolves = new Map<string, TraceEvent>();
+  private readonly firstRuns = new Map<string, TraceEvent>();
   private readonly starts = new Map<string, TraceEvent>();
   private readonly threadSpawns = new Map<string, TraceEvent>();
   private readonly processSpawns = new Map<number, TraceEvent>();
@@ -63,6 +64,7 @@ class Causes {
       const f = event.fields;
       if (event.kind === "async_tracking" && f.recorded === "timers") this.wrapperOnly.add(thread);
       if (event.kind === "async_init") this.inits.set(`${thread}/${f.asyncId}`, event);
+      else if (event.kind === "async_before" && !this.firstRuns.has(`${thread}/${f.asyncId}`)) this.firstRuns.set(`${thread}/${f.asyncId}`, event);
       else if (event.kind === "async_resolve" && !this.resolves.has(`${thread}/${f.asyncId}`)) this.resolves.set(`${thread}/${f.asyncId}`, event);
       else if (event.kind === "trace_start" && !this.starts.has(thread)) this.starts.set(thread, event);
       else if (event.kind === "thread_spawn") this.threadSpawns.set(`${event.pid}/${f.threadId}`, event);
@@ -106,7 +108,8 @@ class Causes {
       // is resolved and the reaction is attached: whichever came last caused the run.
       const trigger = init.fields.trigger;
       if (init.fields.type === "PROMISE" && typeof trigger === "number" && trigger !== init.fields.createdIn) {
-        const resolve = this.resolves.get(`${thread}/${trigger}`);
+        // No resolve record: the promise was resolved in its own reaction (the agent skips those), so that run.
+        const resolve = this.resolves.get(`${thread}/${trigger}`) ?? this.firstRuns.get(`${thread}/${trigger}`);
         if (resolve && resolve.index < event.index && resolve.index > init.index) return { relation: "after resolve", event: resolve };
       }
       return { relation: "scheduled by", event: init };

@@ -7,7 +7,8 @@
  * - async_init: a = async id, b = trigger id, c = AsyncType (or a str id, flags bit 0),
  *   d = executionAsyncId() (whose callback created it);
  * - async_before / async_after: a = async id, around each run of its callback;
- * - async_resolve (promises level): a = promise id, b = executionAsyncId() when resolved.
+ * - async_resolve (promises level): a = promise id, b = executionAsyncId() when resolved;
+ *   not written when that is the promise's own reaction (its async_before says when).
  * No stack is captured. Every other event of the thread is attributed to the resource
  * running when it was written by the decoder (src/core/model.ts linkAsync), which replays
  * before/after in the thread's write order: the events themselves are unchanged, and with
@@ -69,7 +70,10 @@ export function startAsyncTracking(recorder: Recorder, level: "callbacks" | "pro
   if (promises) {
     callbacks.promiseResolve = (asyncId) => {
       if (recorder.stopped) return;
-      recorder.event(Kind.async_resolve, asyncId, executionAsyncId());
+      // A promise resolved inside its own reaction (a then-promise as its callback returns):
+      // its async_before already says when; half the resolves of a then-chain.
+      const running = executionAsyncId();
+      if (running !== asyncId) recorder.event(Kind.async_resolve, asyncId, running);
     };
   }
   hooks.createHook(callbacks).enable();
