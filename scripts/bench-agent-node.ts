@@ -82,7 +82,7 @@ for (const value of corpus()) {
 }
 if (mismatches > 0) throw new Error(`${mismatches} describe() results differ from the reference`);
 
-const recorder = new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true });
+const recorder = new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false });
 const tracer = makeTracer(recorder, 0);
 const channel: Channel = { kind: 1, subId: 1, ownerPid: process.pid, sendDirection: 0, receiveDirection: 1, sent: 0, received: 0 };
 const results: Record<string, number> = {};

@@ -23,4 +23,22 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /** `--events` groups (SCOPE_EVENTS); src/agent/shared/sink.ts parseGroups reads them in the agents. */
-export const eventGroups = ["process", "thread", "message", "http", "db"] as const;
+export const eventGroups = ["process", "thread", "message", "http", "db", "loop", "memory"] as const;
+
+/** The groups recorded when --events is not given: all but loop and memory (opt-in: --events +loop,+memory). */
+export const defaultEventGroups: readonly string[] = ["process", "thread", "message", "http", "db"];
+
+/**
+ * --events as the groups to record: a list names them all ("message,http"); a list whose
+ * every item starts with "+" adds to the defaults ("+loop,+memory"); "all" is every group.
+ * Returns the unknown name instead when there is one.
+ */
+export function parseEventGroups(text: string): string[] | { unknown: string } {
+  const items = text.split(",").map((group) => group.trim()).filter(Boolean);
+  const additive = items.length > 0 && items.every((item) => item.startsWith("+"));
+  const names = items.map((item) => (additive ? item.slice(1) : item));
+  const expanded = names.flatMap((name) => (name === "all" ? [...eventGroups] : [name]));
+  const unknown = expanded.find((group) => !(eventGroups as readonly string[]).includes(group));
+  if (unknown !== undefined) return { unknown };
+  return [...new Set(additive ? [...defaultEventGroups, ...expanded] : expanded)];
+}

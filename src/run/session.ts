@@ -45,6 +45,8 @@ export interface RunOptions {
   flight?: { windowMs: number; memoryBytes: number };
   /** What the agents redact beyond the defaults (SCOPE_REDACT); the defaults when absent. */
   redact?: RedactionSettings;
+  /** --loop-interval, --long-task (ms): SCOPE_LOOP; the defaults (1 s, 50 ms) when absent. */
+  loop?: { intervalMs: number; thresholdMs: number };
   /** When tracing cannot start (no ring, no trace file): run the program untraced instead of refusing. */
   failOpen?: boolean;
   /** --async: the async causality level (SCOPE_ASYNC); off when absent. */
@@ -164,6 +166,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     redact: options.redact,
     async: options.async,
     propagate: options.propagate,
+    loop: options.loop,
     transformCache: options.functions === undefined ? undefined : transformCacheOrNone(stderr),
   });
 

@@ -22,6 +22,7 @@ export function formatSummary(summary: RunSummary, color: ChalkInstance): string
     ...flightLines(summary, color),
     ...stopLines(summary, color),
     ...governorLines(summary),
+    ...monitorLines(summary),
     ...agentErrorLines(summary, color),
     ...lossLines(summary, color),
   ];
@@ -45,6 +46,12 @@ function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
     return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, without its end chunk`)];
   }
   return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on (${stop.refused} later records not kept)`)];
+}
+
+/** Threads whose runtime cannot give all of the loop and memory groups (Bun): said, never silent. */
+function monitorLines(summary: RunSummary): string[] {
+  const threads = summary.byKind.monitor_missing ?? 0;
+  return threads === 0 ? [] : [`  loop/memory: ${threads} ${threads === 1 ? "thread" : "threads"} (Bun) without GC events or loop utilisation; their loop delay is scope's own timer's (monitor_missing events say what each lacks)`];
 }
 
 /** The overhead governor's steps (function_level events), when it took any. */

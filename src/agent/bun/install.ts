@@ -23,6 +23,7 @@ import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
 import { startBunDatabaseTracing } from "./db";
 import { hookFrameworks } from "../node/frameworks";
+import { flushLoopMonitor, loopSettings, startLoopMonitor } from "../shared/loop";
 import { hookBunOwnIpc, hookNodeWorkerParentSide, hookPorts, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
 
 const attachedKey = Symbol.for("scope.agent.attached");
@@ -117,6 +118,8 @@ function start(
   const finish = (exitCode: number) => {
     if (done) return;
     done = true;
+    // The loop monitor's last samples, before the end.
+    flushLoopMonitor();
     // The own exit belongs to its group (process or thread); trace_stop is a marker, always on.
     if (main ? recorder.groups.process : recorder.groups.thread) recorder.event(main ? Kind.process_exit : Kind.thread_exit, exitCode, 0, recorder.str(fatal?.type), recorder.str(fatal?.message), reason);
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
@@ -160,6 +163,7 @@ function start(
   // scope run --async: what Bun lets a wrapper see (no async_hooks); off by default, and then nothing of it runs.
   const asyncLevel = process.env.SCOPE_ASYNC;
   if (asyncLevel === "callbacks" || asyncLevel === "promises") recorder.safe(() => startBunAsyncTracking(recorder, asyncLevel));
+  if (recorder.groups.loop || recorder.groups.memory) recorder.safe(() => startLoopMonitor(recorder, "bun", !main, loopSettings(process.env.SCOPE_LOOP)));
 }
 
 /**

@@ -19,6 +19,7 @@ import { hookFrameworks } from "./frameworks";
 import { hookHttp } from "./http";
 import { installPortHooks, type PortContext } from "./ports";
 import { renamed } from "../shared/reflect";
+import { flushLoopMonitor, loopSettings, startLoopMonitor } from "../shared/loop";
 
 /** One direction pair of a FIFO channel as seen from one end. */
 export interface Channel {
@@ -112,6 +113,7 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
     recorder.safe(() => installPortHooks(context));
   }
   if (groups.db) recorder.safe(() => startDatabaseTracing(recorder, tracer.types, moduleClass()));
+  if (groups.loop || groups.memory) recorder.safe(() => startLoopMonitor(recorder, "node", !main, loopSettings(process.env.SCOPE_LOOP)));
 }
 
 // ---------------------------------------------------------------------------------
@@ -182,6 +184,8 @@ function hookExit(tracer: Tracer, main: boolean): void {
   const finish = (exitCode: number) => {
     if (done) return;
     done = true;
+    // The loop monitor's last samples and undelivered GC entries, before the end.
+    flushLoopMonitor();
     // The own exit belongs to its group (process or thread); trace_stop is a marker, always on.
     if (main ? recorder.groups.process : recorder.groups.thread) recorder.event(
       main ? Kind.process_exit : Kind.thread_exit,

@@ -27,10 +27,15 @@ export interface Groups {
   http: boolean;
   /** Database queries. */
   db: boolean;
+  /** Event loop: delay and utilisation samples, long tasks (src/agent/shared/loop.ts). */
+  loop: boolean;
+  /** Memory: heap and RSS samples, GC events (src/agent/shared/loop.ts). */
+  memory: boolean;
 }
 
 export function parseGroups(spec: string | undefined): Groups {
-  if (!spec) return { process: true, thread: true, message: true, http: true, db: true };
+  // loop and memory are off unless asked for (scope run --events +loop,+memory): see ARCHITECTURE.md "Event loop and memory".
+  if (!spec) return { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false };
   const names = new Set(spec.split(",").map((name) => name.trim()));
-  return { process: names.has("process"), thread: names.has("thread"), message: names.has("message"), http: names.has("http"), db: names.has("db") };
+  return { process: names.has("process"), thread: names.has("thread"), message: names.has("message"), http: names.has("http"), db: names.has("db"), loop: names.has("loop"), memory: names.has("memory") };
 }

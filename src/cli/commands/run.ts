@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as t from "typanion";
 import { runTraced } from "../../run/session";
-import { eventGroups, parseDuration, parseSize } from "../../run/options";
+import { eventGroups, parseDuration, parseEventGroups, parseSize } from "../../run/options";
 import { redactionOf, type RedactionSettings } from "../../agent/shared/redact";
 import { functionSettings } from "../../instrument/settings";
 
@@ -22,6 +22,7 @@ export class RunCommand extends Command {
     `,
     examples: [
       ["Trace a Node.js program", "scope run -- node app.js"],
+      ["Also record the event loop (delay, utilisation, long tasks over 100 ms) and memory (heap, RSS, every GC)", "scope run --events +loop,+memory --long-task 100ms node app.js"],
       ["Trace an npm script into a chosen file", "scope run --out server.bin npm run start"],
       ["Flight recorder: hold the last 30 s, write them on SIGUSR1, an uncaught exception or a non-zero exit", "scope run --flight-recorder 30s -- node server.js"],
       ["Never make the program's threads wait or spill when the drain falls behind, streaming events live", "scope run --mode overwrite --print node app.js"],
@@ -32,7 +33,9 @@ export class RunCommand extends Command {
   });
 
   out = Option.String("-o,--out", "trace.bin", { description: "Where to write the trace" });
-  events = Option.String("--events", { description: "Event groups to record, comma-separated: process,thread,message,http,db (default: all)" });
+  events = Option.String("--events", { description: "Event groups to record, comma-separated: process,thread,message,http,db,loop,memory, or all (default: all but loop and memory); items that all start with + add to the default (--events +loop,+memory)" });
+  loopInterval = Option.String("--loop-interval", { description: "How often each thread records its event loop (delay, utilisation) and memory (heap, RSS) samples (default 1s, at least 10ms)" });
+  longTask = Option.String("--long-task", { description: "A turn of the event loop at least this long is a long_task event (default 50ms, at least 10ms)" });
   ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB); rounded down to a power of two per lane" });
   mode = Option.String("--mode", "discard", {
     description: "What a full ring does when the drain falls behind: discard new events (counted) or overwrite the oldest (counted); not the flight recorder (--flight-recorder)",
@@ -101,9 +104,9 @@ export class RunCommand extends Command {
     const ringBytes = parseSize(this.ringSize);
     if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
     const limits = parseLimits(this.maxEvents, this.maxSize, this.duration);
-    const events = this.events?.split(",").map((group) => group.trim()).filter(Boolean);
-    const unknown = events?.find((group) => !(eventGroups as readonly string[]).includes(group));
-    if (unknown !== undefined) throw new UsageError(`--events: unknown group "${unknown}" (groups: ${eventGroups.join(",")})`);
+    const parsed = this.events === undefined ? undefined : parseEventGroups(this.events);
+    if (parsed !== undefined && !Array.isArray(parsed)) throw new UsageError(`--events: unknown group "${parsed.unknown}" (groups: ${eventGroups.join(",")}, or all)`);
+    const events = parsed;
     const hot = this.hotCallsPerSecond === undefined ? undefined : /^\d+$/.test(this.hotCallsPerSecond.trim()) ? Number(this.hotCallsPerSecond) : Number.NaN;
     const budget = this.maxOverhead === undefined ? undefined : /^\d+(\.\d+)?%?$/.test(this.maxOverhead.trim()) ? Number.parseFloat(this.maxOverhead) : Number.NaN;
     const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, packages: this.packages, functionNames: this.functionNames, level: this.level, hotCallsPerSecond: hot, maxOverhead: budget, root: process.cwd() });
@@ -128,6 +131,7 @@ export class RunCommand extends Command {
       otlp,
       async: asyncLevel(this.async),
       propagate: this.propagate,
+      loop: parseLoop(this.loopInterval, this.longTask),
     });
   }
 }
@@ -138,6 +142,18 @@ function asyncLevel(value: string | boolean): "callbacks" | "promises" | undefin
   if (value === true) return "callbacks";
   if (value === "callbacks" || value === "promises") return value;
   throw new UsageError(`--async: expected callbacks or promises, got "${value}"`);
+}
+
+/** --loop-interval, --long-task, checked (at least 10 ms each); undefined when neither is given (the agents' defaults). */
+function parseLoop(interval: string | undefined, longTask: string | undefined) {
+  if (interval === undefined && longTask === undefined) return undefined;
+  const read = (flag: string, text: string | undefined, fallback: number) => {
+    if (text === undefined) return fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 10 || ms > 2 ** 31 - 1) throw new UsageError(`${flag}: expected a duration of at least 10ms such as 1s or 250ms, got "${text}"`);
+    return ms;
+  };
+  return { intervalMs: read("--loop-interval", interval, 1000), thresholdMs: read("--long-task", longTask, 50) };
 }
 
 /** --max-events, --max-size, --duration, checked: a malformed one is a usage error. */

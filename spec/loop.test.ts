@@ -1,0 +1,235 @@
+/**
+ * The event loop and memory groups (src/agent/shared/loop.ts) with real node and bun
+ * processes through `scope run`: long tasks found and named, GC events counted against
+ * Node's own --trace-gc, samples at the interval in main and worker threads, an idle
+ * program not kept alive, timer order unchanged, and what Bun cannot give said.
+ */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { readEvents, runCli } from "./harness";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "scope-loop-test-"));
+const LOOP = ["--events", "+loop,+memory"];
+
+/** A timer callback that blocks the loop for 200 ms, a named function. */
+const BLOCKER = `
+function blockTheLoop() { const end = Date.now() + 200; while (Date.now() < end) {} }
+setTimeout(blockTheLoop, 20);
+`;
+
+function of(events: TraceEvent[], kind: string, tid?: number): TraceEvent[] {
+  return events.filter((event) => event.kind === kind && (tid === undefined || event.tid === tid));
+}
+
+describe("event loop: long tasks", () => {
+  for (const runtime of ["node", "bun"] as const) {
+    test(`${runtime}: a timer blocking the loop for 200 ms is a long task of kind timer named by its callback`, async () => {
+      const dir = tmp();
+      const program = join(dir, "block.js");
+      writeFileSync(program, BLOCKER);
+      const out = join(dir, "t.bin");
+      const result = await runCli(["run", ...LOOP, "--out", out, runtime, program]);
+      expect(result.exitCode).toBe(0);
+      const tasks = of(readEvents(out), "long_task", 0);
+      const blocked = tasks.filter((task) => task.fields.taskKind === "timer");
+      expect(blocked.length).toBe(1);
+      expect(blocked[0]!.fields.origin).toBe("blockTheLoop");
+      // Measured around the callback: exact (no error bound), at least the 200 ms it spun.
+      expect(blocked[0]!.fields.errorNs).toBe(0);
+      expect(Number(blocked[0]!.fields.durationNs)).toBeGreaterThanOrEqual(199e6);
+    }, 60_000);
+  }
+
+  test("node --functions: the long task names the outermost traced function that ran in it", async () => {
+    const dir = tmp();
+    const program = join(dir, "block.js");
+    // The blocking work is an inner function, called by the outer one the timer runs.
+    writeFileSync(program, `
+function spin(ms) { const end = Date.now() + ms; while (Date.now() < end) {} }
+function handleTick() { spin(100); spin(100); }
+setTimeout(() => handleTick(), 20);
+`);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--functions", "--out", out, "node", program]);
+    expect(result.exitCode).toBe(0);
+    const events = readEvents(out);
+    const tasks = of(events, "long_task", 0).filter((task) => Number(task.fields.durationNs) >= 199e6);
+    expect(tasks.length).toBe(1);
+    // The arrow the timer ran is traced too: it is the outermost.
+    expect(String(tasks[0]!.fields.function)).toMatch(/^<anonymous>|^setTimeout|\(.*block\.js:4:/);
+    const call = events[Number(tasks[0]!.fields.functionIndex)]!;
+    expect(call.kind).toBe("function_call");
+    expect(call.timestampNs).toBeGreaterThanOrEqual(tasks[0]!.timestampNs);
+  }, 60_000);
+
+  test("node --functions: a long task run by a named function names it", async () => {
+    const dir = tmp();
+    const program = join(dir, "block.js");
+    writeFileSync(program, BLOCKER);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--functions", "--out", out, "node", program]);
+    expect(result.exitCode).toBe(0);
+    const tasks = of(readEvents(out), "long_task", 0).filter((task) => task.fields.taskKind === "timer");
+    expect(tasks.length).toBe(1);
+    expect(String(tasks[0]!.fields.function)).toStartWith("blockTheLoop (");
+    const dump = await runCli(["dump", out]);
+    expect(dump.stdout).toMatch(/long_task +\d+\.\d+ms "blockTheLoop \(.*block\.js:2:1\)" \(timer\)/);
+  }, 60_000);
+
+  test("node: a loop blocked outside a timer (an I/O callback) is found by the sentinel, within its error bound", async () => {
+    const dir = tmp();
+    const program = join(dir, "io.js");
+    writeFileSync(program, `
+require("node:fs").readFile(__filename, function afterRead() { const end = Date.now() + 200; while (Date.now() < end) {} });
+`);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
+    expect(result.exitCode).toBe(0);
+    const tasks = of(readEvents(out), "long_task", 0);
+    expect(tasks.length).toBe(1);
+    const error = Number(tasks[0]!.fields.errorNs);
+    expect(error).toBe(25e6);
+    expect(Number(tasks[0]!.fields.durationNs)).toBeGreaterThanOrEqual(200e6 - error);
+  }, 60_000);
+
+  test("node: scope's timers keep the program's timer order and output", async () => {
+    const dir = tmp();
+    const program = join(dir, "order.js");
+    // Scheduled from an I/O callback, where Node's order is fixed (immediates before timers).
+    writeFileSync(program, `
+const { promisify } = require("node:util");
+require("node:fs").readFile(__filename, () => {
+  const seen = [];
+  setTimeout(() => seen.push("t10"), 10);
+  setTimeout(() => seen.push("t0a"), 0);
+  setImmediate(() => seen.push("i1"));
+  setTimeout(() => seen.push("t0b"), 0);
+  const iv = setInterval(() => { seen.push("iv"); if (seen.filter((s) => s === "iv").length === 3) clearInterval(iv); }, 7);
+  Promise.resolve().then(() => seen.push("p"));
+  process.nextTick(() => seen.push("n"));
+  promisify(setTimeout)(30, "v").then((v) => seen.push("promisified:" + v));
+  setTimeout(() => console.log(seen.join(" ")), 80);
+});
+`);
+    const untraced = Bun.spawnSync(["node", program]);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--long-task", "10ms", "--out", out, "node", program]);
+    expect(result.exitCode).toBe(0);
+    expect(untraced.stdout.toString()).toBe("n p i1 t0a t0b iv t10 iv iv promisified:v\n");
+    expect(result.stdout).toBe(untraced.stdout.toString());
+  }, 60_000);
+});
+
+describe("memory: GC events", () => {
+  test("node: the GC events of a GC-heavy program are exactly the collections Node's --trace-gc prints in the same run", async () => {
+    const dir = tmp();
+    const program = join(dir, "gc.js");
+    // Allocation over 40 turns of the loop, then one more turn (Node delivers GC entries
+    // in a turn of the loop: GCs after the program's last turn are not seen; see loop.ts).
+    writeFileSync(program, `
+let keep = [];
+let round = 0;
+function chunk() {
+  for (let i = 0; i < 50000; i++) { keep.push({ i, s: "x" + i }); if (keep.length > 30000) keep = []; }
+  if (++round < 40) setImmediate(chunk); else setTimeout(() => {}, 20);
+}
+chunk();
+`);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--out", out, "node", "--trace-gc", program]);
+    expect(result.exitCode).toBe(0);
+    // One line per scavenge and per mark-compact; incremental marking steps and weak
+    // callbacks are phases of those, not lines of their own.
+    const lines = result.stdout.split("\n").filter((line) => /ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor Mark)/i.test(line));
+    expect(lines.length).toBeGreaterThan(5);
+    const gcs = of(readEvents(out), "gc");
+    const collections = gcs.filter((gc) => ["scavenge", "mark_compact", "minor_mark_sweep"].includes(String(gc.fields.gcKind)));
+    expect(collections.length).toBe(lines.length);
+    expect(collections.filter((gc) => gc.fields.gcKind === "scavenge").length).toBe(lines.filter((line) => line.includes("Scavenge")).length);
+    for (const gc of gcs) expect(Number(gc.fields.durationNs)).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe("samples at the interval", () => {
+  for (const runtime of ["node", "bun"] as const) {
+    test(`${runtime}: loop and memory samples in the main thread and a worker, at the interval and at exit`, async () => {
+      const dir = tmp();
+      const program = join(dir, "worker.js");
+      writeFileSync(program, `
+const { Worker, isMainThread } = require("node:worker_threads");
+if (isMainThread) {
+  const worker = new Worker(__filename);
+  worker.on("exit", () => {});
+} else {
+  setTimeout(() => {}, 700);
+}
+`);
+      const out = join(dir, "t.bin");
+      const result = await runCli(["run", ...LOOP, "--loop-interval", "100ms", "--out", out, runtime, program]);
+      expect(result.exitCode).toBe(0);
+      const events = readEvents(out);
+      const worker = events.find((event) => event.kind === "thread_spawn")!.fields.threadId as number;
+      for (const tid of [0, worker]) {
+        for (const kind of ["loop_sample", "memory_sample"]) {
+          const samples = of(events, kind, tid);
+          const regular = samples.filter((sample) => !sample.fields.atExit);
+          // The worker lives 700 ms: several 100 ms samples; never closer than the interval.
+          if (tid === worker) expect(regular.length).toBeGreaterThanOrEqual(3);
+          for (let i = 1; i < regular.length; i++) expect(Number(regular[i]!.timestampNs - regular[i - 1]!.timestampNs)).toBeGreaterThanOrEqual(95e6);
+          expect(samples.filter((sample) => sample.fields.atExit).length).toBe(1);
+        }
+        for (const sample of of(events, "memory_sample", tid)) {
+          expect(Number(sample.fields.heapUsedBytes)).toBeGreaterThan(0);
+          expect(Number(sample.fields.rssBytes)).toBeGreaterThan(Number(sample.fields.heapUsedBytes));
+          expect(sample.fields.worker).toBe(tid !== 0);
+        }
+        for (const sample of of(events, "loop_sample", tid)) {
+          expect(Number(sample.fields.delayMaxNs)).toBeGreaterThanOrEqual(Number(sample.fields.delayMinNs));
+          if (runtime === "node") expect(typeof sample.fields.utilisation).toBe("number");
+          else expect(sample.fields.utilisation).toBeNull();
+        }
+      }
+      if (runtime === "bun") {
+        // What Bun lacks is in the trace per thread and in the run's summary.
+        expect(of(events, "monitor_missing").length).toBe(2);
+        expect(String(of(events, "monitor_missing")[0]!.fields.missing)).toContain("gcEvents");
+        expect(result.stderr).toContain("loop/memory: 2 threads (Bun) without GC events");
+      } else expect(of(events, "monitor_missing").length).toBe(0);
+    }, 60_000);
+
+    test(`${runtime}: an idle program exits at once: scope's timers never keep it alive`, async () => {
+      const dir = tmp();
+      const out = join(dir, "t.bin");
+      // With a 60 s interval a timer that held the program would show as a regular sample (or a hang).
+      const result = await runCli(["run", ...LOOP, "--loop-interval", "60s", "--long-task", "10s", "--out", out, runtime, "-e", "setTimeout(() => {}, 1)"]);
+      expect(result.exitCode).toBe(0);
+      const events = readEvents(out);
+      const samples = of(events, "loop_sample");
+      expect(samples.length).toBe(1);
+      expect(samples[0]!.fields.atExit).toBe(true);
+      expect(of(events, "memory_sample").length).toBe(1);
+    }, 60_000);
+  }
+});
+
+describe("scope run options", () => {
+  test("the groups are off by default; bad durations are one line", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", "--out", out, "node", "-e", "setTimeout(() => {}, 1)"]);
+    expect(result.exitCode).toBe(0);
+    expect(readEvents(out).filter((event) => ["loop_sample", "memory_sample", "gc", "long_task"].includes(event.kind)).length).toBe(0);
+    for (const [flag, value] of [["--loop-interval", "5ms"], ["--long-task", "soon"]] as const) {
+      const bad = await runCli(["run", flag, value, "--out", out, "node", "-e", "0"]);
+      expect(bad.exitCode).not.toBe(0);
+      expect(bad.stderr.trim().split("\n").length).toBe(1);
+      expect(bad.stderr).toContain(`${flag}: expected a duration of at least 10ms`);
+    }
+    const unknown = await runCli(["run", "--events", "+loop,+heap", "--out", out, "node", "-e", "0"]);
+    expect(unknown.exitCode).not.toBe(0);
+    expect(unknown.stderr).toContain('unknown group "heap"');
+  }, 60_000);
+});

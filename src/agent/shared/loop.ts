@@ -1,0 +1,304 @@
+/**
+ * The event loop and memory of one thread (event groups `loop` and `memory`), the same
+ * code in Node and Bun (ARCHITECTURE.md "Event loop and memory"):
+ *
+ * - Every interval (SCOPE_LOOP, default 1 s) a `loop_sample` (delay min/p50/p99/max,
+ *   utilisation) and a `memory_sample` (heap, external, array buffers, RSS).
+ *   Node: the delay is perf_hooks' monitorEventLoopDelay histogram (a native timer),
+ *   utilisation `performance.eventLoopUtilization()` (libuv's idle time). Bun: its
+ *   histogram misses blocked turns and its utilisation is zeros, so the delay comes from
+ *   scope's own sentinel timer (below) and utilisation is not recorded (flagged).
+ * - Long tasks, two ways. Timer and immediate callbacks (setTimeout, setInterval,
+ *   setImmediate) are wrapped when the program schedules them: two clock reads per
+ *   callback, exact start and duration, kind timer/immediate, origin = the callback's own
+ *   name. Everything else (I/O callbacks, request and message handlers, microtasks, timers
+ *   scheduled through APIs not wrapped) is caught by a sentinel: an unref'd interval timer
+ *   every R = threshold/2 ms whose lateness says the loop was blocked; Node's utilisation
+ *   delta over the gap gives the blocked time (Bun: lateness + R/2), start and duration
+ *   within ±R (errorNs), kind from the last entry the agent saw in the gap (a message or
+ *   an HTTP request: markTurn) else unknown. No async_hooks.
+ * - GC (Node): a PerformanceObserver of 'gc' entries (kind, flags, start, duration). Node
+ *   makes these entries in a native immediate, so GCs after the program's last turn of the
+ *   loop are never delivered (a synchronous program that ends without a turn shows none).
+ *   Bun has no GC entries: a `monitor_missing` record says so once per thread.
+ *
+ * scope's timers are unref'd (they never keep the program alive) and made with the
+ * runtime's own functions captured before the wrapping; a program's timers keep their
+ * order (only their callbacks are wrapped). At the thread's end (flushLoopMonitor, called
+ * by the exit hook before process_exit/thread_exit) a last sample of each is written and
+ * the GC entries not yet delivered to the observer are taken.
+ */
+import { Kind, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing } from "./kinds";
+import type { Recorder } from "./recorder";
+
+export interface LoopSettings {
+  intervalMs: number;
+  thresholdMs: number;
+}
+
+export const DEFAULT_LOOP_SETTINGS: LoopSettings = { intervalMs: 1000, thresholdMs: 50 };
+
+/** SCOPE_LOOP "intervalMs,thresholdMs" (scope run --loop-interval, --long-task); defaults otherwise. */
+export function loopSettings(spec: string | undefined): LoopSettings {
+  const [interval, threshold] = (spec ?? "").split(",").map(Number);
+  return {
+    intervalMs: interval !== undefined && Number.isFinite(interval) && interval >= 10 ? interval : DEFAULT_LOOP_SETTINGS.intervalMs,
+    thresholdMs: threshold !== undefined && Number.isFinite(threshold) && threshold >= 1 ? threshold : DEFAULT_LOOP_SETTINGS.thresholdMs,
+  };
+}
+
+/** The histogram's sampling period (ms): monitorEventLoopDelay's own timer. */
+const HISTOGRAM_RESOLUTION_MS = 20;
+
+interface Monitor {
+  flush(): void;
+}
+
+let active: Monitor | undefined;
+
+/** The last entry the agent saw in this turn (markTurn): a sentinel-found long task's kind. */
+let turnMark: number = LongTaskKind.unknown;
+
+/** Called by the hooks that see a turn's cause (a message received, an HTTP request): one store. */
+export function markTurn(kind: number): void {
+  turnMark = kind;
+}
+
+/** Writes the last samples and the GC entries not yet delivered; once, at the thread's end. */
+export function flushLoopMonitor(): void {
+  const monitor = active;
+  active = undefined;
+  monitor?.flush();
+}
+
+type Histogram = { min: number; max: number; count?: number; percentile(p: number): number; reset(): void; enable(): void; disable(): void };
+
+export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", worker: boolean, settings: LoopSettings): void {
+  const perf = require("node:perf_hooks") as typeof import("node:perf_hooks");
+  const performance = perf.performance;
+  const now = performance.now.bind(performance);
+  const groups = recorder.groups;
+  // The runtime's own timer functions, before the wrapping below: scope's timers are never measured.
+  const setIntervalOriginal = globalThis.setInterval;
+  const clearIntervalOriginal = globalThis.clearInterval;
+  const thresholdMs = settings.thresholdMs;
+  const resolutionMs = Math.min(500, Math.max(5, thresholdMs / 2));
+  const bun = runtime === "bun";
+
+  let histogram: Histogram | undefined;
+  let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
+  let missing = 0;
+  if (groups.loop) {
+    if (!bun) {
+      try {
+        histogram = perf.monitorEventLoopDelay({ resolution: HISTOGRAM_RESOLUTION_MS }) as unknown as Histogram;
+        histogram.enable();
+      } catch (error) {
+        histogram = undefined;
+        recorder.fail(error);
+      }
+      try {
+        elu = performance.eventLoopUtilization();
+      } catch {
+        elu = undefined;
+      }
+    }
+    if (bun) missing |= MonitorMissing.utilisation | MonitorMissing.delayHistogram;
+  }
+  if (groups.memory && bun) missing |= MonitorMissing.gcEvents;
+  if (missing !== 0) {
+    recorder.event(
+      Kind.monitor_missing,
+      missing,
+      recorder.str(
+        "bun: no GC events (JavaScriptCore reports none to JavaScript; no perf_hooks 'gc' entries), eventLoopUtilization returns zeros, monitorEventLoopDelay misses blocked turns: delay from scope's own timer",
+      ),
+    );
+  }
+
+  // The sentinel: its lateness is a blocked loop (and, in Bun, the delay samples).
+  let lastTick = now();
+  let lastElu = elu;
+  /** Ends (ms) of long tasks measured around their callback: the sentinel does not report them again. */
+  let measuredUntil = 0;
+  const ownDelays: number[] = [];
+  const longTask = (kind: number, startMs: number, durationMs: number, origin: number, errorMs: number) => {
+    const at = now();
+    recorder.event(Kind.long_task, Math.round(durationMs * 1e6), Math.max(0, Math.round((at - startMs) * 1e6)), kind, origin, Math.round(errorMs * 1e6));
+  };
+  const tick = () => {
+    if (recorder.stopped) return;
+    const t = now();
+    const lateMs = Math.max(0, t - lastTick - resolutionMs);
+    if (bun && ownDelays.length < 4096) ownDelays.push(lateMs);
+    // One blocked stretch that delayed this tick by lateMs began after the last tick: it
+    // lasted from lateMs to lateMs + R. Node's busy time over the gap narrows that.
+    let blockedMs: number;
+    if (lastElu !== undefined) {
+      const current = performance.eventLoopUtilization();
+      blockedMs = Math.min(performance.eventLoopUtilization(current, lastElu).active, lateMs + resolutionMs);
+      lastElu = current;
+    } else blockedMs = lateMs + resolutionMs / 2;
+    if (groups.loop && lateMs >= thresholdMs - resolutionMs && blockedMs >= thresholdMs && measuredUntil <= lastTick) {
+      longTask(turnMark, t - blockedMs, blockedMs, 0, resolutionMs);
+    }
+    turnMark = LongTaskKind.unknown;
+    lastTick = t;
+  };
+  const sentinel = groups.loop ? setIntervalOriginal(() => recorder.safe(tick), resolutionMs) : undefined;
+  (sentinel as { unref?: () => void } | undefined)?.unref?.();
+
+  if (groups.loop) {
+    const measured = (callback: (...args: unknown[]) => unknown, kind: number) =>
+      function (this: unknown) {
+        const start = now();
+        try {
+          return Reflect.apply(callback, this, arguments);
+        } finally {
+          const end = now();
+          if (end - start >= thresholdMs) {
+            measuredUntil = end;
+            recorder.safe(() => longTask(kind, start, end - start, recorder.str(ownName(callback)), 0));
+          }
+        }
+      };
+    recorder.safe(() => wrapTimers(measured));
+  }
+
+  // Samples at the interval.
+  let sampleElu = elu;
+  const sample = (atExit: boolean) => {
+    const flags = atExit ? LoopSampleFlag.atExit : 0;
+    if (groups.loop) {
+      let utilisation = 0;
+      let sampleFlags = flags;
+      if (sampleElu !== undefined) {
+        const current = performance.eventLoopUtilization();
+        utilisation = performance.eventLoopUtilization(current, sampleElu).utilization;
+        sampleElu = current;
+      } else sampleFlags |= LoopSampleFlag.utilisationUnknown;
+      let min = 0;
+      let p50 = 0;
+      let p99 = 0;
+      let max = 0;
+      if (histogram !== undefined) {
+        if ((histogram.count ?? 1) > 0 && histogram.max > 0) {
+          // Node's histogram holds the time between its timer's runs: the delay is what exceeds the period.
+          const late = (ns: number) => Math.max(0, ns - HISTOGRAM_RESOLUTION_MS * 1e6);
+          min = late(histogram.min);
+          p50 = late(histogram.percentile(50));
+          p99 = late(histogram.percentile(99));
+          max = late(histogram.max);
+        }
+        histogram.reset();
+      } else {
+        sampleFlags |= LoopSampleFlag.ownTimer;
+        if (ownDelays.length > 0) {
+          ownDelays.sort((x, y) => x - y);
+          const at = (p: number) => ownDelays[Math.min(ownDelays.length - 1, Math.floor((p / 100) * ownDelays.length))]! * 1e6;
+          [min, p50, p99, max] = [at(0), at(50), at(99), ownDelays[ownDelays.length - 1]! * 1e6];
+          ownDelays.length = 0;
+        }
+      }
+      recorder.event(Kind.loop_sample, Math.round(min), Math.round(p50), Math.round(p99), Math.round(max), Math.round(Math.min(1, Math.max(0, utilisation)) * 1e6), sampleFlags);
+    }
+    if (groups.memory) {
+      const memory = process.memoryUsage();
+      recorder.event(Kind.memory_sample, memory.heapUsed, memory.heapTotal, memory.external, memory.arrayBuffers ?? 0, memory.rss, flags | (worker ? MEMORY_SAMPLE_WORKER : 0));
+    }
+  };
+  const sampler = setIntervalOriginal(() => recorder.safe(() => !recorder.stopped && sample(false)), settings.intervalMs);
+  (sampler as { unref?: () => void }).unref?.();
+
+  // GC entries (Node). Entries come in batches: every one of getEntries().
+  let observer: import("node:perf_hooks").PerformanceObserver | undefined;
+  const gcEntries = (entries: readonly import("node:perf_hooks").PerformanceEntry[]) => {
+    if (recorder.stopped) return;
+    const at = now();
+    for (const entry of entries) {
+      const detail = (entry as { detail?: { kind?: number; flags?: number } }).detail;
+      const legacy = entry as unknown as { kind?: number; flags?: number };
+      const kind = detail?.kind ?? legacy.kind ?? 0;
+      const gcFlags = detail?.flags ?? legacy.flags ?? 0;
+      recorder.event(Kind.gc, Math.round(entry.duration * 1e6), Math.max(0, Math.round((at - entry.startTime) * 1e6)), kind, 0, 0, gcFlags & 0xffff);
+    }
+  };
+  if (groups.memory && !bun) {
+    try {
+      observer = new perf.PerformanceObserver((list) => recorder.safe(() => gcEntries(list.getEntries())));
+      observer.observe({ entryTypes: ["gc"] });
+    } catch (error) {
+      observer = undefined;
+      recorder.fail(error);
+    }
+  }
+
+  active = {
+    flush() {
+      recorder.safe(() => {
+        clearIntervalOriginal(sampler);
+        if (sentinel !== undefined) clearIntervalOriginal(sentinel);
+        if (recorder.stopped) return;
+        if (observer !== undefined) {
+          gcEntries(observer.takeRecords());
+          observer.disconnect();
+        }
+        sample(true);
+        histogram?.disable();
+      });
+    },
+  };
+}
+
+/** The callback's own name (a data property only: no getter of the program runs). */
+function ownName(callback: unknown): string | undefined {
+  const descriptor = Object.getOwnPropertyDescriptor(callback, "name");
+  const name = descriptor && "value" in descriptor ? descriptor.value : undefined;
+  return typeof name === "string" && name !== "" ? name : undefined;
+}
+
+type Wrap = (callback: (...args: unknown[]) => unknown, kind: number) => (...args: unknown[]) => unknown;
+
+/**
+ * setTimeout, setInterval and setImmediate (the globals and node:timers' exports, the same
+ * functions) schedule a measured wrapper of their callback; everything else passes as it
+ * is (a non-function callback reaches the original, which throws its own error). The
+ * replacement keeps the original's own properties (length, name, util.promisify.custom).
+ */
+function wrapTimers(wrap: Wrap): void {
+  const host = globalThis as unknown as Record<string, unknown>;
+  let timers: Record<string, unknown> | undefined;
+  try {
+    timers = require("node:timers") as Record<string, unknown>;
+  } catch {
+    timers = undefined;
+  }
+  const kinds: [string, number][] = [
+    ["setTimeout", LongTaskKind.timer],
+    ["setInterval", LongTaskKind.timer],
+    ["setImmediate", LongTaskKind.immediate],
+  ];
+  for (const [name, kind] of kinds) {
+    const original = host[name];
+    if (typeof original !== "function") continue;
+    const replacement = function (this: unknown, callback: unknown) {
+      if (typeof callback !== "function") return Reflect.apply(original, this, arguments);
+      const args = Array.prototype.slice.call(arguments);
+      args[0] = wrap(callback as (...args: unknown[]) => unknown, kind);
+      return Reflect.apply(original, this, args);
+    };
+    for (const key of Reflect.ownKeys(original)) {
+      if (key === "prototype") continue;
+      const descriptor = Object.getOwnPropertyDescriptor(original, key);
+      if (descriptor) {
+        try {
+          Object.defineProperty(replacement, key, descriptor);
+        } catch {
+          // A non-configurable own property of the replacement itself (none expected).
+        }
+      }
+    }
+    host[name] = replacement;
+    if (timers !== undefined && timers[name] === original) timers[name] = replacement;
+  }
+}
