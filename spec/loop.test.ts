@@ -233,3 +233,24 @@ describe("scope run options", () => {
     expect(unknown.stderr).toContain('unknown group "heap"');
   }, 60_000);
 });
+
+describe("long tasks outside timers: the kind of the last entry seen", () => {
+  test("node: an HTTP handler blocking the loop for 200 ms is a long task of kind http", async () => {
+    const dir = tmp();
+    const program = join(dir, "server.js");
+    writeFileSync(program, `
+const http = require("node:http");
+const server = http.createServer((req, res) => { const end = Date.now() + 200; while (Date.now() < end) {} res.end("ok"); });
+server.listen(0, "127.0.0.1", () => {
+  http.get({ port: server.address().port, host: "127.0.0.1", path: "/slow" }, (res) => { res.resume(); res.on("end", () => server.close()); });
+});
+`);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
+    expect(result.exitCode).toBe(0);
+    const tasks = of(readEvents(out), "long_task", 0);
+    expect(tasks.length).toBe(1);
+    expect(tasks[0]!.fields.taskKind).toBe("http");
+    expect(Number(tasks[0]!.fields.durationNs)).toBeGreaterThanOrEqual(200e6 - Number(tasks[0]!.fields.errorNs));
+  }, 60_000);
+});

@@ -24,6 +24,8 @@ export interface ProgramWorkload {
   functions?: FunctionTracing;
   /** Traced with `scope run --async=<level>` (async causality). */
   async?: AsyncTracing;
+  /** The traced run's --events (scope run's groups); the default groups when absent. */
+  events?: string[];
 }
 
 /** The --async level of a traced run. */
@@ -45,6 +47,8 @@ export interface HttpWorkload {
   functions?: FunctionTracing;
   /** Traced with `scope run --async=<level>` (async causality). */
   async?: AsyncTracing;
+  /** The traced run's --events (scope run's groups); the default groups when absent. */
+  events?: string[];
 }
 
 /** Transform throughput and the start-up cost of instrumenting a real program. */
@@ -136,6 +140,22 @@ export const workloads: readonly Workload[] = [
     kind: "program",
     file: "seed.cjs",
     params: { workers: 100 },
+  },
+  {
+    name: "loop-gc",
+    description: "allocation-heavy units of work, one turn of the loop each (setImmediate, 1 in 8 setTimeout), traced with only the loop and memory groups (--events loop,memory: samples at 1 s, long tasks, every GC)",
+    kind: "program",
+    file: "loopgc.cjs",
+    params: { units: 4000, objectsPerUnit: 2000 },
+    fixed: ["objectsPerUnit"],
+    events: ["loop", "memory"],
+  },
+  {
+    name: "http-loop-gc",
+    description: "the http workload with the loop and memory groups added to the default ones (--events +loop,+memory)",
+    kind: "http",
+    connections: 32,
+    events: ["process", "thread", "message", "http", "db", "loop", "memory"],
   },
   {
     name: "control",

@@ -113,7 +113,7 @@ export function functionsSetting(context: RunContext, tracing: FunctionTracing |
 }
 
 /** Starts argv untraced, or traced into tracePath (with function tracing when `functions` is given). */
-export function launch(context: RunContext, argv: string[], tracePath: string | null, functions?: string, ringBytes = context.ringBytes, asyncLevel?: AsyncTracing): Launched {
+export function launch(context: RunContext, argv: string[], tracePath: string | null, functions?: string, ringBytes = context.ringBytes, asyncLevel?: AsyncTracing, events?: string[]): Launched {
   let ended = false;
   const settle = (value: Ended) => {
     ended = true;
@@ -132,6 +132,7 @@ export function launch(context: RunContext, argv: string[], tracePath: string | 
     out: tracePath,
     functions,
     async: asyncLevel,
+    events,
     ringBytes,
     mode: "discard",
     print: false,
@@ -208,7 +209,7 @@ export async function runProgram(context: RunContext, workload: ProgramWorkload,
   const argv = ["node", context.dir.path(workload.file), paths.result, JSON.stringify(params)];
   const scopeStart = process.cpuUsage();
   const wallStart = performance.now();
-  const ended = await launch(context, argv, paths.trace, functionsSetting(context, workload.functions), context.ringBytes, workload.async).exited;
+  const ended = await launch(context, argv, paths.trace, functionsSetting(context, workload.functions), context.ringBytes, workload.async, workload.events).exited;
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const scopeCpuSeconds = scopeCpuSince(scopeStart);
   const result = readResult(paths.result, `${workload.name} (${mode})`, ended);
@@ -255,7 +256,7 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
   const paths = nextPaths(context, workload.name, mode);
   const argv = ["node", context.dir.path(workload.server ?? "http-server.cjs"), paths.result, JSON.stringify({ ready: paths.ready, otel: mode === "otel" ? 1 : 0 })];
   const wallStart = performance.now();
-  const server = launch(context, argv, paths.trace, functionsSetting(context, workload.functions), context.ringBytes, workload.async);
+  const server = launch(context, argv, paths.trace, functionsSetting(context, workload.functions), context.ringBytes, workload.async, workload.events);
   let window: { serverCpu: number; scopeCpu: number; load: LoadResult };
   try {
     const { port, pid } = await waitForReady<{ port: number; pid: number }>(paths.ready, server, "the HTTP server");

@@ -10,7 +10,7 @@
  */
 import type * as ChildProcessModule from "node:child_process";
 import type * as WorkerThreads from "node:worker_threads";
-import { ChannelKind, ExitReason, Kind, SpawnMethod, channelField } from "../shared/kinds";
+import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField } from "../shared/kinds";
 import { describe, preview, previewSize, type TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
@@ -19,7 +19,7 @@ import { hookFrameworks } from "./frameworks";
 import { hookHttp } from "./http";
 import { installPortHooks, type PortContext } from "./ports";
 import { renamed } from "../shared/reflect";
-import { flushLoopMonitor, loopSettings, startLoopMonitor } from "../shared/loop";
+import { flushLoopMonitor, loopSettings, markTurn, startLoopMonitor } from "../shared/loop";
 
 /** One direction pair of a FIFO channel as seen from one end. */
 export interface Channel {
@@ -89,6 +89,7 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
     // (the decoder copies it), so the value is walked once per message, not twice.
     receive(channel) {
       const ordinal = channel.received++;
+      markTurn(LongTaskKind.message);
       recorder.event(Kind.message_receive, ordinal, channelField(channel.kind, channel.receiveDirection, channel.subId), channel.ownerPid);
     },
   };

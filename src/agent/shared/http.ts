@@ -6,7 +6,8 @@
  * call these. Nothing here reads a body, adds a header or keeps a request alive: a
  * request's state is a small object the runtime's own objects carry under a symbol.
  */
-import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpProtocol, Kind } from "./kinds";
+import { markTurn } from "./loop";
+import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpProtocol, Kind, LongTaskKind } from "./kinds";
 import { REDACTED, SECRET_KEY } from "./preview";
 import type { Recorder } from "./recorder";
 import { currentRequest, newConnectionId, newRequestId } from "./request-context";
@@ -127,6 +128,7 @@ export function serverRequestStart(recorder: Recorder, method: string | undefine
   const id = newRequestId();
   let ordinal = 0;
   if (connection) ordinal = ++connection.requests;
+  markTurn(LongTaskKind.http);
   recorder.event(Kind.http_server_request, id, recorder.str(method), recorder.str(target === undefined ? undefined : redactTarget(target)), connection?.id ?? 0, ordinal, flags);
   if (traceparent !== undefined) recorder.event(Kind.http_traceparent, id, recorder.str(traceparent.slice(0, MAX_TRACEPARENT_CHARS), false));
   return state(id);

@@ -13,6 +13,7 @@ import control from "./control.cjs" with { type: "file" };
 import functions from "./functions.cjs" with { type: "file" };
 import httpLoad from "./http-load.cjs" with { type: "file" };
 import httpServer from "./http-server.cjs" with { type: "file" };
+import loopgc from "./loopgc.cjs" with { type: "file" };
 import pingpong from "./pingpong.cjs" with { type: "file" };
 import pool from "./pool.cjs" with { type: "file" };
 import processes from "./processes.cjs" with { type: "file" };
@@ -29,6 +30,7 @@ const sources = {
   "functions.cjs": functions,
   "http-load.cjs": httpLoad,
   "http-server.cjs": httpServer,
+  "loopgc.cjs": loopgc,
   "pingpong.cjs": pingpong,
   "pool.cjs": pool,
   "processes.cjs": processes,
