@@ -143,12 +143,12 @@ export const workloads: readonly Workload[] = [
   },
   {
     name: "loop-gc",
-    description: "allocation-heavy units of work, one turn of the loop each (setImmediate, 1 in 8 setTimeout), traced with only the loop and memory groups (--events loop,memory: samples at 1 s, long tasks, every GC)",
+    description: "allocation-heavy units of work, one turn of the loop each (setImmediate, 1 in 8 setTimeout), traced with only the loop and memory groups (--events process,loop,memory: samples at 1 s, long tasks, every GC; process for its own exit)",
     kind: "program",
     file: "loopgc.cjs",
     params: { units: 4000, objectsPerUnit: 2000 },
     fixed: ["objectsPerUnit"],
-    events: ["loop", "memory"],
+    events: ["process", "loop", "memory"],
   },
   {
     name: "http-loop-gc",

@@ -1,5 +1,5 @@
 "use strict";
-// Loop and GC recording's cost (`--events loop,memory` when traced): allocation-heavy
+// Loop and GC recording's cost (`--events process,loop,memory` when traced): allocation-heavy
 // units of work, each run as its own turn of the loop (setImmediate, and 1 in 8 through
 // setTimeout(0)), so every unit passes the measured timer wrappers and the GC observer
 // sees many scavenges. Nothing else is traced.
