@@ -68,13 +68,13 @@ function describe(event: TraceEvent, all: TraceEvent[]): string {
       return `${f.gcKind} ${(Number(f.durationNs) / 1e6).toFixed(3)}ms${f.gcFlags ? ` flags=${f.gcFlags}` : ""}${heap}`;
     }
     case "async_init":
-      return `${f.type} ${f.asyncId} created${f.trigger !== f.createdIn ? ` (trigger ${f.trigger})` : ""}${asyncWhere(f)}`;
+      return `${f.type} ${f.asyncId} created ${Number(f.createdIn) > 1 ? `in ${f.createdIn}` : "at the top level"}${f.trigger !== f.createdIn ? ` (trigger ${f.trigger})` : ""}`;
     case "async_before":
       return `${f.type ?? "resource"} ${f.asyncId} runs${typeof f.durationNs === "number" ? ` ${(f.durationNs / 1e6).toFixed(3)}ms` : ""}${asyncWhere(f)}`;
     case "async_after":
       return `${f.asyncId} ended`;
     case "async_resolve":
-      return `promise ${f.asyncId} resolved${asyncWhere(f)}`;
+      return `promise ${f.asyncId} resolved ${Number(f.resolvedIn) > 1 ? `in ${f.resolvedIn}` : "at the top level"}`;
     default:
       return Object.entries(f)
         .filter(([, value]) => value !== null && value !== "")
