@@ -231,7 +231,7 @@ describe("attach, trace, add and remove functions, detach", () => {
     const events = readEvents(out);
     const kinds = events.map((event) => event.kind);
     expect(kinds[0]).toBe("trace_start");
-    expect(events.find((event) => event.kind === "attach_start")!.fields).toMatchObject({ inspectorPort: "9229", inspectorOpenedByScope: true, workers: 0 });
+    expect(events.find((event) => event.kind === "attach_start")!.fields).toMatchObject({ inspectorPort: "9229", inspectorOpenedByScope: true });
     // Exactly the window's requests: /two, /three, /four (and the /state between), not /one nor /five.
     const targets = events.filter((event) => event.kind === "http_server_request").map((event) => event.fields.target);
     expect(targets).toEqual(["/two", "/three", "/state", "/four"]);
@@ -289,6 +289,39 @@ server.listen(0, "127.0.0.1", () => console.log(server.address().port));
       ["tax", "[40]"],
     ]);
     expect(events.filter((event) => event.kind === "attach_function_remove").every((event) => event.fields.failed === false)).toBe(true);
+  });
+
+  test("worker threads running at the attach get an agent of their own: their requests and traced calls, restored at the detach", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    writeFileSync(
+      join(dir, "worker.cjs"),
+      `const http = require("node:http");
+const { parentPort } = require("node:worker_threads");
+function answer(url) {
+  return "worker " + url;
+}
+const server = http.createServer((req, res) => res.end(req.url === "/source" ? answer.toString() : answer(req.url)));
+server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port));
+`,
+    );
+    writeFileSync(join(dir, "main.cjs"), `const { Worker } = require("node:worker_threads");\nnew Worker(__dirname + "/worker.cjs").on("message", (port) => console.log(port));\n`);
+    const { child, line } = await startNode([join(dir, "main.cjs")], { cwd: dir });
+    const get = async (path: string) => (await fetch(`http://127.0.0.1:${line.trim()}${path}`)).text();
+    const source = await get("/source");
+    const attach = backgroundAttach([String(child.pid), "--out", out, "--function", "answer"]);
+    await waitFor(attach.stderr, /1 worker threads, 1 traced[^]*scope: tracing/);
+    expect(await get("/w1")).toBe("worker /w1");
+    expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
+    expect(await attach.ended()).toBe(0);
+    expect(await get("/source")).toBe(source);
+    const events = readEvents(out);
+    const worker = events.find((event) => event.kind === "attach_worker")!;
+    expect(worker.fields).toMatchObject({ threadId: 1, traced: true });
+    expect(events.filter((event) => event.kind === "http_server_request").map((event) => [event.tid, event.fields.target])).toEqual([[1, "/w1"]]);
+    expect(events.filter((event) => event.kind === "attach_function_call").map((event) => [event.tid, event.fields.name, event.fields.args])).toEqual([[1, "answer", '["/w1"]']]);
+    expect(events.filter((event) => event.kind === "attach_end").map((event) => event.tid).sort()).toEqual([0, 1]);
+    expect(events.filter((event) => event.kind === "attach_function_remove").map((event) => [event.tid, event.fields.failed])).toEqual([[1, false]]);
   });
 
   test("a process that ends while attached ends the trace cleanly", async () => {

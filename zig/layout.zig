@@ -275,14 +275,15 @@ pub const EventKind = enum(u16) {
     /// The thread was already running when scope attached (written by the attach agent as
     /// it loads, after the thread's trace_start). a = ms the process had been running,
     /// b = str inspector port (how scope reached it), c = 1 when scope opened the inspector
-    /// (and closed it again), d = worker threads the inspector listed.
+    /// (and closed it again). The worker threads running then follow as attach_worker.
     attach_start = 120,
     /// scope left the process running (written by the agent once every hook is removed and
     /// every function restored; the collector writes it, with its own pid, when the process
     /// ended first). a = AttachEnd, b = the pid scope was attached to.
     attach_end = 121,
     /// A worker thread that was running at attach, listed through the inspector's NodeWorker
-    /// domain (not traced itself). a = its threadId, b = str its URL, c = str its title.
+    /// domain. a = its threadId, b = str its URL, c = str its title. flags bit 0: it runs
+    /// an agent of its own (loaded through NodeWorker; its events carry its tid).
     attach_worker = 122,
     /// Live function tracing was added to a function. a = function id (per attach), b = str
     /// name, c = str file URL, d = line (1-based), e = column (1-based). flags bit 0: it

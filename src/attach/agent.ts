@@ -32,6 +32,10 @@ export interface AttachOptions {
   inspectorPort: number;
   openedInspector: boolean;
   functions?: FunctionSelection;
+  /** Set for a worker thread's agent (attached by the main thread's through NodeWorker): its threadId. */
+  tid?: number;
+  /** The control file's command number when this agent started (a worker's: later ones only). */
+  startSeq?: number;
 }
 
 interface Addon extends Sink {
@@ -47,6 +51,10 @@ export interface Command {
 }
 
 const POLL_MS = 100;
+/** How long the main thread's detach waits for each worker's agent to have detached. */
+const WORKER_DETACH_WAIT_MS = 3000;
+/** How long the main thread waits for a worker's agent to load. */
+const WORKER_ATTACH_WAIT_MS = 5000;
 const tracedByRunKey = Symbol.for("scope.agent.attached");
 
 type Fs = typeof import("node:fs");
@@ -68,6 +76,24 @@ export async function attach(options: AttachOptions): Promise<Record<string, unk
   return { attached: true, workers, functions };
 }
 
+/**
+ * A worker thread's agent, loaded by the main thread's through the inspector's NodeWorker
+ * domain: the same hooks and commands in this thread, written as (pid, threadId).
+ */
+export async function attachWorker(options: AttachOptions): Promise<Record<string, unknown>> {
+  if (HOOK_KEY in globalThis) return { refused: "attached already" };
+  const tid = (require("node:worker_threads") as { threadId: number }).threadId;
+  const addon = require(options.addon) as Addon;
+  if (!addon.attach(options.ring, tid)) {
+    forget(options);
+    return { refused: `the agent could not map the ring ${options.ring}` };
+  }
+  const agent = new AttachedAgent({ ...options, tid }, addon);
+  Object.defineProperty(globalThis, HOOK_KEY, { value: agent.hook, configurable: true, enumerable: false, writable: false });
+  await agent.start();
+  return { attached: true, threadId: tid };
+}
+
 /** Takes this bundle and the addon out of require.cache (the addon's code stays mapped: Node never unloads one). */
 function forget(options: AttachOptions): void {
   const cache = require.cache as Record<string, unknown>;
@@ -83,7 +109,10 @@ class AttachedAgent {
   private readonly functions: LiveFunctions;
   private http: Hooks | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
-  private lastSeq = 0;
+  private lastSeq: number;
+  private readonly main: boolean;
+  /** Worker threads whose agents this (main) thread loaded. */
+  private workerTids: number[] = [];
   private busy: Promise<unknown> = Promise.resolve();
   private detached = false;
   private exitReason: number = ExitReason.normal;
@@ -96,6 +125,8 @@ class AttachedAgent {
     private readonly options: AttachOptions,
     private readonly addon: Addon,
   ) {
+    this.main = options.tid === undefined;
+    this.lastSeq = options.startSeq ?? 0;
     this.recorder = new Recorder(addon, parseGroups(undefined));
     const types = (require("node:util") as { types: TypeChecks }).types;
     this.functions = new LiveFunctions(this.recorder, types, this.inspector);
@@ -103,19 +134,21 @@ class AttachedAgent {
     this.hook = { c: (id, args) => functions.call(id, args) };
   }
 
-  /** The records of the attach, the hooks, the control timer; returns the workers listed. */
-  async start(): Promise<number> {
+  /** The records of the attach, the hooks, the control timer; returns the workers listed and traced. */
+  async start(): Promise<{ listed: number; traced: number }> {
     const recorder = this.recorder;
-    recorder.traceStart(`node ${process.version}`, true);
-    const workers = await this.listWorkers();
-    recorder.event(Kind.attach_start, Math.round(process.uptime() * 1000), recorder.str(String(this.options.inspectorPort)), this.options.openedInspector ? 1 : 0, workers.length);
-    for (const worker of workers) recorder.event(Kind.attach_worker, Number(worker.workerId) || 0, recorder.str(worker.url), recorder.str(worker.title));
+    recorder.traceStart(`node ${process.version}`, this.main);
+    // A worker's time origin is its own start.
+    const runningMs = this.main ? process.uptime() * 1000 : performance.now();
+    recorder.event(Kind.attach_start, Math.round(runningMs), recorder.str(String(this.options.inspectorPort)), this.options.openedInspector ? 1 : 0, 0);
+    const workers = this.main ? await this.attachWorkers() : [];
+    for (const worker of workers) recorder.event(Kind.attach_worker, Number(worker.workerId) || 0, recorder.str(worker.url), recorder.str(worker.title), 0, 0, worker.traced ? 1 : 0);
     process.on("exit", this.onExit);
     process.on("uncaughtExceptionMonitor", this.onFatal);
     recorder.safe(() => (this.http = hookHttpChannels(recorder, require("node:diagnostics_channel"))));
     this.timer = setInterval(() => this.poll(), POLL_MS);
     this.timer.unref();
-    return workers.length;
+    return { listed: workers.length, traced: workers.filter((worker) => worker.traced).length };
   }
 
   /** Runs one command after the ones before it. */
@@ -133,8 +166,9 @@ class AttachedAgent {
       case "remove":
         return this.functions.removeAll();
       case "detach":
-        return this.detach(command.reason ?? AttachEnd.detachCommand);
+        return this.detach(command.reason ?? AttachEnd.detachCommand, command.seq);
       case "closeInspector":
+        if (!this.main) return { closed: false };
         // Asked once scope's connection is gone: inspector.close() waits for connections, so none is left to wait for.
         this.inspector.close();
         return { closed: true };
@@ -165,18 +199,20 @@ class AttachedAgent {
     );
   }
 
+  /** The main thread answers the session; a worker answers in its own file, which the main thread's detach waits for. */
   private answer(seq: number, reply: object): void {
+    const path = this.main ? this.options.ack : `${this.options.ack}.${this.options.tid}`;
     try {
-      const temporary = `${this.options.ack}.${seq}`;
+      const temporary = `${path}.${seq}`;
       this.fs.writeFileSync(temporary, JSON.stringify({ seq, ...reply }), { mode: 0o600 });
-      this.fs.renameSync(temporary, this.options.ack);
+      this.fs.renameSync(temporary, path);
     } catch {
       // The session is gone; nothing waits for the answer.
     }
   }
 
   /** Every hook off, every function restored, the ring released: the process as before the attach. */
-  private async detach(reason: number): Promise<unknown> {
+  private async detach(reason: number, seq = 0): Promise<unknown> {
     if (this.detached) return { detached: true };
     this.detached = true;
     clearInterval(this.timer);
@@ -190,6 +226,8 @@ class AttachedAgent {
     this.http?.remove();
     process.off("exit", this.onExit);
     process.off("uncaughtExceptionMonitor", this.onFatal);
+    // The workers' agents read the same command: their last records go before the session closes the trace.
+    if (this.main && seq > 0) await this.workersDetached(seq);
     this.recorder.event(Kind.attach_end, reason, process.pid);
     this.recorder.event(Kind.trace_stop, this.recorder.errors, this.recorder.unrecorded);
     const host = globalThis as Record<string, unknown>;
@@ -205,19 +243,65 @@ class AttachedAgent {
     if (this.detached) return;
     const recorder = this.recorder;
     const finalCode = typeof process.exitCode === "number" ? process.exitCode : Number(code) || 0;
-    recorder.event(Kind.process_exit, finalCode, 0, 0, 0, this.exitReason);
+    recorder.event(this.main ? Kind.process_exit : Kind.thread_exit, finalCode, 0, 0, 0, this.exitReason);
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
+    // A worker ending: the main thread's detach need not wait for it.
+    if (!this.main) this.answer(Number.MAX_SAFE_INTEGER, { ok: true, result: { exited: true } });
   }
 
-  /** Worker threads running now, from the inspector's NodeWorker domain (an in-process session). */
-  private async listWorkers(): Promise<{ workerId: string; url: string; title: string }[]> {
-    const workers: { workerId: string; url: string; title: string }[] = [];
+  private async workersDetached(seq: number): Promise<void> {
+    const deadline = Date.now() + WORKER_DETACH_WAIT_MS;
+    for (const tid of this.workerTids) {
+      while (Date.now() < deadline) {
+        try {
+          const reply = JSON.parse(this.fs.readFileSync(`${this.options.ack}.${tid}`, "utf8")) as { seq: number };
+          if (reply.seq >= seq) break;
+        } catch {
+          // not answered yet
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      this.fs.rmSync(`${this.options.ack}.${tid}`, { force: true });
+    }
+  }
+
+  /**
+   * Worker threads running now, from the inspector's NodeWorker domain (an in-process
+   * session), each given its own agent through Runtime.evaluate in its context (the same
+   * bundle's attachWorker). Only this thread's own workers are listed (a worker's workers
+   * would need its own NodeWorker domain).
+   */
+  private async attachWorkers(): Promise<{ workerId: string; url: string; title: string; traced: boolean }[]> {
+    const workers: { sessionId: string; workerId: string; url: string; title: string; traced: boolean }[] = [];
+    const replies = new Map<string, (message: string) => void>();
     const session = new this.inspector.Session();
     try {
-      session.on("NodeWorker.attachedToWorker", (message: { params: { workerInfo: { workerId: string; url: string; title: string } } }) => workers.push(message.params.workerInfo));
+      session.on("NodeWorker.attachedToWorker", (message: { params: { sessionId: string; workerInfo: { workerId: string; url: string; title: string } } }) =>
+        workers.push({ sessionId: message.params.sessionId, ...message.params.workerInfo, traced: false }),
+      );
+      session.on("NodeWorker.receivedMessageFromWorker", (message: { params: { sessionId: string; message: string } }) => replies.get(message.params.sessionId)?.(message.params.message));
       session.connect();
       const post = (method: string, params: object) => new Promise<void>((resolve) => session.post(method, params, () => resolve()));
       await post("NodeWorker.enable", { waitForDebuggerOnStart: false });
+      const options = JSON.stringify({ ...this.options, startSeq: this.lastSeq });
+      const require = `(typeof require === "function" ? require : process.getBuiltinModule("node:module").createRequire(process.cwd() + "/"))`;
+      const expression = `new Promise((resolve, reject) => setImmediate(() => { try { ${require}(${JSON.stringify(this.options.agent)}).attachWorker(${options}).then(resolve, reject); } catch (error) { reject(error); } }))`;
+      await Promise.all(
+        workers.map(async (worker) => {
+          const answered = new Promise<string>((resolve) => {
+            replies.set(worker.sessionId, resolve);
+            setTimeout(() => resolve(""), WORKER_ATTACH_WAIT_MS).unref();
+          });
+          const message = JSON.stringify({ id: 1, method: "Runtime.evaluate", params: { expression, includeCommandLineAPI: true, awaitPromise: true, returnByValue: true } });
+          await post("NodeWorker.sendMessageToWorker", { sessionId: worker.sessionId, message });
+          const reply = await answered;
+          const value = reply ? (JSON.parse(reply) as { result?: { result?: { value?: { attached?: boolean; threadId?: number } } } }).result?.result?.value : undefined;
+          if (value?.attached && typeof value.threadId === "number") {
+            worker.traced = true;
+            this.workerTids.push(value.threadId);
+          }
+        }),
+      );
       await post("NodeWorker.disable", {});
     } catch (error) {
       this.recorder.fail(error);

@@ -104,7 +104,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
     throw new Refusal(`pid ${target.pid}: ${agent.refused}`);
   }
   const window = windowMs === undefined ? `its inspector (open before scope) left open on 127.0.0.1:${inspector.port}` : `inspector open ${Math.round(windowMs)} ms, closed`;
-  stderr.writeNow(`scope: attached to pid ${target.pid} (${target.argv.join(" ")}); ${window}; ${agent.workers ?? 0} worker threads listed; recording to ${out}\n`);
+  stderr.writeNow(`scope: attached to pid ${target.pid} (${target.argv.join(" ")}); ${window}; ${workersText(agent.workers)}; recording to ${out}\n`);
   // Functions after the inspector is closed: the edits need no port open.
   if (options.functions) agent.functions = await channel.command({ op: "functions", selection: options.functions });
   if (agent.functions) stderr.writeNow(`${functionsLine(agent.functions as FunctionsResult)}\n`);
@@ -132,6 +132,11 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   stderr.writeNow(text);
   if (restored && (restored.removed ?? 0) + (restored.failed ?? 0) > 0) stderr.writeNow(`  functions restored: ${restored.removed ?? 0}${restored.failed ? `, ${restored.failed} could not be (V8 refused the edit)` : ""}\n`);
   return 0;
+}
+
+function workersText(workers: unknown): string {
+  const { listed = 0, traced = 0 } = (workers ?? {}) as { listed?: number; traced?: number };
+  return listed === 0 ? "no worker threads" : `${listed} worker threads, ${traced} traced`;
 }
 
 function functionsLine(result: FunctionsResult): string {

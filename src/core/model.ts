@@ -308,9 +308,9 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   db_pool_wait_end: (r, str) => ({ wait: unsigned(r.a), failed: (r.flags & 1) !== 0, errorCode: str(r.c), errorMessage: str(r.d) }),
   ...asyncFielders,
   // scope attach (src/attach): the attach agent's records; a call's name comes from its add (interpret).
-  attach_start: (r, str) => ({ runningMs: unsigned(r.a), inspectorPort: str(r.b), inspectorOpenedByScope: unsigned(r.c) === 1, workers: unsigned(r.d) }),
+  attach_start: (r, str) => ({ runningMs: unsigned(r.a), inspectorPort: str(r.b), inspectorOpenedByScope: unsigned(r.c) === 1 }),
   attach_end: (r) => ({ reason: AttachEndName[unsigned(r.a)] ?? String(unsigned(r.a)), attachedPid: unsigned(r.b) }),
-  attach_worker: (r, str) => ({ threadId: unsigned(r.a), url: str(r.b), title: str(r.c) }),
+  attach_worker: (r, str) => ({ threadId: unsigned(r.a), url: str(r.b), title: str(r.c), traced: (r.flags & 1) !== 0 }),
   attach_function_add: (r, str) => ({ id: unsigned(r.a), name: str(r.b), url: str(r.c), line: unsigned(r.d), column: unsigned(r.e), failed: (r.flags & 1) !== 0 }),
   attach_function_remove: (r) => ({ id: unsigned(r.a), callsRecorded: unsigned(r.b), callsSeen: unsigned(r.c), failed: (r.flags & 1) !== 0 }),
   attach_function_call: (r, str) => ({ id: unsigned(r.a), args: str(r.e) }),
