@@ -5,13 +5,17 @@
  * Chromium the first paint after opening the page and the time to redraw (canvas) and to
  * get a new window while zooming with W.
  *
- *   bun scripts/bench-view.ts [--calls 5000000] [--trace /tmp/view-big.bin]
+ *   bun scripts/bench-view.ts [--calls 5000000] [--trace /tmp/view-big.bin] [--query]
+ *
+ * --query: the same windows through src/query instead (bun:sqlite, cached next to the
+ * trace): its open (build, then cached) and threadCalls at the same zoom levels.
  *
  * The trace is not committed (5 M calls: ~10 M records, ~640 MB).
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { openTrace, threadCalls, threads } from "../src/query/index";
 import { TraceIndex } from "../src/view/index";
 import { startViewServer } from "../src/view/server";
 
@@ -39,6 +43,26 @@ const cpuMs = () => {
 };
 
 console.log(`trace: ${trace}, ${(statSync(trace).size / 2 ** 20).toFixed(0)} MiB; load ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`);
+if (process.argv.includes("--query")) {
+  for (const attempt of ["build", "cached"]) {
+    const wall = performance.now();
+    const cpu = cpuMs();
+    const db = openTrace(trace);
+    console.log(`query: openTrace (${attempt}) ${(performance.now() - wall).toFixed(0)} ms wall, ${(cpuMs() - cpu).toFixed(0)} ms CPU; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+    const busiest = threads(db).sort((x, y) => y.events - x.events)[0]!;
+    const duration = busiest.end_ns ?? 0;
+    for (const zoom of [1, 10, 1000, 100_000]) {
+      const span = duration / zoom;
+      const start = duration / 2 - span / 2;
+      const t = performance.now();
+      const rows = threadCalls(db, busiest.pid, busiest.tid, start - span, start + 2 * span);
+      console.log(`query: threadCalls 1/${zoom} of the trace: ${(performance.now() - t).toFixed(0)} ms, ${rows.length} rows (no merging; limit 100000)`);
+    }
+    db.close();
+  }
+  process.exit(0);
+}
+
 let wall = performance.now();
 let cpu = cpuMs();
 const index = TraceIndex.open(trace);

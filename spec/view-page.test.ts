@@ -107,6 +107,9 @@ describe("scope view page (Chromium)", () => {
     await page.screenshot({ path: join(artifacts, "3-message-send.png") });
     await link.click();
     await page.waitForSelector('#details[data-kind="message_receive"]');
+    // The view moved there: the receive is drawn (the window around it has arrived).
+    const receiveId = Number(await page.getAttribute("#details", "data-id"));
+    await page.waitForFunction((id) => (globalThis as unknown as { scopeView: ScopeView }).scopeView.locate(id) !== null, receiveId);
     const details = await page.locator("#details").textContent();
     expect(details).toContain("sent by:");
     expect(details).toContain("handled by:");

@@ -49,6 +49,9 @@ export class ViewCommand extends Command {
     if (!existsSync(this.file)) throw new UsageError(`${this.file}: no such file`);
     if (statSync(this.file).isDirectory()) throw new UsageError(`${this.file}: is a directory, not a trace`);
     if (isCompiled) await assets(); // extracts libscope, which reads the trace
+    const sizeBytes = statSync(this.file).size;
+    // A large trace takes seconds to index (~0.25 µs of CPU per record): say so before the wait.
+    if (sizeBytes > 64 * 2 ** 20) this.context.stderr.write(`scope view: reading ${this.file} (${(sizeBytes / 2 ** 20).toFixed(0)} MiB)...\n`);
     let index: TraceIndex;
     try {
       index = TraceIndex.open(this.file);
