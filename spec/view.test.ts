@@ -186,6 +186,36 @@ describe("loop and memory", () => {
   });
 });
 
+describe("scope attach", () => {
+  // Written by hand, as above: what the view makes of an attach's records.
+  test("live-traced calls are marks named by their function; the attach and detach are marked", () => {
+    const path = join(traces.dir, "attach.bin");
+    const writer = TraceWriter.open(path, { host: "testhost", argv: ["attach", "77"] });
+    const t0 = readTrace(path).header.monotonicAnchorNs;
+    const ms = (n: number) => t0 + BigInt(n) * 1_000_000n;
+    const records = [
+      { kind: EventKind.attach_start, timestampNs: ms(1), pid: 77, tid: 0, a: 5000 },
+      { kind: EventKind.attach_function_add, timestampNs: ms(2), pid: 77, tid: 0, a: 1, b: 1, c: 2, d: 10, e: 3 },
+      { kind: EventKind.attach_function_call, timestampNs: ms(3), pid: 77, tid: 0, a: 1 },
+      { kind: EventKind.attach_function_call, timestampNs: ms(4), pid: 77, tid: 0, a: 1 },
+      { kind: EventKind.attach_end, timestampNs: ms(5), pid: 77, tid: 0, a: 1, b: 77 },
+    ];
+    const bytes = new Uint8Array(records.length * RECORD_SIZE);
+    records.forEach((record, i) => encodeRecord(record, bytes, i * RECORD_SIZE));
+    writer.append(encodeString(77, 0, 1, "handleOrder", t0));
+    writer.append(encodeString(77, 0, 2, "file:///srv/app.js", t0));
+    writer.append(bytes);
+    writer.close({ written: 7, dropped: 0, overwritten: 0 });
+    const attached = TraceIndex.open(path);
+    expect(attached.meta().tracks.map((track) => track.label)).toEqual(["main"]);
+    const found = attached.search("handleOrder");
+    expect(found.total).toBe(2);
+    expect(found.hits[0]!.name).toBe("handleOrder (file:///srv/app.js:10:3)");
+    expect(attached.search("scope attached").total).toBe(1);
+    expect(attached.search("scope detached").total).toBe(1);
+  });
+});
+
 describe("merged traces", () => {
   test("each input's processes are grouped under its host, with their own pids", async () => {
     const merged = join(traces.dir, "merged.bin");

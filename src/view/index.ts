@@ -169,6 +169,8 @@ interface Thread {
   asyncInit: Map<number, { t: number; parent: number }>;
   /** --async: calls with nothing traced below them (a callback's first call), to find their cause. */
   topCalls: number[];
+  /** scope attach: live-traced functions by id, as labels. */
+  attachFunctions: Map<number, number>;
   /** Functions recorded without their returns (the "calls" level): their calls do not nest. */
   callsOnly: Set<number>;
   /** The thread recorded no return, throw or settle at all (the whole run at the "calls" level). */
@@ -318,6 +320,7 @@ export class TraceIndex {
         connections: new Map(),
         asyncFunctions: new Set(),
         callsOnly: new Set(),
+        attachFunctions: new Map(),
         asyncMarks: [],
         asyncInit: new Map(),
         topCalls: [],
@@ -544,6 +547,27 @@ export class TraceIndex {
           case EventKind.async_after:
             thread.asyncMarks.push({ t, id: kind === EventKind.async_before ? u64(24) : -u64(24) });
             break;
+          case EventKind.attach_start: {
+            const instant = this.instant(thread.calls, t, InstantKind.start, rec, this.label(`scope attached (running ${Math.round(u64(24) / 1000)} s)`));
+            this.recItem[rec] = -(instant + 1);
+            break;
+          }
+          case EventKind.attach_end:
+            this.recItem[rec] = -(this.instant(thread.calls, t, InstantKind.exit, rec, this.label("scope detached")) + 1);
+            break;
+          case EventKind.attach_function_add:
+            thread.attachFunctions.set(u64(24), this.label(`${str(32) ?? "<anonymous>"} (${str(40) ?? "?"}:${u64(48)}:${u64(56)})`));
+            break;
+          case EventKind.attach_function_call: {
+            // Live tracing records calls only: marks of no length, as at the calls level.
+            const fid = u64(24);
+            const label = thread.attachFunctions.get(fid) ?? this.threads.get(pid)?.get(0)?.attachFunctions.get(fid) ?? this.label(`<function ${fid}>`);
+            const depth = thread.stackSlice.length;
+            const slice = this.slice(thread.calls, depth, t, label, rec, SliceKind.call, depth ? thread.stackSlice[depth - 1]! : -1);
+            this.close(slice, t, -1);
+            this.recItem[rec] = slice + 1;
+            break;
+          }
           case EventKind.function_level: {
             // The overhead governor moved a function to "calls" (2) or below: no returns from here on.
             if (u64(32) <= 2) thread.callsOnly.add(u64(24));
@@ -1255,6 +1279,7 @@ const namingFields: Record<number, number[]> = {
   [EventKind.db_query]: [32],
   [EventKind.long_task]: [48],
   [EventKind.trace_source]: [32, 56],
+  [EventKind.attach_function_add]: [32, 40],
 };
 
 const sliceKindName: Record<number, string> = { 1: "call", 2: "async call", 3: "request", 4: "query", 5: "pool wait", 6: "gc", 7: "long task" };
