@@ -151,6 +151,13 @@ chunk();
     expect(collections.length).toBe(lines.length);
     expect(collections.filter((gc) => gc.fields.gcKind === "scavenge").length).toBe(lines.filter((line) => line.includes("Scavenge")).length);
     for (const gc of gcs) expect(Number(gc.fields.durationNs)).toBeGreaterThan(0);
+    // Heap used before and after (v8.GCProfiler): the figures --trace-gc prints, in MB to 0.1.
+    lines.forEach((line, i) => {
+      const [, before, after] = /ms: \D*?([\d.]+) \([\d.]+\) -> ([\d.]+)/.exec(line)!;
+      const mib = (bytes: unknown) => Number(bytes) / 2 ** 20;
+      expect(Math.abs(mib(collections[i]!.fields.heapBeforeBytes) - Number(before))).toBeLessThanOrEqual(0.06);
+      expect(Math.abs(mib(collections[i]!.fields.heapAfterBytes) - Number(after))).toBeLessThanOrEqual(0.06);
+    });
   }, 60_000);
 });
 

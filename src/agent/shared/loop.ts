@@ -17,7 +17,8 @@
  *   delta over the gap gives the blocked time (Bun: lateness + R/2), start and duration
  *   within ±R (errorNs), kind from the last entry the agent saw in the gap (a message or
  *   an HTTP request: markTurn) else unknown. No async_hooks.
- * - GC (Node): a PerformanceObserver of 'gc' entries (kind, flags, start, duration). Node
+ * - GC (Node): a PerformanceObserver of 'gc' entries (kind, flags, start, duration), heap
+ *   used before and after from v8.GCProfiler (heapProfile). Node
  *   makes these entries in a native immediate, so GCs after the program's last turn of the
  *   loop are never delivered (a synchronous program that ends without a turn shows none).
  *   Bun has no GC entries: a `monitor_missing` record says so once per thread.
@@ -210,17 +211,21 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   const sampler = setIntervalOriginal(() => recorder.safe(() => !recorder.stopped && sample(false)), settings.intervalMs);
   (sampler as { unref?: () => void }).unref?.();
 
-  // GC entries (Node). Entries come in batches: every one of getEntries().
+  // GC entries (Node). Entries come in batches: every one of getEntries(). Heap used
+  // before and after each GC from v8.GCProfiler (heapProfile below), matched in order.
   let observer: import("node:perf_hooks").PerformanceObserver | undefined;
+  const heaps = groups.memory && !bun ? heapProfile() : undefined;
   const gcEntries = (entries: readonly import("node:perf_hooks").PerformanceEntry[]) => {
     if (recorder.stopped) return;
     const at = now();
+    if (entries.length > 0) heaps?.drain();
     for (const entry of entries) {
       const detail = (entry as { detail?: { kind?: number; flags?: number } }).detail;
       const legacy = entry as unknown as { kind?: number; flags?: number };
       const kind = detail?.kind ?? legacy.kind ?? 0;
       const gcFlags = detail?.flags ?? legacy.flags ?? 0;
-      recorder.event(Kind.gc, Math.round(entry.duration * 1e6), Math.max(0, Math.round((at - entry.startTime) * 1e6)), kind, 0, 0, gcFlags & 0xffff);
+      const heap = heaps?.take(kind);
+      recorder.event(Kind.gc, Math.round(entry.duration * 1e6), Math.max(0, Math.round((at - entry.startTime) * 1e6)), kind, heap?.before ?? 0, heap?.after ?? 0, gcFlags & 0xffff);
     }
   };
   if (groups.memory && !bun) {
@@ -301,4 +306,60 @@ function wrapTimers(wrap: Wrap): void {
     host[name] = replacement;
     if (timers !== undefined && timers[name] === original) timers[name] = replacement;
   }
+}
+
+/** v8.GCProfiler's gcType names by V8's GCType bit (the gc entries' kind). */
+const PROFILER_TYPES: Record<string, number> = { Scavenge: 1, MinorMarkSweep: 2, MinorMarkCompact: 2, MarkSweepCompact: 4, IncrementalMarking: 8, ProcessWeakCallbacks: 16 };
+
+interface ProfiledGc {
+  kind: number;
+  before: number;
+  after: number;
+}
+
+/**
+ * Heap used before and after each GC (Node 20's v8.GCProfiler: exact per GC, no time of
+ * its own). Drained when the observer delivers entries: a new profiler is started before
+ * the old one stops, so a GC while the old one's JSON is made and parsed is in the new one.
+ * The i-th profiled GC is the i-th observed one; a kind that does not match means the
+ * profiler missed that GC: its entry gets no figures (0), nothing shifts. Checked against
+ * --trace-gc's before/after figures in spec/loop.test.ts.
+ */
+function heapProfile(): { drain(): void; take(kind: number): ProfiledGc | undefined } | undefined {
+  let v8: { GCProfiler?: new () => { start(): void; stop(): { statistics?: unknown[] } | undefined } };
+  try {
+    v8 = require("node:v8");
+  } catch {
+    return undefined;
+  }
+  const Profiler = v8.GCProfiler;
+  if (typeof Profiler !== "function") return undefined;
+  let profiler = new Profiler();
+  profiler.start();
+  const queue: ProfiledGc[] = [];
+  let head = 0;
+  return {
+    drain() {
+      const done = profiler;
+      profiler = new Profiler();
+      profiler.start();
+      const stats = done.stop()?.statistics;
+      if (!Array.isArray(stats)) return;
+      if (head > 1024) {
+        queue.splice(0, head);
+        head = 0;
+      }
+      for (const stat of stats as { gcType?: string; beforeGC?: { heapStatistics?: { usedHeapSize?: number } }; afterGC?: { heapStatistics?: { usedHeapSize?: number } } }[]) {
+        queue.push({ kind: PROFILER_TYPES[stat.gcType ?? ""] ?? 0, before: stat.beforeGC?.heapStatistics?.usedHeapSize ?? 0, after: stat.afterGC?.heapStatistics?.usedHeapSize ?? 0 });
+      }
+      // Bounded: GCs the observer never delivers (the thread's last turn) do not pile up.
+      if (queue.length - head > 4096) head = queue.length - 4096;
+    },
+    take(kind) {
+      const next = queue[head];
+      if (next === undefined || next.kind !== kind) return undefined;
+      head++;
+      return next;
+    },
+  };
 }
