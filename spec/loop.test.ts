@@ -88,7 +88,8 @@ require("node:fs").readFile(__filename, function afterRead() { const end = Date.
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
     expect(result.exitCode).toBe(0);
-    const tasks = of(readEvents(out), "long_task", 0);
+    // A loaded machine can starve the process into shorter long tasks of its own: the 200 ms one is there once.
+    const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 200e6);
     expect(tasks.length).toBe(1);
     const error = Number(tasks[0]!.fields.errorNs);
     expect(error).toBe(25e6);
@@ -256,7 +257,7 @@ server.listen(0, "127.0.0.1", () => {
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
     expect(result.exitCode).toBe(0);
-    const tasks = of(readEvents(out), "long_task", 0);
+    const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 200e6);
     expect(tasks.length).toBe(1);
     expect(tasks[0]!.fields.taskKind).toBe("http");
     expect(Number(tasks[0]!.fields.durationNs)).toBeGreaterThanOrEqual(200e6 - Number(tasks[0]!.fields.errorNs));
