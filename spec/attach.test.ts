@@ -271,7 +271,8 @@ const server = http.createServer((req, res) => {
 server.listen(0, "127.0.0.1", () => console.log(server.address().port));
 `,
     );
-    const { child, line } = await startNode([join(dir, "main.mjs")], { cwd: dir });
+    // --inspect-port=0: the inspector opens on a port Node picks, found by scope through /proc.
+    const { child, line } = await startNode(["--inspect-port=0", join(dir, "main.mjs")], { cwd: dir });
     const get = async (path: string) => (await fetch(`http://127.0.0.1:${line.trim()}${path}`)).text();
     const source = await get("/source");
     const attach = backgroundAttach([String(child.pid), "--out", out, "--function", "priceOf", "--function", "tax"]);
@@ -306,7 +307,7 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port
 `,
     );
     writeFileSync(join(dir, "main.cjs"), `const { Worker } = require("node:worker_threads");\nnew Worker(__dirname + "/worker.cjs").on("message", (port) => console.log(port));\n`);
-    const { child, line } = await startNode([join(dir, "main.cjs")], { cwd: dir });
+    const { child, line } = await startNode(["--inspect-port=0", join(dir, "main.cjs")], { cwd: dir });
     const get = async (path: string) => (await fetch(`http://127.0.0.1:${line.trim()}${path}`)).text();
     const source = await get("/source");
     const attach = backgroundAttach([String(child.pid), "--out", out, "--function", "answer"]);
@@ -327,7 +328,7 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port
   test("a process that ends while attached ends the trace cleanly", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const { child } = await startNode(["-e", "console.log('ready'); setTimeout(() => { process.exitCode = 3; }, 2500)"]);
+    const { child } = await startNode(["--inspect-port=0", "-e", "console.log('ready'); setTimeout(() => { process.exitCode = 3; }, 2500)"]);
     const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "60s"]);
     expect(await attach.ended()).toBe(0);
     expect(attach.stderr()).toContain("detached: the process ended");

@@ -45,15 +45,17 @@ function nodeEntry(list: ListEntry[] | undefined): ListEntry | undefined {
 }
 
 export async function openInspector(target: Target): Promise<OpenInspector> {
+  const before = listeningPorts(target.pid);
   // Open already (started with --inspect, or an earlier SIGUSR1): use it, leave it open.
-  for (const port of listeningPorts(target.pid)) {
+  for (const port of before) {
     const entry = nodeEntry(await listTargets(port));
     if (!entry) continue;
     if (acceptedConnections(target.pid, port) > 0) throw new Refusal(`a debugger is already attached to pid ${target.pid} (its inspector on 127.0.0.1:${port} has a client); detach it first`);
     return { port, webSocketUrl: entry.webSocketDebuggerUrl!, opened: false, openedAtMs: performance.now() };
   }
   const port = target.inspectPort;
-  if (portTaken(port)) throw new Refusal(`port ${port} on 127.0.0.1 is in use by another process, so pid ${target.pid}'s inspector cannot open there (start it with --inspect-port=<free port>, or free the port)`);
+  // --inspect-port=0: Node picks a free port; it is found as the one the process listens on afterwards.
+  if (port !== 0 && portTaken(port)) throw new Refusal(`port ${port} on 127.0.0.1 is in use by another process, so pid ${target.pid}'s inspector cannot open there (start it with --inspect-port=<free port>, or free the port)`);
   const openedAtMs = performance.now();
   try {
     process.kill(target.pid, "SIGUSR1");
@@ -62,9 +64,10 @@ export async function openInspector(target: Target): Promise<OpenInspector> {
   }
   const deadline = Date.now() + OPEN_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (listeningPorts(target.pid).includes(port)) {
-      const entry = nodeEntry(await listTargets(port));
-      if (entry) return { port, webSocketUrl: entry.webSocketDebuggerUrl!, opened: true, openedAtMs };
+    for (const candidate of listeningPorts(target.pid)) {
+      if (port !== 0 ? candidate !== port : before.includes(candidate)) continue;
+      const entry = nodeEntry(await listTargets(candidate));
+      if (entry) return { port: candidate, webSocketUrl: entry.webSocketDebuggerUrl!, opened: true, openedAtMs };
     }
     try {
       process.kill(target.pid, 0);
@@ -73,7 +76,7 @@ export async function openInspector(target: Target): Promise<OpenInspector> {
     }
     await Bun.sleep(POLL_MS);
   }
-  throw new Refusal(`pid ${target.pid}'s inspector did not open on 127.0.0.1:${port} within ${OPEN_TIMEOUT_MS / 1000} s after SIGUSR1 (a port taken meanwhile, or the program handles SIGUSR1 itself)`);
+  throw new Refusal(`pid ${target.pid}'s inspector did not open on 127.0.0.1:${port || "<any port>"} within ${OPEN_TIMEOUT_MS / 1000} s after SIGUSR1 (a port taken meanwhile, or the program handles SIGUSR1 itself)`);
 }
 
 interface Reply {
