@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { elfMachine, platformPackageName, platforms } from "../scripts/release/platforms";
+import { agentEntries } from "../src/core/assets";
 import { VERSION } from "../src/version";
 import { repoRoot } from "./harness";
 
@@ -96,7 +97,7 @@ describe("the packages", () => {
       expect(elfMachine(readFileSync(binary).subarray(0, 20))).toBe(platform.elfMachine);
       // Bun's embedded file system holds the native files and the agents.
       const names = new Set((await exec(["grep", "-aoE", String.raw`\$bunfs/root/[A-Za-z0-9._-]+`, binary])).stdout.split("\n").map((n) => n.replace(/^\$bunfs\/root\//, "").replace(/-[a-z0-9]{8}(?=\.)/, "")));
-      for (const file of ["libscope.so", "scope.node", `parser.${platform.name}.node`, "node.cjs", "bun.mjs", "esm-loader.mjs", "functions.cjs"]) expect(names).toContain(file);
+      for (const file of ["libscope.so", "scope.node", `parser.${platform.name}.node`, ...Object.values(agentEntries).map((agent) => agent.out)]) expect(names).toContain(file);
     });
   }
 });
