@@ -73,7 +73,10 @@ interface Emission {
   type: number;
   track: number;
   name?: string;
-  annotations?: Record<string, FieldValue>;
+  /** Debug annotations: `index`, then the event's fields, then `extra` (read at encoding, not copied). */
+  index?: number;
+  fields?: Record<string, FieldValue>;
+  extra?: Record<string, FieldValue> | null;
   flowIds?: number[];
   terminatingFlowIds?: number[];
   counter?: number;
@@ -151,7 +154,10 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
 
   const emissions: Emission[] = [];
   let seq = 0;
-  const emit = (e: Omit<Emission, "seq">) => emissions.push({ ...e, seq: seq++ });
+  const emit = (e: Omit<Emission, "seq">) => {
+    (e as Emission).seq = seq++;
+    emissions.push(e as Emission);
+  };
   const flowsFrom = new Map<number, number[]>();
   const flowsTo = new Map<number, number[]>();
   const addFlow = (map: Map<number, number[]>, index: number, id: number) => {
@@ -172,7 +178,7 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
   const slices = [...shape.slices.filter((slice) => slice.kind !== "call" || slice.finished), ...runtimeSlices(events)];
   for (const slice of shape.slices) {
     if (slice.kind !== "call" || slice.finished) continue;
-    emit({ ts: slice.startNs, type: TYPE_INSTANT, track: threadTrack.get(`${slice.pid}/${slice.tid}`)!, name: slice.name, annotations: sliceAnnotations(slice) });
+    emit({ ts: slice.startNs, type: TYPE_INSTANT, track: threadTrack.get(`${slice.pid}/${slice.tid}`)!, name: slice.name, index: slice.start.index, fields: slice.start.fields, extra: sliceExtra(slice) });
     counts.instants++;
   }
   const placement = placeSlices(slices);
@@ -196,7 +202,9 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
         type: TYPE_SLICE_BEGIN,
         track,
         name: slice.name,
-        annotations: sliceAnnotations(slice),
+        index: slice.start.index,
+        fields: slice.start.fields,
+        extra: sliceExtra(slice),
         flowIds: flowsFrom.get(slice.start.index),
         terminatingFlowIds: flowsTo.get(slice.start.index),
       });
@@ -220,7 +228,8 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
       type: TYPE_INSTANT,
       track: threadTrack.get(`${event.pid}/${event.tid}`)!,
       name: event.kind,
-      annotations: { index: event.index, ...event.fields },
+      index: event.index,
+      fields: event.fields,
       flowIds: flowsFrom.get(event.index),
       terminatingFlowIds: flowsTo.get(event.index),
     });
@@ -245,17 +254,20 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
       }
       trackEvent.nameIid = iid;
     }
-    if (e.annotations) {
+    if (e.fields) {
       const list: Record<string, unknown>[] = [];
-      for (const [key, value] of Object.entries(e.annotations)) {
-        if (value === null || value === undefined) continue;
+      const add = (key: string, value: FieldValue | undefined) => {
+        if (value === null || value === undefined) return;
         let iid = annotationNames.get(key);
         if (iid === undefined) {
           annotationNames.set(key, (iid = annotationNames.size + 1));
           ((interned ??= {}).debugAnnotationNames ??= []).push({ iid, name: key });
         }
         list.push(annotation(iid, value));
-      }
+      };
+      add("index", e.index);
+      for (const key in e.fields) add(key, e.fields[key]);
+      if (e.extra) for (const key in e.extra) add(key, e.extra[key]);
       if (list.length) trackEvent.debugAnnotations = list;
     }
     if (e.flowIds) trackEvent.flowIds = e.flowIds;
@@ -283,16 +295,14 @@ function annotation(nameIid: number, value: FieldValue): Record<string, unknown>
   return { nameIid, doubleValue: Number(value) };
 }
 
-function sliceAnnotations(slice: Slice): Record<string, FieldValue> {
-  const fields: Record<string, FieldValue> = { index: slice.start.index, ...slice.start.fields };
-  if (!slice.finished) fields.unfinished = true;
-  if (slice.end && slice.kind === "call") {
-    const f = slice.end.fields;
-    if (slice.end.kind === "function_throw") Object.assign(fields, { threw: true, errorType: f.errorType ?? null, errorMessage: f.errorMessage ?? null });
-    else if (f.rejected === true) Object.assign(fields, { rejected: true, errorMessage: f.errorMessage ?? null });
-    else fields.value = f.value ?? null;
-  }
-  return fields;
+/** What a slice's start event does not say: unfinished, or how a call ended (its value, its error). */
+function sliceExtra(slice: Slice): Record<string, FieldValue> | null {
+  if (!slice.finished) return { unfinished: true };
+  if (!slice.end || slice.kind !== "call") return null;
+  const f = slice.end.fields;
+  if (slice.end.kind === "function_throw") return { threw: true, errorType: f.errorType ?? null, errorMessage: f.errorMessage ?? null };
+  if (f.rejected === true) return { rejected: true, errorMessage: f.errorMessage ?? null };
+  return { value: f.value ?? null };
 }
 
 export type { TraceShape };
