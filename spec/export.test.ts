@@ -304,6 +304,21 @@ describe("scope export --otlp (file)", () => {
     for (const span of spans) expect(span.resource["host.name"]).toBe(loadTrace(traced.out).header.hostName);
   }, 120_000);
 
+  test("a damaged trace: every valid event exported, one line saying where it stopped, status 2", async () => {
+    const damaged = join(scratchDir(), "damaged.bin");
+    const bytes = readFileSync(traced.out);
+    writeFileSync(damaged, bytes.subarray(0, bytes.byteLength - 1000));
+    const out = join(scratchDir(), "damaged.pftrace");
+    const result = await runCli(["export", "--perfetto", damaged, "-o", out]);
+    expect(result.exitCode).toBe(2);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines[0]).toStartWith(`scope: ${out}: `);
+    expect(lines[1]).toMatch(new RegExp(`^scope: ${damaged}: .* at byte \\d+; the \\d+ events before it were exported$`));
+    const { status, summary } = await check("check-perfetto.py", [out]);
+    expect(summary.errors).toEqual([]);
+    expect(status).toBe(0);
+  });
+
   test("bad input: one line and a non-zero exit", async () => {
     const both = await runCli(["export", "--perfetto", "--otlp", "x.json", traced.out]);
     expect(both.exitCode).not.toBe(0);
