@@ -128,6 +128,21 @@ describe("refusals", () => {
     }
   });
 
+  test("a process traced by scope run already", async () => {
+    const dir = tmp();
+    const run = Bun.spawn([process.execPath, cliEntry, "run", "--out", join(dir, "run.bin"), "--", "node", "--inspect-port=0", "-e", "setInterval(() => {}, 1000); console.log('ready')"], {
+      cwd: repoRoot,
+      stdout: "pipe",
+      stderr: "ignore",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    started.push(run);
+    await run.stdout.getReader().read();
+    const nodePid = Number(readFileSync(`/proc/${run.pid}/task/${run.pid}/children`, "utf8").trim().split(/\s+/)[0]);
+    await expectRefused(nodePid, /^scope: pid \d+: it is traced by `scope run` already/);
+    expect(alive(nodePid)).toBe(true);
+  });
+
   test("a bad pid and option mix are usage errors", async () => {
     const bad = await runCli(["attach", "abc"]);
     expect(bad.exitCode).toBe(1);
