@@ -24,6 +24,11 @@ export class Grow<T extends TypedArray> {
     return this.length++;
   }
 
+  /** Gives back the unused capacity (once the list is complete). */
+  trim(): void {
+    if (this.data.length > this.length) this.data = this.data.slice(0, this.length) as T;
+  }
+
   /** The used part (a view, not a copy). */
   get view(): T {
     return this.data.subarray(0, this.length) as T;

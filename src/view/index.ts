@@ -413,13 +413,23 @@ export class TraceIndex {
     const ends = new Set<number>();
     const wanted = new Map<number, Set<number>>();
     const threadKey = (view: DataView, base: number) => view.getUint32(base + 16, true) * 65536 + (view.getUint32(base + 20, true) % 65536);
+    let lastCall = -1;
+    let lastEnd = -1;
     for (const batch of batches) {
       const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
       for (let base = 0; base < batch.byteLength; base += RECORD_SIZE) {
         const kind = view.getUint16(base + 4, true);
-        if (kind === EventKind.function_call) calls.add(threadKey(view, base));
-        else if (kind === EventKind.function_return || kind === EventKind.function_throw || kind === EventKind.function_settle) ends.add(threadKey(view, base));
-        else if (kind === EventKind.string) continue;
+        if (kind === EventKind.string) continue;
+        if (kind === EventKind.function_call) {
+          const key = threadKey(view, base);
+          if (key !== lastCall) calls.add((lastCall = key));
+          continue;
+        }
+        if (kind === EventKind.function_return || kind === EventKind.function_throw || kind === EventKind.function_settle) {
+          const key = threadKey(view, base);
+          if (key !== lastEnd) ends.add((lastEnd = key));
+          continue;
+        }
         const fields = namingFields[kind];
         if (!fields) continue;
         const key = threadKey(view, base);
@@ -428,11 +438,18 @@ export class TraceIndex {
         for (const field of fields) ids.add(view.getUint32(base + field, true));
       }
     }
+    let lastKey = -1;
+    let ids: Set<number> | undefined;
     for (const batch of batches) {
       const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
       for (let base = 0; base < batch.byteLength; base += RECORD_SIZE) {
         if (view.getUint16(base + 4, true) !== EventKind.string) continue;
-        if (wanted.get(threadKey(view, base))?.has(view.getUint32(base + 24, true))) this.strings.add(decodeRecord(batch, base));
+        const key = threadKey(view, base);
+        if (key !== lastKey) {
+          lastKey = key;
+          ids = wanted.get(key);
+        }
+        if (ids?.has(view.getUint32(base + 24, true))) this.strings.add(decodeRecord(batch, base));
       }
     }
     const noReturns = new Set([...calls].filter((key) => !ends.has(key)));
@@ -452,13 +469,23 @@ export class TraceIndex {
     let lastPid = -1;
     let lastTid = -1;
     let thread: Thread | undefined;
+    // The record being read, for the field readers below (made once, not per record).
+    let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+    let base = 0;
+    let pid = 0;
+    let tid = 0;
+    const u64 = (field: number) => view.getUint32(base + field, true) + view.getUint32(base + field + 4, true) * TWO_32;
+    const str = (field: number) => {
+      const id = view.getUint32(base + field, true);
+      return id === 0 ? null : (this.strings.get(pid, tid, id) ?? null);
+    };
     for (const batch of batches) {
-      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let base = 0; base < batch.byteLength; base += RECORD_SIZE, rec++) {
+      view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (base = 0; base < batch.byteLength; base += RECORD_SIZE, rec++) {
         const kind = view.getUint16(base + 4, true);
         if (kind === EventKind.string || kind === EventKind.invalid) continue;
-        const pid = view.getUint32(base + 16, true);
-        const tid = view.getUint32(base + 20, true);
+        pid = view.getUint32(base + 16, true);
+        tid = view.getUint32(base + 20, true);
         if (pid !== lastPid || tid !== lastTid || !thread) {
           thread = this.thread(pid, tid);
           if (noReturns.size > 0 && noReturns.has(threadKey(view, base))) thread.noReturns = true;
@@ -468,11 +495,6 @@ export class TraceIndex {
         const t = this.time(view, base);
         if (t > thread.lastNs) thread.lastNs = t;
         if (t > this.durationNs) this.durationNs = t;
-        const u64 = (field: number) => view.getUint32(base + field, true) + view.getUint32(base + field + 4, true) * TWO_32;
-        const str = (field: number) => {
-          const id = view.getUint32(base + field, true);
-          return id === 0 ? null : (this.strings.get(pid, tid, id) ?? null);
-        };
         // Another runtime event between a receive and a call: that call is not the message's
         // handler. Loop, GC, async and merge records (80 and up) are written outside that
         // ordered stream and say nothing about it.
@@ -808,6 +830,9 @@ export class TraceIndex {
       this.arrowMaxSpan = Math.max(this.arrowMaxSpan, Math.abs(toT - fromT));
     });
     this.sortRows();
+    // The columns are complete: their spare capacity (up to half of each) goes back.
+    for (const column of [this.sStart, this.sEnd, this.sLabel, this.sRec, this.sEndRec, this.sTrack, this.sRow, this.sParent, this.sKind, this.sFlags, this.iTime, this.iTrack, this.iKind, this.iRec, this.iLabel]) column.trim();
+    for (const track of this.tracks) for (const row of track.rows) row.trim();
     for (const byTid of this.threads.values()) for (const thread of byTid.values()) this.findCauses(thread);
     this.orderTracks();
   }
