@@ -1,4 +1,4 @@
-/** The `scope view` tests' trace: spec/fixtures/view/app.cjs recorded by a real `scope run --functions --async`. */
+/** The `scope view` tests' trace: spec/fixtures/view/app.cjs recorded by a real `scope run --functions --async --events +loop,+memory`. */
 import { copyFileSync, mkdtempSync, statSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +17,7 @@ export interface ViewTraces {
 export async function recordViewTraces(): Promise<ViewTraces> {
   const dir = mkdtempSync(join(tmpdir(), "scope-view-"));
   const trace = join(dir, "trace.bin");
-  const run = await runCli(["run", "--functions", "--async", "-o", trace, "--", "node", viewFixture]);
+  const run = await runCli(["run", "--functions", "--async", "--events", "+loop,+memory", "--loop-interval", "20ms", "--long-task", "20ms", "-o", trace, "--", "node", viewFixture]);
   if (run.exitCode !== 0) throw new Error(`scope run failed (${run.exitCode}): ${run.stderr}`);
   const damaged = join(dir, "damaged.bin");
   copyFileSync(trace, damaged);

@@ -140,6 +140,25 @@ describe("index", () => {
 });
 
 describe("loop and memory", () => {
+  test("recorded by scope run --events +loop,+memory: heap and loop delay counters, long tasks on their lane", () => {
+    const meta = index.meta();
+    const main = meta.tracks.filter((track) => track.process.endsWith(": node app.cjs") && track.tid === 0);
+    const heap = main.find((track) => track.label === "main · heap used")!;
+    const delay = main.find((track) => track.label === "main · loop delay p99")!;
+    expect(heap.unit).toBe("bytes");
+    expect(delay.unit).toBe("ns");
+    const window = index.window({ startNs: 0, endNs: meta.durationNs + 1, widthPx: 2000 });
+    const samples = window.counters[heap.id]!;
+    expect(samples.length).toBeGreaterThanOrEqual(3 * 2);
+    for (let i = 2; i < samples.length; i += 3) expect(samples[i]!).toBeGreaterThan(1 << 20); // a Node heap is MiBs
+    // computeTotals(3) at the start runs ~40 ms in one turn: a long task of at least the 20 ms threshold.
+    const lane = main.find((track) => track.kind === "loop")!;
+    const tasks: number[] = [];
+    for (let i = 0; i < window.slices.length; i += 9) if (window.slices[i] === lane.id && window.labels[window.slices[i + 4]!]!.startsWith("long task")) tasks.push(window.slices[i + 3]! - window.slices[i + 2]!);
+    expect(tasks.length).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...tasks)).toBeGreaterThanOrEqual(20e6);
+  });
+
   // Written by hand: the agent side of these kinds is another part of scope; here only what the view makes of them.
   test("GCs and long tasks are slices at their start on a lane of their own; heap and loop delay are counters", () => {
     const path = join(traces.dir, "loop.bin");
