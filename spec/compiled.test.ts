@@ -112,6 +112,31 @@ describe("dist/scope", () => {
     expect(kinds.sort()).toEqual([4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5]);
   });
 
+  test("view: the page and its script are embedded (no repo, no network), the trace served behind the token", async () => {
+    const run = await scope(["run", "--out", "v.bin", "--", "node", join(repoRoot, "examples/hello/app.js")]);
+    expect(run.exitCode).toBe(0);
+    const child = Bun.spawn([join(dir, "scope"), "view", "--no-open", "v.bin"], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+    try {
+      const reader = child.stdout.getReader();
+      let out = "";
+      while (!out.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      const url = /http:\/\/127\.0\.0\.1:\d+\/[\w-]+\//.exec(out)?.[0];
+      expect(url).toBeDefined();
+      expect(await (await fetch(url!)).text()).toContain('src="app.js"');
+      expect((await (await fetch(`${url}app.js`)).text()).length).toBeGreaterThan(10_000);
+      expect((await (await fetch(`${url}style.css`)).text()).length).toBeGreaterThan(500);
+      const meta = (await (await fetch(`${url}api/meta`)).json()) as { tracks: unknown[] };
+      expect(meta.tracks.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      child.kill("SIGINT");
+    }
+    expect(await child.exited).toBe(0);
+  });
+
   test("--functions: the embedded ESM loader and the agent trace the program's own functions", async () => {
     const app = join(repoRoot, "spec/fixtures/functions-esm/app.mjs");
     const run = await scope(["run", "--functions", "--out", "f.bin", "--", "node", app]);
