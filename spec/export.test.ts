@@ -51,11 +51,13 @@ describe("scope export --perfetto", () => {
     const app = of("trace_start").find((e) => e.fields.mainThread)!;
     expect(summary.processes).toContainEqual([app.pid, `${app.pid}: ${app.fields.argv}`]);
     const threads = [...new Set(traced.events.map((e) => `${e.pid}/${e.tid}`))].sort();
-    expect(summary.threads.map((t: [number, number, string, number]) => `${t[0]}/${t[1]}`).sort()).toEqual(threads);
+    // Perfetto's tids are the system's (0 is the idle thread): a main thread is its pid, worker N is pid + N·2^32.
+    expect(summary.threads.map((t: [number, number, string, number]) => `${t[0]}/${t[1] === t[0] ? 0 : (t[1] - t[0]) / 2 ** 32}`).sort()).toEqual(threads);
     for (const [pid, tid, name, parent] of summary.threads) {
       expect(parent).toBe(pid);
-      expect(name).toBe(tid === 0 ? "main" : `worker ${tid}`);
+      expect(name).toBe(tid === pid ? "main" : `worker ${(tid - pid) / 2 ** 32}`);
     }
+    expect(summary.threads.map((t: [number, number]) => t[1])).not.toContain(0);
 
     // Slices: every call (by function) that ended, request (method target status) and query (text).
     const calls = of("function_call").filter(ended);

@@ -55,6 +55,16 @@ const notInstants = new Set([
   "db_pool_wait_end",
 ]);
 
+/**
+ * A thread's tid as Perfetto takes it: tids are the system's, unique across processes, and
+ * tid 0 is the kernel's idle thread (every process's main thread would merge into it). So a
+ * main thread is its pid (as on Linux) and worker N of process P is P + N·2^32 (above any
+ * pid, a merged trace's shifted ones too; the thread's name says "worker N").
+ */
+export function perfettoTid(pid: number, tid: number): number {
+  return tid === 0 ? pid : pid + tid * 2 ** 32;
+}
+
 let schema: { Trace: protobuf.Type; TracePacket: protobuf.Type } | undefined;
 
 /** The schema (parsed once): exported for the tests that compare it with Perfetto's own. */
@@ -129,7 +139,7 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
   for (const thread of shape.threads) {
     const uuid = nextUuid++;
     threadTrack.set(`${thread.pid}/${thread.tid}`, uuid);
-    descriptors.push({ uuid, parentUuid: processTrack.get(thread.pid), thread: { pid: thread.pid, tid: thread.tid, threadName: thread.name } });
+    descriptors.push({ uuid, parentUuid: processTrack.get(thread.pid), thread: { pid: thread.pid, tid: perfettoTid(thread.pid, thread.tid), threadName: thread.name } });
   }
   const trackOf = (pid: number, tid: number, placement: Placement): number => {
     if (placement.group === "calls" && placement.lane === 0) return threadTrack.get(`${pid}/${tid}`)!;
