@@ -20,6 +20,7 @@ const artifacts = join(repoRoot, "spec/.artifacts/view");
 interface ScopeView {
   visibleRange(): [number, number];
   locate(id: number): { x: number; y: number } | null;
+  mergedBlock(): { x: number; y: number } | null;
   ready(): boolean;
 }
 
@@ -69,6 +70,13 @@ describe("scope view page (Chromium)", () => {
     expect(tracks.some((text) => /^worker \d+$/.test(text))).toBe(true);
     expect(await page.locator("#banner").isHidden()).toBe(true);
     await page.screenshot({ path: join(artifacts, "1-opened.png") });
+    // Calls smaller than a pixel are drawn as merged blocks; clicking one zooms into it.
+    const block = (await page.evaluate(() => (globalThis as unknown as { scopeView: ScopeView }).scopeView.mergedBlock()))!;
+    expect(block).not.toBeNull();
+    const before = await range(page);
+    await page.mouse.click(block.x, block.y);
+    const after = await range(page);
+    expect(after[1] - after[0]).toBeLessThan((before[1] - before[0]) / 2);
     await page.close();
   }, 90_000);
 

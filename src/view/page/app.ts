@@ -553,6 +553,9 @@ interface Hit {
   id: number;
   x: number;
   y: number;
+  /** A block of slices merged under a pixel: how many, and the time they span. */
+  count?: number;
+  span?: [number, number];
 }
 
 function hitTest(px: number, py: number): Hit | null {
@@ -584,7 +587,7 @@ function hitTest(px: number, py: number): Hit | null {
     if (py < y || py > y + ROW_H) continue;
     const x0 = x(t[i + 2]!);
     const x1 = Math.max(x0 + 3, x(t[i + 3]!));
-    if (px >= x0 - 1 && px <= x1 + 1) return { id: t[i + 5]!, x: (Math.max(x0, 0) + Math.min(x1, state.width)) / 2, y: y + ROW_H / 2 };
+    if (px >= x0 - 1 && px <= x1 + 1) return { id: t[i + 5]!, x: (Math.max(x0, 0) + Math.min(x1, state.width)) / 2, y: y + ROW_H / 2, count: t[i + 6]!, span: [t[i + 2]!, t[i + 3]!] };
   }
   return null;
 }
@@ -606,6 +609,24 @@ function locate(id: number): { x: number; y: number } | null {
     const x0 = Math.max(0, state.x(data.slices[i + 2]!));
     const x1 = Math.min(state.width, state.x(data.slices[i + 3]!));
     return { x: rect.left + (x0 + x1) / 2, y: rect.top + layout.rowsTop + data.slices[i + 1]! * ROW_H + offset + ROW_H / 2 };
+  }
+  return null;
+}
+
+/** Where the first block of merged slices in view is drawn (page coordinates), or null. */
+function mergedBlock(): { x: number; y: number } | null {
+  const data = state.data;
+  if (!data) return null;
+  const rect = canvas.getBoundingClientRect();
+  const offset = RULER_H - state.scrollY;
+  for (let i = 0; i < data.slices.length; i += SLICE) {
+    if (data.slices[i + 6]! < 2) continue;
+    const layout = trackY(data.slices[i]!)!;
+    const x0 = Math.max(0, state.x(data.slices[i + 2]!));
+    const x1 = Math.min(state.width, state.x(data.slices[i + 3]!));
+    const y = layout.rowsTop + data.slices[i + 1]! * ROW_H + offset + ROW_H / 2;
+    if (x1 < 0 || x0 > state.width || y < RULER_H || y > state.height) continue;
+    return { x: rect.left + (x0 + x1) / 2, y: rect.top + y };
   }
   return null;
 }
@@ -807,7 +828,10 @@ function setupInteraction(): void {
   });
   canvas.addEventListener("click", (event) => {
     const hit = hitTest(event.offsetX, event.offsetY);
-    if (hit) void showDetails(hit.id);
+    if (!hit) return;
+    // A merged block: zoom until its slices stand apart.
+    if (hit.count && hit.count > 1 && hit.span) centerOn((hit.span[0] + hit.span[1]) / 2, Math.max((hit.span[1] - hit.span[0]) * 1.5, 1000));
+    else void showDetails(hit.id);
   });
 
   // Range selection: Shift+drag anywhere, or a drag on the ruler.
@@ -896,6 +920,7 @@ async function main(): Promise<void> {
 (window as unknown as { scopeView: unknown }).scopeView = {
   visibleRange,
   locate,
+  mergedBlock,
   ready: () => state.data !== null,
   firstPaintMs: () => state.firstPaintMs,
   lastDrawMs: () => lastDrawMs,
