@@ -3,7 +3,7 @@ perfetto: perfetto_trace_pb2) and checks it as Perfetto's importer reads it: the
 clears the sequence's incremental state, every interned name is defined before use, every
 track is declared (parents first), slices on each track begin and end in nesting order and
 all end, every flow has one start and one end. Prints a JSON summary (processes, threads,
-slice/instant/counter names with counts, flows, nesting depth) for the test to compare with
+slice/instant/counter names with counts, flows and the names they join, nesting depth) for the test to compare with
 scope's own model; exits 1 listing what is wrong.
 
 usage: check-perfetto.py trace.pftrace [schema.json]
@@ -70,6 +70,8 @@ def main():
     counters = Counter()
     flow_starts = Counter()
     flow_ends = Counter()
+    flow_from = {}
+    flow_to = {}
     for index, packet in enumerate(packets):
         if packet.HasField("interned_data"):
             for entry in packet.interned_data.event_names:
@@ -108,8 +110,10 @@ def main():
         last_ts[e.track_uuid] = packet.timestamp
         for flow in e.flow_ids:
             flow_starts[flow] += 1
+            flow_from[flow] = name
         for flow in e.terminating_flow_ids:
             flow_ends[flow] += 1
+            flow_to[flow] = name
         stack = stacks[e.track_uuid]
         if e.type == pb.TrackEvent.TYPE_SLICE_BEGIN:
             stack.append(name)
@@ -142,6 +146,7 @@ def main():
         "instants": dict(instants),
         "counters": dict(counters),
         "flows": len(set(flow_starts) & set(flow_ends)),
+        "flowPairs": dict(Counter(f"{flow_from.get(f)} -> {flow_to.get(f)}" for f in set(flow_starts) & set(flow_ends))),
         "maxDepth": max(depth.values(), default=0),
         "errors": errors,
     }

@@ -84,6 +84,12 @@ describe("scope export --perfetto", () => {
     expect(linkedServers.every((e) => outgoing.has(e.fields.traceparent))).toBe(true);
     expect(linkedServers.length).toBe(2 * count);
     expect(summary.flows).toBe(of("message_receive").filter((e) => e.linkedTo.length === 1).length + linkedServers.length);
+    // Each flow joins what it should: a send's instant to its receive's, a client request's slice to its server request's.
+    const expectedPairs = tally([
+      ...of("message_receive").filter((e) => e.linkedTo.length === 1).map(() => "message_send -> message_receive"),
+      ...linkedServers.map((server) => `${requestName(traced.events[server.fields.peerIndex as number]!)} -> ${requestName(server)}`),
+    ]);
+    expect(summary.flowPairs).toEqual(expectedPairs);
   }, 120_000);
 });
 
