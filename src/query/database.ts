@@ -5,7 +5,8 @@
  * Queries run on a read-only connection: a user's SQL cannot change the cache.
  */
 import { Database } from "bun:sqlite";
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { TraceFileError } from "../core/trace-file";
 import { cachePathFor, sameIdentity, traceIdentity, type TraceIdentity } from "./cache";
 import { TraceLoader, type LoadSummary } from "./load";
@@ -79,7 +80,9 @@ function reusable(path: string, identity: TraceIdentity): Database | null {
 export function buildDatabase(tracePath: string, path: string, identity: TraceIdentity): { db: Database; summary: LoadSummary } {
   const db = new Database(path, { create: true });
   try {
-    db.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -262144;");
+    // A new file, written once and renamed into place: nothing to roll back to, nothing to
+    // sync. (journal_mode OFF is refused by Bun's SQLite, built in defensive mode: MEMORY.)
+    db.exec("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -262144;");
     db.exec("BEGIN");
     db.exec(TABLES);
     db.exec(VIEWS);
@@ -111,6 +114,31 @@ function warningOf(db: Database, tracePath: string): { state: string; warning: s
   return { state, warning, events };
 }
 
+/** Temporary files of loads whose process is gone (killed mid-load): `<db>.<pid>.<ms>.tmp[-journal]`. */
+function removeStaleTemporaries(databasePath: string): void {
+  const dir = dirname(databasePath);
+  const prefix = `${basename(databasePath)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const match = /^(\d+)\.\d+\.tmp(-journal)?$/.exec(name.slice(prefix.length));
+    if (!match) continue;
+    const pid = Number(match[1]);
+    try {
+      process.kill(pid, 0);
+      continue; // still loading
+    } catch (error) {
+      if ((error as { code?: string }).code === "EPERM") continue; // alive, another user's
+    }
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
 /**
  * Opens `tracePath` as a database: from the cache when it is current, else loaded (and
  * cached unless `cache: false`). Throws TraceOpenError for a missing or unreadable trace.
@@ -130,6 +158,7 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
       db = cached;
       fromCache = true;
     } else {
+      removeStaleTemporaries(databasePath);
       const temporary = `${databasePath}.${process.pid}.${Date.now()}.tmp`;
       try {
         buildDatabase(tracePath, temporary, identity).db.close();

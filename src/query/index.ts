@@ -63,16 +63,24 @@ function threadNumber(trace: TraceDatabase, pid: number, tid: number): { thread:
   return row ? { thread: row.thread, maxCallNs: row.max_call_ns ?? 0 } : null;
 }
 
-/** The events of thread (pid, tid) with fromNs <= ts_ns <= toNs, in time order (at most `limit`): a range of event_rows' key. */
+/**
+ * The events of thread (pid, tid) with fromNs <= ts_ns <= toNs, in time order (at most
+ * `limit`). Event ids follow each thread's time order, so event_marks bound the ids to
+ * scan (one mark more on each side: a thread's timestamps may step back a little where
+ * the runtime read its clock before a record it wrote after another).
+ */
 export function threadEvents(trace: TraceDatabase, pid: number, tid: number, fromNs: number, toNs: number, limit = 100_000): WindowEvent[] {
   const found = threadNumber(trace, pid, tid);
   if (!found) return [];
-  return trace.db
+  const db = trace.db;
+  const first = db.query("SELECT id FROM event_marks WHERE thread = ? AND ts_ns < ? ORDER BY ts_ns DESC, id DESC LIMIT 1 OFFSET 1").get(found.thread, fromNs) as { id: number } | null;
+  const last = db.query("SELECT id FROM event_marks WHERE thread = ? AND ts_ns > ? ORDER BY ts_ns, id LIMIT 1 OFFSET 1").get(found.thread, toNs) as { id: number } | null;
+  return db
     .query(
       `SELECT e.id, e.ts_ns, k.name AS kind, e.flags, e.a, e.b, e.c, e.d, e.e FROM event_rows e JOIN kinds k ON k.kind = e.kind
-       WHERE e.thread = ? AND e.ts_ns BETWEEN ? AND ? ORDER BY e.ts_ns, e.id LIMIT ?`,
+       WHERE e.id BETWEEN ? AND ? AND e.thread = ? AND e.ts_ns BETWEEN ? AND ? ORDER BY e.ts_ns, e.id LIMIT ?`,
     )
-    .all(found.thread, fromNs, toNs, limit) as WindowEvent[];
+    .all(first?.id ?? 0, last?.id ?? Number.MAX_SAFE_INTEGER, found.thread, fromNs, toNs, limit) as WindowEvent[];
 }
 
 /** The calls of thread (pid, tid) overlapping [fromNs, toNs] (a call without an end counts as the instant it started), by start. */

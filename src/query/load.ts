@@ -20,6 +20,7 @@ import { ChannelKindName, DbSystemName, ExitReasonName, GcKindName, HttpClientNa
 import { LoopSampleFlag, MEMORY_SAMPLE_WORKER } from "../core/layout";
 import { readTrace, type TraceEnd, type TraceHeader, type TraceReadError, type TraceState } from "../core/trace-file";
 import { BulkInsert, type SqlValue } from "./bulk";
+import { MARK_EVERY } from "./schema";
 import { StringLoader } from "./strings";
 
 const K = EventKind;
@@ -238,6 +239,7 @@ export class TraceLoader {
   private readonly events: BulkInsert;
   private readonly calls: BulkInsert;
   private readonly strings: StringLoader;
+  private readonly marks: BulkInsert;
   private eventCount = 0;
   private threadCount = 0;
   private functionCount = 0;
@@ -246,7 +248,9 @@ export class TraceLoader {
   private anchorBig = 0n;
 
   constructor(private readonly db: Database) {
-    this.events = new BulkInsert(db, "event_rows", ["thread", "ts_ns", "id", "kind", "flags", "a", "b", "c", "d", "e"]);
+    // The id is left to SQLite: the next rowid, equal to eventCount (rows are added in order, none skipped).
+    this.events = new BulkInsert(db, "event_rows", ["thread", "ts_ns", "kind", "flags", "a", "b", "c", "d", "e"]);
+    this.marks = new BulkInsert(db, "event_marks", ["thread", "ts_ns", "id"], "OR IGNORE");
     this.calls = new BulkInsert(db, "call_rows", ["id", "function", "thread", "start_ns", "end_ns", "end_event", "outcome", "self_ns", "parent", "depth", "request"]);
     this.strings = new StringLoader(db);
   }
@@ -270,6 +274,7 @@ export class TraceLoader {
       this.batch(batch);
     }
     this.events.finalize();
+    this.marks.finalize();
     this.strings.finish();
     this.finishThreads();
     this.calls.finalize();
@@ -371,8 +376,9 @@ export class TraceLoader {
       const d = u64(view, at + 48);
       const e = u64(view, at + 56);
       const id = ++this.eventCount;
-      values.push(thread.no, ts, id, kind, flags, a, b, c, d, e);
+      values.push(thread.no, ts, kind, flags, a, b, c, d, e);
       events.pushed();
+      if (thread.events % MARK_EVERY === 0) this.marks.add(thread.no, ts, id);
       if (!kinds.has(kind)) kinds.add(kind);
       if (thread.events === 0) thread.firstNs = ts;
       thread.events++;

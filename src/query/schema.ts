@@ -9,15 +9,18 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/** One event_marks row per this many events of a thread. */
+export const MARK_EVERY = 1024;
 
 /** Created before the load (no indexes yet: they are built after, see INDEXES). */
 export const TABLES = `
 CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE kinds(kind INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE string_rows(key INTEGER PRIMARY KEY, text TEXT);
-CREATE TABLE event_rows(thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, id INTEGER NOT NULL, kind INTEGER, flags INTEGER, a INTEGER, b INTEGER, c INTEGER, d INTEGER, e INTEGER,
-  PRIMARY KEY(thread, ts_ns, id)) WITHOUT ROWID;
+CREATE TABLE event_rows(id INTEGER PRIMARY KEY, thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, kind INTEGER, flags INTEGER, a INTEGER, b INTEGER, c INTEGER, d INTEGER, e INTEGER);
+CREATE TABLE event_marks(thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(thread, ts_ns, id)) WITHOUT ROWID;
 CREATE TABLE processes(pid INTEGER PRIMARY KEY, parent_pid INTEGER, runtime TEXT, argv TEXT, cwd TEXT, spawned_by_event INTEGER, command TEXT, spawn_method TEXT,
   start_ns INTEGER, end_ns INTEGER, exit_code INTEGER, exit_signal INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, collector INTEGER);
 CREATE TABLE threads(thread INTEGER PRIMARY KEY, pid INTEGER NOT NULL, tid INTEGER NOT NULL, main INTEGER, entry TEXT, parent_tid INTEGER, start_ns INTEGER, end_ns INTEGER,
@@ -56,18 +59,18 @@ CREATE VIEW strings AS
   SELECT t.pid, t.tid, s.key & 4294967295 AS id, s.text, t.thread FROM string_rows s JOIN threads t ON t.thread = s.key >> 32;
 CREATE VIEW calls AS
   SELECT c.id, t.pid, t.tid, f.name, f.file, f.line, c.function,
-    (SELECT x.b FROM event_rows x WHERE x.thread = c.thread AND x.ts_ns = c.start_ns AND x.id = c.id) AS call,
+    (SELECT x.b FROM event_rows x WHERE x.id = c.id) AS call,
     c.start_ns, c.end_ns, c.end_ns - c.start_ns AS duration_ns, c.self_ns,
     CASE c.outcome WHEN 1 THEN 'return' WHEN 2 THEN 'throw' WHEN 3 THEN 'resolve' WHEN 4 THEN 'reject' END AS outcome,
     c.parent, c.depth, c.request, c.end_event,
     (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.c
-      WHERE x.thread = c.thread AND x.ts_ns = c.start_ns AND x.id = c.id) AS args,
+      WHERE x.id = c.id) AS args,
     (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.c
-      WHERE x.thread = c.thread AND x.ts_ns = c.end_ns AND x.id = c.end_event AND c.outcome IN (1, 3)) AS value,
+      WHERE x.id = c.end_event AND c.outcome IN (1, 3)) AS value,
     (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.c
-      WHERE x.thread = c.thread AND x.ts_ns = c.end_ns AND x.id = c.end_event AND c.outcome IN (2, 4)) AS error_type,
+      WHERE x.id = c.end_event AND c.outcome IN (2, 4)) AS error_type,
     (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.d
-      WHERE x.thread = c.thread AND x.ts_ns = c.end_ns AND x.id = c.end_event AND c.outcome IN (2, 4)) AS error_message,
+      WHERE x.id = c.end_event AND c.outcome IN (2, 4)) AS error_message,
     c.thread
   FROM call_rows c JOIN functions f ON f.id = c.function JOIN threads t ON t.thread = c.thread;
 CREATE VIEW spans AS
@@ -85,8 +88,10 @@ CREATE VIEW spans AS
 
 /**
  * Built after the rows are in (a sorted build beats updating an index per insert). The
- * events need none: event_rows is keyed by (thread, time, id), so a thread's window is a
- * range of its key; a call's function_call event is found by (thread, start_ns, id).
+ * events need none: their id is their place in the file, which is each thread's time
+ * order, so event_marks (every MARK_EVERY-th event of each thread: its time and id) turns
+ * a thread's time window into a range of ids (src/query/index.ts threadEvents); an
+ * index on (thread, ts_ns) cost as much again as writing the rows (BENCHMARKS.md).
  */
 export const INDEXES = `
 CREATE INDEX call_rows_time ON call_rows(thread, start_ns);
