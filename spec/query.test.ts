@@ -241,6 +241,14 @@ describe("the cache", () => {
     expect(await rows("SELECT pid FROM processes", path)).toEqual([{ pid: 7 }]);
     expect(statSync(`${path}.sqlite`).ino).not.toBe(third.ino);
 
+    // A temporary left by a load that was killed (its process is gone) is removed by the next load.
+    const gone = Bun.spawnSync(["true"]).pid;
+    const leftover = `${path}.sqlite.${gone}.1.tmp`;
+    writeFileSync(leftover, "half a database");
+    copyFileSync(traced.out, path);
+    expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'outer'", path)).toEqual([{ n: 3 }]);
+    expect(() => statSync(leftover)).toThrow();
+
     // --no-cache keeps nothing.
     const fresh = join(dir, "fresh.bin");
     copyFileSync(other, fresh);

@@ -240,6 +240,13 @@ export class TraceLoader {
   private readonly calls: BulkInsert;
   private readonly strings: StringLoader;
   private readonly marks: BulkInsert;
+  /** Per function (functions.id): calls, summed duration and self time of those that ended, the longest. */
+  private readonly fnCalls: number[] = [0];
+  private readonly fnEnded: number[] = [0];
+  private readonly fnTotalNs: number[] = [0];
+  private readonly fnSelfCalls: number[] = [0];
+  private readonly fnSelfNs: number[] = [0];
+  private readonly fnMaxNs: number[] = [0];
   private eventCount = 0;
   private threadCount = 0;
   private functionCount = 0;
@@ -411,7 +418,7 @@ export class TraceLoader {
         return this.resume(t, num(b));
       case K.function_table: {
         const functionId = num(a);
-        const fid = ++this.functionCount;
+        const fid = this.newFunction();
         t.functions.set(functionId, { id: fid, kind: (flags & 1) !== 0 ? ASYNC : (flags & 2) !== 0 ? GENERATOR : SYNC });
         this.functionRows.push({ id: fid, thread: t, functionId, name: num(b), file: num(c), line: num(d), column: num(e), flags });
         return;
@@ -629,11 +636,22 @@ export class TraceLoader {
     }
   }
 
+  private newFunction(): number {
+    const id = ++this.functionCount;
+    this.fnCalls.push(0);
+    this.fnEnded.push(0);
+    this.fnTotalNs.push(0);
+    this.fnSelfCalls.push(0);
+    this.fnSelfNs.push(0);
+    this.fnMaxNs.push(0);
+    return id;
+  }
+
   private call(t: ThreadState, id: number, ts: number, functionId: number, ordinal: number, args: number, requestId: number): void {
     let info = t.functions.get(functionId);
     if (!info) {
       // No table entry (lost): a function row of its own, named by its id.
-      info = { id: ++this.functionCount, kind: SYNC };
+      info = { id: this.newFunction(), kind: SYNC };
       t.functions.set(functionId, info);
       this.functionRows.push({ id: info.id, thread: t, functionId, name: 0, file: 0, line: 0, column: 0, flags: 0 });
     }
@@ -649,6 +667,7 @@ export class TraceLoader {
     const depth = parent === null ? 0 : parent.depth + 1;
     if (args === 0) {
       // Recorded at the calls level: no end will come; a leaf.
+      this.fnCalls[info.id]!++;
       this.calls.buffer.push(id, info.id, t.no, ts, null, null, null, null, parent === null ? null : parent.id, depth, request);
       this.calls.pushed();
       return;
@@ -698,7 +717,19 @@ export class TraceLoader {
 
   private writeCall(thread: ThreadState, call: OpenCall, endNs: number | null, endEvent: number | null, outcome: number | null): void {
     const self = endNs === null || call.kind !== SYNC ? null : endNs - call.startNs - call.childNs;
-    if (endNs !== null && endNs - call.startNs > thread.maxCallNs) thread.maxCallNs = endNs - call.startNs;
+    const fn = call.fn;
+    this.fnCalls[fn]!++;
+    if (endNs !== null) {
+      const duration = endNs - call.startNs;
+      if (duration > thread.maxCallNs) thread.maxCallNs = duration;
+      this.fnEnded[fn]!++;
+      this.fnTotalNs[fn]! += duration;
+      if (duration > this.fnMaxNs[fn]!) this.fnMaxNs[fn] = duration;
+      if (self !== null) {
+        this.fnSelfCalls[fn]!++;
+        this.fnSelfNs[fn]! += self;
+      }
+    }
     this.calls.buffer.push(call.id, call.fn, thread.no, call.startNs, endNs, endEvent, outcome, self, call.parent === null ? null : call.parent.id, call.depth, call.request);
     this.calls.pushed();
   }
@@ -755,11 +786,17 @@ export class TraceLoader {
     for (const kind of [...this.kindsSeen].sort((x, y) => x - y)) kinds.add(kind, eventKindName[kind] ?? `kind_${kind}`);
     kinds.finalize();
 
-    const functions = new BulkInsert(db, "functions", ["id", "thread", "pid", "tid", "function_id", "name", "file", "line", "column", "async", "generator", "flags"]);
+    const functions = new BulkInsert(db, "functions", [
+      "id", "thread", "pid", "tid", "function_id", "name", "file", "line", "column", "async", "generator", "flags",
+      "calls", "ended", "total_ns", "self_ns", "max_ns",
+    ]);
     for (const f of this.functionRows) {
       const t = f.thread;
       const name = f.name === 0 && f.file === 0 ? `<function ${f.functionId}>` : (this.str(t, f.name) ?? "<anonymous>");
-      functions.add(f.id, t.no, t.pid, t.tid, f.functionId, name, this.str(t, f.file), f.line, f.column, f.flags & 1, (f.flags >> 1) & 1, f.flags);
+      const id = f.id;
+      functions.add(f.id, t.no, t.pid, t.tid, f.functionId, name, this.str(t, f.file), f.line, f.column, f.flags & 1, (f.flags >> 1) & 1, f.flags,
+        this.fnCalls[id]!, this.fnEnded[id]!, this.fnEnded[id]! === 0 ? null : this.fnTotalNs[id]!, this.fnSelfCalls[id]! === 0 ? null : this.fnSelfNs[id]!,
+        this.fnEnded[id]! === 0 ? null : this.fnMaxNs[id]!);
     }
     functions.finalize();
 

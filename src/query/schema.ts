@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** One event_marks row per this many events of a thread. */
 export const MARK_EVERY = 1024;
@@ -26,7 +26,7 @@ CREATE TABLE processes(pid INTEGER PRIMARY KEY, parent_pid INTEGER, runtime TEXT
 CREATE TABLE threads(thread INTEGER PRIMARY KEY, pid INTEGER NOT NULL, tid INTEGER NOT NULL, main INTEGER, entry TEXT, parent_tid INTEGER, start_ns INTEGER, end_ns INTEGER,
   exit_code INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, max_call_ns INTEGER, UNIQUE(pid, tid));
 CREATE TABLE functions(id INTEGER PRIMARY KEY, thread INTEGER, pid INTEGER, tid INTEGER, function_id INTEGER, name TEXT, file TEXT, line INTEGER, column INTEGER,
-  async INTEGER, generator INTEGER, flags INTEGER);
+  async INTEGER, generator INTEGER, flags INTEGER, calls INTEGER, ended INTEGER, total_ns INTEGER, self_ns INTEGER, max_ns INTEGER);
 CREATE TABLE call_rows(id INTEGER PRIMARY KEY, function INTEGER, thread INTEGER, start_ns INTEGER, end_ns INTEGER,
   end_event INTEGER, outcome INTEGER, self_ns INTEGER, parent INTEGER, depth INTEGER, request INTEGER);
 CREATE TABLE messages(id INTEGER PRIMARY KEY, channel TEXT, owner_pid INTEGER, sub_id INTEGER, direction INTEGER, ordinal INTEGER,

@@ -61,24 +61,17 @@ function where(terms: string[]): string {
 const MS = (column: string) => `round(${column} / 1e6, 3)`;
 
 export function topSections(db: Database, filter: TopFilter, limit: number): Section[] {
-  const callBind: SQLQueryBindings[] = [];
-  const threadFilter = threadTerms(filter, "t", callBind);
-  // call_rows names its thread by number (threads.thread).
-  const callWhere = threadFilter.length === 0 ? "" : `WHERE c.thread IN (SELECT t.thread FROM threads t ${where(threadFilter)})`;
-  const nameBind: SQLQueryBindings[] = [];
-  const nameWhere = where(nameTerm(filter, "f.name", nameBind));
+  // Per-function totals were summed at load (functions.calls, total_ns, ...): no pass over the calls.
+  const bind: SQLQueryBindings[] = [];
+  const functionWhere = where([...threadTerms(filter, "f", bind), ...nameTerm(filter, "f.name", bind)]);
   db.run("DROP TABLE IF EXISTS temp.top_functions");
-  // Grouped by the integer function id first (one pass over call_rows), then by name and place.
   db.run(
     `CREATE TEMP TABLE top_functions AS
-     SELECT f.name AS function, f.file || ':' || f.line AS location, sum(a.calls) AS calls, sum(a.total_ns) AS total_ns,
-       sum(a.self_ns) AS self_ns, sum(a.ended) AS ended, max(a.max_ns) AS max_ns
-     FROM (SELECT c.function, count(*) AS calls, sum(c.end_ns - c.start_ns) AS total_ns, sum(c.self_ns) AS self_ns,
-             count(c.end_ns) AS ended, max(c.end_ns - c.start_ns) AS max_ns
-           FROM call_rows c ${callWhere} GROUP BY c.function) a
-     JOIN functions f ON f.id = a.function ${nameWhere}
+     SELECT f.name AS function, f.file || ':' || f.line AS location, sum(f.calls) AS calls, sum(f.total_ns) AS total_ns,
+       sum(f.self_ns) AS self_ns, sum(f.ended) AS ended, max(f.max_ns) AS max_ns
+     FROM functions f ${functionWhere}
      GROUP BY f.name, f.file, f.line`,
-    [...callBind, ...nameBind],
+    bind,
   );
   const functionColumns = ["function", "location", "calls", "total_ms", "self_ms", "mean_ms", "max_ms"];
   const functions = (order: string) =>
