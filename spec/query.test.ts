@@ -189,6 +189,21 @@ describe("scope query on a recorded trace", () => {
   });
 });
 
+describe("a trace at the calls level (entries only)", () => {
+  test("every call a row without an end, a leaf; scope top counts them", async () => {
+    const calls = await runTraced(["node", "query/app.cjs"], { scopeArgs: ["--level", "calls", "--include", "query/app.cjs", "--include", "query/echo-worker.cjs"] });
+    expect(calls.status).toBe(0);
+    const counted = await rows("SELECT name, count(*) AS n, count(end_ns) AS ended, max(depth) AS depth, count(parent) AS parents FROM calls WHERE name IN ('inner', 'outer', 'work') GROUP BY name ORDER BY name", calls.out);
+    expect(counted).toEqual([
+      { name: "inner", n: 6, ended: 0, depth: 0, parents: 0 },
+      { name: "outer", n: 3, ended: 0, depth: 0, parents: 0 },
+      { name: "work", n: 3, ended: 0, depth: 0, parents: 0 },
+    ]);
+    const top = jsonLines((await runCli(["top", "--json", "--name", "inner", calls.out])).stdout);
+    expect(top.filter((l) => l.section === "calls").map((l) => [l.function, l.calls, l.total_ms, l.self_ms])).toEqual([["inner", 6, null, null]]);
+  }, 120_000);
+});
+
 describe("the API (src/query/index.ts)", () => {
   test("windows of one thread: events by time, calls overlapping the window", async () => {
     const trace = openTrace(traced.out);

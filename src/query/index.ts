@@ -72,27 +72,38 @@ function threadNumber(trace: TraceDatabase, pid: number, tid: number): { thread:
 export function threadEvents(trace: TraceDatabase, pid: number, tid: number, fromNs: number, toNs: number, limit = 100_000): WindowEvent[] {
   const found = threadNumber(trace, pid, tid);
   if (!found) return [];
-  const db = trace.db;
-  const first = db.query("SELECT id FROM event_marks WHERE thread = ? AND ts_ns < ? ORDER BY ts_ns DESC, id DESC LIMIT 1 OFFSET 1").get(found.thread, fromNs) as { id: number } | null;
-  const last = db.query("SELECT id FROM event_marks WHERE thread = ? AND ts_ns > ? ORDER BY ts_ns, id LIMIT 1 OFFSET 1").get(found.thread, toNs) as { id: number } | null;
-  return db
+  const [first, last] = idRange(trace, found.thread, fromNs, toNs);
+  return trace.db
     .query(
       `SELECT e.id, e.ts_ns, k.name AS kind, e.flags, e.a, e.b, e.c, e.d, e.e FROM event_rows e JOIN kinds k ON k.kind = e.kind
        WHERE e.id BETWEEN ? AND ? AND e.thread = ? AND e.ts_ns BETWEEN ? AND ? ORDER BY e.ts_ns, e.id LIMIT ?`,
     )
-    .all(first?.id ?? 0, last?.id ?? Number.MAX_SAFE_INTEGER, found.thread, fromNs, toNs, limit) as WindowEvent[];
+    .all(first, last, found.thread, fromNs, toNs, limit) as WindowEvent[];
 }
 
-/** The calls of thread (pid, tid) overlapping [fromNs, toNs] (a call without an end counts as the instant it started), by start. */
+/** Ids that hold every event of `thread` in [fromNs, toNs]: from event_marks, one mark more on each side. */
+function idRange(trace: TraceDatabase, thread: number, fromNs: number, toNs: number): [number, number] {
+  const db = trace.db;
+  const first = db.query("SELECT id FROM event_marks WHERE thread = ? AND ts_ns < ? ORDER BY ts_ns DESC, id DESC LIMIT 1 OFFSET 1").get(thread, fromNs) as { id: number } | null;
+  const last = db.query("SELECT id FROM event_marks WHERE thread = ? AND ts_ns > ? ORDER BY ts_ns, id LIMIT 1 OFFSET 1").get(thread, toNs) as { id: number } | null;
+  return [first?.id ?? 0, last?.id ?? Number.MAX_SAFE_INTEGER];
+}
+
+/**
+ * The calls of thread (pid, tid) overlapping [fromNs, toNs] (a call without an end counts
+ * as the instant it started), by start: a call's id is its function_call event's, so the
+ * calls that can overlap lie in the ids of [fromNs - the thread's longest call, toNs].
+ */
 export function threadCalls(trace: TraceDatabase, pid: number, tid: number, fromNs: number, toNs: number, limit = 100_000): WindowCall[] {
   const found = threadNumber(trace, pid, tid);
   if (!found) return [];
+  const [first, last] = idRange(trace, found.thread, fromNs - found.maxCallNs, toNs);
   return trace.db
     .query(
       `SELECT c.id, f.name, f.file, f.line, c.start_ns, c.end_ns, c.self_ns, c.depth, c.parent, c.request, c.outcome
        FROM call_rows c JOIN functions f ON f.id = c.function
-       WHERE c.thread = ? AND c.start_ns BETWEEN ? AND ? AND coalesce(c.end_ns, c.start_ns) >= ?
+       WHERE c.id BETWEEN ? AND ? AND c.thread = ? AND c.start_ns <= ? AND coalesce(c.end_ns, c.start_ns) >= ?
        ORDER BY c.start_ns, c.id LIMIT ?`,
     )
-    .all(found.thread, fromNs - found.maxCallNs, toNs, fromNs, limit) as WindowCall[];
+    .all(first, last, found.thread, toNs, fromNs, limit) as WindowCall[];
 }

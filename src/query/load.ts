@@ -240,6 +240,7 @@ export class TraceLoader {
   private readonly calls: BulkInsert;
   private readonly strings: StringLoader;
   private readonly marks: BulkInsert;
+  private readonly leafCalls: BulkInsert;
   /** Per function (functions.id): calls, summed duration and self time of those that ended, the longest. */
   private readonly fnCalls: number[] = [0];
   private readonly fnEnded: number[] = [0];
@@ -259,6 +260,8 @@ export class TraceLoader {
     this.events = new BulkInsert(db, "event_rows", ["thread", "ts_ns", "kind", "flags", "a", "b", "c", "d", "e"]);
     this.marks = new BulkInsert(db, "event_marks", ["thread", "ts_ns", "id"], "OR IGNORE");
     this.calls = new BulkInsert(db, "call_rows", ["id", "function", "thread", "start_ns", "end_ns", "end_event", "outcome", "self_ns", "parent", "depth", "request"]);
+    // A call recorded at the calls level has no end: a narrower row (the end columns stay NULL).
+    this.leafCalls = new BulkInsert(db, "call_rows", ["id", "function", "thread", "start_ns", "parent", "depth", "request"]);
     this.strings = new StringLoader(db);
   }
 
@@ -285,6 +288,7 @@ export class TraceLoader {
     this.strings.finish();
     this.finishThreads();
     this.calls.finalize();
+    this.leafCalls.finalize();
     phase("pass");
     this.writeTables();
     phase("tables");
@@ -293,7 +297,7 @@ export class TraceLoader {
       header: trace.header,
       records,
       events: this.eventCount,
-      calls: this.calls.rows,
+      calls: this.calls.rows + this.leafCalls.rows,
       state,
       end: trace.end,
       error: trace.error,
@@ -668,8 +672,8 @@ export class TraceLoader {
     if (args === 0) {
       // Recorded at the calls level: no end will come; a leaf.
       this.fnCalls[info.id]!++;
-      this.calls.buffer.push(id, info.id, t.no, ts, null, null, null, null, parent === null ? null : parent.id, depth, request);
-      this.calls.pushed();
+      this.leafCalls.buffer.push(id, info.id, t.no, ts, parent === null ? null : parent.id, depth, request);
+      this.leafCalls.pushed();
       return;
     }
     const call: OpenCall = { id, fn: info.id, ordinal, startNs: ts, childNs: 0, parent, depth, request, kind: info.kind, onStack: false };

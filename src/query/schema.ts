@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** One event_marks row per this many events of a thread. */
 export const MARK_EVERY = 1024;
@@ -87,14 +87,13 @@ CREATE VIEW spans AS
 `;
 
 /**
- * Built after the rows are in (a sorted build beats updating an index per insert). The
- * events need none: their id is their place in the file, which is each thread's time
- * order, so event_marks (every MARK_EVERY-th event of each thread: its time and id) turns
- * a thread's time window into a range of ids (src/query/index.ts threadEvents); an
- * index on (thread, ts_ns) cost as much again as writing the rows (BENCHMARKS.md).
+ * Built after the rows are in (a sorted build beats updating an index per insert). Events
+ * and calls need none: an id is the event's place in the file, which is each thread's
+ * time order, so event_marks (every MARK_EVERY-th event of each thread: its time and id)
+ * turns a thread's time window into a range of ids (src/query/index.ts); an index on
+ * (thread, ts_ns) cost as much again as writing the rows (BENCHMARKS.md "scope query").
  */
 export const INDEXES = `
-CREATE INDEX call_rows_time ON call_rows(thread, start_ns);
 CREATE INDEX requests_time ON requests(start_ns);
 CREATE INDEX queries_request ON queries(request);
 CREATE INDEX messages_send ON messages(send_ns);
