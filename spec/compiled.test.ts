@@ -95,6 +95,9 @@ describe("dist/scope", () => {
     for (const event of events.filter((e) => e.kind === "message_receive")) expect(event.linkedTo).toHaveLength(1);
     // The collector's own marker (how the top process ended) is not counted as a traced process.
     expect((await scope(["dump", "--stats", "t.bin"])).stdout).toContain(", 2 processes, 3 threads\n");
+    // scope query: bun:sqlite inside the executable; the messages paired as the dump has them.
+    const query = await scope(["query", "--json", "t.bin", "SELECT count(*) AS sent, count(receive_event) AS received FROM messages"]);
+    expect([query.exitCode, query.stdout]).toEqual([0, '{"sent":6,"received":6}\n']);
   });
 
   test("export: Perfetto (the embedded .proto schema) and OTLP (the OpenTelemetry serializers) from the one executable", async () => {

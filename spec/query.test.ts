@@ -351,6 +351,21 @@ describe("gc, loop and memory (kinds 80..83) from a written trace", () => {
   });
 });
 
+describe("gc, loop and memory recorded by scope run --events +loop,+memory", () => {
+  test("the long task at its start with its origin, the forced GC, a loop and a memory sample", async () => {
+    const run = await runTraced(["node", "--expose-gc", "query/long-task.cjs"], { scopeArgs: ["--events", "+loop,+memory"] });
+    expect(run.status).toBe(0);
+    const [task] = await rows("SELECT type, task_kind, origin, duration_ns, start_ns, end_ns FROM loop WHERE type = 'long_task'", run.out);
+    expect([task!.task_kind, task!.origin, (task!.duration_ns as number) >= 120_000_000, task!.end_ns]).toEqual(["timer", "onTick", true, (task!.start_ns as number) + (task!.duration_ns as number)]);
+    const forced = await rows("SELECT gc_kind, duration_ns > 0 AS timed, start_ns > (SELECT start_ns FROM loop WHERE type = 'long_task') AS after FROM gc WHERE forced = 1", run.out);
+    expect(forced.length).toBeGreaterThanOrEqual(1);
+    expect(forced.every((gc) => gc.timed === 1 && gc.after === 1)).toBe(true);
+    expect(forced.map((gc) => gc.gc_kind)).toContain("mark_compact");
+    const samples = await rows("SELECT (SELECT count(*) FROM loop WHERE type = 'sample') AS loop, (SELECT count(*) FROM memory WHERE heap_used_bytes > 0 AND rss_bytes > 0) AS memory", run.out);
+    expect((samples[0]!.loop as number) >= 1 && (samples[0]!.memory as number) >= 1).toBe(true);
+  }, 120_000);
+});
+
 describe("damaged, unfinished and missing traces", () => {
   test("a truncated trace loads every valid record, says so in a line, exits 2", async () => {
     const path = join(scratchDir(), "truncated.bin");
