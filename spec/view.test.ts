@@ -50,6 +50,17 @@ describe("index", () => {
     }
   });
 
+  test("a window for some tracks has only theirs (the page asks for the tracks near its view)", () => {
+    const meta = index.meta();
+    const worker = meta.tracks.find((track) => /^worker \d+$/.test(track.label))!;
+    const window = index.window({ startNs: 0, endNs: meta.durationNs + 1, widthPx: 1000, tracks: [worker.id] });
+    const tracks = new Set<number>();
+    for (let i = 0; i < window.slices.length; i += 9) tracks.add(window.slices[i]!);
+    for (let i = 0; i < window.instants.length; i += 6) tracks.add(window.instants[i]!);
+    expect([...tracks]).toEqual([worker.id]);
+    expect(window.slices.length).toBeGreaterThan(0);
+  });
+
   test("a message's send and receive are linked both ways, the receive to its handler", () => {
     const send = index.search("sum of the ultimate rounds").hits.find((hit) => hit.kind === "send" && hit.name.includes("question"))!;
     expect(send).toBeDefined();
@@ -98,7 +109,7 @@ describe("index", () => {
   });
 
   test("with --async a callback's first call is caused by the call that scheduled it", () => {
-    const timer = index.search("afterTimer").hits[0]!;
+    const timer = index.search("afterTimer").hits.find((hit) => hit.kind === "call")!;
     const cause = index.details(timer.id)!.links.find((link) => link.label === "caused by")!;
     expect(cause).toBeDefined();
     // The promise executor inside scheduleLater, which called setTimeout.
@@ -151,12 +162,12 @@ describe("loop and memory", () => {
     const samples = window.counters[heap.id]!;
     expect(samples.length).toBeGreaterThanOrEqual(3 * 2);
     for (let i = 2; i < samples.length; i += 3) expect(samples[i]!).toBeGreaterThan(1 << 20); // a Node heap is MiBs
-    // computeTotals(3) at the start runs ~40 ms in one turn: a long task of at least the 20 ms threshold.
+    // afterTimer busies its turn for 60 ms: a long task of at least the 20 ms threshold.
     const lane = main.find((track) => track.kind === "loop")!;
     const tasks: number[] = [];
     for (let i = 0; i < window.slices.length; i += 9) if (window.slices[i] === lane.id && window.labels[window.slices[i + 4]!]!.startsWith("long task")) tasks.push(window.slices[i + 3]! - window.slices[i + 2]!);
     expect(tasks.length).toBeGreaterThanOrEqual(1);
-    expect(Math.max(...tasks)).toBeGreaterThanOrEqual(20e6);
+    expect(Math.max(...tasks)).toBeGreaterThanOrEqual(50e6);
   });
 
   // Written by hand: the agent side of these kinds is another part of scope; here only what the view makes of them.

@@ -112,6 +112,8 @@ const state = {
   transform: zoomIdentity as ZoomTransform,
   data: null as WindowAnswer | null,
   dataPxNs: 0,
+  /** The tracks the window held was asked for (those near the vertical view). */
+  dataTracks: new Set<number>(),
   selected: -1,
   highlight: new Set<number>(),
   range: null as [number, number] | null,
@@ -235,9 +237,23 @@ function visibleRange(): [number, number] {
   return [t0, t1];
 }
 
+/** Tracks within a screen above and below the visible ones: a window is asked for these only. */
+function nearTracks(): number[] {
+  const visible = state.height - RULER_H;
+  const top = state.scrollY - visible;
+  const bottom = state.scrollY + 2 * visible;
+  const ids: number[] = [];
+  for (const layout of state.layout.values()) if (layout.top + layout.height >= top && layout.top <= bottom) ids.push(layout.track.id);
+  return ids;
+}
+
 function needsFetch(): boolean {
   const data = state.data;
   if (!data) return true;
+  const visible = state.height - RULER_H;
+  for (const layout of state.layout.values()) {
+    if (layout.top + layout.height >= state.scrollY && layout.top <= state.scrollY + visible && !state.dataTracks.has(layout.track.id)) return true;
+  }
   const [t0, t1] = visibleRange();
   const pxNs = (t1 - t0) / state.width;
   // The window fetched is clipped to the trace: past its ends there is nothing more to ask.
@@ -263,8 +279,11 @@ async function fetchWindow(): Promise<void> {
   state.fetching = controller;
   const started = performance.now();
   try {
-    const data = await getJson<WindowAnswer>(`api/window?start=${start}&end=${end}&width=${width}`, controller.signal);
+    const tracks = nearTracks();
+    const all = tracks.length === state.layout.size;
+    const data = await getJson<WindowAnswer>(`api/window?start=${start}&end=${end}&width=${width}${all ? "" : `&tracks=${tracks.join(",")}`}`, controller.signal);
     state.data = data;
+    state.dataTracks = new Set(tracks);
     state.dataPxNs = (end - start) / width;
     const count = data.slices.length / SLICE + data.instants.length / INSTANT;
     setStatus(`${count} items in window (${Math.round(performance.now() - started)} ms)${data.arrowsLeftOut ? `, ${data.arrowsLeftOut} arrows not drawn` : ""}`);
@@ -579,17 +598,25 @@ function hitTest(px: number, py: number): Hit | null {
     }
   }
   if (best) return best;
+  // The slice under the pointer, else the nearest within 2 px (slices are drawn at least 1 px wide).
   const t = data.slices;
+  let nearest: Hit | null = null;
+  let nearestDistance = 2.5;
   for (let i = 0; i < t.length; i += SLICE) {
     const layout = trackY(t[i]!);
     if (!layout) continue;
     const y = layout.rowsTop + t[i + 1]! * ROW_H + offset;
     if (py < y || py > y + ROW_H) continue;
     const x0 = x(t[i + 2]!);
-    const x1 = Math.max(x0 + 3, x(t[i + 3]!));
-    if (px >= x0 - 1 && px <= x1 + 1) return { id: t[i + 5]!, x: (Math.max(x0, 0) + Math.min(x1, state.width)) / 2, y: y + ROW_H / 2, count: t[i + 6]!, span: [t[i + 2]!, t[i + 3]!] };
+    const x1 = Math.max(x0 + 1, x(t[i + 3]!));
+    const distance = px < x0 ? x0 - px : px > x1 ? px - x1 : 0;
+    if (distance < nearestDistance) {
+      nearestDistance = distance;
+      nearest = { id: t[i + 5]!, x: (Math.max(x0, 0) + Math.min(x1, state.width)) / 2, y: y + ROW_H / 2, count: t[i + 6]!, span: [t[i + 2]!, t[i + 3]!] };
+      if (distance === 0) break;
+    }
   }
-  return null;
+  return nearest;
 }
 
 /** Where an event is drawn, in page coordinates (for the tests), or null. */
@@ -613,22 +640,25 @@ function locate(id: number): { x: number; y: number } | null {
   return null;
 }
 
-/** Where the first block of merged slices in view is drawn (page coordinates), or null. */
+/** Where the widest block of merged slices in view is drawn (page coordinates), or null. */
 function mergedBlock(): { x: number; y: number } | null {
   const data = state.data;
   if (!data) return null;
   const rect = canvas.getBoundingClientRect();
   const offset = RULER_H - state.scrollY;
+  let best: { x: number; y: number } | null = null;
+  let bestWidth = 0;
   for (let i = 0; i < data.slices.length; i += SLICE) {
     if (data.slices[i + 6]! < 2) continue;
     const layout = trackY(data.slices[i]!)!;
     const x0 = Math.max(0, state.x(data.slices[i + 2]!));
     const x1 = Math.min(state.width, state.x(data.slices[i + 3]!));
     const y = layout.rowsTop + data.slices[i + 1]! * ROW_H + offset + ROW_H / 2;
-    if (x1 < 0 || x0 > state.width || y < RULER_H || y > state.height) continue;
-    return { x: rect.left + (x0 + x1) / 2, y: rect.top + y };
+    if (x1 - x0 <= bestWidth || y < RULER_H || y > state.height) continue;
+    bestWidth = x1 - x0;
+    best = { x: rect.left + (x0 + x1) / 2, y: rect.top + y };
   }
-  return null;
+  return best;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -708,6 +738,7 @@ async function jumpTo(target: { id: number; timeNs: number; track: number }): Pr
     if (layout.top < state.scrollY || layout.top + layout.height > state.scrollY + visible) {
       state.scrollY = layout.top - visible / 3;
       clampScroll();
+      scheduleFetch();
     }
   }
   await showDetails(target.id);
@@ -817,6 +848,7 @@ function setupInteraction(): void {
       else {
         state.scrollY += dy * (event.deltaMode === 1 ? 16 : 1);
         clampScroll();
+        scheduleFetch();
         draw();
       }
     },
@@ -921,6 +953,10 @@ async function main(): Promise<void> {
   visibleRange,
   locate,
   mergedBlock,
+  hitAt: (x: number, y: number) => {
+    const rect = canvas.getBoundingClientRect();
+    return hitTest(x - rect.left, y - rect.top);
+  },
   ready: () => state.data !== null,
   firstPaintMs: () => state.firstPaintMs,
   lastDrawMs: () => lastDrawMs,
