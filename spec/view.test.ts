@@ -286,7 +286,11 @@ describe("server", () => {
 
 describe("scope view (CLI)", () => {
   test("prints the address, serves the page, stops cleanly on Ctrl-C", async () => {
-    const child = Bun.spawn([process.execPath, cliEntry, "view", "--no-open", traces.trace], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", env: { ...process.env, DISPLAY: "" } });
+    // --port: that port (a free one found first).
+    const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    const port = probe.port!;
+    probe.stop(true);
+    const child = Bun.spawn([process.execPath, cliEntry, "view", "--no-open", "--port", String(port), traces.trace], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", env: { ...process.env, DISPLAY: "" } });
     const reader = child.stdout.getReader();
     let out = "";
     while (!out.includes("\n")) {
@@ -296,6 +300,7 @@ describe("scope view (CLI)", () => {
     }
     const url = out.match(/http:\/\/127\.0\.0\.1:\d+\/[\w-]+\//)?.[0];
     expect(url).toBeDefined();
+    expect(new URL(url!).port).toBe(String(port));
     expect((await fetch(url!)).status).toBe(200);
     expect((await fetch(url!.replace(/\/[\w-]+\/$/, "/nope/"))).status).toBe(403);
     child.kill("SIGINT");
@@ -311,6 +316,16 @@ describe("scope view (CLI)", () => {
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
       expect(result.stderr).toStartWith("scope: ");
       expect(result.stdout).toBe("");
+    }
+    // A port in use: one line too.
+    const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    try {
+      const busy = await runCli(["view", "--no-open", "--port", String(taken.port), traces.trace]);
+      expect(busy.exitCode).toBe(1);
+      expect(busy.stderr).toStartWith(`scope: cannot listen on 127.0.0.1:${taken.port}`);
+      expect(busy.stderr.trim().split("\n")).toHaveLength(1);
+    } finally {
+      taken.stop(true);
     }
     const port = await runCli(["view", "--port", "70000", traces.trace]);
     expect(port.exitCode).toBe(1);
