@@ -204,7 +204,7 @@ describe("bun agent: node:worker_threads, what the program sees", () => {
       [
         "constructor true instanceof true name Worker length 1",
         'message {"threadId":1,"isMainThread":false,"workerData":[1,"two"],"argv":["extra"],"env":"yes","requireMain":false,"file":true,"url":true}',
-        "error TypeError worker failed at <anonymous> (" + join(fixtures, "bun-worker-threads-observe-fixture.ts") + ":29:15)",
+        "error TypeError worker failed at <anonymous> (" + join(fixtures, "bun-worker-threads-observe-fixture.ts") + ":35:17)",
         "exit 1",
         'eval [2,false,"object"]',
         "",
@@ -223,7 +223,8 @@ describe("bun agent: node:worker_threads, what the program sees", () => {
       [1, 1],
       [2, 0],
     ]);
-    expectAllPaired(run, 2);
+    // The worker's message, the parent's "throw", the eval worker's message.
+    expectAllPaired(run, 3);
   });
 });
 

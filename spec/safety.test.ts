@@ -22,12 +22,13 @@ function pingPong(dir: string): string {
     path,
     `const { Worker } = require("node:worker_threads");
 const w = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));", { eval: true });
-const [mode, amount] = [process.argv[2], Number(process.argv[3])];
-const until = Date.now() + amount;
+const { existsSync } = require("node:fs");
+const [mode, amount] = [process.argv[2], process.argv[3]];
+const until = Date.now() + Number(amount);
 let n = 0;
 w.on("message", () => {
-  if (n++ === 0 && mode === "ms") console.log("started");
-  const done = mode === "count" ? n === amount : Date.now() > until;
+  if (n++ === 0 && mode !== "count") console.log("started");
+  const done = mode === "count" ? n === Number(amount) : mode === "file" ? existsSync(amount) : Date.now() > until;
   if (done) { console.log("round trips", mode === "count" ? n : n > 0); w.terminate().then(() => { process.exitCode = 7; }); }
   else setImmediate(() => w.postMessage({ n, at: "x".repeat(n % 7) }));
 });
@@ -140,7 +141,9 @@ describe("the kill switch", () => {
   test("scope stop <pid>: recording stops at once, the program runs on and ends as untraced", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const run = backgroundRun(["--out", out, "--", "node", pingPong(dir), "ms", "1500"]);
+    // Round trips until the test says so: on a loaded machine a fixed time could end before `scope stop` starts.
+    const enough = join(dir, "enough");
+    const run = backgroundRun(["--out", out, "--", "node", pingPong(dir), "file", enough]);
     // Recording: the program has begun its round trips and the run's ring exists (mode 0600).
     await run.started();
     const ring = readdirSync("/dev/shm").find((name) => name.startsWith(`scope-${run.pid}-`))!;
@@ -149,6 +152,9 @@ describe("the kill switch", () => {
     const stop = await runCli(["stop", String(run.pid)]);
     expect(stop.exitCode).toBe(0);
     expect(stop.stderr).toBe(`scope: recording stopped in scope run ${run.pid}; the program runs on\n`);
+    // The program goes on with its round trips (untraced) for a while, then ends.
+    await Bun.sleep(500);
+    writeFileSync(enough, "");
     const { stdout, stderr, exitCode } = await run.ended();
     expect(exitCode).toBe(7);
     expect(stdout).toBe("started\nround trips true\n");
