@@ -73,12 +73,25 @@ export function threadEvents(trace: TraceDatabase, pid: number, tid: number, fro
   const found = threadNumber(trace, pid, tid);
   if (!found) return [];
   const [first, last] = idRange(trace, found.thread, fromNs, toNs);
+  // A call's end can lie in the window while its call (the row's id) started up to the thread's longest call before.
+  const [callFirst] = idRange(trace, found.thread, fromNs - found.maxCallNs, toNs);
   return trace.db
     .query(
-      `SELECT e.id, e.ts_ns, k.name AS kind, e.flags, e.a, e.b, e.c, e.d, e.e FROM event_rows e JOIN kinds k ON k.kind = e.kind
-       WHERE e.id BETWEEN ? AND ? AND e.thread = ? AND e.ts_ns BETWEEN ? AND ? ORDER BY e.ts_ns, e.id LIMIT ?`,
+      `SELECT * FROM (
+         SELECT e.id, e.ts_ns, k.name AS kind, e.flags, e.a, e.b, e.c, e.d, e.e FROM event_rows e JOIN kinds k ON k.kind = e.kind
+           WHERE e.id BETWEEN ?1 AND ?2 AND e.thread = ?3 AND e.ts_ns BETWEEN ?4 AND ?5
+         UNION ALL
+         SELECT c.id, c.start_ns, 'function_call', 0, f.function_id, c.ordinal, c.args, c.request_id, c.state
+           FROM call_rows c JOIN functions f ON f.id = c.function
+           WHERE c.id BETWEEN ?1 AND ?2 AND c.thread = ?3 AND c.start_ns BETWEEN ?4 AND ?5
+         UNION ALL
+         SELECT c.end_event, c.end_ns, CASE c.outcome WHEN 1 THEN 'function_return' WHEN 2 THEN 'function_throw' ELSE 'function_settle' END,
+           CASE c.outcome WHEN 4 THEN 1 ELSE 0 END, f.function_id, c.ordinal, c.end_c, c.end_d, c.end_e
+           FROM call_rows c JOIN functions f ON f.id = c.function
+           WHERE c.id BETWEEN ?6 AND ?2 AND c.thread = ?3 AND c.end_ns BETWEEN ?4 AND ?5)
+       ORDER BY ts_ns, id LIMIT ?7`,
     )
-    .all(first, last, found.thread, fromNs, toNs, limit) as WindowEvent[];
+    .all(first, last, found.thread, fromNs, toNs, callFirst, limit) as WindowEvent[];
 }
 
 /** Ids that hold every event of `thread` in [fromNs, toNs]: from event_marks, one mark more on each side. */

@@ -43,6 +43,10 @@ interface OpenCall {
   id: number;
   fn: number;
   ordinal: number;
+  /** The function_call's own fields c (argument preview), d (request id), e (state). */
+  args: number | bigint;
+  requestId: number | bigint;
+  state: number | bigint;
   startNs: number;
   childNs: number;
   parent: OpenCall | null;
@@ -249,6 +253,8 @@ export class TraceLoader {
   private readonly fnSelfNs: number[] = [0];
   private readonly fnMaxNs: number[] = [0];
   private eventCount = 0;
+  /** Set by interpret when the record became part of a call_rows row (no event_rows row of its own). */
+  private absorbed = false;
   private threadCount = 0;
   private functionCount = 0;
   private lastThread: ThreadState | null = null;
@@ -256,12 +262,15 @@ export class TraceLoader {
   private anchorBig = 0n;
 
   constructor(private readonly db: Database) {
-    // The id is left to SQLite: the next rowid, equal to eventCount (rows are added in order, none skipped).
-    this.events = new BulkInsert(db, "event_rows", ["thread", "ts_ns", "kind", "flags", "a", "b", "c", "d", "e"]);
+    // Function calls and their ends are rows of call_rows, not of event_rows (one row per call instead of three).
+    this.events = new BulkInsert(db, "event_rows", ["id", "thread", "ts_ns", "kind", "flags", "a", "b", "c", "d", "e"]);
     this.marks = new BulkInsert(db, "event_marks", ["thread", "ts_ns", "id"], "OR IGNORE");
-    this.calls = new BulkInsert(db, "call_rows", ["id", "function", "thread", "start_ns", "end_ns", "end_event", "outcome", "self_ns", "parent", "depth", "request"]);
+    this.calls = new BulkInsert(db, "call_rows", [
+      "id", "function", "thread", "start_ns", "end_ns", "end_event", "outcome", "self_ns", "parent", "depth", "request",
+      "ordinal", "args", "request_id", "state", "end_c", "end_d", "end_e",
+    ]);
     // A call recorded at the calls level has no end: a narrower row (the end columns stay NULL).
-    this.leafCalls = new BulkInsert(db, "call_rows", ["id", "function", "thread", "start_ns", "parent", "depth", "request"]);
+    this.leafCalls = new BulkInsert(db, "call_rows", ["id", "function", "thread", "start_ns", "parent", "depth", "request", "ordinal", "request_id", "state"]);
     this.strings = new StringLoader(db);
   }
 
@@ -387,14 +396,17 @@ export class TraceLoader {
       const d = u64(view, at + 48);
       const e = u64(view, at + 56);
       const id = ++this.eventCount;
-      values.push(thread.no, ts, kind, flags, a, b, c, d, e);
-      events.pushed();
       if (thread.events % MARK_EVERY === 0) this.marks.add(thread.no, ts, id);
       if (!kinds.has(kind)) kinds.add(kind);
       if (thread.events === 0) thread.firstNs = ts;
       thread.events++;
       thread.lastNs = ts;
+      this.absorbed = false;
       this.interpret(thread, id, ts, kind, flags, a, b, c, d, e);
+      if (!this.absorbed) {
+        values.push(id, thread.no, ts, kind, flags, a, b, c, d, e);
+        events.pushed();
+      }
     }
   }
 
@@ -409,13 +421,17 @@ export class TraceLoader {
     if (t.pendingReceive !== null && (kind < K.function_table || kind > K.function_level)) t.pendingReceive = null;
     switch (kind) {
       case K.function_call:
-        return this.call(t, id, ts, num(a), num(b), num(c), num(d));
+        if (flags !== 0) return; // not a call this version knows how to rebuild: an event of its own
+        return this.call(t, id, ts, num(a), num(b), c, d, e);
       case K.function_return:
-        return this.end(t, id, ts, num(b), Outcome.return);
+        if (flags !== 0) return;
+        return this.end(t, id, ts, num(b), Outcome.return, c, d, e);
       case K.function_throw:
-        return this.end(t, id, ts, num(b), Outcome.throw);
+        if (flags !== 0) return;
+        return this.end(t, id, ts, num(b), Outcome.throw, c, d, e);
       case K.function_settle:
-        return this.end(t, id, ts, num(b), (flags & 1) !== 0 ? Outcome.reject : Outcome.resolve);
+        if ((flags & ~1) !== 0) return;
+        return this.end(t, id, ts, num(b), (flags & 1) !== 0 ? Outcome.reject : Outcome.resolve, c, d, e);
       case K.function_yield:
         return this.yieldCall(t, num(b));
       case K.function_resume:
@@ -651,7 +667,10 @@ export class TraceLoader {
     return id;
   }
 
-  private call(t: ThreadState, id: number, ts: number, functionId: number, ordinal: number, args: number, requestId: number): void {
+  private call(t: ThreadState, id: number, ts: number, functionId: number, ordinal: number, argsField: number | bigint, requestField: number | bigint, state: number | bigint): void {
+    this.absorbed = true;
+    const args = num(argsField);
+    const requestId = num(requestField);
     let info = t.functions.get(functionId);
     if (!info) {
       // No table entry (lost): a function row of its own, named by its id.
@@ -672,11 +691,11 @@ export class TraceLoader {
     if (args === 0) {
       // Recorded at the calls level: no end will come; a leaf.
       this.fnCalls[info.id]!++;
-      this.leafCalls.buffer.push(id, info.id, t.no, ts, parent === null ? null : parent.id, depth, request);
+      this.leafCalls.buffer.push(id, info.id, t.no, ts, parent === null ? null : parent.id, depth, request, ordinal, requestField, state);
       this.leafCalls.pushed();
       return;
     }
-    const call: OpenCall = { id, fn: info.id, ordinal, startNs: ts, childNs: 0, parent, depth, request, kind: info.kind, onStack: false };
+    const call: OpenCall = { id, fn: info.id, ordinal, args: argsField, requestId: requestField, state, startNs: ts, childNs: 0, parent, depth, request, kind: info.kind, onStack: false };
     t.open.set(ordinal, call);
     if (info.kind !== ASYNC) {
       call.onStack = true;
@@ -694,17 +713,18 @@ export class TraceLoader {
       if (top === call) return;
       if (top.kind === GENERATOR) continue; // suspended by a call it did not return from: still open
       t.open.delete(top.ordinal);
-      this.writeCall(t, top, null, null, null);
+      this.writeCall(t, top, null, null, null, null, null, null);
     }
   }
 
-  private end(t: ThreadState, id: number, ts: number, ordinal: number, outcome: number): void {
+  private end(t: ThreadState, id: number, ts: number, ordinal: number, outcome: number, c: number | bigint, d: number | bigint, e: number | bigint): void {
     const call = t.open.get(ordinal);
-    if (!call) return;
+    if (!call) return; // its call is not in the trace: an event of its own
+    this.absorbed = true;
     t.open.delete(ordinal);
     this.unstack(t, call);
     if (call.kind === SYNC && call.parent !== null && call.parent.onStack) call.parent.childNs += ts - call.startNs;
-    this.writeCall(t, call, ts, id, outcome);
+    this.writeCall(t, call, ts, id, outcome, c, d, e);
   }
 
   private yieldCall(t: ThreadState, ordinal: number): void {
@@ -719,7 +739,16 @@ export class TraceLoader {
     t.stack.push(call);
   }
 
-  private writeCall(thread: ThreadState, call: OpenCall, endNs: number | null, endEvent: number | null, outcome: number | null): void {
+  private writeCall(
+    thread: ThreadState,
+    call: OpenCall,
+    endNs: number | null,
+    endEvent: number | null,
+    outcome: number | null,
+    endC: number | bigint | null,
+    endD: number | bigint | null,
+    endE: number | bigint | null,
+  ): void {
     const self = endNs === null || call.kind !== SYNC ? null : endNs - call.startNs - call.childNs;
     const fn = call.fn;
     this.fnCalls[fn]!++;
@@ -734,7 +763,10 @@ export class TraceLoader {
         this.fnSelfNs[fn]! += self;
       }
     }
-    this.calls.buffer.push(call.id, call.fn, thread.no, call.startNs, endNs, endEvent, outcome, self, call.parent === null ? null : call.parent.id, call.depth, call.request);
+    this.calls.buffer.push(
+      call.id, call.fn, thread.no, call.startNs, endNs, endEvent, outcome, self, call.parent === null ? null : call.parent.id, call.depth, call.request,
+      call.ordinal, call.args, call.requestId, call.state, endC, endD, endE,
+    );
     this.calls.pushed();
   }
 
@@ -769,7 +801,7 @@ export class TraceLoader {
   /** Calls still open at the end of the trace: written without an end. */
   private finishThreads(): void {
     for (const t of this.allThreads()) {
-      for (const call of t.open.values()) this.writeCall(t, call, null, null, null);
+      for (const call of t.open.values()) this.writeCall(t, call, null, null, null, null, null, null);
       t.open.clear();
       t.stack.length = 0;
     }

@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** One event_marks row per this many events of a thread. */
 export const MARK_EVERY = 1024;
@@ -28,7 +28,8 @@ CREATE TABLE threads(thread INTEGER PRIMARY KEY, pid INTEGER NOT NULL, tid INTEG
 CREATE TABLE functions(id INTEGER PRIMARY KEY, thread INTEGER, pid INTEGER, tid INTEGER, function_id INTEGER, name TEXT, file TEXT, line INTEGER, column INTEGER,
   async INTEGER, generator INTEGER, flags INTEGER, calls INTEGER, ended INTEGER, total_ns INTEGER, self_ns INTEGER, max_ns INTEGER);
 CREATE TABLE call_rows(id INTEGER PRIMARY KEY, function INTEGER, thread INTEGER, start_ns INTEGER, end_ns INTEGER,
-  end_event INTEGER, outcome INTEGER, self_ns INTEGER, parent INTEGER, depth INTEGER, request INTEGER);
+  end_event INTEGER, outcome INTEGER, self_ns INTEGER, parent INTEGER, depth INTEGER, request INTEGER,
+  ordinal INTEGER, args INTEGER DEFAULT 0, request_id INTEGER, state INTEGER, end_c INTEGER, end_d INTEGER, end_e INTEGER);
 CREATE TABLE messages(id INTEGER PRIMARY KEY, channel TEXT, owner_pid INTEGER, sub_id INTEGER, direction INTEGER, ordinal INTEGER,
   send_event INTEGER, send_pid INTEGER, send_tid INTEGER, send_ns INTEGER, receive_event INTEGER, receive_pid INTEGER, receive_tid INTEGER, receive_ns INTEGER,
   latency_ns INTEGER, size_bytes INTEGER, preview TEXT, failed INTEGER, request INTEGER, handler INTEGER);
@@ -54,23 +55,26 @@ CREATE TABLE memory(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, ts_ns INTE
 export const VIEWS = `
 CREATE VIEW events AS
   SELECT e.id, e.ts_ns, k.name AS kind, e.kind AS kind_number, e.flags, t.pid, t.tid, e.a, e.b, e.c, e.d, e.e, e.thread
-  FROM event_rows e JOIN threads t ON t.thread = e.thread JOIN kinds k ON k.kind = e.kind;
+    FROM event_rows e JOIN threads t ON t.thread = e.thread JOIN kinds k ON k.kind = e.kind
+  UNION ALL
+  SELECT c.id, c.start_ns, 'function_call', 33, 0, t.pid, t.tid, f.function_id, c.ordinal, c.args, c.request_id, c.state, c.thread
+    FROM call_rows c JOIN threads t ON t.thread = c.thread JOIN functions f ON f.id = c.function
+  UNION ALL
+  SELECT c.end_event, c.end_ns, CASE c.outcome WHEN 1 THEN 'function_return' WHEN 2 THEN 'function_throw' ELSE 'function_settle' END,
+    CASE c.outcome WHEN 1 THEN 34 WHEN 2 THEN 35 ELSE 36 END, CASE c.outcome WHEN 4 THEN 1 ELSE 0 END,
+    t.pid, t.tid, f.function_id, c.ordinal, c.end_c, c.end_d, c.end_e, c.thread
+    FROM call_rows c JOIN threads t ON t.thread = c.thread JOIN functions f ON f.id = c.function WHERE c.end_event IS NOT NULL;
 CREATE VIEW strings AS
   SELECT t.pid, t.tid, s.key & 4294967295 AS id, s.text, t.thread FROM string_rows s JOIN threads t ON t.thread = s.key >> 32;
 CREATE VIEW calls AS
-  SELECT c.id, t.pid, t.tid, f.name, f.file, f.line, c.function,
-    (SELECT x.b FROM event_rows x WHERE x.id = c.id) AS call,
+  SELECT c.id, t.pid, t.tid, f.name, f.file, f.line, c.function, c.ordinal AS call,
     c.start_ns, c.end_ns, c.end_ns - c.start_ns AS duration_ns, c.self_ns,
     CASE c.outcome WHEN 1 THEN 'return' WHEN 2 THEN 'throw' WHEN 3 THEN 'resolve' WHEN 4 THEN 'reject' END AS outcome,
     c.parent, c.depth, c.request, c.end_event,
-    (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.c
-      WHERE x.id = c.id) AS args,
-    (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.c
-      WHERE x.id = c.end_event AND c.outcome IN (1, 3)) AS value,
-    (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.c
-      WHERE x.id = c.end_event AND c.outcome IN (2, 4)) AS error_type,
-    (SELECT s.text FROM event_rows x JOIN string_rows s ON s.key = x.thread * 4294967296 + x.d
-      WHERE x.id = c.end_event AND c.outcome IN (2, 4)) AS error_message,
+    (SELECT s.text FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.args) AS args,
+    (SELECT s.text FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.end_c AND c.outcome IN (1, 3)) AS value,
+    (SELECT s.text FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.end_c AND c.outcome IN (2, 4)) AS error_type,
+    (SELECT s.text FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.end_d AND c.outcome IN (2, 4)) AS error_message,
     c.thread
   FROM call_rows c JOIN functions f ON f.id = c.function JOIN threads t ON t.thread = c.thread;
 CREATE VIEW spans AS
