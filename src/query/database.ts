@@ -33,6 +33,8 @@ export interface TraceDatabase {
 export interface OpenOptions {
   /** Keep the database in a file for the next open (default true); false: in memory. */
   cache?: boolean;
+  /** Called before a load starts (not when the cache is used): where the database goes, null for memory. */
+  onLoad?: (databasePath: string | null) => void;
 }
 
 /** A trace that cannot be opened at all: the message is one line for `scope: ...`. */
@@ -150,6 +152,7 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
   let databasePath: string | null = null;
   let fromCache = false;
   if (options.cache === false) {
+    options.onLoad?.(null);
     db = buildDatabase(tracePath, ":memory:", identity).db;
   } else {
     databasePath = cachePathFor(tracePath);
@@ -158,6 +161,7 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
       db = cached;
       fromCache = true;
     } else {
+      options.onLoad?.(databasePath);
       removeStaleTemporaries(databasePath);
       const temporary = `${databasePath}.${process.pid}.${Date.now()}.tmp`;
       try {

@@ -30,7 +30,10 @@ export function complain(stderr: Writable, message: string): void {
 /** Opens the trace for a command: the database, or the exit status after saying why not. */
 export function openForCommand(options: CommonOptions): TraceDatabase | number {
   try {
-    const trace = openTrace(options.tracePath, { cache: options.cache });
+    // A first query of a large trace takes a while: say so on a terminal (never in a pipe or a test's output).
+    const tty = (options.stderr as { isTTY?: boolean }).isTTY === true;
+    const onLoad = tty ? (path: string | null) => complain(options.stderr, `loading ${options.tracePath}${path ? ` into ${path}` : ""} (once; later queries reuse it)`) : undefined;
+    const trace = openTrace(options.tracePath, { cache: options.cache, onLoad: options.cache ? onLoad : undefined });
     if (trace.warning) complain(options.stderr, trace.warning);
     return trace;
   } catch (error) {
