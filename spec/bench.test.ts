@@ -45,6 +45,19 @@ describe("scope bench", () => {
     expect(stderr).toContain("scope bench: control: run 4/4 (traced)");
   }, 60_000);
 
+  test("loop-gc: traced with only the process, loop and memory groups; its GCs and samples in the trace", async () => {
+    const { report, exitCode } = await bench(["--workload", "loop-gc", "--runs", "1", "--scale", "0.25"]);
+    expect(exitCode).toBe(0);
+    const [workload] = report.workloads;
+    expect(workload!.checks).toMatchObject({ passed: 1, failed: 0 });
+    const counts = workload!.runs[1]!.trace!.check.counts;
+    // 1,000 units of 2,000 objects: many scavenges; the samples at exit at least.
+    expect(counts.gc).toBeGreaterThan(5);
+    expect(counts.loop_sample).toBeGreaterThanOrEqual(1);
+    expect(counts.memory_sample).toBeGreaterThanOrEqual(1);
+    expect(counts.message_send).toBeUndefined();
+  }, 120_000);
+
   test("messaging, processes and the seed's workload: sends and receives all in the trace, linked", async () => {
     const { report, exitCode } = await bench(["--workload", "pingpong,pool,processes,seed", "--runs", "1", "--scale", "0.02"]);
     expect(exitCode).toBe(0);
