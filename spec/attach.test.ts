@@ -383,3 +383,115 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port
     expect(readFileSync(out).length).toBeGreaterThan(0);
   });
 });
+
+/**
+ * A service whose requests start workers and post messages (issue 17: messages and workers
+ * started while attached). It takes Worker before any attach, as programs do; `/hooks`
+ * answers whether every function and property scope replaces is the same object as at the start.
+ */
+function messagingService(dir: string): string {
+  writeFileSync(
+    join(dir, "worker.cjs"),
+    `const { parentPort, workerData } = require("node:worker_threads");
+parentPort.once("message", (n) => parentPort.postMessage({ doubled: n * 2, data: workerData, hook: "__scope$attach" in globalThis }));
+`,
+  );
+  writeFileSync(
+    join(dir, "main.cjs"),
+    `const http = require("node:http");
+const threads = require("node:worker_threads");
+const { Worker } = threads;
+const kDispatch = Symbol.for("nodejs.internal.kHybridDispatch");
+// Node 20's global MessageChannel is a lazy accessor until first read: read now, as the requests do.
+void globalThis.MessageChannel;
+const snapshot = () => ({
+  portPost: Object.getOwnPropertyDescriptor(threads.MessagePort.prototype, "postMessage"),
+  dispatchOwn: Object.getOwnPropertyDescriptor(threads.MessagePort.prototype, kDispatch),
+  workerPost: Object.getOwnPropertyDescriptor(Worker.prototype, "postMessage"),
+  receive: threads.receiveMessageOnPort,
+  channel: threads.MessageChannel,
+  globalChannel: Object.getOwnPropertyDescriptor(globalThis, "MessageChannel"),
+  emit: Object.getOwnPropertyDescriptor(process, "emit"),
+});
+const start = snapshot();
+const same = () => {
+  const now = snapshot();
+  const out = {};
+  for (const key of Object.keys(start)) {
+    const a = start[key], b = now[key];
+    out[key] = a === b || (a !== undefined && b !== undefined && typeof a === "object" && ["value", "get", "set", "writable", "enumerable", "configurable"].every((k) => a[k] === b[k]));
+  }
+  out.workerListeners = process.listenerCount("worker");
+  out.hook = "__scope$attach" in globalThis;
+  return out;
+};
+const server = http.createServer((req, res) => {
+  if (req.url === "/hooks") return res.end(JSON.stringify(same()));
+  const n = Number(req.url.slice(1));
+  const worker = new Worker(__dirname + "/worker.cjs", { workerData: "w" + n });
+  worker.postMessage(n);
+  worker.once("message", (reply) => {
+    const { port1, port2 } = new globalThis.MessageChannel();
+    port2.once("message", (m) => { port2.postMessage(m + "!"); port2.close(); });
+    port1.once("message", (m) => { port1.close(); res.end(JSON.stringify({ ...reply, echo: m })); });
+    port1.postMessage("ping" + n);
+  });
+});
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`,
+  );
+  return join(dir, "main.cjs");
+}
+
+describe("messages and workers started while attached", () => {
+  test("a worker started while attached is traced from its start; the messages of new channels are paired; every hook is the same object again after the detach", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const { child, line } = await startNode(["--inspect-port=0", messagingService(dir)], { cwd: dir });
+    const get = async (path: string) => (await fetch(`http://127.0.0.1:${line.trim()}${path}`)).text();
+    const untraced = await get("/3");
+    expect(JSON.parse(untraced)).toEqual({ doubled: 6, data: "w3", hook: false, echo: "ping3!" });
+    const hooksBefore = JSON.parse(await get("/hooks"));
+    expect(Object.values(hooksBefore).filter((value) => value !== true)).toEqual([0, false]);
+
+    const attach = backgroundAttach([String(child.pid), "--out", out]);
+    await waitFor(attach.stderr, /scope: attached to pid \d+/);
+    const traced = await get("/4");
+    // The worker's agent was there before its code ran (its global seen by the worker's first line).
+    expect(JSON.parse(traced)).toEqual({ doubled: 8, data: "w4", hook: true, echo: "ping4!" });
+    expect(JSON.parse(await get("/hooks"))).toMatchObject({ workerListeners: 1, hook: true, portPost: false, dispatchOwn: false, workerPost: false, globalChannel: false });
+
+    expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
+    expect(await attach.ended()).toBe(0);
+    expect(JSON.parse(await get("/hooks"))).toEqual(hooksBefore);
+    expect(JSON.parse(await get("/5"))).toEqual({ doubled: 10, data: "w5", hook: false, echo: "ping5!" });
+
+    const events = readEvents(out);
+    const spawn = events.find((event) => event.kind === "thread_spawn")!;
+    const workerTid = spawn.fields.threadId as number;
+    expect(spawn.tid).toBe(0);
+    expect(String(spawn.fields.entry ?? spawn.fields.url ?? JSON.stringify(spawn.fields))).toContain("worker.cjs");
+    // The worker's own records: its start, its attach, its end.
+    expect(events.filter((event) => event.tid === workerTid).map((event) => event.kind)).toEqual(expect.arrayContaining(["trace_start", "attach_start", "message_receive", "message_send", "thread_exit"]));
+    const key = (event: (typeof events)[number]) => [event.tid, event.fields.channel, event.fields.direction, event.fields.ordinal];
+    expect(events.filter((event) => event.kind === "message_send").map(key)).toEqual([
+      [0, "worker", 0, 0],
+      [workerTid, "worker", 1, 0],
+      [0, "port", 0, 0],
+      [0, "port", 1, 0],
+    ]);
+    expect(events.filter((event) => event.kind === "message_receive").map(key)).toEqual([
+      [workerTid, "worker", 0, 0],
+      [0, "worker", 1, 0],
+      [0, "port", 0, 0],
+      [0, "port", 1, 0],
+    ]);
+    expect(events.filter((event) => event.kind === "message_send").map((event) => event.fields.preview)).toEqual(["4", '{"doubled":8,"data":"w4","hook":true}', '"ping4"', '"ping4!"']);
+    expect(events.some((event) => event.kind === "thread_exited" && event.fields.threadId === workerTid)).toBe(true);
+    expect(events.filter((event) => event.kind === "agent_error")).toEqual([]);
+    child.kill();
+    const serviceErr = await new Response(child.stderr).text();
+    // Node's inspector lines for scope's own open and close only: nothing for the worker's wait.
+    expect(serviceErr.split("\n").filter((text) => text && !/^(Debugger listening on|For help, see|Debugger attached|Debugger ending on|Waiting for the debugger)/.test(text))).toEqual([]);
+  });
+});

@@ -18,7 +18,10 @@ import type { TypeChecks } from "../agent/shared/preview";
 import { Recorder } from "../agent/shared/recorder";
 import { parseGroups, type Sink } from "../agent/shared/sink";
 import { AttachEnd } from "../core/layout";
+import { makeTracer } from "../agent/node/hooks";
 import { hookHttpChannels, type Hooks } from "./agent-http";
+import { hookMessages, type MessageHooks } from "./agent-messages";
+import { WorkerAutoAttach } from "./agent-workers";
 import { HOOK_KEY, LiveFunctions, type FunctionSelection } from "./agent-functions";
 
 export interface AttachOptions {
@@ -36,6 +39,8 @@ export interface AttachOptions {
   tid?: number;
   /** The control file's command number when this agent started (a worker's: later ones only). */
   startSeq?: number;
+  /** A worker started after the attach (loaded at its start by agent-workers.ts): its parentPort is counted. */
+  newWorker?: boolean;
 }
 
 interface Addon extends Sink {
@@ -81,6 +86,11 @@ export async function attach(options: AttachOptions): Promise<Record<string, unk
  * domain: the same hooks and commands in this thread, written as (pid, threadId).
  */
 export async function attachWorker(options: AttachOptions): Promise<Record<string, unknown>> {
+  return attachNewWorker(options);
+}
+
+/** attachWorker, synchronous: run inside a new worker paused before its own code (agent-workers.ts). */
+export function attachNewWorker(options: AttachOptions): Record<string, unknown> {
   if (HOOK_KEY in globalThis) return { refused: "attached already" };
   const tid = (require("node:worker_threads") as { threadId: number }).threadId;
   const addon = require(options.addon) as Addon;
@@ -90,7 +100,8 @@ export async function attachWorker(options: AttachOptions): Promise<Record<strin
   }
   const agent = new AttachedAgent({ ...options, tid }, addon);
   Object.defineProperty(globalThis, HOOK_KEY, { value: agent.hook, configurable: true, enumerable: false, writable: false });
-  await agent.start();
+  // A worker's start() takes no await: done when this returns.
+  void agent.start();
   return { attached: true, threadId: tid };
 }
 
@@ -108,6 +119,8 @@ class AttachedAgent {
   private readonly inspector: typeof Inspector = require("node:inspector");
   private readonly functions: LiveFunctions;
   private http: Hooks | undefined;
+  private messages: MessageHooks | undefined;
+  private autoAttach: WorkerAutoAttach | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastSeq: number;
   private readonly main: boolean;
@@ -142,10 +155,17 @@ class AttachedAgent {
     const runningMs = this.main ? process.uptime() * 1000 : performance.now();
     recorder.event(Kind.attach_start, Math.round(runningMs), recorder.str(String(this.options.inspectorPort)), this.options.openedInspector ? 1 : 0, 0);
     const workers = this.main ? await this.attachWorkers() : [];
-    for (const worker of workers) recorder.event(Kind.attach_worker, Number(worker.workerId) || 0, recorder.str(worker.url), recorder.str(worker.title), 0, 0, worker.traced ? 1 : 0);
+    // NodeWorker's workerId is its own numbering: the thread id is the one the worker's agent reported.
+    for (const worker of workers) recorder.event(Kind.attach_worker, worker.threadId ?? (Number(worker.workerId) || 0), recorder.str(worker.url), recorder.str(worker.title), 0, 0, worker.traced ? 1 : 0);
     process.on("exit", this.onExit);
     process.on("uncaughtExceptionMonitor", this.onFatal);
     recorder.safe(() => (this.http = hookHttpChannels(recorder, require("node:diagnostics_channel"))));
+    const threads = require("node:worker_threads") as typeof import("node:worker_threads");
+    // This thread's workers started from now on have higher thread ids than every one before (ids only grow).
+    // (A worker listed but not traced may be counted as new: its messages are then one-sided, nothing to pair.)
+    const newWorkerAbove = this.main ? Math.max(0, ...this.workerTids) : threads.threadId;
+    recorder.safe(() => (this.messages = hookMessages(makeTracer(recorder, this.options.tid ?? 0), threads, { newWorkerAbove, newWorker: this.options.newWorker === true })));
+    if (this.main) recorder.safe(() => this.startAutoAttach());
     this.timer = setInterval(() => this.poll(), POLL_MS);
     this.timer.unref();
     return { listed: workers.length, traced: workers.filter((worker) => worker.traced).length };
@@ -223,11 +243,14 @@ class AttachedAgent {
     } catch (error) {
       this.recorder.fail(error);
     }
+    this.autoAttach?.stop();
     this.http?.remove();
+    this.messages?.remove();
     process.off("exit", this.onExit);
     process.off("uncaughtExceptionMonitor", this.onFatal);
     // The workers' agents read the same command: their last records go before the session closes the trace.
     if (this.main && seq > 0) await this.workersDetached(seq);
+    else this.workerTids.length = 0;
     this.recorder.event(Kind.attach_end, reason, process.pid);
     this.recorder.event(Kind.trace_stop, this.recorder.errors, this.recorder.unrecorded);
     const host = globalThis as Record<string, unknown>;
@@ -247,6 +270,21 @@ class AttachedAgent {
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
     // A worker ending: the main thread's detach need not wait for it.
     if (!this.main) this.answer(Number.MAX_SAFE_INTEGER, { ok: true, result: { exited: true } });
+  }
+
+  /** Workers started from now on get this agent before their own code (agent-workers.ts). */
+  private startAutoAttach(): void {
+    const options = (): AttachOptions => ({ ...this.options, tid: undefined, startSeq: this.lastSeq, newWorker: true });
+    const require = `(typeof require === "function" ? require : process.getBuiltinModule("node:module").createRequire(process.cwd() + "/"))`;
+    const expression = () => `${require}(${JSON.stringify(this.options.agent)}).attachNewWorker(${JSON.stringify(options())})`;
+    this.autoAttach = new WorkerAutoAttach(
+      this.inspector,
+      this.recorder,
+      expression,
+      (tid) => this.workerTids.push(tid),
+      (tid) => (this.workerTids = this.workerTids.filter((known) => known !== tid)),
+    );
+    this.autoAttach.start();
   }
 
   private async workersDetached(seq: number): Promise<void> {
@@ -271,8 +309,8 @@ class AttachedAgent {
    * bundle's attachWorker). Only this thread's own workers are listed (a worker's workers
    * would need its own NodeWorker domain).
    */
-  private async attachWorkers(): Promise<{ workerId: string; url: string; title: string; traced: boolean }[]> {
-    const workers: { sessionId: string; workerId: string; url: string; title: string; traced: boolean }[] = [];
+  private async attachWorkers(): Promise<{ workerId: string; url: string; title: string; traced: boolean; threadId?: number }[]> {
+    const workers: { sessionId: string; workerId: string; url: string; title: string; traced: boolean; threadId?: number }[] = [];
     const replies = new Map<string, (message: string) => void>();
     const session = new this.inspector.Session();
     try {
@@ -298,6 +336,7 @@ class AttachedAgent {
           const value = reply ? (JSON.parse(reply) as { result?: { result?: { value?: { attached?: boolean; threadId?: number } } } }).result?.result?.value : undefined;
           if (value?.attached && typeof value.threadId === "number") {
             worker.traced = true;
+            worker.threadId = value.threadId;
             this.workerTids.push(value.threadId);
           }
         }),

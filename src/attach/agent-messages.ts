@@ -1,0 +1,231 @@
+/**
+ * Messages between threads and processes in a process scope attached to: the records of
+ * `scope run`'s agent (message_send, message_receive; src/agent/node/ports.ts, hooks.ts),
+ * installed live and taken back exactly by `remove()`: every prototype method and property
+ * scope replaced is put back as the descriptor it was (the same function object), and an
+ * own property scope added is deleted. Should the program have replaced one of them on top
+ * of scope's since, scope's stays under it as a pass-through (taking the program's away
+ * would change its behaviour).
+ *
+ * Recorded: MessagePort sends and runtime deliveries (postMessage, the kHybridDispatch
+ * delivery, receiveMessageOnPort) on the channels created after the attach: the ports of
+ * workers started while attached (parent side: the worker's public port, registered by
+ * Worker.prototype.postMessage or the process's 'worker' event, whichever comes first;
+ * worker side: its parentPort, by the worker's own agent, loaded before the worker's code),
+ * and MessageChannels constructed through the module's or the global MessageChannel after
+ * the attach; the process's own IPC channel to its parent (process.send, its 'message'
+ * emits). A channel that existed before the attach is not recorded: its two ends would
+ * start counting at different moments, and a message in flight at the attach would shift
+ * every later pairing.
+ */
+import type * as WorkerThreads from "node:worker_threads";
+import { ChannelKind } from "../agent/shared/kinds";
+import type { Channel, Tracer } from "../agent/node/hooks";
+import { renamed } from "../agent/shared/reflect";
+
+const kHybridDispatch = Symbol.for("nodejs.internal.kHybridDispatch");
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+export interface MessageHooks {
+  remove(): void;
+}
+
+export interface MessageOptions {
+  /** Workers of this thread with a threadId above this one were started after the attach. */
+  newWorkerAbove: number;
+  /** This thread is a worker started after the attach: its parentPort is counted from its start. */
+  newWorker: boolean;
+}
+
+/** A property replaced (or added) by scope and how to put it back. */
+class Patch {
+  private readonly original: PropertyDescriptor | undefined;
+  private replacement: unknown;
+
+  constructor(
+    private readonly target: object,
+    private readonly key: PropertyKey,
+    replacement: unknown,
+    /** Read before anything touched the property (a lazy global's accessor replaces itself when read). */
+    original = Object.getOwnPropertyDescriptor(target, key),
+  ) {
+    this.original = original;
+    this.replacement = replacement;
+    const enumerable = this.original?.enumerable ?? false;
+    Object.defineProperty(target, key, { configurable: true, writable: true, enumerable, value: replacement });
+  }
+
+  /** True when the original is back; false when the program's replacement sits on top of scope's. */
+  undo(): boolean {
+    const current = Object.getOwnPropertyDescriptor(this.target, this.key);
+    if (current === undefined || !("value" in current) || current.value !== this.replacement) return false;
+    if (this.original) Object.defineProperty(this.target, this.key, this.original);
+    else delete (this.target as Record<PropertyKey, unknown>)[this.key];
+    return true;
+  }
+}
+
+export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, options: MessageOptions): MessageHooks {
+  const { recorder } = tracer;
+  const channels = new WeakMap<object, Channel>();
+  const patches: Patch[] = [];
+  /** Off after remove(): what stays behind (under a program's replacement) passes through. */
+  let active = true;
+  let portCounter = 0;
+  const newPortChannelId = (): number => (tracer.tid * 0x100000 + 0x80000 + (portCounter++ % 0x80000)) % 0x7fffffff;
+  const channel = (kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number): Channel => ({
+    kind,
+    subId,
+    ownerPid,
+    sendDirection,
+    receiveDirection,
+    sent: 0,
+    received: 0,
+  });
+
+  if (options.newWorker && threads.parentPort) channels.set(threads.parentPort, channel(ChannelKind.worker, threads.threadId, process.pid, 1, 0));
+
+  const proto = (threads.MessagePort as unknown as { prototype: Record<PropertyKey, unknown> }).prototype;
+  const originalPost = proto.postMessage as AnyFunction;
+  patches.push(
+    new Patch(
+      proto,
+      "postMessage",
+      renamed(originalPost, function postMessage(this: object) {
+        const state = active ? channels.get(this) : undefined;
+        if (!state) return Reflect.apply(originalPost, this, arguments);
+        const ordinal = tracer.send(state, arguments[0]);
+        try {
+          return Reflect.apply(originalPost, this, arguments);
+        } catch (error) {
+          tracer.sendFailed(state, ordinal);
+          throw error;
+        }
+      }),
+    ),
+  );
+
+  // Inherited (NodeEventTarget): an own property scope adds, deleted again by remove().
+  const inheritedDispatch = proto[kHybridDispatch] as AnyFunction | undefined;
+  if (typeof inheritedDispatch !== "function") throw new Error("MessagePort dispatch hook not found");
+  patches.push(
+    new Patch(proto, kHybridDispatch, function (this: object, value: unknown, _type: unknown, event: unknown) {
+      // The runtime delivers with no event object; dispatchEvent() by the program passes one.
+      if (active && event === undefined) {
+        const state = channels.get(this);
+        if (state) recorder.safe(() => tracer.receive(state, value));
+      }
+      return Reflect.apply(inheritedDispatch, this, arguments);
+    }),
+  );
+
+  const originalReceive = threads.receiveMessageOnPort as AnyFunction;
+  patches.push(
+    new Patch(
+      threads,
+      "receiveMessageOnPort",
+      renamed(originalReceive, function receiveMessageOnPort(this: unknown, port: unknown) {
+        const result = Reflect.apply(originalReceive, this, arguments) as { message: unknown } | undefined;
+        if (active && result !== undefined && port !== null && typeof port === "object") {
+          const state = channels.get(port);
+          if (state) recorder.safe(() => tracer.receive(state, result.message));
+        }
+        return result;
+      }),
+    ),
+  );
+
+  // MessageChannel: direction 0 is port1 -> port2, 1 is port2 -> port1.
+  const OriginalChannel = threads.MessageChannel;
+  const channelProxy = new Proxy(OriginalChannel, {
+    construct(target, args, newTarget) {
+      const pair = Reflect.construct(target, args, newTarget) as WorkerThreads.MessageChannel;
+      if (active)
+        recorder.safe(() => {
+          const subId = newPortChannelId();
+          channels.set(pair.port1, channel(ChannelKind.port, subId, process.pid, 0, 1));
+          channels.set(pair.port2, channel(ChannelKind.port, subId, process.pid, 1, 0));
+        });
+      return pair;
+    },
+  });
+  patches.push(new Patch(threads, "MessageChannel", channelProxy));
+  // Node 20's global is a lazy accessor until first read: put back as it was, accessor included.
+  const globalDescriptor = Object.getOwnPropertyDescriptor(globalThis, "MessageChannel");
+  const globalValue = globalDescriptor === undefined ? undefined : "value" in globalDescriptor ? globalDescriptor.value : globalDescriptor.get?.call(globalThis);
+  if (globalValue === OriginalChannel) patches.push(new Patch(globalThis, "MessageChannel", channelProxy, globalDescriptor));
+
+  // Workers started after the attach: their public port, before the first send of the program's.
+  let publicPortKey: symbol | undefined;
+  const registerWorker = (worker: WorkerThreads.Worker) => {
+    if (!(worker.threadId > options.newWorkerAbove)) return;
+    publicPortKey ??= Object.getOwnPropertySymbols(worker).find((symbol) => symbol.description === "kPublicPort");
+    const port = publicPortKey ? (worker as unknown as Record<symbol, object | null>)[publicPortKey] : null;
+    if (!port || channels.has(port)) return;
+    channels.set(port, channel(ChannelKind.worker, worker.threadId, process.pid, 0, 1));
+  };
+  const workerProto = threads.Worker.prototype as unknown as Record<string, unknown>;
+  const originalWorkerPost = workerProto.postMessage as AnyFunction;
+  patches.push(
+    new Patch(
+      workerProto,
+      "postMessage",
+      renamed(originalWorkerPost, function postMessage(this: WorkerThreads.Worker) {
+        if (active) recorder.safe(() => registerWorker(this));
+        return Reflect.apply(originalWorkerPost, this, arguments);
+      }),
+    ),
+  );
+  // Emitted on the next tick after a Worker's construction, before any message of the worker's is delivered.
+  const onWorker = (worker: WorkerThreads.Worker) => recorder.safe(() => registerWorker(worker));
+  process.on("worker", onWorker);
+
+  // The process's own IPC channel (a forked child or a cluster worker): its parent is not in this trace.
+  const ipc = process as unknown as { send?: AnyFunction; connected?: boolean; emit: AnyFunction };
+  if (typeof ipc.send === "function" && threads.isMainThread) {
+    const ipcChannel = channel(ChannelKind.ipc, 0, process.pid, 1, 0);
+    const originalSend = ipc.send;
+    patches.push(
+      new Patch(
+        process,
+        "send",
+        renamed(originalSend, function send(this: typeof ipc, message: unknown) {
+          const counted = active && this.connected === true && !isInternalMessage(message);
+          const ordinal = counted ? tracer.send(ipcChannel, message) : -1;
+          try {
+            return Reflect.apply(originalSend, this, arguments);
+          } catch (error) {
+            if (counted) tracer.sendFailed(ipcChannel, ordinal);
+            throw error;
+          }
+        }),
+      ),
+    );
+    const originalEmit = ipc.emit;
+    const emit = function emit(this: unknown, event: unknown, message: unknown) {
+      if (active && event === "message" && !isInternalMessage(message)) recorder.safe(() => tracer.receive(ipcChannel, message));
+      return Reflect.apply(originalEmit, this, arguments);
+    };
+    Object.defineProperty(emit, "length", { value: originalEmit.length });
+    patches.push(new Patch(process, "emit", emit));
+  }
+
+  return {
+    remove() {
+      active = false;
+      process.off("worker", onWorker);
+      for (const patch of patches.reverse()) {
+        if (!patch.undo()) recorder.fail(new Error("a message hook was replaced by the program since: left as a pass-through"));
+      }
+      patches.length = 0;
+    },
+  };
+}
+
+function isInternalMessage(message: unknown): boolean {
+  if (message === null || typeof message !== "object") return false;
+  const descriptor = Object.getOwnPropertyDescriptor(message, "cmd");
+  const cmd = descriptor && "value" in descriptor ? descriptor.value : undefined;
+  return typeof cmd === "string" && cmd.length > 5 && cmd.startsWith("NODE_");
+}
