@@ -126,6 +126,24 @@ describe("scope query on a recorded trace", () => {
     expect(main).toEqual({ self_ns: null, outcome: "resolve", children: 0 });
   });
 
+  test("previews: a call's argument and value texts are the strings its events name", async () => {
+    // Previews are stored in their call's row (not as string rows): `strings` still lists each once, under its id.
+    const [args] = await rows(
+      `SELECT count(*) AS n, sum(s.text = c.args) AS same FROM calls c JOIN events e ON e.id = c.id
+         JOIN strings s ON s.pid = e.pid AND s.tid = e.tid AND s.id = e.c WHERE e.c != 0`,
+    );
+    expect(args!.n as number).toBeGreaterThan(20);
+    expect(args!.same).toBe(args!.n);
+    expect(await rows("SELECT count(*) AS n FROM calls WHERE args IS NOT NULL")).toEqual([{ n: args!.n }]);
+    const [values] = await rows(
+      `SELECT count(*) AS n, sum(s.text = c.value) AS same FROM calls c JOIN events e ON e.id = c.end_event
+         JOIN strings s ON s.pid = e.pid AND s.tid = e.tid AND s.id = e.c WHERE c.outcome IN ('return', 'resolve') AND e.c != 0`,
+    );
+    expect(values!.n as number).toBeGreaterThan(20);
+    expect(values!.same).toBe(values!.n);
+    expect(await rows("SELECT count(*) AS n FROM (SELECT pid, tid, id FROM strings GROUP BY pid, tid, id HAVING count(*) > 1)")).toEqual([{ n: 0 }]);
+  });
+
   test("requests with their queries, and the calls that served them", async () => {
     const requests = await rows(
       `SELECT r.kind, r.method, r.target, r.status, r.duration_ns > 0 AS timed,

@@ -366,12 +366,14 @@ export class TraceRead {
   }
 
   /** Records in file order, `batchRecords` at a time (fresh arrays: safe to keep). */
-  *batches(batchRecords = 4096): Generator<Uint8Array> {
+  *batches(batchRecords = 4096, reuse = false): Generator<Uint8Array> {
     if (this.started) throw new Error(`${this.path}: the records of a trace can be read once`);
     if (!Number.isInteger(batchRecords) || batchRecords < 1 || batchRecords > 1 << 20) throw new RangeError(`batch of ${batchRecords} records`);
     this.started = true;
+    // reuse: one buffer for every batch (a batch is gone once the next is asked for), not a fresh zeroed one each time.
+    const reused = reuse ? new Uint8Array(batchRecords * RECORD_SIZE) : null;
     while (this.native.handle !== null) {
-      const batch = new Uint8Array(batchRecords * RECORD_SIZE);
+      const batch = reused ?? new Uint8Array(batchRecords * RECORD_SIZE);
       const count = traceNative().scope_trace_reader_next(this.native.handle, batch, batchRecords);
       if (count === 0) {
         this.finish();

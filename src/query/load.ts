@@ -45,6 +45,8 @@ interface OpenCall {
   ordinal: number;
   /** The function_call's own fields c (argument preview), d (request id), e (state). */
   args: number | bigint;
+  /** The argument preview's text when it was taken into the call's row (else NULL: in string_rows). */
+  argsText: string | null;
   requestId: number | bigint;
   state: number | bigint;
   startNs: number;
@@ -267,7 +269,7 @@ export class TraceLoader {
     this.marks = new BulkInsert(db, "event_marks", ["thread", "ts_ns", "id"], "OR IGNORE");
     this.calls = new BulkInsert(db, "call_rows", [
       "id", "function", "thread", "start_ns", "end_ns", "end_event", "outcome", "self_ns", "parent", "depth", "request",
-      "ordinal", "args", "request_id", "state", "end_c", "end_d", "end_e",
+      "ordinal", "args", "request_id", "state", "end_c", "end_d", "end_e", "args_text", "end_text",
     ]);
     // A call recorded at the calls level has no end: a narrower row (the end columns stay NULL).
     this.leafCalls = new BulkInsert(db, "call_rows", ["id", "function", "thread", "start_ns", "parent", "depth", "request", "ordinal", "request_id", "state"]);
@@ -288,7 +290,7 @@ export class TraceLoader {
       phases[name] = now - mark;
       mark = now;
     };
-    for (const batch of trace.batches(16384)) {
+    for (const batch of trace.batches(16384, true)) {
       records += batch.byteLength / RECORD_SIZE;
       this.batch(batch);
     }
@@ -374,6 +376,7 @@ export class TraceLoader {
 
   private batch(bytes: Uint8Array): void {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const events = this.events;
     const values = events.buffer;
     const kinds = this.kindsSeen;
@@ -384,7 +387,7 @@ export class TraceLoader {
       const tid = view.getUint32(at + 20, true);
       const thread = this.thread(pid, tid);
       if (kind === K.string) {
-        this.strings.add(thread.no, bytes, at, view.getUint32(at + 24, true), view.getUint32(at + 28, true), flags);
+        this.strings.add(thread.no, buffer, at, view.getUint32(at + 24, true), view.getUint32(at + 28, true), flags);
         continue;
       }
       const tsHigh = view.getUint32(at + 12, true);
@@ -403,6 +406,7 @@ export class TraceLoader {
       thread.lastNs = ts;
       this.absorbed = false;
       this.interpret(thread, id, ts, kind, flags, a, b, c, d, e);
+      this.strings.release(thread.no);
       if (!this.absorbed) {
         values.push(id, thread.no, ts, kind, flags, a, b, c, d, e);
         events.pushed();
@@ -695,7 +699,8 @@ export class TraceLoader {
       this.leafCalls.pushed();
       return;
     }
-    const call: OpenCall = { id, fn: info.id, ordinal, args: argsField, requestId: requestField, state, startNs: ts, childNs: 0, parent, depth, request, kind: info.kind, onStack: false };
+    const argsText = this.strings.take(t.no, args);
+    const call: OpenCall = { id, fn: info.id, ordinal, args: argsField, argsText, requestId: requestField, state, startNs: ts, childNs: 0, parent, depth, request, kind: info.kind, onStack: false };
     t.open.set(ordinal, call);
     if (info.kind !== ASYNC) {
       call.onStack = true;
@@ -724,7 +729,9 @@ export class TraceLoader {
     t.open.delete(ordinal);
     this.unstack(t, call);
     if (call.kind === SYNC && call.parent !== null && call.parent.onStack) call.parent.childNs += ts - call.startNs;
-    this.writeCall(t, call, ts, id, outcome, c, d, e);
+    // The value's preview (c) or, for a throw or reject, the error's message (d; c is its interned type name).
+    const endText = this.strings.take(t.no, num(outcome === Outcome.return || outcome === Outcome.resolve ? c : d));
+    this.writeCall(t, call, ts, id, outcome, c, d, e, endText);
   }
 
   private yieldCall(t: ThreadState, ordinal: number): void {
@@ -748,6 +755,7 @@ export class TraceLoader {
     endC: number | bigint | null,
     endD: number | bigint | null,
     endE: number | bigint | null,
+    endText: string | null = null,
   ): void {
     const self = endNs === null || call.kind !== SYNC ? null : endNs - call.startNs - call.childNs;
     const fn = call.fn;
@@ -765,7 +773,7 @@ export class TraceLoader {
     }
     this.calls.buffer.push(
       call.id, call.fn, thread.no, call.startNs, endNs, endEvent, outcome, self, call.parent === null ? null : call.parent.id, call.depth, call.request,
-      call.ordinal, call.args, call.requestId, call.state, endC, endD, endE,
+      call.ordinal, call.args, call.requestId, call.state, endC, endD, endE, call.argsText, endText,
     );
     this.calls.pushed();
   }
