@@ -495,3 +495,53 @@ describe("messages and workers started while attached", () => {
     expect(serviceErr.split("\n").filter((text) => text && !/^(Debugger listening on|For help, see|Debugger attached|Debugger ending on|Waiting for the debugger)/.test(text))).toEqual([]);
   });
 });
+
+describe("a forked child's own IPC channel while attached", () => {
+  test("process.send and the parent's messages are recorded; process.send and emit are the process's own again after the detach", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    writeFileSync(
+      join(dir, "child.cjs"),
+      `const http = require("node:http");
+const send = process.send;
+const server = http.createServer((req, res) => {
+  if (req.url === "/hooks") return res.end(JSON.stringify({ send: process.send === send, ownEmit: Object.hasOwn(process, "emit") }));
+  process.once("message", (reply) => res.end(JSON.stringify(reply)));
+  process.send({ ask: req.url });
+});
+server.listen(0, "127.0.0.1", () => process.send({ port: server.address().port }));
+`,
+    );
+    writeFileSync(
+      join(dir, "parent.cjs"),
+      `const { fork } = require("node:child_process");
+const child = fork(__dirname + "/child.cjs", { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+child.on("message", (message) => {
+  if (message.port) return console.log(message.port + " " + child.pid);
+  child.send({ answer: message.ask + "!" });
+});
+`,
+    );
+    const { line } = await startNode([join(dir, "parent.cjs")], { cwd: dir });
+    const [port, pid] = line.trim().split(" ").map(Number) as [number, number];
+    started.push({ kill: () => process.kill(pid) });
+    const get = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+    expect(await get("/a")).toBe('{"answer":"/a!"}');
+    const hooksBefore = await get("/hooks");
+    expect(JSON.parse(hooksBefore)).toEqual({ send: true, ownEmit: false });
+    const attach = backgroundAttach([String(pid), "--out", out]);
+    await waitFor(attach.stderr, /scope: attached to pid \d+/);
+    expect(await get("/b")).toBe('{"answer":"/b!"}');
+    expect(JSON.parse(await get("/hooks"))).toEqual({ send: false, ownEmit: true });
+    expect((await runCli(["detach", String(pid)])).exitCode).toBe(0);
+    expect(await attach.ended()).toBe(0);
+    expect(await get("/hooks")).toBe(hooksBefore);
+    expect(await get("/c")).toBe('{"answer":"/c!"}');
+    const events = readEvents(out);
+    const key = (event: (typeof events)[number]) => [event.kind, event.fields.channel, event.fields.direction, event.fields.ordinal, event.fields.channelOwnerPid, event.fields.preview];
+    expect(events.filter((event) => event.kind === "message_send" || event.kind === "message_receive").map(key)).toEqual([
+      ["message_send", "ipc", 1, 0, pid, '{"ask":"/b"}'],
+      ["message_receive", "ipc", 0, 0, pid, null],
+    ]);
+  });
+});
