@@ -385,8 +385,8 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port
 });
 
 /**
- * A service whose requests start workers and post messages (issue 17: messages and workers
- * started while attached). It takes Worker before any attach, as programs do; `/hooks`
+ * A service whose requests start workers and post messages (issue 17: messages of channels
+ * made while attached). It takes Worker before any attach, as programs do; `/hooks`
  * answers whether every function and property scope replaces is the same object as at the start.
  */
 function messagingService(dir: string): string {
@@ -444,7 +444,7 @@ server.listen(0, "127.0.0.1", () => console.log(server.address().port));
 }
 
 describe("messages and workers started while attached", () => {
-  test("a worker started while attached is traced from its start; the messages of new channels are paired; every hook is the same object again after the detach", async () => {
+  test("a worker started while attached: its spawn, exit and the parent side of its messages; a MessageChannel made while attached, paired; every hook the same object again after the detach", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
     const { child, line } = await startNode(["--inspect-port=0", messagingService(dir)], { cwd: dir });
@@ -457,8 +457,8 @@ describe("messages and workers started while attached", () => {
     const attach = backgroundAttach([String(child.pid), "--out", out]);
     await waitFor(attach.stderr, /scope: attached to pid \d+/);
     const traced = await get("/4");
-    // The worker's agent was there before its code ran (its global seen by the worker's first line).
-    expect(JSON.parse(traced)).toEqual({ doubled: 8, data: "w4", hook: true, echo: "ping4!" });
+    // The worker itself is not traced (ARCHITECTURE.md, scope attach: workers started while attached).
+    expect(JSON.parse(traced)).toEqual({ doubled: 8, data: "w4", hook: false, echo: "ping4!" });
     expect(JSON.parse(await get("/hooks"))).toMatchObject({ workerListeners: 1, hook: true, portPost: false, dispatchOwn: false, workerPost: false, globalChannel: false });
 
     expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
@@ -470,29 +470,26 @@ describe("messages and workers started while attached", () => {
     const spawn = events.find((event) => event.kind === "thread_spawn")!;
     const workerTid = spawn.fields.threadId as number;
     expect(spawn.tid).toBe(0);
-    expect(String(spawn.fields.entry ?? spawn.fields.url ?? JSON.stringify(spawn.fields))).toContain("worker.cjs");
-    // The worker's own records: its start, its attach, its end.
-    expect(events.filter((event) => event.tid === workerTid).map((event) => event.kind)).toEqual(expect.arrayContaining(["trace_start", "attach_start", "message_receive", "message_send", "thread_exit"]));
+    expect(workerTid).toBeGreaterThan(0);
+    expect(events.filter((event) => event.tid !== 0)).toEqual([]);
     const key = (event: (typeof events)[number]) => [event.tid, event.fields.channel, event.fields.direction, event.fields.ordinal];
     expect(events.filter((event) => event.kind === "message_send").map(key)).toEqual([
       [0, "worker", 0, 0],
-      [workerTid, "worker", 1, 0],
       [0, "port", 0, 0],
       [0, "port", 1, 0],
     ]);
     expect(events.filter((event) => event.kind === "message_receive").map(key)).toEqual([
-      [workerTid, "worker", 0, 0],
       [0, "worker", 1, 0],
       [0, "port", 0, 0],
       [0, "port", 1, 0],
     ]);
-    expect(events.filter((event) => event.kind === "message_send").map((event) => event.fields.preview)).toEqual(["4", '{"doubled":8,"data":"w4","hook":true}', '"ping4"', '"ping4!"']);
-    expect(events.some((event) => event.kind === "thread_exited" && event.fields.threadId === workerTid)).toBe(true);
+    expect(events.filter((event) => event.kind === "message_send").map((event) => event.fields.preview)).toEqual(["4", '"ping4"', '"ping4!"']);
+    expect(events.filter((event) => event.kind === "thread_exited").map((event) => [event.fields.threadId, event.fields.code])).toEqual([[workerTid, 0]]);
     expect(events.filter((event) => event.kind === "agent_error")).toEqual([]);
     child.kill();
     const serviceErr = await new Response(child.stderr).text();
-    // Node's inspector lines for scope's own open and close only: nothing for the worker's wait.
-    expect(serviceErr.split("\n").filter((text) => text && !/^(Debugger listening on|For help, see|Debugger attached|Debugger ending on|Waiting for the debugger)/.test(text))).toEqual([]);
+    // Node's inspector lines for scope's own open and close only.
+    expect(serviceErr.split("\n").filter((text) => text && !/^(Debugger listening on|For help, see|Debugger attached|Debugger ending on)/.test(text))).toEqual([]);
   });
 });
 

@@ -10,8 +10,10 @@
  * Recorded: MessagePort sends and runtime deliveries (postMessage, the kHybridDispatch
  * delivery, receiveMessageOnPort) on the channels created after the attach: the ports of
  * workers started while attached (parent side: the worker's public port, registered by
- * Worker.prototype.postMessage or the process's 'worker' event, whichever comes first;
- * worker side: its parentPort, by the worker's own agent, loaded before the worker's code),
+ * Worker.prototype.postMessage or the process's 'worker' event, whichever comes first, with
+ * the worker's thread_spawn and, by an 'exit' listener remove() takes off, thread_exited;
+ * the worker side only when a worker's agent was loaded before its code (options.newWorker;
+ * not done for now: agent-workers.ts)),
  * and MessageChannels constructed through the module's or the global MessageChannel after
  * the attach; the process's own IPC channel to its parent (process.send, its 'message'
  * emits). A channel that existed before the attach is not recorded: its two ends would
@@ -19,7 +21,7 @@
  * every later pairing.
  */
 import type * as WorkerThreads from "node:worker_threads";
-import { ChannelKind } from "../agent/shared/kinds";
+import { ChannelKind, Kind } from "../agent/shared/kinds";
 import type { Channel, Tracer } from "../agent/node/hooks";
 import { renamed } from "../agent/shared/reflect";
 
@@ -164,7 +166,19 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
     const port = publicPortKey ? (worker as unknown as Record<symbol, object | null>)[publicPortKey] : null;
     if (!port || channels.has(port)) return;
     channels.set(port, channel(ChannelKind.worker, worker.threadId, process.pid, 0, 1));
+    // Its start and its end as the parent sees them (the worker itself is not traced: agent.ts).
+    // Read now: a worker's threadId reads -1 once it has ended.
+    const threadId = worker.threadId;
+    if (recorder.groups.thread) recorder.event(Kind.thread_spawn, threadId, 0);
+    const onExit = (code: unknown) => {
+      workers.delete(worker);
+      recorder.safe(() => recorder.event(Kind.thread_exited, threadId, typeof code === "number" ? code : -1));
+    };
+    worker.once("exit", onExit);
+    workers.set(worker, onExit);
   };
+  /** Workers whose 'exit' listener is scope's, taken off at remove(). */
+  const workers = new Map<WorkerThreads.Worker, (code: unknown) => void>();
   const workerProto = threads.Worker.prototype as unknown as Record<string, unknown>;
   const originalWorkerPost = workerProto.postMessage as AnyFunction;
   patches.push(
@@ -215,6 +229,8 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
     remove() {
       active = false;
       process.off("worker", onWorker);
+      for (const [worker, onExit] of workers) worker.off("exit", onExit);
+      workers.clear();
       for (const patch of patches.reverse()) {
         if (!patch.undo()) recorder.fail(new Error("a message hook was replaced by the program since: left as a pass-through"));
       }

@@ -165,7 +165,8 @@ class AttachedAgent {
     // (A worker listed but not traced may be counted as new: its messages are then one-sided, nothing to pair.)
     const newWorkerAbove = this.main ? Math.max(0, ...this.workerTids) : threads.threadId;
     recorder.safe(() => (this.messages = hookMessages(makeTracer(recorder, this.options.tid ?? 0), threads, { newWorkerAbove, newWorker: this.options.newWorker === true })));
-    if (this.main) recorder.safe(() => this.startAutoAttach());
+    // Workers started from now on are not given an agent: agent-workers.ts does it, but Node 20
+    // aborts the process on a NodeWorker message to a worker that ended meanwhile (see there).
     this.timer = setInterval(() => this.poll(), POLL_MS);
     this.timer.unref();
     return { listed: workers.length, traced: workers.filter((worker) => worker.traced).length };
@@ -272,7 +273,7 @@ class AttachedAgent {
     if (!this.main) this.answer(Number.MAX_SAFE_INTEGER, { ok: true, result: { exited: true } });
   }
 
-  /** Workers started from now on get this agent before their own code (agent-workers.ts). */
+  /** Workers started from now on would get this agent before their own code (agent-workers.ts; not called, see start()). */
   private startAutoAttach(): void {
     const options = (): AttachOptions => ({ ...this.options, tid: undefined, startSeq: this.lastSeq, newWorker: true });
     const require = `(typeof require === "function" ? require : process.getBuiltinModule("node:module").createRequire(process.cwd() + "/"))`;
