@@ -150,7 +150,7 @@ test("code cache: the second start compiles from V8's cached data; output, stack
   expect(codeCache?.subarray(0, 34).toString("latin1")).toBe(`scope-v8 ${id}\n`);
   expect(made.codeCaches.size).toBe(1); // main.cjs is under the 16 KiB threshold
   const dynEntry = [...made.entries].find(([, text]) => text.includes('import("./esm.mjs")'))!;
-  expect(dynEntry[1].slice(0, dynEntry[1].indexOf("\n"))).toMatch(/^scope-transform instrumented import [0-9a-f]{24}$/);
+  expect(dynEntry[1].slice(0, dynEntry[1].indexOf("\n"))).toMatch(/^scope-transform instrumented import esm [0-9a-f]{24}$/);
 
   const second = await traced();
   expect({ status: second.status, stdout: second.stdout, stderr: second.stderr }).toEqual({ status: first.status, stdout: first.stdout, stderr: first.stderr });

@@ -32,13 +32,21 @@ import { parseSize } from "../run/options";
 import { VERSION } from "../version";
 import { instrument, type InstrumentOptions, type Instrumented } from "./instrument";
 import { findInputMap } from "./print";
+import { mayLoadModules } from "./loads-modules";
 
 /** Sources larger than this are not cached (one entry must not fill the disk). */
 const ENTRY_BYTES_MAX = 64 * 1024 * 1024;
 
 /** `instrument` through `cache` when there is one. */
 export function instrumentVia(cache: TransformCache | undefined, code: string, file: string, options: InstrumentOptions): Cached {
-  return cache ? cache.instrument(code, file, options) : instrument(code, file, options);
+  if (cache) return cache.instrument(code, file, options);
+  const result = instrument(code, file, options);
+  return { ...result, loadsModules: loadsModulesOf(result, code) };
+}
+
+/** Whether the source could load an ES module (loads-modules.ts), with the parser's word on import() when it parsed it. */
+function loadsModulesOf(result: Instrumented, code: string): boolean {
+  return mayLoadModules(code, result.status === "instrumented" ? result.dynamicImport === true : undefined);
 }
 
 /** A cache in `dir` for these settings, or none when there is no directory or it cannot be made. */
@@ -60,11 +68,14 @@ export interface CodeCacheSlot {
 /**
  * What a cached entry holds: enough for the hooks, without the function list or the map
  * object. `codeCache`: code instrumented in the script goal, kept in the cache.
+ * `loadsModules`: the source could load an ES module (loads-modules.ts; node-hooks.ts
+ * registers the ESM hooks before such a CommonJS source runs); absent: unknown.
  */
-export type Cached =
+export type Cached = (
   | { status: "instrumented"; code: string; codeCache?: CodeCacheSlot }
   | { status: "unchanged"; code: string; reason: string }
-  | { status: "failed"; code: string; reason: string };
+  | { status: "failed"; code: string; reason: string }
+) & { loadsModules?: boolean };
 
 /**
  * What the emitted code looks like, in the key next to scope's version so a change of
@@ -76,8 +87,9 @@ export type Cached =
  * 7: sparse source maps (sparse-map.ts), an id in the header (the code cache's check).
  * 8: column shifts registered for stack positions (print.ts columnShifts), original places
  *    in function tables.
+ * 9: the "esm" flag in the header (loadsModules).
  */
-const TRANSFORM_FORMAT = 8;
+const TRANSFORM_FORMAT = 9;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
@@ -129,25 +141,31 @@ export class TransformCache {
     if (entry) {
       this.hits++;
       if (entry.filtered) options.matcher?.onFiltered?.(entry.filtered);
-      return entry.status === "instrumented" ? { status: "instrumented", code: entry.body, ...slot(entry.id, entry.dynamicImport) } : { status: entry.status, code, reason: entry.body };
+      const loadsModules = entry.loadsModules;
+      return entry.status === "instrumented" ? { status: "instrumented", code: entry.body, loadsModules, ...slot(entry.id, entry.dynamicImport) } : { status: entry.status, code, reason: entry.body, loadsModules };
     }
     this.misses++;
     const result: Instrumented = instrument(code, file, options);
     // A parser that could not be loaded says nothing about the file: the next start tries again.
-    if (result.status === "failed" && result.unavailable) return result;
+    const loadsModules = loadsModulesOf(result, code);
+    if (result.status === "failed" && result.unavailable) return { ...result, loadsModules };
     const dynamicImport = result.status === "instrumented" && result.dynamicImport === true;
-    const id = write(path, dynamicImport ? `${result.status} ${IMPORT_FLAG}` : result.status, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered);
-    return result.status === "instrumented" ? { status: "instrumented", code: result.code, ...slot(id, dynamicImport) } : result;
+    const flags = `${dynamicImport ? ` ${IMPORT_FLAG}` : ""}${loadsModules ? ` ${ESM_FLAG}` : ""}`;
+    const id = write(path, `${result.status}${flags}`, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered);
+    return result.status === "instrumented" ? { status: "instrumented", code: result.code, loadsModules, ...slot(id, dynamicImport) } : { ...result, loadsModules };
   }
 }
 
 /**
  * An entry is one line "scope-transform <status>[ import] <id>[\t<names>]" and the body
  * (code, or the reason); "import": the code has an `import()` expression or a direct eval;
+ * "esm": the source could load an ES module (loads-modules.ts);
  * names: the function names a function-name glob left out (selection.ts).
  */
 const HEADER = "scope-transform ";
 const IMPORT_FLAG = "import";
+/** The source could load an ES module (loads-modules.ts). */
+const ESM_FLAG = "esm";
 
 /** A hit refreshes the entry's mtime (its recency for pruning) when older than this. */
 const TOUCH_AFTER_MS = 60 * 60 * 1000;
@@ -161,7 +179,7 @@ function touchIfOld(fd: number): void {
   }
 }
 
-function read(path: string, touch = false): { status: Cached["status"]; id: string; dynamicImport: boolean; body: string; filtered?: string[] } | undefined {
+function read(path: string, touch = false): { status: Cached["status"]; id: string; dynamicImport: boolean; loadsModules: boolean; body: string; filtered?: string[] } | undefined {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -178,12 +196,14 @@ function read(path: string, touch = false): { status: Cached["status"]; id: stri
     closeSync(fd);
   }
   const newline = text.indexOf("\n");
-  // "<status>[ import] <id>", then "\t<JSON names a function-name glob left out>" (selection.ts) or nothing.
+  // "<status>[ import][ esm] <id>", then "\t<JSON names a function-name glob left out>" (selection.ts) or nothing.
   const [head, names] = text.slice(HEADER.length, newline).split("\t", 2) as [string, string | undefined];
   const words = head.split(" ");
   const status = words[0];
-  const dynamicImport = words[1] === IMPORT_FLAG;
-  const id = words[dynamicImport ? 2 : 1] ?? "";
+  const flags = words.slice(1, -1);
+  const dynamicImport = flags.includes(IMPORT_FLAG);
+  const loadsModules = flags.includes(ESM_FLAG);
+  const id = words.length > 1 ? (words[words.length - 1] ?? "") : "";
   if (!text.startsWith(HEADER) || (status !== "instrumented" && status !== "unchanged" && status !== "failed")) return undefined;
   let filtered: string[] | undefined;
   try {
@@ -191,7 +211,7 @@ function read(path: string, touch = false): { status: Cached["status"]; id: stri
   } catch {
     filtered = undefined;
   }
-  return { status, id, dynamicImport, body: text.slice(newline + 1), filtered };
+  return { status, id, dynamicImport, loadsModules, body: text.slice(newline + 1), filtered };
 }
 
 /** Writes an entry under a fresh id; returns the id, or "" when it could not be written. */

@@ -9,6 +9,7 @@
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type Cached, type CodeCacheSlot, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
+import { mayLoadModules } from "./loads-modules";
 import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
 
 export interface NodeHookOptions {
@@ -36,7 +37,7 @@ type Compile = CompilableModule["_compile"];
 const installedKey = Symbol.for("scope.instrument.cjs");
 
 /** Instruments CommonJS sources as Node compiles them. Idempotent; returns false when already on. */
-export function installCommonJsHook(options: NodeHookOptions): boolean {
+export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmHook): boolean {
   const host = globalThis as Record<symbol, unknown>;
   if (host[installedKey]) return false;
   host[installedKey] = true;
@@ -50,15 +51,23 @@ export function installCommonJsHook(options: NodeHookOptions): boolean {
   const cached = cache ? codeCacheCompiler(original) : undefined;
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {
     let code = content;
+    let loadsModules: boolean | undefined;
+    let compiled: Cached | undefined;
     if (typeof content === "string" && typeof filename === "string" && matcher.file(filename)) {
       try {
         const result = instrumentCompiled(cache, matcher, content, filename, rest[0]);
-        if (result.status === "instrumented" && result.codeCache && cached && result.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, result.code, filename, result.codeCache, rest);
-        if (result.status === "instrumented") code = result.code;
+        loadsModules = result.loadsModules;
+        if (result.status === "instrumented") compiled = result;
         else if (result.status === "failed") warn(warningLine(filename, result.reason));
       } catch (error) {
         warn(warningLine(filename, error instanceof Error ? error.message : String(error)));
       }
+    }
+    // The ESM hooks, when deferred, are on before any source that could load an ES module runs.
+    if (esm?.pending === true && typeof content === "string") esm.before(content, loadsModules);
+    if (compiled?.status === "instrumented") {
+      if (compiled.codeCache && cached && compiled.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, compiled.code, filename, compiled.codeCache, rest);
+      code = compiled.code;
     }
     return Reflect.apply(original, this, [code, filename, ...rest]);
   };
@@ -188,8 +197,14 @@ export function registerEsmHook(options: NodeHookOptions): boolean {
 
 /** Both paths, and source maps on so stack traces show original positions. */
 export function enableNodeInstrumentation(options: NodeHookOptions): void {
-  installCommonJsHook(options);
-  registerEsmHook(options);
+  const host = globalThis as Record<symbol, unknown>;
+  const eager = host[installedKey] ? "hooks already on" : esmNeededAtStart(options);
+  if (eager !== undefined) {
+    installCommonJsHook(options);
+    host[esmStateKey] = registerEsmHook(options) ? `registered at start (${eager})` : "none";
+  } else {
+    installCommonJsHook(options, deferEsmHook(options));
+  }
   if (options.config.sourceMaps === false) return;
   const proc = process as { setSourceMapsEnabled?: (on: boolean) => void };
   proc.setSourceMapsEnabled?.(true);
@@ -207,4 +222,115 @@ export function siblingReader(filename: string): (url: string) => string | undef
       return undefined;
     }
   };
+}
+
+/**
+ * The ESM hooks registered only when needed. module.register starts Node 20's hooks
+ * thread and blocks until it runs (~100 ms of a start, BENCHMARKS.md "Start-up"), so a
+ * CommonJS program that never loads an ES module should not pay it. With a CommonJS entry
+ * (esmNeededAtStart), an ES module can reach Node's loader only from code that runs later:
+ * every CommonJS source passes `_compile` first, where `before` registers the hooks when the
+ * source could load one (loads-modules.ts: import(), an evaluator, Module.runMain; the
+ * parser's word for instrumented files, kept in the transform cache's entry); and a
+ * program's own `module.register` registers scope's first, in the order it has today.
+ * `globalThis[Symbol.for("scope.instrument.esm")]` says which happened (tests read it).
+ */
+export interface DeferredEsmHook {
+  pending: boolean;
+  before(content: string, loadsModules: boolean | undefined): void;
+}
+
+const esmStateKey = Symbol.for("scope.instrument.esm");
+
+function deferEsmHook(options: NodeHookOptions): DeferredEsmHook {
+  const host = globalThis as Record<symbol, unknown>;
+  const nodeModule = require("node:module") as { register?: (specifier: string, ...rest: unknown[]) => void };
+  const programRegister = nodeModule.register;
+  const hook: DeferredEsmHook = {
+    pending: true,
+    before(content, loadsModules) {
+      if (loadsModules ?? mayLoadModules(content)) register("a module that could load one");
+    },
+  };
+  function register(why: string): void {
+    if (!hook.pending) return;
+    hook.pending = false;
+    if (nodeModule.register === patched) nodeModule.register = programRegister;
+    host[esmStateKey] = registerEsmHook(options) ? `registered before ${why}` : "none";
+  }
+  const patched = function register_(this: unknown, ...args: unknown[]) {
+    register("the program's module.register");
+    return Reflect.apply(programRegister as (...args: unknown[]) => void, this, args);
+  };
+  if (typeof programRegister === "function") nodeModule.register = patched;
+  host[esmStateKey] = "deferred";
+  return hook;
+}
+
+/** Node options after which the program's entry or preloads may be ES modules (or scope cannot tell). */
+const ESM_OPTIONS = /(?:^|\s)(?:--import|--loader|--experimental-loader|--experimental-default-type|--input-type|--test|--watch|--experimental-vm-modules|--experimental-detect-module|--experimental-wasm-modules|--experimental-network-imports|--experimental-policy|--interactive|-i)(?=[\s=]|$)/;
+
+/**
+ * Why the ESM hooks must be on before the program starts, or undefined when its entry is
+ * CommonJS and nothing ran before scope (then deferEsmHook). The entry is CommonJS as
+ * Node 20 decides it (run_main.js shouldUseESMLoader): no option that loads modules or
+ * changes the default type, a `.cjs` file, or a `.js` or extensionless file outside a
+ * `"type": "module"` package whose text compiles as a CommonJS function (else Node's
+ * syntax detection runs it as a module); `-e`/`-p` code without the word `import`.
+ */
+function esmNeededAtStart(options: NodeHookOptions): string | undefined {
+  try {
+    if (!options.esmLoader) return "no loader";
+    if (!(require("node:worker_threads") as typeof import("node:worker_threads")).isMainThread) return "a worker";
+    const argv = process.execArgv;
+    if (ESM_OPTIONS.test(`${argv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`)) return "an option";
+    const path = require("node:path") as typeof import("node:path");
+    const fs = require("node:fs") as typeof import("node:fs");
+    // Only scope's own files (its agents next to the loader, native addons) may have run
+    // before: another preload could hold an import().
+    const own = path.dirname(options.esmLoader.startsWith("file:") ? fileURLToPath(options.esmLoader) : options.esmLoader);
+    const Module = require("node:module") as unknown as { _cache: Record<string, unknown>; _findPath(request: string, paths: unknown, isMain: boolean): string | false };
+    for (const file of Object.keys(Module._cache)) if (!file.startsWith(own + path.sep) && !file.endsWith(".node")) return `${file} loaded before scope`;
+    const evalAt = argv.findIndex((arg) => /^(-e|-p|-pe|--eval|--print)$/.test(arg) || /^--(eval|print)=/.test(arg));
+    if (evalAt >= 0) {
+      const code = argv[evalAt]!.includes("=") ? argv[evalAt]!.slice(argv[evalAt]!.indexOf("=") + 1) : argv[evalAt + 1];
+      return typeof code === "string" && !code.includes("import") && !mayLoadModules(code) ? undefined : "eval code";
+    }
+    const main = process.argv[1];
+    if (!main) return "no entry";
+    const entry = Module._findPath(path.resolve(main), null, true);
+    if (!entry) return "entry not found";
+    const extension = path.extname(entry);
+    if (extension === ".cjs") return undefined;
+    if (extension !== ".js" && extension !== "") return `a ${extension} entry`;
+    for (let dir = path.dirname(entry); ; dir = path.dirname(dir)) {
+      const text = readIfFile(fs, path.join(dir, "package.json"));
+      if (text !== undefined) {
+        const type = (JSON.parse(text) as { type?: unknown }).type;
+        if (type === "module") return "a module package";
+        break;
+      }
+      if (path.dirname(dir) === dir || path.basename(dir) === "node_modules") break;
+    }
+    const text = fs.readFileSync(entry, "utf8");
+    if (/\b(?:import|export|await)\b/.test(text)) {
+      const vm = require("node:vm") as typeof import("node:vm");
+      try {
+        vm.compileFunction(text.startsWith("#!") ? `//${text.slice(2)}` : text, ["exports", "require", "module", "__filename", "__dirname"], { filename: entry });
+      } catch {
+        return "an entry that is not CommonJS";
+      }
+    }
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : "unknown";
+  }
+}
+
+function readIfFile(fs: typeof import("node:fs"), file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
 }

@@ -1,0 +1,75 @@
+/**
+ * Whether a CommonJS source could make Node load an ES module (node-hooks.ts registers
+ * the ESM hooks, and so starts Node's hooks thread, only before such a source runs).
+ * An ES module reaches Node 20's loader from CommonJS through `import()` (syntax: the
+ * word `import` then `(`), through code a source evaluates (eval, the Function
+ * constructor, vm with `importModuleDynamically`) or through `Module.runMain`. The check
+ * is over the text, so it errs towards yes: `import(` in a string or comment counts
+ * unless the parser said the code has no import() (`parsed`), and any evaluator counts.
+ */
+
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 36 || c === 95 || c > 127;
+}
+
+function isQuote(c: number): boolean {
+  return c === 34 || c === 39 || c === 96;
+}
+
+/** The first index at or after `from` that is not whitespace or a comment. */
+function skipBlank(text: string, from: number): number {
+  let at = from;
+  while (at < text.length) {
+    const c = text.charCodeAt(at);
+    if (c === 32 || c === 9 || c === 10 || c === 13) at++;
+    else if (c === 47 && text.charCodeAt(at + 1) === 42) {
+      const end = text.indexOf("*/", at + 2);
+      if (end < 0) return text.length;
+      at = end + 2;
+    } else if (c === 47 && text.charCodeAt(at + 1) === 47) {
+      const end = text.indexOf("\n", at + 2);
+      if (end < 0) return text.length;
+      at = end + 1;
+    } else break;
+  }
+  return at;
+}
+
+/** Some occurrence of `word` as a whole word for which `accept(index after it)` holds. */
+function someWord(text: string, word: string, accept: (before: number, after: number) => boolean): boolean {
+  for (let at = text.indexOf(word); at >= 0; at = text.indexOf(word, at + 1)) {
+    const before = at === 0 ? 32 : text.charCodeAt(at - 1);
+    const end = at + word.length;
+    if (isWordChar(before) || (end < text.length && isWordChar(text.charCodeAt(end)))) continue;
+    if (accept(before, end)) return true;
+  }
+  return false;
+}
+
+/** `import(` (comments and blanks allowed between), not `.import(` (a method). */
+export function hasImportCallText(text: string): boolean {
+  return someWord(text, "import", (before, after) => before !== 46 && text.charCodeAt(skipBlank(text, after)) === 40);
+}
+
+/**
+ * Evaluates code or runs an entry point: `eval` as a word not quoted ("eval" in a string
+ * is a name), `Function(` / `Function.apply|call|bind`, vm's `importModuleDynamically`
+ * or USE_MAIN_CONTEXT_DEFAULT_LOADER, `runMain`.
+ */
+export function hasEvaluatorText(text: string): boolean {
+  if (text.includes("importModuleDynamically") || text.includes("USE_MAIN_CONTEXT_DEFAULT_LOADER")) return true;
+  if (someWord(text, "eval", (before, after) => !isQuote(before) && !isQuote(text.charCodeAt(after)))) return true;
+  if (someWord(text, "runMain", () => true)) return true;
+  return someWord(text, "Function", (_before, after) => {
+    const next = skipBlank(text, after);
+    const c = text.charCodeAt(next);
+    return c === 40 || (c === 46 && /^\.\s*(apply|call|bind)\b/.test(text.slice(next, next + 16)));
+  });
+}
+
+/** `parsed`: the parser's word on import() and direct eval in this code, when it parsed it. */
+export function mayLoadModules(text: string, parsed?: boolean): boolean {
+  if (parsed === true) return true;
+  if (parsed === undefined && hasImportCallText(text)) return true;
+  return hasEvaluatorText(text);
+}
