@@ -262,7 +262,11 @@ function deferEsmHook(options: NodeHookOptions): DeferredEsmHook {
     register("the program's module.register");
     return Reflect.apply(programRegister as (...args: unknown[]) => void, this, args);
   };
-  if (typeof programRegister === "function") nodeModule.register = patched;
+  if (typeof programRegister === "function") {
+    Object.defineProperty(patched, "name", { value: programRegister.name });
+    Object.defineProperty(patched, "length", { value: programRegister.length });
+    nodeModule.register = patched;
+  }
   host[esmStateKey] = "deferred";
   return hook;
 }
