@@ -25,6 +25,7 @@ import { Kind } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
 import { protoData, renamed } from "../shared/reflect";
+import { makeStamp } from "../shared/stamp";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
@@ -77,10 +78,14 @@ interface LayerLike {
   route?: { path?: unknown; stack?: unknown } | null;
 }
 
+/**
+ * Server request (IncomingMessage) and its response → its steps: a stamp (stamp.ts), not a
+ * WeakMap: two ephemeron entries per short-lived request cost V8's GC more than the
+ * steps themselves (BENCHMARKS.md "Web services", per-request cost).
+ */
+const stepsStamp = makeStamp<Steps>();
+
 class Frameworks {
-  /** Server request (IncomingMessage) and its response → its steps. */
-  private readonly requests = new WeakMap<object, Steps>();
-  private readonly responses = new WeakMap<object, Steps>();
   /** Layers of a route's own stack (handlers), by route: the stack length last seen. */
   private readonly handlerLayers = new WeakSet<object>();
   private readonly routesSeen = new WeakMap<object, number>();
@@ -109,11 +114,11 @@ class Frameworks {
   private stepsOf(request: object, response: object): Steps | undefined {
     const id = currentRequest();
     if (id === 0) return undefined;
-    let steps = this.requests.get(request);
+    let steps = stepsStamp.get(request);
     if (steps === undefined || steps.request !== id) {
       steps = { request: id, ordinal: 0, open: [], route: undefined, hookFailed: false };
-      this.requests.set(request, steps);
-      if (response !== null && typeof response === "object") this.responses.set(response, steps);
+      stepsStamp.set(request, steps);
+      if (response !== null && typeof response === "object") stepsStamp.set(response, steps);
     }
     return steps;
   }
@@ -161,12 +166,11 @@ class Frameworks {
     const http = require("node:http") as typeof Http;
     const proto = http.ServerResponse.prototype as unknown as { emit: (this: object, ...args: unknown[]) => boolean };
     const original = proto.emit;
-    const responses = this.responses;
     const frameworks = this;
     const recorder = this.recorder;
     const emit = function emit(this: object, event: unknown) {
       if (event === "finish" || event === "close") {
-        const steps = responses.get(this);
+        const steps = stepsStamp.get(this);
         if (steps !== undefined && steps.open.length > 0) {
           try {
             for (let i = steps.open.length - 1; i >= 0; i--) frameworks.end(steps.open[i]!);

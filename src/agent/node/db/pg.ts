@@ -22,11 +22,16 @@
 import { DbSystem } from "../../../core/layout";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
 import { runInRequest } from "../../shared/request-context";
+import { makeStamp } from "../../shared/stamp";
 
 type Fn = (...args: unknown[]) => unknown;
 
-/** Query object → its query id, between start and end. */
-const started = new WeakMap<object, number>();
+/**
+ * Query object → its query id, between start and end (undefined after): a stamp
+ * (stamp.ts), not a WeakMap, as a Query lives for one query (an ephemeron entry each
+ * costs V8's GC more).
+ */
+const started = makeStamp<number | undefined>();
 /** Client → the request that checked it out of a pool (0 when none). */
 const checkout = new WeakMap<object, number>();
 const hooked = new WeakSet<object>();
@@ -58,7 +63,7 @@ function rowsOf(results: unknown): number | undefined {
 function queryMadeBy(client: Record<string, unknown>, text: unknown): object | undefined {
   const candidates = [client._activeQuery, lastOf(client._queryQueue), lastOf(client._sentQueryQueue)];
   for (const candidate of candidates) {
-    if (candidate === null || typeof candidate !== "object" || started.has(candidate)) continue;
+    if (candidate === null || typeof candidate !== "object" || started.get(candidate) !== undefined) continue;
     if (dataProperty(candidate, "text") === text) return candidate;
   }
   return undefined;
@@ -76,35 +81,46 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
     function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
       let args: ArrayLike<unknown> = arguments;
       let request = 0;
-      db.recorder.safe(() => {
+      // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
+      try {
         request = checkout.get(this) || db.request();
         // A callback (values or callback position) runs in the request that made the query.
-        if (request === 0) return;
-        if (typeof callback === "function") args = [config, values, inRequest(request, callback as Fn), ...Array.prototype.slice.call(arguments, 3)];
-        else if (typeof values === "function") args = [config, inRequest(request, values as Fn), ...Array.prototype.slice.call(arguments, 2)];
-      });
+        if (request !== 0) {
+          if (typeof callback === "function") args = [config, values, inRequest(request, callback as Fn), ...Array.prototype.slice.call(arguments, 3)];
+          else if (typeof values === "function") args = [config, inRequest(request, values as Fn), ...Array.prototype.slice.call(arguments, 2)];
+        }
+      } catch (error) {
+        db.recorder.fail(error);
+      }
       const result = Reflect.apply(original, this, args);
-      db.recorder.safe(() => {
-        let text: unknown;
-        let params = 0;
-        let made: object | undefined;
-        if (typeof config === "string") {
-          text = config;
-          params = valuesCount(values);
-        } else if (config !== null && typeof config === "object") {
-          text = dataProperty(config, "text");
-          params = valuesCount(Array.isArray(values) ? values : dataProperty(config, "values"));
-          if (typeof dataProperty(config, "submit") === "function") made = config;
-        } else return;
-        made ??= queryMadeBy(this, text);
-        // Not queued (pg fails it on the next tick: ended or broken client): its end is
-        // recorded with a start of its own there (handleError).
-        if (made === undefined || started.has(made)) return;
-        started.set(made, db.queryStart(DbSystem.pg, text, params, request));
-      });
+      try {
+        queryStarted(db, this, config, values, request);
+      } catch (error) {
+        db.recorder.fail(error);
+      }
       return result;
     },
   );
+}
+
+/** After pg queued a query: its start, on the Query object pg made. */
+function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: unknown, values: unknown, request: number): void {
+  let text: unknown;
+  let params = 0;
+  let made: object | undefined;
+  if (typeof config === "string") {
+    text = config;
+    params = valuesCount(values);
+  } else if (config !== null && typeof config === "object") {
+    text = dataProperty(config, "text");
+    params = valuesCount(Array.isArray(values) ? values : dataProperty(config, "values"));
+    if (typeof dataProperty(config, "submit") === "function") made = config;
+  } else return;
+  made ??= queryMadeBy(client, text);
+  // Not queued (pg fails it on the next tick: ended or broken client): its end is
+  // recorded with a start of its own there (handleError).
+  if (made === undefined || started.get(made) !== undefined) return;
+  started.set(made, db.queryStart(DbSystem.pg, text, params, request));
 }
 
 export function hookPgQuery(db: DbRecorder, Query: unknown): void {
@@ -113,13 +129,16 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
   hooked.add(proto);
   wrapMethod(proto, "handleReadyForQuery", (original) =>
     function handleReadyForQuery(this: Record<string, unknown>) {
-      db.recorder.safe(() => {
+      try {
         const id = started.get(this);
         // A query cancelled by an earlier error ends in handleError (called from here).
-        if (id === undefined || this._canceledDueToError) return;
-        started.delete(this);
-        db.queryEnd(id, rowsOf(this._results));
-      });
+        if (id !== undefined && !this._canceledDueToError) {
+          started.set(this, undefined);
+          db.queryEnd(id, rowsOf(this._results));
+        }
+      } catch (error) {
+        db.recorder.fail(error);
+      }
       return Reflect.apply(original, this, arguments);
     },
   );
@@ -128,7 +147,7 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
       db.recorder.safe(() => {
         let id = started.get(this);
         if (id === undefined) id = db.queryStart(DbSystem.pg, dataProperty(this, "text"), valuesCount(dataProperty(this, "values")));
-        started.delete(this);
+        if (started.get(this) !== undefined) started.set(this, undefined);
         db.queryEnd(id, undefined, this._canceledDueToError || error, true);
       });
       return Reflect.apply(original, this, arguments);
@@ -144,18 +163,23 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
     function connect(this: Record<string, unknown>, callback: unknown) {
       let id = 0;
       let request = 0;
-      db.recorder.safe(() => {
+      // try/catch in place of recorder.safe: no closure per call (BENCHMARKS.md "Web services").
+      try {
         request = db.request();
         id = db.waitStart(DbSystem.pg, lengthOf(this._clients), lengthOf(this._idle), request);
-      });
+      } catch (error) {
+        db.recorder.fail(error);
+      }
       let ended = false;
       const end = (error: unknown, client: unknown) => {
         if (ended) return;
         ended = true;
-        db.recorder.safe(() => {
+        try {
           db.waitEnd(id, error, error !== undefined && error !== null);
           if (client !== null && typeof client === "object" && !error) checkout.set(client, request);
-        });
+        } catch (failure) {
+          db.recorder.fail(failure);
+        }
       };
       if (typeof callback === "function") {
         // Only pg sees this wrapper (it calls it once): not renamed to the callback's name,
