@@ -10,6 +10,11 @@
  *   RATE=300 bun scripts/bench-web-profile.ts 3     # paced: the same requests/s in every mode
  *   PROFILE=0 RATE=300 bun scripts/bench-web-profile.ts 5     # without the profiler
  *   DURATION_MS=10000 ...                                    # a longer measured window (default 3 s)
+ * More modes: `als` (untraced, plus scripts/web-als-only.cjs preloaded: one AsyncLocalStorage
+ * entered per request and nothing else, Node 20's price of request context alone) and `base`
+ * (traced by another checkout's CLI, BASE_CLI=/path/to/src/cli/main.ts: before/after).
+ *   PROFILE=0 RATE=300 BASE_CLI=/work/main/src/cli/main.ts bun scripts/bench-web-profile.ts 4 untraced,als,base,traced
+ * THREADS=1: each thread's user+system CPU ticks (10 ms) in the measured window as well.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,9 +24,18 @@ import { startPostgres } from "../spec/postgres-harness";
 const root = join(import.meta.dir, "..");
 const workloads = join(root, "src/bench/workloads");
 const rounds = Number(process.argv[2] ?? 3);
-const modes = (process.argv[3] ?? "untraced,traced,otel").split(",") as ("untraced" | "traced" | "otel")[];
+const modes = (process.argv[3] ?? "untraced,traced,otel").split(",") as ("untraced" | "traced" | "otel" | "als" | "base")[];
 const pg = await startPostgres();
 const env = { ...process.env, PGURL: pg.url, NODE_PATH: join(root, "node_modules") };
+/** Per thread (tid:name): user and system ticks. */
+const threadsOf = (pid: number) =>
+  new Map(
+    readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+      return [`${tid}:${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}`, [Number(fields[11]), Number(fields[12])] as const];
+    }),
+  );
 const cpuOf = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -33,14 +47,17 @@ try {
       const ready = join(dir, "ready.json");
       // PROFILE=0: no profiler (its sampling inflates every figure), CPU per request only.
       const profiling = process.env.PROFILE !== "0";
-      const server = [`node`, ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
+      const server = [`node`, ...(mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : []), ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
       // SCOPE_ARGS: more `scope run` options for the traced runs (e.g. "--events process,http").
       const scopeArgs = (process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean);
-      const argv = mode === "traced" ? ["bun", join(root, "src/cli/main.ts"), "run", ...scopeArgs, "--out", join(dir, "trace.bin"), "--", ...server] : server;
+      const cli = mode === "base" ? process.env.BASE_CLI : join(root, "src/cli/main.ts");
+      if (cli === undefined) throw new Error("mode base needs BASE_CLI=/path/to/src/cli/main.ts");
+      const argv = mode === "traced" || mode === "base" ? ["bun", cli, "run", ...scopeArgs, "--out", join(dir, "trace.bin"), "--", ...server] : server;
       const child = Bun.spawn(argv, { env, stdio: ["ignore", "ignore", "inherit"] });
       while (!existsSync(ready)) await Bun.sleep(20);
       const { port, pid } = JSON.parse(readFileSync(ready, "utf8")) as { port: number; pid: number };
       const load = Bun.spawn(["node", join(workloads, "http-load.cjs"), JSON.stringify({ port, connections: 16, warmupMs: 500, durationMs: Number(process.env.DURATION_MS ?? 3000), paths: ["/items/7", "/orders/3"], rate: Number(process.env.RATE ?? 0) })], { stdout: "pipe" });
+      let threads: ReturnType<typeof threadsOf> | undefined;
       let before = 0;
       let after = 0;
       let result = "";
@@ -51,8 +68,16 @@ try {
         for (let at = pending.indexOf("\n"); at >= 0; at = pending.indexOf("\n")) {
           const line = pending.slice(0, at);
           pending = pending.slice(at + 1);
-          if (line === "measure") before = cpuOf(pid);
-          else if (line === "done") after = cpuOf(pid);
+          if (line === "measure") {
+            before = cpuOf(pid);
+            if (process.env.THREADS === "1") threads = threadsOf(pid);
+          } else if (line === "done") {
+            after = cpuOf(pid);
+            if (threads !== undefined) {
+              const now = threadsOf(pid);
+              console.log(`  threads (user/system ticks): ${[...now].map(([name, [user, system]]) => `${name} ${user - (threads!.get(name)?.[0] ?? 0)}/${system - (threads!.get(name)?.[1] ?? 0)}`).join(", ")}`);
+            }
+          }
           else if (line.startsWith("{")) result = line;
         }
       }
