@@ -9,6 +9,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { withCodeCache } from "../agent/node/code-cache";
 import { VERSION } from "../version";
 import { setLibscopePath } from "./native";
 import { oxcBindingPlugin } from "./oxc-plugin";
@@ -142,7 +143,10 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
     plugins: [oxcBindingPlugin()],
   });
   if (!result.success) throw new Error(`bundling ${spec.entry} failed: ${result.logs.map(String).join("; ")}`);
-  return join(outDir, spec.out);
+  const out = join(outDir, spec.out);
+  // Every Node thread loads it: compiled through a V8 code cache (src/agent/node/code-cache.ts).
+  if (which === "nodeAgent") writeFileSync(out, withCodeCache(readFileSync(out, "utf8")));
+  return out;
 }
 
 async function buildFromSource(): Promise<Assets> {

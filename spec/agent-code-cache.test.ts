@@ -1,0 +1,75 @@
+/**
+ * dist/agent/node.cjs compiles the agent bundle through a V8 code cache next to it
+ * (src/agent/node/code-cache.ts): written once by a main thread, read by every thread after,
+ * and never a reason for the program to behave differently (a bad or unwritable cache
+ * only means compiling from source). Without SCOPE_RING the agent itself stays unattached
+ * (one stderr line), which is all these tests need: the loader runs the same.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bundleAgent } from "../src/core/assets";
+
+const dir = mkdtempSync(join(tmpdir(), "scope-code-cache-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const program = join(dir, "program.cjs");
+writeFileSync(
+  program,
+  `const { Worker, isMainThread, parentPort } = require("node:worker_threads");
+if (isMainThread) {
+  const worker = new Worker(__filename);
+  worker.on("message", (m) => console.log("worker said", m));
+  worker.on("exit", (code) => { console.log("worker exit", code); process.exitCode = 3; });
+} else parentPort.postMessage(typeof require("node:vm").Script);
+`,
+);
+
+async function run(agent: string): Promise<{ stdout: string; code: number }> {
+  const env = { ...process.env, NODE_OPTIONS: `--require ${agent}` };
+  delete env.SCOPE_RING;
+  const child = Bun.spawn(["node", program], { env, stdout: "pipe", stderr: "pipe" });
+  const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+  return { stdout, code };
+}
+
+const cacheFiles = (at: string) => readdirSync(at).filter((name) => name.endsWith(".v8cache"));
+const expected = { stdout: "worker said function\nworker exit 0\n", code: 3 };
+
+test("the first main thread writes the cache; later runs use it and leave it as it is", async () => {
+  const out = join(dir, "a");
+  const agent = await bundleAgent("nodeAgent", out);
+  expect(cacheFiles(out)).toEqual([]);
+  expect(await run(agent)).toEqual(expected);
+  const [cache] = cacheFiles(out);
+  expect(cache).toMatch(/^node\.cjs\..+\.v8cache$/);
+  const written = readFileSync(join(out, cache!));
+  const { mtimeMs } = statSync(join(out, cache!));
+  expect(written.length).toBeGreaterThan(10_000);
+  expect(await run(agent)).toEqual(expected);
+  // Accepted by V8: not rewritten (a rejected cache is replaced by the main thread).
+  expect(statSync(join(out, cache!)).mtimeMs).toBe(mtimeMs);
+  expect(readdirSync(out).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+}, 120_000);
+
+test("a cache that is not V8's: the program runs the same and the cache is replaced", async () => {
+  const out = join(dir, "b");
+  const agent = await bundleAgent("nodeAgent", out);
+  expect(await run(agent)).toEqual(expected);
+  const [cache] = cacheFiles(out);
+  const good = readFileSync(join(out, cache!));
+  writeFileSync(join(out, cache!), Buffer.alloc(good.length, 7));
+  expect(await run(agent)).toEqual(expected);
+  expect(readFileSync(join(out, cache!)).equals(Buffer.alloc(good.length, 7))).toBe(false);
+}, 120_000);
+
+test("a cache that cannot be read or written (a directory in its place): the program runs the same, nothing left behind", async () => {
+  const out = join(dir, "c");
+  const agent = await bundleAgent("nodeAgent", out);
+  const v8 = Bun.spawnSync(["node", "-p", "process.versions.v8 + '-' + process.arch"]).stdout.toString().trim();
+  mkdirSync(join(out, `node.cjs.${v8}.v8cache`));
+  expect(await run(agent)).toEqual(expected);
+  expect(readdirSync(out).sort()).toEqual(["node.cjs", `node.cjs.${v8}.v8cache`]);
+  expect(statSync(join(out, `node.cjs.${v8}.v8cache`)).isDirectory()).toBe(true);
+}, 120_000);
