@@ -27,7 +27,7 @@ if (isMainThread) {
 );
 
 async function run(agent: string): Promise<{ stdout: string; code: number }> {
-  const env = { ...process.env, NODE_OPTIONS: `--require ${agent}` };
+  const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: `--require ${agent}` };
   delete env.SCOPE_RING;
   const child = Bun.spawn(["node", program], { env, stdout: "pipe", stderr: "pipe" });
   const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
