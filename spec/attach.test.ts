@@ -491,6 +491,46 @@ describe("messages and workers started while attached", () => {
     // Node's inspector lines for scope's own open and close only.
     expect(serviceErr.split("\n").filter((text) => text && !/^(Debugger listening on|For help, see|Debugger attached|Debugger ending on)/.test(text))).toEqual([]);
   });
+
+  test("workers started back to back, some terminated at once, while attached and through the detach: the process lives on", async () => {
+    // Node 20 aborts the process on a NodeWorker message to a worker that has ended, and a worker left paused hangs it (agent-workers.ts).
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    writeFileSync(
+      join(dir, "churn.cjs"),
+      `const { Worker } = require("node:worker_threads");
+const { writeFileSync } = require("node:fs");
+let n = 0;
+(async () => {
+  console.log("ready");
+  for (;;) {
+    await new Promise((resolve) => {
+      const worker = new Worker("require('node:worker_threads').parentPort.postMessage(1); setTimeout(() => {}, 20)", { eval: true });
+      worker.on("error", () => {});
+      if (n % 2 === 1) setTimeout(() => worker.terminate(), n % 7);
+      worker.once("exit", resolve);
+    });
+    writeFileSync(__dirname + "/count", String(++n));
+  }
+})();
+`,
+    );
+    const { child } = await startNode(["--inspect-port=0", join(dir, "churn.cjs")], { cwd: dir });
+    const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "3s"]);
+    expect(await attach.ended()).toBe(0);
+    expect(attach.stderr()).toContain("detached: --duration elapsed");
+    const count = () => Number(readFileSync(join(dir, "count"), "utf8"));
+    const atDetach = count();
+    await waitFor(() => String(count() - atDetach >= 10), /true/);
+    expect(alive(child.pid)).toBe(true);
+    const events = readEvents(out);
+    // Each worker's spawn and end as the parent sees them, paired by thread id.
+    const spawned = events.filter((event) => event.kind === "thread_spawn").map((event) => event.fields.threadId);
+    const ended = events.filter((event) => event.kind === "thread_exited").map((event) => event.fields.threadId);
+    expect(spawned.length).toBeGreaterThan(2);
+    expect(ended.every((threadId) => spawned.includes(threadId))).toBe(true);
+    expect(spawned.length - ended.length).toBeLessThanOrEqual(1);
+  });
 });
 
 describe("a forked child's own IPC channel while attached", () => {

@@ -1,12 +1,13 @@
 /**
- * NOT WIRED (agent.ts does not start it): on Node 20 a `NodeWorker.sendMessageToWorker` to a
- * worker whose thread has just ended aborts the whole process (SIGABRT in
- * node::inspector::MainThreadInterface::Post, seen in 3 of 5 runs of workers started back to
- * back while attached: the Debugger.disable/runIfWaitingForDebugger sent after the agent
- * loaded can reach a worker that already ran to its end). Making it safe needs every message
- * sent only while the worker cannot end (waiting or paused: one Debugger.disable as the last
- * message, no timeout path that sends, stop() by disconnecting only) and an answer to a
- * program's worker.terminate() racing a message. Kept for that work; what it does:
+ * NOT WIRED (agent.ts does not start it), for two findings on Node 20: a NodeWorker message to
+ * a worker whose thread has ended aborts the process (below; the message discipline here
+ * avoided it in 16 stress runs), and a worker can be left stopped for good: with workers
+ * started back to back, some terminated by the program within 0-6 ms, the program stalled
+ * after the detach in 1 of 3 runs of this version (4 of 4 of the one before, which only
+ * disconnected at stop()). Whether a worker terminated while paused, or one between its
+ * runIfWaitingForDebugger and its first pause, is what stays stopped, is not known yet.
+ * Kept for that work (spec/attach.test.ts "workers started back to back" is the test to pass
+ * with it wired); what it does:
  *
  * Worker threads started while attached get the attach agent before their own code runs,
  * through the inspector's NodeWorker domain on an in-process session of the main thread
@@ -19,30 +20,37 @@
  * patches the Worker constructor, so workers made with a constructor the program took
  * before the attach (`const { Worker } = require(...)`) are reached too.
  *
- * A worker whose agent did not load within WAIT_MS (or whose evaluation failed) is let run
- * untraced, never held. `stop()` disables the domain and disconnects: a worker that is still
- * waiting at that moment is released by the runtime.
+ * Node 20 aborts the whole process (SIGABRT in node::inspector::MainThreadInterface::Post)
+ * when `NodeWorker.sendMessageToWorker` reaches a worker whose thread has ended. So a message
+ * is sent to a worker only while it cannot end by itself: waiting at its start (the three
+ * first) or paused (the evaluation, then `Debugger.disable`, which resumes it and is the
+ * last message it ever gets; an earlier pause is left with `Debugger.resume`, and the next
+ * message waits for the next pause). A worker is never left paused or waiting (disconnecting
+ * the session does not release it: the program would hang on it): `stop()` lets each worker
+ * still starting go at its next pause, without the agent (at most STOP_WAIT_MS), and only
+ * then disconnects.
  */
 import type * as Inspector from "node:inspector";
 import type { Recorder } from "../agent/shared/recorder";
-import { Kind } from "../agent/shared/kinds";
 
-const WAIT_MS = 5000;
-const U64_NONE = -1;
+/** How long stop() waits for the workers still starting to reach a pause and be let go. */
+const STOP_WAIT_MS = 2000;
 
 interface Pending {
   url: string;
   /** Known once its agent answered. */
   threadId: number | undefined;
   next: number;
+  /** Debugger.disable sent: it gets no other message. */
   done: boolean;
-  timer: ReturnType<typeof setTimeout>;
 }
 
 export class WorkerAutoAttach {
   private readonly session: Inspector.Session;
   private readonly workers = new Map<string, Pending>();
   private stopped = false;
+  /** Set by stop(): every worker is let go at its next pause, without the agent. */
+  private stopping = false;
 
   constructor(
     inspector: typeof Inspector,
@@ -67,11 +75,8 @@ export class WorkerAutoAttach {
       this.recorder.safe(() => {
         const worker = this.workers.get(message.params.sessionId);
         if (!worker) return;
-        clearTimeout(worker.timer);
         this.workers.delete(message.params.sessionId);
-        if (worker.threadId === undefined) return;
-        this.recorder.event(Kind.thread_exited, worker.threadId, U64_NONE);
-        this.onEnded(worker.threadId);
+        if (worker.threadId !== undefined) this.onEnded(worker.threadId);
       }),
     );
     session.connect();
@@ -80,13 +85,19 @@ export class WorkerAutoAttach {
     });
   }
 
-  stop(): void {
+  /**
+   * Lets every worker still starting go at its next pause (a worker left paused or waiting
+   * would hang: disconnecting does not release it), then disconnects.
+   */
+  async stop(): Promise<void> {
     if (this.stopped) return;
-    this.stopped = true;
-    for (const [sessionId, worker] of this.workers) {
-      clearTimeout(worker.timer);
-      if (!worker.done) this.release(sessionId, worker);
+    this.stopping = true;
+    const deadline = Date.now() + STOP_WAIT_MS;
+    while ([...this.workers.values()].some((worker) => !worker.done) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const worker of this.workers.values()) {
+      if (!worker.done) this.recorder.fail(new Error(`a worker started while attached (${worker.url}) did not reach a pause before the detach`));
     }
+    this.stopped = true;
     this.workers.clear();
     try {
       this.session.post("NodeWorker.disable", {});
@@ -98,9 +109,14 @@ export class WorkerAutoAttach {
   private attached(sessionId: string, info: { workerId: string; url: string }, waiting: boolean): void {
     // Workers running before (listed again by enable): the attach reached them already.
     if (!waiting || this.stopped) return;
-    const worker: Pending = { url: info.url || "[eval]", threadId: undefined, next: 1, done: false, timer: setTimeout(() => this.release(sessionId, worker), WAIT_MS) };
-    worker.timer.unref();
+    const worker: Pending = { url: info.url || "[eval]", threadId: undefined, next: 1, done: false };
     this.workers.set(sessionId, worker);
+    if (this.stopping) {
+      // Waiting: one message starts it, untraced, and is the last.
+      worker.done = true;
+      this.send(sessionId, worker, "Runtime.runIfWaitingForDebugger", {});
+      return;
+    }
     this.send(sessionId, worker, "Debugger.enable", {});
     this.send(sessionId, worker, "Debugger.setInstrumentationBreakpoint", { instrumentation: "beforeScriptExecution" });
     this.send(sessionId, worker, "Runtime.runIfWaitingForDebugger", {});
@@ -111,6 +127,7 @@ export class WorkerAutoAttach {
     if (!worker || worker.done) return;
     const message = JSON.parse(text) as { id?: number; method?: string; result?: { result?: { value?: { attached?: boolean; refused?: string; threadId?: number } } } };
     if (message.method === "Debugger.paused") {
+      if (this.stopping) return this.letGo(sessionId, worker);
       this.send(sessionId, worker, "Runtime.evaluate", { expression: this.loadExpression(), includeCommandLineAPI: true, returnByValue: true }, 2 ** 30);
       return;
     }
@@ -120,24 +137,18 @@ export class WorkerAutoAttach {
       // NodeWorker's workerId is its own numbering, not the thread id: the spawn is recorded with the agent's.
       if (value.attached && typeof value.threadId === "number") {
         worker.threadId = value.threadId;
-        this.recorder.event(Kind.thread_spawn, value.threadId, this.recorder.str(worker.url));
         this.onTraced(value.threadId);
       }
-      this.release(sessionId, worker);
-      return;
+      return this.letGo(sessionId, worker);
     }
     // The bootstrap is not over yet (an earlier script): on to the next pause.
     this.send(sessionId, worker, "Debugger.resume", {});
   }
 
-  /** Lets the worker run on, its debugger off. */
-  private release(sessionId: string, worker: Pending): void {
-    if (worker.done) return;
-    if (worker.threadId === undefined) this.recorder.fail(new Error(`a worker started while attached (${worker.url}) runs untraced: its agent did not load`));
+  /** Paused: the last message, which resumes the worker (it may end at once: nothing may follow it). */
+  private letGo(sessionId: string, worker: Pending): void {
     worker.done = true;
-    clearTimeout(worker.timer);
     this.send(sessionId, worker, "Debugger.disable", {});
-    this.send(sessionId, worker, "Runtime.runIfWaitingForDebugger", {});
   }
 
   private send(sessionId: string, worker: Pending, method: string, params: object, id = worker.next++): void {

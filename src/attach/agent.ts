@@ -165,8 +165,8 @@ class AttachedAgent {
     // (A worker listed but not traced may be counted as new: its messages are then one-sided, nothing to pair.)
     const newWorkerAbove = this.main ? Math.max(0, ...this.workerTids) : threads.threadId;
     recorder.safe(() => (this.messages = hookMessages(makeTracer(recorder, this.options.tid ?? 0), threads, { newWorkerAbove, newWorker: this.options.newWorker === true })));
-    // Workers started from now on are not given an agent: agent-workers.ts does it, but Node 20
-    // aborts the process on a NodeWorker message to a worker that ended meanwhile (see there).
+    // Workers started from now on are not given an agent: agent-workers.ts does it, but on
+    // Node 20 it can crash or hang the program (see there). Left off.
     this.timer = setInterval(() => this.poll(), POLL_MS);
     this.timer.unref();
     return { listed: workers.length, traced: workers.filter((worker) => worker.traced).length };
@@ -244,7 +244,7 @@ class AttachedAgent {
     } catch (error) {
       this.recorder.fail(error);
     }
-    this.autoAttach?.stop();
+    await this.autoAttach?.stop();
     this.http?.remove();
     this.messages?.remove();
     process.off("exit", this.onExit);
