@@ -7,7 +7,8 @@
 #
 # Rounds alternate every variant; medians are printed. Variants: an empty worker; workers
 # that load node:child_process, node:module, node:os; the agent bundle of this tree with
-# install() skipped (its compile and top-level code only); and whole traced workers under
+# install() skipped (its compile and top-level code only), as a plain bundle and as the
+# dist/agent/node.cjs loader with its V8 code cache (agent-cached); and whole traced workers under
 # `scope run` of this tree (and of other-tree, another checkout, for a before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +37,12 @@ JS
 : > "$dir/empty.cjs"
 for m in child_process module os; do echo "require('node:$m');" > "$dir/$m.cjs"; done
 bun build src/agent/node/main.ts --target node --format cjs --outfile "$dir/agent.cjs" > /dev/null
+# The loader scope hands to Node (src/agent/node/code-cache.ts); a main thread writes its cache first.
+bun -e "import { bundleAgent } from './src/core/assets'; await bundleAgent('nodeAgent', '$dir/cached')" > /dev/null
+node -r "$dir/cached/node.cjs" -e 0 2>/dev/null
+cp "$dir/cached/node.cjs" "$dir/agent-cached.cjs" && cp "$dir"/cached/node.cjs.*.v8cache "$dir/agent-cached.cjs.$(node -p 'process.versions.v8 + "-" + process.arch').v8cache"
 declare -A acc
-variants=(empty child_process module os agent traced)
+variants=(empty child_process module os agent agent-cached traced)
 [ -n "$other" ] && variants+=(traced-other)
 for _ in $(seq "$rounds"); do
   for v in "${variants[@]}"; do
