@@ -266,7 +266,7 @@ export class StringTable {
 }
 
 /** Decodes the runs of received fragments, one U+FFFD for each run of missing ones. */
-function partialText(entry: PartialString): string {
+export function partialText(entry: { bytes: Uint8Array; received: Uint8Array }): string {
   let text = "";
   let index = 0;
   const count = entry.received.byteLength;

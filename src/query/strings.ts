@@ -9,6 +9,7 @@
  * integer: a row of two values is the cheapest to write (BENCHMARKS.md "scope query").
  */
 import type { Database, Statement } from "bun:sqlite";
+import { partialText } from "../core/events";
 import { STRING_FRAGMENT_BYTES, STRING_MAX_BYTES } from "../core/layout";
 import { BulkInsert, type SqlValue } from "./bulk";
 
@@ -186,18 +187,4 @@ export class StringLoader {
     if (row || (this.partial.size === 0 && this.run.key === -1)) this.cache.set(key, text);
     return text;
   }
-}
-
-function partialText(entry: Assembly): string {
-  let text = "";
-  let index = 0;
-  const count = entry.received.byteLength;
-  while (index < count) {
-    const received = entry.received[index] === 1;
-    let end = index;
-    while (end < count && (entry.received[end] === 1) === received) end++;
-    text += received ? decoder.decode(entry.bytes.subarray(index * STRING_FRAGMENT_BYTES, end * STRING_FRAGMENT_BYTES)) : "\uFFFD";
-    index = end;
-  }
-  return text;
 }

@@ -12,70 +12,8 @@
 import { scaleLinear, type ScaleLinear } from "d3-scale";
 import { select } from "d3-selection";
 import { zoom as d3zoom, zoomIdentity, type D3ZoomEvent, type ZoomBehavior, type ZoomTransform } from "d3-zoom";
+import { InstantKind, SliceKind, type Details, type Meta, type SearchHit, type TrackInfo, type WindowAnswer } from "../wire";
 
-interface TrackInfo {
-  id: number;
-  host: string;
-  pid: number;
-  tid: number;
-  kind: "calls" | "async" | "requests" | "queries" | "loop" | "counter";
-  label: string;
-  process: string;
-  rows: number;
-  unit?: "bytes" | "ns";
-}
-
-interface Meta {
-  path: string;
-  argv: string[];
-  host: string;
-  startTime: string;
-  durationNs: number;
-  records: number;
-  tracks: TrackInfo[];
-  status: { warning: string | null };
-}
-
-interface WindowAnswer {
-  startNs: number;
-  endNs: number;
-  slices: number[];
-  instants: number[];
-  arrows: number[];
-  arrowsLeftOut: number;
-  counters: Record<number, number[]>;
-  labels: Record<number, string>;
-}
-
-interface Link {
-  label: string;
-  id: number;
-  timeNs: number;
-  track: number;
-  name: string;
-}
-
-interface Details {
-  id: number;
-  kind: string;
-  pid: number;
-  tid: number;
-  track: number;
-  timeNs: number;
-  durationNs: number | null;
-  name: string;
-  fields: Record<string, unknown>;
-  end: { kind: string; fields: Record<string, unknown> } | null;
-  links: Link[];
-}
-
-interface SearchHit {
-  id: number;
-  timeNs: number;
-  track: number;
-  name: string;
-  kind: string;
-}
 
 const SLICE = 9;
 const INSTANT = 6;
@@ -312,28 +250,28 @@ function hue(text: string): number {
 }
 
 const kindColor: Record<number, string> = {
-  1: "", // call: by name
-  2: "hsl(265, 45%, 78%)",
-  3: "hsl(210, 65%, 72%)",
-  4: "hsl(30, 85%, 70%)",
-  5: "hsl(45, 40%, 75%)",
-  6: "hsl(0, 70%, 70%)", // GC
-  7: "hsl(15, 85%, 62%)", // long task
+  [SliceKind.call]: "", // by name
+  [SliceKind.async]: "hsl(265, 45%, 78%)",
+  [SliceKind.request]: "hsl(210, 65%, 72%)",
+  [SliceKind.query]: "hsl(30, 85%, 70%)",
+  [SliceKind.poolWait]: "hsl(45, 40%, 75%)",
+  [SliceKind.gc]: "hsl(0, 70%, 70%)",
+  [SliceKind.longTask]: "hsl(15, 85%, 62%)",
 };
 
 const instantStyle: Record<number, { color: string; shape: "down" | "up" | "diamond" | "bar" }> = {
-  1: { color: "#0b57d0", shape: "down" }, // send
-  2: { color: "#188038", shape: "up" }, // receive
-  3: { color: "#8e24aa", shape: "diamond" }, // spawn
-  4: { color: "#5f6368", shape: "bar" }, // start
-  5: { color: "#5f6368", shape: "bar" }, // exit
-  6: { color: "#8e24aa", shape: "bar" }, // child exit
-  7: { color: "#8e24aa", shape: "diamond" }, // thread spawn
-  8: { color: "#8e24aa", shape: "bar" }, // thread exit
-  9: { color: "#e37400", shape: "diamond" }, // warning
-  10: { color: "#c5221f", shape: "bar" }, // gc
-  11: { color: "#c5221f", shape: "diamond" }, // long task
-  12: { color: "#c5221f", shape: "diamond" }, // error
+  [InstantKind.send]: { color: "#0b57d0", shape: "down" },
+  [InstantKind.receive]: { color: "#188038", shape: "up" },
+  [InstantKind.spawn]: { color: "#8e24aa", shape: "diamond" },
+  [InstantKind.start]: { color: "#5f6368", shape: "bar" },
+  [InstantKind.exit]: { color: "#5f6368", shape: "bar" },
+  [InstantKind.childExit]: { color: "#8e24aa", shape: "bar" },
+  [InstantKind.threadSpawn]: { color: "#8e24aa", shape: "diamond" },
+  [InstantKind.threadExit]: { color: "#8e24aa", shape: "bar" },
+  [InstantKind.warning]: { color: "#e37400", shape: "diamond" },
+  [InstantKind.gc]: { color: "#c5221f", shape: "bar" },
+  [InstantKind.longTask]: { color: "#c5221f", shape: "diamond" },
+  [InstantKind.error]: { color: "#c5221f", shape: "diamond" },
 };
 
 function shortName(label: string): string {
@@ -411,8 +349,8 @@ function drawSlices(data: WindowAnswer, x: ScaleLinear<number, number>, offset: 
     const count = s[i + 6]!;
     const kind = s[i + 7]!;
     const flags = s[i + 8]!;
-    const h = kind === 1 ? hue(shortName(label)) : 0;
-    ctx.fillStyle = count > 1 ? (kind === 1 ? `hsl(${h}, 25%, 72%)` : "#c7ccd3") : kind === 1 ? `hsl(${h}, 55%, 72%)` : kindColor[kind]!;
+    const h = kind === SliceKind.call ? hue(shortName(label)) : 0;
+    ctx.fillStyle = count > 1 ? (kind === SliceKind.call ? `hsl(${h}, 25%, 72%)` : "#c7ccd3") : kind === SliceKind.call ? `hsl(${h}, 55%, 72%)` : kindColor[kind]!;
     ctx.fillRect(x0, y + 1, w, ROW_H - 2);
     if (state.highlight.has(s[i + 4]!)) {
       ctx.strokeStyle = "#f9ab00";
