@@ -9,15 +9,13 @@
 // Usage: node attach-load.cjs '{"port": N, "connections": 8, "rate": 500}'
 const net = require("node:net");
 const orders = require("./attach-orders.cjs");
+const { onResponses, isSuccess, steadyRate } = require("./common.cjs");
 
 const { port, connections, rate } = JSON.parse(process.argv[2]);
-const HEADER_END = Buffer.from("\r\n\r\n");
-const CONTENT_LENGTH = /\r\ncontent-length: *(\d+)/i;
 
 let phase = "warm";
 let stopping = false;
 let seq = 0;
-let credit = 0;
 const idle = [];
 const sockets = [];
 const phases = new Map();
@@ -31,41 +29,28 @@ function phaseStats(name) {
 
 function connection() {
   const socket = net.connect({ port, host: "127.0.0.1", noDelay: true });
-  let pending = Buffer.alloc(0);
   let current;
   const state = {
     busy: false,
     send() {
       state.busy = true;
-      credit--;
       const n = ++seq;
       current = { n, sentPhase: phase, sentAt: performance.now() };
       socket.write(`GET /order/${n} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`);
     },
   };
   socket.on("connect", () => idle.push(state));
-  socket.on("data", (chunk) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    for (;;) {
-      const headerEnd = pending.indexOf(HEADER_END);
-      if (headerEnd < 0) return;
-      const head = pending.toString("latin1", 0, headerEnd);
-      const length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? 0);
-      const total = headerEnd + 4 + length;
-      if (pending.length < total) return;
-      const body = pending.toString("utf8", headerEnd + 4, total);
-      pending = pending.subarray(total);
-      const stats = phaseStats(current.sentPhase);
-      stats.latenciesMs.push(performance.now() - current.sentAt);
-      if (head.charCodeAt(9) !== 50) stats.non2xx++;
-      const n = current.n;
-      if (body !== orders.render(orders.createOrder(n, 1 + (n % 3)))) stats.mismatches++;
-      requests.push([n, current.sentPhase, phase]);
-      state.busy = false;
-      if (stopping) finish();
-      else if (credit >= 1) state.send();
-      else idle.push(state);
-    }
+  onResponses(socket, (head, body) => {
+    const stats = phaseStats(current.sentPhase);
+    stats.latenciesMs.push(performance.now() - current.sentAt);
+    if (!isSuccess(head)) stats.non2xx++;
+    const n = current.n;
+    if (body.toString("utf8") !== orders.render(orders.createOrder(n, 1 + (n % 3)))) stats.mismatches++;
+    requests.push([n, current.sentPhase, phase]);
+    state.busy = false;
+    if (stopping) finish();
+    else if (pacer.take()) state.send();
+    else idle.push(state);
   });
   socket.on("error", () => {
     phaseStats(current?.sentPhase ?? phase).errors++;
@@ -77,13 +62,7 @@ function connection() {
   sockets.push(state);
 }
 
-let last = performance.now();
-const tick = setInterval(() => {
-  const now = performance.now();
-  credit = Math.min(credit + ((now - last) / 1000) * rate, Math.max(connections, rate / 10));
-  last = now;
-  while (credit >= 1 && idle.length > 0) idle.pop().send();
-}, 10);
+const pacer = steadyRate(rate, connections, idle);
 
 let done = false;
 function finish() {
@@ -109,7 +88,7 @@ process.stdin.on("data", (chunk) => {
     input = input.slice(newline + 1);
     if (line === "end") {
       stopping = true;
-      clearInterval(tick);
+      pacer.stop();
       finish();
     } else if (line) {
       phase = line;

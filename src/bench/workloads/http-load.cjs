@@ -11,13 +11,12 @@
 // compares at the same throughput, traced or not).
 // Usage: node http-load.cjs '{"port": N, "connections": 32, "warmupMs": 2000, "durationMs": 10000, "paths": ["/item"]}'
 const net = require("node:net");
+const { onResponses, isSuccess } = require("./common.cjs");
 
 const { port, connections, warmupMs, durationMs, paths = ["/item"], rate = 0 } = JSON.parse(process.argv[2]);
 const intervalMs = rate > 0 ? (connections / rate) * 1000 : 0;
 const requests = paths.map((path) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`));
 let sent = 0;
-const HEADER_END = Buffer.from("\r\n\r\n");
-const CONTENT_LENGTH = /\r\ncontent-length: *(\d+)/i;
 
 let measuring = false;
 let stopped = false;
@@ -29,7 +28,6 @@ const histogram = new Uint32Array(1_000_001);
 
 function connection() {
   const socket = net.connect({ port, host: "127.0.0.1", noDelay: true });
-  let pending = Buffer.alloc(0);
   let sentAt = 0;
   const send = () => {
     if (stopped) return socket.end();
@@ -42,23 +40,13 @@ function connection() {
     else send();
   };
   socket.on("connect", send);
-  socket.on("data", (chunk) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    for (;;) {
-      const headerEnd = pending.indexOf(HEADER_END);
-      if (headerEnd < 0) return;
-      const head = pending.toString("latin1", 0, headerEnd);
-      const length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? 0);
-      const total = headerEnd + 4 + length;
-      if (pending.length < total) return;
-      pending = pending.subarray(total);
-      if (measuring) {
-        completed++;
-        if (head.charCodeAt(9) !== 50) non2xx++; // "HTTP/1.1 2xx"
-        histogram[Math.min(Math.round((performance.now() - sentAt) * 1000), 1_000_000)]++;
-      }
-      next();
+  onResponses(socket, (head) => {
+    if (measuring) {
+      completed++;
+      if (!isSuccess(head)) non2xx++;
+      histogram[Math.min(Math.round((performance.now() - sentAt) * 1000), 1_000_000)]++;
     }
+    next();
   });
   socket.on("error", () => {
     errors++;
