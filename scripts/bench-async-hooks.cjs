@@ -1,6 +1,6 @@
 "use strict";
 // What Node's async_hooks cost by themselves, beside scope's --async records: the async
-// workload's tasks (src/bench/workloads/async.cjs) in one process, in rounds that alternate
+// workload's tasks (src/bench/workloads/async-tasks.cjs) in one process, in rounds that alternate
 // the modes, CPU time per task (process.cpuUsage), medians. A hook is enabled for its
 // rounds and disabled after (Node keeps its promise hook until the next microtask).
 //   node scripts/bench-async-hooks.cjs [rounds] [tasks]
@@ -8,29 +8,12 @@
 // empty+resolve (also a promiseResolve hook, as --async=promises has); filter (what
 // --async=callbacks does per callback without writing a record).
 const hooks = require("node:async_hooks");
+const { runTasks } = require("../src/bench/workloads/async-tasks.cjs");
 
 const rounds = Number(process.argv[2] ?? 7);
 const tasks = Number(process.argv[3] ?? 20000);
 
-async function step(value) {
-  await null;
-  return value + 1;
-}
-async function task(i) {
-  await new Promise((resolve) => setImmediate(resolve));
-  const [a, b] = await Promise.all([step(i), step(i + 1)]);
-  await new Promise((resolve) => process.nextTick(resolve));
-  return a + b;
-}
-async function run() {
-  let next = 0;
-  let sum = 0;
-  async function lane() {
-    while (next < tasks) sum += await task(next++);
-  }
-  await Promise.all(Array.from({ length: 16 }, lane));
-  return sum;
-}
+const run = () => runTasks(tasks, 16);
 
 const noop = () => {};
 const modes = {

@@ -1,33 +1,16 @@
 "use strict";
-// Async causality's workload (scope run --async): promise-heavy asynchronous JavaScript.
-// Each task waits for an immediate, runs two small async functions side by side, then
-// waits for a nextTick: 1 immediate, 1 tick and about ten promises per task, `inFlight`
+// Async causality's workload (scope run --async): promise-heavy asynchronous JavaScript
+// (async-tasks.cjs: 1 immediate, 1 tick and about ten promises per task), `inFlight`
 // tasks at a time. No I/O, so the cost measured is the per-callback and per-promise one.
 const { params, report, nowSeconds } = require("./common.cjs");
+const { runTasks } = require("./async-tasks.cjs");
 
 const { tasks, inFlight } = params({ tasks: 200000, inFlight: 16 });
 
-async function step(value) {
-  await null;
-  return value + 1;
-}
-
-async function task(i) {
-  await new Promise((resolve) => setImmediate(resolve));
-  const [a, b] = await Promise.all([step(i), step(i + 1)]);
-  await new Promise((resolve) => process.nextTick(resolve));
-  return a + b;
-}
-
 async function main() {
-  let next = 0;
-  let checksum = 0;
   const start = nowSeconds();
   const cpuStart = process.cpuUsage();
-  async function lane() {
-    while (next < tasks) checksum = (checksum + (await task(next++))) % 1000003;
-  }
-  await Promise.all(Array.from({ length: inFlight }, lane));
+  const checksum = await runTasks(tasks, inFlight);
   const seconds = nowSeconds() - start;
   const cpu = process.cpuUsage(cpuStart);
   report({

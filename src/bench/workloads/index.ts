@@ -2,12 +2,13 @@
  * The workload programs `scope bench` runs. They are embedded into the compiled
  * executable (imported as files) and written out to one private temporary directory
  * per bench session, since the `node` that runs them cannot read Bun's embedded file
- * system; they `require("./common.cjs")`, so they keep their names side by side.
+ * system; they `require("./common.cjs")` (and async.cjs its tasks), so they keep their names side by side.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import asyncTasks from "./async.cjs" with { type: "file" };
+import asyncWorkload from "./async.cjs" with { type: "file" };
+import asyncTasks from "./async-tasks.cjs" with { type: "file" };
 import common from "./common.cjs" with { type: "file" };
 import control from "./control.cjs" with { type: "file" };
 import functions from "./functions.cjs" with { type: "file" };
@@ -24,7 +25,8 @@ import transformStart from "./transform-start.cjs" with { type: "file" };
 import webServer from "./web-server.cjs" with { type: "file" };
 
 const sources = {
-  "async.cjs": asyncTasks,
+  "async.cjs": asyncWorkload,
+  "async-tasks.cjs": asyncTasks,
   "common.cjs": common,
   "control.cjs": control,
   "functions.cjs": functions,
