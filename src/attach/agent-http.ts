@@ -8,7 +8,8 @@
  * client requests (start, end at the response head), with the records of src/agent/shared/
  * http.ts; spawned children (process_spawn, child_exit). Not recorded (no channel in Node
  * 20): body sizes (flagged unknown), a server response that never finished (its request
- * stays open), client errors and aborts, fetch, HTTP/2, messages. A request that began
+ * stays open), client errors and aborts, fetch, HTTP/2, messages. A server request is the
+ * request context of what its handler does (request-context.ts), as under scope run. A request that began
  * before the attach has no start in the trace and its end is not recorded.
  */
 import type * as Http from "node:http";
@@ -16,6 +17,7 @@ import type * as Net from "node:net";
 import { HttpClient, HttpEnd, HttpEndFlag, Kind, SpawnMethod } from "../agent/shared/kinds";
 import { clientRequestStart, newConnection, protocolFlags, rawHeader, requestEnd, serverRequestStart, type Connection, type RequestState } from "../agent/shared/http";
 import type { Recorder } from "../agent/shared/recorder";
+import { enterRequest } from "../agent/shared/request-context";
 
 type Channels = typeof import("node:diagnostics_channel");
 type Subscriber = (message: unknown, name: string | symbol) => void;
@@ -49,7 +51,12 @@ export function hookHttpChannels(recorder: Recorder, channels: Channels): Hooks 
       connections.set(socket, connection);
     }
     const flags = protocolFlags(request.httpVersionMajor, request.httpVersionMinor, tls);
-    servers.set(request, serverRequestStart(recorder, request.method, request.url, connection, flags, rawHeader(request.rawHeaders, "traceparent")));
+    const state = serverRequestStart(recorder, request.method, request.url, connection, flags, rawHeader(request.rawHeaders, "traceparent"));
+    servers.set(request, state);
+    // Published inside the runtime's call that emits 'request' (as under scope run): the
+    // request becomes the context of the program's handler and of what it starts, so
+    // framework steps, queries and client requests name it (released at the detach).
+    enterRequest(state.id);
   });
   subscribe("http.server.response.finish", (message: { request: Http.IncomingMessage; response: Http.ServerResponse }) => {
     const state = servers.get(message.request);
@@ -60,7 +67,9 @@ export function hookHttpChannels(recorder: Recorder, channels: Channels): Hooks 
   });
   subscribe("http.client.request.start", (message: { request: Http.ClientRequest }) => {
     const request = message.request;
-    const url = `${request.protocol}//${request.host}${request.path}`;
+    // The Host header has the port (as scope run's agent writes it); request.host has not.
+    const host = request.getHeader("host");
+    const url = `${request.protocol}//${typeof host === "string" ? host : request.host}${request.path}`;
     const api = request.protocol === "https:" ? HttpClient.https : HttpClient.http;
     clients.set(request, clientRequestStart(recorder, request.method, url, api, undefined));
   });

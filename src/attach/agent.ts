@@ -19,7 +19,9 @@ import { Recorder } from "../agent/shared/recorder";
 import { parseGroups, type Sink } from "../agent/shared/sink";
 import { AttachEnd } from "../core/layout";
 import { makeTracer } from "../agent/node/hooks";
+import { releaseRequestContext } from "../agent/shared/request-context";
 import { hookHttpChannels, type Hooks } from "./agent-http";
+import { hookLibraries, type LibraryHooks } from "./agent-libraries";
 import { hookMessages, type MessageHooks } from "./agent-messages";
 import { WorkerAutoAttach } from "./agent-workers";
 import { HOOK_KEY, LiveFunctions, type FunctionSelection } from "./agent-functions";
@@ -118,7 +120,11 @@ class AttachedAgent {
   private readonly fs: Fs = require("node:fs");
   private readonly inspector: typeof Inspector = require("node:inspector");
   private readonly functions: LiveFunctions;
+  private readonly types: TypeChecks;
   private http: Hooks | undefined;
+  private libraries: LibraryHooks | undefined;
+  /** Writes go to the ring until the detach; a wrapper still running after it (a callback in flight) writes nothing. */
+  private readonly sink: GatedSink;
   private messages: MessageHooks | undefined;
   private autoAttach: WorkerAutoAttach | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -140,8 +146,10 @@ class AttachedAgent {
   ) {
     this.main = options.tid === undefined;
     this.lastSeq = options.startSeq ?? 0;
-    this.recorder = new Recorder(addon, parseGroups(undefined));
+    this.sink = new GatedSink(addon);
+    this.recorder = new Recorder(this.sink, parseGroups(undefined));
     const types = (require("node:util") as { types: TypeChecks }).types;
+    this.types = types;
     this.functions = new LiveFunctions(this.recorder, types, this.inspector);
     const functions = this.functions;
     this.hook = { c: (id, args) => functions.call(id, args) };
@@ -160,6 +168,8 @@ class AttachedAgent {
     process.on("exit", this.onExit);
     process.on("uncaughtExceptionMonitor", this.onFatal);
     recorder.safe(() => (this.http = hookHttpChannels(recorder, require("node:diagnostics_channel"))));
+    // Databases and frameworks: the libraries loaded already, and those loaded while attached.
+    recorder.safe(() => (this.libraries = hookLibraries(recorder, this.types)));
     const threads = require("node:worker_threads") as typeof import("node:worker_threads");
     // This thread's workers started from now on have higher thread ids than every one before (ids only grow).
     // (A worker listed but not traced may be counted as new: its messages are then one-sided, nothing to pair.)
@@ -246,6 +256,9 @@ class AttachedAgent {
     }
     await this.autoAttach?.stop();
     this.http?.remove();
+    let libraries: unknown;
+    this.recorder.safe(() => (libraries = this.libraries?.remove()));
+    this.recorder.safe(releaseRequestContext);
     this.messages?.remove();
     process.off("exit", this.onExit);
     process.off("uncaughtExceptionMonitor", this.onFatal);
@@ -257,9 +270,10 @@ class AttachedAgent {
     const host = globalThis as Record<string, unknown>;
     if (host[HOOK_KEY] === this.hook) delete host[HOOK_KEY];
     // Flushes what this thread wrote and unmaps the ring.
+    this.sink.open = false;
     const released = this.addon.release();
     forget(this.options);
-    return { restored, released };
+    return { restored, released, libraries };
   }
 
   /** The process is ending while attached: its end, as `scope run` records it. */
@@ -349,5 +363,29 @@ class AttachedAgent {
       session.disconnect();
     }
     return workers;
+  }
+}
+
+/** The addon while attached; nothing after the detach (the addon may be attached again, by the next attach's agent). */
+class GatedSink implements Sink {
+  open = true;
+
+  constructor(private readonly addon: Addon) {}
+
+  record(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean {
+    return this.open && this.addon.record(kind, flags, a, b, c, d, e);
+  }
+
+  string(id: number, text: string): boolean {
+    return this.open && this.addon.string(id, text);
+  }
+
+  recordString(kind: number, flags: number, a: number, b: number, c: number, d: number, id: number, text: string): number {
+    if (!this.open) return 0;
+    return this.addon.recordString ? this.addon.recordString(kind, flags, a, b, c, d, id, text) : this.addon.string(id, text) && this.addon.record(kind, flags, a, b, c, d, id) ? 2 : 0;
+  }
+
+  stopped(): number | boolean {
+    return !this.open || Boolean(this.addon.stopped?.());
   }
 }

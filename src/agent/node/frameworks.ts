@@ -26,17 +26,25 @@ import type { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
 import { protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
+import { assignPatch, definePatch, undoLater } from "../shared/patches";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
 /** Express 4's layer, the router package's layer (Express 5), Fastify's entry file. */
 const frameworkFile = /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks)\.js$/;
 
-export function hookFrameworks(recorder: Recorder, Module: object): void {
+/**
+ * `loaded`: files the program loaded already, with their exports (scope attach: from
+ * require.cache), hooked now; the files it loads from now on are hooked as they load.
+ */
+export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iterable<[string, unknown]>): void {
+  const frameworks = new Frameworks(recorder);
+  if (loaded !== undefined) {
+    for (const [filename, exports] of loaded) if (frameworkFile.test(filename)) recorder.safe(() => frameworks.onFile(filename, exports));
+  }
   const extensions = (Module as { _extensions?: Record<string, Extension> })._extensions;
   const original = extensions?.[".js"];
   if (!extensions || typeof original !== "function") return;
-  const frameworks = new Frameworks(recorder);
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
     if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js"))) {
@@ -46,7 +54,7 @@ export function hookFrameworks(recorder: Recorder, Module: object): void {
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
   Object.defineProperty(load, "length", { value: original.length, configurable: true });
-  extensions[".js"] = load;
+  assignPatch(extensions, ".js", load);
 }
 
 /** What the steps of one server request share. */
@@ -182,7 +190,7 @@ class Frameworks {
       return Reflect.apply(original, this, arguments) as boolean;
     };
     Object.defineProperty(emit, "length", { value: original.length });
-    Object.defineProperty(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
+    definePatch(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
   }
 
   private hookLayer(proto: Record<string, unknown>, requestName: string, errorName: string): void {
@@ -190,7 +198,7 @@ class Frameworks {
     const frameworks = this;
     const recorder = this.recorder;
     const handleRequest = proto[requestName] as LayerFn;
-    proto[requestName] = renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
+    assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
       // Express runs no function of arity 4 here (it calls next()): no step.
       if (typeof fn !== "function" || fn.length > 3 || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
@@ -202,9 +210,9 @@ class Frameworks {
       }
       if (step === undefined) return Reflect.apply(handleRequest, this, arguments);
       return Reflect.apply(handleRequest, this, [req, res, frameworks.stepNext(step, next as LayerFn)]);
-    });
+    }));
     const handleError = proto[errorName] as LayerFn;
-    proto[errorName] = renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
+    assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
       // Only a function of arity 4 handles errors (else Express passes the error on).
       if (typeof fn !== "function" || fn.length !== 4 || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
@@ -216,7 +224,7 @@ class Frameworks {
       }
       if (step === undefined) return Reflect.apply(handleError, this, arguments);
       return Reflect.apply(handleError, this, [error, req, res, frameworks.stepNext(step, next as LayerFn)]);
-    });
+    }));
   }
 
   /** A layer about to run its function: the route dispatch (no step: the route) or a step. */
@@ -279,7 +287,7 @@ class Frameworks {
     for (const [name, type] of [["onRequestHookRunner", "onRequest"], ["preValidationHookRunner", "preValidation"], ["preHandlerHookRunner", "preHandler"]] as const) {
       const runner = hooks[name];
       if (typeof runner !== "function") continue;
-      hooks[name] = this.wrapHookRunner(runner as HookRunner, type);
+      assignPatch(hooks, name, this.wrapHookRunner(runner as HookRunner, type));
     }
   }
 
@@ -371,7 +379,7 @@ class Frameworks {
     // only when it is true: Node's getter is added to Bun's prototype, same meaning.
     const proto = Object.getPrototypeOf(tracing) as object | null;
     if (proto !== null && !("hasSubscribers" in proto)) {
-      Object.defineProperty(proto, "hasSubscribers", {
+      definePatch(proto, "hasSubscribers", {
         configurable: true,
         enumerable: false,
         get(this: Record<"start" | "end" | "asyncStart" | "asyncEnd" | "error", { hasSubscribers?: boolean }>) {
@@ -379,7 +387,7 @@ class Frameworks {
         },
       });
     }
-    tracing.subscribe({
+    const handlers = {
       start: guard((store) => {
         if (!recorder.groups.http) return;
         const raw = store.request?.raw;
@@ -412,7 +420,9 @@ class Frameworks {
         step.failed = true;
         step.error = store.error;
       }),
-    });
+    };
+    tracing.subscribe(handlers);
+    undoLater(() => tracing.unsubscribe(handlers));
   }
 }
 

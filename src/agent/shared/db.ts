@@ -12,6 +12,7 @@ import { currentRequest } from "./request-context";
 import { redaction } from "./redact";
 import { keepSql, normalizeSql } from "./sql";
 import { renamed } from "./reflect";
+import { definePatch } from "./patches";
 
 export { renamed };
 
@@ -176,6 +177,6 @@ export function wrapMethod(object: object, key: string, make: (original: (...arg
   const descriptor = Object.getOwnPropertyDescriptor(object, key);
   if (!descriptor || typeof descriptor.value !== "function") return false;
   const original = descriptor.value as (...args: unknown[]) => unknown;
-  Object.defineProperty(object, key, { ...descriptor, value: renamed(original, make(original)) });
+  definePatch(object, key, { ...descriptor, value: renamed(original, make(original)) });
   return true;
 }

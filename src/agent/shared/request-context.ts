@@ -22,6 +22,9 @@ let storage: AsyncLocalStorage<number> | undefined;
 let nextRequestId = 1;
 let nextConnectionId = 1;
 
+/** Set by releaseRequestContext (scope attach's detach): no store is ever made again in this bundle. */
+let released = false;
+
 function store(): AsyncLocalStorage<number> {
   if (storage === undefined) {
     const { AsyncLocalStorage: Storage } = require("node:async_hooks") as typeof import("node:async_hooks");
@@ -49,6 +52,8 @@ export function newConnectionId(): number {
 
 /** Runs `fn` with `id` as the current request; what it starts (timers, promises, I/O) inherits it. */
 export function runInRequest<T>(id: number, fn: (this: unknown, ...args: never[]) => T, thisArg: unknown, args: ArrayLike<unknown>): T {
+  // A wrapper still running after scope attach's detach: the call alone.
+  if (released) return Reflect.apply(fn, thisArg, args) as T;
   // run's extra arguments go to Reflect.apply: no closure per call.
   return store().run(id, Reflect.apply as (target: typeof fn, thisArg: unknown, args: ArrayLike<unknown>) => T, fn, thisArg, args);
 }
@@ -59,7 +64,19 @@ export function runInRequest<T>(id: number, fn: (this: unknown, ...args: never[]
  * inside the runtime's call of the program's handler but cannot wrap it.
  */
 export function enterRequest(id: number): void {
-  store().enterWith(id);
+  if (!released) store().enterWith(id);
+}
+
+/**
+ * scope attach's detach: the store is disabled (Node takes its async hook off when no
+ * other AsyncLocalStorage is left: the program's promises pay nothing for scope any more)
+ * and never made again by this bundle; currentRequest() is 0 from now on.
+ */
+export function releaseRequestContext(): void {
+  released = true;
+  const current = storage;
+  storage = undefined;
+  current?.disable();
 }
 
 /**

@@ -4,8 +4,9 @@ import type { TypeChecks } from "../../shared/preview";
 import type { Recorder } from "../../shared/recorder";
 import { hookDatabaseLibraries } from "./loader";
 
-export function startDatabaseTracing(recorder: Recorder, types: TypeChecks, Module: object): DbRecorder {
+/** `loaded`: files loaded already, with their exports (scope attach), hooked now. */
+export function startDatabaseTracing(recorder: Recorder, types: TypeChecks, Module: object, loaded?: Iterable<[string, unknown]>): DbRecorder {
   const db = makeDbRecorder(recorder, (value) => types.isProxy(value));
-  hookDatabaseLibraries(db, Module as Parameters<typeof hookDatabaseLibraries>[1]);
+  hookDatabaseLibraries(db, Module as Parameters<typeof hookDatabaseLibraries>[1], loaded);
   return db;
 }

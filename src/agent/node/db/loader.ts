@@ -7,13 +7,24 @@
  * lazy). A program that loads none of them pays one path test per CommonJS file it loads.
  */
 import type { DbRecorder } from "../../shared/db";
+import { assignPatch } from "../../shared/patches";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
 /** The library files whose exports an integration hooks, by path under node_modules. */
 const libraryFile = /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database)\.js$/;
 
-export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Record<string, Extension> }): void {
+/**
+ * `loaded`: files the program loaded already, with their exports (scope attach: from
+ * require.cache), hooked now; the files it loads from now on are hooked as they load.
+ */
+export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Record<string, Extension> }, loaded?: Iterable<[string, unknown]>): void {
+  if (loaded !== undefined) {
+    for (const [filename, exports] of loaded) {
+      const match = libraryFile.exec(filename);
+      if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports));
+    }
+  }
   const extensions = Module._extensions;
   const original = extensions?.[".js"];
   if (!extensions || typeof original !== "function") return;
@@ -27,7 +38,7 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
   Object.defineProperty(load, "length", { value: original.length, configurable: true });
-  extensions[".js"] = load;
+  assignPatch(extensions, ".js", load);
 }
 
 function onLibraryFile(db: DbRecorder, file: string, exports: unknown): void {

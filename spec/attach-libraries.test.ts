@@ -1,0 +1,136 @@
+/**
+ * `scope attach` and the libraries a service loaded before it: a real Express service with
+ * a pg pool against a real PostgreSQL (postgres-harness.ts), started without scope and
+ * serving before the attach. While attached, its requests carry their routes, steps,
+ * queries (with their SQL) and outgoing requests, linked to the request that caused them;
+ * after the detach every function scope replaced is the program's own object again (checked
+ * from inside), nothing listens, and the responses are the same as before the attach.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
+import { startPostgres, type Postgres } from "./postgres-harness";
+
+let server: Postgres;
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(() => server?.stop());
+
+const started: { kill(): void }[] = [];
+afterEach(() => {
+  for (const child of started.splice(0)) child.kill();
+});
+
+const fixture = join(repoRoot, "spec/fixtures/attach/express-pg.cjs");
+
+/** Starts the service untraced; its port. */
+async function startService(express: string) {
+  const child = Bun.spawn(["node", fixture], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", PGURL: server.url, EXPRESS: express } });
+  started.push(child);
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the service ended before its first line: ${await new Response(child.stderr).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { child, base: `http://127.0.0.1:${text.trim()}` };
+}
+
+function backgroundAttach(args: string[]) {
+  const child = Bun.spawn([process.execPath, cliEntry, "attach", ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+  let stderr = "";
+  const reading = (async () => {
+    for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
+  })();
+  return {
+    stderr: () => stderr,
+    async ended() {
+      const code = await child.exited;
+      await reading;
+      return code;
+    },
+  };
+}
+
+async function waitFor(read: () => string, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(read())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${read()}`);
+    await Bun.sleep(50);
+  }
+}
+
+/** What a client sees of a response: status, the headers Express sets, the body. */
+async function get(base: string, path: string): Promise<string> {
+  const response = await fetch(`${base}${path}`);
+  const headers = ["content-type", "content-length", "x-seen", "etag", "x-powered-by"].map((name) => `${name}=${response.headers.get(name)}`).join(" ");
+  return `${response.status} ${headers} ${await response.text()}`;
+}
+
+const of = (events: TraceEvent[], kind: string) => events.filter((event) => event.kind === kind);
+
+describe.each(["express4", "express5"])("%s and pg loaded before the attach", (express) => {
+  test("routes, steps, queries and client requests of each request while attached; every function the program's own again after the detach", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scope-attach-libraries-"));
+    const out = join(dir, "t.bin");
+    const { child, base } = await startService(express);
+    expect(JSON.parse((await get(base, "/state")).replace(/^.*? \{/, "{"))).toEqual({ changed: [], httpSubscribers: false });
+    const untraced = { user: await get(base, "/api/users/7"), fail: await get(base, "/fail") };
+
+    const attach = backgroundAttach([String(child.pid), "--out", out]);
+    await waitFor(attach.stderr, /scope: attached to pid \d+ .*inspector open \d+ ms, closed/);
+    expect(await get(base, "/api/users/7")).toBe(untraced.user);
+    expect(await get(base, "/fail")).toBe(untraced.fail);
+    const during = JSON.parse((await get(base, "/state")).replace(/^.*? \{/, "{")) as { changed: string[] };
+    // What scope replaced while attached (the proof that the identity check below can fail).
+    expect(during.changed.sort()).toEqual(["clientQuery", "layerError", "layerRequest", "loadJs", "poolConnect", "queryError", "queryReady", "responseEmit"]);
+
+    const detach = await runCli(["detach", String(child.pid)]);
+    expect(detach.exitCode).toBe(0);
+    expect(await attach.ended()).toBe(0);
+    expect(attach.stderr()).toContain("detached: scope detach");
+    expect(JSON.parse((await get(base, "/state")).replace(/^.*? \{/, "{"))).toEqual({ changed: [], httpSubscribers: false });
+    expect(await get(base, "/api/users/7")).toBe(untraced.user);
+    expect(await get(base, "/fail")).toBe(untraced.fail);
+
+    const events = readEvents(out);
+    expect(of(events, "agent_error")).toEqual([]);
+    const requests = of(events, "http_server_request");
+    // /ping: the service's own backend, called by /api/users/7.
+    expect(requests.map((event) => event.fields.target)).toEqual(["/api/users/7", "/ping", "/fail", "/state"]);
+    const idOf = (target: string) => requests.find((event) => event.fields.target === target)!.fields.requestId;
+    const user = idOf("/api/users/7");
+    const fail = idOf("/fail");
+    expect(of(events, "http_route").map((event) => [event.fields.requestId, event.fields.route, event.fields.framework])).toEqual([
+      [user, "/api/users/:id", "express"],
+      [fail, "/fail", "express"],
+      [idOf("/state"), "/state", "express"],
+    ]);
+    const steps = of(events, "http_step_start").filter((event) => event.fields.requestId !== idOf("/state"));
+    expect(steps.map((event) => [event.fields.requestId, event.fields.name, event.fields.stepKind])).toContainEqual([user, "logger", "middleware"]);
+    expect(steps.map((event) => [event.fields.requestId, event.fields.name, event.fields.stepKind, event.fields.route])).toContainEqual([user, "getUser", "handler", "/api/users/:id"]);
+    expect(steps.map((event) => [event.fields.requestId, event.fields.name, event.fields.stepKind])).toContainEqual([fail, "onError", "error"]);
+    const failedStep = of(events, "http_step_end").find((event) => event.fields.requestId === fail && event.fields.failed);
+    expect(failedStep?.fields.errorMessage).toBe('relation "nowhere" does not exist');
+    expect(of(events, "db_query").map((event) => [event.fields.system, event.fields.text, event.fields.params, event.fields.request])).toEqual([
+      ["pg", "SELECT $1::int AS id, ? AS tag", 1, user],
+      ["pg", "SELECT count(*)::int AS n FROM generate_series(?, ?)", 0, user],
+      ["pg", "SELECT nope FROM nowhere", 0, fail],
+    ]);
+    const ends = of(events, "db_query_end").map((event) => [event.fields.rows, event.fields.failed, event.fields.errorCode]);
+    expect(ends).toEqual([
+      [1, false, null],
+      [1, false, null],
+      [null, true, "42P01"],
+    ]);
+    expect(of(events, "db_pool_wait").map((event) => event.fields.request)).toEqual([user, user, fail]);
+    const clients = of(events, "http_client_request");
+    expect(clients.map((event) => [event.fields.url?.toString().replace(/:\d+/, ":PORT"), event.fields.request])).toEqual([["http://127.0.0.1:PORT/ping", user]]);
+  });
+});

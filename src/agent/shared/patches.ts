@@ -1,0 +1,39 @@
+/**
+ * Where the integrations (db/*, frameworks.ts) replace a property of the program's
+ * objects, they say so here, so that `scope attach` can put every one back at its detach
+ * (src/attach/agent-libraries.ts). Under `scope run` nothing listens: a patch stays for the
+ * process's life and this costs one load and a branch per patch (never per call).
+ */
+
+export interface PatchLog {
+  /** `target[key]` is now `replacement`; `original` is its descriptor before (undefined: it was not an own property). */
+  replaced(target: object, key: PropertyKey, original: PropertyDescriptor | undefined, replacement: unknown): void;
+  /** Something to undo that is not a property (a subscription). */
+  undo(fn: () => void): void;
+}
+
+let log: PatchLog | undefined;
+
+/** The log of this bundle's patches from now on (scope attach); undefined: none kept. */
+export function setPatchLog(next: PatchLog | undefined): void {
+  log = next;
+}
+
+/** Sets `target[key] = value` as a plain assignment would, and logs it. */
+export function assignPatch(target: object, key: PropertyKey, value: unknown): void {
+  const original = log === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key);
+  (target as Record<PropertyKey, unknown>)[key] = value;
+  log?.replaced(target, key, original, value);
+}
+
+/** Defines `target[key]` with `descriptor`, and logs it (the descriptor before read first). */
+export function definePatch(target: object, key: PropertyKey, descriptor: PropertyDescriptor): void {
+  const original = log === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key);
+  Object.defineProperty(target, key, descriptor);
+  log?.replaced(target, key, original, descriptor.value);
+}
+
+/** Logs something to undo at a detach (nothing under scope run). */
+export function undoLater(fn: () => void): void {
+  log?.undo(fn);
+}
