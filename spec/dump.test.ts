@@ -3,38 +3,16 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, truncateSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
+import { EventKind, Offset } from "../src/core/layout";
 import { monotonicNs } from "../src/core/ring";
 import { TraceWriter } from "../src/core/trace-file";
-import { cliEntry, runCli } from "./harness";
+import { cliEntry, encodeRecords, runCli, type RecordSpec } from "./harness";
 
-interface Spec {
-  kind: number;
-  t: number;
-  pid: number;
-  tid: number;
-  flags?: number;
-  payload?: (bigint | number)[];
-}
 
-function encode(records: Spec[]): Uint8Array {
-  const bytes = new Uint8Array(records.length * RECORD_SIZE);
-  const view = new DataView(bytes.buffer);
-  records.forEach((record, i) => {
-    const base = i * RECORD_SIZE;
-    view.setUint16(base + Offset.kind, record.kind, true);
-    view.setUint16(base + Offset.flags, record.flags ?? 0, true);
-    view.setBigUint64(base + Offset.timestampNs, BigInt(record.t), true);
-    view.setUint32(base + Offset.pid, record.pid, true);
-    view.setUint32(base + Offset.tid, record.tid, true);
-    (record.payload ?? []).forEach((value, j) => view.setBigUint64(base + Offset.a + 8 * j, BigInt(value), true));
-  });
-  return bytes;
-}
 
 /** A string record: a = id | len << 32, flags = fragment index, bytes at offset 32. */
 function stringRecord(pid: number, tid: number, id: number, text: string): Uint8Array {
-  const bytes = encode([{ kind: EventKind.string, t: 1, pid, tid, payload: [BigInt(id) | (BigInt(text.length) << 32n)] }]);
+  const bytes = encodeRecords([{ kind: EventKind.string, t: 1, pid, tid, payload: [BigInt(id) | (BigInt(text.length) << 32n)] }]);
   bytes.set(new TextEncoder().encode(text), Offset.b);
   return bytes;
 }
@@ -49,7 +27,7 @@ beforeAll(() => {
   const writer = TraceWriter.open(path, { host: "testhost", argv: ["node", "app.js"] });
   const base = Number(monotonicNs());
   writer.append(stringRecord(100, 0, 1, "{\"n\":2}"), 1);
-  const events = encode([
+  const events = encodeRecords([
     { kind: EventKind.thread_spawn, t: base + 1_000_000, pid: 100, tid: 0, payload: [1] },
     { kind: EventKind.message_send, t: base + 2_000_000, pid: 100, tid: 0, payload: [1, worker, 100, 7, 1] },
     { kind: EventKind.message_receive, t: base + 3_000_000, pid: 100, tid: 1, payload: [1, worker, 100, 7, 0] },
@@ -142,9 +120,9 @@ describe("scope dump into a pipe closed early", () => {
     big = join(dir, "big.bin");
     const writer = TraceWriter.open(big, { host: "testhost", argv: ["node", "big.js"] });
     const base = Number(monotonicNs());
-    const specs: Spec[] = [];
+    const specs: RecordSpec[] = [];
     for (let i = 0; i < 20_000; i++) specs.push({ kind: EventKind.message_send, t: base + i * 1000, pid: 100, tid: 0, payload: [i, worker, 100, 7, 0] });
-    for (let i = 0; i < specs.length; i += 4096) writer.append(encode(specs.slice(i, i + 4096)), Math.min(4096, specs.length - i));
+    for (let i = 0; i < specs.length; i += 4096) writer.append(encodeRecords(specs.slice(i, i + 4096)), Math.min(4096, specs.length - i));
     writer.close({ written: 20_000, dropped: 0, overwritten: 0, recorded: 20_000 });
   });
 

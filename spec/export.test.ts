@@ -13,8 +13,8 @@ import { perfettoSchema } from "../src/export/perfetto";
 import { OtlpStream, streamLine } from "../src/export/stream";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
 import { check } from "./export-harness";
-import { runCli } from "./harness";
-import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
+import { encodeRecords, runCli } from "./harness";
+import { EventKind } from "../src/core/layout";
 import { monotonicNs } from "../src/core/ring";
 import { TraceWriter } from "../src/core/trace-file";
 
@@ -93,21 +93,6 @@ describe("scope export --perfetto", () => {
   }, 120_000);
 });
 
-/** Records as the agents write them (dump.test.ts's encoding). */
-function encode(records: { kind: number; t: number; pid: number; tid: number; flags?: number; payload: (bigint | number)[] }[]): Uint8Array {
-  const bytes = new Uint8Array(records.length * RECORD_SIZE);
-  const view = new DataView(bytes.buffer);
-  records.forEach((record, i) => {
-    const base = i * RECORD_SIZE;
-    view.setUint16(base + Offset.kind, record.kind, true);
-    view.setUint16(base + Offset.flags, record.flags ?? 0, true);
-    view.setBigUint64(base + Offset.timestampNs, BigInt(record.t), true);
-    view.setUint32(base + Offset.pid, record.pid, true);
-    view.setUint32(base + Offset.tid, record.tid, true);
-    record.payload.forEach((value, j) => view.setBigUint64(base + Offset.a + 8 * j, BigInt(value), true));
-  });
-  return bytes;
-}
 
 describe("scope export --perfetto: calls without returns (--level calls)", () => {
   test("each call an instant on its thread, no slice stacking to the thread's end", async () => {
@@ -147,7 +132,7 @@ describe("scope export --perfetto: the runtime's own activity", () => {
     records.push({ kind: EventKind.gc, t: base + 30 * ms, pid: 100, tid: 0, payload: [3 * ms, 3 * ms, 1, 20 << 20, 12 << 20] });
     records.push({ kind: EventKind.gc, t: base + 60 * ms, pid: 100, tid: 0, payload: [1 * ms, 1 * ms, 4, 0, 0] });
     records.sort((a, b) => a.t - b.t);
-    writer.append(encode(records), records.length);
+    writer.append(encodeRecords(records), records.length);
     writer.close({ written: records.length, dropped: 0, overwritten: 0, recorded: records.length });
 
     const out = join(scratchDir(), "runtime.pftrace");

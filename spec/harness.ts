@@ -1,5 +1,6 @@
 /** Shared helpers for the test suite: paths and running real processes. */
 import { join } from "node:path";
+import { Offset, RECORD_SIZE } from "../src/core/layout";
 import { interpret, type TraceEvent } from "../src/core/model";
 import { loadTrace } from "../src/dump/load";
 
@@ -34,4 +35,31 @@ export function readEvents(path: string): TraceEvent[] {
   const trace = loadTrace(path);
   if (trace.error) throw new Error(`${path}: ${trace.error.reason} at byte ${trace.error.offset}`);
   return interpret(trace.records, trace.strings);
+}
+
+/** A record as the agents write it: kind, time, pid, tid, flags and payload words. */
+export interface RecordSpec {
+  kind: number;
+  pid: number;
+  tid: number;
+  /** Time in ns; by default 1 000 + the record's index. */
+  t?: number;
+  flags?: number;
+  payload?: (bigint | number)[];
+}
+
+/** Encodes records as the agents write them into the ring (for traces written by hand). */
+export function encodeRecords(records: RecordSpec[]): Uint8Array {
+  const bytes = new Uint8Array(records.length * RECORD_SIZE);
+  const view = new DataView(bytes.buffer);
+  records.forEach((record, i) => {
+    const base = i * RECORD_SIZE;
+    view.setUint16(base + Offset.kind, record.kind, true);
+    view.setUint16(base + Offset.flags, record.flags ?? 0, true);
+    view.setBigUint64(base + Offset.timestampNs, BigInt(record.t ?? 1_000 + i), true);
+    view.setUint32(base + Offset.pid, record.pid, true);
+    view.setUint32(base + Offset.tid, record.tid, true);
+    (record.payload ?? []).forEach((value, j) => view.setBigUint64(base + Offset.a + 8 * j, BigInt(value), true));
+  });
+  return bytes;
 }

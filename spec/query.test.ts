@@ -12,7 +12,7 @@ import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { TraceWriter } from "../src/core/trace-file";
 import { loadTrace } from "../src/dump/load";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
-import { runCli } from "./harness";
+import { encodeRecords, runCli } from "./harness";
 import { openTrace, threadCalls, threadEvents, threads } from "../src/query";
 
 let traced: Traced;
@@ -272,7 +272,7 @@ describe("the cache", () => {
     // Another trace at the same path: the database is rebuilt from it.
     const other = join(dir, "other.bin");
     const writer = TraceWriter.open(other, { host: "h", argv: ["x"] });
-    writer.append(records([{ kind: EventKind.trace_start, pid: 7, tid: 0, payload: [1, 0, 0, 0, 1] }]));
+    writer.append(encodeRecords([{ kind: EventKind.trace_start, pid: 7, tid: 0, payload: [1, 0, 0, 0, 1] }]));
     writer.close({ written: 1, dropped: 0, overwritten: 0 });
     copyFileSync(other, path);
     expect(await rows("SELECT pid FROM processes", path)).toEqual([{ pid: 7 }]);
@@ -321,27 +321,7 @@ describe("the cache", () => {
   });
 });
 
-interface Spec {
-  kind: number;
-  pid: number;
-  tid: number;
-  t?: number;
-  payload?: number[];
-}
 
-function records(list: Spec[]): Uint8Array {
-  const bytes = new Uint8Array(list.length * RECORD_SIZE);
-  const view = new DataView(bytes.buffer);
-  list.forEach((record, i) => {
-    const base = i * RECORD_SIZE;
-    view.setUint16(base + Offset.kind, record.kind, true);
-    view.setBigUint64(base + Offset.timestampNs, BigInt(record.t ?? 1_000 + i), true);
-    view.setUint32(base + Offset.pid, record.pid, true);
-    view.setUint32(base + Offset.tid, record.tid, true);
-    (record.payload ?? []).forEach((value, j) => view.setBigUint64(base + Offset.a + 8 * j, BigInt(value), true));
-  });
-  return bytes;
-}
 
 describe("gc, loop and memory (kinds 80..83) from a written trace", () => {
   test("GCs and long tasks at their start, loop and memory samples", async () => {
@@ -354,7 +334,7 @@ describe("gc, loop and memory (kinds 80..83) from a written trace", () => {
     new DataView(origin.buffer).setBigUint64(Offset.a, 1n | (BigInt(text.length) << 32n), true);
     origin.set(text, Offset.b);
     writer.append(origin);
-    writer.append(records([
+    writer.append(encodeRecords([
       { kind: EventKind.trace_start, pid: 5, tid: 0, t: 1_000, payload: [1, 0, 0, 0, 1] },
       // gc: a = duration, b = ago (start = t - ago), c = GcKind mark_compact, d/e = heap before/after
       { kind: EventKind.gc, pid: 5, tid: 0, t: 50_000, payload: [7_000, 20_000, 4, 900, 300] },
@@ -418,7 +398,7 @@ describe("damaged, unfinished and missing traces", () => {
   test("a trace still being written (no end chunk) loads what it holds and says so", async () => {
     const path = join(scratchDir(), "open.bin");
     const writer = TraceWriter.open(path, { host: "h", argv: ["x"] });
-    writer.append(records([
+    writer.append(encodeRecords([
       { kind: EventKind.trace_start, pid: 9, tid: 0, payload: [1, 0, 0, 0, 1] },
       { kind: EventKind.thread_spawn, pid: 9, tid: 0, payload: [1, 0] },
     ]));
