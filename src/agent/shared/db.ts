@@ -171,7 +171,6 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
   };
 }
 
-/** Keeps name and length of the function it replaces (what the program can read of it). */
 /** Replaces `object[key]` (a function) by `make(original)`, keeping its property attributes; false when it is not a function. */
 export function wrapMethod(object: object, key: string, make: (original: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): boolean {
   const descriptor = Object.getOwnPropertyDescriptor(object, key);
