@@ -31,7 +31,7 @@ const trace = arg("--trace", "/tmp/view-big.bin");
 if (!existsSync(trace)) {
   const settings = JSON.stringify({ hotCallsPerSecond: 0 });
   const workload = JSON.stringify({ calls, chunkCalls: 5000, pauseMs: 5 });
-  const argv = [process.execPath, join(root, "src/cli/main.ts"), "run", `--functions=${settings}`, "-o", trace, "--", "node", join(root, "src/bench/workloads/functions.cjs"), "/dev/null", workload];
+  const argv = [process.execPath, join(root, "src/cli/main.ts"), "run", `--functions=${settings}`, "-o", trace, "--", "node", join(root, "src/bench/workloads/functions.cjs"), `${trace}.result.json`, workload];
   console.log(`recording: ${argv.slice(1).join(" ")}`);
   const run = Bun.spawnSync(argv, { cwd: root, stdout: "inherit", stderr: "inherit" });
   if (run.exitCode !== 0) throw new Error(`scope run failed: ${run.exitCode}`);

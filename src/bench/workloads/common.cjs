@@ -17,11 +17,17 @@ function peakRssBytes() {
   return match ? Number(match[1]) * 1024 : null;
 }
 
-/** Writes the result atomically (write, then rename), so a reader never sees half of it. */
+/**
+ * Writes the result atomically (write, then rename), so a reader never sees half of it;
+ * straight into a path that is not a regular file (a rename would replace /dev/null).
+ */
 function report(result) {
   const path = process.argv[2];
   if (!path) throw new Error("usage: node <workload>.cjs <result.json> [params json]");
-  fs.writeFileSync(`${path}.tmp`, JSON.stringify({ ...result, peakRssBytes: peakRssBytes() }));
+  const text = JSON.stringify({ ...result, peakRssBytes: peakRssBytes() });
+  const existing = fs.statSync(path, { throwIfNoEntry: false });
+  if (existing && !existing.isFile()) return fs.writeFileSync(path, text);
+  fs.writeFileSync(`${path}.tmp`, text);
   fs.renameSync(`${path}.tmp`, path);
 }
 
