@@ -79,11 +79,11 @@ setTimeout(() => handleTick(), 20);
     expect(dump.stdout).toMatch(/long_task +\d+\.\d+ms "blockTheLoop \(.*block\.js:2:1\)" \(timer\)/);
   }, 60_000);
 
-  test("node: a loop blocked outside a timer (an I/O callback) is found by the sentinel, within its error bound", async () => {
+  test("node: a loop blocked where no callback is measured (after an awaited fs.promises read) is found by the sentinel, within its error bound", async () => {
     const dir = tmp();
     const program = join(dir, "io.js");
     writeFileSync(program, `
-require("node:fs").readFile(__filename, function afterRead() { const end = Date.now() + 200; while (Date.now() < end) {} });
+(async () => { await require("node:fs").promises.readFile(__filename); const end = Date.now() + 200; while (Date.now() < end) {} })();
 `);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
@@ -91,6 +91,7 @@ require("node:fs").readFile(__filename, function afterRead() { const end = Date.
     // A loaded machine can starve the process into shorter long tasks of its own: the 200 ms one is there once.
     const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 200e6);
     expect(tasks.length).toBe(1);
+    expect(tasks[0]!.fields.taskKind).toBe("unknown");
     const error = Number(tasks[0]!.fields.errorNs);
     expect(error).toBe(25e6);
     expect(Number(tasks[0]!.fields.durationNs)).toBeGreaterThanOrEqual(200e6 - error);
@@ -262,4 +263,69 @@ server.listen(0, "127.0.0.1", () => {
     expect(tasks[0]!.fields.taskKind).toBe("http");
     expect(Number(tasks[0]!.fields.durationNs)).toBeGreaterThanOrEqual(200e6 - Number(tasks[0]!.fields.errorNs));
   }, 60_000);
+});
+
+/** Each kind of callback blocks the loop for 200 ms in turn, 100 ms apart. */
+const EVERY_KIND = `
+const fs = require("node:fs");
+const http = require("node:http");
+const { Worker } = require("node:worker_threads");
+function spin(ms) { const end = Date.now() + ms; while (Date.now() < end) {} }
+const steps = [
+  (next) => setTimeout(function inTimer() { spin(200); next(); }, 10),
+  (next) => setImmediate(function inImmediate() { spin(200); next(); }),
+  (next) => fs.readFile(__filename, function afterRead() { spin(200); next(); }),
+  (next) => setTimeout(function schedule() { Promise.resolve().then(function inMicrotask() { spin(200); next(); }); }, 10),
+  (next) => {
+    const worker = new Worker("require('node:worker_threads').parentPort.postMessage('hi')", { eval: true });
+    worker.on("message", function onMessage() { spin(200); worker.terminate().then(next); });
+  },
+  (next) => {
+    const server = http.createServer(function onRequest(req, res) { spin(200); res.end("ok"); });
+    server.listen(0, "127.0.0.1", () => {
+      http.get({ port: server.address().port, host: "127.0.0.1", path: "/slow" }, (res) => { res.resume(); res.on("end", () => { server.close(); next(); }); });
+    });
+  },
+];
+let i = 0;
+const next = () => { const step = steps[i++]; if (step) setTimeout(() => step(next), 100); };
+next();
+`;
+
+/** kind → [origin without --functions (undefined: none), function named with --functions, measured exactly]. */
+const EXPECTED: [string, string | undefined, string, boolean][] = [
+  ["timer", "inTimer", "inTimer", true],
+  ["immediate", "inImmediate", "inImmediate", true],
+  ["io", "fs.readFile afterRead", "afterRead", true],
+  ["microtasks", "after timer schedule", "inMicrotask", true],
+  ["message", undefined, "onMessage", false],
+  ["http", undefined, "onRequest", false],
+];
+
+describe("long tasks: every kind of callback, blocked 200 ms each", () => {
+  for (const runtime of ["node", "bun"] as const) {
+    for (const functions of [false, true]) {
+      test(`${runtime}${functions ? " --functions" : ""}: timer, immediate, I/O, microtasks, message and HTTP request are each one long task of their kind${functions ? " naming the function" : " with its origin"}`, async () => {
+        const dir = tmp();
+        const program = join(dir, "kinds.js");
+        writeFileSync(program, EVERY_KIND);
+        const out = join(dir, "t.bin");
+        const result = await runCli(["run", ...LOOP, ...(functions ? ["--functions"] : []), "--out", out, runtime, program]);
+        expect(result.exitCode).toBe(0);
+        // A loaded machine can starve the process into long tasks of its own: only the 200 ms ones.
+        const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 199e6);
+        for (const [kind, origin, name, exact] of EXPECTED) {
+          const found = tasks.filter((task) => task.fields.taskKind === kind);
+          expect(`${kind}: ${found.length}`).toBe(`${kind}: 1`);
+          const task = found[0]!;
+          if (exact) {
+            expect(task.fields.errorNs).toBe(0);
+            expect(Number(task.fields.durationNs)).toBeGreaterThanOrEqual(199e6);
+          } else expect(Number(task.fields.durationNs)).toBeGreaterThanOrEqual(200e6 - Number(task.fields.errorNs));
+          if (functions) expect(String(task.fields.function)).toStartWith(`${name} (`);
+          else expect(task.fields.origin ?? undefined).toBe(origin);
+        }
+      }, 90_000);
+    }
+  }
 });

@@ -8,15 +8,18 @@
  *   utilisation `performance.eventLoopUtilization()` (libuv's idle time). Bun: its
  *   histogram misses blocked turns and its utilisation is zeros, so the delay comes from
  *   scope's own sentinel timer (below) and utilisation is not recorded (flagged).
- * - Long tasks, two ways. Timer and immediate callbacks (setTimeout, setInterval,
- *   setImmediate) are wrapped when the program schedules them: two clock reads per
- *   callback, exact start and duration, kind timer/immediate, origin = the callback's own
- *   name. Everything else (I/O callbacks, request and message handlers, microtasks, timers
- *   scheduled through APIs not wrapped) is caught by a sentinel: an unref'd interval timer
- *   every R = threshold/2 ms whose lateness says the loop was blocked; Node's utilisation
- *   delta over the gap gives the blocked time (Bun: lateness + R/2), start and duration
- *   within ±R (errorNs), kind from the last entry the agent saw in the gap (a message or
- *   an HTTP request: markTurn) else unknown. No async_hooks.
+ * - Long tasks. Callbacks of setTimeout, setInterval, setImmediate and node:fs's callback
+ *   functions are wrapped when the program schedules them: two clock reads per callback,
+ *   exact start and duration, kind timer/immediate/io, origin = the callback's own name
+ *   (and the fs API). As a wrapped callback returns, one marker reaction is queued behind
+ *   the microtasks it queued: the time until it runs is those microtasks (kind
+ *   microtasks). Everything else (request and message handlers, other I/O, unmeasured
+ *   microtasks, timers scheduled through APIs not wrapped) is caught by a sentinel: an
+ *   unref'd interval timer every R = threshold/2 ms whose lateness says the loop was
+ *   blocked; Node's utilisation delta over the gap gives the blocked time (Bun: lateness +
+ *   R/2), minus what measured long tasks took of it, start and duration within ±R
+ *   (errorNs), kind from the last entry the agent saw in the gap (a message or an HTTP
+ *   request: markTurn) else unknown. No async_hooks.
  * - GC (Node): a PerformanceObserver of 'gc' entries (kind, flags, start, duration), heap
  *   used before and after from v8.GCProfiler (heapProfile). Node
  *   makes these entries in a native immediate, so GCs after the program's last turn of the
@@ -120,8 +123,8 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   // The sentinel: its lateness is a blocked loop (and, in Bun, the delay samples).
   let lastTick = now();
   let lastElu = elu;
-  /** Ends (ms) of long tasks measured around their callback: the sentinel does not report them again. */
-  let measuredUntil = 0;
+  /** Time (ms) of long tasks measured around their callback since the last tick: the sentinel does not report it again. */
+  let measuredMs = 0;
   const ownDelays: number[] = [];
   const longTask = (kind: number, startMs: number, durationMs: number, origin: number, errorMs: number) => {
     const at = now();
@@ -140,9 +143,13 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
       blockedMs = Math.min(performance.eventLoopUtilization(current, lastElu).active, lateMs + resolutionMs);
       lastElu = current;
     } else blockedMs = lateMs + resolutionMs / 2;
-    if (groups.loop && lateMs >= thresholdMs - resolutionMs && blockedMs >= thresholdMs && measuredUntil <= lastTick) {
-      longTask(turnMark, t - blockedMs, blockedMs, 0, resolutionMs);
+    // What measured long tasks took of it is theirs; the rest is one more (a message handler
+    // after a long timer in the same gap).
+    const unmeasuredMs = blockedMs - measuredMs;
+    if (groups.loop && lateMs - measuredMs >= thresholdMs - resolutionMs && unmeasuredMs >= thresholdMs) {
+      longTask(turnMark, t - unmeasuredMs, unmeasuredMs, 0, resolutionMs);
     }
+    measuredMs = 0;
     turnMark = LongTaskKind.unknown;
     lastTick = t;
   };
@@ -150,7 +157,31 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   (sentinel as { unref?: () => void } | undefined)?.unref?.();
 
   if (groups.loop) {
-    const measured = (callback: (...args: unknown[]) => unknown, kind: number) =>
+    // Microtasks a measured callback queued run right after it: one marker reaction, queued
+    // as the callback returns, runs after them and measures them (kind microtasks, origin
+    // the callback's). One pending marker at a time, no closure per callback. Not with
+    // --async=promises, whose trace would show the marker's promise as the program's.
+    const resolved = Promise.resolve();
+    const markers = process.env.SCOPE_ASYNC !== "promises";
+    let markerPending = false;
+    let callbackEnd = 0;
+    let callbackFn: unknown;
+    let callbackApi: string | undefined;
+    let callbackKind = 0;
+    // Never throws: a throwing reaction would be an unhandled rejection of the program's.
+    const afterMicrotasks = () => {
+      markerPending = false;
+      const end = now();
+      if (end - callbackEnd < thresholdMs) return;
+      measuredMs += end - callbackEnd;
+      recorder.safe(() => {
+        // Origin: "after timer tick", "after fs.readFile afterRead" (the callback that queued them).
+        const origin = originOf(callbackFn, callbackApi) ?? "";
+        const what = callbackKind === LongTaskKind.io ? "" : callbackKind === LongTaskKind.immediate ? "immediate" : "timer";
+        longTask(LongTaskKind.microtasks, callbackEnd, end - callbackEnd, recorder.str(`after ${[what, origin].filter((part) => part !== "").join(" ")}`), 0);
+      });
+    };
+    const measured = (callback: (...args: unknown[]) => unknown, kind: number, api?: string) =>
       function (this: unknown) {
         const start = now();
         try {
@@ -158,12 +189,25 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
         } finally {
           const end = now();
           if (end - start >= thresholdMs) {
-            measuredUntil = end;
-            recorder.safe(() => longTask(kind, start, end - start, recorder.str(ownName(callback)), 0));
+            measuredMs += end - start;
+            recorder.safe(() => longTask(kind, start, end - start, recorder.str(originOf(callback, api)), 0));
+          }
+          if (markers) {
+            callbackEnd = end;
+            callbackFn = callback;
+            callbackApi = api;
+            callbackKind = kind;
+            if (!markerPending) {
+              markerPending = true;
+              resolved.then(afterMicrotasks);
+            }
           }
         }
       };
     recorder.safe(() => wrapTimers(measured));
+    recorder.safe(() => wrapFs(measured));
+    // ES modules that import node:timers or node:fs by name see the wrapped functions too.
+    recorder.safe(() => (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.());
   }
 
   // Samples at the interval.
@@ -255,6 +299,13 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   };
 }
 
+/** A long task's origin: the API that scheduled the callback (I/O) and the callback's own name. */
+function originOf(callback: unknown, api: string | undefined): string | undefined {
+  const name = ownName(callback);
+  if (api === undefined) return name;
+  return name === undefined ? api : `${api} ${name}`;
+}
+
 /** The callback's own name (a data property only: no getter of the program runs). */
 function ownName(callback: unknown): string | undefined {
   const descriptor = Object.getOwnPropertyDescriptor(callback, "name");
@@ -262,7 +313,58 @@ function ownName(callback: unknown): string | undefined {
   return typeof name === "string" && name !== "" ? name : undefined;
 }
 
-type Wrap = (callback: (...args: unknown[]) => unknown, kind: number) => (...args: unknown[]) => unknown;
+type Wrap = (callback: (...args: unknown[]) => unknown, kind: number, api?: string) => (...args: unknown[]) => unknown;
+
+/** A replacement keeps the original's own properties (length, name, util.promisify.custom, realpath.native). */
+function copyOwnProperties(original: object, replacement: object): void {
+  for (const key of Reflect.ownKeys(original)) {
+    if (key === "prototype") continue;
+    const descriptor = Object.getOwnPropertyDescriptor(original, key);
+    if (descriptor) {
+      try {
+        Object.defineProperty(replacement, key, descriptor);
+      } catch {
+        // A non-configurable own property of the replacement itself (none expected).
+      }
+    }
+  }
+}
+
+/**
+ * node:fs's callback functions (one-shot callbacks: watch/watchFile listeners are left
+ * alone, unwatchFile finds them by identity). A last argument that is a function is
+ * measured as an I/O callback, origin "fs.<name>"; fs streams read and write through
+ * these exports, so their 'data' handlers are measured too.
+ */
+const FS_CALLBACK_FUNCTIONS = [
+  "access", "appendFile", "chmod", "chown", "close", "copyFile", "cp", "exists", "fchmod", "fchown", "fdatasync", "fstat",
+  "fsync", "ftruncate", "futimes", "lchmod", "lchown", "link", "lstat", "lutimes", "mkdir", "mkdtemp", "open", "opendir",
+  "read", "readdir", "readFile", "readlink", "readv", "realpath", "rename", "rm", "rmdir", "stat", "statfs", "symlink",
+  "truncate", "unlink", "utimes", "write", "writeFile", "writev",
+];
+
+function wrapFs(wrap: Wrap): void {
+  const fs = require("node:fs") as Record<string, unknown>;
+  for (const name of FS_CALLBACK_FUNCTIONS) {
+    const original = fs[name];
+    if (typeof original !== "function") continue;
+    const api = `fs.${name}`;
+    const replacement = function (this: unknown) {
+      const last = arguments.length - 1;
+      const callback = arguments[last];
+      if (typeof callback !== "function") return Reflect.apply(original, this, arguments);
+      const args = Array.prototype.slice.call(arguments);
+      args[last] = wrap(callback as (...args: unknown[]) => unknown, LongTaskKind.io, api);
+      return Reflect.apply(original, this, args);
+    };
+    copyOwnProperties(original, replacement);
+    try {
+      fs[name] = replacement;
+    } catch {
+      // A read-only export (none in Node 20 or Bun 1.4): left unmeasured.
+    }
+  }
+}
 
 /**
  * setTimeout, setInterval and setImmediate (the globals and node:timers' exports, the same
@@ -292,17 +394,7 @@ function wrapTimers(wrap: Wrap): void {
       args[0] = wrap(callback as (...args: unknown[]) => unknown, kind);
       return Reflect.apply(original, this, args);
     };
-    for (const key of Reflect.ownKeys(original)) {
-      if (key === "prototype") continue;
-      const descriptor = Object.getOwnPropertyDescriptor(original, key);
-      if (descriptor) {
-        try {
-          Object.defineProperty(replacement, key, descriptor);
-        } catch {
-          // A non-configurable own property of the replacement itself (none expected).
-        }
-      }
-    }
+    copyOwnProperties(original, replacement);
     host[name] = replacement;
     if (timers !== undefined && timers[name] === original) timers[name] = replacement;
   }
