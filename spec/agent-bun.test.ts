@@ -73,9 +73,12 @@ describe("bun agent: node:child_process and IPC", () => {
     const child = spawns[0]!.fields.childPid as number;
     expect(ofKind(run.events, "trace_start", { pid: child })[0]!.fields.parentPid).toBe(main);
     expect(ofKind(run.events, "process_exit", { pid: child })[0]!.fields).toMatchObject({ code: 6, reason: "normal" });
+    // execSync's child too: its pid from the Bun.spawnSync under it.
+    expect(Number(spawns[2]!.fields.childPid)).toBeGreaterThan(0);
     expect(ofKind(run.events, "child_exit", { pid: main }).map((e) => [e.fields.childPid, e.fields.code])).toEqual([
       [child, 6],
       [spawns[1]!.fields.childPid, 0],
+      [spawns[2]!.fields.childPid, 0],
     ]);
     // Child → parent: 3 messages, each paired.
     const up = ofKind(run.events, "message_send", { pid: child });

@@ -130,11 +130,15 @@ describe("node agent, through scope run", () => {
     expect(ofKind(run.events, "process_spawn", { pid: top!.pid }).map((e) => [e.fields.method, e.fields.childPid])).toEqual([["spawn", depth1!.pid]]);
     const grandchildren = starts.filter((e) => e.fields.parentPid === depth1!.pid);
     expect(grandchildren.length).toBe(2);
-    // Node returns no pid from a successful execFileSync/execSync (only the output): 0.
-    // The grandchild's own trace_start still names its parent.
+    // execFileSync returns only the output: its child's pid comes from the spawn under it,
+    // the same pid as the grandchild's own trace_start, and its end (code 0) too.
     expect(ofKind(run.events, "process_spawn", { pid: depth1!.pid }).map((e) => [e.fields.method, e.fields.childPid])).toEqual([
-      ["execFileSync", 0],
+      ["execFileSync", grandchildren[0]!.pid],
       ["spawn", grandchildren[1]!.pid],
+    ]);
+    expect(ofKind(run.events, "child_exit", { pid: depth1!.pid }).map((e) => [e.fields.childPid, e.fields.code])).toEqual([
+      [grandchildren[0]!.pid, 0],
+      [grandchildren[1]!.pid, 0],
     ]);
     expect(ofKind(run.events, "process_exit").length).toBe(4);
   });
@@ -183,9 +187,11 @@ describe("node agent, through scope run", () => {
     const pid = topPid(run);
     const spawns = ofKind(run.events, "process_spawn", { pid, tid: 1 });
     expect(spawns.map((e) => e.fields.method)).toEqual(children.map(([method]) => method));
-    // Sync methods other than spawnSync report no pid (Node returns only the output): no child_exit for them.
-    const exits = ofKind(run.events, "child_exit", { pid, tid: 1 }).map((e) => e.fields.code);
-    expect(exits).toEqual(children.filter(([method]) => method !== "execSync" && method !== "execFileSync").map(([, code]) => code));
+    // Every child ends with its code, execSync's and execFileSync's too (their pid from the spawn under them).
+    const exits = ofKind(run.events, "child_exit", { pid, tid: 1 });
+    expect(exits.map((e) => e.fields.code)).toEqual(children.map(([, code]) => code));
+    expect(exits.map((e) => e.fields.childPid)).toEqual(spawns.map((e) => e.fields.childPid));
+    expect(spawns.every((e) => Number(e.fields.childPid) > 0)).toBe(true);
   });
 
   test("a forked child: its IPC channel is an ipc one, and node:cluster stays unloaded as untraced", async () => {

@@ -360,17 +360,29 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
       let result: unknown;
       if (!recorder.groups.process) return Reflect.apply(original, this, args);
       const outer = childProcessCall.depth++;
+      // execSync and execFileSync return only the output: the child's pid, status and
+      // signal are taken from the spawn underneath, seen for the length of the call.
+      let seen: ReturnType<typeof seeSyncSpawn>;
+      if (outer === 0 && code !== SpawnMethod.spawnSync) {
+        try {
+          seen = seeSyncSpawn();
+        } catch (error) {
+          recorder.fail(error);
+        }
+      }
       try {
         result = Reflect.apply(original, this, args);
       } catch (error) {
-        if (outer === 0) recorder.safe(() => onSyncEnded(tracer, code, args, error));
+        const child = seen?.end();
+        if (outer === 0) recorder.safe(() => onSyncEnded(tracer, code, args, child ?? error));
         throw error;
       } finally {
         childProcessCall.depth--;
       }
+      const child = seen?.end();
       // execSync runs through spawnSync: only the outermost call is the program's.
       if (outer > 0) return result;
-      recorder.safe(() => onSyncEnded(tracer, code, args, result));
+      recorder.safe(() => onSyncEnded(tracer, code, args, child ?? result));
       return result;
     });
   }
@@ -531,6 +543,58 @@ function wrapSend(tracer: Tracer, target: { send: (...args: unknown[]) => boolea
     }
   });
   Object.defineProperty(target, "send", { value: send, writable: true, configurable: true, enumerable: false });
+}
+
+interface SyncChild {
+  pid: unknown;
+  status: unknown;
+  signal: unknown;
+}
+
+/**
+ * Watches the spawn under an execSync/execFileSync until end(): Node's spawn_sync binding
+ * (process.binding, the same object Node's own spawnSync calls; not when
+ * --pending-deprecation wraps process.binding, whose first call would print DEP0111 in
+ * the program's place), Bun's Bun.spawnSync. Put back at end(), whatever happened. The
+ * last child spawned in the call is the one reported (execSync spawns one).
+ */
+function seeSyncSpawn(): { end(): SyncChild | undefined } | undefined {
+  let child: SyncChild | undefined;
+  const host = globalThis as { Bun?: Record<string, unknown> };
+  let target: Record<string, unknown>;
+  let name: string;
+  let read: (result: Record<string, unknown>) => SyncChild;
+  if (host.Bun !== undefined) {
+    target = host.Bun;
+    name = "spawnSync";
+    read = (result) => ({ pid: result.pid, status: result.exitCode, signal: result.signalCode });
+  } else {
+    const binding = (process as unknown as { binding?: ((name: string) => Record<string, unknown>) & { name?: string } }).binding;
+    if (typeof binding !== "function" || binding.name !== "binding") return undefined;
+    target = binding("spawn_sync");
+    name = "spawn";
+    read = (result) => ({ pid: result.pid, status: result.status, signal: result.signal });
+  }
+  const original = target[name];
+  if (typeof original !== "function") return undefined;
+  const watching = function (this: unknown) {
+    const result = Reflect.apply(original, this, arguments) as unknown;
+    if (result !== null && typeof result === "object") {
+      try {
+        child = read(result as Record<string, unknown>);
+      } catch {
+        // A getter of the runtime's that throws: this child keeps pid 0.
+      }
+    }
+    return result;
+  };
+  target[name] = watching;
+  return {
+    end() {
+      if (target[name] === watching) target[name] = original;
+      return child;
+    },
+  };
 }
 
 function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: unknown): void {
