@@ -297,7 +297,7 @@ const EXPECTED: [string, string | undefined, string, boolean][] = [
   ["timer", "inTimer", "inTimer", true],
   ["immediate", "inImmediate", "inImmediate", true],
   ["io", "fs.readFile afterRead", "afterRead", true],
-  ["microtasks", "after timer schedule", "inMicrotask", true],
+  ["microtasks", "after timer schedule", "inMicrotask", false],
   ["message", undefined, "onMessage", false],
   ["http", undefined, "onRequest", false],
 ];

@@ -21,7 +21,7 @@
  *   (errorNs), kind from the last entry the agent saw in the gap (a message or an HTTP
  *   request: markTurn) else unknown. No async_hooks.
  * - GC (Node): a PerformanceObserver of 'gc' entries (kind, flags, start, duration), heap
- *   used before and after from v8.GCProfiler (heapProfile). Node
+ *   used before and after from v8.GCProfiler (heapProfile), written at each interval. Node
  *   makes these entries in a native immediate, so GCs after the program's last turn of the
  *   loop are never delivered (a synchronous program that ends without a turn shows none).
  *   Bun has no GC entries: a `monitor_missing` record says so once per thread.
@@ -62,6 +62,11 @@ let active: Monitor | undefined;
 
 /** The last entry the agent saw in this turn (markTurn): a sentinel-found long task's kind. */
 let turnMark: number = LongTaskKind.unknown;
+
+/** The last measured callback (turnMark microtasks): a sentinel-found stretch after it names it. */
+let markCallback: unknown;
+let markApi: string | undefined;
+let markKind = 0;
 
 /** Called by the hooks that see a turn's cause (a message received, an HTTP request): one store. */
 export function markTurn(kind: number): void {
@@ -147,61 +152,39 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
     // after a long timer in the same gap).
     const unmeasuredMs = blockedMs - measuredMs;
     if (groups.loop && lateMs - measuredMs >= thresholdMs - resolutionMs && unmeasuredMs >= thresholdMs) {
-      longTask(turnMark, t - unmeasuredMs, unmeasuredMs, 0, resolutionMs);
+      // After a measured callback (that returned in time) nothing the agent saw ran but its
+      // microtasks, unless an unwrapped callback followed it (documented): origin names it.
+      const origin = turnMark === LongTaskKind.microtasks ? recorder.str(`after ${[markKind === LongTaskKind.io ? "" : markKind === LongTaskKind.immediate ? "immediate" : "timer", originOf(markCallback, markApi) ?? ""].filter((part) => part !== "").join(" ")}`) : 0;
+      longTask(turnMark, t - unmeasuredMs, unmeasuredMs, origin, resolutionMs);
     }
     measuredMs = 0;
     turnMark = LongTaskKind.unknown;
+    markCallback = undefined;
     lastTick = t;
   };
   const sentinel = groups.loop ? setIntervalOriginal(() => recorder.safe(tick), resolutionMs) : undefined;
   (sentinel as { unref?: () => void } | undefined)?.unref?.();
 
   if (groups.loop) {
-    // Microtasks a measured callback queued run right after it: one marker reaction, queued
-    // as the callback returns, runs after them and measures them (kind microtasks, origin
-    // the callback's). One pending marker at a time, no closure per callback. Not with
-    // --async=promises, whose trace would show the marker's promise as the program's.
-    const resolved = Promise.resolve();
-    const markers = process.env.SCOPE_ASYNC !== "promises";
-    let markerPending = false;
-    let callbackEnd = 0;
-    let callbackFn: unknown;
-    let callbackApi: string | undefined;
-    let callbackKind = 0;
-    // Never throws: a throwing reaction would be an unhandled rejection of the program's.
-    const afterMicrotasks = () => {
-      markerPending = false;
-      const end = now();
-      if (end - callbackEnd < thresholdMs) return;
-      measuredMs += end - callbackEnd;
-      recorder.safe(() => {
-        // Origin: "after timer tick", "after fs.readFile afterRead" (the callback that queued them).
-        const origin = originOf(callbackFn, callbackApi) ?? "";
-        const what = callbackKind === LongTaskKind.io ? "" : callbackKind === LongTaskKind.immediate ? "immediate" : "timer";
-        longTask(LongTaskKind.microtasks, callbackEnd, end - callbackEnd, recorder.str(`after ${[what, origin].filter((part) => part !== "").join(" ")}`), 0);
-      });
-    };
+    // Two clock reads per callback, and three stores: the microtasks that run right after
+    // it are what a sentinel-found stretch that follows is (turnMark microtasks), unless a
+    // later entry marks the turn. A no-argument call (how timers and immediates run their
+    // callbacks) skips the arguments object.
     const measured = (callback: (...args: unknown[]) => unknown, kind: number, api?: string) =>
       function (this: unknown) {
         const start = now();
         try {
-          return Reflect.apply(callback, this, arguments);
+          return arguments.length === 0 ? callback.call(this) : Reflect.apply(callback, this, arguments);
         } finally {
           const end = now();
           if (end - start >= thresholdMs) {
             measuredMs += end - start;
             recorder.safe(() => longTask(kind, start, end - start, recorder.str(originOf(callback, api)), 0));
           }
-          if (markers) {
-            callbackEnd = end;
-            callbackFn = callback;
-            callbackApi = api;
-            callbackKind = kind;
-            if (!markerPending) {
-              markerPending = true;
-              resolved.then(afterMicrotasks);
-            }
-          }
+          turnMark = LongTaskKind.microtasks;
+          markCallback = callback;
+          markApi = api;
+          markKind = kind;
         }
       };
     recorder.safe(() => wrapTimers(measured));
@@ -252,18 +235,34 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
       recorder.event(Kind.memory_sample, memory.heapUsed, memory.heapTotal, memory.external, memory.arrayBuffers ?? 0, memory.rss, flags | (worker ? MEMORY_SAMPLE_WORKER : 0));
     }
   };
-  const sampler = setIntervalOriginal(() => recorder.safe(() => !recorder.stopped && sample(false)), settings.intervalMs);
+  const sampler = setIntervalOriginal(
+    () =>
+      recorder.safe(() => {
+        if (recorder.stopped) return;
+        writeGcs();
+        sample(false);
+      }),
+    settings.intervalMs,
+  );
   (sampler as { unref?: () => void }).unref?.();
 
-  // GC entries (Node). Entries come in batches: every one of getEntries(). Heap used
-  // before and after each GC from v8.GCProfiler (heapProfile below), matched in order.
+  // GC entries (Node), held until the next sample (or 1024 of them) and written together:
+  // heap used before and after each GC from v8.GCProfiler (heapProfile below), matched in
+  // order, and the profiler's drain (~50 µs: a stop, its JSON, a new profiler) is paid once
+  // per interval instead of once per delivery (~100 a second in a GC-heavy program). The
+  // records carry each GC's start as ago_ns: the delay moves no GC in the trace.
   let observer: import("node:perf_hooks").PerformanceObserver | undefined;
   const heaps = groups.memory && !bun ? heapProfile() : undefined;
-  const gcEntries = (entries: readonly import("node:perf_hooks").PerformanceEntry[]) => {
-    if (recorder.stopped) return;
+  const pendingGc: import("node:perf_hooks").PerformanceEntry[] = [];
+  const writeGcs = () => {
+    if (pendingGc.length === 0) return;
+    if (recorder.stopped) {
+      pendingGc.length = 0;
+      return;
+    }
     const at = now();
-    if (entries.length > 0) heaps?.drain();
-    for (const entry of entries) {
+    heaps?.drain();
+    for (const entry of pendingGc) {
       const detail = (entry as { detail?: { kind?: number; flags?: number } }).detail;
       const legacy = entry as unknown as { kind?: number; flags?: number };
       const kind = detail?.kind ?? legacy.kind ?? 0;
@@ -271,6 +270,12 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
       const heap = heaps?.take(kind);
       recorder.event(Kind.gc, Math.round(entry.duration * 1e6), Math.max(0, Math.round((at - entry.startTime) * 1e6)), kind, heap?.before ?? 0, heap?.after ?? 0, gcFlags & 0xffff);
     }
+    pendingGc.length = 0;
+  };
+  const gcEntries = (entries: readonly import("node:perf_hooks").PerformanceEntry[]) => {
+    if (recorder.stopped) return;
+    for (const entry of entries) pendingGc.push(entry);
+    if (pendingGc.length >= 1024) writeGcs();
   };
   if (groups.memory && !bun) {
     try {
@@ -292,6 +297,7 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
           gcEntries(observer.takeRecords());
           observer.disconnect();
         }
+        writeGcs();
         sample(true);
         histogram?.disable();
       });
@@ -388,10 +394,15 @@ function wrapTimers(wrap: Wrap): void {
   for (const [name, kind] of kinds) {
     const original = host[name];
     if (typeof original !== "function") continue;
+    const call = original as (this: unknown, ...args: unknown[]) => unknown;
     const replacement = function (this: unknown, callback: unknown) {
       if (typeof callback !== "function") return Reflect.apply(original, this, arguments);
+      // The common shapes without an argument array (the same arguments reach the original).
+      const wrapped = wrap(callback as (...args: unknown[]) => unknown, kind);
+      if (arguments.length === 1) return call.call(this, wrapped);
+      if (arguments.length === 2) return call.call(this, wrapped, arguments[1]);
       const args = Array.prototype.slice.call(arguments);
-      args[0] = wrap(callback as (...args: unknown[]) => unknown, kind);
+      args[0] = wrapped;
       return Reflect.apply(original, this, args);
     };
     copyOwnProperties(original, replacement);
@@ -411,7 +422,8 @@ interface ProfiledGc {
 
 /**
  * Heap used before and after each GC (Node 20's v8.GCProfiler: exact per GC, no time of
- * its own). Drained when the observer delivers entries: a new profiler is started before
+ * its own). Drained when the held GC entries are written (each interval, at 1024 entries,
+ * at the thread's end): a new profiler is started before
  * the old one stops, so a GC while the old one's JSON is made and parsed is in the new one.
  * The i-th profiled GC is the i-th observed one; a kind that does not match means the
  * profiler missed that GC: its entry gets no figures (0), nothing shifts. Checked against
