@@ -23,6 +23,7 @@
 import type * as Http from "node:http";
 import { Kind } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
+import { serverRequests } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
 import { protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
@@ -81,6 +82,14 @@ interface Step {
 
 type LayerFn = (this: unknown, ...args: unknown[]) => unknown;
 
+/** An Express route as last seen: its stack's length (its layers are handlers) and its recorded pattern. */
+interface RouteSeen {
+  stackLength: number;
+  base: string;
+  path: unknown;
+  pattern: string;
+}
+
 interface LayerLike {
   handle?: unknown;
   route?: { path?: unknown; stack?: unknown } | null;
@@ -93,10 +102,17 @@ interface LayerLike {
  */
 const stepsStamp = makeStamp<Steps>();
 
+/** The steps of the request a ServerResponse answers (`res.req`, as Node sets it), else its own stamp. */
+function stepsOfResponse(response: object): Steps | undefined {
+  const request = (response as { req?: unknown }).req;
+  const state = request !== null && typeof request === "object" ? serverRequests.get(request) : undefined;
+  return state !== undefined ? (state.steps as Steps | undefined) : stepsStamp.get(response);
+}
+
 class Frameworks {
   /** Layers of a route's own stack (handlers), by route: the stack length last seen. */
   private readonly handlerLayers = new WeakSet<object>();
-  private readonly routesSeen = new WeakMap<object, number>();
+  private readonly routesSeen = new WeakMap<object, RouteSeen>();
   private readonly patched = new WeakSet<object>();
   private responsesHooked = false;
   private readonly fastifyStores = new WeakMap<object, Step>();
@@ -118,8 +134,24 @@ class Frameworks {
     }
   }
 
-  /** The steps of `request` (its IncomingMessage), for the running request context; undefined outside one. */
+  /**
+   * The steps of `request` (its IncomingMessage). They ride on the server request's own
+   * state, which the HTTP integration stamped on it (one private-field load, no stamp of
+   * their own on the request and its response); a request scope did not record but the
+   * running request context names (none in practice) keeps them in a stamp of its own.
+   * The request from its stamp, not the context: AsyncLocalStorage's getStore
+   * (executionAsyncResource) ran once per layer a request passes.
+   */
   private stepsOf(request: object, response: object): Steps | undefined {
+    const state = serverRequests.get(request);
+    if (state !== undefined) {
+      let steps = state.steps as Steps | undefined;
+      if (steps === undefined) {
+        steps = { request: state.id, ordinal: 0, open: [], route: undefined, hookFailed: false };
+        state.steps = steps;
+      }
+      return steps;
+    }
     const id = currentRequest();
     if (id === 0) return undefined;
     let steps = stepsStamp.get(request);
@@ -178,7 +210,7 @@ class Frameworks {
     const recorder = this.recorder;
     const emit = function emit(this: object, event: unknown) {
       if (event === "finish" || event === "close") {
-        const steps = stepsStamp.get(this);
+        const steps = stepsOfResponse(this);
         if (steps !== undefined && steps.open.length > 0) {
           try {
             for (let i = steps.open.length - 1; i >= 0; i--) frameworks.end(steps.open[i]!);
@@ -234,12 +266,25 @@ class Frameworks {
     const route = layer.route;
     if (route !== undefined && route !== null && typeof route === "object") {
       const stack = route.stack;
-      if (Array.isArray(stack) && this.routesSeen.get(route) !== stack.length) {
-        this.routesSeen.set(route, stack.length);
+      let seen = this.routesSeen.get(route);
+      if (seen === undefined) {
+        seen = { stackLength: -1, base: "", path: undefined, pattern: "" };
+        this.routesSeen.set(route, seen);
+      }
+      if (Array.isArray(stack) && seen.stackLength !== stack.length) {
+        seen.stackLength = stack.length;
         for (const inner of stack) if (inner !== null && typeof inner === "object") this.handlerLayers.add(inner as object);
       }
-      const base = protoData(req, "baseUrl");
-      this.route(steps, `${typeof base === "string" ? base : ""}${patternOf(route.path)}`, "express");
+      const data = protoData(req, "baseUrl");
+      const base = typeof data === "string" ? data : "";
+      // The same pattern string while the route's path (a string) and the mount point stay:
+      // no string built (and hashed for the string table's look-up) per request.
+      if (typeof route.path !== "string" || seen.path !== route.path || seen.base !== base || seen.pattern === "") {
+        seen.path = route.path;
+        seen.base = base;
+        seen.pattern = `${base}${patternOf(route.path)}`;
+      }
+      this.route(steps, seen.pattern, "express");
       return undefined;
     }
     const handler = this.handlerLayers.has(layer);

@@ -112,10 +112,12 @@ export interface RequestState {
   error: unknown;
   /** HttpEndFlag: body sizes the runtime does not expose. */
   unknownSizes: number;
+  /** A server request's framework steps (src/agent/node/frameworks.ts), carried here instead of a stamp of their own. */
+  steps: unknown;
 }
 
 function state(id: number): RequestState {
-  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined, unknownSizes: 0 };
+  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined, unknownSizes: 0, steps: undefined };
 }
 
 export function protocolFlags(major: number | undefined, minor: number | undefined, tls: boolean): number {
