@@ -42,31 +42,33 @@ function valuesCount(values: unknown): number {
 
 /** Rows returned or changed: Result.rowCount (rows.length when pg has none), summed over a multi-statement query's results. */
 function rowsOf(results: unknown): number | undefined {
-  const one = (result: unknown) => {
-    const count = dataProperty(result, "rowCount");
-    if (typeof count === "number") return count;
-    // null: a command without a row count (CREATE TABLE).
-    if (count === null) return undefined;
-    const rows = dataProperty(result, "rows");
-    return Array.isArray(rows) ? rows.length : undefined;
-  };
-  if (!Array.isArray(results)) return one(results);
+  if (!Array.isArray(results)) return rowsOfOne(results);
   let total: number | undefined;
   for (const result of results) {
-    const count = one(result);
+    const count = rowsOfOne(result);
     if (count !== undefined) total = (total ?? 0) + count;
   }
   return total;
 }
 
-/** The Query object pg made in this call: new, and where pg keeps queries. */
+/** One Result's rows (module-level: no closure per query). */
+function rowsOfOne(result: unknown): number | undefined {
+  const count = dataProperty(result, "rowCount");
+  if (typeof count === "number") return count;
+  // null: a command without a row count (CREATE TABLE).
+  if (count === null) return undefined;
+  const rows = dataProperty(result, "rows");
+  return Array.isArray(rows) ? rows.length : undefined;
+}
+
+/** The Query object pg made in this call: new, and where pg keeps queries (no array of candidates per query). */
 function queryMadeBy(client: Record<string, unknown>, text: unknown): object | undefined {
-  const candidates = [client._activeQuery, lastOf(client._queryQueue), lastOf(client._sentQueryQueue)];
-  for (const candidate of candidates) {
-    if (candidate === null || typeof candidate !== "object" || started.get(candidate) !== undefined) continue;
-    if (dataProperty(candidate, "text") === text) return candidate;
-  }
-  return undefined;
+  return madeQuery(client._activeQuery, text) ?? madeQuery(lastOf(client._queryQueue), text) ?? madeQuery(lastOf(client._sentQueryQueue), text);
+}
+
+function madeQuery(candidate: unknown, text: unknown): object | undefined {
+  if (candidate === null || typeof candidate !== "object" || started.get(candidate) !== undefined) return undefined;
+  return dataProperty(candidate, "text") === text ? candidate : undefined;
 }
 
 function lastOf(list: unknown): unknown {
@@ -86,8 +88,9 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
         request = checkout.get(this) || db.request();
         // A callback (values or callback position) runs in the request that made the query.
         if (request !== 0) {
-          if (typeof callback === "function") args = [config, values, inRequest(request, callback as Fn), ...Array.prototype.slice.call(arguments, 3)];
-          else if (typeof values === "function") args = [config, inRequest(request, values as Fn), ...Array.prototype.slice.call(arguments, 2)];
+          // Exactly the arguments given, with the callback replaced (no slice for the usual 2 or 3).
+          if (typeof callback === "function") args = arguments.length === 3 ? [config, values, inRequest(request, callback as Fn)] : [config, values, inRequest(request, callback as Fn), ...Array.prototype.slice.call(arguments, 3)];
+          else if (typeof values === "function") args = arguments.length === 2 ? [config, inRequest(request, values as Fn)] : [config, inRequest(request, values as Fn), ...Array.prototype.slice.call(arguments, 2)];
         }
       } catch (error) {
         db.recorder.fail(error);
@@ -170,27 +173,27 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       } catch (error) {
         db.recorder.fail(error);
       }
+      if (typeof callback === "function") {
+        // Only pg sees this wrapper (it calls it once): not renamed to the callback's name,
+        // which cost ~19 µs per request in defineProperty map transitions (BENCHMARKS.md, Web
+        // services). One closure per call (pool.query passes a callback).
+        let called = false;
+        const wrapped = function (this: unknown, error: unknown, client: unknown) {
+          if (!called) {
+            called = true;
+            waitEnded(db, id, request, error, client);
+          }
+          if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
+          return Reflect.apply(callback as Fn, this, arguments);
+        };
+        return Reflect.apply(original, this, arguments.length === 1 ? [wrapped] : [wrapped, ...Array.prototype.slice.call(arguments, 1)]);
+      }
       let ended = false;
       const end = (error: unknown, client: unknown) => {
         if (ended) return;
         ended = true;
-        try {
-          db.waitEnd(id, error, error !== undefined && error !== null);
-          if (client !== null && typeof client === "object" && !error) checkout.set(client, request);
-        } catch (failure) {
-          db.recorder.fail(failure);
-        }
+        waitEnded(db, id, request, error, client);
       };
-      if (typeof callback === "function") {
-        // Only pg sees this wrapper (it calls it once): not renamed to the callback's name,
-        // which cost ~19 µs per request in defineProperty map transitions (BENCHMARKS.md, Web services).
-        const wrapped = function (this: unknown, error: unknown, client: unknown) {
-          end(error, client);
-          if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
-          return Reflect.apply(callback as Fn, this, arguments);
-        };
-        return Reflect.apply(original, this, [wrapped, ...Array.prototype.slice.call(arguments, 1)]);
-      }
       const descriptor = Object.getOwnPropertyDescriptor(this, "Promise");
       const Native = descriptor?.value as (PromiseConstructor & { try?: unknown }) | undefined;
       if (!descriptor || !descriptor.writable || typeof Native !== "function") return Reflect.apply(original, this, arguments);
@@ -218,6 +221,16 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       }
     },
   );
+}
+
+/** A pool's wait ended (a client handed out, or an error): its end, and the request the client now serves. */
+function waitEnded(db: DbRecorder, id: number, request: number, error: unknown, client: unknown): void {
+  try {
+    db.waitEnd(id, error, error !== undefined && error !== null);
+    if (client !== null && typeof client === "object" && !error) checkout.set(client, request);
+  } catch (failure) {
+    db.recorder.fail(failure);
+  }
 }
 
 /** `fn` run in request `request`'s context (scope's own AsyncLocalStorage), same `this`, arguments and result. */
