@@ -753,10 +753,13 @@ function hookEmit(target: object, recorder: Recorder, events: readonly string[],
   const original = host.emit;
   const [e0, e1 = e0, e2 = e0, e3 = e0, e4 = e0] = events;
   if (events.length > 5) throw new Error("hookEmit: at most 5 events");
+  // hook.call(this, ...) without an arguments array per matched event (and immune to a later
+  // change of Function.prototype.call: bound now).
+  const invoke = Function.prototype.call.bind(hook) as unknown as (self: unknown, event: unknown, first: unknown, second: unknown) => void;
   const emit = function emit(this: unknown, event: unknown, first: unknown, second: unknown) {
     if (event === e0 || event === e1 || event === e2 || event === e3 || event === e4) {
       try {
-        Reflect.apply(hook, this, [event, first, second]);
+        invoke(this, event, first, second);
       } catch (error) {
         recorder.fail(error);
       }
