@@ -18,14 +18,14 @@ const dir = join(fixtures, "merge");
 let pairs = 0;
 
 /** A server run and a client run making `count` requests to it; the client's clock shifted by `shiftNs`. */
-async function serverAndClient(count: number, shiftNs: bigint, scopeArgs: string[] = [], runtime = "node", own = false): Promise<{ server: Traced; client: Traced }> {
+async function serverAndClient(count: number, shiftNs: bigint, scopeArgs: string[] = [], runtime = "node", own: boolean | "busy" = false, serverArgs: string[] = []): Promise<{ server: Traced; client: Traced }> {
   const portFile = join(scratchDir(), `port-${pairs++}`);
-  const server = runTraced(["node", join(dir, "server.cjs"), portFile]);
+  const server = runTraced(["node", join(dir, "server.cjs"), portFile], { scopeArgs: serverArgs });
   for (let waited = 0; !existsSync(portFile); waited++) {
     if (waited > 600) throw new Error("the server run did not start within 60 s");
     await Bun.sleep(100);
   }
-  const client = await runTraced([runtime, join(dir, "client.cjs"), portFile, String(count), ...(own ? ["own"] : [])], {
+  const client = await runTraced([runtime, join(dir, "client.cjs"), portFile, String(count), ...(own === "busy" ? ["busy"] : own ? ["own"] : [])], {
     scopeArgs,
     env: shiftNs === 0n ? {} : { SCOPE_TEST_CLOCK_SHIFT_NS: String(shiftNs) },
   });
@@ -252,5 +252,79 @@ describe("scope merge", () => {
     const clients = ofKind(events, "http_client_request");
     expect(clients.length).toBe(18);
     for (const request of clients) expect(sourceOfPid(events[request.fields.peerIndex as number]!.pid)).toBe(1);
+  }, 240_000);
+
+  test("loop, memory and async records (kinds 80..100) of two runs, the client's clock shifted by 5 s: each input's records keep their pids (remapped), times (shifted as one), strings, GC and long-task placement and async links", async () => {
+    const groups = ["--events", "+loop,+memory", "--async"];
+    const { server, client } = await serverAndClient(6, 5_000_000_000n, groups, "node", "busy", groups);
+    expect([server.status, client.status]).toEqual([0, 0]);
+    const out = join(scratchDir(), "loop-async.bin");
+    const merged = await runCli(["merge", server.out, client.out, "--out", out]);
+    expect(merged.exitCode).toBe(0);
+    const events = mergedEvents(out);
+    const newKinds = (e: TraceEvent) => /^(loop_sample|memory_sample|long_task|gc|monitor_missing|async_)/.test(e.kind);
+    for (const [source, run] of [[0, server], [1, client]] as const) {
+      const own = run.events;
+      const mine = events.filter((e) => e.pid !== 0 && sourceOfPid(e.pid) === source);
+      // The same events in the same order, each on its host's pid and its own thread.
+      expect(mine.map((e) => `${e.kind} ${hostPid(e.pid)}/${e.tid}`)).toEqual(own.map((e) => `${e.kind} ${e.pid}/${e.tid}`));
+      for (const kind of ["loop_sample", "memory_sample", "async_init", "async_before", "async_after", "async_tracking"]) {
+        expect(`${source} ${kind} ${mine.some((e) => e.kind === kind)}`).toBe(`${source} ${kind} true`);
+      }
+      // Every record moved by one shift: long tasks and GCs (placed at their start, ago_ns) too.
+      const shifts = new Set(mine.map((e, i) => e.timestampNs - own[i]!.timestampNs));
+      expect(shifts.size).toBe(1);
+      // Fields the same, links to events of the same input at the same place in it.
+      const positionInMerged = new Map(mine.map((e, i) => [e.index, i]));
+      const positionInOwn = new Map(own.map((e, i) => [e.index, i]));
+      const normal = (fields: Record<string, unknown>, position: Map<number, number>) =>
+        Object.fromEntries(
+          Object.entries(fields)
+            // HTTP peers are linked across inputs only in the merged trace.
+            .filter(([key]) => !key.startsWith("peer"))
+            .map(([key, value]) => [key, typeof value === "number" && (key.endsWith("Index") || key === "asyncAfter") ? position.get(value) : key.endsWith("Pid") && typeof value === "number" && value !== 0 ? hostPid(value) : value]),
+        );
+      for (const [i, event] of mine.entries()) {
+        if (!newKinds(event) && event.kind !== "http_client_request" && event.kind !== "http_server_request") continue;
+        expect(`${event.kind} ${JSON.stringify(normal(event.fields, positionInMerged))}`).toBe(`${own[i]!.kind} ${JSON.stringify(normal(own[i]!.fields, positionInOwn))}`);
+      }
+    }
+    // The client's blocking timer: one long task named by its callback, and GCs inside it, on the client's pid.
+    const long = ofKind(events, "long_task").filter((e) => e.fields.origin === "allocateFor80ms");
+    expect(long.length).toBe(1);
+    expect(sourceOfPid(long[0]!.pid)).toBe(1);
+    expect(ofKind(events, "gc").filter((e) => sourceOfPid(e.pid) === 1).length).toBeGreaterThan(0);
+    // --why on the client's long task walks its async chain in the merged trace as in its own.
+    const why = async (path: string, index: number) => (await runCli(["dump", "--why", String(index), path])).stdout.replace(/^.*?(long_task|async_\w+|trace_start|http_\w+)/gm, "$1").replace(/\s+#\d+/g, "").replace(/\d+\/\d+/g, "").replace(/parentPid=(\d+)/g, (_, pid: string) => `parentPid=${hostPid(Number(pid))}`);
+    const ownLong = ofKind(client.events, "long_task").find((e) => e.fields.origin === "allocateFor80ms")!;
+    const chain = await why(client.out, ownLong.index);
+    expect(chain).toContain("long_task");
+    expect(await why(out, long[0]!.index)).toBe(chain);
+  }, 240_000);
+
+  test("an attach trace merged with itself: attach_end's attached pid is remapped with its input (input 1's is its own process's pid + 2^22)", async () => {
+    const child = Bun.spawn(["node", "--inspect-port=0", "-e", "console.log('ready'); setTimeout(() => {}, 2500)"], { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "" } });
+    try {
+      const reader = child.stdout.getReader();
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("node ended before its first line");
+        text += new TextDecoder().decode(value);
+      }
+      reader.releaseLock();
+      const out = join(scratchDir(), "attached.bin");
+      const attach = await runCli(["attach", String(child.pid), "--out", out, "--duration", "60s"]);
+      expect(attach.exitCode).toBe(0);
+      const merged = join(scratchDir(), "attached-merged.bin");
+      expect((await runCli(["merge", out, out, "--out", merged])).exitCode).toBe(0);
+      const ends = ofKind(mergedEvents(merged), "attach_end");
+      expect(ends.map((e) => [sourceOfPid(e.pid), e.fields.attachedPid])).toEqual([
+        [0, child.pid],
+        [1, child.pid + 2 ** 22],
+      ]);
+    } finally {
+      child.kill();
+    }
   }, 240_000);
 });

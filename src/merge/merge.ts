@@ -35,13 +35,21 @@ export const MAX_INPUTS = 1023; // k << 22 must fit a u32 pid
 const PID_LIMIT = 2 ** MERGE_PID_SHIFT;
 const U64_MAX = (1n << 64n) - 1n;
 
-/** Kinds whose payload holds a pid (zig/layout.zig): remapped with the record's own. Add new ones here. */
+/**
+ * Kinds whose payload holds a pid (zig/layout.zig): remapped with the record's own. Add new
+ * ones here. Kinds 80..100 hold none: loop and memory samples hold sizes and delays,
+ * long_task and gc their start as ago_ns (relative: shifted with the record's time), async
+ * records async ids (per pid and thread, keyed by the remapped header pid); checked by
+ * spec/merge.test.ts ("loop, memory and async records").
+ */
 const PID_FIELDS: Partial<Record<number, (view: DataView, base: number, map: (pid: number) => number) => void>> = {
   [EventKind.trace_start]: (v, at, map) => mapU64Pid(v, at + Offset.a, map),
   [EventKind.process_spawn]: (v, at, map) => mapU64Pid(v, at + Offset.a, map),
   [EventKind.child_exit]: (v, at, map) => mapU64Pid(v, at + Offset.a, map),
   [EventKind.message_send]: mapMessage,
   [EventKind.message_receive]: mapMessage,
+  // b = the pid scope was attached to (written with the collector's own pid when the process ended first).
+  [EventKind.attach_end]: (v, at, map) => mapU64Pid(v, at + Offset.b, map),
   [EventKind.flight_dump]: (v, at, map) => {
     const trigger = Number(v.getBigUint64(at + Offset.a, true));
     if (trigger === FlightTrigger.uncaughtException || trigger === FlightTrigger.unhandledRejection) mapU64Pid(v, at + Offset.d, map);
