@@ -323,6 +323,62 @@ describe("the cache", () => {
 
 
 
+/** The string records of text `text` (id `id` of pid/tid), its fragments in `order` (default in order), bytes past its end set to `junk`. */
+function stringRecords(pid: number, tid: number, id: number, text: string, order?: number[], junk = 0): Uint8Array[] {
+  const bytes = new TextEncoder().encode(text);
+  const fragments = Math.max(1, Math.ceil(bytes.length / 32));
+  return (order ?? [...Array(fragments).keys()]).map((fragment) => {
+    const record = new Uint8Array(RECORD_SIZE).fill(junk, Offset.b);
+    const view = new DataView(record.buffer);
+    view.setUint16(Offset.kind, EventKind.string, true);
+    view.setUint16(Offset.flags, fragment, true);
+    view.setUint32(Offset.pid, pid, true);
+    view.setUint32(Offset.tid, tid, true);
+    view.setBigUint64(Offset.a, BigInt(id) | (BigInt(bytes.length) << 32n), true);
+    record.set(bytes.subarray(fragment * 32, fragment * 32 + 32), Offset.b);
+    return record;
+  });
+}
+
+describe("strings from a written trace", () => {
+  test("each string's text whatever its length, fragment order or repeats; a text written once per distinct value", async () => {
+    const path = join(scratchDir(), "strings.bin");
+    const writer = TraceWriter.open(path, { host: "h", argv: ["x"] });
+    const long = "préviews répétées: ".repeat(4); // 88 bytes of UTF-8 (3 fragments)
+    const exactly32 = "0123456789abcdef0123456789abcdef";
+    const texts: [number, number, number, string, number[]?, number?][] = [
+      [5, 0, 1, "abc", undefined, 0xff],
+      [5, 0, 2, "abc"],
+      [5, 0, 3, "abd", undefined, 0x41],
+      [5, 0, 4, exactly32],
+      [5, 0, 5, `${exactly32}!`],
+      [5, 0, 6, long],
+      [5, 0, 7, long, [2, 0, 1]],
+      [5, 1, 1, long],
+      [5, 1, 2, ""],
+      [5, 1, 3, "x".repeat(100), [0, 3]],
+    ];
+    for (const [pid, tid, id, text, order, junk] of texts) for (const record of stringRecords(pid, tid, id, text, order, junk)) writer.append(record);
+    writer.append(encodeRecords([{ kind: EventKind.trace_start, pid: 5, tid: 0, t: 1_000, payload: [1, 0, 0, 0, 1] }]));
+    writer.close({ written: 1, dropped: 0, overwritten: 0 });
+    const missing = `${"x".repeat(32)}\uFFFD${"x".repeat(4)}`;
+    expect(await rows("SELECT tid, id, text FROM strings ORDER BY tid, id", path)).toEqual([
+      { tid: 0, id: 1, text: "abc" },
+      { tid: 0, id: 2, text: "abc" },
+      { tid: 0, id: 3, text: "abd" },
+      { tid: 0, id: 4, text: exactly32 },
+      { tid: 0, id: 5, text: `${exactly32}!` },
+      { tid: 0, id: 6, text: long },
+      { tid: 0, id: 7, text: long },
+      { tid: 1, id: 1, text: long },
+      { tid: 1, id: 2, text: "" },
+      { tid: 1, id: 3, text: missing },
+    ]);
+    // "abc" and the long text once each, whichever way their fragments came.
+    expect(await rows("SELECT count(*) AS n, count(DISTINCT text) AS distinct_texts FROM texts", path)).toEqual([{ n: 7, distinct_texts: 7 }]);
+  });
+});
+
 describe("gc, loop and memory (kinds 80..83) from a written trace", () => {
   test("GCs and long tasks at their start, loop and memory samples", async () => {
     const path = join(scratchDir(), "loop.bin");

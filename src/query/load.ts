@@ -45,8 +45,8 @@ interface OpenCall {
   ordinal: number;
   /** The function_call's own fields c (argument preview), d (request id), e (state). */
   args: number | bigint;
-  /** The argument preview's text when it was taken into the call's row (else NULL: in string_rows). */
-  argsText: string | null;
+  /** The argument preview's text id when it was taken into the call's row (else 0: in string_rows). */
+  argsText: number;
   requestId: number | bigint;
   state: number | bigint;
   startNs: number;
@@ -160,7 +160,10 @@ interface ThreadState {
   /** The longest call that ended (for windows: a call overlapping one starts at most this long before it). */
   maxCallNs: number;
   main: boolean;
-  functions: Map<number, FunctionInfo>;
+  /** By function id (the agent numbers them from 1, per thread). */
+  functions: (FunctionInfo | undefined)[];
+  /** Ids past SMALL_FUNCTION_ID (not seen from the agents: a damaged or foreign trace). */
+  functionsBig: Map<number, FunctionInfo> | null;
   stack: OpenCall[];
   open: Map<number, OpenCall>;
   requests: Map<number, RequestRow>;
@@ -206,10 +209,10 @@ export interface LoadSummary {
   phases: Record<string, number>;
 }
 
-/** A u64 at `at`: a number when exact, else the i64 of the same bits as a bigint. */
-function u64(view: DataView, at: number): number | bigint {
-  const high = view.getUint32(at + 4, true);
-  const low = view.getUint32(at, true);
+/** The u64 at word `at`: a number when exact, else the i64 of the same bits as a bigint. */
+function u64(words: Uint32Array, at: number): number | bigint {
+  const high = words[at + 1]!;
+  const low = words[at]!;
   if (high < SAFE_HIGH) return high * TWO_32 + low;
   return BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low));
 }
@@ -223,6 +226,13 @@ function num(value: number | bigint): number {
 function signed(value: number | bigint): number {
   if (typeof value === "bigint") return Number(value);
   return value >= 2 ** 63 ? value - 2 ** 64 : value;
+}
+
+const SMALL_FUNCTION_ID = 1 << 20;
+
+function setFunction(t: ThreadState, functionId: number, info: FunctionInfo): void {
+  if (functionId < SMALL_FUNCTION_ID) t.functions[functionId] = info;
+  else (t.functionsBig ??= new Map()).set(functionId, info);
 }
 
 export class TraceLoader {
@@ -247,6 +257,7 @@ export class TraceLoader {
   private readonly strings: StringLoader;
   private readonly marks: BulkInsert;
   private readonly leafCalls: BulkInsert;
+  private readonly plainCalls: BulkInsert;
   /** Per function (functions.id): calls, summed duration and self time of those that ended, the longest. */
   private readonly fnCalls: number[] = [0];
   private readonly fnEnded: number[] = [0];
@@ -269,9 +280,14 @@ export class TraceLoader {
     this.marks = new BulkInsert(db, "event_marks", ["thread", "ts_ns", "id"], "OR IGNORE");
     this.calls = new BulkInsert(db, "call_rows", [
       "id", "function", "thread", "start_ns", "end_ns", "end_event", "outcome", "self_ns", "parent", "depth", "request",
-      "ordinal", "args", "request_id", "state", "end_c", "end_d", "end_e", "args_text", "end_text",
+      "ordinal", "args", "request_id", "state", "end_c", "end_d", "end_e", "args_text_id", "end_text_id",
     ]);
-    // A call recorded at the calls level has no end: a narrower row (the end columns stay NULL).
+    // The usual ended call: outside a request, no state, its end's d and e 0: a narrower row (those columns' defaults).
+    this.plainCalls = new BulkInsert(db, "call_rows", [
+      "id", "function", "thread", "start_ns", "end_ns", "end_event", "outcome", "self_ns", "parent", "depth",
+      "ordinal", "args", "end_c", "args_text_id", "end_text_id",
+    ]);
+    // A call recorded at the calls level has no end: a narrower row (the end columns are not read without an end_event).
     this.leafCalls = new BulkInsert(db, "call_rows", ["id", "function", "thread", "start_ns", "parent", "depth", "request", "ordinal", "request_id", "state"]);
     this.strings = new StringLoader(db);
   }
@@ -299,6 +315,7 @@ export class TraceLoader {
     this.strings.finish();
     this.finishThreads();
     this.calls.finalize();
+    this.plainCalls.finalize();
     this.leafCalls.finalize();
     phase("pass");
     this.writeTables();
@@ -308,7 +325,7 @@ export class TraceLoader {
       header: trace.header,
       records,
       events: this.eventCount,
-      calls: this.calls.rows + this.leafCalls.rows,
+      calls: this.calls.rows + this.plainCalls.rows + this.leafCalls.rows,
       state,
       end: trace.end,
       error: trace.error,
@@ -348,7 +365,8 @@ export class TraceLoader {
       events: 0,
       maxCallNs: 0,
       main: false,
-      functions: new Map(),
+      functions: [],
+      functionsBig: null,
       stack: [],
       open: new Map(),
       requests: new Map(),
@@ -375,29 +393,32 @@ export class TraceLoader {
   }
 
   private batch(bytes: Uint8Array): void {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // The batches are whole records in an aligned buffer (trace-file.ts batches): a record's
+    // fields read as u32 words (little-endian, as the host: x86-64 and arm64).
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
     const events = this.events;
     const values = events.buffer;
     const kinds = this.kindsSeen;
-    for (let at = 0; at < bytes.byteLength; at += RECORD_SIZE) {
-      const kind = view.getUint16(at + 4, true);
-      const flags = view.getUint16(at + 6, true);
-      const pid = view.getUint32(at + 16, true);
-      const tid = view.getUint32(at + 20, true);
+    const anchorNs = this.anchorNs;
+    for (let w = 0; w < words.length; w += RECORD_SIZE >> 2) {
+      const head = words[w + 1]!;
+      const kind = head & 0xffff;
+      const flags = head >>> 16;
+      const pid = words[w + 4]!;
+      const tid = words[w + 5]!;
       const thread = this.thread(pid, tid);
       if (kind === K.string) {
-        this.strings.add(thread.no, buffer, at, view.getUint32(at + 24, true), view.getUint32(at + 28, true), flags);
+        this.strings.add(thread.no, buffer, words, w << 2, words[w + 6]!, words[w + 7]!, flags);
         continue;
       }
-      const tsHigh = view.getUint32(at + 12, true);
-      const ts =
-        tsHigh < SAFE_HIGH ? tsHigh * TWO_32 + view.getUint32(at + 8, true) - this.anchorNs : Number(view.getBigUint64(at + 8, true) - this.anchorBig);
-      const a = u64(view, at + 24);
-      const b = u64(view, at + 32);
-      const c = u64(view, at + 40);
-      const d = u64(view, at + 48);
-      const e = u64(view, at + 56);
+      const tsHigh = words[w + 3]!;
+      const ts = tsHigh < SAFE_HIGH ? tsHigh * TWO_32 + words[w + 2]! - anchorNs : Number(((BigInt(tsHigh) << 32n) | BigInt(words[w + 2]!)) - this.anchorBig);
+      const a = u64(words, w + 6);
+      const b = u64(words, w + 8);
+      const c = u64(words, w + 10);
+      const d = u64(words, w + 12);
+      const e = u64(words, w + 14);
       const id = ++this.eventCount;
       if (thread.events % MARK_EVERY === 0) this.marks.add(thread.no, ts, id);
       if (!kinds.has(kind)) kinds.add(kind);
@@ -443,7 +464,7 @@ export class TraceLoader {
       case K.function_table: {
         const functionId = num(a);
         const fid = this.newFunction();
-        t.functions.set(functionId, { id: fid, kind: (flags & 1) !== 0 ? ASYNC : (flags & 2) !== 0 ? GENERATOR : SYNC });
+        setFunction(t, functionId, { id: fid, kind: (flags & 1) !== 0 ? ASYNC : (flags & 2) !== 0 ? GENERATOR : SYNC });
         this.functionRows.push({ id: fid, thread: t, functionId, name: num(b), file: num(c), line: num(d), column: num(e), flags });
         return;
       }
@@ -675,11 +696,11 @@ export class TraceLoader {
     this.absorbed = true;
     const args = num(argsField);
     const requestId = num(requestField);
-    let info = t.functions.get(functionId);
+    let info = functionId < SMALL_FUNCTION_ID ? t.functions[functionId] : t.functionsBig?.get(functionId);
     if (!info) {
       // No table entry (lost): a function row of its own, named by its id.
       info = { id: this.newFunction(), kind: SYNC };
-      t.functions.set(functionId, info);
+      setFunction(t, functionId, info);
       this.functionRows.push({ id: info.id, thread: t, functionId, name: 0, file: 0, line: 0, column: 0, flags: 0 });
     }
     const stack = t.stack;
@@ -755,7 +776,7 @@ export class TraceLoader {
     endC: number | bigint | null,
     endD: number | bigint | null,
     endE: number | bigint | null,
-    endText: string | null = null,
+    endText = 0,
   ): void {
     const self = endNs === null || call.kind !== SYNC ? null : endNs - call.startNs - call.childNs;
     const fn = call.fn;
@@ -771,9 +792,17 @@ export class TraceLoader {
         this.fnSelfNs[fn]! += self;
       }
     }
+    if (call.request === null && call.requestId === 0 && call.state === 0 && endD === 0 && endE === 0) {
+      this.plainCalls.buffer.push(
+        call.id, call.fn, thread.no, call.startNs, endNs, endEvent, outcome, self, call.parent === null ? null : call.parent.id, call.depth,
+        call.ordinal, call.args, endC, call.argsText === 0 ? null : call.argsText, endText === 0 ? null : endText,
+      );
+      this.plainCalls.pushed();
+      return;
+    }
     this.calls.buffer.push(
       call.id, call.fn, thread.no, call.startNs, endNs, endEvent, outcome, self, call.parent === null ? null : call.parent.id, call.depth, call.request,
-      call.ordinal, call.args, call.requestId, call.state, endC, endD, endE, call.argsText, endText,
+      call.ordinal, call.args, call.requestId, call.state, endC, endD, endE, call.argsText === 0 ? null : call.argsText, endText === 0 ? null : endText,
     );
     this.calls.pushed();
   }

@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
 /** One event_marks row per this many events of a thread. */
 export const MARK_EVERY = 1024;
@@ -18,7 +18,8 @@ export const MARK_EVERY = 1024;
 export const TABLES = `
 CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE kinds(kind INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE string_rows(key INTEGER PRIMARY KEY, text TEXT);
+CREATE TABLE texts(id INTEGER PRIMARY KEY, text TEXT);
+CREATE TABLE string_rows(key INTEGER PRIMARY KEY, text_id INTEGER);
 CREATE TABLE event_rows(id INTEGER PRIMARY KEY, thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, kind INTEGER, flags INTEGER, a INTEGER, b INTEGER, c INTEGER, d INTEGER, e INTEGER);
 CREATE TABLE event_marks(thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(thread, ts_ns, id)) WITHOUT ROWID;
 CREATE TABLE processes(pid INTEGER PRIMARY KEY, parent_pid INTEGER, runtime TEXT, argv TEXT, cwd TEXT, spawned_by_event INTEGER, command TEXT, spawn_method TEXT,
@@ -29,8 +30,8 @@ CREATE TABLE functions(id INTEGER PRIMARY KEY, thread INTEGER, pid INTEGER, tid 
   async INTEGER, generator INTEGER, flags INTEGER, calls INTEGER, ended INTEGER, total_ns INTEGER, self_ns INTEGER, max_ns INTEGER);
 CREATE TABLE call_rows(id INTEGER PRIMARY KEY, function INTEGER, thread INTEGER, start_ns INTEGER, end_ns INTEGER,
   end_event INTEGER, outcome INTEGER, self_ns INTEGER, parent INTEGER, depth INTEGER, request INTEGER,
-  ordinal INTEGER, args INTEGER DEFAULT 0, request_id INTEGER, state INTEGER, end_c INTEGER, end_d INTEGER, end_e INTEGER,
-  args_text TEXT, end_text TEXT);
+  ordinal INTEGER, args INTEGER DEFAULT 0, request_id INTEGER DEFAULT 0, state INTEGER DEFAULT 0, end_c INTEGER, end_d INTEGER DEFAULT 0, end_e INTEGER DEFAULT 0,
+  args_text_id INTEGER, end_text_id INTEGER);
 CREATE TABLE messages(id INTEGER PRIMARY KEY, channel TEXT, owner_pid INTEGER, sub_id INTEGER, direction INTEGER, ordinal INTEGER,
   send_event INTEGER, send_pid INTEGER, send_tid INTEGER, send_ns INTEGER, receive_event INTEGER, receive_pid INTEGER, receive_tid INTEGER, receive_ns INTEGER,
   latency_ns INTEGER, size_bytes INTEGER, preview TEXT, failed INTEGER, request INTEGER, handler INTEGER);
@@ -66,21 +67,21 @@ CREATE VIEW events AS
     t.pid, t.tid, f.function_id, c.ordinal, c.end_c, c.end_d, c.end_e, c.thread
     FROM call_rows c JOIN threads t ON t.thread = c.thread JOIN functions f ON f.id = c.function WHERE c.end_event IS NOT NULL;
 CREATE VIEW strings AS
-  SELECT t.pid, t.tid, s.key & 4294967295 AS id, s.text, t.thread FROM string_rows s JOIN threads t ON t.thread = s.key >> 32
+  SELECT t.pid, t.tid, s.key & 4294967295 AS id, x.text, t.thread FROM string_rows s JOIN threads t ON t.thread = s.key >> 32 JOIN texts x ON x.id = s.text_id
   UNION ALL
-  SELECT t.pid, t.tid, c.args, c.args_text, t.thread FROM call_rows c JOIN threads t ON t.thread = c.thread WHERE c.args_text IS NOT NULL
+  SELECT t.pid, t.tid, c.args, x.text, t.thread FROM call_rows c JOIN threads t ON t.thread = c.thread JOIN texts x ON x.id = c.args_text_id
   UNION ALL
-  SELECT t.pid, t.tid, CASE WHEN c.outcome IN (1, 3) THEN c.end_c ELSE c.end_d END, c.end_text, t.thread
-    FROM call_rows c JOIN threads t ON t.thread = c.thread WHERE c.end_text IS NOT NULL;
+  SELECT t.pid, t.tid, CASE WHEN c.outcome IN (1, 3) THEN c.end_c ELSE c.end_d END, x.text, t.thread
+    FROM call_rows c JOIN threads t ON t.thread = c.thread JOIN texts x ON x.id = c.end_text_id;
 CREATE VIEW calls AS
   SELECT c.id, t.pid, t.tid, f.name, f.file, f.line, c.function, c.ordinal AS call,
     c.start_ns, c.end_ns, c.end_ns - c.start_ns AS duration_ns, c.self_ns,
     CASE c.outcome WHEN 1 THEN 'return' WHEN 2 THEN 'throw' WHEN 3 THEN 'resolve' WHEN 4 THEN 'reject' END AS outcome,
     c.parent, c.depth, c.request, c.end_event,
-    coalesce(c.args_text, (SELECT s.text FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.args)) AS args,
-    CASE WHEN c.outcome IN (1, 3) THEN coalesce(c.end_text, (SELECT s.text FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.end_c)) END AS value,
-    (SELECT s.text FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.end_c AND c.outcome IN (2, 4)) AS error_type,
-    CASE WHEN c.outcome IN (2, 4) THEN coalesce(c.end_text, (SELECT s.text FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.end_d)) END AS error_message,
+    (SELECT x.text FROM texts x WHERE x.id = coalesce(c.args_text_id, (SELECT s.text_id FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.args))) AS args,
+    CASE WHEN c.outcome IN (1, 3) THEN (SELECT x.text FROM texts x WHERE x.id = coalesce(c.end_text_id, (SELECT s.text_id FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.end_c))) END AS value,
+    (SELECT x.text FROM string_rows s JOIN texts x ON x.id = s.text_id WHERE s.key = c.thread * 4294967296 + c.end_c AND c.outcome IN (2, 4)) AS error_type,
+    CASE WHEN c.outcome IN (2, 4) THEN (SELECT x.text FROM texts x WHERE x.id = coalesce(c.end_text_id, (SELECT s.text_id FROM string_rows s WHERE s.key = c.thread * 4294967296 + c.end_d))) END AS error_message,
     c.thread
   FROM call_rows c JOIN functions f ON f.id = c.function JOIN threads t ON t.thread = c.thread;
 CREATE VIEW spans AS
