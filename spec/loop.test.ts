@@ -303,6 +303,24 @@ const EXPECTED: [string, string | undefined, string, boolean][] = [
 ];
 
 describe("long tasks: every kind of callback, blocked 200 ms each", () => {
+  test("node without --long-task-immediates: setImmediate is not wrapped, a 200 ms immediate is found by the sentinel within its bound", async () => {
+    const dir = tmp();
+    const program = join(dir, "immediate.js");
+    writeFileSync(program, `
+const native = setImmediate;
+setTimeout(() => setImmediate(function inImmediate() { const end = Date.now() + 200; while (Date.now() < end) {} }), 100);
+process.on("exit", () => console.log(String(native === setImmediate && require("node:timers").setImmediate === native && !/wrap|measured/.test(native.toString()))));
+`);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe("true\n");
+    const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 199e6);
+    expect(tasks.length).toBe(1);
+    expect(tasks[0]!.fields.errorNs).toBe(25e6);
+    expect(tasks[0]!.fields.taskKind).not.toBe("immediate");
+  }, 60_000);
+
   for (const runtime of ["node", "bun"] as const) {
     for (const functions of [false, true]) {
       test(`${runtime}${functions ? " --functions" : ""}: timer, immediate, I/O, microtasks, message and HTTP request are each one long task of their kind${functions ? " naming the function" : " with its origin"}`, async () => {
@@ -310,7 +328,7 @@ describe("long tasks: every kind of callback, blocked 200 ms each", () => {
         const program = join(dir, "kinds.js");
         writeFileSync(program, EVERY_KIND);
         const out = join(dir, "t.bin");
-        const result = await runCli(["run", ...LOOP, ...(functions ? ["--functions"] : []), "--out", out, runtime, program]);
+        const result = await runCli(["run", ...LOOP, "--long-task-immediates", ...(functions ? ["--functions"] : []), "--out", out, runtime, program]);
         expect(result.exitCode).toBe(0);
         // A loaded machine can starve the process into long tasks of its own: only the 200 ms ones.
         const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 199e6);

@@ -39,8 +39,8 @@ export interface LaunchOptions {
   async?: "callbacks" | "promises";
   /** SCOPE_PROPAGATE=1: outgoing HTTP requests get a `traceparent` header (scope run --propagate). */
   propagate?: boolean;
-  /** SCOPE_LOOP (src/agent/shared/loop.ts): the loop/memory sample interval and the long-task threshold; the defaults when absent. */
-  loop?: { intervalMs: number; thresholdMs: number };
+  /** SCOPE_LOOP (src/agent/shared/loop.ts): the loop/memory sample interval, the long-task threshold, whether immediates are timed; the defaults when absent. */
+  loop?: { intervalMs: number; thresholdMs: number; immediates?: boolean };
 }
 
 export interface Launch {
@@ -81,7 +81,7 @@ export function prepareLaunch(opts: LaunchOptions): Launch {
   else delete env.SCOPE_ASYNC;
   if (opts.propagate) env.SCOPE_PROPAGATE = "1";
   else delete env.SCOPE_PROPAGATE;
-  if (opts.loop) env.SCOPE_LOOP = `${opts.loop.intervalMs},${opts.loop.thresholdMs}`;
+  if (opts.loop) env.SCOPE_LOOP = `${opts.loop.intervalMs},${opts.loop.thresholdMs}${opts.loop.immediates ? ",1" : ""}`;
   else delete env.SCOPE_LOOP;
   for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_FUNCTIONS_AGENT", "SCOPE_OXC_BINDING", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
   if (opts.functions !== undefined) {

@@ -45,8 +45,8 @@ export interface RunOptions {
   flight?: { windowMs: number; memoryBytes: number };
   /** What the agents redact beyond the defaults (SCOPE_REDACT); the defaults when absent. */
   redact?: RedactionSettings;
-  /** --loop-interval, --long-task (ms): SCOPE_LOOP; the defaults (1 s, 50 ms) when absent. */
-  loop?: { intervalMs: number; thresholdMs: number };
+  /** --loop-interval, --long-task (ms), --long-task-immediates: SCOPE_LOOP; the defaults (1 s, 50 ms, off) when absent. */
+  loop?: { intervalMs: number; thresholdMs: number; immediates?: boolean };
   /** When tracing cannot start (no ring, no trace file): run the program untraced instead of refusing. */
   failOpen?: boolean;
   /** --async: the async causality level (SCOPE_ASYNC); off when absent. */

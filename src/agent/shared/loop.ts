@@ -8,12 +8,11 @@
  *   utilisation `performance.eventLoopUtilization()` (libuv's idle time). Bun: its
  *   histogram misses blocked turns and its utilisation is zeros, so the delay comes from
  *   scope's own sentinel timer (below) and utilisation is not recorded (flagged).
- * - Long tasks. Callbacks of setTimeout, setInterval, setImmediate and node:fs's callback
- *   functions are wrapped when the program schedules them: two clock reads per callback,
- *   exact start and duration, kind timer/immediate/io, origin = the callback's own name
- *   (and the fs API). As a wrapped callback returns, one marker reaction is queued behind
- *   the microtasks it queued: the time until it runs is those microtasks (kind
- *   microtasks). Everything else (request and message handlers, other I/O, unmeasured
+ * - Long tasks. Callbacks of setTimeout, setInterval, node:fs's callback functions and,
+ *   with --long-task-immediates, setImmediate are wrapped when the program schedules them:
+ *   two clock reads per callback, exact start and duration, kind timer/io/immediate, origin
+ *   = the callback's own name (and the fs API). A stretch the sentinel finds right after
+ *   a measured callback returned is its microtasks (kind microtasks). Everything else (request and message handlers, other I/O, unmeasured
  *   microtasks, timers scheduled through APIs not wrapped) is caught by a sentinel: an
  *   unref'd interval timer every R = threshold/2 ms whose lateness says the loop was
  *   blocked; Node's utilisation delta over the gap gives the blocked time (Bun: lateness +
@@ -38,16 +37,19 @@ import type { Recorder } from "./recorder";
 export interface LoopSettings {
   intervalMs: number;
   thresholdMs: number;
+  /** setImmediate callbacks timed too (--long-task-immediates): hot in promise-heavy code, off by default. */
+  immediates: boolean;
 }
 
-export const DEFAULT_LOOP_SETTINGS: LoopSettings = { intervalMs: 1000, thresholdMs: 50 };
+export const DEFAULT_LOOP_SETTINGS: LoopSettings = { intervalMs: 1000, thresholdMs: 50, immediates: false };
 
-/** SCOPE_LOOP "intervalMs,thresholdMs" (scope run --loop-interval, --long-task); defaults otherwise. */
+/** SCOPE_LOOP "intervalMs,thresholdMs[,1]" (scope run --loop-interval, --long-task, --long-task-immediates); defaults otherwise. */
 export function loopSettings(spec: string | undefined): LoopSettings {
-  const [interval, threshold] = (spec ?? "").split(",").map(Number);
+  const [interval, threshold, immediates] = (spec ?? "").split(",").map(Number);
   return {
     intervalMs: interval !== undefined && Number.isFinite(interval) && interval >= 10 ? interval : DEFAULT_LOOP_SETTINGS.intervalMs,
     thresholdMs: threshold !== undefined && Number.isFinite(threshold) && threshold >= 1 ? threshold : DEFAULT_LOOP_SETTINGS.thresholdMs,
+    immediates: immediates === 1,
   };
 }
 
@@ -67,6 +69,7 @@ let turnMark: number = LongTaskKind.unknown;
 let markCallback: unknown;
 let markApi: string | undefined;
 let markKind = 0;
+let markEnd = 0;
 
 /** Called by the hooks that see a turn's cause (a message received, an HTTP request): one store. */
 export function markTurn(kind: number): void {
@@ -154,8 +157,12 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
     if (groups.loop && lateMs - measuredMs >= thresholdMs - resolutionMs && unmeasuredMs >= thresholdMs) {
       // After a measured callback (that returned in time) nothing the agent saw ran but its
       // microtasks, unless an unwrapped callback followed it (documented): origin names it.
-      const origin = turnMark === LongTaskKind.microtasks ? recorder.str(`after ${[markKind === LongTaskKind.io ? "" : markKind === LongTaskKind.immediate ? "immediate" : "timer", originOf(markCallback, markApi) ?? ""].filter((part) => part !== "").join(" ")}`) : 0;
-      longTask(turnMark, t - unmeasuredMs, unmeasuredMs, origin, resolutionMs);
+      // A stretch that began later than R after that callback ended is not its microtasks:
+      // something unmeasured ran after it (an immediate, a socket's callback).
+      const start = t - unmeasuredMs;
+      const kind = turnMark === LongTaskKind.microtasks && Math.abs(start - markEnd) > resolutionMs ? LongTaskKind.unknown : turnMark;
+      const origin = kind === LongTaskKind.microtasks ? recorder.str(`after ${[markKind === LongTaskKind.io ? "" : markKind === LongTaskKind.immediate ? "immediate" : "timer", originOf(markCallback, markApi) ?? ""].filter((part) => part !== "").join(" ")}`) : 0;
+      longTask(kind, start, unmeasuredMs, origin, resolutionMs);
     }
     measuredMs = 0;
     turnMark = LongTaskKind.unknown;
@@ -182,12 +189,13 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
             recorder.safe(() => longTask(kind, start, end - start, recorder.str(originOf(callback, api)), 0));
           }
           turnMark = LongTaskKind.microtasks;
+          markEnd = end;
           markCallback = callback;
           markApi = api;
           markKind = kind;
         }
       };
-    recorder.safe(() => wrapTimers(measured));
+    recorder.safe(() => wrapTimers(measured, settings.immediates));
     recorder.safe(() => wrapFs(measured));
     // ES modules that import node:timers or node:fs by name see the wrapped functions too.
     recorder.safe(() => (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.());
@@ -378,7 +386,7 @@ function wrapFs(wrap: Wrap): void {
  * is (a non-function callback reaches the original, which throws its own error). The
  * replacement keeps the original's own properties (length, name, util.promisify.custom).
  */
-function wrapTimers(wrap: Wrap): void {
+function wrapTimers(wrap: Wrap, immediates: boolean): void {
   const host = globalThis as unknown as Record<string, unknown>;
   let timers: Record<string, unknown> | undefined;
   try {
@@ -389,8 +397,8 @@ function wrapTimers(wrap: Wrap): void {
   const kinds: [string, number][] = [
     ["setTimeout", LongTaskKind.timer],
     ["setInterval", LongTaskKind.timer],
-    ["setImmediate", LongTaskKind.immediate],
   ];
+  if (immediates) kinds.push(["setImmediate", LongTaskKind.immediate]);
   for (const [name, kind] of kinds) {
     const original = host[name];
     if (typeof original !== "function") continue;

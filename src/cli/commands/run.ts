@@ -36,6 +36,7 @@ export class RunCommand extends Command {
   events = Option.String("--events", { description: "Event groups to record, comma-separated: process,thread,message,http,db,loop,memory, or all (default: all but loop and memory); items that all start with + add to the default (--events +loop,+memory)" });
   loopInterval = Option.String("--loop-interval", { description: "How often each thread records its event loop (delay, utilisation) and memory (heap, RSS) samples (default 1s, at least 10ms)" });
   longTask = Option.String("--long-task", { description: "A turn of the event loop at least this long is a long_task event (default 50ms, at least 10ms)" });
+  longTaskImmediates = Option.Boolean("--long-task-immediates", false, { description: "Also time every setImmediate callback (exact long tasks of kind immediate; ~0.25 µs per immediate, off by default)" });
   ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB); rounded down to a power of two per lane" });
   mode = Option.String("--mode", "discard", {
     description: "What a full ring does when the drain falls behind: discard new events (counted) or overwrite the oldest (counted); not the flight recorder (--flight-recorder)",
@@ -131,7 +132,7 @@ export class RunCommand extends Command {
       otlp,
       async: asyncLevel(this.async),
       propagate: this.propagate,
-      loop: parseLoop(this.loopInterval, this.longTask),
+      loop: parseLoop(this.loopInterval, this.longTask, this.longTaskImmediates),
     });
   }
 }
@@ -145,15 +146,15 @@ function asyncLevel(value: string | boolean): "callbacks" | "promises" | undefin
 }
 
 /** --loop-interval, --long-task, checked (at least 10 ms each); undefined when neither is given (the agents' defaults). */
-function parseLoop(interval: string | undefined, longTask: string | undefined) {
-  if (interval === undefined && longTask === undefined) return undefined;
+function parseLoop(interval: string | undefined, longTask: string | undefined, immediates: boolean) {
+  if (interval === undefined && longTask === undefined && !immediates) return undefined;
   const read = (flag: string, text: string | undefined, fallback: number) => {
     if (text === undefined) return fallback;
     const ms = parseDuration(text);
     if (ms === undefined || ms < 10 || ms > 2 ** 31 - 1) throw new UsageError(`${flag}: expected a duration of at least 10ms such as 1s or 250ms, got "${text}"`);
     return ms;
   };
-  return { intervalMs: read("--loop-interval", interval, 1000), thresholdMs: read("--long-task", longTask, 50) };
+  return { intervalMs: read("--loop-interval", interval, 1000), thresholdMs: read("--long-task", longTask, 50), immediates };
 }
 
 /** --max-events, --max-size, --duration, checked: a malformed one is a usage error. */
