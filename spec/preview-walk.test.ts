@@ -7,7 +7,7 @@
  */
 import { describe as group, expect, test } from "bun:test";
 import { types } from "node:util";
-import { preview, previewBytes, previewSize, writeArgumentsPreview, writePreview } from "../src/agent/shared/preview";
+import { preview, previewBytes, previewSize, previewWrite, SCRATCH_PREVIEW_BYTES, writeArgumentsPreview, writePreview } from "../src/agent/shared/preview";
 import { preview as referencePreview, previewSize as referenceSize } from "./preview-reference";
 
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
@@ -21,6 +21,13 @@ function expectSame(value: unknown, limits = { depth: 3, chars: 96 }): void {
   expect(bytes).toEqual(utf8(reference));
   expect(size).toBe(referenceSize());
   expect(preview(value, types, limits)).toBe(reference);
+  if (limits.depth === 3 && limits.chars === 96) {
+    // A message's send: the same walk into a target of the smallest size it may be given.
+    const target = new Uint8Array(SCRATCH_PREVIEW_BYTES);
+    const targetLength = previewWrite(target, value, types);
+    expect(target.slice(0, targetLength)).toEqual(utf8(reference));
+    expect(previewSize()).toBe(referenceSize());
+  }
 }
 
 let ran = false;
@@ -37,7 +44,7 @@ const holes = [1, , 3]; // eslint-disable-line no-sparse-arrays
 const arrayGetter = [1, 2];
 Object.defineProperty(arrayGetter, 1, { get: () => ((ran = true), 0), enumerable: true });
 const values: unknown[] = [
-  undefined, null, true, false, 0, -0, 1, -1, 42, 2 ** 31, 2 ** 53, 1.5, 0.1, -2.75, 1e21, 1e-7, NaN, Infinity, -Infinity, 10n, -3n,
+  undefined, null, true, false, 0, -0, 1, -1, 42, -42, 9, 10, 99, 100, 1e9, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 2 ** 53, 1.5, 0.1, -2.75, 1e21, 1e-7, NaN, Infinity, -Infinity, 10n, -3n,
   "", "plain", 'quote " and \\ backslash', "tab\tnew\nline", "é accent", "…ellipsis", "日本語", "emoji 😀 pair", "lone \ud800 high",
   "x".repeat(95), "x".repeat(96), "x".repeat(97), "é".repeat(200),
   Symbol("s"), () => 1, function named() {},
@@ -47,6 +54,7 @@ const values: unknown[] = [
   Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`key${i}`, i])),
   new Map([[1, 2]]), new Set([1]), new Date(0), new ArrayBuffer(8), new SharedArrayBuffer(4), new Uint8Array(3), new DataView(new ArrayBuffer(2)),
   new Proxy({}, { ownKeys: () => ((ran = true), []) }), reprototyped, new (class Point { x = 1; y = 2 })(),
+  { id: 123456, seed: -7, rounds: 200, big: 2147483647, small: -2147483648, zero: -0, n: [0, 1, 22, 333, 4444, 55555, 666666, 7777777] },
   { list: [1, "two", { three: [3] }], when: new Date(0), map: new Map(), text: "y".repeat(300) },
   { deep: { "日本": { "語": "…" } } },
 ];

@@ -18,6 +18,14 @@
 //!                                                  as records are stamped); 0 when detached
 //!   stats(): { written, dropped }                  this env's producer
 //!   detach(): void
+//!   scratch(): ArrayBuffer                         this env's scratch (scratch_bytes): a
+//!                                                  record's fields as f64 at 0..7, UTF-8 from
+//!                                                  byte 64; what commit* read, so a hot event
+//!                                                  crosses with no argument to convert
+//!   commit(): boolean                              record(f64[0..7) of the scratch)
+//!   commitString(): number                         string(f64[6], bytes 64..64+f64[7]) then
+//!                                                  record(f64[0..6), e = f64[6]): as
+//!                                                  recordString, how many written (0..2)
 //!
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
@@ -49,6 +57,9 @@ extern fn napi_create_function(env: napi_env, name: [*:0]const u8, length: usize
 extern fn napi_set_instance_data(env: napi_env, data: ?*anyopaque, finalize: napi_finalize, hint: ?*anyopaque) napi_status;
 extern fn napi_get_typedarray_info(env: napi_env, value: ?napi_value, kind: ?*c_int, length: ?*usize, data: ?*?[*]u8, arraybuffer: ?*?napi_value, byte_offset: ?*usize) napi_status;
 extern fn napi_get_arraybuffer_info(env: napi_env, value: ?napi_value, data: ?*?[*]u8, byte_length: ?*usize) napi_status;
+extern fn napi_create_arraybuffer(env: napi_env, byte_length: usize, data: *?[*]u8, result: *?napi_value) napi_status;
+extern fn napi_create_reference(env: napi_env, value: ?napi_value, initial_refcount: u32, result: *?*anyopaque) napi_status;
+extern fn napi_get_reference_value(env: napi_env, reference: ?*anyopaque, result: *?napi_value) napi_status;
 extern fn napi_get_dataview_info(env: napi_env, value: ?napi_value, byte_length: ?*usize, data: ?*?[*]u8, arraybuffer: ?*?napi_value, byte_offset: ?*usize) napi_status;
 
 // ---------------------------------------------------------------------------------------
@@ -100,9 +111,17 @@ fn process_ring_get(path: []const u8) ?*ProcessRing {
 // ---------------------------------------------------------------------------------------
 // Per-environment state.
 
+/// The scratch's size: eight f64 fields, then a string's UTF-8 (at most string_max_bytes).
+const scratch_fields_bytes = 64;
+const scratch_bytes = scratch_fields_bytes + layout.string_max_bytes;
+
 const EnvState = struct {
     producer: ring.Producer = undefined,
     attached: bool = false,
+    /// The ArrayBuffer `scratch()` made (held by a reference for the env's life, so the
+    /// pointer stays valid whatever JavaScript keeps); null until asked for.
+    scratch: ?[*]align(8) u8 = null,
+    scratch_reference: ?*anyopaque = null,
 
     fn detach(state: *EnvState) void {
         if (!state.attached) return;
@@ -173,6 +192,14 @@ fn call_begin(env: napi_env, info: napi_callback_info) ?Call {
     if (napi_get_cb_info(env, info, &call.argc, &call.argv, null, &data) != napi_ok) return null;
     call.state = @ptrCast(@alignCast(data orelse return null));
     return call;
+}
+
+/// The env's state alone, for functions that take no arguments (none are copied).
+fn state_of(env: napi_env, info: napi_callback_info) ?*EnvState {
+    var argc: usize = 0;
+    var data: ?*anyopaque = null;
+    if (napi_get_cb_info(env, info, &argc, null, null, &data) != napi_ok) return null;
+    return @ptrCast(@alignCast(data orelse return null));
 }
 
 fn boolean(env: napi_env, value: bool) ?napi_value {
@@ -287,6 +314,68 @@ fn js_record_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
 }
 
 /// The bytes behind an ArrayBuffer, a TypedArray or a DataView (empty otherwise).
+fn js_scratch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    // One per env: every caller (two Recorders in one thread) writes where commit reads.
+    if (state.scratch_reference) |existing| {
+        var value: ?napi_value = null;
+        if (napi_get_reference_value(env, existing, &value) != napi_ok) return null;
+        return value;
+    }
+    var data: ?[*]u8 = null;
+    var buffer: ?napi_value = null;
+    if (napi_create_arraybuffer(env, scratch_bytes, &data, &buffer) != napi_ok) return null;
+    var reference: ?*anyopaque = null;
+    // Never released: one per env (the agent asks once), freed with the env.
+    if (napi_create_reference(env, buffer, 1, &reference) != napi_ok) return null;
+    const pointer = data orelse return null;
+    // V8 allocates array buffer backing stores at least 8-byte aligned.
+    if (@intFromPtr(pointer) % 8 != 0) return null;
+    @memset(pointer[0..scratch_bytes], 0);
+    state.scratch = @alignCast(pointer);
+    state.scratch_reference = reference;
+    return buffer;
+}
+
+fn scratch_fields(state: *const EnvState) ?*const [8]f64 {
+    const pointer = state.scratch orelse return null;
+    return @ptrCast(pointer);
+}
+
+fn scratch_record(fields: *const [8]f64, e: f64) layout.Record {
+    return producer_module.record_from_values(
+        @truncate(producer_module.u64_from_f64(fields[0])),
+        @truncate(producer_module.u64_from_f64(fields[1])),
+        fields[2],
+        fields[3],
+        fields[4],
+        fields[5],
+        e,
+    );
+}
+
+fn js_commit(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    if (!state.attached) return boolean(env, false);
+    const fields = scratch_fields(state) orelse return boolean(env, false);
+    const record = scratch_record(fields, fields[6]);
+    return boolean(env, state.producer.write(&record));
+}
+
+fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    if (!state.attached) return number(env, 0);
+    const fields = scratch_fields(state) orelse return number(env, 0);
+    const id: u32 = @truncate(producer_module.u64_from_f64(fields[6]));
+    const length: usize = @min(producer_module.u64_from_f64(fields[7]), layout.string_max_bytes);
+    const bytes = state.scratch.?[scratch_fields_bytes..][0..length];
+    var written: u32 = 0;
+    if (producer_module.write_string(&state.producer, id, bytes) > 0) written += 1;
+    const record = scratch_record(fields, fields[6]);
+    if (state.producer.write(&record)) written += 1;
+    return number(env, @floatFromInt(written));
+}
+
 fn buffer_bytes(env: napi_env, value: ?napi_value) []const u8 {
     var data: ?[*]u8 = null;
     var len: usize = 0;
@@ -387,6 +476,9 @@ const exports_table = [_]Export{
     .{ .name = "stopped", .callback = js_stopped },
     .{ .name = "detach", .callback = js_detach },
     .{ .name = "release", .callback = js_release },
+    .{ .name = "scratch", .callback = js_scratch },
+    .{ .name = "commit", .callback = js_commit },
+    .{ .name = "commitString", .callback = js_commit_string },
 };
 
 /// Called once per environment (main thread, each worker) that loads the addon.

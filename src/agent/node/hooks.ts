@@ -11,7 +11,7 @@
 import type * as ChildProcessModule from "node:child_process";
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField } from "../shared/kinds";
-import { describe, preview, previewSize, type TypeChecks } from "../shared/preview";
+import { describe, type TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
 import { startDatabaseTracing } from "./db";
@@ -53,19 +53,17 @@ const MESSAGE_SEND_FAILED = 1;
 export function makeTracer(recorder: Recorder, tid: number): Tracer {
   const types = require("node:util").types as TypeChecks;
   // The per-message path: one walk for preview and size, one native call for the event and
-  // its preview, no closure per message.
-  // The preview as a string and one recordString crossing: measured cheaper per message
-  // than writing its UTF-8 into a record batch (BENCHMARKS.md "Per-message cost"), since a
-  // send needs its own native call either way.
+  // its preview, no closure per message. The walk writes the preview's UTF-8 into the
+  // addon's scratch, which the call reads: no string is built, flattened and converted
+  // (Recorder.eventWithPreview; BENCHMARKS.md "Per-message cost").
   const message = (kind: number, channel: Channel, direction: number, ordinal: number, value: unknown) => {
     // Recording stopped: no preview walk (the ordinals still count, as the channel's do).
     if (recorder.stopped) return;
     try {
       const field = channelField(channel.kind, direction, channel.subId);
-      const text = preview(value, types);
       // A send made while handling a request names it (a receive is not caused by one).
       if (kind === Kind.message_send) tagRequest(recorder);
-      recorder.eventWithString(kind, ordinal, field, channel.ownerPid, previewSize(), text);
+      recorder.eventWithPreview(kind, ordinal, field, channel.ownerPid, value, types);
     } catch (error) {
       recorder.fail(error);
     }

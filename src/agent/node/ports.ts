@@ -26,6 +26,11 @@ const WORKER_DATA_ORDINAL = 2 ** 40;
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
+/** `fn` as a function of (this, ...args), fixed now (the program's later Function.prototype.call is never used). */
+function callOf(fn: AnyFunction): (self: unknown, ...args: unknown[]) => unknown {
+  return Function.prototype.call.bind(fn) as (self: unknown, ...args: unknown[]) => unknown;
+}
+
 function symbolNamed(object: object, description: string): symbol | undefined {
   return Object.getOwnPropertySymbols(object).find((symbol) => symbol.description === description);
 }
@@ -60,6 +65,10 @@ export function installPortHooks(context: PortContext): void {
   const proto = MessagePortClass.prototype;
 
   const originalPost = proto.postMessage as AnyFunction;
+  // The original called with the caller's own arguments: Reflect.apply with `arguments` to a
+  // native function copies them into a list first (~30 ns a call, BENCHMARKS.md "Per-message
+  // cost"); a bound Function.prototype.call with the same count does not.
+  const callPost = callOf(originalPost);
   proto.postMessage = renamed(originalPost, function postMessage(this: object, value: unknown, transfer: unknown) {
     const state = channels.get(this);
     // BroadcastChannel sends are counted by its own postMessage (see shared-state.ts).
@@ -68,6 +77,9 @@ export function installPortHooks(context: PortContext): void {
     const tokens = ports !== undefined && ports.length > 0 ? handOver(state, state.sent, ports) : undefined;
     const ordinal = tracer.send(state, value);
     try {
+      const count = arguments.length;
+      if (count === 1) return callPost(this, value);
+      if (count === 2) return callPost(this, value, transfer);
       return Reflect.apply(originalPost, this, arguments);
     } catch (error) {
       if (tokens) shared?.cancel(tokens);
@@ -78,6 +90,7 @@ export function installPortHooks(context: PortContext): void {
 
   const inheritedDispatch = proto[kHybridDispatch] as AnyFunction | undefined;
   if (typeof inheritedDispatch !== "function") throw new Error("MessagePort dispatch hook not found");
+  const callDispatch = callOf(inheritedDispatch);
   Object.defineProperty(proto, kHybridDispatch, {
     configurable: true,
     writable: true,
@@ -94,6 +107,8 @@ export function installPortHooks(context: PortContext): void {
           }
         }
       }
+      // The runtime calls it with three arguments.
+      if (arguments.length === 3) return callDispatch(this, value, type, event);
       return Reflect.apply(inheritedDispatch, this, arguments);
     },
   });

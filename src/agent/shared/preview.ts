@@ -243,6 +243,27 @@ function emitSized(text: string): void {
   emit(text);
 }
 
+/** emitSized(String(value)) for an int32 when the text has room for 11 more units (no cut). */
+function emitInt32(value: number): void {
+  let n = value;
+  let length = 0;
+  if (n < 0) {
+    buffer[at++] = 0x2d;
+    n = -n;
+    length = 1;
+  }
+  let digits = 1;
+  for (let power = 10; power <= n; power *= 10) digits++;
+  for (let i = digits - 1; i >= 0; i--) {
+    buffer[at + i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  at += digits;
+  length += digits;
+  size += length;
+  chars += length;
+}
+
 /** A string value, quoted (the quotes written around it, no copy). */
 function emitString(value: string): void {
   size += utf8Length(value) + 2;
@@ -260,6 +281,8 @@ function walkValue(value: unknown, depth: number): void {
     case "string":
       return emitString(value);
     case "number":
+      // An int32 far from the cut, as bytes: its digits with no string made (String(n) allocates).
+      if (!asString && (value | 0) === value && chars + 11 < maxChars - 1) return emitInt32(value);
       return emitSized(numberText(value));
     case "boolean":
       return emitSized(value ? "true" : "false");
@@ -412,6 +435,27 @@ export function writeArgumentsPreview(args: ArrayLike<unknown>, length: number, 
     emit("]");
   }
   return end();
+}
+
+/** The room previewWrite needs in its target: a default preview's UTF-8 (3 bytes a unit) and the cut. */
+export const SCRATCH_PREVIEW_BYTES = 3 * PREVIEW_MAX_CHARS + 8;
+const DEFAULT_LIMITS: ByteLimits = { depth: PREVIEW_MAX_DEPTH, chars: PREVIEW_MAX_CHARS };
+
+/**
+ * writePreview with the default limits into `target` (at least SCRATCH_PREVIEW_BYTES long)
+ * instead of the walk's own buffer: the native side reads it from there (a message's send
+ * through the addon's scratch). Returns the length in bytes; previewSize() as usual.
+ */
+export function previewWrite(target: Uint8Array<ArrayBuffer>, value: unknown, checks: TypeChecks): number {
+  const own = buffer;
+  buffer = target;
+  try {
+    begin(checks, DEFAULT_LIMITS, false);
+    walkValue(value, 0);
+    return end();
+  } finally {
+    buffer = own;
+  }
 }
 
 /** The buffer the last write went into (valid until the next write). */

@@ -3,6 +3,7 @@
  * written, and catches every error of the agent's own so it never reaches the program.
  */
 import { Kind } from "./kinds";
+import { previewSize, previewWrite, preview, SCRATCH_PREVIEW_BYTES, type TypeChecks } from "./preview";
 import { redaction, redactText } from "./redact";
 import type { Groups, Sink } from "./sink";
 
@@ -21,12 +22,26 @@ export class Recorder {
   private nextId = 1;
   private readonly interned = new Map<string, number>();
   private readonly pair: Sink["recordString"];
+  /** The sink's scratch (scope.node): fields of the next commit, as f64. */
+  private readonly fields: Float64Array | undefined;
+  /** The scratch from byte 64: a preview's UTF-8 for commitString. */
+  private readonly bytes: Uint8Array<ArrayBuffer> | undefined;
 
   constructor(
     private readonly sink: Sink,
     readonly groups: Groups,
   ) {
     this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
+    let scratch: ArrayBuffer | null | undefined;
+    try {
+      if (typeof sink.scratch === "function" && typeof sink.commit === "function" && typeof sink.commitString === "function") scratch = sink.scratch();
+    } catch {
+      scratch = undefined;
+    }
+    if (scratch instanceof ArrayBuffer && scratch.byteLength >= 64 + SCRATCH_PREVIEW_BYTES) {
+      this.fields = new Float64Array(scratch, 0, 8);
+      this.bytes = new Uint8Array(scratch, 64);
+    }
   }
 
   /** The start marker of this process or thread; `runtime` as "node v20.20.2". */
@@ -43,7 +58,51 @@ export class Recorder {
 
   event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
     try {
-      if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
+      const fields = this.fields;
+      if (fields === undefined) {
+        if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
+        return;
+      }
+      // Plain stores and a native call without arguments (each converted argument costs the call).
+      fields[0] = kind;
+      fields[1] = flags;
+      fields[2] = a;
+      fields[3] = b;
+      fields[4] = c;
+      fields[5] = d;
+      fields[6] = e;
+      if (!this.sink.commit!()) this.refused(1);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /**
+   * An event whose field d is `value`'s size estimate and field e a fresh string id for its
+   * preview (preview.ts, default limits): a message's send. With the sink's scratch the walk
+   * writes the preview's UTF-8 straight into it and one native call without arguments writes
+   * string and event; otherwise (Bun, function tracing's ordered sink, --redact-pattern,
+   * which works on the text) the preview is built as a string.
+   */
+  eventWithPreview(kind: number, a: number, b: number, c: number, value: unknown, checks: TypeChecks, flags = 0): void {
+    const fields = this.fields;
+    if (fields === undefined || redaction.pattern !== undefined) {
+      const text = preview(value, checks);
+      this.eventWithString(kind, a, b, c, previewSize(), text, flags);
+      return;
+    }
+    try {
+      const length = previewWrite(this.bytes!, value, checks);
+      fields[0] = kind;
+      fields[1] = flags;
+      fields[2] = a;
+      fields[3] = b;
+      fields[4] = c;
+      fields[5] = previewSize();
+      fields[6] = this.nextId++;
+      fields[7] = length;
+      const written = this.sink.commitString!();
+      if (written !== 2) this.refused(2 - (written | 0));
     } catch (error) {
       this.fail(error);
     }

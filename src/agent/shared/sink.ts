@@ -14,6 +14,18 @@ export interface Sink {
    * were written (0, 1 or 2), in that order of priority: exactly `string` then `record`.
    */
   recordString?(kind: number, flags: number, a: number, b: number, c: number, d: number, id: number, text: string): number;
+  /**
+   * Optional (scope.node): the thread's scratch, read by `commit` and `commitString`: eight
+   * f64 fields (kind, flags, a, b, c, d, e or string id, string length) then from byte 64 a
+   * string's UTF-8. One per thread (the same buffer every call). A hot event is written as
+   * plain stores and a native call with no arguments to convert, and a preview's UTF-8 goes
+   * straight from the walk into it (no string built, flattened and converted).
+   */
+  scratch?(): ArrayBuffer | null | undefined;
+  /** record() of the scratch's fields 0..6. */
+  commit?(): boolean;
+  /** recordString() of the scratch: string (id field 6, length field 7, bytes from 64), then the event with e = id. */
+  commitString?(): number;
   /** Truthy once recording stopped (`scope stop`, a limit): asked when a write was refused. */
   stopped?(): number | boolean;
 }
