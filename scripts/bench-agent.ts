@@ -1,5 +1,5 @@
 /**
- * ns per traced message in the Node agent's hook path, and its parts (describe, record,
+ * ns of CPU per traced message in the Node agent's hook path, and its parts (describe, record,
  * string), for typical message shapes: bundles scripts/bench-agent-node.ts for node, creates
  * an overwrite ring (no consumer: the producer's cost alone) and runs it.
  *

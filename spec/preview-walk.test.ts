@@ -44,7 +44,7 @@ const holes = [1, , 3]; // eslint-disable-line no-sparse-arrays
 const arrayGetter = [1, 2];
 Object.defineProperty(arrayGetter, 1, { get: () => ((ran = true), 0), enumerable: true });
 const values: unknown[] = [
-  undefined, null, true, false, 0, -0, 1, -1, 42, -42, 9, 10, 99, 100, 1e9, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 2 ** 53, 1.5, 0.1, -2.75, 1e21, 1e-7, NaN, Infinity, -Infinity, 10n, -3n,
+  undefined, null, true, false, 0, -0, 1, -1, 42, -42, 9, 10, 99, 100, 1e9, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 4294967291, 1e15 - 1, 1e15, -(1e15 - 1), -1e15, 2 ** 53 - 1, 2 ** 53, 1.5, 0.1, -2.75, 1e21, 1e-7, NaN, Infinity, -Infinity, 10n, -3n,
   "", "plain", 'quote " and \\ backslash', "tab\tnew\nline", "é accent", "…ellipsis", "日本語", "emoji 😀 pair", "lone \ud800 high",
   "x".repeat(95), "x".repeat(96), "x".repeat(97), "é".repeat(200),
   Symbol("s"), () => 1, function named() {},
@@ -54,7 +54,7 @@ const values: unknown[] = [
   Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`key${i}`, i])),
   new Map([[1, 2]]), new Set([1]), new Date(0), new ArrayBuffer(8), new SharedArrayBuffer(4), new Uint8Array(3), new DataView(new ArrayBuffer(2)),
   new Proxy({}, { ownKeys: () => ((ran = true), []) }), reprototyped, new (class Point { x = 1; y = 2 })(),
-  { id: 123456, seed: -7, rounds: 200, big: 2147483647, small: -2147483648, zero: -0, n: [0, 1, 22, 333, 4444, 55555, 666666, 7777777] },
+  { id: 123456, seed: -7, rounds: 200, big: 2147483647, small: -2147483648, zero: -0, hash: 4294967291, near: 999999999999999, far: 1e15, n: [0, 1, 22, 333, 4444, 55555, 666666, 7777777] },
   { list: [1, "two", { three: [3] }], when: new Date(0), map: new Map(), text: "y".repeat(300) },
   { deep: { "日本": { "語": "…" } } },
 ];

@@ -243,8 +243,8 @@ function emitSized(text: string): void {
   emit(text);
 }
 
-/** emitSized(String(value)) for an int32 when the text has room for 11 more units (no cut). */
-function emitInt32(value: number): void {
+/** emitSized(String(value)) for an integer below 1e15 in magnitude when the text has room for 17 more units (no cut). */
+function emitInteger(value: number): void {
   let n = value;
   let length = 0;
   if (n < 0) {
@@ -281,8 +281,8 @@ function walkValue(value: unknown, depth: number): void {
     case "string":
       return emitString(value);
     case "number":
-      // An int32 far from the cut, as bytes: its digits with no string made (String(n) allocates).
-      if (!asString && (value | 0) === value && chars + 11 < maxChars - 1) return emitInt32(value);
+      // An integer far from the cut, as bytes: its digits with no string made (String(n) allocates).
+      if (!asString && isInteger(value) && value < 1e15 && value > -1e15 && chars + 17 < maxChars - 1) return emitInteger(value);
       return emitSized(numberText(value));
     case "boolean":
       return emitSized(value ? "true" : "false");
