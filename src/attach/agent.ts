@@ -80,7 +80,7 @@ export async function attach(options: AttachOptions): Promise<Record<string, unk
   const workers = await agent.start();
   let functions: unknown;
   if (options.functions) functions = await agent.run({ seq: 0, op: "functions", selection: options.functions });
-  return { attached: true, workers, functions };
+  return { attached: true, workers, functions, node: process.version };
 }
 
 /**
@@ -107,11 +107,31 @@ export function attachNewWorker(options: AttachOptions): Record<string, unknown>
   return { attached: true, threadId: tid };
 }
 
-/** Takes this bundle and the addon out of require.cache (the addon's code stays mapped: Node never unloads one). */
+/** Node versions where workers started while attached are given an agent (agent-workers.ts): 22 and newer (tested on 22). */
+const NEW_WORKERS_MIN_NODE_MAJOR = 22;
+
+function newWorkersTraced(): boolean {
+  return Number(process.versions.node.split(".")[0]) >= NEW_WORKERS_MIN_NODE_MAJOR;
+}
+
+/**
+ * Takes this bundle and the addon out of require.cache (the addon's code stays mapped: Node
+ * never unloads one) and out of the resolver's path cache (Module._pathCache: request →
+ * file, an entry per distinct agent path, which differs per scope process when run from
+ * source). The loader's private caches (its relative-resolve and package.json caches) cannot
+ * be reached: a few short strings per distinct agent path (BENCHMARKS.md "Memory an attach
+ * leaves behind").
+ */
 function forget(options: AttachOptions): void {
   const cache = require.cache as Record<string, unknown>;
   delete cache[options.addon];
   delete cache[options.agent];
+  try {
+    const paths = (require("node:module") as { _pathCache?: Record<string, unknown> })._pathCache;
+    if (paths) for (const key of Object.keys(paths)) if (paths[key] === options.agent || paths[key] === options.addon) delete paths[key];
+  } catch {
+    // Node's internals changed: nothing to take back there.
+  }
 }
 
 class AttachedAgent {
@@ -156,7 +176,7 @@ class AttachedAgent {
   }
 
   /** The records of the attach, the hooks, the control timer; returns the workers listed and traced. */
-  async start(): Promise<{ listed: number; traced: number }> {
+  async start(): Promise<{ listed: number; traced: number; newWorkers: boolean }> {
     const recorder = this.recorder;
     recorder.traceStart(`node ${process.version}`, this.main);
     // A worker's time origin is its own start.
@@ -175,11 +195,14 @@ class AttachedAgent {
     // (A worker listed but not traced may be counted as new: its messages are then one-sided, nothing to pair.)
     const newWorkerAbove = this.main ? Math.max(0, ...this.workerTids) : threads.threadId;
     recorder.safe(() => (this.messages = hookMessages(makeTracer(recorder, this.options.tid ?? 0), threads, { newWorkerAbove, newWorker: this.options.newWorker === true })));
-    // Workers started from now on are not given an agent: agent-workers.ts does it, but on
-    // Node 20 it can crash or hang the program (see there). Left off.
+    // Workers started from now on get an agent before their code (agent-workers.ts) where
+    // that is safe: Node 22 and newer. On Node 20 it can abort or stall the program (see
+    // there): off, and the CLI says so.
+    const newWorkers = this.main && newWorkersTraced();
+    if (newWorkers) recorder.safe(() => this.startAutoAttach());
     this.timer = setInterval(() => this.poll(), POLL_MS);
     this.timer.unref();
-    return { listed: workers.length, traced: workers.filter((worker) => worker.traced).length };
+    return { listed: workers.length, traced: workers.filter((worker) => worker.traced).length, newWorkers };
   }
 
   /** Runs one command after the ones before it. */
@@ -287,7 +310,7 @@ class AttachedAgent {
     if (!this.main) this.answer(Number.MAX_SAFE_INTEGER, { ok: true, result: { exited: true } });
   }
 
-  /** Workers started from now on would get this agent before their own code (agent-workers.ts; not called, see start()). */
+  /** Workers started from now on get this agent before their own code (agent-workers.ts; Node 22 and newer, see start()). */
   private startAutoAttach(): void {
     const options = (): AttachOptions => ({ ...this.options, tid: undefined, startSeq: this.lastSeq, newWorker: true });
     const require = `(typeof require === "function" ? require : process.getBuiltinModule("node:module").createRequire(process.cwd() + "/"))`;

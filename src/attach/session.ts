@@ -105,6 +105,10 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   }
   const window = windowMs === undefined ? `its inspector (open before scope) left open on 127.0.0.1:${inspector.port}` : `inspector open ${Math.round(windowMs)} ms, closed`;
   stderr.writeNow(`scope: attached to pid ${target.pid} (${target.argv.join(" ")}); ${window}; ${workersText(agent.workers)}; recording to ${out}\n`);
+  // Node 20: workers started from now on run untraced inside (agent-workers.ts: it can abort or stall Node 20).
+  if ((agent.workers as { newWorkers?: boolean } | undefined)?.newWorkers === false) {
+    stderr.writeNow(`scope: workers started while attached are not traced inside on Node.js ${String(agent.node ?? "").replace(/^v/, "")} (their start, end and messages are); Node.js 22 and newer trace them\n`);
+  }
   // Functions after the inspector is closed: the edits need no port open.
   if (options.functions) agent.functions = await channel.command({ op: "functions", selection: options.functions });
   if (agent.functions) stderr.writeNow(`${functionsLine(agent.functions as FunctionsResult)}\n`);
