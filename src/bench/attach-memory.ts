@@ -4,8 +4,10 @@
  *   inspector: SIGUSR1, connect, Runtime.evaluate("1"), close (no scope agent at all);
  *   attach: `scope attach <pid> --duration 1s`;
  *   functions: `scope attach <pid> --duration 1s --functions attach-orders.cjs`;
+ *   none: the same requests and pauses without any attach (the control: the service's own
+ *     growth, its JIT warming up);
  * with the service's heap after a full GC (and RSS) read after each round.
- * Usage: bun src/bench/attach-memory.ts [--cycles 5]
+ * Usage: bun src/bench/attach-memory.ts [--cycles 5] [--variants none,inspector,attach,functions]
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +17,7 @@ import { inspectTarget } from "../attach/target";
 
 const args = process.argv.slice(2);
 const cycles = args.includes("--cycles") ? Number(args[args.indexOf("--cycles") + 1]) : 5;
+const chosen = args.includes("--variants") ? args[args.indexOf("--variants") + 1]!.split(",") : undefined;
 const workloads = join(import.meta.dir, "workloads");
 const cli = join(import.meta.dir, "..", "cli", "main.ts");
 const out = join(mkdtempSync(join(tmpdir(), "scope-attach-memory-")), "t.bin");
@@ -49,12 +52,14 @@ async function scope(argv: string[]) {
 }
 
 const variants: Record<string, (pid: number) => Promise<void>> = {
+  none: () => Bun.sleep(1500),
   inspector: inspectorOnly,
   attach: (pid) => scope(["attach", String(pid), "--out", out, "--duration", "1s"]),
   functions: (pid) => scope(["attach", String(pid), "--out", out, "--duration", "1s", "--functions", join(workloads, "attach-orders.cjs")]),
 };
 const report: Record<string, { heapMiB: number; rssMiB: number }[]> = {};
 for (const [name, run] of Object.entries(variants)) {
+  if (chosen !== undefined && !chosen.includes(name)) continue;
   const { service, memory } = await startService();
   const series = [await memory()];
   for (let cycle = 0; cycle < cycles; cycle++) {
