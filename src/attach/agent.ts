@@ -408,6 +408,19 @@ class GatedSink implements Sink {
     return this.addon.recordString ? this.addon.recordString(kind, flags, a, b, c, d, id, text) : this.addon.string(id, text) && this.addon.record(kind, flags, a, b, c, d, id) ? 2 : 0;
   }
 
+  /** The addon's scratch (the Recorder's fast path: plain stores, then commit without arguments). */
+  scratch(): ArrayBuffer | null | undefined {
+    return this.addon.scratch?.();
+  }
+
+  commit(): boolean {
+    return this.open && Boolean(this.addon.commit?.());
+  }
+
+  commitString(): number {
+    return this.open ? (this.addon.commitString?.() ?? 0) : 0;
+  }
+
   stopped(): number | boolean {
     return !this.open || Boolean(this.addon.stopped?.());
   }
