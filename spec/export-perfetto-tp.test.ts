@@ -1,0 +1,165 @@
+/**
+ * `scope export --perfetto` opened by Perfetto's own trace processor (the WebAssembly build
+ * the Perfetto UI runs, installed by scripts/perfetto-tp-install.sh; spec/perfetto-tp.mjs
+ * drives it in Node): what Perfetto itself makes of the file, asked in its SQL — every
+ * process and thread track, every slice with its nesting, every flow with both ends, every
+ * counter — compared with the trace as scope decodes it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { EventKind } from "../src/core/layout";
+import { monotonicNs } from "../src/core/ring";
+import { TraceWriter } from "../src/core/trace-file";
+import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
+import { encodeRecords, repoRoot, runCli } from "./harness";
+
+const assets = join(repoRoot, ".tools", "perfetto-tp", "trace_processor.wasm");
+
+/** Each query's rows, from Perfetto's trace processor with `pftrace` loaded. */
+async function perfetto(pftrace: string, queries: Record<string, string>): Promise<Record<string, Record<string, any>[]>> {
+  if (!existsSync(assets)) throw new Error(`${assets} is missing: run scripts/perfetto-tp-install.sh`);
+  const child = Bun.spawn(["node", join(repoRoot, "spec", "perfetto-tp.mjs"), pftrace], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  child.stdin.write(JSON.stringify(queries));
+  await child.stdin.end();
+  const [stdout, stderr, status] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (status !== 0) throw new Error(`perfetto-tp.mjs exited ${status}: ${stderr.slice(-2000)}`);
+  const out = JSON.parse(stdout);
+  for (const [name, rows] of Object.entries(out)) if (!Array.isArray(rows)) throw new Error(`${name}: ${JSON.stringify(rows)}`);
+  return out;
+}
+
+const tally = (names: string[]) => names.reduce<Record<string, number>>((t, name) => ((t[name] = (t[name] ?? 0) + 1), t), {});
+const counted = (rows: Record<string, any>[]) => Object.fromEntries(rows.map((row) => [row.name, row.n]));
+
+let traced: Traced;
+const count = 3;
+
+beforeAll(async () => {
+  traced = await runTraced(["node", "app.cjs", String(count)], { cwd: join(fixtures, "export"), scopeArgs: ["--functions", "--include", "app.cjs"] });
+  if (traced.status !== 0 || !traced.stdout.includes("done")) throw new Error(`fixture failed: ${traced.stderr}${traced.summary}`);
+}, 120_000);
+afterAll(cleanup);
+
+const of = (kind: string) => traced.events.filter((e) => e.kind === kind);
+const ended = (call: TraceEvent) => traced.events.some((e) => (e.kind === "function_return" || e.kind === "function_throw" || e.kind === "function_settle") && e.pid === call.pid && e.tid === call.tid && e.fields.call === call.fields.call);
+const requestName = (e: TraceEvent) => `${e.fields.method} ${e.kind === "http_server_request" ? e.fields.target : e.fields.url} ${e.fields.status}`;
+
+describe("scope export --perfetto in Perfetto's trace processor", () => {
+  test("every process and thread track, slice, nesting and flow, as Perfetto reads them", async () => {
+    const out = join(scratchDir(), "t.pftrace");
+    expect((await runCli(["export", "--perfetto", traced.out, "-o", out])).exitCode).toBe(0);
+    const tp = await perfetto(out, {
+      processes: "SELECT pid, name FROM process WHERE pid != 0 ORDER BY pid",
+      threads: "SELECT p.pid, t.tid, t.name FROM thread t JOIN process p USING (upid) WHERE t.tid != 0",
+      threadTracks: "SELECT DISTINCT t.tid FROM thread_track tt JOIN thread t USING (utid)",
+      slices: "SELECT name, count(*) AS n FROM slice GROUP BY name",
+      sliceThreads: "SELECT count(*) AS n FROM slice s LEFT JOIN thread_track tt ON tt.id = s.track_id WHERE tt.id IS NULL AND s.track_id NOT IN (SELECT id FROM process_track)",
+      nesting: "SELECT s.name, p.name AS parent, s.depth FROM slice s LEFT JOIN slice p ON p.id = s.parent_id",
+      flows: "SELECT o.name AS out_name, i.name AS in_name FROM flow f JOIN slice o ON o.id = f.slice_out JOIN slice i ON i.id = f.slice_in",
+    });
+
+    // A process per pid, named by its command line; a thread per (pid, tid): main, worker N.
+    const pids = [...new Set(traced.events.map((e) => e.pid))].sort((a, b) => a - b);
+    expect(tp.processes!.map((p) => p.pid)).toEqual(pids);
+    const app = of("trace_start").find((e) => e.fields.mainThread)!;
+    expect(tp.processes).toContainEqual({ pid: app.pid, name: `${app.pid}: ${app.fields.argv}` });
+    const threads = [...new Set(traced.events.map((e) => `${e.pid}/${e.tid}`))].sort();
+    // Perfetto's tids are the system's: a main thread is its pid, worker N is pid + N·2^32.
+    const local = (t: Record<string, any>) => `${t.pid}/${t.tid === t.pid ? 0 : (t.tid - t.pid) / 2 ** 32}`;
+    expect(tp.threads!.map(local).sort()).toEqual(threads);
+    for (const t of tp.threads!) expect(t.name).toBe(t.tid === t.pid ? "main" : `worker ${(t.tid - t.pid) / 2 ** 32}`);
+    // Every slice is on a thread's track or a process's.
+    expect(tp.sliceThreads).toEqual([{ n: 0 }]);
+    // Each thread that recorded a call has a track of its own.
+    const callThreads = new Set(of("function_call").map((e) => `${e.pid}/${e.tid}`));
+    const tracked = new Set(tp.threadTracks!.map((t) => local({ tid: t.tid, pid: tp.threads!.find((x) => x.tid === t.tid)!.pid })));
+    for (const thread of callThreads) expect(tracked.has(thread)).toBe(true);
+
+    // Slices (and instants, slices of no duration to Perfetto): every call that ended by its
+    // function, request (method target status), query (text); every other event by its
+    // kind, a call that never ended by its function.
+    const sliced = new Set(["string", "function_table", "function_call", "function_return", "function_throw", "function_settle", "http_server_request", "http_server_response", "http_client_request", "http_client_response", "http_connection", "http_client_connection", "http_traceparent", "http_route", "db_query", "db_query_end", "db_pool_wait", "db_pool_wait_end"]);
+    const calls = of("function_call").filter(ended);
+    expect(calls.length).toBeGreaterThan(20);
+    const expected = tally([
+      ...calls.map((e) => String(e.fields.function)),
+      ...[...of("http_server_request"), ...of("http_client_request")].map(requestName),
+      ...of("db_query").map((e) => String(e.fields.text)),
+      ...traced.events.filter((e) => !sliced.has(e.kind)).map((e) => e.kind),
+      ...of("function_call").filter((e) => !ended(e)).map((e) => String(e.fields.function)),
+    ]);
+    expect(counted(tp.slices!)).toEqual(expected);
+    expect(Object.keys(expected).filter((name) => name.startsWith("GET /r/")).length).toBe(count);
+
+    // Nesting as the calls ran (store → outer → inner, synchronous): Perfetto puts each inner
+    // under an outer and each outer under a store.
+    const parentsOf = (prefix: string) => [...new Set(tp.nesting!.filter((slice) => String(slice.name).startsWith(`${prefix} (`)).map((slice) => String(slice.parent).split(" (")[0]))];
+    expect(tp.nesting!.filter((slice) => String(slice.name).startsWith("inner (")).length).toBe(2 * count);
+    expect(parentsOf("inner")).toEqual(["outer"]);
+    expect(parentsOf("outer")).toEqual(["store"]);
+    expect(Math.max(...tp.nesting!.map((slice) => slice.depth))).toBeGreaterThanOrEqual(3);
+
+    // Flows, both ends found by Perfetto: each message (send → receive), each client request → the server request it reached.
+    const linkedServers = of("http_server_request").filter((e) => typeof e.fields.peerIndex === "number");
+    expect(linkedServers.length).toBe(2 * count);
+    expect(tally(tp.flows!.map((f) => `${f.out_name} -> ${f.in_name}`))).toEqual(
+      tally([
+        ...of("message_receive").filter((e) => e.linkedTo.length === 1).map(() => "message_send -> message_receive"),
+        ...linkedServers.map((server) => `${requestName(traced.events[server.fields.peerIndex as number]!)} -> ${requestName(server)}`),
+      ]),
+    );
+  }, 180_000);
+
+  test("GC pauses and long tasks as slices with their durations, loop delay and heap as counters with their values", async () => {
+    const path = join(scratchDir(), "runtime.bin");
+    const writer = TraceWriter.open(path, { host: "testhost", argv: ["node", "app.js"] });
+    const base = Number(monotonicNs());
+    const ms = 1_000_000;
+    const records = [];
+    for (let i = 0; i < 3; i++) {
+      // loop_sample: delay min, p50, p99, max (ns), utilisation (millionths).
+      records.push({ kind: EventKind.loop_sample, t: base + (10 + i * 10) * ms, pid: 100, tid: 0, payload: [ms, (2 + i) * ms, 5 * ms, 9 * ms, 250_000] });
+      // memory_sample: heap used, heap total, external, array buffers, rss.
+      records.push({ kind: EventKind.memory_sample, t: base + (11 + i * 10) * ms, pid: 100, tid: 0, payload: [(10 + i) << 20, 32 << 20, 1 << 20, 0, 80 << 20] });
+    }
+    records.push({ kind: EventKind.memory_sample, t: base + 12 * ms, pid: 100, tid: 1, flags: 1, payload: [5 << 20, 8 << 20, 0, 0, 80 << 20] });
+    // long_task: 40 ms, written 40 ms after it started (b); a gc of 3 ms inside it, one of 1 ms after it.
+    records.push({ kind: EventKind.long_task, t: base + 45 * ms, pid: 100, tid: 0, payload: [40 * ms, 40 * ms, 1, 0, 0] });
+    records.push({ kind: EventKind.gc, t: base + 30 * ms, pid: 100, tid: 0, payload: [3 * ms, 3 * ms, 1, 20 << 20, 12 << 20] });
+    records.push({ kind: EventKind.gc, t: base + 60 * ms, pid: 100, tid: 0, payload: [1 * ms, 1 * ms, 4, 0, 0] });
+    records.sort((a, b) => a.t - b.t);
+    writer.append(encodeRecords(records), records.length);
+    writer.close({ written: records.length, dropped: 0, overwritten: 0, recorded: records.length });
+    const out = join(scratchDir(), "runtime.pftrace");
+    expect((await runCli(["export", "--perfetto", path, "-o", out])).exitCode).toBe(0);
+
+    const tp = await perfetto(out, {
+      slices: "SELECT s.name, s.dur, t.name AS track FROM slice s JOIN track t ON t.id = s.track_id ORDER BY s.ts",
+      counters: "SELECT ct.name, count(*) AS n FROM counter c JOIN counter_track ct ON ct.id = c.track_id GROUP BY ct.name",
+      heap: "SELECT c.value FROM counter c JOIN counter_track ct ON ct.id = c.track_id WHERE ct.name = 'main heap used' ORDER BY c.ts",
+      p50: "SELECT c.value FROM counter c JOIN counter_track ct ON ct.id = c.track_id WHERE ct.name = 'main loop delay p50' ORDER BY c.ts",
+    });
+    expect(tp.slices).toEqual([
+      { name: "long task: timer", dur: 40 * ms, track: "main long tasks" },
+      { name: "gc scavenge", dur: 3 * ms, track: "main gc" },
+      { name: "gc mark_compact", dur: 1 * ms, track: "main gc" },
+    ]);
+    expect(counted(tp.counters!)).toEqual({
+      "main loop delay p50": 3,
+      "main loop delay p99": 3,
+      "main loop delay max": 3,
+      "main loop utilisation": 3,
+      "main heap used": 3,
+      "main heap total": 3,
+      "main external": 3,
+      "main rss": 3,
+      "worker 1 heap used": 1,
+      "worker 1 heap total": 1,
+      "worker 1 external": 1,
+    });
+    expect(tp.heap!.map((row) => row.value)).toEqual([10 << 20, 11 << 20, 12 << 20]);
+    expect(tp.p50!.map((row) => row.value)).toEqual([2 * ms, 3 * ms, 4 * ms]);
+  }, 120_000);
+});
