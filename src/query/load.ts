@@ -165,6 +165,7 @@ interface ThreadState {
   /** Ids past SMALL_FUNCTION_ID (not seen from the agents: a damaged or foreign trace). */
   functionsBig: Map<number, FunctionInfo> | null;
   stack: OpenCall[];
+  /** Open calls not on the stack (async calls, suspended generators), by ordinal: a call on the stack is found there. */
   open: Map<number, OpenCall>;
   requests: Map<number, RequestRow>;
   connections: Map<number, Connection>;
@@ -240,6 +241,8 @@ export class TraceLoader {
   private readonly threadsByText = new Map<string, ThreadState>();
   private readonly processes = new Map<number, ProcessRow>();
   private readonly kindsSeen = new Set<number>();
+  /** kindsSeen as flags by kind (a u16): one load per event instead of a set lookup. */
+  private readonly kindSeen = new Uint8Array(65536);
   private readonly functionRows: { id: number; thread: ThreadState; functionId: number; name: number; file: number; line: number; column: number; flags: number }[] = [];
   private readonly requestRows: RequestRow[] = [];
   private readonly stepRows: StepRow[] = [];
@@ -259,12 +262,12 @@ export class TraceLoader {
   private readonly leafCalls: BulkInsert;
   private readonly plainCalls: BulkInsert;
   /** Per function (functions.id): calls, summed duration and self time of those that ended, the longest. */
-  private readonly fnCalls: number[] = [0];
-  private readonly fnEnded: number[] = [0];
-  private readonly fnTotalNs: number[] = [0];
-  private readonly fnSelfCalls: number[] = [0];
-  private readonly fnSelfNs: number[] = [0];
-  private readonly fnMaxNs: number[] = [0];
+  private fnCalls = new Float64Array(64);
+  private fnEnded = new Float64Array(64);
+  private fnTotalNs = new Float64Array(64);
+  private fnSelfCalls = new Float64Array(64);
+  private fnSelfNs = new Float64Array(64);
+  private fnMaxNs = new Float64Array(64);
   private eventCount = 0;
   /** Set by interpret when the record became part of a call_rows row (no event_rows row of its own). */
   private absorbed = false;
@@ -400,6 +403,7 @@ export class TraceLoader {
     const events = this.events;
     const values = events.buffer;
     const kinds = this.kindsSeen;
+    const kindSeen = this.kindSeen;
     const anchorNs = this.anchorNs;
     for (let w = 0; w < words.length; w += RECORD_SIZE >> 2) {
       const head = words[w + 1]!;
@@ -421,7 +425,10 @@ export class TraceLoader {
       const e = u64(words, w + 14);
       const id = ++this.eventCount;
       if (thread.events % MARK_EVERY === 0) this.marks.add(thread.no, ts, id);
-      if (!kinds.has(kind)) kinds.add(kind);
+      if (kindSeen[kind] === 0) {
+        kindSeen[kind] = 1;
+        kinds.add(kind);
+      }
       if (thread.events === 0) thread.firstNs = ts;
       thread.events++;
       thread.lastNs = ts;
@@ -683,12 +690,19 @@ export class TraceLoader {
 
   private newFunction(): number {
     const id = ++this.functionCount;
-    this.fnCalls.push(0);
-    this.fnEnded.push(0);
-    this.fnTotalNs.push(0);
-    this.fnSelfCalls.push(0);
-    this.fnSelfNs.push(0);
-    this.fnMaxNs.push(0);
+    if (id >= this.fnCalls.length) {
+      const grow = (from: Float64Array) => {
+        const to = new Float64Array(from.length * 2);
+        to.set(from);
+        return to;
+      };
+      this.fnCalls = grow(this.fnCalls);
+      this.fnEnded = grow(this.fnEnded);
+      this.fnTotalNs = grow(this.fnTotalNs);
+      this.fnSelfCalls = grow(this.fnSelfCalls);
+      this.fnSelfNs = grow(this.fnSelfNs);
+      this.fnMaxNs = grow(this.fnMaxNs);
+    }
     return id;
   }
 
@@ -722,11 +736,19 @@ export class TraceLoader {
     }
     const argsText = this.strings.take(t.no, args);
     const call: OpenCall = { id, fn: info.id, ordinal, args: argsField, argsText, requestId: requestField, state, startNs: ts, childNs: 0, parent, depth, request, kind: info.kind, onStack: false };
-    t.open.set(ordinal, call);
-    if (info.kind !== ASYNC) {
-      call.onStack = true;
-      stack.push(call);
+    if (info.kind === ASYNC) {
+      t.open.set(ordinal, call);
+      return;
     }
+    call.onStack = true;
+    stack.push(call);
+  }
+
+  /** The open call `ordinal` of thread `t`: on the stack (usually its top), else waiting in `open`. */
+  private openCall(t: ThreadState, ordinal: number): OpenCall | undefined {
+    const stack = t.stack;
+    for (let at = stack.length - 1; at >= 0; at--) if (stack[at]!.ordinal === ordinal) return stack[at];
+    return t.open.get(ordinal);
   }
 
   /** Takes `call` off its thread's stack; calls above it never ended (written so). */
@@ -737,18 +759,20 @@ export class TraceLoader {
       const top = stack.pop()!;
       top.onStack = false;
       if (top === call) return;
-      if (top.kind === GENERATOR) continue; // suspended by a call it did not return from: still open
-      t.open.delete(top.ordinal);
+      if (top.kind === GENERATOR) {
+        t.open.set(top.ordinal, top); // suspended by a call it did not return from: still open
+        continue;
+      }
       this.writeCall(t, top, null, null, null, null, null, null);
     }
   }
 
   private end(t: ThreadState, id: number, ts: number, ordinal: number, outcome: number, c: number | bigint, d: number | bigint, e: number | bigint): void {
-    const call = t.open.get(ordinal);
+    const call = this.openCall(t, ordinal);
     if (!call) return; // its call is not in the trace: an event of its own
     this.absorbed = true;
-    t.open.delete(ordinal);
-    this.unstack(t, call);
+    if (call.onStack) this.unstack(t, call);
+    else t.open.delete(ordinal);
     if (call.kind === SYNC && call.parent !== null && call.parent.onStack) call.parent.childNs += ts - call.startNs;
     // The value's preview (c) or, for a throw or reject, the error's message (d; c is its interned type name).
     const endText = this.strings.take(t.no, num(outcome === Outcome.return || outcome === Outcome.resolve ? c : d));
@@ -756,13 +780,16 @@ export class TraceLoader {
   }
 
   private yieldCall(t: ThreadState, ordinal: number): void {
-    const call = t.open.get(ordinal);
-    if (call) this.unstack(t, call);
+    const call = this.openCall(t, ordinal);
+    if (!call || !call.onStack) return;
+    this.unstack(t, call);
+    t.open.set(ordinal, call);
   }
 
   private resume(t: ThreadState, ordinal: number): void {
     const call = t.open.get(ordinal);
     if (!call || call.onStack || call.kind === ASYNC) return;
+    t.open.delete(ordinal);
     call.onStack = true;
     t.stack.push(call);
   }
@@ -838,7 +865,9 @@ export class TraceLoader {
   /** Calls still open at the end of the trace: written without an end. */
   private finishThreads(): void {
     for (const t of this.allThreads()) {
-      for (const call of t.open.values()) this.writeCall(t, call, null, null, null, null, null, null);
+      // Those on the stack and those waiting, in the order they started.
+      const open = [...t.stack, ...t.open.values()].sort((x, y) => x.id - y.id);
+      for (const call of open) this.writeCall(t, call, null, null, null, null, null, null);
       t.open.clear();
       t.stack.length = 0;
     }
