@@ -11,7 +11,9 @@
  *   PROFILE=0 RATE=300 bun scripts/bench-web-profile.ts 5     # without the profiler
  *   DURATION_MS=10000 ...                                    # a longer measured window (default 3 s)
  * More modes: `als` (untraced, plus scripts/web-als-only.cjs preloaded: one AsyncLocalStorage
- * entered per request and nothing else, Node 20's price of request context alone) and `base`
+ * entered per request and nothing else, Node 20's price of request context alone), `v8ctx`
+ * (untraced, plus scripts/web-promise-context-only.cjs: a context carried by V8's promise hooks
+ * alone, no async_hooks) and `base`
  * (traced by another checkout's CLI, BASE_CLI=/path/to/src/cli/main.ts: before/after).
  *   PROFILE=0 RATE=300 BASE_CLI=/work/main/src/cli/main.ts bun scripts/bench-web-profile.ts 4 untraced,als,base,traced
  * THREADS=1: each thread's user+system CPU ticks (10 ms) in the measured window as well.
@@ -28,7 +30,7 @@ import { startPostgres } from "../spec/postgres-harness";
 const root = join(import.meta.dir, "..");
 const workloads = join(root, "src/bench/workloads");
 const rounds = Number(process.argv[2] ?? 3);
-const modes = (process.argv[3] ?? "untraced,traced,otel").split(",") as ("untraced" | "traced" | "otel" | "als" | "base")[];
+const modes = (process.argv[3] ?? "untraced,traced,otel").split(",") as ("untraced" | "traced" | "otel" | "als" | "v8ctx" | "base")[];
 const pg = await startPostgres();
 const env = { ...process.env, PGURL: pg.url, NODE_PATH: join(root, "node_modules") };
 /** Per thread (tid:name): user and system ticks. */
@@ -52,7 +54,7 @@ try {
       // PROFILE=0: no profiler (its sampling inflates every figure), CPU per request only.
       const profiling = process.env.PROFILE !== "0";
       // SERVER_NODE: another node binary for the server (the load stays on this one); NODE_FLAGS: its flags.
-      const server = [process.env.SERVER_NODE ?? "node", ...(process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean), ...(mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : []), ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, ...(process.env.PROFILE_INTERVAL_US ? [`--cpu-prof-interval=${process.env.PROFILE_INTERVAL_US}`] : [])] : []), join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
+      const server = [process.env.SERVER_NODE ?? "node", ...(process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean), ...(mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : mode === "v8ctx" ? ["-r", join(root, "scripts/web-promise-context-only.cjs")] : []), ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, ...(process.env.PROFILE_INTERVAL_US ? [`--cpu-prof-interval=${process.env.PROFILE_INTERVAL_US}`] : [])] : []), join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
       // SCOPE_ARGS: more `scope run` options for the traced runs (e.g. "--events process,http").
       const scopeArgs = (process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean);
       const cli = mode === "base" ? process.env.BASE_CLI : join(root, "src/cli/main.ts");
