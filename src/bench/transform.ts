@@ -47,11 +47,13 @@ export async function transformCorpus(progress?: (line: string) => void): Promis
 
 export async function measureThroughput(context: RunContext): Promise<TransformThroughput> {
   const root = await transformCorpus();
-  const bundle = (await assets()).functionsAgent;
+  const { functionsAgent: bundle, oxcBinding } = await assets();
   const files = corpusFilesIn(root);
-  const node = await runInstrumentWorker({ runtime: "node", bundle, calls: 0, rounds: 3, dir: context.dir.dir, corpus: files });
+  // The binding the agent opens in a traced program (parse.ts: oxc's raw transfer in Node).
+  const binding: Record<string, string> = oxcBinding ? { SCOPE_OXC_BINDING: oxcBinding } : {};
+  const node = await runInstrumentWorker({ runtime: "node", bundle, calls: 0, rounds: 3, dir: context.dir.dir, corpus: files, env: binding });
   // A compiled scope is Bun too: BUN_BE_BUN=1 makes it run the worker as `bun` would.
-  const bun = await runInstrumentWorker({ runtime: process.execPath, bundle, calls: 0, rounds: 3, dir: context.dir.dir, corpus: files, env: isCompiled ? { BUN_BE_BUN: "1" } : undefined });
+  const bun = await runInstrumentWorker({ runtime: process.execPath, bundle, calls: 0, rounds: 3, dir: context.dir.dir, corpus: files, env: { ...binding, ...(isCompiled ? { BUN_BE_BUN: "1" } : {}) } });
   return { nodeMBps: node.transformMBps, bunMBps: bun.transformMBps, corpusBytes: node.transformBytes };
 }
 

@@ -48,7 +48,7 @@ export function instrument(code: string, file: string, options: InstrumentOption
   };
   let functions: FunctionInfo[];
   try {
-    functions = transform(parsed.program, code, edits, levelOf, (container) => matcher.isStateful(container));
+    functions = transform(parsed.program, code, edits, levelOf, (container) => matcher.isStateful(container), parsed.childKeys);
   } catch (error) {
     return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };
   }

@@ -8,6 +8,7 @@
  * See ARCHITECTURE.md "Instrumentation" for the figures.
  */
 import { parseModule, parseScript } from "meriyah";
+import { parseRaw } from "./oxc-raw";
 
 /** The little of ESTree the later steps read: every node has a type and a range. */
 export interface Node {
@@ -19,8 +20,14 @@ export interface Node {
 
 export type Language = "js" | "jsx" | "ts" | "tsx";
 
-/** `unavailable`: the parser itself could not be loaded (the file is fine; not worth caching). */
-export type Parsed = { ok: true; program: Node; language: Language; module: boolean } | { ok: false; reason: string; unavailable?: true };
+/** Per node type, the keys that may hold child nodes, in source order. */
+export type ChildKeys = Readonly<Record<string, readonly string[]>>;
+
+/**
+ * `unavailable`: the parser itself could not be loaded (the file is fine; not worth caching).
+ * `childKeys`: the parser's table of child keys (oxc's); absent for meriyah's ASTs.
+ */
+export type Parsed = { ok: true; program: Node; language: Language; module: boolean; childKeys?: ChildKeys } | { ok: false; reason: string; unavailable?: true };
 
 export function languageOf(file: string): Language | undefined {
   const match = /\.([cm]?[jt]sx?)$/i.exec(file);
@@ -40,6 +47,9 @@ export function parse(code: string, file: string, module?: boolean): Parsed {
   const language = languageOf(file) ?? "js";
   if (language === "ts" || language === "tsx") return parseTypeScript(code, file, language, module);
   const jsx = language === "jsx" || /\.js$/i.test(file);
+  // Node: oxc's raw transfer (oxc-raw.ts); anything it refuses goes to meriyah below.
+  const raw = parseRaw(code, file, jsx ? "jsx" : "js", module === true ? "module" : module === false ? "commonjs" : "unambiguous");
+  if (raw?.ok) return { ok: true, program: raw.program, language, module: module ?? raw.program.sourceType === "module", childKeys: oxcChildKeys() };
   // start/end offsets only: `ranges: true` also allocates a `range` array per node (20% of the parse).
   const options = { next: true, ranges: { start: true, end: true }, jsx, webcompat: true } as const;
   let firstError: unknown;
@@ -89,6 +99,14 @@ function loadOxc(): OxcParse | null {
   return oxc;
 }
 
+let childKeys: ChildKeys | undefined;
+
+/** oxc-parser's visitor keys (generated with its ESTree shapes, TypeScript's included). */
+function oxcChildKeys(): ChildKeys {
+  childKeys ??= (require("oxc-parser/src-js/generated/visit/keys") as { default: ChildKeys }).default;
+  return childKeys;
+}
+
 function parseTypeScript(code: string, file: string, language: Language, module: boolean | undefined): Parsed {
   const parseSync = loadOxc();
   if (!parseSync) return { ok: false, reason: `TypeScript needs oxc-parser, which could not be loaded (${oxcError})`, unavailable: true };
@@ -96,7 +114,7 @@ function parseTypeScript(code: string, file: string, language: Language, module:
     const sourceType = module === true ? "module" : module === false ? "commonjs" : "unambiguous";
     const result = parseSync(file, code, { lang: language, sourceType, astType: "ts", range: false });
     if (result.errors.length > 0) return { ok: false, reason: result.errors[0]!.message };
-    return { ok: true, program: result.program as Node, language, module: module !== false };
+    return { ok: true, program: result.program as Node, language, module: module !== false, childKeys: oxcChildKeys() };
   } catch (error) {
     return { ok: false, reason: messageOf(error) };
   }

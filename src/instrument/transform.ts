@@ -45,7 +45,7 @@
  */
 import type MagicString from "magic-string";
 import type { Level } from "./match";
-import { bindingNames, type Node } from "./parse";
+import { bindingNames, type ChildKeys, type Node } from "./parse";
 
 /** The global the injected code looks up: the runtime's hook object (runtime.ts). */
 export const HOOK_KEY = "scope.functions";
@@ -235,6 +235,8 @@ interface Visit {
   offDepth: number;
   jsx: boolean;
   dynamicImport: boolean;
+  /** Per node type, the keys that can hold child nodes (parse.ts ChildKeys); absent: every key. */
+  childKeys: ChildKeys | undefined;
 }
 
 type Handler = (visit: Visit, node: Node, parent: Node | null, scope: Scope | null) => void;
@@ -263,6 +265,7 @@ export function transform(
   edits: MagicString,
   levelOf: (name: string) => Level,
   statefulOf: (container: string) => boolean = () => false,
+  childKeys?: ChildKeys,
 ): FunctionInfo[] {
   const [h1, h2] = hashSource(code);
   const tag = sourceTag(h1, h2);
@@ -283,6 +286,7 @@ export function transform(
     offDepth: 0,
     jsx: false,
     dynamicImport: false,
+    childKeys,
   };
   walk(visit, program, null, null);
   if (visit.functions.length > 0) announce(visit, program);
@@ -311,8 +315,10 @@ function walk(visit: Visit, node: Node, parent: Node | null, scope: Scope | null
 }
 
 function children(visit: Visit, node: Node, scope: Scope | null): void {
-  // Object.keys over for-in: many node shapes defeat for-in's enumeration cache.
-  const keys = Object.keys(node);
+  // The parser's own table of child keys when it has one (oxc: its nodes' shapes are generated
+  // from the same schema); else Object.keys over for-in: many node shapes defeat for-in's
+  // enumeration cache.
+  const keys = visit.childKeys?.[node.type] ?? Object.keys(node);
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k]!;
     if (key === "loc" || key === "range" || key === "parent") continue;
