@@ -11,7 +11,7 @@ import type MagicString from "magic-string";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { languageOf } from "./parse";
-import { sparseMap } from "./sparse-map";
+import { hasOtherLineEnds, sparseMap } from "./sparse-map";
 import { BASE, HOOK, HOOK_KEY, INIT, PENDING, TEMP, sourceInfoOf, type FunctionInfo } from "./transform";
 
 /** Present once in every instrumented file; a file containing it is never instrumented again. */
@@ -165,16 +165,6 @@ interface EditChunk {
   outro: string;
   edited: boolean;
   next: EditChunk | null;
-}
-
-/**
- * A lone \r, U+2028 or U+2029 in `code`. With indexOf: V8's regular expression engine
- * takes 100–300 ms for `/\r(?!\n)|[\u2028\u2029]/` over typescript.js (9 MB).
- */
-function hasOtherLineEnds(code: string): boolean {
-  if (code.indexOf("\u2028") >= 0 || code.indexOf("\u2029") >= 0) return true;
-  for (let at = code.indexOf("\r"); at >= 0; at = code.indexOf("\r", at + 1)) if (code.charCodeAt(at + 1) !== 10) return true;
-  return false;
 }
 
 /**
