@@ -1,0 +1,80 @@
+/**
+ * Plain JavaScript is parsed by oxc-parser's raw transfer in Node (src/instrument/oxc-raw.ts)
+ * and by meriyah in Bun. The instrumented text must not depend on the parser: each source
+ * is instrumented in a real `node` process (raw transfer, checked to be in use) and in this
+ * Bun process (meriyah), at both levels, and the results compared whole (code, function
+ * table, status and reason). Sources: real npm files and small ones for what the two
+ * parsers could see differently (UTF-16 offsets after non-ASCII text and surrogate pairs,
+ * JSX, CRLF, a hashbang, CommonJS top-level return, a `.js` file that is not JSX, a syntax
+ * error that both refuse).
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { oxcBindingSource } from "../src/core/assets";
+import { oxcBindingPlugin } from "../src/core/oxc-plugin";
+import { instrument } from "../src/instrument/instrument";
+
+const root = join(import.meta.dir, "..");
+const scratch = mkdtempSync(join(tmpdir(), "scope-oxc-raw-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const small: Record<string, string> = {
+  "unicode.js": `const s = "héllo ☃ 𝒳 \u{1F600}"; // ü 𝒳\nfunction f(a) { return a + "é"; }\nconst g = (x) => x * 2; /* 😀 */ const h = async function* named() { yield "𝒳"; };\nclass C { m() { return "ß"; } get v() { return 1; } #p() {} static { } }\nmodule.exports = { f, g, h, C };\n`,
+  "view.jsx": `const A = ({ x }) => <div title="é">{x}</div>;\nfunction B() { return <A x={() => 1} />; }\nexport default B;\n`,
+  "compare.js": `const a = 1, b = 2, c = 3;\nconsole.log(a < b > c);\nfunction f() { return a; }\n`,
+  "crlf.js": `function one() {\r\n  return 1;\r\n}\r\nconst two = () =>\r\n  2;\r\nmodule.exports = { one, two };\r\n`,
+  "hashbang.cjs": `#!/usr/bin/env node\n"use strict";\nfunction main() { return process.argv.length; }\nif (require.main === module) main();\nreturn;\n`,
+  "module.mjs": `import { readFileSync } from "node:fs";\nexport default (p) => readFileSync(p, "utf8");\nexport const load = async (p) => (await import(p)).default;\nexport class K { static make() { return new K(); } }\n`,
+  "parens.js": `var f = (function () { return 1; });\nvar o = { m: (() => 2), ['k' + 1]: function () {} };\nexports.f = f; exports.o = o;\n`,
+  "broken.js": `function ok() {}\nfunction (\n`,
+};
+for (const [name, code] of Object.entries(small)) writeFileSync(join(scratch, name), code);
+const npm = ["node_modules/marked/lib/marked.esm.js", "node_modules/yaml/dist/parse/lexer.js", "node_modules/yaml/dist/compose/composer.js", "node_modules/meriyah/dist/meriyah.umd.min.js"].map((file) => join(root, file));
+const files = [...Object.keys(small).map((name) => join(scratch, name)), ...npm];
+
+const cases = files.flatMap((file) =>
+  (["calls", "full"] as const).map((level) => ({ file, level, module: file.endsWith(".mjs") ? true : file.endsWith(".cjs") ? false : undefined })),
+);
+
+/** The same comparison function in both runtimes (a string: the node side is a plain script). */
+const runSource = `function run(instrument, code, file, level, module) {
+  const out = instrument(code, file, { config: { root: "/", include: ["**", "**/node_modules/**"], level }, module });
+  return { status: out.status, code: out.code, functions: out.functions, reason: out.reason };
+}`;
+const run = new Function(`return ${runSource}`)() as (i: typeof instrument, code: string, file: string, level: string, module: boolean | undefined) => { status: string };
+
+test("node (oxc raw transfer) and bun (meriyah) instrument alike", async () => {
+  writeFileSync(
+    join(scratch, "entry.ts"),
+    `export { instrument } from ${JSON.stringify(join(root, "src/instrument/instrument.ts"))};\nexport { rawTransferUsable } from ${JSON.stringify(join(root, "src/instrument/oxc-raw.ts"))};\n`,
+  );
+  const built = await Bun.build({ entrypoints: [join(scratch, "entry.ts")], outdir: scratch, target: "node", format: "cjs", naming: "lib.cjs", plugins: [oxcBindingPlugin()] });
+  expect(built.success).toBe(true);
+  writeFileSync(join(scratch, "cases.json"), JSON.stringify(cases));
+  writeFileSync(
+    join(scratch, "node.cjs"),
+    `const lib = require("./lib.cjs");
+const fs = require("node:fs");
+${runSource}
+const out = { raw: lib.rawTransferUsable(), results: JSON.parse(fs.readFileSync(__dirname + "/cases.json", "utf8")).map((c) => run(lib.instrument, fs.readFileSync(c.file, "utf8"), c.file, c.level, c.module)) };
+fs.writeFileSync(__dirname + "/node-out.json", JSON.stringify(out));
+`,
+  );
+  const child = Bun.spawnSync(["node", join(scratch, "node.cjs")], { env: { ...process.env, SCOPE_OXC_BINDING: oxcBindingSource() ?? "" }, stderr: "pipe" });
+  expect(child.stderr.toString()).toBe("");
+  expect(child.exitCode).toBe(0);
+  const fromNode = JSON.parse(readFileSync(join(scratch, "node-out.json"), "utf8")) as { raw: boolean; results: unknown[] };
+  expect(fromNode.raw).toBe(true);
+  const fromBun = cases.map((c) => JSON.parse(JSON.stringify(run(instrument, readFileSync(c.file, "utf8"), c.file, c.level, c.module))));
+  expect(fromNode.results.length).toBe(cases.length);
+  for (let i = 0; i < cases.length; i++) {
+    expect({ case: `${cases[i]!.file} ${cases[i]!.level}`, ...(fromNode.results[i] as object) }).toEqual({ case: `${cases[i]!.file} ${cases[i]!.level}`, ...fromBun[i] });
+  }
+  // What each source became, so a change in what the parsers accept shows here too.
+  const statuses = Object.fromEntries(cases.filter((c) => c.level === "calls").map((c, i) => [c.file.replace(`${scratch}/`, "").replace(`${root}/`, ""), (fromBun[i * 2] as { status: string }).status]));
+  expect(statuses["broken.js"]).toBe("failed");
+  expect(statuses["compare.js"]).toBe("instrumented");
+  expect(Object.values(statuses).filter((s) => s === "instrumented").length).toBe(files.length - 1);
+}, 120_000);
