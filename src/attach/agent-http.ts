@@ -29,71 +29,88 @@ export interface Hooks {
   remove(): void;
 }
 
+/** The channels subscribed, all to one function (onPublish). */
+const CHANNELS = ["http.server.request.start", "http.server.response.finish", "http.client.request.start", "http.client.response.finish", "child_process"];
+
 export function hookHttpChannels(recorder: Recorder, channels: Channels): Hooks {
-  const subscriptions: [string, Subscriber][] = [];
-  const subscribe = (name: string, handler: (message: never) => void) => {
-    const subscriber: Subscriber = (message) => recorder.safe(() => handler(message as never));
-    channels.subscribe(name, subscriber);
-    subscriptions.push([name, subscriber]);
-  };
   // WeakMaps (not stamps on the runtime's objects): after the detach nothing of scope's stays on them.
   const servers = new WeakMap<object, RequestState>();
   const clients = new WeakMap<object, RequestState>();
   const connections = new WeakMap<object, Connection>();
   const children = new Set<ChildHook>();
 
-  subscribe("http.server.request.start", (message: { request: Http.IncomingMessage; socket: Net.Socket }) => {
-    const { request, socket } = message;
-    const tls = (socket as { encrypted?: boolean }).encrypted === true;
-    let connection = connections.get(socket);
-    if (!connection) {
-      connection = newConnection(recorder, { localAddress: socket.localAddress, localPort: socket.localPort, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }, tls, false);
-      connections.set(socket, connection);
+  // One subscriber for every channel, dispatching by the channel's name, with the handlers
+  // written in it: too large for V8 to inline into Node's publish(). An inlined subscriber
+  // stays in publish's optimized code (its deoptimization data) after the unsubscribe,
+  // and with it this bundle's whole script (its ~0.8 MB source): measured, BENCHMARKS.md
+  // "Memory an attach leaves behind". Not inlined, everything of it goes with the detach.
+  const onPublish: Subscriber = function onPublish(data: unknown, name: string | symbol): void {
+    try {
+      switch (name) {
+        case "http.server.request.start": {
+          const { request, socket } = data as { request: Http.IncomingMessage; socket: Net.Socket };
+          const tls = (socket as { encrypted?: boolean }).encrypted === true;
+          let connection = connections.get(socket);
+          if (!connection) {
+            connection = newConnection(recorder, { localAddress: socket.localAddress, localPort: socket.localPort, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }, tls, false);
+            connections.set(socket, connection);
+          }
+          const flags = protocolFlags(request.httpVersionMajor, request.httpVersionMinor, tls);
+          const state = serverRequestStart(recorder, request.method, request.url, connection, flags, rawHeader(request.rawHeaders, "traceparent"));
+          servers.set(request, state);
+          // Published inside the runtime's call that emits 'request' (as under scope run): the
+          // request becomes the context of the program's handler and of what it starts, so
+          // framework steps, queries and client requests name it (released at the detach).
+          enterRequest(state.id);
+          return;
+        }
+        case "http.server.response.finish": {
+          const message = data as { request: Http.IncomingMessage; response: Http.ServerResponse };
+          const state = servers.get(message.request);
+          if (!state) return; // began before the attach
+          servers.delete(message.request);
+          state.status = message.response.statusCode;
+          requestEnd(recorder, Kind.http_server_response, state, HttpEnd.finished, SIZES_UNKNOWN);
+          return;
+        }
+        case "http.client.request.start": {
+          const request = (data as { request: Http.ClientRequest }).request;
+          // The Host header has the port (as scope run's agent writes it); request.host has not.
+          const host = request.getHeader("host");
+          const url = `${request.protocol}//${typeof host === "string" ? host : request.host}${request.path}`;
+          const api = request.protocol === "https:" ? HttpClient.https : HttpClient.http;
+          clients.set(request, clientRequestStart(recorder, request.method, url, api, undefined));
+          return;
+        }
+        case "http.client.response.finish": {
+          const message = data as { request: Http.ClientRequest; response: Http.IncomingMessage };
+          const state = clients.get(message.request);
+          if (!state) return;
+          clients.delete(message.request);
+          state.status = message.response.statusCode ?? 0;
+          requestEnd(recorder, Kind.http_client_response, state, HttpEnd.finished, SIZES_UNKNOWN);
+          return;
+        }
+        case "child_process": {
+          // Published in the ChildProcess constructor, before its spawn(): the pid is there one microtask later.
+          const child = (data as { process: ChildProcessLike }).process;
+          queueMicrotask(() =>
+            recorder.safe(() => {
+              const hook = new ChildHook(recorder, child, children);
+              if (hook.listening) children.add(hook);
+            }),
+          );
+          return;
+        }
+      }
+    } catch (error) {
+      recorder.fail(error);
     }
-    const flags = protocolFlags(request.httpVersionMajor, request.httpVersionMinor, tls);
-    const state = serverRequestStart(recorder, request.method, request.url, connection, flags, rawHeader(request.rawHeaders, "traceparent"));
-    servers.set(request, state);
-    // Published inside the runtime's call that emits 'request' (as under scope run): the
-    // request becomes the context of the program's handler and of what it starts, so
-    // framework steps, queries and client requests name it (released at the detach).
-    enterRequest(state.id);
-  });
-  subscribe("http.server.response.finish", (message: { request: Http.IncomingMessage; response: Http.ServerResponse }) => {
-    const state = servers.get(message.request);
-    if (!state) return; // began before the attach
-    servers.delete(message.request);
-    state.status = message.response.statusCode;
-    requestEnd(recorder, Kind.http_server_response, state, HttpEnd.finished, SIZES_UNKNOWN);
-  });
-  subscribe("http.client.request.start", (message: { request: Http.ClientRequest }) => {
-    const request = message.request;
-    // The Host header has the port (as scope run's agent writes it); request.host has not.
-    const host = request.getHeader("host");
-    const url = `${request.protocol}//${typeof host === "string" ? host : request.host}${request.path}`;
-    const api = request.protocol === "https:" ? HttpClient.https : HttpClient.http;
-    clients.set(request, clientRequestStart(recorder, request.method, url, api, undefined));
-  });
-  subscribe("http.client.response.finish", (message: { request: Http.ClientRequest; response: Http.IncomingMessage }) => {
-    const state = clients.get(message.request);
-    if (!state) return;
-    clients.delete(message.request);
-    state.status = message.response.statusCode ?? 0;
-    requestEnd(recorder, Kind.http_client_response, state, HttpEnd.finished, SIZES_UNKNOWN);
-  });
-  // Published in the ChildProcess constructor, before its spawn(): the pid is there one microtask later.
-  subscribe("child_process", (message: { process: ChildProcessLike }) => {
-    const child = message.process;
-    queueMicrotask(() =>
-      recorder.safe(() => {
-        const hook = new ChildHook(recorder, child, children);
-        if (hook.listening) children.add(hook);
-      }),
-    );
-  });
+  };
+  for (const name of CHANNELS) channels.subscribe(name, onPublish);
   return {
     remove() {
-      for (const [name, subscriber] of subscriptions) channels.unsubscribe(name, subscriber);
-      subscriptions.length = 0;
+      for (const name of CHANNELS) channels.unsubscribe(name, onPublish);
       for (const child of children) child.remove();
       children.clear();
     },
