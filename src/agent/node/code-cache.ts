@@ -10,7 +10,8 @@
  *   next to it (V8 rejects a cache made by another V8 build or other flags: then it
  *   compiles from source, as without a cache);
  * - in a main thread that found no usable cache, writes one after the agent's install
- *   (`createCachedData()` then also holds the functions install compiled), to a temporary
+ *   (`createCachedData()` then also holds the functions install compiled, and the preview
+ *   walk, run first by the bundle's `warmForCodeCache`), to a temporary
  *   name then renamed, so a concurrent reader never sees half a file. A directory it cannot
  *   write to only means no cache. Workers never write: the main thread starts first.
  *
@@ -63,6 +64,15 @@ export function withCodeCache(bundle: string): string {
   const temporary = file + "." + process.pid + ".tmp";
   try {
     if (!require("node:worker_threads").isMainThread) return;
+    // The code every worker runs soon after its start, compiled now so the cache holds it.
+    const warm = module.exports && module.exports.warmForCodeCache;
+    if (typeof warm === "function") {
+      try {
+        warm();
+      } catch {
+        // Only a colder cache.
+      }
+    }
     fs.writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
     fs.renameSync(temporary, file);
   } catch {

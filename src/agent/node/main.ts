@@ -4,6 +4,14 @@
  * CommonJS file (dist/agent/node.cjs). It must never change what the program does:
  * when it cannot attach it leaves at most one line on stderr and does nothing else.
  */
+import { warmWalk } from "../shared/preview";
 import { install } from "./install";
 
 install();
+
+// For the loader (code-cache.ts): called in a main thread just before it makes the V8 code
+// cache, so the cache also holds the preview walk compiled (every worker's first message
+// runs it; compiling it lazily cost each worker ~1 ms). Not seen by the program: this is the
+// preload's own module.
+declare const module: { exports: Record<string, unknown> };
+module.exports.warmForCodeCache = () => warmWalk(require("node:util").types);
