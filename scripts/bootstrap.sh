@@ -21,8 +21,11 @@ if [ "$(.tools/bun/node_modules/.bin/bun --version 2>/dev/null || true)" != "$BU
   [ -x .tools/bun/node_modules/.bin/bun ] || { echo "bootstrap: bun install failed" >&2; exit 1; }
 fi
 mkdir -p .tools/bin
-ln -sf "$root/.tools/zig/ziglang/zig" .tools/bin/zig
-ln -sf "$root/.tools/bun/node_modules/.bin/bun" .tools/bin/bun
+# Through .tools' own real path: a .tools shared by several worktrees (a symlink) keeps
+# links that do not depend on the worktree that made them.
+tools=$(cd .tools && pwd -P)
+ln -sf "$tools/zig/ziglang/zig" .tools/bin/zig
+ln -sf "$tools/bun/node_modules/.bin/bun" .tools/bin/bun
 export PATH="$root/.tools/bin:$PATH"
 # npm_config_nodedir for better-sqlite3's addon build (see env.sh).
 . "$root/scripts/env.sh"
