@@ -114,23 +114,21 @@ export class StringLoader {
     const first = start >> 2;
     const count = (length + 3) >> 2;
     const tail = length & 3;
-    const mask = tail === 0 ? 0xffffffff : (1 << (tail * 8)) - 1;
-    let h1 = length;
-    let h2 = length ^ 0x5bd1e995;
-    for (let k = 0; k < count; k++) {
-      const word = k === count - 1 ? (words[first + k]! & mask) >>> 0 : words[first + k]!;
-      h1 = Math.imul(h1 ^ word, 0x9e3779b1);
-      h1 ^= h1 >>> 15;
-      h2 = Math.imul(h2 + word, 0x85ebca6b);
-      h2 ^= h2 >>> 13;
+    // The last word holds only the string's bytes: those past its end are masked off.
+    const last = count === 0 ? 0 : (words[first + count - 1]! & (tail === 0 ? 0xffffffff : (1 << (tail * 8)) - 1)) >>> 0;
+    let h = length ^ 0x5bd1e995;
+    for (let k = 0; k < count - 1; k++) {
+      h = Math.imul(h ^ words[first + k]!, 0x9e3779b1);
+      h ^= h >>> 15;
     }
+    h = Math.imul(h ^ last, 0x9e3779b1);
     // A small-integer key (a Map of them is cheaper than of doubles); a collision is told by the kept bytes.
-    const hash = (h1 ^ Math.imul(h2, 0x27d4eb2d)) & 0x3fffffff;
+    const hash = (h ^ (h >>> 16)) & 0x3fffffff;
     const known = this.slots.get(hash);
     let arena = this.arena;
     if (known !== undefined) {
-      let same = arena[known] === length;
-      for (let k = 0; same && k < count; k++) same = arena[known + 2 + k] === (k === count - 1 ? (words[first + k]! & mask) >>> 0 : words[first + k]!);
+      let same = arena[known] === length && (count === 0 || arena[known + 1 + count] === last);
+      for (let k = 0; same && k < count - 1; k++) same = arena[known + 2 + k] === words[first + k];
       // A different text with the same hash: a text of its own, not remembered.
       return same ? arena[known + 1]! : this.newText(bytes.toString("utf8", start, start + length));
     }
@@ -147,7 +145,8 @@ export class StringLoader {
     }
     arena[at] = length;
     arena[at + 1] = textId;
-    for (let k = 0; k < count; k++) arena[at + 2 + k] = k === count - 1 ? (words[first + k]! & mask) >>> 0 : words[first + k]!;
+    for (let k = 0; k < count - 1; k++) arena[at + 2 + k] = words[first + k]!;
+    if (count !== 0) arena[at + 1 + count] = last;
     this.arenaUsed = at + 2 + count;
     this.slots.set(hash, at);
     return textId;
@@ -156,9 +155,9 @@ export class StringLoader {
   /** The text id of `text` (decoded already: a string whose fragments came out of order). */
   private internText(text: string): number {
     const bytes = Buffer.from(text, "utf8");
-    const padded = Buffer.alloc((bytes.byteLength + 3) & ~3);
+    const padded = Buffer.from(new ArrayBuffer((bytes.byteLength + 3) & ~3));
     bytes.copy(padded);
-    return this.intern(padded, new Uint32Array(padded.buffer, padded.byteOffset, padded.byteLength >> 2), 0, bytes.byteLength);
+    return this.intern(padded, new Uint32Array(padded.buffer), 0, bytes.byteLength);
   }
 
   private newText(text: string): number {
