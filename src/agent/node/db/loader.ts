@@ -23,6 +23,8 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
     for (const [filename, exports] of loaded) {
       const match = libraryFile.exec(filename);
       if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports));
+      // Statements the program prepared already: their class from the addon's exports.
+      else if (sqliteAddon.test(filename)) db.recorder.safe(() => onSqliteAddon(db, exports));
     }
   }
   const extensions = Module._extensions;
@@ -39,6 +41,14 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
   Object.defineProperty(load, "length", { value: original.length, configurable: true });
   assignPatch(extensions, ".js", load);
+}
+
+/** better-sqlite3's native addon (its exports name the Statement class). */
+const sqliteAddon = /[\\/]node_modules[\\/]better-sqlite3[\\/]build[\\/][^\\/]+[\\/]better_sqlite3\.node$/;
+
+function onSqliteAddon(db: DbRecorder, exports: unknown): void {
+  const proto = (exports as { Statement?: { prototype?: unknown } } | null)?.Statement?.prototype;
+  if (proto !== null && typeof proto === "object") (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookStatementPrototype(db, proto);
 }
 
 function onLibraryFile(db: DbRecorder, file: string, exports: unknown): void {
