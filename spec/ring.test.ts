@@ -280,6 +280,74 @@ describe("scope.node from a real node process", () => {
     ring.close();
   });
 
+  test("the scratch: one per thread, commit and commitString write what its fields and bytes say, nothing before attach or without one", async () => {
+    const path = ringPath("napi-scratch");
+    const previewText = '{"id":1,"name":"h\u00e9llo, a preview of more than 32 bytes"}';
+    const length = BigInt(Buffer.byteLength(previewText));
+    const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
+    const script = `
+const { Worker } = require("node:worker_threads");
+const [addonPath, ringPath] = process.argv.slice(1);
+const addon = require(addonPath);
+const out = {};
+const scratch = addon.scratch();
+out.same = addon.scratch() === scratch && scratch instanceof ArrayBuffer;
+out.bytes = scratch.byteLength;
+const fields = new Float64Array(scratch, 0, 8);
+const text = new Uint8Array(scratch, 64);
+const fill = (values) => values.forEach((value, i) => (fields[i] = value));
+fill([13, 0, 1, 0, 0, 0, 0, 0]);
+out.beforeAttach = [addon.commit(), addon.commitString()];
+out.attach = addon.attach(ringPath, 7);
+fill([10, 2, 1, 2 ** 53, 0, -1, 3, 0]);
+out.commit = addon.commit();
+const preview = Buffer.from('{"id":1,"name":"h\u00e9llo, a preview of more than 32 bytes"}');
+text.set(preview);
+fill([14, 0, 5, 6, 7, preview.length + 1, 9, preview.length]);
+out.commitString = addon.commitString();
+out.stats = addon.stats();
+const worker = new Worker("const a = require(process.argv[2]); a.attach(process.argv[3], 9); out = [a.commit(), a.commitString()]; require('node:worker_threads').parentPort.postMessage(out); a.detach(); const f = new Float64Array(a.scratch(), 0, 8); a.attach(process.argv[3], 8); f.set([12, 0, 42, 0, 0, 0, 0, 0]); a.commit(); a.detach();", { eval: true, argv: [addonPath, ringPath] });
+worker.on("message", (value) => (out.workerBeforeScratch = value));
+worker.on("exit", (code) => {
+  out.workerExit = code;
+  addon.detach();
+  out.afterDetach = addon.commit();
+  console.log(JSON.stringify(out));
+});
+`;
+    const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
+    expect(JSON.parse(stdout)).toEqual({
+      same: true,
+      bytes: 64 + 4096,
+      beforeAttach: [false, 0],
+      attach: true,
+      commit: true,
+      commitString: 2,
+      stats: { written: 1 + 2 + 1, dropped: 0 },
+      workerBeforeScratch: [false, 0],
+      workerExit: 0,
+      afterDetach: false,
+    });
+    const buffer = new Uint8Array(64 * RECORD_SIZE);
+    const count = ring.drain(buffer);
+    const records = Array.from({ length: count }, (_, i) => readRecord(buffer, i));
+    const main = records.filter((record) => record.tid === 7);
+    expect(main.map((record) => [record.kind, record.flags, record.a, record.b, record.c, record.d, record.e])).toEqual([
+      [10, 2, 1n, 2n ** 53n, 0n, 2n ** 64n - 1n, 3n],
+      [EventKind.string, 0, 9n | (length << 32n), main[1]!.b, main[1]!.c, main[1]!.d, main[1]!.e],
+      [EventKind.string, 1, 9n | (length << 32n), main[2]!.b, main[2]!.c, main[2]!.d, main[2]!.e],
+      [14, 0, 5n, 6n, 7n, length + 1n, 9n],
+    ]);
+    // The fragments hold the preview's bytes, 32 a record in fields b..e.
+    const bytes = Buffer.alloc(64);
+    [main[1]!, main[2]!].forEach((record, f) => [record.b, record.c, record.d, record.e].forEach((word, w) => bytes.writeBigUInt64LE(word, f * 32 + w * 8)));
+    expect(bytes.subarray(0, Number(length)).toString("utf8")).toBe(previewText);
+    expect(records.filter((record) => record.tid === 8).map((record) => [record.kind, record.a])).toEqual([[12, 42n]]);
+    ring.close();
+  });
+
   test("a lane held by a process that exited without detaching is taken over by the next producer", async () => {
     const path = ringPath("napi-exit");
     const ring = Ring.create(path, { laneCount: 3, laneCapacitySlots: 64, mode: "discard" });
