@@ -332,10 +332,13 @@ process.on("exit", () => console.log(String(native === setImmediate && require("
         const out = join(dir, "t.bin");
         const result = await runCli(["run", ...LOOP, "--long-task-immediates", ...(functions ? ["--functions"] : []), "--out", out, runtime, program]);
         expect(result.exitCode).toBe(0);
-        // A loaded machine can starve the process into long tasks of its own: only the 200 ms ones.
+        // A loaded machine can starve the process into long tasks of its own: only the 200 ms
+        // ones, and of those the one named as expected (Bun, without utilisation, cannot tell a
+        // starved stretch after a measured callback from its microtasks: that one names another callback).
         const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 199e6);
         for (const [kind, origin, name, exact] of EXPECTED) {
-          const found = tasks.filter((task) => task.fields.taskKind === kind);
+          const named = (task: TraceEvent) => (functions ? String(task.fields.function).startsWith(`${name} (`) : (task.fields.origin ?? undefined) === origin);
+          const found = tasks.filter((task) => task.fields.taskKind === kind && named(task));
           expect(`${kind}: ${found.length}`).toBe(`${kind}: 1`);
           const task = found[0]!;
           if (exact) {
