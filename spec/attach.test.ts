@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { alive, backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
+import { alive, backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor, workerChurn } from "./attach-harness";
 import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-test-"));
@@ -440,26 +440,7 @@ describe("messages and workers started while attached", () => {
     // Node 20 aborts the process on a NodeWorker message to a worker that has ended, and a worker left paused hangs it (agent-workers.ts).
     const dir = tmp();
     const out = join(dir, "t.bin");
-    writeFileSync(
-      join(dir, "churn.cjs"),
-      `const { Worker } = require("node:worker_threads");
-const { writeFileSync } = require("node:fs");
-let n = 0;
-(async () => {
-  console.log("ready");
-  for (;;) {
-    await new Promise((resolve) => {
-      const worker = new Worker("require('node:worker_threads').parentPort.postMessage(1); setTimeout(() => {}, 20)", { eval: true });
-      worker.on("error", () => {});
-      if (n % 2 === 1) setTimeout(() => worker.terminate(), n % 7);
-      worker.once("exit", resolve);
-    });
-    writeFileSync(__dirname + "/count", String(++n));
-  }
-})();
-`,
-    );
-    const { child } = await startNode(["--inspect-port=0", join(dir, "churn.cjs")], { cwd: dir });
+    const { child } = await startNode(["--inspect-port=0", workerChurn, dir], { cwd: dir });
     const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "3s"]);
     expect(await attach.ended()).toBe(0);
     expect(attach.stderr()).toContain("detached: --duration elapsed");
