@@ -8,7 +8,10 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "./harness";
+import { EventKind } from "../src/core/layout";
+import { monotonicNs } from "../src/core/ring";
+import { TraceWriter } from "../src/core/trace-file";
+import { encodeRecords, repoRoot } from "./harness";
 
 export const python = join(repoRoot, ".tools/pycheck/bin/python");
 
@@ -129,4 +132,32 @@ exporters:
       return (body.data ?? []).flatMap((trace) => trace.spans.filter((span) => trace.processes[span.processID]?.serviceName === service));
     },
   };
+}
+
+/**
+ * A hand-written trace of the runtime's own activity, exported by the Perfetto tests: one
+ * process (pid 100) with 3 loop samples (p50 2, 3, 4 ms) and 3 memory samples on its main
+ * thread, a memory sample of worker 1, a 40 ms long task (a timer) with a 3 ms scavenge
+ * inside it and a 1 ms mark-compact after it. Times in ns from `base`.
+ */
+export function writeRuntimeTrace(path: string): { base: number; ms: number } {
+  const writer = TraceWriter.open(path, { host: "testhost", argv: ["node", "app.js"] });
+  const base = Number(monotonicNs());
+  const ms = 1_000_000;
+  const records = [];
+  for (let i = 0; i < 3; i++) {
+    // loop_sample: delay min, p50, p99, max (ns), utilisation (millionths).
+    records.push({ kind: EventKind.loop_sample, t: base + (10 + i * 10) * ms, pid: 100, tid: 0, payload: [ms, (2 + i) * ms, 5 * ms, 9 * ms, 250_000] });
+    // memory_sample: heap used, heap total, external, array buffers, rss.
+    records.push({ kind: EventKind.memory_sample, t: base + (11 + i * 10) * ms, pid: 100, tid: 0, payload: [(10 + i) << 20, 32 << 20, 1 << 20, 0, 80 << 20] });
+  }
+  records.push({ kind: EventKind.memory_sample, t: base + 12 * ms, pid: 100, tid: 1, flags: 1, payload: [5 << 20, 8 << 20, 0, 0, 80 << 20] });
+  // long_task: 40 ms, written 40 ms after it started (b); a gc of 3 ms inside it, one of 1 ms after it.
+  records.push({ kind: EventKind.long_task, t: base + 45 * ms, pid: 100, tid: 0, payload: [40 * ms, 40 * ms, 1, 0, 0] });
+  records.push({ kind: EventKind.gc, t: base + 30 * ms, pid: 100, tid: 0, payload: [3 * ms, 3 * ms, 1, 20 << 20, 12 << 20] });
+  records.push({ kind: EventKind.gc, t: base + 60 * ms, pid: 100, tid: 0, payload: [1 * ms, 1 * ms, 4, 0, 0] });
+  records.sort((a, b) => a.t - b.t);
+  writer.append(encodeRecords(records), records.length);
+  writer.close({ written: records.length, dropped: 0, overwritten: 0, recorded: records.length });
+  return { base, ms };
 }

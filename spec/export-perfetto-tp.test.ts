@@ -9,11 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { EventKind } from "../src/core/layout";
-import { monotonicNs } from "../src/core/ring";
-import { TraceWriter } from "../src/core/trace-file";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
-import { encodeRecords, repoRoot, runCli } from "./harness";
+import { writeRuntimeTrace } from "./export-harness";
+import { repoRoot, runCli } from "./harness";
 
 const assets = join(repoRoot, ".tools", "perfetto-tp", "trace_processor.wasm");
 
@@ -114,24 +112,7 @@ describe("scope export --perfetto in Perfetto's trace processor", () => {
 
   test("GC pauses and long tasks as slices with their durations, loop delay and heap as counters with their values", async () => {
     const path = join(scratchDir(), "runtime.bin");
-    const writer = TraceWriter.open(path, { host: "testhost", argv: ["node", "app.js"] });
-    const base = Number(monotonicNs());
-    const ms = 1_000_000;
-    const records = [];
-    for (let i = 0; i < 3; i++) {
-      // loop_sample: delay min, p50, p99, max (ns), utilisation (millionths).
-      records.push({ kind: EventKind.loop_sample, t: base + (10 + i * 10) * ms, pid: 100, tid: 0, payload: [ms, (2 + i) * ms, 5 * ms, 9 * ms, 250_000] });
-      // memory_sample: heap used, heap total, external, array buffers, rss.
-      records.push({ kind: EventKind.memory_sample, t: base + (11 + i * 10) * ms, pid: 100, tid: 0, payload: [(10 + i) << 20, 32 << 20, 1 << 20, 0, 80 << 20] });
-    }
-    records.push({ kind: EventKind.memory_sample, t: base + 12 * ms, pid: 100, tid: 1, flags: 1, payload: [5 << 20, 8 << 20, 0, 0, 80 << 20] });
-    // long_task: 40 ms, written 40 ms after it started (b); a gc of 3 ms inside it, one of 1 ms after it.
-    records.push({ kind: EventKind.long_task, t: base + 45 * ms, pid: 100, tid: 0, payload: [40 * ms, 40 * ms, 1, 0, 0] });
-    records.push({ kind: EventKind.gc, t: base + 30 * ms, pid: 100, tid: 0, payload: [3 * ms, 3 * ms, 1, 20 << 20, 12 << 20] });
-    records.push({ kind: EventKind.gc, t: base + 60 * ms, pid: 100, tid: 0, payload: [1 * ms, 1 * ms, 4, 0, 0] });
-    records.sort((a, b) => a.t - b.t);
-    writer.append(encodeRecords(records), records.length);
-    writer.close({ written: records.length, dropped: 0, overwritten: 0, recorded: records.length });
+    const { ms } = writeRuntimeTrace(path);
     const out = join(scratchDir(), "runtime.pftrace");
     expect((await runCli(["export", "--perfetto", path, "-o", out])).exitCode).toBe(0);
 
