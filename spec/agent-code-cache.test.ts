@@ -10,9 +10,13 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleAgent } from "../src/core/assets";
+import { cleanup, runTraced } from "./agent-harness";
 
 const dir = mkdtempSync(join(tmpdir(), "scope-code-cache-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  cleanup();
+});
 
 const program = join(dir, "program.cjs");
 writeFileSync(
@@ -72,4 +76,48 @@ test("a cache that cannot be read or written (a directory in its place): the pro
   expect(await run(agent)).toEqual(expected);
   expect(readdirSync(out).sort()).toEqual(["node.cjs", `node.cjs.${v8}.v8cache`]);
   expect(statSync(join(out, `node.cjs.${v8}.v8cache`)).isDirectory()).toBe(true);
+}, 120_000);
+
+test("under scope run the first worker to end rewrites the cache once, with what it compiled too; every event is still recorded", async () => {
+  // scope run bundles its own agent: the program lists the cache files next to it after each worker.
+  const listing = join(dir, "listing.cjs");
+  writeFileSync(
+    listing,
+    `const { Worker, isMainThread, parentPort } = require("node:worker_threads");
+const fs = require("node:fs"), path = require("node:path");
+if (isMainThread) {
+  const agent = /--require "?([^ "]+node\\.cjs)/.exec(process.env.NODE_OPTIONS)[1];
+  const at = path.dirname(agent);
+  const sizes = [];
+  const show = () => sizes.push(fs.readdirSync(at).filter((name) => name.startsWith("node.cjs.")).sort().map((name) => name.replace(/^node\\.cjs\\..*\\.v8cache/, "v8cache") + " " + fs.statSync(path.join(at, name)).size));
+  let started = 0;
+  const next = () => {
+    show();
+    if (started++ < 3) {
+      const worker = new Worker(__filename);
+      worker.once("message", () => {});
+      worker.postMessage({ n: started });
+      worker.once("exit", next);
+    } else console.log(JSON.stringify(sizes));
+  };
+  next();
+} else parentPort.once("message", (m) => parentPort.postMessage(m));
+`,
+  );
+  const traced = await runTraced(["node", listing]);
+  expect(traced.status).toBe(0);
+  const sizes = JSON.parse(traced.stdout) as string[][];
+  const size = (entry: string) => Number(entry.split(" ")[1]);
+  // Before any worker: the main thread's cache alone.
+  expect(sizes[0]!.length).toBe(1);
+  expect(sizes[0]![0]).toMatch(/^v8cache \d+$/);
+  // After the first: rewritten larger (the worker's start, message and exit paths), marked done.
+  expect(sizes[1]!.map((entry) => entry.split(" ")[0])).toEqual(["v8cache", "v8cache.workers"]);
+  expect(size(sizes[1]![0]!)).toBeGreaterThan(size(sizes[0]![0]!));
+  // The later workers leave it as it is.
+  expect(sizes[2]).toEqual(sizes[1]);
+  expect(sizes[3]).toEqual(sizes[1]);
+  const kinds = (kind: string) => traced.events.filter((event) => event.kind === kind).length;
+  expect([kinds("thread_spawn"), kinds("thread_exit"), kinds("thread_exited"), kinds("message_send"), kinds("message_receive"), kinds("trace_stop")]).toEqual([3, 3, 3, 6, 6, 4]);
+  expect(traced.end.dropped).toBe(0);
 }, 120_000);

@@ -13,7 +13,12 @@
  *   (`createCachedData()` then also holds the functions install compiled, and the preview
  *   walk, run first by the bundle's `warmForCodeCache`), to a temporary
  *   name then renamed, so a concurrent reader never sees half a file. A directory it cannot
- *   write to only means no cache. Workers never write: the main thread starts first.
+ *   write to only means no cache.
+ * - in the first worker that ends (after its trace_stop) on an accepted cache, writes it
+ *   once more: the main thread made it before any worker-only function ran (the worker's
+ *   start, its message and exit paths), and every later worker compiled those lazily. A
+ *   marker file (`<cache>.workers`) says it was done; a main thread that writes a new cache
+ *   removes it.
  *
  * Nothing here may throw into the program: any failure falls back to compiling the same
  * source without a cache, and a failure of that to the agent's usual silence.
@@ -28,16 +33,35 @@ export function asciiOnly(text: string): string {
   return text.replace(/[^\x00-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
+/** Opens the comment at the end of node.cjs that holds the bundle (written split in the loader's own code). */
+const BUNDLE_START = "/*scope-agent-bundle\n";
+const BUNDLE_END = "\n*/\n";
+
+/**
+ * `text` (ASCII) made safe inside a block comment: \x01 starts an escape, "\x01a" for
+ * itself and "\x01b" for "*\/". The loader undoes it with two split/joins.
+ */
+export function commentSafe(text: string): string {
+  return text.replaceAll("\x01", "\x01a").replaceAll("*/", "\x01b");
+}
+
 /** The contents of node.cjs for `bundle` (the CommonJS agent bundle Bun.build wrote). */
 export function withCodeCache(bundle: string): string {
-  const source = JSON.stringify(WRAP_START + asciiOnly(bundle) + WRAP_END);
   return `"use strict";
 // scope's Node agent (src/agent/node), compiled through a V8 code cache: src/agent/node/code-cache.ts.
-(function load(source) {
-  let fs, vm, file, cachedData, script;
+// The bundle is the comment at the end of this file: Node's loader skips a comment far faster
+// than it scans and interns a string literal of the same size.
+(function load() {
+  let fs, vm, file, cachedData, script, source;
   try {
     fs = require("node:fs");
     vm = require("node:vm");
+    const text = fs.readFileSync(__filename, "latin1");
+    const start = text.indexOf(${JSON.stringify(BUNDLE_START.slice(0, 2))} + ${JSON.stringify(BUNDLE_START.slice(2))});
+    if (start < 0 || !text.endsWith(${JSON.stringify(BUNDLE_END)})) return;
+    let bundle = text.slice(start + ${BUNDLE_START.length}, text.length - ${BUNDLE_END.length}).split("\\x01b").join("*/");
+    if (bundle.includes("\\x01")) bundle = bundle.split("\\x01a").join("\\x01");
+    source = ${JSON.stringify(WRAP_START)} + bundle + ${JSON.stringify(WRAP_END)};
     file = __filename + "." + process.versions.v8 + "-" + process.arch + ".v8cache";
     try {
       cachedData = fs.readFileSync(file);
@@ -46,6 +70,7 @@ export function withCodeCache(bundle: string): string {
     }
     script = new vm.Script(source, { filename: __filename, cachedData });
   } catch {
+    if (source === undefined) return;
     try {
       script = new vm.Script(source, { filename: __filename });
     } catch {
@@ -60,29 +85,74 @@ export function withCodeCache(bundle: string): string {
     return;
   }
   agent.call(exports, exports, require, module, __filename, __dirname);
-  if (file === undefined || process.versions.bun || (cachedData !== undefined && !script.cachedDataRejected)) return;
-  const temporary = file + "." + process.pid + ".tmp";
+  if (file === undefined || process.versions.bun) return;
+  const accepted = cachedData !== undefined && !script.cachedDataRejected;
+  // Present once a worker rewrote the cache (removed when a main thread writes a new one).
+  const marker = file + ".workers";
+  let threads;
   try {
-    if (!require("node:worker_threads").isMainThread) return;
-    // The code every worker runs soon after its start, compiled now so the cache holds it.
-    const warm = module.exports && module.exports.warmForCodeCache;
-    if (typeof warm === "function") {
-      try {
-        warm();
-      } catch {
-        // Only a colder cache.
-      }
-    }
-    fs.writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
-    fs.renameSync(temporary, file);
+    threads = require("node:worker_threads");
   } catch {
-    // A read-only directory, a full disk: no cache, the agent works the same.
+    return;
+  }
+  const write = (data) => {
+    const temporary = file + "." + process.pid + "-" + threads.threadId + ".tmp";
     try {
-      fs.unlinkSync(temporary);
+      fs.writeFileSync(temporary, data, { mode: 0o600 });
+      fs.renameSync(temporary, file);
+      return true;
     } catch {
-      // Never written.
+      // A read-only directory, a full disk: no cache, the agent works the same.
+      try {
+        fs.unlinkSync(temporary);
+      } catch {
+        // Never written.
+      }
+      return false;
+    }
+  };
+  if (!threads.isMainThread) {
+    // A worker compiles what the main thread had not run when it made the cache (the
+    // worker's own start, its messages, its end). The first worker to end on an accepted
+    // cache writes it again: V8 serialises what it deserialised plus what the worker compiled.
+    if (!accepted || fs.existsSync(marker)) return;
+    const onThreadEnd = module.exports && module.exports.onThreadEnd;
+    if (typeof onThreadEnd !== "function") return;
+    onThreadEnd(() => {
+      try {
+        // First, so that a directory it cannot write to costs no serialising.
+        fs.writeFileSync(marker, "", { mode: 0o600 });
+        const data = script.createCachedData();
+        // Smaller: V8 dropped the bytecode of functions a long worker did not use; keep the old one.
+        if (data.length >= cachedData.length) write(data);
+      } catch {
+        // No rewrite: the main thread's cache stays.
+      }
+    });
+    return;
+  }
+  if (accepted) return;
+  // The code every worker runs soon after its start, compiled now so the cache holds it.
+  const warm = module.exports && module.exports.warmForCodeCache;
+  if (typeof warm === "function") {
+    try {
+      warm();
+    } catch {
+      // Only a colder cache.
     }
   }
-})(${source});
-`;
+  let data;
+  try {
+    data = script.createCachedData();
+  } catch {
+    return;
+  }
+  if (!write(data)) return;
+  try {
+    fs.unlinkSync(marker);
+  } catch {
+    // None yet.
+  }
+})();
+${BUNDLE_START}${commentSafe(asciiOnly(bundle))}${BUNDLE_END}`;
 }

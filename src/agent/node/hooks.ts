@@ -149,6 +149,17 @@ function errorInfo(types: TypeChecks, error: unknown): ErrorInfo {
   };
 }
 
+let threadEndCallback: (() => void) | undefined;
+
+/**
+ * Runs `callback` once, after this thread's trace_stop is recorded (the loader's code cache
+ * rewrite in a worker: src/agent/node/code-cache.ts). Nothing runs when the thread ends
+ * without its JavaScript (terminate(), a fatal error).
+ */
+export function onThreadEnd(callback: () => void): void {
+  threadEndCallback = callback;
+}
+
 /**
  * The own end is recorded once, after the program's 'exit' listeners, from whichever
  * comes last of: the wrapped emit('exit') returning (the event loop ran dry, or
@@ -195,6 +206,9 @@ function hookExit(tracer: Tracer, main: boolean): void {
       reason,
     );
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
+    const after = threadEndCallback;
+    threadEndCallback = undefined;
+    after?.();
   };
   // After the listeners the code is process.exitCode when a listener set it, else emit's.
   const finalCode = (code: unknown) => (typeof process.exitCode === "number" ? process.exitCode : Number(code) || 0);

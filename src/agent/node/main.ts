@@ -5,6 +5,7 @@
  * when it cannot attach it leaves at most one line on stderr and does nothing else.
  */
 import { warmWalk } from "../shared/preview";
+import { onThreadEnd } from "./hooks";
 import { install } from "./install";
 
 install();
@@ -15,3 +16,5 @@ install();
 // preload's own module.
 declare const module: { exports: Record<string, unknown> };
 module.exports.warmForCodeCache = () => warmWalk(require("node:util").types);
+// For the loader: a worker rewrites the cache once at its end, with what it compiled too.
+module.exports.onThreadEnd = onThreadEnd;
