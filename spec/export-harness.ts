@@ -134,6 +134,21 @@ exporters:
   };
 }
 
+/** The counter tracks writeRuntimeTrace's trace exports to, with the number of values on each. */
+export const runtimeTraceCounters = {
+  "main loop delay p50": 3,
+  "main loop delay p99": 3,
+  "main loop delay max": 3,
+  "main loop utilisation": 3,
+  "main heap used": 3,
+  "main heap total": 3,
+  "main external": 3,
+  "main rss": 3,
+  "worker 1 heap used": 1,
+  "worker 1 heap total": 1,
+  "worker 1 external": 1,
+};
+
 /**
  * A hand-written trace of the runtime's own activity, exported by the Perfetto tests: one
  * process (pid 100) with 3 loop samples (p50 2, 3, 4 ms) and 3 memory samples on its main
