@@ -313,7 +313,7 @@ fn js_record_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
     return number(env, @floatFromInt(written));
 }
 
-/// The bytes behind an ArrayBuffer, a TypedArray or a DataView (empty otherwise).
+/// scratch(): this env's scratch ArrayBuffer, made on the first call and kept for the env's life.
 fn js_scratch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const state = state_of(env, info) orelse return null;
     // One per env: every caller (two Recorders in one thread) writes where commit reads.
@@ -376,6 +376,7 @@ fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
     return number(env, @floatFromInt(written));
 }
 
+/// The bytes behind an ArrayBuffer, a TypedArray or a DataView (empty otherwise).
 fn buffer_bytes(env: napi_env, value: ?napi_value) []const u8 {
     var data: ?[*]u8 = null;
     var len: usize = 0;
