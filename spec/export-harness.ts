@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { EventKind } from "../src/core/layout";
 import { monotonicNs } from "../src/core/ring";
 import { TraceWriter } from "../src/core/trace-file";
+import type { TraceEvent } from "../src/core/model";
+import { fixtures, runTraced, type Traced } from "./agent-harness";
 import { encodeRecords, repoRoot } from "./harness";
 
 export const python = join(repoRoot, ".tools/pycheck/bin/python");
@@ -176,3 +178,20 @@ export function writeRuntimeTrace(path: string): { base: number; ms: number } {
   writer.close({ written: records.length, dropped: 0, overwritten: 0, recorded: records.length });
   return { base, ms };
 }
+
+/** spec/fixtures/export (services calling each other, queries, a worker) run `count` times, traced with app.cjs's functions. */
+export async function traceExportFixture(count: number): Promise<Traced> {
+  const traced = await runTraced(["node", "app.cjs", String(count)], { cwd: join(fixtures, "export"), scopeArgs: ["--functions", "--include", "app.cjs"] });
+  if (traced.status !== 0 || !traced.stdout.includes("done")) throw new Error(`fixture failed: ${traced.stderr}${traced.summary}`);
+  return traced;
+}
+
+/** How many times each name occurs. */
+export const tally = (names: string[]) => names.reduce<Record<string, number>>((t, name) => ((t[name] = (t[name] ?? 0) + 1), t), {});
+
+/** Whether `call` has its return, throw or settle among `events`. */
+export const callEnded = (events: TraceEvent[], call: TraceEvent) =>
+  events.some((e) => (e.kind === "function_return" || e.kind === "function_throw" || e.kind === "function_settle") && e.pid === call.pid && e.tid === call.tid && e.fields.call === call.fields.call);
+
+/** "GET /path 200": a server request by its target, a client request by its URL. */
+export const requestName = (e: TraceEvent) => `${e.fields.method} ${e.kind === "http_server_request" ? e.fields.target : e.fields.url} ${e.fields.status}`;

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
-import { runtimeTraceCounters, writeRuntimeTrace } from "./export-harness";
+import { cleanup, scratchDir, type Traced } from "./agent-harness";
+import { callEnded, requestName, runtimeTraceCounters, tally, traceExportFixture, writeRuntimeTrace } from "./export-harness";
 import { repoRoot, runCli } from "./harness";
 
 const assets = join(repoRoot, ".tools", "perfetto-tp", "trace_processor.wasm");
@@ -28,21 +28,18 @@ async function perfetto(pftrace: string, queries: Record<string, string>): Promi
   return out;
 }
 
-const tally = (names: string[]) => names.reduce<Record<string, number>>((t, name) => ((t[name] = (t[name] ?? 0) + 1), t), {});
 const counted = (rows: Record<string, any>[]) => Object.fromEntries(rows.map((row) => [row.name, row.n]));
 
 let traced: Traced;
 const count = 3;
 
 beforeAll(async () => {
-  traced = await runTraced(["node", "app.cjs", String(count)], { cwd: join(fixtures, "export"), scopeArgs: ["--functions", "--include", "app.cjs"] });
-  if (traced.status !== 0 || !traced.stdout.includes("done")) throw new Error(`fixture failed: ${traced.stderr}${traced.summary}`);
+  traced = await traceExportFixture(count);
 }, 120_000);
 afterAll(cleanup);
 
 const of = (kind: string) => traced.events.filter((e) => e.kind === kind);
-const ended = (call: TraceEvent) => traced.events.some((e) => (e.kind === "function_return" || e.kind === "function_throw" || e.kind === "function_settle") && e.pid === call.pid && e.tid === call.tid && e.fields.call === call.fields.call);
-const requestName = (e: TraceEvent) => `${e.fields.method} ${e.kind === "http_server_request" ? e.fields.target : e.fields.url} ${e.fields.status}`;
+const ended = (call: TraceEvent) => callEnded(traced.events, call);
 
 describe("scope export --perfetto in Perfetto's trace processor", () => {
   test("every process and thread track, slice, nesting and flow, as Perfetto reads them", async () => {

@@ -12,23 +12,19 @@ import { loadTrace } from "../src/dump/load";
 import { perfettoSchema } from "../src/export/perfetto";
 import { OtlpStream, streamLine } from "../src/export/stream";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
-import { check, runtimeTraceCounters, writeRuntimeTrace } from "./export-harness";
+import { callEnded, check, requestName, runtimeTraceCounters, tally, traceExportFixture, writeRuntimeTrace } from "./export-harness";
 import { runCli } from "./harness";
 
 let traced: Traced;
 const count = 3;
 
 beforeAll(async () => {
-  traced = await runTraced(["node", "app.cjs", String(count)], { cwd: join(fixtures, "export"), scopeArgs: ["--functions", "--include", "app.cjs"] });
-  if (traced.status !== 0 || !traced.stdout.includes("done")) throw new Error(`fixture failed: ${traced.stderr}${traced.summary}`);
+  traced = await traceExportFixture(count);
 }, 120_000);
 afterAll(cleanup);
 
 const of = (kind: string) => traced.events.filter((e) => e.kind === kind);
-const tally = (names: string[]) => names.reduce<Record<string, number>>((t, name) => ((t[name] = (t[name] ?? 0) + 1), t), {});
-/** A call with its return, throw or settle in the trace. */
-const ended = (call: TraceEvent) => traced.events.some((e) => (e.kind === "function_return" || e.kind === "function_throw" || e.kind === "function_settle") && e.pid === call.pid && e.tid === call.tid && e.fields.call === call.fields.call);
-const requestName = (e: TraceEvent) => `${e.fields.method} ${e.kind === "http_server_request" ? e.fields.target : e.fields.url} ${e.fields.status}`;
+const ended = (call: TraceEvent) => callEnded(traced.events, call);
 
 describe("scope export --perfetto", () => {
   test("every track, slice, nesting, flow and instant, decoded by Perfetto's perfetto_trace_pb2", async () => {
