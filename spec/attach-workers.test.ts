@@ -102,10 +102,14 @@ describe("workers started while attached", () => {
     const events = readEvents(out);
     const spawned = events.filter((event) => event.kind === "thread_spawn").map((event) => event.fields.threadId);
     expect(spawned.length).toBeGreaterThan(2);
-    // Workers traced inside: their own trace_start records.
+    // Workers traced inside: their own trace_start records. Each is one started while attached
+    // (its thread_spawn) or one running at the attach (listed: attach_worker, traced).
+    const listed = events.filter((event) => event.kind === "attach_worker" && event.fields.traced).map((event) => event.fields.threadId);
     const tracedThreads = new Set(events.filter((event) => event.kind === "trace_start" && event.tid !== 0).map((event) => event.tid));
     expect(tracedThreads.size).toBeGreaterThan(0);
-    for (const tid of tracedThreads) expect(spawned).toContain(tid);
+    for (const tid of tracedThreads) expect([...spawned, ...listed]).toContain(tid);
+    // Never both: a worker listed at the attach is not counted as started while attached.
+    expect(listed.filter((tid) => spawned.includes(tid))).toEqual([]);
   });
 
   test.if(Bun.spawnSync(["node", "--version"]).stdout.toString().startsWith("v20."))("Node 20: one line says that workers started while attached are not traced inside", async () => {
