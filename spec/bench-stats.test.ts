@@ -115,14 +115,14 @@ describe("bench: what tracing adds, and issue 10's bars", () => {
     expect(judged.find((bar) => bar.name.startsWith("nothing lost"))!.detail).toBe("pool 3");
   });
 
-  test("the http bar is judged over 10 pairs or more, never fewer", () => {
+  test("the http-bare bar is judged over 10 pairs or more, never fewer", () => {
     const http = (pairs: number, cpu: number) =>
-      workload("http", 0, {
+      workload("http-bare", 0, {
         http: { p50Ms: spread3(), p99Ms: spread3(), serverCpuUsPerRequest: { untraced: spread([10]), traced: spread([10]), change: spread([cpu]) } },
         runs: Array.from({ length: pairs }, () => [run("untraced", 1, 1), run("traced", 1, 1)]).flat(),
       });
     const spread3 = () => ({ untraced: spread([1]), traced: spread([1]), change: spread([0]) });
-    const cpuBar = (r: BenchReport) => bars(r).find((bar) => bar.name.startsWith("http: server CPU per request ≤ 1.01x"))!;
+    const cpuBar = (r: BenchReport) => bars(r).find((bar) => bar.name.startsWith("http-bare: server CPU per request ≤ 1.01x"))!;
     expect(cpuBar(report([http(10, 0.008)])).met).toBe(true);
     expect(cpuBar(report([http(10, 0.02)])).met).toBe(false);
     expect(cpuBar(report([http(5, 0.0)])).detail).toBe("not judged: 5 pairs, needs --runs 10 or more");

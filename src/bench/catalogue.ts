@@ -82,6 +82,13 @@ export const workloads: readonly Workload[] = [
     connections: 32,
   },
   {
+    name: "http-bare",
+    description: "the same service traced with nothing recorded per request (--events process,thread,message): what tracing costs a service whose requests are not traced (issue 10's bar)",
+    kind: "http",
+    connections: 32,
+    events: ["process", "thread", "message"],
+  },
+  {
     name: "http-functions",
     description: "the same service, its own code traced (--functions, calls level)",
     kind: "http",

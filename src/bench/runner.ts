@@ -179,6 +179,13 @@ function withoutFunctions(expect: Expectation, traced: FunctionTracing | undefin
   return rest;
 }
 
+/** A service counts the requests it served either way; the trace holds them only with the http group on. */
+function withoutHttp(expect: Expectation, events: string[] | undefined): Expectation {
+  if (events === undefined || events.includes("http")) return expect;
+  const { http: _http, ...rest } = expect;
+  return rest;
+}
+
 export async function traceFigures(context: RunContext, tracePath: string, expect: Expectation, summary: RunSummary): Promise<TraceFigures> {
   const { checkTrace } = await import("./check");
   const check = checkTrace(tracePath, expect, summary);
@@ -288,7 +295,7 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
       serverCpuUsPerRequest: (window.serverCpu / load.requests) * 1e6,
       errors: load.errors,
     },
-    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, withoutFunctions(served.expect, workload.functions), ended.summary) : undefined,
+    trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, withoutHttp(withoutFunctions(served.expect, workload.functions), workload.events), ended.summary) : undefined,
     otel: served.otel,
   };
 }
