@@ -2,9 +2,12 @@
  * Real tool chains for the toolchain tests: pinned packages from npm, installed once into
  * spec/.cache/toolchain/<set>-<hash> (gitignored; Babel 6 and 7 each get their own tree,
  * they conflict), and small projects written into a scratch directory that link to them.
+ * Every package, dependencies of dependencies too, is pinned by a committed lockfile
+ * (spec/fixtures/toolchain/<set>.package-lock.json, installed by `npm ci`): a range resolved
+ * at install time once met a registry whose index named a version it did not yet serve.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { repoRoot } from "./harness";
 
@@ -22,14 +25,16 @@ const cacheRoot = join(repoRoot, "spec", ".cache", "toolchain");
 /** The set's node_modules, installed with npm on first use (written aside, then renamed). */
 export async function installTools(set: ToolSet): Promise<string> {
   const dependencies = toolSets[set];
-  const hash = createHash("sha256").update(JSON.stringify(dependencies)).digest("hex").slice(0, 12);
+  const lockfile = join(repoRoot, "spec", "fixtures", "toolchain", `${set}.package-lock.json`);
+  const hash = createHash("sha256").update(JSON.stringify(dependencies)).update(readFileSync(lockfile)).digest("hex").slice(0, 12);
   const dir = join(cacheRoot, `${set}-${hash}`);
   if (existsSync(join(dir, "node_modules", ".scope-complete"))) return join(dir, "node_modules");
   const staging = `${dir}.staging-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   writeFileSync(join(staging, "package.json"), JSON.stringify({ name: `scope-toolchain-${set}`, private: true, dependencies }, null, 2));
-  const npm = Bun.spawn(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], {
+  copyFileSync(lockfile, join(staging, "package-lock.json"));
+  const npm = Bun.spawn(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], {
     cwd: staging,
     stdout: "pipe",
     stderr: "pipe",
