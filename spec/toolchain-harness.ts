@@ -5,6 +5,8 @@
  * Every package, dependencies of dependencies too, is pinned by a committed lockfile
  * (spec/fixtures/toolchain/<set>.package-lock.json, installed by `npm ci`): a range resolved
  * at install time once met a registry whose index named a version it did not yet serve.
+ * The locks were made with `npm install --package-lock-only --before=2026-11-28`: nothing
+ * days-new, which a registry mirror may not have yet.
  */
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
