@@ -21,6 +21,9 @@ function expectSame(value: unknown, limits = { depth: 3, chars: 96 }): void {
   expect(bytes).toEqual(utf8(reference));
   expect(size).toBe(referenceSize());
   expect(preview(value, types, limits)).toBe(reference);
+  // Function tracing's walk: into its native buffer, ending where the text is full (no size).
+  const room = new Uint8Array(3 * limits.chars + 8);
+  expect(room.slice(0, writePreview(value, types, limits, room, false))).toEqual(utf8(reference));
   if (limits.depth === 3 && limits.chars === 96) {
     // A message's send: the same walk into a target of the smallest size it may be given.
     const target = new Uint8Array(SCRATCH_PREVIEW_BYTES);
@@ -106,6 +109,9 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
           return writeArgumentsPreview(arguments, arguments.length, types, limits);
         })(...list);
         expect(written(length)).toEqual(utf8(referencePreview([...list], types, limits)));
+        const room = new Uint8Array(3 * limits.chars + 8);
+        const unsized = writeArgumentsPreview(list, list.length, types, limits, room, false);
+        expect(room.slice(0, unsized)).toEqual(utf8(referencePreview([...list], types, limits)));
       }
     }
   });

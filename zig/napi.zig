@@ -26,6 +26,14 @@
 //!   commitString(): number                         string(f64[6], bytes 64..64+f64[7]) then
 //!                                                  record(f64[0..6), e = f64[6]): as
 //!                                                  recordString, how many written (0..2)
+//!   events(): ArrayBuffer                          this env's function-event buffer (function
+//!                                                  tracing, src/instrument/runtime.ts): a
+//!                                                  header of u32 words, events_batch_records
+//!                                                  records, two preview texts (events_* below)
+//!   commitEvents(): undefined                      writes the buffer's records (and texts
+//!                                                  before its last one: producer.write_events),
+//!                                                  zeroes them; header word 6 = records not
+//!                                                  written
 //!
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
@@ -115,6 +123,25 @@ fn process_ring_get(path: []const u8) ?*ProcessRing {
 const scratch_fields_bytes = 64;
 const scratch_bytes = scratch_fields_bytes + layout.string_max_bytes;
 
+/// The function-event buffer: header words (u32) at 0..events_header_bytes, then
+/// events_batch_records records, then two texts of events_text_bytes each. Header words:
+/// 0 records buffered, 1 texts (0..2) to write before the last record, 2/3 the first
+/// text's string id and byte length, 4/5 the second's, 6 (written by commitEvents) how
+/// many records were not written. JavaScript fills it and makes one call without
+/// arguments per commit: one crossing stamps and writes a full-level event with its
+/// previews.
+const events_header_bytes = 64;
+const events_batch_records = 256;
+/// preview.ts: 3 bytes a UTF-16 unit at PREVIEW_LIMIT_CHARS (4096), and the cut; the
+/// ring keeps string_max_bytes of it.
+const events_text_bytes = 3 * 4096 + 64;
+const events_bytes = events_header_bytes + events_batch_records * layout.record_size_bytes + 2 * events_text_bytes;
+
+comptime {
+    assert(events_text_bytes >= layout.string_max_bytes);
+    assert(events_header_bytes % 8 == 0 and events_text_bytes % 8 == 0);
+}
+
 const EnvState = struct {
     producer: ring.Producer = undefined,
     attached: bool = false,
@@ -122,6 +149,9 @@ const EnvState = struct {
     /// pointer stays valid whatever JavaScript keeps); null until asked for.
     scratch: ?[*]align(8) u8 = null,
     scratch_reference: ?*anyopaque = null,
+    /// The ArrayBuffer `events()` made, held the same way.
+    events: ?[*]align(8) u8 = null,
+    events_reference: ?*anyopaque = null,
 
     fn detach(state: *EnvState) void {
         if (!state.attached) return;
@@ -317,24 +347,64 @@ fn js_record_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
 fn js_scratch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const state = state_of(env, info) orelse return null;
     // One per env: every caller (two Recorders in one thread) writes where commit reads.
-    if (state.scratch_reference) |existing| {
+    return env_buffer(env, scratch_bytes, &state.scratch, &state.scratch_reference);
+}
+
+/// events(): this env's function-event buffer, made on the first call and kept for the env's life.
+fn js_events(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    return env_buffer(env, events_bytes, &state.events, &state.events_reference);
+}
+
+/// The env's buffer of `size_bytes` behind `pointer`: made (zeroed, referenced for the
+/// env's life) on the first call, the same ArrayBuffer after.
+fn env_buffer(env: napi_env, size_bytes: usize, pointer: *?[*]align(8) u8, reference: *?*anyopaque) ?napi_value {
+    if (reference.*) |existing| {
         var value: ?napi_value = null;
         if (napi_get_reference_value(env, existing, &value) != napi_ok) return null;
         return value;
     }
     var data: ?[*]u8 = null;
     var buffer: ?napi_value = null;
-    if (napi_create_arraybuffer(env, scratch_bytes, &data, &buffer) != napi_ok) return null;
-    var reference: ?*anyopaque = null;
+    if (napi_create_arraybuffer(env, size_bytes, &data, &buffer) != napi_ok) return null;
+    var made: ?*anyopaque = null;
     // Never released: one per env (the agent asks once), freed with the env.
-    if (napi_create_reference(env, buffer, 1, &reference) != napi_ok) return null;
-    const pointer = data orelse return null;
+    if (napi_create_reference(env, buffer, 1, &made) != napi_ok) return null;
+    const bytes = data orelse return null;
     // V8 allocates array buffer backing stores at least 8-byte aligned.
-    if (@intFromPtr(pointer) % 8 != 0) return null;
-    @memset(pointer[0..scratch_bytes], 0);
-    state.scratch = @alignCast(pointer);
-    state.scratch_reference = reference;
+    if (@intFromPtr(bytes) % 8 != 0) return null;
+    @memset(bytes[0..size_bytes], 0);
+    pointer.* = @alignCast(bytes);
+    reference.* = made;
     return buffer;
+}
+
+/// commitEvents(): see events_header_bytes. Returns undefined (no value to make); the
+/// count of records not written is in header word 6.
+fn js_commit_events(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    const events = state.events orelse return null;
+    const header: *[events_header_bytes / 4]u32 = @ptrCast(events);
+    const count: u32 = @min(header[0], events_batch_records);
+    const text_count: u32 = @min(header[1], 2);
+    header[0] = 0;
+    header[1] = 0;
+    const records_bytes = events[events_header_bytes..][0 .. count * layout.record_size_bytes];
+    const records: [*]align(1) layout.Record = @ptrCast(records_bytes.ptr);
+    var texts: [2]producer_module.Text = undefined;
+    const texts_at = events_header_bytes + events_batch_records * layout.record_size_bytes;
+    for (0..text_count) |index| {
+        const length: usize = @min(header[3 + 2 * index], events_text_bytes);
+        texts[index] = .{ .id = header[2 + 2 * index], .utf8 = events[texts_at + index * events_text_bytes ..][0..length] };
+    }
+    if (state.attached) {
+        header[6] = producer_module.write_events(&state.producer, records[0..count], texts[0..text_count]);
+    } else {
+        header[6] = count;
+    }
+    // JavaScript writes only a record's non-zero words: the next batch starts from zeros.
+    @memset(records_bytes, 0);
+    return null;
 }
 
 fn scratch_fields(state: *const EnvState) ?*const [8]f64 {
@@ -480,6 +550,8 @@ const exports_table = [_]Export{
     .{ .name = "scratch", .callback = js_scratch },
     .{ .name = "commit", .callback = js_commit },
     .{ .name = "commitString", .callback = js_commit_string },
+    .{ .name = "events", .callback = js_events },
+    .{ .name = "commitEvents", .callback = js_commit_events },
 };
 
 /// Called once per environment (main thread, each worker) that loads the addon.

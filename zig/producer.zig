@@ -51,6 +51,48 @@ pub fn write_string(producer: *ring.Producer, id: u32, utf8: []const u8) u32 {
     return producer.write_batch(fragments[0..count], count);
 }
 
+/// A string to write ahead of an event (see write_events).
+pub const Text = struct {
+    id: u32,
+    utf8: []const u8,
+};
+
+/// The records a string takes once cut to string_max_bytes (an empty one takes one).
+pub fn string_fragment_count(utf8: []const u8) u32 {
+    const text = ring.utf8_truncate(utf8, layout.string_max_bytes);
+    return @intCast(@max(1, std.math.divCeil(usize, text.len, layout.string_fragment_bytes) catch unreachable));
+}
+
+/// Function tracing's commit (napi.zig commitEvents): `records` buffered by JavaScript in
+/// write order, and, when `texts` is not empty, the last record is an event whose fields
+/// refer to those strings by id. Writes records[0..n-1], then each string (all or nothing,
+/// as write_string), then the last record, so a string is in the lane before the event
+/// that names it. Records with a zero timestamp get one clock reading, now: the event's
+/// time, and for the buffered ones an upper bound of theirs (the next event's time).
+/// Returns how many records (string fragments included) were not written.
+pub fn write_events(producer: *ring.Producer, records: []align(1) Record, texts: []const Text) u32 {
+    assert(texts.len <= 2);
+    var count_wanted: u32 = @intCast(records.len);
+    for (texts) |text| count_wanted += string_fragment_count(text.utf8);
+    if (records.len == 0) {
+        // Strings without their event are never written: nothing would name them.
+        return count_wanted;
+    }
+    var written: u32 = 0;
+    if (texts.len == 0) return count_wanted - producer.write_batch(records, 0);
+    const now_ns = producer.clock.now_ns();
+    for (records) |*record| {
+        if (record.timestamp_ns == 0) record.timestamp_ns = now_ns;
+    }
+    const before = records.len - 1;
+    if (before > 0) written += producer.write_batch(records[0..before], 0);
+    for (texts) |text| written += write_string(producer, text.id, text.utf8);
+    const event = records[before];
+    if (producer.write(&event)) written += 1;
+    assert(written <= count_wanted);
+    return count_wanted - written;
+}
+
 const testing = std.testing;
 
 test "producer: JS numbers become u64 payloads without trapping" {
@@ -66,4 +108,41 @@ test "producer: JS numbers become u64 payloads without trapping" {
     const record = record_from_values(0x1_0005, 3, 1, 2, 3, 4, -1);
     try testing.expectEqual(@as(u16, 5), record.kind);
     try testing.expectEqual(std.math.maxInt(u64), record.e);
+}
+
+test "producer: write_events puts the strings between the buffered records and their event" {
+    const page_size_bytes = ring.page_size_bytes;
+    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), ring.size_bytes(1, 64));
+    defer testing.allocator.free(memory);
+    @memset(memory, 0);
+    var test_ring = try ring.Ring.format(memory, .{ .lane_count = 1, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = 1, .clock = .auto });
+    var producer = test_ring.attach(5, 0);
+    var records: [3]Record = @splat(std.mem.zeroes(Record));
+    records[0].kind = @intFromEnum(layout.EventKind.function_call);
+    records[0].a = 1;
+    records[1].kind = @intFromEnum(layout.EventKind.function_call);
+    records[1].a = 2;
+    records[2].kind = @intFromEnum(layout.EventKind.function_return);
+    records[2].c = 7;
+    records[2].timestamp_ns = 0;
+    const long: [40]u8 = @splat('x');
+    const texts = [_]Text{ .{ .id = 7, .utf8 = "[1,2]" }, .{ .id = 8, .utf8 = &long } };
+    try testing.expectEqual(@as(u32, 0), write_events(&producer, &records, &texts));
+    var out: [16]Record = undefined;
+    const count = test_ring.drain(&out);
+    try testing.expectEqual(@as(u32, 6), count);
+    const kinds = [_]layout.EventKind{ .function_call, .function_call, .string, .string, .string, .function_return };
+    for (kinds, out[0..count]) |kind, record| {
+        try testing.expectEqual(@as(u16, @intFromEnum(kind)), record.kind);
+        try testing.expect(record.timestamp_ns != 0);
+    }
+    try testing.expectEqual(@as(u64, 7 | (5 << 32)), out[2].a);
+    try testing.expectEqual(@as(u64, 8 | (40 << 32)), out[3].a);
+    try testing.expectEqual(@as(u16, 1), out[4].flags);
+    try testing.expectEqual(out[0].timestamp_ns, out[5].timestamp_ns);
+    // No texts: the records alone, as one batch; no records: nothing, all counted unwritten.
+    try testing.expectEqual(@as(u32, 0), write_events(&producer, records[0..2], &.{}));
+    try testing.expectEqual(@as(u32, 2), test_ring.drain(&out));
+    try testing.expectEqual(@as(u32, 1), write_events(&producer, records[0..0], texts[0..1]));
+    try testing.expectEqual(@as(u32, 0), test_ring.drain(&out));
 }

@@ -90,6 +90,14 @@ export interface RecordSink {
   recordBatch?(records: Uint32Array, count: number): number;
   /** The producer's clock: CLOCK_MONOTONIC ns a record written now would carry (0: none). */
   now?(): number;
+  /**
+   * scope.node's function-event buffer (zig/napi.zig events): header words, a batch of
+   * records, two preview texts; `commitEvents()` writes what it holds in one call without
+   * arguments, stamping each record as written. With it, a full-level event and its
+   * previews cross once and carry the time of that crossing.
+   */
+  events?(): ArrayBuffer | null | undefined;
+  commitEvents?(): void;
   /** Truthy once recording stopped (`scope stop`, a limit): every write is refused from then on. */
   stopped?(): number | boolean;
 }
@@ -277,6 +285,23 @@ class YieldStep {
   }
 }
 
+/** zig/napi.zig's function-event buffer: header bytes, batch records, bytes of each of its two texts. */
+const EVENTS_HEADER_BYTES = 64;
+const EVENTS_BATCH_RECORDS = 256;
+const EVENTS_TEXT_BYTES = 3 * 4096 + 64;
+
+/** The sink's function-event buffer when it has one of the expected size (an older addon: none). */
+function nativeEvents(sink: RecordSink): ArrayBuffer | undefined {
+  if (typeof sink.events !== "function" || typeof sink.commitEvents !== "function") return undefined;
+  try {
+    const buffer = sink.events();
+    const bytes = EVENTS_HEADER_BYTES + EVENTS_BATCH_RECORDS * RECORD_WORDS * 4 + 2 * EVENTS_TEXT_BYTES;
+    return buffer instanceof ArrayBuffer && buffer.byteLength === bytes ? buffer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** queueMicrotask as it was when the agent loaded (a program may replace the global). */
 const enqueueMicrotask: ((task: () => void) => void) | undefined =
   typeof queueMicrotask === "function" ? queueMicrotask.bind(globalThis) : undefined;
@@ -288,7 +313,17 @@ export class FunctionRuntime {
   /** Events the sink refused (its own drop counters say why). */
   unrecorded = 0;
   private readonly sink: RecordSink;
+  /** The batch: scope.node's event buffer (see `native`) or a buffer of its own. */
   private readonly words: Uint32Array;
+  /**
+   * scope.node's function-event buffer (RecordSink.events): its header words and its two
+   * preview texts, which the walk writes into. Absent: the batch is this runtime's own,
+   * handed over by recordBatch, and full-level events read the clock through `now()`.
+   */
+  private readonly native: Uint32Array | undefined;
+  private readonly nativeTexts: [Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>] | undefined;
+  /** Preview texts of the event being built (native: header words 2..5 say which). */
+  private texts = 0;
   /** The same buffer as bytes, for the string fragments written into it. */
   private readonly bytes: Uint8Array;
   private readonly capacity: number;
@@ -365,11 +400,20 @@ export class FunctionRuntime {
 
   constructor(options: RuntimeOptions) {
     this.sink = options.sink;
-    this.capacity = options.sink.recordBatch ? Math.max(1, options.batchSize ?? 256) : 1;
-    this.words = new Uint32Array(this.capacity * RECORD_WORDS);
-    this.bytes = new Uint8Array(this.words.buffer);
     const sink = options.sink;
-    this.clock = this.capacity > 1 && typeof sink.now === "function" ? () => sink.now!() : undefined;
+    let capacity = sink.recordBatch ? Math.max(1, options.batchSize ?? 256) : 1;
+    const events = capacity > 1 ? nativeEvents(sink) : undefined;
+    if (events !== undefined) {
+      capacity = Math.min(capacity, EVENTS_BATCH_RECORDS);
+      this.native = new Uint32Array(events, 0, EVENTS_HEADER_BYTES / 4);
+      this.words = new Uint32Array(events, EVENTS_HEADER_BYTES, capacity * RECORD_WORDS);
+      const textsAt = EVENTS_HEADER_BYTES + EVENTS_BATCH_RECORDS * RECORD_WORDS * 4;
+      this.nativeTexts = [new Uint8Array(events, textsAt, EVENTS_TEXT_BYTES), new Uint8Array(events, textsAt + EVENTS_TEXT_BYTES, EVENTS_TEXT_BYTES)];
+    } else this.words = new Uint32Array(capacity * RECORD_WORDS);
+    this.capacity = capacity;
+    this.bytes = new Uint8Array(this.words.buffer, this.words.byteOffset, this.words.byteLength);
+    // Natively committed events are stamped by the commit: no clock read from here.
+    this.clock = this.capacity > 1 && this.native === undefined && typeof sink.now === "function" ? () => sink.now!() : undefined;
     this.types = options.types;
     this.request = options.request ?? noRequest;
     this.str = options.str ?? ((text, intern = true) => this.ownString(text, intern));
@@ -654,6 +698,16 @@ export class FunctionRuntime {
     const count = this.count;
     if (count === 0) return;
     this.count = 0;
+    const native = this.native;
+    if (native !== undefined) {
+      const started = this.governor ? this.now() : 0;
+      native[0] = count;
+      native[1] = 0;
+      this.texts = 0;
+      this.commitNative();
+      if (this.governor) this.governor.flushed(this.now() - started);
+      return;
+    }
     if (this.stamped) {
       this.stamped = false;
       this.fillTimes(count);
@@ -754,6 +808,49 @@ export class FunctionRuntime {
     }
   }
 
+  /** commitEvents() of what the header describes; the sink zeroes the records it read. */
+  private commitNative(): void {
+    try {
+      this.sink.commitEvents!();
+      const unwritten = this.native![6]!;
+      if (unwritten !== 0) {
+        if (this.sink.stopped?.()) this.stop();
+        else this.unrecorded += unwritten;
+      }
+    } catch {
+      this.errors++;
+    }
+  }
+
+  /**
+   * A full-level event that carries its own time: with scope.node's event buffer, the
+   * record goes after what is buffered and, with the preview texts the walk just wrote
+   * into the buffer, crosses in one call that stamps it (`time` is 0 then: see time());
+   * otherwise it is buffered with `time`, read before its previews.
+   */
+  private stamp(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number, time: number): void {
+    const native = this.native;
+    if (native === undefined) return this.put(kind, flags, a, b, c, d, e, time);
+    const texts = this.texts;
+    this.texts = 0;
+    if (this.stopped) return;
+    // count < capacity here: put() and this commit as soon as the batch is full.
+    const count = this.count;
+    const words = this.words;
+    const base = count * RECORD_WORDS;
+    words[base + 1] = kind | (flags << 16);
+    words[base + 6] = a;
+    words[base + 8] = b >>> 0;
+    if (b > 0xffffffff) words[base + 9] = b / 4294967296;
+    if (c !== 0) words[base + 10] = c;
+    if (d !== 0) words[base + 12] = d;
+    if (e !== 0) words[base + 14] = e;
+    this.count = 0;
+    native[0] = count + 1;
+    native[1] = texts;
+    this.commitNative();
+  }
+
   /** Buffers (or writes) one event; `time` 0: stamped at flush (see the header). */
   private put(kind: number, flags: number, a: number, b: number, c: number, d: number, e = 0, time = 0): void {
     if (this.stopped) return;
@@ -797,10 +894,37 @@ export class FunctionRuntime {
   private preview(value: unknown): number {
     if (!this.types) return 0;
     if (this.stringId !== undefined) {
-      const id = this.batchString(writePreview(value, this.types, this.previewLimits));
-      if (id !== 0) return id;
+      if (this.nativeTexts !== undefined) {
+        const id = this.nativeText(-1, value);
+        if (id !== 0) return id;
+      } else {
+        const id = this.batchString(writePreview(value, this.types, this.previewLimits));
+        if (id !== 0) return id;
+      }
     }
     return this.str(describe(value, this.types, this.previewLimits).preview, false);
+  }
+
+  /**
+   * The preview of `value` (or, with `length` ≥ 0, of the arguments `value[0..length)`)
+   * walked straight into the next of the native buffer's two texts, for the event stamp()
+   * commits next. Returns its fresh string id; 0 when there is no text or id to give.
+   */
+  private nativeText(length: number, value: unknown): number {
+    const slot = this.texts;
+    if (slot >= 2) return 0;
+    const id = this.stringId!();
+    if (id === 0) return 0;
+    const target = this.nativeTexts![slot]!;
+    const bytes =
+      length >= 0
+        ? writeArgumentsPreview(value as ArrayLike<unknown>, length, this.types!, this.previewLimits, target, false)
+        : writePreview(value, this.types!, this.previewLimits, target, false);
+    const native = this.native!;
+    native[2 + 2 * slot] = id;
+    native[3 + 2 * slot] = bytes;
+    this.texts = slot + 1;
+    return id;
   }
 
   /**
@@ -855,7 +979,7 @@ export class FunctionRuntime {
     if (!this.types) return 0;
     const length = typeof args.length === "number" ? Math.min(args.length, 16) : 0;
     if (this.stringId !== undefined) {
-      const id = this.batchString(writeArgumentsPreview(args, length, this.types, this.previewLimits));
+      const id = this.nativeTexts !== undefined ? this.nativeText(length, args) : this.batchString(writeArgumentsPreview(args, length, this.types, this.previewLimits));
       if (id !== 0) return id;
     }
     const copy: unknown[] = [];
@@ -879,7 +1003,7 @@ export class FunctionRuntime {
   resumed(id: number, token: number, value: unknown): void {
     try {
       const time = this.time();
-      this.put(FunctionKind.resume, 0, id, token, this.preview(value), 0, 0, time);
+      this.stamp(FunctionKind.resume, 0, id, token, this.preview(value), 0, 0, time);
     } catch {
       this.errors++;
     }
@@ -1070,7 +1194,7 @@ export class FunctionRuntime {
       if (token < 0) return;
       try {
         const time = runtime.time();
-        runtime.put(kind, 0, id, token, runtime.preview(value), 0, 0, time);
+        runtime.stamp(kind, 0, id, token, runtime.preview(value), 0, 0, time);
       } catch {
         fail();
       }
@@ -1152,7 +1276,7 @@ export class FunctionRuntime {
         try {
           // The time first: the previews below are the tracer's cost, not the call's.
           const time = runtime.time();
-          runtime.put(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args), runtime.request(), self === undefined ? 0 : runtime.state(self), time);
+          runtime.stamp(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args), runtime.request(), self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -1163,7 +1287,7 @@ export class FunctionRuntime {
         try {
           const time = runtime.time();
           if (value === RETURN_UNSET) value = runtime.endValue(token, value);
-          runtime.put(FunctionKind.return, 0, id, token, runtime.preview(value), 0, self === undefined ? 0 : runtime.state(self), time);
+          runtime.stamp(FunctionKind.return, 0, id, token, runtime.preview(value), 0, self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -1174,7 +1298,7 @@ export class FunctionRuntime {
         try {
           const time = runtime.time();
           const [type, message] = runtime.errorFields(error);
-          runtime.put(FunctionKind.throw, 0, id, token, type, message, self === undefined ? 0 : runtime.state(self), time);
+          runtime.stamp(FunctionKind.throw, 0, id, token, type, message, self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -1193,7 +1317,7 @@ export class FunctionRuntime {
         try {
           const time = runtime.time();
           const [type, message] = runtime.errorFields(error);
-          runtime.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : runtime.state(self), time);
+          runtime.stamp(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -1243,7 +1367,7 @@ export class FunctionRuntime {
         (result: unknown) => {
           try {
             const time = this.time();
-            this.put(FunctionKind.settle, 0, id, token, this.preview(result), 0, self === undefined ? 0 : this.state(self), time);
+            this.stamp(FunctionKind.settle, 0, id, token, this.preview(result), 0, self === undefined ? 0 : this.state(self), time);
           } catch {
             this.errors++;
           }
@@ -1252,7 +1376,7 @@ export class FunctionRuntime {
           try {
             const time = this.time();
             const [type, message] = this.errorFields(error);
-            this.put(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : this.state(self), time);
+            this.stamp(FunctionKind.settle, SETTLE_REJECTED, id, token, type, message, self === undefined ? 0 : this.state(self), time);
           } catch {
             this.errors++;
           }
@@ -1261,7 +1385,7 @@ export class FunctionRuntime {
       return;
     }
     const time = this.time();
-    this.put(FunctionKind.settle, 0, id, token, this.preview(value), 0, self === undefined ? 0 : this.state(self), time);
+    this.stamp(FunctionKind.settle, 0, id, token, this.preview(value), 0, self === undefined ? 0 : this.state(self), time);
   }
 }
 

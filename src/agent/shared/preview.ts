@@ -201,6 +201,12 @@ let size = 0;
 let maxChars = PREVIEW_MAX_CHARS;
 let maxDepth = PREVIEW_MAX_DEPTH;
 let maxNodes = PREVIEW_MAX_NODES;
+/**
+ * The walk's size estimate is wanted (a message's field d): it walks on once the text is
+ * full. Function previews (writePreview, writeArgumentsPreview) have no size field, so
+ * their walk ends where the text does (the text is the same either way).
+ */
+let sizing = true;
 
 /** Appends text while the preview has room (the text is cut once, at the end). */
 function emit(text: string): void {
@@ -334,6 +340,7 @@ function walkArray(value: unknown[], depth: number): void {
   size += 2;
   const length = value.length;
   for (let i = 0; i < length; i++) {
+    if (!sizing && chars > maxChars) return;
     if (i > 0) emit(",");
     if (nodes > maxNodes) return emit("…]");
     const descriptor = ownDescriptor(value, i);
@@ -349,6 +356,7 @@ function walkRecord(value: object, depth: number): void {
   size += 2;
   const keys = keysOf(value);
   for (let i = 0; i < keys.length; i++) {
+    if (!sizing && chars > maxChars) return;
     if (i > 0) emit(",");
     if (nodes > maxNodes) return emit("…}");
     const key = keyInfo(keys[i]!);
@@ -371,8 +379,9 @@ export interface ByteLimits {
   chars: number;
 }
 
-function begin(checks: TypeChecks, limits: ByteLimits, string: boolean): void {
+function begin(checks: TypeChecks, limits: ByteLimits, string: boolean, sized = true): void {
   asString = string;
+  sizing = sized;
   out = "";
   types = checks;
   maxChars = limits.chars;
@@ -406,25 +415,60 @@ function end(): number {
   return cut + 3;
 }
 
-/** Writes the preview of `value` as UTF-8 into `previewBytes()`; returns its length in bytes. */
-export function writePreview(value: unknown, checks: TypeChecks, limits: ByteLimits): number {
-  begin(checks, limits, false);
-  walkValue(value, 0);
-  return end();
+/**
+ * Writes the preview of `value` as UTF-8 into `previewBytes()`, or into `target` (at least
+ * 3 * limits.chars + 8 bytes: function tracing's native event buffer) when given; returns
+ * its length in bytes. With `sized` false the walk ends where the text does, and
+ * previewSize() is not the value's (function events have no size field).
+ */
+export function writePreview(value: unknown, checks: TypeChecks, limits: ByteLimits, target?: Uint8Array<ArrayBuffer>, sized = true): number {
+  if (target === undefined) {
+    begin(checks, limits, false, sized);
+    walkValue(value, 0);
+    return end();
+  }
+  const own = buffer;
+  buffer = target;
+  try {
+    begin(checks, limits, false, sized);
+    walkValue(value, 0);
+    return end();
+  } finally {
+    buffer = own;
+  }
 }
 
 /**
  * As writePreview of an array of `args[0..length)` (the preview of a call's arguments),
  * without making the array: the same nodes, depth and text.
  */
-export function writeArgumentsPreview(args: ArrayLike<unknown>, length: number, checks: TypeChecks, limits: ByteLimits): number {
-  begin(checks, limits, false);
+export function writeArgumentsPreview(
+  args: ArrayLike<unknown>,
+  length: number,
+  checks: TypeChecks,
+  limits: ByteLimits,
+  target?: Uint8Array<ArrayBuffer>,
+  sized = true,
+): number {
+  if (target === undefined) return walkArguments(args, length, checks, limits, sized);
+  const own = buffer;
+  buffer = target;
+  try {
+    return walkArguments(args, length, checks, limits, sized);
+  } finally {
+    buffer = own;
+  }
+}
+
+function walkArguments(args: ArrayLike<unknown>, length: number, checks: TypeChecks, limits: ByteLimits, sized: boolean): number {
+  begin(checks, limits, false, sized);
   // walkValue(array, 0): one node, then walkObject's depth check, then walkArray.
   nodes++;
   if (maxDepth <= 0 || nodes > maxNodes) emit("[…]");
   else {
     emit("[");
     for (let i = 0; i < length; i++) {
+      if (!sizing && chars > maxChars) break;
       if (i > 0) emit(",");
       if (nodes > maxNodes) {
         emit("…]");
