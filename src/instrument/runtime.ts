@@ -14,12 +14,16 @@
  * without recordBatch) every event is written at once with its own timestamp.
  *
  * Time at the full level: every event of the full level's hooks (C, r, x, s, X, y, n:
- * calls, returns, throws, settlements, generator steps) is stamped when it happens, by
- * the sink's `now()` (the producer's own clock: the ns a record written now would carry,
- * so these times and natively stamped ones order exactly); recordBatch keeps a
- * non-zero timestamp. A calls-level event (c) stays unstamped and, in a batch that holds
- * stamped events, takes at flush the time of the next stamped event after it (else the
- * flush time): still an upper bound, and the batch's times never go back in write order.
+ * calls, returns, throws, settlements, generator steps) carries the time it happened.
+ * With scope.node's event buffer (RecordSink.events) the batch and two preview texts live
+ * in the addon: the previews are walked into the texts and one call without arguments
+ * (commitEvents) writes what is buffered, the texts and the event, stamped natively at
+ * that crossing (after the event's own previews). Without it the time is the sink's
+ * `now()` (the producer's own clock, so these times and natively stamped ones order
+ * exactly) read before the previews; recordBatch keeps a non-zero timestamp. A
+ * calls-level event (c) stays unstamped and takes the time of the next stamped event
+ * after it (else the flush time): still an upper bound, and the batch's times never go
+ * back in write order.
  *
  * Functions by their text: every instrumented function's own text (what the intrinsic
  * Function.prototype.toString returns) contains `__scope$f<tag>+n`, the file's tag and
@@ -851,6 +855,27 @@ export class FunctionRuntime {
     this.commitNative();
   }
 
+  /**
+   * A calls-level function_call, the most frequent event: put() with only the stores it
+   * needs (the batch's words are zero: see flush). A stop sets every function on the
+   * sampled fast path, so the hook does not come here after one (put checks anyway).
+   */
+  private called(id: number): void {
+    const token = this.ordinal++;
+    const request = this.request();
+    const count = this.count;
+    if (this.capacity === 1 || this.stopped || token > 0xffffffff) return this.put(FunctionKind.call, 0, id, token, 0, request);
+    if (count === 0) this.queueFlush();
+    const words = this.words;
+    const base = count * RECORD_WORDS;
+    words[base + 1] = FunctionKind.call;
+    words[base + 6] = id;
+    words[base + 8] = token;
+    if (request !== 0) words[base + 12] = request;
+    this.count = count + 1;
+    if (count + 1 === this.capacity) this.flush();
+  }
+
   /** Buffers (or writes) one event; `time` 0: stamped at flush (see the header). */
   private put(kind: number, flags: number, a: number, b: number, c: number, d: number, e = 0, time = 0): void {
     if (this.stopped) return;
@@ -1253,7 +1278,7 @@ export class FunctionRuntime {
           if (!runtime.admit(id, n)) return;
         } else if (runtime.hot[id] === 1) return;
         try {
-          runtime.put(FunctionKind.call, 0, id, runtime.ordinal++, 0, runtime.request());
+          runtime.called(id);
         } catch {
           fail();
         }
