@@ -3,6 +3,7 @@
 # CPU is not in it) of the pool workload untraced and traced by each given tree (a checkout
 # with zig-out built and node_modules), alternated round by round; medians at the end.
 #   scripts/pool-cpu.sh ROUNDS TREE...     e.g. scripts/pool-cpu.sh 5 /tmp/before .
+# POOL_PARAMS='{"jobs":300000}' passes the workload its parameters (longer runs: start-up is less of the figure).
 set -euo pipefail
 rounds=$1
 shift
@@ -12,10 +13,10 @@ workload="$here/src/bench/workloads/pool.cjs"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for _ in $(seq "$rounds"); do
-  /usr/bin/time -f "untraced %U %S" node "$workload" "$out/r.json" 2>&1 | grep '^untraced ' >>"$out/cpu"
+  /usr/bin/time -f "untraced %U %S" node "$workload" "$out/r.json" ${POOL_PARAMS:+"$POOL_PARAMS"} 2>&1 | grep '^untraced ' >>"$out/cpu"
   for tree in "$@"; do
     name="$(basename "$(cd "$tree" && pwd)")"
-    (cd "$tree" && bun src/cli/main.ts run --out "$out/t.bin" -- /usr/bin/time -f "$name %U %S" node "$workload" "$out/r.json" 2>&1 | grep "^$name " >>"$out/cpu")
+    (cd "$tree" && bun src/cli/main.ts run --out "$out/t.bin" -- /usr/bin/time -f "$name %U %S" node "$workload" "$out/r.json" ${POOL_PARAMS:+"$POOL_PARAMS"} 2>&1 | grep "^$name " >>"$out/cpu")
   done
 done
 # 200 002 messages, each a send and a receive: 400 004 message events per traced run.

@@ -69,6 +69,39 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
     expect(ran).toBe(false);
   });
 
+  test("a program's enumerable Object.prototype property is not a record's own, and a Proxy in a prototype chain is never asked", () => {
+    // Plain records are read by for-in, which lists prototype keys too; other objects by Object.keys.
+    const proto = Object.prototype as Record<string, unknown>;
+    Object.defineProperty(proto, "inherited", { value: 1, enumerable: true, configurable: true, writable: true });
+    try {
+      expectSame({ id: 1, seed: 2 });
+      expectSame({ inherited: "own", after: 3 });
+      expectSame(Object.assign(Object.create(null), { a: 1 }));
+    } finally {
+      delete proto.inherited;
+    }
+    let trapped = false;
+    const traps = new Proxy({}, { ownKeys: () => ((trapped = true), []), has: () => ((trapped = true), false), getOwnPropertyDescriptor: () => ((trapped = true), undefined), getPrototypeOf: () => ((trapped = true), null) });
+    class Shape {
+      side = 2;
+    }
+    Object.setPrototypeOf(Shape.prototype, traps);
+    expectSame(new Shape());
+    expectSame({ shape: new Shape(), list: [new Shape()] });
+    expect(trapped).toBe(false);
+  });
+
+  test("strings that leave the printable fast path part-way, near and far from the cut", () => {
+    for (const at of [0, 1, 5, 40, 80, 93, 94, 95]) {
+      for (const odd of ["\n", '"', "\\", "é", "😀", "\u007f"]) {
+        const text = `${"a".repeat(at)}${odd}tail`;
+        expectSame(text);
+        expectSame({ k: text, n: 1 });
+        expectSame(["x", text]);
+      }
+    }
+  });
+
   test("every depth and length, cuts at every position", () => {
     for (const depth of [0, 1, 2, 3, 6, 16]) {
       for (const chars of [8, 9, 10, 13, 20, 31, 32, 33, 64, 96, 97, 200, 500, 1023, 4096]) {

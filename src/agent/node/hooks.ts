@@ -265,6 +265,11 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
   const hooks = [hook];
   emitHooks.set(target, hooks);
   const original = target.emit as (this: unknown, ...args: unknown[]) => boolean;
+  // The original called with the caller's own argument count, as the port hooks do: Reflect.apply
+  // with `arguments` copies them into a list first (the agent is sloppy-mode code, so through
+  // the slow mapped-arguments path), once per event: every message a Worker delivers to its
+  // parent passes here (BENCHMARKS.md "Per-message cost: ... 2026-12-04").
+  const callEmit = Function.prototype.call.bind(original) as (self: unknown, ...args: unknown[]) => boolean;
   const recorder = tracer.recorder;
   const emit = function emit(this: unknown, event: string | symbol, arg0: unknown, arg1: unknown) {
     let after: ((threw: boolean) => void)[] | undefined;
@@ -276,7 +281,13 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
         recorder.fail(error);
       }
     }
-    if (!after) return Reflect.apply(original, this, arguments);
+    if (!after) {
+      const count = arguments.length;
+      if (count === 2) return callEmit(this, event, arg0);
+      if (count === 1) return callEmit(this, event);
+      if (count === 3) return callEmit(this, event, arg0, arg1);
+      return Reflect.apply(original, this, arguments);
+    }
     let threw = true;
     try {
       const result = Reflect.apply(original, this, arguments);

@@ -95,6 +95,8 @@ interface KeyInfo {
   /** utf8 length + 4 (the size estimate of `"key":` and a separator) */
   bytes: number;
   secret: boolean;
+  /** `text` as bytes when it is all ASCII (a unit a byte: copied without the cut's bookkeeping), else undefined. */
+  ascii: Uint8Array | undefined;
 }
 const MAX_CACHED_KEYS = 1024;
 const MAX_CACHED_KEY_CHARS = 64;
@@ -103,9 +105,20 @@ const keyCache = new Map<string, KeyInfo>();
 function keyInfo(key: string): KeyInfo {
   const known = keyCache.get(key);
   if (known !== undefined) return known;
-  const info: KeyInfo = { text: `${quote(key)}:`, bytes: utf8Length(key) + 4, secret: SECRET_KEY.test(key) };
+  const text = `${quote(key)}:`;
+  const info: KeyInfo = { text, bytes: utf8Length(key) + 4, secret: SECRET_KEY.test(key), ascii: asciiBytes(text) };
   if (key.length <= MAX_CACHED_KEY_CHARS && keyCache.size < MAX_CACHED_KEYS) keyCache.set(key, info);
   return info;
+}
+
+function asciiBytes(text: string): Uint8Array | undefined {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return undefined;
+    bytes[i] = code;
+  }
+  return bytes;
 }
 
 function quote(text: string): string {
@@ -243,6 +256,30 @@ function emit(text: string): void {
   chars += length;
 }
 
+/**
+ * emit() of one ASCII character (`code` is `text`'s only unit): a byte store while the cut
+ * is still more than one unit away, the most common piece of text (`{`, `,`, `}` ...).
+ */
+function emitChar(code: number, text: string): void {
+  if (!asString && chars < maxChars - 2) {
+    buffer[at++] = code;
+    chars++;
+    return;
+  }
+  emit(text);
+}
+
+/** emit() of ASCII bytes (a cached key): copied while the cut is out of reach. */
+function emitAscii(bytes: Uint8Array, text: string): void {
+  const length = bytes.length;
+  if (asString || chars + length >= maxChars - 1) return emit(text);
+  const target = buffer;
+  let position = at;
+  for (let i = 0; i < length; i++) target[position++] = bytes[i]!;
+  at = position;
+  chars += length;
+}
+
 /** A primitive's text, counted in the size estimate by its length. */
 function emitSized(text: string): void {
   size += text.length;
@@ -260,10 +297,20 @@ function emitInteger(value: number): void {
   }
   let digits = 1;
   for (let power = 10; power <= n; power *= 10) digits++;
-  for (let i = digits - 1; i >= 0; i--) {
-    buffer[at + i] = 0x30 + (n % 10);
-    n = Math.floor(n / 10);
+  const target = buffer;
+  let i = at + digits - 1;
+  // Above 2^31 - 1 in floating point (exact below 1e15); below it in int32 (a multiply, not a divide).
+  while (n > 0x7fffffff) {
+    const next = Math.floor(n / 10);
+    target[i--] = 0x30 + (n - next * 10);
+    n = next;
   }
+  let small = n | 0;
+  do {
+    const next = (small / 10) | 0;
+    target[i--] = 0x30 + (small - next * 10);
+    small = next;
+  } while (small > 0);
   at += digits;
   length += digits;
   size += length;
@@ -274,7 +321,27 @@ function emitInteger(value: number): void {
 function emitString(value: string): void {
   size += utf8Length(value) + 2;
   if (chars > maxChars) return;
-  const text = value.length > maxChars ? value.slice(0, maxChars) : value;
+  const length = value.length;
+  if (!asString && chars + length + 2 < maxChars - 1) {
+    // Far from the cut: printable ASCII written as it is checked, quotes around it.
+    const target = buffer;
+    let position = at;
+    target[position++] = 0x22;
+    let i = 0;
+    for (; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) break;
+      target[position++] = code;
+    }
+    if (i === length) {
+      target[position++] = 0x22;
+      at = position;
+      chars += length + 2;
+      return;
+    }
+    // Not printable: nothing kept (at and chars unchanged), the general path below.
+  }
+  const text = length > maxChars ? value.slice(0, maxChars) : value;
   if (!printable(text)) return emit(JSON.stringify(text));
   emit('"');
   emit(text);
@@ -316,7 +383,7 @@ function walkObject(value: object, depth: number): void {
     const proto = prototypeOf(value);
     if (proto === objectPrototype || proto === null) {
       if (depth >= maxDepth || nodes > maxNodes) return emit("{…}");
-      return walkRecord(value, depth);
+      return walkRecord(value, depth, true);
     }
     if (t.isArrayBuffer(value)) return binary("ArrayBuffer", byteLengthOfBuffer.call(value) as number);
     if (byteLengthOfShared && t.isSharedArrayBuffer(value)) return binary("SharedArrayBuffer", byteLengthOfShared.call(value) as number);
@@ -324,7 +391,7 @@ function walkObject(value: object, depth: number): void {
     if (t.isMap(value)) return emit(`Map(${mapSize.call(value)})`);
     if (t.isSet(value)) return emit(`Set(${setSize.call(value)})`);
     if (depth >= maxDepth || nodes > maxNodes) return emit("{…}");
-    return walkRecord(value, depth);
+    return walkRecord(value, depth, false);
   }
   if (depth >= maxDepth || nodes > maxNodes) return emit("[…]");
   walkArray(value as unknown[], depth);
@@ -336,41 +403,65 @@ function binary(name: string, bytes: number): void {
 }
 
 function walkArray(value: unknown[], depth: number): void {
-  emit("[");
+  emitChar(0x5b, "[");
   size += 2;
   const length = value.length;
   for (let i = 0; i < length; i++) {
     if (!sizing && chars > maxChars) return;
-    if (i > 0) emit(",");
+    if (i > 0) emitChar(0x2c, ",");
     if (nodes > maxNodes) return emit("…]");
     const descriptor = ownDescriptor(value, i);
     if (descriptor && "value" in descriptor) walkValue(descriptor.value, depth + 1);
     else if (descriptor) emit("[getter]");
     size += 1;
   }
-  emit("]");
+  emitChar(0x5d, "]");
 }
 
-function walkRecord(value: object, depth: number): void {
-  emit("{");
+function walkRecord(value: object, depth: number, plain: boolean): void {
+  emitChar(0x7b, "{");
   size += 2;
-  const keys = keysOf(value);
+  // A plain record's keys by for-in instead of Object.keys: the same own keys in the same
+  // order, read from V8's enum cache with no array made. Keys it lists from the prototype (a
+  // program that added an enumerable property to Object.prototype) have no own descriptor
+  // and are skipped. Only for prototype Object.prototype or null: for-in also walks the
+  // prototype chain, where anything else could hold a Proxy whose traps would run.
+  if (!plain) return walkKeys(value, depth, keysOf(value));
+  let i = 0;
+  for (const name in value) {
+    if (!sizing && chars > maxChars) return;
+    const descriptor = ownDescriptor(value, name);
+    if (descriptor === undefined) continue;
+    if (i++ > 0) emitChar(0x2c, ",");
+    if (nodes > maxNodes) return emit("…}");
+    property(name, descriptor, depth);
+  }
+  emitChar(0x7d, "}");
+}
+
+function walkKeys(value: object, depth: number, keys: string[]): void {
   for (let i = 0; i < keys.length; i++) {
     if (!sizing && chars > maxChars) return;
-    if (i > 0) emit(",");
+    if (i > 0) emitChar(0x2c, ",");
     if (nodes > maxNodes) return emit("…}");
-    const key = keyInfo(keys[i]!);
-    emit(key.text);
-    size += key.bytes;
-    const descriptor = ownDescriptor(value, keys[i]!);
-    if (!descriptor || !("value" in descriptor)) emit("[getter]");
-    else if (key.secret) {
-      nodes++;
-      if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
-      emit(REDACTED_JSON);
-    } else walkValue(descriptor.value, depth + 1);
+    property(keys[i]!, ownDescriptor(value, keys[i]!), depth);
   }
-  emit("}");
+  emitChar(0x7d, "}");
+}
+
+/** `"key":` and the value (or what stands for it) of one own property. */
+function property(name: string, descriptor: PropertyDescriptor | undefined, depth: number): void {
+  const key = keyInfo(name);
+  const ascii = key.ascii;
+  if (ascii !== undefined) emitAscii(ascii, key.text);
+  else emit(key.text);
+  size += key.bytes;
+  if (!descriptor || !("value" in descriptor)) emit("[getter]");
+  else if (key.secret) {
+    nodes++;
+    if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
+    emit(REDACTED_JSON);
+  } else walkValue(descriptor.value, depth + 1);
 }
 
 /** Limits as the walk takes them (already clamped): depth, characters (≤ PREVIEW_LIMIT_CHARS). */
