@@ -65,8 +65,9 @@ interface Steps {
   ordinal: number;
   /** Steps begun and not yet ended, in the order they began. */
   open: Step[];
-  /** The route pattern matched last (handlers are named with it). */
+  /** The route pattern matched last (handlers are named with it) and its string id. */
   route: string | undefined;
+  routeId: number;
   /** A Fastify hook failed: Fastify still publishes its handler's start, but runs no handler. */
   hookFailed: boolean;
 }
@@ -88,6 +89,21 @@ interface RouteSeen {
   base: string;
   path: unknown;
   pattern: string;
+  /** The pattern's string id (0: not recorded yet). */
+  patternId: number;
+}
+
+/**
+ * What a layer's function gives its steps, worked out once per layer (Express's layers
+ * live as long as the app) instead of per request: the function's arity and name (each a
+ * call of V8's accessor), its name's string id, and whether the layer is a route's own
+ * (a handler).
+ */
+interface LayerInfo {
+  fn: unknown;
+  arity: number;
+  nameId: number;
+  handler: boolean;
 }
 
 interface LayerLike {
@@ -101,6 +117,8 @@ interface LayerLike {
  * steps themselves (BENCHMARKS.md "Web services", per-request cost).
  */
 const stepsStamp = makeStamp<Steps>();
+/** Layer → its LayerInfo (a stamp: one private-field load per layer a request passes). */
+const layerInfos = makeStamp<LayerInfo>();
 
 /** The steps of the request a ServerResponse answers (`res.req`, as Node sets it), else its own stamp. */
 function stepsOfResponse(response: object): Steps | undefined {
@@ -110,15 +128,33 @@ function stepsOfResponse(response: object): Steps | undefined {
 }
 
 class Frameworks {
-  /** Layers of a route's own stack (handlers), by route: the stack length last seen. */
-  private readonly handlerLayers = new WeakSet<object>();
   private readonly routesSeen = new WeakMap<object, RouteSeen>();
   private readonly patched = new WeakSet<object>();
   private responsesHooked = false;
   private readonly fastifyStores = new WeakMap<object, Step>();
   private fastifySubscribed = false;
 
+  /** String ids of the step kinds and of "express" (0: not written yet). */
+  private readonly kindIds = { middleware: 0, handler: 0, error: 0, hook: 0, express: 0 };
+
   constructor(private readonly recorder: Recorder) {}
+
+  private kindId(kind: "middleware" | "handler" | "error" | "hook" | "express"): number {
+    const known = this.kindIds[kind];
+    if (known !== 0) return known;
+    const id = this.recorder.str(kind);
+    this.kindIds[kind] = id;
+    return id;
+  }
+
+  /** The LayerInfo of `layer` whose function is `fn` (made, or remade when the layer's function changed). */
+  private layerInfo(layer: object, fn: { length: number }): LayerInfo {
+    const known = layerInfos.get(layer);
+    if (known !== undefined && known.fn === fn) return known;
+    const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler };
+    layerInfos.set(layer, info);
+    return info;
+  }
 
   onFile(filename: string, exports: unknown): void {
     if (filename.endsWith("fastify.js")) return this.hookFastify();
@@ -147,7 +183,7 @@ class Frameworks {
     if (state !== undefined) {
       let steps = state.steps as Steps | undefined;
       if (steps === undefined) {
-        steps = { request: state.id, ordinal: 0, open: [], route: undefined, hookFailed: false };
+        steps = { request: state.id, ordinal: 0, open: [], route: undefined, routeId: 0, hookFailed: false };
         state.steps = steps;
       }
       return steps;
@@ -156,23 +192,27 @@ class Frameworks {
     if (id === 0) return undefined;
     let steps = stepsStamp.get(request);
     if (steps === undefined || steps.request !== id) {
-      steps = { request: id, ordinal: 0, open: [], route: undefined, hookFailed: false };
+      steps = { request: id, ordinal: 0, open: [], route: undefined, routeId: 0, hookFailed: false };
       stepsStamp.set(request, steps);
       if (response !== null && typeof response === "object") stepsStamp.set(response, steps);
     }
     return steps;
   }
 
-  private route(steps: Steps, pattern: string, framework: string): void {
-    steps.route = pattern;
+  /** http_route; `patternId`: the pattern's string id when known (0: looked up here). */
+  private route(steps: Steps, pattern: string, framework: number, patternId = 0): number {
     const recorder = this.recorder;
-    recorder.event(Kind.http_route, steps.request, recorder.str(pattern), recorder.str(framework));
+    const id = patternId !== 0 ? patternId : recorder.str(pattern);
+    steps.route = pattern;
+    steps.routeId = id;
+    recorder.event(Kind.http_route, steps.request, id, framework);
+    return id;
   }
 
-  private start(steps: Steps, name: string, kind: string, route: string | undefined): Step {
-    const recorder = this.recorder;
+  /** http_step_start, with the string ids of its name, kind and route (0: none). */
+  private start(steps: Steps, nameId: number, kind: "middleware" | "handler" | "error" | "hook", routeId: number): Step {
     const ordinal = ++steps.ordinal;
-    recorder.event(Kind.http_step_start, steps.request, ordinal, recorder.str(name), recorder.str(kind), route === undefined ? 0 : recorder.str(route));
+    this.recorder.event(Kind.http_step_start, steps.request, ordinal, nameId, this.kindId(kind), routeId);
     const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false, hook: kind === "hook" };
     steps.open.push(step);
     return step;
@@ -182,8 +222,12 @@ class Frameworks {
     if (step.ended) return;
     step.ended = true;
     const open = step.steps.open;
-    const at = open.lastIndexOf(step);
-    if (at >= 0) open.splice(at, 1);
+    // Steps end innermost first: the last one, removed without splice's array of what it removed.
+    if (open.length > 0 && open[open.length - 1] === step) open.pop();
+    else {
+      const at = open.lastIndexOf(step);
+      if (at >= 0) open.splice(at, 1);
+    }
     const recorder = this.recorder;
     if (!step.failed) return recorder.event(Kind.http_step_end, step.steps.request, step.ordinal);
     if (step.hook) step.steps.hookFailed = true;
@@ -232,11 +276,12 @@ class Frameworks {
     const handleRequest = proto[requestName] as LayerFn;
     assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      // Express runs no function of arity 4 here (it calls next()): no step.
-      if (typeof fn !== "function" || fn.length > 3 || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
       let step: Step | undefined;
       try {
-        step = frameworks.onLayer(this, fn, req, res, "middleware");
+        const info = frameworks.layerInfo(this, fn);
+        // Express runs no function of arity 4 here (it calls next()): no step.
+        if (info.arity <= 3) step = frameworks.onLayer(this, info, fn, req, res, "middleware");
       } catch (error) {
         recorder.fail(error);
       }
@@ -246,11 +291,12 @@ class Frameworks {
     const handleError = proto[errorName] as LayerFn;
     assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      // Only a function of arity 4 handles errors (else Express passes the error on).
-      if (typeof fn !== "function" || fn.length !== 4 || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
       let step: Step | undefined;
       try {
-        step = frameworks.onLayer(this, fn, req, res, "error");
+        const info = frameworks.layerInfo(this, fn);
+        // Only a function of arity 4 handles errors (else Express passes the error on).
+        if (info.arity === 4) step = frameworks.onLayer(this, info, fn, req, res, "error");
       } catch (failure) {
         recorder.fail(failure);
       }
@@ -260,7 +306,7 @@ class Frameworks {
   }
 
   /** A layer about to run its function: the route dispatch (no step: the route) or a step. */
-  private onLayer(layer: LayerLike, fn: { name?: unknown }, req: object, res: unknown, kind: string): Step | undefined {
+  private onLayer(layer: LayerLike, info: LayerInfo, fn: { name?: unknown }, req: object, res: unknown, kind: "middleware" | "error"): Step | undefined {
     const steps = this.stepsOf(req, res as object);
     if (steps === undefined) return undefined;
     const route = layer.route;
@@ -268,12 +314,19 @@ class Frameworks {
       const stack = route.stack;
       let seen = this.routesSeen.get(route);
       if (seen === undefined) {
-        seen = { stackLength: -1, base: "", path: undefined, pattern: "" };
+        seen = { stackLength: -1, base: "", path: undefined, pattern: "", patternId: 0 };
         this.routesSeen.set(route, seen);
       }
       if (Array.isArray(stack) && seen.stackLength !== stack.length) {
         seen.stackLength = stack.length;
-        for (const inner of stack) if (inner !== null && typeof inner === "object") this.handlerLayers.add(inner as object);
+        for (const inner of stack) {
+          if (inner === null || typeof inner !== "object") continue;
+          // The route's own layers are handlers: marked in their LayerInfo (kept when the function changes).
+          const handle = (inner as LayerLike).handle;
+          const known = layerInfos.get(inner as object);
+          if (known !== undefined) known.handler = true;
+          else layerInfos.set(inner as object, { fn: undefined, arity: typeof handle === "function" ? handle.length : 0, nameId: 0, handler: true });
+        }
       }
       const data = protoData(req, "baseUrl");
       const base = typeof data === "string" ? data : "";
@@ -283,13 +336,19 @@ class Frameworks {
         seen.path = route.path;
         seen.base = base;
         seen.pattern = `${base}${patternOf(route.path)}`;
+        seen.patternId = 0;
       }
-      this.route(steps, seen.pattern, "express");
+      seen.patternId = this.route(steps, seen.pattern, this.kindId("express"), seen.patternId);
       return undefined;
     }
-    const handler = this.handlerLayers.has(layer);
-    const name = typeof fn.name === "string" && fn.name !== "" ? fn.name : "<anonymous>";
-    return this.start(steps, name, handler && kind === "middleware" ? "handler" : kind, handler ? steps.route : undefined);
+    let nameId = info.nameId;
+    if (nameId === 0) {
+      const name = fn.name;
+      nameId = this.recorder.str(typeof name === "string" && name !== "" ? name : "<anonymous>");
+      info.nameId = nameId;
+    }
+    const handler = info.handler;
+    return this.start(steps, nameId, handler && kind === "middleware" ? "handler" : kind, handler ? steps.routeId : 0);
   }
 
   /** Express's `next` for a step: records the step's end (failed when given an error), then calls it. */
@@ -361,7 +420,7 @@ class Frameworks {
         const raw = (request as { raw?: unknown } | null)?.raw;
         const res = (reply as { raw?: unknown } | null)?.raw;
         const steps = raw !== null && typeof raw === "object" ? frameworks.stepsOf(raw, res as object) : undefined;
-        if (steps !== undefined) step = frameworks.start(steps, name, "hook", undefined);
+        if (steps !== undefined) step = frameworks.start(steps, recorder.str(name), "hook", 0);
       } catch (error) {
         recorder.fail(error);
       }
@@ -440,14 +499,14 @@ class Frameworks {
         const steps = frameworks.stepsOf(raw, store.reply?.raw as object);
         if (steps === undefined) return;
         const url = store.route?.url;
-        if (typeof url === "string") frameworks.route(steps, url, "fastify");
+        if (typeof url === "string") frameworks.route(steps, url, recorder.str("fastify"));
         if (steps.hookFailed) return;
         // routeOptions: Fastify's own getter (a frozen copy of the route's options).
         const handler = (store.request as { routeOptions?: { handler?: { name?: unknown } } }).routeOptions?.handler;
         // Fastify binds the handler to its instance: "bound getUser" is named "getUser".
         const bound = typeof handler?.name === "string" ? handler.name : "";
         const name = bound.startsWith("bound ") ? bound.slice(6) || "<anonymous>" : bound || "<anonymous>";
-        stores.set(store, frameworks.start(steps, name, "handler", typeof url === "string" ? url : undefined));
+        stores.set(store, frameworks.start(steps, recorder.str(name), "handler", typeof url === "string" ? recorder.str(url) : 0));
       }),
       end: guard((store) => {
         if (store.async === true) return;

@@ -198,6 +198,8 @@ export class ServerHooks {
   private readonly sockets = new WeakMap<object, ServerSocket>();
   private http: typeof Http | undefined;
   private readonly patchedServers = new WeakSet<object>();
+  /** The prototype of the last request's server (onRequest): patched already (or not an HTTP server's). */
+  private lastServerClass: object | null | undefined;
 
   constructor(private readonly tracer: Tracer) {
     this.recorder = tracer.recorder;
@@ -392,7 +394,16 @@ export class ServerHooks {
   onRequest(request: Http.IncomingMessage, response: Http.ServerResponse, socket: Net.Socket, enter = true): RequestState | undefined {
     if (!this.recorder.groups.http) return undefined;
     this.ensure();
-    if (enter) this.patchServer((socket as { server?: object }).server ?? {});
+    // A server's class is patched once; a request on a server of the class seen last costs
+    // a prototype load and a comparison (no WeakSet look-up; no server kept alive).
+    if (enter) {
+      const server = (socket as { server?: object }).server ?? {};
+      const proto = Object.getPrototypeOf(server) as object | null;
+      if (proto !== this.lastServerClass) {
+        this.patchServer(server);
+        this.lastServerClass = proto;
+      }
+    }
     const known = this.connectionOf(socket);
     const tls = (socket as { encrypted?: boolean }).encrypted === true;
     const state = serverRequestStart(

@@ -36,6 +36,21 @@ const started = makeStamp<number | undefined>();
 const checkout = new WeakMap<object, number>();
 const hooked = new WeakSet<object>();
 
+/**
+ * pg-pool's `query` (text, values, callback or promise) runs as connect(its own callback)
+ * → client.query(text, values, its own callback) → the program's callback or promise. Its
+ * two callbacks are pg-pool's, not the program's: they need no request context of their
+ * own (the client's queries name their request through `checkout`, the program's callback
+ * is run in its request by the Pool.query wrapper, and a promise's reactions run in the
+ * context of the code that awaits it). So inside pool.query, connect and client.query
+ * skip AsyncLocalStorage.run and the closure per callback (BENCHMARKS.md "Web services").
+ * `inPoolQuery`: the synchronous part of Pool.query is running (its connect is its own);
+ * `poolCallback`: pg-pool's own connect callback is running (its client.query is its own).
+ */
+let inPoolQuery = false;
+let poolQueryRequest = 0;
+let poolCallback = false;
+
 function valuesCount(values: unknown): number {
   return Array.isArray(values) ? values.length : 0;
 }
@@ -84,10 +99,13 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
       let args: ArrayLike<unknown> = arguments;
       let request = 0;
       // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
+      // pg-pool's own callback (see poolCallback): no context of its own needed.
+      const own = poolCallback;
+      poolCallback = false;
       try {
         request = checkout.get(this) || db.request();
         // A callback (values or callback position) runs in the request that made the query.
-        if (request !== 0) {
+        if (request !== 0 && !own) {
           // Exactly the arguments given, with the callback replaced (no slice for the usual 2 or 3).
           if (typeof callback === "function") args = arguments.length === 3 ? [config, values, inRequest(request, callback as Fn)] : [config, values, inRequest(request, callback as Fn), ...Array.prototype.slice.call(arguments, 3)];
           else if (typeof values === "function") args = arguments.length === 2 ? [config, inRequest(request, values as Fn)] : [config, inRequest(request, values as Fn), ...Array.prototype.slice.call(arguments, 2)];
@@ -162,13 +180,42 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
   const proto = (Pool as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
+  wrapMethod(proto, "query", (original) =>
+    function query(this: Record<string, unknown>, text: unknown, values: unknown, callback: unknown) {
+      let args: ArrayLike<unknown> = arguments;
+      let request = 0;
+      try {
+        request = db.request();
+        // The program's callback (pg-pool takes `values` as the callback when it is a function) runs in its request.
+        if (request !== 0 && typeof text !== "function") {
+          if (typeof values === "function") args = arguments.length === 2 ? [text, inRequest(request, values as Fn)] : [text, inRequest(request, values as Fn), ...Array.prototype.slice.call(arguments, 2)];
+          else if (typeof callback === "function") args = arguments.length === 3 ? [text, values, inRequest(request, callback as Fn)] : [text, values, inRequest(request, callback as Fn), ...Array.prototype.slice.call(arguments, 3)];
+        }
+      } catch (error) {
+        db.recorder.fail(error);
+      }
+      const outer = inPoolQuery;
+      const outerRequest = poolQueryRequest;
+      inPoolQuery = true;
+      poolQueryRequest = request;
+      try {
+        return Reflect.apply(original, this, args);
+      } finally {
+        inPoolQuery = outer;
+        poolQueryRequest = outerRequest;
+      }
+    },
+  );
   wrapMethod(proto, "connect", (original) =>
     function connect(this: Record<string, unknown>, callback: unknown) {
       let id = 0;
       let request = 0;
+      // pg-pool's query calling its own connect (the first connect inside it): its callback is pg-pool's.
+      const own = inPoolQuery && typeof callback === "function";
+      inPoolQuery = false;
       // try/catch in place of recorder.safe: no closure per call (BENCHMARKS.md "Web services").
       try {
-        request = db.request();
+        request = own ? poolQueryRequest : db.request();
         id = db.waitStart(DbSystem.pg, lengthOf(this._clients), lengthOf(this._idle), request);
       } catch (error) {
         db.recorder.fail(error);
@@ -182,6 +229,15 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
           if (!called) {
             called = true;
             waitEnded(db, id, request, error, client);
+          }
+          if (own) {
+            const outer = poolCallback;
+            poolCallback = true;
+            try {
+              return Reflect.apply(callback as Fn, this, arguments);
+            } finally {
+              poolCallback = outer;
+            }
           }
           if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
           return Reflect.apply(callback as Fn, this, arguments);
