@@ -6,7 +6,9 @@
  * its ratio to untraced (and each round's traced/base ratio). No load process and no HTTP
  * syscalls: the service's CPU per request with less of the machine's noise than the
  * closed-loop bench (BENCHMARKS.md "Web services").
- *   bun scripts/bench-web-inproc.ts [rounds] [modes: untraced,traced,base] [requests]
+ *   bun scripts/bench-web-inproc.ts [rounds] [modes: untraced,traced,base,als] [requests]
+ *   mode als: untraced with scripts/web-als-only.cjs preloaded (the request context alone);
+ *   SCOPE_ARGS="--events process": more `scope run` options for traced and base.
  * INSTRUCTIONS=short,long: instead, each mode under Valgrind's cachegrind twice, serving
  * `short` and then `long` requests after the same warm-up; the instructions a request costs
  * are the difference of the two totals over the difference of requests (start-up, warm-up
@@ -64,10 +66,13 @@ async function timed(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     for (const mode of modes) {
       const dir = mkdtempSync(join(tmpdir(), "scope-web-inproc-"));
-      const service = ["node", join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections: 8, warmup: 2000, requests })];
+      // Mode `als`: untraced with scripts/web-als-only.cjs preloaded (one AsyncLocalStorage entered per request, nothing recorded).
+      const service = ["node", ...(mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : []), join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections: 8, warmup: 2000, requests })];
       const cli = mode === "base" ? process.env.BASE_CLI : join(root, "src/cli/main.ts");
       if (cli === undefined) throw new Error("mode base needs BASE_CLI=/path/to/src/cli/main.ts");
-      const argv = mode === "untraced" ? service : ["bun", cli, "run", "--out", join(dir, "trace.bin"), "--", ...service];
+      // SCOPE_ARGS: more `scope run` options for the traced runs (e.g. "--events process").
+      const scopeArgs = (process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean);
+      const argv = mode === "untraced" || mode === "als" ? service : ["bun", cli, "run", ...scopeArgs, "--out", join(dir, "trace.bin"), "--", ...service];
       const child = Bun.spawnSync(argv, { env, stderr: "pipe" });
       const line = child.stdout.toString().split("\n").find((text) => text.startsWith("{"));
       rmSync(dir, { recursive: true, force: true });
