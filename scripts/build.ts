@@ -5,7 +5,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { agentEntries, bundleAgent, oxcBindingSource } from "../src/core/assets";
+import { agentEntries, agentFiles, bundleAgent, oxcBindingSource } from "../src/core/assets";
 import { compileScope, writeViewPage } from "./compile";
 
 const root = join(import.meta.dir, "..");
@@ -35,7 +35,7 @@ const assetHash = await compileScope({
     libscope: join(root, "zig-out/lib/libscope.so"),
     addon: join(root, "zig-out/lib/scope.node"),
     oxcBinding: join(dist, "lib/oxc-parser.node"),
-    ...agents,
+    ...agentFiles(agents),
   },
   outfile: join(dist, "scope"),
 });

@@ -40,7 +40,6 @@ bun build src/agent/node/main.ts --target node --format cjs --outfile "$dir/agen
 # The loader scope hands to Node (src/agent/node/code-cache.ts); a main thread writes its cache first.
 bun -e "import { bundleAgent } from './src/core/assets'; await bundleAgent('nodeAgent', '$dir/cached')" > /dev/null
 node -r "$dir/cached/node.cjs" -e 0 2>/dev/null
-cp "$dir/cached/node.cjs" "$dir/agent-cached.cjs" && cp "$dir"/cached/node.cjs.*.v8cache "$dir/agent-cached.cjs.$(node -p 'process.versions.v8 + "-" + process.arch').v8cache"
 declare -A acc
 variants=(empty child_process module os agent agent-cached traced)
 [ -n "$other" ] && variants+=(traced-other)
@@ -49,6 +48,7 @@ for _ in $(seq "$rounds"); do
     case $v in
       traced) acc[$v]+="$(bun src/cli/main.ts run --out "$dir/t.bin" -- node "$dir/start.cjs" "" $workers 2>/dev/null) " ;;
       traced-other) acc[$v]+="$(cd "$other" && bun src/cli/main.ts run --out "$dir/t.bin" -- node "$dir/start.cjs" "" $workers 2>/dev/null) " ;;
+      agent-cached) acc[$v]+="$(node "$dir/start.cjs" "$dir/cached/node.cjs" $workers) " ;;
       *) acc[$v]+="$(node "$dir/start.cjs" "$dir/$v.cjs" $workers) " ;;
     esac
   done

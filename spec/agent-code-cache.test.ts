@@ -74,8 +74,26 @@ test("a cache that cannot be read or written (a directory in its place): the pro
   const v8 = Bun.spawnSync(["node", "-p", "process.versions.v8 + '-' + process.arch"]).stdout.toString().trim();
   mkdirSync(join(out, `node.cjs.${v8}.v8cache`));
   expect(await run(agent)).toEqual(expected);
-  expect(readdirSync(out).sort()).toEqual(["node.cjs", `node.cjs.${v8}.v8cache`]);
+  expect(readdirSync(out).sort()).toEqual(["node-bundle.cjs", "node.cjs", `node.cjs.${v8}.v8cache`]);
   expect(statSync(join(out, `node.cjs.${v8}.v8cache`)).isDirectory()).toBe(true);
+}, 120_000);
+
+test("node.cjs is only the loader: the bundle is read from node-bundle.cjs beside it, and without that file the program runs the same, untraced", async () => {
+  const out = join(dir, "d");
+  const agent = await bundleAgent("nodeAgent", out);
+  // Node's CommonJS loader reads and compiles node.cjs in every thread: the bundle must not be in it.
+  expect(statSync(agent).size).toBeLessThan(8_000);
+  expect(statSync(join(out, "node-bundle.cjs")).size).toBeGreaterThan(50_000);
+  expect(readFileSync(join(out, "node-bundle.cjs"), "latin1")).toMatch(/^\(function \(exports, require, module, __filename, __dirname\) \{/);
+  expect(await run(agent)).toEqual(expected);
+  expect(cacheFiles(out).length).toBe(1);
+  rmSync(join(out, "node-bundle.cjs"));
+  const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: `--require ${agent}` };
+  delete env.SCOPE_RING;
+  const child = Bun.spawn(["node", program], { env, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  expect({ stdout, code }).toEqual(expected);
+  expect(stderr).toBe("");
 }, 120_000);
 
 test("under scope run the first worker to end rewrites the cache once, with what it compiled too; every event is still recorded", async () => {

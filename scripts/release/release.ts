@@ -22,7 +22,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { agentEntries, bundleAgent, oxcBindingSource } from "../../src/core/assets";
+import { agentEntries, agentFiles, bundleAgent, oxcBindingSource } from "../../src/core/assets";
 import { compileScope, writeViewPage, type EmbeddedFiles } from "../compile";
 import { elfMachine, platformPackageName, platforms, type Platform } from "./platforms";
 
@@ -126,7 +126,7 @@ async function buildPlatform(platform: Platform, agents: Record<keyof typeof age
     libscope: join(zigOut, "lib/libscope.so"),
     addon: join(zigOut, "lib/scope.node"),
     oxcBinding: oxcBinding(platform),
-    ...agents,
+    ...agentFiles(agents),
   };
   for (const native of [files.libscope, files.addon, files.oxcBinding]) checkElf(native, platform);
   const outfile = join(dir, "scope");

@@ -8,8 +8,8 @@
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { basename, join } from "node:path";
-import { withCodeCache } from "../agent/node/code-cache";
+import { basename, dirname, join } from "node:path";
+import { BUNDLE_FILE, codeCacheLoader, wrappedBundle } from "../agent/node/code-cache";
 import { VERSION } from "../version";
 import { setLibscopePath } from "./native";
 import { oxcBindingPlugin } from "./oxc-plugin";
@@ -38,12 +38,28 @@ export const agentEntries = {
   attachAgent: { entry: "src/attach/agent.ts", out: "attach.cjs", target: "node", format: "cjs" },
 } as const;
 
-export type AssetName = keyof typeof libraries | keyof typeof agentEntries;
+/**
+ * Files written by bundleAgent beside an entry's own: the Node agent's node.cjs is a small
+ * loader of node-bundle.cjs (src/agent/node/code-cache.ts).
+ */
+const agentCompanions = {
+  nodeAgentBundle: { of: "nodeAgent", out: BUNDLE_FILE },
+} as const;
+
+export type AssetName = keyof typeof libraries | keyof typeof agentEntries | keyof typeof agentCompanions;
 /** Absolute paths of every file scope hands to traced programs. */
 export type Assets = Record<AssetName, string>;
 
 function fileName(name: AssetName): string {
-  return name in libraries ? libraries[name as keyof typeof libraries].out : agentEntries[name as keyof typeof agentEntries].out;
+  if (name in libraries) return libraries[name as keyof typeof libraries].out;
+  if (name in agentCompanions) return agentCompanions[name as keyof typeof agentCompanions].out;
+  return agentEntries[name as keyof typeof agentEntries].out;
+}
+
+/** The bundled agents (bundleAgent's paths, by entry) with the companion files written beside them. */
+export function agentFiles(agents: Record<keyof typeof agentEntries, string>): Record<keyof typeof agentEntries | keyof typeof agentCompanions, string> {
+  const companions = Object.entries(agentCompanions).map(([name, { of, out }]) => [name, join(dirname(agents[of]), out)]);
+  return { ...agents, ...(Object.fromEntries(companions) as Record<keyof typeof agentCompanions, string>) };
 }
 
 const repoRoot = join(import.meta.dir, "..", "..");
@@ -144,8 +160,12 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
   });
   if (!result.success) throw new Error(`bundling ${spec.entry} failed: ${result.logs.map(String).join("; ")}`);
   const out = join(outDir, spec.out);
-  // Every Node thread loads it: compiled through a V8 code cache (src/agent/node/code-cache.ts).
-  if (which === "nodeAgent") writeFileSync(out, withCodeCache(readFileSync(out, "utf8")));
+  // Every Node thread loads it: node.cjs becomes a loader that compiles the bundle, moved
+  // beside it, through a V8 code cache (src/agent/node/code-cache.ts).
+  if (which === "nodeAgent") {
+    writeFileSync(join(outDir, BUNDLE_FILE), wrappedBundle(readFileSync(out, "utf8")));
+    writeFileSync(out, codeCacheLoader());
+  }
   return out;
 }
 
@@ -167,7 +187,7 @@ async function buildFromSource(): Promise<Assets> {
     libscope: lib("libscope"),
     addon: lib("addon"),
     oxcBinding,
-    ...(Object.fromEntries(agents.map((name, i) => [name, bundled[i]!])) as Record<keyof typeof agentEntries, string>),
+    ...agentFiles(Object.fromEntries(agents.map((name, i) => [name, bundled[i]!])) as Record<keyof typeof agentEntries, string>),
   };
 }
 

@@ -1,11 +1,15 @@
 /**
- * dist/agent/node.cjs is the agent bundle wrapped in a small loader that compiles it
- * through a V8 code cache. Every Node worker thread runs the agent at its start, and
- * parsing and compiling the ~130 KB bundle was most of what a traced worker start cost
- * (BENCHMARKS.md, "Worker start: a V8 code cache"). The loader:
+ * dist/agent/node.cjs is a small loader that compiles the agent bundle (dist/agent/
+ * node-bundle.cjs, next to it) through a V8 code cache. Every Node worker thread runs the
+ * agent at its start, and parsing and compiling the ~140 KB bundle was most of what a traced
+ * worker start cost (BENCHMARKS.md, "Worker start: a V8 code cache"). The loader:
  *
- * - holds the bundle as one string literal (escaped to ASCII: a one-byte string, which V8
- *   scans faster than a two-byte one), so no second file is read and no asset is added;
+ * - reads the bundle from its own file: Node's CommonJS loader reads, decodes and compiles
+ *   only the small loader, and the bundle file is already the wrapped function source
+ *   (escaped to ASCII and read as `latin1`: a one-byte string, no copy or concatenation).
+ *   Holding the bundle in node.cjs itself (as a string literal, later as a block comment at
+ *   its end) cost every thread a read, decode and scan of it on top of the loader's own
+ *   read (BENCHMARKS.md, "Worker start: the bundle in its own file");
  * - compiles it with `vm.Script` and `cachedData` read from `<node.cjs>.<V8 version>-<arch>.v8cache`
  *   next to it (V8 rejects a cache made by another V8 build or other flags: then it
  *   compiles from source, as without a cache);
@@ -20,9 +24,12 @@
  *   marker file (`<cache>.workers`) says it was done; a main thread that writes a new cache
  *   removes it.
  *
- * Nothing here may throw into the program: any failure falls back to compiling the same
- * source without a cache, and a failure of that to the agent's usual silence.
+ * Nothing here may throw into the program: any failure (the bundle file missing included)
+ * falls back to compiling the same source without a cache, or to the agent's usual silence.
  */
+
+/** The bundle's file name, next to node.cjs. */
+export const BUNDLE_FILE = "node-bundle.cjs";
 
 /** The wrapper Node's CommonJS loader puts around a module (same parameters). */
 const WRAP_START = "(function (exports, require, module, __filename, __dirname) {";
@@ -33,46 +40,34 @@ export function asciiOnly(text: string): string {
   return text.replace(/[^\x00-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** Opens the comment at the end of node.cjs that holds the bundle (written split in the loader's own code). */
-const BUNDLE_START = "/*scope-agent-bundle\n";
-const BUNDLE_END = "\n*/\n";
-
-/**
- * `text` (ASCII) made safe inside a block comment: \x01 starts an escape, "\x01a" for
- * itself and "\x01b" for "*\/". The loader undoes it with two split/joins.
- */
-export function commentSafe(text: string): string {
-  return text.replaceAll("\x01", "\x01a").replaceAll("*/", "\x01b");
+/** The contents of node-bundle.cjs for `bundle` (the CommonJS agent bundle Bun.build wrote): the wrapped function, ASCII only. */
+export function wrappedBundle(bundle: string): string {
+  return WRAP_START + asciiOnly(bundle) + WRAP_END;
 }
 
-/** The contents of node.cjs for `bundle` (the CommonJS agent bundle Bun.build wrote). */
-export function withCodeCache(bundle: string): string {
+/** The contents of node.cjs, the loader of node-bundle.cjs. */
+export function codeCacheLoader(): string {
   return `"use strict";
-// scope's Node agent (src/agent/node), compiled through a V8 code cache: src/agent/node/code-cache.ts.
-// The bundle is the comment at the end of this file: Node's loader skips a comment far faster
-// than it scans and interns a string literal of the same size.
+// scope's Node agent (src/agent/node): this loader compiles ${BUNDLE_FILE}, next to it, through a
+// V8 code cache (src/agent/node/code-cache.ts).
 (function load() {
-  let fs, vm, file, cachedData, script, source;
+  let fs, vm, file, cachedData, script, source, filename;
   try {
     fs = require("node:fs");
     vm = require("node:vm");
-    const text = fs.readFileSync(__filename, "latin1");
-    const start = text.indexOf(${JSON.stringify(BUNDLE_START.slice(0, 2))} + ${JSON.stringify(BUNDLE_START.slice(2))});
-    if (start < 0 || !text.endsWith(${JSON.stringify(BUNDLE_END)})) return;
-    let bundle = text.slice(start + ${BUNDLE_START.length}, text.length - ${BUNDLE_END.length}).split("\\x01b").join("*/");
-    if (bundle.includes("\\x01")) bundle = bundle.split("\\x01a").join("\\x01");
-    source = ${JSON.stringify(WRAP_START)} + bundle + ${JSON.stringify(WRAP_END)};
+    filename = require("node:path").join(__dirname, ${JSON.stringify(BUNDLE_FILE)});
+    source = fs.readFileSync(filename, "latin1");
     file = __filename + "." + process.versions.v8 + "-" + process.arch + ".v8cache";
     try {
       cachedData = fs.readFileSync(file);
     } catch {
       // No cache yet: compiled from source, and written below by a main thread.
     }
-    script = new vm.Script(source, { filename: __filename, cachedData });
+    script = new vm.Script(source, { filename, cachedData });
   } catch {
     if (source === undefined) return;
     try {
-      script = new vm.Script(source, { filename: __filename });
+      script = new vm.Script(source, { filename });
     } catch {
       return;
     }
@@ -154,5 +149,5 @@ export function withCodeCache(bundle: string): string {
     // None yet.
   }
 })();
-${BUNDLE_START}${commentSafe(asciiOnly(bundle))}${BUNDLE_END}`;
+`;
 }
