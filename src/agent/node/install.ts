@@ -38,7 +38,15 @@ export function install(): void {
     const ringPath = env.SCOPE_RING;
     const addonPath = env.SCOPE_ADDON;
     if (!ringPath || !addonPath) throw new Error("SCOPE_RING or SCOPE_ADDON is not set");
-    addon = require(addonPath) as Addon;
+    // process.dlopen, not require: require first resolves the path (the package scope of
+    // the preload's directory, a realpath walk: ~10 syscalls and their JavaScript in every
+    // thread; BENCHMARKS.md "Worker start: the bundle in its own file"). scope sets an
+    // absolute SCOPE_ADDON, and nothing else in the thread loads it.
+    if (addonPath.startsWith("/")) {
+      const holder = { exports: {} as Addon };
+      process.dlopen(holder, addonPath);
+      addon = holder.exports;
+    } else addon = require(addonPath) as Addon;
     if (!addon.attach(ringPath, tid)) throw new Error(`cannot attach to ${ringPath}`);
   } catch (error) {
     if (threads.isMainThread) {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Instructions per worker start, counted by valgrind (cachegrind, every thread of the
+# program): unlike CPU time on this shared 2-core machine, the count does not move with the
+# load (repeat runs agree within ~0.5 M of ~120 M a worker). A seed-like program (workers one
+# after another, each echoing one message) runs with `lo` and with `hi` workers; per worker =
+# (count(hi) - count(lo)) / (hi - lo), so the process's own start, the main thread's code
+# cache and the first worker's cache rewrite cancel out.
+#
+#   scripts/worker-start-instructions.sh [lo] [hi] [variant]...
+#
+# Variants: `untraced`, or a tree (a checkout of scope with node_modules) optionally followed
+# by `:events` (scope run --events). Default: untraced and this tree. valgrind cannot run
+# the native code built for this CPU (AVX-512), so the addon is built for x86-64-v3 first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lo=${1:-2}
+hi=${2:-10}
+shift 2 || true
+variants=("$@")
+[ ${#variants[@]} -eq 0 ] && variants=(untraced "$PWD")
+command -v valgrind > /dev/null || { echo "scope: worker-start-instructions.sh needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+. scripts/env.sh
+zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v3 --prefix "$dir/zig" > /dev/null
+cat > "$dir/start.cjs" <<'JS'
+const { Worker, isMainThread, parentPort } = require("node:worker_threads");
+if (isMainThread) {
+  const n = Number(process.argv[2]);
+  let i = 0;
+  const next = () => {
+    if (i++ >= n) return;
+    const worker = new Worker(__filename);
+    worker.once("message", () => {});
+    worker.postMessage({ hello: i });
+    worker.once("exit", next);
+  };
+  next();
+} else {
+  parentPort.once("message", (m) => parentPort.postMessage(m));
+}
+JS
+count() {
+  local spec=$1 workers=$2 tree events
+  IFS=: read -r tree events <<<"$spec"
+  local vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$dir/start.cjs" "$workers")
+  if [ "$tree" = untraced ]; then
+    "${vg[@]}" > /dev/null 2> "$dir/err"
+  else
+    (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
+      bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err")
+  fi
+  grep "I *refs" "$dir/err" | awk '{gsub(",", "", $NF); print $NF}'
+}
+for v in "${variants[@]}"; do
+  a=$(count "$v" "$lo")
+  b=$(count "$v" "$hi")
+  awk -v name="$v" -v a="$a" -v b="$b" -v n=$((hi - lo)) 'BEGIN {printf "%-40s %7.2f M instructions per worker (%d workers: %.1f M, %d: %.1f M)\n", name, (b - a) / n / 1e6, '"$lo"', a / 1e6, '"$hi"', b / 1e6}'
+done
