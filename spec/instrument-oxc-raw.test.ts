@@ -78,3 +78,99 @@ fs.writeFileSync(__dirname + "/node-out.json", JSON.stringify(out));
   expect(statuses["compare.js"]).toBe("instrumented");
   expect(Object.values(statuses).filter((s) => s === "instrumented").length).toBe(files.length - 1);
 }, 120_000);
+
+/**
+ * The buffer walk (transform-raw.ts) against the ESTree path (oxc's deserializer +
+ * transform.ts) in one node process: whole results equal on sources written for the
+ * places where oxc's Rust AST and ESTree differ (spec/fixtures/raw-walk: methods,
+ * accessors, computed/numeric/string keys, defaults in parameters and patterns, rest
+ * elements, superclasses, listeners, eval, import(), JSX, directives, decorators,
+ * non-ASCII names and lone surrogates) and the npm files above, each checked to have
+ * been walked in the buffer. A walker generated from another oxc-parser version is not
+ * used (the ESTree path runs, same results).
+ */
+const walkFixtures = join(root, "spec/fixtures/raw-walk");
+const walkFiles = [...["shapes.js", "module.mjs", "view.jsx", "export-default-function.js", "export-default-class.js", "commonjs.cjs", "directive-only.js", "decorators.js"].map((name) => join(walkFixtures, name)), ...npm];
+
+async function walkBundle(name: string, version?: string): Promise<string> {
+  writeFileSync(
+    join(scratch, `${name}.ts`),
+    `export { instrument } from ${JSON.stringify(join(root, "src/instrument/instrument.ts"))};\nexport { setRawWalk, parseProgram } from ${JSON.stringify(join(root, "src/instrument/oxc-raw.ts"))};\n`,
+  );
+  const plugins = [oxcBindingPlugin()];
+  if (version !== undefined) {
+    // The same walker, claiming another oxc-parser version.
+    plugins.push({
+      name: "walk-version",
+      setup(build) {
+        build.onLoad({ filter: /oxc-walk\.generated\.ts$/ }, (args) => ({ loader: "ts", contents: readFileSync(args.path, "utf8").replace(/export const OXC_WALK_VERSION = "[^"]*"/, `export const OXC_WALK_VERSION = ${JSON.stringify(version)}`) }));
+      },
+    });
+  }
+  const built = await Bun.build({ entrypoints: [join(scratch, `${name}.ts`)], outdir: scratch, target: "node", format: "cjs", naming: `${name}.cjs`, plugins });
+  expect(built.success).toBe(true);
+  return join(scratch, `${name}.cjs`);
+}
+
+function compareInNode(lib: string): { usable: boolean; walked: boolean[]; results: { walk: string; estree: string }[] } {
+  writeFileSync(join(scratch, "walk-files.json"), JSON.stringify(walkFiles));
+  writeFileSync(
+    join(scratch, "walk.cjs"),
+    `const lib = require(${JSON.stringify(lib)});
+const fs = require("node:fs");
+const files = JSON.parse(fs.readFileSync(${JSON.stringify(join(scratch, "walk-files.json"))}, "utf8"));
+const moduleOf = (f) => (f.endsWith(".mjs") ? true : f.endsWith(".cjs") ? false : undefined);
+const run = (code, file, level) => {
+  const out = lib.instrument(code, file, { config: { root: "/", include: ["**", "**/node_modules/**"], level, stateful: ["S", "A", "o", "K", "D"] }, module: moduleOf(file) });
+  return JSON.stringify({ status: out.status, code: out.code, functions: out.functions, reason: out.reason, map: out.map });
+};
+const usable = lib.setRawWalk(true);
+const walked = [], results = [];
+for (const file of files) {
+  const code = fs.readFileSync(file, "utf8");
+  lib.setRawWalk(true);
+  const m = moduleOf(file);
+  const probe = lib.parseProgram(code, file, /\\.jsx?$/.test(file) ? "jsx" : "js", m === true ? "module" : m === false ? "commonjs" : "unambiguous");
+  walked.push(probe !== undefined && probe.ok === true);
+  for (const level of ["calls", "full"]) {
+    lib.setRawWalk(true);
+    const walk = run(code, file, level);
+    lib.setRawWalk(false);
+    results.push({ walk, estree: run(code, file, level) });
+  }
+}
+fs.writeFileSync(${JSON.stringify(join(scratch, "walk-out.json"))}, JSON.stringify({ usable, walked, results }));
+`,
+  );
+  const child = Bun.spawnSync(["node", join(scratch, "walk.cjs")], { env: { ...process.env, SCOPE_OXC_BINDING: oxcBindingSource() ?? "" }, stderr: "pipe" });
+  expect(child.stderr.toString()).toBe("");
+  expect(child.exitCode).toBe(0);
+  return JSON.parse(readFileSync(join(scratch, "walk-out.json"), "utf8"));
+}
+
+test("the buffer walk instruments exactly as the ESTree path", async () => {
+  const out = compareInNode(await walkBundle("walk-lib"));
+  expect(out.usable).toBe(true);
+  expect(out.walked).toEqual(walkFiles.map(() => true));
+  expect(out.results.length).toBe(walkFiles.length * 2);
+  for (let i = 0; i < out.results.length; i++) {
+    const label = `${walkFiles[i >> 1]} ${i % 2 === 0 ? "calls" : "full"}`;
+    expect({ label, out: out.results[i]!.walk }).toEqual({ label, out: out.results[i]!.estree });
+  }
+  // The fixtures are instrumented (not left as they are), but for the two without a function.
+  const statuses = out.results.map((r) => JSON.parse(r.estree).status as string);
+  expect(statuses.filter((s) => s !== "instrumented").length).toBe(4);
+}, 120_000);
+
+test("a walker generated from another oxc-parser version is not used", async () => {
+  const out = compareInNode(await walkBundle("walk-other-version", "0.0.0-other"));
+  expect(out.usable).toBe(false);
+  expect(out.walked).toEqual(walkFiles.map(() => false));
+  for (const r of out.results) expect(r.walk).toBe(r.estree);
+}, 120_000);
+
+test("the generated walker is what the installed oxc-parser gives", () => {
+  const check = Bun.spawnSync([process.execPath, join(root, "scripts/gen-oxc-walk.ts"), "--check"], { stderr: "pipe" });
+  expect(check.stderr.toString()).toBe("");
+  expect(check.exitCode).toBe(0);
+});

@@ -4,9 +4,11 @@
  */
 import MagicString from "magic-string";
 import { Matcher, type Level, type MatchConfig } from "./match";
-import { parse } from "./parse";
+import { parseProgram } from "./oxc-raw";
+import { languageOf, parse } from "./parse";
 import { HOOK_KEY, MARKER, findInputMap, print, type SourceMapV3 } from "./print";
 import { sourceInfoOf, transform, type FunctionInfo } from "./transform";
+import { transformRaw, type RawProgram } from "./transform-raw";
 
 export interface InstrumentOptions {
   /** Which functions, at which level; `matcher` wins when both are given. */
@@ -37,8 +39,11 @@ export function instrument(code: string, file: string, options: InstrumentOption
   const matcher = options.matcher ?? new Matcher(options.config);
   if (!matcher.file(file)) return { status: "unchanged", code, reason: "not matched" };
   if (isInstrumented(code)) return { status: "unchanged", code, reason: "already instrumented" };
-  const parsed = parse(code, file, options.module);
-  if (!parsed.ok) return parsed.unavailable ? { status: "failed", code, reason: parsed.reason, unavailable: true } : { status: "failed", code, reason: parsed.reason };
+  // Node: plain JavaScript is walked in oxc's buffer (transform-raw.ts); anything else, or a
+  // file oxc reports errors for, takes the ESTree path (parse.ts), whose messages users see.
+  const raw = rawProgram(code, file, options.module);
+  const parsed = raw ? undefined : parse(code, file, options.module);
+  if (parsed && !parsed.ok) return parsed.unavailable ? { status: "failed", code, reason: parsed.reason, unavailable: true } : { status: "failed", code, reason: parsed.reason };
   const edits = new MagicString(code);
   // Names a function-name glob left out: the selection report's candidates (selection.ts).
   const filtered = matcher.hasFunctionGlobs ? new Set<string>() : undefined;
@@ -48,7 +53,10 @@ export function instrument(code: string, file: string, options: InstrumentOption
   };
   let functions: FunctionInfo[];
   try {
-    functions = transform(parsed.program, code, edits, levelOf, (container) => matcher.isStateful(container), parsed.childKeys);
+    const statefulOf = (container: string) => matcher.isStateful(container);
+    if (raw) functions = transformRaw(raw, code, edits, levelOf, statefulOf);
+    else if (parsed?.ok) functions = transform(parsed.program, code, edits, levelOf, statefulOf, parsed.childKeys);
+    else throw new Error("no program"); // unreachable: a failed parse returned above
   } catch (error) {
     return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };
   }
@@ -64,6 +72,15 @@ export function instrument(code: string, file: string, options: InstrumentOption
   if (input) edits.remove(input.start, input.end);
   const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url);
   return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left, ...dynamicImportOf(functions) };
+}
+
+/** The program in oxc's raw-transfer buffer, when this runtime and file can take that path. */
+function rawProgram(code: string, file: string, module: boolean | undefined): RawProgram | undefined {
+  const language = languageOf(file) ?? "js";
+  if (language === "ts" || language === "tsx") return undefined;
+  const jsx = language === "jsx" || /\.js$/i.test(file);
+  const parsed = parseProgram(code, file, jsx ? "jsx" : "js", module === true ? "module" : module === false ? "commonjs" : "unambiguous");
+  return parsed?.ok ? parsed.raw : undefined;
 }
 
 function dynamicImportOf(functions: FunctionInfo[]): { dynamicImport?: true } {

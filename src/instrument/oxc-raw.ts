@@ -9,7 +9,9 @@
  * the buffer (a 32-bit system, an address-space limit) turns this path off for the
  * process. BENCHMARKS.md "Transform throughput: oxc raw transfer".
  */
+import { OXC_WALK_VERSION } from "./oxc-walk.generated";
 import type { Node } from "./parse";
+import type { RawProgram } from "./transform-raw";
 
 interface RawBinding {
   getBufferOffset(buffer: Uint8Array): number;
@@ -39,8 +41,22 @@ let binding: RawBinding | null | undefined;
 let sizes: Constants;
 let deserialize: Deserialize;
 let buffer: RawBuffer | null = null;
+/** oxc-walk.generated.ts reads this oxc-parser's layout (same version): transform-raw.ts may run. */
+let walkable = false;
+let dataPointerPos32 = 0;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const encoder = new TextEncoder();
+
+/**
+ * Turns the buffer walk (parseProgram) off or on for this process; checks and benchmarks
+ * compare it with the ESTree path in one process. Returns whether it is usable now.
+ */
+export function setRawWalk(on: boolean): boolean {
+  rawTransferUsable();
+  walkOff = !on;
+  return walkable && !walkOff;
+}
+let walkOff = false;
 
 /** True when raw transfer can run here; decided once (loads the binding, allocates the buffer). */
 export function rawTransferUsable(): boolean {
@@ -55,6 +71,9 @@ export function rawTransferUsable(): boolean {
     // Required here, not imported: Bun never loads them, and Node only once it parses.
     sizes = require("oxc-parser/src-js/generated/constants") as Constants;
     deserialize = (require("oxc-parser/src-js/generated/deserialize/js") as { deserialize: Deserialize }).deserialize;
+    const version = (require("oxc-parser/package.json") as { version?: string }).version;
+    dataPointerPos32 = (sizes as Constants & { DATA_POINTER_POS_32?: number }).DATA_POINTER_POS_32 ?? 0;
+    walkable = version === OXC_WALK_VERSION && dataPointerPos32 > 0 && process.env.SCOPE_RAW_WALK !== "0";
     buffer = createBuffer(loaded);
     binding = loaded;
   } catch {
@@ -80,6 +99,39 @@ function createBuffer(loaded: RawBinding): RawBuffer {
  * and recovery (a `.js` file retried without JSX) stay what users see.
  */
 export function parseRaw(code: string, file: string, lang: "js" | "jsx", sourceType: "module" | "commonjs" | "unambiguous"): RawParsed | undefined {
+  const parsed = parseIntoBuffer(code, file, lang, sourceType);
+  if (parsed === undefined) return undefined;
+  const data = deserialize(parsed.current, code, parsed.sourceStart, parsed.written);
+  if (data.errors.length > 0) return { ok: false, reason: data.errors[0]!.message };
+  return { ok: true, program: data.program };
+}
+
+/** What parseProgram hands transform-raw.ts, or `errors` (the caller takes the usual path for its message). */
+export type RawBufferParsed = { ok: true; raw: RawProgram; module: boolean } | { ok: false };
+
+/**
+ * Parses into the buffer and leaves the AST there (no deserialization) for
+ * transform-raw.ts; valid until the next parse on this thread. undefined when raw
+ * transfer is not usable here or the walker does not match the installed oxc-parser.
+ */
+export function parseProgram(code: string, file: string, lang: "js" | "jsx", sourceType: "module" | "commonjs" | "unambiguous"): RawBufferParsed | undefined {
+  if (!rawTransferUsable() || !walkable || walkOff) return undefined;
+  const parsed = parseIntoBuffer(code, file, lang, sourceType);
+  if (parsed === undefined) return undefined;
+  const { current } = parsed;
+  const data = current.int32[dataPointerPos32]!;
+  // RawTransferData: program at 0, errors (a Vec of 80-byte entries) at 272 (deserializeRawTransferData).
+  if (current.int32[((data + 272) >> 2) + 2] !== 0) return { ok: false };
+  const program = data;
+  return {
+    ok: true,
+    // Program.source_type's module kind at +137: 1 module (deserializeModuleKind).
+    module: current[program + 137] === 1,
+    raw: { uint8: current, int32: current.int32, float64: current.float64, program, sourceStart: parsed.sourceStart, sourceByteLength: parsed.written },
+  };
+}
+
+function parseIntoBuffer(code: string, file: string, lang: "js" | "jsx", sourceType: "module" | "commonjs" | "unambiguous"): { current: RawBuffer; sourceStart: number; written: number } | undefined {
   if (code.length > SOURCE_LENGTH_MAX || !rawTransferUsable()) return undefined;
   const loaded = binding!;
   if (buffer === null) buffer = createBuffer(loaded);
@@ -95,7 +147,5 @@ export function parseRaw(code: string, file: string, lang: "js" | "jsx", sourceT
   const { read, written } = encoder.encodeInto(code, new Uint8Array(current.buffer, current.byteOffset + sourceStart, maxByteLength));
   if (read !== code.length) return undefined;
   loaded.parseRawSync(file, current.block, sourceStart, written, { lang, sourceType, preserveParens: false });
-  const data = deserialize(current, code, sourceStart, written);
-  if (data.errors.length > 0) return { ok: false, reason: data.errors[0]!.message };
-  return { ok: true, program: data.program };
+  return { current, sourceStart, written };
 }

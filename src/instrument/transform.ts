@@ -57,8 +57,8 @@ export const BASE = "__scope$f";
 export const TEMP = "__scope$a";
 /** Hands the file's initialiser to the runtime when the module starts (see print.ts). */
 export const PENDING = "__scope$p";
-const CALL_TOKEN = "__scope$t";
-const RETURN_VALUE = "__scope$r";
+export const CALL_TOKEN = "__scope$t";
+export const RETURN_VALUE = "__scope$r";
 const CAUGHT = "__scope$e";
 /** Characters of the file tag after BASE: [0-9a-z], from the source's hash. */
 export const TAG_CHARS = 8;
@@ -124,6 +124,11 @@ export interface SourceInfo {
 
 const sourceInfos = new WeakMap<FunctionInfo[], SourceInfo>();
 
+/** Keeps what a transform found about the file's texts (transform-raw.ts too). */
+export function setSourceInfo(functions: FunctionInfo[], info: SourceInfo): void {
+  sourceInfos.set(functions, info);
+}
+
 /** What transform() found about the file's texts (print.ts writes it into the table call). */
 export function sourceInfoOf(functions: FunctionInfo[]): SourceInfo | undefined {
   return sourceInfos.get(functions);
@@ -150,7 +155,7 @@ export function sourceTag(h1: number, h2: number): string {
 }
 
 /** Registration methods whose second argument is a listener for the event named first. */
-const LISTENER_METHODS = new Set(["on", "once", "addListener", "prependListener", "prependOnceListener", "addEventListener"]);
+export const LISTENER_METHODS = new Set(["on", "once", "addListener", "prependListener", "prependOnceListener", "addEventListener"]);
 
 /** A string literal or a template without substitutions: its value. */
 function literalString(node: Node): string | undefined {
@@ -474,7 +479,7 @@ function instrumentFunction(visit: Visit, node: Node, parent: Node | null, body:
 }
 
 /** `self`: ",this" for a stateful method (the receiver is snapshot after the call), else "". */
-function exitCode(id: string, asyncOnly: boolean, self = ""): string {
+export function exitCode(id: string, asyncOnly: boolean, self = ""): string {
   const threw = asyncOnly ? "X" : "x";
   const ended = asyncOnly ? "s" : "r";
   return `}catch(${CAUGHT}){${CALL_TOKEN}=${HOOK}.${threw}(${id},${CALL_TOKEN},${CAUGHT}${self});throw ${CAUGHT}}finally{${HOOK}.${ended}(${id},${CALL_TOKEN},${RETURN_VALUE}${self})}`;
@@ -567,7 +572,7 @@ function visitCall(visit: Visit, node: Node, _parent: Node | null, scope: Scope 
 }
 
 /** Skips whitespace and comments from `from`. */
-function skipTrivia(code: string, from: number, to: number): number {
+export function skipTrivia(code: string, from: number, to: number): number {
   let i = from;
   while (i < to) {
     const char = code.charCodeAt(i);
@@ -598,32 +603,39 @@ const WORD = /[A-Za-z_$][\w$]*/y;
  * `set`, `*`, `[` or the key, skipping `static` and TypeScript modifiers.
  */
 function memberStart(visit: Visit, member: Node): number {
-  const code = visit.code;
-  const key = member.key as Node;
-  let i = afterDecorators(member);
-  while (i < key.start) {
-    i = skipTrivia(code, i, key.start);
-    if (i >= key.start || code[i] === "*" || code[i] === "[") return i;
+  return scanMemberStart(visit.code, afterDecorators(member), (member.key as Node).start);
+}
+
+/** memberStart from the member's start after decorators (`from`) and its key's start. */
+export function scanMemberStart(code: string, from: number, keyStart: number): number {
+  let i = from;
+  while (i < keyStart) {
+    i = skipTrivia(code, i, keyStart);
+    if (i >= keyStart || code[i] === "*" || code[i] === "[") return i;
     WORD.lastIndex = i;
     const word = WORD.exec(code)?.[0];
     if (!word || word === "async" || word === "get" || word === "set") return i;
     i += word.length;
   }
-  return Math.min(i, key.start);
+  return Math.min(i, keyStart);
 }
 
 /** Where the engine's text of a class starts: `class`, after decorators and modifiers. */
 function classStart(visit: Visit, node: Node): number {
-  const code = visit.code;
-  let i = afterDecorators(node);
-  for (let guard = 0; guard < 8 && i < node.end; guard++) {
-    i = skipTrivia(code, i, node.end);
+  return scanClassStart(visit.code, afterDecorators(node), node.start, node.end);
+}
+
+/** classStart from the class's start after decorators (`from`), its start and end. */
+export function scanClassStart(code: string, from: number, start: number, end: number): number {
+  let i = from;
+  for (let guard = 0; guard < 8 && i < end; guard++) {
+    i = skipTrivia(code, i, end);
     WORD.lastIndex = i;
     const word = WORD.exec(code)?.[0];
     if (!word || word === "class") return i;
     i += word.length;
   }
-  return node.start;
+  return start;
 }
 
 /** Where the body's code starts: after `{` and any directive prologue ("use strict"). */
@@ -661,11 +673,15 @@ function argumentsOf(node: Node, arrow: boolean): string {
 
 /** The offset just after an arrow's `=>`, skipping parameters, types and comments. */
 function arrowEnd(visit: Visit, node: Node): number {
-  const code = visit.code;
   let from = node.start;
   for (const param of node.params as Node[]) from = Math.max(from, param.end);
   const returnType = node.returnType as Node | null | undefined;
   if (returnType) from = Math.max(from, returnType.end);
+  return scanArrowEnd(visit.code, from, node.start);
+}
+
+/** arrowEnd from the end of the parameters (and return type). */
+export function scanArrowEnd(code: string, from: number, start: number): number {
   for (let i = from; i < code.length; i++) {
     const char = code[i];
     if (char === "=" && code[i + 1] === ">") return i + 2;
@@ -673,7 +689,7 @@ function arrowEnd(visit: Visit, node: Node): number {
     else if (char === "/" && code[i + 1] === "*") i = code.indexOf("*/", i + 2) + 1;
     if (i < 0) break;
   }
-  throw new Error(`no => in arrow function at offset ${node.start}`);
+  throw new Error(`no => in arrow function at offset ${start}`);
 }
 
 function functionFlags(node: Node, parent: Node | null): number {
@@ -691,7 +707,7 @@ function functionFlags(node: Node, parent: Node | null): number {
   return flags;
 }
 
-const MAX_NAME_CHARS = 80;
+export const MAX_NAME_CHARS = 80;
 
 function functionName(visit: Visit, node: Node, parent: Node | null): string {
   const id = node.id as Node | null | undefined;
@@ -736,11 +752,16 @@ function memberName(visit: Visit, member: Node): string {
 
 function source(visit: Visit, node: Node): string {
   if (node.type === "Identifier") return String(node.name);
-  const text = visit.code.slice(node.start, Math.min(node.end, node.start + MAX_NAME_CHARS)).replace(/\s+/g, " ");
-  return node.end - node.start > MAX_NAME_CHARS ? `${text}…` : text;
+  return sourceText(visit.code, node.start, node.end);
 }
 
-function lineStarts(code: string): number[] {
+/** A node's text as a name: whitespace runs as one space, at most MAX_NAME_CHARS. */
+export function sourceText(code: string, start: number, end: number): string {
+  const text = code.slice(start, Math.min(end, start + MAX_NAME_CHARS)).replace(/\s+/g, " ");
+  return end - start > MAX_NAME_CHARS ? `${text}…` : text;
+}
+
+export function lineStarts(code: string): number[] {
   const starts = [0];
   for (let i = code.indexOf("\n"); i >= 0; i = code.indexOf("\n", i + 1)) starts.push(i + 1);
   return starts;
