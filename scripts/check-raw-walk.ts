@@ -11,51 +11,18 @@
  * Prints one line per difference and a summary; exits 1 when any result differs or the
  * walk was not in use.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { corpusFiles, repoRoot } from "../src/bench/instrument";
 import { oxcBindingSource } from "../src/core/assets";
 import { oxcBindingPlugin } from "../src/core/oxc-plugin";
+import { npmFiles } from "./check-raw-walk-files";
 
 const count = Number(process.argv[2] ?? 60);
 const extra = process.argv.slice(3);
 const scratch = mkdtempSync(join(tmpdir(), "scope-check-raw-"));
 process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
-
-function npmFiles(limit: number): string[] {
-  const found: { file: string; size: number }[] = [];
-  const visit = (dir: string, depth: number) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir).sort();
-    } catch {
-      return;
-    }
-    for (const name of entries) {
-      const path = join(dir, name);
-      let stat;
-      try {
-        stat = statSync(path);
-      } catch {
-        continue;
-      }
-      if (stat.isDirectory()) {
-        if (depth < 6 && name !== ".bin" && name !== "test" && name !== "tests") visit(path, depth + 1);
-      } else if (/\.(c|m)?js$/.test(name) && stat.size > 2000 && stat.size < 4_000_000) found.push({ file: path, size: stat.size });
-    }
-  };
-  visit(join(repoRoot, "node_modules"), 0);
-  // One file per package directory, the largest, so many packages are seen.
-  const byPackage = new Map<string, { file: string; size: number }>();
-  for (const entry of found) {
-    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(entry.file.slice(entry.file.lastIndexOf("node_modules/")));
-    const key = match?.[1] ?? entry.file;
-    const seen = byPackage.get(key);
-    if (!seen || entry.size > seen.size) byPackage.set(key, entry);
-  }
-  return [...byPackage.values()].sort((a, b) => a.file.localeCompare(b.file)).slice(0, limit).map((e) => e.file);
-}
 
 const files = [...new Set([...corpusFiles, ...npmFiles(count), ...extra])];
 writeFileSync(join(scratch, "entry.ts"), `export { instrument } from ${JSON.stringify(join(repoRoot, "src/instrument/instrument.ts"))};\nexport { setRawWalk, parseProgram } from ${JSON.stringify(join(repoRoot, "src/instrument/oxc-raw.ts"))};\n`);

@@ -32,24 +32,12 @@ interface Chunk {
 }
 
 /** A shift of `delta` columns for every original character at or after `from` on its line. */
-interface Shift {
+export interface Shift {
   from: number;
   delta: number;
 }
 
 const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-function vlq(value: number): string {
-  let rest = value < 0 ? (-value << 1) | 1 : value << 1;
-  let out = "";
-  do {
-    let digit = rest & 31;
-    rest >>>= 5;
-    if (rest > 0) digit |= 32;
-    out += BASE64[digit];
-  } while (rest > 0);
-  return out;
-}
 
 function isWordCode(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c > 127;
@@ -95,14 +83,71 @@ export function sparseMap(edits: MagicString, code: string, source: string): Sou
     }
     if (!insert(chunk.end, chunk.outro)) return undefined;
   }
-  // Lines where a shift moves a token that follows it on the same line.
+  const mappings = mappingsOf(code, shifts);
+  return mappings === null ? null : { version: 3, sources: [source], names: [], mappings };
+}
+
+/** Bytes of a string being built (ASCII only), grown as needed: no string per segment. */
+class Bytes {
+  data = new Uint8Array(1 << 16);
+  length = 0;
+  reserve(more: number): void {
+    if (this.length + more <= this.data.length) return;
+    let size = this.data.length * 2;
+    while (size < this.length + more) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.data.subarray(0, this.length));
+    this.data = grown;
+  }
+  byte(c: number): void {
+    this.reserve(1);
+    this.data[this.length++] = c;
+  }
+  vlq(value: number): void {
+    this.reserve(7);
+    let rest = value < 0 ? (-value << 1) | 1 : value << 1;
+    do {
+      let digit = rest & 31;
+      rest >>>= 5;
+      if (rest > 0) digit |= 32;
+      this.data[this.length++] = BASE64_CODES[digit]!;
+    } while (rest > 0);
+  }
+  text(): string {
+    let out = "";
+    // fromCharCode over slices: the bytes are ASCII.
+    for (let at = 0; at < this.length; at += 8192) out += String.fromCharCode.apply(null, this.data.subarray(at, Math.min(this.length, at + 8192)) as unknown as number[]);
+    return out;
+  }
+}
+
+const BASE64_CODES = Uint8Array.from(BASE64, (c) => c.charCodeAt(0));
+const SEMICOLON = 59;
+const COMMA = 44;
+const A = 65;
+
+/**
+ * The `mappings` of the sparse map for `shifts` (sorted by position), or null when no
+ * token moves: lines where a shift moves a token that follows it on the same line get a
+ * segment at every token start; the line after a mapped one starts with a one-field
+ * segment ("A") unless it is mapped too.
+ */
+export function mappingsOf(code: string, shifts: Shift[]): string | null {
   let lineStart = 0;
   let line = 0;
   let previousOriginalLine = 0;
   let previousOriginalColumn = 0;
   let mapped = false;
   let lastMappedLine = -2;
-  const lines: string[] = [];
+  // `lines` entries so far, joined by ";" as they are written.
+  let entries = 0;
+  const out = new Bytes();
+  const segments = new Bytes();
+  const entry = (write: () => void) => {
+    if (entries > 0) out.byte(SEMICOLON);
+    write();
+    entries++;
+  };
   let s = 0;
   while (s < shifts.length) {
     const from = shifts[s]!.from;
@@ -130,7 +175,8 @@ export function sparseMap(edits: MagicString, code: string, source: string): Sou
     }
     if (!moves) continue;
     // A segment at every token start of the line.
-    const segments: string[] = [];
+    segments.length = 0;
+    let count = 0;
     let previousColumn = 0;
     let delta = 0;
     let k = first;
@@ -149,22 +195,31 @@ export function sparseMap(edits: MagicString, code: string, source: string): Sou
       if (!starts) continue;
       const column = i - lineStart;
       const generated = column + delta;
-      segments.push(vlq(generated - previousColumn) + "A" + vlq(line - previousOriginalLine) + vlq(column - previousOriginalColumn));
+      if (count++ > 0) segments.byte(COMMA);
+      segments.vlq(generated - previousColumn);
+      segments.byte(A);
+      segments.vlq(line - previousOriginalLine);
+      segments.vlq(column - previousOriginalColumn);
       previousColumn = generated;
       previousOriginalLine = line;
       previousOriginalColumn = column;
     }
-    if (segments.length === 0) continue;
+    if (count === 0) continue;
     // Lines since the last mapped one: empty, except an unmapped segment right after it.
-    if (lastMappedLine >= 0 && line > lastMappedLine + 1) lines.push("A");
-    while (lines.length < line) lines.push("");
-    lines.push(segments.join(","));
+    if (lastMappedLine >= 0 && line > lastMappedLine + 1) entry(() => out.byte(A));
+    while (entries < line) entry(() => {});
+    entry(() => {
+      out.reserve(segments.length);
+      out.data.set(segments.data.subarray(0, segments.length), out.length);
+      out.length += segments.length;
+    });
     lastMappedLine = line;
     mapped = true;
   }
   if (!mapped) return null;
   // The line after the last mapped one (the appended table, at least), and a ";" after it:
   // Node 20's parser reads a one-field segment at the very end of `mappings` as four fields.
-  lines.push("A", "");
-  return { version: 3, sources: [source], names: [], mappings: lines.join(";") };
+  entry(() => out.byte(A));
+  entry(() => {});
+  return out.text();
 }
