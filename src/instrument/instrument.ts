@@ -8,6 +8,7 @@ import { parseProgram } from "./oxc-raw";
 import { languageOf, parse } from "./parse";
 import { HOOK_KEY, MARKER, findInputMap, print, type SourceMapV3 } from "./print";
 import { sourceInfoOf, transform, type FunctionInfo } from "./transform";
+import { Insertions } from "./insertions";
 import { transformRaw, type RawProgram } from "./transform-raw";
 
 export interface InstrumentOptions {
@@ -44,7 +45,8 @@ export function instrument(code: string, file: string, options: InstrumentOption
   const raw = rawProgram(code, file, options.module);
   const parsed = raw ? undefined : parse(code, file, options.module);
   if (parsed && !parsed.ok) return parsed.unavailable ? { status: "failed", code, reason: parsed.reason, unavailable: true } : { status: "failed", code, reason: parsed.reason };
-  const edits = new MagicString(code);
+  // The walk only inserts: flat insertions (insertions.ts) instead of magic-string's chunk list.
+  let edits: MagicString | Insertions = raw && code.length > 0 ? new Insertions(code) : new MagicString(code);
   // Names a function-name glob left out: the selection report's candidates (selection.ts).
   const filtered = matcher.hasFunctionGlobs ? new Set<string>() : undefined;
   const levelOf = (name: string): Level => {
@@ -55,7 +57,7 @@ export function instrument(code: string, file: string, options: InstrumentOption
   try {
     const statefulOf = (container: string) => matcher.isStateful(container);
     if (raw) functions = transformRaw(raw, code, edits, levelOf, statefulOf);
-    else if (parsed?.ok) functions = transform(parsed.program, code, edits, levelOf, statefulOf, parsed.childKeys);
+    else if (parsed?.ok) functions = transform(parsed.program, code, edits as MagicString, levelOf, statefulOf, parsed.childKeys);
     else throw new Error("no program"); // unreachable: a failed parse returned above
   } catch (error) {
     return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };
@@ -69,6 +71,8 @@ export function instrument(code: string, file: string, options: InstrumentOption
     return { status: "instrumented", code: print(edits, code, file, functions, null).code, functions, filtered: left, ...dynamicImportOf(functions) };
   }
   const input = findInputMap(code, options.readFile);
+  // Chaining an input map needs magic-string's full map (print.ts): the same calls replayed.
+  if (input?.map && edits instanceof Insertions) edits = edits.toMagicString();
   if (input) edits.remove(input.start, input.end);
   const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url);
   return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left, ...dynamicImportOf(functions) };

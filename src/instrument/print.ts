@@ -8,6 +8,7 @@
 import remapping from "@jridgewell/remapping";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import type MagicString from "magic-string";
+import { Insertions } from "./insertions";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { languageOf } from "./parse";
@@ -175,10 +176,9 @@ interface EditChunk {
  * position is moved back) or inserted nothing. Numbers joined once: building a string per
  * insertion cost several times MagicString's own toString on typescript.js.
  */
-export function columnShifts(edits: MagicString, code: string): string {
+export function columnShifts(edits: MagicString | Insertions, code: string): string {
   // V8 also ends lines at a lone \r, U+2028 and U+2029: lines would not be counted alike.
   if (hasOtherLineEnds(code)) return "";
-  const internals = edits as unknown as { intro: string; firstChunk: EditChunk | null };
   const numbers: number[] = [];
   let line = 1;
   let lineStart = 0;
@@ -202,6 +202,12 @@ export function columnShifts(edits: MagicString, code: string): string {
     numbers.push(offset - lineStart, text.length);
     numbers[countAt]!++;
   };
+  if (edits instanceof Insertions) {
+    const groups = edits.groups();
+    for (let g = 0; g < groups.at.length && valid; g++) insert(groups.at[g]!, groups.text[g]!);
+    return valid ? numbers.join(",") : "";
+  }
+  const internals = edits as unknown as { intro: string; firstChunk: EditChunk | null };
   insert(0, internals.intro);
   for (let chunk = internals.firstChunk; chunk && valid; chunk = chunk.next) {
     insert(chunk.start, chunk.intro);
@@ -248,7 +254,7 @@ function originalPlaces(functions: FunctionInfo[], file: string, inputMap: Sourc
 }
 
 export function print(
-  edits: MagicString,
+  edits: MagicString | Insertions,
   code: string,
   file: string,
   functions: FunctionInfo[],
@@ -293,7 +299,9 @@ export function print(
   // Without a map to chain: segments only where a token moved (sparse-map.ts); none needed: no map.
   const sparse = inputMap ? undefined : sparseMap(edits, code, sourceName);
   if (sparse === null) return { code: edits.toString() };
-  let map = sparse ?? fullMap(edits, code, sourceName);
+  // A full map needs magic-string's own (the same calls replayed).
+  if (sparse === undefined && edits instanceof Insertions) edits = edits.toMagicString();
+  let map = sparse ?? fullMap(edits as MagicString, code, sourceName);
   if (inputMap) {
     // Only our map's one source has the input map. Its own sources are originals, also the
     // one Babel names after the file itself (same name, resolved): asked again, the loader

@@ -17,6 +17,7 @@
  * line (a multi-line function's `{`) need none (BENCHMARKS.md, "Start-up").
  */
 import type MagicString from "magic-string";
+import { Insertions } from "./insertions";
 import type { SourceMapV3 } from "./print";
 
 /** magic-string's chunk: an original range, its replacement and the text around it. */
@@ -63,9 +64,35 @@ export function hasOtherLineEnds(code: string): boolean {
  * inserted or removed inside the program, an overwrite) or the code has line terminators
  * other than \n and \r\n: then the caller makes the full map.
  */
-export function sparseMap(edits: MagicString, code: string, source: string): SourceMapV3 | null | undefined {
+export function sparseMap(edits: MagicString | Insertions, code: string, source: string): SourceMapV3 | null | undefined {
   if (hasOtherLineEnds(code)) return undefined;
   const shifts: Shift[] = [];
+  if (edits instanceof Insertions) {
+    const groups = edits.groups();
+    // A removal to the end (the input map's comment), per chunk as magic-string holds it: a
+    // chunk's removal shift comes before what ends at its end, as in the chunk walk below.
+    const bounds = groups.removed ?? [];
+    let b = 1;
+    const removalsUpTo = (limit: number): boolean => {
+      for (; b < bounds.length && bounds[b]! <= limit; b++) {
+        const [start, end] = [bounds[b - 1]!, bounds[b]!];
+        if (end < code.length && code.slice(start, end).includes("\n")) return false;
+        shifts.push({ from: end, delta: start - end });
+      }
+      return true;
+    };
+    for (let g = 0; g < groups.at.length; g++) {
+      const at = groups.at[g]!;
+      const text = groups.text[g]!;
+      if (!removalsUpTo(at)) return undefined;
+      if (text.length === 0) continue;
+      if (at < code.length && text.includes("\n")) return undefined;
+      shifts.push({ from: at, delta: text.length });
+    }
+    if (!removalsUpTo(Number.POSITIVE_INFINITY)) return undefined;
+    const mappings = mappingsOf(code, shifts);
+    return mappings === null ? null : { version: 3, sources: [source], names: [], mappings };
+  }
   const whole = edits as unknown as { intro: string; firstChunk: Chunk };
   const insert = (at: number, text: string): boolean => {
     if (text.length === 0) return true;

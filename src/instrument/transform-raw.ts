@@ -21,7 +21,7 @@
  * Byte-identical output to transform.ts over oxc's ESTree is checked in
  * spec/instrument-oxc-raw.test.ts (and scripts/check-raw-walk.ts over npm files).
  */
-import type MagicString from "magic-string";
+import type { InsertionSink } from "./insertions";
 import type { Level } from "./match";
 import { TYPE, walk, childrenArrowFunctionExpression, childrenCallExpression, childrenClass, childrenFunction, childrenImportExpression, childrenJSXElement, childrenJSXFragment, childrenMethodDefinition, childrenObjectExpression, childrenObjectProperty, childrenReturnStatement, childrenYieldExpression } from "./oxc-walk.generated";
 import {
@@ -116,7 +116,7 @@ let f64: Float64Array;
 let code: string;
 let sourceStart = 0;
 let firstNonAscii = 0;
-let edits: MagicString;
+let edits: InsertionSink;
 let functions: FunctionInfo[];
 let starts: number[];
 let levelOf: (name: string) => Level;
@@ -137,7 +137,7 @@ const utf8Slice = typeof Buffer === "function" ? (Buffer.prototype as unknown as
 const decoder = new TextDecoder();
 
 /** Instruments every function of the program in the buffer that `levelOf` does not turn off. */
-export function transformRaw(raw: RawProgram, source: string, magic: MagicString, level: (name: string) => Level, stateful: (container: string) => boolean = () => false): FunctionInfo[] {
+export function transformRaw(raw: RawProgram, source: string, magic: InsertionSink, level: (name: string) => Level, stateful: (container: string) => boolean = () => false): FunctionInfo[] {
   const [h1, h2] = hashSource(source);
   const tag = sourceTag(h1, h2);
   u8 = raw.uint8;

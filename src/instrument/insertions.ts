@@ -1,0 +1,202 @@
+/**
+ * The edits of the buffer walk (transform-raw.ts) without magic-string: the transform only
+ * inserts text at original offsets, so the calls are kept in flat arrays and the output is
+ * made once, by sorting them by offset. magic-string splits its chunk list at every edit
+ * (an object and two string slices each; typescript.js at "full": ~100,000 edits), which
+ * was most of what was left of a first transform after the walk (BENCHMARKS.md).
+ *
+ * Same result as magic-string for the same calls: at an offset, what was inserted with
+ * appendLeft (the text ending there) comes first, in call order, then what starts there:
+ * prependRight calls in reverse order, then appendRight calls in call order. append is
+ * appendRight at the very end (magic-string's outro, after everything); appendLeft at 0 is
+ * before everything (its intro). `toMagicString()` replays the
+ * calls for what needs magic-string itself (a full map, an input map to chain).
+ */
+import MagicString from "magic-string";
+
+const LEFT = 0;
+const APPEND_RIGHT = 1;
+const PREPEND_RIGHT = 2;
+
+/** What transform-raw.ts calls: the insertion subset of magic-string. */
+export interface InsertionSink {
+  appendLeft(at: number, text: string): unknown;
+  appendRight(at: number, text: string): unknown;
+  prependRight(at: number, text: string): unknown;
+}
+
+/** Insertions grouped as magic-string keeps them: per offset, the text ending there, then the text starting there. */
+export interface InsertionGroups {
+  at: number[];
+  text: string[];
+  /** A removal to the end, if there is one: the bounds of magic-string's chunks in it, in order. */
+  removed?: number[];
+}
+
+export class Insertions implements InsertionSink {
+  readonly original: string;
+  private readonly offsets: number[] = [];
+  private readonly kinds: number[] = [];
+  private readonly texts: string[] = [];
+  private order: Int32Array | undefined;
+  /** remove(start, end) with end at the original's end (the input map comment): where it starts. */
+  private removedFrom: number;
+
+  constructor(original: string) {
+    this.original = original;
+    this.removedFrom = original.length;
+  }
+
+  /**
+   * magic-string's remove, for a range that ends at the end of the original (all print.ts
+   * removes: the input map's comment). Insertions strictly inside it go with it, as
+   * magic-string (0.30) empties the intro and outro of the removed chunks but the outer ones.
+   */
+  remove(start: number, end: number): this {
+    if (end !== this.original.length || start < 0 || start > end) throw new Error(`Insertions.remove(${start}, ${end}): only a range up to the end (${this.original.length})`);
+    if (start < end) this.removedFrom = Math.min(this.removedFrom, start);
+    return this;
+  }
+
+  /** Whether insertion `i` was removed with the text around it (see remove). */
+  private removed(i: number): boolean {
+    const at = this.offsets[i]!;
+    if (this.removedFrom >= this.original.length) return false;
+    return at > this.removedFrom && at < this.original.length;
+  }
+
+  appendLeft(at: number, text: string): this {
+    return this.add(at, LEFT, text);
+  }
+
+  appendRight(at: number, text: string): this {
+    return this.add(at, APPEND_RIGHT, text);
+  }
+
+  prependRight(at: number, text: string): this {
+    return this.add(at, PREPEND_RIGHT, text);
+  }
+
+  /** magic-string's append: into its outro, as appendRight at the end is. */
+  append(text: string): this {
+    return this.add(this.original.length, APPEND_RIGHT, text);
+  }
+
+  hasChanged(): boolean {
+    return this.removedFrom < this.original.length || this.texts.some((text) => text.length > 0);
+  }
+
+  private add(at: number, kind: number, text: string): this {
+    if (!(at >= 0 && at <= this.original.length)) throw new Error(`insertion at ${at} outside 0..${this.original.length}`);
+    this.offsets.push(at);
+    this.kinds.push(kind);
+    this.texts.push(text);
+    this.order = undefined;
+    return this;
+  }
+
+  /** Whether insertion `i` goes after the original text (magic-string's outro: the right side of the end). */
+  private inOutro(i: number): boolean {
+    return this.kinds[i] !== LEFT && this.offsets[i] === this.original.length;
+  }
+
+  /** The calls' indices in output order. */
+  private sorted(): Int32Array {
+    if (this.order) return this.order;
+    const n = this.offsets.length;
+    const order = new Int32Array(n);
+    if (n < 1 << 20 && this.original.length < 1 << 30) {
+      // One numeric sort of packed keys: offset, side (left 0, right 1), then the rank within the side.
+      const keys = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const kind = this.kinds[i]!;
+        const rank = kind === LEFT ? i : kind === PREPEND_RIGHT ? (1 << 20) - 1 - i : (1 << 20) + i;
+        keys[i] = this.offsets[i]! * 2 ** 22 + (kind === LEFT ? 0 : 2 ** 21) + rank;
+      }
+      keys.sort();
+      for (let k = 0; k < n; k++) {
+        const rank = keys[k]! % 2 ** 21;
+        const right = keys[k]! % 2 ** 22 >= 2 ** 21;
+        order[k] = !right ? rank : rank < 1 << 20 ? (1 << 20) - 1 - rank : rank - (1 << 20);
+      }
+    } else {
+      const indices = Array.from({ length: n }, (_, i) => i);
+      const side = (i: number) => (this.kinds[i] === LEFT ? 0 : 1);
+      const rank = (i: number) => (this.kinds[i] === PREPEND_RIGHT ? -i : i);
+      indices.sort((a, b) => this.offsets[a]! - this.offsets[b]! || side(a) - side(b) || rank(a) - rank(b));
+      order.set(indices);
+    }
+    this.order = order;
+    return order;
+  }
+
+  toString(): string {
+    const order = this.sorted();
+    const code = this.original;
+    const parts: string[] = [];
+    let from = 0;
+    const kept = this.removedFrom;
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k]!;
+      if (this.removed(i)) continue;
+      const at = this.offsets[i]!;
+      if (at > from) {
+        parts.push(code.slice(from, Math.min(at, kept)));
+        from = at;
+      }
+      parts.push(this.texts[i]!);
+    }
+    if (from < kept) parts.push(code.slice(from, kept));
+    return parts.join("");
+  }
+
+  /**
+   * Per offset, the text ending there (appendLeft) and the text starting there, each as
+   * one group, as magic-string's chunk outros and intros hold them; not what goes after
+   * the end of the original (outro).
+   */
+  groups(): InsertionGroups {
+    const order = this.sorted();
+    const at: number[] = [];
+    const text: string[] = [];
+    let k = 0;
+    while (k < order.length) {
+      const i = order[k]!;
+      if (this.inOutro(i)) break;
+      if (this.removed(i)) {
+        k++;
+        continue;
+      }
+      const offset = this.offsets[i]!;
+      const left = this.kinds[i] === LEFT;
+      let group = "";
+      while (k < order.length) {
+        const j = order[k]!;
+        if (this.offsets[j] !== offset || (this.kinds[j] === LEFT) !== left || this.inOutro(j)) break;
+        if (!this.removed(j)) group += this.texts[j]!;
+        k++;
+      }
+      at.push(offset);
+      text.push(group);
+    }
+    if (this.removedFrom >= this.original.length) return { at, text };
+    // magic-string's chunks inside the removed range: split at every offset an insertion was made at.
+    const splits = [...new Set(this.offsets.filter((offset) => offset > this.removedFrom && offset < this.original.length))].sort((a, b) => a - b);
+    return { at, text, removed: [this.removedFrom, ...splits, this.original.length] };
+  }
+
+  /** A magic-string with the same calls made in the same order. */
+  toMagicString(): MagicString {
+    const magic = new MagicString(this.original);
+    for (let i = 0; i < this.offsets.length; i++) {
+      const at = this.offsets[i]!;
+      const text = this.texts[i]!;
+      const kind = this.kinds[i];
+      if (kind === LEFT) magic.appendLeft(at, text);
+      else if (kind === APPEND_RIGHT) magic.appendRight(at, text);
+      else magic.prependRight(at, text);
+    }
+    if (this.removedFrom < this.original.length) magic.remove(this.removedFrom, this.original.length);
+    return magic;
+  }
+}
