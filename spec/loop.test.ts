@@ -212,6 +212,25 @@ if (isMainThread) {
       } else expect(of(events, "monitor_missing").length).toBe(0);
     }, 60_000);
 
+    test(`${runtime}: a loop blocked 200 ms shows in its sample's delay, measured by scope's own timer`, async () => {
+      const dir = tmp();
+      const program = join(dir, "block.js");
+      // The loop turns on after the block (a late tick needs a turn to run in).
+      writeFileSync(program, `${BLOCKER}\nsetTimeout(() => {}, 400);\n`);
+      const out = join(dir, "t.bin");
+      const result = await runCli(["run", ...LOOP, "--out", out, runtime, program]);
+      expect(result.exitCode).toBe(0);
+      const samples = of(readEvents(out), "loop_sample", 0);
+      expect(samples.length).toBeGreaterThanOrEqual(1);
+      // The sentinel (every 25 ms) was due inside the 200 ms block: late by at least 175 ms.
+      const worst = Math.max(...samples.map((sample) => Number(sample.fields.delayMaxNs)));
+      expect(worst).toBeGreaterThanOrEqual(170e6);
+      for (const sample of samples) {
+        expect(sample.fields.delaySource).toBe("timer");
+        expect(Number(sample.fields.delayP99Ns)).toBeLessThanOrEqual(Number(sample.fields.delayMaxNs));
+      }
+    }, 60_000);
+
     test(`${runtime}: an idle program exits at once: scope's timers never keep it alive`, async () => {
       const dir = tmp();
       const out = join(dir, "t.bin");

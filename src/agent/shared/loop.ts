@@ -4,10 +4,11 @@
  *
  * - Every interval (SCOPE_LOOP, default 1 s) a `loop_sample` (delay min/p50/p99/max,
  *   utilisation) and a `memory_sample` (heap, external, array buffers, RSS).
- *   Node: the delay is perf_hooks' monitorEventLoopDelay histogram (a native timer),
- *   utilisation `performance.eventLoopUtilization()` (libuv's idle time). Bun: its
- *   histogram misses blocked turns and its utilisation is zeros, so the delay comes from
- *   scope's own sentinel timer (below) and utilisation is not recorded (flagged).
+ *   The delay is the lateness of scope's own sentinel timer (below; flag ownTimer), the
+ *   one timer that wakes the thread (perf_hooks' monitorEventLoopDelay, a second native
+ *   timer, cost an idle thread ~2.9 ms of CPU per second; Bun's misses blocked turns).
+ *   Node: utilisation `performance.eventLoopUtilization()` (libuv's idle time). Bun: its
+ *   utilisation is zeros, so it is not recorded (flagged).
  * - Long tasks. Callbacks of setTimeout, setInterval, node:fs's callback functions and,
  *   with --long-task-immediates, setImmediate are wrapped when the program schedules them:
  *   two clock reads per callback, exact start and duration, kind timer/io/immediate, origin
@@ -53,9 +54,6 @@ export function loopSettings(spec: string | undefined): LoopSettings {
   };
 }
 
-/** The histogram's sampling period (ms): monitorEventLoopDelay's own timer. */
-const HISTOGRAM_RESOLUTION_MS = 20;
-
 interface Monitor {
   flush(): void;
 }
@@ -83,7 +81,6 @@ export function flushLoopMonitor(): void {
   monitor?.flush();
 }
 
-type Histogram = { min: number; max: number; count?: number; percentile(p: number): number; reset(): void; enable(): void; disable(): void };
 
 export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", worker: boolean, settings: LoopSettings): void {
   const perf = require("node:perf_hooks") as typeof import("node:perf_hooks");
@@ -97,18 +94,13 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   const resolutionMs = Math.min(500, Math.max(5, thresholdMs / 2));
   const bun = runtime === "bun";
 
-  let histogram: Histogram | undefined;
   let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
   let missing = 0;
   if (groups.loop) {
+    // No monitorEventLoopDelay histogram: its native timer woke an idle thread 50 times a
+    // second (~2.9 ms of CPU per second per thread here, BENCHMARKS.md "Third look"); the
+    // delay is the sentinel's lateness, in Node as in Bun (whose histogram misses blocked turns).
     if (!bun) {
-      try {
-        histogram = perf.monitorEventLoopDelay({ resolution: HISTOGRAM_RESOLUTION_MS }) as unknown as Histogram;
-        histogram.enable();
-      } catch (error) {
-        histogram = undefined;
-        recorder.fail(error);
-      }
       try {
         elu = performance.eventLoopUtilization();
       } catch {
@@ -142,7 +134,7 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
     if (recorder.stopped) return;
     const t = now();
     const lateMs = Math.max(0, t - lastTick - resolutionMs);
-    if (bun && ownDelays.length < 4096) ownDelays.push(lateMs);
+    if (ownDelays.length < 4096) ownDelays.push(lateMs);
     // One blocked stretch that delayed this tick by lateMs began after the last tick: it
     // lasted from lateMs to lateMs + R. Node's busy time over the gap narrows that.
     let blockedMs: number;
@@ -217,24 +209,13 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
       let p50 = 0;
       let p99 = 0;
       let max = 0;
-      if (histogram !== undefined) {
-        if ((histogram.count ?? 1) > 0 && histogram.max > 0) {
-          // Node's histogram holds the time between its timer's runs: the delay is what exceeds the period.
-          const late = (ns: number) => Math.max(0, ns - HISTOGRAM_RESOLUTION_MS * 1e6);
-          min = late(histogram.min);
-          p50 = late(histogram.percentile(50));
-          p99 = late(histogram.percentile(99));
-          max = late(histogram.max);
-        }
-        histogram.reset();
-      } else {
-        sampleFlags |= LoopSampleFlag.ownTimer;
-        if (ownDelays.length > 0) {
-          ownDelays.sort((x, y) => x - y);
-          const at = (p: number) => ownDelays[Math.min(ownDelays.length - 1, Math.floor((p / 100) * ownDelays.length))]! * 1e6;
-          [min, p50, p99, max] = [at(0), at(50), at(99), ownDelays[ownDelays.length - 1]! * 1e6];
-          ownDelays.length = 0;
-        }
+      // The sentinel's lateness over the interval (flag ownTimer): one timer wakes the thread, not two.
+      sampleFlags |= LoopSampleFlag.ownTimer;
+      if (ownDelays.length > 0) {
+        ownDelays.sort((x, y) => x - y);
+        const at = (p: number) => ownDelays[Math.min(ownDelays.length - 1, Math.floor((p / 100) * ownDelays.length))]! * 1e6;
+        [min, p50, p99, max] = [at(0), at(50), at(99), ownDelays[ownDelays.length - 1]! * 1e6];
+        ownDelays.length = 0;
       }
       recorder.event(Kind.loop_sample, Math.round(min), Math.round(p50), Math.round(p99), Math.round(max), Math.round(Math.min(1, Math.max(0, utilisation)) * 1e6), sampleFlags);
     }
@@ -307,7 +288,6 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
         }
         writeGcs();
         sample(true);
-        histogram?.disable();
       });
     },
   };
