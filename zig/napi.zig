@@ -34,6 +34,10 @@
 //!                                                  before its last one: producer.write_events),
 //!                                                  zeroes them; header word 6 = records not
 //!                                                  written
+//!   gcWatch(): boolean                             V8's GC callbacks on this env's isolate
+//!   gcTake(into: Float64Array): number             GCs held since, six f64 each
+//!   gcDropped(): number                            GCs not held (counted)
+//!   gcUnwatch(): void                              the callbacks removed
 //!
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
@@ -152,6 +156,8 @@ const EnvState = struct {
     /// The ArrayBuffer `events()` made, held the same way.
     events: ?[*]align(8) u8 = null,
     events_reference: ?*anyopaque = null,
+    /// V8's GC callbacks of this env's isolate (`gcWatch`); null until asked for.
+    gc_watch: ?*GcWatch = null,
 
     fn detach(state: *EnvState) void {
         if (!state.attached) return;
@@ -184,6 +190,7 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     _ = hint;
     const state: *EnvState = @ptrCast(@alignCast(data orelse return));
     if (main_state == state) main_state = null;
+    gc_unwatch(state);
     state.detach();
     std.heap.c_allocator.destroy(state);
 }
@@ -531,6 +538,202 @@ fn js_release(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
     return boolean(env, process_ring_release());
 }
 
+// ---------------------------------------------------------------------------------------
+// GC events (the memory group): V8's own GC prologue and epilogue callbacks on this env's
+// isolate. Node's 'gc' PerformanceObserver and v8.GCProfiler cost ~250 µs of CPU per GC on
+// this VM (a JavaScript entry object, two immediates, heap and space statistics as JSON:
+// BENCHMARKS.md "Event loop and memory", third look); here a GC costs two clock reads and
+// two heap-size reads, held natively until the agent takes them at its next sample. The
+// V8 functions are the node binary's exported C++ symbols, looked up with dlsym: where one
+// is missing `gcWatch` answers false and the agent keeps the observer.
+
+const v8_isolate = *opaque {};
+const GcCallback = *const fn (?v8_isolate, c_int, c_int, ?*anyopaque) callconv(.c) void;
+
+const V8 = struct {
+    get_current: *const fn () callconv(.c) ?v8_isolate,
+    add_prologue: *const fn (?v8_isolate, GcCallback, ?*anyopaque, c_int) callconv(.c) void,
+    add_epilogue: *const fn (?v8_isolate, GcCallback, ?*anyopaque, c_int) callconv(.c) void,
+    remove_prologue: *const fn (?v8_isolate, GcCallback, ?*anyopaque) callconv(.c) void,
+    remove_epilogue: *const fn (?v8_isolate, GcCallback, ?*anyopaque) callconv(.c) void,
+    heap_statistics: *const fn (?v8_isolate, *HeapStatistics) callconv(.c) void,
+
+    fn resolve() ?V8 {
+        return .{
+            .get_current = symbol(*const fn () callconv(.c) ?v8_isolate, "_ZN2v87Isolate10GetCurrentEv") orelse return null,
+            .add_prologue = symbol(*const fn (?v8_isolate, GcCallback, ?*anyopaque, c_int) callconv(.c) void, "_ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_") orelse return null,
+            .add_epilogue = symbol(*const fn (?v8_isolate, GcCallback, ?*anyopaque, c_int) callconv(.c) void, "_ZN2v87Isolate21AddGCEpilogueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_") orelse return null,
+            .remove_prologue = symbol(*const fn (?v8_isolate, GcCallback, ?*anyopaque) callconv(.c) void, "_ZN2v87Isolate24RemoveGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_") orelse return null,
+            .remove_epilogue = symbol(*const fn (?v8_isolate, GcCallback, ?*anyopaque) callconv(.c) void, "_ZN2v87Isolate24RemoveGCEpilogueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_") orelse return null,
+            .heap_statistics = symbol(*const fn (?v8_isolate, *HeapStatistics) callconv(.c) void, "_ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE") orelse return null,
+        };
+    }
+
+    fn symbol(comptime T: type, name: [*:0]const u8) ?T {
+        const address = std.c.dlsym(null, name) orelse return null;
+        return @ptrCast(@alignCast(address));
+    }
+};
+
+/// v8::HeapStatistics: size_t fields, used_heap_size_ the fifth (V8 11 in Node 20 and V8 12
+/// in Node 22 alike); the rest is room for the fields V8 adds after it.
+const HeapStatistics = extern struct {
+    fields: [64]usize,
+    const used_heap_size_index = 4;
+};
+
+/// V8's GCType bits: every kind.
+const gc_type_all: c_int = 31;
+/// GCs held between two takes (one per sample, 1 s by default); past it they are counted.
+const gc_entries_max = 4096;
+/// Nested prologues (an incremental step inside a collection) tracked; deeper ones are counted.
+const gc_depth_max = 4;
+
+/// One GC as `gcTake` hands it over: six f64 per entry, in this order.
+const GcEntry = struct {
+    start_ns: u64,
+    duration_ns: u64,
+    kind: u32,
+    flags: u32,
+    heap_before_bytes: u64,
+    heap_after_bytes: u64,
+};
+const gc_entry_fields = 6;
+
+const GcOpen = struct {
+    start_ns: u64,
+    heap_before_bytes: u64,
+};
+
+const GcWatch = struct {
+    state: *EnvState,
+    isolate: v8_isolate,
+    v8: V8,
+    count: u32 = 0,
+    dropped: u32 = 0,
+    depth: u32 = 0,
+    open: [gc_depth_max]GcOpen = undefined,
+    entries: [gc_entries_max]GcEntry = undefined,
+
+    fn now_ns(watch: *const GcWatch) u64 {
+        if (!watch.state.attached) return 0;
+        return watch.state.producer.clock.now_ns();
+    }
+
+    fn heap_used_bytes(watch: *const GcWatch) u64 {
+        var statistics: HeapStatistics = .{ .fields = @splat(0) };
+        watch.v8.heap_statistics(watch.isolate, &statistics);
+        return statistics.fields[HeapStatistics.used_heap_size_index];
+    }
+};
+
+fn gc_prologue(isolate: ?v8_isolate, gc_type: c_int, flags: c_int, data: ?*anyopaque) callconv(.c) void {
+    _ = isolate;
+    _ = gc_type;
+    _ = flags;
+    const watch: *GcWatch = @ptrCast(@alignCast(data orelse return));
+    if (watch.depth < gc_depth_max) {
+        watch.open[watch.depth] = .{ .start_ns = watch.now_ns(), .heap_before_bytes = watch.heap_used_bytes() };
+    }
+    watch.depth += 1;
+}
+
+fn gc_epilogue(isolate: ?v8_isolate, gc_type: c_int, flags: c_int, data: ?*anyopaque) callconv(.c) void {
+    _ = isolate;
+    const watch: *GcWatch = @ptrCast(@alignCast(data orelse return));
+    // An epilogue without its prologue (callbacks added during a collection): not a whole GC.
+    if (watch.depth == 0) return;
+    watch.depth -= 1;
+    if (watch.depth >= gc_depth_max or watch.count == gc_entries_max) {
+        watch.dropped +|= 1;
+        return;
+    }
+    const open = watch.open[watch.depth];
+    const end_ns = watch.now_ns();
+    watch.entries[watch.count] = .{
+        .start_ns = open.start_ns,
+        .duration_ns = end_ns -| open.start_ns,
+        .kind = @bitCast(gc_type),
+        .flags = @bitCast(flags),
+        .heap_before_bytes = open.heap_before_bytes,
+        .heap_after_bytes = watch.heap_used_bytes(),
+    };
+    watch.count += 1;
+}
+
+/// Removes this env's GC callbacks (the agent's flush at the thread's end, the env's teardown).
+fn gc_unwatch(state: *EnvState) void {
+    const watch = state.gc_watch orelse return;
+    watch.v8.remove_prologue(watch.isolate, gc_prologue, watch);
+    watch.v8.remove_epilogue(watch.isolate, gc_epilogue, watch);
+    state.gc_watch = null;
+    std.heap.c_allocator.destroy(watch);
+}
+
+/// gcWatch(): boolean. Starts recording this env's GCs natively (idempotent); false where
+/// the runtime's V8 symbols are not found or the env is not attached.
+fn js_gc_watch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    if (state.gc_watch != null) return boolean(env, true);
+    if (!state.attached) return boolean(env, false);
+    const v8 = V8.resolve() orelse return boolean(env, false);
+    const isolate = v8.get_current() orelse return boolean(env, false);
+    const watch = std.heap.c_allocator.create(GcWatch) catch return boolean(env, false);
+    watch.* = .{ .state = state, .isolate = isolate, .v8 = v8 };
+    state.gc_watch = watch;
+    v8.add_prologue(isolate, gc_prologue, watch, gc_type_all);
+    v8.add_epilogue(isolate, gc_epilogue, watch, gc_type_all);
+    return boolean(env, true);
+}
+
+/// gcTake(into: Float64Array): number. Moves the oldest held GCs into `into`, six f64 each
+/// (start ns on the producer's clock, duration ns, V8 GCType, GCCallbackFlags, heap used
+/// before and after in bytes), as many as fit; returns how many. A GC never interrupts
+/// this: the copy allocates nothing on the JavaScript heap.
+fn js_gc_take(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const watch = call.state.gc_watch orelse return number(env, 0);
+    var kind: c_int = 0;
+    var length: usize = 0;
+    var data: ?[*]u8 = null;
+    if (napi_get_typedarray_info(env, call.argv[0], &kind, &length, &data, null, null) != napi_ok) return number(env, 0);
+    const napi_float64_array = 8;
+    if (kind != napi_float64_array) return number(env, 0);
+    const into: [*]f64 = @ptrCast(@alignCast(data orelse return number(env, 0)));
+    const taken: u32 = @intCast(@min(watch.count, length / gc_entry_fields));
+    for (watch.entries[0..taken], 0..) |entry, index| {
+        const fields = into[index * gc_entry_fields ..][0..gc_entry_fields];
+        fields.* = .{
+            @floatFromInt(entry.start_ns),
+            @floatFromInt(entry.duration_ns),
+            @floatFromInt(entry.kind),
+            @floatFromInt(entry.flags),
+            @floatFromInt(entry.heap_before_bytes),
+            @floatFromInt(entry.heap_after_bytes),
+        };
+    }
+    std.mem.copyForwards(GcEntry, watch.entries[0 .. watch.count - taken], watch.entries[taken..watch.count]);
+    watch.count -= taken;
+    return number(env, @floatFromInt(taken));
+}
+
+/// gcDropped(): number. GCs not held since the last call (more than gc_entries_max between
+/// two takes, or nested deeper than gc_depth_max); the agent counts them as unrecorded.
+fn js_gc_dropped(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    const watch = state.gc_watch orelse return number(env, 0);
+    const dropped = watch.dropped;
+    watch.dropped = 0;
+    return number(env, @floatFromInt(dropped));
+}
+
+/// gcUnwatch(): void. Removes the callbacks (the thread's last sample was taken).
+fn js_gc_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    gc_unwatch(state);
+    return null;
+}
+
 const Export = struct {
     name: [*:0]const u8,
     callback: napi_callback,
@@ -552,6 +755,10 @@ const exports_table = [_]Export{
     .{ .name = "commitString", .callback = js_commit_string },
     .{ .name = "events", .callback = js_events },
     .{ .name = "commitEvents", .callback = js_commit_events },
+    .{ .name = "gcWatch", .callback = js_gc_watch },
+    .{ .name = "gcTake", .callback = js_gc_take },
+    .{ .name = "gcDropped", .callback = js_gc_dropped },
+    .{ .name = "gcUnwatch", .callback = js_gc_unwatch },
 };
 
 /// Called once per environment (main thread, each worker) that loads the addon.

@@ -6,6 +6,7 @@ import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import type { TypeChecks } from "../shared/preview";
 import { disabledByFile } from "../shared/disable";
+import { useNativeGc } from "../shared/loop";
 import { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
 import { parseGroups, type Sink } from "../shared/sink";
@@ -48,6 +49,7 @@ export function install(): void {
       addon = holder.exports;
     } else addon = require(addonPath) as Addon;
     if (!addon.attach(ringPath, tid)) throw new Error(`cannot attach to ${ringPath}`);
+    useNativeGc(addon);
   } catch (error) {
     if (threads.isMainThread) {
       try {

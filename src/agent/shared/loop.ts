@@ -60,6 +60,29 @@ interface Monitor {
 
 let active: Monitor | undefined;
 
+/**
+ * scope.node's GC callbacks (zig/napi.zig gcWatch): V8's own GC prologue/epilogue on this
+ * thread's isolate, a few clock and heap-size reads per GC, held natively until taken.
+ * Given by the Node agent once the addon is attached; absent in Bun and `scope attach`.
+ */
+export interface NativeGc {
+  gcWatch(): boolean;
+  gcTake(into: Float64Array): number;
+  gcDropped(): number;
+  gcUnwatch(): void;
+  now(): number;
+}
+
+let nativeGc: NativeGc | undefined;
+
+/** The Node agent hands over its addon (when it has the GC functions). */
+export function useNativeGc(candidate: object): void {
+  const addon = candidate as Partial<NativeGc>;
+  if (typeof addon.gcWatch === "function" && typeof addon.gcTake === "function" && typeof addon.gcDropped === "function" && typeof addon.gcUnwatch === "function" && typeof addon.now === "function") {
+    nativeGc = addon as NativeGc;
+  }
+}
+
 /** The last entry the agent saw in this turn (markTurn): a sentinel-found long task's kind. */
 let turnMark: number = LongTaskKind.unknown;
 
@@ -235,15 +258,45 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   );
   (sampler as { unref?: () => void }).unref?.();
 
-  // GC entries (Node), held until the next sample (or 1024 of them) and written together:
-  // heap used before and after each GC from v8.GCProfiler (heapProfile below), matched in
-  // order, and the profiler's drain (~50 µs: a stop, its JSON, a new profiler) is paid once
-  // per interval instead of once per delivery (~100 a second in a GC-heavy program). The
-  // records carry each GC's start as ago_ns: the delay moves no GC in the trace.
+  // GC events (Node). Natively where the addon has them (scope.node gcWatch): V8's GC
+  // callbacks hold kind, flags, start, duration and heap used before and after of every GC,
+  // taken at each sample (and at the thread's end): ~250 µs of CPU per GC less than Node's
+  // observer and profiler (BENCHMARKS.md "Event loop and memory", third look). Otherwise a
+  // PerformanceObserver of 'gc' entries, held until the next sample (or 1024 of them),
+  // with heap used before and after from v8.GCProfiler (heapProfile below), matched in
+  // order, drained once per interval. Records carry each GC's start as ago_ns: the delay
+  // moves no GC in the trace.
   let observer: import("node:perf_hooks").PerformanceObserver | undefined;
-  const heaps = groups.memory && !bun ? heapProfile() : undefined;
+  let native: NativeGc | undefined;
+  if (groups.memory && !bun && nativeGc !== undefined) {
+    try {
+      native = nativeGc.gcWatch() ? nativeGc : undefined;
+    } catch {
+      native = undefined;
+    }
+  }
+  const taken = native !== undefined ? new Float64Array(6 * 256) : undefined;
+  const writeNativeGcs = (source: NativeGc, into: Float64Array) => {
+    for (;;) {
+      const count = source.gcTake(into);
+      if (count <= 0) break;
+      if (recorder.stopped) continue;
+      const atNs = source.now();
+      for (let i = 0; i < count; i++) {
+        const at = i * 6;
+        recorder.event(Kind.gc, into[at + 1]!, Math.max(0, atNs - into[at]!), into[at + 2]!, into[at + 4]!, into[at + 5]!, into[at + 3]! & 0xffff);
+      }
+    }
+    const dropped = source.gcDropped();
+    if (dropped > 0 && !recorder.stopped) recorder.unrecorded += dropped;
+  };
+  const heaps = groups.memory && !bun && native === undefined ? heapProfile() : undefined;
   const pendingGc: import("node:perf_hooks").PerformanceEntry[] = [];
   const writeGcs = () => {
+    if (native !== undefined) {
+      writeNativeGcs(native, taken!);
+      return;
+    }
     if (pendingGc.length === 0) return;
     if (recorder.stopped) {
       pendingGc.length = 0;
@@ -266,7 +319,7 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
     for (const entry of entries) pendingGc.push(entry);
     if (pendingGc.length >= 1024) writeGcs();
   };
-  if (groups.memory && !bun) {
+  if (groups.memory && !bun && native === undefined) {
     try {
       observer = new perf.PerformanceObserver((list) => recorder.safe(() => gcEntries(list.getEntries())));
       observer.observe({ entryTypes: ["gc"] });
@@ -287,6 +340,7 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
           observer.disconnect();
         }
         writeGcs();
+        if (native !== undefined) native.gcUnwatch();
         sample(true);
       });
     },
