@@ -1,5 +1,7 @@
 /** Parsing helpers for `scope run` options. */
 
+import { DEFAULT_EVENT_GROUPS } from "../agent/shared/sink";
+
 const sizeUnits: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
 
 /** "16MiB" → 16777216; undefined when malformed or not a positive whole number of bytes. */
@@ -25,8 +27,8 @@ export function parseDuration(text: string): number | undefined {
 /** `--events` groups (SCOPE_EVENTS); src/agent/shared/sink.ts parseGroups reads them in the agents. */
 export const eventGroups = ["process", "thread", "message", "http", "db", "loop", "memory"] as const;
 
-/** The groups recorded when --events is not given: all but loop and memory (opt-in: --events +loop,+memory). */
-export const defaultEventGroups: readonly string[] = ["process", "thread", "message", "http", "db"];
+/** The groups recorded when --events is not given: all but loop and memory (opt-in: --events +loop,+memory), set in src/agent/shared/sink.ts. */
+export const defaultEventGroups: readonly string[] = DEFAULT_EVENT_GROUPS.split(",");
 
 /**
  * --events as the groups to record: a list names them all ("message,http"); a list whose

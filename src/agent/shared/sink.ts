@@ -45,9 +45,15 @@ export interface Groups {
   memory: boolean;
 }
 
+/**
+ * The groups recorded when `scope run --events` is not given (the agents without
+ * SCOPE_EVENTS, and src/run/options.ts defaultEventGroups): loop and memory are opt-in
+ * (--events +loop,+memory; ARCHITECTURE.md "Event loop and memory"). Turning them on by
+ * default is adding ",loop,memory" here.
+ */
+export const DEFAULT_EVENT_GROUPS = "process,thread,message,http,db";
+
 export function parseGroups(spec: string | undefined): Groups {
-  // loop and memory are off unless asked for (scope run --events +loop,+memory): see ARCHITECTURE.md "Event loop and memory".
-  if (!spec) return { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false };
-  const names = new Set(spec.split(",").map((name) => name.trim()));
+  const names = new Set((spec || DEFAULT_EVENT_GROUPS).split(",").map((name) => name.trim()));
   return { process: names.has("process"), thread: names.has("thread"), message: names.has("message"), http: names.has("http"), db: names.has("db"), loop: names.has("loop"), memory: names.has("memory") };
 }
