@@ -105,6 +105,11 @@ const keyCache = new Map<string, KeyInfo>();
 function keyInfo(key: string): KeyInfo {
   const known = keyCache.get(key);
   if (known !== undefined) return known;
+  return newKeyInfo(key);
+}
+
+/** A key not cached yet: rarely called once a program runs, so V8 leaves it out of the walk it optimizes. */
+function newKeyInfo(key: string): KeyInfo {
   const text = `${quote(key)}:`;
   const info: KeyInfo = { text, bytes: utf8Length(key) + 4, secret: SECRET_KEY.test(key), ascii: asciiBytes(text) };
   if (key.length <= MAX_CACHED_KEY_CHARS && keyCache.size < MAX_CACHED_KEYS) keyCache.set(key, info);
@@ -586,11 +591,177 @@ export function previewWrite(target: Uint8Array<ArrayBuffer>, value: unknown, ch
   buffer = target;
   try {
     begin(checks, DEFAULT_LIMITS, false);
+    if (fast(value, 0)) {
+      chars = at;
+      return at;
+    }
+    begin(checks, DEFAULT_LIMITS, false);
     walkValue(value, 0);
     return end();
   } finally {
     buffer = own;
   }
+}
+
+/**
+ * previewWrite's fast path, for what messages mostly are: primitives, and plain records and
+ * arrays of them (nested within the depth limit) whose whole text is ASCII, needs no JSON
+ * escape and fits without a cut. One function (a unit is a byte, so `at` counts both) that
+ * writes exactly the bytes, size and nodes the general walk would, and returns false as
+ * soon as the value needs anything else (escaped or non-ASCII text, binary data, built-ins,
+ * class instances, the depth or node limit, a text that would be cut): previewWrite then
+ * starts over with the general walk. It reads the value the same way (isProxy first, own
+ * data properties by descriptor, for-in on plain records only), so it runs no program code
+ * either. Kept in one function so that V8 optimizes one small unit per thread instead of the
+ * general walk's functions inlined into each other (BENCHMARKS.md "Per-message cost: ...
+ * 2026-12-04").
+ */
+function fast(value: unknown, depth: number): boolean {
+  nodes++;
+  const target = buffer;
+  const room = maxChars;
+  let text: string;
+  switch (typeof value) {
+    case "string": {
+      const length = value.length;
+      let position = at;
+      if (position + length + 2 > room) return false;
+      target[position++] = 0x22;
+      for (let i = 0; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+        target[position++] = code;
+      }
+      target[position++] = 0x22;
+      at = position;
+      size += length + 2;
+      return true;
+    }
+    case "number":
+      if (isInteger(value) && value < 1e15 && value > -1e15) {
+        let n = value < 0 ? -value : value;
+        let digits = 1;
+        for (let power = 10; power <= n; power *= 10) digits++;
+        const length = value < 0 ? digits + 1 : digits;
+        if (at + length > room) return false;
+        if (value < 0) target[at++] = 0x2d;
+        let i = at + digits - 1;
+        while (n > 0x7fffffff) {
+          const next = Math.floor(n / 10);
+          target[i--] = 0x30 + (n - next * 10);
+          n = next;
+        }
+        let small = n | 0;
+        do {
+          const next = (small / 10) | 0;
+          target[i--] = 0x30 + (small - next * 10);
+          small = next;
+        } while (small > 0);
+        at += digits;
+        size += length;
+        return true;
+      }
+      text = numberText(value);
+      size += text.length;
+      break;
+    case "boolean":
+      text = value ? "true" : "false";
+      size += text.length;
+      break;
+    case "undefined":
+      text = "undefined";
+      size += 9;
+      break;
+    case "bigint":
+      text = String(value);
+      size += text.length;
+      break;
+    case "symbol":
+      text = "[symbol]";
+      break;
+    case "function":
+      text = "[function]";
+      break;
+    default: {
+      if (value === null) {
+        text = "null";
+        size += 4;
+        break;
+      }
+      const object = value as object;
+      if (types.isProxy(object)) {
+        text = "[Proxy]";
+        break;
+      }
+      if (isView(object)) return false;
+      const array = isArray(object);
+      if (!array) {
+        const proto = prototypeOf(object);
+        if (proto !== objectPrototype && proto !== null) return false;
+      }
+      // Past the limits the general walk writes "{…}" or "[…]": not ASCII.
+      if (depth >= maxDepth || nodes > maxNodes || at + 2 > room) return false;
+      size += 2;
+      if (array) {
+        target[at++] = 0x5b;
+        const length = (object as unknown[]).length;
+        for (let i = 0; i < length; i++) {
+          if (i > 0) {
+            if (at + 1 > room) return false;
+            target[at++] = 0x2c;
+          }
+          if (nodes > maxNodes) return false;
+          const descriptor = ownDescriptor(object, i);
+          if (descriptor !== undefined) {
+            if (!("value" in descriptor)) {
+              if (!fastText("[getter]")) return false;
+            } else if (!fast(descriptor.value, depth + 1)) return false;
+          }
+          size += 1;
+        }
+        if (at + 1 > room) return false;
+        target[at++] = 0x5d;
+        return true;
+      }
+      target[at++] = 0x7b;
+      let first = true;
+      for (const name in object) {
+        const descriptor = ownDescriptor(object, name);
+        if (descriptor === undefined) continue;
+        if (!first) {
+          if (at + 1 > room) return false;
+          target[at++] = 0x2c;
+        }
+        first = false;
+        if (nodes > maxNodes) return false;
+        const key = keyInfo(name);
+        const ascii = key.ascii;
+        if (ascii === undefined || at + ascii.length > room) return false;
+        for (let i = 0; i < ascii.length; i++) target[at++] = ascii[i]!;
+        size += key.bytes;
+        if (!("value" in descriptor)) {
+          if (!fastText("[getter]")) return false;
+        } else if (key.secret) {
+          nodes++;
+          if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
+          if (!fastText(REDACTED_JSON)) return false;
+        } else if (!fast(descriptor.value, depth + 1)) return false;
+      }
+      if (at + 1 > room) return false;
+      target[at++] = 0x7d;
+      return true;
+    }
+  }
+  return fastText(text);
+}
+
+/** ASCII text for fast(), if it fits whole. */
+function fastText(text: string): boolean {
+  const length = text.length;
+  if (at + length > maxChars) return false;
+  const target = buffer;
+  for (let i = 0; i < length; i++) target[at++] = text.charCodeAt(i);
+  return true;
 }
 
 /**
