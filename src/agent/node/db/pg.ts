@@ -44,12 +44,14 @@ const hooked = new WeakSet<object>();
  * is run in its request by the Pool.query wrapper, and a promise's reactions run in the
  * context of the code that awaits it). So inside pool.query, connect and client.query
  * skip AsyncLocalStorage.run and the closure per callback (BENCHMARKS.md "Web services").
- * `inPoolQuery`: the synchronous part of Pool.query is running (its connect is its own);
- * `poolCallback`: pg-pool's own connect callback is running (its client.query is its own).
+ * `poolInQuery`: the pool whose Pool.query is in its synchronous part (its connect is its
+ * own); `poolClient`: the client pg-pool's own connect callback was handed, while that
+ * callback runs (its query is pg-pool's own). Anything else (the program's code run in
+ * between) is wrapped as before.
  */
-let inPoolQuery = false;
+let poolInQuery: object | undefined;
 let poolQueryRequest = 0;
-let poolCallback = false;
+let poolClient: unknown;
 
 function valuesCount(values: unknown): number {
   return Array.isArray(values) ? values.length : 0;
@@ -99,9 +101,9 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
       let args: ArrayLike<unknown> = arguments;
       let request = 0;
       // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
-      // pg-pool's own callback (see poolCallback): no context of its own needed.
-      const own = poolCallback;
-      poolCallback = false;
+      // pg-pool's own callback (see poolClient): no context of its own needed.
+      const own = poolClient === this;
+      if (own) poolClient = undefined;
       try {
         request = checkout.get(this) || db.request();
         // A callback (values or callback position) runs in the request that made the query.
@@ -194,14 +196,14 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       } catch (error) {
         db.recorder.fail(error);
       }
-      const outer = inPoolQuery;
+      const outer = poolInQuery;
       const outerRequest = poolQueryRequest;
-      inPoolQuery = true;
+      poolInQuery = this;
       poolQueryRequest = request;
       try {
         return Reflect.apply(original, this, args);
       } finally {
-        inPoolQuery = outer;
+        poolInQuery = outer;
         poolQueryRequest = outerRequest;
       }
     },
@@ -211,8 +213,8 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       let id = 0;
       let request = 0;
       // pg-pool's query calling its own connect (the first connect inside it): its callback is pg-pool's.
-      const own = inPoolQuery && typeof callback === "function";
-      inPoolQuery = false;
+      const own = poolInQuery === this && typeof callback === "function";
+      if (own) poolInQuery = undefined;
       // try/catch in place of recorder.safe: no closure per call (BENCHMARKS.md "Web services").
       try {
         request = own ? poolQueryRequest : db.request();
@@ -231,12 +233,12 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
             waitEnded(db, id, request, error, client);
           }
           if (own) {
-            const outer = poolCallback;
-            poolCallback = true;
+            const outer = poolClient;
+            poolClient = error ? undefined : client;
             try {
               return Reflect.apply(callback as Fn, this, arguments);
             } finally {
-              poolCallback = outer;
+              poolClient = outer;
             }
           }
           if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
