@@ -60,7 +60,8 @@ function traced(events: string, nodeArgs: string[]): { cpuUs: number; gcs: numbe
   const out = join(dir, "t.bin");
   const run = Bun.spawnSync(["bun", join(root, "src/cli/main.ts"), "run", "--events", events, "--out", out, "node", "--require", join(dir, "cpu.cjs"), ...nodeArgs], { stdout: "ignore", stderr: "pipe" });
   const stderr = run.stderr.toString();
-  const cpu = /cpu_us (\d+)/.exec(stderr);
+  // The main thread's line is the last (workers print theirs as they end: the preload runs in them too).
+  const cpu = [...stderr.matchAll(/cpu_us (\d+)/g)].at(-1);
   if (run.exitCode !== 0 || !cpu) throw new Error(`scope run --events ${events} ${nodeArgs.join(" ")} failed:\n${stderr}`);
   rmSync(out, { force: true });
   return { cpuUs: Number(cpu[1]), gcs: Number(/\bgc (\d+)/.exec(stderr)?.[1] ?? 0) };
