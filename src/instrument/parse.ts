@@ -50,6 +50,11 @@ export function parse(code: string, file: string, module?: boolean): Parsed {
   // Node: oxc's raw transfer (oxc-raw.ts); anything it refuses goes to meriyah below.
   const raw = parseRaw(code, file, jsx ? "jsx" : "js", module === true ? "module" : module === false ? "commonjs" : "unambiguous");
   if (raw?.ok) return { ok: true, program: raw.program, language, module: module ?? raw.program.sourceType === "module", childKeys: oxcChildKeys() };
+  // Bun (no raw transfer there): oxc's JSON path, when turned on (see parseOxcJson).
+  if (raw === undefined && oxcJsonForJavaScript()) {
+    const viaJson = parseOxcJson(code, file, jsx, language, module);
+    if (viaJson) return viaJson;
+  }
   // start/end offsets only: `ranges: true` also allocates a `range` array per node (20% of the parse).
   const options = { next: true, ranges: { start: true, end: true }, jsx, webcompat: true } as const;
   let firstError: unknown;
@@ -105,6 +110,26 @@ let childKeys: ChildKeys | undefined;
 function oxcChildKeys(): ChildKeys {
   childKeys ??= (require("oxc-parser/src-js/generated/visit/keys") as { default: ChildKeys }).default;
   return childKeys;
+}
+
+/** Whether Bun parses JavaScript with oxc's JSON path: $SCOPE_BUN_OXC_JSON=1 (measured, BENCHMARKS.md). */
+function oxcJsonForJavaScript(): boolean {
+  return typeof process !== "undefined" && process.versions.bun !== undefined && process.env.SCOPE_BUN_OXC_JSON === "1";
+}
+
+/** JavaScript through oxc's JSON path; undefined on any error (meriyah then parses, its messages are what users see). */
+function parseOxcJson(code: string, file: string, jsx: boolean, language: Language, module: boolean | undefined): Parsed | undefined {
+  const parseSync = loadOxc();
+  if (!parseSync) return undefined;
+  try {
+    const sourceType = module === true ? "module" : module === false ? "commonjs" : "unambiguous";
+    const result = parseSync(file, code, { lang: jsx ? "jsx" : "js", sourceType, astType: "js", range: false, preserveParens: false });
+    if (result.errors.length > 0) return undefined;
+    const program = result.program as Node;
+    return { ok: true, program, language, module: module ?? program.sourceType === "module", childKeys: oxcChildKeys() };
+  } catch {
+    return undefined;
+  }
 }
 
 function parseTypeScript(code: string, file: string, language: Language, module: boolean | undefined): Parsed {
