@@ -1,0 +1,51 @@
+#!/bin/bash
+# Instructions per message event added by tracing the pool workload, counted by cachegrind
+# (user-space instructions of the node process, all threads; the collector is another
+# process): a figure the machine's load does not move. Each tree's addon is built for
+# x86-64-v3 (valgrind 3.19 does not decode the AVX-512 a native build may use) into a
+# temporary prefix; untraced and each tree traced run at two job counts, and the slope
+# between them is the cost per job without the fixed start-up and JIT cost (the intercept,
+# printed too). 4 message events a job (a send and a receive each way).
+#   scripts/pool-instructions.sh JOBS_LOW JOBS_HIGH TREE...     e.g. scripts/pool-instructions.sh 20000 60000 /tmp/before .
+# Needs valgrind (apt-get install valgrind). Runs the configurations of one job count in parallel.
+set -euo pipefail
+low=$1
+high=$2
+shift 2
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$here/scripts/env.sh"
+workload="$here/src/bench/workloads/pool.cjs"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+refs() { grep -E 'I +refs' "$1" | tr -d ',' | awk '{print $NF}'; }
+names=()
+for tree in "$@"; do
+  name="$(basename "$(cd "$tree" && pwd)")"
+  names+=("$name")
+  (cd "$tree" && zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v3 --prefix "$out/$name-zig" >/dev/null)
+done
+for jobs in "$low" "$high"; do
+  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$workload" "$out/r.json" "{\"jobs\":$jobs}" >"$out/untraced-$jobs.log" 2>&1 &
+  i=0
+  for tree in "$@"; do
+    name="${names[$i]}"
+    (cd "$tree" && SCOPE_ADDON="$out/$name-zig/lib/scope.node" bun src/cli/main.ts run --out "$out/$name-$jobs.bin" -- \
+      valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$workload" "$out/r-$name.json" "{\"jobs\":$jobs}" >"$out/$name-$jobs.log" 2>&1) &
+    i=$((i + 1))
+  done
+  wait
+done
+untraced_low=$(refs "$out/untraced-$low.log")
+untraced_high=$(refs "$out/untraced-$high.log")
+echo "untraced: $untraced_low instructions at $low jobs, $untraced_high at $high"
+for name in "${names[@]}"; do
+  grep -q 'lost: none' "$out/$name-$high.log" || echo "$name: records lost or run failed (see a rerun)"
+  traced_low=$(refs "$out/$name-$low.log")
+  traced_high=$(refs "$out/$name-$high.log")
+  awk -v n="$name" -v l="$low" -v h="$high" -v ul="$untraced_low" -v uh="$untraced_high" -v tl="$traced_low" -v th="$traced_high" 'BEGIN {
+    jobs = h - l
+    added = ((th - tl) - (uh - ul)) / jobs
+    fixed = (tl - ul) - added * l
+    printf "%s: %d instructions at %d jobs, %d at %d; added per message event %.0f, fixed (start-up, JIT) %.0f M\n", n, tl, l, th, h, added / 4, fixed / 1e6
+  }'
+done
