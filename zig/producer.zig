@@ -14,9 +14,12 @@ const Record = layout.Record;
 /// never traps on what a program hands it).
 pub fn u64_from_f64(value: f64) u64 {
     const two_to_64: f64 = 18446744073709551616.0;
-    const minus_two_to_63: f64 = -9223372036854775808.0;
-    if (value >= 0 and value < two_to_64) return @intFromFloat(value);
-    if (value < 0 and value >= minus_two_to_63) return @bitCast(@as(i64, @intFromFloat(value)));
+    const two_to_63: f64 = 9223372036854775808.0;
+    // Every field a JS number usually holds first, through the signed conversion: one
+    // instruction (cvttsd2si), where converting to u64 without AVX-512 is a compare, a
+    // subtract and two conversions; for [0, 2^63) both give the same bits.
+    if (value >= -two_to_63 and value < two_to_63) return @bitCast(@as(i64, @intFromFloat(value)));
+    if (value >= two_to_63 and value < two_to_64) return @intFromFloat(value);
     return 0;
 }
 
@@ -105,6 +108,13 @@ test "producer: JS numbers become u64 payloads without trapping" {
     try testing.expectEqual(@as(u64, 0), u64_from_f64(std.math.inf(f64)));
     try testing.expectEqual(@as(u64, 0), u64_from_f64(-std.math.inf(f64)));
     try testing.expectEqual(@as(u64, 0), u64_from_f64(1e30));
+    try testing.expectEqual(@as(u64, 0), u64_from_f64(-0.5));
+    try testing.expectEqual(@as(u64, 7), u64_from_f64(7.9));
+    try testing.expectEqual(@as(u64, 1 << 63), u64_from_f64(9223372036854775808.0));
+    try testing.expectEqual(@as(u64, 18446744073709549568), u64_from_f64(18446744073709549568.0));
+    try testing.expectEqual(@as(u64, 0), u64_from_f64(18446744073709551616.0));
+    try testing.expectEqual(@as(u64, @bitCast(@as(i64, std.math.minInt(i64)))), u64_from_f64(-9223372036854775808.0));
+    try testing.expectEqual(@as(u64, 0), u64_from_f64(-9223372036854777856.0));
     const record = record_from_values(0x1_0005, 3, 1, 2, 3, 4, -1);
     try testing.expectEqual(@as(u16, 5), record.kind);
     try testing.expectEqual(std.math.maxInt(u64), record.e);
