@@ -6,14 +6,20 @@
 // CPU per request is what the service (and a tracer in it) costs, little moved by how
 // other processes use the machine. pg is real (PGURL). Prints one JSON line:
 // {requests, cpuUs} for the measured window after a warm-up.
-// Usage: node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
+// Usage: [WEB_STUB_PG=1] node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
 const http = require("node:http");
 const { Duplex } = require("node:stream");
 const express = require("express");
 const { Pool } = require("pg");
 
 const { connections = 8, warmup = 2000, requests = 10000 } = JSON.parse(process.argv[2] ?? "{}");
-const pool = new Pool({ connectionString: process.env.PGURL, max: 4 });
+// WEB_STUB_PG=1: a stand-in pool answering on the next turn (no PostgreSQL, no pg): HTTP,
+// Express and the request context alone, with nothing outside the process setting the pace
+// (so an instruction count of it does not depend on how fast PostgreSQL answers).
+const pool =
+  process.env.WEB_STUB_PG === "1"
+    ? { query: (text, values) => new Promise((resolve) => setImmediate(resolve, { rows: [{ id: Number(values[0]), lines: 3, total: 6 }] })), end() {} }
+    : new Pool({ connectionString: process.env.PGURL, max: 4 });
 const app = express();
 app.use(function count(req, res, next) {
   next();
