@@ -187,10 +187,13 @@ if (isMainThread) {
           const samples = of(events, kind, tid);
           const regular = samples.filter((sample) => !sample.fields.atExit);
           // The worker lives 700 ms: several 100 ms samples; never more than the interval
-          // allows (counted from the first: Bun's setInterval keeps its cadence, so a late
-          // tick can be followed by one sooner than 100 ms).
+          // allows, counted from the first with one tick's lateness of slack: Bun's setInterval
+          // keeps its cadence, and Node's reschedules from the loop's cached time, which is
+          // behind the clock when the turn was busy before the tick (a worker's start on a
+          // loaded machine: 82 ms seen between two ticks). Sampling at half the interval
+          // would still fail from the second gap on.
           if (tid === worker) expect(regular.length).toBeGreaterThanOrEqual(3);
-          for (let i = 1; i < regular.length; i++) expect(Number(regular[i]!.timestampNs - regular[0]!.timestampNs)).toBeGreaterThanOrEqual(i * 95e6);
+          for (let i = 1; i < regular.length; i++) expect(Number(regular[i]!.timestampNs - regular[0]!.timestampNs)).toBeGreaterThanOrEqual(i * 100e6 - 50e6);
           expect(samples.filter((sample) => sample.fields.atExit).length).toBe(1);
         }
         for (const sample of of(events, "memory_sample", tid)) {
