@@ -1,5 +1,5 @@
 "use strict";
-// The web workload's service (Express 4 + pg, as src/bench/workloads/web-server.cjs: one
+// The web workload's service (Express 4 + pg, src/bench/workloads/web-app.cjs: one
 // middleware, /items/:id with one query, /orders/:id with two) served over in-memory
 // duplex streams instead of TCP (Node's HTTP server parses and answers them as sockets), the
 // client in the same process: no load process and no HTTP syscalls, so the process's own
@@ -11,6 +11,8 @@ const http = require("node:http");
 const { Duplex } = require("node:stream");
 const express = require("express");
 const { Pool } = require("pg");
+const { webApp } = require("../src/bench/workloads/web-app.cjs");
+const { onResponses, isSuccess } = require("../src/bench/workloads/common.cjs");
 
 const { connections = 8, warmup = 2000, requests = 10000 } = JSON.parse(process.argv[2] ?? "{}");
 // WEB_STUB_PG=1: a stand-in pool answering on the next turn (no PostgreSQL, no pg): HTTP,
@@ -20,27 +22,7 @@ const pool =
   process.env.WEB_STUB_PG === "1"
     ? { query: (text, values) => new Promise((resolve) => setImmediate(resolve, { rows: [{ id: Number(values[0]), lines: 3, total: 6 }] })), end() {} }
     : new Pool({ connectionString: process.env.PGURL, max: 4 });
-const app = express();
-app.use(function count(req, res, next) {
-  next();
-});
-app.get("/items/:id", async function item(req, res, next) {
-  try {
-    const { rows } = await pool.query("SELECT $1::int AS id, 'product' AS name, 100 + $1::int * 7 AS price", [req.params.id]);
-    res.json({ ok: true, item: rows[0] });
-  } catch (error) {
-    next(error);
-  }
-});
-app.get("/orders/:id", async function order(req, res, next) {
-  try {
-    const { rows } = await pool.query("SELECT $1::int AS id, 3 AS lines", [req.params.id]);
-    const total = await pool.query("SELECT sum(x)::int AS total FROM generate_series(1, $1::int) AS x", [rows[0].lines]);
-    res.json({ ok: true, order: rows[0], total: total.rows[0].total });
-  } catch (error) {
-    next(error);
-  }
-});
+const app = webApp(express, pool);
 const server = http.createServer(app);
 
 /** Two cross-wired duplex streams: what one writes the other reads (on the next tick, as a socket would deliver it). */
@@ -64,7 +46,6 @@ function pair() {
 }
 
 const paths = ["/items/7", "/orders/3"].map((path) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n`));
-const HEADER_END = Buffer.from("\r\n\r\n");
 let done = 0;
 let sent = 0;
 let started;
@@ -76,26 +57,16 @@ function connection() {
   serverSide.remoteAddress = "127.0.0.1";
   serverSide.remotePort = 40000 + sent;
   server.emit("connection", serverSide);
-  let pending = Buffer.alloc(0);
   const send = () => {
     if (sent >= total) return clientSide.end();
     clientSide.write(paths[sent++ % paths.length]);
   };
-  clientSide.on("data", (chunk) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    for (;;) {
-      const headerEnd = pending.indexOf(HEADER_END);
-      if (headerEnd < 0) return;
-      const head = pending.toString("latin1", 0, headerEnd);
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-      if (pending.length < headerEnd + 4 + length) return;
-      pending = pending.subarray(headerEnd + 4 + length);
-      if (head.charCodeAt(9) !== 50) throw new Error(`status: ${head.slice(0, 20)}`);
-      done++;
-      if (done === warmup) started = process.cpuUsage();
-      if (done === total) finish();
-      send();
-    }
+  onResponses(clientSide, (head) => {
+    if (!isSuccess(head)) throw new Error(`status: ${head.slice(0, 20)}`);
+    done++;
+    if (done === warmup) started = process.cpuUsage();
+    if (done === total) finish();
+    send();
   });
   send();
 }

@@ -291,20 +291,20 @@ function emitSized(text: string): void {
   emit(text);
 }
 
-/** emitSized(String(value)) for an integer below 1e15 in magnitude when the text has room for 17 more units (no cut). */
-function emitInteger(value: number): void {
-  let n = value;
-  let length = 0;
-  if (n < 0) {
-    buffer[at++] = 0x2d;
-    n = -n;
-    length = 1;
-  }
+/** How many decimal digits a non-negative integer below 1e15 has. */
+function digitCount(n: number): number {
   let digits = 1;
   for (let power = 10; power <= n; power *= 10) digits++;
-  const target = buffer;
-  let i = at + digits - 1;
-  // Above 2^31 - 1 in floating point (exact below 1e15); below it in int32 (a multiply, not a divide).
+  return digits;
+}
+
+/**
+ * A non-negative integer below 1e15 as ASCII digits, its last at `last` (written backwards).
+ * Above 2^31 - 1 in floating point (exact below 1e15); below it in int32 (a multiply, not a divide).
+ */
+function writeDigits(target: Uint8Array, last: number, value: number): void {
+  let n = value;
+  let i = last;
   while (n > 0x7fffffff) {
     const next = Math.floor(n / 10);
     target[i--] = 0x30 + (n - next * 10);
@@ -316,6 +316,19 @@ function emitInteger(value: number): void {
     target[i--] = 0x30 + (small - next * 10);
     small = next;
   } while (small > 0);
+}
+
+/** emitSized(String(value)) for an integer below 1e15 in magnitude when the text has room for 17 more units (no cut). */
+function emitInteger(value: number): void {
+  let n = value;
+  let length = 0;
+  if (n < 0) {
+    buffer[at++] = 0x2d;
+    n = -n;
+    length = 1;
+  }
+  const digits = digitCount(n);
+  writeDigits(buffer, at + digits - 1, n);
   at += digits;
   length += digits;
   size += length;
@@ -639,24 +652,12 @@ function fast(value: unknown, depth: number): boolean {
     }
     case "number":
       if (isInteger(value) && value < 1e15 && value > -1e15) {
-        let n = value < 0 ? -value : value;
-        let digits = 1;
-        for (let power = 10; power <= n; power *= 10) digits++;
+        const n = value < 0 ? -value : value;
+        const digits = digitCount(n);
         const length = value < 0 ? digits + 1 : digits;
         if (at + length > room) return false;
         if (value < 0) target[at++] = 0x2d;
-        let i = at + digits - 1;
-        while (n > 0x7fffffff) {
-          const next = Math.floor(n / 10);
-          target[i--] = 0x30 + (n - next * 10);
-          n = next;
-        }
-        let small = n | 0;
-        do {
-          const next = (small / 10) | 0;
-          target[i--] = 0x30 + (small - next * 10);
-          small = next;
-        } while (small > 0);
+        writeDigits(target, at + digits - 1, n);
         at += digits;
         size += length;
         return true;

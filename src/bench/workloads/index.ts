@@ -2,7 +2,7 @@
  * The workload programs `scope bench` runs. They are embedded into the compiled
  * executable (imported as files) and written out to one private temporary directory
  * per bench session, since the `node` that runs them cannot read Bun's embedded file
- * system; they `require("./common.cjs")` (and async.cjs its tasks), so they keep their names side by side.
+ * system; they `require("./common.cjs")` (async.cjs its tasks, web-server.cjs its app), so they keep their names side by side.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +22,7 @@ import seed from "./seed.cjs" with { type: "file" };
 import soak from "./soak.cjs" with { type: "file" };
 import soakLoad from "./soak-load.cjs" with { type: "file" };
 import transformStart from "./transform-start.cjs" with { type: "file" };
+import webApp from "./web-app.cjs" with { type: "file" };
 import webServer from "./web-server.cjs" with { type: "file" };
 
 const sources = {
@@ -40,6 +41,7 @@ const sources = {
   "soak.cjs": soak,
   "soak-load.cjs": soakLoad,
   "transform-start.cjs": transformStart,
+  "web-app.cjs": webApp,
   "web-server.cjs": webServer,
 } as const;
 

@@ -8,6 +8,7 @@
 // Usage: node web-server.cjs <result.json> '{"ready": "<ready.json>", "otel": 0}'
 const fs = require("node:fs");
 const { params, report } = require("./common.cjs");
+const { webApp } = require("./web-app.cjs");
 
 const { ready, otel } = params({ ready: "", otel: 0 });
 let exporter;
@@ -27,45 +28,21 @@ const { Pool } = require("pg");
 // OTel loaded above patches express and pg as they are required.
 
 const pool = new Pool({ connectionString: process.env.PGURL, max: 4 });
-const app = express();
-let served = 0;
-let queries = 0;
+const counts = { served: 0, queries: 0 };
+const app = webApp(express, pool, counts);
 
-app.use(function count(req, res, next) {
-  if (req.url !== "/shutdown") served++;
-  next();
-});
-app.get("/items/:id", async function item(req, res, next) {
-  try {
-    queries++;
-    const { rows } = await pool.query("SELECT $1::int AS id, 'product' AS name, 100 + $1::int * 7 AS price", [req.params.id]);
-    res.json({ ok: true, item: rows[0] });
-  } catch (error) {
-    next(error);
-  }
-});
-app.get("/orders/:id", async function order(req, res, next) {
-  try {
-    queries += 2;
-    const { rows } = await pool.query("SELECT $1::int AS id, 3 AS lines", [req.params.id]);
-    const total = await pool.query("SELECT sum(x)::int AS total FROM generate_series(1, $1::int) AS x", [rows[0].lines]);
-    res.json({ ok: true, order: rows[0], total: total.rows[0].total });
-  } catch (error) {
-    next(error);
-  }
-});
 app.get("/shutdown", function shutdown(req, res) {
   res.end("bye\n");
-  const requests = served;
+  const requests = counts.served;
   const spans = exporter ? exporter.getFinishedSpans() : [];
-  const kinds = { served: requests, made: queries, server: 0, route: 0, query: 0 };
+  const kinds = { served: requests, made: counts.queries, server: 0, route: 0, query: 0 };
   for (const span of spans) {
     if (span.instrumentationScope?.name === "@opentelemetry/instrumentation-http" && span.kind === 1) kinds.server++;
     else if (span.attributes?.["express.type"] === "request_handler") kinds.route++;
     else if (span.instrumentationScope?.name === "@opentelemetry/instrumentation-pg" && String(span.name).startsWith("pg.query")) kinds.query++;
   }
   // Express 4's query and expressInit, count, the handler: 4 steps per request, the shutdown's too.
-  const http = { serverRequests: requests + 1, finished: requests, routes: requests + 1, queries, steps: (requests + 1) * 4 };
+  const http = { serverRequests: requests + 1, finished: requests, routes: requests + 1, queries: counts.queries, steps: (requests + 1) * 4 };
   server.close(() => pool.end().then(() => report({ ops: requests, unit: "requests", seconds: 0, otel: kinds, expect: { messages: 0, threads: 0, processes: 0, http } })));
   server.closeAllConnections();
 });
