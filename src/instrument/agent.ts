@@ -100,8 +100,10 @@ function selectionTracker(runtime: FunctionRuntime, config: MatchConfig, options
   });
   const hook = runtime.hook;
   const register = hook.f;
-  hook.f = function f(this: unknown, file, table, listeners, source) {
-    const base = Reflect.apply(register, this, [file, table, listeners, source]) as number;
+  hook.f = function f(this: unknown, file, table, listeners, source, shiftsFile, shifts) {
+    // The file's column shifts passed on (a file without a map of scope's needs them for
+    // its stack positions); the original places after them are not, as before.
+    const base = Reflect.apply(register, this, [file, table, listeners, source, shiftsFile, shifts]) as number;
     try {
       const names: string[] = [];
       for (let i = 0; i + 3 < table.length; i += 4) names.push(String(table[i]));

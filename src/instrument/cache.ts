@@ -88,8 +88,10 @@ export type Cached = (
  * 8: column shifts registered for stack positions (print.ts columnShifts), original places
  *    in function tables.
  * 9: the "esm" flag in the header (loadsModules).
+ * 10: files without an input map carry no map under shiftsForStacks, their shifts marked
+ *     (callsites.ts UNMAPPED_SHIFTS).
  */
-const TRANSFORM_FORMAT = 9;
+const TRANSFORM_FORMAT = 10;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {

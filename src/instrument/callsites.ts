@@ -21,13 +21,37 @@
  */
 import { fileURLToPath } from "node:url";
 
+/**
+ * Marks a file's column shifts (as print.ts registers them) when the file carries no map
+ * of scope's: Node's own stack formatter then gets the file's positions untraced too.
+ */
+export const UNMAPPED_SHIFTS = "~";
+
 /** Per file: the columnShifts text as registered, then its lines' insertions ([column, length]*). */
 const registered = new Map<string, string | Map<number, number[]>>();
+/** Files that carry no map of scope's (print.ts UNMAPPED_SHIFTS): Node's formatter gets them untraced too. */
+const unmapped = new Set<string>();
 
 /** Called by the runtime's hook (p, f) with the file's print.ts columnShifts text. */
 export function registerShifts(file: unknown, shifts: unknown): void {
   if (typeof file !== "string" || typeof shifts !== "string" || shifts.length === 0 || registered.has(file)) return;
-  registered.set(file, shifts);
+  if (shifts.startsWith(UNMAPPED_SHIFTS)) {
+    if (shifts.length === UNMAPPED_SHIFTS.length) return;
+    unmapped.add(file);
+    registered.set(file, shifts.slice(UNMAPPED_SHIFTS.length));
+  } else registered.set(file, shifts);
+}
+
+/** Whether the file registered its shifts as carrying no map of scope's. */
+function isUnmapped(fileName: unknown): boolean {
+  if (typeof fileName !== "string" || unmapped.size === 0) return false;
+  if (unmapped.has(fileName)) return true;
+  if (!fileName.startsWith("file:")) return false;
+  try {
+    return unmapped.has(fileURLToPath(fileName));
+  } catch {
+    return false;
+  }
 }
 
 function linesOf(file: string): Map<number, number[]> | undefined {
@@ -91,45 +115,47 @@ const untraced = new WeakSet<object>();
  * (V8's CallSite methods are neither writable nor configurable on the prototype).
  */
 function untraceSites(trace: unknown[]): void {
-  for (const site of trace) {
-    if (typeof site !== "object" || site === null || seen.has(site)) continue;
-    seen.add(site);
-    const call = site as CallSiteLike;
-    if (typeof call.getFileName !== "function" || typeof call.getLineNumber !== "function" || typeof call.getColumnNumber !== "function") continue;
-    const file = call.getFileName();
-    const line = call.getLineNumber();
-    const column = call.getColumnNumber();
-    const mapped = untracedPosition(file, line, column);
-    const enclosing =
-      typeof call.getEnclosingLineNumber === "function" && typeof call.getEnclosingColumnNumber === "function"
-        ? untracedPosition(file, call.getEnclosingLineNumber(), call.getEnclosingColumnNumber())
-        : undefined;
-    if (!mapped && !enclosing) continue;
-    untraced.add(site);
-    const own = (name: string, value: () => unknown) => Object.defineProperty(site, name, { value, writable: true, enumerable: false, configurable: true });
-    if (mapped) {
-      const text = String(call);
-      const position = `:${line}:${column}`;
-      const index = text.lastIndexOf(position);
-      const shown = index < 0 ? text : `${text.slice(0, index)}:${mapped[0]}:${mapped[1]}${text.slice(index + position.length)}`;
-      own("getLineNumber", function getLineNumber() {
-        return mapped[0];
-      });
-      own("getColumnNumber", function getColumnNumber() {
-        return mapped[1];
-      });
-      own("toString", function toString() {
-        return shown;
-      });
-    }
-    if (enclosing) {
-      own("getEnclosingLineNumber", function getEnclosingLineNumber() {
-        return enclosing[0];
-      });
-      own("getEnclosingColumnNumber", function getEnclosingColumnNumber() {
-        return enclosing[1];
-      });
-    }
+  for (const site of trace) untraceSite(site);
+}
+
+function untraceSite(site: unknown): void {
+  if (typeof site !== "object" || site === null || seen.has(site)) return;
+  seen.add(site);
+  const call = site as CallSiteLike;
+  if (typeof call.getFileName !== "function" || typeof call.getLineNumber !== "function" || typeof call.getColumnNumber !== "function") return;
+  const file = call.getFileName();
+  const line = call.getLineNumber();
+  const column = call.getColumnNumber();
+  const mapped = untracedPosition(file, line, column);
+  const enclosing =
+    typeof call.getEnclosingLineNumber === "function" && typeof call.getEnclosingColumnNumber === "function"
+      ? untracedPosition(file, call.getEnclosingLineNumber(), call.getEnclosingColumnNumber())
+      : undefined;
+  if (!mapped && !enclosing) return;
+  untraced.add(site);
+  const own = (name: string, value: () => unknown) => Object.defineProperty(site, name, { value, writable: true, enumerable: false, configurable: true });
+  if (mapped) {
+    const text = String(call);
+    const position = `:${line}:${column}`;
+    const index = text.lastIndexOf(position);
+    const shown = index < 0 ? text : `${text.slice(0, index)}:${mapped[0]}:${mapped[1]}${text.slice(index + position.length)}`;
+    own("getLineNumber", function getLineNumber() {
+      return mapped[0];
+    });
+    own("getColumnNumber", function getColumnNumber() {
+      return mapped[1];
+    });
+    own("toString", function toString() {
+      return shown;
+    });
+  }
+  if (enclosing) {
+    own("getEnclosingLineNumber", function getEnclosingLineNumber() {
+      return enclosing[0];
+    });
+    own("getEnclosingColumnNumber", function getEnclosingColumnNumber() {
+      return enclosing[1];
+    });
   }
 }
 
@@ -147,6 +173,28 @@ function rawSite(site: unknown): unknown {
     if (typeof method === "function" && name !== "constructor") view[name] = (method as (...args: unknown[]) => unknown).bind(site);
   }
   return view;
+}
+
+/**
+ * A CallSite for Node's own formatter: as V8 made it where Node maps the file through
+ * scope's map; given its untraced positions where the file carries none (its shifts alone).
+ */
+function nodeSite(site: unknown): unknown {
+  if (unmapped.size === 0 || typeof site !== "object" || site === null) return rawSite(site);
+  let file: unknown;
+  try {
+    const call = site as CallSiteLike;
+    file = typeof call.getFileName === "function" ? call.getFileName() : undefined;
+  } catch {
+    return rawSite(site);
+  }
+  if (!isUnmapped(file)) return rawSite(site);
+  try {
+    untraceSite(site);
+  } catch {
+    // Positions stay as V8 gave them.
+  }
+  return site;
 }
 
 const installedKey = Symbol.for("scope.instrument.callsites");
@@ -181,7 +229,7 @@ export function installCallSitePositions(nodeUsesScopeMaps = true): boolean {
     wrapper =
       format === node && nodeUsesScopeMaps
         ? function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
-            return Reflect.apply(format, this, [error, Array.isArray(trace) && registered.size > 0 ? trace.map(rawSite) : trace]);
+            return Reflect.apply(format, this, [error, Array.isArray(trace) && registered.size > 0 ? trace.map(nodeSite) : trace]);
           }
         : function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
             if (Array.isArray(trace) && registered.size > 0) {

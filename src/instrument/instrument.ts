@@ -74,7 +74,7 @@ export function instrument(code: string, file: string, options: InstrumentOption
   // Chaining an input map needs magic-string's full map (print.ts): the same calls replayed.
   if (input?.map && edits instanceof Insertions) edits = edits.toMagicString();
   if (input) edits.remove(input.start, input.end);
-  const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url);
+  const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url, matcher.shiftsForStacks);
   return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left, ...dynamicImportOf(functions) };
 }
 

@@ -70,6 +70,13 @@ export interface MatchConfig {
    * the original ones, columns after an insertion on the same line are shifted.
    */
   sourceMaps?: boolean;
+  /**
+   * Set by the Node hooks (node-hooks.ts), not by users: stack positions are restored by
+   * callsites.ts for every formatter, Node's own included (Node ≥ 20.19 calls whatever is at
+   * `Error.prepareStackTrace`), so a file without a source map of its own gets no map of
+   * scope's: its column shifts alone (print.ts). A file with an input map keeps the chained one.
+   */
+  shiftsForStacks?: boolean;
   /** Value previews at "full" (arguments, values, state): nesting depth (default 3, at most 16). */
   previewDepth?: number;
   /** ... and length in characters (default 96, at most 4096). */
@@ -249,6 +256,8 @@ export class Matcher {
   private readonly stateful: RegExp[];
   /** MatchConfig.sourceMaps (default true). */
   readonly sourceMaps: boolean;
+  /** MatchConfig.shiftsForStacks. */
+  readonly shiftsForStacks: boolean;
   /** The path globs whose literal directory prefixes may be symlinks (logical paths). */
   private readonly globs: string[];
   /** [real directory, logical path relative to root ("" = root)], longest real first. */
@@ -277,6 +286,7 @@ export class Matcher {
     this.root = toPath(config.root ?? process.cwd()).replace(/\/+$/, "");
     this.rootSlash = `${this.root}/`;
     this.sourceMaps = config.sourceMaps !== false;
+    this.shiftsForStacks = config.shiftsForStacks === true;
     this.includeGiven = (config.include?.length ?? 0) > 0;
     const packages = config.packages ?? [];
     this.include = (config.include ?? (packages.length > 0 ? [] : ["**"])).map((glob) => ({

@@ -7,6 +7,7 @@
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { installCallSitePositions } from "./callsites";
 import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type Cached, type CodeCacheSlot, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import { mayLoadModules } from "./loads-modules";
@@ -197,6 +198,11 @@ export function registerEsmHook(options: NodeHookOptions): boolean {
 
 /** Both paths, and source maps on so stack traces show original positions. */
 export function enableNodeInstrumentation(options: NodeHookOptions): void {
+  if (options.config.sourceMaps !== false && options.config.shiftsForStacks === undefined && nodeFormatsThroughProperty() && installCallSitePositions(true)) {
+    // Both hooks (and the cache key) see it: files without a map of their own get none of
+    // scope's; the accessor just installed gives every formatter their untraced positions.
+    options = { ...options, config: { ...options.config, shiftsForStacks: true } };
+  }
   const host = globalThis as Record<symbol, unknown>;
   const eager = host[installedKey] ? "hooks already on" : esmNeededAtStart(options);
   if (eager !== undefined) {
@@ -208,6 +214,20 @@ export function enableNodeInstrumentation(options: NodeHookOptions): void {
   if (options.config.sourceMaps === false) return;
   const proc = process as { setSourceMapsEnabled?: (on: boolean) => void };
   proc.setSourceMapsEnabled?.(true);
+}
+
+/**
+ * Whether stack positions can be restored from column shifts alone (MatchConfig.shiftsForStacks):
+ * Node ≥ 20.19 keeps its own formatter at `Error.prepareStackTrace` and calls what is there
+ * for every stack, so callsites.ts (installed next, over that same plain property) sees
+ * every trace, Node's own formatting included. Older Node formats without asking when the
+ * program put nothing there: files keep scope's inline map. SCOPE_INLINE_MAPS=1 keeps the
+ * maps anyway (to compare).
+ */
+function nodeFormatsThroughProperty(): boolean {
+  if (process.env.SCOPE_INLINE_MAPS === "1") return false;
+  const descriptor = Object.getOwnPropertyDescriptor(Error, "prepareStackTrace");
+  return descriptor !== undefined && "value" in descriptor && descriptor.writable === true && descriptor.configurable === true && typeof descriptor.value === "function" && descriptor.value.name === "ErrorPrepareStackTrace";
 }
 
 /** Reads a relative `sourceMappingURL` next to `filename` (to chain an input map). */

@@ -9,6 +9,7 @@ import remapping from "@jridgewell/remapping";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import type MagicString from "magic-string";
 import { Insertions } from "./insertions";
+import { UNMAPPED_SHIFTS } from "./callsites";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { languageOf } from "./parse";
@@ -177,8 +178,13 @@ interface EditChunk {
  * insertion cost several times MagicString's own toString on typescript.js.
  */
 export function columnShifts(edits: MagicString | Insertions, code: string): string {
+  return shiftsOf(edits, code) ?? "";
+}
+
+/** columnShifts, or undefined when the edits cannot be told as shifts (then only a map leads back). */
+function shiftsOf(edits: MagicString | Insertions, code: string): string | undefined {
   // V8 also ends lines at a lone \r, U+2028 and U+2029: lines would not be counted alike.
-  if (hasOtherLineEnds(code)) return "";
+  if (hasOtherLineEnds(code)) return undefined;
   const numbers: number[] = [];
   let line = 1;
   let lineStart = 0;
@@ -205,7 +211,7 @@ export function columnShifts(edits: MagicString | Insertions, code: string): str
   if (edits instanceof Insertions) {
     const groups = edits.groups();
     for (let g = 0; g < groups.at.length && valid; g++) insert(groups.at[g]!, groups.text[g]!);
-    return valid ? numbers.join(",") : "";
+    return valid ? numbers.join(",") : undefined;
   }
   const internals = edits as unknown as { intro: string; firstChunk: EditChunk | null };
   insert(0, internals.intro);
@@ -215,7 +221,7 @@ export function columnShifts(edits: MagicString | Insertions, code: string): str
     if (chunk.edited && chunk.content.length > 0) valid = false;
     insert(chunk.end, chunk.outro);
   }
-  return valid ? numbers.join(",") : "";
+  return valid ? numbers.join(",") : undefined;
 }
 
 /**
@@ -263,6 +269,12 @@ export function print(
   sourceName = file,
   /** Where the input map came from (its comment's URL): an external map's sources are relative to it. */
   inputMapUrl?: string,
+  /**
+   * Stack positions are restored from the column shifts for every formatter (callsites.ts,
+   * MatchConfig.shiftsForStacks): without an input map, no map is made when the shifts
+   * tell every insertion (a map would only repeat them).
+   */
+  shiftsForStacks = false,
 ): Printed {
   const info = sourceInfoOf(functions);
   const location = inputMap && inputMapUrl && !INLINE_MAP.test(inputMapUrl) ? mapLocation(sourceName, inputMapUrl) : undefined;
@@ -278,8 +290,10 @@ export function print(
   const newline = code.endsWith("\n") ? "" : "\n";
   const base = BASE + (info?.tag ?? "");
   // Registered when the module starts (__scope$p), or with the table in a file without one.
-  const shifts = columnShifts(edits, code);
-  const registration = shifts ? [JSON.stringify(file), JSON.stringify(shifts)] : [];
+  const told = shiftsOf(edits, code);
+  const shifts = told ?? "";
+  const unmapped = shiftsForStacks && inputMap === undefined && told !== undefined;
+  const registration = shifts ? [JSON.stringify(file), JSON.stringify(unmapped ? UNMAPPED_SHIFTS + shifts : shifts)] : [];
   // The table call: file, table, listeners, text table, shifts (file, text), origins.
   const args = [JSON.stringify(file), JSON.stringify(table), listeners.length ? JSON.stringify(listeners) : "0"];
   const files = origins && origins.files.length > 0 ? JSON.stringify(origins.files) : undefined;
@@ -295,7 +309,7 @@ export function print(
         : "") +
       "\n",
   );
-  if (inputMap === null) return { code: edits.toString() };
+  if (inputMap === null || unmapped) return { code: edits.toString() };
   // Without a map to chain: segments only where a token moved (sparse-map.ts); none needed: no map.
   const sparse = inputMap ? undefined : sparseMap(edits, code, sourceName);
   if (sparse === null) return { code: edits.toString() };

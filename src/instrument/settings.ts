@@ -28,7 +28,8 @@ export interface FunctionFlags {
   root?: string;
 }
 
-const KEYS: Record<keyof MatchConfig, "string" | "strings" | "packages" | "level" | "rules" | "count" | "boolean" | "percent"> = {
+// shiftsForStacks is set by the Node hooks, never by users.
+const KEYS: Record<Exclude<keyof MatchConfig, "shiftsForStacks">, "string" | "strings" | "packages" | "level" | "rules" | "count" | "boolean" | "percent"> = {
   root: "string",
   include: "strings",
   exclude: "strings",
@@ -118,7 +119,7 @@ function readSettingsFile(name: string): { config: MatchConfig } | { error: stri
 function checkConfig(value: unknown): string | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return "settings must be a JSON object";
   for (const [key, field] of Object.entries(value)) {
-    const kind = KEYS[key as keyof MatchConfig];
+    const kind = KEYS[key as keyof typeof KEYS];
     if (!kind) return `unknown setting "${key}" (known: ${Object.keys(KEYS).join(", ")})`;
     if (kind === "string" && typeof field !== "string") return `"${key}" must be a string`;
     if ((kind === "strings" || kind === "packages") && !(Array.isArray(field) && field.every((item) => typeof item === "string"))) return `"${key}" must be an array of strings`;
