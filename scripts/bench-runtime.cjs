@@ -24,7 +24,9 @@ exports.workload = function (n, items) { const state = { items, total: 0 }; for 
 exports.calls = function (n) { let s = 0; for (let i = 0; i < n; i++) s = leaf(s); return s; };`;
 const load = (level) => { const code = level ? lib.instrument(workload, "/bench/w.js", { config: { root: "/bench", level }, module: false }).code : workload; const e = {}; new Function("exports", code)(e); return e; };
 const key = Symbol.for(lib.HOOK_KEY);
-const runtime = new lib.FunctionRuntime({ sink: addon, types, hotCallsPerSecond: 0, batchSize: 256, flushIntervalMs: 0, flushAtJobEnd: false, str: undefined });
+// The calls level packs eight calls to a record (function_calls) into discard-mode rings;
+// this ring is an overwrite one nobody drains, so packing is asked for here (PACK=0: not).
+const runtime = new lib.FunctionRuntime({ sink: addon, types, hotCallsPerSecond: 0, batchSize: 256, flushIntervalMs: 0, flushAtJobEnd: false, str: undefined, packCalls: process.env.PACK !== "0" });
 globalThis[key] = runtime.hook;
 const items = Array.from({ length: 8 }, (_, i) => ({ unit: 1.5 + i, discount: i / 2 }));
 const mode = process.argv[3] || "full";

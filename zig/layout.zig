@@ -151,6 +151,15 @@ pub const EventKind = enum(u16) {
     /// 2 calls, 3 full), d = the estimated overhead that decided it (ppm of wall time),
     /// e = the budget (ppm).
     function_level = 42,
+    /// Ring only, never in a trace file: up to `calls_pack_max` calls-level function_call
+    /// events of one thread in one slot (src/instrument/runtime.ts packs consecutive
+    /// ones; one 64-byte slot line and one store per call instead of eight). The ring's
+    /// drain expands it into function_call records (a = id, b = ordinal, d = request,
+    /// the slot's time, pid and tid), so no reader sees it. a = the first call's ordinal
+    /// (low 32 bits) | request id << 32; b..e = the function ids as u32, in call order
+    /// (low half first), ending at the first 0 (ids start at 1); call i has ordinal
+    /// first + i. Written only into discard-mode rings (losses are counted per call).
+    function_calls = 43,
     // HTTP (issue 11), 48..63. A request id is unique per (pid, tid) producer, from 1,
     // shared by the server and client requests of that thread (0: none). Every event a
     // request caused names it: in a field of its own (function_call d, http_client_request
@@ -419,6 +428,57 @@ pub const FlightTrigger = enum(u32) {
     nonzero_exit = 4,
     _,
 };
+
+/// function_calls: calls per slot (b..e as eight u32 ids).
+pub const calls_pack_max: u32 = 8;
+
+/// The calls a function_calls record holds: its ids up to the first 0.
+pub fn calls_pack_count(record: *align(1) const Record) u32 {
+    assert(record.kind == @intFromEnum(EventKind.function_calls));
+    const ids = calls_pack_ids(record);
+    var count: u32 = 0;
+    while (count < calls_pack_max and ids[count] != 0) count += 1;
+    return count;
+}
+
+/// The eight u32 id words of a function_calls record (b..e, little-endian).
+pub fn calls_pack_ids(record: *align(1) const Record) [calls_pack_max]u32 {
+    var ids: [calls_pack_max]u32 = undefined;
+    for ([_]u64{ record.b, record.c, record.d, record.e }, 0..) |word, index| {
+        ids[2 * index] = @truncate(word);
+        ids[2 * index + 1] = @truncate(word >> 32);
+    }
+    return ids;
+}
+
+/// Call `index` of a function_calls record as the function_call record it stands for.
+pub fn calls_pack_call(pack: *align(1) const Record, ids: *const [calls_pack_max]u32, index: u32) Record {
+    assert(index < calls_pack_max and ids[index] != 0);
+    const first: u32 = @truncate(pack.a);
+    return .{
+        .seq = 0,
+        .kind = @intFromEnum(EventKind.function_call),
+        .flags = 0,
+        .timestamp_ns = pack.timestamp_ns,
+        .pid = pack.pid,
+        .tid = pack.tid,
+        .a = ids[index],
+        .b = @as(u64, first) + index,
+        .c = 0,
+        .d = pack.a >> 32,
+        .e = 0,
+    };
+}
+
+/// Records `records` stand for once function_calls records are expanded (losses are
+/// counted in these, so a lost pack counts every call it held).
+pub fn expanded_count(records: []align(1) const Record) u64 {
+    var count: u64 = 0;
+    for (records) |*record| {
+        count += if (record.kind == @intFromEnum(EventKind.function_calls)) @max(1, calls_pack_count(record)) else 1;
+    }
+    return count;
+}
 
 pub const string_fragment_bytes: u32 = 32;
 pub const string_max_bytes: u32 = 4096;

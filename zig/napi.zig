@@ -131,7 +131,8 @@ const scratch_bytes = scratch_fields_bytes + layout.string_max_bytes;
 /// events_batch_records records, then two texts of events_text_bytes each. Header words:
 /// 0 records buffered, 1 texts (0..2) to write before the last record, 2/3 the first
 /// text's string id and byte length, 4/5 the second's, 6 (written by commitEvents) how
-/// many records were not written. JavaScript fills it and makes one call without
+/// many records were not written, 7 (written by events()) 1 when the batch may hold
+/// function_calls packs (an attached discard-mode ring: layout.zig). JavaScript fills it and makes one call without
 /// arguments per commit: one crossing stamps and writes a full-level event with its
 /// previews.
 const events_header_bytes = 64;
@@ -360,7 +361,10 @@ fn js_scratch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
 /// events(): this env's function-event buffer, made on the first call and kept for the env's life.
 fn js_events(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const state = state_of(env, info) orelse return null;
-    return env_buffer(env, events_bytes, &state.events, &state.events_reference);
+    const buffer = env_buffer(env, events_bytes, &state.events, &state.events_reference) orelse return null;
+    const header: *[events_header_bytes / 4]u32 = @ptrCast(state.events.?);
+    header[7] = @intFromBool(state.attached and state.producer.mode == .discard);
+    return buffer;
 }
 
 /// The env's buffer of `size_bytes` behind `pointer`: made (zeroed, referenced for the

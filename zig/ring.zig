@@ -100,8 +100,9 @@ pub const magic: [8]u8 = "SCOPERNG".*;
 /// Bumped on any change to Header, LaneControl or the slot sequence protocol.
 /// 2: the clock calibration in the header. 3: the overflow bound and the collector's
 /// wake word in the header, `overflow_pending`/`overflowed` per lane. 4: exclusive lanes
-/// (LaneControl.holders, Header.pid_namespace). 5: Header.stop_reason.
-pub const ring_layout_version: u32 = 5;
+/// (LaneControl.holders, Header.pid_namespace). 5: Header.stop_reason. 6: slots may hold
+/// function_calls packs, which only a drain of this version expands.
+pub const ring_layout_version: u32 = 6;
 
 pub const page_size_bytes: u64 = 4096;
 pub const header_size_bytes: u64 = page_size_bytes;
@@ -632,6 +633,8 @@ pub const Ring = struct {
         const head = lane.head.load(.monotonic);
         assert(head -% tail <= ring.lane_capacity_slots or head < tail);
         var count: u32 = 0;
+        // Slots taken whole (a pack's slot gives several records): the lane's `received`.
+        var slots_taken: u32 = 0;
         var abandoned: u64 = 0;
         while (count < out.len and tail < head) : (tail += 1) {
             const slot = &slots[tail & mask];
@@ -642,15 +645,29 @@ pub const Ring = struct {
                 abandoned += 1;
                 continue;
             }
+            if (slot.kind == @intFromEnum(layout.EventKind.function_calls)) {
+                // What does not fit stays in the slot, which is this consumer's until the
+                // tail passes it, and comes out first next time.
+                const calls = layout.calls_pack_count(slot);
+                const taken = expand_calls(slot, out[count..]);
+                count += taken;
+                if (taken < calls) {
+                    calls_pack_keep(slot, taken);
+                    break;
+                }
+                slots_taken += 1;
+                continue;
+            }
             out[count] = slot.*;
             out[count].seq = 0;
             count += 1;
+            slots_taken += 1;
         }
         // Release: the copies above happen before any producer reuses these slots (it
         // reads the tail with acquire before claiming).
         lane.tail.store(tail, .release);
         // Monotonic: statistics, written only here.
-        if (count > 0) _ = lane.received.fetchAdd(count, .monotonic);
+        if (slots_taken > 0) _ = lane.received.fetchAdd(slots_taken, .monotonic);
         if (abandoned > 0) _ = lane.abandoned.fetchAdd(abandoned, .monotonic);
         return count;
     }
@@ -670,6 +687,7 @@ pub const Ring = struct {
             tail = head - capacity;
         }
         var count: u32 = 0;
+        var slots_taken: u32 = 0;
         while (count < out.len and tail < head) {
             const slot = &slots[tail & (capacity - 1)];
             // Acquire: pairs with the writer's release store of committed(tail).
@@ -681,10 +699,19 @@ pub const Ring = struct {
                 load_fence();
                 // Monotonic: ordered after the copy by the fence above.
                 const seq_after = @atomicLoad(u32, &slot.seq, .monotonic);
-                if (seq_after == seq_before) {
+                if (seq_after == seq_before and copy.kind == @intFromEnum(layout.EventKind.function_calls)) {
+                    // The agents pack calls only into discard-mode rings (losses here are
+                    // counted in slots); one that came anyway is expanded when `out` has
+                    // room for it, else read again by the next drain.
+                    const calls = layout.calls_pack_count(&copy);
+                    if (count > 0 and out.len - count < calls) break;
+                    count += expand_calls(&copy, out[count..]);
+                    slots_taken += 1;
+                } else if (seq_after == seq_before) {
                     out[count] = copy;
                     out[count].seq = 0;
                     count += 1;
+                    slots_taken += 1;
                 } else {
                     // Only a writer of a later position changes a committed slot.
                     assert(seq_distance(seq_after, tail) > 0);
@@ -706,9 +733,33 @@ pub const Ring = struct {
         // Monotonic: producers do not read the tail in overwrite mode.
         lane.tail.store(tail, .monotonic);
         // Monotonic: statistics, written only here.
-        if (count > 0) _ = lane.received.fetchAdd(count, .monotonic);
+        if (slots_taken > 0) _ = lane.received.fetchAdd(slots_taken, .monotonic);
         if (overwritten > 0) _ = lane.overwritten.fetchAdd(overwritten, .monotonic);
         return count;
+    }
+
+    /// A function_calls pack's calls as function_call records, as many as `out` holds.
+    fn expand_calls(pack: *align(1) const Record, out: []align(1) Record) u32 {
+        const ids = layout.calls_pack_ids(pack);
+        const calls = layout.calls_pack_count(pack);
+        const taken: u32 = @intCast(@min(calls, out.len));
+        for (0..taken) |index| out[index] = layout.calls_pack_call(pack, &ids, @intCast(index));
+        return taken;
+    }
+
+    /// Drops a pack's first `taken` calls, keeping the rest in the slot (discard mode).
+    fn calls_pack_keep(pack: *Record, taken: u32) void {
+        const ids = layout.calls_pack_ids(pack);
+        const calls = layout.calls_pack_count(pack);
+        assert(taken < calls);
+        var rest: [layout.calls_pack_max]u32 = @splat(0);
+        for (taken..calls) |index| rest[index - taken] = ids[index];
+        const first: u32 = @truncate(pack.a);
+        pack.a = (pack.a & 0xffff_ffff_0000_0000) | (first + taken);
+        pack.b = @as(u64, rest[1]) << 32 | rest[0];
+        pack.c = @as(u64, rest[3]) << 32 | rest[2];
+        pack.d = @as(u64, rest[5]) << 32 | rest[4];
+        pack.e = @as(u64, rest[7]) << 32 | rest[6];
     }
 
     /// Totals over all lanes. Monotonic loads: statistics, read while producers run.
@@ -1004,13 +1055,16 @@ pub const Producer = struct {
             }
             if (count > 0) {
                 // Monotonic: statistics; the collector reads them after producers end.
-                _ = producer.lane.overflow_pending.fetchAdd(count, .monotonic);
+                // Pending in records as the trace would hold them (a pack: its calls), so a
+                // killed producer's are counted lost call by call.
+                _ = producer.lane.overflow_pending.fetchAdd(layout.expanded_count(records[0..count]), .monotonic);
                 _ = producer.lane.overflowed.fetchAdd(count, .monotonic);
                 producer.written_count += count;
                 producer.backlogged = true;
             }
         }
-        if (count < count_wanted) producer.drop_unreported(count_wanted - count, now_ns);
+        // Counted in records as the trace would have held them (a pack: each of its calls).
+        if (count < count_wanted) producer.drop_unreported(@intCast(layout.expanded_count(records[count..])), now_ns);
         // The lane is full: the collector should be draining now.
         wake_collector(producer.header);
         return count;
@@ -1035,9 +1089,9 @@ pub const Producer = struct {
             for (run[0..claim.count], 0..) |*record, index| {
                 producer.publish(claim.position + index, record, record.timestamp_ns);
             }
-            producer.overflow.pop(claim.count);
             // Monotonic: a statistic (see spill).
-            _ = producer.lane.overflow_pending.fetchSub(claim.count, .monotonic);
+            _ = producer.lane.overflow_pending.fetchSub(layout.expanded_count(run[0..claim.count]), .monotonic);
+            producer.overflow.pop(claim.count);
             if (claim.position + claim.count > producer.wake_position) producer.wake_check(claim.position + claim.count);
         }
         if (producer.overflow.count() > 0) return;
@@ -1062,11 +1116,16 @@ pub const Producer = struct {
     fn overflow_abandon(producer: *Producer) void {
         const count: u32 = @intCast(producer.overflow.count());
         assert(count > 0);
-        producer.overflow.pop(count);
+        var lost: u64 = 0;
+        while (producer.overflow.count() > 0) {
+            const run = producer.overflow.oldest_run();
+            lost += layout.expanded_count(run);
+            producer.overflow.pop(run.len);
+        }
         producer.overflow.release();
-        _ = producer.lane.overflow_pending.fetchSub(count, .monotonic);
+        _ = producer.lane.overflow_pending.fetchSub(lost, .monotonic);
         producer.written_count -= count;
-        producer.drop(count);
+        producer.drop(@intCast(lost));
     }
 
     /// Past the private mark: look at the lane's fill and wake a sleeping collector
@@ -1387,6 +1446,79 @@ test "ring: discard mode without an overflow drops new records when a lane is fu
     try testing.expectEqual(@as(u64, 99), out[1].a);
     try expect_stats_balance(ring, 14);
     try testing.expectEqual(@as(u64, 4), ring.stats().dropped);
+}
+
+fn test_pack(first: u32, request: u32, ids: []const u32) Record {
+    assert(ids.len <= layout.calls_pack_max);
+    var words: [layout.calls_pack_max]u32 = @splat(0);
+    @memcpy(words[0..ids.len], ids);
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.function_calls);
+    record.timestamp_ns = 1000 + first;
+    record.a = @as(u64, request) << 32 | first;
+    record.b = @as(u64, words[1]) << 32 | words[0];
+    record.c = @as(u64, words[3]) << 32 | words[2];
+    record.d = @as(u64, words[5]) << 32 | words[4];
+    record.e = @as(u64, words[7]) << 32 | words[6];
+    return record;
+}
+
+test "ring: a function_calls pack drains as its function_call records, split across drains when out is short" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(4, 2);
+    try testing.expect(producer.write(&test_pack(100, 7, &.{ 11, 12, 13, 14, 15, 16, 17, 18 })));
+    try testing.expect(producer.write(&test_record(5)));
+    try testing.expect(producer.write(&test_pack(200, 0, &.{ 21, 22, 23 })));
+    var out: [3]Record = undefined;
+    var all: [12]Record = undefined;
+    var count: u32 = 0;
+    while (true) {
+        const drained = ring.drain(&out);
+        if (drained == 0) break;
+        @memcpy(all[count..][0..drained], out[0..drained]);
+        count += drained;
+    }
+    try testing.expectEqual(@as(u32, 12), count);
+    for (all[0..8], 0..) |record, index| {
+        try testing.expectEqual(@as(u16, @intFromEnum(layout.EventKind.function_call)), record.kind);
+        try testing.expectEqual(@as(u64, 11 + index), record.a);
+        try testing.expectEqual(@as(u64, 100 + index), record.b);
+        try testing.expectEqual(@as(u64, 0), record.c);
+        try testing.expectEqual(@as(u64, 7), record.d);
+        try testing.expectEqual(@as(u64, 1100), record.timestamp_ns);
+        try testing.expectEqual(@as(u32, 4), record.pid);
+        try testing.expectEqual(@as(u32, 2), record.tid);
+        try testing.expectEqual(@as(u32, 0), record.seq);
+    }
+    try testing.expectEqual(@as(u64, 5), all[8].a);
+    for (all[9..12], 0..) |record, index| {
+        try testing.expectEqual(@as(u64, 21 + index), record.a);
+        try testing.expectEqual(@as(u64, 200 + index), record.b);
+        try testing.expectEqual(@as(u64, 0), record.d);
+    }
+    // Slots, not records: the ring's own balance is unchanged by the expansion.
+    try expect_stats_balance(ring, 3);
+}
+
+test "ring: a pack lost to a full lane counts each of its calls" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    producer.overflow_capacity_records = 0;
+    var value: u64 = 0;
+    while (value < 8) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    const packs = [_]Record{ test_pack(1, 0, &.{ 1, 2, 3, 4, 5, 6, 7, 8 }), test_pack(9, 0, &.{ 1, 2, 3 }), test_record(9) };
+    try testing.expectEqual(@as(u32, 0), producer.write_batch(&packs, 0));
+    try testing.expectEqual(@as(u64, 12), producer.dropped_count);
+    var out: [16]Record = undefined;
+    try testing.expectEqual(@as(u32, 8), ring.drain(&out));
+    try testing.expect(producer.write(&test_record(99)));
+    try testing.expectEqual(@as(u32, 2), ring.drain(&out));
+    try testing.expectEqual(@intFromEnum(layout.EventKind.drop), out[0].kind);
+    try testing.expectEqual(@as(u64, 12), out[0].a);
 }
 
 test "ring: a burst past the lane waits in the overflow, stamped when written, and reaches the lane in order" {

@@ -60,6 +60,8 @@ export const EventKind = {
   function_selection: 41,
   /** The overhead governor changed a function's level: a = id, b = new, c = old (0 off, 1 sampled, 2 calls, 3 full), d = overhead ppm, e = budget ppm. */
   function_level: 42,
+  /** Ring only (calls-level function_calls packed 8 to a slot), expanded by the drain: never in a trace file. */
+  function_calls: 43,
   /** HTTP (issue 11), 48..63; request ids are per (pid, tid); payload fields in zig/layout.zig. */
   http_server_request: 48,
   http_server_response: 49,

@@ -5,7 +5,8 @@
  * the program and never runs program code (previews read own data properties only).
  *
  * Cost: at the "calls" level an event is four stores into a preallocated buffer of
- * 64-byte records handed to the native side `batchSize` at a time (recordBatch); the
+ * 64-byte records (with packCalls one store: up to eight calls share a function_calls
+ * record, which the ring's drain expands) handed to the native side `batchSize` at a time (recordBatch); the
  * native side stamps each batch's records with the time of the flush, so within a
  * batch the order is exact and the time is an upper bound. The buffer is flushed when
  * full, before any event of the agent's own, and at the end of the current job (one
@@ -65,7 +66,12 @@ export const FunctionKind = {
   listener: 40,
   /** The overhead governor changed a function's level: a = id, b = new level, c = old, d = overhead ppm, e = budget ppm. */
   level: 42,
+  /** Ring only: up to CALLS_PACK_MAX calls-level function_calls in one record (see called()). */
+  calls: 43,
 } as const;
+
+/** zig/layout.zig calls_pack_max: function ids (u32) in words 8..15 of a function_calls record. */
+const CALLS_PACK_MAX = 8;
 
 /** function_sampled flags. */
 export const SampledFlag = {
@@ -121,6 +127,12 @@ export interface RuntimeOptions {
   flushIntervalMs?: number;
   /** Flush a partly filled batch at the end of the job that filled it (a microtask). Default true. */
   flushAtJobEnd?: boolean;
+  /**
+   * Calls-level events packed CALLS_PACK_MAX to a record (function_calls, which the ring's
+   * drain expands). Default: when scope.node's event buffer says the ring allows it (a
+   * discard-mode ring, where a lost pack is counted call by call).
+   */
+  packCalls?: boolean;
   /** Value previews (full level): how deep and how many characters. Defaults 3 and 96. */
   previewDepth?: number;
   previewChars?: number;
@@ -334,6 +346,22 @@ export class FunctionRuntime {
   /** Fresh string ids for previews written into the batch (see previewId). */
   private readonly stringId: (() => number) | undefined;
   private count = 0;
+  /** Calls-level events go into function_calls packs (see called()). */
+  private readonly packCalls: boolean;
+  /**
+   * A batch with this many records flushes before its next pack: at most `capacity`
+   * calls wait in JavaScript, as without packs (what a SIGKILL takes with it).
+   */
+  private readonly packRecords: number;
+  /**
+   * The open pack, the batch's last record while `count` equals packEnd (−1: none): the
+   * request the next call must have to join it, the word its id goes to and the pack's
+   * last id word. The next call's ordinal is always the next one (C closes the pack).
+   */
+  private packEnd = -1;
+  private packRequest = 0;
+  private packWord = 0;
+  private packLast = 0;
   /**
    * The sink's clock, when events are batched (unbatched events are stamped as written):
    * full-level events carry the time they happened (see the header).
@@ -415,6 +443,8 @@ export class FunctionRuntime {
       this.nativeTexts = [new Uint8Array(events, textsAt, EVENTS_TEXT_BYTES), new Uint8Array(events, textsAt + EVENTS_TEXT_BYTES, EVENTS_TEXT_BYTES)];
     } else this.words = new Uint32Array(capacity * RECORD_WORDS);
     this.capacity = capacity;
+    this.packCalls = capacity > 1 && (options.packCalls ?? (this.native !== undefined && this.native[7] === 1));
+    this.packRecords = Math.max(1, Math.floor(capacity / CALLS_PACK_MAX));
     this.bytes = new Uint8Array(this.words.buffer, this.words.byteOffset, this.words.byteLength);
     // Natively committed events are stamped by the commit: no clock read from here.
     this.clock = this.capacity > 1 && this.native === undefined && typeof sink.now === "function" ? () => sink.now!() : undefined;
@@ -548,6 +578,7 @@ export class FunctionRuntime {
         if (round >= 120) times.push((this.now() - start) / perRound);
         this.words.fill(0, 0, this.count * RECORD_WORDS);
         this.count = 0;
+        this.packEnd = -1;
         this.stamped = false;
       }
       governor.calibrated.calls = times.sort((x, y) => x - y)[times.length >> 1]!;
@@ -702,6 +733,7 @@ export class FunctionRuntime {
     const count = this.count;
     if (count === 0) return;
     this.count = 0;
+    this.packEnd = -1;
     const native = this.native;
     if (native !== undefined) {
       const started = this.governor ? this.now() : 0;
@@ -756,6 +788,7 @@ export class FunctionRuntime {
     this.stopped = true;
     this.finished = true;
     this.count = 0;
+    this.packEnd = -1;
     this.hot.fill(1);
     this.next.fill(Infinity);
     if (this.timer) clearInterval(this.timer);
@@ -850,6 +883,7 @@ export class FunctionRuntime {
     if (d !== 0) words[base + 12] = d;
     if (e !== 0) words[base + 14] = e;
     this.count = 0;
+    this.packEnd = -1;
     native[0] = count + 1;
     native[1] = texts;
     this.commitNative();
@@ -859,19 +893,57 @@ export class FunctionRuntime {
    * A calls-level function_call, the most frequent event: put() with only the stores it
    * needs (the batch's words are zero: see flush). A stop sets every function on the
    * sampled fast path, so the hook does not come here after one (put checks anyway).
+   *
+   * With packCalls, consecutive calls (ordinals one apart, one request, nothing else
+   * buffered in between) share a function_calls record: the first writes its kind, its
+   * ordinal, its request and its id, each next one only its id into the next word, so a
+   * call costs one store and an eighth of a ring slot. They share the record's time,
+   * as calls of one batch shared the flush's before (an upper bound: see the header).
    */
   private called(id: number): void {
     const token = this.ordinal++;
     const request = this.request();
-    const count = this.count;
+    // Small, so that V8 inlines it with the hook into the instrumented function and has
+    // inlining budget left for the program's own calls. The ordinals are consecutive:
+    // the only other taker of ordinals (C) closes the pack.
+    if (this.count === this.packEnd && request === this.packRequest) {
+      const word = this.packWord;
+      this.words[word] = id;
+      if (word === this.packLast) this.packEnd = -1;
+      else this.packWord = word + 1;
+      return;
+    }
+    try {
+      this.calledAlone(id, token, request);
+    } catch {
+      this.errors++;
+    }
+  }
+
+  /** called() of a call that starts a record (a pack or, without packCalls, its own). */
+  private calledAlone(id: number, token: number, request: number): void {
     if (this.capacity === 1 || this.stopped || token > 0xffffffff) return this.put(FunctionKind.call, 0, id, token, 0, request);
+    const pack = this.packCalls && token <= 0xffffffff - CALLS_PACK_MAX && request <= 0xffffffff && id !== 0;
+    if (pack && this.count >= this.packRecords) this.flush();
+    const count = this.count;
     if (count === 0) this.queueFlush();
     const words = this.words;
     const base = count * RECORD_WORDS;
-    words[base + 1] = FunctionKind.call;
-    words[base + 6] = id;
-    words[base + 8] = token;
-    if (request !== 0) words[base + 12] = request;
+    if (pack) {
+      words[base + 1] = FunctionKind.calls;
+      words[base + 6] = token;
+      words[base + 7] = request;
+      words[base + 8] = id;
+      this.packEnd = count + 1;
+      this.packRequest = request;
+      this.packWord = base + 9;
+      this.packLast = base + 8 + CALLS_PACK_MAX - 1;
+    } else {
+      words[base + 1] = FunctionKind.call;
+      words[base + 6] = id;
+      words[base + 8] = token;
+      if (request !== 0) words[base + 12] = request;
+    }
     this.count = count + 1;
     if (count + 1 === this.capacity) this.flush();
   }
@@ -1277,11 +1349,8 @@ export class FunctionRuntime {
         if (n >= runtime.next[id]!) {
           if (!runtime.admit(id, n)) return;
         } else if (runtime.hot[id] === 1) return;
-        try {
-          runtime.called(id);
-        } catch {
-          fail();
-        }
+        // called() catches what could throw (its own fast path only stores into typed arrays).
+        runtime.called(id);
       },
       C(id, args, self) {
         const n = ++runtime.seen[id]!;
@@ -1289,6 +1358,8 @@ export class FunctionRuntime {
           if (!runtime.admit(id, n)) return -1;
         } else if (runtime.hot[id] === 1) return -1;
         const token = runtime.ordinal++;
+        // The next calls-level call starts a pack of its own (packs hold consecutive ordinals).
+        runtime.packEnd = -1;
         if (runtime.level[id]! < GovernedLevel.full) {
           // Governed down to the calls level (or sampled): the entry only, no previews, no return.
           try {
