@@ -9,6 +9,8 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import type { BunPlugin } from "bun";
+import { EXTRAS_ENTRY, EXTRAS_FILE, EXTRAS_SHARED, EXTRAS_SHARED_PREFIX } from "../agent/node/chunks";
 import { BUNDLE_FILE, codeCacheLoader, wrappedBundle } from "../agent/node/code-cache";
 import { VERSION } from "../version";
 import { setLibscopePath } from "./native";
@@ -44,6 +46,8 @@ export const agentEntries = {
  */
 const agentCompanions = {
   nodeAgentBundle: { of: "nodeAgent", out: BUNDLE_FILE },
+  // The agent's second chunk, loaded when a thread first needs HTTP, a framework or a database (src/agent/node/lazy.ts).
+  nodeAgentExtras: { of: "nodeAgent", out: EXTRAS_FILE },
 } as const;
 
 export type AssetName = keyof typeof libraries | keyof typeof agentEntries | keyof typeof agentCompanions;
@@ -161,12 +165,33 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
   if (!result.success) throw new Error(`bundling ${spec.entry} failed: ${result.logs.map(String).join("; ")}`);
   const out = join(outDir, spec.out);
   // Every Node thread loads it: node.cjs becomes a loader that compiles the bundle, moved
-  // beside it, through a V8 code cache (src/agent/node/code-cache.ts).
+  // beside it, through a V8 code cache (src/agent/node/code-cache.ts); the second chunk
+  // (src/agent/node/chunks.ts) is written beside them, in the same wrapped form.
   if (which === "nodeAgent") {
     writeFileSync(join(outDir, BUNDLE_FILE), wrappedBundle(readFileSync(out, "utf8")));
     writeFileSync(out, codeCacheLoader());
+    writeFileSync(join(outDir, EXTRAS_FILE), wrappedBundle(await bundleExtras()));
   }
   return out;
+}
+
+/** The Node agent's second chunk as CommonJS source; the modules it shares with the core stay `require`s of their EXTRAS_SHARED ids. */
+async function bundleExtras(): Promise<string> {
+  const shared = new Map(EXTRAS_SHARED.map((path) => [join(repoRoot, path), `${EXTRAS_SHARED_PREFIX}${path}`]));
+  const sharedPlugin: BunPlugin = {
+    name: "scope-extras-shared",
+    setup(build) {
+      build.onResolve({ filter: /^\.\.?\// }, (args) => {
+        const id = shared.get(join(dirname(args.importer), `${args.path}.ts`));
+        return id === undefined ? undefined : { path: id, external: true };
+      });
+    },
+  };
+  const result = await Bun.build({ entrypoints: [join(repoRoot, EXTRAS_ENTRY)], target: "node", format: "cjs", minify: false, plugins: [sharedPlugin] });
+  if (!result.success) throw new Error(`bundling ${EXTRAS_ENTRY} failed: ${result.logs.map(String).join("; ")}`);
+  const [output] = result.outputs;
+  if (output === undefined || result.outputs.length !== 1) throw new Error(`bundling ${EXTRAS_ENTRY} gave ${result.outputs.length} files`);
+  return output.text();
 }
 
 async function buildFromSource(): Promise<Assets> {

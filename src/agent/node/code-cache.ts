@@ -79,6 +79,8 @@ export function codeCacheLoader(): string {
   } catch {
     return;
   }
+  // Where the bundle finds its second chunk (the bundler fixes __dirname at build time).
+  module.exports.agentDirectory = __dirname;
   agent.call(exports, exports, require, module, __filename, __dirname);
   if (file === undefined || process.versions.bun) return;
   const accepted = cachedData !== undefined && !script.cachedDataRejected;

@@ -28,34 +28,43 @@ import { currentRequest } from "../shared/request-context";
 import { protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
 import { assignPatch, definePatch, undoLater } from "../shared/patches";
+import { frameworkFile } from "./triggers";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
-/** Express 4's layer, the router package's layer (Express 5), Fastify's entry file. */
-const frameworkFile = /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks)\.js$/;
 
 /**
  * `loaded`: files the program loaded already, with their exports (scope attach: from
  * require.cache), hooked now; the files it loads from now on are hooked as they load.
  */
 export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iterable<[string, unknown]>): void {
-  const frameworks = new Frameworks(recorder);
+  const onFile = frameworkFiles(recorder);
   if (loaded !== undefined) {
-    for (const [filename, exports] of loaded) if (frameworkFile.test(filename)) recorder.safe(() => frameworks.onFile(filename, exports));
+    for (const [filename, exports] of loaded) onFile(filename, exports);
   }
   const extensions = (Module as { _extensions?: Record<string, Extension> })._extensions;
   const original = extensions?.[".js"];
   if (!extensions || typeof original !== "function") return;
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js"))) {
-      if (frameworkFile.test(filename)) recorder.safe(() => frameworks.onFile(filename, module.exports));
-    }
+    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js"))) onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
   Object.defineProperty(load, "length", { value: original.length, configurable: true });
   assignPatch(extensions, ".js", load);
+}
+
+/**
+ * The frameworks' hook of one loaded file (its exports, after it ran): what hookFrameworks
+ * calls for each file, and the Node agent's core for each file it sees load (lazy.ts), which
+ * wraps `Module._extensions` itself.
+ */
+export function frameworkFiles(recorder: Recorder): (filename: string, exports: unknown) => void {
+  const frameworks = new Frameworks(recorder);
+  return (filename, exports) => {
+    if (frameworkFile.test(filename)) recorder.safe(() => frameworks.onFile(filename, exports));
+  };
 }
 
 /** What the steps of one server request share. */

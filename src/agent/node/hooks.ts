@@ -14,9 +14,7 @@ import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField 
 import { describe, type TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
-import { startDatabaseTracing } from "./db";
-import { hookFrameworks } from "./frameworks";
-import { hookHttp } from "./http";
+import { startIntegrationsWhenUsed } from "./lazy";
 import { installPortHooks, type PortContext } from "./ports";
 import { renamed } from "../shared/reflect";
 import { flushLoopMonitor, loopSettings, markTurn, startLoopMonitor } from "../shared/loop";
@@ -102,16 +100,14 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
   // IPC channels of children are found by the child-process hooks: needed for messages too.
   if (groups.process || groups.message) recorder.safe(() => (main ? hookChildProcesses(tracer) : hookChildProcessesWhenReached(tracer)));
   if (groups.thread || groups.message) recorder.safe(() => hookWorkers(tracer, threads));
-  // Diagnostics-channel subscriptions only: HTTP's patches wait until a channel shows it in use.
-  if (groups.http) recorder.safe(() => hookHttp(tracer));
-  // Express and Fastify: hooked when their files load (a path test per CommonJS file until then).
-  if (groups.http) recorder.safe(() => hookFrameworks(recorder, moduleClass()));
+  // HTTP, Express/Fastify and databases: their code (the agent's second chunk) is loaded
+  // when a diagnostics channel shows HTTP in use or the program loads a library they hook.
+  if (groups.http || groups.db) recorder.safe(() => startIntegrationsWhenUsed(tracer, moduleClass()));
   if (groups.message) {
     recorder.safe(() => hookOwnIpc(tracer));
     const context: PortContext = { tracer, threads };
     recorder.safe(() => installPortHooks(context));
   }
-  if (groups.db) recorder.safe(() => startDatabaseTracing(recorder, tracer.types, moduleClass()));
   if (groups.loop || groups.memory) recorder.safe(() => startLoopMonitor(recorder, "node", !main, loopSettings(process.env.SCOPE_LOOP)));
 }
 

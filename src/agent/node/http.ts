@@ -6,8 +6,10 @@
  * Mechanism (ARCHITECTURE.md "Requests"): Node's diagnostics channels where Node publishes
  * what is needed, patches where nothing is published.
  * - Subscribing costs nothing until a module publishes: no module is loaded for it, so a
- *   program without HTTP pays nothing. The patches below are installed the first time a
- *   channel says HTTP is in use (a server's first connection, a first client request).
+ *   program without HTTP pays nothing. The core agent subscribes at start and loads this
+ *   module (the second chunk, node-extras.cjs: src/agent/node/lazy.ts) on the first
+ *   message; the patches below are installed the first time a channel says HTTP is in use
+ *   (a server's first connection, a first client request).
  * - Server: `http.server.request.start` (the head parsed, published inside the runtime's
  *   call that emits 'request', so AsyncLocalStorage.enterWith there makes the request the
  *   context of the program's handler and of everything it starts), and
@@ -47,8 +49,7 @@ import { enterRequest, runInRequest } from "../shared/request-context";
 import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
 import { renamed } from "../shared/reflect";
-
-type Channels = typeof import("node:diagnostics_channel");
+import type { HttpChannel } from "./triggers";
 
 /** A server request in flight. */
 type ServerRequest = RequestState;
@@ -59,34 +60,42 @@ interface ServerSocket {
   current: ServerRequest | undefined;
 }
 
-export function hookHttp(tracer: Tracer): void {
+/**
+ * The integration's handler for each channel of HTTP_CHANNELS (src/agent/node/triggers.ts),
+ * each catching its own errors. Made when a thread first sees HTTP in use: the core's
+ * subscriptions (src/agent/node/lazy.ts) load this chunk on their first message and hand
+ * every message on to these.
+ */
+export function httpHandlers(tracer: Tracer): Record<HttpChannel, (message: unknown) => void> {
   const { recorder } = tracer;
-  const channels = require("node:diagnostics_channel") as Channels;
   const server = new ServerHooks(tracer);
   const client = new ClientHooks(tracer);
-  const subscribe = (name: string, fn: (message: never) => void) =>
-    channels.subscribe(name, (message) => {
+  const guarded =
+    <T>(fn: (message: T) => void) =>
+    (message: unknown) => {
       try {
-        fn(message as never);
+        fn(message as T);
       } catch (error) {
         recorder.fail(error);
       }
-    });
-  subscribe("net.server.socket", (message: { socket: Net.Socket }) => server.onConnection(message.socket));
-  subscribe("http.server.request.start", (message: { request: Http.IncomingMessage; response: Http.ServerResponse; socket: Net.Socket }) => server.onRequest(message.request, message.response, message.socket));
-  subscribe("http.server.response.finish", (message: { response: Http.ServerResponse }) => server.onFinish(message.response));
-  // A client socket being created (inside `new ClientRequest`, before the program writes
-  // its body): the client's patches go in then, when node:http is loaded.
-  subscribe("net.client.socket", () => {
-    if (!client.patched && httpClientLoaded()) client.ensure();
-  });
-  subscribe("http.client.request.start", (message: { request: Http.ClientRequest }) => client.onRequest(message.request));
-  subscribe("http.client.response.finish", (message: { request: Http.ClientRequest; response: Http.IncomingMessage }) => client.onResponse(message.request, message.response));
-  subscribe("undici:request:create", (message: { request: UndiciRequest }) => client.onFetch(message.request));
-  subscribe("undici:client:sendHeaders", (message: { request: UndiciRequest; socket: Net.Socket }) => client.onFetchSocket(message.request, message.socket));
-  subscribe("undici:request:headers", (message: { request: UndiciRequest; response: { statusCode: number; headers: unknown } }) => client.onFetchHeaders(message.request, message.response));
-  subscribe("undici:request:trailers", (message: { request: UndiciRequest }) => client.onFetchEnd(message.request, undefined));
-  subscribe("undici:request:error", (message: { request: UndiciRequest; error: unknown }) => client.onFetchEnd(message.request, message.error));
+    };
+  return {
+    "net.server.socket": guarded((message: { socket: Net.Socket }) => server.onConnection(message.socket)),
+    "http.server.request.start": guarded((message: { request: Http.IncomingMessage; response: Http.ServerResponse; socket: Net.Socket }) => server.onRequest(message.request, message.response, message.socket)),
+    "http.server.response.finish": guarded((message: { response: Http.ServerResponse }) => server.onFinish(message.response)),
+    // A client socket being created (inside `new ClientRequest`, before the program writes
+    // its body): the client's patches go in then, when node:http is loaded.
+    "net.client.socket": guarded(() => {
+      if (!client.patched && httpClientLoaded()) client.ensure();
+    }),
+    "http.client.request.start": guarded((message: { request: Http.ClientRequest }) => client.onRequest(message.request)),
+    "http.client.response.finish": guarded((message: { request: Http.ClientRequest; response: Http.IncomingMessage }) => client.onResponse(message.request, message.response)),
+    "undici:request:create": guarded((message: { request: UndiciRequest }) => client.onFetch(message.request)),
+    "undici:client:sendHeaders": guarded((message: { request: UndiciRequest; socket: Net.Socket }) => client.onFetchSocket(message.request, message.socket)),
+    "undici:request:headers": guarded((message: { request: UndiciRequest; response: { statusCode: number; headers: unknown } }) => client.onFetchHeaders(message.request, message.response)),
+    "undici:request:trailers": guarded((message: { request: UndiciRequest }) => client.onFetchEnd(message.request, undefined)),
+    "undici:request:error": guarded((message: { request: UndiciRequest; error: unknown }) => client.onFetchEnd(message.request, message.error)),
+  };
 }
 
 /** Shared by server and client: body bytes counted where Node moves them (see patchBodies). */

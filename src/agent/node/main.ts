@@ -7,14 +7,17 @@
 import { warmWalk } from "../shared/preview";
 import { onThreadEnd } from "./hooks";
 import { install } from "./install";
+import { setAgentDirectory } from "./lazy";
 
+declare const module: { exports: Record<string, unknown> };
+// The loader's directory (code-cache.ts): the second chunk is there (lazy.ts).
+setAgentDirectory(module.exports.agentDirectory);
 install();
 
 // For the loader (code-cache.ts): called in a main thread just before it makes the V8 code
 // cache, so the cache also holds the preview walk compiled (every worker's first message
 // runs it; compiling it lazily cost each worker ~1 ms). Not seen by the program: this is the
 // preload's own module.
-declare const module: { exports: Record<string, unknown> };
 module.exports.warmForCodeCache = () => warmWalk(require("node:util").types);
 // For the loader: a worker rewrites the cache once at its end, with what it compiled too.
 module.exports.onThreadEnd = onThreadEnd;

@@ -8,11 +8,14 @@
  */
 import { markTurn } from "./loop";
 import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpProtocol, Kind, LongTaskKind } from "./kinds";
-import { REDACTED, SECRET_KEY } from "./preview";
+import { REDACTED, redaction } from "./redact";
 import type { Recorder } from "./recorder";
 import { currentRequest, newConnectionId, newRequestId } from "./request-context";
 import { makeStamp } from "./stamp";
 import { protoData } from "./reflect";
+
+/** The same secret-key test as the previews' (preview.ts), read from redact.ts so the Node agent's second chunk needs no preview module. */
+const SECRET_KEY = redaction.secretKey;
 
 /**
  * Server requests by the runtime object that carries them (invisibly, stamp.ts): Node's and

@@ -8,11 +8,9 @@
  */
 import type { DbRecorder } from "../../shared/db";
 import { assignPatch } from "../../shared/patches";
+import { libraryFile } from "../triggers";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
-
-/** The library files whose exports an integration hooks, by path under node_modules. */
-const libraryFile = /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database)\.js$/;
 
 /**
  * `loaded`: files the program loaded already, with their exports (scope attach: from
@@ -30,17 +28,27 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
   const extensions = Module._extensions;
   const original = extensions?.[".js"];
   if (!extensions || typeof original !== "function") return;
+  const onFile = databaseFiles(db);
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && filename.includes("node_modules")) {
-      const match = libraryFile.exec(filename);
-      if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), module.exports));
-    }
+    if (typeof filename === "string" && filename.includes("node_modules")) onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
   Object.defineProperty(load, "length", { value: original.length, configurable: true });
   assignPatch(extensions, ".js", load);
+}
+
+/**
+ * The integrations' hook of one loaded library file (its exports, after it ran): what the
+ * wrapper above calls for each file, and the Node agent's core for each file it sees load
+ * (lazy.ts), which wraps `Module._extensions` itself.
+ */
+export function databaseFiles(db: DbRecorder): (filename: string, exports: unknown) => void {
+  return (filename, exports) => {
+    const match = libraryFile.exec(filename);
+    if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports));
+  };
 }
 
 /** better-sqlite3's native addon (its exports name the Statement class). */

@@ -1,0 +1,20 @@
+/**
+ * The Node agent in two chunks (ARCHITECTURE.md "Worker start: the second chunk"): the core,
+ * node-bundle.cjs, which every thread compiles at start (ring, thread and process records,
+ * message hooks), and node-extras.cjs, loaded by a thread only when it first needs HTTP,
+ * a framework or a database (src/agent/node/lazy.ts). Read by the build (src/core/assets.ts)
+ * and by the core; constants only.
+ */
+
+/** The second chunk's file, next to node.cjs, and its entry. */
+export const EXTRAS_FILE = "node-extras.cjs";
+export const EXTRAS_ENTRY = "src/agent/node/extras.ts";
+
+/**
+ * Modules with state that both chunks use: the second chunk's build leaves them out and
+ * takes the core's own instances (one request context, one loop monitor), asking for them
+ * by these ids (repository paths behind EXTRAS_SHARED_PREFIX). The other modules both use
+ * hold constants and pure functions: each chunk has its own copy.
+ */
+export const EXTRAS_SHARED_PREFIX = "scope-core:";
+export const EXTRAS_SHARED = ["src/agent/shared/request-context.ts", "src/agent/shared/loop.ts"] as const;

@@ -1,0 +1,197 @@
+/**
+ * The Node agent's second chunk (node-extras.cjs: HTTP, Express/Fastify, pg/postgres/
+ * better-sqlite3; src/agent/node/extras.ts), loaded by a thread when it first needs it,
+ * not at its start. Every worker thread runs the core at its start, and running the
+ * integrations' start there (their module top levels, eleven handler closures, two
+ * `Module._extensions` wrappers) and deserialising their code was a third of what a traced
+ * worker start added (BENCHMARKS.md, "Worker start: the second chunk").
+ *
+ * What stays at start, in the core (so nothing is missed):
+ * - HTTP: a subscription to each channel a thread's first HTTP message can come on
+ *   (HTTP_FIRST_CHANNELS: a server's connection or request, a client's socket or request,
+ *   fetch's request), a small function that on the first message loads the chunk, puts
+ *   the integration's own handlers on every channel it handles (HTTP_CHANNELS) in the
+ *   stubs' place, and hands that message on. The other channels (responses, fetch's
+ *   headers, trailers, errors) only follow one of these within the same request.
+ * - Frameworks and databases: one `Module._extensions[".js"]` wrapper that tests each
+ *   file of node_modules the program loads against the files the integrations hook
+ *   (src/agent/node/triggers.ts) and hands a match's exports to them, after the file ran
+ *   (the first match loads the chunk). It stays the integrations' only wrapper: a file
+ *   that matches can start loading before the chunk is there and end after (pg's
+ *   client.js requires query.js while it runs), so it is handed over at its end either way.
+ * Loading the chunk for any one of them starts all three (those of the enabled groups).
+ *
+ * The chunk is compiled as the core is (code-cache.ts): `vm.Script` with a V8 code cache
+ * next to it (`node-extras.cjs.<V8 version>-<arch>.v8cache`), written by the first thread
+ * that loads it without an accepted one. A chunk that cannot be read or run is one agent
+ * error (counted in trace_stop) and leaves HTTP, frameworks and databases unrecorded in
+ * that thread; the program runs the same.
+ */
+import * as loop from "../shared/loop";
+import * as requestContext from "../shared/request-context";
+import { renamed } from "../shared/reflect";
+import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
+import type * as ExtrasModule from "./extras";
+import type { Tracer } from "./hooks";
+import { frameworkFile, HTTP_CHANNELS, HTTP_FIRST_CHANNELS, libraryFile, type HttpChannel } from "./triggers";
+
+/** The loader's directory (node.cjs's, set by main.ts): the chunk is there. */
+let agentDirectory: unknown;
+
+export function setAgentDirectory(directory: unknown): void {
+  agentDirectory = directory;
+}
+
+type Extras = typeof ExtrasModule;
+type Handler = (message: unknown) => void;
+type Extension = (module: { exports: unknown }, filename: string) => unknown;
+interface ModuleClass {
+  _extensions?: Record<string, Extension>;
+}
+
+/** The core's instances of the chunk's shared modules (chunks.ts, EXTRAS_SHARED), by the id the chunk requires. */
+const sharedModules: Record<string, unknown> = {
+  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: requestContext,
+  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: loop,
+};
+
+/** This thread's integrations once loaded; null: loading failed (not tried again). */
+let started: { http: Record<HttpChannel, Handler> | undefined; onFile: OnFile } | null | undefined;
+type OnFile = (filename: string, exports: unknown) => void;
+
+/**
+ * Installs the core's side: HTTP's subscriptions (group http) and the library-file test
+ * (groups http and db). `Module`: the CommonJS Module class.
+ */
+export function startIntegrationsWhenUsed(tracer: Tracer, Module: object): void {
+  const { recorder } = tracer;
+  const groups = recorder.groups;
+  if (groups.http) hookHttpChannels(tracer);
+  if (groups.http || groups.db) hookLibraryFiles(tracer, Module as ModuleClass);
+}
+
+function hookHttpChannels(tracer: Tracer): void {
+  const channels = require("node:diagnostics_channel") as typeof import("node:diagnostics_channel");
+  const stubs = new Map<HttpChannel, Handler>();
+  for (const name of HTTP_FIRST_CHANNELS) {
+    const stub = (message: unknown) => {
+      const handlers = start(tracer)?.http;
+      if (handlers === undefined || stubs.size === 0) return;
+      // The integration's handlers in the stubs' place and on the other channels, so every
+      // later message costs what it cost before (Node copies the subscriber list on change:
+      // a publish in progress runs the list it started with).
+      for (const [first, firstStub] of stubs) channels.unsubscribe(first, firstStub);
+      stubs.clear();
+      for (const other of HTTP_CHANNELS) channels.subscribe(other, handlers[other]);
+      handlers[name](message);
+    };
+    stubs.set(name, stub);
+    channels.subscribe(name, stub);
+  }
+}
+
+function hookLibraryFiles(tracer: Tracer, Module: ModuleClass): void {
+  const extensions = Module._extensions;
+  const original = extensions?.[".js"];
+  if (!extensions || typeof original !== "function") return;
+  const { recorder } = tracer;
+  const groups = recorder.groups;
+  const load = renamed(original, function (this: unknown, module: { exports: unknown }, filename: string) {
+    const result = Reflect.apply(original, this, arguments);
+    if (started !== null && typeof filename === "string" && filename.includes("node_modules")) {
+      const framework = groups.http && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js")) && frameworkFile.test(filename);
+      if (framework || (groups.db && libraryFile.test(filename))) recorder.safe(() => start(tracer)?.onFile(filename, module.exports));
+    }
+    return result;
+  });
+  extensions[".js"] = load;
+}
+
+/** Loads the chunk once and starts its integrations. */
+function start(tracer: Tracer): typeof started {
+  if (started !== undefined) return started;
+  const { recorder } = tracer;
+  started = null;
+  let chunk: Chunk;
+  try {
+    chunk = compileChunk();
+  } catch (error) {
+    recorder.fail(error);
+    return started;
+  }
+  const { extras } = chunk;
+  const groups = recorder.groups;
+  let http: Record<HttpChannel, Handler> | undefined;
+  let frameworks: OnFile | undefined;
+  let databases: OnFile | undefined;
+  if (groups.http) recorder.safe(() => (http = extras.httpHandlers(tracer)));
+  if (groups.http) recorder.safe(() => (frameworks = extras.frameworkFiles(recorder)));
+  if (groups.db) recorder.safe(() => (databases = extras.databaseFileHook(recorder, tracer.types)));
+  started = {
+    http,
+    onFile(filename, exports) {
+      frameworks?.(filename, exports);
+      databases?.(filename, exports);
+    },
+  };
+  chunk.saveCache();
+  return started;
+}
+
+interface Chunk {
+  extras: Extras;
+  /** Writes the code cache when there was no accepted one (after the integrations started: it holds what they compiled). */
+  saveCache(): void;
+}
+
+function compileChunk(): Chunk {
+  const fs = require("node:fs") as typeof import("node:fs");
+  const vm = require("node:vm") as typeof import("node:vm");
+  const path = require("node:path") as typeof import("node:path");
+  if (typeof agentDirectory !== "string") throw new Error("the agent's directory is unknown");
+  const directory = agentDirectory;
+  const filename = path.join(directory, EXTRAS_FILE);
+  const source = fs.readFileSync(filename, "latin1");
+  const cacheFile = `${filename}.${process.versions.v8}-${process.arch}.v8cache`;
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = fs.readFileSync(cacheFile);
+  } catch {
+    // None yet: compiled from source, and written once the integrations started.
+  }
+  let script: import("node:vm").Script;
+  try {
+    script = new vm.Script(source, { filename, cachedData });
+  } catch {
+    script = new vm.Script(source, { filename });
+    cachedData = undefined;
+  }
+  const accepted = cachedData !== undefined && !script.cachedDataRejected;
+  const wrapper = script.runInThisContext() as (this: unknown, ...args: unknown[]) => void;
+  const chunkModule = { exports: {} as Extras };
+  const chunkRequire = (id: string) => {
+    if (!id.startsWith(EXTRAS_SHARED_PREFIX)) return require(id);
+    const shared = sharedModules[id];
+    if (shared === undefined) throw new Error(`the agent's core has no ${id}`);
+    return shared;
+  };
+  wrapper.call(chunkModule.exports, chunkModule.exports, chunkRequire, chunkModule, filename, directory);
+  return {
+    extras: chunkModule.exports,
+    saveCache() {
+      if (accepted) return;
+      const temporary = `${cacheFile}.${process.pid}-${require("node:worker_threads").threadId}.tmp`;
+      try {
+        fs.writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
+        fs.renameSync(temporary, cacheFile);
+      } catch {
+        // A read-only directory, a full disk: no cache, the chunk works the same.
+        try {
+          fs.unlinkSync(temporary);
+        } catch {
+          // Never written.
+        }
+      }
+    },
+  };
+}
