@@ -120,3 +120,15 @@ server.listen(0, "127.0.0.1", async () => {
   expect(ofKind(traced.events, "message_send").length).toBe(2);
   expect(ofKind(traced.events, "message_receive").length).toBe(2);
 }, 120_000);
+
+test("the core hands the second chunk every export of the modules they share", async () => {
+  const { EXTRAS_SHARED, EXTRAS_SHARED_PREFIX } = await import("../src/agent/node/chunks");
+  const { sharedModules } = await import("../src/agent/node/lazy");
+  expect(Object.keys(sharedModules).sort()).toEqual(EXTRAS_SHARED.map((path) => `${EXTRAS_SHARED_PREFIX}${path}`).sort());
+  for (const path of EXTRAS_SHARED) {
+    const module = (await import(join(import.meta.dir, "..", path))) as Record<string, unknown>;
+    const given = sharedModules[`${EXTRAS_SHARED_PREFIX}${path}`]!;
+    expect(Object.keys(given).sort()).toEqual(Object.keys(module).sort());
+    for (const name of Object.keys(module)) expect(given[name]).toBe(module[name]);
+  }
+});

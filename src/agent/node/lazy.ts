@@ -27,8 +27,8 @@
  * error (counted in trace_stop) and leaves HTTP, frameworks and databases unrecorded in
  * that thread; the program runs the same.
  */
-import * as loop from "../shared/loop";
-import * as requestContext from "../shared/request-context";
+import { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, loopSettings, markTurn, startLoopMonitor, useNativeGc } from "../shared/loop";
+import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, runInRequest, tagRequest } from "../shared/request-context";
 import { renamed } from "../shared/reflect";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
@@ -49,10 +49,16 @@ interface ModuleClass {
   _extensions?: Record<string, Extension>;
 }
 
-/** The core's instances of the chunk's shared modules (chunks.ts, EXTRAS_SHARED), by the id the chunk requires. */
-const sharedModules: Record<string, unknown> = {
-  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: requestContext,
-  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: loop,
+/**
+ * The core's instances of the chunk's shared modules (chunks.ts, EXTRAS_SHARED), by the id
+ * the chunk requires: plain objects of their exports (all functions and constants), not
+ * `import * as` namespaces, whose bundled form defines an accessor per export at start,
+ * ~0.15 M instructions each in every thread (BENCHMARKS.md, "Worker start: the second chunk").
+ * spec/agent-extras.test.ts checks that every export is here.
+ */
+export const sharedModules: Record<string, Record<string, unknown>> = {
+  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, runInRequest, tagRequest },
+  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, loopSettings, markTurn, startLoopMonitor, useNativeGc },
 };
 
 /** This thread's integrations once loaded; null: loading failed (not tried again). */
