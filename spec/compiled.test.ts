@@ -100,6 +100,16 @@ describe("dist/scope", () => {
     expect([query.exitCode, query.stdout]).toEqual([0, '{"sent":6,"received":6}\n']);
   });
 
+  test("HTTP and routes from the agent's second chunk (node-extras.cjs, embedded and extracted beside node.cjs)", async () => {
+    const run = await scope(["run", "--out", "h.bin", "--", "node", join(repoRoot, "spec/fixtures/web/express.cjs")]);
+    expect(run.exitCode).toBe(0);
+    const list = await events("h.bin");
+    const count = (kind: string) => list.filter((event) => event.kind === kind).length;
+    expect(count("http_server_request")).toBeGreaterThan(0);
+    expect(count("http_route")).toBeGreaterThan(0);
+    expect(count("agent_error")).toBe(0);
+  });
+
   test("export: Perfetto (the embedded .proto schema) and OTLP (the OpenTelemetry serializers) from the one executable", async () => {
     const run = await scope(["run", "--out", "e.bin", "--", "node", join(repoRoot, "examples/hello/app.js")]);
     expect(run.exitCode).toBe(0);
