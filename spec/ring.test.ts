@@ -62,6 +62,7 @@ describe("ring through bun:ffi", () => {
       laneCapacitySlots: 256,
       mode: "overwrite",
       stopReason: 0,
+      unpacked: 0,
     });
     expect(createdMonotonicNs).toBeGreaterThan(0n);
     expect(createdMonotonicNs).toBeLessThanOrEqual(monotonicNs());

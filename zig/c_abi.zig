@@ -158,8 +158,10 @@ pub const RingStat = enum(u32) {
     overflowed = 13,
     /// layout.StopReason: 0 while recording.
     stop_reason = 14,
+    /// Records the drain made beyond the slots it took (function_calls packs).
+    unpacked = 15,
 };
-pub const ring_stat_count = 15;
+pub const ring_stat_count = 16;
 
 comptime {
     assert(@typeInfo(RingStat).@"enum".field_names.len == ring_stat_count);
@@ -187,6 +189,7 @@ export fn scope_ring_stats(ring_pointer: ?*anyopaque, out: ?*[ring_stat_count]u6
         stats.overflow_pending,
         stats.overflowed,
         @intFromEnum(handle.mapping.ring.stop_reason()),
+        stats.unpacked,
     };
 }
 

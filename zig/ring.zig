@@ -415,6 +415,9 @@ pub const Stats = struct {
     overflow_pending: u64 = 0,
     /// Records that went through an overflow.
     overflowed: u64 = 0,
+    /// Records the drain made beyond the slots it took: a function_calls pack of n calls
+    /// is one slot and n records. `written + unpacked` is what the ring handed on.
+    unpacked: u64 = 0,
 };
 
 /// A process's view of one ring region. The region is shared; this struct is not.
@@ -427,6 +430,8 @@ pub const Ring = struct {
     mode: Mode,
     /// Consumer-only: the lane the next drain starts at, so no lane starves.
     drain_lane_next: u32 = 0,
+    /// Consumer-only (Stats.unpacked): written by the drain, read by stats() on any thread.
+    unpacked: std.atomic.Value(u64) = .init(0),
 
     /// Formats `memory` as an empty ring. `memory` must be zeroed (a fresh mapping).
     pub fn format(memory: []align(page_size_bytes) u8, options: Options) Error!Ring {
@@ -635,6 +640,9 @@ pub const Ring = struct {
         var count: u32 = 0;
         // Slots taken whole (a pack's slot gives several records): the lane's `received`.
         var slots_taken: u32 = 0;
+        // Wrapping: a pack's slot split over two drains adds its first records before it
+        // takes the slot's own one back.
+        var unpacked: u64 = 0;
         var abandoned: u64 = 0;
         while (count < out.len and tail < head) : (tail += 1) {
             const slot = &slots[tail & mask];
@@ -653,8 +661,12 @@ pub const Ring = struct {
                 count += taken;
                 if (taken < calls) {
                     calls_pack_keep(slot, taken);
+                    unpacked +%= taken;
                     break;
                 }
+                // The slot's one record is counted as written: the others are unpacked.
+                unpacked +%= taken;
+                unpacked -%= 1;
                 slots_taken += 1;
                 continue;
             }
@@ -669,6 +681,7 @@ pub const Ring = struct {
         // Monotonic: statistics, written only here.
         if (slots_taken > 0) _ = lane.received.fetchAdd(slots_taken, .monotonic);
         if (abandoned > 0) _ = lane.abandoned.fetchAdd(abandoned, .monotonic);
+        if (unpacked != 0) _ = ring.unpacked.fetchAdd(unpacked, .monotonic);
         return count;
     }
 
@@ -705,7 +718,9 @@ pub const Ring = struct {
                     // room for it, else read again by the next drain.
                     const calls = layout.calls_pack_count(&copy);
                     if (count > 0 and out.len - count < calls) break;
-                    count += expand_calls(&copy, out[count..]);
+                    const taken = expand_calls(&copy, out[count..]);
+                    count += taken;
+                    if (taken > 1) _ = ring.unpacked.fetchAdd(taken - 1, .monotonic);
                     slots_taken += 1;
                 } else if (seq_after == seq_before) {
                     out[count] = copy;
@@ -778,6 +793,7 @@ pub const Ring = struct {
             result.overflow_pending += lane.overflow_pending.load(.monotonic);
             result.overflowed += lane.overflowed.load(.monotonic);
         }
+        result.unpacked = ring.unpacked.load(.monotonic);
         return result;
     }
 
@@ -1498,8 +1514,10 @@ test "ring: a function_calls pack drains as its function_call records, split acr
         try testing.expectEqual(@as(u64, 200 + index), record.b);
         try testing.expectEqual(@as(u64, 0), record.d);
     }
-    // Slots, not records: the ring's own balance is unchanged by the expansion.
+    // Slots, not records: the ring's own balance is unchanged by the expansion; what it
+    // handed on is written + unpacked (3 slots, 12 records, one pack split over drains).
     try expect_stats_balance(ring, 3);
+    try testing.expectEqual(@as(u64, 9), ring.stats().unpacked);
 }
 
 test "ring: a pack lost to a full lane counts each of its calls" {

@@ -127,11 +127,17 @@ export interface RingStats {
   overflowPending: number;
   /** Records that went through an overflow. */
   overflowed: number;
+  /**
+   * Records the drain made beyond the slots it took: a function_calls pack (ring only) is
+   * one slot written and one record per call drained. written + unpacked is what the ring
+   * handed on.
+   */
+  unpacked: number;
   /** Why recording stopped (StopReason in layout.ts), 0 while recording. */
   stopReason: number;
 }
 
-const ringStatCount = 15;
+const ringStatCount = 16;
 
 function cString(text: string): Buffer {
   return Buffer.from(`${text}\0`, "utf8");
@@ -236,6 +242,7 @@ export class Ring {
       overflowPending: Number(values[12]),
       overflowed: Number(values[13]),
       stopReason: Number(values[14]),
+      unpacked: Number(values[15]),
     };
   }
 

@@ -452,7 +452,8 @@ export class Collector {
       }
       if (this.writeError === undefined) {
         try {
-          this.writer.close({ written: this.lastStats.written, dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
+          // Records as the ring handed them on (a pack's slot is as many records as calls).
+          this.writer.close({ written: this.lastStats.written + this.lastStats.unpacked, dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
         } catch (error) {
           if (!(error instanceof TraceFileError)) throw error;
           this.writeError = writeFailure(error.status);
