@@ -4,7 +4,7 @@
 # start transforms: with column shifts for stacks (the default under Node >= 20.19) and with
 # the inline maps (SCOPE_INLINE_MAPS=1), and a run that only reads the files (node's own start).
 #   . scripts/env.sh && bash scripts/pipeline-instructions.sh [level]
-# Needs valgrind (apt-get install valgrind). The three runs go in parallel.
+# Needs valgrind (apt-get install valgrind). The runs go in parallel; MODES="shifts" runs only that one.
 set -euo pipefail
 level="${1:-full}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,10 +27,10 @@ if (process.argv[2] !== "none") {
   for (const [f, c] of files) if (lib.instrument(c, f, { config }).status !== "instrumented") throw new Error(f);
 }
 JS
-for mode in none maps shifts; do
+for mode in ${MODES:-none maps shifts}; do
   SCOPE_OXC_BINDING="$binding" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$out/pass.cjs" "$mode" >"$out/$mode.log" 2>&1 &
 done
 wait
-for mode in none maps shifts; do
+for mode in ${MODES:-none maps shifts}; do
   printf '%-7s %s\n' "$mode" "$(grep -o 'I *refs: *[0-9,]*' "$out/$mode.log" | tr -s ' ')"
 done

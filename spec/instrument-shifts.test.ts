@@ -43,23 +43,34 @@ const files = JSON.parse(process.argv[2]);
 const out = [];
 for (const file of files) for (const level of ["calls", "full"]) {
   const code = require("node:fs").readFileSync(file, "utf8");
-  const module = /\.mjs$/.test(file) || code.includes("export ") ? undefined : false;
+  const module = /\.mjs$/.test(file) || /\bexport\s*[{*]|\bexport (?:default|const|function|class) /.test(code) ? true : false;
   const config = { root: "/", include: ["**", "**/node_modules/**"], level };
-  const eager = lib.instrument(code, file, { config, module });
-  const lazy = lib.instrument(code, file, { config: { ...config, shiftsForStacks: true }, module });
-  const r = { file, level, status: lazy.status, tokens: 0, moved: 0, wrong: [], sameCode: false, lazyHasMap: false, otherLineEnds: false };
+  // An external map next to the file is read (and chained, eagerly), as the hooks do.
+  const readFile = (url) => { try { return require("node:fs").readFileSync(require("node:path").resolve(require("node:path").dirname(file), url), "utf8"); } catch { return undefined; } };
+  const eager = lib.instrument(code, file, { config, module, readFile });
+  const lazy = lib.instrument(code, file, { config: { ...config, shiftsForStacks: true }, module, readFile });
+  const r = { file, level, status: lazy.status, reason: lazy.reason, tokens: 0, moved: 0, wrong: [], sameCode: false, lazyHasMap: false, otherLineEnds: false, ownMap: false };
   out.push(r);
   if (lazy.status !== "instrumented" || eager.status !== "instrumented") continue;
-  r.lazyHasMap = lazy.code.includes("sourceMappingURL=");
-  // V8 ends lines at a lone CR, U+2028 and U+2029 too: no shifts; and a map of the file's own
-  // is chained: either way the file keeps its map as before.
-  r.otherLineEnds = /\r(?!\n)|\u2028|\u2029/.test(code) || code.includes("sourceMappingURL=data:");
+  // A map of the file's own: it stays, as the file's last line (the lazy code's only map).
+  const own = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(code);
+  const inline = own && /^data:application\/json(?:;charset=[\w-]+)?;base64,(\S+)$/.exec(own[1]);
+  const ownText = own ? (inline ? Buffer.from(inline[1], "base64").toString() : readFile(own[1])) : undefined;
+  const place = (source) => (source.startsWith("file:") ? require("node:url").fileURLToPath(source) : require("node:path").resolve(require("node:path").dirname(file), source));
+  r.ownMap = own !== null;
+  r.lazyHasMap = own ? lazy.code.endsWith(own[0].trimEnd() + "\n") && lazy.code.indexOf("sourceMappingURL=") === lazy.code.lastIndexOf("sourceMappingURL=") : lazy.code.includes("sourceMappingURL=");
+  // V8 ends lines at a lone CR, U+2028 and U+2029 too: no shifts, the file keeps its map as before.
+  r.otherLineEnds = /\r(?!\n)|\u2028|\u2029/.test(code);
   if (r.otherLineEnds) { r.sameCode = lazy.code === eager.code; continue; }
+  const ownSm = ownText !== undefined ? new SourceMap(JSON.parse(ownText)) : undefined;
   const mapAt = eager.code.lastIndexOf("//# sourceMappingURL=");
   const eagerCode = mapAt >= 0 ? eager.code.slice(0, mapAt) : eager.code;
-  const found = /"~([0-9,]*)"/.exec(lazy.code);
+  // The registration is in what print.ts appends (the program's own text may hold "~ too).
+  const tailAt = lazy.code.lastIndexOf("/*scope:instrumented*/");
+  const found = /"~([0-9,]*)"/.exec(lazy.code.slice(tailAt));
   const told = found ? "~" + found[1] : "";
-  r.sameCode = eagerCode === (found ? lazy.code.replace('"~' + found[1] + '"', '"' + found[1] + '"') : lazy.code);
+  const lazyCode = own ? lazy.code.slice(0, lazy.code.length - own[0].trimEnd().length - 1) : lazy.code;
+  r.sameCode = eagerCode === (found ? lazyCode.slice(0, tailAt) + lazyCode.slice(tailAt).replace('"~' + found[1] + '"', '"' + found[1] + '"') : lazyCode);
   const sm = mapAt >= 0 ? new SourceMap(JSON.parse(Buffer.from(eager.code.slice(eager.code.indexOf("base64,", mapAt) + 7).trim(), "base64").toString())) : undefined;
   const name = file + "#" + level;
   callsites.registerShifts(name, told);
@@ -85,10 +96,14 @@ for (const file of files) for (const level of ["calls", "full"]) {
       // The oracle: the token is there in the instrumented line.
       if (!after[line].startsWith(token, at)) { if (r.wrong.length < 5) r.wrong.push({ line: line + 1, column: c + 1, at: at + 1, token, lost: true }); continue; }
       const viaShifts = callsites.untracedPosition(name, line + 1, at + 1) ?? [line + 1, at + 1];
+      // Eager: scope's map (chained onto the file's own) at the instrumented place; lazy: the
+      // untraced place, and the file's own map there (what Node does with the untraced site).
       const e = sm ? sm.findEntry(line, at) : {};
-      const viaMap = e && e.originalSource !== undefined ? [e.originalLine + 1, e.originalColumn + 1] : [line + 1, at + 1];
-      if (viaShifts[0] !== line + 1 || viaShifts[1] !== c + 1 || viaMap[0] !== viaShifts[0] || viaMap[1] !== viaShifts[1]) {
-        if (r.wrong.length < 5) r.wrong.push({ line: line + 1, column: c + 1, at: at + 1, viaShifts, viaMap });
+      const viaMap = e && e.originalSource !== undefined ? [place(e.originalSource), e.originalLine + 1, e.originalColumn + 1] : [file, line + 1, at + 1];
+      const o = ownSm ? ownSm.findEntry(viaShifts[0] - 1, viaShifts[1] - 1) : {};
+      const viaOwn = o && o.originalSource !== undefined ? [place(o.originalSource), o.originalLine + 1, o.originalColumn + 1] : [file, viaShifts[0], viaShifts[1]];
+      if (viaShifts[0] !== line + 1 || viaShifts[1] !== c + 1 || viaMap.join() !== viaOwn.join()) {
+        if (r.wrong.length < 5) r.wrong.push({ line: line + 1, column: c + 1, at: at + 1, viaShifts, viaMap, viaOwn });
       }
     }
   }
@@ -96,7 +111,7 @@ for (const file of files) for (const level of ["calls", "full"]) {
 console.log(JSON.stringify(out));
 `;
 
-test("shifts lead every token of the original to the place the eager sparse map gives it; the code is the same but for the map", async () => {
+test("shifts lead every token of the original to the place the eager map gives it (a file with its own map: that map at the untraced place); the code is the same but for the map", async () => {
   const dir = mkdtempSync(join(tmpdir(), "scope-shifts-"));
   try {
     const bundle = async (entry: string, naming: string) => {
@@ -108,11 +123,12 @@ test("shifts lead every token of the original to the place the eager sparse map 
     writeFileSync(join(dir, "check.cjs"), checker);
     const child = Bun.spawnSync(["node", join(dir, "check.cjs"), JSON.stringify(files)], { env: { ...process.env, SCOPE_OXC_BINDING: oxcBindingSource() ?? "" }, stderr: "pipe" });
     expect(child.stderr.toString()).toBe("");
-    const results = JSON.parse(child.stdout.toString()) as { file: string; level: string; status: string; tokens: number; moved: number; wrong: unknown[]; sameCode: boolean; lazyHasMap: boolean; otherLineEnds: boolean }[];
+    const results = JSON.parse(child.stdout.toString()) as { file: string; level: string; status: string; tokens: number; moved: number; wrong: unknown[]; sameCode: boolean; lazyHasMap: boolean; otherLineEnds: boolean; ownMap: boolean }[];
     const instrumented = results.filter((r) => r.status === "instrumented");
     expect(instrumented.length).toBeGreaterThan(files.length);
-    for (const r of instrumented) expect({ file: r.file, level: r.level, wrong: r.wrong, sameCode: r.sameCode, lazyHasMap: r.lazyHasMap }).toEqual({ file: r.file, level: r.level, wrong: [], sameCode: true, lazyHasMap: r.otherLineEnds });
-    expect(instrumented.filter((r) => r.otherLineEnds).length).toBe(4); // line-ends.js and inline-map.js at both levels
+    for (const r of instrumented) expect({ file: r.file, level: r.level, wrong: r.wrong, sameCode: r.sameCode, lazyHasMap: r.lazyHasMap }).toEqual({ file: r.file, level: r.level, wrong: [], sameCode: true, lazyHasMap: r.otherLineEnds || r.ownMap });
+    expect(instrumented.filter((r) => r.otherLineEnds).length).toBe(2); // line-ends.js at both levels
+    expect(instrumented.filter((r) => r.ownMap).length).toBe(4); // inline-map.js, marked.esm.js (its map next to it) at both levels
     // Real files: thousands of tokens, many of them moved by an insertion on their line.
     const tokens = instrumented.reduce((n, r) => n + r.tokens, 0);
     const moved = instrumented.reduce((n, r) => n + r.moved, 0);

@@ -185,6 +185,60 @@ export class Insertions implements InsertionSink {
     return { at, text, removed: [this.removedFrom, ...splits, this.original.length] };
   }
 
+  /**
+   * print.ts columnShifts of these insertions: per line with insertions `line,count` then
+   * `count` pairs `column,length` (one pair per group of `groups()`, empty groups left out),
+   * all joined by ","; undefined when an inserted text holds a line break. Counted from the
+   * calls' own texts: the groups' joined texts are never made (on typescript.js that
+   * concatenation and the scans of it cost more than the rest of print).
+   */
+  lineShifts(): string | undefined {
+    const order = this.sorted();
+    const code = this.original;
+    const numbers: number[] = [];
+    let line = 1;
+    let lineStart = 0;
+    let nextNewline = code.indexOf("\n");
+    let lineAt = 0;
+    let countAt = -1;
+    let k = 0;
+    while (k < order.length) {
+      const i = order[k]!;
+      if (this.inOutro(i)) break;
+      if (this.removed(i)) {
+        k++;
+        continue;
+      }
+      const offset = this.offsets[i]!;
+      const left = this.kinds[i] === LEFT;
+      let length = 0;
+      while (k < order.length) {
+        const j = order[k]!;
+        if (this.offsets[j] !== offset || (this.kinds[j] === LEFT) !== left || this.inOutro(j)) break;
+        const text = this.texts[j]!;
+        if (text.length > 0 && !this.removed(j)) {
+          if (text.indexOf("\n") >= 0) return undefined;
+          length += text.length;
+        }
+        k++;
+      }
+      if (length === 0) continue;
+      while (nextNewline >= 0 && nextNewline < offset) {
+        line++;
+        lineStart = nextNewline + 1;
+        nextNewline = code.indexOf("\n", lineStart);
+      }
+      if (lineAt !== line) {
+        numbers.push(line, 0);
+        countAt = numbers.length - 1;
+        lineAt = line;
+      }
+      numbers.push(offset - lineStart, length);
+      numbers[countAt]!++;
+    }
+    return numbers.join(",");
+  }
+
   /** A magic-string with the same calls made in the same order. */
   toMagicString(): MagicString {
     const magic = new MagicString(this.original);

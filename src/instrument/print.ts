@@ -208,11 +208,7 @@ function shiftsOf(edits: MagicString | Insertions, code: string): string | undef
     numbers.push(offset - lineStart, text.length);
     numbers[countAt]!++;
   };
-  if (edits instanceof Insertions) {
-    const groups = edits.groups();
-    for (let g = 0; g < groups.at.length && valid; g++) insert(groups.at[g]!, groups.text[g]!);
-    return valid ? numbers.join(",") : undefined;
-  }
+  if (edits instanceof Insertions) return edits.lineShifts();
   const internals = edits as unknown as { intro: string; firstChunk: EditChunk | null };
   insert(0, internals.intro);
   for (let chunk = internals.firstChunk; chunk && valid; chunk = chunk.next) {
@@ -271,10 +267,16 @@ export function print(
   inputMapUrl?: string,
   /**
    * Stack positions are restored from the column shifts for every formatter (callsites.ts,
-   * MatchConfig.shiftsForStacks): without an input map, no map is made when the shifts
-   * tell every insertion (a map would only repeat them).
+   * MatchConfig.shiftsForStacks): no map of scope's is made when the shifts tell every
+   * insertion (a map would only repeat them); a file's own map stays (ownComment).
    */
   shiftsForStacks = false,
+  /**
+   * With shiftsForStacks, the file's own map comment (removed from its place): kept as the
+   * file's last line instead of a chained map, so Node, handed the untraced positions,
+   * looks them up in the file's own map as it would untraced.
+   */
+  ownComment?: string,
 ): Printed {
   const info = sourceInfoOf(functions);
   const location = inputMap && inputMapUrl && !INLINE_MAP.test(inputMapUrl) ? mapLocation(sourceName, inputMapUrl) : undefined;
@@ -292,7 +294,7 @@ export function print(
   // Registered when the module starts (__scope$p), or with the table in a file without one.
   const told = shiftsOf(edits, code);
   const shifts = told ?? "";
-  const unmapped = shiftsForStacks && inputMap === undefined && told !== undefined;
+  const unmapped = shiftsForStacks && told !== undefined && (inputMap === undefined || (inputMap !== null && ownComment !== undefined));
   const registration = shifts ? [JSON.stringify(file), JSON.stringify(unmapped ? UNMAPPED_SHIFTS + shifts : shifts)] : [];
   // The table call: file, table, listeners, text table, shifts (file, text), origins.
   const args = [JSON.stringify(file), JSON.stringify(table), listeners.length ? JSON.stringify(listeners) : "0"];
@@ -309,6 +311,7 @@ export function print(
         : "") +
       "\n",
   );
+  if (unmapped && ownComment) return { code: `${edits.toString()}${ownComment}\n` };
   if (inputMap === null || unmapped) return { code: edits.toString() };
   // Without a map to chain: segments only where a token moved (sparse-map.ts); none needed: no map.
   const sparse = inputMap ? undefined : sparseMap(edits, code, sourceName);
