@@ -231,7 +231,8 @@ pub const EventKind = enum(u16) {
     /// The event loop of this thread over the last interval. a = delay min ns, b = delay
     /// p50 ns, c = delay p99 ns, d = delay max ns (0 when no sample), e = utilisation in
     /// ppm of the interval. flags: LoopSampleFlag (bit 0 utilisation not known, bit 1
-    /// delay from scope's own timer instead of the runtime's histogram, bit 2 at exit).
+    /// delay from scope's own timer instead of the runtime's histogram, bit 2 at exit,
+    /// bit 3 delay = the busy time of each turn of the loop, measured natively).
     loop_sample = 80,
     /// Memory of this thread's heap and its process. a = heap used bytes, b = heap total
     /// bytes, c = external bytes, d = array buffer bytes, e = process RSS bytes. flags:

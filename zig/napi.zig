@@ -38,6 +38,17 @@
 //!   gcTake(into: Float64Array): number             GCs held since, six f64 each
 //!   gcDropped(): number                            GCs not held (counted)
 //!   gcUnwatch(): void                              the callbacks removed
+//!   loopWatch(thresholdNs, onLongTurn): ArrayBuffer | false   this thread's loop turns
+//!                                                  measured natively (libuv prepare handle,
+//!                                                  unref'd); f64 word 0 of the buffer is the
+//!                                                  turn running now; onLongTurn(turn,
+//!                                                  busyNs, endNs) is called for each turn
+//!                                                  busy for thresholdNs or more
+//!   loopTake(into: Float64Array): number           the interval's turn times and utilisation
+//!                                                  (min, p50, p99, max ns, ppm, turns); 1, or
+//!                                                  0 when not watching
+//!   loopUnwatch(into?: Float64Array): number       the last turn reported and summarised
+//!                                                  (as loopTake), the handle closed
 //!
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
@@ -47,6 +58,8 @@ const layout = @import("layout.zig");
 const ring = @import("ring.zig");
 const shm = @import("shm.zig");
 const producer_module = @import("producer.zig");
+const clock_module = @import("clock.zig");
+const loop_turns = @import("loop_turns.zig");
 
 const napi_env = *opaque {};
 const napi_value = *opaque {};
@@ -72,6 +85,15 @@ extern fn napi_get_arraybuffer_info(env: napi_env, value: ?napi_value, data: ?*?
 extern fn napi_create_arraybuffer(env: napi_env, byte_length: usize, data: *?[*]u8, result: *?napi_value) napi_status;
 extern fn napi_create_reference(env: napi_env, value: ?napi_value, initial_refcount: u32, result: *?*anyopaque) napi_status;
 extern fn napi_get_reference_value(env: napi_env, reference: ?*anyopaque, result: *?napi_value) napi_status;
+extern fn napi_get_uv_event_loop(env: napi_env, loop: *?*anyopaque) napi_status;
+extern fn napi_add_env_cleanup_hook(env: napi_env, function: *const fn (?*anyopaque) callconv(.c) void, arg: ?*anyopaque) napi_status;
+extern fn napi_remove_env_cleanup_hook(env: napi_env, function: *const fn (?*anyopaque) callconv(.c) void, arg: ?*anyopaque) napi_status;
+extern fn napi_open_handle_scope(env: napi_env, result: *?*anyopaque) napi_status;
+extern fn napi_close_handle_scope(env: napi_env, scope: ?*anyopaque) napi_status;
+extern fn napi_call_function(env: napi_env, recv: ?napi_value, function: ?napi_value, argc: usize, argv: [*]const ?napi_value, result: *?napi_value) napi_status;
+extern fn napi_get_undefined(env: napi_env, result: *?napi_value) napi_status;
+extern fn napi_get_and_clear_last_exception(env: napi_env, result: *?napi_value) napi_status;
+extern fn napi_delete_reference(env: napi_env, reference: ?*anyopaque) napi_status;
 extern fn napi_get_dataview_info(env: napi_env, value: ?napi_value, byte_length: ?*usize, data: ?*?[*]u8, arraybuffer: ?*?napi_value, byte_offset: ?*usize) napi_status;
 
 // ---------------------------------------------------------------------------------------
@@ -159,6 +181,8 @@ const EnvState = struct {
     events_reference: ?*anyopaque = null,
     /// V8's GC callbacks of this env's isolate (`gcWatch`); null until asked for.
     gc_watch: ?*GcWatch = null,
+    /// The loop's prepare handle and turn figures (`loopWatch`); null until asked for.
+    loop_watch: ?*LoopWatch = null,
 
     fn detach(state: *EnvState) void {
         if (!state.attached) return;
@@ -192,6 +216,7 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     const state: *EnvState = @ptrCast(@alignCast(data orelse return));
     if (main_state == state) main_state = null;
     gc_unwatch(state);
+    if (state.loop_watch) |watch| loop_close(watch);
     state.detach();
     std.heap.c_allocator.destroy(state);
 }
@@ -738,6 +763,234 @@ fn js_gc_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
     return null;
 }
 
+// ---------------------------------------------------------------------------------------
+// Event loop turns (the loop group, Node): a libuv prepare handle on this env's loop runs
+// just before each poll, so the time between two prepares minus libuv's idle time in the
+// poll is one turn's busy stretch (loop_turns.zig). Unref'd, it never keeps the loop alive
+// or shortens a poll (prepare handles do not enter the poll's timeout), so the program's
+// timers keep their order; nothing wakes an idle thread (the JavaScript sentinel timer it
+// replaces woke it 40 times a second, ~110-130 µs of CPU each on this VM: BENCHMARKS.md
+// "Event loop and memory"). Per turn: one clock read and libuv's idle counter (a mutex),
+// a histogram bucket; JavaScript runs only for a long turn (onLongTurn), to name it. The
+// libuv functions are the node binary's, found with dlsym: where one is missing,
+// `loopWatch` answers false and the agent keeps its sentinel timer. Closed at the thread's
+// end (loopUnwatch, or this env's cleanup hook, which runs before a worker's loop is
+// closed: a handle left open there would abort the worker).
+
+const uv_loop = *anyopaque;
+const UvHandle = extern struct {
+    /// uv_handle_t's first field, `void* data`: the LoopWatch.
+    data: ?*anyopaque,
+};
+const uv_prepare_type: c_int = 9; // UV_PREPARE in uv_handle_type
+const uv_metrics_idle_time_option: c_int = 1; // UV_METRICS_IDLE_TIME in uv_loop_option
+/// Room for a uv_prepare_t (120 bytes in libuv 1.46 on x86_64; checked with uv_handle_size).
+const uv_handle_bytes_max = 256;
+
+const Uv = struct {
+    handle_size: *const fn (c_int) callconv(.c) usize,
+    prepare_init: *const fn (uv_loop, *UvHandle) callconv(.c) c_int,
+    prepare_start: *const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void) callconv(.c) c_int,
+    unref: *const fn (*UvHandle) callconv(.c) void,
+    close: *const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void) callconv(.c) void,
+    hrtime: *const fn () callconv(.c) u64,
+    metrics_idle_time: *const fn (uv_loop) callconv(.c) u64,
+    loop_configure: *const fn (uv_loop, c_int, ...) callconv(.c) c_int,
+
+    fn resolve() ?Uv {
+        return .{
+            .handle_size = V8.symbol(*const fn (c_int) callconv(.c) usize, "uv_handle_size") orelse return null,
+            .prepare_init = V8.symbol(*const fn (uv_loop, *UvHandle) callconv(.c) c_int, "uv_prepare_init") orelse return null,
+            .prepare_start = V8.symbol(*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void) callconv(.c) c_int, "uv_prepare_start") orelse return null,
+            .unref = V8.symbol(*const fn (*UvHandle) callconv(.c) void, "uv_unref") orelse return null,
+            .close = V8.symbol(*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void) callconv(.c) void, "uv_close") orelse return null,
+            .hrtime = V8.symbol(*const fn () callconv(.c) u64, "uv_hrtime") orelse return null,
+            .metrics_idle_time = V8.symbol(*const fn (uv_loop) callconv(.c) u64, "uv_metrics_idle_time") orelse return null,
+            .loop_configure = V8.symbol(*const fn (uv_loop, c_int, ...) callconv(.c) c_int, "uv_loop_configure") orelse return null,
+        };
+    }
+};
+
+/// f64 words of the buffer loopWatch hands to JavaScript: 0 = the turn running now.
+const loop_words_count = 2;
+
+const LoopWatch = struct {
+    env: napi_env,
+    state: *EnvState,
+    uv: Uv,
+    loop: uv_loop,
+    prepare: [uv_handle_bytes_max]u8 align(16) = undefined,
+    turns: loop_turns.Turns,
+    /// The producer's clock, copied: a long turn's end on the records' clock.
+    clock: clock_module.Clock,
+    callback_reference: ?*anyopaque = null,
+    words_reference: ?*anyopaque = null,
+    words: [*]f64,
+    /// Set when uv_close was called: nothing of the env is touched after it.
+    closing: bool = false,
+    cleanup_hook: bool = false,
+
+    fn handle(watch: *LoopWatch) *UvHandle {
+        return @ptrCast(&watch.prepare);
+    }
+
+    fn idle_ns(watch: *const LoopWatch) u64 {
+        return watch.uv.metrics_idle_time(watch.loop);
+    }
+};
+
+fn loop_prepare(handle: *UvHandle) callconv(.c) void {
+    const watch: *LoopWatch = @ptrCast(@alignCast(handle.data orelse return));
+    assert(!watch.closing);
+    const long_turn = watch.turns.prepare(watch.uv.hrtime(), watch.idle_ns());
+    watch.words[0] = @floatFromInt(watch.turns.turn);
+    if (long_turn) |turn| loop_report(watch, turn);
+}
+
+/// onLongTurn(turn, busyNs, endNs): JavaScript names what ran (the marks of that turn).
+/// Rare (a turn of the threshold or more); an exception it throws is dropped here.
+fn loop_report(watch: *LoopWatch, turn: loop_turns.LongTurn) void {
+    const env = watch.env;
+    const reference = watch.callback_reference orelse return;
+    // The turn ended at the prepare just read: its end on the producer's clock is now.
+    const end_ns = watch.clock.now_ns();
+    var scope: ?*anyopaque = null;
+    if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+    defer _ = napi_close_handle_scope(env, scope);
+    var function: ?napi_value = null;
+    var receiver: ?napi_value = null;
+    if (napi_get_reference_value(env, reference, &function) != napi_ok or function == null) return;
+    if (napi_get_undefined(env, &receiver) != napi_ok) return;
+    const arguments = [_]?napi_value{ number(env, @floatFromInt(turn.turn)), number(env, @floatFromInt(turn.busy_ns)), number(env, @floatFromInt(end_ns)) };
+    var result: ?napi_value = null;
+    if (napi_call_function(env, receiver, function, arguments.len, &arguments, &result) != napi_ok) {
+        var exception: ?napi_value = null;
+        _ = napi_get_and_clear_last_exception(env, &exception);
+    }
+}
+
+fn loop_closed(handle: *UvHandle) callconv(.c) void {
+    const watch: *LoopWatch = @ptrCast(@alignCast(handle.data orelse return));
+    assert(watch.closing);
+    std.heap.c_allocator.destroy(watch);
+}
+
+fn loop_cleanup_hook(arg: ?*anyopaque) callconv(.c) void {
+    const watch: *LoopWatch = @ptrCast(@alignCast(arg orelse return));
+    // Node runs its cleanup hooks once and forgets them: nothing to remove.
+    watch.cleanup_hook = false;
+    loop_close(watch);
+}
+
+/// Closes the handle (its memory is freed in libuv's close callback) and lets go of the
+/// JavaScript values; the env is alive here (a call from JavaScript, the env's cleanup
+/// hook or its finalizer).
+fn loop_close(watch: *LoopWatch) void {
+    if (watch.closing) return;
+    watch.closing = true;
+    assert(watch.state.loop_watch == watch);
+    watch.state.loop_watch = null;
+    if (watch.cleanup_hook) _ = napi_remove_env_cleanup_hook(watch.env, loop_cleanup_hook, watch);
+    if (watch.callback_reference) |reference| _ = napi_delete_reference(watch.env, reference);
+    if (watch.words_reference) |reference| _ = napi_delete_reference(watch.env, reference);
+    watch.callback_reference = null;
+    watch.words_reference = null;
+    watch.uv.close(watch.handle(), loop_closed);
+}
+
+/// loopWatch(thresholdNs, onLongTurn): the buffer of shared words, or false where libuv's
+/// functions are not found (or the env is not attached, or watches already).
+fn js_loop_watch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const state = call.state;
+    if (state.loop_watch != null or !state.attached or call.argc < 2) return boolean(env, false);
+    const threshold_ns = producer_module.u64_from_f64(arg_double(&call, 0));
+    if (threshold_ns == 0) return boolean(env, false);
+    const uv = Uv.resolve() orelse return boolean(env, false);
+    if (uv.handle_size(uv_prepare_type) > uv_handle_bytes_max) return boolean(env, false);
+    var loop: ?*anyopaque = null;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) return boolean(env, false);
+    const watch = std.heap.c_allocator.create(LoopWatch) catch return boolean(env, false);
+    var words: ?[*]u8 = null;
+    var buffer: ?napi_value = null;
+    if (napi_create_arraybuffer(env, loop_words_count * @sizeOf(f64), &words, &buffer) != napi_ok or words == null) {
+        std.heap.c_allocator.destroy(watch);
+        return boolean(env, false);
+    }
+    watch.* = .{
+        .env = env,
+        .state = state,
+        .uv = uv,
+        .loop = loop orelse unreachable,
+        .turns = loop_turns.Turns.init(threshold_ns),
+        .clock = state.producer.clock,
+        .words = @ptrCast(@alignCast(words.?)),
+    };
+    @memset(watch.words[0..loop_words_count], 0);
+    // Node turns libuv's idle time on for every loop (eventLoopUtilization reads it); asked
+    // again so the busy figures never count a wait as work.
+    _ = uv.loop_configure(watch.loop, uv_metrics_idle_time_option);
+    if (uv.prepare_init(watch.loop, watch.handle()) != 0) {
+        std.heap.c_allocator.destroy(watch);
+        return boolean(env, false);
+    }
+    watch.handle().data = watch;
+    state.loop_watch = watch;
+    _ = napi_create_reference(env, call.argv[1], 1, &watch.callback_reference);
+    _ = napi_create_reference(env, buffer, 1, &watch.words_reference);
+    if (napi_add_env_cleanup_hook(env, loop_cleanup_hook, watch) == napi_ok) watch.cleanup_hook = true;
+    if (uv.prepare_start(watch.handle(), loop_prepare) != 0) {
+        loop_close(watch);
+        return boolean(env, false);
+    }
+    uv.unref(watch.handle());
+    return buffer;
+}
+
+/// loopTake(into: Float64Array): min, p50, p99, max turn time (ns), utilisation (ppm) and
+/// the number of turns since the last take; 1, or 0 when not watching.
+fn js_loop_take(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const watch = call.state.loop_watch orelse return number(env, 0);
+    if (call.argc < 1) return number(env, 0);
+    return number(env, if (loop_take_into(env, watch, call.argv[0])) 1 else 0);
+}
+
+fn loop_take_into(env: napi_env, watch: *LoopWatch, value: ?napi_value) bool {
+    var kind: c_int = 0;
+    var length: usize = 0;
+    var data: ?[*]u8 = null;
+    if (napi_get_typedarray_info(env, value, &kind, &length, &data, null, null) != napi_ok) return false;
+    const napi_float64_array = 8;
+    if (kind != napi_float64_array or length < 6) return false;
+    const into: [*]f64 = @ptrCast(@alignCast(data orelse return false));
+    const summary = watch.turns.take(watch.uv.hrtime(), watch.idle_ns());
+    into[0..6].* = .{
+        @floatFromInt(summary.min_ns),
+        @floatFromInt(summary.p50_ns),
+        @floatFromInt(summary.p99_ns),
+        @floatFromInt(summary.max_ns),
+        @floatFromInt(summary.utilisation_ppm),
+        @floatFromInt(summary.turn_count),
+    };
+    return true;
+}
+
+/// loopUnwatch(into?: Float64Array): the turn running now ends (the thread's end: reported
+/// when long, from inside this call), the last summary is taken into `into` as loopTake
+/// does, then the handle is closed. Returns 1 when a summary was written.
+fn js_loop_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const state = call.state;
+    const watch = state.loop_watch orelse return number(env, 0);
+    if (watch.turns.end(watch.uv.hrtime(), watch.idle_ns())) |turn| loop_report(watch, turn);
+    // The report's JavaScript may have closed it (a nested unwatch).
+    if (state.loop_watch != watch) return number(env, 0);
+    const taken = if (call.argc >= 1) loop_take_into(env, watch, call.argv[0]) else false;
+    loop_close(watch);
+    return number(env, if (taken) 1 else 0);
+}
+
 const Export = struct {
     name: [*:0]const u8,
     callback: napi_callback,
@@ -763,6 +1016,9 @@ const exports_table = [_]Export{
     .{ .name = "gcTake", .callback = js_gc_take },
     .{ .name = "gcDropped", .callback = js_gc_dropped },
     .{ .name = "gcUnwatch", .callback = js_gc_unwatch },
+    .{ .name = "loopWatch", .callback = js_loop_watch },
+    .{ .name = "loopTake", .callback = js_loop_take },
+    .{ .name = "loopUnwatch", .callback = js_loop_unwatch },
 };
 
 /// Called once per environment (main thread, each worker) that loads the addon.

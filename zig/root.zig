@@ -10,4 +10,5 @@ test {
     _ = @import("producer.zig");
     _ = @import("stress.zig");
     _ = @import("trace_file.zig");
+    _ = @import("loop_turns.zig");
 }

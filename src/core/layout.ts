@@ -170,7 +170,7 @@ export const LongTaskKind = { unknown: 0, timer: 1, immediate: 2, io: 3, http: 4
 export const GcKind = { scavenge: 1, minorMarkSweep: 2, markCompact: 4, incremental: 8, weakCallbacks: 16 } as const;
 
 /** loop_sample / memory_sample flags. */
-export const LoopSampleFlag = { utilisationUnknown: 1, ownTimer: 2, atExit: 4 } as const;
+export const LoopSampleFlag = { utilisationUnknown: 1, ownTimer: 2, atExit: 4, turns: 8 } as const;
 /** memory_sample flags bit 0: a worker thread (its RSS is the whole process's). */
 export const MEMORY_SAMPLE_WORKER = 1;
 

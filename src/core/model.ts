@@ -192,7 +192,7 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     delayMaxNs: unsigned(r.d),
     // Fraction of the interval the loop was busy; null where the runtime does not say (Bun).
     utilisation: (r.flags & LoopSampleFlag.utilisationUnknown) !== 0 ? null : unsigned(r.e) / 1e6,
-    delaySource: (r.flags & LoopSampleFlag.ownTimer) !== 0 ? "timer" : "histogram",
+    delaySource: (r.flags & LoopSampleFlag.turns) !== 0 ? "turns" : (r.flags & LoopSampleFlag.ownTimer) !== 0 ? "timer" : "histogram",
     atExit: (r.flags & LoopSampleFlag.atExit) !== 0,
   }),
   memory_sample: (r) => ({

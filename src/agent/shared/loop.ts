@@ -75,16 +75,39 @@ export interface NativeGc {
 
 let nativeGc: NativeGc | undefined;
 
-/** The Node agent hands over its addon (when it has the GC functions). */
+/**
+ * scope.node's loop watch (zig/napi.zig loopWatch, zig/loop_turns.zig): a libuv prepare
+ * handle, unref'd, measures every turn's busy time natively (between two polls, minus
+ * libuv's idle time); a turn of the threshold or more calls onLongTurn, the only
+ * JavaScript it runs. The returned buffer's f64 word 0 is the turn running now (what
+ * the marks below carry). Node only; absent in Bun and `scope attach`.
+ */
+export interface NativeLoop {
+  loopWatch(thresholdNs: number, onLongTurn: (turn: number, busyNs: number, endNs: number) => void): ArrayBuffer | false;
+  loopTake(into: Float64Array): number;
+  loopUnwatch(into?: Float64Array): number;
+  now(): number;
+}
+
+let nativeLoop: NativeLoop | undefined;
+
+/** The Node agent hands over its addon (when it has the GC and loop functions). */
 export function useNativeGc(candidate: object): void {
-  const addon = candidate as Partial<NativeGc>;
+  const addon = candidate as Partial<NativeGc & NativeLoop>;
   if (typeof addon.gcWatch === "function" && typeof addon.gcTake === "function" && typeof addon.gcDropped === "function" && typeof addon.gcUnwatch === "function" && typeof addon.now === "function") {
     nativeGc = addon as NativeGc;
+  }
+  if (typeof addon.loopWatch === "function" && typeof addon.loopTake === "function" && typeof addon.loopUnwatch === "function" && typeof addon.now === "function") {
+    nativeLoop = addon as NativeLoop;
   }
 }
 
 /** The last entry the agent saw in this turn (markTurn): a sentinel-found long task's kind. */
 let turnMark: number = LongTaskKind.unknown;
+/** The native watch's shared words (word 0: the turn running now); undefined with the sentinel. */
+let turnWords: Float64Array | undefined;
+/** The turn turnMark was set in (native watch only): a mark names only its own turn. */
+let turnMarkTurn = 0;
 
 /** The last measured callback (turnMark microtasks): a sentinel-found stretch after it names it. */
 let markCallback: unknown;
@@ -95,6 +118,7 @@ let markEnd = 0;
 /** Called by the hooks that see a turn's cause (a message received, an HTTP request): one store. */
 export function markTurn(kind: number): void {
   turnMark = kind;
+  if (turnWords !== undefined) turnMarkTurn = turnWords[0]!;
 }
 
 /** Writes the last samples and the GC entries not yet delivered; once, at the thread's end. */
@@ -106,9 +130,6 @@ export function flushLoopMonitor(): void {
 
 
 export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", worker: boolean, settings: LoopSettings): void {
-  const perf = require("node:perf_hooks") as typeof import("node:perf_hooks");
-  const performance = perf.performance;
-  const now = performance.now.bind(performance);
   const groups = recorder.groups;
   // The runtime's own timer functions, before the wrapping below: scope's timers are never measured.
   const setIntervalOriginal = globalThis.setInterval;
@@ -116,22 +137,21 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   const thresholdMs = settings.thresholdMs;
   const resolutionMs = Math.min(500, Math.max(5, thresholdMs / 2));
   const bun = runtime === "bun";
-
-  let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
-  let missing = 0;
-  if (groups.loop) {
-    // No monitorEventLoopDelay histogram: its native timer woke an idle thread 50 times a
-    // second (~2.9 ms of CPU per second per thread here, BENCHMARKS.md "Third look"); the
-    // delay is the sentinel's lateness, in Node as in Bun (whose histogram misses blocked turns).
-    if (!bun) {
-      try {
-        elu = performance.eventLoopUtilization();
-      } catch {
-        elu = undefined;
-      }
-    }
-    if (bun) missing |= MonitorMissing.utilisation | MonitorMissing.delayHistogram;
+  // perf_hooks only where it is used (Bun, and Node without scope.node's loop watch):
+  // compiling it again in every worker thread was most of the group's start (BENCHMARKS.md).
+  let perf: typeof import("node:perf_hooks") | undefined;
+  const perfHooks = () => (perf ??= require("node:perf_hooks") as typeof import("node:perf_hooks"));
+  // Milliseconds on the producer's clock where the addon is there (a Node-API call, ~50 ns
+  // here, against ~130-180 ns for performance.now()), else performance.now().
+  const addonClock = nativeLoop ?? nativeGc;
+  let now: () => number = addonClock !== undefined && !bun ? () => addonClock.now() / 1e6 : undefined!;
+  if (now === undefined) {
+    const performance = perfHooks().performance;
+    now = performance.now.bind(performance);
   }
+
+  let missing = 0;
+  if (groups.loop && bun) missing |= MonitorMissing.utilisation | MonitorMissing.delayHistogram;
   if (groups.memory && bun) missing |= MonitorMissing.gcEvents;
   if (missing !== 0) {
     recorder.event(
@@ -143,16 +163,72 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
     );
   }
 
-  // The sentinel: its lateness is a blocked loop (and, in Bun, the delay samples).
-  let lastTick = now();
-  let lastElu = elu;
-  /** Time (ms) of long tasks measured around their callback since the last tick: the sentinel does not report it again. */
+  /** Time (ms) of long tasks measured around their callback in the current turn (native) or since the last tick (sentinel): not reported again. */
   let measuredMs = 0;
-  const ownDelays: number[] = [];
+  let measuredTurn = 0;
   const longTask = (kind: number, startMs: number, durationMs: number, origin: number, errorMs: number) => {
     const at = now();
     recorder.event(Kind.long_task, Math.round(durationMs * 1e6), Math.max(0, Math.round((at - startMs) * 1e6)), kind, origin, Math.round(errorMs * 1e6));
   };
+  const microtasksOrigin = () => recorder.str(`after ${[markKind === LongTaskKind.io ? "" : markKind === LongTaskKind.immediate ? "immediate" : "timer", originOf(markCallback, markApi) ?? ""].filter((part) => part !== "").join(" ")}`);
+
+  // Node with scope.node: every turn's busy time natively (a prepare handle, no timer): a
+  // turn of the threshold or more comes here to be named. What measured callbacks took of
+  // it is theirs; the rest, when it is the threshold or more, is one long task of the kind
+  // the turn's last mark says (a mark from another turn names nothing).
+  const onLongTurn = (turn: number, busyNs: number, endNs: number) => {
+    const measured = measuredTurn === turn ? measuredMs : 0;
+    measuredMs = 0;
+    const marked = turnMarkTurn === turn ? turnMark : LongTaskKind.unknown;
+    turnMark = LongTaskKind.unknown;
+    const callback = markCallback;
+    markCallback = undefined;
+    if (recorder.stopped || !groups.loop) return;
+    const busyMs = busyNs / 1e6;
+    const unmeasuredMs = busyMs - measured;
+    if (unmeasuredMs < thresholdMs) return;
+    const endMs = endNs / 1e6;
+    const turnStartMs = endMs - busyMs;
+    // After a measured callback (that returned in time) what ran is its microtasks, unless
+    // the turn's unmeasured time before the callback's end was more than R: then the long
+    // stretch came before it (an unmeasured immediate or socket callback), not after.
+    let kind = marked;
+    if (kind === LongTaskKind.microtasks && markEnd - turnStartMs - measured > resolutionMs) kind = LongTaskKind.unknown;
+    markCallback = callback;
+    const origin = kind === LongTaskKind.microtasks ? microtasksOrigin() : 0;
+    markCallback = undefined;
+    // Where in the turn the unmeasured time lay is known to within what was measured (and,
+    // for microtasks, what ran before the callback they follow).
+    const startMs = kind === LongTaskKind.microtasks ? Math.max(turnStartMs, markEnd) : endMs - unmeasuredMs;
+    const errorMs = kind === LongTaskKind.microtasks ? Math.max(measured, markEnd - turnStartMs) : measured;
+    longTask(kind, startMs, unmeasuredMs, origin, errorMs);
+  };
+  let watch: NativeLoop | undefined;
+  const turnSummary = new Float64Array(6);
+  if (groups.loop && !bun && nativeLoop !== undefined) {
+    try {
+      const words = nativeLoop.loopWatch(thresholdMs * 1e6, (turn, busyNs, endNs) => recorder.safe(() => onLongTurn(turn, busyNs, endNs)));
+      if (words !== false) {
+        turnWords = new Float64Array(words);
+        watch = nativeLoop;
+      }
+    } catch {
+      watch = undefined;
+    }
+  }
+
+  // Otherwise the sentinel: an unref'd interval whose lateness is a blocked loop (and the delay samples).
+  let elu: import("node:perf_hooks").EventLoopUtilization | undefined;
+  if (groups.loop && !bun && watch === undefined) {
+    try {
+      elu = perfHooks().performance.eventLoopUtilization();
+    } catch {
+      elu = undefined;
+    }
+  }
+  let lastTick = now();
+  let lastElu = elu;
+  const ownDelays: number[] = [];
   const tick = () => {
     if (recorder.stopped) return;
     const t = now();
@@ -162,6 +238,7 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
     // lasted from lateMs to lateMs + R. Node's busy time over the gap narrows that.
     let blockedMs: number;
     if (lastElu !== undefined) {
+      const performance = perfHooks().performance;
       const current = performance.eventLoopUtilization();
       blockedMs = Math.min(performance.eventLoopUtilization(current, lastElu).active, lateMs + resolutionMs);
       lastElu = current;
@@ -176,7 +253,7 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
       // something unmeasured ran after it (an immediate, a socket's callback).
       const start = t - unmeasuredMs;
       const kind = turnMark === LongTaskKind.microtasks && Math.abs(start - markEnd) > resolutionMs ? LongTaskKind.unknown : turnMark;
-      const origin = kind === LongTaskKind.microtasks ? recorder.str(`after ${[markKind === LongTaskKind.io ? "" : markKind === LongTaskKind.immediate ? "immediate" : "timer", originOf(markCallback, markApi) ?? ""].filter((part) => part !== "").join(" ")}`) : 0;
+      const origin = kind === LongTaskKind.microtasks ? microtasksOrigin() : 0;
       longTask(kind, start, unmeasuredMs, origin, resolutionMs);
     }
     measuredMs = 0;
@@ -184,13 +261,13 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
     markCallback = undefined;
     lastTick = t;
   };
-  const sentinel = groups.loop ? setIntervalOriginal(() => recorder.safe(tick), resolutionMs) : undefined;
+  const sentinel = groups.loop && watch === undefined ? setIntervalOriginal(() => recorder.safe(tick), resolutionMs) : undefined;
   (sentinel as { unref?: () => void } | undefined)?.unref?.();
 
   if (groups.loop) {
-    // Two clock reads per callback, and three stores: the microtasks that run right after
-    // it are what a sentinel-found stretch that follows is (turnMark microtasks), unless a
-    // later entry marks the turn. A no-argument call (how timers and immediates run their
+    // Two clock reads per callback, and four stores: the microtasks that run right after
+    // it are what a long stretch that follows in its turn is (turnMark microtasks), unless
+    // a later entry marks the turn. A no-argument call (how timers and immediates run their
     // callbacks) skips the arguments object.
     const measured = (callback: (...args: unknown[]) => unknown, kind: number, api?: string) =>
       function (this: unknown) {
@@ -199,11 +276,15 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
           return arguments.length === 0 ? callback.call(this) : Reflect.apply(callback, this, arguments);
         } finally {
           const end = now();
+          const turn = turnWords !== undefined ? turnWords[0]! : 0;
           if (end - start >= thresholdMs) {
+            if (measuredTurn !== turn) measuredMs = 0;
             measuredMs += end - start;
+            measuredTurn = turn;
             recorder.safe(() => longTask(kind, start, end - start, recorder.str(originOf(callback, api)), 0));
           }
           turnMark = LongTaskKind.microtasks;
+          turnMarkTurn = turn;
           markEnd = end;
           markCallback = callback;
           markApi = api;
@@ -218,12 +299,21 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
 
   // Samples at the interval.
   let sampleElu = elu;
+  /** The loop sample from the native watch's summary (taken by loopTake or, at the end, loopUnwatch). */
+  const turnSample = (flags: number) => {
+    const [min, p50, p99, max, utilisationPpm] = turnSummary;
+    recorder.event(Kind.loop_sample, min!, p50!, p99!, max!, utilisationPpm!, flags | LoopSampleFlag.turns);
+  };
   const sample = (atExit: boolean) => {
     const flags = atExit ? LoopSampleFlag.atExit : 0;
-    if (groups.loop) {
+    if (groups.loop && watch !== undefined) {
+      // At the end the summary was taken by loopUnwatch (flush).
+      if (atExit || watch.loopTake(turnSummary) === 1) turnSample(flags);
+    } else if (groups.loop) {
       let utilisation = 0;
       let sampleFlags = flags;
       if (sampleElu !== undefined) {
+        const performance = perfHooks().performance;
         const current = performance.eventLoopUtilization();
         utilisation = performance.eventLoopUtilization(current, sampleElu).utilization;
         sampleElu = current;
@@ -321,7 +411,7 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   };
   if (groups.memory && !bun && native === undefined) {
     try {
-      observer = new perf.PerformanceObserver((list) => recorder.safe(() => gcEntries(list.getEntries())));
+      observer = new (perfHooks().PerformanceObserver)((list) => recorder.safe(() => gcEntries(list.getEntries())));
       observer.observe({ entryTypes: ["gc"] });
     } catch (error) {
       observer = undefined;
@@ -334,6 +424,11 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
       recorder.safe(() => {
         clearIntervalOriginal(sampler);
         if (sentinel !== undefined) clearIntervalOriginal(sentinel);
+        // The turn running now ends with the thread (reported when long) and the last
+        // summary is taken; the prepare handle is closed, stopped or not.
+        const summarised = watch !== undefined && watch.loopUnwatch(turnSummary) === 1;
+        turnWords = undefined;
+        if (!summarised) turnSummary.fill(0);
         if (recorder.stopped) return;
         if (observer !== undefined) {
           gcEntries(observer.takeRecords());
