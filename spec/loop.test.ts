@@ -314,6 +314,30 @@ if (isMainThread) {
   }, 60_000);
 });
 
+describe("ES modules importing node:fs and node:timers by name", () => {
+  test("node: in a worker (no syncBuiltinESMExports there: the agent starts before the worker's modules import anything) the named imports are the measured functions", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "main.mjs"), `
+import { Worker } from "node:worker_threads";
+new Worker(new URL("./worker.mjs", import.meta.url)).on("exit", (code) => console.log("worker", code));
+`);
+    writeFileSync(join(dir, "worker.mjs"), `
+import { readFile } from "node:fs";
+import { setTimeout as later } from "node:timers";
+const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} };
+readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(function timerEsm() { spin(200); }, 50); });
+`);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--out", out, "node", join(dir, "main.mjs")]);
+    expect(result.stdout).toBe("worker 0\n");
+    expect(result.exitCode).toBe(0);
+    const events = readEvents(out);
+    const worker = events.find((event) => event.kind === "thread_spawn")!.fields.threadId as number;
+    const tasks = of(events, "long_task", worker).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6);
+    expect(tasks.map((task) => [task.fields.taskKind, task.fields.origin])).toEqual([["io", "fs.readFile afterReadEsm"], ["timer", "timerEsm"]]);
+  }, 60_000);
+});
+
 describe("scope run options", () => {
   test("the groups are off by default; bad durations are one line", async () => {
     const dir = tmp();
