@@ -42,16 +42,30 @@ export function registerShifts(file: unknown, shifts: unknown): void {
   } else registered.set(file, shifts);
 }
 
+/** An ES module frame's file: URL as the path its file registered under (one conversion per URL). */
+const paths = new Map<string, string | null>();
+
+function pathOf(url: string): string | undefined {
+  let path = paths.get(url);
+  if (path === undefined) {
+    try {
+      path = fileURLToPath(url);
+    } catch {
+      path = null;
+    }
+    if (paths.size >= 4096) paths.clear(); // URLs with queries: bounded all the same
+    paths.set(url, path);
+  }
+  return path ?? undefined;
+}
+
 /** Whether the file registered its shifts as carrying no map of scope's. */
 function isUnmapped(fileName: unknown): boolean {
   if (typeof fileName !== "string" || unmapped.size === 0) return false;
   if (unmapped.has(fileName)) return true;
   if (!fileName.startsWith("file:")) return false;
-  try {
-    return unmapped.has(fileURLToPath(fileName));
-  } catch {
-    return false;
-  }
+  const path = pathOf(fileName);
+  return path !== undefined && unmapped.has(path);
 }
 
 function linesOf(file: string): Map<number, number[]> | undefined {
@@ -77,11 +91,9 @@ export function untracedPosition(fileName: unknown, line: unknown, column: unkno
   if (typeof fileName !== "string" || typeof line !== "number" || typeof column !== "number" || registered.size === 0) return undefined;
   let file = fileName;
   if (!registered.has(file) && file.startsWith("file:")) {
-    try {
-      file = fileURLToPath(file);
-    } catch {
-      return undefined;
-    }
+    const path = pathOf(file);
+    if (path === undefined) return undefined;
+    file = path;
   }
   const inserted = linesOf(file)?.get(line);
   if (!inserted) return undefined;
