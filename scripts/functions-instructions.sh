@@ -52,6 +52,6 @@ for name in "${names[@]}"; do
   awk -v n="$name" -v l="$low" -v h="$high" -v ul="$untraced_low" -v uh="$untraced_high" -v tl="$traced_low" -v th="$traced_high" 'BEGIN {
     added = ((th - tl) - (uh - ul)) / (h - l)
     fixed = (tl - ul) - added * l
-    printf "%s: %d instructions at %d calls, %d at %d; added per call %.1f, fixed (start-up, transform, JIT) %.0f M\n", n, tl, l, th, h, added, fixed / 1e6
+    printf "%s: %.0f instructions at %d calls, %.0f at %d; added per call %.1f, fixed (start-up, transform, JIT) %.0f M\n", n, tl, l, th, h, added, fixed / 1e6
   }'
 done

@@ -913,15 +913,20 @@ export class FunctionRuntime {
       else this.packWord = word + 1;
       return;
     }
+    this.calledAlone(id, token, request);
+  }
+
+  /** called() of a call that starts a record (a pack or, without packCalls, its own); never throws. */
+  private calledAlone(id: number, token: number, request: number): void {
     try {
-      this.calledAlone(id, token, request);
+      this.startRecord(id, token, request);
     } catch {
       this.errors++;
     }
   }
 
-  /** called() of a call that starts a record (a pack or, without packCalls, its own). */
-  private calledAlone(id: number, token: number, request: number): void {
+  /** calledAlone's body, apart so that called() stays small (no try/catch of its own: V8's inlining budget). */
+  private startRecord(id: number, token: number, request: number): void {
     if (this.capacity === 1 || this.stopped || token > 0xffffffff) return this.put(FunctionKind.call, 0, id, token, 0, request);
     const pack = this.packCalls && token <= 0xffffffff - CALLS_PACK_MAX && request <= 0xffffffff && id !== 0;
     if (pack && this.count >= this.packRecords) this.flush();
