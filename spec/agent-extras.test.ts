@@ -132,3 +132,32 @@ test("the core hands the second chunk every export of the modules they share", a
     for (const name of Object.keys(module)) expect(given[name]).toBe(module[name]);
   }
 });
+
+test("the Node agent's bundles see layout's constants as enums of the same values (inlined: no EventKind object built at start)", async () => {
+  const { agentKindsSource, AGENT_KINDS_KEPT, bundleAgent } = await import("../src/core/assets");
+  const layout = (await import("../src/core/layout")) as unknown as Record<string, unknown>;
+  const source = await Bun.file(join(import.meta.dir, "../src/agent/shared/kinds.ts")).text();
+  const generated = join(scratchDir(), "kinds-generated.ts");
+  writeFileSync(generated, agentKindsSource(source));
+  const kinds = (await import(generated)) as Record<string, unknown>;
+  const exported = /export \{([^}]*)\} from "\.\.\/\.\.\/core\/layout";/.exec(source)![1]!.split(",").map((part) => part.trim().split(/\s+as\s+/));
+  expect(exported.length).toBeGreaterThan(10);
+  for (const [name, alias = name] of exported) {
+    const value = layout[name!];
+    const mine = kinds[alias!];
+    if (typeof value === "number") {
+      expect(mine).toBe(value);
+      continue;
+    }
+    const members = Object.entries(mine as object).filter(([key]) => !/^\d+$/.test(key));
+    expect(Object.fromEntries(members)).toEqual(value as Record<string, number>);
+    if (AGENT_KINDS_KEPT.has(name!)) expect(mine).toEqual(value);
+  }
+  const out = join(scratchDir(), "bundle");
+  await bundleAgent("nodeAgent", out);
+  for (const file of ["node-bundle.cjs", "node-extras.cjs"]) {
+    const text = await Bun.file(join(out, file)).text();
+    expect(text).not.toContain("EventKind");
+    expect(text).not.toContain("eventKindName");
+  }
+}, 60_000);

@@ -13,6 +13,7 @@ import type { BunPlugin } from "bun";
 import { EXTRAS_ENTRY, EXTRAS_FILE, EXTRAS_SHARED, EXTRAS_SHARED_PREFIX } from "../agent/node/chunks";
 import { BUNDLE_FILE, codeCacheLoader, wrappedBundle } from "../agent/node/code-cache";
 import { VERSION } from "../version";
+import * as layout from "./layout";
 import { setLibscopePath } from "./native";
 import { oxcBindingPlugin } from "./oxc-plugin";
 
@@ -160,7 +161,7 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
     naming: spec.out,
     outdir: outDir,
     // oxc-parser's JavaScript is bundled; its binding is opened from $SCOPE_OXC_BINDING.
-    plugins: [oxcBindingPlugin()],
+    plugins: [oxcBindingPlugin(), ...(which === "nodeAgent" ? [agentKindsPlugin()] : [])],
   });
   if (!result.success) throw new Error(`bundling ${spec.entry} failed: ${result.logs.map(String).join("; ")}`);
   const out = join(outDir, spec.out);
@@ -187,11 +188,49 @@ async function bundleExtras(): Promise<string> {
       });
     },
   };
-  const result = await Bun.build({ entrypoints: [join(repoRoot, EXTRAS_ENTRY)], target: "node", format: "cjs", minify: false, plugins: [sharedPlugin] });
+  const result = await Bun.build({ entrypoints: [join(repoRoot, EXTRAS_ENTRY)], target: "node", format: "cjs", minify: false, plugins: [sharedPlugin, agentKindsPlugin()] });
   if (!result.success) throw new Error(`bundling ${EXTRAS_ENTRY} failed: ${result.logs.map(String).join("; ")}`);
   const [output] = result.outputs;
   if (output === undefined || result.outputs.length !== 1) throw new Error(`bundling ${EXTRAS_ENTRY} gave ${result.outputs.length} files`);
   return output.text();
+}
+
+/** The layout constants the Node agent iterates (node/async.ts: Object.entries(AsyncType)): kept as plain objects. */
+export const AGENT_KINDS_KEPT: ReadonlySet<string> = new Set(["AsyncType"]);
+
+/**
+ * src/agent/shared/kinds.ts as the Node agent's bundles see it: its re-export of
+ * src/core/layout.ts replaced by the same values as TS enums (numbers as constants), which
+ * the bundler inlines at each member access and leaves out as objects. Built in every thread
+ * at start, layout's objects cost ~1 M instructions a worker (EventKind alone has ~60
+ * properties; BENCHMARKS.md, "Worker start: the second chunk"). Throws on a name it cannot
+ * turn into an enum, so the build fails instead of the agent.
+ */
+export function agentKindsSource(text: string): string {
+  const match = /export \{([^}]*)\} from "\.\.\/\.\.\/core\/layout";/.exec(text);
+  if (!match) throw new Error("src/agent/shared/kinds.ts: its re-export of src/core/layout.ts was not found");
+  const identifier = /^[A-Za-z_$][\w$]*$/;
+  const lines = match[1]!.split(",").map((part) => {
+    const [name, alias = name] = part.trim().split(/\s+as\s+/) as [string, string?];
+    const value = (layout as Record<string, unknown>)[name];
+    if (typeof value === "number") return `export const ${alias} = ${value};`;
+    const entries = value !== null && typeof value === "object" ? Object.entries(value) : [];
+    if (entries.length === 0 || !entries.every(([key, member]) => identifier.test(key) && Number.isSafeInteger(member))) {
+      throw new Error(`src/agent/shared/kinds.ts: ${name} is not a number or an object of integers`);
+    }
+    if (AGENT_KINDS_KEPT.has(name)) return `export const ${alias} = ${JSON.stringify(value)};`;
+    return `export enum ${alias} { ${entries.map(([key, member]) => `${key} = ${member}`).join(", ")} }`;
+  });
+  return text.slice(0, match.index) + lines.join("\n") + text.slice(match.index + match[0].length);
+}
+
+function agentKindsPlugin(): BunPlugin {
+  return {
+    name: "scope-agent-kinds",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]agent[\\/]shared[\\/]kinds\.ts$/ }, (args) => ({ loader: "ts", contents: agentKindsSource(readFileSync(args.path, "utf8")) }));
+    },
+  };
 }
 
 async function buildFromSource(): Promise<Assets> {

@@ -22,8 +22,7 @@
  * level: a destroy hook makes Node track every promise through the GC).
  */
 import type * as AsyncHooks from "node:async_hooks";
-import { ASYNC_TYPE_STRING_FLAG, AsyncLevel, AsyncType } from "../../core/layout";
-import { Kind } from "../shared/kinds";
+import { ASYNC_TYPE_STRING_FLAG, AsyncLevel, AsyncType, Kind } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
 
 /** SCOPE_ASYNC's level; undefined when async tracking is off (or the value is unknown). */

@@ -1,8 +1,12 @@
 /**
  * The numbers the agent writes: the wire format's, from src/core/layout.ts (the mirror of
- * zig/layout.zig). The bundler inlines them, so the agent bundle stays self-contained.
+ * zig/layout.zig). In the Node agent's bundles this line is replaced at build time by TS
+ * enums of the same values (src/core/assets.ts, `agentKindsPlugin`), which the bundler
+ * inlines at every use: no object of ~60 properties built in every thread at its start.
+ * So agent code uses these by member access only (`Kind.message_send`, `AsyncLevel[name]`),
+ * never as objects to iterate, except the ones kept as objects (AGENT_KINDS_KEPT).
  */
-export { ChannelKind, EventKind as Kind, ExitReason, HTTP_TLS_FLAG, HttpClient, HttpConnectionFlag, HttpEnd, HttpEndFlag, HttpProtocol, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod } from "../../core/layout";
+export { ASYNC_TYPE_STRING_FLAG, AsyncLevel, AsyncType, ChannelKind, DbSystem, EventKind as Kind, ExitReason, HTTP_TLS_FLAG, HttpClient, HttpConnectionFlag, HttpEnd, HttpEndFlag, HttpProtocol, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod } from "../../core/layout";
 
 /** Field b of message_send/message_receive: ChannelKind | direction << 8 | sub-id << 16. */
 export function channelField(kind: number, direction: number, subId: number): number {

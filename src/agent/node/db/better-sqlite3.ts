@@ -7,7 +7,7 @@
  * `iterate` ends when the iterator is returned, rows not counted) or the error it threw,
  * which is thrown on unchanged (one more frame, the wrapper's, in its stack).
  */
-import { DbSystem } from "../../../core/layout";
+import { DbSystem } from "../../shared/kinds";
 import { boundCount, dataProperty, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
 
 const hooked = new WeakSet<object>();

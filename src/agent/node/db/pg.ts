@@ -19,7 +19,7 @@
  * own context only: the program's AsyncLocalStorage sees what it saw untraced), since pg
  * calls it from the socket's events, whose context is that of whoever opened the connection.
  */
-import { DbSystem } from "../../../core/layout";
+import { DbSystem } from "../../shared/kinds";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
 import { runInRequest } from "../../shared/request-context";
 import { makeStamp } from "../../shared/stamp";

@@ -12,7 +12,7 @@
  *
  * A cursor or async iterator replaces resolve/reject per batch: its end is not recorded.
  */
-import { DbSystem } from "../../../core/layout";
+import { DbSystem } from "../../shared/kinds";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
 
 const hooked = new WeakSet<object>();
