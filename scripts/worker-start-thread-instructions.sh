@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Instructions per worker start counted in the worker threads alone (callgrind,
+# --separate-threads=yes): the same seed-like program as worker-start-instructions.sh (workers
+# one after another, each echoing one message), with `lo` and with `hi` workers; per worker =
+# (count(hi) - count(lo)) / (hi - lo) over the threads valgrind numbers from 8 on (the
+# workers: each starts after the previous one ended, so they share one number). Leaves out
+# the main thread and V8's platform threads, whose share moves with timing (background
+# compile and GC tasks, the main thread's polling): repeat runs of one tree agree to a few
+# tenths of a million, where the whole-process count moves by ~1 M. The main thread's own
+# per-worker records are in worker-start-instructions.sh's figure, not in this one.
+#
+#   scripts/worker-start-thread-instructions.sh [lo] [hi] [variant]...   (variants as in worker-start-instructions.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lo=${1:-2}
+hi=${2:-10}
+shift 2 || true
+variants=("$@")
+[ ${#variants[@]} -eq 0 ] && variants=(untraced "$PWD")
+command -v valgrind > /dev/null || { echo "scope: worker-start-thread-instructions.sh needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+. scripts/env.sh
+zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v3 --prefix "$dir/zig" > /dev/null
+cat > "$dir/start.cjs" <<'JS'
+const { Worker, isMainThread, parentPort } = require("node:worker_threads");
+if (isMainThread) {
+  const n = Number(process.argv[2]);
+  let i = 0;
+  const next = () => {
+    if (i++ >= n) return;
+    const worker = new Worker(__filename);
+    worker.once("message", () => {});
+    worker.postMessage({ hello: i });
+    worker.once("exit", next);
+  };
+  next();
+} else {
+  parentPort.once("message", (m) => parentPort.postMessage(m));
+}
+JS
+count() {
+  local spec=$1 workers=$2 tree events
+  IFS=: read -r tree events <<<"$spec"
+  rm -f "$dir"/cg.out*
+  local vg=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers")
+  if [ "$tree" = untraced ]; then
+    "${vg[@]}" > /dev/null 2> "$dir/err"
+  else
+    (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
+      bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err")
+  fi
+  local total=0 file n
+  for file in "$dir"/cg.out-*; do
+    n=${file##*-}
+    [ "$((10#$n))" -ge 8 ] || continue
+    total=$((total + $(awk '/^totals:/ {print $2}' "$file")))
+  done
+  echo "$total"
+}
+for v in "${variants[@]}"; do
+  a=$(count "$v" "$lo")
+  b=$(count "$v" "$hi")
+  awk -v name="$v" -v a="$a" -v b="$b" -v n=$((hi - lo)) 'BEGIN {printf "%-40s %7.2f M instructions per worker, worker threads only (%d workers: %.1f M, %d: %.1f M)\n", name, (b - a) / n / 1e6, '"$lo"', a / 1e6, '"$hi"', b / 1e6}'
+done
