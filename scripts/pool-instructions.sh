@@ -7,6 +7,7 @@
 # between them is the cost per job without the fixed start-up and JIT cost (the intercept,
 # printed too). 4 message events a job (a send and a receive each way).
 #   scripts/pool-instructions.sh JOBS_LOW JOBS_HIGH TREE...     e.g. scripts/pool-instructions.sh 20000 60000 /tmp/before .
+# A TREE may be followed by `:events` (scope run --events), e.g. `. .:+loop,+memory`.
 # Needs valgrind (apt-get install valgrind). Runs the configurations of one job count in parallel.
 set -euo pipefail
 low=$1
@@ -19,17 +20,23 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 refs() { grep -E 'I +refs' "$1" | tr -d ',' | awk '{print $NF}'; }
 names=()
-for tree in "$@"; do
-  name="$(basename "$(cd "$tree" && pwd)")"
+trees=()
+events=()
+for spec in "$@"; do
+  IFS=: read -r tree event <<<"$spec"
+  name="$(basename "$(cd "$tree" && pwd)")${event:+-$event}"
   names+=("$name")
+  trees+=("$tree")
+  events+=("$event")
   (cd "$tree" && zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v3 --prefix "$out/$name-zig" >/dev/null)
 done
 for jobs in "$low" "$high"; do
   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$workload" "$out/r.json" "{\"jobs\":$jobs}" >"$out/untraced-$jobs.log" 2>&1 &
   i=0
-  for tree in "$@"; do
+  for tree in "${trees[@]}"; do
     name="${names[$i]}"
-    (cd "$tree" && SCOPE_ADDON="$out/$name-zig/lib/scope.node" bun src/cli/main.ts run --out "$out/$name-$jobs.bin" -- \
+    event="${events[$i]}"
+    (cd "$tree" && SCOPE_ADDON="$out/$name-zig/lib/scope.node" bun src/cli/main.ts run ${event:+--events $event} --out "$out/$name-$jobs.bin" -- \
       valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$workload" "$out/r-$name.json" "{\"jobs\":$jobs}" >"$out/$name-$jobs.log" 2>&1) &
     i=$((i + 1))
   done

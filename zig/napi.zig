@@ -797,6 +797,22 @@ const Uv = struct {
     metrics_idle_time: *const fn (uv_loop) callconv(.c) u64,
     loop_configure: *const fn (uv_loop, c_int, ...) callconv(.c) c_int,
 
+    /// Resolved once per process (dlsym walks every loaded object's symbol table: ~8 of
+    /// them per thread start otherwise); under the process ring's lock, as threads start
+    /// concurrently.
+    var resolved: ?Uv = null;
+    var resolve_tried = false;
+
+    fn get() ?Uv {
+        lock();
+        defer unlock();
+        if (!resolve_tried) {
+            resolve_tried = true;
+            resolved = resolve();
+        }
+        return resolved;
+    }
+
     fn resolve() ?Uv {
         return .{
             .handle_size = V8.symbol(*const fn (c_int) callconv(.c) usize, "uv_handle_size") orelse return null,
@@ -906,7 +922,7 @@ fn js_loop_watch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
     if (state.loop_watch != null or !state.attached or call.argc < 2) return boolean(env, false);
     const threshold_ns = producer_module.u64_from_f64(arg_double(&call, 0));
     if (threshold_ns == 0) return boolean(env, false);
-    const uv = Uv.resolve() orelse return boolean(env, false);
+    const uv = Uv.get() orelse return boolean(env, false);
     if (uv.handle_size(uv_prepare_type) > uv_handle_bytes_max) return boolean(env, false);
     var loop: ?*anyopaque = null;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) return boolean(env, false);
