@@ -293,8 +293,12 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
       };
     recorder.safe(() => wrapTimers(measured, settings.immediates));
     recorder.safe(() => wrapFs(measured));
-    // ES modules that import node:timers or node:fs by name see the wrapped functions too.
-    recorder.safe(() => (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.());
+    // ES modules that import node:timers or node:fs by name see the wrapped functions too:
+    // a built-in's ES facade copies its exports at its first import, and one made earlier is
+    // synced here. Not in a worker: the agent starts before the worker's own modules, so no
+    // facade exists there yet, and the sync walks every built-in module (~1.1 M of a
+    // worker's ~126 M instructions, BENCHMARKS.md "Event loop and memory", fourth look).
+    if (!worker) recorder.safe(() => (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.());
   }
 
   // Samples at the interval.
