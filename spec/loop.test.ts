@@ -314,6 +314,40 @@ if (isMainThread) {
   }, 60_000);
 });
 
+describe("the measured node:fs functions keep the originals' own properties", () => {
+  for (const runtime of ["node", "bun"] as const) {
+    test(`${runtime}: names, lengths, realpath.native, promisify's custom forms and argument names: as untraced`, async () => {
+      const dir = tmp();
+      const program = join(dir, "props.js");
+      writeFileSync(program, `
+const fs = require("node:fs");
+const { promisify } = require("node:util");
+const seen = {};
+for (const name of ["readFile", "read", "write", "exists", "realpath", "stat", "open", "writev"]) {
+  const f = fs[name];
+  seen[name] = [typeof f, f.name, f.length, Reflect.ownKeys(f).map(String).sort().join(",")];
+}
+seen.native = typeof fs.realpath.native;
+(async () => {
+  const fd = fs.openSync(__filename, "r");
+  const read = await promisify(fs.read)(fd, Buffer.alloc(4), 0, 4, 0);
+  fs.closeSync(fd);
+  seen.read = Object.keys(read).sort().join(",") + " " + read.bytesRead;
+  seen.exists = await promisify(fs.exists)(__filename);
+  seen.callback = await new Promise((resolve) => fs.stat(__filename, function named(error, stats) { resolve([error, stats.isFile(), this === undefined || typeof this]); }));
+  console.log(JSON.stringify(seen));
+})();
+`);
+      const untraced = Bun.spawnSync([runtime, program]);
+      const out = join(dir, "t.bin");
+      const result = await runCli(["run", ...LOOP, "--out", out, runtime, program]);
+      expect(result.exitCode).toBe(0);
+      expect(untraced.stdout.toString()).toContain('"exists":true');
+      expect(result.stdout).toBe(untraced.stdout.toString());
+    }, 60_000);
+  }
+});
+
 describe("ES modules importing node:fs and node:timers by name", () => {
   test("node: in a worker (no syncBuiltinESMExports there: the agent starts before the worker's modules import anything) the named imports are the measured functions", async () => {
     const dir = tmp();

@@ -504,15 +504,19 @@ function wrapFs(wrap: Wrap): void {
     const original = fs[name];
     if (typeof original !== "function") continue;
     const api = `fs.${name}`;
-    const replacement = function (this: unknown) {
-      const last = arguments.length - 1;
-      const callback = arguments[last];
-      if (typeof callback !== "function") return Reflect.apply(original, this, arguments);
-      const args = Array.prototype.slice.call(arguments);
-      args[last] = wrap(callback as (...args: unknown[]) => unknown, LongTaskKind.io, api);
-      return Reflect.apply(original, this, args);
-    };
-    copyOwnProperties(original, replacement);
+    // A Proxy with an apply trap: every own property of the original (length, name,
+    // util.promisify.custom, Node's promisify argument names, realpath.native) reads
+    // through it unchanged, nothing copied, and none added (a sloppy-mode function made
+    // here has own `arguments` and `caller`, which Reflect.ownKeys showed); the trap's
+    // argument array is nothing next to an fs call.
+    const replacement = new Proxy(original as (...args: unknown[]) => unknown, {
+      apply(target, self, args: unknown[]) {
+        const last = args.length - 1;
+        const callback = args[last];
+        if (typeof callback === "function") args[last] = wrap(callback as (...args: unknown[]) => unknown, LongTaskKind.io, api);
+        return Reflect.apply(target, self, args);
+      },
+    });
     try {
       fs[name] = replacement;
     } catch {
