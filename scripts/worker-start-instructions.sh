@@ -23,23 +23,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . scripts/env.sh
 zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v3 --prefix "$dir/zig" > /dev/null
-cat > "$dir/start.cjs" <<'JS'
-const { Worker, isMainThread, parentPort } = require("node:worker_threads");
-if (isMainThread) {
-  const n = Number(process.argv[2]);
-  let i = 0;
-  const next = () => {
-    if (i++ >= n) return;
-    const worker = new Worker(__filename);
-    worker.once("message", () => {});
-    worker.postMessage({ hello: i });
-    worker.once("exit", next);
-  };
-  next();
-} else {
-  parentPort.once("message", (m) => parentPort.postMessage(m));
-}
-JS
+cp "scripts/lib/worker-chain.cjs" "$dir/start.cjs"
 count() {
   local spec=$1 workers=$2 tree events
   IFS=: read -r tree events <<<"$spec"

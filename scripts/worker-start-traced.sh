@@ -12,35 +12,16 @@ trees=("$@")
 [ ${#trees[@]} -eq 0 ] && trees=("$PWD")
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-cat > "$dir/start.cjs" <<'JS'
-const { Worker, isMainThread, parentPort } = require("node:worker_threads");
-if (isMainThread) {
-  const n = Number(process.argv[2]);
-  let i = 0;
-  const next = () => {
-    if (i++ < n) {
-      const worker = new Worker(__filename);
-      worker.once("message", () => {});
-      worker.postMessage({ hello: i });
-      return worker.once("exit", next);
-    }
-    const u = process.resourceUsage();
-    process.stdout.write(String((u.userCPUTime + u.systemCPUTime) / 1000 / n));
-  };
-  next();
-} else {
-  parentPort.once("message", (m) => parentPort.postMessage(m));
-}
-JS
+cp "scripts/lib/worker-chain.cjs" "$dir/start.cjs"
 variants=(untraced "${trees[@]}")
 declare -A acc
 for _ in $(seq "$rounds"); do
   for v in "${variants[@]}"; do
     if [ "$v" = untraced ]; then
-      acc[$v]+="$(node "$dir/start.cjs" 40) "
+      acc[$v]+="$(node "$dir/start.cjs" 40 cpu) "
     else
       IFS=: read -r tree events <<<"$v"
-      acc[$v]+="$(cd "$tree" && . scripts/env.sh && bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- node "$dir/start.cjs" 40 2>/dev/null) "
+      acc[$v]+="$(cd "$tree" && . scripts/env.sh && bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- node "$dir/start.cjs" 40 cpu 2>/dev/null) "
     fi
   done
 done

@@ -10,22 +10,7 @@ set -euo pipefail
 tree=$(cd "${1:-$(dirname "$0")/..}" && pwd)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-cat > "$dir/start.cjs" <<'JS'
-const { Worker, isMainThread, parentPort } = require("node:worker_threads");
-if (isMainThread) {
-  let i = 0;
-  const next = () => {
-    if (i++ >= 3) return;
-    const worker = new Worker(__filename);
-    worker.once("message", () => {});
-    worker.postMessage({ hello: i });
-    worker.once("exit", next);
-  };
-  next();
-} else {
-  parentPort.once("message", (m) => parentPort.postMessage(m));
-}
-JS
+cp "$(dirname "$0")/lib/worker-chain.cjs" "$dir/start.cjs"
 (cd "$tree" && . scripts/env.sh && cd "$dir" && bun "$tree/src/cli/main.ts" run --out "$dir/t.bin" -- node --log-function-events --logfile-per-isolate "$dir/start.cjs" > /dev/null 2>&1)
 cd "$dir"
 # Worker isolates: the ones that did not compile the bundle from source (the main thread made the cache).
