@@ -17,18 +17,19 @@ high=$3
 shift 3
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
+. "$here/scripts/lib/valgrind.sh"
+valgrind_required functions-instructions.sh
 out="$(mktemp -d)"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$out"' EXIT; echo "work dir: $out" >&2
 cp "$here/src/bench/workloads/functions.cjs" "$here/src/bench/workloads/common.cjs" "$out/"
 chunk=5000
 [ "$level" = full ] && chunk=1000
 settings="{\"hotCallsPerSecond\":0,\"root\":\"$out\",\"include\":[\"functions.cjs\"],\"level\":\"$level\"}"
-refs() { grep -E 'I +refs' "$1" | tr -d ',' | awk '{print $NF}'; }
 names=()
 for tree in "$@"; do
   name="$(basename "$(cd "$tree" && pwd)")"
   names+=("$name")
-  (cd "$tree" && zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v2 --prefix "$out/$name-zig" >/dev/null)
+  valgrind_build "$tree" "$out/$name-zig" x86_64_v2
 done
 for calls in "$low" "$high"; do
   params="{\"calls\":$calls,\"chunkCalls\":$chunk,\"pauseMs\":10}"
@@ -42,13 +43,13 @@ for calls in "$low" "$high"; do
   done
   wait
 done
-untraced_low=$(refs "$out/untraced-$low.log")
-untraced_high=$(refs "$out/untraced-$high.log")
+untraced_low=$(cachegrind_refs "$out/untraced-$low.log")
+untraced_high=$(cachegrind_refs "$out/untraced-$high.log")
 echo "untraced: $untraced_low instructions at $low calls, $untraced_high at $high"
 for name in "${names[@]}"; do
   grep -q 'lost: none' "$out/$name-$high.log" || echo "$name: records lost or run failed (see a rerun)"
-  traced_low=$(refs "$out/$name-$low.log")
-  traced_high=$(refs "$out/$name-$high.log")
+  traced_low=$(cachegrind_refs "$out/$name-$low.log")
+  traced_high=$(cachegrind_refs "$out/$name-$high.log")
   awk -v n="$name" -v l="$low" -v h="$high" -v ul="$untraced_low" -v uh="$untraced_high" -v tl="$traced_low" -v th="$traced_high" 'BEGIN {
     added = ((th - tl) - (uh - ul)) / (h - l)
     fixed = (tl - ul) - added * l

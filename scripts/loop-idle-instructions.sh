@@ -18,11 +18,12 @@ hi=${2:-5}
 shift 2 || true
 variants=("$@")
 [ ${#variants[@]} -eq 0 ] && variants=(default +loop,+memory)
-command -v valgrind > /dev/null || { echo "scope: loop-idle-instructions.sh needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . scripts/env.sh
-zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v3 --prefix "$dir/zig" > /dev/null
+. scripts/lib/valgrind.sh
+valgrind_required loop-idle-instructions.sh
+valgrind_build . "$dir/zig"
 count() {
   local spec=$1 seconds=$2 events addon
   IFS=@ read -r events addon <<<"$spec"
@@ -30,7 +31,7 @@ count() {
   SCOPE_ADDON="${addon:-$dir/zig/lib/scope.node}" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
     bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- \
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node -e "setTimeout(() => {}, $seconds * 1000)" > /dev/null 2> "$dir/err"
-  grep "I *refs" "$dir/err" | awk '{gsub(",", "", $NF); print $NF}'
+  cachegrind_refs "$dir/err"
 }
 for v in "${variants[@]}"; do
   a=$(count "$v" "$lo")

@@ -11,6 +11,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$(mktemp -d /tmp/scope-pipeline-instructions-XXXXXX)"
 trap 'rm -rf "$out"' EXIT
 cd "$root"
+. scripts/lib/valgrind.sh
+valgrind_required pipeline-instructions.sh
 bun -e "
 const { oxcBindingPlugin } = require('./src/core/oxc-plugin');
 const r = await Bun.build({ entrypoints: ['src/instrument/index.ts'], outdir: '$out', target: 'node', format: 'cjs', naming: 'instrument.cjs', plugins: [oxcBindingPlugin()] });
@@ -32,5 +34,5 @@ for mode in ${MODES:-none maps shifts}; do
 done
 wait
 for mode in ${MODES:-none maps shifts}; do
-  printf '%-7s %s\n' "$mode" "$(grep -o 'I *refs: *[0-9,]*' "$out/$mode.log" | tr -s ' ')"
+  printf '%-7s %s instructions\n' "$mode" "$(cachegrind_refs "$out/$mode.log")"
 done

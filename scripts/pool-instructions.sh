@@ -15,10 +15,11 @@ high=$2
 shift 2
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
+. "$here/scripts/lib/valgrind.sh"
+valgrind_required pool-instructions.sh
 workload="$here/src/bench/workloads/pool.cjs"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-refs() { grep -E 'I +refs' "$1" | tr -d ',' | awk '{print $NF}'; }
 names=()
 trees=()
 events=()
@@ -28,7 +29,7 @@ for spec in "$@"; do
   names+=("$name")
   trees+=("$tree")
   events+=("$event")
-  (cd "$tree" && zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v3 --prefix "$out/$name-zig" >/dev/null)
+  valgrind_build "$tree" "$out/$name-zig"
 done
 for jobs in "$low" "$high"; do
   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$workload" "$out/r.json" "{\"jobs\":$jobs}" >"$out/untraced-$jobs.log" 2>&1 &
@@ -42,13 +43,13 @@ for jobs in "$low" "$high"; do
   done
   wait
 done
-untraced_low=$(refs "$out/untraced-$low.log")
-untraced_high=$(refs "$out/untraced-$high.log")
+untraced_low=$(cachegrind_refs "$out/untraced-$low.log")
+untraced_high=$(cachegrind_refs "$out/untraced-$high.log")
 echo "untraced: $untraced_low instructions at $low jobs, $untraced_high at $high"
 for name in "${names[@]}"; do
   grep -q 'lost: none' "$out/$name-$high.log" || echo "$name: records lost or run failed (see a rerun)"
-  traced_low=$(refs "$out/$name-$low.log")
-  traced_high=$(refs "$out/$name-$high.log")
+  traced_low=$(cachegrind_refs "$out/$name-$low.log")
+  traced_high=$(cachegrind_refs "$out/$name-$high.log")
   awk -v n="$name" -v l="$low" -v h="$high" -v ul="$untraced_low" -v uh="$untraced_high" -v tl="$traced_low" -v th="$traced_high" 'BEGIN {
     jobs = h - l
     added = ((th - tl) - (uh - ul)) / jobs

@@ -18,11 +18,12 @@ hi=${2:-10}
 shift 2 || true
 variants=("$@")
 [ ${#variants[@]} -eq 0 ] && variants=(untraced "$PWD")
-command -v valgrind > /dev/null || { echo "scope: worker-start-instructions.sh needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . scripts/env.sh
-zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v3 --prefix "$dir/zig" > /dev/null
+. scripts/lib/valgrind.sh
+valgrind_required worker-start-instructions.sh
+valgrind_build . "$dir/zig"
 cp "scripts/lib/worker-chain.cjs" "$dir/start.cjs"
 count() {
   local spec=$1 workers=$2 tree events
@@ -34,7 +35,7 @@ count() {
     (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
       bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err")
   fi
-  grep "I *refs" "$dir/err" | awk '{gsub(",", "", $NF); print $NF}'
+  cachegrind_refs "$dir/err"
 }
 for v in "${variants[@]}"; do
   a=$(count "$v" "$lo")

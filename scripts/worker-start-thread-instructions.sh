@@ -17,11 +17,12 @@ hi=${2:-10}
 shift 2 || true
 variants=("$@")
 [ ${#variants[@]} -eq 0 ] && variants=(untraced "$PWD")
-command -v valgrind > /dev/null || { echo "scope: worker-start-thread-instructions.sh needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . scripts/env.sh
-zig build -Doptimize=ReleaseFast -Dcpu=x86_64_v3 --prefix "$dir/zig" > /dev/null
+. scripts/lib/valgrind.sh
+valgrind_required worker-start-thread-instructions.sh
+valgrind_build . "$dir/zig"
 cp "scripts/lib/worker-chain.cjs" "$dir/start.cjs"
 count() {
   local spec=$1 workers=$2 tree events
