@@ -8,13 +8,22 @@
  * closed-loop bench (BENCHMARKS.md "Web services").
  *   bun scripts/bench-web-inproc.ts [rounds] [modes: untraced,traced,base,als] [requests]
  *   mode als: untraced with scripts/web-als-only.cjs preloaded (the request context alone);
- *   SCOPE_ARGS="--events process": more `scope run` options for traced and base.
+ *   mode v8ctx: untraced with scripts/web-promise-context-only.cjs preloaded (a context on V8's promise hooks alone);
+ *   mode nodb: traced without the db group (no pg integration; HTTP, Express, the context);
+ *   SCOPE_ARGS="--events process": more `scope run` options for traced and base;
+ *   CONNECTIONS=n (8): requests in flight (1: one at a time, each query its own round trip:
+ *   no batching that depends on how fast PostgreSQL answers, so instruction counts repeat);
+ *   NODE_FLAGS="...": flags for the service's node (e.g. --single-threaded: no background
+ *   compiler or GC threads, whose timing moves instruction counts).
  * INSTRUCTIONS=short,long: instead, each mode under Valgrind's cachegrind twice, serving
  * `short` and then `long` requests after the same warm-up; the instructions a request costs
  * are the difference of the two totals over the difference of requests (start-up, warm-up
  * and shutdown cancel out). Instructions are not time, but a loaded machine does not move
  * them. The addon must be built for a CPU valgrind knows (`zig build -Doptimize=ReleaseFast
  * -Dcpu=x86_64_v2 --prefix DIR`, then SCOPE_ADDON=DIR/lib/scope.node SCOPE_LIBSCOPE=DIR/lib/libscope.so).
+ * With INSTRUCTIONS, FUNCTIONS=n also prints, per mode, the n native functions (V8's
+ * builtins and runtime, Node's C++, libc; JIT code is one "???") whose instructions a
+ * request grew most against the first mode.
  */
 import { join } from "node:path";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
@@ -35,26 +44,69 @@ const median = (values: number[]) => {
 };
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0];
 const instructions = process.env.INSTRUCTIONS?.split(",").map(Number);
-function instructionsOf(mode: string, count: number): number {
+const connections = Number(process.env.CONNECTIONS ?? 8);
+const nodeFlags = (process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean);
+const functions = Number(process.env.FUNCTIONS ?? 0);
+/** Modes als and v8ctx: the untraced service with a context alone preloaded. */
+function preloadOf(mode: string): string[] {
+  if (mode === "als") return ["-r", join(root, "scripts/web-als-only.cjs")];
+  if (mode === "v8ctx") return ["-r", join(root, "scripts/web-promise-context-only.cjs")];
+  return [];
+}
+/** The service's argv for a mode (untraced, als, traced, base, nodb), `service` its node command. */
+function command(mode: string, service: string[], dir: string): string[] {
+  const cli = mode === "base" ? process.env.BASE_CLI : join(root, "src/cli/main.ts");
+  if (cli === undefined) throw new Error("mode base needs BASE_CLI=/path/to/src/cli/main.ts");
+  // SCOPE_ARGS: more `scope run` options for the traced runs (e.g. "--events process").
+  const scopeArgs = [...(process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean), ...(mode === "nodb" ? ["--events", "process,thread,message,http"] : [])];
+  return mode === "untraced" || mode === "als" || mode === "v8ctx" ? service : ["bun", cli, "run", ...scopeArgs, "--out", join(dir, "trace.bin"), "--", ...service];
+}
+/** Instructions by native function in a cachegrind output (fn= lines; the count is the first event column). */
+function byFunction(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  let fn = "";
+  for (const line of text.split("\n")) {
+    if (line.startsWith("fn=")) fn = line.slice(3);
+    else if (fn !== "" && /^\d/.test(line)) {
+      const ir = Number(line.split(" ")[1] ?? 0);
+      counts.set(fn, (counts.get(fn) ?? 0) + ir);
+    }
+  }
+  return counts;
+}
+function instructionsOf(mode: string, count: number): { total: number; functions: Map<string, number> } {
   const dir = mkdtempSync(join(tmpdir(), "scope-web-inproc-"));
   const out = join(dir, "cachegrind.out");
-  const service = ["valgrind", "--tool=cachegrind", "--cache-sim=no", `--cachegrind-out-file=${out}`, "node", join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections: 8, warmup: 1500, requests: count })];
-  const cli = mode === "base" ? process.env.BASE_CLI : join(root, "src/cli/main.ts");
-  const argv = mode === "untraced" ? service : ["bun", cli!, "run", "--out", join(dir, "trace.bin"), "--", ...service];
-  const child = Bun.spawnSync(argv, { env, stderr: "pipe" });
-  const summary = /^summary:\s+(\d+)/m.exec(readFileSync(out, "utf8"));
+  const preload = preloadOf(mode);
+  const service = ["valgrind", "--tool=cachegrind", "--cache-sim=no", `--cachegrind-out-file=${out}`, "node", ...nodeFlags, ...preload, join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections, warmup: 1500, requests: count })];
+  const child = Bun.spawnSync(command(mode, service, dir), { env, stderr: "pipe" });
+  const text = readFileSync(out, "utf8");
+  const summary = /^summary:\s+(\d+)/m.exec(text);
   rmSync(dir, { recursive: true, force: true });
   if (!summary || child.exitCode !== 0) throw new Error(`${mode}: no cachegrind summary (${child.stderr.toString().slice(-300)})`);
-  return Number(summary[1]);
+  return { total: Number(summary[1]), functions: functions > 0 ? byFunction(text) : new Map() };
 }
 try {
   if (instructions !== undefined) {
     const [short, long] = instructions as [number, number];
     for (let round = 0; round < rounds; round++) {
+      let first: Map<string, number> | undefined;
       for (const mode of modes) {
         const a = instructionsOf(mode, short);
         const b = instructionsOf(mode, long);
-        console.log(`round ${round + 1} ${mode}: ${Math.round((b - a) / (long - short)).toLocaleString("en-US")} instructions/request (${(a / 1e9).toFixed(3)} G for ${short}, ${(b / 1e9).toFixed(3)} G for ${long}); load ${load()}`);
+        console.log(`round ${round + 1} ${mode}: ${Math.round((b.total - a.total) / (long - short)).toLocaleString("en-US")} instructions/request (${(a.total / 1e9).toFixed(3)} G for ${short}, ${(b.total / 1e9).toFixed(3)} G for ${long}); load ${load()}`);
+        if (functions === 0) continue;
+        // Per request, by function: the long run's count minus the short one's.
+        const perRequest = new Map<string, number>();
+        for (const [fn, count] of b.functions) perRequest.set(fn, (count - (a.functions.get(fn) ?? 0)) / (long - short));
+        for (const [fn, count] of a.functions) if (!b.functions.has(fn)) perRequest.set(fn, -count / (long - short));
+        if (first === undefined) {
+          first = perRequest;
+          continue;
+        }
+        const grown = [...new Set([...perRequest.keys(), ...first.keys()])].map((fn) => [fn, (perRequest.get(fn) ?? 0) - (first!.get(fn) ?? 0)] as const);
+        grown.sort((x, y) => y[1] - x[1]);
+        for (const [fn, delta] of grown.slice(0, functions)) console.log(`  ${mode} vs ${modes[0]}: ${Math.round(delta).toLocaleString("en-US").padStart(8)} ${fn}`);
       }
     }
   } else await timed();
@@ -67,13 +119,8 @@ async function timed(): Promise<void> {
     for (const mode of modes) {
       const dir = mkdtempSync(join(tmpdir(), "scope-web-inproc-"));
       // Mode `als`: untraced with scripts/web-als-only.cjs preloaded (one AsyncLocalStorage entered per request, nothing recorded).
-      const service = ["node", ...(mode === "als" ? ["-r", join(root, "scripts/web-als-only.cjs")] : []), join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections: 8, warmup: 2000, requests })];
-      const cli = mode === "base" ? process.env.BASE_CLI : join(root, "src/cli/main.ts");
-      if (cli === undefined) throw new Error("mode base needs BASE_CLI=/path/to/src/cli/main.ts");
-      // SCOPE_ARGS: more `scope run` options for the traced runs (e.g. "--events process").
-      const scopeArgs = (process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean);
-      const argv = mode === "untraced" || mode === "als" ? service : ["bun", cli, "run", ...scopeArgs, "--out", join(dir, "trace.bin"), "--", ...service];
-      const child = Bun.spawnSync(argv, { env, stderr: "pipe" });
+      const service = ["node", ...nodeFlags, ...preloadOf(mode), join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections, warmup: 2000, requests })];
+      const child = Bun.spawnSync(command(mode, service, dir), { env, stderr: "pipe" });
       const line = child.stdout.toString().split("\n").find((text) => text.startsWith("{"));
       rmSync(dir, { recursive: true, force: true });
       if (line === undefined) throw new Error(`${mode}: no result (${child.stderr.toString().slice(-400)})`);

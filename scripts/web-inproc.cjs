@@ -6,7 +6,7 @@
 // CPU per request is what the service (and a tracer in it) costs, little moved by how
 // other processes use the machine. pg is real (PGURL). Prints one JSON line:
 // {requests, cpuUs} for the measured window after a warm-up.
-// Usage: [WEB_STUB_PG=1] node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
+// Usage: [WEB_STUB_PG=1] [WEB_WARM_FILE=path] node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
 const http = require("node:http");
 const { Duplex } = require("node:stream");
 const express = require("express");
@@ -64,7 +64,11 @@ function connection() {
   onResponses(clientSide, (head) => {
     if (!isSuccess(head)) throw new Error(`status: ${head.slice(0, 20)}`);
     done++;
-    if (done === warmup) started = process.cpuUsage();
+    if (done === warmup) {
+      started = process.cpuUsage();
+      // WEB_WARM_FILE: written once warm (e.g. for `callgrind_control -i on` to start collecting there).
+      if (process.env.WEB_WARM_FILE) require("node:fs").writeFileSync(process.env.WEB_WARM_FILE, String(process.pid));
+    }
     if (done === total) finish();
     send();
   });

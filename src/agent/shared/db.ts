@@ -142,9 +142,11 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     queryEnd(id, rows, error, failed = error !== undefined) {
       if (id === 0) return;
       try {
-        const [code, message] = failed ? errorFields(error) : [0, 0];
         const count = typeof rows === "number" && Number.isSafeInteger(rows) && rows >= 0 ? rows : ROWS_UNKNOWN;
-        recorder.event(Kind.db_query_end, id, count, code, message, 0, failed ? FAILED : 0);
+        // No array per query that succeeded.
+        if (!failed) return recorder.event(Kind.db_query_end, id, count);
+        const [code, message] = errorFields(error);
+        recorder.event(Kind.db_query_end, id, count, code, message, 0, FAILED);
       } catch (caught) {
         recorder.fail(caught);
       }
@@ -162,8 +164,9 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     waitEnd(id, error, failed = error !== undefined && error !== null) {
       if (id === 0) return;
       try {
-        const [code, message] = failed ? errorFields(error) : [0, 0];
-        recorder.event(Kind.db_pool_wait_end, id, 0, code, message, 0, failed ? FAILED : 0);
+        if (!failed) return recorder.event(Kind.db_pool_wait_end, id);
+        const [code, message] = errorFields(error);
+        recorder.event(Kind.db_pool_wait_end, id, 0, code, message, 0, FAILED);
       } catch (caught) {
         recorder.fail(caught);
       }

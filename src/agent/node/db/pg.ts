@@ -58,18 +58,37 @@ function valuesCount(values: unknown): number {
 }
 
 /** Rows returned or changed: Result.rowCount (rows.length when pg has none), summed over a multi-statement query's results. */
-function rowsOf(results: unknown): number | undefined {
-  if (!Array.isArray(results)) return rowsOfOne(results);
+function rowsOf(results: unknown, own: boolean): number | undefined {
+  if (!Array.isArray(results)) return rowsOfOne(results, own);
   let total: number | undefined;
   for (const result of results) {
-    const count = rowsOfOne(result);
+    const count = rowsOfOne(result, own);
     if (count !== undefined) total = (total ?? 0) + count;
   }
   return total;
 }
 
-/** One Result's rows (module-level: no closure per query). */
-function rowsOfOne(result: unknown): number | undefined {
+/**
+ * The prototype of pg's own Result objects, once one was seen whose `rowCount` is an own
+ * data property with no `rowCount` along its prototypes: a result of that prototype is
+ * read directly (pg's Result constructor makes the field; its class defines no accessor),
+ * instead of through property descriptors (a runtime call and an object each).
+ */
+let plainResult: object | undefined;
+
+/** One Result's rows (module-level: no closure per query); `own`: of a query of pg's own Query class (so a Result pg made). */
+function rowsOfOne(result: unknown, own: boolean): number | undefined {
+  if (result !== null && typeof result === "object") {
+    const proto = Object.getPrototypeOf(result) as object | null;
+    if (proto !== null && proto === plainResult) {
+      const count = (result as { rowCount?: unknown }).rowCount;
+      if (typeof count === "number") return count;
+      if (count === null) return undefined;
+      const rows = (result as { rows?: unknown }).rows;
+      return Array.isArray(rows) ? rows.length : undefined;
+    }
+    if (own && proto !== null && plainResult === undefined && isPlainField(result, proto, "rowCount")) plainResult = proto;
+  }
   const count = dataProperty(result, "rowCount");
   if (typeof count === "number") return count;
   // null: a command without a row count (CREATE TABLE).
@@ -85,7 +104,22 @@ function queryMadeBy(client: Record<string, unknown>, text: unknown): object | u
 
 function madeQuery(candidate: unknown, text: unknown): object | undefined {
   if (candidate === null || typeof candidate !== "object" || started.get(candidate) !== undefined) return undefined;
-  return dataProperty(candidate, "text") === text ? candidate : undefined;
+  // pg's own Query (its constructor makes `text` a data field): read directly; anything else (a submittable) by descriptor.
+  const own = queryProtos.includes(Object.getPrototypeOf(candidate) as object);
+  return (own ? (candidate as { text?: unknown }).text : dataProperty(candidate, "text")) === text ? candidate : undefined;
+}
+
+/** Query.prototype of each pg copy hooked (hookPgQuery): their instances' `text` is a data field. */
+const queryProtos: object[] = [];
+
+/** `key` an own data property of `object` and on none of its prototypes (so a direct read runs no getter). */
+function isPlainField(object: object, proto: object, key: string): boolean {
+  const own = Object.getOwnPropertyDescriptor(object, key);
+  if (own === undefined || !("value" in own)) return false;
+  for (let at: object | null = proto, depth = 0; at !== null && depth < 8; at = Object.getPrototypeOf(at) as object | null, depth++) {
+    if (Object.getOwnPropertyDescriptor(at, key) !== undefined) return false;
+  }
+  return true;
 }
 
 function lastOf(list: unknown): unknown {
@@ -97,8 +131,12 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
   wrapMethod(proto, "query", (original) =>
-    function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
-      let args: ArrayLike<unknown> = arguments;
+    // Rest parameters, not `arguments`: the bundle is sloppy code, whose mapped arguments
+    // object Reflect.apply copies in the runtime (C++); a rest array it copies in the builtin.
+    // It is this call's own array, so a callback is replaced in place.
+    function query(this: Record<string, unknown>, ...args: unknown[]) {
+      const config = args[0];
+      const values = args[1];
       let request = 0;
       // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
       // pg-pool's own callback (see poolClient): no context of its own needed.
@@ -108,9 +146,8 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
         request = checkout.get(this) || db.request();
         // A callback (values or callback position) runs in the request that made the query.
         if (request !== 0 && !own) {
-          // Exactly the arguments given, with the callback replaced (no slice for the usual 2 or 3).
-          if (typeof callback === "function") args = arguments.length === 3 ? [config, values, inRequest(request, callback as Fn)] : [config, values, inRequest(request, callback as Fn), ...Array.prototype.slice.call(arguments, 3)];
-          else if (typeof values === "function") args = arguments.length === 2 ? [config, inRequest(request, values as Fn)] : [config, inRequest(request, values as Fn), ...Array.prototype.slice.call(arguments, 2)];
+          if (typeof args[2] === "function") args[2] = inRequest(request, args[2] as Fn);
+          else if (typeof values === "function") args[1] = inRequest(request, values as Fn);
         }
       } catch (error) {
         db.recorder.fail(error);
@@ -150,19 +187,20 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
   const proto = (Query as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
+  queryProtos.push(proto);
   wrapMethod(proto, "handleReadyForQuery", (original) =>
-    function handleReadyForQuery(this: Record<string, unknown>) {
+    function handleReadyForQuery(this: Record<string, unknown>, ...args: unknown[]) {
       try {
         const id = started.get(this);
         // A query cancelled by an earlier error ends in handleError (called from here).
         if (id !== undefined && !this._canceledDueToError) {
           started.set(this, undefined);
-          db.queryEnd(id, rowsOf(this._results));
+          db.queryEnd(id, rowsOf(this._results, queryProtos.includes(Object.getPrototypeOf(this) as object)));
         }
       } catch (error) {
         db.recorder.fail(error);
       }
-      return Reflect.apply(original, this, arguments);
+      return Reflect.apply(original, this, args);
     },
   );
   wrapMethod(proto, "handleError", (original) =>
@@ -183,15 +221,14 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
   wrapMethod(proto, "query", (original) =>
-    function query(this: Record<string, unknown>, text: unknown, values: unknown, callback: unknown) {
-      let args: ArrayLike<unknown> = arguments;
+    function query(this: Record<string, unknown>, ...args: unknown[]) {
       let request = 0;
       try {
         request = db.request();
         // The program's callback (pg-pool takes `values` as the callback when it is a function) runs in its request.
-        if (request !== 0 && typeof text !== "function") {
-          if (typeof values === "function") args = arguments.length === 2 ? [text, inRequest(request, values as Fn)] : [text, inRequest(request, values as Fn), ...Array.prototype.slice.call(arguments, 2)];
-          else if (typeof callback === "function") args = arguments.length === 3 ? [text, values, inRequest(request, callback as Fn)] : [text, values, inRequest(request, callback as Fn), ...Array.prototype.slice.call(arguments, 3)];
+        if (request !== 0 && typeof args[0] !== "function") {
+          if (typeof args[1] === "function") args[1] = inRequest(request, args[1] as Fn);
+          else if (typeof args[2] === "function") args[2] = inRequest(request, args[2] as Fn);
         }
       } catch (error) {
         db.recorder.fail(error);
@@ -209,7 +246,8 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
     },
   );
   wrapMethod(proto, "connect", (original) =>
-    function connect(this: Record<string, unknown>, callback: unknown) {
+    function connect(this: Record<string, unknown>, ...args: unknown[]) {
+      const callback = args[0];
       let id = 0;
       let request = 0;
       // pg-pool's query calling its own connect (the first connect inside it): its callback is pg-pool's.
@@ -227,7 +265,9 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
         // which cost ~19 µs per request in defineProperty map transitions (BENCHMARKS.md, Web
         // services). One closure per call (pool.query passes a callback).
         let called = false;
-        const wrapped = function (this: unknown, error: unknown, client: unknown) {
+        const wrapped = function (this: unknown, ...results: unknown[]) {
+          const error = results[0];
+          const client = results[1];
           if (!called) {
             called = true;
             waitEnded(db, id, request, error, client);
@@ -236,15 +276,16 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
             const outer = poolClient;
             poolClient = error ? undefined : client;
             try {
-              return Reflect.apply(callback as Fn, this, arguments);
+              return Reflect.apply(callback as Fn, this, results);
             } finally {
               poolClient = outer;
             }
           }
-          if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
-          return Reflect.apply(callback as Fn, this, arguments);
+          if (request !== 0) return runInRequest(request, callback as Fn, this, results);
+          return Reflect.apply(callback as Fn, this, results);
         };
-        return Reflect.apply(original, this, arguments.length === 1 ? [wrapped] : [wrapped, ...Array.prototype.slice.call(arguments, 1)]);
+        args[0] = wrapped;
+        return Reflect.apply(original, this, args);
       }
       let ended = false;
       const end = (error: unknown, client: unknown) => {
@@ -254,7 +295,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       };
       const descriptor = Object.getOwnPropertyDescriptor(this, "Promise");
       const Native = descriptor?.value as (PromiseConstructor & { try?: unknown }) | undefined;
-      if (!descriptor || !descriptor.writable || typeof Native !== "function") return Reflect.apply(original, this, arguments);
+      if (!descriptor || !descriptor.writable || typeof Native !== "function") return Reflect.apply(original, this, args);
       let captured = false;
       const Capturing = function Promise(executor: (resolve: Fn, reject: Fn) => void) {
         if (captured) return new Native(executor);
@@ -273,7 +314,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       if (typeof Native.try === "function") Object.assign(Capturing, { try: (Native.try as Fn).bind(Native) });
       this.Promise = Capturing;
       try {
-        return Reflect.apply(original, this, arguments);
+        return Reflect.apply(original, this, args);
       } finally {
         Object.defineProperty(this, "Promise", descriptor);
       }
@@ -294,8 +335,8 @@ function waitEnded(db: DbRecorder, id: number, request: number, error: unknown, 
 /** `fn` run in request `request`'s context (scope's own AsyncLocalStorage), same `this`, arguments and result. */
 function inRequest(request: number, fn: Fn): Fn {
   // Only pg calls it: not renamed (see the connect callback above).
-  return function (this: unknown) {
-    return runInRequest(request, fn, this, arguments);
+  return function (this: unknown, ...args: unknown[]) {
+    return runInRequest(request, fn, this, args);
   };
 }
 
