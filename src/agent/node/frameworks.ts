@@ -261,7 +261,10 @@ class Frameworks {
     const original = proto.emit;
     const frameworks = this;
     const recorder = this.recorder;
-    const emit = function emit(this: object, event: unknown) {
+    // A rest array, not `arguments`: the bundle is sloppy code, whose mapped arguments object
+    // Reflect.apply copies in the runtime (C++); every emit of every response passes here.
+    const emit = function emit(this: object, ...args: unknown[]) {
+      const event = args[0];
       if (event === "finish" || event === "close") {
         const steps = stepsOfResponse(this);
         if (steps !== undefined && steps.open.length > 0) {
@@ -272,7 +275,7 @@ class Frameworks {
           }
         }
       }
-      return Reflect.apply(original, this, arguments) as boolean;
+      return Reflect.apply(original, this, args) as boolean;
     };
     Object.defineProperty(emit, "length", { value: original.length });
     definePatch(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
@@ -283,9 +286,13 @@ class Frameworks {
     const frameworks = this;
     const recorder = this.recorder;
     const handleRequest = proto[requestName] as LayerFn;
-    assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
+    // Rest arrays, not `arguments` (see hookResponses); the call's own, so `next` is replaced in place.
+    assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, ...args: unknown[]) {
+      const req = args[0];
+      const res = args[1];
+      const next = args[2];
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, args);
       let step: Step | undefined;
       try {
         const info = frameworks.layerInfo(this, fn);
@@ -294,13 +301,17 @@ class Frameworks {
       } catch (error) {
         recorder.fail(error);
       }
-      if (step === undefined) return Reflect.apply(handleRequest, this, arguments);
-      return Reflect.apply(handleRequest, this, [req, res, frameworks.stepNext(step, next as LayerFn)]);
+      if (step === undefined) return Reflect.apply(handleRequest, this, args);
+      args[2] = frameworks.stepNext(step, next as LayerFn);
+      return Reflect.apply(handleRequest, this, args);
     }));
     const handleError = proto[errorName] as LayerFn;
-    assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
+    assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, ...args: unknown[]) {
+      const req = args[1];
+      const res = args[2];
+      const next = args[3];
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, args);
       let step: Step | undefined;
       try {
         const info = frameworks.layerInfo(this, fn);
@@ -309,8 +320,9 @@ class Frameworks {
       } catch (failure) {
         recorder.fail(failure);
       }
-      if (step === undefined) return Reflect.apply(handleError, this, arguments);
-      return Reflect.apply(handleError, this, [error, req, res, frameworks.stepNext(step, next as LayerFn)]);
+      if (step === undefined) return Reflect.apply(handleError, this, args);
+      args[3] = frameworks.stepNext(step, next as LayerFn);
+      return Reflect.apply(handleError, this, args);
     }));
   }
 
