@@ -124,6 +124,43 @@ function crossCheck(deserializer: string, walker: string): void {
   if (problems.length > 0) throw new Error(problems.join("\n"));
 }
 
+/**
+ * Takes out the walkers that do nothing and every call of them: a node without children
+ * (an identifier, a literal, `this`) only records itself as the parent of nothing, and a
+ * Box, Option or Vec of such nodes walks nothing either. What is left visits the same nodes
+ * the handlers see, with the same parents; the cold first pass of a first start no longer
+ * makes a call per identifier (each call of the interpreter's before V8 optimizes the walk).
+ * A `case N:` of an enum stays (its discriminant is still known: no throw).
+ */
+function pruneEmpty(walkers: string[]): string[] {
+  const nameOf = (walker: string) => /^(?:export )?function (\w+)\(pos\)/.exec(walker)![1]!;
+  const empty = new Set<string>();
+  // A call alone on its line, or under an Option's test (on its line or the one before).
+  const callsOf = (name: string) => [new RegExp(`^ *if \\(.*\\)\\n? *${name}\\([^;\\n]*\\);\\n`, "gm"), new RegExp(`^ *(?:return )?${name}\\([^;\\n]*\\);\\n`, "gm")];
+  let bodies = walkers;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const walker of bodies) {
+      const name = nameOf(walker);
+      if (empty.has(name) || walker.startsWith("export ")) continue;
+      const rest = walker
+        .replace(/^function \w+\(pos\) \{\n/, "")
+        .replace(/\}\s*$/, "")
+        .replace(/^  const savedType = parentType, savedPos = parentPos;\n  parentType = \d+;\n  parentPos = pos;\n/, "")
+        .replace(/  parentType = savedType;\n  parentPos = savedPos;\n$/, "")
+        // The loop of a Vec around no call.
+        .replace(/^  const pos32 = pos >> 2;\n  pos = int32\[pos32\];\n  const endPos = pos \+ int32\[pos32 \+ 2\] \* \d+;\n  while \(pos < endPos\) \{\n    pos \+= \d+;\n  \}\n$/, "")
+        .trim();
+      if (rest !== "") continue;
+      empty.add(name);
+      changed = true;
+      bodies = bodies.map((other) => callsOf(name).reduce((text, call) => text.replace(call, ""), other));
+    }
+  }
+  for (const walker of bodies) for (const name of empty) if (new RegExp(`\\b${name}\\(`).test(walker) && nameOf(walker) !== name) throw new Error(`pruneEmpty: ${nameOf(walker)} still calls ${name}`);
+  return bodies.filter((walker) => !empty.has(nameOf(walker)));
+}
+
 export function generate(): string {
   const version = (JSON.parse(readFileSync(join(oxcDir, "package.json"), "utf8")) as { version: string }).version;
   let source = readFileSync(join(oxcDir, "src-js/generated/lazy/walk.js"), "utf8");
@@ -186,6 +223,7 @@ export function generate(): string {
       out.push(`function ${name}(pos) {\n  ${handler}(pos, parentType, parentPos);\n}\n`);
     } else out.push(body);
   }
+  const walkers = pruneEmpty(out);
   for (const name of Object.keys(HANDLED)) if (typeIds[name] === undefined) throw new Error(`walk.js has no walker for ${name}`);
   for (const name of Object.keys(PATCHES)) if (!patched.has(name)) throw new Error(`walk.js has no ${name}`);
   crossCheck(deserializer, patchedSource.join("\n"));
@@ -231,7 +269,7 @@ export function walk(buffer, int32Array, programPos, handlers) {
   }
 }
 
-${out.join("\n")}`;
+${walkers.join("\n")}`;
 }
 
 if (import.meta.main) {

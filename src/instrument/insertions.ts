@@ -151,34 +151,42 @@ export class Insertions implements InsertionSink {
   }
 
   /**
-   * Per offset, the text ending there (appendLeft) and the text starting there, each as
-   * one group, as magic-string's chunk outros and intros hold them; not what goes after
-   * the end of the original (outro).
+   * The one walk over the sorted calls that groups() and lineShifts() share: per offset, the
+   * calls whose text ends there (appendLeft), then those whose text starts there, each group
+   * handed to `each` as its run order[from..to) of sorted(), as magic-string's chunk outros
+   * and intros hold them; not what goes after the end of the original (the outro), nor what
+   * a removal took (removal depends on the offset alone: a group goes whole). Stops when
+   * `each` returns false.
    */
-  groups(): InsertionGroups {
+  private eachGroup(each: (offset: number, from: number, to: number, order: Int32Array) => boolean): void {
     const order = this.sorted();
-    const at: number[] = [];
-    const text: string[] = [];
+    const offsets = this.offsets;
+    const kinds = this.kinds;
     let k = 0;
     while (k < order.length) {
       const i = order[k]!;
-      if (this.inOutro(i)) break;
-      if (this.removed(i)) {
-        k++;
-        continue;
-      }
-      const offset = this.offsets[i]!;
-      const left = this.kinds[i] === LEFT;
+      if (this.inOutro(i)) return;
+      const offset = offsets[i]!;
+      const left = kinds[i] === LEFT;
+      let end = k + 1;
+      while (end < order.length && offsets[order[end]!] === offset && (kinds[order[end]!] === LEFT) === left) end++;
+      if (!this.removed(i) && !each(offset, k, end, order)) return;
+      k = end;
+    }
+  }
+
+  /** Per offset, the text ending there and the text starting there, each as one group (eachGroup). */
+  groups(): InsertionGroups {
+    const at: number[] = [];
+    const text: string[] = [];
+    const texts = this.texts;
+    this.eachGroup((offset, from, to, order) => {
       let group = "";
-      while (k < order.length) {
-        const j = order[k]!;
-        if (this.offsets[j] !== offset || (this.kinds[j] === LEFT) !== left || this.inOutro(j)) break;
-        if (!this.removed(j)) group += this.texts[j]!;
-        k++;
-      }
+      for (let k = from; k < to; k++) group += texts[order[k]!]!;
       at.push(offset);
       text.push(group);
-    }
+      return true;
+    });
     if (this.removedFrom >= this.original.length) return { at, text };
     // magic-string's chunks inside the removed range: split at every offset an insertion was made at.
     const splits = [...new Set(this.offsets.filter((offset) => offset > this.removedFrom && offset < this.original.length))].sort((a, b) => a - b);
@@ -186,57 +194,27 @@ export class Insertions implements InsertionSink {
   }
 
   /**
-   * print.ts columnShifts of these insertions: per line with insertions `line,count` then
-   * `count` pairs `column,length` (one pair per group of `groups()`, empty groups left out),
-   * all joined by ","; undefined when an inserted text holds a line break. Counted from the
-   * calls' own texts: the groups' joined texts are never made (on typescript.js that
+   * print.ts columnShifts of these insertions (LineShifts: one pair per group of eachGroup,
+   * empty groups left out); undefined when an inserted text holds a line break. Counted from
+   * the calls' own texts: the groups' joined texts are never made (on typescript.js that
    * concatenation and the scans of it cost more than the rest of print).
    */
   lineShifts(): string | undefined {
-    const order = this.sorted();
-    const code = this.original;
-    const numbers: number[] = [];
-    let line = 1;
-    let lineStart = 0;
-    let nextNewline = code.indexOf("\n");
-    let lineAt = 0;
-    let countAt = -1;
-    let k = 0;
-    while (k < order.length) {
-      const i = order[k]!;
-      if (this.inOutro(i)) break;
-      if (this.removed(i)) {
-        k++;
-        continue;
-      }
-      const offset = this.offsets[i]!;
-      const left = this.kinds[i] === LEFT;
+    const shifts = new LineShifts(this.original);
+    const texts = this.texts;
+    let valid = true;
+    this.eachGroup((offset, from, to, order) => {
       let length = 0;
-      while (k < order.length) {
-        const j = order[k]!;
-        if (this.offsets[j] !== offset || (this.kinds[j] === LEFT) !== left || this.inOutro(j)) break;
-        const text = this.texts[j]!;
-        if (text.length > 0 && !this.removed(j)) {
-          if (text.indexOf("\n") >= 0) return undefined;
-          length += text.length;
-        }
-        k++;
+      for (let k = from; k < to; k++) {
+        const text = texts[order[k]!]!;
+        if (text.length === 0) continue;
+        if (text.indexOf("\n") >= 0) return (valid = false);
+        length += text.length;
       }
-      if (length === 0) continue;
-      while (nextNewline >= 0 && nextNewline < offset) {
-        line++;
-        lineStart = nextNewline + 1;
-        nextNewline = code.indexOf("\n", lineStart);
-      }
-      if (lineAt !== line) {
-        numbers.push(line, 0);
-        countAt = numbers.length - 1;
-        lineAt = line;
-      }
-      numbers.push(offset - lineStart, length);
-      numbers[countAt]!++;
-    }
-    return numbers.join(",");
+      shifts.add(offset, length);
+      return true;
+    });
+    return valid ? shifts.text() : undefined;
   }
 
   /** A magic-string with the same calls made in the same order. */
@@ -252,5 +230,48 @@ export class Insertions implements InsertionSink {
     }
     if (this.removedFrom < this.original.length) magic.remove(this.removedFrom, this.original.length);
     return magic;
+  }
+}
+
+/**
+ * print.ts columnShifts being counted: insertions added in offset order, each as the
+ * original offset and the inserted length; per line with insertions `line,count` then
+ * `count` pairs `column,length` (1-based line, 0-based original column), joined by ",".
+ * The numbers are joined once: a string per insertion cost several times MagicString's own
+ * toString on typescript.js. Shared by the buffer walk's insertions and magic-string's chunks.
+ */
+export class LineShifts {
+  private readonly code: string;
+  private readonly numbers: number[] = [];
+  private line = 1;
+  private lineStart = 0;
+  private nextNewline: number;
+  private lineAt = 0;
+  private countAt = -1;
+
+  constructor(code: string) {
+    this.code = code;
+    this.nextNewline = code.indexOf("\n");
+  }
+
+  /** `length` characters inserted at original offset `offset` (nothing when 0). */
+  add(offset: number, length: number): void {
+    if (length === 0) return;
+    while (this.nextNewline >= 0 && this.nextNewline < offset) {
+      this.line++;
+      this.lineStart = this.nextNewline + 1;
+      this.nextNewline = this.code.indexOf("\n", this.lineStart);
+    }
+    if (this.lineAt !== this.line) {
+      this.numbers.push(this.line, 0);
+      this.countAt = this.numbers.length - 1;
+      this.lineAt = this.line;
+    }
+    this.numbers.push(offset - this.lineStart, length);
+    this.numbers[this.countAt]!++;
+  }
+
+  text(): string {
+    return this.numbers.join(",");
   }
 }

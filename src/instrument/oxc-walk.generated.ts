@@ -243,7 +243,6 @@ function walkProgram(pos) {
   parentType = 40;
   parentPos = pos;
 
-  walkOptionHashbang(pos + 56);
   walkVecStatement(pos + 112);
 
   parentType = savedType;
@@ -253,31 +252,23 @@ function walkProgram(pos) {
 function walkExpression(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBooleanLiteral(pos + 8);
       return;
     case 1:
-      walkBoxNullLiteral(pos + 8);
       return;
     case 2:
-      walkBoxNumericLiteral(pos + 8);
       return;
     case 3:
-      walkBoxBigIntLiteral(pos + 8);
       return;
     case 4:
-      walkBoxRegExpLiteral(pos + 8);
       return;
     case 5:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 6:
       walkBoxTemplateLiteral(pos + 8);
       return;
     case 7:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 8:
-      walkBoxSuper(pos + 8);
       return;
     case 9:
       walkBoxArrayExpression(pos + 8);
@@ -331,7 +322,6 @@ function walkExpression(pos) {
       walkBoxTaggedTemplateExpression(pos + 8);
       return;
     case 26:
-      walkBoxThisExpression(pos + 8);
       return;
     case 27:
       walkBoxUnaryExpression(pos + 8);
@@ -346,10 +336,8 @@ function walkExpression(pos) {
       walkBoxPrivateInExpression(pos + 8);
       return;
     case 31:
-      walkBoxImportMeta(pos + 8);
       return;
     case 32:
-      walkBoxNewTarget(pos + 8);
       return;
     case 33:
       walkBoxJSXElement(pos + 8);
@@ -389,21 +377,6 @@ function walkExpression(pos) {
   }
 }
 
-function walkIdentifierName(pos) {
-}
-
-function walkIdentifierReference(pos) {
-}
-
-function walkBindingIdentifier(pos) {
-}
-
-function walkLabelIdentifier(pos) {
-}
-
-function walkThisExpression(pos) {
-}
-
 function walkArrayExpression(pos) {
   const savedType = parentType, savedPos = parentPos;
   parentType = 41;
@@ -418,31 +391,23 @@ function walkArrayExpression(pos) {
 function walkArrayExpressionElement(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBooleanLiteral(pos + 8);
       return;
     case 1:
-      walkBoxNullLiteral(pos + 8);
       return;
     case 2:
-      walkBoxNumericLiteral(pos + 8);
       return;
     case 3:
-      walkBoxBigIntLiteral(pos + 8);
       return;
     case 4:
-      walkBoxRegExpLiteral(pos + 8);
       return;
     case 5:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 6:
       walkBoxTemplateLiteral(pos + 8);
       return;
     case 7:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 8:
-      walkBoxSuper(pos + 8);
       return;
     case 9:
       walkBoxArrayExpression(pos + 8);
@@ -496,7 +461,6 @@ function walkArrayExpressionElement(pos) {
       walkBoxTaggedTemplateExpression(pos + 8);
       return;
     case 26:
-      walkBoxThisExpression(pos + 8);
       return;
     case 27:
       walkBoxUnaryExpression(pos + 8);
@@ -511,10 +475,8 @@ function walkArrayExpressionElement(pos) {
       walkBoxPrivateInExpression(pos + 8);
       return;
     case 31:
-      walkBoxImportMeta(pos + 8);
       return;
     case 32:
-      walkBoxNewTarget(pos + 8);
       return;
     case 33:
       walkBoxJSXElement(pos + 8);
@@ -553,14 +515,10 @@ function walkArrayExpressionElement(pos) {
       walkBoxSpreadElement(pos + 8);
       return;
     case 65:
-      walkBoxElision(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ArrayExpressionElement`);
   }
-}
-
-function walkElision(pos) {
 }
 
 export function childrenObjectExpression(pos) {
@@ -610,31 +568,23 @@ function walkObjectProperty(pos) {
 function walkPropertyKey(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBooleanLiteral(pos + 8);
       return;
     case 1:
-      walkBoxNullLiteral(pos + 8);
       return;
     case 2:
-      walkBoxNumericLiteral(pos + 8);
       return;
     case 3:
-      walkBoxBigIntLiteral(pos + 8);
       return;
     case 4:
-      walkBoxRegExpLiteral(pos + 8);
       return;
     case 5:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 6:
       walkBoxTemplateLiteral(pos + 8);
       return;
     case 7:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 8:
-      walkBoxSuper(pos + 8);
       return;
     case 9:
       walkBoxArrayExpression(pos + 8);
@@ -688,7 +638,6 @@ function walkPropertyKey(pos) {
       walkBoxTaggedTemplateExpression(pos + 8);
       return;
     case 26:
-      walkBoxThisExpression(pos + 8);
       return;
     case 27:
       walkBoxUnaryExpression(pos + 8);
@@ -703,10 +652,8 @@ function walkPropertyKey(pos) {
       walkBoxPrivateInExpression(pos + 8);
       return;
     case 31:
-      walkBoxImportMeta(pos + 8);
       return;
     case 32:
-      walkBoxNewTarget(pos + 8);
       return;
     case 33:
       walkBoxJSXElement(pos + 8);
@@ -742,10 +689,8 @@ function walkPropertyKey(pos) {
       walkBoxPrivateFieldExpression(pos + 8);
       return;
     case 64:
-      walkBoxIdentifierName(pos + 8);
       return;
     case 65:
-      walkBoxPrivateIdentifier(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for PropertyKey`);
@@ -757,7 +702,6 @@ function walkTemplateLiteral(pos) {
   parentType = 44;
   parentPos = pos;
 
-  walkVecTemplateElement(pos + 16);
   walkVecExpression(pos + 40);
 
   parentType = savedType;
@@ -775,9 +719,6 @@ function walkTaggedTemplateExpression(pos) {
 
   parentType = savedType;
   parentPos = savedPos;
-}
-
-function walkTemplateElement(pos) {
 }
 
 function walkComputedMemberExpression(pos) {
@@ -798,7 +739,6 @@ function walkStaticMemberExpression(pos) {
   parentPos = pos;
 
   walkExpression(pos + 16);
-  walkIdentifierName(pos + 32);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -810,7 +750,6 @@ function walkPrivateFieldExpression(pos) {
   parentPos = pos;
 
   walkExpression(pos + 16);
-  walkPrivateIdentifier(pos + 32);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -846,12 +785,6 @@ function walkNewExpression(pos) {
   parentPos = savedPos;
 }
 
-function walkImportMeta(pos) {
-}
-
-function walkNewTarget(pos) {
-}
-
 function walkSpreadElement(pos) {
   const savedType = parentType, savedPos = parentPos;
   parentType = 51;
@@ -866,31 +799,23 @@ function walkSpreadElement(pos) {
 function walkArgument(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBooleanLiteral(pos + 8);
       return;
     case 1:
-      walkBoxNullLiteral(pos + 8);
       return;
     case 2:
-      walkBoxNumericLiteral(pos + 8);
       return;
     case 3:
-      walkBoxBigIntLiteral(pos + 8);
       return;
     case 4:
-      walkBoxRegExpLiteral(pos + 8);
       return;
     case 5:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 6:
       walkBoxTemplateLiteral(pos + 8);
       return;
     case 7:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 8:
-      walkBoxSuper(pos + 8);
       return;
     case 9:
       walkBoxArrayExpression(pos + 8);
@@ -944,7 +869,6 @@ function walkArgument(pos) {
       walkBoxTaggedTemplateExpression(pos + 8);
       return;
     case 26:
-      walkBoxThisExpression(pos + 8);
       return;
     case 27:
       walkBoxUnaryExpression(pos + 8);
@@ -959,10 +883,8 @@ function walkArgument(pos) {
       walkBoxPrivateInExpression(pos + 8);
       return;
     case 31:
-      walkBoxImportMeta(pos + 8);
       return;
     case 32:
-      walkBoxNewTarget(pos + 8);
       return;
     case 33:
       walkBoxJSXElement(pos + 8);
@@ -1044,7 +966,6 @@ function walkPrivateInExpression(pos) {
   parentType = 55;
   parentPos = pos;
 
-  walkPrivateIdentifier(pos + 16);
   walkExpression(pos + 48);
 
   parentType = savedType;
@@ -1091,7 +1012,6 @@ function walkAssignmentExpression(pos) {
 function walkAssignmentTarget(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 1:
       walkBoxTSAsExpression(pos + 8);
@@ -1128,7 +1048,6 @@ function walkAssignmentTarget(pos) {
 function walkSimpleAssignmentTarget(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 1:
       walkBoxTSAsExpression(pos + 8);
@@ -1183,7 +1102,6 @@ function walkObjectAssignmentTarget(pos) {
 function walkAssignmentTargetMaybeDefault(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 1:
       walkBoxTSAsExpression(pos + 8);
@@ -1252,7 +1170,6 @@ function walkAssignmentTargetPropertyIdentifier(pos) {
   parentType = 62;
   parentPos = pos;
 
-  walkIdentifierReference(pos + 16);
   walkOptionExpression(pos + 48);
 
   parentType = savedType;
@@ -1280,9 +1197,6 @@ function walkSequenceExpression(pos) {
 
   parentType = savedType;
   parentPos = savedPos;
-}
-
-function walkSuper(pos) {
 }
 
 function walkAwaitExpression(pos) {
@@ -1346,19 +1260,15 @@ function walkStatement(pos) {
       walkBoxBlockStatement(pos + 8);
       return;
     case 1:
-      walkBoxBreakStatement(pos + 8);
       return;
     case 2:
-      walkBoxContinueStatement(pos + 8);
       return;
     case 3:
-      walkBoxDebuggerStatement(pos + 8);
       return;
     case 4:
       walkBoxDoWhileStatement(pos + 8);
       return;
     case 5:
-      walkBoxEmptyStatement(pos + 8);
       return;
     case 6:
       walkBoxExpressionStatement(pos + 8);
@@ -1448,14 +1358,10 @@ function walkStatement(pos) {
       walkBoxTSExportAssignment(pos + 8);
       return;
     case 71:
-      walkBoxTSNamespaceExportDeclaration(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for Statement`);
   }
-}
-
-function walkHashbang(pos) {
 }
 
 function walkBlockStatement(pos) {
@@ -1529,9 +1435,6 @@ function walkVariableDeclarator(pos) {
   parentPos = savedPos;
 }
 
-function walkEmptyStatement(pos) {
-}
-
 function walkExpressionStatement(pos) {
   const savedType = parentType, savedPos = parentPos;
   parentType = 71;
@@ -1597,31 +1500,23 @@ function walkForStatement(pos) {
 function walkForStatementInit(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBooleanLiteral(pos + 8);
       return;
     case 1:
-      walkBoxNullLiteral(pos + 8);
       return;
     case 2:
-      walkBoxNumericLiteral(pos + 8);
       return;
     case 3:
-      walkBoxBigIntLiteral(pos + 8);
       return;
     case 4:
-      walkBoxRegExpLiteral(pos + 8);
       return;
     case 5:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 6:
       walkBoxTemplateLiteral(pos + 8);
       return;
     case 7:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 8:
-      walkBoxSuper(pos + 8);
       return;
     case 9:
       walkBoxArrayExpression(pos + 8);
@@ -1675,7 +1570,6 @@ function walkForStatementInit(pos) {
       walkBoxTaggedTemplateExpression(pos + 8);
       return;
     case 26:
-      walkBoxThisExpression(pos + 8);
       return;
     case 27:
       walkBoxUnaryExpression(pos + 8);
@@ -1690,10 +1584,8 @@ function walkForStatementInit(pos) {
       walkBoxPrivateInExpression(pos + 8);
       return;
     case 31:
-      walkBoxImportMeta(pos + 8);
       return;
     case 32:
-      walkBoxNewTarget(pos + 8);
       return;
     case 33:
       walkBoxJSXElement(pos + 8);
@@ -1752,7 +1644,6 @@ function walkForInStatement(pos) {
 function walkForStatementLeft(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 1:
       walkBoxTSAsExpression(pos + 8);
@@ -1797,28 +1688,6 @@ function walkForOfStatement(pos) {
   walkForStatementLeft(pos + 16);
   walkExpression(pos + 32);
   walkStatement(pos + 48);
-
-  parentType = savedType;
-  parentPos = savedPos;
-}
-
-function walkContinueStatement(pos) {
-  const savedType = parentType, savedPos = parentPos;
-  parentType = 78;
-  parentPos = pos;
-
-  walkOptionLabelIdentifier(pos + 16);
-
-  parentType = savedType;
-  parentPos = savedPos;
-}
-
-function walkBreakStatement(pos) {
-  const savedType = parentType, savedPos = parentPos;
-  parentType = 79;
-  parentPos = pos;
-
-  walkOptionLabelIdentifier(pos + 16);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -1880,7 +1749,6 @@ function walkLabeledStatement(pos) {
   parentType = 84;
   parentPos = pos;
 
-  walkLabelIdentifier(pos + 16);
   walkStatement(pos + 48);
 
   parentType = savedType;
@@ -1927,13 +1795,9 @@ function walkCatchParameter(pos) {
   walkBindingPattern(pos + 16);
 }
 
-function walkDebuggerStatement(pos) {
-}
-
 function walkBindingPattern(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBindingIdentifier(pos + 8);
       return;
     case 1:
       walkBoxObjectPattern(pos + 8);
@@ -2002,7 +1866,6 @@ export function childrenFunction(pos) {
   parentType = 92;
   parentPos = pos;
 
-  walkOptionBindingIdentifier(pos + 16);
   walkOptionBoxTSTypeParameterDeclaration(pos + 48);
   walkBoxFormalParameters(pos + 64);
   walkOptionBoxTSTypeAnnotation(pos + 72);
@@ -2054,31 +1917,23 @@ function walkFunctionBody(pos) {
 function walkArrowFunctionBody(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBooleanLiteral(pos + 8);
       return;
     case 1:
-      walkBoxNullLiteral(pos + 8);
       return;
     case 2:
-      walkBoxNumericLiteral(pos + 8);
       return;
     case 3:
-      walkBoxBigIntLiteral(pos + 8);
       return;
     case 4:
-      walkBoxRegExpLiteral(pos + 8);
       return;
     case 5:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 6:
       walkBoxTemplateLiteral(pos + 8);
       return;
     case 7:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 8:
-      walkBoxSuper(pos + 8);
       return;
     case 9:
       walkBoxArrayExpression(pos + 8);
@@ -2132,7 +1987,6 @@ function walkArrowFunctionBody(pos) {
       walkBoxTaggedTemplateExpression(pos + 8);
       return;
     case 26:
-      walkBoxThisExpression(pos + 8);
       return;
     case 27:
       walkBoxUnaryExpression(pos + 8);
@@ -2147,10 +2001,8 @@ function walkArrowFunctionBody(pos) {
       walkBoxPrivateInExpression(pos + 8);
       return;
     case 31:
-      walkBoxImportMeta(pos + 8);
       return;
     case 32:
-      walkBoxNewTarget(pos + 8);
       return;
     case 33:
       walkBoxJSXElement(pos + 8);
@@ -2232,7 +2084,6 @@ export function childrenClass(pos) {
   parentPos = pos;
 
   walkVecDecorator(pos + 16);
-  walkOptionBindingIdentifier(pos + 40);
   walkOptionBoxTSTypeParameterDeclaration(pos + 72);
   walkOptionExpression(pos + 80);
   walkVecTSClassImplements(pos + 104);
@@ -2310,9 +2161,6 @@ function walkPropertyDefinition(pos) {
   parentPos = savedPos;
 }
 
-function walkPrivateIdentifier(pos) {
-}
-
 function walkStaticBlock(pos) {
   const savedType = parentType, savedPos = parentPos;
   parentType = 101;
@@ -2360,7 +2208,6 @@ function walkImportDeclaration(pos) {
   parentPos = pos;
 
   walkOptionVecImportDeclarationSpecifier(pos + 16);
-  walkStringLiteral(pos + 40);
   walkOptionBoxWithClause(pos + 88);
 
   parentType = savedType;
@@ -2373,10 +2220,8 @@ function walkImportDeclarationSpecifier(pos) {
       walkBoxImportSpecifier(pos + 8);
       return;
     case 1:
-      walkBoxImportDefaultSpecifier(pos + 8);
       return;
     case 2:
-      walkBoxImportNamespaceSpecifier(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ImportDeclarationSpecifier`);
@@ -2389,29 +2234,6 @@ function walkImportSpecifier(pos) {
   parentPos = pos;
 
   walkModuleExportName(pos + 16);
-  walkBindingIdentifier(pos + 72);
-
-  parentType = savedType;
-  parentPos = savedPos;
-}
-
-function walkImportDefaultSpecifier(pos) {
-  const savedType = parentType, savedPos = parentPos;
-  parentType = 106;
-  parentPos = pos;
-
-  walkBindingIdentifier(pos + 16);
-
-  parentType = savedType;
-  parentPos = savedPos;
-}
-
-function walkImportNamespaceSpecifier(pos) {
-  const savedType = parentType, savedPos = parentPos;
-  parentType = 107;
-  parentPos = pos;
-
-  walkBindingIdentifier(pos + 16);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2427,7 +2249,6 @@ function walkImportAttribute(pos) {
   parentPos = pos;
 
   walkImportAttributeKey(pos + 16);
-  walkStringLiteral(pos + 72);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2436,10 +2257,8 @@ function walkImportAttribute(pos) {
 function walkImportAttributeKey(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkIdentifierName(pos + 8);
       return;
     case 1:
-      walkStringLiteral(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ImportAttributeKey`);
@@ -2474,7 +2293,6 @@ function walkExportFromDeclaration(pos) {
   parentPos = pos;
 
   walkVecExportSpecifier(pos + 16);
-  walkStringLiteral(pos + 40);
   walkOptionBoxWithClause(pos + 88);
 
   parentType = savedType;
@@ -2498,7 +2316,6 @@ function walkExportAllDeclaration(pos) {
   parentPos = pos;
 
   walkOptionModuleExportName(pos + 16);
-  walkStringLiteral(pos + 72);
   walkOptionBoxWithClause(pos + 120);
 
   parentType = savedType;
@@ -2520,31 +2337,23 @@ function walkExportSpecifier(pos) {
 function walkExportDefaultDeclarationKind(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBooleanLiteral(pos + 8);
       return;
     case 1:
-      walkBoxNullLiteral(pos + 8);
       return;
     case 2:
-      walkBoxNumericLiteral(pos + 8);
       return;
     case 3:
-      walkBoxBigIntLiteral(pos + 8);
       return;
     case 4:
-      walkBoxRegExpLiteral(pos + 8);
       return;
     case 5:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 6:
       walkBoxTemplateLiteral(pos + 8);
       return;
     case 7:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 8:
-      walkBoxSuper(pos + 8);
       return;
     case 9:
       walkBoxArrayExpression(pos + 8);
@@ -2598,7 +2407,6 @@ function walkExportDefaultDeclarationKind(pos) {
       walkBoxTaggedTemplateExpression(pos + 8);
       return;
     case 26:
-      walkBoxThisExpression(pos + 8);
       return;
     case 27:
       walkBoxUnaryExpression(pos + 8);
@@ -2613,10 +2421,8 @@ function walkExportDefaultDeclarationKind(pos) {
       walkBoxPrivateInExpression(pos + 8);
       return;
     case 31:
-      walkBoxImportMeta(pos + 8);
       return;
     case 32:
-      walkBoxNewTarget(pos + 8);
       return;
     case 33:
       walkBoxJSXElement(pos + 8);
@@ -2670,13 +2476,10 @@ function walkExportDefaultDeclarationKind(pos) {
 function walkModuleExportName(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkIdentifierName(pos + 8);
       return;
     case 1:
-      walkIdentifierReference(pos + 8);
       return;
     case 2:
-      walkStringLiteral(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ModuleExportName`);
@@ -2688,29 +2491,10 @@ function walkV8IntrinsicExpression(pos) {
   parentType = 115;
   parentPos = pos;
 
-  walkIdentifierName(pos + 16);
   walkVecArgument(pos + 48);
 
   parentType = savedType;
   parentPos = savedPos;
-}
-
-function walkBooleanLiteral(pos) {
-}
-
-function walkNullLiteral(pos) {
-}
-
-function walkNumericLiteral(pos) {
-}
-
-function walkStringLiteral(pos) {
-}
-
-function walkBigIntLiteral(pos) {
-}
-
-function walkRegExpLiteral(pos) {
 }
 
 export function childrenJSXElement(pos) {
@@ -2759,9 +2543,7 @@ export function childrenJSXFragment(pos) {
   parentType = 119;
   parentPos = pos;
 
-  walkJSXOpeningFragment(pos + 16);
   walkVecJSXChild(pos + 32);
-  walkJSXClosingFragment(pos + 56);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2771,44 +2553,22 @@ function walkJSXFragment(pos) {
   onJsxFragment(pos, parentType, parentPos);
 }
 
-function walkJSXOpeningFragment(pos) {
-}
-
-function walkJSXClosingFragment(pos) {
-}
-
 function walkJSXElementName(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxJSXIdentifier(pos + 8);
       return;
     case 1:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 2:
-      walkBoxJSXNamespacedName(pos + 8);
       return;
     case 3:
       walkBoxJSXMemberExpression(pos + 8);
       return;
     case 4:
-      walkBoxThisExpression(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for JSXElementName`);
   }
-}
-
-function walkJSXNamespacedName(pos) {
-  const savedType = parentType, savedPos = parentPos;
-  parentType = 120;
-  parentPos = pos;
-
-  walkJSXIdentifier(pos + 16);
-  walkJSXIdentifier(pos + 48);
-
-  parentType = savedType;
-  parentPos = savedPos;
 }
 
 function walkJSXMemberExpression(pos) {
@@ -2817,7 +2577,6 @@ function walkJSXMemberExpression(pos) {
   parentPos = pos;
 
   walkJSXMemberExpressionObject(pos + 16);
-  walkJSXIdentifier(pos + 32);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2826,13 +2585,11 @@ function walkJSXMemberExpression(pos) {
 function walkJSXMemberExpressionObject(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 1:
       walkBoxJSXMemberExpression(pos + 8);
       return;
     case 2:
-      walkBoxThisExpression(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for JSXMemberExpressionObject`);
@@ -2853,31 +2610,23 @@ function walkJSXExpressionContainer(pos) {
 function walkJSXExpression(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBooleanLiteral(pos + 8);
       return;
     case 1:
-      walkBoxNullLiteral(pos + 8);
       return;
     case 2:
-      walkBoxNumericLiteral(pos + 8);
       return;
     case 3:
-      walkBoxBigIntLiteral(pos + 8);
       return;
     case 4:
-      walkBoxRegExpLiteral(pos + 8);
       return;
     case 5:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 6:
       walkBoxTemplateLiteral(pos + 8);
       return;
     case 7:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 8:
-      walkBoxSuper(pos + 8);
       return;
     case 9:
       walkBoxArrayExpression(pos + 8);
@@ -2931,7 +2680,6 @@ function walkJSXExpression(pos) {
       walkBoxTaggedTemplateExpression(pos + 8);
       return;
     case 26:
-      walkBoxThisExpression(pos + 8);
       return;
     case 27:
       walkBoxUnaryExpression(pos + 8);
@@ -2946,10 +2694,8 @@ function walkJSXExpression(pos) {
       walkBoxPrivateInExpression(pos + 8);
       return;
     case 31:
-      walkBoxImportMeta(pos + 8);
       return;
     case 32:
-      walkBoxNewTarget(pos + 8);
       return;
     case 33:
       walkBoxJSXElement(pos + 8);
@@ -2985,14 +2731,10 @@ function walkJSXExpression(pos) {
       walkBoxPrivateFieldExpression(pos + 8);
       return;
     case 64:
-      walkBoxJSXEmptyExpression(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for JSXExpression`);
   }
-}
-
-function walkJSXEmptyExpression(pos) {
 }
 
 function walkJSXAttributeItem(pos) {
@@ -3034,10 +2776,8 @@ function walkJSXSpreadAttribute(pos) {
 function walkJSXAttributeName(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxJSXIdentifier(pos + 8);
       return;
     case 1:
-      walkBoxJSXNamespacedName(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for JSXAttributeName`);
@@ -3047,7 +2787,6 @@ function walkJSXAttributeName(pos) {
 function walkJSXAttributeValue(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 1:
       walkBoxJSXExpressionContainer(pos + 8);
@@ -3063,13 +2802,9 @@ function walkJSXAttributeValue(pos) {
   }
 }
 
-function walkJSXIdentifier(pos) {
-}
-
 function walkJSXChild(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxJSXText(pos + 8);
       return;
     case 1:
       walkBoxJSXElement(pos + 8);
@@ -3099,15 +2834,11 @@ function walkJSXSpreadChild(pos) {
   parentPos = savedPos;
 }
 
-function walkJSXText(pos) {
-}
-
 function walkTSEnumDeclaration(pos) {
   const savedType = parentType, savedPos = parentPos;
   parentType = 126;
   parentPos = pos;
 
-  walkBindingIdentifier(pos + 16);
   walkTSEnumBody(pos + 48);
 
   parentType = savedType;
@@ -3140,13 +2871,10 @@ function walkTSEnumMember(pos) {
 function walkTSEnumMemberName(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierName(pos + 8);
       return;
     case 1:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 2:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 3:
       walkBoxTemplateLiteral(pos + 8);
@@ -3181,16 +2909,12 @@ function walkTSLiteralType(pos) {
 function walkTSLiteral(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBooleanLiteral(pos + 8);
       return;
     case 1:
-      walkBoxNumericLiteral(pos + 8);
       return;
     case 2:
-      walkBoxBigIntLiteral(pos + 8);
       return;
     case 3:
-      walkBoxStringLiteral(pos + 8);
       return;
     case 4:
       walkBoxTemplateLiteral(pos + 8);
@@ -3206,46 +2930,32 @@ function walkTSLiteral(pos) {
 function walkTSType(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxTSAnyKeyword(pos + 8);
       return;
     case 1:
-      walkBoxTSBigIntKeyword(pos + 8);
       return;
     case 2:
-      walkBoxTSBooleanKeyword(pos + 8);
       return;
     case 3:
-      walkBoxTSIntrinsicKeyword(pos + 8);
       return;
     case 4:
-      walkBoxTSNeverKeyword(pos + 8);
       return;
     case 5:
-      walkBoxTSNullKeyword(pos + 8);
       return;
     case 6:
-      walkBoxTSNumberKeyword(pos + 8);
       return;
     case 7:
-      walkBoxTSObjectKeyword(pos + 8);
       return;
     case 8:
-      walkBoxTSStringKeyword(pos + 8);
       return;
     case 9:
-      walkBoxTSSymbolKeyword(pos + 8);
       return;
     case 10:
-      walkBoxTSThisType(pos + 8);
       return;
     case 11:
-      walkBoxTSUndefinedKeyword(pos + 8);
       return;
     case 12:
-      walkBoxTSUnknownKeyword(pos + 8);
       return;
     case 13:
-      walkBoxTSVoidKeyword(pos + 8);
       return;
     case 14:
       walkBoxTSArrayType(pos + 8);
@@ -3314,7 +3024,6 @@ function walkTSType(pos) {
       walkBoxJSDocNonNullableType(pos + 8);
       return;
     case 37:
-      walkBoxJSDocUnknownType(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSType`);
@@ -3418,7 +3127,6 @@ function walkTSNamedTupleMember(pos) {
   parentType = 139;
   parentPos = pos;
 
-  walkIdentifierName(pos + 16);
   walkTSTupleElement(pos + 48);
 
   parentType = savedType;
@@ -3450,46 +3158,32 @@ function walkTSRestType(pos) {
 function walkTSTupleElement(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxTSAnyKeyword(pos + 8);
       return;
     case 1:
-      walkBoxTSBigIntKeyword(pos + 8);
       return;
     case 2:
-      walkBoxTSBooleanKeyword(pos + 8);
       return;
     case 3:
-      walkBoxTSIntrinsicKeyword(pos + 8);
       return;
     case 4:
-      walkBoxTSNeverKeyword(pos + 8);
       return;
     case 5:
-      walkBoxTSNullKeyword(pos + 8);
       return;
     case 6:
-      walkBoxTSNumberKeyword(pos + 8);
       return;
     case 7:
-      walkBoxTSObjectKeyword(pos + 8);
       return;
     case 8:
-      walkBoxTSStringKeyword(pos + 8);
       return;
     case 9:
-      walkBoxTSSymbolKeyword(pos + 8);
       return;
     case 10:
-      walkBoxTSThisType(pos + 8);
       return;
     case 11:
-      walkBoxTSUndefinedKeyword(pos + 8);
       return;
     case 12:
-      walkBoxTSUnknownKeyword(pos + 8);
       return;
     case 13:
-      walkBoxTSVoidKeyword(pos + 8);
       return;
     case 14:
       walkBoxTSArrayType(pos + 8);
@@ -3558,7 +3252,6 @@ function walkTSTupleElement(pos) {
       walkBoxJSDocNonNullableType(pos + 8);
       return;
     case 37:
-      walkBoxJSDocUnknownType(pos + 8);
       return;
     case 64:
       walkBoxTSOptionalType(pos + 8);
@@ -3569,48 +3262,6 @@ function walkTSTupleElement(pos) {
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSTupleElement`);
   }
-}
-
-function walkTSAnyKeyword(pos) {
-}
-
-function walkTSStringKeyword(pos) {
-}
-
-function walkTSBooleanKeyword(pos) {
-}
-
-function walkTSNumberKeyword(pos) {
-}
-
-function walkTSNeverKeyword(pos) {
-}
-
-function walkTSIntrinsicKeyword(pos) {
-}
-
-function walkTSUnknownKeyword(pos) {
-}
-
-function walkTSNullKeyword(pos) {
-}
-
-function walkTSUndefinedKeyword(pos) {
-}
-
-function walkTSVoidKeyword(pos) {
-}
-
-function walkTSSymbolKeyword(pos) {
-}
-
-function walkTSThisType(pos) {
-}
-
-function walkTSObjectKeyword(pos) {
-}
-
-function walkTSBigIntKeyword(pos) {
 }
 
 function walkTSTypeReference(pos) {
@@ -3628,13 +3279,11 @@ function walkTSTypeReference(pos) {
 function walkTSTypeName(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 1:
       walkBoxTSQualifiedName(pos + 8);
       return;
     case 2:
-      walkBoxThisExpression(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSTypeName`);
@@ -3647,7 +3296,6 @@ function walkTSQualifiedName(pos) {
   parentPos = pos;
 
   walkTSTypeName(pos + 16);
-  walkIdentifierName(pos + 32);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3669,7 +3317,6 @@ function walkTSTypeParameter(pos) {
   parentType = 145;
   parentPos = pos;
 
-  walkBindingIdentifier(pos + 16);
   walkOptionTSType(pos + 48);
   walkOptionTSType(pos + 64);
 
@@ -3693,7 +3340,6 @@ function walkTSTypeAliasDeclaration(pos) {
   parentType = 147;
   parentPos = pos;
 
-  walkBindingIdentifier(pos + 16);
   walkOptionBoxTSTypeParameterDeclaration(pos + 48);
   walkTSType(pos + 56);
 
@@ -3718,7 +3364,6 @@ function walkTSInterfaceDeclaration(pos) {
   parentType = 149;
   parentPos = pos;
 
-  walkBindingIdentifier(pos + 16);
   walkOptionBoxTSTypeParameterDeclaration(pos + 48);
   walkVecTSInterfaceHeritage(pos + 56);
   walkBoxTSInterfaceBody(pos + 80);
@@ -3862,10 +3507,8 @@ function walkTSTypePredicate(pos) {
 function walkTSTypePredicateName(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierName(pos + 8);
       return;
     case 1:
-      walkBoxTSThisType(pos + 8);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSTypePredicateName`);
@@ -3877,7 +3520,6 @@ function walkTSExternalModuleDeclaration(pos) {
   parentType = 159;
   parentPos = pos;
 
-  walkStringLiteral(pos + 16);
   walkOptionBoxTSModuleBlock(pos + 64);
 
   parentType = savedType;
@@ -3889,7 +3531,6 @@ function walkTSNamespaceDeclaration(pos) {
   parentType = 160;
   parentPos = pos;
 
-  walkBindingIdentifier(pos + 16);
   walkTSNamespaceDeclarationBody(pos + 48);
 
   parentType = savedType;
@@ -3968,13 +3609,11 @@ function walkTSTypeQuery(pos) {
 function walkTSTypeQueryExprName(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 1:
       walkBoxTSQualifiedName(pos + 8);
       return;
     case 2:
-      walkBoxThisExpression(pos + 8);
       return;
     case 3:
       walkBoxTSImportType(pos + 8);
@@ -3989,7 +3628,6 @@ function walkTSImportType(pos) {
   parentType = 166;
   parentPos = pos;
 
-  walkStringLiteral(pos + 16);
   walkOptionBoxObjectExpression(pos + 64);
   walkOptionTSImportTypeQualifier(pos + 72);
   walkOptionBoxTSTypeParameterInstantiation(pos + 88);
@@ -4001,7 +3639,6 @@ function walkTSImportType(pos) {
 function walkTSImportTypeQualifier(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxIdentifierName(pos + 8);
       return;
     case 1:
       walkBoxTSImportTypeQualifiedName(pos + 8);
@@ -4017,7 +3654,6 @@ function walkTSImportTypeQualifiedName(pos) {
   parentPos = pos;
 
   walkTSImportTypeQualifier(pos + 16);
-  walkIdentifierName(pos + 32);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -4054,7 +3690,6 @@ function walkTSMappedType(pos) {
   parentType = 170;
   parentPos = pos;
 
-  walkBindingIdentifier(pos + 16);
   walkTSType(pos + 48);
   walkOptionTSType(pos + 64);
   walkOptionTSType(pos + 80);
@@ -4068,7 +3703,6 @@ function walkTSTemplateLiteralType(pos) {
   parentType = 171;
   parentPos = pos;
 
-  walkVecTemplateElement(pos + 16);
   walkVecTSType(pos + 40);
 
   parentType = savedType;
@@ -4116,7 +3750,6 @@ function walkTSImportEqualsDeclaration(pos) {
   parentType = 175;
   parentPos = pos;
 
-  walkBindingIdentifier(pos + 16);
   walkTSModuleReference(pos + 48);
 
   parentType = savedType;
@@ -4126,10 +3759,8 @@ function walkTSImportEqualsDeclaration(pos) {
 function walkTSModuleReference(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxTSExternalModuleReference(pos + 8);
       return;
     case 1:
-      walkBoxIdentifierReference(pos + 8);
       return;
     case 2:
       walkBoxTSQualifiedName(pos + 8);
@@ -4137,17 +3768,6 @@ function walkTSModuleReference(pos) {
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSModuleReference`);
   }
-}
-
-function walkTSExternalModuleReference(pos) {
-  const savedType = parentType, savedPos = parentPos;
-  parentType = 176;
-  parentPos = pos;
-
-  walkStringLiteral(pos + 16);
-
-  parentType = savedType;
-  parentPos = savedPos;
 }
 
 function walkTSNonNullExpression(pos) {
@@ -4178,17 +3798,6 @@ function walkTSExportAssignment(pos) {
   parentPos = pos;
 
   walkExpression(pos + 16);
-
-  parentType = savedType;
-  parentPos = savedPos;
-}
-
-function walkTSNamespaceExportDeclaration(pos) {
-  const savedType = parentType, savedPos = parentPos;
-  parentType = 180;
-  parentPos = pos;
-
-  walkIdentifierName(pos + 16);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -4228,14 +3837,6 @@ function walkJSDocNonNullableType(pos) {
   parentPos = savedPos;
 }
 
-function walkJSDocUnknownType(pos) {
-}
-
-function walkOptionHashbang(pos) {
-  if (!(int32[(pos >> 2) + 4] === 0 && int32[(pos >> 2) + 5] === 0))
-    walkHashbang(pos);
-}
-
 function walkVecStatement(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4246,40 +3847,8 @@ function walkVecStatement(pos) {
   }
 }
 
-function walkBoxBooleanLiteral(pos) {
-  return walkBooleanLiteral(int32[pos >> 2]);
-}
-
-function walkBoxNullLiteral(pos) {
-  return walkNullLiteral(int32[pos >> 2]);
-}
-
-function walkBoxNumericLiteral(pos) {
-  return walkNumericLiteral(int32[pos >> 2]);
-}
-
-function walkBoxBigIntLiteral(pos) {
-  return walkBigIntLiteral(int32[pos >> 2]);
-}
-
-function walkBoxRegExpLiteral(pos) {
-  return walkRegExpLiteral(int32[pos >> 2]);
-}
-
-function walkBoxStringLiteral(pos) {
-  return walkStringLiteral(int32[pos >> 2]);
-}
-
 function walkBoxTemplateLiteral(pos) {
   return walkTemplateLiteral(int32[pos >> 2]);
-}
-
-function walkBoxIdentifierReference(pos) {
-  return walkIdentifierReference(int32[pos >> 2]);
-}
-
-function walkBoxSuper(pos) {
-  return walkSuper(int32[pos >> 2]);
 }
 
 function walkBoxArrayExpression(pos) {
@@ -4350,10 +3919,6 @@ function walkBoxTaggedTemplateExpression(pos) {
   return walkTaggedTemplateExpression(int32[pos >> 2]);
 }
 
-function walkBoxThisExpression(pos) {
-  return walkThisExpression(int32[pos >> 2]);
-}
-
 function walkBoxUnaryExpression(pos) {
   return walkUnaryExpression(int32[pos >> 2]);
 }
@@ -4368,14 +3933,6 @@ function walkBoxYieldExpression(pos) {
 
 function walkBoxPrivateInExpression(pos) {
   return walkPrivateInExpression(int32[pos >> 2]);
-}
-
-function walkBoxImportMeta(pos) {
-  return walkImportMeta(int32[pos >> 2]);
-}
-
-function walkBoxNewTarget(pos) {
-  return walkNewTarget(int32[pos >> 2]);
 }
 
 function walkBoxJSXElement(pos) {
@@ -4424,10 +3981,6 @@ function walkBoxSpreadElement(pos) {
   return walkSpreadElement(int32[pos >> 2]);
 }
 
-function walkBoxElision(pos) {
-  return walkElision(int32[pos >> 2]);
-}
-
 function walkVecObjectPropertyKind(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4440,24 +3993,6 @@ function walkVecObjectPropertyKind(pos) {
 
 function walkBoxObjectProperty(pos) {
   return walkObjectProperty(int32[pos >> 2]);
-}
-
-function walkBoxIdentifierName(pos) {
-  return walkIdentifierName(int32[pos >> 2]);
-}
-
-function walkBoxPrivateIdentifier(pos) {
-  return walkPrivateIdentifier(int32[pos >> 2]);
-}
-
-function walkVecTemplateElement(pos) {
-  const pos32 = pos >> 2;
-  pos = int32[pos32];
-  const endPos = pos + int32[pos32 + 2] * 48;
-  while (pos < endPos) {
-    walkTemplateElement(pos);
-    pos += 48;
-  }
 }
 
 function walkVecExpression(pos) {
@@ -4553,24 +4088,8 @@ function walkBoxBlockStatement(pos) {
   return walkBlockStatement(int32[pos >> 2]);
 }
 
-function walkBoxBreakStatement(pos) {
-  return walkBreakStatement(int32[pos >> 2]);
-}
-
-function walkBoxContinueStatement(pos) {
-  return walkContinueStatement(int32[pos >> 2]);
-}
-
-function walkBoxDebuggerStatement(pos) {
-  return walkDebuggerStatement(int32[pos >> 2]);
-}
-
 function walkBoxDoWhileStatement(pos) {
   return walkDoWhileStatement(int32[pos >> 2]);
-}
-
-function walkBoxEmptyStatement(pos) {
-  return walkEmptyStatement(int32[pos >> 2]);
 }
 
 function walkBoxExpressionStatement(pos) {
@@ -4680,11 +4199,6 @@ function walkOptionForStatementInit(pos) {
   if (!(uint8[pos] === 255)) walkForStatementInit(pos);
 }
 
-function walkOptionLabelIdentifier(pos) {
-  if (!(int32[(pos >> 2) + 4] === 0 && int32[(pos >> 2) + 5] === 0))
-    walkLabelIdentifier(pos);
-}
-
 function walkVecSwitchCase(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4711,10 +4225,6 @@ function walkOptionBoxBlockStatement(pos) {
 
 function walkOptionCatchParameter(pos) {
   if (!(uint8[pos + 16] === 255)) walkCatchParameter(pos);
-}
-
-function walkBoxBindingIdentifier(pos) {
-  return walkBindingIdentifier(int32[pos >> 2]);
 }
 
 function walkBoxObjectPattern(pos) {
@@ -4751,11 +4261,6 @@ function walkVecOptionBindingPattern(pos) {
     walkOptionBindingPattern(pos);
     pos += 16;
   }
-}
-
-function walkOptionBindingIdentifier(pos) {
-  if (!(int32[(pos >> 2) + 4] === 0 && int32[(pos >> 2) + 5] === 0))
-    walkBindingIdentifier(pos);
 }
 
 function walkBoxTSTypeParameterDeclaration(pos) {
@@ -4881,10 +4386,6 @@ function walkBoxTSExportAssignment(pos) {
   return walkTSExportAssignment(int32[pos >> 2]);
 }
 
-function walkBoxTSNamespaceExportDeclaration(pos) {
-  return walkTSNamespaceExportDeclaration(int32[pos >> 2]);
-}
-
 function walkVecImportDeclarationSpecifier(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4911,14 +4412,6 @@ function walkOptionBoxWithClause(pos) {
 
 function walkBoxImportSpecifier(pos) {
   return walkImportSpecifier(int32[pos >> 2]);
-}
-
-function walkBoxImportDefaultSpecifier(pos) {
-  return walkImportDefaultSpecifier(int32[pos >> 2]);
-}
-
-function walkBoxImportNamespaceSpecifier(pos) {
-  return walkImportNamespaceSpecifier(int32[pos >> 2]);
 }
 
 function walkVecImportAttribute(pos) {
@@ -4978,20 +4471,8 @@ function walkVecJSXAttributeItem(pos) {
   }
 }
 
-function walkBoxJSXIdentifier(pos) {
-  return walkJSXIdentifier(int32[pos >> 2]);
-}
-
-function walkBoxJSXNamespacedName(pos) {
-  return walkJSXNamespacedName(int32[pos >> 2]);
-}
-
 function walkBoxJSXMemberExpression(pos) {
   return walkJSXMemberExpression(int32[pos >> 2]);
-}
-
-function walkBoxJSXEmptyExpression(pos) {
-  return walkJSXEmptyExpression(int32[pos >> 2]);
 }
 
 function walkBoxJSXAttribute(pos) {
@@ -5010,10 +4491,6 @@ function walkBoxJSXExpressionContainer(pos) {
   return walkJSXExpressionContainer(int32[pos >> 2]);
 }
 
-function walkBoxJSXText(pos) {
-  return walkJSXText(int32[pos >> 2]);
-}
-
 function walkBoxJSXSpreadChild(pos) {
   return walkJSXSpreadChild(int32[pos >> 2]);
 }
@@ -5026,58 +4503,6 @@ function walkVecTSEnumMember(pos) {
     walkTSEnumMember(pos);
     pos += 48;
   }
-}
-
-function walkBoxTSAnyKeyword(pos) {
-  return walkTSAnyKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSBigIntKeyword(pos) {
-  return walkTSBigIntKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSBooleanKeyword(pos) {
-  return walkTSBooleanKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSIntrinsicKeyword(pos) {
-  return walkTSIntrinsicKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSNeverKeyword(pos) {
-  return walkTSNeverKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSNullKeyword(pos) {
-  return walkTSNullKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSNumberKeyword(pos) {
-  return walkTSNumberKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSObjectKeyword(pos) {
-  return walkTSObjectKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSStringKeyword(pos) {
-  return walkTSStringKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSSymbolKeyword(pos) {
-  return walkTSSymbolKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSUndefinedKeyword(pos) {
-  return walkTSUndefinedKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSUnknownKeyword(pos) {
-  return walkTSUnknownKeyword(int32[pos >> 2]);
-}
-
-function walkBoxTSVoidKeyword(pos) {
-  return walkTSVoidKeyword(int32[pos >> 2]);
 }
 
 function walkBoxTSArrayType(pos) {
@@ -5128,10 +4553,6 @@ function walkBoxTSTemplateLiteralType(pos) {
   return walkTSTemplateLiteralType(int32[pos >> 2]);
 }
 
-function walkBoxTSThisType(pos) {
-  return walkTSThisType(int32[pos >> 2]);
-}
-
 function walkBoxTSTupleType(pos) {
   return walkTSTupleType(int32[pos >> 2]);
 }
@@ -5170,10 +4591,6 @@ function walkBoxJSDocNullableType(pos) {
 
 function walkBoxJSDocNonNullableType(pos) {
   return walkJSDocNonNullableType(int32[pos >> 2]);
-}
-
-function walkBoxJSDocUnknownType(pos) {
-  return walkJSDocUnknownType(int32[pos >> 2]);
 }
 
 function walkVecTSType(pos) {
@@ -5286,8 +4703,4 @@ function walkOptionTSImportTypeQualifier(pos) {
 
 function walkBoxTSImportTypeQualifiedName(pos) {
   return walkTSImportTypeQualifiedName(int32[pos >> 2]);
-}
-
-function walkBoxTSExternalModuleReference(pos) {
-  return walkTSExternalModuleReference(int32[pos >> 2]);
 }

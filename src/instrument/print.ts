@@ -8,7 +8,7 @@
 import remapping from "@jridgewell/remapping";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import type MagicString from "magic-string";
-import { Insertions } from "./insertions";
+import { Insertions, LineShifts } from "./insertions";
 import { UNMAPPED_SHIFTS } from "./callsites";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -119,13 +119,14 @@ function sourceTable(info: NonNullable<ReturnType<typeof sourceInfoOf>>, file: s
   const entries: string[] = [];
   const names: string[] = [];
   for (const range of info.ranges) {
-    const fields = [range.key, range.start, range.end - range.start, range.inserted].map((n) => n.toString(36));
+    // One string per entry (typescript.js: ~20,000 of them), no array of fields.
+    let entry = `${range.key.toString(36)},${range.start.toString(36)},${(range.end - range.start).toString(36)},${range.inserted.toString(36)}`;
     const delta = range.index < 0 ? "x" : (range.index - range.key).toString(36);
     const isClass = range.kind === "class";
-    if (isClass) fields.push(delta, "c");
-    else if (delta !== "0") fields.push(delta);
+    if (isClass) entry += `,${delta},c`;
+    else if (delta !== "0") entry += `,${delta}`;
     if (isClass || range.index < 0) names.push(range.name);
-    entries.push(fields.join(","));
+    entries.push(entry);
   }
   return [info.tag, javascript ? info.length : -1, info.hash, entries.join(";"), names];
 }
@@ -171,11 +172,9 @@ interface EditChunk {
 
 /**
  * What the edits inserted on each line, for the stack positions the program's own tools
- * read (callsites.ts): per line with insertions `line,count` then `count` pairs
- * `column,length` (1-based line, 0-based original column), all joined by ",". transform.ts
- * only inserts, never on more than one line; "" when the edits did anything else (then no
- * position is moved back) or inserted nothing. Numbers joined once: building a string per
- * insertion cost several times MagicString's own toString on typescript.js.
+ * read (callsites.ts), as insertions.ts LineShifts tells them. transform.ts only inserts,
+ * never on more than one line; "" when the edits did anything else (then no position is
+ * moved back) or inserted nothing.
  */
 export function columnShifts(edits: MagicString | Insertions, code: string): string {
   return shiftsOf(edits, code) ?? "";
@@ -185,30 +184,13 @@ export function columnShifts(edits: MagicString | Insertions, code: string): str
 function shiftsOf(edits: MagicString | Insertions, code: string): string | undefined {
   // V8 also ends lines at a lone \r, U+2028 and U+2029: lines would not be counted alike.
   if (hasOtherLineEnds(code)) return undefined;
-  const numbers: number[] = [];
-  let line = 1;
-  let lineStart = 0;
-  let nextNewline = code.indexOf("\n");
-  let lineAt = 0;
-  let countAt = -1;
+  if (edits instanceof Insertions) return edits.lineShifts();
+  const shifts = new LineShifts(code);
   let valid = true;
   const insert = (offset: number, text: string) => {
-    if (text.length === 0) return;
     if (text.indexOf("\n") >= 0) valid = false;
-    while (nextNewline >= 0 && nextNewline < offset) {
-      line++;
-      lineStart = nextNewline + 1;
-      nextNewline = code.indexOf("\n", lineStart);
-    }
-    if (lineAt !== line) {
-      numbers.push(line, 0);
-      countAt = numbers.length - 1;
-      lineAt = line;
-    }
-    numbers.push(offset - lineStart, text.length);
-    numbers[countAt]!++;
+    shifts.add(offset, text.length);
   };
-  if (edits instanceof Insertions) return edits.lineShifts();
   const internals = edits as unknown as { intro: string; firstChunk: EditChunk | null };
   insert(0, internals.intro);
   for (let chunk = internals.firstChunk; chunk && valid; chunk = chunk.next) {
@@ -217,7 +199,7 @@ function shiftsOf(edits: MagicString | Insertions, code: string): string | undef
     if (chunk.edited && chunk.content.length > 0) valid = false;
     insert(chunk.end, chunk.outro);
   }
-  return valid ? numbers.join(",") : undefined;
+  return valid ? shifts.text() : undefined;
 }
 
 /**
