@@ -161,6 +161,55 @@ function pruneEmpty(walkers: string[]): string[] {
   return bodies.filter((walker) => !empty.has(nameOf(walker)));
 }
 
+/**
+ * Calls of the Box and Option walkers made in place: `walkBoxX(p)` is `walkX(int32[(p) >> 2])`
+ * and `walkOptionX(p)` its test then the call, so a boxed node (most expressions and
+ * statements) costs one call instead of two. A first start's walk runs cold: before V8
+ * optimizes the walkers (inlining these for itself) every call is the interpreter's, and
+ * the cold walk of typescript.js cost ~4x the warm one (BENCHMARKS.md).
+ */
+function inlineWrappers(walkers: string[]): string[] {
+  const nameOf = (walker: string) => /^(?:export )?function (\w+)\(pos\)/.exec(walker)![1]!;
+  const inlined = new Map<string, (arg: string) => string>();
+  for (const walker of walkers) {
+    const name = nameOf(walker);
+    const box = /^function \w+\(pos\) \{\n  return (\w+)\(int32\[pos >> 2\]\);\n\}\n*$/.exec(walker);
+    if (name.startsWith("walkBox") && box) {
+      const target = box[1]!;
+      inlined.set(name, (arg) => `${target}(int32[${arg === "pos" ? "pos" : `(${arg})`} >> 2])`);
+      continue;
+    }
+    const option = /^function \w+\(pos\) \{\n  if \((.*)\)\n? *(\w+)\(pos\);\n\}\n*$/.exec(walker);
+    if (name.startsWith("walkOption") && option) {
+      const [test, target] = [option[1]!, option[2]!];
+      inlined.set(name, (arg) => {
+        const at = arg === "pos" ? "pos" : `(${arg})`;
+        return `if (${test.replace(/\bpos\b/g, at)}) ${target}(${arg})`;
+      });
+    }
+  }
+  // An Option's target may be a Box: resolved until nothing inlinable is called.
+  const rewrite = (text: string): string =>
+    text.replace(/^( *)(?:return )?(walk(?:Box|Option)\w+)\(([^;\n]*)\);$/gm, (line, indent: string, name: string, arg: string) => {
+      const make = inlined.get(name);
+      if (!make) return line;
+      const made = make(arg);
+      const inner = /^if \((.*)\) (walk\w+)\((.*)\)$/.exec(made);
+      if (inner && inlined.has(inner[2]!)) return `${indent}if (${inner[1]}) ${rewrite(`${inner[2]}(${inner[3]});`).trim()}`;
+      return `${indent}${made};`;
+    });
+  const out: string[] = [];
+  for (const walker of walkers) {
+    const name = nameOf(walker);
+    if (inlined.has(name)) continue;
+    let text = walker;
+    for (let i = 0; i < 3; i++) text = rewrite(text);
+    out.push(text);
+  }
+  for (const walker of out) for (const name of inlined.keys()) if (new RegExp(`\\b${name}\\(`).test(walker)) throw new Error(`inlineWrappers: ${nameOf(walker)} still calls ${name}`);
+  return out;
+}
+
 export function generate(): string {
   const version = (JSON.parse(readFileSync(join(oxcDir, "package.json"), "utf8")) as { version: string }).version;
   let source = readFileSync(join(oxcDir, "src-js/generated/lazy/walk.js"), "utf8");
@@ -223,7 +272,7 @@ export function generate(): string {
       out.push(`function ${name}(pos) {\n  ${handler}(pos, parentType, parentPos);\n}\n`);
     } else out.push(body);
   }
-  const walkers = pruneEmpty(out);
+  const walkers = inlineWrappers(pruneEmpty(out));
   for (const name of Object.keys(HANDLED)) if (typeIds[name] === undefined) throw new Error(`walk.js has no walker for ${name}`);
   for (const name of Object.keys(PATCHES)) if (!patched.has(name)) throw new Error(`walk.js has no ${name}`);
   crossCheck(deserializer, patchedSource.join("\n"));

@@ -264,113 +264,113 @@ function walkExpression(pos) {
     case 5:
       return;
     case 6:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     case 7:
       return;
     case 8:
       return;
     case 9:
-      walkBoxArrayExpression(pos + 8);
+      walkArrayExpression(int32[(pos + 8) >> 2]);
       return;
     case 10:
-      walkBoxArrowFunctionExpression(pos + 8);
+      walkArrowFunctionExpression(int32[(pos + 8) >> 2]);
       return;
     case 11:
-      walkBoxAssignmentExpression(pos + 8);
+      walkAssignmentExpression(int32[(pos + 8) >> 2]);
       return;
     case 12:
-      walkBoxAwaitExpression(pos + 8);
+      walkAwaitExpression(int32[(pos + 8) >> 2]);
       return;
     case 13:
-      walkBoxBinaryExpression(pos + 8);
+      walkBinaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 14:
-      walkBoxCallExpression(pos + 8);
+      walkCallExpression(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxChainExpression(pos + 8);
+      walkChainExpression(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxConditionalExpression(pos + 8);
+      walkConditionalExpression(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxImportExpression(pos + 8);
+      walkImportExpression(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxLogicalExpression(pos + 8);
+      walkLogicalExpression(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxNewExpression(pos + 8);
+      walkNewExpression(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxObjectExpression(pos + 8);
+      walkObjectExpression(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxParenthesizedExpression(pos + 8);
+      walkParenthesizedExpression(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxSequenceExpression(pos + 8);
+      walkSequenceExpression(int32[(pos + 8) >> 2]);
       return;
     case 25:
-      walkBoxTaggedTemplateExpression(pos + 8);
+      walkTaggedTemplateExpression(int32[(pos + 8) >> 2]);
       return;
     case 26:
       return;
     case 27:
-      walkBoxUnaryExpression(pos + 8);
+      walkUnaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxUpdateExpression(pos + 8);
+      walkUpdateExpression(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxYieldExpression(pos + 8);
+      walkYieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxPrivateInExpression(pos + 8);
+      walkPrivateInExpression(int32[(pos + 8) >> 2]);
       return;
     case 31:
       return;
     case 32:
       return;
     case 33:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSInstantiationExpression(pos + 8);
+      walkTSInstantiationExpression(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxV8IntrinsicExpression(pos + 8);
+      walkV8IntrinsicExpression(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for Expression`);
@@ -403,116 +403,116 @@ function walkArrayExpressionElement(pos) {
     case 5:
       return;
     case 6:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     case 7:
       return;
     case 8:
       return;
     case 9:
-      walkBoxArrayExpression(pos + 8);
+      walkArrayExpression(int32[(pos + 8) >> 2]);
       return;
     case 10:
-      walkBoxArrowFunctionExpression(pos + 8);
+      walkArrowFunctionExpression(int32[(pos + 8) >> 2]);
       return;
     case 11:
-      walkBoxAssignmentExpression(pos + 8);
+      walkAssignmentExpression(int32[(pos + 8) >> 2]);
       return;
     case 12:
-      walkBoxAwaitExpression(pos + 8);
+      walkAwaitExpression(int32[(pos + 8) >> 2]);
       return;
     case 13:
-      walkBoxBinaryExpression(pos + 8);
+      walkBinaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 14:
-      walkBoxCallExpression(pos + 8);
+      walkCallExpression(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxChainExpression(pos + 8);
+      walkChainExpression(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxConditionalExpression(pos + 8);
+      walkConditionalExpression(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxImportExpression(pos + 8);
+      walkImportExpression(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxLogicalExpression(pos + 8);
+      walkLogicalExpression(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxNewExpression(pos + 8);
+      walkNewExpression(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxObjectExpression(pos + 8);
+      walkObjectExpression(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxParenthesizedExpression(pos + 8);
+      walkParenthesizedExpression(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxSequenceExpression(pos + 8);
+      walkSequenceExpression(int32[(pos + 8) >> 2]);
       return;
     case 25:
-      walkBoxTaggedTemplateExpression(pos + 8);
+      walkTaggedTemplateExpression(int32[(pos + 8) >> 2]);
       return;
     case 26:
       return;
     case 27:
-      walkBoxUnaryExpression(pos + 8);
+      walkUnaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxUpdateExpression(pos + 8);
+      walkUpdateExpression(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxYieldExpression(pos + 8);
+      walkYieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxPrivateInExpression(pos + 8);
+      walkPrivateInExpression(int32[(pos + 8) >> 2]);
       return;
     case 31:
       return;
     case 32:
       return;
     case 33:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSInstantiationExpression(pos + 8);
+      walkTSInstantiationExpression(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxV8IntrinsicExpression(pos + 8);
+      walkV8IntrinsicExpression(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 64:
-      walkBoxSpreadElement(pos + 8);
+      walkSpreadElement(int32[(pos + 8) >> 2]);
       return;
     case 65:
       return;
@@ -539,10 +539,10 @@ function walkObjectExpression(pos) {
 function walkObjectPropertyKind(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxObjectProperty(pos + 8);
+      walkObjectProperty(int32[(pos + 8) >> 2]);
       return;
     case 1:
-      walkBoxSpreadElement(pos + 8);
+      walkSpreadElement(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ObjectPropertyKind`);
@@ -580,113 +580,113 @@ function walkPropertyKey(pos) {
     case 5:
       return;
     case 6:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     case 7:
       return;
     case 8:
       return;
     case 9:
-      walkBoxArrayExpression(pos + 8);
+      walkArrayExpression(int32[(pos + 8) >> 2]);
       return;
     case 10:
-      walkBoxArrowFunctionExpression(pos + 8);
+      walkArrowFunctionExpression(int32[(pos + 8) >> 2]);
       return;
     case 11:
-      walkBoxAssignmentExpression(pos + 8);
+      walkAssignmentExpression(int32[(pos + 8) >> 2]);
       return;
     case 12:
-      walkBoxAwaitExpression(pos + 8);
+      walkAwaitExpression(int32[(pos + 8) >> 2]);
       return;
     case 13:
-      walkBoxBinaryExpression(pos + 8);
+      walkBinaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 14:
-      walkBoxCallExpression(pos + 8);
+      walkCallExpression(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxChainExpression(pos + 8);
+      walkChainExpression(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxConditionalExpression(pos + 8);
+      walkConditionalExpression(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxImportExpression(pos + 8);
+      walkImportExpression(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxLogicalExpression(pos + 8);
+      walkLogicalExpression(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxNewExpression(pos + 8);
+      walkNewExpression(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxObjectExpression(pos + 8);
+      walkObjectExpression(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxParenthesizedExpression(pos + 8);
+      walkParenthesizedExpression(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxSequenceExpression(pos + 8);
+      walkSequenceExpression(int32[(pos + 8) >> 2]);
       return;
     case 25:
-      walkBoxTaggedTemplateExpression(pos + 8);
+      walkTaggedTemplateExpression(int32[(pos + 8) >> 2]);
       return;
     case 26:
       return;
     case 27:
-      walkBoxUnaryExpression(pos + 8);
+      walkUnaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxUpdateExpression(pos + 8);
+      walkUpdateExpression(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxYieldExpression(pos + 8);
+      walkYieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxPrivateInExpression(pos + 8);
+      walkPrivateInExpression(int32[(pos + 8) >> 2]);
       return;
     case 31:
       return;
     case 32:
       return;
     case 33:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSInstantiationExpression(pos + 8);
+      walkTSInstantiationExpression(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxV8IntrinsicExpression(pos + 8);
+      walkV8IntrinsicExpression(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 64:
       return;
@@ -714,7 +714,7 @@ function walkTaggedTemplateExpression(pos) {
   parentPos = pos;
 
   walkExpression(pos + 16);
-  walkOptionBoxTSTypeParameterInstantiation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeParameterInstantiation(int32[(pos + 32) >> 2]);
   walkTemplateLiteral(pos + 40);
 
   parentType = savedType;
@@ -761,7 +761,7 @@ export function childrenCallExpression(pos) {
   parentPos = pos;
 
   walkExpression(pos + 16);
-  walkOptionBoxTSTypeParameterInstantiation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeParameterInstantiation(int32[(pos + 32) >> 2]);
   walkVecArgument(pos + 40);
 
   parentType = savedType;
@@ -778,7 +778,7 @@ function walkNewExpression(pos) {
   parentPos = pos;
 
   walkExpression(pos + 16);
-  walkOptionBoxTSTypeParameterInstantiation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeParameterInstantiation(int32[(pos + 32) >> 2]);
   walkVecArgument(pos + 40);
 
   parentType = savedType;
@@ -811,116 +811,116 @@ function walkArgument(pos) {
     case 5:
       return;
     case 6:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     case 7:
       return;
     case 8:
       return;
     case 9:
-      walkBoxArrayExpression(pos + 8);
+      walkArrayExpression(int32[(pos + 8) >> 2]);
       return;
     case 10:
-      walkBoxArrowFunctionExpression(pos + 8);
+      walkArrowFunctionExpression(int32[(pos + 8) >> 2]);
       return;
     case 11:
-      walkBoxAssignmentExpression(pos + 8);
+      walkAssignmentExpression(int32[(pos + 8) >> 2]);
       return;
     case 12:
-      walkBoxAwaitExpression(pos + 8);
+      walkAwaitExpression(int32[(pos + 8) >> 2]);
       return;
     case 13:
-      walkBoxBinaryExpression(pos + 8);
+      walkBinaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 14:
-      walkBoxCallExpression(pos + 8);
+      walkCallExpression(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxChainExpression(pos + 8);
+      walkChainExpression(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxConditionalExpression(pos + 8);
+      walkConditionalExpression(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxImportExpression(pos + 8);
+      walkImportExpression(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxLogicalExpression(pos + 8);
+      walkLogicalExpression(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxNewExpression(pos + 8);
+      walkNewExpression(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxObjectExpression(pos + 8);
+      walkObjectExpression(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxParenthesizedExpression(pos + 8);
+      walkParenthesizedExpression(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxSequenceExpression(pos + 8);
+      walkSequenceExpression(int32[(pos + 8) >> 2]);
       return;
     case 25:
-      walkBoxTaggedTemplateExpression(pos + 8);
+      walkTaggedTemplateExpression(int32[(pos + 8) >> 2]);
       return;
     case 26:
       return;
     case 27:
-      walkBoxUnaryExpression(pos + 8);
+      walkUnaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxUpdateExpression(pos + 8);
+      walkUpdateExpression(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxYieldExpression(pos + 8);
+      walkYieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxPrivateInExpression(pos + 8);
+      walkPrivateInExpression(int32[(pos + 8) >> 2]);
       return;
     case 31:
       return;
     case 32:
       return;
     case 33:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSInstantiationExpression(pos + 8);
+      walkTSInstantiationExpression(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxV8IntrinsicExpression(pos + 8);
+      walkV8IntrinsicExpression(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 64:
-      walkBoxSpreadElement(pos + 8);
+      walkSpreadElement(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for Argument`);
@@ -1014,31 +1014,31 @@ function walkAssignmentTarget(pos) {
     case 0:
       return;
     case 1:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 2:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 3:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 4:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 8:
-      walkBoxArrayAssignmentTarget(pos + 8);
+      walkArrayAssignmentTarget(int32[(pos + 8) >> 2]);
       return;
     case 9:
-      walkBoxObjectAssignmentTarget(pos + 8);
+      walkObjectAssignmentTarget(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for AssignmentTarget`);
@@ -1050,25 +1050,25 @@ function walkSimpleAssignmentTarget(pos) {
     case 0:
       return;
     case 1:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 2:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 3:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 4:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for SimpleAssignmentTarget`);
@@ -1104,34 +1104,34 @@ function walkAssignmentTargetMaybeDefault(pos) {
     case 0:
       return;
     case 1:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 2:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 3:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 4:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 8:
-      walkBoxArrayAssignmentTarget(pos + 8);
+      walkArrayAssignmentTarget(int32[(pos + 8) >> 2]);
       return;
     case 9:
-      walkBoxObjectAssignmentTarget(pos + 8);
+      walkObjectAssignmentTarget(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxAssignmentTargetWithDefault(pos + 8);
+      walkAssignmentTargetWithDefault(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(
@@ -1155,10 +1155,10 @@ function walkAssignmentTargetWithDefault(pos) {
 function walkAssignmentTargetProperty(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxAssignmentTargetPropertyIdentifier(pos + 8);
+      walkAssignmentTargetPropertyIdentifier(int32[(pos + 8) >> 2]);
       return;
     case 1:
-      walkBoxAssignmentTargetPropertyProperty(pos + 8);
+      walkAssignmentTargetPropertyProperty(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for AssignmentTargetProperty`);
@@ -1170,7 +1170,7 @@ function walkAssignmentTargetPropertyIdentifier(pos) {
   parentType = 62;
   parentPos = pos;
 
-  walkOptionExpression(pos + 48);
+  if (!(uint8[(pos + 48)] === 255)) walkExpression(pos + 48);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -1224,19 +1224,19 @@ function walkChainExpression(pos) {
 function walkChainElement(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxCallExpression(pos + 8);
+      walkCallExpression(int32[(pos + 8) >> 2]);
       return;
     case 1:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ChainElement`);
@@ -1257,7 +1257,7 @@ function walkParenthesizedExpression(pos) {
 function walkStatement(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxBlockStatement(pos + 8);
+      walkBlockStatement(int32[(pos + 8) >> 2]);
       return;
     case 1:
       return;
@@ -1266,96 +1266,96 @@ function walkStatement(pos) {
     case 3:
       return;
     case 4:
-      walkBoxDoWhileStatement(pos + 8);
+      walkDoWhileStatement(int32[(pos + 8) >> 2]);
       return;
     case 5:
       return;
     case 6:
-      walkBoxExpressionStatement(pos + 8);
+      walkExpressionStatement(int32[(pos + 8) >> 2]);
       return;
     case 7:
-      walkBoxForInStatement(pos + 8);
+      walkForInStatement(int32[(pos + 8) >> 2]);
       return;
     case 8:
-      walkBoxForOfStatement(pos + 8);
+      walkForOfStatement(int32[(pos + 8) >> 2]);
       return;
     case 9:
-      walkBoxForStatement(pos + 8);
+      walkForStatement(int32[(pos + 8) >> 2]);
       return;
     case 10:
-      walkBoxIfStatement(pos + 8);
+      walkIfStatement(int32[(pos + 8) >> 2]);
       return;
     case 11:
-      walkBoxLabeledStatement(pos + 8);
+      walkLabeledStatement(int32[(pos + 8) >> 2]);
       return;
     case 12:
-      walkBoxReturnStatement(pos + 8);
+      walkReturnStatement(int32[(pos + 8) >> 2]);
       return;
     case 13:
-      walkBoxSwitchStatement(pos + 8);
+      walkSwitchStatement(int32[(pos + 8) >> 2]);
       return;
     case 14:
-      walkBoxThrowStatement(pos + 8);
+      walkThrowStatement(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxTryStatement(pos + 8);
+      walkTryStatement(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxWhileStatement(pos + 8);
+      walkWhileStatement(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxWithStatement(pos + 8);
+      walkWithStatement(int32[(pos + 8) >> 2]);
       return;
     case 32:
-      walkBoxVariableDeclaration(pos + 8);
+      walkVariableDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 33:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSTypeAliasDeclaration(pos + 8);
+      walkTSTypeAliasDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSInterfaceDeclaration(pos + 8);
+      walkTSInterfaceDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSEnumDeclaration(pos + 8);
+      walkTSEnumDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSExternalModuleDeclaration(pos + 8);
+      walkTSExternalModuleDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSNamespaceDeclaration(pos + 8);
+      walkTSNamespaceDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxTSGlobalDeclaration(pos + 8);
+      walkTSGlobalDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 41:
-      walkBoxTSImportEqualsDeclaration(pos + 8);
+      walkTSImportEqualsDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 64:
-      walkBoxImportDeclaration(pos + 8);
+      walkImportDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 65:
-      walkBoxExportAllDeclaration(pos + 8);
+      walkExportAllDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 66:
-      walkBoxExportDefaultDeclaration(pos + 8);
+      walkExportDefaultDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 67:
-      walkBoxExportDeclaration(pos + 8);
+      walkExportDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 68:
-      walkBoxExportNamedDeclaration(pos + 8);
+      walkExportNamedDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 69:
-      walkBoxExportFromDeclaration(pos + 8);
+      walkExportFromDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 70:
-      walkBoxTSExportAssignment(pos + 8);
+      walkTSExportAssignment(int32[(pos + 8) >> 2]);
       return;
     case 71:
       return;
@@ -1378,34 +1378,34 @@ function walkBlockStatement(pos) {
 function walkDeclaration(pos) {
   switch (uint8[pos]) {
     case 32:
-      walkBoxVariableDeclaration(pos + 8);
+      walkVariableDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 33:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSTypeAliasDeclaration(pos + 8);
+      walkTSTypeAliasDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSInterfaceDeclaration(pos + 8);
+      walkTSInterfaceDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSEnumDeclaration(pos + 8);
+      walkTSEnumDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSExternalModuleDeclaration(pos + 8);
+      walkTSExternalModuleDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSNamespaceDeclaration(pos + 8);
+      walkTSNamespaceDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxTSGlobalDeclaration(pos + 8);
+      walkTSGlobalDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 41:
-      walkBoxTSImportEqualsDeclaration(pos + 8);
+      walkTSImportEqualsDeclaration(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for Declaration`);
@@ -1429,7 +1429,7 @@ function walkVariableDeclarator(pos) {
   parentPos = pos;
 
   walkBindingPattern(pos + 16);
-  walkOptionExpression(pos + 40);
+  if (!(uint8[(pos + 40)] === 255)) walkExpression(pos + 40);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -1453,7 +1453,7 @@ function walkIfStatement(pos) {
 
   walkExpression(pos + 16);
   walkStatement(pos + 32);
-  walkOptionStatement(pos + 48);
+  if (!(uint8[(pos + 48)] === 255)) walkStatement(pos + 48);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -1488,9 +1488,9 @@ function walkForStatement(pos) {
   parentType = 75;
   parentPos = pos;
 
-  walkOptionForStatementInit(pos + 16);
-  walkOptionExpression(pos + 32);
-  walkOptionExpression(pos + 48);
+  if (!(uint8[(pos + 16)] === 255)) walkForStatementInit(pos + 16);
+  if (!(uint8[(pos + 32)] === 255)) walkExpression(pos + 32);
+  if (!(uint8[(pos + 48)] === 255)) walkExpression(pos + 48);
   walkStatement(pos + 64);
 
   parentType = savedType;
@@ -1512,116 +1512,116 @@ function walkForStatementInit(pos) {
     case 5:
       return;
     case 6:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     case 7:
       return;
     case 8:
       return;
     case 9:
-      walkBoxArrayExpression(pos + 8);
+      walkArrayExpression(int32[(pos + 8) >> 2]);
       return;
     case 10:
-      walkBoxArrowFunctionExpression(pos + 8);
+      walkArrowFunctionExpression(int32[(pos + 8) >> 2]);
       return;
     case 11:
-      walkBoxAssignmentExpression(pos + 8);
+      walkAssignmentExpression(int32[(pos + 8) >> 2]);
       return;
     case 12:
-      walkBoxAwaitExpression(pos + 8);
+      walkAwaitExpression(int32[(pos + 8) >> 2]);
       return;
     case 13:
-      walkBoxBinaryExpression(pos + 8);
+      walkBinaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 14:
-      walkBoxCallExpression(pos + 8);
+      walkCallExpression(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxChainExpression(pos + 8);
+      walkChainExpression(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxConditionalExpression(pos + 8);
+      walkConditionalExpression(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxImportExpression(pos + 8);
+      walkImportExpression(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxLogicalExpression(pos + 8);
+      walkLogicalExpression(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxNewExpression(pos + 8);
+      walkNewExpression(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxObjectExpression(pos + 8);
+      walkObjectExpression(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxParenthesizedExpression(pos + 8);
+      walkParenthesizedExpression(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxSequenceExpression(pos + 8);
+      walkSequenceExpression(int32[(pos + 8) >> 2]);
       return;
     case 25:
-      walkBoxTaggedTemplateExpression(pos + 8);
+      walkTaggedTemplateExpression(int32[(pos + 8) >> 2]);
       return;
     case 26:
       return;
     case 27:
-      walkBoxUnaryExpression(pos + 8);
+      walkUnaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxUpdateExpression(pos + 8);
+      walkUpdateExpression(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxYieldExpression(pos + 8);
+      walkYieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxPrivateInExpression(pos + 8);
+      walkPrivateInExpression(int32[(pos + 8) >> 2]);
       return;
     case 31:
       return;
     case 32:
       return;
     case 33:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSInstantiationExpression(pos + 8);
+      walkTSInstantiationExpression(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxV8IntrinsicExpression(pos + 8);
+      walkV8IntrinsicExpression(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 64:
-      walkBoxVariableDeclaration(pos + 8);
+      walkVariableDeclaration(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ForStatementInit`);
@@ -1646,34 +1646,34 @@ function walkForStatementLeft(pos) {
     case 0:
       return;
     case 1:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 2:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 3:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 4:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 8:
-      walkBoxArrayAssignmentTarget(pos + 8);
+      walkArrayAssignmentTarget(int32[(pos + 8) >> 2]);
       return;
     case 9:
-      walkBoxObjectAssignmentTarget(pos + 8);
+      walkObjectAssignmentTarget(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxVariableDeclaration(pos + 8);
+      walkVariableDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ForStatementLeft`);
@@ -1698,7 +1698,7 @@ export function childrenReturnStatement(pos) {
   parentType = 80;
   parentPos = pos;
 
-  walkOptionExpression(pos + 16);
+  if (!(uint8[(pos + 16)] === 255)) walkExpression(pos + 16);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -1737,7 +1737,7 @@ function walkSwitchCase(pos) {
   parentType = 83;
   parentPos = pos;
 
-  walkOptionExpression(pos + 16);
+  if (!(uint8[(pos + 16)] === 255)) walkExpression(pos + 16);
   walkVecStatement(pos + 32);
 
   parentType = savedType;
@@ -1771,9 +1771,9 @@ function walkTryStatement(pos) {
   parentType = 86;
   parentPos = pos;
 
-  walkBoxBlockStatement(pos + 16);
-  walkOptionBoxCatchClause(pos + 24);
-  walkOptionBoxBlockStatement(pos + 32);
+  walkBlockStatement(int32[(pos + 16) >> 2]);
+  if (!(int32[(pos + 24) >> 2] === 0 && int32[((pos + 24) >> 2) + 1] === 0)) walkCatchClause(int32[(pos + 24) >> 2]);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkBlockStatement(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -1784,8 +1784,8 @@ function walkCatchClause(pos) {
   parentType = 87;
   parentPos = pos;
 
-  walkOptionCatchParameter(pos + 16);
-  walkBoxBlockStatement(pos + 56);
+  if (!(uint8[(pos + 16) + 16] === 255)) walkCatchParameter(pos + 16);
+  walkBlockStatement(int32[(pos + 56) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -1800,13 +1800,13 @@ function walkBindingPattern(pos) {
     case 0:
       return;
     case 1:
-      walkBoxObjectPattern(pos + 8);
+      walkObjectPattern(int32[(pos + 8) >> 2]);
       return;
     case 2:
-      walkBoxArrayPattern(pos + 8);
+      walkArrayPattern(int32[(pos + 8) >> 2]);
       return;
     case 3:
-      walkBoxAssignmentPattern(pos + 8);
+      walkAssignmentPattern(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for BindingPattern`);
@@ -1866,10 +1866,10 @@ export function childrenFunction(pos) {
   parentType = 92;
   parentPos = pos;
 
-  walkOptionBoxTSTypeParameterDeclaration(pos + 48);
-  walkBoxFormalParameters(pos + 64);
-  walkOptionBoxTSTypeAnnotation(pos + 72);
-  walkOptionBoxFunctionBody(pos + 80);
+  if (!(int32[(pos + 48) >> 2] === 0 && int32[((pos + 48) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 48) >> 2]);
+  walkFormalParameters(int32[(pos + 64) >> 2]);
+  if (!(int32[(pos + 72) >> 2] === 0 && int32[((pos + 72) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 72) >> 2]);
+  if (!(int32[(pos + 80) >> 2] === 0 && int32[((pos + 80) >> 2) + 1] === 0)) walkFunctionBody(int32[(pos + 80) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -1897,8 +1897,8 @@ function walkFormalParameter(pos) {
   parentPos = pos;
   walkVecDecorator(pos + 16);
   walkBindingPattern(pos + 40);
-  walkOptionBoxTSTypeAnnotation(pos + 56);
-  walkOptionBoxExpression(pos + 64);
+  if (!(int32[(pos + 56) >> 2] === 0 && int32[((pos + 56) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 56) >> 2]);
+  if (!(int32[(pos + 64) >> 2] === 0 && int32[((pos + 64) >> 2) + 1] === 0)) walkExpression(int32[(pos + 64) >> 2]);
   parentType = savedType;
   parentPos = savedPos;
 }
@@ -1929,116 +1929,116 @@ function walkArrowFunctionBody(pos) {
     case 5:
       return;
     case 6:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     case 7:
       return;
     case 8:
       return;
     case 9:
-      walkBoxArrayExpression(pos + 8);
+      walkArrayExpression(int32[(pos + 8) >> 2]);
       return;
     case 10:
-      walkBoxArrowFunctionExpression(pos + 8);
+      walkArrowFunctionExpression(int32[(pos + 8) >> 2]);
       return;
     case 11:
-      walkBoxAssignmentExpression(pos + 8);
+      walkAssignmentExpression(int32[(pos + 8) >> 2]);
       return;
     case 12:
-      walkBoxAwaitExpression(pos + 8);
+      walkAwaitExpression(int32[(pos + 8) >> 2]);
       return;
     case 13:
-      walkBoxBinaryExpression(pos + 8);
+      walkBinaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 14:
-      walkBoxCallExpression(pos + 8);
+      walkCallExpression(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxChainExpression(pos + 8);
+      walkChainExpression(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxConditionalExpression(pos + 8);
+      walkConditionalExpression(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxImportExpression(pos + 8);
+      walkImportExpression(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxLogicalExpression(pos + 8);
+      walkLogicalExpression(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxNewExpression(pos + 8);
+      walkNewExpression(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxObjectExpression(pos + 8);
+      walkObjectExpression(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxParenthesizedExpression(pos + 8);
+      walkParenthesizedExpression(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxSequenceExpression(pos + 8);
+      walkSequenceExpression(int32[(pos + 8) >> 2]);
       return;
     case 25:
-      walkBoxTaggedTemplateExpression(pos + 8);
+      walkTaggedTemplateExpression(int32[(pos + 8) >> 2]);
       return;
     case 26:
       return;
     case 27:
-      walkBoxUnaryExpression(pos + 8);
+      walkUnaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxUpdateExpression(pos + 8);
+      walkUpdateExpression(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxYieldExpression(pos + 8);
+      walkYieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxPrivateInExpression(pos + 8);
+      walkPrivateInExpression(int32[(pos + 8) >> 2]);
       return;
     case 31:
       return;
     case 32:
       return;
     case 33:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSInstantiationExpression(pos + 8);
+      walkTSInstantiationExpression(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxV8IntrinsicExpression(pos + 8);
+      walkV8IntrinsicExpression(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 64:
-      walkBoxFunctionBody(pos + 8);
+      walkFunctionBody(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ArrowFunctionBody`);
@@ -2050,9 +2050,9 @@ export function childrenArrowFunctionExpression(pos) {
   parentType = 95;
   parentPos = pos;
 
-  walkOptionBoxTSTypeParameterDeclaration(pos + 16);
-  walkBoxFormalParameters(pos + 24);
-  walkOptionBoxTSTypeAnnotation(pos + 32);
+  if (!(int32[(pos + 16) >> 2] === 0 && int32[((pos + 16) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 16) >> 2]);
+  walkFormalParameters(int32[(pos + 24) >> 2]);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 32) >> 2]);
   walkArrowFunctionBody(pos + 40);
 
   parentType = savedType;
@@ -2068,7 +2068,7 @@ export function childrenYieldExpression(pos) {
   parentType = 96;
   parentPos = pos;
 
-  walkOptionExpression(pos + 16);
+  if (!(uint8[(pos + 16)] === 255)) walkExpression(pos + 16);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2084,10 +2084,10 @@ export function childrenClass(pos) {
   parentPos = pos;
 
   walkVecDecorator(pos + 16);
-  walkOptionBoxTSTypeParameterDeclaration(pos + 72);
-  walkOptionExpression(pos + 80);
+  if (!(int32[(pos + 72) >> 2] === 0 && int32[((pos + 72) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 72) >> 2]);
+  if (!(uint8[(pos + 80)] === 255)) walkExpression(pos + 80);
   walkVecTSClassImplements(pos + 104);
-  walkBoxClassBody(pos + 128);
+  walkClassBody(int32[(pos + 128) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2111,19 +2111,19 @@ function walkClassBody(pos) {
 function walkClassElement(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxStaticBlock(pos + 8);
+      walkStaticBlock(int32[(pos + 8) >> 2]);
       return;
     case 1:
-      walkBoxMethodDefinition(pos + 8);
+      walkMethodDefinition(int32[(pos + 8) >> 2]);
       return;
     case 2:
-      walkBoxPropertyDefinition(pos + 8);
+      walkPropertyDefinition(int32[(pos + 8) >> 2]);
       return;
     case 3:
-      walkBoxAccessorProperty(pos + 8);
+      walkAccessorProperty(int32[(pos + 8) >> 2]);
       return;
     case 4:
-      walkBoxTSIndexSignature(pos + 8);
+      walkTSIndexSignature(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for ClassElement`);
@@ -2137,7 +2137,7 @@ export function childrenMethodDefinition(pos) {
 
   walkVecDecorator(pos + 16);
   walkPropertyKey(pos + 40);
-  walkBoxFunction(pos + 56);
+  walkFunction(int32[(pos + 56) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2154,8 +2154,8 @@ function walkPropertyDefinition(pos) {
 
   walkVecDecorator(pos + 16);
   walkPropertyKey(pos + 40);
-  walkOptionBoxTSTypeAnnotation(pos + 56);
-  walkOptionExpression(pos + 64);
+  if (!(int32[(pos + 56) >> 2] === 0 && int32[((pos + 56) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 56) >> 2]);
+  if (!(uint8[(pos + 64)] === 255)) walkExpression(pos + 64);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2179,8 +2179,8 @@ function walkAccessorProperty(pos) {
 
   walkVecDecorator(pos + 16);
   walkPropertyKey(pos + 40);
-  walkOptionBoxTSTypeAnnotation(pos + 56);
-  walkOptionExpression(pos + 64);
+  if (!(int32[(pos + 56) >> 2] === 0 && int32[((pos + 56) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 56) >> 2]);
+  if (!(uint8[(pos + 64)] === 255)) walkExpression(pos + 64);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2192,7 +2192,7 @@ export function childrenImportExpression(pos) {
   parentPos = pos;
 
   walkExpression(pos + 16);
-  walkOptionExpression(pos + 32);
+  if (!(uint8[(pos + 32)] === 255)) walkExpression(pos + 32);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2207,8 +2207,8 @@ function walkImportDeclaration(pos) {
   parentType = 104;
   parentPos = pos;
 
-  walkOptionVecImportDeclarationSpecifier(pos + 16);
-  walkOptionBoxWithClause(pos + 88);
+  if (!(int32[(pos + 16) >> 2] === 0 && int32[((pos + 16) >> 2) + 1] === 0)) walkVecImportDeclarationSpecifier(pos + 16);
+  if (!(int32[(pos + 88) >> 2] === 0 && int32[((pos + 88) >> 2) + 1] === 0)) walkWithClause(int32[(pos + 88) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2217,7 +2217,7 @@ function walkImportDeclaration(pos) {
 function walkImportDeclarationSpecifier(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxImportSpecifier(pos + 8);
+      walkImportSpecifier(int32[(pos + 8) >> 2]);
       return;
     case 1:
       return;
@@ -2293,7 +2293,7 @@ function walkExportFromDeclaration(pos) {
   parentPos = pos;
 
   walkVecExportSpecifier(pos + 16);
-  walkOptionBoxWithClause(pos + 88);
+  if (!(int32[(pos + 88) >> 2] === 0 && int32[((pos + 88) >> 2) + 1] === 0)) walkWithClause(int32[(pos + 88) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2315,8 +2315,8 @@ function walkExportAllDeclaration(pos) {
   parentType = 113;
   parentPos = pos;
 
-  walkOptionModuleExportName(pos + 16);
-  walkOptionBoxWithClause(pos + 120);
+  if (!(uint8[(pos + 16)] === 255)) walkModuleExportName(pos + 16);
+  if (!(int32[(pos + 120) >> 2] === 0 && int32[((pos + 120) >> 2) + 1] === 0)) walkWithClause(int32[(pos + 120) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2349,122 +2349,122 @@ function walkExportDefaultDeclarationKind(pos) {
     case 5:
       return;
     case 6:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     case 7:
       return;
     case 8:
       return;
     case 9:
-      walkBoxArrayExpression(pos + 8);
+      walkArrayExpression(int32[(pos + 8) >> 2]);
       return;
     case 10:
-      walkBoxArrowFunctionExpression(pos + 8);
+      walkArrowFunctionExpression(int32[(pos + 8) >> 2]);
       return;
     case 11:
-      walkBoxAssignmentExpression(pos + 8);
+      walkAssignmentExpression(int32[(pos + 8) >> 2]);
       return;
     case 12:
-      walkBoxAwaitExpression(pos + 8);
+      walkAwaitExpression(int32[(pos + 8) >> 2]);
       return;
     case 13:
-      walkBoxBinaryExpression(pos + 8);
+      walkBinaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 14:
-      walkBoxCallExpression(pos + 8);
+      walkCallExpression(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxChainExpression(pos + 8);
+      walkChainExpression(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxConditionalExpression(pos + 8);
+      walkConditionalExpression(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxImportExpression(pos + 8);
+      walkImportExpression(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxLogicalExpression(pos + 8);
+      walkLogicalExpression(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxNewExpression(pos + 8);
+      walkNewExpression(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxObjectExpression(pos + 8);
+      walkObjectExpression(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxParenthesizedExpression(pos + 8);
+      walkParenthesizedExpression(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxSequenceExpression(pos + 8);
+      walkSequenceExpression(int32[(pos + 8) >> 2]);
       return;
     case 25:
-      walkBoxTaggedTemplateExpression(pos + 8);
+      walkTaggedTemplateExpression(int32[(pos + 8) >> 2]);
       return;
     case 26:
       return;
     case 27:
-      walkBoxUnaryExpression(pos + 8);
+      walkUnaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxUpdateExpression(pos + 8);
+      walkUpdateExpression(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxYieldExpression(pos + 8);
+      walkYieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxPrivateInExpression(pos + 8);
+      walkPrivateInExpression(int32[(pos + 8) >> 2]);
       return;
     case 31:
       return;
     case 32:
       return;
     case 33:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSInstantiationExpression(pos + 8);
+      walkTSInstantiationExpression(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxV8IntrinsicExpression(pos + 8);
+      walkV8IntrinsicExpression(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 64:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 65:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 66:
-      walkBoxTSInterfaceDeclaration(pos + 8);
+      walkTSInterfaceDeclaration(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(
@@ -2502,9 +2502,9 @@ export function childrenJSXElement(pos) {
   parentType = 116;
   parentPos = pos;
 
-  walkBoxJSXOpeningElement(pos + 16);
+  walkJSXOpeningElement(int32[(pos + 16) >> 2]);
   walkVecJSXChild(pos + 24);
-  walkOptionBoxJSXClosingElement(pos + 48);
+  if (!(int32[(pos + 48) >> 2] === 0 && int32[((pos + 48) >> 2) + 1] === 0)) walkJSXClosingElement(int32[(pos + 48) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2520,7 +2520,7 @@ function walkJSXOpeningElement(pos) {
   parentPos = pos;
 
   walkJSXElementName(pos + 16);
-  walkOptionBoxTSTypeParameterInstantiation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeParameterInstantiation(int32[(pos + 32) >> 2]);
   walkVecJSXAttributeItem(pos + 40);
 
   parentType = savedType;
@@ -2562,7 +2562,7 @@ function walkJSXElementName(pos) {
     case 2:
       return;
     case 3:
-      walkBoxJSXMemberExpression(pos + 8);
+      walkJSXMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 4:
       return;
@@ -2587,7 +2587,7 @@ function walkJSXMemberExpressionObject(pos) {
     case 0:
       return;
     case 1:
-      walkBoxJSXMemberExpression(pos + 8);
+      walkJSXMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 2:
       return;
@@ -2622,113 +2622,113 @@ function walkJSXExpression(pos) {
     case 5:
       return;
     case 6:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     case 7:
       return;
     case 8:
       return;
     case 9:
-      walkBoxArrayExpression(pos + 8);
+      walkArrayExpression(int32[(pos + 8) >> 2]);
       return;
     case 10:
-      walkBoxArrowFunctionExpression(pos + 8);
+      walkArrowFunctionExpression(int32[(pos + 8) >> 2]);
       return;
     case 11:
-      walkBoxAssignmentExpression(pos + 8);
+      walkAssignmentExpression(int32[(pos + 8) >> 2]);
       return;
     case 12:
-      walkBoxAwaitExpression(pos + 8);
+      walkAwaitExpression(int32[(pos + 8) >> 2]);
       return;
     case 13:
-      walkBoxBinaryExpression(pos + 8);
+      walkBinaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 14:
-      walkBoxCallExpression(pos + 8);
+      walkCallExpression(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxChainExpression(pos + 8);
+      walkChainExpression(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxClass(pos + 8);
+      walkClass(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxConditionalExpression(pos + 8);
+      walkConditionalExpression(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxFunction(pos + 8);
+      walkFunction(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxImportExpression(pos + 8);
+      walkImportExpression(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxLogicalExpression(pos + 8);
+      walkLogicalExpression(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxNewExpression(pos + 8);
+      walkNewExpression(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxObjectExpression(pos + 8);
+      walkObjectExpression(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxParenthesizedExpression(pos + 8);
+      walkParenthesizedExpression(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxSequenceExpression(pos + 8);
+      walkSequenceExpression(int32[(pos + 8) >> 2]);
       return;
     case 25:
-      walkBoxTaggedTemplateExpression(pos + 8);
+      walkTaggedTemplateExpression(int32[(pos + 8) >> 2]);
       return;
     case 26:
       return;
     case 27:
-      walkBoxUnaryExpression(pos + 8);
+      walkUnaryExpression(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxUpdateExpression(pos + 8);
+      walkUpdateExpression(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxYieldExpression(pos + 8);
+      walkYieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxPrivateInExpression(pos + 8);
+      walkPrivateInExpression(int32[(pos + 8) >> 2]);
       return;
     case 31:
       return;
     case 32:
       return;
     case 33:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxTSAsExpression(pos + 8);
+      walkTSAsExpression(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxTSSatisfiesExpression(pos + 8);
+      walkTSSatisfiesExpression(int32[(pos + 8) >> 2]);
       return;
     case 37:
-      walkBoxTSTypeAssertion(pos + 8);
+      walkTSTypeAssertion(int32[(pos + 8) >> 2]);
       return;
     case 38:
-      walkBoxTSNonNullExpression(pos + 8);
+      walkTSNonNullExpression(int32[(pos + 8) >> 2]);
       return;
     case 39:
-      walkBoxTSInstantiationExpression(pos + 8);
+      walkTSInstantiationExpression(int32[(pos + 8) >> 2]);
       return;
     case 40:
-      walkBoxV8IntrinsicExpression(pos + 8);
+      walkV8IntrinsicExpression(int32[(pos + 8) >> 2]);
       return;
     case 48:
-      walkBoxComputedMemberExpression(pos + 8);
+      walkComputedMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 49:
-      walkBoxStaticMemberExpression(pos + 8);
+      walkStaticMemberExpression(int32[(pos + 8) >> 2]);
       return;
     case 50:
-      walkBoxPrivateFieldExpression(pos + 8);
+      walkPrivateFieldExpression(int32[(pos + 8) >> 2]);
       return;
     case 64:
       return;
@@ -2740,10 +2740,10 @@ function walkJSXExpression(pos) {
 function walkJSXAttributeItem(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxJSXAttribute(pos + 8);
+      walkJSXAttribute(int32[(pos + 8) >> 2]);
       return;
     case 1:
-      walkBoxJSXSpreadAttribute(pos + 8);
+      walkJSXSpreadAttribute(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for JSXAttributeItem`);
@@ -2756,7 +2756,7 @@ function walkJSXAttribute(pos) {
   parentPos = pos;
 
   walkJSXAttributeName(pos + 16);
-  walkOptionJSXAttributeValue(pos + 32);
+  if (!(uint8[(pos + 32)] === 255)) walkJSXAttributeValue(pos + 32);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2789,13 +2789,13 @@ function walkJSXAttributeValue(pos) {
     case 0:
       return;
     case 1:
-      walkBoxJSXExpressionContainer(pos + 8);
+      walkJSXExpressionContainer(int32[(pos + 8) >> 2]);
       return;
     case 2:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 3:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for JSXAttributeValue`);
@@ -2807,16 +2807,16 @@ function walkJSXChild(pos) {
     case 0:
       return;
     case 1:
-      walkBoxJSXElement(pos + 8);
+      walkJSXElement(int32[(pos + 8) >> 2]);
       return;
     case 2:
-      walkBoxJSXFragment(pos + 8);
+      walkJSXFragment(int32[(pos + 8) >> 2]);
       return;
     case 3:
-      walkBoxJSXExpressionContainer(pos + 8);
+      walkJSXExpressionContainer(int32[(pos + 8) >> 2]);
       return;
     case 4:
-      walkBoxJSXSpreadChild(pos + 8);
+      walkJSXSpreadChild(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for JSXChild`);
@@ -2862,7 +2862,7 @@ function walkTSEnumMember(pos) {
   parentPos = pos;
 
   walkTSEnumMemberName(pos + 16);
-  walkOptionExpression(pos + 32);
+  if (!(uint8[(pos + 32)] === 255)) walkExpression(pos + 32);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -2877,7 +2877,7 @@ function walkTSEnumMemberName(pos) {
     case 2:
       return;
     case 3:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSEnumMemberName`);
@@ -2917,10 +2917,10 @@ function walkTSLiteral(pos) {
     case 3:
       return;
     case 4:
-      walkBoxTemplateLiteral(pos + 8);
+      walkTemplateLiteral(int32[(pos + 8) >> 2]);
       return;
     case 5:
-      walkBoxUnaryExpression(pos + 8);
+      walkUnaryExpression(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSLiteral`);
@@ -2958,70 +2958,70 @@ function walkTSType(pos) {
     case 13:
       return;
     case 14:
-      walkBoxTSArrayType(pos + 8);
+      walkTSArrayType(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxTSConditionalType(pos + 8);
+      walkTSConditionalType(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxTSConstructorType(pos + 8);
+      walkTSConstructorType(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxTSFunctionType(pos + 8);
+      walkTSFunctionType(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxTSImportType(pos + 8);
+      walkTSImportType(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxTSIndexedAccessType(pos + 8);
+      walkTSIndexedAccessType(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxTSInferType(pos + 8);
+      walkTSInferType(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxTSIntersectionType(pos + 8);
+      walkTSIntersectionType(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxTSLiteralType(pos + 8);
+      walkTSLiteralType(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxTSMappedType(pos + 8);
+      walkTSMappedType(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxTSNamedTupleMember(pos + 8);
+      walkTSNamedTupleMember(int32[(pos + 8) >> 2]);
       return;
     case 26:
-      walkBoxTSTemplateLiteralType(pos + 8);
+      walkTSTemplateLiteralType(int32[(pos + 8) >> 2]);
       return;
     case 27:
-      walkBoxTSTupleType(pos + 8);
+      walkTSTupleType(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxTSTypeLiteral(pos + 8);
+      walkTSTypeLiteral(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxTSTypeOperator(pos + 8);
+      walkTSTypeOperator(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxTSTypePredicate(pos + 8);
+      walkTSTypePredicate(int32[(pos + 8) >> 2]);
       return;
     case 31:
-      walkBoxTSTypeQuery(pos + 8);
+      walkTSTypeQuery(int32[(pos + 8) >> 2]);
       return;
     case 32:
-      walkBoxTSTypeReference(pos + 8);
+      walkTSTypeReference(int32[(pos + 8) >> 2]);
       return;
     case 33:
-      walkBoxTSUnionType(pos + 8);
+      walkTSUnionType(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxTSParenthesizedType(pos + 8);
+      walkTSParenthesizedType(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxJSDocNullableType(pos + 8);
+      walkJSDocNullableType(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxJSDocNonNullableType(pos + 8);
+      walkJSDocNonNullableType(int32[(pos + 8) >> 2]);
       return;
     case 37:
       return;
@@ -3186,78 +3186,78 @@ function walkTSTupleElement(pos) {
     case 13:
       return;
     case 14:
-      walkBoxTSArrayType(pos + 8);
+      walkTSArrayType(int32[(pos + 8) >> 2]);
       return;
     case 15:
-      walkBoxTSConditionalType(pos + 8);
+      walkTSConditionalType(int32[(pos + 8) >> 2]);
       return;
     case 16:
-      walkBoxTSConstructorType(pos + 8);
+      walkTSConstructorType(int32[(pos + 8) >> 2]);
       return;
     case 17:
-      walkBoxTSFunctionType(pos + 8);
+      walkTSFunctionType(int32[(pos + 8) >> 2]);
       return;
     case 18:
-      walkBoxTSImportType(pos + 8);
+      walkTSImportType(int32[(pos + 8) >> 2]);
       return;
     case 19:
-      walkBoxTSIndexedAccessType(pos + 8);
+      walkTSIndexedAccessType(int32[(pos + 8) >> 2]);
       return;
     case 20:
-      walkBoxTSInferType(pos + 8);
+      walkTSInferType(int32[(pos + 8) >> 2]);
       return;
     case 21:
-      walkBoxTSIntersectionType(pos + 8);
+      walkTSIntersectionType(int32[(pos + 8) >> 2]);
       return;
     case 22:
-      walkBoxTSLiteralType(pos + 8);
+      walkTSLiteralType(int32[(pos + 8) >> 2]);
       return;
     case 23:
-      walkBoxTSMappedType(pos + 8);
+      walkTSMappedType(int32[(pos + 8) >> 2]);
       return;
     case 24:
-      walkBoxTSNamedTupleMember(pos + 8);
+      walkTSNamedTupleMember(int32[(pos + 8) >> 2]);
       return;
     case 26:
-      walkBoxTSTemplateLiteralType(pos + 8);
+      walkTSTemplateLiteralType(int32[(pos + 8) >> 2]);
       return;
     case 27:
-      walkBoxTSTupleType(pos + 8);
+      walkTSTupleType(int32[(pos + 8) >> 2]);
       return;
     case 28:
-      walkBoxTSTypeLiteral(pos + 8);
+      walkTSTypeLiteral(int32[(pos + 8) >> 2]);
       return;
     case 29:
-      walkBoxTSTypeOperator(pos + 8);
+      walkTSTypeOperator(int32[(pos + 8) >> 2]);
       return;
     case 30:
-      walkBoxTSTypePredicate(pos + 8);
+      walkTSTypePredicate(int32[(pos + 8) >> 2]);
       return;
     case 31:
-      walkBoxTSTypeQuery(pos + 8);
+      walkTSTypeQuery(int32[(pos + 8) >> 2]);
       return;
     case 32:
-      walkBoxTSTypeReference(pos + 8);
+      walkTSTypeReference(int32[(pos + 8) >> 2]);
       return;
     case 33:
-      walkBoxTSUnionType(pos + 8);
+      walkTSUnionType(int32[(pos + 8) >> 2]);
       return;
     case 34:
-      walkBoxTSParenthesizedType(pos + 8);
+      walkTSParenthesizedType(int32[(pos + 8) >> 2]);
       return;
     case 35:
-      walkBoxJSDocNullableType(pos + 8);
+      walkJSDocNullableType(int32[(pos + 8) >> 2]);
       return;
     case 36:
-      walkBoxJSDocNonNullableType(pos + 8);
+      walkJSDocNonNullableType(int32[(pos + 8) >> 2]);
       return;
     case 37:
       return;
     case 64:
-      walkBoxTSOptionalType(pos + 8);
+      walkTSOptionalType(int32[(pos + 8) >> 2]);
       return;
     case 65:
-      walkBoxTSRestType(pos + 8);
+      walkTSRestType(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSTupleElement`);
@@ -3270,7 +3270,7 @@ function walkTSTypeReference(pos) {
   parentPos = pos;
 
   walkTSTypeName(pos + 16);
-  walkOptionBoxTSTypeParameterInstantiation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeParameterInstantiation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3281,7 +3281,7 @@ function walkTSTypeName(pos) {
     case 0:
       return;
     case 1:
-      walkBoxTSQualifiedName(pos + 8);
+      walkTSQualifiedName(int32[(pos + 8) >> 2]);
       return;
     case 2:
       return;
@@ -3317,8 +3317,8 @@ function walkTSTypeParameter(pos) {
   parentType = 145;
   parentPos = pos;
 
-  walkOptionTSType(pos + 48);
-  walkOptionTSType(pos + 64);
+  if (!(uint8[(pos + 48)] === 255)) walkTSType(pos + 48);
+  if (!(uint8[(pos + 64)] === 255)) walkTSType(pos + 64);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3340,7 +3340,7 @@ function walkTSTypeAliasDeclaration(pos) {
   parentType = 147;
   parentPos = pos;
 
-  walkOptionBoxTSTypeParameterDeclaration(pos + 48);
+  if (!(int32[(pos + 48) >> 2] === 0 && int32[((pos + 48) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 48) >> 2]);
   walkTSType(pos + 56);
 
   parentType = savedType;
@@ -3353,7 +3353,7 @@ function walkTSClassImplements(pos) {
   parentPos = pos;
 
   walkTSTypeName(pos + 16);
-  walkOptionBoxTSTypeParameterInstantiation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeParameterInstantiation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3364,9 +3364,9 @@ function walkTSInterfaceDeclaration(pos) {
   parentType = 149;
   parentPos = pos;
 
-  walkOptionBoxTSTypeParameterDeclaration(pos + 48);
+  if (!(int32[(pos + 48) >> 2] === 0 && int32[((pos + 48) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 48) >> 2]);
   walkVecTSInterfaceHeritage(pos + 56);
-  walkBoxTSInterfaceBody(pos + 80);
+  walkTSInterfaceBody(int32[(pos + 80) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3389,7 +3389,7 @@ function walkTSPropertySignature(pos) {
   parentPos = pos;
 
   walkPropertyKey(pos + 16);
-  walkOptionBoxTSTypeAnnotation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3398,19 +3398,19 @@ function walkTSPropertySignature(pos) {
 function walkTSSignature(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxTSIndexSignature(pos + 8);
+      walkTSIndexSignature(int32[(pos + 8) >> 2]);
       return;
     case 1:
-      walkBoxTSPropertySignature(pos + 8);
+      walkTSPropertySignature(int32[(pos + 8) >> 2]);
       return;
     case 2:
-      walkBoxTSCallSignatureDeclaration(pos + 8);
+      walkTSCallSignatureDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 3:
-      walkBoxTSConstructSignatureDeclaration(pos + 8);
+      walkTSConstructSignatureDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 4:
-      walkBoxTSMethodSignature(pos + 8);
+      walkTSMethodSignature(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSSignature`);
@@ -3423,7 +3423,7 @@ function walkTSIndexSignature(pos) {
   parentPos = pos;
 
   walkTSIndexSignatureName(pos + 16);
-  walkBoxTSTypeAnnotation(pos + 56);
+  walkTSTypeAnnotation(int32[(pos + 56) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3434,9 +3434,9 @@ function walkTSCallSignatureDeclaration(pos) {
   parentType = 153;
   parentPos = pos;
 
-  walkOptionBoxTSTypeParameterDeclaration(pos + 16);
-  walkBoxFormalParameters(pos + 32);
-  walkOptionBoxTSTypeAnnotation(pos + 40);
+  if (!(int32[(pos + 16) >> 2] === 0 && int32[((pos + 16) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 16) >> 2]);
+  walkFormalParameters(int32[(pos + 32) >> 2]);
+  if (!(int32[(pos + 40) >> 2] === 0 && int32[((pos + 40) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 40) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3448,9 +3448,9 @@ function walkTSMethodSignature(pos) {
   parentPos = pos;
 
   walkPropertyKey(pos + 16);
-  walkOptionBoxTSTypeParameterDeclaration(pos + 32);
-  walkBoxFormalParameters(pos + 48);
-  walkOptionBoxTSTypeAnnotation(pos + 56);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 32) >> 2]);
+  walkFormalParameters(int32[(pos + 48) >> 2]);
+  if (!(int32[(pos + 56) >> 2] === 0 && int32[((pos + 56) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 56) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3461,9 +3461,9 @@ function walkTSConstructSignatureDeclaration(pos) {
   parentType = 155;
   parentPos = pos;
 
-  walkOptionBoxTSTypeParameterDeclaration(pos + 16);
-  walkBoxFormalParameters(pos + 24);
-  walkOptionBoxTSTypeAnnotation(pos + 32);
+  if (!(int32[(pos + 16) >> 2] === 0 && int32[((pos + 16) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 16) >> 2]);
+  walkFormalParameters(int32[(pos + 24) >> 2]);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3474,7 +3474,7 @@ function walkTSIndexSignatureName(pos) {
   parentType = 156;
   parentPos = pos;
 
-  walkBoxTSTypeAnnotation(pos + 32);
+  walkTSTypeAnnotation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3486,7 +3486,7 @@ function walkTSInterfaceHeritage(pos) {
   parentPos = pos;
 
   walkTSTypeName(pos + 16);
-  walkOptionBoxTSTypeParameterInstantiation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeParameterInstantiation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3498,7 +3498,7 @@ function walkTSTypePredicate(pos) {
   parentPos = pos;
 
   walkTSTypePredicateName(pos + 16);
-  walkOptionBoxTSTypeAnnotation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeAnnotation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3520,7 +3520,7 @@ function walkTSExternalModuleDeclaration(pos) {
   parentType = 159;
   parentPos = pos;
 
-  walkOptionBoxTSModuleBlock(pos + 64);
+  if (!(int32[(pos + 64) >> 2] === 0 && int32[((pos + 64) >> 2) + 1] === 0)) walkTSModuleBlock(int32[(pos + 64) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3540,10 +3540,10 @@ function walkTSNamespaceDeclaration(pos) {
 function walkTSNamespaceDeclarationBody(pos) {
   switch (uint8[pos]) {
     case 0:
-      walkBoxTSNamespaceDeclaration(pos + 8);
+      walkTSNamespaceDeclaration(int32[(pos + 8) >> 2]);
       return;
     case 1:
-      walkBoxTSModuleBlock(pos + 8);
+      walkTSModuleBlock(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSNamespaceDeclarationBody`);
@@ -3588,7 +3588,7 @@ function walkTSInferType(pos) {
   parentType = 164;
   parentPos = pos;
 
-  walkBoxTSTypeParameter(pos + 16);
+  walkTSTypeParameter(int32[(pos + 16) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3600,7 +3600,7 @@ function walkTSTypeQuery(pos) {
   parentPos = pos;
 
   walkTSTypeQueryExprName(pos + 16);
-  walkOptionBoxTSTypeParameterInstantiation(pos + 32);
+  if (!(int32[(pos + 32) >> 2] === 0 && int32[((pos + 32) >> 2) + 1] === 0)) walkTSTypeParameterInstantiation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3611,12 +3611,12 @@ function walkTSTypeQueryExprName(pos) {
     case 0:
       return;
     case 1:
-      walkBoxTSQualifiedName(pos + 8);
+      walkTSQualifiedName(int32[(pos + 8) >> 2]);
       return;
     case 2:
       return;
     case 3:
-      walkBoxTSImportType(pos + 8);
+      walkTSImportType(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSTypeQueryExprName`);
@@ -3628,9 +3628,9 @@ function walkTSImportType(pos) {
   parentType = 166;
   parentPos = pos;
 
-  walkOptionBoxObjectExpression(pos + 64);
-  walkOptionTSImportTypeQualifier(pos + 72);
-  walkOptionBoxTSTypeParameterInstantiation(pos + 88);
+  if (!(int32[(pos + 64) >> 2] === 0 && int32[((pos + 64) >> 2) + 1] === 0)) walkObjectExpression(int32[(pos + 64) >> 2]);
+  if (!(uint8[(pos + 72)] === 2)) walkTSImportTypeQualifier(pos + 72);
+  if (!(int32[(pos + 88) >> 2] === 0 && int32[((pos + 88) >> 2) + 1] === 0)) walkTSTypeParameterInstantiation(int32[(pos + 88) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3641,7 +3641,7 @@ function walkTSImportTypeQualifier(pos) {
     case 0:
       return;
     case 1:
-      walkBoxTSImportTypeQualifiedName(pos + 8);
+      walkTSImportTypeQualifiedName(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSImportTypeQualifier`);
@@ -3664,9 +3664,9 @@ function walkTSFunctionType(pos) {
   parentType = 168;
   parentPos = pos;
 
-  walkOptionBoxTSTypeParameterDeclaration(pos + 16);
-  walkBoxFormalParameters(pos + 32);
-  walkBoxTSTypeAnnotation(pos + 40);
+  if (!(int32[(pos + 16) >> 2] === 0 && int32[((pos + 16) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 16) >> 2]);
+  walkFormalParameters(int32[(pos + 32) >> 2]);
+  walkTSTypeAnnotation(int32[(pos + 40) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3677,9 +3677,9 @@ function walkTSConstructorType(pos) {
   parentType = 169;
   parentPos = pos;
 
-  walkOptionBoxTSTypeParameterDeclaration(pos + 16);
-  walkBoxFormalParameters(pos + 24);
-  walkBoxTSTypeAnnotation(pos + 32);
+  if (!(int32[(pos + 16) >> 2] === 0 && int32[((pos + 16) >> 2) + 1] === 0)) walkTSTypeParameterDeclaration(int32[(pos + 16) >> 2]);
+  walkFormalParameters(int32[(pos + 24) >> 2]);
+  walkTSTypeAnnotation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3691,8 +3691,8 @@ function walkTSMappedType(pos) {
   parentPos = pos;
 
   walkTSType(pos + 48);
-  walkOptionTSType(pos + 64);
-  walkOptionTSType(pos + 80);
+  if (!(uint8[(pos + 64)] === 255)) walkTSType(pos + 64);
+  if (!(uint8[(pos + 80)] === 255)) walkTSType(pos + 80);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3763,7 +3763,7 @@ function walkTSModuleReference(pos) {
     case 1:
       return;
     case 2:
-      walkBoxTSQualifiedName(pos + 8);
+      walkTSQualifiedName(int32[(pos + 8) >> 2]);
       return;
     default:
       throw new Error(`Unexpected discriminant ${uint8[pos]} for TSModuleReference`);
@@ -3809,7 +3809,7 @@ function walkTSInstantiationExpression(pos) {
   parentPos = pos;
 
   walkExpression(pos + 16);
-  walkBoxTSTypeParameterInstantiation(pos + 32);
+  walkTSTypeParameterInstantiation(int32[(pos + 32) >> 2]);
 
   parentType = savedType;
   parentPos = savedPos;
@@ -3847,126 +3847,6 @@ function walkVecStatement(pos) {
   }
 }
 
-function walkBoxTemplateLiteral(pos) {
-  return walkTemplateLiteral(int32[pos >> 2]);
-}
-
-function walkBoxArrayExpression(pos) {
-  return walkArrayExpression(int32[pos >> 2]);
-}
-
-function walkBoxArrowFunctionExpression(pos) {
-  return walkArrowFunctionExpression(int32[pos >> 2]);
-}
-
-function walkBoxAssignmentExpression(pos) {
-  return walkAssignmentExpression(int32[pos >> 2]);
-}
-
-function walkBoxAwaitExpression(pos) {
-  return walkAwaitExpression(int32[pos >> 2]);
-}
-
-function walkBoxBinaryExpression(pos) {
-  return walkBinaryExpression(int32[pos >> 2]);
-}
-
-function walkBoxCallExpression(pos) {
-  return walkCallExpression(int32[pos >> 2]);
-}
-
-function walkBoxChainExpression(pos) {
-  return walkChainExpression(int32[pos >> 2]);
-}
-
-function walkBoxClass(pos) {
-  return walkClass(int32[pos >> 2]);
-}
-
-function walkBoxConditionalExpression(pos) {
-  return walkConditionalExpression(int32[pos >> 2]);
-}
-
-function walkBoxFunction(pos) {
-  return walkFunction(int32[pos >> 2]);
-}
-
-function walkBoxImportExpression(pos) {
-  return walkImportExpression(int32[pos >> 2]);
-}
-
-function walkBoxLogicalExpression(pos) {
-  return walkLogicalExpression(int32[pos >> 2]);
-}
-
-function walkBoxNewExpression(pos) {
-  return walkNewExpression(int32[pos >> 2]);
-}
-
-function walkBoxObjectExpression(pos) {
-  return walkObjectExpression(int32[pos >> 2]);
-}
-
-function walkBoxParenthesizedExpression(pos) {
-  return walkParenthesizedExpression(int32[pos >> 2]);
-}
-
-function walkBoxSequenceExpression(pos) {
-  return walkSequenceExpression(int32[pos >> 2]);
-}
-
-function walkBoxTaggedTemplateExpression(pos) {
-  return walkTaggedTemplateExpression(int32[pos >> 2]);
-}
-
-function walkBoxUnaryExpression(pos) {
-  return walkUnaryExpression(int32[pos >> 2]);
-}
-
-function walkBoxUpdateExpression(pos) {
-  return walkUpdateExpression(int32[pos >> 2]);
-}
-
-function walkBoxYieldExpression(pos) {
-  return walkYieldExpression(int32[pos >> 2]);
-}
-
-function walkBoxPrivateInExpression(pos) {
-  return walkPrivateInExpression(int32[pos >> 2]);
-}
-
-function walkBoxJSXElement(pos) {
-  return walkJSXElement(int32[pos >> 2]);
-}
-
-function walkBoxJSXFragment(pos) {
-  return walkJSXFragment(int32[pos >> 2]);
-}
-
-function walkBoxTSAsExpression(pos) {
-  return walkTSAsExpression(int32[pos >> 2]);
-}
-
-function walkBoxTSSatisfiesExpression(pos) {
-  return walkTSSatisfiesExpression(int32[pos >> 2]);
-}
-
-function walkBoxTSTypeAssertion(pos) {
-  return walkTSTypeAssertion(int32[pos >> 2]);
-}
-
-function walkBoxTSNonNullExpression(pos) {
-  return walkTSNonNullExpression(int32[pos >> 2]);
-}
-
-function walkBoxTSInstantiationExpression(pos) {
-  return walkTSInstantiationExpression(int32[pos >> 2]);
-}
-
-function walkBoxV8IntrinsicExpression(pos) {
-  return walkV8IntrinsicExpression(int32[pos >> 2]);
-}
-
 function walkVecArrayExpressionElement(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -3975,10 +3855,6 @@ function walkVecArrayExpressionElement(pos) {
     walkArrayExpressionElement(pos);
     pos += 16;
   }
-}
-
-function walkBoxSpreadElement(pos) {
-  return walkSpreadElement(int32[pos >> 2]);
 }
 
 function walkVecObjectPropertyKind(pos) {
@@ -3991,10 +3867,6 @@ function walkVecObjectPropertyKind(pos) {
   }
 }
 
-function walkBoxObjectProperty(pos) {
-  return walkObjectProperty(int32[pos >> 2]);
-}
-
 function walkVecExpression(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4003,27 +3875,6 @@ function walkVecExpression(pos) {
     walkExpression(pos);
     pos += 16;
   }
-}
-
-function walkBoxTSTypeParameterInstantiation(pos) {
-  return walkTSTypeParameterInstantiation(int32[pos >> 2]);
-}
-
-function walkOptionBoxTSTypeParameterInstantiation(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxTSTypeParameterInstantiation(pos);
-}
-
-function walkBoxComputedMemberExpression(pos) {
-  return walkComputedMemberExpression(int32[pos >> 2]);
-}
-
-function walkBoxStaticMemberExpression(pos) {
-  return walkStaticMemberExpression(int32[pos >> 2]);
-}
-
-function walkBoxPrivateFieldExpression(pos) {
-  return walkPrivateFieldExpression(int32[pos >> 2]);
 }
 
 function walkVecArgument(pos) {
@@ -4036,24 +3887,12 @@ function walkVecArgument(pos) {
   }
 }
 
-function walkBoxArrayAssignmentTarget(pos) {
-  return walkArrayAssignmentTarget(int32[pos >> 2]);
-}
-
-function walkBoxObjectAssignmentTarget(pos) {
-  return walkObjectAssignmentTarget(int32[pos >> 2]);
-}
-
-function walkOptionAssignmentTargetMaybeDefault(pos) {
-  if (!(uint8[pos] === 255)) walkAssignmentTargetMaybeDefault(pos);
-}
-
 function walkVecOptionAssignmentTargetMaybeDefault(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
   const endPos = pos + int32[pos32 + 2] * 16;
   while (pos < endPos) {
-    walkOptionAssignmentTargetMaybeDefault(pos);
+    if (!(uint8[pos] === 255)) walkAssignmentTargetMaybeDefault(pos);
     pos += 16;
   }
 }
@@ -4068,110 +3907,6 @@ function walkVecAssignmentTargetProperty(pos) {
   }
 }
 
-function walkBoxAssignmentTargetWithDefault(pos) {
-  return walkAssignmentTargetWithDefault(int32[pos >> 2]);
-}
-
-function walkBoxAssignmentTargetPropertyIdentifier(pos) {
-  return walkAssignmentTargetPropertyIdentifier(int32[pos >> 2]);
-}
-
-function walkBoxAssignmentTargetPropertyProperty(pos) {
-  return walkAssignmentTargetPropertyProperty(int32[pos >> 2]);
-}
-
-function walkOptionExpression(pos) {
-  if (!(uint8[pos] === 255)) walkExpression(pos);
-}
-
-function walkBoxBlockStatement(pos) {
-  return walkBlockStatement(int32[pos >> 2]);
-}
-
-function walkBoxDoWhileStatement(pos) {
-  return walkDoWhileStatement(int32[pos >> 2]);
-}
-
-function walkBoxExpressionStatement(pos) {
-  return walkExpressionStatement(int32[pos >> 2]);
-}
-
-function walkBoxForInStatement(pos) {
-  return walkForInStatement(int32[pos >> 2]);
-}
-
-function walkBoxForOfStatement(pos) {
-  return walkForOfStatement(int32[pos >> 2]);
-}
-
-function walkBoxForStatement(pos) {
-  return walkForStatement(int32[pos >> 2]);
-}
-
-function walkBoxIfStatement(pos) {
-  return walkIfStatement(int32[pos >> 2]);
-}
-
-function walkBoxLabeledStatement(pos) {
-  return walkLabeledStatement(int32[pos >> 2]);
-}
-
-function walkBoxReturnStatement(pos) {
-  return walkReturnStatement(int32[pos >> 2]);
-}
-
-function walkBoxSwitchStatement(pos) {
-  return walkSwitchStatement(int32[pos >> 2]);
-}
-
-function walkBoxThrowStatement(pos) {
-  return walkThrowStatement(int32[pos >> 2]);
-}
-
-function walkBoxTryStatement(pos) {
-  return walkTryStatement(int32[pos >> 2]);
-}
-
-function walkBoxWhileStatement(pos) {
-  return walkWhileStatement(int32[pos >> 2]);
-}
-
-function walkBoxWithStatement(pos) {
-  return walkWithStatement(int32[pos >> 2]);
-}
-
-function walkBoxVariableDeclaration(pos) {
-  return walkVariableDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSTypeAliasDeclaration(pos) {
-  return walkTSTypeAliasDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSInterfaceDeclaration(pos) {
-  return walkTSInterfaceDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSEnumDeclaration(pos) {
-  return walkTSEnumDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSExternalModuleDeclaration(pos) {
-  return walkTSExternalModuleDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSNamespaceDeclaration(pos) {
-  return walkTSNamespaceDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSGlobalDeclaration(pos) {
-  return walkTSGlobalDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSImportEqualsDeclaration(pos) {
-  return walkTSImportEqualsDeclaration(int32[pos >> 2]);
-}
-
 function walkVecVariableDeclarator(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4180,23 +3915,6 @@ function walkVecVariableDeclarator(pos) {
     walkVariableDeclarator(pos);
     pos += 56;
   }
-}
-
-function walkBoxTSTypeAnnotation(pos) {
-  return walkTSTypeAnnotation(int32[pos >> 2]);
-}
-
-function walkOptionBoxTSTypeAnnotation(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxTSTypeAnnotation(pos);
-}
-
-function walkOptionStatement(pos) {
-  if (!(uint8[pos] === 255)) walkStatement(pos);
-}
-
-function walkOptionForStatementInit(pos) {
-  if (!(uint8[pos] === 255)) walkForStatementInit(pos);
 }
 
 function walkVecSwitchCase(pos) {
@@ -4209,36 +3927,6 @@ function walkVecSwitchCase(pos) {
   }
 }
 
-function walkBoxCatchClause(pos) {
-  return walkCatchClause(int32[pos >> 2]);
-}
-
-function walkOptionBoxCatchClause(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxCatchClause(pos);
-}
-
-function walkOptionBoxBlockStatement(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxBlockStatement(pos);
-}
-
-function walkOptionCatchParameter(pos) {
-  if (!(uint8[pos + 16] === 255)) walkCatchParameter(pos);
-}
-
-function walkBoxObjectPattern(pos) {
-  return walkObjectPattern(int32[pos >> 2]);
-}
-
-function walkBoxArrayPattern(pos) {
-  return walkArrayPattern(int32[pos >> 2]);
-}
-
-function walkBoxAssignmentPattern(pos) {
-  return walkAssignmentPattern(int32[pos >> 2]);
-}
-
 function walkVecBindingProperty(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4249,40 +3937,14 @@ function walkVecBindingProperty(pos) {
   }
 }
 
-function walkOptionBindingPattern(pos) {
-  if (!(uint8[pos] === 255)) walkBindingPattern(pos);
-}
-
 function walkVecOptionBindingPattern(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
   const endPos = pos + int32[pos32 + 2] * 16;
   while (pos < endPos) {
-    walkOptionBindingPattern(pos);
+    if (!(uint8[pos] === 255)) walkBindingPattern(pos);
     pos += 16;
   }
-}
-
-function walkBoxTSTypeParameterDeclaration(pos) {
-  return walkTSTypeParameterDeclaration(int32[pos >> 2]);
-}
-
-function walkOptionBoxTSTypeParameterDeclaration(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxTSTypeParameterDeclaration(pos);
-}
-
-function walkBoxFormalParameters(pos) {
-  return walkFormalParameters(int32[pos >> 2]);
-}
-
-function walkBoxFunctionBody(pos) {
-  return walkFunctionBody(int32[pos >> 2]);
-}
-
-function walkOptionBoxFunctionBody(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxFunctionBody(pos);
 }
 
 function walkVecFormalParameter(pos) {
@@ -4305,15 +3967,6 @@ function walkVecDecorator(pos) {
   }
 }
 
-function walkBoxExpression(pos) {
-  return walkExpression(int32[pos >> 2]);
-}
-
-function walkOptionBoxExpression(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxExpression(pos);
-}
-
 function walkVecTSClassImplements(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4322,10 +3975,6 @@ function walkVecTSClassImplements(pos) {
     walkTSClassImplements(pos);
     pos += 40;
   }
-}
-
-function walkBoxClassBody(pos) {
-  return walkClassBody(int32[pos >> 2]);
 }
 
 function walkVecClassElement(pos) {
@@ -4338,54 +3987,6 @@ function walkVecClassElement(pos) {
   }
 }
 
-function walkBoxStaticBlock(pos) {
-  return walkStaticBlock(int32[pos >> 2]);
-}
-
-function walkBoxMethodDefinition(pos) {
-  return walkMethodDefinition(int32[pos >> 2]);
-}
-
-function walkBoxPropertyDefinition(pos) {
-  return walkPropertyDefinition(int32[pos >> 2]);
-}
-
-function walkBoxAccessorProperty(pos) {
-  return walkAccessorProperty(int32[pos >> 2]);
-}
-
-function walkBoxTSIndexSignature(pos) {
-  return walkTSIndexSignature(int32[pos >> 2]);
-}
-
-function walkBoxImportDeclaration(pos) {
-  return walkImportDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxExportAllDeclaration(pos) {
-  return walkExportAllDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxExportDefaultDeclaration(pos) {
-  return walkExportDefaultDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxExportDeclaration(pos) {
-  return walkExportDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxExportNamedDeclaration(pos) {
-  return walkExportNamedDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxExportFromDeclaration(pos) {
-  return walkExportFromDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSExportAssignment(pos) {
-  return walkTSExportAssignment(int32[pos >> 2]);
-}
-
 function walkVecImportDeclarationSpecifier(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4394,24 +3995,6 @@ function walkVecImportDeclarationSpecifier(pos) {
     walkImportDeclarationSpecifier(pos);
     pos += 16;
   }
-}
-
-function walkOptionVecImportDeclarationSpecifier(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkVecImportDeclarationSpecifier(pos);
-}
-
-function walkBoxWithClause(pos) {
-  return walkWithClause(int32[pos >> 2]);
-}
-
-function walkOptionBoxWithClause(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxWithClause(pos);
-}
-
-function walkBoxImportSpecifier(pos) {
-  return walkImportSpecifier(int32[pos >> 2]);
 }
 
 function walkVecImportAttribute(pos) {
@@ -4434,14 +4017,6 @@ function walkVecExportSpecifier(pos) {
   }
 }
 
-function walkOptionModuleExportName(pos) {
-  if (!(uint8[pos] === 255)) walkModuleExportName(pos);
-}
-
-function walkBoxJSXOpeningElement(pos) {
-  return walkJSXOpeningElement(int32[pos >> 2]);
-}
-
 function walkVecJSXChild(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4450,15 +4025,6 @@ function walkVecJSXChild(pos) {
     walkJSXChild(pos);
     pos += 16;
   }
-}
-
-function walkBoxJSXClosingElement(pos) {
-  return walkJSXClosingElement(int32[pos >> 2]);
-}
-
-function walkOptionBoxJSXClosingElement(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxJSXClosingElement(pos);
 }
 
 function walkVecJSXAttributeItem(pos) {
@@ -4471,30 +4037,6 @@ function walkVecJSXAttributeItem(pos) {
   }
 }
 
-function walkBoxJSXMemberExpression(pos) {
-  return walkJSXMemberExpression(int32[pos >> 2]);
-}
-
-function walkBoxJSXAttribute(pos) {
-  return walkJSXAttribute(int32[pos >> 2]);
-}
-
-function walkBoxJSXSpreadAttribute(pos) {
-  return walkJSXSpreadAttribute(int32[pos >> 2]);
-}
-
-function walkOptionJSXAttributeValue(pos) {
-  if (!(uint8[pos] === 255)) walkJSXAttributeValue(pos);
-}
-
-function walkBoxJSXExpressionContainer(pos) {
-  return walkJSXExpressionContainer(int32[pos >> 2]);
-}
-
-function walkBoxJSXSpreadChild(pos) {
-  return walkJSXSpreadChild(int32[pos >> 2]);
-}
-
 function walkVecTSEnumMember(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4503,94 +4045,6 @@ function walkVecTSEnumMember(pos) {
     walkTSEnumMember(pos);
     pos += 48;
   }
-}
-
-function walkBoxTSArrayType(pos) {
-  return walkTSArrayType(int32[pos >> 2]);
-}
-
-function walkBoxTSConditionalType(pos) {
-  return walkTSConditionalType(int32[pos >> 2]);
-}
-
-function walkBoxTSConstructorType(pos) {
-  return walkTSConstructorType(int32[pos >> 2]);
-}
-
-function walkBoxTSFunctionType(pos) {
-  return walkTSFunctionType(int32[pos >> 2]);
-}
-
-function walkBoxTSImportType(pos) {
-  return walkTSImportType(int32[pos >> 2]);
-}
-
-function walkBoxTSIndexedAccessType(pos) {
-  return walkTSIndexedAccessType(int32[pos >> 2]);
-}
-
-function walkBoxTSInferType(pos) {
-  return walkTSInferType(int32[pos >> 2]);
-}
-
-function walkBoxTSIntersectionType(pos) {
-  return walkTSIntersectionType(int32[pos >> 2]);
-}
-
-function walkBoxTSLiteralType(pos) {
-  return walkTSLiteralType(int32[pos >> 2]);
-}
-
-function walkBoxTSMappedType(pos) {
-  return walkTSMappedType(int32[pos >> 2]);
-}
-
-function walkBoxTSNamedTupleMember(pos) {
-  return walkTSNamedTupleMember(int32[pos >> 2]);
-}
-
-function walkBoxTSTemplateLiteralType(pos) {
-  return walkTSTemplateLiteralType(int32[pos >> 2]);
-}
-
-function walkBoxTSTupleType(pos) {
-  return walkTSTupleType(int32[pos >> 2]);
-}
-
-function walkBoxTSTypeLiteral(pos) {
-  return walkTSTypeLiteral(int32[pos >> 2]);
-}
-
-function walkBoxTSTypeOperator(pos) {
-  return walkTSTypeOperator(int32[pos >> 2]);
-}
-
-function walkBoxTSTypePredicate(pos) {
-  return walkTSTypePredicate(int32[pos >> 2]);
-}
-
-function walkBoxTSTypeQuery(pos) {
-  return walkTSTypeQuery(int32[pos >> 2]);
-}
-
-function walkBoxTSTypeReference(pos) {
-  return walkTSTypeReference(int32[pos >> 2]);
-}
-
-function walkBoxTSUnionType(pos) {
-  return walkTSUnionType(int32[pos >> 2]);
-}
-
-function walkBoxTSParenthesizedType(pos) {
-  return walkTSParenthesizedType(int32[pos >> 2]);
-}
-
-function walkBoxJSDocNullableType(pos) {
-  return walkJSDocNullableType(int32[pos >> 2]);
-}
-
-function walkBoxJSDocNonNullableType(pos) {
-  return walkJSDocNonNullableType(int32[pos >> 2]);
 }
 
 function walkVecTSType(pos) {
@@ -4613,22 +4067,6 @@ function walkVecTSTupleElement(pos) {
   }
 }
 
-function walkBoxTSOptionalType(pos) {
-  return walkTSOptionalType(int32[pos >> 2]);
-}
-
-function walkBoxTSRestType(pos) {
-  return walkTSRestType(int32[pos >> 2]);
-}
-
-function walkBoxTSQualifiedName(pos) {
-  return walkTSQualifiedName(int32[pos >> 2]);
-}
-
-function walkOptionTSType(pos) {
-  if (!(uint8[pos] === 255)) walkTSType(pos);
-}
-
 function walkVecTSTypeParameter(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4649,10 +4087,6 @@ function walkVecTSInterfaceHeritage(pos) {
   }
 }
 
-function walkBoxTSInterfaceBody(pos) {
-  return walkTSInterfaceBody(int32[pos >> 2]);
-}
-
 function walkVecTSSignature(pos) {
   const pos32 = pos >> 2;
   pos = int32[pos32];
@@ -4661,46 +4095,4 @@ function walkVecTSSignature(pos) {
     walkTSSignature(pos);
     pos += 16;
   }
-}
-
-function walkBoxTSPropertySignature(pos) {
-  return walkTSPropertySignature(int32[pos >> 2]);
-}
-
-function walkBoxTSCallSignatureDeclaration(pos) {
-  return walkTSCallSignatureDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSConstructSignatureDeclaration(pos) {
-  return walkTSConstructSignatureDeclaration(int32[pos >> 2]);
-}
-
-function walkBoxTSMethodSignature(pos) {
-  return walkTSMethodSignature(int32[pos >> 2]);
-}
-
-function walkBoxTSModuleBlock(pos) {
-  return walkTSModuleBlock(int32[pos >> 2]);
-}
-
-function walkOptionBoxTSModuleBlock(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxTSModuleBlock(pos);
-}
-
-function walkBoxTSTypeParameter(pos) {
-  return walkTSTypeParameter(int32[pos >> 2]);
-}
-
-function walkOptionBoxObjectExpression(pos) {
-  if (!(int32[pos >> 2] === 0 && int32[(pos >> 2) + 1] === 0))
-    walkBoxObjectExpression(pos);
-}
-
-function walkOptionTSImportTypeQualifier(pos) {
-  if (!(uint8[pos] === 2)) walkTSImportTypeQualifier(pos);
-}
-
-function walkBoxTSImportTypeQualifiedName(pos) {
-  return walkTSImportTypeQualifiedName(int32[pos >> 2]);
 }
