@@ -23,6 +23,8 @@ export interface InsertionSink {
   appendLeft(at: number, text: string): unknown;
   appendRight(at: number, text: string): unknown;
   prependRight(at: number, text: string): unknown;
+  /** The original's line starts (transform.ts lineStarts), when the walk made them: the shifts count lines with them. */
+  lineStarts?: number[];
 }
 
 /** Insertions grouped as magic-string keeps them: per offset, the text ending there, then the text starting there. */
@@ -39,6 +41,10 @@ export class Insertions implements InsertionSink {
   private readonly kinds: number[] = [];
   private readonly texts: string[] = [];
   private order: Int32Array | undefined;
+  /** Calls in `order` (the rest were made after it was sorted). */
+  private orderLength = 0;
+  /** Set by the walk (transform-raw.ts): the original's line starts. */
+  lineStarts: number[] | undefined = undefined;
   /** remove(start, end) with end at the original's end (the input map comment): where it starts. */
   private removedFrom: number;
 
@@ -88,10 +94,12 @@ export class Insertions implements InsertionSink {
 
   private add(at: number, kind: number, text: string): this {
     if (!(at >= 0 && at <= this.original.length)) throw new Error(`insertion at ${at} outside 0..${this.original.length}`);
+    // An append after sorting (print.ts's table, made from the shifts) goes last in output
+    // order too (the outro, in call order): the order stays, no second sort.
+    if (this.order && !(kind === APPEND_RIGHT && at === this.original.length)) this.order = undefined;
     this.offsets.push(at);
     this.kinds.push(kind);
     this.texts.push(text);
-    this.order = undefined;
     return this;
   }
 
@@ -102,8 +110,17 @@ export class Insertions implements InsertionSink {
 
   /** The calls' indices in output order. */
   private sorted(): Int32Array {
-    if (this.order) return this.order;
     const n = this.offsets.length;
+    if (this.order && this.orderLength === n) return this.order;
+    if (this.order) {
+      // Appends since the sort (add): after everything, in call order.
+      const grown = new Int32Array(n);
+      grown.set(this.order);
+      for (let i = this.orderLength; i < n; i++) grown[i] = i;
+      this.order = grown;
+      this.orderLength = n;
+      return grown;
+    }
     const order = new Int32Array(n);
     if (n < 1 << 20 && this.original.length < 1 << 30) {
       // One numeric sort of packed keys: offset, side (left 0, right 1), then the rank within the side.
@@ -115,8 +132,11 @@ export class Insertions implements InsertionSink {
       }
       keys.sort();
       for (let k = 0; k < n; k++) {
-        const rank = keys[k]! % 2 ** 21;
-        const right = keys[k]! % 2 ** 22 >= 2 ** 21;
+        // The low 22 bits without `%` (a floating-point remainder: a C call per key in V8).
+        const key = keys[k]!;
+        const low = key - Math.floor(key / 2 ** 22) * 2 ** 22;
+        const right = low >= 2 ** 21;
+        const rank = right ? low - 2 ** 21 : low;
         order[k] = !right ? rank : rank < 1 << 20 ? (1 << 20) - 1 - rank : rank - (1 << 20);
       }
     } else {
@@ -127,6 +147,7 @@ export class Insertions implements InsertionSink {
       order.set(indices);
     }
     this.order = order;
+    this.orderLength = n;
     return order;
   }
 
@@ -200,7 +221,7 @@ export class Insertions implements InsertionSink {
    * concatenation and the scans of it cost more than the rest of print).
    */
   lineShifts(): string | undefined {
-    const shifts = new LineShifts(this.original);
+    const shifts = new LineShifts(this.original, this.lineStarts);
     const texts = this.texts;
     let valid = true;
     this.eachGroup((offset, from, to, order) => {
@@ -242,6 +263,8 @@ export class Insertions implements InsertionSink {
  */
 export class LineShifts {
   private readonly code: string;
+  /** The code's line starts when known (transform.ts lineStarts): no search for line breaks. */
+  private readonly starts: number[] | undefined;
   private readonly numbers: number[] = [];
   private line = 1;
   private lineStart = 0;
@@ -249,18 +272,30 @@ export class LineShifts {
   private lineAt = 0;
   private countAt = -1;
 
-  constructor(code: string) {
+  constructor(code: string, starts?: number[]) {
     this.code = code;
-    this.nextNewline = code.indexOf("\n");
+    this.starts = starts;
+    this.nextNewline = starts ? (starts.length > 1 ? starts[1]! - 1 : -1) : code.indexOf("\n");
   }
 
   /** `length` characters inserted at original offset `offset` (nothing when 0). */
   add(offset: number, length: number): void {
     if (length === 0) return;
-    while (this.nextNewline >= 0 && this.nextNewline < offset) {
-      this.line++;
-      this.lineStart = this.nextNewline + 1;
-      this.nextNewline = this.code.indexOf("\n", this.lineStart);
+    const starts = this.starts;
+    if (starts) {
+      // starts[line] is the start of the line after `line` (1-based): the newline is just before it.
+      let line = this.line;
+      while (line < starts.length && starts[line]! - 1 < offset) line++;
+      if (line !== this.line) {
+        this.line = line;
+        this.lineStart = starts[line - 1]!;
+      }
+    } else {
+      while (this.nextNewline >= 0 && this.nextNewline < offset) {
+        this.line++;
+        this.lineStart = this.nextNewline + 1;
+        this.nextNewline = this.code.indexOf("\n", this.lineStart);
+      }
     }
     if (this.lineAt !== this.line) {
       this.numbers.push(this.line, 0);

@@ -155,6 +155,8 @@ export function transformRaw(raw: RawProgram, source: string, magic: InsertionSi
   edits = magic;
   functions = [];
   starts = lineStarts(source);
+  // The column shifts (insertions.ts LineShifts) count lines with them too.
+  if ("lineStarts" in magic) magic.lineStarts = starts;
   levelOf = level;
   statefulOf = stateful;
   classNames = [];
@@ -520,9 +522,14 @@ function listenerOf(pos: number, pt: number, pp: number): { event: string; metho
 /** `x.on(...)` and the like: the method name, when the callee is a non-computed member. */
 function listenerMethod(call: number): string | undefined {
   if (u8[call + 16] !== E_STATIC_MEMBER) return undefined;
-  const name = str(boxed(call + 16) + 48);
+  const at = boxed(call + 16) + 48;
+  // By length first: no string made for the many member calls that cannot be one.
+  if (!LISTENER_METHOD_LENGTHS.has(i32[(at >> 2) + 2]!)) return undefined;
+  const name = str(at);
   return LISTENER_METHODS.has(name) ? name : undefined;
 }
+
+const LISTENER_METHOD_LENGTHS = new Set([...LISTENER_METHODS].map((name) => name.length));
 
 /** A string literal or a template without substitutions (an Argument enum at `at`): its value. */
 function literalString(at: number): string | undefined {
@@ -719,7 +726,7 @@ function visitYield(pos: number): void {
 
 function visitCall(pos: number): void {
   // A direct eval runs its code as part of this script: it may hold an import().
-  if (u8[pos + 16] === E_IDENTIFIER && str(boxed(pos + 16) + 16) === "eval") dynamicImport = true;
+  if (u8[pos + 16] === E_IDENTIFIER && i32[((boxed(pos + 16) + 16) >> 2) + 2] === 4 && str(boxed(pos + 16) + 16) === "eval") dynamicImport = true;
   const method = offDepth === 0 && vecLen(pos + 40) >= 2 ? listenerMethod(pos) : undefined;
   if (method === undefined) return childrenCallExpression(pos);
   const firstAt = vecPtr(pos + 40);
