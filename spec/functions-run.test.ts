@@ -88,6 +88,16 @@ describe("node", () => {
     ]);
     const workerTid = (ofKind(run.events, "thread_spawn")[0]!.fields as { threadId: number }).threadId;
     expect(timeline(run.events, pid, workerTid)).toEqual(["trace_start", "table double functions-cjs/worker.cjs:3:1", "call double", "return double", "message_send", "thread_exit", "trace_stop"]);
+    // The message's send (through the ordered sink's scratch commit) with its size and
+    // preview, paired with the receive, which shows the same.
+    const [send] = ofKind(run.events, "message_send");
+    const [receive] = ofKind(run.events, "message_receive");
+    expect({ send: send!.fields, linked: send!.linkedTo, handled: receive!.fields.handledBy !== undefined }).toEqual({
+      send: { ordinal: 0, channel: "worker", direction: 1, channelSubId: workerTid, channelOwnerPid: pid, sizeBytes: 2, preview: "42" },
+      linked: [receive!.index],
+      handled: true,
+    });
+    expect({ sizeBytes: receive!.fields.sizeBytes, preview: receive!.fields.preview }).toEqual({ sizeBytes: 2, preview: "42" });
     const [square] = ofKind(run.events, "function_call").filter((e) => String((e.fields as { function: string }).function).startsWith("square"));
     expect(square!.fields).toEqual({ function: `square (${cjsApp}:6:1)`, call: 2, args: "[3]" });
     const [thrown] = ofKind(run.events, "function_throw");

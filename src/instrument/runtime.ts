@@ -110,6 +110,10 @@ export interface RecordSink {
   commitEvents?(): void;
   /** Truthy once recording stopped (`scope stop`, a limit): every write is refused from then on. */
   stopped?(): number | boolean;
+  /** scope.node's scratch and its commits (src/agent/shared/sink.ts Sink): the agent's own hot events. */
+  scratch?(): ArrayBuffer | null | undefined;
+  commit?(): boolean;
+  commitString?(): number;
 }
 
 export interface RuntimeOptions {
@@ -794,21 +798,40 @@ export class FunctionRuntime {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** A sink for the agent's own events that flushes function events first, so order holds. */
+  /**
+   * A sink for the agent's own events that flushes function events first, so order holds.
+   * With scope.node's scratch it passes the scratch on: the agent's hot events (a message's
+   * send with its preview written into the scratch, a receive) cross as without function
+   * tracing, one call with no arguments after the flush (which does not touch the scratch).
+   */
   orderedSink(): RecordSink {
-    return {
+    const sink = this.sink;
+    const ordered: RecordSink = {
       record: (kind, flags, a, b, c, d, e) => {
         this.flush();
-        return this.sink.record(kind, flags, a, b, c, d, e);
+        return sink.record(kind, flags, a, b, c, d, e);
       },
-      string: (id, text) => this.sink.string(id, text),
+      string: (id, text) => sink.string(id, text),
       // The agent asks when a write was refused; a stop turns function tracing off too.
       stopped: () => {
-        const stopped = this.sink.stopped?.() ?? false;
+        const stopped = sink.stopped?.() ?? false;
         if (stopped) this.stop();
         return stopped;
       },
     };
+    if (typeof sink.scratch === "function" && typeof sink.commit === "function" && typeof sink.commitString === "function") {
+      const { commit, commitString } = sink;
+      ordered.scratch = () => sink.scratch!();
+      ordered.commit = () => {
+        this.flush();
+        return commit.call(sink);
+      };
+      ordered.commitString = () => {
+        this.flush();
+        return commitString.call(sink);
+      };
+    }
+    return ordered;
   }
 
   /** Now on the sink's clock, for an event about to be buffered; 0 (stamped at flush) without one. */
