@@ -91,6 +91,22 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
     expect(trapped).toBe(false);
   });
 
+  test("messages of one shape again and again, and other shapes' keys at the same places (the walk's key slots)", () => {
+    const long = "k".repeat(70);
+    const shapes = [
+      { id: 1, seed: 2, rounds: 200 },
+      { id: 3, result: 4294967291 },
+      { id: 5, password: "hunter2" },
+      { id: 6, pass: "word", nested: { password: 1, seed: 2 } },
+      { [long]: 1, id: 2 },
+      { [`${long}x`]: 1, id: 2 },
+      { id: 7, "k\u00e9y": 8 },
+      [{ id: 1, seed: 2 }, { seed: 3, id: 4 }],
+    ];
+    for (let round = 0; round < 3; round++) for (const value of shapes) expectSame(value);
+    for (const value of [...shapes].reverse()) expectSame(value);
+  });
+
   test("strings that leave the printable fast path part-way, near and far from the cut", () => {
     for (const at of [0, 1, 5, 40, 80, 93, 94, 95]) {
       for (const odd of ["\n", '"', "\\", "é", "😀", "\u007f"]) {

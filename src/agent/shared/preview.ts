@@ -101,6 +101,16 @@ interface KeyInfo {
 const MAX_CACHED_KEYS = 1024;
 const MAX_CACHED_KEY_CHARS = 64;
 const keyCache = new Map<string, KeyInfo>();
+/**
+ * fast()'s keys by their place in the walk (the n-th key written): messages of one shape
+ * meet the same keys in the same places, so a key is found by one identity compare instead
+ * of a Map lookup (keySlot counts from 0 in each walk).
+ */
+const KEY_SLOTS = 64;
+const slotNames: (string | undefined)[] = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
+const placeholderKey: KeyInfo = { text: "", bytes: 0, secret: false, ascii: undefined };
+const slotInfos: KeyInfo[] = new Array<KeyInfo>(KEY_SLOTS).fill(placeholderKey);
+let keySlot = 0;
 
 function keyInfo(key: string): KeyInfo {
   const known = keyCache.get(key);
@@ -499,6 +509,7 @@ function begin(checks: TypeChecks, limits: ByteLimits, string: boolean, sized = 
   const room = 3 * maxChars + 8;
   if (buffer.length < room) buffer = new Uint8Array(room);
   at = 0;
+  keySlot = 0;
   chars = 0;
   cutAt = 0;
   splitAt = -1;
@@ -735,10 +746,20 @@ function fast(value: unknown, depth: number): boolean {
         }
         first = false;
         if (nodes > maxNodes) return false;
-        const key = keyInfo(name);
+        // The key met at this place in the walk last time, if it is this one (a string
+        // compare by identity for the same shape again), else the key cache.
+        const slot = keySlot++ & (KEY_SLOTS - 1);
+        let key = slotInfos[slot]!;
+        if (slotNames[slot] !== name) {
+          key = keyInfo(name);
+          slotNames[slot] = name;
+          slotInfos[slot] = key;
+        }
         const ascii = key.ascii;
-        if (ascii === undefined || at + ascii.length > room) return false;
-        for (let i = 0; i < ascii.length; i++) target[at++] = ascii[i]!;
+        let position = at;
+        if (ascii === undefined || position + ascii.length > room) return false;
+        for (let i = 0; i < ascii.length; i++) target[position++] = ascii[i]!;
+        at = position;
         size += key.bytes;
         if (!("value" in descriptor)) {
           if (!fastText("[getter]")) return false;
@@ -746,7 +767,19 @@ function fast(value: unknown, depth: number): boolean {
           nodes++;
           if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
           if (!fastText(REDACTED_JSON)) return false;
-        } else if (!fast(descriptor.value, depth + 1)) return false;
+        } else {
+          const item = descriptor.value;
+          // A small non-negative integer, the commonest value in a message, written here
+          // (what fast() writes for it) without a call.
+          if (typeof item === "number" && item >= 0 && item <= 0x7fffffff && (item | 0) === item) {
+            nodes++;
+            const digits = digitCount(item);
+            if (at + digits > room) return false;
+            writeDigits(target, at + digits - 1, item);
+            at += digits;
+            size += digits;
+          } else if (!fast(item, depth + 1)) return false;
+        }
       }
       if (at + 1 > room) return false;
       target[at++] = 0x7d;
