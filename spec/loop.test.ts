@@ -372,6 +372,39 @@ readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(fu
   }, 60_000);
 });
 
+describe("node:fs in CommonJS workers: measured from the program's first reach of it", () => {
+  test("node: require, process.getBuiltinModule, and an import() after a require each give the measured functions", async () => {
+    const dir = tmp();
+    const spin = "const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} };";
+    writeFileSync(join(dir, "required.cjs"), `${spin}\nrequire("fs").readFile(__filename, function afterRequired() { spin(200); });\n`);
+    writeFileSync(join(dir, "builtin.cjs"), `${spin}\nprocess.getBuiltinModule("node:fs").stat(__filename, function afterBuiltin() { spin(200); });\n`);
+    writeFileSync(join(dir, "imported.cjs"), `${spin}\nrequire("node:fs");\nimport("node:fs").then(({ readFile }) => readFile(__filename, function afterImported() { spin(200); }));\n`);
+    // One worker after another: each blocks alone.
+    writeFileSync(join(dir, "main.cjs"), `
+const { Worker } = require("node:worker_threads");
+const files = ["required.cjs", "builtin.cjs", "imported.cjs"];
+const next = () => {
+  const file = files.shift();
+  if (file) new Worker(require("node:path").join(__dirname, file)).on("exit", (code) => { console.log(file, code); next(); });
+};
+next();
+`);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--out", out, "node", join(dir, "main.cjs")]);
+    expect(result.stdout).toBe("required.cjs 0\nbuiltin.cjs 0\nimported.cjs 0\n");
+    expect(result.exitCode).toBe(0);
+    const events = readEvents(out);
+    const workers = events.filter((event) => event.kind === "thread_spawn").map((event) => event.fields.threadId as number);
+    expect(workers.length).toBe(3);
+    const named = workers.map((tid) =>
+      of(events, "long_task", tid)
+        .filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6)
+        .map((task) => `${task.fields.taskKind} ${task.fields.origin}`),
+    );
+    expect(named).toEqual([["io fs.readFile afterRequired"], ["io fs.stat afterBuiltin"], ["io fs.readFile afterImported"]]);
+  }, 90_000);
+});
+
 describe("scope run options", () => {
   test("the groups are off by default; bad durations are one line", async () => {
     const dir = tmp();

@@ -108,7 +108,9 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
     const context: PortContext = { tracer, threads };
     recorder.safe(() => installPortHooks(context));
   }
-  if (groups.loop || groups.memory) recorder.safe(() => startLoopMonitor(recorder, "node", !main, loopSettings(process.env.SCOPE_LOOP)));
+  // A worker's node:fs is measured from the program's first reach of it (loop.ts).
+  const fsWhenReached = main ? undefined : (wrap: () => void) => whenBuiltinReached(recorder, "fs", wrap);
+  if (groups.loop || groups.memory) recorder.safe(() => startLoopMonitor(recorder, "node", !main, loopSettings(process.env.SCOPE_LOOP), fsWhenReached));
 }
 
 // ---------------------------------------------------------------------------------
@@ -463,6 +465,53 @@ export function hookChildProcessesWhenReached(tracer: Tracer): void {
   // After the preload and a CommonJS entry's first run, before an ES module entry's body.
   queueMicrotask(() => {
     if (!hooked && host.mainModule === undefined && host._eval === undefined) recorder.safe(() => hook(0));
+  });
+}
+
+/**
+ * Calls `reached` once, when a worker's program first reaches built-in `id`: through
+ * `require`/`createRequire` (Module._load, wrapped until then) or `process.getBuiltinModule`,
+ * before the module is handed over, so what `reached` changes in its exports is what the
+ * program gets, and Node's public loader syncs the module's ES facade with it in that same
+ * load (an ES module importing it by name later gets it too: every public load syncs). A
+ * worker whose entry is an ES module (no CommonJS main and no eval script once the preload's
+ * microtask runs, which is before any module body or import) is called at once, as the main
+ * thread is. Not caught: a CommonJS worker that reaches the module only through import()
+ * (an ES facade made without it); its callbacks are then unmeasured, their long turns found
+ * by the native loop watch as `unknown`.
+ */
+function whenBuiltinReached(recorder: Recorder, id: string, reached: () => void): void {
+  const host = process as unknown as { getBuiltinModule?: (id: string) => unknown; mainModule?: unknown; _eval?: unknown };
+  const Module = moduleClass();
+  const originalLoad = Module._load;
+  const originalGetBuiltin = Object.getOwnPropertyDescriptor(process, "getBuiltinModule");
+  const scheme = `node:${id}`;
+  let done = false;
+  const reach = () => {
+    if (done) return;
+    done = true;
+    // Leave no trace of the wait where nothing else wrapped these since.
+    if (Module._load === load) Module._load = originalLoad;
+    if (originalGetBuiltin && host.getBuiltinModule === getBuiltinModule) Object.defineProperty(process, "getBuiltinModule", originalGetBuiltin);
+    recorder.safe(reached);
+  };
+  const load = renamed(originalLoad, function (this: unknown, request: string) {
+    if (!done && (request === id || request === scheme)) reach();
+    return Reflect.apply(originalLoad, this, arguments);
+  });
+  Module._load = load;
+  let getBuiltinModule: unknown;
+  const originalGet = originalGetBuiltin?.value as ((id: unknown) => unknown) | undefined;
+  if (originalGetBuiltin && typeof originalGet === "function") {
+    getBuiltinModule = renamed(originalGet, function (this: unknown, request: unknown) {
+      if (!done && (request === id || request === scheme)) reach();
+      return Reflect.apply(originalGet, this, arguments);
+    });
+    Object.defineProperty(process, "getBuiltinModule", { ...originalGetBuiltin, value: getBuiltinModule });
+  }
+  // After the preload and a CommonJS entry's first run, before an ES module entry's body.
+  queueMicrotask(() => {
+    if (!done && host.mainModule === undefined && host._eval === undefined) reach();
   });
 }
 

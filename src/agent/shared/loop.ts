@@ -129,7 +129,13 @@ export function flushLoopMonitor(): void {
 }
 
 
-export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", worker: boolean, settings: LoopSettings): void {
+/**
+ * `fsWhenReached`: where given (Node workers), node:fs is wrapped only when it calls the
+ * wrap it is handed, i.e. when the thread's program first reaches node:fs: a worker that
+ * never uses it does not pay the wrapping (~1…1.5 M of a worker's ~126 M instructions,
+ * BENCHMARKS.md "Event loop and memory", fifth look). Otherwise it is wrapped at once.
+ */
+export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", worker: boolean, settings: LoopSettings, fsWhenReached?: (wrap: () => void) => void): void {
   const groups = recorder.groups;
   // The runtime's own timer functions, before the wrapping below: scope's timers are never measured.
   const setIntervalOriginal = globalThis.setInterval;
@@ -292,7 +298,9 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
         }
       };
     recorder.safe(() => wrapTimers(measured, settings.immediates));
-    recorder.safe(() => wrapFs(measured));
+    const wrapFsNow = () => recorder.safe(() => wrapFs(measured));
+    if (fsWhenReached !== undefined) recorder.safe(() => fsWhenReached(wrapFsNow));
+    else wrapFsNow();
     // ES modules that import node:timers or node:fs by name see the wrapped functions too:
     // a built-in's ES facade copies its exports at its first import, and one made earlier is
     // synced here. Not in a worker: the agent starts before the worker's own modules, so no
