@@ -637,14 +637,9 @@ pub const Ring = struct {
         // Monotonic: the head only bounds the scan; each slot's seq says if it is complete.
         const head = lane.head.load(.monotonic);
         assert(head -% tail <= ring.lane_capacity_slots or head < tail);
-        var count: u32 = 0;
-        // Slots taken whole (a pack's slot gives several records): the lane's `received`.
-        var slots_taken: u32 = 0;
-        // Wrapping: a pack's slot split over two drains adds its first records before it
-        // takes the slot's own one back.
-        var unpacked: u64 = 0;
+        var tally: Tally = .{};
         var abandoned: u64 = 0;
-        while (count < out.len and tail < head) : (tail += 1) {
+        while (tally.count < out.len and tail < head) : (tail += 1) {
             const slot = &slots[tail & mask];
             // Acquire: pairs with the producer's release store; the body is visible.
             const seq = @atomicLoad(u32, &slot.seq, .acquire);
@@ -653,36 +648,22 @@ pub const Ring = struct {
                 abandoned += 1;
                 continue;
             }
-            if (slot.kind == @intFromEnum(layout.EventKind.function_calls)) {
+            const records = Tally.copy(slot, out[tally.count..]);
+            if (slot.kind == @intFromEnum(layout.EventKind.function_calls) and records < layout.calls_pack_count(slot)) {
                 // What does not fit stays in the slot, which is this consumer's until the
                 // tail passes it, and comes out first next time.
-                const calls = layout.calls_pack_count(slot);
-                const taken = expand_calls(slot, out[count..]);
-                count += taken;
-                if (taken < calls) {
-                    calls_pack_keep(slot, taken);
-                    unpacked +%= taken;
-                    break;
-                }
-                // The slot's one record is counted as written: the others are unpacked.
-                unpacked +%= taken;
-                unpacked -%= 1;
-                slots_taken += 1;
-                continue;
+                calls_pack_keep(slot, records);
+                tally.took_part(records);
+                break;
             }
-            out[count] = slot.*;
-            out[count].seq = 0;
-            count += 1;
-            slots_taken += 1;
+            tally.took_slot(records);
         }
         // Release: the copies above happen before any producer reuses these slots (it
         // reads the tail with acquire before claiming).
         lane.tail.store(tail, .release);
         // Monotonic: statistics, written only here.
-        if (slots_taken > 0) _ = lane.received.fetchAdd(slots_taken, .monotonic);
         if (abandoned > 0) _ = lane.abandoned.fetchAdd(abandoned, .monotonic);
-        if (unpacked != 0) _ = ring.unpacked.fetchAdd(unpacked, .monotonic);
-        return count;
+        return tally.publish(ring, lane);
     }
 
     fn drain_lane_overwrite(ring: *Ring, lane_index: u32, out: []align(1) Record, final: bool) u32 {
@@ -699,9 +680,8 @@ pub const Ring = struct {
             overwritten += head - capacity - tail;
             tail = head - capacity;
         }
-        var count: u32 = 0;
-        var slots_taken: u32 = 0;
-        while (count < out.len and tail < head) {
+        var tally: Tally = .{};
+        while (tally.count < out.len and tail < head) {
             const slot = &slots[tail & (capacity - 1)];
             // Acquire: pairs with the writer's release store of committed(tail).
             const seq_before = @atomicLoad(u32, &slot.seq, .acquire);
@@ -712,21 +692,14 @@ pub const Ring = struct {
                 load_fence();
                 // Monotonic: ordered after the copy by the fence above.
                 const seq_after = @atomicLoad(u32, &slot.seq, .monotonic);
-                if (seq_after == seq_before and copy.kind == @intFromEnum(layout.EventKind.function_calls)) {
+                if (seq_after == seq_before) {
                     // The agents pack calls only into discard-mode rings (losses here are
                     // counted in slots); one that came anyway is expanded when `out` has
-                    // room for it, else read again by the next drain.
-                    const calls = layout.calls_pack_count(&copy);
-                    if (count > 0 and out.len - count < calls) break;
-                    const taken = expand_calls(&copy, out[count..]);
-                    count += taken;
-                    if (taken > 1) _ = ring.unpacked.fetchAdd(taken - 1, .monotonic);
-                    slots_taken += 1;
-                } else if (seq_after == seq_before) {
-                    out[count] = copy;
-                    out[count].seq = 0;
-                    count += 1;
-                    slots_taken += 1;
+                    // room for it, else read again by the next drain (an `out` shorter
+                    // than the pack takes what fits: never the collector's).
+                    if (copy.kind == @intFromEnum(layout.EventKind.function_calls) and tally.count > 0 and
+                        out.len - tally.count < layout.calls_pack_count(&copy)) break;
+                    tally.took_slot(Tally.copy(&copy, out[tally.count..]));
                 } else {
                     // Only a writer of a later position changes a committed slot.
                     assert(seq_distance(seq_after, tail) > 0);
@@ -748,10 +721,52 @@ pub const Ring = struct {
         // Monotonic: producers do not read the tail in overwrite mode.
         lane.tail.store(tail, .monotonic);
         // Monotonic: statistics, written only here.
-        if (slots_taken > 0) _ = lane.received.fetchAdd(slots_taken, .monotonic);
         if (overwritten > 0) _ = lane.overwritten.fetchAdd(overwritten, .monotonic);
-        return count;
+        return tally.publish(ring, lane);
     }
+
+    /// What one lane's drain handed on, kept the same way by both modes' drains: records
+    /// copied into `out`, slots taken whole (the lane's `received`) and records made beyond
+    /// the slots (a function_calls pack of n calls is one slot and n records: the ring's
+    /// `unpacked`; wrapping, as a pack split over two drains adds its first records before
+    /// it takes the slot's own one back).
+    const Tally = struct {
+        count: u32 = 0,
+        slots_taken: u32 = 0,
+        unpacked: u64 = 0,
+
+        /// Copies a committed slot's record into `out` with seq 0, a function_calls pack as
+        /// its function_call records (as many as fit); returns how many records it made.
+        fn copy(slot: *align(1) const Record, out: []align(1) Record) u32 {
+            assert(out.len > 0);
+            if (slot.kind == @intFromEnum(layout.EventKind.function_calls)) return expand_calls(slot, out);
+            out[0] = slot.*;
+            out[0].seq = 0;
+            return 1;
+        }
+
+        /// A slot handed on as `records` records: its own one counts as written, the rest as unpacked.
+        fn took_slot(tally: *Tally, records: u32) void {
+            tally.count += records;
+            tally.slots_taken += 1;
+            tally.unpacked +%= records;
+            tally.unpacked -%= 1;
+        }
+
+        /// The first `records` calls of a pack whose slot stays for the next drain.
+        fn took_part(tally: *Tally, records: u32) void {
+            tally.count += records;
+            tally.unpacked +%= records;
+        }
+
+        /// Adds the drain's figures to the lane's and the ring's statistics; returns the records copied.
+        fn publish(tally: *const Tally, ring: *Ring, lane: *LaneControl) u32 {
+            // Monotonic: statistics, written only by the consumer.
+            if (tally.slots_taken > 0) _ = lane.received.fetchAdd(tally.slots_taken, .monotonic);
+            if (tally.unpacked != 0) _ = ring.unpacked.fetchAdd(tally.unpacked, .monotonic);
+            return tally.count;
+        }
+    };
 
     /// A function_calls pack's calls as function_call records, as many as `out` holds.
     fn expand_calls(pack: *align(1) const Record, out: []align(1) Record) u32 {
@@ -1518,6 +1533,30 @@ test "ring: a function_calls pack drains as its function_call records, split acr
     // handed on is written + unpacked (3 slots, 12 records, one pack split over drains).
     try expect_stats_balance(ring, 3);
     try testing.expectEqual(@as(u64, 9), ring.stats().unpacked);
+}
+
+test "ring: overwrite mode expands a function_calls pack whole, or leaves it for the next drain" {
+    var test_ring = try TestRing.init(1, 8, .overwrite);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(4, 2);
+    try testing.expect(producer.write(&test_record(5)));
+    try testing.expect(producer.write(&test_pack(300, 9, &.{ 31, 32, 33 })));
+    var out: [3]Record = undefined;
+    // One record and no room for the pack's three: the pack waits.
+    try testing.expectEqual(@as(u32, 1), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 5), out[0].a);
+    try testing.expectEqual(@as(u32, 3), ring.drain(&out));
+    for (out, 0..) |record, index| {
+        try testing.expectEqual(@as(u16, @intFromEnum(layout.EventKind.function_call)), record.kind);
+        try testing.expectEqual(@as(u64, 31 + index), record.a);
+        try testing.expectEqual(@as(u64, 300 + index), record.b);
+        try testing.expectEqual(@as(u64, 9), record.d);
+        try testing.expectEqual(@as(u32, 0), record.seq);
+    }
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    try expect_stats_balance(ring, 2);
+    try testing.expectEqual(@as(u64, 2), ring.stats().unpacked);
 }
 
 test "ring: a pack lost to a full lane counts each of its calls" {
