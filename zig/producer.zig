@@ -42,9 +42,16 @@ pub fn record_from_values(kind: u32, flags: u32, a: f64, b: f64, c: f64, d: f64,
 /// Writes a string's fragments as one all-or-nothing claim (so they stay together and in
 /// order in the lane). Returns the number of fragments written: 0 when dropped.
 pub fn write_string(producer: *ring.Producer, id: u32, utf8: []const u8) u32 {
+    return write_string_at(producer, id, utf8, 0);
+}
+
+/// write_string with the fragments stamped `timestamp_ns` (0: stamped as written), so a
+/// caller that read the clock already does not read it again.
+fn write_string_at(producer: *ring.Producer, id: u32, utf8: []const u8, timestamp_ns: u64) u32 {
     var fragments: [ring.string_fragment_count_max]Record = undefined;
     const count = ring.string_fragments(id, utf8, &fragments);
     assert(count >= 1 and count <= fragments.len);
+    for (fragments[0..count]) |*fragment| fragment.timestamp_ns = timestamp_ns;
     // A string longer than a lane can never fit whole; refuse it (counted as dropped)
     // rather than split it.
     if (count > producer.capacity_slots) {
@@ -89,7 +96,8 @@ pub fn write_events(producer: *ring.Producer, records: []align(1) Record, texts:
     }
     const before = records.len - 1;
     if (before > 0) written += producer.write_batch(records[0..before], 0);
-    for (texts) |text| written += write_string(producer, text.id, text.utf8);
+    // The strings carry the event's time: one clock reading for the whole commit.
+    for (texts) |text| written += write_string_at(producer, text.id, text.utf8, now_ns);
     const event = records[before];
     if (producer.write(&event)) written += 1;
     assert(written <= count_wanted);
@@ -150,6 +158,8 @@ test "producer: write_events puts the strings between the buffered records and t
     try testing.expectEqual(@as(u64, 8 | (40 << 32)), out[3].a);
     try testing.expectEqual(@as(u16, 1), out[4].flags);
     try testing.expectEqual(out[0].timestamp_ns, out[5].timestamp_ns);
+    // One clock reading for the commit: the strings carry the event's time.
+    for (out[2..5]) |record| try testing.expectEqual(out[5].timestamp_ns, record.timestamp_ns);
     // No texts: the records alone, as one batch; no records: nothing, all counted unwritten.
     try testing.expectEqual(@as(u32, 0), write_events(&producer, records[0..2], &.{}));
     try testing.expectEqual(@as(u32, 2), test_ring.drain(&out));
