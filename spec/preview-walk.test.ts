@@ -149,6 +149,34 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
     }
   });
 
+  test("fractions written as digits are String()'s text: short decimals, long ones, near powers of ten, edges of the digit path", () => {
+    let seed = 777;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const fractions: number[] = [
+      0.1, 0.2, 0.1 + 0.2, 0.3, 1.005, 4.35, 8.675, 0.5, 0.05, 0.000001, 0.0000015, 0.000005, 1e-6, 9.9e-7, 5e-7, 1.000001, 0.999999, 0.9999999,
+      999999999.5, 999999999.9, 999999999.999999, 1e9 + 0.5, 123456789.123456, 123456789.1234567, 2 ** 30 + 0.25, 0.1 * 3, 1 / 3, 2 / 3, Math.PI, Math.E,
+      1 - 2 ** -53, 1 + 2 ** -52, 99.99, 100.01, 0.07, 17.955, 1234.5678, -0.5, -1234.5678, -999999999.5, Number.MIN_VALUE, Number.EPSILON,
+    ];
+    for (let i = 0; i < 3000; i++) {
+      const k = Math.floor(random() * 8);
+      const whole = Math.floor(random() * 10 ** Math.floor(random() * 10));
+      const sign = random() < 0.2 ? -1 : 1;
+      fractions.push(sign * (whole + Math.floor(random() * 10 ** k) / 10 ** k), sign * random() * 10 ** Math.floor(random() * 12 - 3), (Math.round(random() * 1e4) * 0.2) / 100);
+    }
+    const room = new Uint8Array(3 * 96 + 8);
+    for (const value of fractions) {
+      const length = writePreview(value, types, { depth: 3, chars: 96 }, room, false);
+      expect(new TextDecoder().decode(room.slice(0, length))).toBe(String(value));
+      expect(previewSize()).toBe(String(value).length);
+    }
+    // Inside records and arrays, near and at the cut (where the digit path is not taken).
+    for (let i = 0; i < fractions.length; i += 7) {
+      const value = fractions[i]!;
+      expectSame({ unit: value, discount: -value, list: [value, value / 7] });
+      for (const chars of [8, 12, 20, 24, 30]) expectSame([value, value * 3], { depth: 3, chars });
+    }
+  });
+
   test("a call's arguments are previewed as the array of them", () => {
     const lists: unknown[][] = [[], [1], [{ unit: 1.5 }, 3], ["x".repeat(200)], values.slice(0, 20), Array.from({ length: 16 }, (_, i) => ({ i }))];
     for (const list of lists) {

@@ -345,6 +345,54 @@ function emitInteger(value: number): void {
   chars += length;
 }
 
+const FRACTION_SCALES = [10, 100, 1e3, 1e4, 1e5, 1e6];
+
+/**
+ * emitSized(String(value)) for a number that is not an integer, below 1e9 in magnitude,
+ * with at most six decimals (the prices, ratios and rounded figures programs pass), when
+ * the text has room for 17 more units (no cut); false for anything else (nothing written).
+ * String() writes the shortest decimal that reads back as the same double; for these it
+ * has the fewest decimals k such that round(|value| * 10^k) / 10^k is the value again
+ * (division is correctly rounded, so the k-decimal then reads back exactly, and below 1e9
+ * two k-decimals, 10^-k >= 1e-6 apart, cannot both be within half a unit of the last place
+ * of the value: the one found is the one String() writes). 1e-6 and above print without
+ * an exponent, as here.
+ */
+function emitFraction(value: number): boolean {
+  const magnitude = value < 0 ? -value : value;
+  // Also false for NaN and the infinities.
+  if (!(magnitude < 1e9)) return false;
+  for (let k = 0; k < FRACTION_SCALES.length; k++) {
+    const scale = FRACTION_SCALES[k]!;
+    const scaled = Math.round(magnitude * scale);
+    if (scaled / scale !== magnitude) continue;
+    // The quotient is at least 10^-6 from an integer and off by at most ~1.1e-7: floor is exact.
+    const whole = Math.floor(scaled / scale);
+    let fraction = scaled - whole * scale;
+    let length = k + 2;
+    if (value < 0) {
+      buffer[at++] = 0x2d;
+      length++;
+    }
+    const digits = digitCount(whole);
+    writeDigits(buffer, at + digits - 1, whole);
+    at += digits;
+    buffer[at++] = 0x2e;
+    // The decimals with their leading zeros; the last is not 0 (k is the fewest).
+    for (let i = at + k; i >= at; i--) {
+      const next = Math.floor(fraction / 10);
+      buffer[i] = 0x30 + (fraction - next * 10);
+      fraction = next;
+    }
+    at += k + 1;
+    length += digits;
+    size += length;
+    chars += length;
+    return true;
+  }
+  return false;
+}
+
 /** A string value, quoted (the quotes written around it, no copy). */
 function emitString(value: string): void {
   size += utf8Length(value) + 2;
@@ -382,8 +430,13 @@ function walkValue(value: unknown, depth: number): void {
     case "string":
       return emitString(value);
     case "number":
-      // An integer far from the cut, as bytes: its digits with no string made (String(n) allocates).
-      if (!asString && isInteger(value) && value < 1e15 && value > -1e15 && chars + 17 < maxChars - 1) return emitInteger(value);
+      // Far from the cut, as bytes: an integer's digits, or a short fraction's, with no
+      // string made (String(n) allocates, and costs ~100 ns for a fraction).
+      if (!asString && chars + 17 < maxChars - 1) {
+        if (isInteger(value)) {
+          if (value < 1e15 && value > -1e15) return emitInteger(value);
+        } else if (emitFraction(value)) return;
+      }
       return emitSized(numberText(value));
     case "boolean":
       return emitSized(value ? "true" : "false");
