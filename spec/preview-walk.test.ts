@@ -46,12 +46,18 @@ const nullProto = Object.assign(Object.create(null), { a: 1, "b c": "d\"e" });
 const holes = [1, , 3]; // eslint-disable-line no-sparse-arrays
 const arrayGetter = [1, 2];
 Object.defineProperty(arrayGetter, 1, { get: () => ((ran = true), 0), enumerable: true });
+// Elements that are accessors without a getter: only a setter, or neither (reads as undefined).
+const arrayAccessors = [1, 2, 3, undefined];
+Object.defineProperty(arrayAccessors, 0, { set: () => void (ran = true), enumerable: true });
+Object.defineProperty(arrayAccessors, 2, { get: undefined, set: undefined, enumerable: true });
+// A hole over an array whose prototype is a Proxy: the walk never asks the prototype.
+const holeOverProxy = Object.setPrototypeOf([1, , 3], new Proxy([], { get: () => ((ran = true), 9), getOwnPropertyDescriptor: () => ((ran = true), undefined) })); // eslint-disable-line no-sparse-arrays
 const values: unknown[] = [
   undefined, null, true, false, 0, -0, 1, -1, 42, -42, 9, 10, 99, 100, 1e9, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 4294967291, 1e15 - 1, 1e15, -(1e15 - 1), -1e15, 2 ** 53 - 1, 2 ** 53, 1.5, 0.1, -2.75, 1e21, 1e-7, NaN, Infinity, -Infinity, 10n, -3n,
   "", "plain", 'quote " and \\ backslash', "tab\tnew\nline", "é accent", "…ellipsis", "日本語", "emoji 😀 pair", "lone \ud800 high",
   "x".repeat(95), "x".repeat(96), "x".repeat(97), "é".repeat(200),
   Symbol("s"), () => 1, function named() {},
-  [], [1, 2, 3], holes, arrayGetter, [[[[[1]]]]], Array.from({ length: 80 }, (_, i) => i),
+  [], [1, 2, 3], holes, arrayGetter, arrayAccessors, holeOverProxy, [[[[[1]]]]], Array.from({ length: 80 }, (_, i) => i),
   {}, { a: 1 }, { unit: 1.5, discount: 0 }, { nested: { one: { two: { three: 3 } } } }, getter, nullProto,
   { password: "hunter2", token: 5, apiKey: { deep: 1 }, session: undefined }, { "k\u00e9y": 1, "with\"quote": 2 },
   Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`key${i}`, i])),

@@ -73,6 +73,11 @@ const prototypeOf = Object.getPrototypeOf;
 const objectPrototype = Object.prototype;
 const ownDescriptor = Object.getOwnPropertyDescriptor;
 const isInteger = Number.isInteger;
+const hasOwn = Object.hasOwn as (object: object, key: PropertyKey) => boolean;
+// What an own property's accessor is, without a descriptor object (an array element's
+// descriptor goes through V8's runtime: ~85 ns and an allocation, against ~60 ns for these).
+const lookupGetter = (Object.prototype as { __lookupGetter__(key: PropertyKey): unknown }).__lookupGetter__;
+const lookupSetter = (Object.prototype as { __lookupSetter__(key: PropertyKey): unknown }).__lookupSetter__;
 
 export interface Described {
   sizeBytes: number;
@@ -491,9 +496,19 @@ function walkArray(value: unknown[], depth: number): void {
     if (!sizing && chars > maxChars) return;
     if (i > 0) emitChar(0x2c, ",");
     if (nodes > maxNodes) return emit("…]");
-    const descriptor = ownDescriptor(value, i);
-    if (descriptor && "value" in descriptor) walkValue(descriptor.value, depth + 1);
-    else if (descriptor) emit("[getter]");
+    // An own element only (a hole shows as nothing): the lookups below then stop at it, so
+    // they never reach a prototype (where a Proxy's trap could run); an own accessor, with
+    // a getter or only a setter, is never called; anything else is read as it is (a data
+    // element, or an accessor with neither, whose read runs nothing and gives undefined:
+    // only then does a descriptor tell the two apart).
+    if (hasOwn(value, i)) {
+      if (lookupGetter.call(value, i) !== undefined || lookupSetter.call(value, i) !== undefined) emit("[getter]");
+      else {
+        const element = value[i];
+        if (element === undefined && !("value" in ownDescriptor(value, i)!)) emit("[getter]");
+        else walkValue(element, depth + 1);
+      }
+    }
     size += 1;
   }
   emitChar(0x5d, "]");
