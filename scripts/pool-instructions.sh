@@ -54,6 +54,6 @@ for name in "${names[@]}"; do
     jobs = h - l
     added = ((th - tl) - (uh - ul)) / jobs
     fixed = (tl - ul) - added * l
-    printf "%s: %d instructions at %d jobs, %d at %d; added per message event %.0f, fixed (start-up, JIT) %.0f M\n", n, tl, l, th, h, added / 4, fixed / 1e6
+    printf "%s: %.0f instructions at %d jobs, %.0f at %d; added per message event %.0f, fixed (start-up, JIT) %.0f M\n", n, tl, l, th, h, added / 4, fixed / 1e6
   }'
 done
