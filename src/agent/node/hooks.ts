@@ -426,46 +426,19 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
 export function hookChildProcessesWhenReached(tracer: Tracer): void {
   const { recorder } = tracer;
   if (builtinLoaded("child_process")) return hookChildProcesses(tracer);
-  const host = process as unknown as { getBuiltinModule?: (id: string) => unknown; mainModule?: unknown; _eval?: unknown };
-  const Module = moduleClass();
   const channels = require("node:diagnostics_channel") as typeof import("node:diagnostics_channel");
-  const originalLoad = Module._load;
-  const originalGetBuiltin = Object.getOwnPropertyDescriptor(process, "getBuiltinModule");
-  let hooked = false;
-  const hook = (firstMethod: number) => {
-    if (hooked) return;
-    hooked = true;
-    // Leave no trace of the wait where nothing else wrapped these since.
-    if (Module._load === load) Module._load = originalLoad;
-    if (originalGetBuiltin && host.getBuiltinModule === getBuiltinModule) Object.defineProperty(process, "getBuiltinModule", originalGetBuiltin);
+  let firstMethod = 0;
+  const onChild = () => {
+    firstMethod = methodOnStack();
+    reach();
+  };
+  const reach = whenBuiltinReached(recorder, "child_process", () => {
     channels.unsubscribe("child_process", onChild);
     hookChildProcesses(tracer, firstMethod);
     // ES modules that imported it already see the wrapped exports too.
-    Module.syncBuiltinESMExports?.();
-  };
-  const isChildProcess = (id: unknown) => id === "child_process" || id === "node:child_process";
-  const load = renamed(originalLoad, function (this: unknown, request: string) {
-    const exports = Reflect.apply(originalLoad, this, arguments);
-    if (!hooked && isChildProcess(request)) recorder.safe(() => hook(0));
-    return exports;
+    moduleClass().syncBuiltinESMExports?.();
   });
-  Module._load = load;
-  let getBuiltinModule: unknown;
-  const originalGet = originalGetBuiltin?.value as ((id: unknown) => unknown) | undefined;
-  if (originalGetBuiltin && typeof originalGet === "function") {
-    getBuiltinModule = renamed(originalGet, function (this: unknown, id: unknown) {
-      const exports = Reflect.apply(originalGet, this, arguments);
-      if (!hooked && isChildProcess(id)) recorder.safe(() => hook(0));
-      return exports;
-    });
-    Object.defineProperty(process, "getBuiltinModule", { ...originalGetBuiltin, value: getBuiltinModule });
-  }
-  const onChild = () => recorder.safe(() => hook(methodOnStack()));
   channels.subscribe("child_process", onChild);
-  // After the preload and a CommonJS entry's first run, before an ES module entry's body.
-  queueMicrotask(() => {
-    if (!hooked && host.mainModule === undefined && host._eval === undefined) recorder.safe(() => hook(0));
-  });
 }
 
 /**
@@ -476,11 +449,11 @@ export function hookChildProcessesWhenReached(tracer: Tracer): void {
  * load (an ES module importing it by name later gets it too: every public load syncs). A
  * worker whose entry is an ES module (no CommonJS main and no eval script once the preload's
  * microtask runs, which is before any module body or import) is called at once, as the main
- * thread is. Not caught: a CommonJS worker that reaches the module only through import()
- * (an ES facade made without it); its callbacks are then unmeasured, their long turns found
- * by the native loop watch as `unknown`.
+ * thread is. Not caught: a module reached only through a CommonJS worker's import() (an
+ * ES facade made without it), unless the caller also calls the returned function, which
+ * does the same at once (once in all).
  */
-function whenBuiltinReached(recorder: Recorder, id: string, reached: () => void): void {
+function whenBuiltinReached(recorder: Recorder, id: string, reached: () => void): () => void {
   const host = process as unknown as { getBuiltinModule?: (id: string) => unknown; mainModule?: unknown; _eval?: unknown };
   const Module = moduleClass();
   const originalLoad = Module._load;
@@ -513,6 +486,7 @@ function whenBuiltinReached(recorder: Recorder, id: string, reached: () => void)
   queueMicrotask(() => {
     if (!done && host.mainModule === undefined && host._eval === undefined) reach();
   });
+  return reach;
 }
 
 interface ModuleClass {
