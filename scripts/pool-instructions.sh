@@ -8,6 +8,11 @@
 # printed too). 4 message events a job (a send and a receive each way).
 #   scripts/pool-instructions.sh JOBS_LOW JOBS_HIGH TREE...     e.g. scripts/pool-instructions.sh 20000 60000 /tmp/before .
 # A TREE may be followed by `:events` (scope run --events), e.g. `. .:+loop,+memory`.
+# RUN_ARGS: more `scope run` options for every traced run, e.g. RUN_ARGS='--loop-interval 50s
+# --long-task 2500ms' (the loop group's time settings scaled by valgrind's ~50x slowdown).
+# NODE_FLAGS: node options for every run (untraced too), e.g. NODE_FLAGS='--single-threaded
+# --predictable-gc-schedule': V8's background threads and speed-driven heap growing otherwise move
+# a run's count by several M (BENCHMARKS.md "Event loop and memory", fifth look).
 # Needs valgrind (apt-get install valgrind). Runs the configurations of one job count in parallel.
 set -euo pipefail
 low=$1
@@ -32,13 +37,13 @@ for spec in "$@"; do
   valgrind_build "$tree" "$out/$name-zig"
 done
 for jobs in "$low" "$high"; do
-  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$workload" "$out/r.json" "{\"jobs\":$jobs}" >"$out/untraced-$jobs.log" 2>&1 &
+  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node ${NODE_FLAGS:-} "$workload" "$out/r.json" "{\"jobs\":$jobs}" >"$out/untraced-$jobs.log" 2>&1 &
   i=0
   for tree in "${trees[@]}"; do
     name="${names[$i]}"
     event="${events[$i]}"
-    (cd "$tree" && SCOPE_ADDON="$out/$name-zig/lib/scope.node" bun src/cli/main.ts run ${event:+--events $event} --out "$out/$name-$jobs.bin" -- \
-      valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$workload" "$out/r-$name.json" "{\"jobs\":$jobs}" >"$out/$name-$jobs.log" 2>&1) &
+    (cd "$tree" && SCOPE_ADDON="$out/$name-zig/lib/scope.node" bun src/cli/main.ts run ${event:+--events $event} ${RUN_ARGS:-} --out "$out/$name-$jobs.bin" -- \
+      valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node ${NODE_FLAGS:-} "$workload" "$out/r-$name.json" "{\"jobs\":$jobs}" >"$out/$name-$jobs.log" 2>&1) &
     i=$((i + 1))
   done
   wait
