@@ -12,7 +12,9 @@
  * (samples each interval, long tasks past the threshold) would fall ~50x as often per unit
  * of work as without it: the interval and threshold are scaled by SLOW (below; SLOW=0 for
  * the defaults as they are, an upper bound), and V8 runs single-threaded with a fixed GC
- * schedule (NODE_FLAGS) on both sides.
+ * schedule (NODE_FLAGS) on both sides. The warm-up run (not counted) writes the agent's code
+ * cache: control with the default groups, WARM=on with the groups added, WARM_WITH=name:scale
+ * another workload (seed: its first worker's paths are cached too).
  *
  *   bun scripts/loop-groups-instructions.ts [workload[:scale],...]
  *
@@ -111,8 +113,12 @@ try {
   // what its main thread compiled by then: with WARM=on the groups' code too (as when the
   // groups are on by default), otherwise not (a worker of the "on" side then compiles the
   // groups' functions itself: ~4-6 M instructions per worker, seed).
-  const control = workloads.find((w): w is ProgramWorkload => w.name === "control" && w.kind === "program")!;
-  await program(control, process.env.WARM === "on" ? [...defaultEventGroups, ...added] : [...defaultEventGroups], 0.001);
+  // WARM_WITH=workload:scale warms with that program workload instead (seed: its first worker
+  // to end then rewrites the cache with the worker paths of the warm-up's groups).
+  const [warmName, warmScale] = (process.env.WARM_WITH ?? "control:0.001").split(":");
+  const warmWith = workloads.find((w): w is ProgramWorkload => w.name === warmName && w.kind === "program");
+  if (warmWith === undefined) throw new Error(`WARM_WITH: no program workload ${warmName}`);
+  await program(warmWith, process.env.WARM === "on" ? [...defaultEventGroups, ...added] : [...defaultEventGroups], Number(warmScale ?? 1));
   for (const { name, scale } of wanted) {
     const workload = workloads.find((w) => w.name === name);
     if (!workload || (workload.kind !== "program" && workload.kind !== "http")) throw new Error(`no program or http workload ${name}`);
