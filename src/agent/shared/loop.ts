@@ -1,30 +1,30 @@
 /**
- * The event loop and memory of one thread (event groups `loop` and `memory`), the same
- * code in Node and Bun (ARCHITECTURE.md "Event loop and memory"):
+ * The event loop and memory of one thread (event groups `loop` and `memory`), one module for
+ * Node and Bun (ARCHITECTURE.md "Event loop and memory"). Two ways, chosen at start:
  *
- * - Every interval (SCOPE_LOOP, default 1 s) a `loop_sample` (delay min/p50/p99/max,
- *   utilisation) and a `memory_sample` (heap, external, array buffers, RSS).
- *   The delay is the lateness of scope's own sentinel timer (below; flag ownTimer), the
- *   one timer that wakes the thread (perf_hooks' monitorEventLoopDelay, a second native
- *   timer, cost an idle thread ~2.9 ms of CPU per second; Bun's misses blocked turns).
- *   Node: utilisation `performance.eventLoopUtilization()` (libuv's idle time). Bun: its
- *   utilisation is zeros, so it is not recorded (flagged).
- * - Long tasks. Callbacks of setTimeout, setInterval, node:fs's callback functions and,
- *   with --long-task-immediates, setImmediate are wrapped when the program schedules them:
- *   two clock reads per callback, exact start and duration, kind timer/io/immediate, origin
- *   = the callback's own name (and the fs API). A stretch the sentinel finds right after
- *   a measured callback returned is its microtasks (kind microtasks). Everything else (request and message handlers, other I/O, unmeasured
- *   microtasks, timers scheduled through APIs not wrapped) is caught by a sentinel: an
- *   unref'd interval timer every R = threshold/2 ms whose lateness says the loop was
- *   blocked; Node's utilisation delta over the gap gives the blocked time (Bun: lateness +
- *   R/2), minus what measured long tasks took of it, start and duration within ±R
- *   (errorNs), kind from the last entry the agent saw in the gap (a message or an HTTP
- *   request: markTurn) else unknown. No async_hooks.
- * - GC (Node): a PerformanceObserver of 'gc' entries (kind, flags, start, duration), heap
- *   used before and after from v8.GCProfiler (heapProfile), written at each interval. Node
- *   makes these entries in a native immediate, so GCs after the program's last turn of the
- *   loop are never delivered (a synchronous program that ends without a turn shows none).
- *   Bun has no GC entries: a `monitor_missing` record says so once per thread.
+ * - Node with scope.node (the usual case): the loop is watched natively (NativeLoop below:
+ *   an unref'd libuv prepare handle; each turn's busy time is its time minus libuv's idle
+ *   time). Every interval (SCOPE_LOOP, default 1 s) a `loop_sample` summarises the turns'
+ *   busy times (min/p50/p99/max, utilisation; flag turns) and a `memory_sample` the heap,
+ *   external, array buffers and RSS. A turn of the threshold or more calls onLongTurn, the
+ *   only JavaScript the watch runs, which names it by the marks of its own turn. GC: V8's
+ *   own prologue/epilogue callbacks (NativeGc below), heap used before and after, held
+ *   natively and taken at each sample. No timer of scope's wakes the thread, no perf_hooks.
+ * - Bun, `scope attach`, and a Node whose addon lacks those functions: a sentinel, an
+ *   unref'd interval timer every threshold/2 ms whose lateness says the loop was blocked
+ *   (the delay samples are its lateness, flag ownTimer; Node's utilisation from
+ *   performance.eventLoopUtilization, Bun's is zeros and flagged), start and duration of a
+ *   long task within ±threshold/2 (errorNs); Node's GC from a PerformanceObserver of 'gc'
+ *   entries with heap used from v8.GCProfiler (entries Node delivers in a native immediate:
+ *   GCs after the last turn are taken at the end). Bun has no GC events: a
+ *   `monitor_missing` record says so once per thread.
+ * - Either way, long tasks are named by callbacks measured where the program schedules them:
+ *   setTimeout, setInterval, node:fs's callback functions (in a Node worker, from its
+ *   program's first reach of node:fs) and, with --long-task-immediates, setImmediate: two
+ *   clock reads per callback, exact start and duration, kind timer/io/immediate, origin =
+ *   the callback's own name (and the fs API). A stretch right after a measured callback is
+ *   its microtasks; anything else gets the kind of the last entry the agent saw in the turn
+ *   (a message or an HTTP request: markTurn), else unknown. No async_hooks.
  *
  * scope's timers are unref'd (they never keep the program alive) and made with the
  * runtime's own functions captured before the wrapping; a program's timers keep their
