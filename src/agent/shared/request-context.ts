@@ -12,25 +12,114 @@
  * AsyncLocalStorage) and currentRequest() is a load and a branch. From the first request
  * on, Node 20 propagates the store to every async resource a request creates (its
  * promise hook), which is the price of linking across `await` (BENCHMARKS.md "Request
- * context"); Bun's AsyncLocalStorage is native.
+ * context"); Bun's AsyncLocalStorage is native. On Node before 22 the store is an
+ * async_hooks init hook of scope's own, AsyncLocalStorage's propagation without its
+ * per-store layers (hookedStore below); elsewhere an AsyncLocalStorage.
  */
 import type { AsyncLocalStorage } from "node:async_hooks";
 import { Kind } from "./kinds";
 import type { Recorder } from "./recorder";
 
-let storage: AsyncLocalStorage<number> | undefined;
+type Fn = (this: unknown, ...args: never[]) => unknown;
+
+/** What the agent needs of a context store (AsyncLocalStorage's calls, for a number; run with `this` and an arguments list). */
+interface Store {
+  getStore(): number | undefined;
+  run(store: number, fn: Fn, thisArg: unknown, args: ArrayLike<unknown>): unknown;
+  enterWith(store: number): void;
+  disable(): void;
+}
+
+let storage: Store | undefined;
 let nextRequestId = 1;
 let nextConnectionId = 1;
 
 /** Set by releaseRequestContext (scope attach's detach): no store is ever made again in this bundle. */
 let released = false;
 
-function store(): AsyncLocalStorage<number> {
+function store(): Store {
   if (storage === undefined) {
-    const { AsyncLocalStorage: Storage } = require("node:async_hooks") as typeof import("node:async_hooks");
-    storage = new Storage<number>();
+    const asyncHooks = require("node:async_hooks") as typeof import("node:async_hooks");
+    storage = hookedStoreWanted() ? hookedStore(asyncHooks) : localStorage(new asyncHooks.AsyncLocalStorage<number>());
   }
   return storage;
+}
+
+/**
+ * Node before 22 (AsyncLocalStorage always on async_hooks there): the store is an async_hooks
+ * init hook of scope's own. Bun (native AsyncLocalStorage) and Node 22+ (whose
+ * AsyncLocalStorage may be carried by V8's async context frame, with no async_hooks at all)
+ * keep AsyncLocalStorage.
+ */
+function hookedStoreWanted(): boolean {
+  if (typeof process === "undefined" || process.versions.bun !== undefined) return false;
+  const major = Number(process.versions.node?.split(".")[0]);
+  return major > 0 && major < 22;
+}
+
+/** An AsyncLocalStorage as a Store: run's extra arguments go to Reflect.apply (no closure per call). */
+function localStorage(local: AsyncLocalStorage<number>): Store {
+  return {
+    getStore: () => local.getStore(),
+    run: (id, fn, thisArg, args) => local.run(id, Reflect.apply as (fn: Fn, thisArg: unknown, args: ArrayLike<unknown>) => unknown, fn, thisArg, args),
+    enterWith: (id) => local.enterWith(id),
+    disable: () => local.disable(),
+  };
+}
+
+/**
+ * Node 20's AsyncLocalStorage with its layers taken out: the same propagation (an init hook
+ * that copies the creating resource's slot onto each new async resource, promises included;
+ * the slot of `executionAsyncResource()` is the current value), the same run/enterWith, but
+ * one hook calling no method per resource (AsyncLocalStorage's hook loops over every store
+ * and calls its _propagate, which reads the store's symbol and `enabled` from the instance).
+ * The slot is a symbol property on Node's resource objects, as AsyncLocalStorage's is.
+ * async_hooks itself (its promise hooks, async ids, execution-resource stack) costs the same
+ * either way: measured in BENCHMARKS.md "The request context on Node 20".
+ */
+function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
+  const { createHook, executionAsyncResource } = asyncHooks;
+  const slot = Symbol("scope.request");
+  type Resource = Record<symbol, number | undefined>;
+  const current = executionAsyncResource as () => Resource;
+  let enabled = false;
+  const hook = createHook({
+    init(_asyncId: number, _type: string, _trigger: number, resource: object) {
+      // As AsyncLocalStorage: always written (a resource object Node reuses takes its new creator's value).
+      (resource as Resource)[slot] = current()[slot];
+    },
+  });
+  const enable = () => {
+    if (!enabled) {
+      enabled = true;
+      hook.enable();
+    }
+  };
+  return {
+    getStore: () => (enabled ? current()[slot] : undefined),
+    run(id: number, fn: Fn, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+      const resource = current();
+      const old = enabled ? resource[slot] : undefined;
+      if (old === id) return Reflect.apply(fn, thisArg, args);
+      enable();
+      resource[slot] = id;
+      try {
+        return Reflect.apply(fn, thisArg, args);
+      } finally {
+        resource[slot] = old;
+      }
+    },
+    enterWith(id: number) {
+      enable();
+      current()[slot] = id;
+    },
+    disable() {
+      if (enabled) {
+        enabled = false;
+        hook.disable();
+      }
+    },
+  };
 }
 
 /** The request the running code was caused by; 0 when none (or before the thread's first request). */
@@ -54,8 +143,7 @@ export function newConnectionId(): number {
 export function runInRequest<T>(id: number, fn: (this: unknown, ...args: never[]) => T, thisArg: unknown, args: ArrayLike<unknown>): T {
   // A wrapper still running after scope attach's detach: the call alone.
   if (released) return Reflect.apply(fn, thisArg, args) as T;
-  // run's extra arguments go to Reflect.apply: no closure per call.
-  return store().run(id, Reflect.apply as (target: typeof fn, thisArg: unknown, args: ArrayLike<unknown>) => T, fn, thisArg, args);
+  return store().run(id, fn as Fn, thisArg, args) as T;
 }
 
 /**
