@@ -6,7 +6,7 @@
 // CPU per request is what the service (and a tracer in it) costs, little moved by how
 // other processes use the machine. pg is real (PGURL). Prints one JSON line:
 // {requests, cpuUs} for the measured window after a warm-up.
-// Usage: [WEB_STUB_PG=1] [WEB_WARM_FILE=path] node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
+// Usage: [WEB_STUB_PG=1] [WEB_WARM_FILE=path [WEB_WARM_WAIT=1]] node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
 const http = require("node:http");
 const { Duplex } = require("node:stream");
 const express = require("express");
@@ -67,12 +67,33 @@ function connection() {
     if (done === warmup) {
       started = process.cpuUsage();
       // WEB_WARM_FILE: written once warm (e.g. for `callgrind_control -i on` to start collecting there).
-      if (process.env.WEB_WARM_FILE) require("node:fs").writeFileSync(process.env.WEB_WARM_FILE, String(process.pid));
+      if (process.env.WEB_WARM_FILE) {
+        require("node:fs").writeFileSync(process.env.WEB_WARM_FILE, String(process.pid));
+        // WEB_WARM_WAIT=1: no request is sent until WEB_WARM_FILE.go exists (the collector is on),
+        // so the measured window holds exactly `requests` requests.
+        if (process.env.WEB_WARM_WAIT === "1") holdUntilGo();
+      }
     }
     if (done === total) finish();
-    send();
+    if (held !== undefined) held.push(send);
+    else send();
   });
   send();
+}
+
+/** Sends held while waiting for WEB_WARM_FILE.go (WEB_WARM_WAIT=1), undefined when not waiting. */
+let held;
+function holdUntilGo() {
+  held = [];
+  const go = `${process.env.WEB_WARM_FILE}.go`;
+  const poll = () => {
+    if (!require("node:fs").existsSync(go)) return setTimeout(poll, 10);
+    const sends = held;
+    held = undefined;
+    started = process.cpuUsage();
+    for (const send of sends) send();
+  };
+  poll();
 }
 
 function finish() {
