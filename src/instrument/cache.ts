@@ -26,13 +26,14 @@
  * they go first), until the total is under 3/4 of the bound.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, futimesSync, lstatSync, mkdir, mkdirSync, openSync, readdirSync, readFileSync, rename, renameSync, rmdirSync, unlink, unlinkSync, writeFile, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseSize } from "../run/options";
 import { VERSION } from "../version";
 import { instrument, type InstrumentOptions, type Instrumented } from "./instrument";
 import { findInputMap } from "./print";
 import { mayLoadModules } from "./loads-modules";
+import { sourceDigest } from "./transform";
 
 /** Sources larger than this are not cached (one entry must not fill the disk). */
 const ENTRY_BYTES_MAX = 64 * 1024 * 1024;
@@ -49,11 +50,14 @@ function loadsModulesOf(result: Instrumented, code: string): boolean {
   return mayLoadModules(code, result.status === "instrumented" ? result.dynamicImport === true : undefined);
 }
 
-/** A cache in `dir` for these settings, or none when there is no directory or it cannot be made. */
-export function openTransformCache(dir: string | undefined, settings: unknown): TransformCache | undefined {
+/**
+ * A cache in `dir` for these settings, or none when there is no directory or it cannot be
+ * made. `writeLater`: entries are written off the thread (writeLater below).
+ */
+export function openTransformCache(dir: string | undefined, settings: unknown, options: { writeLater?: boolean } = {}): TransformCache | undefined {
   if (!dir) return undefined;
   try {
-    return new TransformCache(dir, settings);
+    return new TransformCache(dir, settings, options.writeLater === true);
   } catch {
     return undefined;
   }
@@ -90,8 +94,10 @@ export type Cached = (
  * 9: the "esm" flag in the header (loadsModules).
  * 10: files without an input map carry no map under shiftsForStacks, their shifts marked
  *     (callsites.ts UNMAPPED_SHIFTS).
+ * 11: file tags and source hashes from the source's SHA-256 (transform.ts hashSource), the
+ *     key hashes that digest; the function table as the text of its JSON (print.ts).
  */
-const TRANSFORM_FORMAT = 10;
+const TRANSFORM_FORMAT = 11;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
@@ -108,14 +114,18 @@ export class TransformCache {
   constructor(
     readonly dir: string,
     settings: unknown,
+    /** Entries written by libuv's threads while the program goes on (writeLater); else before instrument returns. */
+    readonly writesLater = false,
   ) {
     this.settingsKey = JSON.stringify([VERSION, TRANSFORM_FORMAT, transformSettings(settings), process.env.NODE_ENV ?? ""]);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
-  key(code: string, file: string, options: InstrumentOptions): string {
+  /** The entry's key, and the source's own SHA-256 (transform.ts sourceDigest: the transform reuses it). */
+  key(code: string, file: string, options: InstrumentOptions): { key: string; digest: Uint8Array } {
+    const digest = sourceDigest(code);
     const hash = createHash("sha256");
-    hash.update(this.settingsKey).update("\0").update(options.sourceName ?? file).update("\0").update(String(options.module)).update("\0").update(code);
+    hash.update(this.settingsKey).update("\0").update(options.sourceName ?? file).update("\0").update(String(options.module)).update("\0").update(digest);
     // The external map the transform would read and chain (print.ts finds it the same way).
     // Whether there is one depends on `code` alone, so keys without it are as before.
     const readFile = options.readFile;
@@ -129,13 +139,13 @@ export class TransformCache {
       });
       if (named) hash.update(map === undefined ? "\0no map" : "\0map\0").update(map ?? "");
     }
-    return hash.digest("hex");
+    return { key: hash.digest("hex"), digest };
   }
 
   /** `instrument(code, file, options)`, from the cache when this exact input was seen. */
   instrument(code: string, file: string, options: InstrumentOptions): Cached {
     if (code.length > ENTRY_BYTES_MAX) return instrument(code, file, options);
-    const key = this.key(code, file, options);
+    const { key, digest } = this.key(code, file, options);
     const path = join(this.dir, key.slice(0, 2), key);
     const entry = read(path, true);
     // Node 20 loses a script's import() callback when it is compiled from V8's cached data.
@@ -147,13 +157,13 @@ export class TransformCache {
       return entry.status === "instrumented" ? { status: "instrumented", code: entry.body, loadsModules, ...slot(entry.id, entry.dynamicImport) } : { status: entry.status, code, reason: entry.body, loadsModules };
     }
     this.misses++;
-    const result: Instrumented = instrument(code, file, options);
+    const result: Instrumented = instrument(code, file, { ...options, sourceDigest: digest });
     // A parser that could not be loaded says nothing about the file: the next start tries again.
     const loadsModules = loadsModulesOf(result, code);
     if (result.status === "failed" && result.unavailable) return { ...result, loadsModules };
     const dynamicImport = result.status === "instrumented" && result.dynamicImport === true;
     const flags = `${dynamicImport ? ` ${IMPORT_FLAG}` : ""}${loadsModules ? ` ${ESM_FLAG}` : ""}`;
-    const id = write(path, `${result.status}${flags}`, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered);
+    const id = write(path, `${result.status}${flags}`, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered, this.writesLater);
     return result.status === "instrumented" ? { status: "instrumented", code: result.code, loadsModules, ...slot(id, dynamicImport) } : { ...result, loadsModules };
   }
 }
@@ -217,16 +227,24 @@ function read(path: string, touch = false): { status: Cached["status"]; id: stri
 }
 
 /** Writes an entry under a fresh id; returns the id, or "" when it could not be written. */
-function write(path: string, status: string, body: string, filtered?: string[]): string {
+function write(path: string, status: string, body: string, filtered: string[] | undefined, later: boolean): string {
   const id = randomBytes(12).toString("hex");
-  return writeAtomically(path, `${HEADER}${status} ${id}${filtered ? `\t${JSON.stringify(filtered)}` : ""}\n${body}`) ? id : "";
+  const data = `${HEADER}${status} ${id}${filtered ? `\t${JSON.stringify(filtered)}` : ""}\n${body}`;
+  if (later) {
+    writeLater(path, data);
+    return id;
+  }
+  return writeAtomically(path, data) ? id : "";
+}
+
+function temporaryName(path: string): string {
+  return `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
 }
 
 function writeAtomically(path: string, data: string | Uint8Array): boolean {
   try {
-    const dir = join(path, "..");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const temporary = temporaryName(path);
     writeFileSync(temporary, data, { mode: 0o600 });
     renameSync(temporary, path);
     return true;
@@ -234,6 +252,56 @@ function writeAtomically(path: string, data: string | Uint8Array): boolean {
     // A read-only or full cache: the next start transforms again.
     return false;
   }
+}
+
+/** Entries being written by writeLater: path → its data and temporary file. */
+const inFlight = new Map<string, { data: string | Uint8Array; temporary: string }>();
+let exitHooked = false;
+
+/**
+ * writeAtomically with fs's callbacks: libuv's threads make the directory and write the
+ * temporary file while the program goes on (typescript.js's 11.7 MB entry and its 4 MB
+ * code cache took a first start ~60 ms of blocked main thread, BENCHMARKS.md); the rename
+ * comes on a later turn of the event loop. Entries still in flight when the process (or
+ * worker) exits are written synchronously then, from the 'exit' event, so a program that
+ * ends at once, or calls process.exit(), still leaves them; one killed first leaves none
+ * (the next start transforms again; a temporary left behind is pruned).
+ */
+function writeLater(path: string, data: string | Uint8Array): void {
+  const temporary = temporaryName(path);
+  const write = { data, temporary };
+  inFlight.set(path, write);
+  if (!exitHooked && typeof process === "object" && typeof process.on === "function") {
+    exitHooked = true;
+    process.on("exit", finishWrites);
+  }
+  const done = () => {
+    if (inFlight.get(path) === write) inFlight.delete(path);
+  };
+  const failed = () => {
+    done();
+    unlink(temporary, () => {});
+  };
+  try {
+    mkdir(dirname(path), { recursive: true, mode: 0o700 }, (error) => {
+      if (error) return done();
+      writeFile(temporary, data, { mode: 0o600 }, (error) => {
+        if (error) return failed();
+        rename(temporary, path, (error) => (error ? failed() : done()));
+      });
+    });
+  } catch {
+    done();
+  }
+}
+
+/** At exit: the entries writeLater has not finished, written now. */
+function finishWrites(): void {
+  for (const [path, { data, temporary }] of inFlight) {
+    writeAtomically(path, data);
+    remove(temporary);
+  }
+  inFlight.clear();
 }
 
 /** The code cache file starts with this and the entry's id, then a newline and V8's data. */
@@ -260,10 +328,12 @@ export function readCodeCache(slot: CodeCacheSlot): Buffer | undefined {
   }
 }
 
-/** Stores V8's cached data for the slot's entry (replacing any older one). */
-export function writeCodeCache(slot: CodeCacheSlot, data: Uint8Array): void {
+/** Stores V8's cached data for the slot's entry (replacing any older one); `later`: writeLater. */
+export function writeCodeCache(slot: CodeCacheSlot, data: Uint8Array, later = false): void {
   const header = Buffer.from(`${CODE_CACHE_HEADER}${slot.id}\n`, "latin1");
-  writeAtomically(slot.path, Buffer.concat([header, data]));
+  const file = Buffer.concat([header, data]);
+  if (later) writeLater(slot.path, file);
+  else writeAtomically(slot.path, file);
 }
 
 /** The default bound of the transform cache; SCOPE_TRANSFORM_CACHE_MAX overrides it. */
