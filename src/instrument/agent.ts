@@ -8,7 +8,7 @@ import type { TypeChecks } from "../agent/shared/preview";
 import { installBunCallSitePositions, installCallSitePositions } from "./callsites";
 import type { MatchConfig, Matcher } from "./match";
 import { enableNodeInstrumentation } from "./node-hooks";
-import { FunctionRuntime, functionTable, installHook, type RecordSink } from "./runtime";
+import { FunctionRuntime, installHook, type RecordSink } from "./runtime";
 import { FUNCTION_SELECTION_KIND, SelectionTracker, SharedSelection, selectionPatterns, sharedSelectionBuffer } from "./selection";
 
 /** The pipeline itself, for `scope bench`'s transform throughput (the code traced programs run). */
@@ -103,12 +103,10 @@ function selectionTracker(runtime: FunctionRuntime, config: MatchConfig, options
   hook.f = function f(this: unknown, file, table, listeners, source, shiftsFile, shifts) {
     // The file's column shifts passed on (a file without a map of scope's needs them for
     // its stack positions); the original places after them are not, as before.
-    // Parsed once here (print.ts emits the table's JSON text), for both.
-    const functions = functionTable(table);
-    const base = Reflect.apply(register, this, [file, functions, listeners, source, shiftsFile, shifts]) as number;
+    const base = Reflect.apply(register, this, [file, table, listeners, source, shiftsFile, shifts]) as number;
     try {
       const names: string[] = [];
-      for (let i = 0; i + 3 < functions.length; i += 4) names.push(String(functions[i]));
+      for (let i = 0; i + 3 < table.length; i += 4) names.push(String(table[i]));
       tracker.functions(names);
     } catch {
       // The report is never worth the program.

@@ -95,7 +95,7 @@ export type Cached = (
  * 10: files without an input map carry no map under shiftsForStacks, their shifts marked
  *     (callsites.ts UNMAPPED_SHIFTS).
  * 11: file tags and source hashes from the source's SHA-256 (transform.ts hashSource), the
- *     key hashes that digest; the function table as the text of its JSON (print.ts).
+ *     key hashes that digest.
  */
 const TRANSFORM_FORMAT = 11;
 

@@ -237,11 +237,6 @@ function originalPlaces(functions: FunctionInfo[], file: string, inputMap: Sourc
   return { places, files };
 }
 
-/** `text` as a single-quoted JavaScript string literal (JSON's text has few `'` or `\\`; no line breaks). */
-function quoted(text: string): string {
-  return `'${/['\\]/.test(text) ? text.replace(/['\\]/g, "\\$&") : text}'`;
-}
-
 export function print(
   edits: MagicString | Insertions,
   code: string,
@@ -284,10 +279,7 @@ export function print(
   const unmapped = shiftsForStacks && told !== undefined && (inputMap === undefined || (inputMap !== null && ownComment !== undefined));
   const registration = shifts ? [JSON.stringify(file), JSON.stringify(unmapped ? UNMAPPED_SHIFTS + shifts : shifts)] : [];
   // The table call: file, table, listeners, text table, shifts (file, text), origins.
-  // The table as one string literal of its JSON (the runtime parses it, runtime.ts functionTable):
-  // V8 compiles a string literal far faster than an array literal of the same data
-  // (typescript.js: 86,000 elements), and only once in a lazy function's preparse and parse.
-  const args = [JSON.stringify(file), quoted(JSON.stringify(table)), listeners.length ? JSON.stringify(listeners) : "0"];
+  const args = [JSON.stringify(file), JSON.stringify(table), listeners.length ? JSON.stringify(listeners) : "0"];
   const files = origins && origins.files.length > 0 ? JSON.stringify(origins.files) : undefined;
   if (info || registration.length > 0 || files) args.push(info ? JSON.stringify(sourceTable(info, file)) : "0");
   if (!info && registration.length > 0) args.push(...registration);

@@ -178,8 +178,7 @@ export interface Hook {
    */
   f(
     file: string,
-    /** The array, or its JSON text (print.ts emits that: functionTable). */
-    table: (string | number)[] | string,
+    table: (string | number)[],
     listeners?: (string | number)[] | 0,
     source?: unknown[] | 0,
     shiftsFile?: string | 0,
@@ -253,7 +252,6 @@ const stringSlice = String.prototype.slice;
 const stringCharCodeAt = String.prototype.charCodeAt;
 const stringSplit = String.prototype.split;
 const parseInteger = parseInt;
-const jsonParse = JSON.parse;
 const weakMapGet = WeakMap.prototype.get;
 const weakMapSet = WeakMap.prototype.set;
 const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
@@ -1327,11 +1325,10 @@ export class FunctionRuntime {
       }
     };
     return {
-      f(file, given, listeners, source, shiftsFile, shifts, origins) {
+      f(file, table, listeners, source, shiftsFile, shifts, origins) {
         if (shifts) registerShifts(shiftsFile, shifts);
         const base = runtime.nextFunctionId;
         try {
-          const table = functionTable(given);
           const count = Math.floor(table.length / 4);
           runtime.nextFunctionId += count;
           runtime.grow(base + count);
@@ -1542,17 +1539,6 @@ function dataProperty(object: object, key: string, types: TypeChecks | undefined
     current = Object.getPrototypeOf(current) as object | null;
   }
   return undefined;
-}
-
-/**
- * A file's function table [name, line, column, flags]*: print.ts emits it as the text of
- * its JSON (one string literal: V8 compiles that far faster than the array literal), an
- * array is taken as it is. Not an array after parsing: an empty table.
- */
-export function functionTable(table: unknown): (string | number)[] {
-  if (typeof table !== "string") return Array.isArray(table) ? (table as (string | number)[]) : [];
-  const parsed = jsonParse(table) as unknown;
-  return Array.isArray(parsed) ? (parsed as (string | number)[]) : [];
 }
 
 /** Entries of a registration's text table by key, parsed from print.ts's string on first use. */
