@@ -26,7 +26,7 @@
  * they go first), until the total is under 3/4 of the bound.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fstatSync, futimesSync, lstatSync, mkdir, mkdirSync, openSync, readdirSync, readFileSync, rename, renameSync, rmdirSync, unlink, unlinkSync, writeFile, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, write as writeFd, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseSize } from "../run/options";
 import { VERSION } from "../version";
@@ -259,49 +259,69 @@ const inFlight = new Map<string, { data: string | Uint8Array; temporary: string 
 let exitHooked = false;
 
 /**
- * writeAtomically with fs's callbacks: libuv's threads make the directory and write the
- * temporary file while the program goes on (typescript.js's 11.7 MB entry and its 4 MB
- * code cache took a first start ~60 ms of blocked main thread, BENCHMARKS.md); the rename
- * comes on a later turn of the event loop. Entries still in flight when the process (or
- * worker) exits are written synchronously then, from the 'exit' event, so a program that
- * ends at once, or calls process.exit(), still leaves them; one killed first leaves none
- * (the next start transforms again; a temporary left behind is pruned).
+ * writeAtomically with the write itself on a libuv thread: the temporary file is made and
+ * opened here, its bytes written by one fs.write that runs while the program goes on
+ * (typescript.js's 11.7 MB entry and its 4 MB code cache kept a first start's main thread
+ * ~60 ms in write(2), BENCHMARKS.md); closed and renamed into place on a later turn of the
+ * event loop. Entries still in flight when the process (or worker) exits are written
+ * synchronously then, from the 'exit' event, so a program that ends before its loop turns,
+ * or calls process.exit(), still leaves them; one killed first leaves none (the next start
+ * transforms again; a temporary left behind is pruned).
  */
 function writeLater(path: string, data: string | Uint8Array): void {
   const temporary = temporaryName(path);
-  const write = { data, temporary };
-  inFlight.set(path, write);
+  let fd: number;
+  let bytes: Uint8Array;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    bytes = typeof data === "string" ? Buffer.from(data) : data;
+    fd = openSync(temporary, "w", 0o600);
+  } catch {
+    return; // A read-only or full cache: the next start transforms again.
+  }
+  const entry = { data: bytes, temporary };
+  inFlight.set(path, entry);
   if (!exitHooked && typeof process === "object" && typeof process.on === "function") {
     exitHooked = true;
     process.on("exit", finishWrites);
   }
-  const done = () => {
-    if (inFlight.get(path) === write) inFlight.delete(path);
+  const end = (renamed: boolean) => {
+    if (inFlight.get(path) === entry) inFlight.delete(path);
+    try {
+      closeSync(fd);
+      if (renamed) renameSync(temporary, path);
+      else unlinkSync(temporary);
+    } catch {
+      remove(temporary);
+    }
   };
-  const failed = () => {
-    done();
-    unlink(temporary, () => {});
+  const from = (offset: number) => {
+    writeFd(fd, bytes, offset, bytes.length - offset, null, (error, written) => {
+      if (inFlight.get(path) !== entry) return; // finishWrites wrote it at exit
+      if (error) return end(false);
+      if (offset + written < bytes.length && written > 0) return from(offset + written);
+      end(offset + written === bytes.length);
+    });
   };
   try {
-    mkdir(dirname(path), { recursive: true, mode: 0o700 }, (error) => {
-      if (error) return done();
-      writeFile(temporary, data, { mode: 0o600 }, (error) => {
-        if (error) return failed();
-        rename(temporary, path, (error) => (error ? failed() : done()));
-      });
-    });
+    from(0);
   } catch {
-    done();
+    end(false);
   }
 }
 
-/** At exit: the entries writeLater has not finished, written now. */
+/**
+ * At exit: the entries writeLater has not finished, written again now under another name
+ * (their descriptors are left open: a write may still be running on one, and a closed number
+ * could be reused by the file written here; the process's end closes them).
+ */
 function finishWrites(): void {
-  for (const [path, { data, temporary }] of inFlight) {
+  const entries = [...inFlight];
+  inFlight.clear();
+  for (const [path, { data, temporary }] of entries) {
     writeAtomically(path, data);
     remove(temporary);
   }
-  inFlight.clear();
 }
 
 /** The code cache file starts with this and the entry's id, then a newline and V8's data. */
