@@ -255,7 +255,14 @@ function writeAtomically(path: string, data: string | Uint8Array): boolean {
 }
 
 /** Entries being written by writeLater: path → its data and temporary file. */
-const inFlight = new Map<string, { data: string | Uint8Array; temporary: string }>();
+const inFlight = new Map<string, InFlight>();
+
+interface InFlight {
+  data: string | Uint8Array;
+  temporary: string;
+  /** Written again by finishWrites at exit: its own write is left alone. */
+  abandoned?: boolean;
+}
 let exitHooked = false;
 
 /**
@@ -279,7 +286,7 @@ function writeLater(path: string, data: string | Uint8Array): void {
   } catch {
     return; // A read-only or full cache: the next start transforms again.
   }
-  const entry = { data: bytes, temporary };
+  const entry: InFlight = { data: bytes, temporary };
   inFlight.set(path, entry);
   if (!exitHooked && typeof process === "object" && typeof process.on === "function") {
     exitHooked = true;
@@ -297,8 +304,9 @@ function writeLater(path: string, data: string | Uint8Array): void {
   };
   const from = (offset: number) => {
     writeFd(fd, bytes, offset, bytes.length - offset, null, (error, written) => {
-      if (inFlight.get(path) !== entry) return; // finishWrites wrote it at exit
-      if (error) return end(false);
+      if (entry.abandoned) return;
+      // A later write of the same path (the file transformed again meanwhile) wins: this one goes.
+      if (error || inFlight.get(path) !== entry) return end(false);
       if (offset + written < bytes.length && written > 0) return from(offset + written);
       end(offset + written === bytes.length);
     });
@@ -318,7 +326,9 @@ function writeLater(path: string, data: string | Uint8Array): void {
 function finishWrites(): void {
   const entries = [...inFlight];
   inFlight.clear();
-  for (const [path, { data, temporary }] of entries) {
+  for (const [path, entry] of entries) {
+    const { data, temporary } = entry;
+    entry.abandoned = true;
     writeAtomically(path, data);
     remove(temporary);
   }
