@@ -6,6 +6,7 @@
  * writes of cache entries under load): read it as wall time.
  *
  *   . scripts/env.sh && bun scripts/profile-start-functions.ts [repo root] [first|cached] [N]
+ * KEEP_PROFILE=1 keeps the scratch directory (its .cpuprofile) and prints where it is.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,7 @@ import { transformModules } from "../src/bench/transform";
 const repoRoot = process.argv[2] || here;
 const which = process.argv[3] ?? "cached";
 const scratch = mkdtempSync(join(tmpdir(), "scope-profile-start-"));
-process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
+process.on("exit", () => (process.env.KEEP_PROFILE ? console.log(scratch) : rmSync(scratch, { recursive: true, force: true })));
 const program = join(repoRoot, "src/bench/workloads/transform-start.cjs");
 const modules = transformModules.map((name) => join(repoRoot, "node_modules", name));
 const settings = JSON.stringify({ root: repoRoot, include: transformModules.map((name) => `node_modules/${name}/**`), level: "calls" });

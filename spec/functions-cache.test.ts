@@ -178,3 +178,26 @@ test("an external source map is part of the key: a rebuilt map next to an unchan
   writeMap("second.ts");
   expect((await mapped()).stdout).toBe(`at fail (${join(dir, "second.ts")}:2:1)\n`);
 });
+
+test("CommonJS entries are written off the main thread and whole: also when the program calls process.exit() before its event loop turns", async () => {
+  for (const exit of [false, true]) {
+    const dir = join(scratchDir(), `cjs-${exit ? "exit" : "end"}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "lib.cjs"), "exports.twice = function twice(x) {\n  return x * 2;\n};\n");
+    writeFileSync(join(dir, "main.cjs"), `function main() {\n  const { twice } = require("./lib.cjs");\n  console.log("twice", twice(21));\n}\nmain();\n${exit ? "process.exit(0);\n" : ""}`);
+    const cacheEnv = { XDG_CACHE_HOME: join(dir, "cache") };
+    const cjsCache = join(dir, "cache/scope", `transforms-${VERSION}`);
+    const start = () => runTraced(["node", join(dir, "main.cjs")], { scopeArgs: ["--functions"], env: cacheEnv, cwd: dir });
+    const files = () => readdirSync(cjsCache).flatMap((shard) => readdirSync(join(cjsCache, shard)).map((name) => join(cjsCache, shard, name)));
+    const first = await start();
+    expect({ exit, status: first.status, stdout: first.stdout, stderr: first.stderr }).toEqual({ exit, status: 0, stdout: "twice 42\n", stderr: "" });
+    // main.cjs and lib.cjs, each one whole entry; no temporary left.
+    const written = files();
+    expect({ exit, names: written.map((path) => path.replace(/^.*\//, "").replace(/^[0-9a-f]{64}/, "<key>")) }).toEqual({ exit, names: ["<key>", "<key>"] });
+    for (const path of written) expect(readFileSync(path, "utf8")).toMatch(/^scope-transform instrumented [0-9a-f]{24}\n[^]*\/\*scope:instrumented\*\//);
+    const second = await start();
+    expect({ exit, stdout: second.stdout, table: table(second) }).toEqual({ exit, stdout: first.stdout, table: table(first) });
+    expect(table(first)).toContain("twice:1");
+    expect(files().sort()).toEqual(written.sort());
+  }
+});

@@ -69,3 +69,26 @@ test("same text, column shifts and sparse map as magic-string", () => {
   }
   expect(cases).toBe(sources.length * 500);
 });
+
+test("many calls in source order but a few (the walk's ends before children), and many out of order: same text as magic-string", () => {
+  const code = "a(b => { c(d => e); f(); }, function g() { h(); });\n".repeat(40);
+  for (let seed = 1; seed <= 60; seed++) {
+    const next = random(seed);
+    const magic = new MagicString(code);
+    const flat = new Insertions(code);
+    // Out of order: none, a few (moved into place), more than the few (sorted).
+    const shuffled = seed % 3 === 0 ? 0 : seed % 3 === 1 ? 1 + Math.floor(next() * 20) : 100 + Math.floor(next() * 200);
+    let at = 0;
+    for (let c = 0; c < 600; c++) {
+      const jump = c < shuffled || next() < shuffled / 600;
+      at = jump ? Math.floor(next() * (code.length + 1)) : Math.min(code.length, at + Math.floor(next() * 4));
+      const text = [`(H.c(${c}),`, ")", `H.c(${c});`, ""][Math.floor(next() * 4)]!;
+      const kind = Math.floor(next() * 3);
+      if (kind === 0) (magic.appendLeft(at, text), flat.appendLeft(at, text));
+      else if (kind === 1) (magic.appendRight(at, text), flat.appendRight(at, text));
+      else (magic.prependRight(at, text), flat.prependRight(at, text));
+    }
+    expect({ seed, text: flat.toString() }).toEqual({ seed, text: magic.toString() });
+    expect({ seed, shifts: columnShifts(flat, code) }).toEqual({ seed, shifts: columnShifts(magic, code) });
+  }
+});

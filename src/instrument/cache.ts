@@ -26,13 +26,14 @@
  * they go first), until the total is under 3/4 of the bound.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, write as writeFd, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseSize } from "../run/options";
 import { VERSION } from "../version";
 import { instrument, type InstrumentOptions, type Instrumented } from "./instrument";
 import { findInputMap } from "./print";
 import { mayLoadModules } from "./loads-modules";
+import { sourceDigest } from "./transform";
 
 /** Sources larger than this are not cached (one entry must not fill the disk). */
 const ENTRY_BYTES_MAX = 64 * 1024 * 1024;
@@ -49,11 +50,14 @@ function loadsModulesOf(result: Instrumented, code: string): boolean {
   return mayLoadModules(code, result.status === "instrumented" ? result.dynamicImport === true : undefined);
 }
 
-/** A cache in `dir` for these settings, or none when there is no directory or it cannot be made. */
-export function openTransformCache(dir: string | undefined, settings: unknown): TransformCache | undefined {
+/**
+ * A cache in `dir` for these settings, or none when there is no directory or it cannot be
+ * made. `writeLater`: entries are written off the thread (writeLater below).
+ */
+export function openTransformCache(dir: string | undefined, settings: unknown, options: { writeLater?: boolean } = {}): TransformCache | undefined {
   if (!dir) return undefined;
   try {
-    return new TransformCache(dir, settings);
+    return new TransformCache(dir, settings, options.writeLater === true);
   } catch {
     return undefined;
   }
@@ -90,8 +94,10 @@ export type Cached = (
  * 9: the "esm" flag in the header (loadsModules).
  * 10: files without an input map carry no map under shiftsForStacks, their shifts marked
  *     (callsites.ts UNMAPPED_SHIFTS).
+ * 11: file tags and source hashes from the source's SHA-256 (transform.ts hashSource), the
+ *     key hashes that digest.
  */
-const TRANSFORM_FORMAT = 10;
+const TRANSFORM_FORMAT = 11;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
@@ -108,14 +114,18 @@ export class TransformCache {
   constructor(
     readonly dir: string,
     settings: unknown,
+    /** Entries written by libuv's threads while the program goes on (writeLater); else before instrument returns. */
+    readonly writesLater = false,
   ) {
     this.settingsKey = JSON.stringify([VERSION, TRANSFORM_FORMAT, transformSettings(settings), process.env.NODE_ENV ?? ""]);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
-  key(code: string, file: string, options: InstrumentOptions): string {
+  /** The entry's key, and the source's own SHA-256 (transform.ts sourceDigest: the transform reuses it). */
+  key(code: string, file: string, options: InstrumentOptions): { key: string; digest: Uint8Array } {
+    const digest = sourceDigest(code);
     const hash = createHash("sha256");
-    hash.update(this.settingsKey).update("\0").update(options.sourceName ?? file).update("\0").update(String(options.module)).update("\0").update(code);
+    hash.update(this.settingsKey).update("\0").update(options.sourceName ?? file).update("\0").update(String(options.module)).update("\0").update(digest);
     // The external map the transform would read and chain (print.ts finds it the same way).
     // Whether there is one depends on `code` alone, so keys without it are as before.
     const readFile = options.readFile;
@@ -129,13 +139,13 @@ export class TransformCache {
       });
       if (named) hash.update(map === undefined ? "\0no map" : "\0map\0").update(map ?? "");
     }
-    return hash.digest("hex");
+    return { key: hash.digest("hex"), digest };
   }
 
   /** `instrument(code, file, options)`, from the cache when this exact input was seen. */
   instrument(code: string, file: string, options: InstrumentOptions): Cached {
     if (code.length > ENTRY_BYTES_MAX) return instrument(code, file, options);
-    const key = this.key(code, file, options);
+    const { key, digest } = this.key(code, file, options);
     const path = join(this.dir, key.slice(0, 2), key);
     const entry = read(path, true);
     // Node 20 loses a script's import() callback when it is compiled from V8's cached data.
@@ -147,13 +157,13 @@ export class TransformCache {
       return entry.status === "instrumented" ? { status: "instrumented", code: entry.body, loadsModules, ...slot(entry.id, entry.dynamicImport) } : { status: entry.status, code, reason: entry.body, loadsModules };
     }
     this.misses++;
-    const result: Instrumented = instrument(code, file, options);
+    const result: Instrumented = instrument(code, file, { ...options, sourceDigest: digest });
     // A parser that could not be loaded says nothing about the file: the next start tries again.
     const loadsModules = loadsModulesOf(result, code);
     if (result.status === "failed" && result.unavailable) return { ...result, loadsModules };
     const dynamicImport = result.status === "instrumented" && result.dynamicImport === true;
     const flags = `${dynamicImport ? ` ${IMPORT_FLAG}` : ""}${loadsModules ? ` ${ESM_FLAG}` : ""}`;
-    const id = write(path, `${result.status}${flags}`, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered);
+    const id = write(path, `${result.status}${flags}`, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered, this.writesLater);
     return result.status === "instrumented" ? { status: "instrumented", code: result.code, loadsModules, ...slot(id, dynamicImport) } : { ...result, loadsModules };
   }
 }
@@ -217,22 +227,110 @@ function read(path: string, touch = false): { status: Cached["status"]; id: stri
 }
 
 /** Writes an entry under a fresh id; returns the id, or "" when it could not be written. */
-function write(path: string, status: string, body: string, filtered?: string[]): string {
+function write(path: string, status: string, body: string, filtered: string[] | undefined, later: boolean): string {
   const id = randomBytes(12).toString("hex");
-  return writeAtomically(path, `${HEADER}${status} ${id}${filtered ? `\t${JSON.stringify(filtered)}` : ""}\n${body}`) ? id : "";
+  const data = `${HEADER}${status} ${id}${filtered ? `\t${JSON.stringify(filtered)}` : ""}\n${body}`;
+  if (later) {
+    writeLater(path, data);
+    return id;
+  }
+  return writeAtomically(path, data) ? id : "";
+}
+
+function temporaryName(path: string): string {
+  return `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
 }
 
 function writeAtomically(path: string, data: string | Uint8Array): boolean {
   try {
-    const dir = join(path, "..");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const temporary = temporaryName(path);
     writeFileSync(temporary, data, { mode: 0o600 });
     renameSync(temporary, path);
     return true;
   } catch {
     // A read-only or full cache: the next start transforms again.
     return false;
+  }
+}
+
+/** Entries being written by writeLater: path → its data and temporary file. */
+const inFlight = new Map<string, InFlight>();
+
+interface InFlight {
+  data: string | Uint8Array;
+  temporary: string;
+  /** Written again by finishWrites at exit: its own write is left alone. */
+  abandoned?: boolean;
+}
+let exitHooked = false;
+
+/**
+ * writeAtomically with the write itself on a libuv thread: the temporary file is made and
+ * opened here, its bytes written by one fs.write that runs while the program goes on
+ * (typescript.js's 11.7 MB entry and its 4 MB code cache kept a first start's main thread
+ * ~60 ms in write(2), BENCHMARKS.md); closed and renamed into place on a later turn of the
+ * event loop. Entries still in flight when the process (or worker) exits are written
+ * synchronously then, from the 'exit' event, so a program that ends before its loop turns,
+ * or calls process.exit(), still leaves them; one killed first leaves none (the next start
+ * transforms again; a temporary left behind is pruned).
+ */
+function writeLater(path: string, data: string | Uint8Array): void {
+  const temporary = temporaryName(path);
+  let fd: number;
+  let bytes: Uint8Array;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    bytes = typeof data === "string" ? Buffer.from(data) : data;
+    fd = openSync(temporary, "w", 0o600);
+  } catch {
+    return; // A read-only or full cache: the next start transforms again.
+  }
+  const entry: InFlight = { data: bytes, temporary };
+  inFlight.set(path, entry);
+  if (!exitHooked && typeof process === "object" && typeof process.on === "function") {
+    exitHooked = true;
+    process.on("exit", finishWrites);
+  }
+  const end = (renamed: boolean) => {
+    if (inFlight.get(path) === entry) inFlight.delete(path);
+    try {
+      closeSync(fd);
+      if (renamed) renameSync(temporary, path);
+      else unlinkSync(temporary);
+    } catch {
+      remove(temporary);
+    }
+  };
+  const from = (offset: number) => {
+    writeFd(fd, bytes, offset, bytes.length - offset, null, (error, written) => {
+      if (entry.abandoned) return;
+      // A later write of the same path (the file transformed again meanwhile) wins: this one goes.
+      if (error || inFlight.get(path) !== entry) return end(false);
+      if (offset + written < bytes.length && written > 0) return from(offset + written);
+      end(offset + written === bytes.length);
+    });
+  };
+  try {
+    from(0);
+  } catch {
+    end(false);
+  }
+}
+
+/**
+ * At exit: the entries writeLater has not finished, written again now under another name
+ * (their descriptors are left open: a write may still be running on one, and a closed number
+ * could be reused by the file written here; the process's end closes them).
+ */
+function finishWrites(): void {
+  const entries = [...inFlight];
+  inFlight.clear();
+  for (const [path, entry] of entries) {
+    const { data, temporary } = entry;
+    entry.abandoned = true;
+    writeAtomically(path, data);
+    remove(temporary);
   }
 }
 
@@ -260,10 +358,12 @@ export function readCodeCache(slot: CodeCacheSlot): Buffer | undefined {
   }
 }
 
-/** Stores V8's cached data for the slot's entry (replacing any older one). */
-export function writeCodeCache(slot: CodeCacheSlot, data: Uint8Array): void {
+/** Stores V8's cached data for the slot's entry (replacing any older one); `later`: writeLater. */
+export function writeCodeCache(slot: CodeCacheSlot, data: Uint8Array, later = false): void {
   const header = Buffer.from(`${CODE_CACHE_HEADER}${slot.id}\n`, "latin1");
-  writeAtomically(slot.path, Buffer.concat([header, data]));
+  const file = Buffer.concat([header, data]);
+  if (later) writeLater(slot.path, file);
+  else writeAtomically(slot.path, file);
 }
 
 /** The default bound of the transform cache; SCOPE_TRANSFORM_CACHE_MAX overrides it. */

@@ -23,6 +23,8 @@ export interface InstrumentOptions {
   sourceName?: string;
   /** Append an inline source map (default: the matcher's `sourceMaps` setting, true). */
   sourceMap?: boolean;
+  /** The SHA-256 of `code` (transform.ts sourceDigest) when the caller has it: not hashed again. */
+  sourceDigest?: Uint8Array;
 }
 
 export type Instrumented =
@@ -56,8 +58,8 @@ export function instrument(code: string, file: string, options: InstrumentOption
   let functions: FunctionInfo[];
   try {
     const statefulOf = (container: string) => matcher.isStateful(container);
-    if (raw) functions = transformRaw(raw, code, edits, levelOf, statefulOf);
-    else if (parsed?.ok) functions = transform(parsed.program, code, edits as MagicString, levelOf, statefulOf, parsed.childKeys);
+    if (raw) functions = transformRaw(raw, code, edits, levelOf, statefulOf, options.sourceDigest);
+    else if (parsed?.ok) functions = transform(parsed.program, code, edits as MagicString, levelOf, statefulOf, parsed.childKeys, options.sourceDigest);
     else throw new Error("no program"); // unreachable: a failed parse returned above
   } catch (error) {
     return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };

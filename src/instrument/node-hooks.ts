@@ -46,7 +46,8 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
   const matcher = new Matcher(options.config);
   matcher.loadedIsReal = nodeGivesRealPaths();
   options.observe?.(matcher);
-  const cache = openTransformCache(options.cacheDir, options.config);
+  // Entries and code caches are written by libuv's threads while the program starts (cache.ts writeLater).
+  const cache = openTransformCache(options.cacheDir, options.config, { writeLater: true });
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
   const original = Module.prototype._compile;
   const cached = cache ? codeCacheCompiler(original) : undefined;
@@ -178,7 +179,7 @@ export function codeCacheCompiler(original: Compile): ((module: CompilableModule
     const result = Reflect.apply(wrapper, exports, [exports, makeRequire(module), module, filename, dirname(filename)]);
     if (cachedData === undefined || script.cachedDataRejected === true) {
       try {
-        writeCodeCache(slot, script.createCachedData());
+        writeCodeCache(slot, script.createCachedData(), true);
       } catch {
         // No code cache this time: the next start compiles from the text again.
       }

@@ -137,8 +137,8 @@ const utf8Slice = typeof Buffer === "function" ? (Buffer.prototype as unknown as
 const decoder = new TextDecoder();
 
 /** Instruments every function of the program in the buffer that `levelOf` does not turn off. */
-export function transformRaw(raw: RawProgram, source: string, magic: InsertionSink, level: (name: string) => Level, stateful: (container: string) => boolean = () => false): FunctionInfo[] {
-  const [h1, h2] = hashSource(source);
+export function transformRaw(raw: RawProgram, source: string, magic: InsertionSink, level: (name: string) => Level, stateful: (container: string) => boolean = () => false, digest?: Uint8Array): FunctionInfo[] {
+  const [h1, h2] = hashSource(source, digest);
   const tag = sourceTag(h1, h2);
   u8 = raw.uint8;
   i32 = raw.int32;
