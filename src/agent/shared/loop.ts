@@ -151,7 +151,14 @@ export function flushLoopMonitor(): void {
  * never uses it does not pay the wrapping (~1…1.5 M of a worker's ~126 M instructions,
  * BENCHMARKS.md "Event loop and memory", fifth look). Otherwise it is wrapped at once.
  */
-export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", worker: boolean, settings: LoopSettings, fsWhenReached?: (wrap: () => void) => void): void {
+export function startLoopMonitor(
+  recorder: Recorder,
+  runtime: "node" | "bun",
+  worker: boolean,
+  settings: LoopSettings,
+  fsWhenReached?: (wrap: () => void) => void,
+  syncBuiltinESMExports?: () => void,
+): void {
   const groups = recorder.groups;
   // The runtime's own timer functions, before the wrapping below: scope's timers are never measured.
   const setIntervalOriginal = globalThis.setInterval;
@@ -322,7 +329,9 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
     // synced here. Not in a worker: the agent starts before the worker's own modules, so no
     // facade exists there yet, and the sync walks every built-in module (~1.1 M of a
     // worker's ~126 M instructions, BENCHMARKS.md "Event loop and memory", fourth look).
-    if (!worker) recorder.safe(() => (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.());
+    // `syncBuiltinESMExports`: where given (Node: the CommonJS Module class's own, found
+    // without loading node:module, whose public wrapper loads the ES module loader too).
+    if (!worker) recorder.safe(() => (syncBuiltinESMExports ?? (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports)?.());
   }
 
   // Samples at the interval.
