@@ -128,11 +128,12 @@ try {
   const [warmName, warmScale] = (process.env.WARM_WITH ?? "control:0.001").split(":");
   const warmWith = workloads.find((w): w is ProgramWorkload => w.name === warmName && w.kind === "program");
   if (warmWith === undefined) throw new Error(`WARM_WITH: no program workload ${warmName}`);
-  await program(warmWith, process.env.WARM === "on" ? [...defaultEventGroups, ...added] : [...defaultEventGroups], Number(warmScale ?? 1));
+  const withoutGroups = defaultEventGroups.filter((group) => group !== "loop" && group !== "memory");
+  await program(warmWith, process.env.WARM === "on" ? [...withoutGroups, ...added] : withoutGroups, Number(warmScale ?? 1));
   for (const { name, scale } of wanted) {
     const workload = workloads.find((w) => w.name === name);
     if (!workload || (workload.kind !== "program" && workload.kind !== "http")) throw new Error(`no program or http workload ${name}`);
-    const base = workload.events ? workload.events.filter((group) => group !== "loop" && group !== "memory") : [...defaultEventGroups];
+    const base = (workload.events ?? defaultEventGroups).filter((group) => group !== "loop" && group !== "memory");
     const sides = { off: base, on: [...base, ...added] };
     const perUnit: Record<"off" | "on", number[]> = { off: [], on: [] };
     const detail: string[] = [];
