@@ -110,10 +110,7 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
   }
   // A worker's node:fs is measured from the program's first reach of it (loop.ts).
   const fsWhenReached = main ? undefined : (wrap: () => void) => whenBuiltinReached(recorder, "fs", wrap);
-  // Its sync of built-ins' ES facades (main thread only) through the Module class this
-  // bundle was loaded by, not node:module (moduleClass).
-  const syncBuiltinESMExports = main ? () => moduleClass().syncBuiltinESMExports?.() : undefined;
-  if (groups.loop || groups.memory) recorder.safe(() => startLoopMonitor(recorder, "node", !main, loopSettings(process.env.SCOPE_LOOP), fsWhenReached, syncBuiltinESMExports));
+  if (groups.loop || groups.memory) recorder.safe(() => startLoopMonitor(recorder, "node", !main, loopSettings(process.env.SCOPE_LOOP), fsWhenReached));
 }
 
 // ---------------------------------------------------------------------------------

@@ -150,6 +150,7 @@ export function flushLoopMonitor(): void {
  * wrap it is handed, i.e. when the thread's program first reaches node:fs: a worker that
  * never uses it does not pay the wrapping (~1…1.5 M of a worker's ~126 M instructions,
  * BENCHMARKS.md "Event loop and memory", fifth look). Otherwise it is wrapped at once.
+ * `syncBuiltinESMExports`: where given, called after the wrapping (below).
  */
 export function startLoopMonitor(
   recorder: Recorder,
@@ -325,13 +326,14 @@ export function startLoopMonitor(
     if (fsWhenReached !== undefined) recorder.safe(() => fsWhenReached(wrapFsNow));
     else wrapFsNow();
     // ES modules that import node:timers or node:fs by name see the wrapped functions too:
-    // a built-in's ES facade copies its exports at its first import, and one made earlier is
-    // synced here. Not in a worker: the agent starts before the worker's own modules, so no
-    // facade exists there yet, and the sync walks every built-in module (~1.1 M of a
-    // worker's ~126 M instructions, BENCHMARKS.md "Event loop and memory", fourth look).
-    // `syncBuiltinESMExports`: where given (Node: the CommonJS Module class's own, found
-    // without loading node:module, whose public wrapper loads the ES module loader too).
-    if (!worker) recorder.safe(() => (syncBuiltinESMExports ?? (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports)?.());
+    // a built-in's ES facade copies its exports at its first import. One made before this
+    // wrapping is synced by `syncBuiltinESMExports` where the caller gives it (Bun's main
+    // thread). Node's agent gives none: it is a --require preload, which runs before any ES
+    // module of its thread (Node runs --require preloads before --import ones and the entry;
+    // a worker's before the worker's modules), so no facade exists yet, and the sync walks
+    // every built-in module (~1.1 M instructions, BENCHMARKS.md "Event loop and memory",
+    // fourth look; tested in a main thread and a worker whose ES modules import both by name).
+    if (syncBuiltinESMExports !== undefined) recorder.safe(syncBuiltinESMExports);
   }
 
   // Samples at the interval.
