@@ -36,7 +36,7 @@ const context: RunContext = { dir, ringBytes: 16 * 2 ** 20, keepTraces: false, s
 const rows: string[] = [];
 try {
   for (const workload of chosen) {
-    const base = workload.events ? workload.events.filter((group) => group !== "loop" && group !== "memory") : [...defaultEventGroups];
+    const base = (workload.events ?? defaultEventGroups).filter((group) => group !== "loop" && group !== "memory");
     const added = (process.env.ADD ?? "loop,memory").split(",");
     const sides = { off: { ...workload, events: base }, on: { ...workload, events: [...base, ...added] } };
     const cost: Record<"off" | "on", number[]> = { off: [], on: [] };

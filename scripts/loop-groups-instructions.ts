@@ -14,7 +14,9 @@
  * the defaults as they are, an upper bound), and V8 runs single-threaded with a fixed GC
  * schedule (NODE_FLAGS) on both sides. The warm-up run (not counted) writes the agent's code
  * cache: control with the default groups, WARM=on with the groups added, WARM_WITH=name:scale
- * another workload (seed: its first worker's paths are cached too).
+ * another workload (seed: its first worker's paths are cached too). KEEP=dir: callgrind
+ * instead of cachegrind, one profile per thread kept in dir (`<workload>-<side>-<round>.<pid>-<thread>`)
+ * to split what is added by thread and function (callgrind_annotate); the counts are the same.
  *
  *   bun scripts/loop-groups-instructions.ts [workload[:scale],...]
  *
@@ -60,18 +62,26 @@ const dir = await extractWorkloads();
 const context: RunContext = { dir, ringBytes: 16 * 2 ** 20, keepTraces: false, sequence: 0 };
 let logSequence = 0;
 
+const keep = process.env.KEEP;
+/** The name of the run being counted (KEEP's profile names). */
+let runName = "warm-up";
+
 /** valgrind's argv before the program's: one log per process (children traced too). */
 function valgrind(): { argv: string[]; logs: string } {
   const logs = join(tmp, `logs-${logSequence++}`);
   Bun.spawnSync(["mkdir", "-p", logs]);
-  return { argv: [...loopEnv, "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", "--trace-children=yes", `--log-file=${logs}/%p.log`], logs };
+  const tool =
+    keep !== undefined
+      ? ["--tool=callgrind", "--separate-threads=yes", `--callgrind-out-file=${join(keep, runName)}.%p`]
+      : ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"];
+  return { argv: [...loopEnv, "valgrind", ...tool, "--trace-children=yes", `--log-file=${logs}/%p.log`], logs };
 }
 
 /** Instructions counted in every log of a run (each process's own summary). */
 function instructions(logs: string): number {
   let total = 0;
   for (const file of readdirSync(logs)) {
-    const match = /I\s+refs:\s+([\d,]+)/.exec(readFileSync(join(logs, file), "utf8"));
+    const match = /(?:I\s+refs|Collected)\s*:\s+([\d,]+)/.exec(readFileSync(join(logs, file), "utf8"));
     if (match) total += Number(match[1]!.replaceAll(",", ""));
   }
   return total;
@@ -118,17 +128,19 @@ try {
   const [warmName, warmScale] = (process.env.WARM_WITH ?? "control:0.001").split(":");
   const warmWith = workloads.find((w): w is ProgramWorkload => w.name === warmName && w.kind === "program");
   if (warmWith === undefined) throw new Error(`WARM_WITH: no program workload ${warmName}`);
-  await program(warmWith, process.env.WARM === "on" ? [...defaultEventGroups, ...added] : [...defaultEventGroups], Number(warmScale ?? 1));
+  const withoutGroups = defaultEventGroups.filter((group) => group !== "loop" && group !== "memory");
+  await program(warmWith, process.env.WARM === "on" ? [...withoutGroups, ...added] : withoutGroups, Number(warmScale ?? 1));
   for (const { name, scale } of wanted) {
     const workload = workloads.find((w) => w.name === name);
     if (!workload || (workload.kind !== "program" && workload.kind !== "http")) throw new Error(`no program or http workload ${name}`);
-    const base = workload.events ? workload.events.filter((group) => group !== "loop" && group !== "memory") : [...defaultEventGroups];
+    const base = (workload.events ?? defaultEventGroups).filter((group) => group !== "loop" && group !== "memory");
     const sides = { off: base, on: [...base, ...added] };
     const perUnit: Record<"off" | "on", number[]> = { off: [], on: [] };
     const detail: string[] = [];
     for (let round = 0; round < rounds; round++) {
       const order: ("off" | "on")[] = round % 2 === 0 ? ["off", "on"] : ["on", "off"];
       for (const side of order) {
+        runName = `${name}-${side}-${round}`;
         const m = workload.kind === "http" ? await http(workload, sides[side]) : await program(workload, sides[side], scale);
         perUnit[side].push(m.instructions / m.units);
         detail.push(`${side} ${(m.instructions / 1e6).toFixed(1)} M / ${m.units} ${m.recorded} records`);

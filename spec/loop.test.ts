@@ -349,6 +349,22 @@ seen.native = typeof fs.realpath.native;
 });
 
 describe("ES modules importing node:fs and node:timers by name", () => {
+  test("node: in the main thread (no syncBuiltinESMExports: the agent is a --require preload, before any ES module, --import ones included) the named imports are the measured functions", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "first.mjs"), `import { readFile } from "node:fs";\nimport { setTimeout } from "node:timers";\n`);
+    writeFileSync(join(dir, "main.mjs"), `
+import { readFile } from "node:fs";
+import { setTimeout as later } from "node:timers";
+const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} };
+readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(function timerEsm() { spin(200); }, 50); });
+`);
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", ...LOOP, "--out", out, "node", "--import", join(dir, "first.mjs"), join(dir, "main.mjs")]);
+    expect(result.exitCode).toBe(0);
+    const tasks = of(readEvents(out), "long_task", 0).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6);
+    expect(tasks.map((task) => [task.fields.taskKind, task.fields.origin])).toEqual([["io", "fs.readFile afterReadEsm"], ["timer", "timerEsm"]]);
+  }, 60_000);
+
   test("node: in a worker (no syncBuiltinESMExports there: the agent starts before the worker's modules import anything) the named imports are the measured functions", async () => {
     const dir = tmp();
     writeFileSync(join(dir, "main.mjs"), `

@@ -49,6 +49,9 @@
 //!                                                  0 when not watching
 //!   loopUnwatch(into?: Float64Array): number       the last turn reported and summarised
 //!                                                  (as loopTake), the handle closed
+//!   tickStart(intervalMs, onTick): boolean         onTick() every interval from a libuv
+//!                                                  timer, unref'd (the groups' samples)
+//!   tickStop(): void                               the timer closed
 //!
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
@@ -183,6 +186,8 @@ const EnvState = struct {
     gc_watch: ?*GcWatch = null,
     /// The loop's prepare handle and turn figures (`loopWatch`); null until asked for.
     loop_watch: ?*LoopWatch = null,
+    /// The samples' timer (`tickStart`); null until asked for.
+    ticker: ?*Ticker = null,
 
     fn detach(state: *EnvState) void {
         if (!state.attached) return;
@@ -217,6 +222,7 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     if (main_state == state) main_state = null;
     gc_unwatch(state);
     if (state.loop_watch) |watch| loop_close(watch);
+    if (state.ticker) |ticker| tick_close(ticker);
     state.detach();
     std.heap.c_allocator.destroy(state);
 }
@@ -783,6 +789,7 @@ const UvHandle = extern struct {
     data: ?*anyopaque,
 };
 const uv_prepare_type: c_int = 9; // UV_PREPARE in uv_handle_type
+const uv_timer_type: c_int = 13; // UV_TIMER in uv_handle_type
 const uv_metrics_idle_time_option: c_int = 1; // UV_METRICS_IDLE_TIME in uv_loop_option
 /// Room for a uv_prepare_t (120 bytes in libuv 1.46 on x86_64; checked with uv_handle_size).
 const uv_handle_bytes_max = 256;
@@ -796,6 +803,9 @@ const Uv = struct {
     hrtime: *const fn () callconv(.c) u64,
     metrics_idle_time: *const fn (uv_loop) callconv(.c) u64,
     loop_configure: *const fn (uv_loop, c_int, ...) callconv(.c) c_int,
+    /// The sample timer's (`tickStart`); null where missing (the agent keeps its JavaScript timer).
+    timer_init: ?*const fn (uv_loop, *UvHandle) callconv(.c) c_int,
+    timer_start: ?*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void, u64, u64) callconv(.c) c_int,
 
     /// Resolved once per process (dlsym walks every loaded object's symbol table: ~8 of
     /// them per thread start otherwise); under the process ring's lock, as threads start
@@ -823,6 +833,8 @@ const Uv = struct {
             .hrtime = V8.symbol(*const fn () callconv(.c) u64, "uv_hrtime") orelse return null,
             .metrics_idle_time = V8.symbol(*const fn (uv_loop) callconv(.c) u64, "uv_metrics_idle_time") orelse return null,
             .loop_configure = V8.symbol(*const fn (uv_loop, c_int, ...) callconv(.c) c_int, "uv_loop_configure") orelse return null,
+            .timer_init = V8.symbol(*const fn (uv_loop, *UvHandle) callconv(.c) c_int, "uv_timer_init"),
+            .timer_start = V8.symbol(*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void, u64, u64) callconv(.c) c_int, "uv_timer_start"),
         };
     }
 };
@@ -873,13 +885,19 @@ fn loop_report(watch: *LoopWatch, turn: loop_turns.LongTurn) void {
     var scope: ?*anyopaque = null;
     if (napi_open_handle_scope(env, &scope) != napi_ok) return;
     defer _ = napi_close_handle_scope(env, scope);
+    const arguments = [_]?napi_value{ number(env, @floatFromInt(turn.turn)), number(env, @floatFromInt(turn.busy_ns)), number(env, @floatFromInt(end_ns)) };
+    call_reference(env, reference, &arguments);
+}
+
+/// Calls the JavaScript function held by `reference` with `arguments` (inside the caller's
+/// handle scope), from a libuv callback; an exception it throws is dropped here.
+fn call_reference(env: napi_env, reference: *anyopaque, arguments: []const ?napi_value) void {
     var function: ?napi_value = null;
     var receiver: ?napi_value = null;
     if (napi_get_reference_value(env, reference, &function) != napi_ok or function == null) return;
     if (napi_get_undefined(env, &receiver) != napi_ok) return;
-    const arguments = [_]?napi_value{ number(env, @floatFromInt(turn.turn)), number(env, @floatFromInt(turn.busy_ns)), number(env, @floatFromInt(end_ns)) };
     var result: ?napi_value = null;
-    if (napi_call_function(env, receiver, function, arguments.len, &arguments, &result) != napi_ok) {
+    if (napi_call_function(env, receiver, function, arguments.len, arguments.ptr, &result) != napi_ok) {
         var exception: ?napi_value = null;
         _ = napi_get_and_clear_last_exception(env, &exception);
     }
@@ -1007,6 +1025,107 @@ fn js_loop_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_v
     return number(env, if (taken) 1 else 0);
 }
 
+// ---------------------------------------------------------------------------------------
+// The samples' timer (the loop and memory groups, Node): a libuv timer on this env's loop,
+// unref'd, that calls the agent's onTick every interval. In place of a JavaScript
+// setInterval, which in a worker that uses no timers of its own compiled Node's timer
+// machinery at its start (Timeout, TimersList, the priority queue: ~1 M instructions a
+// worker, BENCHMARKS.md "Event loop and memory", seventh look). Like the interval it
+// replaces it never keeps the loop alive, and it wakes an idle one (an unref'd timer still
+// bounds the poll's wait); libuv repeats it from the loop's time when it runs, as Node does
+// its intervals. Closed at the thread's end (tickStop, or this env's cleanup hook).
+
+const Ticker = struct {
+    env: napi_env,
+    state: *EnvState,
+    uv: Uv,
+    timer: [uv_handle_bytes_max]u8 align(16) = undefined,
+    callback_reference: ?*anyopaque = null,
+    /// Set when uv_close was called: nothing of the env is touched after it.
+    closing: bool = false,
+    cleanup_hook: bool = false,
+
+    fn handle(ticker: *Ticker) *UvHandle {
+        return @ptrCast(&ticker.timer);
+    }
+};
+
+fn tick_fired(handle: *UvHandle) callconv(.c) void {
+    const ticker: *Ticker = @ptrCast(@alignCast(handle.data orelse return));
+    assert(!ticker.closing);
+    const reference = ticker.callback_reference orelse return;
+    var scope: ?*anyopaque = null;
+    if (napi_open_handle_scope(ticker.env, &scope) != napi_ok) return;
+    defer _ = napi_close_handle_scope(ticker.env, scope);
+    call_reference(ticker.env, reference, &.{});
+}
+
+fn tick_closed(handle: *UvHandle) callconv(.c) void {
+    const ticker: *Ticker = @ptrCast(@alignCast(handle.data orelse return));
+    assert(ticker.closing);
+    std.heap.c_allocator.destroy(ticker);
+}
+
+fn tick_cleanup_hook(arg: ?*anyopaque) callconv(.c) void {
+    const ticker: *Ticker = @ptrCast(@alignCast(arg orelse return));
+    ticker.cleanup_hook = false;
+    tick_close(ticker);
+}
+
+/// Closes the timer (freed in libuv's close callback); the env is alive here (as loop_close).
+fn tick_close(ticker: *Ticker) void {
+    if (ticker.closing) return;
+    ticker.closing = true;
+    assert(ticker.state.ticker == ticker);
+    ticker.state.ticker = null;
+    if (ticker.cleanup_hook) _ = napi_remove_env_cleanup_hook(ticker.env, tick_cleanup_hook, ticker);
+    if (ticker.callback_reference) |reference| _ = napi_delete_reference(ticker.env, reference);
+    ticker.callback_reference = null;
+    ticker.uv.close(ticker.handle(), tick_closed);
+}
+
+/// tickStart(intervalMs, onTick): boolean. false where libuv's timer functions are not
+/// found, the env is not attached, or it ticks already.
+fn js_tick_start(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const state = call.state;
+    if (state.ticker != null or !state.attached or call.argc < 2) return boolean(env, false);
+    const interval_ms = producer_module.u64_from_f64(arg_double(&call, 0));
+    if (interval_ms == 0) return boolean(env, false);
+    const uv = Uv.get() orelse return boolean(env, false);
+    const timer_init = uv.timer_init orelse return boolean(env, false);
+    const timer_start = uv.timer_start orelse return boolean(env, false);
+    if (uv.handle_size(uv_timer_type) > uv_handle_bytes_max) return boolean(env, false);
+    var loop: ?*anyopaque = null;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok or loop == null) return boolean(env, false);
+    const ticker = std.heap.c_allocator.create(Ticker) catch return boolean(env, false);
+    ticker.* = .{ .env = env, .state = state, .uv = uv };
+    if (timer_init(loop.?, ticker.handle()) != 0) {
+        std.heap.c_allocator.destroy(ticker);
+        return boolean(env, false);
+    }
+    ticker.handle().data = ticker;
+    state.ticker = ticker;
+    if (napi_create_reference(env, call.argv[1], 1, &ticker.callback_reference) != napi_ok) {
+        tick_close(ticker);
+        return boolean(env, false);
+    }
+    if (napi_add_env_cleanup_hook(env, tick_cleanup_hook, ticker) == napi_ok) ticker.cleanup_hook = true;
+    if (timer_start(ticker.handle(), tick_fired, interval_ms, interval_ms) != 0) {
+        tick_close(ticker);
+        return boolean(env, false);
+    }
+    uv.unref(ticker.handle());
+    return boolean(env, true);
+}
+
+/// tickStop(): void. The timer closed (the thread's last sample is written by the caller).
+fn js_tick_stop(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    if (state.ticker) |ticker| tick_close(ticker);
+    return null;
+}
+
 const Export = struct {
     name: [*:0]const u8,
     callback: napi_callback,
@@ -1035,6 +1154,8 @@ const exports_table = [_]Export{
     .{ .name = "loopWatch", .callback = js_loop_watch },
     .{ .name = "loopTake", .callback = js_loop_take },
     .{ .name = "loopUnwatch", .callback = js_loop_unwatch },
+    .{ .name = "tickStart", .callback = js_tick_start },
+    .{ .name = "tickStop", .callback = js_tick_stop },
 };
 
 /// Called once per environment (main thread, each worker) that loads the addon.

@@ -163,7 +163,9 @@ function start(
   // scope run --async: what Bun lets a wrapper see (no async_hooks); off by default, and then nothing of it runs.
   const asyncLevel = process.env.SCOPE_ASYNC;
   if (asyncLevel === "callbacks" || asyncLevel === "promises") recorder.safe(() => startBunAsyncTracking(recorder, asyncLevel));
-  if (recorder.groups.loop || recorder.groups.memory) recorder.safe(() => startLoopMonitor(recorder, "bun", !main, loopSettings(process.env.SCOPE_LOOP)));
+  // The main thread syncs built-ins' ES facades after its wrapping (loop.ts).
+  const syncBuiltinESMExports = main ? () => (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.() : undefined;
+  if (recorder.groups.loop || recorder.groups.memory) recorder.safe(() => startLoopMonitor(recorder, "bun", !main, loopSettings(process.env.SCOPE_LOOP), undefined, syncBuiltinESMExports));
 }
 
 /**

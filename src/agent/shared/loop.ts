@@ -9,7 +9,9 @@
  *   external, array buffers and RSS. A turn of the threshold or more calls onLongTurn, the
  *   only JavaScript the watch runs, which names it by the marks of its own turn. GC: V8's
  *   own prologue/epilogue callbacks (NativeGc below), heap used before and after, held
- *   natively and taken at each sample. No timer of scope's wakes the thread, no perf_hooks.
+ *   natively and taken at each sample. The samples are written by the addon's own timer
+ *   (NativeTicker below: an unref'd libuv timer, not a setInterval, whose first use in a
+ *   worker without timers of its own compiled Node's timer machinery); no perf_hooks.
  * - Bun, `scope attach`, and a Node whose addon lacks those functions: a sentinel, an
  *   unref'd interval timer every threshold/2 ms whose lateness says the loop was blocked
  *   (the delay samples are its lateness, flag ownTimer; Node's utilisation from
@@ -91,6 +93,18 @@ export interface NativeLoop {
 
 let nativeLoop: NativeLoop | undefined;
 
+/**
+ * scope.node's samples' timer (zig/napi.zig tickStart): a libuv timer, unref'd, calling
+ * onTick every interval, in place of a setInterval (whose first use in a worker that has
+ * no timers of its own compiles Node's timer machinery). Node only.
+ */
+export interface NativeTicker {
+  tickStart(intervalMs: number, onTick: () => void): boolean;
+  tickStop(): void;
+}
+
+let nativeTicker: NativeTicker | undefined;
+
 /** The Node agent hands over its addon (when it has the GC and loop functions). */
 export function useNativeGc(candidate: object): void {
   const addon = candidate as Partial<NativeGc & NativeLoop>;
@@ -100,6 +114,8 @@ export function useNativeGc(candidate: object): void {
   if (typeof addon.loopWatch === "function" && typeof addon.loopTake === "function" && typeof addon.loopUnwatch === "function" && typeof addon.now === "function") {
     nativeLoop = addon as NativeLoop;
   }
+  const ticker = candidate as Partial<NativeTicker>;
+  if (typeof ticker.tickStart === "function" && typeof ticker.tickStop === "function") nativeTicker = ticker as NativeTicker;
 }
 
 /** The last entry the agent saw in this turn (markTurn): a sentinel-found long task's kind. */
@@ -134,8 +150,16 @@ export function flushLoopMonitor(): void {
  * wrap it is handed, i.e. when the thread's program first reaches node:fs: a worker that
  * never uses it does not pay the wrapping (~1…1.5 M of a worker's ~126 M instructions,
  * BENCHMARKS.md "Event loop and memory", fifth look). Otherwise it is wrapped at once.
+ * `syncBuiltinESMExports`: where given, called after the wrapping (below).
  */
-export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", worker: boolean, settings: LoopSettings, fsWhenReached?: (wrap: () => void) => void): void {
+export function startLoopMonitor(
+  recorder: Recorder,
+  runtime: "node" | "bun",
+  worker: boolean,
+  settings: LoopSettings,
+  fsWhenReached?: (wrap: () => void) => void,
+  syncBuiltinESMExports?: () => void,
+): void {
   const groups = recorder.groups;
   // The runtime's own timer functions, before the wrapping below: scope's timers are never measured.
   const setIntervalOriginal = globalThis.setInterval;
@@ -302,11 +326,14 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
     if (fsWhenReached !== undefined) recorder.safe(() => fsWhenReached(wrapFsNow));
     else wrapFsNow();
     // ES modules that import node:timers or node:fs by name see the wrapped functions too:
-    // a built-in's ES facade copies its exports at its first import, and one made earlier is
-    // synced here. Not in a worker: the agent starts before the worker's own modules, so no
-    // facade exists there yet, and the sync walks every built-in module (~1.1 M of a
-    // worker's ~126 M instructions, BENCHMARKS.md "Event loop and memory", fourth look).
-    if (!worker) recorder.safe(() => (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.());
+    // a built-in's ES facade copies its exports at its first import. One made before this
+    // wrapping is synced by `syncBuiltinESMExports` where the caller gives it (Bun's main
+    // thread). Node's agent gives none: it is a --require preload, which runs before any ES
+    // module of its thread (Node runs --require preloads before --import ones and the entry;
+    // a worker's before the worker's modules), so no facade exists yet, and the sync walks
+    // every built-in module (~1.1 M instructions, BENCHMARKS.md "Event loop and memory",
+    // fourth look; tested in a main thread and a worker whose ES modules import both by name).
+    if (syncBuiltinESMExports !== undefined) recorder.safe(syncBuiltinESMExports);
   }
 
   // Samples at the interval.
@@ -353,20 +380,27 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   // tick that ran late in its phase (a loaded machine) is followed by one sooner than the
   // interval (12 ms seen at load 14). A tick less than half the interval after the last
   // sample writes none: samples are never closer than that.
+  // The addon's timer where it has one (Node), else an unref'd interval of the runtime's.
   let sampledAt = now();
-  const sampler = setIntervalOriginal(
-    () =>
-      recorder.safe(() => {
-        if (recorder.stopped) return;
-        writeGcs();
-        const at = now();
-        if (at - sampledAt < settings.intervalMs / 2) return;
-        sampledAt = at;
-        sample(false);
-      }),
-    settings.intervalMs,
-  );
-  (sampler as { unref?: () => void }).unref?.();
+  const onTick = () =>
+    recorder.safe(() => {
+      if (recorder.stopped) return;
+      writeGcs();
+      const at = now();
+      if (at - sampledAt < settings.intervalMs / 2) return;
+      sampledAt = at;
+      sample(false);
+    });
+  let ticker: NativeTicker | undefined;
+  if (!bun && nativeTicker !== undefined) {
+    try {
+      ticker = nativeTicker.tickStart(settings.intervalMs, onTick) ? nativeTicker : undefined;
+    } catch {
+      ticker = undefined;
+    }
+  }
+  const sampler = ticker === undefined ? setIntervalOriginal(onTick, settings.intervalMs) : undefined;
+  (sampler as { unref?: () => void } | undefined)?.unref?.();
 
   // GC events (Node). Natively where the addon has them (scope.node gcWatch): V8's GC
   // callbacks hold kind, flags, start, duration and heap used before and after of every GC,
@@ -442,7 +476,8 @@ export function startLoopMonitor(recorder: Recorder, runtime: "node" | "bun", wo
   active = {
     flush() {
       recorder.safe(() => {
-        clearIntervalOriginal(sampler);
+        if (sampler !== undefined) clearIntervalOriginal(sampler);
+        ticker?.tickStop();
         if (sentinel !== undefined) clearIntervalOriginal(sentinel);
         // The turn running now ends with the thread (reported when long) and the last
         // summary is taken; the prepare handle is closed, stopped or not.
