@@ -181,6 +181,20 @@ describe("scope run --async and scope dump --why", () => {
     expect(chain[chain.length - 1]!.event.kind).toBe("trace_start");
   }, 120_000);
 
+  test("Bun: with the loop and memory groups on, scope's own intervals are not among the program's timers", async () => {
+    const initsByType = (events: TraceEvent[]) => {
+      const counts: Record<string, number> = {};
+      for (const event of events) if (event.kind === "async_init") counts[String(event.fields.type)] = (counts[String(event.fields.type)] ?? 0) + 1;
+      return counts;
+    };
+    const plain = await traced(["--async=promises"], [process.execPath, chainFixture]);
+    const withLoop = await traced(["--async=promises", "--events", "+loop,+memory", "--loop-interval", "20ms", "--long-task", "20ms"], [process.execPath, chainFixture]);
+    expect(withLoop.stdout).toBe("reply 42\n");
+    // The groups ran (samples at 20 ms; the sentinel every 10 ms) and none of their ticks is an async record.
+    expect(withLoop.events.some((event) => event.kind === "loop_sample")).toBe(true);
+    expect(initsByType(withLoop.events)).toEqual(initsByType(plain.events));
+  }, 120_000);
+
   test("Bun: the wrapped schedulers look and work as Bun's own (name, length, node:timers, promisify, arguments, this, intervals)", async () => {
     const file = join(tmp(), "schedulers.js");
     await Bun.write(

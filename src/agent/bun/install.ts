@@ -23,7 +23,7 @@ import { openSink } from "./sink";
 import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
 import { startBunDatabaseTracing } from "./db";
 import { hookFrameworks } from "../node/frameworks";
-import { flushLoopMonitor, loopSettings, startLoopMonitor } from "../shared/loop";
+import { flushLoopMonitor, keepRuntimeTimers, loopSettings, startLoopMonitor } from "../shared/loop";
 import { hookBunOwnIpc, hookNodeWorkerParentSide, hookPorts, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
 
 const attachedKey = Symbol.for("scope.agent.attached");
@@ -162,6 +162,8 @@ function start(
   if (recorder.groups.db) recorder.safe(() => startBunDatabaseTracing(recorder, types));
   // scope run --async: what Bun lets a wrapper see (no async_hooks); off by default, and then nothing of it runs.
   const asyncLevel = process.env.SCOPE_ASYNC;
+  // The loop monitor's own intervals are made with Bun's setInterval, not the one --async wraps.
+  if (recorder.groups.loop || recorder.groups.memory) keepRuntimeTimers();
   if (asyncLevel === "callbacks" || asyncLevel === "promises") recorder.safe(() => startBunAsyncTracking(recorder, asyncLevel));
   // The main thread syncs built-ins' ES facades after its wrapping (loop.ts).
   const syncBuiltinESMExports = main ? () => (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.() : undefined;

@@ -152,6 +152,18 @@ export function flushLoopMonitor(): void {
  * BENCHMARKS.md "Event loop and memory", fifth look). Otherwise it is wrapped at once.
  * `syncBuiltinESMExports`: where given, called after the wrapping (below).
  */
+/**
+ * The runtime's own interval functions, for scope's own timers (the sentinel, the samples'
+ * interval). Kept by keepRuntimeTimers before anything of scope wraps the globals (Bun's
+ * --async wraps setInterval to record each timer's creation: scope's timers must not be
+ * among them); taken at startLoopMonitor where nothing kept them.
+ */
+let runtimeTimers: { setInterval: typeof setInterval; clearInterval: typeof clearInterval } | undefined;
+
+export function keepRuntimeTimers(): void {
+  runtimeTimers ??= { setInterval: globalThis.setInterval, clearInterval: globalThis.clearInterval };
+}
+
 export function startLoopMonitor(
   recorder: Recorder,
   runtime: "node" | "bun",
@@ -162,8 +174,8 @@ export function startLoopMonitor(
 ): void {
   const groups = recorder.groups;
   // The runtime's own timer functions, before the wrapping below: scope's timers are never measured.
-  const setIntervalOriginal = globalThis.setInterval;
-  const clearIntervalOriginal = globalThis.clearInterval;
+  keepRuntimeTimers();
+  const { setInterval: setIntervalOriginal, clearInterval: clearIntervalOriginal } = runtimeTimers!;
   const thresholdMs = settings.thresholdMs;
   const resolutionMs = Math.min(500, Math.max(5, thresholdMs / 2));
   const bun = runtime === "bun";
