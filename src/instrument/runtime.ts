@@ -957,8 +957,19 @@ export class FunctionRuntime {
 
   /** Hook.c of a call that starts a record (a pack or, without packCalls, its own); never throws. */
   private calledAlone(id: number): void {
+    const request = this.request();
+    // Every eighth call, the commonest way here: the open pack is full (−2) and the next
+    // record of the batch continues it (same request, the next eight ordinals). Only
+    // typed-array stores and field writes: nothing to catch.
+    if (this.packRequest === -2) {
+      const count = this.count;
+      const first = this.packFirst + CALLS_PACK_MAX;
+      if (count < this.packRecords && id !== 0 && first <= 0xffffffff - CALLS_PACK_MAX && request === this.words[this.packBase - 1]) {
+        return this.openPack(count, first, request, id);
+      }
+    }
     try {
-      this.startRecord(id, this.request());
+      this.startRecord(id, request);
     } catch {
       this.errors++;
     }
@@ -972,27 +983,34 @@ export class FunctionRuntime {
     if (pack && this.count >= this.packRecords) this.flush();
     const count = this.count;
     if (count === 0) this.queueFlush();
+    if (pack) return this.openPack(count, this.ordinal, request, id);
     const words = this.words;
     const base = count * RECORD_WORDS;
-    if (pack) {
-      const token = this.ordinal;
-      words[base + 1] = FunctionKind.calls;
-      words[base + 6] = token;
-      words[base + 7] = request;
-      words[base + 8] = id;
-      this.packFirst = token;
-      this.packBase = base + 8;
-      this.packWord = base + 9;
-      this.packLast = base + 8 + CALLS_PACK_MAX - 1;
-      this.packRequest = request;
-    } else {
-      words[base + 1] = FunctionKind.call;
-      words[base + 6] = id;
-      words[base + 8] = this.ordinal++;
-      if (request !== 0) words[base + 12] = request;
-    }
+    words[base + 1] = FunctionKind.call;
+    words[base + 6] = id;
+    words[base + 8] = this.ordinal++;
+    if (request !== 0) words[base + 12] = request;
     this.count = count + 1;
     if (count + 1 === this.capacity) this.flush();
+  }
+
+  /**
+   * A function_calls pack in record `count` (< packRecords, so the batch is not full
+   * after it): its first call (ordinal `token`) and the pack state Hook.c appends to.
+   */
+  private openPack(count: number, token: number, request: number, id: number): void {
+    const words = this.words;
+    const base = count * RECORD_WORDS;
+    words[base + 1] = FunctionKind.calls;
+    words[base + 6] = token;
+    words[base + 7] = request;
+    words[base + 8] = id;
+    this.packFirst = token;
+    this.packBase = base + 8;
+    this.packWord = base + 9;
+    this.packLast = base + 8 + CALLS_PACK_MAX - 1;
+    this.packRequest = request;
+    this.count = count + 1;
   }
 
   /** Buffers (or writes) one event; `time` 0: stamped at flush (see the header). */
