@@ -135,6 +135,25 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(events.filter((event) => event.kind === "function_call" && String(event.fields.function).startsWith("step ") && event.fields.request === undefined)).toEqual([]);
   });
 
+  test("calls level: each request's calls carry it, from the thread's first request on (packed calls too)", async () => {
+    // Before the first request the runtime reads no request per call (requestsBegin);
+    // the first request context switches it on before the handler's code runs.
+    const traced = await runTraced([runtime, join(http, "linked.cjs")], { scopeArgs: ["--functions", "--include", "**/http/linked.cjs", "--level", "calls"] });
+    expect(traced.status).toBe(0);
+    expect(traced.stdout).toBe("r1 r2 r3\n");
+    const { events } = traced;
+    const calls = ofKind(events, "function_call");
+    const steps = calls.filter((event) => String(event.fields.function).startsWith("step "));
+    expect(steps.length).toBe(3);
+    const byTarget = new Map(ofKind(events, "http_server_request").map((event) => [event.fields.target, event]));
+    const linked = steps.map((event) => event.fields.requestIndex).sort();
+    expect(linked).toEqual([1, 2, 3].map((n) => byTarget.get(`/r/${n}`)!.index).sort());
+    // The handler's own calls (handle) carry their request; the listen callback's do not.
+    const handles = calls.filter((event) => String(event.fields.function).startsWith("handle "));
+    expect(handles.length).toBe(6);
+    expect(handles.filter((event) => event.fields.request === undefined)).toEqual([]);
+  });
+
   test("errors the service throws or leaves unhandled reach it as untraced", async () => {
     const argv = [runtime, join(http, "errors.cjs")];
     const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);

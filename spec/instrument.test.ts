@@ -200,7 +200,7 @@ describe("events", () => {
     const file = join(dir, "changed-fixture.cjs");
     writeFileSync(file, 'function f() { return 1 }\nrequire("node:fs").writeFileSync(__filename, "// edited\\n" + require("node:fs").readFileSync(__filename, "utf8"));\nconsole.log(String(f));\n');
     const run = await runNode(file, { root: dir, level: "calls" }, { cwd: dir });
-    expect(run.stdout).toMatch(/^function f\(\) \{\(__scope\$\|\|__scope\$i\(\)\)\.c\(__scope\$f[0-9a-z]{8}\+0\); return 1 \}\n$/);
+    expect(run.stdout).toMatch(/^function f\(\) \{\(__scope\$\?\?__scope\$i\(\)\)\.c\(__scope\$f[0-9a-z]{8}\+0\); return 1 \}\n$/);
   });
 
   test("ESM: circular import calls a hoisted function before its module body runs", async () => {
@@ -272,9 +272,9 @@ describe("transform", () => {
     expect(base).toMatch(/^__scope\$f[0-9a-z]{8}$/);
     expect(result.code.split("\n").slice(0, 4)).toEqual([
       '"use strict"',
-      `__scope$p();function f(a, b = 1) {(__scope$||__scope$i()).c(${base}+0); return a + b }`,
-      `const g = (x) => (((__scope$||__scope$i()).c(${base}+1),{ x }));`,
-      `class K { m() {(__scope$||__scope$i()).c(${base}+2);} }`,
+      `__scope$p();function f(a, b = 1) {(__scope$??__scope$i()).c(${base}+0); return a + b }`,
+      `const g = (x) => (((__scope$??__scope$i()).c(${base}+1),{ x }));`,
+      `class K { m() {(__scope$??__scope$i()).c(${base}+2);} }`,
     ]);
   });
 
@@ -349,11 +349,11 @@ describe("transform", () => {
     if (result.status !== "instrumented") throw new Error(result.status);
     const base = /__scope\$f[0-9a-z]{8}/.exec(result.code)![0];
     expect(result.code.split("\n").slice(1, 7)).toEqual([
-      "bus.on(__scope$a=(EV.a), (__scope$||__scope$i()).l(__scope$a,(h),\"on\"), 3);",
-      'bus.once("b", (__scope$||__scope$i()).l("b",(h),"once"));',
-      `bus.on("c", () => ((__scope$||__scope$i()).c(${base}+1),1));`,
+      "bus.on(__scope$a=(EV.a), (__scope$??__scope$i()).l(__scope$a,(h),\"on\"), 3);",
+      'bus.once("b", (__scope$??__scope$i()).l("b",(h),"once"));',
+      `bus.on("c", () => ((__scope$??__scope$i()).c(${base}+1),1));`,
       // An inline function with a computed name: its id is known statically.
-      `bus.on(__scope$a=(EV.d), (__scope$||__scope$i()).l(__scope$a,((x) => ((__scope$||__scope$i()).c(${base}+2),x)),"on",${base}+2));`,
+      `bus.on(__scope$a=(EV.d), (__scope$??__scope$i()).l(__scope$a,((x) => ((__scope$??__scope$i()).c(${base}+2),x)),"on",${base}+2));`,
       'bus[m]("e", h);',
       "bus.on(...args);",
     ]);

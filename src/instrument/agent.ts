@@ -45,6 +45,8 @@ export interface StartOptions {
   batchSize?: number;
   /** The request the running code belongs to (0: none), for function_call field d. */
   request?: () => number;
+  /** When `request` can first be non-zero (runtime.ts RuntimeOptions.requestsBegin). */
+  requestsBegin?: (begin: () => void) => void;
 }
 
 export function startFunctionTracing(options: StartOptions): FunctionRuntime | undefined {
@@ -59,6 +61,7 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
     types: options.types,
     batchSize: options.batchSize,
     request: options.request,
+    requestsBegin: options.requestsBegin,
     hotCallsPerSecond: config.hotCallsPerSecond,
     hotSample: config.hotSample,
     maxOverhead: config.maxOverhead === undefined ? undefined : config.maxOverhead / 100,

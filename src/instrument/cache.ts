@@ -96,8 +96,9 @@ export type Cached = (
  *     (callsites.ts UNMAPPED_SHIFTS).
  * 11: file tags and source hashes from the source's SHA-256 (transform.ts hashSource), the
  *     key hashes that digest.
+ * 12: hook calls through `(__scope$??__scope$i())` (transform.ts HOOKED), not `||`.
  */
-const TRANSFORM_FORMAT = 11;
+const TRANSFORM_FORMAT = 12;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {

@@ -66,7 +66,7 @@ export const FunctionKind = {
   listener: 40,
   /** The overhead governor changed a function's level: a = id, b = new level, c = old, d = overhead ppm, e = budget ppm. */
   level: 42,
-  /** Ring only: up to CALLS_PACK_MAX calls-level function_calls in one record (see called()). */
+  /** Ring only: up to CALLS_PACK_MAX calls-level function_calls in one record (see Hook.c). */
   calls: 43,
 } as const;
 
@@ -147,6 +147,12 @@ export interface RuntimeOptions {
    * into every function_call's field d. Default: none.
    */
   request?: () => number;
+  /**
+   * Calls its argument when `request` can first return non-zero (the agent's
+   * requestsBegin: its first request context), or at once if it already can. With it,
+   * calls-level events read no request until then. Without it `request` is read per call.
+   */
+  requestsBegin?: (begin: () => void) => void;
   /**
    * Hot-function guard: a function called more often than this (calls per second, per
    * thread, measured every HOT_CHECK_CALLS calls) is sampled. 0 turns the guard off.
@@ -350,7 +356,7 @@ export class FunctionRuntime {
   /** Fresh string ids for previews written into the batch (see previewId). */
   private readonly stringId: (() => number) | undefined;
   private count = 0;
-  /** Calls-level events go into function_calls packs (see called()). */
+  /** Calls-level events go into function_calls packs (see Hook.c). */
   private readonly packCalls: boolean;
   /**
    * A batch with this many records flushes before its next pack: at most `capacity`
@@ -358,14 +364,19 @@ export class FunctionRuntime {
    */
   private readonly packRecords: number;
   /**
-   * The open pack, the batch's last record while `count` equals packEnd (−1: none): the
-   * request the next call must have to join it, the word its id goes to and the pack's
-   * last id word. The next call's ordinal is always the next one (C closes the pack).
+   * The open pack, the batch's last record: the request the next call must have to join
+   * it (−1: no pack open; −2: the pack is full, its ordinals not settled yet; request
+   * ids are ≥ 0), the word its id goes to, the pack's last id
+   * word, its first id word and the ordinal of its first call. While a pack is open
+   * `ordinal` is not advanced per call: closePack() settles it (packFirst plus the ids
+   * written), and everything that writes another record or takes an ordinal closes the
+   * pack first, so the pack's ordinals stay consecutive and its calls stay in order.
    */
-  private packEnd = -1;
-  private packRequest = 0;
+  private packRequest = -1;
   private packWord = 0;
   private packLast = 0;
+  private packBase = 0;
+  private packFirst = 0;
   /**
    * The sink's clock, when events are batched (unbatched events are stamped as written):
    * full-level events carry the time they happened (see the header).
@@ -387,13 +398,21 @@ export class FunctionRuntime {
   private readonly interned = new Map<string, number>();
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly types: TypeChecks | undefined;
-  private readonly request: () => number;
+  /**
+   * RuntimeOptions.request, or `noRequest` until it can return non-zero
+   * (RuntimeOptions.requestsBegin): the hook then inlines a function that returns 0, not
+   * the agent's (a few bytes of V8's inlining budget, not ~40, and no read per call). A
+   * field V8 treats as constant: code that inlined it is deoptimised once when it changes.
+   */
+  private request: () => number;
   private readonly str: (text: string, intern?: boolean) => number;
   // Hot-function guard, indexed by function id. The hook's fast path reads `seen` (calls
-  // so far), `next` (the call number at which admit() must run: the next rate check or,
-  // while sampled, the next sampled call) and `hot` (1: sampled; calls before `next` are
-  // skipped). Skipped calls are not counted one by one: while sampled they are
-  // seen - hotSince - hotRecorded, plus skippedBefore from earlier sampled periods.
+  // so far) and `next`: the call number at which admit() must run (the next rate check
+  // or, while sampled, the next sampled call), negated while the function is sampled
+  // (`hot` 1: calls before it are skipped), so one read and compare decide both (see
+  // Hook.c; setNext keeps the sign). Skipped calls are not counted one by one: while
+  // sampled they are seen - hotSince - hotRecorded, plus skippedBefore from earlier
+  // sampled periods.
   private seen = new Float64Array(256);
   private next = new Float64Array(256);
   private hot = new Uint8Array(256);
@@ -453,7 +472,13 @@ export class FunctionRuntime {
     // Natively committed events are stamped by the commit: no clock read from here.
     this.clock = this.capacity > 1 && this.native === undefined && typeof sink.now === "function" ? () => sink.now!() : undefined;
     this.types = options.types;
-    this.request = options.request ?? noRequest;
+    const request = options.request;
+    this.request = request !== undefined && options.requestsBegin === undefined ? request : noRequest;
+    if (request !== undefined && options.requestsBegin !== undefined) {
+      options.requestsBegin(() => {
+        this.request = request;
+      });
+    }
     this.str = options.str ?? ((text, intern = true) => this.ownString(text, intern));
     // Previews go into the batch as string records (preview.ts's bytes) when the batch
     // holds the longest (3 bytes a character) with its event.
@@ -479,12 +504,12 @@ export class FunctionRuntime {
       }, interval);
       (this.timer as { unref?: () => void }).unref?.();
     }
-    this.hook = this.makeHook();
+    this.hook = this.makeHook(this);
     if (this.governor) {
       // Function id 0 is never given out: with its level off, the probes take the fast path.
       this.level[0] = GovernedLevel.off;
       this.hot[0] = 1;
-      this.next[0] = Infinity;
+      this.setNext(0, Infinity);
       this.governor.floor = calibrateFloor(this.hook, 0, this.now);
       this.calibrateRecording(this.governor);
       this.timeHooks(this.governor);
@@ -495,11 +520,13 @@ export class FunctionRuntime {
   }
 
   /**
-   * The guard's slow path, run when call `n` of function `id` reaches `next[id]`: every
-   * HOT_CHECK_CALLS calls (the rate check, one clock read) and on each sampled call.
-   * Returns whether call `n` is recorded.
+   * The guard's slow path, run when call `n` (seen[id], counted) of function `id` reaches
+   * `next[id]`: every HOT_CHECK_CALLS calls (the rate check, one clock read) and on each
+   * sampled call. Returns whether call `n` is recorded. (`n` read here, not passed: a byte
+   * less of the hooks' bytecode.)
    */
-  private admit(id: number, n: number): boolean {
+  private admit(id: number): boolean {
+    const n = this.seen[id]!;
     if (this.governor) {
       this.govern();
       const level = this.level[id]!;
@@ -539,8 +566,8 @@ export class FunctionRuntime {
         this.nextSample[id] = n + this.hotSample;
         this.hotRecorded[id]! += 1;
       }
-      this.next[id] = Math.min(this.nextCheck[id]!, this.nextSample[id]!);
-    } else this.next[id] = this.nextCheck[id]!;
+      this.setNext(id, Math.min(this.nextCheck[id]!, this.nextSample[id]!));
+    } else this.setNext(id, this.nextCheck[id]!);
     // After the decision, so the counts include this call.
     if (report >= 0) this.reportSampled(id, report);
     return record;
@@ -550,12 +577,12 @@ export class FunctionRuntime {
   private admitGoverned(id: number, n: number, level: number): boolean {
     this.hot[id] = 1;
     if (level === GovernedLevel.sampled) {
-      this.next[id] = n + GOVERNED_SAMPLE;
+      this.setNext(id, n + GOVERNED_SAMPLE);
       this.govRecorded[id]! += 1;
       return true;
     }
     // Off: counted only; back here now and then so a decision to step up is seen.
-    this.next[id] = n + 65536;
+    this.setNext(id, n + 65536);
     return false;
   }
 
@@ -573,7 +600,7 @@ export class FunctionRuntime {
     const perRound = 48;
     const times: number[] = [];
     this.hot[0] = 0;
-    this.next[0] = Infinity;
+    this.setNext(0, Infinity);
     this.level[0] = GovernedLevel.calls;
     try {
       for (let round = 0; round < 160; round++) {
@@ -581,8 +608,8 @@ export class FunctionRuntime {
         for (let i = 0; i < perRound; i++) hook.c(0);
         if (round >= 120) times.push((this.now() - start) / perRound);
         this.words.fill(0, 0, this.count * RECORD_WORDS);
+        this.closePack();
         this.count = 0;
-        this.packEnd = -1;
         this.stamped = false;
       }
       governor.calibrated.calls = times.sort((x, y) => x - y)[times.length >> 1]!;
@@ -591,6 +618,12 @@ export class FunctionRuntime {
     }
     this.level[0] = GovernedLevel.off;
     this.hot[0] = 1;
+    this.setNext(0, Infinity);
+  }
+
+  /** next[id] = at, negated while the function is sampled (hot[id] set first: see `seen`). */
+  private setNext(id: number, at: number): void {
+    this.next[id] = this.hot[id] === 1 ? -at : at;
   }
 
   /** What the governor reads of the functions. */
@@ -642,7 +675,7 @@ export class FunctionRuntime {
     // The next call takes the slow path (admit), which sets the fast path's state up for
     // the new level: the hot guard's again at calls and full, the governor's below.
     this.hot[id] = below(step.to) ? 1 : 0;
-    this.next[id] = this.seen[id]! + 1;
+    this.setNext(id, this.seen[id]! + 1);
     // The guard's next rate check comes soon (none when the guard is off: hotCallsPerSecond 0).
     if (step.to >= GovernedLevel.calls && this.hotLimit > 0) this.nextCheck[id] = Math.min(this.nextCheck[id]!, this.seen[id]! + 1);
     this.put(FunctionKind.level, 0, id, step.to, step.from, Math.round(step.overhead * 1e6), Math.round(budget * 1e6));
@@ -736,8 +769,8 @@ export class FunctionRuntime {
   flush(): void {
     const count = this.count;
     if (count === 0) return;
+    this.closePack();
     this.count = 0;
-    this.packEnd = -1;
     const native = this.native;
     if (native !== undefined) {
       const started = this.governor ? this.now() : 0;
@@ -791,10 +824,10 @@ export class FunctionRuntime {
     if (this.stopped) return;
     this.stopped = true;
     this.finished = true;
+    this.closePack();
     this.count = 0;
-    this.packEnd = -1;
     this.hot.fill(1);
-    this.next.fill(Infinity);
+    this.next.fill(-Infinity);
     if (this.timer) clearInterval(this.timer);
   }
 
@@ -894,6 +927,7 @@ export class FunctionRuntime {
     const texts = this.texts;
     this.texts = 0;
     if (this.stopped) return;
+    this.closePack();
     // count < capacity here: put() and this commit as soon as the batch is full.
     const count = this.count;
     const words = this.words;
@@ -906,79 +940,83 @@ export class FunctionRuntime {
     if (d !== 0) words[base + 12] = d;
     if (e !== 0) words[base + 14] = e;
     this.count = 0;
-    this.packEnd = -1;
     native[0] = count + 1;
     native[1] = texts;
     this.commitNative();
   }
 
   /**
-   * A calls-level function_call, the most frequent event: put() with only the stores it
-   * needs (the batch's words are zero: see flush). A stop sets every function on the
-   * sampled fast path, so the hook does not come here after one (put checks anyway).
-   *
-   * With packCalls, consecutive calls (ordinals one apart, one request, nothing else
-   * buffered in between) share a function_calls record: the first writes its kind, its
-   * ordinal, its request and its id, each next one only its id into the next word, so a
-   * call costs one store and an eighth of a ring slot. They share the record's time,
-   * as calls of one batch shared the flush's before (an upper bound: see the header).
+   * Ends the open pack, if any: `ordinal` becomes the one after its last call (see
+   * packRequest). Before any other record is written or ordinal taken.
    */
-  private called(id: number): void {
-    const token = this.ordinal++;
-    const request = this.request();
-    // Small, so that V8 inlines it with the hook into the instrumented function and has
-    // inlining budget left for the program's own calls. The ordinals are consecutive:
-    // the only other taker of ordinals (C) closes the pack.
-    if (this.count === this.packEnd && request === this.packRequest) {
-      const word = this.packWord;
-      this.words[word] = id;
-      if (word === this.packLast) this.packEnd = -1;
-      else this.packWord = word + 1;
-      return;
-    }
-    this.calledAlone(id, token, request);
+  private closePack(): void {
+    if (this.packRequest === -1) return;
+    this.ordinal = this.packFirst + (this.packWord - this.packBase);
+    this.packRequest = -1;
   }
 
-  /** called() of a call that starts a record (a pack or, without packCalls, its own); never throws. */
-  private calledAlone(id: number, token: number, request: number): void {
+  /** Hook.c of a call that starts a record (a pack or, without packCalls, its own); never throws. */
+  private calledAlone(id: number): void {
+    const request = this.request();
+    // Every eighth call, the commonest way here: the open pack is full (−2) and the next
+    // record of the batch continues it (same request, the next eight ordinals). Only
+    // typed-array stores and field writes: nothing to catch.
+    if (this.packRequest === -2) {
+      const count = this.count;
+      const first = this.packFirst + CALLS_PACK_MAX;
+      if (count < this.packRecords && id !== 0 && first <= 0xffffffff - CALLS_PACK_MAX && request === this.words[this.packBase - 1]) {
+        return this.openPack(count, first, request, id);
+      }
+    }
     try {
-      this.startRecord(id, token, request);
+      this.startRecord(id, request);
     } catch {
       this.errors++;
     }
   }
 
-  /** calledAlone's body, apart so that called() stays small (no try/catch of its own: V8's inlining budget). */
-  private startRecord(id: number, token: number, request: number): void {
-    if (this.capacity === 1 || this.stopped || token > 0xffffffff) return this.put(FunctionKind.call, 0, id, token, 0, request);
-    const pack = this.packCalls && token <= 0xffffffff - CALLS_PACK_MAX && request <= 0xffffffff && id !== 0;
+  /** calledAlone's body, apart so that Hook.c stays small (no try/catch of its own: V8's inlining budget). */
+  private startRecord(id: number, request: number): void {
+    this.closePack();
+    if (this.capacity === 1 || this.stopped || this.ordinal > 0xffffffff) return this.put(FunctionKind.call, 0, id, this.ordinal++, 0, request);
+    const pack = this.packCalls && this.ordinal <= 0xffffffff - CALLS_PACK_MAX && request <= 0xffffffff && id !== 0;
     if (pack && this.count >= this.packRecords) this.flush();
     const count = this.count;
     if (count === 0) this.queueFlush();
+    if (pack) return this.openPack(count, this.ordinal, request, id);
     const words = this.words;
     const base = count * RECORD_WORDS;
-    if (pack) {
-      words[base + 1] = FunctionKind.calls;
-      words[base + 6] = token;
-      words[base + 7] = request;
-      words[base + 8] = id;
-      this.packEnd = count + 1;
-      this.packRequest = request;
-      this.packWord = base + 9;
-      this.packLast = base + 8 + CALLS_PACK_MAX - 1;
-    } else {
-      words[base + 1] = FunctionKind.call;
-      words[base + 6] = id;
-      words[base + 8] = token;
-      if (request !== 0) words[base + 12] = request;
-    }
+    words[base + 1] = FunctionKind.call;
+    words[base + 6] = id;
+    words[base + 8] = this.ordinal++;
+    if (request !== 0) words[base + 12] = request;
     this.count = count + 1;
     if (count + 1 === this.capacity) this.flush();
+  }
+
+  /**
+   * A function_calls pack in record `count` (< packRecords, so the batch is not full
+   * after it): its first call (ordinal `token`) and the pack state Hook.c appends to.
+   */
+  private openPack(count: number, token: number, request: number, id: number): void {
+    const words = this.words;
+    const base = count * RECORD_WORDS;
+    words[base + 1] = FunctionKind.calls;
+    words[base + 6] = token;
+    words[base + 7] = request;
+    words[base + 8] = id;
+    this.packFirst = token;
+    this.packBase = base + 8;
+    this.packWord = base + 9;
+    this.packLast = base + 8 + CALLS_PACK_MAX - 1;
+    this.packRequest = request;
+    this.count = count + 1;
   }
 
   /** Buffers (or writes) one event; `time` 0: stamped at flush (see the header). */
   private put(kind: number, flags: number, a: number, b: number, c: number, d: number, e = 0, time = 0): void {
     if (this.stopped) return;
+    this.closePack();
     if (this.capacity === 1) {
       if (this.sink.record(kind, flags, a, b, c, d, e)) return;
       if (this.sink.stopped?.()) this.stop();
@@ -1062,6 +1100,7 @@ export class FunctionRuntime {
     if (id === 0) return 0;
     const fragments = fragmentsOf(length);
     // Room for the fragments and the event after them, so they go out in one batch.
+    this.closePack();
     if (this.count + fragments + 1 > this.capacity) this.flush();
     this.queueFlush();
     const first = this.count;
@@ -1309,8 +1348,13 @@ export class FunctionRuntime {
     return ties === 1 ? best : -1;
   }
 
-  private makeHook(): Hook {
-    const runtime = this;
+  /**
+   * The hook object. `runtime` is a parameter, not `const runtime = this`: the closures
+   * below read a parameter's context slot without V8's hole check (a `const` read from a
+   * closure checks for its temporal dead zone each time: bytes of the hook's bytecode,
+   * which count against the inlining budget of every instrumented function that calls it).
+   */
+  private makeHook(runtime: FunctionRuntime): Hook {
     const fail = () => {
       runtime.errors++;
     };
@@ -1336,9 +1380,10 @@ export class FunctionRuntime {
           const first = runtime.hotLimit > 0 ? HOT_CHECK_CALLS : Infinity;
           for (let i = base; i < base + count; i++) {
             runtime.checkedAt[i] = now;
-            runtime.next[i] = runtime.nextCheck[i] = first;
+            runtime.nextCheck[i] = first;
             // After a stop a newly loaded file's functions start on the fast path out.
             if (runtime.stopped) runtime.hot[i] = 1;
+            runtime.setNext(i, first);
           }
           const fileId = runtime.str(file);
           let tableFileId = fileId;
@@ -1373,21 +1418,44 @@ export class FunctionRuntime {
       },
       c(id) {
         // The guard's fast path: a count, a compare and, while sampled, an early return.
-        const n = ++runtime.seen[id]!;
-        if (n >= runtime.next[id]!) {
-          if (!runtime.admit(id, n)) return;
-        } else if (runtime.hot[id] === 1) return;
-        // called() catches what could throw (its own fast path only stores into typed arrays).
-        runtime.called(id);
+        const r = runtime;
+        const seen = r.seen;
+        const n = seen[id]! + 1;
+        seen[id] = n;
+        // next < 0: sampled, skipped before −next (see `seen`); else recorded before next.
+        const next = r.next[id]!;
+        if (n < next || (n >= -next && r.admit(id))) {
+          // A calls-level function_call, the most frequent event, with only the stores it
+          // needs (the batch's words are zero: see flush). With packCalls, consecutive
+          // calls (ordinals one apart, one request, nothing else buffered in between) share
+          // a function_calls record: the first writes its kind, its ordinal, its request
+          // and its id (calledAlone), each next one only its id into the next word, so a
+          // call costs one store and an eighth of a ring slot; no ordinal is taken per call
+          // (closePack settles it). They share the record's time, as calls of one batch
+          // shared the flush's before (an upper bound: see the header). Here, not in a
+          // method of its own, and written for few bytes of bytecode: V8's inlining budget
+          // of the instrumented function that calls the hook is counted in bytecode (920
+          // bytes, each candidate ×1.2), and what the hook takes the program's own calls
+          // cannot have (BENCHMARKS.md "The calls level's hook inlined everywhere").
+          // calledAlone catches what could throw (this part only stores into typed arrays).
+          // A stop sets every function on the sampled fast path, so a call does not come
+          // here after one (put checks anyway).
+          const request = r.request();
+          if (request !== r.packRequest) return r.calledAlone(id);
+          const word = r.packWord;
+          r.words[word] = id;
+          r.packWord = word + 1;
+          // Full: no call joins it any more (−2 is no request); closePack settles `ordinal`.
+          if (word === r.packLast) r.packRequest = -2;
+        }
       },
       C(id, args, self) {
         const n = ++runtime.seen[id]!;
-        if (n >= runtime.next[id]!) {
-          if (!runtime.admit(id, n)) return -1;
-        } else if (runtime.hot[id] === 1) return -1;
-        const token = runtime.ordinal++;
+        const next = runtime.next[id]!;
+        if (n >= next && (n < -next || !runtime.admit(id))) return -1;
         // The next calls-level call starts a pack of its own (packs hold consecutive ordinals).
-        runtime.packEnd = -1;
+        runtime.closePack();
+        const token = runtime.ordinal++;
         if (runtime.level[id]! < GovernedLevel.full) {
           // Governed down to the calls level (or sampled): the entry only, no previews, no return.
           try {

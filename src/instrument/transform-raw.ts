@@ -29,7 +29,7 @@ import {
   CALL_TOKEN,
   FunctionFlag,
   HOOK,
-  INIT,
+  HOOKED,
   LISTENER_METHODS,
   PENDING,
   RETURN_VALUE,
@@ -573,11 +573,11 @@ function instrumentFunction(pos: number, arrow: boolean, pt: number, pp: number,
     const body = arrow ? boxed(pos + 40) : i32[(pos + 80) >> 2]!;
     const start = afterDirectives(body);
     if (!own.full) {
-      insertRight(start, `(${HOOK}||${INIT}()).c(${own.id});`);
+      insertRight(start, `${HOOKED}.c(${own.id});`);
       return walkChildren(pos, arrow);
     }
     const initial = own.generator && !own.async ? `=${HOOK}.u` : "";
-    const enter = `var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(pos, arrow)}${self}),${RETURN_VALUE}${initial};try{`;
+    const enter = `var ${CALL_TOKEN}=${HOOKED}.C(${own.id},${argumentsOf(pos, arrow)}${self}),${RETURN_VALUE}${initial};try{`;
     const bodyEnd = endOf(body);
     if (start >= bodyEnd - 1) return void insertRight(start, enter + exitCode(own.id, asyncOnly, self));
     insertRight(start, enter);
@@ -596,13 +596,13 @@ function walkChildren(pos: number, arrow: boolean): void {
 function expressionBody(pos: number, own: Scope, asyncOnly: boolean, self: string): void {
   const body = boxed(pos + 40);
   if (!own.full) {
-    insertRight(startOf(body), `((${HOOK}||${INIT}()).c(${own.id}),`);
+    insertRight(startOf(body), `(${HOOKED}.c(${own.id}),`);
     childrenArrowFunctionExpression(pos);
     insertLeft(endOf(body), ")");
     return;
   }
   const open = arrowEnd(pos);
-  const enter = `{var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(pos, true)}${self}),${RETURN_VALUE};try{return ${RETURN_VALUE}=(`;
+  const enter = `{var ${CALL_TOKEN}=${HOOKED}.C(${own.id},${argumentsOf(pos, true)}${self}),${RETURN_VALUE};try{return ${RETURN_VALUE}=(`;
   insertRight(open, enter);
   childrenArrowFunctionExpression(pos);
   insertLeft(endOf(pos), `)${exitCode(own.id, asyncOnly, self)}}`);
@@ -750,7 +750,7 @@ function visitCall(pos: number): void {
   }
   const index = inline ? inlineIndex.get(handler) : undefined;
   const id = inline ? `,${index === undefined ? "0" : `${base}+${index}`}` : "";
-  insertBefore(startOf(handler), `(${HOOK}||${INIT}()).l(${event},(`);
+  insertBefore(startOf(handler), `${HOOKED}.l(${event},(`);
   insertLeft(endOf(handler), `),${JSON.stringify(method)}${id})`);
 }
 

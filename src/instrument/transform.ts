@@ -52,6 +52,13 @@ import { bindingNames, type ChildKeys, type Node } from "./parse";
 export const HOOK_KEY = "scope.functions";
 export const HOOK = "__scope$";
 export const INIT = "__scope$i";
+/**
+ * The hook object at a hook call: `__scope$` once set, else INIT's result. `??`, not `||`:
+ * V8 compiles `||` on a value it has no type for into a full ToBoolean (Smi, false, "",
+ * undetectable, HeapNumber and BigInt checks: ~14 instructions per instrumented call),
+ * `??` into two compares with undefined and null.
+ */
+export const HOOKED = `(${HOOK}??${INIT}())`;
 /** The file's first function id; the emitted name is this plus the file's tag (TAG_CHARS). */
 export const BASE = "__scope$f";
 /** The event name of a listener registration, read back once (see visitCall). */
@@ -475,12 +482,12 @@ function instrumentFunction(visit: Visit, node: Node, parent: Node | null, body:
   }
   const start = afterDirectives(visit, body);
   if (!own.full) {
-    insertRight(visit, start, `(${HOOK}||${INIT}()).c(${own.id});`);
+    insertRight(visit, start, `${HOOKED}.c(${own.id});`);
     return children(visit, node, own);
   }
   // A sync generator's $r starts as H.u: "no return ran" (a consumer's gen.return(v), see H.w).
   const initial = own.generator && !own.async ? `=${HOOK}.u` : "";
-  const enter = `var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE}${initial};try{`;
+  const enter = `var ${CALL_TOKEN}=${HOOKED}.C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE}${initial};try{`;
   // An empty body: entry and exit at one offset, in one insertion so they stay in order.
   if (start >= body.end - 1) return void insertRight(visit, start, enter + exitCode(own.id, asyncOnly, self));
   insertRight(visit, start, enter);
@@ -498,13 +505,13 @@ export function exitCode(id: string, asyncOnly: boolean, self = ""): string {
 /** `x => EXPR`: at "calls" a comma expression; at "full" a block with the same try. */
 function expressionBody(visit: Visit, node: Node, body: Node, own: Scope, arrow: boolean, asyncOnly: boolean, self: string): void {
   if (!own.full) {
-    insertRight(visit, body.start, `((${HOOK}||${INIT}()).c(${own.id}),`);
+    insertRight(visit, body.start, `(${HOOKED}.c(${own.id}),`);
     children(visit, node, own);
     insertLeft(visit, body.end, ")");
     return;
   }
   const open = arrowEnd(visit, node);
-  const enter = `{var ${CALL_TOKEN}=(${HOOK}||${INIT}()).C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE};try{return ${RETURN_VALUE}=(`;
+  const enter = `{var ${CALL_TOKEN}=${HOOKED}.C(${own.id},${argumentsOf(node, arrow)}${self}),${RETURN_VALUE};try{return ${RETURN_VALUE}=(`;
   insertRight(visit, open, enter);
   children(visit, node, own);
   insertLeft(visit, node.end, `)${exitCode(own.id, asyncOnly, self)}}`);
@@ -577,7 +584,7 @@ function visitCall(visit: Visit, node: Node, _parent: Node | null, scope: Scope 
   const index = inline ? visit.inlineIndex.get(handler) : undefined;
   const id = inline ? `,${index === undefined ? "0" : `${visit.base}+${index}`}` : "";
   // Parenthesised: a node's range leaves out its own parentheses (`(a, b)` is one argument).
-  insertBefore(visit, handler.start, `(${HOOK}||${INIT}()).l(${event},(`);
+  insertBefore(visit, handler.start, `${HOOKED}.l(${event},(`);
   insertLeft(visit, handler.end, `),${JSON.stringify(method)}${id})`);
 }
 

@@ -14,7 +14,7 @@ import { describe, type TypeChecks } from "../shared/preview";
 import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import { Recorder } from "../shared/recorder";
-import { currentRequest } from "../shared/request-context";
+import { currentRequest, requestsBegin } from "../shared/request-context";
 import { disabledByFile } from "../shared/disable";
 import { parseGroups } from "../shared/sink";
 import { startBunAsyncTracking } from "./async";
@@ -68,6 +68,7 @@ export function install(): void {
           types: require("node:util").types as TypeChecks,
           runtime: "bun",
           request: currentRequest,
+          requestsBegin,
         });
       } catch (error) {
         functionsError = error;

@@ -8,7 +8,7 @@ import type { TypeChecks } from "../shared/preview";
 import { disabledByFile } from "../shared/disable";
 import { useNativeGc } from "../shared/loop";
 import { Recorder } from "../shared/recorder";
-import { currentRequest } from "../shared/request-context";
+import { currentRequest, requestsBegin } from "../shared/request-context";
 import { parseGroups, type Sink } from "../shared/sink";
 import { asyncLevelOf, startAsyncTracking } from "./async";
 import { startTracing } from "./hooks";
@@ -78,6 +78,7 @@ export function install(): void {
         runtime: "node",
         esmLoader: env.SCOPE_ESM_LOADER,
         request: currentRequest,
+        requestsBegin,
       });
     } catch (error) {
       functionsError = error;

@@ -37,10 +37,15 @@ let nextConnectionId = 1;
 /** Set by releaseRequestContext (scope attach's detach): no store is ever made again in this bundle. */
 let released = false;
 
+/** Told when the thread's first store is made (see requestsBegin). */
+const beginners: (() => void)[] = [];
+
 function store(): Store {
   if (storage === undefined) {
     const asyncHooks = require("node:async_hooks") as typeof import("node:async_hooks");
     storage = hookedStoreWanted() ? hookedStore(asyncHooks) : localStorage(new asyncHooks.AsyncLocalStorage<number>());
+    // Before the first request's code runs: from now on currentRequest() may be non-zero.
+    for (const begin of beginners) begin();
   }
   return storage;
 }
@@ -120,6 +125,16 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
       }
     },
   };
+}
+
+/**
+ * Calls `begin` when currentRequest() can first be non-zero on this thread (the first
+ * store is made), or now if it already can. Until then currentRequest() is 0: the
+ * function runtime reads no request per call before (runtime.ts RuntimeOptions.requestsBegin).
+ */
+export function requestsBegin(begin: () => void): void {
+  if (storage !== undefined || released) begin();
+  else beginners.push(begin);
 }
 
 /** The request the running code was caused by; 0 when none (or before the thread's first request). */
