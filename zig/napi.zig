@@ -899,6 +899,7 @@ const IdleCounter = struct {
 
     /// At the watch's start, on the loop's thread outside the poll.
     fn init(uv: Uv, loop: uv_loop) IdleCounter {
+        if (@sizeOf(usize) != 8) return .{}; // the offsets are the 64-bit layout's
         const version = (uv.version orelse return .{})();
         if (version < uv_version_idle_layout_min or version >= uv_version_idle_layout_end) return .{};
         const loop_bytes: [*]const u8 = @ptrCast(loop);
