@@ -776,8 +776,9 @@ fn js_gc_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
 // or shortens a poll (prepare handles do not enter the poll's timeout), so the program's
 // timers keep their order; nothing wakes an idle thread (the JavaScript sentinel timer it
 // replaces woke it 40 times a second, ~110-130 µs of CPU each on this VM: BENCHMARKS.md
-// "Event loop and memory"). Per turn: one clock read and libuv's idle counter (a mutex),
-// a histogram bucket; JavaScript runs only for a long turn (onLongTurn), to name it. The
+// "Event loop and memory"). Per turn: one read of the producer's clock and of libuv's idle
+// counter (read in place, without libuv's mutex, once checked: IdleCounter), a histogram
+// bucket; JavaScript runs only for a long turn (onLongTurn), to name it. The
 // libuv functions are the node binary's, found with dlsym: where one is missing,
 // `loopWatch` answers false and the agent keeps its sentinel timer. Closed at the thread's
 // end (loopUnwatch, or this env's cleanup hook, which runs before a worker's loop is
@@ -791,6 +792,16 @@ const UvHandle = extern struct {
 const uv_prepare_type: c_int = 9; // UV_PREPARE in uv_handle_type
 const uv_timer_type: c_int = 13; // UV_TIMER in uv_handle_type
 const uv_metrics_idle_time_option: c_int = 1; // UV_METRICS_IDLE_TIME in uv_loop_option
+/// uv_loop_t's public `void* internal_fields`, after data, active_handles (padded),
+/// handle_queue (two pointers) and active_reqs (include/uv.h, 64-bit).
+const uv_loop_internal_fields_offset = 40;
+/// provider_idle_time in uv__loop_internal_fields_t (src/uv-common.h, libuv 1.45+, 64-bit):
+/// flags (padded to 8), then uv__loop_metrics_t { uv_metrics_t (3 u64 + 13 pointers: 128),
+/// provider_entry_time, provider_idle_time, lock }.
+const uv_provider_idle_time_offset = 8 + 128 + 8;
+/// The libuv versions whose layout that is (uv_version(): major << 16 | minor << 8 | patch).
+const uv_version_idle_layout_min = 0x01_2d_00; // 1.45.0
+const uv_version_idle_layout_end = 0x02_00_00;
 /// Room for a uv_prepare_t (120 bytes in libuv 1.46 on x86_64; checked with uv_handle_size).
 const uv_handle_bytes_max = 256;
 
@@ -800,9 +811,10 @@ const Uv = struct {
     prepare_start: *const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void) callconv(.c) c_int,
     unref: *const fn (*UvHandle) callconv(.c) void,
     close: *const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void) callconv(.c) void,
-    hrtime: *const fn () callconv(.c) u64,
     metrics_idle_time: *const fn (uv_loop) callconv(.c) u64,
     loop_configure: *const fn (uv_loop, c_int, ...) callconv(.c) c_int,
+    /// null where missing: the idle counter is then always read with uv_metrics_idle_time.
+    version: ?*const fn () callconv(.c) c_uint,
     /// The sample timer's (`tickStart`); null where missing (the agent keeps its JavaScript timer).
     timer_init: ?*const fn (uv_loop, *UvHandle) callconv(.c) c_int,
     timer_start: ?*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void, u64, u64) callconv(.c) c_int,
@@ -830,9 +842,9 @@ const Uv = struct {
             .prepare_start = V8.symbol(*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void) callconv(.c) c_int, "uv_prepare_start") orelse return null,
             .unref = V8.symbol(*const fn (*UvHandle) callconv(.c) void, "uv_unref") orelse return null,
             .close = V8.symbol(*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void) callconv(.c) void, "uv_close") orelse return null,
-            .hrtime = V8.symbol(*const fn () callconv(.c) u64, "uv_hrtime") orelse return null,
             .metrics_idle_time = V8.symbol(*const fn (uv_loop) callconv(.c) u64, "uv_metrics_idle_time") orelse return null,
             .loop_configure = V8.symbol(*const fn (uv_loop, c_int, ...) callconv(.c) c_int, "uv_loop_configure") orelse return null,
+            .version = V8.symbol(*const fn () callconv(.c) c_uint, "uv_version"),
             .timer_init = V8.symbol(*const fn (uv_loop, *UvHandle) callconv(.c) c_int, "uv_timer_init"),
             .timer_start = V8.symbol(*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void, u64, u64) callconv(.c) c_int, "uv_timer_start"),
         };
@@ -849,8 +861,11 @@ const LoopWatch = struct {
     loop: uv_loop,
     prepare: [uv_handle_bytes_max]u8 align(16) = undefined,
     turns: loop_turns.Turns,
-    /// The producer's clock, copied: a long turn's end on the records' clock.
+    /// The producer's clock, copied: the turns' readings (CLOCK_MONOTONIC ns like libuv's
+    /// idle counter, and cheaper than uv_hrtime with the TSC), so a long turn's end is on
+    /// the records' clock.
     clock: clock_module.Clock,
+    idle: IdleCounter = .{},
     callback_reference: ?*anyopaque = null,
     words_reference: ?*anyopaque = null,
     words: [*]f64,
@@ -867,10 +882,52 @@ const LoopWatch = struct {
     }
 };
 
+/// libuv's idle total read in place, without the mutex uv_metrics_idle_time takes on every
+/// read (96 of a turn's 208 instructions: BENCHMARKS.md "Eighth look"). The loop's thread
+/// is the counter's only writer (uv__metrics_update_idle_time, right after each poll) and
+/// the prepare runs on that thread, before the poll, when provider_entry_time is 0, so
+/// there uv_metrics_idle_time returns exactly the counter. Its offset is libuv's private
+/// layout: taken only for the versions of that layout, and checked against the locked call
+/// at the start and at the first `checks` turns whose value is not 0 (the locked value is
+/// used meanwhile); one difference and this loop keeps the locked call.
+const IdleCounter = struct {
+    const checks = 8;
+
+    /// null: uv_metrics_idle_time.
+    counter: ?*const volatile u64 = null,
+    checks_left: u8 = checks,
+
+    /// At the watch's start, on the loop's thread outside the poll.
+    fn init(uv: Uv, loop: uv_loop) IdleCounter {
+        if (@sizeOf(usize) != 8) return .{}; // the offsets are the 64-bit layout's
+        const version = (uv.version orelse return .{})();
+        if (version < uv_version_idle_layout_min or version >= uv_version_idle_layout_end) return .{};
+        const loop_bytes: [*]const u8 = @ptrCast(loop);
+        const fields: *const ?[*]const u8 = @ptrCast(@alignCast(loop_bytes + uv_loop_internal_fields_offset));
+        const internal = fields.* orelse return .{};
+        const counter: *const volatile u64 = @ptrCast(@alignCast(internal + uv_provider_idle_time_offset));
+        if (counter.* != uv.metrics_idle_time(loop)) return .{};
+        return .{ .counter = counter };
+    }
+
+    inline fn read(idle: *IdleCounter, watch: *const LoopWatch) u64 {
+        const counter = idle.counter orelse return watch.idle_ns();
+        if (idle.checks_left == 0) return counter.*;
+        const locked = watch.idle_ns();
+        if (counter.* != locked) {
+            idle.counter = null;
+        } else if (locked != 0) {
+            idle.checks_left -= 1;
+        }
+        return locked;
+    }
+};
+
 fn loop_prepare(handle: *UvHandle) callconv(.c) void {
     const watch: *LoopWatch = @ptrCast(@alignCast(handle.data orelse return));
     assert(!watch.closing);
-    const long_turn = watch.turns.prepare(watch.uv.hrtime(), watch.idle_ns());
+    const idle_ns = watch.idle.read(watch);
+    const long_turn = watch.turns.prepare(watch.clock.now_ns(), idle_ns);
     watch.words[0] = @floatFromInt(watch.turns.turn);
     if (long_turn) |turn| loop_report(watch, turn);
 }
@@ -880,8 +937,8 @@ fn loop_prepare(handle: *UvHandle) callconv(.c) void {
 fn loop_report(watch: *LoopWatch, turn: loop_turns.LongTurn) void {
     const env = watch.env;
     const reference = watch.callback_reference orelse return;
-    // The turn ended at the prepare just read: its end on the producer's clock is now.
-    const end_ns = watch.clock.now_ns();
+    // The turn ended at the prepare just read, on the producer's clock.
+    const end_ns = turn.end_ns;
     var scope: ?*anyopaque = null;
     if (napi_open_handle_scope(env, &scope) != napi_ok) return;
     defer _ = napi_close_handle_scope(env, scope);
@@ -964,6 +1021,7 @@ fn js_loop_watch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
     // Node turns libuv's idle time on for every loop (eventLoopUtilization reads it); asked
     // again so the busy figures never count a wait as work.
     _ = uv.loop_configure(watch.loop, uv_metrics_idle_time_option);
+    watch.idle = IdleCounter.init(uv, watch.loop);
     if (uv.prepare_init(watch.loop, watch.handle()) != 0) {
         std.heap.c_allocator.destroy(watch);
         return boolean(env, false);
@@ -998,7 +1056,7 @@ fn loop_take_into(env: napi_env, watch: *LoopWatch, value: ?napi_value) bool {
     const napi_float64_array = 8;
     if (kind != napi_float64_array or length < 6) return false;
     const into: [*]f64 = @ptrCast(@alignCast(data orelse return false));
-    const summary = watch.turns.take(watch.uv.hrtime(), watch.idle_ns());
+    const summary = watch.turns.take(watch.clock.now_ns(), watch.idle_ns());
     into[0..6].* = .{
         @floatFromInt(summary.min_ns),
         @floatFromInt(summary.p50_ns),
@@ -1017,7 +1075,7 @@ fn js_loop_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_v
     const call = call_begin(env, info) orelse return null;
     const state = call.state;
     const watch = state.loop_watch orelse return number(env, 0);
-    if (watch.turns.end(watch.uv.hrtime(), watch.idle_ns())) |turn| loop_report(watch, turn);
+    if (watch.turns.end(watch.clock.now_ns(), watch.idle_ns())) |turn| loop_report(watch, turn);
     // The report's JavaScript may have closed it (a nested unwatch).
     if (state.loop_watch != watch) return number(env, 0);
     const taken = if (call.argc >= 1) loop_take_into(env, watch, call.argv[0]) else false;
