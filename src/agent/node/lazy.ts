@@ -27,8 +27,8 @@
  * error (counted in trace_stop) and leaves HTTP, frameworks and databases unrecorded in
  * that thread; the program runs the same.
  */
-import { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, loopSettings, markTurn, startLoopMonitor, useNativeGc } from "../shared/loop";
-import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, runInRequest, tagRequest } from "../shared/request-context";
+import { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc } from "../shared/loop";
+import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest } from "../shared/request-context";
 import { renamed } from "../shared/reflect";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
@@ -57,8 +57,8 @@ interface ModuleClass {
  * spec/agent-extras.test.ts checks that every export is here.
  */
 export const sharedModules: Record<string, Record<string, unknown>> = {
-  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, runInRequest, tagRequest },
-  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, loopSettings, markTurn, startLoopMonitor, useNativeGc },
+  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest },
+  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc },
 };
 
 /** This thread's integrations once loaded; null: loading failed (not tried again). */
