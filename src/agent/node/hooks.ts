@@ -14,6 +14,7 @@ import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField 
 import { describe, type TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
+import { builtinLoaded } from "./builtins";
 import { startIntegrationsWhenUsed } from "./lazy";
 import { installPortHooks, type PortContext } from "./ports";
 import { renamed } from "../shared/reflect";
@@ -505,12 +506,6 @@ function moduleClass(): ModuleClass {
     if (typeof constructor?._load === "function") return constructor as ModuleClass;
   }
   return require("node:module") as ModuleClass;
-}
-
-/** Whether a builtin module was already loaded in this thread (without loading it). */
-function builtinLoaded(id: string): boolean {
-  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
-  return Array.isArray(list) && list.includes(`NativeModule ${id}`);
 }
 
 /** The outermost node:child_process method on the stack (read once, without the program's prepareStackTrace). */

@@ -49,6 +49,7 @@ import { enterRequest, runInRequest } from "../shared/request-context";
 import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
 import { renamed } from "../shared/reflect";
+import { builtinLoaded } from "./builtins";
 import type { HttpChannel } from "./triggers";
 
 /** A server request in flight. */
@@ -86,7 +87,7 @@ export function httpHandlers(tracer: Tracer): Record<HttpChannel, (message: unkn
     // A client socket being created (inside `new ClientRequest`, before the program writes
     // its body): the client's patches go in then, when node:http is loaded.
     "net.client.socket": guarded(() => {
-      if (!client.patched && httpClientLoaded()) client.ensure();
+      if (!client.patched && builtinLoaded("_http_client", true)) client.ensure();
     }),
     "http.client.request.start": guarded((message: { request: Http.ClientRequest }) => client.onRequest(message.request)),
     "http.client.response.finish": guarded((message: { request: Http.ClientRequest; response: Http.IncomingMessage }) => client.onResponse(message.request, message.response)),
@@ -226,7 +227,7 @@ export class ServerHooks {
     // Every connection of every server passes here: a server class seen once costs one look-up.
     const proto = Object.getPrototypeOf(server) as object | null;
     if (proto === null || this.patchedServers.has(proto) || this.otherServers.has(proto)) return;
-    if (this.http || httpLoaded()) this.patchServer(server);
+    if (this.http || builtinLoaded("_http_server", true)) this.patchServer(server);
     if (builtinLoaded("http2")) this.patchHttp2Server(server);
     // Neither HTTP nor HTTP/2 (a plain net or tls server): never looked at again. (Before
     // node:http is loaded no HTTP server can exist, so this never hides one.)
@@ -518,22 +519,6 @@ interface Http2Stream {
   headersSent?: boolean;
   sentHeaders?: Record<string, unknown>;
   session?: { socket?: unknown; encrypted?: boolean } & object;
-}
-
-/** Whether a builtin module was already loaded in this thread (Node's list; without loading it). */
-function builtinLoaded(id: string): boolean {
-  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
-  return Array.isArray(list) && list.includes(`NativeModule ${id}`);
-}
-
-function httpLoaded(): boolean {
-  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
-  return !Array.isArray(list) || list.includes("NativeModule _http_server");
-}
-
-function httpClientLoaded(): boolean {
-  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
-  return !Array.isArray(list) || list.includes("NativeModule _http_client");
 }
 
 function isHttpServer(server: object): boolean {
