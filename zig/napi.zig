@@ -221,8 +221,8 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     const state: *EnvState = @ptrCast(@alignCast(data orelse return));
     if (main_state == state) main_state = null;
     gc_unwatch(state);
-    if (state.loop_watch) |watch| loop_close(watch);
-    if (state.ticker) |ticker| tick_close(ticker);
+    if (state.loop_watch) |watch| LoopHandle.close(watch);
+    if (state.ticker) |ticker| TickHandle.close(ticker);
     state.detach();
     std.heap.c_allocator.destroy(state);
 }
@@ -873,6 +873,8 @@ const LoopWatch = struct {
     closing: bool = false,
     cleanup_hook: bool = false,
 
+    const references = .{ "callback_reference", "words_reference" };
+
     fn handle(watch: *LoopWatch) *UvHandle {
         return @ptrCast(&watch.prepare);
     }
@@ -960,34 +962,45 @@ fn call_reference(env: napi_env, reference: *anyopaque, arguments: []const ?napi
     }
 }
 
-fn loop_closed(handle: *UvHandle) callconv(.c) void {
-    const watch: *LoopWatch = @ptrCast(@alignCast(handle.data orelse return));
-    assert(watch.closing);
-    std.heap.c_allocator.destroy(watch);
+/// The close path of a libuv handle an env owns (the loop watch's prepare, the samples'
+/// timer). `T` has env, state, uv, handle(), closing, cleanup_hook and `references`, the
+/// names of its Node-API reference fields; `slot` is the EnvState field that points to it.
+fn EnvHandle(comptime T: type, comptime slot: []const u8) type {
+    return struct {
+        /// libuv's close callback: the handle's memory is ours again.
+        fn closed(handle: *UvHandle) callconv(.c) void {
+            const owner: *T = @ptrCast(@alignCast(handle.data orelse return));
+            assert(owner.closing);
+            std.heap.c_allocator.destroy(owner);
+        }
+
+        fn cleanup_hook(arg: ?*anyopaque) callconv(.c) void {
+            const owner: *T = @ptrCast(@alignCast(arg orelse return));
+            // Node runs its cleanup hooks once and forgets them: nothing to remove.
+            owner.cleanup_hook = false;
+            close(owner);
+        }
+
+        /// Closes the handle (its memory is freed in libuv's close callback) and lets go of
+        /// the JavaScript values; the env is alive here (a call from JavaScript, the env's
+        /// cleanup hook or its finalizer).
+        fn close(owner: *T) void {
+            if (owner.closing) return;
+            owner.closing = true;
+            assert(@field(owner.state, slot) == owner);
+            @field(owner.state, slot) = null;
+            if (owner.cleanup_hook) _ = napi_remove_env_cleanup_hook(owner.env, cleanup_hook, owner);
+            inline for (T.references) |field| {
+                if (@field(owner, field)) |reference| _ = napi_delete_reference(owner.env, reference);
+                @field(owner, field) = null;
+            }
+            owner.uv.close(owner.handle(), closed);
+        }
+    };
 }
 
-fn loop_cleanup_hook(arg: ?*anyopaque) callconv(.c) void {
-    const watch: *LoopWatch = @ptrCast(@alignCast(arg orelse return));
-    // Node runs its cleanup hooks once and forgets them: nothing to remove.
-    watch.cleanup_hook = false;
-    loop_close(watch);
-}
-
-/// Closes the handle (its memory is freed in libuv's close callback) and lets go of the
-/// JavaScript values; the env is alive here (a call from JavaScript, the env's cleanup
-/// hook or its finalizer).
-fn loop_close(watch: *LoopWatch) void {
-    if (watch.closing) return;
-    watch.closing = true;
-    assert(watch.state.loop_watch == watch);
-    watch.state.loop_watch = null;
-    if (watch.cleanup_hook) _ = napi_remove_env_cleanup_hook(watch.env, loop_cleanup_hook, watch);
-    if (watch.callback_reference) |reference| _ = napi_delete_reference(watch.env, reference);
-    if (watch.words_reference) |reference| _ = napi_delete_reference(watch.env, reference);
-    watch.callback_reference = null;
-    watch.words_reference = null;
-    watch.uv.close(watch.handle(), loop_closed);
-}
+const LoopHandle = EnvHandle(LoopWatch, "loop_watch");
+const TickHandle = EnvHandle(Ticker, "ticker");
 
 /// loopWatch(thresholdNs, onLongTurn): the buffer of shared words, or false where libuv's
 /// functions are not found (or the env is not attached, or watches already).
@@ -1030,9 +1043,9 @@ fn js_loop_watch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
     state.loop_watch = watch;
     _ = napi_create_reference(env, call.argv[1], 1, &watch.callback_reference);
     _ = napi_create_reference(env, buffer, 1, &watch.words_reference);
-    if (napi_add_env_cleanup_hook(env, loop_cleanup_hook, watch) == napi_ok) watch.cleanup_hook = true;
+    if (napi_add_env_cleanup_hook(env, LoopHandle.cleanup_hook, watch) == napi_ok) watch.cleanup_hook = true;
     if (uv.prepare_start(watch.handle(), loop_prepare) != 0) {
-        loop_close(watch);
+        LoopHandle.close(watch);
         return boolean(env, false);
     }
     uv.unref(watch.handle());
@@ -1079,7 +1092,7 @@ fn js_loop_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_v
     // The report's JavaScript may have closed it (a nested unwatch).
     if (state.loop_watch != watch) return number(env, 0);
     const taken = if (call.argc >= 1) loop_take_into(env, watch, call.argv[0]) else false;
-    loop_close(watch);
+    LoopHandle.close(watch);
     return number(env, if (taken) 1 else 0);
 }
 
@@ -1103,6 +1116,8 @@ const Ticker = struct {
     closing: bool = false,
     cleanup_hook: bool = false,
 
+    const references = .{"callback_reference"};
+
     fn handle(ticker: *Ticker) *UvHandle {
         return @ptrCast(&ticker.timer);
     }
@@ -1116,30 +1131,6 @@ fn tick_fired(handle: *UvHandle) callconv(.c) void {
     if (napi_open_handle_scope(ticker.env, &scope) != napi_ok) return;
     defer _ = napi_close_handle_scope(ticker.env, scope);
     call_reference(ticker.env, reference, &.{});
-}
-
-fn tick_closed(handle: *UvHandle) callconv(.c) void {
-    const ticker: *Ticker = @ptrCast(@alignCast(handle.data orelse return));
-    assert(ticker.closing);
-    std.heap.c_allocator.destroy(ticker);
-}
-
-fn tick_cleanup_hook(arg: ?*anyopaque) callconv(.c) void {
-    const ticker: *Ticker = @ptrCast(@alignCast(arg orelse return));
-    ticker.cleanup_hook = false;
-    tick_close(ticker);
-}
-
-/// Closes the timer (freed in libuv's close callback); the env is alive here (as loop_close).
-fn tick_close(ticker: *Ticker) void {
-    if (ticker.closing) return;
-    ticker.closing = true;
-    assert(ticker.state.ticker == ticker);
-    ticker.state.ticker = null;
-    if (ticker.cleanup_hook) _ = napi_remove_env_cleanup_hook(ticker.env, tick_cleanup_hook, ticker);
-    if (ticker.callback_reference) |reference| _ = napi_delete_reference(ticker.env, reference);
-    ticker.callback_reference = null;
-    ticker.uv.close(ticker.handle(), tick_closed);
 }
 
 /// tickStart(intervalMs, onTick): boolean. false where libuv's timer functions are not
@@ -1165,12 +1156,12 @@ fn js_tick_start(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
     ticker.handle().data = ticker;
     state.ticker = ticker;
     if (napi_create_reference(env, call.argv[1], 1, &ticker.callback_reference) != napi_ok) {
-        tick_close(ticker);
+        TickHandle.close(ticker);
         return boolean(env, false);
     }
-    if (napi_add_env_cleanup_hook(env, tick_cleanup_hook, ticker) == napi_ok) ticker.cleanup_hook = true;
+    if (napi_add_env_cleanup_hook(env, TickHandle.cleanup_hook, ticker) == napi_ok) ticker.cleanup_hook = true;
     if (timer_start(ticker.handle(), tick_fired, interval_ms, interval_ms) != 0) {
-        tick_close(ticker);
+        TickHandle.close(ticker);
         return boolean(env, false);
     }
     uv.unref(ticker.handle());
@@ -1180,7 +1171,7 @@ fn js_tick_start(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
 /// tickStop(): void. The timer closed (the thread's last sample is written by the caller).
 fn js_tick_stop(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const state = state_of(env, info) orelse return null;
-    if (state.ticker) |ticker| tick_close(ticker);
+    if (state.ticker) |ticker| TickHandle.close(ticker);
     return null;
 }
 
