@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_SECRET_KEYS, redactionOf } from "../src/agent/shared/redact";
 import type { TraceEvent } from "../src/core/model";
 import { readEvents, repoRoot, runCli } from "./harness";
 
@@ -137,5 +138,40 @@ describe("redaction", () => {
     expect(result.stdout).toBe("");
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toStartWith("scope: --redact-pattern: not a regular expression (");
+  });
+});
+
+describe("the default secret keys' test (no regular expression compiled for ASCII keys)", () => {
+  const expression = new RegExp(DEFAULT_SECRET_KEYS, "i");
+  const secret = (text: string) => redactionOf({}).secretKey.test(text);
+
+  test("gives what the case-insensitive expression gives, ASCII and not", () => {
+    const texts = [
+      "", "n", "hello", "password", "PASSWORD", "passwd", "PassPhrase", "pas", "pass", "bypass", "token", "apiToken", "tok",
+      "authorization", "Authorisation", "AUTHORIZATION", "author", "cookie", "Cookies", "secret", "clientSecret", "key", "apiKey",
+      "KEYS", "monkey", "ke", "credential", "credentials", "session", "sessionId", "ssn", "card", "a b key", "k\u0065y",
+      "\u212Aey", "K\u0045Y", "se\u017Fsion", "pa\u017F\u017F", "AUTHOR\u0130ZATION", "\u0130", "\u00e9key", "cl\u00e9", "tok\u00e9n", "\u{1F511}key",
+    ].map((text) => JSON.parse(`"${text}"`) as string);
+    const mismatches = texts.filter((text) => secret(text) !== expression.test(text));
+    expect(mismatches).toEqual([]);
+    // The cases that show the rule: a non-ASCII character never folds to an ASCII letter.
+    expect([secret("\u212Aey"), secret("se\u017Fsion"), secret("\u00e9key"), secret("KeY")]).toEqual([false, false, true, true]);
+  });
+
+  test("random ASCII keys built from the words' pieces", () => {
+    const pieces = ["pa", "ss", "PA", "SS", "to", "KEN", "key", "K", "ey", "cook", "ie", "SEC", "ret", "auth", "ori", "z", "s", "ation", "cred", "ential", "sess", "ion", "x", "_", "-", "1"];
+    let seed = 12345;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % pieces.length;
+    const texts = Array.from({ length: 5000 }, () => Array.from({ length: 1 + (next() % 6) }, () => pieces[next()]).join(""));
+    expect(texts.filter((text) => secret(text) !== expression.test(text))).toEqual([]);
+    expect(texts.some((text) => expression.test(text))).toBe(true);
+    expect(texts.some((text) => !expression.test(text))).toBe(true);
+  });
+
+  test("keys given, or --no-redact, keep the regular expression", () => {
+    expect(redactionOf({ keys: ["card"] }).secretKey.test("CardNumber")).toBe(true);
+    expect(redactionOf({ keys: ["card"] }).secretKey.test("password")).toBe(true);
+    expect(redactionOf({ off: true, keys: ["card"] }).secretKey.test("password")).toBe(false);
+    expect(redactionOf({ off: true }).secretKey.test("password")).toBe(false);
   });
 });

@@ -24,12 +24,24 @@ export interface RedactionSettings {
 }
 
 export const REDACTED = "[redacted]";
-const DEFAULT_SECRET_KEYS = "pass(?:word|wd|phrase)?|token|authori[sz]ation|cookie|secret|key|credential|session";
+export const DEFAULT_SECRET_KEYS = "pass(?:word|wd|phrase)?|token|authori[sz]ation|cookie|secret|key|credential|session";
 const NEVER = /(?!)/;
+/**
+ * DEFAULT_SECRET_KEYS as the lower-case words it finds (`pass(?:word|wd|phrase)?` finds what
+ * `pass` finds): for an ASCII text, `/DEFAULT_SECRET_KEYS/i.test(text)` is "its lower case
+ * holds one of these" (in a case-insensitive regular expression without the `u` flag a
+ * character above U+007F never matches an ASCII letter, so only ASCII needs folding).
+ */
+const DEFAULT_SECRET_WORDS = ["pass", "token", "authorization", "authorisation", "cookie", "secret", "key", "credential", "session"];
+
+/** What secretKey is: a RegExp, or the defaults' test (its `test` gives what the RegExp's would). */
+export interface KeyTest {
+  test(text: string): boolean;
+}
 
 export interface Redaction {
   /** Tested against object keys and query parameter names. */
-  secretKey: RegExp;
+  secretKey: KeyTest;
   /** Every match in a recorded string becomes REDACTED; undefined: none (the usual case). */
   pattern: RegExp | undefined;
   /** Query texts have their literal values replaced. */
@@ -40,12 +52,34 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/**
+ * The default secret keys' test without compiling their case-insensitive regular expression
+ * for ASCII texts (every key a program's messages usually have): compiling it (V8's
+ * irregexp with ICU's case folding, ~0.4 M instructions) was run by every worker thread at
+ * its first message preview (BENCHMARKS.md "Ninth look"). A text with a character above
+ * U+007F is tested by the expression itself, made on first need.
+ */
+function defaultSecretKey(): KeyTest {
+  let expression: RegExp | undefined;
+  return {
+    test(text: string): boolean {
+      for (let i = 0; i < text.length; i++) {
+        if (text.charCodeAt(i) > 0x7f) return (expression ??= new RegExp(DEFAULT_SECRET_KEYS, "i")).test(text);
+      }
+      const lower = text.toLowerCase();
+      for (let i = 0; i < DEFAULT_SECRET_WORDS.length; i++) if (lower.includes(DEFAULT_SECRET_WORDS[i]!)) return true;
+      return false;
+    },
+  };
+}
+
 /** The rules for `settings`; throws (with the engine's message) on a pattern that is not a regular expression. */
 export function redactionOf(settings: RedactionSettings): Redaction {
-  const keys = [...(settings.off ? [] : [DEFAULT_SECRET_KEYS]), ...(settings.keys ?? []).filter((key) => key !== "").map(escapeRegExp)];
+  const given = (settings.keys ?? []).filter((key) => key !== "").map(escapeRegExp);
+  const keys = [...(settings.off ? [] : [DEFAULT_SECRET_KEYS]), ...given];
   const patterns = settings.patterns ?? [];
   return {
-    secretKey: keys.length === 0 ? NEVER : new RegExp(keys.join("|"), "i"),
+    secretKey: keys.length === 0 ? NEVER : !settings.off && given.length === 0 ? defaultSecretKey() : new RegExp(keys.join("|"), "i"),
     pattern: patterns.length === 0 ? undefined : new RegExp(patterns.map((pattern) => `(?:${pattern})`).join("|"), "g"),
     sqlLiterals: !settings.off,
   };
