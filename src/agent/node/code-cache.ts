@@ -55,7 +55,8 @@ export function codeCacheLoader(): string {
   try {
     fs = require("node:fs");
     vm = require("node:vm");
-    filename = require("node:path").join(__dirname, ${JSON.stringify(BUNDLE_FILE)});
+    // The separator, not path.join: join and normalize would be compiled in every thread for this.
+    filename = __dirname + require("node:path").sep + ${JSON.stringify(BUNDLE_FILE)};
     source = fs.readFileSync(filename, "latin1");
     file = __filename + "." + process.versions.v8 + "-" + process.arch + ".v8cache";
     try {

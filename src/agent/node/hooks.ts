@@ -442,6 +442,9 @@ export function hookChildProcessesWhenReached(tracer: Tracer): void {
   channels.subscribe("child_process", onChild);
 }
 
+/** A settled promise, for a microtask of the agent's own (whenBuiltinReached). */
+const resolved = Promise.resolve();
+
 /**
  * Calls `reached` once, when a worker's program first reaches built-in `id`: through
  * `require`/`createRequire` (Module._load, wrapped until then) or `process.getBuiltinModule`,
@@ -483,8 +486,11 @@ function whenBuiltinReached(recorder: Recorder, id: string, reached: () => void)
     });
     Object.defineProperty(process, "getBuiltinModule", { ...originalGetBuiltin, value: getBuiltinModule });
   }
-  // After the preload and a CommonJS entry's first run, before an ES module entry's body.
-  queueMicrotask(() => {
+  // After the preload and a CommonJS entry's first run, before an ES module entry's body: a
+  // job on V8's microtask queue, where queueMicrotask puts it too, but without Node's
+  // queueMicrotask (an AsyncResource and its async-hook calls, ~10 of Node's functions
+  // compiled in every worker for this one task; BENCHMARKS.md "Ninth look"). It cannot throw.
+  resolved.then(() => {
     if (!done && host.mainModule === undefined && host._eval === undefined) reach();
   });
   return reach;
