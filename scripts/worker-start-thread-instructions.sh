@@ -9,7 +9,10 @@
 # tenths of a million, where the whole-process count moves by ~1 M. The main thread's own
 # per-worker records are in worker-start-instructions.sh's figure, not in this one.
 #
-#   scripts/worker-start-thread-instructions.sh [lo] [hi] [variant]...   (variants as in worker-start-instructions.sh)
+#   [KEEP=dir] scripts/worker-start-thread-instructions.sh [lo] [hi] [variant]...   (variants as in worker-start-instructions.sh)
+#
+# KEEP=dir keeps each run's profiles (one per thread) in dir/<n>-<workers>/, n the variant's
+# place in the list, for callgrind_annotate (split by function: BENCHMARKS.md "Ninth look").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lo=${1:-2}
@@ -41,9 +44,15 @@ count() {
     [ "$((10#$n))" -ge 8 ] || continue
     total=$((total + $(awk '/^totals:/ {print $2}' "$file")))
   done
+  if [ -n "${KEEP:-}" ]; then
+    mkdir -p "$KEEP/$index-$workers"
+    cp "$dir"/cg.out-* "$KEEP/$index-$workers/"
+  fi
   echo "$total"
 }
+index=0
 for v in "${variants[@]}"; do
+  index=$((index + 1))
   a=$(count "$v" "$lo")
   b=$(count "$v" "$hi")
   awk -v name="$v" -v a="$a" -v b="$b" -v n=$((hi - lo)) 'BEGIN {printf "%-40s %7.2f M instructions per worker, worker threads only (%d workers: %.1f M, %d: %.1f M)\n", name, (b - a) / n / 1e6, '"$lo"', a / 1e6, '"$hi"', b / 1e6}'
