@@ -1180,6 +1180,7 @@ const Export = struct {
     callback: napi_callback,
 };
 
+/// Made by every environment's module init: what a thread uses from its start.
 const exports_table = [_]Export{
     .{ .name = "attach", .callback = js_attach },
     .{ .name = "record", .callback = js_record },
@@ -1196,6 +1197,15 @@ const exports_table = [_]Export{
     .{ .name = "commitString", .callback = js_commit_string },
     .{ .name = "events", .callback = js_events },
     .{ .name = "commitEvents", .callback = js_commit_events },
+    .{ .name = "loopApi", .callback = js_loop_api },
+};
+
+/// The loop and memory groups' functions (opt-in), made by `loopApi()` when a thread starts
+/// its loop monitor rather than by every environment's init: a napi_create_function is
+/// ~12 K instructions (V8 instantiates a new FunctionTemplate), and these nine were ~0.1 M
+/// of every worker's start (BENCHMARKS.md "Ninth look").
+const loop_exports_table = [_]Export{
+    .{ .name = "now", .callback = js_now },
     .{ .name = "gcWatch", .callback = js_gc_watch },
     .{ .name = "gcTake", .callback = js_gc_take },
     .{ .name = "gcDropped", .callback = js_gc_dropped },
@@ -1207,6 +1217,31 @@ const exports_table = [_]Export{
     .{ .name = "tickStop", .callback = js_tick_stop },
 };
 
+comptime {
+    assert(exports_table.len + loop_exports_table.len == 26);
+}
+
+/// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be
+/// made is left out (the agent checks for each function it uses).
+fn define_exports(env: napi_env, object: ?napi_value, table: []const Export, state: *EnvState) void {
+    assert(table.len > 0);
+    for (table) |entry| {
+        var function: ?napi_value = null;
+        if (napi_create_function(env, entry.name, std.math.maxInt(usize), entry.callback, state, &function) != napi_ok) continue;
+        _ = napi_set_named_property(env, object, entry.name, function);
+    }
+}
+
+/// loopApi(): object. A new object with the loop and memory functions (loop_exports_table);
+/// the agent asks once, when the thread's loop monitor starts.
+fn js_loop_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    var object: ?napi_value = null;
+    if (napi_create_object(env, &object) != napi_ok) return null;
+    define_exports(env, object, &loop_exports_table, state);
+    return object;
+}
+
 /// Called once per environment (main thread, each worker) that loads the addon.
 export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_value {
     const state = std.heap.c_allocator.create(EnvState) catch return exports;
@@ -1215,11 +1250,7 @@ export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_val
         std.heap.c_allocator.destroy(state);
         return exports;
     }
-    for (exports_table) |entry| {
-        var function: ?napi_value = null;
-        if (napi_create_function(env, entry.name, std.math.maxInt(usize), entry.callback, state, &function) != napi_ok) continue;
-        _ = napi_set_named_property(env, exports, entry.name, function);
-    }
+    define_exports(env, exports, &exports_table, state);
     return exports;
 }
 

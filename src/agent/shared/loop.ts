@@ -105,16 +105,34 @@ export interface NativeTicker {
 
 let nativeTicker: NativeTicker | undefined;
 
-/** The Node agent hands over its addon (when it has the GC and loop functions). */
+/** The addon the Node agent handed over; its GC, loop and timer functions are taken when the monitor starts (takeNatives). */
+let nativeSource: object | undefined;
+
+/** The Node agent hands over its addon (the GC and loop functions are asked for only if the loop monitor starts). */
 export function useNativeGc(candidate: object): void {
-  const addon = candidate as Partial<NativeGc & NativeLoop>;
+  nativeSource = candidate;
+}
+
+/**
+ * The addon's GC, loop and timer functions: from its `loopApi()`, which makes them on this
+ * call (zig/napi.zig: not every thread's module init makes them, only a thread whose loop
+ * monitor starts), or from its own properties (an addon without loopApi).
+ */
+function takeNatives(): void {
+  const candidate = nativeSource;
+  nativeSource = undefined;
+  if (candidate === undefined) return;
+  const lazy = (candidate as { loopApi?: unknown }).loopApi;
+  const source = typeof lazy === "function" ? (Reflect.apply(lazy, candidate, []) as object | null) : candidate;
+  if (source === null || typeof source !== "object") return;
+  const addon = source as Partial<NativeGc & NativeLoop>;
   if (typeof addon.gcWatch === "function" && typeof addon.gcTake === "function" && typeof addon.gcDropped === "function" && typeof addon.gcUnwatch === "function" && typeof addon.now === "function") {
     nativeGc = addon as NativeGc;
   }
   if (typeof addon.loopWatch === "function" && typeof addon.loopTake === "function" && typeof addon.loopUnwatch === "function" && typeof addon.now === "function") {
     nativeLoop = addon as NativeLoop;
   }
-  const ticker = candidate as Partial<NativeTicker>;
+  const ticker = source as Partial<NativeTicker>;
   if (typeof ticker.tickStart === "function" && typeof ticker.tickStop === "function") nativeTicker = ticker as NativeTicker;
 }
 
@@ -173,6 +191,7 @@ export function startLoopMonitor(
   syncBuiltinESMExports?: () => void,
 ): void {
   const groups = recorder.groups;
+  takeNatives();
   // The runtime's own timer functions, before the wrapping below: scope's timers are never measured.
   keepRuntimeTimers();
   const { setInterval: setIntervalOriginal, clearInterval: clearIntervalOriginal } = runtimeTimers!;
