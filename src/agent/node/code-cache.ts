@@ -57,7 +57,10 @@ export function codeCacheLoader(): string {
     vm = require("node:vm");
     // The separator, not path.join: join and normalize would be compiled in every thread for this.
     filename = __dirname + require("node:path").sep + ${JSON.stringify(BUNDLE_FILE)};
-    source = fs.readFileSync(filename, "latin1");
+    // Buffer's own latin1Slice, not readFileSync's "latin1" (its option check and toString
+    // run Node's encoding parsers: four more of Node's functions compiled in every thread).
+    const bytes = fs.readFileSync(filename);
+    source = typeof bytes.latin1Slice === "function" ? bytes.latin1Slice() : bytes.toString("latin1");
     file = __filename + "." + process.versions.v8 + "-" + process.arch + ".v8cache";
     try {
       cachedData = fs.readFileSync(file);
