@@ -158,6 +158,19 @@ describe("the default secret keys' test (no regular expression compiled for ASCI
     expect([secret("\u212Aey"), secret("se\u017Fsion"), secret("\u00e9key"), secret("KeY")]).toEqual([false, false, true, true]);
   });
 
+  test("each letter of a default word replaced by every UTF-16 code unit", () => {
+    const mismatches: string[] = [];
+    for (const word of ["key", "pass"]) {
+      for (let at = 0; at < word.length; at++) {
+        for (let code = 0; code < 0x10000; code++) {
+          const text = word.slice(0, at) + String.fromCharCode(code) + word.slice(at + 1);
+          if (secret(text) !== expression.test(text)) mismatches.push(text);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
   test("random ASCII keys built from the words' pieces", () => {
     const pieces = ["pa", "ss", "PA", "SS", "to", "KEN", "key", "K", "ey", "cook", "ie", "SEC", "ret", "auth", "ori", "z", "s", "ation", "cred", "ential", "sess", "ion", "x", "_", "-", "1"];
     let seed = 12345;
