@@ -16,7 +16,8 @@ function run(argv: string[]): void {
   if (result.exitCode !== 0) throw new Error(`build step failed (exit ${result.exitCode}): ${argv.join(" ")}`);
 }
 
-run(["zig", "build", "-Doptimize=ReleaseFast"]);
+// SCOPE_BUILD_CPU=x86_64_v3: native code valgrind can run (scripts/start-instructions-agent-cache.sh).
+run(["zig", "build", "-Doptimize=ReleaseFast", ...(process.env.SCOPE_BUILD_CPU ? [`-Dcpu=${process.env.SCOPE_BUILD_CPU}`] : [])]);
 mkdirSync(join(dist, "agent"), { recursive: true });
 mkdirSync(join(dist, "lib"), { recursive: true });
 // oxc-parser's JavaScript and its binding must be the same release (napi-rs checks only on request).

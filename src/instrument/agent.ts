@@ -12,7 +12,7 @@ import { FunctionRuntime, installHook, type RecordSink } from "./runtime";
 import { FUNCTION_SELECTION_KIND, SelectionTracker, SharedSelection, selectionPatterns, sharedSelectionBuffer } from "./selection";
 
 /** The pipeline itself, for `scope bench`'s transform throughput (the code traced programs run). */
-export { instrument } from "./instrument";
+export { instrument, transformedCount } from "./instrument";
 
 export const FUNCTIONS_ENV = "SCOPE_FUNCTIONS";
 

@@ -38,6 +38,14 @@ export type Instrumented =
 /** Names kept per file for the selection report. */
 const FILTERED_NAMES_MAX = 1024;
 
+/** Files this thread transformed (parsed and walked): the functions agent's code cache is rewritten once after the first (src/agent/node/functions-agent.ts). */
+let transformedFiles = 0;
+
+/** How many files this thread has transformed so far. */
+export function transformedCount(): number {
+  return transformedFiles;
+}
+
 export function instrument(code: string, file: string, options: InstrumentOptions = {}): Instrumented {
   const matcher = options.matcher ?? new Matcher(options.config);
   if (!matcher.file(file)) return { status: "unchanged", code, reason: "not matched" };
@@ -64,6 +72,7 @@ export function instrument(code: string, file: string, options: InstrumentOption
   } catch (error) {
     return { status: "failed", code, reason: `transform: ${error instanceof Error ? error.message : String(error)}` };
   }
+  transformedFiles++;
   const left = filtered && filtered.size > 0 ? [...filtered] : undefined;
   if (left) matcher.onFiltered?.(left);
   // A file without functions may still register listeners (`server.on("request", handler)`).

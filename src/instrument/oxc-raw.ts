@@ -83,8 +83,15 @@ export function rawTransferUsable(): boolean {
   return binding !== null;
 }
 
+/**
+ * A SharedArrayBuffer, though no other thread sees it: V8 counts an ArrayBuffer's bytes as
+ * the isolate's external memory and 6 GiB of it (virtual: only touched pages are resident)
+ * set off a full "external memory pressure" Mark-Compact at the first parse and incremental
+ * marking after it, pauses of a first start; shared backing stores are not counted. A buffer
+ * dropped when idle is freed at the next full GC V8 makes for its own reasons.
+ */
 function createBuffer(loaded: RawBinding): RawBuffer {
-  const arrayBuffer = new ArrayBuffer(sizes.BLOCK_SIZE + sizes.BLOCK_ALIGN);
+  const arrayBuffer = new SharedArrayBuffer(sizes.BLOCK_SIZE + sizes.BLOCK_ALIGN);
   const offset = loaded.getBufferOffset(new Uint8Array(arrayBuffer, 0, 1));
   const view = new Uint8Array(arrayBuffer, offset, sizes.BUFFER_SIZE) as RawBuffer;
   view.int32 = new Int32Array(arrayBuffer, offset, sizes.BUFFER_SIZE / 4);

@@ -2,7 +2,6 @@
  * Attaches this thread to the ring through the Node-API addon and installs the hooks.
  * Skips Node's internal threads (the module-loader hooks thread runs preloads too).
  */
-import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import type { TypeChecks } from "../shared/preview";
 import { disabledByFile } from "../shared/disable";
@@ -11,6 +10,7 @@ import { Recorder } from "../shared/recorder";
 import { currentRequest, requestsBegin } from "../shared/request-context";
 import { parseGroups, type Sink } from "../shared/sink";
 import { asyncLevelOf, startAsyncTracking } from "./async";
+import { loadFunctionsAgent } from "./functions-agent";
 import { startTracing } from "./hooks";
 
 interface Addon extends Sink {
@@ -69,7 +69,7 @@ export function install(): void {
     try {
       // Its own bundle (parser, transform): only processes traced with --functions load it.
       if (!env.SCOPE_FUNCTIONS_AGENT) throw new Error("SCOPE_FUNCTIONS is set without SCOPE_FUNCTIONS_AGENT");
-      const functions = require(env.SCOPE_FUNCTIONS_AGENT) as typeof FunctionsAgent;
+      const functions = loadFunctionsAgent(env.SCOPE_FUNCTIONS_AGENT);
       runtime = functions.startFunctionTracing({
         sink: addon,
         str: (text, intern) => recorder?.str(text, intern) ?? 0,
