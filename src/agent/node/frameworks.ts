@@ -131,6 +131,8 @@ const layerInfos = makeStamp<LayerInfo>();
 
 /** The steps of the request a ServerResponse answers (`res.req`, as Node sets it), else its own stamp. */
 function stepsOfResponse(response: object): Steps | undefined {
+  // `this` of an emit: any value the program called it with (strict code passes it on).
+  if (response === null || typeof response !== "object") return undefined;
   const request = (response as { req?: unknown }).req;
   const state = request !== null && typeof request === "object" ? serverRequests.get(request) : undefined;
   return state !== undefined ? (state.steps as Steps | undefined) : stepsStamp.get(response);

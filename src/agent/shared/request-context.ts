@@ -91,7 +91,12 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
   const hook = createHook({
     init(_asyncId: number, _type: string, _trigger: number, resource: object) {
       // As AsyncLocalStorage: always written (a resource object Node reuses takes its new creator's value).
-      (resource as Resource)[slot] = current()[slot];
+      try {
+        (resource as Resource)[slot] = current()[slot];
+      } catch {
+        // A resource that takes no property (never one of Node's): an exception in an
+        // async hook ends the process, and sloppy code dropped the write the same way.
+      }
     },
   });
   const enable = () => {
@@ -107,16 +112,31 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
       const old = enabled ? resource[slot] : undefined;
       if (old === id) return Reflect.apply(fn, thisArg, args);
       enable();
-      resource[slot] = id;
+      // A resource the program froze (its own AsyncResource, a promise it froze) takes no
+      // slot: the call runs without the request rather than throw into the program (the
+      // agent is strict code; sloppy, the write failed silently the same way).
+      try {
+        resource[slot] = id;
+      } catch {
+        return Reflect.apply(fn, thisArg, args);
+      }
       try {
         return Reflect.apply(fn, thisArg, args);
       } finally {
-        resource[slot] = old;
+        try {
+          resource[slot] = old;
+        } catch {
+          // Frozen by the call itself: nothing to restore on it.
+        }
       }
     },
     enterWith(id: number) {
       enable();
-      current()[slot] = id;
+      try {
+        current()[slot] = id;
+      } catch {
+        // A frozen resource (see run): no request for the rest of this callback.
+      }
     },
     disable() {
       if (enabled) {

@@ -31,6 +31,9 @@ export function makeStamp<T>(): Stamp<T> {
     }
 
     static get(object: object): T | undefined {
+      // Not an object (a wrapper's `this` when the program passed undefined or a primitive:
+      // strict code hands it on unchanged): nothing attached, and no TypeError of `in`.
+      if ((typeof object !== "object" || object === null) && typeof object !== "function") return undefined;
       return #value in object ? (object as Field).#value : undefined;
     }
 
