@@ -127,7 +127,7 @@ interface LayerLike {
  */
 const stepsStamp = makeStamp<Steps>();
 /** Layer → its LayerInfo (a stamp: one private-field load per layer a request passes). */
-const layerInfos = makeStamp<LayerInfo>();
+const layerInfos = makeStamp<LayerInfo>(true);
 
 /** The steps of the request a ServerResponse answers (`res.req`, as Node sets it), else its own stamp. */
 function stepsOfResponse(response: object): Steps | undefined {

@@ -106,7 +106,7 @@ export function httpHandlers(tracer: Tracer): Record<HttpChannel, (message: unkn
 // `res.req`), a ClientRequest (its response's IncomingMessage reaches it as `res.req`),
 // undici's Request.
 const serverStamp = serverRequests;
-const clientStamp = makeStamp<ClientState>();
+const clientStamp = makeStamp<ClientState>(true);
 /** Bytes a client request wrote before it was published (see patchBodies). */
 const unclaimedStamp = makeStamp<number>();
 /** A server request's state from its IncomingMessage. */
