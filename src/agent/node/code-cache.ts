@@ -37,7 +37,7 @@ export const BUNDLE_FILE = "node-bundle.cjs";
  * Bun emits without the directive. Sloppy, every wrapper's `arguments` was a mapped object
  * that Reflect.apply copies in the runtime, and a wrapper called with an undefined or
  * primitive `this` handed the original the global object or a boxed primitive instead
- * (BENCHMARKS.md "The agent as strict code").
+ * (BENCHMARKS.md "Strict bundles; a stamp's own code").
  */
 const WRAP_START = '(function (exports, require, module, __filename, __dirname) {"use strict";';
 const WRAP_END = "\n})";

@@ -75,7 +75,10 @@ function ownCopy(): FieldClass | undefined {
     const vm = require("node:vm") as typeof import("node:vm");
     const copy = vm.runInThisContext(`(${fieldClass.toString()})`, { filename: "scope-stamp" }) as typeof fieldClass;
     const field = copy(Carrier);
-    return typeof field?.get === "function" && typeof field.set === "function" ? field : undefined;
+    // Tried once on an object of its own: a copy that does not work as the literal is not used.
+    const probe = {};
+    field.set(probe, probe);
+    return field.get(probe) === probe && field.get({}) === undefined ? field : undefined;
   } catch {
     return undefined;
   }
