@@ -35,8 +35,12 @@ let sink = 0;
 const tick = (x) => {
   sink += x;
 };
+// TICKS=n: the first step starts n nextTicks (one callback creating several resources, as a
+// request's callbacks do: 1 by default; BENCHMARKS.md "Strict bundles; a stamp's own code").
+const ticks = Number(process.env.TICKS ?? 1);
 async function unit() {
   process.nextTick(tick, 1);
+  for (let i = 1; i < ticks; i++) process.nextTick(tick, 0);
   await null;
   process.nextTick(tick, 2);
   sink += current();

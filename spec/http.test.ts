@@ -164,6 +164,15 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(ofKind(traced.events, "agent_error")).toEqual([]);
   });
 
+  test("wrapped methods called on undefined, null or a primitive: the same result or error as untraced", async () => {
+    const argv = [runtime, join(http, "receivers.cjs")];
+    const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
+    expect(untraced.stdout.split("\n").length).toBe(21);
+    expect(traced.stdout).toBe(untraced.stdout);
+    expect(traced.status).toBe(0);
+    expect(ofKind(traced.events, "agent_error")).toEqual([]);
+  });
+
   test("node:https server and client: TLS connections, keep-alive ordinals, body sizes", async () => {
     const pems = certificate();
     const traced = await runTraced([runtime, join(http, "https.cjs")], { env: pems });

@@ -314,7 +314,7 @@ if (isMainThread) {
   }, 60_000);
 });
 
-describe("the measured node:fs functions keep the originals' own properties", () => {
+describe("the measured node:fs functions and timers keep the originals' own properties", () => {
   for (const runtime of ["node", "bun"] as const) {
     test(`${runtime}: names, lengths, realpath.native, promisify's custom forms and argument names: as untraced`, async () => {
       const dir = tmp();
@@ -325,6 +325,12 @@ const { promisify } = require("node:util");
 const seen = {};
 for (const name of ["readFile", "read", "write", "exists", "realpath", "stat", "open", "writev"]) {
   const f = fs[name];
+  seen[name] = [typeof f, f.name, f.length, Reflect.ownKeys(f).map(String).sort().join(",")];
+}
+// Node's measured timers too: strict functions as Node's (no own arguments or caller).
+// (Bun's native timers have no prototype, which the replacements have: not compared there.)
+for (const name of typeof Bun === "undefined" ? ["setTimeout", "setInterval", "setImmediate"] : []) {
+  const f = globalThis[name];
   seen[name] = [typeof f, f.name, f.length, Reflect.ownKeys(f).map(String).sort().join(",")];
 }
 seen.native = typeof fs.realpath.native;

@@ -31,8 +31,15 @@
 /** The bundle's file name, next to node.cjs. */
 export const BUNDLE_FILE = "node-bundle.cjs";
 
-/** The wrapper Node's CommonJS loader puts around a module (same parameters). */
-const WRAP_START = "(function (exports, require, module, __filename, __dirname) {";
+/**
+ * The wrapper Node's CommonJS loader puts around a module (same parameters), as strict code:
+ * the agent is written as ES modules (strict by definition) and bundled to CommonJS, which
+ * Bun emits without the directive. Sloppy, every wrapper's `arguments` was a mapped object
+ * that Reflect.apply copies in the runtime, and a wrapper called with an undefined or
+ * primitive `this` handed the original the global object or a boxed primitive instead
+ * (BENCHMARKS.md "Strict bundles; a stamp's own code").
+ */
+const WRAP_START = '(function (exports, require, module, __filename, __dirname) {"use strict";';
 const WRAP_END = "\n})";
 
 /** `text` with every character outside ASCII written as a \u escape (valid in strings, templates and regular expressions alike). */

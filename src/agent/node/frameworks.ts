@@ -127,10 +127,12 @@ interface LayerLike {
  */
 const stepsStamp = makeStamp<Steps>();
 /** Layer → its LayerInfo (a stamp: one private-field load per layer a request passes). */
-const layerInfos = makeStamp<LayerInfo>();
+const layerInfos = makeStamp<LayerInfo>(true);
 
 /** The steps of the request a ServerResponse answers (`res.req`, as Node sets it), else its own stamp. */
 function stepsOfResponse(response: object): Steps | undefined {
+  // `this` of an emit: any value the program called it with (strict code passes it on).
+  if (response === null || typeof response !== "object") return undefined;
   const request = (response as { req?: unknown }).req;
   const state = request !== null && typeof request === "object" ? serverRequests.get(request) : undefined;
   return state !== undefined ? (state.steps as Steps | undefined) : stepsStamp.get(response);

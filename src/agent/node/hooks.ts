@@ -430,7 +430,12 @@ export function hookChildProcessesWhenReached(tracer: Tracer): void {
   const channels = require("node:diagnostics_channel") as typeof import("node:diagnostics_channel");
   let firstMethod = 0;
   const onChild = () => {
-    firstMethod = methodOnStack();
+    // A program's Error.prepareStackTrace made read-only throws here (strict code): no method, never an error in the program's spawn.
+    try {
+      firstMethod = methodOnStack();
+    } catch {
+      firstMethod = 0;
+    }
     reach();
   };
   const reach = whenBuiltinReached(recorder, "child_process", () => {

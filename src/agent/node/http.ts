@@ -107,7 +107,7 @@ export function httpHandlers(tracer: Tracer): Record<HttpChannel, (message: unkn
 // `res.req`), a ClientRequest (its response's IncomingMessage reaches it as `res.req`),
 // undici's Request.
 const serverStamp = serverRequests;
-const clientStamp = makeStamp<ClientState>();
+const clientStamp = makeStamp<ClientState>(true);
 /** Bytes a client request wrote before it was published (see patchBodies). */
 const unclaimedStamp = makeStamp<number>();
 /** A server request's state from its IncomingMessage. */
@@ -115,7 +115,7 @@ const serverOf = (message: object) => serverStamp.get(message);
 /** A client request's state from its ClientRequest or undici Request. */
 const clientOf = (message: object) => clientStamp.get(message);
 /** The state of the request `message` answers (a ServerResponse) or is the answer to (a client's IncomingMessage). */
-const ownerOf = (message: object) => (message as { req?: unknown }).req;
+const ownerOf = (message: object) => (typeof message === "object" && message !== null ? (message as { req?: unknown }).req : undefined);
 const serverOfResponse = (response: object) => {
   const request = ownerOf(response);
   return typeof request === "object" && request !== null ? serverStamp.get(request) : undefined;
@@ -170,8 +170,9 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
       const chunk = args[0];
       const encoding = args[1];
       // Not counted: no chunk, a chunk Node refuses (it throws), a message already ended or
-      // destroyed, and a body Node does not send (HEAD, 204, 304: _hasBody false).
-      if (typeof chunk === "function" || chunk === null || chunk === undefined || this.finished || this.destroyed) return Reflect.apply(original, this, args);
+      // destroyed, and a body Node does not send (HEAD, 204, 304: _hasBody false); nor a call
+      // on a receiver that is no object (the original's own error, nothing read first).
+      if (typeof chunk === "function" || chunk === null || chunk === undefined || this === null || typeof this !== "object" || this.finished || this.destroyed) return Reflect.apply(original, this, args);
       const result = Reflect.apply(original, this, args);
       try {
         if (this._hasBody !== false) {

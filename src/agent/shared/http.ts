@@ -22,7 +22,7 @@ const SECRET_KEY = redaction.secretKey;
  * Bun's node:http IncomingMessage (its ServerResponse reaches it as `res.req`), the
  * HTTP/2 compatibility request and response, Bun.serve's Request.
  */
-export const serverRequests = makeStamp<RequestState>();
+export const serverRequests = makeStamp<RequestState>(true);
 
 /**
  * The id of the server request `message` is or answers (an IncomingMessage, a

@@ -83,15 +83,40 @@ function localStorage(local: AsyncLocalStorage<number>): Store {
  * either way: measured in BENCHMARKS.md "The request context on Node 20".
  */
 function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
-  const { createHook, executionAsyncResource } = asyncHooks;
+  const { createHook, executionAsyncResource, executionAsyncId } = asyncHooks;
   const slot = Symbol("scope.request");
   type Resource = Record<symbol, number | undefined>;
   const current = executionAsyncResource as () => Resource;
   let enabled = false;
+  // The running resource's value, by its async id: a callback that creates several resources
+  // (a request's ticks, promises and timers: 58% of inits in the web workload follow another
+  // of the same callback) reads the running resource's slot once. executionAsyncResource()[slot]
+  // is two megamorphic loads on Node's many resource classes (its public-resource look-up,
+  // then the slot); executionAsyncId() is a typed-array read. Async ids are never reused, and
+  // only run/enterWith below write the slot of a running resource (init writes new ones): they
+  // reset the cache. Id 0 (no resource known) is never cached. The id is kept in a
+  // Float64Array, as Node keeps it: a double in a closure variable is a heap number per write.
+  const cachedId = new Float64Array([-1]);
+  let cachedValue: number | undefined;
+  const value = (): number | undefined => {
+    const id = executionAsyncId();
+    if (id === cachedId[0]) return cachedValue;
+    const found = current()[slot];
+    if (id > 0) {
+      cachedId[0] = id;
+      cachedValue = found;
+    }
+    return found;
+  };
   const hook = createHook({
     init(_asyncId: number, _type: string, _trigger: number, resource: object) {
       // As AsyncLocalStorage: always written (a resource object Node reuses takes its new creator's value).
-      (resource as Resource)[slot] = current()[slot];
+      try {
+        (resource as Resource)[slot] = value();
+      } catch {
+        // A resource that takes no property (never one of Node's): an exception in an
+        // async hook ends the process, and sloppy code dropped the write the same way.
+      }
     },
   });
   const enable = () => {
@@ -101,22 +126,40 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
     }
   };
   return {
-    getStore: () => (enabled ? current()[slot] : undefined),
+    getStore: () => (enabled ? value() : undefined),
     run(id: number, fn: Fn, thisArg: unknown, args: ArrayLike<unknown>): unknown {
       const resource = current();
       const old = enabled ? resource[slot] : undefined;
       if (old === id) return Reflect.apply(fn, thisArg, args);
       enable();
-      resource[slot] = id;
+      // A resource the program froze (its own AsyncResource, a promise it froze) takes no
+      // slot: the call runs without the request rather than throw into the program (the
+      // agent is strict code; sloppy, the write failed silently the same way).
+      try {
+        resource[slot] = id;
+      } catch {
+        return Reflect.apply(fn, thisArg, args);
+      }
+      cachedId[0] = -1;
       try {
         return Reflect.apply(fn, thisArg, args);
       } finally {
-        resource[slot] = old;
+        cachedId[0] = -1;
+        try {
+          resource[slot] = old;
+        } catch {
+          // Frozen by the call itself: nothing to restore on it.
+        }
       }
     },
     enterWith(id: number) {
       enable();
-      current()[slot] = id;
+      cachedId[0] = -1;
+      try {
+        current()[slot] = id;
+      } catch {
+        // A frozen resource (see run): no request for the rest of this callback.
+      }
     },
     disable() {
       if (enabled) {

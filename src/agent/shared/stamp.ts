@@ -20,24 +20,66 @@ class Carrier {
   }
 }
 
-/** A new kind of stamp: its own private field, so stamps of different kinds never mix. */
-export function makeStamp<T>(): Stamp<T> {
-  class Field extends Carrier {
-    #value: T;
+interface FieldClass {
+  get(object: object): unknown;
+  set(object: object, value: unknown): void;
+}
 
-    constructor(object: object, value: T) {
+/**
+ * One kind of stamp: a class with its own private field. Self-contained (it uses nothing
+ * but its parameter), so that makeStamp can compile a copy of it from its own source.
+ */
+function fieldClass(base: typeof Carrier): FieldClass {
+  return class Field extends base {
+    #value: unknown;
+
+    constructor(object: object, value: unknown) {
       super(object);
       this.#value = value;
     }
 
-    static get(object: object): T | undefined {
+    static get(object: object): unknown {
+      // Not an object (a wrapper's `this` when the program passed undefined or a primitive:
+      // strict code hands it on unchanged): nothing attached, and no TypeError of `in`.
+      if ((typeof object !== "object" || object === null) && typeof object !== "function") return undefined;
       return #value in object ? (object as Field).#value : undefined;
     }
 
-    static set(object: object, value: T): void {
+    static set(object: object, value: unknown): void {
       if (#value in object) (object as Field).#value = value;
       else new Field(object, value);
     }
+  };
+}
+
+/**
+ * A new kind of stamp: its own private field, so stamps of different kinds never mix.
+ *
+ * `perRequest`: the stamp is read several times a request (a request's state, a pg query's
+ * id, an Express layer's info). In V8 every class made from one class literal shares that
+ * literal's inline caches, so the `#value in object` and `.#value` of all stamps together
+ * see every kind's objects and private names and go megamorphic (a generic look-up, ~200
+ * instructions, ~25 times a request: BENCHMARKS.md "Strict bundles; a stamp's own code").
+ * Such a stamp gets a copy of the class compiled from its source (node:vm), whose caches
+ * see only its own objects. Elsewhere (Bun, no node:vm, a compile that fails) and for the
+ * rare stamps: the literal itself (a compile costs tens of microseconds, worker starts pay it).
+ */
+export function makeStamp<T>(perRequest = false): Stamp<T> {
+  const field = (perRequest ? ownCopy() : undefined) ?? fieldClass(Carrier);
+  return { get: field.get, set: field.set } as Stamp<T>;
+}
+
+function ownCopy(): FieldClass | undefined {
+  if (typeof process !== "object" || process.versions?.bun !== undefined || process.versions?.node === undefined) return undefined;
+  try {
+    const vm = require("node:vm") as typeof import("node:vm");
+    const copy = vm.runInThisContext(`(${fieldClass.toString()})`, { filename: "scope-stamp" }) as typeof fieldClass;
+    const field = copy(Carrier);
+    // Tried once on an object of its own: a copy that does not work as the literal is not used.
+    const probe = {};
+    field.set(probe, probe);
+    return field.get(probe) === probe && field.get({}) === undefined ? field : undefined;
+  } catch {
+    return undefined;
   }
-  return { get: Field.get, set: Field.set };
 }

@@ -31,7 +31,7 @@ type Fn = (...args: unknown[]) => unknown;
  * (stamp.ts), not a WeakMap, as a Query lives for one query (an ephemeron entry each
  * costs V8's GC more).
  */
-const started = makeStamp<number | undefined>();
+const started = makeStamp<number | undefined>(true);
 /** Client → the request that checked it out of a pool (0 when none). */
 const checkout = new WeakMap<object, number>();
 const hooked = new WeakSet<object>();
