@@ -837,9 +837,9 @@ function fast(value: unknown, depth: number): boolean {
           if (!fastText(REDACTED_JSON)) return false;
         } else {
           const item = descriptor.value;
-          // A small non-negative integer, the commonest value in a message, written here
-          // (what fast() writes for it) without a call.
-          if (typeof item === "number" && item >= 0 && item <= 0x7fffffff && (item | 0) === item) {
+          // A non-negative integer, the commonest value in a message (ids, counts, hashes past
+          // 2^31 too), written here (what fast() writes for it) without a call.
+          if (typeof item === "number" && item >= 0 && item < 1e15 && isInteger(item)) {
             nodes++;
             const digits = digitCount(item);
             if (at + digits > room) return false;
