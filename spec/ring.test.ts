@@ -349,6 +349,38 @@ worker.on("exit", (code) => {
     ring.close();
   });
 
+  test("the addon loaded twice into one thread: each copy's commit writes its own scratch through its own producer", async () => {
+    const path = ringPath("napi-twice");
+    const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
+    // process.dlopen of the same file again registers a second state (and Node-API a second
+    // env) on the same thread: the commits' per-thread shortcut must not take the first's.
+    const script = `
+const [addonPath, ringPath] = process.argv.slice(1);
+const first = require(addonPath);
+const again = { exports: {} };
+process.dlopen(again, addonPath);
+const second = again.exports;
+const out = { distinct: first.scratch() !== second.scratch() };
+first.attach(ringPath, 5);
+second.attach(ringPath, 6);
+new Float64Array(first.scratch(), 0, 8).set([12, 0, 1, 0, 0, 0, 0, 0]);
+new Float64Array(second.scratch(), 0, 8).set([12, 0, 2, 0, 0, 0, 0, 0]);
+out.written = [second.commit(), first.commit(), second.commit()];
+first.detach();
+second.detach();
+console.log(JSON.stringify(out));
+`;
+    const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
+    expect(JSON.parse(stdout)).toEqual({ distinct: true, written: [true, true, true] });
+    const buffer = new Uint8Array(64 * RECORD_SIZE);
+    const count = ring.drain(buffer);
+    const records = Array.from({ length: count }, (_, i) => readRecord(buffer, i)).filter((record) => record.kind === 12);
+    expect(records.map((record) => [record.tid, record.a]).sort()).toEqual([[5, 1n], [6, 2n], [6, 2n]]);
+    ring.close();
+  });
+
   test("a lane held by a process that exited without detaching is taken over by the next producer", async () => {
     const path = ringPath("napi-exit");
     const ring = Ring.create(path, { laneCount: 3, laneCapacitySlots: 64, mode: "discard" });

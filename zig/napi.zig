@@ -220,6 +220,8 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     _ = hint;
     const state: *EnvState = @ptrCast(@alignCast(data orelse return));
     if (main_state == state) main_state = null;
+    // Torn down on its own thread: no commit of this env can come after.
+    if (thread_env.state == state) thread_env = .{};
     gc_unwatch(state);
     if (state.loop_watch) |watch| LoopHandle.close(watch);
     if (state.ticker) |ticker| TickHandle.close(ticker);
@@ -261,6 +263,26 @@ fn call_begin(env: napi_env, info: napi_callback_info) ?Call {
     if (napi_get_cb_info(env, info, &call.argc, &call.argv, null, &data) != napi_ok) return null;
     call.state = @ptrCast(@alignCast(data orelse return null));
     return call;
+}
+
+/// This thread's env and its state, for the per-event commits: found by one compare
+/// instead of napi_get_cb_info (~40 instructions a call; BENCHMARKS.md "Per-message cost:
+/// the preview at the receive, measured"). The first env to load the addon on a thread is
+/// kept (Node runs one per thread: the main thread's, each worker's) until it is torn
+/// down. Node-API makes an env per module load, so any other caller (the addon loaded
+/// again, an embedder's second env) has another env, never matches, and finds its state
+/// through its callback data, as every other function does.
+const ThreadEnv = struct {
+    env: ?napi_env = null,
+    state: ?*EnvState = null,
+};
+threadlocal var thread_env: ThreadEnv = .{};
+
+/// state_of for the hot commits (no arguments): this thread's env by compare, else the callback data.
+inline fn commit_state_of(env: napi_env, info: napi_callback_info) ?*EnvState {
+    const known = thread_env;
+    if (known.env != null and known.env == env) return known.state;
+    return state_of(env, info);
 }
 
 /// The env's state alone, for functions that take no arguments (none are copied).
@@ -467,7 +489,7 @@ fn scratch_record(fields: *const [8]f64, e: f64) layout.Record {
 }
 
 fn js_commit(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const state = state_of(env, info) orelse return null;
+    const state = commit_state_of(env, info) orelse return null;
     if (!state.attached) return boolean(env, false);
     const fields = scratch_fields(state) orelse return boolean(env, false);
     const record = scratch_record(fields, fields[6]);
@@ -475,7 +497,7 @@ fn js_commit(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
 }
 
 fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const state = state_of(env, info) orelse return null;
+    const state = commit_state_of(env, info) orelse return null;
     if (!state.attached) return number(env, 0);
     const fields = scratch_fields(state) orelse return number(env, 0);
     const id: u32 = @truncate(producer_module.u64_from_f64(fields[6]));
@@ -1250,6 +1272,7 @@ export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_val
         std.heap.c_allocator.destroy(state);
         return exports;
     }
+    if (thread_env.env == null) thread_env = .{ .env = env, .state = state };
     define_exports(env, exports, &exports_table, state);
     return exports;
 }
