@@ -349,13 +349,12 @@ worker.on("exit", (code) => {
     ring.close();
   });
 
-  test("the addon loaded twice into one thread: each copy's commit writes its own scratch through its own producer", async () => {
-    const path = ringPath("napi-twice");
-    const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
-    // process.dlopen of the same file again registers a second state (and Node-API a second
-    // env) on the same thread: the commits' per-thread shortcut must not take the first's.
+  test("the addon loaded twice into one thread, in Node and in Bun: each copy's commit writes its own scratch through its own producer", async () => {
+    // process.dlopen of the same file again registers a second state (Node-API gives it an env
+    // of its own in Node, not necessarily elsewhere) on the same thread: the commits'
+    // per-thread shortcut must not take the first's.
     const script = `
-const [addonPath, ringPath] = process.argv.slice(1);
+const [addonPath, ringPath] = process.argv.slice(-2);
 const first = require(addonPath);
 const again = { exports: {} };
 process.dlopen(again, addonPath);
@@ -370,15 +369,19 @@ first.detach();
 second.detach();
 console.log(JSON.stringify(out));
 `;
-    const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-    expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
-    expect(JSON.parse(stdout)).toEqual({ distinct: true, written: [true, true, true] });
-    const buffer = new Uint8Array(64 * RECORD_SIZE);
-    const count = ring.drain(buffer);
-    const records = Array.from({ length: count }, (_, i) => readRecord(buffer, i)).filter((record) => record.kind === 12);
-    expect(records.map((record) => [record.tid, record.a]).sort()).toEqual([[5, 1n], [6, 2n], [6, 2n]]);
-    ring.close();
+    for (const runtime of ["node", process.execPath]) {
+      const path = ringPath(`napi-twice-${runtime === "node" ? "node" : "bun"}`);
+      const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
+      const child = Bun.spawn([runtime, "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      expect({ runtime, exitCode, stderr }).toEqual({ runtime, exitCode: 0, stderr: "" });
+      expect(JSON.parse(stdout)).toEqual({ distinct: true, written: [true, true, true] });
+      const buffer = new Uint8Array(64 * RECORD_SIZE);
+      const count = ring.drain(buffer);
+      const records = Array.from({ length: count }, (_, i) => readRecord(buffer, i)).filter((record) => record.kind === 12);
+      expect({ runtime, records: records.map((record) => [record.tid, record.a]).sort() }).toEqual({ runtime, records: [[5, 1n], [6, 2n], [6, 2n]] });
+      ring.close();
+    }
   });
 
   test("a lane held by a process that exited without detaching is taken over by the next producer", async () => {

@@ -221,7 +221,8 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     const state: *EnvState = @ptrCast(@alignCast(data orelse return));
     if (main_state == state) main_state = null;
     // Torn down on its own thread: no commit of this env can come after.
-    if (thread_env.state == state) thread_env = .{};
+    if (thread_env.state == state) thread_env = .{ .live_count = thread_env.live_count };
+    thread_env.live_count -|= 1;
     gc_unwatch(state);
     if (state.loop_watch) |watch| LoopHandle.close(watch);
     if (state.ticker) |ticker| TickHandle.close(ticker);
@@ -267,14 +268,18 @@ fn call_begin(env: napi_env, info: napi_callback_info) ?Call {
 
 /// This thread's env and its state, for the per-event commits: found by one compare
 /// instead of napi_get_cb_info (~40 instructions a call; BENCHMARKS.md "Per-message cost:
-/// the preview at the receive, measured"). The first env to load the addon on a thread is
-/// kept (Node runs one per thread: the main thread's, each worker's) until it is torn
-/// down. Node-API makes an env per module load, so any other caller (the addon loaded
-/// again, an embedder's second env) has another env, never matches, and finds its state
-/// through its callback data, as every other function does.
+/// the preview at the receive, measured"). Kept only while the thread has exactly one
+/// live state (Node runs one env per thread: the main thread's, each worker's; the agent
+/// loads the addon once). A second registration on the thread (the addon loaded again,
+/// which Node-API gives an env of its own but a runtime may not; a runtime that reuses a
+/// thread without tearing its env down) turns the shortcut off until every state of the
+/// thread is torn down: each call then finds its state through its callback data, as
+/// every other function does.
 const ThreadEnv = struct {
     env: ?napi_env = null,
     state: ?*EnvState = null,
+    /// States registered on this thread and not torn down.
+    live_count: u32 = 0,
 };
 threadlocal var thread_env: ThreadEnv = .{};
 
@@ -1272,7 +1277,8 @@ export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_val
         std.heap.c_allocator.destroy(state);
         return exports;
     }
-    if (thread_env.env == null) thread_env = .{ .env = env, .state = state };
+    const live_count = thread_env.live_count + 1;
+    thread_env = if (live_count == 1) .{ .env = env, .state = state, .live_count = 1 } else .{ .live_count = live_count };
     define_exports(env, exports, &exports_table, state);
     return exports;
 }
