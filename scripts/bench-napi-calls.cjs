@@ -15,7 +15,7 @@ const tests = {
   empty: () => { let s = 0; for (let i = 0; i < N; i++) s += i; return s; },
   now: () => { let s = 0; for (let i = 0; i < N; i++) s += addon.now(); return s; },
   stopped: () => { let s = 0; for (let i = 0; i < N; i++) s += addon.stopped(); return s; },
-  commit: () => { let s = 0; for (let i = 0; i < N; i++) { scratch[0] = 33; scratch[2] = i; s += addon.commit() ? 1 : 0; } return s; },
+  commit: () => { let s = 0; for (let i = 0; i < N; i++) { scratch[0] = 33; scratch[2] = i; s += addon.commit() !== false ? 1 : 0; } return s; },
   record: () => { let s = 0; for (let i = 0; i < N; i++) s += addon.record(33, 0, i, 1, 2, 3, 4) ? 1 : 0; return s; },
   batch1: () => { let s = 0; for (let i = 0; i < N; i++) { words[1] = 33; words[6] = i; s += addon.recordBatch(words, 1); } return s; },
   batch3: () => { let s = 0; for (let i = 0; i < N; i++) { words[1] = 33; words[6] = i; s += addon.recordBatch(words, 3); } return s; },

@@ -301,11 +301,11 @@ fill([13, 0, 1, 0, 0, 0, 0, 0]);
 out.beforeAttach = [addon.commit(), addon.commitString()];
 out.attach = addon.attach(ringPath, 7);
 fill([10, 2, 1, 2 ** 53, 0, -1, 3, 0]);
-out.commit = addon.commit();
+out.commit = String(addon.commit());
 const preview = Buffer.from('{"id":1,"name":"h\u00e9llo, a preview of more than 32 bytes"}');
 text.set(preview);
 fill([14, 0, 5, 6, 7, preview.length + 1, 9, preview.length]);
-out.commitString = addon.commitString();
+out.commitString = String(addon.commitString());
 out.stats = addon.stats();
 const worker = new Worker("const a = require(process.argv[2]); a.attach(process.argv[3], 9); out = [a.commit(), a.commitString()]; require('node:worker_threads').parentPort.postMessage(out); a.detach(); const f = new Float64Array(a.scratch(), 0, 8); a.attach(process.argv[3], 8); f.set([12, 0, 42, 0, 0, 0, 0, 0]); a.commit(); a.detach();", { eval: true, argv: [addonPath, ringPath] });
 worker.on("message", (value) => (out.workerBeforeScratch = value));
@@ -324,8 +324,9 @@ worker.on("exit", (code) => {
       bytes: 64 + 4096,
       beforeAttach: [false, 0],
       attach: true,
-      commit: true,
-      commitString: 2,
+      // Written: undefined (no value made on the hot path); false or a count below 2 when not.
+      commit: "undefined",
+      commitString: "undefined",
       stats: { written: 1 + 2 + 1, dropped: 0 },
       workerBeforeScratch: [false, 0],
       workerExit: 0,
@@ -349,6 +350,32 @@ worker.on("exit", (code) => {
     ring.close();
   });
 
+  test("a full ring: commit() gives undefined for each record written, then false; commitString() the count written", async () => {
+    const path = ringPath("napi-full");
+    const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 64, mode: "discard" });
+    const script = `
+const [addonPath, ringPath] = process.argv.slice(-2);
+const a = require(addonPath);
+a.attach(ringPath, 3);
+const f = new Float64Array(a.scratch(), 0, 8);
+new Uint8Array(a.scratch(), 64, 30).fill(97);
+const commits = [];
+for (let i = 0; i < 2000; i++) { f.set([12, 0, i, 0, 0, 0, 0, 0]); commits.push(String(a.commit())); }
+const strings = [];
+for (let i = 0; i < 100; i++) { f.set([12, 0, i, 0, 0, 0, i + 1, 30]); strings.push(String(a.commitString())); }
+const firstFalse = commits.indexOf("false");
+console.log(JSON.stringify({ firstFalse, written: a.stats().written, before: [...new Set(commits.slice(0, firstFalse))], after: [...new Set(commits.slice(firstFalse))], strings: [...new Set(strings)] }));
+a.detach();
+`;
+    const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
+    const out = JSON.parse(stdout);
+    expect(out.firstFalse).toBeGreaterThan(0);
+    expect(out).toEqual({ firstFalse: out.firstFalse, written: out.firstFalse, before: ["undefined"], after: ["false"], strings: ["0"] });
+    ring.close();
+  });
+
   test("the addon loaded twice into one thread, in Node and in Bun: each copy's commit writes its own scratch through its own producer", async () => {
     // process.dlopen of the same file again registers a second state (Node-API gives it an env
     // of its own in Node, not necessarily elsewhere) on the same thread: the commits'
@@ -364,7 +391,7 @@ first.attach(ringPath, 5);
 second.attach(ringPath, 6);
 new Float64Array(first.scratch(), 0, 8).set([12, 0, 1, 0, 0, 0, 0, 0]);
 new Float64Array(second.scratch(), 0, 8).set([12, 0, 2, 0, 0, 0, 0, 0]);
-out.written = [second.commit(), first.commit(), second.commit()];
+out.written = [second.commit(), first.commit(), second.commit()].map(String);
 first.detach();
 second.detach();
 console.log(JSON.stringify(out));
@@ -375,7 +402,7 @@ console.log(JSON.stringify(out));
       const child = Bun.spawn([runtime, "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
       const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
       expect({ runtime, exitCode, stderr }).toEqual({ runtime, exitCode: 0, stderr: "" });
-      expect(JSON.parse(stdout)).toEqual({ distinct: true, written: [true, true, true] });
+      expect(JSON.parse(stdout)).toEqual({ distinct: true, written: ["undefined", "undefined", "undefined"] });
       const buffer = new Uint8Array(64 * RECORD_SIZE);
       const count = ring.drain(buffer);
       const records = Array.from({ length: count }, (_, i) => readRecord(buffer, i)).filter((record) => record.kind === 12);

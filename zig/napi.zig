@@ -22,10 +22,12 @@
 //!                                                  record's fields as f64 at 0..7, UTF-8 from
 //!                                                  byte 64; what commit* read, so a hot event
 //!                                                  crosses with no argument to convert
-//!   commit(): boolean                              record(f64[0..7) of the scratch)
-//!   commitString(): number                         string(f64[6], bytes 64..64+f64[7]) then
+//!   commit(): undefined | false                    record(f64[0..7) of the scratch): undefined
+//!                                                  when written (no value made on the hot path)
+//!   commitString(): undefined | number             string(f64[6], bytes 64..64+f64[7]) then
 //!                                                  record(f64[0..6), e = f64[6]): as
-//!                                                  recordString, how many written (0..2)
+//!                                                  recordString; undefined when both were
+//!                                                  written, else how many (0..1)
 //!   events(): ArrayBuffer                          this env's function-event buffer (function
 //!                                                  tracing, src/instrument/runtime.ts): a
 //!                                                  header of u32 words, events_batch_records
@@ -498,7 +500,9 @@ fn js_commit(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     if (!state.attached) return boolean(env, false);
     const fields = scratch_fields(state) orelse return boolean(env, false);
     const record = scratch_record(fields, fields[6]);
-    return boolean(env, state.producer.write(&record));
+    // Written: undefined, no value to make (napi_get_boolean, ~17 instructions a commit).
+    if (state.producer.write(&record)) return null;
+    return boolean(env, false);
 }
 
 fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
@@ -512,6 +516,8 @@ fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
     if (producer_module.write_string(&state.producer, id, bytes) > 0) written += 1;
     const record = scratch_record(fields, fields[6]);
     if (state.producer.write(&record)) written += 1;
+    // Both written: undefined, no number to make (napi_create_double, ~29 instructions).
+    if (written == 2) return null;
     return number(env, @floatFromInt(written));
 }
 

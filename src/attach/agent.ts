@@ -413,12 +413,14 @@ class GatedSink implements Sink {
     return this.addon.scratch?.();
   }
 
-  commit(): boolean {
-    return this.open && Boolean(this.addon.commit?.());
+  commit(): boolean | undefined {
+    if (!this.open || !this.addon.commit) return false;
+    return this.addon.commit();
   }
 
-  commitString(): number {
-    return this.open ? (this.addon.commitString?.() ?? 0) : 0;
+  commitString(): number | undefined {
+    if (!this.open || !this.addon.commitString) return 0;
+    return this.addon.commitString();
   }
 
   stopped(): number | boolean {

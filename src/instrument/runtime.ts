@@ -112,8 +112,8 @@ export interface RecordSink {
   stopped?(): number | boolean;
   /** scope.node's scratch and its commits (src/agent/shared/sink.ts Sink): the agent's own hot events. */
   scratch?(): ArrayBuffer | null | undefined;
-  commit?(): boolean;
-  commitString?(): number;
+  commit?(): boolean | undefined;
+  commitString?(): number | undefined;
 }
 
 export interface RuntimeOptions {

@@ -71,7 +71,8 @@ export class Recorder {
       fields[4] = c;
       fields[5] = d;
       fields[6] = e;
-      if (!this.sink.commit!()) this.refused(1);
+      // scope.node makes no value for a written record (undefined): only false is a refusal.
+      if (this.sink.commit!() === false) this.refused(1);
     } catch (error) {
       this.fail(error);
     }
@@ -102,7 +103,7 @@ export class Recorder {
       fields[6] = this.nextId++;
       fields[7] = length;
       const written = this.sink.commitString!();
-      if (written !== 2) this.refused(2 - (written | 0));
+      if (written !== undefined && written !== 2) this.refused(2 - (written | 0));
     } catch (error) {
       this.fail(error);
     }

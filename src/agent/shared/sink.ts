@@ -22,10 +22,13 @@ export interface Sink {
    * straight from the walk into it (no string built, flattened and converted).
    */
   scratch?(): ArrayBuffer | null | undefined;
-  /** record() of the scratch's fields 0..6. */
-  commit?(): boolean;
-  /** recordString() of the scratch: string (id field 6, length field 7, bytes from 64), then the event with e = id. */
-  commitString?(): number;
+  /** record() of the scratch's fields 0..6: false when not written (undefined or true when written). */
+  commit?(): boolean | undefined;
+  /**
+   * recordString() of the scratch: string (id field 6, length field 7, bytes from 64), then the
+   * event with e = id. Undefined (or 2) when both were written, else how many were (0 or 1).
+   */
+  commitString?(): number | undefined;
   /** Truthy once recording stopped (`scope stop`, a limit): asked when a write was refused. */
   stopped?(): number | boolean;
 }
