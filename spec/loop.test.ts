@@ -327,9 +327,9 @@ for (const name of ["readFile", "read", "write", "exists", "realpath", "stat", "
   const f = fs[name];
   seen[name] = [typeof f, f.name, f.length, Reflect.ownKeys(f).map(String).sort().join(",")];
 }
-// Node's measured timers too: strict functions as Node's (no own arguments or caller).
-// (Bun's native timers have no prototype, which the replacements have: not compared there.)
-for (const name of typeof Bun === "undefined" ? ["setTimeout", "setInterval", "setImmediate"] : []) {
+// The measured timers too: strict functions as Node's (no own arguments or caller), and
+// without a prototype as Bun's native ones.
+for (const name of ["setTimeout", "setInterval", "setImmediate"]) {
   const f = globalThis[name];
   seen[name] = [typeof f, f.name, f.length, Reflect.ownKeys(f).map(String).sort().join(",")];
 }

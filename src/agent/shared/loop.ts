@@ -622,16 +622,28 @@ function wrapTimers(wrap: Wrap, immediates: boolean): void {
     const original = host[name];
     if (typeof original !== "function") continue;
     const call = original as (this: unknown, ...args: unknown[]) => unknown;
-    const replacement = function (this: unknown, callback: unknown) {
-      if (typeof callback !== "function") return Reflect.apply(original, this, arguments);
+    const schedule = (self: unknown, args: IArguments): unknown => {
+      const callback = args[0];
+      if (typeof callback !== "function") return Reflect.apply(original, self, args);
       // The common shapes without an argument array (the same arguments reach the original).
       const wrapped = wrap(callback as (...args: unknown[]) => unknown, kind);
-      if (arguments.length === 1) return call.call(this, wrapped);
-      if (arguments.length === 2) return call.call(this, wrapped, arguments[1]);
-      const args = Array.prototype.slice.call(arguments);
-      args[0] = wrapped;
-      return Reflect.apply(original, this, args);
+      if (args.length === 1) return call.call(self, wrapped);
+      if (args.length === 2) return call.call(self, wrapped, args[1]);
+      const list = Array.prototype.slice.call(args);
+      list[0] = wrapped;
+      return Reflect.apply(original, self, list);
     };
+    // The original's shape: Node's timers are plain functions (an own `prototype`), Bun's
+    // native ones are not (no `prototype`, not constructors): a method has none either.
+    const replacement = Object.hasOwn(original, "prototype")
+      ? function (this: unknown) {
+          return schedule(this, arguments);
+        }
+      : {
+          method(this: unknown) {
+            return schedule(this, arguments);
+          },
+        }.method;
     copyOwnProperties(original, replacement);
     host[name] = replacement;
     if (timers !== undefined && timers[name] === original) timers[name] = replacement;
