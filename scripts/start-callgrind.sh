@@ -18,14 +18,14 @@ trap 'rm -rf "$dir"' EXIT
 . scripts/lib/valgrind.sh
 valgrind_required start-callgrind.sh
 valgrind_build . "$dir/zig"
-modules=$(printf '"%s/node_modules/%s",' "$here" typescript-js "$here" marked "$here" yaml)
-vg=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg.%p" node "$here/src/bench/workloads/transform-start.cjs" "$dir/r.json" "{\"modules\":[${modules%,}]}")
+. "$here/scripts/lib/start-workload.sh"
+vg=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg.%p" node "$start_program" "$dir/r.json" "$start_params")
 if [ "${1:-}" = untraced ]; then
   "${vg[@]}" > /dev/null 2>&1
 else
   XDG_CACHE_HOME="$dir/cache" SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
     bun src/cli/main.ts run --ring-size 64MiB \
-    --functions="{\"root\":\"$here\",\"include\":[\"node_modules/typescript-js/**\",\"node_modules/marked/**\",\"node_modules/yaml/**\"],\"level\":\"calls\"}" \
+    --functions="$start_functions" \
     --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2>&1
 fi
 # The parts of one or more callgrind files (threads), added up.

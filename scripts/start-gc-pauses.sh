@@ -11,10 +11,10 @@ here=$PWD
 . scripts/env.sh
 dir=$(mktemp -d /tmp/scope-start-gc-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-modules=$(printf '"%s/node_modules/%s",' "$here" typescript-js "$here" marked "$here" yaml)
+. "$here/scripts/lib/start-workload.sh"
 XDG_CACHE_HOME="$dir/cache" bun src/cli/main.ts run --ring-size 64MiB \
-  --functions="{\"root\":\"$here\",\"include\":[\"node_modules/typescript-js/**\",\"node_modules/marked/**\",\"node_modules/yaml/**\"],\"level\":\"calls\"}" \
-  --out "$dir/t.bin" -- node --trace-gc src/bench/workloads/transform-start.cjs "$dir/r.json" "{\"modules\":[${modules%,}]}" 2>&1 |
+  --functions="$start_functions" \
+  --out "$dir/t.bin" -- node --trace-gc "$start_program" "$dir/r.json" "$start_params" 2>&1 |
   awk '/Mark-Compact|Scavenge/ {
       match($0, /MB, [0-9.]+ \//); t = substr($0, RSTART + 4, RLENGTH - 6) + 0
       if ($0 ~ /Mark-Compact/) { mc++; mct += t } else { sc++; sct += t }

@@ -16,13 +16,13 @@ trap 'rm -rf "$dir"' EXIT
 . scripts/env.sh
 . scripts/lib/valgrind.sh
 valgrind_required start-instructions-agent-cache.sh
-modules=$(printf '"%s/node_modules/%s",' "$here" typescript-js "$here" marked "$here" yaml)
-params="{\"modules\":[${modules%,}]}"
-program="$here/src/bench/workloads/transform-start.cjs"
+. "$here/scripts/lib/start-workload.sh"
+params="$start_params"
+program="$start_program"
 vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$program" "$dir/r.json" "$params")
 traced() {
   XDG_CACHE_HOME="$dir/cache" "$here/dist/scope" run --ring-size 64MiB \
-    --functions="{\"root\":\"$here\",\"include\":[\"node_modules/typescript-js/**\",\"node_modules/marked/**\",\"node_modules/yaml/**\"],\"level\":\"calls\"}" \
+    --functions="$start_functions" \
     --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err"
   cachegrind_refs "$dir/err"
 }

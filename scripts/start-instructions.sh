@@ -22,15 +22,15 @@ trap 'rm -rf "$dir"' EXIT
 . scripts/lib/valgrind.sh
 valgrind_required start-instructions.sh
 valgrind_build . "$dir/zig"
-modules=$(printf '"%s/node_modules/%s",' "$here" typescript-js "$here" marked "$here" yaml)
-params="{\"modules\":[${modules%,}]}"
-program="$here/src/bench/workloads/transform-start.cjs"
+. "$here/scripts/lib/start-workload.sh"
+params="$start_params"
+program="$start_program"
 vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$program" "$dir/r.json" "$params")
 traced() {
   local tree=$1 cache=$2
   (cd "$tree" && . scripts/env.sh && XDG_CACHE_HOME="$cache" SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
     bun src/cli/main.ts run --ring-size 64MiB \
-      --functions="{\"root\":\"$here\",\"include\":[\"node_modules/typescript-js/**\",\"node_modules/marked/**\",\"node_modules/yaml/**\"],\"level\":\"calls\"}" \
+      --functions="$start_functions" \
       --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err")
   cachegrind_refs "$dir/err"
 }
