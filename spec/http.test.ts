@@ -196,6 +196,10 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     const quiet = await runTraced(["node", join(http, "linked.cjs")], { scopeArgs: ["--events", "process"] });
     expect(quiet.stdout).toBe("r1 r2 r3\n");
     expect(quiet.events.filter((event) => event.kind.startsWith("http_"))).toEqual([]);
+    const withoutHttp = await runTraced(["node", join(http, "linked.cjs")], { scopeArgs: ["--events=-http"] });
+    expect(withoutHttp.stdout).toBe("r1 r2 r3\n");
+    expect(withoutHttp.events.filter((event) => event.kind.startsWith("http_"))).toEqual([]);
+    expect(ofKind(withoutHttp.events, "message_send").length).toBe(3); // the other default groups stay
     const traced = await runTraced(["node", join(http, "linked.cjs")]);
     const dump = await runCli(["dump", traced.out]);
     expect(dump.exitCode).toBe(0);

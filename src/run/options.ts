@@ -32,15 +32,23 @@ export const defaultEventGroups: readonly string[] = DEFAULT_EVENT_GROUPS.split(
 
 /**
  * --events as the groups to record: a list names them all ("message,http"); a list whose
- * every item starts with "+" adds to the defaults ("+loop,+memory"); "all" is every group.
- * Returns the unknown name instead when there is one.
+ * every item starts with "+" or "-" changes the defaults ("+loop,+memory", "-http,-db");
+ * "all" is every group. Returns what is wrong instead: an unknown name, or a list that mixes
+ * named groups with changes to the defaults.
  */
-export function parseEventGroups(text: string): string[] | { unknown: string } {
+export function parseEventGroups(text: string): string[] | { error: string } {
   const items = text.split(",").map((group) => group.trim()).filter(Boolean);
-  const additive = items.length > 0 && items.every((item) => item.startsWith("+"));
-  const names = items.map((item) => (additive ? item.slice(1) : item));
-  const expanded = names.flatMap((name) => (name === "all" ? [...eventGroups] : [name]));
-  const unknown = expanded.find((group) => !(eventGroups as readonly string[]).includes(group));
-  if (unknown !== undefined) return { unknown };
-  return [...new Set(additive ? [...defaultEventGroups, ...expanded] : expanded)];
+  if (items.length === 0) return { error: `expected a group (groups: ${eventGroups.join(",")}, or all)` };
+  const changes = items.filter((item) => item.startsWith("+") || item.startsWith("-"));
+  if (changes.length > 0 && changes.length < items.length) {
+    return { error: `"${text}" mixes groups with +/- changes to the defaults; use either a list of groups or only +group/-group items` };
+  }
+  const named = (item: string) => (changes.length > 0 ? item.slice(1) : item);
+  const expand = (name: string) => (name === "all" ? [...eventGroups] : [name]);
+  const unknown = items.map(named).flatMap(expand).find((group) => !(eventGroups as readonly string[]).includes(group));
+  if (unknown !== undefined) return { error: `unknown group "${unknown}" (groups: ${eventGroups.join(",")}, or all)` };
+  if (changes.length === 0) return [...new Set(items.flatMap(expand))];
+  const groups = new Set(defaultEventGroups);
+  for (const item of items) for (const group of expand(named(item))) item.startsWith("+") ? groups.add(group) : groups.delete(group);
+  return eventGroups.filter((group) => groups.has(group));
 }

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as t from "typanion";
 import { runTraced } from "../../run/session";
-import { eventGroups, parseDuration, parseEventGroups, parseSize } from "../../run/options";
+import { parseDuration, parseEventGroups, parseSize } from "../../run/options";
 import { redactionOf, type RedactionSettings } from "../../agent/shared/redact";
 import { functionSettings } from "../../instrument/settings";
 
@@ -33,7 +33,7 @@ export class RunCommand extends Command {
   });
 
   out = Option.String("-o,--out", "trace.bin", { description: "Where to write the trace" });
-  events = Option.String("--events", { description: "Event groups to record, comma-separated: process,thread,message,http,db,loop,memory, or all (default: all but loop and memory); items that all start with + add to the default (--events +loop,+memory)" });
+  events = Option.String("--events", { description: "Event groups to record, comma-separated: process,thread,message,http,db,loop,memory, or all (default: all but loop and memory); items that all start with + or - change the default (--events +loop,+memory; --events=-http, with = as the item starts with -)" });
   loopInterval = Option.String("--loop-interval", { description: "How often each thread records its event loop (delay, utilisation) and memory (heap, RSS) samples (default 1s, at least 10ms)" });
   longTask = Option.String("--long-task", { description: "A turn of the event loop at least this long is a long_task event (default 50ms, at least 10ms)" });
   longTaskImmediates = Option.Boolean("--long-task-immediates", false, { description: "Also time every setImmediate callback (exact long tasks of kind immediate; ~0.25 µs per immediate, off by default)" });
@@ -106,7 +106,7 @@ export class RunCommand extends Command {
     if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
     const limits = parseLimits(this.maxEvents, this.maxSize, this.duration);
     const parsed = this.events === undefined ? undefined : parseEventGroups(this.events);
-    if (parsed !== undefined && !Array.isArray(parsed)) throw new UsageError(`--events: unknown group "${parsed.unknown}" (groups: ${eventGroups.join(",")}, or all)`);
+    if (parsed !== undefined && !Array.isArray(parsed)) throw new UsageError(`--events: ${parsed.error}`);
     const events = parsed;
     const hot = this.hotCallsPerSecond === undefined ? undefined : /^\d+$/.test(this.hotCallsPerSecond.trim()) ? Number(this.hotCallsPerSecond) : Number.NaN;
     const budget = this.maxOverhead === undefined ? undefined : /^\d+(\.\d+)?%?$/.test(this.maxOverhead.trim()) ? Number.parseFloat(this.maxOverhead) : Number.NaN;
