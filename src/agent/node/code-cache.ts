@@ -10,6 +10,12 @@
  *   Holding the bundle in node.cjs itself (as a string literal, later as a block comment at
  *   its end) cost every thread a read, decode and scan of it on top of the loader's own
  *   read (BENCHMARKS.md, "Worker start: the bundle in its own file");
+ * - takes both files from scope.node (`sharedFile`, zig/shared_files.zig) when SCOPE_ADDON
+ *   names it: read by the process's first thread, the same bytes handed to every later one
+ *   (the bundle as an external one-byte string, the cache as an external buffer), so a worker
+ *   reads nothing and compiles none of node:fs's functions for it (BENCHMARKS.md "Tenth
+ *   look"); the addon is then handed to the agent (`module.exports.addon`), which attaches
+ *   with it instead of opening it again. Without the addon (Bun, no SCOPE_ADDON) node:fs reads them;
  * - compiles it with `vm.Script` and `cachedData` read from `<node.cjs>.<V8 version>-<arch>.v8cache`
  *   next to it (V8 rejects a cache made by another V8 build or other flags: then it
  *   compiles from source, as without a cache);
@@ -58,21 +64,34 @@ export function codeCacheLoader(): string {
 // scope's Node agent (src/agent/node): this loader compiles ${BUNDLE_FILE}, next to it, through a
 // V8 code cache (src/agent/node/code-cache.ts).
 (function load() {
-  let fs, vm, file, cachedData, script, source, filename;
+  let fs, vm, file, cachedData, script, source, filename, addon, shared;
   try {
-    fs = require("node:fs");
     vm = require("node:vm");
     // The separator, not path.join: join and normalize would be compiled in every thread for this.
     filename = __dirname + require("node:path").sep + ${JSON.stringify(BUNDLE_FILE)};
-    // Buffer's own latin1Slice, not readFileSync's "latin1" (its option check and toString
-    // run Node's encoding parsers: four more of Node's functions compiled in every thread).
-    const bytes = fs.readFileSync(filename);
-    source = typeof bytes.latin1Slice === "function" ? bytes.latin1Slice() : bytes.toString("latin1");
     file = __filename + "." + process.versions.v8 + "-" + process.arch + ".v8cache";
-    try {
-      cachedData = fs.readFileSync(file);
-    } catch {
-      // No cache yet: compiled from source, and written below by a main thread.
+    // The bundle and its cache from scope.node: read once per process, the same bytes for
+    // every thread (no node:fs function compiled, no read, no copy in a worker).
+    addon = sharedFiles();
+    if (addon !== undefined) {
+      source = addon.sharedFile(filename, true);
+      const bytes = addon.sharedFile(file);
+      if (bytes !== undefined) cachedData = new Uint8Array(bytes);
+    }
+    shared = typeof source === "string";
+    if (!shared) {
+      source = undefined;
+      cachedData = undefined;
+      fs = require("node:fs");
+      // Buffer's own latin1Slice, not readFileSync's "latin1" (its option check and toString
+      // run Node's encoding parsers: four more of Node's functions compiled in every thread).
+      const bytes = fs.readFileSync(filename);
+      source = typeof bytes.latin1Slice === "function" ? bytes.latin1Slice() : bytes.toString("latin1");
+      try {
+        cachedData = fs.readFileSync(file);
+      } catch {
+        // No cache yet: compiled from source, and written below by a main thread.
+      }
     }
     script = new vm.Script(source, { filename, cachedData });
   } catch {
@@ -92,6 +111,8 @@ export function codeCacheLoader(): string {
   }
   // Where the bundle finds its second chunk (the bundler fixes __dirname at build time).
   module.exports.agentDirectory = __dirname;
+  // The addon this loader opened: the agent attaches with it instead of opening it again.
+  if (addon !== undefined) module.exports.addon = addon;
   agent.call(exports, exports, require, module, __filename, __dirname);
   if (file === undefined || process.versions.bun) return;
   const accepted = cachedData !== undefined && !script.cachedDataRejected;
@@ -103,11 +124,15 @@ export function codeCacheLoader(): string {
   } catch {
     return;
   }
+  const files = () => (fs ??= require("node:fs"));
   const write = (data) => {
+    const fs = files();
     const temporary = file + "." + process.pid + "-" + threads.threadId + ".tmp";
     try {
       fs.writeFileSync(temporary, data, { mode: 0o600 });
       fs.renameSync(temporary, file);
+      // Later threads of this process take it from the addon (not read again).
+      if (shared) addon.shareFile(file, data);
       return true;
     } catch {
       // A read-only directory, a full disk: no cache, the agent works the same.
@@ -123,13 +148,14 @@ export function codeCacheLoader(): string {
     // A worker compiles what the main thread had not run when it made the cache (the
     // worker's own start, its messages, its end). The first worker to end on an accepted
     // cache writes it again: V8 serialises what it deserialised plus what the worker compiled.
-    if (!accepted || fs.existsSync(marker)) return;
+    if (!accepted || (shared ? addon.sharedFile(marker) !== undefined : files().existsSync(marker))) return;
     const onThreadEnd = module.exports && module.exports.onThreadEnd;
     if (typeof onThreadEnd !== "function") return;
     onThreadEnd(() => {
       try {
         // First, so that a directory it cannot write to costs no serialising.
-        fs.writeFileSync(marker, "", { mode: 0o600 });
+        files().writeFileSync(marker, "", { mode: 0o600 });
+        if (shared) addon.shareFile(marker, new Uint8Array(0));
         const data = script.createCachedData();
         // Smaller: V8 dropped the bytecode of functions a long worker did not use; keep the old one.
         if (data.length >= cachedData.length) write(data);
@@ -157,10 +183,26 @@ export function codeCacheLoader(): string {
   }
   if (!write(data)) return;
   try {
-    fs.unlinkSync(marker);
+    files().unlinkSync(marker);
   } catch {
     // None yet.
   }
 })();
+
+// scope.node (SCOPE_ADDON, an absolute path, opened with process.dlopen as the agent opens it)
+// when it shares files between threads; undefined otherwise (Bun, an older addon, no addon).
+function sharedFiles() {
+  const path = process.env.SCOPE_ADDON;
+  if (process.versions.bun || typeof path !== "string" || !path.startsWith("/")) return undefined;
+  const holder = { exports: {} };
+  try {
+    process.dlopen(holder, path);
+  } catch {
+    // The agent reports it (not attached) when it tries again.
+    return undefined;
+  }
+  const addon = holder.exports;
+  return typeof addon.sharedFile === "function" && typeof addon.shareFile === "function" ? addon : undefined;
+}
 `;
 }

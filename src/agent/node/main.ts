@@ -6,12 +6,15 @@
  */
 import { warmWalk } from "../shared/preview";
 import { onThreadEnd } from "./hooks";
-import { install } from "./install";
+import { install, useLoadedAddon } from "./install";
 import { setAgentDirectory } from "./lazy";
 
 declare const module: { exports: Record<string, unknown> };
 // The loader's directory (code-cache.ts): the second chunk is there (lazy.ts).
 setAgentDirectory(module.exports.agentDirectory);
+// The addon the loader opened to read this bundle (code-cache.ts): not opened again.
+useLoadedAddon(module.exports.addon);
+delete module.exports.addon;
 install();
 
 // For the loader (code-cache.ts): called in a main thread just before it makes the V8 code
