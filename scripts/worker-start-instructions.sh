@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per worker start, counted by valgrind (cachegrind, every thread of the
 # program): unlike CPU time on this shared 2-core machine, the count does not move with the
-# load (repeat runs agree within ~0.5 M of ~120 M a worker). A seed-like program (workers one
+# load (repeat runs agree within ~0.5 M of ~120 M a worker once V8's random hash-seed prime
+# search is left out: the second figure). A seed-like program (workers one
 # after another, each echoing one message) runs with `lo` and with `hi` workers; per worker =
 # (count(hi) - count(lo)) / (hi - lo), so the process's own start, the main thread's code
 # cache and the first worker's cache rewrite cancel out.
@@ -28,17 +29,22 @@ cp "scripts/lib/worker-chain.cjs" "$dir/start.cjs"
 count() {
   local spec=$1 workers=$2 tree events
   IFS=: read -r tree events <<<"$spec"
-  local vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$dir/start.cjs" "$workers")
+  local vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers")
   if [ "$tree" = untraced ]; then
     "${vg[@]}" > /dev/null 2> "$dir/err"
   else
     (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
       bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err")
   fi
-  cachegrind_refs "$dir/err"
+  # V8's hash-seed set-up searches for random primes (detail::sprp, under
+  # HashSeed::InitializeRoots, on the main thread): 5-19 M a run by chance, ~1 M a worker at
+  # lo=2, hi=10 (BENCHMARKS.md "Tenth look"). Printed with it and without it.
+  local sprp
+  sprp=$(cg_annotate "$dir/cg.out" 2> /dev/null | awk '/detail::sprp/ {gsub(",", "", $1); n += $1} END {print n + 0}')
+  echo "$(cachegrind_refs "$dir/err") $sprp"
 }
 for v in "${variants[@]}"; do
-  a=$(count "$v" "$lo")
-  b=$(count "$v" "$hi")
-  awk -v name="$v" -v a="$a" -v b="$b" -v n=$((hi - lo)) 'BEGIN {printf "%-40s %7.2f M instructions per worker (%d workers: %.1f M, %d: %.1f M)\n", name, (b - a) / n / 1e6, '"$lo"', a / 1e6, '"$hi"', b / 1e6}'
+  read -r a sa <<<"$(count "$v" "$lo")"
+  read -r b sb <<<"$(count "$v" "$hi")"
+  awk -v name="$v" -v a="$a" -v b="$b" -v sa="$sa" -v sb="$sb" -v n=$((hi - lo)) 'BEGIN {printf "%-40s %7.2f M instructions per worker, %7.2f M without the hash-seed prime search (%d workers: %.1f M, %d: %.1f M)\n", name, (b - a) / n / 1e6, (b - sb - a + sa) / n / 1e6, '"$lo"', a / 1e6, '"$hi"', b / 1e6}'
 done

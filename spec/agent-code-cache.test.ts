@@ -139,3 +139,61 @@ if (isMainThread) {
   expect([kinds("thread_spawn"), kinds("thread_exit"), kinds("thread_exited"), kinds("message_send"), kinds("message_receive"), kinds("trace_stop")]).toEqual([3, 3, 3, 6, 6, 4]);
   expect(traced.end.dropped).toBe(0);
 }, 120_000);
+
+test("under scope run the bundle and its cache come from scope.node, read once per process: a worker started after the files changed on disk is traced the same", async () => {
+  // The main thread spoils both files before its first worker starts: a worker that read them
+  // again would run untraced (no bundle) or compile from a rejected cache.
+  const spoiler = join(dir, "spoiler.cjs");
+  writeFileSync(
+    spoiler,
+    `const { Worker, isMainThread, parentPort } = require("node:worker_threads");
+const fs = require("node:fs"), path = require("node:path");
+if (isMainThread) {
+  const agent = /--require "?([^ "]+node\\.cjs)/.exec(process.env.NODE_OPTIONS)[1];
+  const at = path.dirname(agent);
+  fs.writeFileSync(path.join(at, "node-bundle.cjs"), "throw new Error('read again')");
+  for (const name of fs.readdirSync(at)) if (name.endsWith(".v8cache")) fs.writeFileSync(path.join(at, name), Buffer.alloc(64, 7));
+  let started = 0;
+  const next = () => {
+    if (started++ === 2) return;
+    const worker = new Worker(__filename);
+    worker.once("message", (m) => console.log("echo", m.n));
+    worker.postMessage({ n: started });
+    worker.once("exit", next);
+  };
+  next();
+} else parentPort.once("message", (m) => parentPort.postMessage(m));
+`,
+  );
+  const traced = await runTraced(["node", spoiler]);
+  expect(traced.status).toBe(0);
+  expect(traced.stdout).toBe("echo 1\necho 2\n");
+  const kinds = (kind: string) => traced.events.filter((event) => event.kind === kind).length;
+  expect([kinds("trace_start"), kinds("thread_spawn"), kinds("thread_exit"), kinds("message_send"), kinds("message_receive"), kinds("trace_stop")]).toEqual([3, 2, 2, 4, 4, 3]);
+  expect(traced.events.filter((event) => event.kind === "trace_stop").map((event) => event.fields.agentErrors)).toEqual([0, 0, 0]);
+}, 120_000);
+
+test("scope.node's sharedFile: one copy per process, as an ArrayBuffer or a latin1 string; shareFile replaces it", () => {
+  const file = join(dir, "shared.bin");
+  writeFileSync(file, Buffer.from([0x61, 0x62, 0xe9, 0x00, 0x7a]));
+  const addon = join(import.meta.dir, "..", "zig-out/lib/scope.node");
+  const script = `
+const holder = { exports: {} };
+process.dlopen(holder, ${JSON.stringify(addon)});
+const a = holder.exports, fs = require("node:fs"), file = ${JSON.stringify(file)};
+const out = [];
+const first = a.sharedFile(file);
+out.push(first instanceof ArrayBuffer, [...new Uint8Array(first)].join(","));
+out.push(JSON.stringify(a.sharedFile(file, true)) === JSON.stringify("ab\\u00e9\\u0000z"));
+fs.writeFileSync(file, "changed");
+out.push([...new Uint8Array(a.sharedFile(file))].join(","));
+out.push(a.shareFile(file, Buffer.from("new")), Buffer.from(a.sharedFile(file)).toString());
+out.push(a.sharedFile(file + ".missing") === undefined, a.sharedFile("") === undefined, a.sharedFile(file + ".missing", true) === undefined);
+fs.writeFileSync(file + ".later", "x");
+out.push(Buffer.from(a.sharedFile(file + ".later")).toString());
+console.log(JSON.stringify(out));
+`;
+  const result = Bun.spawnSync(["node", "-e", script]);
+  expect(result.stderr.toString()).toBe("");
+  expect(JSON.parse(result.stdout.toString())).toEqual([true, "97,98,233,0,122", true, "97,98,233,0,122", true, "new", true, true, true, "x"]);
+});

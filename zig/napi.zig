@@ -54,6 +54,14 @@
 //!   tickStart(intervalMs, onTick): boolean         onTick() every interval from a libuv
 //!                                                  timer, unref'd (the groups' samples)
 //!   tickStop(): void                               the timer closed
+//!   sharedFile(path, latin1?): ArrayBuffer | string | undefined   the process's copy of a
+//!                                                  file, read by the first thread that asks
+//!                                                  (zig/shared_files.zig): an external buffer
+//!                                                  over it, or a one-byte string; the agent's
+//!                                                  loader takes its bundle and code cache so
+//!                                                  (src/agent/node/code-cache.ts)
+//!   shareFile(path, data): boolean                 a copy of data becomes that file's copy
+//!                                                  (a code cache this thread just wrote)
 //!
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
@@ -65,6 +73,7 @@ const shm = @import("shm.zig");
 const producer_module = @import("producer.zig");
 const clock_module = @import("clock.zig");
 const loop_turns = @import("loop_turns.zig");
+const shared_files = @import("shared_files.zig");
 
 const napi_env = *opaque {};
 const napi_value = *opaque {};
@@ -78,6 +87,7 @@ extern fn napi_get_cb_info(env: napi_env, info: napi_callback_info, argc: *usize
 extern fn napi_get_value_double(env: napi_env, value: ?napi_value, result: *f64) napi_status;
 extern fn napi_get_value_uint32(env: napi_env, value: ?napi_value, result: *u32) napi_status;
 extern fn napi_get_value_string_utf8(env: napi_env, value: ?napi_value, buffer: ?[*]u8, buffer_size: usize, result: ?*usize) napi_status;
+extern fn napi_get_value_bool(env: napi_env, value: ?napi_value, result: *bool) napi_status;
 extern fn napi_get_boolean(env: napi_env, value: bool, result: *?napi_value) napi_status;
 extern fn napi_create_double(env: napi_env, value: f64, result: *?napi_value) napi_status;
 extern fn napi_create_uint32(env: napi_env, value: u32, result: *?napi_value) napi_status;
@@ -99,6 +109,8 @@ extern fn napi_call_function(env: napi_env, recv: ?napi_value, function: ?napi_v
 extern fn napi_get_undefined(env: napi_env, result: *?napi_value) napi_status;
 extern fn napi_get_and_clear_last_exception(env: napi_env, result: *?napi_value) napi_status;
 extern fn napi_delete_reference(env: napi_env, reference: ?*anyopaque) napi_status;
+extern fn napi_create_external_arraybuffer(env: napi_env, data: ?*anyopaque, byte_length: usize, finalize: ?napi_finalize, hint: ?*anyopaque, result: *?napi_value) napi_status;
+extern fn napi_create_string_latin1(env: napi_env, text: [*]const u8, length: usize, result: *?napi_value) napi_status;
 extern fn napi_get_dataview_info(env: napi_env, value: ?napi_value, byte_length: ?*usize, data: ?*?[*]u8, arraybuffer: ?*?napi_value, byte_offset: ?*usize) napi_status;
 
 // ---------------------------------------------------------------------------------------
@@ -1208,6 +1220,72 @@ fn js_tick_stop(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_valu
     return null;
 }
 
+// ---------------------------------------------------------------------------------------
+// Files shared by the process's threads (zig/shared_files.zig): the agent's bundle and code
+// cache, read once per process instead of by every worker's loader.
+
+/// node_api_create_external_string_latin1 (Node 20.4+, still marked experimental there):
+/// found with dlsym once per process; where missing, the string is a copy.
+const ExternalLatin1 = *const fn (napi_env, [*]const u8, usize, ?napi_finalize, ?*anyopaque, *?napi_value, ?*bool) callconv(.c) napi_status;
+var external_latin1: ?ExternalLatin1 = null;
+var external_latin1_resolved = false;
+
+fn external_latin1_get() ?ExternalLatin1 {
+    lock();
+    defer unlock();
+    if (!external_latin1_resolved) {
+        external_latin1_resolved = true;
+        external_latin1 = V8.symbol(ExternalLatin1, "node_api_create_external_string_latin1");
+    }
+    return external_latin1;
+}
+
+/// The UTF-8 of argument `index` (a path) in `buffer`, or null when it is not a string or too long.
+fn arg_path(call: *const Call, index: usize, buffer: *[shared_files.path_bytes_max + 1]u8) ?[]const u8 {
+    var len: usize = 0;
+    if (index >= call.argc) return null;
+    if (napi_get_value_string_utf8(call.env, call.argv[index], buffer, buffer.len, &len) != napi_ok) return null;
+    if (len == 0 or len >= shared_files.path_bytes_max) return null;
+    return buffer[0..len];
+}
+
+/// sharedFile(path: string, latin1?: boolean): ArrayBuffer | string | undefined. The
+/// process's copy of the file (read by the first thread that asks), as an ArrayBuffer over
+/// it, or with `latin1` true as a one-byte string over it (external where the runtime can
+/// make one); undefined when it cannot be read. The buffer is the process's: not to be written.
+fn js_shared_file(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    var path: [shared_files.path_bytes_max + 1]u8 = undefined;
+    const data = shared_files.get(arg_path(&call, 0, &path) orelse return null) orelse return null;
+    var latin1 = false;
+    if (call.argc > 1) _ = napi_get_value_bool(env, call.argv[1], &latin1);
+    var result: ?napi_value = null;
+    if (latin1) {
+        if (external_latin1_get()) |create| {
+            if (create(env, data.ptr, data.len, null, null, &result, null) == napi_ok) return result;
+        }
+        if (napi_create_string_latin1(env, data.ptr, data.len, &result) != napi_ok) return null;
+        return result;
+    }
+    if (napi_create_external_arraybuffer(env, @constCast(@ptrCast(data.ptr)), data.len, null, null, &result) == napi_ok) return result;
+    // A runtime that refuses external buffers: a copy.
+    var copy: ?[*]u8 = null;
+    if (napi_create_arraybuffer(env, data.len, &copy, &result) != napi_ok) return null;
+    if (data.len > 0) @memcpy(copy.?[0..data.len], data);
+    return result;
+}
+
+/// shareFile(path: string, data: ArrayBuffer | TypedArray | DataView): boolean. Makes a copy
+/// of `data` the process's copy of `path` (a file this thread has just written), so later
+/// `sharedFile(path)` calls in any thread return it without reading.
+fn js_share_file(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    var path: [shared_files.path_bytes_max + 1]u8 = undefined;
+    const name = arg_path(&call, 0, &path) orelse return boolean(env, false);
+    if (call.argc < 2) return boolean(env, false);
+    return boolean(env, shared_files.replace(name, buffer_bytes(env, call.argv[1])));
+}
+
 const Export = struct {
     name: [*:0]const u8,
     callback: napi_callback,
@@ -1231,6 +1309,8 @@ const exports_table = [_]Export{
     .{ .name = "events", .callback = js_events },
     .{ .name = "commitEvents", .callback = js_commit_events },
     .{ .name = "loopApi", .callback = js_loop_api },
+    .{ .name = "sharedFile", .callback = js_shared_file },
+    .{ .name = "shareFile", .callback = js_share_file },
 };
 
 /// The loop and memory groups' functions (opt-in), made by `loopApi()` when a thread starts
@@ -1251,7 +1331,7 @@ const loop_exports_table = [_]Export{
 };
 
 comptime {
-    assert(exports_table.len + loop_exports_table.len == 26);
+    assert(exports_table.len + loop_exports_table.len == 28);
 }
 
 /// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be

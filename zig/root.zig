@@ -11,4 +11,5 @@ test {
     _ = @import("stress.zig");
     _ = @import("trace_file.zig");
     _ = @import("loop_turns.zig");
+    _ = @import("shared_files.zig");
 }

@@ -10,19 +10,21 @@
  *   Holding the bundle in node.cjs itself (as a string literal, later as a block comment at
  *   its end) cost every thread a read, decode and scan of it on top of the loader's own
  *   read (BENCHMARKS.md, "Worker start: the bundle in its own file");
+ * - takes both files from scope.node (`sharedFile`, zig/shared_files.zig) when SCOPE_ADDON
+ *   names it: read by the process's first thread, the same bytes handed to every later one
+ *   (the bundle as an external one-byte string, the cache as an external buffer), so a worker
+ *   reads nothing and compiles none of node:fs's functions for it (BENCHMARKS.md "Tenth
+ *   look"); the addon is then handed to the agent (`module.exports.loaded.addon`), which
+ *   attaches with it instead of opening it again. Without the addon (Bun, no SCOPE_ADDON) node:fs reads them;
  * - compiles it with `vm.Script` and `cachedData` read from `<node.cjs>.<V8 version>-<arch>.v8cache`
  *   next to it (V8 rejects a cache made by another V8 build or other flags: then it
  *   compiles from source, as without a cache);
- * - in a main thread that found no usable cache, writes one after the agent's install
- *   (`createCachedData()` then also holds the functions install compiled, and the preview
- *   walk, run first by the bundle's `warmForCodeCache`), to a temporary
- *   name then renamed, so a concurrent reader never sees half a file. A directory it cannot
- *   write to only means no cache.
- * - in the first worker that ends (after its trace_stop) on an accepted cache, writes it
- *   once more: the main thread made it before any worker-only function ran (the worker's
- *   start, its message and exit paths), and every later worker compiled those lazily. A
- *   marker file (`<cache>.workers`) says it was done; a main thread that writes a new cache
- *   removes it.
+ * - hands the bundle what it needs to write the cache (`module.exports.loaded`: the
+ *   script, the cache it was given, the cache's path, the addon), which src/agent/node/
+ *   cache-write.ts does after the agent's install: in a main thread that found no usable
+ *   cache, and once more in the first worker that ends on an accepted one. That part was in
+ *   the loader until the tenth look: Node compiles the loader from source in every thread,
+ *   and it was most of the loader's source (BENCHMARKS.md "Tenth look").
  *
  * Nothing here may throw into the program: any failure (the bundle file missing included)
  * falls back to compiling the same source without a cache, or to the agent's usual silence.
@@ -56,23 +58,24 @@ export function wrappedBundle(bundle: string): string {
 export function codeCacheLoader(): string {
   return `"use strict";
 // scope's Node agent (src/agent/node): this loader compiles ${BUNDLE_FILE}, next to it, through a
-// V8 code cache (src/agent/node/code-cache.ts).
+// V8 code cache (src/agent/node/code-cache.ts); the bundle writes the cache (cache-write.ts).
 (function load() {
-  let fs, vm, file, cachedData, script, source, filename;
+  let vm, file, cachedData, script, source, filename, addon, shared;
   try {
-    fs = require("node:fs");
     vm = require("node:vm");
-    // The separator, not path.join: join and normalize would be compiled in every thread for this.
     filename = __dirname + require("node:path").sep + ${JSON.stringify(BUNDLE_FILE)};
-    // Buffer's own latin1Slice, not readFileSync's "latin1" (its option check and toString
-    // run Node's encoding parsers: four more of Node's functions compiled in every thread).
-    const bytes = fs.readFileSync(filename);
-    source = typeof bytes.latin1Slice === "function" ? bytes.latin1Slice() : bytes.toString("latin1");
     file = __filename + "." + process.versions.v8 + "-" + process.arch + ".v8cache";
-    try {
-      cachedData = fs.readFileSync(file);
-    } catch {
-      // No cache yet: compiled from source, and written below by a main thread.
+    addon = sharedFiles();
+    if (addon !== undefined) {
+      source = addon.sharedFile(filename, true);
+      const bytes = addon.sharedFile(file);
+      if (bytes !== undefined) cachedData = new Uint8Array(bytes);
+    }
+    shared = typeof source === "string";
+    if (!shared) {
+      const files = readFiles(filename, file);
+      source = files.source;
+      cachedData = files.cachedData;
     }
     script = new vm.Script(source, { filename, cachedData });
   } catch {
@@ -90,77 +93,37 @@ export function codeCacheLoader(): string {
   } catch {
     return;
   }
-  // Where the bundle finds its second chunk (the bundler fixes __dirname at build time).
-  module.exports.agentDirectory = __dirname;
+  module.exports.loaded = { directory: __dirname, addon, shared, script, cachedData, file };
   agent.call(exports, exports, require, module, __filename, __dirname);
-  if (file === undefined || process.versions.bun) return;
-  const accepted = cachedData !== undefined && !script.cachedDataRejected;
-  // Present once a worker rewrote the cache (removed when a main thread writes a new one).
-  const marker = file + ".workers";
-  let threads;
-  try {
-    threads = require("node:worker_threads");
-  } catch {
-    return;
-  }
-  const write = (data) => {
-    const temporary = file + "." + process.pid + "-" + threads.threadId + ".tmp";
-    try {
-      fs.writeFileSync(temporary, data, { mode: 0o600 });
-      fs.renameSync(temporary, file);
-      return true;
-    } catch {
-      // A read-only directory, a full disk: no cache, the agent works the same.
-      try {
-        fs.unlinkSync(temporary);
-      } catch {
-        // Never written.
-      }
-      return false;
-    }
-  };
-  if (!threads.isMainThread) {
-    // A worker compiles what the main thread had not run when it made the cache (the
-    // worker's own start, its messages, its end). The first worker to end on an accepted
-    // cache writes it again: V8 serialises what it deserialised plus what the worker compiled.
-    if (!accepted || fs.existsSync(marker)) return;
-    const onThreadEnd = module.exports && module.exports.onThreadEnd;
-    if (typeof onThreadEnd !== "function") return;
-    onThreadEnd(() => {
-      try {
-        // First, so that a directory it cannot write to costs no serialising.
-        fs.writeFileSync(marker, "", { mode: 0o600 });
-        const data = script.createCachedData();
-        // Smaller: V8 dropped the bytecode of functions a long worker did not use; keep the old one.
-        if (data.length >= cachedData.length) write(data);
-      } catch {
-        // No rewrite: the main thread's cache stays.
-      }
-    });
-    return;
-  }
-  if (accepted) return;
-  // The code every worker runs soon after its start, compiled now so the cache holds it.
-  const warm = module.exports && module.exports.warmForCodeCache;
-  if (typeof warm === "function") {
-    try {
-      warm();
-    } catch {
-      // Only a colder cache.
-    }
-  }
-  let data;
-  try {
-    data = script.createCachedData();
-  } catch {
-    return;
-  }
-  if (!write(data)) return;
-  try {
-    fs.unlinkSync(marker);
-  } catch {
-    // None yet.
-  }
 })();
+
+// scope.node (SCOPE_ADDON, absolute, opened as the agent opens it) when it shares files
+// between threads (read once per process); undefined otherwise (Bun, no addon).
+function sharedFiles() {
+  const path = process.env.SCOPE_ADDON;
+  if (process.versions.bun || typeof path !== "string" || !path.startsWith("/")) return undefined;
+  const holder = { exports: {} };
+  try {
+    process.dlopen(holder, path);
+  } catch {
+    return undefined;
+  }
+  const addon = holder.exports;
+  return typeof addon.sharedFile === "function" && typeof addon.shareFile === "function" ? addon : undefined;
+}
+
+// Without the addon: the bundle (latin1, with its Buffer's own latin1Slice) and its cache, if any.
+function readFiles(filename, file) {
+  const fs = require("node:fs");
+  const bytes = fs.readFileSync(filename);
+  const source = typeof bytes.latin1Slice === "function" ? bytes.latin1Slice() : bytes.toString("latin1");
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(file);
+  } catch {
+    // No cache yet: compiled from source, and written by the bundle (cache-write.ts).
+  }
+  return { source, cachedData };
+}
 `;
 }

@@ -19,6 +19,14 @@ interface Addon extends Sink {
 
 const attachedKey = Symbol.for("scope.agent.attached");
 
+/** scope.node as the loader opened it (SCOPE_ADDON: code-cache.ts), if it did. */
+let loadedAddon: Addon | undefined;
+
+/** The addon the loader opened (an object with `attach`), so that install does not open it a second time. */
+export function useLoadedAddon(addon: unknown): void {
+  if (addon !== null && typeof addon === "object" && typeof (addon as Addon).attach === "function") loadedAddon = addon as Addon;
+}
+
 export function install(): void {
   const env = process.env;
   const host = globalThis as Record<symbol, unknown>;
@@ -43,7 +51,8 @@ export function install(): void {
     // the preload's directory, a realpath walk: ~10 syscalls and their JavaScript in every
     // thread; BENCHMARKS.md "Worker start: the bundle in its own file"). scope sets an
     // absolute SCOPE_ADDON, and nothing else in the thread loads it.
-    if (addonPath.startsWith("/")) {
+    if (loadedAddon !== undefined) addon = loadedAddon;
+    else if (addonPath.startsWith("/")) {
       const holder = { exports: {} as Addon };
       process.dlopen(holder, addonPath);
       addon = holder.exports;
