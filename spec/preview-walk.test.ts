@@ -7,7 +7,7 @@
  */
 import { describe as group, expect, test } from "bun:test";
 import { types } from "node:util";
-import { preview, previewBytes, previewSize, previewWrite, SCRATCH_PREVIEW_BYTES, shapeWriterCount, writeArgumentsPreview, writePreview } from "../src/agent/shared/preview";
+import { preview, previewBytes, previewSize, previewWrite, resetShapeWriters, SCRATCH_PREVIEW_BYTES, shapeWriterCount, writeArgumentsPreview, writePreview } from "../src/agent/shared/preview";
 import { preview as referencePreview, previewSize as referenceSize } from "./preview-reference";
 
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
@@ -125,6 +125,7 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
       expect(target.slice(0, length)).toEqual(utf8(referencePreview(value, types)));
       expect(previewSize()).toBe((referencePreview(value, types), referenceSize()));
     };
+    resetShapeWriters();
     const before = shapeWriterCount();
     // Two shapes alternating (the candidates count each), each walked enough to be compiled.
     for (let i = 0; i < 8; i++) {
@@ -182,6 +183,13 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
     // A shape whose values the writer keeps missing is turned off and its text stays right.
     for (let i = 0; i < 40; i++) sendOf({ sw: i + 0.5, seed: -i, text: "x", on: true });
     sendOf({ sw: 3, seed: 4, text: "z", on: true });
+    // At most 4 writers; records of ever-new key lists (none matching) make the thread give them up.
+    for (let i = 0; i < 8; i++) for (const key of ["a", "b", "c"]) sendOf({ [key]: i, n: 1 });
+    expect(shapeWriterCount()).toBe(4);
+    for (let i = 0; i < 600; i++) sendOf({ [`k${i}`]: i });
+    expect(shapeWriterCount()).toBe(0);
+    sendOf({ sw: 1, seed: 2, text: "x", on: true });
+    resetShapeWriters();
   });
 
   test("strings that leave the printable fast path part-way, near and far from the cut", () => {

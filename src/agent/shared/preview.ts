@@ -695,7 +695,7 @@ const DEFAULT_LIMITS: ByteLimits = { depth: PREVIEW_MAX_DEPTH, chars: PREVIEW_MA
 const KEYS_MISS = -1;
 /** A writer's result when a value is one it does not write (fast() decides). */
 const VALUE_MISS = -2;
-const MAX_SHAPES = 8;
+const MAX_SHAPES = 4;
 const MAX_SHAPE_KEYS = 12;
 const SHAPE_STREAK = 4;
 interface Shape {
@@ -709,6 +709,14 @@ const shapes: Shape[] = [];
 let shapeCount = 0;
 /** The shape tried first: the last one that wrote. */
 let lastShape = 0;
+/**
+ * Records no writer's keys matched, and records a writer wrote: a thread whose records
+ * mostly match none (many key lists) stops trying writers (each try is a for-in start and a
+ * compare, and the Proxy and prototype checks fast() then makes again).
+ */
+let shapeWrites = 0;
+let shapeNoMatch = 0;
+let shapesOn = true;
 /** fast() walked a record below the top level (set by fast, cleared by previewWrite). */
 let nested = false;
 /** Key lists fast() walked at the top level (a few, replaced round robin), and how many times each. */
@@ -750,6 +758,7 @@ function shaped(object: object, target: Uint8Array): number {
     const length = first.write(object, target);
     if (length >= 0) {
       first.hits++;
+      shapeWrites++;
       return length;
     }
     if (length === VALUE_MISS) return missed(first);
@@ -760,17 +769,34 @@ function shaped(object: object, target: Uint8Array): number {
     const length = shape.write(object, target);
     if (length >= 0) {
       shape.hits++;
+      shapeWrites++;
       lastShape = i;
       return length;
     }
     if (length === VALUE_MISS) return missed(shape);
   }
+  if (++shapeNoMatch > 256 && shapeNoMatch > shapeWrites) shapesOn = false;
   return -1;
 }
 
-/** How many shape writers this thread compiled (for tests and benches). */
+/** How many shape writers this thread compiled (for tests and benches); 0 once they were given up. */
 export function shapeWriterCount(): number {
-  return shapeCount;
+  return shapesOn ? shapeCount : 0;
+}
+
+/** Forgets every shape writer and count (tests start from a thread's beginning). */
+export function resetShapeWriters(): void {
+  shapes.length = 0;
+  shapeCount = 0;
+  lastShape = 0;
+  shapeWrites = 0;
+  shapeNoMatch = 0;
+  shapesOn = true;
+  for (let c = 0; c < CANDIDATES; c++) {
+    candidateKeys[c] = [];
+    candidateSeen[c] = 0;
+  }
+  nextCandidate = 0;
 }
 
 function missed(shape: Shape): number {
@@ -863,7 +889,7 @@ export function previewWrite(target: Uint8Array<ArrayBuffer>, value: unknown, ch
   buffer = target;
   try {
     begin(checks, DEFAULT_LIMITS, false);
-    if (shapeCount > 0 && typeof value === "object" && value !== null && !isArray(value)) {
+    if (shapesOn && shapeCount > 0 && typeof value === "object" && value !== null && !isArray(value)) {
       const length = shaped(value, target);
       if (length >= 0) {
         // A record's text is its braces, `"key":` and the value's text per key, and a comma
@@ -879,7 +905,7 @@ export function previewWrite(target: Uint8Array<ArrayBuffer>, value: unknown, ch
     nested = false;
     if (fast(value, 0)) {
       chars = at;
-      if (!nested && shapeCount < MAX_SHAPES && keySlot > 0 && typeof value === "object" && value !== null && !isArray(value)) learn();
+      if (!nested && shapesOn && shapeCount < MAX_SHAPES && keySlot > 0 && typeof value === "object" && value !== null && !isArray(value)) learn();
       return at;
     }
     begin(checks, DEFAULT_LIMITS, false);
