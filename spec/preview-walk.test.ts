@@ -141,6 +141,12 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
       { sw: 1.5, seed: 2, text: "x", on: true },
       { sw: 1e15, seed: 2, text: "x", on: true },
       { sw: NaN, seed: Infinity, text: "x", on: true },
+      { sw: -0, seed: -Infinity, text: "x", on: undefined },
+      { sw: 0.1, seed: -2.75, text: "x", on: true },
+      { sw: 1e21, seed: 1e-7, text: "x", on: true },
+      { sw: -(1e15 - 1), seed: -1e15, text: "x", on: true },
+      { sw: 2 ** 53, seed: 4294967291.5, text: "x", on: true },
+      { sw: 1 / 3, seed: -(2 ** 31), text: "y".repeat(40), on: 123456.789 },
       { sw: 1, seed: 2, text: "quote \" in", on: true },
       { sw: 1, seed: 2, text: "é", on: true },
       { sw: 1, seed: 2, text: "tab\t", on: true },
@@ -181,7 +187,7 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
     for (let i = 0; i < 8; i++) sendOf({ user: i, password: "hunter2" });
     expect(shapeWriterCount()).toBe(before + 2);
     // A shape whose values the writer keeps missing is turned off and its text stays right.
-    for (let i = 0; i < 40; i++) sendOf({ sw: i + 0.5, seed: -i, text: "x", on: true });
+    for (let i = 0; i < 40; i++) sendOf({ sw: i + 0.5, seed: 10n, text: "x", on: true });
     sendOf({ sw: 3, seed: 4, text: "z", on: true });
     // At most 4 writers; records of ever-new key lists (none matching) make the thread give them up.
     for (let i = 0; i < 8; i++) for (const key of ["a", "b", "c"]) sendOf({ [key]: i, n: 1 });

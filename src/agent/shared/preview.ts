@@ -683,8 +683,8 @@ const DEFAULT_LIMITS: ByteLimits = { depth: PREVIEW_MAX_DEPTH, chars: PREVIEW_MA
 // loop (BENCHMARKS.md "Per-message cost: shape writers"). A writer reads exactly what fast()
 // reads: it first checks that for-in lists exactly its keys (so a key the prototype adds, a
 // key missing, added or reordered is a miss), then takes each key's own descriptor, and
-// writes only what fast() would write the same way: non-negative integers below 1e15,
-// printable ASCII strings without escapes, booleans and null, the whole text within
+// writes only what fast() would write the same way: numbers (String()'s text), printable
+// ASCII strings without escapes, booleans, null and undefined, the whole text within
 // PREVIEW_MAX_CHARS. Anything else (an accessor, a key now on the prototype, another
 // value type, a longer text) returns VALUE_MISS and the send goes on through fast() and the
 // general walk as before, so the bytes and size are always fast()'s. A writer that misses
@@ -732,6 +732,20 @@ function shapeDigits(target: Uint8Array, position: number, value: number): numbe
   const digits = digitCount(value);
   writeDigits(target, position + digits - 1, value);
   return position + digits;
+}
+
+/** A shape writer's write of any number, as fast() writes it (String()'s text); VALUE_MISS if it would not fit. */
+function shapeNumber(target: Uint8Array, position: number, value: number): number {
+  if (value >= 0 && value < 1e15 && isInteger(value)) return shapeDigits(target, position, value);
+  if (value < 0 && value > -1e15 && isInteger(value)) {
+    target[position] = 0x2d;
+    return shapeDigits(target, position + 1, -value);
+  }
+  const text = numberText(value);
+  const length = text.length;
+  if (position + length > PREVIEW_MAX_CHARS) return VALUE_MISS;
+  for (let i = 0; i < length; i++) target[position++] = text.charCodeAt(i);
+  return position;
 }
 
 /** A shape writer's write of a printable ASCII string, quoted; VALUE_MISS if it is not one or would not fit. */
@@ -856,22 +870,23 @@ function compileShape(keys: string[], infos: KeyInfo[]): Shape["write"] | undefi
       ...bytes.map((byte, b) => `t[at + ${b}] = ${byte};`),
       `at += ${bytes.length};`,
       "if (typeof v === \"number\") {",
-      `if (!(v >= 0 && v < 1e15 && isInteger(v))) return ${VALUE_MISS};`,
-      "at = digits(t, at, v);",
+      "at = number(t, at, v);",
+      `if (at < 0) return ${VALUE_MISS};`,
       "} else if (typeof v === \"string\") {",
       "at = string(t, at, v);",
       `if (at < 0) return ${VALUE_MISS};`,
       "} else if (v === true) { t[at] = 0x74; t[at + 1] = 0x72; t[at + 2] = 0x75; t[at + 3] = 0x65; at += 4; }",
       "else if (v === false) { t[at] = 0x66; t[at + 1] = 0x61; t[at + 2] = 0x6c; t[at + 3] = 0x73; t[at + 4] = 0x65; at += 5; }",
       "else if (v === null) { t[at] = 0x6e; t[at + 1] = 0x75; t[at + 2] = 0x6c; t[at + 3] = 0x6c; at += 4; }",
+      "else if (v === undefined) { t[at] = 0x75; t[at + 1] = 0x6e; t[at + 2] = 0x64; t[at + 3] = 0x65; t[at + 4] = 0x66; t[at + 5] = 0x69; t[at + 6] = 0x6e; t[at + 7] = 0x65; t[at + 8] = 0x64; at += 9; }",
       `else return ${VALUE_MISS};`,
       `if (at > ${PREVIEW_MAX_CHARS}) return ${VALUE_MISS};`,
     );
   });
   lines.push("t[at++] = 0x7d;", `return at > ${PREVIEW_MAX_CHARS} ? ${VALUE_MISS} : at;`);
   try {
-    const factory = new compile("od", "isInteger", "digits", "string", `"use strict"; return function shape(o, t) {\n${lines.join("\n")}\n};`);
-    return factory(ownDescriptor, isInteger, shapeDigits, shapeString) as Shape["write"];
+    const factory = new compile("od", "number", "string", `"use strict"; return function shape(o, t) {\n${lines.join("\n")}\n};`);
+    return factory(ownDescriptor, shapeNumber, shapeString) as Shape["write"];
   } catch {
     // Code generation refused (--disallow-code-generation-from-strings): the walk as before.
     compile = undefined;
