@@ -870,8 +870,12 @@ function compileShape(keys: string[], infos: KeyInfo[]): Shape["write"] | undefi
       ...bytes.map((byte, b) => `t[at + ${b}] = ${byte};`),
       `at += ${bytes.length};`,
       "if (typeof v === \"number\") {",
+      // The commonest value (ids, counts) in line; any other number by its helper.
+      "if (v >= 0 && v < 1e15 && isInteger(v)) at = digits(t, at, v);",
+      "else {",
       "at = number(t, at, v);",
       `if (at < 0) return ${VALUE_MISS};`,
+      "}",
       "} else if (typeof v === \"string\") {",
       "at = string(t, at, v);",
       `if (at < 0) return ${VALUE_MISS};`,
@@ -885,8 +889,8 @@ function compileShape(keys: string[], infos: KeyInfo[]): Shape["write"] | undefi
   });
   lines.push("t[at++] = 0x7d;", `return at > ${PREVIEW_MAX_CHARS} ? ${VALUE_MISS} : at;`);
   try {
-    const factory = new compile("od", "number", "string", `"use strict"; return function shape(o, t) {\n${lines.join("\n")}\n};`);
-    return factory(ownDescriptor, shapeNumber, shapeString) as Shape["write"];
+    const factory = new compile("od", "isInteger", "digits", "number", "string", `"use strict"; return function shape(o, t) {\n${lines.join("\n")}\n};`);
+    return factory(ownDescriptor, isInteger, shapeDigits, shapeNumber, shapeString) as Shape["write"];
   } catch {
     // Code generation refused (--disallow-code-generation-from-strings): the walk as before.
     compile = undefined;
