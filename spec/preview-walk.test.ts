@@ -7,7 +7,7 @@
  */
 import { describe as group, expect, test } from "bun:test";
 import { types } from "node:util";
-import { preview, previewBytes, previewSize, previewWrite, SCRATCH_PREVIEW_BYTES, writeArgumentsPreview, writePreview } from "../src/agent/shared/preview";
+import { preview, previewBytes, previewSize, previewWrite, resetShapeWriters, SCRATCH_PREVIEW_BYTES, shapeWriterCount, writeArgumentsPreview, writePreview } from "../src/agent/shared/preview";
 import { preview as referencePreview, previewSize as referenceSize } from "./preview-reference";
 
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
@@ -34,6 +34,11 @@ function expectSame(value: unknown, limits = { depth: 3, chars: 96 }): void {
 }
 
 let ran = false;
+function getterShape(): object {
+  const value = { sw: 1, seed: 2, text: "x", on: true };
+  Object.defineProperty(value, "seed", { get: () => ((ran = true), 2), enumerable: true });
+  return value;
+}
 const getter = {
   get g() {
     ran = true;
@@ -111,6 +116,86 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
     ];
     for (let round = 0; round < 3; round++) for (const value of shapes) expectSame(value);
     for (const value of [...shapes].reverse()) expectSame(value);
+  });
+
+  test("shape writers: a key list walked again and again is written by a compiled writer, byte for byte fast()'s, and every variant it does not write falls back", () => {
+    const sendOf = (value: unknown) => {
+      const target = new Uint8Array(SCRATCH_PREVIEW_BYTES);
+      const length = previewWrite(target, value, types);
+      expect(target.slice(0, length)).toEqual(utf8(referencePreview(value, types)));
+      expect(previewSize()).toBe((referencePreview(value, types), referenceSize()));
+    };
+    resetShapeWriters();
+    const before = shapeWriterCount();
+    // Two shapes alternating (the candidates count each), each walked enough to be compiled.
+    for (let i = 0; i < 8; i++) {
+      sendOf({ sw: i, seed: 2 ** 40 + i, text: "abc", on: true });
+      sendOf({ sw: -i, other: null, off: false });
+    }
+    expect(shapeWriterCount()).toBe(before + 2);
+    ran = false;
+    const variants: unknown[] = [
+      { sw: 1, seed: 2, text: "x", on: false },
+      { sw: 0, seed: 1e15 - 1, text: "", on: null },
+      { sw: -1, seed: 2, text: "x", on: true },
+      { sw: 1.5, seed: 2, text: "x", on: true },
+      { sw: 1e15, seed: 2, text: "x", on: true },
+      { sw: NaN, seed: Infinity, text: "x", on: true },
+      { sw: -0, seed: -Infinity, text: "x", on: undefined },
+      { sw: 0.1, seed: -2.75, text: "x", on: true },
+      { sw: 1e21, seed: 1e-7, text: "x", on: true },
+      { sw: -(1e15 - 1), seed: -1e15, text: "x", on: true },
+      { sw: 2 ** 53, seed: 4294967291.5, text: "x", on: true },
+      { sw: 1 / 3, seed: -(2 ** 31), text: "y".repeat(40), on: 123456.789 },
+      { sw: 1, seed: 2, text: "quote \" in", on: true },
+      { sw: 1, seed: 2, text: "é", on: true },
+      { sw: 1, seed: 2, text: "tab\t", on: true },
+      { sw: 1, seed: 2, text: undefined, on: true },
+      { sw: 1, seed: 2, text: 3n, on: true },
+      { sw: 1, seed: 2, text: Symbol("s"), on: () => 1 },
+      { sw: 1, seed: 2, text: { nested: 1 }, on: [1] },
+      { sw: 1, seed: 2, on: true, text: "x" },
+      { sw: 1, seed: 2, text: "x" },
+      { sw: 1, seed: 2, text: "x", on: true, more: 1 },
+      { seed: 2, sw: 1, text: "x", on: true },
+      Object.assign(Object.create(null), { sw: 1, seed: 2, text: "x", on: true }),
+      getterShape(),
+      new (class {
+        sw = 1;
+        seed = 2;
+        text = "x";
+        on = true;
+      })(),
+      new Proxy({ sw: 1, seed: 2, text: "x", on: true }, { ownKeys: () => ((ran = true), []) }),
+      [1, 2],
+    ];
+    // The text near the cut: 94, 95, 96, 97 and more units.
+    const base = '{"sw":1,"seed":2,"text":"","on":true}'.length;
+    for (const length of [96 - base - 2, 96 - base - 1, 96 - base, 96 - base + 1, 200]) variants.push({ sw: 1, seed: 2, text: "y".repeat(length), on: true });
+    for (let round = 0; round < 3; round++) for (const value of variants) sendOf(value);
+    expect(ran).toBe(false);
+    // A key the prototype now lists, one the record lacks: for-in lists it, fast() skips it.
+    const proto = Object.prototype as Record<string, unknown>;
+    Object.defineProperty(proto, "on", { value: 1, enumerable: true, configurable: true, writable: true });
+    try {
+      sendOf({ sw: 1, seed: 2, text: "x" });
+      sendOf({ sw: 1, seed: 2, text: "x", on: false });
+    } finally {
+      delete proto.on;
+    }
+    // A secret key is never compiled (its value is redacted by the walk); its previews stay the walk's.
+    for (let i = 0; i < 8; i++) sendOf({ user: i, password: "hunter2" });
+    expect(shapeWriterCount()).toBe(before + 2);
+    // A shape whose values the writer keeps missing is turned off and its text stays right.
+    for (let i = 0; i < 40; i++) sendOf({ sw: i + 0.5, seed: 10n, text: "x", on: true });
+    sendOf({ sw: 3, seed: 4, text: "z", on: true });
+    // At most 4 writers; records of ever-new key lists (none matching) make the thread give them up.
+    for (let i = 0; i < 8; i++) for (const key of ["a", "b", "c"]) sendOf({ [key]: i, n: 1 });
+    expect(shapeWriterCount()).toBe(4);
+    for (let i = 0; i < 600; i++) sendOf({ [`k${i}`]: i });
+    expect(shapeWriterCount()).toBe(0);
+    sendOf({ sw: 1, seed: 2, text: "x", on: true });
+    resetShapeWriters();
   });
 
   test("strings that leave the printable fast path part-way, near and far from the cut", () => {

@@ -673,6 +673,231 @@ function walkArguments(args: ArrayLike<unknown>, length: number, checks: TypeChe
 export const SCRATCH_PREVIEW_BYTES = 3 * PREVIEW_MAX_CHARS + 8;
 const DEFAULT_LIMITS: ByteLimits = { depth: PREVIEW_MAX_DEPTH, chars: PREVIEW_MAX_CHARS };
 
+// ---------------------------------------------------------------------------------------
+// Shape writers: a message's send previews records of the same keys again and again
+// ({id, seed, rounds}, {type, id, ...}). Once fast() has walked the same top-level keys
+// SHAPE_STREAK times (a flat plain record: no nested object, no secret key, every
+// key printable ASCII), a writer is compiled for that key list (`new Function`, captured at
+// load): its keys are constants (their bytes stored as constants, each property's descriptor
+// asked by a constant key), so V8 optimizes a straight line instead of fast()'s general
+// loop (BENCHMARKS.md "Per-message cost: shape writers"). A writer reads exactly what fast()
+// reads: it first checks that for-in lists exactly its keys (so a key the prototype adds, a
+// key missing, added or reordered is a miss), then takes each key's own descriptor, and
+// writes only what fast() would write the same way: numbers (String()'s text), printable
+// ASCII strings without escapes, booleans, null and undefined, the whole text within
+// PREVIEW_MAX_CHARS. Anything else (an accessor, a key now on the prototype, another
+// value type, a longer text) returns VALUE_MISS and the send goes on through fast() and the
+// general walk as before, so the bytes and size are always fast()'s. A writer that misses
+// more often than it writes is turned off. Without code generation (a runtime started with
+// --disallow-code-generation-from-strings) nothing is compiled.
+
+/** A writer's result when for-in does not list exactly its keys. */
+const KEYS_MISS = -1;
+/** A writer's result when a value is one it does not write (fast() decides). */
+const VALUE_MISS = -2;
+const MAX_SHAPES = 4;
+const MAX_SHAPE_KEYS = 12;
+const SHAPE_STREAK = 4;
+interface Shape {
+  keys: string[];
+  write: (object: object, target: Uint8Array) => number;
+  hits: number;
+  misses: number;
+  off: boolean;
+}
+const shapes: Shape[] = [];
+let shapeCount = 0;
+/** The shape tried first: the last one that wrote. */
+let lastShape = 0;
+/**
+ * Records no writer's keys matched, and records a writer wrote: a thread whose records
+ * mostly match none (many key lists) stops trying writers (each try is a for-in start and a
+ * compare, and the Proxy and prototype checks fast() then makes again).
+ */
+let shapeWrites = 0;
+let shapeNoMatch = 0;
+let shapesOn = true;
+/** fast() walked a record below the top level (set by fast, cleared by previewWrite). */
+let nested = false;
+/** Key lists fast() walked at the top level (a few, replaced round robin), and how many times each. */
+const CANDIDATES = 4;
+const candidateKeys: string[][] = Array.from({ length: CANDIDATES }, () => []);
+const candidateSeen = new Int32Array(CANDIDATES);
+let nextCandidate = 0;
+// Captured now, before the program runs: a program that replaces globalThis.Function later is never called.
+let compile: FunctionConstructor | undefined = Function;
+
+/** A shape writer's write of a non-negative integer below 1e15 at `position`; returns the end. */
+function shapeDigits(target: Uint8Array, position: number, value: number): number {
+  const digits = digitCount(value);
+  writeDigits(target, position + digits - 1, value);
+  return position + digits;
+}
+
+/** A shape writer's write of any number, as fast() writes it (String()'s text); VALUE_MISS if it would not fit. */
+function shapeNumber(target: Uint8Array, position: number, value: number): number {
+  if (value >= 0 && value < 1e15 && isInteger(value)) return shapeDigits(target, position, value);
+  if (value < 0 && value > -1e15 && isInteger(value)) {
+    target[position] = 0x2d;
+    return shapeDigits(target, position + 1, -value);
+  }
+  const text = numberText(value);
+  const length = text.length;
+  if (position + length > PREVIEW_MAX_CHARS) return VALUE_MISS;
+  for (let i = 0; i < length; i++) target[position++] = text.charCodeAt(i);
+  return position;
+}
+
+/** A shape writer's write of a printable ASCII string, quoted; VALUE_MISS if it is not one or would not fit. */
+function shapeString(target: Uint8Array, position: number, value: string): number {
+  const length = value.length;
+  if (position + length + 2 > PREVIEW_MAX_CHARS) return VALUE_MISS;
+  target[position++] = 0x22;
+  for (let i = 0; i < length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return VALUE_MISS;
+    target[position++] = code;
+  }
+  target[position++] = 0x22;
+  return position;
+}
+
+/** The preview of plain record `object` by a shape writer: its length, or -1 (fast() decides). */
+function shaped(object: object, target: Uint8Array): number {
+  if (types.isProxy(object)) return -1;
+  const proto = prototypeOf(object);
+  if (proto !== objectPrototype && proto !== null) return -1;
+  const first = shapes[lastShape]!;
+  if (!first.off) {
+    const length = first.write(object, target);
+    if (length >= 0) {
+      first.hits++;
+      shapeWrites++;
+      return length;
+    }
+    if (length === VALUE_MISS) return missed(first);
+  }
+  for (let i = 0; i < shapeCount; i++) {
+    const shape = shapes[i]!;
+    if (i === lastShape || shape.off) continue;
+    const length = shape.write(object, target);
+    if (length >= 0) {
+      shape.hits++;
+      shapeWrites++;
+      lastShape = i;
+      return length;
+    }
+    if (length === VALUE_MISS) return missed(shape);
+  }
+  if (++shapeNoMatch > 256 && shapeNoMatch > shapeWrites) shapesOn = false;
+  return -1;
+}
+
+/** How many shape writers this thread compiled (for tests and benches); 0 once they were given up. */
+export function shapeWriterCount(): number {
+  return shapesOn ? shapeCount : 0;
+}
+
+/** Forgets every shape writer and count (tests start from a thread's beginning). */
+export function resetShapeWriters(): void {
+  shapes.length = 0;
+  shapeCount = 0;
+  lastShape = 0;
+  shapeWrites = 0;
+  shapeNoMatch = 0;
+  shapesOn = true;
+  for (let c = 0; c < CANDIDATES; c++) {
+    candidateKeys[c] = [];
+    candidateSeen[c] = 0;
+  }
+  nextCandidate = 0;
+}
+
+function missed(shape: Shape): number {
+  shape.misses++;
+  if (shape.misses > 16 && shape.misses > shape.hits) shape.off = true;
+  return -1;
+}
+
+/** After fast() wrote a flat top-level plain record: counts its key list, compiles a writer for it once seen SHAPE_STREAK times. */
+function learn(): void {
+  const count = keySlot;
+  if (count > MAX_SHAPE_KEYS || count > KEY_SLOTS) return;
+  for (let i = 0; i < count; i++) {
+    const info = slotInfos[i]!;
+    if (info.secret || info.ascii === undefined || info.text.length > MAX_CACHED_KEY_CHARS + 3) return;
+  }
+  let found = -1;
+  for (let c = 0; c < CANDIDATES && found < 0; c++) {
+    const keys = candidateKeys[c]!;
+    if (keys.length !== count) continue;
+    let same = true;
+    for (let i = 0; i < count && same; i++) same = keys[i] === slotNames[i];
+    if (same) found = c;
+  }
+  if (found < 0) {
+    // A key list not counted yet takes the next candidate's place (round robin).
+    found = nextCandidate;
+    nextCandidate = (nextCandidate + 1) % CANDIDATES;
+    candidateKeys[found] = slotNames.slice(0, count) as string[];
+    candidateSeen[found] = 0;
+  }
+  if (++candidateSeen[found]! !== SHAPE_STREAK) return;
+  const keys = candidateKeys[found]!;
+  for (let i = 0; i < shapeCount; i++) {
+    const known = shapes[i]!.keys;
+    if (known.length === count && known.every((key, k) => key === keys[k])) return;
+  }
+  const write = compileShape(keys, slotInfos.slice(0, count));
+  if (write === undefined) return;
+  shapes.push({ keys, write, hits: 0, misses: 0, off: false });
+  lastShape = shapeCount++;
+}
+
+/** The writer of one key list (see "Shape writers"), or undefined when code cannot be generated. */
+function compileShape(keys: string[], infos: KeyInfo[]): Shape["write"] | undefined {
+  if (compile === undefined) return undefined;
+  const lines: string[] = ["let k = 0;", "for (const name in o) {", "switch (k++) {"];
+  keys.forEach((key, i) => lines.push(`case ${i}: if (name !== ${JSON.stringify(key)}) return ${KEYS_MISS}; break;`));
+  lines.push(`default: return ${KEYS_MISS};`, "}", "}", `if (k !== ${keys.length}) return ${KEYS_MISS};`, "t[0] = 0x7b;", "let at = 1;", "let d;", "let v;");
+  keys.forEach((key, i) => {
+    const bytes = Array.from(infos[i]!.ascii!);
+    if (i > 0) bytes.unshift(0x2c);
+    lines.push(
+      `d = od(o, ${JSON.stringify(key)});`,
+      `if (d === undefined || !("value" in d)) return ${VALUE_MISS};`,
+      "v = d.value;",
+      ...bytes.map((byte, b) => `t[at + ${b}] = ${byte};`),
+      `at += ${bytes.length};`,
+      "if (typeof v === \"number\") {",
+      // The commonest value (ids, counts) in line; any other number by its helper.
+      "if (v >= 0 && v < 1e15 && isInteger(v)) at = digits(t, at, v);",
+      "else {",
+      "at = number(t, at, v);",
+      `if (at < 0) return ${VALUE_MISS};`,
+      "}",
+      "} else if (typeof v === \"string\") {",
+      "at = string(t, at, v);",
+      `if (at < 0) return ${VALUE_MISS};`,
+      "} else if (v === true) { t[at] = 0x74; t[at + 1] = 0x72; t[at + 2] = 0x75; t[at + 3] = 0x65; at += 4; }",
+      "else if (v === false) { t[at] = 0x66; t[at + 1] = 0x61; t[at + 2] = 0x6c; t[at + 3] = 0x73; t[at + 4] = 0x65; at += 5; }",
+      "else if (v === null) { t[at] = 0x6e; t[at + 1] = 0x75; t[at + 2] = 0x6c; t[at + 3] = 0x6c; at += 4; }",
+      "else if (v === undefined) { t[at] = 0x75; t[at + 1] = 0x6e; t[at + 2] = 0x64; t[at + 3] = 0x65; t[at + 4] = 0x66; t[at + 5] = 0x69; t[at + 6] = 0x6e; t[at + 7] = 0x65; t[at + 8] = 0x64; at += 9; }",
+      `else return ${VALUE_MISS};`,
+      `if (at > ${PREVIEW_MAX_CHARS}) return ${VALUE_MISS};`,
+    );
+  });
+  lines.push("t[at++] = 0x7d;", `return at > ${PREVIEW_MAX_CHARS} ? ${VALUE_MISS} : at;`);
+  try {
+    const factory = new compile("od", "isInteger", "digits", "number", "string", `"use strict"; return function shape(o, t) {\n${lines.join("\n")}\n};`);
+    return factory(ownDescriptor, isInteger, shapeDigits, shapeNumber, shapeString) as Shape["write"];
+  } catch {
+    // Code generation refused (--disallow-code-generation-from-strings): the walk as before.
+    compile = undefined;
+    return undefined;
+  }
+}
+
 /**
  * writePreview with the default limits into `target` (at least SCRATCH_PREVIEW_BYTES long)
  * instead of the walk's own buffer: the native side reads it from there (a message's send
@@ -683,8 +908,23 @@ export function previewWrite(target: Uint8Array<ArrayBuffer>, value: unknown, ch
   buffer = target;
   try {
     begin(checks, DEFAULT_LIMITS, false);
+    if (shapesOn && shapeCount > 0 && typeof value === "object" && value !== null && !isArray(value)) {
+      const length = shaped(value, target);
+      if (length >= 0) {
+        // A record's text is its braces, `"key":` and the value's text per key, and a comma
+        // between keys; its size estimate counts each key's `"key":` and one separator, so for
+        // one key or more it is the text's length plus one (fast()'s sum, spec/preview-walk).
+        at = length;
+        chars = length;
+        size = length + 1;
+        return length;
+      }
+      begin(checks, DEFAULT_LIMITS, false);
+    }
+    nested = false;
     if (fast(value, 0)) {
       chars = at;
+      if (!nested && shapesOn && shapeCount < MAX_SHAPES && keySlot > 0 && typeof value === "object" && value !== null && !isArray(value)) learn();
       return at;
     }
     begin(checks, DEFAULT_LIMITS, false);
@@ -769,6 +1009,7 @@ function fast(value: unknown, depth: number): boolean {
         break;
       }
       const object = value as object;
+      if (depth > 0) nested = true;
       if (types.isProxy(object)) {
         text = "[Proxy]";
         break;
