@@ -56,11 +56,16 @@ export function setPrefault(prefault: PrefaultPages | undefined): void {
   prefaultPages = prefault;
 }
 
+/** The prefault setPrefault was given, for other buffers a first start is about to fill (cache.ts entryScratch). */
+export function prefaultFunction(): PrefaultPages | undefined {
+  return prefaultPages;
+}
+
 /**
  * Sources shorter than this are not prefaulted: their pages are few, and mostly mapped already by an
  * earlier, larger parse (every source sits at the top of the arena, parseIntoBuffer).
  */
-const PREFAULT_SOURCE_MIN = 1024 * 1024;
+export const PREFAULT_SOURCE_MIN = 1024 * 1024;
 
 /** oxc's AST for a source, measured below it in the arena: typescript.js 4.8x its bytes. */
 const PREFAULT_AST_PER_BYTE = 5;
