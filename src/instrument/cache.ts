@@ -77,7 +77,7 @@ export interface CodeCacheSlot {
  * registers the ESM hooks before such a CommonJS source runs); absent: unknown.
  */
 export type Cached = (
-  | { status: "instrumented"; code: string; codeCache?: CodeCacheSlot }
+  | { status: "instrumented"; code: string; codeCache?: CodeCacheSlot; wrapped?: string }
   | { status: "unchanged"; code: string; reason: string }
   | { status: "failed"; code: string; reason: string }
 ) & { loadsModules?: boolean };
@@ -171,7 +171,7 @@ export class TransformCache {
     const dynamicImport = result.status === "instrumented" && result.dynamicImport === true;
     const flags = `${dynamicImport ? ` ${IMPORT_FLAG}` : ""}${loadsModules ? ` ${ESM_FLAG}` : ""}`;
     const id = write(path, `${result.status}${flags}`, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered, this.writesLater, scratch);
-    return result.status === "instrumented" ? { status: "instrumented", code: result.code, loadsModules, ...slot(id, dynamicImport) } : { ...result, loadsModules };
+    return result.status === "instrumented" ? { status: "instrumented", code: result.code, loadsModules, ...slot(id, dynamicImport), ...(result.wrapped === undefined ? {} : { wrapped: result.wrapped }) } : { ...result, loadsModules };
   }
 }
 
