@@ -62,6 +62,9 @@
 //!                                                  (src/agent/node/code-cache.ts)
 //!   shareFile(path, data): boolean                 a copy of data becomes that file's copy
 //!                                                  (a code cache this thread just wrote)
+//!   prefault(view: Uint8Array, from, to): boolean  view[from, to)'s pages mapped on a libuv
+//!                                                  thread, every byte kept (a large source's
+//!                                                  parse, src/instrument/oxc-raw.ts)
 //!
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
