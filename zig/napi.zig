@@ -62,6 +62,9 @@
 //!                                                  (src/agent/node/code-cache.ts)
 //!   shareFile(path, data): boolean                 a copy of data becomes that file's copy
 //!                                                  (a code cache this thread just wrote)
+//!   prefault(view: Uint8Array, from, to): boolean  view[from, to)'s pages mapped on a libuv
+//!                                                  thread, every byte kept (a large source's
+//!                                                  parse, src/instrument/oxc-raw.ts)
 //!
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
@@ -111,6 +114,12 @@ extern fn napi_get_and_clear_last_exception(env: napi_env, result: *?napi_value)
 extern fn napi_delete_reference(env: napi_env, reference: ?*anyopaque) napi_status;
 extern fn napi_create_external_arraybuffer(env: napi_env, data: ?*anyopaque, byte_length: usize, finalize: ?napi_finalize, hint: ?*anyopaque, result: *?napi_value) napi_status;
 extern fn napi_create_string_latin1(env: napi_env, text: [*]const u8, length: usize, result: *?napi_value) napi_status;
+extern fn napi_create_string_utf8(env: napi_env, str: [*]const u8, length: usize, result: *?napi_value) napi_status;
+const napi_async_execute = *const fn (napi_env, ?*anyopaque) callconv(.c) void;
+const napi_async_complete = *const fn (napi_env, napi_status, ?*anyopaque) callconv(.c) void;
+extern fn napi_create_async_work(env: napi_env, async_resource: ?napi_value, async_resource_name: ?napi_value, execute: napi_async_execute, complete: napi_async_complete, data: ?*anyopaque, result: *?*anyopaque) napi_status;
+extern fn napi_queue_async_work(env: napi_env, work: ?*anyopaque) napi_status;
+extern fn napi_delete_async_work(env: napi_env, work: ?*anyopaque) napi_status;
 extern fn napi_get_dataview_info(env: napi_env, value: ?napi_value, byte_length: ?*usize, data: ?*?[*]u8, arraybuffer: ?*?napi_value, byte_offset: ?*usize) napi_status;
 
 // ---------------------------------------------------------------------------------------
@@ -585,6 +594,79 @@ fn js_stopped(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
     const call = call_begin(env, info) orelse return null;
     if (!call.state.attached) return number(env, 0);
     return number(env, if (call.state.producer.stopped()) 1 else 0);
+}
+
+/// The pages a prefault touches, and what keeps their memory alive meanwhile.
+const Prefault = struct {
+    /// [low, high): page-aligned addresses.
+    low: usize,
+    high: usize,
+    /// A reference to the typed array (its buffer stays while a libuv thread touches it).
+    reference: ?*anyopaque = null,
+    work: ?*anyopaque = null,
+};
+
+const page_bytes = 4096;
+
+/// On a libuv thread: each page from the top down (the order oxc's arena fills a raw
+/// transfer buffer), written once by a compare-and-swap of its first word (0 for 0), so the kernel maps the page here and not in the thread that writes it next (a
+/// load would only map the shared zero page; LLVM turns an atomic add of 0 into a load).
+/// Content-preserving: the parser may already be writing the same pages, and a swap of a
+/// word for itself cannot undo a store on either side of it (one in between fails it).
+fn prefault_execute(_: napi_env, data: ?*anyopaque) callconv(.c) void {
+    const job: *Prefault = @ptrCast(@alignCast(data orelse return));
+    var at = job.high;
+    while (at > job.low) {
+        at -= page_bytes;
+        const word: *u32 = @ptrFromInt(at);
+        // 0 for 0: a fresh page holds zeros (one fault, the write's; a load first would map the
+        // zero page, a second fault); a word already written fails the compare and stays.
+        _ = @cmpxchgStrong(u32, word, 0, 0, .monotonic, .monotonic);
+    }
+}
+
+fn prefault_complete(env: napi_env, _: napi_status, data: ?*anyopaque) callconv(.c) void {
+    const job: *Prefault = @ptrCast(@alignCast(data orelse return));
+    if (job.reference) |reference| _ = napi_delete_reference(env, reference);
+    if (job.work) |work| _ = napi_delete_async_work(env, work);
+    std.heap.c_allocator.destroy(job);
+}
+
+/// prefault(view, from, to): boolean. Maps the pages of view[from, to) on a libuv thread
+/// (prefault_execute), so a raw-transfer parse about to fill them (src/instrument/oxc-raw.ts)
+/// does not take their page faults on the program's thread. Fire and forget: false when
+/// nothing was queued.
+fn js_prefault(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (call.argc < 3) return boolean(env, false);
+    var base: ?[*]u8 = null;
+    var length: usize = 0;
+    var kind: c_int = 0;
+    if (napi_get_typedarray_info(env, call.argv[0], &kind, &length, &base, null, null) != napi_ok) return boolean(env, false);
+    // Uint8Array (napi_uint8_array = 1): length is in bytes.
+    if (kind != 1 or base == null) return boolean(env, false);
+    const from = arg_double(&call, 1);
+    const to = arg_double(&call, 2);
+    if (!(from >= 0 and to <= @as(f64, @floatFromInt(length)) and from < to)) return boolean(env, false);
+    const start = @intFromPtr(base.?);
+    const low = std.mem.alignBackward(usize, start + @as(usize, @intFromFloat(from)), page_bytes);
+    const high = std.mem.alignBackward(usize, start + @as(usize, @intFromFloat(to)), page_bytes);
+    // Only whole pages inside the view.
+    const first = if (low < start) low + page_bytes else low;
+    if (first >= high) return boolean(env, false);
+    const job = std.heap.c_allocator.create(Prefault) catch return boolean(env, false);
+    job.* = .{ .low = first, .high = high };
+    var name: ?napi_value = null;
+    const queued = napi_create_reference(env, call.argv[0], 1, &job.reference) == napi_ok and
+        napi_create_string_utf8(env, "scope.prefault", "scope.prefault".len, &name) == napi_ok and
+        napi_create_async_work(env, null, name, prefault_execute, prefault_complete, job, &job.work) == napi_ok and
+        napi_queue_async_work(env, job.work) == napi_ok;
+    if (!queued) {
+        if (job.reference) |reference| _ = napi_delete_reference(env, reference);
+        if (job.work) |work| _ = napi_delete_async_work(env, work);
+        std.heap.c_allocator.destroy(job);
+    }
+    return boolean(env, queued);
 }
 
 fn js_stats(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
@@ -1311,6 +1393,7 @@ const exports_table = [_]Export{
     .{ .name = "loopApi", .callback = js_loop_api },
     .{ .name = "sharedFile", .callback = js_shared_file },
     .{ .name = "shareFile", .callback = js_share_file },
+    .{ .name = "prefault", .callback = js_prefault },
 };
 
 /// The loop and memory groups' functions (opt-in), made by `loopApi()` when a thread starts
@@ -1331,7 +1414,7 @@ const loop_exports_table = [_]Export{
 };
 
 comptime {
-    assert(exports_table.len + loop_exports_table.len == 28);
+    assert(exports_table.len + loop_exports_table.len == 29);
 }
 
 /// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be

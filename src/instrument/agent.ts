@@ -8,6 +8,7 @@ import type { TypeChecks } from "../agent/shared/preview";
 import { installBunCallSitePositions, installCallSitePositions } from "./callsites";
 import type { MatchConfig, Matcher } from "./match";
 import { enableNodeInstrumentation } from "./node-hooks";
+import { setPrefault } from "./oxc-raw";
 import { FunctionRuntime, installHook, type RecordSink } from "./runtime";
 import { FUNCTION_SELECTION_KIND, SelectionTracker, SharedSelection, selectionPatterns, sharedSelectionBuffer } from "./selection";
 
@@ -47,6 +48,8 @@ export interface StartOptions {
   request?: () => number;
   /** When `request` can first be non-zero (runtime.ts RuntimeOptions.requestsBegin). */
   requestsBegin?: (begin: () => void) => void;
+  /** scope.node's prefault (Node): a large source's parse pages mapped on a libuv thread (oxc-raw.ts prefaultParse). */
+  prefault?: (view: Uint8Array, from: number, to: number) => unknown;
 }
 
 export function startFunctionTracing(options: StartOptions): FunctionRuntime | undefined {
@@ -74,6 +77,7 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
   if (options.runtime === "node") {
     const selection = tracker ? sharedSelectionBuffer(tracker.patterns.length) : undefined;
     if (tracker && selection) tracker.sharedIn = new SharedSelection(selection);
+    setPrefault(options.prefault);
     enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir, observe, selection });
     // A program that formats stacks itself sees the columns it has untraced (callsites.ts).
     installCallSitePositions(config.sourceMaps !== false);

@@ -26,13 +26,14 @@
  * they go first), until the total is under 3/4 of the bound.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, write as writeFd, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, unlinkSync, write as writeFd, writeFileSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseSize } from "../run/options";
 import { VERSION } from "../version";
 import { instrument, type InstrumentOptions, type Instrumented } from "./instrument";
 import { findInputMap } from "./print";
-import { mayLoadModules } from "./loads-modules";
+import { hasEvaluatorText, mayLoadModules } from "./loads-modules";
+import { PREFAULT_SOURCE_MIN, prefaultFunction, prefaultParse } from "./oxc-raw";
 import { sourceDigest } from "./transform";
 
 /** Sources larger than this are not cached (one entry must not fill the disk). */
@@ -46,8 +47,8 @@ export function instrumentVia(cache: TransformCache | undefined, code: string, f
 }
 
 /** Whether the source could load an ES module (loads-modules.ts), with the parser's word on import() when it parsed it. */
-function loadsModulesOf(result: Instrumented, code: string): boolean {
-  return mayLoadModules(code, result.status === "instrumented" ? result.dynamicImport === true : undefined);
+function loadsModulesOf(result: Instrumented, code: string, evaluator?: boolean): boolean {
+  return mayLoadModules(code, result.status === "instrumented" ? result.dynamicImport === true : undefined, evaluator);
 }
 
 /**
@@ -76,7 +77,7 @@ export interface CodeCacheSlot {
  * registers the ESM hooks before such a CommonJS source runs); absent: unknown.
  */
 export type Cached = (
-  | { status: "instrumented"; code: string; codeCache?: CodeCacheSlot }
+  | { status: "instrumented"; code: string; codeCache?: CodeCacheSlot; wrapped?: string }
   | { status: "unchanged"; code: string; reason: string }
   | { status: "failed"; code: string; reason: string }
 ) & { loadsModules?: boolean };
@@ -158,14 +159,19 @@ export class TransformCache {
       return entry.status === "instrumented" ? { status: "instrumented", code: entry.body, loadsModules, ...slot(entry.id, entry.dynamicImport) } : { status: entry.status, code, reason: entry.body, loadsModules };
     }
     this.misses++;
+    // A large source's parse pages are mapped on a libuv thread meanwhile (oxc-raw.ts), while
+    // this thread scans the text for evaluators (loads-modules.ts), which it does in any case.
+    prefaultParse(code, file);
+    const scratch = entryScratch(code);
+    const evaluator = hasEvaluatorText(code);
     const result: Instrumented = instrument(code, file, { ...options, sourceDigest: digest });
     // A parser that could not be loaded says nothing about the file: the next start tries again.
-    const loadsModules = loadsModulesOf(result, code);
+    const loadsModules = loadsModulesOf(result, code, evaluator);
     if (result.status === "failed" && result.unavailable) return { ...result, loadsModules };
     const dynamicImport = result.status === "instrumented" && result.dynamicImport === true;
     const flags = `${dynamicImport ? ` ${IMPORT_FLAG}` : ""}${loadsModules ? ` ${ESM_FLAG}` : ""}`;
-    const id = write(path, `${result.status}${flags}`, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered, this.writesLater);
-    return result.status === "instrumented" ? { status: "instrumented", code: result.code, loadsModules, ...slot(id, dynamicImport) } : { ...result, loadsModules };
+    const id = write(path, `${result.status}${flags}`, result.status === "instrumented" ? result.code : result.reason, result.status === "failed" ? undefined : result.filtered, this.writesLater, scratch);
+    return result.status === "instrumented" ? { status: "instrumented", code: result.code, loadsModules, ...slot(id, dynamicImport), ...(result.wrapped === undefined ? {} : { wrapped: result.wrapped }) } : { ...result, loadsModules };
   }
 }
 
@@ -228,9 +234,9 @@ function read(path: string, touch = false): { status: Cached["status"]; id: stri
 }
 
 /** Writes an entry under a fresh id; returns the id, or "" when it could not be written. */
-function write(path: string, status: string, body: string, filtered: string[] | undefined, later: boolean): string {
+function write(path: string, status: string, body: string, filtered: string[] | undefined, later: boolean, scratch?: Buffer): string {
   const id = randomBytes(12).toString("hex");
-  const data = `${HEADER}${status} ${id}${filtered ? `\t${JSON.stringify(filtered)}` : ""}\n${body}`;
+  const data = [entryBytes(`${HEADER}${status} ${id}${filtered ? `\t${JSON.stringify(filtered)}` : ""}\n`, body, scratch)];
   if (later) {
     writeLater(path, data);
     return id;
@@ -238,15 +244,39 @@ function write(path: string, status: string, body: string, filtered: string[] | 
   return writeAtomically(path, data) ? id : "";
 }
 
+/**
+ * The header line and the body as UTF-8 in one buffer, each encoded where it goes: the two
+ * as one string would be a cons string, flattened (the body copied: typescript.js's 11.7 MB,
+ * fresh pages) before it is encoded.
+ */
+function entryBytes(head: string, body: string, scratch?: Buffer): Buffer {
+  const headBytes = Buffer.byteLength(head);
+  const length = headBytes + Buffer.byteLength(body);
+  // The prefaulted buffer when the entry fits it and fills most of it (entryScratch).
+  const bytes = scratch && length <= scratch.length && length >= scratch.length / 4 ? scratch.subarray(0, length) : Buffer.allocUnsafe(length);
+  bytes.write(head, 0);
+  bytes.write(body, headBytes);
+  return bytes;
+}
+
 function temporaryName(path: string): string {
   return `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
 }
 
-function writeAtomically(path: string, data: string | Uint8Array): boolean {
+/** `data`: the file's bytes in order (a header apart from what follows it: no copy of both into one). */
+function writeAtomically(path: string, data: Uint8Array[]): boolean {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const temporary = temporaryName(path);
-    writeFileSync(temporary, data, { mode: 0o600 });
+    if (data.length === 1) writeFileSync(temporary, data[0]!, { mode: 0o600 });
+    else {
+      const fd = openSync(temporary, "w", 0o600);
+      try {
+        for (const chunk of data) for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at, chunk.length - at);
+      } finally {
+        closeSync(fd);
+      }
+    }
     renameSync(temporary, path);
     return true;
   } catch {
@@ -255,11 +285,29 @@ function writeAtomically(path: string, data: string | Uint8Array): boolean {
   }
 }
 
+/**
+ * For a large source (prefaultParse's sizes): the buffer its entry will be encoded into,
+ * allocated now with room for twice the source, its first 1.4x (the calls level's output is
+ * ~1.3x, the full level's ~1.9x) mapped on a libuv thread while the transform runs (the
+ * pages an 11.7 MB entry is written into were ~2,850 faults of the main thread), or undefined.
+ */
+function entryScratch(code: string): Buffer | undefined {
+  const prefault = prefaultFunction();
+  if (!prefault || code.length < PREFAULT_SOURCE_MIN || code.length > ENTRY_BYTES_MAX) return undefined;
+  try {
+    const scratch = Buffer.allocUnsafeSlow(code.length * 2 + 4096);
+    prefault(scratch, 0, Math.ceil(code.length * 1.4));
+    return scratch;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Entries being written by writeLater: path → its data and temporary file. */
 const inFlight = new Map<string, InFlight>();
 
 interface InFlight {
-  data: string | Uint8Array;
+  data: Uint8Array[];
   temporary: string;
   /** Written again by finishWrites at exit: its own write is left alone. */
   abandoned?: boolean;
@@ -276,18 +324,16 @@ let exitHooked = false;
  * or calls process.exit(), still leaves them; one killed first leaves none (the next start
  * transforms again; a temporary left behind is pruned).
  */
-function writeLater(path: string, data: string | Uint8Array): void {
+function writeLater(path: string, data: Uint8Array[]): void {
   const temporary = temporaryName(path);
   let fd: number;
-  let bytes: Uint8Array;
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    bytes = typeof data === "string" ? Buffer.from(data) : data;
     fd = openSync(temporary, "w", 0o600);
   } catch {
     return; // A read-only or full cache: the next start transforms again.
   }
-  const entry: InFlight = { data: bytes, temporary };
+  const entry: InFlight = { data, temporary };
   inFlight.set(path, entry);
   if (!exitHooked && typeof process === "object" && typeof process.on === "function") {
     exitHooked = true;
@@ -303,17 +349,20 @@ function writeLater(path: string, data: string | Uint8Array): void {
       remove(temporary);
     }
   };
-  const from = (offset: number) => {
+  // The chunks one after the other, each in as many writes as it takes.
+  const from = (chunk: number, offset: number) => {
+    const bytes = data[chunk]!;
     writeFd(fd, bytes, offset, bytes.length - offset, null, (error, written) => {
       if (entry.abandoned) return;
       // A later write of the same path (the file transformed again meanwhile) wins: this one goes.
       if (error || inFlight.get(path) !== entry) return end(false);
-      if (offset + written < bytes.length && written > 0) return from(offset + written);
-      end(offset + written === bytes.length);
+      if (offset + written < bytes.length) return written > 0 ? from(chunk, offset + written) : end(false);
+      if (chunk + 1 < data.length) return from(chunk + 1, 0);
+      end(true);
     });
   };
   try {
-    from(0);
+    from(0, 0);
   } catch {
     end(false);
   }
@@ -361,8 +410,8 @@ export function readCodeCache(slot: CodeCacheSlot): Buffer | undefined {
 
 /** Stores V8's cached data for the slot's entry (replacing any older one); `later`: writeLater. */
 export function writeCodeCache(slot: CodeCacheSlot, data: Uint8Array, later = false): void {
-  const header = Buffer.from(`${CODE_CACHE_HEADER}${slot.id}\n`, "latin1");
-  const file = Buffer.concat([header, data]);
+  // Written after its header, not copied behind it into one buffer (typescript.js's is ~4.7 MB).
+  const file = [Buffer.from(`${CODE_CACHE_HEADER}${slot.id}\n`, "latin1"), data];
   if (later) writeLater(slot.path, file);
   else writeAtomically(slot.path, file);
 }

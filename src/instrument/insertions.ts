@@ -207,10 +207,11 @@ export class Insertions implements InsertionSink {
     return order;
   }
 
-  toString(): string {
+  /** The output; `prefix` and `suffix` around it in the same join (print.ts: the CommonJS wrapper, no second copy). */
+  toString(prefix = "", suffix = ""): string {
     const order = this.sorted();
     const code = this.original;
-    const parts: string[] = [];
+    const parts: string[] = [prefix];
     let from = 0;
     const kept = this.removedFrom;
     for (let k = 0; k < order.length; k++) {
@@ -224,6 +225,7 @@ export class Insertions implements InsertionSink {
       parts.push(this.texts[i]!);
     }
     if (from < kept) parts.push(code.slice(from, kept));
+    parts.push(suffix);
     return parts.join("");
   }
 

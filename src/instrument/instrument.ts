@@ -6,7 +6,7 @@ import MagicString from "magic-string";
 import { Matcher, type Level, type MatchConfig } from "./match";
 import { parseProgram } from "./oxc-raw";
 import { languageOf, parse } from "./parse";
-import { HOOK_KEY, MARKER, findInputMap, print, type SourceMapV3 } from "./print";
+import { HOOK_KEY, MARKER, findInputMap, print, type Printed, type SourceMapV3 } from "./print";
 import { sourceInfoOf, transform, type FunctionInfo } from "./transform";
 import { Insertions } from "./insertions";
 import { transformRaw, type RawProgram } from "./transform-raw";
@@ -25,11 +25,14 @@ export interface InstrumentOptions {
   sourceMap?: boolean;
   /** The SHA-256 of `code` (transform.ts sourceDigest) when the caller has it: not hashed again. */
   sourceDigest?: Uint8Array;
+  /** Also the code inside print.ts SCRIPT_WRAPPER (`wrapped`), where print can make it in the same join. */
+  wrap?: boolean;
 }
 
 export type Instrumented =
   /** `dynamicImport`: the code has an `import()` expression or a direct eval. */
-  | { status: "instrumented"; code: string; map?: SourceMapV3; functions: FunctionInfo[]; filtered?: string[]; dynamicImport?: boolean }
+  /** `wrapped`: the code inside SCRIPT_WRAPPER, when asked (`wrap`) and made (`code` is then a slice of it). */
+  | { status: "instrumented"; code: string; map?: SourceMapV3; functions: FunctionInfo[]; filtered?: string[]; dynamicImport?: boolean; wrapped?: string }
   /** Not matched, already instrumented, or no function in it: `code` is the input. */
   | { status: "unchanged"; code: string; reason: string; filtered?: string[] }
   /** The parser refused it: `code` is the input; `reason` is the one warning line. */
@@ -79,7 +82,8 @@ export function instrument(code: string, file: string, options: InstrumentOption
   if (functions.length === 0 && !edits.hasChanged()) return { status: "unchanged", code, reason: "no functions", filtered: left };
   if (!(options.sourceMap ?? matcher.sourceMaps)) {
     // No map of ours: a map the file names stays, as untraced (lines still hold).
-    return { status: "instrumented", code: print(edits, code, file, functions, null).code, functions, filtered: left, ...dynamicImportOf(functions) };
+    const printed = print(edits, code, file, functions, null, undefined, undefined, false, undefined, options.wrap === true);
+    return { status: "instrumented", code: printed.code, functions, filtered: left, ...dynamicImportOf(functions), ...wrappedOf(printed) };
   }
   const input = findInputMap(code, options.readFile);
   // Chaining an input map needs magic-string's full map (print.ts: replays the calls when it must).
@@ -87,8 +91,12 @@ export function instrument(code: string, file: string, options: InstrumentOption
   if (input) edits.remove(input.start, input.end);
   // Under shiftsForStacks the file's own map comment goes back as its last line (print.ts ownComment).
   const ownComment = input && matcher.shiftsForStacks ? code.slice(input.start, input.end).trimEnd() : undefined;
-  const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url, matcher.shiftsForStacks, ownComment);
-  return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left, ...dynamicImportOf(functions) };
+  const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url, matcher.shiftsForStacks, ownComment, options.wrap === true);
+  return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left, ...dynamicImportOf(functions), ...wrappedOf(printed) };
+}
+
+function wrappedOf(printed: Printed): { wrapped?: string } {
+  return printed.wrapped === undefined ? {} : { wrapped: printed.wrapped };
 }
 
 /** The program in oxc's raw-transfer buffer, when this runtime and file can take that path. */

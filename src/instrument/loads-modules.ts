@@ -67,9 +67,12 @@ export function hasEvaluatorText(text: string): boolean {
   });
 }
 
-/** `parsed`: the parser's word on import() and direct eval in this code, when it parsed it. */
-export function mayLoadModules(text: string, parsed?: boolean): boolean {
+/**
+ * `parsed`: the parser's word on import() and direct eval in this code, when it parsed it;
+ * `evaluator`: hasEvaluatorText(text), when the caller scanned for it already.
+ */
+export function mayLoadModules(text: string, parsed?: boolean, evaluator?: boolean): boolean {
   if (parsed === true) return true;
   if (parsed === undefined && hasImportCallText(text)) return true;
-  return hasEvaluatorText(text);
+  return evaluator ?? hasEvaluatorText(text);
 }

@@ -12,6 +12,7 @@ import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type 
 import { warningLine } from "./instrument";
 import { mayLoadModules } from "./loads-modules";
 import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
+import { SCRIPT_WRAPPER } from "./print";
 
 export interface NodeHookOptions {
   config: MatchConfig;
@@ -68,7 +69,7 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
     // The ESM hooks, when deferred, are on before any source that could load an ES module runs.
     if (esm?.pending === true && typeof content === "string") esm.before(content, loadsModules);
     if (compiled?.status === "instrumented") {
-      if (compiled.codeCache && cached && compiled.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, compiled.code, filename, compiled.codeCache, rest);
+      if (compiled.codeCache && cached && compiled.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, compiled.code, filename, compiled.codeCache, rest, compiled.wrapped);
       code = compiled.code;
     }
     return Reflect.apply(original, this, [code, filename, ...rest]);
@@ -92,15 +93,13 @@ export function instrumentCompiled(cache: TransformCache | undefined, matcher: M
   const readFile = siblingReader(filename);
   const asModule = () => instrumentVia(cache, content, filename, { matcher, module: true, readFile, sourceName: pathToFileURL(filename).href });
   if (typeof format === "string" && format.startsWith("module")) return asModule();
-  const script = instrumentVia(cache, content, filename, { matcher, module: false, readFile });
+  // The script goal's code also inside the CommonJS wrapper, for codeCacheCompiler (print.ts SCRIPT_WRAPPER).
+  const script = instrumentVia(cache, content, filename, { matcher, module: false, readFile, wrap: true });
   if (script.status !== "failed" || (typeof format === "string" && format.startsWith("commonjs"))) return script;
   const module = asModule();
   // Neither goal parses: report the script's reason (what Node tries first).
   return module.status === "failed" ? script : module;
 }
-
-/** The function a CommonJS module's code is compiled into: (exports, require, module, __filename, __dirname). */
-const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname) {\n";
 
 /** Smaller modules compile in well under a millisecond: not worth a second file to read. */
 const CODE_CACHE_MIN_CHARS = 16 * 1024;
@@ -126,7 +125,7 @@ const MAP_NAME = "sourceMappingURL=";
  * module's first line), coverage (NODE_V8_COVERAGE reads the lines Node measured) or, for
  * the module at hand, once Module.wrap or Module.wrapper was replaced.
  */
-export function codeCacheCompiler(original: Compile): ((module: CompilableModule, code: string, filename: string, slot: CodeCacheSlot, rest: unknown[]) => unknown) | undefined {
+export function codeCacheCompiler(original: Compile): ((module: CompilableModule, code: string, filename: string, slot: CodeCacheSlot, rest: unknown[], wrapped?: string) => unknown) | undefined {
   const vm = require("node:vm") as typeof import("node:vm") & { constants?: { USE_MAIN_CONTEXT_DEFAULT_LOADER?: symbol } };
   const loader = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
   if (!loader || typeof original !== "function" || !/\bwrapSafe\(/.test(Function.prototype.toString.call(original))) return undefined;
@@ -160,7 +159,7 @@ export function codeCacheCompiler(original: Compile): ((module: CompilableModule
     require.cache = Module._cache;
     return require;
   };
-  return (module, code, filename, slot, rest) => {
+  return (module, code, filename, slot, rest, wrapped) => {
     if (Module.wrap !== nodeWrap || Module.wrapper !== nodeWrapper) return Reflect.apply(original, module, [code, filename, ...rest]);
     // The map print.ts appended is the code's last line; any other map comment (a file's own,
     // left in place with `sourceMaps: false`): Node's compile, which reads it as untraced.
@@ -173,7 +172,9 @@ export function codeCacheCompiler(original: Compile): ((module: CompilableModule
     // A hashbang is allowed only at the very start of a script: kept as a comment, same length.
     const body = code.startsWith("#!") ? `//${code.slice(2)}` : code;
     const cachedData = readCodeCache(slot);
-    const script = new vm.Script(`${WRAPPER_HEAD}${body}\n})`, { filename, lineOffset: -1, cachedData, importModuleDynamically: loader as never });
+    // The transform's own wrapped text when it made one (a first start): the same characters, already flat.
+    const source = wrapped !== undefined && body === code ? wrapped : `${SCRIPT_WRAPPER.head}${body}${SCRIPT_WRAPPER.tail}`;
+    const script = new vm.Script(source, { filename, lineOffset: -1, cachedData, importModuleDynamically: loader as never });
     const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
     const exports = module.exports;
     const result = Reflect.apply(wrapper, exports, [exports, makeRequire(module), module, filename, dirname(filename)]);

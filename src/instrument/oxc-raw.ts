@@ -47,6 +47,61 @@ let dataPointerPos32 = 0;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 const encoder = new TextEncoder();
 
+/** scope.node's prefault(view, from, to), when the agent handed it over (setPrefault). */
+type PrefaultPages = (view: Uint8Array, from: number, to: number) => unknown;
+let prefaultPages: PrefaultPages | undefined;
+
+/** The agent's native prefault (scope.node): prefaultParse maps a parse's pages on a libuv thread. */
+export function setPrefault(prefault: PrefaultPages | undefined): void {
+  prefaultPages = prefault;
+}
+
+/** The prefault setPrefault was given, for other buffers a first start is about to fill (cache.ts entryScratch). */
+export function prefaultFunction(): PrefaultPages | undefined {
+  return prefaultPages;
+}
+
+/**
+ * Sources shorter than this are not prefaulted: their pages are few, and mostly mapped already by an
+ * earlier, larger parse (every source sits at the top of the arena, parseIntoBuffer).
+ */
+export const PREFAULT_SOURCE_MIN = 1024 * 1024;
+
+/** oxc's AST for a source, measured below it in the arena: typescript.js 4.8x its bytes. */
+const PREFAULT_AST_PER_BYTE = 5;
+
+/** The source's UTF-8 length, what encodeInto writes (lone surrogates as U+FFFD, 3 bytes, both ways). */
+function sourceBytes(code: string): number {
+  return Buffer.byteLength(code, "utf8");
+}
+
+/** Where a source of `bytes` UTF-8 bytes goes: at the top of the arena, 16-byte aligned. */
+function sourceStartFor(bytes: number): number {
+  return (sizes.ACTIVE_SIZE - bytes - 16) & ~15;
+}
+
+/**
+ * Before a large source is parsed (a transform cache miss, cache.ts): its arena pages (the
+ * source and oxc's AST below it, PREFAULT_AST_PER_BYTE) are mapped on a libuv thread while
+ * this thread goes on (the text scan of loads-modules.ts, the marker check, encoding the
+ * source), instead of one page fault at a time inside the parse: typescript.js's parse
+ * took ~14,600 of them on the program's thread, each a few µs in this guest
+ * (BENCHMARKS.md). Only where the parse would take the raw path.
+ */
+export function prefaultParse(code: string, file: string): void {
+  if (!prefaultPages || code.length < PREFAULT_SOURCE_MIN || code.length > SOURCE_LENGTH_MAX) return;
+  // TypeScript takes the ESTree path (parse.ts languageOf: ts, tsx).
+  if (/\.[cm]?tsx?$/i.test(file) || !rawTransferUsable() || !walkable || walkOff) return;
+  try {
+    if (buffer === null) buffer = createBuffer(binding!);
+    const bytes = sourceBytes(code);
+    const start = sourceStartFor(bytes);
+    prefaultPages(buffer, Math.max(0, start - bytes * PREFAULT_AST_PER_BYTE), start + bytes);
+  } catch {
+    // Nothing mapped ahead: the parse maps its own pages, as without it.
+  }
+}
+
 /**
  * Turns the buffer walk (parseProgram) off or on for this process; checks and benchmarks
  * compare it with the ESTree path in one process. Returns whether it is usable now.
@@ -149,10 +204,12 @@ function parseIntoBuffer(code: string, file: string, lang: "js" | "jsx", sourceT
     idleTimer = undefined;
   }, BUFFER_IDLE_MS);
   idleTimer.unref?.();
-  const maxByteLength = code.length * 3;
-  const sourceStart = sizes.ACTIVE_SIZE - maxByteLength;
-  const { read, written } = encoder.encodeInto(code, new Uint8Array(current.buffer, current.byteOffset + sourceStart, maxByteLength));
-  if (read !== code.length) return undefined;
+  // The source at the top of the arena, oxc's AST below it (its allocator fills downwards): every
+  // parse reuses the pages the largest one before it mapped, and prefaultParse knows where they are.
+  const bytes = sourceBytes(code);
+  const sourceStart = sourceStartFor(bytes);
+  const { read, written } = encoder.encodeInto(code, new Uint8Array(current.buffer, current.byteOffset + sourceStart, sizes.ACTIVE_SIZE - sourceStart));
+  if (read !== code.length || written !== bytes) return undefined;
   loaded.parseRawSync(file, current.block, sourceStart, written, { lang, sourceType, preserveParens: false });
   return { current, sourceStart, written };
 }

@@ -47,6 +47,24 @@ export interface Printed {
   code: string;
   /** Absent when print was asked for no map. */
   map?: SourceMapV3;
+  /** `wrap`: SCRIPT_WRAPPER's head, `code` and its tail as one flat string (`code` is a slice of it). */
+  wrapped?: string;
+}
+
+/**
+ * The CommonJS wrapper node-hooks.ts compiles a module in (its head on a line of its own):
+ * print makes the wrapped text in the same join as the code when asked (`wrap`), so V8
+ * compiles it as it is instead of flattening head + code + tail into a copy (typescript.js:
+ * 11.7 MB and its fresh pages at a first start).
+ */
+export const SCRIPT_WRAPPER = { head: "(function (exports, require, module, __filename, __dirname) {\n", tail: "\n})" } as const;
+
+/** The text of `edits`, followed by `after`: wrapped too when asked and the edits are insertions. */
+function printedText(edits: MagicString | Insertions, after: string, wrap: boolean): Printed {
+  if (!wrap || !(edits instanceof Insertions)) return { code: `${edits.toString()}${after}` };
+  const { head, tail } = SCRIPT_WRAPPER;
+  const wrapped = edits.toString(head, `${after}${tail}`);
+  return { code: wrapped.slice(head.length, wrapped.length - tail.length), wrapped };
 }
 
 /**
@@ -120,8 +138,8 @@ function sourceTable(info: NonNullable<ReturnType<typeof sourceInfoOf>>, file: s
   const names: string[] = [];
   for (const range of info.ranges) {
     // One string per entry (typescript.js: ~20,000 of them), no array of fields.
-    let entry = `${range.key.toString(36)},${range.start.toString(36)},${(range.end - range.start).toString(36)},${range.inserted.toString(36)}`;
-    const delta = range.index < 0 ? "x" : (range.index - range.key).toString(36);
+    let entry = `${base36(range.key)},${base36(range.start)},${base36(range.end - range.start)},${base36(range.inserted)}`;
+    const delta = range.index < 0 ? "x" : base36(range.index - range.key);
     const isClass = range.kind === "class";
     if (isClass) entry += `,${delta},c`;
     else if (delta !== "0") entry += `,${delta}`;
@@ -129,6 +147,30 @@ function sourceTable(info: NonNullable<ReturnType<typeof sourceInfoOf>>, file: s
     entries.push(entry);
   }
   return [info.tag, javascript ? info.length : -1, info.hash, entries.join(";"), names];
+}
+
+/** 0..1295 in base 36: one digit or two, and always two (leading zero). */
+let digits36: string[] | undefined;
+let pairs36: string[] | undefined;
+
+/**
+ * A non-negative integer in base 36, as `n.toString(36)` writes it: from a table of two-digit
+ * strings, without V8's radix conversion (a runtime call each: sourceTable makes ~90,000 on
+ * typescript.js, BENCHMARKS.md).
+ */
+export function base36(n: number): string {
+  if (digits36 === undefined || pairs36 === undefined) {
+    digits36 = [];
+    pairs36 = [];
+    for (let i = 0; i < 1296; i++) {
+      const text = i.toString(36);
+      digits36.push(text);
+      pairs36.push(i < 36 ? `0${text}` : text);
+    }
+  }
+  if (n < 1296) return digits36[n]!;
+  const high = Math.floor(n / 1296);
+  return `${base36(high)}${pairs36[n - high * 1296]!}`;
 }
 
 /**
@@ -218,7 +260,8 @@ function originalPlaces(functions: FunctionInfo[], file: string, inputMap: Sourc
     return { places, files };
   }
   let current = file;
-  for (const [index, fn] of functions.entries()) {
+  for (let index = 0; index < functions.length; index++) {
+    const fn = functions[index]!;
     let source = file;
     try {
       const original = originalPositionFor(traced, { line: fn.line, column: fn.column - 1 });
@@ -259,6 +302,8 @@ export function print(
    * looks them up in the file's own map as it would untraced.
    */
   ownComment?: string,
+  /** Also the text inside SCRIPT_WRAPPER (Printed.wrapped), where no map of scope's is appended. */
+  wrap = false,
 ): Printed {
   const info = sourceInfoOf(functions);
   const location = inputMap && inputMapUrl && !INLINE_MAP.test(inputMapUrl) ? mapLocation(sourceName, inputMapUrl) : undefined;
@@ -266,7 +311,10 @@ export function print(
   const table: (string | number)[] = [];
   // Listeners: [index, event, method]* as a third argument, only when there are any.
   const listeners: (string | number)[] = [];
-  for (const [index, fn] of functions.entries()) {
+  // An index loop: entries() makes an iterator result and an [index, fn] pair per function,
+  // and a first start runs this loop cold (typescript.js: ~22,000 functions).
+  for (let index = 0; index < functions.length; index++) {
+    const fn = functions[index]!;
     const place = origins?.places[index];
     table.push(fn.name, place ? place[0] : fn.line, place ? place[1] : fn.column, fn.flags);
     if (fn.listener) listeners.push(index, fn.listener.event, fn.listener.method);
@@ -293,8 +341,8 @@ export function print(
         : "") +
       "\n",
   );
-  if (unmapped && ownComment) return { code: `${edits.toString()}${ownComment}\n` };
-  if (inputMap === null || unmapped) return { code: edits.toString() };
+  if (unmapped && ownComment) return printedText(edits, `${ownComment}\n`, wrap);
+  if (inputMap === null || unmapped) return printedText(edits, "", wrap);
   // Without a map to chain: segments only where a token moved (sparse-map.ts); none needed: no map.
   const sparse = inputMap ? undefined : sparseMap(edits, code, sourceName);
   if (sparse === null) return { code: edits.toString() };

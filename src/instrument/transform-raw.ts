@@ -37,7 +37,7 @@ import {
   exitCode,
   hashSource,
   lineStarts,
-  position,
+  lineOf,
   scanArrowEnd,
   scanClassStart,
   scanMemberStart,
@@ -124,6 +124,9 @@ let statefulOf: (container: string) => boolean;
 let classNames: string[];
 let containers: Container[];
 let base: string;
+/** `${HOOKED}.c(${base}+`, and with the `(` an expression body's comma expression opens: a calls-level hook's text is one of them, the index and its close. */
+let callsHook: string;
+let callsHookExpression: string;
 let inserted = 0;
 let ranges: SourceRange[];
 let members: Map<number, Mark>;
@@ -162,6 +165,8 @@ export function transformRaw(raw: RawProgram, source: string, magic: InsertionSi
   classNames = [];
   containers = [];
   base = BASE + tag;
+  callsHook = `${HOOKED}.c(${base}+`;
+  callsHookExpression = `(${callsHook}`;
   inserted = 0;
   ranges = [];
   members = new Map();
@@ -323,8 +328,13 @@ function mark(): Mark {
 }
 
 function addRange(from: Mark, start: number, end: number, index: number, kind: SourceRange["kind"], name: string): void {
-  if (functions.length === from.first) return;
-  ranges.push({ key: from.first, index, start, end, inserted: inserted - from.inserted, kind, name: index >= 0 && kind === "function" ? "" : name });
+  addRangeFrom(from.inserted, from.first, start, end, index, kind, name);
+}
+
+/** addRange from a mark's two numbers. */
+function addRangeFrom(fromInserted: number, fromFirst: number, start: number, end: number, index: number, kind: SourceRange["kind"], name: string): void {
+  if (functions.length === fromFirst) return;
+  ranges.push({ key: fromFirst, index, start, end, inserted: inserted - fromInserted, kind, name: index >= 0 && kind === "function" ? "" : name });
 }
 
 function announce(program: number): void {
@@ -445,7 +455,10 @@ function nameFromParent(pt: number, pp: number, node: number): string {
 
 function visitFunction(pos: number, arrow: boolean, pt: number, pp: number): void {
   const method = isMethodLike(pt, pp) && memberValueIs(pt, pp, pos);
-  const from = (method && members.get(pp)) || mark();
+  // A method's text starts at its key: marked by onMethod/onProperty; else here (two numbers, no Mark).
+  const member = method ? members.get(pp) : undefined;
+  const fromInserted = member ? member.inserted : inserted;
+  const fromFirst = member ? member.first : functions.length;
   const isConstructor = method && pt === T_METHOD && u8[pp + 13] === 0;
   const name = functionName(pos, arrow, pt, pp);
   const level = levelOf(name);
@@ -467,7 +480,7 @@ function visitFunction(pos: number, arrow: boolean, pt: number, pp: number): voi
       if (container) container.constructorIndex = index;
     }
   }
-  if (!isConstructor) addRange(from, method ? memberStart(pt, pp) : startOf(pos), endOf(pos), index, "function", name);
+  if (!isConstructor) addRangeFrom(fromInserted, fromFirst, method ? memberStart(pt, pp) : startOf(pos), endOf(pos), index, "function", name);
 }
 
 /** The node of argument `n` of a call (-1 when there is none or it is a spread). */
@@ -554,28 +567,47 @@ function isStatefulMethod(pos: number, arrow: boolean, pt: number, pp: number): 
   return false;
 }
 
+/** The scope of every calls-level function: its returns and yields are left alone, nothing reads its id. */
+const CALLS_SCOPE: Scope = { id: "", full: false, generator: false, async: false };
+
 function instrumentFunction(pos: number, arrow: boolean, pt: number, pp: number, name: string, level: Exclude<Level, "off">): void {
   const index = functions.length;
-  const { line, column } = position(starts, startOf(pos));
+  const offset = startOf(pos);
+  const line = lineOf(starts, offset);
   const flags = functionFlags(pos, arrow, pt, pp);
   const listener = listenerOf(pos, pt, pp);
+  const column = offset - starts[line - 1]! + 1;
   functions.push(listener ? { name, line, column, flags, level, listener } : { name, line, column, flags, level });
+  const saved = scope;
+  if (level !== "full") {
+    // The calls level: one statement (or a comma expression's first operand), no Scope, no id string of its own.
+    scope = CALLS_SCOPE;
+    try {
+      if (arrow && u8[pos + 40] !== 64) {
+        const body = boxed(pos + 40);
+        insertRight(startOf(body), `${callsHookExpression}${index}),`);
+        childrenArrowFunctionExpression(pos);
+        insertLeft(endOf(body), ")");
+        return;
+      }
+      insertRight(afterDirectives(arrow ? boxed(pos + 40) : i32[(pos + 80) >> 2]!), `${callsHook}${index});`);
+      walkChildren(pos, arrow);
+    } finally {
+      scope = saved;
+    }
+    return;
+  }
   const isAsync = arrow ? u8[pos + 56] === 1 : u8[pos + 90] === 1;
   const generator = !arrow && u8[pos + 89] === 1;
-  const own: Scope = { id: `${base}+${index}`, full: level === "full", generator, async: isAsync };
-  const self = own.full && isStatefulMethod(pos, arrow, pt, pp) ? ",this" : "";
+  const own: Scope = { id: `${base}+${index}`, full: true, generator, async: isAsync };
+  const self = isStatefulMethod(pos, arrow, pt, pp) ? ",this" : "";
   if (self) functions[index]!.flags |= FunctionFlag.stateful;
   const asyncOnly = isAsync && !generator;
-  const saved = scope;
   scope = own;
   try {
     if (arrow && u8[pos + 40] !== 64) return expressionBody(pos, own, asyncOnly, self);
     const body = arrow ? boxed(pos + 40) : i32[(pos + 80) >> 2]!;
     const start = afterDirectives(body);
-    if (!own.full) {
-      insertRight(start, `${HOOKED}.c(${own.id});`);
-      return walkChildren(pos, arrow);
-    }
     const initial = own.generator && !own.async ? `=${HOOK}.u` : "";
     const enter = `var ${CALL_TOKEN}=${HOOKED}.C(${own.id},${argumentsOf(pos, arrow)}${self}),${RETURN_VALUE}${initial};try{`;
     const bodyEnd = endOf(body);
@@ -594,13 +626,7 @@ function walkChildren(pos: number, arrow: boolean): void {
 }
 
 function expressionBody(pos: number, own: Scope, asyncOnly: boolean, self: string): void {
-  const body = boxed(pos + 40);
-  if (!own.full) {
-    insertRight(startOf(body), `(${HOOKED}.c(${own.id}),`);
-    childrenArrowFunctionExpression(pos);
-    insertLeft(endOf(body), ")");
-    return;
-  }
+  // Only at "full": instrumentFunction writes the calls level's comma expression itself.
   const open = arrowEnd(pos);
   const enter = `{var ${CALL_TOKEN}=${HOOKED}.C(${own.id},${argumentsOf(pos, true)}${self}),${RETURN_VALUE};try{return ${RETURN_VALUE}=(`;
   insertRight(open, enter);

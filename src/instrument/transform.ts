@@ -786,6 +786,12 @@ export function lineStarts(code: string): number[] {
 
 /** 1-based line and column of `offset`. */
 export function position(starts: number[], offset: number): { line: number; column: number } {
+  const line = lineOf(starts, offset);
+  return { line, column: offset - starts[line - 1]! + 1 };
+}
+
+/** 1-based line of `offset` (position without an object: transform-raw.ts, once per function). */
+export function lineOf(starts: number[], offset: number): number {
   let low = 0;
   let high = starts.length - 1;
   while (low < high) {
@@ -793,5 +799,5 @@ export function position(starts: number[], offset: number): { line: number; colu
     if (starts[middle]! <= offset) low = middle;
     else high = middle - 1;
   }
-  return { line: low + 1, column: offset - starts[low]! + 1 };
+  return low + 1;
 }

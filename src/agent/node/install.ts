@@ -15,6 +15,8 @@ import { startTracing } from "./hooks";
 
 interface Addon extends Sink {
   attach(ringPath: string, tid: number): boolean;
+  /** Maps a typed array's pages [from, to) on a libuv thread (zig/napi.zig js_prefault). */
+  prefault?(view: Uint8Array, from: number, to: number): boolean;
 }
 
 const attachedKey = Symbol.for("scope.agent.attached");
@@ -88,6 +90,7 @@ export function install(): void {
         esmLoader: env.SCOPE_ESM_LOADER,
         request: currentRequest,
         requestsBegin,
+        prefault: typeof addon.prefault === "function" ? addon.prefault : undefined,
       });
     } catch (error) {
       functionsError = error;
