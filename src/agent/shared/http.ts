@@ -11,7 +11,7 @@ import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpProtocol, Kind, LongTas
 import { REDACTED, redaction } from "./redact";
 import type { Recorder } from "./recorder";
 import { currentRequest, newConnectionId, newRequestId } from "./request-context";
-import { makeStamp } from "./stamp";
+import { makeStamp, type Stamp } from "./stamp";
 import { protoData } from "./reflect";
 
 /** The same secret-key test as the previews' (preview.ts), read from redact.ts so the Node agent's second chunk needs no preview module. */
@@ -22,7 +22,35 @@ const SECRET_KEY = redaction.secretKey;
  * Bun's node:http IncomingMessage (its ServerResponse reaches it as `res.req`), the
  * HTTP/2 compatibility request and response, Bun.serve's Request.
  */
-export const serverRequests = makeStamp<RequestState>(true);
+export const serverRequests = lastOneKept(makeStamp<RequestState>(true));
+
+/**
+ * A stamp whose last object looked up (or stamped) and its value are kept: a server request's
+ * IncomingMessage is looked up ~15 times a request (each Express layer, the response's emits,
+ * its body counters), and Express changes its shape layer by layer, so each stamp read there
+ * is a megamorphic private-field look-up (~200 instructions); the same object again is one
+ * comparison. Holds one object (the last request looked up) until the next look-up.
+ */
+function lastOneKept<T>(stamp: Stamp<T>): Stamp<T> {
+  let last: object | undefined;
+  let lastValue: T | undefined;
+  return {
+    get(object: object): T | undefined {
+      if (object === last) return lastValue;
+      const value = stamp.get(object);
+      if (value !== undefined) {
+        last = object;
+        lastValue = value;
+      }
+      return value;
+    },
+    set(object: object, value: T): void {
+      stamp.set(object, value);
+      last = object;
+      lastValue = value;
+    },
+  };
+}
 
 /**
  * The id of the server request `message` is or answers (an IncomingMessage, a
