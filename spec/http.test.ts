@@ -135,6 +135,21 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(events.filter((event) => event.kind === "function_call" && String(event.fields.function).startsWith("step ") && event.fields.request === undefined)).toEqual([]);
   });
 
+  // Bun: not linked (Bun's AsyncLocalStorage does not reach its IncomingMessage's listeners).
+  test.if(runtime === "node")("a body read through 'data'/'end' listeners: what the 'end' listener starts is linked to its request", async () => {
+    const traced = await runTraced([runtime, join(http, "body-linked.cjs")]);
+    expect(traced.status).toBe(0);
+    expect(traced.stdout).toBe("b11 b22 b33\n");
+    const { events } = traced;
+    const byTarget = new Map(ofKind(events, "http_server_request").map((event) => [event.fields.target, event]));
+    for (const n of [11, 22, 33]) {
+      const request = byTarget.get(`/b/${n}`)!;
+      const mine = events.filter((event) => event.fields.requestIndex === request.index);
+      expect(mine.filter((event) => event.kind === "message_send").map((event) => event.fields.preview)).toEqual([`"${n}"`]);
+      expect(mine.filter((event) => event.kind === "http_client_request").map((event) => event.fields.url)).toEqual([expect.stringMatching(new RegExp(`/leaf\\?n=${n}$`))]);
+    }
+  });
+
   test("calls level: each request's calls carry it, from the thread's first request on (packed calls too)", async () => {
     // Before the first request the runtime reads no request per call (requestsBegin);
     // the first request context switches it on before the handler's code runs.
