@@ -177,9 +177,28 @@ pub const Clock = struct {
 /// Chooses the ring's clock and, for the TSC, calibrates it: sleeps about
 /// calibration_window_ns. Called once, by the ring's creator.
 pub fn calibrate(choice: Choice) Calibration {
-    if (choice == .monotonic or !tsc_usable()) return calibration_monotonic;
-    const start = pair_read();
-    sleep_ns(calibration_window_ns);
+    return calibration_end(calibration_begin(choice));
+}
+
+/// A calibration under way: its first point, or none (the monotonic clock, nothing to calibrate).
+pub const Window = struct {
+    start: ?Pair,
+};
+
+/// Starts a calibration (calibrate in two halves): the creator does its other work (the
+/// ring file's allocation) inside the window instead of sleeping all of it afterwards.
+pub fn calibration_begin(choice: Choice) Window {
+    if (choice == .monotonic or !tsc_usable()) return .{ .start = null };
+    return .{ .start = pair_read() };
+}
+
+/// Ends a calibration begun by calibration_begin: sleeps what is left of
+/// calibration_window_ns since its first point (none when the work between took longer),
+/// so the window is never shorter than calibrate's.
+pub fn calibration_end(window: Window) Calibration {
+    const start = window.start orelse return calibration_monotonic;
+    const elapsed_ns = monotonic_ns() -| start.ns;
+    if (elapsed_ns < calibration_window_ns) sleep_ns(calibration_window_ns - elapsed_ns);
     const end = pair_read();
     // Both pairs came from one thread, possibly on two cores: the kernel keeps TSCs in
     // sync (it would not use the TSC as its clocksource otherwise).
@@ -376,4 +395,26 @@ test "clock: the monotonic fallback when asked" {
     const clock = Clock.init(calibration);
     try testing.expectEqual(Source.monotonic, clock.source);
     try expect_clock_tracks_monotonic(calibration);
+}
+
+test "clock: a calibration in two halves keeps the whole window whatever ran between, and tracks CLOCK_MONOTONIC" {
+    for ([_]u64{ 0, 4 * std.time.ns_per_ms, 15 * std.time.ns_per_ms }) |work_ns| {
+        const before_ns = monotonic_ns();
+        const window = calibration_begin(.auto);
+        if (work_ns > 0) sleep_ns(work_ns);
+        const end_ns = monotonic_ns();
+        const calibration = calibration_end(window);
+        const elapsed_ns = monotonic_ns() - before_ns;
+        try testing.expect(calibration_valid(&calibration));
+        try testing.expectEqual(@intFromEnum(if (tsc_usable()) Source.tsc else Source.monotonic), calibration.source);
+        if (tsc_usable()) {
+            try testing.expect(elapsed_ns >= calibration_window_ns);
+            // Work longer than the window: no sleep on top of it (calibrate would sleep 10 ms).
+            if (work_ns > calibration_window_ns) try testing.expect(monotonic_ns() - end_ns < calibration_window_ns);
+        }
+        try expect_clock_tracks_monotonic(calibration);
+    }
+    const none = calibration_begin(.monotonic);
+    try testing.expectEqual(@as(?Pair, null), none.start);
+    try testing.expectEqual(@intFromEnum(Source.monotonic), calibration_end(none).source);
 }

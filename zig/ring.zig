@@ -279,6 +279,9 @@ pub const Options = struct {
     collector_pid: u32,
     /// The TSC when usable (calibrating sleeps clock.calibration_window_ns).
     clock: clock.Choice = .auto,
+    /// A calibration the caller began (clock.calibration_begin with `clock`), ended by
+    /// format; none: format calibrates from the start.
+    calibration: ?clock.Window = null,
     /// Each producer's overflow bound; 0: four times the ring's slots (overflow_capacity).
     overflow_capacity_records: u32 = 0,
 };
@@ -443,7 +446,7 @@ pub const Ring = struct {
         if (memory.len != size_bytes(options.lane_count, options.lane_capacity_slots)) return error.SizeMismatch;
         const header: *Header = @ptrCast(memory.ptr);
         assert(std.mem.allEqual(u8, std.mem.asBytes(header), 0));
-        const clock_calibration = clock.calibrate(options.clock);
+        const clock_calibration = if (options.calibration) |window| clock.calibration_end(window) else clock.calibrate(options.clock);
         header.* = .{
             .magic = @splat(0),
             .ring_layout_version = ring_layout_version,
