@@ -295,6 +295,18 @@ describe("the program's own toolchain under scope run --functions (node)", () =>
   });
 });
 
+// Node's source maps are the program's to turn on: a compiled file with a map of its own, run
+// without them, prints its own positions (dist/app.js) under scope as untraced, not its map's.
+test("tsc, external maps, plain node (source maps off): the same output and stack positions as untraced", async () => {
+  const dir = projects.tsc!;
+  const argv = ["node", "dist/app.js"];
+  const [plain, run] = await Promise.all([runUntraced(argv, { cwd: dir, env: toolsEnv }), runTraced(argv, { cwd: dir, env: toolsEnv, scopeArgs: ["--functions"] })]);
+  expect(plain.stdout).toContain("dist/app.js:");
+  expect(plain.stdout).not.toContain("src/app.ts:");
+  expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+  expect(ofKind(run.events, "function_call").length).toBeGreaterThan(0);
+});
+
 // Every function on one line: instrumentation moves every column after the first `{`.
 const formatters = `"use strict";
 function boom(what) { throw new Error("boom " + what); }

@@ -12,7 +12,7 @@ import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type 
 import { warningLine } from "./instrument";
 import { mayLoadModules } from "./loads-modules";
 import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
-import { SCRIPT_WRAPPER } from "./print";
+import { carriesScopeMapUnderShifts, SCRIPT_WRAPPER } from "./print";
 
 export interface NodeHookOptions {
   config: MatchConfig;
@@ -52,6 +52,7 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
   const original = Module.prototype._compile;
   const cached = cache ? codeCacheCompiler(original) : undefined;
+  let mapsWhenNeeded = matcher.shiftsForStacks;
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {
     let code = content;
     let loadsModules: boolean | undefined;
@@ -69,6 +70,11 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
     // The ESM hooks, when deferred, are on before any source that could load an ES module runs.
     if (esm?.pending === true && typeof content === "string") esm.before(content, loadsModules);
     if (compiled?.status === "instrumented") {
+      // Under shiftsForStacks Node's source maps stay as the program set them, unless this file needs scope's map.
+      if (mapsWhenNeeded && carriesScopeMapUnderShifts(compiled.code, content)) {
+        mapsWhenNeeded = false;
+        enableSourceMaps();
+      }
       if (compiled.codeCache && cached && compiled.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, compiled.code, filename, compiled.codeCache, rest, compiled.wrapped);
       code = compiled.code;
     }
@@ -198,7 +204,15 @@ export function registerEsmHook(options: NodeHookOptions): boolean {
   return true;
 }
 
-/** Both paths, and source maps on so stack traces show original positions. */
+/**
+ * Both paths, and stack traces with the positions the program has untraced: on Node 20.19+
+ * from the column shifts (callsites.ts), where Node's source maps stay as the program set them
+ * (turned on by scope, a program's files with maps of their own would have their frames
+ * mapped where they are not untraced: `node dist/app.js` printing src/app.ts positions), and
+ * are turned on only for a CommonJS file whose line ends the shifts cannot count, which
+ * carries scope's map (carriesScopeMapUnderShifts); elsewhere through scope's inline maps, with
+ * Node's source maps on.
+ */
 export function enableNodeInstrumentation(options: NodeHookOptions): void {
   if (options.config.sourceMaps !== false && options.config.shiftsForStacks === undefined && nodeFormatsThroughProperty() && installCallSitePositions(true)) {
     // Both hooks (and the cache key) see it: files without a map of their own get none of
@@ -213,7 +227,11 @@ export function enableNodeInstrumentation(options: NodeHookOptions): void {
   } else {
     installCommonJsHook(options, deferEsmHook(options));
   }
-  if (options.config.sourceMaps === false) return;
+  if (options.config.sourceMaps === false || options.config.shiftsForStacks === true) return;
+  enableSourceMaps();
+}
+
+function enableSourceMaps(): void {
   const proc = process as { setSourceMapsEnabled?: (on: boolean) => void };
   proc.setSourceMapsEnabled?.(true);
 }

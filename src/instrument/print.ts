@@ -78,6 +78,17 @@ const MAP_COMMENT_PREFIX = "//" + String.fromCharCode(35) + " sourceMappingURL="
 const INLINE_MAP = /^data:application\/json(?:;charset=[\w-]+)?;base64,(.*)$/i;
 
 /**
+ * Whether printed code carries a map of scope's though print was asked for shiftsForStacks:
+ * only a file whose line ends the shifts cannot count (a lone \r, U+2028, U+2029) gets one
+ * then, chained onto its own; any other inline map on the last line is the file's own
+ * comment, kept as it was. `source`: the code before instrumenting.
+ */
+export function carriesScopeMapUnderShifts(code: string, source: string): boolean {
+  const last = code.lastIndexOf("\n", code.length - 2) + 1;
+  return code.startsWith(`${MAP_COMMENT_PREFIX}data:`, last) && hasOtherLineEnds(source);
+}
+
+/**
  * Where the file's source-map comment is: the last `sourceMappingURL=` in the file, when
  * it is a `//# ` (or `//@ `) comment followed by nothing but whitespace, as V8 and the
  * tools read it; however long the inline map is.
