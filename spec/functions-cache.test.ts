@@ -167,16 +167,22 @@ test("an external source map is part of the key: a rebuilt map next to an unchan
   writeFileSync(join(dir, "lib.cjs"), 'function fail() {\n  throw new Error("mapped");\n}\nmodule.exports = { fail };\n//# sourceMappingURL=lib.cjs.map\n');
   writeFileSync(join(dir, "main.cjs"), 'const { fail } = require("./lib.cjs");\ntry {\n  fail();\n} catch (error) {\n  console.log(error.stack.split("\\n")[1].trim());\n}\n');
   const writeMap = (source: string) => writeFileSync(join(dir, "lib.cjs.map"), JSON.stringify({ version: 3, sources: [source], names: [], mappings: "AAAA;AACA;AACA;AACA" }));
-  const mapped = () => runTraced(["node", join(dir, "main.cjs")], { scopeArgs: ["--functions"], env: { XDG_CACHE_HOME: join(scratchDir(), "cache-map") }, cwd: dir });
+  // The program turns Node's source maps on itself (scope leaves them as the program has them).
+  const mapped = () => runTraced(["node", "--enable-source-maps", join(dir, "main.cjs")], { scopeArgs: ["--functions"], env: { XDG_CACHE_HOME: join(scratchDir(), "cache-map") }, cwd: dir });
+  // Where the function table places `fail`: the original file its map leads to (kept in the cache entry).
+  const failFile = (run: Traced) => run.events.filter((e) => e.kind === "function_table" && (e.fields as { name: string }).name === "fail").map((e) => (e.fields as { file: string }).file);
 
   writeMap("first.ts");
   const first = await mapped();
-  // scope turns Node's source maps on: the frame is the original position, through lib.cjs.map.
+  // The frame is the original position, through lib.cjs.map, as untraced with source maps on.
   expect({ status: first.status, stdout: first.stdout }).toEqual({ status: 0, stdout: `at fail (${join(dir, "first.ts")}:2:1)\n` });
-  expect((await mapped()).stdout).toBe(first.stdout);
+  expect(failFile(first)).toEqual([join(dir, "first.ts")]);
+  const again = await mapped();
+  expect({ stdout: again.stdout, table: failFile(again) }).toEqual({ stdout: first.stdout, table: failFile(first) });
 
   writeMap("second.ts");
-  expect((await mapped()).stdout).toBe(`at fail (${join(dir, "second.ts")}:2:1)\n`);
+  const rebuilt = await mapped();
+  expect({ stdout: rebuilt.stdout, table: failFile(rebuilt) }).toEqual({ stdout: `at fail (${join(dir, "second.ts")}:2:1)\n`, table: [join(dir, "second.ts")] });
 });
 
 test("CommonJS entries are written off the main thread and whole: also when the program calls process.exit() before its event loop turns", async () => {
