@@ -6,29 +6,9 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { hasEvaluatorText } from "../src/instrument/loads-modules";
+// The word and blank tests are shared (unchanged by the rare-letter search); the reference is the plain scan built on them.
+import { hasEvaluatorText, isQuote, isWordChar, skipBlank } from "../src/instrument/loads-modules";
 
-function isWordChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 36 || c === 95 || c > 127;
-}
-const isQuote = (c: number) => c === 34 || c === 39 || c === 96;
-function skipBlank(text: string, from: number): number {
-  let at = from;
-  while (at < text.length) {
-    const c = text.charCodeAt(at);
-    if (c === 32 || c === 9 || c === 10 || c === 13) at++;
-    else if (c === 47 && text.charCodeAt(at + 1) === 42) {
-      const end = text.indexOf("*/", at + 2);
-      if (end < 0) return text.length;
-      at = end + 2;
-    } else if (c === 47 && text.charCodeAt(at + 1) === 47) {
-      const end = text.indexOf("\n", at + 2);
-      if (end < 0) return text.length;
-      at = end + 1;
-    } else break;
-  }
-  return at;
-}
 function someWord(text: string, word: string, accept: (before: number, after: number) => boolean): boolean {
   for (let at = text.indexOf(word); at >= 0; at = text.indexOf(word, at + 1)) {
     const before = at === 0 ? 32 : text.charCodeAt(at - 1);

@@ -8,16 +8,16 @@
  * unless the parser said the code has no import() (`parsed`), and any evaluator counts.
  */
 
-function isWordChar(c: number): boolean {
+export function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 36 || c === 95 || c > 127;
 }
 
-function isQuote(c: number): boolean {
+export function isQuote(c: number): boolean {
   return c === 34 || c === 39 || c === 96;
 }
 
 /** The first index at or after `from` that is not whitespace or a comment. */
-function skipBlank(text: string, from: number): number {
+export function skipBlank(text: string, from: number): number {
   let at = from;
   while (at < text.length) {
     const c = text.charCodeAt(at);
