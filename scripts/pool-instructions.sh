@@ -48,17 +48,4 @@ for jobs in "$low" "$high"; do
   done
   wait
 done
-untraced_low=$(cachegrind_refs "$out/untraced-$low.log")
-untraced_high=$(cachegrind_refs "$out/untraced-$high.log")
-echo "untraced: $untraced_low instructions at $low jobs, $untraced_high at $high"
-for name in "${names[@]}"; do
-  grep -q 'lost: none' "$out/$name-$high.log" || echo "$name: records lost or run failed (see a rerun)"
-  traced_low=$(cachegrind_refs "$out/$name-$low.log")
-  traced_high=$(cachegrind_refs "$out/$name-$high.log")
-  awk -v n="$name" -v l="$low" -v h="$high" -v ul="$untraced_low" -v uh="$untraced_high" -v tl="$traced_low" -v th="$traced_high" 'BEGIN {
-    jobs = h - l
-    added = ((th - tl) - (uh - ul)) / jobs
-    fixed = (tl - ul) - added * l
-    printf "%s: %.0f instructions at %d jobs, %.0f at %d; added per message event %.0f, fixed (start-up, JIT) %.0f M\n", n, tl, l, th, h, added / 4, fixed / 1e6
-  }'
-done
+slope_report "$out" "$low" "$high" jobs 4 "message event" "start-up, JIT" "${names[@]}"

@@ -17,3 +17,25 @@ valgrind_build() {
 cachegrind_refs() {
   grep -E 'I +refs' "$1" | tr -d ',' | awk '{print $NF}'
 }
+
+# What tracing adds per unit of a workload, from cachegrind logs at two sizes: the slope of
+# traced over untraced between them, and the fixed part (the intercept: start-up, JIT).
+# Logs: $1/untraced-SIZE.log and $1/NAME-SIZE.log (a traced run's summary says `lost: none`).
+# $1: dir, $2: low size, $3: high size, $4: the sizes' unit ("calls"), $5: events a unit,
+# $6: what the added figure is per ("call"), $7: what the fixed part holds; then the names.
+slope_report() {
+  local dir=$1 low=$2 high=$3 unit=$4 per=$5 label=$6 fixed=$7 name untraced_low untraced_high
+  shift 7
+  untraced_low=$(cachegrind_refs "$dir/untraced-$low.log")
+  untraced_high=$(cachegrind_refs "$dir/untraced-$high.log")
+  echo "untraced: $untraced_low instructions at $low $unit, $untraced_high at $high"
+  for name in "$@"; do
+    grep -q 'lost: none' "$dir/$name-$high.log" || echo "$name: records lost or run failed (see a rerun)"
+    awk -v n="$name" -v l="$low" -v h="$high" -v ul="$untraced_low" -v uh="$untraced_high" \
+      -v tl="$(cachegrind_refs "$dir/$name-$low.log")" -v th="$(cachegrind_refs "$dir/$name-$high.log")" \
+      -v unit="$unit" -v per="$per" -v label="$label" -v fixed="$fixed" 'BEGIN {
+      added = ((th - tl) - (uh - ul)) / (h - l)
+      printf "%s: %.0f instructions at %d %s, %.0f at %d; added per %s %.1f, fixed (%s) %.0f M\n", n, tl, l, unit, th, h, label, added / per, fixed, ((tl - ul) - added * l) / 1e6
+    }'
+  done
+}
