@@ -141,8 +141,8 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
   // sloppy code, whose mapped arguments object Reflect.apply copies in the runtime (C++).
   incoming.push = renamed(push, function (this: object, ...args: unknown[]): boolean {
     const chunk = args[0];
+    const request = serverOf(this);
     if (chunk !== null && chunk !== undefined) {
-      const request = serverOf(this);
       const response = request === undefined ? clientOfResponse(this) : undefined;
       if (request !== undefined || response !== undefined) {
         try {
@@ -154,6 +154,12 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
         }
       }
     }
+    // The parser hands a server request's body over in its connection's callbacks, which run
+    // in the context the connection was accepted in: on AsyncContextFrame (Node 24) not the
+    // request's (async_hooks carried it on the parser's resource, which the request's start
+    // entered). In the request, the 'data' push emits and the ticks it schedules ('end',
+    // 'readable') run in it. The same request already current: the call alone.
+    if (request !== undefined) return runInRequest(request.id, push as never, this, args) as boolean;
     return Reflect.apply(push, this, args) as boolean;
   });
   // Bun's ServerResponse has write and end of its own; Node's inherits OutgoingMessage's.
