@@ -27,6 +27,7 @@
  */
 import type * as Http from "node:http";
 import type * as Net from "node:net";
+import type { Readable } from "node:stream";
 import { HttpClient, HttpEnd, HttpEndFlag, Kind } from "../shared/kinds";
 import {
   addTraceparent,
@@ -157,9 +158,14 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
     // The parser hands a server request's body over in its connection's callbacks, which run
     // in the context the connection was accepted in: on AsyncContextFrame (Node 24) not the
     // request's (async_hooks carried it on the parser's resource, which the request's start
-    // entered). In the request, the 'data' push emits and the ticks it schedules ('end',
-    // 'readable') run in it. The same request already current: the call alone.
-    if (request !== undefined) return runInRequest(request.id, push as never, this, args) as boolean;
+    // entered). A body the program reads ('data' listeners or a pipe: flowing; 'readable'
+    // listeners) is pushed in the request, so the 'data' it emits and the ticks it schedules
+    // ('end', 'readable') run in it. A body nobody reads yet is pushed as it is: what reads it
+    // later (resume, read) runs in the program's own context. (An ALS run on the frame makes
+    // two frames: ~2.6 k instructions a request of the web workload if done for every push.)
+    if (request !== undefined && ((this as Readable).readableFlowing === true || (this as Readable).listenerCount("readable") > 0)) {
+      return runInRequest(request.id, push as never, this, args) as boolean;
+    }
     return Reflect.apply(push, this, args) as boolean;
   });
   // Bun's ServerResponse has write and end of its own; Node's inherits OutgoingMessage's.
