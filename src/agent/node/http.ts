@@ -191,8 +191,10 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
           const bytes = chunkBytes(chunk, typeof encoding === "function" ? undefined : encoding, byteLength);
           // A client request is published when it is ended (its _finish), after the program
           // wrote its body: those bytes wait here until then.
-          const request = clientOf(this);
-          const response = request === undefined ? serverOfResponse(this) : undefined;
+          // A server's response first: asking a ServerResponse for a client request's stamp
+          // it does not carry is a runtime call in V8 (stamp.ts `add`).
+          const response = serverOfResponse(this);
+          const request = response === undefined ? clientOf(this) : undefined;
           if (response !== undefined) response.responseBytes += bytes;
           else if (request !== undefined) request.requestBytes += bytes;
           else if (this instanceof http.ClientRequest) unclaimedStamp.set(this, (unclaimedStamp.get(this) ?? 0) + bytes);
@@ -365,7 +367,7 @@ export class ServerHooks {
     }
     const text = (value: unknown) => (typeof value === "string" ? value : undefined);
     const state = serverRequestStart(this.recorder, text(headers?.[":method"]), text(headers?.[":path"]), connection, protocolFlags(2, 0, tls), text(headers?.traceparent));
-    serverStamp.set(stream, state);
+    serverStamp.add(stream, state);
     return state;
   }
 
@@ -443,8 +445,8 @@ export class ServerHooks {
       rawHeader(request.rawHeaders, "traceparent"),
     ) as ServerRequest;
     known.current = state;
-    // The response reaches it as res.req.
-    serverStamp.set(request, state);
+    // The response reaches it as res.req. A request's IncomingMessage is new: add, no look-up.
+    serverStamp.add(request, state);
     // The program's handler runs right after this, in the same call: it and all it starts belong to the request.
     if (enter) enterRequest(state.id);
     return state;
