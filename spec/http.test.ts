@@ -135,6 +135,20 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(events.filter((event) => event.kind === "function_call" && String(event.fields.function).startsWith("step ") && event.fields.request === undefined)).toEqual([]);
   });
 
+  test("callback APIs only (a timer, a nextTick, an fs callback, a listener fired from an immediate): what each sends is linked to its request", async () => {
+    const traced = await runTraced([runtime, join(http, "callbacks-linked.cjs")]);
+    expect(traced.status).toBe(0);
+    expect(traced.stdout).toBe("c1 c2 c3\n");
+    const { events } = traced;
+    const byTarget = new Map(ofKind(events, "http_server_request").map((event) => [event.fields.target, event]));
+    for (const n of [1, 2, 3]) {
+      const request = byTarget.get(`/c/${n}`)!;
+      const mine = events.filter((event) => event.fields.requestIndex === request.index && event.kind === "message_send");
+      expect(mine.map((event) => event.fields.preview)).toEqual([`"timeout ${n}"`, `"tick ${n}"`, `"fs ${n}"`, `"emitter ${n}"`]);
+    }
+    expect(ofKind(events, "message_send").filter((event) => event.fields.request === undefined)).toEqual([]);
+  });
+
   // Bun: not linked (Bun's AsyncLocalStorage does not reach its IncomingMessage's listeners).
   test.if(runtime === "node")("a body read through 'data'/'end' listeners: what the 'end' listener starts is linked to its request", async () => {
     const traced = await runTraced([runtime, join(http, "body-linked.cjs")]);

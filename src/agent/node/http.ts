@@ -27,6 +27,7 @@
  */
 import type * as Http from "node:http";
 import type * as Net from "node:net";
+import type { Readable } from "node:stream";
 import { HttpClient, HttpEnd, HttpEndFlag, Kind } from "../shared/kinds";
 import {
   addTraceparent,
@@ -141,8 +142,8 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
   // sloppy code, whose mapped arguments object Reflect.apply copies in the runtime (C++).
   incoming.push = renamed(push, function (this: object, ...args: unknown[]): boolean {
     const chunk = args[0];
+    const request = serverOf(this);
     if (chunk !== null && chunk !== undefined) {
-      const request = serverOf(this);
       const response = request === undefined ? clientOfResponse(this) : undefined;
       if (request !== undefined || response !== undefined) {
         try {
@@ -153,6 +154,17 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
           recorder.fail(error);
         }
       }
+    }
+    // The parser hands a server request's body over in its connection's callbacks, which run
+    // in the context the connection was accepted in: on AsyncContextFrame (Node 24) not the
+    // request's (async_hooks carried it on the parser's resource, which the request's start
+    // entered). A body the program reads ('data' listeners or a pipe: flowing; 'readable'
+    // listeners) is pushed in the request, so the 'data' it emits and the ticks it schedules
+    // ('end', 'readable') run in it. A body nobody reads yet is pushed as it is: what reads it
+    // later (resume, read) runs in the program's own context. (An ALS run on the frame makes
+    // two frames: ~2.6 k instructions a request of the web workload if done for every push.)
+    if (request !== undefined && ((this as Readable).readableFlowing === true || (this as Readable).listenerCount("readable") > 0)) {
+      return runInRequest(request.id, push as never, this, args) as boolean;
     }
     return Reflect.apply(push, this, args) as boolean;
   });
@@ -179,8 +191,10 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
           const bytes = chunkBytes(chunk, typeof encoding === "function" ? undefined : encoding, byteLength);
           // A client request is published when it is ended (its _finish), after the program
           // wrote its body: those bytes wait here until then.
-          const request = clientOf(this);
-          const response = request === undefined ? serverOfResponse(this) : undefined;
+          // A server's response first: asking a ServerResponse for a client request's stamp
+          // it does not carry is a runtime call in V8 (stamp.ts `add`).
+          const response = serverOfResponse(this);
+          const request = response === undefined ? clientOf(this) : undefined;
           if (response !== undefined) response.responseBytes += bytes;
           else if (request !== undefined) request.requestBytes += bytes;
           else if (this instanceof http.ClientRequest) unclaimedStamp.set(this, (unclaimedStamp.get(this) ?? 0) + bytes);
@@ -353,7 +367,7 @@ export class ServerHooks {
     }
     const text = (value: unknown) => (typeof value === "string" ? value : undefined);
     const state = serverRequestStart(this.recorder, text(headers?.[":method"]), text(headers?.[":path"]), connection, protocolFlags(2, 0, tls), text(headers?.traceparent));
-    serverStamp.set(stream, state);
+    serverStamp.add(stream, state);
     return state;
   }
 
@@ -431,8 +445,8 @@ export class ServerHooks {
       rawHeader(request.rawHeaders, "traceparent"),
     ) as ServerRequest;
     known.current = state;
-    // The response reaches it as res.req.
-    serverStamp.set(request, state);
+    // The response reaches it as res.req. A request's IncomingMessage is new: add, no look-up.
+    serverStamp.add(request, state);
     // The program's handler runs right after this, in the same call: it and all it starts belong to the request.
     if (enter) enterRequest(state.id);
     return state;

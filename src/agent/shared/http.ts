@@ -49,6 +49,11 @@ function lastOneKept<T>(stamp: Stamp<T>): Stamp<T> {
       last = object;
       lastValue = value;
     },
+    add(object: object, value: T): void {
+      stamp.add(object, value);
+      last = object;
+      lastValue = value;
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * The request the running code belongs to, across `await` and callbacks: one
- * AsyncLocalStorage per thread holding the request id (a number), in Node and in Bun.
+ * The request the running code belongs to, across `await` and callbacks: one context store
+ * per thread holding the request id (a number), in Node and in Bun.
  *
  * Request ids are unique per (pid, tid) producer, from 1; server and client requests of
  * a thread share the counter. An event names its request either in a field of its own
@@ -12,9 +12,12 @@
  * AsyncLocalStorage) and currentRequest() is a load and a branch. From the first request
  * on, Node 20 propagates the store to every async resource a request creates (its
  * promise hook), which is the price of linking across `await` (BENCHMARKS.md "Request
- * context"); Bun's AsyncLocalStorage is native. On Node before 22 the store is an
- * async_hooks init hook of scope's own, AsyncLocalStorage's propagation without its
- * per-store layers (hookedStore below); elsewhere an AsyncLocalStorage.
+ * context", "Web on Node 24"); Bun's AsyncLocalStorage is native, and on Node 24 (V8's AsyncContextFrame, its
+ * default) AsyncLocalStorage enables no async_hooks: a request's context is a frame V8
+ * carries across await and Node across callbacks. Where Node's AsyncLocalStorage would run
+ * on async_hooks (Node 20, Node 22 by default) the store is an async_hooks init hook of
+ * scope's own, AsyncLocalStorage's propagation without its per-store layers (hookedStore
+ * below); elsewhere an AsyncLocalStorage.
  */
 import type { AsyncLocalStorage } from "node:async_hooks";
 import { Kind } from "./kinds";
@@ -43,7 +46,7 @@ const beginners: (() => void)[] = [];
 function store(): Store {
   if (storage === undefined) {
     const asyncHooks = require("node:async_hooks") as typeof import("node:async_hooks");
-    storage = hookedStoreWanted() ? hookedStore(asyncHooks) : localStorage(new asyncHooks.AsyncLocalStorage<number>());
+    storage = hookedStoreWanted(asyncHooks.AsyncLocalStorage) ? hookedStore(asyncHooks) : localStorage(new asyncHooks.AsyncLocalStorage<number>());
     // Before the first request's code runs: from now on currentRequest() may be non-zero.
     for (const begin of beginners) begin();
   }
@@ -51,15 +54,19 @@ function store(): Store {
 }
 
 /**
- * Node before 22 (AsyncLocalStorage always on async_hooks there): the store is an async_hooks
- * init hook of scope's own. Bun (native AsyncLocalStorage) and Node 22+ (whose
- * AsyncLocalStorage may be carried by V8's async context frame, with no async_hooks at all)
- * keep AsyncLocalStorage.
+ * Whether Node's AsyncLocalStorage would run on async_hooks: then the store is an async_hooks
+ * init hook of scope's own (the same propagation without AsyncLocalStorage's per-store
+ * layers). That is Node 20, Node 22 by default and Node 24 started with
+ * `--no-async-context-frame`: their AsyncLocalStorage class is the one with `_propagate`
+ * (the method its init hook calls per store). On V8's AsyncContextFrame (Node 24's default,
+ * Node 22 with `--experimental-async-context-frame`) AsyncLocalStorage enables no async_hooks
+ * at all and is kept, as Bun's native one is.
  */
-function hookedStoreWanted(): boolean {
+function hookedStoreWanted(local: typeof AsyncLocalStorage): boolean {
   if (typeof process === "undefined" || process.versions.bun !== undefined) return false;
   const major = Number(process.versions.node?.split(".")[0]);
-  return major > 0 && major < 22;
+  if (major > 0 && major < 22) return true;
+  return typeof (local.prototype as unknown as { _propagate?: unknown })._propagate === "function";
 }
 
 /** An AsyncLocalStorage as a Store: run's extra arguments go to Reflect.apply (no closure per call). */

@@ -174,13 +174,20 @@ function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: u
   } else if (config !== null && typeof config === "object") {
     text = dataProperty(config, "text");
     params = valuesCount(Array.isArray(values) ? values : dataProperty(config, "values"));
-    if (typeof dataProperty(config, "submit") === "function") made = config;
+    if (typeof dataProperty(config, "submit") === "function") {
+      made = config;
+      // A submittable the program gives again while it runs: one start.
+      if (started.get(made) !== undefined) return;
+    }
   } else return;
+  // pg's Query made in this call, not started (madeQuery checks).
   made ??= queryMadeBy(client, text);
   // Not queued (pg fails it on the next tick: ended or broken client): its end is
   // recorded with a start of its own there (handleError).
-  if (made === undefined || started.get(made) !== undefined) return;
-  started.set(made, db.queryStart(DbSystem.pg, text, params, request));
+  if (made === undefined) return;
+  // Mostly an object without the stamp (add: no look-up that misses; a submittable given
+  // again after its end has one, then replaced).
+  started.add(made, db.queryStart(DbSystem.pg, text, params, request));
 }
 
 export function hookPgQuery(db: DbRecorder, Query: unknown): void {
