@@ -22,6 +22,7 @@
  * spec/instrument-oxc-raw.test.ts (and scripts/check-raw-walk.ts over npm files).
  */
 import type { InsertionSink } from "./insertions";
+import { lineStarts } from "./line-ends";
 import type { Level } from "./match";
 import { TYPE, walk, childrenArrowFunctionExpression, childrenCallExpression, childrenClass, childrenFunction, childrenImportExpression, childrenJSXElement, childrenJSXFragment, childrenMethodDefinition, childrenObjectExpression, childrenObjectProperty, childrenReturnStatement, childrenYieldExpression } from "./oxc-walk.generated";
 import {
@@ -36,7 +37,6 @@ import {
   TEMP,
   exitCode,
   hashSource,
-  lineStarts,
   lineOf,
   scanArrowEnd,
   scanClassStart,

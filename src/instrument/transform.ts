@@ -46,6 +46,7 @@
 import { createHash } from "node:crypto";
 import type MagicString from "magic-string";
 import type { Level } from "./match";
+import { lineStarts } from "./line-ends";
 import { bindingNames, type ChildKeys, type Node } from "./parse";
 
 /** The global the injected code looks up: the runtime's hook object (runtime.ts). */
@@ -776,12 +777,6 @@ function source(visit: Visit, node: Node): string {
 export function sourceText(code: string, start: number, end: number): string {
   const text = code.slice(start, Math.min(end, start + MAX_NAME_CHARS)).replace(/\s+/g, " ");
   return end - start > MAX_NAME_CHARS ? `${text}…` : text;
-}
-
-export function lineStarts(code: string): number[] {
-  const starts = [0];
-  for (let i = code.indexOf("\n"); i >= 0; i = code.indexOf("\n", i + 1)) starts.push(i + 1);
-  return starts;
 }
 
 /** 1-based line and column of `offset`. */
