@@ -56,3 +56,12 @@ export function lineEndFrom(code: string, from: number): number {
 export function withNewlineEnds(code: string): string {
   return code.replace(/\r(?!\n)|[\u2028\u2029]/g, "\n");
 }
+
+/**
+ * `value` as a string literal that adds no line: JSON.stringify leaves U+2028 and U+2029
+ * as they are (JSON allows them), and inserted into a line they would end it.
+ */
+export function stringLiteral(value: string): string {
+  const text = JSON.stringify(value);
+  return text.indexOf("\u2028") < 0 && text.indexOf("\u2029") < 0 ? text : text.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+}
