@@ -24,7 +24,8 @@ writeFileSync(
 import { transformRaw } from ${from("transform-raw")};
 import { Insertions } from ${from("insertions")};
 import { print } from ${from("print")};
-import { hashSource, lineStarts } from ${from("transform")};
+import { hashSource } from ${from("transform")};
+import { lineStarts } from ${from("line-ends")};
 import { readFileSync } from "node:fs";
 const sources = ${JSON.stringify(corpusFiles)}.map((f) => [f, readFileSync(f, "utf8")]);
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };

@@ -10,7 +10,7 @@ import MagicString from "magic-string";
 import { Insertions } from "../src/instrument/insertions";
 import { columnShifts } from "../src/instrument/print";
 import { sparseMap } from "../src/instrument/sparse-map";
-import { lineStarts } from "../src/instrument/transform";
+import { lineStarts } from "../src/instrument/line-ends";
 
 function random(seed: number): () => number {
   let state = seed >>> 0;

@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSyn
 import Module from "node:module";
 import { dirname, join } from "node:path";
 import * as vm from "node:vm";
+import { parseScript } from "meriyah";
 import { VERSION } from "../version";
 import { commonJsUnderBun, factsOf, type ModuleFacts } from "./bun-module-kind";
 import { instrumentVia, type openTransformCache } from "./cache";
@@ -210,6 +211,7 @@ export class CommonJsLoader {
     }
     // Bun drops a hashbang line; keep the columns.
     if (text.startsWith("#!")) text = `//${text.slice(2)}`;
+    text = continuedStringLineEnds(text);
     const wrapper = vm.runInThisContext(`${WRAPPER_HEAD}${text}\n})`, {
       filename: path,
       importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
@@ -270,6 +272,45 @@ function typeScriptToScript(code: string, language: "ts" | "tsx", path: string):
   const define = { __filename: JSON.stringify(path), __dirname: JSON.stringify(dirname(path)) };
   const out = new Bun.Transpiler({ loader: language, target: "bun", define }).transformSync(code);
   return out.replace(/^import\s*\{([^}]*)\}\s*from\s*"bun:wrap";?/gm, (_, names: string) => `var {${names.replace(/\s+as\s+/g, ": ")}} = require("bun:wrap");`);
+}
+
+/**
+ * JavaScriptCore (Bun 1.4.5) does not count a raw U+2028 or U+2029 inside a string literal
+ * as a line end when it parses a function lazily, in a source of some size (~1 KB on), though
+ * it does everywhere else: every stack position after one is then a line short. Bun's own
+ * loader never shows it one (its transpiler escapes them); this path hands vm the text
+ * itself. So each gets `\u2028\` (`\u2029\`) before it: the escape is the same character,
+ * and the raw one becomes a line continuation, which JavaScriptCore counts. The string's
+ * value and the lines stay; the inserted text ends its line, so no position moves. Only a
+ * text that has one is tokenised; one that does not parse as a script is left as it is.
+ */
+export function continuedStringLineEnds(text: string): string {
+  if (text.indexOf("\u2028") < 0 && text.indexOf("\u2029") < 0) return text;
+  const at: number[] = [];
+  try {
+    parseScript(text, {
+      ranges: true,
+      globalReturn: true,
+      webcompat: true,
+      onToken: (type, start, end) => {
+        if (type !== "StringLiteral") return;
+        for (let i = start; i < end; i++) {
+          const c = text.charCodeAt(i);
+          if (c === 0x2028 || c === 0x2029) at.push(i);
+        }
+      },
+    });
+  } catch {
+    return text;
+  }
+  if (at.length === 0) return text;
+  let out = "";
+  let from = 0;
+  for (const i of at) {
+    out += `${text.slice(from, i)}\\u${text.charCodeAt(i).toString(16)}\\`;
+    from = i;
+  }
+  return out + text.slice(from);
 }
 
 /**

@@ -98,8 +98,11 @@ export type Cached = (
  * 11: file tags and source hashes from the source's SHA-256 (transform.ts hashSource), the
  *     key hashes that digest.
  * 12: hook calls through `(__scope$??__scope$i())` (transform.ts HOOKED), not `||`.
+ * 13: lines counted as the engines count them (line-ends.ts): a file with a lone \r,
+ *     U+2028 or U+2029 has its shifts and no map under shiftsForStacks, function tables
+ *     and maps on those lines; inserted event names without a raw U+2028/U+2029.
  */
-const TRANSFORM_FORMAT = 12;
+const TRANSFORM_FORMAT = 13;
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {

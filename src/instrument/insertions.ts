@@ -13,6 +13,7 @@
  * calls for what needs magic-string itself (a full map, an input map to chain).
  */
 import MagicString from "magic-string";
+import { lineStarts } from "./line-ends";
 
 const LEFT = 0;
 const APPEND_RIGHT = 1;
@@ -26,7 +27,7 @@ export interface InsertionSink {
   appendLeft(at: number, text: string): unknown;
   appendRight(at: number, text: string): unknown;
   prependRight(at: number, text: string): unknown;
-  /** The original's line starts (transform.ts lineStarts), when the walk made them: the shifts count lines with them. */
+  /** The original's line starts (line-ends.ts lineStarts), when the walk made them: the shifts count lines with them. */
   lineStarts?: number[];
 }
 
@@ -278,8 +279,8 @@ export class Insertions implements InsertionSink {
    * the calls' own texts: the groups' joined texts are never made (on typescript.js that
    * concatenation and the scans of it cost more than the rest of print).
    */
-  lineShifts(): string | undefined {
-    const shifts = new LineShifts(this.original, this.lineStarts);
+  lineShifts(starts = this.lineStarts): string | undefined {
+    const shifts = new LineShifts(this.original, starts);
     const texts = this.texts;
     let valid = true;
     this.eachGroup((offset, from, to, order) => {
@@ -296,9 +297,9 @@ export class Insertions implements InsertionSink {
     return valid ? shifts.text() : undefined;
   }
 
-  /** A magic-string with the same calls made in the same order. */
-  toMagicString(): MagicString {
-    const magic = new MagicString(this.original);
+  /** A magic-string with the same calls made in the same order, over the original or another text of its length. */
+  toMagicString(original = this.original): MagicString {
+    const magic = new MagicString(original);
     for (let i = 0; i < this.offsets.length; i++) {
       const at = this.offsets[i]!;
       const text = this.texts[i]!;
@@ -320,40 +321,29 @@ export class Insertions implements InsertionSink {
  * toString on typescript.js. Shared by the buffer walk's insertions and magic-string's chunks.
  */
 export class LineShifts {
-  private readonly code: string;
-  /** The code's line starts when known (transform.ts lineStarts): no search for line breaks. */
-  private readonly starts: number[] | undefined;
+  /** The code's line starts as the engine counts lines (line-ends.ts lineStarts). */
+  private readonly starts: number[];
   private readonly numbers: number[] = [];
   private line = 1;
   private lineStart = 0;
-  private nextNewline: number;
   private lineAt = 0;
   private countAt = -1;
 
-  constructor(code: string, starts?: number[]) {
-    this.code = code;
+  /** `starts`: the code's lineStarts when the caller has them (the walk made them), else counted here. */
+  constructor(code: string, starts: number[] = lineStarts(code)) {
     this.starts = starts;
-    this.nextNewline = starts ? (starts.length > 1 ? starts[1]! - 1 : -1) : code.indexOf("\n");
   }
 
   /** `length` characters inserted at original offset `offset` (nothing when 0). */
   add(offset: number, length: number): void {
     if (length === 0) return;
     const starts = this.starts;
-    if (starts) {
-      // starts[line] is the start of the line after `line` (1-based): the newline is just before it.
-      let line = this.line;
-      while (line < starts.length && starts[line]! - 1 < offset) line++;
-      if (line !== this.line) {
-        this.line = line;
-        this.lineStart = starts[line - 1]!;
-      }
-    } else {
-      while (this.nextNewline >= 0 && this.nextNewline < offset) {
-        this.line++;
-        this.lineStart = this.nextNewline + 1;
-        this.nextNewline = this.code.indexOf("\n", this.lineStart);
-      }
+    // starts[line] is the start of the line after `line` (1-based): its line end is just before it.
+    let line = this.line;
+    while (line < starts.length && starts[line]! - 1 < offset) line++;
+    if (line !== this.line) {
+      this.line = line;
+      this.lineStart = starts[line - 1]!;
     }
     if (this.lineAt !== this.line) {
       this.numbers.push(this.line, 0);

@@ -7,6 +7,7 @@
  * is over the text, so it errs towards yes: `import(` in a string or comment counts
  * unless the parser said the code has no import() (`parsed`), and any evaluator counts.
  */
+import { lineEndFrom } from "./line-ends";
 
 export function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 36 || c === 95 || c > 127;
@@ -27,8 +28,9 @@ export function skipBlank(text: string, from: number): number {
       if (end < 0) return text.length;
       at = end + 2;
     } else if (c === 47 && text.charCodeAt(at + 1) === 47) {
-      const end = text.indexOf("\n", at + 2);
-      if (end < 0) return text.length;
+      // To the line end: a lone \r, U+2028 or U+2029 ends a line comment too.
+      const end = lineEndFrom(text, at + 2);
+      if (end >= text.length) return text.length;
       at = end + 1;
     } else break;
   }

@@ -12,7 +12,7 @@ import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type 
 import { warningLine } from "./instrument";
 import { mayLoadModules } from "./loads-modules";
 import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
-import { carriesScopeMapUnderShifts, SCRIPT_WRAPPER } from "./print";
+import { SCRIPT_WRAPPER } from "./print";
 
 export interface NodeHookOptions {
   config: MatchConfig;
@@ -52,7 +52,6 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
   const original = Module.prototype._compile;
   const cached = cache ? codeCacheCompiler(original) : undefined;
-  let mapsWhenNeeded = matcher.shiftsForStacks;
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {
     let code = content;
     let loadsModules: boolean | undefined;
@@ -70,11 +69,6 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
     // The ESM hooks, when deferred, are on before any source that could load an ES module runs.
     if (esm?.pending === true && typeof content === "string") esm.before(content, loadsModules);
     if (compiled?.status === "instrumented") {
-      // Under shiftsForStacks Node's source maps stay as the program set them, unless this file needs scope's map.
-      if (mapsWhenNeeded && carriesScopeMapUnderShifts(compiled.code, content)) {
-        mapsWhenNeeded = false;
-        enableSourceMaps();
-      }
       if (compiled.codeCache && cached && compiled.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, compiled.code, filename, compiled.codeCache, rest, compiled.wrapped);
       code = compiled.code;
     }
@@ -206,12 +200,11 @@ export function registerEsmHook(options: NodeHookOptions): boolean {
 
 /**
  * Both paths, and stack traces with the positions the program has untraced: on Node 20.19+
- * from the column shifts (callsites.ts), where Node's source maps stay as the program set them
- * (turned on by scope, a program's files with maps of their own would have their frames
- * mapped where they are not untraced: `node dist/app.js` printing src/app.ts positions), and
- * are turned on only for a CommonJS file whose line ends the shifts cannot count, which
- * carries scope's map (carriesScopeMapUnderShifts); elsewhere through scope's inline maps, with
- * Node's source maps on.
+ * from the column shifts (callsites.ts; every file's, its lines counted as V8 counts them,
+ * line-ends.ts), where Node's source maps stay as the program set them (turned on by scope,
+ * a program's files with maps of their own would have their frames mapped where they are
+ * not untraced: `node dist/app.js` printing src/app.ts positions); elsewhere through
+ * scope's inline maps, with Node's source maps on.
  */
 export function enableNodeInstrumentation(options: NodeHookOptions): void {
   if (options.config.sourceMaps !== false && options.config.shiftsForStacks === undefined && nodeFormatsThroughProperty() && installCallSitePositions(true)) {

@@ -7,13 +7,14 @@
  */
 import remapping from "@jridgewell/remapping";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
-import type MagicString from "magic-string";
+import MagicString from "magic-string";
 import { Insertions, LineShifts } from "./insertions";
 import { UNMAPPED_SHIFTS } from "./callsites";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { languageOf } from "./parse";
-import { hasOtherLineEnds, sparseMap } from "./sparse-map";
+import { hasOtherLineEnds, lineStarts, withNewlineEnds } from "./line-ends";
+import { sparseMap } from "./sparse-map";
 import { BASE, HOOK, HOOK_KEY, INIT, PENDING, TEMP, sourceInfoOf, type FunctionInfo } from "./transform";
 
 /** Present once in every instrumented file; a file containing it is never instrumented again. */
@@ -76,17 +77,6 @@ function printedText(edits: MagicString | Insertions, after: string, wrap: boole
  */
 const MAP_COMMENT_PREFIX = "//" + String.fromCharCode(35) + " sourceMappingURL=";
 const INLINE_MAP = /^data:application\/json(?:;charset=[\w-]+)?;base64,(.*)$/i;
-
-/**
- * Whether printed code carries a map of scope's though print was asked for shiftsForStacks:
- * only a file whose line ends the shifts cannot count (a lone \r, U+2028, U+2029) gets one
- * then, chained onto its own; any other inline map on the last line is the file's own
- * comment, kept as it was. `source`: the code before instrumenting.
- */
-export function carriesScopeMapUnderShifts(code: string, source: string): boolean {
-  const last = code.lastIndexOf("\n", code.length - 2) + 1;
-  return code.startsWith(`${MAP_COMMENT_PREFIX}data:`, last) && hasOtherLineEnds(source);
-}
 
 /**
  * Where the file's source-map comment is: the last `sourceMappingURL=` in the file, when
@@ -207,10 +197,18 @@ function markTokenStarts(edits: MagicString, code: string): void {
   }
 }
 
-/** A segment at every token start of the file (markTokenStarts). */
-function fullMap(edits: MagicString, code: string, sourceName: string): SourceMapV3 {
-  markTokenStarts(edits, code);
-  return edits.generateMap({ source: sourceName, includeContent: false, hires: false }) as unknown as SourceMapV3;
+/**
+ * A segment at every token start of the file (markTokenStarts). magic-string counts lines
+ * at "\n" only: a file with other line ends (line-ends.ts) gets its map from the same
+ * edits over the code with those ends as "\n" (same offsets), so the map's lines are the
+ * engine's, on both sides.
+ */
+function fullMap(edits: MagicString | Insertions, code: string, sourceName: string): SourceMapV3 {
+  const other = hasOtherLineEnds(code);
+  const text = other ? withNewlineEnds(code) : code;
+  const magic = edits instanceof Insertions ? edits.toMagicString(text) : other ? replayed(edits, text) : edits;
+  markTokenStarts(magic, text);
+  return magic.generateMap({ source: sourceName, includeContent: false, hires: false }) as unknown as SourceMapV3;
 }
 
 interface EditChunk {
@@ -223,6 +221,25 @@ interface EditChunk {
   next: EditChunk | null;
 }
 
+/** magic-string's edits (its chunks' final texts) made again over `original`, a text of the same length. */
+function replayed(edits: MagicString, original: string): MagicString {
+  const internals = edits as unknown as { intro: string; outro: string; firstChunk: EditChunk | null };
+  const copy = new MagicString(original);
+  // Removals first: magic-string's remove empties the intros and outros inside the range, kept below as they are now.
+  for (let chunk = internals.firstChunk; chunk; chunk = chunk.next) {
+    if (!chunk.edited || chunk.end === chunk.start) continue;
+    if (chunk.content === "") copy.remove(chunk.start, chunk.end);
+    else copy.update(chunk.start, chunk.end, chunk.content);
+  }
+  for (let chunk = internals.firstChunk; chunk; chunk = chunk.next) {
+    if (chunk.outro) copy.appendLeft(chunk.end, chunk.outro);
+    if (chunk.intro) copy.appendRight(chunk.start, chunk.intro);
+  }
+  if (internals.intro) copy.prepend(internals.intro);
+  if (internals.outro) copy.append(internals.outro);
+  return copy;
+}
+
 /**
  * What the edits inserted on each line, for the stack positions the program's own tools
  * read (callsites.ts), as insertions.ts LineShifts tells them. transform.ts only inserts,
@@ -230,15 +247,18 @@ interface EditChunk {
  * moved back) or inserted nothing.
  */
 export function columnShifts(edits: MagicString | Insertions, code: string): string {
-  return shiftsOf(edits, code) ?? "";
+  return shiftsOf(edits, code, startsOf(edits, code)) ?? "";
+}
+
+/** The code's line starts (line-ends.ts): the walk's when it made them. */
+function startsOf(edits: MagicString | Insertions, code: string): number[] {
+  return (edits instanceof Insertions ? edits.lineStarts : undefined) ?? lineStarts(code);
 }
 
 /** columnShifts, or undefined when the edits cannot be told as shifts (then only a map leads back). */
-function shiftsOf(edits: MagicString | Insertions, code: string): string | undefined {
-  // V8 also ends lines at a lone \r, U+2028 and U+2029: lines would not be counted alike.
-  if (hasOtherLineEnds(code)) return undefined;
-  if (edits instanceof Insertions) return edits.lineShifts();
-  const shifts = new LineShifts(code);
+function shiftsOf(edits: MagicString | Insertions, code: string, starts: number[]): string | undefined {
+  if (edits instanceof Insertions) return edits.lineShifts(starts);
+  const shifts = new LineShifts(code, starts);
   let valid = true;
   const insert = (offset: number, text: string) => {
     if (text.indexOf("\n") >= 0) valid = false;
@@ -333,7 +353,8 @@ export function print(
   const newline = code.endsWith("\n") ? "" : "\n";
   const base = BASE + (info?.tag ?? "");
   // Registered when the module starts (__scope$p), or with the table in a file without one.
-  const told = shiftsOf(edits, code);
+  const starts = startsOf(edits, code);
+  const told = shiftsOf(edits, code, starts);
   const shifts = told ?? "";
   const unmapped = shiftsForStacks && told !== undefined && (inputMap === undefined || (inputMap !== null && ownComment !== undefined));
   const registration = shifts ? [JSON.stringify(file), JSON.stringify(unmapped ? UNMAPPED_SHIFTS + shifts : shifts)] : [];
@@ -355,11 +376,10 @@ export function print(
   if (unmapped && ownComment) return printedText(edits, `${ownComment}\n`, wrap);
   if (inputMap === null || unmapped) return printedText(edits, "", wrap);
   // Without a map to chain: segments only where a token moved (sparse-map.ts); none needed: no map.
-  const sparse = inputMap ? undefined : sparseMap(edits, code, sourceName);
+  const sparse = inputMap ? undefined : sparseMap(edits, code, sourceName, starts);
   if (sparse === null) return { code: edits.toString() };
   // A full map needs magic-string's own (the same calls replayed).
-  if (sparse === undefined && edits instanceof Insertions) edits = edits.toMagicString();
-  let map = sparse ?? fullMap(edits as MagicString, code, sourceName);
+  let map = sparse ?? fullMap(edits, code, sourceName);
   if (inputMap) {
     // Only our map's one source has the input map. Its own sources are originals, also the
     // one Babel names after the file itself (same name, resolved): asked again, the loader

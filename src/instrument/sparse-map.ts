@@ -18,6 +18,7 @@
  */
 import type MagicString from "magic-string";
 import { Insertions } from "./insertions";
+import { lineEndFrom, lineStarts } from "./line-ends";
 import type { SourceMapV3 } from "./print";
 
 /** magic-string's chunk: an original range, its replacement and the text around it. */
@@ -49,23 +50,13 @@ function isBlankCode(c: number): boolean {
 }
 
 /**
- * A lone \r, U+2028 or U+2029 in `code`. With indexOf: V8's regular expression engine
- * takes 100–300 ms for `/\r(?!\n)|[\u2028\u2029]/` over typescript.js (9 MB).
- */
-export function hasOtherLineEnds(code: string): boolean {
-  if (code.indexOf("\u2028") >= 0 || code.indexOf("\u2029") >= 0) return true;
-  for (let at = code.indexOf("\r"); at >= 0; at = code.indexOf("\r", at + 1)) if (code.charCodeAt(at + 1) !== 10) return true;
-  return false;
-}
-
-/**
  * The sparse map of `edits` over `code`, named `source`; null when no token moved (no map
  * is needed); undefined when the edits are not plain insertions on one line (a line break
- * inserted or removed inside the program, an overwrite) or the code has line terminators
- * other than \n and \r\n: then the caller makes the full map.
+ * inserted or removed inside the program, an overwrite): then the caller makes the full
+ * map. Lines are the engine's (`starts`: line-ends.ts lineStarts of `code`), on both sides:
+ * no line is added.
  */
-export function sparseMap(edits: MagicString | Insertions, code: string, source: string): SourceMapV3 | null | undefined {
-  if (hasOtherLineEnds(code)) return undefined;
+export function sparseMap(edits: MagicString | Insertions, code: string, source: string, starts: number[] = lineStarts(code)): SourceMapV3 | null | undefined {
   const shifts: Shift[] = [];
   if (edits instanceof Insertions) {
     const groups = edits.groups();
@@ -76,7 +67,7 @@ export function sparseMap(edits: MagicString | Insertions, code: string, source:
     const removalsUpTo = (limit: number): boolean => {
       for (; b < bounds.length && bounds[b]! <= limit; b++) {
         const [start, end] = [bounds[b - 1]!, bounds[b]!];
-        if (end < code.length && code.slice(start, end).includes("\n")) return false;
+        if (end < code.length && lineEndFrom(code, start) < end) return false;
         shifts.push({ from: end, delta: start - end });
       }
       return true;
@@ -90,7 +81,7 @@ export function sparseMap(edits: MagicString | Insertions, code: string, source:
       shifts.push({ from: at, delta: text.length });
     }
     if (!removalsUpTo(Number.POSITIVE_INFINITY)) return undefined;
-    const mappings = mappingsOf(code, shifts);
+    const mappings = mappingsOf(code, shifts, starts);
     return mappings === null ? null : { version: 3, sources: [source], names: [], mappings };
   }
   const whole = edits as unknown as { intro: string; firstChunk: Chunk };
@@ -105,12 +96,12 @@ export function sparseMap(edits: MagicString | Insertions, code: string, source:
     if (!insert(chunk.start, chunk.intro)) return undefined;
     if (chunk.edited && chunk.content !== chunk.original) {
       // Only removals to the end of a line (the input map comment at the end of the file).
-      if (chunk.content !== "" || (chunk.end < code.length && chunk.original.includes("\n"))) return undefined;
+      if (chunk.content !== "" || (chunk.end < code.length && lineEndFrom(code, chunk.start) < chunk.end)) return undefined;
       shifts.push({ from: chunk.end, delta: chunk.start - chunk.end });
     }
     if (!insert(chunk.end, chunk.outro)) return undefined;
   }
-  const mappings = mappingsOf(code, shifts);
+  const mappings = mappingsOf(code, shifts, starts);
   return mappings === null ? null : { version: 3, sources: [source], names: [], mappings };
 }
 
@@ -157,10 +148,9 @@ const A = 65;
  * The `mappings` of the sparse map for `shifts` (sorted by position), or null when no
  * token moves: lines where a shift moves a token that follows it on the same line get a
  * segment at every token start; the line after a mapped one starts with a one-field
- * segment ("A") unless it is mapped too.
+ * segment ("A") unless it is mapped too. `starts`: the code's line starts (line-ends.ts).
  */
-export function mappingsOf(code: string, shifts: Shift[]): string | null {
-  let lineStart = 0;
+export function mappingsOf(code: string, shifts: Shift[], starts: number[]): string | null {
   let line = 0;
   let previousOriginalLine = 0;
   let previousOriginalColumn = 0;
@@ -179,15 +169,11 @@ export function mappingsOf(code: string, shifts: Shift[]): string | null {
   while (s < shifts.length) {
     const from = shifts[s]!.from;
     if (from >= code.length) break;
-    // The line holding `from`.
-    while (true) {
-      const next = code.indexOf("\n", lineStart);
-      if (next < 0 || next >= from) break;
-      lineStart = next + 1;
-      line++;
-    }
-    let lineEnd = code.indexOf("\n", lineStart);
-    if (lineEnd < 0) lineEnd = code.length;
+    // The line holding `from` (0-based; an offset at a line end is on the line it ends),
+    // and where its line end is (the "\n" of "\r\n").
+    while (line + 1 < starts.length && starts[line + 1]! - 1 < from) line++;
+    const lineStart = starts[line]!;
+    const lineEnd = line + 1 < starts.length ? starts[line + 1]! - 1 : code.length;
     // This line's shifts.
     const first = s;
     while (s < shifts.length && shifts[s]!.from <= lineEnd && shifts[s]!.from < code.length) s++;

@@ -22,6 +22,7 @@
  * spec/instrument-oxc-raw.test.ts (and scripts/check-raw-walk.ts over npm files).
  */
 import type { InsertionSink } from "./insertions";
+import { lineStarts, stringLiteral } from "./line-ends";
 import type { Level } from "./match";
 import { TYPE, walk, childrenArrowFunctionExpression, childrenCallExpression, childrenClass, childrenFunction, childrenImportExpression, childrenJSXElement, childrenJSXFragment, childrenMethodDefinition, childrenObjectExpression, childrenObjectProperty, childrenReturnStatement, childrenYieldExpression } from "./oxc-walk.generated";
 import {
@@ -36,7 +37,6 @@ import {
   TEMP,
   exitCode,
   hashSource,
-  lineStarts,
   lineOf,
   scanArrowEnd,
   scanClassStart,
@@ -768,7 +768,8 @@ function visitCall(pos: number): void {
   const first = boxed(firstAt);
   const handler = boxed(handlerAt);
   let event: string;
-  if (literal !== undefined) event = JSON.stringify(literal.slice(0, 200));
+  // No raw U+2028/U+2029 in the inserted name: it would add a line.
+  if (literal !== undefined) event = stringLiteral(literal.slice(0, 200));
   else {
     insertBefore(startOf(first), `${TEMP}=(`);
     insertLeft(endOf(first), ")");

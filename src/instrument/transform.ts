@@ -46,6 +46,7 @@
 import { createHash } from "node:crypto";
 import type MagicString from "magic-string";
 import type { Level } from "./match";
+import { lineEndFrom, lineStarts, stringLiteral } from "./line-ends";
 import { bindingNames, type ChildKeys, type Node } from "./parse";
 
 /** The global the injected code looks up: the runtime's hook object (runtime.ts). */
@@ -575,7 +576,8 @@ function visitCall(visit: Visit, node: Node, _parent: Node | null, scope: Scope 
   if (isFunctionNode(first) || first.type === "ClassExpression") return children(visit, node, scope);
   children(visit, node, scope);
   let event: string;
-  if (literal !== undefined) event = JSON.stringify(literal.slice(0, 200));
+  // No raw U+2028/U+2029 in the inserted name: it would add a line.
+  if (literal !== undefined) event = stringLiteral(literal.slice(0, 200));
   else {
     insertBefore(visit, first.start, `${TEMP}=(`);
     insertLeft(visit, first.end, ")");
@@ -594,8 +596,9 @@ export function skipTrivia(code: string, from: number, to: number): number {
   while (i < to) {
     const char = code.charCodeAt(i);
     if (char === 47 /* / */ && code.charCodeAt(i + 1) === 47) {
-      const end = code.indexOf("\n", i);
-      i = end < 0 ? to : end + 1;
+      // A line comment ends at any line terminator (a lone \r, U+2028 too).
+      const end = lineEndFrom(code, i);
+      i = end < code.length ? end + 1 : to;
     } else if (char === 47 && code.charCodeAt(i + 1) === 42 /* * */) {
       const end = code.indexOf("*/", i + 2);
       i = end < 0 ? to : end + 2;
@@ -702,7 +705,7 @@ export function scanArrowEnd(code: string, from: number, start: number): number 
   for (let i = from; i < code.length; i++) {
     const char = code[i];
     if (char === "=" && code[i + 1] === ">") return i + 2;
-    if (char === "/" && code[i + 1] === "/") i = code.indexOf("\n", i);
+    if (char === "/" && code[i + 1] === "/") i = lineEndFrom(code, i);
     else if (char === "/" && code[i + 1] === "*") i = code.indexOf("*/", i + 2) + 1;
     if (i < 0) break;
   }
@@ -776,12 +779,6 @@ function source(visit: Visit, node: Node): string {
 export function sourceText(code: string, start: number, end: number): string {
   const text = code.slice(start, Math.min(end, start + MAX_NAME_CHARS)).replace(/\s+/g, " ");
   return end - start > MAX_NAME_CHARS ? `${text}…` : text;
-}
-
-export function lineStarts(code: string): number[] {
-  const starts = [0];
-  for (let i = code.indexOf("\n"); i >= 0; i = code.indexOf("\n", i + 1)) starts.push(i + 1);
-  return starts;
 }
 
 /** 1-based line and column of `offset`. */
