@@ -57,11 +57,10 @@ export function wrappedBundle(bundle: string): string {
 /**
  * The contents of node.cjs, the loader of node-bundle.cjs. Node compiles it from source in
  * every thread (its CommonJS loader has no cache for it), so it is kept to one straight body:
- * no inner function on the common path (a function V8 compiles lazily is scanned twice: once
+ * no inner function (a function V8 compiles lazily is scanned twice: once
  * pre-parsed with the file, once compiled at its first call), no comment past its header, the
  * path separator from `process.platform` rather than node:path (BENCHMARKS.md "Eleventh
- * look"). The only function left is the read without the addon (Bun, no SCOPE_ADDON), which
- * a thread with the addon never calls.
+ * look").
  */
 export function codeCacheLoader(): string {
   return `"use strict";
