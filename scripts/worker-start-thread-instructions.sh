@@ -13,6 +13,11 @@
 #
 # KEEP=dir keeps each run's profiles (one per thread) in dir/<n>-<workers>/, n the variant's
 # place in the list, for callgrind_annotate (split by function: BENCHMARKS.md "Ninth look").
+# At the end the profiles are split by category and thread group (scripts/lib/callgrind-split.py),
+# with the figure to compare: all threads without the scavenger, V8's hash tables and the
+# hash-seed prime search, which move by chance between identical runs (BENCHMARKS.md
+# "Eleventh look"); the worker-threads-only line above it moves by ~2-4 M with where a
+# scavenge's parallel tasks ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lo=${1:-2}
@@ -27,6 +32,7 @@ trap 'rm -rf "$dir"' EXIT
 valgrind_required worker-start-thread-instructions.sh
 valgrind_build . "$dir/zig"
 cp "scripts/lib/worker-chain.cjs" "$dir/start.cjs"
+keep=${KEEP:-$dir/keep}
 count() {
   local spec=$1 workers=$2 tree events
   IFS=: read -r tree events <<<"$spec"
@@ -44,10 +50,9 @@ count() {
     [ "$((10#$n))" -ge 8 ] || continue
     total=$((total + $(awk '/^totals:/ {print $2}' "$file")))
   done
-  if [ -n "${KEEP:-}" ]; then
-    mkdir -p "$KEEP/$index-$workers"
-    cp "$dir"/cg.out-* "$KEEP/$index-$workers/"
-  fi
+  rm -rf "${keep:?}/$index-$workers"
+  mkdir -p "$keep/$index-$workers"
+  cp "$dir"/cg.out-* "$keep/$index-$workers/"
   echo "$total"
 }
 index=0
@@ -57,3 +62,4 @@ for v in "${variants[@]}"; do
   b=$(count "$v" "$hi")
   awk -v name="$v" -v a="$a" -v b="$b" -v n=$((hi - lo)) 'BEGIN {printf "%-40s %7.2f M instructions per worker, worker threads only (%d workers: %.1f M, %d: %.1f M)\n", name, (b - a) / n / 1e6, '"$lo"', a / 1e6, '"$hi"', b / 1e6}'
 done
+python3 scripts/lib/callgrind-split.py "$keep" "$lo" "$hi" $(seq 1 "$index")

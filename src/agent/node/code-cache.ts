@@ -54,76 +54,65 @@ export function wrappedBundle(bundle: string): string {
   return WRAP_START + asciiOnly(bundle) + WRAP_END;
 }
 
-/** The contents of node.cjs, the loader of node-bundle.cjs. */
+/**
+ * The contents of node.cjs, the loader of node-bundle.cjs. Node compiles it from source in
+ * every thread (its CommonJS loader has no cache for it), so it is kept to one straight body:
+ * no inner function (a function V8 compiles lazily is scanned twice: once
+ * pre-parsed with the file, once compiled at its first call), no comment past its header, the
+ * path separator from `process.platform` rather than node:path (BENCHMARKS.md "Eleventh
+ * look").
+ */
 export function codeCacheLoader(): string {
   return `"use strict";
-// scope's Node agent (src/agent/node): this loader compiles ${BUNDLE_FILE}, next to it, through a
-// V8 code cache (src/agent/node/code-cache.ts); the bundle writes the cache (cache-write.ts).
-(function load() {
-  let vm, file, cachedData, script, source, filename, addon, shared;
-  try {
-    vm = require("node:vm");
-    filename = __dirname + require("node:path").sep + ${JSON.stringify(BUNDLE_FILE)};
-    file = __filename + "." + process.versions.v8 + "-" + process.arch + ".v8cache";
-    addon = sharedFiles();
-    if (addon !== undefined) {
-      source = addon.sharedFile(filename, true);
-      const bytes = addon.sharedFile(file);
-      if (bytes !== undefined) cachedData = new Uint8Array(bytes);
-    }
+// scope's Node agent (src/agent/node): compiles ${BUNDLE_FILE} through a V8 code cache (src/agent/node/code-cache.ts).
+let vm, source, cachedData, script, addon, shared = false;
+const filename = __dirname + (process.platform === "win32" ? "\\\\" : "/") + ${JSON.stringify(BUNDLE_FILE)};
+const file = __filename + "." + process.versions.v8 + "-" + process.arch + ".v8cache";
+const path = process.env.SCOPE_ADDON;
+try {
+  vm = require("node:vm");
+  if (!process.versions.bun && typeof path === "string" && path.startsWith("/")) {
+    const holder = { exports: {} };
+    try {
+      process.dlopen(holder, path);
+      if (typeof holder.exports.sharedFile === "function" && typeof holder.exports.shareFile === "function") addon = holder.exports;
+    } catch {}
+  }
+  if (addon !== undefined) {
+    source = addon.sharedFile(filename, true);
     shared = typeof source === "string";
-    if (!shared) {
-      const files = readFiles(filename, file);
-      source = files.source;
-      cachedData = files.cachedData;
-    }
-    script = new vm.Script(source, { filename, cachedData });
-  } catch {
-    if (source === undefined) return;
+    const bytes = shared ? addon.sharedFile(file) : undefined;
+    if (bytes !== undefined) cachedData = new Uint8Array(bytes);
+  }
+  if (!shared) {
+    source = undefined;
+    cachedData = undefined;
+    const fs = require("node:fs");
+    const bytes = fs.readFileSync(filename);
+    source = typeof bytes.latin1Slice === "function" ? bytes.latin1Slice() : bytes.toString("latin1");
+    try {
+      cachedData = fs.readFileSync(file);
+    } catch {}
+  }
+  script = new vm.Script(source, { filename, cachedData });
+} catch {
+  script = undefined;
+  if (source !== undefined) {
     try {
       script = new vm.Script(source, { filename });
-    } catch {
-      return;
-    }
-    cachedData = undefined;
+    } catch {}
   }
-  let agent;
+  cachedData = undefined;
+}
+let agent;
+if (script !== undefined) {
   try {
     agent = script.runInThisContext();
-  } catch {
-    return;
-  }
+  } catch {}
+}
+if (agent !== undefined) {
   module.exports.loaded = { directory: __dirname, addon, shared, script, cachedData, file };
   agent.call(exports, exports, require, module, __filename, __dirname);
-})();
-
-// scope.node (SCOPE_ADDON, absolute, opened as the agent opens it) when it shares files
-// between threads (read once per process); undefined otherwise (Bun, no addon).
-function sharedFiles() {
-  const path = process.env.SCOPE_ADDON;
-  if (process.versions.bun || typeof path !== "string" || !path.startsWith("/")) return undefined;
-  const holder = { exports: {} };
-  try {
-    process.dlopen(holder, path);
-  } catch {
-    return undefined;
-  }
-  const addon = holder.exports;
-  return typeof addon.sharedFile === "function" && typeof addon.shareFile === "function" ? addon : undefined;
-}
-
-// Without the addon: the bundle (latin1, with its Buffer's own latin1Slice) and its cache, if any.
-function readFiles(filename, file) {
-  const fs = require("node:fs");
-  const bytes = fs.readFileSync(filename);
-  const source = typeof bytes.latin1Slice === "function" ? bytes.latin1Slice() : bytes.toString("latin1");
-  let cachedData;
-  try {
-    cachedData = fs.readFileSync(file);
-  } catch {
-    // No cache yet: compiled from source, and written by the bundle (cache-write.ts).
-  }
-  return { source, cachedData };
 }
 `;
 }

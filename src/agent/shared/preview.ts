@@ -1111,14 +1111,19 @@ function fastText(text: string): boolean {
  * Runs the walk over values of every common kind (both outputs), so that its functions are
  * compiled: the Node agent's loader calls it before making its V8 code cache. Reads only
  * its own values; no event is recorded.
+ *
+ * Each output walks the sample once, no more: the cache carries, for each function, whether
+ * V8 compiled it with Sparkplug in the thread that made it, and a thread reading the cache
+ * gives such a function a feedback vector and a Sparkplug compile at its first call. Walked
+ * five times over (as until the eleventh look), fast(), begin() and digitCount() tiered up
+ * here, so every worker compiled them with Sparkplug at its first message (fast() alone
+ * ~10 KB of machine code; BENCHMARKS.md "Eleventh look": −0.35 M instructions a worker).
  */
 export function warmWalk(checks: TypeChecks): void {
   const sample = { id: 12, ratio: 0.5, name: "warm", on: true, none: null, list: [1, "two", { three: 3 }], token: "x", bytes: new Uint8Array(2), big: 2 ** 40 };
   const target = new Uint8Array(SCRATCH_PREVIEW_BYTES);
-  for (const value of [sample, [sample], "text", 7, undefined]) {
-    previewWrite(target, value, checks);
-    preview(value, checks);
-  }
+  previewWrite(target, sample, checks);
+  preview(sample, checks);
 }
 
 /** The buffer the last write went into (valid until the next write). */
