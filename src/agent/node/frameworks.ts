@@ -263,10 +263,10 @@ class Frameworks {
     const original = proto.emit;
     const frameworks = this;
     const recorder = this.recorder;
-    // A rest array, not `arguments`: the bundle is sloppy code, whose mapped arguments object
-    // Reflect.apply copies in the runtime (C++); every emit of every response passes here.
-    const emit = function emit(this: object, ...args: unknown[]) {
-      const event = args[0];
+    // A named parameter and `arguments` handed on untouched (strict bundle: unmapped), which
+    // V8's optimizing tiers forward without an object; a rest array read by index is
+    // allocated each call (BENCHMARKS.md "Web: the wrappers' own cost").
+    const emit = function emit(this: object, event: unknown) {
       if (event === "finish" || event === "close") {
         const steps = stepsOfResponse(this);
         if (steps !== undefined && steps.open.length > 0) {
@@ -277,7 +277,7 @@ class Frameworks {
           }
         }
       }
-      return Reflect.apply(original, this, args) as boolean;
+      return Reflect.apply(original, this, arguments) as boolean;
     };
     Object.defineProperty(emit, "length", { value: original.length });
     definePatch(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
@@ -288,13 +288,11 @@ class Frameworks {
     const frameworks = this;
     const recorder = this.recorder;
     const handleRequest = proto[requestName] as LayerFn;
-    // Rest arrays, not `arguments` (see hookResponses); the call's own, so `next` is replaced in place.
-    assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, ...args: unknown[]) {
-      const req = args[0];
-      const res = args[1];
-      const next = args[2];
+    // Named parameters and `arguments` handed on untouched where nothing is replaced (see
+    // hookResponses); with a step, a new array of the same arguments but `next`.
+    assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, args);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
       let step: Step | undefined;
       try {
         const info = frameworks.layerInfo(this, fn);
@@ -303,17 +301,15 @@ class Frameworks {
       } catch (error) {
         recorder.fail(error);
       }
-      if (step === undefined) return Reflect.apply(handleRequest, this, args);
-      args[2] = frameworks.stepNext(step, next as LayerFn);
+      if (step === undefined) return Reflect.apply(handleRequest, this, arguments);
+      const args = [req, res, frameworks.stepNext(step, next as LayerFn)];
+      for (let i = 3; i < arguments.length; i++) args.push(arguments[i]);
       return Reflect.apply(handleRequest, this, args);
     }));
     const handleError = proto[errorName] as LayerFn;
-    assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, ...args: unknown[]) {
-      const req = args[1];
-      const res = args[2];
-      const next = args[3];
+    assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, args);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
       let step: Step | undefined;
       try {
         const info = frameworks.layerInfo(this, fn);
@@ -322,8 +318,9 @@ class Frameworks {
       } catch (failure) {
         recorder.fail(failure);
       }
-      if (step === undefined) return Reflect.apply(handleError, this, args);
-      args[3] = frameworks.stepNext(step, next as LayerFn);
+      if (step === undefined) return Reflect.apply(handleError, this, arguments);
+      const args = [error, req, res, frameworks.stepNext(step, next as LayerFn)];
+      for (let i = 4; i < arguments.length; i++) args.push(arguments[i]);
       return Reflect.apply(handleError, this, args);
     }));
   }
