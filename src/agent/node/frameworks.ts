@@ -113,6 +113,9 @@ interface LayerInfo {
   arity: number;
   nameId: number;
   handler: boolean;
+  /** A route's dispatch layer: its route as last seen (kept here, not in a WeakMap keyed by the route: one look-up a request less). */
+  route: object | undefined;
+  seen: RouteSeen | undefined;
 }
 
 interface LayerLike {
@@ -145,16 +148,28 @@ class Frameworks {
   private readonly fastifyStores = new WeakMap<object, Step>();
   private fastifySubscribed = false;
 
-  /** String ids of the step kinds and of "express" (0: not written yet). */
-  private readonly kindIds = { middleware: 0, handler: 0, error: 0, hook: 0, express: 0 };
+  /**
+   * String ids of the step kinds and of "express" (0: not written yet): a field each, found
+   * by comparing the (constant) name, not an object keyed by it (a keyed load by a variable
+   * name is a megamorphic look-up in V8, each step's start and each route).
+   */
+  private middlewareId = 0;
+  private handlerId = 0;
+  private errorId = 0;
+  private hookId = 0;
+  private expressId = 0;
 
   constructor(private readonly recorder: Recorder) {}
 
   private kindId(kind: "middleware" | "handler" | "error" | "hook" | "express"): number {
-    const known = this.kindIds[kind];
-    if (known !== 0) return known;
-    const id = this.recorder.str(kind);
-    this.kindIds[kind] = id;
+    let id = kind === "middleware" ? this.middlewareId : kind === "handler" ? this.handlerId : kind === "error" ? this.errorId : kind === "hook" ? this.hookId : this.expressId;
+    if (id !== 0) return id;
+    id = this.recorder.str(kind);
+    if (kind === "middleware") this.middlewareId = id;
+    else if (kind === "handler") this.handlerId = id;
+    else if (kind === "error") this.errorId = id;
+    else if (kind === "hook") this.hookId = id;
+    else this.expressId = id;
     return id;
   }
 
@@ -162,7 +177,7 @@ class Frameworks {
   private layerInfo(layer: object, fn: { length: number }): LayerInfo {
     const known = layerInfos.get(layer);
     if (known !== undefined && known.fn === fn) return known;
-    const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler };
+    const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler, route: undefined, seen: undefined };
     layerInfos.set(layer, info);
     return info;
   }
@@ -332,10 +347,17 @@ class Frameworks {
     const route = layer.route;
     if (route !== undefined && route !== null && typeof route === "object") {
       const stack = route.stack;
-      let seen = this.routesSeen.get(route);
+      // The layer's own record of its route, else the route's (a route some other layer
+      // dispatched to too), made once per route.
+      let seen = info.route === route ? info.seen : undefined;
       if (seen === undefined) {
-        seen = { stackLength: -1, base: "", path: undefined, pattern: "", patternId: 0 };
-        this.routesSeen.set(route, seen);
+        seen = this.routesSeen.get(route);
+        if (seen === undefined) {
+          seen = { stackLength: -1, base: "", path: undefined, pattern: "", patternId: 0 };
+          this.routesSeen.set(route, seen);
+        }
+        info.route = route;
+        info.seen = seen;
       }
       if (Array.isArray(stack) && seen.stackLength !== stack.length) {
         seen.stackLength = stack.length;
@@ -345,7 +367,7 @@ class Frameworks {
           const handle = (inner as LayerLike).handle;
           const known = layerInfos.get(inner as object);
           if (known !== undefined) known.handler = true;
-          else layerInfos.set(inner as object, { fn: undefined, arity: typeof handle === "function" ? handle.length : 0, nameId: 0, handler: true });
+          else layerInfos.set(inner as object, { fn: undefined, arity: typeof handle === "function" ? handle.length : 0, nameId: 0, handler: true, route: undefined, seen: undefined });
         }
       }
       const data = protoData(req, "baseUrl");

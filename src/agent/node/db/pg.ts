@@ -279,7 +279,10 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
         // which cost ~19 µs per request in defineProperty map transitions (BENCHMARKS.md, Web
         // services). One closure per call (pool.query passes a callback).
         let called = false;
-        const wrapped = function (this: unknown, error: unknown, client: unknown) {
+        // No named parameters: its length stays 0, as before.
+        const wrapped = function (this: unknown) {
+          const error: unknown = arguments[0];
+          const client: unknown = arguments[1];
           if (!called) {
             called = true;
             waitEnded(db, id, request, error, client);
