@@ -113,6 +113,9 @@ interface LayerInfo {
   arity: number;
   nameId: number;
   handler: boolean;
+  /** A route's dispatch layer: its route as last seen (kept here, not in a WeakMap keyed by the route: one look-up a request less). */
+  route: object | undefined;
+  seen: RouteSeen | undefined;
 }
 
 interface LayerLike {
@@ -145,16 +148,28 @@ class Frameworks {
   private readonly fastifyStores = new WeakMap<object, Step>();
   private fastifySubscribed = false;
 
-  /** String ids of the step kinds and of "express" (0: not written yet). */
-  private readonly kindIds = { middleware: 0, handler: 0, error: 0, hook: 0, express: 0 };
+  /**
+   * String ids of the step kinds and of "express" (0: not written yet): a field each, found
+   * by comparing the (constant) name, not an object keyed by it (a keyed load by a variable
+   * name is a megamorphic look-up in V8, each step's start and each route).
+   */
+  private middlewareId = 0;
+  private handlerId = 0;
+  private errorId = 0;
+  private hookId = 0;
+  private expressId = 0;
 
   constructor(private readonly recorder: Recorder) {}
 
   private kindId(kind: "middleware" | "handler" | "error" | "hook" | "express"): number {
-    const known = this.kindIds[kind];
-    if (known !== 0) return known;
-    const id = this.recorder.str(kind);
-    this.kindIds[kind] = id;
+    let id = kind === "middleware" ? this.middlewareId : kind === "handler" ? this.handlerId : kind === "error" ? this.errorId : kind === "hook" ? this.hookId : this.expressId;
+    if (id !== 0) return id;
+    id = this.recorder.str(kind);
+    if (kind === "middleware") this.middlewareId = id;
+    else if (kind === "handler") this.handlerId = id;
+    else if (kind === "error") this.errorId = id;
+    else if (kind === "hook") this.hookId = id;
+    else this.expressId = id;
     return id;
   }
 
@@ -162,7 +177,7 @@ class Frameworks {
   private layerInfo(layer: object, fn: { length: number }): LayerInfo {
     const known = layerInfos.get(layer);
     if (known !== undefined && known.fn === fn) return known;
-    const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler };
+    const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler, route: undefined, seen: undefined };
     layerInfos.set(layer, info);
     return info;
   }
@@ -263,10 +278,10 @@ class Frameworks {
     const original = proto.emit;
     const frameworks = this;
     const recorder = this.recorder;
-    // A rest array, not `arguments`: the bundle is sloppy code, whose mapped arguments object
-    // Reflect.apply copies in the runtime (C++); every emit of every response passes here.
-    const emit = function emit(this: object, ...args: unknown[]) {
-      const event = args[0];
+    // A named parameter and `arguments` handed on untouched (strict bundle: unmapped), which
+    // V8's optimizing tiers forward without an object; a rest array read by index is
+    // allocated each call (BENCHMARKS.md "Web: the wrappers' own cost").
+    const emit = function emit(this: object, event: unknown) {
       if (event === "finish" || event === "close") {
         const steps = stepsOfResponse(this);
         if (steps !== undefined && steps.open.length > 0) {
@@ -277,7 +292,7 @@ class Frameworks {
           }
         }
       }
-      return Reflect.apply(original, this, args) as boolean;
+      return Reflect.apply(original, this, arguments) as boolean;
     };
     Object.defineProperty(emit, "length", { value: original.length });
     definePatch(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
@@ -288,13 +303,11 @@ class Frameworks {
     const frameworks = this;
     const recorder = this.recorder;
     const handleRequest = proto[requestName] as LayerFn;
-    // Rest arrays, not `arguments` (see hookResponses); the call's own, so `next` is replaced in place.
-    assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, ...args: unknown[]) {
-      const req = args[0];
-      const res = args[1];
-      const next = args[2];
+    // Named parameters and `arguments` handed on untouched where nothing is replaced (see
+    // hookResponses); with a step, a new array of the same arguments but `next`.
+    assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, args);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
       let step: Step | undefined;
       try {
         const info = frameworks.layerInfo(this, fn);
@@ -303,17 +316,15 @@ class Frameworks {
       } catch (error) {
         recorder.fail(error);
       }
-      if (step === undefined) return Reflect.apply(handleRequest, this, args);
-      args[2] = frameworks.stepNext(step, next as LayerFn);
+      if (step === undefined) return Reflect.apply(handleRequest, this, arguments);
+      const args = [req, res, frameworks.stepNext(step, next as LayerFn)];
+      for (let i = 3; i < arguments.length; i++) args.push(arguments[i]);
       return Reflect.apply(handleRequest, this, args);
     }));
     const handleError = proto[errorName] as LayerFn;
-    assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, ...args: unknown[]) {
-      const req = args[1];
-      const res = args[2];
-      const next = args[3];
+    assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, args);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
       let step: Step | undefined;
       try {
         const info = frameworks.layerInfo(this, fn);
@@ -322,8 +333,9 @@ class Frameworks {
       } catch (failure) {
         recorder.fail(failure);
       }
-      if (step === undefined) return Reflect.apply(handleError, this, args);
-      args[3] = frameworks.stepNext(step, next as LayerFn);
+      if (step === undefined) return Reflect.apply(handleError, this, arguments);
+      const args = [error, req, res, frameworks.stepNext(step, next as LayerFn)];
+      for (let i = 4; i < arguments.length; i++) args.push(arguments[i]);
       return Reflect.apply(handleError, this, args);
     }));
   }
@@ -335,10 +347,17 @@ class Frameworks {
     const route = layer.route;
     if (route !== undefined && route !== null && typeof route === "object") {
       const stack = route.stack;
-      let seen = this.routesSeen.get(route);
+      // The layer's own record of its route, else the route's (a route some other layer
+      // dispatched to too), made once per route.
+      let seen = info.route === route ? info.seen : undefined;
       if (seen === undefined) {
-        seen = { stackLength: -1, base: "", path: undefined, pattern: "", patternId: 0 };
-        this.routesSeen.set(route, seen);
+        seen = this.routesSeen.get(route);
+        if (seen === undefined) {
+          seen = { stackLength: -1, base: "", path: undefined, pattern: "", patternId: 0 };
+          this.routesSeen.set(route, seen);
+        }
+        info.route = route;
+        info.seen = seen;
       }
       if (Array.isArray(stack) && seen.stackLength !== stack.length) {
         seen.stackLength = stack.length;
@@ -348,7 +367,7 @@ class Frameworks {
           const handle = (inner as LayerLike).handle;
           const known = layerInfos.get(inner as object);
           if (known !== undefined) known.handler = true;
-          else layerInfos.set(inner as object, { fn: undefined, arity: typeof handle === "function" ? handle.length : 0, nameId: 0, handler: true });
+          else layerInfos.set(inner as object, { fn: undefined, arity: typeof handle === "function" ? handle.length : 0, nameId: 0, handler: true, route: undefined, seen: undefined });
         }
       }
       const data = protoData(req, "baseUrl");

@@ -138,16 +138,17 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
   const byteLength = Buffer.byteLength as (text: string, encoding?: string) => number;
   const incoming = http.IncomingMessage.prototype as unknown as { push: (this: object, chunk: unknown, encoding?: unknown) => boolean };
   const push = incoming.push;
-  // Rest arrays, not `arguments`, in these per-chunk and per-emit wrappers: the bundle is
-  // sloppy code, whose mapped arguments object Reflect.apply copies in the runtime (C++).
-  incoming.push = renamed(push, function (this: object, ...args: unknown[]): boolean {
-    const chunk = args[0];
+  // Named parameters and `arguments` handed on untouched, in these per-chunk and per-emit
+  // wrappers: the bundle is strict (an unmapped arguments object), and V8's optimizing tiers
+  // forward such `arguments` without making it; a rest array read by index is allocated each
+  // call (BENCHMARKS.md "Web: the wrappers' own cost").
+  incoming.push = renamed(push, function (this: object, chunk: unknown, encoding?: unknown): boolean {
     const request = serverOf(this);
     if (chunk !== null && chunk !== undefined) {
       const response = request === undefined ? clientOfResponse(this) : undefined;
       if (request !== undefined || response !== undefined) {
         try {
-          const bytes = chunkBytes(chunk, args[1], byteLength);
+          const bytes = chunkBytes(chunk, encoding, byteLength);
           if (request !== undefined) request.requestBytes += bytes;
           else response!.responseBytes += bytes;
         } catch (error) {
@@ -164,9 +165,9 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
     // later (resume, read) runs in the program's own context. (An ALS run on the frame makes
     // two frames: ~2.6 k instructions a request of the web workload if done for every push.)
     if (request !== undefined && ((this as Readable).readableFlowing === true || (this as Readable).listenerCount("readable") > 0)) {
-      return runInRequest(request.id, push as never, this, args) as boolean;
+      return runInRequest(request.id, push as never, this, arguments) as boolean;
     }
-    return Reflect.apply(push, this, args) as boolean;
+    return Reflect.apply(push, this, arguments) as boolean;
   });
   // Bun's ServerResponse has write and end of its own; Node's inherits OutgoingMessage's.
   const targets = [http.OutgoingMessage.prototype, http.ServerResponse.prototype, http.ClientRequest.prototype] as unknown as Record<"write" | "end", (this: OutgoingLike, ...args: unknown[]) => unknown>[];
@@ -178,14 +179,12 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
   }
   function patchWrite(outgoing: Record<"write" | "end", (this: OutgoingLike, ...args: unknown[]) => unknown>, name: "write" | "end"): void {
     const original = outgoing[name];
-    outgoing[name] = renamed(original, function (this: OutgoingLike, ...args: unknown[]) {
-      const chunk = args[0];
-      const encoding = args[1];
+    outgoing[name] = renamed(original, function (this: OutgoingLike, chunk: unknown, encoding?: unknown) {
       // Not counted: no chunk, a chunk Node refuses (it throws), a message already ended or
       // destroyed, and a body Node does not send (HEAD, 204, 304: _hasBody false); nor a call
       // on a receiver that is no object (the original's own error, nothing read first).
-      if (typeof chunk === "function" || chunk === null || chunk === undefined || this === null || typeof this !== "object" || this.finished || this.destroyed) return Reflect.apply(original, this, args);
-      const result = Reflect.apply(original, this, args);
+      if (typeof chunk === "function" || chunk === null || chunk === undefined || this === null || typeof this !== "object" || this.finished || this.destroyed) return Reflect.apply(original, this, arguments);
+      const result = Reflect.apply(original, this, arguments);
       try {
         if (this._hasBody !== false) {
           const bytes = chunkBytes(chunk, typeof encoding === "function" ? undefined : encoding, byteLength);
@@ -781,17 +780,16 @@ function hookEmit(target: object, recorder: Recorder, events: readonly string[],
   // hook.call(this, ...) without an arguments array per matched event (and immune to a later
   // change of Function.prototype.call: bound now).
   const invoke = Function.prototype.call.bind(hook) as unknown as (self: unknown, event: unknown, first: unknown, second: unknown) => void;
-  // A rest array, not `arguments` (sloppy bundle: see patchBodies); its length redefined below.
-  const emit = function emit(this: unknown, ...args: unknown[]) {
-    const event = args[0];
+  // Named parameters and `arguments` untouched (see patchBodies); its length redefined below.
+  const emit = function emit(this: unknown, event: unknown, first: unknown, second: unknown) {
     if (event === e0 || event === e1 || event === e2 || event === e3 || event === e4) {
       try {
-        invoke(this, event, args[1], args[2]);
+        invoke(this, event, first, second);
       } catch (error) {
         recorder.fail(error);
       }
     }
-    return Reflect.apply(original, this, args) as boolean;
+    return Reflect.apply(original, this, arguments) as boolean;
   };
   Object.defineProperty(emit, "length", { value: original.length });
   Object.defineProperty(target, "emit", { configurable: true, writable: true, enumerable: false, value: emit });

@@ -105,12 +105,18 @@ function queryMadeBy(client: Record<string, unknown>, text: unknown): object | u
 function madeQuery(candidate: unknown, text: unknown): object | undefined {
   if (candidate === null || typeof candidate !== "object" || started.get(candidate) !== undefined) return undefined;
   // pg's own Query (its constructor makes `text` a data field): read directly; anything else (a submittable) by descriptor.
-  const own = queryProtos.includes(Object.getPrototypeOf(candidate) as object);
+  const own = isQueryProto(Object.getPrototypeOf(candidate));
   return (own ? (candidate as { text?: unknown }).text : dataProperty(candidate, "text")) === text ? candidate : undefined;
 }
 
 /** Query.prototype of each pg copy hooked (hookPgQuery): their instances' `text` is a data field. */
 const queryProtos: object[] = [];
+
+/** Whether `proto` is one of queryProtos (a loop: Array.prototype.includes is a builtin call each time; mostly one copy). */
+function isQueryProto(proto: unknown): boolean {
+  for (let i = 0; i < queryProtos.length; i++) if (queryProtos[i] === proto) return true;
+  return false;
+}
 
 /** `key` an own data property of `object` and on none of its prototypes (so a direct read runs no getter). */
 function isPlainField(object: object, proto: object, key: string): boolean {
@@ -131,12 +137,11 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
   wrapMethod(proto, "query", (original) =>
-    // Rest parameters, not `arguments`: the bundle is sloppy code, whose mapped arguments
-    // object Reflect.apply copies in the runtime (C++); a rest array it copies in the builtin.
-    // It is this call's own array, so a callback is replaced in place.
-    function query(this: Record<string, unknown>, ...args: unknown[]) {
-      const config = args[0];
-      const values = args[1];
+    // Named parameters and `arguments` handed on untouched (strict bundle: unmapped; V8's
+    // optimizing tiers forward it without making it); a rest array read by index was
+    // allocated each call. A callback replaced: a new array of the same arguments.
+    function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
+      let args: unknown[] | undefined;
       let request = 0;
       // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
       // pg-pool's own callback (see poolClient): no context of its own needed.
@@ -146,13 +151,14 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
         request = checkout.get(this) || db.request();
         // A callback (values or callback position) runs in the request that made the query.
         if (request !== 0 && !own) {
-          if (typeof args[2] === "function") args[2] = inRequest(request, args[2] as Fn);
-          else if (typeof values === "function") args[1] = inRequest(request, values as Fn);
+          if (typeof callback === "function") args = [config, values, inRequest(request, callback as Fn)];
+          else if (typeof values === "function") args = [config, inRequest(request, values as Fn)];
+          if (args !== undefined) for (let i = args.length; i < arguments.length; i++) args.push(arguments[i]);
         }
       } catch (error) {
         db.recorder.fail(error);
       }
-      const result = Reflect.apply(original, this, args);
+      const result = Reflect.apply(original, this, args ?? arguments);
       try {
         queryStarted(db, this, config, values, request);
       } catch (error) {
@@ -196,18 +202,18 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
   hooked.add(proto);
   queryProtos.push(proto);
   wrapMethod(proto, "handleReadyForQuery", (original) =>
-    function handleReadyForQuery(this: Record<string, unknown>, ...args: unknown[]) {
+    function handleReadyForQuery(this: Record<string, unknown>) {
       try {
         const id = started.get(this);
         // A query cancelled by an earlier error ends in handleError (called from here).
         if (id !== undefined && !this._canceledDueToError) {
           started.set(this, undefined);
-          db.queryEnd(id, rowsOf(this._results, queryProtos.includes(Object.getPrototypeOf(this) as object)));
+          db.queryEnd(id, rowsOf(this._results, isQueryProto(Object.getPrototypeOf(this))));
         }
       } catch (error) {
         db.recorder.fail(error);
       }
-      return Reflect.apply(original, this, args);
+      return Reflect.apply(original, this, arguments);
     },
   );
   wrapMethod(proto, "handleError", (original) =>
@@ -228,14 +234,16 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
   wrapMethod(proto, "query", (original) =>
-    function query(this: Record<string, unknown>, ...args: unknown[]) {
+    function query(this: Record<string, unknown>, text: unknown, values: unknown, callback: unknown) {
+      let args: unknown[] | undefined;
       let request = 0;
       try {
         request = db.request();
         // The program's callback (pg-pool takes `values` as the callback when it is a function) runs in its request.
-        if (request !== 0 && typeof args[0] !== "function") {
-          if (typeof args[1] === "function") args[1] = inRequest(request, args[1] as Fn);
-          else if (typeof args[2] === "function") args[2] = inRequest(request, args[2] as Fn);
+        if (request !== 0 && typeof text !== "function") {
+          if (typeof values === "function") args = [text, inRequest(request, values as Fn)];
+          else if (typeof callback === "function") args = [text, values, inRequest(request, callback as Fn)];
+          if (args !== undefined) for (let i = args.length; i < arguments.length; i++) args.push(arguments[i]);
         }
       } catch (error) {
         db.recorder.fail(error);
@@ -245,7 +253,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       poolInQuery = this;
       poolQueryRequest = request;
       try {
-        return Reflect.apply(original, this, args);
+        return Reflect.apply(original, this, args ?? arguments);
       } finally {
         poolInQuery = outer;
         poolQueryRequest = outerRequest;
@@ -253,8 +261,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
     },
   );
   wrapMethod(proto, "connect", (original) =>
-    function connect(this: Record<string, unknown>, ...args: unknown[]) {
-      const callback = args[0];
+    function connect(this: Record<string, unknown>, callback: unknown) {
       let id = 0;
       let request = 0;
       // pg-pool's query calling its own connect (the first connect inside it): its callback is pg-pool's.
@@ -272,9 +279,10 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
         // which cost ~19 µs per request in defineProperty map transitions (BENCHMARKS.md, Web
         // services). One closure per call (pool.query passes a callback).
         let called = false;
-        const wrapped = function (this: unknown, ...results: unknown[]) {
-          const error = results[0];
-          const client = results[1];
+        // No named parameters: its length stays 0, as before.
+        const wrapped = function (this: unknown) {
+          const error: unknown = arguments[0];
+          const client: unknown = arguments[1];
           if (!called) {
             called = true;
             waitEnded(db, id, request, error, client);
@@ -283,15 +291,16 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
             const outer = poolClient;
             poolClient = error ? undefined : client;
             try {
-              return Reflect.apply(callback as Fn, this, results);
+              return Reflect.apply(callback as Fn, this, arguments);
             } finally {
               poolClient = outer;
             }
           }
-          if (request !== 0) return runInRequest(request, callback as Fn, this, results);
-          return Reflect.apply(callback as Fn, this, results);
+          if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
+          return Reflect.apply(callback as Fn, this, arguments);
         };
-        args[0] = wrapped;
+        const args = [wrapped];
+        for (let i = 1; i < arguments.length; i++) args.push(arguments[i]);
         return Reflect.apply(original, this, args);
       }
       let ended = false;
@@ -302,7 +311,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       };
       const descriptor = Object.getOwnPropertyDescriptor(this, "Promise");
       const Native = descriptor?.value as (PromiseConstructor & { try?: unknown }) | undefined;
-      if (!descriptor || !descriptor.writable || typeof Native !== "function") return Reflect.apply(original, this, args);
+      if (!descriptor || !descriptor.writable || typeof Native !== "function") return Reflect.apply(original, this, arguments);
       let captured = false;
       const Capturing = function Promise(executor: (resolve: Fn, reject: Fn) => void) {
         if (captured) return new Native(executor);
@@ -321,7 +330,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       if (typeof Native.try === "function") Object.assign(Capturing, { try: (Native.try as Fn).bind(Native) });
       this.Promise = Capturing;
       try {
-        return Reflect.apply(original, this, args);
+        return Reflect.apply(original, this, arguments);
       } finally {
         Object.defineProperty(this, "Promise", descriptor);
       }
@@ -342,8 +351,8 @@ function waitEnded(db: DbRecorder, id: number, request: number, error: unknown, 
 /** `fn` run in request `request`'s context (scope's own AsyncLocalStorage), same `this`, arguments and result. */
 function inRequest(request: number, fn: Fn): Fn {
   // Only pg calls it: not renamed (see the connect callback above).
-  return function (this: unknown, ...args: unknown[]) {
-    return runInRequest(request, fn, this, args);
+  return function (this: unknown) {
+    return runInRequest(request, fn, this, arguments);
   };
 }
 
