@@ -34,6 +34,11 @@ function serverRows(events: TraceEvent[]) {
   });
 }
 
+/** The trace's server requests by their target (path and query). */
+function serverRequestsByTarget(events: TraceEvent[]): Map<unknown, TraceEvent> {
+  return new Map(ofKind(events, "http_server_request").map((event) => [event.fields.target, event]));
+}
+
 function clientRows(events: TraceEvent[]) {
   return ofKind(events, "http_client_request").map((event) => {
     const f = event.fields;
@@ -121,7 +126,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(traced.status).toBe(0);
     expect(traced.stdout).toBe("r1 r2 r3\n");
     const { events } = traced;
-    const byTarget = new Map(ofKind(events, "http_server_request").map((event) => [event.fields.target, event]));
+    const byTarget = serverRequestsByTarget(events);
     for (const n of [1, 2, 3]) {
       const request = byTarget.get(`/r/${n}`)!;
       const mine = events.filter((event) => event.fields.requestIndex === request.index);
@@ -140,7 +145,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(traced.status).toBe(0);
     expect(traced.stdout).toBe("c1 c2 c3\n");
     const { events } = traced;
-    const byTarget = new Map(ofKind(events, "http_server_request").map((event) => [event.fields.target, event]));
+    const byTarget = serverRequestsByTarget(events);
     for (const n of [1, 2, 3]) {
       const request = byTarget.get(`/c/${n}`)!;
       const mine = events.filter((event) => event.fields.requestIndex === request.index && event.kind === "message_send");
@@ -155,7 +160,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(traced.status).toBe(0);
     expect(traced.stdout).toBe("b11 b22 b33\n");
     const { events } = traced;
-    const byTarget = new Map(ofKind(events, "http_server_request").map((event) => [event.fields.target, event]));
+    const byTarget = serverRequestsByTarget(events);
     for (const n of [11, 22, 33]) {
       const request = byTarget.get(`/b/${n}`)!;
       const mine = events.filter((event) => event.fields.requestIndex === request.index);
@@ -174,7 +179,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     const calls = ofKind(events, "function_call");
     const steps = calls.filter((event) => String(event.fields.function).startsWith("step "));
     expect(steps.length).toBe(3);
-    const byTarget = new Map(ofKind(events, "http_server_request").map((event) => [event.fields.target, event]));
+    const byTarget = serverRequestsByTarget(events);
     const linked = steps.map((event) => event.fields.requestIndex).sort();
     expect(linked).toEqual([1, 2, 3].map((n) => byTarget.get(`/r/${n}`)!.index).sort());
     // The handler's own calls (handle) carry their request; the listen callback's do not.
