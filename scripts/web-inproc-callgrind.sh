@@ -6,7 +6,7 @@
 # before collection began, and a figure per request came out too high, by up to ~25%,
 # BENCHMARKS.md "The request context on Node 20"), so the call graph is steady-state requests only. Needs PGURL and, when
 # traced, the addon built for valgrind (SCOPE_ADDON/SCOPE_LIBSCOPE, -Dcpu=x86_64_v2).
-#   [NODE_FLAGS="--perf-basic-prof ..."] scripts/web-inproc-callgrind.sh OUT_FILE [untraced|traced|nodb] [warmup] [requests]
+#   [NODE_FLAGS="--perf-basic-prof ..."] [WEB_CONNECTIONS=1] [CALLGRIND_FLAGS="--cache-sim=yes --branch-sim=yes"] scripts/web-inproc-callgrind.sh OUT_FILE [untraced|traced|nodb] [warmup] [requests]
 # (--perf-basic-prof: scripts/callgrind-jit-names.cjs then names the JIT code by function.)
 # Then: callgrind_annotate --inclusive=yes OUT_FILE, or --tree=caller for a function's callers.
 set -euo pipefail
@@ -14,7 +14,7 @@ out=$1; mode=${2:-traced}; warmup=${3:-2000}; requests=${4:-500}
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d)
 export WEB_WARM_FILE=$dir/warm WEB_WARM_WAIT=1 NODE_PATH=$root/node_modules
-service=(valgrind --tool=callgrind --instr-atstart=no "--callgrind-out-file=$out" node --single-threaded ${NODE_FLAGS:-} "$root/scripts/web-inproc.cjs" "{\"connections\":1,\"warmup\":$warmup,\"requests\":$requests}")
+service=(valgrind --tool=callgrind --instr-atstart=no ${CALLGRIND_FLAGS:-} "--callgrind-out-file=$out" node --single-threaded ${NODE_FLAGS:-} "$root/scripts/web-inproc.cjs" "{\"connections\":${WEB_CONNECTIONS:-1},\"warmup\":$warmup,\"requests\":$requests}")
 case $mode in
   untraced) "${service[@]}" & ;;
   traced) bun "$root/src/cli/main.ts" run --out "$dir/trace.bin" -- "${service[@]}" & ;;
