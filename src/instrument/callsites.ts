@@ -212,6 +212,137 @@ function nodeSite(site: unknown): unknown {
 const installedKey = Symbol.for("scope.instrument.callsites");
 
 /**
+ * scope's own frames. While a CommonJS module's top level runs, scope's `_compile` wrapper
+ * (node-hooks.ts, functions.cjs; with its code-cache compile, a second frame) and the
+ * agent's `.js` extension wrapper (lazy.ts, node-bundle.cjs) are on the stack, one set per
+ * nested `require`. Where this accessor sees every formatting (Node ≥ 20.19: installed
+ * over Node's own formatter), every formatter is handed the trace without them, and the
+ * `_compile` wrapper raises `Error.stackTraceLimit` by as many frames while the module runs
+ * (raiseStackTraceLimit), so V8 keeps as many of the program's frames as untraced; the trace
+ * is then cut back to the program's limit. scope's frames are those of the files next to
+ * this one (the agent's directory holds scope's files only).
+ */
+let ownDirectory: string | undefined;
+
+/** The most frames of scope's a module level puts on the stack: `_compile` wrapper, its code-cache compile, the agent's `.js` wrapper. */
+export const OWN_FRAMES_PER_MODULE = 3;
+
+interface Raise {
+  /** Error.stackTraceLimit before this raise. */
+  before: number;
+  /** What this raise set it to. */
+  raised: number;
+  /** The program's own limit (what it reads untraced). */
+  program: number;
+}
+
+/** The raises in force, outermost first (one per nested module top level). */
+const raises: Raise[] = [];
+/**
+ * Every limit raised to, with the program's limit then: a trace of exactly that many frames,
+ * none of scope's, formatted once nothing is raised (deep recursion thrown out of a top
+ * level) was taken with it when the program's limit is still that one.
+ */
+const raisedTo = new Map<number, number>();
+/** Whether a formatter is at `Error.prepareStackTrace` (a program that puts nothing there turns Node's own off, and scope's with it). */
+let formatterInPlace: () => boolean = () => false;
+
+function stackTraceLimitValue(): unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(Error, "stackTraceLimit");
+  return descriptor && "value" in descriptor && descriptor.writable ? descriptor.value : undefined;
+}
+
+/**
+ * Called by the `_compile` wrapper before a module's top level runs: raises
+ * Error.stackTraceLimit by OWN_FRAMES_PER_MODULE when it is a finite positive number (a
+ * program reading it meanwhile reads the raised value). Undefined: nothing raised.
+ */
+export function raiseStackTraceLimit(): Raise | undefined {
+  if (ownDirectory === undefined || !formatterInPlace()) return undefined;
+  const limit = stackTraceLimitValue();
+  if (typeof limit !== "number" || !(limit > 0) || limit === Infinity) return undefined;
+  const outer = raises[raises.length - 1];
+  const raise: Raise = { before: limit, raised: limit + OWN_FRAMES_PER_MODULE, program: outer !== undefined && limit === outer.raised ? outer.program : limit };
+  try {
+    Error.stackTraceLimit = raise.raised;
+  } catch {
+    return undefined;
+  }
+  raises.push(raise);
+  if (raisedTo.size < 64) raisedTo.set(raise.raised, raise.program);
+  return raise;
+}
+
+/** After the module's top level: puts the limit back unless the program changed it meanwhile. */
+export function restoreStackTraceLimit(raise: Raise): void {
+  const at = raises.lastIndexOf(raise);
+  if (at >= 0) raises.length = at;
+  if (stackTraceLimitValue() === raise.raised) Error.stackTraceLimit = raise.before;
+}
+
+/** The limit the program has set (the raised one seen through), with `raise` (else the innermost one) in force. */
+function programLimit(raise = raises[raises.length - 1]): number | undefined {
+  const limit = stackTraceLimitValue();
+  if (raise !== undefined && limit === raise.raised) return raise.program;
+  return typeof limit === "number" ? limit : undefined;
+}
+
+function isOwnSite(site: unknown): boolean {
+  if (typeof site !== "object" || site === null) return false;
+  const call = site as CallSiteLike;
+  if (typeof call.getFileName !== "function") return false;
+  const file = call.getFileName();
+  return typeof file === "string" && file.startsWith(ownDirectory!);
+}
+
+/**
+ * The trace without scope's frames, cut to the program's limit where it was taken with a
+ * raised one: a trace that holds frames of scope's, any formatted while a module's top
+ * level runs, and one of exactly a raised limit's length (raisedTo). Anything unexpected:
+ * the trace as it came.
+ */
+function withoutOwnFrames(trace: unknown[]): unknown[] {
+  if (ownDirectory === undefined) return trace;
+  try {
+    let own = 0;
+    for (const site of trace) if (isOwnSite(site)) own++;
+    let limit: number | undefined;
+    if (own > 0 || raises.length > 0) limit = programLimit();
+    else if (raisedTo.size > 0) {
+      const program = raisedTo.get(trace.length);
+      if (program !== undefined && program === programLimit()) limit = program;
+    }
+    const kept = own > 0 ? trace.filter((site) => !isOwnSite(site)) : trace;
+    return limit !== undefined && limit >= 0 && kept.length > limit ? kept.slice(0, Math.floor(limit)) : kept;
+  } catch {
+    return trace;
+  }
+}
+
+/** This file's directory, from its own frame (taken before the accessor is on). */
+function directoryOfThisFile(): string | undefined {
+  const errors = Error as ErrorConstructor & { prepareStackTrace?: unknown };
+  const saved = Object.getOwnPropertyDescriptor(errors, "prepareStackTrace");
+  const limit = Object.getOwnPropertyDescriptor(errors, "stackTraceLimit");
+  try {
+    errors.prepareStackTrace = (_error: unknown, trace: unknown) => trace;
+    Error.stackTraceLimit = 1;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder);
+    const trace = holder.stack;
+    const file = Array.isArray(trace) && trace.length > 0 ? (trace[0] as CallSiteLike).getFileName() : undefined;
+    if (typeof file !== "string" || !file.startsWith("/") || !/\.(cjs|js)$/.test(file)) return undefined;
+    return file.slice(0, file.lastIndexOf("/") + 1);
+  } catch {
+    return undefined;
+  } finally {
+    if (saved) Object.defineProperty(errors, "prepareStackTrace", saved);
+    else delete errors.prepareStackTrace;
+    if (limit) Object.defineProperty(errors, "stackTraceLimit", limit);
+  }
+}
+
+/**
  * Makes `Error.prepareStackTrace` an accessor of this context's Error: what is there reads
  * back wrapped (one wrapper per function, named as it is; putting a wrapper back stores
  * its function). Node ≥ 20.19 keeps its own formatter there (ErrorPrepareStackTrace) and
@@ -232,7 +363,10 @@ export function installCallSitePositions(nodeUsesScopeMaps = true): boolean {
   host[installedKey] = true;
   type Format = (this: unknown, error: unknown, trace: unknown) => unknown;
   const node = typeof descriptor?.value === "function" ? (descriptor.value as Format) : undefined;
+  // Only where every formatting comes here (Node's own formatter is at the property).
+  if (node !== undefined && node.name === "ErrorPrepareStackTrace") ownDirectory = directoryOfThisFile();
   let current: unknown = descriptor?.value;
+  formatterInPlace = () => typeof current === "function";
   const wrappers = new WeakMap<Format, Format>();
   const formats = new WeakMap<Format, Format>();
   const wrap = (format: Format): Format => {
@@ -241,9 +375,11 @@ export function installCallSitePositions(nodeUsesScopeMaps = true): boolean {
     wrapper =
       format === node && nodeUsesScopeMaps
         ? function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
+            if (Array.isArray(trace) && ownDirectory !== undefined) trace = withoutOwnFrames(trace);
             return Reflect.apply(format, this, [error, Array.isArray(trace) && registered.size > 0 ? trace.map(nodeSite) : trace]);
           }
         : function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
+            if (Array.isArray(trace) && ownDirectory !== undefined) trace = withoutOwnFrames(trace);
             if (Array.isArray(trace) && registered.size > 0) {
               try {
                 untraceSites(trace);

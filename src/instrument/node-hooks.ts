@@ -7,7 +7,7 @@
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { installCallSitePositions } from "./callsites";
+import { installCallSitePositions, raiseStackTraceLimit, restoreStackTraceLimit } from "./callsites";
 import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type Cached, type CodeCacheSlot, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import { mayLoadModules } from "./loads-modules";
@@ -68,11 +68,19 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
     }
     // The ESM hooks, when deferred, are on before any source that could load an ES module runs.
     if (esm?.pending === true && typeof content === "string") esm.before(content, loadsModules);
-    if (compiled?.status === "instrumented") {
-      if (compiled.codeCache && cached && compiled.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, compiled.code, filename, compiled.codeCache, rest, compiled.wrapped);
-      code = compiled.code;
+    // The module's top level runs with this frame (and the agent's `.js` wrapper) on the
+    // stack: V8 keeps that many more frames, which every formatter is handed without (callsites.ts).
+    // (No catch here: Node reports an uncaught error at the place it was last thrown from.)
+    const raise = raiseStackTraceLimit();
+    try {
+      if (compiled?.status === "instrumented") {
+        if (compiled.codeCache && cached && compiled.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, compiled.code, filename, compiled.codeCache, rest, compiled.wrapped);
+        code = compiled.code;
+      }
+      return Reflect.apply(original, this, [code, filename, ...rest]);
+    } finally {
+      if (raise !== undefined) restoreStackTraceLimit(raise);
     }
-    return Reflect.apply(original, this, [code, filename, ...rest]);
   };
   return true;
 }
