@@ -337,7 +337,7 @@ function directoryOfThisFile(): string | undefined {
     return undefined;
   } finally {
     if (saved) Object.defineProperty(errors, "prepareStackTrace", saved);
-    else delete errors.prepareStackTrace;
+    else Reflect.deleteProperty(errors, "prepareStackTrace");
     if (limit) Object.defineProperty(errors, "stackTraceLimit", limit);
   }
 }
