@@ -14,6 +14,11 @@ import { cleanup, ofKind, runTraced, runUntraced, scratchDir } from "./agent-har
 
 afterAll(cleanup);
 
+/** Functions enough to make a file of ~40 KB. */
+function padding(file: number): string {
+  return Array.from({ length: 700 }, (_, i) => `function pad${file}x${i}(value) { return value + ${i}; } // to make the file large\n`).join("");
+}
+
 const files: Record<string, string> = {
   "main.cjs": `function report(label, error) { console.log(label, String(error.stack).split(process.cwd()).join(".")); }
 function fresh() { for (const name of ["./a.cjs", "./b.cjs", "./c.cjs", "./one.cjs", "./d.cjs", "./deep.cjs"]) delete require.cache[require.resolve(name)]; }
@@ -34,6 +39,12 @@ Error.prepareStackTrace = (error, trace) => \`\${error.message} (\${trace.length
 try { require("./a.cjs"); } catch (error) { report("a program's formatter:", error); }
 console.log(require("./d.cjs").join("\\n"));
 Error.prepareStackTrace = nodes;
+try { require("./big.cjs"); } catch (error) { report("a large module:", error); }
+delete require.cache[require.resolve("./big2.cjs")];
+fresh();
+Error.stackTraceLimit = 4;
+try { require("./big.cjs"); } catch (error) { report("a large module, limit 4:", error); }
+Error.stackTraceLimit = 10;
 console.log("limit after:", Error.stackTraceLimit);
 require("./e.cjs");
 `,
@@ -47,12 +58,15 @@ function deep(n) { return n === 0 ? [new Error("captured deep").stack, capture()
 module.exports = [(function () { return new Error("captured").stack; })(), capture(), ...deep(3), ...deep(12)].map((stack) => String(stack).split(process.cwd()).join("."));
 `,
   "data.json": `{ "depth": 3 }\n`,
+  // Past node-hooks.ts CODE_CACHE_MIN_CHARS: run by scope's code-cache compile in place of Node's _compile, whose frame the stack still shows.
+  "big.cjs": `function inner() { return new Error("big").stack; }\nmodule.exports = [inner(), require("./big2.cjs")];\n${padding(1)}`,
+  "big2.cjs": `function deeper() { throw new Error("big, thrown"); }\ndeeper();\n${padding(2)}`,
   "e.cjs": `require("./f.cjs");\n`,
   // Thrown by the top level itself: Node prints the line an uncaught error was last thrown from, and an instrumented function rethrows.
   "f.cjs": `function make() { return new TypeError("uncaught at a top level"); }\nthrow make();\n`,
 };
 
-test("stacks taken during a CommonJS module's top level: the program's output traced is the untraced one (limits 10, 3, Infinity, 0; captureStackTrace; a program's formatter; an uncaught error), first start and cached", async () => {
+test("stacks taken during a CommonJS module's top level: the program's output traced is the untraced one (limits 10, 3, Infinity, 0; captureStackTrace; a program's formatter; an uncaught error; modules run by the code-cache compile), first start and cached", async () => {
   const dir = join(scratchDir(), "module-stacks");
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
@@ -63,13 +77,14 @@ test("stacks taken during a CommonJS module's top level: the program's output tr
   expect(plain.stdout).toContain("    at Object.<anonymous> (./c.cjs:2:7)");
   expect(plain.stdout.split("1 deep:")[0]!.trimEnd().endsWith("at Object.<anonymous> (./b.cjs:2:18)")).toBe(true);
   expect(plain.stdout).toContain("limit after: 10");
+  expect(plain.stdout).toContain("a large module: Error: big, thrown\n    at deeper (./big2.cjs:1:27)\n    at Object.<anonymous> (./big2.cjs:2:1)\n    at Module._compile (node:");
   expect(plain.stderr).toContain("TypeError: uncaught at a top level");
   expect(plain.status).toBe(1);
   for (const start of ["first", "cached"]) {
     const run = await runTraced(argv, { cwd: dir, env, scopeArgs: ["--functions", "--include", "*.cjs"] });
     expect({ start, status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ start, status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
     const tabled = new Set(ofKind(run.events, "function_table").map((event) => String((event.fields as { file: string }).file).replace(/^.*\//, "")));
-    expect([...tabled].sort()).toEqual(["a.cjs", "b.cjs", "c.cjs", "d.cjs", "deep.cjs", "f.cjs", "main.cjs", "one.cjs"]);
+    expect([...tabled].sort()).toEqual(["a.cjs", "b.cjs", "big.cjs", "big2.cjs", "c.cjs", "d.cjs", "deep.cjs", "f.cjs", "main.cjs", "one.cjs"]);
     expect(ofKind(run.events, "agent_error")).toEqual([]);
   }
 });

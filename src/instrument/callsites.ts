@@ -224,6 +224,17 @@ const installedKey = Symbol.for("scope.instrument.callsites");
  */
 let ownDirectory: string | undefined;
 
+/**
+ * node-hooks.ts codeCacheCompiler runs a module in place of Node's `_compile` (its function
+ * is named so) and hands it a `require` of its own: their frames show Node's (node-hooks.ts
+ * nodeModuleSites), by the name of scope's function.
+ */
+let nodeSites: Map<unknown, unknown> | undefined;
+
+export function setNodeModuleSites(sites: { compile: unknown; require: unknown } | undefined): void {
+  if (nodeSites === undefined && sites !== undefined) nodeSites = new Map([["compileCached", sites.compile], ["require", sites.require]]);
+}
+
 /** The most frames of scope's a module level puts on the stack: `_compile` wrapper, its code-cache compile, the agent's `.js` wrapper. */
 export const OWN_FRAMES_PER_MODULE = 3;
 
@@ -312,7 +323,17 @@ function withoutOwnFrames(trace: unknown[]): unknown[] {
       const program = raisedTo.get(trace.length);
       if (program !== undefined && program === programLimit()) limit = program;
     }
-    const kept = own > 0 ? trace.filter((site) => !isOwnSite(site)) : trace;
+    let kept = trace;
+    if (own > 0) {
+      kept = [];
+      for (const site of trace) {
+        if (!isOwnSite(site)) kept.push(site);
+        else if (nodeSites !== undefined) {
+          const node = nodeSites.get((site as { getFunctionName?: () => unknown }).getFunctionName?.());
+          if (node !== undefined) kept.push(node);
+        }
+      }
+    }
     return limit !== undefined && limit >= 0 && kept.length > limit ? kept.slice(0, Math.floor(limit)) : kept;
   } catch {
     return trace;
