@@ -14,7 +14,9 @@
  *
  * Visible to the program: `Error.prepareStackTrace` is an accessor (own, not enumerable)
  * and reads back a wrapper of the function put there, not that function itself (putting
- * the wrapper back stores the function); an untraced CallSite has own methods. Not
+ * the wrapper back stores the function); an untraced CallSite has own methods; while a
+ * CommonJS module's top level runs, `Error.stackTraceLimit` reads OWN_FRAMES_PER_MODULE
+ * more per nested `require` (scope's own frames, below). Not
  * covered: CallSite.getPosition (an offset); a formatter defined with
  * Object.defineProperty; other contexts (vm); Bun (an accessor there turns its
  * prepareStackTrace support off).
@@ -235,8 +237,13 @@ export function setNodeModuleSites(sites: { compile: unknown; require: unknown }
   if (nodeSites === undefined && sites !== undefined) nodeSites = new Map([["compileCached", sites.compile], ["require", sites.require]]);
 }
 
-/** The most frames of scope's a module level puts on the stack: `_compile` wrapper, its code-cache compile, the agent's `.js` wrapper. */
-export const OWN_FRAMES_PER_MODULE = 3;
+/**
+ * The most frames of scope's a module level puts on the stack: the `_compile` wrapper, its
+ * code-cache compile, the agent's `.js` wrapper (lazy.ts), and its two `Module._load`
+ * wrappers until `fs` (in a worker) and `child_process` are first required (hooks.ts
+ * whenBuiltinReached). More than are there costs nothing but their capture: the trace is cut.
+ */
+export const OWN_FRAMES_PER_MODULE = 5;
 
 interface Raise {
   /** Error.stackTraceLimit before this raise. */
