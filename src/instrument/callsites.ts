@@ -322,25 +322,25 @@ function isOwnSite(site: unknown): boolean {
 function withoutOwnFrames(trace: unknown[]): unknown[] {
   if (ownDirectory === undefined) return trace;
   try {
-    let own = 0;
-    for (const site of trace) if (isOwnSite(site)) own++;
+    // One pass: the trace itself until a frame of scope's, a copy from there on.
+    let kept: unknown[] | undefined;
+    for (let i = 0; i < trace.length; i++) {
+      const site = trace[i];
+      if (!isOwnSite(site)) {
+        kept?.push(site);
+        continue;
+      }
+      kept ??= trace.slice(0, i);
+      const node = nodeSites?.get((site as { getFunctionName?: () => unknown }).getFunctionName?.());
+      if (node !== undefined) kept.push(node);
+    }
     let limit: number | undefined;
-    if (own > 0 || raises.length > 0) limit = programLimit();
+    if (kept !== undefined || raises.length > 0) limit = programLimit();
     else if (raisedTo.size > 0) {
       const program = raisedTo.get(trace.length);
       if (program !== undefined && program === programLimit()) limit = program;
     }
-    let kept = trace;
-    if (own > 0) {
-      kept = [];
-      for (const site of trace) {
-        if (!isOwnSite(site)) kept.push(site);
-        else if (nodeSites !== undefined) {
-          const node = nodeSites.get((site as { getFunctionName?: () => unknown }).getFunctionName?.());
-          if (node !== undefined) kept.push(node);
-        }
-      }
-    }
+    kept ??= trace;
     return limit !== undefined && limit >= 0 && kept.length > limit ? kept.slice(0, Math.floor(limit)) : kept;
   } catch {
     return trace;
