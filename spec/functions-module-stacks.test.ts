@@ -24,7 +24,8 @@ const files: Record<string, string> = {
 function fresh() { for (const name of ["./a.cjs", "./b.cjs", "./c.cjs", "./one.cjs", "./d.cjs", "./deep.cjs"]) delete require.cache[require.resolve(name)]; }
 try { require("./a.cjs"); } catch (error) { report("default limit, 3 deep:", error); }
 try { require("./one.cjs"); } catch (error) { report("1 deep:", error); }
-try { require("./deep.cjs"); } catch (error) { report("deep recursion, formatted by the requirer:", error); }
+// Formatted once no top level runs (at exit, after the uncaught error below): a trace of the raised limit's length, none of scope's frames in it.
+try { require("./deep.cjs"); } catch (error) { process.on("exit", () => report("deep recursion, formatted at exit:", error)); }
 console.log(require("./data.json").depth, require("./d.cjs").join("\\n"));
 for (const limit of [3, Infinity, 0]) {
   fresh();
@@ -52,7 +53,7 @@ require("./e.cjs");
   "b.cjs": `const middle = () => require("./c.cjs");\nmodule.exports = middle();\n`,
   "c.cjs": `function inner(what) { return new Error("top level of " + what); }\nthrow inner("c.cjs");\n`,
   "one.cjs": `function thrower() {\n  throw new RangeError("one deep");\n}\nthrower();\n`,
-  "deep.cjs": `function recurse(n) {\n  if (n === 0) throw new Error("deep");\n  recurse(n - 1);\n}\nrecurse(15);\n`,
+  "deep.cjs": `function recurse(n) {\n  if (n === 0) throw new Error("deep");\n  recurse(n - 1);\n}\nrecurse(40);\n`,
   "d.cjs": `function capture() { const holder = {}; Error.captureStackTrace(holder, capture); return holder.stack; }
 function deep(n) { return n === 0 ? [new Error("captured deep").stack, capture()] : deep(n - 1); }
 module.exports = [(function () { return new Error("captured").stack; })(), capture(), ...deep(3), ...deep(12)].map((stack) => String(stack).split(process.cwd()).join("."));
@@ -77,6 +78,7 @@ test("stacks taken during a CommonJS module's top level: the program's output tr
   expect(plain.stdout).toContain("    at Object.<anonymous> (./c.cjs:2:7)");
   expect(plain.stdout.split("1 deep:")[0]!.trimEnd().endsWith("at Object.<anonymous> (./b.cjs:2:18)")).toBe(true);
   expect(plain.stdout).toContain("limit after: 10");
+  expect(plain.stdout.endsWith(`deep recursion, formatted at exit: Error: deep\n    at recurse (./deep.cjs:2:22)\n${"    at recurse (./deep.cjs:3:3)\n".repeat(9)}`)).toBe(true);
   expect(plain.stdout).toContain("a large module: Error: big, thrown\n    at deeper (./big2.cjs:1:27)\n    at Object.<anonymous> (./big2.cjs:2:1)\n    at Module._compile (node:");
   expect(plain.stderr).toContain("TypeError: uncaught at a top level");
   expect(plain.status).toBe(1);
@@ -86,5 +88,21 @@ test("stacks taken during a CommonJS module's top level: the program's output tr
     const tabled = new Set(ofKind(run.events, "function_table").map((event) => String((event.fields as { file: string }).file).replace(/^.*\//, "")));
     expect([...tabled].sort()).toEqual(["a.cjs", "b.cjs", "big.cjs", "big2.cjs", "c.cjs", "d.cjs", "deep.cjs", "f.cjs", "main.cjs", "one.cjs"]);
     expect(ofKind(run.events, "agent_error")).toEqual([]);
+  }
+});
+
+test("an ES module entry: its top level has no frame of scope's; a CommonJS module it imports is run by the _compile wrapper, and its stacks read as untraced", async () => {
+  const dir = join(scratchDir(), "module-stacks-esm");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "main.mjs"), `import "./top.mjs";\nconst { stack } = await import("./c.cjs");\nconsole.log(stack.split(process.cwd()).join("."));\n`);
+  writeFileSync(join(dir, "top.mjs"), `function inner() { return new Error("esm top").stack; }\nconsole.log(inner().split(process.cwd()).join("."));\n`);
+  writeFileSync(join(dir, "c.cjs"), `function inner() { return new Error("cjs from esm").stack; }\nexports.stack = inner();\n`);
+  const env = { XDG_CACHE_HOME: join(dir, ".cache") };
+  const plain = await runUntraced(["node", "main.mjs"], { cwd: dir, env });
+  expect(plain.stdout).toContain("Error: cjs from esm\n    at inner (./c.cjs:1:27)\n    at Object.<anonymous> (./c.cjs:2:17)\n    at Module._compile (node:");
+  for (const start of ["first", "cached"]) {
+    const run = await runTraced(["node", "main.mjs"], { cwd: dir, env, scopeArgs: ["--functions", "--include", "*js"] });
+    expect({ start, status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ start, ...plain });
+    expect(ofKind(run.events, "function_call").length).toBeGreaterThan(0);
   }
 });
