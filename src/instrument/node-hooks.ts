@@ -231,7 +231,7 @@ function nodeModuleSites(original: Compile): { compile: unknown; require: unknow
     Error.stackTraceLimit = 10;
     Reflect.apply(original, probe, ["module.exports = [new Error().stack, require('')];", "<scope: module frames>"]);
     const [top, required] = probe.exports as unknown[];
-    const compile = frame(top, 1, /^Module\._compile \(node:/);
+    const compile = frame(top, 1, /^Module\.(?:_compile|<anonymous>) \(node:/);
     const require_ = frame(required, 0, /^require \(node:/);
     return compile !== undefined && require_ !== undefined ? { compile, require: require_ } : undefined;
   } catch {
