@@ -14,7 +14,9 @@
  *
  * Visible to the program: `Error.prepareStackTrace` is an accessor (own, not enumerable)
  * and reads back a wrapper of the function put there, not that function itself (putting
- * the wrapper back stores the function); an untraced CallSite has own methods. Not
+ * the wrapper back stores the function); an untraced CallSite has own methods; while a
+ * CommonJS module's top level runs, `Error.stackTraceLimit` reads OWN_FRAMES_PER_MODULE
+ * more per nested `require` (scope's own frames, below). Not
  * covered: CallSite.getPosition (an offset); a formatter defined with
  * Object.defineProperty; other contexts (vm); Bun (an accessor there turns its
  * prepareStackTrace support off).
@@ -212,6 +214,163 @@ function nodeSite(site: unknown): unknown {
 const installedKey = Symbol.for("scope.instrument.callsites");
 
 /**
+ * scope's own frames. While a CommonJS module's top level runs, scope's `_compile` wrapper
+ * (node-hooks.ts, functions.cjs; with its code-cache compile, a second frame) and the
+ * agent's `.js` extension wrapper (lazy.ts, node-bundle.cjs) are on the stack, one set per
+ * nested `require`. Where this accessor sees every formatting (Node ≥ 20.19: installed
+ * over Node's own formatter), every formatter is handed the trace without them, and the
+ * `_compile` wrapper raises `Error.stackTraceLimit` by as many frames while the module runs
+ * (raiseStackTraceLimit), so V8 keeps as many of the program's frames as untraced; the trace
+ * is then cut back to the program's limit. scope's frames are those of the files next to
+ * this one (the agent's directory holds scope's files only).
+ */
+let ownDirectory: string | undefined;
+
+/**
+ * node-hooks.ts codeCacheCompiler runs a module in place of Node's `_compile` (its function
+ * is named so) and hands it a `require` of its own: their frames show Node's (node-hooks.ts
+ * nodeModuleSites), by the name of scope's function.
+ */
+let nodeSites: Map<unknown, unknown> | undefined;
+
+export function setNodeModuleSites(sites: { compile: unknown; require: unknown } | undefined): void {
+  if (nodeSites === undefined && sites !== undefined) nodeSites = new Map([["compileCached", sites.compile], ["require", sites.require]]);
+}
+
+/**
+ * The most frames of scope's a module level puts on the stack: the `_compile` wrapper, its
+ * code-cache compile, the agent's `.js` wrapper (lazy.ts), and its two `Module._load`
+ * wrappers until `fs` (in a worker) and `child_process` are first required (hooks.ts
+ * whenBuiltinReached). More than are there costs nothing but their capture: the trace is cut.
+ */
+export const OWN_FRAMES_PER_MODULE = 5;
+
+interface Raise {
+  /** Error.stackTraceLimit before this raise. */
+  before: number;
+  /** What this raise set it to. */
+  raised: number;
+  /** The program's own limit (what it reads untraced). */
+  program: number;
+}
+
+/** The raises in force, outermost first (one per nested module top level). */
+const raises: Raise[] = [];
+/**
+ * Every limit raised to, with the program's limit then: a trace of exactly that many frames,
+ * none of scope's, formatted once nothing is raised (deep recursion thrown out of a top
+ * level) was taken with it when the program's limit is still that one.
+ */
+const raisedTo = new Map<number, number>();
+/** Whether a formatter is at `Error.prepareStackTrace` (a program that puts nothing there turns Node's own off, and scope's with it). */
+let formatterInPlace: () => boolean = () => false;
+
+function stackTraceLimitValue(): unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(Error, "stackTraceLimit");
+  return descriptor && "value" in descriptor && descriptor.writable ? descriptor.value : undefined;
+}
+
+/**
+ * Called by the `_compile` wrapper before a module's top level runs: raises
+ * Error.stackTraceLimit by OWN_FRAMES_PER_MODULE when it is a finite positive number (a
+ * program reading it meanwhile reads the raised value). Undefined: nothing raised.
+ */
+export function raiseStackTraceLimit(): Raise | undefined {
+  if (ownDirectory === undefined || !formatterInPlace()) return undefined;
+  const limit = stackTraceLimitValue();
+  if (typeof limit !== "number" || !(limit > 0) || limit === Infinity) return undefined;
+  const outer = raises[raises.length - 1];
+  const raise: Raise = { before: limit, raised: limit + OWN_FRAMES_PER_MODULE, program: outer !== undefined && limit === outer.raised ? outer.program : limit };
+  try {
+    Error.stackTraceLimit = raise.raised;
+  } catch {
+    return undefined;
+  }
+  raises.push(raise);
+  if (raisedTo.size < 64) raisedTo.set(raise.raised, raise.program);
+  return raise;
+}
+
+/** After the module's top level: puts the limit back unless the program changed it meanwhile. */
+export function restoreStackTraceLimit(raise: Raise): void {
+  const at = raises.lastIndexOf(raise);
+  if (at >= 0) raises.length = at;
+  if (stackTraceLimitValue() === raise.raised) Error.stackTraceLimit = raise.before;
+}
+
+/** The limit the program has set (the raised one seen through), with `raise` (else the innermost one) in force. */
+function programLimit(raise = raises[raises.length - 1]): number | undefined {
+  const limit = stackTraceLimitValue();
+  if (raise !== undefined && limit === raise.raised) return raise.program;
+  return typeof limit === "number" ? limit : undefined;
+}
+
+function isOwnSite(site: unknown): boolean {
+  if (typeof site !== "object" || site === null) return false;
+  const call = site as CallSiteLike;
+  if (typeof call.getFileName !== "function") return false;
+  const file = call.getFileName();
+  return typeof file === "string" && file.startsWith(ownDirectory!);
+}
+
+/**
+ * The trace without scope's frames, cut to the program's limit where it was taken with a
+ * raised one: a trace that holds frames of scope's, any formatted while a module's top
+ * level runs, and one of exactly a raised limit's length (raisedTo). Anything unexpected:
+ * the trace as it came.
+ */
+function withoutOwnFrames(trace: unknown[]): unknown[] {
+  if (ownDirectory === undefined) return trace;
+  try {
+    // One pass: the trace itself until a frame of scope's, a copy from there on.
+    let kept: unknown[] | undefined;
+    for (let i = 0; i < trace.length; i++) {
+      const site = trace[i];
+      if (!isOwnSite(site)) {
+        kept?.push(site);
+        continue;
+      }
+      kept ??= trace.slice(0, i);
+      const node = nodeSites?.get((site as { getFunctionName?: () => unknown }).getFunctionName?.());
+      if (node !== undefined) kept.push(node);
+    }
+    let limit: number | undefined;
+    if (kept !== undefined || raises.length > 0) limit = programLimit();
+    else if (raisedTo.size > 0) {
+      const program = raisedTo.get(trace.length);
+      if (program !== undefined && program === programLimit()) limit = program;
+    }
+    kept ??= trace;
+    return limit !== undefined && limit >= 0 && kept.length > limit ? kept.slice(0, Math.floor(limit)) : kept;
+  } catch {
+    return trace;
+  }
+}
+
+/** This file's directory, from its own frame (taken before the accessor is on). */
+function directoryOfThisFile(): string | undefined {
+  const errors = Error as ErrorConstructor & { prepareStackTrace?: unknown };
+  const saved = Object.getOwnPropertyDescriptor(errors, "prepareStackTrace");
+  const limit = Object.getOwnPropertyDescriptor(errors, "stackTraceLimit");
+  try {
+    errors.prepareStackTrace = (_error: unknown, trace: unknown) => trace;
+    Error.stackTraceLimit = 1;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder);
+    const trace = holder.stack;
+    const file = Array.isArray(trace) && trace.length > 0 ? (trace[0] as CallSiteLike).getFileName() : undefined;
+    if (typeof file !== "string" || !file.startsWith("/") || !/\.(cjs|js)$/.test(file)) return undefined;
+    return file.slice(0, file.lastIndexOf("/") + 1);
+  } catch {
+    return undefined;
+  } finally {
+    if (saved) Object.defineProperty(errors, "prepareStackTrace", saved);
+    else Reflect.deleteProperty(errors, "prepareStackTrace");
+    if (limit) Object.defineProperty(errors, "stackTraceLimit", limit);
+  }
+}
+
+/**
  * Makes `Error.prepareStackTrace` an accessor of this context's Error: what is there reads
  * back wrapped (one wrapper per function, named as it is; putting a wrapper back stores
  * its function). Node ≥ 20.19 keeps its own formatter there (ErrorPrepareStackTrace) and
@@ -232,7 +391,10 @@ export function installCallSitePositions(nodeUsesScopeMaps = true): boolean {
   host[installedKey] = true;
   type Format = (this: unknown, error: unknown, trace: unknown) => unknown;
   const node = typeof descriptor?.value === "function" ? (descriptor.value as Format) : undefined;
+  // Only where every formatting comes here (Node's own formatter is at the property).
+  if (node !== undefined && node.name === "ErrorPrepareStackTrace") ownDirectory = directoryOfThisFile();
   let current: unknown = descriptor?.value;
+  formatterInPlace = () => typeof current === "function";
   const wrappers = new WeakMap<Format, Format>();
   const formats = new WeakMap<Format, Format>();
   const wrap = (format: Format): Format => {
@@ -241,9 +403,11 @@ export function installCallSitePositions(nodeUsesScopeMaps = true): boolean {
     wrapper =
       format === node && nodeUsesScopeMaps
         ? function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
+            if (Array.isArray(trace) && ownDirectory !== undefined) trace = withoutOwnFrames(trace);
             return Reflect.apply(format, this, [error, Array.isArray(trace) && registered.size > 0 ? trace.map(nodeSite) : trace]);
           }
         : function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
+            if (Array.isArray(trace) && ownDirectory !== undefined) trace = withoutOwnFrames(trace);
             if (Array.isArray(trace) && registered.size > 0) {
               try {
                 untraceSites(trace);

@@ -7,7 +7,7 @@
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { installCallSitePositions } from "./callsites";
+import { installCallSitePositions, raiseStackTraceLimit, restoreStackTraceLimit, setNodeModuleSites } from "./callsites";
 import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type Cached, type CodeCacheSlot, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import { mayLoadModules } from "./loads-modules";
@@ -52,6 +52,7 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
   const original = Module.prototype._compile;
   const cached = cache ? codeCacheCompiler(original) : undefined;
+  let probed = false;
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {
     let code = content;
     let loadsModules: boolean | undefined;
@@ -68,11 +69,25 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
     }
     // The ESM hooks, when deferred, are on before any source that could load an ES module runs.
     if (esm?.pending === true && typeof content === "string") esm.before(content, loadsModules);
-    if (compiled?.status === "instrumented") {
-      if (compiled.codeCache && cached && compiled.code.length >= CODE_CACHE_MIN_CHARS) return cached(this, compiled.code, filename, compiled.codeCache, rest, compiled.wrapped);
-      code = compiled.code;
+    // The module's top level runs with this frame (and the agent's `.js` wrapper) on the
+    // stack: V8 keeps that many more frames, which every formatter is handed without (callsites.ts).
+    // (No catch here: Node reports an uncaught error at the place it was last thrown from.)
+    const raise = raiseStackTraceLimit();
+    try {
+      if (compiled?.status === "instrumented") {
+        if (compiled.codeCache && cached && compiled.code.length >= CODE_CACHE_MIN_CHARS) {
+          if (!probed && raise !== undefined) {
+            probed = true;
+            setNodeModuleSites(nodeModuleSites(original));
+          }
+          return cached(this, compiled.code, filename, compiled.codeCache, rest, compiled.wrapped);
+        }
+        code = compiled.code;
+      }
+      return Reflect.apply(original, this, [code, filename, ...rest]);
+    } finally {
+      if (raise !== undefined) restoreStackTraceLimit(raise);
     }
-    return Reflect.apply(original, this, [code, filename, ...rest]);
   };
   return true;
 }
@@ -147,6 +162,8 @@ export function codeCacheCompiler(original: Compile): ((module: CompilableModule
     const require = function require(path: string) {
       return module.require(path);
     } as ((path: string) => unknown) & Record<string, unknown>;
+    // Named as Node's (the bundler renames a function called `require`): `require.name`, and its frame (callsites.ts).
+    Object.defineProperty(require, "name", { value: "require", configurable: true });
     const resolve = function resolve(request: string, options?: unknown) {
       return Module._resolveFilename(request, module, false, options);
     } as ((request: string, options?: unknown) => string) & { paths?: (request: string) => unknown };
@@ -159,7 +176,8 @@ export function codeCacheCompiler(original: Compile): ((module: CompilableModule
     require.cache = Module._cache;
     return require;
   };
-  return (module, code, filename, slot, rest, wrapped) => {
+  // Named: its frame stands where Node's `_compile` would (callsites.ts CACHED_COMPILE).
+  return function compileCached(module, code, filename, slot, rest, wrapped) {
     if (Module.wrap !== nodeWrap || Module.wrapper !== nodeWrapper) return Reflect.apply(original, module, [code, filename, ...rest]);
     // The map print.ts appended is the code's last line; any other map comment (a file's own,
     // left in place with `sourceMaps: false`): Node's compile, which reads it as untraced.
@@ -187,6 +205,41 @@ export function codeCacheCompiler(original: Compile): ((module: CompilableModule
     }
     return result;
   };
+}
+
+/**
+ * The CallSites of Node's own `_compile` running a module's top level (`Module._compile
+ * (node:internal/modules/cjs/loader:…)`) and of the `require` Node hands a module
+ * (`require (node:internal/modules/helpers:…)`), from a module of one statement compiled by
+ * it: codeCacheCompiler runs a module in place of the one and hands it its own `require`,
+ * and a trace shows Node's frames there as untraced (callsites.ts). Undefined: not found.
+ */
+function nodeModuleSites(original: Compile): { compile: unknown; require: unknown } | undefined {
+  const errors = Error as ErrorConstructor & { prepareStackTrace?: unknown };
+  const saved = errors.prepareStackTrace;
+  const limit = Object.getOwnPropertyDescriptor(errors, "stackTraceLimit");
+  const frame = (trace: unknown, index: number, pattern: RegExp) => {
+    const site = Array.isArray(trace) ? trace[index] : undefined;
+    return typeof site === "object" && site !== null && pattern.test(String(site)) ? site : undefined;
+  };
+  try {
+    const Module = require("node:module") as unknown as new (id: string, parent?: unknown) => CompilableModule;
+    const probe = new Module("<scope: module frames>");
+    // Node's `require` calls the module's own: the frame of Node's `require` is the second (the first, this one, is scope's).
+    probe.require = () => new Error().stack;
+    errors.prepareStackTrace = (_error: unknown, trace: unknown) => trace;
+    Error.stackTraceLimit = 10;
+    Reflect.apply(original, probe, ["module.exports = [new Error().stack, require('')];", "<scope: module frames>"]);
+    const [top, required] = probe.exports as unknown[];
+    const compile = frame(top, 1, /^Module\.(?:_compile|<anonymous>) \(node:/);
+    const require_ = frame(required, 0, /^require \(node:/);
+    return compile !== undefined && require_ !== undefined ? { compile, require: require_ } : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    errors.prepareStackTrace = saved;
+    if (limit) Object.defineProperty(errors, "stackTraceLimit", limit);
+  }
 }
 
 /** Registers the ESM load hook (Node ≥ 20.6). Returns false when module.register is missing. */
