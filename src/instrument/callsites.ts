@@ -22,6 +22,7 @@
  * prepareStackTrace support off).
  */
 import { fileURLToPath } from "node:url";
+import { framesNamedByReceiver, LOADER_FRAME_NAMES } from "../agent/shared/reflect";
 
 /**
  * Marks a file's column shifts (as print.ts registers them) when the file carries no map
@@ -305,12 +306,29 @@ function programLimit(raise = raises[raises.length - 1]): number | undefined {
   return typeof limit === "number" ? limit : undefined;
 }
 
+/** Node's CommonJS loader, whose functions scope replaced and named (reflect.ts keepFrameName). */
+const LOADER_FILE = "node:internal/modules/cjs/loader";
+
+/**
+ * Whether `site` is a frame of scope's. A frame of a loader function scope named gets the
+ * names it has untraced from its CallSite (getFunctionName null, getMethodName its key);
+ * its text is V8's own, the untraced one.
+ */
 function isOwnSite(site: unknown): boolean {
   if (typeof site !== "object" || site === null) return false;
   const call = site as CallSiteLike;
   if (typeof call.getFileName !== "function") return false;
   const file = call.getFileName();
+  if (file === LOADER_FILE && framesNamedByReceiver) untracedLoaderNames(call);
   return typeof file === "string" && file.startsWith(ownDirectory!);
+}
+
+function untracedLoaderNames(site: CallSiteLike): void {
+  const named = site as CallSiteLike & { getFunctionName?(): unknown };
+  const key = typeof named.getFunctionName === "function" ? LOADER_FRAME_NAMES.get(named.getFunctionName() as string) : undefined;
+  if (key === undefined) return;
+  Object.defineProperty(site, "getFunctionName", { value: () => null, configurable: true, writable: true });
+  Object.defineProperty(site, "getMethodName", { value: () => key, configurable: true, writable: true });
 }
 
 /**

@@ -7,6 +7,7 @@
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { keepFrameName } from "../agent/shared/reflect";
 import { installCallSitePositions, raiseStackTraceLimit, restoreStackTraceLimit, setNodeModuleSites } from "./callsites";
 import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type Cached, type CodeCacheSlot, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
@@ -51,6 +52,7 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
   const cache = openTransformCache(options.cacheDir, options.config, { writeLater: true });
   const warn = options.warn ?? ((line: string) => process.stderr.write(line));
   const original = Module.prototype._compile;
+  keepFrameName(original, "_compile");
   const cached = cache ? codeCacheCompiler(original) : undefined;
   let probed = false;
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {

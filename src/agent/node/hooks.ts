@@ -17,7 +17,7 @@ import { tagRequest } from "../shared/request-context";
 import { builtinLoaded } from "./builtins";
 import { startIntegrationsWhenUsed } from "./lazy";
 import { installPortHooks, type PortContext } from "./ports";
-import { renamed } from "../shared/reflect";
+import { keepFrameName, renamed } from "../shared/reflect";
 import { flushLoopMonitor, loopSettings, markTurn, startLoopMonitor } from "../shared/loop";
 
 /** One direction pair of a FIFO channel as seen from one end. */
@@ -477,6 +477,7 @@ function whenBuiltinReached(recorder: Recorder, id: string, reached: () => void)
     if (originalGetBuiltin && host.getBuiltinModule === getBuiltinModule) Object.defineProperty(process, "getBuiltinModule", originalGetBuiltin);
     recorder.safe(reached);
   };
+  keepFrameName(originalLoad, "_load");
   const load = renamed(originalLoad, function (this: unknown, request: string) {
     if (!done && (request === id || request === scheme)) reach();
     return Reflect.apply(originalLoad, this, arguments);

@@ -29,7 +29,7 @@
  */
 import { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc } from "../shared/loop";
 import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest } from "../shared/request-context";
-import { renamed } from "../shared/reflect";
+import { keepFrameName, renamed } from "../shared/reflect";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
 import type { Tracer } from "./hooks";
@@ -102,6 +102,8 @@ function hookLibraryFiles(tracer: Tracer, Module: ModuleClass): void {
   if (!extensions || typeof original !== "function") return;
   const { recorder } = tracer;
   const groups = recorder.groups;
+  // Untraced (Node 22/24) its frame reads `Object..js`: Module._extensions is a plain object.
+  keepFrameName(original, "Object..js");
   const load = renamed(original, function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
     if (started !== null && typeof filename === "string" && filename.includes("node_modules")) {

@@ -11,6 +11,43 @@ export function renamed<T extends (...args: never[]) => unknown>(original: unkno
   return replacement;
 }
 
+/**
+ * Whether V8 names an anonymous function's frame by the property that holds it on the
+ * receiver (V8 12+: Node 22 and 24). There, a frame of a Node function scope replaced (its
+ * property now holds scope's wrapper) reads `Module.<anonymous>` where untraced it reads
+ * `Module._compile`; V8 11 (Node 20) names it by the name inferred from its source.
+ */
+export const framesNamedByReceiver = Number.parseInt(process.versions.v8 ?? "", 10) >= 12;
+
+/**
+ * The names keepFrameName gives Node's CommonJS loader functions, each with the key it is
+ * found by untraced. V8 prints a named function's frame as `Type.name` (a name starting with
+ * "." as it is): `Module._compile`, `Object..js`, `Function._load`, as untraced. A CallSite's
+ * getFunctionName() is null for them untraced and getMethodName() the key, which callsites.ts
+ * gives back where it sees every formatting. A table, not a record of calls: the agent's
+ * and the functions' bundles each hold a copy of this file.
+ */
+export const LOADER_FRAME_NAMES: ReadonlyMap<string, string> = new Map([
+  ["_compile", "_compile"],
+  ["Object..js", ".js"],
+  ["_load", "_load"],
+]);
+
+/**
+ * Gives `original`, a function of Node's CommonJS loader that scope's wrapper replaces on
+ * its holder, the name its frames carry untraced (`frame`, one of LOADER_FRAME_NAMES), when
+ * it has none and V8 would otherwise name its frames `<anonymous>` (framesNamedByReceiver).
+ * The original is reachable only through scope's wrapper, so only stack traces see the name.
+ */
+export function keepFrameName(original: unknown, frame: string): void {
+  if (!framesNamedByReceiver || typeof original !== "function" || original.name !== "" || !LOADER_FRAME_NAMES.has(frame)) return;
+  try {
+    Object.defineProperty(original, "name", { value: frame, configurable: true });
+  } catch {
+    // A frozen function: its frames read as before.
+  }
+}
+
 /** A data property on the object or its prototypes (at most 8 deep), never running a getter. */
 export function protoData(object: object, key: string): unknown {
   let current: object | null = object;
