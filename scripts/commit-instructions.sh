@@ -11,10 +11,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
 . "$here/scripts/lib/valgrind.sh"
-valgrind_required commit-instructions.sh
-out="$(mktemp -d)"
 ring="/dev/shm/scope-commit-instructions-$$"
-trap 'rm -rf "$out" "$ring"' EXIT
+valgrind_work_dir commit-instructions.sh "$ring"
 (cd "$here" && bun -e "require('./src/core/ring').Ring.create('$ring', { laneCount: 4, laneCapacitySlots: 65536, mode: 'overwrite' }).close()")
 cat >"$out/commit.cjs" <<'JS'
 const addon = require(process.argv[2]);

@@ -18,9 +18,7 @@ shift 3
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
 . "$here/scripts/lib/valgrind.sh"
-valgrind_required functions-instructions.sh
-out="$(mktemp -d)"
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$out"' EXIT; echo "work dir: $out" >&2
+valgrind_work_dir functions-instructions.sh
 cp "$here/src/bench/workloads/functions.cjs" "$here/src/bench/workloads/common.cjs" "$out/"
 chunk=5000
 [ "$level" = full ] && chunk=1000

@@ -15,9 +15,7 @@ high=${2:-8000}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
 . "$here/scripts/lib/valgrind.sh"
-valgrind_required http-instructions.sh
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+valgrind_work_dir http-instructions.sh
 valgrind_build "$here" "$out/zig"
 events=${EVENTS:-process,thread,message}
 events_flag=(--events "$events")

@@ -21,10 +21,8 @@ shift 2
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
 . "$here/scripts/lib/valgrind.sh"
-valgrind_required pool-instructions.sh
+valgrind_work_dir pool-instructions.sh
 workload="$here/src/bench/workloads/pool.cjs"
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
 names=()
 trees=()
 events=()

@@ -8,9 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
 . "$here/scripts/lib/valgrind.sh"
-valgrind_required preview-walk-instructions.sh
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+valgrind_work_dir preview-walk-instructions.sh
 cat >"$out/walk.cjs" <<'JS'
 const previewWrite = require(process.argv[2]).previewWrite;
 const types = require("node:util").types;

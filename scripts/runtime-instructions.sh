@@ -15,10 +15,8 @@ shift 3
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
 . "$here/scripts/lib/valgrind.sh"
-valgrind_required runtime-instructions.sh
-out="$(mktemp -d)"
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$out"; rm -f /dev/shm/scope-runtime-instructions-$$' EXIT; echo "work dir: $out" >&2
 ring=/dev/shm/scope-runtime-instructions-$$
+valgrind_work_dir runtime-instructions.sh "$ring"
 (cd "$here" && bun -e "require('./src/core/ring').Ring.create('$ring', { laneCount: 4, laneCapacitySlots: 65536, mode: 'overwrite' })")
 for tree in "$@"; do
   name="$(basename "$(cd "$tree" && pwd)")"

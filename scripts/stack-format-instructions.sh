@@ -14,9 +14,7 @@ shift 3
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
 . "$here/scripts/lib/valgrind.sh"
-valgrind_required stack-format-instructions.sh
-out="$(mktemp -d)"
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$out"' EXIT; echo "work dir: $out" >&2
+valgrind_work_dir stack-format-instructions.sh
 cp "$here/scripts/stack-format-workload.cjs" "$here/scripts/stack-format-workload-top.cjs" "$out/"
 names=()
 for tree in "$@"; do

@@ -6,6 +6,18 @@ valgrind_required() {
   command -v valgrind > /dev/null || { echo "scope: $1 needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 }
 
+# Checks for valgrind ($1: the calling script's name) and makes the script's work dir, in the
+# global `out`, removed at exit with any further paths given unless KEEP is set (then its
+# path is printed).
+valgrind_work_dir() {
+  valgrind_required "$1"
+  shift
+  out="$(mktemp -d)"
+  local remove
+  printf -v remove ' %q' "$out" "$@"
+  if [ -n "${KEEP:-}" ]; then echo "work dir: $out" >&2; else trap "rm -rf$remove" EXIT; fi
+}
+
 # Builds a tree's native artifacts into a prefix for valgrind, which cannot decode the
 # AVX-512 a native (-Dcpu=native) build may use. $1: tree, $2: prefix, $3: cpu (x86_64_v3
 # unless given).
