@@ -28,6 +28,7 @@ import { currentRequest } from "../shared/request-context";
 import { protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
 import { assignPatch, definePatch, undoLater } from "../shared/patches";
+import { responseHooks } from "../shared/response-emit";
 import { frameworkFile } from "./triggers";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
@@ -274,28 +275,13 @@ class Frameworks {
     if (this.responsesHooked) return;
     this.responsesHooked = true;
     const http = require("node:http") as typeof Http;
-    const proto = http.ServerResponse.prototype as unknown as { emit: (this: object, ...args: unknown[]) => boolean };
-    const original = proto.emit;
     const frameworks = this;
-    const recorder = this.recorder;
-    // A named parameter and `arguments` handed on untouched (strict bundle: unmapped), which
-    // V8's optimizing tiers forward without an object; a rest array read by index is
-    // allocated each call (BENCHMARKS.md "Web: the wrappers' own cost").
-    const emit = function emit(this: object, event: unknown) {
-      if (event === "finish" || event === "close") {
-        const steps = stepsOfResponse(this);
-        if (steps !== undefined && steps.open.length > 0) {
-          try {
-            for (let i = steps.open.length - 1; i >= 0; i--) frameworks.end(steps.open[i]!);
-          } catch (error) {
-            recorder.fail(error);
-          }
-        }
-      }
-      return Reflect.apply(original, this, arguments) as boolean;
+    // The one ServerResponse emit wrapper, shared with the HTTP integration's request end (response-emit.ts).
+    responseHooks(http.ServerResponse.prototype, this.recorder).steps = function (response: object) {
+      const steps = stepsOfResponse(response);
+      if (steps === undefined || steps.open.length === 0) return;
+      for (let i = steps.open.length - 1; i >= 0; i--) frameworks.end(steps.open[i]!);
     };
-    Object.defineProperty(emit, "length", { value: original.length });
-    definePatch(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
   }
 
   private hookLayer(proto: Record<string, unknown>, requestName: string, errorName: string): void {

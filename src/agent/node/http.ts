@@ -47,6 +47,7 @@ import {
 } from "../shared/http";
 import type { Recorder } from "../shared/recorder";
 import { enterRequest, runInRequest } from "../shared/request-context";
+import { responseHooks } from "../shared/response-emit";
 import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
 import { renamed } from "../shared/reflect";
@@ -396,13 +397,14 @@ export class ServerHooks {
 
   private patchResponses(http: typeof Http): void {
     const hooks = this;
-    hookEmit(http.ServerResponse.prototype, this.recorder, ["close", "timeout", "finish"], function (this: object, event) {
-      const request = serverOfResponse(this);
+    // The one ServerResponse emit wrapper, shared with the frameworks' steps (response-emit.ts).
+    responseHooks(http.ServerResponse.prototype, this.recorder).request = function (response: object, event) {
+      const request = serverOfResponse(response);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
-      else if (event === "close") hooks.end(this as Http.ServerResponse, request, 0);
-      else if (hooks.finishFromEmit) hooks.end(this as Http.ServerResponse, request, HttpEnd.finished);
-    });
+      else if (event === "close") hooks.end(response as Http.ServerResponse, request, 0);
+      else if (hooks.finishFromEmit) hooks.end(response as Http.ServerResponse, request, HttpEnd.finished);
+    };
   }
 
   private connectionOf(socket: Net.Socket): ServerSocket {
