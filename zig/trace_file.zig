@@ -250,7 +250,7 @@ pub fn check_header(bytes: []const u8) HeaderError!Header {
     assert(bytes.len == fixed.header_size_bytes);
     if (Crc.hash(bytes[16..]) != fixed.checksum) return error.HeaderChecksumMismatch;
     // The checksum matched: what follows are writer bugs or versions we do not read.
-    if (fixed.record_layout_version != layout.record_layout_version) return error.UnsupportedRecordLayout;
+    if (fixed.record_layout_version < layout.record_layout_version_oldest or fixed.record_layout_version > layout.record_layout_version) return error.UnsupportedRecordLayout;
     if (fixed.record_size_bytes != record_size_bytes) return error.HeaderInvalid;
     if (fixed.chunk_records_max == 0 or fixed.chunk_records_max > chunk_records_max) return error.HeaderInvalid;
     if (fixed.host_size_bytes > host_max_bytes or fixed.argv_size_bytes > argv_max_bytes) return error.HeaderInvalid;

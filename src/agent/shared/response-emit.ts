@@ -8,7 +8,10 @@
  * and wrappers a request").
  *
  * Order at a response's end: the steps' hook first, then the request's: a step ends inside
- * its request.
+ * its request. At 'finish' the steps still open end with the request's end record (its flag
+ * HttpEndFlag.stepsEnd), which Node writes from its first 'finish' listener (the
+ * `http.server.response.finish` channel) and Bun's integration from the request hook here;
+ * `finished` runs after the listeners, for ends that must be written after all.
  */
 import type { Recorder } from "./recorder";
 import { definePatch } from "./patches";
@@ -20,6 +23,8 @@ export interface ResponseHooks {
   steps: ResponseHook | undefined;
   /** The request's end (node/http.ts). */
   request: ResponseHook | undefined;
+  /** After the listeners of a 'finish' (frameworks.ts: steps whose ends were to ride on a request end that did not come). */
+  finished: ((response: object) => void) | undefined;
 }
 
 const installed = new WeakMap<object, { hooks: ResponseHooks; emit: unknown }>();
@@ -28,7 +33,7 @@ const installed = new WeakMap<object, { hooks: ResponseHooks; emit: unknown }>()
 export function responseHooks(proto: object, recorder: Recorder): ResponseHooks {
   const known = installed.get(proto);
   if (known !== undefined && (proto as { emit?: unknown }).emit === known.emit) return known.hooks;
-  const hooks: ResponseHooks = known?.hooks ?? { steps: undefined, request: undefined };
+  const hooks: ResponseHooks = known?.hooks ?? { steps: undefined, request: undefined, finished: undefined };
   const original = (proto as { emit: (this: object, ...args: unknown[]) => boolean }).emit;
   // Named parameters and `arguments` handed on untouched (strict bundle: unmapped), which
   // V8's optimizing tiers forward without an object (BENCHMARKS.md "Web: the wrappers' own cost").
@@ -51,7 +56,14 @@ export function responseHooks(proto: object, recorder: Recorder): ResponseHooks 
         }
       }
     }
-    return Reflect.apply(original, this, arguments) as boolean;
+    if (event !== "finish" || hooks.finished === undefined) return Reflect.apply(original, this, arguments) as boolean;
+    const result = Reflect.apply(original, this, arguments) as boolean;
+    try {
+      hooks.finished(this);
+    } catch (error) {
+      recorder.fail(error);
+    }
+    return result;
   };
   Object.defineProperty(emit, "length", { value: original.length });
   definePatch(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
