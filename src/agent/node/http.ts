@@ -630,6 +630,24 @@ export class ClientHooks {
         if (request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
       } else if (event === "close" && request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
     });
+  }
+
+  private responsesHooked = false;
+
+  /**
+   * IncomingMessage's emit ('end', 'close': a client response's end), wrapped at the first
+   * client request recorded (onRequest), not with the other client patches: those go in at
+   * the first client socket while node:http is loaded, which a service's database sockets
+   * (pg's) are, and a server's every request is an IncomingMessage too, whose 'end' and
+   * 'close' then passed the wrapper for nothing (~0.3 k instructions a request of the web
+   * workload, BENCHMARKS.md "Web: fewer records and wrappers a request"). A response whose
+   * request was not recorded has nothing to end, so nothing is missed.
+   */
+  private hookResponses(): void {
+    if (this.responsesHooked) return;
+    this.responsesHooked = true;
+    const http = require("node:http") as typeof Http;
+    const hooks = this;
     hookEmit(http.IncomingMessage.prototype, this.recorder, ["end", "close"], function (this: object, event) {
       const request = clientOfResponse(this);
       if (request === undefined || request.ended) return;
@@ -655,6 +673,7 @@ export class ClientHooks {
     const known = clientOf(request);
     if (known !== undefined) return known;
     this.ensure();
+    this.hookResponses();
     const host = request.getHeader("host");
     const protocol = typeof request.protocol === "string" ? request.protocol : "http:";
     const url = `${protocol}//${typeof host === "string" ? host : request.host}${request.path}`;
