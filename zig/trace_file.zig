@@ -1043,6 +1043,19 @@ test "trace_file: bad headers are errors that say why" {
     header[50] ^= 1; // inside collector_pid: only the checksum can tell
     try testing.expectError(error.HeaderChecksumMismatch, Reader.open(allocator, .{ .memory = header }, &diagnostic));
     header[50] ^= 1;
+    // Record layout versions: the oldest (1) to this one (2) read; others are refused, saying which.
+    for ([_]u32{ 0, 1, 2, 3 }) |version| {
+        std.mem.writeInt(u32, header[20..24], version, .little);
+        std.mem.writeInt(u32, header[12..16], Crc.hash(header[16..]), .little);
+        if (version >= layout.record_layout_version_oldest and version <= layout.record_layout_version) {
+            _ = try check_header(header);
+        } else {
+            try testing.expectError(error.UnsupportedRecordLayout, Reader.open(allocator, .{ .memory = header }, &diagnostic));
+            try testing.expectEqual(Diagnostic{ .found = version, .expected = layout.record_layout_version }, diagnostic);
+        }
+    }
+    std.mem.writeInt(u32, header[20..24], layout.record_layout_version, .little);
+    std.mem.writeInt(u32, header[12..16], Crc.hash(header[16..]), .little);
     try testing.expectError(error.HeaderTruncated, Reader.open(allocator, .{ .memory = header[0..150] }, &diagnostic));
     try testing.expectEqual(Diagnostic{ .found = 150, .expected = 192 }, diagnostic);
     var reader = try Reader.open(allocator, .{ .memory = header }, &diagnostic);
