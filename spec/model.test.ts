@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { EventKind } from "../src/core/layout";
+import { EventKind, HttpEnd, HttpEndFlag, STEP_ORDINAL_LIMIT, StepStartFlag } from "../src/core/layout";
 import { interpret, type RawEvent } from "../src/core/model";
 import { Chalk } from "chalk";
 import { matches, parseDuration } from "../src/dump/filter";
@@ -211,6 +211,49 @@ describe("model.interpret", () => {
     expect(client.fields).toMatchObject({ requestId: 2, request: 1, requestIndex: start.index, url: "http://127.0.0.1:9/x", api: "fetch", status: 200, end: "finished" });
     expect(byKind("http_client_response")[0]!.fields.requestIndex).toBe(client.index);
     expect(events.find((event) => event.kind === "http_server_request" && event.tid === 1)!.fields.status).toBeUndefined();
+  });
+
+  test("layout version 2: a route riding on its handler's start, open steps ending with the request's end, read as the records they replace", () => {
+    const names = new Map([
+      ["10/0/1", "GET"],
+      ["10/0/2", "/users/7"],
+      ["10/0/3", "count"],
+      ["10/0/4", "middleware"],
+      ["10/0/5", "getUser"],
+      ["10/0/6", "handler"],
+      ["10/0/7", "/users/:id"],
+      ["10/0/8", "express"],
+      ["10/0/9", "router"],
+    ]);
+    const withFlags = (event: RawEvent, flags: number) => ({ ...event, flags });
+    const records = (folded: boolean) => [
+      raw(EventKind.http_server_request, 10, 10, 0, 1, 1, 2, 0, 0),
+      raw(EventKind.http_step_start, 20, 10, 0, 1, 1, 3, 4, 0),
+      raw(EventKind.http_step_end, 30, 10, 0, 1, 1),
+      raw(EventKind.http_step_start, 40, 10, 0, 1, 2, 9, 4, 0), // a router: open until the end
+      ...(folded
+        ? [withFlags(raw(EventKind.http_step_start, 50, 10, 0, 1, 3 + 8 * STEP_ORDINAL_LIMIT, 5, 6, 7), StepStartFlag.route)]
+        : [raw(EventKind.http_route, 50, 10, 0, 1, 7, 8), raw(EventKind.http_step_start, 50, 10, 0, 1, 3, 5, 6, 7)]),
+      ...(folded
+        ? [withFlags(raw(EventKind.http_server_response, 60, 10, 0, 1, 200, 0, 12, HttpEnd.finished), HttpEndFlag.stepsEnd)]
+        : [raw(EventKind.http_step_end, 60, 10, 0, 1, 3), raw(EventKind.http_step_end, 60, 10, 0, 1, 2), raw(EventKind.http_server_response, 60, 10, 0, 1, 200, 0, 12, HttpEnd.finished)]),
+      // A later request of the same thread: its steps are its own (none open to end).
+      raw(EventKind.http_server_request, 70, 10, 0, 2, 1, 2, 0, 0),
+      withFlags(raw(EventKind.http_server_response, 80, 10, 0, 2, 404, 0, 0, HttpEnd.finished), HttpEndFlag.stepsEnd),
+    ];
+    const read = (folded: boolean) => interpret(records(folded), (pid, tid, id) => names.get(`${pid}/${tid}/${id}`));
+    const folded = read(true);
+    // Every event, field and link as version 1's records give them.
+    expect(folded).toEqual(read(false));
+    const steps = folded.filter((event) => event.kind === "http_step_start").map((event) => [event.fields.step, event.fields.name, event.fields.durationNs, event.fields.failed]);
+    expect(steps).toEqual([
+      [1, "count", 10, false],
+      [2, "router", 20, false],
+      [3, "getUser", 10, false],
+    ]);
+    expect(folded.filter((event) => event.kind === "http_step_end").map((event) => event.fields.step)).toEqual([1, 3, 2]);
+    expect(folded.filter((event) => event.kind === "http_route").map((event) => event.fields)).toEqual([{ requestId: 1, route: "/users/:id", framework: "express", requestIndex: 0 }]);
+    expect(folded.find((event) => event.kind === "http_server_request")!.fields).toMatchObject({ route: "/users/:id", status: 200, durationNs: 50 });
   });
 
   test("kinds this version does not know keep their raw payload", () => {

@@ -534,3 +534,33 @@ describe("scope top", () => {
     expect([bad.exitCode, bad.stderr]).toEqual([1, 'scope: --limit: expected a whole number of rows (1 or more), got "0"\n']);
   });
 });
+
+describe("steps and routes of a framework (layout version 2: a route on its handler's start, steps ended by the request's end)", () => {
+  test("the steps table and the requests' routes say what the events say", async () => {
+    const web = await runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" } });
+    expect(web.status).toBe(0);
+    const starts = web.events.filter((event) => event.kind === "http_step_start");
+    const request = (index: unknown) => web.events[index as number]!;
+    // Every step ended (the model read the folded records), as the steps table says, with the same durations.
+    expect(starts.length).toBeGreaterThan(20);
+    const table = await rows("SELECT s.step, s.name, s.step_kind, s.route, s.end_ns - s.start_ns AS duration, s.failed, r.target FROM steps s JOIN requests r ON r.id = s.request ORDER BY s.start_ns, s.step", web.out);
+    expect(table).toEqual(
+      starts.map((event) => ({
+        step: event.fields.step,
+        name: event.fields.name,
+        step_kind: event.fields.stepKind,
+        route: event.fields.route ?? null,
+        duration: event.fields.durationNs,
+        failed: event.fields.failed ? 1 : 0,
+        target: request(event.fields.requestIndex).fields.target,
+      })),
+    );
+    const routes = await rows("SELECT target, route, framework FROM requests WHERE kind = 'server' ORDER BY start_ns", web.out);
+    expect(routes).toEqual(
+      web.events
+        .filter((event) => event.kind === "http_server_request")
+        .map((event) => ({ target: event.fields.target, route: event.fields.route ?? null, framework: event.fields.route === undefined ? null : "express" })),
+    );
+    expect(routes.filter((row) => row.route !== null).length).toBeGreaterThan(5);
+  }, 60_000);
+});

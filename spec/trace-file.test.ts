@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeRecords, encodeRecord, encodeString, StringTable, type DecodedRecord, type RecordInput } from "../src/core/events";
-import { RECORD_SIZE } from "../src/core/layout";
+import { RECORD_LAYOUT_VERSION, RECORD_SIZE } from "../src/core/layout";
 import { readTrace, readTraceBytes, TraceFileError, TraceWriter, wallTimeNs, type TraceRead } from "../src/core/trace-file";
 
 let dir: string;
@@ -82,7 +82,7 @@ describe("trace file: written and read back", () => {
     const { monotonicAnchorNs, realtimeAnchorNs, startTime, collectorPid, ...rest } = trace.header;
     expect(rest).toEqual({
       formatVersion: 1,
-      recordLayoutVersion: 1,
+      recordLayoutVersion: RECORD_LAYOUT_VERSION,
       headerSizeBytes: HEADER_BYTES,
       chunkRecordsMax: 4096,
       hostName: "testhost",

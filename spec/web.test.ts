@@ -74,11 +74,19 @@ describe.each(runtimes)("%s: Express", (runtime) => {
         ["/throw", 500, "/throw", ...builtIn, logger, failed("handler", "throws", "/throw", "Error"), ok("error", "onError")],
         ["/next-error", 400, "/next-error", ...builtIn, logger, failed("handler", "passes", "/next-error", "TypeError"), ok("error", "onError")],
         ["/two", 200, "/two", ...builtIn, logger, ok("handler", "first", "/two"), ok("handler", "second", "/two")],
+        ["/skip", 200, "/skip", ...builtIn, logger, ok("handler", "skips", "/skip"), ok("handler", "taken", "/skip")],
+        ["/late", 200, "/late", ...builtIn, logger, ok("handler", "late", "/late")],
         ...(five ? [["/reject", 500, "/reject", logger, failed("handler", "rejects", "/reject", "RangeError"), ok("error", "onError")]] : []),
         ["/stream", 200, "/stream", ...builtIn, logger, ok("handler", "streams", "/stream")],
         ["/nowhere", 404, null, ...builtIn, logger],
       ]);
       expectStepsEnded(events);
+      // One route event per route matched (each served request's, and /skip's two), as the request's route says.
+      const target = (e: TraceEvent) => events[e.fields.requestIndex as number]!.fields.target;
+      const routed = ofKind(events, "http_server_request").filter((e) => e.fields.route !== undefined);
+      expect(ofKind(events, "http_route").map((e) => [target(e), e.fields.route, e.fields.framework])).toEqual(
+        routed.flatMap((e) => (e.fields.target === "/skip" ? [e, e] : [e])).map((e) => [e.fields.target, e.fields.route, "express"]),
+      );
       const starts = ofKind(events, "http_step_start");
       const named = (name: string) => starts.find((e) => e.fields.name === name && events[e.fields.requestIndex as number]!.fields.target === "/api/users/7")!;
       // The mounted router's step holds the steps inside it; middleware before it ended when it called next().

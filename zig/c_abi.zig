@@ -485,7 +485,7 @@ export fn scope_clock_realtime_ns() u64 {
 }
 
 test "c_abi: layout version" {
-    try std.testing.expectEqual(@as(u32, 1), scope_layout_version());
+    try std.testing.expectEqual(@as(u32, 2), scope_layout_version());
 }
 
 test "c_abi: create, attach, record, string, batch, drain, stats, errors" {

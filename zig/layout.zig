@@ -6,7 +6,12 @@ const std = @import("std");
 const assert = std.debug.assert;
 
 /// Bumped on any change to `Record` or to the meaning of an `EventKind`'s fields.
-pub const record_layout_version: u32 = 1;
+/// 2: http_server_response flags bit 2 (the request's framework steps still open end there);
+/// http_step_start flags bit 0 (the request's route rides on its handler's start).
+/// Readers take every version from `record_layout_version_oldest` (what 2 added is a
+/// flag 1 never set); a reader of 1 refuses a trace of 2, whose steps it would leave open.
+pub const record_layout_version: u32 = 2;
+pub const record_layout_version_oldest: u32 = 1;
 
 pub const record_size_bytes: u32 = 64;
 
@@ -172,7 +177,11 @@ pub const EventKind = enum(u16) {
     http_server_request = 48,
     /// A server request ended. a = request id, b = status code (0: no response started),
     /// c = request body bytes, d = response body bytes, e = HttpEnd. flags bit 0: the
-    /// request body's size is not known (c = 0); bit 1: the response body's (d = 0).
+    /// request body's size is not known (c = 0); bit 1: the response body's (d = 0); bit 2:
+    /// the framework steps of this request still open (http_step_start without its
+    /// http_step_end) end here, not failed, innermost first: a response that finished ends the
+    /// steps that answered it at its 'finish', just before this record, and their ends ride on
+    /// it (layout version 2; readers expand it into their http_step_end events).
     http_server_response = 49,
     /// The program started an outgoing request. a = request id, b = str method, c = str URL
     /// (origin, path and query, redacted as above), d = request id of the request the
@@ -200,6 +209,9 @@ pub const EventKind = enum(u16) {
     /// A framework step (middleware, hook, handler, error handler) began for a request.
     /// a = request id, b = step ordinal within the request (from 1), c = str name,
     /// d = str step kind ("middleware", "handler", "hook", "error"), e = str route pattern or 0.
+    /// flags bit 0 (layout version 2): b = ordinal + str framework * 2^20 (ordinal < 2^20,
+    /// framework id < 2^32), and e is the route that framework matched for the request: the
+    /// request's http_route (a, e, framework) rides on its handler's start, just before it.
     http_step_start = 57,
     /// That step ended. a = request id, b = step ordinal, c = str error type, d = str error
     /// message. flags bit 0: it threw or passed an error on.

@@ -88,8 +88,8 @@ fn describe_open_error(err: trace_file.OpenError, diagnostic: trace_file.Diagnos
             .{ diagnostic.found, diagnostic.expected },
         ),
         error.UnsupportedRecordLayout => set_last_error(
-            "record layout version {d} is not supported (this scope reads version {d})",
-            .{ diagnostic.found, diagnostic.expected },
+            "record layout version {d} is not supported (this scope reads versions {d} to {d})",
+            .{ diagnostic.found, layout.record_layout_version_oldest, diagnostic.expected },
         ),
         error.HeaderChecksumMismatch => set_last_error(
             "trace header is corrupt (checksum 0x{x:0>8} stored, 0x{x:0>8} computed)",

@@ -250,7 +250,7 @@ pub fn check_header(bytes: []const u8) HeaderError!Header {
     assert(bytes.len == fixed.header_size_bytes);
     if (Crc.hash(bytes[16..]) != fixed.checksum) return error.HeaderChecksumMismatch;
     // The checksum matched: what follows are writer bugs or versions we do not read.
-    if (fixed.record_layout_version != layout.record_layout_version) return error.UnsupportedRecordLayout;
+    if (fixed.record_layout_version < layout.record_layout_version_oldest or fixed.record_layout_version > layout.record_layout_version) return error.UnsupportedRecordLayout;
     if (fixed.record_size_bytes != record_size_bytes) return error.HeaderInvalid;
     if (fixed.chunk_records_max == 0 or fixed.chunk_records_max > chunk_records_max) return error.HeaderInvalid;
     if (fixed.host_size_bytes > host_max_bytes or fixed.argv_size_bytes > argv_max_bytes) return error.HeaderInvalid;
@@ -1043,6 +1043,19 @@ test "trace_file: bad headers are errors that say why" {
     header[50] ^= 1; // inside collector_pid: only the checksum can tell
     try testing.expectError(error.HeaderChecksumMismatch, Reader.open(allocator, .{ .memory = header }, &diagnostic));
     header[50] ^= 1;
+    // Record layout versions: the oldest (1) to this one (2) read; others are refused, saying which.
+    for ([_]u32{ 0, 1, 2, 3 }) |version| {
+        std.mem.writeInt(u32, header[20..24], version, .little);
+        std.mem.writeInt(u32, header[12..16], Crc.hash(header[16..]), .little);
+        if (version >= layout.record_layout_version_oldest and version <= layout.record_layout_version) {
+            _ = try check_header(header);
+        } else {
+            try testing.expectError(error.UnsupportedRecordLayout, Reader.open(allocator, .{ .memory = header }, &diagnostic));
+            try testing.expectEqual(Diagnostic{ .found = version, .expected = layout.record_layout_version }, diagnostic);
+        }
+    }
+    std.mem.writeInt(u32, header[20..24], layout.record_layout_version, .little);
+    std.mem.writeInt(u32, header[12..16], Crc.hash(header[16..]), .little);
     try testing.expectError(error.HeaderTruncated, Reader.open(allocator, .{ .memory = header[0..150] }, &diagnostic));
     try testing.expectEqual(Diagnostic{ .found = 150, .expected = 192 }, diagnostic);
     var reader = try Reader.open(allocator, .{ .memory = header }, &diagnostic);

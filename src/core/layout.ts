@@ -3,7 +3,9 @@
  * spec/layout.test.ts proves the two agree through the FFI binding.
  */
 
-export const RECORD_LAYOUT_VERSION = 1;
+/** 2: http_server_response flags bit 2 (HttpEndFlag.stepsEnd), http_step_start flags bit 0 (StepStartFlag.route); readers take 1 and 2 (zig/layout.zig). */
+export const RECORD_LAYOUT_VERSION = 2;
+export const RECORD_LAYOUT_VERSION_OLDEST = 1;
 export const RECORD_SIZE = 64;
 export const STRING_FRAGMENT_BYTES = 32;
 export const STRING_MAX_BYTES = 4096;
@@ -154,8 +156,23 @@ export const HTTP_TLS_FLAG = 16;
 /** http_server_response / http_client_response field e: how the request ended. */
 export const HttpEnd = { finished: 1, aborted: 2, socketError: 3, timeout: 4, upgraded: 5 } as const;
 
-/** http_server_response / http_client_response flags: a body size the runtime does not expose (the size field is 0). */
-export const HttpEndFlag = { requestSizeUnknown: 1, responseSizeUnknown: 2 } as const;
+/**
+ * http_server_response / http_client_response flags: a body size the runtime does not expose
+ * (the size field is 0); `stepsEnd` (server only, layout version 2): the request's framework
+ * steps still open end at this record, not failed, innermost first.
+ */
+export const HttpEndFlag = { requestSizeUnknown: 1, responseSizeUnknown: 2, stepsEnd: 4 } as const;
+
+/**
+ * http_step_start flags (layout version 2). `route`: field b holds the step's ordinal plus
+ * the framework's string id times STEP_ORDINAL_LIMIT, and the step's route (e) is the route
+ * that framework matched for the request: the request's http_route rides on its handler's
+ * start (readers make its http_route event).
+ */
+export const StepStartFlag = { route: 1 } as const;
+/** http_step_start with StepStartFlag.route: ordinals below this (2^20) in b's low part; framework string ids below STEP_FRAMEWORK_LIMIT (b stays below 2^52, exact as an f64). */
+export const STEP_ORDINAL_LIMIT = 0x100000;
+export const STEP_FRAMEWORK_LIMIT = 0x100000000;
 
 /** http_client_request field e: the API the program used. */
 export const HttpClient = { http: 1, https: 2, fetch: 3, http2: 4 } as const;

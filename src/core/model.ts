@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, GcKind, HttpClient, HttpEnd, HttpProtocol, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
+import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
 import { asyncFielders, linkAsync } from "./async";
 
 /** The decoded record as events.ts yields it; payload fields may be bigint or number. */
@@ -260,7 +260,7 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   http_client_connection: (r) => ({ requestId: unsigned(r.a), connection: unsigned(r.b), ordinal: unsigned(r.c) }),
   http_traceparent: (r, str) => ({ requestId: unsigned(r.a), traceparent: str(r.b), outgoing: (r.flags & 1) !== 0 }),
   http_route: (r, str) => ({ requestId: unsigned(r.a), route: str(r.b), framework: str(r.c) }),
-  http_step_start: (r, str) => ({ requestId: unsigned(r.a), step: unsigned(r.b), name: str(r.c), stepKind: str(r.d), route: str(r.e) }),
+  http_step_start: (r, str) => ({ requestId: unsigned(r.a), step: (r.flags & StepStartFlag.route) !== 0 ? unsigned(r.b) % STEP_ORDINAL_LIMIT : unsigned(r.b), name: str(r.c), stepKind: str(r.d), route: str(r.e) }),
   http_step_end: (r, str) => ({ requestId: unsigned(r.a), step: unsigned(r.b), errorType: str(r.c), errorMessage: str(r.d), failed: (r.flags & 1) !== 0 }),
   http_error: (r, str) => ({ requestId: unsigned(r.a), code: str(r.b), message: str(r.c) }),
   flight_dump: (r) => ({
@@ -381,6 +381,8 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
   // scope attach: live-traced functions' names by (pid, tid, id), from attach_function_add (written before any call).
   const attachedNames = new Map<string, FieldValue>();
   const events: TraceEvent[] = [];
+  // Framework steps begun and not ended, by thread and request: a server response's flag ends them (stepEnds).
+  const openSteps = new Map<string, number[]>();
   // request_context (a = request id) names the request of its thread's next event.
   const contexts = new Map<RawEvent, number>();
   const pendingContext = new Map<string, number>();
@@ -411,6 +413,13 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     if (context !== undefined && context !== 0) fields.request = context;
     if (kind === "attach_function_add") attachedNames.set(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`, fields.name ?? null);
     else if (kind === "attach_function_call" || kind === "attach_function_remove") fields.name = attachedNames.get(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`) ?? null;
+    else if (kind === "http_step_start" || kind === "http_step_end" || kind === "http_server_response") {
+      stepEnds(openSteps, events, raw, kind, fields);
+      if (kind === "http_step_start" && (raw.flags & StepStartFlag.route) !== 0) {
+        // Layout version 2: the request's route rode on its handler's start; its http_route event, just before it.
+        events.push({ index: 0, timestampNs: big(raw.timestampNs), kind: "http_route", pid: raw.pid, tid: raw.tid, fields: { requestId: fields.requestId as number, route: fields.route ?? null, framework: str(Math.floor(unsigned(raw.b) / STEP_ORDINAL_LIMIT)) }, linkedTo: [] });
+      }
+    }
     events.push({
       index: 0,
       timestampNs: startOf(kind, raw),
@@ -446,6 +455,44 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
   linkAsync(events);
   linkPeers(events);
   return events;
+}
+
+/**
+ * A server request's end with HttpEndFlag.stepsEnd (layout version 2) ends its framework
+ * steps still open: their http_step_end events (not failed, innermost first) are made here,
+ * at the response's time and just before it, as if each had its own record (what the agent
+ * wrote before version 2), so every reader of events sees the same steps. `open`: the steps
+ * begun and not ended, by thread and request, kept up to date here (records are in order).
+ */
+function stepEnds(open: Map<string, number[]>, events: TraceEvent[], raw: RawEvent, kind: string, fields: Record<string, FieldValue>): void {
+  const key = `${raw.pid}/${raw.tid}/${fields.requestId}`;
+  const steps = open.get(key);
+  if (kind === "http_step_start") {
+    if (steps === undefined) open.set(key, [fields.step as number]);
+    else steps.push(fields.step as number);
+    return;
+  }
+  if (steps === undefined) return;
+  if (kind === "http_step_end") {
+    const at = steps.lastIndexOf(fields.step as number);
+    if (at >= 0) steps.splice(at, 1);
+    if (steps.length === 0) open.delete(key);
+    return;
+  }
+  open.delete(key);
+  if ((raw.flags & HttpEndFlag.stepsEnd) === 0) return;
+  const timestampNs = big(raw.timestampNs);
+  for (let i = steps.length - 1; i >= 0; i--) {
+    events.push({
+      index: 0,
+      timestampNs,
+      kind: "http_step_end",
+      pid: raw.pid,
+      tid: raw.tid,
+      fields: { requestId: fields.requestId as number, step: steps[i]!, errorType: null, errorMessage: null, failed: false },
+      linkedTo: [],
+    });
+  }
 }
 
 /** long_task and gc are written after they ended (b = ns from their start to the record); others at their time. */

@@ -17,7 +17,7 @@
 import type { Database } from "bun:sqlite";
 import { EventKind, eventKindName, RECORD_SIZE } from "../core/layout";
 import { ChannelKindName, DbSystemName, ExitReasonName, GcKindName, HttpClientName, HttpEndName, HttpProtocolName, LongTaskKindName, SpawnMethodName } from "../core/model";
-import { LoopSampleFlag, MEMORY_SAMPLE_WORKER } from "../core/layout";
+import { HttpEndFlag, LoopSampleFlag, MEMORY_SAMPLE_WORKER, STEP_ORDINAL_LIMIT, StepStartFlag } from "../core/layout";
 import { readTrace, type TraceEnd, type TraceHeader, type TraceReadError, type TraceState } from "../core/trace-file";
 import { BulkInsert, type SqlValue } from "./bulk";
 import { MARK_EVERY } from "./schema";
@@ -170,6 +170,8 @@ interface ThreadState {
   requests: Map<number, RequestRow>;
   connections: Map<number, Connection>;
   steps: Map<string, StepRow>;
+  /** The open steps of each request (by its id): a server response with HttpEndFlag.stepsEnd ends them. */
+  requestSteps: Map<number, StepRow[]>;
   queries: Map<number, DbRow>;
   waits: Map<number, DbRow>;
   pendingContext: number;
@@ -375,6 +377,7 @@ export class TraceLoader {
       requests: new Map(),
       connections: new Map(),
       steps: new Map(),
+      requestSteps: new Map(),
       queries: new Map(),
       waits: new Map(),
       pendingContext: 0,
@@ -566,6 +569,18 @@ export class TraceLoader {
         row.responseBytes = (flags & 2) !== 0 ? null : num(d);
         row.end = HttpEndName[num(e)] ?? String(num(e));
         row.endNs = ts;
+        // Layout version 2: the request's steps still open end here, not failed.
+        const open = t.requestSteps.get(num(a));
+        if (open !== undefined) {
+          t.requestSteps.delete(num(a));
+          if ((flags & HttpEndFlag.stepsEnd) !== 0 && kind === K.http_server_response) {
+            for (const step of open) {
+              t.steps.delete(`${num(a)}/${step.step}`);
+              step.endNs = ts;
+              step.failed = 0;
+            }
+          }
+        }
         return;
       }
       case K.http_connection:
@@ -598,10 +613,19 @@ export class TraceLoader {
         return;
       }
       case K.http_step_start: {
+        // Layout version 2: the request's route rode on its handler's start (b: ordinal + framework * 2^20).
+        const routed = (flags & StepStartFlag.route) !== 0;
+        if (routed) {
+          const row = t.requests.get(num(a));
+          if (row) {
+            row.route = num(e);
+            row.framework = Math.floor(num(b) / STEP_ORDINAL_LIMIT);
+          }
+        }
         const step: StepRow = {
           id,
           request: t.requests.get(num(a))?.id ?? null,
-          step: num(b),
+          step: routed ? num(b) % STEP_ORDINAL_LIMIT : num(b),
           name: num(c),
           stepKind: num(d),
           route: num(e),
@@ -613,6 +637,9 @@ export class TraceLoader {
           thread: t,
         };
         t.steps.set(`${num(a)}/${step.step}`, step);
+        const open = t.requestSteps.get(num(a));
+        if (open === undefined) t.requestSteps.set(num(a), [step]);
+        else open.push(step);
         this.stepRows.push(step);
         return;
       }
@@ -621,6 +648,12 @@ export class TraceLoader {
         const step = t.steps.get(key);
         if (!step) return;
         t.steps.delete(key);
+        const open = t.requestSteps.get(num(a));
+        if (open !== undefined) {
+          const at = open.indexOf(step);
+          if (at >= 0) open.splice(at, 1);
+          if (open.length === 0) t.requestSteps.delete(num(a));
+        }
         step.endNs = ts;
         step.failed = flags & 1;
         step.errorType = num(c);

@@ -21,13 +21,14 @@
  * same name and length that records the step's end and calls Express's own.
  */
 import type * as Http from "node:http";
-import { Kind } from "../shared/kinds";
+import { Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
-import { serverRequests } from "../shared/http";
+import { serverRequests, type RequestState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
 import { protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
 import { assignPatch, definePatch, undoLater } from "../shared/patches";
+import { responseHooks } from "../shared/response-emit";
 import { frameworkFile } from "./triggers";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
@@ -79,6 +80,10 @@ interface Steps {
   routeId: number;
   /** A Fastify hook failed: Fastify still publishes its handler's start, but runs no handler. */
   hookFailed: boolean;
+  /** Steps ended at the response's 'finish' whose ends ride on the request's end record (until it is written). */
+  ending: Step[] | undefined;
+  /** The framework's string id of a route matched and not recorded yet: it rides on the next handler step's start (flushRoute). */
+  routeFramework: number;
 }
 
 interface Step {
@@ -132,13 +137,12 @@ const stepsStamp = makeStamp<Steps>();
 /** Layer → its LayerInfo (a stamp: one private-field load per layer a request passes). */
 const layerInfos = makeStamp<LayerInfo>(true);
 
-/** The steps of the request a ServerResponse answers (`res.req`, as Node sets it), else its own stamp. */
-function stepsOfResponse(response: object): Steps | undefined {
+/** The state of the server request a ServerResponse answers (`res.req`, as Node sets it). */
+function requestOfResponse(response: object): RequestState | undefined {
   // `this` of an emit: any value the program called it with (strict code passes it on).
   if (response === null || typeof response !== "object") return undefined;
   const request = (response as { req?: unknown }).req;
-  const state = request !== null && typeof request === "object" ? serverRequests.get(request) : undefined;
-  return state !== undefined ? (state.steps as Steps | undefined) : stepsStamp.get(response);
+  return request !== null && typeof request === "object" ? serverRequests.get(request) : undefined;
 }
 
 class Frameworks {
@@ -209,7 +213,7 @@ class Frameworks {
     if (state !== undefined) {
       let steps = state.steps as Steps | undefined;
       if (steps === undefined) {
-        steps = { request: state.id, ordinal: 0, open: [], route: undefined, routeId: 0, hookFailed: false };
+        steps = { request: state.id, ordinal: 0, open: [], route: undefined, routeId: 0, hookFailed: false, ending: undefined, routeFramework: 0 };
         state.steps = steps;
       }
       return steps;
@@ -218,27 +222,58 @@ class Frameworks {
     if (id === 0) return undefined;
     let steps = stepsStamp.get(request);
     if (steps === undefined || steps.request !== id) {
-      steps = { request: id, ordinal: 0, open: [], route: undefined, routeId: 0, hookFailed: false };
+      steps = { request: id, ordinal: 0, open: [], route: undefined, routeId: 0, hookFailed: false, ending: undefined, routeFramework: 0 };
       stepsStamp.set(request, steps);
       if (response !== null && typeof response === "object") stepsStamp.set(response, steps);
     }
     return steps;
   }
 
-  /** http_route; `patternId`: the pattern's string id when known (0: looked up here). */
+  /**
+   * The route the framework matched, `patternId`: the pattern's string id when known (0:
+   * looked up here). Not written yet: the handler step that starts next (in the same
+   * synchronous dispatch) carries it in its start record (STEP_ROUTE); `flushRoute` writes
+   * it as an http_route record of its own when no handler took it.
+   */
   private route(steps: Steps, pattern: string, framework: number, patternId = 0): number {
-    const recorder = this.recorder;
-    const id = patternId !== 0 ? patternId : recorder.str(pattern);
+    const id = patternId !== 0 ? patternId : this.recorder.str(pattern);
+    if (steps.routeFramework !== 0) this.flushRoute(steps);
     steps.route = pattern;
     steps.routeId = id;
-    recorder.event(Kind.http_route, steps.request, id, framework);
+    steps.routeFramework = framework;
+    this.pendingRoute = steps;
     return id;
+  }
+
+  /** Steps whose route is not written yet (at most one: written or taken within the dispatch that matched it). */
+  pendingRoute: Steps | undefined = undefined;
+
+  /** A route matched and taken by no handler step: its own http_route record. */
+  flushRoute(steps: Steps): void {
+    if (this.pendingRoute === steps) this.pendingRoute = undefined;
+    const framework = steps.routeFramework;
+    if (framework === 0) return;
+    steps.routeFramework = 0;
+    this.recorder.event(Kind.http_route, steps.request, steps.routeId, framework);
   }
 
   /** http_step_start, with the string ids of its name, kind and route (0: none). */
   private start(steps: Steps, nameId: number, kind: "middleware" | "handler" | "error" | "hook", routeId: number): Step {
     const ordinal = ++steps.ordinal;
-    this.recorder.event(Kind.http_step_start, steps.request, ordinal, nameId, this.kindId(kind), routeId);
+    let b = ordinal;
+    let flags = 0;
+    const framework = steps.routeFramework;
+    if (framework !== 0) {
+      // The route just matched rides on its handler's start (field b: the ordinal and the
+      // framework's string id, flags StepStartFlag.route): one record a request less.
+      if (kind === "handler" && routeId === steps.routeId && ordinal < STEP_ORDINAL_LIMIT && framework < STEP_FRAMEWORK_LIMIT) {
+        steps.routeFramework = 0;
+        if (this.pendingRoute === steps) this.pendingRoute = undefined;
+        b = ordinal + framework * STEP_ORDINAL_LIMIT;
+        flags = StepStartFlag.route;
+      } else this.flushRoute(steps);
+    }
+    this.recorder.event(Kind.http_step_start, steps.request, b, nameId, this.kindId(kind), routeId, flags);
     const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false, hook: kind === "hook" };
     steps.open.push(step);
     return step;
@@ -274,28 +309,47 @@ class Frameworks {
     if (this.responsesHooked) return;
     this.responsesHooked = true;
     const http = require("node:http") as typeof Http;
-    const proto = http.ServerResponse.prototype as unknown as { emit: (this: object, ...args: unknown[]) => boolean };
-    const original = proto.emit;
     const frameworks = this;
-    const recorder = this.recorder;
-    // A named parameter and `arguments` handed on untouched (strict bundle: unmapped), which
-    // V8's optimizing tiers forward without an object; a rest array read by index is
-    // allocated each call (BENCHMARKS.md "Web: the wrappers' own cost").
-    const emit = function emit(this: object, event: unknown) {
-      if (event === "finish" || event === "close") {
-        const steps = stepsOfResponse(this);
-        if (steps !== undefined && steps.open.length > 0) {
-          try {
-            for (let i = steps.open.length - 1; i >= 0; i--) frameworks.end(steps.open[i]!);
-          } catch (error) {
-            recorder.fail(error);
-          }
-        }
+    // The one ServerResponse emit wrapper, shared with the HTTP integration's request end (response-emit.ts).
+    const hooks = responseHooks(http.ServerResponse.prototype, this.recorder);
+    hooks.steps = function (response: object, event: "finish" | "close" | "timeout") {
+      const state = requestOfResponse(response);
+      const steps = state !== undefined ? (state.steps as Steps | undefined) : stepsStamp.get(response);
+      if (steps === undefined) return;
+      if (steps.routeFramework !== 0) frameworks.flushRoute(steps);
+      if (steps.open.length === 0) return;
+      // A response that finished: the steps still open (the ones that answered it; never
+      // failed: a failed step ends at its next(err)) end with the request's end record, which
+      // follows in this emit (HttpEndFlag.stepsEnd: the reader writes their ends, one record
+      // less a request). Innermost first, as below.
+      if (event === "finish" && state !== undefined && !state.ended && !state.stepsEnd) {
+        const open = steps.open;
+        for (let i = open.length - 1; i >= 0; i--) open[i]!.ended = true;
+        steps.ending = open;
+        steps.open = [];
+        state.stepsEnd = true;
+        return;
       }
-      return Reflect.apply(original, this, arguments) as boolean;
+      for (let i = steps.open.length - 1; i >= 0; i--) frameworks.end(steps.open[i]!);
     };
-    Object.defineProperty(emit, "length", { value: original.length });
-    definePatch(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
+    // The request's end did not come in the 'finish' (a program's listener before Node's, or
+    // none): the steps' ends are written now, as their own records.
+    hooks.finished = function (response: object) {
+      const state = requestOfResponse(response);
+      if (state === undefined || !state.stepsEnd) return;
+      const steps = state.steps as Steps | undefined;
+      const ending = steps?.ending;
+      if (steps === undefined || ending === undefined) return;
+      steps.ending = undefined;
+      if (state.ended) return;
+      state.stepsEnd = false;
+      for (let i = ending.length - 1; i >= 0; i--) {
+        const step = ending[i]!;
+        step.ended = false;
+        steps.open.push(step);
+        frameworks.end(step);
+      }
+    };
   }
 
   private hookLayer(proto: Record<string, unknown>, requestName: string, errorName: string): void {
@@ -316,7 +370,16 @@ class Frameworks {
       } catch (error) {
         recorder.fail(error);
       }
-      if (step === undefined) return Reflect.apply(handleRequest, this, arguments);
+      if (step === undefined) {
+        // A route's dispatch: its handler's start takes the route within this call, else it is written after.
+        if (frameworks.pendingRoute === undefined) return Reflect.apply(handleRequest, this, arguments);
+        try {
+          return Reflect.apply(handleRequest, this, arguments);
+        } finally {
+          const pending = frameworks.pendingRoute;
+          if (pending !== undefined) frameworks.flushRoute(pending);
+        }
+      }
       const args = [req, res, frameworks.stepNext(step, next as LayerFn)];
       for (let i = 3; i < arguments.length; i++) args.push(arguments[i]);
       return Reflect.apply(handleRequest, this, args);
@@ -560,13 +623,14 @@ class Frameworks {
         if (steps === undefined) return;
         const url = store.route?.url;
         if (typeof url === "string") frameworks.route(steps, url, recorder.str("fastify"));
-        if (steps.hookFailed) return;
+        if (steps.hookFailed) return frameworks.flushRoute(steps);
         // routeOptions: Fastify's own getter (a frozen copy of the route's options).
         const handler = (store.request as { routeOptions?: { handler?: { name?: unknown } } }).routeOptions?.handler;
         // Fastify binds the handler to its instance: "bound getUser" is named "getUser".
         const bound = typeof handler?.name === "string" ? handler.name : "";
         const name = bound.startsWith("bound ") ? bound.slice(6) || "<anonymous>" : bound || "<anonymous>";
         stores.set(store, frameworks.start(steps, recorder.str(name), "handler", typeof url === "string" ? recorder.str(url) : 0));
+        frameworks.flushRoute(steps);
       }),
       end: guard((store) => {
         if (store.async === true) return;

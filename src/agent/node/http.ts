@@ -47,6 +47,7 @@ import {
 } from "../shared/http";
 import type { Recorder } from "../shared/recorder";
 import { enterRequest, runInRequest } from "../shared/request-context";
+import { responseHooks } from "../shared/response-emit";
 import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
 import { renamed } from "../shared/reflect";
@@ -396,13 +397,14 @@ export class ServerHooks {
 
   private patchResponses(http: typeof Http): void {
     const hooks = this;
-    hookEmit(http.ServerResponse.prototype, this.recorder, ["close", "timeout", "finish"], function (this: object, event) {
-      const request = serverOfResponse(this);
+    // The one ServerResponse emit wrapper, shared with the frameworks' steps (response-emit.ts).
+    responseHooks(http.ServerResponse.prototype, this.recorder).request = function (response: object, event) {
+      const request = serverOfResponse(response);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
-      else if (event === "close") hooks.end(this as Http.ServerResponse, request, 0);
-      else if (hooks.finishFromEmit) hooks.end(this as Http.ServerResponse, request, HttpEnd.finished);
-    });
+      else if (event === "close") hooks.end(response as Http.ServerResponse, request, 0);
+      else if (hooks.finishFromEmit) hooks.end(response as Http.ServerResponse, request, HttpEnd.finished);
+    };
   }
 
   private connectionOf(socket: Net.Socket): ServerSocket {
@@ -628,6 +630,24 @@ export class ClientHooks {
         if (request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
       } else if (event === "close" && request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
     });
+  }
+
+  private responsesHooked = false;
+
+  /**
+   * IncomingMessage's emit ('end', 'close': a client response's end), wrapped at the first
+   * client request recorded (onRequest), not with the other client patches: those go in at
+   * the first client socket while node:http is loaded, which a service's database sockets
+   * (pg's) are, and a server's every request is an IncomingMessage too, whose 'end' and
+   * 'close' then passed the wrapper for nothing (~0.3 k instructions a request of the web
+   * workload, BENCHMARKS.md "Web: fewer records and wrappers a request"). A response whose
+   * request was not recorded has nothing to end, so nothing is missed.
+   */
+  private hookResponses(): void {
+    if (this.responsesHooked) return;
+    this.responsesHooked = true;
+    const http = require("node:http") as typeof Http;
+    const hooks = this;
     hookEmit(http.IncomingMessage.prototype, this.recorder, ["end", "close"], function (this: object, event) {
       const request = clientOfResponse(this);
       if (request === undefined || request.ended) return;
@@ -653,6 +673,7 @@ export class ClientHooks {
     const known = clientOf(request);
     if (known !== undefined) return known;
     this.ensure();
+    this.hookResponses();
     const host = request.getHeader("host");
     const protocol = typeof request.protocol === "string" ? request.protocol : "http:";
     const url = `${protocol}//${typeof host === "string" ? host : request.host}${request.path}`;

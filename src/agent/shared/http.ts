@@ -7,7 +7,7 @@
  * request's state is a small object the runtime's own objects carry under a symbol.
  */
 import { markTurn } from "./loop";
-import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpProtocol, Kind, LongTaskKind } from "./kinds";
+import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpEndFlag, HttpProtocol, Kind, LongTaskKind } from "./kinds";
 import { REDACTED, redaction } from "./redact";
 import type { Recorder } from "./recorder";
 import { currentRequest, newConnectionId, newRequestId } from "./request-context";
@@ -150,10 +150,15 @@ export interface RequestState {
   unknownSizes: number;
   /** A server request's framework steps (src/agent/node/frameworks.ts), carried here instead of a stamp of their own. */
   steps: unknown;
+  /**
+   * The frameworks ended the steps still open at the response's 'finish' without records of
+   * their own: the request's end record says so (HttpEndFlag.stepsEnd), one record less.
+   */
+  stepsEnd: boolean;
 }
 
 function state(id: number): RequestState {
-  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined, unknownSizes: 0, steps: undefined };
+  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined, unknownSizes: 0, steps: undefined, stepsEnd: false };
 }
 
 export function protocolFlags(major: number | undefined, minor: number | undefined, tls: boolean): number {
@@ -257,7 +262,7 @@ export function requestEnd(recorder: Recorder, kind: number, request: RequestSta
     if (end === 0) end = request.timedOut || (code !== undefined && TIMEOUT_CODES.has(code)) ? HttpEnd.timeout : aborted ? HttpEnd.aborted : HttpEnd.socketError;
   }
   if (end === 0) end = request.timedOut ? HttpEnd.timeout : HttpEnd.aborted;
-  recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end, flags | request.unknownSizes);
+  recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end, flags | request.unknownSizes | (request.stepsEnd ? HttpEndFlag.stepsEnd : 0));
 }
 
 /** Byte length of a chunk the program writes (string in `encoding`, or any byte view). */
