@@ -1,9 +1,10 @@
 /**
- * The Node agent in two chunks (ARCHITECTURE.md "Worker start: the second chunk"): the core,
+ * The Node agent in chunks (ARCHITECTURE.md "Worker start: the second chunk"): the core,
  * node-bundle.cjs, which every thread compiles at start (ring, thread and process records,
- * message hooks), and node-extras.cjs, loaded by a thread only when it first needs HTTP,
- * a framework or a database (src/agent/node/lazy.ts). Read by the build (src/core/assets.ts)
- * and by the core; constants only.
+ * message hooks), node-extras.cjs, loaded by a thread only when it first needs HTTP,
+ * a framework or a database (src/agent/node/lazy.ts), and node-walk.cjs, the preview walk,
+ * loaded at a thread's first preview (a message's send: src/agent/node/walk-load.ts).
+ * Read by the build (src/core/assets.ts) and by the core; constants only.
  */
 
 /** The second chunk's file, next to node.cjs, and its entry. */
@@ -18,3 +19,7 @@ export const EXTRAS_ENTRY = "src/agent/node/extras.ts";
  */
 export const EXTRAS_SHARED_PREFIX = "scope-core:";
 export const EXTRAS_SHARED = ["src/agent/shared/request-context.ts", "src/agent/shared/loop.ts"] as const;
+
+/** The preview walk's chunk, next to node.cjs, and its entry: it shares no state with the core. */
+export const WALK_FILE = "node-walk.cjs";
+export const WALK_ENTRY = "src/agent/node/walk.ts";
