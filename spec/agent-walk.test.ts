@@ -82,3 +82,14 @@ test("a walk that cannot be loaded: the program runs the same, one agent error p
   for (const send of sends) expect(send.fields.preview ?? "").toBe("");
   expect(ofKind(traced.events, "message_receive").length).toBe(2);
 }, 120_000);
+
+test("the walk, loaded at the first send, redacts by the rules the thread started with, even when the program changed its environment since", async () => {
+  // The worker drops scope's variables before its first send; --redact-keys card must still apply there.
+  const traced = await runTraced(["node", program("env.cjs", "", `for (const name of Object.keys(process.env)) if (name.startsWith("SCOPE_")) delete process.env[name];
+parentPort.postMessage({ card: "4111", n: 2 });`)], { scopeArgs: ["--redact-keys", "card"] });
+  expect(traced.status).toBe(0);
+  expect(traced.stdout.split("\n")[0]).toBe('worker said {"card":"4111","n":2}');
+  const [send] = ofKind(traced.events, "message_send");
+  expect(send!.fields.preview).toBe('{"card":"[redacted]","n":2}');
+  expect(ofKind(traced.events, "agent_error")).toEqual([]);
+}, 120_000);

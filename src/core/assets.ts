@@ -174,7 +174,7 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
     writeFileSync(join(outDir, BUNDLE_FILE), wrappedBundle(readFileSync(out, "utf8")));
     writeFileSync(out, codeCacheLoader());
     writeFileSync(join(outDir, EXTRAS_FILE), wrappedBundle(await bundleChunk(EXTRAS_ENTRY, EXTRAS_SHARED)));
-    writeFileSync(join(outDir, WALK_FILE), wrappedBundle(await bundleChunk(WALK_ENTRY, [])));
+    writeFileSync(join(outDir, WALK_FILE), wrappedBundle(await bundleChunk(WALK_ENTRY, EXTRAS_SHARED)));
   }
   return out;
 }

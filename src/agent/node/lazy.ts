@@ -29,6 +29,7 @@
  */
 import { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc } from "../shared/loop";
 import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest } from "../shared/request-context";
+import { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactText } from "../shared/redact";
 import { keepFrameName, renamed } from "../shared/reflect";
 import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
@@ -53,7 +54,16 @@ interface ModuleClass {
 export const sharedModules: Record<string, Record<string, unknown>> = {
   [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest },
   [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc },
+  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/redact.ts`]: { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactText },
 };
+
+/** A chunk's `require` of a shared module's id (compileChunk's `shared`): the core's instance; undefined for any other id. */
+export function sharedModule(id: string): unknown {
+  if (!id.startsWith(EXTRAS_SHARED_PREFIX)) return undefined;
+  const shared = sharedModules[id];
+  if (shared === undefined) throw new Error(`the agent's core has no ${id}`);
+  return shared;
+}
 
 /** This thread's integrations once loaded; null: loading failed (not tried again). */
 let started: { http: Record<HttpChannel, Handler> | undefined; onFile: OnFile } | null | undefined;
@@ -116,12 +126,7 @@ function start(tracer: Tracer): typeof started {
   started = null;
   let chunk: Chunk<Extras>;
   try {
-    chunk = compileChunk<Extras>(EXTRAS_FILE, (id) => {
-      if (!id.startsWith(EXTRAS_SHARED_PREFIX)) return undefined;
-      const shared = sharedModules[id];
-      if (shared === undefined) throw new Error(`the agent's core has no ${id}`);
-      return shared;
-    });
+    chunk = compileChunk<Extras>(EXTRAS_FILE, sharedModule);
   } catch (error) {
     recorder.fail(error);
     return started;

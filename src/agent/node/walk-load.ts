@@ -10,11 +10,13 @@ import type { TypeChecks } from "../shared/preview";
 import type { PreviewWalk } from "../shared/recorder";
 import { compileChunk } from "./chunk-load";
 import { WALK_FILE } from "./chunks";
+import { sharedModule } from "./lazy";
 import type * as WalkModule from "./walk";
 
 /** Compiles and runs the chunk; throws when it cannot (the Recorder counts one agent error and records without previews). */
 export function loadWalk(): PreviewWalk {
-  const chunk = compileChunk<typeof WalkModule>(WALK_FILE);
+  // redact.ts: the core's rules (chunks.ts EXTRAS_SHARED).
+  const chunk = compileChunk<typeof WalkModule>(WALK_FILE, sharedModule);
   const walk = chunk.exports;
   if (!chunk.cached) {
     try {
