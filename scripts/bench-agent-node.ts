@@ -4,7 +4,7 @@
  * its parts, for typical message shapes. Overwrite ring, no consumer.
  *   node <bundle> <scope.node> <ring-path> <messages> <rounds>
  */
-import { describe, type TypeChecks } from "../src/agent/shared/preview";
+import { describe, previewWalk, type TypeChecks } from "../src/agent/shared/preview";
 // The string walk the byte walk replaced (also the tests' oracle).
 import { describe as referenceDescribe, preview as referencePreview, previewSize as referenceSize } from "../spec/preview-reference";
 import { channelField, Kind } from "../src/agent/shared/kinds";
@@ -84,7 +84,7 @@ for (const value of corpus()) {
 }
 if (mismatches > 0) throw new Error(`${mismatches} describe() results differ from the reference`);
 
-const recorder = new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false });
+const recorder = new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false }, previewWalk);
 const tracer = makeTracer(recorder, 0);
 const channel: Channel = { kind: 1, subId: 1, ownerPid: process.pid, sendDirection: 0, receiveDirection: 1, sent: 0, received: 0 };
 const results: Record<string, number> = {};
@@ -149,7 +149,7 @@ for (const [name, list] of Object.entries(values)) {
 }
 // The send path before the walk was shared with function tracing's byte previews: the
 // string walk it replaced (the tests' oracle), then string and event in one recordString.
-const oldRecorder = new Recorder({ record: addon.record.bind(addon), string: addon.string.bind(addon), recordString: addon.recordString!.bind(addon) }, recorder.groups);
+const oldRecorder = new Recorder({ record: addon.record.bind(addon), string: addon.string.bind(addon), recordString: addon.recordString!.bind(addon) }, recorder.groups, previewWalk);
 const oldSend = (value: unknown) => {
   const ordinal = channel.sent++;
   const text = referencePreview(value, types);

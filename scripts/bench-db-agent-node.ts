@@ -6,6 +6,7 @@
  */
 import { makeDbRecorder } from "../src/agent/shared/db";
 import { DbSystem } from "../src/core/layout";
+import { previewWalk } from "../src/agent/shared/preview";
 import { Recorder } from "../src/agent/shared/recorder";
 import type { Sink } from "../src/agent/shared/sink";
 import { normalizeSql } from "../src/agent/shared/sql";
@@ -33,7 +34,7 @@ function measure(count: number, fn: (count: number) => void): number {
 const short = "SELECT id, email FROM users WHERE id = $1";
 const withLiterals = "SELECT u.id, u.email, o.total FROM users u JOIN orders o ON o.user_id = u.id WHERE u.email = 'ann@example.com' AND o.total > 100.50 AND o.created_at > '2026-01-01' AND o.status IN ('paid', 'shipped') ORDER BY o.created_at DESC LIMIT 20";
 const huge = `INSERT INTO t (id, s) VALUES ${Array.from({ length: 100_000 }, (_, i) => `(${i}, 'secret-${i}')`).join(", ")}`;
-const db = makeDbRecorder(new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false }), () => false);
+const db = makeDbRecorder(new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false }, previewWalk), () => false);
 const prepared = db.queryText(short);
 let sink = 0;
 const results: Record<string, number> = {

@@ -6,6 +6,7 @@
  *   node <bundle> <scope.node> <ring-path> <warmup> <count>
  */
 import { makeDbRecorder } from "../src/agent/shared/db";
+import { previewWalk } from "../src/agent/shared/preview";
 import { Recorder } from "../src/agent/shared/recorder";
 import type { Sink } from "../src/agent/shared/sink";
 import { hookPgClient, hookPgPool, hookPgQuery } from "../src/agent/node/db/pg";
@@ -13,7 +14,7 @@ import { hookPgClient, hookPgPool, hookPgQuery } from "../src/agent/node/db/pg";
 const [addonPath, ringPath, warmupText, countText] = process.argv.slice(2);
 const addon = require(addonPath!) as Sink & { attach(path: string, tid: number): boolean };
 if (!addon.attach(ringPath!, 0)) throw new Error(`attach ${ringPath} failed`);
-const db = makeDbRecorder(new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false }), () => false);
+const db = makeDbRecorder(new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false }, previewWalk), () => false);
 if (process.env.TRACED === "1") {
   hookPgClient(db, require("pg/lib/client"));
   hookPgQuery(db, require("pg/lib/query"));

@@ -52,7 +52,7 @@ for (const line of annotate.split("\n")) {
   if (name === undefined) unnamed += count;
   else byName.set(name, (byName.get(name) ?? 0) + count);
 }
-const agent = /node-bundle\.cjs|node-extras\.cjs/;
+const agent = /node-bundle\.cjs|node-extras\.cjs|node-walk\.cjs/;
 let agentTotal = 0;
 for (const [name, count] of byName) if (agent.test(name)) agentTotal += count;
 const round = (count) => Math.round(count / per).toLocaleString("en-US");

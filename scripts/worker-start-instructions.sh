@@ -10,7 +10,9 @@
 #   scripts/worker-start-instructions.sh [lo] [hi] [variant]...
 #
 # Variants: `untraced`, or a tree (a checkout of scope with node_modules) optionally followed
-# by `:events` (scope run --events). Default: untraced and this tree. valgrind cannot run
+# by `:events` (scope run --events). Default: untraced and this tree. CHAIN=seed makes each worker
+# only receive its message and close its port, as `scope bench --workload seed`'s workers do
+# (no send of the worker's own: scripts/lib/worker-chain.cjs). valgrind cannot run
 # the native code built for this CPU (AVX-512), so the addon is built for x86-64-v3 first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +31,7 @@ cp "scripts/lib/worker-chain.cjs" "$dir/start.cjs"
 count() {
   local spec=$1 workers=$2 tree events
   IFS=: read -r tree events <<<"$spec"
-  local vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers")
+  local vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers" ${CHAIN:+"$CHAIN"})
   if [ "$tree" = untraced ]; then
     "${vg[@]}" > /dev/null 2> "$dir/err"
   else

@@ -9,7 +9,7 @@
 # tenths of a million, where the whole-process count moves by ~1 M. The main thread's own
 # per-worker records are in worker-start-instructions.sh's figure, not in this one.
 #
-#   [KEEP=dir] scripts/worker-start-thread-instructions.sh [lo] [hi] [variant]...   (variants as in worker-start-instructions.sh)
+#   [KEEP=dir] [CHAIN=seed] scripts/worker-start-thread-instructions.sh [lo] [hi] [variant]...   (variants and CHAIN as in worker-start-instructions.sh)
 #
 # KEEP=dir keeps each run's profiles (one per thread) in dir/<n>-<workers>/, n the variant's
 # place in the list, for callgrind_annotate (split by function: BENCHMARKS.md "Ninth look").
@@ -37,7 +37,7 @@ count() {
   local spec=$1 workers=$2 tree events
   IFS=: read -r tree events <<<"$spec"
   rm -f "$dir"/cg.out*
-  local vg=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers")
+  local vg=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers" ${CHAIN:+"$CHAIN"})
   if [ "$tree" = untraced ]; then
     "${vg[@]}" > /dev/null 2> "$dir/err"
   else

@@ -74,7 +74,7 @@ test("a cache that cannot be read or written (a directory in its place): the pro
   const v8 = Bun.spawnSync(["node", "-p", "process.versions.v8 + '-' + process.arch"]).stdout.toString().trim();
   mkdirSync(join(out, `node.cjs.${v8}.v8cache`));
   expect(await run(agent)).toEqual(expected);
-  expect(readdirSync(out).sort()).toEqual(["node-bundle.cjs", "node-extras.cjs", "node.cjs", `node.cjs.${v8}.v8cache`]);
+  expect(readdirSync(out).sort()).toEqual(["node-bundle.cjs", "node-extras.cjs", "node-walk.cjs", "node.cjs", `node.cjs.${v8}.v8cache`]);
   expect(statSync(join(out, `node.cjs.${v8}.v8cache`)).isDirectory()).toBe(true);
 }, 120_000);
 

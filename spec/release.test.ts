@@ -97,7 +97,7 @@ describe("the packages", () => {
       expect(elfMachine(readFileSync(binary).subarray(0, 20))).toBe(platform.elfMachine);
       // Bun's embedded file system holds the native files and the agents.
       const names = new Set((await exec(["grep", "-aoE", String.raw`\$bunfs/root/[A-Za-z0-9._-]+`, binary])).stdout.split("\n").map((n) => n.replace(/^\$bunfs\/root\//, "").replace(/-[a-z0-9]{8}(?=\.)/, "")));
-      for (const file of ["libscope.so", "scope.node", `parser.${platform.name}.node`, ...Object.values(agentEntries).map((agent) => agent.out), "node-bundle.cjs", "node-extras.cjs"]) expect(names).toContain(file);
+      for (const file of ["libscope.so", "scope.node", `parser.${platform.name}.node`, ...Object.values(agentEntries).map((agent) => agent.out), "node-bundle.cjs", "node-extras.cjs", "node-walk.cjs"]) expect(names).toContain(file);
     });
   }
 });

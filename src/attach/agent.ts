@@ -14,7 +14,7 @@
  */
 import type * as Inspector from "node:inspector";
 import { ExitReason, Kind } from "../agent/shared/kinds";
-import type { TypeChecks } from "../agent/shared/preview";
+import { previewWalk, type TypeChecks } from "../agent/shared/preview";
 import { Recorder } from "../agent/shared/recorder";
 import { parseGroups, type Sink } from "../agent/shared/sink";
 import { AttachEnd } from "../core/layout";
@@ -167,7 +167,7 @@ class AttachedAgent {
     this.main = options.tid === undefined;
     this.lastSeq = options.startSeq ?? 0;
     this.sink = new GatedSink(addon);
-    this.recorder = new Recorder(this.sink, parseGroups(undefined));
+    this.recorder = new Recorder(this.sink, parseGroups(undefined), previewWalk);
     const types = (require("node:util") as { types: TypeChecks }).types;
     this.types = types;
     this.functions = new LiveFunctions(this.recorder, types, this.inspector);

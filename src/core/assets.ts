@@ -10,7 +10,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { BunPlugin } from "bun";
-import { EXTRAS_ENTRY, EXTRAS_FILE, EXTRAS_SHARED, EXTRAS_SHARED_PREFIX } from "../agent/node/chunks";
+import { EXTRAS_ENTRY, EXTRAS_FILE, EXTRAS_SHARED, EXTRAS_SHARED_PREFIX, WALK_ENTRY, WALK_FILE } from "../agent/node/chunks";
 import { BUNDLE_FILE, codeCacheLoader, wrappedBundle } from "../agent/node/code-cache";
 import { VERSION } from "../version";
 import * as layout from "./layout";
@@ -49,6 +49,8 @@ const agentCompanions = {
   nodeAgentBundle: { of: "nodeAgent", out: BUNDLE_FILE },
   // The agent's second chunk, loaded when a thread first needs HTTP, a framework or a database (src/agent/node/lazy.ts).
   nodeAgentExtras: { of: "nodeAgent", out: EXTRAS_FILE },
+  // The preview walk, loaded at a thread's first preview (src/agent/node/walk-load.ts).
+  nodeAgentWalk: { of: "nodeAgent", out: WALK_FILE },
 } as const;
 
 export type AssetName = keyof typeof libraries | keyof typeof agentEntries | keyof typeof agentCompanions;
@@ -167,18 +169,19 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
   const out = join(outDir, spec.out);
   // Every Node thread loads it: node.cjs becomes a loader that compiles the bundle, moved
   // beside it, through a V8 code cache (src/agent/node/code-cache.ts); the second chunk
-  // (src/agent/node/chunks.ts) is written beside them, in the same wrapped form.
+  // and walk chunks (src/agent/node/chunks.ts) are written beside them, in the same wrapped form.
   if (which === "nodeAgent") {
     writeFileSync(join(outDir, BUNDLE_FILE), wrappedBundle(readFileSync(out, "utf8")));
     writeFileSync(out, codeCacheLoader());
-    writeFileSync(join(outDir, EXTRAS_FILE), wrappedBundle(await bundleExtras()));
+    writeFileSync(join(outDir, EXTRAS_FILE), wrappedBundle(await bundleChunk(EXTRAS_ENTRY, EXTRAS_SHARED)));
+    writeFileSync(join(outDir, WALK_FILE), wrappedBundle(await bundleChunk(WALK_ENTRY, EXTRAS_SHARED)));
   }
   return out;
 }
 
-/** The Node agent's second chunk as CommonJS source; the modules it shares with the core stay `require`s of their EXTRAS_SHARED ids. */
-async function bundleExtras(): Promise<string> {
-  const shared = new Map(EXTRAS_SHARED.map((path) => [join(repoRoot, path), `${EXTRAS_SHARED_PREFIX}${path}`]));
+/** One of the Node agent's lazily loaded chunks as CommonJS source; the modules it shares with the core (`sharedPaths`) stay `require`s of their EXTRAS_SHARED_PREFIX ids. */
+async function bundleChunk(entry: string, sharedPaths: readonly string[]): Promise<string> {
+  const shared = new Map(sharedPaths.map((path) => [join(repoRoot, path), `${EXTRAS_SHARED_PREFIX}${path}`]));
   const sharedPlugin: BunPlugin = {
     name: "scope-extras-shared",
     setup(build) {
@@ -188,10 +191,10 @@ async function bundleExtras(): Promise<string> {
       });
     },
   };
-  const result = await Bun.build({ entrypoints: [join(repoRoot, EXTRAS_ENTRY)], target: "node", format: "cjs", minify: false, plugins: [sharedPlugin, agentKindsPlugin()] });
-  if (!result.success) throw new Error(`bundling ${EXTRAS_ENTRY} failed: ${result.logs.map(String).join("; ")}`);
+  const result = await Bun.build({ entrypoints: [join(repoRoot, entry)], target: "node", format: "cjs", minify: false, plugins: [sharedPlugin, agentKindsPlugin()] });
+  if (!result.success) throw new Error(`bundling ${entry} failed: ${result.logs.map(String).join("; ")}`);
   const [output] = result.outputs;
-  if (output === undefined || result.outputs.length !== 1) throw new Error(`bundling ${EXTRAS_ENTRY} gave ${result.outputs.length} files`);
+  if (output === undefined || result.outputs.length !== 1) throw new Error(`bundling ${entry} gave ${result.outputs.length} files`);
   return output.text();
 }
 

@@ -14,8 +14,9 @@ import bunAgent from "../../dist/agent/bun.mjs" with { type: "file" };
 import nodeAgent from "../../dist/agent/node.cjs" with { type: "file" };
 import nodeAgentBundle from "../../dist/agent/node-bundle.cjs" with { type: "file" };
 import nodeAgentExtras from "../../dist/agent/node-extras.cjs" with { type: "file" };
+import nodeAgentWalk from "../../dist/agent/node-walk.cjs" with { type: "file" };
 import esmLoader from "../../dist/agent/esm-loader.mjs" with { type: "file" };
 import functionsAgent from "../../dist/agent/functions.cjs" with { type: "file" };
 import attachAgent from "../../dist/agent/attach.cjs" with { type: "file" };
 
-export const embedded = { libscope, addon, oxcBinding, nodeAgent, nodeAgentBundle, nodeAgentExtras, bunAgent, esmLoader, functionsAgent, attachAgent } satisfies Record<AssetName, string>;
+export const embedded = { libscope, addon, oxcBinding, nodeAgent, nodeAgentBundle, nodeAgentExtras, nodeAgentWalk, bunAgent, esmLoader, functionsAgent, attachAgent } satisfies Record<AssetName, string>;

@@ -10,7 +10,7 @@
  * export and adds itself to `preload` the same way (see hookNodeWorkers).
  */
 import { ExitReason, Kind, SpawnMethod } from "../shared/kinds";
-import { describe, type TypeChecks } from "../shared/preview";
+import { describe, previewWalk, type TypeChecks } from "../shared/preview";
 import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import { Recorder } from "../shared/recorder";
@@ -74,7 +74,7 @@ export function install(): void {
         functionsError = error;
       }
     }
-    recorder = new Recorder(runtime ? runtime.orderedSink() : sink, groups);
+    recorder = new Recorder(runtime ? runtime.orderedSink() : sink, groups, previewWalk);
     if (functionsError !== undefined) recorder.fail(functionsError);
   } catch (error) {
     if (main) {

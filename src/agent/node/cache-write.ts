@@ -7,7 +7,7 @@
  *
  * - A main thread that found no usable cache (none, or one V8 rejected: another build,
  *   other V8 flags) writes one after the agent's install (`createCachedData()` then holds
- *   what install compiled, and the preview walk, run first by `warm`), to a temporary name
+ *   what install compiled; the preview walk is a chunk of its own, walk-load.ts), to a temporary name
  *   then renamed, so a concurrent reader never sees half a file; it removes the marker below.
  * - The first worker that ends (after its trace_stop) on an accepted cache writes it once
  *   more: the main thread made it before any worker-only function ran (the worker's start,
@@ -48,8 +48,8 @@ export function loadedBundle(value: unknown): Loaded | undefined {
   return loaded as Loaded;
 }
 
-/** Writes or rewrites the cache when this thread should (see above); `warm` compiles what every worker runs soon after its start. */
-export function saveCodeCache(loaded: Loaded, warm: () => void): void {
+/** Writes or rewrites the cache when this thread should (see above). */
+export function saveCodeCache(loaded: Loaded): void {
   if ((process.versions as { bun?: string }).bun) return;
   const { script, cachedData, file } = loaded;
   const addon = loaded.shared ? loaded.addon : undefined;
@@ -99,11 +99,6 @@ export function saveCodeCache(loaded: Loaded, warm: () => void): void {
     return;
   }
   if (accepted) return;
-  try {
-    warm();
-  } catch {
-    // Only a colder cache.
-  }
   let data: Uint8Array;
   try {
     data = script.createCachedData();

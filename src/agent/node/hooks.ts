@@ -11,7 +11,7 @@
 import type * as ChildProcessModule from "node:child_process";
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField } from "../shared/kinds";
-import { describe, type TypeChecks } from "../shared/preview";
+import type { TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
 import { builtinLoaded } from "./builtins";
@@ -134,9 +134,11 @@ function dataProperty(types: TypeChecks, value: unknown, key: string): unknown {
   return undefined;
 }
 
-function errorInfo(types: TypeChecks, error: unknown): ErrorInfo {
+function errorInfo(recorder: Recorder, types: TypeChecks, error: unknown): ErrorInfo {
+  // The walk's chunk is loaded here if this thread has not sent yet (walk-load.ts).
+  const describe = (value: unknown) => recorder.walk()?.preview(value, types) ?? "";
   if (error === null || (typeof error !== "object" && typeof error !== "function")) {
-    return { type: typeof error, message: describe(error, types).preview };
+    return { type: typeof error, message: describe(error) };
   }
   const name = dataProperty(types, error, "name");
   const constructor = dataProperty(types, error, "constructor");
@@ -144,7 +146,7 @@ function errorInfo(types: TypeChecks, error: unknown): ErrorInfo {
   const message = dataProperty(types, error, "message");
   return {
     type: typeof name === "string" ? name : typeof constructorName === "string" ? constructorName : "Object",
-    message: typeof message === "string" ? message : describe(error, types).preview,
+    message: typeof message === "string" ? message : describe(error),
   };
 }
 
@@ -180,7 +182,7 @@ function hookExit(tracer: Tracer, main: boolean): void {
       // With an 'uncaughtException' listener or capture callback the program survives it.
       const handled = process.listenerCount("uncaughtException") > 0 || process.hasUncaughtExceptionCaptureCallback();
       if (!handled) {
-        fatal = errorInfo(types, error);
+        fatal = errorInfo(recorder, types, error);
         reason = origin === "unhandledRejection" ? ExitReason.unhandledRejection : ExitReason.uncaughtException;
       }
       if (threwInExit === undefined) return;

@@ -12,6 +12,7 @@ import { parseGroups, type Sink } from "../shared/sink";
 import { asyncLevelOf, startAsyncTracking } from "./async";
 import { loadFunctionsAgent } from "./functions-agent";
 import { startTracing } from "./hooks";
+import { loadWalk } from "./walk-load";
 
 interface Addon extends Sink {
   attach(ringPath: string, tid: number): boolean;
@@ -96,7 +97,8 @@ export function install(): void {
       functionsError = error;
     }
   }
-  const active = new Recorder(runtime ? runtime.orderedSink() : addon, parseGroups(env.SCOPE_EVENTS));
+  // The preview walk from its own chunk at this thread's first preview (walk-load.ts).
+  const active = new Recorder(runtime ? runtime.orderedSink() : addon, parseGroups(env.SCOPE_EVENTS), loadWalk);
   recorder = active;
   if (functionsError !== undefined) active.fail(functionsError);
   active.safe(() => startTracing(active, threads, tid));

@@ -21,7 +21,7 @@
  *   client.js requires query.js while it runs), so it is handed over at its end either way.
  * Loading the chunk for any one of them starts all three (those of the enabled groups).
  *
- * The chunk is compiled as the core is (code-cache.ts): `vm.Script` with a V8 code cache
+ * The chunk is compiled as the core is (chunk-load.ts): `vm.Script` with a V8 code cache
  * next to it (`node-extras.cjs.<V8 version>-<arch>.v8cache`), written by the first thread
  * that loads it without an accepted one. A chunk that cannot be read or run is one agent
  * error (counted in trace_stop) and leaves HTTP, frameworks and databases unrecorded in
@@ -29,18 +29,13 @@
  */
 import { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc } from "../shared/loop";
 import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest } from "../shared/request-context";
+import { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactText } from "../shared/redact";
 import { keepFrameName, renamed } from "../shared/reflect";
+import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
 import type { Tracer } from "./hooks";
 import { frameworkFile, HTTP_CHANNELS, HTTP_FIRST_CHANNELS, libraryFile, type HttpChannel } from "./triggers";
-
-/** The loader's directory (node.cjs's, set by main.ts): the chunk is there. */
-let agentDirectory: unknown;
-
-export function setAgentDirectory(directory: unknown): void {
-  agentDirectory = directory;
-}
 
 type Extras = typeof ExtrasModule;
 type Handler = (message: unknown) => void;
@@ -59,7 +54,16 @@ interface ModuleClass {
 export const sharedModules: Record<string, Record<string, unknown>> = {
   [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest },
   [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc },
+  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/redact.ts`]: { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactText },
 };
+
+/** A chunk's `require` of a shared module's id (compileChunk's `shared`): the core's instance; undefined for any other id. */
+export function sharedModule(id: string): unknown {
+  if (!id.startsWith(EXTRAS_SHARED_PREFIX)) return undefined;
+  const shared = sharedModules[id];
+  if (shared === undefined) throw new Error(`the agent's core has no ${id}`);
+  return shared;
+}
 
 /** This thread's integrations once loaded; null: loading failed (not tried again). */
 let started: { http: Record<HttpChannel, Handler> | undefined; onFile: OnFile } | null | undefined;
@@ -120,14 +124,14 @@ function start(tracer: Tracer): typeof started {
   if (started !== undefined) return started;
   const { recorder } = tracer;
   started = null;
-  let chunk: Chunk;
+  let chunk: Chunk<Extras>;
   try {
-    chunk = compileChunk();
+    chunk = compileChunk<Extras>(EXTRAS_FILE, sharedModule);
   } catch (error) {
     recorder.fail(error);
     return started;
   }
-  const { extras } = chunk;
+  const extras = chunk.exports;
   const groups = recorder.groups;
   let http: Record<HttpChannel, Handler> | undefined;
   let frameworks: OnFile | undefined;
@@ -144,62 +148,4 @@ function start(tracer: Tracer): typeof started {
   };
   chunk.saveCache();
   return started;
-}
-
-interface Chunk {
-  extras: Extras;
-  /** Writes the code cache when there was no accepted one (after the integrations started: it holds what they compiled). */
-  saveCache(): void;
-}
-
-function compileChunk(): Chunk {
-  const fs = require("node:fs") as typeof import("node:fs");
-  const vm = require("node:vm") as typeof import("node:vm");
-  const path = require("node:path") as typeof import("node:path");
-  if (typeof agentDirectory !== "string") throw new Error("the agent's directory is unknown");
-  const directory = agentDirectory;
-  const filename = path.join(directory, EXTRAS_FILE);
-  const source = fs.readFileSync(filename, "latin1");
-  const cacheFile = `${filename}.${process.versions.v8}-${process.arch}.v8cache`;
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = fs.readFileSync(cacheFile);
-  } catch {
-    // None yet: compiled from source, and written once the integrations started.
-  }
-  let script: import("node:vm").Script;
-  try {
-    script = new vm.Script(source, { filename, cachedData });
-  } catch {
-    script = new vm.Script(source, { filename });
-    cachedData = undefined;
-  }
-  const accepted = cachedData !== undefined && !script.cachedDataRejected;
-  const wrapper = script.runInThisContext() as (this: unknown, ...args: unknown[]) => void;
-  const chunkModule = { exports: {} as Extras };
-  const chunkRequire = (id: string) => {
-    if (!id.startsWith(EXTRAS_SHARED_PREFIX)) return require(id);
-    const shared = sharedModules[id];
-    if (shared === undefined) throw new Error(`the agent's core has no ${id}`);
-    return shared;
-  };
-  wrapper.call(chunkModule.exports, chunkModule.exports, chunkRequire, chunkModule, filename, directory);
-  return {
-    extras: chunkModule.exports,
-    saveCache() {
-      if (accepted) return;
-      const temporary = `${cacheFile}.${process.pid}-${require("node:worker_threads").threadId}.tmp`;
-      try {
-        fs.writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
-        fs.renameSync(temporary, cacheFile);
-      } catch {
-        // A read-only directory, a full disk: no cache, the chunk works the same.
-        try {
-          fs.unlinkSync(temporary);
-        } catch {
-          // Never written.
-        }
-      }
-    },
-  };
 }

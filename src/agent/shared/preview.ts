@@ -37,13 +37,9 @@ export interface TypeChecks {
   isArrayBufferView(value: unknown): boolean;
 }
 
-export const PREVIEW_MAX_CHARS = 96;
-/** How many values a default preview walks (the node budget grows with the text budget). */
-export const PREVIEW_MAX_NODES = 48;
-export const PREVIEW_MAX_DEPTH = 3;
-/** The most a caller may ask for (function tracing's `previewDepth` / `previewChars` settings). */
-export const PREVIEW_LIMIT_DEPTH = 16;
-export const PREVIEW_LIMIT_CHARS = 4096;
+// The budgets (and the scratch room previewWrite needs in its target) are in their own module.
+import { PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, PREVIEW_MAX_NODES, SCRATCH_PREVIEW_BYTES } from "./preview-limits";
+export { PREVIEW_LIMIT_CHARS, PREVIEW_LIMIT_DEPTH, PREVIEW_MAX_CHARS, PREVIEW_MAX_DEPTH, PREVIEW_MAX_NODES, SCRATCH_PREVIEW_BYTES } from "./preview-limits";
 
 /** How deep and how long a preview may be; defaults PREVIEW_MAX_DEPTH and PREVIEW_MAX_CHARS. */
 export interface PreviewLimits {
@@ -669,8 +665,6 @@ function walkArguments(args: ArrayLike<unknown>, length: number, checks: TypeChe
   return end();
 }
 
-/** The room previewWrite needs in its target: a default preview's UTF-8 (3 bytes a unit) and the cut. */
-export const SCRATCH_PREVIEW_BYTES = 3 * PREVIEW_MAX_CHARS + 8;
 const DEFAULT_LIMITS: ByteLimits = { depth: PREVIEW_MAX_DEPTH, chars: PREVIEW_MAX_CHARS };
 
 // ---------------------------------------------------------------------------------------
@@ -1123,7 +1117,12 @@ export function warmWalk(checks: TypeChecks): void {
   const sample = { id: 12, ratio: 0.5, name: "warm", on: true, none: null, list: [1, "two", { three: 3 }], token: "x", bytes: new Uint8Array(2), big: 2 ** 40 };
   const target = new Uint8Array(SCRATCH_PREVIEW_BYTES);
   previewWrite(target, sample, checks);
+  previewSize();
   preview(sample, checks);
+  // A flat record, which the shape learning counts (learn()); then its counts forgotten:
+  // the walk is warmed before the thread's first own preview (src/agent/node/walk-load.ts).
+  previewWrite(target, { warm: 1 }, checks);
+  resetShapeWriters();
 }
 
 /** The buffer the last write went into (valid until the next write). */
@@ -1159,3 +1158,6 @@ export function describe(value: unknown, checks: TypeChecks, limits?: PreviewLim
   const text = preview(value, checks, limits);
   return { sizeBytes: size, preview: text };
 }
+
+/** The walk as a Recorder takes it (recorder.ts `PreviewWalk`): a plain object of its functions. */
+export const previewWalk = { preview, previewSize, previewWrite };

@@ -3,13 +3,22 @@
  * written, and catches every error of the agent's own so it never reaches the program.
  */
 import { Kind } from "./kinds";
-import { previewSize, previewWrite, preview, SCRATCH_PREVIEW_BYTES, type TypeChecks } from "./preview";
+import type * as Preview from "./preview";
+import type { TypeChecks } from "./preview";
+import { SCRATCH_PREVIEW_BYTES } from "./preview-limits";
 import { redaction, redactText } from "./redact";
 import type { Groups, Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
 const MAX_STRING_CHARS = 1024;
 const MAX_REPORTED_ERRORS = 16;
+
+/**
+ * The preview walk (preview.ts) as a Recorder uses it. The Node agent hands a function that
+ * loads it from its own chunk at the first preview (src/agent/node/walk-load.ts: a worker
+ * that never sends never compiles it); Bun's agent and `scope attach` hand the module's functions.
+ */
+export type PreviewWalk = Pick<typeof Preview, "preview" | "previewSize" | "previewWrite">;
 
 export class Recorder {
   errors = 0;
@@ -26,11 +35,15 @@ export class Recorder {
   private readonly fields: Float64Array | undefined;
   /** The scratch from byte 64: a preview's UTF-8 for commitString. */
   private readonly bytes: Uint8Array<ArrayBuffer> | undefined;
+  /** The walk once there (given, or loaded); null: loading it failed (counted once, not tried again). */
+  private previews: PreviewWalk | null | undefined;
 
   constructor(
     private readonly sink: Sink,
     readonly groups: Groups,
+    private readonly walkSource: PreviewWalk | (() => PreviewWalk),
   ) {
+    if (typeof walkSource !== "function") this.previews = walkSource;
     this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
     let scratch: ArrayBuffer | null | undefined;
     try {
@@ -86,20 +99,26 @@ export class Recorder {
    * which works on the text) the preview is built as a string.
    */
   eventWithPreview(kind: number, a: number, b: number, c: number, value: unknown, checks: TypeChecks, flags = 0): void {
+    const walk = this.previews ?? this.walk();
+    if (walk === undefined) {
+      // No walk (its chunk could not be loaded: one agent error): the event without a preview.
+      this.event(kind, a, b, c, 0, 0, flags);
+      return;
+    }
     const fields = this.fields;
     if (fields === undefined || redaction.pattern !== undefined) {
-      const text = preview(value, checks);
-      this.eventWithString(kind, a, b, c, previewSize(), text, flags);
+      const text = walk.preview(value, checks);
+      this.eventWithString(kind, a, b, c, walk.previewSize(), text, flags);
       return;
     }
     try {
-      const length = previewWrite(this.bytes!, value, checks);
+      const length = walk.previewWrite(this.bytes!, value, checks);
       fields[0] = kind;
       fields[1] = flags;
       fields[2] = a;
       fields[3] = b;
       fields[4] = c;
-      fields[5] = previewSize();
+      fields[5] = walk.previewSize();
       fields[6] = this.nextId++;
       fields[7] = length;
       const written = this.sink.commitString!();
@@ -107,6 +126,19 @@ export class Recorder {
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** The preview walk, loaded at the first call when it was given as a loader; undefined when loading failed (counted once). */
+  walk(): PreviewWalk | undefined {
+    const known = this.previews;
+    if (known !== undefined) return known ?? undefined;
+    this.previews = null;
+    try {
+      this.previews = (this.walkSource as () => PreviewWalk)();
+    } catch (error) {
+      this.fail(error);
+    }
+    return this.previews ?? undefined;
   }
 
   /** A write was refused: a stop (hooks off from now on) or a loss (counted). */
