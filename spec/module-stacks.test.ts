@@ -10,8 +10,9 @@
  * while it runs, pg's client.js and query.js) whose `module` the program inspects.
  */
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { isHookedDirectory, isHookedFile } from "../src/agent/node/triggers";
 import { cleanup, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
 import { repoRoot } from "./harness";
 
@@ -91,3 +92,30 @@ for (const { name, path } of nodes) {
     expect(ofKind(run.events, "agent_error")).toEqual([]);
   });
 }
+
+test("every file of node_modules the integrations hook is in a directory the core watches (triggers.ts isHookedDirectory), each group on its own", () => {
+  const hooked: string[] = [];
+  let directories = 0;
+  let watched = 0;
+  const walk = (directory: string) => {
+    directories++;
+    if (isHookedDirectory(directory, true, true)) watched++;
+    for (const entry of readdirSync(directory, { withFileTypes: true })) {
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".js") && isHookedFile(path, true, true)) {
+        hooked.push(path.slice(path.indexOf("node_modules")));
+        expect({ path, http: isHookedDirectory(dirname(path), isHookedFile(path, true, false), false), db: isHookedDirectory(dirname(path), false, isHookedFile(path, false, true)) }).toEqual({
+          path,
+          http: isHookedFile(path, true, false),
+          db: isHookedFile(path, false, true),
+        });
+      }
+    }
+  };
+  walk(join(repoRoot, "node_modules"));
+  const names = new Set(hooked.map((path) => path.replace(/^.*node_modules\//, "")));
+  for (const file of ["express/lib/router/layer.js", "router/lib/layer.js", "fastify/fastify.js", "fastify/lib/hooks.js", "pg/lib/client.js", "pg/lib/query.js", "pg-pool/index.js", "postgres/cjs/src/query.js", "better-sqlite3/lib/database.js"]) expect(names).toContain(file);
+  // Few directories armed: most files cost the wrapper call and string tests only.
+  expect(watched).toBeLessThan(directories / 50);
+});

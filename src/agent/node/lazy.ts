@@ -37,7 +37,7 @@ import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
 import type { Tracer } from "./hooks";
 import { whenFilesLoaded } from "./loaded-files";
-import { frameworkFile, HTTP_CHANNELS, HTTP_FIRST_CHANNELS, libraryFile, type HttpChannel } from "./triggers";
+import { HTTP_CHANNELS, HTTP_FIRST_CHANNELS, isHookedDirectory, isHookedFile, type HttpChannel } from "./triggers";
 
 type Extras = typeof ExtrasModule;
 type Handler = (message: unknown) => void;
@@ -105,13 +105,11 @@ function hookHttpChannels(tracer: Tracer): void {
 function hookLibraryFiles(tracer: Tracer, Module: ModuleClass): void {
   const { recorder } = tracer;
   const groups = recorder.groups;
-  const wanted = (filename: string) =>
-    started !== null &&
-    filename.includes("node_modules") &&
-    ((groups.http && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js")) && frameworkFile.test(filename)) || (groups.db && libraryFile.test(filename)));
+  // Groups read at each file: a stopped recorder turns them off.
+  const wanted = (filename: string) => started !== null && isHookedFile(filename, groups.http, groups.db);
   const handOver = (filename: string, exports: unknown) => recorder.safe(() => start(tracer)?.onFile(filename, exports));
   // Node: no frame of scope's on a module's stack (loaded-files.ts).
-  if (whenFilesLoaded(Module, wanted, handOver)) return;
+  if (whenFilesLoaded(Module, (directory) => started !== null && isHookedDirectory(directory, groups.http, groups.db), wanted, handOver)) return;
   // Elsewhere (Bun's node:module): a wrapper of the loader's per-file step, a frame of every
   // CommonJS module's top level (ARCHITECTURE.md "The agent in two chunks").
   const extensions = Module._extensions;
