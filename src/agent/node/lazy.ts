@@ -13,12 +13,13 @@
  *   the integration's own handlers on every channel it handles (HTTP_CHANNELS) in the
  *   stubs' place, and hands that message on. The other channels (responses, fetch's
  *   headers, trailers, errors) only follow one of these within the same request.
- * - Frameworks and databases: one `Module._extensions[".js"]` wrapper that tests each
- *   file of node_modules the program loads against the files the integrations hook
- *   (src/agent/node/triggers.ts) and hands a match's exports to them, after the file ran
- *   (the first match loads the chunk). It stays the integrations' only wrapper: a file
- *   that matches can start loading before the chunk is there and end after (pg's
- *   client.js requires query.js while it runs), so it is handed over at its end either way.
+ * - Frameworks and databases: a test of each file of node_modules the program loads
+ *   against the files the integrations hook (src/agent/node/triggers.ts), which hands a
+ *   match's exports to them after the file ran (the first match loads the chunk): in Node
+ *   without a frame on the file's stack (loaded-files.ts), elsewhere a
+ *   `Module._extensions[".js"]` wrapper. It stays the integrations' only hook: a file that
+ *   matches can start loading before the chunk is there and end after (pg's client.js
+ *   requires query.js while it runs), so it is handed over at its end either way.
  * Loading the chunk for any one of them starts all three (those of the enabled groups).
  *
  * The chunk is compiled as the core is (chunk-load.ts): `vm.Script` with a V8 code cache
@@ -35,7 +36,8 @@ import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
 import type { Tracer } from "./hooks";
-import { frameworkFile, HTTP_CHANNELS, HTTP_FIRST_CHANNELS, libraryFile, type HttpChannel } from "./triggers";
+import { whenFilesLoaded } from "./loaded-files";
+import { HTTP_CHANNELS, HTTP_FIRST_CHANNELS, isHookedDirectory, isHookedFile, type HttpChannel } from "./triggers";
 
 type Extras = typeof ExtrasModule;
 type Handler = (message: unknown) => void;
@@ -101,19 +103,23 @@ function hookHttpChannels(tracer: Tracer): void {
 }
 
 function hookLibraryFiles(tracer: Tracer, Module: ModuleClass): void {
+  const { recorder } = tracer;
+  const groups = recorder.groups;
+  // Groups read at each file: a stopped recorder turns them off.
+  const wanted = (filename: string) => started !== null && isHookedFile(filename, groups.http, groups.db);
+  const handOver = (filename: string, exports: unknown) => recorder.safe(() => start(tracer)?.onFile(filename, exports));
+  // Node: no frame of scope's on a module's stack (loaded-files.ts).
+  if (whenFilesLoaded(Module, (directory) => started !== null && isHookedDirectory(directory, groups.http, groups.db), wanted, handOver)) return;
+  // Elsewhere (Bun's node:module): a wrapper of the loader's per-file step, a frame of every
+  // CommonJS module's top level (ARCHITECTURE.md "The agent in two chunks").
   const extensions = Module._extensions;
   const original = extensions?.[".js"];
   if (!extensions || typeof original !== "function") return;
-  const { recorder } = tracer;
-  const groups = recorder.groups;
   // Untraced (Node 22/24) its frame reads `Object..js`: Module._extensions is a plain object.
   keepFrameName(original, "Object..js");
   const load = renamed(original, function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (started !== null && typeof filename === "string" && filename.includes("node_modules")) {
-      const framework = groups.http && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js")) && frameworkFile.test(filename);
-      if (framework || (groups.db && libraryFile.test(filename))) recorder.safe(() => start(tracer)?.onFile(filename, module.exports));
-    }
+    if (typeof filename === "string" && wanted(filename)) handOver(filename, module.exports);
     return result;
   });
   extensions[".js"] = load;

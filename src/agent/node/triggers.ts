@@ -1,8 +1,9 @@
 /**
  * What makes a thread load the agent's second chunk (node-extras.cjs: HTTP, frameworks,
  * databases; src/agent/node/lazy.ts): the diagnostics channels HTTP subscribes to, and the
- * library files the framework and database integrations hook. Constants only, in both
- * bundles: the core subscribes and tests with them at start, the integrations use the same.
+ * library files the framework and database integrations hook. Constants and one pure test,
+ * in both bundles: the core subscribes and tests with them at start, the integrations use
+ * the same.
  */
 
 /** Every channel the HTTP integration handles (src/agent/node/http.ts, httpHandlers). */
@@ -35,3 +36,52 @@ export const frameworkFile = /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]route
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
 export const libraryFile = /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database)\.js$/;
+
+/**
+ * The directories the files above are in (`frameworkFile`, `libraryFile` without their file
+ * names), as the ends of a path with this platform's separator (the loader's paths have it):
+ * Node computes a module's lookup paths from its directory before the file runs, and the
+ * core watches only a module in one of these (loaded-files.ts). spec/module-stacks.test.ts
+ * checks every file of node_modules the patterns take against these.
+ */
+const separator = process.platform === "win32" ? "\\" : "/";
+const platformPath = (path: string) => path.replaceAll("/", separator);
+const frameworkDirectories = ["/lib/router", "/router/lib", "/fastify", "/fastify/lib"].map(platformPath);
+const libraryDirectories = ["/node_modules/pg/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib"].map(platformPath);
+const nodeModules = platformPath("/node_modules/");
+
+/**
+ * Whether a module in `directory` may be a file the enabled integrations hook: the core's
+ * test of every CommonJS module Node loads (lazy.ts), so cheap first: the last letter of the
+ * directory's name (and of its parent's, for `lib`), which V8 reads inline, turns away most
+ * directories; `endsWith` tests then (each a builtin call, ~200 instructions; BENCHMARKS.md
+ * "Library files without a frame").
+ */
+export function isHookedDirectory(directory: string, http: boolean, db: boolean): boolean {
+  const length = directory.length;
+  switch (directory.charCodeAt(length - 1)) {
+    case 98: {
+      // lib, under router, fastify, pg or better-sqlite3.
+      const parent = directory.charCodeAt(length - 5);
+      if (parent !== 114 && parent !== 121 && parent !== 103 && parent !== 51) return false;
+      break;
+    }
+    case 114: // router
+    case 121: // fastify
+    case 108: // pg-pool
+    case 99: // src
+      break;
+    default:
+      return false;
+  }
+  if (http) for (const end of frameworkDirectories) if (directory.endsWith(end) && directory.includes(nodeModules)) return true;
+  if (db) for (const end of libraryDirectories) if (directory.endsWith(end)) return true;
+  return false;
+}
+
+/** Whether a file the program loads is one the enabled integrations hook (its exports handed to them once it ran). */
+export function isHookedFile(filename: string, http: boolean, db: boolean): boolean {
+  if (!filename.includes("node_modules")) return false;
+  if (http && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js")) && frameworkFile.test(filename)) return true;
+  return db && libraryFile.test(filename);
+}
