@@ -1,8 +1,8 @@
 /**
  * Stacks taken while a CommonJS module's top level runs, under `scope run --functions` on
- * Node ≥ 20.19 (the default node): scope's `_compile` wrapper (functions.cjs) and the agent's
- * `.js` extension wrapper (node-bundle.cjs) are on the stack then, one pair per nested
- * require. Every formatter is handed the trace without them, and V8 keeps as many of the
+ * Node ≥ 20.19 (the default node): scope's `_compile` wrapper (functions.cjs) and its
+ * `_load` wrappers are on the stack then, at each nested require (the agent's own library
+ * hand-over adds none: loaded-files.ts, spec/module-stacks.test.ts). Every formatter is handed the trace without them, and V8 keeps as many of the
  * program's frames as untraced (callsites.ts raiseStackTraceLimit): the output is the one the
  * program has untraced, at V8's default limit of 10, a small one, Infinity, through
  * Error.captureStackTrace, a program's own formatter, and an uncaught error's report.

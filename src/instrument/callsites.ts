@@ -240,7 +240,8 @@ export function setNodeModuleSites(sites: { compile: unknown; require: unknown }
 
 /**
  * The most frames of scope's a module level puts on the stack: the `_compile` wrapper, its
- * code-cache compile, the agent's `.js` wrapper (lazy.ts), and its two `Module._load`
+ * code-cache compile, the agent's `.js` wrapper where its loader lacks Node's shape (lazy.ts;
+ * on Node's own loader the hand-over has no frame: loaded-files.ts), and its two `Module._load`
  * wrappers until `fs` (in a worker) and `child_process` are first required (hooks.ts
  * whenBuiltinReached). More than are there costs nothing but their capture: the trace is cut.
  */
