@@ -638,7 +638,7 @@ function walkPreview(value: unknown, checks: TypeChecks, limits: ByteLimits, siz
   begin(checks, limits, false, sized);
   if (!sized) {
     keySlot = slots & (KEY_SLOTS - 1);
-    if (fast(value, 0)) return fastEnd();
+    if ((wentFast = fast(value, 0))) return fastEnd();
     begin(checks, limits, false, sized);
   }
   walkValue(value, 0);
@@ -672,7 +672,7 @@ function walkArguments(args: ArrayLike<unknown>, length: number, checks: TypeChe
   begin(checks, limits, false, sized);
   if (!sized) {
     keySlot = slots & (KEY_SLOTS - 1);
-    if (fastArguments(args, length)) return fastEnd();
+    if ((wentFast = fastArguments(args, length))) return fastEnd();
     begin(checks, limits, false, sized);
   }
   // walkValue(array, 0): one node, then walkObject's depth check, then walkArray.
@@ -692,6 +692,12 @@ function walkArguments(args: ArrayLike<unknown>, length: number, checks: TypeChe
     emit("]");
   }
   return end();
+}
+
+/** The last function preview (writePreview or writeArgumentsPreview, `sized` false) was written by fast() (for tests). */
+let wentFast = false;
+export function previewWentFast(): boolean {
+  return wentFast;
 }
 
 /** walkArguments' list by fast(), for a function preview (`sizing` false): false when fast() gives up. */
