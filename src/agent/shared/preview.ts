@@ -374,6 +374,10 @@ function emitFraction(value: number): boolean {
   const magnitude = value < 0 ? -value : value;
   // Also false for NaN and the infinities.
   if (!(magnitude < 1e9)) return false;
+  // A value with k ≤ 6 decimals also reads back from 6 (both quotients are the correctly
+  // rounded value of the same rational): one test turns away the longer fractions (a running
+  // total) before the loop.
+  if (Math.round(magnitude * 1e6) / 1e6 !== magnitude) return false;
   for (let k = 0; k < FRACTION_SCALES.length; k++) {
     const scale = FRACTION_SCALES[k]!;
     const scaled = Math.round(magnitude * scale);
@@ -595,6 +599,29 @@ function begin(checks: TypeChecks, limits: ByteLimits, string: boolean, sized = 
   size = 0;
 }
 
+/**
+ * begin() of a function preview's fast() (`sizing` false, bytes): only the state fast() uses
+ * (begin() again if it gives up), the node budget computed again only when the limits change.
+ */
+function beginFast(checks: TypeChecks, limits: ByteLimits, slots: number): void {
+  sizing = false;
+  types = checks;
+  const characters = limits.chars;
+  if (characters !== maxChars) {
+    maxChars = characters;
+    maxNodes = maxChars > PREVIEW_MAX_CHARS ? Math.ceil((PREVIEW_MAX_NODES * maxChars) / PREVIEW_MAX_CHARS) : PREVIEW_MAX_NODES;
+  }
+  maxDepth = limits.depth;
+  if (buffer.length < 3 * characters + 8) buffer = new Uint8Array(3 * characters + 8);
+  at = 0;
+  keySlot = slots & (KEY_SLOTS - 1);
+  limit = characters;
+  extra = 0;
+  extraBefore = 0;
+  nodes = 0;
+  size = 0;
+}
+
 /** The bytes written by begin()..walk, the text cut to maxChars units with "…" if longer. */
 function end(): number {
   if (chars <= maxChars) return at;
@@ -635,12 +662,11 @@ export function writePreview(value: unknown, checks: TypeChecks, limits: ByteLim
  * places starting at `slots` (see KEY_SLOTS), and walks in general only what fast() gives up.
  */
 function walkPreview(value: unknown, checks: TypeChecks, limits: ByteLimits, sized: boolean, slots: number): number {
-  begin(checks, limits, false, sized);
   if (!sized) {
-    keySlot = slots & (KEY_SLOTS - 1);
+    beginFast(checks, limits, slots);
     if ((wentFast = fast(value, 0))) return fastEnd();
-    begin(checks, limits, false, sized);
   }
+  begin(checks, limits, false, sized);
   walkValue(value, 0);
   return end();
 }
@@ -669,12 +695,11 @@ export function writeArgumentsPreview(
 }
 
 function walkArguments(args: ArrayLike<unknown>, length: number, checks: TypeChecks, limits: ByteLimits, sized: boolean, slots: number): number {
-  begin(checks, limits, false, sized);
   if (!sized) {
-    keySlot = slots & (KEY_SLOTS - 1);
+    beginFast(checks, limits, slots);
     if ((wentFast = fastArguments(args, length))) return fastEnd();
-    begin(checks, limits, false, sized);
   }
+  begin(checks, limits, false, sized);
   // walkValue(array, 0): one node, then walkObject's depth check, then walkArray.
   nodes++;
   if (maxDepth <= 0 || nodes > maxNodes) emit("[…]");
@@ -1010,176 +1035,163 @@ function fast(value: unknown, depth: number): boolean {
   nodes++;
   const target = buffer;
   let text: string;
-  switch (typeof value) {
-    case "string": {
-      const length = value.length;
-      let position = at;
-      if (position + length + 2 > limit) return sizing ? false : fastCutString(value);
-      target[position++] = 0x22;
-      for (let i = 0; i < length; i++) {
-        const code = value.charCodeAt(i);
-        if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
-        target[position++] = code;
-      }
-      target[position++] = 0x22;
-      at = position;
-      size += length + 2;
-      return true;
-    }
-    case "number":
-      if (isInteger(value) && value < 1e15 && value > -1e15) {
-        const n = value < 0 ? -value : value;
-        const digits = digitCount(n);
-        const length = value < 0 ? digits + 1 : digits;
-        if (at + length > limit) {
-          if (sizing) return false;
-          // Cut: written whole (the buffer has limit), then counted to the unit after maxChars.
-          if (value < 0) target[at++] = 0x2d;
-          writeDigits(target, at + digits - 1, n);
-          at = limit + 1;
-          return true;
-        }
+  // typeof compared to constants, not switched on: V8 then checks the type instead of making
+  // the typeof string and comparing strings.
+  if (typeof value === "number") {
+    if (isInteger(value) && value < 1e15 && value > -1e15) {
+      const n = value < 0 ? -value : value;
+      const digits = digitCount(n);
+      const length = value < 0 ? digits + 1 : digits;
+      if (at + length > limit) {
+        if (sizing) return false;
+        // Cut: written whole (the buffer has room), then counted to the unit after maxChars.
         if (value < 0) target[at++] = 0x2d;
         writeDigits(target, at + digits - 1, n);
-        at += digits;
-        size += length;
+        at = limit + 1;
         return true;
       }
-      // A short fraction as digits (at most 17 units: fits), as the general walk writes it.
-      if (at + 17 <= limit && emitFraction(value)) return true;
-      text = numberText(value);
-      size += text.length;
-      break;
-    case "boolean":
-      text = value ? "true" : "false";
-      size += text.length;
-      break;
-    case "undefined":
-      text = "undefined";
-      size += 9;
-      break;
-    case "bigint":
-      text = String(value);
-      size += text.length;
-      break;
-    case "symbol":
-      text = "[symbol]";
-      break;
-    case "function":
-      text = "[function]";
-      break;
-    default: {
-      if (value === null) {
-        text = "null";
-        size += 4;
-        break;
-      }
-      const object = value as object;
-      if (depth > 0) nested = true;
-      if (types.isProxy(object)) {
-        text = "[Proxy]";
-        break;
-      }
-      if (isView(object)) return false;
-      const array = isArray(object);
-      if (!array) {
-        const proto = prototypeOf(object);
-        if (proto !== objectPrototype && proto !== null) return false;
-      }
-      if (depth >= maxDepth || nodes > maxNodes) {
-        return fastMark(array ? 0x5b : 0x7b, array ? 0x5d : 0x7d);
-      }
-      if (at + 2 > limit && sizing) return false;
-      size += 2;
-      if (array) {
-        target[at++] = 0x5b;
-        const length = (object as unknown[]).length;
-        for (let i = 0; i < length; i++) {
-          if (at > limit) return true;
-          if (i > 0) {
-            if (at >= limit) return fastLast(0x2c);
-            target[at++] = 0x2c;
-          }
-          if (nodes > maxNodes) {
-            return fastMark(0, 0x5d);
-          }
-          // An own element as walkArray reads it (no descriptor object: see there).
-          if (hasOwn(object, i)) {
-            if (lookupGetter.call(object, i) !== undefined || lookupSetter.call(object, i) !== undefined) {
-              if (!fastText("[getter]")) return false;
-            } else {
-              const element = (object as unknown[])[i];
-              if (element === undefined && !("value" in ownDescriptor(object, i)!)) {
-                if (!fastText("[getter]")) return false;
-              } else if (!fast(element, depth + 1)) return false;
-            }
-          }
-          size += 1;
-        }
-        if (at >= limit) return fastLast(0x5d);
-        target[at++] = 0x5d;
-        return true;
-      }
-      target[at++] = 0x7b;
-      let first = true;
-      for (const name in object) {
+      if (value < 0) target[at++] = 0x2d;
+      writeDigits(target, at + digits - 1, n);
+      at += digits;
+      size += length;
+      return true;
+    }
+    // A short fraction as digits (at most 17 units: fits), as the general walk writes it.
+    if (at + 17 <= limit && emitFraction(value)) return true;
+    text = numberText(value);
+    size += text.length;
+  } else if (typeof value === "string") {
+    const length = value.length;
+    let position = at;
+    if (position + length + 2 > limit) return sizing ? false : fastCutString(value);
+    target[position++] = 0x22;
+    for (let i = 0; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+      target[position++] = code;
+    }
+    target[position++] = 0x22;
+    at = position;
+    size += length + 2;
+    return true;
+  } else if (typeof value === "boolean") {
+    text = value ? "true" : "false";
+    size += text.length;
+  } else if (value === undefined) {
+    text = "undefined";
+    size += 9;
+  } else if (value === null) {
+    text = "null";
+    size += 4;
+  } else if (typeof value === "bigint") {
+    text = String(value);
+    size += text.length;
+  } else if (typeof value === "symbol") text = "[symbol]";
+  else if (typeof value === "function") text = "[function]";
+  else {
+    const object = value as object;
+    if (depth > 0) nested = true;
+    if (types.isProxy(object)) return fastText("[Proxy]");
+    if (isView(object)) return false;
+    const array = isArray(object);
+    if (!array) {
+      const proto = prototypeOf(object);
+      if (proto !== objectPrototype && proto !== null) return false;
+    }
+    if (depth >= maxDepth || nodes > maxNodes) {
+      return fastMark(array ? 0x5b : 0x7b, array ? 0x5d : 0x7d);
+    }
+    if (at + 2 > limit && sizing) return false;
+    size += 2;
+    if (array) {
+      target[at++] = 0x5b;
+      const length = (object as unknown[]).length;
+      for (let i = 0; i < length; i++) {
         if (at > limit) return true;
-        const descriptor = ownDescriptor(object, name);
-        if (descriptor === undefined) continue;
-        if (!first) {
+        if (i > 0) {
           if (at >= limit) return fastLast(0x2c);
           target[at++] = 0x2c;
         }
-        first = false;
         if (nodes > maxNodes) {
-          return fastMark(0, 0x7d);
+          return fastMark(0, 0x5d);
         }
-        // The key met at this place in the walk last time, if it is this one (a string
-        // compare by identity for the same shape again), else the key cache.
-        const slot = keySlot++ & (KEY_SLOTS - 1);
-        let key = slotInfos[slot]!;
-        if (slotNames[slot] !== name) {
-          key = keyInfo(name);
-          slotNames[slot] = name;
-          slotInfos[slot] = key;
+        // An own element as walkArray reads it (no descriptor object: see there).
+        if (hasOwn(object, i)) {
+          if (lookupGetter.call(object, i) !== undefined || lookupSetter.call(object, i) !== undefined) {
+            if (!fastText("[getter]")) return false;
+          } else {
+            const element = (object as unknown[])[i];
+            if (element === undefined && !("value" in ownDescriptor(object, i)!)) {
+              if (!fastText("[getter]")) return false;
+            } else if (!fast(element, depth + 1)) return false;
+          }
         }
-        const ascii = key.ascii;
-        if (ascii === undefined) return false;
-        let position = at;
-        if (position + ascii.length > limit) {
-          if (sizing) return false;
-          for (let i = 0; position <= limit; i++) target[position++] = ascii[i]!;
-          at = position;
-          return true;
-        }
-        for (let i = 0; i < ascii.length; i++) target[position++] = ascii[i]!;
-        at = position;
-        size += key.bytes;
-        if (!("value" in descriptor)) {
-          if (!fastText("[getter]")) return false;
-        } else if (key.secret) {
-          nodes++;
-          if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
-          if (!fastText(REDACTED_JSON)) return false;
-        } else {
-          const item = descriptor.value;
-          // A non-negative integer, the commonest value in a message (ids, counts, hashes past
-          // 2^31 too), written here (what fast() writes for it) without a call.
-          if (typeof item === "number" && item >= 0 && item < 1e15 && isInteger(item)) {
-            nodes++;
-            const digits = digitCount(item);
-            if (at + digits > limit && sizing) return false;
-            writeDigits(target, at + digits - 1, item);
-            at += digits;
-            size += digits;
-            if (at > limit) at = limit + 1;
-          } else if (!fast(item, depth + 1)) return false;
-        }
+        size += 1;
       }
-      if (at >= limit) return fastLast(0x7d);
-      target[at++] = 0x7d;
+      if (at >= limit) return fastLast(0x5d);
+      target[at++] = 0x5d;
       return true;
     }
+    target[at++] = 0x7b;
+    let first = true;
+    for (const name in object) {
+      if (at > limit) return true;
+      const descriptor = ownDescriptor(object, name);
+      if (descriptor === undefined) continue;
+      if (!first) {
+        if (at >= limit) return fastLast(0x2c);
+        target[at++] = 0x2c;
+      }
+      first = false;
+      if (nodes > maxNodes) {
+        return fastMark(0, 0x7d);
+      }
+      // The key met at this place in the walk last time, if it is this one (a string
+      // compare by identity for the same shape again), else the key cache.
+      const slot = keySlot++ & (KEY_SLOTS - 1);
+      let key = slotInfos[slot]!;
+      if (slotNames[slot] !== name) {
+        key = keyInfo(name);
+        slotNames[slot] = name;
+        slotInfos[slot] = key;
+      }
+      const ascii = key.ascii;
+      if (ascii === undefined) return false;
+      let position = at;
+      if (position + ascii.length > limit) {
+        if (sizing) return false;
+        for (let i = 0; position <= limit; i++) target[position++] = ascii[i]!;
+        at = position;
+        return true;
+      }
+      for (let i = 0; i < ascii.length; i++) target[position++] = ascii[i]!;
+      at = position;
+      size += key.bytes;
+      if (!("value" in descriptor)) {
+        if (!fastText("[getter]")) return false;
+      } else if (key.secret) {
+        nodes++;
+        if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
+        if (!fastText(REDACTED_JSON)) return false;
+      } else {
+        const item = descriptor.value;
+        // A non-negative integer, the commonest value in a message (ids, counts, hashes past
+        // 2^31 too), written here (what fast() writes for it) without a call.
+        if (typeof item === "number" && item >= 0 && item < 1e15 && isInteger(item)) {
+          nodes++;
+          const digits = digitCount(item);
+          if (at + digits > limit && sizing) return false;
+          writeDigits(target, at + digits - 1, item);
+          at += digits;
+          size += digits;
+          if (at > limit) at = limit + 1;
+        } else if (typeof item === "number" && at + 17 <= limit && !isInteger(item) && emitFraction(item)) nodes++;
+        else if (!fast(item, depth + 1)) return false;
+      }
+    }
+    if (at >= limit) return fastLast(0x7d);
+    target[at++] = 0x7d;
+    return true;
   }
   return fastText(text);
 }
@@ -1215,7 +1227,9 @@ function fastText(text: string): boolean {
     end = limit + 1;
   }
   const target = buffer;
-  for (let i = 0; at < end; i++) target[at++] = text.charCodeAt(i);
+  let position = at;
+  for (let i = 0; position < end; i++) target[position++] = text.charCodeAt(i);
+  at = position;
   return true;
 }
 
