@@ -1017,8 +1017,8 @@ export function previewWrite(target: Uint8Array<ArrayBuffer>, value: unknown, ch
  * nodes the general walk would, and returns false as soon as the value needs anything else
  * (escaped or non-ASCII text, binary data, built-ins, class instances): the caller then
  * starts over with the general walk. It reads the value the same way (isProxy first, own
- * data properties by descriptor, for-in on plain records only), so it runs no program code
- * either. Kept in one function so that V8 optimizes one small unit per thread instead of the
+ * data properties by descriptor, array elements as walkArray reads them, for-in on plain
+ * records only), so it runs no program code either. Kept in one function so that V8 optimizes one small unit per thread instead of the
  * general walk's functions inlined into each other (BENCHMARKS.md "Per-message cost: ...
  * 2026-12-04").
  *
