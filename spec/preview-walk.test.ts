@@ -7,7 +7,7 @@
  */
 import { describe as group, expect, test } from "bun:test";
 import { types } from "node:util";
-import { preview, previewBytes, previewSize, previewWrite, resetShapeWriters, SCRATCH_PREVIEW_BYTES, shapeWriterCount, writeArgumentsPreview, writePreview } from "../src/agent/shared/preview";
+import { preview, previewBytes, previewSize, previewWentFast, previewWrite, resetShapeWriters, SCRATCH_PREVIEW_BYTES, shapeWriterCount, writeArgumentsPreview, writePreview } from "../src/agent/shared/preview";
 import { preview as referencePreview, previewSize as referenceSize } from "./preview-reference";
 
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
@@ -282,5 +282,82 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
         expect(room.slice(0, unsized)).toEqual(utf8(referencePreview([...list], types, limits)));
       }
     }
+  });
+
+  test("function previews: fast() writes them, cut or not, with the limits' \"…\", byte for byte the reference walk's, and gives up to the general walk on anything else", () => {
+    // A function's preview (sized false, into the runtime's text), its value alone and as
+    // arguments in place (`arguments`, not an array), each from key places of its own.
+    const fastCount = { fast: 0, general: 0 };
+    const functionPreview = (value: unknown, limits: { depth: number; chars: number }, slots = 0): boolean => {
+      const room = new Uint8Array(3 * limits.chars + 8);
+      const reference = utf8(referencePreview(value, types, limits));
+      expect(room.slice(0, writePreview(value, types, limits, room, false, slots))).toEqual(reference);
+      const valueFast = previewWentFast();
+      for (const list of [[value], [value, 7], ["a", value, null]]) {
+        const length = (function (..._: unknown[]) {
+          return writeArgumentsPreview(arguments, arguments.length, types, limits, room, false, slots + 16);
+        })(...list);
+        expect(room.slice(0, length)).toEqual(utf8(referencePreview([...list], types, limits)));
+      }
+      if (valueFast) fastCount.fast++;
+      else fastCount.general++;
+      return valueFast;
+    };
+    const defaults = { depth: 3, chars: 96 };
+    // functions-full's values: `state` cut in the return, its items past the depth in the arguments.
+    const items = Array.from({ length: 8 }, (_, i) => ({ unit: 1.5 + i, discount: i / 2 }));
+    const state = { items, total: 12345.670000000002 };
+    for (const value of [state, items[3], 12.35, 0.2, 1234567, -5, "short", true, null, undefined, [1, [2, [3, [4]]]]]) {
+      expect(functionPreview(value, defaults)).toBe(true);
+    }
+    // ASCII values at every limit: cuts inside keys, strings, numbers, limits' "…", commas and brackets.
+    const ascii: unknown[] = [
+      state, items, { a: "x".repeat(200) }, "y".repeat(300), [123456789012345, -98765.4321, 1e21, 2 ** 53, -0, NaN, 0.1 + 0.2],
+      Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`key${i}`, i])), Array.from({ length: 80 }, (_, i) => i % 3),
+      Array.from({ length: 70 }, () => []), { deep: { deeper: { deepest: { bottom: 1 } } }, after: [[[[1]]]] },
+      { long_key_name_that_the_cut_meets: 1, another_long_key_name_here: "v" }, [{}, [], {}, []], { password: "hunter2", n: 1 },
+      [Symbol("s"), () => 1, 10n, -3n, true, false, null, undefined], holes, [1, , 3, , 5], // eslint-disable-line no-sparse-arrays
+    ];
+    for (const value of ascii) {
+      for (const depth of [0, 1, 2, 3, 5]) {
+        for (let chars = 8; chars <= 130; chars++) expect(functionPreview(value, { depth, chars }, chars * 7)).toBe(true);
+      }
+    }
+    // What fast() does not write (non-ASCII or escaped text before the cut, class instances,
+    // binary data, built-ins) goes to the general walk with the same text; getters never run.
+    ran = false;
+    const general: unknown[] = [
+      "é", { k: "tab\t" }, { "k\u00e9y": 1 }, new (class Point { x = 1; y = 2 })(), new Uint8Array(3), new Map([[1, 2]]), new Date(0),
+      [1, "…"], { a: 1, b: "quote \" in" }, { deep: { deeper: { deepest: new Map() } } },
+    ];
+    for (const value of general) expect(functionPreview(value, defaults)).toBe(false);
+    // What fast() writes, with the parts the general walk must agree on: getters (shown, never
+    // called), Proxies (never asked), secrets, and non-ASCII or escapes only after the cut.
+    const proxy = new Proxy({ a: 1 }, { ownKeys: () => ((ran = true), []), get: () => ((ran = true), 1), getOwnPropertyDescriptor: () => ((ran = true), undefined) });
+    const written: unknown[] = [
+      getter, arrayGetter, arrayAccessors, holeOverProxy, proxy, [proxy, proxy], { p: proxy, q: [proxy] }, { password: "x".repeat(200), token: 1 },
+      `${"a".repeat(120)}é`, `${"a".repeat(120)}\n`, { k: "b".repeat(100), after: "é" }, reprototyped,
+    ];
+    for (const value of written) expect(functionPreview(value, defaults)).toBe(true);
+    expect(ran).toBe(false);
+    // Random ASCII values and limits; then random values with the non-ASCII atoms too (either path).
+    let seed = 4242;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const make = (atoms: unknown[], depth: number): unknown => {
+      const r = random();
+      if (depth > 4 || r < 0.4) return atoms[Math.floor(random() * atoms.length)];
+      const size = Math.floor(random() * 7);
+      if (r < 0.7) return Array.from({ length: size }, () => make(atoms, depth + 1));
+      return Object.fromEntries(Array.from({ length: size }, (_, i) => [["k", "secret", "name", `n${i}`][Math.floor(random() * 4)]! + i, make(atoms, depth + 1)]));
+    };
+    const asciiAtoms = ["a", "", 1, 2.5, -0, 123456.789, 1 / 3, null, undefined, true, 7n, "x".repeat(40), getter, proxy, [1, 2]];
+    for (let i = 0; i < 3000; i++) {
+      const limits = { depth: Math.floor(random() * 5), chars: 8 + Math.floor(random() * 120) };
+      expect(functionPreview(make(asciiAtoms, 0), limits, i)).toBe(true);
+    }
+    const anyAtoms = [...asciiAtoms, "é", "…", "😀", "quote\"", new Date(0), new (class Box { v = 1 })()];
+    for (let i = 0; i < 3000; i++) functionPreview(make(anyAtoms, 0), { depth: 1 + Math.floor(random() * 4), chars: 8 + Math.floor(random() * 120) }, i);
+    expect(ran).toBe(false);
+    expect(fastCount.general).toBeGreaterThan(general.length);
   });
 });

@@ -1054,11 +1054,15 @@ export class FunctionRuntime {
     return id;
   }
 
-  private preview(value: unknown): number {
+  /**
+   * `slots`: where the walk's key places start (preview.ts KEY_SLOTS), by function and kind
+   * (see slotsOf), so that each function's previews find their keys by place.
+   */
+  private preview(value: unknown, slots = 0): number {
     if (!this.types) return 0;
     if (this.stringId !== undefined) {
       if (this.nativeTexts !== undefined) {
-        const id = this.nativeText(-1, value);
+        const id = this.nativeText(-1, value, slots);
         if (id !== 0) return id;
       } else {
         const id = this.batchString(writePreview(value, this.types, this.previewLimits));
@@ -1073,7 +1077,7 @@ export class FunctionRuntime {
    * walked straight into the next of the native buffer's two texts, for the event stamp()
    * commits next. Returns its fresh string id; 0 when there is no text or id to give.
    */
-  private nativeText(length: number, value: unknown): number {
+  private nativeText(length: number, value: unknown, slots: number): number {
     const slot = this.texts;
     if (slot >= 2) return 0;
     const id = this.stringId!();
@@ -1081,8 +1085,8 @@ export class FunctionRuntime {
     const target = this.nativeTexts![slot]!;
     const bytes =
       length >= 0
-        ? writeArgumentsPreview(value as ArrayLike<unknown>, length, this.types!, this.previewLimits, target, false)
-        : writePreview(value, this.types!, this.previewLimits, target, false);
+        ? writeArgumentsPreview(value as ArrayLike<unknown>, length, this.types!, this.previewLimits, target, false, slots)
+        : writePreview(value, this.types!, this.previewLimits, target, false, slots);
     const native = this.native!;
     native[2 + 2 * slot] = id;
     native[3 + 2 * slot] = bytes;
@@ -1139,11 +1143,11 @@ export class FunctionRuntime {
     return this.preview(fields);
   }
 
-  private argumentsPreview(args: ArrayLike<unknown>): number {
+  private argumentsPreview(args: ArrayLike<unknown>, slots: number): number {
     if (!this.types) return 0;
     const length = typeof args.length === "number" ? Math.min(args.length, 16) : 0;
     if (this.stringId !== undefined) {
-      const id = this.nativeTexts !== undefined ? this.nativeText(length, args) : this.batchString(writeArgumentsPreview(args, length, this.types, this.previewLimits));
+      const id = this.nativeTexts !== undefined ? this.nativeText(length, args, slots) : this.batchString(writeArgumentsPreview(args, length, this.types, this.previewLimits));
       if (id !== 0) return id;
     }
     const copy: unknown[] = [];
@@ -1468,7 +1472,7 @@ export class FunctionRuntime {
         try {
           // The time first: the previews below are the tracer's cost, not the call's.
           const time = runtime.time();
-          runtime.stamp(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args), runtime.request(), self === undefined ? 0 : runtime.state(self), time);
+          runtime.stamp(FunctionKind.call, 0, id, token, runtime.argumentsPreview(args, slotsOf(id, 0)), runtime.request(), self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -1479,7 +1483,7 @@ export class FunctionRuntime {
         try {
           const time = runtime.time();
           if (value === RETURN_UNSET) value = runtime.endValue(token, value);
-          runtime.stamp(FunctionKind.return, 0, id, token, runtime.preview(value), 0, self === undefined ? 0 : runtime.state(self), time);
+          runtime.stamp(FunctionKind.return, 0, id, token, runtime.preview(value, slotsOf(id, 1)), 0, self === undefined ? 0 : runtime.state(self), time);
         } catch {
           fail();
         }
@@ -1583,6 +1587,15 @@ export class FunctionRuntime {
 
 const promiseThen = Promise.prototype.then;
 const PromiseConstructor = Promise;
+
+/**
+ * Where a function's call (kind 0) or return (kind 1) previews start their key places in
+ * the walk (preview.ts KEY_SLOTS, masked there): 16 places each, so that functions met
+ * together (a caller and its callees) find their keys by place instead of the key cache.
+ */
+function slotsOf(id: number, kind: number): number {
+  return ((id << 1) | kind) << 4;
+}
 
 function noRequest(): number {
   return 0;

@@ -105,9 +105,11 @@ const keyCache = new Map<string, KeyInfo>();
 /**
  * fast()'s keys by their place in the walk (the n-th key written): messages of one shape
  * meet the same keys in the same places, so a key is found by one identity compare instead
- * of a Map lookup (keySlot counts from 0 in each walk).
+ * of a Map lookup (keySlot counts from 0 in each message's walk; a function preview's walk
+ * starts at a place of its function's and kind's, `slots` of writePreview, so the previews
+ * of different functions do not take each other's places).
  */
-const KEY_SLOTS = 64;
+const KEY_SLOTS = 256;
 const slotNames: (string | undefined)[] = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
 const placeholderKey: KeyInfo = { text: "", bytes: 0, secret: false, ascii: undefined };
 const slotInfos: KeyInfo[] = new Array<KeyInfo>(KEY_SLOTS).fill(placeholderKey);
@@ -236,6 +238,15 @@ let maxNodes = PREVIEW_MAX_NODES;
  * their walk ends where the text does (the text is the same either way).
  */
 let sizing = true;
+/**
+ * fast()'s end of the text in bytes: maxChars plus `extra`, the bytes its limits' "…" took
+ * beyond one each (2 a "…"; a unit is a byte otherwise). At more than `limit` bytes the text
+ * is full (a function preview's walk then stops). `extraBefore`: those of them before unit
+ * maxChars - 1, where the cut falls.
+ */
+let limit = PREVIEW_MAX_CHARS;
+let extra = 0;
+let extraBefore = 0;
 
 /** Appends text while the preview has room (the text is cut once, at the end). */
 function emit(text: string): void {
@@ -363,6 +374,10 @@ function emitFraction(value: number): boolean {
   const magnitude = value < 0 ? -value : value;
   // Also false for NaN and the infinities.
   if (!(magnitude < 1e9)) return false;
+  // A value with k ≤ 6 decimals also reads back from 6 (both quotients are the correctly
+  // rounded value of the same rational): one test turns away the longer fractions (a running
+  // total) before the loop.
+  if (Math.round(magnitude * 1e6) / 1e6 !== magnitude) return false;
   for (let k = 0; k < FRACTION_SCALES.length; k++) {
     const scale = FRACTION_SCALES[k]!;
     const scaled = Math.round(magnitude * scale);
@@ -574,9 +589,35 @@ function begin(checks: TypeChecks, limits: ByteLimits, string: boolean, sized = 
   if (buffer.length < room) buffer = new Uint8Array(room);
   at = 0;
   keySlot = 0;
+  limit = maxChars;
+  extra = 0;
+  extraBefore = 0;
   chars = 0;
   cutAt = 0;
   splitAt = -1;
+  nodes = 0;
+  size = 0;
+}
+
+/**
+ * begin() of a function preview's fast() (`sizing` false, bytes): only the state fast() uses
+ * (begin() again if it gives up), the node budget computed again only when the limits change.
+ */
+function beginFast(checks: TypeChecks, limits: ByteLimits, slots: number): void {
+  sizing = false;
+  types = checks;
+  const characters = limits.chars;
+  if (characters !== maxChars) {
+    maxChars = characters;
+    maxNodes = maxChars > PREVIEW_MAX_CHARS ? Math.ceil((PREVIEW_MAX_NODES * maxChars) / PREVIEW_MAX_CHARS) : PREVIEW_MAX_NODES;
+  }
+  maxDepth = limits.depth;
+  if (buffer.length < 3 * characters + 8) buffer = new Uint8Array(3 * characters + 8);
+  at = 0;
+  keySlot = slots & (KEY_SLOTS - 1);
+  limit = characters;
+  extra = 0;
+  extraBefore = 0;
   nodes = 0;
   size = 0;
 }
@@ -605,21 +646,29 @@ function end(): number {
  * its length in bytes. With `sized` false the walk ends where the text does, and
  * previewSize() is not the value's (function events have no size field).
  */
-export function writePreview(value: unknown, checks: TypeChecks, limits: ByteLimits, target?: Uint8Array<ArrayBuffer>, sized = true): number {
-  if (target === undefined) {
-    begin(checks, limits, false, sized);
-    walkValue(value, 0);
-    return end();
-  }
+export function writePreview(value: unknown, checks: TypeChecks, limits: ByteLimits, target?: Uint8Array<ArrayBuffer>, sized = true, slots = 0): number {
+  if (target === undefined) return walkPreview(value, checks, limits, sized, slots);
   const own = buffer;
   buffer = target;
   try {
-    begin(checks, limits, false, sized);
-    walkValue(value, 0);
-    return end();
+    return walkPreview(value, checks, limits, sized, slots);
   } finally {
     buffer = own;
   }
+}
+
+/**
+ * writePreview into `buffer`. A function preview (`sized` false) tries fast() first, its key
+ * places starting at `slots` (see KEY_SLOTS), and walks in general only what fast() gives up.
+ */
+function walkPreview(value: unknown, checks: TypeChecks, limits: ByteLimits, sized: boolean, slots: number): number {
+  if (!sized) {
+    beginFast(checks, limits, slots);
+    if ((wentFast = fast(value, 0))) return fastEnd();
+  }
+  begin(checks, limits, false, sized);
+  walkValue(value, 0);
+  return end();
 }
 
 /**
@@ -633,18 +682,23 @@ export function writeArgumentsPreview(
   limits: ByteLimits,
   target?: Uint8Array<ArrayBuffer>,
   sized = true,
+  slots = 0,
 ): number {
-  if (target === undefined) return walkArguments(args, length, checks, limits, sized);
+  if (target === undefined) return walkArguments(args, length, checks, limits, sized, slots);
   const own = buffer;
   buffer = target;
   try {
-    return walkArguments(args, length, checks, limits, sized);
+    return walkArguments(args, length, checks, limits, sized, slots);
   } finally {
     buffer = own;
   }
 }
 
-function walkArguments(args: ArrayLike<unknown>, length: number, checks: TypeChecks, limits: ByteLimits, sized: boolean): number {
+function walkArguments(args: ArrayLike<unknown>, length: number, checks: TypeChecks, limits: ByteLimits, sized: boolean, slots: number): number {
+  if (!sized) {
+    beginFast(checks, limits, slots);
+    if ((wentFast = fastArguments(args, length))) return fastEnd();
+  }
   begin(checks, limits, false, sized);
   // walkValue(array, 0): one node, then walkObject's depth check, then walkArray.
   nodes++;
@@ -663,6 +717,32 @@ function walkArguments(args: ArrayLike<unknown>, length: number, checks: TypeChe
     emit("]");
   }
   return end();
+}
+
+/** The last function preview (writePreview or writeArgumentsPreview, `sized` false) was written by fast() (for tests). */
+let wentFast = false;
+export function previewWentFast(): boolean {
+  return wentFast;
+}
+
+/** walkArguments' list by fast(), for a function preview (`sizing` false): false when fast() gives up. */
+function fastArguments(args: ArrayLike<unknown>, length: number): boolean {
+  nodes++;
+  if (maxDepth <= 0 || nodes > maxNodes) return fastMark(0x5b, 0x5d);
+  const target = buffer;
+  target[at++] = 0x5b;
+  for (let i = 0; i < length; i++) {
+    if (at > limit) return true;
+    if (i > 0) {
+      if (at >= limit) return fastLast(0x2c);
+      target[at++] = 0x2c;
+    }
+    if (nodes > maxNodes) return fastMark(0, 0x5d);
+    if (!fast(args[i], 1)) return false;
+  }
+  if (at >= limit) return fastLast(0x5d);
+  target[at++] = 0x5d;
+  return true;
 }
 
 const DEFAULT_LIMITS: ByteLimits = { depth: PREVIEW_MAX_DEPTH, chars: PREVIEW_MAX_CHARS };
@@ -917,9 +997,9 @@ export function previewWrite(target: Uint8Array<ArrayBuffer>, value: unknown, ch
     }
     nested = false;
     if (fast(value, 0)) {
-      chars = at;
-      if (!nested && shapesOn && shapeCount < MAX_SHAPES && keySlot > 0 && typeof value === "object" && value !== null && !isArray(value)) learn();
-      return at;
+      const length = fastEnd();
+      if (!nested && extra === 0 && shapesOn && shapeCount < MAX_SHAPES && keySlot > 0 && typeof value === "object" && value !== null && !isArray(value)) learn();
+      return length;
     }
     begin(checks, DEFAULT_LIMITS, false);
     walkValue(value, 0);
@@ -930,175 +1010,265 @@ export function previewWrite(target: Uint8Array<ArrayBuffer>, value: unknown, ch
 }
 
 /**
- * previewWrite's fast path, for what messages mostly are: primitives, and plain records and
- * arrays of them (nested within the depth limit) whose whole text is ASCII, needs no JSON
- * escape and fits without a cut. One function (a unit is a byte, so `at` counts both) that
- * writes exactly the bytes, size and nodes the general walk would, and returns false as
- * soon as the value needs anything else (escaped or non-ASCII text, binary data, built-ins,
- * class instances, the depth or node limit, a text that would be cut): previewWrite then
+ * The fast path of a message's send (previewWrite) and of a function's preview (writePreview
+ * and writeArgumentsPreview with `sized` false), for what they mostly are: primitives, and
+ * plain records and arrays of them whose text is ASCII and needs no JSON escape. One
+ * function (a unit is a byte, so `at` counts both) that writes exactly the bytes, size and
+ * nodes the general walk would, and returns false as soon as the value needs anything else
+ * (escaped or non-ASCII text, binary data, built-ins, class instances): the caller then
  * starts over with the general walk. It reads the value the same way (isProxy first, own
- * data properties by descriptor, for-in on plain records only), so it runs no program code
- * either. Kept in one function so that V8 optimizes one small unit per thread instead of the
+ * data properties by descriptor, array elements as walkArray reads them, for-in on plain
+ * records only), so it runs no program code either. Kept in one function so that V8 optimizes one small unit per thread instead of the
  * general walk's functions inlined into each other (BENCHMARKS.md "Per-message cost: ...
  * 2026-12-04").
+ *
+ * What the limits write ("{…}", "[…]" past the depth, "…]", "…}" past the node budget) it
+ * writes too (fastMark: the "…" is one unit in three bytes, so `limit`, the end of the text
+ * in bytes, moves by two). The cut: a message's walk goes on past it for the size estimate,
+ * so there a text that does not fit returns false; a function preview's walk (`sizing`
+ * false) writes up to one unit past maxChars (at = limit + 1: the text is full, and every
+ * caller returns true at once), and fastEnd() cuts as end() does. Only units before maxChars - 1 survive the cut, so a value
+ * that bails there (a non-ASCII unit after them) would not change the text, but it bails
+ * anyway: the general walk writes the same.
  */
 function fast(value: unknown, depth: number): boolean {
   nodes++;
   const target = buffer;
-  const room = maxChars;
   let text: string;
-  switch (typeof value) {
-    case "string": {
-      const length = value.length;
-      let position = at;
-      if (position + length + 2 > room) return false;
-      target[position++] = 0x22;
-      for (let i = 0; i < length; i++) {
-        const code = value.charCodeAt(i);
-        if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
-        target[position++] = code;
-      }
-      target[position++] = 0x22;
-      at = position;
-      size += length + 2;
-      return true;
-    }
-    case "number":
-      if (isInteger(value) && value < 1e15 && value > -1e15) {
-        const n = value < 0 ? -value : value;
-        const digits = digitCount(n);
-        const length = value < 0 ? digits + 1 : digits;
-        if (at + length > room) return false;
+  // typeof compared to constants, not switched on: V8 then checks the type instead of making
+  // the typeof string and comparing strings.
+  if (typeof value === "number") {
+    if (isInteger(value) && value < 1e15 && value > -1e15) {
+      const n = value < 0 ? -value : value;
+      const digits = digitCount(n);
+      const length = value < 0 ? digits + 1 : digits;
+      if (at + length > limit) {
+        if (sizing) return false;
+        // Cut: written whole (the buffer has room), then counted to the unit after maxChars.
         if (value < 0) target[at++] = 0x2d;
         writeDigits(target, at + digits - 1, n);
-        at += digits;
-        size += length;
+        at = limit + 1;
         return true;
       }
-      text = numberText(value);
-      size += text.length;
-      break;
-    case "boolean":
-      text = value ? "true" : "false";
-      size += text.length;
-      break;
-    case "undefined":
-      text = "undefined";
-      size += 9;
-      break;
-    case "bigint":
-      text = String(value);
-      size += text.length;
-      break;
-    case "symbol":
-      text = "[symbol]";
-      break;
-    case "function":
-      text = "[function]";
-      break;
-    default: {
-      if (value === null) {
-        text = "null";
-        size += 4;
-        break;
-      }
-      const object = value as object;
-      if (depth > 0) nested = true;
-      if (types.isProxy(object)) {
-        text = "[Proxy]";
-        break;
-      }
-      if (isView(object)) return false;
-      const array = isArray(object);
-      if (!array) {
-        const proto = prototypeOf(object);
-        if (proto !== objectPrototype && proto !== null) return false;
-      }
-      // Past the limits the general walk writes "{…}" or "[…]": not ASCII.
-      if (depth >= maxDepth || nodes > maxNodes || at + 2 > room) return false;
-      size += 2;
-      if (array) {
-        target[at++] = 0x5b;
-        const length = (object as unknown[]).length;
-        for (let i = 0; i < length; i++) {
-          if (i > 0) {
-            if (at + 1 > room) return false;
-            target[at++] = 0x2c;
-          }
-          if (nodes > maxNodes) return false;
-          const descriptor = ownDescriptor(object, i);
-          if (descriptor !== undefined) {
-            if (!("value" in descriptor)) {
-              if (!fastText("[getter]")) return false;
-            } else if (!fast(descriptor.value, depth + 1)) return false;
-          }
-          size += 1;
-        }
-        if (at + 1 > room) return false;
-        target[at++] = 0x5d;
-        return true;
-      }
-      target[at++] = 0x7b;
-      let first = true;
-      for (const name in object) {
-        const descriptor = ownDescriptor(object, name);
-        if (descriptor === undefined) continue;
-        if (!first) {
-          if (at + 1 > room) return false;
-          target[at++] = 0x2c;
-        }
-        first = false;
-        if (nodes > maxNodes) return false;
-        // The key met at this place in the walk last time, if it is this one (a string
-        // compare by identity for the same shape again), else the key cache.
-        const slot = keySlot++ & (KEY_SLOTS - 1);
-        let key = slotInfos[slot]!;
-        if (slotNames[slot] !== name) {
-          key = keyInfo(name);
-          slotNames[slot] = name;
-          slotInfos[slot] = key;
-        }
-        const ascii = key.ascii;
-        let position = at;
-        if (ascii === undefined || position + ascii.length > room) return false;
-        for (let i = 0; i < ascii.length; i++) target[position++] = ascii[i]!;
-        at = position;
-        size += key.bytes;
-        if (!("value" in descriptor)) {
-          if (!fastText("[getter]")) return false;
-        } else if (key.secret) {
-          nodes++;
-          if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
-          if (!fastText(REDACTED_JSON)) return false;
-        } else {
-          const item = descriptor.value;
-          // A non-negative integer, the commonest value in a message (ids, counts, hashes past
-          // 2^31 too), written here (what fast() writes for it) without a call.
-          if (typeof item === "number" && item >= 0 && item < 1e15 && isInteger(item)) {
-            nodes++;
-            const digits = digitCount(item);
-            if (at + digits > room) return false;
-            writeDigits(target, at + digits - 1, item);
-            at += digits;
-            size += digits;
-          } else if (!fast(item, depth + 1)) return false;
-        }
-      }
-      if (at + 1 > room) return false;
-      target[at++] = 0x7d;
+      if (value < 0) target[at++] = 0x2d;
+      writeDigits(target, at + digits - 1, n);
+      at += digits;
+      size += length;
       return true;
     }
+    // A short fraction as digits (at most 17 units: fits), as the general walk writes it.
+    if (at + 17 <= limit && emitFraction(value)) return true;
+    text = numberText(value);
+    size += text.length;
+  } else if (typeof value === "string") {
+    const length = value.length;
+    let position = at;
+    if (position + length + 2 > limit) return sizing ? false : fastCutString(value);
+    target[position++] = 0x22;
+    for (let i = 0; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+      target[position++] = code;
+    }
+    target[position++] = 0x22;
+    at = position;
+    size += length + 2;
+    return true;
+  } else if (typeof value === "boolean") {
+    text = value ? "true" : "false";
+    size += text.length;
+  } else if (value === undefined) {
+    text = "undefined";
+    size += 9;
+  } else if (value === null) {
+    text = "null";
+    size += 4;
+  } else if (typeof value === "bigint") {
+    text = String(value);
+    size += text.length;
+  } else if (typeof value === "symbol") text = "[symbol]";
+  else if (typeof value === "function") text = "[function]";
+  else {
+    const object = value as object;
+    if (depth > 0) nested = true;
+    if (types.isProxy(object)) return fastText("[Proxy]");
+    if (isView(object)) return false;
+    const array = isArray(object);
+    if (!array) {
+      const proto = prototypeOf(object);
+      if (proto !== objectPrototype && proto !== null) return false;
+    }
+    if (depth >= maxDepth || nodes > maxNodes) {
+      return fastMark(array ? 0x5b : 0x7b, array ? 0x5d : 0x7d);
+    }
+    if (at + 2 > limit && sizing) return false;
+    size += 2;
+    if (array) {
+      target[at++] = 0x5b;
+      const length = (object as unknown[]).length;
+      for (let i = 0; i < length; i++) {
+        if (at > limit) return true;
+        if (i > 0) {
+          if (at >= limit) return fastLast(0x2c);
+          target[at++] = 0x2c;
+        }
+        if (nodes > maxNodes) {
+          return fastMark(0, 0x5d);
+        }
+        // An own element as walkArray reads it (no descriptor object: see there).
+        if (hasOwn(object, i)) {
+          if (lookupGetter.call(object, i) !== undefined || lookupSetter.call(object, i) !== undefined) {
+            if (!fastText("[getter]")) return false;
+          } else {
+            const element = (object as unknown[])[i];
+            if (element === undefined && !("value" in ownDescriptor(object, i)!)) {
+              if (!fastText("[getter]")) return false;
+            } else if (!fast(element, depth + 1)) return false;
+          }
+        }
+        size += 1;
+      }
+      if (at >= limit) return fastLast(0x5d);
+      target[at++] = 0x5d;
+      return true;
+    }
+    target[at++] = 0x7b;
+    let first = true;
+    for (const name in object) {
+      if (at > limit) return true;
+      const descriptor = ownDescriptor(object, name);
+      if (descriptor === undefined) continue;
+      if (!first) {
+        if (at >= limit) return fastLast(0x2c);
+        target[at++] = 0x2c;
+      }
+      first = false;
+      if (nodes > maxNodes) {
+        return fastMark(0, 0x7d);
+      }
+      // The key met at this place in the walk last time, if it is this one (a string
+      // compare by identity for the same shape again), else the key cache.
+      const slot = keySlot++ & (KEY_SLOTS - 1);
+      let key = slotInfos[slot]!;
+      if (slotNames[slot] !== name) {
+        key = keyInfo(name);
+        slotNames[slot] = name;
+        slotInfos[slot] = key;
+      }
+      const ascii = key.ascii;
+      if (ascii === undefined) return false;
+      let position = at;
+      if (position + ascii.length > limit) {
+        if (sizing) return false;
+        for (let i = 0; position <= limit; i++) target[position++] = ascii[i]!;
+        at = position;
+        return true;
+      }
+      for (let i = 0; i < ascii.length; i++) target[position++] = ascii[i]!;
+      at = position;
+      size += key.bytes;
+      if (!("value" in descriptor)) {
+        if (!fastText("[getter]")) return false;
+      } else if (key.secret) {
+        nodes++;
+        if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
+        if (!fastText(REDACTED_JSON)) return false;
+      } else {
+        const item = descriptor.value;
+        // A non-negative integer, the commonest value in a message (ids, counts, hashes past
+        // 2^31 too), written here (what fast() writes for it) without a call.
+        if (typeof item === "number" && item >= 0 && item < 1e15 && isInteger(item)) {
+          nodes++;
+          const digits = digitCount(item);
+          if (at + digits > limit && sizing) return false;
+          writeDigits(target, at + digits - 1, item);
+          at += digits;
+          size += digits;
+          if (at > limit) at = limit + 1;
+        } else if (typeof item === "number" && at + 17 <= limit && !isInteger(item) && emitFraction(item)) nodes++;
+        else if (!fast(item, depth + 1)) return false;
+      }
+    }
+    if (at >= limit) return fastLast(0x7d);
+    target[at++] = 0x7d;
+    return true;
   }
   return fastText(text);
 }
 
-/** ASCII text for fast(), if it fits whole. */
+/** "…" (one unit, three bytes) after `open` and before `close` (0: none), a limit's text, for fast(). */
+function fastMark(open: number, close: number): boolean {
+  const target = buffer;
+  const units = open === 0 ? 2 : 3;
+  if (at + units > limit) {
+    if (sizing) return false;
+    if (open !== 0) {
+      target[at++] = open;
+      if (at > limit) return true;
+    }
+  } else if (open !== 0) target[at++] = open;
+  // The "…" is unit at - extra; its two bytes over one unit move the limit.
+  if (at - extra < maxChars - 1) extraBefore += 2;
+  target[at++] = 0xe2;
+  target[at++] = 0x80;
+  target[at++] = 0xa6;
+  extra += 2;
+  limit += 2;
+  if (at <= limit) target[at++] = close;
+  return true;
+}
+
+/** ASCII text for fast(): whole if it fits; else false, or (a function preview) up to the unit after maxChars. */
 function fastText(text: string): boolean {
   const length = text.length;
-  if (at + length > maxChars) return false;
+  let end = at + length;
+  if (end > limit) {
+    if (sizing) return false;
+    end = limit + 1;
+  }
   const target = buffer;
-  for (let i = 0; i < length; i++) target[at++] = text.charCodeAt(i);
+  let position = at;
+  for (let i = 0; position < end; i++) target[position++] = text.charCodeAt(i);
+  at = position;
   return true;
+}
+
+/** One ASCII unit for fast() at `at` ≥ limit: false for a message, else the unit that makes the text full. */
+function fastLast(code: number): boolean {
+  if (sizing) return false;
+  if (at === limit) buffer[at++] = code;
+  return true;
+}
+
+/** A string that does not fit whole in a function preview: its quote and units up to the unit after maxChars, if they are printable. */
+function fastCutString(value: string): boolean {
+  const target = buffer;
+  const end = limit + 1;
+  let position = at;
+  target[position++] = 0x22;
+  const length = value.length;
+  for (let i = 0; i < length && position < end; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+    target[position++] = code;
+  }
+  if (position < end) target[position++] = 0x22;
+  at = position;
+  return true;
+}
+
+/**
+ * The length of what fast() wrote, as end() gives it: when the text is longer than maxChars
+ * units, cut to maxChars - 1 units and "…" (a unit is a byte but for the limits' "…").
+ */
+function fastEnd(): number {
+  chars = at - extra;
+  if (at <= limit) return at;
+  const length = maxChars - 1 + extraBefore;
+  buffer[length] = 0xe2;
+  buffer[length + 1] = 0x80;
+  buffer[length + 2] = 0xa6;
+  return length + 3;
 }
 
 /**
