@@ -506,9 +506,13 @@ function startOf(kind: TraceEvent["kind"], raw: RawEvent): bigint {
 /**
  * With function tracing, a long task names what ran: `function`, the outermost traced
  * function called in the task's window on its thread (widened by the task's error bound,
- * and at its end by the batch slack of calls-level events, whose time is the end of their
- * job), chosen as the one whose call spans longest (its return's time, full level), else
- * the first called. `functionIndex` is that call's index.
+ * at its start by the gap between the agent's clock read its duration ends at and its
+ * record's own stamp, from which the start is counted back: a measured callback's call can
+ * read earlier than its task's start by that much, ~0.3 µs, more if the thread was
+ * preempted there; a call read before the start counts only when it returned after it),
+ * and at its end by the batch slack of calls-level events, whose time is
+ * the end of their job), chosen as the one whose call spans longest (its return's time,
+ * full level), else the first called. `functionIndex` is that call's index.
  */
 function linkLongTasks(events: TraceEvent[]): void {
   if (!events.some((event) => event.kind === "long_task")) return;
@@ -525,12 +529,14 @@ function linkLongTasks(events: TraceEvent[]): void {
     }
   }
   const slackNs = 5_000_000n;
+  const startSlackNs = 1_000_000n;
   for (const task of events) {
     if (task.kind !== "long_task") continue;
     const calls = callsByThread.get(`${task.pid}/${task.tid}`);
     if (!calls) continue;
     const errorNs = BigInt(Number(task.fields.errorNs) || 0);
-    const from = task.timestampNs - errorNs;
+    const start = task.timestampNs - errorNs;
+    const from = start - startSlackNs;
     const to = task.timestampNs + BigInt(Number(task.fields.durationNs) || 0) + errorNs + slackNs;
     let lo = 0;
     let hi = calls.length;
@@ -544,6 +550,8 @@ function linkLongTasks(events: TraceEvent[]): void {
     for (let i = lo; i < calls.length && calls[i]!.timestampNs <= to; i++) {
       const call = calls[i]!;
       const end = returns.get(`${call.pid}/${call.tid}/${call.fields.call}`);
+      // Before the start only a call still running at it (the measured callback itself).
+      if (call.timestampNs < start && (end === undefined || end < start)) continue;
       const span = end === undefined ? -1n : end - call.timestampNs;
       if (best === undefined || span > bestSpan) {
         best = call;
