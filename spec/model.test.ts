@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { EventKind, HttpEnd, HttpEndFlag, STEP_ORDINAL_LIMIT, StepStartFlag } from "../src/core/layout";
+import { EventKind, HttpEnd, HttpEndFlag, LongTaskKind, STEP_ORDINAL_LIMIT, StepStartFlag } from "../src/core/layout";
 import { interpret, type RawEvent } from "../src/core/model";
 import { Chalk } from "chalk";
 import { matches, parseDuration } from "../src/dump/filter";
@@ -76,6 +76,33 @@ describe("model.interpret", () => {
       // Ids are per producer: thread 1 has no function 7 in its table.
       { function: "<function 7>", call: 1, args: null },
     ]);
+  });
+
+  test("a long task names the outermost function that ran in it, also when its call reads a little before the task's start", () => {
+    const names = new Map([["10/0/1", "inTimer"], ["10/0/2", "/app/t.js"], ["10/0/3", "spin"], ["10/0/4", "before"]]);
+    const lookupNames = (pid: number, tid: number, id: number) => names.get(`${pid}/${tid}/${id}`);
+    const table = [raw(EventKind.function_table, 1, 10, 0, 1, 1, 2, 7, 24), raw(EventKind.function_table, 1, 10, 0, 2, 3, 2, 5, 1), raw(EventKind.function_table, 1, 10, 0, 3, 4, 2, 1, 1)];
+    // A 200 ms timer task starting at 10 ms: its record at 210.2 ms, b = how long before that it started.
+    const task = raw(EventKind.long_task, 210_200_000, 10, 0, 200_000_000, 200_200_000, LongTaskKind.timer, 0, 0);
+    const full = interpret(
+      [
+        ...table,
+        raw(EventKind.function_call, 9_500_000, 10, 0, 3, 1), // a call of the turn before, returned before the task
+        raw(EventKind.function_return, 9_600_000, 10, 0, 3, 1),
+        raw(EventKind.function_call, 9_999_743, 10, 0, 1, 2), // the timer's callback: read 257 ns before the task's start
+        raw(EventKind.function_call, 10_030_000, 10, 0, 2, 3),
+        raw(EventKind.function_return, 210_000_000, 10, 0, 2, 3),
+        raw(EventKind.function_return, 210_100_000, 10, 0, 1, 2),
+        task,
+      ],
+      lookupNames,
+    );
+    const named = full.find((event) => event.kind === "long_task")!;
+    expect(named.fields.function).toBe("inTimer (/app/t.js:7:24)");
+    expect(full[named.fields.functionIndex as number]!.fields).toMatchObject({ function: "inTimer (/app/t.js:7:24)", call: 2 });
+    // Calls level (no returns): a call read before the start is never the task's, the first inside is.
+    const calls = interpret([...table, raw(EventKind.function_call, 9_500_000, 10, 0, 3, 1), raw(EventKind.function_call, 10_030_000, 10, 0, 2, 3), task], lookupNames);
+    expect(calls.find((event) => event.kind === "long_task")!.fields.function).toBe("spin (/app/t.js:5:1)");
   });
 
   test("listener records: the handler's function, or (id 0, not instrumented) the event, method and handler name", () => {
