@@ -12,11 +12,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$here/scripts/env.sh"
 . "$here/scripts/lib/valgrind.sh"
-valgrind_required function-previews-instructions.sh
+valgrind_work_dir function-previews-instructions.sh
 part="${1:-all}"
 shift || true
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
 cat >"$out/previews.cjs" <<'JS'
 const preview = require(process.argv[2]);
 const writePreview = preview.writePreview;
@@ -54,14 +52,4 @@ for (let i = 0; i < n; i++) {
 }
 if (s === 0 && part === "all") throw new Error("nothing written");
 JS
-count() {
-  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$out/previews.cjs" "$1" "$2" "$part" >"$out/log" 2>&1
-  cachegrind_refs "$out/log"
-}
-for tree in "${@:-$here}"; do
-  name="$(basename "$(cd "$tree" && pwd)")"
-  (cd "$tree" && bun build src/agent/shared/preview.ts --target node --format cjs --outfile "$out/$name.cjs" >/dev/null)
-  low=$(count "$out/$name.cjs" 20000)
-  high=$(count "$out/$name.cjs" 100000)
-  echo "$name: $(( (high - low) / 80000 )) instructions per step ($part)"
-done
+preview_walk_slope "$out/previews.cjs" 20000 100000 "step ($part)" "$part" -- "$@"

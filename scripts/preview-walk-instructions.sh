@@ -21,14 +21,4 @@ for (let i = 0; i < n; i++) {
 }
 if (s === 0) throw new Error("nothing written");
 JS
-count() {
-  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$out/walk.cjs" "$1" "$2" >"$out/log" 2>&1
-  cachegrind_refs "$out/log"
-}
-for tree in "${@:-$here}"; do
-  name="$(basename "$(cd "$tree" && pwd)")"
-  (cd "$tree" && bun build src/agent/shared/preview.ts --target node --format cjs --outfile "$out/$name.cjs" >/dev/null)
-  low=$(count "$out/$name.cjs" 100000)
-  high=$(count "$out/$name.cjs" 300000)
-  echo "$name: $(( (high - low) / 200000 )) instructions per iteration (two walks, five keys)"
-done
+preview_walk_slope "$out/walk.cjs" 100000 300000 "iteration (two walks, five keys)" -- "$@"

@@ -51,3 +51,25 @@ slope_report() {
     }'
   done
 }
+
+# The preview walk's own cost in each tree (none given: $here): the tree's
+# src/agent/shared/preview.ts bundled alone, `node LOOP BUNDLE N EXTRA...` counted at two loop
+# lengths, the slope printed per iteration (start-up and JIT out). Uses $out.
+# $1: the loop script, $2: low N, $3: high N, $4: what an iteration is; then EXTRA args, `--`, the trees.
+preview_walk_slope() {
+  local loop=$1 low=$2 high=$3 label=$4 tree name counts n
+  local extra=()
+  shift 4
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do extra+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  for tree in "${@:-$here}"; do
+    name="$(basename "$(cd "$tree" && pwd)")"
+    (cd "$tree" && bun build src/agent/shared/preview.ts --target node --format cjs --outfile "$out/$name.cjs" >/dev/null)
+    counts=()
+    for n in "$low" "$high"; do
+      valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$loop" "$out/$name.cjs" "$n" "${extra[@]}" >"$out/log" 2>&1
+      counts+=("$(cachegrind_refs "$out/log")")
+    done
+    echo "$name: $(( (counts[1] - counts[0]) / (high - low) )) instructions per $label"
+  done
+}
