@@ -11,16 +11,16 @@ node=${1:-node}
 runs=${2:-3}
 . scripts/env.sh
 . scripts/lib/valgrind.sh
-valgrind_required loaded-files-instructions.sh
-dir=$(mktemp -d /tmp/scope-loaded-files-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+valgrind_work_dir loaded-files-instructions.sh
+dir=$out
 printf 'export { whenFilesLoaded } from "%s/src/agent/node/loaded-files";\nexport { isHookedDirectory, isHookedFile } from "%s/src/agent/node/triggers";\n' "$PWD" "$PWD" > "$dir/entry.ts"
 bun build --target=node --format=cjs "$dir/entry.ts" --outfile "$dir/loaded-files.cjs" > /dev/null
 low=20000
 high=100000
 count() {
   LOADED_FILES="$dir/loaded-files.cjs" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
-    "$node" --single-threaded scripts/bench-loaded-files-instructions.cjs "$1" "$2" 2>&1 | grep -E 'I +refs' | tr -d ',' | awk '{print $NF}'
+    "$node" --single-threaded scripts/bench-loaded-files-instructions.cjs "$1" "$2" >"$dir/log" 2>&1
+  cachegrind_refs "$dir/log"
 }
 echo "node: $("$node" --version)"
 for mode in none wrapper accessor; do

@@ -18,11 +18,10 @@ node=${1:-node}
 shift || true
 trees=("$@")
 [ ${#trees[@]} -eq 0 ] && trees=("$here")
-dir=$(mktemp -d /tmp/scope-require-instructions-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
 . scripts/env.sh
 . scripts/lib/valgrind.sh
-valgrind_required require-instructions.sh
+valgrind_work_dir require-instructions.sh
+dir=$out
 valgrind_build . "$dir/zig"
 low=200
 high=1000
