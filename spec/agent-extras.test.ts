@@ -123,7 +123,9 @@ server.listen(0, "127.0.0.1", async () => {
 
 test("the core hands the second chunk every export of the modules they share", async () => {
   const { EXTRAS_SHARED, EXTRAS_SHARED_PREFIX } = await import("../src/agent/node/chunks");
-  const { sharedModules } = await import("../src/agent/node/lazy");
+  const { sharedModules: made } = await import("../src/agent/node/lazy");
+  const sharedModules = made();
+  expect(made()).toBe(sharedModules);
   expect(Object.keys(sharedModules).sort()).toEqual(EXTRAS_SHARED.map((path) => `${EXTRAS_SHARED_PREFIX}${path}`).sort());
   for (const path of EXTRAS_SHARED) {
     const module = (await import(join(import.meta.dir, "..", path))) as Record<string, unknown>;
@@ -153,11 +155,16 @@ test("the Node agent's bundles see layout's constants as enums of the same value
     expect(Object.fromEntries(members)).toEqual(value as Record<string, number>);
     if (AGENT_KINDS_KEPT.has(name!)) expect(mine).toEqual(value);
   }
+  // node/async.ts lists AsyncType's members by access (no AsyncType object in the bundles): all of them.
+  const { asyncTypes } = await import("../src/agent/node/async");
+  expect(Object.fromEntries(asyncTypes())).toEqual(layout.AsyncType as Record<string, number>);
   const out = join(scratchDir(), "bundle");
   await bundleAgent("nodeAgent", out);
   for (const file of ["node-bundle.cjs", "node-extras.cjs"]) {
     const text = await Bun.file(join(out, file)).text();
     expect(text).not.toContain("EventKind");
+    expect(text).not.toContain("AsyncType");
+    expect(text).not.toMatch(/\bAsyncLevel\b/);
     expect(text).not.toContain("eventKindName");
   }
 }, 60_000);

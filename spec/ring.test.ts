@@ -411,6 +411,47 @@ console.log(JSON.stringify(out));
     }
   });
 
+  test("a lean load (the agent's loader: exports carrying `lean`) makes only what every thread uses, the rest at fullApi(), once; any other load makes all", async () => {
+    const script = `
+const [addonPath, ringPath] = process.argv.slice(-2);
+const names = (object) => Object.keys(object).filter((key) => typeof object[key] === "function").sort();
+const plain = require(addonPath);
+const holder = { exports: { lean: true } };
+process.dlopen(holder, addonPath);
+const lean = holder.exports;
+const out = { plain: names(plain), lean: names(lean) };
+const record = lean.record;
+out.returnsExports = lean.fullApi() === lean;
+out.full = names(lean);
+const now = lean.now;
+lean.fullApi();
+out.madeOnce = lean.now === now && lean.record === record;
+out.attach = lean.attach(ringPath, 9);
+out.clock = typeof lean.now() === "number" && lean.now() > 0;
+out.stats = typeof lean.stats() === "object";
+lean.detach();
+console.log(JSON.stringify(out));
+`;
+    const every = ["attach", "commit", "commitEvents", "commitString", "detach", "events", "loopApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
+    const lean = ["attach", "commit", "commitString", "fullApi", "loopApi", "record", "recordString", "scratch", "shareFile", "sharedFile", "stopped", "string"];
+    const path = ringPath("napi-lean");
+    const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
+    const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    ring.close();
+    expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
+    expect(JSON.parse(stdout)).toEqual({
+      plain: every,
+      lean,
+      returnsExports: true,
+      full: [...every, "fullApi"].sort(),
+      madeOnce: true,
+      attach: true,
+      clock: true,
+      stats: true,
+    });
+  });
+
   test("a lane held by a process that exited without detaching is taken over by the next producer", async () => {
     const path = ringPath("napi-exit");
     const ring = Ring.create(path, { laneCount: 3, laneCapacitySlots: 64, mode: "discard" });

@@ -96,6 +96,7 @@ extern fn napi_create_double(env: napi_env, value: f64, result: *?napi_value) na
 extern fn napi_create_uint32(env: napi_env, value: u32, result: *?napi_value) napi_status;
 extern fn napi_create_object(env: napi_env, result: *?napi_value) napi_status;
 extern fn napi_set_named_property(env: napi_env, object: ?napi_value, name: [*:0]const u8, value: ?napi_value) napi_status;
+extern fn napi_has_named_property(env: napi_env, object: ?napi_value, name: [*:0]const u8, result: *bool) napi_status;
 extern fn napi_create_function(env: napi_env, name: [*:0]const u8, length: usize, callback: napi_callback, data: ?*anyopaque, result: *?napi_value) napi_status;
 extern fn napi_set_instance_data(env: napi_env, data: ?*anyopaque, finalize: napi_finalize, hint: ?*anyopaque) napi_status;
 extern fn napi_get_typedarray_info(env: napi_env, value: ?napi_value, kind: ?*c_int, length: ?*usize, data: ?*?[*]u8, arraybuffer: ?*?napi_value, byte_offset: ?*usize) napi_status;
@@ -1373,26 +1374,40 @@ const Export = struct {
     callback: napi_callback,
 };
 
-/// Made by every environment's module init: what a thread uses from its start.
-const exports_table = [_]Export{
+/// Made by every environment's module init. A lean init (the Node agent's loader: an
+/// `exports` object that carries `lean`) makes only `lean_exports_table` and `fullApi`;
+/// any other load (require, `scope attach`, the benches and specs) makes both tables, as
+/// before.
+///
+/// What the Node agent's core uses in every thread: the ring, the Recorder's writes, the
+/// loader's shared files, the loop group's lazy table.
+const lean_exports_table = [_]Export{
     .{ .name = "attach", .callback = js_attach },
     .{ .name = "record", .callback = js_record },
     .{ .name = "string", .callback = js_string },
     .{ .name = "recordString", .callback = js_record_string },
-    .{ .name = "recordBatch", .callback = js_record_batch },
-    .{ .name = "now", .callback = js_now },
-    .{ .name = "stats", .callback = js_stats },
     .{ .name = "stopped", .callback = js_stopped },
-    .{ .name = "detach", .callback = js_detach },
-    .{ .name = "release", .callback = js_release },
     .{ .name = "scratch", .callback = js_scratch },
     .{ .name = "commit", .callback = js_commit },
     .{ .name = "commitString", .callback = js_commit_string },
-    .{ .name = "events", .callback = js_events },
-    .{ .name = "commitEvents", .callback = js_commit_events },
     .{ .name = "loopApi", .callback = js_loop_api },
     .{ .name = "sharedFile", .callback = js_shared_file },
     .{ .name = "shareFile", .callback = js_share_file },
+};
+
+/// The rest: function tracing's batches and clock (recordBatch, events, commitEvents, now,
+/// prefault), `scope attach`'s stats, detach and release. In a lean init they are made by
+/// `fullApi()` on the exports object, when the agent first needs them (--functions): a
+/// napi_create_function and its napi_set_named_property are ~19 K instructions, and these
+/// eight were ~0.15 M of every worker's start (BENCHMARKS.md "Thirteenth look").
+const full_exports_table = [_]Export{
+    .{ .name = "recordBatch", .callback = js_record_batch },
+    .{ .name = "now", .callback = js_now },
+    .{ .name = "stats", .callback = js_stats },
+    .{ .name = "detach", .callback = js_detach },
+    .{ .name = "release", .callback = js_release },
+    .{ .name = "events", .callback = js_events },
+    .{ .name = "commitEvents", .callback = js_commit_events },
     .{ .name = "prefault", .callback = js_prefault },
 };
 
@@ -1414,7 +1429,7 @@ const loop_exports_table = [_]Export{
 };
 
 comptime {
-    assert(exports_table.len + loop_exports_table.len == 29);
+    assert(lean_exports_table.len + full_exports_table.len + loop_exports_table.len == 29);
 }
 
 /// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be
@@ -1448,8 +1463,32 @@ export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_val
     }
     const live_count = thread_env.live_count + 1;
     thread_env = if (live_count == 1) .{ .env = env, .state = state, .live_count = 1 } else .{ .live_count = live_count };
-    define_exports(env, exports, &exports_table, state);
+    var lean = false;
+    if (napi_has_named_property(env, exports, "lean", &lean) != napi_ok) lean = false;
+    define_exports(env, exports, &lean_exports_table, state);
+    if (!lean) {
+        define_exports(env, exports, &full_exports_table, state);
+        return exports;
+    }
+    var function: ?napi_value = null;
+    if (napi_create_function(env, "fullApi", std.math.maxInt(usize), js_full_api, state, &function) == napi_ok) {
+        _ = napi_set_named_property(env, exports, "fullApi", function);
+    }
     return exports;
+}
+
+/// fullApi(): the exports object (its receiver) with full_exports_table's functions set on
+/// it, made at the first call (a lean init's exports: see lean_exports_table).
+fn js_full_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    var argc: usize = 0;
+    var this: ?napi_value = null;
+    var data: ?*anyopaque = null;
+    if (napi_get_cb_info(env, info, &argc, null, &this, &data) != napi_ok) return null;
+    const state: *EnvState = @ptrCast(@alignCast(data orelse return null));
+    var has = false;
+    if (napi_has_named_property(env, this, full_exports_table[0].name, &has) != napi_ok) return null;
+    if (!has) define_exports(env, this, &full_exports_table, state);
+    return this;
 }
 
 /// Node-API version 8 (Node 12.22+): instance data and everything above.

@@ -198,8 +198,12 @@ async function bundleChunk(entry: string, sharedPaths: readonly string[]): Promi
   return output.text();
 }
 
-/** The layout constants the Node agent iterates (node/async.ts: Object.entries(AsyncType)): kept as plain objects. */
-export const AGENT_KINDS_KEPT: ReadonlySet<string> = new Set(["AsyncType"]);
+/**
+ * Layout constants the Node agent would iterate, kept as plain objects: none (node/async.ts
+ * lists AsyncType's members by access, asyncTypes(): an object built at every thread's start
+ * costs ~6 K instructions a property in a new worker, BENCHMARKS.md "Thirteenth look").
+ */
+export const AGENT_KINDS_KEPT: ReadonlySet<string> = new Set<string>();
 
 /**
  * src/agent/shared/kinds.ts as the Node agent's bundles see it: its re-export of

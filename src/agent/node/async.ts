@@ -30,14 +30,47 @@ export function asyncLevelOf(value: string | undefined): "callbacks" | "promises
   return value === "callbacks" || value === "promises" ? value : undefined;
 }
 
+/**
+ * The resource types with a number of their own (layout's AsyncType), made when tracking
+ * starts. By member access, which the Node bundles inline (src/core/assets.ts
+ * agentKindsSource): iterated, AsyncType was an object of 20 properties that every thread
+ * built at its start, ~6 K instructions a property in a new worker (BENCHMARKS.md "Thirteenth
+ * look"). spec/agent-extras.test.ts checks that it lists every AsyncType.
+ */
+export function asyncTypes(): Map<string, number> {
+  return new Map<string, number>([
+    ["PROMISE", AsyncType.PROMISE],
+    ["Timeout", AsyncType.Timeout],
+    ["Immediate", AsyncType.Immediate],
+    ["TickObject", AsyncType.TickObject],
+    ["Microtask", AsyncType.Microtask],
+    ["MESSAGEPORT", AsyncType.MESSAGEPORT],
+    ["WORKER", AsyncType.WORKER],
+    ["FSREQCALLBACK", AsyncType.FSREQCALLBACK],
+    ["TCPWRAP", AsyncType.TCPWRAP],
+    ["TCPSERVERWRAP", AsyncType.TCPSERVERWRAP],
+    ["TCPCONNECTWRAP", AsyncType.TCPCONNECTWRAP],
+    ["HTTPINCOMINGMESSAGE", AsyncType.HTTPINCOMINGMESSAGE],
+    ["HTTPCLIENTREQUEST", AsyncType.HTTPCLIENTREQUEST],
+    ["WRITEWRAP", AsyncType.WRITEWRAP],
+    ["PIPEWRAP", AsyncType.PIPEWRAP],
+    ["FILEHANDLE", AsyncType.FILEHANDLE],
+    ["GETADDRINFOREQWRAP", AsyncType.GETADDRINFOREQWRAP],
+    ["PROCESSWRAP", AsyncType.PROCESSWRAP],
+    ["SHUTDOWNWRAP", AsyncType.SHUTDOWNWRAP],
+    ["TTYWRAP", AsyncType.TTYWRAP],
+  ]);
+}
+
 export function startAsyncTracking(recorder: Recorder, level: "callbacks" | "promises"): void {
   const hooks = require("node:async_hooks") as typeof AsyncHooks;
   const executionAsyncId = hooks.executionAsyncId;
   const executionAsyncResource = hooks.executionAsyncResource;
   const promises = level === "promises";
   const NativePromise = Promise;
-  const types = new Map<string, number>(Object.entries(AsyncType));
-  recorder.event(Kind.async_tracking, AsyncLevel[level], AsyncLevel[level], 0);
+  const types = asyncTypes();
+  const asked = level === "promises" ? AsyncLevel.promises : AsyncLevel.callbacks;
+  recorder.event(Kind.async_tracking, asked, asked, 0);
   const typeOf = (type: string): number => {
     const known = types.get(type);
     if (known !== undefined) return known;

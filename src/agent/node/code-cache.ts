@@ -15,7 +15,10 @@
  *   (the bundle as an external one-byte string, the cache as an external buffer), so a worker
  *   reads nothing and compiles none of node:fs's functions for it (BENCHMARKS.md "Tenth
  *   look"); the addon is then handed to the agent (`module.exports.loaded.addon`), which
- *   attaches with it instead of opening it again. Without the addon (Bun, no SCOPE_ADDON) node:fs reads them;
+ *   attaches with it instead of opening it again. Without the addon (Bun, no SCOPE_ADDON) node:fs reads them.
+ *   The exports object it hands to the addon carries `lean`: the addon's init then makes
+ *   only the functions every thread uses, the rest at `fullApi()` (zig/napi.zig
+ *   lean_exports_table; BENCHMARKS.md "Thirteenth look");
  * - compiles it with `vm.Script` and `cachedData` read from `<node.cjs>.<V8 version>-<arch>.v8cache`
  *   next to it (V8 rejects a cache made by another V8 build or other flags: then it
  *   compiles from source, as without a cache);
@@ -72,7 +75,7 @@ const path = process.env.SCOPE_ADDON;
 try {
   vm = require("node:vm");
   if (!process.versions.bun && typeof path === "string" && path.startsWith("/")) {
-    const holder = { exports: {} };
+    const holder = { exports: { lean: true } };
     try {
       process.dlopen(holder, path);
       if (typeof holder.exports.sharedFile === "function" && typeof holder.exports.shareFile === "function") addon = holder.exports;

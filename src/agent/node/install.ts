@@ -16,6 +16,12 @@ import { loadWalk } from "./walk-load";
 
 interface Addon extends Sink {
   attach(ringPath: string, tid: number): boolean;
+  /**
+   * The loader's lean load (code-cache.ts) makes only what every thread uses; this makes the
+   * rest on the same object (function tracing's batches, clock and prefault: zig/napi.zig
+   * full_exports_table). Absent where the addon was loaded whole.
+   */
+  fullApi?(): unknown;
   /** Maps a typed array's pages [from, to) on a libuv thread (zig/napi.zig js_prefault). */
   prefault?(view: Uint8Array, from: number, to: number): boolean;
 }
@@ -81,6 +87,7 @@ export function install(): void {
     try {
       // Its own bundle (parser, transform): only processes traced with --functions load it.
       if (!env.SCOPE_FUNCTIONS_AGENT) throw new Error("SCOPE_FUNCTIONS is set without SCOPE_FUNCTIONS_AGENT");
+      if (typeof addon.fullApi === "function") addon.fullApi();
       const functions = loadFunctionsAgent(env.SCOPE_FUNCTIONS_AGENT);
       runtime = functions.startFunctionTracing({
         sink: addon,

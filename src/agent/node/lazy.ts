@@ -46,25 +46,33 @@ interface ModuleClass {
   _extensions?: Record<string, Extension>;
 }
 
+let sharedMade: Record<string, Record<string, unknown>> | undefined;
+
 /**
  * The core's instances of the chunk's shared modules (chunks.ts, EXTRAS_SHARED), by the id
  * the chunk requires: plain objects of their exports (all functions and constants), not
  * `import * as` namespaces, whose bundled form defines an accessor per export at start,
  * ~0.15 M instructions each in every thread (BENCHMARKS.md, "Worker start: the second chunk").
- * spec/agent-extras.test.ts checks that every export is here.
+ * spec/agent-extras.test.ts checks that every export is here. Made at a chunk's first
+ * `require` of one of them, not at the thread's start: an object
+ * literal run in a new worker costs ~6 K instructions a property (its maps are made anew in
+ * every isolate), and these 23 were ~0.15 M of every worker's start (BENCHMARKS.md
+ * "Thirteenth look").
  */
-export const sharedModules: Record<string, Record<string, unknown>> = {
-  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest },
-  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc },
-  [`${EXTRAS_SHARED_PREFIX}src/agent/shared/redact.ts`]: { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactText },
-};
+export function sharedModules(): Record<string, Record<string, unknown>> {
+  return (sharedMade ??= {
+    [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest },
+    [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc },
+    [`${EXTRAS_SHARED_PREFIX}src/agent/shared/redact.ts`]: { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactText },
+  });
+}
 
 /** A chunk's `require` of a shared module's id (compileChunk's `shared`): the core's instance; undefined for any other id. */
 export function sharedModule(id: string): unknown {
   if (!id.startsWith(EXTRAS_SHARED_PREFIX)) return undefined;
-  const shared = sharedModules[id];
-  if (shared === undefined) throw new Error(`the agent's core has no ${id}`);
-  return shared;
+  const module = sharedModules()[id];
+  if (module === undefined) throw new Error(`the agent's core has no ${id}`);
+  return module;
 }
 
 /** This thread's integrations once loaded; null: loading failed (not tried again). */

@@ -50,26 +50,46 @@ function hash(text: string, seed: number): number {
 }
 
 export class SharedState {
-  private readonly i32: Int32Array;
-  private readonly f64: Float64Array;
+  /** The buffer's views: opened by connect in the main thread, at first use in a worker (see connect). */
+  private views: { i32: Int32Array; f64: Float64Array } | undefined;
 
   private constructor(
-    buffer: SharedArrayBuffer,
+    private readonly threads: typeof WorkerThreads,
     private readonly recorder: Recorder,
     private readonly tid: number,
-  ) {
-    this.i32 = new Int32Array(buffer);
-    this.f64 = new Float64Array(buffer);
-  }
+  ) {}
 
+  /**
+   * The main thread opens the buffer at once: it makes it, and a worker gets it with its
+   * environment data at `new Worker`, so it must be there before the program creates one. A
+   * worker has it in its environment data from its start (and hands it on to its own
+   * workers), so it opens it only when it first transfers a port, receives one or uses a
+   * BroadcastChannel: a worker that does neither never reads it (getEnvironmentData compiled
+   * and two views made in every worker: BENCHMARKS.md "Thirteenth look").
+   */
   static connect(threads: typeof WorkerThreads, recorder: Recorder): SharedState | undefined {
     if (typeof SharedArrayBuffer !== "function" || typeof threads.getEnvironmentData !== "function") return undefined;
+    const state = new SharedState(threads, recorder, threads.isMainThread ? 0 : threads.threadId);
+    if (threads.isMainThread) state.open();
+    return state;
+  }
+
+  private open(): { i32: Int32Array; f64: Float64Array } {
+    const threads = this.threads;
     let buffer = threads.getEnvironmentData(ENVIRONMENT_KEY);
     if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== TOTAL_BYTES) {
       buffer = new SharedArrayBuffer(TOTAL_BYTES);
       threads.setEnvironmentData(ENVIRONMENT_KEY, buffer);
     }
-    return new SharedState(buffer as SharedArrayBuffer, recorder, threads.isMainThread ? 0 : threads.threadId);
+    return (this.views = { i32: new Int32Array(buffer as SharedArrayBuffer), f64: new Float64Array(buffer as SharedArrayBuffer) });
+  }
+
+  private get i32(): Int32Array {
+    return (this.views ?? this.open()).i32;
+  }
+
+  private get f64(): Float64Array {
+    return (this.views ?? this.open()).f64;
   }
 
   // --- transferred ports ---------------------------------------------------------

@@ -650,9 +650,6 @@ function wrapTimers(wrap: Wrap, immediates: boolean): void {
   }
 }
 
-/** v8.GCProfiler's gcType names by V8's GCType bit (the gc entries' kind). */
-const PROFILER_TYPES: Record<string, number> = { Scavenge: 1, MinorMarkSweep: 2, MinorMarkCompact: 2, MarkSweepCompact: 4, IncrementalMarking: 8, ProcessWeakCallbacks: 16 };
-
 interface ProfiledGc {
   kind: number;
   before: number;
@@ -669,6 +666,10 @@ interface ProfiledGc {
  * --trace-gc's before/after figures in spec/loop.test.ts.
  */
 function heapProfile(): { drain(): void; take(kind: number): ProfiledGc | undefined } | undefined {
+  // v8.GCProfiler's gcType names by V8's GCType bit (the gc entries' kind). Here, not at the
+  // module's top: an object literal run at every thread's start costs ~6 K instructions a
+  // property in a new worker (BENCHMARKS.md "Thirteenth look").
+  const PROFILER_TYPES: Record<string, number> = { Scavenge: 1, MinorMarkSweep: 2, MinorMarkCompact: 2, MarkSweepCompact: 4, IncrementalMarking: 8, ProcessWeakCallbacks: 16 };
   let v8: { GCProfiler?: new () => { start(): void; stop(): { statistics?: unknown[] } | undefined } };
   try {
     v8 = require("node:v8");
