@@ -91,6 +91,19 @@ describe("node agent, through scope run", () => {
     expectAllPaired(run, 24);
   });
 
+  test("Worker, MessageChannel, BroadcastChannel made directly and by subclasses: as untraced (prototypes, new.target, one map for objects of one kind), every worker and message recorded", async () => {
+    // --allow-natives-syntax: the fixture asks V8 whether two objects of one kind share a map
+    // (Node 20 gave each object made through the agent's Proxy a map of its own).
+    const argv = ["node", "--allow-natives-syntax", "constructors-fixture.cjs"];
+    const run = await runTraced(argv);
+    await sameAsUntraced(argv, run);
+    expect(run.stdout).toBe("maps: worker true, channel true, broadcast true\nprototypes: true true true\nsubclasses: true true true true true true\nworkers exited 0\n");
+    expectComplete(run, { code: 0, signal: null });
+    expect(ofKind(run.events, "thread_spawn").map((e) => e.fields.threadId)).toEqual([1, 2, 3]);
+    expect(ofKind(run.events, "thread_exited").map((e) => e.fields.code)).toEqual([0, 0, 0]);
+    expectAllPaired(run, 6);
+  });
+
   test("fork with IPC both ways: 3 down, 4 up, child's exit code seen by both", async () => {
     const argv = ["node", "fork-ipc-fixture.cjs"];
     const run = await runTraced(argv);

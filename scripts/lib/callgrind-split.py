@@ -8,7 +8,9 @@ and HI workers; per worker = (HI - LO) difference / (HI - LO). Prints, per varia
 unless N are given), the self instructions by category (function-name patterns below) and by
 thread group (main thread 01, V8's platform threads 02-07, the workers 08+), and the
 "stable" figure: all threads without the scavenger, V8's hash tables and the hash-seed prime
-search. Those three move by chance between identical runs (BENCHMARKS.md "Eleventh look":
+search. THREADS=main restricts the split by category to the main thread (profile 01: the
+parent's own records of each worker, BENCHMARKS.md "The main thread's part of a worker
+start"). Those three move by chance between identical runs (BENCHMARKS.md "Eleventh look":
 where a scavenge's parallel tasks run, how a new isolate's tables probe, how long the prime
 search takes); the rest of a run agrees within ~0.1 M a worker. Needs callgrind_annotate.
 """
@@ -67,6 +69,8 @@ def split(directory, variant, lo, hi):
         for path in files:
             thread = int(path.rsplit("-", 1)[1])
             group = "main thread" if thread == 1 else "platform threads" if thread < 8 else "worker threads"
+            if os.environ.get("THREADS") == "main" and thread != 1:
+                continue
             for name, count in self_counts(path).items():
                 value = sign * count / (hi - lo) / 1e6
                 label = category(name)

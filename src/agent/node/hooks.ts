@@ -17,7 +17,7 @@ import { tagRequest } from "../shared/request-context";
 import { builtinLoaded } from "./builtins";
 import { startIntegrationsWhenUsed } from "./lazy";
 import { installPortHooks, type PortContext } from "./ports";
-import { keepFrameName, renamed } from "../shared/reflect";
+import { constructTarget, keepFrameName, renamed } from "../shared/reflect";
 import { flushLoopMonitor, loopSettings, markTurn, startLoopMonitor } from "../shared/loop";
 
 /** One direction pair of a FIFO channel as seen from one end. */
@@ -698,7 +698,7 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
   const Original = threads.Worker;
   const proxy = new Proxy(Original, {
     construct(target, args, newTarget) {
-      const worker = Reflect.construct(target, args, newTarget) as WorkerThreads.Worker;
+      const worker = Reflect.construct(target, args, constructTarget(proxy, target, newTarget)) as WorkerThreads.Worker;
       recorder.safe(() => {
         const threadId = worker.threadId;
         workerThreadIds.set(worker, threadId);

@@ -11,7 +11,7 @@ import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, Kind, MAX_SUB_ID } from "../shared/kinds";
 import { type Channel, setOnWorkerCreated, type Tracer } from "./hooks";
 import { SharedState } from "./shared-state";
-import { renamed } from "../shared/reflect";
+import { constructTarget, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
 
 export interface PortContext {
@@ -134,7 +134,7 @@ export function installPortHooks(context: PortContext): void {
   const OriginalChannel = threads.MessageChannel;
   const channelProxy = new Proxy(OriginalChannel, {
     construct(target, args, newTarget) {
-      const pair = Reflect.construct(target, args, newTarget) as WorkerThreads.MessageChannel;
+      const pair = Reflect.construct(target, args, constructTarget(channelProxy, target, newTarget)) as WorkerThreads.MessageChannel;
       recorder.safe(() => {
         const subId = newPortChannelId();
         channels.set(pair.port1, channel(ChannelKind.port, subId, process.pid, 0, 1));

@@ -26,6 +26,7 @@ import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, channelField } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
 import type { Channel, Tracer } from "./hooks";
+import { constructTarget } from "../shared/reflect";
 
 const ENVIRONMENT_KEY = "scope.agent.shared-state.v1";
 const HANDOFF_SLOTS = 256;
@@ -209,7 +210,7 @@ export class SharedState {
       construct(target, args, newTarget) {
         const locked = shared.lock();
         try {
-          const channelObject = Reflect.construct(target, args, newTarget) as object;
+          const channelObject = Reflect.construct(target, args, constructTarget(proxy, target, newTarget)) as object;
           recorder.safe(() => {
             const name = String((channelObject as { name: unknown }).name);
             const counter = shared.counterIndex(name);

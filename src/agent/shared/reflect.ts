@@ -58,3 +58,19 @@ export function protoData(object: object, key: string): unknown {
   }
   return undefined;
 }
+
+/**
+ * The `newTarget` a Proxy's construct trap hands on to `Reflect.construct(target, args, ...)`:
+ * the target itself when the program called the Proxy (`new Worker()` with Worker the
+ * agent's Proxy), else what it was given (a subclass of it). Same prototype and the same
+ * object either way (a Proxy without a get trap reads `prototype` off its target), but
+ * V8 11 (Node 20) caches the initial map of a derived construct on `newTarget` only when it
+ * is a function: with the Proxy, every object it made started from a map of its own, each
+ * property the constructor adds made a new map and transition, and every inline cache that
+ * met such an object missed (a Worker: ~+0.12 M instructions on the main thread each, most
+ * of what the Worker's Proxy cost; BENCHMARKS.md "The main thread's part of a worker start").
+ * Node 22 and 24 share the map either way.
+ */
+export function constructTarget<T extends Function>(proxy: T, target: T, newTarget: Function): Function {
+  return newTarget === proxy ? target : newTarget;
+}
