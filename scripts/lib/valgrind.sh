@@ -30,6 +30,15 @@ cachegrind_refs() {
   grep -E 'I +refs' "$1" | tr -d ',' | awk '{print $NF}'
 }
 
+# Instructions spent in V8's optimizing compilers (Maglev and TurboFan, OSR too) in a
+# callgrind profile: the inclusive counts of Compiler::CompileOptimized and
+# Compiler::CompileOptimizedOSR. Whole only when node ran with --single-threaded (otherwise the
+# compile jobs run on V8's background threads, not under these). $1: callgrind out file.
+optimizing_compile_refs() {
+  callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+    awk '/v8::internal::Compiler::CompileOptimized(OSR)?\(/ { gsub(",", "", $1); sum += $1 } END { printf "%d\n", sum }'
+}
+
 # What tracing adds per unit of a workload, from cachegrind logs at two sizes: the slope of
 # traced over untraced between them, and the fixed part (the intercept: start-up, JIT).
 # Logs: $1/untraced-SIZE.log and $1/NAME-SIZE.log (a traced run's summary says `lost: none`).
