@@ -36,6 +36,7 @@
  */
 import { Kind, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing } from "./kinds";
 import type { Recorder } from "./recorder";
+import { lateNative } from "./sink";
 
 export interface LoopSettings {
   intervalMs: number;
@@ -122,7 +123,7 @@ function takeNatives(): void {
   const candidate = nativeSource;
   nativeSource = undefined;
   if (candidate === undefined) return;
-  const lazy = (candidate as { loopApi?: unknown }).loopApi;
+  const lazy = lateNative(candidate, "loopApi");
   const source = typeof lazy === "function" ? (Reflect.apply(lazy, candidate, []) as object | null) : candidate;
   if (source === null || typeof source !== "object") return;
   const addon = source as Partial<NativeGc & NativeLoop>;
