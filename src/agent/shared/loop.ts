@@ -45,14 +45,24 @@ export interface LoopSettings {
   immediates: boolean;
 }
 
-export const DEFAULT_LOOP_SETTINGS: LoopSettings = { intervalMs: 1000, thresholdMs: 50, immediates: false };
+const DEFAULT_INTERVAL_MS = 1000;
+const DEFAULT_THRESHOLD_MS = 50;
+
+/**
+ * The settings without SCOPE_LOOP. A function, not a constant object: an object at the
+ * bundle's top level is a new shape built in every thread, the loop group's or not
+ * (BENCHMARKS.md "Fourteenth look").
+ */
+export function defaultLoopSettings(): LoopSettings {
+  return { intervalMs: DEFAULT_INTERVAL_MS, thresholdMs: DEFAULT_THRESHOLD_MS, immediates: false };
+}
 
 /** SCOPE_LOOP "intervalMs,thresholdMs[,1]" (scope run --loop-interval, --long-task, --long-task-immediates); defaults otherwise. */
 export function loopSettings(spec: string | undefined): LoopSettings {
   const [interval, threshold, immediates] = (spec ?? "").split(",").map(Number);
   return {
-    intervalMs: interval !== undefined && Number.isFinite(interval) && interval >= 10 ? interval : DEFAULT_LOOP_SETTINGS.intervalMs,
-    thresholdMs: threshold !== undefined && Number.isFinite(threshold) && threshold >= 1 ? threshold : DEFAULT_LOOP_SETTINGS.thresholdMs,
+    intervalMs: interval !== undefined && Number.isFinite(interval) && interval >= 10 ? interval : DEFAULT_INTERVAL_MS,
+    thresholdMs: threshold !== undefined && Number.isFinite(threshold) && threshold >= 1 ? threshold : DEFAULT_THRESHOLD_MS,
     immediates: immediates === 1,
   };
 }
