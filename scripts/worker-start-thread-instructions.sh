@@ -11,6 +11,10 @@
 #
 #   [KEEP=dir] [CHAIN=seed] scripts/worker-start-thread-instructions.sh [lo] [hi] [variant]...   (variants and CHAIN as in worker-start-instructions.sh)
 #
+# ADDONS=tree gives each traced tree the scope.node built from its own zig/ (else every
+# variant runs this tree's): for comparing a change to zig/napi.zig with a base whose agent
+# expects its own addon's exports (BENCHMARKS.md "Fourteenth look").
+#
 # KEEP=dir keeps each run's profiles (one per thread) in dir/<n>-<workers>/, n the variant's
 # place in the list, for callgrind_annotate (split by function: BENCHMARKS.md "Ninth look").
 # At the end the profiles are split by category and thread group (scripts/lib/callgrind-split.py),
@@ -36,12 +40,17 @@ keep=${KEEP:-$dir/keep}
 count() {
   local spec=$1 workers=$2 tree events
   IFS=: read -r tree events <<<"$spec"
+  local addon="$dir/zig"
+  if [ "${ADDONS:-}" = tree ] && [ "$tree" != untraced ]; then
+    addon="$dir/zig-$index"
+    [ -f "$addon/lib/scope.node" ] || valgrind_build "$tree" "$addon"
+  fi
   rm -f "$dir"/cg.out*
   local vg=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers" ${CHAIN:+"$CHAIN"})
   if [ "$tree" = untraced ]; then
     "${vg[@]}" > /dev/null 2> "$dir/err"
   else
-    (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
+    (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$addon/lib/scope.node" SCOPE_LIBSCOPE="$addon/lib/libscope.so" \
       bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err")
   fi
   local total=0 file n

@@ -84,7 +84,7 @@ test("node.cjs is only the loader: the bundle is read from node-bundle.cjs besid
   // Node's CommonJS loader reads and compiles node.cjs in every thread: the bundle must not be in it.
   expect(statSync(agent).size).toBeLessThan(8_000);
   expect(statSync(join(out, "node-bundle.cjs")).size).toBeGreaterThan(50_000);
-  expect(readFileSync(join(out, "node-bundle.cjs"), "latin1")).toMatch(/^\(function \(exports, require, module, __filename, __dirname\) \{/);
+  expect(readFileSync(join(out, "node-bundle.cjs"), "latin1")).toMatch(/^\(function \(exports, require, module, __filename, __dirname, __scopeLoaded\) \{/);
   expect(await run(agent)).toEqual(expected);
   expect(cacheFiles(out).length).toBe(1);
   rmSync(join(out, "node-bundle.cjs"));

@@ -421,19 +421,25 @@ process.dlopen(holder, addonPath);
 const lean = holder.exports;
 const out = { plain: names(plain), lean: names(lean) };
 const record = lean.record;
+out.rareReturnsExports = lean.fullApi(true) === lean;
+out.rare = names(lean);
+const stopped = lean.stopped;
 out.returnsExports = lean.fullApi() === lean;
 out.full = names(lean);
 const now = lean.now;
 lean.fullApi();
-out.madeOnce = lean.now === now && lean.record === record;
+out.madeOnce = lean.now === now && lean.record === record && lean.stopped === stopped;
 out.attach = lean.attach(ringPath, 9);
 out.clock = typeof lean.now() === "number" && lean.now() > 0;
 out.stats = typeof lean.stats() === "object";
+out.stopped = lean.stopped();
 lean.detach();
 console.log(JSON.stringify(out));
 `;
     const every = ["attach", "commit", "commitEvents", "commitString", "detach", "events", "loopApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
-    const lean = ["attach", "commit", "commitString", "fullApi", "loopApi", "record", "recordString", "scratch", "shareFile", "sharedFile", "stopped", "string"];
+    const lean = ["attach", "commit", "commitString", "fullApi", "record", "recordString", "scratch", "sharedFile", "string"];
+    // Made by fullApi(true) alone: what the core calls now and then (zig/napi.zig rare_exports_table).
+    const rare = [...lean, "loopApi", "shareFile", "stopped"].sort();
     const path = ringPath("napi-lean");
     const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
     const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
@@ -443,12 +449,15 @@ console.log(JSON.stringify(out));
     expect(JSON.parse(stdout)).toEqual({
       plain: every,
       lean,
+      rareReturnsExports: true,
+      rare,
       returnsExports: true,
       full: [...every, "fullApi"].sort(),
       madeOnce: true,
       attach: true,
       clock: true,
       stats: true,
+      stopped: 0,
     });
   });
 

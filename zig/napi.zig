@@ -1380,24 +1380,33 @@ const Export = struct {
 /// before.
 ///
 /// What the Node agent's core uses in every thread: the ring, the Recorder's writes, the
-/// loader's shared files, the loop group's lazy table.
+/// loader's shared files.
 const lean_exports_table = [_]Export{
     .{ .name = "attach", .callback = js_attach },
     .{ .name = "record", .callback = js_record },
     .{ .name = "string", .callback = js_string },
     .{ .name = "recordString", .callback = js_record_string },
-    .{ .name = "stopped", .callback = js_stopped },
     .{ .name = "scratch", .callback = js_scratch },
     .{ .name = "commit", .callback = js_commit },
     .{ .name = "commitString", .callback = js_commit_string },
-    .{ .name = "loopApi", .callback = js_loop_api },
     .{ .name = "sharedFile", .callback = js_shared_file },
+};
+
+/// What the Node agent's core calls only now and then: `stopped` when a write was refused,
+/// `shareFile` when a thread writes a code cache, `loopApi` when the loop monitor starts.
+/// In a lean init they are made by `fullApi(true)` (this table alone) or `fullApi()` (with
+/// full_exports_table), which the agent calls before it first needs one of them
+/// (src/agent/shared/sink.ts lateNative): ~19 K instructions each, ~57 K a worker that never
+/// calls one (BENCHMARKS.md "Fourteenth look").
+const rare_exports_table = [_]Export{
+    .{ .name = "stopped", .callback = js_stopped },
     .{ .name = "shareFile", .callback = js_share_file },
+    .{ .name = "loopApi", .callback = js_loop_api },
 };
 
 /// The rest: function tracing's batches and clock (recordBatch, events, commitEvents, now,
 /// prefault), `scope attach`'s stats, detach and release. In a lean init they are made by
-/// `fullApi()` on the exports object, when the agent first needs them (--functions): a
+/// `fullApi()` on the exports object (with rare_exports_table), when the agent first needs them (--functions): a
 /// napi_create_function and its napi_set_named_property are ~19 K instructions, and these
 /// eight were ~0.15 M of every worker's start (BENCHMARKS.md "Thirteenth look").
 const full_exports_table = [_]Export{
@@ -1429,7 +1438,7 @@ const loop_exports_table = [_]Export{
 };
 
 comptime {
-    assert(lean_exports_table.len + full_exports_table.len + loop_exports_table.len == 29);
+    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len == 29);
 }
 
 /// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be
@@ -1467,6 +1476,7 @@ export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_val
     if (napi_has_named_property(env, exports, "lean", &lean) != napi_ok) lean = false;
     define_exports(env, exports, &lean_exports_table, state);
     if (!lean) {
+        define_exports(env, exports, &rare_exports_table, state);
         define_exports(env, exports, &full_exports_table, state);
         return exports;
     }
@@ -1477,15 +1487,22 @@ export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_val
     return exports;
 }
 
-/// fullApi(): the exports object (its receiver) with full_exports_table's functions set on
-/// it, made at the first call (a lean init's exports: see lean_exports_table).
+/// fullApi(rareOnly?): the exports object (its receiver) with rare_exports_table's functions
+/// set on it, and full_exports_table's unless `rareOnly` is true, each table made at its
+/// first call (a lean init's exports: see lean_exports_table).
 fn js_full_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    var argc: usize = 0;
+    var argc: usize = 1;
+    var argv: [1]?napi_value = .{null};
     var this: ?napi_value = null;
     var data: ?*anyopaque = null;
-    if (napi_get_cb_info(env, info, &argc, null, &this, &data) != napi_ok) return null;
+    if (napi_get_cb_info(env, info, &argc, &argv, &this, &data) != napi_ok) return null;
     const state: *EnvState = @ptrCast(@alignCast(data orelse return null));
+    var rare_only = false;
+    if (argc < 1 or napi_get_value_bool(env, argv[0], &rare_only) != napi_ok) rare_only = false;
     var has = false;
+    if (napi_has_named_property(env, this, rare_exports_table[0].name, &has) != napi_ok) return null;
+    if (!has) define_exports(env, this, &rare_exports_table, state);
+    if (rare_only) return this;
     if (napi_has_named_property(env, this, full_exports_table[0].name, &has) != napi_ok) return null;
     if (!has) define_exports(env, this, &full_exports_table, state);
     return this;

@@ -19,40 +19,45 @@
  * A directory it cannot write to only means no cache; nothing here throws into the program.
  */
 import type * as Fs from "node:fs";
+import { shareFile } from "./chunk-load";
 import { onThreadEnd } from "./hooks";
 
-/** What the loader hands the bundle (node.cjs sets `module.exports.loaded`). */
-export interface Loaded {
-  /** The loader's directory: the second chunk is there (lazy.ts). */
-  directory: string;
-  /** scope.node as the loader opened it, when it did. */
-  addon: SharedFiles | undefined;
-  /** The bundle and its cache came from `addon.sharedFile`. */
-  shared: boolean;
-  script: { createCachedData(): Uint8Array; cachedDataRejected?: boolean };
-  /** The cache the script was compiled with, if any. */
-  cachedData: Uint8Array | undefined;
-  /** The cache's path. */
-  file: string;
-}
+/**
+ * What the loader hands the bundle: an array, the wrapper's sixth argument `__scopeLoaded`
+ * (code-cache.ts), not an object (an object's keys are a new shape in every worker,
+ * ~6 K instructions each: BENCHMARKS.md "Fourteenth look"). In order: the loader's
+ * directory (the chunks are there: lazy.ts), scope.node as the loader opened it (when it
+ * did), whether the bundle and its cache came from the addon's `sharedFile`, the script,
+ * the cache it was compiled with (if any), the cache's path.
+ */
+export type Loaded = readonly [
+  directory: string,
+  addon: SharedFiles | undefined,
+  shared: boolean,
+  script: { createCachedData(): Uint8Array; cachedDataRejected?: boolean },
+  cachedData: Uint8Array | undefined,
+  file: string,
+];
 
 interface SharedFiles {
   sharedFile(path: string, latin1?: boolean): ArrayBuffer | string | undefined;
-  shareFile(path: string, data: Uint8Array): boolean;
 }
 
-/** The loader's object, checked (an older loader sets none). */
+/** The loader's array, checked (undefined where nothing was handed over: a chunk, an older loader). */
 export function loadedBundle(value: unknown): Loaded | undefined {
-  const loaded = value as Partial<Loaded> | null | undefined;
-  if (loaded === null || typeof loaded !== "object" || typeof loaded.file !== "string" || typeof loaded.script?.createCachedData !== "function") return undefined;
-  return loaded as Loaded;
+  if (!Array.isArray(value) || value.length !== 6 || typeof value[5] !== "string") return undefined;
+  const script = value[3] as Partial<Loaded[3]> | null | undefined;
+  if (script === null || typeof script !== "object" || typeof script.createCachedData !== "function") return undefined;
+  return value as unknown as Loaded;
 }
 
 /** Writes or rewrites the cache when this thread should (see above). */
 export function saveCodeCache(loaded: Loaded): void {
   if ((process.versions as { bun?: string }).bun) return;
-  const { script, cachedData, file } = loaded;
-  const addon = loaded.shared ? loaded.addon : undefined;
+  const script = loaded[3];
+  const cachedData = loaded[4];
+  const file = loaded[5];
+  const addon = loaded[2] ? loaded[1] : undefined;
   const accepted = cachedData !== undefined && !script.cachedDataRejected;
   // Present once a worker rewrote the cache (removed when a main thread writes a new one).
   const marker = `${file}.workers`;
@@ -70,7 +75,7 @@ export function saveCodeCache(loaded: Loaded): void {
       files().writeFileSync(temporary, data, { mode: 0o600 });
       files().renameSync(temporary, file);
       // Later threads of this process take it from the addon (not read again).
-      addon?.shareFile(file, data);
+      shareFile(addon, file, data);
       return true;
     } catch {
       // A read-only directory, a full disk: no cache, the agent works the same.
@@ -88,7 +93,7 @@ export function saveCodeCache(loaded: Loaded): void {
       try {
         // First, so that a directory it cannot write to costs no serialising.
         files().writeFileSync(marker, "", { mode: 0o600 });
-        addon?.shareFile(marker, new Uint8Array(0));
+        shareFile(addon, marker, new Uint8Array(0));
         const data = script.createCachedData();
         // Smaller: V8 dropped the bytecode of functions a long worker did not use; keep the old one.
         if (data.length >= cachedData.length) write(data);

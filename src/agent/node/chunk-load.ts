@@ -8,10 +8,16 @@
  * node:fs in a worker; a cache a thread writes is handed back (`shareFile`).
  */
 import type * as Fs from "node:fs";
+import { lateNative } from "../shared/sink";
 
 interface SharedFiles {
   sharedFile(path: string, latin1?: boolean): ArrayBuffer | string | undefined;
-  shareFile(path: string, data: Uint8Array): boolean;
+}
+
+/** Hands `data`, just written to `path`, to the addon for the process's later threads (its `shareFile`, made at this first ask in a lean init). */
+export function shareFile(addon: SharedFiles | undefined, path: string, data: Uint8Array): void {
+  const share = lateNative(addon, "shareFile");
+  if (share !== undefined) Reflect.apply(share, addon, [path, data]);
 }
 
 /** The loader's directory (node.cjs's: the chunks are there) and the addon it read the core through, if it did. */
@@ -22,7 +28,7 @@ let sharedFiles: SharedFiles | undefined;
 export function setAgentFiles(directory: unknown, addon: unknown): void {
   agentDirectory = directory;
   const candidate = addon as Partial<SharedFiles> | null | undefined;
-  if (candidate !== null && typeof candidate === "object" && typeof candidate.sharedFile === "function" && typeof candidate.shareFile === "function") sharedFiles = candidate as SharedFiles;
+  if (candidate !== null && typeof candidate === "object" && typeof candidate.sharedFile === "function") sharedFiles = candidate as SharedFiles;
 }
 
 export interface Chunk<Exports> {
@@ -91,7 +97,7 @@ export function compileChunk<Exports>(name: string, shared?: (id: string) => unk
         files().writeFileSync(temporary, data, { mode: 0o600 });
         files().renameSync(temporary, cacheFile);
         // Later threads of this process take it from the addon (not read again).
-        addon?.shareFile(cacheFile, data);
+        shareFile(addon, cacheFile, data);
       } catch {
         // A read-only directory, a full disk: no cache, the chunk works the same.
         try {

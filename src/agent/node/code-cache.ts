@@ -14,7 +14,7 @@
  *   names it: read by the process's first thread, the same bytes handed to every later one
  *   (the bundle as an external one-byte string, the cache as an external buffer), so a worker
  *   reads nothing and compiles none of node:fs's functions for it (BENCHMARKS.md "Tenth
- *   look"); the addon is then handed to the agent (`module.exports.loaded.addon`), which
+ *   look"); the addon is then handed to the agent (in `__scopeLoaded`, below), which
  *   attaches with it instead of opening it again. Without the addon (Bun, no SCOPE_ADDON) node:fs reads them.
  *   The exports object it hands to the addon carries `lean`: the addon's init then makes
  *   only the functions every thread uses, the rest at `fullApi()` (zig/napi.zig
@@ -22,8 +22,9 @@
  * - compiles it with `vm.Script` and `cachedData` read from `<node.cjs>.<V8 version>-<arch>.v8cache`
  *   next to it (V8 rejects a cache made by another V8 build or other flags: then it
  *   compiles from source, as without a cache);
- * - hands the bundle what it needs to write the cache (`module.exports.loaded`: the
- *   script, the cache it was given, the cache's path, the addon), which src/agent/node/
+ * - hands the bundle what it needs to write the cache (an array, the wrapper's sixth
+ *   argument `__scopeLoaded`, not an object: no new shape in each worker; the script, the
+ *   cache it was given, the cache's path, the addon; cache-write.ts Loaded), which src/agent/node/
  *   cache-write.ts does after the agent's install: in a main thread that found no usable
  *   cache, and once more in the first worker that ends on an accepted one. That part was in
  *   the loader until the tenth look: Node compiles the loader from source in every thread,
@@ -44,7 +45,7 @@ export const BUNDLE_FILE = "node-bundle.cjs";
  * primitive `this` handed the original the global object or a boxed primitive instead
  * (BENCHMARKS.md "Strict bundles; a stamp's own code").
  */
-const WRAP_START = '(function (exports, require, module, __filename, __dirname) {"use strict";';
+const WRAP_START = '(function (exports, require, module, __filename, __dirname, __scopeLoaded) {"use strict";';
 const WRAP_END = "\n})";
 
 /** `text` with every character outside ASCII written as a \u escape (valid in strings, templates and regular expressions alike). */
@@ -78,7 +79,7 @@ try {
     const holder = { exports: { lean: true } };
     try {
       process.dlopen(holder, path);
-      if (typeof holder.exports.sharedFile === "function" && typeof holder.exports.shareFile === "function") addon = holder.exports;
+      if (typeof holder.exports.sharedFile === "function") addon = holder.exports;
     } catch {}
   }
   if (addon !== undefined) {
@@ -114,8 +115,7 @@ if (script !== undefined) {
   } catch {}
 }
 if (agent !== undefined) {
-  module.exports.loaded = { directory: __dirname, addon, shared, script, cachedData, file };
-  agent.call(exports, exports, require, module, __filename, __dirname);
+  agent.call(exports, exports, require, module, __filename, __dirname, [__dirname, addon, shared, script, cachedData, file]);
 }
 `;
 }

@@ -28,7 +28,7 @@
  * error (counted in trace_stop) and leaves HTTP, frameworks and databases unrecorded in
  * that thread; the program runs the same.
  */
-import { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc } from "../shared/loop";
+import { defaultLoopSettings, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc } from "../shared/loop";
 import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest } from "../shared/request-context";
 import { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactText } from "../shared/redact";
 import { keepFrameName, renamed } from "../shared/reflect";
@@ -62,7 +62,7 @@ let sharedMade: Record<string, Record<string, unknown>> | undefined;
 export function sharedModules(): Record<string, Record<string, unknown>> {
   return (sharedMade ??= {
     [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest },
-    [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { DEFAULT_LOOP_SETTINGS, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc },
+    [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { defaultLoopSettings, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc },
     [`${EXTRAS_SHARED_PREFIX}src/agent/shared/redact.ts`]: { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactText },
   });
 }

@@ -9,16 +9,15 @@ import { loadedBundle, saveCodeCache } from "./cache-write";
 import { setAgentFiles } from "./chunk-load";
 import { install, useLoadedAddon } from "./install";
 
-declare const module: { exports: Record<string, unknown> };
-// What the loader hands over (code-cache.ts): taken off the preload's exports at once.
-const loaded = loadedBundle(module.exports.loaded);
-delete module.exports.loaded;
+// What the loader hands over (code-cache.ts): the wrapper's sixth argument, an array.
+declare const __scopeLoaded: unknown;
+const loaded = loadedBundle(__scopeLoaded);
 if (loaded !== undefined) {
   // The loader's directory: the lazily loaded chunks are there (chunk-load.ts), read through
   // the addon when the loader read the core so.
-  setAgentFiles(loaded.directory, loaded.shared ? loaded.addon : undefined);
+  setAgentFiles(loaded[0], loaded[2] ? loaded[1] : undefined);
   // The addon the loader opened to read this bundle: not opened again.
-  useLoadedAddon(loaded.addon);
+  useLoadedAddon(loaded[1]);
 }
 install();
 // The code cache (cache-write.ts). The preview walk is not in it: it is a chunk of its own

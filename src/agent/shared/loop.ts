@@ -36,6 +36,7 @@
  */
 import { Kind, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing } from "./kinds";
 import type { Recorder } from "./recorder";
+import { lateNative } from "./sink";
 
 export interface LoopSettings {
   intervalMs: number;
@@ -44,14 +45,24 @@ export interface LoopSettings {
   immediates: boolean;
 }
 
-export const DEFAULT_LOOP_SETTINGS: LoopSettings = { intervalMs: 1000, thresholdMs: 50, immediates: false };
+const DEFAULT_INTERVAL_MS = 1000;
+const DEFAULT_THRESHOLD_MS = 50;
+
+/**
+ * The settings without SCOPE_LOOP. A function, not a constant object: an object at the
+ * bundle's top level is a new shape built in every thread, the loop group's or not
+ * (BENCHMARKS.md "Fourteenth look").
+ */
+export function defaultLoopSettings(): LoopSettings {
+  return { intervalMs: DEFAULT_INTERVAL_MS, thresholdMs: DEFAULT_THRESHOLD_MS, immediates: false };
+}
 
 /** SCOPE_LOOP "intervalMs,thresholdMs[,1]" (scope run --loop-interval, --long-task, --long-task-immediates); defaults otherwise. */
 export function loopSettings(spec: string | undefined): LoopSettings {
   const [interval, threshold, immediates] = (spec ?? "").split(",").map(Number);
   return {
-    intervalMs: interval !== undefined && Number.isFinite(interval) && interval >= 10 ? interval : DEFAULT_LOOP_SETTINGS.intervalMs,
-    thresholdMs: threshold !== undefined && Number.isFinite(threshold) && threshold >= 1 ? threshold : DEFAULT_LOOP_SETTINGS.thresholdMs,
+    intervalMs: interval !== undefined && Number.isFinite(interval) && interval >= 10 ? interval : DEFAULT_INTERVAL_MS,
+    thresholdMs: threshold !== undefined && Number.isFinite(threshold) && threshold >= 1 ? threshold : DEFAULT_THRESHOLD_MS,
     immediates: immediates === 1,
   };
 }
@@ -122,7 +133,7 @@ function takeNatives(): void {
   const candidate = nativeSource;
   nativeSource = undefined;
   if (candidate === undefined) return;
-  const lazy = (candidate as { loopApi?: unknown }).loopApi;
+  const lazy = lateNative(candidate, "loopApi");
   const source = typeof lazy === "function" ? (Reflect.apply(lazy, candidate, []) as object | null) : candidate;
   if (source === null || typeof source !== "object") return;
   const addon = source as Partial<NativeGc & NativeLoop>;

@@ -7,7 +7,7 @@ import type * as Preview from "./preview";
 import type { TypeChecks } from "./preview";
 import { SCRATCH_PREVIEW_BYTES } from "./preview-limits";
 import { redaction, redactText } from "./redact";
-import type { Groups, Sink } from "./sink";
+import { lateNative, type Groups, type Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
 const MAX_STRING_CHARS = 1024;
@@ -146,7 +146,8 @@ export class Recorder {
     if (this.stopped) return;
     let stopped = false;
     try {
-      stopped = Boolean(this.sink.stopped?.());
+      const ask = lateNative(this.sink, "stopped");
+      stopped = ask !== undefined && Boolean(Reflect.apply(ask, this.sink, []));
     } catch {
       // An old addon without stopped(): a loss.
     }

@@ -6,6 +6,11 @@
 /** `replacement` with the name and length of the function it replaces, so the program sees the same shape. */
 export function renamed<T extends (...args: never[]) => unknown>(original: unknown, replacement: T): T {
   const source = original as { name: string; length: number };
+  // Already the same (a named wrapper of the same arity): left as V8 made it. Defining
+  // either property turns the wrapper's map into a dictionary (a function's map is a root
+  // map: V8 normalises it, ~10 a worker; BENCHMARKS.md "Fourteenth look"). Not for an empty
+  // name: an anonymous wrapper's frames would then read its inferred name.
+  if (source.name !== "" && replacement.name === source.name && replacement.length === source.length) return replacement;
   Object.defineProperty(replacement, "name", { value: source.name, configurable: true });
   Object.defineProperty(replacement, "length", { value: source.length, configurable: true });
   return replacement;

@@ -33,6 +33,26 @@ export interface Sink {
   stopped?(): number | boolean;
 }
 
+/**
+ * The native function `name` of `native` (scope.node's exports, the bun:ffi binding), or
+ * undefined. scope.node's lean init (the Node agent's loader) leaves out the functions the
+ * core calls only now and then (stopped, shareFile, loopApi: zig/napi.zig
+ * rare_exports_table): the first ask for one makes them, by `fullApi(true)`.
+ */
+export function lateNative(native: unknown, name: string): Function | undefined {
+  if (native === null || typeof native !== "object") return undefined;
+  const holder = native as Record<string, unknown>;
+  if (typeof holder[name] !== "function" && typeof holder.fullApi === "function") {
+    try {
+      Reflect.apply(holder.fullApi, native, [true]);
+    } catch {
+      // An addon that cannot make them: the caller does without.
+    }
+  }
+  const value = holder[name];
+  return typeof value === "function" ? value : undefined;
+}
+
 /** Event groups that SCOPE_EVENTS (comma-separated) can select; markers are always on. */
 export interface Groups {
   process: boolean;
