@@ -801,39 +801,88 @@ let nextCandidate = 0;
 // Captured now, before the program runs: a program that replaces globalThis.Function later is never called.
 let compile: FunctionConstructor | undefined = Function;
 
-/** A shape writer's write of a non-negative integer below 1e15 at `position`; returns the end. */
-function shapeDigits(target: Uint8Array, position: number, value: number): number {
-  const digits = digitCount(value);
-  writeDigits(target, position + digits - 1, value);
-  return position + digits;
-}
-
-/** A shape writer's write of any number, as fast() writes it (String()'s text); VALUE_MISS if it would not fit. */
-function shapeNumber(target: Uint8Array, position: number, value: number): number {
-  if (value >= 0 && value < 1e15 && isInteger(value)) return shapeDigits(target, position, value);
-  if (value < 0 && value > -1e15 && isInteger(value)) {
-    target[position] = 0x2d;
-    return shapeDigits(target, position + 1, -value);
-  }
-  const text = numberText(value);
-  const length = text.length;
-  if (position + length > PREVIEW_MAX_CHARS) return VALUE_MISS;
-  for (let i = 0; i < length; i++) target[position++] = text.charCodeAt(i);
-  return position;
-}
-
-/** A shape writer's write of a printable ASCII string, quoted; VALUE_MISS if it is not one or would not fit. */
-function shapeString(target: Uint8Array, position: number, value: string): number {
-  const length = value.length;
-  if (position + length + 2 > PREVIEW_MAX_CHARS) return VALUE_MISS;
-  target[position++] = 0x22;
-  for (let i = 0; i < length; i++) {
-    const code = value.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return VALUE_MISS;
-    target[position++] = code;
-  }
-  target[position++] = 0x22;
-  return position;
+/**
+ * A shape writer's write of one value as fast() writes it: numbers (String()'s text),
+ * printable ASCII strings without escapes, booleans, null and undefined. Returns the end, or
+ * VALUE_MISS for another value or an end past PREVIEW_MAX_CHARS. One function for every key
+ * of every writer, called and not inlined (its bytecode is above V8's
+ * --max-inlined-bytecode-size, 460 bytes): TurboFan compiles its digit and character loops
+ * once a thread, and each writer's own compile stays a short line of constant stores and
+ * calls (BENCHMARKS.md "The shape writer's compile"). Its loops are written out here, not
+ * called, for the same reason (one compile, nothing to inline).
+ */
+function shapeValue(target: Uint8Array, position: number, value: unknown): number {
+  let i = position;
+  if (typeof value === "number") {
+    let n = value;
+    if (!(n > -1e15 && n < 1e15 && isInteger(n))) {
+      const text = numberText(n);
+      const length = text.length;
+      if (i + length > PREVIEW_MAX_CHARS) return VALUE_MISS;
+      for (let c = 0; c < length; c++) target[i++] = text.charCodeAt(c);
+      return i;
+    }
+    if (n < 0) {
+      target[i++] = 0x2d;
+      n = -n;
+    }
+    let digits = 1;
+    for (let power = 10; power <= n; power *= 10) digits++;
+    let d = i + digits - 1;
+    while (n > 0x7fffffff) {
+      const next = Math.floor(n / 10);
+      target[d--] = 0x30 + (n - next * 10);
+      n = next;
+    }
+    let small = n | 0;
+    do {
+      const next = (small / 10) | 0;
+      target[d--] = 0x30 + (small - next * 10);
+      small = next;
+    } while (small > 0);
+    i += digits;
+  } else if (typeof value === "string") {
+    const length = value.length;
+    if (i + length + 2 > PREVIEW_MAX_CHARS) return VALUE_MISS;
+    target[i++] = 0x22;
+    for (let c = 0; c < length; c++) {
+      const code = value.charCodeAt(c);
+      if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return VALUE_MISS;
+      target[i++] = code;
+    }
+    target[i++] = 0x22;
+  } else if (value === true) {
+    target[i] = 0x74;
+    target[i + 1] = 0x72;
+    target[i + 2] = 0x75;
+    target[i + 3] = 0x65;
+    i += 4;
+  } else if (value === false) {
+    target[i] = 0x66;
+    target[i + 1] = 0x61;
+    target[i + 2] = 0x6c;
+    target[i + 3] = 0x73;
+    target[i + 4] = 0x65;
+    i += 5;
+  } else if (value === null) {
+    target[i] = 0x6e;
+    target[i + 1] = 0x75;
+    target[i + 2] = 0x6c;
+    target[i + 3] = 0x6c;
+    i += 4;
+  } else if (value === undefined) {
+    target[i] = 0x75;
+    target[i + 1] = 0x6e;
+    target[i + 2] = 0x64;
+    target[i + 3] = 0x65;
+    target[i + 4] = 0x66;
+    target[i + 5] = 0x69;
+    target[i + 6] = 0x6e;
+    target[i + 7] = 0x65;
+    target[i + 8] = 0x64;
+    i += 9;
+  } else return VALUE_MISS;
+  return i > PREVIEW_MAX_CHARS ? VALUE_MISS : i;
 }
 
 /** The preview of plain record `object` by a shape writer: its length, or -1 (fast() decides). */
@@ -933,38 +982,22 @@ function compileShape(keys: string[], infos: KeyInfo[]): Shape["write"] | undefi
   if (compile === undefined) return undefined;
   const lines: string[] = ["let k = 0;", "for (const name in o) {", "switch (k++) {"];
   keys.forEach((key, i) => lines.push(`case ${i}: if (name !== ${JSON.stringify(key)}) return ${KEYS_MISS}; break;`));
-  lines.push(`default: return ${KEYS_MISS};`, "}", "}", `if (k !== ${keys.length}) return ${KEYS_MISS};`, "t[0] = 0x7b;", "let at = 1;", "let d;", "let v;");
+  lines.push(`default: return ${KEYS_MISS};`, "}", "}", `if (k !== ${keys.length}) return ${KEYS_MISS};`, "t[0] = 0x7b;", "let at = 1;", "let d;");
   keys.forEach((key, i) => {
     const bytes = Array.from(infos[i]!.ascii!);
     if (i > 0) bytes.unshift(0x2c);
     lines.push(
       `d = od(o, ${JSON.stringify(key)});`,
       `if (d === undefined || !("value" in d)) return ${VALUE_MISS};`,
-      "v = d.value;",
       ...bytes.map((byte, b) => `t[at + ${b}] = ${byte};`),
-      `at += ${bytes.length};`,
-      "if (typeof v === \"number\") {",
-      // The commonest value (ids, counts) in line; any other number by its helper.
-      "if (v >= 0 && v < 1e15 && isInteger(v)) at = digits(t, at, v);",
-      "else {",
-      "at = number(t, at, v);",
+      `at = value(t, at + ${bytes.length}, d.value);`,
       `if (at < 0) return ${VALUE_MISS};`,
-      "}",
-      "} else if (typeof v === \"string\") {",
-      "at = string(t, at, v);",
-      `if (at < 0) return ${VALUE_MISS};`,
-      "} else if (v === true) { t[at] = 0x74; t[at + 1] = 0x72; t[at + 2] = 0x75; t[at + 3] = 0x65; at += 4; }",
-      "else if (v === false) { t[at] = 0x66; t[at + 1] = 0x61; t[at + 2] = 0x6c; t[at + 3] = 0x73; t[at + 4] = 0x65; at += 5; }",
-      "else if (v === null) { t[at] = 0x6e; t[at + 1] = 0x75; t[at + 2] = 0x6c; t[at + 3] = 0x6c; at += 4; }",
-      "else if (v === undefined) { t[at] = 0x75; t[at + 1] = 0x6e; t[at + 2] = 0x64; t[at + 3] = 0x65; t[at + 4] = 0x66; t[at + 5] = 0x69; t[at + 6] = 0x6e; t[at + 7] = 0x65; t[at + 8] = 0x64; at += 9; }",
-      `else return ${VALUE_MISS};`,
-      `if (at > ${PREVIEW_MAX_CHARS}) return ${VALUE_MISS};`,
     );
   });
   lines.push("t[at++] = 0x7d;", `return at > ${PREVIEW_MAX_CHARS} ? ${VALUE_MISS} : at;`);
   try {
-    const factory = new compile("od", "isInteger", "digits", "number", "string", `"use strict"; return function shape(o, t) {\n${lines.join("\n")}\n};`);
-    return factory(ownDescriptor, isInteger, shapeDigits, shapeNumber, shapeString) as Shape["write"];
+    const factory = new compile("od", "value", `"use strict"; return function shape(o, t) {\n${lines.join("\n")}\n};`);
+    return factory(ownDescriptor, shapeValue) as Shape["write"];
   } catch {
     // Code generation refused (--disallow-code-generation-from-strings): the walk as before.
     compile = undefined;
