@@ -9,7 +9,7 @@ import { afterAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { cleanup, fixtures, ofKind, runTraced, scratchDir } from "./agent-harness";
+import { WORKER_PROGRAM_START, cleanup, fixtures, ofKind, runTraced, scratchDir } from "./agent-harness";
 
 afterAll(cleanup);
 
@@ -51,9 +51,7 @@ function lister(name: string, body: string): string {
   const file = join(scratchDir(), name);
   writeFileSync(
     file,
-    `const { Worker, isMainThread, parentPort } = require("node:worker_threads");
-const fs = require("node:fs"), path = require("node:path");
-const at = path.dirname(/--require "?([^ "]+node\\.cjs)/.exec(process.env.NODE_OPTIONS)[1]);
+    `${WORKER_PROGRAM_START}
 if (isMainThread) {
   let left = 2;
   for (let i = 0; i < 2; i++) {

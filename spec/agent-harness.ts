@@ -13,6 +13,15 @@ import { runCli } from "./harness";
 
 export const fixtures = join(import.meta.dir, "fixtures");
 
+/**
+ * The start of a generated worker program that looks into the agent's directory: the
+ * worker_threads names, fs and path, and `at`, the directory of the node.cjs that
+ * NODE_OPTIONS preloads.
+ */
+export const WORKER_PROGRAM_START = `const { Worker, isMainThread, parentPort } = require("node:worker_threads");
+const fs = require("node:fs"), path = require("node:path");
+const at = path.dirname(/--require "?([^ "]+node\\.cjs)/.exec(process.env.NODE_OPTIONS)[1]);`;
+
 let scratch: string | undefined;
 
 /** A directory for this test file's traces, removed by cleanup(). */

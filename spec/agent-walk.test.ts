@@ -9,7 +9,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, ofKind, runTraced, scratchDir } from "./agent-harness";
+import { WORKER_PROGRAM_START, cleanup, ofKind, runTraced, scratchDir } from "./agent-harness";
 
 afterAll(cleanup);
 
@@ -18,9 +18,7 @@ function program(name: string, main: string, body: string): string {
   const file = join(scratchDir(), name);
   writeFileSync(
     file,
-    `const { Worker, isMainThread, parentPort } = require("node:worker_threads");
-const fs = require("node:fs"), path = require("node:path");
-const at = path.dirname(/--require "?([^ "]+node\\.cjs)/.exec(process.env.NODE_OPTIONS)[1]);
+    `${WORKER_PROGRAM_START}
 if (isMainThread) {
   const worker = new Worker(__filename);
   worker.on("message", (m) => console.log("worker said", JSON.stringify(m)));
