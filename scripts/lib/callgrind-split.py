@@ -6,9 +6,9 @@
 DIR/<n>-<workers>/cg.out-<thread> are callgrind profiles (one per thread) of variant n at LO
 and HI workers; per worker = (HI - LO) difference / (HI - LO). Prints, per variant (all kept
 unless N are given), the self instructions by category (function-name patterns below) and by
-thread group (main thread 01, V8's platform threads 02-07, the workers 08+), and the
+thread group (main thread 01, V8's platform threads 02-07, the workers 08+), the
 "stable" figure: all threads without the scavenger, V8's hash tables and the hash-seed prime
-search. THREADS=main restricts the split by category to the main thread (profile 01: the
+search, and GC split into the main thread's and the rest's. THREADS=main restricts the split by category to the main thread (profile 01: the
 parent's own records of each worker, BENCHMARKS.md "The main thread's part of a worker
 start"). Those three move by chance between identical runs (BENCHMARKS.md "Eleventh look":
 where a scavenge's parallel tasks run, how a new isolate's tables probe, how long the prime
@@ -76,6 +76,8 @@ def split(directory, variant, lo, hi):
                 label = category(name)
                 by_category[label] += value
                 by_group[group + (" (gc, hash, prime)" if label in NOISE else "")] += value
+                if label == "gc":
+                    by_group[group + " (gc)"] += value
     return by_category, by_group
 
 
@@ -94,6 +96,12 @@ def main():
     print("%-34s" % "stable (without gc, hash, prime)" + "".join("%11.2f" % sum(v for k, v in r[0].items() if k not in NOISE) for r in results))
     for group in ("main thread", "platform threads", "worker threads"):
         print("%-34s" % f"{group}, stable" + "".join("%11.2f" % r[1][group] for r in results))
+    # GC by thread: the main thread's scavenges land in a run's lo..hi window by chance (its
+    # young generation fills every few dozen workers), the workers' and V8's platform threads'
+    # share one scavenge's parallel tasks; their sum is the worker's own (BENCHMARKS.md
+    # "Fifteenth look").
+    print("%-34s" % "gc, main thread" + "".join("%11.2f" % r[1]["main thread (gc)"] for r in results))
+    print("%-34s" % "gc, workers and platform threads" + "".join("%11.2f" % (r[1]["worker threads (gc)"] + r[1]["platform threads (gc)"]) for r in results))
 
 
 if __name__ == "__main__":
