@@ -199,6 +199,13 @@ comptime {
 const EnvState = struct {
     producer: ring.Producer = undefined,
     attached: bool = false,
+    /// The env this state belongs to (the fast calls' slow callbacks make their values with it).
+    env: ?napi_env = null,
+    /// This env's per-event functions are V8 Fast API functions (fast_define); fast_calls
+    /// counts the calls V8 made to their fast C functions (optimized code), for the
+    /// addon's self-report in stats().
+    fast: bool = false,
+    fast_calls: u64 = 0,
     /// The ArrayBuffer `scratch()` made (held by a reference for the env's life, so the
     /// pointer stays valid whatever JavaScript keeps); null until asked for.
     scratch: ?[*]align(8) u8 = null,
@@ -247,6 +254,7 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     // Torn down on its own thread: no commit of this env can come after.
     if (thread_env.state == state) thread_env = .{ .live_count = thread_env.live_count };
     thread_env.live_count -|= 1;
+    if (fast_state == state) fast_state = null;
     gc_unwatch(state);
     if (state.loop_watch) |watch| LoopHandle.close(watch);
     if (state.ticker) |ticker| TickHandle.close(ticker);
@@ -517,20 +525,19 @@ fn scratch_record(fields: *const [8]f64, e: f64) layout.Record {
     );
 }
 
-fn js_commit(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const state = commit_state_of(env, info) orelse return null;
-    if (!state.attached) return boolean(env, false);
-    const fields = scratch_fields(state) orelse return boolean(env, false);
+/// record(f64[0..7) of the scratch): whether it was written.
+inline fn commit_write(state: *EnvState) bool {
+    if (!state.attached) return false;
+    const fields = scratch_fields(state) orelse return false;
     const record = scratch_record(fields, fields[6]);
-    // Written: undefined, no value to make (napi_get_boolean, ~17 instructions a commit).
-    if (state.producer.write(&record)) return null;
-    return boolean(env, false);
+    return state.producer.write(&record);
 }
 
-fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const state = commit_state_of(env, info) orelse return null;
-    if (!state.attached) return number(env, 0);
-    const fields = scratch_fields(state) orelse return number(env, 0);
+/// string(f64[6], bytes 64..64+f64[7]) then record(f64[0..6), e = f64[6]): how many of the
+/// two were written (0..2).
+inline fn commit_string_write(state: *EnvState) u32 {
+    if (!state.attached) return 0;
+    const fields = scratch_fields(state) orelse return 0;
     const id: u32 = @truncate(producer_module.u64_from_f64(fields[6]));
     const length: usize = @min(producer_module.u64_from_f64(fields[7]), layout.string_max_bytes);
     const bytes = state.scratch.?[scratch_fields_bytes..][0..length];
@@ -538,6 +545,19 @@ fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
     if (producer_module.write_string(&state.producer, id, bytes) > 0) written += 1;
     const record = scratch_record(fields, fields[6]);
     if (state.producer.write(&record)) written += 1;
+    return written;
+}
+
+fn js_commit(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = commit_state_of(env, info) orelse return null;
+    // Written: undefined, no value to make (napi_get_boolean, ~17 instructions a commit).
+    if (commit_write(state)) return null;
+    return boolean(env, false);
+}
+
+fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = commit_state_of(env, info) orelse return null;
+    const written = commit_string_write(state);
     // Both written: undefined, no number to make (napi_create_double, ~29 instructions).
     if (written == 2) return null;
     return number(env, @floatFromInt(written));
@@ -682,6 +702,10 @@ fn js_stats(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     if (napi_create_object(env, &object) != napi_ok) return null;
     _ = napi_set_named_property(env, object, "written", number(env, @floatFromInt(written)));
     _ = napi_set_named_property(env, object, "dropped", number(env, @floatFromInt(dropped)));
+    // The fast calls' self-report: whether this env's per-event functions are V8 Fast API
+    // functions, and how many calls optimized code made to their fast C bodies.
+    _ = napi_set_named_property(env, object, "fast", boolean(env, call.state.fast));
+    _ = napi_set_named_property(env, object, "fastCalls", number(env, @floatFromInt(call.state.fast_calls)));
     return object;
 }
 
@@ -895,6 +919,188 @@ fn js_gc_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
     const state = state_of(env, info) orelse return null;
     gc_unwatch(state);
     return null;
+}
+
+// ---------------------------------------------------------------------------------------
+// V8 Fast API calls for the per-event functions (commit, commitString, now). Every event
+// the Node agent writes is one call of commit() or commitString() without arguments; made
+// by napi_create_function, each call from optimized code goes through V8's
+// CallApiCallback builtin and Node-API's FunctionCallbackWrapper::Invoke before it reaches
+// js_commit (~135 instructions of entry: BENCHMARKS.md "Per-message cost: the preview at
+// the receive, measured"). A function made from a FunctionTemplate with a CFunction is
+// called by TurboFan's code as a plain C call instead. Node-API has no way to make one, so
+// where the running V8 is one whose layouts were checked (fast_api_versions) the functions
+// are made with V8's own C++ API, found with dlsym in the node binary as the GC callbacks
+// are; everywhere else (another V8, a symbol missing, Bun, whose V8 shim exports
+// FunctionTemplate::New but neither V8::GetVersion nor CFunction's constructor) they are
+// the Node-API functions above, unchanged.
+//
+// Each function has two C bodies doing the same work: the fast one (called by optimized
+// code: no allocation, no JavaScript, no throw, no handle) and a V8 FunctionCallback
+// (interpreter, baseline, and any call the optimizer did not make fast), which returns
+// what the Node-API function returns. Neither has Node-API's callback data: the state is
+// this thread's fast_state, the one env of the thread that owns fast functions (a second
+// env on the thread gets Node-API functions, which carry their state).
+//
+// Layouts, checked in each binary (gdb on V8's own CFunctionInfo instances in Node 20.20.2,
+// 22.23.5, 24.22.3) and V8's headers: CTypeInfo is three bytes (type, sequence type,
+// flags), Type kVoid 0, kBool 1, kUint32 4, kFloat64 8, kV8Value 10; CFunctionInfo is
+// {CTypeInfo return_info_, u8 repr_ (V8 12+; padding in 11.3), u32 arg_count_, const
+// CTypeInfo* arg_info_}; CFunction is {const void* address_, const CFunctionInfo*
+// type_info_}; FunctionCallbackInfo starts with `Address* implicit_args_`, whose slot 3
+// is the return value (kReturnValueIndex in V8 11.3, 12.4 and 13.6). A Local and a
+// napi_value are the same pointer (Node's js_native_api_v8.h JsValueFromV8LocalValue:
+// reinterpret_cast<napi_value>(*local)), so a function made here is set on the exports
+// with napi_set_named_property, and a value Node-API made (napi_get_boolean,
+// napi_create_double) is read through its slot into the return value.
+
+/// V8 versions (V8::GetVersion() prefixes) whose layouts above were checked.
+const fast_api_versions = [_][]const u8{ "11.3.", "12.4.", "13.6." };
+
+const CTypeInfo = extern struct {
+    type: u8,
+    sequence_type: u8 = 0,
+    flags: u8 = 0,
+
+    const void_type = 0;
+    const bool_type = 1;
+    const uint32_type = 4;
+    const float64_type = 8;
+    const v8_value_type = 10;
+};
+
+const CFunctionInfo = extern struct {
+    return_info: CTypeInfo,
+    int64_representation: u8 = 0,
+    arg_count: u32,
+    arg_info: [*]const CTypeInfo,
+};
+
+const CFunction = extern struct {
+    address: *const anyopaque,
+    type_info: *const CFunctionInfo,
+};
+
+comptime {
+    assert(@sizeOf(CTypeInfo) == 3);
+    assert(@sizeOf(CFunctionInfo) == 16 and @offsetOf(CFunctionInfo, "arg_count") == 4 and @offsetOf(CFunctionInfo, "arg_info") == 8);
+    assert(@sizeOf(CFunction) == 16);
+}
+
+const V8FunctionCallbackInfo = extern struct {
+    implicit_args: [*]usize,
+};
+const v8_return_value_index = 3;
+const V8FunctionCallback = *const fn (*const V8FunctionCallbackInfo) callconv(.c) void;
+
+/// The receiver alone (every fast call's first argument): the functions take no arguments.
+const receiver_only = [_]CTypeInfo{.{ .type = CTypeInfo.v8_value_type }};
+
+const FastFunction = struct {
+    slow: V8FunctionCallback,
+    c_function: CFunction,
+};
+
+const fast_commit_function: FastFunction = .{
+    .slow = slow_commit,
+    .c_function = .{ .address = &fast_commit, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = 1, .arg_info = &receiver_only } },
+};
+const fast_commit_string_function: FastFunction = .{
+    .slow = slow_commit_string,
+    .c_function = .{ .address = &fast_commit_string, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = 1, .arg_info = &receiver_only } },
+};
+
+/// This thread's env whose functions are fast (see above); null where none is.
+threadlocal var fast_state: ?*EnvState = null;
+
+const FastApi = struct {
+    get_current: *const fn () callconv(.c) ?v8_isolate,
+    current_context: *const fn (?v8_isolate) callconv(.c) ?*anyopaque,
+    template_new: *const fn (?v8_isolate, V8FunctionCallback, ?*anyopaque, ?*anyopaque, c_int, c_int, c_int, *const CFunction, u16, u16, u16) callconv(.c) ?*anyopaque,
+    get_function: *const fn (*anyopaque, *anyopaque) callconv(.c) ?*anyopaque,
+
+    /// Resolved once per process, under the process ring's lock (as Uv).
+    var resolved: ?FastApi = null;
+    var resolve_tried = false;
+
+    fn get() ?FastApi {
+        lock();
+        defer unlock();
+        if (!resolve_tried) {
+            resolve_tried = true;
+            resolved = resolve();
+        }
+        return resolved;
+    }
+
+    fn resolve() ?FastApi {
+        // V8's own: Bun's V8 shim has FunctionTemplate::New (and ignores its CFunction) but not these.
+        const get_version = V8.symbol(*const fn () callconv(.c) [*:0]const u8, "_ZN2v82V810GetVersionEv") orelse return null;
+        _ = V8.symbol(*const anyopaque, "_ZN2v89CFunctionC1EPKvPKNS_13CFunctionInfoE") orelse return null;
+        const version = std.mem.span(get_version());
+        for (fast_api_versions) |prefix| {
+            if (std.mem.startsWith(u8, version, prefix)) break;
+        } else return null;
+        return .{
+            .get_current = V8.symbol(*const fn () callconv(.c) ?v8_isolate, "_ZN2v87Isolate10GetCurrentEv") orelse return null,
+            .current_context = V8.symbol(*const fn (?v8_isolate) callconv(.c) ?*anyopaque, "_ZN2v87Isolate17GetCurrentContextEv") orelse return null,
+            .template_new = V8.symbol(*const fn (?v8_isolate, V8FunctionCallback, ?*anyopaque, ?*anyopaque, c_int, c_int, c_int, *const CFunction, u16, u16, u16) callconv(.c) ?*anyopaque, "_ZN2v816FunctionTemplate3NewEPNS_7IsolateEPFvRKNS_20FunctionCallbackInfoINS_5ValueEEEENS_5LocalIS4_EENSA_INS_9SignatureEEEiNS_19ConstructorBehaviorENS_14SideEffectTypeEPKNS_9CFunctionEttt") orelse return null,
+            .get_function = V8.symbol(*const fn (*anyopaque, *anyopaque) callconv(.c) ?*anyopaque, "_ZN2v816FunctionTemplate11GetFunctionENS_5LocalINS_7ContextEEE") orelse return null,
+        };
+    }
+};
+
+/// v8::ConstructorBehavior::kThrow, v8::SideEffectType::kHasSideEffect.
+const v8_constructor_throw = 0;
+const v8_has_side_effect = 0;
+
+/// A fast function for `state`, or null (not a checked V8, another env of this thread owns
+/// fast functions, a V8 call failed): the caller then makes the Node-API one.
+fn fast_define(state: *EnvState, function: *const FastFunction) ?napi_value {
+    if (fast_state != null and fast_state != state) return null;
+    const api = FastApi.get() orelse return null;
+    const isolate = api.get_current() orelse return null;
+    const context = api.current_context(isolate) orelse return null;
+    const template = api.template_new(isolate, function.slow, null, null, 0, v8_constructor_throw, v8_has_side_effect, &function.c_function, 0, 0, 0) orelse return null;
+    const made = api.get_function(template, context) orelse return null;
+    fast_state = state;
+    state.fast = true;
+    return @ptrCast(made);
+}
+
+/// The value behind a Node-API value (its slot) as the call's return value.
+fn slow_return(info: *const V8FunctionCallbackInfo, value: ?napi_value) void {
+    const slot: *const usize = @ptrCast(@alignCast(value orelse return));
+    info.implicit_args[v8_return_value_index] = slot.*;
+}
+
+fn fast_commit(receiver: ?*anyopaque) callconv(.c) bool {
+    _ = receiver;
+    const state = fast_state orelse return false;
+    state.fast_calls +%= 1;
+    return commit_write(state);
+}
+
+/// As js_commit: undefined when written, else false.
+fn slow_commit(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state orelse return;
+    if (commit_write(state)) return;
+    slow_return(info, boolean(state.env.?, false));
+}
+
+fn fast_commit_string(receiver: ?*anyopaque) callconv(.c) u32 {
+    _ = receiver;
+    const state = fast_state orelse return 0;
+    state.fast_calls +%= 1;
+    return commit_string_write(state);
+}
+
+/// As js_commit_string: undefined when both were written, else how many.
+fn slow_commit_string(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state orelse return;
+    const written = commit_string_write(state);
+    if (written == 2) return;
+    slow_return(info, number(state.env.?, @floatFromInt(written)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1372,6 +1578,8 @@ fn js_share_file(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
 const Export = struct {
     name: [*:0]const u8,
     callback: napi_callback,
+    /// Made as a V8 Fast API function where that is possible (fast_define).
+    fast: ?*const FastFunction = null,
 };
 
 /// Made by every environment's module init. A lean init (the Node agent's loader: an
@@ -1387,8 +1595,8 @@ const lean_exports_table = [_]Export{
     .{ .name = "string", .callback = js_string },
     .{ .name = "recordString", .callback = js_record_string },
     .{ .name = "scratch", .callback = js_scratch },
-    .{ .name = "commit", .callback = js_commit },
-    .{ .name = "commitString", .callback = js_commit_string },
+    .{ .name = "commit", .callback = js_commit, .fast = &fast_commit_function },
+    .{ .name = "commitString", .callback = js_commit_string, .fast = &fast_commit_string_function },
     .{ .name = "sharedFile", .callback = js_shared_file },
 };
 
@@ -1447,6 +1655,12 @@ fn define_exports(env: napi_env, object: ?napi_value, table: []const Export, sta
     assert(table.len > 0);
     for (table) |entry| {
         var function: ?napi_value = null;
+        if (entry.fast) |fast| {
+            if (fast_define(state, fast)) |made| {
+                _ = napi_set_named_property(env, object, entry.name, made);
+                continue;
+            }
+        }
         if (napi_create_function(env, entry.name, std.math.maxInt(usize), entry.callback, state, &function) != napi_ok) continue;
         _ = napi_set_named_property(env, object, entry.name, function);
     }
@@ -1465,7 +1679,7 @@ fn js_loop_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value
 /// Called once per environment (main thread, each worker) that loads the addon.
 export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_value {
     const state = std.heap.c_allocator.create(EnvState) catch return exports;
-    state.* = .{};
+    state.* = .{ .env = env };
     if (napi_set_instance_data(env, state, env_finalize, null) != napi_ok) {
         std.heap.c_allocator.destroy(state);
         return exports;
