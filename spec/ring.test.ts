@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { libscopePath } from "../src/core/native";
 import { monotonicNs, Ring, RingError } from "../src/core/ring";
+import { nodeVersions } from "./harness";
 
 const paths: string[] = [];
 let counter = 0;
@@ -436,7 +437,7 @@ out.stopped = lean.stopped();
 lean.detach();
 console.log(JSON.stringify(out));
 `;
-    const every = ["attach", "commit", "commitEvents", "commitString", "detach", "events", "loopApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
+    const every = ["attach", "commit", "commitEvents", "commitString", "detach", "events", "fastApi", "loopApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
     const lean = ["attach", "commit", "commitString", "fullApi", "record", "recordString", "scratch", "sharedFile", "string"];
     // Made by fullApi(true) alone: what the core calls now and then (zig/napi.zig rare_exports_table).
     const rare = [...lean, "loopApi", "shareFile", "stopped"].sort();
@@ -452,13 +453,105 @@ console.log(JSON.stringify(out));
       rareReturnsExports: true,
       rare,
       returnsExports: true,
-      full: [...every, "fullApi"].sort(),
+      // fastApi (a self-report for specs and benches) only in a load that is not lean.
+      full: [...every.filter((name) => name !== "fastApi"), "fullApi"].sort(),
       madeOnce: true,
       attach: true,
       clock: true,
       stats: true,
       stopped: 0,
     });
+  });
+
+  test("V8 Fast API commits and clock on the checked V8s (Node 20, 22, 24): optimized code calls the C bodies, which write and return what the Node-API functions do; Bun keeps Node-API", async () => {
+    // Forced through TurboFan with natives syntax, so whether the fast body ran is the addon's
+    // own count (fastApi().calls), not a timing. A lane of 64 slots and the producer's overflow
+    // fill, so the refusals of both bodies are seen too.
+    const script = `
+const [addonPath, ringPath] = process.argv.slice(-2);
+const a = require(addonPath);
+const out = { v8: process.versions.v8, attach: a.attach(ringPath, 4) };
+const f = new Float64Array(a.scratch(), 0, 8);
+new Uint8Array(a.scratch(), 64, 30).fill(97);
+const set = (i, id) => { f[0] = 12; f[1] = 0; f[2] = i; f[3] = 0; f[4] = 0; f[5] = 0; f[6] = id; f[7] = 30; };
+function commitOne(i) { set(i, 0); return a.commit(); }
+function commitStringOne(i) { set(i, i + 1); return a.commitString(); }
+function slowOne(i) { set(i, 0); return a.commit(); }
+function slowStringOne(i) { set(i, i + 1); return a.commitString(); }
+%NeverOptimizeFunction(slowOne);
+%NeverOptimizeFunction(slowStringOne);
+out.slow = [slowOne(0), slowStringOne(1)].map(String);
+%PrepareFunctionForOptimization(commitOne);
+%PrepareFunctionForOptimization(commitStringOne);
+commitOne(2); commitStringOne(3); commitOne(2); commitStringOne(3);
+const before = a.fastApi().calls;
+%OptimizeFunctionOnNextCall(commitOne);
+%OptimizeFunctionOnNextCall(commitStringOne);
+out.fast = [commitOne(4), commitStringOne(5)].map(String);
+out.fastCalls = a.fastApi().calls - before;
+// now(): the producer's clock from either body (nanoseconds, after the attach's).
+function nowOne() { return a.now(); }
+%PrepareFunctionForOptimization(nowOne);
+const slowNow = nowOne();
+nowOne();
+%OptimizeFunctionOnNextCall(nowOne);
+const beforeNow = a.fastApi().calls;
+const fastNow = nowOne();
+out.now = { ordered: slowNow > 0 && fastNow >= slowNow, fastCalls: a.fastApi().calls - beforeNow };
+let i = 6;
+while (commitOne(i) !== false && i < 1000000) i++;
+out.fullAt = i;
+out.refused = [commitOne(i + 1), commitStringOne(i + 2), slowOne(i + 3), slowStringOne(i + 4)].map(String);
+out.optimized = [%GetOptimizationStatus(commitOne) & 16, %GetOptimizationStatus(commitStringOne) & 16].map(Boolean);
+out.fastApi = a.fastApi();
+out.written = a.stats().written;
+a.detach();
+console.log(JSON.stringify(out));
+`;
+    const checked = (v8: string) => ["11.3.", "12.4.", "13.6."].some((prefix) => v8.startsWith(prefix));
+    for (const node of nodeVersions.filter((version) => version.installed)) {
+      const path = ringPath(`napi-fast-${node.name.replace(" ", "")}`);
+      const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 64, mode: "discard" });
+      const child = Bun.spawn([node.path, "--allow-natives-syntax", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      expect({ node: node.name, exitCode, stderr }).toEqual({ node: node.name, exitCode: 0, stderr: "" });
+      const out = JSON.parse(stdout);
+      const fast = checked(out.v8);
+      expect({ node: node.name, ...out }).toEqual({
+        node: node.name,
+        v8: out.v8,
+        attach: true,
+        // The slow bodies (and the Node-API functions) give undefined for what was written...
+        slow: ["undefined", "undefined"],
+        // ...the fast ones true and 2 (the agent reads only false and counts below 2).
+        fast: fast ? ["true", "2"] : ["undefined", "undefined"],
+        fastCalls: fast ? 2 : 0,
+        now: { ordered: true, fastCalls: fast ? 1 : 0 },
+        fullAt: out.fullAt,
+        refused: ["false", "0", "false", "0"],
+        optimized: [true, true],
+        fastApi: { fast, calls: out.fastApi.calls },
+        // 0..5 above (two strings among them: six records), then one a commit from 6 to the refusal.
+        written: out.fullAt + 6,
+      });
+      expect(out.fastApi.calls >= (fast ? out.fullAt - 6 : 0) && (fast || out.fastApi.calls === 0)).toBe(true);
+      // What the fast bodies wrote is what the slow ones write: the records in order, field a as
+      // set (the lane's 64; the rest waits in the producer's overflow).
+      const buffer = new Uint8Array(64 * RECORD_SIZE);
+      const count = ring.drain(buffer);
+      const records = Array.from({ length: count }, (_, index) => readRecord(buffer, index)).filter((record) => record.kind === 12);
+      expect(records.length).toBeGreaterThan(8);
+      expect(records.map((record) => Number(record.a))).toEqual([0, 1, 2, 3, 2, 3, 4, 5, ...Array.from({ length: out.fullAt - 6 }, (_, index) => index + 6)].slice(0, records.length));
+      ring.close();
+    }
+    // Bun: its V8 shim exports FunctionTemplate::New, but not V8's own GetVersion: Node-API functions.
+    const path = ringPath("napi-fast-bun");
+    const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 64, mode: "discard" });
+    const bunScript = `const a = require(process.argv.at(-2)); a.scratch(); a.attach(process.argv.at(-1), 4); console.log(JSON.stringify({ commit: String(a.commit()), fastApi: a.fastApi() })); a.detach();`;
+    const child = Bun.spawn([process.execPath, "-e", bunScript, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect({ exitCode, stderr, out: JSON.parse(stdout) }).toEqual({ exitCode: 0, stderr: "", out: { commit: "undefined", fastApi: { fast: false, calls: 0 } } });
+    ring.close();
   });
 
   test("a lane held by a process that exited without detaching is taken over by the next producer", async () => {

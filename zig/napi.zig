@@ -484,7 +484,13 @@ fn env_buffer(env: napi_env, size_bytes: usize, pointer: *?[*]align(8) u8, refer
 /// count of records not written is in header word 6.
 fn js_commit_events(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const state = state_of(env, info) orelse return null;
-    const events = state.events orelse return null;
+    commit_events(state);
+    return null;
+}
+
+/// commitEvents()'s work (see events_header_bytes): no value, nothing of V8 touched.
+inline fn commit_events(state: *EnvState) void {
+    const events = state.events orelse return;
     const header: *[events_header_bytes / 4]u32 = @ptrCast(events);
     const count: u32 = @min(header[0], events_batch_records);
     const text_count: u32 = @min(header[1], 2);
@@ -505,7 +511,6 @@ fn js_commit_events(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
     }
     // JavaScript writes only a record's non-zero words: the next batch starts from zeros.
     @memset(records_bytes, 0);
-    return null;
 }
 
 fn scratch_fields(state: *const EnvState) ?*const [8]f64 {
@@ -605,9 +610,13 @@ fn js_record_batch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_v
 /// (recordBatch keeps a non-zero timestamp) on the same clock as natively stamped ones.
 /// A double holds every ns exactly for 104 days of uptime (2^53 ns), 2 ns steps after.
 fn js_now(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const call = call_begin(env, info) orelse return null;
-    if (!call.state.attached) return number(env, 0);
-    return number(env, @floatFromInt(call.state.producer.clock.now_ns()));
+    const state = state_of(env, info) orelse return null;
+    return number(env, now_value(state));
+}
+
+inline fn now_value(state: *EnvState) f64 {
+    if (!state.attached) return 0;
+    return @floatFromInt(state.producer.clock.now_ns());
 }
 
 /// 1 once recording stopped (`scope stop`, a limit): the agent then turns its hooks off.
@@ -702,10 +711,18 @@ fn js_stats(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     if (napi_create_object(env, &object) != napi_ok) return null;
     _ = napi_set_named_property(env, object, "written", number(env, @floatFromInt(written)));
     _ = napi_set_named_property(env, object, "dropped", number(env, @floatFromInt(dropped)));
-    // The fast calls' self-report: whether this env's per-event functions are V8 Fast API
-    // functions, and how many calls optimized code made to their fast C bodies.
-    _ = napi_set_named_property(env, object, "fast", boolean(env, call.state.fast));
-    _ = napi_set_named_property(env, object, "fastCalls", number(env, @floatFromInt(call.state.fast_calls)));
+    return object;
+}
+
+/// fastApi(): { fast, calls }. The fast calls' self-report (specs, benches): whether this
+/// env's per-event functions are V8 Fast API functions (fast_define), and how many calls
+/// optimized code made to their fast C bodies.
+fn js_fast_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    var object: ?napi_value = null;
+    if (napi_create_object(env, &object) != napi_ok) return null;
+    _ = napi_set_named_property(env, object, "fast", boolean(env, state.fast));
+    _ = napi_set_named_property(env, object, "calls", number(env, @floatFromInt(state.fast_calls)));
     return object;
 }
 
@@ -1010,6 +1027,15 @@ const fast_commit_string_function: FastFunction = .{
     .c_function = .{ .address = &fast_commit_string, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = 1, .arg_info = &receiver_only } },
 };
 
+const fast_now_function: FastFunction = .{
+    .slow = slow_now,
+    .c_function = .{ .address = &fast_now, .type_info = &.{ .return_info = .{ .type = CTypeInfo.float64_type }, .arg_count = 1, .arg_info = &receiver_only } },
+};
+const fast_commit_events_function: FastFunction = .{
+    .slow = slow_commit_events,
+    .c_function = .{ .address = &fast_commit_events, .type_info = &.{ .return_info = .{ .type = CTypeInfo.void_type }, .arg_count = 1, .arg_info = &receiver_only } },
+};
+
 /// This thread's env whose functions are fast (see above); null where none is.
 threadlocal var fast_state: ?*EnvState = null;
 
@@ -1101,6 +1127,33 @@ fn slow_commit_string(info: *const V8FunctionCallbackInfo) callconv(.c) void {
     const written = commit_string_write(state);
     if (written == 2) return;
     slow_return(info, number(state.env.?, @floatFromInt(written)));
+}
+
+fn fast_now(receiver: ?*anyopaque) callconv(.c) f64 {
+    _ = receiver;
+    const state = fast_state orelse return 0;
+    state.fast_calls +%= 1;
+    return now_value(state);
+}
+
+/// As js_now: the producer's clock, 0 when detached.
+fn slow_now(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state orelse return;
+    slow_return(info, number(state.env.?, now_value(state)));
+}
+
+fn fast_commit_events(receiver: ?*anyopaque) callconv(.c) void {
+    _ = receiver;
+    const state = fast_state orelse return;
+    state.fast_calls +%= 1;
+    commit_events(state);
+}
+
+/// As js_commit_events: undefined.
+fn slow_commit_events(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    _ = info;
+    const state = fast_state orelse return;
+    commit_events(state);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1619,12 +1672,12 @@ const rare_exports_table = [_]Export{
 /// eight were ~0.15 M of every worker's start (BENCHMARKS.md "Thirteenth look").
 const full_exports_table = [_]Export{
     .{ .name = "recordBatch", .callback = js_record_batch },
-    .{ .name = "now", .callback = js_now },
+    .{ .name = "now", .callback = js_now, .fast = &fast_now_function },
     .{ .name = "stats", .callback = js_stats },
     .{ .name = "detach", .callback = js_detach },
     .{ .name = "release", .callback = js_release },
     .{ .name = "events", .callback = js_events },
-    .{ .name = "commitEvents", .callback = js_commit_events },
+    .{ .name = "commitEvents", .callback = js_commit_events, .fast = &fast_commit_events_function },
     .{ .name = "prefault", .callback = js_prefault },
 };
 
@@ -1633,7 +1686,7 @@ const full_exports_table = [_]Export{
 /// ~12 K instructions (V8 instantiates a new FunctionTemplate), and these nine were ~0.1 M
 /// of every worker's start (BENCHMARKS.md "Ninth look").
 const loop_exports_table = [_]Export{
-    .{ .name = "now", .callback = js_now },
+    .{ .name = "now", .callback = js_now, .fast = &fast_now_function },
     .{ .name = "gcWatch", .callback = js_gc_watch },
     .{ .name = "gcTake", .callback = js_gc_take },
     .{ .name = "gcDropped", .callback = js_gc_dropped },
@@ -1645,8 +1698,13 @@ const loop_exports_table = [_]Export{
     .{ .name = "tickStop", .callback = js_tick_stop },
 };
 
+/// Made only by a load that is not lean (require: the specs and benches), never by the agent's.
+const diagnostic_exports_table = [_]Export{
+    .{ .name = "fastApi", .callback = js_fast_api },
+};
+
 comptime {
-    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len == 29);
+    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len + diagnostic_exports_table.len == 30);
 }
 
 /// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be
@@ -1692,6 +1750,7 @@ export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_val
     if (!lean) {
         define_exports(env, exports, &rare_exports_table, state);
         define_exports(env, exports, &full_exports_table, state);
+        define_exports(env, exports, &diagnostic_exports_table, state);
         return exports;
     }
     var function: ?napi_value = null;
