@@ -437,7 +437,7 @@ out.stopped = lean.stopped();
 lean.detach();
 console.log(JSON.stringify(out));
 `;
-    const every = ["attach", "commit", "commitEvents", "commitString", "detach", "events", "fastApi", "loopApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
+    const every = ["attach", "commit", "commitEvents", "commitString", "detach", "events", "loopApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
     const lean = ["attach", "commit", "commitString", "fullApi", "record", "recordString", "scratch", "sharedFile", "string"];
     // Made by fullApi(true) alone: what the core calls now and then (zig/napi.zig rare_exports_table).
     const rare = [...lean, "loopApi", "shareFile", "stopped"].sort();
@@ -453,8 +453,7 @@ console.log(JSON.stringify(out));
       rareReturnsExports: true,
       rare,
       returnsExports: true,
-      // fastApi (a self-report for specs and benches) only in a load that is not lean.
-      full: [...every.filter((name) => name !== "fastApi"), "fullApi"].sort(),
+      full: [...every, "fullApi"].sort(),
       madeOnce: true,
       attach: true,
       clock: true,
@@ -465,7 +464,7 @@ console.log(JSON.stringify(out));
 
   test("V8 Fast API commits and clock on the checked V8s (Node 20, 22, 24): optimized code calls the C bodies, which write and return what the Node-API functions do; Bun keeps Node-API", async () => {
     // Forced through TurboFan with natives syntax, so whether the fast body ran is the addon's
-    // own count (fastApi().calls), not a timing. A lane of 64 slots and the producer's overflow
+    // own count (stats(true).fastCalls), not a timing. A lane of 64 slots and the producer's overflow
     // fill, so the refusals of both bodies are seen too.
     const script = `
 const [addonPath, ringPath] = process.argv.slice(-2);
@@ -484,26 +483,26 @@ out.slow = [slowOne(0), slowStringOne(1)].map(String);
 %PrepareFunctionForOptimization(commitOne);
 %PrepareFunctionForOptimization(commitStringOne);
 commitOne(2); commitStringOne(3); commitOne(2); commitStringOne(3);
-const before = a.fastApi().calls;
+const before = a.stats(true).fastCalls;
 %OptimizeFunctionOnNextCall(commitOne);
 %OptimizeFunctionOnNextCall(commitStringOne);
 out.fast = [commitOne(4), commitStringOne(5)].map(String);
-out.fastCalls = a.fastApi().calls - before;
+out.fastCalls = a.stats(true).fastCalls - before;
 // now(): the producer's clock from either body (nanoseconds, after the attach's).
 function nowOne() { return a.now(); }
 %PrepareFunctionForOptimization(nowOne);
 const slowNow = nowOne();
 nowOne();
 %OptimizeFunctionOnNextCall(nowOne);
-const beforeNow = a.fastApi().calls;
+const beforeNow = a.stats(true).fastCalls;
 const fastNow = nowOne();
-out.now = { ordered: slowNow > 0 && fastNow >= slowNow, fastCalls: a.fastApi().calls - beforeNow };
+out.now = { ordered: slowNow > 0 && fastNow >= slowNow, fastCalls: a.stats(true).fastCalls - beforeNow };
 let i = 6;
 while (commitOne(i) !== false && i < 1000000) i++;
 out.fullAt = i;
 out.refused = [commitOne(i + 1), commitStringOne(i + 2), slowOne(i + 3), slowStringOne(i + 4)].map(String);
 out.optimized = [%GetOptimizationStatus(commitOne) & 16, %GetOptimizationStatus(commitStringOne) & 16].map(Boolean);
-out.fastApi = a.fastApi();
+out.fastApi = (({ fast, fastCalls }) => ({ fast, calls: fastCalls }))(a.stats(true));
 out.written = a.stats().written;
 a.detach();
 console.log(JSON.stringify(out));
@@ -547,7 +546,7 @@ console.log(JSON.stringify(out));
     // Bun: its V8 shim exports FunctionTemplate::New, but not V8's own GetVersion: Node-API functions.
     const path = ringPath("napi-fast-bun");
     const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 64, mode: "discard" });
-    const bunScript = `const a = require(process.argv.at(-2)); a.scratch(); a.attach(process.argv.at(-1), 4); console.log(JSON.stringify({ commit: String(a.commit()), fastApi: a.fastApi() })); a.detach();`;
+    const bunScript = `const a = require(process.argv.at(-2)); a.scratch(); a.attach(process.argv.at(-1), 4); console.log(JSON.stringify({ commit: String(a.commit()), fastApi: (({ fast, fastCalls }) => ({ fast, calls: fastCalls }))(a.stats(true)) })); a.detach();`;
     const child = Bun.spawn([process.execPath, "-e", bunScript, addonPath, path], { stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     expect({ exitCode, stderr, out: JSON.parse(stdout) }).toEqual({ exitCode: 0, stderr: "", out: { commit: "undefined", fastApi: { fast: false, calls: 0 } } });

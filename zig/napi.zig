@@ -16,7 +16,8 @@
 //!   recordBatch(buf: ArrayBuffer | TypedArray, count: number): number   written
 //!   now(): number                                  the producer's clock (CLOCK_MONOTONIC ns,
 //!                                                  as records are stamped); 0 when detached
-//!   stats(): { written, dropped }                  this env's producer
+//!   stats(fast?): { written, dropped }             this env's producer; with fast true also
+//!                                                  { fast, fastCalls }: the V8 Fast API self-report
 //!   detach(): void
 //!   scratch(): ArrayBuffer                         this env's scratch (scratch_bytes): a
 //!                                                  record's fields as f64 at 0..7, UTF-8 from
@@ -711,18 +712,17 @@ fn js_stats(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     if (napi_create_object(env, &object) != napi_ok) return null;
     _ = napi_set_named_property(env, object, "written", number(env, @floatFromInt(written)));
     _ = napi_set_named_property(env, object, "dropped", number(env, @floatFromInt(dropped)));
-    return object;
-}
-
-/// fastApi(): { fast, calls }. The fast calls' self-report (specs, benches): whether this
-/// env's per-event functions are V8 Fast API functions (fast_define), and how many calls
-/// optimized code made to their fast C bodies.
-fn js_fast_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const state = state_of(env, info) orelse return null;
-    var object: ?napi_value = null;
-    if (napi_create_object(env, &object) != napi_ok) return null;
-    _ = napi_set_named_property(env, object, "fast", boolean(env, state.fast));
-    _ = napi_set_named_property(env, object, "calls", number(env, @floatFromInt(state.fast_calls)));
+    var fast_report = false;
+    if (call.argc >= 1 and napi_get_value_bool(env, call.argv[0], &fast_report) != napi_ok) fast_report = false;
+    if (fast_report) {
+        // stats(true), the fast calls' self-report (specs, benches): whether this env's
+        // per-event functions are V8 Fast API functions (fast_define), and how many calls
+        // optimized code made to their fast C bodies. Not an export of its own: a 20th
+        // property turns a plain load's exports object into a dictionary in V8 (each load of
+        // a function from it a LoadIC call from optimized code, ~70 instructions).
+        _ = napi_set_named_property(env, object, "fast", boolean(env, call.state.fast));
+        _ = napi_set_named_property(env, object, "fastCalls", number(env, @floatFromInt(call.state.fast_calls)));
+    }
     return object;
 }
 
@@ -1698,13 +1698,8 @@ const loop_exports_table = [_]Export{
     .{ .name = "tickStop", .callback = js_tick_stop },
 };
 
-/// Made only by a load that is not lean (require: the specs and benches), never by the agent's.
-const diagnostic_exports_table = [_]Export{
-    .{ .name = "fastApi", .callback = js_fast_api },
-};
-
 comptime {
-    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len + diagnostic_exports_table.len == 30);
+    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len == 29);
 }
 
 /// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be
@@ -1750,7 +1745,6 @@ export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_val
     if (!lean) {
         define_exports(env, exports, &rare_exports_table, state);
         define_exports(env, exports, &full_exports_table, state);
-        define_exports(env, exports, &diagnostic_exports_table, state);
         return exports;
     }
     var function: ?napi_value = null;
