@@ -256,6 +256,8 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     if (thread_env.state == state) thread_env = .{ .live_count = thread_env.live_count };
     thread_env.live_count -|= 1;
     if (fast_state == state) fast_state = null;
+    // No dangling sole state: every later fast call reads its thread's.
+    if (fast_sole.load(.monotonic) == @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
     gc_unwatch(state);
     if (state.loop_watch) |watch| LoopHandle.close(watch);
     if (state.ticker) |ticker| TickHandle.close(ticker);
@@ -1039,6 +1041,36 @@ const fast_commit_events_function: FastFunction = .{
 /// This thread's env whose functions are fast (see above); null where none is.
 threadlocal var fast_state: ?*EnvState = null;
 
+/// The process's one state with fast functions while only one thread has made them (a
+/// program without workers), read by the bodies instead of the thread-local (a
+/// __tls_get_addr call from a dlopen'd library: ~15 instructions a call); fast_many once a
+/// second thread makes fast functions or that state is torn down, for good. A thread whose
+/// own state is not the one held here has stored fast_many (or seen it) before any of its
+/// fast functions existed, and nothing stores a state after fast_many: it never reads
+/// another thread's state.
+var fast_sole: std.atomic.Value(usize) = .init(fast_none);
+const fast_none: usize = 0;
+const fast_many: usize = 1;
+
+/// The state of the fast function being called: the sole one, else this thread's.
+inline fn fast_state_get() ?*EnvState {
+    const sole = fast_sole.load(.monotonic);
+    if (sole > fast_many) return @ptrFromInt(sole);
+    return fast_thread_state();
+}
+
+/// Out of line, so the thread-local's look-up is not hoisted above the sole state's test.
+noinline fn fast_thread_state() ?*EnvState {
+    return fast_state;
+}
+
+/// Called when `state` makes fast functions on this thread (and at its teardown).
+fn fast_sole_claim(state: *EnvState) void {
+    if (fast_sole.cmpxchgStrong(fast_none, @intFromPtr(state), .monotonic, .monotonic)) |current| {
+        if (current != @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
+    }
+}
+
 const FastApi = struct {
     get_current: *const fn () callconv(.c) ?v8_isolate,
     current_context: *const fn (?v8_isolate) callconv(.c) ?*anyopaque,
@@ -1088,6 +1120,7 @@ fn fast_define(state: *EnvState, function: *const FastFunction) ?napi_value {
     const isolate = api.get_current() orelse return null;
     const context = api.current_context(isolate) orelse return null;
     const template = api.template_new(isolate, function.slow, null, null, 0, v8_constructor_throw, v8_has_side_effect, &function.c_function, 0, 0, 0) orelse return null;
+    fast_sole_claim(state);
     const made = api.get_function(template, context) orelse return null;
     fast_state = state;
     state.fast = true;
@@ -1102,28 +1135,28 @@ fn slow_return(info: *const V8FunctionCallbackInfo, value: ?napi_value) void {
 
 fn fast_commit(receiver: ?*anyopaque) callconv(.c) bool {
     _ = receiver;
-    const state = fast_state orelse return false;
+    const state = fast_state_get() orelse return false;
     state.fast_calls +%= 1;
     return commit_write(state);
 }
 
 /// As js_commit: undefined when written, else false.
 fn slow_commit(info: *const V8FunctionCallbackInfo) callconv(.c) void {
-    const state = fast_state orelse return;
+    const state = fast_state_get() orelse return;
     if (commit_write(state)) return;
     slow_return(info, boolean(state.env.?, false));
 }
 
 fn fast_commit_string(receiver: ?*anyopaque) callconv(.c) u32 {
     _ = receiver;
-    const state = fast_state orelse return 0;
+    const state = fast_state_get() orelse return 0;
     state.fast_calls +%= 1;
     return commit_string_write(state);
 }
 
 /// As js_commit_string: undefined when both were written, else how many.
 fn slow_commit_string(info: *const V8FunctionCallbackInfo) callconv(.c) void {
-    const state = fast_state orelse return;
+    const state = fast_state_get() orelse return;
     const written = commit_string_write(state);
     if (written == 2) return;
     slow_return(info, number(state.env.?, @floatFromInt(written)));
@@ -1131,20 +1164,20 @@ fn slow_commit_string(info: *const V8FunctionCallbackInfo) callconv(.c) void {
 
 fn fast_now(receiver: ?*anyopaque) callconv(.c) f64 {
     _ = receiver;
-    const state = fast_state orelse return 0;
+    const state = fast_state_get() orelse return 0;
     state.fast_calls +%= 1;
     return now_value(state);
 }
 
 /// As js_now: the producer's clock, 0 when detached.
 fn slow_now(info: *const V8FunctionCallbackInfo) callconv(.c) void {
-    const state = fast_state orelse return;
+    const state = fast_state_get() orelse return;
     slow_return(info, number(state.env.?, now_value(state)));
 }
 
 fn fast_commit_events(receiver: ?*anyopaque) callconv(.c) void {
     _ = receiver;
-    const state = fast_state orelse return;
+    const state = fast_state_get() orelse return;
     state.fast_calls +%= 1;
     commit_events(state);
 }
@@ -1152,7 +1185,7 @@ fn fast_commit_events(receiver: ?*anyopaque) callconv(.c) void {
 /// As js_commit_events: undefined.
 fn slow_commit_events(info: *const V8FunctionCallbackInfo) callconv(.c) void {
     _ = info;
-    const state = fast_state orelse return;
+    const state = fast_state_get() orelse return;
     commit_events(state);
 }
 
