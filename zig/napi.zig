@@ -23,12 +23,16 @@
 //!                                                  record's fields as f64 at 0..7, UTF-8 from
 //!                                                  byte 64; what commit* read, so a hot event
 //!                                                  crosses with no argument to convert
-//!   commit(): undefined | false                    record(f64[0..7) of the scratch): undefined
-//!                                                  when written (no value made on the hot path)
+//!   commit(): undefined | true | false             record(f64[0..7) of the scratch): undefined
+//!                                                  when written (no value made on the hot path;
+//!                                                  true from a V8 Fast API function), else false
 //!   commitString(): undefined | number             string(f64[6], bytes 64..64+f64[7]) then
 //!                                                  record(f64[0..6), e = f64[6]): as
 //!                                                  recordString; undefined when both were
-//!                                                  written, else how many (0..1)
+//!                                                  written (2 from a Fast API function), else how many
+//!                                                  (0..1)
+//!   (commit, commitString, now and commitEvents are V8 Fast API functions on the V8s checked
+//!   in "V8 Fast API calls" below, Node-API functions everywhere else.)
 //!   events(): ArrayBuffer                          this env's function-event buffer (function
 //!                                                  tracing, src/instrument/runtime.ts): a
 //!                                                  header of u32 words, events_batch_records
@@ -954,10 +958,11 @@ fn js_gc_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
 // FunctionTemplate::New but neither V8::GetVersion nor CFunction's constructor) they are
 // the Node-API functions above, unchanged.
 //
-// Each function has two C bodies doing the same work: the fast one (called by optimized
-// code: no allocation, no JavaScript, no throw, no handle) and a V8 FunctionCallback
-// (interpreter, baseline, and any call the optimizer did not make fast), which returns
-// what the Node-API function returns. Neither has Node-API's callback data: the state is
+// Each function has two C bodies doing the same work and returning the same value: the
+// fast one (called by optimized code: no allocation, no JavaScript, no throw, no handle)
+// and a V8 FunctionCallback (interpreter, baseline, and any call the optimizer did not make
+// fast). Written, commit() gives true and commitString() 2 there, where the Node-API
+// functions give undefined (no value made); the agent reads only `false` and counts below 2. Neither has Node-API's callback data: the state is
 // this thread's fast_state, the one env of the thread that owns fast functions (a second
 // env on the thread gets Node-API functions, which carry their state).
 //
@@ -1140,11 +1145,14 @@ fn fast_commit(receiver: ?*anyopaque) callconv(.c) bool {
     return commit_write(state);
 }
 
-/// As js_commit: undefined when written, else false.
+/// What fast_commit returns (true when written, else false), not js_commit's undefined: the
+/// caller's code, compiled with the feedback of its interpreted calls, then sees no value
+/// it has not seen before (a `=== 2` never reached in the interpreter deoptimized the
+/// agent's eventWithPreview and send once the fast body returned 2: a TurboFan compile
+/// again per thread, ~+60 M instructions in a 2-worker pool).
 fn slow_commit(info: *const V8FunctionCallbackInfo) callconv(.c) void {
     const state = fast_state_get() orelse return;
-    if (commit_write(state)) return;
-    slow_return(info, boolean(state.env.?, false));
+    slow_return(info, boolean(state.env.?, commit_write(state)));
 }
 
 fn fast_commit_string(receiver: ?*anyopaque) callconv(.c) u32 {
@@ -1154,12 +1162,10 @@ fn fast_commit_string(receiver: ?*anyopaque) callconv(.c) u32 {
     return commit_string_write(state);
 }
 
-/// As js_commit_string: undefined when both were written, else how many.
+/// What fast_commit_string returns (how many were written, 2 too: see slow_commit).
 fn slow_commit_string(info: *const V8FunctionCallbackInfo) callconv(.c) void {
     const state = fast_state_get() orelse return;
-    const written = commit_string_write(state);
-    if (written == 2) return;
-    slow_return(info, number(state.env.?, @floatFromInt(written)));
+    slow_return(info, number(state.env.?, @floatFromInt(commit_string_write(state))));
 }
 
 fn fast_now(receiver: ?*anyopaque) callconv(.c) f64 {
