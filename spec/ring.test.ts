@@ -480,7 +480,7 @@ console.log(JSON.stringify(out));
     const script = `
 const [addonPath, ringPath] = process.argv.slice(-2);
 const a = require(addonPath);
-const out = { v8: process.versions.v8, attach: a.attach(ringPath, 4) };
+const out = { v8: process.versions.v8, names: [a.commit.name, a.commitString.name, a.now.name, a.commitEvents.name], attach: a.attach(ringPath, 4) };
 const f = new Float64Array(a.scratch(), 0, 8);
 new Uint8Array(a.scratch(), 64, 30).fill(97);
 const set = (i, id) => { f[0] = 12; f[1] = 0; f[2] = i; f[3] = 0; f[4] = 0; f[5] = 0; f[6] = id; f[7] = 30; };
@@ -530,6 +530,8 @@ console.log(JSON.stringify(out));
       expect({ node: node.name, ...out }).toEqual({
         node: node.name,
         v8: out.v8,
+        // Named as the Node-API functions are (Function::SetName).
+        names: ["commit", "commitString", "now", "commitEvents"],
         attach: true,
         // Written: true and 2 from both bodies of a Fast API function (the same values, so code
         // compiled with the interpreter's feedback sees nothing new), undefined from the

@@ -1081,6 +1081,8 @@ const FastApi = struct {
     current_context: *const fn (?v8_isolate) callconv(.c) ?*anyopaque,
     template_new: *const fn (?v8_isolate, V8FunctionCallback, ?*anyopaque, ?*anyopaque, c_int, c_int, c_int, *const CFunction, u16, u16, u16) callconv(.c) ?*anyopaque,
     get_function: *const fn (*anyopaque, *anyopaque) callconv(.c) ?*anyopaque,
+    /// Function::SetName, so `.name` reads as the Node-API function's did; null where missing.
+    set_name: ?*const fn (*anyopaque, *anyopaque) callconv(.c) void,
 
     /// Resolved once per process, under the process ring's lock (as Uv).
     var resolved: ?FastApi = null;
@@ -1109,6 +1111,7 @@ const FastApi = struct {
             .current_context = V8.symbol(*const fn (?v8_isolate) callconv(.c) ?*anyopaque, "_ZN2v87Isolate17GetCurrentContextEv") orelse return null,
             .template_new = V8.symbol(*const fn (?v8_isolate, V8FunctionCallback, ?*anyopaque, ?*anyopaque, c_int, c_int, c_int, *const CFunction, u16, u16, u16) callconv(.c) ?*anyopaque, "_ZN2v816FunctionTemplate3NewEPNS_7IsolateEPFvRKNS_20FunctionCallbackInfoINS_5ValueEEEENS_5LocalIS4_EENSA_INS_9SignatureEEEiNS_19ConstructorBehaviorENS_14SideEffectTypeEPKNS_9CFunctionEttt") orelse return null,
             .get_function = V8.symbol(*const fn (*anyopaque, *anyopaque) callconv(.c) ?*anyopaque, "_ZN2v816FunctionTemplate11GetFunctionENS_5LocalINS_7ContextEEE") orelse return null,
+            .set_name = V8.symbol(*const fn (*anyopaque, *anyopaque) callconv(.c) void, "_ZN2v88Function7SetNameENS_5LocalINS_6StringEEE"),
         };
     }
 };
@@ -1119,7 +1122,7 @@ const v8_has_side_effect = 0;
 
 /// A fast function for `state`, or null (not a checked V8, another env of this thread owns
 /// fast functions, a V8 call failed): the caller then makes the Node-API one.
-fn fast_define(state: *EnvState, function: *const FastFunction) ?napi_value {
+fn fast_define(env: napi_env, name: [*:0]const u8, state: *EnvState, function: *const FastFunction) ?napi_value {
     if (fast_state != null and fast_state != state) return null;
     const api = FastApi.get() orelse return null;
     const isolate = api.get_current() orelse return null;
@@ -1129,6 +1132,11 @@ fn fast_define(state: *EnvState, function: *const FastFunction) ?napi_value {
     const made = api.get_function(template, context) orelse return null;
     fast_state = state;
     state.fast = true;
+    if (api.set_name) |set_name| {
+        const text = std.mem.span(name);
+        var name_value: ?napi_value = null;
+        if (napi_create_string_latin1(env, text.ptr, text.len, &name_value) == napi_ok) set_name(made, @ptrCast(name_value.?));
+    }
     return @ptrCast(made);
 }
 
@@ -1748,7 +1756,7 @@ fn define_exports(env: napi_env, object: ?napi_value, table: []const Export, sta
     for (table) |entry| {
         var function: ?napi_value = null;
         if (entry.fast) |fast| {
-            if (fast_define(state, fast)) |made| {
+            if (fast_define(env, entry.name, state, fast)) |made| {
                 _ = napi_set_named_property(env, object, entry.name, made);
                 continue;
             }
