@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { libscopePath } from "../src/core/native";
 import { monotonicNs, Ring, RingError } from "../src/core/ring";
+import { nodeVersions } from "./harness";
 
 const paths: string[] = [];
 let counter = 0;
@@ -307,6 +308,7 @@ text.set(preview);
 fill([14, 0, 5, 6, 7, preview.length + 1, 9, preview.length]);
 out.commitString = String(addon.commitString());
 out.stats = addon.stats();
+out.fast = addon.stats(true).fast;
 const worker = new Worker("const a = require(process.argv[2]); a.attach(process.argv[3], 9); out = [a.commit(), a.commitString()]; require('node:worker_threads').parentPort.postMessage(out); a.detach(); const f = new Float64Array(a.scratch(), 0, 8); a.attach(process.argv[3], 8); f.set([12, 0, 42, 0, 0, 0, 0, 0]); a.commit(); a.detach();", { eval: true, argv: [addonPath, ringPath] });
 worker.on("message", (value) => (out.workerBeforeScratch = value));
 worker.on("exit", (code) => {
@@ -319,14 +321,17 @@ worker.on("exit", (code) => {
     const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
-    expect(JSON.parse(stdout)).toEqual({
+    const out = JSON.parse(stdout);
+    expect(out).toEqual({
       same: true,
       bytes: 64 + 4096,
       beforeAttach: [false, 0],
       attach: true,
-      // Written: undefined (no value made on the hot path); false or a count below 2 when not.
-      commit: "undefined",
-      commitString: "undefined",
+      // Written: undefined from the Node-API functions (no value made on the hot path), true and
+      // 2 from V8 Fast API ones (zig/napi.zig fast_define); false or a count below 2 when not.
+      commit: out.fast ? "true" : "undefined",
+      commitString: out.fast ? "2" : "undefined",
+      fast: out.fast,
       stats: { written: 1 + 2 + 1, dropped: 0 },
       workerBeforeScratch: [false, 0],
       workerExit: 0,
@@ -350,7 +355,7 @@ worker.on("exit", (code) => {
     ring.close();
   });
 
-  test("a full ring: commit() gives undefined for each record written, then false; commitString() the count written", async () => {
+  test("a full ring: commit() gives undefined (true from a Fast API function) for each record written, then false; commitString() the count written", async () => {
     const path = ringPath("napi-full");
     const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 64, mode: "discard" });
     const script = `
@@ -364,7 +369,7 @@ for (let i = 0; i < 2000; i++) { f.set([12, 0, i, 0, 0, 0, 0, 0]); commits.push(
 const strings = [];
 for (let i = 0; i < 100; i++) { f.set([12, 0, i, 0, 0, 0, i + 1, 30]); strings.push(String(a.commitString())); }
 const firstFalse = commits.indexOf("false");
-console.log(JSON.stringify({ firstFalse, written: a.stats().written, before: [...new Set(commits.slice(0, firstFalse))], after: [...new Set(commits.slice(firstFalse))], strings: [...new Set(strings)] }));
+console.log(JSON.stringify({ firstFalse, fast: a.stats(true).fast, written: a.stats().written, before: [...new Set(commits.slice(0, firstFalse))], after: [...new Set(commits.slice(firstFalse))], strings: [...new Set(strings)] }));
 a.detach();
 `;
     const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
@@ -372,7 +377,7 @@ a.detach();
     expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
     const out = JSON.parse(stdout);
     expect(out.firstFalse).toBeGreaterThan(0);
-    expect(out).toEqual({ firstFalse: out.firstFalse, written: out.firstFalse, before: ["undefined"], after: ["false"], strings: ["0"] });
+    expect(out).toEqual({ firstFalse: out.firstFalse, fast: out.fast, written: out.firstFalse, before: [out.fast ? "true" : "undefined"], after: ["false"], strings: ["0"] });
     ring.close();
   });
 
@@ -392,6 +397,8 @@ second.attach(ringPath, 6);
 new Float64Array(first.scratch(), 0, 8).set([12, 0, 1, 0, 0, 0, 0, 0]);
 new Float64Array(second.scratch(), 0, 8).set([12, 0, 2, 0, 0, 0, 0, 0]);
 out.written = [second.commit(), first.commit(), second.commit()].map(String);
+// Only the thread's first state makes Fast API functions (on a checked V8): the second's are Node-API's.
+out.fast = [first.stats(true).fast, second.stats(true).fast];
 first.detach();
 second.detach();
 console.log(JSON.stringify(out));
@@ -402,7 +409,12 @@ console.log(JSON.stringify(out));
       const child = Bun.spawn([runtime, "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
       const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
       expect({ runtime, exitCode, stderr }).toEqual({ runtime, exitCode: 0, stderr: "" });
-      expect(JSON.parse(stdout)).toEqual({ distinct: true, written: ["undefined", "undefined", "undefined"] });
+      const out = JSON.parse(stdout);
+      const written = (fast: boolean) => (fast ? "true" : "undefined");
+      expect({ runtime, out }).toEqual({
+        runtime,
+        out: { distinct: true, fast: [runtime === "node" && out.fast[0], false], written: [written(out.fast[1]), written(out.fast[0]), written(out.fast[1])] },
+      });
       const buffer = new Uint8Array(64 * RECORD_SIZE);
       const count = ring.drain(buffer);
       const records = Array.from({ length: count }, (_, i) => readRecord(buffer, i)).filter((record) => record.kind === 12);
@@ -459,6 +471,100 @@ console.log(JSON.stringify(out));
       stats: true,
       stopped: 0,
     });
+  });
+
+  test("V8 Fast API commits and clock on the checked V8s (Node 20, 22, 24): optimized code calls the C bodies, which write and return what the Node-API functions do; Bun keeps Node-API", async () => {
+    // Forced through TurboFan with natives syntax, so whether the fast body ran is the addon's
+    // own count (stats(true).fastCalls), not a timing. A lane of 64 slots and the producer's overflow
+    // fill, so the refusals of both bodies are seen too.
+    const script = `
+const [addonPath, ringPath] = process.argv.slice(-2);
+const a = require(addonPath);
+const out = { v8: process.versions.v8, names: [a.commit.name, a.commitString.name, a.now.name, a.commitEvents.name], attach: a.attach(ringPath, 4) };
+const f = new Float64Array(a.scratch(), 0, 8);
+new Uint8Array(a.scratch(), 64, 30).fill(97);
+const set = (i, id) => { f[0] = 12; f[1] = 0; f[2] = i; f[3] = 0; f[4] = 0; f[5] = 0; f[6] = id; f[7] = 30; };
+function commitOne(i) { set(i, 0); return a.commit(); }
+function commitStringOne(i) { set(i, i + 1); return a.commitString(); }
+function slowOne(i) { set(i, 0); return a.commit(); }
+function slowStringOne(i) { set(i, i + 1); return a.commitString(); }
+%NeverOptimizeFunction(slowOne);
+%NeverOptimizeFunction(slowStringOne);
+out.slow = [slowOne(0), slowStringOne(1)].map(String);
+%PrepareFunctionForOptimization(commitOne);
+%PrepareFunctionForOptimization(commitStringOne);
+commitOne(2); commitStringOne(3); commitOne(2); commitStringOne(3);
+const before = a.stats(true).fastCalls;
+%OptimizeFunctionOnNextCall(commitOne);
+%OptimizeFunctionOnNextCall(commitStringOne);
+out.fast = [commitOne(4), commitStringOne(5)].map(String);
+out.fastCalls = a.stats(true).fastCalls - before;
+// now(): the producer's clock from either body (nanoseconds, after the attach's).
+function nowOne() { return a.now(); }
+%PrepareFunctionForOptimization(nowOne);
+const slowNow = nowOne();
+nowOne();
+%OptimizeFunctionOnNextCall(nowOne);
+const beforeNow = a.stats(true).fastCalls;
+const fastNow = nowOne();
+out.now = { ordered: slowNow > 0 && fastNow >= slowNow, fastCalls: a.stats(true).fastCalls - beforeNow };
+let i = 6;
+while (commitOne(i) !== false && i < 1000000) i++;
+out.fullAt = i;
+out.refused = [commitOne(i + 1), commitStringOne(i + 2), slowOne(i + 3), slowStringOne(i + 4)].map(String);
+out.optimized = [%GetOptimizationStatus(commitOne) & 16, %GetOptimizationStatus(commitStringOne) & 16].map(Boolean);
+out.fastApi = (({ fast, fastCalls }) => ({ fast, calls: fastCalls }))(a.stats(true));
+out.written = a.stats().written;
+a.detach();
+console.log(JSON.stringify(out));
+`;
+    const checked = (v8: string) => ["11.3.", "12.4.", "13.6."].some((prefix) => v8.startsWith(prefix));
+    for (const node of nodeVersions.filter((version) => version.installed)) {
+      const path = ringPath(`napi-fast-${node.name.replace(" ", "")}`);
+      const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 64, mode: "discard" });
+      const child = Bun.spawn([node.path, "--allow-natives-syntax", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      expect({ node: node.name, exitCode, stderr }).toEqual({ node: node.name, exitCode: 0, stderr: "" });
+      const out = JSON.parse(stdout);
+      const fast = checked(out.v8);
+      expect({ node: node.name, ...out }).toEqual({
+        node: node.name,
+        v8: out.v8,
+        // Named as the Node-API functions are (Function::SetName).
+        names: ["commit", "commitString", "now", "commitEvents"],
+        attach: true,
+        // Written: true and 2 from both bodies of a Fast API function (the same values, so code
+        // compiled with the interpreter's feedback sees nothing new), undefined from the
+        // Node-API functions; the agent reads only false and counts below 2.
+        slow: fast ? ["true", "2"] : ["undefined", "undefined"],
+        fast: fast ? ["true", "2"] : ["undefined", "undefined"],
+        fastCalls: fast ? 2 : 0,
+        now: { ordered: true, fastCalls: fast ? 1 : 0 },
+        fullAt: out.fullAt,
+        refused: ["false", "0", "false", "0"],
+        optimized: [true, true],
+        fastApi: { fast, calls: out.fastApi.calls },
+        // 0..5 above (two strings among them: six records), then one a commit from 6 to the refusal.
+        written: out.fullAt + 6,
+      });
+      expect(out.fastApi.calls >= (fast ? out.fullAt - 6 : 0) && (fast || out.fastApi.calls === 0)).toBe(true);
+      // What the fast bodies wrote is what the slow ones write: the records in order, field a as
+      // set (the lane's 64; the rest waits in the producer's overflow).
+      const buffer = new Uint8Array(64 * RECORD_SIZE);
+      const count = ring.drain(buffer);
+      const records = Array.from({ length: count }, (_, index) => readRecord(buffer, index)).filter((record) => record.kind === 12);
+      expect(records.length).toBeGreaterThan(8);
+      expect(records.map((record) => Number(record.a))).toEqual([0, 1, 2, 3, 2, 3, 4, 5, ...Array.from({ length: out.fullAt - 6 }, (_, index) => index + 6)].slice(0, records.length));
+      ring.close();
+    }
+    // Bun: its V8 shim exports FunctionTemplate::New, but not V8's own GetVersion: Node-API functions.
+    const path = ringPath("napi-fast-bun");
+    const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 64, mode: "discard" });
+    const bunScript = `const a = require(process.argv.at(-2)); a.scratch(); a.attach(process.argv.at(-1), 4); console.log(JSON.stringify({ commit: String(a.commit()), fastApi: (({ fast, fastCalls }) => ({ fast, calls: fastCalls }))(a.stats(true)) })); a.detach();`;
+    const child = Bun.spawn([process.execPath, "-e", bunScript, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect({ exitCode, stderr, out: JSON.parse(stdout) }).toEqual({ exitCode: 0, stderr: "", out: { commit: "undefined", fastApi: { fast: false, calls: 0 } } });
+    ring.close();
   });
 
   test("a lane held by a process that exited without detaching is taken over by the next producer", async () => {

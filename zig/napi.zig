@@ -16,18 +16,23 @@
 //!   recordBatch(buf: ArrayBuffer | TypedArray, count: number): number   written
 //!   now(): number                                  the producer's clock (CLOCK_MONOTONIC ns,
 //!                                                  as records are stamped); 0 when detached
-//!   stats(): { written, dropped }                  this env's producer
+//!   stats(fast?): { written, dropped }             this env's producer; with fast true also
+//!                                                  { fast, fastCalls }: the V8 Fast API self-report
 //!   detach(): void
 //!   scratch(): ArrayBuffer                         this env's scratch (scratch_bytes): a
 //!                                                  record's fields as f64 at 0..7, UTF-8 from
 //!                                                  byte 64; what commit* read, so a hot event
 //!                                                  crosses with no argument to convert
-//!   commit(): undefined | false                    record(f64[0..7) of the scratch): undefined
-//!                                                  when written (no value made on the hot path)
+//!   commit(): undefined | true | false             record(f64[0..7) of the scratch): undefined
+//!                                                  when written (no value made on the hot path;
+//!                                                  true from a V8 Fast API function), else false
 //!   commitString(): undefined | number             string(f64[6], bytes 64..64+f64[7]) then
 //!                                                  record(f64[0..6), e = f64[6]): as
 //!                                                  recordString; undefined when both were
-//!                                                  written, else how many (0..1)
+//!                                                  written (2 from a Fast API function), else how many
+//!                                                  (0..1)
+//!   (commit, commitString, now and commitEvents are V8 Fast API functions on the V8s checked
+//!   in "V8 Fast API calls" below, Node-API functions everywhere else.)
 //!   events(): ArrayBuffer                          this env's function-event buffer (function
 //!                                                  tracing, src/instrument/runtime.ts): a
 //!                                                  header of u32 words, events_batch_records
@@ -199,6 +204,13 @@ comptime {
 const EnvState = struct {
     producer: ring.Producer = undefined,
     attached: bool = false,
+    /// The env this state belongs to (the fast calls' slow callbacks make their values with it).
+    env: ?napi_env = null,
+    /// This env's per-event functions are V8 Fast API functions (fast_define); fast_calls
+    /// counts the calls V8 made to their fast C functions (optimized code), for the
+    /// addon's self-report in stats().
+    fast: bool = false,
+    fast_calls: u64 = 0,
     /// The ArrayBuffer `scratch()` made (held by a reference for the env's life, so the
     /// pointer stays valid whatever JavaScript keeps); null until asked for.
     scratch: ?[*]align(8) u8 = null,
@@ -247,6 +259,9 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     // Torn down on its own thread: no commit of this env can come after.
     if (thread_env.state == state) thread_env = .{ .live_count = thread_env.live_count };
     thread_env.live_count -|= 1;
+    if (fast_state == state) fast_state = null;
+    // No dangling sole state: every later fast call reads its thread's.
+    if (fast_sole.load(.monotonic) == @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
     gc_unwatch(state);
     if (state.loop_watch) |watch| LoopHandle.close(watch);
     if (state.ticker) |ticker| TickHandle.close(ticker);
@@ -476,7 +491,13 @@ fn env_buffer(env: napi_env, size_bytes: usize, pointer: *?[*]align(8) u8, refer
 /// count of records not written is in header word 6.
 fn js_commit_events(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const state = state_of(env, info) orelse return null;
-    const events = state.events orelse return null;
+    commit_events(state);
+    return null;
+}
+
+/// commitEvents()'s work (see events_header_bytes): no value, nothing of V8 touched.
+inline fn commit_events(state: *EnvState) void {
+    const events = state.events orelse return;
     const header: *[events_header_bytes / 4]u32 = @ptrCast(events);
     const count: u32 = @min(header[0], events_batch_records);
     const text_count: u32 = @min(header[1], 2);
@@ -497,7 +518,6 @@ fn js_commit_events(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
     }
     // JavaScript writes only a record's non-zero words: the next batch starts from zeros.
     @memset(records_bytes, 0);
-    return null;
 }
 
 fn scratch_fields(state: *const EnvState) ?*const [8]f64 {
@@ -517,20 +537,19 @@ fn scratch_record(fields: *const [8]f64, e: f64) layout.Record {
     );
 }
 
-fn js_commit(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const state = commit_state_of(env, info) orelse return null;
-    if (!state.attached) return boolean(env, false);
-    const fields = scratch_fields(state) orelse return boolean(env, false);
+/// record(f64[0..7) of the scratch): whether it was written.
+inline fn commit_write(state: *EnvState) bool {
+    if (!state.attached) return false;
+    const fields = scratch_fields(state) orelse return false;
     const record = scratch_record(fields, fields[6]);
-    // Written: undefined, no value to make (napi_get_boolean, ~17 instructions a commit).
-    if (state.producer.write(&record)) return null;
-    return boolean(env, false);
+    return state.producer.write(&record);
 }
 
-fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const state = commit_state_of(env, info) orelse return null;
-    if (!state.attached) return number(env, 0);
-    const fields = scratch_fields(state) orelse return number(env, 0);
+/// string(f64[6], bytes 64..64+f64[7]) then record(f64[0..6), e = f64[6]): how many of the
+/// two were written (0..2).
+inline fn commit_string_write(state: *EnvState) u32 {
+    if (!state.attached) return 0;
+    const fields = scratch_fields(state) orelse return 0;
     const id: u32 = @truncate(producer_module.u64_from_f64(fields[6]));
     const length: usize = @min(producer_module.u64_from_f64(fields[7]), layout.string_max_bytes);
     const bytes = state.scratch.?[scratch_fields_bytes..][0..length];
@@ -538,6 +557,19 @@ fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_
     if (producer_module.write_string(&state.producer, id, bytes) > 0) written += 1;
     const record = scratch_record(fields, fields[6]);
     if (state.producer.write(&record)) written += 1;
+    return written;
+}
+
+fn js_commit(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = commit_state_of(env, info) orelse return null;
+    // Written: undefined, no value to make (napi_get_boolean, ~17 instructions a commit).
+    if (commit_write(state)) return null;
+    return boolean(env, false);
+}
+
+fn js_commit_string(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = commit_state_of(env, info) orelse return null;
+    const written = commit_string_write(state);
     // Both written: undefined, no number to make (napi_create_double, ~29 instructions).
     if (written == 2) return null;
     return number(env, @floatFromInt(written));
@@ -585,9 +617,13 @@ fn js_record_batch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_v
 /// (recordBatch keeps a non-zero timestamp) on the same clock as natively stamped ones.
 /// A double holds every ns exactly for 104 days of uptime (2^53 ns), 2 ns steps after.
 fn js_now(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const call = call_begin(env, info) orelse return null;
-    if (!call.state.attached) return number(env, 0);
-    return number(env, @floatFromInt(call.state.producer.clock.now_ns()));
+    const state = state_of(env, info) orelse return null;
+    return number(env, now_value(state));
+}
+
+inline fn now_value(state: *EnvState) f64 {
+    if (!state.attached) return 0;
+    return @floatFromInt(state.producer.clock.now_ns());
 }
 
 /// 1 once recording stopped (`scope stop`, a limit): the agent then turns its hooks off.
@@ -682,6 +718,17 @@ fn js_stats(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     if (napi_create_object(env, &object) != napi_ok) return null;
     _ = napi_set_named_property(env, object, "written", number(env, @floatFromInt(written)));
     _ = napi_set_named_property(env, object, "dropped", number(env, @floatFromInt(dropped)));
+    var fast_report = false;
+    if (call.argc >= 1 and napi_get_value_bool(env, call.argv[0], &fast_report) != napi_ok) fast_report = false;
+    if (fast_report) {
+        // stats(true), the fast calls' self-report (specs, benches): whether this env's
+        // per-event functions are V8 Fast API functions (fast_define), and how many calls
+        // optimized code made to their fast C bodies. Not an export of its own: a 20th
+        // property turns a plain load's exports object into a dictionary in V8 (each load of
+        // a function from it a LoadIC call from optimized code, ~70 instructions).
+        _ = napi_set_named_property(env, object, "fast", boolean(env, call.state.fast));
+        _ = napi_set_named_property(env, object, "fastCalls", number(env, @floatFromInt(call.state.fast_calls)));
+    }
     return object;
 }
 
@@ -895,6 +942,265 @@ fn js_gc_unwatch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
     const state = state_of(env, info) orelse return null;
     gc_unwatch(state);
     return null;
+}
+
+// ---------------------------------------------------------------------------------------
+// V8 Fast API calls for the per-event functions (commit, commitString, now). Every event
+// the Node agent writes is one call of commit() or commitString() without arguments; made
+// by napi_create_function, each call from optimized code goes through V8's
+// CallApiCallback builtin and Node-API's FunctionCallbackWrapper::Invoke before it reaches
+// js_commit (~135 instructions of entry: BENCHMARKS.md "Per-message cost: the preview at
+// the receive, measured"). A function made from a FunctionTemplate with a CFunction is
+// called by TurboFan's code as a plain C call instead. Node-API has no way to make one, so
+// where the running V8 is one whose layouts were checked (fast_api_versions) the functions
+// are made with V8's own C++ API, found with dlsym in the node binary as the GC callbacks
+// are; everywhere else (another V8, a symbol missing, Bun, whose V8 shim exports
+// FunctionTemplate::New but neither V8::GetVersion nor CFunction's constructor) they are
+// the Node-API functions above, unchanged.
+//
+// Each function has two C bodies doing the same work and returning the same value: the
+// fast one (called by optimized code: no allocation, no JavaScript, no throw, no handle)
+// and a V8 FunctionCallback (interpreter, baseline, and any call the optimizer did not make
+// fast). Written, commit() gives true and commitString() 2 there, where the Node-API
+// functions give undefined (no value made); the agent reads only `false` and counts below 2. Neither has Node-API's callback data: the state is
+// this thread's fast_state, the one env of the thread that owns fast functions (a second
+// env on the thread gets Node-API functions, which carry their state).
+//
+// Layouts, checked in each binary (gdb on V8's own CFunctionInfo instances in Node 20.20.2,
+// 22.23.5, 24.22.3) and V8's headers: CTypeInfo is three bytes (type, sequence type,
+// flags), Type kVoid 0, kBool 1, kUint32 4, kFloat64 8, kV8Value 10; CFunctionInfo is
+// {CTypeInfo return_info_, u8 repr_ (V8 12+; padding in 11.3), u32 arg_count_, const
+// CTypeInfo* arg_info_}; CFunction is {const void* address_, const CFunctionInfo*
+// type_info_}; FunctionCallbackInfo starts with `Address* implicit_args_`, whose slot 3
+// is the return value (kReturnValueIndex in V8 11.3, 12.4 and 13.6). A Local and a
+// napi_value are the same pointer (Node's js_native_api_v8.h JsValueFromV8LocalValue:
+// reinterpret_cast<napi_value>(*local)), so a function made here is set on the exports
+// with napi_set_named_property, and a value Node-API made (napi_get_boolean,
+// napi_create_double) is read through its slot into the return value.
+
+/// V8 versions (V8::GetVersion() prefixes) whose layouts above were checked.
+const fast_api_versions = [_][]const u8{ "11.3.", "12.4.", "13.6." };
+
+const CTypeInfo = extern struct {
+    type: u8,
+    sequence_type: u8 = 0,
+    flags: u8 = 0,
+
+    const void_type = 0;
+    const bool_type = 1;
+    const uint32_type = 4;
+    const float64_type = 8;
+    const v8_value_type = 10;
+};
+
+const CFunctionInfo = extern struct {
+    return_info: CTypeInfo,
+    int64_representation: u8 = 0,
+    arg_count: u32,
+    arg_info: [*]const CTypeInfo,
+};
+
+const CFunction = extern struct {
+    address: *const anyopaque,
+    type_info: *const CFunctionInfo,
+};
+
+comptime {
+    assert(@sizeOf(CTypeInfo) == 3);
+    assert(@sizeOf(CFunctionInfo) == 16 and @offsetOf(CFunctionInfo, "arg_count") == 4 and @offsetOf(CFunctionInfo, "arg_info") == 8);
+    assert(@sizeOf(CFunction) == 16);
+}
+
+const V8FunctionCallbackInfo = extern struct {
+    implicit_args: [*]usize,
+};
+const v8_return_value_index = 3;
+const V8FunctionCallback = *const fn (*const V8FunctionCallbackInfo) callconv(.c) void;
+
+/// The receiver alone (every fast call's first argument): the functions take no arguments.
+const receiver_only = [_]CTypeInfo{.{ .type = CTypeInfo.v8_value_type }};
+
+const FastFunction = struct {
+    slow: V8FunctionCallback,
+    c_function: CFunction,
+};
+
+const fast_commit_function: FastFunction = .{
+    .slow = slow_commit,
+    .c_function = .{ .address = &fast_commit, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = 1, .arg_info = &receiver_only } },
+};
+const fast_commit_string_function: FastFunction = .{
+    .slow = slow_commit_string,
+    .c_function = .{ .address = &fast_commit_string, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = 1, .arg_info = &receiver_only } },
+};
+
+const fast_now_function: FastFunction = .{
+    .slow = slow_now,
+    .c_function = .{ .address = &fast_now, .type_info = &.{ .return_info = .{ .type = CTypeInfo.float64_type }, .arg_count = 1, .arg_info = &receiver_only } },
+};
+const fast_commit_events_function: FastFunction = .{
+    .slow = slow_commit_events,
+    .c_function = .{ .address = &fast_commit_events, .type_info = &.{ .return_info = .{ .type = CTypeInfo.void_type }, .arg_count = 1, .arg_info = &receiver_only } },
+};
+
+/// This thread's env whose functions are fast (see above); null where none is.
+threadlocal var fast_state: ?*EnvState = null;
+
+/// The process's one state with fast functions while only one thread has made them (a
+/// program without workers), read by the bodies instead of the thread-local (a
+/// __tls_get_addr call from a dlopen'd library: ~15 instructions a call); fast_many once a
+/// second thread makes fast functions or that state is torn down, for good. A thread whose
+/// own state is not the one held here has stored fast_many (or seen it) before any of its
+/// fast functions existed, and nothing stores a state after fast_many: it never reads
+/// another thread's state.
+var fast_sole: std.atomic.Value(usize) = .init(fast_none);
+const fast_none: usize = 0;
+const fast_many: usize = 1;
+
+/// The state of the fast function being called: the sole one, else this thread's.
+inline fn fast_state_get() ?*EnvState {
+    const sole = fast_sole.load(.monotonic);
+    if (sole > fast_many) return @ptrFromInt(sole);
+    return fast_thread_state();
+}
+
+/// Out of line, so the thread-local's look-up is not hoisted above the sole state's test.
+noinline fn fast_thread_state() ?*EnvState {
+    return fast_state;
+}
+
+/// Called when `state` makes fast functions on this thread (and at its teardown).
+fn fast_sole_claim(state: *EnvState) void {
+    if (fast_sole.cmpxchgStrong(fast_none, @intFromPtr(state), .monotonic, .monotonic)) |current| {
+        if (current != @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
+    }
+}
+
+const FastApi = struct {
+    get_current: *const fn () callconv(.c) ?v8_isolate,
+    current_context: *const fn (?v8_isolate) callconv(.c) ?*anyopaque,
+    template_new: *const fn (?v8_isolate, V8FunctionCallback, ?*anyopaque, ?*anyopaque, c_int, c_int, c_int, *const CFunction, u16, u16, u16) callconv(.c) ?*anyopaque,
+    get_function: *const fn (*anyopaque, *anyopaque) callconv(.c) ?*anyopaque,
+    /// Function::SetName, so `.name` reads as the Node-API function's did; null where missing.
+    set_name: ?*const fn (*anyopaque, *anyopaque) callconv(.c) void,
+
+    /// Resolved once per process, under the process ring's lock (as Uv).
+    var resolved: ?FastApi = null;
+    var resolve_tried = false;
+
+    fn get() ?FastApi {
+        lock();
+        defer unlock();
+        if (!resolve_tried) {
+            resolve_tried = true;
+            resolved = resolve();
+        }
+        return resolved;
+    }
+
+    fn resolve() ?FastApi {
+        // V8's own: Bun's V8 shim has FunctionTemplate::New (and ignores its CFunction) but not these.
+        const get_version = V8.symbol(*const fn () callconv(.c) [*:0]const u8, "_ZN2v82V810GetVersionEv") orelse return null;
+        _ = V8.symbol(*const anyopaque, "_ZN2v89CFunctionC1EPKvPKNS_13CFunctionInfoE") orelse return null;
+        const version = std.mem.span(get_version());
+        for (fast_api_versions) |prefix| {
+            if (std.mem.startsWith(u8, version, prefix)) break;
+        } else return null;
+        return .{
+            .get_current = V8.symbol(*const fn () callconv(.c) ?v8_isolate, "_ZN2v87Isolate10GetCurrentEv") orelse return null,
+            .current_context = V8.symbol(*const fn (?v8_isolate) callconv(.c) ?*anyopaque, "_ZN2v87Isolate17GetCurrentContextEv") orelse return null,
+            .template_new = V8.symbol(*const fn (?v8_isolate, V8FunctionCallback, ?*anyopaque, ?*anyopaque, c_int, c_int, c_int, *const CFunction, u16, u16, u16) callconv(.c) ?*anyopaque, "_ZN2v816FunctionTemplate3NewEPNS_7IsolateEPFvRKNS_20FunctionCallbackInfoINS_5ValueEEEENS_5LocalIS4_EENSA_INS_9SignatureEEEiNS_19ConstructorBehaviorENS_14SideEffectTypeEPKNS_9CFunctionEttt") orelse return null,
+            .get_function = V8.symbol(*const fn (*anyopaque, *anyopaque) callconv(.c) ?*anyopaque, "_ZN2v816FunctionTemplate11GetFunctionENS_5LocalINS_7ContextEEE") orelse return null,
+            .set_name = V8.symbol(*const fn (*anyopaque, *anyopaque) callconv(.c) void, "_ZN2v88Function7SetNameENS_5LocalINS_6StringEEE"),
+        };
+    }
+};
+
+/// v8::ConstructorBehavior::kThrow, v8::SideEffectType::kHasSideEffect.
+const v8_constructor_throw = 0;
+const v8_has_side_effect = 0;
+
+/// A fast function for `state`, or null (not a checked V8, another env of this thread owns
+/// fast functions, a V8 call failed): the caller then makes the Node-API one.
+fn fast_define(env: napi_env, name: [*:0]const u8, state: *EnvState, function: *const FastFunction) ?napi_value {
+    if (fast_state != null and fast_state != state) return null;
+    const api = FastApi.get() orelse return null;
+    const isolate = api.get_current() orelse return null;
+    const context = api.current_context(isolate) orelse return null;
+    const template = api.template_new(isolate, function.slow, null, null, 0, v8_constructor_throw, v8_has_side_effect, &function.c_function, 0, 0, 0) orelse return null;
+    fast_sole_claim(state);
+    const made = api.get_function(template, context) orelse return null;
+    fast_state = state;
+    state.fast = true;
+    if (api.set_name) |set_name| {
+        const text = std.mem.span(name);
+        var name_value: ?napi_value = null;
+        if (napi_create_string_latin1(env, text.ptr, text.len, &name_value) == napi_ok) set_name(made, @ptrCast(name_value.?));
+    }
+    return @ptrCast(made);
+}
+
+/// The value behind a Node-API value (its slot) as the call's return value.
+fn slow_return(info: *const V8FunctionCallbackInfo, value: ?napi_value) void {
+    const slot: *const usize = @ptrCast(@alignCast(value orelse return));
+    info.implicit_args[v8_return_value_index] = slot.*;
+}
+
+fn fast_commit(receiver: ?*anyopaque) callconv(.c) bool {
+    _ = receiver;
+    const state = fast_state_get() orelse return false;
+    state.fast_calls +%= 1;
+    return commit_write(state);
+}
+
+/// What fast_commit returns (true when written, else false), not js_commit's undefined: the
+/// caller's code, compiled with the feedback of its interpreted calls, then sees no value
+/// it has not seen before (a `=== 2` never reached in the interpreter deoptimized the
+/// agent's eventWithPreview and send once the fast body returned 2: a TurboFan compile
+/// again per thread, ~+60 M instructions in a 2-worker pool).
+fn slow_commit(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    slow_return(info, boolean(state.env.?, commit_write(state)));
+}
+
+fn fast_commit_string(receiver: ?*anyopaque) callconv(.c) u32 {
+    _ = receiver;
+    const state = fast_state_get() orelse return 0;
+    state.fast_calls +%= 1;
+    return commit_string_write(state);
+}
+
+/// What fast_commit_string returns (how many were written, 2 too: see slow_commit).
+fn slow_commit_string(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    slow_return(info, number(state.env.?, @floatFromInt(commit_string_write(state))));
+}
+
+fn fast_now(receiver: ?*anyopaque) callconv(.c) f64 {
+    _ = receiver;
+    const state = fast_state_get() orelse return 0;
+    state.fast_calls +%= 1;
+    return now_value(state);
+}
+
+/// As js_now: the producer's clock, 0 when detached.
+fn slow_now(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    slow_return(info, number(state.env.?, now_value(state)));
+}
+
+fn fast_commit_events(receiver: ?*anyopaque) callconv(.c) void {
+    _ = receiver;
+    const state = fast_state_get() orelse return;
+    state.fast_calls +%= 1;
+    commit_events(state);
+}
+
+/// As js_commit_events: undefined.
+fn slow_commit_events(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    _ = info;
+    const state = fast_state_get() orelse return;
+    commit_events(state);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1372,6 +1678,8 @@ fn js_share_file(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
 const Export = struct {
     name: [*:0]const u8,
     callback: napi_callback,
+    /// Made as a V8 Fast API function where that is possible (fast_define).
+    fast: ?*const FastFunction = null,
 };
 
 /// Made by every environment's module init. A lean init (the Node agent's loader: an
@@ -1387,8 +1695,8 @@ const lean_exports_table = [_]Export{
     .{ .name = "string", .callback = js_string },
     .{ .name = "recordString", .callback = js_record_string },
     .{ .name = "scratch", .callback = js_scratch },
-    .{ .name = "commit", .callback = js_commit },
-    .{ .name = "commitString", .callback = js_commit_string },
+    .{ .name = "commit", .callback = js_commit, .fast = &fast_commit_function },
+    .{ .name = "commitString", .callback = js_commit_string, .fast = &fast_commit_string_function },
     .{ .name = "sharedFile", .callback = js_shared_file },
 };
 
@@ -1411,12 +1719,12 @@ const rare_exports_table = [_]Export{
 /// eight were ~0.15 M of every worker's start (BENCHMARKS.md "Thirteenth look").
 const full_exports_table = [_]Export{
     .{ .name = "recordBatch", .callback = js_record_batch },
-    .{ .name = "now", .callback = js_now },
+    .{ .name = "now", .callback = js_now, .fast = &fast_now_function },
     .{ .name = "stats", .callback = js_stats },
     .{ .name = "detach", .callback = js_detach },
     .{ .name = "release", .callback = js_release },
     .{ .name = "events", .callback = js_events },
-    .{ .name = "commitEvents", .callback = js_commit_events },
+    .{ .name = "commitEvents", .callback = js_commit_events, .fast = &fast_commit_events_function },
     .{ .name = "prefault", .callback = js_prefault },
 };
 
@@ -1425,7 +1733,7 @@ const full_exports_table = [_]Export{
 /// ~12 K instructions (V8 instantiates a new FunctionTemplate), and these nine were ~0.1 M
 /// of every worker's start (BENCHMARKS.md "Ninth look").
 const loop_exports_table = [_]Export{
-    .{ .name = "now", .callback = js_now },
+    .{ .name = "now", .callback = js_now, .fast = &fast_now_function },
     .{ .name = "gcWatch", .callback = js_gc_watch },
     .{ .name = "gcTake", .callback = js_gc_take },
     .{ .name = "gcDropped", .callback = js_gc_dropped },
@@ -1447,6 +1755,12 @@ fn define_exports(env: napi_env, object: ?napi_value, table: []const Export, sta
     assert(table.len > 0);
     for (table) |entry| {
         var function: ?napi_value = null;
+        if (entry.fast) |fast| {
+            if (fast_define(env, entry.name, state, fast)) |made| {
+                _ = napi_set_named_property(env, object, entry.name, made);
+                continue;
+            }
+        }
         if (napi_create_function(env, entry.name, std.math.maxInt(usize), entry.callback, state, &function) != napi_ok) continue;
         _ = napi_set_named_property(env, object, entry.name, function);
     }
@@ -1465,7 +1779,7 @@ fn js_loop_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value
 /// Called once per environment (main thread, each worker) that loads the addon.
 export fn napi_register_module_v1(env: napi_env, exports: ?napi_value) ?napi_value {
     const state = std.heap.c_allocator.create(EnvState) catch return exports;
-    state.* = .{};
+    state.* = .{ .env = env };
     if (napi_set_instance_data(env, state, env_finalize, null) != napi_ok) {
         std.heap.c_allocator.destroy(state);
         return exports;
