@@ -65,7 +65,11 @@ export function whenFilesLoaded(Module: unknown, candidate: (directory: string) 
   const original = holder._nodeModulePaths;
   if (proto === null || typeof proto !== "object" || typeof original !== "function" || !loaderFits(Module, proto)) return false;
   const above = Object.getPrototypeOf(proto) as object | null;
-  const accessor: PropertyDescriptor = {
+  // Made at the first candidate directory, not when installed: an object literal's maps are
+  // made anew in each isolate (~6 K instructions a property), and most workers load no file
+  // from a hooked directory (BENCHMARKS.md "Sixteenth look").
+  let accessor: PropertyDescriptor | undefined;
+  const makeAccessor = (): PropertyDescriptor => ({
     configurable: true,
     enumerable: false,
     get(this: object): unknown {
@@ -78,14 +82,14 @@ export function whenFilesLoaded(Module: unknown, candidate: (directory: string) 
       const filename = (this as ModuleLike).filename;
       if (typeof filename === "string" && wanted(filename)) watchLoaded(this as ModuleLike, filename, loaded);
     },
-  };
+  });
   const disarm = () => {
-    if (Object.getOwnPropertyDescriptor(proto, "paths")?.set === accessor.set) Reflect.deleteProperty(proto, "paths");
+    if (accessor !== undefined && Object.getOwnPropertyDescriptor(proto, "paths")?.set === accessor.set) Reflect.deleteProperty(proto, "paths");
   };
   holder._nodeModulePaths = renamed(original, function (this: unknown, from: unknown) {
     const result = Reflect.apply(original, this, arguments);
     // Armed for the assignment that follows (load, the ES module loader's CommonJS entries).
-    if (typeof from === "string" && candidate(from) && Object.getOwnPropertyDescriptor(proto, "paths") === undefined) Object.defineProperty(proto, "paths", accessor);
+    if (typeof from === "string" && candidate(from) && Object.getOwnPropertyDescriptor(proto, "paths") === undefined) Object.defineProperty(proto, "paths", (accessor ??= makeAccessor()));
     return result;
   });
   return true;
