@@ -12,7 +12,9 @@
  *   fetch's request), a small function that on the first message loads the chunk, puts
  *   the integration's own handlers on every channel it handles (HTTP_CHANNELS) in the
  *   stubs' place, and hands that message on. The other channels (responses, fetch's
- *   headers, trailers, errors) only follow one of these within the same request.
+ *   headers, trailers, errors) only follow one of these within the same request. These
+ *   stubs are themselves subscribed only when the first module that publishes on one of
+ *   those channels gets it (hookHttpChannelsWhenMade): until then, one wrapper.
  * - Frameworks and databases: a test of each file of node_modules the program loads
  *   against the files the integrations hook (src/agent/node/triggers.ts), which hands a
  *   match's exports to them after the file ran (the first match loads the chunk): in Node
