@@ -12,7 +12,9 @@
  *   fetch's request), a small function that on the first message loads the chunk, puts
  *   the integration's own handlers on every channel it handles (HTTP_CHANNELS) in the
  *   stubs' place, and hands that message on. The other channels (responses, fetch's
- *   headers, trailers, errors) only follow one of these within the same request.
+ *   headers, trailers, errors) only follow one of these within the same request. These
+ *   stubs are themselves subscribed only when the first module that publishes on one of
+ *   those channels gets it (hookHttpChannelsWhenMade): until then, one wrapper.
  * - Frameworks and databases: a test of each file of node_modules the program loads
  *   against the files the integrations hook (src/agent/node/triggers.ts), which hands a
  *   match's exports to them after the file ran (the first match loads the chunk): in Node
@@ -36,6 +38,7 @@ import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
 import type { Tracer } from "./hooks";
+import { builtinLoaded } from "./builtins";
 import { whenFilesLoaded } from "./loaded-files";
 import { HTTP_CHANNELS, HTTP_FIRST_CHANNELS, isHookedDirectory, isHookedFile, type HttpChannel } from "./triggers";
 
@@ -86,12 +89,45 @@ type OnFile = (filename: string, exports: unknown) => void;
 export function startIntegrationsWhenUsed(tracer: Tracer, Module: object): void {
   const { recorder } = tracer;
   const groups = recorder.groups;
-  if (groups.http) hookHttpChannels(tracer);
+  if (groups.http) hookHttpChannelsWhenMade(tracer);
   if (groups.http || groups.db) hookLibraryFiles(tracer, Module as ModuleClass);
 }
 
-function hookHttpChannels(tracer: Tracer): void {
-  const channels = require("node:diagnostics_channel") as typeof import("node:diagnostics_channel");
+type Channels = typeof import("node:diagnostics_channel");
+
+/**
+ * HTTP's stubs (hookHttpChannels) from the moment a module that publishes on one of
+ * HTTP_FIRST_CHANNELS gets that channel, not at the thread's start: every such module gets
+ * it once, at its top level, through `diagnostics_channel.channel(name)` read off the
+ * module's exports at the call (node:net, _http_server, _http_client, Node's bundled undici
+ * behind `fetch`, npm's undici; Node 20, 22, 24), however the program reached it (require,
+ * import, a dependency's require, fetch's lazy load). So until then `channel` is a wrapper
+ * (same name and length) that hands back what Node's gives and, at the first of those names,
+ * puts Node's back and subscribes the stubs, before the module's first publish. Where one of
+ * them is loaded already (node:net, fetch's undici: a main thread can have them before the
+ * preload) or Node's loaded-module list is not there, the stubs go on at once, as before.
+ * A worker that never uses HTTP never makes the stubs, their Map or the five subscriptions
+ * (ARCHITECTURE.md "Worker start: only what the worker uses").
+ */
+function hookHttpChannelsWhenMade(tracer: Tracer): void {
+  const channels = require("node:diagnostics_channel") as Channels;
+  const original = channels.channel;
+  if (typeof original !== "function" || builtinLoaded("net", true) || builtinLoaded("internal/deps/undici/undici")) return hookHttpChannels(tracer, channels);
+  const first = HTTP_FIRST_CHANNELS as readonly unknown[];
+  let waiting = true;
+  const made = renamed(original, function channel(this: unknown, name: unknown) {
+    const result = Reflect.apply(original, this, arguments) as unknown;
+    if (waiting && first.includes(name)) {
+      waiting = false;
+      if (channels.channel === made) channels.channel = original;
+      tracer.recorder.safe(() => hookHttpChannels(tracer, channels));
+    }
+    return result;
+  } as typeof original);
+  channels.channel = made;
+}
+
+function hookHttpChannels(tracer: Tracer, channels: Channels): void {
   const stubs = new Map<HttpChannel, Handler>();
   for (const name of HTTP_FIRST_CHANNELS) {
     const stub = (message: unknown) => {

@@ -65,7 +65,11 @@ export function whenFilesLoaded(Module: unknown, candidate: (directory: string) 
   const original = holder._nodeModulePaths;
   if (proto === null || typeof proto !== "object" || typeof original !== "function" || !loaderFits(Module, proto)) return false;
   const above = Object.getPrototypeOf(proto) as object | null;
-  const accessor: PropertyDescriptor = {
+  // Made at the first candidate directory, not when installed: an object literal's maps are
+  // made anew in each isolate (~6 K instructions a property), and most workers load no file
+  // from a hooked directory (BENCHMARKS.md "Sixteenth look").
+  let accessor: PropertyDescriptor | undefined;
+  const makeAccessor = (): PropertyDescriptor => ({
     configurable: true,
     enumerable: false,
     get(this: object): unknown {
@@ -78,14 +82,14 @@ export function whenFilesLoaded(Module: unknown, candidate: (directory: string) 
       const filename = (this as ModuleLike).filename;
       if (typeof filename === "string" && wanted(filename)) watchLoaded(this as ModuleLike, filename, loaded);
     },
-  };
+  });
   const disarm = () => {
-    if (Object.getOwnPropertyDescriptor(proto, "paths")?.set === accessor.set) Reflect.deleteProperty(proto, "paths");
+    if (accessor !== undefined && Object.getOwnPropertyDescriptor(proto, "paths")?.set === accessor.set) Reflect.deleteProperty(proto, "paths");
   };
   holder._nodeModulePaths = renamed(original, function (this: unknown, from: unknown) {
     const result = Reflect.apply(original, this, arguments);
     // Armed for the assignment that follows (load, the ES module loader's CommonJS entries).
-    if (typeof from === "string" && candidate(from) && Object.getOwnPropertyDescriptor(proto, "paths") === undefined) Object.defineProperty(proto, "paths", accessor);
+    if (typeof from === "string" && candidate(from) && Object.getOwnPropertyDescriptor(proto, "paths") === undefined) Object.defineProperty(proto, "paths", (accessor ??= makeAccessor()));
     return result;
   });
   return true;
@@ -98,10 +102,30 @@ function loaderFits(Module: object, proto: object): boolean {
   if (typeof load !== "function") return false;
   const toText = Function.prototype.toString;
   const text = Reflect.apply(toText, load, []) as string;
-  const paths = text.search(/\bthis\.paths \?{0,2}= Module\._nodeModulePaths\(/);
+  const paths = pathsAssignment(text);
   const run = paths < 0 ? -1 : text.indexOf("Module._extensions[", paths);
   const done = run < 0 ? -1 : text.indexOf("this.loaded = true", run);
   return done > 0 && !(Reflect.apply(toText, Module, []) as string).includes("paths");
+}
+
+/**
+ * Where `load`'s source assigns `this.paths` from `Module._nodeModulePaths(` (`=`: Node 20,
+ * `??=`: Node 22.12+, 24), -1 if it does not. Plain `indexOf`, not a regular expression: V8
+ * compiles a regular expression at its first use in each isolate, ~90 K instructions of every
+ * worker's start for this one test (BENCHMARKS.md "Sixteenth look").
+ */
+function pathsAssignment(text: string): number {
+  for (const assignment of ["this.paths = Module._nodeModulePaths(", "this.paths ??= Module._nodeModulePaths("]) {
+    const at = text.indexOf(assignment);
+    // Not the end of a longer name (`xthis.paths`): a word boundary before it.
+    if (at === 0 || (at > 0 && !isWordCode(text.charCodeAt(at - 1)))) return at;
+  }
+  return -1;
+}
+
+/** A letter, digit, `_` or `$` (a name goes on across it). */
+function isWordCode(code: number): boolean {
+  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || code === 36;
 }
 
 /** The module's own `loaded` (false until the loader sets it) as an accessor until it is set to true. */

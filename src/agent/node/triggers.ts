@@ -25,7 +25,7 @@ export type HttpChannel = (typeof HTTP_CHANNELS)[number];
 
 /**
  * The channels on which HTTP's first message in a thread can come (the core subscribes
- * these at start, lazy.ts): a server's connection or request, a client's socket (before
+ * these when the first module that publishes on one gets it, lazy.ts): a server's connection or request, a client's socket (before
  * its body: node:http's patches go in then) or request (https: no socket message), fetch's
  * request. Every other channel of HTTP_CHANNELS follows one of these in the same request.
  */
