@@ -399,6 +399,10 @@ export class ServerHooks {
     const hooks = this;
     // The one ServerResponse emit wrapper, shared with the frameworks' steps (response-emit.ts).
     responseHooks(http.ServerResponse.prototype, this.recorder).request = function (response: object, event) {
+      // Node: a response that finished ends from the finish channel (onFinish), so its 'finish'
+      // emit has nothing to do here: no look-up of its request (on Node 20 ~1 k instructions
+      // of inline-cache misses a response, BENCHMARKS.md "Web: the cost scope induces in the program's code").
+      if (event === "finish" && !hooks.finishFromEmit) return;
       const request = serverOfResponse(response);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
