@@ -226,6 +226,17 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     ]);
   });
 
+  test.if(runtime === "node")("a response whose req the program replaced: its request still ends finished with the status sent (Node's channel names the request)", async () => {
+    const argv = [runtime, join(http, "response-req-replaced.cjs")];
+    const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
+    expect(traced.stderr).toBe("");
+    expect(traced.stdout).toBe(untraced.stdout);
+    expect(traced.stdout).toBe("201 made\n");
+    expect(ofKind(traced.events, "agent_error")).toEqual([]);
+    // Its body bytes are counted through `res.req` (the write/end wrappers), which it no longer holds: not asserted.
+    expect(serverRows(traced.events).map(([method, target, status, , , end, ordinal]) => [method, target, status, end, ordinal])).toEqual([["GET", "/replaced", 201, "finished", 1]]);
+  });
+
   test.if(runtime === "node")("--events without http records no request; dump nests a request's events under it", async () => {
     const quiet = await runTraced(["node", join(http, "linked.cjs")], { scopeArgs: ["--events", "process"] });
     expect(quiet.stdout).toBe("r1 r2 r3\n");

@@ -85,7 +85,7 @@ export function httpHandlers(tracer: Tracer): Record<HttpChannel, (message: unkn
   return {
     "net.server.socket": guarded((message: { socket: Net.Socket }) => server.onConnection(message.socket)),
     "http.server.request.start": guarded((message: { request: Http.IncomingMessage; response: Http.ServerResponse; socket: Net.Socket }) => server.onRequest(message.request, message.response, message.socket)),
-    "http.server.response.finish": guarded((message: { response: Http.ServerResponse }) => server.onFinish(message.response)),
+    "http.server.response.finish": guarded((message: { request?: Http.IncomingMessage; response: Http.ServerResponse }) => server.onFinish(message.response, message.request)),
     // A client socket being created (inside `new ClientRequest`, before the program writes
     // its body): the client's patches go in then, when node:http is loaded.
     "net.client.socket": guarded(() => {
@@ -399,6 +399,10 @@ export class ServerHooks {
     const hooks = this;
     // The one ServerResponse emit wrapper, shared with the frameworks' steps (response-emit.ts).
     responseHooks(http.ServerResponse.prototype, this.recorder).request = function (response: object, event) {
+      // Node: a response that finished ends from the finish channel (onFinish), so its 'finish'
+      // emit has nothing to do here: no look-up of its request (on Node 20 ~1 k instructions
+      // of inline-cache misses a response, BENCHMARKS.md "Web: the cost scope induces in the program's code").
+      if (event === "finish" && !hooks.finishFromEmit) return;
       const request = serverOfResponse(response);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
@@ -484,14 +488,22 @@ export class ServerHooks {
     Object.defineProperty(proto, "emit", { configurable: true, writable: true, enumerable: false, value: emit });
   }
 
-  onFinish(response: Http.ServerResponse): void {
-    const request = serverOfResponse(response);
-    if (request !== undefined) this.end(response, request, HttpEnd.finished);
+  /**
+   * `request`: the channel's own (Node publishes the request with its response), so its state
+   * is one stamp look-up, not a read of `response.req` first. On Node 20 every property read
+   * of scope's on a request's ServerResponse (Express gave it a prototype of its own) missed
+   * V8's inline caches, ~1 k instructions each (BENCHMARKS.md "Web: the cost scope induces in
+   * the program's code"); `req` as the response holds it when the message has none.
+   */
+  onFinish(response: Http.ServerResponse, request?: Http.IncomingMessage): void {
+    const state = request !== null && typeof request === "object" ? serverStamp.get(request) : serverOfResponse(response);
+    if (state !== undefined) this.end(response, state, HttpEnd.finished);
   }
 
   private end(response: Http.ServerResponse, request: ServerRequest, reason: number): void {
     if (request.ended) return;
-    request.status = response.headersSent || reason === HttpEnd.finished ? response.statusCode : 0;
+    // A finished response sent its head: headersSent (a getter along its prototypes) is read only for the others.
+    request.status = reason === HttpEnd.finished || response.headersSent ? response.statusCode : 0;
     requestEnd(this.recorder, Kind.http_server_response, request, reason);
   }
 
