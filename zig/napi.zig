@@ -1025,23 +1025,52 @@ const FastFunction = struct {
     c_function: CFunction,
 };
 
-const fast_commit_function: FastFunction = .{
-    .slow = slow_commit,
-    .c_function = .{ .address = &fast_commit, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = 1, .arg_info = &receiver_only } },
-};
-const fast_commit_string_function: FastFunction = .{
-    .slow = slow_commit_string,
-    .c_function = .{ .address = &fast_commit_string, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = 1, .arg_info = &receiver_only } },
-};
+const fast_commit_function = fastFunction(bool, commit_write, boolean);
+const fast_commit_string_function = fastFunction(u32, commit_string_write, count_value);
+const fast_now_function = fastFunction(f64, now_value, number);
+const fast_commit_events_function = fastFunction(void, commit_events, null);
 
-const fast_now_function: FastFunction = .{
-    .slow = slow_now,
-    .c_function = .{ .address = &fast_now, .type_info = &.{ .return_info = .{ .type = CTypeInfo.float64_type }, .arg_count = 1, .arg_info = &receiver_only } },
-};
-const fast_commit_events_function: FastFunction = .{
-    .slow = slow_commit_events,
-    .c_function = .{ .address = &fast_commit_events, .type_info = &.{ .return_info = .{ .type = CTypeInfo.void_type }, .arg_count = 1, .arg_info = &receiver_only } },
-};
+/// A per-event function's two bodies, made from what it does (`body`, taking this env's
+/// state) and how its result reads in JavaScript (`value`; null: undefined). The fast body is
+/// what V8's optimized code calls directly: it never allocates, calls JavaScript or throws.
+/// The slow one (a V8 FunctionCallback) does the same for every other call and returns the
+/// same values: true when written, false when not (commit); how many were written, 2 too
+/// (commitString); not js_commit's undefined, so that the caller's code, compiled with the
+/// feedback of its interpreted calls, sees no value it has not seen before (a `=== 2` never
+/// reached in the interpreter deoptimized the agent's eventWithPreview and send once the
+/// fast body returned 2: a TurboFan compile again per thread, ~+60 M instructions in a
+/// 2-worker pool).
+fn fastFunction(comptime Result: type, comptime body: anytype, comptime value: ?fn (napi_env, Result) ?napi_value) FastFunction {
+    const Bodies = struct {
+        fn fast(receiver: ?*anyopaque) callconv(.c) Result {
+            _ = receiver;
+            const state = fast_state_get() orelse return std.mem.zeroes(Result);
+            state.fast_calls +%= 1;
+            return body(state);
+        }
+        fn slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+            const state = fast_state_get() orelse return;
+            const result = body(state);
+            if (value) |make| slow_return(info, make(state.env.?, result));
+        }
+    };
+    const return_type = switch (Result) {
+        bool => CTypeInfo.bool_type,
+        u32 => CTypeInfo.uint32_type,
+        f64 => CTypeInfo.float64_type,
+        void => CTypeInfo.void_type,
+        else => @compileError("no Fast API return type for " ++ @typeName(Result)),
+    };
+    return .{
+        .slow = Bodies.slow,
+        .c_function = .{ .address = &Bodies.fast, .type_info = &.{ .return_info = .{ .type = return_type }, .arg_count = 1, .arg_info = &receiver_only } },
+    };
+}
+
+/// A count as a JavaScript number (commitString's result).
+fn count_value(env: napi_env, value: u32) ?napi_value {
+    return number(env, @floatFromInt(value));
+}
 
 /// This thread's env whose functions are fast (see above); null where none is.
 threadlocal var fast_state: ?*EnvState = null;
@@ -1144,63 +1173,6 @@ fn fast_define(env: napi_env, name: [*:0]const u8, state: *EnvState, function: *
 fn slow_return(info: *const V8FunctionCallbackInfo, value: ?napi_value) void {
     const slot: *const usize = @ptrCast(@alignCast(value orelse return));
     info.implicit_args[v8_return_value_index] = slot.*;
-}
-
-fn fast_commit(receiver: ?*anyopaque) callconv(.c) bool {
-    _ = receiver;
-    const state = fast_state_get() orelse return false;
-    state.fast_calls +%= 1;
-    return commit_write(state);
-}
-
-/// What fast_commit returns (true when written, else false), not js_commit's undefined: the
-/// caller's code, compiled with the feedback of its interpreted calls, then sees no value
-/// it has not seen before (a `=== 2` never reached in the interpreter deoptimized the
-/// agent's eventWithPreview and send once the fast body returned 2: a TurboFan compile
-/// again per thread, ~+60 M instructions in a 2-worker pool).
-fn slow_commit(info: *const V8FunctionCallbackInfo) callconv(.c) void {
-    const state = fast_state_get() orelse return;
-    slow_return(info, boolean(state.env.?, commit_write(state)));
-}
-
-fn fast_commit_string(receiver: ?*anyopaque) callconv(.c) u32 {
-    _ = receiver;
-    const state = fast_state_get() orelse return 0;
-    state.fast_calls +%= 1;
-    return commit_string_write(state);
-}
-
-/// What fast_commit_string returns (how many were written, 2 too: see slow_commit).
-fn slow_commit_string(info: *const V8FunctionCallbackInfo) callconv(.c) void {
-    const state = fast_state_get() orelse return;
-    slow_return(info, number(state.env.?, @floatFromInt(commit_string_write(state))));
-}
-
-fn fast_now(receiver: ?*anyopaque) callconv(.c) f64 {
-    _ = receiver;
-    const state = fast_state_get() orelse return 0;
-    state.fast_calls +%= 1;
-    return now_value(state);
-}
-
-/// As js_now: the producer's clock, 0 when detached.
-fn slow_now(info: *const V8FunctionCallbackInfo) callconv(.c) void {
-    const state = fast_state_get() orelse return;
-    slow_return(info, number(state.env.?, now_value(state)));
-}
-
-fn fast_commit_events(receiver: ?*anyopaque) callconv(.c) void {
-    _ = receiver;
-    const state = fast_state_get() orelse return;
-    state.fast_calls +%= 1;
-    commit_events(state);
-}
-
-/// As js_commit_events: undefined.
-fn slow_commit_events(info: *const V8FunctionCallbackInfo) callconv(.c) void {
-    _ = info;
-    const state = fast_state_get() orelse return;
-    commit_events(state);
 }
 
 // ---------------------------------------------------------------------------------------
