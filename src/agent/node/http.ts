@@ -122,6 +122,12 @@ const serverOfResponse = (response: object) => {
   const request = ownerOf(response);
   return typeof request === "object" && request !== null ? serverStamp.get(request) : undefined;
 };
+/**
+ * Bun: a server response's request, stamped at its start. Bun publishes no finish channel, so
+ * its responses end from their own 'finish' emit, and a program may have replaced `res.req`
+ * by then (Node's channel names the request itself: onFinish).
+ */
+const bunResponses = makeStamp<ServerRequest>();
 const clientOfResponse = (response: object) => {
   const request = ownerOf(response);
   return typeof request === "object" && request !== null ? clientStamp.get(request) : undefined;
@@ -403,7 +409,7 @@ export class ServerHooks {
       // emit has nothing to do here: no look-up of its request (on Node 20 ~1 k instructions
       // of inline-cache misses a response, BENCHMARKS.md "Web: the cost scope induces in the program's code").
       if (event === "finish" && !hooks.finishFromEmit) return;
-      const request = serverOfResponse(response);
+      const request = (hooks.finishFromEmit ? bunResponses.get(response) : undefined) ?? serverOfResponse(response);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
       else if (event === "close") hooks.end(response as Http.ServerResponse, request, 0);
@@ -477,6 +483,7 @@ export class ServerHooks {
         if (event === "request") {
           const request = first as Http.IncomingMessage;
           state = hooks.onRequest(request, second as Http.ServerResponse, request.socket as Net.Socket, false);
+          if (state !== undefined && typeof second === "object" && second !== null) bunResponses.add(second, state);
         } else if (event === "clientError") hooks.onClientError(this, first, second as Net.Socket);
         else if (event === "upgrade" || event === "connect") hooks.onUpgrade(first as Http.IncomingMessage, second as Net.Socket);
       } catch (error) {
