@@ -886,7 +886,7 @@ fn js_gc_watch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value
     const state = state_of(env, info) orelse return null;
     if (state.gc_watch != null) return boolean(env, true);
     if (!state.attached) return boolean(env, false);
-    const v8 = V8.resolve() orelse return boolean(env, false);
+    const v8 = resolvedOnce(V8) orelse return boolean(env, false);
     const isolate = v8.get_current() orelse return boolean(env, false);
     const watch = std.heap.c_allocator.create(GcWatch) catch return boolean(env, false);
     watch.* = .{ .state = state, .isolate = isolate, .v8 = v8 };
@@ -1105,6 +1105,23 @@ fn fast_sole_claim(state: *EnvState) void {
     }
 }
 
+/// `T.resolve()` (symbols of the node binary found with dlsym) once per process: dlsym walks
+/// every loaded object's symbol table, ~8 of them per thread start otherwise. Under the
+/// process ring's lock, as threads start concurrently; one cache per T.
+fn resolvedOnce(comptime T: type) ?T {
+    const Cache = struct {
+        var value: ?T = null;
+        var tried = false;
+    };
+    lock();
+    defer unlock();
+    if (!Cache.tried) {
+        Cache.tried = true;
+        Cache.value = T.resolve();
+    }
+    return Cache.value;
+}
+
 const FastApi = struct {
     get_current: *const fn () callconv(.c) ?v8_isolate,
     current_context: *const fn (?v8_isolate) callconv(.c) ?*anyopaque,
@@ -1113,18 +1130,9 @@ const FastApi = struct {
     /// Function::SetName, so `.name` reads as the Node-API function's did; null where missing.
     set_name: ?*const fn (*anyopaque, *anyopaque) callconv(.c) void,
 
-    /// Resolved once per process, under the process ring's lock (as Uv).
-    var resolved: ?FastApi = null;
-    var resolve_tried = false;
-
+    /// Resolved once per process (resolvedOnce).
     fn get() ?FastApi {
-        lock();
-        defer unlock();
-        if (!resolve_tried) {
-            resolve_tried = true;
-            resolved = resolve();
-        }
-        return resolved;
+        return resolvedOnce(FastApi);
     }
 
     fn resolve() ?FastApi {
@@ -1225,20 +1233,9 @@ const Uv = struct {
     timer_init: ?*const fn (uv_loop, *UvHandle) callconv(.c) c_int,
     timer_start: ?*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void, u64, u64) callconv(.c) c_int,
 
-    /// Resolved once per process (dlsym walks every loaded object's symbol table: ~8 of
-    /// them per thread start otherwise); under the process ring's lock, as threads start
-    /// concurrently.
-    var resolved: ?Uv = null;
-    var resolve_tried = false;
-
+    /// Resolved once per process (resolvedOnce).
     fn get() ?Uv {
-        lock();
-        defer unlock();
-        if (!resolve_tried) {
-            resolve_tried = true;
-            resolved = resolve();
-        }
-        return resolved;
+        return resolvedOnce(Uv);
     }
 
     fn resolve() ?Uv {
@@ -1588,17 +1585,17 @@ fn js_tick_stop(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_valu
 /// node_api_create_external_string_latin1 (Node 20.4+, still marked experimental there):
 /// found with dlsym once per process; where missing, the string is a copy.
 const ExternalLatin1 = *const fn (napi_env, [*]const u8, usize, ?napi_finalize, ?*anyopaque, *?napi_value, ?*bool) callconv(.c) napi_status;
-var external_latin1: ?ExternalLatin1 = null;
-var external_latin1_resolved = false;
+const ExternalLatin1Api = struct {
+    create: ExternalLatin1,
+
+    fn resolve() ?ExternalLatin1Api {
+        return .{ .create = V8.symbol(ExternalLatin1, "node_api_create_external_string_latin1") orelse return null };
+    }
+};
 
 fn external_latin1_get() ?ExternalLatin1 {
-    lock();
-    defer unlock();
-    if (!external_latin1_resolved) {
-        external_latin1_resolved = true;
-        external_latin1 = V8.symbol(ExternalLatin1, "node_api_create_external_string_latin1");
-    }
-    return external_latin1;
+    const api = resolvedOnce(ExternalLatin1Api) orelse return null;
+    return api.create;
 }
 
 /// The UTF-8 of argument `index` (a path) in `buffer`, or null when it is not a string or too long.
