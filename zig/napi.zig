@@ -1098,7 +1098,7 @@ noinline fn fast_thread_state() ?*EnvState {
     return fast_state;
 }
 
-/// Called when `state` makes fast functions on this thread (and at its teardown).
+/// Called when `state` makes fast functions on this thread (its teardown gives the sole state up: env cleanup above).
 fn fast_sole_claim(state: *EnvState) void {
     if (fast_sole.cmpxchgStrong(fast_none, @intFromPtr(state), .monotonic, .monotonic)) |current| {
         if (current != @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
