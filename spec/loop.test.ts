@@ -185,19 +185,28 @@ if (isMainThread) {
       const events = readEvents(out);
       const worker = events.find((event) => event.kind === "thread_spawn")!.fields.threadId as number;
       for (const tid of [0, worker]) {
-        for (const kind of ["loop_sample", "memory_sample"]) {
-          const samples = of(events, kind, tid);
-          const regular = samples.filter((sample) => !sample.fields.atExit);
-          // The worker lives 700 ms: several 100 ms samples; never more than the interval
-          // allows, counted from the first with one tick's lateness of slack: Bun's setInterval
-          // keeps its cadence, and Node's reschedules from the loop's cached time, which is
-          // behind the clock when the turn was busy before the tick (a worker's start on a
-          // loaded machine: 82 ms seen between two ticks). Sampling at half the interval
-          // would still fail from the second gap on.
-          if (tid === worker) expect(regular.length).toBeGreaterThanOrEqual(3);
-          for (let i = 1; i < regular.length; i++) expect(Number(regular[i]!.timestampNs - regular[0]!.timestampNs)).toBeGreaterThanOrEqual(i * 100e6 - 50e6);
-          expect(samples.filter((sample) => sample.fields.atExit).length).toBe(1);
-        }
+        const samples = of(events, "loop_sample", tid);
+        const regular = samples.filter((sample) => !sample.fields.atExit);
+        // The worker lives 700 ms: several 100 ms samples; never more than the interval
+        // allows, counted from the first with one tick's lateness of slack: Bun's setInterval
+        // keeps its cadence, and Node's reschedules from the loop's cached time, which is
+        // behind the clock when the turn was busy before the tick (a worker's start on a
+        // loaded machine: 82 ms seen between two ticks). Sampling at half the interval
+        // would still fail from the second gap on.
+        if (tid === worker) expect(regular.length).toBeGreaterThanOrEqual(3);
+        for (let i = 1; i < regular.length; i++) expect(Number(regular[i]!.timestampNs - regular[0]!.timestampNs)).toBeGreaterThanOrEqual(i * 100e6 - 50e6);
+        expect(samples.filter((sample) => sample.fields.atExit).length).toBe(1);
+        // Each tick writes its loop sample, then its memory sample: one memory sample per loop
+        // sample, in the same order, each between its tick's loop sample and the next. The
+        // cadence is read off the loop samples: a memory sample is stamped after
+        // process.memoryUsage() returns, which a loaded machine can stall (a Bun worker's
+        // first memory sample 75 ms after its loop sample at load 20, the next 33 ms after it).
+        const memory = of(events, "memory_sample", tid);
+        expect(memory.map((sample) => sample.fields.atExit)).toEqual(samples.map((sample) => sample.fields.atExit));
+        memory.forEach((sample, i) => {
+          expect(sample.timestampNs >= samples[i]!.timestampNs).toBe(true);
+          if (i + 1 < samples.length) expect(sample.timestampNs <= samples[i + 1]!.timestampNs).toBe(true);
+        });
         for (const sample of of(events, "memory_sample", tid)) {
           expect(Number(sample.fields.heapUsedBytes)).toBeGreaterThan(0);
           expect(Number(sample.fields.rssBytes)).toBeGreaterThan(Number(sample.fields.heapUsedBytes));
