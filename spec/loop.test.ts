@@ -396,7 +396,9 @@ readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(fu
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", "--import", join(dir, "first.mjs"), join(dir, "main.mjs")]);
     expect(result.exitCode).toBe(0);
-    const tasks = of(readEvents(out), "long_task", 0).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6);
+    // The measured callbacks, exact: a loaded machine can also starve the ES modules' loading
+    // (turns of the loop) into a 200 ms turn of its own, kind unknown (1 of 10 runs at load ~20).
+    const tasks = of(readEvents(out), "long_task", 0).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6 && task.fields.taskKind !== "unknown");
     expect(tasks.map((task) => [task.fields.taskKind, task.fields.origin])).toEqual([["io", "fs.readFile afterReadEsm"], ["timer", "timerEsm"]]);
   }, 60_000);
 
@@ -418,7 +420,8 @@ readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(fu
     expect(result.exitCode).toBe(0);
     const events = readEvents(out);
     const worker = events.find((event) => event.kind === "thread_spawn")!.fields.threadId as number;
-    const tasks = of(events, "long_task", worker).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6);
+    // The measured callbacks, exact (a starved loading turn of kind unknown is not one).
+    const tasks = of(events, "long_task", worker).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6 && task.fields.taskKind !== "unknown");
     expect(tasks.map((task) => [task.fields.taskKind, task.fields.origin])).toEqual([["io", "fs.readFile afterReadEsm"], ["timer", "timerEsm"]]);
   }, 60_000);
 });
@@ -449,7 +452,8 @@ next();
     expect(workers.length).toBe(3);
     const named = workers.map((tid) =>
       of(events, "long_task", tid)
-        .filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6)
+        // The measured callbacks, exact (a starved loading turn of kind unknown is not one).
+        .filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6 && task.fields.taskKind !== "unknown")
         .map((task) => `${task.fields.taskKind} ${task.fields.origin}`),
     );
     expect(named).toEqual([["io fs.readFile afterRequired"], ["io fs.stat afterBuiltin"], ["io fs.readFile afterImported"]]);
