@@ -316,8 +316,12 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port
   test("a process that ends while attached ends the trace cleanly", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const { child } = await startNode(["--inspect-port=0", "-e", "console.log('ready'); setTimeout(() => { process.exitCode = 3; }, 2500)"]);
+    // The program ends (exit code 3) when told, once scope has attached: a fixed 2.5 s life was
+    // shorter than the attach itself on a loaded machine (1.8-2.8 s from "ready" to "attached" at load 8-9).
+    const { child } = await startNode(["--inspect-port=0", "-e", "const keep = setInterval(() => {}, 1000); process.once('SIGUSR2', () => { clearInterval(keep); process.exitCode = 3; }); console.log('ready')"]);
     const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "60s"]);
+    await waitFor(attach.stderr, /attached to pid/);
+    process.kill(child.pid, "SIGUSR2");
     expect(await attach.ended()).toBe(0);
     expect(attach.stderr()).toContain("detached: the process ended");
     expect(await child.exited).toBe(3);

@@ -4,7 +4,7 @@
  * and that the checks ran (and can fail).
  */
 import { describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import type { BenchReport } from "../src/bench/bench";
 import { workloadNames } from "../src/bench/catalogue";
 import { checkTrace } from "../src/bench/check";
@@ -222,12 +222,18 @@ describe("scope bench", () => {
   }, 60_000);
 
   test("memory() of a process that is gone or a zombie (exited, not reaped) is undefined", async () => {
-    // `sleep 0` exits at once; its parent is exec'd into `sleep 2`, which never reaps it.
-    const shell = Bun.spawn(["sh", "-c", "sleep 0 & echo $!; exec sleep 2"], { stdout: "pipe" });
+    // `sleep 0` exits at once; its parent is exec'd into `sleep 60` (killed below), which never reaps it.
+    const shell = Bun.spawn(["sh", "-c", "sleep 0 & echo $!; exec sleep 60"], { stdout: "pipe" });
     const reader = shell.stdout.getReader();
     const zombie = Number(new TextDecoder().decode((await reader.read()).value).trim());
-    await Bun.sleep(200);
     try {
+      // Until the kernel says it is a zombie (state Z): a fixed 200 ms was not always enough
+      // on a loaded machine for `sleep 0` to have run and exited.
+      const state = () => /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${zombie}/stat`, "utf8"))?.[1];
+      for (const deadline = Date.now() + 30_000; state() !== "Z"; ) {
+        if (Date.now() > deadline) throw new Error(`pid ${zombie} is not a zombie after 30 s: state ${state()}`);
+        await Bun.sleep(20);
+      }
       expect(memory(shell.pid)?.rssBytes).toBeGreaterThan(0);
       expect(memory(zombie)).toBeUndefined();
       expect(memory(2 ** 22 + 1)).toBeUndefined();

@@ -33,17 +33,21 @@ function dumpsOf(path: string): { marker: RawEvent; records: RawEvent[] }[] {
   return dumps;
 }
 
-/** Calls work(i) every 5 ms for `ms`, printing "started" after the first; exits with argv[3]. */
+/**
+ * Calls work(i) every 5 ms for `ms` from the first call, printing "started" after it; exits
+ * with argv[3]. Timed from the first call, not the program's start: a traced start on a
+ * loaded machine (load ~20) took most of 300 ms, leaving 6-8 ticks where "ticks true" needs 11.
+ */
 function ticker(dir: string): string {
   const path = join(dir, "ticker.js");
   writeFileSync(
     path,
     `function work(n) { return { n, twice: n * 2 }; }
 let i = 0;
-const until = Date.now() + Number(process.argv[2]);
+let until;
 const timer = setInterval(() => {
   work(i++);
-  if (i === 1) console.log("started");
+  if (i === 1) { console.log("started"); until = Date.now() + Number(process.argv[2]); }
   if (Date.now() > until) { clearInterval(timer); console.log("ticks", i > 10); process.exitCode = Number(process.argv[3]); }
 }, 5);
 `,

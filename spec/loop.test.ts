@@ -185,19 +185,28 @@ if (isMainThread) {
       const events = readEvents(out);
       const worker = events.find((event) => event.kind === "thread_spawn")!.fields.threadId as number;
       for (const tid of [0, worker]) {
-        for (const kind of ["loop_sample", "memory_sample"]) {
-          const samples = of(events, kind, tid);
-          const regular = samples.filter((sample) => !sample.fields.atExit);
-          // The worker lives 700 ms: several 100 ms samples; never more than the interval
-          // allows, counted from the first with one tick's lateness of slack: Bun's setInterval
-          // keeps its cadence, and Node's reschedules from the loop's cached time, which is
-          // behind the clock when the turn was busy before the tick (a worker's start on a
-          // loaded machine: 82 ms seen between two ticks). Sampling at half the interval
-          // would still fail from the second gap on.
-          if (tid === worker) expect(regular.length).toBeGreaterThanOrEqual(3);
-          for (let i = 1; i < regular.length; i++) expect(Number(regular[i]!.timestampNs - regular[0]!.timestampNs)).toBeGreaterThanOrEqual(i * 100e6 - 50e6);
-          expect(samples.filter((sample) => sample.fields.atExit).length).toBe(1);
-        }
+        const samples = of(events, "loop_sample", tid);
+        const regular = samples.filter((sample) => !sample.fields.atExit);
+        // The worker lives 700 ms: several 100 ms samples; never more than the interval
+        // allows, counted from the first with one tick's lateness of slack: Bun's setInterval
+        // keeps its cadence, and Node's reschedules from the loop's cached time, which is
+        // behind the clock when the turn was busy before the tick (a worker's start on a
+        // loaded machine: 82 ms seen between two ticks). Sampling at half the interval
+        // would still fail from the second gap on.
+        if (tid === worker) expect(regular.length).toBeGreaterThanOrEqual(3);
+        for (let i = 1; i < regular.length; i++) expect(Number(regular[i]!.timestampNs - regular[0]!.timestampNs)).toBeGreaterThanOrEqual(i * 100e6 - 50e6);
+        expect(samples.filter((sample) => sample.fields.atExit).length).toBe(1);
+        // Each tick writes its loop sample, then its memory sample: one memory sample per loop
+        // sample, in the same order, each between its tick's loop sample and the next. The
+        // cadence is read off the loop samples: a memory sample is stamped after
+        // process.memoryUsage() returns, which a loaded machine can stall (a Bun worker's
+        // first memory sample 75 ms after its loop sample at load 20, the next 33 ms after it).
+        const memory = of(events, "memory_sample", tid);
+        expect(memory.map((sample) => sample.fields.atExit)).toEqual(samples.map((sample) => sample.fields.atExit));
+        memory.forEach((sample, i) => {
+          expect(sample.timestampNs >= samples[i]!.timestampNs).toBe(true);
+          if (i + 1 < samples.length) expect(sample.timestampNs <= samples[i + 1]!.timestampNs).toBe(true);
+        });
         for (const sample of of(events, "memory_sample", tid)) {
           expect(Number(sample.fields.heapUsedBytes)).toBeGreaterThan(0);
           expect(Number(sample.fields.rssBytes)).toBeGreaterThan(Number(sample.fields.heapUsedBytes));
@@ -236,6 +245,26 @@ if (isMainThread) {
         expect(Number(sample.fields.delayP99Ns)).toBeLessThanOrEqual(Number(sample.fields.delayMaxNs));
       }
     }, 60_000);
+
+    if (runtime === "node") {
+      test("node: a timer due before the loop's first poll (the module's own work outlasted it) shows in its sample's delay, once as a long task", async () => {
+        const dir = tmp();
+        const program = join(dir, "block.js");
+        // The timer runs in the loop's first iteration, before its first prepare: the native
+        // watch once began its turns at that prepare and missed it (max 0.4-1.0 ms, busy 0.3%;
+        // by chance on a loaded machine for BLOCKER alone: 1 of 7 runs of this file at load ~20).
+        writeFileSync(program, `${BLOCKER}\n{ const end = Date.now() + 50; while (Date.now() < end) {} }\nsetTimeout(() => {}, 400);\n`);
+        const out = join(dir, "t.bin");
+        const result = await runCli(["run", ...LOOP, "--out", out, runtime, program]);
+        expect(result.exitCode).toBe(0);
+        const events = readEvents(out);
+        const samples = of(events, "loop_sample", 0);
+        expect(Math.max(...samples.map((sample) => Number(sample.fields.delayMaxNs)))).toBeGreaterThanOrEqual(199e6);
+        // Measured around the callback; the turn holding it is not a second long task.
+        const tasks = of(events, "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 199e6);
+        expect(tasks.map((task) => [task.fields.taskKind, task.fields.origin])).toEqual([["timer", "blockTheLoop"]]);
+      }, 60_000);
+    }
 
     test(`${runtime}: an idle program exits at once: scope's timers never keep it alive`, async () => {
       const dir = tmp();
@@ -367,7 +396,9 @@ readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(fu
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", "--import", join(dir, "first.mjs"), join(dir, "main.mjs")]);
     expect(result.exitCode).toBe(0);
-    const tasks = of(readEvents(out), "long_task", 0).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6);
+    // The measured callbacks, exact: a loaded machine can also starve the ES modules' loading
+    // (turns of the loop) into a 200 ms turn of its own, kind unknown (1 of 10 runs at load ~20).
+    const tasks = of(readEvents(out), "long_task", 0).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6 && task.fields.taskKind !== "unknown");
     expect(tasks.map((task) => [task.fields.taskKind, task.fields.origin])).toEqual([["io", "fs.readFile afterReadEsm"], ["timer", "timerEsm"]]);
   }, 60_000);
 
@@ -389,7 +420,8 @@ readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(fu
     expect(result.exitCode).toBe(0);
     const events = readEvents(out);
     const worker = events.find((event) => event.kind === "thread_spawn")!.fields.threadId as number;
-    const tasks = of(events, "long_task", worker).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6);
+    // The measured callbacks, exact (a starved loading turn of kind unknown is not one).
+    const tasks = of(events, "long_task", worker).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6 && task.fields.taskKind !== "unknown");
     expect(tasks.map((task) => [task.fields.taskKind, task.fields.origin])).toEqual([["io", "fs.readFile afterReadEsm"], ["timer", "timerEsm"]]);
   }, 60_000);
 });
@@ -420,7 +452,8 @@ next();
     expect(workers.length).toBe(3);
     const named = workers.map((tid) =>
       of(events, "long_task", tid)
-        .filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6)
+        // The measured callbacks, exact (a starved loading turn of kind unknown is not one).
+        .filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6 && task.fields.taskKind !== "unknown")
         .map((task) => `${task.fields.taskKind} ${task.fields.origin}`),
     );
     expect(named).toEqual([["io fs.readFile afterRequired"], ["io fs.stat afterBuiltin"], ["io fs.readFile afterImported"]]);

@@ -124,6 +124,17 @@ pub const Turns = struct {
         return ended;
     }
 
+    /// The loop's first iteration began at began_ns (before its timers, pending and idle
+    /// callbacks, which run before its first prepare): that stretch is the first turn. Only
+    /// before the first prepare; what ran before the iteration (module loading) stays out.
+    pub fn began(turns: *Turns, began_ns: u64, idle_ns: u64) void {
+        if (turns.last_ns != null) return;
+        turns.last_ns = began_ns;
+        turns.last_idle_ns = idle_ns;
+        turns.interval_start_ns = began_ns;
+        turns.interval_idle_ns = idle_ns;
+    }
+
     /// The thread's end (the loop will not prepare again): the last turn, when long.
     pub fn end(turns: *Turns, now_ns: u64, idle_ns: u64) ?LongTurn {
         const ended = turns.stretch(now_ns, idle_ns);
@@ -207,6 +218,22 @@ test "loop_turns: a turn is the time between prepares minus the poll's idle time
     try std.testing.expectEqual(@as(u64, 60_000_000), last.busy_ns);
     try std.testing.expectEqual(@as(u64, 3), last.turn);
     try std.testing.expectEqual(@as(?LongTurn, null), turns.end(1_700_000_000, 1_045_000_000));
+}
+
+test "loop_turns: the first iteration's timers before its first prepare are the first turn" {
+    var turns = Turns.init(50_000_000);
+    // Module loading until 300 ms; the loop's first iteration began there and its timers ran
+    // a 200 ms callback before the first prepare: turn 0, long.
+    turns.began(300_000_000, 0);
+    const long = turns.prepare(510_000_000, 0).?;
+    try std.testing.expectEqual(LongTurn{ .turn = 0, .busy_ns = 210_000_000, .end_ns = 510_000_000 }, long);
+    // Only once: a later call changes nothing.
+    turns.began(600_000_000, 0);
+    try std.testing.expectEqual(@as(?LongTurn, null), turns.prepare(520_000_000, 0));
+    const summary = turns.take(520_000_000, 0);
+    try std.testing.expectEqual(@as(u32, 2), summary.turn_count);
+    try std.testing.expectEqual(@as(u64, 210_000_000), summary.max_ns);
+    try std.testing.expectEqual(@as(u32, 1_000_000), summary.utilisation_ppm);
 }
 
 test "loop_turns: a summary before the loop started has no turns and no utilisation" {

@@ -1232,6 +1232,11 @@ const Uv = struct {
     /// The sample timer's (`tickStart`); null where missing (the agent keeps its JavaScript timer).
     timer_init: ?*const fn (uv_loop, *UvHandle) callconv(.c) c_int,
     timer_start: ?*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void, u64, u64) callconv(.c) c_int,
+    /// The loop's cached time (ms, set at each iteration's start) and the clock it is read
+    /// from: when the loop's first iteration began. null where missing (that stretch is then
+    /// not a turn).
+    now: ?*const fn (uv_loop) callconv(.c) u64,
+    hrtime: ?*const fn () callconv(.c) u64,
 
     /// Resolved once per process (resolvedOnce).
     fn get() ?Uv {
@@ -1250,6 +1255,8 @@ const Uv = struct {
             .version = V8.symbol(*const fn () callconv(.c) c_uint, "uv_version"),
             .timer_init = V8.symbol(*const fn (uv_loop, *UvHandle) callconv(.c) c_int, "uv_timer_init"),
             .timer_start = V8.symbol(*const fn (*UvHandle, *const fn (*UvHandle) callconv(.c) void, u64, u64) callconv(.c) c_int, "uv_timer_start"),
+            .now = V8.symbol(*const fn (uv_loop) callconv(.c) u64, "uv_now"),
+            .hrtime = V8.symbol(*const fn () callconv(.c) u64, "uv_hrtime"),
         };
     }
 };
@@ -1264,6 +1271,8 @@ const LoopWatch = struct {
     loop: uv_loop,
     prepare: [uv_handle_bytes_max]u8 align(16) = undefined,
     turns: loop_turns.Turns,
+    /// When loopWatch started it (the producer's clock).
+    started_ns: u64,
     /// The producer's clock, copied: the turns' readings (CLOCK_MONOTONIC ns like libuv's
     /// idle counter, and cheaper than uv_hrtime with the TSC), so a long turn's end is on
     /// the records' clock.
@@ -1332,7 +1341,22 @@ fn loop_prepare(handle: *UvHandle) callconv(.c) void {
     const watch: *LoopWatch = @ptrCast(@alignCast(handle.data orelse return));
     assert(!watch.closing);
     const idle_ns = watch.idle.read(watch);
-    const long_turn = watch.turns.prepare(watch.clock.now_ns(), idle_ns);
+    const now_ns = watch.clock.now_ns();
+    // The loop's first prepare: its iteration began before the timers, pending and idle
+    // callbacks that ran ahead of it (a timer due by the time the program's module was done
+    // runs there), at libuv's cached loop time. That clock is libuv's coarse one (ms, up to
+    // a kernel tick behind): the first turn can read a few ms long. Node updates it when
+    // JavaScript reads its timer clock (a setTimeout made there): the turn then begins at
+    // that read (ARCHITECTURE.md "The native loop watch"). Only an
+    // iteration that began after the watch did: a worker's agent and module load inside a
+    // turn (its script's message), which stays out as module loading does in the main thread.
+    if (watch.turns.last_ns == null) {
+        if (watch.uv.now) |loop_now| if (watch.uv.hrtime) |hrtime| {
+            const began_ns = now_ns -| (hrtime() -| loop_now(watch.loop) * std.time.ns_per_ms);
+            if (began_ns > watch.started_ns) watch.turns.began(began_ns, idle_ns);
+        };
+    }
+    const long_turn = watch.turns.prepare(now_ns, idle_ns);
     watch.words[0] = @floatFromInt(watch.turns.turn);
     if (long_turn) |turn| loop_report(watch, turn);
 }
@@ -1430,6 +1454,7 @@ fn js_loop_watch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_val
         .uv = uv,
         .loop = loop orelse unreachable,
         .turns = loop_turns.Turns.init(threshold_ns),
+        .started_ns = state.producer.clock.now_ns(),
         .clock = state.producer.clock,
         .words = @ptrCast(@alignCast(words.?)),
     };
