@@ -3,9 +3,12 @@
  * calls share a record of up to eight ids, a run of them continues into the next record,
  * and the ordinals stay one per call, in order, with anything else that takes one (a
  * full-level call) or changes the request in between; the request is read per call only
- * from requestsBegin's call on.
+ * from requestsBegin's call on. And the ordered sink's settle (a long task's or GC's time
+ * is read after what it holds is written).
  */
 import { expect, test } from "bun:test";
+import { Recorder, type PreviewWalk } from "../src/agent/shared/recorder";
+import { parseGroups } from "../src/agent/shared/sink";
 import { FunctionKind, FunctionRuntime } from "../src/instrument/runtime";
 
 /** A batching sink that expands packs the way the ring's drain does: [kind, id, token, request]. */
@@ -80,4 +83,21 @@ test("requestsBegin: no request is read per call before its call, the current on
     [3, 5],
     [4, 5],
   ]);
+});
+
+test("settle: the ordered sink writes the buffered calls when asked, so a record's time read after it is not before them", () => {
+  const { runtime, events, ids } = setup();
+  const ordered = runtime.orderedSink();
+  const recorder = new Recorder(ordered, parseGroups(undefined), { preview: () => "", previewSize: () => 0, previewWrite: () => 0 } as unknown as PreviewWalk);
+  for (let i = 0; i < 5; i++) runtime.hook.c(ids[0]!);
+  // Buffered (a batch of 256, no interval): nothing written yet.
+  expect(events.length).toBe(0);
+  recorder.settle();
+  expect(events.map((event) => event[2])).toEqual([1, 2, 3, 4, 5]);
+  // Nothing held any more: settling again writes nothing.
+  recorder.settle();
+  expect(events.length).toBe(5);
+  runtime.close();
+  expect(events.length).toBe(5);
+  expect(recorder.errors).toBe(0);
 });

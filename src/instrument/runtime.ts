@@ -114,6 +114,8 @@ export interface RecordSink {
   scratch?(): ArrayBuffer | null | undefined;
   commit?(): boolean | undefined;
   commitString?(): number | undefined;
+  /** src/agent/shared/sink.ts Sink.settle: the buffered function events written now. */
+  settle?(): void;
 }
 
 export interface RuntimeOptions {
@@ -845,6 +847,7 @@ export class FunctionRuntime {
         return sink.record(kind, flags, a, b, c, d, e);
       },
       string: (id, text) => sink.string(id, text),
+      settle: () => this.flush(),
       // The agent asks when a write was refused; a stop turns function tracing off too.
       stopped: () => {
         const stopped = sink.stopped?.() ?? false;

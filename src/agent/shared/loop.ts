@@ -239,6 +239,7 @@ export function startLoopMonitor(
   let measuredMs = 0;
   let measuredTurn = 0;
   const longTask = (kind: number, startMs: number, durationMs: number, origin: number, errorMs: number) => {
+    recorder.settle();
     const at = now();
     recorder.event(Kind.long_task, Math.round(durationMs * 1e6), Math.max(0, Math.round((at - startMs) * 1e6)), kind, origin, Math.round(errorMs * 1e6));
   };
@@ -467,6 +468,7 @@ export function startLoopMonitor(
       const count = source.gcTake(into);
       if (count <= 0) break;
       if (recorder.stopped) continue;
+      recorder.settle();
       const atNs = source.now();
       for (let i = 0; i < count; i++) {
         const at = i * 6;
@@ -488,6 +490,7 @@ export function startLoopMonitor(
       pendingGc.length = 0;
       return;
     }
+    recorder.settle();
     const at = now();
     heaps?.drain();
     for (const entry of pendingGc) {

@@ -69,6 +69,19 @@ export class Recorder {
     );
   }
 
+  /**
+   * Before reading the time a record's ago field counts back from: what the sink holds for
+   * this thread is written now (function events, which the record's commit writes first),
+   * so the record's stamp follows that time by the record's own work alone.
+   */
+  settle(): void {
+    try {
+      this.sink.settle?.();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
   event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
     try {
       const fields = this.fields;

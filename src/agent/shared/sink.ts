@@ -31,6 +31,12 @@ export interface Sink {
   commitString?(): number | undefined;
   /** Truthy once recording stopped (`scope stop`, a limit): asked when a write was refused. */
   stopped?(): number | boolean;
+  /**
+   * Optional (function tracing's ordered sink): writes now what another writer holds for
+   * this thread, which the next record would write first. A record that carries a time
+   * before its own stamp (ago) reads that time after this, so the wait is not counted in.
+   */
+  settle?(): void;
 }
 
 /**
