@@ -775,9 +775,13 @@ const SHAPE_STREAK = 4;
 interface Shape {
   keys: string[];
   write: (object: object, target: Uint8Array) => number;
+  /** write() without descriptors: for an object whose map is held for this writer (mapHeld). */
+  direct: (object: object, target: Uint8Array) => number;
   hits: number;
   misses: number;
   off: boolean;
+  /** Maps held for this writer (mapProve), at most MAX_PROVES. */
+  proves: number;
 }
 const shapes: Shape[] = [];
 let shapeCount = 0;
@@ -800,6 +804,64 @@ const candidateSeen = new Int32Array(CANDIDATES);
 let nextCandidate = 0;
 // Captured now, before the program runs: a program that replaces globalThis.Function later is never called.
 let compile: FunctionConstructor | undefined = Function;
+
+// ---------------------------------------------------------------------------------------
+// Map proofs (scope.node's mapApi, zig/napi.zig "Map proofs"): a writer's descriptor reads
+// (~430 instructions a key) prove that an object's keys are own data properties; V8 keeps
+// that in the object's map, which other objects share. After write() has read an object by
+// descriptor, its map is held natively for that writer (mapProve(object, writer's index));
+// a later object with that map and no elements (mapHeld(object, index): one Fast API call
+// comparing two words) has the same own data properties in the same order, and the
+// writer's direct() reads them plainly (`o.key`): no getter, no Proxy trap can run, and the
+// bytes are write()'s. Where scope.node has no mapApi (Bun, `scope attach`, a V8 whose
+// layouts were not checked, a second env on a thread) every write goes through write().
+
+/** Maps a writer holds at most (each a mapProve call; a program whose records take ever-new maps stops proving). */
+const MAX_PROVES = 64;
+type MapHeld = (object: object, slot: number) => boolean;
+type MapProve = (object: object | undefined, slot: number) => boolean;
+let mapHeld: MapHeld | undefined;
+let mapProve: MapProve | undefined;
+/** Asked once, when the first writer is compiled: scope.node's {mapHeld, mapProve}, or undefined. */
+let mapSource: (() => unknown) | undefined;
+/** Records a writer's direct() wrote (for tests and benches). */
+let directWrites = 0;
+
+/** How many records the shape writers wrote by plain reads after a map proof (tests, benches). */
+export function shapeDirectWrites(): number {
+  return directWrites;
+}
+
+/** Where the map proofs come from (the Node agent's loader: scope.node's mapApi); asked at the first writer's compile. */
+export function useMapProofs(source: () => unknown): void {
+  mapSource = source;
+}
+
+function askMapProofs(): void {
+  const source = mapSource;
+  if (source === undefined) return;
+  mapSource = undefined;
+  try {
+    const api = source() as { mapHeld?: unknown; mapProve?: unknown } | null | undefined;
+    if (api !== null && typeof api === "object" && typeof api.mapHeld === "function" && typeof api.mapProve === "function") {
+      mapHeld = api.mapHeld as MapHeld;
+      mapProve = api.mapProve as MapProve;
+    }
+  } catch {
+    // No proofs: every write by descriptor, as before.
+  }
+}
+
+/** After `shape` (writer `slot`) wrote `object` by descriptor: holds its map for direct(). */
+function prove(object: object, slot: number, shape: Shape): void {
+  if (shape.proves >= MAX_PROVES) return;
+  shape.proves++;
+  try {
+    mapProve!(object, slot);
+  } catch {
+    shape.proves = MAX_PROVES;
+  }
+}
 
 /**
  * A shape writer's write of one value as fast() writes it: numbers (String()'s text),
@@ -887,6 +949,26 @@ function shapeValue(target: Uint8Array, position: number, value: unknown): numbe
 
 /** The preview of plain record `object` by a shape writer: its length, or -1 (fast() decides). */
 function shaped(object: object, target: Uint8Array): number {
+  const held = mapHeld;
+  if (held !== undefined) {
+    // The last writer first, then the others: one held() each.
+    let i = lastShape;
+    for (let n = 0; n < shapeCount; n++) {
+      const shape = shapes[i]!;
+      if (!shape.off && held(object, i)) {
+        const length = shape.direct(object, target);
+        if (length >= 0) {
+          shape.hits++;
+          shapeWrites++;
+          directWrites++;
+          lastShape = i;
+          return length;
+        }
+        return missed(shape);
+      }
+      i = i + 1 === shapeCount ? 0 : i + 1;
+    }
+  }
   if (types.isProxy(object)) return -1;
   const proto = prototypeOf(object);
   if (proto !== objectPrototype && proto !== null) return -1;
@@ -896,6 +978,7 @@ function shaped(object: object, target: Uint8Array): number {
     if (length >= 0) {
       first.hits++;
       shapeWrites++;
+      if (held !== undefined) prove(object, lastShape, first);
       return length;
     }
     if (length === VALUE_MISS) return missed(first);
@@ -908,6 +991,7 @@ function shaped(object: object, target: Uint8Array): number {
       shape.hits++;
       shapeWrites++;
       lastShape = i;
+      if (held !== undefined) prove(object, i, shape);
       return length;
     }
     if (length === VALUE_MISS) return missed(shape);
@@ -923,6 +1007,16 @@ export function shapeWriterCount(): number {
 
 /** Forgets every shape writer and count (tests start from a thread's beginning). */
 export function resetShapeWriters(): void {
+  // A writer's index is its held map's slot: a new writer there must not find the old one's map.
+  if (mapProve !== undefined) {
+    for (let i = 0; i < shapeCount; i++) {
+      try {
+        mapProve(undefined, i);
+      } catch {
+        // Nothing held.
+      }
+    }
+  }
   shapes.length = 0;
   shapeCount = 0;
   lastShape = 0;
@@ -971,33 +1065,44 @@ function learn(): void {
     const known = shapes[i]!.keys;
     if (known.length === count && known.every((key, k) => key === keys[k])) return;
   }
-  const write = compileShape(keys, slotInfos.slice(0, count));
-  if (write === undefined) return;
-  shapes.push({ keys, write, hits: 0, misses: 0, off: false });
+  const writers = compileShape(keys, slotInfos.slice(0, count));
+  if (writers === undefined) return;
+  if (shapeCount === 0) askMapProofs();
+  shapes.push({ keys, write: writers.write, direct: writers.direct, hits: 0, misses: 0, off: false, proves: 0 });
   lastShape = shapeCount++;
 }
 
-/** The writer of one key list (see "Shape writers"), or undefined when code cannot be generated. */
-function compileShape(keys: string[], infos: KeyInfo[]): Shape["write"] | undefined {
+/** The writers of one key list (see "Shape writers" and "Map proofs"), or undefined when code cannot be generated. */
+function compileShape(keys: string[], infos: KeyInfo[]): Pick<Shape, "write" | "direct"> | undefined {
   if (compile === undefined) return undefined;
   const lines: string[] = ["let k = 0;", "for (const name in o) {", "switch (k++) {"];
   keys.forEach((key, i) => lines.push(`case ${i}: if (name !== ${JSON.stringify(key)}) return ${KEYS_MISS}; break;`));
   lines.push(`default: return ${KEYS_MISS};`, "}", "}", `if (k !== ${keys.length}) return ${KEYS_MISS};`, "t[0] = 0x7b;", "let at = 1;", "let d;");
+  // direct(): the same bytes from plain reads (an object whose map is held: own data properties only).
+  const direct: string[] = ["t[0] = 0x7b;", "let at = 1;"];
   keys.forEach((key, i) => {
     const bytes = Array.from(infos[i]!.ascii!);
     if (i > 0) bytes.unshift(0x2c);
+    const stores = bytes.map((byte, b) => `t[at + ${b}] = ${byte};`);
     lines.push(
       `d = od(o, ${JSON.stringify(key)});`,
       `if (d === undefined || !("value" in d)) return ${VALUE_MISS};`,
-      ...bytes.map((byte, b) => `t[at + ${b}] = ${byte};`),
+      ...stores,
       `at = value(t, at + ${bytes.length}, d.value);`,
       `if (at < 0) return ${VALUE_MISS};`,
     );
+    direct.push(...stores, `at = value(t, at + ${bytes.length}, o[${JSON.stringify(key)}]);`, `if (at < 0) return ${VALUE_MISS};`);
   });
-  lines.push("t[at++] = 0x7d;", `return at > ${PREVIEW_MAX_CHARS} ? ${VALUE_MISS} : at;`);
+  const close = ["t[at++] = 0x7d;", `return at > ${PREVIEW_MAX_CHARS} ? ${VALUE_MISS} : at;`];
+  lines.push(...close);
+  direct.push(...close);
   try {
-    const factory = new compile("od", "value", `"use strict"; return function shape(o, t) {\n${lines.join("\n")}\n};`);
-    return factory(ownDescriptor, shapeValue) as Shape["write"];
+    const factory = new compile(
+      "od",
+      "value",
+      `"use strict"; return { write: function shape(o, t) {\n${lines.join("\n")}\n}, direct: function shapeDirect(o, t) {\n${direct.join("\n")}\n} };`,
+    );
+    return factory(ownDescriptor, shapeValue) as Pick<Shape, "write" | "direct">;
   } catch {
     // Code generation refused (--disallow-code-generation-from-strings): the walk as before.
     compile = undefined;
