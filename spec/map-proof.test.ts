@@ -5,7 +5,9 @@
  * no elements; the writer's plain reads then write byte for byte what the reference walk
  * writes, and no getter or Proxy trap ever runs, whatever the records turn into (a key
  * redefined as a getter, elements, a dictionary, a frozen record, another prototype, a
- * Proxy, the writers forgotten and a new key list in the same slot).
+ * Proxy, the writers forgotten and a new key list in the same slot); and the same for the
+ * general walk's fast() (function previews, nested records), whose known maps are read plainly
+ * for the keys for-in lists first.
  */
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,7 +16,8 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 
 const root = join(import.meta.dir, "..");
-const addonPath = join(root, "zig-out/lib/scope.node");
+// SCOPE_TEST_ADDON: another build of scope.node (a prefix of its own) instead of zig-out's.
+const addonPath = process.env.SCOPE_TEST_ADDON ?? join(root, "zig-out/lib/scope.node");
 const dir = mkdtempSync(join(tmpdir(), "scope-map-proof-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -107,6 +110,52 @@ sendOf(make(16), "old shape right after the new writer");
 for (let i = 0; i < 2000; i++) sendOf({ a: i, b: "b" }, "new shape");
 for (let i = 0; i < 2000; i++) sendOf(make(i), "old shape after reset");
 report.directAtEnd = walk.shapeDirectWrites();
+// fast()'s known maps: function previews (the cut, no size) and nested records of a message.
+const limits = { depth: 3, chars: 96 };
+const room = new Uint8Array(3 * limits.chars + 8);
+function previewOf(value, label) {
+  const length = walk.writePreview(value, types, limits, room, false);
+  const reference = walk.referencePreview(value, types, limits);
+  const got = Buffer.from(room.slice(0, length)).toString("utf8");
+  if (got !== reference) report.mismatches.push({ label, got, want: reference });
+}
+const items = Array.from({ length: 8 }, (_, i) => ({ unit: 1.5 + i, discount: i / 2 }));
+const state = { items, total: 0.5 };
+for (let i = 0; i < 20000; i++) {
+  previewOf([state, i], "arguments");
+  previewOf(items[i & 7], "an item");
+  sendOf({ list: [items[i & 7]], n: i }, "nested");
+}
+report.knownItem = api.mapKnown(items[0]);
+report.knownState = api.mapKnown(state);
+report.knownWithElement = api.mapKnown(Object.assign(Object.assign({}, items[1]), { 0: 1 }));
+const itemVariants = [
+  ["an item with a getter", getterAt({ unit: 1, discount: 2 }, "discount")],
+  ["an item with an element", Object.assign({ unit: 1, discount: 2 }, { 5: "e" })],
+  ["an item, a dictionary", (() => { const o = { unit: 1, x: 0, discount: 2 }; delete o.x; return o; })()],
+  ["an item, a dictionary with a getter", (() => { const o = { unit: 1, x: 0, discount: 2 }; delete o.x; return getterAt(o, "unit"); })()],
+  ["an item frozen", Object.freeze({ unit: 1, discount: 2 })],
+  ["an item with more", { unit: 1, discount: 2, more: "m" }],
+  ["an item, a key non-enumerable", (() => { const o = { unit: 1, discount: 2 }; Object.defineProperty(o, "unit", { enumerable: false }); return o; })()],
+  ["an item in a Proxy", new Proxy({ unit: 1, discount: 2 }, { ownKeys: () => ((ran = true), []), get: () => ((ran = true), 1), getOwnPropertyDescriptor: () => ((ran = true), undefined), getPrototypeOf: () => ((ran = true), null) })],
+  ["an item over a getter prototype", Object.setPrototypeOf({ unit: 1, discount: 2 }, getterAt({}, "extra"))],
+  ["a secret", { unit: 1, password: "hunter2" }],
+];
+for (let round = 0; round < 3; round++) {
+  for (const [label, value] of itemVariants) {
+    previewOf([value, 1], label);
+    previewOf({ inner: value }, label + ", nested");
+    sendOf({ list: [value], n: 1 }, label + ", sent");
+  }
+  for (let i = 0; i < 2000; i++) previewOf([state, i], "arguments again");
+}
+Object.defineProperty(Object.prototype, "extra", { value: 1, enumerable: true, configurable: true, writable: true });
+try {
+  previewOf([items[2], 1], "a known item, the prototype listing a key");
+  sendOf({ list: [items[3]], n: 1 }, "a known item sent, the prototype listing a key");
+} finally {
+  delete Object.prototype.extra;
+}
 report.ran = ran;
 console.log(JSON.stringify(report));
 `;
@@ -115,7 +164,7 @@ async function bundle(): Promise<string> {
   const entry = join(dir, "entry.ts");
   writeFileSync(
     entry,
-    `export { previewWrite, previewSize, resetShapeWriters, shapeDirectWrites, useMapProofs, SCRATCH_PREVIEW_BYTES } from ${JSON.stringify(join(root, "src/agent/shared/preview.ts"))};
+    `export { previewWrite, previewSize, resetShapeWriters, shapeDirectWrites, useMapProofs, writePreview, SCRATCH_PREVIEW_BYTES } from ${JSON.stringify(join(root, "src/agent/shared/preview.ts"))};
 export { preview as referencePreview, previewSize as referenceSize } from ${JSON.stringify(join(root, "spec/preview-reference.ts"))};
 `,
   );
@@ -145,4 +194,8 @@ test.each(nodes)("%s: held maps are read plainly, byte for byte the reference wa
   // Most of the warm-up's 30,000 sends went the direct way (the first few are walked and proved).
   expect(report.directAfterWarm).toBeGreaterThan(29_000);
   expect(report.directAtEnd).toBeGreaterThan(report.directAfterWarm + 4000);
+  // fast() learnt the records' maps: {unit, discount} and {items, total}, two own data properties each.
+  expect(report.knownItem).toBe(3);
+  expect(report.knownState).toBe(3);
+  expect(report.knownWithElement).toBe(0);
 }, 120_000);

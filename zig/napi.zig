@@ -1219,6 +1219,8 @@ fn slow_return(info: *const V8FunctionCallbackInfo, value: ?napi_value) void {
 
 /// Maps held per env: one per shape writer (preview.ts MAX_SHAPES).
 const held_maps_max = 4;
+/// Maps the general walk's fast() has learnt per env (mapLearn), replaced round robin.
+const known_maps_max = 16;
 const object_elements_offset = 16;
 const map_bit_field3_offset = 16;
 const map_dictionary_bit: u5 = 21;
@@ -1256,6 +1258,10 @@ const MapProofs = struct {
     /// The empty fixed array (a read-only root: it never moves), as a new object's elements.
     empty_elements: usize,
     held: [held_maps_max]?*usize = @splat(null),
+    /// fast()'s known maps and, for each, how many own data properties for-in lists first.
+    known: [known_maps_max]?*usize = @splat(null),
+    known_counts: [known_maps_max]u32 = @splat(0),
+    known_next: u32 = 0,
 };
 
 /// The word at `address + offset` of a tagged heap object pointer (bit 0 set).
@@ -1309,6 +1315,82 @@ const fast_map_held_function: FastFunction = .{
     .c_function = .{ .address = &map_held_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = map_held_args.len, .arg_info = &map_held_args } },
 };
 
+/// The count + 1 of the known map `object` has (0: none, or `object` has elements).
+fn map_known_check(proofs: *const MapProofs, object_local: *const usize) u32 {
+    const object = local_object(object_local) orelse return 0;
+    const map = heap_word(object, 0);
+    for (proofs.known, proofs.known_counts) |known, count| {
+        const held = known orelse break;
+        if (held.* != map) continue;
+        if (heap_word(object, object_elements_offset) != proofs.empty_elements) return 0;
+        return count + 1;
+    }
+    return 0;
+}
+
+const map_known_args = [_]CTypeInfo{ .{ .type = CTypeInfo.v8_value_type }, .{ .type = CTypeInfo.v8_value_type } };
+
+fn map_known_fast(receiver: ?*anyopaque, object_local: *const usize) callconv(.c) u32 {
+    _ = receiver;
+    const state = fast_state_get() orelse return 0;
+    state.fast_calls +%= 1;
+    const proofs = state.map_proofs orelse return 0;
+    return map_known_check(proofs, object_local);
+}
+
+fn map_known_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    var count: u32 = 0;
+    if (state.map_proofs) |proofs| {
+        if (info.length >= 1) count = map_known_check(proofs, &info.values[0]);
+    }
+    slow_return(info, number(env, @floatFromInt(count)));
+}
+
+const fast_map_known_function: FastFunction = .{
+    .slow = map_known_slow,
+    .c_function = .{ .address = &map_known_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
+};
+
+/// The map of `local`'s object when it may be held: not a dictionary map, no elements; else null.
+fn provable_map(proofs: *const MapProofs, local: *const usize) ?usize {
+    const object = local_object(local) orelse return null;
+    if (heap_word(object, object_elements_offset) != proofs.empty_elements) return null;
+    const map = heap_word(object, 0);
+    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
+    if (bit_field3 & (@as(u32, 1) << map_dictionary_bit) != 0) return null;
+    return map;
+}
+
+/// mapLearn(object, count): boolean. Learns `object`'s map for fast(), whose walk has just
+/// read `count` for-in keys of it by descriptor, every one an own data property: another
+/// object of that map lists the same `count` own data properties first. False, nothing
+/// learnt, for a dictionary map or an object with elements; an older map makes room.
+fn js_map_learn(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const proofs = call.state.map_proofs orelse return boolean(env, false);
+    if (call.argc < 2) return boolean(env, false);
+    var count: u32 = 0;
+    if (napi_get_value_uint32(env, call.argv[1], &count) != napi_ok or count == 0 or count > 1 << 20) return boolean(env, false);
+    const napi_object_type = 6;
+    var kind: c_int = 0;
+    if (napi_typeof(env, call.argv[0], &kind) != napi_ok or kind != napi_object_type) return boolean(env, false);
+    const local: *const usize = @ptrCast(@alignCast(call.argv[0] orelse return boolean(env, false)));
+    const map = provable_map(proofs, local) orelse return boolean(env, false);
+    for (proofs.known) |known| {
+        const held = known orelse break;
+        if (held.* == map) return boolean(env, true);
+    }
+    const index = proofs.known_next % known_maps_max;
+    proofs.known_next +%= 1;
+    if (proofs.known[index]) |held| proofs.api.dispose(held);
+    proofs.known[index] = null;
+    proofs.known_counts[index] = count;
+    proofs.known[index] = proofs.api.globalize(proofs.isolate, map);
+    return boolean(env, proofs.known[index] != null);
+}
+
 /// mapProve(object, slot): boolean. Holds `object`'s map in `slot` (the writer has just read
 /// every key of `object` by descriptor: own data properties, exactly its keys); false, and
 /// the slot's map kept, for a dictionary map or an object with elements. mapProve(undefined,
@@ -1327,11 +1409,7 @@ fn js_map_prove(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_valu
         return boolean(env, false);
     }
     const local: *const usize = @ptrCast(@alignCast(call.argv[0] orelse return boolean(env, false)));
-    const object = local_object(local) orelse return boolean(env, false);
-    if (heap_word(object, object_elements_offset) != proofs.empty_elements) return boolean(env, false);
-    const map = heap_word(object, 0);
-    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
-    if (bit_field3 & (@as(u32, 1) << map_dictionary_bit) != 0) return boolean(env, false);
+    const map = provable_map(proofs, local) orelse return boolean(env, false);
     if (proofs.held[slot]) |held| {
         if (held.* == map) return boolean(env, true);
         proofs.api.dispose(held);
@@ -1344,15 +1422,15 @@ fn js_map_prove(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_valu
 /// Disposes this env's held maps (its teardown).
 fn map_proofs_release(state: *EnvState) void {
     const proofs = state.map_proofs orelse return;
-    for (proofs.held) |held| {
+    for (proofs.held ++ proofs.known) |held| {
         if (held) |handle| proofs.api.dispose(handle);
     }
     state.map_proofs = null;
     std.heap.c_allocator.destroy(proofs);
 }
 
-/// mapApi(): {mapHeld, mapProve} or undefined. Made once a thread compiles its first shape
-/// writer; undefined where the fast functions are not this env's or the V8 is not one whose
+/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn} or undefined. Made once a thread
+/// compiles its first shape writer or its fast() has walked 64 records; undefined where the fast functions are not this env's or the V8 is not one whose
 /// layouts were checked (the writers then read by descriptor, as before).
 fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const state = state_of(env, info) orelse return null;
@@ -1376,6 +1454,11 @@ fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
     var prove: ?napi_value = null;
     if (napi_create_function(env, "mapProve", std.math.maxInt(usize), js_map_prove, state, &prove) != napi_ok) return null;
     _ = napi_set_named_property(env, object, "mapProve", prove);
+    const known = fast_define(env, "mapKnown", state, &fast_map_known_function) orelse return object;
+    _ = napi_set_named_property(env, object, "mapKnown", known);
+    var learn: ?napi_value = null;
+    if (napi_create_function(env, "mapLearn", std.math.maxInt(usize), js_map_learn, state, &learn) != napi_ok) return object;
+    _ = napi_set_named_property(env, object, "mapLearn", learn);
     return object;
 }
 

@@ -822,6 +822,32 @@ type MapHeld = (object: object, slot: number) => boolean;
 type MapProve = (object: object | undefined, slot: number) => boolean;
 let mapHeld: MapHeld | undefined;
 let mapProve: MapProve | undefined;
+// fast()'s known maps (scope.node's mapKnown and mapLearn, a table of its own): after fast()
+// has read every for-in key of a record by descriptor, all own data properties, its map is
+// learnt with that count; mapKnown(record) is then the count + 1 (0: not known), and fast()
+// reads that many first for-in keys plainly (for-in lists a record's own keys first; a key a
+// prototype adds comes after them, and is still asked by descriptor). Asked for once fast()
+// has walked MAP_ASK_RECORDS records (each mapApi a few native functions made: not for a
+// thread that previews a record or two).
+type MapKnown = (object: object) => number;
+type MapLearn = (object: object, count: number) => boolean;
+let mapKnown: MapKnown | undefined;
+let mapLearn: MapLearn | undefined;
+const MAP_ASK_RECORDS = 64;
+/** Maps fast() learns at most a thread (each a native call; a program of ever-new maps stops learning). */
+const MAX_LEARNS = 256;
+let learns = 0;
+let recordsWalked = 0;
+
+function learnMap(object: object, count: number): void {
+  if (learns >= MAX_LEARNS) return;
+  learns++;
+  try {
+    mapLearn!(object, count);
+  } catch {
+    learns = MAX_LEARNS;
+  }
+}
 /** Asked once, when the first writer is compiled: scope.node's {mapHeld, mapProve}, or undefined. */
 let mapSource: (() => unknown) | undefined;
 /** Records a writer's direct() wrote (for tests and benches). */
@@ -842,10 +868,14 @@ function askMapProofs(): void {
   if (source === undefined) return;
   mapSource = undefined;
   try {
-    const api = source() as { mapHeld?: unknown; mapProve?: unknown } | null | undefined;
+    const api = source() as { mapHeld?: unknown; mapProve?: unknown; mapKnown?: unknown; mapLearn?: unknown } | null | undefined;
     if (api !== null && typeof api === "object" && typeof api.mapHeld === "function" && typeof api.mapProve === "function") {
       mapHeld = api.mapHeld as MapHeld;
       mapProve = api.mapProve as MapProve;
+    }
+    if (api !== null && typeof api === "object" && typeof api.mapKnown === "function" && typeof api.mapLearn === "function") {
+      mapKnown = api.mapKnown as MapKnown;
+      mapLearn = api.mapLearn as MapLearn;
     }
   } catch {
     // No proofs: every write by descriptor, as before.
@@ -1272,10 +1302,27 @@ function fast(value: unknown, depth: number): boolean {
     }
     target[at++] = 0x7b;
     let first = true;
+    // A record whose map is known (mapKnown: its first `own` for-in keys are own data
+    // properties) is read plainly; any other, and any key past those, by descriptor.
+    if (mapSource !== undefined && ++recordsWalked === MAP_ASK_RECORDS) askMapProofs();
+    const own = mapKnown !== undefined ? mapKnown(object) - 1 : -1;
+    let walked = 0;
+    let learnable = own < 0 && mapLearn !== undefined;
     for (const name in object) {
       if (at > limit) return true;
-      const descriptor = ownDescriptor(object, name);
-      if (descriptor === undefined) continue;
+      let item: unknown;
+      let accessor = false;
+      if (walked < own) item = (object as Record<string, unknown>)[name];
+      else {
+        const descriptor = ownDescriptor(object, name);
+        if (descriptor === undefined) {
+          learnable = false;
+          continue;
+        }
+        if ("value" in descriptor) item = descriptor.value;
+        else accessor = true;
+      }
+      walked++;
       if (!first) {
         if (at >= limit) return fastLast(0x2c);
         target[at++] = 0x2c;
@@ -1305,14 +1352,14 @@ function fast(value: unknown, depth: number): boolean {
       for (let i = 0; i < ascii.length; i++) target[position++] = ascii[i]!;
       at = position;
       size += key.bytes;
-      if (!("value" in descriptor)) {
+      if (accessor) {
+        learnable = false;
         if (!fastText("[getter]")) return false;
       } else if (key.secret) {
         nodes++;
-        if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
+        if (typeof item === "string") size += utf8Length(item) + 2;
         if (!fastText(REDACTED_JSON)) return false;
       } else {
-        const item = descriptor.value;
         // A non-negative integer, the commonest value in a message (ids, counts, hashes past
         // 2^31 too), written here (what fast() writes for it) without a call.
         if (typeof item === "number" && item >= 0 && item < 1e15 && isInteger(item)) {
@@ -1327,6 +1374,7 @@ function fast(value: unknown, depth: number): boolean {
         else if (!fast(item, depth + 1)) return false;
       }
     }
+    if (learnable && walked > 0) learnMap(object, walked);
     if (at >= limit) return fastLast(0x7d);
     target[at++] = 0x7d;
     return true;
