@@ -839,16 +839,7 @@ const MAX_LEARNS = 256;
 let learns = 0;
 let recordsWalked = 0;
 
-function learnMap(object: object, count: number): void {
-  if (learns >= MAX_LEARNS) return;
-  learns++;
-  try {
-    mapLearn!(object, count);
-  } catch {
-    learns = MAX_LEARNS;
-  }
-}
-/** Asked once, when the first writer is compiled: scope.node's {mapHeld, mapProve}, or undefined. */
+/** Asked once, when the first writer is compiled or fast() has walked MAP_ASK_RECORDS records: scope.node's mapApi(), or undefined. */
 let mapSource: (() => unknown) | undefined;
 /** Records a writer's direct() wrote (for tests and benches). */
 let directWrites = 0;
@@ -858,9 +849,20 @@ export function shapeDirectWrites(): number {
   return directWrites;
 }
 
-/** Where the map proofs come from (the Node agent's loader: scope.node's mapApi); asked at the first writer's compile. */
+/** Where the map proofs come from (the Node agent's loader, function tracing's runtime: scope.node's mapApi). */
 export function useMapProofs(source: () => unknown): void {
   mapSource = source;
+}
+
+/** After fast() read every for-in key of `object` by descriptor, `count` own data properties: learns its map. */
+function learnMap(object: object, count: number): void {
+  if (learns >= MAX_LEARNS) return;
+  learns++;
+  try {
+    mapLearn!(object, count);
+  } catch {
+    learns = MAX_LEARNS;
+  }
 }
 
 function askMapProofs(): void {
