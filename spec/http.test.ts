@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, fixtures, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
-import { runCli } from "./harness";
+import { nodeVersions, runCli } from "./harness";
 
 afterAll(cleanup);
 
@@ -265,27 +265,29 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
 });
 
 describe("node: HTTP that starts late", () => {
-  test("a main thread that requires node:http after a timer, a worker that fetches and then imports node:http: every request on both ends, in its thread", async () => {
-    const argv = ["node", join(http, "late.cjs")];
-    const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
-    expect(traced.stderr).toBe("");
-    expect(traced.status).toBe(0);
-    expect(traced.stdout).toBe(untraced.stdout);
-    expect(traced.stdout).toBe("main /m-get\nmain /w-fetch\nworker /w-own\n");
-    const { events } = traced;
-    expect(ofKind(events, "agent_error")).toEqual([]);
-    const thread = (event: TraceEvent) => (event.tid === 0 ? "main" : "worker");
-    expect(ofKind(events, "http_server_request").map((event) => [thread(event), ...serverRows([event])[0]!])).toEqual([
-      ["main", "GET", "/m-get", 200, 0, 11, "finished", 1],
-      ["main", "GET", "/w-fetch", 200, 0, 13, "finished", 1],
-      ["worker", "GET", "/w-own", 200, 0, 13, "finished", 1],
-    ]);
-    expect(ofKind(events, "http_client_request").map((event) => [thread(event), ...clientRows([event])[0]!])).toEqual([
-      ["main", "http", "GET", "http://127.0.0.1:PORT/m-get", 200, 0, 11, "finished", null],
-      ["worker", "fetch", "GET", "http://127.0.0.1:PORT/w-fetch", 200, 0, 13, "finished", null],
-      ["worker", "http", "GET", "http://127.0.0.1:PORT/w-own", 200, 0, 13, "finished", null],
-    ]);
-  });
+  for (const { name, path, installed } of nodeVersions) {
+    test.skipIf(!installed)(`${name}: a main thread that requires node:http after a timer, a worker that fetches and then imports node:http: every request on both ends, in its thread`, async () => {
+      const argv = [path, join(http, "late.cjs")];
+      const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
+      expect(traced.stderr).toBe("");
+      expect(traced.status).toBe(0);
+      expect(traced.stdout).toBe(untraced.stdout);
+      expect(traced.stdout).toBe("main /m-get\nmain /w-fetch\nworker /w-own\n");
+      const { events } = traced;
+      expect(ofKind(events, "agent_error")).toEqual([]);
+      const thread = (event: TraceEvent) => (event.tid === 0 ? "main" : "worker");
+      expect(ofKind(events, "http_server_request").map((event) => [thread(event), ...serverRows([event])[0]!])).toEqual([
+        ["main", "GET", "/m-get", 200, 0, 11, "finished", 1],
+        ["main", "GET", "/w-fetch", 200, 0, 13, "finished", 1],
+        ["worker", "GET", "/w-own", 200, 0, 13, "finished", 1],
+      ]);
+      expect(ofKind(events, "http_client_request").map((event) => [thread(event), ...clientRows([event])[0]!])).toEqual([
+        ["main", "http", "GET", "http://127.0.0.1:PORT/m-get", 200, 0, 11, "finished", null],
+        ["worker", "fetch", "GET", "http://127.0.0.1:PORT/w-fetch", 200, 0, 13, "finished", null],
+        ["worker", "http", "GET", "http://127.0.0.1:PORT/w-own", 200, 0, 13, "finished", null],
+      ]);
+    });
+  }
 });
 
 describe("node: node:http2 servers", () => {

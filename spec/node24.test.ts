@@ -74,25 +74,6 @@ describe.skipIf(!haveNode24)("Node 24: a request's links", () => {
     }
   });
 
-  test("HTTP that starts late (spec/http.test.ts): node:http required after a timer, a worker's fetch and import() of node:http: every request on both ends", async () => {
-    const traced = await runTraced([node24, join(http, "late.cjs")]);
-    expect(traced.stderr).toBe("");
-    expect(traced.status).toBe(0);
-    expect(traced.stdout).toBe("main /m-get\nmain /w-fetch\nworker /w-own\n");
-    expect(ofKind(traced.events, "agent_error")).toEqual([]);
-    const rows = (kind: string) => ofKind(traced.events, kind).map((event) => [event.tid === 0 ? "main" : "worker", event.fields.api ?? null, event.fields.status, String(event.fields.target ?? event.fields.url).replace(/^http:\/\/127\.0\.0\.1:\d+/, "")]);
-    expect(rows("http_server_request")).toEqual([
-      ["main", null, 200, "/m-get"],
-      ["main", null, 200, "/w-fetch"],
-      ["worker", null, 200, "/w-own"],
-    ]);
-    expect(rows("http_client_request")).toEqual([
-      ["main", "http", 200, "/m-get"],
-      ["worker", "fetch", 200, "/w-fetch"],
-      ["worker", "http", 200, "/w-own"],
-    ]);
-  });
-
   test("Express 4 with pg: the handler's queries (after awaits, in a Pool callback) linked to its request; output as untraced", async () => {
     const argv = [node24, "web/express.cjs"];
     const env = { EXPRESS: "express4", PGURL: server!.url };
