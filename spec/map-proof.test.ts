@@ -149,6 +149,36 @@ for (let round = 0; round < 3; round++) {
   }
   for (let i = 0; i < 2000; i++) previewOf([state, i], "arguments again");
 }
+// Arrays: packed ones read plainly (mapPacked), every other kind element by element.
+report.packed = [[1, 2], [1.5, 2], ["a", {}]].map((array) => api.mapPacked(array));
+const accessorArray = [1, 2, 3];
+Object.defineProperty(accessorArray, 1, { get: () => ((ran = true), 0), enumerable: true });
+const setterArray = [1, 2, 3];
+Object.defineProperty(setterArray, 2, { set: () => void (ran = true), enumerable: true });
+const holeOverProxy = Object.setPrototypeOf([1, , 3], new Proxy([], { get: () => ((ran = true), 9), getOwnPropertyDescriptor: () => ((ran = true), undefined), has: () => ((ran = true), false) })); // eslint-disable-line no-sparse-arrays
+const holeOverGetter = Object.setPrototypeOf([1, , 3], getterAt([], "1")); // eslint-disable-line no-sparse-arrays
+report.notPacked = [[1, , 2], accessorArray, setterArray, holeOverProxy, Object.freeze([1, 2]), Object.seal([1, 2]), new Array(3)].map((array) => api.mapPacked(array)); // eslint-disable-line no-sparse-arrays
+const arrayVariants = [
+  ["packed integers", [1, 2, 3]],
+  ["packed doubles", [1.5, -2.25, 3]],
+  ["packed records", [items[0], items[1], { unit: 1, discount: 2 }]],
+  ["packed, a Proxy element", [1, new Proxy({}, { ownKeys: () => ((ran = true), []) })]],
+  ["holey", [1, , 3]], // eslint-disable-line no-sparse-arrays
+  ["an accessor element", accessorArray],
+  ["a setter element", setterArray],
+  ["a hole over a Proxy prototype", holeOverProxy],
+  ["a hole over a getter prototype", holeOverGetter],
+  ["frozen", Object.freeze([1, 2, 3])],
+  ["long", Array.from({ length: 80 }, (_, i) => i)],
+];
+for (let round = 0; round < 3; round++) {
+  for (const [label, value] of arrayVariants) {
+    previewOf([value, 1], label);
+    previewOf({ inner: value }, label + ", nested");
+    sendOf({ list: value }, label + ", sent");
+  }
+  for (let i = 0; i < 2000; i++) previewOf([items, i], "items again");
+}
 Object.defineProperty(Object.prototype, "extra", { value: 1, enumerable: true, configurable: true, writable: true });
 try {
   previewOf([items[2], 1], "a known item, the prototype listing a key");
@@ -198,4 +228,6 @@ test.each(nodes)("%s: held maps are read plainly, byte for byte the reference wa
   expect(report.knownItem).toBe(3);
   expect(report.knownState).toBe(3);
   expect(report.knownWithElement).toBe(0);
+  expect(report.packed).toEqual([true, true, true]);
+  expect(report.notPacked).toEqual([false, false, false, false, false, false, false]);
 }, 120_000);

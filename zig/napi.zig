@@ -1224,6 +1224,11 @@ const known_maps_max = 16;
 const object_elements_offset = 16;
 const map_bit_field3_offset = 16;
 const map_dictionary_bit: u5 = 21;
+/// A Map's bit_field2 (the byte after bit_field): elements kind in bits 2-7 (map.tq MapBitFields2).
+const map_bit_field2_offset = 15;
+const map_elements_kind_shift: u3 = 2;
+/// PACKED_SMI_ELEMENTS, PACKED_ELEMENTS, PACKED_DOUBLE_ELEMENTS (V8's ElementsKind 0, 2, 4): no hole below the length, no accessor.
+const packed_elements_kinds = [_]u8{ 0, 2, 4 };
 
 const MapProofApi = struct {
     get_current: *const fn () callconv(.c) ?v8_isolate,
@@ -1353,6 +1358,37 @@ const fast_map_known_function: FastFunction = .{
     .c_function = .{ .address = &map_known_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
 };
 
+/// `array_local` (a JSArray: the caller checked) has packed elements: each index below its
+/// length is an own data element (an accessor element makes dictionary elements, a hole a
+/// holey kind, freezing or sealing kinds of their own).
+fn map_packed_check(array_local: *const usize) bool {
+    const array = local_object(array_local) orelse return false;
+    const map = heap_word(array, 0);
+    const bit_field2 = @as(*const u8, @ptrFromInt(map - 1 + map_bit_field2_offset)).*;
+    const kind = bit_field2 >> map_elements_kind_shift;
+    return std.mem.indexOfScalar(u8, &packed_elements_kinds, kind) != null;
+}
+
+fn map_packed_fast(receiver: ?*anyopaque, array_local: *const usize) callconv(.c) bool {
+    _ = receiver;
+    const state = fast_state_get() orelse return false;
+    state.fast_calls +%= 1;
+    if (state.map_proofs == null) return false;
+    return map_packed_check(array_local);
+}
+
+fn map_packed_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    const is_packed = state.map_proofs != null and info.length >= 1 and map_packed_check(&info.values[0]);
+    slow_return(info, boolean(env, is_packed));
+}
+
+const fast_map_packed_function: FastFunction = .{
+    .slow = map_packed_slow,
+    .c_function = .{ .address = &map_packed_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
+};
+
 /// The map of `local`'s object when it may be held: not a dictionary map, no elements; else null.
 fn provable_map(proofs: *const MapProofs, local: *const usize) ?usize {
     const object = local_object(local) orelse return null;
@@ -1429,7 +1465,7 @@ fn map_proofs_release(state: *EnvState) void {
     std.heap.c_allocator.destroy(proofs);
 }
 
-/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn} or undefined. Made once a thread
+/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked} or undefined. Made once a thread
 /// compiles its first shape writer or its fast() has walked 64 records; undefined where the fast functions are not this env's or the V8 is not one whose
 /// layouts were checked (the writers then read by descriptor, as before).
 fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
@@ -1459,6 +1495,8 @@ fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
     var learn: ?napi_value = null;
     if (napi_create_function(env, "mapLearn", std.math.maxInt(usize), js_map_learn, state, &learn) != napi_ok) return object;
     _ = napi_set_named_property(env, object, "mapLearn", learn);
+    const packed_function = fast_define(env, "mapPacked", state, &fast_map_packed_function) orelse return object;
+    _ = napi_set_named_property(env, object, "mapPacked", packed_function);
     return object;
 }
 

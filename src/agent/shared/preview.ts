@@ -833,6 +833,12 @@ type MapKnown = (object: object) => number;
 type MapLearn = (object: object, count: number) => boolean;
 let mapKnown: MapKnown | undefined;
 let mapLearn: MapLearn | undefined;
+/**
+ * mapPacked(array): the array's map says its elements are packed (no hole below its length, no
+ * accessor element: an accessor makes dictionary elements), so fast() reads each element
+ * plainly instead of hasOwn and the two accessor look-ups per element.
+ */
+let mapPacked: ((array: unknown[]) => boolean) | undefined;
 const MAP_ASK_RECORDS = 64;
 /** Maps fast() learns at most a thread (each a native call; a program of ever-new maps stops learning). */
 const MAX_LEARNS = 256;
@@ -870,7 +876,7 @@ function askMapProofs(): void {
   if (source === undefined) return;
   mapSource = undefined;
   try {
-    const api = source() as { mapHeld?: unknown; mapProve?: unknown; mapKnown?: unknown; mapLearn?: unknown } | null | undefined;
+    const api = source() as { mapHeld?: unknown; mapProve?: unknown; mapKnown?: unknown; mapLearn?: unknown; mapPacked?: unknown } | null | undefined;
     if (api !== null && typeof api === "object" && typeof api.mapHeld === "function" && typeof api.mapProve === "function") {
       mapHeld = api.mapHeld as MapHeld;
       mapProve = api.mapProve as MapProve;
@@ -879,6 +885,7 @@ function askMapProofs(): void {
       mapKnown = api.mapKnown as MapKnown;
       mapLearn = api.mapLearn as MapLearn;
     }
+    if (api !== null && typeof api === "object" && typeof api.mapPacked === "function") mapPacked = api.mapPacked as (array: unknown[]) => boolean;
   } catch {
     // No proofs: every write by descriptor, as before.
   }
@@ -1276,6 +1283,7 @@ function fast(value: unknown, depth: number): boolean {
     if (array) {
       target[at++] = 0x5b;
       const length = (object as unknown[]).length;
+      const packed = length > 1 && mapPacked !== undefined && mapPacked(object as unknown[]);
       for (let i = 0; i < length; i++) {
         if (at > limit) return true;
         if (i > 0) {
@@ -1286,7 +1294,9 @@ function fast(value: unknown, depth: number): boolean {
           return fastMark(0, 0x5d);
         }
         // An own element as walkArray reads it (no descriptor object: see there).
-        if (hasOwn(object, i)) {
+        if (packed) {
+          if (!fast((object as unknown[])[i], depth + 1)) return false;
+        } else if (hasOwn(object, i)) {
           if (lookupGetter.call(object, i) !== undefined || lookupSetter.call(object, i) !== undefined) {
             if (!fastText("[getter]")) return false;
           } else {
