@@ -448,10 +448,10 @@ out.stopped = lean.stopped();
 lean.detach();
 console.log(JSON.stringify(out));
 `;
-    const every = ["attach", "commit", "commitEvents", "commitString", "detach", "events", "loopApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
+    const every = ["attach", "commit", "commitEvents", "commitString", "detach", "events", "loopApi", "mapApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
     const lean = ["attach", "commit", "commitString", "fullApi", "record", "recordString", "scratch", "sharedFile", "string"];
     // Made by fullApi(true) alone: what the core calls now and then (zig/napi.zig rare_exports_table).
-    const rare = [...lean, "loopApi", "shareFile", "stopped"].sort();
+    const rare = [...lean, "loopApi", "mapApi", "shareFile", "stopped"].sort();
     const path = ringPath("napi-lean");
     const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
     const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });

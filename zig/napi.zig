@@ -100,6 +100,7 @@ extern fn napi_get_boolean(env: napi_env, value: bool, result: *?napi_value) nap
 extern fn napi_create_double(env: napi_env, value: f64, result: *?napi_value) napi_status;
 extern fn napi_create_uint32(env: napi_env, value: u32, result: *?napi_value) napi_status;
 extern fn napi_create_object(env: napi_env, result: *?napi_value) napi_status;
+extern fn napi_typeof(env: napi_env, value: ?napi_value, result: *c_int) napi_status;
 extern fn napi_set_named_property(env: napi_env, object: ?napi_value, name: [*:0]const u8, value: ?napi_value) napi_status;
 extern fn napi_has_named_property(env: napi_env, object: ?napi_value, name: [*:0]const u8, result: *bool) napi_status;
 extern fn napi_create_function(env: napi_env, name: [*:0]const u8, length: usize, callback: napi_callback, data: ?*anyopaque, result: *?napi_value) napi_status;
@@ -224,6 +225,8 @@ const EnvState = struct {
     loop_watch: ?*LoopWatch = null,
     /// The samples' timer (`tickStart`); null until asked for.
     ticker: ?*Ticker = null,
+    /// The shape writers' held maps (`mapApi`); null until asked for.
+    map_proofs: ?*MapProofs = null,
 
     fn detach(state: *EnvState) void {
         if (!state.attached) return;
@@ -263,6 +266,7 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     // No dangling sole state: every later fast call reads its thread's.
     if (fast_sole.load(.monotonic) == @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
     gc_unwatch(state);
+    map_proofs_release(state);
     if (state.loop_watch) |watch| LoopHandle.close(watch);
     if (state.ticker) |ticker| TickHandle.close(ticker);
     state.detach();
@@ -1013,6 +1017,9 @@ comptime {
 
 const V8FunctionCallbackInfo = extern struct {
     implicit_args: [*]usize,
+    /// The first argument's slot (the next ones follow it).
+    values: [*]usize,
+    length: i32,
 };
 const v8_return_value_index = 3;
 const V8FunctionCallback = *const fn (*const V8FunctionCallbackInfo) callconv(.c) void;
@@ -1181,6 +1188,316 @@ fn fast_define(env: napi_env, name: [*:0]const u8, state: *EnvState, function: *
 fn slow_return(info: *const V8FunctionCallbackInfo, value: ?napi_value) void {
     const slot: *const usize = @ptrCast(@alignCast(value orelse return));
     info.implicit_args[v8_return_value_index] = slot.*;
+}
+
+// ---------------------------------------------------------------------------------------
+// Map proofs for the preview walk's shape writers (src/agent/shared/preview.ts). A shape
+// writer reads each key of a message through Object.getOwnPropertyDescriptor, the only
+// read JavaScript has that never runs a getter: ~430 instructions a key, a descriptor
+// object each (BENCHMARKS.md "Getter-safe reads"). V8 keeps what kind each own named
+// property is (data or accessor) in the object's map, and two objects with the same map
+// that is not a dictionary map have the same own named properties, in the same order, of
+// the same kinds and attributes, and the same prototype: a map never changes a property's
+// kind in place (reconfiguring one makes a new map or a dictionary). So once a writer has
+// read an object's keys by descriptor (all own data properties, the exact key list), its
+// map is held here (`mapProve`); a later object whose map is that one, and whose elements
+// are the empty fixed array (elements are not in the map: `{a: 1}` with o[0] set keeps
+// its map), has the same own data properties, and the writer reads them plainly
+// (`o.key`: no getter can run, no Proxy can be behind it), after one Fast API call
+// (`mapHeld`) that compares two words.
+//
+// The held map is a strong global handle (V8's api_internal::GlobalizeReference): it
+// never dies and the GC updates the handle when it moves the map, so the compare never
+// meets a freed address reused by another map; it holds no program object. Layouts
+// (no pointer compression, as Node's builds on x64 have it), checked in Node 20.20.2
+// (V8 11.3), 22.23.5 (12.4) and 24.22.3 (13.6) and by spec/map-proof.test.ts: a heap
+// object's tagged pointer has bit 0 set; its map is the word at its start; a JSObject's
+// elements are the word at byte 16; a Map's bit_field3 is the u32 at byte 16, with the
+// dictionary-map bit at 21 (V8's map.tq MapBitFields3: enum_length 10 bits,
+// number_of_own_descriptors 10, is_prototype_map 1, is_dictionary_map 1).
+// GlobalizeReference takes the object's slot in V8 11.3 and its address from 12 on.
+
+/// Maps held per env: one per shape writer (preview.ts MAX_SHAPES).
+const held_maps_max = 4;
+/// Maps the general walk's fast() has learnt per env (mapLearn), replaced round robin.
+const known_maps_max = 16;
+const object_elements_offset = 16;
+const map_bit_field3_offset = 16;
+const map_dictionary_bit: u5 = 21;
+/// A Map's bit_field2 (the byte after bit_field): elements kind in bits 2-7 (map.tq MapBitFields2).
+const map_bit_field2_offset = 15;
+const map_elements_kind_shift: u3 = 2;
+/// PACKED_SMI_ELEMENTS, PACKED_ELEMENTS, PACKED_DOUBLE_ELEMENTS (V8's ElementsKind 0, 2, 4): no hole below the length, no accessor.
+const packed_elements_kinds = [_]u8{ 0, 2, 4 };
+
+const MapProofApi = struct {
+    get_current: *const fn () callconv(.c) ?v8_isolate,
+    /// V8 11.3: (isolate, Address* slot); 12.4 and 13.6: (isolate, Address value).
+    globalize_slot: ?*const fn (?v8_isolate, *const usize) callconv(.c) ?*usize,
+    globalize_value: ?*const fn (?v8_isolate, usize) callconv(.c) ?*usize,
+    dispose: *const fn (*usize) callconv(.c) void,
+
+    /// Asked only where FastApi.get() is not null: the V8 versions whose layouts were checked.
+    fn resolve() ?MapProofApi {
+        const slot = V8.symbol(*const fn (?v8_isolate, *const usize) callconv(.c) ?*usize, "_ZN2v812api_internal18GlobalizeReferenceEPNS_8internal7IsolateEPm");
+        const value = V8.symbol(*const fn (?v8_isolate, usize) callconv(.c) ?*usize, "_ZN2v812api_internal18GlobalizeReferenceEPNS_8internal7IsolateEm");
+        if (slot == null and value == null) return null;
+        return .{
+            .get_current = V8.symbol(*const fn () callconv(.c) ?v8_isolate, "_ZN2v87Isolate10GetCurrentEv") orelse return null,
+            .globalize_slot = slot,
+            .globalize_value = value,
+            .dispose = V8.symbol(*const fn (*usize) callconv(.c) void, "_ZN2v812api_internal13DisposeGlobalEPm") orelse return null,
+        };
+    }
+
+    fn globalize(api: MapProofApi, isolate: v8_isolate, address: usize) ?*usize {
+        if (api.globalize_value) |globalize_value| return globalize_value(isolate, address);
+        const held = address;
+        return api.globalize_slot.?(isolate, &held);
+    }
+};
+
+const MapProofs = struct {
+    api: MapProofApi,
+    isolate: v8_isolate,
+    /// The empty fixed array (a read-only root: it never moves), as a new object's elements.
+    empty_elements: usize,
+    held: [held_maps_max]?*usize = @splat(null),
+    /// fast()'s known maps and, for each, how many own data properties for-in lists first.
+    known: [known_maps_max]?*usize = @splat(null),
+    known_counts: [known_maps_max]u32 = @splat(0),
+    known_next: u32 = 0,
+};
+
+/// The word at `address + offset` of a tagged heap object pointer (bit 0 set).
+inline fn heap_word(tagged: usize, offset: usize) usize {
+    return @as(*const usize, @ptrFromInt(tagged - 1 + offset)).*;
+}
+
+/// The object behind a Local (a napi_value is its slot), if it is a heap object.
+inline fn local_object(local: *const usize) ?usize {
+    const tagged = local.*;
+    return if (tagged & 1 == 1) tagged else null;
+}
+
+/// `object` has the map held in `slot` and no elements: its own named properties are that map's.
+fn map_held_check(proofs: *const MapProofs, object_local: *const usize, slot: u32) bool {
+    if (slot >= held_maps_max) return false;
+    const held = proofs.held[slot] orelse return false;
+    const object = local_object(object_local) orelse return false;
+    if (heap_word(object, 0) != held.*) return false;
+    return heap_word(object, object_elements_offset) == proofs.empty_elements;
+}
+
+const map_held_args = [_]CTypeInfo{ .{ .type = CTypeInfo.v8_value_type }, .{ .type = CTypeInfo.v8_value_type }, .{ .type = CTypeInfo.uint32_type } };
+
+fn map_held_fast(receiver: ?*anyopaque, object_local: *const usize, slot: u32) callconv(.c) bool {
+    _ = receiver;
+    const state = fast_state_get() orelse return false;
+    state.fast_calls +%= 1;
+    const proofs = state.map_proofs orelse return false;
+    return map_held_check(proofs, object_local, slot);
+}
+
+/// The slow body: FunctionCallbackInfo's values_ (its second word) points to the first
+/// argument's slot, length_ (its third) is the argument count (V8 11.3, 12.4 and 13.6).
+fn map_held_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    var held = false;
+    if (state.map_proofs) |proofs| {
+        if (info.length >= 2) {
+            var slot: u32 = held_maps_max;
+            if (napi_get_value_uint32(env, @ptrCast(&info.values[1]), &slot) != napi_ok) slot = held_maps_max;
+            held = map_held_check(proofs, &info.values[0], slot);
+        }
+    }
+    slow_return(info, boolean(env, held));
+}
+
+const fast_map_held_function: FastFunction = .{
+    .slow = map_held_slow,
+    .c_function = .{ .address = &map_held_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = map_held_args.len, .arg_info = &map_held_args } },
+};
+
+/// The count + 1 of the known map `object` has (0: none, or `object` has elements).
+fn map_known_check(proofs: *const MapProofs, object_local: *const usize) u32 {
+    const object = local_object(object_local) orelse return 0;
+    const map = heap_word(object, 0);
+    for (proofs.known, proofs.known_counts) |known, count| {
+        const held = known orelse break;
+        if (held.* != map) continue;
+        if (heap_word(object, object_elements_offset) != proofs.empty_elements) return 0;
+        return count + 1;
+    }
+    return 0;
+}
+
+const map_known_args = [_]CTypeInfo{ .{ .type = CTypeInfo.v8_value_type }, .{ .type = CTypeInfo.v8_value_type } };
+
+fn map_known_fast(receiver: ?*anyopaque, object_local: *const usize) callconv(.c) u32 {
+    _ = receiver;
+    const state = fast_state_get() orelse return 0;
+    state.fast_calls +%= 1;
+    const proofs = state.map_proofs orelse return 0;
+    return map_known_check(proofs, object_local);
+}
+
+fn map_known_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    var count: u32 = 0;
+    if (state.map_proofs) |proofs| {
+        if (info.length >= 1) count = map_known_check(proofs, &info.values[0]);
+    }
+    slow_return(info, number(env, @floatFromInt(count)));
+}
+
+const fast_map_known_function: FastFunction = .{
+    .slow = map_known_slow,
+    .c_function = .{ .address = &map_known_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
+};
+
+/// `array_local` (a JSArray: the caller checked) has packed elements: each index below its
+/// length is an own data element (an accessor element makes dictionary elements, a hole a
+/// holey kind, freezing or sealing kinds of their own).
+fn map_packed_check(array_local: *const usize) bool {
+    const array = local_object(array_local) orelse return false;
+    const map = heap_word(array, 0);
+    const bit_field2 = @as(*const u8, @ptrFromInt(map - 1 + map_bit_field2_offset)).*;
+    const kind = bit_field2 >> map_elements_kind_shift;
+    return std.mem.indexOfScalar(u8, &packed_elements_kinds, kind) != null;
+}
+
+fn map_packed_fast(receiver: ?*anyopaque, array_local: *const usize) callconv(.c) bool {
+    _ = receiver;
+    const state = fast_state_get() orelse return false;
+    state.fast_calls +%= 1;
+    if (state.map_proofs == null) return false;
+    return map_packed_check(array_local);
+}
+
+fn map_packed_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    const is_packed = state.map_proofs != null and info.length >= 1 and map_packed_check(&info.values[0]);
+    slow_return(info, boolean(env, is_packed));
+}
+
+const fast_map_packed_function: FastFunction = .{
+    .slow = map_packed_slow,
+    .c_function = .{ .address = &map_packed_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
+};
+
+/// The map of `local`'s object when it may be held: not a dictionary map, no elements; else null.
+fn provable_map(proofs: *const MapProofs, local: *const usize) ?usize {
+    const object = local_object(local) orelse return null;
+    if (heap_word(object, object_elements_offset) != proofs.empty_elements) return null;
+    const map = heap_word(object, 0);
+    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
+    if (bit_field3 & (@as(u32, 1) << map_dictionary_bit) != 0) return null;
+    return map;
+}
+
+/// mapLearn(object, count): boolean. Learns `object`'s map for fast(), whose walk has just
+/// read `count` for-in keys of it by descriptor, every one an own data property: another
+/// object of that map lists the same `count` own data properties first. False, nothing
+/// learnt, for a dictionary map or an object with elements; an older map makes room.
+fn js_map_learn(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const proofs = call.state.map_proofs orelse return boolean(env, false);
+    if (call.argc < 2) return boolean(env, false);
+    var count: u32 = 0;
+    if (napi_get_value_uint32(env, call.argv[1], &count) != napi_ok or count == 0 or count > 1 << 20) return boolean(env, false);
+    const napi_object_type = 6;
+    var kind: c_int = 0;
+    if (napi_typeof(env, call.argv[0], &kind) != napi_ok or kind != napi_object_type) return boolean(env, false);
+    const local: *const usize = @ptrCast(@alignCast(call.argv[0] orelse return boolean(env, false)));
+    const map = provable_map(proofs, local) orelse return boolean(env, false);
+    for (proofs.known) |known| {
+        const held = known orelse break;
+        if (held.* == map) return boolean(env, true);
+    }
+    const index = proofs.known_next % known_maps_max;
+    proofs.known_next +%= 1;
+    if (proofs.known[index]) |held| proofs.api.dispose(held);
+    proofs.known[index] = null;
+    proofs.known_counts[index] = count;
+    proofs.known[index] = proofs.api.globalize(proofs.isolate, map);
+    return boolean(env, proofs.known[index] != null);
+}
+
+/// mapProve(object, slot): boolean. Holds `object`'s map in `slot` (the writer has just read
+/// every key of `object` by descriptor: own data properties, exactly its keys); false, and
+/// the slot's map kept, for a dictionary map or an object with elements. mapProve(undefined,
+/// slot) lets the slot's map go (the writers were forgotten: a new writer takes the slot).
+fn js_map_prove(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const proofs = call.state.map_proofs orelse return boolean(env, false);
+    if (call.argc < 2) return boolean(env, false);
+    var slot: u32 = held_maps_max;
+    if (napi_get_value_uint32(env, call.argv[1], &slot) != napi_ok or slot >= held_maps_max) return boolean(env, false);
+    const napi_object_type = 6;
+    var kind: c_int = 0;
+    if (napi_typeof(env, call.argv[0], &kind) != napi_ok or kind != napi_object_type) {
+        if (proofs.held[slot]) |held| proofs.api.dispose(held);
+        proofs.held[slot] = null;
+        return boolean(env, false);
+    }
+    const local: *const usize = @ptrCast(@alignCast(call.argv[0] orelse return boolean(env, false)));
+    const map = provable_map(proofs, local) orelse return boolean(env, false);
+    if (proofs.held[slot]) |held| {
+        if (held.* == map) return boolean(env, true);
+        proofs.api.dispose(held);
+        proofs.held[slot] = null;
+    }
+    proofs.held[slot] = proofs.api.globalize(proofs.isolate, map);
+    return boolean(env, proofs.held[slot] != null);
+}
+
+/// Disposes this env's held maps (its teardown).
+fn map_proofs_release(state: *EnvState) void {
+    const proofs = state.map_proofs orelse return;
+    for (proofs.held ++ proofs.known) |held| {
+        if (held) |handle| proofs.api.dispose(handle);
+    }
+    state.map_proofs = null;
+    std.heap.c_allocator.destroy(proofs);
+}
+
+/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked} or undefined. Made once a thread
+/// compiles its first shape writer or its fast() has walked 64 records; undefined where the fast functions are not this env's or the V8 is not one whose
+/// layouts were checked (the writers then read by descriptor, as before).
+fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const state = state_of(env, info) orelse return null;
+    if (state.map_proofs == null) {
+        // Only where the fast functions' layouts were checked (the same V8 versions).
+        _ = FastApi.get() orelse return null;
+        const api = resolvedOnce(MapProofApi) orelse return null;
+        const isolate = api.get_current() orelse return null;
+        var probe: ?napi_value = null;
+        if (napi_create_object(env, &probe) != napi_ok) return null;
+        const probe_local: *const usize = @ptrCast(@alignCast(probe orelse return null));
+        const empty_elements = heap_word(local_object(probe_local) orelse return null, object_elements_offset);
+        const proofs = std.heap.c_allocator.create(MapProofs) catch return null;
+        proofs.* = .{ .api = api, .isolate = isolate, .empty_elements = empty_elements };
+        state.map_proofs = proofs;
+    }
+    var object: ?napi_value = null;
+    if (napi_create_object(env, &object) != napi_ok) return null;
+    const held = fast_define(env, "mapHeld", state, &fast_map_held_function) orelse return null;
+    _ = napi_set_named_property(env, object, "mapHeld", held);
+    var prove: ?napi_value = null;
+    if (napi_create_function(env, "mapProve", std.math.maxInt(usize), js_map_prove, state, &prove) != napi_ok) return null;
+    _ = napi_set_named_property(env, object, "mapProve", prove);
+    const known = fast_define(env, "mapKnown", state, &fast_map_known_function) orelse return object;
+    _ = napi_set_named_property(env, object, "mapKnown", known);
+    var learn: ?napi_value = null;
+    if (napi_create_function(env, "mapLearn", std.math.maxInt(usize), js_map_learn, state, &learn) != napi_ok) return object;
+    _ = napi_set_named_property(env, object, "mapLearn", learn);
+    const packed_function = fast_define(env, "mapPacked", state, &fast_map_packed_function) orelse return object;
+    _ = napi_set_named_property(env, object, "mapPacked", packed_function);
+    return object;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1695,7 +2012,8 @@ const lean_exports_table = [_]Export{
 };
 
 /// What the Node agent's core calls only now and then: `stopped` when a write was refused,
-/// `shareFile` when a thread writes a code cache, `loopApi` when the loop monitor starts.
+/// `shareFile` when a thread writes a code cache, `loopApi` when the loop monitor starts,
+/// `mapApi` when the preview walk compiles its first shape writer.
 /// In a lean init they are made by `fullApi(true)` (this table alone) or `fullApi()` (with
 /// full_exports_table), which the agent calls before it first needs one of them
 /// (src/agent/shared/sink.ts lateNative): ~19 K instructions each, ~57 K a worker that never
@@ -1704,6 +2022,7 @@ const rare_exports_table = [_]Export{
     .{ .name = "stopped", .callback = js_stopped },
     .{ .name = "shareFile", .callback = js_share_file },
     .{ .name = "loopApi", .callback = js_loop_api },
+    .{ .name = "mapApi", .callback = js_map_api },
 };
 
 /// The rest: function tracing's batches and clock (recordBatch, events, commitEvents, now,
@@ -1740,7 +2059,7 @@ const loop_exports_table = [_]Export{
 };
 
 comptime {
-    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len == 29);
+    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len == 30);
 }
 
 /// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be

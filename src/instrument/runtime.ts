@@ -44,9 +44,11 @@ import {
   PREVIEW_MAX_CHARS,
   PREVIEW_MAX_DEPTH,
   type TypeChecks,
+  useMapProofs,
   writeArgumentsPreview,
   writePreview,
 } from "../agent/shared/preview";
+import { lateNative } from "../agent/shared/sink";
 import { fragmentsOf, RECORD_WORDS, STRING_FRAGMENT_BYTES, writePreviewString } from "../agent/shared/batch";
 import { redaction } from "../agent/shared/redact";
 import { registerShifts } from "./callsites";
@@ -474,6 +476,11 @@ export class FunctionRuntime {
     // Natively committed events are stamped by the commit: no clock read from here.
     this.clock = this.capacity > 1 && this.native === undefined && typeof sink.now === "function" ? () => sink.now!() : undefined;
     this.types = options.types;
+    // The previews' known maps (preview.ts "Map proofs"), asked for once fast() has walked a few records.
+    useMapProofs(() => {
+      const ask = lateNative(sink, "mapApi");
+      return ask === undefined ? undefined : Reflect.apply(ask, sink, []);
+    });
     const request = options.request;
     this.request = request !== undefined && options.requestsBegin === undefined ? request : noRequest;
     if (request !== undefined && options.requestsBegin !== undefined) {

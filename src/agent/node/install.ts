@@ -105,7 +105,7 @@ export function install(): void {
     }
   }
   // The preview walk from its own chunk at this thread's first preview (walk-load.ts).
-  const active = new Recorder(runtime ? runtime.orderedSink() : addon, parseGroups(env.SCOPE_EVENTS), loadWalk);
+  const active = new Recorder(runtime ? runtime.orderedSink() : addon, parseGroups(env.SCOPE_EVENTS), () => loadWalk(addon));
   recorder = active;
   if (functionsError !== undefined) active.fail(functionsError);
   active.safe(() => startTracing(active, threads, tid));

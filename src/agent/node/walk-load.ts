@@ -10,11 +10,16 @@ import type { TypeChecks } from "../shared/preview";
 import type { PreviewWalk } from "../shared/recorder";
 import { compileChunk } from "./chunk-load";
 import { WALK_FILE } from "./chunks";
+import { lateNative } from "../shared/sink";
 import { sharedModule } from "./lazy";
 import type * as WalkModule from "./walk";
 
-/** Compiles and runs the chunk; throws when it cannot (the Recorder counts one agent error and records without previews). */
-export function loadWalk(): PreviewWalk {
+/**
+ * Compiles and runs the chunk; throws when it cannot (the Recorder counts one agent error and
+ * records without previews). `addon` (scope.node) gives the shape writers their map proofs
+ * (preview.ts "Map proofs"), asked for when the thread compiles its first writer.
+ */
+export function loadWalk(addon?: object): PreviewWalk {
   // redact.ts: the core's rules (chunks.ts EXTRAS_SHARED).
   const chunk = compileChunk<typeof WalkModule>(WALK_FILE, sharedModule);
   const walk = chunk.exports;
@@ -25,6 +30,12 @@ export function loadWalk(): PreviewWalk {
       // Only a colder cache.
     }
     chunk.saveCache();
+  }
+  if (addon !== undefined) {
+    walk.useMapProofs(() => {
+      const ask = lateNative(addon, "mapApi");
+      return ask === undefined ? undefined : Reflect.apply(ask, addon, []);
+    });
   }
   // A plain object of the three (the bundled entry's exports are accessors: one call per use on every send).
   return walk.previewWalk;

@@ -3,4 +3,4 @@
  * loaded by a thread at its first preview (src/agent/node/walk-load.ts), not at its start. A
  * worker that never sends (or never fails fatally) never compiles or runs it.
  */
-export { previewWalk, warmWalk } from "../shared/preview";
+export { previewWalk, useMapProofs, warmWalk } from "../shared/preview";

@@ -775,9 +775,13 @@ const SHAPE_STREAK = 4;
 interface Shape {
   keys: string[];
   write: (object: object, target: Uint8Array) => number;
+  /** write() without descriptors: for an object whose map is held for this writer (mapHeld). */
+  direct: (object: object, target: Uint8Array) => number;
   hits: number;
   misses: number;
   off: boolean;
+  /** Maps held for this writer (mapProve), at most MAX_PROVES. */
+  proves: number;
 }
 const shapes: Shape[] = [];
 let shapeCount = 0;
@@ -800,6 +804,103 @@ const candidateSeen = new Int32Array(CANDIDATES);
 let nextCandidate = 0;
 // Captured now, before the program runs: a program that replaces globalThis.Function later is never called.
 let compile: FunctionConstructor | undefined = Function;
+
+// ---------------------------------------------------------------------------------------
+// Map proofs (scope.node's mapApi, zig/napi.zig "Map proofs"): a writer's descriptor reads
+// (~430 instructions a key) prove that an object's keys are own data properties; V8 keeps
+// that in the object's map, which other objects share. After write() has read an object by
+// descriptor, its map is held natively for that writer (mapProve(object, writer's index));
+// a later object with that map and no elements (mapHeld(object, index): one Fast API call
+// comparing two words) has the same own data properties in the same order, and the
+// writer's direct() reads them plainly (`o.key`): no getter, no Proxy trap can run, and the
+// bytes are write()'s. Where scope.node has no mapApi (Bun, `scope attach`, a V8 whose
+// layouts were not checked, a second env on a thread) every write goes through write().
+
+/** Maps a writer holds at most (each a mapProve call; a program whose records take ever-new maps stops proving). */
+const MAX_PROVES = 64;
+type MapHeld = (object: object, slot: number) => boolean;
+type MapProve = (object: object | undefined, slot: number) => boolean;
+let mapHeld: MapHeld | undefined;
+let mapProve: MapProve | undefined;
+// fast()'s known maps (scope.node's mapKnown and mapLearn, a table of its own): after fast()
+// has read every for-in key of a record by descriptor, all own data properties, its map is
+// learnt with that count; mapKnown(record) is then the count + 1 (0: not known), and fast()
+// reads that many first for-in keys plainly (for-in lists a record's own keys first; a key a
+// prototype adds comes after them, and is still asked by descriptor). Asked for once fast()
+// has walked MAP_ASK_RECORDS records (each mapApi a few native functions made: not for a
+// thread that previews a record or two).
+type MapKnown = (object: object) => number;
+type MapLearn = (object: object, count: number) => boolean;
+let mapKnown: MapKnown | undefined;
+let mapLearn: MapLearn | undefined;
+/**
+ * mapPacked(array): the array's map says its elements are packed (no hole below its length, no
+ * accessor element: an accessor makes dictionary elements), so fast() reads each element
+ * plainly instead of hasOwn and the two accessor look-ups per element.
+ */
+let mapPacked: ((array: unknown[]) => boolean) | undefined;
+const MAP_ASK_RECORDS = 64;
+/** Maps fast() learns at most a thread (each a native call; a program of ever-new maps stops learning). */
+const MAX_LEARNS = 256;
+let learns = 0;
+let recordsWalked = 0;
+
+/** Asked once, when the first writer is compiled or fast() has walked MAP_ASK_RECORDS records: scope.node's mapApi(), or undefined. */
+let mapSource: (() => unknown) | undefined;
+/** Records a writer's direct() wrote (for tests and benches). */
+let directWrites = 0;
+
+/** How many records the shape writers wrote by plain reads after a map proof (tests, benches). */
+export function shapeDirectWrites(): number {
+  return directWrites;
+}
+
+/** Where the map proofs come from (the Node agent's loader, function tracing's runtime: scope.node's mapApi). */
+export function useMapProofs(source: () => unknown): void {
+  mapSource = source;
+}
+
+/** After fast() read every for-in key of `object` by descriptor, `count` own data properties: learns its map. */
+function learnMap(object: object, count: number): void {
+  if (learns >= MAX_LEARNS) return;
+  learns++;
+  try {
+    mapLearn!(object, count);
+  } catch {
+    learns = MAX_LEARNS;
+  }
+}
+
+function askMapProofs(): void {
+  const source = mapSource;
+  if (source === undefined) return;
+  mapSource = undefined;
+  try {
+    const api = source() as { mapHeld?: unknown; mapProve?: unknown; mapKnown?: unknown; mapLearn?: unknown; mapPacked?: unknown } | null | undefined;
+    if (api !== null && typeof api === "object" && typeof api.mapHeld === "function" && typeof api.mapProve === "function") {
+      mapHeld = api.mapHeld as MapHeld;
+      mapProve = api.mapProve as MapProve;
+    }
+    if (api !== null && typeof api === "object" && typeof api.mapKnown === "function" && typeof api.mapLearn === "function") {
+      mapKnown = api.mapKnown as MapKnown;
+      mapLearn = api.mapLearn as MapLearn;
+    }
+    if (api !== null && typeof api === "object" && typeof api.mapPacked === "function") mapPacked = api.mapPacked as (array: unknown[]) => boolean;
+  } catch {
+    // No proofs: every write by descriptor, as before.
+  }
+}
+
+/** After `shape` (writer `slot`) wrote `object` by descriptor: holds its map for direct(). */
+function prove(object: object, slot: number, shape: Shape): void {
+  if (shape.proves >= MAX_PROVES) return;
+  shape.proves++;
+  try {
+    mapProve!(object, slot);
+  } catch {
+    shape.proves = MAX_PROVES;
+  }
+}
 
 /**
  * A shape writer's write of one value as fast() writes it: numbers (String()'s text),
@@ -887,6 +988,26 @@ function shapeValue(target: Uint8Array, position: number, value: unknown): numbe
 
 /** The preview of plain record `object` by a shape writer: its length, or -1 (fast() decides). */
 function shaped(object: object, target: Uint8Array): number {
+  const held = mapHeld;
+  if (held !== undefined) {
+    // The last writer first, then the others: one held() each.
+    let i = lastShape;
+    for (let n = 0; n < shapeCount; n++) {
+      const shape = shapes[i]!;
+      if (!shape.off && held(object, i)) {
+        const length = shape.direct(object, target);
+        if (length >= 0) {
+          shape.hits++;
+          shapeWrites++;
+          directWrites++;
+          lastShape = i;
+          return length;
+        }
+        return missed(shape);
+      }
+      i = i + 1 === shapeCount ? 0 : i + 1;
+    }
+  }
   if (types.isProxy(object)) return -1;
   const proto = prototypeOf(object);
   if (proto !== objectPrototype && proto !== null) return -1;
@@ -896,6 +1017,7 @@ function shaped(object: object, target: Uint8Array): number {
     if (length >= 0) {
       first.hits++;
       shapeWrites++;
+      if (held !== undefined) prove(object, lastShape, first);
       return length;
     }
     if (length === VALUE_MISS) return missed(first);
@@ -908,6 +1030,7 @@ function shaped(object: object, target: Uint8Array): number {
       shape.hits++;
       shapeWrites++;
       lastShape = i;
+      if (held !== undefined) prove(object, i, shape);
       return length;
     }
     if (length === VALUE_MISS) return missed(shape);
@@ -923,6 +1046,16 @@ export function shapeWriterCount(): number {
 
 /** Forgets every shape writer and count (tests start from a thread's beginning). */
 export function resetShapeWriters(): void {
+  // A writer's index is its held map's slot: a new writer there must not find the old one's map.
+  if (mapProve !== undefined) {
+    for (let i = 0; i < shapeCount; i++) {
+      try {
+        mapProve(undefined, i);
+      } catch {
+        // Nothing held.
+      }
+    }
+  }
   shapes.length = 0;
   shapeCount = 0;
   lastShape = 0;
@@ -971,33 +1104,44 @@ function learn(): void {
     const known = shapes[i]!.keys;
     if (known.length === count && known.every((key, k) => key === keys[k])) return;
   }
-  const write = compileShape(keys, slotInfos.slice(0, count));
-  if (write === undefined) return;
-  shapes.push({ keys, write, hits: 0, misses: 0, off: false });
+  const writers = compileShape(keys, slotInfos.slice(0, count));
+  if (writers === undefined) return;
+  if (shapeCount === 0) askMapProofs();
+  shapes.push({ keys, write: writers.write, direct: writers.direct, hits: 0, misses: 0, off: false, proves: 0 });
   lastShape = shapeCount++;
 }
 
-/** The writer of one key list (see "Shape writers"), or undefined when code cannot be generated. */
-function compileShape(keys: string[], infos: KeyInfo[]): Shape["write"] | undefined {
+/** The writers of one key list (see "Shape writers" and "Map proofs"), or undefined when code cannot be generated. */
+function compileShape(keys: string[], infos: KeyInfo[]): Pick<Shape, "write" | "direct"> | undefined {
   if (compile === undefined) return undefined;
   const lines: string[] = ["let k = 0;", "for (const name in o) {", "switch (k++) {"];
   keys.forEach((key, i) => lines.push(`case ${i}: if (name !== ${JSON.stringify(key)}) return ${KEYS_MISS}; break;`));
   lines.push(`default: return ${KEYS_MISS};`, "}", "}", `if (k !== ${keys.length}) return ${KEYS_MISS};`, "t[0] = 0x7b;", "let at = 1;", "let d;");
+  // direct(): the same bytes from plain reads (an object whose map is held: own data properties only).
+  const direct: string[] = ["t[0] = 0x7b;", "let at = 1;"];
   keys.forEach((key, i) => {
     const bytes = Array.from(infos[i]!.ascii!);
     if (i > 0) bytes.unshift(0x2c);
+    const stores = bytes.map((byte, b) => `t[at + ${b}] = ${byte};`);
     lines.push(
       `d = od(o, ${JSON.stringify(key)});`,
       `if (d === undefined || !("value" in d)) return ${VALUE_MISS};`,
-      ...bytes.map((byte, b) => `t[at + ${b}] = ${byte};`),
+      ...stores,
       `at = value(t, at + ${bytes.length}, d.value);`,
       `if (at < 0) return ${VALUE_MISS};`,
     );
+    direct.push(...stores, `at = value(t, at + ${bytes.length}, o[${JSON.stringify(key)}]);`, `if (at < 0) return ${VALUE_MISS};`);
   });
-  lines.push("t[at++] = 0x7d;", `return at > ${PREVIEW_MAX_CHARS} ? ${VALUE_MISS} : at;`);
+  const close = ["t[at++] = 0x7d;", `return at > ${PREVIEW_MAX_CHARS} ? ${VALUE_MISS} : at;`];
+  lines.push(...close);
+  direct.push(...close);
   try {
-    const factory = new compile("od", "value", `"use strict"; return function shape(o, t) {\n${lines.join("\n")}\n};`);
-    return factory(ownDescriptor, shapeValue) as Shape["write"];
+    const factory = new compile(
+      "od",
+      "value",
+      `"use strict"; return { write: function shape(o, t) {\n${lines.join("\n")}\n}, direct: function shapeDirect(o, t) {\n${direct.join("\n")}\n} };`,
+    );
+    return factory(ownDescriptor, shapeValue) as Pick<Shape, "write" | "direct">;
   } catch {
     // Code generation refused (--disallow-code-generation-from-strings): the walk as before.
     compile = undefined;
@@ -1139,6 +1283,7 @@ function fast(value: unknown, depth: number): boolean {
     if (array) {
       target[at++] = 0x5b;
       const length = (object as unknown[]).length;
+      const packed = length > 1 && mapPacked !== undefined && mapPacked(object as unknown[]);
       for (let i = 0; i < length; i++) {
         if (at > limit) return true;
         if (i > 0) {
@@ -1149,7 +1294,9 @@ function fast(value: unknown, depth: number): boolean {
           return fastMark(0, 0x5d);
         }
         // An own element as walkArray reads it (no descriptor object: see there).
-        if (hasOwn(object, i)) {
+        if (packed) {
+          if (!fast((object as unknown[])[i], depth + 1)) return false;
+        } else if (hasOwn(object, i)) {
           if (lookupGetter.call(object, i) !== undefined || lookupSetter.call(object, i) !== undefined) {
             if (!fastText("[getter]")) return false;
           } else {
@@ -1167,10 +1314,27 @@ function fast(value: unknown, depth: number): boolean {
     }
     target[at++] = 0x7b;
     let first = true;
+    // A record whose map is known (mapKnown: its first `own` for-in keys are own data
+    // properties) is read plainly; any other, and any key past those, by descriptor.
+    if (mapSource !== undefined && ++recordsWalked === MAP_ASK_RECORDS) askMapProofs();
+    const own = mapKnown !== undefined ? mapKnown(object) - 1 : -1;
+    let walked = 0;
+    let learnable = own < 0 && mapLearn !== undefined;
     for (const name in object) {
       if (at > limit) return true;
-      const descriptor = ownDescriptor(object, name);
-      if (descriptor === undefined) continue;
+      let item: unknown;
+      let accessor = false;
+      if (walked < own) item = (object as Record<string, unknown>)[name];
+      else {
+        const descriptor = ownDescriptor(object, name);
+        if (descriptor === undefined) {
+          learnable = false;
+          continue;
+        }
+        if ("value" in descriptor) item = descriptor.value;
+        else accessor = true;
+      }
+      walked++;
       if (!first) {
         if (at >= limit) return fastLast(0x2c);
         target[at++] = 0x2c;
@@ -1200,14 +1364,14 @@ function fast(value: unknown, depth: number): boolean {
       for (let i = 0; i < ascii.length; i++) target[position++] = ascii[i]!;
       at = position;
       size += key.bytes;
-      if (!("value" in descriptor)) {
+      if (accessor) {
+        learnable = false;
         if (!fastText("[getter]")) return false;
       } else if (key.secret) {
         nodes++;
-        if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
+        if (typeof item === "string") size += utf8Length(item) + 2;
         if (!fastText(REDACTED_JSON)) return false;
       } else {
-        const item = descriptor.value;
         // A non-negative integer, the commonest value in a message (ids, counts, hashes past
         // 2^31 too), written here (what fast() writes for it) without a call.
         if (typeof item === "number" && item >= 0 && item < 1e15 && isInteger(item)) {
@@ -1222,6 +1386,7 @@ function fast(value: unknown, depth: number): boolean {
         else if (!fast(item, depth + 1)) return false;
       }
     }
+    if (learnable && walked > 0) learnMap(object, walked);
     if (at >= limit) return fastLast(0x7d);
     target[at++] = 0x7d;
     return true;
