@@ -48,7 +48,8 @@ report.heldWithElement = api.mapHeld(withElement, 0);
 const middle = { sw: 1, x: 0, seed: 2, text: "abc", on: true }; delete middle.x;
 report.dictionaryProved = api.mapProve(middle, 1);
 report.released = api.mapProve(undefined, 0) === false && api.mapHeld(make(4), 0) === false;
-walk.useMapProofs(() => addon.mapApi());
+// As the agent asks for them (sink.ts mapProofsOf: not where V8 compresses pointers).
+walk.useMapProofs(() => walk.mapProofsOf(addon));
 const target = new Uint8Array(walk.SCRATCH_PREVIEW_BYTES);
 const utf8 = (text) => new Uint8Array(Buffer.from(text, "utf8"));
 function sendOf(value, label) {
@@ -195,6 +196,7 @@ async function bundle(): Promise<string> {
   writeFileSync(
     entry,
     `export { previewWrite, previewSize, resetShapeWriters, shapeDirectWrites, useMapProofs, writePreview, SCRATCH_PREVIEW_BYTES } from ${JSON.stringify(join(root, "src/agent/shared/preview.ts"))};
+export { mapProofsOf } from ${JSON.stringify(join(root, "src/agent/shared/sink.ts"))};
 export { preview as referencePreview, previewSize as referenceSize } from ${JSON.stringify(join(root, "spec/preview-reference.ts"))};
 `,
   );

@@ -48,7 +48,7 @@ import {
   writeArgumentsPreview,
   writePreview,
 } from "../agent/shared/preview";
-import { lateNative } from "../agent/shared/sink";
+import { mapProofsOf } from "../agent/shared/sink";
 import { fragmentsOf, RECORD_WORDS, STRING_FRAGMENT_BYTES, writePreviewString } from "../agent/shared/batch";
 import { redaction } from "../agent/shared/redact";
 import { registerShifts } from "./callsites";
@@ -477,10 +477,7 @@ export class FunctionRuntime {
     this.clock = this.capacity > 1 && this.native === undefined && typeof sink.now === "function" ? () => sink.now!() : undefined;
     this.types = options.types;
     // The previews' known maps (preview.ts "Map proofs"), asked for once fast() has walked a few records.
-    useMapProofs(() => {
-      const ask = lateNative(sink, "mapApi");
-      return ask === undefined ? undefined : Reflect.apply(ask, sink, []);
-    });
+    useMapProofs(() => mapProofsOf(sink));
     const request = options.request;
     this.request = request !== undefined && options.requestsBegin === undefined ? request : noRequest;
     if (request !== undefined && options.requestsBegin !== undefined) {

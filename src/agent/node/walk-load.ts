@@ -10,7 +10,7 @@ import type { TypeChecks } from "../shared/preview";
 import type { PreviewWalk } from "../shared/recorder";
 import { compileChunk } from "./chunk-load";
 import { WALK_FILE } from "./chunks";
-import { lateNative } from "../shared/sink";
+import { mapProofsOf } from "../shared/sink";
 import { sharedModule } from "./lazy";
 import type * as WalkModule from "./walk";
 
@@ -32,10 +32,7 @@ export function loadWalk(addon?: object): PreviewWalk {
     chunk.saveCache();
   }
   if (addon !== undefined) {
-    walk.useMapProofs(() => {
-      const ask = lateNative(addon, "mapApi");
-      return ask === undefined ? undefined : Reflect.apply(ask, addon, []);
-    });
+    walk.useMapProofs(() => mapProofsOf(addon));
   }
   // A plain object of the three (the bundled entry's exports are accessors: one call per use on every send).
   return walk.previewWalk;

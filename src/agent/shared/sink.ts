@@ -59,6 +59,23 @@ export function lateNative(native: unknown, name: string): Function | undefined 
   return typeof value === "function" ? value : undefined;
 }
 
+/**
+ * scope.node's map proofs (zig/napi.zig "Map proofs": mapApi()), or undefined. They read
+ * V8's heap words as full pointers, so never where the runtime was built with pointer
+ * compression (Electron, some custom Node builds: each field there is 32 bits), which
+ * process.config says; Node's own x64 builds have none.
+ */
+export function mapProofsOf(native: unknown): unknown {
+  try {
+    const variables = (process.config as { variables?: Record<string, unknown> } | undefined)?.variables;
+    if (variables === undefined || variables.v8_enable_pointer_compression !== 0) return undefined;
+    const ask = lateNative(native, "mapApi");
+    return ask === undefined ? undefined : Reflect.apply(ask, native, []);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Event groups that SCOPE_EVENTS (comma-separated) can select; markers are always on. */
 export interface Groups {
   process: boolean;
