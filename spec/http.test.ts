@@ -207,6 +207,20 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(ofKind(traced.events, "agent_error")).toEqual([]);
   });
 
+  test("the wrappers hand on exactly the arguments they were called with, their count included (0 to 5, an explicit undefined)", async () => {
+    const argv = [runtime, join(http, "arity.cjs")];
+    const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
+    expect(untraced.stdout).toContain("ServerResponse emit: 6 \"probe\",1,2,3,4,5\n");
+    expect(untraced.stdout).toContain("write: 2 \"c\",undefined\n");
+    expect(untraced.stdout).toContain("response listener: 2 undefined,undefined\n");
+    expect(untraced.stdout).toContain("server listener: 1 undefined\n");
+    expect(traced.stdout).toBe(untraced.stdout);
+    expect(traced.status).toBe(0);
+    expect(ofKind(traced.events, "agent_error")).toEqual([]);
+    // The wrappers were on the path: the request and the response's body were recorded.
+    expect(ofKind(traced.events, "http_server_request").length).toBe(1);
+  });
+
   test("node:https server and client: TLS connections, keep-alive ordinals, body sizes", async () => {
     const pems = certificate();
     const traced = await runTraced([runtime, join(http, "https.cjs")], { env: pems });

@@ -50,7 +50,7 @@ import { enterRequest, runInRequest } from "../shared/request-context";
 import { responseHooks } from "../shared/response-emit";
 import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
-import { renamed } from "../shared/reflect";
+import { callerOf, renamed } from "../shared/reflect";
 import { builtinLoaded } from "./builtins";
 import type { HttpChannel } from "./triggers";
 
@@ -145,10 +145,12 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
   const byteLength = Buffer.byteLength as (text: string, encoding?: string) => number;
   const incoming = http.IncomingMessage.prototype as unknown as { push: (this: object, chunk: unknown, encoding?: unknown) => boolean };
   const push = incoming.push;
-  // Named parameters and `arguments` handed on untouched, in these per-chunk and per-emit
-  // wrappers: the bundle is strict (an unmapped arguments object), and V8's optimizing tiers
-  // forward such `arguments` without making it; a rest array read by index is allocated each
-  // call (BENCHMARKS.md "Web: the wrappers' own cost").
+  const callPush = callerOf(push);
+  // Named parameters handed on for the usual counts (callerOf), else `arguments` untouched,
+  // in these per-chunk and per-emit wrappers: the bundle is strict (an unmapped arguments
+  // object), and V8's optimizing tiers forward such `arguments` without making it; a rest
+  // array read by index is allocated each call (BENCHMARKS.md "Web: the wrappers' own cost",
+  // "Web: the agent's own cost a request").
   incoming.push = renamed(push, function (this: object, chunk: unknown, encoding?: unknown): boolean {
     const request = serverOf(this);
     if (chunk !== null && chunk !== undefined) {
@@ -174,7 +176,8 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
     if (request !== undefined && ((this as Readable).readableFlowing === true || (this as Readable).listenerCount("readable") > 0)) {
       return runInRequest(request.id, push as never, this, arguments) as boolean;
     }
-    return Reflect.apply(push, this, arguments) as boolean;
+    const n = arguments.length;
+    return n === 1 ? callPush(this, chunk) : n === 2 ? callPush(this, chunk, encoding) : (Reflect.apply(push, this, arguments) as boolean);
   });
   // Bun's ServerResponse has write and end of its own; Node's inherits OutgoingMessage's.
   const targets = [http.OutgoingMessage.prototype, http.ServerResponse.prototype, http.ClientRequest.prototype] as unknown as Record<"write" | "end", (this: OutgoingLike, ...args: unknown[]) => unknown>[];
@@ -186,12 +189,16 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
   }
   function patchWrite(outgoing: Record<"write" | "end", (this: OutgoingLike, ...args: unknown[]) => unknown>, name: "write" | "end"): void {
     const original = outgoing[name];
+    const call = callerOf(original);
     outgoing[name] = renamed(original, function (this: OutgoingLike, chunk: unknown, encoding?: unknown) {
       // Not counted: no chunk, a chunk Node refuses (it throws), a message already ended or
       // destroyed, and a body Node does not send (HEAD, 204, 304: _hasBody false); nor a call
       // on a receiver that is no object (the original's own error, nothing read first).
-      if (typeof chunk === "function" || chunk === null || chunk === undefined || this === null || typeof this !== "object" || this.finished || this.destroyed) return Reflect.apply(original, this, arguments);
-      const result = Reflect.apply(original, this, arguments);
+      const n = arguments.length;
+      if (typeof chunk === "function" || chunk === null || chunk === undefined || this === null || typeof this !== "object" || this.finished || this.destroyed) {
+        return n === 0 ? call(this) : n === 1 ? call(this, chunk) : Reflect.apply(original, this, arguments);
+      }
+      const result = n === 1 ? call(this, chunk) : n === 2 ? call(this, chunk, encoding) : Reflect.apply(original, this, arguments);
       try {
         if (this._hasBody !== false) {
           const bytes = chunkBytes(chunk, typeof encoding === "function" ? undefined : encoding, byteLength);
@@ -820,7 +827,9 @@ function hookEmit(target: object, recorder: Recorder, events: readonly string[],
   // hook.call(this, ...) without an arguments array per matched event (and immune to a later
   // change of Function.prototype.call: bound now).
   const invoke = Function.prototype.call.bind(hook) as unknown as (self: unknown, event: unknown, first: unknown, second: unknown) => void;
-  // Named parameters and `arguments` untouched (see patchBodies); its length redefined below.
+  const call = callerOf(original);
+  // Named parameters for 1 to 3 arguments, else `arguments` untouched (see patchBodies); its
+  // length redefined below.
   const emit = function emit(this: unknown, event: unknown, first: unknown, second: unknown) {
     if (event === e0 || event === e1 || event === e2 || event === e3 || event === e4) {
       try {
@@ -829,7 +838,8 @@ function hookEmit(target: object, recorder: Recorder, events: readonly string[],
         recorder.fail(error);
       }
     }
-    return Reflect.apply(original, this, arguments) as boolean;
+    const n = arguments.length;
+    return n === 1 ? call(this, event) : n === 2 ? call(this, event, first) : n === 3 ? call(this, event, first, second) : (Reflect.apply(original, this, arguments) as boolean);
   };
   Object.defineProperty(emit, "length", { value: original.length });
   Object.defineProperty(target, "emit", { configurable: true, writable: true, enumerable: false, value: emit });

@@ -79,3 +79,19 @@ export function protoData(object: object, key: string): unknown {
 export function constructTarget<T extends Function>(proxy: T, target: T, newTarget: Function): Function {
   return newTarget === proxy ? target : newTarget;
 }
+
+const functionCall = Function.prototype.call;
+
+/**
+ * `original` as a function of `(thisArg, ...args)` that calls it with that `this` and exactly
+ * those arguments, reading nothing off `original` (Function.prototype.call, taken when the
+ * agent loaded, bound to it: Node's primordials' uncurryThis; no frame of its own in a stack).
+ * A wrapper calls it with its named parameters for the count it was called with
+ * (`arguments.length`), and `Reflect.apply(original, this, arguments)` for any other count:
+ * V8's Maglev tier, where a request's wrappers run for their first ~10,000 calls, makes the
+ * arguments object for either, but forwards it to Reflect.apply through CallVarargs
+ * (BENCHMARKS.md "Web: the agent's own cost a request").
+ */
+export function callerOf<R>(original: (this: never, ...args: never[]) => R): (thisArg: unknown, ...args: unknown[]) => R {
+  return functionCall.bind(original as never) as never;
+}

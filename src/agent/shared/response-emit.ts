@@ -15,6 +15,7 @@
  */
 import type { Recorder } from "./recorder";
 import { definePatch } from "./patches";
+import { callerOf } from "./reflect";
 
 export type ResponseHook = (response: object, event: "finish" | "close" | "timeout") => void;
 
@@ -35,9 +36,11 @@ export function responseHooks(proto: object, recorder: Recorder): ResponseHooks 
   if (known !== undefined && (proto as { emit?: unknown }).emit === known.emit) return known.hooks;
   const hooks: ResponseHooks = known?.hooks ?? { steps: undefined, request: undefined, finished: undefined };
   const original = (proto as { emit: (this: object, ...args: unknown[]) => boolean }).emit;
-  // Named parameters and `arguments` handed on untouched (strict bundle: unmapped), which
-  // V8's optimizing tiers forward without an object (BENCHMARKS.md "Web: the wrappers' own cost").
-  const emit = function emit(this: object, event: unknown) {
+  const call = callerOf(original);
+  // Named parameters handed on for 1 or 2 arguments (callerOf), else `arguments` untouched
+  // (strict bundle: unmapped), which V8's optimizing tiers forward without an object
+  // (BENCHMARKS.md "Web: the wrappers' own cost", "Web: the agent's own cost a request").
+  const emit = function emit(this: object, event: unknown, first: unknown) {
     if (event === "finish" || event === "close" || event === "timeout") {
       const steps = hooks.steps;
       if (steps !== undefined && event !== "timeout") {
@@ -56,8 +59,9 @@ export function responseHooks(proto: object, recorder: Recorder): ResponseHooks 
         }
       }
     }
-    if (event !== "finish" || hooks.finished === undefined) return Reflect.apply(original, this, arguments) as boolean;
-    const result = Reflect.apply(original, this, arguments) as boolean;
+    const n = arguments.length;
+    if (event !== "finish" || hooks.finished === undefined) return n === 1 ? call(this, event) : n === 2 ? call(this, event, first) : (Reflect.apply(original, this, arguments) as boolean);
+    const result = n === 1 ? call(this, event) : (Reflect.apply(original, this, arguments) as boolean);
     try {
       hooks.finished(this);
     } catch (error) {

@@ -21,6 +21,7 @@
  */
 import { DbSystem } from "../../shared/kinds";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
+import { callerOf } from "../../shared/reflect";
 import { runInRequest } from "../../shared/request-context";
 import { makeStamp } from "../../shared/stamp";
 
@@ -136,11 +137,13 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
   const proto = (Client as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
-  wrapMethod(proto, "query", (original) =>
-    // Named parameters and `arguments` handed on untouched (strict bundle: unmapped; V8's
-    // optimizing tiers forward it without making it); a rest array read by index was
-    // allocated each call. A callback replaced: a new array of the same arguments.
-    function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
+  wrapMethod(proto, "query", (original) => {
+    const call = callerOf(original);
+    // Named parameters handed on for 1 to 3 arguments (callerOf), else `arguments` untouched
+    // (strict bundle: unmapped; V8's optimizing tiers forward it without making it); a rest
+    // array read by index was allocated each call. A callback replaced: a new array of the
+    // same arguments.
+    return function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
       let args: unknown[] | undefined;
       let request = 0;
       // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
@@ -158,15 +161,21 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
       } catch (error) {
         db.recorder.fail(error);
       }
-      const result = Reflect.apply(original, this, args ?? arguments);
+      const n = arguments.length;
+      const result =
+        args !== undefined ? Reflect.apply(original, this, args)
+        : n === 3 ? call(this, config, values, callback)
+        : n === 2 ? call(this, config, values)
+        : n === 1 ? call(this, config)
+        : Reflect.apply(original, this, arguments);
       try {
         queryStarted(db, this, config, values, request);
       } catch (error) {
         db.recorder.fail(error);
       }
       return result;
-    },
-  );
+    };
+  });
 }
 
 /** After pg queued a query: its start, on the Query object pg made. */
@@ -201,8 +210,10 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
   queryProtos.push(proto);
-  wrapMethod(proto, "handleReadyForQuery", (original) =>
-    function handleReadyForQuery(this: Record<string, unknown>) {
+  wrapMethod(proto, "handleReadyForQuery", (original) => {
+    const call = callerOf(original);
+    // pg calls it with its connection: that one argument handed on by name (callerOf).
+    return function handleReadyForQuery(this: Record<string, unknown>, connection: unknown) {
       try {
         const id = started.get(this);
         // A query cancelled by an earlier error ends in handleError (called from here).
@@ -213,9 +224,9 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
       } catch (error) {
         db.recorder.fail(error);
       }
-      return Reflect.apply(original, this, arguments);
-    },
-  );
+      return arguments.length === 1 ? call(this, connection) : Reflect.apply(original, this, arguments);
+    };
+  });
   wrapMethod(proto, "handleError", (original) =>
     function handleError(this: Record<string, unknown>, error: unknown) {
       db.recorder.safe(() => {
@@ -233,8 +244,9 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
   const proto = (Pool as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
-  wrapMethod(proto, "query", (original) =>
-    function query(this: Record<string, unknown>, text: unknown, values: unknown, callback: unknown) {
+  wrapMethod(proto, "query", (original) => {
+    const call = callerOf(original);
+    return function query(this: Record<string, unknown>, text: unknown, values: unknown, callback: unknown) {
       let args: unknown[] | undefined;
       let request = 0;
       try {
@@ -252,16 +264,22 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       const outerRequest = poolQueryRequest;
       poolInQuery = this;
       poolQueryRequest = request;
+      const n = arguments.length;
       try {
-        return Reflect.apply(original, this, args ?? arguments);
+        return args !== undefined ? Reflect.apply(original, this, args)
+          : n === 2 ? call(this, text, values)
+          : n === 1 ? call(this, text)
+          : n === 3 ? call(this, text, values, callback)
+          : Reflect.apply(original, this, arguments);
       } finally {
         poolInQuery = outer;
         poolQueryRequest = outerRequest;
       }
-    },
-  );
-  wrapMethod(proto, "connect", (original) =>
-    function connect(this: Record<string, unknown>, callback: unknown) {
+    };
+  });
+  wrapMethod(proto, "connect", (original) => {
+    const call = callerOf(original);
+    return function connect(this: Record<string, unknown>, callback: unknown) {
       let id = 0;
       let request = 0;
       // pg-pool's query calling its own connect (the first connect inside it): its callback is pg-pool's.
@@ -299,6 +317,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
           if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
           return Reflect.apply(callback as Fn, this, arguments);
         };
+        if (arguments.length === 1) return call(this, wrapped);
         const args = [wrapped];
         for (let i = 1; i < arguments.length; i++) args.push(arguments[i]);
         return Reflect.apply(original, this, args);
@@ -334,8 +353,8 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       } finally {
         Object.defineProperty(this, "Promise", descriptor);
       }
-    },
-  );
+    };
+  });
 }
 
 /** A pool's wait ended (a client handed out, or an error): its end, and the request the client now serves. */
