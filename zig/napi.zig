@@ -1208,7 +1208,8 @@ fn slow_return(info: *const V8FunctionCallbackInfo, value: ?napi_value) void {
 //
 // The held map is a strong global handle (V8's api_internal::GlobalizeReference): it
 // never dies and the GC updates the handle when it moves the map, so the compare never
-// meets a freed address reused by another map; it holds no program object. Layouts
+// meets a freed address reused by another map; it holds no record, though a map keeps its
+// prototype and constructor alive (held_maps_max + known_maps_max maps an env). Layouts
 // (no pointer compression, as Node's builds on x64 have it; the agent asks for mapApi only
 // where process.config says so, src/agent/shared/sink.ts mapProofsOf), checked in Node 20.20.2
 // (V8 11.3), 22.23.5 (12.4) and 24.22.3 (13.6) and by spec/map-proof.test.ts: a heap
