@@ -2,7 +2,8 @@
  * The agent `scope attach` loads into a running Node.js process through its inspector
  * (Runtime.evaluate of `require(<this bundle>).attach(options)`): it attaches the main
  * thread to the ring the `scope attach` collector created, records that the process (and
- * the workers the inspector lists) were already running, subscribes to what the runtime
+ * the workers scope found running and loaded an agent into first: workers-running.ts) were
+ * already running, subscribes to what the runtime
  * publishes (agent-http.ts), and traces functions live on request (agent-functions.ts).
  *
  * Everything it does is undone by its detach: subscriptions and listeners removed, edited
@@ -24,6 +25,7 @@ import { hookHttpChannels, type Hooks } from "./agent-http";
 import { hookLibraries, type LibraryHooks } from "./agent-libraries";
 import { hookMessages, type MessageHooks } from "./agent-messages";
 import { WorkerAutoAttach } from "./agent-workers";
+import type { RunningWorker } from "./workers-running";
 import { HOOK_KEY, LiveFunctions, type FunctionSelection } from "./agent-functions";
 
 export interface AttachOptions {
@@ -43,6 +45,8 @@ export interface AttachOptions {
   startSeq?: number;
   /** A worker started after the attach (loaded at its start by agent-workers.ts): its parentPort is counted. */
   newWorker?: boolean;
+  /** The main thread's: the workers running at the attach, their agents loaded first by scope (workers-running.ts). */
+  running?: { workers: RunningWorker[]; error?: string };
 }
 
 interface Addon extends Sink {
@@ -60,8 +64,6 @@ export interface Command {
 const POLL_MS = 100;
 /** How long the main thread's detach waits for each worker's agent to have detached. */
 const WORKER_DETACH_WAIT_MS = 3000;
-/** How long the main thread waits for a worker's agent to load. */
-const WORKER_ATTACH_WAIT_MS = 5000;
 const tracedByRunKey = Symbol.for("scope.agent.attached");
 
 type Fs = typeof import("node:fs");
@@ -182,7 +184,10 @@ class AttachedAgent {
     // A worker's time origin is its own start.
     const runningMs = this.main ? process.uptime() * 1000 : performance.now();
     recorder.event(Kind.attach_start, Math.round(runningMs), recorder.str(String(this.options.inspectorPort)), this.options.openedInspector ? 1 : 0, 0);
-    const workers = this.main ? await this.attachWorkers() : [];
+    const running = this.main ? this.options.running : undefined;
+    if (running?.error) recorder.fail(new Error(running.error));
+    const workers = running?.workers ?? [];
+    for (const worker of workers) if (worker.traced && worker.threadId !== undefined) this.workerTids.push(worker.threadId);
     // NodeWorker's workerId is its own numbering: the thread id is the one the worker's agent reported.
     for (const worker of workers) recorder.event(Kind.attach_worker, worker.threadId ?? (Number(worker.workerId) || 0), recorder.str(worker.url), recorder.str(worker.title), 0, 0, worker.traced ? 1 : 0);
     process.on("exit", this.onExit);
@@ -341,52 +346,7 @@ class AttachedAgent {
     }
   }
 
-  /**
-   * Worker threads running now, from the inspector's NodeWorker domain (an in-process
-   * session), each given its own agent through Runtime.evaluate in its context (the same
-   * bundle's attachWorker). Only this thread's own workers are listed (a worker's workers
-   * would need its own NodeWorker domain).
-   */
-  private async attachWorkers(): Promise<{ workerId: string; url: string; title: string; traced: boolean; threadId?: number }[]> {
-    const workers: { sessionId: string; workerId: string; url: string; title: string; traced: boolean; threadId?: number }[] = [];
-    const replies = new Map<string, (message: string) => void>();
-    const session = new this.inspector.Session();
-    try {
-      session.on("NodeWorker.attachedToWorker", (message: { params: { sessionId: string; workerInfo: { workerId: string; url: string; title: string } } }) =>
-        workers.push({ sessionId: message.params.sessionId, ...message.params.workerInfo, traced: false }),
-      );
-      session.on("NodeWorker.receivedMessageFromWorker", (message: { params: { sessionId: string; message: string } }) => replies.get(message.params.sessionId)?.(message.params.message));
-      session.connect();
-      const post = (method: string, params: object) => new Promise<void>((resolve) => session.post(method, params, () => resolve()));
-      await post("NodeWorker.enable", { waitForDebuggerOnStart: false });
-      const options = JSON.stringify({ ...this.options, startSeq: this.lastSeq });
-      const require = `(typeof require === "function" ? require : process.getBuiltinModule("node:module").createRequire(process.cwd() + "/"))`;
-      const expression = `new Promise((resolve, reject) => setImmediate(() => { try { ${require}(${JSON.stringify(this.options.agent)}).attachWorker(${options}).then(resolve, reject); } catch (error) { reject(error); } }))`;
-      await Promise.all(
-        workers.map(async (worker) => {
-          const answered = new Promise<string>((resolve) => {
-            replies.set(worker.sessionId, resolve);
-            setTimeout(() => resolve(""), WORKER_ATTACH_WAIT_MS).unref();
-          });
-          const message = JSON.stringify({ id: 1, method: "Runtime.evaluate", params: { expression, includeCommandLineAPI: true, awaitPromise: true, returnByValue: true } });
-          await post("NodeWorker.sendMessageToWorker", { sessionId: worker.sessionId, message });
-          const reply = await answered;
-          const value = reply ? (JSON.parse(reply) as { result?: { result?: { value?: { attached?: boolean; threadId?: number } } } }).result?.result?.value : undefined;
-          if (value?.attached && typeof value.threadId === "number") {
-            worker.traced = true;
-            worker.threadId = value.threadId;
-            this.workerTids.push(value.threadId);
-          }
-        }),
-      );
-      await post("NodeWorker.disable", {});
-    } catch (error) {
-      this.recorder.fail(error);
-    } finally {
-      session.disconnect();
-    }
-    return workers;
-  }
+
 }
 
 /** The addon while attached; nothing after the detach (the addon may be attached again, by the next attach's agent). */

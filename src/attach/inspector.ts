@@ -89,6 +89,8 @@ interface Reply {
 export class CdpClient {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  /** Notifications (messages without an id) by method. */
+  private readonly listeners = new Map<string, (params: unknown) => void>();
   private closed = false;
 
   private constructor(private readonly socket: WebSocket) {
@@ -99,7 +101,11 @@ export class CdpClient {
       } catch {
         return;
       }
-      if (reply.id === undefined) return; // a notification
+      if (reply.id === undefined) {
+        const notification = reply as { method?: string; params?: unknown };
+        if (typeof notification.method === "string") this.listeners.get(notification.method)?.(notification.params);
+        return;
+      }
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
       this.pending.delete(reply.id);
@@ -129,6 +135,12 @@ export class CdpClient {
         reject(new Error("cannot connect to the inspector"));
       });
     });
+  }
+
+  /** Calls `listener` with each notification of `method` from now on (one listener a method; undefined removes it). */
+  on(method: string, listener: ((params: unknown) => void) | undefined): void {
+    if (listener) this.listeners.set(method, listener);
+    else this.listeners.delete(method);
   }
 
   send(method: string, params: object = {}): Promise<unknown> {

@@ -23,6 +23,7 @@ import type { FunctionSelection, FunctionsResult } from "./agent-functions";
 import { serveControl, type ControlReply, type ControlRequest } from "./control";
 import { CdpClient, closeInspector, openInspector, REQUIRE_EXPRESSION, type OpenInspector } from "./inspector";
 import { inspectTarget, Refusal, type Target } from "./target";
+import { attachRunningWorkers } from "./workers-running";
 
 export interface AttachSessionOptions {
   pid: number;
@@ -85,7 +86,11 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
       inspectorPort: inspector.port,
       openedInspector: inspector.opened,
     };
-    const load = `new Promise((resolve, reject) => setImmediate(() => { try { ${REQUIRE_EXPRESSION}(${JSON.stringify(files.attachAgent)}).attach(${JSON.stringify(agentOptions)}).then(resolve, reject); } catch (error) { reject(error); } }))`;
+    const loadIn = (entry: "attach" | "attachWorker", options: AgentOptions) =>
+      `new Promise((resolve, reject) => setImmediate(() => { try { ${REQUIRE_EXPRESSION}(${JSON.stringify(files.attachAgent)}).${entry}(${JSON.stringify(options)}).then(resolve, reject); } catch (error) { reject(error); } }))`;
+    // The running workers' agents first, over this connection (workers-running.ts); the main thread's is told what they are.
+    agentOptions.running = await attachRunningWorkers(client, loadIn("attachWorker", agentOptions));
+    const load = loadIn("attach", agentOptions);
     agent = ((await client.evaluate(load)) ?? {}) as Record<string, unknown>;
     const loaded = agent.attached === true;
     windowMs = await closeInspector(client, inspector, target.pid, loaded ? () => channel.command({ op: "closeInspector" }) : undefined);
