@@ -33,7 +33,8 @@ for i in $(seq 1 "$runs"); do
   elif [ "$attach_rc" != 0 ]; then verdict="FAILED: $(tail -1 "$dir/attach.log")"; bad=$((bad + 1))
   elif [ "$after_s" != 0 ] && [ "${after:-0}" -le "${before:-0}" ]; then verdict=STALL; bad=$((bad + 1))
   else verdict=ok; fi
-  echo "run $i: $verdict (workers ended by the detach ${before:-?}, 5 s later ${after:-?}; threads with a trace_start: ${traced:-0})"
+  echo "run $i: $verdict (workers ended by the detach ${before:-?}, ${after_s} s later ${after:-?}; threads with a trace_start: ${traced:-0})"
+  if [ "$verdict" != ok ]; then tail -3 "$dir/attach.log" | sed 's/^/    scope: /'; tail -3 "$dir/err.log" | sed 's/^/    program: /'; fi
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
 done

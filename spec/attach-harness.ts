@@ -72,3 +72,34 @@ export function backgroundAttach(args: string[]) {
     },
   };
 }
+
+/**
+ * Node's own NodeWorker race (ARCHITECTURE.md "scope attach" → "Why the running workers are
+ * reached over scope's connection"): reporting or messaging a worker that is ending at that
+ * moment can kill the program (SIGSEGV or SIGABRT inside Node's inspector). Without scope,
+ * scripts/nodeworker-enable-race/run.sh crashes Node 20, 22 and 24 in seconds; through scope
+ * attach, about 1 attach in 550 to worker-churn.cjs (Node 20.20). An attach whose program died
+ * of a signal while scope was loading its agents is that race.
+ */
+export function diedOfNodeWorkerRace(code: number, attachStderr: string, child: { signalCode: unknown }, pid: number): boolean {
+  return code === 1 && /cannot load the agent into pid \d+: the inspector (connection is closed|closed the connection)/.test(attachStderr) && !alive(pid) && (child.signalCode === "SIGSEGV" || child.signalCode === "SIGABRT");
+}
+
+/**
+ * worker-churn.cjs under `node`, attached for 3 s: the program, the attach and how both ended
+ * (for a failure message). Once more with a new program when the first died of Node's
+ * NodeWorker race (above): only two of those in a row fail.
+ */
+export async function attachToChurn(dir: string, out: string, node?: string) {
+  for (let attempt = 1; ; attempt++) {
+    const { child } = await startNode(["--inspect-port=0", workerChurn, dir], { node, cwd: dir });
+    const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "3s"]);
+    const code = await attach.ended();
+    // A program that died is seen dead (reaped, its signal known) only once Bun has waited for it.
+    if (code !== 0) await Promise.race([child.exited, Bun.sleep(2000)]);
+    const programStderr = alive(child.pid) ? "" : await new Response(child.stderr).text();
+    const outcome = { code, attach: attach.stderr(), program: { alive: alive(child.pid), exitCode: child.exitCode, signal: child.signalCode, stderr: programStderr }, attempt };
+    if (attempt === 1 && diedOfNodeWorkerRace(code, attach.stderr(), child, child.pid)) continue;
+    return { child, attach, outcome };
+  }
+}

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { alive, backgroundAttach, haveNode22, killStarted, node22, startNode, waitFor, workerChurn } from "./attach-harness";
+import { alive, attachToChurn, backgroundAttach, haveNode22, killStarted, node22, startNode, waitFor } from "./attach-harness";
 import { readEvents, runCli } from "./harness";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-workers-"));
@@ -91,10 +91,8 @@ describe("workers started while attached", () => {
   test.if(haveNode22)("Node 22: workers started back to back, some terminated at once, while attached and through the detach: traced, and the process lives on", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const { child } = await startNode(["--inspect-port=0", workerChurn, dir], { node: node22, cwd: dir });
-    const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "3s"]);
-    expect(await attach.ended()).toBe(0);
-    expect(attach.stderr()).toContain("detached: --duration elapsed");
+    const { child, outcome } = await attachToChurn(dir, out, node22);
+    expect(outcome).toMatchObject({ code: 0, attach: expect.stringContaining("detached: --duration elapsed"), program: { alive: true } });
     const count = () => Number(readFileSync(join(dir, "count"), "utf8"));
     const atDetach = count();
     await waitFor(() => String(count() - atDetach >= 10), /true/);

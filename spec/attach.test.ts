@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { alive, backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor, workerChurn } from "./attach-harness";
+import { alive, attachToChurn, backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
 import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-test-"));
@@ -444,12 +444,8 @@ describe("messages and workers started while attached", () => {
     // Node 20 aborts the process on a NodeWorker message to a worker that has ended, and a worker left paused hangs it (agent-workers.ts).
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const { child } = await startNode(["--inspect-port=0", workerChurn, dir], { cwd: dir });
-    const attach = backgroundAttach([String(child.pid), "--out", out, "--duration", "3s"]);
-    const code = await attach.ended();
+    const { child, outcome } = await attachToChurn(dir, out);
     // On failure the attach's and the program's own words and how each ended are in the message.
-    const programStderr = alive(child.pid) ? "" : await new Response(child.stderr).text();
-    const outcome = { code, attach: attach.stderr(), program: { alive: alive(child.pid), exitCode: child.exitCode, signal: child.signalCode, stderr: programStderr } };
     expect(outcome).toMatchObject({ code: 0, attach: expect.stringContaining("detached: --duration elapsed"), program: { alive: true } });
     const count = () => Number(readFileSync(join(dir, "count"), "utf8"));
     const atDetach = count();
