@@ -32,6 +32,13 @@ import type * as Inspector from "node:inspector";
 import type { Recorder } from "../agent/shared/recorder";
 import { renamed } from "../agent/shared/reflect";
 
+/**
+ * The evaluation in a worker takes the command line API only where `require` cannot be had
+ * without it (no `process.getBuiltinModule`: Node 22.0–22.2): installing it in a worker being
+ * terminated crashes V8 (workers-running.ts).
+ */
+const NEEDS_COMMAND_LINE_API = typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule !== "function";
+
 /** How long stop() waits for the workers still starting to reach a pause and be let go. */
 const STOP_WAIT_MS = 2000;
 
@@ -193,7 +200,7 @@ export class WorkerAutoAttach {
     const message = JSON.parse(text) as { id?: number; method?: string; result?: { result?: { value?: { attached?: boolean; refused?: string; threadId?: number } } } };
     if (message.method === "Debugger.paused") {
       if (this.stopping) return this.letGo(sessionId, worker);
-      this.send(sessionId, worker, "Runtime.evaluate", { expression: this.loadExpression(), includeCommandLineAPI: true, returnByValue: true }, 2 ** 30);
+      this.send(sessionId, worker, "Runtime.evaluate", { expression: this.loadExpression(), includeCommandLineAPI: NEEDS_COMMAND_LINE_API, returnByValue: true }, 2 ** 30);
       return;
     }
     if (message.id !== 2 ** 30) return;

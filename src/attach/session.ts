@@ -89,7 +89,9 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
     const loadIn = (entry: "attach" | "attachWorker", options: AgentOptions) =>
       `new Promise((resolve, reject) => setImmediate(() => { try { ${REQUIRE_EXPRESSION}(${JSON.stringify(files.attachAgent)}).${entry}(${JSON.stringify(options)}).then(resolve, reject); } catch (error) { reject(error); } }))`;
     // The running workers' agents first, over this connection (workers-running.ts); the main thread's is told what they are.
-    agentOptions.running = await attachRunningWorkers(client, loadIn("attachWorker", agentOptions));
+    // Without the command line API where the process can require without it (workers-running.ts).
+    const builtinRequire = (await client.evaluate(`typeof process.getBuiltinModule === "function"`)) === true;
+    agentOptions.running = await attachRunningWorkers(client, loadIn("attachWorker", agentOptions), !builtinRequire);
     const load = loadIn("attach", agentOptions);
     agent = ((await client.evaluate(load)) ?? {}) as Record<string, unknown>;
     const loaded = agent.attached === true;

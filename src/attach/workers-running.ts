@@ -13,7 +13,12 @@
  * so no JavaScript runs inside the iteration.
  *
  * A message is never sent to a worker the domain has reported detached (Node aborts on a
- * message posted while a worker's inspector is torn down: agent-workers.ts).
+ * message posted while a worker's inspector is torn down: agent-workers.ts). The evaluation
+ * in a worker goes without the command line API where the agent can be required without it
+ * (`process.getBuiltinModule`, Node 20.16 and newer): installing that API in a worker the
+ * program is terminating at that moment crashed Node 20.20 (SIGSEGV in V8's
+ * `CommandLineAPIScope`, `v8::Set::Add` on the terminating worker's thread; 1 core dump of
+ * the 1 crash in ~550 attaches left after the change above).
  */
 import type { CdpClient } from "./inspector";
 
@@ -40,7 +45,7 @@ interface AttachedToWorker {
  * `{ attached, threadId }`) in each. A worker's own workers are not reached (they would
  * need that worker's NodeWorker domain). Never throws: a failure is returned as `error`.
  */
-export async function attachRunningWorkers(client: CdpClient, expression: string): Promise<{ workers: RunningWorker[]; error?: string }> {
+export async function attachRunningWorkers(client: CdpClient, expression: string, commandLineApi: boolean): Promise<{ workers: RunningWorker[]; error?: string }> {
   const found: (RunningWorker & { sessionId: string })[] = [];
   const detached = new Set<string>();
   const replies = new Map<string, (message: string) => void>();
@@ -68,7 +73,7 @@ export async function attachRunningWorkers(client: CdpClient, expression: string
   try {
     // The running workers are reported before the answer.
     await client.send("NodeWorker.enable", { waitForDebuggerOnStart: false });
-    const message = JSON.stringify({ id: 1, method: "Runtime.evaluate", params: { expression, includeCommandLineAPI: true, awaitPromise: true, returnByValue: true } });
+    const message = JSON.stringify({ id: 1, method: "Runtime.evaluate", params: { expression, includeCommandLineAPI: commandLineApi, awaitPromise: true, returnByValue: true } });
     await Promise.all(
       found.map(async (worker) => {
         if (detached.has(worker.sessionId)) return;
