@@ -19,9 +19,12 @@ trap 'rm -rf "$dir"' EXIT
 bad=0
 for i in $(seq 1 "$runs"); do
   rm -f "$dir/count" "$dir/t.bin"
-  "$node_bin" --inspect-port=0 src/bench/workloads/worker-churn.cjs "$dir" >/dev/null 2>"$dir/err.log" &
+  rm -f "$dir/out.log"
+  "$node_bin" --inspect-port=0 src/bench/workloads/worker-churn.cjs "$dir" >"$dir/out.log" 2>"$dir/err.log" &
   pid=$!
-  sleep 0.5
+  # Its first line ("ready") comes after Node's start-up, SIGUSR1 handler included; then workers.
+  until grep -q ready "$dir/out.log" 2>/dev/null; do sleep 0.05; done
+  sleep 0.1
   bun src/cli/main.ts attach "$pid" --out "$dir/t.bin" --duration "$duration" 2>"$dir/attach.log"
   attach_rc=$?
   before=$(cat "$dir/count" 2>/dev/null || echo 0)
