@@ -255,10 +255,13 @@ group("the preview walk writes the reference walk's text as UTF-8", () => {
       fractions.push(sign * (whole + Math.floor(random() * 10 ** k) / 10 ** k), sign * random() * 10 ** Math.floor(random() * 12 - 3), (Math.round(random() * 1e4) * 0.2) / 100);
     }
     const room = new Uint8Array(3 * 96 + 8);
-    for (const value of fractions) {
-      const length = writePreview(value, types, { depth: 3, chars: 96 }, room, false);
-      expect(new TextDecoder().decode(room.slice(0, length))).toBe(String(value));
-      expect(previewSize()).toBe(String(value).length);
+    // Each value three times: written, then from emitFraction's cache (by value: a slot another value took meanwhile is written again).
+    for (const round of [fractions, fractions.map((_, i) => fractions[(i * 7919) % fractions.length]!), fractions.flatMap((value) => [value, -value, value])]) {
+      for (const value of round) {
+        const length = writePreview(value, types, { depth: 3, chars: 96 }, room, false);
+        expect(new TextDecoder().decode(room.slice(0, length))).toBe(String(value));
+        expect(previewSize()).toBe(String(value).length);
+      }
     }
     // Inside records and arrays, near and at the cut (where the digit path is not taken).
     for (let i = 0; i < fractions.length; i += 7) {

@@ -17,6 +17,9 @@ callers overall, and a builtin reached through a shared one is divided by those 
       scripts/web-inproc-callgrind.sh A untraced 4000 3000        # and B traced
     python3 scripts/lib/callgrind-attribute.py A B N [TOP]        # per unit (N units): by category, then by function
     python3 scripts/lib/callgrind-attribute.py --one B N [TOP]    # one profile: the agent's functions and the builtins under them
+    python3 scripts/lib/callgrind-attribute.py --slope LOW HIGH N [TOP]  # two sizes of one traced run (N units apart,
+        scripts/functions-callgrind.sh): every function's cost per unit, the agent's split into its JIT code and each kind
+        of native work under it
 
 Categories: "agent" (scope's bundles and its stamp classes, scope-stamp), "node" (node:
 internals), "program" (everything else named: the app, Express, pg, ...), "(root)" (no
@@ -212,6 +215,43 @@ def main():
         print("outside JavaScript, under the agent's functions:")
         for k, v in builtins.most_common(top):
             print(f"{v:9.0f}  {k[:140]}")
+        return
+    if args and args[0] == "--slope":
+        n = int(args[3])
+        top = int(args[4]) if len(args) > 4 else 40
+        low, low_under = attribute(args[1], 1)
+        high, high_under = attribute(args[2], 1)
+        by = collections.Counter({k: (high[k] - low[k]) / n for k in set(low) | set(high)})
+        cats = collections.Counter()
+        for k, v in by.items():
+            cats[category(k)] += v
+        print(f"rest per unit {sum(by.values()):.0f} (GC and compilers left out)")
+        print("by category:")
+        for k, v in cats.most_common():
+            if abs(v) >= 1:
+                print(f"{v:9.0f}  {k}")
+        agent = {k for k in by if category(k) == "agent"}
+        builtins = collections.Counter()
+        for k in agent:
+            for name in set(low_under[k]) | set(high_under[k]):
+                builtins[name] += (high_under[k][name] - low_under[k][name]) / n
+        own = {k: by[k] - sum((high_under[k][b] - low_under[k][b]) / n for b in set(low_under[k]) | set(high_under[k])) for k in agent}
+        print(f"agent: its JIT code {sum(own.values()):.0f}, what it called outside JavaScript {sum(builtins.values()):.0f}")
+        print("agent functions (all, own JIT code):")
+        for k in sorted(agent, key=lambda k: -by[k])[:top]:
+            print(f"{by[k]:9.0f} {own[k]:9.0f}  {k[:140]}")
+        groups = collections.Counter()
+        for k, v in builtins.items():
+            groups[group(k)] += v
+        print("outside JavaScript, under the agent's functions, by kind:")
+        for k, v in groups.most_common():
+            print(f"{v:9.0f}  {k}")
+        print("outside JavaScript, under the agent's functions:")
+        for k, v in builtins.most_common(top):
+            print(f"{v:9.0f}  {k[:140]}")
+        print("the rest (program, node, root), largest first:")
+        for k in sorted((k for k in by if k not in agent), key=lambda k: -abs(by[k]))[:top]:
+            print(f"{by[k]:9.0f}  {k[:140]}")
         return
     a_out, b_out, n = args[0], args[1], int(args[2])
     top = int(args[3]) if len(args) > 3 else 40

@@ -358,6 +358,12 @@ function emitInteger(value: number): void {
 }
 
 const FRACTION_SCALES = [10, 100, 1e3, 1e4, 1e5, 1e6];
+/** emitFraction's texts by value: a sign, 9 digits, a point and 6 decimals at most (17 bytes) a slot. */
+const FRACTION_SLOTS = 256;
+const FRACTION_BYTES = 17;
+const fractionKeys = new Float64Array(FRACTION_SLOTS).fill(NaN);
+const fractionLengths = new Uint8Array(FRACTION_SLOTS);
+const fractionTexts = new Uint8Array(FRACTION_SLOTS * FRACTION_BYTES);
 
 /**
  * emitSized(String(value)) for a number that is not an integer, below 1e9 in magnitude,
@@ -371,6 +377,20 @@ const FRACTION_SCALES = [10, 100, 1e3, 1e4, 1e5, 1e6];
  * an exponent, as here.
  */
 function emitFraction(value: number): boolean {
+  // The text written last time for this value (a direct-mapped cache, the bits hashed as numberText's).
+  numberBits[0] = value;
+  const slot = (Math.imul(numberHalves[0]! ^ numberHalves[1]!, 0x9e3779b1) >>> 24) & (FRACTION_SLOTS - 1);
+  if (fractionKeys[slot] === value) {
+    const length = fractionLengths[slot]!;
+    const target = buffer;
+    let position = at;
+    for (let i = slot * FRACTION_BYTES, last = i + length; i < last; i++) target[position++] = fractionTexts[i]!;
+    at = position;
+    size += length;
+    chars += length;
+    return true;
+  }
+  const start = at;
   const magnitude = value < 0 ? -value : value;
   // Also false for NaN and the infinities.
   if (!(magnitude < 1e9)) return false;
@@ -404,6 +424,10 @@ function emitFraction(value: number): boolean {
     length += digits;
     size += length;
     chars += length;
+    const target = buffer;
+    for (let i = slot * FRACTION_BYTES, from = start; from < at; i++, from++) fractionTexts[i] = target[from]!;
+    fractionLengths[slot] = length;
+    fractionKeys[slot] = value;
     return true;
   }
   return false;
@@ -1268,12 +1292,20 @@ function fast(value: unknown, depth: number): boolean {
   else {
     const object = value as object;
     if (depth > 0) nested = true;
-    if (types.isProxy(object)) return fastText("[Proxy]");
-    if (isView(object)) return false;
-    const array = isArray(object);
-    if (!array) {
-      const proto = prototypeOf(object);
-      if (proto !== objectPrototype && proto !== null) return false;
+    // A record of a known map (mapKnown: one Fast API call reading its map) is a plain record:
+    // its map was learnt from one that was no Proxy, no view, no array, of Object.prototype or
+    // null, and a map holds its object's kind and prototype (another prototype is another map).
+    // Any other object is asked as before. The count is used below once the depth allows.
+    const own = mapKnown !== undefined ? mapKnown(object) - 1 : -1;
+    let array = false;
+    if (own < 0) {
+      if (types.isProxy(object)) return fastText("[Proxy]");
+      if (isView(object)) return false;
+      array = isArray(object);
+      if (!array) {
+        const proto = prototypeOf(object);
+        if (proto !== objectPrototype && proto !== null) return false;
+      }
     }
     if (depth >= maxDepth || nodes > maxNodes) {
       return fastMark(array ? 0x5b : 0x7b, array ? 0x5d : 0x7d);
@@ -1317,7 +1349,6 @@ function fast(value: unknown, depth: number): boolean {
     // A record whose map is known (mapKnown: its first `own` for-in keys are own data
     // properties) is read plainly; any other, and any key past those, by descriptor.
     if (mapSource !== undefined && ++recordsWalked === MAP_ASK_RECORDS) askMapProofs();
-    const own = mapKnown !== undefined ? mapKnown(object) - 1 : -1;
     let walked = 0;
     let learnable = own < 0 && mapLearn !== undefined;
     for (const name in object) {
