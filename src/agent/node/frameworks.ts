@@ -25,7 +25,7 @@ import { Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from ".
 import type { Recorder } from "../shared/recorder";
 import { serverRequests, type RequestState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
-import { callerOf, protoData, renamed } from "../shared/reflect";
+import { protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
 import { assignPatch, definePatch, undoLater } from "../shared/patches";
 import { responseHooks } from "../shared/response-emit";
@@ -357,10 +357,8 @@ class Frameworks {
     const frameworks = this;
     const recorder = this.recorder;
     const handleRequest = proto[requestName] as LayerFn;
-    const callRequest = callerOf(handleRequest);
-    // Named parameters handed on for Express's three (four: an error) arguments, through the
-    // bound call (callerOf): no array and no spread a layer; `arguments` untouched for any
-    // other count. With a step, the same arguments but `next`.
+    // Named parameters and `arguments` handed on untouched where nothing is replaced (see
+    // hookResponses); with a step, a new array of the same arguments but `next`.
     assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
       if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
@@ -372,25 +370,21 @@ class Frameworks {
       } catch (error) {
         recorder.fail(error);
       }
-      const three = arguments.length === 3;
       if (step === undefined) {
         // A route's dispatch: its handler's start takes the route within this call, else it is written after.
-        if (frameworks.pendingRoute === undefined) return three ? callRequest(this, req, res, next) : Reflect.apply(handleRequest, this, arguments);
+        if (frameworks.pendingRoute === undefined) return Reflect.apply(handleRequest, this, arguments);
         try {
-          return three ? callRequest(this, req, res, next) : Reflect.apply(handleRequest, this, arguments);
+          return Reflect.apply(handleRequest, this, arguments);
         } finally {
           const pending = frameworks.pendingRoute;
           if (pending !== undefined) frameworks.flushRoute(pending);
         }
       }
-      const stepNext = frameworks.stepNext(step, next as LayerFn);
-      if (three) return callRequest(this, req, res, stepNext);
-      const args = [req, res, stepNext];
+      const args = [req, res, frameworks.stepNext(step, next as LayerFn)];
       for (let i = 3; i < arguments.length; i++) args.push(arguments[i]);
       return Reflect.apply(handleRequest, this, args);
     }));
     const handleError = proto[errorName] as LayerFn;
-    const callError = callerOf(handleError);
     assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
       if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
@@ -403,9 +397,7 @@ class Frameworks {
         recorder.fail(failure);
       }
       if (step === undefined) return Reflect.apply(handleError, this, arguments);
-      const stepNext = frameworks.stepNext(step, next as LayerFn);
-      if (arguments.length === 4) return callError(this, error, req, res, stepNext);
-      const args = [error, req, res, stepNext];
+      const args = [error, req, res, frameworks.stepNext(step, next as LayerFn)];
       for (let i = 4; i < arguments.length; i++) args.push(arguments[i]);
       return Reflect.apply(handleError, this, args);
     }));
