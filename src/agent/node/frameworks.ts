@@ -73,15 +73,18 @@ interface Steps {
   request: number;
   /** The last step's ordinal. */
   ordinal: number;
-  /** Steps begun and not yet ended, in the order they began. */
-  open: Step[];
+  /**
+   * The innermost step begun and not yet ended; the ones it began inside follow through
+   * `below` (a list in the steps themselves: no array grown a request).
+   */
+  top: Step | undefined;
   /** The route pattern matched last (handlers are named with it) and its string id. */
   route: string | undefined;
   routeId: number;
   /** A Fastify hook failed: Fastify still publishes its handler's start, but runs no handler. */
   hookFailed: boolean;
-  /** Steps ended at the response's 'finish' whose ends ride on the request's end record (until it is written). */
-  ending: Step[] | undefined;
+  /** Steps ended at the response's 'finish' whose ends ride on the request's end record (until it is written): the innermost, the rest through `below`. */
+  ending: Step | undefined;
   /** The framework's string id of a route matched and not recorded yet: it rides on the next handler step's start (flushRoute). */
   routeFramework: number;
 }
@@ -93,6 +96,8 @@ interface Step {
   error: unknown;
   failed: boolean;
   hook: boolean;
+  /** The open step this one began inside (while open). */
+  below: Step | undefined;
 }
 
 type LayerFn = (this: unknown, ...args: unknown[]) => unknown;
@@ -213,7 +218,7 @@ class Frameworks {
     if (state !== undefined) {
       let steps = state.steps as Steps | undefined;
       if (steps === undefined) {
-        steps = { request: state.id, ordinal: 0, open: [], route: undefined, routeId: 0, hookFailed: false, ending: undefined, routeFramework: 0 };
+        steps = { request: state.id, ordinal: 0, top: undefined, route: undefined, routeId: 0, hookFailed: false, ending: undefined, routeFramework: 0 };
         state.steps = steps;
       }
       return steps;
@@ -222,7 +227,7 @@ class Frameworks {
     if (id === 0) return undefined;
     let steps = stepsStamp.get(request);
     if (steps === undefined || steps.request !== id) {
-      steps = { request: id, ordinal: 0, open: [], route: undefined, routeId: 0, hookFailed: false, ending: undefined, routeFramework: 0 };
+      steps = { request: id, ordinal: 0, top: undefined, route: undefined, routeId: 0, hookFailed: false, ending: undefined, routeFramework: 0 };
       stepsStamp.set(request, steps);
       if (response !== null && typeof response === "object") stepsStamp.set(response, steps);
     }
@@ -274,20 +279,21 @@ class Frameworks {
       } else this.flushRoute(steps);
     }
     this.recorder.event(Kind.http_step_start, steps.request, b, nameId, this.kindId(kind), routeId, flags);
-    const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false, hook: kind === "hook" };
-    steps.open.push(step);
+    const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false, hook: kind === "hook", below: steps.top };
+    steps.top = step;
     return step;
   }
 
   private end(step: Step): void {
     if (step.ended) return;
     step.ended = true;
-    const open = step.steps.open;
-    // Steps end innermost first: the last one, removed without splice's array of what it removed.
-    if (open.length > 0 && open[open.length - 1] === step) open.pop();
+    const steps = step.steps;
+    // Steps end innermost first: the top one; else unlinked where it is.
+    if (steps.top === step) steps.top = step.below;
     else {
-      const at = open.lastIndexOf(step);
-      if (at >= 0) open.splice(at, 1);
+      let above = steps.top;
+      while (above !== undefined && above.below !== step) above = above.below;
+      if (above !== undefined) above.below = step.below;
     }
     const recorder = this.recorder;
     if (!step.failed) return recorder.event(Kind.http_step_end, step.steps.request, step.ordinal);
@@ -317,20 +323,23 @@ class Frameworks {
       const steps = state !== undefined ? (state.steps as Steps | undefined) : stepsStamp.get(response);
       if (steps === undefined) return;
       if (steps.routeFramework !== 0) frameworks.flushRoute(steps);
-      if (steps.open.length === 0) return;
+      if (steps.top === undefined) return;
       // A response that finished: the steps still open (the ones that answered it; never
       // failed: a failed step ends at its next(err)) end with the request's end record, which
       // follows in this emit (HttpEndFlag.stepsEnd: the reader writes their ends, one record
       // less a request). Innermost first, as below.
       if (event === "finish" && state !== undefined && !state.ended && !state.stepsEnd) {
-        const open = steps.open;
-        for (let i = open.length - 1; i >= 0; i--) open[i]!.ended = true;
-        steps.ending = open;
-        steps.open = [];
+        for (let step: Step | undefined = steps.top; step !== undefined; step = step.below) step.ended = true;
+        steps.ending = steps.top;
+        steps.top = undefined;
         state.stepsEnd = true;
         return;
       }
-      for (let i = steps.open.length - 1; i >= 0; i--) frameworks.end(steps.open[i]!);
+      for (let step: Step | undefined = steps.top; step !== undefined; ) {
+        const below: Step | undefined = step.below;
+        frameworks.end(step);
+        step = below;
+      }
     };
     // The request's end did not come in the 'finish' (a program's listener before Node's, or
     // none): the steps' ends are written now, as their own records.
@@ -343,11 +352,13 @@ class Frameworks {
       steps.ending = undefined;
       if (state.ended) return;
       state.stepsEnd = false;
-      for (let i = ending.length - 1; i >= 0; i--) {
-        const step = ending[i]!;
+      for (let step: Step | undefined = ending; step !== undefined; ) {
+        const below: Step | undefined = step.below;
         step.ended = false;
-        steps.open.push(step);
+        step.below = steps.top;
+        steps.top = step;
         frameworks.end(step);
+        step = below;
       }
     };
   }
