@@ -14,9 +14,16 @@ import { readEvents, runCli } from "./harness";
 const tmp = () => mkdtempSync(join(tmpdir(), "scope-loop-test-"));
 const LOOP = ["--events", "+loop,+memory"];
 
-/** A timer callback that blocks the loop for 200 ms, a named function. */
+/**
+ * A timer callback that blocks the loop for 200 ms, a named function. Every spin in this
+ * file reads performance.now() (CLOCK_MONOTONIC, the clock scope measures with), not
+ * Date.now(): the wall clock can be stepped while a spin runs, and a spin on it is then
+ * shorter on the clock that measures it (a Date.now() 200 ms timer was a 198.48 ms long task
+ * in a CI run of 2026-12-05 08:41, and every kind in "every kind of callback" missed its
+ * 200 ms timer in the same run).
+ */
 const BLOCKER = `
-function blockTheLoop() { const end = Date.now() + 200; while (Date.now() < end) {} }
+function blockTheLoop() { const end = performance.now() + 200; while (performance.now() < end) {} }
 setTimeout(blockTheLoop, 20);
 `;
 
@@ -48,7 +55,7 @@ describe("event loop: long tasks", () => {
     const program = join(dir, "block.js");
     // The blocking work is an inner function, called by the outer one the timer runs.
     writeFileSync(program, `
-function spin(ms) { const end = Date.now() + ms; while (Date.now() < end) {} }
+function spin(ms) { const end = performance.now() + ms; while (performance.now() < end) {} }
 function handleTick() { spin(100); spin(100); }
 setTimeout(() => handleTick(), 20);
 `);
@@ -83,7 +90,7 @@ setTimeout(() => handleTick(), 20);
     const dir = tmp();
     const program = join(dir, "io.js");
     writeFileSync(program, `
-(async () => { await require("node:fs").promises.readFile(__filename); const end = Date.now() + 200; while (Date.now() < end) {} })();
+(async () => { await require("node:fs").promises.readFile(__filename); const end = performance.now() + 200; while (performance.now() < end) {} })();
 `);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
@@ -95,7 +102,7 @@ setTimeout(() => handleTick(), 20);
     // The turn's busy time, measured natively (libuv's prepare handle and idle time): no
     // measured callback shares the turn, so no error bound (the sentinel timer's was 25 ms).
     expect(tasks[0]!.fields.errorNs).toBe(0);
-    // Date.now() has 1 ms steps: a 200 ms spin lasts more than 199 ms.
+    // The spin reads the monotonic clock scope measures with: it lasts 200 ms on it.
     expect(Number(tasks[0]!.fields.durationNs)).toBeGreaterThanOrEqual(199e6);
   }, 60_000);
 
@@ -253,7 +260,7 @@ if (isMainThread) {
         // The timer runs in the loop's first iteration, before its first prepare: the native
         // watch once began its turns at that prepare and missed it (max 0.4-1.0 ms, busy 0.3%;
         // by chance on a loaded machine for BLOCKER alone: 1 of 7 runs of this file at load ~20).
-        writeFileSync(program, `${BLOCKER}\n{ const end = Date.now() + 50; while (Date.now() < end) {} }\nsetTimeout(() => {}, 400);\n`);
+        writeFileSync(program, `${BLOCKER}\n{ const end = performance.now() + 50; while (performance.now() < end) {} }\nsetTimeout(() => {}, 400);\n`);
         const out = join(dir, "t.bin");
         const result = await runCli(["run", ...LOOP, "--out", out, runtime, program]);
         expect(result.exitCode).toBe(0);
@@ -320,7 +327,7 @@ if (isMainThread) {
     });
   });
 } else if (workerData === "block") {
-  parentPort.once("message", function onSpin() { const end = Date.now() + 200; while (Date.now() < end) {} parentPort.close(); });
+  parentPort.once("message", function onSpin() { const end = performance.now() + 200; while (performance.now() < end) {} parentPort.close(); });
   parentPort.postMessage("ready");
 } else if (workerData === "endless") {
   setInterval(() => {}, 5);
@@ -390,7 +397,7 @@ describe("ES modules importing node:fs and node:timers by name", () => {
     writeFileSync(join(dir, "main.mjs"), `
 import { readFile } from "node:fs";
 import { setTimeout as later } from "node:timers";
-const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} };
+const spin = (ms) => { const end = performance.now() + ms; while (performance.now() < end) {} };
 readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(function timerEsm() { spin(200); }, 50); });
 `);
     const out = join(dir, "t.bin");
@@ -411,7 +418,7 @@ new Worker(new URL("./worker.mjs", import.meta.url)).on("exit", (code) => consol
     writeFileSync(join(dir, "worker.mjs"), `
 import { readFile } from "node:fs";
 import { setTimeout as later } from "node:timers";
-const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} };
+const spin = (ms) => { const end = performance.now() + ms; while (performance.now() < end) {} };
 readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(function timerEsm() { spin(200); }, 50); });
 `);
     const out = join(dir, "t.bin");
@@ -429,7 +436,7 @@ readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(fu
 describe("node:fs in CommonJS workers: measured from the program's first reach of it", () => {
   test("node: require, process.getBuiltinModule, and an import() after a require each give the measured functions", async () => {
     const dir = tmp();
-    const spin = "const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} };";
+    const spin = "const spin = (ms) => { const end = performance.now() + ms; while (performance.now() < end) {} };";
     writeFileSync(join(dir, "required.cjs"), `${spin}\nrequire("fs").readFile(__filename, function afterRequired() { spin(200); });\n`);
     writeFileSync(join(dir, "builtin.cjs"), `${spin}\nprocess.getBuiltinModule("node:fs").stat(__filename, function afterBuiltin() { spin(200); });\n`);
     writeFileSync(join(dir, "imported.cjs"), `${spin}\nrequire("node:fs");\nimport("node:fs").then(({ readFile }) => readFile(__filename, function afterImported() { spin(200); }));\n`);
@@ -485,7 +492,7 @@ describe("long tasks outside timers: the kind of the last entry seen", () => {
     const program = join(dir, "server.js");
     writeFileSync(program, `
 const http = require("node:http");
-const server = http.createServer((req, res) => { const end = Date.now() + 200; while (Date.now() < end) {} res.end("ok"); });
+const server = http.createServer((req, res) => { const end = performance.now() + 200; while (performance.now() < end) {} res.end("ok"); });
 server.listen(0, "127.0.0.1", () => {
   http.get({ port: server.address().port, host: "127.0.0.1", path: "/slow" }, (res) => { res.resume(); res.on("end", () => server.close()); });
 });
@@ -505,7 +512,7 @@ const EVERY_KIND = `
 const fs = require("node:fs");
 const http = require("node:http");
 const { Worker } = require("node:worker_threads");
-function spin(ms) { const end = Date.now() + ms; while (Date.now() < end) {} }
+function spin(ms) { const end = performance.now() + ms; while (performance.now() < end) {} }
 const steps = [
   (next) => setTimeout(function inTimer() { spin(200); next(); }, 10),
   (next) => setImmediate(function inImmediate() { spin(200); next(); }),
@@ -543,7 +550,7 @@ describe("long tasks: every kind of callback, blocked 200 ms each", () => {
     const program = join(dir, "immediate.js");
     writeFileSync(program, `
 const native = setImmediate;
-setTimeout(() => setImmediate(function inImmediate() { const end = Date.now() + 200; while (Date.now() < end) {} }), 100);
+setTimeout(() => setImmediate(function inImmediate() { const end = performance.now() + 200; while (performance.now() < end) {} }), 100);
 process.on("exit", () => console.log(String(native === setImmediate && require("node:timers").setImmediate === native && !/wrap|measured/.test(native.toString()))));
 `);
     const out = join(dir, "t.bin");
