@@ -39,7 +39,7 @@ describe("event loop: long tasks", () => {
       writeFileSync(program, BLOCKER);
       const out = join(dir, "t.bin");
       const result = await runCli(["run", ...LOOP, "--out", out, runtime, program]);
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const tasks = of(readEvents(out), "long_task", 0);
       const blocked = tasks.filter((task) => task.fields.taskKind === "timer");
       expect(blocked.length).toBe(1);
@@ -61,7 +61,7 @@ setTimeout(() => handleTick(), 20);
 `);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--functions", "--out", out, "node", program]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const events = readEvents(out);
     const tasks = of(events, "long_task", 0).filter((task) => Number(task.fields.durationNs) >= 199e6);
     expect(tasks.length).toBe(1);
@@ -78,7 +78,7 @@ setTimeout(() => handleTick(), 20);
     writeFileSync(program, BLOCKER);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--functions", "--out", out, "node", program]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const tasks = of(readEvents(out), "long_task", 0).filter((task) => task.fields.taskKind === "timer");
     expect(tasks.length).toBe(1);
     expect(String(tasks[0]!.fields.function)).toStartWith("blockTheLoop (");
@@ -94,7 +94,7 @@ setTimeout(() => handleTick(), 20);
 `);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     // A loaded machine can starve the process into shorter long tasks of its own: the 200 ms one is there once.
     const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 199e6);
     expect(tasks.length).toBe(1);
@@ -129,7 +129,7 @@ require("node:fs").readFile(__filename, () => {
     const untraced = Bun.spawnSync(["node", program]);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--long-task", "10ms", "--out", out, "node", program]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(untraced.stdout.toString()).toBe("n p i1 t0a t0b iv t10 iv iv promisified:v\n");
     expect(result.stdout).toBe(untraced.stdout.toString());
   }, 60_000);
@@ -152,7 +152,7 @@ chunk();
 `);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", "--trace-gc", program]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     // One line per scavenge and per mark-compact; incremental marking steps and weak
     // callbacks are phases of those, not lines of their own.
     const lines = result.stdout.split("\n").filter((line) => /ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor Mark)/i.test(line));
@@ -188,7 +188,7 @@ if (isMainThread) {
 `);
       const out = join(dir, "t.bin");
       const result = await runCli(["run", ...LOOP, "--loop-interval", "100ms", "--out", out, runtime, program]);
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const events = readEvents(out);
       const worker = events.find((event) => event.kind === "thread_spawn")!.fields.threadId as number;
       for (const tid of [0, worker]) {
@@ -240,7 +240,7 @@ if (isMainThread) {
       writeFileSync(program, `${BLOCKER}\nsetTimeout(() => {}, 400);\n`);
       const out = join(dir, "t.bin");
       const result = await runCli(["run", ...LOOP, "--out", out, runtime, program]);
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const samples = of(readEvents(out), "loop_sample", 0);
       expect(samples.length).toBeGreaterThanOrEqual(1);
       // Node: the turn that ran the block was busy 200 ms. Bun: the sentinel (every 25 ms)
@@ -263,7 +263,7 @@ if (isMainThread) {
         writeFileSync(program, `${BLOCKER}\n{ const end = performance.now() + 50; while (performance.now() < end) {} }\nsetTimeout(() => {}, 400);\n`);
         const out = join(dir, "t.bin");
         const result = await runCli(["run", ...LOOP, "--out", out, runtime, program]);
-        expect(result.exitCode).toBe(0);
+        expect(result.exitCode, result.stderr).toBe(0);
         const events = readEvents(out);
         const samples = of(events, "loop_sample", 0);
         expect(Math.max(...samples.map((sample) => Number(sample.fields.delayMaxNs)))).toBeGreaterThanOrEqual(199e6);
@@ -278,7 +278,7 @@ if (isMainThread) {
       const out = join(dir, "t.bin");
       // With a 60 s interval a timer that held the program would show as a regular sample (or a hang).
       const result = await runCli(["run", ...LOOP, "--loop-interval", "60s", "--long-task", "10s", "--out", out, runtime, "-e", "setTimeout(() => {}, 1)"]);
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const events = readEvents(out);
       const samples = of(events, "loop_sample");
       expect(samples.length).toBe(1);
@@ -298,7 +298,7 @@ describe("node: the native loop watch (scope.node, a libuv prepare handle)", () 
       // A program idle for 1 s; the sample interval longer than its life. The sentinel
       // timer the watch replaced woke the thread every 25 ms (~40 more polls).
       const result = await runCli(["run", ...events, "--loop-interval", "60s", "--out", out, "--", "strace", "-f", "-qq", "-o", log, "-e", "trace=epoll_wait,epoll_pwait", "node", "-e", "setTimeout(() => {}, 1000)"]);
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const pid = readEvents(out).find((event) => event.kind === "trace_start")!.pid;
       const lines = (await Bun.file(log).text()).split("\n").filter((line) => line.startsWith(`${pid} `) && /epoll_p?wait\(/.test(line));
       counts.push(lines.length);
@@ -339,7 +339,7 @@ if (isMainThread) {
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
     expect(result.stdout).toBe("block 0\nendless 1\nexit 3\n");
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).not.toMatch(/Assertion|Aborted|uv_loop_close/);
     const events = readEvents(out);
     const spawns = events.filter((event) => event.kind === "thread_spawn").map((event) => event.fields.threadId as number);
@@ -383,7 +383,7 @@ seen.native = typeof fs.realpath.native;
       const untraced = Bun.spawnSync([runtime, program]);
       const out = join(dir, "t.bin");
       const result = await runCli(["run", ...LOOP, "--out", out, runtime, program]);
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       expect(untraced.stdout.toString()).toContain('"exists":true');
       expect(result.stdout).toBe(untraced.stdout.toString());
     }, 60_000);
@@ -402,7 +402,7 @@ readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(fu
 `);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", "--import", join(dir, "first.mjs"), join(dir, "main.mjs")]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     // The measured callbacks, exact: a loaded machine can also starve the ES modules' loading
     // (turns of the loop) into a 200 ms turn of its own, kind unknown (1 of 10 runs at load ~20).
     const tasks = of(readEvents(out), "long_task", 0).filter((task) => task.fields.errorNs === 0 && Number(task.fields.durationNs) >= 199e6 && task.fields.taskKind !== "unknown");
@@ -424,7 +424,7 @@ readFile(new URL(import.meta.url), function afterReadEsm() { spin(200); later(fu
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", join(dir, "main.mjs")]);
     expect(result.stdout).toBe("worker 0\n");
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const events = readEvents(out);
     const worker = events.find((event) => event.kind === "thread_spawn")!.fields.threadId as number;
     // The measured callbacks, exact (a starved loading turn of kind unknown is not one).
@@ -453,7 +453,7 @@ next();
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", join(dir, "main.cjs")]);
     expect(result.stdout).toBe("required.cjs 0\nbuiltin.cjs 0\nimported.cjs 0\n");
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const events = readEvents(out);
     const workers = events.filter((event) => event.kind === "thread_spawn").map((event) => event.fields.threadId as number);
     expect(workers.length).toBe(3);
@@ -472,7 +472,7 @@ describe("scope run options", () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
     const result = await runCli(["run", "--out", out, "node", "-e", "setTimeout(() => {}, 1)"]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(readEvents(out).filter((event) => ["loop_sample", "memory_sample", "gc", "long_task"].includes(event.kind)).length).toBe(0);
     for (const [flag, value] of [["--loop-interval", "5ms"], ["--long-task", "soon"]] as const) {
       const bad = await runCli(["run", flag, value, "--out", out, "node", "-e", "0"]);
@@ -499,7 +499,7 @@ server.listen(0, "127.0.0.1", () => {
 `);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 200e6);
     expect(tasks.length).toBe(1);
     expect(tasks[0]!.fields.taskKind).toBe("http");
@@ -555,7 +555,7 @@ process.on("exit", () => console.log(String(native === setImmediate && require("
 `);
     const out = join(dir, "t.bin");
     const result = await runCli(["run", ...LOOP, "--out", out, "node", program]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toBe("true\n");
     const tasks = of(readEvents(out), "long_task", 0).filter((task) => Number(task.fields.durationNs) + Number(task.fields.errorNs) >= 199e6);
     expect(tasks.length).toBe(1);
@@ -573,7 +573,7 @@ process.on("exit", () => console.log(String(native === setImmediate && require("
         writeFileSync(program, EVERY_KIND);
         const out = join(dir, "t.bin");
         const result = await runCli(["run", ...LOOP, "--long-task-immediates", ...(functions ? ["--functions"] : []), "--out", out, runtime, program]);
-        expect(result.exitCode).toBe(0);
+        expect(result.exitCode, result.stderr).toBe(0);
         // A loaded machine can starve the process into long tasks of its own: only the 200 ms
         // ones, and of those the one named as expected (Bun, without utilisation, cannot tell a
         // starved stretch after a measured callback from its microtasks: that one names another callback).

@@ -64,8 +64,8 @@ describe("scope merge", () => {
     const count = 20;
     const shiftNs = 5_000_000_000n;
     const { server, client } = await serverAndClient(count, shiftNs);
-    expect(server.status).toBe(0);
-    expect(client.status).toBe(0);
+    expect(server.status, server.stderr).toBe(0);
+    expect(client.status, client.stderr).toBe(0);
     // No header added without --propagate: the server says what it received.
     expect(client.stdout.trim().split("\n")).toEqual(Array.from({ length: count }, (_, i) => `/r${i} traceparent=none`));
     expect(ofKind(server.events, "http_traceparent")).toEqual([]);
@@ -73,7 +73,7 @@ describe("scope merge", () => {
     const out = join(scratchDir(), "proof.bin");
     const merged = await runCli(["merge", server.out, client.out, "--out", out]);
     expect(merged.stderr).toBe("");
-    expect(merged.exitCode).toBe(0);
+    expect(merged.exitCode, merged.stderr).toBe(0);
     expect(merged.stdout).toContain(`${count + 1} requests linked across inputs`);
     const events = mergedEvents(out);
     const sources = mergedSources(events);
@@ -122,7 +122,7 @@ describe("scope merge", () => {
 
     // scope dump reads it and says where each input came from and its clock.
     const dump = await runCli(["dump", out]);
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     expect(dump.stdout).toContain(`# input 0: ${server.out} on `);
     // The input's line names the merge's own offset and bound (the shift, within the bound
     // checked above: not a fixed 4999-5000 ms, as a loaded machine's bound reaches 2.4 ms).
@@ -142,7 +142,7 @@ describe("scope merge", () => {
     expect([a.status, b.status]).toEqual([0, 0]);
     const out = join(scratchDir(), "unrelated.bin");
     const merged = await runCli(["merge", a.out, b.out, "-o", out]);
-    expect(merged.exitCode).toBe(0);
+    expect(merged.exitCode, merged.stderr).toBe(0);
     expect(merged.stdout).toContain("0 requests linked across inputs");
     const events = mergedEvents(out);
     const sources = mergedSources(events);
@@ -161,7 +161,7 @@ describe("scope merge", () => {
     // Each message pairs within its own input.
     for (const send of ofKind(events, "message_send")) expect(sourceOfPid(events[send.linkedTo[0]!]!.pid)).toBe(sourceOfPid(send.pid));
     const dump = await runCli(["dump", out]);
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     expect(dump.stdout).toContain("clock offset not measured");
   }, 240_000);
 
@@ -194,7 +194,7 @@ describe("scope merge", () => {
     writeFileSync(damaged, bytes.subarray(0, bytes.byteLength - 200));
     const merged = join(scratch, "with-damaged.bin");
     const result = await runCli(["merge", good.out, damaged, "--out", merged]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^scope: .*damaged\.bin: damaged \(.* at byte \d+\); its valid records were merged$/)]);
     const events = mergedEvents(merged);
     const sources = mergedSources(events);
@@ -207,7 +207,7 @@ describe("scope merge", () => {
 
   test("within one trace: a program calling itself over loopback, and its child calling it, each client request linked to its server request", async () => {
     const run = await runTraced(["node", join(dir, "loopback.cjs")]);
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     const clients = ofKind(run.events, "http_client_request");
     expect(clients.length).toBe(9);
     for (const request of clients) {
@@ -267,7 +267,7 @@ describe("scope merge", () => {
     // Input 0 is client a: the server's offset is measured against it, client b's through the server.
     const out = join(scratchDir(), "three.bin");
     const merged = await runCli(["merge", a.out, s.out, b.out, "--out", out]);
-    expect(merged.exitCode).toBe(0);
+    expect(merged.exitCode, merged.stderr).toBe(0);
     const events = mergedEvents(out);
     const sources = mergedSources(events);
     const shifts = [0, -2_000_000_000, -5_000_000_000];
@@ -291,7 +291,7 @@ describe("scope merge", () => {
     expect([server.status, client.status]).toEqual([0, 0]);
     const out = join(scratchDir(), "loop-async.bin");
     const merged = await runCli(["merge", server.out, client.out, "--out", out]);
-    expect(merged.exitCode).toBe(0);
+    expect(merged.exitCode, merged.stderr).toBe(0);
     const events = mergedEvents(out);
     const newKinds = (e: TraceEvent) => /^(loop_sample|memory_sample|long_task|gc|monitor_missing|async_)/.test(e.kind);
     for (const [source, run] of [[0, server], [1, client]] as const) {
