@@ -97,7 +97,7 @@ describe("dist/scope", () => {
     expect((await scope(["dump", "--stats", "t.bin"])).stdout).toContain(", 2 processes, 3 threads\n");
     // scope query: bun:sqlite inside the executable; the messages paired as the dump has them.
     const query = await scope(["query", "--json", "t.bin", "SELECT count(*) AS sent, count(receive_event) AS received FROM messages"]);
-    expect([query.exitCode, query.stdout]).toEqual([0, '{"sent":6,"received":6}\n']);
+    expect([query.exitCode, query.stdout], query.stderr).toEqual([0, '{"sent":6,"received":6}\n']);
   });
 
   test("HTTP and routes from the agent's second chunk (node-extras.cjs, embedded and extracted beside node.cjs)", async () => {

@@ -139,7 +139,7 @@ describe("scope merge", () => {
 
   test("two unrelated runs (same program, pids may collide): each keeps its processes, messages still pair, no clock measured", async () => {
     const [a, b] = await Promise.all([runTraced(["node", join(dir, "unrelated.cjs")]), runTraced(["node", join(dir, "unrelated.cjs")])]);
-    expect([a.status, b.status]).toEqual([0, 0]);
+    expect([a.status, b.status], `${a.stderr}${b.stderr}`).toEqual([0, 0]);
     const out = join(scratchDir(), "unrelated.bin");
     const merged = await runCli(["merge", a.out, b.out, "-o", out]);
     expect(merged.exitCode, merged.stderr).toBe(0);
@@ -223,7 +223,7 @@ describe("scope merge", () => {
     const count = 6;
     // The program's own traceparent (on /r0 and /r3) is kept, not replaced.
     const { server, client } = await serverAndClient(count, 0n, ["--propagate"], runtime, true);
-    expect([server.status, client.status]).toEqual([0, 0]);
+    expect([server.status, client.status], `${server.stderr}${client.stderr}`).toEqual([0, 0]);
     const lines = client.stdout.trim().split("\n");
     expect(lines.length).toBe(count);
     const sent = ofKind(client.events, "http_traceparent");
@@ -263,7 +263,7 @@ describe("scope merge", () => {
     const client = (shift: bigint) => runTraced(["node", join(dir, "client.cjs"), portFile, "8"], { env: { SCOPE_TEST_CLOCK_SHIFT_NS: String(shift) } });
     const [a, b] = await Promise.all([client(2_000_000_000n), client(-3_000_000_000n)]);
     const s = await server;
-    expect([a.status, b.status, s.status]).toEqual([0, 0, 0]);
+    expect([a.status, b.status, s.status], `${a.stderr}${b.stderr}${s.stderr}`).toEqual([0, 0, 0]);
     // Input 0 is client a: the server's offset is measured against it, client b's through the server.
     const out = join(scratchDir(), "three.bin");
     const merged = await runCli(["merge", a.out, s.out, b.out, "--out", out]);
@@ -288,7 +288,7 @@ describe("scope merge", () => {
   test("loop, memory and async records (kinds 80..100) of two runs, the client's clock shifted by 5 s: each input's records keep their pids (remapped), times (shifted as one), strings, GC and long-task placement and async links", async () => {
     const groups = ["--events", "+loop,+memory", "--async"];
     const { server, client } = await serverAndClient(6, 5_000_000_000n, groups, "node", "busy", groups);
-    expect([server.status, client.status]).toEqual([0, 0]);
+    expect([server.status, client.status], `${server.stderr}${client.stderr}`).toEqual([0, 0]);
     const out = join(scratchDir(), "loop-async.bin");
     const merged = await runCli(["merge", server.out, client.out, "--out", out]);
     expect(merged.exitCode, merged.stderr).toBe(0);

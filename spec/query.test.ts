@@ -460,7 +460,7 @@ describe("damaged, unfinished and missing traces", () => {
     ]));
     writer.abandon();
     const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
-    expect([result.exitCode, result.stdout]).toEqual([0, '{"n":2}\n']);
+    expect([result.exitCode, result.stdout], result.stderr).toEqual([0, '{"n":2}\n']);
     expect(result.stderr).toBe(`scope: ${path}: trace was not closed (still being written, or the collector stopped early); loaded the 2 events in it\n`);
   });
 
