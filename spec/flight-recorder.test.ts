@@ -83,7 +83,7 @@ describe("flight recorder triggers", () => {
     process.kill(run.pid, "SIGUSR1");
     stdout = await readUntil(reader, "ticks true\n", stdout);
     const [rest, stderr, exitCode] = await Promise.all([readUntil(reader, "\0"), new Response(run.stderr).text(), run.exited]);
-    expect(exitCode).toBe(0);
+    expect(exitCode, stderr).toBe(0);
     expect(stdout + rest).toBe("started\nticks true\n");
     expect(stderr).toContain("2 writes");
     expect(stderr).toContain("SIGUSR1 ×2");

@@ -189,7 +189,7 @@ batch();
     await run.started();
     run.kill("SIGUSR2");
     const { stdout, stderr, exitCode } = await run.ended();
-    expect(exitCode).toBe(0);
+    expect(exitCode, stderr).toBe(0);
     expect(stdout).toBe("started\nsum true\n");
     expect(stderr).toContain("recording stopped: scope stop (or SIGUSR2)");
     const events = readEvents(out);
