@@ -123,7 +123,7 @@ if (isMainThread) {
 `,
   );
   const traced = await runTraced(["node", listing]);
-  expect(traced.status).toBe(0);
+  expect(traced.status, traced.stderr).toBe(0);
   const sizes = JSON.parse(traced.stdout) as string[][];
   const size = (entry: string) => Number(entry.split(" ")[1]);
   // Before any worker: the main thread's cache alone.
@@ -166,7 +166,7 @@ if (isMainThread) {
 `,
   );
   const traced = await runTraced(["node", spoiler]);
-  expect(traced.status).toBe(0);
+  expect(traced.status, traced.stderr).toBe(0);
   expect(traced.stdout).toBe("echo 1\necho 2\n");
   const kinds = (kind: string) => traced.events.filter((event) => event.kind === kind).length;
   expect([kinds("trace_start"), kinds("thread_spawn"), kinds("thread_exit"), kinds("message_send"), kinds("message_receive"), kinds("trace_stop")]).toEqual([3, 2, 2, 4, 4, 3]);

@@ -71,7 +71,7 @@ ${body}
 
 test("a program without HTTP, frameworks or databases never loads the second chunk; the first thread that loads it writes its code cache", async () => {
   const quiet = await runTraced(["node", lister("quiet.cjs", `parentPort.postMessage("hello");`)]);
-  expect(quiet.status).toBe(0);
+  expect(quiet.status, quiet.stderr).toBe(0);
   expect(quiet.stdout).toBe('worker said hello\nworker said hello\n["node-extras.cjs"]\n');
   const busy = await runTraced([
     "node",
@@ -85,7 +85,7 @@ server.listen(0, "127.0.0.1", async () => {
 });`,
     ),
   ]);
-  expect(busy.status).toBe(0);
+  expect(busy.status, busy.stderr).toBe(0);
   const lines = busy.stdout.trim().split("\n");
   expect(lines.slice(0, 2)).toEqual(["worker said ok", "worker said ok"]);
   const listed = JSON.parse(lines[2]!) as string[];
@@ -110,7 +110,7 @@ server.listen(0, "127.0.0.1", async () => {
 });`,
   );
   const traced = await runTraced(["node", program]);
-  expect(traced.status).toBe(0);
+  expect(traced.status, traced.stderr).toBe(0);
   expect(traced.stdout).toBe("worker said ok\nworker said ok\n[]\n");
   expect(ofKind(traced.events, "http_server_request")).toEqual([]);
   // One per thread that tried (each worker), never more.

@@ -35,14 +35,14 @@ ${body}
 
 test("threads that send nothing never load the walk; the first thread that sends loads it and writes its code cache; the previews are the same", async () => {
   const quiet = await runTraced(["node", program("quiet.cjs", "", `setTimeout(() => {}, 10);`)]);
-  expect(quiet.status).toBe(0);
+  expect(quiet.status, quiet.stderr).toBe(0);
   expect(quiet.stdout).toBe('exit 0 ["node-walk.cjs"]\n');
   expect(ofKind(quiet.events, "thread_exit").length).toBe(1);
   expect(ofKind(quiet.events, "agent_error")).toEqual([]);
 
   // Only the worker sends: it loads the walk (the main thread never does).
   const busy = await runTraced(["node", program("busy.cjs", "", `parentPort.postMessage({ n: 1, password: "x", list: [1, "two"] });`)]);
-  expect(busy.status).toBe(0);
+  expect(busy.status, busy.stderr).toBe(0);
   const [said, exit] = busy.stdout.trim().split("\n");
   expect(said).toBe('worker said {"n":1,"password":"x","list":[1,"two"]}');
   const listed = JSON.parse(exit!.slice("exit 0 ".length)) as string[];
@@ -58,7 +58,7 @@ test("threads that send nothing never load the walk; the first thread that sends
 
 test("a worker's fatal error: its thread_exit names it, the message through the walk when it is not a string", async () => {
   const thrown = await runTraced(["node", program("thrown.cjs", "", `throw { code: 7, why: "object" };`)]);
-  expect(thrown.status).toBe(0);
+  expect(thrown.status, thrown.stderr).toBe(0);
   const [exit] = ofKind(thrown.events, "thread_exit");
   expect(exit!.fields.code).toBe(1);
   expect(exit!.fields.errorType).toBe("Object");
@@ -72,7 +72,7 @@ test("a walk that cannot be loaded: the program runs the same, one agent error p
     "node",
     program("missing.cjs", `fs.rmSync(path.join(at, "node-walk.cjs")); worker.postMessage("ping");`, `parentPort.once("message", (m) => { parentPort.postMessage(m + " pong"); parentPort.close(); });`),
   ]);
-  expect(traced.status).toBe(0);
+  expect(traced.status, traced.stderr).toBe(0);
   expect(traced.stdout).toBe('worker said "ping pong"\nexit 0 []\n');
   expect(ofKind(traced.events, "agent_error").length).toBe(2);
   const sends = ofKind(traced.events, "message_send");
@@ -85,7 +85,7 @@ test("the walk, loaded at the first send, redacts by the rules the thread starte
   // The worker drops scope's variables before its first send; --redact-keys card must still apply there.
   const traced = await runTraced(["node", program("env.cjs", "", `for (const name of Object.keys(process.env)) if (name.startsWith("SCOPE_")) delete process.env[name];
 parentPort.postMessage({ card: "4111", n: 2 });`)], { scopeArgs: ["--redact-keys", "card"] });
-  expect(traced.status).toBe(0);
+  expect(traced.status, traced.stderr).toBe(0);
   expect(traced.stdout.split("\n")[0]).toBe('worker said {"card":"4111","n":2}');
   const [send] = ofKind(traced.events, "message_send");
   expect(send!.fields.preview).toBe('{"card":"[redacted]","n":2}');

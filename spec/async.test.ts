@@ -23,7 +23,7 @@ function replyReceive(events: TraceEvent[]): TraceEvent {
 async function traced(args: string[], program: string[]): Promise<{ events: TraceEvent[]; out: string; stdout: string; stderr: string }> {
   const out = join(tmp(), "t.bin");
   const result = await runCli(["run", ...args, "--out", out, "--", ...program]);
-  expect(result.exitCode).toBe(0);
+  expect(result.exitCode, result.stderr).toBe(0);
   return { events: readEvents(out), out, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -68,7 +68,7 @@ describe("scope run --async and scope dump --why", () => {
 
     // The CLI prints the same chain, one line per link, in that order.
     const printed = await runCli(["dump", "--why", String(reply.index), out], { env: { NO_COLOR: "1" } });
-    expect(printed.exitCode).toBe(0);
+    expect(printed.exitCode, printed.stderr).toBe(0);
     const lines = printed.stdout.trimEnd().split("\n");
     expect(lines[0]).toBe(`# why #${reply.index}: its causes, back to the start (${chain.length - 1} links)`);
     expect(lines.slice(1).map((line) => Number(/ #(\d+) /.exec(line)?.[1]))).toEqual(chain.map((step) => step.event.index));
@@ -135,7 +135,7 @@ describe("scope run --async and scope dump --why", () => {
       ["in thread", "trace_start", 0],
     ]);
     const printed = await runCli(["dump", "--why", String(chain[0]!.event.index), out], { env: { NO_COLOR: "1" } });
-    expect(printed.exitCode).toBe(0);
+    expect(printed.exitCode, printed.stderr).toBe(0);
     expect(printed.stdout.trimEnd().split("\n").length).toBe(1 + chain.length);
   }, 120_000);
 

@@ -63,7 +63,7 @@ describe.each(cases)("%s and pg loaded before the attach (%s)", (express, _label
     expect(during.changed.sort()).toEqual(["clientQuery", "layerError", "layerRequest", "loadJs", "poolConnect", "queryError", "queryReady", "responseEmit"]);
 
     const detach = await runCli(["detach", String(child.pid)]);
-    expect(detach.exitCode).toBe(0);
+    expect(detach.exitCode, detach.stderr).toBe(0);
     expect(await attach.ended()).toBe(0);
     expect(attach.stderr()).toContain("detached: scope detach");
     expect(JSON.parse((await get(base, "/state")).replace(/^.*? \{/, "{"))).toEqual({ changed: [], httpSubscribers: false });

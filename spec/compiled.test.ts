@@ -17,7 +17,7 @@ async function scope(args: string[], extraEnv: Record<string, string> = {}) {
 
 async function events(trace: string): Promise<Record<string, unknown>[]> {
   const dump = await scope(["dump", "--json", trace]);
-  expect(dump.exitCode).toBe(0);
+  expect(dump.exitCode, dump.stderr).toBe(0);
   return dump.stdout.trim().split("\n").map((line) => JSON.parse(line));
 }
 
@@ -77,7 +77,7 @@ beforeAll(() => {
 describe("dist/scope", () => {
   test("doctor passes and the cache directory is private", async () => {
     const result = await scope(["doctor"]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toContain("ok    ring:");
     expect(result.stdout).toContain("ok    node:");
     expect(statSync(join(dir, "cache/scope")).mode & 0o777).toBe(0o700);
@@ -85,10 +85,10 @@ describe("dist/scope", () => {
 
   test("traces the bundled example and decodes it", async () => {
     const run = await scope(["run", "--out", "t.bin", "--", "node", join(repoRoot, "examples/hello/app.js")]);
-    expect(run.exitCode).toBe(0);
+    expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toBe("worker: 2² = 4\nworker: 3² = 9\nchild: hello, parent\ndone\n");
     const dump = await scope(["dump", "--json", "t.bin"]);
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     const events = dump.stdout.trim().split("\n").map((line) => JSON.parse(line));
     const count = (kind: string) => events.filter((event) => event.kind === kind).length;
     expect([count("trace_start"), count("message_send"), count("message_receive"), count("process_spawn")]).toEqual([3, 6, 6, 1]);
@@ -97,12 +97,12 @@ describe("dist/scope", () => {
     expect((await scope(["dump", "--stats", "t.bin"])).stdout).toContain(", 2 processes, 3 threads\n");
     // scope query: bun:sqlite inside the executable; the messages paired as the dump has them.
     const query = await scope(["query", "--json", "t.bin", "SELECT count(*) AS sent, count(receive_event) AS received FROM messages"]);
-    expect([query.exitCode, query.stdout]).toEqual([0, '{"sent":6,"received":6}\n']);
+    expect([query.exitCode, query.stdout], query.stderr).toEqual([0, '{"sent":6,"received":6}\n']);
   });
 
   test("HTTP and routes from the agent's second chunk (node-extras.cjs, embedded and extracted beside node.cjs)", async () => {
     const run = await scope(["run", "--out", "h.bin", "--", "node", join(repoRoot, "spec/fixtures/web/express.cjs")]);
-    expect(run.exitCode).toBe(0);
+    expect(run.exitCode, run.stderr).toBe(0);
     const list = await events("h.bin");
     const count = (kind: string) => list.filter((event) => event.kind === kind).length;
     expect(count("http_server_request")).toBeGreaterThan(0);
@@ -112,22 +112,22 @@ describe("dist/scope", () => {
 
   test("export: Perfetto (the embedded .proto schema) and OTLP (the OpenTelemetry serializers) from the one executable", async () => {
     const run = await scope(["run", "--out", "e.bin", "--", "node", join(repoRoot, "examples/hello/app.js")]);
-    expect(run.exitCode).toBe(0);
+    expect(run.exitCode, run.stderr).toBe(0);
     const perfetto = await scope(["export", "--perfetto", "e.bin", "-o", "e.pftrace"]);
     expect(perfetto.stderr).toMatch(/^scope: e\.pftrace: \d+ tracks, \d+ slices, \d+ instants, 6 flows, 0 counter values\n$/);
-    expect(perfetto.exitCode).toBe(0);
+    expect(perfetto.exitCode, perfetto.stderr).toBe(0);
     // Trace.packet (field 1, length-delimited) first: a Perfetto trace.
     expect(readFileSync(join(dir, "e.pftrace"))[0]).toBe(0x0a);
     const otlp = await scope(["export", "--otlp", "e.json", "e.bin"]);
     expect(otlp.stderr).toBe("scope: e.json: 12 spans (OTLP json)\n");
-    expect(otlp.exitCode).toBe(0);
+    expect(otlp.exitCode, otlp.stderr).toBe(0);
     const kinds = JSON.parse(readFileSync(join(dir, "e.json"), "utf8")).resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans.map((span: any) => span.kind)));
     expect(kinds.sort()).toEqual([4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5]);
   });
 
   test("view: the page and its script are embedded (no repo, no network), the trace served behind the token", async () => {
     const run = await scope(["run", "--out", "v.bin", "--", "node", join(repoRoot, "examples/hello/app.js")]);
-    expect(run.exitCode).toBe(0);
+    expect(run.exitCode, run.stderr).toBe(0);
     const child = Bun.spawn([join(dir, "scope"), "view", "--no-open", "v.bin"], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
     try {
       const reader = child.stdout.getReader();
@@ -209,7 +209,7 @@ describe("dist/scope", () => {
     expect(warnings[0]).toContain("solo.ts: not instrumented (TypeScript needs oxc-parser, which could not be loaded (");
     expect(calls(await events("solo.bin"))).toEqual([]);
     const aot = await scope(["instrument", join(dir, "solo/solo.ts"), "--out", join(dir, "solo-out")], { XDG_CACHE_HOME: cache });
-    expect(aot.exitCode).toBe(0);
+    expect(aot.exitCode, aot.stderr).toBe(0);
     expect(aot.stderr).toContain("solo.ts: not instrumented (TypeScript needs oxc-parser");
     expect(readFileSync(join(dir, "solo-out/solo.ts"), "utf8")).toBe(readFileSync(join(dir, "solo/solo.ts"), "utf8"));
     // Once the binding is back, the same file is instrumented: a missing parser is never cached.

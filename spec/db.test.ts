@@ -57,8 +57,8 @@ async function both(argv: string[], reset: string): Promise<Traced> {
   const traced = await runTraced(argv, { env });
   expect(traced.stderr).toBe(untraced.stderr);
   expect(traced.stdout).toBe(untraced.stdout);
-  expect(traced.status).toBe(0);
-  expect(untraced.status).toBe(0);
+  expect(traced.status, traced.stderr).toBe(0);
+  expect(untraced.status, untraced.stderr).toBe(0);
   expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
   return traced;
 }
@@ -119,7 +119,7 @@ describe.each([
     const env = { PGURL: server.url, REFUSED_PORT: String(refusedPort) };
     const untraced = await runUntraced([runtime, "db/pg-errors.cjs"], { env });
     const traced = await runTraced([runtime, "db/pg-errors.cjs"], { env });
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(traced.stdout).toBe(untraced.stdout);
     expect(traced.stdout).toContain("syntax 42601 syntax error at or near \"SELEC\" DatabaseError");
     expect(traced.stdout).toContain("zero 22012 division by zero DatabaseError");
@@ -194,7 +194,7 @@ describe("bun:sqlite under bun", () => {
 
     // scope dump: a query is one line with its outcome, one Chrome slice from start to end, JSON has every field.
     const text = await runCli(["dump", traced.out], { cwd: fixtures });
-    expect(text.exitCode).toBe(0);
+    expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/db_query +bun:sqlite "INSERT INTO notes \(body, stars\) VALUES \(\?, \?\)" params=2 [0-9.]+ms failed SQLITE_CONSTRAINT_UNIQUE "UNIQUE constraint failed: notes.body"\n/);
     expect(text.stdout).toMatch(/db_query +bun:sqlite "SELECT id FROM notes" params=0 [0-9.]+ms rows=2\n/);
     const chrome = JSON.parse((await runCli(["dump", "--chrome", traced.out], { cwd: fixtures })).stdout) as { traceEvents: { name: string; cat?: string; dur?: number; args?: Record<string, unknown> }[] };
@@ -220,7 +220,7 @@ describe.each([
   test("after awaits, in a Pool's callbacks, on a checked-out client, through postgres.js", async () => {
     const count = 4;
     const traced = await runTraced([runtime, "db/requests.cjs", String(count)], { env: { PGURL: server.url } });
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(traced.stdout).toBe(`${Array.from({ length: count }, (_, i) => `ok ${i + 1}`).join(", ")}\ndone\n`);
     expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
     const byIndex = new Map(traced.events.map((e) => [e.index, e]));
@@ -257,6 +257,6 @@ describe.each([
 test("--events without db records no query (and loads no integration)", async () => {
   server.psql("DROP TABLE IF EXISTS users");
   const traced = await runTraced(["node", "db/pg-client.cjs"], { env: { PGURL: server.url }, scopeArgs: ["--events", "process"] });
-  expect(traced.status).toBe(0);
+  expect(traced.status, traced.stderr).toBe(0);
   expect(traced.events.filter((e) => e.kind.startsWith("db_"))).toEqual([]);
 });

@@ -40,7 +40,7 @@ beforeAll(() => {
 describe("scope dump", () => {
   test("text: one line per event with the send→receive link", async () => {
     const result = await runCli(["dump", path]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const lines = result.stdout.trim().split("\n").slice(1);
     expect(lines.map((line) => line.split(/\s+/).slice(2, 5).join(" "))).toEqual([
       "#0 100/0 thread_spawn",
@@ -54,7 +54,7 @@ describe("scope dump", () => {
 
   test("--json: one object per line, linked", async () => {
     const result = await runCli(["dump", "--json", "--kind", "message", path]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const objects = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
     expect(objects.map((o) => [o.kind, o.pid, o.tid, o.ordinal, o.linkedTo])).toEqual([
       ["message_send", 100, 0, 1, [2]],

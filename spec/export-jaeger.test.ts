@@ -29,7 +29,7 @@ afterAll(async () => {
 async function exported(trace: string, service: string, extra: string[] = []): Promise<Map<string, { name: string; references: string[] }>> {
   const out = `${trace}.${service}.json`;
   const result = await runCli(["export", "--otlp", out, "--service-name", service, ...extra, trace]);
-  expect(result.exitCode).toBe(0);
+  expect(result.exitCode, result.stderr).toBe(0);
   const document = JSON.parse(readFileSync(out, "utf8"));
   const spans = new Map<string, { name: string; references: string[] }>();
   for (const rs of document.resourceSpans) {
@@ -70,11 +70,11 @@ describe("OTLP into Jaeger", () => {
 
   test("scope export --otlp <url>: every span stored, with the ids and parents of the file export", async () => {
     traced = await runTraced(["node", "app.cjs", String(count)], { cwd: app, scopeArgs: functions });
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     const expected = await exported(traced.out, "exported", ["--otlp-functions"]);
     const result = await runCli(["export", "--otlp", jaeger.otlpUrl, "--otlp-functions", "--service-name", "exported", traced.out]);
     expect(result.stderr).toBe(`scope: ${jaeger.otlpUrl}: ${expected.size} spans sent (OTLP/HTTP protobuf)\n`);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const spans = await stored("exported", expected.size);
     sameSpans(spans, expected);
     // Server requests joined the traces of the traceparents they received.
@@ -95,7 +95,7 @@ describe("OTLP into Jaeger", () => {
     const run = await runTraced(["node", "app.cjs", String(count)], { cwd: app, scopeArgs: [...functions, "--otlp", jaeger.otlpUrl, "--service-name", service], env: { WAIT_FOR_SPAN: wait } });
     // The program saw its first request's span in Jaeger before it ended.
     expect(run.stdout).toContain("seen while running");
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     const expected = await exported(run.out, service);
     expect(run.summary).toContain(`scope: otlp: ${expected.size} of ${expected.size} spans sent to ${jaeger.otlpUrl}\n`);
     sameSpans(await stored(service, expected.size), expected);
@@ -117,7 +117,7 @@ describe("OTLP into Jaeger", () => {
     try {
       const url = `http://127.0.0.1:${flaky.port}/v1/traces`;
       const run = await runTraced(["node", "app.cjs", String(count)], { cwd: app, scopeArgs: ["--otlp", url, "--service-name", "flaky"] });
-      expect(run.status).toBe(0);
+      expect(run.status, run.stderr).toBe(0);
       expect(refusals).toBe(3);
       const expected = await exported(run.out, "flaky");
       expect(run.summary).toContain(`scope: otlp: ${expected.size} of ${expected.size} spans sent to ${url}\n`);
@@ -133,7 +133,7 @@ describe("OTLP into Jaeger", () => {
     const url = `http://127.0.0.1:${closed.port}/v1/traces`;
     closed.stop(true);
     const run = await runTraced(["node", "app.cjs", String(count)], { cwd: app, scopeArgs: [...functions, "--otlp", url] });
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toBe(`r1 r2 r3\ndone\n`);
     // The trace is whole: closed, nothing lost, every request and query in it.
     expect(run.end.dropped + run.end.overwritten).toBe(0);

@@ -31,7 +31,7 @@ describe("scope export --perfetto", () => {
     const out = join(scratchDir(), "t.pftrace");
     const result = await runCli(["export", "--perfetto", traced.out, "-o", out]);
     expect(result.stderr).toContain(`${out}: `);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const schema = join(scratchDir(), "schema.json");
     writeFileSync(schema, JSON.stringify(perfettoSchema().Trace.root.toJSON()));
     const { status, summary } = await check("check-perfetto.py", [out, schema]);
@@ -90,7 +90,7 @@ describe("scope export --perfetto", () => {
 describe("scope export --perfetto: calls without returns (--level calls)", () => {
   test("each call an instant on its thread, no slice stacking to the thread's end", async () => {
     const calls = await runTraced(["node", "app.cjs", "2"], { cwd: join(fixtures, "export"), scopeArgs: ["--functions", "--include", "app.cjs", "--level", "calls"] });
-    expect(calls.status).toBe(0);
+    expect(calls.status, calls.stderr).toBe(0);
     const recorded = calls.events.filter((e) => e.kind === "function_call");
     expect(recorded.length).toBeGreaterThan(20);
     expect(calls.events.filter((e) => e.kind === "function_return")).toEqual([]);
@@ -113,7 +113,7 @@ describe("scope export --perfetto: the runtime's own activity", () => {
 
     const out = join(scratchDir(), "runtime.pftrace");
     const result = await runCli(["export", "--perfetto", path, "-o", out]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const { status, summary } = await check("check-perfetto.py", [out]);
     expect(summary.errors).toEqual([]);
     expect(status).toBe(0);
@@ -127,7 +127,7 @@ describe("scope export --perfetto: the runtime's own activity", () => {
 describe("scope dump --chrome: function calls", () => {
   test("every call a slice on its thread's call tracks, nested as it ran", async () => {
     const result = await runCli(["dump", "--chrome", traced.out]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const all = JSON.parse(result.stdout).traceEvents as { name: string; ph: string; cat?: string; ts: number; dur?: number; pid: number; tid: number; args: Record<string, unknown> }[];
     const calls = all.filter((e) => e.cat === "function" && e.ph === "X");
     expect(calls.length).toBe(of("function_call").filter(ended).length);
@@ -160,7 +160,7 @@ describe("scope export --otlp (file)", () => {
     test(`${format}: spans decoded by opentelemetry-proto's ExportTraceServiceRequest match the trace`, async () => {
       const out = join(scratchDir(), `spans.${format === "json" ? "json" : "pb"}`);
       const result = await runCli(["export", "--otlp", out, "--otlp-functions", "--service-name", "shop", traced.out]);
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       if (format === "json") {
         // OTLP/JSON: ids are hex strings (protobuf's JSON mapping would make them base64).
         const document = JSON.parse(readFileSync(out, "utf8"));
@@ -236,10 +236,10 @@ describe("scope export --otlp (file)", () => {
 
   test("without traceparents: a server span's parent is the client span that reached it (by connection); a merged trace's hosts", async () => {
     const plain = await runTraced(["node", "app.cjs", "2"], { cwd: join(fixtures, "export"), env: { NO_TRACEPARENT: "1" } });
-    expect(plain.status).toBe(0);
+    expect(plain.status, plain.stderr).toBe(0);
     const merged = join(scratchDir(), "merged.bin");
     const merge = await runCli(["merge", traced.out, plain.out, "--out", merged]);
-    expect(merge.exitCode).toBe(0);
+    expect(merge.exitCode, merge.stderr).toBe(0);
     const out = join(scratchDir(), "merged.json");
     expect((await runCli(["export", "--otlp", out, merged])).exitCode).toBe(0);
     const { summary } = await check("check-otlp.py", [out, "json"]);

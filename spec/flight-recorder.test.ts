@@ -83,7 +83,7 @@ describe("flight recorder triggers", () => {
     process.kill(run.pid, "SIGUSR1");
     stdout = await readUntil(reader, "ticks true\n", stdout);
     const [rest, stderr, exitCode] = await Promise.all([readUntil(reader, "\0"), new Response(run.stderr).text(), run.exited]);
-    expect(exitCode).toBe(0);
+    expect(exitCode, stderr).toBe(0);
     expect(stdout + rest).toBe("started\nticks true\n");
     expect(stderr).toContain("2 writes");
     expect(stderr).toContain("SIGUSR1 ×2");
@@ -127,7 +127,7 @@ w.on("error", (error) => {
 `,
     );
     const result = await runCli(["run", "--flight-recorder", "30s", "--out", out, "--", "node", program], { cwd: dir });
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toBe("caught worker broke\nstill running\n");
     expect(result.stderr).toContain("1 write");
     expect(result.stderr).toContain("uncaught exception ×1");
@@ -158,7 +158,7 @@ w.addEventListener("error", () => { console.log("caught"); setTimeout(() => cons
 `,
     );
     const result = await runCli(["run", "--flight-recorder", "30s", "--out", out, "--", process.execPath, program], { cwd: dir });
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toBe("caught\nstill running\n");
     const events = readEvents(out);
     expect(events.filter((event) => event.kind === "flight_dump").map((event) => event.fields.trigger)).toEqual(["uncaughtException"]);
@@ -199,7 +199,7 @@ w.addEventListener("error", () => { console.log("caught"); setTimeout(() => cons
 
     const clean = join(dir, "clean.bin");
     const ok = await runCli(["run", "--flight-recorder", "30s", "--functions", "--out", clean, "--", "node", ticker(dir), "300", "0"], { cwd: dir });
-    expect(ok.exitCode).toBe(0);
+    expect(ok.exitCode, ok.stderr).toBe(0);
     expect(ok.stdout).toBe("started\nticks true\n");
     expect(ok.stderr).toContain("nothing triggered, no records written");
     const trace = loadTrace(clean);

@@ -64,7 +64,7 @@ test("first start fills the cache, second start reads it, a changed source or se
 
   // Other settings, other entries (the calls level has no return events).
   const calls = await run(["--functions", "--level", "calls"]);
-  expect(calls.status).toBe(0);
+  expect(calls.status, calls.stderr).toBe(0);
   expect(calls.events.filter((e) => e.kind === "function_return")).toEqual([]);
   expect(entries().size).toBe(7);
 });

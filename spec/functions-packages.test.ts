@@ -352,7 +352,7 @@ describe("node", () => {
     const pnpm = layouts[0]!;
     const out = join(scratchDir(), "aot");
     const result = await runCli(["instrument", pnpm.cwd, "--out", out, "--package", "marked/lib/marked.cjs"]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     // The walk follows symlinks: pnpm's node_modules/marked link is written as a copy too.
     expect(result.stdout).toStartWith("scope: 2 files instrumented (258 functions)");
     for (const copy of [`node_modules/.pnpm/marked@${MARKED}/node_modules/marked/lib/marked.cjs`, "node_modules/marked/lib/marked.cjs"]) {

@@ -193,7 +193,7 @@ describe("node", () => {
 
   test("without --functions nothing is instrumented", async () => {
     const run = await runTraced(["node", cjsApp]);
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     expect(run.events.filter((e) => e.kind.startsWith("function_"))).toEqual([]);
   });
 });

@@ -111,7 +111,7 @@ function events(run: Traced): string[] {
 
 test("code cache: the second start compiles from V8's cached data; output, stacks and events as untraced and as the first start", async () => {
   const plain = await runUntraced(["node", join(dir, "main.cjs")], { cwd: dir });
-  expect(plain.status).toBe(0);
+  expect(plain.status, plain.stderr).toBe(0);
   const lines = plain.stdout.split("\n");
   expect(JSON.parse(lines[0]!)).toEqual({
     thisIsExports: true,
@@ -171,7 +171,7 @@ test("a changed source is a new entry and code cache; a code cache made for anot
   // Same length, different text: V8 alone (which checks lengths) would take the old data.
   writeFileSync(join(dir, "lib.cjs"), lib.replace('"one line "', '"ONE LINE "'));
   const changed = await traced();
-  expect(changed.status).toBe(0);
+  expect(changed.status, changed.stderr).toBe(0);
   expect(changed.stdout).toContain("Error: ONE LINE 2 |");
   const now = files();
   expect(now.entries.size).toBe(before.entries.size + 1);

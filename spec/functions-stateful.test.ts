@@ -60,7 +60,7 @@ test("Cart and *Store methods: state before and after; Plain: none", async () =>
 
 test("without stateful settings no event has a state", async () => {
   const run = await runTraced(["node", app], { scopeArgs: ["--functions"], env });
-  expect(run.status).toBe(0);
+  expect(run.status, run.stderr).toBe(0);
   expect(run.events.filter((e) => e.fields.state !== undefined)).toEqual([]);
 });
 

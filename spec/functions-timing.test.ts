@@ -40,7 +40,7 @@ test("previewDepth and previewChars set how much of a value the events show", as
 /** `scope dump --json`'s lines for the trace `run` wrote. */
 async function dumpJson(out: string): Promise<Record<string, unknown>[]> {
   const dump = await runCli(["dump", "--json", out]);
-  expect(dump.exitCode).toBe(0);
+  expect(dump.exitCode, dump.stderr).toBe(0);
   return dump.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 

@@ -86,7 +86,7 @@ describe("scope run --max-overhead", () => {
     const out = join(dir, "t.bin");
     const program = handlers(dir, 150);
     const result = await runCli(["run", "--functions", "--max-overhead", "1", "--out", out, "--", "node", program], { cwd: dir });
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const untraced = Bun.spawnSync(["node", program]).stdout.toString();
     expect(result.stdout).toBe(untraced);
     expect(result.stderr).toMatch(/overhead governor: \d+ level changes/);

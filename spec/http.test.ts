@@ -53,7 +53,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     const argv = [runtime, join(http, "sequence.cjs")];
     const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
     expect(traced.stderr).toBe("");
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(traced.stdout).toBe(untraced.stdout);
     const { events } = traced;
     expect(ofKind(events, "agent_error")).toEqual([]);
@@ -123,7 +123,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
 
   test("concurrent requests: calls, messages and client requests after awaits are linked to the request that made them", async () => {
     const traced = await runTraced([runtime, join(http, "linked.cjs")], { scopeArgs: ["--functions", "--include", "**/http/linked.cjs"] });
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(traced.stdout).toBe("r1 r2 r3\n");
     const { events } = traced;
     const byTarget = serverRequestsByTarget(events);
@@ -142,7 +142,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
 
   test("callback APIs only (a timer, a nextTick, an fs callback, a listener fired from an immediate): what each sends is linked to its request", async () => {
     const traced = await runTraced([runtime, join(http, "callbacks-linked.cjs")]);
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(traced.stdout).toBe("c1 c2 c3\n");
     const { events } = traced;
     const byTarget = serverRequestsByTarget(events);
@@ -157,7 +157,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
   // Bun: not linked (Bun's AsyncLocalStorage does not reach its IncomingMessage's listeners).
   test.if(runtime === "node")("a body read through 'data'/'end' listeners: what the 'end' listener starts is linked to its request", async () => {
     const traced = await runTraced([runtime, join(http, "body-linked.cjs")]);
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(traced.stdout).toBe("b11 b22 b33\n");
     const { events } = traced;
     const byTarget = serverRequestsByTarget(events);
@@ -173,7 +173,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     // Before the first request the runtime reads no request per call (requestsBegin);
     // the first request context switches it on before the handler's code runs.
     const traced = await runTraced([runtime, join(http, "linked.cjs")], { scopeArgs: ["--functions", "--include", "**/http/linked.cjs", "--level", "calls"] });
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(traced.stdout).toBe("r1 r2 r3\n");
     const { events } = traced;
     const calls = ofKind(events, "function_call");
@@ -203,7 +203,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
     expect(untraced.stdout.split("\n").length).toBe(21);
     expect(traced.stdout).toBe(untraced.stdout);
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(ofKind(traced.events, "agent_error")).toEqual([]);
   });
 
@@ -215,7 +215,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(untraced.stdout).toContain("response listener: 2 undefined,undefined\n");
     expect(untraced.stdout).toContain("server listener: 1 undefined\n");
     expect(traced.stdout).toBe(untraced.stdout);
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(ofKind(traced.events, "agent_error")).toEqual([]);
     // The wrappers were on the path: the request and the response's body were recorded.
     expect(ofKind(traced.events, "http_server_request").length).toBe(1);
@@ -261,7 +261,7 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     expect(ofKind(withoutHttp.events, "message_send").length).toBe(3); // the other default groups stay
     const traced = await runTraced(["node", join(http, "linked.cjs")]);
     const dump = await runCli(["dump", traced.out]);
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     const lines = dump.stdout.split("\n");
     const at = lines.findIndex((line) => / http_server_request +GET "\/r\/2"/.test(line));
     expect(at).toBeGreaterThan(0);
@@ -284,7 +284,7 @@ describe("node: HTTP that starts late", () => {
       const argv = [path, join(http, "late.cjs")];
       const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
       expect(traced.stderr).toBe("");
-      expect(traced.status).toBe(0);
+      expect(traced.status, traced.stderr).toBe(0);
       expect(traced.stdout).toBe(untraced.stdout);
       expect(traced.stdout).toBe("main /m-get\nmain /w-fetch\nworker /w-own\n");
       const { events } = traced;
@@ -309,7 +309,7 @@ describe("node: node:http2 servers", () => {
     const argv = ["node", join(http, "http2.cjs")];
     const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
     expect(traced.stdout).toBe(untraced.stdout);
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(ofKind(traced.events, "agent_error")).toEqual([]);
     expect(serverRows(traced.events)).toEqual([
       ["GET", "/a?key=[redacted]", 200, 0, 5, "finished", 1],

@@ -112,7 +112,7 @@ describe("Bun: CommonJS under the runtime plugin", () => {
   async function traceBun(file: string, scopeArgs = ["--functions"]) {
     const [plain, traced] = await Promise.all([runUntraced(["bun", file], { cwd: cjsDir }), runTraced(["bun", file], { scopeArgs, env, cwd: cjsDir })]);
     const dump = await runCli(["dump", "--json", traced.out]);
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     const events = dump.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line) as { kind: string; function?: string });
     const calls = events.filter((e) => e.kind === "function_call").map((e) => e.function!.replace(`${cjsDir}/`, ""));
     return { plain, traced, calls, agentErrors: events.filter((e) => e.kind === "agent_error").length };

@@ -67,7 +67,7 @@ describe("a directory", () => {
 
   test("under scope run without --functions the hooks are no-ops", async () => {
     const run = await runTraced(["node", join(out, "app.cjs")]);
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     expect(run.events.filter((e) => e.kind.startsWith("function_"))).toEqual([]);
   });
 });

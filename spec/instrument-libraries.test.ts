@@ -28,7 +28,7 @@ describe("real libraries: identical output with and without instrumentation", ()
     test(spec.name, async () => {
       const plain = await runNode(spec.file, undefined, { cwd: libs, args: spec.args });
       const traced = await runNode(spec.file, { root, include: [spec.include], level: spec.level }, { cwd: libs, args: spec.args, countOnly: true });
-      expect(plain.status).toBe(0);
+      expect(plain.status, plain.stderr).toBe(0);
       expect(plain.stdout.length).toBeGreaterThan(500);
       expect({ status: traced.status, stdout: traced.stdout, stderr: traced.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
       expect(traced.errors).toBe(0);

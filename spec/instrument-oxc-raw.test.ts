@@ -64,7 +64,7 @@ fs.writeFileSync(__dirname + "/node-out.json", JSON.stringify(out));
   );
   const child = Bun.spawnSync(["node", join(scratch, "node.cjs")], { env: { ...process.env, SCOPE_OXC_BINDING: oxcBindingSource() ?? "" }, stderr: "pipe" });
   expect(child.stderr.toString()).toBe("");
-  expect(child.exitCode).toBe(0);
+  expect(child.exitCode, String(child.stderr)).toBe(0);
   const fromNode = JSON.parse(readFileSync(join(scratch, "node-out.json"), "utf8")) as { raw: boolean; results: unknown[] };
   expect(fromNode.raw).toBe(true);
   const fromBun = cases.map((c) => JSON.parse(JSON.stringify(run(instrument, readFileSync(c.file, "utf8"), c.file, c.level, c.module))));
@@ -144,7 +144,7 @@ fs.writeFileSync(${JSON.stringify(join(scratch, "walk-out.json"))}, JSON.stringi
   );
   const child = Bun.spawnSync(["node", join(scratch, "walk.cjs")], { env: { ...process.env, SCOPE_OXC_BINDING: oxcBindingSource() ?? "" }, stderr: "pipe" });
   expect(child.stderr.toString()).toBe("");
-  expect(child.exitCode).toBe(0);
+  expect(child.exitCode, String(child.stderr)).toBe(0);
   return JSON.parse(readFileSync(join(scratch, "walk-out.json"), "utf8"));
 }
 
@@ -172,5 +172,5 @@ test("a walker generated from another oxc-parser version is not used", async () 
 test("the generated walker is what the installed oxc-parser gives", () => {
   const check = Bun.spawnSync([process.execPath, join(root, "scripts/gen-oxc-walk.ts"), "--check"], { stderr: "pipe" });
   expect(check.stderr.toString()).toBe("");
-  expect(check.exitCode).toBe(0);
+  expect(check.exitCode, String(check.stderr)).toBe(0);
 });

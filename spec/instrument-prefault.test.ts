@@ -85,7 +85,7 @@ beforeAll(() => {
 
 test("a source over 1 MiB, in the main thread and in a worker: output as untraced, its calls traced, first start and cached", async () => {
   const plain = await runUntraced(["node", join(dir, "main.cjs")], { cwd: dir });
-  expect(plain.status).toBe(0);
+  expect(plain.status, plain.stderr).toBe(0);
   expect(plain.stdout).toContain("big:true");
   expect(plain.stdout).toContain("big2:false");
   for (const start of ["first", "cached"]) {

@@ -164,7 +164,7 @@ test("node: error.stack, its frames' format and CallSite positions exactly as un
     ].join("\n"),
   );
   const plain = await runUntraced(["node", "main.cjs"], { cwd: dir });
-  expect(plain.status).toBe(0);
+  expect(plain.status, plain.stderr).toBe(0);
   expect(plain.stdout).toContain("at f (");
   for (const level of ["calls", "full"]) {
     const traced = await runTraced(["node", "main.cjs"], { cwd: dir, scopeArgs: ["--functions", "--level", level], env: { XDG_CACHE_HOME: join(dir, `cache-${level}`) } });

@@ -78,7 +78,7 @@ describe("a synchronous loop of a million instrumented calls, default ring", () 
       const out = join(scratch, `loop-${runtime}-${ending}.bin`);
       const command = runtime === "node" ? "node" : process.execPath;
       const run = await runCli(["run", ...loopArgs, "--out", out, "--", command, loop, ...(ending === "returns" ? [] : [ending])]);
-      expect(run.exitCode).toBe(0);
+      expect(run.exitCode, run.stderr).toBe(0);
       expect(run.stdout).toBe("499999500000\n");
       expect(run.stderr).toContain("lost: none");
       expect(run.stderr).toContain(`function_call ${calls}`);
@@ -110,7 +110,7 @@ test("marked rendering a 200-section document, its own functions traced: nothing
   const out = join(scratch, "marked.bin");
   const untraced = Bun.spawnSync(["node", join(repoRoot, "spec/fixtures/lossless/render.mjs")], { cwd: repoRoot });
   const run = await runCli(["run", "--functions", "--include", "node_modules/marked/**", "--out", out, "--", "node", "spec/fixtures/lossless/render.mjs"]);
-  expect(run.exitCode).toBe(0);
+  expect(run.exitCode, run.stderr).toBe(0);
   expect(run.stdout).toBe(untraced.stdout.toString());
   expect(run.stderr).toContain("lost: none");
   const counted = count(out);
@@ -121,7 +121,7 @@ test("marked rendering a 200-section document, its own functions traced: nothing
 test("losses forced by a tiny ring: the summary says how many, on which process and thread, and which option keeps them; the trace marks exactly as many", async () => {
   const out = join(scratch, "tiny.bin");
   const run = await runCli(["run", ...loopArgs, "--ring-size", "64KiB", "--out", out, "--", "node", loop]);
-  expect(run.exitCode).toBe(0);
+  expect(run.exitCode, run.stderr).toBe(0);
   const counted = count(out);
   const lost = Number(counted.end!.dropped);
   expect(lost).toBeGreaterThan(0);

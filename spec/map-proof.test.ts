@@ -211,7 +211,7 @@ test.each(nodes)("%s: held maps are read plainly, byte for byte the reference wa
   writeFileSync(script, fixture);
   const run = spawnSync(node!, [script, walkPath, addonPath], { encoding: "utf8" });
   expect(run.stderr).toBe("");
-  expect(run.status).toBe(0);
+  expect(run.status, run.stderr).toBe(0);
   const report = JSON.parse(run.stdout);
   expect(report.api).toBe(true);
   expect(report.beforeProof).toBe(false);

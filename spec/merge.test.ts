@@ -8,6 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPid, mergedSources, sourceOfPid, type TraceEvent } from "../src/core/model";
+import { readTrace } from "../src/core/trace-file";
 import { loadTrace } from "../src/dump/load";
 import { cleanup, fixtures, ofKind, pairing, runTraced, scratchDir, type Traced } from "./agent-harness";
 import { backgroundAttach, waitFor } from "./attach-harness";
@@ -37,13 +38,34 @@ function mergedEvents(path: string): TraceEvent[] {
   return readEvents(path);
 }
 
+/**
+ * How far `path`'s recorded wall clock is ahead of `reference`'s (ns), from their header
+ * anchors (CLOCK_REALTIME and CLOCK_MONOTONIC read together at open; the test's shift is
+ * in the realtime one): the offset the merge must recover. Not the shift alone: the wall
+ * clock can be stepped between two runs' opens (a CI run of 2026-12-05 08:41 recovered
+ * offsets 1.4 and 2.3 ms from the shifts, bounds 0.4 and 0.6 ms, and in the same run a
+ * 200 ms Date.now() spin lasted 198.5 ms on the monotonic clock), and CLOCK_MONOTONIC,
+ * which every record is stamped with, is one clock for every process of the machine.
+ */
+function anchorOffsetNs(path: string, reference: string): number {
+  const wallMinusMonotonic = (file: string) => {
+    const trace = readTrace(file);
+    try {
+      return trace.header.realtimeAnchorNs - trace.header.monotonicAnchorNs;
+    } finally {
+      trace.close();
+    }
+  };
+  return Number(wallMinusMonotonic(path) - wallMinusMonotonic(reference));
+}
+
 describe("scope merge", () => {
   test("two runs talking HTTP, the client's clock shifted by 5 s: every request linked, the shift recovered within the reported bound", async () => {
     const count = 20;
     const shiftNs = 5_000_000_000n;
     const { server, client } = await serverAndClient(count, shiftNs);
-    expect(server.status).toBe(0);
-    expect(client.status).toBe(0);
+    expect(server.status, server.stderr).toBe(0);
+    expect(client.status, client.stderr).toBe(0);
     // No header added without --propagate: the server says what it received.
     expect(client.stdout.trim().split("\n")).toEqual(Array.from({ length: count }, (_, i) => `/r${i} traceparent=none`));
     expect(ofKind(server.events, "http_traceparent")).toEqual([]);
@@ -51,7 +73,7 @@ describe("scope merge", () => {
     const out = join(scratchDir(), "proof.bin");
     const merged = await runCli(["merge", server.out, client.out, "--out", out]);
     expect(merged.stderr).toBe("");
-    expect(merged.exitCode).toBe(0);
+    expect(merged.exitCode, merged.stderr).toBe(0);
     expect(merged.stdout).toContain(`${count + 1} requests linked across inputs`);
     const events = mergedEvents(out);
     const sources = mergedSources(events);
@@ -63,8 +85,11 @@ describe("scope merge", () => {
     const clock = sources[1]!;
     expect(clock.clockBoundNs).not.toBeNull();
     expect(clock.boundsDisagree).toBe(false);
-    const errorNs = Math.abs(clock.clockOffsetNs - Number(shiftNs));
-    console.log(`merge proof: offset ${clock.clockOffsetNs} ns for a shift of ${shiftNs} ns: error ${errorNs} ns, reported bound ${clock.clockBoundNs} ns, ${clock.pairs} requests`);
+    const trueNs = anchorOffsetNs(client.out, server.out);
+    const errorNs = Math.abs(clock.clockOffsetNs - trueNs);
+    console.log(`merge proof: offset ${clock.clockOffsetNs} ns for a shift of ${shiftNs} ns (${trueNs} ns by the anchors): error ${errorNs} ns, reported bound ${clock.clockBoundNs} ns, ${clock.pairs} requests`);
+    // The wall clocks' own disagreement is small next to the shift (a step of milliseconds at most).
+    expect(Math.abs(trueNs - Number(shiftNs))).toBeLessThan(50_000_000);
     expect(errorNs).toBeLessThanOrEqual(clock.clockBoundNs!);
     // Small next to the shift: a loopback round trip, not the 5 s (generous for a loaded machine).
     expect(clock.clockBoundNs!).toBeLessThan(100_000_000);
@@ -97,7 +122,7 @@ describe("scope merge", () => {
 
     // scope dump reads it and says where each input came from and its clock.
     const dump = await runCli(["dump", out]);
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     expect(dump.stdout).toContain(`# input 0: ${server.out} on `);
     // The input's line names the merge's own offset and bound (the shift, within the bound
     // checked above: not a fixed 4999-5000 ms, as a loaded machine's bound reaches 2.4 ms).
@@ -114,10 +139,10 @@ describe("scope merge", () => {
 
   test("two unrelated runs (same program, pids may collide): each keeps its processes, messages still pair, no clock measured", async () => {
     const [a, b] = await Promise.all([runTraced(["node", join(dir, "unrelated.cjs")]), runTraced(["node", join(dir, "unrelated.cjs")])]);
-    expect([a.status, b.status]).toEqual([0, 0]);
+    expect([a.status, b.status], `${a.stderr}${b.stderr}`).toEqual([0, 0]);
     const out = join(scratchDir(), "unrelated.bin");
     const merged = await runCli(["merge", a.out, b.out, "-o", out]);
-    expect(merged.exitCode).toBe(0);
+    expect(merged.exitCode, merged.stderr).toBe(0);
     expect(merged.stdout).toContain("0 requests linked across inputs");
     const events = mergedEvents(out);
     const sources = mergedSources(events);
@@ -136,7 +161,7 @@ describe("scope merge", () => {
     // Each message pairs within its own input.
     for (const send of ofKind(events, "message_send")) expect(sourceOfPid(events[send.linkedTo[0]!]!.pid)).toBe(sourceOfPid(send.pid));
     const dump = await runCli(["dump", out]);
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     expect(dump.stdout).toContain("clock offset not measured");
   }, 240_000);
 
@@ -169,7 +194,7 @@ describe("scope merge", () => {
     writeFileSync(damaged, bytes.subarray(0, bytes.byteLength - 200));
     const merged = join(scratch, "with-damaged.bin");
     const result = await runCli(["merge", good.out, damaged, "--out", merged]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^scope: .*damaged\.bin: damaged \(.* at byte \d+\); its valid records were merged$/)]);
     const events = mergedEvents(merged);
     const sources = mergedSources(events);
@@ -182,7 +207,7 @@ describe("scope merge", () => {
 
   test("within one trace: a program calling itself over loopback, and its child calling it, each client request linked to its server request", async () => {
     const run = await runTraced(["node", join(dir, "loopback.cjs")]);
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     const clients = ofKind(run.events, "http_client_request");
     expect(clients.length).toBe(9);
     for (const request of clients) {
@@ -198,7 +223,7 @@ describe("scope merge", () => {
     const count = 6;
     // The program's own traceparent (on /r0 and /r3) is kept, not replaced.
     const { server, client } = await serverAndClient(count, 0n, ["--propagate"], runtime, true);
-    expect([server.status, client.status]).toEqual([0, 0]);
+    expect([server.status, client.status], `${server.stderr}${client.stderr}`).toEqual([0, 0]);
     const lines = client.stdout.trim().split("\n");
     expect(lines.length).toBe(count);
     const sent = ofKind(client.events, "http_traceparent");
@@ -238,17 +263,19 @@ describe("scope merge", () => {
     const client = (shift: bigint) => runTraced(["node", join(dir, "client.cjs"), portFile, "8"], { env: { SCOPE_TEST_CLOCK_SHIFT_NS: String(shift) } });
     const [a, b] = await Promise.all([client(2_000_000_000n), client(-3_000_000_000n)]);
     const s = await server;
-    expect([a.status, b.status, s.status]).toEqual([0, 0, 0]);
+    expect([a.status, b.status, s.status], `${a.stderr}${b.stderr}${s.stderr}`).toEqual([0, 0, 0]);
     // Input 0 is client a: the server's offset is measured against it, client b's through the server.
     const out = join(scratchDir(), "three.bin");
     const merged = await runCli(["merge", a.out, s.out, b.out, "--out", out]);
-    expect(merged.exitCode).toBe(0);
+    expect(merged.exitCode, merged.stderr).toBe(0);
     const events = mergedEvents(out);
     const sources = mergedSources(events);
-    const expected = [0, -2_000_000_000, -5_000_000_000];
+    const shifts = [0, -2_000_000_000, -5_000_000_000];
+    const expected = [0, anchorOffsetNs(s.out, a.out), anchorOffsetNs(b.out, a.out)];
     for (const source of sources.slice(1)) {
       expect(source.clockBoundNs).not.toBeNull();
-      console.log(`three runs: input ${source.source} offset ${source.clockOffsetNs} ns, expected ${expected[source.source]} ns, bound ${source.clockBoundNs} ns`);
+      console.log(`three runs: input ${source.source} offset ${source.clockOffsetNs} ns, expected ${expected[source.source]} ns by the anchors (shift ${shifts[source.source]} ns), bound ${source.clockBoundNs} ns`);
+      expect(Math.abs(expected[source.source]! - shifts[source.source]!)).toBeLessThan(50_000_000);
       expect(Math.abs(source.clockOffsetNs - expected[source.source]!)).toBeLessThanOrEqual(source.clockBoundNs!);
     }
     // Client b's bound is the server's plus its own link's: never smaller than the server's.
@@ -261,10 +288,10 @@ describe("scope merge", () => {
   test("loop, memory and async records (kinds 80..100) of two runs, the client's clock shifted by 5 s: each input's records keep their pids (remapped), times (shifted as one), strings, GC and long-task placement and async links", async () => {
     const groups = ["--events", "+loop,+memory", "--async"];
     const { server, client } = await serverAndClient(6, 5_000_000_000n, groups, "node", "busy", groups);
-    expect([server.status, client.status]).toEqual([0, 0]);
+    expect([server.status, client.status], `${server.stderr}${client.stderr}`).toEqual([0, 0]);
     const out = join(scratchDir(), "loop-async.bin");
     const merged = await runCli(["merge", server.out, client.out, "--out", out]);
-    expect(merged.exitCode).toBe(0);
+    expect(merged.exitCode, merged.stderr).toBe(0);
     const events = mergedEvents(out);
     const newKinds = (e: TraceEvent) => /^(loop_sample|memory_sample|long_task|gc|monitor_missing|async_)/.test(e.kind);
     for (const [source, run] of [[0, server], [1, client]] as const) {

@@ -47,7 +47,7 @@ describe.skipIf(!haveNode24)("Node 24: a request's links", () => {
       runTraced([node24, join(http, "body-linked.cjs")]),
     ]);
     for (const traced of [linked, callbacks, body]) {
-      expect(traced.status).toBe(0);
+      expect(traced.status, traced.stderr).toBe(0);
       expect(ofKind(traced.events, "agent_error")).toEqual([]);
     }
     expect(linked.stdout).toBe("r1 r2 r3\n");
@@ -78,7 +78,7 @@ describe.skipIf(!haveNode24)("Node 24: a request's links", () => {
     const argv = [node24, "web/express.cjs"];
     const env = { EXPRESS: "express4", PGURL: server!.url };
     const [traced, untraced] = await Promise.all([runTraced(argv, { env }), runUntraced(argv, { env })]);
-    expect(traced.status).toBe(0);
+    expect(traced.status, traced.stderr).toBe(0);
     expect(traced.stdout).toBe(untraced.stdout);
     expect(ofKind(traced.events, "agent_error")).toEqual([]);
     const users = ofKind(traced.events, "http_server_request")[0]!;

@@ -195,7 +195,7 @@ describe("scope query on a recorded trace", () => {
   test("output: table, --csv, --json", async () => {
     const sql = "SELECT name, count(*) AS n FROM calls WHERE name IN ('inner', 'outer') GROUP BY name ORDER BY name";
     const table = await runCli(["query", traced.out, sql]);
-    expect(table.exitCode).toBe(0);
+    expect(table.exitCode, table.stderr).toBe(0);
     expect(table.stdout.split("\n").map((line) => line.trimEnd())).toEqual(["name   n", "─────  ─", "inner  6", "outer  3", "(2 rows)", ""]);
     const csv = await runCli(["query", "--csv", traced.out, `SELECT 'a,"b"' AS text, NULL AS empty, 1.5 AS x`]);
     expect(csv.stdout).toBe('text,empty,x\n"a,""b""",,1.5\n');
@@ -223,7 +223,7 @@ describe("scope query on a recorded trace", () => {
 describe("a trace at the calls level (entries only)", () => {
   test("every call a row without an end, a leaf; scope top counts them", async () => {
     const calls = await runTraced(["node", "query/app.cjs"], { scopeArgs: ["--level", "calls", "--include", "query/app.cjs", "--include", "query/echo-worker.cjs"] });
-    expect(calls.status).toBe(0);
+    expect(calls.status, calls.stderr).toBe(0);
     const counted = await rows("SELECT name, count(*) AS n, count(end_ns) AS ended, max(depth) AS depth, count(parent) AS parents FROM calls WHERE name IN ('inner', 'outer', 'work') GROUP BY name ORDER BY name", calls.out);
     expect(counted).toEqual([
       { name: "inner", n: 6, ended: 0, depth: 0, parents: 0 },
@@ -421,7 +421,7 @@ describe("gc, loop and memory (kinds 80..83) from a written trace", () => {
 describe("gc, loop and memory recorded by scope run --events +loop,+memory", () => {
   test("the long task at its start with its origin, the forced GC, a loop and a memory sample", async () => {
     const run = await runTraced(["node", "--expose-gc", "query/long-task.cjs"], { scopeArgs: ["--events", "+loop,+memory"] });
-    expect(run.status).toBe(0);
+    expect(run.status, run.stderr).toBe(0);
     const [task] = await rows("SELECT type, task_kind, origin, duration_ns, start_ns, end_ns FROM loop WHERE type = 'long_task'", run.out);
     expect([task!.task_kind, task!.origin, (task!.duration_ns as number) >= 120_000_000, task!.end_ns]).toEqual(["timer", "onTick", true, (task!.start_ns as number) + (task!.duration_ns as number)]);
     const forced = await rows("SELECT gc_kind, duration_ns > 0 AS timed, start_ns > (SELECT start_ns FROM loop WHERE type = 'long_task') AS after FROM gc WHERE forced = 1", run.out);
@@ -460,7 +460,7 @@ describe("damaged, unfinished and missing traces", () => {
     ]));
     writer.abandon();
     const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
-    expect([result.exitCode, result.stdout]).toEqual([0, '{"n":2}\n']);
+    expect([result.exitCode, result.stdout], result.stderr).toEqual([0, '{"n":2}\n']);
     expect(result.stderr).toBe(`scope: ${path}: trace was not closed (still being written, or the collector stopped early); loaded the 2 events in it\n`);
   });
 
@@ -480,7 +480,7 @@ describe("damaged, unfinished and missing traces", () => {
 describe("scope top", () => {
   test("functions by total and self time and by calls, slowest requests and queries, as --json", async () => {
     const result = await runCli(["top", "--json", "--limit", "50", traced.out]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
     const section = (name: string) => lines.filter((line) => line.section === name);
     // The figures agree with the calls table.
@@ -527,7 +527,7 @@ describe("scope top", () => {
     expect([...workerFunctions]).toEqual(["onPing"]);
 
     const table = await runCli(["top", "--limit", "1", traced.out]);
-    expect(table.exitCode).toBe(0);
+    expect(table.exitCode, table.stderr).toBe(0);
     const titles = table.stdout.split("\n").filter((line) => /^[A-Z]/.test(line));
     expect(titles).toEqual(["Functions by total time", "Functions by self time", "Most-called functions", "Slowest requests", "Slowest queries"]);
     const bad = await runCli(["top", "--limit", "0", traced.out]);
@@ -538,7 +538,7 @@ describe("scope top", () => {
 describe("steps and routes of a framework (layout version 2: a route on its handler's start, steps ended by the request's end)", () => {
   test("the steps table and the requests' routes say what the events say", async () => {
     const web = await runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" } });
-    expect(web.status).toBe(0);
+    expect(web.status, web.stderr).toBe(0);
     const starts = web.events.filter((event) => event.kind === "http_step_start");
     const request = (index: unknown) => web.events[index as number]!;
     // Every step ended (the model read the folded records), as the steps table says, with the same durations.

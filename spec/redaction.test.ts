@@ -56,7 +56,7 @@ async function traced(flags: string[]): Promise<TraceEvent[]> {
   const out = join(dir, "t.bin");
   const result = await runCli(["run", "--functions", "--include", "app.js", ...flags, "--out", out, "--", "node", program(dir)], { cwd: dir });
   expect(result.stdout).toBe("done\n");
-  expect(result.exitCode).toBe(0);
+  expect(result.exitCode, result.stderr).toBe(0);
   return readEvents(out);
 }
 

@@ -46,7 +46,7 @@ const npm = (args: string[]) => exec(["npm", ...args, "--offline", "--registry",
 async function installInto(prefix: string, tarballs: string[], extra: string[] = []): Promise<void> {
   const result = await npm(["install", "-g", "--prefix", prefix, ...extra, ...tarballs]);
   expect(result.stderr).not.toContain("npm error");
-  expect(result.exitCode).toBe(0);
+  expect(result.exitCode, result.stderr).toBe(0);
 }
 
 /** A copy of examples/hello (a worker thread and a forked child, messaging the main thread). */
@@ -118,18 +118,18 @@ describe("npm install -g from the tarballs", () => {
     expect(doctor.stdout).toContain(`scope ${VERSION} (bun ${Bun.version}, linux-x64)`);
     expect(doctor.stdout.match(/^ {2}ok {4}/gm)?.length).toBe(3);
     expect(doctor.stdout).toContain(`extracted to ${join(dir, "cache/scope")}`);
-    expect(doctor.exitCode).toBe(0);
+    expect(doctor.exitCode, doctor.stderr).toBe(0);
   }, 240_000);
 
   test("run traces the example as it runs untraced; dump reads the trace", async () => {
     const cwd = example(join(dir, "hello"));
     const untraced = await exec(["node", "app.js"], { cwd });
     const traced = await exec([scope, "run", "--out", "t.bin", "--", "node", "app.js"], { cwd });
-    expect(traced.exitCode).toBe(0);
+    expect(traced.exitCode, traced.stderr).toBe(0);
     expect(traced.stdout).toBe(untraced.stdout);
     expect(traced.stderr).toContain("lost: none");
     const dump = await exec([scope, "dump", "--json", "t.bin"], { cwd });
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     const events = dumpLines(dump.stdout);
     const kinds = events.map((event) => event.kind);
     expect(kinds.filter((kind) => kind === "trace_start").length).toBe(3); // main, worker, child
@@ -181,7 +181,7 @@ describe("npx from the tarballs", () => {
     const result = await exec(npx, { cwd });
     expect(result.stdout).toStartWith(`${VERSION}\nscope ${VERSION} (bun ${Bun.version}, linux-x64)\n`);
     expect(result.stdout).toContain("done\n");
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(dumpLines(readFileSync(join(cwd, "t.jsonl"), "utf8")).filter((event) => event.kind === "trace_start").length).toBe(3);
   }, 240_000);
 });
@@ -216,7 +216,7 @@ describe("linux-arm64 under qemu-user", () => {
     const doctor = await exec([...scope, "doctor"], { env: armEnv });
     expect(doctor.stdout).toContain(`scope ${VERSION} (bun ${Bun.version}, linux-arm64)`);
     expect(doctor.stdout).toMatch(/ok {4}node: node v[\d.]+ loads scope.node/);
-    expect(doctor.exitCode).toBe(0);
+    expect(doctor.exitCode, doctor.stderr).toBe(0);
   }, 240_000);
 
   test("the launcher in an arm64 Node asks for the arm64 package", async () => {
@@ -240,9 +240,9 @@ worker.postMessage(7);
 `);
     const traced = await exec([...scope, "run", "--out", "t.bin", "--", "node", "app.cjs"], { cwd, env: armEnv });
     expect(traced.stdout).toBe("squared 49\n");
-    expect(traced.exitCode).toBe(0);
+    expect(traced.exitCode, traced.stderr).toBe(0);
     const dump = await exec([...scope, "dump", "--json", "t.bin"], { cwd, env: armEnv });
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     const events = dumpLines(dump.stdout);
     expect(events.filter((event) => event.kind === "trace_start").length).toBe(2);
     expect(events.filter((event) => event.kind === "message_send").length).toBe(2);

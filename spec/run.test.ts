@@ -48,7 +48,7 @@ describe("scope run", () => {
   test("options after the program belong to the program, with or without --", async () => {
     const out = join(tmp(), "t.bin");
     const result = await runCli(["run", "-o", out, "node", "-e", "console.log(JSON.stringify(process.argv.slice(1)))", "--", "--out", "x"]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual(["--out", "x"]);
   });
 

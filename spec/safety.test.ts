@@ -150,7 +150,7 @@ describe("the kill switch", () => {
     expect(statSync(join("/dev/shm", ring)).mode & 0o777).toBe(0o600);
     await Bun.sleep(200);
     const stop = await runCli(["stop", String(run.pid)]);
-    expect(stop.exitCode).toBe(0);
+    expect(stop.exitCode, stop.stderr).toBe(0);
     expect(stop.stderr).toBe(`scope: recording stopped in scope run ${run.pid}; the program runs on\n`);
     // The program goes on with its round trips (untraced) for a while, then ends.
     await Bun.sleep(500);
@@ -189,7 +189,7 @@ batch();
     await run.started();
     run.kill("SIGUSR2");
     const { stdout, stderr, exitCode } = await run.ended();
-    expect(exitCode).toBe(0);
+    expect(exitCode, stderr).toBe(0);
     expect(stdout).toBe("started\nsum true\n");
     expect(stderr).toContain("recording stopped: scope stop (or SIGUSR2)");
     const events = readEvents(out);
@@ -241,7 +241,7 @@ describe("faults: counted, reported, never passed on", () => {
     // Once recording, the scope process (not the program) gets a file size limit below what it will write.
     while (!existsSync(out) || statSync(out).size === 0) await Bun.sleep(20);
     const limited = Bun.spawnSync(["prlimit", "--pid", String(run.pid), `--fsize=${statSync(out).size + 256 * 1024}`]);
-    expect(limited.exitCode).toBe(0);
+    expect(limited.exitCode, String(limited.stderr)).toBe(0);
     const { stdout, stderr, exitCode } = await run.ended();
     expect(exitCode).toBe(7);
     expect(stdout).toBe("started\nround trips true\n");
@@ -291,7 +291,7 @@ process.stdout.write(out);
 `,
     );
     const result = await runCli(["run", "--out", out, "--", "node", program]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toBe("child ran\n");
     const events = readEvents(out);
     const errors = events.filter((event) => event.kind === "agent_error");

@@ -134,7 +134,7 @@ describe("index", () => {
   test("at the calls level (no returns recorded) calls are marks that do not nest", async () => {
     const path = join(traces.dir, "calls.bin");
     const run = await runCli(["run", "--functions", "--level", "calls", "-o", path, "--", "node", viewFixture]);
-    expect(run.exitCode).toBe(0);
+    expect(run.exitCode, run.stderr).toBe(0);
     const calls = TraceIndex.open(path);
     const main = calls.meta().tracks.find((track) => track.kind === "calls" && track.process.endsWith("node app.cjs") && track.label === "main")!;
     expect(main.rows).toBe(1);
@@ -250,7 +250,7 @@ describe("merged traces", () => {
   test("each input's processes are grouped under its host, with their own pids", async () => {
     const merged = join(traces.dir, "merged.bin");
     const result = await runCli(["merge", "-o", merged, traces.trace, traces.trace]);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const tracks = TraceIndex.open(merged).meta().tracks;
     const own = index.meta().tracks;
     expect(tracks.length).toBe(own.length * 2);

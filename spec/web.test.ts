@@ -49,8 +49,8 @@ async function both(argv: string[], env: Record<string, string>) {
   const [traced, untraced] = await Promise.all([runTraced(argv, { env }), runUntraced(argv, { env })]);
   expect(traced.stderr).toBe(untraced.stderr);
   expect(traced.stdout).toBe(untraced.stdout);
-  expect(traced.status).toBe(0);
-  expect(untraced.status).toBe(0);
+  expect(traced.status, traced.stderr).toBe(0);
+  expect(untraced.status, untraced.stderr).toBe(0);
   expect(ofKind(traced.events, "agent_error")).toEqual([]);
   return traced;
 }
