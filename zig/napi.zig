@@ -182,6 +182,10 @@ fn process_ring_get(path: []const u8) ?*ProcessRing {
 /// The scratch's size: eight f64 fields, then a string's UTF-8 (at most string_max_bytes).
 const scratch_fields_bytes = 64;
 const scratch_bytes = scratch_fields_bytes + layout.string_max_bytes;
+comptime {
+    // commitHeld's text and its copies' slack (copy_slack) fit.
+    assert(layout.string_max_bytes >= 96 + 1 + 16);
+}
 
 /// The function-event buffer: header words (u32) at 0..events_header_bytes, then
 /// events_batch_records records, then two texts of events_text_bytes each. Header words:
@@ -1444,15 +1448,27 @@ const string_length_offset = 12;
 const string_chars_offset = 16;
 const first_nonstring_type = 0x80;
 
+/// Bytes a plan's writes may store past the text's end (16-byte copies): the scratch has them
+/// (scratch_bytes), and so have a plan's prefixes and plan_build's buffer.
+const copy_slack = 16;
+/// A plan's text buffer: the whole text and the copies' slack.
+const PlanText = [preview_max_chars + 1 + copy_slack]u8;
+
 const HeldPlan = struct {
     /// Keys written (0: no plan).
     count: u8 = 0,
     /// Each key's value: its byte offset in the object.
     offsets: [plan_keys_max]u16 = undefined,
     /// Each key's text before its value (`{"key":` first, `,"key":` after), ending at prefix_ends[i].
-    prefix: [preview_max_chars]u8 = undefined,
+    prefix: PlanText = undefined,
     prefix_ends: [plan_keys_max]u8 = undefined,
 };
+
+/// Copies `length` bytes (at most preview_max_chars) 16 at a time: up to 15 more are read and stored.
+inline fn copy_short(out: [*]u8, from: [*]const u8, length: usize) void {
+    var k: usize = 0;
+    while (k < length) : (k += 16) out[k..][0..16].* = from[k..][0..16].*;
+}
 
 /// A sequential one-byte string's characters, or null for any other value.
 fn one_byte_chars(value: usize) ?[]const u8 {
@@ -1475,7 +1491,7 @@ fn plain_text(bytes: []const u8) bool {
 
 /// Writes `value`'s text at out[at..] as the shape writer does (preview.ts shapeValue); the
 /// new end, or null for a value it does not write or a text past preview_max_chars.
-fn plan_value(proofs: *const MapProofs, out: *[preview_max_chars + 1]u8, at: usize, value: usize) ?usize {
+fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) ?usize {
     var digits_of: u64 = 0;
     var negative = false;
     if (value & 1 == 0) {
@@ -1508,32 +1524,45 @@ fn plan_value(proofs: *const MapProofs, out: *[preview_max_chars + 1]u8, at: usi
         @memcpy(out[at..][0..word.len], word);
         return at + word.len;
     }
-    var digits: usize = 1;
-    var power: u64 = 10;
-    while (power <= digits_of and digits < 16) : (power *= 10) digits += 1;
-    const end = at + @intFromBool(negative) + digits;
-    if (end > preview_max_chars) return null;
-    if (negative) out[at] = '-';
-    var rest = digits_of;
-    var i = end;
-    while (i > end - digits) {
-        i -= 1;
-        out[i] = '0' + @as(u8, @intCast(rest % 10));
-        rest /= 10;
+    // The digits from the last one back, ending at byte 16 (below 1e15: at most 15 and the sign).
+    var text: [32]u8 = undefined;
+    var first: usize = 16;
+    if (digits_of <= std.math.maxInt(u32)) {
+        var rest: u32 = @intCast(digits_of);
+        while (true) {
+            first -= 1;
+            text[first] = '0' + @as(u8, @intCast(rest % 10));
+            rest /= 10;
+            if (rest == 0) break;
+        }
+    } else {
+        var rest = digits_of;
+        while (rest > 0) {
+            first -= 1;
+            text[first] = '0' + @as(u8, @intCast(rest % 10));
+            rest /= 10;
+        }
     }
+    if (negative) {
+        first -= 1;
+        text[first] = '-';
+    }
+    const end = at + 16 - first;
+    if (end > preview_max_chars) return null;
+    out[at..][0..16].* = text[first..][0..16].*;
     return end;
 }
 
 /// The plan's text of `object` (its map is the plan's) into `out`: its length, or null.
-fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, out: *[preview_max_chars + 1]u8) ?usize {
+fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, out: *PlanText) ?usize {
     var at: usize = 0;
     var from: usize = 0;
     for (plan.offsets[0..plan.count], plan.prefix_ends[0..plan.count]) |offset, prefix_end| {
-        const prefix = plan.prefix[from..prefix_end];
+        const length = prefix_end - from;
+        if (at + length > preview_max_chars) return null;
+        copy_short(out[at..].ptr, plan.prefix[from..].ptr, length);
         from = prefix_end;
-        if (at + prefix.len > preview_max_chars) return null;
-        @memcpy(out[at..][0..prefix.len], prefix);
-        at = plan_value(proofs, out, at + prefix.len, heap_word(object, offset)) orelse return null;
+        at = plan_value(proofs, out, at + length, heap_word(object, offset)) orelse return null;
     }
     if (at + 1 > preview_max_chars) return null;
     out[at] = '}';
@@ -1578,7 +1607,7 @@ fn plan_build(state: *const EnvState, proofs: *const MapProofs, object: usize, m
         plan.offsets[i] = @intCast((start_words + field) * 8);
     }
     plan.count = @intCast(own);
-    var out: [preview_max_chars + 1]u8 = undefined;
+    var out: PlanText = undefined;
     const length = plan_write(proofs, &plan, object, &out) orelse return .{};
     if (length != written or !std.mem.eql(u8, out[0..length], scratch[scratch_fields_bytes..][0..length])) return .{};
     return plan;
@@ -1597,7 +1626,7 @@ fn commit_held(state: *EnvState, object_local: *const usize) u32 {
         if (handle.* != map or plan.count == 0) continue;
         if (heap_word(object, object_elements_offset) != proofs.empty_elements) return held_none;
         const scratch = state.scratch orelse return held_none;
-        const out: *[preview_max_chars + 1]u8 = scratch[scratch_fields_bytes..][0 .. preview_max_chars + 1];
+        const out: *PlanText = scratch[scratch_fields_bytes..][0 .. preview_max_chars + 1 + copy_slack];
         const length = plan_write(proofs, plan, object, out) orelse return held_none;
         const fields: *[8]f64 = @ptrCast(scratch);
         fields[5] = @floatFromInt(length + 1);
