@@ -1693,7 +1693,7 @@ fn js_map_learn(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_valu
     return boolean(env, proofs.known[index] != null);
 }
 
-/// mapProve(object, slot): boolean. Holds `object`'s map in `slot` (the writer has just read
+/// mapProve(object, slot[, written]): boolean (with `written`: 2 held with a plan, 1 held; false not held). Holds `object`'s map in `slot` (the writer has just read
 /// every key of `object` by descriptor: own data properties, exactly its keys); false, and
 /// the slot's map kept, for a dictionary map or an object with elements. mapProve(undefined,
 /// slot) lets the slot's map go (the writers were forgotten: a new writer takes the slot).
@@ -1719,15 +1719,23 @@ fn js_map_prove(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_valu
     if (proofs.held[slot]) |held| {
         if (held.* == map) {
             if (proofs.plans[slot].count == 0) proofs.plans[slot] = plan_build(call.state, proofs, local.*, map, written);
-            return boolean(env, true);
+            return proved(env, call.argc, proofs.plans[slot].count > 0);
         }
         proofs.api.dispose(held);
         proofs.held[slot] = null;
         proofs.plans[slot] = .{};
     }
     proofs.held[slot] = proofs.api.globalize(proofs.isolate, map);
-    if (proofs.held[slot] != null) proofs.plans[slot] = plan_build(call.state, proofs, local.*, map, written);
-    return boolean(env, proofs.held[slot] != null);
+    if (proofs.held[slot] == null) return boolean(env, false);
+    proofs.plans[slot] = plan_build(call.state, proofs, local.*, map, written);
+    return proved(env, call.argc, proofs.plans[slot].count > 0);
+}
+
+/// mapProve's answer for a map held: true; with its third argument (the writer's length), 2 when
+/// commitHeld has a plan for it, else 1 (the agent calls commitHeld only once a plan exists).
+fn proved(env: napi_env, argc: usize, planned: bool) ?napi_value {
+    if (argc < 3) return boolean(env, true);
+    return number(env, if (planned) 2 else 1);
 }
 
 /// Disposes this env's held maps (its teardown).

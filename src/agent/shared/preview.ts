@@ -819,7 +819,7 @@ let compile: FunctionConstructor | undefined = Function;
 /** Maps a writer holds at most (each a mapProve call; a program whose records take ever-new maps stops proving). */
 const MAX_PROVES = 64;
 type MapHeld = (object: object, slot: number) => boolean;
-type MapProve = (object: object | undefined, slot: number, written?: number) => boolean;
+type MapProve = (object: object | undefined, slot: number, written?: number) => boolean | number;
 let mapHeld: MapHeld | undefined;
 let mapProve: MapProve | undefined;
 /**
@@ -831,6 +831,8 @@ let mapProve: MapProve | undefined;
  */
 let commitHeld: ((object: object) => number) | undefined;
 let heldCommits = false;
+/** A proof on this thread made commitHeld a plan (mapProve answered 2): until then a send does not ask it (no crossing for nothing). */
+let planned = false;
 const HELD_NONE = 3;
 // fast()'s known maps (scope.node's mapKnown and mapLearn, a table of its own): after fast()
 // has read every for-in key of a record by descriptor, all own data properties, its map is
@@ -917,7 +919,7 @@ function prove(object: object, slot: number, shape: Shape, written: number): voi
   if (shape.proves >= MAX_PROVES) return;
   shape.proves++;
   try {
-    mapProve!(object, slot, written);
+    if (mapProve!(object, slot, written) === 2) planned = true;
   } catch {
     shape.proves = MAX_PROVES;
   }
@@ -1079,6 +1081,7 @@ export function resetShapeWriters(): void {
   }
   shapes.length = 0;
   shapeCount = 0;
+  planned = false;
   lastShape = 0;
   shapeWrites = 0;
   shapeNoMatch = 0;
@@ -1114,7 +1117,7 @@ function missed(shape: Shape): number {
  */
 export function previewCommit(value: unknown): number {
   const commit = commitHeld;
-  if (commit === undefined || !shapesOn || typeof value !== "object" || value === null) return -1;
+  if (commit === undefined || !planned || !shapesOn || typeof value !== "object" || value === null) return -1;
   // Its count (0..2) plus 4 times the writer's slot.
   const result = commit(value);
   if (result === HELD_NONE) return -1;
