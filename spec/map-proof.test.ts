@@ -48,15 +48,35 @@ report.heldWithElement = api.mapHeld(withElement, 0);
 const middle = { sw: 1, x: 0, seed: 2, text: "abc", on: true }; delete middle.x;
 report.dictionaryProved = api.mapProve(middle, 1);
 report.released = api.mapProve(undefined, 0) === false && api.mapHeld(make(4), 0) === false;
-// As the agent asks for them (sink.ts mapProofsOf: not where V8 compresses pointers).
-walk.useMapProofs(() => walk.mapProofsOf(addon));
-const target = new Uint8Array(walk.SCRATCH_PREVIEW_BYTES);
+// As the agent asks for them (sink.ts mapProofsOf: not where V8 compresses pointers). With
+// "commits", as the Node agent's Recorder sends (recorder.ts eventWithPreview): into the addon's
+// scratch, commitHeld first (previewCommit: the preview written natively, its length and size
+// in the scratch's fields; nothing is committed, the addon is not attached), the writers after.
+const commits = process.argv[4] === "commits";
+walk.useMapProofs(() => walk.mapProofsOf(addon), commits);
+const scratch = addon.scratch();
+const fields = new Float64Array(scratch, 0, 8);
+const target = commits ? new Uint8Array(scratch, 64) : new Uint8Array(walk.SCRATCH_PREVIEW_BYTES);
 const utf8 = (text) => new Uint8Array(Buffer.from(text, "utf8"));
+report.heldCommits = 0;
+report.heldBy = {};
 function sendOf(value, label) {
-  const length = walk.previewWrite(target, value, types);
+  let length;
+  let size;
+  fields[5] = -1;
+  fields[7] = -1;
+  const held = walk.previewCommit(value);
+  if (held >= 0) {
+    report.heldCommits++;
+    report.heldBy[label] = (report.heldBy[label] ?? 0) + 1;
+    length = fields[7];
+    size = fields[5];
+  } else {
+    length = walk.previewWrite(target, value, types);
+    size = walk.previewSize();
+  }
   const bytes = target.slice(0, length);
   const reference = walk.referencePreview(value, types);
-  const size = walk.previewSize();
   if (Buffer.compare(Buffer.from(bytes), Buffer.from(utf8(reference))) !== 0 || size !== walk.referenceSize()) {
     report.mismatches.push({ label, got: Buffer.from(bytes).toString("utf8"), want: reference });
   }
@@ -95,6 +115,32 @@ for (let round = 0; round < 3; round++) {
   for (const [label, value] of variants) sendOf(value, label);
   for (let i = 0; i < 2000; i++) sendOf(make(i), "again");
 }
+report.heldAfterVariants = report.heldCommits;
+// Values of the same keys that commitHeld writes or gives back (the writers then decide), each
+// sent often enough that its record's map is held: numbers past a Smi, at the digit writer's
+// bounds and not integers, strings at the 96-character cut, needing escapes, not one-byte, not
+// sequential (a cons string, a slice), and every primitive.
+const wide = "w".repeat(60);
+const valueVariants = [
+  ["past a Smi", (i) => ({ sw: 4294967290 - 7919 * i, seed: -2147483649 - i, text: "n" + (i % 10), on: 2 ** 31 + i })],
+  ["-0 and bounds", (i) => ({ sw: i % 2 ? -0 : 0, seed: 999999999999999 - i, text: "", on: -999999999999999 + i })],
+  ["1e15 and past", () => ({ sw: 1e15, seed: -1e15, text: "b", on: 1e21 })],
+  ["not integers", () => ({ sw: 0.5, seed: NaN, text: "f", on: Infinity })],
+  ["edge characters", (i) => ({ sw: i, seed: -i, text: " ~!#$%&'()*+,-./:;<=>?@[]^_\`{|}".slice(i % 8), on: i % 2 === 0 })],
+  ["a DEL, a tab", () => ({ sw: 1, seed: 2, text: "a\x7fb", on: "c\td" })],
+  ["a quote, a backslash", () => ({ sw: 1, seed: 2, text: 'a"b', on: "c\\\\d" })],
+  ["two-byte", () => ({ sw: 1, seed: 2, text: "\u20ac", on: "x" })],
+  ["a cons string", () => ({ sw: 1, seed: 2, text: wide + String(Math.random()).slice(0, 4), on: true })],
+  ["a sliced string", () => ({ sw: 1, seed: 2, text: (wide + "0123456789".repeat(3) + Math.random()).slice(2, 40), on: true })],
+  ["exactly the cut", () => ({ sw: 1, seed: 2, text: "c".repeat(96 - '{"sw":1,"seed":2,"text":"","on":true}'.length), on: true })],
+  ["one past the cut", () => ({ sw: 1, seed: 2, text: "c".repeat(97 - '{"sw":1,"seed":2,"text":"","on":true}'.length), on: true })],
+  ["null and undefined", (i) => ({ sw: i % 3 ? null : undefined, seed: i % 2 ? undefined : null, text: "u", on: null })],
+  ["objects", () => ({ sw: 1, seed: 2, text: {}, on: [] })],
+];
+for (let round = 0; round < 3; round++) {
+  for (const [label, make] of valueVariants) for (let i = 0; i < 200; i++) sendOf(make(i), label);
+  for (let i = 0; i < 2000; i++) sendOf(make(i), "again after values");
+}
 // A key the prototype now lists (own in some records, not in others).
 Object.defineProperty(Object.prototype, "on", { value: 1, enumerable: true, configurable: true, writable: true });
 try {
@@ -111,6 +157,7 @@ sendOf(make(16), "old shape right after the new writer");
 for (let i = 0; i < 2000; i++) sendOf({ a: i, b: "b" }, "new shape");
 for (let i = 0; i < 2000; i++) sendOf(make(i), "old shape after reset");
 report.directAtEnd = walk.shapeDirectWrites();
+report.heldAtEnd = report.heldCommits;
 // fast()'s known maps: function previews (the cut, no size) and nested records of a message.
 const limits = { depth: 3, chars: 96 };
 const room = new Uint8Array(3 * limits.chars + 8);
@@ -195,7 +242,7 @@ async function bundle(): Promise<string> {
   const entry = join(dir, "entry.ts");
   writeFileSync(
     entry,
-    `export { previewWrite, previewSize, resetShapeWriters, shapeDirectWrites, useMapProofs, writePreview, SCRATCH_PREVIEW_BYTES } from ${JSON.stringify(join(root, "src/agent/shared/preview.ts"))};
+    `export { previewCommit, previewWrite, previewSize, resetShapeWriters, shapeDirectWrites, useMapProofs, writePreview, SCRATCH_PREVIEW_BYTES } from ${JSON.stringify(join(root, "src/agent/shared/preview.ts"))};
 export { mapProofsOf } from ${JSON.stringify(join(root, "src/agent/shared/sink.ts"))};
 export { preview as referencePreview, previewSize as referenceSize } from ${JSON.stringify(join(root, "spec/preview-reference.ts"))};
 `,
@@ -205,11 +252,17 @@ export { preview as referencePreview, previewSize as referenceSize } from ${JSON
   return built.outputs[0]!.path;
 }
 
-test.each(nodes)("%s: held maps are read plainly, byte for byte the reference walk's, and nothing of the program runs", async (_name, node) => {
+// "writers": mapHeld and the writers' plain reads; "commits": commitHeld first, as the agent sends.
+const runs = nodes.flatMap(([name, path]) => [
+  [name, "writers", path],
+  [name, "commits", path],
+]);
+
+test.each(runs)("%s, %s: held maps are read plainly, byte for byte the reference walk's, and nothing of the program runs", async (_name, mode, node) => {
   const walkPath = await bundle();
   const script = join(dir, "fixture.cjs");
   writeFileSync(script, fixture);
-  const run = spawnSync(node!, [script, walkPath, addonPath], { encoding: "utf8" });
+  const run = spawnSync(node!, [script, walkPath, addonPath, mode!], { encoding: "utf8" });
   expect(run.stderr).toBe("");
   expect(run.status, run.stderr).toBe(0);
   const report = JSON.parse(run.stdout);
@@ -226,6 +279,13 @@ test.each(nodes)("%s: held maps are read plainly, byte for byte the reference wa
   // Most of the warm-up's 30,000 sends went the direct way (the first few are walked and proved).
   expect(report.directAfterWarm).toBeGreaterThan(29_000);
   expect(report.directAtEnd).toBeGreaterThan(report.directAfterWarm + 4000);
+  if (mode === "commits") {
+    // commitHeld wrote most records of a held map (the scratch's bytes checked above like the rest).
+    expect(report.heldAfterVariants).toBeGreaterThan(29_000);
+    expect(report.heldAtEnd).toBeGreaterThan(report.heldAfterVariants + 4000);
+    // ... its numbers past a Smi (HeapNumbers), -0, the digit bounds, strings, booleans, null and undefined too.
+    for (const label of ["past a Smi", "-0 and bounds", "edge characters", "null and undefined"]) expect(report.heldBy[label]).toBeGreaterThan(50);
+  } else expect(report.heldAtEnd).toBe(0);
   // fast() learnt the records' maps: {unit, discount} and {items, total}, two own data properties each.
   expect(report.knownItem).toBe(3);
   expect(report.knownState).toBe(3);

@@ -117,6 +117,7 @@ extern fn napi_open_handle_scope(env: napi_env, result: *?*anyopaque) napi_statu
 extern fn napi_close_handle_scope(env: napi_env, scope: ?*anyopaque) napi_status;
 extern fn napi_call_function(env: napi_env, recv: ?napi_value, function: ?napi_value, argc: usize, argv: [*]const ?napi_value, result: *?napi_value) napi_status;
 extern fn napi_get_undefined(env: napi_env, result: *?napi_value) napi_status;
+extern fn napi_get_null(env: napi_env, result: *?napi_value) napi_status;
 extern fn napi_get_and_clear_last_exception(env: napi_env, result: *?napi_value) napi_status;
 extern fn napi_delete_reference(env: napi_env, reference: ?*anyopaque) napi_status;
 extern fn napi_create_external_arraybuffer(env: napi_env, data: ?*anyopaque, byte_length: usize, finalize: ?napi_finalize, hint: ?*anyopaque, result: *?napi_value) napi_status;
@@ -181,6 +182,10 @@ fn process_ring_get(path: []const u8) ?*ProcessRing {
 /// The scratch's size: eight f64 fields, then a string's UTF-8 (at most string_max_bytes).
 const scratch_fields_bytes = 64;
 const scratch_bytes = scratch_fields_bytes + layout.string_max_bytes;
+comptime {
+    // commitHeld's text and its copies' slack (copy_slack) fit.
+    assert(layout.string_max_bytes >= 96 + 1 + 16);
+}
 
 /// The function-event buffer: header words (u32) at 0..events_header_bytes, then
 /// events_batch_records records, then two texts of events_text_bytes each. Header words:
@@ -1269,6 +1274,14 @@ const MapProofs = struct {
     known: [known_maps_max]?*usize = @splat(null),
     known_counts: [known_maps_max]u32 = @splat(0),
     known_next: u32 = 0,
+    /// Each held map's plan for commitHeld (count 0: none; see "One crossing a send" below).
+    plans: [held_maps_max]HeldPlan = @splat(.{}),
+    /// Read-only roots (they never move): true, false, null, undefined, and the HeapNumber map.
+    true_value: usize = 0,
+    false_value: usize = 0,
+    null_value: usize = 0,
+    undefined_value: usize = 0,
+    heap_number_map: usize = 0,
 };
 
 /// The word at `address + offset` of a tagged heap object pointer (bit 0 set).
@@ -1391,6 +1404,257 @@ const fast_map_packed_function: FastFunction = .{
     .c_function = .{ .address = &map_packed_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
 };
 
+// One crossing a send (commitHeld): a shape writer's send was two native calls, mapHeld and
+// then commitString, since the writer's plain reads (`o.key`) must come after the proof.
+// commitHeld(object) is both: it compares the object's map with the held ones and, for a map
+// with a plan, reads the values here (the map proves them own data fields, so what is read is
+// a word of the object, not a getter's result), writes the writer's bytes into the scratch
+// and commits string and record as commitString does. A plan is made when a writer proves a
+// map (mapProve's third argument: the length the writer has just written into the scratch):
+// each own descriptor of the map (at most plan_keys_max), a data property in a field of the
+// object (an in-object field: V8's field index below the map's in-object count), enumerable,
+// its key a sequential one-byte string of printable ASCII without `"` or `\`; and the plan
+// run on that object must write exactly the bytes the writer wrote by descriptor, or there is
+// no plan (the check catches a layout read wrongly, and a map whose descriptors are not the
+// writer's keys: a non-enumerable or symbol key). Values written: Smis, HeapNumbers whose
+// value is an integer within ±1e15 (the shape writer's digits), true, false, null, undefined
+// (read-only roots, compared by address) and sequential one-byte strings of printable ASCII
+// without `"` or `\`; the whole text within preview_max_chars. Anything else returns
+// held_none before anything is committed, and the agent takes the two-call path (mapHeld,
+// the writer, commitString), which writes what it wrote before. Layouts (no pointer
+// compression), the same in V8 11.3, 12.4 and 13.6 (a probe addon, BENCHMARKS.md "One
+// crossing a send"): a Map's instance_size_in_words at byte 8, in-object properties' start
+// (words) at byte 9, instance type (u16) at 12, instance_descriptors at 40; a
+// DescriptorArray's entries from byte 24, three words each (key, details as a Smi, value);
+// PropertyDetails kind bit 0 (data 0), attributes bits 2-4 (DONT_ENUM bit 3), location bit
+// 5 (field 0), field index bits 19-28; a Smi's value in a word's upper 32 bits; a
+// HeapNumber's f64 at byte 8; a string's instance type below 0x80, sequential one-byte when
+// its low four bits are 0x8, its length (i32) at byte 12 and characters from byte 16.
+
+/// preview.ts MAX_SHAPE_KEYS.
+const plan_keys_max = 12;
+/// preview.ts PREVIEW_MAX_CHARS: a writer's whole text (printable ASCII: a byte a character).
+const preview_max_chars = 96;
+/// commitHeld's answer when it wrote nothing (no held map with a plan, or a value it does not write).
+const held_none: u32 = 3;
+const map_instance_size_offset = 8;
+const map_inobject_start_offset = 9;
+const map_instance_type_offset = 12;
+const map_descriptors_offset = 40;
+const descriptors_first_offset = 24;
+const descriptor_entry_bytes = 24;
+const heap_number_value_offset = 8;
+const string_length_offset = 12;
+const string_chars_offset = 16;
+const first_nonstring_type = 0x80;
+
+/// Bytes a plan's writes may store past the text's end (16-byte copies): the scratch has them
+/// (scratch_bytes), and so have a plan's prefixes and plan_build's buffer.
+const copy_slack = 16;
+/// A plan's text buffer: the whole text and the copies' slack.
+const PlanText = [preview_max_chars + 1 + copy_slack]u8;
+
+const HeldPlan = struct {
+    /// Keys written (0: no plan).
+    count: u8 = 0,
+    /// Each key's value: its byte offset in the object.
+    offsets: [plan_keys_max]u16 = undefined,
+    /// Each key's text before its value (`{"key":` first, `,"key":` after), ending at prefix_ends[i].
+    prefix: PlanText = undefined,
+    prefix_ends: [plan_keys_max]u8 = undefined,
+};
+
+/// Copies `length` bytes (at most preview_max_chars) 16 at a time: up to 15 more are read and stored.
+inline fn copy_short(out: [*]u8, from: [*]const u8, length: usize) void {
+    var k: usize = 0;
+    while (k < length) : (k += 16) out[k..][0..16].* = from[k..][0..16].*;
+}
+
+/// A sequential one-byte string's characters, or null for any other value.
+fn one_byte_chars(value: usize) ?[]const u8 {
+    if (value & 1 == 0) return null;
+    const map = heap_word(value, 0);
+    const instance_type = @as(*const u16, @ptrFromInt(map - 1 + map_instance_type_offset)).*;
+    if (instance_type >= first_nonstring_type or instance_type & 0x0f != 0x08) return null;
+    const length = @as(*const i32, @ptrFromInt(value - 1 + string_length_offset)).*;
+    if (length < 0 or length > preview_max_chars) return null;
+    return @as([*]const u8, @ptrFromInt(value - 1 + string_chars_offset))[0..@intCast(length)];
+}
+
+/// Printable ASCII that JSON writes as it is (no `"`, no `\`).
+fn plain_text(bytes: []const u8) bool {
+    for (bytes) |byte| {
+        if (byte < 0x20 or byte > 0x7e or byte == '"' or byte == '\\') return false;
+    }
+    return true;
+}
+
+/// Writes `value`'s text at out[at..] as the shape writer does (preview.ts shapeValue); the
+/// new end, or null for a value it does not write or a text past preview_max_chars.
+fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) ?usize {
+    var digits_of: u64 = 0;
+    var negative = false;
+    if (value & 1 == 0) {
+        const small: i64 = @as(i64, @bitCast(value)) >> 32;
+        negative = small < 0;
+        digits_of = @abs(small);
+    } else if (heap_word(value, 0) == proofs.heap_number_map) {
+        const float = @as(*const f64, @ptrFromInt(value - 1 + heap_number_value_offset)).*;
+        if (!(float > -1e15 and float < 1e15) or @trunc(float) != float) return null;
+        negative = float < 0;
+        digits_of = @intFromFloat(@abs(float));
+    } else {
+        const word: []const u8 = if (value == proofs.true_value)
+            "true"
+        else if (value == proofs.false_value)
+            "false"
+        else if (value == proofs.null_value)
+            "null"
+        else if (value == proofs.undefined_value)
+            "undefined"
+        else {
+            const chars = one_byte_chars(value) orelse return null;
+            if (at + chars.len + 2 > preview_max_chars or !plain_text(chars)) return null;
+            out[at] = '"';
+            @memcpy(out[at + 1 ..][0..chars.len], chars);
+            out[at + 1 + chars.len] = '"';
+            return at + chars.len + 2;
+        };
+        if (at + word.len > preview_max_chars) return null;
+        @memcpy(out[at..][0..word.len], word);
+        return at + word.len;
+    }
+    // The digits from the last one back, ending at byte 16 (below 1e15: at most 15 and the sign).
+    var text: [32]u8 = undefined;
+    var first: usize = 16;
+    if (digits_of <= std.math.maxInt(u32)) {
+        var rest: u32 = @intCast(digits_of);
+        while (true) {
+            first -= 1;
+            text[first] = '0' + @as(u8, @intCast(rest % 10));
+            rest /= 10;
+            if (rest == 0) break;
+        }
+    } else {
+        var rest = digits_of;
+        while (rest > 0) {
+            first -= 1;
+            text[first] = '0' + @as(u8, @intCast(rest % 10));
+            rest /= 10;
+        }
+    }
+    if (negative) {
+        first -= 1;
+        text[first] = '-';
+    }
+    const end = at + 16 - first;
+    if (end > preview_max_chars) return null;
+    out[at..][0..16].* = text[first..][0..16].*;
+    return end;
+}
+
+/// The plan's text of `object` (its map is the plan's) into `out`: its length, or null.
+fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, out: *PlanText) ?usize {
+    var at: usize = 0;
+    var from: usize = 0;
+    for (plan.offsets[0..plan.count], plan.prefix_ends[0..plan.count]) |offset, prefix_end| {
+        const length = prefix_end - from;
+        if (at + length > preview_max_chars) return null;
+        copy_short(out[at..].ptr, plan.prefix[from..].ptr, length);
+        from = prefix_end;
+        at = plan_value(proofs, out, at + length, heap_word(object, offset)) orelse return null;
+    }
+    if (at + 1 > preview_max_chars) return null;
+    out[at] = '}';
+    return at + 1;
+}
+
+/// The plan for `map` (just held, `object` of it) from its descriptors, kept only when it
+/// writes `object` as the writer wrote it into the scratch (`written` bytes); else no plan.
+fn plan_build(state: *const EnvState, proofs: *const MapProofs, object: usize, map: usize, written: u32) HeldPlan {
+    const scratch = state.scratch orelse return .{};
+    if (written == 0 or written > preview_max_chars) return .{};
+    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
+    const own = (bit_field3 >> 10) & 0x3ff;
+    if (own == 0 or own > plan_keys_max) return .{};
+    const map_bytes: [*]const u8 = @ptrFromInt(map - 1);
+    const size_words = map_bytes[map_instance_size_offset];
+    const start_words = map_bytes[map_inobject_start_offset];
+    if (start_words > size_words) return .{};
+    const inobject = size_words - start_words;
+    const descriptors = heap_word(map, map_descriptors_offset);
+    var plan: HeldPlan = .{};
+    var prefix_at: usize = 0;
+    for (0..own) |i| {
+        const entry = descriptors_first_offset + i * descriptor_entry_bytes;
+        const details_word = heap_word(descriptors, entry + 8);
+        if (details_word & 1 != 0) return .{};
+        const details: u64 = @as(u64, @bitCast(@as(i64, @bitCast(details_word)) >> 32));
+        // Data (bit 0 clear), enumerable (DONT_ENUM, bit 3, clear), in a field (bit 5 clear).
+        if (details & 1 != 0 or details & (1 << 3) != 0 or details & (1 << 5) != 0) return .{};
+        const field = (details >> 19) & 0x3ff;
+        if (field >= inobject) return .{};
+        const key = one_byte_chars(heap_word(descriptors, entry)) orelse return .{};
+        if (key.len == 0 or !plain_text(key)) return .{};
+        if (prefix_at + key.len + 4 > preview_max_chars) return .{};
+        plan.prefix[prefix_at] = if (i == 0) '{' else ',';
+        plan.prefix[prefix_at + 1] = '"';
+        @memcpy(plan.prefix[prefix_at + 2 ..][0..key.len], key);
+        plan.prefix[prefix_at + 2 + key.len] = '"';
+        plan.prefix[prefix_at + 3 + key.len] = ':';
+        prefix_at += key.len + 4;
+        plan.prefix_ends[i] = @intCast(prefix_at);
+        plan.offsets[i] = @intCast((start_words + field) * 8);
+    }
+    plan.count = @intCast(own);
+    var out: PlanText = undefined;
+    const length = plan_write(proofs, &plan, object, &out) orelse return .{};
+    if (length != written or !std.mem.eql(u8, out[0..length], scratch[scratch_fields_bytes..][0..length])) return .{};
+    return plan;
+}
+
+/// commitHeld(object): `object`'s map is a held one with a plan and its elements are empty:
+/// its preview written into the scratch and committed as commitString does, the answer its
+/// count (0..2) plus 4 times the writer's slot (the agent counts the writer's hits), else
+/// held_none and nothing written.
+fn commit_held(state: *EnvState, object_local: *const usize) u32 {
+    const proofs = state.map_proofs orelse return held_none;
+    const object = local_object(object_local) orelse return held_none;
+    const map = heap_word(object, 0);
+    for (proofs.held, &proofs.plans, 0..) |held, *plan, slot| {
+        const handle = held orelse continue;
+        if (handle.* != map or plan.count == 0) continue;
+        if (heap_word(object, object_elements_offset) != proofs.empty_elements) return held_none;
+        const scratch = state.scratch orelse return held_none;
+        const out: *PlanText = scratch[scratch_fields_bytes..][0 .. preview_max_chars + 1 + copy_slack];
+        const length = plan_write(proofs, plan, object, out) orelse return held_none;
+        const fields: *[8]f64 = @ptrCast(scratch);
+        fields[5] = @floatFromInt(length + 1);
+        fields[7] = @floatFromInt(length);
+        return commit_string_write(state) + 4 * @as(u32, @intCast(slot));
+    }
+    return held_none;
+}
+
+fn commit_held_fast(receiver: ?*anyopaque, object_local: *const usize) callconv(.c) u32 {
+    _ = receiver;
+    const state = fast_state_get() orelse return held_none;
+    state.fast_calls +%= 1;
+    return commit_held(state, object_local);
+}
+
+fn commit_held_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    const result = if (info.length >= 1) commit_held(state, &info.values[0]) else held_none;
+    slow_return(info, number(env, @floatFromInt(result)));
+}
+
+const fast_commit_held_function: FastFunction = .{
+    .slow = commit_held_slow,
+    .c_function = .{ .address = &commit_held_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
+};
+
 /// The map of `local`'s object when it may be held: not a dictionary map, no elements; else null.
 fn provable_map(proofs: *const MapProofs, local: *const usize) ?usize {
     const object = local_object(local) orelse return null;
@@ -1429,7 +1693,7 @@ fn js_map_learn(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_valu
     return boolean(env, proofs.known[index] != null);
 }
 
-/// mapProve(object, slot): boolean. Holds `object`'s map in `slot` (the writer has just read
+/// mapProve(object, slot[, written]): boolean (with `written`: 2 held with a plan, 1 held; false not held). Holds `object`'s map in `slot` (the writer has just read
 /// every key of `object` by descriptor: own data properties, exactly its keys); false, and
 /// the slot's map kept, for a dictionary map or an object with elements. mapProve(undefined,
 /// slot) lets the slot's map go (the writers were forgotten: a new writer takes the slot).
@@ -1444,17 +1708,34 @@ fn js_map_prove(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_valu
     if (napi_typeof(env, call.argv[0], &kind) != napi_ok or kind != napi_object_type) {
         if (proofs.held[slot]) |held| proofs.api.dispose(held);
         proofs.held[slot] = null;
+        proofs.plans[slot] = .{};
         return boolean(env, false);
     }
     const local: *const usize = @ptrCast(@alignCast(call.argv[0] orelse return boolean(env, false)));
     const map = provable_map(proofs, local) orelse return boolean(env, false);
+    // The preview the writer has just written of this object, in the scratch (commitHeld's plan is checked against it).
+    var written: u32 = 0;
+    if (call.argc >= 3 and napi_get_value_uint32(env, call.argv[2], &written) != napi_ok) written = 0;
     if (proofs.held[slot]) |held| {
-        if (held.* == map) return boolean(env, true);
+        if (held.* == map) {
+            if (proofs.plans[slot].count == 0) proofs.plans[slot] = plan_build(call.state, proofs, local.*, map, written);
+            return proved(env, call.argc, proofs.plans[slot].count > 0);
+        }
         proofs.api.dispose(held);
         proofs.held[slot] = null;
+        proofs.plans[slot] = .{};
     }
     proofs.held[slot] = proofs.api.globalize(proofs.isolate, map);
-    return boolean(env, proofs.held[slot] != null);
+    if (proofs.held[slot] == null) return boolean(env, false);
+    proofs.plans[slot] = plan_build(call.state, proofs, local.*, map, written);
+    return proved(env, call.argc, proofs.plans[slot].count > 0);
+}
+
+/// mapProve's answer for a map held: true; with its third argument (the writer's length), 2 when
+/// commitHeld has a plan for it, else 1 (the agent calls commitHeld only once a plan exists).
+fn proved(env: napi_env, argc: usize, planned: bool) ?napi_value {
+    if (argc < 3) return boolean(env, true);
+    return number(env, if (planned) 2 else 1);
 }
 
 /// Disposes this env's held maps (its teardown).
@@ -1481,8 +1762,24 @@ fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
         if (napi_create_object(env, &probe) != napi_ok) return null;
         const probe_local: *const usize = @ptrCast(@alignCast(probe orelse return null));
         const empty_elements = heap_word(local_object(probe_local) orelse return null, object_elements_offset);
+        var roots: [5]?napi_value = @splat(null);
+        if (napi_get_boolean(env, true, &roots[0]) != napi_ok or napi_get_boolean(env, false, &roots[1]) != napi_ok or
+            napi_get_null(env, &roots[2]) != napi_ok or napi_get_undefined(env, &roots[3]) != napi_ok or
+            napi_create_double(env, 0.5, &roots[4]) != napi_ok) return null;
+        var words: [5]usize = undefined;
+        for (roots, &words) |root, *word| word.* = @as(*const usize, @ptrCast(@alignCast(root orelse return null))).*;
+        const heap_number = local_object(&words[4]) orelse return null;
         const proofs = std.heap.c_allocator.create(MapProofs) catch return null;
-        proofs.* = .{ .api = api, .isolate = isolate, .empty_elements = empty_elements };
+        proofs.* = .{
+            .api = api,
+            .isolate = isolate,
+            .empty_elements = empty_elements,
+            .true_value = words[0],
+            .false_value = words[1],
+            .null_value = words[2],
+            .undefined_value = words[3],
+            .heap_number_map = heap_word(heap_number, 0),
+        };
         state.map_proofs = proofs;
     }
     var object: ?napi_value = null;
@@ -1499,6 +1796,8 @@ fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
     _ = napi_set_named_property(env, object, "mapLearn", learn);
     const packed_function = fast_define(env, "mapPacked", state, &fast_map_packed_function) orelse return object;
     _ = napi_set_named_property(env, object, "mapPacked", packed_function);
+    const commit_held_function = fast_define(env, "commitHeld", state, &fast_commit_held_function) orelse return object;
+    _ = napi_set_named_property(env, object, "commitHeld", commit_held_function);
     return object;
 }
 

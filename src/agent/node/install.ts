@@ -105,7 +105,8 @@ export function install(): void {
     }
   }
   // The preview walk from its own chunk at this thread's first preview (walk-load.ts).
-  const active = new Recorder(runtime ? runtime.orderedSink() : addon, parseGroups(env.SCOPE_EVENTS), () => loadWalk(addon));
+  // The walk commits a send itself (commitHeld) only where the Recorder's sink is the addon.
+  const active = new Recorder(runtime ? runtime.orderedSink() : addon, parseGroups(env.SCOPE_EVENTS), () => loadWalk(addon, runtime === undefined));
   recorder = active;
   if (functionsError !== undefined) active.fail(functionsError);
   active.safe(() => startTracing(active, threads, tid));

@@ -17,9 +17,10 @@ import type * as WalkModule from "./walk";
 /**
  * Compiles and runs the chunk; throws when it cannot (the Recorder counts one agent error and
  * records without previews). `addon` (scope.node) gives the shape writers their map proofs
- * (preview.ts "Map proofs"), asked for when the thread compiles its first writer.
+ * (preview.ts "Map proofs"), asked for when the thread compiles its first writer; with
+ * `commits` (the Recorder's sink is that addon) a send may also be committed by it (commitHeld).
  */
-export function loadWalk(addon?: object): PreviewWalk {
+export function loadWalk(addon?: object, commits = false): PreviewWalk {
   // redact.ts: the core's rules (chunks.ts EXTRAS_SHARED).
   const chunk = compileChunk<typeof WalkModule>(WALK_FILE, sharedModule);
   const walk = chunk.exports;
@@ -32,7 +33,7 @@ export function loadWalk(addon?: object): PreviewWalk {
     chunk.saveCache();
   }
   if (addon !== undefined) {
-    walk.useMapProofs(() => mapProofsOf(addon));
+    walk.useMapProofs(() => mapProofsOf(addon), commits);
   }
   // A plain object of the three (the bundled entry's exports are accessors: one call per use on every send).
   return walk.previewWalk;

@@ -843,9 +843,21 @@ let compile: FunctionConstructor | undefined = Function;
 /** Maps a writer holds at most (each a mapProve call; a program whose records take ever-new maps stops proving). */
 const MAX_PROVES = 64;
 type MapHeld = (object: object, slot: number) => boolean;
-type MapProve = (object: object | undefined, slot: number) => boolean;
+type MapProve = (object: object | undefined, slot: number, written?: number) => boolean | number;
 let mapHeld: MapHeld | undefined;
 let mapProve: MapProve | undefined;
+/**
+ * scope.node's commitHeld(object) (zig/napi.zig "One crossing a send"): for a record whose map
+ * a writer holds with a plan, the map compare, the writer's bytes and commitString's commit in
+ * one call (its answer, 0..2, plus 4 times the writer's slot); HELD_NONE when it wrote nothing. Only where the Recorder's sink
+ * is the addon itself (useMapProofs' `commits`: not function tracing's ordered sink, which
+ * flushes its buffer before each commit).
+ */
+let commitHeld: ((object: object) => number) | undefined;
+let heldCommits = false;
+/** A proof on this thread made commitHeld a plan (mapProve answered 2): until then a send does not ask it (no crossing for nothing). */
+let planned = false;
+const HELD_NONE = 3;
 // fast()'s known maps (scope.node's mapKnown and mapLearn, a table of its own): after fast()
 // has read every for-in key of a record by descriptor, all own data properties, its map is
 // learnt with that count; mapKnown(record) is then the count + 1 (0: not known), and fast()
@@ -879,9 +891,15 @@ export function shapeDirectWrites(): number {
   return directWrites;
 }
 
-/** Where the map proofs come from (the Node agent's loader, function tracing's runtime: scope.node's mapApi). */
-export function useMapProofs(source: () => unknown): void {
+/**
+ * Where the map proofs come from (the Node agent's loader, function tracing's runtime:
+ * scope.node's mapApi). `commits`: the Recorder's sink is that addon, so a send may be committed
+ * by commitHeld (previewCommit).
+ */
+export function useMapProofs(source: () => unknown, commits = false): void {
   mapSource = source;
+  heldCommits = commits;
+  if (!commits) commitHeld = undefined;
 }
 
 /** After fast() read every for-in key of `object` by descriptor, `count` own data properties: learns its map. */
@@ -900,10 +918,11 @@ function askMapProofs(): void {
   if (source === undefined) return;
   mapSource = undefined;
   try {
-    const api = source() as { mapHeld?: unknown; mapProve?: unknown; mapKnown?: unknown; mapLearn?: unknown; mapPacked?: unknown } | null | undefined;
+    const api = source() as { mapHeld?: unknown; mapProve?: unknown; mapKnown?: unknown; mapLearn?: unknown; mapPacked?: unknown; commitHeld?: unknown } | null | undefined;
     if (api !== null && typeof api === "object" && typeof api.mapHeld === "function" && typeof api.mapProve === "function") {
       mapHeld = api.mapHeld as MapHeld;
       mapProve = api.mapProve as MapProve;
+      if (heldCommits && typeof api.commitHeld === "function") commitHeld = api.commitHeld as (object: object) => number;
     }
     if (api !== null && typeof api === "object" && typeof api.mapKnown === "function" && typeof api.mapLearn === "function") {
       mapKnown = api.mapKnown as MapKnown;
@@ -915,12 +934,16 @@ function askMapProofs(): void {
   }
 }
 
-/** After `shape` (writer `slot`) wrote `object` by descriptor: holds its map for direct(). */
-function prove(object: object, slot: number, shape: Shape): void {
+/**
+ * After `shape` (writer `slot`) wrote `object` by descriptor (`written` bytes into the target):
+ * holds its map for direct(), and for commitHeld, which checks its plan against those bytes
+ * (they are in the scratch only on a send's path: elsewhere no plan is made).
+ */
+function prove(object: object, slot: number, shape: Shape, written: number): void {
   if (shape.proves >= MAX_PROVES) return;
   shape.proves++;
   try {
-    mapProve!(object, slot);
+    if (mapProve!(object, slot, written) === 2) planned = true;
   } catch {
     shape.proves = MAX_PROVES;
   }
@@ -1041,7 +1064,7 @@ function shaped(object: object, target: Uint8Array): number {
     if (length >= 0) {
       first.hits++;
       shapeWrites++;
-      if (held !== undefined) prove(object, lastShape, first);
+      if (held !== undefined) prove(object, lastShape, first, length);
       return length;
     }
     if (length === VALUE_MISS) return missed(first);
@@ -1054,7 +1077,7 @@ function shaped(object: object, target: Uint8Array): number {
       shape.hits++;
       shapeWrites++;
       lastShape = i;
-      if (held !== undefined) prove(object, i, shape);
+      if (held !== undefined) prove(object, i, shape, length);
       return length;
     }
     if (length === VALUE_MISS) return missed(shape);
@@ -1082,6 +1105,7 @@ export function resetShapeWriters(): void {
   }
   shapes.length = 0;
   shapeCount = 0;
+  planned = false;
   lastShape = 0;
   shapeWrites = 0;
   shapeNoMatch = 0;
@@ -1095,8 +1119,38 @@ export function resetShapeWriters(): void {
 
 function missed(shape: Shape): number {
   shape.misses++;
-  if (shape.misses > 16 && shape.misses > shape.hits) shape.off = true;
+  if (shape.misses > 16 && shape.misses > shape.hits && !shape.off) {
+    shape.off = true;
+    // Its held map goes too: commitHeld writes no record of a writer that is off.
+    if (mapProve !== undefined) {
+      try {
+        mapProve(undefined, shapes.indexOf(shape));
+      } catch {
+        // Nothing held.
+      }
+    }
+  }
   return -1;
+}
+
+/**
+ * A send's preview and commit in one native call (commitHeld), when `value` is a record whose
+ * map a writer holds with a plan: commitString's answer (0..2), or -1 when it wrote nothing (the
+ * caller then writes by previewWrite and commits as before). The Recorder has put the record's
+ * fields and string id in the scratch; commitHeld writes the size and length.
+ */
+export function previewCommit(value: unknown): number {
+  const commit = commitHeld;
+  if (commit === undefined || !planned || !shapesOn || typeof value !== "object" || value === null) return -1;
+  // Its count (0..2) plus 4 times the writer's slot.
+  const result = commit(value);
+  if (result === HELD_NONE) return -1;
+  const slot = result >> 2;
+  shapes[slot]!.hits++;
+  lastShape = slot;
+  shapeWrites++;
+  directWrites++;
+  return result & 3;
 }
 
 /** After fast() wrote a flat top-level plain record: counts its key list, compiles a writer for it once seen SHAPE_STREAK times. */
@@ -1559,4 +1613,4 @@ export function describe(value: unknown, checks: TypeChecks, limits?: PreviewLim
 }
 
 /** The walk as a Recorder takes it (recorder.ts `PreviewWalk`): a plain object of its functions. */
-export const previewWalk = { preview, previewSize, previewWrite };
+export const previewWalk = { preview, previewSize, previewWrite, previewCommit };

@@ -18,7 +18,7 @@ const MAX_REPORTED_ERRORS = 16;
  * loads it from its own chunk at the first preview (src/agent/node/walk-load.ts: a worker
  * that never sends never compiles it); Bun's agent and `scope attach` hand the module's functions.
  */
-export type PreviewWalk = Pick<typeof Preview, "preview" | "previewSize" | "previewWrite">;
+export type PreviewWalk = Pick<typeof Preview, "preview" | "previewSize" | "previewWrite" | "previewCommit">;
 
 export class Recorder {
   errors = 0;
@@ -125,6 +125,20 @@ export class Recorder {
       return;
     }
     try {
+      // A record whose map a shape writer holds: preview and commit in one native call
+      // (preview.ts previewCommit, zig/napi.zig "One crossing a send"), from these fields.
+      fields[0] = kind;
+      fields[1] = flags;
+      fields[2] = a;
+      fields[3] = b;
+      fields[4] = c;
+      fields[6] = this.nextId;
+      const held = walk.previewCommit(value);
+      if (held >= 0) {
+        this.nextId++;
+        if (held !== 2) this.refused(2 - held);
+        return;
+      }
       const length = walk.previewWrite(this.bytes!, value, checks);
       fields[0] = kind;
       fields[1] = flags;
