@@ -192,6 +192,19 @@ def category(name):
     return name
 
 
+def print_outside(builtins, top):
+    """What the agent's functions called outside JavaScript: by kind, then the largest."""
+    groups = collections.Counter()
+    for k, v in builtins.items():
+        groups[group(k)] += v
+    print("outside JavaScript, under the agent's functions, by kind:")
+    for k, v in groups.most_common():
+        print(f"{v:9.0f}  {k}")
+    print("outside JavaScript, under the agent's functions:")
+    for k, v in builtins.most_common(top):
+        print(f"{v:9.0f}  {k[:140]}")
+
+
 def main():
     args = sys.argv[1:]
     if args and args[0] == "--one":
@@ -206,15 +219,7 @@ def main():
         print(f"agent {sum(agent.values()):.0f} per unit: its JIT code {sum(agent.values()) - sum(builtins.values()):.0f}, what it called outside JavaScript {sum(builtins.values()):.0f}")
         for k, v in agent.most_common(top):
             print(f"{v:9.0f}  {k[:140]}")
-        groups = collections.Counter()
-        for k, v in builtins.items():
-            groups[group(k)] += v
-        print("outside JavaScript, under the agent's functions, by kind:")
-        for k, v in groups.most_common():
-            print(f"{v:9.0f}  {k}")
-        print("outside JavaScript, under the agent's functions:")
-        for k, v in builtins.most_common(top):
-            print(f"{v:9.0f}  {k[:140]}")
+        print_outside(builtins, top)
         return
     if args and args[0] == "--slope":
         n = int(args[3])
@@ -240,15 +245,7 @@ def main():
         print("agent functions (all, own JIT code):")
         for k in sorted(agent, key=lambda k: -by[k])[:top]:
             print(f"{by[k]:9.0f} {own[k]:9.0f}  {k[:140]}")
-        groups = collections.Counter()
-        for k, v in builtins.items():
-            groups[group(k)] += v
-        print("outside JavaScript, under the agent's functions, by kind:")
-        for k, v in groups.most_common():
-            print(f"{v:9.0f}  {k}")
-        print("outside JavaScript, under the agent's functions:")
-        for k, v in builtins.most_common(top):
-            print(f"{v:9.0f}  {k[:140]}")
+        print_outside(builtins, top)
         print("the rest (program, node, root), largest first:")
         for k in sorted((k for k in by if k not in agent), key=lambda k: -abs(by[k]))[:top]:
             print(f"{by[k]:9.0f}  {k[:140]}")
