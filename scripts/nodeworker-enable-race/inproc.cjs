@@ -15,7 +15,7 @@ setInterval(() => {
     session.post("NodeWorker.disable", {}, () => session.disconnect());
   });
   enables++;
-  if (enables % 1000 === 0) console.error(`${enables} enables, ${reported} reported`);
+  if (enables % 250 === 0) console.error(`${enables} enables, ${reported} reported`);
 }, 1);
 setTimeout(() => {
   console.log(`alive after ${enables} enables, ${reported} workers reported`);
