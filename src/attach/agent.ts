@@ -27,6 +27,7 @@ import { hookMessages, type MessageHooks } from "./agent-messages";
 import { WorkerAutoAttach } from "./agent-workers";
 import type { RunningWorker } from "./workers-running";
 import { HOOK_KEY, LiveFunctions, type FunctionSelection } from "./agent-functions";
+import { REQUIRE_EXPRESSION } from "./require-expression";
 
 export interface AttachOptions {
   ring: string;
@@ -318,8 +319,7 @@ class AttachedAgent {
   /** Workers started from now on get this agent before their own code (agent-workers.ts; Node 22 and newer, see start()). */
   private startAutoAttach(): void {
     const options = (): AttachOptions => ({ ...this.options, tid: undefined, startSeq: this.lastSeq, newWorker: true });
-    const require = `(typeof require === "function" ? require : process.getBuiltinModule("node:module").createRequire(process.cwd() + "/"))`;
-    const expression = () => `${require}(${JSON.stringify(this.options.agent)}).attachNewWorker(${JSON.stringify(options())})`;
+    const expression = () => `${REQUIRE_EXPRESSION}(${JSON.stringify(this.options.agent)}).attachNewWorker(${JSON.stringify(options())})`;
     this.autoAttach = new WorkerAutoAttach(
       this.inspector,
       this.recorder,

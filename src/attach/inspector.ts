@@ -8,6 +8,7 @@
  * the window, measured), only on 127.0.0.1 (Node's default for SIGUSR1), and scope refuses
  * when something else already holds the port or a debugger is already connected.
  */
+import { REQUIRE_EXPRESSION } from "./require-expression";
 import { acceptedConnections, listeningPorts, portTaken } from "./sockets";
 import { Refusal, type Target } from "./target";
 
@@ -171,9 +172,6 @@ export class CdpClient {
     });
   }
 }
-
-/** `require` in the inspector's context: the command line API's (CommonJS and ES module mains), else one made from process. */
-export const REQUIRE_EXPRESSION = `(typeof require === "function" ? require : process.getBuiltinModule("node:module").createRequire(process.cwd() + "/"))`;
 
 /**
  * Closes an inspector scope opened: disconnects, then (once this connection is gone:

@@ -21,7 +21,8 @@ import { formatSummary } from "../run/summary";
 import type { AttachOptions as AgentOptions, Command } from "./agent";
 import type { FunctionSelection, FunctionsResult } from "./agent-functions";
 import { serveControl, type ControlReply, type ControlRequest } from "./control";
-import { CdpClient, closeInspector, openInspector, REQUIRE_EXPRESSION, type OpenInspector } from "./inspector";
+import { CdpClient, closeInspector, openInspector, type OpenInspector } from "./inspector";
+import { REQUIRE_EXPRESSION } from "./require-expression";
 import { inspectTarget, Refusal, type Target } from "./target";
 import { attachRunningWorkers } from "./workers-running";
 
