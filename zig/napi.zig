@@ -82,6 +82,7 @@ const producer_module = @import("producer.zig");
 const clock_module = @import("clock.zig");
 const loop_turns = @import("loop_turns.zig");
 const shared_files = @import("shared_files.zig");
+const js_number = @import("js_number.zig");
 
 const napi_env = *opaque {};
 const napi_value = *opaque {};
@@ -1655,6 +1656,32 @@ const fast_commit_held_function: FastFunction = .{
     .c_function = .{ .address = &commit_held_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
 };
 
+/// numberTexts(Float64Array): String() of each value by js_number.zig, joined by spaces (spec/js-number.test.ts).
+fn js_number_texts(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (call.argc < 1) return null;
+    var length: usize = 0;
+    var data: ?[*]u8 = null;
+    if (napi_get_typedarray_info(env, call.argv[0], null, &length, &data, null, null) != napi_ok) return null;
+    const values: [*]align(1) const f64 = @ptrCast(data orelse return null);
+    const text = std.heap.c_allocator.alloc(u8, length * (js_number.max_bytes + 1)) catch return null;
+    defer std.heap.c_allocator.free(text);
+    var at: usize = 0;
+    for (0..length) |i| {
+        if (i > 0) {
+            text[at] = ' ';
+            at += 1;
+        }
+        var bytes: [js_number.max_bytes]u8 = undefined;
+        const written = js_number.write(&bytes, values[i]);
+        @memcpy(text[at..][0..written], bytes[0..written]);
+        at += written;
+    }
+    var result: ?napi_value = null;
+    if (napi_create_string_latin1(env, text.ptr, at, &result) != napi_ok) return null;
+    return result;
+}
+
 /// The map of `local`'s object when it may be held: not a dictionary map, no elements; else null.
 fn provable_map(proofs: *const MapProofs, local: *const usize) ?usize {
     const object = local_object(local) orelse return null;
@@ -1798,6 +1825,8 @@ fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
     _ = napi_set_named_property(env, object, "mapPacked", packed_function);
     const commit_held_function = fast_define(env, "commitHeld", state, &fast_commit_held_function) orelse return object;
     _ = napi_set_named_property(env, object, "commitHeld", commit_held_function);
+    var texts: ?napi_value = null;
+    if (napi_create_function(env, "numberTexts", std.math.maxInt(usize), js_number_texts, state, &texts) == napi_ok) _ = napi_set_named_property(env, object, "numberTexts", texts);
     return object;
 }
 
