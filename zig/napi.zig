@@ -1280,6 +1280,12 @@ const MapProofs = struct {
     known_next: u32 = 0,
     /// JS_ARRAY_TYPE in this V8 (read from an array made at mapApi()).
     js_array_type: u16 = 0,
+    /// previewNative's texts of numbers that are not integers, by their bits (direct-mapped;
+    /// key 0, +0's bits, is never asked: 0 is written as an integer), as preview.ts emitFraction
+    /// caches its own: a program passes the same few fractions again and again.
+    fraction_keys: [fraction_slots]u64 = @splat(0),
+    fraction_lengths: [fraction_slots]u8 = @splat(0),
+    fraction_texts: [fraction_slots][js_number.max_bytes]u8 = undefined,
     /// Each held map's plan for commitHeld (count 0: none; see "One crossing a send" below).
     plans: [held_maps_max]HeldPlan = @splat(.{}),
     /// Read-only roots (they never move): true, false, null, undefined, and the HeapNumber map.
@@ -1687,6 +1693,8 @@ const fast_commit_held_function: FastFunction = .{
 // `second`), bits 3-7 the depth limit, bits 8-20 the character limit. Its answer: the
 // text's length in bytes (0: not mine).
 
+const fraction_slots = 256;
+
 /// A known map's plan: `"key":` of each own key in descriptor order, and its field's byte offset.
 const KnownPlan = struct {
     count: u8 = 0,
@@ -1740,7 +1748,7 @@ fn preview_max_nodes(chars: u32) u32 {
 
 /// fast()'s state (preview.ts beginFast; `sizing` false).
 const NativePreview = struct {
-    proofs: *const MapProofs,
+    proofs: *MapProofs,
     out: [*]u8,
     at: usize = 0,
     limit: usize,
@@ -1806,7 +1814,16 @@ const NativePreview = struct {
             // -0 too: String(-0) is "0".
             return p.text(integer_text(&bytes, @intFromFloat(float)));
         }
-        p.text(bytes[0..js_number.write(&bytes, float)]);
+        // The text written last time for these bits (the hash: preview.ts numberText's).
+        const bits: u64 = @bitCast(float);
+        const halves: u32 = @truncate(bits ^ (bits >> 32));
+        const slot = (halves *% 0x9e3779b1) >> 24;
+        const proofs = p.proofs;
+        if (proofs.fraction_keys[slot] == bits) return p.text(proofs.fraction_texts[slot][0..proofs.fraction_lengths[slot]]);
+        const length = js_number.write(&proofs.fraction_texts[slot], float);
+        proofs.fraction_keys[slot] = bits;
+        proofs.fraction_lengths[slot] = @intCast(length);
+        p.text(proofs.fraction_texts[slot][0..length]);
     }
 
     /// fast(value, depth): false when it is not this writer's.
