@@ -2103,7 +2103,8 @@ fn provable_map(proofs: *const MapProofs, local: *const usize) ?usize {
     return map;
 }
 
-/// mapLearn(object, count): boolean. Learns `object`'s map for fast(), whose walk has just
+/// mapLearn(object, count[, plainKeys]): boolean. Learns `object`'s map for fast() (with plainKeys 1,
+/// no key secret: and a plan for previewNative, known_plan_build), whose walk has just
 /// read `count` for-in keys of it by descriptor, every one an own data property: another
 /// object of that map lists the same `count` own data properties first. False, nothing
 /// learnt, for a dictionary map or an object with elements; an older map makes room.
@@ -2191,7 +2192,7 @@ fn map_proofs_release(state: *EnvState) void {
     std.heap.c_allocator.destroy(proofs);
 }
 
-/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked} or undefined. Made once a thread
+/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked, commitHeld, numberTexts, previewNative} or undefined. Made once a thread
 /// compiles its first shape writer or its fast() has walked 64 records; undefined where the fast functions are not this env's or the V8 is not one whose
 /// layouts were checked (the writers then read by descriptor, as before).
 fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
