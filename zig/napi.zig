@@ -82,6 +82,7 @@ const producer_module = @import("producer.zig");
 const clock_module = @import("clock.zig");
 const loop_turns = @import("loop_turns.zig");
 const shared_files = @import("shared_files.zig");
+const js_number = @import("js_number.zig");
 
 const napi_env = *opaque {};
 const napi_value = *opaque {};
@@ -107,6 +108,7 @@ extern fn napi_create_function(env: napi_env, name: [*:0]const u8, length: usize
 extern fn napi_set_instance_data(env: napi_env, data: ?*anyopaque, finalize: napi_finalize, hint: ?*anyopaque) napi_status;
 extern fn napi_get_typedarray_info(env: napi_env, value: ?napi_value, kind: ?*c_int, length: ?*usize, data: ?*?[*]u8, arraybuffer: ?*?napi_value, byte_offset: ?*usize) napi_status;
 extern fn napi_get_arraybuffer_info(env: napi_env, value: ?napi_value, data: ?*?[*]u8, byte_length: ?*usize) napi_status;
+extern fn napi_create_array(env: napi_env, result: *?napi_value) napi_status;
 extern fn napi_create_arraybuffer(env: napi_env, byte_length: usize, data: *?[*]u8, result: *?napi_value) napi_status;
 extern fn napi_create_reference(env: napi_env, value: ?napi_value, initial_refcount: u32, result: *?*anyopaque) napi_status;
 extern fn napi_get_reference_value(env: napi_env, reference: ?*anyopaque, result: *?napi_value) napi_status;
@@ -1273,7 +1275,17 @@ const MapProofs = struct {
     /// fast()'s known maps and, for each, how many own data properties for-in lists first.
     known: [known_maps_max]?*usize = @splat(null),
     known_counts: [known_maps_max]u32 = @splat(0),
+    /// Each known map's plan for previewNative (count 0: none; see "Function previews written natively").
+    known_plans: [known_maps_max]KnownPlan = @splat(.{}),
     known_next: u32 = 0,
+    /// JS_ARRAY_TYPE in this V8 (read from an array made at mapApi()).
+    js_array_type: u16 = 0,
+    /// previewNative's texts of numbers that are not integers, by their bits (direct-mapped;
+    /// key 0, +0's bits, is never asked: 0 is written as an integer), as preview.ts emitFraction
+    /// caches its own: a program passes the same few fractions again and again.
+    fraction_keys: [fraction_slots]u64 = @splat(0),
+    fraction_lengths: [fraction_slots]u8 = @splat(0),
+    fraction_texts: [fraction_slots][js_number.max_bytes]u8 = undefined,
     /// Each held map's plan for commitHeld (count 0: none; see "One crossing a send" below).
     plans: [held_maps_max]HeldPlan = @splat(.{}),
     /// Read-only roots (they never move): true, false, null, undefined, and the HeapNumber map.
@@ -1655,6 +1667,432 @@ const fast_commit_held_function: FastFunction = .{
     .c_function = .{ .address = &commit_held_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
 };
 
+// ---------------------------------------------------------------------------------------
+// Function previews written natively (previewNative): function tracing's full level writes
+// each call's arguments and result preview with preview.ts fast(); previewNative(first,
+// second, meta) writes the same bytes here, into the function-event buffer's text `meta & 1`,
+// for what it can prove it may read without running program code, and answers 0 ("not
+// mine": nothing counted as written, fast() runs as before) for anything else. Its values:
+// Smis, HeapNumbers (an integer within ±1e15 as digits, any other number as
+// Number.prototype.toString writes it: js_number.zig), true, false, null, undefined (read-only
+// roots, by address), sequential one-byte strings of printable ASCII without `"` or `\` (up to
+// the unit past the cut), JSArrays of packed elements (PACKED_SMI, PACKED, PACKED_DOUBLE: no
+// hole below the length, no accessor element; the JSArray's length a Smi at byte 24 and its
+// elements a FixedArray or FixedDoubleArray, length Smi at byte 8 and the values from byte
+// 16), and records whose map fast() has learnt (mapLearn) with a plan: every own descriptor of
+// the map an enumerable data property in an in-object field, its key a sequential one-byte
+// string of printable ASCII without `"` or `\`, as many as the for-in keys fast() read by
+// descriptor when it learnt the map (so for-in lists exactly these own keys, in descriptor
+// order), none of them secret (mapLearn's third argument), and no elements. Anything else
+// (a Proxy, a class instance, an unknown map, a two-byte, cons, sliced or thin string, a
+// BigInt, a symbol, a function, holes, frozen arrays) is not this writer's. It writes what
+// fast() writes: the depth limit's "{…}" / "[…]", the node budget's "…]" / "…}", the cut
+// at maxChars with "…" (a function preview's walk stops one unit past it), as fast()'s
+// fastMark, fastText, fastLast and fastEnd do. meta: bit 0 the text slot, bits 1-2 what
+// to write (0 the value `first`; 1, 2, 3 an arguments list of 0, 1, 2 values: `first`,
+// `second`), bits 3-7 the depth limit, bits 8-20 the character limit. Its answer: the
+// text's length in bytes (0: not mine).
+
+const fraction_slots = 256;
+
+/// A known map's plan: `"key":` of each own key in descriptor order, and its field's byte offset.
+const KnownPlan = struct {
+    count: u8 = 0,
+    offsets: [plan_keys_max]u16 = undefined,
+    key_ends: [plan_keys_max]u8 = undefined,
+    keys: [160]u8 = undefined,
+};
+
+/// The plan for a map fast() has just learnt from a record with `count` own data properties by for-in.
+fn known_plan_build(map: usize, count: u32) KnownPlan {
+    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
+    if (bit_field3 & (@as(u32, 1) << map_dictionary_bit) != 0) return .{};
+    const own = (bit_field3 >> 10) & 0x3ff;
+    if (own != count or own == 0 or own > plan_keys_max) return .{};
+    const map_bytes: [*]const u8 = @ptrFromInt(map - 1);
+    const size_words = map_bytes[map_instance_size_offset];
+    const start_words = map_bytes[map_inobject_start_offset];
+    if (start_words > size_words) return .{};
+    const inobject = size_words - start_words;
+    const descriptors = heap_word(map, map_descriptors_offset);
+    var plan: KnownPlan = .{};
+    var at: usize = 0;
+    for (0..own) |i| {
+        const entry = descriptors_first_offset + i * descriptor_entry_bytes;
+        const details_word = heap_word(descriptors, entry + 8);
+        if (details_word & 1 != 0) return .{};
+        const details: u64 = @as(u64, @bitCast(@as(i64, @bitCast(details_word)) >> 32));
+        if (details & 1 != 0 or details & (1 << 3) != 0 or details & (1 << 5) != 0) return .{};
+        const field = (details >> 19) & 0x3ff;
+        if (field >= inobject) return .{};
+        const key = one_byte_chars(heap_word(descriptors, entry)) orelse return .{};
+        if (!plain_text(key)) return .{};
+        if (at + key.len + 3 > plan.keys.len) return .{};
+        plan.keys[at] = '"';
+        @memcpy(plan.keys[at + 1 ..][0..key.len], key);
+        plan.keys[at + 1 + key.len] = '"';
+        plan.keys[at + 2 + key.len] = ':';
+        at += key.len + 3;
+        plan.key_ends[i] = @intCast(at);
+        plan.offsets[i] = @intCast((start_words + field) * 8);
+    }
+    plan.count = @intCast(own);
+    return plan;
+}
+
+/// preview.ts PREVIEW_MAX_CHARS and PREVIEW_MAX_NODES: the node budget at a character limit.
+fn preview_max_nodes(chars: u32) u32 {
+    if (chars <= 96) return 48;
+    return @intCast((@as(u64, 48) * chars + 95) / 96);
+}
+
+/// fast()'s state (preview.ts beginFast; `sizing` false).
+const NativePreview = struct {
+    proofs: *MapProofs,
+    out: [*]u8,
+    at: usize = 0,
+    limit: usize,
+    extra: usize = 0,
+    extra_before: usize = 0,
+    nodes: u32 = 0,
+    max_chars: usize,
+    max_depth: u32,
+    max_nodes: u32,
+
+    /// fastText.
+    fn text(p: *NativePreview, bytes: []const u8) void {
+        var stop = p.at + bytes.len;
+        if (stop > p.limit) stop = p.limit + 1;
+        if (stop <= p.at) return;
+        @memcpy(p.out[p.at..stop], bytes[0 .. stop - p.at]);
+        p.at = stop;
+    }
+
+    /// fastMark (`open` 0: none; `close` 0 never).
+    fn mark(p: *NativePreview, open: u8, close: u8) void {
+        const units: usize = if (open == 0) 2 else 3;
+        if (p.at + units > p.limit) {
+            if (open != 0) {
+                p.out[p.at] = open;
+                p.at += 1;
+                if (p.at > p.limit) return;
+            }
+        } else if (open != 0) {
+            p.out[p.at] = open;
+            p.at += 1;
+        }
+        if (p.at - p.extra + 1 < p.max_chars) p.extra_before += 2;
+        p.out[p.at..][0..3].* = "\xe2\x80\xa6".*;
+        p.at += 3;
+        p.extra += 2;
+        p.limit += 2;
+        if (p.at <= p.limit) {
+            p.out[p.at] = close;
+            p.at += 1;
+        }
+    }
+
+    /// fastLast.
+    fn last(p: *NativePreview, code: u8) void {
+        if (p.at == p.limit) {
+            p.out[p.at] = code;
+            p.at += 1;
+        }
+    }
+
+    /// fastEnd.
+    fn end(p: *NativePreview) usize {
+        if (p.at <= p.limit) return p.at;
+        const length = p.max_chars - 1 + p.extra_before;
+        p.out[length..][0..3].* = "\xe2\x80\xa6".*;
+        return length + 3;
+    }
+
+    fn number(p: *NativePreview, float: f64) void {
+        var bytes: [js_number.max_bytes]u8 = undefined;
+        if (float > -1e15 and float < 1e15 and @trunc(float) == float) {
+            // -0 too: String(-0) is "0".
+            return p.text(integer_text(&bytes, @intFromFloat(float)));
+        }
+        // The text written last time for these bits (the hash: preview.ts numberText's).
+        const bits: u64 = @bitCast(float);
+        const halves: u32 = @truncate(bits ^ (bits >> 32));
+        const slot = (halves *% 0x9e3779b1) >> 24;
+        const proofs = p.proofs;
+        if (proofs.fraction_keys[slot] == bits) return p.text(proofs.fraction_texts[slot][0..proofs.fraction_lengths[slot]]);
+        const length = js_number.write(&proofs.fraction_texts[slot], float);
+        proofs.fraction_keys[slot] = bits;
+        proofs.fraction_lengths[slot] = @intCast(length);
+        p.text(proofs.fraction_texts[slot][0..length]);
+    }
+
+    /// fast(value, depth): false when it is not this writer's.
+    fn value(p: *NativePreview, word: usize, depth: u32) bool {
+        p.nodes += 1;
+        const proofs = p.proofs;
+        if (word & 1 == 0) {
+            var bytes: [js_number.max_bytes]u8 = undefined;
+            p.text(integer_text(&bytes, @as(i64, @bitCast(word)) >> 32));
+            return true;
+        }
+        const map = heap_word(word, 0);
+        if (map == proofs.heap_number_map) {
+            p.number(@as(*const f64, @ptrFromInt(word - 1 + heap_number_value_offset)).*);
+            return true;
+        }
+        if (word == proofs.true_value) p.text("true") else if (word == proofs.false_value) p.text("false") else if (word == proofs.null_value) p.text("null") else if (word == proofs.undefined_value) p.text("undefined") else {
+            const instance_type = @as(*const u16, @ptrFromInt(map - 1 + map_instance_type_offset)).*;
+            if (instance_type < first_nonstring_type) return p.string(word, instance_type);
+            if (instance_type == proofs.js_array_type) return p.array(word, map, depth);
+            for (proofs.known, &proofs.known_plans) |known, *plan| {
+                const held = known orelse break;
+                if (held.* != map) continue;
+                if (plan.count == 0 or heap_word(word, object_elements_offset) != proofs.empty_elements) return false;
+                return p.record(word, plan, depth);
+            }
+            return false;
+        }
+        return true;
+    }
+
+    fn string(p: *NativePreview, word: usize, instance_type: u16) bool {
+        if (instance_type & 0x0f != 0x08) return false;
+        const length_signed = @as(*const i32, @ptrFromInt(word - 1 + string_length_offset)).*;
+        if (length_signed < 0) return false;
+        const length: usize = @intCast(length_signed);
+        const chars: [*]const u8 = @ptrFromInt(word - 1 + string_chars_offset);
+        // Cut (fastCutString): the quote and the units up to the one past the limit.
+        const stop = if (p.at + length + 2 > p.limit) p.limit + 1 else p.at + length + 2;
+        var position = p.at;
+        p.out[position] = '"';
+        position += 1;
+        var i: usize = 0;
+        while (i < length and position < stop) : (i += 1) {
+            const byte = chars[i];
+            if (byte < 0x20 or byte > 0x7e or byte == '"' or byte == '\\') return false;
+            p.out[position] = byte;
+            position += 1;
+        }
+        if (position < stop) {
+            p.out[position] = '"';
+            position += 1;
+        }
+        p.at = position;
+        return true;
+    }
+
+    fn array(p: *NativePreview, word: usize, map: usize, depth: u32) bool {
+        const bit_field2 = @as(*const u8, @ptrFromInt(map - 1 + map_bit_field2_offset)).*;
+        const kind = bit_field2 >> map_elements_kind_shift;
+        if (kind != 0 and kind != 2 and kind != 4) return false;
+        const length_word = heap_word(word, 24);
+        if (length_word & 1 != 0) return false;
+        const length_signed: i64 = @as(i64, @bitCast(length_word)) >> 32;
+        const elements = heap_word(word, object_elements_offset);
+        const capacity_word = heap_word(elements, 8);
+        if (capacity_word & 1 != 0) return false;
+        if (length_signed < 0 or length_signed > @as(i64, @bitCast(capacity_word)) >> 32) return false;
+        if (depth >= p.max_depth or p.nodes > p.max_nodes) {
+            p.mark('[', ']');
+            return true;
+        }
+        p.out[p.at] = '[';
+        p.at += 1;
+        const length: usize = @intCast(length_signed);
+        for (0..length) |i| {
+            if (p.at > p.limit) return true;
+            if (i > 0) {
+                if (p.at >= p.limit) {
+                    p.last(',');
+                    return true;
+                }
+                p.out[p.at] = ',';
+                p.at += 1;
+            }
+            if (p.nodes > p.max_nodes) {
+                p.mark(0, ']');
+                return true;
+            }
+            if (kind == 4) {
+                p.nodes += 1;
+                p.number(@as(*const f64, @ptrFromInt(elements - 1 + 16 + 8 * i)).*);
+            } else if (!p.value(heap_word(elements, 16 + 8 * i), depth + 1)) return false;
+        }
+        if (p.at >= p.limit) {
+            p.last(']');
+            return true;
+        }
+        p.out[p.at] = ']';
+        p.at += 1;
+        return true;
+    }
+
+    fn record(p: *NativePreview, word: usize, plan: *const KnownPlan, depth: u32) bool {
+        if (depth >= p.max_depth or p.nodes > p.max_nodes) {
+            p.mark('{', '}');
+            return true;
+        }
+        p.out[p.at] = '{';
+        p.at += 1;
+        var from: usize = 0;
+        for (plan.offsets[0..plan.count], plan.key_ends[0..plan.count], 0..) |offset, key_end, i| {
+            if (p.at > p.limit) return true;
+            if (i > 0) {
+                if (p.at >= p.limit) {
+                    p.last(',');
+                    return true;
+                }
+                p.out[p.at] = ',';
+                p.at += 1;
+            }
+            if (p.nodes > p.max_nodes) {
+                p.mark(0, '}');
+                return true;
+            }
+            const key = plan.keys[from..key_end];
+            from = key_end;
+            if (p.at + key.len > p.limit) {
+                const keep = p.limit + 1 - p.at;
+                @memcpy(p.out[p.at..][0..keep], key[0..keep]);
+                p.at = p.limit + 1;
+                return true;
+            }
+            @memcpy(p.out[p.at..][0..key.len], key);
+            p.at += key.len;
+            if (!p.value(heap_word(word, offset), depth + 1)) return false;
+        }
+        if (p.at >= p.limit) {
+            p.last('}');
+            return true;
+        }
+        p.out[p.at] = '}';
+        p.at += 1;
+        return true;
+    }
+};
+
+/// An integer's digits (|value| < 1e15) at the end of `bytes`.
+fn integer_text(bytes: *[js_number.max_bytes]u8, value: i64) []const u8 {
+    var rest: u64 = @abs(value);
+    var first: usize = bytes.len;
+    while (true) {
+        first -= 1;
+        bytes[first] = '0' + @as(u8, @intCast(rest % 10));
+        rest /= 10;
+        if (rest == 0) break;
+    }
+    if (value < 0) {
+        first -= 1;
+        bytes[first] = '-';
+    }
+    return bytes[first..];
+}
+
+fn preview_native(state: *EnvState, first: *const usize, second: *const usize, meta: u32) u32 {
+    const proofs = state.map_proofs orelse return 0;
+    const events = state.events orelse return 0;
+    const slot: usize = meta & 1;
+    const mode = (meta >> 1) & 3;
+    const depth = (meta >> 3) & 0x1f;
+    const chars = (meta >> 8) & 0x1fff;
+    if (chars < 2 or chars > 4096) return 0;
+    const texts_at = events_header_bytes + events_batch_records * layout.record_size_bytes;
+    var p: NativePreview = .{
+        .proofs = proofs,
+        .out = events + texts_at + slot * events_text_bytes,
+        .limit = chars,
+        .max_chars = chars,
+        .max_depth = depth,
+        .max_nodes = preview_max_nodes(chars),
+    };
+    if (mode == 0) {
+        if (!p.value(first.*, 0)) return 0;
+        return @intCast(p.end());
+    }
+    // fastArguments.
+    const count: usize = mode - 1;
+    p.nodes += 1;
+    if (depth == 0 or p.nodes > p.max_nodes) {
+        p.mark('[', ']');
+        return @intCast(p.end());
+    }
+    p.out[p.at] = '[';
+    p.at += 1;
+    const values = [2]*const usize{ first, second };
+    for (0..count) |i| {
+        if (p.at > p.limit) return @intCast(p.end());
+        if (i > 0) {
+            if (p.at >= p.limit) {
+                p.last(',');
+                return @intCast(p.end());
+            }
+            p.out[p.at] = ',';
+            p.at += 1;
+        }
+        if (p.nodes > p.max_nodes) {
+            p.mark(0, ']');
+            return @intCast(p.end());
+        }
+        if (!p.value(values[i].*, 1)) return 0;
+    }
+    if (p.at >= p.limit) p.last(']') else {
+        p.out[p.at] = ']';
+        p.at += 1;
+    }
+    return @intCast(p.end());
+}
+
+const preview_native_args = [_]CTypeInfo{ .{ .type = CTypeInfo.v8_value_type }, .{ .type = CTypeInfo.v8_value_type }, .{ .type = CTypeInfo.v8_value_type }, .{ .type = CTypeInfo.uint32_type } };
+
+fn preview_native_fast(receiver: ?*anyopaque, first: *const usize, second: *const usize, meta: u32) callconv(.c) u32 {
+    _ = receiver;
+    const state = fast_state_get() orelse return 0;
+    state.fast_calls +%= 1;
+    return preview_native(state, first, second, meta);
+}
+
+fn preview_native_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    var result: u32 = 0;
+    if (info.length >= 3) {
+        var meta: u32 = 0;
+        if (napi_get_value_uint32(env, @ptrCast(&info.values[2]), &meta) == napi_ok) result = preview_native(state, &info.values[0], &info.values[1], meta);
+    }
+    slow_return(info, number(env, @floatFromInt(result)));
+}
+
+const fast_preview_native_function: FastFunction = .{
+    .slow = preview_native_slow,
+    .c_function = .{ .address = &preview_native_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = preview_native_args.len, .arg_info = &preview_native_args } },
+};
+
+/// numberTexts(Float64Array): String() of each value by js_number.zig, joined by spaces (spec/js-number.test.ts).
+fn js_number_texts(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    if (call.argc < 1) return null;
+    var length: usize = 0;
+    var data: ?[*]u8 = null;
+    if (napi_get_typedarray_info(env, call.argv[0], null, &length, &data, null, null) != napi_ok) return null;
+    const values: [*]align(1) const f64 = @ptrCast(data orelse return null);
+    const text = std.heap.c_allocator.alloc(u8, length * (js_number.max_bytes + 1)) catch return null;
+    defer std.heap.c_allocator.free(text);
+    var at: usize = 0;
+    for (0..length) |i| {
+        if (i > 0) {
+            text[at] = ' ';
+            at += 1;
+        }
+        var bytes: [js_number.max_bytes]u8 = undefined;
+        const written = js_number.write(&bytes, values[i]);
+        @memcpy(text[at..][0..written], bytes[0..written]);
+        at += written;
+    }
+    var result: ?napi_value = null;
+    if (napi_create_string_latin1(env, text.ptr, at, &result) != napi_ok) return null;
+    return result;
+}
+
 /// The map of `local`'s object when it may be held: not a dictionary map, no elements; else null.
 fn provable_map(proofs: *const MapProofs, local: *const usize) ?usize {
     const object = local_object(local) orelse return null;
@@ -1665,7 +2103,8 @@ fn provable_map(proofs: *const MapProofs, local: *const usize) ?usize {
     return map;
 }
 
-/// mapLearn(object, count): boolean. Learns `object`'s map for fast(), whose walk has just
+/// mapLearn(object, count[, plainKeys]): boolean. Learns `object`'s map for fast() (with plainKeys 1,
+/// no key secret: and a plan for previewNative, known_plan_build), whose walk has just
 /// read `count` for-in keys of it by descriptor, every one an own data property: another
 /// object of that map lists the same `count` own data properties first. False, nothing
 /// learnt, for a dictionary map or an object with elements; an older map makes room.
@@ -1689,7 +2128,12 @@ fn js_map_learn(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_valu
     if (proofs.known[index]) |held| proofs.api.dispose(held);
     proofs.known[index] = null;
     proofs.known_counts[index] = count;
+    proofs.known_plans[index] = .{};
     proofs.known[index] = proofs.api.globalize(proofs.isolate, map);
+    // mapLearn's third argument 1: no key of the record looked secret (previewNative may write it).
+    var plain: u32 = 0;
+    if (call.argc >= 3 and napi_get_value_uint32(env, call.argv[2], &plain) != napi_ok) plain = 0;
+    if (proofs.known[index] != null and plain == 1) proofs.known_plans[index] = known_plan_build(map, count);
     return boolean(env, proofs.known[index] != null);
 }
 
@@ -1748,7 +2192,7 @@ fn map_proofs_release(state: *EnvState) void {
     std.heap.c_allocator.destroy(proofs);
 }
 
-/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked} or undefined. Made once a thread
+/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked, commitHeld, numberTexts, previewNative} or undefined. Made once a thread
 /// compiles its first shape writer or its fast() has walked 64 records; undefined where the fast functions are not this env's or the V8 is not one whose
 /// layouts were checked (the writers then read by descriptor, as before).
 fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
@@ -1780,6 +2224,11 @@ fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
             .undefined_value = words[3],
             .heap_number_map = heap_word(heap_number, 0),
         };
+        var array: ?napi_value = null;
+        if (napi_create_array(env, &array) == napi_ok) {
+            const array_object = local_object(@ptrCast(@alignCast(array orelse return null))) orelse return null;
+            proofs.js_array_type = @as(*const u16, @ptrFromInt(heap_word(array_object, 0) - 1 + map_instance_type_offset)).*;
+        }
         state.map_proofs = proofs;
     }
     var object: ?napi_value = null;
@@ -1798,6 +2247,12 @@ fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
     _ = napi_set_named_property(env, object, "mapPacked", packed_function);
     const commit_held_function = fast_define(env, "commitHeld", state, &fast_commit_held_function) orelse return object;
     _ = napi_set_named_property(env, object, "commitHeld", commit_held_function);
+    var texts: ?napi_value = null;
+    if (napi_create_function(env, "numberTexts", std.math.maxInt(usize), js_number_texts, state, &texts) == napi_ok) _ = napi_set_named_property(env, object, "numberTexts", texts);
+    if (state.map_proofs.?.js_array_type != 0) {
+        const native_function = fast_define(env, "previewNative", state, &fast_preview_native_function) orelse return object;
+        _ = napi_set_named_property(env, object, "previewNative", native_function);
+    }
     return object;
 }
 

@@ -12,4 +12,5 @@ test {
     _ = @import("trace_file.zig");
     _ = @import("loop_turns.zig");
     _ = @import("shared_files.zig");
+    _ = @import("js_number.zig");
 }

@@ -1,4 +1,5 @@
-// The layouts commitHeld reads (zig/napi.zig "One crossing a send"), printed for a few records:
+// The layouts commitHeld and previewNative read (zig/napi.zig "One crossing a send", "Function
+// previews written natively"), printed for a few records and arrays:
 // measurement only, not part of scope. Usage: scripts/map-layout-probe/run.sh [NODE...]
 #include <node_api.h>
 #include <stdint.h>
@@ -34,6 +35,23 @@ static napi_value probe(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
+// A JSArray: its map's instance type and elements kind (bit_field2 bits 2-7), its length (a Smi
+// at byte 24), its elements' map type, capacity (a Smi at byte 8) and values from byte 16
+// (tagged words, or f64 for PACKED_DOUBLE).
+static napi_value array(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uintptr_t a = *(uintptr_t *)argv[0];
+  uintptr_t m = W(a, 0), e = W(a, 16);
+  unsigned kind = B(m, 15) >> 2;
+  long length = (long)((intptr_t)W(a, 24) >> 32), capacity = (long)((intptr_t)W(e, 8) >> 32);
+  printf("array type 0x%x kind %u length %ld elements type 0x%x capacity %ld\n", H(m, 12), kind, length, H(W(e, 0), 12), capacity);
+  for (long i = 0; i < length && i < 4; i++) {
+    if (kind == 4) { double d; memcpy(&d, (void *)(e - 1 + 16 + 8 * i), 8); printf("  [%ld] f64 %g\n", i, d); }
+    else { char label[16]; snprintf(label, sizeof label, "[%ld]", i); value(label, W(e, 16 + 8 * i)); }
+  }
+  return NULL;
+}
 static napi_value roots(napi_env env, napi_callback_info info) {
   napi_value v; napi_get_boolean(env, 1, &v); value("true", *(uintptr_t*)v);
   napi_get_boolean(env, 0, &v); value("false", *(uintptr_t*)v);
@@ -45,5 +63,6 @@ static napi_value roots(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_value f; napi_create_function(env, "probe", NAPI_AUTO_LENGTH, probe, NULL, &f); napi_set_named_property(env, exports, "probe", f);
   napi_create_function(env, "roots", NAPI_AUTO_LENGTH, roots, NULL, &f); napi_set_named_property(env, exports, "roots", f);
+  napi_create_function(env, "array", NAPI_AUTO_LENGTH, array, NULL, &f); napi_set_named_property(env, exports, "array", f);
   return exports;
 }

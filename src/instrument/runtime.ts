@@ -46,6 +46,7 @@ import {
   type TypeChecks,
   useMapProofs,
   writeArgumentsPreview,
+  writeNativePreview,
   writePreview,
 } from "../agent/shared/preview";
 import { mapProofsOf } from "../agent/shared/sink";
@@ -1090,10 +1091,13 @@ export class FunctionRuntime {
     const id = this.stringId!();
     if (id === 0) return 0;
     const target = this.nativeTexts![slot]!;
-    const bytes =
-      length >= 0
-        ? writeArgumentsPreview(value as ArrayLike<unknown>, length, this.types!, this.previewLimits, target, false, slots)
-        : writePreview(value, this.types!, this.previewLimits, target, false, slots);
+    // Written by scope.node where it can prove it may (previewNative), else walked here.
+    let bytes = writeNativePreview(value, length, slot, this.previewLimits);
+    if (bytes === 0)
+      bytes =
+        length >= 0
+          ? writeArgumentsPreview(value as ArrayLike<unknown>, length, this.types!, this.previewLimits, target, false, slots)
+          : writePreview(value, this.types!, this.previewLimits, target, false, slots);
     const native = this.native!;
     native[2 + 2 * slot] = id;
     native[3 + 2 * slot] = bytes;

@@ -866,7 +866,7 @@ const HELD_NONE = 3;
 // has walked MAP_ASK_RECORDS records (each mapApi a few native functions made: not for a
 // thread that previews a record or two).
 type MapKnown = (object: object) => number;
-type MapLearn = (object: object, count: number) => boolean;
+type MapLearn = (object: object, count: number, plainKeys: number) => boolean;
 let mapKnown: MapKnown | undefined;
 let mapLearn: MapLearn | undefined;
 /**
@@ -876,6 +876,32 @@ let mapLearn: MapLearn | undefined;
  */
 let mapPacked: ((array: unknown[]) => boolean) | undefined;
 const MAP_ASK_RECORDS = 64;
+/**
+ * scope.node's previewNative(first, second, meta) (zig/napi.zig "Function previews written
+ * natively"): a function preview written into the function-event buffer's text `meta & 1`
+ * (its length in bytes), exactly as fast() writes it, for values it can prove it may read
+ * (numbers, true/false/null/undefined, printable one-byte strings, packed arrays, records of a
+ * map fast() learnt with no secret key); 0 for anything else, and nothing counted written.
+ */
+type PreviewNative = (first: unknown, second: unknown, meta: number) => number;
+let previewNative: PreviewNative | undefined;
+
+/**
+ * Function tracing's native text (runtime.ts nativeText): the preview of `value` (`length` < 0)
+ * or of the arguments `value[0..length)` written by previewNative into the event buffer's
+ * text `slot`; its length in bytes, or 0 (not written: walk it with writePreview or
+ * writeArgumentsPreview). Only a list of at most two arguments is asked.
+ */
+export function writeNativePreview(value: unknown, length: number, slot: number, limits: ByteLimits): number {
+  const native = previewNative;
+  const depth = limits.depth;
+  const chars = limits.chars;
+  if (native === undefined || length > 2 || (depth & 31) !== depth || (chars & 8191) !== chars) return 0;
+  const meta = slot | ((length + 1) << 1) | (depth << 3) | (chars << 8);
+  if (length <= 0) return native(value, undefined, meta);
+  const args = value as ArrayLike<unknown>;
+  return native(args[0], length > 1 ? args[1] : undefined, meta);
+}
 /** Maps fast() learns at most a thread (each a native call; a program of ever-new maps stops learning). */
 const MAX_LEARNS = 256;
 let learns = 0;
@@ -903,11 +929,11 @@ export function useMapProofs(source: () => unknown, commits = false): void {
 }
 
 /** After fast() read every for-in key of `object` by descriptor, `count` own data properties: learns its map. */
-function learnMap(object: object, count: number): void {
+function learnMap(object: object, count: number, plainKeys: boolean): void {
   if (learns >= MAX_LEARNS) return;
   learns++;
   try {
-    mapLearn!(object, count);
+    mapLearn!(object, count, plainKeys ? 1 : 0);
   } catch {
     learns = MAX_LEARNS;
   }
@@ -929,6 +955,8 @@ function askMapProofs(): void {
       mapLearn = api.mapLearn as MapLearn;
     }
     if (api !== null && typeof api === "object" && typeof api.mapPacked === "function") mapPacked = api.mapPacked as (array: unknown[]) => boolean;
+    const native = (api as { previewNative?: unknown } | null | undefined)?.previewNative;
+    if (typeof native === "function") previewNative = native as PreviewNative;
   } catch {
     // No proofs: every write by descriptor, as before.
   }
@@ -1405,6 +1433,8 @@ function fast(value: unknown, depth: number): boolean {
     if (mapSource !== undefined && ++recordsWalked === MAP_ASK_RECORDS) askMapProofs();
     let walked = 0;
     let learnable = own < 0 && mapLearn !== undefined;
+    // No key of the record is secret: scope.node's previewNative may write records of its map.
+    let plainKeys = true;
     for (const name in object) {
       if (at > limit) return true;
       let item: unknown;
@@ -1453,6 +1483,7 @@ function fast(value: unknown, depth: number): boolean {
         learnable = false;
         if (!fastText("[getter]")) return false;
       } else if (key.secret) {
+        plainKeys = false;
         nodes++;
         if (typeof item === "string") size += utf8Length(item) + 2;
         if (!fastText(REDACTED_JSON)) return false;
@@ -1471,7 +1502,7 @@ function fast(value: unknown, depth: number): boolean {
         else if (!fast(item, depth + 1)) return false;
       }
     }
-    if (learnable && walked > 0) learnMap(object, walked);
+    if (learnable && walked > 0) learnMap(object, walked, plainKeys);
     if (at >= limit) return fastLast(0x7d);
     target[at++] = 0x7d;
     return true;
