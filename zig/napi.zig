@@ -562,11 +562,9 @@ inline fn commit_string_write(state: *EnvState) u32 {
     const id: u32 = @truncate(producer_module.u64_from_f64(fields[6]));
     const length: usize = @min(producer_module.u64_from_f64(fields[7]), layout.string_max_bytes);
     const bytes = state.scratch.?[scratch_fields_bytes..][0..length];
-    var written: u32 = 0;
-    if (producer_module.write_string(&state.producer, id, bytes) > 0) written += 1;
     const record = scratch_record(fields, fields[6]);
-    if (state.producer.write(&record)) written += 1;
-    return written;
+    // One claim and one clock reading for both while the lane has room (producer.zig).
+    return producer_module.write_string_record(&state.producer, id, bytes, &record);
 }
 
 fn js_commit(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {

@@ -235,7 +235,7 @@ function hookExit(tracer: Tracer, main: boolean): void {
   Object.defineProperty(exit, "length", { value: originalExit.length });
   process.exit = exit;
 
-  wrapEmit(process, tracer, (event, code) => {
+  wrapEmit(process, tracer, ["exit"], (event, code) => {
     if (event !== "exit") return;
     emittingExit++;
     return (threw) => {
@@ -250,21 +250,25 @@ function hookExit(tracer: Tracer, main: boolean): void {
 
 /** Receives the event and its first two arguments (all any hook needs: no array per emit). */
 type EmitHook = (event: string | symbol, arg0: unknown, arg1: unknown) => ((threw: boolean) => void) | void;
-const emitHooks = new WeakMap<object, EmitHook[]>();
+const emitHooks = new WeakMap<object, { hooks: EmitHook[]; watched: string[] }>();
 
 /**
  * Wraps `target.emit` once (own, non-enumerable property) and runs the hooks: a hook
  * runs before the listeners and may return a function to run after them (told whether a
- * listener threw).
+ * listener threw). `events`: the events the hook looks at (it is not called for others); an
+ * event no hook looks at goes straight to the original emit (a Worker's 'message', every
+ * message its parent receives: BENCHMARKS.md "Pool message events by function").
  */
-export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer: Tracer, hook: EmitHook): void {
+export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer: Tracer, events: readonly string[], hook: EmitHook): void {
   const existing = emitHooks.get(target);
   if (existing) {
-    existing.push(hook);
+    existing.hooks.push(hook);
+    for (const name of events) if (!existing.watched.includes(name)) existing.watched.push(name);
     return;
   }
   const hooks = [hook];
-  emitHooks.set(target, hooks);
+  const watched = [...events];
+  emitHooks.set(target, { hooks, watched });
   const original = target.emit as (this: unknown, ...args: unknown[]) => boolean;
   // The original called with the caller's own argument count, as the port hooks do: Reflect.apply
   // with `arguments` copies them into a list first (the agent is sloppy-mode code, so through
@@ -273,6 +277,15 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
   const callEmit = Function.prototype.call.bind(original) as (self: unknown, ...args: unknown[]) => boolean;
   const recorder = tracer.recorder;
   const emit = function emit(this: unknown, event: string | symbol, arg0: unknown, arg1: unknown) {
+    let looked = false;
+    for (let i = 0; i < watched.length; i++) if (watched[i] === event) looked = true;
+    if (!looked) {
+      const count = arguments.length;
+      if (count === 2) return callEmit(this, event, arg0);
+      if (count === 1) return callEmit(this, event);
+      if (count === 3) return callEmit(this, event, arg0, arg1);
+      return Reflect.apply(original, this, arguments);
+    }
     let after: ((threw: boolean) => void)[] | undefined;
     for (let i = 0; i < hooks.length; i++) {
       try {
@@ -361,7 +374,7 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
     return result;
   });
   const exited = new WeakSet<object>();
-  wrapEmit(proto, tracer, function (this: ChildProcessModule.ChildProcess, event, first, second) {
+  wrapEmit(proto, tracer, ["exit", "message"], function (this: ChildProcessModule.ChildProcess, event, first, second) {
     if (event === "exit" && !exited.has(this) && recorder.groups.process) {
       exited.add(this);
       const code = first;
@@ -684,7 +697,7 @@ export function hookOwnIpc(tracer: Tracer): void {
   if (typeof target.send !== "function" || !require("node:worker_threads").isMainThread) return;
   const channel = ownIpcChannel();
   wrapSend(tracer, target as { send: (...args: unknown[]) => boolean }, channel);
-  wrapEmit(process, tracer, (event, message) => {
+  wrapEmit(process, tracer, ["message"], (event, message) => {
     if (event === "message" && !isInternalMessage(message)) tracer.receive(channel, message);
   });
 }
@@ -713,7 +726,7 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
     },
   });
   (threads as { Worker: unknown }).Worker = proxy;
-  wrapEmit(Original.prototype as never, tracer, function (this: object, event, code) {
+  wrapEmit(Original.prototype as never, tracer, ["exit"], function (this: object, event, code) {
     if (event !== "exit" || !recorder.groups.thread) return;
     const threadId = workerThreadIds.get(this);
     if (threadId === undefined) return;
