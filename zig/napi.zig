@@ -1487,6 +1487,16 @@ fn plain_text(bytes: []const u8) bool {
     return true;
 }
 
+/// "00" "01" ... "99": plan_value's digits two at a time.
+const digit_pairs: [200]u8 = blk: {
+    var table: [200]u8 = undefined;
+    for (0..100) |i| {
+        table[2 * i] = '0' + @as(u8, @intCast(i / 10));
+        table[2 * i + 1] = '0' + @as(u8, @intCast(i % 10));
+    }
+    break :blk table;
+};
+
 /// Writes `value`'s text at out[at..] as the shape writer does (preview.ts shapeValue); the
 /// new end, or null for a value it does not write or a text past preview_max_chars.
 fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) ?usize {
@@ -1526,12 +1536,20 @@ fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize)
     var text: [32]u8 = undefined;
     var first: usize = 16;
     if (digits_of <= std.math.maxInt(u32)) {
+        // Two digits a step (one division by 100 and a 2-byte copy from a table).
         var rest: u32 = @intCast(digits_of);
-        while (true) {
+        while (rest >= 100) {
+            const pair = rest % 100;
+            rest /= 100;
+            first -= 2;
+            text[first..][0..2].* = digit_pairs[pair * 2 ..][0..2].*;
+        }
+        if (rest >= 10) {
+            first -= 2;
+            text[first..][0..2].* = digit_pairs[rest * 2 ..][0..2].*;
+        } else {
             first -= 1;
-            text[first] = '0' + @as(u8, @intCast(rest % 10));
-            rest /= 10;
-            if (rest == 0) break;
+            text[first] = '0' + @as(u8, @intCast(rest));
         }
     } else {
         var rest = digits_of;

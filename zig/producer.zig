@@ -35,7 +35,7 @@ pub fn u64_from_f64(value: f64) u64 {
     return 0;
 }
 
-pub fn record_from_values(kind: u32, flags: u32, a: f64, b: f64, c: f64, d: f64, e: f64) Record {
+pub inline fn record_from_values(kind: u32, flags: u32, a: f64, b: f64, c: f64, d: f64, e: f64) Record {
     return .{
         .seq = 0,
         .kind = @truncate(kind),

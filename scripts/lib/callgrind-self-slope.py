@@ -3,12 +3,14 @@
 one configuration (LOW and HIGH, N units apart), for up to two configurations side by side
 (e.g. untraced and traced, or main and a change): the functions whose slope differs most
 first. JIT code is named from node's --perf-basic-prof map as in callgrind-attribute.py; a
-function inlined into another counts for the one it was inlined into.
+function inlined into another counts for the one it was inlined into. Names are compared
+without the workload's directory and the agent bundle's line numbers.
 
     python3 scripts/lib/callgrind-self-slope.py N A_LOW A_HIGH [B_LOW B_HIGH] [TOP]
 """
 import collections
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -19,7 +21,10 @@ def self_by_name(out):
     own, _, display = attribute.parse(out)
     by = collections.Counter()
     for fn, cost in own.items():
-        by[display.get(fn, fn)] += cost
+        # Comparable across trees and runs: the workload's directory and the agent bundle's line numbers out.
+        name = re.sub(r" /\S*/([^/\s]+\.cjs)", r" \1", display.get(fn, fn))
+        name = re.sub(r"(AGENT:[\w.-]+\.cjs):\d+:\d+", r"\1", name)
+        by[name] += cost
     return by
 
 
