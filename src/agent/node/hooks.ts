@@ -250,7 +250,24 @@ function hookExit(tracer: Tracer, main: boolean): void {
 
 /** Receives the event and its first two arguments (all any hook needs: no array per emit). */
 type EmitHook = (event: string | symbol, arg0: unknown, arg1: unknown) => ((threw: boolean) => void) | void;
-const emitHooks = new WeakMap<object, { hooks: EmitHook[]; watched: string[] }>();
+/** A wrapped emit's hooks and the events they look at: `first` and `second`, or any when `any`. */
+interface EmitHooks {
+  hooks: EmitHook[];
+  first: string | undefined;
+  second: string | undefined;
+  any: boolean;
+}
+const emitHooks = new WeakMap<object, EmitHooks>();
+
+/** Adds the events a hook looks at to what the wrapped emit checks (past two: every event). */
+function watchEvents(entry: EmitHooks, events: readonly string[]): void {
+  for (const name of events) {
+    if (name === entry.first || name === entry.second) continue;
+    if (entry.first === undefined) entry.first = name;
+    else if (entry.second === undefined) entry.second = name;
+    else entry.any = true;
+  }
+}
 
 /**
  * Wraps `target.emit` once (own, non-enumerable property) and runs the hooks: a hook
@@ -263,12 +280,13 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
   const existing = emitHooks.get(target);
   if (existing) {
     existing.hooks.push(hook);
-    for (const name of events) if (!existing.watched.includes(name)) existing.watched.push(name);
+    watchEvents(existing, events);
     return;
   }
   const hooks = [hook];
-  const watched = [...events];
-  emitHooks.set(target, { hooks, watched });
+  const entry: EmitHooks = { hooks, first: undefined, second: undefined, any: false };
+  watchEvents(entry, events);
+  emitHooks.set(target, entry);
   const original = target.emit as (this: unknown, ...args: unknown[]) => boolean;
   // The original called with the caller's own argument count, as the port hooks do: Reflect.apply
   // with `arguments` copies them into a list first (the agent is sloppy-mode code, so through
@@ -277,17 +295,10 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
   const callEmit = Function.prototype.call.bind(original) as (self: unknown, ...args: unknown[]) => boolean;
   const recorder = tracer.recorder;
   const emit = function emit(this: unknown, event: string | symbol, arg0: unknown, arg1: unknown) {
-    let looked = false;
-    for (let i = 0; i < watched.length; i++) if (watched[i] === event) looked = true;
-    if (!looked) {
-      const count = arguments.length;
-      if (count === 2) return callEmit(this, event, arg0);
-      if (count === 1) return callEmit(this, event);
-      if (count === 3) return callEmit(this, event, arg0, arg1);
-      return Reflect.apply(original, this, arguments);
-    }
     let after: ((threw: boolean) => void)[] | undefined;
-    for (let i = 0; i < hooks.length; i++) {
+    // The same function as before with one test in front (its size keeps it inlined where it was).
+    const looked = event === entry.first || event === entry.second || entry.any;
+    for (let i = 0; looked && i < hooks.length; i++) {
       try {
         const then = hooks[i]!.call(this, event, arg0, arg1);
         if (then) (after ??= []).push(then);
