@@ -235,7 +235,7 @@ function hookExit(tracer: Tracer, main: boolean): void {
   Object.defineProperty(exit, "length", { value: originalExit.length });
   process.exit = exit;
 
-  wrapEmit(process, tracer, ["exit"], (event, code) => {
+  wrapEmit(process, tracer, (event, code) => {
     if (event !== "exit") return;
     emittingExit++;
     return (threw) => {
@@ -250,43 +250,21 @@ function hookExit(tracer: Tracer, main: boolean): void {
 
 /** Receives the event and its first two arguments (all any hook needs: no array per emit). */
 type EmitHook = (event: string | symbol, arg0: unknown, arg1: unknown) => ((threw: boolean) => void) | void;
-/** A wrapped emit's hooks and the events they look at: `first` and `second`, or any when `any`. */
-interface EmitHooks {
-  hooks: EmitHook[];
-  first: string | undefined;
-  second: string | undefined;
-  any: boolean;
-}
-const emitHooks = new WeakMap<object, EmitHooks>();
-
-/** Adds the events a hook looks at to what the wrapped emit checks (past two: every event). */
-function watchEvents(entry: EmitHooks, events: readonly string[]): void {
-  for (const name of events) {
-    if (name === entry.first || name === entry.second) continue;
-    if (entry.first === undefined) entry.first = name;
-    else if (entry.second === undefined) entry.second = name;
-    else entry.any = true;
-  }
-}
+const emitHooks = new WeakMap<object, EmitHook[]>();
 
 /**
  * Wraps `target.emit` once (own, non-enumerable property) and runs the hooks: a hook
  * runs before the listeners and may return a function to run after them (told whether a
- * listener threw). `events`: the events the hook looks at (it is not called for others); an
- * event no hook looks at goes straight to the original emit (a Worker's 'message', every
- * message its parent receives: BENCHMARKS.md "Pool message events by function").
+ * listener threw).
  */
-export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer: Tracer, events: readonly string[], hook: EmitHook): void {
+export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer: Tracer, hook: EmitHook): void {
   const existing = emitHooks.get(target);
   if (existing) {
-    existing.hooks.push(hook);
-    watchEvents(existing, events);
+    existing.push(hook);
     return;
   }
   const hooks = [hook];
-  const entry: EmitHooks = { hooks, first: undefined, second: undefined, any: false };
-  watchEvents(entry, events);
-  emitHooks.set(target, entry);
+  emitHooks.set(target, hooks);
   const original = target.emit as (this: unknown, ...args: unknown[]) => boolean;
   // The original called with the caller's own argument count, as the port hooks do: Reflect.apply
   // with `arguments` copies them into a list first (the agent is sloppy-mode code, so through
@@ -296,9 +274,7 @@ export function wrapEmit(target: { emit: (...args: never[]) => boolean }, tracer
   const recorder = tracer.recorder;
   const emit = function emit(this: unknown, event: string | symbol, arg0: unknown, arg1: unknown) {
     let after: ((threw: boolean) => void)[] | undefined;
-    // The same function as before with one test in front (its size keeps it inlined where it was).
-    const looked = event === entry.first || event === entry.second || entry.any;
-    for (let i = 0; looked && i < hooks.length; i++) {
+    for (let i = 0; i < hooks.length; i++) {
       try {
         const then = hooks[i]!.call(this, event, arg0, arg1);
         if (then) (after ??= []).push(then);
@@ -385,7 +361,7 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
     return result;
   });
   const exited = new WeakSet<object>();
-  wrapEmit(proto, tracer, ["exit", "message"], function (this: ChildProcessModule.ChildProcess, event, first, second) {
+  wrapEmit(proto, tracer, function (this: ChildProcessModule.ChildProcess, event, first, second) {
     if (event === "exit" && !exited.has(this) && recorder.groups.process) {
       exited.add(this);
       const code = first;
@@ -708,7 +684,7 @@ export function hookOwnIpc(tracer: Tracer): void {
   if (typeof target.send !== "function" || !require("node:worker_threads").isMainThread) return;
   const channel = ownIpcChannel();
   wrapSend(tracer, target as { send: (...args: unknown[]) => boolean }, channel);
-  wrapEmit(process, tracer, ["message"], (event, message) => {
+  wrapEmit(process, tracer, (event, message) => {
     if (event === "message" && !isInternalMessage(message)) tracer.receive(channel, message);
   });
 }
@@ -737,7 +713,7 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
     },
   });
   (threads as { Worker: unknown }).Worker = proxy;
-  wrapEmit(Original.prototype as never, tracer, ["exit"], function (this: object, event, code) {
+  wrapEmit(Original.prototype as never, tracer, function (this: object, event, code) {
     if (event !== "exit" || !recorder.groups.thread) return;
     const threadId = workerThreadIds.get(this);
     if (threadId === undefined) return;
