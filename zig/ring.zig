@@ -979,6 +979,34 @@ pub const Producer = struct {
         return true;
     }
 
+    /// Writes all of `records` as one claim, with one clock reading for those with a zero
+    /// timestamp, or nothing: false, without counting a loss, when the lane has no room for
+    /// all of them now, the producer is backlogged or recording stopped (the caller then
+    /// writes them the ordinary way, which spills, drops and counts as it does). A send's
+    /// string and event (napi.zig commitString, commitHeld): one claim, one clock read.
+    pub fn write_whole(producer: *Producer, records: []align(1) const Record) bool {
+        assert(records.len > 0 and records.len <= producer.capacity_slots);
+        if (producer.backlogged or producer.stopped()) return false;
+        const count: u32 = @intCast(records.len);
+        const claim = switch (producer.mode) {
+            .discard => producer.claim_discard(count, count),
+            .overwrite => producer.claim_overwrite(count),
+        };
+        if (claim.count == 0) return false;
+        assert(claim.count == count);
+        const now_ns = producer.clock.now_ns();
+        for (records, 0..) |*record, index| {
+            const timestamp_ns = if (record.timestamp_ns != 0) record.timestamp_ns else now_ns;
+            producer.publish(claim.position + index, record, timestamp_ns);
+        }
+        producer.written_count += count;
+        if (claim.position + count > producer.wake_position) {
+            @branchHint(.unlikely);
+            producer.wake_check(claim.position + count);
+        }
+        return true;
+    }
+
     /// Writes up to records.len records as one claim; at least `count_min` or none
     /// (a string's fragments go all or nothing). Records with a zero timestamp share one
     /// clock read. What the lane cannot take goes to the overflow (discard mode).
