@@ -129,6 +129,11 @@ function isPlainField(object: object, proto: object, key: string): boolean {
   return true;
 }
 
+/** An array with no elements (pg's queues); false for anything else. */
+function isEmptyList(list: unknown): boolean {
+  return Array.isArray(list) && list.length === 0;
+}
+
 function lastOf(list: unknown): unknown {
   return Array.isArray(list) && list.length > 0 ? list[list.length - 1] : undefined;
 }
@@ -146,6 +151,7 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
     return function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
       let args: unknown[] | undefined;
       let request = 0;
+      let idle = false;
       // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
       // pg-pool's own callback (see poolClient): no context of its own needed.
       const own = poolClient === this;
@@ -158,6 +164,12 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
           else if (typeof values === "function") args = [config, inRequest(request, values as Fn)];
           if (args !== undefined) for (let i = args.length; i < arguments.length; i++) args.push(arguments[i]);
         }
+        // Where pg's queues stand before the call (pg's own fields): when nothing was queued,
+        // sent or running, the Query running after it is the one this call made (queryStarted).
+        if (typeof this === "object" && this !== null) {
+          const active = this._activeQuery;
+          idle = (active === null || active === undefined) && isEmptyList(this._queryQueue) && isEmptyList(this._sentQueryQueue);
+        }
       } catch (error) {
         db.recorder.fail(error);
       }
@@ -169,7 +181,7 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
         : n === 1 ? call(this, config)
         : Reflect.apply(original, this, arguments);
       try {
-        queryStarted(db, this, config, values, request);
+        queryStarted(db, this, config, values, request, idle);
       } catch (error) {
         db.recorder.fail(error);
       }
@@ -178,8 +190,16 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
   });
 }
 
-/** After pg queued a query: its start, on the Query object pg made. */
-function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: unknown, values: unknown, request: number): void {
+/**
+ * After pg queued a query: its start, on the Query object pg made. `idle`: the client had no
+ * query running, queued or sent before the call, so a query running now and none queued came
+ * from this call's push (pg's `query` pushes its Query, and `_pulseQueryQueue` takes the
+ * running one from its queues): it is taken as made here without the checks madeQuery
+ * makes of an unknown candidate (the stamp's look-up on an object without it is a call
+ * into V8's runtime, ~300 instructions a query: BENCHMARKS.md "Web: scope's added
+ * instructions by function").
+ */
+function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: unknown, values: unknown, request: number, idle: boolean): void {
   let text: unknown;
   let params = 0;
   let made: object | undefined;
@@ -195,6 +215,10 @@ function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: u
       if (started.get(made) !== undefined) return;
     }
   } else return;
+  if (made === undefined && idle) {
+    const active = client._activeQuery;
+    if (active !== null && typeof active === "object" && isEmptyList(client._queryQueue)) made = active;
+  }
   // pg's Query made in this call, not started (madeQuery checks).
   made ??= queryMadeBy(client, text);
   // Not queued (pg fails it on the next tick: ended or broken client): its end is
