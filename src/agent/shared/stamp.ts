@@ -39,12 +39,19 @@ interface FieldClass {
  * but its parameter), so that makeStamp can compile a copy of it from its own source.
  */
 function fieldClass(base: typeof Carrier): FieldClass {
+  // The value a `new Field` installs, read by the field's initializer: the field is defined
+  // with its value (one define), not defined as undefined and then stored (a define and a
+  // keyed store each time a stamp is added: BENCHMARKS.md "Web: scope's added instructions
+  // by function").
+  let next: unknown;
   return class Field extends base {
-    #value: unknown;
+    #value: unknown = next;
 
     constructor(object: object, value: unknown) {
+      next = value;
       super(object);
-      this.#value = value;
+      // (Left set when the define threw, the object having the field already: `add` stores it then.)
+      next = undefined;
     }
 
     static get(object: object): unknown {
