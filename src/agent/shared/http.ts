@@ -54,6 +54,11 @@ function lastOneKept<T>(stamp: Stamp<T>): Stamp<T> {
       last = object;
       lastValue = value;
     },
+    replace(object: object, value: T): void {
+      stamp.replace(object, value);
+      last = object;
+      lastValue = value;
+    },
   };
 }
 

@@ -19,6 +19,11 @@ export interface Stamp<T> {
    * one with it, in the inline cache).
    */
   add(object: object, value: T): void;
+  /**
+   * Replaces the value of an object known to carry the stamp (its `get` gave a value): a
+   * store without `set`'s test; throws (a TypeError of V8's) for an object without it.
+   */
+  replace(object: object, value: T): void;
 }
 
 class Carrier {
@@ -32,6 +37,7 @@ interface FieldClass {
   get(object: object): unknown;
   set(object: object, value: unknown): void;
   add(object: object, value: unknown): void;
+  replace(object: object, value: unknown): void;
 }
 
 /**
@@ -66,6 +72,10 @@ function fieldClass(base: typeof Carrier): FieldClass {
       else new Field(object, value);
     }
 
+    static replace(object: object, value: unknown): void {
+      (object as Field).#value = value;
+    }
+
     static add(object: object, value: unknown): void {
       try {
         new Field(object, value);
@@ -91,7 +101,7 @@ function fieldClass(base: typeof Carrier): FieldClass {
  */
 export function makeStamp<T>(perRequest = false): Stamp<T> {
   const field = (perRequest ? ownCopy() : undefined) ?? fieldClass(Carrier);
-  return { get: field.get, set: field.set, add: field.add } as Stamp<T>;
+  return { get: field.get, set: field.set, add: field.add, replace: field.replace } as Stamp<T>;
 }
 
 function ownCopy(): FieldClass | undefined {

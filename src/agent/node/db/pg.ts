@@ -242,7 +242,8 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
         const id = started.get(this);
         // A query cancelled by an earlier error ends in handleError (called from here).
         if (id !== undefined && !this._canceledDueToError) {
-          started.set(this, undefined);
+          // It carries the stamp (get gave its id): cleared without set's `#value in` test.
+          started.replace(this, undefined);
           db.queryEnd(id, rowsOf(this._results, isQueryProto(Object.getPrototypeOf(this))));
         }
       } catch (error) {
