@@ -33,8 +33,14 @@ type Fn = (...args: unknown[]) => unknown;
  * costs V8's GC more).
  */
 const started = makeStamp<number | undefined>(true);
-/** Client → the request that checked it out of a pool (0 when none). */
-const checkout = new WeakMap<object, number>();
+/**
+ * Client → the request that checked it out of a pool (0 when none): a stamp, read at each of
+ * its queries (a WeakMap's look-up hashed the client each query: ~0.13 k instructions a
+ * request, BENCHMARKS.md "Web: scope's added instructions by function"). A client is stamped
+ * at its first checkout or, never checked out, at its first query (with 0), so that its
+ * look-ups find the field: asking an object without it is a call into V8's runtime.
+ */
+const checkout = makeStamp<number>(true);
 const hooked = new WeakSet<object>();
 
 /**
@@ -157,7 +163,9 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
       const own = poolClient === this;
       if (own) poolClient = undefined;
       try {
-        request = checkout.get(this) || db.request();
+        const held = checkout.get(this);
+        if (held === undefined && typeof this === "object" && this !== null) checkout.add(this, 0);
+        request = held || db.request();
         // A callback (values or callback position) runs in the request that made the query.
         if (request !== 0 && !own) {
           if (typeof callback === "function") args = [config, values, inRequest(request, callback as Fn)];
