@@ -71,6 +71,10 @@ const pgQueries = [
   ["pg", "SELECT id, email FROM users WHERE age > ? AND email <> ?", 0, 1, false, null],
   ["pg", "INSERT INTO users (email, age) VALUES ($1, ?)", 1, null, true, "23505"],
   ["pg", "SELECT count(*) FROM users WHERE email LIKE $1", 1, 1, false, null],
+  // One text three times at once on one client: the first on the idle client, two queued behind it.
+  ["pg", "SELECT generate_series(?, $1::int) AS n", 1, 1, false, null],
+  ["pg", "SELECT generate_series(?, $1::int) AS n", 1, 2, false, null],
+  ["pg", "SELECT generate_series(?, $1::int) AS n", 1, 3, false, null],
   ["pg", "SELECT length(?", 0, 1, false, null],
   ["pg", "SELECT ?", 0, null, true, null],
   // The pool's queries: the sleeping one holds the only connection, the next waits for it.

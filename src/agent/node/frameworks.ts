@@ -23,7 +23,7 @@
 import type * as Http from "node:http";
 import { Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
-import { serverRequests, type RequestState } from "../shared/http";
+import { recentResponse, serverRequests, type RequestState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
 import { protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
@@ -146,6 +146,8 @@ const layerInfos = makeStamp<LayerInfo>(true);
 function requestOfResponse(response: object): RequestState | undefined {
   // `this` of an emit: any value the program called it with (strict code passes it on).
   if (response === null || typeof response !== "object") return undefined;
+  const recent = recentResponse(response);
+  if (recent !== undefined) return recent;
   const request = (response as { req?: unknown }).req;
   return request !== null && typeof request === "object" ? serverRequests.get(request) : undefined;
 }

@@ -39,6 +39,8 @@ import {
   newConnection,
   protocolFlags,
   rawHeader,
+  noteResponse,
+  recentResponse,
   requestEnd,
   serverRequestStart,
   serverRequests,
@@ -119,6 +121,8 @@ const clientOf = (message: object) => clientStamp.get(message);
 /** The state of the request `message` answers (a ServerResponse) or is the answer to (a client's IncomingMessage). */
 const ownerOf = (message: object) => (typeof message === "object" && message !== null ? (message as { req?: unknown }).req : undefined);
 const serverOfResponse = (response: object) => {
+  const recent = recentResponse(response);
+  if (recent !== undefined) return recent;
   const request = ownerOf(response);
   return typeof request === "object" && request !== null ? serverStamp.get(request) : undefined;
 };
@@ -417,6 +421,8 @@ export class ServerHooks {
       // of inline-cache misses a response, BENCHMARKS.md "Web: the cost scope induces in the program's code").
       if (event === "finish" && !hooks.finishFromEmit) return;
       const request = (hooks.finishFromEmit ? bunResponses.get(response) : undefined) ?? serverOfResponse(response);
+      // A response's last emit: not kept by scope past it.
+      if (event === "close" && request !== undefined && request.response === response) request.response = undefined;
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
       else if (event === "close") hooks.end(response as Http.ServerResponse, request, 0);
@@ -465,6 +471,8 @@ export class ServerHooks {
     known.current = state;
     // The response reaches it as res.req. A request's IncomingMessage is new: add, no look-up.
     serverStamp.add(request, state);
+    // And by identity while it is among the last few (recentResponse): no read of res.req.
+    if (response !== null && typeof response === "object") noteResponse(response, state);
     // The program's handler runs right after this, in the same call: it and all it starts belong to the request.
     if (enter) enterRequest(state.id);
     return state;
@@ -572,9 +580,7 @@ function isHttpServer(server: object): boolean {
 }
 
 /** An outgoing request in flight; `response` once its head arrived (node:http). */
-interface ClientState extends RequestState {
-  response?: object;
-}
+type ClientState = RequestState;
 
 /** The parts of undici's Request the channels hand over (undici 5/6 in Node 20). */
 interface UndiciRequest {

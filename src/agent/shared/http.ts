@@ -54,7 +54,44 @@ function lastOneKept<T>(stamp: Stamp<T>): Stamp<T> {
       last = object;
       lastValue = value;
     },
+    replace(object: object, value: T): void {
+      stamp.replace(object, value);
+      last = object;
+      lastValue = value;
+    },
   };
+}
+
+/**
+ * The responses of the last few server requests started, by identity, with their requests'
+ * states: a ServerResponse's request found without reading `res.req`. On Node 20 Express
+ * gives each request's response a map of its own (`setPrototypeOf`), so every property
+ * read of it misses V8's inline caches (~0.7–1 k instructions each, four a request: the
+ * body counters' `end`, the response's 'finish' and 'close' emits); an identity compare
+ * reads nothing (BENCHMARKS.md "Web: scope's added instructions by function"). A response
+ * is noted at its request's start (Node publishes them together), on its request's state,
+ * and dropped from it at its 'close' (so that scope keeps no response alive); the responses
+ * of requests before the last RECENT_RESPONSES are found through `res.req`, as before.
+ */
+const RECENT_RESPONSES = 4;
+const recentStates: (RequestState | undefined)[] = new Array<RequestState | undefined>(RECENT_RESPONSES).fill(undefined);
+let recentNext = 0;
+
+/** Notes `response` as the one answering the request of `state` (at that request's start). */
+export function noteResponse(response: object, state: RequestState): void {
+  state.response = response;
+  const at = recentNext;
+  recentStates[at] = state;
+  recentNext = at === RECENT_RESPONSES - 1 ? 0 : at + 1;
+}
+
+/** The state of the request `response` answers when it is one of the responses noted last; else undefined. */
+export function recentResponse(response: unknown): RequestState | undefined {
+  for (let i = 0; i < RECENT_RESPONSES; i++) {
+    const state = recentStates[i];
+    if (state !== undefined && state.response === response) return state;
+  }
+  return undefined;
 }
 
 /**
@@ -155,10 +192,15 @@ export interface RequestState {
    * their own: the request's end record says so (HttpEndFlag.stepsEnd), one record less.
    */
   stepsEnd: boolean;
+  /**
+   * The response: a server request's ServerResponse from its start to the response's 'close'
+   * (recentResponse), a client request's IncomingMessage once its head arrived (node:http).
+   */
+  response: object | undefined;
 }
 
 function state(id: number): RequestState {
-  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined, unknownSizes: 0, steps: undefined, stepsEnd: false };
+  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined, unknownSizes: 0, steps: undefined, stepsEnd: false, response: undefined };
 }
 
 export function protocolFlags(major: number | undefined, minor: number | undefined, tls: boolean): number {

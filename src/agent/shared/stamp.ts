@@ -19,6 +19,11 @@ export interface Stamp<T> {
    * one with it, in the inline cache).
    */
   add(object: object, value: T): void;
+  /**
+   * Replaces the value of an object known to carry the stamp (its `get` gave a value): a
+   * store without `set`'s test; throws (a TypeError of V8's) for an object without it.
+   */
+  replace(object: object, value: T): void;
 }
 
 class Carrier {
@@ -32,6 +37,7 @@ interface FieldClass {
   get(object: object): unknown;
   set(object: object, value: unknown): void;
   add(object: object, value: unknown): void;
+  replace(object: object, value: unknown): void;
 }
 
 /**
@@ -39,12 +45,19 @@ interface FieldClass {
  * but its parameter), so that makeStamp can compile a copy of it from its own source.
  */
 function fieldClass(base: typeof Carrier): FieldClass {
+  // The value a `new Field` installs, read by the field's initializer: the field is defined
+  // with its value (one define), not defined as undefined and then stored (a define and a
+  // keyed store each time a stamp is added: BENCHMARKS.md "Web: scope's added instructions
+  // by function").
+  let next: unknown;
   return class Field extends base {
-    #value: unknown;
+    #value: unknown = next;
 
     constructor(object: object, value: unknown) {
+      next = value;
       super(object);
-      this.#value = value;
+      // (Left set when the define threw, the object having the field already: `add` stores it then.)
+      next = undefined;
     }
 
     static get(object: object): unknown {
@@ -57,6 +70,10 @@ function fieldClass(base: typeof Carrier): FieldClass {
     static set(object: object, value: unknown): void {
       if (#value in object) (object as Field).#value = value;
       else new Field(object, value);
+    }
+
+    static replace(object: object, value: unknown): void {
+      (object as Field).#value = value;
     }
 
     static add(object: object, value: unknown): void {
@@ -84,7 +101,7 @@ function fieldClass(base: typeof Carrier): FieldClass {
  */
 export function makeStamp<T>(perRequest = false): Stamp<T> {
   const field = (perRequest ? ownCopy() : undefined) ?? fieldClass(Carrier);
-  return { get: field.get, set: field.set, add: field.add } as Stamp<T>;
+  return { get: field.get, set: field.set, add: field.add, replace: field.replace } as Stamp<T>;
 }
 
 function ownCopy(): FieldClass | undefined {

@@ -33,8 +33,14 @@ type Fn = (...args: unknown[]) => unknown;
  * costs V8's GC more).
  */
 const started = makeStamp<number | undefined>(true);
-/** Client → the request that checked it out of a pool (0 when none). */
-const checkout = new WeakMap<object, number>();
+/**
+ * Client → the request that checked it out of a pool (0 when none): a stamp, read at each of
+ * its queries (a WeakMap's look-up hashed the client each query: ~0.13 k instructions a
+ * request, BENCHMARKS.md "Web: scope's added instructions by function"). A client is stamped
+ * at its first checkout or, never checked out, at its first query (with 0), so that its
+ * look-ups find the field: asking an object without it is a call into V8's runtime.
+ */
+const checkout = makeStamp<number>(true);
 const hooked = new WeakSet<object>();
 
 /**
@@ -129,6 +135,11 @@ function isPlainField(object: object, proto: object, key: string): boolean {
   return true;
 }
 
+/** An array with no elements (pg's queues); false for anything else. */
+function isEmptyList(list: unknown): boolean {
+  return Array.isArray(list) && list.length === 0;
+}
+
 function lastOf(list: unknown): unknown {
   return Array.isArray(list) && list.length > 0 ? list[list.length - 1] : undefined;
 }
@@ -146,17 +157,26 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
     return function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
       let args: unknown[] | undefined;
       let request = 0;
+      let idle = false;
       // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
       // pg-pool's own callback (see poolClient): no context of its own needed.
       const own = poolClient === this;
       if (own) poolClient = undefined;
       try {
-        request = checkout.get(this) || db.request();
+        const held = checkout.get(this);
+        if (held === undefined && typeof this === "object" && this !== null) checkout.add(this, 0);
+        request = held || db.request();
         // A callback (values or callback position) runs in the request that made the query.
         if (request !== 0 && !own) {
           if (typeof callback === "function") args = [config, values, inRequest(request, callback as Fn)];
           else if (typeof values === "function") args = [config, inRequest(request, values as Fn)];
           if (args !== undefined) for (let i = args.length; i < arguments.length; i++) args.push(arguments[i]);
+        }
+        // Where pg's queues stand before the call (pg's own fields): when nothing was queued,
+        // sent or running, the Query running after it is the one this call made (queryStarted).
+        if (typeof this === "object" && this !== null) {
+          const active = this._activeQuery;
+          idle = (active === null || active === undefined) && isEmptyList(this._queryQueue) && isEmptyList(this._sentQueryQueue);
         }
       } catch (error) {
         db.recorder.fail(error);
@@ -169,7 +189,7 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
         : n === 1 ? call(this, config)
         : Reflect.apply(original, this, arguments);
       try {
-        queryStarted(db, this, config, values, request);
+        queryStarted(db, this, config, values, request, idle);
       } catch (error) {
         db.recorder.fail(error);
       }
@@ -178,8 +198,16 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
   });
 }
 
-/** After pg queued a query: its start, on the Query object pg made. */
-function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: unknown, values: unknown, request: number): void {
+/**
+ * After pg queued a query: its start, on the Query object pg made. `idle`: the client had no
+ * query running, queued or sent before the call, so a query running now and none queued came
+ * from this call's push (pg's `query` pushes its Query, and `_pulseQueryQueue` takes the
+ * running one from its queues): it is taken as made here without the checks madeQuery
+ * makes of an unknown candidate (the stamp's look-up on an object without it is a call
+ * into V8's runtime, ~300 instructions a query: BENCHMARKS.md "Web: scope's added
+ * instructions by function").
+ */
+function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: unknown, values: unknown, request: number, idle: boolean): void {
   let text: unknown;
   let params = 0;
   let made: object | undefined;
@@ -195,6 +223,10 @@ function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: u
       if (started.get(made) !== undefined) return;
     }
   } else return;
+  if (made === undefined && idle) {
+    const active = client._activeQuery;
+    if (active !== null && typeof active === "object" && isEmptyList(client._queryQueue)) made = active;
+  }
   // pg's Query made in this call, not started (madeQuery checks).
   made ??= queryMadeBy(client, text);
   // Not queued (pg fails it on the next tick: ended or broken client): its end is
@@ -218,7 +250,8 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
         const id = started.get(this);
         // A query cancelled by an earlier error ends in handleError (called from here).
         if (id !== undefined && !this._canceledDueToError) {
-          started.set(this, undefined);
+          // It carries the stamp (get gave its id): cleared without set's `#value in` test.
+          started.replace(this, undefined);
           db.queryEnd(id, rowsOf(this._results, isQueryProto(Object.getPrototypeOf(this))));
         }
       } catch (error) {
