@@ -1597,33 +1597,55 @@ fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, ou
     return at + 1;
 }
 
+/// A map's own properties, when there are 1 to plan_keys_max of them (and it is no dictionary
+/// map), each an enumerable data property in an in-object field whose key is a sequential
+/// one-byte string of printable ASCII without `"` or `\`: each key (in the heap: read before
+/// anything can allocate) and its field's byte offset, in descriptor order; else null.
+const PlainFields = struct {
+    count: u32,
+    keys: [plan_keys_max][]const u8 = undefined,
+    offsets: [plan_keys_max]u16 = undefined,
+};
+
+fn plain_fields(map: usize) ?PlainFields {
+    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
+    if (bit_field3 & (@as(u32, 1) << map_dictionary_bit) != 0) return null;
+    const own = (bit_field3 >> 10) & 0x3ff;
+    if (own == 0 or own > plan_keys_max) return null;
+    const map_bytes: [*]const u8 = @ptrFromInt(map - 1);
+    const size_words = map_bytes[map_instance_size_offset];
+    const start_words = map_bytes[map_inobject_start_offset];
+    if (start_words > size_words) return null;
+    const inobject = size_words - start_words;
+    const descriptors = heap_word(map, map_descriptors_offset);
+    var fields: PlainFields = .{ .count = own };
+    for (0..own) |i| {
+        const entry = descriptors_first_offset + i * descriptor_entry_bytes;
+        const details_word = heap_word(descriptors, entry + 8);
+        if (details_word & 1 != 0) return null;
+        const details: u64 = @as(u64, @bitCast(@as(i64, @bitCast(details_word)) >> 32));
+        // Data (bit 0 clear), enumerable (DONT_ENUM, bit 3, clear), in a field (bit 5 clear).
+        if (details & 1 != 0 or details & (1 << 3) != 0 or details & (1 << 5) != 0) return null;
+        const field = (details >> 19) & 0x3ff;
+        if (field >= inobject) return null;
+        const key = one_byte_chars(heap_word(descriptors, entry)) orelse return null;
+        if (!plain_text(key)) return null;
+        fields.keys[i] = key;
+        fields.offsets[i] = @intCast((start_words + field) * 8);
+    }
+    return fields;
+}
+
 /// The plan for `map` (just held, `object` of it) from its descriptors, kept only when it
 /// writes `object` as the writer wrote it into the scratch (`written` bytes); else no plan.
 fn plan_build(state: *const EnvState, proofs: *const MapProofs, object: usize, map: usize, written: u32) HeldPlan {
     const scratch = state.scratch orelse return .{};
     if (written == 0 or written > preview_max_chars) return .{};
-    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
-    const own = (bit_field3 >> 10) & 0x3ff;
-    if (own == 0 or own > plan_keys_max) return .{};
-    const map_bytes: [*]const u8 = @ptrFromInt(map - 1);
-    const size_words = map_bytes[map_instance_size_offset];
-    const start_words = map_bytes[map_inobject_start_offset];
-    if (start_words > size_words) return .{};
-    const inobject = size_words - start_words;
-    const descriptors = heap_word(map, map_descriptors_offset);
+    const fields = plain_fields(map) orelse return .{};
     var plan: HeldPlan = .{};
     var prefix_at: usize = 0;
-    for (0..own) |i| {
-        const entry = descriptors_first_offset + i * descriptor_entry_bytes;
-        const details_word = heap_word(descriptors, entry + 8);
-        if (details_word & 1 != 0) return .{};
-        const details: u64 = @as(u64, @bitCast(@as(i64, @bitCast(details_word)) >> 32));
-        // Data (bit 0 clear), enumerable (DONT_ENUM, bit 3, clear), in a field (bit 5 clear).
-        if (details & 1 != 0 or details & (1 << 3) != 0 or details & (1 << 5) != 0) return .{};
-        const field = (details >> 19) & 0x3ff;
-        if (field >= inobject) return .{};
-        const key = one_byte_chars(heap_word(descriptors, entry)) orelse return .{};
-        if (key.len == 0 or !plain_text(key)) return .{};
+    for (fields.keys[0..fields.count], fields.offsets[0..fields.count], 0..) |key, offset, i| {
+        if (key.len == 0) return .{};
         if (prefix_at + key.len + 4 > preview_max_chars) return .{};
         plan.prefix[prefix_at] = if (i == 0) '{' else ',';
         plan.prefix[prefix_at + 1] = '"';
@@ -1632,9 +1654,9 @@ fn plan_build(state: *const EnvState, proofs: *const MapProofs, object: usize, m
         plan.prefix[prefix_at + 3 + key.len] = ':';
         prefix_at += key.len + 4;
         plan.prefix_ends[i] = @intCast(prefix_at);
-        plan.offsets[i] = @intCast((start_words + field) * 8);
+        plan.offsets[i] = offset;
     }
-    plan.count = @intCast(own);
+    plan.count = @intCast(fields.count);
     var out: PlanText = undefined;
     const length = plan_write(proofs, &plan, object, &out) orelse return .{};
     if (length != written or !std.mem.eql(u8, out[0..length], scratch[scratch_fields_bytes..][0..length])) return .{};
@@ -1721,28 +1743,11 @@ const KnownPlan = struct {
 
 /// The plan for a map fast() has just learnt from a record with `count` own data properties by for-in.
 fn known_plan_build(map: usize, count: u32) KnownPlan {
-    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
-    if (bit_field3 & (@as(u32, 1) << map_dictionary_bit) != 0) return .{};
-    const own = (bit_field3 >> 10) & 0x3ff;
-    if (own != count or own == 0 or own > plan_keys_max) return .{};
-    const map_bytes: [*]const u8 = @ptrFromInt(map - 1);
-    const size_words = map_bytes[map_instance_size_offset];
-    const start_words = map_bytes[map_inobject_start_offset];
-    if (start_words > size_words) return .{};
-    const inobject = size_words - start_words;
-    const descriptors = heap_word(map, map_descriptors_offset);
+    const fields = plain_fields(map) orelse return .{};
+    if (fields.count != count) return .{};
     var plan: KnownPlan = .{};
     var at: usize = 0;
-    for (0..own) |i| {
-        const entry = descriptors_first_offset + i * descriptor_entry_bytes;
-        const details_word = heap_word(descriptors, entry + 8);
-        if (details_word & 1 != 0) return .{};
-        const details: u64 = @as(u64, @bitCast(@as(i64, @bitCast(details_word)) >> 32));
-        if (details & 1 != 0 or details & (1 << 3) != 0 or details & (1 << 5) != 0) return .{};
-        const field = (details >> 19) & 0x3ff;
-        if (field >= inobject) return .{};
-        const key = one_byte_chars(heap_word(descriptors, entry)) orelse return .{};
-        if (!plain_text(key)) return .{};
+    for (fields.keys[0..fields.count], fields.offsets[0..fields.count], 0..) |key, offset, i| {
         if (at + key.len + 3 > plan.keys.len) return .{};
         plan.keys[at] = '"';
         @memcpy(plan.keys[at + 1 ..][0..key.len], key);
@@ -1750,9 +1755,9 @@ fn known_plan_build(map: usize, count: u32) KnownPlan {
         plan.keys[at + 2 + key.len] = ':';
         at += key.len + 3;
         plan.key_ends[i] = @intCast(at);
-        plan.offsets[i] = @intCast((start_words + field) * 8);
+        plan.offsets[i] = offset;
     }
-    plan.count = @intCast(own);
+    plan.count = @intCast(fields.count);
     return plan;
 }
 
