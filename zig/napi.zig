@@ -1821,6 +1821,44 @@ const NativePreview = struct {
         }
     }
 
+    /// A container's start, as fast() begins a record or array: its `{…}` / `[…]` past the
+    /// depth or the node budget (false: nothing more of it), else its `open`.
+    fn begin(p: *NativePreview, depth: u32, open_code: u8, close_code: u8) bool {
+        if (depth >= p.max_depth or p.nodes > p.max_nodes) {
+            p.mark(open_code, close_code);
+            return false;
+        }
+        p.out[p.at] = open_code;
+        p.at += 1;
+        return true;
+    }
+
+    /// Before a container's item `i`, as fast()'s loops: false where its text ends there (the
+    /// cut, a ',' at the limit, the node budget's "…" and `close_code`), else its ',' written.
+    fn next_item(p: *NativePreview, i: usize, close_code: u8) bool {
+        if (p.at > p.limit) return false;
+        if (i > 0) {
+            if (p.at >= p.limit) {
+                p.last(',');
+                return false;
+            }
+            p.out[p.at] = ',';
+            p.at += 1;
+        }
+        if (p.nodes > p.max_nodes) {
+            p.mark(0, close_code);
+            return false;
+        }
+        return true;
+    }
+
+    /// A container's end: `code`, or fastLast's at the limit.
+    fn finish(p: *NativePreview, code: u8) void {
+        if (p.at >= p.limit) return p.last(code);
+        p.out[p.at] = code;
+        p.at += 1;
+    }
+
     /// fastEnd.
     fn end(p: *NativePreview) usize {
         if (p.at <= p.limit) return p.at;
@@ -1913,63 +1951,24 @@ const NativePreview = struct {
         const capacity_word = heap_word(elements, 8);
         if (capacity_word & 1 != 0) return false;
         if (length_signed < 0 or length_signed > @as(i64, @bitCast(capacity_word)) >> 32) return false;
-        if (depth >= p.max_depth or p.nodes > p.max_nodes) {
-            p.mark('[', ']');
-            return true;
-        }
-        p.out[p.at] = '[';
-        p.at += 1;
+        if (!p.begin(depth, '[', ']')) return true;
         const length: usize = @intCast(length_signed);
         for (0..length) |i| {
-            if (p.at > p.limit) return true;
-            if (i > 0) {
-                if (p.at >= p.limit) {
-                    p.last(',');
-                    return true;
-                }
-                p.out[p.at] = ',';
-                p.at += 1;
-            }
-            if (p.nodes > p.max_nodes) {
-                p.mark(0, ']');
-                return true;
-            }
+            if (!p.next_item(i, ']')) return true;
             if (kind == 4) {
                 p.nodes += 1;
                 p.number(@as(*const f64, @ptrFromInt(elements - 1 + 16 + 8 * i)).*);
             } else if (!p.value(heap_word(elements, 16 + 8 * i), depth + 1)) return false;
         }
-        if (p.at >= p.limit) {
-            p.last(']');
-            return true;
-        }
-        p.out[p.at] = ']';
-        p.at += 1;
+        p.finish(']');
         return true;
     }
 
     fn record(p: *NativePreview, word: usize, plan: *const KnownPlan, depth: u32) bool {
-        if (depth >= p.max_depth or p.nodes > p.max_nodes) {
-            p.mark('{', '}');
-            return true;
-        }
-        p.out[p.at] = '{';
-        p.at += 1;
+        if (!p.begin(depth, '{', '}')) return true;
         var from: usize = 0;
         for (plan.offsets[0..plan.count], plan.key_ends[0..plan.count], 0..) |offset, key_end, i| {
-            if (p.at > p.limit) return true;
-            if (i > 0) {
-                if (p.at >= p.limit) {
-                    p.last(',');
-                    return true;
-                }
-                p.out[p.at] = ',';
-                p.at += 1;
-            }
-            if (p.nodes > p.max_nodes) {
-                p.mark(0, '}');
-                return true;
-            }
+            if (!p.next_item(i, '}')) return true;
             const key = plan.keys[from..key_end];
             from = key_end;
             if (p.at + key.len > p.limit) {
@@ -1982,12 +1981,7 @@ const NativePreview = struct {
             p.at += key.len;
             if (!p.value(heap_word(word, offset), depth + 1)) return false;
         }
-        if (p.at >= p.limit) {
-            p.last('}');
-            return true;
-        }
-        p.out[p.at] = '}';
-        p.at += 1;
+        p.finish('}');
         return true;
     }
 };
@@ -2033,33 +2027,14 @@ fn preview_native(state: *EnvState, first: *const usize, second: *const usize, m
     // fastArguments.
     const count: usize = mode - 1;
     p.nodes += 1;
-    if (depth == 0 or p.nodes > p.max_nodes) {
-        p.mark('[', ']');
-        return @intCast(p.end());
-    }
-    p.out[p.at] = '[';
-    p.at += 1;
+    // The list is at depth 0 (its values at 1): `[…]` when the depth limit is 0.
+    if (!p.begin(0, '[', ']')) return @intCast(p.end());
     const values = [2]*const usize{ first, second };
     for (0..count) |i| {
-        if (p.at > p.limit) return @intCast(p.end());
-        if (i > 0) {
-            if (p.at >= p.limit) {
-                p.last(',');
-                return @intCast(p.end());
-            }
-            p.out[p.at] = ',';
-            p.at += 1;
-        }
-        if (p.nodes > p.max_nodes) {
-            p.mark(0, ']');
-            return @intCast(p.end());
-        }
+        if (!p.next_item(i, ']')) return @intCast(p.end());
         if (!p.value(values[i].*, 1)) return 0;
     }
-    if (p.at >= p.limit) p.last(']') else {
-        p.out[p.at] = ']';
-        p.at += 1;
-    }
+    p.finish(']');
     return @intCast(p.end());
 }
 
