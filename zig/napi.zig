@@ -1636,6 +1636,15 @@ fn plain_fields(map: usize) ?PlainFields {
     return fields;
 }
 
+/// `"key":` at buffer[at..] (the caller has checked it fits): the offset after it.
+fn quoted_key(buffer: []u8, at: usize, key: []const u8) usize {
+    buffer[at] = '"';
+    @memcpy(buffer[at + 1 ..][0..key.len], key);
+    buffer[at + 1 + key.len] = '"';
+    buffer[at + 2 + key.len] = ':';
+    return at + key.len + 3;
+}
+
 /// The plan for `map` (just held, `object` of it) from its descriptors, kept only when it
 /// writes `object` as the writer wrote it into the scratch (`written` bytes); else no plan.
 fn plan_build(state: *const EnvState, proofs: *const MapProofs, object: usize, map: usize, written: u32) HeldPlan {
@@ -1648,11 +1657,7 @@ fn plan_build(state: *const EnvState, proofs: *const MapProofs, object: usize, m
         if (key.len == 0) return .{};
         if (prefix_at + key.len + 4 > preview_max_chars) return .{};
         plan.prefix[prefix_at] = if (i == 0) '{' else ',';
-        plan.prefix[prefix_at + 1] = '"';
-        @memcpy(plan.prefix[prefix_at + 2 ..][0..key.len], key);
-        plan.prefix[prefix_at + 2 + key.len] = '"';
-        plan.prefix[prefix_at + 3 + key.len] = ':';
-        prefix_at += key.len + 4;
+        prefix_at = quoted_key(&plan.prefix, prefix_at + 1, key);
         plan.prefix_ends[i] = @intCast(prefix_at);
         plan.offsets[i] = offset;
     }
@@ -1749,11 +1754,7 @@ fn known_plan_build(map: usize, count: u32) KnownPlan {
     var at: usize = 0;
     for (fields.keys[0..fields.count], fields.offsets[0..fields.count], 0..) |key, offset, i| {
         if (at + key.len + 3 > plan.keys.len) return .{};
-        plan.keys[at] = '"';
-        @memcpy(plan.keys[at + 1 ..][0..key.len], key);
-        plan.keys[at + 1 + key.len] = '"';
-        plan.keys[at + 2 + key.len] = ':';
-        at += key.len + 3;
+        at = quoted_key(&plan.keys, at, key);
         plan.key_ends[i] = @intCast(at);
         plan.offsets[i] = offset;
     }
