@@ -7,6 +7,8 @@ import { loadTrace } from "../src/dump/load";
 
 export const repoRoot = join(import.meta.dir, "..");
 export const cliEntry = join(repoRoot, "src/cli/main.ts");
+/** scope.node for tests that load it themselves; SCOPE_TEST_ADDON: another build of it (a prefix of its own). */
+export const testAddonPath = process.env.SCOPE_TEST_ADDON ?? join(repoRoot, "zig-out/lib/scope.node");
 
 /**
  * The Nodes a cross-version test runs on: this machine's (`node` on PATH) and Node 22 and 24

@@ -10,10 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { nodeVersions } from "./harness";
+import { nodeVersions, testAddonPath as addonPath } from "./harness";
 
-const root = join(import.meta.dir, "..");
-const addonPath = process.env.SCOPE_TEST_ADDON ?? join(root, "zig-out/lib/scope.node");
 const dir = mkdtempSync(join(tmpdir(), "scope-js-number-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const count = Number(process.env.SCOPE_JS_NUMBER_COUNT ?? 2_000_000);

@@ -14,11 +14,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { nodeVersions } from "./harness";
+import { nodeVersions, testAddonPath as addonPath } from "./harness";
 
 const root = join(import.meta.dir, "..");
-// SCOPE_TEST_ADDON: another build of scope.node (a prefix of its own) instead of zig-out's.
-const addonPath = process.env.SCOPE_TEST_ADDON ?? join(root, "zig-out/lib/scope.node");
 const dir = mkdtempSync(join(tmpdir(), "scope-map-proof-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
