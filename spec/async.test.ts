@@ -3,14 +3,14 @@
  * `scope run`: the issue's chain timer → promise → message to a worker → reply.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { whyChain } from "../src/core/why";
 import { readEvents, repoRoot, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "scope-async-test-"));
+const tmp = scratchDirs("scope-async-test-");
 const chainFixture = join(repoRoot, "spec/fixtures/async-chain.cjs");
 
 /** The reply's receive: the main thread's only message_receive. */

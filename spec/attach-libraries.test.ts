@@ -7,13 +7,14 @@
  * from inside), nothing listens, and the responses are the same as before the attach.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
 import { readEvents, repoRoot, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
 import { startPostgres, type Postgres } from "./postgres-harness";
+
+const tmp = scratchDirs("scope-attach-libraries-");
 
 let server: Postgres;
 beforeAll(async () => {
@@ -48,7 +49,7 @@ const cases: [string, string, string][] = [
 
 describe.each(cases)("%s and pg loaded before the attach (%s)", (express, _label, node) => {
   test("routes, steps, queries and client requests of each request while attached; every function the program's own again after the detach", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "scope-attach-libraries-"));
+    const dir = tmp();
     const out = join(dir, "t.bin");
     const { child, base } = await startService(express, node);
     expect(JSON.parse((await get(base, "/state")).replace(/^.*? \{/, "{"))).toEqual({ changed: [], httpSubscribers: false });
@@ -108,7 +109,7 @@ describe.each(cases)("%s and pg loaded before the attach (%s)", (express, _label
 
 describe("better-sqlite3 and postgres.js loaded before the attach", () => {
   test("statements prepared before the attach and postgres.js queries recorded while attached; the program's own functions again after the detach", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "scope-attach-libraries-"));
+    const dir = tmp();
     const out = join(dir, "t.bin");
     const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/sqlite-postgres.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", PGURL: server.url } });
     killAfter(child);

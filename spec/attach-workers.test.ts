@@ -7,13 +7,13 @@
  * CLI says so in one line).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { alive, attachToChurn, backgroundAttach, haveNode22, killStarted, node22, startNode, waitFor } from "./attach-harness";
 import { readEvents, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-workers-"));
+const tmp = scratchDirs("scope-attach-workers-");
 afterEach(killStarted);
 
 /** GET /<n> starts a worker that doubles n and answers; GET /hooks: whether scope's global is in the main thread. */

@@ -6,14 +6,14 @@
  * no global, no listener, no subscriber, no edited function, no ring mapped.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { alive, attachToChurn, backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
 import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "scope-attach-test-"));
+const tmp = scratchDirs("scope-attach-test-");
 afterEach(killStarted);
 
 /** A refusal: one `scope: ` line, exit 1, the process (if any) still running. */

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import type { BenchReport } from "../src/bench/bench";
 import { workloadNames } from "../src/bench/catalogue";
 import { checkTrace } from "../src/bench/check";
@@ -198,7 +199,8 @@ describe("scope bench", () => {
       const tables = checkTrace(path, { ...none, minFunctionTables: 1000 }, summary, report.collectorPid);
       expect(tables.problems[0]).toStartWith("function_table: ");
     } finally {
-      rmSync(path, { force: true });
+      // The kept trace sits in the bench's own scratch directory, which it leaves for the look.
+      rmSync(dirname(path), { recursive: true, force: true });
     }
   }, 60_000);
 
@@ -217,7 +219,8 @@ describe("scope bench", () => {
       expect(more.ok).toBe(false);
       expect(more.problems[0]).toStartWith("file holds");
     } finally {
-      rmSync(path, { force: true });
+      // The kept trace sits in the bench's own scratch directory, which it leaves for the look.
+      rmSync(dirname(path), { recursive: true, force: true });
     }
   }, 60_000);
 

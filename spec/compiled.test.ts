@@ -1,11 +1,12 @@
 /** The one executable: copied alone to another directory it extracts what it needs and works. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "./harness";
+import { scratchDirs } from "./scratch";
 
 const built = join(repoRoot, "dist/scope");
+const tmp = scratchDirs("scope-compiled-");
 let dir: string;
 let env: Record<string, string>;
 
@@ -68,7 +69,7 @@ function writeProgram(into: string): void {
 
 beforeAll(() => {
   if (!existsSync(built)) throw new Error("dist/scope is not built: run `bun run build` (scripts/test.sh does)");
-  dir = mkdtempSync(join(tmpdir(), "scope-compiled-"));
+  dir = tmp();
   copyFileSync(built, join(dir, "scope"));
   // No repo, no zig-out, no SCOPE_* overrides: only what the executable carries.
   env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, XDG_CACHE_HOME: join(dir, "cache"), NO_COLOR: "1" };

@@ -1,14 +1,14 @@
 /** `scope dump` on trace files written through the real writer: formats, filters, damage. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, truncateSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, truncateSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventKind, Offset } from "../src/core/layout";
 import { monotonicNs } from "../src/core/ring";
 import { TraceWriter } from "../src/core/trace-file";
 import { cliEntry, encodeRecords, runCli, type RecordSpec } from "./harness";
+import { scratchDirs } from "./scratch";
 
-
+const tmp = scratchDirs("scope-dump-test-");
 
 /** A string record: a = id | len << 32, flags = fragment index, bytes at offset 32. */
 function stringRecord(pid: number, tid: number, id: number, text: string): Uint8Array {
@@ -22,7 +22,7 @@ let dir: string;
 let path: string;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "scope-dump-test-"));
+  dir = tmp();
   path = join(dir, "t.bin");
   const writer = TraceWriter.open(path, { host: "testhost", argv: ["node", "app.js"] });
   const base = Number(monotonicNs());

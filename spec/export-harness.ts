@@ -4,7 +4,7 @@
  * scripts/export-check-install.sh makes, and a real OTLP receiver (Jaeger v2 built by
  * scripts/jaeger-install.sh) on free loopback ports with in-memory storage.
  */
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -126,6 +126,7 @@ exporters:
     async stop() {
       child.kill();
       await child.exited;
+      rmSync(dir, { recursive: true, force: true });
     },
     async spans(service: string) {
       const response = await fetch(`${queryUrl}/api/traces?service=${encodeURIComponent(service)}&limit=10000&lookback=custom&start=0&end=${Date.now() * 1000 + 3_600_000_000}`);

@@ -5,14 +5,14 @@
  * says what triggered each write, holds no record twice, and names what its events name.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTrace } from "../src/dump/load";
 import type { RawEvent } from "../src/core/model";
 import { cliEntry, readEvents, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "scope-flight-test-"));
+const tmp = scratchDirs("scope-flight-test-");
 
 /** Kinds a dump writes ahead of its events (names): not bound to the window. */
 const nameKinds = new Set(["string", "trace_start", "function_table", "http_connection"]);

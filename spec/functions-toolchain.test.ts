@@ -7,15 +7,18 @@
  * places.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { agentEntries, bundleAgent } from "../src/core/assets";
 import { instrument } from "../src/instrument/instrument";
 import type { SourceMapV3 } from "../src/instrument/print";
 import { cleanup, ofKind, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
+import { scratchDirs } from "./scratch";
 import { SourceMapConsumerLite } from "./instrument-sourcemap";
 import { installTools, placeOf, writeProject } from "./toolchain-harness";
+
+const agentsDir = scratchDirs("scope-toolchain-agents-");
+const mapsDir = scratchDirs("scope-toolchain-maps-");
 
 /** source-map-support 0.5.21's reading of a file's map comment: the last match wins. */
 const SOURCE_MAP_SUPPORT = /(?:\/\/[@#][\s]*sourceMappingURL=([^\s'"]+)[\s]*$)|(?:\/\*[@#][\s]*sourceMappingURL=([^\s*'"]+)[\s]*(?:\*\/)[\s]*$)/gm;
@@ -31,7 +34,7 @@ const base64 = (map: object) => Buffer.from(JSON.stringify(map)).toString("base6
 
 describe("what scope ships and writes", () => {
   test("no agent file carries a line tools take for a source-map comment", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "scope-toolchain-agents-"));
+    const dir = agentsDir();
     const names = Object.keys(agentEntries) as (keyof typeof agentEntries)[];
     const files = await Promise.all(names.map((name) => bundleAgent(name, dir)));
     const found = Object.fromEntries(files.map((file, i) => [names[i], mapComments(readFileSync(file, "utf8"))]));
@@ -85,7 +88,7 @@ describe("input maps", () => {
   });
 
   test("an external map elsewhere: its sources are relative to the map, not to the file", () => {
-    const dir = mkdtempSync(join(tmpdir(), "scope-toolchain-maps-"));
+    const dir = mapsDir();
     mkdirSync(join(dir, "dist"));
     mkdirSync(join(dir, "maps"));
     const map: SourceMapV3 = { version: 3, sources: ["../src/a.ts"], names: [], mappings: "AAAA;AACA" };

@@ -4,11 +4,13 @@
  * full-level tracing costs more than the budget.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GovernedLevel, Governor, STEP_UP_QUIET_MS, WINDOW_MS, type GovernedFunctions } from "../src/instrument/governor";
 import { readEvents, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
+
+const tmp = scratchDirs("scope-governor-");
 
 /** Three functions, all recorded: ids 1..3; `calls` per window each. */
 function functionsOf(calls: number[]): GovernedFunctions & { seen: Float64Array; level: Uint8Array } {
@@ -82,7 +84,7 @@ describe("scope run --max-overhead", () => {
   }
 
   test("a budget the full level exceeds: functions step down, each step is an event and the summary says so; the program's output is unchanged", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "scope-governor-"));
+    const dir = tmp();
     const out = join(dir, "t.bin");
     const program = handlers(dir, 150);
     const result = await runCli(["run", "--functions", "--max-overhead", "1", "--out", out, "--", "node", program], { cwd: dir });

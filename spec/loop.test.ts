@@ -5,13 +5,13 @@
  * program not kept alive, timer order unchanged, and what Bun cannot give said.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { readEvents, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "scope-loop-test-"));
+const tmp = scratchDirs("scope-loop-test-");
 const LOOP = ["--events", "+loop,+memory"];
 
 /**

@@ -5,12 +5,14 @@
  * previews), --no-redact drops the defaults, a bad pattern is one line.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_SECRET_KEYS, redactionOf } from "../src/agent/shared/redact";
 import type { TraceEvent } from "../src/core/model";
 import { readEvents, repoRoot, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
+
+const tmp = scratchDirs("scope-redact-");
 
 const card = "4111-1111-1111-1111";
 
@@ -52,7 +54,7 @@ w.on("exit", () => {
 }
 
 async function traced(flags: string[]): Promise<TraceEvent[]> {
-  const dir = mkdtempSync(join(tmpdir(), "scope-redact-"));
+  const dir = tmp();
   const out = join(dir, "t.bin");
   const result = await runCli(["run", "--functions", "--include", "app.js", ...flags, "--out", out, "--", "node", program(dir)], { cwd: dir });
   expect(result.stdout).toBe("done\n");
@@ -100,7 +102,7 @@ describe("redaction", () => {
   });
 
   test("--redact-pattern covers error messages and command lines", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "scope-redact-"));
+    const dir = tmp();
     const out = join(dir, "t.bin");
     const result = await runCli(["run", "--redact-pattern", "\\d{4}-\\d{4}-\\d{4}-\\d{4}", "--out", out, "--", "node", "-e", `throw new Error("declined: " + process.argv[1])`, card], { cwd: dir });
     expect(result.exitCode).toBe(1);
@@ -118,7 +120,7 @@ describe("redaction", () => {
   });
 
   test("--redact-file: the same settings from a file; a bad file is one line", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "scope-redact-"));
+    const dir = tmp();
     const file = join(dir, "redact.json");
     writeFileSync(file, JSON.stringify({ keys: ["card", "ssn"], patterns: ["\\d{4}-\\d{4}-\\d{4}-\\d{4}"] }));
     const events = await traced(["--redact-file", file]);

@@ -1,11 +1,11 @@
 /** `scope run` as a user meets it: pass-through, exit status, signals, bad input. */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cliEntry, readEvents, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "scope-run-test-"));
+const tmp = scratchDirs("scope-run-test-");
 
 describe("scope run", () => {
   test("passes stdout, stderr and the exit code through, and writes a trace", async () => {

@@ -4,13 +4,13 @@
  * (SCOPE_DISABLE_FILE). Recording stops, the program runs on untouched, the trace says why.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTrace } from "../src/dump/load";
 import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
+import { scratchDirs } from "./scratch";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "scope-safety-test-"));
+const tmp = scratchDirs("scope-safety-test-");
 
 /**
  * Round trips with a worker for `ms` milliseconds (or `count` of them), then prints how many
