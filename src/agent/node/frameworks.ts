@@ -126,10 +126,7 @@ interface LayerInfo {
   /** A route's dispatch layer: its route as last seen (kept here, not in a WeakMap keyed by the route: one look-up a request less). */
   route: object | undefined;
   seen: RouteSeen | undefined;
-  skip?: boolean;
 }
-
-const protoSkip = typeof process === "object" && process.env?.SCOPE_PROTO_SKIP === "1";
 
 interface LayerLike {
   handle?: unknown;
@@ -191,11 +188,7 @@ class Frameworks {
   private layerInfo(layer: object, fn: { length: number }): LayerInfo {
     const known = layerInfos.get(layer);
     if (known !== undefined && known.fn === fn) return known;
-    const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler, route: undefined, seen: undefined, skip: false };
-    if (protoSkip) {
-      const name = (fn as { name?: unknown }).name;
-      info.skip = name === "query" || name === "expressInit";
-    }
+    const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler, route: undefined, seen: undefined };
     layerInfos.set(layer, info);
     return info;
   }
@@ -385,8 +378,6 @@ class Frameworks {
       let step: Step | undefined;
       try {
         const info = frameworks.layerInfo(this, fn);
-        // PROTOTYPE (helper webfew, SCOPE_PROTO_SKIP=1): Express's own query and expressInit recorded as no step.
-        if (info.skip) return Reflect.apply(handleRequest, this, arguments);
         // Express runs no function of arity 4 here (it calls next()): no step.
         if (info.arity <= 3) step = frameworks.onLayer(this, info, fn, req, res, "middleware");
       } catch (error) {

@@ -12,9 +12,6 @@ import { lateNative, type Groups, type Sink } from "./sink";
 const MAX_INTERNED = 4096;
 const MAX_STRING_CHARS = 1024;
 const MAX_REPORTED_ERRORS = 16;
-const resolved = Promise.resolve();
-/** PROTOTYPE: performance, read once (Node's global `performance` is a lazy accessor on globalThis). */
-const perf: { now(): number } | undefined = typeof performance === "object" ? performance : undefined;
 
 /**
  * The preview walk (preview.ts) as a Recorder uses it. The Node agent hands a function that
@@ -40,16 +37,6 @@ export class Recorder {
   private readonly bytes: Uint8Array<ArrayBuffer> | undefined;
   /** The walk once there (given, or loaded); null: loading it failed (counted once, not tried again). */
   private previews: PreviewWalk | null | undefined;
-  /** PROTOTYPE (helper webfew, SCOPE_PROTO_BATCH=1): scope.node's event buffer as u32 words; records batched, stamped at the flush. */
-  private batch: Uint32Array | undefined;
-  private batchCommit: (() => unknown) | undefined;
-  private flushQueued = false;
-  private clocked = false;
-  private clockOffset = 0;
-  private readonly flushBatch = (): void => {
-    this.flushQueued = false;
-    this.batchCommit!();
-  };
 
   constructor(
     private readonly sink: Sink,
@@ -67,28 +54,6 @@ export class Recorder {
     if (scratch instanceof ArrayBuffer && scratch.byteLength >= 64 + SCRATCH_PREVIEW_BYTES) {
       this.fields = new Float64Array(scratch, 0, 8);
       this.bytes = new Uint8Array(scratch, 64);
-    }
-    if (typeof process === "object" && (process.env?.SCOPE_PROTO_BATCH === "1")) {
-      try {
-        const holder = sink as unknown as Record<string, unknown>;
-        if (typeof holder.events !== "function" && typeof holder.fullApi === "function") Reflect.apply(holder.fullApi, sink, []);
-        const events = lateNative(sink, "events");
-        const commitEvents = lateNative(sink, "commitEvents");
-        const buffer = events !== undefined ? (Reflect.apply(events, sink, []) as unknown) : undefined;
-        if (buffer instanceof ArrayBuffer && commitEvents !== undefined) {
-          this.batch = new Uint32Array(buffer, 0, 16 + 256 * 16);
-          this.batchCommit = commitEvents.bind(sink) as () => unknown;
-          const now = lateNative(sink, "now");
-          if (process.env.SCOPE_PROTO_BATCH_CLOCK === "1" && now !== undefined && perf !== undefined) {
-            // performance.now() (ms) onto the producer's clock (ns): one offset, read once.
-            const clock = Reflect.apply(now, sink, []) as number;
-            this.clockOffset = clock - perf!.now() * 1e6;
-            this.clocked = true;
-          }
-        }
-      } catch {
-        this.batch = undefined;
-      }
     }
   }
 
@@ -119,30 +84,6 @@ export class Recorder {
 
   event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
     try {
-      const words = this.batch;
-      if (words !== undefined && a >>> 0 === a && b >>> 0 === b && c >>> 0 === c && d >>> 0 === d && e >>> 0 === e) {
-        const n = words[0]!;
-        const at = 16 + n * 16;
-        words[at + 1] = kind | (flags << 16);
-        if (this.clocked) {
-          const time = Math.floor(perf!.now() * 1e6 + this.clockOffset);
-          words[at + 2] = time % 4294967296;
-          words[at + 3] = Math.floor(time / 4294967296);
-        }
-        words[at + 6] = a;
-        words[at + 8] = b;
-        words[at + 10] = c;
-        words[at + 12] = d;
-        words[at + 14] = e;
-        words[0] = n + 1;
-        if (n === 255) this.batchCommit!();
-        else if (!this.flushQueued) {
-          this.flushQueued = true;
-          resolved.then(this.flushBatch);
-        }
-        return;
-      }
-      if (words !== undefined && words[0] !== 0) this.batchCommit!();
       const fields = this.fields;
       if (fields === undefined) {
         if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
