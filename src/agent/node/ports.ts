@@ -173,7 +173,9 @@ export function installPortHooks(context: PortContext): void {
     const ordinal = state.received;
     if (state.kind === ChannelKind.broadcast) shared?.beforeBroadcastReceive(state);
     tracer.receive(state, value);
-    if (Array.isArray(ports) && ports.length > 0) adopt(state, ordinal, ports);
+    // Undefined unless the message carried ports (Node sets it for each delivery): no
+    // Array.isArray call (a builtin call in Maglev code, Node 24) on every receive.
+    if (ports !== undefined && Array.isArray(ports) && ports.length > 0) adopt(state, ordinal, ports);
   }
 
   /** Publishes the state of ports that leave with message `ordinal` of `carrier`. */
