@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, ofKind, pairing, runTraced, runUntraced, type Traced } from "./agent-harness";
+import { nodeVersions } from "./harness";
 
 afterAll(cleanup);
 
@@ -103,6 +104,41 @@ describe("node agent, through scope run", () => {
     expect(ofKind(run.events, "thread_exited").map((e) => e.fields.code)).toEqual([0, 0, 0]);
     expectAllPaired(run, 6);
   });
+
+  test.each(nodeVersions.map((node) => [node.name, node] as const))(
+    "%s: a port's deliveries and a worker's end as untraced (emit, dispatchEvent, once, removed listeners; Worker's emit not wrapped), the drained messages' receives before thread_exited",
+    async (_name, node) => {
+      if (!node.installed) {
+        console.warn(`${node.name} not installed: skipped (scripts/node-install.sh)`);
+        return;
+      }
+      // What the dispatch wrapper relies on (src/agent/node/ports.ts): Node's own takes three named
+      // parameters and reads no `arguments`, so a missing third passed as undefined is the same call.
+      const source = await runUntraced([node.path, "-e", "const d = require('node:worker_threads').MessagePort.prototype[Symbol.for('nodejs.internal.kHybridDispatch')].toString(); console.log(d.startsWith('[kHybridDispatch](nodeValue, type, event) {'), /\\barguments\\b|\\.\\.\\./.test(d))"]);
+      expect(source.stdout).toBe("true false\n");
+      const argv = [node.path, "deliveries-fixture.cjs"];
+      const run = await runTraced(argv);
+      await sameAsUntraced(argv, run);
+      expect(run.stdout).toStartWith("worker emit: true own false\ndispatch: function length 3\n");
+      expect(run.stdout).toContain("worker exit 5 after 0,1,2 this true listeners 0\nprogram's exit event 9\nterminated 1\n");
+      expectComplete(run, { code: 0, signal: null });
+      // The worker's end, once each (the program's own emit("exit", 9) is no end).
+      expect(ofKind(run.events, "thread_exited").map((e) => e.fields)).toEqual([
+        { threadId: 1, code: 5 },
+        { threadId: 2, code: 1 },
+      ]);
+      // Its three messages, drained by Node when it heard the end, received before it.
+      const main = run.events.filter((e) => e.pid === topPid(run) && e.tid === 0);
+      const fromWorker = main.filter((e) => e.kind === "message_receive" && e.fields.channel === "worker" && e.fields.channelSubId === 1);
+      expect(fromWorker.map((e) => e.fields.ordinal)).toEqual([0, 1, 2]);
+      const exited = main.findIndex((e) => e.kind === "thread_exited" && e.fields.threadId === 1);
+      expect(main.indexOf(fromWorker[2]!)).toBeLessThan(exited);
+      // Every send paired; the channel's receives: the two posted, and the program's emit(),
+      // which Node's port dispatches as the runtime's deliveries (recorded as before).
+      const p = pairing(run.events);
+      expect({ sends: p.sends, unpairedSends: p.unpairedSends.length, receives: p.receives }).toEqual({ sends: 5, unpairedSends: 0, receives: 6 });
+    },
+  );
 
   test("fork with IPC both ways: 3 down, 4 up, child's exit code seen by both", async () => {
     const argv = ["node", "fork-ipc-fixture.cjs"];

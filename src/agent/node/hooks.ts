@@ -713,12 +713,72 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
     },
   });
   (threads as { Worker: unknown }).Worker = proxy;
-  wrapEmit(Original.prototype as never, tracer, function (this: object, event, code) {
-    if (event !== "exit" || !recorder.groups.thread) return;
-    const threadId = workerThreadIds.get(this);
+  const exited = (worker: object, code: unknown) => {
+    if (!recorder.groups.thread) return;
+    const threadId = workerThreadIds.get(worker);
     if (threadId === undefined) return;
     recorder.event(Kind.thread_exited, threadId, typeof code === "number" ? code : U64_NONE);
+  };
+  if (hookWorkerExit(Original.prototype, recorder, exited)) return;
+  wrapEmit(Original.prototype as never, tracer, function (this: object, event, code) {
+    if (event === "exit") exited(this, code);
   });
+}
+
+/**
+ * A worker's end as its parent hears it, without wrapping Worker's `emit`: every message a
+ * worker sends its parent is emitted as a Worker 'message' event, so a wrapper there costs
+ * each of them (~190 instructions a parent's receive on Node 20, BENCHMARKS.md "Pool message
+ * events by function"), for one 'exit' a worker. Node (20, 22, 24) ends a Worker in one
+ * method, `this[kOnExit](code, …)`, called by the handle's `onexit`: it drains both ports (the
+ * last messages' receives), calls `this[kDispose]()`, then emits 'error' (a resource limit) and
+ * 'exit'. So the code is taken when kOnExit starts and the record written when kDispose does:
+ * after the drained messages' receives, before the 'error' and 'exit' listeners, as the emit
+ * wrapper wrote it right before the 'exit' listeners. Both methods are replaced on
+ * Worker.prototype (own, non-enumerable, as the class defines them), by their symbols' names;
+ * false (the emit wrapper then) where either is missing.
+ */
+function hookWorkerExit(proto: object, recorder: Recorder, exited: (worker: object, code: unknown) => void): boolean {
+  const methods = proto as Record<symbol, unknown>;
+  const symbols = Object.getOwnPropertySymbols(proto);
+  const onExitKey = symbols.find((symbol) => symbol.description === "kOnExit");
+  const disposeKey = symbols.find((symbol) => symbol.description === "kDispose");
+  if (onExitKey === undefined || disposeKey === undefined) return false;
+  const onExit = methods[onExitKey];
+  const dispose = methods[disposeKey];
+  if (typeof onExit !== "function" || typeof dispose !== "function") return false;
+  const callOnExit = Function.prototype.call.bind(onExit) as (self: unknown, ...args: unknown[]) => unknown;
+  let ending: object | undefined;
+  let endingCode: unknown;
+  const replace = (key: symbol, original: unknown, replacement: (this: object, ...args: never[]) => unknown) => {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, key)!;
+    Object.defineProperty(proto, key, { ...descriptor, value: renamed(original, replacement) });
+  };
+  replace(onExitKey, onExit, function (this: object, code: unknown, customErr: unknown, customErrReason: unknown) {
+    const outer = ending;
+    const outerCode = endingCode;
+    ending = this;
+    endingCode = code;
+    try {
+      if (arguments.length === 3) return callOnExit(this, code, customErr, customErrReason);
+      return Reflect.apply(onExit, this, arguments);
+    } finally {
+      ending = outer;
+      endingCode = outerCode;
+    }
+  });
+  replace(disposeKey, dispose, function (this: object) {
+    if (ending === this) {
+      ending = undefined;
+      try {
+        exited(this, endingCode);
+      } catch (error) {
+        recorder.fail(error);
+      }
+    }
+    return Reflect.apply(dispose, this, arguments);
+  });
+  return true;
 }
 
 /** Set by the port hooks: registers a new worker's public port. */

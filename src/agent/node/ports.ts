@@ -95,25 +95,33 @@ export function installPortHooks(context: PortContext): void {
   const inheritedDispatch = proto[kHybridDispatch] as AnyFunction | undefined;
   if (typeof inheritedDispatch !== "function") throw new Error("MessagePort dispatch hook not found");
   const callDispatch = callOf(inheritedDispatch);
+  // A delivery's record, out of the wrapper: its own function, so that the wrapper TurboFan
+  // inlines Node's dispatch (and the program's listener) into stays small (BENCHMARKS.md
+  // "The receive's wrapper without `arguments`").
+  const receivedOn = (port: Record<symbol, unknown>, state: Channel, value: unknown) => {
+    try {
+      delivered(state, value, port[kCurrentlyReceivingPorts]);
+    } catch (error) {
+      recorder.fail(error);
+    }
+  };
   Object.defineProperty(proto, kHybridDispatch, {
     configurable: true,
     writable: true,
     enumerable: false,
+    // Node's dispatch (20, 22, 24: `[kHybridDispatch](nodeValue, type, event)`, no `arguments`,
+    // no rest) is handed its three parameters as they came, a missing one as undefined, which it
+    // cannot tell from one not passed: the runtime passes three, NodeEventTarget's emit two. No
+    // `arguments` here: an arguments object is made each delivery wherever it escapes (a
+    // Reflect.apply on the rare path) and the code is not TurboFan's (Maglev: ~37 instructions a
+    // receive on Node 24).
     value: function (this: Record<symbol, unknown>, value: unknown, type: unknown, event: unknown) {
       // The runtime delivers with no event object; dispatchEvent() by the program passes one.
       if (event === undefined) {
         const state = channels.get(this);
-        if (state) {
-          try {
-            delivered(state, value, this[kCurrentlyReceivingPorts]);
-          } catch (error) {
-            recorder.fail(error);
-          }
-        }
+        if (state !== undefined) receivedOn(this, state, value);
       }
-      // The runtime calls it with three arguments.
-      if (arguments.length === 3) return callDispatch(this, value, type, event);
-      return Reflect.apply(inheritedDispatch, this, arguments);
+      return callDispatch(this, value, type, event);
     },
   });
 
@@ -165,7 +173,9 @@ export function installPortHooks(context: PortContext): void {
     const ordinal = state.received;
     if (state.kind === ChannelKind.broadcast) shared?.beforeBroadcastReceive(state);
     tracer.receive(state, value);
-    if (Array.isArray(ports) && ports.length > 0) adopt(state, ordinal, ports);
+    // Undefined unless the message carried ports (Node sets it for each delivery): no
+    // Array.isArray call (a builtin call in Maglev code, Node 24) on every receive.
+    if (ports !== undefined && Array.isArray(ports) && ports.length > 0) adopt(state, ordinal, ports);
   }
 
   /** Publishes the state of ports that leave with message `ordinal` of `carrier`. */
