@@ -847,13 +847,15 @@ type MapProve = (object: object | undefined, slot: number, written?: number) => 
 let mapHeld: MapHeld | undefined;
 let mapProve: MapProve | undefined;
 /**
- * scope.node's commitHeld(object) (zig/napi.zig "One crossing a send"): for a record whose map
- * a writer holds with a plan, the map compare, the writer's bytes and commitString's commit in
- * one call (its answer, 0..2, plus 4 times the writer's slot); HELD_NONE when it wrote nothing. Only where the Recorder's sink
+ * scope.node's commitHeld(object, kind, flags, a, b, c, id) (zig/napi.zig "One crossing a send"):
+ * for a record whose map a writer holds with a plan, the map compare, the writer's bytes and
+ * the commit of string `id` and event `kind, flags, a, b, c` (d the size) in one call (its
+ * answer, 0..2, plus 4 times the writer's slot); HELD_NONE when it wrote nothing. Only where the Recorder's sink
  * is the addon itself (useMapProofs' `commits`: not function tracing's ordered sink, which
  * flushes its buffer before each commit).
  */
-let commitHeld: ((object: object) => number) | undefined;
+type CommitHeld = (object: object, kind: number, flags: number, a: number, b: number, c: number, id: number) => number;
+let commitHeld: CommitHeld | undefined;
 let heldCommits = false;
 /** A proof on this thread made commitHeld a plan (mapProve answered 2): until then a send does not ask it (no crossing for nothing). */
 let planned = false;
@@ -948,7 +950,7 @@ function askMapProofs(): void {
     if (api !== null && typeof api === "object" && typeof api.mapHeld === "function" && typeof api.mapProve === "function") {
       mapHeld = api.mapHeld as MapHeld;
       mapProve = api.mapProve as MapProve;
-      if (heldCommits && typeof api.commitHeld === "function") commitHeld = api.commitHeld as (object: object) => number;
+      if (heldCommits && typeof api.commitHeld === "function") commitHeld = api.commitHeld as CommitHeld;
     }
     if (api !== null && typeof api === "object" && typeof api.mapKnown === "function" && typeof api.mapLearn === "function") {
       mapKnown = api.mapKnown as MapKnown;
@@ -1164,14 +1166,15 @@ function missed(shape: Shape): number {
 /**
  * A send's preview and commit in one native call (commitHeld), when `value` is a record whose
  * map a writer holds with a plan: commitString's answer (0..2), or -1 when it wrote nothing (the
- * caller then writes by previewWrite and commits as before). The Recorder has put the record's
- * fields and string id in the scratch; commitHeld writes the size and length.
+ * caller then writes by previewWrite and commits as before). The event's fields (kind, flags,
+ * a, b, c; d is the preview's size) and its string id are the call's arguments; commitHeld
+ * writes the preview into the scratch (zeros after it), not its fields.
  */
-export function previewCommit(value: unknown): number {
+export function previewCommit(value: unknown, kind: number, flags: number, a: number, b: number, c: number, id: number): number {
   const commit = commitHeld;
   if (commit === undefined || !planned || !shapesOn || typeof value !== "object" || value === null) return -1;
   // Its count (0..2) plus 4 times the writer's slot.
-  const result = commit(value);
+  const result = commit(value, kind, flags, a, b, c, id);
   if (result === HELD_NONE) return -1;
   const slot = result >> 2;
   shapes[slot]!.hits++;
