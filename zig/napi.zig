@@ -1674,7 +1674,7 @@ fn plan_build(state: *const EnvState, proofs: *const MapProofs, object: usize, m
 /// slots; the answer its count (0..2) plus 4 times the writer's slot (the agent counts the
 /// writer's hits), else held_none and nothing written. The event's fields come as the call's
 /// arguments, not through the scratch: no stores before the call, no f64 read back here.
-fn commit_held(state: *EnvState, object_local: *const usize, fields: *const HeldFields) u32 {
+inline fn commit_held(state: *EnvState, object_local: *const usize, fields: *const HeldFields) u32 {
     const proofs = state.map_proofs orelse return held_none;
     const object = local_object(object_local) orelse return held_none;
     const map = heap_word(object, 0);
@@ -1691,9 +1691,10 @@ fn commit_held(state: *EnvState, object_local: *const usize, fields: *const Held
         // start (spec/map-proof reads it so: the scratch's fields are not written).
         bytes[length..][0..layout.string_fragment_bytes].* = @splat(0);
         if (!state.attached) return 4 * @as(u32, @intCast(slot));
-        const record = producer_module.record_from_values(fields.kind, fields.flags, fields.a, fields.b, fields.c, @floatFromInt(length + 1), fields.id);
-        const id: u32 = @truncate(producer_module.u64_from_f64(fields.id));
-        return producer_module.write_padded_string_record(&state.producer, id, bytes[0..length], &record) + 4 * @as(u32, @intCast(slot));
+        // d, the size, is the length plus one (no round trip through an f64); e, the string's id.
+        var record = producer_module.record_from_values(fields.kind, fields.flags, fields.a, fields.b, fields.c, 0, fields.id);
+        record.d = length + 1;
+        return producer_module.write_padded_string_record(&state.producer, @truncate(record.e), bytes[0..length], &record) + 4 * @as(u32, @intCast(slot));
     }
     return held_none;
 }
