@@ -45,12 +45,11 @@ report.dictionaryProved = api.mapProve(middle, 1);
 report.released = api.mapProve(undefined, 0) === false && api.mapHeld(make(4), 0) === false;
 // As the agent asks for them (sink.ts mapProofsOf: not where V8 compresses pointers). With
 // "commits", as the Node agent's Recorder sends (recorder.ts eventWithPreview): into the addon's
-// scratch, commitHeld first (previewCommit: the preview written natively, its length and size
-// in the scratch's fields; nothing is committed, the addon is not attached), the writers after.
+// scratch, commitHeld first (previewCommit: the preview written natively, zeros after it;
+// nothing is committed, the addon is not attached), the writers after.
 const commits = process.argv[4] === "commits";
 walk.useMapProofs(() => walk.mapProofsOf(addon), commits);
 const scratch = addon.scratch();
-const fields = new Float64Array(scratch, 0, 8);
 const target = commits ? new Uint8Array(scratch, 64) : new Uint8Array(walk.SCRATCH_PREVIEW_BYTES);
 const utf8 = (text) => new Uint8Array(Buffer.from(text, "utf8"));
 report.heldCommits = 0;
@@ -58,14 +57,14 @@ report.heldBy = {};
 function sendOf(value, label) {
   let length;
   let size;
-  fields[5] = -1;
-  fields[7] = -1;
-  const held = walk.previewCommit(value);
+  const held = walk.previewCommit(value, 5, 0, 1, 2, 3, 7);
   if (held >= 0) {
     report.heldCommits++;
     report.heldBy[label] = (report.heldBy[label] ?? 0) + 1;
-    length = fields[7];
-    size = fields[5];
+    // commitHeld leaves the scratch's fields alone: its text (printable ASCII) ends where the
+    // zeros it writes after it start, and its size is the length plus one (a record's rule).
+    length = target.indexOf(0);
+    size = length + 1;
   } else {
     length = walk.previewWrite(target, value, types);
     size = walk.previewSize();

@@ -1668,11 +1668,13 @@ fn plan_build(state: *const EnvState, proofs: *const MapProofs, object: usize, m
     return plan;
 }
 
-/// commitHeld(object): `object`'s map is a held one with a plan and its elements are empty:
-/// its preview written into the scratch and committed as commitString does, the answer its
-/// count (0..2) plus 4 times the writer's slot (the agent counts the writer's hits), else
-/// held_none and nothing written.
-fn commit_held(state: *EnvState, object_local: *const usize) u32 {
+/// commitHeld(object, kind, flags, a, b, c, id): `object`'s map is a held one with a plan and
+/// its elements are empty: its preview written into the scratch (zeros after it) and committed with the event `kind, flags, a, b, c`
+/// (d the size, e the string id `id`), the string's fragments built straight into their ring
+/// slots; the answer its count (0..2) plus 4 times the writer's slot (the agent counts the
+/// writer's hits), else held_none and nothing written. The event's fields come as the call's
+/// arguments, not through the scratch: no stores before the call, no f64 read back here.
+inline fn commit_held(state: *EnvState, object_local: *const usize, fields: *const HeldFields) u32 {
     const proofs = state.map_proofs orelse return held_none;
     const object = local_object(object_local) orelse return held_none;
     const map = heap_word(object, 0);
@@ -1681,33 +1683,99 @@ fn commit_held(state: *EnvState, object_local: *const usize) u32 {
         if (handle.* != map or plan.count == 0) continue;
         if (heap_word(object, object_elements_offset) != proofs.empty_elements) return held_none;
         const scratch = state.scratch orelse return held_none;
-        const out: *PlanText = scratch[scratch_fields_bytes..][0 .. preview_max_chars + 1 + copy_slack];
+        const bytes = scratch[scratch_fields_bytes..];
+        const out: *PlanText = bytes[0 .. preview_max_chars + 1 + copy_slack];
         const length = plan_write(proofs, plan, object, out) orelse return held_none;
-        const fields: *[8]f64 = @ptrCast(scratch);
-        fields[5] = @floatFromInt(length + 1);
-        fields[7] = @floatFromInt(length);
-        return commit_string_write(state) + 4 * @as(u32, @intCast(slot));
+        // Zeros after the text up to a fragment's end: the fragments' last bytes (ring.zig
+        // write_string_whole); the text has none (printable ASCII), so its length is where they
+        // start (spec/map-proof reads it so: the scratch's fields are not written).
+        bytes[length..][0..layout.string_fragment_bytes].* = @splat(0);
+        if (!state.attached) return 4 * @as(u32, @intCast(slot));
+        // d, the size, is the length plus one (no round trip through an f64); e, the string's id.
+        var record = producer_module.record_from_values(fields.kind, fields.flags, fields.a, fields.b, fields.c, 0, fields.id);
+        record.d = length + 1;
+        return producer_module.write_padded_string_record(&state.producer, @truncate(record.e), bytes[0..length], &record) + 4 * @as(u32, @intCast(slot));
     }
     return held_none;
 }
 
-fn commit_held_fast(receiver: ?*anyopaque, object_local: *const usize) callconv(.c) u32 {
+/// commitHeld's event fields (its arguments after the object).
+const HeldFields = struct {
+    kind: u32,
+    flags: u32,
+    a: f64,
+    b: f64,
+    c: f64,
+    id: f64,
+};
+
+fn commit_held_fast(receiver: ?*anyopaque, object_local: *const usize, kind: u32, flags: u32, a: f64, b: f64, c: f64, id: f64) callconv(.c) u32 {
     _ = receiver;
     const state = fast_state_get() orelse return held_none;
     state.fast_calls +%= 1;
-    return commit_held(state, object_local);
+    return commit_held(state, object_local, &.{ .kind = kind, .flags = flags, .a = a, .b = b, .c = c, .id = id });
 }
 
 fn commit_held_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
     const state = fast_state_get() orelse return;
     const env = state.env orelse return;
-    const result = if (info.length >= 1) commit_held(state, &info.values[0]) else held_none;
-    slow_return(info, number(env, @floatFromInt(result)));
+    var result = held_none;
+    if (info.length >= commit_held_args.len - 1) {
+        var fields: HeldFields = .{ .kind = 0, .flags = 0, .a = 0, .b = 0, .c = 0, .id = 0 };
+        // The interpreter's and Maglev's calls come here (on Node 24 a good share of a pool's
+        // sends: BENCHMARKS.md "A send's pieces cut"): Smis and HeapNumbers read from their words
+        // as plan_value reads them, anything else through Node-API.
+        const ok = slow_uint32(state, env, &info.values[1], &fields.kind) and
+            slow_uint32(state, env, &info.values[2], &fields.flags) and
+            slow_double(state, env, &info.values[3], &fields.a) and
+            slow_double(state, env, &info.values[4], &fields.b) and
+            slow_double(state, env, &info.values[5], &fields.c) and
+            slow_double(state, env, &info.values[6], &fields.id);
+        if (ok) result = commit_held(state, &info.values[0], &fields);
+    }
+    // A Smi (its value in the word's upper half: no pointer compression, as mapApi requires).
+    info.implicit_args[v8_return_value_index] = @as(usize, result) << 32;
 }
+
+/// An argument's number (a Smi or a HeapNumber read from its word; else Node-API's reading).
+fn slow_double(state: *const EnvState, env: napi_env, slot: *const usize, out: *f64) bool {
+    const word = slot.*;
+    if (word & 1 == 0) {
+        out.* = @floatFromInt(@as(i64, @bitCast(word)) >> 32);
+        return true;
+    }
+    if (state.map_proofs) |proofs| {
+        if (heap_word(word, 0) == proofs.heap_number_map) {
+            out.* = @as(*const f64, @ptrFromInt(word - 1 + heap_number_value_offset)).*;
+            return true;
+        }
+    }
+    return napi_get_value_double(env, @ptrCast(@constCast(slot)), out) == napi_ok;
+}
+
+/// An argument's uint32 (a non-negative Smi read from its word; else Node-API's reading).
+fn slow_uint32(state: *const EnvState, env: napi_env, slot: *const usize, out: *u32) bool {
+    _ = state;
+    const word = slot.*;
+    const small: i64 = @as(i64, @bitCast(word)) >> 32;
+    if (word & 1 == 0 and small >= 0) {
+        out.* = @intCast(small);
+        return true;
+    }
+    return napi_get_value_uint32(env, @ptrCast(@constCast(slot)), out) == napi_ok;
+}
+
+/// The receiver, the object, kind and flags (uint32), a, b, c and the string id (float64).
+const commit_held_args = [_]CTypeInfo{
+    .{ .type = CTypeInfo.v8_value_type },  .{ .type = CTypeInfo.v8_value_type },
+    .{ .type = CTypeInfo.uint32_type },    .{ .type = CTypeInfo.uint32_type },
+    .{ .type = CTypeInfo.float64_type },   .{ .type = CTypeInfo.float64_type },
+    .{ .type = CTypeInfo.float64_type },   .{ .type = CTypeInfo.float64_type },
+};
 
 const fast_commit_held_function: FastFunction = .{
     .slow = commit_held_slow,
-    .c_function = .{ .address = &commit_held_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
+    .c_function = .{ .address = &commit_held_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = commit_held_args.len, .arg_info = &commit_held_args } },
 };
 
 // ---------------------------------------------------------------------------------------

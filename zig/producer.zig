@@ -91,6 +91,27 @@ pub fn write_string_record(producer: *ring.Producer, id: u32, utf8: []const u8, 
     return written;
 }
 
+/// write_string_record for a string of at most string_max_bytes that is followed in memory
+/// by zeros up to the next multiple of string_fragment_bytes (`text.ptr[text.len..]`: the
+/// caller's padding, napi.zig commit_held): its fragments are built straight into their ring
+/// slots (Producer.write_string_whole), not into an array of records first. The same records,
+/// bytes and answer as write_string_record.
+pub fn write_padded_string_record(producer: *ring.Producer, id: u32, text: []const u8, record: *const Record) u32 {
+    assert(text.len <= layout.string_max_bytes);
+    if (producer.write_string_whole(id, text, record)) return 2;
+    return write_string_then_record(producer, id, text, record);
+}
+
+/// The two writes of write_string_record's short-lane path, out of line: its fragment array
+/// (string_fragment_count_max records on the stack) stays out of the ordinary path's frame.
+noinline fn write_string_then_record(producer: *ring.Producer, id: u32, text: []const u8, record: *const Record) u32 {
+    @branchHint(.cold);
+    var written: u32 = 0;
+    if (write_string(producer, id, text) > 0) written += 1;
+    if (producer.write(record)) written += 1;
+    return written;
+}
+
 /// A string to write ahead of an event (see write_events).
 pub const Text = struct {
     id: u32,
@@ -227,4 +248,49 @@ test "producer: write_string_record writes string and event as one claim, or the
     try testing.expectEqual(@as(u64, 1), producer.dropped_count);
     try testing.expectEqual(@as(u32, 8), test_ring.drain(&out));
     try testing.expectEqual(@as(u16, @intFromEnum(layout.EventKind.string)), out[7].kind);
+}
+
+test "producer: write_padded_string_record writes the records write_string_record writes, fragments built in their slots" {
+    const page_size_bytes = ring.page_size_bytes;
+    const lengths = [_]usize{ 0, 1, 31, 32, 33, 63, 64, 65, 96 };
+    for (lengths) |length| {
+        var results: [2][8]Record = undefined;
+        for (0..2) |way| {
+            const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), ring.size_bytes(1, 16));
+            defer testing.allocator.free(memory);
+            @memset(memory, 0);
+            var test_ring = try ring.Ring.format(memory, .{ .lane_count = 1, .lane_capacity_slots = 16, .mode = .discard, .collector_pid = 1, .clock = .auto });
+            var producer = test_ring.attach(5, 3);
+            var padded: [96 + 32]u8 = @splat(0);
+            for (padded[0..length], 0..) |*byte, i| byte.* = @intCast('a' + i % 26);
+            var event = record_from_values(@intFromEnum(layout.EventKind.message_send), 0, 1, 2, 3, @floatFromInt(length + 1), 11);
+            event.timestamp_ns = 0;
+            const written = if (way == 0) write_string_record(&producer, 11, padded[0..length], &event) else write_padded_string_record(&producer, 11, padded[0..length], &event);
+            try testing.expectEqual(@as(u32, 2), written);
+            const count = test_ring.drain(&results[way]);
+            try testing.expectEqual(@as(u32, @intCast(@max(1, (length + 31) / 32) + 1)), count);
+            for (results[way][0..count]) |*record| {
+                try testing.expect(record.timestamp_ns != 0);
+                try testing.expectEqual(results[way][count - 1].timestamp_ns, record.timestamp_ns);
+                record.timestamp_ns = 0;
+            }
+            for (results[way][count..]) |*record| record.* = std.mem.zeroes(Record);
+        }
+        try testing.expectEqualSlices(u8, std.mem.asBytes(&results[0]), std.mem.asBytes(&results[1]));
+    }
+    // A lane too short for string and event: written the two ways, the event dropped and counted.
+    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), ring.size_bytes(1, 8));
+    defer testing.allocator.free(memory);
+    @memset(memory, 0);
+    var test_ring = try ring.Ring.format(memory, .{ .lane_count = 1, .lane_capacity_slots = 8, .mode = .discard, .collector_pid = 1, .clock = .auto });
+    var producer = test_ring.attach(5, 0);
+    producer.overflow_capacity_records = 0;
+    var filler = std.mem.zeroes(Record);
+    filler.kind = @intFromEnum(layout.EventKind.drop);
+    for (0..6) |_| try testing.expect(producer.write(&filler));
+    var padded: [96]u8 = @splat(0);
+    @memset(padded[0..40], 'y');
+    const event = record_from_values(@intFromEnum(layout.EventKind.message_send), 0, 1, 2, 3, 41, 10);
+    try testing.expectEqual(@as(u32, 1), write_padded_string_record(&producer, 10, padded[0..40], &event));
+    try testing.expectEqual(@as(u64, 1), producer.dropped_count);
 }

@@ -1007,6 +1007,45 @@ pub const Producer = struct {
         return true;
     }
 
+    /// write_whole of string `id`'s fragments (string_fragments' records for `text`, at most
+    /// string_max_bytes) and then `record`, each fragment built straight into its slot:
+    /// `text.ptr[text.len..]` must hold zeros up to the next multiple of
+    /// string_fragment_bytes (the caller's padding), read as the last fragment's tail.
+    /// false, as write_whole, when the lane has no room for all of them now, the producer is
+    /// backlogged or recording stopped.
+    pub fn write_string_whole(producer: *Producer, id: u32, text: []const u8, record: *const Record) bool {
+        assert(text.len <= layout.string_max_bytes);
+        const fragment_bytes = layout.string_fragment_bytes;
+        const fragments: u32 = @intCast(@max(1, (text.len + fragment_bytes - 1) / fragment_bytes));
+        const count = fragments + 1;
+        if (count > producer.capacity_slots or producer.backlogged or producer.stopped()) return false;
+        const claim = switch (producer.mode) {
+            .discard => producer.claim_discard(count, count),
+            .overwrite => producer.claim_overwrite(count),
+        };
+        if (claim.count == 0) return false;
+        assert(claim.count == count);
+        const now_ns = producer.clock.now_ns();
+        const a = @as(u64, id) | (@as(u64, text.len) << 32);
+        for (0..fragments) |index| {
+            var fragment: Record = undefined;
+            fragment.seq = 0;
+            fragment.kind = @intFromEnum(layout.EventKind.string);
+            fragment.flags = @intCast(index);
+            fragment.a = a;
+            const data: *[fragment_bytes]u8 = @ptrCast(&fragment.b);
+            data.* = text.ptr[index * fragment_bytes ..][0..fragment_bytes].*;
+            producer.publish(claim.position + index, &fragment, now_ns);
+        }
+        producer.publish(claim.position + fragments, record, if (record.timestamp_ns != 0) record.timestamp_ns else now_ns);
+        producer.written_count += count;
+        if (claim.position + count > producer.wake_position) {
+            @branchHint(.unlikely);
+            producer.wake_check(claim.position + count);
+        }
+        return true;
+    }
+
     /// Writes up to records.len records as one claim; at least `count_min` or none
     /// (a string's fragments go all or nothing). Records with a zero timestamp share one
     /// clock read. What the lane cannot take goes to the overflow (discard mode).

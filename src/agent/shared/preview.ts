@@ -847,16 +847,41 @@ type MapProve = (object: object | undefined, slot: number, written?: number) => 
 let mapHeld: MapHeld | undefined;
 let mapProve: MapProve | undefined;
 /**
- * scope.node's commitHeld(object) (zig/napi.zig "One crossing a send"): for a record whose map
- * a writer holds with a plan, the map compare, the writer's bytes and commitString's commit in
- * one call (its answer, 0..2, plus 4 times the writer's slot); HELD_NONE when it wrote nothing. Only where the Recorder's sink
+ * scope.node's commitHeld(object, kind, flags, a, b, c, id) (zig/napi.zig "One crossing a send"):
+ * for a record whose map a writer holds with a plan, the map compare, the writer's bytes and
+ * the commit of string `id` and event `kind, flags, a, b, c` (d the size) in one call (its
+ * answer, 0..2, plus 4 times the writer's slot); HELD_NONE when it wrote nothing. Only where the Recorder's sink
  * is the addon itself (useMapProofs' `commits`: not function tracing's ordered sink, which
  * flushes its buffer before each commit).
  */
-let commitHeld: ((object: object) => number) | undefined;
+type CommitHeld = (object: object, kind: number, flags: number, a: number, b: number, c: number, id: number) => number;
+let commitHeld: CommitHeld | undefined;
 let heldCommits = false;
 /** A proof on this thread made commitHeld a plan (mapProve answered 2): until then a send does not ask it (no crossing for nothing). */
 let planned = false;
+/**
+ * commitHeld while a send may ask it (a plan made, the writers on), else undefined: the one
+ * test previewCommit makes (one compare, where `planned` and `shapesOn` were each a
+ * generic truth test in TurboFan's code). Set and cleared with those (heldReadiness).
+ */
+let heldCommit: CommitHeld | undefined;
+/**
+ * Records commitHeld wrote, by writer slot (f64: no overflow): previewCommit counts a write
+ * here with one typed-array add instead of the Shape's hits and the two module counters;
+ * a writer's hits and the thread's writes read these too (missed, shaped, shapeDirectWrites).
+ */
+const heldHits = new Float64Array(MAX_SHAPES);
+
+function heldReadiness(): void {
+  heldCommit = planned && shapesOn ? commitHeld : undefined;
+}
+
+/** Records commitHeld wrote on this thread. */
+function heldWrites(): number {
+  let total = 0;
+  for (let i = 0; i < MAX_SHAPES; i++) total += heldHits[i]!;
+  return total;
+}
 const HELD_NONE = 3;
 // fast()'s known maps (scope.node's mapKnown and mapLearn, a table of its own): after fast()
 // has read every for-in key of a record by descriptor, all own data properties, its map is
@@ -914,7 +939,7 @@ let directWrites = 0;
 
 /** How many records the shape writers wrote by plain reads after a map proof (tests, benches). */
 export function shapeDirectWrites(): number {
-  return directWrites;
+  return directWrites + heldWrites();
 }
 
 /**
@@ -926,6 +951,7 @@ export function useMapProofs(source: () => unknown, commits = false): void {
   mapSource = source;
   heldCommits = commits;
   if (!commits) commitHeld = undefined;
+  heldReadiness();
 }
 
 /** After fast() read every for-in key of `object` by descriptor, `count` own data properties: learns its map. */
@@ -948,7 +974,8 @@ function askMapProofs(): void {
     if (api !== null && typeof api === "object" && typeof api.mapHeld === "function" && typeof api.mapProve === "function") {
       mapHeld = api.mapHeld as MapHeld;
       mapProve = api.mapProve as MapProve;
-      if (heldCommits && typeof api.commitHeld === "function") commitHeld = api.commitHeld as (object: object) => number;
+      if (heldCommits && typeof api.commitHeld === "function") commitHeld = api.commitHeld as CommitHeld;
+      heldReadiness();
     }
     if (api !== null && typeof api === "object" && typeof api.mapKnown === "function" && typeof api.mapLearn === "function") {
       mapKnown = api.mapKnown as MapKnown;
@@ -971,7 +998,10 @@ function prove(object: object, slot: number, shape: Shape, written: number): voi
   if (shape.proves >= MAX_PROVES) return;
   shape.proves++;
   try {
-    if (mapProve!(object, slot, written) === 2) planned = true;
+    if (mapProve!(object, slot, written) === 2) {
+      planned = true;
+      heldReadiness();
+    }
   } catch {
     shape.proves = MAX_PROVES;
   }
@@ -1110,7 +1140,10 @@ function shaped(object: object, target: Uint8Array): number {
     }
     if (length === VALUE_MISS) return missed(shape);
   }
-  if (++shapeNoMatch > 256 && shapeNoMatch > shapeWrites) shapesOn = false;
+  if (++shapeNoMatch > 256 && shapeNoMatch > shapeWrites + heldWrites()) {
+    shapesOn = false;
+    heldReadiness();
+  }
   return -1;
 }
 
@@ -1138,6 +1171,10 @@ export function resetShapeWriters(): void {
   shapeWrites = 0;
   shapeNoMatch = 0;
   shapesOn = true;
+  // shapeDirectWrites counts across resets (as directWrites does); the writers' counts start again.
+  directWrites += heldWrites();
+  heldHits.fill(0);
+  heldReadiness();
   for (let c = 0; c < CANDIDATES; c++) {
     candidateKeys[c] = [];
     candidateSeen[c] = 0;
@@ -1147,7 +1184,7 @@ export function resetShapeWriters(): void {
 
 function missed(shape: Shape): number {
   shape.misses++;
-  if (shape.misses > 16 && shape.misses > shape.hits && !shape.off) {
+  if (shape.misses > 16 && shape.misses > shape.hits + heldHits[shapes.indexOf(shape)]! && !shape.off) {
     shape.off = true;
     // Its held map goes too: commitHeld writes no record of a writer that is off.
     if (mapProve !== undefined) {
@@ -1164,20 +1201,19 @@ function missed(shape: Shape): number {
 /**
  * A send's preview and commit in one native call (commitHeld), when `value` is a record whose
  * map a writer holds with a plan: commitString's answer (0..2), or -1 when it wrote nothing (the
- * caller then writes by previewWrite and commits as before). The Recorder has put the record's
- * fields and string id in the scratch; commitHeld writes the size and length.
+ * caller then writes by previewWrite and commits as before). The event's fields (kind, flags,
+ * a, b, c; d is the preview's size) and its string id are the call's arguments; commitHeld
+ * writes the preview into the scratch (zeros after it), not its fields.
  */
-export function previewCommit(value: unknown): number {
-  const commit = commitHeld;
-  if (commit === undefined || !planned || !shapesOn || typeof value !== "object" || value === null) return -1;
+export function previewCommit(value: unknown, kind: number, flags: number, a: number, b: number, c: number, id: number): number {
+  const commit = heldCommit;
+  if (commit === undefined || typeof value !== "object" || value === null) return -1;
   // Its count (0..2) plus 4 times the writer's slot.
-  const result = commit(value);
+  const result = commit(value, kind, flags, a, b, c, id);
   if (result === HELD_NONE) return -1;
   const slot = result >> 2;
-  shapes[slot]!.hits++;
+  heldHits[slot] = heldHits[slot]! + 1;
   lastShape = slot;
-  shapeWrites++;
-  directWrites++;
   return result & 3;
 }
 

@@ -126,14 +126,9 @@ export class Recorder {
     }
     try {
       // A record whose map a shape writer holds: preview and commit in one native call
-      // (preview.ts previewCommit, zig/napi.zig "One crossing a send"), from these fields.
-      fields[0] = kind;
-      fields[1] = flags;
-      fields[2] = a;
-      fields[3] = b;
-      fields[4] = c;
-      fields[6] = this.nextId;
-      const held = walk.previewCommit(value);
+      // (preview.ts previewCommit, zig/napi.zig "One crossing a send"), the event's fields
+      // its arguments (a Fast API call takes them in registers: no stores into the scratch).
+      const held = walk.previewCommit(value, kind, flags, a, b, c, this.nextId);
       if (held >= 0) {
         this.nextId++;
         if (held !== 2) this.refused(2 - held);
