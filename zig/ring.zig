@@ -986,25 +986,38 @@ pub const Producer = struct {
     /// string and event (napi.zig commitString, commitHeld): one claim, one clock read.
     pub fn write_whole(producer: *Producer, records: []align(1) const Record) bool {
         assert(records.len > 0 and records.len <= producer.capacity_slots);
-        if (producer.backlogged or producer.stopped()) return false;
         const count: u32 = @intCast(records.len);
+        const position = producer.claim_whole(count) orelse return false;
+        const now_ns = producer.clock.now_ns();
+        for (records, 0..) |*record, index| {
+            const timestamp_ns = if (record.timestamp_ns != 0) record.timestamp_ns else now_ns;
+            producer.publish(position + index, record, timestamp_ns);
+        }
+        producer.end_whole(position, count);
+        return true;
+    }
+
+    /// write_whole's and write_string_whole's claim: all `count` slots at once, or null when
+    /// the lane has no room for all of them now, the producer is backlogged or recording
+    /// stopped (nothing counted: the caller writes the ordinary way).
+    inline fn claim_whole(producer: *Producer, count: u32) ?u64 {
+        if (producer.backlogged or producer.stopped()) return null;
         const claim = switch (producer.mode) {
             .discard => producer.claim_discard(count, count),
             .overwrite => producer.claim_overwrite(count),
         };
-        if (claim.count == 0) return false;
+        if (claim.count == 0) return null;
         assert(claim.count == count);
-        const now_ns = producer.clock.now_ns();
-        for (records, 0..) |*record, index| {
-            const timestamp_ns = if (record.timestamp_ns != 0) record.timestamp_ns else now_ns;
-            producer.publish(claim.position + index, record, timestamp_ns);
-        }
+        return claim.position;
+    }
+
+    /// After a whole claim's records are published: counted, the collector woken past the mark.
+    inline fn end_whole(producer: *Producer, position: u64, count: u32) void {
         producer.written_count += count;
-        if (claim.position + count > producer.wake_position) {
+        if (position + count > producer.wake_position) {
             @branchHint(.unlikely);
-            producer.wake_check(claim.position + count);
+            producer.wake_check(position + count);
         }
-        return true;
     }
 
     /// write_whole of string `id`'s fragments (string_fragments' records for `text`, at most
@@ -1018,13 +1031,8 @@ pub const Producer = struct {
         const fragment_bytes = layout.string_fragment_bytes;
         const fragments: u32 = @intCast(@max(1, (text.len + fragment_bytes - 1) / fragment_bytes));
         const count = fragments + 1;
-        if (count > producer.capacity_slots or producer.backlogged or producer.stopped()) return false;
-        const claim = switch (producer.mode) {
-            .discard => producer.claim_discard(count, count),
-            .overwrite => producer.claim_overwrite(count),
-        };
-        if (claim.count == 0) return false;
-        assert(claim.count == count);
+        if (count > producer.capacity_slots) return false;
+        const position = producer.claim_whole(count) orelse return false;
         const now_ns = producer.clock.now_ns();
         const a = @as(u64, id) | (@as(u64, text.len) << 32);
         for (0..fragments) |index| {
@@ -1035,14 +1043,10 @@ pub const Producer = struct {
             fragment.a = a;
             const data: *[fragment_bytes]u8 = @ptrCast(&fragment.b);
             data.* = text.ptr[index * fragment_bytes ..][0..fragment_bytes].*;
-            producer.publish(claim.position + index, &fragment, now_ns);
+            producer.publish(position + index, &fragment, now_ns);
         }
-        producer.publish(claim.position + fragments, record, if (record.timestamp_ns != 0) record.timestamp_ns else now_ns);
-        producer.written_count += count;
-        if (claim.position + count > producer.wake_position) {
-            @branchHint(.unlikely);
-            producer.wake_check(claim.position + count);
-        }
+        producer.publish(position + fragments, record, if (record.timestamp_ns != 0) record.timestamp_ns else now_ns);
+        producer.end_whole(position, count);
         return true;
     }
 
