@@ -1725,8 +1725,8 @@ fn commit_held_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
         // The interpreter's and Maglev's calls come here (on Node 24 a good share of a pool's
         // sends: BENCHMARKS.md "A send's pieces cut"): Smis and HeapNumbers read from their words
         // as plan_value reads them, anything else through Node-API.
-        const ok = slow_uint32(state, env, &info.values[1], &fields.kind) and
-            slow_uint32(state, env, &info.values[2], &fields.flags) and
+        const ok = slow_uint32(env, &info.values[1], &fields.kind) and
+            slow_uint32(env, &info.values[2], &fields.flags) and
             slow_double(state, env, &info.values[3], &fields.a) and
             slow_double(state, env, &info.values[4], &fields.b) and
             slow_double(state, env, &info.values[5], &fields.c) and
@@ -1754,8 +1754,7 @@ fn slow_double(state: *const EnvState, env: napi_env, slot: *const usize, out: *
 }
 
 /// An argument's uint32 (a non-negative Smi read from its word; else Node-API's reading).
-fn slow_uint32(state: *const EnvState, env: napi_env, slot: *const usize, out: *u32) bool {
-    _ = state;
+fn slow_uint32(env: napi_env, slot: *const usize, out: *u32) bool {
     const word = slot.*;
     const small: i64 = @as(i64, @bitCast(word)) >> 32;
     if (word & 1 == 0 and small >= 0) {

@@ -97,7 +97,7 @@ export function installPortHooks(context: PortContext): void {
   const callDispatch = callOf(inheritedDispatch);
   // A delivery's record, out of the wrapper: its own function, so that the wrapper TurboFan
   // inlines Node's dispatch (and the program's listener) into stays small (BENCHMARKS.md
-  // "The receive's wrapper without `arguments`").
+  // "The receive's hooks").
   const receivedOn = (port: Record<symbol, unknown>, state: Channel, value: unknown) => {
     try {
       delivered(state, value, port[kCurrentlyReceivingPorts]);
