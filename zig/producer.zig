@@ -85,10 +85,7 @@ pub fn write_string_record(producer: *ring.Producer, id: u32, utf8: []const u8, 
         records[count] = record.*;
         if (producer.write_whole(records[0 .. count + 1])) return 2;
     }
-    var written: u32 = 0;
-    if (write_string(producer, id, utf8) > 0) written += 1;
-    if (producer.write(record)) written += 1;
-    return written;
+    return write_string_then_record(producer, id, utf8, record);
 }
 
 /// write_string_record for a string of at most string_max_bytes that is followed in memory
@@ -102,8 +99,9 @@ pub fn write_padded_string_record(producer: *ring.Producer, id: u32, text: []con
     return write_string_then_record(producer, id, text, record);
 }
 
-/// The two writes of write_string_record's short-lane path, out of line: its fragment array
-/// (string_fragment_count_max records on the stack) stays out of the ordinary path's frame.
+/// The two writes when string and event cannot be one claim (a short lane, a backlog, recording
+/// stopped), out of line: write_string's fragment array (string_fragment_count_max records on
+/// the stack) stays out of the ordinary path's frame.
 noinline fn write_string_then_record(producer: *ring.Producer, id: u32, text: []const u8, record: *const Record) u32 {
     @branchHint(.cold);
     var written: u32 = 0;
