@@ -94,24 +94,29 @@ export class Recorder {
         if (written !== 1) this.notCommitted(written, kind, a, b, c, d, e, flags);
         return;
       }
-      const fields = this.fields;
-      if (fields === undefined) {
-        if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
-        return;
-      }
-      // Plain stores and a native call without arguments (each converted argument costs the call).
-      fields[0] = kind;
-      fields[1] = flags;
-      fields[2] = a;
-      fields[3] = b;
-      fields[4] = c;
-      fields[5] = d;
-      fields[6] = e;
-      // scope.node makes no value for a written record (undefined): only false is a refusal.
-      if (this.sink.commit!() === false) this.refused(1);
+      this.byScratch(kind, a, b, c, d, e, flags);
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** An event without commitEvent (out of `event`, which stays small enough to inline): through the scratch, or record(). */
+  private byScratch(kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
+    const fields = this.fields;
+    if (fields === undefined) {
+      if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
+      return;
+    }
+    // Plain stores and a native call without arguments (each converted argument costs the call).
+    fields[0] = kind;
+    fields[1] = flags;
+    fields[2] = a;
+    fields[3] = b;
+    fields[4] = c;
+    fields[5] = d;
+    fields[6] = e;
+    // scope.node makes no value for a written record (undefined): only false is a refusal.
+    if (this.sink.commit!() === false) this.refused(1);
   }
 
   /**
@@ -166,23 +171,8 @@ export class Recorder {
    * converting each value as they always have.
    */
   private notCommitted(written: number, kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
-    if (written === 0) {
-      this.refused(1);
-      return;
-    }
-    const fields = this.fields;
-    if (fields === undefined) {
-      if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
-      return;
-    }
-    fields[0] = kind;
-    fields[1] = flags;
-    fields[2] = a;
-    fields[3] = b;
-    fields[4] = c;
-    fields[5] = d;
-    fields[6] = e;
-    if (this.sink.commit!() === false) this.refused(1);
+    if (written === 0) this.refused(1);
+    else this.byScratch(kind, a, b, c, d, e, flags);
   }
 
   /** The preview walk, loaded at the first call when it was given as a loader; undefined when loading failed (counted once). */
