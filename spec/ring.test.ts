@@ -448,7 +448,9 @@ out.stopped = lean.stopped();
 lean.detach();
 console.log(JSON.stringify(out));
 `;
-    const every = ["attach", "commit", "commitEvents", "commitString", "detach", "events", "loopApi", "mapApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
+    // commitEvent exists only as a Fast API function (zig/napi.zig): the plain load's (the thread's
+    // first env, on Node 20's checked V8), not the lean one's (a second env on the thread gets Node-API functions).
+    const every = ["attach", "commit", "commitEvent", "commitEvents", "commitString", "detach", "events", "loopApi", "mapApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
     const lean = ["attach", "commit", "commitString", "fullApi", "record", "recordString", "scratch", "sharedFile", "string"];
     // Made by fullApi(true) alone: what the core calls now and then (zig/napi.zig rare_exports_table).
     const rare = [...lean, "loopApi", "mapApi", "shareFile", "stopped"].sort();
@@ -464,7 +466,7 @@ console.log(JSON.stringify(out));
       rareReturnsExports: true,
       rare,
       returnsExports: true,
-      full: [...every, "fullApi"].sort(),
+      full: [...every.filter((name) => name !== "commitEvent"), "fullApi"].sort(),
       madeOnce: true,
       attach: true,
       clock: true,
@@ -564,6 +566,95 @@ console.log(JSON.stringify(out));
     const child = Bun.spawn([process.execPath, "-e", bunScript, addonPath, path], { stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     expect({ exitCode, stderr, out: JSON.parse(stdout) }).toEqual({ exitCode: 0, stderr: "", out: { commit: "undefined", fastApi: { fast: false, calls: 0 } } });
+    ring.close();
+  });
+
+  test("commitEvent(kind, flags, a..e): both bodies write the record the scratch's commit() writes (the u64 none, ids above 2^32, fractions, NaN, 2^63), answer 1 / 0, and 2 for a non-number; Bun has none", async () => {
+    const script = `
+const [addonPath, ringPath] = process.argv.slice(-2);
+const a = require(addonPath);
+const out = { v8: process.versions.v8, has: typeof a.commitEvent === "function" };
+if (out.has) {
+  out.name = a.commitEvent.name;
+  out.attach = a.attach(ringPath, 4);
+  const f = new Float64Array(a.scratch(), 0, 8);
+  const rows = [
+    [12, 3, -1, 2 ** 40 + 5, 2 ** 53 - 1, 1.5, -(2 ** 31)],
+    [12, 0, 0, 4294967296 * 7 + 1, -0, NaN, 2 ** 63],
+    [12, 65537, 7, -2.5, Infinity, 2 ** 32, 4294967295],
+    [12, 1, 42, 3, 2, 1, 0],
+  ];
+  const scratchOne = (r) => { for (let i = 0; i < 7; i++) f[i] = r[i]; return a.commit(); };
+  function fastOne(r) { return a.commitEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6]); }
+  function slowOne(r) { return a.commitEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6]); }
+  %NeverOptimizeFunction(slowOne);
+  %PrepareFunctionForOptimization(fastOne);
+  for (const r of rows) fastOne(r);
+  for (const r of rows) fastOne(r);
+  %OptimizeFunctionOnNextCall(fastOne);
+  fastOne(rows[3]);
+  out.optimized = Boolean(%GetOptimizationStatus(fastOne) & 16);
+  const written = a.stats().written;
+  const before = a.stats(true).fastCalls;
+  out.answers = [];
+  for (const r of rows) out.answers.push(String(scratchOne(r)), fastOne(r), slowOne(r));
+  out.fastCalls = a.stats(true).fastCalls - before;
+  out.written = a.stats().written - written;
+  // Not a number: the slow body takes nothing (the optimized code deoptimizes to it).
+  const other = a.stats().written;
+  out.notNumbers = [slowOne([12, 0, null, 0, 0, 0, 0]), slowOne([12, 0, 1, "2", 0, 0, 0]), fastOne([12, 0, 1, 2, 3, 4, {}]), slowOne([12, 0, 1, 2, 3, 4, 5n])];
+  out.writtenByThem = a.stats().written - other;
+  a.detach();
+  out.detached = [fastOne(rows[3]), slowOne(rows[3])];
+}
+console.log(JSON.stringify(out));
+`;
+    const checked = (v8: string) => ["11.3.", "12.4.", "13.6."].some((prefix) => v8.startsWith(prefix));
+    for (const node of nodeVersions.filter((version) => version.installed)) {
+      const path = ringPath(`napi-event-${node.name.replace(" ", "")}`);
+      const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 256, mode: "discard" });
+      const child = Bun.spawn([node.path, "--allow-natives-syntax", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      expect({ node: node.name, exitCode, stderr }).toEqual({ node: node.name, exitCode: 0, stderr: "" });
+      const out = JSON.parse(stdout);
+      if (!checked(out.v8)) {
+        expect({ node: node.name, has: out.has }).toEqual({ node: node.name, has: false });
+        ring.close();
+        continue;
+      }
+      expect({ node: node.name, ...out }).toEqual({
+        node: node.name,
+        v8: out.v8,
+        has: true,
+        name: "commitEvent",
+        attach: true,
+        optimized: true,
+        answers: Array.from({ length: 4 }, () => ["true", 1, 1]).flat(),
+        fastCalls: 4,
+        written: 12,
+        notNumbers: [2, 2, 2, 2],
+        writtenByThem: 0,
+        detached: [0, 0],
+      });
+      const buffer = new Uint8Array(256 * RECORD_SIZE);
+      const count = ring.drain(buffer);
+      const fields = Array.from({ length: count }, (_, index) => readRecord(buffer, index))
+        .filter((record) => record.kind === 12)
+        .map(({ kind, flags, a, b, c, d, e }) => [kind, flags, a, b, c, d, e].map(String).join(" "));
+      // The warm-up's 9 calls, then each row three ways: every way the same record.
+      const measured = fields.slice(9);
+      expect(measured.length).toBe(12);
+      for (let row = 0; row < 4; row++) expect([measured[3 * row + 1], measured[3 * row + 2]]).toEqual([measured[3 * row]!, measured[3 * row]!]);
+      expect(measured[0]).toBe(`12 3 ${2n ** 64n - 1n} ${2 ** 40 + 5} ${2 ** 53 - 1} 1 ${2n ** 64n - 2n ** 31n}`);
+      expect(measured[3]).toBe(`12 0 0 ${4294967296 * 7 + 1} 0 0 ${2n ** 63n}`);
+      expect(measured[6]).toBe(`12 1 7 ${2n ** 64n - 2n} 0 ${2 ** 32} 4294967295`);
+      ring.close();
+    }
+    const path = ringPath("napi-event-bun");
+    const ring = Ring.create(path, { laneCount: 1, laneCapacitySlots: 64, mode: "discard" });
+    const child = Bun.spawn([process.execPath, "-e", script.replace(/%\w+\(\w+\)( & 16)?/g, "0"), addonPath, path], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect({ exitCode, stderr, out: JSON.parse(stdout).has }).toEqual({ exitCode: 0, stderr: "", out: false });
     ring.close();
   });
 

@@ -234,6 +234,11 @@ const EnvState = struct {
     ticker: ?*Ticker = null,
     /// The shape writers' held maps (`mapApi`); null until asked for.
     map_proofs: ?*MapProofs = null,
+    /// How commitEvent's slow body reads its number arguments (commit_event_words): probed at
+    /// its first call; .words where Smis are 64-bit words (no pointer compression) and the
+    /// HeapNumber map is known.
+    number_words: NumberWords = .unknown,
+    heap_number_map: usize = 0,
 
     fn detach(state: *EnvState) void {
         if (!state.attached) return;
@@ -1083,6 +1088,125 @@ fn fastFunction(comptime Result: type, comptime body: anytype, comptime value: ?
 fn count_value(env: napi_env, value: u32) ?napi_value {
     return number(env, @floatFromInt(value));
 }
+
+// commitEvent(kind, flags, a, b, c, d, e): record() of its arguments, the Recorder's ordinary
+// event (src/agent/shared/recorder.ts event). A Fast API signature of two uint32 and five
+// float64 after the receiver, all in registers: the Recorder stores nothing into the scratch
+// before the call, and the record is built from the registers, with the scratch path's
+// conversions (producer.zig record_from_values: a..e as u64 from f64, so -1 is the u64
+// "none" and ids above 2^32 stay whole). kind and flags come as V8 converts a uint32
+// argument (ToUint32: the low 32 bits of the truncated number), which is the scratch's
+// u64_from_f64 then @truncate for every number below 2^63 in magnitude and for NaN (0); the
+// agent's kinds and flags are small integers. Only a Fast API function (no Node-API one):
+// where none can be made (Bun, another V8, a second env on the thread) there is no
+// commitEvent and the Recorder writes through the scratch as before. Answers 1 written, 0
+// not; the slow body also answers 2 for "not taken" (an argument that is not a number, fewer
+// than seven arguments): the Recorder then writes the event through the scratch, whose
+// Float64Array stores convert any value as they always have.
+
+/// commitEvent's answer from the slow body when it wrote nothing and the caller should take the scratch path.
+const event_not_taken: u32 = 2;
+
+inline fn commit_event_write(state: *EnvState, kind: u32, flags: u32, a: f64, b: f64, c: f64, d: f64, e: f64) bool {
+    if (!state.attached) return false;
+    const record = producer_module.record_from_values(kind, flags, a, b, c, d, e);
+    return state.producer.write(&record);
+}
+
+fn commit_event_fast(receiver: ?*anyopaque, kind: u32, flags: u32, a: f64, b: f64, c: f64, d: f64, e: f64) callconv(.c) u32 {
+    _ = receiver;
+    const state = fast_state_get() orelse return 0;
+    state.fast_calls +%= 1;
+    return @intFromBool(commit_event_write(state, kind, flags, a, b, c, d, e));
+}
+
+const NumberWords = enum(u8) { unknown, words, napi };
+
+/// Whether this env's arguments can be read from their words (a Smi's value in the word's
+/// upper half, a HeapNumber's f64 at heap_number_value_offset): probed once with a Smi and a
+/// HeapNumber that Node-API makes; anything else (pointer compression) reads through Node-API.
+fn commit_event_words(state: *EnvState, env: napi_env) bool {
+    switch (state.number_words) {
+        .words => return true,
+        .napi => return false,
+        .unknown => {},
+    }
+    state.number_words = .napi;
+    var small: ?napi_value = null;
+    var heap: ?napi_value = null;
+    if (napi_create_uint32(env, 1, &small) != napi_ok or napi_create_double(env, 0.5, &heap) != napi_ok) return false;
+    const small_word = @as(*const usize, @ptrCast(@alignCast(small orelse return false))).*;
+    const heap_value = @as(*const usize, @ptrCast(@alignCast(heap orelse return false))).*;
+    if (small_word != @as(usize, 1) << 32 or heap_value & 1 == 0) return false;
+    state.heap_number_map = heap_word(heap_value, 0);
+    if (@as(*const f64, @ptrFromInt(heap_value - 1 + heap_number_value_offset)).* != 0.5) return false;
+    state.number_words = .words;
+    return true;
+}
+
+/// An argument's number: a Smi or a HeapNumber read from its word where `words`, else
+/// Node-API's reading; false for anything that is not a number (no conversion, no exception).
+inline fn commit_event_number(state: *const EnvState, words: bool, env: napi_env, slot: *const usize, out: *f64) bool {
+    const word = slot.*;
+    if (words) {
+        if (word & 1 == 0) {
+            out.* = @floatFromInt(@as(i64, @bitCast(word)) >> 32);
+            return true;
+        }
+        if (heap_word(word, 0) == state.heap_number_map) {
+            out.* = @as(*const f64, @ptrFromInt(word - 1 + heap_number_value_offset)).*;
+            return true;
+        }
+    }
+    return napi_get_value_double(env, @ptrCast(@constCast(slot)), out) == napi_ok;
+}
+
+fn commit_event_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    const words = commit_event_words(state, env);
+    var result = event_not_taken;
+    if (info.length >= commit_event_args.len - 1) {
+        // The interpreter's, baseline's and Maglev's calls: the numbers read as the fast body
+        // gets them, kind and flags converted as the scratch's fields 0 and 1 are.
+        var values: [7]f64 = undefined;
+        var ok = true;
+        inline for (&values, 0..) |*value, index| {
+            if (ok) ok = commit_event_number(state, words, env, &info.values[index], value);
+        }
+        if (ok) result = @intFromBool(commit_event_write(
+            state,
+            @truncate(producer_module.u64_from_f64(values[0])),
+            @truncate(producer_module.u64_from_f64(values[1])),
+            values[2],
+            values[3],
+            values[4],
+            values[5],
+            values[6],
+        ));
+    }
+    if (words) {
+        // A Smi (its value in the word's upper half), as the fast body's uint32 reads.
+        info.implicit_args[v8_return_value_index] = @as(usize, result) << 32;
+        return;
+    }
+    var value: ?napi_value = null;
+    if (napi_create_uint32(env, result, &value) == napi_ok) slow_return(info, value);
+}
+
+/// The receiver, kind and flags (uint32), a, b, c, d and e (float64).
+const commit_event_args = [_]CTypeInfo{
+    .{ .type = CTypeInfo.v8_value_type },
+    .{ .type = CTypeInfo.uint32_type },  .{ .type = CTypeInfo.uint32_type },
+    .{ .type = CTypeInfo.float64_type }, .{ .type = CTypeInfo.float64_type },
+    .{ .type = CTypeInfo.float64_type }, .{ .type = CTypeInfo.float64_type },
+    .{ .type = CTypeInfo.float64_type },
+};
+
+const fast_commit_event_function: FastFunction = .{
+    .slow = commit_event_slow,
+    .c_function = .{ .address = &commit_event_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.uint32_type }, .arg_count = commit_event_args.len, .arg_info = &commit_event_args } },
+};
 
 /// This thread's env whose functions are fast (see above); null where none is.
 threadlocal var fast_state: ?*EnvState = null;
@@ -2811,6 +2935,8 @@ const Export = struct {
     callback: napi_callback,
     /// Made as a V8 Fast API function where that is possible (fast_define).
     fast: ?*const FastFunction = null,
+    /// Only as a Fast API function: left out where none can be made (commitEvent).
+    fast_only: bool = false,
 };
 
 /// Made by every environment's module init. A lean init (the Node agent's loader: an
@@ -2828,6 +2954,7 @@ const lean_exports_table = [_]Export{
     .{ .name = "scratch", .callback = js_scratch },
     .{ .name = "commit", .callback = js_commit, .fast = &fast_commit_function },
     .{ .name = "commitString", .callback = js_commit_string, .fast = &fast_commit_string_function },
+    .{ .name = "commitEvent", .callback = js_commit, .fast = &fast_commit_event_function, .fast_only = true },
     .{ .name = "sharedFile", .callback = js_shared_file },
 };
 
@@ -2879,7 +3006,7 @@ const loop_exports_table = [_]Export{
 };
 
 comptime {
-    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len == 30);
+    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len == 31);
 }
 
 /// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be
@@ -2894,6 +3021,7 @@ fn define_exports(env: napi_env, object: ?napi_value, table: []const Export, sta
                 continue;
             }
         }
+        if (entry.fast_only) continue;
         if (napi_create_function(env, entry.name, std.math.maxInt(usize), entry.callback, state, &function) != napi_ok) continue;
         _ = napi_set_named_property(env, object, entry.name, function);
     }

@@ -35,6 +35,8 @@ export class Recorder {
   private readonly fields: Float64Array | undefined;
   /** The scratch from byte 64: a preview's UTF-8 for commitString. */
   private readonly bytes: Uint8Array<ArrayBuffer> | undefined;
+  /** The sink has commitEvent (scope.node's Fast API function): an event's fields are its arguments. */
+  private readonly withArguments: boolean;
   /** The walk once there (given, or loaded); null: loading it failed (counted once, not tried again). */
   private previews: PreviewWalk | null | undefined;
 
@@ -45,6 +47,7 @@ export class Recorder {
   ) {
     if (typeof walkSource !== "function") this.previews = walkSource;
     this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
+    this.withArguments = typeof sink.commitEvent === "function";
     let scratch: ArrayBuffer | null | undefined;
     try {
       if (typeof sink.scratch === "function" && typeof sink.commit === "function" && typeof sink.commitString === "function") scratch = sink.scratch();
@@ -84,24 +87,36 @@ export class Recorder {
 
   event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
     try {
-      const fields = this.fields;
-      if (fields === undefined) {
-        if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
+      if (this.withArguments) {
+        // A Fast API call whose arguments are the fields (in registers: no stores before it;
+        // zig/napi.zig commitEvent). 1: written.
+        const written = this.sink.commitEvent!(kind, flags, a, b, c, d, e);
+        if (written !== 1) this.notCommitted(written, kind, a, b, c, d, e, flags);
         return;
       }
-      // Plain stores and a native call without arguments (each converted argument costs the call).
-      fields[0] = kind;
-      fields[1] = flags;
-      fields[2] = a;
-      fields[3] = b;
-      fields[4] = c;
-      fields[5] = d;
-      fields[6] = e;
-      // scope.node makes no value for a written record (undefined): only false is a refusal.
-      if (this.sink.commit!() === false) this.refused(1);
+      this.byScratch(kind, a, b, c, d, e, flags);
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** An event without commitEvent (out of `event`, which stays small enough to inline): through the scratch, or record(). */
+  private byScratch(kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
+    const fields = this.fields;
+    if (fields === undefined) {
+      if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
+      return;
+    }
+    // Plain stores and a native call without arguments (each converted argument costs the call).
+    fields[0] = kind;
+    fields[1] = flags;
+    fields[2] = a;
+    fields[3] = b;
+    fields[4] = c;
+    fields[5] = d;
+    fields[6] = e;
+    // scope.node makes no value for a written record (undefined): only false is a refusal.
+    if (this.sink.commit!() === false) this.refused(1);
   }
 
   /**
@@ -148,6 +163,16 @@ export class Recorder {
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /**
+   * commitEvent wrote nothing: a refusal (0), or (2) an argument that is not a number, which
+   * it does not take: the event is written as without commitEvent, the scratch's stores
+   * converting each value as they always have.
+   */
+  private notCommitted(written: number, kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
+    if (written === 0) this.refused(1);
+    else this.byScratch(kind, a, b, c, d, e, flags);
   }
 
   /** The preview walk, loaded at the first call when it was given as a loader; undefined when loading failed (counted once). */

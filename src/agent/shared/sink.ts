@@ -25,6 +25,12 @@ export interface Sink {
   /** record() of the scratch's fields 0..6: false when not written (undefined or true when written). */
   commit?(): boolean | undefined;
   /**
+   * Optional (scope.node where its per-event functions are V8 Fast API ones): record() of its
+   * arguments, passed in registers (no scratch stores). 1 when written, 0 when not; 2 when it
+   * took nothing (an argument not a number): the caller then writes the event another way.
+   */
+  commitEvent?(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): number;
+  /**
    * recordString() of the scratch: string (id field 6, length field 7, bytes from 64), then the
    * event with e = id. Undefined (or 2) when both were written, else how many were (0 or 1).
    */
