@@ -1125,7 +1125,7 @@ const NumberWords = enum(u8) { unknown, words, napi };
 /// Whether this env's arguments can be read from their words (a Smi's value in the word's
 /// upper half, a HeapNumber's f64 at heap_number_value_offset): probed once with a Smi and a
 /// HeapNumber that Node-API makes; anything else (pointer compression) reads through Node-API.
-fn commit_event_words(state: *EnvState, env: napi_env) bool {
+fn slow_number_words(state: *EnvState, env: napi_env) bool {
     switch (state.number_words) {
         .words => return true,
         .napi => return false,
@@ -1146,7 +1146,7 @@ fn commit_event_words(state: *EnvState, env: napi_env) bool {
 
 /// An argument's number: a Smi or a HeapNumber read from its word where `words`, else
 /// Node-API's reading; false for anything that is not a number (no conversion, no exception).
-inline fn commit_event_number(state: *const EnvState, words: bool, env: napi_env, slot: *const usize, out: *f64) bool {
+inline fn slow_number(state: *const EnvState, words: bool, env: napi_env, slot: *const usize, out: *f64) bool {
     const word = slot.*;
     if (words) {
         if (word & 1 == 0) {
@@ -1164,7 +1164,7 @@ inline fn commit_event_number(state: *const EnvState, words: bool, env: napi_env
 fn commit_event_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
     const state = fast_state_get() orelse return;
     const env = state.env orelse return;
-    const words = commit_event_words(state, env);
+    const words = slow_number_words(state, env);
     var result = event_not_taken;
     if (info.length >= commit_event_args.len - 1) {
         // The interpreter's, baseline's and Maglev's calls: the numbers read as the fast body
@@ -1172,7 +1172,7 @@ fn commit_event_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
         var values: [7]f64 = undefined;
         var ok = true;
         inline for (&values, 0..) |*value, index| {
-            if (ok) ok = commit_event_number(state, words, env, &info.values[index], value);
+            if (ok) ok = slow_number(state, words, env, &info.values[index], value);
         }
         if (ok) result = @intFromBool(commit_event_write(
             state,
@@ -1849,32 +1849,17 @@ fn commit_held_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
         // The interpreter's and Maglev's calls come here (on Node 24 a good share of a pool's
         // sends: BENCHMARKS.md "A send's pieces cut"): Smis and HeapNumbers read from their words
         // as plan_value reads them, anything else through Node-API.
+        const words = slow_number_words(state, env);
         const ok = slow_uint32(env, &info.values[1], &fields.kind) and
             slow_uint32(env, &info.values[2], &fields.flags) and
-            slow_double(state, env, &info.values[3], &fields.a) and
-            slow_double(state, env, &info.values[4], &fields.b) and
-            slow_double(state, env, &info.values[5], &fields.c) and
-            slow_double(state, env, &info.values[6], &fields.id);
+            slow_number(state, words, env, &info.values[3], &fields.a) and
+            slow_number(state, words, env, &info.values[4], &fields.b) and
+            slow_number(state, words, env, &info.values[5], &fields.c) and
+            slow_number(state, words, env, &info.values[6], &fields.id);
         if (ok) result = commit_held(state, &info.values[0], &fields);
     }
     // A Smi (its value in the word's upper half: no pointer compression, as mapApi requires).
     info.implicit_args[v8_return_value_index] = @as(usize, result) << 32;
-}
-
-/// An argument's number (a Smi or a HeapNumber read from its word; else Node-API's reading).
-fn slow_double(state: *const EnvState, env: napi_env, slot: *const usize, out: *f64) bool {
-    const word = slot.*;
-    if (word & 1 == 0) {
-        out.* = @floatFromInt(@as(i64, @bitCast(word)) >> 32);
-        return true;
-    }
-    if (state.map_proofs) |proofs| {
-        if (heap_word(word, 0) == proofs.heap_number_map) {
-            out.* = @as(*const f64, @ptrFromInt(word - 1 + heap_number_value_offset)).*;
-            return true;
-        }
-    }
-    return napi_get_value_double(env, @ptrCast(@constCast(slot)), out) == napi_ok;
 }
 
 /// An argument's uint32 (a non-negative Smi read from its word; else Node-API's reading).
