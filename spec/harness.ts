@@ -1,5 +1,5 @@
 /** Shared helpers for the test suite: paths and running real processes. */
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Offset, RECORD_SIZE } from "../src/core/layout";
 import { interpret, type TraceEvent } from "../src/core/model";
@@ -21,6 +21,28 @@ export const nodeVersions: { name: string; path: string; installed: boolean }[] 
     return { name: `Node ${major}`, path, installed: existsSync(path) };
   }),
 ];
+
+/** The installed ones as [name, path], for test.each. */
+export const installedNodes = nodeVersions.filter((node) => node.installed).map((node): [string, string] => [node.name, node.path]);
+
+/**
+ * Where a plain-Node fixture that checks the preview walk against scope.node starts: the walk's
+ * bundle (argv[2], from bundleForNode) as `walk`, scope.node (argv[3]) as `addon`, `types`.
+ */
+export const WALK_FIXTURE_PRELUDE = `const walk = require(process.argv[2]);
+const holder = { exports: {} };
+process.dlopen(holder, process.argv[3]);
+const addon = holder.exports;
+const types = require("node:util").types;`;
+
+/** Bundles `entry` (TypeScript source, usually re-exports of the repo's modules) for plain Node, CommonJS, into `dir`: the bundle's path. */
+export async function bundleForNode(dir: string, entry: string): Promise<string> {
+  const path = join(dir, "entry.ts");
+  writeFileSync(path, entry);
+  const built = await Bun.build({ entrypoints: [path], target: "node", format: "cjs", outdir: join(dir, "out") });
+  if (!built.success) throw new Error(`bundling ${path} failed: ${built.logs.join("; ")}`);
+  return built.outputs[0]!.path;
+}
 
 export interface RunResult {
   exitCode: number;

@@ -5,18 +5,17 @@
  * ±0, powers of ten and their neighbours, x.5 ties, 1e21 and 1e-7 (where String() turns to
  * exponent form) and their neighbours, the smallest and largest doubles.
  */
-import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { nodeVersions, testAddonPath as addonPath } from "./harness";
+import { installedNodes, testAddonPath as addonPath } from "./harness";
+import { scratchDirs } from "./scratch";
 
-const dir = mkdtempSync(join(tmpdir(), "scope-js-number-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDirs("scope-js-number-")();
 const count = Number(process.env.SCOPE_JS_NUMBER_COUNT ?? 2_000_000);
 
-const nodes = nodeVersions.filter((node) => node.installed).map((node) => [node.name, node.path]);
+const nodes = installedNodes;
 
 const fixture = `
 const holder = { exports: {} };

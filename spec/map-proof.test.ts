@@ -9,25 +9,20 @@
  * general walk's fast() (function previews, nested records), whose known maps are read plainly
  * for the keys for-in lists first.
  */
-import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { nodeVersions, testAddonPath as addonPath } from "./harness";
+import { bundleForNode, installedNodes, testAddonPath as addonPath, WALK_FIXTURE_PRELUDE } from "./harness";
+import { scratchDirs } from "./scratch";
 
 const root = join(import.meta.dir, "..");
-const dir = mkdtempSync(join(tmpdir(), "scope-map-proof-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDirs("scope-map-proof-")();
 
-const nodes = nodeVersions.filter((node) => node.installed).map((node) => [node.name, node.path]);
+const nodes = installedNodes;
 
 const fixture = `
-const walk = require(process.argv[2]);
-const holder = { exports: {} };
-process.dlopen(holder, process.argv[3]);
-const addon = holder.exports;
-const types = require("node:util").types;
+${WALK_FIXTURE_PRELUDE}
 const api = addon.mapApi();
 const report = { version: process.version, api: typeof api?.mapHeld === "function" && typeof api?.mapProve === "function", mismatches: [], ran: false };
 let ran = false;
@@ -232,18 +227,14 @@ report.ran = ran;
 console.log(JSON.stringify(report));
 `;
 
-async function bundle(): Promise<string> {
-  const entry = join(dir, "entry.ts");
-  writeFileSync(
-    entry,
+function bundle(): Promise<string> {
+  return bundleForNode(
+    dir,
     `export { previewCommit, previewWrite, previewSize, resetShapeWriters, shapeDirectWrites, useMapProofs, writePreview, SCRATCH_PREVIEW_BYTES } from ${JSON.stringify(join(root, "src/agent/shared/preview.ts"))};
 export { mapProofsOf } from ${JSON.stringify(join(root, "src/agent/shared/sink.ts"))};
 export { preview as referencePreview, previewSize as referenceSize } from ${JSON.stringify(join(root, "spec/preview-reference.ts"))};
 `,
   );
-  const built = await Bun.build({ entrypoints: [entry], target: "node", format: "cjs", outdir: join(dir, "out") });
-  expect(built.success).toBe(true);
-  return built.outputs[0]!.path;
 }
 
 // "writers": mapHeld and the writers' plain reads; "commits": commitHeld first, as the agent sends.

@@ -10,25 +10,20 @@
  * bytes are exactly the JavaScript walk's (and the reference's), and no getter or Proxy trap
  * ever runs. The workload's shapes (functions.cjs) are written natively.
  */
-import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { nodeVersions, testAddonPath as addonPath } from "./harness";
+import { bundleForNode, installedNodes, testAddonPath as addonPath, WALK_FIXTURE_PRELUDE } from "./harness";
+import { scratchDirs } from "./scratch";
 
 const root = join(import.meta.dir, "..");
-const dir = mkdtempSync(join(tmpdir(), "scope-preview-native-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDirs("scope-preview-native-")();
 
-const nodes = nodeVersions.filter((node) => node.installed).map((node) => [node.name, node.path]);
+const nodes = installedNodes;
 
 const fixture = `
-const walk = require(process.argv[2]);
-const holder = { exports: {} };
-process.dlopen(holder, process.argv[3]);
-const addon = holder.exports;
-const types = require("node:util").types;
+${WALK_FIXTURE_PRELUDE}
 const rounds = Number(process.argv[4]);
 walk.useMapProofs(() => walk.mapProofsOf(addon));
 const events = addon.events();
@@ -185,18 +180,14 @@ report.ran = ran;
 console.log(JSON.stringify(report));
 `;
 
-async function bundle(): Promise<string> {
-  const entry = join(dir, "entry.ts");
-  writeFileSync(
-    entry,
+function bundle(): Promise<string> {
+  return bundleForNode(
+    dir,
     `export { useMapProofs, writePreview, writeArgumentsPreview, writeNativePreview } from ${JSON.stringify(join(root, "src/agent/shared/preview.ts"))};
 export { mapProofsOf } from ${JSON.stringify(join(root, "src/agent/shared/sink.ts"))};
 export { preview as referencePreview } from ${JSON.stringify(join(root, "spec/preview-reference.ts"))};
 `,
   );
-  const built = await Bun.build({ entrypoints: [entry], target: "node", format: "cjs", outdir: join(dir, "out") });
-  expect(built.success).toBe(true);
-  return built.outputs[0]!.path;
 }
 
 test.each(nodes)("%s: previewNative writes exactly fast()'s bytes, and nothing of the program runs", async (_name, node) => {

@@ -177,12 +177,31 @@ test "producer: JS numbers become u64 payloads without trapping" {
     try testing.expectEqual(std.math.maxInt(u64), record.e);
 }
 
+
+/// A one-lane ring of `slots` slots (discard mode) in test memory, for the producer tests.
+const TestLane = struct {
+    memory: []align(ring.page_size_bytes) u8,
+    ring: ring.Ring,
+
+    fn init(slots: u32) !TestLane {
+        const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(ring.page_size_bytes), ring.size_bytes(1, slots));
+        @memset(memory, 0);
+        const formatted = ring.Ring.format(memory, .{ .lane_count = 1, .lane_capacity_slots = slots, .mode = .discard, .collector_pid = 1, .clock = .auto }) catch |err| {
+            testing.allocator.free(memory);
+            return err;
+        };
+        return .{ .memory = memory, .ring = formatted };
+    }
+
+    fn deinit(lane: *TestLane) void {
+        testing.allocator.free(lane.memory);
+    }
+};
+
 test "producer: write_events puts the strings between the buffered records and their event" {
-    const page_size_bytes = ring.page_size_bytes;
-    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), ring.size_bytes(1, 64));
-    defer testing.allocator.free(memory);
-    @memset(memory, 0);
-    var test_ring = try ring.Ring.format(memory, .{ .lane_count = 1, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = 1, .clock = .auto });
+    var lane = try TestLane.init(64);
+    defer lane.deinit();
+    const test_ring = &lane.ring;
     var producer = test_ring.attach(5, 0);
     var records: [3]Record = @splat(std.mem.zeroes(Record));
     records[0].kind = @intFromEnum(layout.EventKind.function_call);
@@ -217,11 +236,9 @@ test "producer: write_events puts the strings between the buffered records and t
 }
 
 test "producer: write_string_record writes string and event as one claim, or the two ways when the lane is short" {
-    const page_size_bytes = ring.page_size_bytes;
-    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), ring.size_bytes(1, 8));
-    defer testing.allocator.free(memory);
-    @memset(memory, 0);
-    var test_ring = try ring.Ring.format(memory, .{ .lane_count = 1, .lane_capacity_slots = 8, .mode = .discard, .collector_pid = 1, .clock = .auto });
+    var lane = try TestLane.init(8);
+    defer lane.deinit();
+    const test_ring = &lane.ring;
     var producer = test_ring.attach(5, 0);
     producer.overflow_capacity_records = 0;
     const event = record_from_values(@intFromEnum(layout.EventKind.message_send), 0, 1, 2, 3, 4, 9);
@@ -249,15 +266,13 @@ test "producer: write_string_record writes string and event as one claim, or the
 }
 
 test "producer: write_padded_string_record writes the records write_string_record writes, fragments built in their slots" {
-    const page_size_bytes = ring.page_size_bytes;
     const lengths = [_]usize{ 0, 1, 31, 32, 33, 63, 64, 65, 96 };
     for (lengths) |length| {
         var results: [2][8]Record = undefined;
         for (0..2) |way| {
-            const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), ring.size_bytes(1, 16));
-            defer testing.allocator.free(memory);
-            @memset(memory, 0);
-            var test_ring = try ring.Ring.format(memory, .{ .lane_count = 1, .lane_capacity_slots = 16, .mode = .discard, .collector_pid = 1, .clock = .auto });
+            var lane = try TestLane.init(16);
+            defer lane.deinit();
+            const test_ring = &lane.ring;
             var producer = test_ring.attach(5, 3);
             var padded: [96 + 32]u8 = @splat(0);
             for (padded[0..length], 0..) |*byte, i| byte.* = @intCast('a' + i % 26);
@@ -277,10 +292,9 @@ test "producer: write_padded_string_record writes the records write_string_recor
         try testing.expectEqualSlices(u8, std.mem.asBytes(&results[0]), std.mem.asBytes(&results[1]));
     }
     // A lane too short for string and event: written the two ways, the event dropped and counted.
-    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), ring.size_bytes(1, 8));
-    defer testing.allocator.free(memory);
-    @memset(memory, 0);
-    var test_ring = try ring.Ring.format(memory, .{ .lane_count = 1, .lane_capacity_slots = 8, .mode = .discard, .collector_pid = 1, .clock = .auto });
+    var lane = try TestLane.init(8);
+    defer lane.deinit();
+    const test_ring = &lane.ring;
     var producer = test_ring.attach(5, 0);
     producer.overflow_capacity_records = 0;
     var filler = std.mem.zeroes(Record);
