@@ -8,7 +8,8 @@
  * Node's internal ports (worker stdio, loader thread) are never seen.
  */
 import type * as WorkerThreads from "node:worker_threads";
-import { ChannelKind, Kind, MAX_SUB_ID } from "../shared/kinds";
+import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID } from "../shared/kinds";
+import { markTurn } from "../shared/loop";
 import { type Channel, setOnWorkerCreated, type Tracer } from "./hooks";
 import { SharedState } from "./shared-state";
 import { constructTarget, renamed } from "../shared/reflect";
@@ -97,10 +98,24 @@ export function installPortHooks(context: PortContext): void {
   const callDispatch = callOf(inheritedDispatch);
   // A delivery's record, out of the wrapper: its own function, so that the wrapper TurboFan
   // inlines Node's dispatch (and the program's listener) into stays small (BENCHMARKS.md
-  // "The receive's hooks").
+  // "The receive's hooks"). An ordinary receive (no ports carried, not a BroadcastChannel) is
+  // tracer.receive written out here, its record committed by commitEvent itself: on Node 24 the
+  // pool's receives run Maglev code until ~10,000 jobs, and Maglev inlines neither `delivered`
+  // nor Recorder.event (over its 100-byte limit), a call each (BENCHMARKS.md "Node 24's receive").
+  const eventSink = recorder.eventSink;
   const receivedOn = (port: Record<symbol, unknown>, state: Channel, value: unknown) => {
     try {
-      delivered(state, value, port[kCurrentlyReceivingPorts]);
+      const ports = port[kCurrentlyReceivingPorts];
+      if (eventSink === undefined || ports !== undefined || state.kind === ChannelKind.broadcast) {
+        delivered(state, value, ports);
+        return;
+      }
+      const ordinal = state.received++;
+      markTurn(LongTaskKind.message);
+      // channelField(kind, receiveDirection, subId), written out.
+      const field = state.kind + state.receiveDirection * 0x100 + state.subId * 0x10000;
+      const written = eventSink.commitEvent!(Kind.message_receive, 0, ordinal, field, state.ownerPid, 0, 0);
+      if (written !== 1) recorder.notCommitted(written, Kind.message_receive, ordinal, field, state.ownerPid, 0, 0, 0);
     } catch (error) {
       recorder.fail(error);
     }
@@ -118,7 +133,10 @@ export function installPortHooks(context: PortContext): void {
     value: function (this: Record<symbol, unknown>, value: unknown, type: unknown, event: unknown) {
       // The runtime delivers with no event object; dispatchEvent() by the program passes one.
       if (event === undefined) {
-        const state = channels.get(this);
+        // By the field's load alone (stamp.ts `find`): Maglev answers `get`'s `in` test with a
+        // builtin call. Node's own ports (a worker's internal one) are given an empty stamp at
+        // their first delivery.
+        const state = channels.find(this);
         if (state !== undefined) receivedOn(this, state, value);
       }
       return callDispatch(this, value, type, event);
