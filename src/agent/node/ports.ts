@@ -96,30 +96,16 @@ export function installPortHooks(context: PortContext): void {
   const inheritedDispatch = proto[kHybridDispatch] as AnyFunction | undefined;
   if (typeof inheritedDispatch !== "function") throw new Error("MessagePort dispatch hook not found");
   const callDispatch = callOf(inheritedDispatch);
-  // A delivery's record, out of the wrapper: its own function, so that the wrapper TurboFan
-  // inlines Node's dispatch (and the program's listener) into stays small (BENCHMARKS.md
-  // "The receive's hooks"). An ordinary receive (no ports carried, not a BroadcastChannel) is
-  // tracer.receive written out here, its record committed by commitEvent itself: on Node 24 the
-  // pool's receives run Maglev code until ~10,000 jobs, and Maglev inlines neither `delivered`
-  // nor Recorder.event (over its 100-byte limit), a call each (BENCHMARKS.md "Node 24's receive").
-  const eventSink = recorder.eventSink;
+  // A delivery that carries ports or comes on a BroadcastChannel (or a sink without
+  // commitEvent): `delivered`, out of the wrapper.
   const receivedOn = (port: Record<symbol, unknown>, state: Channel, value: unknown) => {
     try {
-      const ports = port[kCurrentlyReceivingPorts];
-      if (eventSink === undefined || ports !== undefined || state.kind === ChannelKind.broadcast) {
-        delivered(state, value, ports);
-        return;
-      }
-      const ordinal = state.received++;
-      markTurn(LongTaskKind.message);
-      // channelField(kind, receiveDirection, subId), written out.
-      const field = state.kind + state.receiveDirection * 0x100 + state.subId * 0x10000;
-      const written = eventSink.commitEvent!(Kind.message_receive, 0, ordinal, field, state.ownerPid, 0, 0);
-      if (written !== 1) recorder.notCommitted(written, Kind.message_receive, ordinal, field, state.ownerPid, 0, 0, 0);
+      delivered(state, value, port[kCurrentlyReceivingPorts]);
     } catch (error) {
       recorder.fail(error);
     }
   };
+  const eventSink = recorder.eventSink;
   Object.defineProperty(proto, kHybridDispatch, {
     configurable: true,
     writable: true,
@@ -130,6 +116,12 @@ export function installPortHooks(context: PortContext): void {
     // `arguments` here: an arguments object is made each delivery wherever it escapes (a
     // Reflect.apply on the rare path) and the code is not TurboFan's (Maglev: ~37 instructions a
     // receive on Node 24).
+    // An ordinary delivery (no ports carried, not a BroadcastChannel) is recorded in the wrapper
+    // itself, tracer.receive written out and its record committed by commitEvent directly: on
+    // Node 24 the pool's receives run Maglev code until ~10,000 jobs, and Maglev inlines no
+    // function of 100 bytecode bytes or more (`delivered`, Recorder.event) nor any but the
+    // smallest below the first level, so each was a call of its own (BENCHMARKS.md "Node 24's
+    // receive": the record in the wrapper measured below its own function there, and equal on Node 20).
     value: function (this: Record<symbol, unknown>, value: unknown, type: unknown, event: unknown) {
       // The runtime delivers with no event object; dispatchEvent() by the program passes one.
       if (event === undefined) {
@@ -137,7 +129,20 @@ export function installPortHooks(context: PortContext): void {
         // builtin call. Node's own ports (a worker's internal one) are given an empty stamp at
         // their first delivery.
         const state = channels.find(this);
-        if (state !== undefined) receivedOn(this, state, value);
+        if (state !== undefined) {
+          if (eventSink !== undefined && state.kind !== ChannelKind.broadcast && this[kCurrentlyReceivingPorts] === undefined) {
+            try {
+              const ordinal = state.received++;
+              markTurn(LongTaskKind.message);
+              // channelField(kind, receiveDirection, subId), written out.
+              const field = state.kind + state.receiveDirection * 0x100 + state.subId * 0x10000;
+              const written = eventSink.commitEvent!(Kind.message_receive, 0, ordinal, field, state.ownerPid, 0, 0);
+              if (written !== 1) recorder.notCommitted(written, Kind.message_receive, ordinal, field, state.ownerPid, 0, 0, 0);
+            } catch (error) {
+              recorder.fail(error);
+            }
+          } else receivedOn(this, state, value);
+        }
       }
       return callDispatch(this, value, type, event);
     },
