@@ -85,7 +85,14 @@ function fieldClass(base: typeof Carrier): FieldClass {
         return (object as Field).#value;
       } catch {
         // No field (a runtime's own object, once): given one holding undefined. A primitive: none.
-        if ((typeof object === "object" && object !== null) || typeof object === "function") Field.add(object as object, undefined);
+        // An object that refuses the field stays without it (found by a throw each time).
+        if ((typeof object === "object" && object !== null) || typeof object === "function") {
+          try {
+            Field.add(object as object, undefined);
+          } catch {
+            // Nothing attached.
+          }
+        }
         return undefined;
       }
     }
