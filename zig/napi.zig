@@ -83,6 +83,7 @@ const clock_module = @import("clock.zig");
 const loop_turns = @import("loop_turns.zig");
 const shared_files = @import("shared_files.zig");
 const js_number = @import("js_number.zig");
+const digits = @import("digits.zig");
 
 const napi_env = *opaque {};
 const napi_value = *opaque {};
@@ -1623,19 +1624,9 @@ fn plain_text(bytes: []const u8) bool {
     return true;
 }
 
-/// "00" "01" ... "99": plan_value's digits two at a time.
-const digit_pairs: [200]u8 = blk: {
-    var table: [200]u8 = undefined;
-    for (0..100) |i| {
-        table[2 * i] = '0' + @as(u8, @intCast(i / 10));
-        table[2 * i + 1] = '0' + @as(u8, @intCast(i % 10));
-    }
-    break :blk table;
-};
-
 /// Writes `value`'s text at out[at..] as the shape writer does (preview.ts shapeValue); the
 /// new end, or null for a value it does not write or a text past preview_max_chars.
-fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) ?usize {
+inline fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) ?usize {
     var digits_of: u64 = 0;
     var negative = false;
     if (value & 1 == 0) {
@@ -1646,67 +1637,49 @@ fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize)
         const float = @as(*const f64, @ptrFromInt(value - 1 + heap_number_value_offset)).*;
         if (!(float > -1e15 and float < 1e15) or @trunc(float) != float) return null;
         negative = float < 0;
-        digits_of = @intFromFloat(@abs(float));
+        // Below 1e15: one signed conversion (an unsigned one is several instructions).
+        digits_of = @intCast(@as(i64, @intFromFloat(@abs(float))));
     } else {
-        const word: []const u8 = if (value == proofs.true_value)
-            "true"
-        else if (value == proofs.false_value)
-            "false"
-        else if (value == proofs.null_value)
-            "null"
-        else if (value == proofs.undefined_value)
-            "undefined"
-        else {
-            const chars = one_byte_chars(value) orelse return null;
-            if (at + chars.len + 2 > preview_max_chars or !plain_text(chars)) return null;
-            out[at] = '"';
-            @memcpy(out[at + 1 ..][0..chars.len], chars);
-            out[at + 1 + chars.len] = '"';
-            return at + chars.len + 2;
-        };
-        if (at + word.len > preview_max_chars) return null;
-        @memcpy(out[at..][0..word.len], word);
-        return at + word.len;
+        // Out of line (the numbers inline in commitHeld's body); its end in a register, 0 for none.
+        const end = plan_word(proofs, out, at, value);
+        return if (end == 0) null else end;
     }
-    // The digits from the last one back, ending at byte 16 (below 1e15: at most 15 and the sign).
-    var text: [32]u8 = undefined;
-    var first: usize = 16;
-    if (digits_of <= std.math.maxInt(u32)) {
-        // Two digits a step (one division by 100 and a 2-byte copy from a table).
-        var rest: u32 = @intCast(digits_of);
-        while (rest >= 100) {
-            const pair = rest % 100;
-            rest /= 100;
-            first -= 2;
-            text[first..][0..2].* = digit_pairs[pair * 2 ..][0..2].*;
-        }
-        if (rest >= 10) {
-            first -= 2;
-            text[first..][0..2].* = digit_pairs[rest * 2 ..][0..2].*;
-        } else {
-            first -= 1;
-            text[first] = '0' + @as(u8, @intCast(rest));
-        }
-    } else {
-        var rest = digits_of;
-        while (rest > 0) {
-            first -= 1;
-            text[first] = '0' + @as(u8, @intCast(rest % 10));
-            rest /= 10;
-        }
-    }
-    if (negative) {
-        first -= 1;
-        text[first] = '-';
-    }
-    const end = at + 16 - first;
+    // The count first, then the digits in place (digits.zig): no temporary, no copy. The
+    // sign is stored unconditionally; without one the first digit overwrites it.
+    const count = digits.count(digits_of);
+    const end = at + @intFromBool(negative) + count;
     if (end > preview_max_chars) return null;
-    out[at..][0..16].* = text[first..][0..16].*;
+    out[at] = '-';
+    digits.write(out[end - count ..].ptr, digits_of, count);
     return end;
 }
 
+/// plan_value's words and strings: true, false, null, undefined and plain one-byte strings
+/// (`"text"`); the new end, or 0 for any other value or a text past preview_max_chars.
+noinline fn plan_word(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) usize {
+    const word: []const u8 = if (value == proofs.true_value)
+        "true"
+    else if (value == proofs.false_value)
+        "false"
+    else if (value == proofs.null_value)
+        "null"
+    else if (value == proofs.undefined_value)
+        "undefined"
+    else {
+        const chars = one_byte_chars(value) orelse return 0;
+        if (at + chars.len + 2 > preview_max_chars or !plain_text(chars)) return 0;
+        out[at] = '"';
+        @memcpy(out[at + 1 ..][0..chars.len], chars);
+        out[at + 1 + chars.len] = '"';
+        return at + chars.len + 2;
+    };
+    if (at + word.len > preview_max_chars) return 0;
+    @memcpy(out[at..][0..word.len], word);
+    return at + word.len;
+}
+
 /// The plan's text of `object` (its map is the plan's) into `out`: its length, or null.
-fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, out: *PlanText) ?usize {
+inline fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, out: *PlanText) ?usize {
     var at: usize = 0;
     var from: usize = 0;
     for (plan.offsets[0..plan.count], plan.prefix_ends[0..plan.count]) |offset, prefix_end| {
