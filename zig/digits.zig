@@ -93,6 +93,18 @@ noinline fn write_long(out: [*]u8, n: u64, digits: usize) void {
     write32(out, @intCast(rest), end);
 }
 
+/// `-` (when `negative`) and `magnitude`'s digits at out[at..]: the new end, or null (nothing
+/// written) when it would pass `limit`. The sign is stored unconditionally; without one the
+/// first digit overwrites it.
+pub inline fn integer(out: []u8, at: usize, negative: bool, magnitude: u64, limit: usize) ?usize {
+    const digits = count(magnitude);
+    const end = at + @intFromBool(negative) + digits;
+    if (end > limit) return null;
+    out[at] = '-';
+    write(out[end - digits ..].ptr, magnitude, digits);
+    return end;
+}
+
 fn check(n: u64) !void {
     var expected: [24]u8 = undefined;
     const text = try std.fmt.bufPrint(&expected, "{d}", .{n});
@@ -130,5 +142,24 @@ test "digits: 50,000 random values of each length from 1 to 20" {
         const low: u64 = if (length == 1) 0 else powers_of_ten[length - 1];
         const high: u64 = if (length == 20) std.math.maxInt(u64) else powers_of_ten[length] - 1;
         for (0..50_000) |_| try check(random.intRangeAtMost(u64, low, high));
+    }
+}
+
+test "digits: integer's sign, its limit, and nothing written past the end" {
+    const values = [_]i64{ 0, 1, -1, 9, -9, 10, -10, 99, -99, 100, -100, 2147483647, -2147483648, -2147483649, 4294967296, -4294967296, 9007199254740991, -9007199254740991, 999999999999999, -999999999999999 };
+    for (values) |value| {
+        var expected: [24]u8 = undefined;
+        const text = try std.fmt.bufPrint(&expected, "{d}", .{value});
+        var out: [40]u8 = @splat('#');
+        const end = integer(&out, 3, value < 0, @abs(value), 40) orelse return error.TestUnexpectedResult;
+        try std.testing.expectEqual(3 + text.len, end);
+        try std.testing.expectEqualStrings("###", out[0..3]);
+        try std.testing.expectEqualStrings(text, out[3..end]);
+        try std.testing.expectEqual(@as(u8, '#'), out[end]);
+        // Exactly at the limit it fits; one byte short it does not, and writes nothing.
+        try std.testing.expectEqual(@as(?usize, end), integer(&out, 3, value < 0, @abs(value), end));
+        var untouched: [40]u8 = @splat('#');
+        try std.testing.expectEqual(@as(?usize, null), integer(&untouched, 3, value < 0, @abs(value), end - 1));
+        for (untouched) |byte| try std.testing.expectEqual(@as(u8, '#'), byte);
     }
 }

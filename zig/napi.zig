@@ -1599,9 +1599,12 @@ const HeldPlan = struct {
     prefix_ends: [plan_keys_max]u8 = undefined,
 };
 
-/// Copies `length` bytes (at most preview_max_chars) 16 at a time: up to 15 more are read and stored.
+/// Copies `length` bytes (at most preview_max_chars) 16 at a time: up to 15 more are read and
+/// stored, 16 when `length` is 0. The first 16 without a test: a key's prefix (`{"k":` at
+/// least) is one copy unless its key is longer than 12 bytes.
 inline fn copy_short(out: [*]u8, from: [*]const u8, length: usize) void {
-    var k: usize = 0;
+    out[0..16].* = from[0..16].*;
+    var k: usize = 16;
     while (k < length) : (k += 16) out[k..][0..16].* = from[k..][0..16].*;
 }
 
@@ -1644,14 +1647,8 @@ inline fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value:
         const end = plan_word(proofs, out, at, value);
         return if (end == 0) null else end;
     }
-    // The count first, then the digits in place (digits.zig): no temporary, no copy. The
-    // sign is stored unconditionally; without one the first digit overwrites it.
-    const count = digits.count(digits_of);
-    const end = at + @intFromBool(negative) + count;
-    if (end > preview_max_chars) return null;
-    out[at] = '-';
-    digits.write(out[end - count ..].ptr, digits_of, count);
-    return end;
+    // The count first, then the sign and digits in place (digits.zig): no temporary, no copy.
+    return digits.integer(out, at, negative, digits_of, preview_max_chars);
 }
 
 /// plan_value's words and strings: true, false, null, undefined and plain one-byte strings
