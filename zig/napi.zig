@@ -74,6 +74,7 @@
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
 const std = @import("std");
+const builtin = @import("builtin");
 const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const ring = @import("ring.zig");
@@ -83,6 +84,7 @@ const clock_module = @import("clock.zig");
 const loop_turns = @import("loop_turns.zig");
 const shared_files = @import("shared_files.zig");
 const js_number = @import("js_number.zig");
+const digits = @import("digits.zig");
 
 const napi_env = *opaque {};
 const napi_value = *opaque {};
@@ -274,7 +276,10 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     // Torn down on its own thread: no commit of this env can come after.
     if (thread_env.state == state) thread_env = .{ .live_count = thread_env.live_count };
     thread_env.live_count -|= 1;
-    if (fast_state == state) fast_state = null;
+    if (fast_state == state) {
+        fast_state = null;
+        fast_thread_unregister(state);
+    }
     // No dangling sole state: every later fast call reads its thread's.
     if (fast_sole.load(.monotonic) == @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
     gc_unwatch(state);
@@ -1222,11 +1227,68 @@ var fast_sole: std.atomic.Value(usize) = .init(fast_none);
 const fast_none: usize = 0;
 const fast_many: usize = 1;
 
-/// The state of the fast function being called: the sole one, else this thread's.
+/// The state of the fast function being called: the sole one, else this thread's (by the
+/// thread's pointer in fast_threads, else the thread-local).
 inline fn fast_state_get() ?*EnvState {
     const sole = fast_sole.load(.monotonic);
     if (sole > fast_many) return @ptrFromInt(sole);
+    if (thread_keyed) {
+        const key = thread_key();
+        const entry = &fast_threads[fast_thread_slot(key)];
+        if (entry.key.load(.monotonic) == key) return @ptrFromInt(entry.state.load(.monotonic));
+    }
     return fast_thread_state();
+}
+
+/// Each thread's state with fast functions (while there are several), found by the thread's
+/// pointer (x86-64 Linux: %fs:0, the thread control block's address, one load) in a
+/// direct-mapped table: a probe of one slot instead of the thread-local's __tls_get_addr
+/// call (~20 instructions a fast call). A slot holds the key of a live thread whose state
+/// made fast functions (fast_define on that thread, before any of them can be called there)
+/// and that state; the state's teardown on its thread (env_finalize) clears it. Only the
+/// thread whose key a slot holds ever reads its state, so the slot's two words need no
+/// ordering between threads; a thread whose key is in no slot (a slot taken by another
+/// thread, or no x86-64) reads the thread-local as before. A thread started later on the
+/// control block of one that ended finds its own entry, as its fast_define writes it first.
+const thread_keyed = builtin.cpu.arch == .x86_64 and builtin.os.tag == .linux;
+const fast_threads_bits = 6;
+const FastThread = struct {
+    key: std.atomic.Value(usize) = .init(0),
+    state: std.atomic.Value(usize) = .init(0),
+};
+var fast_threads: [1 << fast_threads_bits]FastThread = @splat(.{});
+
+/// This thread's pointer (never 0 on a live thread).
+inline fn thread_key() usize {
+    return asm ("movq %%fs:0, %[key]"
+        : [key] "=r" (-> usize),
+    );
+}
+
+inline fn fast_thread_slot(key: usize) usize {
+    return @intCast((key *% 0x9e37_79b9_7f4a_7c15) >> (64 - fast_threads_bits));
+}
+
+/// `state` (which has just made fast functions on this thread) in this thread's slot, when the
+/// slot is free or already this thread's.
+fn fast_thread_register(state: *EnvState) void {
+    if (!thread_keyed) return;
+    const key = thread_key();
+    const entry = &fast_threads[fast_thread_slot(key)];
+    if (entry.key.load(.monotonic) != key) {
+        if (entry.key.cmpxchgStrong(0, key, .monotonic, .monotonic) != null) return;
+    }
+    entry.state.store(@intFromPtr(state), .monotonic);
+}
+
+/// `state`'s slot cleared (its teardown, on its thread).
+fn fast_thread_unregister(state: *EnvState) void {
+    if (!thread_keyed) return;
+    const key = thread_key();
+    const entry = &fast_threads[fast_thread_slot(key)];
+    if (entry.key.load(.monotonic) != key or entry.state.load(.monotonic) != @intFromPtr(state)) return;
+    entry.state.store(0, .monotonic);
+    entry.key.store(0, .monotonic);
 }
 
 /// Out of line, so the thread-local's look-up is not hoisted above the sole state's test.
@@ -1304,6 +1366,7 @@ fn fast_define(env: napi_env, name: [*:0]const u8, state: *EnvState, function: *
     fast_sole_claim(state);
     const made = api.get_function(template, context) orelse return null;
     fast_state = state;
+    fast_thread_register(state);
     state.fast = true;
     if (api.set_name) |set_name| {
         const text = std.mem.span(name);
@@ -1598,9 +1661,12 @@ const HeldPlan = struct {
     prefix_ends: [plan_keys_max]u8 = undefined,
 };
 
-/// Copies `length` bytes (at most preview_max_chars) 16 at a time: up to 15 more are read and stored.
+/// Copies `length` bytes (at most preview_max_chars) 16 at a time: up to 15 more are read and
+/// stored, 16 when `length` is 0. The first 16 without a test: a key's prefix (`{"k":` at
+/// least) is one copy unless its key is longer than 12 bytes.
 inline fn copy_short(out: [*]u8, from: [*]const u8, length: usize) void {
-    var k: usize = 0;
+    out[0..16].* = from[0..16].*;
+    var k: usize = 16;
     while (k < length) : (k += 16) out[k..][0..16].* = from[k..][0..16].*;
 }
 
@@ -1623,19 +1689,9 @@ fn plain_text(bytes: []const u8) bool {
     return true;
 }
 
-/// "00" "01" ... "99": plan_value's digits two at a time.
-const digit_pairs: [200]u8 = blk: {
-    var table: [200]u8 = undefined;
-    for (0..100) |i| {
-        table[2 * i] = '0' + @as(u8, @intCast(i / 10));
-        table[2 * i + 1] = '0' + @as(u8, @intCast(i % 10));
-    }
-    break :blk table;
-};
-
 /// Writes `value`'s text at out[at..] as the shape writer does (preview.ts shapeValue); the
 /// new end, or null for a value it does not write or a text past preview_max_chars.
-fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) ?usize {
+inline fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) ?usize {
     var digits_of: u64 = 0;
     var negative = false;
     if (value & 1 == 0) {
@@ -1646,67 +1702,43 @@ fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize)
         const float = @as(*const f64, @ptrFromInt(value - 1 + heap_number_value_offset)).*;
         if (!(float > -1e15 and float < 1e15) or @trunc(float) != float) return null;
         negative = float < 0;
-        digits_of = @intFromFloat(@abs(float));
+        // Below 1e15: one signed conversion (an unsigned one is several instructions).
+        digits_of = @intCast(@as(i64, @intFromFloat(@abs(float))));
     } else {
-        const word: []const u8 = if (value == proofs.true_value)
-            "true"
-        else if (value == proofs.false_value)
-            "false"
-        else if (value == proofs.null_value)
-            "null"
-        else if (value == proofs.undefined_value)
-            "undefined"
-        else {
-            const chars = one_byte_chars(value) orelse return null;
-            if (at + chars.len + 2 > preview_max_chars or !plain_text(chars)) return null;
-            out[at] = '"';
-            @memcpy(out[at + 1 ..][0..chars.len], chars);
-            out[at + 1 + chars.len] = '"';
-            return at + chars.len + 2;
-        };
-        if (at + word.len > preview_max_chars) return null;
-        @memcpy(out[at..][0..word.len], word);
-        return at + word.len;
+        // Out of line (the numbers inline in commitHeld's body); its end in a register, 0 for none.
+        const end = plan_word(proofs, out, at, value);
+        return if (end == 0) null else end;
     }
-    // The digits from the last one back, ending at byte 16 (below 1e15: at most 15 and the sign).
-    var text: [32]u8 = undefined;
-    var first: usize = 16;
-    if (digits_of <= std.math.maxInt(u32)) {
-        // Two digits a step (one division by 100 and a 2-byte copy from a table).
-        var rest: u32 = @intCast(digits_of);
-        while (rest >= 100) {
-            const pair = rest % 100;
-            rest /= 100;
-            first -= 2;
-            text[first..][0..2].* = digit_pairs[pair * 2 ..][0..2].*;
-        }
-        if (rest >= 10) {
-            first -= 2;
-            text[first..][0..2].* = digit_pairs[rest * 2 ..][0..2].*;
-        } else {
-            first -= 1;
-            text[first] = '0' + @as(u8, @intCast(rest));
-        }
-    } else {
-        var rest = digits_of;
-        while (rest > 0) {
-            first -= 1;
-            text[first] = '0' + @as(u8, @intCast(rest % 10));
-            rest /= 10;
-        }
-    }
-    if (negative) {
-        first -= 1;
-        text[first] = '-';
-    }
-    const end = at + 16 - first;
-    if (end > preview_max_chars) return null;
-    out[at..][0..16].* = text[first..][0..16].*;
-    return end;
+    // The count first, then the sign and digits in place (digits.zig): no temporary, no copy.
+    return digits.integer(out, at, negative, digits_of, preview_max_chars);
+}
+
+/// plan_value's words and strings: true, false, null, undefined and plain one-byte strings
+/// (`"text"`); the new end, or 0 for any other value or a text past preview_max_chars.
+noinline fn plan_word(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) usize {
+    const word: []const u8 = if (value == proofs.true_value)
+        "true"
+    else if (value == proofs.false_value)
+        "false"
+    else if (value == proofs.null_value)
+        "null"
+    else if (value == proofs.undefined_value)
+        "undefined"
+    else {
+        const chars = one_byte_chars(value) orelse return 0;
+        if (at + chars.len + 2 > preview_max_chars or !plain_text(chars)) return 0;
+        out[at] = '"';
+        @memcpy(out[at + 1 ..][0..chars.len], chars);
+        out[at + 1 + chars.len] = '"';
+        return at + chars.len + 2;
+    };
+    if (at + word.len > preview_max_chars) return 0;
+    @memcpy(out[at..][0..word.len], word);
+    return at + word.len;
 }
 
 /// The plan's text of `object` (its map is the plan's) into `out`: its length, or null.
-fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, out: *PlanText) ?usize {
+inline fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, out: *PlanText) ?usize {
     var at: usize = 0;
     var from: usize = 0;
     for (plan.offsets[0..plan.count], plan.prefix_ends[0..plan.count]) |offset, prefix_end| {
