@@ -1479,6 +1479,14 @@ const MapProofs = struct {
     null_value: usize = 0,
     undefined_value: usize = 0,
     heap_number_map: usize = 0,
+    /// codeHeld (see "A function's code held" below): the byte offset of a JSFunction's
+    /// SharedFunctionInfo (0: not found, nothing held), the instance type codeOffset's
+    /// probes had, and the held functions' maps and SharedFunctionInfos, replaced round robin.
+    code_offset: usize = 0,
+    code_instance_type: u16 = 0,
+    code_maps: [held_codes_max]?*usize = @splat(null),
+    code_shared: [held_codes_max]?*usize = @splat(null),
+    code_next: u32 = 0,
 };
 
 /// The word at `address + offset` of a tagged heap object pointer (bit 0 set).
@@ -1600,6 +1608,147 @@ const fast_map_packed_function: FastFunction = .{
     .slow = map_packed_slow,
     .c_function = .{ .address = &map_packed_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
 };
+
+// A function's code held (codeHeld, for the web frameworks' step `next`: src/agent/node/
+// frameworks.ts plainNext). The wrapper Express's layers get in place of Express's `next`
+// must have its name and length, which V8 reads through accessors (`name`: the
+// SharedFunctionInfo's name found through its ScopeInfo; `length`: its parameter count),
+// ~650 instructions the pair on Node 24, and Express makes two new `next` closures a request
+// (BENCHMARKS.md "Web: an Express layer's visit"). A JSFunction's `name` and `length` are
+// its SharedFunctionInfo's as long as its map is a function map that has not been changed:
+// redefining or deleting either (or adding any own property) gives the function another map
+// (a new one or a dictionary map). So once the agent has read "next" and 1 off a function,
+// it holds that function's map and SharedFunctionInfo (codeProve); a later function with
+// the same map and the same SharedFunctionInfo (a closure of the same `function next(err)`
+// literal) has the same name and length, which one Fast API call compares (codeHeld): the
+// map word first, then (a map held is a JSFunction's, so the object is that big) the
+// SharedFunctionInfo's. The SharedFunctionInfo's offset is not written in here: codeOffset
+// is given two closures of one literal made in two contexts and two functions of two other
+// literals, and takes the one word among a JSFunction's fields (bytes 24 to 48: the code or
+// dispatch handle, SharedFunctionInfo, context and feedback cell, in an order that changed
+// between V8 versions) that is a heap object equal in the two closures and different in the
+// others, with the same map in all four (each a SharedFunctionInfo); a context differs
+// between the two closures, the code (the lazy compile builtin or the interpreter's entry)
+// and the feedback cell (a shared root until the enclosing function has a feedback vector)
+// are the same in the others. No such word, or two: nothing is held, the agent reads the
+// accessors as before. Handles as the held maps' (strong globals: never freed, moved by the GC).
+
+/// Functions held for codeHeld (Express 4 and 5 make their `next`s in two places each).
+const held_codes_max = 4;
+const code_offset_first = 24;
+const code_offset_last = 48;
+
+/// `function_local` has a held function's map and SharedFunctionInfo.
+fn code_held_check(proofs: *const MapProofs, function_local: *const usize) bool {
+    const offset = proofs.code_offset;
+    if (offset == 0) return false;
+    const function = local_object(function_local) orelse return false;
+    const map = heap_word(function, 0);
+    for (proofs.code_maps, proofs.code_shared) |held_map, held_shared| {
+        const held = held_map orelse break;
+        if (held.* != map) continue;
+        if (heap_word(function, offset) == held_shared.?.*) return true;
+    }
+    return false;
+}
+
+const code_held_args = [_]CTypeInfo{ .{ .type = CTypeInfo.v8_value_type }, .{ .type = CTypeInfo.v8_value_type } };
+
+fn code_held_fast(receiver: ?*anyopaque, function_local: *const usize) callconv(.c) bool {
+    _ = receiver;
+    const state = fast_state_get() orelse return false;
+    state.fast_calls +%= 1;
+    const proofs = state.map_proofs orelse return false;
+    return code_held_check(proofs, function_local);
+}
+
+fn code_held_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    const held = state.map_proofs != null and info.length >= 1 and code_held_check(state.map_proofs.?, &info.values[0]);
+    slow_return(info, boolean(env, held));
+}
+
+const fast_code_held_function: FastFunction = .{
+    .slow = code_held_slow,
+    .c_function = .{ .address = &code_held_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = code_held_args.len, .arg_info = &code_held_args } },
+};
+
+/// The JSFunction behind `value` (napi_typeof "function"), as a tagged pointer, with its map's instance type.
+fn function_object(env: napi_env, value: ?napi_value) ?struct { object: usize, instance_type: u16 } {
+    const napi_function_type = 7;
+    var kind: c_int = 0;
+    if (napi_typeof(env, value, &kind) != napi_ok or kind != napi_function_type) return null;
+    const object = local_object(@ptrCast(@alignCast(value orelse return null))) orelse return null;
+    const instance_type = @as(*const u16, @ptrFromInt(heap_word(object, 0) - 1 + map_instance_type_offset)).*;
+    return .{ .object = object, .instance_type = instance_type };
+}
+
+/// codeOffset(a, b, c, d): boolean. Finds the SharedFunctionInfo's offset from `a` and `b`
+/// (closures of one literal, made in two contexts) and `c`, `d` (two other literals), all
+/// of one instance type (see above); once an env.
+fn js_code_offset(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const proofs = call.state.map_proofs orelse return boolean(env, false);
+    if (proofs.code_offset != 0) return boolean(env, true);
+    if (call.argc < 4) return boolean(env, false);
+    var objects: [4]usize = undefined;
+    var instance_type: u16 = 0;
+    for (0..4, &objects) |i, *object| {
+        const function = function_object(env, call.argv[i]) orelse return boolean(env, false);
+        if (i == 0) instance_type = function.instance_type else if (function.instance_type != instance_type) return boolean(env, false);
+        object.* = function.object;
+    }
+    var found: usize = 0;
+    var offset: usize = code_offset_first;
+    while (offset <= code_offset_last) : (offset += 8) {
+        var words: [4]usize = undefined;
+        for (objects, &words) |object, *word| word.* = heap_word(object, offset);
+        if (words[0] != words[1] or words[0] == words[2] or words[0] == words[3] or words[2] == words[3]) continue;
+        if (words[0] & 1 == 0 or words[2] & 1 == 0 or words[3] & 1 == 0) continue;
+        const map = heap_word(words[0], 0);
+        if (heap_word(words[2], 0) != map or heap_word(words[3], 0) != map) continue;
+        if (found != 0) return boolean(env, false);
+        found = offset;
+    }
+    if (found == 0) return boolean(env, false);
+    proofs.code_offset = found;
+    proofs.code_instance_type = instance_type;
+    return boolean(env, true);
+}
+
+/// codeProve(fn): boolean. Holds `fn`'s map and SharedFunctionInfo (the agent has just read
+/// its name and length): a later function with both has the same. False, nothing held, for
+/// anything but a function of codeOffset's instance type with a map that is not a dictionary's.
+fn js_code_prove(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const proofs = call.state.map_proofs orelse return boolean(env, false);
+    if (proofs.code_offset == 0 or call.argc < 1) return boolean(env, false);
+    const function = function_object(env, call.argv[0]) orelse return boolean(env, false);
+    if (function.instance_type != proofs.code_instance_type) return boolean(env, false);
+    const map = heap_word(function.object, 0);
+    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
+    if (bit_field3 & (@as(u32, 1) << map_dictionary_bit) != 0) return boolean(env, false);
+    const shared = heap_word(function.object, proofs.code_offset);
+    for (proofs.code_maps, proofs.code_shared) |held_map, held_shared| {
+        const held = held_map orelse break;
+        if (held.* == map and held_shared.?.* == shared) return boolean(env, true);
+    }
+    const index = proofs.code_next % held_codes_max;
+    proofs.code_next +%= 1;
+    if (proofs.code_maps[index]) |held| proofs.api.dispose(held);
+    if (proofs.code_shared[index]) |held| proofs.api.dispose(held);
+    proofs.code_maps[index] = null;
+    proofs.code_shared[index] = null;
+    const held_shared = proofs.api.globalize(proofs.isolate, shared) orelse return boolean(env, false);
+    const held_map = proofs.api.globalize(proofs.isolate, map) orelse {
+        proofs.api.dispose(held_shared);
+        return boolean(env, false);
+    };
+    proofs.code_shared[index] = held_shared;
+    proofs.code_maps[index] = held_map;
+    return boolean(env, true);
+}
 
 // One crossing a send (commitHeld): a shape writer's send was two native calls, mapHeld and
 // then commitString, since the writer's plain reads (`o.key`) must come after the proof.
@@ -2390,14 +2539,14 @@ fn proved(env: napi_env, argc: usize, planned: bool) ?napi_value {
 /// Disposes this env's held maps (its teardown).
 fn map_proofs_release(state: *EnvState) void {
     const proofs = state.map_proofs orelse return;
-    for (proofs.held ++ proofs.known) |held| {
+    for (proofs.held ++ proofs.known ++ proofs.code_maps ++ proofs.code_shared) |held| {
         if (held) |handle| proofs.api.dispose(handle);
     }
     state.map_proofs = null;
     std.heap.c_allocator.destroy(proofs);
 }
 
-/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked, commitHeld, numberTexts, previewNative} or undefined. Made once a thread
+/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked, commitHeld, codeHeld, codeOffset, codeProve, numberTexts, previewNative} or undefined. Made once a thread
 /// compiles its first shape writer or its fast() has walked 64 records; undefined where the fast functions are not this env's or the V8 is not one whose
 /// layouts were checked (the writers then read by descriptor, as before).
 fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
@@ -2458,6 +2607,14 @@ fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
         const native_function = fast_define(env, "previewNative", state, &fast_preview_native_function) orelse return object;
         _ = napi_set_named_property(env, object, "previewNative", native_function);
     }
+    const code_held_function = fast_define(env, "codeHeld", state, &fast_code_held_function) orelse return object;
+    _ = napi_set_named_property(env, object, "codeHeld", code_held_function);
+    var code_offset: ?napi_value = null;
+    if (napi_create_function(env, "codeOffset", std.math.maxInt(usize), js_code_offset, state, &code_offset) != napi_ok) return object;
+    _ = napi_set_named_property(env, object, "codeOffset", code_offset);
+    var code_prove: ?napi_value = null;
+    if (napi_create_function(env, "codeProve", std.math.maxInt(usize), js_code_prove, state, &code_prove) != napi_ok) return object;
+    _ = napi_set_named_property(env, object, "codeProve", code_prove);
     return object;
 }
 
