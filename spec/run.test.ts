@@ -124,6 +124,25 @@ describe("scope run", () => {
 });
 
 describe("stale rings", () => {
+  test("a source checkout's agent bundles left by a killed scope are removed by the next one; a live scope's are kept", async () => {
+    const { mkdirSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const gone = Bun.spawnSync(["true"]).pid;
+    const dead = join(tmpdir(), `scope-dev-agent-${gone}-spec${process.pid}`);
+    const live = join(tmpdir(), `scope-dev-agent-${process.pid}-spec`);
+    mkdirSync(join(dead, "agent"), { recursive: true });
+    mkdirSync(live, { recursive: true });
+    try {
+      const result = await runCli(["run", "--out", join(tmp(), "t.bin"), "--", "node", "-e", ""]);
+      expect(result.exitCode).toBe(0);
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+    } finally {
+      rmSync(dead, { recursive: true, force: true });
+      rmSync(live, { recursive: true, force: true });
+    }
+  });
+
   test("a ring whose collector is gone and that nobody maps is removed; a mapped one is kept", async () => {
     const { removeStaleRings } = await import("../src/run/stale");
     const { Ring } = await import("../src/core/ring");

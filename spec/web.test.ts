@@ -74,6 +74,7 @@ describe.each(runtimes)("%s: Express", (runtime) => {
         ["/throw", 500, "/throw", ...builtIn, logger, failed("handler", "throws", "/throw", "Error"), ok("error", "onError")],
         ["/next-error", 400, "/next-error", ...builtIn, logger, failed("handler", "passes", "/next-error", "TypeError"), ok("error", "onError")],
         ["/two", 200, "/two", ...builtIn, logger, ok("handler", "first", "/two"), ok("handler", "second", "/two")],
+        ["/direct", 200, "/direct", ...builtIn, logger, ok("handler", "direct", "/direct"), ...[1, 2, 3].map(() => ok("middleware", "inner"))],
         ["/skip", 200, "/skip", ...builtIn, logger, ok("handler", "skips", "/skip"), ok("handler", "taken", "/skip")],
         ["/late", 200, "/late", ...builtIn, logger, ok("handler", "late", "/late")],
         ...(five ? [["/reject", 500, "/reject", logger, failed("handler", "rejects", "/reject", "RangeError"), ok("error", "onError")]] : []),

@@ -74,6 +74,7 @@
 //! The Node-API functions are declared here as extern (resolved from the node binary at
 //! load time; the library is linked with undefined symbols allowed).
 const std = @import("std");
+const builtin = @import("builtin");
 const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const ring = @import("ring.zig");
@@ -83,6 +84,7 @@ const clock_module = @import("clock.zig");
 const loop_turns = @import("loop_turns.zig");
 const shared_files = @import("shared_files.zig");
 const js_number = @import("js_number.zig");
+const digits = @import("digits.zig");
 
 const napi_env = *opaque {};
 const napi_value = *opaque {};
@@ -274,7 +276,10 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     // Torn down on its own thread: no commit of this env can come after.
     if (thread_env.state == state) thread_env = .{ .live_count = thread_env.live_count };
     thread_env.live_count -|= 1;
-    if (fast_state == state) fast_state = null;
+    if (fast_state == state) {
+        fast_state = null;
+        fast_thread_unregister(state);
+    }
     // No dangling sole state: every later fast call reads its thread's.
     if (fast_sole.load(.monotonic) == @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
     gc_unwatch(state);
@@ -1222,11 +1227,68 @@ var fast_sole: std.atomic.Value(usize) = .init(fast_none);
 const fast_none: usize = 0;
 const fast_many: usize = 1;
 
-/// The state of the fast function being called: the sole one, else this thread's.
+/// The state of the fast function being called: the sole one, else this thread's (by the
+/// thread's pointer in fast_threads, else the thread-local).
 inline fn fast_state_get() ?*EnvState {
     const sole = fast_sole.load(.monotonic);
     if (sole > fast_many) return @ptrFromInt(sole);
+    if (thread_keyed) {
+        const key = thread_key();
+        const entry = &fast_threads[fast_thread_slot(key)];
+        if (entry.key.load(.monotonic) == key) return @ptrFromInt(entry.state.load(.monotonic));
+    }
     return fast_thread_state();
+}
+
+/// Each thread's state with fast functions (while there are several), found by the thread's
+/// pointer (x86-64 Linux: %fs:0, the thread control block's address, one load) in a
+/// direct-mapped table: a probe of one slot instead of the thread-local's __tls_get_addr
+/// call (~20 instructions a fast call). A slot holds the key of a live thread whose state
+/// made fast functions (fast_define on that thread, before any of them can be called there)
+/// and that state; the state's teardown on its thread (env_finalize) clears it. Only the
+/// thread whose key a slot holds ever reads its state, so the slot's two words need no
+/// ordering between threads; a thread whose key is in no slot (a slot taken by another
+/// thread, or no x86-64) reads the thread-local as before. A thread started later on the
+/// control block of one that ended finds its own entry, as its fast_define writes it first.
+const thread_keyed = builtin.cpu.arch == .x86_64 and builtin.os.tag == .linux;
+const fast_threads_bits = 6;
+const FastThread = struct {
+    key: std.atomic.Value(usize) = .init(0),
+    state: std.atomic.Value(usize) = .init(0),
+};
+var fast_threads: [1 << fast_threads_bits]FastThread = @splat(.{});
+
+/// This thread's pointer (never 0 on a live thread).
+inline fn thread_key() usize {
+    return asm ("movq %%fs:0, %[key]"
+        : [key] "=r" (-> usize),
+    );
+}
+
+inline fn fast_thread_slot(key: usize) usize {
+    return @intCast((key *% 0x9e37_79b9_7f4a_7c15) >> (64 - fast_threads_bits));
+}
+
+/// `state` (which has just made fast functions on this thread) in this thread's slot, when the
+/// slot is free or already this thread's.
+fn fast_thread_register(state: *EnvState) void {
+    if (!thread_keyed) return;
+    const key = thread_key();
+    const entry = &fast_threads[fast_thread_slot(key)];
+    if (entry.key.load(.monotonic) != key) {
+        if (entry.key.cmpxchgStrong(0, key, .monotonic, .monotonic) != null) return;
+    }
+    entry.state.store(@intFromPtr(state), .monotonic);
+}
+
+/// `state`'s slot cleared (its teardown, on its thread).
+fn fast_thread_unregister(state: *EnvState) void {
+    if (!thread_keyed) return;
+    const key = thread_key();
+    const entry = &fast_threads[fast_thread_slot(key)];
+    if (entry.key.load(.monotonic) != key or entry.state.load(.monotonic) != @intFromPtr(state)) return;
+    entry.state.store(0, .monotonic);
+    entry.key.store(0, .monotonic);
 }
 
 /// Out of line, so the thread-local's look-up is not hoisted above the sole state's test.
@@ -1304,6 +1366,7 @@ fn fast_define(env: napi_env, name: [*:0]const u8, state: *EnvState, function: *
     fast_sole_claim(state);
     const made = api.get_function(template, context) orelse return null;
     fast_state = state;
+    fast_thread_register(state);
     state.fast = true;
     if (api.set_name) |set_name| {
         const text = std.mem.span(name);
@@ -1416,6 +1479,14 @@ const MapProofs = struct {
     null_value: usize = 0,
     undefined_value: usize = 0,
     heap_number_map: usize = 0,
+    /// codeHeld (see "A function's code held" below): the byte offset of a JSFunction's
+    /// SharedFunctionInfo (0: not found, nothing held), the instance type codeOffset's
+    /// probes had, and the held functions' maps and SharedFunctionInfos, replaced round robin.
+    code_offset: usize = 0,
+    code_instance_type: u16 = 0,
+    code_maps: [held_codes_max]?*usize = @splat(null),
+    code_shared: [held_codes_max]?*usize = @splat(null),
+    code_next: u32 = 0,
 };
 
 /// The word at `address + offset` of a tagged heap object pointer (bit 0 set).
@@ -1538,6 +1609,147 @@ const fast_map_packed_function: FastFunction = .{
     .c_function = .{ .address = &map_packed_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = map_known_args.len, .arg_info = &map_known_args } },
 };
 
+// A function's code held (codeHeld, for the web frameworks' step `next`: src/agent/node/
+// frameworks.ts plainNext). The wrapper Express's layers get in place of Express's `next`
+// must have its name and length, which V8 reads through accessors (`name`: the
+// SharedFunctionInfo's name found through its ScopeInfo; `length`: its parameter count),
+// ~650 instructions the pair on Node 24, and Express makes two new `next` closures a request
+// (BENCHMARKS.md "Web: an Express layer's visit"). A JSFunction's `name` and `length` are
+// its SharedFunctionInfo's as long as its map is a function map that has not been changed:
+// redefining or deleting either (or adding any own property) gives the function another map
+// (a new one or a dictionary map). So once the agent has read "next" and 1 off a function,
+// it holds that function's map and SharedFunctionInfo (codeProve); a later function with
+// the same map and the same SharedFunctionInfo (a closure of the same `function next(err)`
+// literal) has the same name and length, which one Fast API call compares (codeHeld): the
+// map word first, then (a map held is a JSFunction's, so the object is that big) the
+// SharedFunctionInfo's. The SharedFunctionInfo's offset is not written in here: codeOffset
+// is given two closures of one literal made in two contexts and two functions of two other
+// literals, and takes the one word among a JSFunction's fields (bytes 24 to 48: the code or
+// dispatch handle, SharedFunctionInfo, context and feedback cell, in an order that changed
+// between V8 versions) that is a heap object equal in the two closures and different in the
+// others, with the same map in all four (each a SharedFunctionInfo); a context differs
+// between the two closures, the code (the lazy compile builtin or the interpreter's entry)
+// and the feedback cell (a shared root until the enclosing function has a feedback vector)
+// are the same in the others. No such word, or two: nothing is held, the agent reads the
+// accessors as before. Handles as the held maps' (strong globals: never freed, moved by the GC).
+
+/// Functions held for codeHeld (Express 4 and 5 make their `next`s in two places each).
+const held_codes_max = 4;
+const code_offset_first = 24;
+const code_offset_last = 48;
+
+/// `function_local` has a held function's map and SharedFunctionInfo.
+fn code_held_check(proofs: *const MapProofs, function_local: *const usize) bool {
+    const offset = proofs.code_offset;
+    if (offset == 0) return false;
+    const function = local_object(function_local) orelse return false;
+    const map = heap_word(function, 0);
+    for (proofs.code_maps, proofs.code_shared) |held_map, held_shared| {
+        const held = held_map orelse break;
+        if (held.* != map) continue;
+        if (heap_word(function, offset) == held_shared.?.*) return true;
+    }
+    return false;
+}
+
+const code_held_args = [_]CTypeInfo{ .{ .type = CTypeInfo.v8_value_type }, .{ .type = CTypeInfo.v8_value_type } };
+
+fn code_held_fast(receiver: ?*anyopaque, function_local: *const usize) callconv(.c) bool {
+    _ = receiver;
+    const state = fast_state_get() orelse return false;
+    state.fast_calls +%= 1;
+    const proofs = state.map_proofs orelse return false;
+    return code_held_check(proofs, function_local);
+}
+
+fn code_held_slow(info: *const V8FunctionCallbackInfo) callconv(.c) void {
+    const state = fast_state_get() orelse return;
+    const env = state.env orelse return;
+    const held = state.map_proofs != null and info.length >= 1 and code_held_check(state.map_proofs.?, &info.values[0]);
+    slow_return(info, boolean(env, held));
+}
+
+const fast_code_held_function: FastFunction = .{
+    .slow = code_held_slow,
+    .c_function = .{ .address = &code_held_fast, .type_info = &.{ .return_info = .{ .type = CTypeInfo.bool_type }, .arg_count = code_held_args.len, .arg_info = &code_held_args } },
+};
+
+/// The JSFunction behind `value` (napi_typeof "function"), as a tagged pointer, with its map's instance type.
+fn function_object(env: napi_env, value: ?napi_value) ?struct { object: usize, instance_type: u16 } {
+    const napi_function_type = 7;
+    var kind: c_int = 0;
+    if (napi_typeof(env, value, &kind) != napi_ok or kind != napi_function_type) return null;
+    const object = local_object(@ptrCast(@alignCast(value orelse return null))) orelse return null;
+    const instance_type = @as(*const u16, @ptrFromInt(heap_word(object, 0) - 1 + map_instance_type_offset)).*;
+    return .{ .object = object, .instance_type = instance_type };
+}
+
+/// codeOffset(a, b, c, d): boolean. Finds the SharedFunctionInfo's offset from `a` and `b`
+/// (closures of one literal, made in two contexts) and `c`, `d` (two other literals), all
+/// of one instance type (see above); once an env.
+fn js_code_offset(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const proofs = call.state.map_proofs orelse return boolean(env, false);
+    if (proofs.code_offset != 0) return boolean(env, true);
+    if (call.argc < 4) return boolean(env, false);
+    var objects: [4]usize = undefined;
+    var instance_type: u16 = 0;
+    for (0..4, &objects) |i, *object| {
+        const function = function_object(env, call.argv[i]) orelse return boolean(env, false);
+        if (i == 0) instance_type = function.instance_type else if (function.instance_type != instance_type) return boolean(env, false);
+        object.* = function.object;
+    }
+    var found: usize = 0;
+    var offset: usize = code_offset_first;
+    while (offset <= code_offset_last) : (offset += 8) {
+        var words: [4]usize = undefined;
+        for (objects, &words) |object, *word| word.* = heap_word(object, offset);
+        if (words[0] != words[1] or words[0] == words[2] or words[0] == words[3] or words[2] == words[3]) continue;
+        if (words[0] & 1 == 0 or words[2] & 1 == 0 or words[3] & 1 == 0) continue;
+        const map = heap_word(words[0], 0);
+        if (heap_word(words[2], 0) != map or heap_word(words[3], 0) != map) continue;
+        if (found != 0) return boolean(env, false);
+        found = offset;
+    }
+    if (found == 0) return boolean(env, false);
+    proofs.code_offset = found;
+    proofs.code_instance_type = instance_type;
+    return boolean(env, true);
+}
+
+/// codeProve(fn): boolean. Holds `fn`'s map and SharedFunctionInfo (the agent has just read
+/// its name and length): a later function with both has the same. False, nothing held, for
+/// anything but a function of codeOffset's instance type with a map that is not a dictionary's.
+fn js_code_prove(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
+    const call = call_begin(env, info) orelse return null;
+    const proofs = call.state.map_proofs orelse return boolean(env, false);
+    if (proofs.code_offset == 0 or call.argc < 1) return boolean(env, false);
+    const function = function_object(env, call.argv[0]) orelse return boolean(env, false);
+    if (function.instance_type != proofs.code_instance_type) return boolean(env, false);
+    const map = heap_word(function.object, 0);
+    const bit_field3: u32 = @truncate(heap_word(map, map_bit_field3_offset));
+    if (bit_field3 & (@as(u32, 1) << map_dictionary_bit) != 0) return boolean(env, false);
+    const shared = heap_word(function.object, proofs.code_offset);
+    for (proofs.code_maps, proofs.code_shared) |held_map, held_shared| {
+        const held = held_map orelse break;
+        if (held.* == map and held_shared.?.* == shared) return boolean(env, true);
+    }
+    const index = proofs.code_next % held_codes_max;
+    proofs.code_next +%= 1;
+    if (proofs.code_maps[index]) |held| proofs.api.dispose(held);
+    if (proofs.code_shared[index]) |held| proofs.api.dispose(held);
+    proofs.code_maps[index] = null;
+    proofs.code_shared[index] = null;
+    const held_shared = proofs.api.globalize(proofs.isolate, shared) orelse return boolean(env, false);
+    const held_map = proofs.api.globalize(proofs.isolate, map) orelse {
+        proofs.api.dispose(held_shared);
+        return boolean(env, false);
+    };
+    proofs.code_shared[index] = held_shared;
+    proofs.code_maps[index] = held_map;
+    return boolean(env, true);
+}
+
 // One crossing a send (commitHeld): a shape writer's send was two native calls, mapHeld and
 // then commitString, since the writer's plain reads (`o.key`) must come after the proof.
 // commitHeld(object) is both: it compares the object's map with the held ones and, for a map
@@ -1598,9 +1810,12 @@ const HeldPlan = struct {
     prefix_ends: [plan_keys_max]u8 = undefined,
 };
 
-/// Copies `length` bytes (at most preview_max_chars) 16 at a time: up to 15 more are read and stored.
+/// Copies `length` bytes (at most preview_max_chars) 16 at a time: up to 15 more are read and
+/// stored, 16 when `length` is 0. The first 16 without a test: a key's prefix (`{"k":` at
+/// least) is one copy unless its key is longer than 12 bytes.
 inline fn copy_short(out: [*]u8, from: [*]const u8, length: usize) void {
-    var k: usize = 0;
+    out[0..16].* = from[0..16].*;
+    var k: usize = 16;
     while (k < length) : (k += 16) out[k..][0..16].* = from[k..][0..16].*;
 }
 
@@ -1623,19 +1838,9 @@ fn plain_text(bytes: []const u8) bool {
     return true;
 }
 
-/// "00" "01" ... "99": plan_value's digits two at a time.
-const digit_pairs: [200]u8 = blk: {
-    var table: [200]u8 = undefined;
-    for (0..100) |i| {
-        table[2 * i] = '0' + @as(u8, @intCast(i / 10));
-        table[2 * i + 1] = '0' + @as(u8, @intCast(i % 10));
-    }
-    break :blk table;
-};
-
 /// Writes `value`'s text at out[at..] as the shape writer does (preview.ts shapeValue); the
 /// new end, or null for a value it does not write or a text past preview_max_chars.
-fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) ?usize {
+inline fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) ?usize {
     var digits_of: u64 = 0;
     var negative = false;
     if (value & 1 == 0) {
@@ -1646,67 +1851,43 @@ fn plan_value(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize)
         const float = @as(*const f64, @ptrFromInt(value - 1 + heap_number_value_offset)).*;
         if (!(float > -1e15 and float < 1e15) or @trunc(float) != float) return null;
         negative = float < 0;
-        digits_of = @intFromFloat(@abs(float));
+        // Below 1e15: one signed conversion (an unsigned one is several instructions).
+        digits_of = @intCast(@as(i64, @intFromFloat(@abs(float))));
     } else {
-        const word: []const u8 = if (value == proofs.true_value)
-            "true"
-        else if (value == proofs.false_value)
-            "false"
-        else if (value == proofs.null_value)
-            "null"
-        else if (value == proofs.undefined_value)
-            "undefined"
-        else {
-            const chars = one_byte_chars(value) orelse return null;
-            if (at + chars.len + 2 > preview_max_chars or !plain_text(chars)) return null;
-            out[at] = '"';
-            @memcpy(out[at + 1 ..][0..chars.len], chars);
-            out[at + 1 + chars.len] = '"';
-            return at + chars.len + 2;
-        };
-        if (at + word.len > preview_max_chars) return null;
-        @memcpy(out[at..][0..word.len], word);
-        return at + word.len;
+        // Out of line (the numbers inline in commitHeld's body); its end in a register, 0 for none.
+        const end = plan_word(proofs, out, at, value);
+        return if (end == 0) null else end;
     }
-    // The digits from the last one back, ending at byte 16 (below 1e15: at most 15 and the sign).
-    var text: [32]u8 = undefined;
-    var first: usize = 16;
-    if (digits_of <= std.math.maxInt(u32)) {
-        // Two digits a step (one division by 100 and a 2-byte copy from a table).
-        var rest: u32 = @intCast(digits_of);
-        while (rest >= 100) {
-            const pair = rest % 100;
-            rest /= 100;
-            first -= 2;
-            text[first..][0..2].* = digit_pairs[pair * 2 ..][0..2].*;
-        }
-        if (rest >= 10) {
-            first -= 2;
-            text[first..][0..2].* = digit_pairs[rest * 2 ..][0..2].*;
-        } else {
-            first -= 1;
-            text[first] = '0' + @as(u8, @intCast(rest));
-        }
-    } else {
-        var rest = digits_of;
-        while (rest > 0) {
-            first -= 1;
-            text[first] = '0' + @as(u8, @intCast(rest % 10));
-            rest /= 10;
-        }
-    }
-    if (negative) {
-        first -= 1;
-        text[first] = '-';
-    }
-    const end = at + 16 - first;
-    if (end > preview_max_chars) return null;
-    out[at..][0..16].* = text[first..][0..16].*;
-    return end;
+    // The count first, then the sign and digits in place (digits.zig): no temporary, no copy.
+    return digits.integer(out, at, negative, digits_of, preview_max_chars);
+}
+
+/// plan_value's words and strings: true, false, null, undefined and plain one-byte strings
+/// (`"text"`); the new end, or 0 for any other value or a text past preview_max_chars.
+noinline fn plan_word(proofs: *const MapProofs, out: *PlanText, at: usize, value: usize) usize {
+    const word: []const u8 = if (value == proofs.true_value)
+        "true"
+    else if (value == proofs.false_value)
+        "false"
+    else if (value == proofs.null_value)
+        "null"
+    else if (value == proofs.undefined_value)
+        "undefined"
+    else {
+        const chars = one_byte_chars(value) orelse return 0;
+        if (at + chars.len + 2 > preview_max_chars or !plain_text(chars)) return 0;
+        out[at] = '"';
+        @memcpy(out[at + 1 ..][0..chars.len], chars);
+        out[at + 1 + chars.len] = '"';
+        return at + chars.len + 2;
+    };
+    if (at + word.len > preview_max_chars) return 0;
+    @memcpy(out[at..][0..word.len], word);
+    return at + word.len;
 }
 
 /// The plan's text of `object` (its map is the plan's) into `out`: its length, or null.
-fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, out: *PlanText) ?usize {
+inline fn plan_write(proofs: *const MapProofs, plan: *const HeldPlan, object: usize, out: *PlanText) ?usize {
     var at: usize = 0;
     var from: usize = 0;
     for (plan.offsets[0..plan.count], plan.prefix_ends[0..plan.count]) |offset, prefix_end| {
@@ -2358,14 +2539,14 @@ fn proved(env: napi_env, argc: usize, planned: bool) ?napi_value {
 /// Disposes this env's held maps (its teardown).
 fn map_proofs_release(state: *EnvState) void {
     const proofs = state.map_proofs orelse return;
-    for (proofs.held ++ proofs.known) |held| {
+    for (proofs.held ++ proofs.known ++ proofs.code_maps ++ proofs.code_shared) |held| {
         if (held) |handle| proofs.api.dispose(handle);
     }
     state.map_proofs = null;
     std.heap.c_allocator.destroy(proofs);
 }
 
-/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked, commitHeld, numberTexts, previewNative} or undefined. Made once a thread
+/// mapApi(): {mapHeld, mapProve, mapKnown, mapLearn, mapPacked, commitHeld, codeHeld, codeOffset, codeProve, numberTexts, previewNative} or undefined. Made once a thread
 /// compiles its first shape writer or its fast() has walked 64 records; undefined where the fast functions are not this env's or the V8 is not one whose
 /// layouts were checked (the writers then read by descriptor, as before).
 fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
@@ -2426,6 +2607,14 @@ fn js_map_api(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
         const native_function = fast_define(env, "previewNative", state, &fast_preview_native_function) orelse return object;
         _ = napi_set_named_property(env, object, "previewNative", native_function);
     }
+    const code_held_function = fast_define(env, "codeHeld", state, &fast_code_held_function) orelse return object;
+    _ = napi_set_named_property(env, object, "codeHeld", code_held_function);
+    var code_offset: ?napi_value = null;
+    if (napi_create_function(env, "codeOffset", std.math.maxInt(usize), js_code_offset, state, &code_offset) != napi_ok) return object;
+    _ = napi_set_named_property(env, object, "codeOffset", code_offset);
+    var code_prove: ?napi_value = null;
+    if (napi_create_function(env, "codeProve", std.math.maxInt(usize), js_code_prove, state, &code_prove) != napi_ok) return object;
+    _ = napi_set_named_property(env, object, "codeProve", code_prove);
     return object;
 }
 

@@ -13,4 +13,5 @@ test {
     _ = @import("loop_turns.zig");
     _ = @import("shared_files.zig");
     _ = @import("js_number.zig");
+    _ = @import("digits.zig");
 }

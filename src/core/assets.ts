@@ -6,7 +6,7 @@
  * and content hash. Running from source they come from zig-out/, node_modules and a
  * fresh agent bundle.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { BunPlugin } from "bun";
@@ -15,6 +15,7 @@ import { BUNDLE_FILE, codeCacheLoader, wrappedBundle } from "../agent/node/code-
 import { VERSION } from "../version";
 import * as layout from "./layout";
 import { setLibscopePath } from "./native";
+import { pidAlive } from "./pid";
 import { oxcBindingPlugin } from "./oxc-plugin";
 
 /**
@@ -240,6 +241,36 @@ function agentKindsPlugin(): BunPlugin {
   };
 }
 
+/** A source checkout's agent bundles: scope-dev-agent-<pid of the scope that built them>-<random>. */
+const DEV_AGENT_PREFIX = "scope-dev-agent-";
+const devAgentDir = /^scope-dev-agent-(\d+)-/;
+
+/**
+ * The bundles of a source-checkout scope that ended without its exit handler (SIGKILL, a
+ * test's timeout), removed by the next one; a live scope's, another user's, and names
+ * without a pid (before it was in the name) are left alone.
+ */
+function removeDeadDevAgentDirs(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const match = devAgentDir.exec(name);
+    if (match === null || pidAlive(Number(match[1]))) continue;
+    const path = join(tmpdir(), name);
+    try {
+      if (uid !== undefined && lstatSync(path).uid !== uid) continue;
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Raced with another scope's sweep: leave it.
+    }
+  }
+}
+
 async function buildFromSource(): Promise<Assets> {
   const lib = (name: "libscope" | "addon") => {
     const override = process.env[libraries[name].env];
@@ -250,7 +281,8 @@ async function buildFromSource(): Promise<Assets> {
   };
   // Optional: without it ("") TypeScript files run untouched, with one warning line each.
   const oxcBinding = process.env[libraries.oxcBinding.env] || oxcBindingSource() || "";
-  const outDir = mkdtempSync(join(tmpdir(), "scope-dev-agent-"));
+  removeDeadDevAgentDirs();
+  const outDir = mkdtempSync(join(tmpdir(), `${DEV_AGENT_PREFIX}${process.pid}-`));
   process.once("exit", () => rmSync(outDir, { recursive: true, force: true }));
   const agents = Object.keys(agentEntries) as (keyof typeof agentEntries)[];
   const bundled = await Promise.all(agents.map((name) => bundleAgent(name, outDir)));

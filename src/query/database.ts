@@ -7,6 +7,7 @@
 import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { pidAlive } from "../core/pid";
 import { TraceFileError } from "../core/trace-file";
 import { cachePathFor, sameIdentity, traceIdentity, type TraceIdentity } from "./cache";
 import { TraceLoader, type LoadSummary } from "./load";
@@ -130,13 +131,7 @@ function removeStaleTemporaries(databasePath: string): void {
     if (!name.startsWith(prefix)) continue;
     const match = /^(\d+)\.\d+\.tmp(-journal)?$/.exec(name.slice(prefix.length));
     if (!match) continue;
-    const pid = Number(match[1]);
-    try {
-      process.kill(pid, 0);
-      continue; // still loading
-    } catch (error) {
-      if ((error as { code?: string }).code === "EPERM") continue; // alive, another user's
-    }
+    if (pidAlive(Number(match[1]))) continue; // still loading
     rmSync(join(dir, name), { force: true });
   }
 }

@@ -7,18 +7,10 @@
  */
 import { lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { pidAlive as alive } from "../core/pid";
 
 const shmDir = "/dev/shm";
 const ringName = /^scope-(\d+)-[0-9a-f]+$/;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Paths under `dir` that some process has mapped, from /proc/<pid>/maps. */
 function mappedUnder(dir: string): Set<string> {

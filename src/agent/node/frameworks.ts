@@ -172,6 +172,39 @@ class Frameworks {
 
   constructor(private readonly recorder: Recorder) {}
 
+  /**
+   * scope.node's codeHeld and codeProve (zig/napi.zig "A function's code held"), once Express
+   * loads, where the addon has them (Node's x64 builds; not Bun, nor function tracing's sink).
+   */
+  private codeHeld: ((fn: unknown) => boolean) | undefined;
+  private codeProve: ((fn: unknown) => boolean) | undefined;
+  /** Functions proved (codeProve calls) at most: a program that hands ever-new functions named `next` stops proving. */
+  private proves = 0;
+
+  private useCodeProofs(): void {
+    const api = this.recorder.mapProofs() as { codeHeld?: unknown; codeOffset?: unknown; codeProve?: unknown } | null | undefined;
+    if (api === null || typeof api !== "object" || typeof api.codeHeld !== "function" || typeof api.codeOffset !== "function" || typeof api.codeProve !== "function") return;
+    // Two closures of one literal made in two contexts, two other literals: where a
+    // JSFunction holds its SharedFunctionInfo (napi.zig codeOffset).
+    const closure = (value: number) =>
+      function next(error: unknown) {
+        return value + Number(error);
+      };
+    const found = Reflect.apply(api.codeOffset, api, [
+      closure(1),
+      closure(2),
+      function next(error: unknown) {
+        return error;
+      },
+      function other(error: unknown, value: unknown) {
+        return [error, value];
+      },
+    ]);
+    if (found !== true) return;
+    this.codeHeld = api.codeHeld as (fn: unknown) => boolean;
+    this.codeProve = api.codeProve as (fn: unknown) => boolean;
+  }
+
   private kindId(kind: "middleware" | "handler" | "error" | "hook" | "express"): number {
     let id = kind === "middleware" ? this.middlewareId : kind === "handler" ? this.handlerId : kind === "error" ? this.errorId : kind === "hook" ? this.hookId : this.expressId;
     if (id !== 0) return id;
@@ -367,6 +400,7 @@ class Frameworks {
 
   private hookLayer(proto: Record<string, unknown>, requestName: string, errorName: string): void {
     this.hookResponses();
+    if (this.codeHeld === undefined) this.recorder.safe(() => this.useCodeProofs());
     const frameworks = this;
     const recorder = this.recorder;
     const handleRequest = proto[requestName] as LayerFn;
@@ -496,13 +530,27 @@ class Frameworks {
   /**
    * Whether `next` is named "next" with length 1 (Express's and router's own), so the step's
    * wrapper needs neither redefined. A function's `name` and `length` are read through V8's
-   * accessors (a runtime call each, ~300 instructions the pair); Express hands one `next` to
-   * every layer of a router a request passes (3 of the web workload's 4 steps), so the last
-   * answer is kept with its function (held until the next step's look-up).
+   * accessors (~650 instructions the pair on Node 24); Express hands one `next` to every
+   * layer of a router a request passes (3 of the web workload's 4 steps), so the last answer
+   * is kept with its function (held until the next step's look-up), but it makes its `next`s
+   * anew each request (the router's and the route's: two a request). So a function found
+   * "next"/1 is proved to scope.node (codeProve: its map and SharedFunctionInfo held), and a
+   * later closure of the same literal with an unchanged map is known to have that name and
+   * length by one Fast API call (codeHeld) instead of the two accessors; any other function
+   * (a map changed by a redefined name or length, another literal) is read as before.
    */
   private plainNext(next: LayerFn): boolean {
     if (next === this.lastNext) return this.lastNextPlain;
-    const plain = next.name === "next" && next.length === 1;
+    const held = this.codeHeld;
+    let plain: boolean;
+    if (held !== undefined && held(next)) plain = true;
+    else {
+      plain = next.name === "next" && next.length === 1;
+      if (plain && this.codeProve !== undefined && this.proves < 64) {
+        this.proves++;
+        this.codeProve(next);
+      }
+    }
     this.lastNext = next;
     this.lastNextPlain = plain;
     return plain;

@@ -7,7 +7,7 @@ import type * as Preview from "./preview";
 import type { TypeChecks } from "./preview";
 import { SCRATCH_PREVIEW_BYTES } from "./preview-limits";
 import { redaction, redactText } from "./redact";
-import { lateNative, type Groups, type Sink } from "./sink";
+import { lateNative, mapProofsOf, type Groups, type Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
 const MAX_STRING_CHARS = 1024;
@@ -66,6 +66,14 @@ export class Recorder {
       this.fields = new Float64Array(scratch, 0, 8);
       this.bytes = new Uint8Array(scratch, 64);
     }
+  }
+
+  /**
+   * scope.node's map proofs (sink.ts mapProofsOf) when the sink is the addon, else undefined:
+   * the web frameworks' check of Express's `next` (frameworks.ts plainNext).
+   */
+  mapProofs(): unknown {
+    return mapProofsOf(this.sink);
   }
 
   /** The start marker of this process or thread; `runtime` as "node v20.20.2". */
