@@ -29,4 +29,32 @@ describe.each([[false], [true]])("stamp (perRequest %p)", (perRequest) => {
     expect(Reflect.ownKeys(object)).toEqual(["a"]);
     expect(inspect(object, { showHidden: true })).toBe("{ a: 1 }");
   });
+
+  test("find: what get answers, by a load; an object without the stamp is given an empty one, a primitive or a Proxy runs nothing", () => {
+    const stamp = makeStamp<number>(perRequest);
+    const other = makeStamp<number>(perRequest);
+    const carrier = { a: 1 };
+    stamp.set(carrier, 5);
+    expect(stamp.find(carrier)).toBe(5);
+    const bare = { b: 2 };
+    expect(stamp.find(bare)).toBeUndefined();
+    // Given an empty stamp: found again as undefined, set and get as before, other stamps unaffected.
+    expect(stamp.find(bare)).toBeUndefined();
+    expect(stamp.get(bare)).toBeUndefined();
+    stamp.set(bare, 6);
+    expect(stamp.find(bare)).toBe(6);
+    expect(stamp.get(bare)).toBe(6);
+    expect(other.find(bare)).toBeUndefined();
+    expect(Reflect.ownKeys(bare)).toEqual(["b"]);
+    expect(inspect(bare, { showHidden: true })).toBe("{ b: 2 }");
+    for (const primitive of [undefined, null, 3, "s", Symbol("x"), true]) expect(stamp.find(primitive)).toBeUndefined();
+    const traps: string[] = [];
+    const proxy = new Proxy({}, new Proxy({}, { get: (_target, name) => (traps.push(String(name)), undefined) }));
+    expect(stamp.find(proxy)).toBeUndefined();
+    expect(stamp.find(proxy)).toBeUndefined();
+    expect(traps).toEqual([]);
+    const frozen = Object.freeze({ c: 3 });
+    expect(stamp.find(frozen)).toBeUndefined();
+    expect(stamp.find(frozen)).toBeUndefined();
+  });
 });

@@ -8,7 +8,8 @@
  * Node's internal ports (worker stdio, loader thread) are never seen.
  */
 import type * as WorkerThreads from "node:worker_threads";
-import { ChannelKind, Kind, MAX_SUB_ID } from "../shared/kinds";
+import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID } from "../shared/kinds";
+import { markTurn } from "../shared/loop";
 import { type Channel, setOnWorkerCreated, type Tracer } from "./hooks";
 import { SharedState } from "./shared-state";
 import { constructTarget, renamed } from "../shared/reflect";
@@ -95,9 +96,8 @@ export function installPortHooks(context: PortContext): void {
   const inheritedDispatch = proto[kHybridDispatch] as AnyFunction | undefined;
   if (typeof inheritedDispatch !== "function") throw new Error("MessagePort dispatch hook not found");
   const callDispatch = callOf(inheritedDispatch);
-  // A delivery's record, out of the wrapper: its own function, so that the wrapper TurboFan
-  // inlines Node's dispatch (and the program's listener) into stays small (BENCHMARKS.md
-  // "The receive's hooks").
+  // A delivery that carries ports or comes on a BroadcastChannel (or a sink without
+  // commitEvent): `delivered`, out of the wrapper.
   const receivedOn = (port: Record<symbol, unknown>, state: Channel, value: unknown) => {
     try {
       delivered(state, value, port[kCurrentlyReceivingPorts]);
@@ -105,6 +105,7 @@ export function installPortHooks(context: PortContext): void {
       recorder.fail(error);
     }
   };
+  const eventSink = recorder.eventSink;
   Object.defineProperty(proto, kHybridDispatch, {
     configurable: true,
     writable: true,
@@ -115,11 +116,33 @@ export function installPortHooks(context: PortContext): void {
     // `arguments` here: an arguments object is made each delivery wherever it escapes (a
     // Reflect.apply on the rare path) and the code is not TurboFan's (Maglev: ~37 instructions a
     // receive on Node 24).
+    // An ordinary delivery (no ports carried, not a BroadcastChannel) is recorded in the wrapper
+    // itself, tracer.receive written out and its record committed by commitEvent directly: on
+    // Node 24 the pool's receives run Maglev code until ~10,000 jobs, and Maglev inlines no
+    // function of 100 bytecode bytes or more (`delivered`, Recorder.event) nor any but the
+    // smallest below the first level, so each was a call of its own (BENCHMARKS.md "Node 24's
+    // receive": the record in the wrapper measured below its own function there, and equal on Node 20).
     value: function (this: Record<symbol, unknown>, value: unknown, type: unknown, event: unknown) {
       // The runtime delivers with no event object; dispatchEvent() by the program passes one.
       if (event === undefined) {
-        const state = channels.get(this);
-        if (state !== undefined) receivedOn(this, state, value);
+        // By the field's load alone (stamp.ts `find`): Maglev answers `get`'s `in` test with a
+        // builtin call. Node's own ports (a worker's internal one) are given an empty stamp at
+        // their first delivery.
+        const state = channels.find(this);
+        if (state !== undefined) {
+          if (eventSink !== undefined && state.kind !== ChannelKind.broadcast && this[kCurrentlyReceivingPorts] === undefined) {
+            try {
+              const ordinal = state.received++;
+              markTurn(LongTaskKind.message);
+              // channelField(kind, receiveDirection, subId), written out.
+              const field = state.kind + state.receiveDirection * 0x100 + state.subId * 0x10000;
+              const written = eventSink.commitEvent!(Kind.message_receive, 0, ordinal, field, state.ownerPid, 0, 0);
+              if (written !== 1) recorder.notCommitted(written, Kind.message_receive, ordinal, field, state.ownerPid, 0, 0, 0);
+            } catch (error) {
+              recorder.fail(error);
+            }
+          } else receivedOn(this, state, value);
+        }
       }
       return callDispatch(this, value, type, event);
     },

@@ -37,6 +37,13 @@ export class Recorder {
   private readonly bytes: Uint8Array<ArrayBuffer> | undefined;
   /** The sink has commitEvent (scope.node's Fast API function): an event's fields are its arguments. */
   private readonly withArguments: boolean;
+  /**
+   * The sink where it has commitEvent, else undefined: for the one hook that calls it itself (a
+   * message's receive, ports.ts), whose answer other than 1 it hands to `notCommitted`, as `event`
+   * does. Maglev (Node 24's middle tier, which runs the pool's receives until ~10,000 jobs) does
+   * not inline `event` (too large), a call of its own each receive (BENCHMARKS.md "Node 24's receive").
+   */
+  readonly eventSink: Pick<Sink, "commitEvent"> | undefined;
   /** The walk once there (given, or loaded); null: loading it failed (counted once, not tried again). */
   private previews: PreviewWalk | null | undefined;
 
@@ -48,6 +55,7 @@ export class Recorder {
     if (typeof walkSource !== "function") this.previews = walkSource;
     this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
     this.withArguments = typeof sink.commitEvent === "function";
+    this.eventSink = this.withArguments ? sink : undefined;
     let scratch: ArrayBuffer | null | undefined;
     try {
       if (typeof sink.scratch === "function" && typeof sink.commit === "function" && typeof sink.commitString === "function") scratch = sink.scratch();
@@ -178,7 +186,7 @@ export class Recorder {
    * it does not take: the event is written as without commitEvent, the scratch's stores
    * converting each value as they always have.
    */
-  private notCommitted(written: number, kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
+  notCommitted(written: number, kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
     if (written === 0) this.refused(1);
     else this.byScratch(kind, a, b, c, d, e, flags);
   }

@@ -26,6 +26,18 @@ export interface Stamp<T> {
   replace(object: object, value: T): void;
 }
 
+/** A stamp as makeStamp makes it (a wrapper of one, as http.ts's, need not have `find`). */
+export interface FieldStamp<T> extends Stamp<T> {
+  /**
+   * `get` by the field's load alone, without its `#value in object` test (which Maglev, Node 24's
+   * middle tier, compiles to a KeyedHasIC builtin call each time; a load is an inline map check
+   * there): for objects that nearly all carry the stamp, looked up on a hot path (a port's
+   * deliveries). An object without the field costs a caught TypeError and is given the field,
+   * holding undefined, so that its next `find` is a load too; not an object: undefined.
+   */
+  find(object: unknown): T | undefined;
+}
+
 class Carrier {
   constructor(object: object) {
     // The instance is `object` itself: a subclass's field is installed on it.
@@ -35,6 +47,7 @@ class Carrier {
 
 interface FieldClass {
   get(object: object): unknown;
+  find(object: unknown): unknown;
   set(object: object, value: unknown): void;
   add(object: object, value: unknown): void;
   replace(object: object, value: unknown): void;
@@ -65,6 +78,23 @@ function fieldClass(base: typeof Carrier): FieldClass {
       // strict code hands it on unchanged): nothing attached, and no TypeError of `in`.
       if ((typeof object !== "object" || object === null) && typeof object !== "function") return undefined;
       return #value in object ? (object as Field).#value : undefined;
+    }
+
+    static find(object: unknown): unknown {
+      try {
+        return (object as Field).#value;
+      } catch {
+        // No field (a runtime's own object, once): given one holding undefined. A primitive: none.
+        // An object that refuses the field stays without it (found by a throw each time).
+        if ((typeof object === "object" && object !== null) || typeof object === "function") {
+          try {
+            Field.add(object as object, undefined);
+          } catch {
+            // Nothing attached.
+          }
+        }
+        return undefined;
+      }
     }
 
     static set(object: object, value: unknown): void {
@@ -99,9 +129,9 @@ function fieldClass(base: typeof Carrier): FieldClass {
  * see only its own objects. Elsewhere (Bun, no node:vm, a compile that fails) and for the
  * rare stamps: the literal itself (a compile costs tens of microseconds, worker starts pay it).
  */
-export function makeStamp<T>(perRequest = false): Stamp<T> {
+export function makeStamp<T>(perRequest = false): FieldStamp<T> {
   const field = (perRequest ? ownCopy() : undefined) ?? fieldClass(Carrier);
-  return { get: field.get, set: field.set, add: field.add, replace: field.replace } as Stamp<T>;
+  return { get: field.get, find: field.find, set: field.set, add: field.add, replace: field.replace } as FieldStamp<T>;
 }
 
 function ownCopy(): FieldClass | undefined {
