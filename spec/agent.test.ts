@@ -140,6 +140,33 @@ describe("node agent, through scope run", () => {
     },
   );
 
+  test.each(nodeVersions.map((node) => [node.name, node] as const))(
+    "%s: MessagePort.postMessage with no argument, one, two, three and a transfer list: its return values, errors and the program's frames as untraced, one wrapper frame on every path",
+    async (_name, node) => {
+      if (!node.installed) {
+        console.warn(`${node.name} not installed: skipped (scripts/node-install.sh)`);
+        return;
+      }
+      // The send wrapper (src/agent/node/ports.ts) calls the original itself on every path, the
+      // rare ones included (BENCHMARKS.md "A send's JavaScript on Node 24").
+      const argv = [node.path, "post-errors-fixture.cjs"];
+      const run = await runTraced(argv);
+      const plain = await runUntraced(argv);
+      expect(run.status).toBe(plain.status);
+      const others = /\| others (\d+)$/;
+      const traced = run.stdout.trimEnd().split("\n");
+      const untraced = plain.stdout.trimEnd().split("\n");
+      expect(traced.map((line) => line.replace(others, ""))).toEqual(untraced.map((line) => line.replace(others, "")));
+      const added = traced.flatMap((line, i) => (others.test(line) ? [Number(others.exec(line)![1]) - Number(others.exec(untraced[i]!)![1])] : []));
+      expect(added).toEqual([1, 1, 1, 1, 1, 1]);
+      expect(traced.at(-1)).toBe("received id+seed,undefined,id,id,port");
+      // Eleven sends counted, six of them refused by the runtime (each a failed mark), five received.
+      const p = pairing(run.events);
+      expect({ sends: p.sends, receives: p.receives, unpairedReceives: p.unpairedReceives.length }).toEqual({ sends: 17, receives: 5, unpairedReceives: 0 });
+      expect(ofKind(run.events, "message_send").filter((e) => e.linkedTo.length === 1).length).toBe(5);
+    },
+  );
+
   test("fork with IPC both ways: 3 down, 4 up, child's exit code seen by both", async () => {
     const argv = ["node", "fork-ipc-fixture.cjs"];
     const run = await runTraced(argv);

@@ -54,15 +54,15 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
   // The per-message path: one walk for preview and size, one native call for the event and
   // its preview, no closure per message. The walk writes the preview's UTF-8 into the
   // addon's scratch, which the call reads: no string is built, flattened and converted
-  // (Recorder.eventWithPreview; BENCHMARKS.md "Per-message cost").
-  const message = (kind: number, channel: Channel, direction: number, ordinal: number, value: unknown) => {
-    // Recording stopped: no preview walk (the ordinals still count, as the channel's do).
-    if (recorder.stopped) return;
+  // (Recorder.eventWithPreview; BENCHMARKS.md "Per-message cost"). `send` and `sendEvent` stay
+  // small (a send's functions' bytecode within TurboFan's cumulative inlining budget, so that
+  // Node 24 inlines all of them into the program's handler: BENCHMARKS.md "A send's JavaScript
+  // on Node 24").
+  const sendEvent = (channel: Channel, ordinal: number, value: unknown) => {
     try {
-      const field = channelField(channel.kind, direction, channel.subId);
       // A send made while handling a request names it (a receive is not caused by one).
-      if (kind === Kind.message_send) tagRequest(recorder);
-      recorder.eventWithPreview(kind, ordinal, field, channel.ownerPid, value, types);
+      tagRequest(recorder);
+      recorder.eventWithPreview(Kind.message_send, ordinal, channelField(channel.kind, channel.sendDirection, channel.subId), channel.ownerPid, value, types);
     } catch (error) {
       recorder.fail(error);
     }
@@ -74,7 +74,8 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
     tid,
     send(channel, value) {
       const ordinal = channel.sent++;
-      message(Kind.message_send, channel, channel.sendDirection, ordinal, value);
+      // Recording stopped: no preview walk (the ordinals still count, as the channel's do).
+      if (!recorder.stopped) sendEvent(channel, ordinal, value);
       return ordinal;
     },
     sendFailed(channel, ordinal) {

@@ -74,24 +74,36 @@ export function installPortHooks(context: PortContext): void {
   // native function copies them into a list first (~30 ns a call, BENCHMARKS.md "Per-message
   // cost"); a bound Function.prototype.call with the same count does not.
   const callPost = callOf(originalPost);
+  // The wrapper is kept small (a transfer list's ports out of line): TurboFan inlines it, `send`
+  // and the Recorder's held commit into the program's handler within its cumulative inlining
+  // budget (on Node 24 `message` stayed out, and the wrapper where it was not inlined ran as
+  // Maglev code: BENCHMARKS.md "A send's JavaScript on Node 24"). The original is called here,
+  // in every case, so that an error it throws has the frames it had.
   proto.postMessage = renamed(originalPost, function postMessage(this: object, value: unknown, transfer: unknown) {
     const state = channels.get(this);
     // BroadcastChannel sends are counted by its own postMessage (see shared-state.ts).
-    if (!state || state.kind === ChannelKind.broadcast) return Reflect.apply(originalPost, this, arguments);
-    const ports = transfer !== undefined && recorder.groups.message ? transferredPorts(transfer) : undefined;
-    const tokens = ports !== undefined && ports.length > 0 ? handOver(state, state.sent, ports) : undefined;
+    if (state === undefined || state.kind === ChannelKind.broadcast) return Reflect.apply(originalPost, this, arguments);
+    const count = arguments.length;
+    const tokens = count > 1 ? portsHandedOver(state, transfer) : undefined;
     const ordinal = tracer.send(state, value);
     try {
-      const count = arguments.length;
-      if (count === 1) return callPost(this, value);
-      if (count === 2) return callPost(this, value, transfer);
-      return Reflect.apply(originalPost, this, arguments);
+      // Two or more arguments: the caller's own list (Reflect.apply copies it, ~30 ns; rare).
+      return count === 1 ? callPost(this, value) : Reflect.apply(originalPost, this, arguments);
     } catch (error) {
-      if (tokens) shared?.cancel(tokens);
-      tracer.sendFailed(state, ordinal);
+      sendThrew(state, ordinal, tokens);
       throw error;
     }
   });
+  /** The ports a send's transfer list hands over, published (shared-state.ts) before the send's ordinal counts; undefined when none. */
+  function portsHandedOver(state: Channel, transfer: unknown): number[] | undefined {
+    const ports = transfer !== undefined && recorder.groups.message ? transferredPorts(transfer) : undefined;
+    return ports !== undefined && ports.length > 0 ? handOver(state, state.sent, ports) : undefined;
+  }
+  /** The runtime threw instead of queueing the send: its ports' publications withdrawn, the send marked failed. */
+  function sendThrew(state: Channel, ordinal: number, tokens: number[] | undefined): void {
+    if (tokens) shared?.cancel(tokens);
+    tracer.sendFailed(state, ordinal);
+  }
 
   const inheritedDispatch = proto[kHybridDispatch] as AnyFunction | undefined;
   if (typeof inheritedDispatch !== "function") throw new Error("MessagePort dispatch hook not found");

@@ -46,13 +46,14 @@ export class Recorder {
   readonly eventSink: Pick<Sink, "commitEvent"> | undefined;
   /** The walk once there (given, or loaded); null: loading it failed (counted once, not tried again). */
   private previews: PreviewWalk | null | undefined;
+  /** The walk, where a send may try its held commit (previewCommit): the scratch there, no redaction pattern (set with `previews`). */
+  private heldWalk: PreviewWalk | undefined;
 
   constructor(
     private readonly sink: Sink,
     readonly groups: Groups,
     private readonly walkSource: PreviewWalk | (() => PreviewWalk),
   ) {
-    if (typeof walkSource !== "function") this.previews = walkSource;
     this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
     this.withArguments = typeof sink.commitEvent === "function";
     this.eventSink = this.withArguments ? sink : undefined;
@@ -66,6 +67,7 @@ export class Recorder {
       this.fields = new Float64Array(scratch, 0, 8);
       this.bytes = new Uint8Array(scratch, 64);
     }
+    if (typeof walkSource !== "function") this.walkLoaded(walkSource);
   }
 
   /**
@@ -143,6 +145,31 @@ export class Recorder {
    * which works on the text) the preview is built as a string.
    */
   eventWithPreview(kind: number, a: number, b: number, c: number, value: unknown, checks: TypeChecks, flags = 0): void {
+    // The common send first, small (TurboFan inlines it with the send wrapper into the
+    // program's handler, within its inlining budget: BENCHMARKS.md "A send's JavaScript on
+    // Node 24"): a record whose map a shape writer holds, preview and commit in one native call
+    // (preview.ts previewCommit, zig/napi.zig "One crossing a send"), the event's fields its
+    // arguments (a Fast API call takes them in registers: no stores into the scratch).
+    const walk = this.heldWalk;
+    if (walk !== undefined) {
+      let held: number;
+      try {
+        held = walk.previewCommit(value, kind, flags, a, b, c, this.nextId);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      if (held >= 0) {
+        this.nextId++;
+        if (held !== 2) this.refused(2 - held);
+        return;
+      }
+    }
+    this.walkedEvent(kind, a, b, c, value, checks, flags, walk !== undefined);
+  }
+
+  /** eventWithPreview's other ways (out of it, which stays small): the walk loaded, the preview as a string, or walked into the scratch and committed. `tried`: previewCommit answered -1 already. */
+  private walkedEvent(kind: number, a: number, b: number, c: number, value: unknown, checks: TypeChecks, flags: number, tried: boolean): void {
     const walk = this.previews ?? this.walk();
     if (walk === undefined) {
       // No walk (its chunk could not be loaded: one agent error): the event without a preview.
@@ -156,14 +183,13 @@ export class Recorder {
       return;
     }
     try {
-      // A record whose map a shape writer holds: preview and commit in one native call
-      // (preview.ts previewCommit, zig/napi.zig "One crossing a send"), the event's fields
-      // its arguments (a Fast API call takes them in registers: no stores into the scratch).
-      const held = walk.previewCommit(value, kind, flags, a, b, c, this.nextId);
-      if (held >= 0) {
-        this.nextId++;
-        if (held !== 2) this.refused(2 - held);
-        return;
+      if (!tried) {
+        const held = walk.previewCommit(value, kind, flags, a, b, c, this.nextId);
+        if (held >= 0) {
+          this.nextId++;
+          if (held !== 2) this.refused(2 - held);
+          return;
+        }
       }
       const length = walk.previewWrite(this.bytes!, value, checks);
       fields[0] = kind;
@@ -197,11 +223,16 @@ export class Recorder {
     if (known !== undefined) return known ?? undefined;
     this.previews = null;
     try {
-      this.previews = (this.walkSource as () => PreviewWalk)();
+      this.walkLoaded((this.walkSource as () => PreviewWalk)());
     } catch (error) {
       this.fail(error);
     }
     return this.previews ?? undefined;
+  }
+
+  private walkLoaded(walk: PreviewWalk): void {
+    this.previews = walk;
+    this.heldWalk = this.fields !== undefined && redaction.pattern === undefined ? walk : undefined;
   }
 
   /** A write was refused: a stop (hooks off from now on) or a loss (counted). */
