@@ -8,7 +8,7 @@
  * Node's internal ports (worker stdio, loader thread) are never seen.
  */
 import type * as WorkerThreads from "node:worker_threads";
-import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID } from "../shared/kinds";
+import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID, channelField } from "../shared/kinds";
 import { markTurn } from "../shared/loop";
 import { type Channel, setOnWorkerCreated, type Tracer } from "./hooks";
 import { SharedState } from "./shared-state";
@@ -146,8 +146,7 @@ export function installPortHooks(context: PortContext): void {
             try {
               const ordinal = state.received++;
               markTurn(LongTaskKind.message);
-              // channelField(kind, receiveDirection, subId), written out.
-              const field = state.kind + state.receiveDirection * 0x100 + state.subId * 0x10000;
+              const field = channelField(state.kind, state.receiveDirection, state.subId);
               const written = eventSink.commitEvent!(Kind.message_receive, 0, ordinal, field, state.ownerPid, 0, 0);
               if (written !== 1) recorder.notCommitted(written, Kind.message_receive, ordinal, field, state.ownerPid, 0, 0, 0);
             } catch (error) {
