@@ -44,7 +44,10 @@ import {
   setSourceInfo,
   sourceTag,
   sourceText,
+  type Container,
   type FunctionInfo,
+  type Mark,
+  type Scope,
   type SourceRange,
 } from "./transform";
 
@@ -90,24 +93,6 @@ const A_SPREAD = 64;
 const K_IDENTIFIER_NAME = 64;
 const K_PRIVATE_IDENTIFIER = 65;
 const NONE = 255;
-
-interface Scope {
-  id: string;
-  full: boolean;
-  generator: boolean;
-  async: boolean;
-}
-
-interface Container {
-  name: string;
-  stateful: boolean;
-  constructorIndex?: number;
-}
-
-interface Mark {
-  inserted: number;
-  first: number;
-}
 
 // One transform at a time per thread (synchronous): its state lives here.
 let u8: Uint8Array;

@@ -212,7 +212,7 @@ function listenerOf(node: Node, parent: Node | null): { event: string; method: s
 }
 
 /** The function being visited: what its returns and yields become. */
-interface Scope {
+export interface Scope {
   id: string;
   full: boolean;
   generator: boolean;
@@ -220,7 +220,7 @@ interface Scope {
 }
 
 /** A class or object literal whose methods are being visited. */
-interface Container {
+export interface Container {
   name: string;
   /** Its methods are stateful handlers (settings `stateful`): `this` is snapshot. */
   stateful: boolean;
@@ -229,7 +229,7 @@ interface Container {
 }
 
 /** Where a text began to be visited: characters inserted and functions allocated so far. */
-interface Mark {
+export interface Mark {
   inserted: number;
   first: number;
 }
