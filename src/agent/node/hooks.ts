@@ -14,7 +14,7 @@ import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField 
 import type { TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
-import { builtinLoaded } from "./builtins";
+import { builtinLoaded, diagnosticsChannel } from "./builtins";
 import { whenChannelMade } from "./channel-made";
 import { startIntegrationsWhenUsed } from "./lazy";
 import { installPortHooks, type PortContext } from "./ports";
@@ -432,7 +432,7 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
 export function hookChildProcessesWhenReached(tracer: Tracer): void {
   const { recorder } = tracer;
   if (builtinLoaded("child_process")) return hookChildProcesses(tracer);
-  const channels = require("node:diagnostics_channel") as typeof import("node:diagnostics_channel");
+  const channels = diagnosticsChannel();
   let firstMethod = 0;
   const onChild = () => {
     // A program's Error.prepareStackTrace made read-only throws here (strict code): no method, never an error in the program's spawn.

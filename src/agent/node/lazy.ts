@@ -38,7 +38,7 @@ import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
 import type { Tracer } from "./hooks";
-import { builtinLoaded } from "./builtins";
+import { builtinLoaded, diagnosticsChannel } from "./builtins";
 import { whenChannelMade } from "./channel-made";
 import { whenFilesLoaded } from "./loaded-files";
 import { HTTP_CHANNELS, HTTP_FIRST_CHANNELS, isHookedDirectory, isHookedFile, type HttpChannel } from "./triggers";
@@ -111,7 +111,7 @@ type Channels = typeof import("node:diagnostics_channel");
  * (ARCHITECTURE.md "Worker start: only what the worker uses").
  */
 function hookHttpChannelsWhenMade(tracer: Tracer): void {
-  const channels = require("node:diagnostics_channel") as Channels;
+  const channels = diagnosticsChannel();
   if (builtinLoaded("net", true) || builtinLoaded("internal/deps/undici/undici")) return hookHttpChannels(tracer, channels);
   if (!whenChannelMade(channels, HTTP_FIRST_CHANNELS, () => tracer.recorder.safe(() => hookHttpChannels(tracer, channels)))) hookHttpChannels(tracer, channels);
 }
