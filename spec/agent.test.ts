@@ -270,6 +270,17 @@ describe("node agent, through scope run", () => {
     expect(spawns.every((e) => Number(e.fields.childPid) > 0)).toBe(true);
   });
 
+  test("a worker reaching node:child_process by import() without the http group: recorded, diagnostics_channel.channel Node's own again after", async () => {
+    const argv = ["node", "worker-children/main.cjs", "channel"];
+    const run = await runTraced(argv, { scopeArgs: ["--events", "process,thread"] });
+    await sameAsUntraced(argv, run);
+    expect(run.stdout).toBe("worker: execFile 8 channel node's\nworker exit 0\n");
+    expectComplete(run, { code: 0, signal: null });
+    const pid = topPid(run);
+    expect(ofKind(run.events, "process_spawn", { pid, tid: 1 }).map((e) => e.fields.method)).toEqual(["execFile"]);
+    expect(ofKind(run.events, "child_exit", { pid, tid: 1 }).map((e) => e.fields.code)).toEqual([8]);
+  });
+
   test("a forked child: its IPC channel is an ipc one, and node:cluster stays unloaded as untraced", async () => {
     const argv = ["node", "fork-builtins-fixture.cjs"];
     const run = await runTraced(argv);

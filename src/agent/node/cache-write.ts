@@ -19,6 +19,7 @@
  * A directory it cannot write to only means no cache; nothing here throws into the program.
  */
 import type * as Fs from "node:fs";
+import { workerThreads } from "./builtins";
 import { shareFile } from "./chunk-load";
 import { onThreadEnd } from "./hooks";
 
@@ -63,7 +64,7 @@ export function saveCodeCache(loaded: Loaded): void {
   const marker = `${file}.workers`;
   let threads: typeof import("node:worker_threads");
   try {
-    threads = require("node:worker_threads");
+    threads = workerThreads();
   } catch {
     return;
   }

@@ -14,7 +14,8 @@ import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField 
 import type { TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
-import { builtinLoaded } from "./builtins";
+import { builtinLoaded, diagnosticsChannel } from "./builtins";
+import { whenChannelMade } from "./channel-made";
 import { startIntegrationsWhenUsed } from "./lazy";
 import { installPortHooks, type PortContext } from "./ports";
 import { constructTarget, keepFrameName, renamed } from "../shared/reflect";
@@ -431,7 +432,7 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
 export function hookChildProcessesWhenReached(tracer: Tracer): void {
   const { recorder } = tracer;
   if (builtinLoaded("child_process")) return hookChildProcesses(tracer);
-  const channels = require("node:diagnostics_channel") as typeof import("node:diagnostics_channel");
+  const channels = diagnosticsChannel();
   let firstMethod = 0;
   const onChild = () => {
     // A program's Error.prepareStackTrace made read-only throws here (strict code): no method, never an error in the program's spawn.
@@ -442,13 +443,21 @@ export function hookChildProcessesWhenReached(tracer: Tracer): void {
     }
     reach();
   };
+  // The channel subscribed once internal/child_process makes it (channel-made.ts), not at start.
+  let subscribed = false;
+  let reached = false;
+  const subscribe = () => {
+    if (!reached) channels.subscribe("child_process", onChild);
+    subscribed = !reached;
+  };
   const reach = whenBuiltinReached(recorder, "child_process", () => {
-    channels.unsubscribe("child_process", onChild);
+    reached = true;
+    if (subscribed) channels.unsubscribe("child_process", onChild);
     hookChildProcesses(tracer, firstMethod);
     // ES modules that imported it already see the wrapped exports too.
     moduleClass().syncBuiltinESMExports?.();
   });
-  channels.subscribe("child_process", onChild);
+  if (builtinLoaded("internal/child_process", true) || !whenChannelMade(channels, ["child_process"], () => recorder.safe(subscribe))) subscribe();
 }
 
 /** A settled promise, for a microtask of the agent's own (whenBuiltinReached). */

@@ -12,6 +12,7 @@ import { parseGroups, type Sink } from "../shared/sink";
 import { asyncLevelOf, startAsyncTracking } from "./async";
 import { loadFunctionsAgent } from "./functions-agent";
 import { startTracing } from "./hooks";
+import { workerThreads } from "./builtins";
 import { loadWalk } from "./walk-load";
 
 interface Addon extends Sink {
@@ -44,7 +45,7 @@ export function install(): void {
   if (disabledByFile(env)) return;
   let threads: typeof import("node:worker_threads");
   try {
-    threads = require("node:worker_threads");
+    threads = workerThreads();
   } catch {
     return;
   }

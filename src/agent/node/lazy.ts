@@ -38,7 +38,8 @@ import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
 import type { Tracer } from "./hooks";
-import { builtinLoaded } from "./builtins";
+import { builtinLoaded, diagnosticsChannel } from "./builtins";
+import { whenChannelMade } from "./channel-made";
 import { whenFilesLoaded } from "./loaded-files";
 import { HTTP_CHANNELS, HTTP_FIRST_CHANNELS, isHookedDirectory, isHookedFile, type HttpChannel } from "./triggers";
 
@@ -110,21 +111,9 @@ type Channels = typeof import("node:diagnostics_channel");
  * (ARCHITECTURE.md "Worker start: only what the worker uses").
  */
 function hookHttpChannelsWhenMade(tracer: Tracer): void {
-  const channels = require("node:diagnostics_channel") as Channels;
-  const original = channels.channel;
-  if (typeof original !== "function" || builtinLoaded("net", true) || builtinLoaded("internal/deps/undici/undici")) return hookHttpChannels(tracer, channels);
-  const first = HTTP_FIRST_CHANNELS as readonly unknown[];
-  let waiting = true;
-  const made = renamed(original, function channel(this: unknown, name: unknown) {
-    const result = Reflect.apply(original, this, arguments) as unknown;
-    if (waiting && first.includes(name)) {
-      waiting = false;
-      if (channels.channel === made) channels.channel = original;
-      tracer.recorder.safe(() => hookHttpChannels(tracer, channels));
-    }
-    return result;
-  } as typeof original);
-  channels.channel = made;
+  const channels = diagnosticsChannel();
+  if (builtinLoaded("net", true) || builtinLoaded("internal/deps/undici/undici")) return hookHttpChannels(tracer, channels);
+  if (!whenChannelMade(channels, HTTP_FIRST_CHANNELS, () => tracer.recorder.safe(() => hookHttpChannels(tracer, channels)))) hookHttpChannels(tracer, channels);
 }
 
 function hookHttpChannels(tracer: Tracer, channels: Channels): void {
