@@ -22,7 +22,11 @@ valgrind_required pool-callgrind.sh
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 cp "$here/src/bench/workloads/pool.cjs" "$here/src/bench/workloads/common.cjs" "$dir/"
-flags="--single-threaded --predictable-gc-schedule --perf-basic-prof --no-memory-reducer"
+# --hash-seed=1: V8 picks each isolate's hash seed at random and then searches primes from it
+# (HashSeed::InitializeRoots, `detail::sprp`): 3.8-8.1 M instructions an isolate at random, a run of
+# the pool's three isolates moving by up to ~12 M; with a fixed seed it is the same every run
+# (BENCHMARKS.md "The pool's fixed part a run, by piece").
+flags="--single-threaded --predictable-gc-schedule --perf-basic-prof --no-memory-reducer --hash-seed=1"
 cg() { echo "valgrind --tool=callgrind --separate-callers=3 --callgrind-out-file=$dir/$1.out"; }
 if [ "$tree" = untraced ]; then
   for jobs in "$low" "$high"; do
