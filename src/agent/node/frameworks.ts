@@ -178,10 +178,9 @@ class Frameworks {
   }
 
   /**
-   * A step's record through the sink's Fast API call itself (as ports.ts's receive): the
-   * recorder's `event`, with its default arguments, is too large for V8 to inline it with the
-   * rest of a layer's visit into the layer's wrapper (TurboFan's cumulative inlining budget:
-   * the visit was two frames, BENCHMARKS.md "Web: a layer's visit in one frame").
+   * A step's record through the sink's Fast API call itself (as ports.ts's receive), not the
+   * recorder's `event`, whose default arguments make it large in TurboFan's inlining budget
+   * (BENCHMARKS.md "Web: a layer's visit, fewer calls").
    */
   private write(kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
     const sink = this.sink;
@@ -488,9 +487,8 @@ class Frameworks {
   }
 
   /**
-   * A layer about to run its function: the route dispatch (no step: the route, onRoute) or a
-   * step. The step's path is kept small (the route's out of it) so that V8 inlines it into the
-   * layer's wrapper: one frame a visit, the start record written from there.
+   * A layer about to run its function: the route dispatch (no step: the route, onRoute, a
+   * function of its own) or a step.
    */
   private onLayer(layer: LayerLike, info: LayerInfo, fn: { name?: unknown }, req: object, res: unknown, kind: "middleware" | "error"): Step | undefined {
     const state = serverRequests.get(req);
