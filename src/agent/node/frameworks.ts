@@ -25,7 +25,7 @@ import { Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from ".
 import type { Recorder } from "../shared/recorder";
 import { recentResponse, serverRequests, type RequestState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
-import { protoData, renamed } from "../shared/reflect";
+import { callerOf, protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
 import { assignPatch, definePatch, undoLater } from "../shared/patches";
 import { responseHooks } from "../shared/response-emit";
@@ -170,7 +170,28 @@ class Frameworks {
   private hookId = 0;
   private expressId = 0;
 
-  constructor(private readonly recorder: Recorder) {}
+  /** scope.node's Fast API commit where the sink has it (Recorder.eventSink), else undefined: `write`. */
+  private readonly sink: Recorder["eventSink"];
+
+  constructor(private readonly recorder: Recorder) {
+    this.sink = recorder.eventSink;
+  }
+
+  /**
+   * A step's record through the sink's Fast API call itself (as ports.ts's receive), not the
+   * recorder's `event`, whose default arguments make it large in TurboFan's inlining budget
+   * (BENCHMARKS.md "Web: a layer's visit, fewer calls").
+   */
+  private write(kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
+    const sink = this.sink;
+    if (sink === undefined) return this.recorder.event(kind, a, b, c, d, e, flags);
+    try {
+      const written = sink.commitEvent!(kind, flags, a, b, c, d, e);
+      if (written !== 1) this.recorder.notCommitted(written, kind, a, b, c, d, e, flags);
+    } catch (error) {
+      this.recorder.fail(error);
+    }
+  }
 
   /**
    * scope.node's codeHeld and codeProve (zig/napi.zig "A function's code held"), once Express
@@ -219,7 +240,8 @@ class Frameworks {
 
   /** The LayerInfo of `layer` whose function is `fn` (made, or remade when the layer's function changed). */
   private layerInfo(layer: object, fn: { length: number }): LayerInfo {
-    const known = layerInfos.get(layer);
+    // A layer visited before carries the stamp: its load alone (find), not `#value in` first.
+    const known = layerInfos.find(layer);
     if (known !== undefined && known.fn === fn) return known;
     const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler, route: undefined, seen: undefined };
     layerInfos.set(layer, info);
@@ -300,23 +322,29 @@ class Frameworks {
   /** http_step_start, with the string ids of its name, kind and route (0: none). */
   private start(steps: Steps, nameId: number, kind: "middleware" | "handler" | "error" | "hook", routeId: number): Step {
     const ordinal = ++steps.ordinal;
-    let b = ordinal;
-    let flags = 0;
-    const framework = steps.routeFramework;
-    if (framework !== 0) {
-      // The route just matched rides on its handler's start (field b: the ordinal and the
-      // framework's string id, flags StepStartFlag.route): one record a request less.
-      if (kind === "handler" && routeId === steps.routeId && ordinal < STEP_ORDINAL_LIMIT && framework < STEP_FRAMEWORK_LIMIT) {
-        steps.routeFramework = 0;
-        if (this.pendingRoute === steps) this.pendingRoute = undefined;
-        b = ordinal + framework * STEP_ORDINAL_LIMIT;
-        flags = StepStartFlag.route;
-      } else this.flushRoute(steps);
-    }
-    this.recorder.event(Kind.http_step_start, steps.request, b, nameId, this.kindId(kind), routeId, flags);
+    const b = steps.routeFramework === 0 ? ordinal : this.routeRides(steps, kind, routeId, ordinal);
+    let kindId = kind === "middleware" ? this.middlewareId : kind === "handler" ? this.handlerId : 0;
+    if (kindId === 0) kindId = this.kindId(kind);
+    this.write(Kind.http_step_start, steps.request, b, nameId, kindId, routeId, b === ordinal ? 0 : StepStartFlag.route);
     const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false, hook: kind === "hook", below: steps.top };
     steps.top = step;
     return step;
+  }
+
+  /**
+   * A route matched and not written yet when a step starts: it rides on the step's start when
+   * the step is its handler (field b: the ordinal and the framework's string id, flags
+   * StepStartFlag.route; one record a request less), else it is written first. The start's b.
+   */
+  private routeRides(steps: Steps, kind: string, routeId: number, ordinal: number): number {
+    const framework = steps.routeFramework;
+    if (kind === "handler" && routeId === steps.routeId && ordinal < STEP_ORDINAL_LIMIT && framework < STEP_FRAMEWORK_LIMIT) {
+      steps.routeFramework = 0;
+      if (this.pendingRoute === steps) this.pendingRoute = undefined;
+      return ordinal + framework * STEP_ORDINAL_LIMIT;
+    }
+    this.flushRoute(steps);
+    return ordinal;
   }
 
   private end(step: Step): void {
@@ -331,7 +359,7 @@ class Frameworks {
       if (above !== undefined) above.below = step.below;
     }
     const recorder = this.recorder;
-    if (!step.failed) return recorder.event(Kind.http_step_end, step.steps.request, step.ordinal);
+    if (!step.failed) return this.write(Kind.http_step_end, steps.request, step.ordinal, 0, 0, 0, 0);
     if (step.hook) step.steps.hookFailed = true;
     const error = step.error;
     let type: string | undefined;
@@ -404,6 +432,7 @@ class Frameworks {
     const frameworks = this;
     const recorder = this.recorder;
     const handleRequest = proto[requestName] as LayerFn;
+    const callRequest = callerOf(handleRequest);
     // Named parameters and `arguments` handed on untouched where nothing is replaced (see
     // hookResponses); with a step, a new array of the same arguments but `next`.
     assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
@@ -411,7 +440,8 @@ class Frameworks {
       if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
       let step: Step | undefined;
       try {
-        const info = frameworks.layerInfo(this, fn);
+        let info = layerInfos.find(this);
+        if (info === undefined || info.fn !== fn) info = frameworks.layerInfo(this, fn);
         // Express runs no function of arity 4 here (it calls next()): no step.
         if (info.arity <= 3) step = frameworks.onLayer(this, info, fn, req, res, "middleware");
       } catch (error) {
@@ -427,11 +457,15 @@ class Frameworks {
           if (pending !== undefined) frameworks.flushRoute(pending);
         }
       }
-      const args = [req, res, frameworks.stepNext(step, next as LayerFn)];
+      const wrapper = frameworks.stepNext(step, next as LayerFn);
+      // Express calls it with three: handed on as arguments (a bound call), no array made a visit.
+      if (arguments.length === 3) return callRequest(this, req, res, wrapper);
+      const args = [req, res, wrapper];
       for (let i = 3; i < arguments.length; i++) args.push(arguments[i]);
       return Reflect.apply(handleRequest, this, args);
     }));
     const handleError = proto[errorName] as LayerFn;
+    const callError = callerOf(handleError);
     assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
       if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
@@ -444,63 +478,76 @@ class Frameworks {
         recorder.fail(failure);
       }
       if (step === undefined) return Reflect.apply(handleError, this, arguments);
-      const args = [error, req, res, frameworks.stepNext(step, next as LayerFn)];
+      const wrapper = frameworks.stepNext(step, next as LayerFn);
+      if (arguments.length === 4) return callError(this, error, req, res, wrapper);
+      const args = [error, req, res, wrapper];
       for (let i = 4; i < arguments.length; i++) args.push(arguments[i]);
       return Reflect.apply(handleError, this, args);
     }));
   }
 
-  /** A layer about to run its function: the route dispatch (no step: the route) or a step. */
+  /**
+   * A layer about to run its function: the route dispatch (no step: the route, onRoute, a
+   * function of its own) or a step.
+   */
   private onLayer(layer: LayerLike, info: LayerInfo, fn: { name?: unknown }, req: object, res: unknown, kind: "middleware" | "error"): Step | undefined {
-    const steps = this.stepsOf(req, res as object);
+    const state = serverRequests.get(req);
+    const own = state !== undefined ? (state.steps as Steps | undefined) : undefined;
+    const steps = own !== undefined ? own : this.stepsOf(req, res as object);
     if (steps === undefined) return undefined;
     const route = layer.route;
-    if (route !== undefined && route !== null && typeof route === "object") {
-      const stack = route.stack;
-      // The layer's own record of its route, else the route's (a route some other layer
-      // dispatched to too), made once per route.
-      let seen = info.route === route ? info.seen : undefined;
-      if (seen === undefined) {
-        seen = this.routesSeen.get(route);
-        if (seen === undefined) {
-          seen = { stackLength: -1, base: "", path: undefined, pattern: "", patternId: 0 };
-          this.routesSeen.set(route, seen);
-        }
-        info.route = route;
-        info.seen = seen;
-      }
-      if (Array.isArray(stack) && seen.stackLength !== stack.length) {
-        seen.stackLength = stack.length;
-        for (const inner of stack) {
-          if (inner === null || typeof inner !== "object") continue;
-          // The route's own layers are handlers: marked in their LayerInfo (kept when the function changes).
-          const handle = (inner as LayerLike).handle;
-          const known = layerInfos.get(inner as object);
-          if (known !== undefined) known.handler = true;
-          else layerInfos.set(inner as object, { fn: undefined, arity: typeof handle === "function" ? handle.length : 0, nameId: 0, handler: true, route: undefined, seen: undefined });
-        }
-      }
-      const data = protoData(req, "baseUrl");
-      const base = typeof data === "string" ? data : "";
-      // The same pattern string while the route's path (a string) and the mount point stay:
-      // no string built (and hashed for the string table's look-up) per request.
-      if (typeof route.path !== "string" || seen.path !== route.path || seen.base !== base || seen.pattern === "") {
-        seen.path = route.path;
-        seen.base = base;
-        seen.pattern = `${base}${patternOf(route.path)}`;
-        seen.patternId = 0;
-      }
-      seen.patternId = this.route(steps, seen.pattern, this.kindId("express"), seen.patternId);
-      return undefined;
-    }
-    let nameId = info.nameId;
-    if (nameId === 0) {
-      const name = fn.name;
-      nameId = this.recorder.str(typeof name === "string" && name !== "" ? name : "<anonymous>");
-      info.nameId = nameId;
-    }
+    if (route !== undefined && route !== null && typeof route === "object") return this.onRoute(route, info, req, steps);
+    const nameId = info.nameId !== 0 ? info.nameId : this.nameIdOf(info, fn);
     const handler = info.handler;
     return this.start(steps, nameId, handler && kind === "middleware" ? "handler" : kind, handler ? steps.routeId : 0);
+  }
+
+  /** The string id of a layer's function's name, read once a layer (kept in its LayerInfo). */
+  private nameIdOf(info: LayerInfo, fn: { name?: unknown }): number {
+    const name = fn.name;
+    const nameId = this.recorder.str(typeof name === "string" && name !== "" ? name : "<anonymous>");
+    info.nameId = nameId;
+    return nameId;
+  }
+
+  /** A route's dispatch layer: the route (`req.baseUrl` + its path), no step; its own layers marked as handlers. */
+  private onRoute(route: { path?: unknown; stack?: unknown }, info: LayerInfo, req: object, steps: Steps): undefined {
+    const stack = route.stack;
+    // The layer's own record of its route, else the route's (a route some other layer
+    // dispatched to too), made once per route.
+    let seen = info.route === route ? info.seen : undefined;
+    if (seen === undefined) {
+      seen = this.routesSeen.get(route);
+      if (seen === undefined) {
+        seen = { stackLength: -1, base: "", path: undefined, pattern: "", patternId: 0 };
+        this.routesSeen.set(route, seen);
+      }
+      info.route = route;
+      info.seen = seen;
+    }
+    if (Array.isArray(stack) && seen.stackLength !== stack.length) {
+      seen.stackLength = stack.length;
+      for (const inner of stack) {
+        if (inner === null || typeof inner !== "object") continue;
+        // The route's own layers are handlers: marked in their LayerInfo (kept when the function changes).
+        const handle = (inner as LayerLike).handle;
+        const known = layerInfos.get(inner as object);
+        if (known !== undefined) known.handler = true;
+        else layerInfos.set(inner as object, { fn: undefined, arity: typeof handle === "function" ? handle.length : 0, nameId: 0, handler: true, route: undefined, seen: undefined });
+      }
+    }
+    const data = protoData(req, "baseUrl");
+    const base = typeof data === "string" ? data : "";
+    // The same pattern string while the route's path (a string) and the mount point stay:
+    // no string built (and hashed for the string table's look-up) per request.
+    if (typeof route.path !== "string" || seen.path !== route.path || seen.base !== base || seen.pattern === "") {
+      seen.path = route.path;
+      seen.base = base;
+      seen.pattern = `${base}${patternOf(route.path)}`;
+      seen.patternId = 0;
+    }
+    seen.patternId = this.route(steps, seen.pattern, this.kindId("express"), seen.patternId);
+    return undefined;
   }
 
   /** Express's `next` for a step: records the step's end (failed when given an error), then calls it. */
@@ -521,6 +568,9 @@ class Frameworks {
           frameworks.recorder.fail(failure);
         }
       }
+      // A plain call (`next()`, `next(err)`: no receiver) calls Express's the same way, without Reflect.apply's generic path.
+      const n = arguments.length;
+      if (this === undefined && n <= 1) return n === 0 ? nextFn() : nextFn(error);
       return Reflect.apply(nextFn, this, arguments);
     };
     const nextFn = next;

@@ -63,6 +63,10 @@ type ServerRequest = RequestState;
 interface ServerSocket {
   connection: Connection;
   current: ServerRequest | undefined;
+  /** The socket's `encrypted` as read when its connection was recorded (a TLS socket is one from its start). */
+  tls: boolean;
+  /** Its server's class was checked (onRequest): once a connection. */
+  serverSeen: boolean;
 }
 
 /**
@@ -434,7 +438,7 @@ export class ServerHooks {
     let known = this.sockets.get(socket);
     if (known === undefined) {
       const tls = (socket as { encrypted?: boolean }).encrypted === true;
-      known = { connection: newConnection(this.recorder, socket, tls, false), current: undefined };
+      known = { connection: newConnection(this.recorder, socket, tls, false), current: undefined, tls, serverSeen: false };
       this.sockets.set(socket, known);
     }
     return known;
@@ -448,9 +452,12 @@ export class ServerHooks {
   onRequest(request: Http.IncomingMessage, response: Http.ServerResponse, socket: Net.Socket, enter = true): RequestState | undefined {
     if (!this.recorder.groups.http) return undefined;
     this.ensure();
-    // A server's class is patched once; a request on a server of the class seen last costs
-    // a prototype load and a comparison (no WeakSet look-up; no server kept alive).
-    if (enter) {
+    const known = this.connectionOf(socket);
+    // A server's class is patched once; a connection's server is looked at at its first request
+    // only (its socket's server does not change): then a prototype load and a comparison (no
+    // WeakSet look-up; no server kept alive).
+    if (enter && !known.serverSeen) {
+      known.serverSeen = true;
       const server = (socket as { server?: object }).server ?? {};
       const proto = Object.getPrototypeOf(server) as object | null;
       if (proto !== this.lastServerClass) {
@@ -458,8 +465,7 @@ export class ServerHooks {
         this.lastServerClass = proto;
       }
     }
-    const known = this.connectionOf(socket);
-    const tls = (socket as { encrypted?: boolean }).encrypted === true;
+    const tls = known.tls;
     const state = serverRequestStart(
       this.recorder,
       request.method,

@@ -208,13 +208,53 @@ export function protocolFlags(major: number | undefined, minor: number | undefin
   return protocol | (tls ? HTTP_TLS_FLAG : 0);
 }
 
+/** The last method's string id (Node's parser hands each method as one string of its own table: an identity compare). */
+let lastMethod: string | undefined;
+let lastMethodId = 0;
+let lastMethodOf: Recorder | undefined;
+
+function methodId(recorder: Recorder, method: string | undefined): number {
+  if (method === lastMethod && recorder === lastMethodOf && method !== undefined) return lastMethodId;
+  const id = recorder.str(method);
+  if (id !== 0) {
+    lastMethod = method;
+    lastMethodId = id;
+    lastMethodOf = recorder;
+  }
+  return id;
+}
+
+/** Server request targets as received → the string id of their recorded (redacted) text, for the recorder of `targetsOf`. */
+const targets = new Map<string, number>();
+let targetsOf: Recorder | undefined;
+/** Targets kept at most: a program whose targets all differ (ids in the path) looks each up once more, and pays redactTarget as before. */
+const MAX_TARGETS = 1024;
+
+/**
+ * The string id of a server request's target: a target received before is one Map look-up
+ * (its hash, which the recorder's interning computed too), not redactTarget's scan and the
+ * recorder's look-up of the redacted text; the id is the one `str` gave it the first time
+ * (an interned string: the same as `str` would give again).
+ */
+function targetId(recorder: Recorder, target: string): number {
+  if (targetsOf !== recorder) {
+    targets.clear();
+    targetsOf = recorder;
+  }
+  const known = targets.get(target);
+  if (known !== undefined) return known;
+  const id = recorder.str(redactTarget(target));
+  if (id !== 0 && targets.size < MAX_TARGETS) targets.set(target, id);
+  return id;
+}
+
 /** http_server_request (and http_traceparent when the request has one). */
 export function serverRequestStart(recorder: Recorder, method: string | undefined, target: string | undefined, connection: Connection | undefined, flags: number, traceparent: string | undefined): RequestState {
   const id = newRequestId();
   let ordinal = 0;
   if (connection) ordinal = ++connection.requests;
   markTurn(LongTaskKind.http);
-  recorder.event(Kind.http_server_request, id, recorder.str(method), recorder.str(target === undefined ? undefined : redactTarget(target)), connection?.id ?? 0, ordinal, flags);
+  recorder.event(Kind.http_server_request, id, methodId(recorder, method), target === undefined ? 0 : targetId(recorder, target), connection?.id ?? 0, ordinal, flags);
   if (traceparent !== undefined) recorder.event(Kind.http_traceparent, id, recorder.str(traceparent.slice(0, MAX_TRACEPARENT_CHARS), false));
   return state(id);
 }
