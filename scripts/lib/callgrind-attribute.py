@@ -63,7 +63,7 @@ def perf_map(out):
 
 
 def clean(name):
-    name = re.sub(r"/tmp/scope-dev-agent-\w+/", "AGENT:", name)
+    name = re.sub(r"/tmp/scope-dev-agent-[\w-]+/", "AGENT:", name)
     name = re.sub(r"/\S*?/node_modules/", "", name)
     name = re.sub(r"/\S*?/(src|scripts)/", r"\1/", name)
     name = re.sub(r"JS:[*+^~']+", "JS:", name)
