@@ -213,7 +213,10 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
       const own = poolClient === this;
       if (own) poolClient = undefined;
       try {
-        const held = checkout.get(this);
+        // `find`: a load (a client carries the field from its first checkout or query on;
+        // `get`'s `#value in` is a KeyedHasIC call in Maglev); one without it is given it
+        // (holding undefined, then 0 here).
+        const held = checkout.find(this);
         if (held === undefined && typeof this === "object" && this !== null) checkout.add(this, 0);
         request = held || db.request();
         // A callback (values or callback position) runs in the request that made the query.
@@ -450,7 +453,14 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
 function waitEnded(db: DbRecorder, id: number, request: number, error: unknown, client: unknown): void {
   try {
     db.waitEnd(id, error, error !== undefined && error !== null);
-    if (client !== null && typeof client === "object" && !error) checkout.set(client, request);
+    if (client !== null && typeof client === "object" && !error) {
+      // A client handed out before carries the field: stored without set's `#value in` test.
+      try {
+        checkout.replace(client, request);
+      } catch {
+        checkout.add(client, request);
+      }
+    }
   } catch (failure) {
     db.recorder.fail(failure);
   }
