@@ -40,7 +40,7 @@ test("a method that counts its arguments gets exactly those it was called with",
       seen.push(args);
       return args.length;
     }
-    connect() {
+    connect(..._declared: unknown[]) {
       seen.push([...arguments].map((value) => (typeof value === "function" ? "fn" : value)));
       return arguments.length;
     }
@@ -72,7 +72,7 @@ test("a method that counts its arguments gets exactly those it was called with",
 test("with a request, a callback is replaced in its place and the other arguments kept", () => {
   const seen: unknown[][] = [];
   class Client {
-    query() {
+    query(..._declared: unknown[]) {
       seen.push([...arguments].map((value) => (typeof value === "function" ? "fn" : value)));
       return arguments.length;
     }
@@ -104,7 +104,7 @@ test("a method that cannot count them gets its named parameters, a callback wrap
   hookPgClient(db, Client);
   hookPgQuery(db, Query);
   expect(new Client().query("a", [1], () => "called")).toBe("called");
-  new Client().query("a");
+  Reflect.apply(Client.prototype.query, new Client(), ["a"]);
   new Query().handleReadyForQuery("c");
   expect(seen).toEqual([["a", [1], "fn"], ["a", undefined, undefined], ["c"]]);
   expect(db.failures).toEqual([]);
