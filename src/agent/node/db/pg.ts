@@ -133,17 +133,32 @@ function rowsOf(results: unknown, own: boolean): number | undefined {
  */
 let plainResult: object | undefined;
 
+/**
+ * `Object.prototype.isPrototypeOf` called on its first argument (taken when the agent loaded:
+ * nothing read off the objects it is given): V8's builtin walks the prototypes itself, where
+ * `Object.getPrototypeOf` of an object whose map the optimizing tier does not know is a call
+ * into V8's runtime (~170 instructions a request on Node 24: BENCHMARKS.md "Web: pg's part of
+ * a request").
+ */
+const prototypeOf = callerOf(Object.prototype.isPrototypeOf as (this: never, value: unknown) => boolean) as (proto: object, value: unknown) => boolean;
+
+/** A pg Result's `rows` array's length (a Result of plainResult's prototype: its fields are data fields). */
+function rowsLength(result: object): number | undefined {
+  const rows = (result as { rows?: unknown }).rows;
+  return Array.isArray(rows) ? rows.length : undefined;
+}
+
 /** One Result's rows (module-level: no closure per query); `own`: of a query of pg's own Query class (so a Result pg made). */
 function rowsOfOne(result: unknown, own: boolean): number | undefined {
   if (result !== null && typeof result === "object") {
-    const proto = Object.getPrototypeOf(result) as object | null;
-    if (proto !== null && proto === plainResult) {
+    // A Result pg's own Query made (pg's `new Result`): plainResult is its prototype.
+    if (own && plainResult !== undefined && prototypeOf(plainResult, result)) {
       const count = (result as { rowCount?: unknown }).rowCount;
       if (typeof count === "number") return count;
       if (count === null) return undefined;
-      const rows = (result as { rows?: unknown }).rows;
-      return Array.isArray(rows) ? rows.length : undefined;
+      return rowsLength(result);
     }
+    const proto = Object.getPrototypeOf(result) as object | null;
     if (own && proto !== null && plainResult === undefined && isPlainField(result, proto, "rowCount")) plainResult = proto;
   }
   const count = dataProperty(result, "rowCount");
@@ -387,7 +402,16 @@ function queryReady(db: DbRecorder, query: Record<string, unknown>): void {
         // It carries the stamp (get gave its id): cleared without set's `#value in` test.
         if (id !== undefined) started.replace(query, undefined);
       }
-      if (id !== undefined) db.queryEnd(id, rowsOf(query._results, isQueryProto(Object.getPrototypeOf(query))));
+      if (id !== undefined) {
+        const own = isQueryProto(Object.getPrototypeOf(query));
+        const results = query._results;
+        // One Result pg's own Query made (the usual query): its rows read here (rowsOfOne's
+        // first case, without the calls of rowsOf and rowsOfOne).
+        if (own && plainResult !== undefined && results !== null && typeof results === "object" && prototypeOf(plainResult, results)) {
+          const count = (results as { rowCount?: unknown }).rowCount;
+          db.queryEnd(id, typeof count === "number" ? count : count === null ? undefined : rowsLength(results));
+        } else db.queryEnd(id, rowsOf(results, own));
+      }
     }
   } catch (error) {
     db.recorder.fail(error);
