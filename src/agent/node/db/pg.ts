@@ -133,32 +133,17 @@ function rowsOf(results: unknown, own: boolean): number | undefined {
  */
 let plainResult: object | undefined;
 
-/**
- * `Object.prototype.isPrototypeOf` called on its first argument (taken when the agent loaded:
- * nothing read off the objects it is given): V8's builtin walks the prototypes itself, where
- * `Object.getPrototypeOf` of an object whose map the optimizing tier does not know is a call
- * into V8's runtime (~170 instructions a request on Node 24: BENCHMARKS.md "Web: pg's part of
- * a request").
- */
-const prototypeOf = callerOf(Object.prototype.isPrototypeOf as (this: never, value: unknown) => boolean) as (proto: object, value: unknown) => boolean;
-
-/** A pg Result's `rows` array's length (a Result of plainResult's prototype: its fields are data fields). */
-function rowsLength(result: object): number | undefined {
-  const rows = (result as { rows?: unknown }).rows;
-  return Array.isArray(rows) ? rows.length : undefined;
-}
-
 /** One Result's rows (module-level: no closure per query); `own`: of a query of pg's own Query class (so a Result pg made). */
 function rowsOfOne(result: unknown, own: boolean): number | undefined {
   if (result !== null && typeof result === "object") {
-    // A Result pg's own Query made (pg's `new Result`): plainResult is its prototype.
-    if (own && plainResult !== undefined && prototypeOf(plainResult, result)) {
+    const proto = Object.getPrototypeOf(result) as object | null;
+    if (proto !== null && proto === plainResult) {
       const count = (result as { rowCount?: unknown }).rowCount;
       if (typeof count === "number") return count;
       if (count === null) return undefined;
-      return rowsLength(result);
+      const rows = (result as { rows?: unknown }).rows;
+      return Array.isArray(rows) ? rows.length : undefined;
     }
-    const proto = Object.getPrototypeOf(result) as object | null;
     if (own && proto !== null && plainResult === undefined && isPlainField(result, proto, "rowCount")) plainResult = proto;
   }
   const count = dataProperty(result, "rowCount");
@@ -209,140 +194,58 @@ function lastOf(list: unknown): unknown {
   return Array.isArray(list) && list.length > 0 ? list[list.length - 1] : undefined;
 }
 
-/**
- * Whether `fn` cannot tell how many arguments it was called with, so that a wrapper may hand
- * on its named parameters whatever the count: a strict JavaScript function (no own
- * `arguments` of a sloppy one that a callee could read) whose source (its nested closures
- * included) reads no `arguments` and has no rest parameter or spread. pg's and pg-pool's
- * methods are. The wrappers of such a method name no `arguments`: V8's Maglev, which runs
- * pg's wrappers in the web workload after thousands of requests, makes the arguments object
- * at the entry of any function that names it (NewStrictArgumentsElements, ~60–80 instructions
- * a call: BENCHMARKS.md "Web: pg's part of a request"). Anything else (another version that
- * reads them, a native or bound function) keeps the wrappers that hand on exactly the
- * arguments they were called with.
- */
-function countBlind(fn: unknown): boolean {
-  if (typeof fn !== "function" || Object.prototype.hasOwnProperty.call(fn, "arguments")) return false;
-  let text: string;
-  try {
-    text = Reflect.apply(functionText, fn, []) as string;
-  } catch {
-    return false;
-  }
-  return !text.includes("[native code]") && !text.includes("arguments") && !text.includes("...");
-}
-
-const functionText = Function.prototype.toString;
-
-/**
- * What clientBefore / poolBefore found, for the wrapper that called them (module-level: no
- * object per query; read right after the call, before anything else runs).
- */
-let beforeRequest = 0;
-let beforeIdle = false;
-/** The program's callback run in its request (inRequest), when a before-step replaced one. */
-let beforeCallback: Fn | undefined;
-
-/** Arguments handed on as they are. */
-const KEPT = 0;
-/** The last callback position (client: `callback`; pool: `callback`) replaced by beforeCallback. */
-const CALLBACK_REPLACED = 1;
-/** `values` (a callback in its place) replaced by beforeCallback. */
-const VALUES_REPLACED = 2;
-
-/**
- * The client `query` wrapper's work before pg's call: the request (the checkout's, else the
- * context's), the program's callback wrapped to run in it, where pg's queues stand.
- */
-function clientBefore(db: DbRecorder, client: Record<string, unknown>, values: unknown, callback: unknown): number {
-  let replaced = KEPT;
-  beforeRequest = 0;
-  beforeIdle = false;
-  beforeCallback = undefined;
-  // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
-  // pg-pool's own callback (see poolClient): no context of its own needed.
-  const own = poolClient === client;
-  if (own) poolClient = undefined;
-  try {
-    // `find`: a load (a client carries the field from its first checkout or query on;
-    // `get`'s `#value in` is a KeyedHasIC call in Maglev); one without it is given it
-    // (holding undefined, then 0 here).
-    const held = checkout.find(client);
-    if (held === undefined && typeof client === "object" && client !== null) checkout.add(client, 0);
-    const request = held || db.request();
-    beforeRequest = request;
-    // A callback (values or callback position) runs in the request that made the query.
-    if (request !== 0 && !own) {
-      if (typeof callback === "function") {
-        beforeCallback = inRequest(request, callback as Fn);
-        replaced = CALLBACK_REPLACED;
-      } else if (typeof values === "function") {
-        beforeCallback = inRequest(request, values as Fn);
-        replaced = VALUES_REPLACED;
-      }
-    }
-    // Where pg's queues stand before the call (pg's own fields): when nothing was queued,
-    // sent or running, the Query running after it is the one this call made (queryStarted).
-    if (typeof client === "object" && client !== null) {
-      const active = client._activeQuery;
-      beforeIdle = (active === null || active === undefined) && isEmptyList(client._queryQueue) && isEmptyList(client._sentQueryQueue);
-    }
-  } catch (error) {
-    db.recorder.fail(error);
-  }
-  return replaced;
-}
-
-function clientAfter(db: DbRecorder, client: Record<string, unknown>, config: unknown, values: unknown, request: number, idle: boolean): void {
-  try {
-    queryStarted(db, client, config, values, request, idle);
-  } catch (error) {
-    db.recorder.fail(error);
-  }
-}
-
 export function hookPgClient(db: DbRecorder, Client: unknown): void {
   const proto = (Client as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
   wrapMethod(proto, "query", (original) => {
     const call = callerOf(original);
-    // pg's own query: its three parameters handed on by name whatever the count (countBlind).
-    if (countBlind(original)) {
-      return function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
-        const replaced = clientBefore(db, this, values, callback);
-        const request = beforeRequest;
-        const idle = beforeIdle;
-        const result =
-          replaced === KEPT ? call(this, config, values, callback)
-          : replaced === CALLBACK_REPLACED ? call(this, config, values, beforeCallback)
-          : call(this, config, beforeCallback, callback);
-        clientAfter(db, this, config, values, request, idle);
-        return result;
-      };
-    }
     // Named parameters handed on for 1 to 3 arguments (callerOf), else `arguments` untouched
     // (strict bundle: unmapped; V8's optimizing tiers forward it without making it); a rest
     // array read by index was allocated each call. A callback replaced: a new array of the
     // same arguments.
     return function query(this: Record<string, unknown>, config: unknown, values: unknown, callback: unknown) {
-      const replaced = clientBefore(db, this, values, callback);
-      const request = beforeRequest;
-      const idle = beforeIdle;
-      const n = arguments.length;
-      let result: unknown;
-      if (replaced !== KEPT) {
-        const args = replaced === CALLBACK_REPLACED ? [config, values, beforeCallback] : [config, beforeCallback];
-        for (let i = args.length; i < n; i++) args.push(arguments[i]);
-        result = Reflect.apply(original, this, args);
-      } else {
-        result =
-          n === 3 ? call(this, config, values, callback)
-          : n === 2 ? call(this, config, values)
-          : n === 1 ? call(this, config)
-          : Reflect.apply(original, this, arguments);
+      let args: unknown[] | undefined;
+      let request = 0;
+      let idle = false;
+      // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
+      // pg-pool's own callback (see poolClient): no context of its own needed.
+      const own = poolClient === this;
+      if (own) poolClient = undefined;
+      try {
+        // `find`: a load (a client carries the field from its first checkout or query on;
+        // `get`'s `#value in` is a KeyedHasIC call in Maglev); one without it is given it
+        // (holding undefined, then 0 here).
+        const held = checkout.find(this);
+        if (held === undefined && typeof this === "object" && this !== null) checkout.add(this, 0);
+        request = held || db.request();
+        // A callback (values or callback position) runs in the request that made the query.
+        if (request !== 0 && !own) {
+          if (typeof callback === "function") args = [config, values, inRequest(request, callback as Fn)];
+          else if (typeof values === "function") args = [config, inRequest(request, values as Fn)];
+          if (args !== undefined) for (let i = args.length; i < arguments.length; i++) args.push(arguments[i]);
+        }
+        // Where pg's queues stand before the call (pg's own fields): when nothing was queued,
+        // sent or running, the Query running after it is the one this call made (queryStarted).
+        if (typeof this === "object" && this !== null) {
+          const active = this._activeQuery;
+          idle = (active === null || active === undefined) && isEmptyList(this._queryQueue) && isEmptyList(this._sentQueryQueue);
+        }
+      } catch (error) {
+        db.recorder.fail(error);
       }
-      clientAfter(db, this, config, values, request, idle);
+      const n = arguments.length;
+      const result =
+        args !== undefined ? Reflect.apply(original, this, args)
+        : n === 3 ? call(this, config, values, callback)
+        : n === 2 ? call(this, config, values)
+        : n === 1 ? call(this, config)
+        : Reflect.apply(original, this, arguments);
+      try {
+        queryStarted(db, this, config, values, request, idle);
+      } catch (error) {
+        db.recorder.fail(error);
+      }
       return result;
     };
   });
@@ -390,34 +293,6 @@ function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: u
   started.add(made, db.queryStart(DbSystem.pg, text, params, request));
 }
 
-/** A query's end at pg's handleReadyForQuery (its rows), before pg calls back. */
-function queryReady(db: DbRecorder, query: Record<string, unknown>): void {
-  if (query === null || typeof query !== "object") return;
-  try {
-    // A query cancelled by an earlier error ends in handleError (called from here).
-    if (!query._canceledDueToError) {
-      let id = flightTake(query);
-      if (id === undefined) {
-        id = started.get(query);
-        // It carries the stamp (get gave its id): cleared without set's `#value in` test.
-        if (id !== undefined) started.replace(query, undefined);
-      }
-      if (id !== undefined) {
-        const own = isQueryProto(Object.getPrototypeOf(query));
-        const results = query._results;
-        // One Result pg's own Query made (the usual query): its rows read here (rowsOfOne's
-        // first case, without the calls of rowsOf and rowsOfOne).
-        if (own && plainResult !== undefined && results !== null && typeof results === "object" && prototypeOf(plainResult, results)) {
-          const count = (results as { rowCount?: unknown }).rowCount;
-          db.queryEnd(id, typeof count === "number" ? count : count === null ? undefined : rowsLength(results));
-        } else db.queryEnd(id, rowsOf(results, own));
-      }
-    }
-  } catch (error) {
-    db.recorder.fail(error);
-  }
-}
-
 export function hookPgQuery(db: DbRecorder, Query: unknown): void {
   const proto = (Query as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
@@ -425,16 +300,22 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
   queryProtos.push(proto);
   wrapMethod(proto, "handleReadyForQuery", (original) => {
     const call = callerOf(original);
-    // pg calls it with its connection: that one argument handed on by name (callerOf), and
-    // for pg's own method (countBlind) whatever the count.
-    if (countBlind(original)) {
-      return function handleReadyForQuery(this: Record<string, unknown>, connection: unknown) {
-        queryReady(db, this);
-        return call(this, connection);
-      };
-    }
+    // pg calls it with its connection: that one argument handed on by name (callerOf).
     return function handleReadyForQuery(this: Record<string, unknown>, connection: unknown) {
-      queryReady(db, this);
+      try {
+        // A query cancelled by an earlier error ends in handleError (called from here).
+        if (!this._canceledDueToError) {
+          let id = flightTake(this);
+          if (id === undefined) {
+            id = started.get(this);
+            // It carries the stamp (get gave its id): cleared without set's `#value in` test.
+            if (id !== undefined) started.replace(this, undefined);
+          }
+          if (id !== undefined) db.queryEnd(id, rowsOf(this._results, isQueryProto(Object.getPrototypeOf(this))));
+        }
+      } catch (error) {
+        db.recorder.fail(error);
+      }
       return arguments.length === 1 ? call(this, connection) : Reflect.apply(original, this, arguments);
     };
   });
@@ -451,65 +332,30 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
   );
 }
 
-/** The pool `query` wrapper's work before pg-pool's call: the request, the program's callback wrapped to run in it. */
-function poolBefore(db: DbRecorder, text: unknown, values: unknown, callback: unknown): number {
-  let replaced = KEPT;
-  beforeRequest = 0;
-  beforeCallback = undefined;
-  try {
-    const request = db.request();
-    beforeRequest = request;
-    // The program's callback (pg-pool takes `values` as the callback when it is a function) runs in its request.
-    if (request !== 0 && typeof text !== "function") {
-      if (typeof values === "function") {
-        beforeCallback = inRequest(request, values as Fn);
-        replaced = VALUES_REPLACED;
-      } else if (typeof callback === "function") {
-        beforeCallback = inRequest(request, callback as Fn);
-        replaced = CALLBACK_REPLACED;
-      }
-    }
-  } catch (error) {
-    db.recorder.fail(error);
-  }
-  return replaced;
-}
-
 export function hookPgPool(db: DbRecorder, Pool: unknown): void {
   const proto = (Pool as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
   wrapMethod(proto, "query", (original) => {
     const call = callerOf(original);
-    // pg-pool's own query: its three parameters handed on by name whatever the count (countBlind).
-    if (countBlind(original)) {
-      return function query(this: Record<string, unknown>, text: unknown, values: unknown, callback: unknown) {
-        const replaced = poolBefore(db, text, values, callback);
-        const outer = poolInQuery;
-        const outerRequest = poolQueryRequest;
-        poolInQuery = this;
-        poolQueryRequest = beforeRequest;
-        try {
-          return replaced === KEPT ? call(this, text, values, callback)
-            : replaced === VALUES_REPLACED ? call(this, text, beforeCallback, callback)
-            : call(this, text, values, beforeCallback);
-        } finally {
-          poolInQuery = outer;
-          poolQueryRequest = outerRequest;
-        }
-      };
-    }
     return function query(this: Record<string, unknown>, text: unknown, values: unknown, callback: unknown) {
-      const replaced = poolBefore(db, text, values, callback);
       let args: unknown[] | undefined;
-      if (replaced !== KEPT) {
-        args = replaced === VALUES_REPLACED ? [text, beforeCallback] : [text, values, beforeCallback];
-        for (let i = args.length; i < arguments.length; i++) args.push(arguments[i]);
+      let request = 0;
+      try {
+        request = db.request();
+        // The program's callback (pg-pool takes `values` as the callback when it is a function) runs in its request.
+        if (request !== 0 && typeof text !== "function") {
+          if (typeof values === "function") args = [text, inRequest(request, values as Fn)];
+          else if (typeof callback === "function") args = [text, values, inRequest(request, callback as Fn)];
+          if (args !== undefined) for (let i = args.length; i < arguments.length; i++) args.push(arguments[i]);
+        }
+      } catch (error) {
+        db.recorder.fail(error);
       }
       const outer = poolInQuery;
       const outerRequest = poolQueryRequest;
       poolInQuery = this;
-      poolQueryRequest = beforeRequest;
+      poolQueryRequest = request;
       const n = arguments.length;
       try {
         return args !== undefined ? Reflect.apply(original, this, args)
@@ -525,30 +371,75 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
   });
   wrapMethod(proto, "connect", (original) => {
     const call = callerOf(original);
-    // pg-pool's own connect: its one parameter handed on by name whatever the count (countBlind).
-    if (countBlind(original)) {
-      return function connect(this: Record<string, unknown>, callback: unknown) {
-        const wrapped = connectStart(db, this, callback);
-        if (wrapped !== undefined) return call(this, wrapped);
-        const descriptor = capturePromise(db, this);
-        if (descriptor === undefined) return call(this, callback);
-        try {
-          return call(this, callback);
-        } finally {
-          Object.defineProperty(this, "Promise", descriptor);
-        }
-      };
-    }
     return function connect(this: Record<string, unknown>, callback: unknown) {
-      const wrapped = connectStart(db, this, callback);
-      if (wrapped !== undefined) {
+      let id = 0;
+      let request = 0;
+      // pg-pool's query calling its own connect (the first connect inside it): its callback is pg-pool's.
+      const own = poolInQuery === this && typeof callback === "function";
+      if (own) poolInQuery = undefined;
+      // try/catch in place of recorder.safe: no closure per call (BENCHMARKS.md "Web services").
+      try {
+        request = own ? poolQueryRequest : db.request();
+        id = db.waitStart(DbSystem.pg, lengthOf(this._clients), lengthOf(this._idle), request);
+      } catch (error) {
+        db.recorder.fail(error);
+      }
+      if (typeof callback === "function") {
+        // Only pg sees this wrapper (it calls it once): not renamed to the callback's name,
+        // which cost ~19 µs per request in defineProperty map transitions (BENCHMARKS.md, Web
+        // services). One closure per call (pool.query passes a callback).
+        let called = false;
+        // No named parameters: its length stays 0, as before.
+        const wrapped = function (this: unknown) {
+          const error: unknown = arguments[0];
+          const client: unknown = arguments[1];
+          if (!called) {
+            called = true;
+            waitEnded(db, id, request, error, client);
+          }
+          if (own) {
+            const outer = poolClient;
+            poolClient = error ? undefined : client;
+            try {
+              return Reflect.apply(callback as Fn, this, arguments);
+            } finally {
+              poolClient = outer;
+            }
+          }
+          if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
+          return Reflect.apply(callback as Fn, this, arguments);
+        };
         if (arguments.length === 1) return call(this, wrapped);
         const args = [wrapped];
         for (let i = 1; i < arguments.length; i++) args.push(arguments[i]);
         return Reflect.apply(original, this, args);
       }
-      const descriptor = capturePromise(db, this);
-      if (descriptor === undefined) return Reflect.apply(original, this, arguments);
+      let ended = false;
+      const end = (error: unknown, client: unknown) => {
+        if (ended) return;
+        ended = true;
+        waitEnded(db, id, request, error, client);
+      };
+      const descriptor = Object.getOwnPropertyDescriptor(this, "Promise");
+      const Native = descriptor?.value as (PromiseConstructor & { try?: unknown }) | undefined;
+      if (!descriptor || !descriptor.writable || typeof Native !== "function") return Reflect.apply(original, this, arguments);
+      let captured = false;
+      const Capturing = function Promise(executor: (resolve: Fn, reject: Fn) => void) {
+        if (captured) return new Native(executor);
+        captured = true;
+        return new Native((resolve, reject) =>
+          executor(
+            (client: unknown) => (end(undefined, client), resolve(client)),
+            (error: unknown) => (end(error, undefined), reject(error)),
+          ),
+        );
+      } as unknown as PromiseConstructor;
+      Object.assign(Capturing, {
+        reject: (error: unknown) => (end(error, undefined), Native.reject(error)),
+        resolve: (value: unknown) => Native.resolve(value),
+      });
+      if (typeof Native.try === "function") Object.assign(Capturing, { try: (Native.try as Fn).bind(Native) });
+      this.Promise = Capturing;
       try {
         return Reflect.apply(original, this, arguments);
       } finally {
@@ -556,94 +447,6 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       }
     };
   });
-}
-
-/** The wait connectStart recorded and its request, for capturePromise (read right after it). */
-let connectId = 0;
-let connectRequest = 0;
-
-/**
- * A pool's `connect`: its wait's start, and for a callback the callback wrapped to record the
- * wait's end first (undefined without a callback: the promise's, capturePromise).
- */
-function connectStart(db: DbRecorder, pool: Record<string, unknown>, callback: unknown): Fn | undefined {
-  let id = 0;
-  let request = 0;
-  // pg-pool's query calling its own connect (the first connect inside it): its callback is pg-pool's.
-  const own = poolInQuery === pool && typeof callback === "function";
-  if (own) poolInQuery = undefined;
-  // try/catch in place of recorder.safe: no closure per call (BENCHMARKS.md "Web services").
-  try {
-    request = own ? poolQueryRequest : db.request();
-    id = db.waitStart(DbSystem.pg, lengthOf(pool._clients), lengthOf(pool._idle), request);
-  } catch (error) {
-    db.recorder.fail(error);
-  }
-  connectId = id;
-  connectRequest = request;
-  if (typeof callback !== "function") return undefined;
-  // Only pg sees this wrapper (it calls it once): not renamed to the callback's name,
-  // which cost ~19 µs per request in defineProperty map transitions (BENCHMARKS.md, Web
-  // services). One closure per call (pool.query passes a callback).
-  let called = false;
-  // No named parameters: its length stays 0, as before.
-  return function (this: unknown) {
-    const error: unknown = arguments[0];
-    const client: unknown = arguments[1];
-    if (!called) {
-      called = true;
-      waitEnded(db, id, request, error, client);
-    }
-    if (own) {
-      const outer = poolClient;
-      poolClient = error ? undefined : client;
-      try {
-        return Reflect.apply(callback as Fn, this, arguments);
-      } finally {
-        poolClient = outer;
-      }
-    }
-    if (request !== 0) return runInRequest(request, callback as Fn, this, arguments);
-    return Reflect.apply(callback as Fn, this, arguments);
-  };
-}
-
-/**
- * `connect` without a callback: pg-pool's promise, made while `pool.Promise` briefly is a
- * constructor that builds the same native promise with resolve/reject that record the wait's
- * end (connectStart's) first. Returns the descriptor to put back after pg-pool's call, or
- * undefined when `pool.Promise` was left alone (not an own writable function).
- */
-function capturePromise(db: DbRecorder, pool: Record<string, unknown>): PropertyDescriptor | undefined {
-  const id = connectId;
-  const request = connectRequest;
-  let ended = false;
-  const end = (error: unknown, client: unknown) => {
-    if (ended) return;
-    ended = true;
-    waitEnded(db, id, request, error, client);
-  };
-  const descriptor = Object.getOwnPropertyDescriptor(pool, "Promise");
-  const Native = descriptor?.value as (PromiseConstructor & { try?: unknown }) | undefined;
-  if (!descriptor || !descriptor.writable || typeof Native !== "function") return undefined;
-  let captured = false;
-  const Capturing = function Promise(executor: (resolve: Fn, reject: Fn) => void) {
-    if (captured) return new Native(executor);
-    captured = true;
-    return new Native((resolve, reject) =>
-      executor(
-        (client: unknown) => (end(undefined, client), resolve(client)),
-        (error: unknown) => (end(error, undefined), reject(error)),
-      ),
-    );
-  } as unknown as PromiseConstructor;
-  Object.assign(Capturing, {
-    reject: (error: unknown) => (end(error, undefined), Native.reject(error)),
-    resolve: (value: unknown) => Native.resolve(value),
-  });
-  if (typeof Native.try === "function") Object.assign(Capturing, { try: (Native.try as Fn).bind(Native) });
-  pool.Promise = Capturing;
-  return descriptor;
 }
 
 /** A pool's wait ended (a client handed out, or an error): its end, and the request the client now serves. */
