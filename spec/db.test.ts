@@ -81,6 +81,8 @@ const pgQueries = [
   ["pg", "SELECT pg_sleep(?), ? AS n", 0, 1, false, null],
   ["pg", "SELECT ? AS n", 0, 1, false, null],
   ["pg", "SELECT * FROM users ORDER BY id", 0, 2, false, null],
+  // Ten clients at once, each query started on an idle client (more than db/pg.ts keeps by identity).
+  ...Array.from({ length: 10 }, (_, i) => ["pg", "SELECT generate_series(?, $1::int) AS slot", 1, i + 1, false, null]),
 ];
 
 describe.each([

@@ -23,6 +23,8 @@ const TEXT_CUT = 1;
 /** Texts remembered with their recorded form: how many, and up to what length. */
 const MAX_REMEMBERED = 512;
 const MAX_REMEMBERED_CHARS = 4096;
+/** Texts compared by identity before the Map (queryText). */
+const RECENT = 4;
 
 /** A query text as recorded: its string id and db_query flags (cut). */
 export interface QueryText {
@@ -94,10 +96,24 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
   // queries, prepared statements), instead of a scan and the string table's own lookup.
   const texts = new Map<string, QueryText>();
   const none: QueryText = { id: 0, flags: 0 };
+  // The last RECENT texts looked up, compared by identity first: a program's query texts are
+  // mostly string literals, the same string each run, which `===` tells apart by pointer
+  // (internalized strings), without the Map's hash look-up (~130 instructions a query on
+  // Node 24: BENCHMARKS.md "Web: pg's part of a request"). Any other string (one built each
+  // time) is compared by content here, then looked up in the Map as before.
+  const recentText: (string | undefined)[] = new Array<string | undefined>(RECENT).fill(undefined);
+  const recentMade: QueryText[] = new Array<QueryText>(RECENT).fill(none);
+  let recentNext = 0;
   const queryText = (text: unknown): QueryText => {
     if (typeof text !== "string") return none;
+    for (let i = 0; i < RECENT; i++) if (recentText[i] === text) return recentMade[i]!;
     const known = texts.get(text);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      recentText[recentNext] = text;
+      recentMade[recentNext] = known;
+      recentNext = (recentNext + 1) % RECENT;
+      return known;
+    }
     // --no-redact keeps literal values (the text still bounded in size).
     const normalized = redaction.sqlLiterals ? normalizeSql(text) : keepSql(text);
     const made = { id: recorder.str(normalized.text), flags: normalized.cut ? TEXT_CUT : 0 };

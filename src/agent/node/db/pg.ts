@@ -33,6 +33,56 @@ type Fn = (...args: unknown[]) => unknown;
  * costs V8's GC more).
  */
 const started = makeStamp<number | undefined>(true);
+
+/**
+ * Queries started on an idle client (queryStarted's fast path: pg's own new Query, running at
+ * once) and their ids, until their end: a few slots scanned by identity instead of a stamp on
+ * each new Query (adding a private field is a construct, an object allocated and discarded
+ * and a define, ~330 instructions a query on Node 24, and its end's look-up and clear ~130
+ * more: BENCHMARKS.md "Web: pg's part of a request"). An idle client runs one query at a
+ * time, so a process has about as many in the slots as clients with a query running (a
+ * pool's size); when all are taken, the oldest slot's query moves to the stamp. A query
+ * that never ends (pg ends a client's running query with handleError when its connection
+ * fails or ends) holds its slot until it is moved so: at most FLIGHT Query objects kept.
+ */
+const FLIGHT = 8;
+const flightQuery: (object | undefined)[] = new Array<object | undefined>(FLIGHT).fill(undefined);
+const flightId: number[] = new Array<number>(FLIGHT).fill(0);
+let flightNext = 0;
+
+function flightPut(query: object, id: number): void {
+  for (let i = 0; i < FLIGHT; i++) {
+    if (flightQuery[i] === undefined) {
+      flightQuery[i] = query;
+      flightId[i] = id;
+      return;
+    }
+  }
+  const i = flightNext;
+  flightNext = (i + 1) % FLIGHT;
+  started.add(flightQuery[i]!, flightId[i]);
+  flightQuery[i] = query;
+  flightId[i] = id;
+}
+
+/** The id of `query` if it holds a slot (the slot freed), else undefined. */
+function flightTake(query: unknown): number | undefined {
+  // (An empty slot holds undefined: a call without a Query matches none.)
+  if (query === undefined) return undefined;
+  for (let i = 0; i < FLIGHT; i++) {
+    if (flightQuery[i] === query) {
+      flightQuery[i] = undefined;
+      return flightId[i];
+    }
+  }
+  return undefined;
+}
+
+function flightHas(query: unknown): boolean {
+  if (query === undefined) return false;
+  for (let i = 0; i < FLIGHT; i++) if (flightQuery[i] === query) return true;
+  return false;
+}
 /**
  * Client → the request that checked it out of a pool (0 when none): a stamp, read at each of
  * its queries (a WeakMap's look-up hashed the client each query: ~0.13 k instructions a
@@ -110,7 +160,7 @@ function queryMadeBy(client: Record<string, unknown>, text: unknown): object | u
 }
 
 function madeQuery(candidate: unknown, text: unknown): object | undefined {
-  if (candidate === null || typeof candidate !== "object" || started.get(candidate) !== undefined) return undefined;
+  if (candidate === null || typeof candidate !== "object" || flightHas(candidate) || started.get(candidate) !== undefined) return undefined;
   // pg's own Query (its constructor makes `text` a data field): read directly; anything else (a submittable) by descriptor.
   const own = isQueryProto(Object.getPrototypeOf(candidate));
   return (own ? (candidate as { text?: unknown }).text : dataProperty(candidate, "text")) === text ? candidate : undefined;
@@ -163,7 +213,10 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
       const own = poolClient === this;
       if (own) poolClient = undefined;
       try {
-        const held = checkout.get(this);
+        // `find`: a load (a client carries the field from its first checkout or query on;
+        // `get`'s `#value in` is a KeyedHasIC call in Maglev); one without it is given it
+        // (holding undefined, then 0 here).
+        const held = checkout.find(this);
         if (held === undefined && typeof this === "object" && this !== null) checkout.add(this, 0);
         request = held || db.request();
         // A callback (values or callback position) runs in the request that made the query.
@@ -220,12 +273,15 @@ function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: u
     if (typeof dataProperty(config, "submit") === "function") {
       made = config;
       // A submittable the program gives again while it runs: one start.
-      if (started.get(made) !== undefined) return;
+      if (flightHas(made) || started.get(made) !== undefined) return;
     }
   } else return;
   if (made === undefined && idle) {
     const active = client._activeQuery;
-    if (active !== null && typeof active === "object" && isEmptyList(client._queryQueue)) made = active;
+    if (active !== null && typeof active === "object" && isEmptyList(client._queryQueue)) {
+      flightPut(active, db.queryStart(DbSystem.pg, text, params, request));
+      return;
+    }
   }
   // pg's Query made in this call, not started (madeQuery checks).
   made ??= queryMadeBy(client, text);
@@ -247,12 +303,15 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
     // pg calls it with its connection: that one argument handed on by name (callerOf).
     return function handleReadyForQuery(this: Record<string, unknown>, connection: unknown) {
       try {
-        const id = started.get(this);
         // A query cancelled by an earlier error ends in handleError (called from here).
-        if (id !== undefined && !this._canceledDueToError) {
-          // It carries the stamp (get gave its id): cleared without set's `#value in` test.
-          started.replace(this, undefined);
-          db.queryEnd(id, rowsOf(this._results, isQueryProto(Object.getPrototypeOf(this))));
+        if (!this._canceledDueToError) {
+          let id = flightTake(this);
+          if (id === undefined) {
+            id = started.get(this);
+            // It carries the stamp (get gave its id): cleared without set's `#value in` test.
+            if (id !== undefined) started.replace(this, undefined);
+          }
+          if (id !== undefined) db.queryEnd(id, rowsOf(this._results, isQueryProto(Object.getPrototypeOf(this))));
         }
       } catch (error) {
         db.recorder.fail(error);
@@ -263,7 +322,7 @@ export function hookPgQuery(db: DbRecorder, Query: unknown): void {
   wrapMethod(proto, "handleError", (original) =>
     function handleError(this: Record<string, unknown>, error: unknown) {
       db.recorder.safe(() => {
-        let id = started.get(this);
+        let id = flightTake(this) ?? started.get(this);
         if (id === undefined) id = db.queryStart(DbSystem.pg, dataProperty(this, "text"), valuesCount(dataProperty(this, "values")));
         if (started.get(this) !== undefined) started.set(this, undefined);
         db.queryEnd(id, undefined, this._canceledDueToError || error, true);
@@ -394,7 +453,14 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
 function waitEnded(db: DbRecorder, id: number, request: number, error: unknown, client: unknown): void {
   try {
     db.waitEnd(id, error, error !== undefined && error !== null);
-    if (client !== null && typeof client === "object" && !error) checkout.set(client, request);
+    if (client !== null && typeof client === "object" && !error) {
+      // A client handed out before carries the field: stored without set's `#value in` test.
+      try {
+        checkout.replace(client, request);
+      } catch {
+        checkout.add(client, request);
+      }
+    }
   } catch (failure) {
     db.recorder.fail(failure);
   }
