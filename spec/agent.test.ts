@@ -9,6 +9,19 @@ import { nodeVersions } from "./harness";
 
 afterAll(cleanup);
 
+type NodeVersion = (typeof nodeVersions)[number];
+
+/** A test run once for each Node version (its name in the title's %s); one not installed is skipped with a warning. */
+function eachNode(title: string, body: (node: NodeVersion) => Promise<void>): void {
+  test.each(nodeVersions.map((node) => [node.name, node] as const))(title, async (_name, node) => {
+    if (!node.installed) {
+      console.warn(`${node.name} not installed: skipped (scripts/node-install.sh)`);
+      return;
+    }
+    await body(node);
+  });
+}
+
 function kinds(events: TraceEvent[], pid: number, tid = 0): string[] {
   return events.filter((e) => e.pid === pid && e.tid === tid).map((e) => e.kind);
 }
@@ -105,13 +118,9 @@ describe("node agent, through scope run", () => {
     expectAllPaired(run, 6);
   });
 
-  test.each(nodeVersions.map((node) => [node.name, node] as const))(
+  eachNode(
     "%s: a port's deliveries and a worker's end as untraced (emit, dispatchEvent, once, removed listeners; Worker's emit not wrapped), the drained messages' receives before thread_exited",
-    async (_name, node) => {
-      if (!node.installed) {
-        console.warn(`${node.name} not installed: skipped (scripts/node-install.sh)`);
-        return;
-      }
+    async (node) => {
       // What the dispatch wrapper relies on (src/agent/node/ports.ts): Node's own takes three named
       // parameters and reads no `arguments`, so a missing third passed as undefined is the same call.
       const source = await runUntraced([node.path, "-e", "const d = require('node:worker_threads').MessagePort.prototype[Symbol.for('nodejs.internal.kHybridDispatch')].toString(); console.log(d.startsWith('[kHybridDispatch](nodeValue, type, event) {'), /\\barguments\\b|\\.\\.\\./.test(d))"]);
@@ -140,13 +149,9 @@ describe("node agent, through scope run", () => {
     },
   );
 
-  test.each(nodeVersions.map((node) => [node.name, node] as const))(
+  eachNode(
     "%s: MessagePort.postMessage with no argument, one, two, three and a transfer list: its return values, errors and the program's frames as untraced, one wrapper frame on every path",
-    async (_name, node) => {
-      if (!node.installed) {
-        console.warn(`${node.name} not installed: skipped (scripts/node-install.sh)`);
-        return;
-      }
+    async (node) => {
       // The send wrapper (src/agent/node/ports.ts) calls the original itself on every path, the
       // rare ones included (BENCHMARKS.md "A send's JavaScript on Node 24").
       const argv = [node.path, "post-errors-fixture.cjs"];
