@@ -12,7 +12,9 @@
 # Variants: `untraced`, or a tree (a checkout of scope with node_modules) optionally followed
 # by `:events` (scope run --events). Default: untraced and this tree. CHAIN=seed makes each worker
 # only receive its message and close its port, as `scope bench --workload seed`'s workers do
-# (no send of the worker's own: scripts/lib/worker-chain.cjs). valgrind cannot run
+# (no send of the worker's own: scripts/lib/worker-chain.cjs). ADDONS=tree gives each traced
+# tree the scope.node built from its own zig/, as in worker-start-thread-instructions.sh (for
+# a base whose agent expects its own addon's exports). valgrind cannot run
 # the native code built for this CPU (AVX-512), so the addon is built for x86-64-v3 first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,11 +33,16 @@ cp "scripts/lib/worker-chain.cjs" "$dir/start.cjs"
 count() {
   local spec=$1 workers=$2 tree events
   IFS=: read -r tree events <<<"$spec"
+  local addon="$dir/zig"
+  if [ "${ADDONS:-}" = tree ] && [ "$tree" != untraced ]; then
+    addon="$dir/zig-$index"
+    [ -f "$addon/lib/scope.node" ] || valgrind_build "$tree" "$addon"
+  fi
   local vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers" ${CHAIN:+"$CHAIN"})
   if [ "$tree" = untraced ]; then
     "${vg[@]}" > /dev/null 2> "$dir/err"
   else
-    (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
+    (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$addon/lib/scope.node" SCOPE_LIBSCOPE="$addon/lib/libscope.so" \
       bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err")
   fi
   # V8's hash-seed set-up searches for random primes (detail::sprp, under
@@ -45,7 +52,9 @@ count() {
   sprp=$(cg_annotate "$dir/cg.out" 2> /dev/null | awk '/detail::sprp/ {gsub(",", "", $1); n += $1} END {print n + 0}')
   echo "$(cachegrind_refs "$dir/err") $sprp"
 }
+index=0
 for v in "${variants[@]}"; do
+  index=$((index + 1))
   read -r a sa <<<"$(count "$v" "$lo")"
   read -r b sb <<<"$(count "$v" "$hi")"
   awk -v name="$v" -v a="$a" -v b="$b" -v sa="$sa" -v sb="$sb" -v n=$((hi - lo)) 'BEGIN {printf "%-40s %7.2f M instructions per worker, %7.2f M without the hash-seed prime search (%d workers: %.1f M, %d: %.1f M)\n", name, (b - a) / n / 1e6, (b - sb - a + sa) / n / 1e6, '"$lo"', a / 1e6, '"$hi"', b / 1e6}'

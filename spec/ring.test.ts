@@ -432,9 +432,9 @@ const holder = { exports: { lean: true } };
 process.dlopen(holder, addonPath);
 const lean = holder.exports;
 const out = { plain: names(plain), lean: names(lean) };
-const record = lean.record;
 out.rareReturnsExports = lean.fullApi(true) === lean;
 out.rare = names(lean);
+const record = lean.record;
 const stopped = lean.stopped;
 out.returnsExports = lean.fullApi() === lean;
 out.full = names(lean);
@@ -451,9 +451,9 @@ console.log(JSON.stringify(out));
     // commitEvent exists only as a Fast API function (zig/napi.zig): the plain load's (the thread's
     // first env, on Node 20's checked V8), not the lean one's (a second env on the thread gets Node-API functions).
     const every = ["attach", "commit", "commitEvent", "commitEvents", "commitString", "detach", "events", "loopApi", "mapApi", "now", "prefault", "record", "recordBatch", "recordString", "release", "scratch", "shareFile", "sharedFile", "stats", "stopped", "string"];
-    const lean = ["attach", "commit", "commitString", "fullApi", "record", "recordString", "scratch", "sharedFile", "string"];
+    const lean = ["attach", "commit", "commitString", "fullApi", "scratch", "sharedFile", "string"];
     // Made by fullApi(true) alone: what the core calls now and then (zig/napi.zig rare_exports_table).
-    const rare = [...lean, "loopApi", "mapApi", "shareFile", "stopped"].sort();
+    const rare = [...lean, "loopApi", "mapApi", "record", "recordString", "shareFile", "stopped"].sort();
     const path = ringPath("napi-lean");
     const ring = Ring.create(path, { laneCount: 2, laneCapacitySlots: 64, mode: "discard" });
     const child = Bun.spawn(["node", "-e", script, addonPath, path], { stdout: "pipe", stderr: "pipe" });

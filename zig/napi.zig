@@ -3118,13 +3118,11 @@ const Export = struct {
 /// any other load (require, `scope attach`, the benches and specs) makes both tables, as
 /// before.
 ///
-/// What the Node agent's core uses in every thread: the ring, the Recorder's writes, the
-/// loader's shared files.
+/// What the Node agent's core uses in every thread: the ring, the Recorder's writes (events
+/// through the scratch and commitEvent, strings by `string`), the loader's shared files.
 const lean_exports_table = [_]Export{
     .{ .name = "attach", .callback = js_attach },
-    .{ .name = "record", .callback = js_record },
     .{ .name = "string", .callback = js_string },
-    .{ .name = "recordString", .callback = js_record_string },
     .{ .name = "scratch", .callback = js_scratch },
     .{ .name = "commit", .callback = js_commit, .fast = &fast_commit_function },
     .{ .name = "commitString", .callback = js_commit_string, .fast = &fast_commit_string_function },
@@ -3134,13 +3132,18 @@ const lean_exports_table = [_]Export{
 
 /// What the Node agent's core calls only now and then: `stopped` when a write was refused,
 /// `shareFile` when a thread writes a code cache, `loopApi` when the loop monitor starts,
-/// `mapApi` when the preview walk compiles its first shape writer.
+/// `mapApi` when the preview walk compiles its first shape writer, `record` when an agent
+/// error is recorded (or a thread has no scratch), `recordString` when a preview is recorded
+/// with a redaction pattern (the Recorder's eventWithString).
 /// In a lean init they are made by `fullApi(true)` (this table alone) or `fullApi()` (with
 /// full_exports_table), which the agent calls before it first needs one of them
 /// (src/agent/shared/sink.ts lateNative): ~19 K instructions each, ~57 K a worker that never
-/// calls one (BENCHMARKS.md "Fourteenth look").
+/// calls one (BENCHMARKS.md "Fourteenth look"; `record` and `recordString` since "Worker
+/// start: the core's top level made at first use").
 const rare_exports_table = [_]Export{
     .{ .name = "stopped", .callback = js_stopped },
+    .{ .name = "record", .callback = js_record },
+    .{ .name = "recordString", .callback = js_record_string },
     .{ .name = "shareFile", .callback = js_share_file },
     .{ .name = "loopApi", .callback = js_loop_api },
     .{ .name = "mapApi", .callback = js_map_api },

@@ -22,7 +22,7 @@
  * prepareStackTrace support off).
  */
 import { fileURLToPath } from "node:url";
-import { framesNamedByReceiver, LOADER_FRAME_NAMES } from "../agent/shared/reflect";
+import { framesNamedByReceiver, loaderFrameKey } from "../agent/shared/reflect";
 
 /**
  * Marks a file's column shifts (as print.ts registers them) when the file carries no map
@@ -326,7 +326,7 @@ function isOwnSite(site: unknown): boolean {
 
 function untracedLoaderNames(site: CallSiteLike): void {
   const named = site as CallSiteLike & { getFunctionName?(): unknown };
-  const key = typeof named.getFunctionName === "function" ? LOADER_FRAME_NAMES.get(named.getFunctionName() as string) : undefined;
+  const key = typeof named.getFunctionName === "function" ? loaderFrameKey(named.getFunctionName() as string) : undefined;
   if (key === undefined) return;
   Object.defineProperty(site, "getFunctionName", { value: () => null, configurable: true, writable: true });
   Object.defineProperty(site, "getMethodName", { value: () => key, configurable: true, writable: true });

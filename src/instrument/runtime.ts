@@ -51,7 +51,7 @@ import {
 } from "../agent/shared/preview";
 import { mapProofsOf } from "../agent/shared/sink";
 import { fragmentsOf, RECORD_WORDS, STRING_FRAGMENT_BYTES, writePreviewString } from "../agent/shared/batch";
-import { redaction } from "../agent/shared/redact";
+import { redactPattern } from "../agent/shared/redact";
 import { registerShifts } from "./callsites";
 import { calibrateFloor, GOVERNED_SAMPLE, GovernedLevel, Governor, SAMPLE_EVERY, type GovernedFunctions, type Step } from "./governor";
 import { BASE, HOOK_KEY, TAG_CHARS, hashSource } from "./transform";
@@ -492,7 +492,7 @@ export class FunctionRuntime {
     const previewChars = Math.min(PREVIEW_LIMIT_CHARS, Math.max(8, options.previewChars ?? PREVIEW_MAX_CHARS));
     const inline = this.capacity > Math.ceil((3 * previewChars + 3) / STRING_FRAGMENT_BYTES) + 1;
     // With --redact-pattern previews go through `str` (the agent's Recorder applies the patterns).
-    this.stringId = !inline || redaction.pattern !== undefined ? undefined : options.stringId ?? (options.str ? undefined : () => this.nextStringId++);
+    this.stringId = !inline || redactPattern !== undefined ? undefined : options.stringId ?? (options.str ? undefined : () => this.nextStringId++);
     this.hotLimit = Math.max(0, options.hotCallsPerSecond ?? DEFAULT_HOT_CALLS_PER_SECOND);
     this.hotSample = Math.max(0, Math.floor(options.hotSample ?? DEFAULT_HOT_SAMPLE));
     this.now = options.now ?? (() => performance.now());

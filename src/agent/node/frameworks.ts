@@ -64,7 +64,7 @@ export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iter
 export function frameworkFiles(recorder: Recorder): (filename: string, exports: unknown) => void {
   const frameworks = new Frameworks(recorder);
   return (filename, exports) => {
-    if (frameworkFile.test(filename)) recorder.safe(() => frameworks.onFile(filename, exports));
+    if (frameworkFile().test(filename)) recorder.safe(() => frameworks.onFile(filename, exports));
   };
 }
 

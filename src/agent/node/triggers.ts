@@ -31,11 +31,22 @@ export type HttpChannel = (typeof HTTP_CHANNELS)[number];
  */
 export const HTTP_FIRST_CHANNELS: readonly HttpChannel[] = ["net.server.socket", "http.server.request.start", "net.client.socket", "http.client.request.start", "undici:request:create"];
 
+// The patterns below and the directories' ends are made at their first
+// use, not at the core's top level: a regular expression literal there is made in every
+// thread, and a module-level array's strings are deserialised with the core's code cache by
+// every worker (BENCHMARKS.md "Worker start: the core's top level made at first use").
+let frameworkFileMade: RegExp | undefined;
+let libraryFileMade: RegExp | undefined;
+
 /** Express 4's layer, the router package's layer (Express 5), Fastify's entry file and hooks. */
-export const frameworkFile = /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks)\.js$/;
+export function frameworkFile(): RegExp {
+  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks)\.js$/);
+}
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
-export const libraryFile = /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database)\.js$/;
+export function libraryFile(): RegExp {
+  return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database)\.js$/);
+}
 
 /**
  * The directories the files above are in (`frameworkFile`, `libraryFile` without their file
@@ -44,11 +55,18 @@ export const libraryFile = /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|quer
  * core watches only a module in one of these (loaded-files.ts). spec/module-stacks.test.ts
  * checks every file of node_modules the patterns take against these.
  */
-const separator = process.platform === "win32" ? "\\" : "/";
-const platformPath = (path: string) => path.replaceAll("/", separator);
-const frameworkDirectories = ["/lib/router", "/router/lib", "/fastify", "/fastify/lib"].map(platformPath);
-const libraryDirectories = ["/node_modules/pg/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib"].map(platformPath);
-const nodeModules = platformPath("/node_modules/");
+let directories: { framework: string[]; library: string[]; nodeModules: string } | undefined;
+
+function hookedDirectories(): { framework: string[]; library: string[]; nodeModules: string } {
+  if (directories !== undefined) return directories;
+  const separator = process.platform === "win32" ? "\\" : "/";
+  const platformPath = (path: string) => path.replaceAll("/", separator);
+  return (directories = {
+    framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib"].map(platformPath),
+    library: ["/node_modules/pg/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib"].map(platformPath),
+    nodeModules: platformPath("/node_modules/"),
+  });
+}
 
 /**
  * Whether a module in `directory` may be a file the enabled integrations hook: the core's
@@ -74,14 +92,15 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean)
     default:
       return false;
   }
-  if (http) for (const end of frameworkDirectories) if (directory.endsWith(end) && directory.includes(nodeModules)) return true;
-  if (db) for (const end of libraryDirectories) if (directory.endsWith(end)) return true;
+  const { framework, library, nodeModules } = hookedDirectories();
+  if (http) for (const end of framework) if (directory.endsWith(end) && directory.includes(nodeModules)) return true;
+  if (db) for (const end of library) if (directory.endsWith(end)) return true;
   return false;
 }
 
 /** Whether a file the program loads is one the enabled integrations hook (its exports handed to them once it ran). */
 export function isHookedFile(filename: string, http: boolean, db: boolean): boolean {
   if (!filename.includes("node_modules")) return false;
-  if (http && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js")) && frameworkFile.test(filename)) return true;
-  return db && libraryFile.test(filename);
+  if (http && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js")) && frameworkFile().test(filename)) return true;
+  return db && libraryFile().test(filename);
 }

@@ -115,7 +115,7 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
       return known;
     }
     // --no-redact keeps literal values (the text still bounded in size).
-    const normalized = redaction.sqlLiterals ? normalizeSql(text) : keepSql(text);
+    const normalized = redaction().sqlLiterals ? normalizeSql(text) : keepSql(text);
     const made = { id: recorder.str(normalized.text), flags: normalized.cut ? TEXT_CUT : 0 };
     if (text.length <= MAX_REMEMBERED_CHARS) {
       if (texts.size >= MAX_REMEMBERED) texts.clear();

@@ -15,7 +15,7 @@ import { makeStamp, type Stamp } from "./stamp";
 import { protoData } from "./reflect";
 
 /** The same secret-key test as the previews' (preview.ts), read from redact.ts so the Node agent's second chunk needs no preview module. */
-const SECRET_KEY = redaction.secretKey;
+const SECRET_KEY = redaction().secretKey;
 
 /**
  * Server requests by the runtime object that carries them (invisibly, stamp.ts): Node's and

@@ -573,20 +573,19 @@ function copyOwnProperties(original: object, replacement: object): void {
   }
 }
 
-/**
- * node:fs's callback functions (one-shot callbacks: watch/watchFile listeners are left
- * alone, unwatchFile finds them by identity). A last argument that is a function is
- * measured as an I/O callback, origin "fs.<name>"; fs streams read and write through
- * these exports, so their 'data' handlers are measured too.
- */
-const FS_CALLBACK_FUNCTIONS = [
-  "access", "appendFile", "chmod", "chown", "close", "copyFile", "cp", "exists", "fchmod", "fchown", "fdatasync", "fstat",
-  "fsync", "ftruncate", "futimes", "lchmod", "lchown", "link", "lstat", "lutimes", "mkdir", "mkdtemp", "open", "opendir",
-  "read", "readdir", "readFile", "readlink", "readv", "realpath", "rename", "rm", "rmdir", "stat", "statfs", "symlink",
-  "truncate", "unlink", "utimes", "write", "writeFile", "writev",
-];
-
 function wrapFs(wrap: Wrap): void {
+  // node:fs's callback functions (one-shot callbacks: watch/watchFile listeners are left
+  // alone, unwatchFile finds them by identity). A last argument that is a function is
+  // measured as an I/O callback, origin "fs.<name>"; fs streams read and write through
+  // these exports, so their 'data' handlers are measured too. Here, not at the module's top
+  // level: its ~40 names would be deserialised with the core's code cache by every worker
+  // (BENCHMARKS.md "Worker start: the core's top level made at first use").
+  const FS_CALLBACK_FUNCTIONS = [
+    "access", "appendFile", "chmod", "chown", "close", "copyFile", "cp", "exists", "fchmod", "fchown", "fdatasync", "fstat",
+    "fsync", "ftruncate", "futimes", "lchmod", "lchown", "link", "lstat", "lutimes", "mkdir", "mkdtemp", "open", "opendir",
+    "read", "readdir", "readFile", "readlink", "readv", "realpath", "rename", "rm", "rmdir", "stat", "statfs", "symlink",
+    "truncate", "unlink", "utimes", "write", "writeFile", "writev",
+  ];
   const fs = require("node:fs") as Record<string, unknown>;
   for (const name of FS_CALLBACK_FUNCTIONS) {
     const original = fs[name];

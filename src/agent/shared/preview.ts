@@ -47,7 +47,7 @@ export interface PreviewLimits {
   chars?: number;
 }
 /** Keys whose values are never shown: the defaults plus --redact-keys (redact.ts). */
-export const SECRET_KEY = redaction.secretKey;
+export const SECRET_KEY = redaction().secretKey;
 export { REDACTED };
 const REDACTED_JSON = JSON.stringify(REDACTED);
 

@@ -6,7 +6,7 @@ import { Kind } from "./kinds";
 import type * as Preview from "./preview";
 import type { TypeChecks } from "./preview";
 import { SCRATCH_PREVIEW_BYTES } from "./preview-limits";
-import { redaction, redactText } from "./redact";
+import { redactPattern, redactText } from "./redact";
 import { lateNative, mapProofsOf, type Groups, type Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
@@ -30,7 +30,13 @@ export class Recorder {
   stopped = false;
   private nextId = 1;
   private readonly interned = new Map<string, number>();
-  private readonly pair: Sink["recordString"];
+  /**
+   * The sink's recordString bound to it, asked at the first eventWithString (undefined until
+   * then, null: the sink has none): scope.node's lean init makes it only when asked
+   * (zig/napi.zig rare_exports_table), and a thread that never records a preview that way
+   * (every Node thread with the scratch and no redaction pattern) never binds it.
+   */
+  private pair: Sink["recordString"] | null = undefined;
   /** The sink's scratch (scope.node): fields of the next commit, as f64. */
   private readonly fields: Float64Array | undefined;
   /** The scratch from byte 64: a preview's UTF-8 for commitString. */
@@ -54,7 +60,6 @@ export class Recorder {
     readonly groups: Groups,
     private readonly walkSource: PreviewWalk | (() => PreviewWalk),
   ) {
-    this.pair = typeof sink.recordString === "function" ? sink.recordString.bind(sink) : undefined;
     this.withArguments = typeof sink.commitEvent === "function";
     this.eventSink = this.withArguments ? sink : undefined;
     let scratch: ArrayBuffer | null | undefined;
@@ -122,7 +127,7 @@ export class Recorder {
   private byScratch(kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
     const fields = this.fields;
     if (fields === undefined) {
-      if (!this.sink.record(kind, flags, a, b, c, d, e)) this.refused(1);
+      if (!this.recordNative(kind, flags, a, b, c, d, e)) this.refused(1);
       return;
     }
     // Plain stores and a native call without arguments (each converted argument costs the call).
@@ -177,7 +182,7 @@ export class Recorder {
       return;
     }
     const fields = this.fields;
-    if (fields === undefined || redaction.pattern !== undefined) {
+    if (fields === undefined || redactPattern !== undefined) {
       const text = walk.preview(value, checks);
       this.eventWithString(kind, a, b, c, walk.previewSize(), text, flags);
       return;
@@ -232,7 +237,7 @@ export class Recorder {
 
   private walkLoaded(walk: PreviewWalk): void {
     this.previews = walk;
-    this.heldWalk = this.fields !== undefined && redaction.pattern === undefined ? walk : undefined;
+    this.heldWalk = this.fields !== undefined && redactPattern === undefined ? walk : undefined;
   }
 
   /** A write was refused: a stop (hooks off from now on) or a loss (counted). */
@@ -260,9 +265,13 @@ export class Recorder {
    * `text` must be at most MAX_STRING_CHARS long (it is not clipped here).
    */
   eventWithString(kind: number, a: number, b: number, c: number, d: number, text: string, flags = 0): void {
-    if (redaction.pattern !== undefined) text = redactText(text);
-    const pair = this.pair;
-    if (pair === undefined || text.length > MAX_STRING_CHARS) {
+    if (redactPattern !== undefined) text = redactText(text);
+    let pair = this.pair;
+    if (pair === undefined) {
+      const made = lateNative(this.sink, "recordString") as Sink["recordString"];
+      pair = this.pair = made === undefined ? null : made.bind(this.sink);
+    }
+    if (pair === null || text.length > MAX_STRING_CHARS) {
       this.event(kind, a, b, c, d, this.str(text, false), flags);
       return;
     }
@@ -279,7 +288,7 @@ export class Recorder {
     if (text === undefined || text === null) return 0;
     try {
       // --redact-pattern: every string recorded goes through here (function previews too: see runtime.ts).
-      if (redaction.pattern !== undefined) text = redactText(text);
+      if (redactPattern !== undefined) text = redactText(text);
       const clipped = text.length > MAX_STRING_CHARS ? `${text.slice(0, MAX_STRING_CHARS - 1)}…` : text;
       const known = intern ? this.interned.get(clipped) : undefined;
       if (known !== undefined) return known;
@@ -301,6 +310,17 @@ export class Recorder {
     return this.nextId++;
   }
 
+  /**
+   * The sink's record(): scope.node's lean init makes it at the first ask (zig/napi.zig
+   * rare_exports_table), since a Node thread writes its events through the scratch and
+   * commitEvent; an agent error and a sink without the scratch write through it.
+   */
+  private recordNative(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean {
+    const record = typeof this.sink.record === "function" ? this.sink.record : lateNative(this.sink, "record");
+    if (record === undefined) return false;
+    return Reflect.apply(record, this.sink, [kind, flags, a, b, c, d, e]) as boolean;
+  }
+
   /** Counts an error of the agent's own; the first few are recorded with their message. */
   fail(error: unknown): void {
     this.errors++;
@@ -309,7 +329,7 @@ export class Recorder {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(typeof error);
       const id = this.nextId++;
       this.sink.string(id, message.slice(0, MAX_STRING_CHARS));
-      this.sink.record(Kind.agent_error, 0, id, 0, 0, 0, 0);
+      this.recordNative(Kind.agent_error, 0, id, 0, 0, 0, 0);
     } catch {
       // Nothing more can be done without risking the program.
     }

@@ -25,14 +25,6 @@ export interface RedactionSettings {
 
 export const REDACTED = "[redacted]";
 export const DEFAULT_SECRET_KEYS = "pass(?:word|wd|phrase)?|token|authori[sz]ation|cookie|secret|key|credential|session";
-const NEVER = /(?!)/;
-/**
- * DEFAULT_SECRET_KEYS as the lower-case words it finds (`pass(?:word|wd|phrase)?` finds what
- * `pass` finds): for an ASCII text, `/DEFAULT_SECRET_KEYS/i.test(text)` is "its lower case
- * holds one of these" (in a case-insensitive regular expression without the `u` flag a
- * character above U+007F never matches an ASCII letter, so only ASCII needs folding).
- */
-const DEFAULT_SECRET_WORDS = ["pass", "token", "authorization", "authorisation", "cookie", "secret", "key", "credential", "session"];
 
 /** What secretKey is: a RegExp, or the defaults' test (its `test` gives what the RegExp's would). */
 export interface KeyTest {
@@ -61,13 +53,20 @@ function escapeRegExp(text: string): string {
  */
 function defaultSecretKey(): KeyTest {
   let expression: RegExp | undefined;
+  // DEFAULT_SECRET_KEYS as the lower-case words it finds (`pass(?:word|wd|phrase)?` finds what
+  // `pass` finds): for an ASCII text, `/DEFAULT_SECRET_KEYS/i.test(text)` is "its lower case
+  // holds one of these" (in a case-insensitive regular expression without the `u` flag a
+  // character above U+007F never matches an ASCII letter, so only ASCII needs folding). Made
+  // with the rules, not at the module's top level (BENCHMARKS.md "Worker start: the core's top
+  // level made at first use").
+  const words = ["pass", "token", "authorization", "authorisation", "cookie", "secret", "key", "credential", "session"];
   return {
     test(text: string): boolean {
       for (let i = 0; i < text.length; i++) {
         if (text.charCodeAt(i) > 0x7f) return (expression ??= new RegExp(DEFAULT_SECRET_KEYS, "i")).test(text);
       }
       const lower = text.toLowerCase();
-      for (let i = 0; i < DEFAULT_SECRET_WORDS.length; i++) if (lower.includes(DEFAULT_SECRET_WORDS[i]!)) return true;
+      for (let i = 0; i < words.length; i++) if (lower.includes(words[i]!)) return true;
       return false;
     },
   };
@@ -79,30 +78,52 @@ export function redactionOf(settings: RedactionSettings): Redaction {
   const keys = [...(settings.off ? [] : [DEFAULT_SECRET_KEYS]), ...given];
   const patterns = settings.patterns ?? [];
   return {
-    secretKey: keys.length === 0 ? NEVER : !settings.off && given.length === 0 ? defaultSecretKey() : new RegExp(keys.join("|"), "i"),
+    secretKey: keys.length === 0 ? /(?!)/ : !settings.off && given.length === 0 ? defaultSecretKey() : new RegExp(keys.join("|"), "i"),
     pattern: patterns.length === 0 ? undefined : new RegExp(patterns.map((pattern) => `(?:${pattern})`).join("|"), "g"),
     sqlLiterals: !settings.off,
   };
 }
 
-/** This process's rules: SCOPE_REDACT when set and valid, else the defaults. */
-function fromEnvironment(): Redaction {
-  const text = typeof process === "object" ? process.env.SCOPE_REDACT : undefined;
-  if (text) {
-    try {
-      return redactionOf(JSON.parse(text) as RedactionSettings);
-    } catch {
-      // Checked by `scope run` before it starts anything; a hand-made bad value: the defaults.
-    }
+/**
+ * SCOPE_REDACT as this process or thread read it when its agent loaded: the rules are those
+ * of this text even when the program changes its environment later.
+ */
+const settingsText = typeof process === "object" ? process.env.SCOPE_REDACT : undefined;
+
+/** The rules of a non-empty SCOPE_REDACT when valid, else the defaults. */
+function fromText(text: string): Redaction {
+  try {
+    return redactionOf(JSON.parse(text) as RedactionSettings);
+  } catch {
+    // Checked by `scope run` before it starts anything; a hand-made bad value: the defaults.
+    return redactionOf({});
   }
-  return redactionOf({});
 }
 
-export const redaction: Redaction = fromEnvironment();
+/**
+ * The rules of a SCOPE_REDACT that is set, made when the agent loads (a bad pattern falls back
+ * to the defaults there, as before); undefined until `redaction()` makes the defaults. The
+ * defaults (SCOPE_REDACT unset: every run without --redact-*) depend on nothing, so they are
+ * made at their first use: a worker that records no preview, URL or query never builds them
+ * (their objects and closures were ~6 K instructions a property in a new worker: BENCHMARKS.md
+ * "Worker start: the core's top level made at first use").
+ */
+let rules: Redaction | undefined = settingsText ? fromText(settingsText) : undefined;
+
+/** This process's rules: SCOPE_REDACT's when it was set at load, else the defaults. */
+export function redaction(): Redaction {
+  return (rules ??= redactionOf({}));
+}
+
+/**
+ * The patterns of this process's rules (`redaction().pattern`) without making the rules: every
+ * string recorded asks (the defaults have none).
+ */
+export const redactPattern: RegExp | undefined = rules?.pattern;
 
 /** `text` with every match of the patterns replaced; itself when there are none. */
 export function redactText(text: string): string {
-  const pattern = redaction.pattern;
+  const pattern = redactPattern;
   if (pattern === undefined) return text;
   pattern.lastIndex = 0;
   return text.replace(pattern, REDACTED);

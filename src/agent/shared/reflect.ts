@@ -29,23 +29,32 @@ export const framesNamedByReceiver = Number.parseInt(process.versions.v8 ?? "", 
  * found by untraced. V8 prints a named function's frame as `Type.name` (a name starting with
  * "." as it is): `Module._compile`, `Object..js`, `Function._load`, as untraced. A CallSite's
  * getFunctionName() is null for them untraced and getMethodName() the key, which callsites.ts
- * gives back where it sees every formatting. A table, not a record of calls: the agent's
- * and the functions' bundles each hold a copy of this file.
+ * gives back where it sees every formatting (undefined: not one of them). Not a record of
+ * calls: the agent's and the functions' bundles each hold a copy of this file. A switch, not a
+ * Map made at the core's top level in every thread (BENCHMARKS.md "Worker start: the core's
+ * top level made at first use").
  */
-export const LOADER_FRAME_NAMES: ReadonlyMap<string, string> = new Map([
-  ["_compile", "_compile"],
-  ["Object..js", ".js"],
-  ["_load", "_load"],
-]);
+export function loaderFrameKey(frame: string): string | undefined {
+  switch (frame) {
+    case "_compile":
+      return "_compile";
+    case "Object..js":
+      return ".js";
+    case "_load":
+      return "_load";
+    default:
+      return undefined;
+  }
+}
 
 /**
  * Gives `original`, a function of Node's CommonJS loader that scope's wrapper replaces on
- * its holder, the name its frames carry untraced (`frame`, one of LOADER_FRAME_NAMES), when
+ * its holder, the name its frames carry untraced (`frame`, one of loaderFrameKey's names), when
  * it has none and V8 would otherwise name its frames `<anonymous>` (framesNamedByReceiver).
  * The original is reachable only through scope's wrapper, so only stack traces see the name.
  */
 export function keepFrameName(original: unknown, frame: string): void {
-  if (!framesNamedByReceiver || typeof original !== "function" || original.name !== "" || !LOADER_FRAME_NAMES.has(frame)) return;
+  if (!framesNamedByReceiver || typeof original !== "function" || original.name !== "" || loaderFrameKey(frame) === undefined) return;
   try {
     Object.defineProperty(original, "name", { value: frame, configurable: true });
   } catch {

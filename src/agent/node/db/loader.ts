@@ -19,7 +19,7 @@ type Extension = (module: { exports: unknown }, filename: string) => unknown;
 export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Record<string, Extension> }, loaded?: Iterable<[string, unknown]>): void {
   if (loaded !== undefined) {
     for (const [filename, exports] of loaded) {
-      const match = libraryFile.exec(filename);
+      const match = libraryFile().exec(filename);
       if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports));
       // Statements the program prepared already: their class from the addon's exports.
       else if (sqliteAddon.test(filename)) db.recorder.safe(() => onSqliteAddon(db, exports));
@@ -46,7 +46,7 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
  */
 export function databaseFiles(db: DbRecorder): (filename: string, exports: unknown) => void {
   return (filename, exports) => {
-    const match = libraryFile.exec(filename);
+    const match = libraryFile().exec(filename);
     if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports));
   };
 }
