@@ -22,9 +22,9 @@
  * them. The addon must be built for a CPU valgrind knows (`zig build -Doptimize=ReleaseFast
  * -Dcpu=x86_64_v2 --prefix DIR`, then SCOPE_ADDON=DIR/lib/scope.node SCOPE_LIBSCOPE=DIR/lib/libscope.so).
  * WARMUP=n: the requests served before the measured ones (2000; 1500 with INSTRUCTIONS). Node
- * 24's TurboFan still compiles the service's functions until ~13,000 requests, in bursts at
+ * 24's TurboFan still compiles the service's functions until ~12,000 requests, in bursts at
  * ~7,500 and ~11,000 (traced and untraced alike, BENCHMARKS.md "Web: the whole process's
- * share"): a longer warm-up leaves that tier-up out of the window.
+ * share, compiles and allocation"): a longer warm-up leaves that tier-up out of the window.
  * With INSTRUCTIONS, FUNCTIONS=n also prints, per mode, the n native functions (V8's builtins
  * and runtime, Node's C++, libc; JIT code is one "???") whose instructions a request grew most against the first mode; CATEGORIES=1 prints, per mode, a request's
  * instructions by kind of native function (categoryOf: JIT code, builtins, TurboFan's and
