@@ -21,12 +21,18 @@
  * and shutdown cancel out). Instructions are not time, but a loaded machine does not move
  * them. The addon must be built for a CPU valgrind knows (`zig build -Doptimize=ReleaseFast
  * -Dcpu=x86_64_v2 --prefix DIR`, then SCOPE_ADDON=DIR/lib/scope.node SCOPE_LIBSCOPE=DIR/lib/libscope.so).
- * With INSTRUCTIONS, FUNCTIONS=n also prints, per mode, the n native functions (V8's
- * builtins and runtime, Node's C++, libc; JIT code is one "???") whose instructions a
- * request grew most against the first mode.
+ * WARMUP=n: the requests served before the measured ones (2000; 1500 with INSTRUCTIONS). Node
+ * 24's TurboFan still compiles the service's functions until ~12,000 requests, in bursts at
+ * ~7,500 and ~11,000 (traced and untraced alike, BENCHMARKS.md "Web: the whole process's
+ * share, compiles and allocation"): a longer warm-up leaves that tier-up out of the window.
+ * With INSTRUCTIONS, FUNCTIONS=n also prints, per mode, the n native functions (V8's builtins
+ * and runtime, Node's C++, libc; JIT code is one "???") whose instructions a request grew most against the first mode; CATEGORIES=1 prints, per mode, a request's
+ * instructions by kind of native function (categoryOf: JIT code, builtins, TurboFan's and
+ * Maglev's compilers, the GC, the interpreter's runtime, Node's C++, libc, ...); KEEP=dir keeps
+ * each run's cachegrind output there.
  */
 import { join } from "node:path";
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { startPostgres } from "../spec/postgres-harness";
 
@@ -47,6 +53,24 @@ const instructions = process.env.INSTRUCTIONS?.split(",").map(Number);
 const connections = Number(process.env.CONNECTIONS ?? 8);
 const nodeFlags = (process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const functions = Number(process.env.FUNCTIONS ?? 0);
+const categories = process.env.CATEGORIES === "1";
+/** A native function's kind, by its (demangled) name in cachegrind's output. */
+function categoryOf(fn: string): string {
+  if (fn === "???") return "JIT code (???)";
+  if (fn.startsWith("Builtins_")) return "builtins";
+  if (/v8::internal::compiler::|turboshaft|TurboFan|Pipeline|v8::internal::OptimizedCompilationJob|v8::internal::wasm/i.test(fn)) return "TurboFan compiler";
+  if (/v8::internal::maglev::/.test(fn)) return "Maglev compiler";
+  if (/Scaveng|MarkCompact|Marking|Sweeper|Heap::|heap::|Evacuat|RememberedSet|SlotSet|MemoryAllocator|PagedSpace|NewSpace|SemiSpace|Worklist|GCTracer|MinorMS|Compactor|LocalHeap|Safepoint|ObjectVisitor|BodyDescriptor|IterateAndScavenge|EphemeronTable/.test(fn)) return "GC";
+  if (/v8::internal::interpreter::|BytecodeArray|Parser|Scanner|AstNode|v8::internal::Compiler::|Zone::|ScopeInfo|Scope::|PreParser|AstValueFactory/.test(fn)) return "parser / bytecode compiler";
+  if (/^v8::internal::Runtime_|v8::internal::__RT_impl/.test(fn)) return "V8 runtime functions";
+  if (/^node::|uv_|^napi_|^v8impl/.test(fn)) return "Node C++ / libuv / N-API";
+  if (/scope|ring\.|napi\./.test(fn)) return "scope addon";
+  if (/^v8::/.test(fn)) return "V8 other";
+  if (/^(mem|str|__|_int_|malloc|free|cfree|pthread|_dl|__libc|operator new|operator delete)/.test(fn)) return "libc / allocator";
+  return "other";
+}
+const warmupInstructions = Number(process.env.WARMUP ?? 1500);
+const warmupTimed = Number(process.env.WARMUP ?? 2000);
 /** Modes als and v8ctx: the untraced service with a context alone preloaded. */
 function preloadOf(mode: string): string[] {
   if (mode === "als") return ["-r", join(root, "scripts/web-als-only.cjs")];
@@ -78,13 +102,15 @@ function instructionsOf(mode: string, count: number): { total: number; functions
   const dir = mkdtempSync(join(tmpdir(), "scope-web-inproc-"));
   const out = join(dir, "cachegrind.out");
   const preload = preloadOf(mode);
-  const service = ["valgrind", "--tool=cachegrind", "--cache-sim=no", `--cachegrind-out-file=${out}`, "node", ...nodeFlags, ...preload, join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections, warmup: 1500, requests: count })];
+  const service = ["valgrind", "--tool=cachegrind", "--cache-sim=no", `--cachegrind-out-file=${out}`, "node", ...nodeFlags, ...preload, join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections, warmup: warmupInstructions, requests: count })];
   const child = Bun.spawnSync(command(mode, service, dir), { env, stderr: "pipe" });
   const text = readFileSync(out, "utf8");
   const summary = /^summary:\s+(\d+)/m.exec(text);
+  // KEEP=dir: each run's cachegrind output kept there (mode-count.out), e.g. for cg_annotate.
+  if (process.env.KEEP) writeFileSync(join(process.env.KEEP, `${mode}-${count}.out`), text);
   rmSync(dir, { recursive: true, force: true });
   if (!summary || child.exitCode !== 0) throw new Error(`${mode}: no cachegrind summary (${child.stderr.toString().slice(-300)})`);
-  return { total: Number(summary[1]), functions: functions > 0 ? byFunction(text) : new Map() };
+  return { total: Number(summary[1]), functions: functions > 0 || categories ? byFunction(text) : new Map() };
 }
 try {
   if (instructions !== undefined) {
@@ -94,7 +120,14 @@ try {
       for (const mode of modes) {
         const a = instructionsOf(mode, short);
         const b = instructionsOf(mode, long);
-        console.log(`round ${round + 1} ${mode}: ${Math.round((b.total - a.total) / (long - short)).toLocaleString("en-US")} instructions/request (${(a.total / 1e9).toFixed(3)} G for ${short}, ${(b.total / 1e9).toFixed(3)} G for ${long}); load ${load()}`);
+        console.log(`round ${round + 1} ${mode}: ${Math.round((b.total - a.total) / (long - short)).toLocaleString("en-US")} instructions/request (${(a.total / 1e9).toFixed(3)} G for ${short} after ${warmupInstructions}, ${(b.total / 1e9).toFixed(3)} G for ${long}); load ${load()}`);
+        if (categories) {
+          const byCategory = new Map<string, number>();
+          for (const [fn, count] of b.functions) byCategory.set(categoryOf(fn), (byCategory.get(categoryOf(fn)) ?? 0) + count);
+          for (const [fn, count] of a.functions) byCategory.set(categoryOf(fn), (byCategory.get(categoryOf(fn)) ?? 0) - count);
+          const rows = [...byCategory].sort((x, y) => y[1] - x[1]);
+          for (const [category, count] of rows) console.log(`  ${mode} by kind: ${Math.round(count / (long - short)).toLocaleString("en-US").padStart(8)} ${category}`);
+        }
         if (functions === 0) continue;
         // Per request, by function: the long run's count minus the short one's.
         const perRequest = new Map<string, number>();
@@ -119,7 +152,7 @@ async function timed(): Promise<void> {
     for (const mode of modes) {
       const dir = mkdtempSync(join(tmpdir(), "scope-web-inproc-"));
       // Mode `als`: untraced with scripts/web-als-only.cjs preloaded (one AsyncLocalStorage entered per request, nothing recorded).
-      const service = ["node", ...nodeFlags, ...preloadOf(mode), join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections, warmup: 2000, requests })];
+      const service = ["node", ...nodeFlags, ...preloadOf(mode), join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections, warmup: warmupTimed, requests })];
       const child = Bun.spawnSync(command(mode, service, dir), { env, stderr: "pipe" });
       const line = child.stdout.toString().split("\n").find((text) => text.startsWith("{"));
       rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,13 @@
 // CPU per request is what the service (and a tracer in it) costs, little moved by how
 // other processes use the machine. pg is real (PGURL). Prints one JSON line:
 // {requests, cpuUs} for the measured window after a warm-up.
-// Usage: [WEB_STUB_PG=1] [WEB_WARM_FILE=path [WEB_WARM_WAIT=1]] node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
+// WEB_DIAG=1 (diagnostic runs, e.g. with --trace-opt --trace-deopt): prints "### done N"
+// every 500 responses, "### warm" and "### end" lines at the measured window's edges (to split V8's trace output by window) and
+// adds to the JSON line the heap bytes allocated in the window (`allocatedBytes`: the used
+// heap's growth plus what each GC in the window freed, by v8.GCProfiler) and its GCs by type.
+// WEB_HEAP_PROFILE=path (with WEB_DIAG=1): V8's sampling heap profiler over the window (every
+// 256 bytes on average, objects the GCs collected included), its profile written to path.
+// Usage: [WEB_STUB_PG=1] [WEB_DIAG=1 [WEB_HEAP_PROFILE=path]] [WEB_WARM_FILE=path [WEB_WARM_WAIT=1]] node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
 const http = require("node:http");
 const { Duplex } = require("node:stream");
 const express = require("express");
@@ -51,6 +57,41 @@ let sent = 0;
 let started;
 const total = warmup + requests;
 let finished = false;
+const diag = process.env.WEB_DIAG === "1";
+let profiler;
+let usedAtWarm = 0;
+let session;
+function diagWarm() {
+  if (!diag) return;
+  const v8 = require("node:v8");
+  console.log("### warm");
+  profiler = new v8.GCProfiler();
+  profiler.start();
+  if (process.env.WEB_HEAP_PROFILE) {
+    session = new (require("node:inspector").Session)();
+    session.connect();
+    session.post("HeapProfiler.startSampling", { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
+  usedAtWarm = v8.getHeapStatistics().used_heap_size;
+}
+function diagEnd() {
+  if (!diag) return {};
+  const used = require("node:v8").getHeapStatistics().used_heap_size;
+  const { statistics } = profiler.stop();
+  if (session !== undefined)
+    session.post("HeapProfiler.stopSampling", (error, result) => {
+      if (error) throw error;
+      require("node:fs").writeFileSync(process.env.WEB_HEAP_PROFILE, JSON.stringify(result.profile));
+    });
+  console.log("### end");
+  let freed = 0;
+  const gcs = {};
+  for (const gc of statistics) {
+    freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+    gcs[gc.gcType] = (gcs[gc.gcType] ?? 0) + 1;
+  }
+  return { allocatedBytes: used - usedAtWarm + freed, gcs };
+}
 
 function connection() {
   const [serverSide, clientSide] = pair();
@@ -64,7 +105,9 @@ function connection() {
   onResponses(clientSide, (head) => {
     if (!isSuccess(head)) throw new Error(`status: ${head.slice(0, 20)}`);
     done++;
+    if (diag && done % 500 === 0) console.log(`### done ${done}`);
     if (done === warmup) {
+      diagWarm();
       started = process.cpuUsage();
       // WEB_WARM_FILE: written once warm (e.g. for `callgrind_control -i on` to start collecting there).
       if (process.env.WEB_WARM_FILE) {
@@ -100,7 +143,8 @@ function finish() {
   if (finished) return;
   finished = true;
   const used = process.cpuUsage(started);
-  console.log(JSON.stringify({ requests, cpuUs: (used.user + used.system) / requests }));
+  const diagnostics = diagEnd();
+  console.log(JSON.stringify({ requests, cpuUs: (used.user + used.system) / requests, ...diagnostics }));
   server.close();
   pool.end();
 }
