@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import type { BenchReport } from "../src/bench/bench";
-import { workloadNames } from "../src/bench/catalogue";
+import { httpWarmupMs, workloadNames, workloads, type HttpWorkload } from "../src/bench/catalogue";
 import { checkTrace } from "../src/bench/check";
 import { bars } from "../src/bench/report";
 import { memory } from "../src/bench/proc";
@@ -21,6 +21,14 @@ async function bench(args: string[]): Promise<{ report: BenchReport; exitCode: n
 }
 
 describe("scope bench", () => {
+  test("an HTTP workload's warm-up: --warmup for every one when given, else the web service's own (its JIT's tier-up), else 2 s", () => {
+    const http = (name: string) => workloads.find((workload): workload is HttpWorkload => workload.kind === "http" && workload.name === name)!;
+    expect(httpWarmupMs(http("http"), undefined)).toBe(2000);
+    expect(httpWarmupMs(http("web"), undefined)).toBeGreaterThan(httpWarmupMs(http("http"), undefined));
+    expect(httpWarmupMs(http("web"), 100)).toBe(100);
+    expect(httpWarmupMs(http("http"), 0)).toBe(0);
+  });
+
   test("control: a report of the right shape, every traced run's trace checked", async () => {
     const { report, exitCode, stderr } = await bench(["--workload", "control", "--runs", "2", "--scale", "0.2"]);
     expect(exitCode).toBe(0);

@@ -3,7 +3,7 @@
  * A/B/A/B for `runs` counted pairs, summarised per workload from the paired runs.
  */
 import { VERSION } from "../version";
-import { scaledParams, workloads, type Workload } from "./catalogue";
+import { httpWarmupMs, scaledParams, workloads, type Workload } from "./catalogue";
 import { describeMachine, type Machine } from "./machine";
 import { runNative, type NativeReport } from "./native";
 import { runHttp, runProgram, type Mode, type RunContext, type RunMeasurement } from "./runner";
@@ -16,7 +16,8 @@ export interface BenchOptions {
   workloads: string[];
   runs: number;
   scale: number;
-  httpWarmupMs: number;
+  /** `--warmup`; undefined: each HTTP workload's own (catalogue.ts warmupSeconds). */
+  httpWarmupMs: number | undefined;
   httpDurationMs: number;
   ringBytes: number;
   keepTraces: boolean;
@@ -113,7 +114,7 @@ export interface BenchReport {
   startedAt: string;
   machine: Machine;
   loadAverageAfter: number;
-  options: { runs: number; scale: number; httpWarmupMs: number; httpDurationMs: number; ringBytes: number };
+  options: { runs: number; scale: number; httpWarmupMs: number | undefined; httpDurationMs: number; ringBytes: number };
   workloads: WorkloadReport[];
   native?: NativeReport;
   ok: boolean;
@@ -208,7 +209,7 @@ async function benchWorkload(context: RunContext, workload: Exclude<Workload, { 
     // CPU from the two cores during a 0.4 s pool run (BENCHMARKS.md "The bench's own garbage").
     Bun.gc(true);
     return workload.kind === "http"
-      ? runHttp(context, workload, { warmupMs: options.httpWarmupMs, durationMs: options.httpDurationMs }, mode)
+      ? runHttp(context, workload, { warmupMs: httpWarmupMs(workload, options.httpWarmupMs), durationMs: options.httpDurationMs }, mode)
       : workload.kind === "transform"
         ? runTransformStart(context, mode)
         : runProgram(context, workload, scaledParams(workload, options.scale), mode);

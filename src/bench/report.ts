@@ -1,5 +1,5 @@
 /** The human-readable form of a bench report: a header, a table, details and the bars. */
-import { GOVERNED_BUDGET_PERCENT } from "./catalogue";
+import { DEFAULT_HTTP_WARMUP_SECONDS, GOVERNED_BUDGET_PERCENT, httpWarmupMs, workloads } from "./catalogue";
 import type { ChalkInstance } from "chalk";
 import type { BenchReport, PairedFigure, WorkloadReport } from "./bench";
 import type { Spread } from "./stats";
@@ -255,7 +255,7 @@ export function formatReport(report: BenchReport, color: ChalkInstance): string 
     color.bold(`scope bench ${report.scope}`) + `  ${report.startedAt}`,
     `machine: ${m.cores} cores (${m.cpuModel}), ${formatBytes(m.memoryBytes)}, Linux ${m.kernel}, node ${m.node}, bun ${m.bun}, load average ${m.loadAverage.toFixed(2)} → ${report.loadAverageAfter.toFixed(2)}`,
     `runs: ${report.options.runs} counted pairs per workload, untraced/traced alternated after a warm-up pair; scale ${report.options.scale}` +
-      `; http ${report.options.httpDurationMs / 1000}s after ${report.options.httpWarmupMs / 1000}s warm-up per run; ring ${formatBytes(report.options.ringBytes)}`,
+      `; http ${report.options.httpDurationMs / 1000}s after ${warmupText(report.options.httpWarmupMs)} warm-up per run; ring ${formatBytes(report.options.ringBytes)}`,
     `overhead: median over pairs of (untraced rate / traced rate) − 1; noise: half the min–max range of the untraced runs`,
     "",
   ];
@@ -290,4 +290,13 @@ export function formatReport(report: BenchReport, color: ChalkInstance): string 
     for (const bar of judged) out.push(`  ${bar.met ? color.green("met    ") : color.red("NOT MET")} ${bar.name}: ${bar.detail}`);
   }
   return `${out.join("\n")}\n`;
+}
+
+/** The warm-up the report's HTTP workloads ran: `--warmup`'s, or the default with each workload's own beside it. */
+function warmupText(givenMs: number | undefined): string {
+  if (givenMs !== undefined) return `${givenMs / 1000}s`;
+  const own = workloads.flatMap((workload) =>
+    workload.kind === "http" && httpWarmupMs(workload, undefined) !== DEFAULT_HTTP_WARMUP_SECONDS * 1000 ? [`${workload.name} ${httpWarmupMs(workload, undefined) / 1000}s`] : [],
+  );
+  return `${DEFAULT_HTTP_WARMUP_SECONDS}s${own.length > 0 ? ` (${own.join(", ")})` : ""}`;
 }

@@ -44,7 +44,7 @@ export class BenchCommand extends Command {
   runs = Option.String("--runs", "5", { description: "Counted untraced/traced pairs per workload, after one warm-up pair" });
   scale = Option.String("--scale", "1", { description: "Multiplies the amount of work of the non-HTTP workloads (e.g. 0.2 for a quick look)" });
   duration = Option.String("--duration", "5", { description: "Seconds of measured HTTP load per run" });
-  warmup = Option.String("--warmup", "2", { description: "Seconds of HTTP load before each run's measured window" });
+  warmup = Option.String("--warmup", { description: "Seconds of HTTP load before each run's measured window (default 2; web 8: its JIT's tier-up)" });
   ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size of traced runs, as for scope run" });
   keepTraces = Option.Boolean("--keep-traces", false, { description: "Keep every traced run's trace (traces of failed checks are always kept)" });
   soak = Option.String("--soak", { description: "Run the memory soak for this long instead (e.g. 90s, 10m)" });
@@ -76,7 +76,7 @@ export class BenchCommand extends Command {
       runs: Math.round(positive("--runs", this.runs)),
       scale: positive("--scale", this.scale),
       httpDurationMs: positive("--duration", this.duration) * 1000,
-      httpWarmupMs: positive("--warmup", this.warmup, true) * 1000,
+      httpWarmupMs: this.warmup === undefined ? undefined : positive("--warmup", this.warmup, true) * 1000,
       ringBytes,
       keepTraces: this.keepTraces,
       progress: progress.update,
