@@ -316,9 +316,11 @@ export class Recorder {
    * commitEvent; an agent error and a sink without the scratch write through it.
    */
   private recordNative(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean {
-    const record = typeof this.sink.record === "function" ? this.sink.record : lateNative(this.sink, "record");
-    if (record === undefined) return false;
-    return Reflect.apply(record, this.sink, [kind, flags, a, b, c, d, e]) as boolean;
+    const sink = this.sink;
+    // A sink without the scratch writes every event here: a plain call, no arguments array.
+    if (typeof sink.record === "function") return sink.record(kind, flags, a, b, c, d, e);
+    // scope.node's lean init: fullApi(true) puts `record` on the exports, so this runs once.
+    return lateNative(sink, "record") !== undefined && sink.record(kind, flags, a, b, c, d, e);
   }
 
   /** Counts an error of the agent's own; the first few are recorded with their message. */
