@@ -87,7 +87,7 @@ function flightHas(query: unknown): boolean {
  * Client → the request that checked it out of a pool (0 when none): a stamp, read at each of
  * its queries (a WeakMap's look-up hashed the client each query: ~0.13 k instructions a
  * request, BENCHMARKS.md "Web: scope's added instructions by function"). A client is stamped
- * at its first checkout or, never checked out, at its first query (with 0), so that its
+ * (with 0) when it connects (hookPgClient), else at its first checkout or query, so that its
  * look-ups find the field: asking an object without it is a call into V8's runtime.
  */
 const checkout = makeStamp<number>(true);
@@ -136,7 +136,11 @@ let plainResult: object | undefined;
 /** One Result's rows (module-level: no closure per query); `own`: of a query of pg's own Query class (so a Result pg made). */
 function rowsOfOne(result: unknown, own: boolean): number | undefined {
   if (result !== null && typeof result === "object") {
-    const proto = Object.getPrototypeOf(result) as object | null;
+    // A result of pg's own Query: `in` first (it runs no getter), whose map check lets the
+    // optimizing tiers read the prototype below off that map; asked of an object whose map
+    // they do not know, Object.getPrototypeOf is a call into V8's runtime each query (~170
+    // instructions on Node 24: BENCHMARKS.md "Web: pg's wrappers without `arguments`").
+    const proto = (own && "rowCount" in result ? Object.getPrototypeOf(result) : Object.getPrototypeOf(result)) as object | null;
     if (proto !== null && proto === plainResult) {
       const count = (result as { rowCount?: unknown }).rowCount;
       if (typeof count === "number") return count;
@@ -198,6 +202,24 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
   const proto = (Client as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
   hooked.add(proto);
+  // The checkout stamp given where a client starts (its connect, once a client, before pg's
+  // own code runs: pg-pool calls it right after the constructor), not at its first checkout
+  // or query: pg's Client methods that run while it connects (`_handleReadyForQuery`,
+  // `_pulseQueryQueue`) then see one map of the class, as untraced, instead of the map before
+  // the private field and the one after (polymorphic sites: BENCHMARKS.md "Web: the whole
+  // process's share, compiles and allocation"). A client that already has it keeps its value.
+  wrapMethod(proto, "connect", (original) =>
+    function connect(this: unknown) {
+      if (typeof this === "object" && this !== null && checkout.get(this) === undefined) {
+        try {
+          checkout.add(this, 0);
+        } catch (error) {
+          db.recorder.fail(error);
+        }
+      }
+      return Reflect.apply(original, this, arguments);
+    },
+  );
   wrapMethod(proto, "query", (original) => {
     const call = callerOf(original);
     // Named parameters handed on for 1 to 3 arguments (callerOf), else `arguments` untouched
@@ -414,39 +436,48 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
         for (let i = 1; i < arguments.length; i++) args.push(arguments[i]);
         return Reflect.apply(original, this, args);
       }
-      let ended = false;
-      const end = (error: unknown, client: unknown) => {
-        if (ended) return;
-        ended = true;
-        waitEnded(db, id, request, error, client);
-      };
-      const descriptor = Object.getOwnPropertyDescriptor(this, "Promise");
-      const Native = descriptor?.value as (PromiseConstructor & { try?: unknown }) | undefined;
-      if (!descriptor || !descriptor.writable || typeof Native !== "function") return Reflect.apply(original, this, arguments);
-      let captured = false;
-      const Capturing = function Promise(executor: (resolve: Fn, reject: Fn) => void) {
-        if (captured) return new Native(executor);
-        captured = true;
-        return new Native((resolve, reject) =>
-          executor(
-            (client: unknown) => (end(undefined, client), resolve(client)),
-            (error: unknown) => (end(error, undefined), reject(error)),
-          ),
-        );
-      } as unknown as PromiseConstructor;
-      Object.assign(Capturing, {
-        reject: (error: unknown) => (end(error, undefined), Native.reject(error)),
-        resolve: (value: unknown) => Native.resolve(value),
-      });
-      if (typeof Native.try === "function") Object.assign(Capturing, { try: (Native.try as Fn).bind(Native) });
-      this.Promise = Capturing;
-      try {
-        return Reflect.apply(original, this, arguments);
-      } finally {
-        Object.defineProperty(this, "Promise", descriptor);
-      }
+      return connectPromised(db, original, this, arguments, id, request);
     };
   });
+}
+
+/**
+ * pg-pool's connect without a callback (its promise), the wait's end recorded as it settles
+ * (see the file's header). Out of the wrapper: the wrapper stays small enough that Node 24's
+ * TurboFan compiles it (with this path in it, it ran as Maglev code after 16,000 requests).
+ */
+function connectPromised(db: DbRecorder, original: Fn, pool: Record<string, unknown>, args: IArguments, id: number, request: number): unknown {
+  let ended = false;
+  const end = (error: unknown, client: unknown) => {
+    if (ended) return;
+    ended = true;
+    waitEnded(db, id, request, error, client);
+  };
+  const descriptor = Object.getOwnPropertyDescriptor(pool, "Promise");
+  const Native = descriptor?.value as (PromiseConstructor & { try?: unknown }) | undefined;
+  if (!descriptor || !descriptor.writable || typeof Native !== "function") return Reflect.apply(original, pool, args);
+  let captured = false;
+  const Capturing = function Promise(executor: (resolve: Fn, reject: Fn) => void) {
+    if (captured) return new Native(executor);
+    captured = true;
+    return new Native((resolve, reject) =>
+      executor(
+        (client: unknown) => (end(undefined, client), resolve(client)),
+        (error: unknown) => (end(error, undefined), reject(error)),
+      ),
+    );
+  } as unknown as PromiseConstructor;
+  Object.assign(Capturing, {
+    reject: (error: unknown) => (end(error, undefined), Native.reject(error)),
+    resolve: (value: unknown) => Native.resolve(value),
+  });
+  if (typeof Native.try === "function") Object.assign(Capturing, { try: (Native.try as Fn).bind(Native) });
+  pool.Promise = Capturing;
+  try {
+    return Reflect.apply(original, pool, args);
+  } finally {
+    Object.defineProperty(pool, "Promise", descriptor);
+  }
 }
 
 /** A pool's wait ended (a client handed out, or an error): its end, and the request the client now serves. */
