@@ -235,7 +235,7 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
  * counts a function as 1, a listener array as its length, never empty), not through the
  * getter and the method along its prototypes: Express gives each request a prototype of its
  * own before its body's end is pushed, and on Node 20 each look-up along that chain missed
- * V8's caches (~4 k instructions a request: BENCHMARKS.md "Web: the HTTP server's part").
+ * V8's caches (~8 k instructions a request: BENCHMARKS.md "Web: the HTTP server's part of a request").
  */
 function bodyRead(message: object): boolean {
   const own = message as { _readableState?: { flowing?: unknown } | null; _events?: Record<string, unknown> | null };
