@@ -181,7 +181,7 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
     // ('end', 'readable') run in it. A body nobody reads yet is pushed as it is: what reads it
     // later (resume, read) runs in the program's own context. (An ALS run on the frame makes
     // two frames: ~2.6 k instructions a request of the web workload if done for every push.)
-    if (request !== undefined && ((this as Readable).readableFlowing === true || (this as Readable).listenerCount("readable") > 0)) {
+    if (request !== undefined && bodyRead(this)) {
       return runInRequest(request.id, push as never, this, arguments) as boolean;
     }
     const n = arguments.length;
@@ -226,6 +226,27 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
       return result;
     });
   }
+}
+
+/**
+ * Whether the program reads `message`'s body now: `readableFlowing === true` ('data'
+ * listeners, a pipe, resume) or `listenerCount("readable") > 0`, computed as Node computes
+ * them, from the message's own `_readableState.flowing` and `_events.readable` (listenerCount
+ * counts a function as 1, a listener array as its length, never empty), not through the
+ * getter and the method along its prototypes: Express gives each request a prototype of its
+ * own before its body's end is pushed, and on Node 20 each look-up along that chain missed
+ * V8's caches (~8 k instructions a request: BENCHMARKS.md "Web: the HTTP server's part of a request").
+ */
+function bodyRead(message: object): boolean {
+  const own = message as { _readableState?: { flowing?: unknown } | null; _events?: Record<string, unknown> | null };
+  const state = own._readableState;
+  if (state !== undefined && state !== null) {
+    if (state.flowing === true) return true;
+    const events = own._events;
+    return events !== undefined && events !== null && events.readable !== undefined;
+  }
+  // Not a Readable as Node makes them: its own getter and method, as before.
+  return (message as Readable).readableFlowing === true || (message as Readable).listenerCount("readable") > 0;
 }
 
 interface OutgoingLike {
