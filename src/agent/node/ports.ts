@@ -8,9 +8,9 @@
  * Node's internal ports (worker stdio, loader thread) are never seen.
  */
 import type * as WorkerThreads from "node:worker_threads";
-import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID, channelField } from "../shared/kinds";
+import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID } from "../shared/kinds";
 import { markTurn } from "../shared/loop";
-import { type Channel, setOnWorkerCreated, type Tracer } from "./hooks";
+import { type Channel, newChannel, setOnWorkerCreated, type Tracer } from "./hooks";
 import { SharedState } from "./shared-state";
 import { constructTarget, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
@@ -146,7 +146,7 @@ export function installPortHooks(context: PortContext): void {
             try {
               const ordinal = state.received++;
               markTurn(LongTaskKind.message);
-              const field = channelField(state.kind, state.receiveDirection, state.subId);
+              const field = state.receiveField;
               const written = eventSink.commitEvent!(Kind.message_receive, 0, ordinal, field, state.ownerPid, 0, 0);
               if (written !== 1) recorder.notCommitted(written, Kind.message_receive, ordinal, field, state.ownerPid, 0, 0, 0);
             } catch (error) {
@@ -200,7 +200,7 @@ export function installPortHooks(context: PortContext): void {
   }
 
   function channel(kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number): Channel {
-    return { kind, subId, ownerPid, sendDirection, receiveDirection, sent: 0, received: 0 };
+    return newChannel(kind, subId, ownerPid, sendDirection, receiveDirection);
   }
 
   function delivered(state: Channel, value: unknown, ports: unknown): void {
