@@ -52,14 +52,14 @@ export function installPortHooks(context: PortContext): void {
 
   // Worker <-> parent: direction 0 is parent -> worker, 1 is worker -> parent.
   if (!threads.isMainThread && threads.parentPort) {
-    channels.set(threads.parentPort, channel(ChannelKind.worker, threads.threadId, process.pid, 1, 0));
+    channels.set(threads.parentPort, newChannel(ChannelKind.worker, threads.threadId, process.pid, 1, 0));
     recorder.safe(() => adoptWorkerData(threads.workerData));
   }
   setOnWorkerCreated((worker, options) => {
     const key = symbolNamed(worker, "kPublicPort");
     const port = key ? (worker as unknown as Record<symbol, object | null>)[key] : null;
     if (!port) throw new Error("worker public port not found");
-    const state = channel(ChannelKind.worker, worker.threadId, process.pid, 0, 1);
+    const state = newChannel(ChannelKind.worker, worker.threadId, process.pid, 0, 1);
     channels.set(port, state);
     const transferList = (options as { transferList?: unknown } | undefined)?.transferList;
     const workerData = (options as { workerData?: unknown } | undefined)?.workerData;
@@ -179,8 +179,8 @@ export function installPortHooks(context: PortContext): void {
       const pair = Reflect.construct(target, args, constructTarget(channelProxy, target, newTarget)) as WorkerThreads.MessageChannel;
       recorder.safe(() => {
         const subId = newPortChannelId();
-        channels.set(pair.port1, channel(ChannelKind.port, subId, process.pid, 0, 1));
-        channels.set(pair.port2, channel(ChannelKind.port, subId, process.pid, 1, 0));
+        channels.set(pair.port1, newChannel(ChannelKind.port, subId, process.pid, 0, 1));
+        channels.set(pair.port2, newChannel(ChannelKind.port, subId, process.pid, 1, 0));
       });
       return pair;
     },
@@ -197,10 +197,6 @@ export function installPortHooks(context: PortContext): void {
       if (!handle || typeof handle !== "object") throw new Error("BroadcastChannel handle not found");
       channels.set(handle, state);
     });
-  }
-
-  function channel(kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number): Channel {
-    return newChannel(kind, subId, ownerPid, sendDirection, receiveDirection);
   }
 
   function delivered(state: Channel, value: unknown, ports: unknown): void {
