@@ -8,7 +8,7 @@ import { describe, previewWalk, type TypeChecks } from "../src/agent/shared/prev
 // The string walk the byte walk replaced (also the tests' oracle).
 import { describe as referenceDescribe, preview as referencePreview, previewSize as referenceSize } from "../spec/preview-reference";
 import { channelField, Kind } from "../src/agent/shared/kinds";
-import { makeTracer, type Channel } from "../src/agent/node/hooks";
+import { makeTracer, newChannel, type Channel } from "../src/agent/node/hooks";
 import { Recorder } from "../src/agent/shared/recorder";
 import type { Sink } from "../src/agent/shared/sink";
 
@@ -86,7 +86,7 @@ if (mismatches > 0) throw new Error(`${mismatches} describe() results differ fro
 
 const recorder = new Recorder(addon, { process: true, thread: true, message: true, http: true, db: true, loop: false, memory: false }, previewWalk);
 const tracer = makeTracer(recorder, 0);
-const channel: Channel = { kind: 1, subId: 1, ownerPid: process.pid, sendDirection: 0, receiveDirection: 1, sent: 0, received: 0 };
+const channel: Channel = newChannel(1, 1, process.pid, 0, 1);
 const results: Record<string, number> = {};
 
 // Values made up front so the figures do not include building the program's message.

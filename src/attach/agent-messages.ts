@@ -22,7 +22,7 @@
  */
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, Kind } from "../agent/shared/kinds";
-import type { Channel, Tracer } from "../agent/node/hooks";
+import { type Channel, newChannel, type Tracer } from "../agent/node/hooks";
 import { renamed } from "../agent/shared/reflect";
 
 const kHybridDispatch = Symbol.for("nodejs.internal.kHybridDispatch");
@@ -76,17 +76,8 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
   let active = true;
   let portCounter = 0;
   const newPortChannelId = (): number => (tracer.tid * 0x100000 + 0x80000 + (portCounter++ % 0x80000)) % 0x7fffffff;
-  const channel = (kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number): Channel => ({
-    kind,
-    subId,
-    ownerPid,
-    sendDirection,
-    receiveDirection,
-    sent: 0,
-    received: 0,
-  });
 
-  if (options.newWorker && threads.parentPort) channels.set(threads.parentPort, channel(ChannelKind.worker, threads.threadId, process.pid, 1, 0));
+  if (options.newWorker && threads.parentPort) channels.set(threads.parentPort, newChannel(ChannelKind.worker, threads.threadId, process.pid, 1, 0));
 
   const proto = (threads.MessagePort as unknown as { prototype: Record<PropertyKey, unknown> }).prototype;
   const originalPost = proto.postMessage as AnyFunction;
@@ -146,8 +137,8 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
       if (active)
         recorder.safe(() => {
           const subId = newPortChannelId();
-          channels.set(pair.port1, channel(ChannelKind.port, subId, process.pid, 0, 1));
-          channels.set(pair.port2, channel(ChannelKind.port, subId, process.pid, 1, 0));
+          channels.set(pair.port1, newChannel(ChannelKind.port, subId, process.pid, 0, 1));
+          channels.set(pair.port2, newChannel(ChannelKind.port, subId, process.pid, 1, 0));
         });
       return pair;
     },
@@ -165,7 +156,7 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
     publicPortKey ??= Object.getOwnPropertySymbols(worker).find((symbol) => symbol.description === "kPublicPort");
     const port = publicPortKey ? (worker as unknown as Record<symbol, object | null>)[publicPortKey] : null;
     if (!port || channels.has(port)) return;
-    channels.set(port, channel(ChannelKind.worker, worker.threadId, process.pid, 0, 1));
+    channels.set(port, newChannel(ChannelKind.worker, worker.threadId, process.pid, 0, 1));
     // Its start and its end as the parent sees them (the worker itself is not traced: agent.ts).
     // Read now: a worker's threadId reads -1 once it has ended.
     const threadId = worker.threadId;
@@ -198,7 +189,7 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
   // The process's own IPC channel (a forked child or a cluster worker): its parent is not in this trace.
   const ipc = process as unknown as { send?: AnyFunction; connected?: boolean; emit: AnyFunction };
   if (typeof ipc.send === "function" && threads.isMainThread) {
-    const ipcChannel = channel(ChannelKind.ipc, 0, process.pid, 1, 0);
+    const ipcChannel = newChannel(ChannelKind.ipc, 0, process.pid, 1, 0);
     const originalSend = ipc.send;
     patches.push(
       new Patch(

@@ -28,7 +28,7 @@
  * rawListeners()/onmessage read back the program's own functions.
  */
 import { ChannelKind, MAX_SUB_ID } from "../shared/kinds";
-import { ownIpcChannel, type Channel, type Tracer } from "../node/hooks";
+import { newChannel, ownIpcChannel, type Channel, type Tracer } from "../node/hooks";
 import { findPorts } from "../node/ports";
 import { SharedState } from "../node/shared-state";
 import { renamed } from "../shared/reflect";
@@ -49,7 +49,7 @@ function replaceMethod(owner: object, name: string, make: (original: AnyFunction
 }
 
 export function workerChannel(threadId: number, ownerPid: number, inWorker: boolean): Channel {
-  return { kind: ChannelKind.worker, subId: threadId, ownerPid, sendDirection: inWorker ? 1 : 0, receiveDirection: inWorker ? 0 : 1, sent: 0, received: 0 };
+  return newChannel(ChannelKind.worker, threadId, ownerPid, inWorker ? 1 : 0, inWorker ? 0 : 1);
 }
 
 /**
@@ -391,15 +391,7 @@ export function hookPorts(tracer: Tracer, messages: WorkerMessages, threads: typ
   );
 
   let portCounter = 0;
-  const port = (subId: number, sendDirection: number): Channel => ({
-    kind: ChannelKind.port,
-    subId,
-    ownerPid: process.pid,
-    sendDirection,
-    receiveDirection: 1 - sendDirection,
-    sent: 0,
-    received: 0,
-  });
+  const port = (subId: number, sendDirection: number): Channel => newChannel(ChannelKind.port, subId, process.pid, sendDirection, 1 - sendDirection);
   const Original = threads.MessageChannel;
   const proxy = new Proxy(Original, {
     construct(target, args, newTarget) {

@@ -28,10 +28,33 @@ export interface Channel {
   ownerPid: number;
   sendDirection: number;
   receiveDirection: number;
+  /** Field b of this end's sends and of its receives (channelField), computed once: newChannel. */
+  sendField: number;
+  receiveField: number;
   sent: number;
   received: number;
   /** BroadcastChannel only: ordinals this end sent and will therefore not receive. */
   ownSent?: number[];
+}
+
+/**
+ * A channel's state, the only way one is made: its two fields b (channelField of the kind, each
+ * direction and the sub-id) computed here once, so that a send and a receive read a property
+ * instead of computing it (`sendEvent` then 89 bytes of bytecode, under the 100 that Maglev
+ * inlines: BENCHMARKS.md "The pool's first sends and compiles").
+ */
+export function newChannel(kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number, sent = 0, received = 0): Channel {
+  return {
+    kind,
+    subId,
+    ownerPid,
+    sendDirection,
+    receiveDirection,
+    sendField: channelField(kind, sendDirection, subId),
+    receiveField: channelField(kind, receiveDirection, subId),
+    sent,
+    received,
+  };
 }
 
 export interface Tracer {
@@ -63,7 +86,7 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
     try {
       // A send made while handling a request names it (a receive is not caused by one).
       tagRequest(recorder);
-      recorder.eventWithPreview(Kind.message_send, ordinal, channelField(channel.kind, channel.sendDirection, channel.subId), channel.ownerPid, value, types);
+      recorder.eventWithPreview(Kind.message_send, ordinal, channel.sendField, channel.ownerPid, value, types);
     } catch (error) {
       recorder.fail(error);
     }
@@ -81,15 +104,14 @@ export function makeTracer(recorder: Recorder, tid: number): Tracer {
     },
     sendFailed(channel, ordinal) {
       channel.sent = ordinal;
-      const field = channelField(channel.kind, channel.sendDirection, channel.subId);
-      recorder.event(Kind.message_send, ordinal, field, channel.ownerPid, 0, 0, MESSAGE_SEND_FAILED);
+      recorder.event(Kind.message_send, ordinal, channel.sendField, channel.ownerPid, 0, 0, MESSAGE_SEND_FAILED);
     },
     // The receive carries no preview: it is paired with its send, whose preview it shares
     // (the decoder copies it), so the value is walked once per message, not twice.
     receive(channel) {
       const ordinal = channel.received++;
       markTurn(LongTaskKind.message);
-      recorder.event(Kind.message_receive, ordinal, channelField(channel.kind, channel.receiveDirection, channel.subId), channel.ownerPid);
+      recorder.event(Kind.message_receive, ordinal, channel.receiveField, channel.ownerPid);
     },
   };
 }
@@ -574,15 +596,7 @@ function onSpawned(tracer: Tracer, child: ChildProcessModule.ChildProcess, optio
   }
   const target = child as unknown as { send?: (...args: unknown[]) => boolean };
   if (!recorder.groups.message || typeof target.send !== "function" || pid === 0) return;
-  const channel: Channel = {
-    kind: cluster ? ChannelKind.cluster : ChannelKind.ipc,
-    subId: 0,
-    ownerPid: pid,
-    sendDirection: 0,
-    receiveDirection: 1,
-    sent: 0,
-    received: 0,
-  };
+  const channel = newChannel(cluster ? ChannelKind.cluster : ChannelKind.ipc, 0, pid, 0, 1);
   childChannels.set(child, channel);
   wrapSend(tracer, target as { send: (...args: unknown[]) => boolean; connected?: boolean }, channel);
 }
@@ -677,15 +691,7 @@ export function ownIpcChannel(): Channel {
   // child its start-up. (Bun has no moduleLoadList: asked as before.)
   const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
   const cluster = Array.isArray(list) && !list.includes("NativeModule cluster") ? false : require("node:cluster").isWorker === true;
-  return {
-    kind: cluster ? ChannelKind.cluster : ChannelKind.ipc,
-    subId: 0,
-    ownerPid: process.pid,
-    sendDirection: 1,
-    receiveDirection: 0,
-    sent: 0,
-    received: 0,
-  };
+  return newChannel(cluster ? ChannelKind.cluster : ChannelKind.ipc, 0, process.pid, 1, 0);
 }
 
 /** This process's own IPC channel to its parent (a forked child or a cluster worker). */

@@ -8,9 +8,9 @@
  * Node's internal ports (worker stdio, loader thread) are never seen.
  */
 import type * as WorkerThreads from "node:worker_threads";
-import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID, channelField } from "../shared/kinds";
+import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID } from "../shared/kinds";
 import { markTurn } from "../shared/loop";
-import { type Channel, setOnWorkerCreated, type Tracer } from "./hooks";
+import { type Channel, newChannel, setOnWorkerCreated, type Tracer } from "./hooks";
 import { SharedState } from "./shared-state";
 import { constructTarget, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
@@ -52,14 +52,14 @@ export function installPortHooks(context: PortContext): void {
 
   // Worker <-> parent: direction 0 is parent -> worker, 1 is worker -> parent.
   if (!threads.isMainThread && threads.parentPort) {
-    channels.set(threads.parentPort, channel(ChannelKind.worker, threads.threadId, process.pid, 1, 0));
+    channels.set(threads.parentPort, newChannel(ChannelKind.worker, threads.threadId, process.pid, 1, 0));
     recorder.safe(() => adoptWorkerData(threads.workerData));
   }
   setOnWorkerCreated((worker, options) => {
     const key = symbolNamed(worker, "kPublicPort");
     const port = key ? (worker as unknown as Record<symbol, object | null>)[key] : null;
     if (!port) throw new Error("worker public port not found");
-    const state = channel(ChannelKind.worker, worker.threadId, process.pid, 0, 1);
+    const state = newChannel(ChannelKind.worker, worker.threadId, process.pid, 0, 1);
     channels.set(port, state);
     const transferList = (options as { transferList?: unknown } | undefined)?.transferList;
     const workerData = (options as { workerData?: unknown } | undefined)?.workerData;
@@ -146,7 +146,7 @@ export function installPortHooks(context: PortContext): void {
             try {
               const ordinal = state.received++;
               markTurn(LongTaskKind.message);
-              const field = channelField(state.kind, state.receiveDirection, state.subId);
+              const field = state.receiveField;
               const written = eventSink.commitEvent!(Kind.message_receive, 0, ordinal, field, state.ownerPid, 0, 0);
               if (written !== 1) recorder.notCommitted(written, Kind.message_receive, ordinal, field, state.ownerPid, 0, 0, 0);
             } catch (error) {
@@ -179,8 +179,8 @@ export function installPortHooks(context: PortContext): void {
       const pair = Reflect.construct(target, args, constructTarget(channelProxy, target, newTarget)) as WorkerThreads.MessageChannel;
       recorder.safe(() => {
         const subId = newPortChannelId();
-        channels.set(pair.port1, channel(ChannelKind.port, subId, process.pid, 0, 1));
-        channels.set(pair.port2, channel(ChannelKind.port, subId, process.pid, 1, 0));
+        channels.set(pair.port1, newChannel(ChannelKind.port, subId, process.pid, 0, 1));
+        channels.set(pair.port2, newChannel(ChannelKind.port, subId, process.pid, 1, 0));
       });
       return pair;
     },
@@ -197,10 +197,6 @@ export function installPortHooks(context: PortContext): void {
       if (!handle || typeof handle !== "object") throw new Error("BroadcastChannel handle not found");
       channels.set(handle, state);
     });
-  }
-
-  function channel(kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number): Channel {
-    return { kind, subId, ownerPid, sendDirection, receiveDirection, sent: 0, received: 0 };
   }
 
   function delivered(state: Channel, value: unknown, ports: unknown): void {

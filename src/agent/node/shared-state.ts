@@ -25,7 +25,7 @@
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, channelField } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
-import type { Channel, Tracer } from "./hooks";
+import { type Channel, newChannel, type Tracer } from "./hooks";
 import { constructTarget } from "../shared/reflect";
 
 const ENVIRONMENT_KEY = "scope.agent.shared-state.v1";
@@ -121,15 +121,7 @@ export class SharedState {
       const base = HANDOFF_F64 + slot * HANDOFF_FIELDS;
       const f = this.f64;
       if (f[base] !== k0 || f[base + 1] !== k1 || f[base + 2] !== k2) continue;
-      const state: Channel = {
-        kind: ChannelKind.port,
-        subId: f[base + 3]!,
-        ownerPid: carrier.ownerPid,
-        sendDirection: f[base + 4]!,
-        receiveDirection: f[base + 5]!,
-        sent: f[base + 6]!,
-        received: f[base + 7]!,
-      };
+      const state = newChannel(ChannelKind.port, f[base + 3]!, carrier.ownerPid, f[base + 4]!, f[base + 5]!, f[base + 6]!, f[base + 7]!);
       Atomics.store(this.i32, HANDOFF_STATE_I32 + slot, 0);
       return state;
     }
@@ -214,16 +206,8 @@ export class SharedState {
           recorder.safe(() => {
             const name = String((channelObject as { name: unknown }).name);
             const counter = shared.counterIndex(name);
-            const state: Channel = {
-              kind: ChannelKind.broadcast,
-              subId: hash(name, 0x811c9dc5) >>> 0,
-              ownerPid: process.pid,
-              sendDirection: 0,
-              receiveDirection: 0,
-              sent: 0,
-              received: Atomics.load(shared.i32, counter) + 1,
-              ownSent: [],
-            };
+            const state = newChannel(ChannelKind.broadcast, hash(name, 0x811c9dc5) >>> 0, process.pid, 0, 0, 0, Atomics.load(shared.i32, counter) + 1);
+            state.ownSent = [];
             register(channelObject, state);
             states.set(channelObject, { state, counter });
           });
