@@ -249,6 +249,20 @@ function bodyRead(message: object): boolean {
   return (message as Readable).readableFlowing === true || (message as Readable).listenerCount("readable") > 0;
 }
 
+/**
+ * `object[name]`, the same look-up (its own fields, then its prototypes; a getter runs). On
+ * Node 20 (V8 11) through V8's GetProperty builtin (Reflect.get; TurboFan calls the builtin)
+ * instead of an inline cache: for a read of a message Express gave a prototype of its own
+ * (`setPrototypeOf`) the cache missed every request there, ~1 k instructions a miss (the
+ * runtime's LookupIterator, a handler made and put in the stub cache), against ~0.25 k for
+ * the builtin's look-up. Node 22 and later a plain read: Node 24's cache hits (~10
+ * instructions), where the builtin cost +0.25 k. Only for a name no other code reads of that
+ * message right after (it would miss in our place): BENCHMARKS.md "Web: reads of a
+ * per-request response on Node 20".
+ */
+const uncachedGet: (object: object, name: string) => unknown =
+  Number(process.versions.node?.split(".")[0]) < 22 ? (Reflect.get as (object: object, name: string) => unknown) : (object, name) => (object as Record<string, unknown>)[name];
+
 interface OutgoingLike {
   finished?: boolean;
   destroyed?: boolean;
@@ -552,7 +566,9 @@ export class ServerHooks {
   private end(response: Http.ServerResponse, request: ServerRequest, reason: number): void {
     if (request.ended) return;
     // A finished response sent its head: headersSent (a getter along its prototypes) is read only for the others.
-    request.status = reason === HttpEnd.finished || response.headersSent ? response.statusCode : 0;
+    // Its status through uncachedGet: on Node 20 this read missed V8's cache every request
+    // (Express's per-request prototype; nothing else reads the response's `statusCode` here).
+    request.status = reason === HttpEnd.finished || response.headersSent ? (uncachedGet(response, "statusCode") as number) : 0;
     requestEnd(this.recorder, Kind.http_server_response, request, reason);
   }
 
