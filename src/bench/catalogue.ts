@@ -36,6 +36,12 @@ export function httpWarmupMs(workload: HttpWorkload, givenMs: number | undefined
   return givenMs ?? (workload.warmupSeconds ?? DEFAULT_HTTP_WARMUP_SECONDS) * 1000;
 }
 
+/** The HTTP warm-ups when `--warmup` is not given, as the report and the CLI's help print them: "2s (web 8s)". */
+export function defaultWarmupText(): string {
+  const own = workloads.flatMap((workload) => (workload.kind === "http" && workload.warmupSeconds !== undefined ? [`${workload.name} ${workload.warmupSeconds}s`] : []));
+  return `${DEFAULT_HTTP_WARMUP_SECONDS}s${own.length > 0 ? ` (${own.join(", ")})` : ""}`;
+}
+
 /** The --async level of a traced run. */
 export type AsyncTracing = "callbacks" | "promises";
 

@@ -1,5 +1,5 @@
 /** The human-readable form of a bench report: a header, a table, details and the bars. */
-import { DEFAULT_HTTP_WARMUP_SECONDS, GOVERNED_BUDGET_PERCENT, workloads } from "./catalogue";
+import { defaultWarmupText, GOVERNED_BUDGET_PERCENT } from "./catalogue";
 import type { ChalkInstance } from "chalk";
 import type { BenchReport, PairedFigure, WorkloadReport } from "./bench";
 import type { Spread } from "./stats";
@@ -294,7 +294,5 @@ export function formatReport(report: BenchReport, color: ChalkInstance): string 
 
 /** The warm-up the report's HTTP workloads ran: `--warmup`'s, or the default with each workload's own beside it. */
 function warmupText(givenMs: number | undefined): string {
-  if (givenMs !== undefined) return `${givenMs / 1000}s`;
-  const own = workloads.flatMap((workload) => (workload.kind === "http" && workload.warmupSeconds !== undefined ? [`${workload.name} ${workload.warmupSeconds}s`] : []));
-  return `${DEFAULT_HTTP_WARMUP_SECONDS}s${own.length > 0 ? ` (${own.join(", ")})` : ""}`;
+  return givenMs !== undefined ? `${givenMs / 1000}s` : defaultWarmupText();
 }

@@ -40,7 +40,7 @@ export interface Channel {
 /**
  * A channel's state, the only way one is made: its two fields b (channelField of the kind, each
  * direction and the sub-id) computed here once, so that a send and a receive read a property
- * instead of computing it (`sendEvent` then 89 bytes of bytecode, under the 100 that Maglev
+ * instead of computing it (`sendEvent` then 87 bytes of bytecode, under the 100 that Maglev
  * inlines: BENCHMARKS.md "The pool's first sends and compiles").
  */
 export function newChannel(kind: number, subId: number, ownerPid: number, sendDirection: number, receiveDirection: number, sent = 0, received = 0): Channel {

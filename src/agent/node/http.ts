@@ -52,7 +52,7 @@ import { enterRequest, runInRequest } from "../shared/request-context";
 import { responseHooks } from "../shared/response-emit";
 import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
-import { callerOf, renamed } from "../shared/reflect";
+import { callerOf, renamed, v8Major } from "../shared/reflect";
 import { builtinLoaded } from "./builtins";
 import type { HttpChannel } from "./triggers";
 
@@ -255,13 +255,13 @@ function bodyRead(message: object): boolean {
  * instead of an inline cache: for a read of a message Express gave a prototype of its own
  * (`setPrototypeOf`) the cache missed every request there, ~1 k instructions a miss (the
  * runtime's LookupIterator, a handler made and put in the stub cache), against ~0.25 k for
- * the builtin's look-up. Node 22 and later a plain read: Node 24's cache hits (~10
+ * the builtin's look-up. V8 12 and later (Node 22 and later, Bun) a plain read: Node 24's cache hits (~10
  * instructions), where the builtin cost +0.25 k. Only for a name no other code reads of that
  * message right after (it would miss in our place): BENCHMARKS.md "Web: reads of a
  * per-request response on Node 20".
  */
 const uncachedGet: (object: object, name: string) => unknown =
-  Number(process.versions.node?.split(".")[0]) < 22 ? (Reflect.get as (object: object, name: string) => unknown) : (object, name) => (object as Record<string, unknown>)[name];
+  v8Major < 12 ? (Reflect.get as (object: object, name: string) => unknown) : (object, name) => (object as Record<string, unknown>)[name];
 
 interface OutgoingLike {
   finished?: boolean;

@@ -16,13 +16,16 @@ export function renamed<T extends (...args: never[]) => unknown>(original: unkno
   return replacement;
 }
 
+/** V8's major version (11: Node 20, 12: Node 22, 13: Node 24; Bun reports one of its own). */
+export const v8Major = Number.parseInt(process.versions.v8 ?? "", 10);
+
 /**
  * Whether V8 names an anonymous function's frame by the property that holds it on the
  * receiver (V8 12+: Node 22 and 24). There, a frame of a Node function scope replaced (its
  * property now holds scope's wrapper) reads `Module.<anonymous>` where untraced it reads
  * `Module._compile`; V8 11 (Node 20) names it by the name inferred from its source.
  */
-export const framesNamedByReceiver = Number.parseInt(process.versions.v8 ?? "", 10) >= 12;
+export const framesNamedByReceiver = v8Major >= 12;
 
 /**
  * The names keepFrameName gives Node's CommonJS loader functions, each with the key it is

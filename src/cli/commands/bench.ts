@@ -2,7 +2,7 @@ import { Command, Option, UsageError } from "clipanion";
 import chalk, { Chalk } from "chalk";
 import { parseSize } from "../../run/options";
 import { runBench } from "../../bench/bench";
-import { workloadNames } from "../../bench/catalogue";
+import { defaultWarmupText, workloadNames } from "../../bench/catalogue";
 import { progressLine } from "../../bench/progress";
 import { formatReport } from "../../bench/report";
 import { formatSoak, runSoak, soakTraffics } from "../../bench/soak";
@@ -44,7 +44,7 @@ export class BenchCommand extends Command {
   runs = Option.String("--runs", "5", { description: "Counted untraced/traced pairs per workload, after one warm-up pair" });
   scale = Option.String("--scale", "1", { description: "Multiplies the amount of work of the non-HTTP workloads (e.g. 0.2 for a quick look)" });
   duration = Option.String("--duration", "5", { description: "Seconds of measured HTTP load per run" });
-  warmup = Option.String("--warmup", { description: "Seconds of HTTP load before each run's measured window (default 2; web 8: its JIT's tier-up)" });
+  warmup = Option.String("--warmup", { description: `Seconds of HTTP load before each run's measured window (default ${defaultWarmupText()}: the web service's JIT tier-up)` });
   ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size of traced runs, as for scope run" });
   keepTraces = Option.Boolean("--keep-traces", false, { description: "Keep every traced run's trace (traces of failed checks are always kept)" });
   soak = Option.String("--soak", { description: "Run the memory soak for this long instead (e.g. 90s, 10m)" });
