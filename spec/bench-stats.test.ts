@@ -4,7 +4,7 @@ import { parseDuration } from "../src/bench/duration";
 import { flatness, flatSlopeBytesPerMinute, median, pairedOverhead, relativeNoise, spread } from "../src/bench/stats";
 import { scaledParams, workloads } from "../src/bench/catalogue";
 import { addedFigures, type BenchReport, type WorkloadReport } from "../src/bench/bench";
-import { bars } from "../src/bench/report";
+import { bars, requestContextFloor } from "../src/bench/report";
 import type { RunMeasurement } from "../src/bench/runner";
 
 describe("bench statistics", () => {
@@ -113,6 +113,14 @@ describe("bench: what tracing adds, and issue 10's bars", () => {
       "nothing lost at default settings (issue 10)": false,
     });
     expect(judged.find((bar) => bar.name.startsWith("nothing lost"))!.detail).toBe("pool 3");
+  });
+
+  test("the web bar names Node's async_hooks floor of the request context before Node 24, and only there", () => {
+    expect(requestContextFloor("v20.20.2")).toContain("on node v20.20.2 the request context runs on async_hooks");
+    expect(requestContextFloor("v22.23.5")).toContain("async_hooks");
+    expect(requestContextFloor("v24.22.3")).toBe("");
+    expect(requestContextFloor("not found")).toBe("");
+    expect(requestContextFloor(undefined)).toBe("");
   });
 
   test("the http-bare bar is judged over 10 pairs or more, never fewer", () => {
