@@ -54,7 +54,7 @@ const correlation = (a: number[], b: number[]) => {
   const cov = a.reduce((sum, x, i) => sum + (x - ma) * (b[i]! - mb), 0);
   return cov / Math.sqrt(a.reduce((sum, x) => sum + (x - ma) ** 2, 0) * b.reduce((sum, y) => sum + (y - mb) ** 2, 0));
 };
-const windows = rows.map((row) => row.window);
+const windows = rows.map((row) => row.window!);
 for (const key of Object.keys(rows[0]!)) {
   const values = rows.map((row) => row[key]!);
   console.error(`${key.padEnd(16)} median ${median(values).toFixed(1).padStart(9)}  ${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)}  corr. with the window ${correlation(values, windows).toFixed(2)}`);
