@@ -123,6 +123,21 @@ describe("bench: what tracing adds, and issue 10's bars", () => {
     expect(requestContextFloor(undefined)).toBe("");
   });
 
+  test("the pool's bars are not judged when chance alone moves an untraced run by more than the bar", () => {
+    const added = { msPerOp: spread([0]), cpuNsPerMessageEvent: spread([150]), messageEventsPerRun: 400_000 };
+    const cpu = (min: number, max: number) => ({ untraced: { median: (min + max) / 2, min, max }, traced: spread([1]), change: spread([0]) });
+    const poolBars = (extra: Partial<WorkloadReport>) => bars(report([workload("pool", 0.08, { added, ...extra })])).filter((bar) => bar.name.startsWith("pool"));
+    // Rates within ±9% and CPU within ±40 ms (±100 ns a message event): judged.
+    expect(poolBars({ noise: 0.09, programCpuSeconds: cpu(0.56, 0.64) }).map((bar) => bar.met)).toEqual([true, true]);
+    // Rates spread ±30%, CPU ±100 ms (±250 ns a message event): the figures printed, no verdict.
+    const noisy = poolBars({ noise: 0.3, programCpuSeconds: cpu(0.5, 0.7) });
+    expect(noisy.map((bar) => bar.met)).toEqual([false, false]);
+    expect(noisy[0]!.detail).toBe("not judged: +8.0% (median over pairs), but the untraced runs' rates spread ±30.0%, more than the bar");
+    expect(noisy[1]!.detail).toBe("not judged: 150 ns (median over pairs), but the untraced runs' program CPU spreads ±250 ns a message event, more than the bar");
+    // Only the pool's: seed's overhead bar is judged whatever its noise.
+    expect(bars(report([workload("seed", 0.04, { noise: 0.3 })]))[0]!.met).toBe(true);
+  });
+
   test("the http-bare bar is judged over 10 pairs or more, never fewer", () => {
     const http = (pairs: number, cpu: number) =>
       workload("http-bare", 0, {

@@ -115,6 +115,15 @@ const overheadBars: [string, number][] = [
   ["pool", 0.1],
   ["pingpong", 0.05],
 ];
+/**
+ * A pool bar left unjudged when chance alone moves one untraced run by more than the bar: the
+ * median over a few pairs then lands on either side of it between identical runs. So on a
+ * guest whose vCPUs halt when idle, where each of a run's ~30,000 cross-thread wake-ups waits
+ * 20–130 µs (BENCHMARKS.md "The pool's figure on a noisy host"); the figure is still printed.
+ */
+function notJudged(name: string, detail: string, why: string): Bar {
+  return { name, met: false, detail: `not judged: ${detail}, but ${why}` };
+}
 /** Issue 10: server CPU per request (set when nothing was recorded per request), judged over this many pairs at least. */
 const httpPairsMin = 10;
 
@@ -138,7 +147,11 @@ export function bars(report: BenchReport): Bar[] {
   const found = (name: string) => report.workloads.find((workload) => workload.name === name && !workload.error && workload.runs.length > 0);
   for (const [name, limit] of overheadBars) {
     const workload = found(name);
-    if (workload) result.push({ name: `${name}: overhead ≤ ${limit * 100}% (issue 10)`, met: workload.overhead.median <= limit, detail: `${percent(workload.overhead.median)} (median over pairs)` });
+    if (!workload) continue;
+    const bar = `${name}: overhead ≤ ${limit * 100}% (issue 10)`;
+    const detail = `${percent(workload.overhead.median)} (median over pairs)`;
+    const noisy = name === "pool" && workload.noise > limit;
+    result.push(noisy ? notJudged(bar, detail, `the untraced runs' rates spread ±${(workload.noise * 100).toFixed(1)}%, more than the bar`) : { name: bar, met: workload.overhead.median <= limit, detail });
   }
   const seed = found("seed");
   if (seed?.added) {
@@ -148,7 +161,12 @@ export function bars(report: BenchReport): Bar[] {
   const pool = found("pool");
   if (pool?.added?.cpuNsPerMessageEvent) {
     const ns = pool.added.cpuNsPerMessageEvent.median;
-    result.push({ name: "pool: ≤ 200 ns of program CPU per message event (issue 10)", met: ns <= 200, detail: `${ns.toFixed(0)} ns (median over pairs)` });
+    const bar = "pool: ≤ 200 ns of program CPU per message event (issue 10)";
+    const detail = `${ns.toFixed(0)} ns (median over pairs)`;
+    // What chance alone moves an untraced run's CPU, spread over a traced run's message events.
+    const cpu = pool.programCpuSeconds.untraced;
+    const noiseNs = ((cpu.max - cpu.min) / 2 / pool.added.messageEventsPerRun) * 1e9;
+    result.push(noiseNs > 200 ? notJudged(bar, detail, `the untraced runs' program CPU spreads ±${noiseNs.toFixed(0)} ns a message event, more than the bar`) : { name: bar, met: ns <= 200, detail });
   }
   const bareHttp = found("http-bare");
   if (bareHttp?.http) {
