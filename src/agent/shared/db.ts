@@ -48,6 +48,11 @@ export interface DbRecorder {
   request(): number;
 }
 
+/** db_query_end field b: rows returned or changed, when a count. */
+function rowCount(rows: number | undefined): number {
+  return typeof rows === "number" && Number.isSafeInteger(rows) && rows >= 0 ? rows : ROWS_UNKNOWN;
+}
+
 /** Values bound: positional values, arrays of them, an object of named ones. */
 export function boundCount(args: ArrayLike<unknown>): number {
   let count = 0;
@@ -104,9 +109,17 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
   const recentText: (string | undefined)[] = new Array<string | undefined>(RECENT).fill(undefined);
   const recentMade: QueryText[] = new Array<QueryText>(RECENT).fill(none);
   let recentNext = 0;
+  // queryText, queryEnd and waitEnd keep their common path in a few bytes of bytecode and call
+  // out for the rest (a text not among the recent ones, a failure's error fields), so that V8's
+  // optimizing tiers inline them into their callers (the wrappers' inlining budget held pg's own
+  // code, and called once or twice a request they ran as Maglev code only, Number.isSafeInteger
+  // a builtin call there: BENCHMARKS.md "Web: pg's part of a request, the recorder's ends inlined").
   const queryText = (text: unknown): QueryText => {
     if (typeof text !== "string") return none;
     for (let i = 0; i < RECENT; i++) if (recentText[i] === text) return recentMade[i]!;
+    return textMade(text);
+  };
+  const textMade = (text: string): QueryText => {
     const known = texts.get(text);
     if (known !== undefined) {
       recentText[recentNext] = text;
@@ -122,6 +135,11 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
       texts.set(text, made);
     }
     return made;
+  };
+  /** A query's or a wait's end that failed: its error's code and message. */
+  const failedEnd = (kind: number, id: number, count: number, error: unknown): void => {
+    const fields = errorFields(error);
+    recorder.event(kind, id, count, fields[0], fields[1], 0, FAILED);
   };
   const queryStartWith = (system: number, text: QueryText, params: number, requestId?: number) => {
     const id = nextQuery++;
@@ -155,14 +173,12 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
         return 0;
       }
     },
-    queryEnd(id, rows, error, failed = error !== undefined) {
+    queryEnd(id, rows, error, failed) {
       if (id === 0) return;
       try {
-        const count = typeof rows === "number" && Number.isSafeInteger(rows) && rows >= 0 ? rows : ROWS_UNKNOWN;
         // No array per query that succeeded.
-        if (!failed) return recorder.event(Kind.db_query_end, id, count);
-        const [code, message] = errorFields(error);
-        recorder.event(Kind.db_query_end, id, count, code, message, 0, FAILED);
+        if (failed ?? error !== undefined) failedEnd(Kind.db_query_end, id, rowCount(rows), error);
+        else recorder.event(Kind.db_query_end, id, rowCount(rows));
       } catch (caught) {
         recorder.fail(caught);
       }
@@ -177,12 +193,11 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
         return 0;
       }
     },
-    waitEnd(id, error, failed = error !== undefined && error !== null) {
+    waitEnd(id, error, failed) {
       if (id === 0) return;
       try {
-        if (!failed) return recorder.event(Kind.db_pool_wait_end, id);
-        const [code, message] = errorFields(error);
-        recorder.event(Kind.db_pool_wait_end, id, 0, code, message, 0, FAILED);
+        if (failed ?? (error !== undefined && error !== null)) failedEnd(Kind.db_pool_wait_end, id, 0, error);
+        else recorder.event(Kind.db_pool_wait_end, id);
       } catch (caught) {
         recorder.fail(caught);
       }

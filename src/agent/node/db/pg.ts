@@ -150,6 +150,13 @@ function rowsOfOne(result: unknown, own: boolean): number | undefined {
     }
     if (own && proto !== null && plainResult === undefined && isPlainField(result, proto, "rowCount")) plainResult = proto;
   }
+  // Out of line (rowsOfOne stays small enough to be inlined with the recorder's end:
+  // BENCHMARKS.md "Web: pg's part of a request, the recorder's ends inlined").
+  return rowsByDescriptor(result);
+}
+
+/** A Result's rows read through property descriptors (no getter run). */
+function rowsByDescriptor(result: unknown): number | undefined {
   const count = dataProperty(result, "rowCount");
   if (typeof count === "number") return count;
   // null: a command without a row count (CREATE TABLE).
