@@ -231,20 +231,43 @@ let targetsOf: Recorder | undefined;
 const MAX_TARGETS = 1024;
 
 /**
- * The string id of a server request's target: a target received before is one Map look-up
- * (its hash, which the recorder's interning computed too), not redactTarget's scan and the
+ * The last few targets looked up and their ids, compared by text (`===`): the parser makes
+ * each request's target a new string, whose Map look-up first hashes it (~350 instructions
+ * a request of the web workload with the look-up, BENCHMARKS.md "Web: the HTTP server's part
+ * of a request"); a compare stops at a different length or the first different character.
+ * A service's requests repeat a few targets (its health check, its pages); one whose targets
+ * all differ pays RECENT_TARGETS failed compares more.
+ */
+const RECENT_TARGETS = 4;
+const recentTargets: (string | undefined)[] = new Array<string | undefined>(RECENT_TARGETS).fill(undefined);
+const recentTargetIds: number[] = new Array<number>(RECENT_TARGETS).fill(0);
+let recentTargetNext = 0;
+
+/**
+ * The string id of a server request's target: a target received before is one of the recent
+ * targets' compares, else one Map look-up (its hash), not redactTarget's scan and the
  * recorder's look-up of the redacted text; the id is the one `str` gave it the first time
  * (an interned string: the same as `str` would give again).
  */
 function targetId(recorder: Recorder, target: string): number {
   if (targetsOf !== recorder) {
     targets.clear();
+    recentTargets.fill(undefined);
     targetsOf = recorder;
   }
-  const known = targets.get(target);
-  if (known !== undefined) return known;
-  const id = recorder.str(redactTarget(target));
-  if (id !== 0 && targets.size < MAX_TARGETS) targets.set(target, id);
+  for (let i = 0; i < RECENT_TARGETS; i++) {
+    if (recentTargets[i] === target) return recentTargetIds[i]!;
+  }
+  let id = targets.get(target);
+  if (id === undefined) {
+    id = recorder.str(redactTarget(target));
+    if (id === 0) return 0;
+    if (targets.size < MAX_TARGETS) targets.set(target, id);
+  }
+  const at = recentTargetNext;
+  recentTargets[at] = target;
+  recentTargetIds[at] = id;
+  recentTargetNext = at === RECENT_TARGETS - 1 ? 0 : at + 1;
   return id;
 }
 
