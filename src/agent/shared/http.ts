@@ -85,10 +85,16 @@ export function noteResponse(response: object, state: RequestState): void {
   recentNext = at === RECENT_RESPONSES - 1 ? 0 : at + 1;
 }
 
-/** The state of the request `response` answers when it is one of the responses noted last; else undefined. */
+/**
+ * The state of the request `response` answers when it is one of the responses noted last; else
+ * undefined. Newest first: a response's own emits and writes come mostly before the next
+ * request starts (one compare, not up to four, five times a request).
+ */
 export function recentResponse(response: unknown): RequestState | undefined {
+  let at = recentNext;
   for (let i = 0; i < RECENT_RESPONSES; i++) {
-    const state = recentStates[i];
+    at = at === 0 ? RECENT_RESPONSES - 1 : at - 1;
+    const state = recentStates[at];
     if (state !== undefined && state.response === response) return state;
   }
   return undefined;
