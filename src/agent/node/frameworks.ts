@@ -352,8 +352,19 @@ class Frameworks {
       while (above !== undefined && above.below !== step) above = above.below;
       if (above !== undefined) above.below = step.below;
     }
-    const recorder = this.recorder;
     if (!step.failed) return this.write(Kind.http_step_end, steps.id, step.ordinal, 0, 0, 0, 0);
+    this.failedEnd(step);
+  }
+
+  /**
+   * A failed step's end, with its error's type and message: a method of its own, so that `end`
+   * (inlined into the step's `next`, and so into the program's functions that call it) stays
+   * small: with this inside, Express's `query` middleware no longer inlined it on Node 24, whose
+   * `end` then ran in Maglev code, a slow API call a request (BENCHMARKS.md "Web: the HTTP
+   * server's and Express's part on Node 24").
+   */
+  private failedEnd(step: Step): void {
+    const recorder = this.recorder;
     if (step.hook) step.steps.hookFailed = true;
     const error = step.error;
     let type: string | undefined;
