@@ -23,7 +23,7 @@
 import type * as Http from "node:http";
 import { Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
-import { recentResponse, serverRequests, type RequestState } from "../shared/http";
+import { recentResponse, requestState, serverRequests, type RequestState, type StepsState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
 import { callerOf, protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
@@ -68,25 +68,10 @@ export function frameworkFiles(recorder: Recorder): (filename: string, exports: 
   };
 }
 
-/** What the steps of one server request share. */
-interface Steps {
-  request: number;
-  /** The last step's ordinal. */
-  ordinal: number;
-  /**
-   * The innermost step begun and not yet ended; the ones it began inside follow through
-   * `below` (a list in the steps themselves: no array grown a request).
-   */
+/** What the steps of one server request share: fields of its state (shared/http.ts StepsState), here with their step type. */
+interface Steps extends StepsState {
   top: Step | undefined;
-  /** The route pattern matched last (handlers are named with it) and its string id. */
-  route: string | undefined;
-  routeId: number;
-  /** A Fastify hook failed: Fastify still publishes its handler's start, but runs no handler. */
-  hookFailed: boolean;
-  /** Steps ended at the response's 'finish' whose ends ride on the request's end record (until it is written): the innermost, the rest through `below`. */
   ending: Step | undefined;
-  /** The framework's string id of a route matched and not recorded yet: it rides on the next handler step's start (flushRoute). */
-  routeFramework: number;
 }
 
 interface Step {
@@ -142,6 +127,12 @@ const stepsStamp = makeStamp<Steps>();
 /** Layer → its LayerInfo (a stamp: one private-field load per layer a request passes). */
 const layerInfos = makeStamp<LayerInfo>(true);
 
+/** The route a layer dispatches to (Express's route layer: its `route`), else undefined. */
+function routeOf(layer: LayerLike): { path?: unknown; stack?: unknown } | undefined {
+  const route = layer.route;
+  return route !== null && typeof route === "object" ? route : undefined;
+}
+
 /** The state of the server request a ServerResponse answers (`res.req`, as Node sets it). */
 function requestOfResponse(response: object): RequestState | undefined {
   // `this` of an emit: any value the program called it with (strict code passes it on).
@@ -170,27 +161,32 @@ class Frameworks {
   private hookId = 0;
   private expressId = 0;
 
-  /** scope.node's Fast API commit where the sink has it (Recorder.eventSink), else undefined: `write`. */
-  private readonly sink: Recorder["eventSink"];
+  /**
+   * scope.node's Fast API commit where the sink has it (Recorder.eventSink), else one that
+   * hands the event to the recorder's `event`: `write`.
+   */
+  private readonly sink: NonNullable<Recorder["eventSink"]>;
 
   constructor(private readonly recorder: Recorder) {
-    this.sink = recorder.eventSink;
+    this.sink = recorder.eventSink ?? {
+      commitEvent(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): number {
+        recorder.event(kind, a, b, c, d, e, flags);
+        return 1;
+      },
+    };
   }
 
   /**
    * A step's record through the sink's Fast API call itself (as ports.ts's receive), not the
    * recorder's `event`, whose default arguments make it large in TurboFan's inlining budget
-   * (BENCHMARKS.md "Web: a layer's visit, fewer calls").
+   * (BENCHMARKS.md "Web: a layer's visit, fewer calls"); no test of the sink's kind here
+   * either (its bytecode counts against the layer wrapper's budget, which onLayer fits in).
    */
   private write(kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
-    const sink = this.sink;
-    if (sink === undefined) return this.recorder.event(kind, a, b, c, d, e, flags);
-    try {
-      const written = sink.commitEvent!(kind, flags, a, b, c, d, e);
-      if (written !== 1) this.recorder.notCommitted(written, kind, a, b, c, d, e, flags);
-    } catch (error) {
-      this.recorder.fail(error);
-    }
+    // No try/catch here: every caller runs inside one of its own (the layer wrappers', the
+    // step's `next`, the response's emit, Fastify's guard).
+    const written = this.sink.commitEvent!(kind, flags, a, b, c, d, e);
+    if (written !== 1) this.recorder.notCommitted(written, kind, a, b, c, d, e, flags);
   }
 
   /**
@@ -272,19 +268,17 @@ class Frameworks {
    */
   private stepsOf(request: object, response: object): Steps | undefined {
     const state = serverRequests.get(request);
-    if (state !== undefined) {
-      let steps = state.steps as Steps | undefined;
-      if (steps === undefined) {
-        steps = { request: state.id, ordinal: 0, top: undefined, route: undefined, routeId: 0, hookFailed: false, ending: undefined, routeFramework: 0 };
-        state.steps = steps;
-      }
-      return steps;
-    }
+    return state !== undefined ? (state as Steps) : this.unrecordedSteps(request, response);
+  }
+
+  /** The steps of a request scope did not record (stepsOf): kept in a stamp of their own, for the running request context's id. */
+  private unrecordedSteps(request: object, response: object): Steps | undefined {
     const id = currentRequest();
     if (id === 0) return undefined;
     let steps = stepsStamp.get(request);
-    if (steps === undefined || steps.request !== id) {
-      steps = { request: id, ordinal: 0, top: undefined, route: undefined, routeId: 0, hookFailed: false, ending: undefined, routeFramework: 0 };
+    if (steps === undefined || steps.id !== id) {
+      // A state of its own (the same fields as a recorded request's), only its steps' fields used.
+      steps = requestState(id) as Steps;
       stepsStamp.set(request, steps);
       if (response !== null && typeof response === "object") stepsStamp.set(response, steps);
     }
@@ -316,7 +310,7 @@ class Frameworks {
     const framework = steps.routeFramework;
     if (framework === 0) return;
     steps.routeFramework = 0;
-    this.recorder.event(Kind.http_route, steps.request, steps.routeId, framework);
+    this.recorder.event(Kind.http_route, steps.id, steps.routeId, framework);
   }
 
   /** http_step_start, with the string ids of its name, kind and route (0: none). */
@@ -325,7 +319,7 @@ class Frameworks {
     const b = steps.routeFramework === 0 ? ordinal : this.routeRides(steps, kind, routeId, ordinal);
     let kindId = kind === "middleware" ? this.middlewareId : kind === "handler" ? this.handlerId : 0;
     if (kindId === 0) kindId = this.kindId(kind);
-    this.write(Kind.http_step_start, steps.request, b, nameId, kindId, routeId, b === ordinal ? 0 : StepStartFlag.route);
+    this.write(Kind.http_step_start, steps.id, b, nameId, kindId, routeId, b === ordinal ? 0 : StepStartFlag.route);
     const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false, hook: kind === "hook", below: steps.top };
     steps.top = step;
     return step;
@@ -358,8 +352,19 @@ class Frameworks {
       while (above !== undefined && above.below !== step) above = above.below;
       if (above !== undefined) above.below = step.below;
     }
+    if (!step.failed) return this.write(Kind.http_step_end, steps.id, step.ordinal, 0, 0, 0, 0);
+    this.failedEnd(step);
+  }
+
+  /**
+   * A failed step's end, with its error's type and message: a method of its own, so that `end`
+   * (inlined into the step's `next`, and so into the program's functions that call it) stays
+   * small: with this inside, Express's `query` middleware no longer inlined it on Node 24, whose
+   * `end` then ran in Maglev code, a slow API call a request (BENCHMARKS.md "Web: the HTTP
+   * server's and Express's part on Node 24").
+   */
+  private failedEnd(step: Step): void {
     const recorder = this.recorder;
-    if (!step.failed) return this.write(Kind.http_step_end, steps.request, step.ordinal, 0, 0, 0, 0);
     if (step.hook) step.steps.hookFailed = true;
     const error = step.error;
     let type: string | undefined;
@@ -370,7 +375,7 @@ class Frameworks {
       type = typeof name === "string" ? name : "Error";
       message = typeof text === "string" ? text : undefined;
     } else type = typeof error;
-    recorder.event(Kind.http_step_end, step.steps.request, step.ordinal, recorder.str(type), recorder.str(message, false), 0, 1);
+    recorder.event(Kind.http_step_end, step.steps.id, step.ordinal, recorder.str(type), recorder.str(message, false), 0, 1);
   }
 
   /** Ends the steps of a response still open when it finished or closed, innermost first. */
@@ -383,7 +388,7 @@ class Frameworks {
     const hooks = responseHooks(http.ServerResponse.prototype, this.recorder);
     hooks.steps = function (response: object, event: "finish" | "close" | "timeout") {
       const state = requestOfResponse(response);
-      const steps = state !== undefined ? (state.steps as Steps | undefined) : stepsStamp.get(response);
+      const steps = state !== undefined ? (state as Steps) : stepsStamp.get(response);
       if (steps === undefined) return;
       if (steps.routeFramework !== 0) frameworks.flushRoute(steps);
       if (steps.top === undefined) return;
@@ -409,9 +414,9 @@ class Frameworks {
     hooks.finished = function (response: object) {
       const state = requestOfResponse(response);
       if (state === undefined || !state.stepsEnd) return;
-      const steps = state.steps as Steps | undefined;
-      const ending = steps?.ending;
-      if (steps === undefined || ending === undefined) return;
+      const steps = state as Steps;
+      const ending = steps.ending;
+      if (ending === undefined) return;
       steps.ending = undefined;
       if (state.ended) return;
       state.stepsEnd = false;
@@ -443,7 +448,10 @@ class Frameworks {
         let info = layerInfos.find(this);
         if (info === undefined || info.fn !== fn) info = frameworks.layerInfo(this, fn);
         // Express runs no function of arity 4 here (it calls next()): no step.
-        if (info.arity <= 3) step = frameworks.onLayer(this, info, fn, req, res, "middleware");
+        if (info.arity <= 3) {
+          const route = routeOf(this);
+          step = route === undefined ? frameworks.onLayer(info, fn, req, res, "middleware") : frameworks.onRoute(route, info, req, res);
+        }
       } catch (error) {
         recorder.fail(error);
       }
@@ -473,7 +481,10 @@ class Frameworks {
       try {
         const info = frameworks.layerInfo(this, fn);
         // Only a function of arity 4 handles errors (else Express passes the error on).
-        if (info.arity === 4) step = frameworks.onLayer(this, info, fn, req, res, "error");
+        if (info.arity === 4) {
+          const route = routeOf(this);
+          step = route === undefined ? frameworks.onLayer(info, fn, req, res, "error") : frameworks.onRoute(route, info, req, res);
+        }
       } catch (failure) {
         recorder.fail(failure);
       }
@@ -487,16 +498,16 @@ class Frameworks {
   }
 
   /**
-   * A layer about to run its function: the route dispatch (no step: the route, onRoute, a
-   * function of its own) or a step.
+   * A layer about to run its function, not a route's dispatch (routeOf, onRoute): a step.
+   * Small enough, with what TurboFan inlines into it (stepsOf, start, write, routeRides), to be
+   * inlined into the layer wrapper on Node 24 (V8 13 counts a callee's inlined bytecode in the
+   * caller's budget, 1.2 times): the route's dispatch is the wrapper's, the steps' fields are
+   * on the request's state (no Steps made at the first step), `write` catches nothing of its
+   * own, a call a visit less (BENCHMARKS.md "Web: the HTTP server's and Express's part on Node 24").
    */
-  private onLayer(layer: LayerLike, info: LayerInfo, fn: { name?: unknown }, req: object, res: unknown, kind: "middleware" | "error"): Step | undefined {
-    const state = serverRequests.get(req);
-    const own = state !== undefined ? (state.steps as Steps | undefined) : undefined;
-    const steps = own !== undefined ? own : this.stepsOf(req, res as object);
+  private onLayer(info: LayerInfo, fn: { name?: unknown }, req: object, res: unknown, kind: "middleware" | "error"): Step | undefined {
+    const steps = this.stepsOf(req, res as object);
     if (steps === undefined) return undefined;
-    const route = layer.route;
-    if (route !== undefined && route !== null && typeof route === "object") return this.onRoute(route, info, req, steps);
     const nameId = info.nameId !== 0 ? info.nameId : this.nameIdOf(info, fn);
     const handler = info.handler;
     return this.start(steps, nameId, handler && kind === "middleware" ? "handler" : kind, handler ? steps.routeId : 0);
@@ -511,7 +522,9 @@ class Frameworks {
   }
 
   /** A route's dispatch layer: the route (`req.baseUrl` + its path), no step; its own layers marked as handlers. */
-  private onRoute(route: { path?: unknown; stack?: unknown }, info: LayerInfo, req: object, steps: Steps): undefined {
+  onRoute(route: { path?: unknown; stack?: unknown }, info: LayerInfo, req: object, res: unknown): undefined {
+    const steps = this.stepsOf(req, res as object);
+    if (steps === undefined) return undefined;
     const stack = route.stack;
     // The layer's own record of its route, else the route's (a route some other layer
     // dispatched to too), made once per route.
@@ -592,17 +605,22 @@ class Frameworks {
   private plainNext(next: LayerFn): boolean {
     if (next === this.lastNext) return this.lastNextPlain;
     const held = this.codeHeld;
-    let plain: boolean;
-    if (held !== undefined && held(next)) plain = true;
-    else {
-      plain = next.name === "next" && next.length === 1;
-      if (plain && this.codeProve !== undefined && this.proves < 64) {
-        this.proves++;
-        this.codeProve(next);
-      }
-    }
+    // The accessors' path a call of its own: not taken once Express's `next`s are proved, and
+    // out of the layer wrapper's inlining budget (onLayer fits in it: BENCHMARKS.md "Web:
+    // Express's layer visit, instruction by instruction, on Node 24").
+    const plain = held !== undefined && held(next) ? true : this.namedNext(next);
     this.lastNext = next;
     this.lastNextPlain = plain;
+    return plain;
+  }
+
+  /** plainNext by `next`'s name and length (V8's accessors), proving a plain one to scope.node. */
+  private namedNext(next: LayerFn): boolean {
+    const plain = next.name === "next" && next.length === 1;
+    if (plain && this.codeProve !== undefined && this.proves < 64) {
+      this.proves++;
+      this.codeProve(next);
+    }
     return plain;
   }
 

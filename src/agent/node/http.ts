@@ -281,7 +281,12 @@ export class ServerHooks {
   private readonly recorder: Recorder;
   /** Bun: no response.finish channel; a response's 'finish' emit ends it. */
   finishFromEmit = false;
-  private readonly sockets = new WeakMap<object, ServerSocket>();
+  /**
+   * Per server socket its ServerSocket: a stamp (a private-field test and load a request), not
+   * a WeakMap (its look-up, ~77 instructions a request: BENCHMARKS.md "Web: the HTTP server's
+   * part of a request"); a copy of its own (makeStamp's perRequest), read at every request.
+   */
+  private readonly sockets = makeStamp<ServerSocket>(true);
   private http: typeof Http | undefined;
   private readonly patchedServers = new WeakSet<object>();
   /** The prototype of the last request's server (onRequest): patched already (or not an HTTP server's). */
@@ -474,7 +479,8 @@ export class ServerHooks {
     if (known === undefined) {
       const tls = (socket as { encrypted?: boolean }).encrypted === true;
       known = { connection: newConnection(this.recorder, socket, tls, false), current: undefined, tls, serverSeen: false };
-      this.sockets.set(socket, known);
+      // A socket's first request: it carries no stamp yet (add: no test first).
+      this.sockets.add(socket, known);
     }
     return known;
   }

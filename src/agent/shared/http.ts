@@ -85,10 +85,16 @@ export function noteResponse(response: object, state: RequestState): void {
   recentNext = at === RECENT_RESPONSES - 1 ? 0 : at + 1;
 }
 
-/** The state of the request `response` answers when it is one of the responses noted last; else undefined. */
+/**
+ * The state of the request `response` answers when it is one of the responses noted last; else
+ * undefined. Newest first: a response's own emits and writes come mostly before the next
+ * request starts (one compare, not up to four, five times a request).
+ */
 export function recentResponse(response: unknown): RequestState | undefined {
+  let at = recentNext;
   for (let i = 0; i < RECENT_RESPONSES; i++) {
-    const state = recentStates[i];
+    at = at === 0 ? RECENT_RESPONSES - 1 : at - 1;
+    const state = recentStates[at];
     if (state !== undefined && state.response === response) return state;
   }
   return undefined;
@@ -174,9 +180,35 @@ export function newConnection(recorder: Recorder, addresses: Addresses, tls: boo
   return { id, requests: 0 };
 }
 
-/** A request in flight: what its end record needs. */
-export interface RequestState {
+/**
+ * What the framework steps of one server request share (src/agent/node/frameworks.ts `Steps`,
+ * which names the step type): fields of the request's state itself, not an object of their
+ * own made at its first step (an allocation, and a load at each step: BENCHMARKS.md "Web: the
+ * HTTP server's and Express's part on Node 24").
+ */
+export interface StepsState {
+  /** The request's id. */
   id: number;
+  /** The last step's ordinal. */
+  ordinal: number;
+  /**
+   * The innermost step begun and not yet ended; the ones it began inside follow through
+   * their `below` (a list in the steps themselves: no array grown a request).
+   */
+  top: unknown;
+  /** The route pattern matched last (handlers are named with it) and its string id. */
+  route: string | undefined;
+  routeId: number;
+  /** A Fastify hook failed: Fastify still publishes its handler's start, but runs no handler. */
+  hookFailed: boolean;
+  /** Steps ended at the response's 'finish' whose ends ride on the request's end record (until it is written): the innermost, the rest through `below`. */
+  ending: unknown;
+  /** The framework's string id of a route matched and not recorded yet: it rides on the next handler step's start (flushRoute). */
+  routeFramework: number;
+}
+
+/** A request in flight: what its end record needs, and a server request's framework steps (StepsState). */
+export interface RequestState extends StepsState {
   requestBytes: number;
   responseBytes: number;
   status: number;
@@ -185,8 +217,6 @@ export interface RequestState {
   error: unknown;
   /** HttpEndFlag: body sizes the runtime does not expose. */
   unknownSizes: number;
-  /** A server request's framework steps (src/agent/node/frameworks.ts), carried here instead of a stamp of their own. */
-  steps: unknown;
   /**
    * The frameworks ended the steps still open at the response's 'finish' without records of
    * their own: the request's end record says so (HttpEndFlag.stepsEnd), one record less.
@@ -199,8 +229,27 @@ export interface RequestState {
   response: object | undefined;
 }
 
-function state(id: number): RequestState {
-  return { id, requestBytes: 0, responseBytes: 0, status: 0, ended: false, timedOut: false, error: undefined, unknownSizes: 0, steps: undefined, stepsEnd: false, response: undefined };
+/** A new request's state (also the frameworks' steps of a request scope did not record: frameworks.ts). */
+export function requestState(id: number): RequestState {
+  return {
+    id,
+    requestBytes: 0,
+    responseBytes: 0,
+    status: 0,
+    ended: false,
+    timedOut: false,
+    error: undefined,
+    unknownSizes: 0,
+    stepsEnd: false,
+    response: undefined,
+    ordinal: 0,
+    top: undefined,
+    route: undefined,
+    routeId: 0,
+    hookFailed: false,
+    ending: undefined,
+    routeFramework: 0,
+  };
 }
 
 export function protocolFlags(major: number | undefined, minor: number | undefined, tls: boolean): number {
@@ -231,20 +280,43 @@ let targetsOf: Recorder | undefined;
 const MAX_TARGETS = 1024;
 
 /**
- * The string id of a server request's target: a target received before is one Map look-up
- * (its hash, which the recorder's interning computed too), not redactTarget's scan and the
+ * The last few targets looked up and their ids, compared by text (`===`): the parser makes
+ * each request's target a new string, whose Map look-up first hashes it (~350 instructions
+ * a request of the web workload with the look-up, BENCHMARKS.md "Web: the HTTP server's part
+ * of a request"); a compare stops at a different length or the first different character.
+ * A service's requests repeat a few targets (its health check, its pages); one whose targets
+ * all differ pays RECENT_TARGETS failed compares more.
+ */
+const RECENT_TARGETS = 4;
+const recentTargets: (string | undefined)[] = new Array<string | undefined>(RECENT_TARGETS).fill(undefined);
+const recentTargetIds: number[] = new Array<number>(RECENT_TARGETS).fill(0);
+let recentTargetNext = 0;
+
+/**
+ * The string id of a server request's target: a target received before is one of the recent
+ * targets' compares, else one Map look-up (its hash), not redactTarget's scan and the
  * recorder's look-up of the redacted text; the id is the one `str` gave it the first time
  * (an interned string: the same as `str` would give again).
  */
 function targetId(recorder: Recorder, target: string): number {
   if (targetsOf !== recorder) {
     targets.clear();
+    recentTargets.fill(undefined);
     targetsOf = recorder;
   }
-  const known = targets.get(target);
-  if (known !== undefined) return known;
-  const id = recorder.str(redactTarget(target));
-  if (id !== 0 && targets.size < MAX_TARGETS) targets.set(target, id);
+  for (let i = 0; i < RECENT_TARGETS; i++) {
+    if (recentTargets[i] === target) return recentTargetIds[i]!;
+  }
+  let id = targets.get(target);
+  if (id === undefined) {
+    id = recorder.str(redactTarget(target));
+    if (id === 0) return 0;
+    if (targets.size < MAX_TARGETS) targets.set(target, id);
+  }
+  const at = recentTargetNext;
+  recentTargets[at] = target;
+  recentTargetIds[at] = id;
+  recentTargetNext = at === RECENT_TARGETS - 1 ? 0 : at + 1;
   return id;
 }
 
@@ -256,7 +328,7 @@ export function serverRequestStart(recorder: Recorder, method: string | undefine
   markTurn(LongTaskKind.http);
   recorder.event(Kind.http_server_request, id, methodId(recorder, method), target === undefined ? 0 : targetId(recorder, target), connection?.id ?? 0, ordinal, flags);
   if (traceparent !== undefined) recorder.event(Kind.http_traceparent, id, recorder.str(traceparent.slice(0, MAX_TRACEPARENT_CHARS), false));
-  return state(id);
+  return requestState(id);
 }
 
 /** http_client_request: made in the current request's context (field d), by `api` (HttpClient). */
@@ -264,7 +336,7 @@ export function clientRequestStart(recorder: Recorder, method: string | undefine
   const id = newRequestId();
   recorder.event(Kind.http_client_request, id, recorder.str(method), recorder.str(url === undefined ? undefined : redactTarget(url)), currentRequest(), api);
   if (traceparent !== undefined) recorder.event(Kind.http_traceparent, id, recorder.str(traceparent.slice(0, MAX_TRACEPARENT_CHARS), false), 0, 0, 0, 1);
-  return state(id);
+  return requestState(id);
 }
 
 /**
