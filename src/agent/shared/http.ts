@@ -129,7 +129,14 @@ export function responseState(response: unknown): RequestState | undefined {
   // `this` of an emit: any value the program called it with (strict code passes it on).
   if (response === null || typeof response !== "object") return undefined;
   const recent = recentResponse(response);
-  if (recent !== undefined) return recent;
+  return recent !== undefined ? recent : requestOfResponse(response);
+}
+
+/**
+ * responseState's `res.req` path, a function of its own: the callers that inline responseState
+ * (the emit wrapper's hooks, the body counters) inline the ring's compares, not this.
+ */
+function requestOfResponse(response: object): RequestState | undefined {
   const request = (response as { req?: unknown }).req;
   if (request === null || typeof request !== "object") return undefined;
   const state = serverRequests.get(request);
