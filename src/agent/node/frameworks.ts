@@ -23,7 +23,7 @@
 import type * as Http from "node:http";
 import { Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
-import { recentResponse, requestState, serverRequests, type RequestState, type StepsState } from "../shared/http";
+import { requestState, responseState, serverRequests, type RequestState, type StepsState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
 import { callerOf, protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
@@ -133,15 +133,6 @@ function routeOf(layer: LayerLike): { path?: unknown; stack?: unknown } | undefi
   return route !== null && typeof route === "object" ? route : undefined;
 }
 
-/** The state of the server request a ServerResponse answers (`res.req`, as Node sets it). */
-function requestOfResponse(response: object): RequestState | undefined {
-  // `this` of an emit: any value the program called it with (strict code passes it on).
-  if (response === null || typeof response !== "object") return undefined;
-  const recent = recentResponse(response);
-  if (recent !== undefined) return recent;
-  const request = (response as { req?: unknown }).req;
-  return request !== null && typeof request === "object" ? serverRequests.get(request) : undefined;
-}
 
 class Frameworks {
   private readonly routesSeen = new WeakMap<object, RouteSeen>();
@@ -387,7 +378,7 @@ class Frameworks {
     // The one ServerResponse emit wrapper, shared with the HTTP integration's request end (response-emit.ts).
     const hooks = responseHooks(http.ServerResponse.prototype, this.recorder);
     hooks.steps = function (response: object, event: "finish" | "close" | "timeout") {
-      const state = requestOfResponse(response);
+      const state = responseState(response);
       const steps = state !== undefined ? (state as Steps) : stepsStamp.get(response);
       if (steps === undefined) return;
       if (steps.routeFramework !== 0) frameworks.flushRoute(steps);
@@ -412,7 +403,7 @@ class Frameworks {
     // The request's end did not come in the 'finish' (a program's listener before Node's, or
     // none): the steps' ends are written now, as their own records.
     hooks.finished = function (response: object) {
-      const state = requestOfResponse(response);
+      const state = responseState(response);
       if (state === undefined || !state.stepsEnd) return;
       const steps = state as Steps;
       const ending = steps.ending;

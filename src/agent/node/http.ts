@@ -40,8 +40,9 @@ import {
   protocolFlags,
   rawHeader,
   noteResponse,
-  recentResponse,
   requestEnd,
+  responseClosed,
+  responseState,
   serverRequestStart,
   serverRequests,
   type Connection,
@@ -124,12 +125,6 @@ const serverOf = (message: object) => serverStamp.get(message);
 const clientOf = (message: object) => clientStamp.get(message);
 /** The state of the request `message` answers (a ServerResponse) or is the answer to (a client's IncomingMessage). */
 const ownerOf = (message: object) => (typeof message === "object" && message !== null ? (message as { req?: unknown }).req : undefined);
-const serverOfResponse = (response: object) => {
-  const recent = recentResponse(response);
-  if (recent !== undefined) return recent;
-  const request = ownerOf(response);
-  return typeof request === "object" && request !== null ? serverStamp.get(request) : undefined;
-};
 /**
  * Bun: a server response's request, stamped at its start. Bun publishes no finish channel, so
  * its responses end from their own 'finish' emit, and a program may have replaced `res.req`
@@ -214,7 +209,7 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
           // wrote its body: those bytes wait here until then.
           // A server's response first: asking a ServerResponse for a client request's stamp
           // it does not carry is a runtime call in V8 (stamp.ts `add`).
-          const response = serverOfResponse(this);
+          const response = responseState(this);
           const request = response === undefined ? clientOf(this) : undefined;
           if (response !== undefined) response.responseBytes += bytes;
           else if (request !== undefined) request.requestBytes += bytes;
@@ -464,9 +459,9 @@ export class ServerHooks {
       // emit has nothing to do here: no look-up of its request (on Node 20 ~1 k instructions
       // of inline-cache misses a response, BENCHMARKS.md "Web: the cost scope induces in the program's code").
       if (event === "finish" && !hooks.finishFromEmit) return;
-      const request = (hooks.finishFromEmit ? bunResponses.get(response) : undefined) ?? serverOfResponse(response);
+      const request = (hooks.finishFromEmit ? bunResponses.get(response) : undefined) ?? responseState(response);
       // A response's last emit: not kept by scope past it.
-      if (event === "close" && request !== undefined && request.response === response) request.response = undefined;
+      if (event === "close" && request !== undefined) responseClosed(request, response);
       if (request === undefined || request.ended) return;
       if (event === "timeout") request.timedOut = true;
       else if (event === "close") hooks.end(response as Http.ServerResponse, request, 0);
@@ -565,7 +560,7 @@ export class ServerHooks {
    * the program's code"); `req` as the response holds it when the message has none.
    */
   onFinish(response: Http.ServerResponse, request?: Http.IncomingMessage): void {
-    const state = request !== null && typeof request === "object" ? serverStamp.get(request) : serverOfResponse(response);
+    const state = request !== null && typeof request === "object" ? serverStamp.get(request) : responseState(response);
     if (state !== undefined) this.end(response, state, HttpEnd.finished);
   }
 

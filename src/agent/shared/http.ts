@@ -70,8 +70,9 @@ function lastOneKept<T>(stamp: Stamp<T>): Stamp<T> {
  * body counters' `end`, the response's 'finish' and 'close' emits); an identity compare
  * reads nothing (BENCHMARKS.md "Web: scope's added instructions by function"). A response
  * is noted at its request's start (Node publishes them together), on its request's state,
- * and dropped from it at its 'close' (so that scope keeps no response alive); the responses
- * of requests before the last RECENT_RESPONSES are found through `res.req`, as before.
+ * and dropped from it at its 'close' (so that scope keeps no response alive: responseClosed);
+ * the responses of requests before the last RECENT_RESPONSES are found through `res.req`
+ * (responseState), and noted again there.
  */
 const RECENT_RESPONSES = 4;
 const recentStates: (RequestState | undefined)[] = new Array<RequestState | undefined>(RECENT_RESPONSES).fill(undefined);
@@ -83,6 +84,22 @@ export function noteResponse(response: object, state: RequestState): void {
   const at = recentNext;
   recentStates[at] = state;
   recentNext = at === RECENT_RESPONSES - 1 ? 0 : at + 1;
+}
+
+/**
+ * What a noted state's `response` holds once its response closed: an object, not undefined.
+ * recentResponse compares the ring's responses with `===`, and while every one it had met was
+ * an object V8's optimized code checks for one; the first closed response met there (the ring's
+ * newest requests all answered: any pause between requests, as the in-process service's hold
+ * before its measured window) deoptimized recentResponse and the emit and body wrappers that
+ * inline it, and their next code was Maglev's for thousands of requests (BENCHMARKS.md "Web: 16
+ * requests in flight").
+ */
+const RESPONSE_CLOSED: object = Object.freeze({});
+
+/** At a response's 'close' (its last emit): `state` keeps it no longer. */
+export function responseClosed(state: RequestState, response: object): void {
+  if (state.response === response) state.response = RESPONSE_CLOSED;
 }
 
 /**
@@ -98,6 +115,34 @@ export function recentResponse(response: unknown): RequestState | undefined {
     if (state !== undefined && state.response === response) return state;
   }
   return undefined;
+}
+
+/**
+ * The state of the server request a ServerResponse answers: recentResponse, else `res.req`'s
+ * stamp (as Node sets it). One found through `res.req` is noted again, as the newest: with many
+ * requests in flight (16 connections, the bench's web workload) a response's first look-up (its
+ * body counter's `end`) is past the last RECENT_RESPONSES started, and its next four (the
+ * 'finish' and 'close' emits, `hooks.finished`) then find it at the first compare instead of
+ * reading `res.req` each (BENCHMARKS.md "Web: 16 requests in flight").
+ */
+export function responseState(response: unknown): RequestState | undefined {
+  // `this` of an emit: any value the program called it with (strict code passes it on).
+  if (response === null || typeof response !== "object") return undefined;
+  const recent = recentResponse(response);
+  return recent !== undefined ? recent : requestOfResponse(response);
+}
+
+/**
+ * responseState's `res.req` path, a function of its own: the callers that inline responseState
+ * (the emit wrapper's hooks, the body counters) inline the ring's compares, not this.
+ */
+function requestOfResponse(response: object): RequestState | undefined {
+  const request = (response as { req?: unknown }).req;
+  if (request === null || typeof request !== "object") return undefined;
+  const state = serverRequests.get(request);
+  // Still open (not past its 'close': scope keeps no closed response).
+  if (state !== undefined && state.response === response) noteResponse(response, state);
+  return state;
 }
 
 /**
