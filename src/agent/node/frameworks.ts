@@ -369,6 +369,15 @@ class Frameworks {
     recorder.event(Kind.http_step_end, step.steps.id, step.ordinal, recorder.str(type), recorder.str(message, false), 0, 1);
   }
 
+  /** Ends `top` and the steps below it, innermost first. */
+  private endAll(top: Step): void {
+    for (let step: Step | undefined = top; step !== undefined; ) {
+      const below: Step | undefined = step.below;
+      this.end(step);
+      step = below;
+    }
+  }
+
   /** Ends the steps of a response still open when it finished or closed, innermost first. */
   private hookResponses(): void {
     if (this.responsesHooked) return;
@@ -377,39 +386,39 @@ class Frameworks {
     const frameworks = this;
     // The one ServerResponse emit wrapper, shared with the HTTP integration's request end (response-emit.ts).
     const hooks = responseHooks(http.ServerResponse.prototype, this.recorder);
-    hooks.steps = function (response: object, event: "finish" | "close" | "timeout") {
+    hooks.steps = function (response: object, event: "finish" | "close"): RequestState | undefined {
       const state = responseState(response);
       const steps = state !== undefined ? (state as Steps) : stepsStamp.get(response);
-      if (steps === undefined) return;
+      if (steps === undefined) return undefined;
       if (steps.routeFramework !== 0) frameworks.flushRoute(steps);
-      if (steps.top === undefined) return;
+      // `top` read once and the ends of 'close' out of line (endAll): this function small
+      // enough for Node 24's TurboFan to inline it into the emit wrapper, with the state it
+      // returns (BENCHMARKS.md "Web: what is left of the agent's part on Node 20").
+      const top = steps.top;
+      if (top === undefined) return undefined;
       // A response that finished: the steps still open (the ones that answered it; never
       // failed: a failed step ends at its next(err)) end with the request's end record, which
       // follows in this emit (HttpEndFlag.stepsEnd: the reader writes their ends, one record
-      // less a request). Innermost first, as below.
+      // less a request). Innermost first, as below. The emit wrapper calls `finished` after
+      // the listeners if that end did not come.
       if (event === "finish" && state !== undefined && !state.ended && !state.stepsEnd) {
-        for (let step: Step | undefined = steps.top; step !== undefined; step = step.below) step.ended = true;
-        steps.ending = steps.top;
+        for (let step: Step | undefined = top; step !== undefined; step = step.below) step.ended = true;
+        steps.ending = top;
         steps.top = undefined;
         state.stepsEnd = true;
-        return;
+        return state;
       }
-      for (let step: Step | undefined = steps.top; step !== undefined; ) {
-        const below: Step | undefined = step.below;
-        frameworks.end(step);
-        step = below;
-      }
+      frameworks.endAll(top);
+      return undefined;
     };
     // The request's end did not come in the 'finish' (a program's listener before Node's, or
-    // none): the steps' ends are written now, as their own records.
-    hooks.finished = function (response: object) {
-      const state = responseState(response);
-      if (state === undefined || !state.stepsEnd) return;
+    // none): the steps' ends are written now, as their own records. (Once it came, `ending`
+    // is left as it is: nothing reads it after the end record, and it dies with the state.)
+    hooks.finished = function (state: RequestState) {
       const steps = state as Steps;
       const ending = steps.ending;
-      if (ending === undefined) return;
+      if (ending === undefined || state.ended) return;
       steps.ending = undefined;
-      if (state.ended) return;
       state.stepsEnd = false;
       for (let step: Step | undefined = ending; step !== undefined; ) {
         const below: Step | undefined = step.below;

@@ -246,7 +246,7 @@ export interface StepsState {
   routeId: number;
   /** A Fastify hook failed: Fastify still publishes its handler's start, but runs no handler. */
   hookFailed: boolean;
-  /** Steps ended at the response's 'finish' whose ends ride on the request's end record (until it is written): the innermost, the rest through `below`. */
+  /** Steps ended at the response's 'finish' whose ends ride on the request's end record: the innermost, the rest through `below` (left set once that record is written). */
   ending: unknown;
   /** The framework's string id of a route matched and not recorded yet: it rides on the next handler step's start (flushRoute). */
   routeFramework: number;

@@ -13,6 +13,7 @@
  * `http.server.response.finish` channel) and Bun's integration from the request hook here;
  * `finished` runs after the listeners, for ends that must be written after all.
  */
+import type { RequestState } from "./http";
 import type { Recorder } from "./recorder";
 import { definePatch } from "./patches";
 import { callerOf } from "./reflect";
@@ -20,12 +21,18 @@ import { callerOf } from "./reflect";
 export type ResponseHook = (response: object, event: "finish" | "close" | "timeout") => void;
 
 export interface ResponseHooks {
-  /** The frameworks' open steps (frameworks.ts). */
-  steps: ResponseHook | undefined;
+  /**
+   * The frameworks' open steps (frameworks.ts). At a 'finish' whose open steps are to end
+   * with the request's end record, it returns that request's state (else undefined).
+   */
+  steps: ((response: object, event: "finish" | "close") => RequestState | undefined) | undefined;
   /** The request's end (node/http.ts). */
   request: ResponseHook | undefined;
-  /** After the listeners of a 'finish' (frameworks.ts: steps whose ends were to ride on a request end that did not come). */
-  finished: ((response: object) => void) | undefined;
+  /**
+   * After the listeners of a 'finish' whose steps' ends were to ride on the request's end
+   * record (the state `steps` returned), when that end did not come (frameworks.ts).
+   */
+  finished: ((state: RequestState) => void) | undefined;
 }
 
 const installed = new WeakMap<object, { hooks: ResponseHooks; emit: unknown }>();
@@ -41,11 +48,13 @@ export function responseHooks(proto: object, recorder: Recorder): ResponseHooks 
   // (strict bundle: unmapped), which V8's optimizing tiers forward without an object
   // (BENCHMARKS.md "Web: the wrappers' own cost", "Web: the agent's own cost a request").
   const emit = function emit(this: object, event: unknown, first: unknown) {
+    // The state whose steps' ends ride on its request's end record, set at a 'finish'.
+    let riding: RequestState | undefined;
     if (event === "finish" || event === "close" || event === "timeout") {
       const steps = hooks.steps;
       if (steps !== undefined && event !== "timeout") {
         try {
-          steps(this, event);
+          riding = steps(this, event);
         } catch (error) {
           recorder.fail(error);
         }
@@ -60,10 +69,16 @@ export function responseHooks(proto: object, recorder: Recorder): ResponseHooks 
       }
     }
     const n = arguments.length;
-    if (event !== "finish" || hooks.finished === undefined) return n === 1 ? call(this, event) : n === 2 ? call(this, event, first) : (Reflect.apply(original, this, arguments) as boolean);
+    if (riding === undefined) return n === 1 ? call(this, event) : n === 2 ? call(this, event, first) : (Reflect.apply(original, this, arguments) as boolean);
     const result = n === 1 ? call(this, event) : (Reflect.apply(original, this, arguments) as boolean);
+    // The request's end came in the listeners (Node's first one, as a rule): nothing to call.
+    // Tested here, not in `finished`: on Node 20 that function, called once a request, reached
+    // TurboFan only after ~5,000 requests and ran in baseline code until then (BENCHMARKS.md
+    // "Web: what is left of the agent's part on Node 20").
+    const finished = hooks.finished;
+    if (riding.ended || finished === undefined) return result;
     try {
-      hooks.finished(this);
+      finished(riding);
     } catch (error) {
       recorder.fail(error);
     }
