@@ -48,7 +48,7 @@ export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iter
   if (!extensions || typeof original !== "function") return;
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js"))) onFile(filename, module.exports);
+    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js"))) onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
@@ -126,6 +126,26 @@ interface LayerLike {
 const stepsStamp = makeStamp<Steps>();
 /** Layer → its LayerInfo (a stamp: one private-field load per layer a request passes). */
 const layerInfos = makeStamp<LayerInfo>(true);
+
+/**
+ * The arity a LayerInfo gives Express 4's own `query` and `expressInit` layers (hookExpressRouter):
+ * no function has it, so neither layer wrapper makes a step of them (a request's needs arity ≤ 3,
+ * an error's 4), and their visit stays the wrapper's shortest path.
+ */
+const EXPRESS_OWN = 0x40000000;
+
+/** A new router's first two layers, when they are Express 4's `query` and `expressInit` (app.lazyrouter): marked as no steps. */
+function markExpressOwn(stack: unknown[]): void {
+  const query = stack[0] as LayerLike | null;
+  const init = stack[1] as LayerLike | null;
+  if (query === null || typeof query !== "object" || init === null || typeof init !== "object") return;
+  const queryFn = query.handle as { name?: unknown } | undefined;
+  const initFn = init.handle as { name?: unknown } | undefined;
+  if (typeof queryFn !== "function" || typeof initFn !== "function" || queryFn.name !== "query" || initFn.name !== "expressInit") return;
+  for (const [layer, fn] of [[query, queryFn], [init, initFn]] as const) {
+    layerInfos.set(layer, { fn, arity: EXPRESS_OWN, nameId: 0, handler: false, route: undefined, seen: undefined });
+  }
+}
 
 /** The route a layer dispatches to (Express's route layer: its `route`), else undefined. */
 function routeOf(layer: LayerLike): { path?: unknown; stack?: unknown } | undefined {
@@ -238,6 +258,7 @@ class Frameworks {
   onFile(filename: string, exports: unknown): void {
     if (filename.endsWith("fastify.js")) return this.hookFastify();
     if (filename.endsWith("hooks.js")) return this.hookFastifyHooks(exports);
+    if (filename.endsWith("index.js")) return this.hookExpressRouter(exports);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;
     if (typeof proto.handle_request === "function" && typeof proto.handle_error === "function") {
@@ -429,6 +450,33 @@ class Frameworks {
         step = below;
       }
     };
+  }
+
+  /**
+   * Express 4's Router (express/lib/router/index.js: the function its routers inherit from):
+   * its `use`, so that the two layers Express 4 puts first in every app's router, its own
+   * `query` and `expressInit` (`app.lazyrouter`: a new Router, then `use(query(...))` and
+   * `use(init(app))`), are no steps, as in Express 5, which has no such layers (it parses the
+   * query in a `req.query` getter and does expressInit's work in `app.handle`): the same app
+   * gives the same steps under both. Marked when they are added (their LayerInfo's arity
+   * EXPRESS_OWN), not tested a visit: the layer wrapper hands them to Express as it does a
+   * function of another arity (BENCHMARKS.md "Web: Express 4's own layers as no steps"). A
+   * router's first two layers only, named so: a program's own `query` (or Express's
+   * `express.query()` added by the program) is a step as before.
+   */
+  private hookExpressRouter(exports: unknown): void {
+    if (typeof exports !== "function") return;
+    const router = exports as unknown as Record<string, unknown>;
+    const use = router.use;
+    if (this.patched.has(router) || typeof use !== "function" || typeof router.handle !== "function" || typeof router.process_params !== "function") return;
+    this.patched.add(router);
+    const recorder = this.recorder;
+    assignPatch(router, "use", renamed(use as LayerFn, function (this: { stack?: unknown }) {
+      const result = Reflect.apply(use, this, arguments);
+      const stack = (this as { stack?: unknown } | null | undefined)?.stack;
+      if (Array.isArray(stack) && stack.length === 2) recorder.safe(() => markExpressOwn(stack));
+      return result;
+    }));
   }
 
   private hookLayer(proto: Record<string, unknown>, requestName: string, errorName: string): void {
