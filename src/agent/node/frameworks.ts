@@ -128,13 +128,24 @@ const stepsStamp = makeStamp<Steps>();
 const layerInfos = makeStamp<LayerInfo>(true);
 
 /**
- * The arity a LayerInfo gives Express 4's own `query` and `expressInit` layers (hookExpressRouter):
+ * The arity a LayerInfo gives Express 4's own `query` and `expressInit` layers (markExpressOwn):
  * no function has it, so neither layer wrapper makes a step of them (a request's needs arity ≤ 3,
- * an error's 4), and their visit stays the wrapper's shortest path.
+ * an error's 4), should one be called for them (a program calling Layer.prototype's entry point
+ * itself); kept when the layer's function is replaced (layerInfo).
  */
 const EXPRESS_OWN = 0x40000000;
 
-/** A new router's first two layers, when they are Express 4's `query` and `expressInit` (app.lazyrouter): marked as no steps. */
+/** The Layer prototype's own entry points (before scope's wrappers), by prototype: what markExpressOwn gives Express's own layers. */
+const layerEntries = new WeakMap<object, { request: string; handleRequest: unknown; error: string; handleError: unknown }>();
+
+/**
+ * A new router's first two layers, when they are Express 4's `query` and `expressInit`
+ * (app.lazyrouter): no steps. Each gets the Layer prototype's own `handle_request` and
+ * `handle_error` as its own (non-enumerable) properties, so a request's visit of them runs
+ * Express's code alone, no wrapper (~0.35 k a request on Node 20 and 24 against the wrapper's
+ * shortest path: BENCHMARKS.md "Web: Express 4's own layers as no steps"), and a LayerInfo of
+ * arity EXPRESS_OWN.
+ */
 function markExpressOwn(stack: unknown[]): void {
   const query = stack[0] as LayerLike | null;
   const init = stack[1] as LayerLike | null;
@@ -144,6 +155,10 @@ function markExpressOwn(stack: unknown[]): void {
   if (typeof queryFn !== "function" || typeof initFn !== "function" || queryFn.name !== "query" || initFn.name !== "expressInit") return;
   for (const [layer, fn] of [[query, queryFn], [init, initFn]] as const) {
     layerInfos.set(layer, { fn, arity: EXPRESS_OWN, nameId: 0, handler: false, route: undefined, seen: undefined });
+    const entries = layerEntries.get(Object.getPrototypeOf(layer) as object);
+    if (entries === undefined || !Object.isExtensible(layer)) continue;
+    definePatch(layer, entries.request, { value: entries.handleRequest, writable: true, enumerable: false, configurable: true });
+    definePatch(layer, entries.error, { value: entries.handleError, writable: true, enumerable: false, configurable: true });
   }
 }
 
@@ -250,7 +265,7 @@ class Frameworks {
     // A layer visited before carries the stamp: its load alone (find), not `#value in` first.
     const known = layerInfos.find(layer);
     if (known !== undefined && known.fn === fn) return known;
-    const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler, route: undefined, seen: undefined };
+    const info: LayerInfo = { fn, arity: known !== undefined && known.arity === EXPRESS_OWN ? EXPRESS_OWN : fn.length, nameId: 0, handler: known !== undefined && known.handler, route: undefined, seen: undefined };
     layerInfos.set(layer, info);
     return info;
   }
@@ -458,11 +473,10 @@ class Frameworks {
    * `query` and `expressInit` (`app.lazyrouter`: a new Router, then `use(query(...))` and
    * `use(init(app))`), are no steps, as in Express 5, which has no such layers (it parses the
    * query in a `req.query` getter and does expressInit's work in `app.handle`): the same app
-   * gives the same steps under both. Marked when they are added (their LayerInfo's arity
-   * EXPRESS_OWN), not tested a visit: the layer wrapper hands them to Express as it does a
-   * function of another arity (BENCHMARKS.md "Web: Express 4's own layers as no steps"). A
-   * router's first two layers only, named so: a program's own `query` (or Express's
-   * `express.query()` added by the program) is a step as before.
+   * gives the same steps under both. Marked when they are added (markExpressOwn), not
+   * tested a visit: their visits do not reach the layer wrapper (BENCHMARKS.md "Web: Express
+   * 4's own layers as no steps"). A router's first two layers only, named so: a program's own
+   * `query` (or Express's `express.query()` added by the program) is a step as before.
    */
   private hookExpressRouter(exports: unknown): void {
     if (typeof exports !== "function") return;
@@ -521,6 +535,7 @@ class Frameworks {
       return Reflect.apply(handleRequest, this, args);
     }));
     const handleError = proto[errorName] as LayerFn;
+    layerEntries.set(proto, { request: requestName, handleRequest, error: errorName, handleError });
     const callError = callerOf(handleError);
     assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
