@@ -19,6 +19,16 @@ const Record = layout.Record;
 pub const batch_records: u32 = 4096;
 /// How long the thread sleeps when no producer wakes it: what a trickle of records waits.
 pub const idle_timeout_ns: u64 = 10 * std.time.ns_per_ms;
+/// The longest such sleep: each wait that found nothing doubles the next, up to this, so an
+/// idle program costs ~12 wake-ups a second instead of ~100 (BENCHMARKS.md "The idle
+/// collector"). No record waits on it to be kept: a producer past half a lane wakes the
+/// thread at once (Ring.wait_for_work); only a trickle reaches the file later.
+pub const idle_timeout_max_ns: u64 = 80 * std.time.ns_per_ms;
+
+/// The sleep after one of `waited_ns` that ended with nothing to drain.
+pub fn idle_backoff(waited_ns: u64) u64 {
+    return @min(waited_ns * 2, idle_timeout_max_ns);
+}
 /// The shortest window the producers' peak rate is measured over.
 pub const peak_window_ns: u64 = 10 * std.time.ns_per_ms;
 /// (pid, tid) pairs remembered; more are still drained, only not told apart.
@@ -148,6 +158,7 @@ pub const Collector = struct {
     }
 
     fn run(collector: *Collector) void {
+        var timeout_ns: u64 = idle_timeout_ns;
         while (true) {
             // Acquire: pairs with stop's release; the drain below then sees all it must.
             const stopping = collector.stop_requested.load(.acquire);
@@ -156,7 +167,12 @@ pub const Collector = struct {
             collector.flight_step();
             collector.sample_peak();
             if (stopping) return;
-            if (moved == 0) collector.ring.wait_for_work(idle_timeout_ns);
+            if (moved != 0) {
+                timeout_ns = idle_timeout_ns;
+            } else {
+                collector.ring.wait_for_work(timeout_ns);
+                timeout_ns = idle_backoff(timeout_ns);
+            }
         }
     }
 
@@ -385,6 +401,14 @@ const TestRig = struct {
         testing.allocator.free(rig.memory);
     }
 };
+
+test "collector: an idle thread sleeps longer each time, up to the longest" {
+    var sleep_ns: u64 = idle_timeout_ns;
+    for ([_]u64{ 10, 20, 40, 80, 80 }) |expected_ms| {
+        try std.testing.expectEqual(expected_ms * std.time.ns_per_ms, sleep_ns);
+        sleep_ns = idle_backoff(sleep_ns);
+    }
+}
 
 test "collector: the thread drains bursts woken by producers, counts kinds, threads and reported losses" {
     var rig: TestRig = undefined;

@@ -339,13 +339,23 @@ fn seq_is_busy(seq: u32) bool {
 }
 
 /// The calling process's pid namespace: the inode number in the /proc/self/ns/pid link
-/// ("pid:[4026531836]"); 0 when it cannot be read (no /proc).
+/// ("pid:[4026531836]"); 0 when it cannot be read (no /proc). Read once a process (a
+/// process cannot change its own pid namespace), not at every thread's attach (a readlink
+/// ~2 µs a worker): kept with the pid it was read in, so a forked child reads its own.
 fn pid_namespace() u64 {
+    const pid: u64 = @intCast(std.c.getpid());
+    // Acquire: pairs with the release below, so the namespace read with the pid is its own.
+    if (pid_namespace_of.load(.acquire) == pid) return pid_namespace_read.load(.monotonic);
     var buffer: [64]u8 = undefined;
     const length = std.c.readlink("/proc/self/ns/pid", &buffer, buffer.len);
     if (length <= 0) return 0;
-    return pid_namespace_parse(buffer[0..@intCast(length)]);
+    const namespace = pid_namespace_parse(buffer[0..@intCast(length)]);
+    pid_namespace_read.store(namespace, .monotonic);
+    pid_namespace_of.store(pid, .release);
+    return namespace;
 }
+var pid_namespace_read = std.atomic.Value(u64).init(0);
+var pid_namespace_of = std.atomic.Value(u64).init(0);
 
 /// Pure: the inode number of a /proc/<pid>/ns/pid link's text; 0 when malformed.
 fn pid_namespace_parse(link: []const u8) u64 {

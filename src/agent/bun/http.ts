@@ -171,7 +171,7 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       if (route !== undefined) recorder.event(Kind.http_route, state.id, recorder.str(route), recorder.str("bun"));
       const length = request.headers.get("content-length");
       if (length !== null && /^\d+$/.test(length)) state.requestBytes = Number(length);
-      else if (request.body !== null) state.unknownSizes |= REQUEST_SIZE_UNKNOWN;
+      else if (request.body !== null) state.endFlags |= REQUEST_SIZE_UNKNOWN;
       serverRequests.set(request, state);
       const current = state;
       request.signal.addEventListener("abort", () => recorder.safe(() => serveEnd(recorder, current, undefined, HttpEnd.aborted)), { once: true });
@@ -214,7 +214,7 @@ function serveEnd(recorder: Recorder, state: RequestState, response: unknown, re
     state.status = response.status;
     const length = response.headers.get("content-length");
     if (length !== null && /^\d+$/.test(length)) state.responseBytes = Number(length);
-    else if (response.body !== null) state.unknownSizes |= RESPONSE_SIZE_UNKNOWN;
+    else if (response.body !== null) state.endFlags |= RESPONSE_SIZE_UNKNOWN;
   }
   requestEnd(recorder, Kind.http_server_response, state, reason);
 }
@@ -255,7 +255,7 @@ function hookFetch(recorder: Recorder): void {
               current.status = response.status;
               const length = response.headers.get("content-length");
               if (length !== null && /^\d+$/.test(length)) current.responseBytes = Number(length);
-              else if (response.body !== null) current.unknownSizes |= RESPONSE_SIZE_UNKNOWN;
+              else if (response.body !== null) current.endFlags |= RESPONSE_SIZE_UNKNOWN;
             }
             requestEnd(recorder, Kind.http_client_response, current, HttpEnd.finished);
           });
@@ -303,7 +303,7 @@ function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestS
   const state = clientRequestStart(recorder, method ?? "GET", url, HttpClient.fetch, headerValue(headers, "traceparent"));
   if (typeof body === "string") state.requestBytes = Buffer.byteLength(body);
   else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) state.requestBytes = (body as ArrayBufferView).byteLength;
-  else if (body !== undefined && body !== null) state.unknownSizes |= REQUEST_SIZE_UNKNOWN;
+  else if (body !== undefined && body !== null) state.endFlags |= REQUEST_SIZE_UNKNOWN;
   return state;
 }
 

@@ -21,7 +21,7 @@
  * same name and length that records the step's end and calls Express's own.
  */
 import type * as Http from "node:http";
-import { Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from "../shared/kinds";
+import { HttpEndFlag, Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
 import { requestState, responseState, serverRequests, type RequestState, type StepsState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
@@ -74,12 +74,19 @@ interface Steps extends StepsState {
   ending: Step | undefined;
 }
 
+/**
+ * A step's `error` until it fails (the error, any value: `undefined` too). One field where a
+ * `failed` flag and the error were two: a step is allocated per layer a request passes, and a
+ * field less is 8 bytes less of it (BENCHMARKS.md "Web: what the agent allocates a request").
+ */
+const NOT_FAILED: unique symbol = Symbol("scope.notFailed");
+
 interface Step {
   steps: Steps;
   ordinal: number;
   ended: boolean;
+  /** NOT_FAILED, or what it failed with. */
   error: unknown;
-  failed: boolean;
   hook: boolean;
   /** The open step this one began inside (while open). */
   below: Step | undefined;
@@ -347,7 +354,7 @@ class Frameworks {
     let kindId = kind === "middleware" ? this.middlewareId : kind === "handler" ? this.handlerId : 0;
     if (kindId === 0) kindId = this.kindId(kind);
     this.write(Kind.http_step_start, steps.id, b, nameId, kindId, routeId, b === ordinal ? 0 : StepStartFlag.route);
-    const step: Step = { steps, ordinal, ended: false, error: undefined, failed: false, hook: kind === "hook", below: steps.top };
+    const step: Step = { steps, ordinal, ended: false, error: NOT_FAILED, hook: kind === "hook", below: steps.top };
     steps.top = step;
     return step;
   }
@@ -379,7 +386,7 @@ class Frameworks {
       while (above !== undefined && above.below !== step) above = above.below;
       if (above !== undefined) above.below = step.below;
     }
-    if (!step.failed) return this.write(Kind.http_step_end, steps.id, step.ordinal, 0, 0, 0, 0);
+    if (step.error === NOT_FAILED) return this.write(Kind.http_step_end, steps.id, step.ordinal, 0, 0, 0, 0);
     this.failedEnd(step);
   }
 
@@ -437,11 +444,11 @@ class Frameworks {
       // follows in this emit (HttpEndFlag.stepsEnd: the reader writes their ends, one record
       // less a request). Innermost first, as below. The emit wrapper calls `finished` after
       // the listeners if that end did not come.
-      if (event === "finish" && state !== undefined && !state.ended && !state.stepsEnd) {
+      if (event === "finish" && state !== undefined && !state.ended && (state.endFlags & HttpEndFlag.stepsEnd) === 0) {
         for (let step: Step | undefined = top; step !== undefined; step = step.below) step.ended = true;
         steps.ending = top;
         steps.top = undefined;
-        state.stepsEnd = true;
+        state.endFlags |= HttpEndFlag.stepsEnd;
         return state;
       }
       frameworks.endAll(top);
@@ -455,7 +462,7 @@ class Frameworks {
       const ending = steps.ending;
       if (ending === undefined || state.ended) return;
       steps.ending = undefined;
-      state.stepsEnd = false;
+      state.endFlags &= ~HttpEndFlag.stepsEnd;
       for (let step: Step | undefined = ending; step !== undefined; ) {
         const below: Step | undefined = step.below;
         step.ended = false;
@@ -636,7 +643,6 @@ class Frameworks {
         try {
           // 'route' and 'router' skip the rest of a route or router: no error.
           if (error && error !== "route" && error !== "router") {
-            step.failed = true;
             step.error = error;
           }
           frameworks.end(step);
@@ -657,7 +663,8 @@ class Frameworks {
    * Whether `next` is named "next" with length 1 (Express's and router's own), so the step's
    * wrapper needs neither redefined. A function's `name` and `length` are read through V8's
    * accessors (~650 instructions the pair on Node 24); Express hands one `next` to every
-   * layer of a router a request passes (3 of the web workload's 4 steps), so the last answer
+   * layer of a router a request passes (3 of the web workload's 4 steps while Express 4's own
+   * two layers were steps; one of its 2 now, the other the route's), so the last answer
    * is kept with its function (held until the next step's look-up), but it makes its `next`s
    * anew each request (the router's and the route's: two a request). So a function found
    * "next"/1 is proved to scope.node (codeProve: its map and SharedFunctionInfo held), and a
@@ -748,7 +755,6 @@ class Frameworks {
         result = Reflect.apply(fn, this, args);
       } catch (error) {
         recorder.safe(() => {
-          current.failed = true;
           current.error = error;
           frameworks.end(current);
         });
@@ -761,7 +767,6 @@ class Frameworks {
           () => recorder.safe(() => frameworks.end(current)),
           (error: unknown) =>
             recorder.safe(() => {
-              current.failed = true;
               current.error = error;
               frameworks.end(current);
             }),
@@ -837,7 +842,6 @@ class Frameworks {
       error: guard((store) => {
         const step = stores.get(store);
         if (step === undefined) return;
-        step.failed = true;
         step.error = store.error;
       }),
     };

@@ -382,14 +382,14 @@ export class ServerHooks {
     own("respondWithFile", (respond) =>
       function (this: object) {
         const state = serverOf(this);
-        if (state !== undefined) state.unknownSizes |= HttpEndFlag.responseSizeUnknown;
+        if (state !== undefined) state.endFlags |= HttpEndFlag.responseSizeUnknown;
         return Reflect.apply(respond, this, arguments);
       },
     );
     own("respondWithFD", (respond) =>
       function (this: object) {
         const state = serverOf(this);
-        if (state !== undefined) state.unknownSizes |= HttpEndFlag.responseSizeUnknown;
+        if (state !== undefined) state.endFlags |= HttpEndFlag.responseSizeUnknown;
         return Reflect.apply(respond, this, arguments);
       },
     );

@@ -260,13 +260,14 @@ export interface RequestState extends StepsState {
   ended: boolean;
   timedOut: boolean;
   error: unknown;
-  /** HttpEndFlag: body sizes the runtime does not expose. */
-  unknownSizes: number;
   /**
-   * The frameworks ended the steps still open at the response's 'finish' without records of
-   * their own: the request's end record says so (HttpEndFlag.stepsEnd), one record less.
+   * HttpEndFlag, ORed into the end record's flags: body sizes the runtime does not expose, and
+   * `stepsEnd`: the frameworks ended the steps still open at the response's 'finish' without
+   * records of their own (the end record says so, one record less). One field, not a flag
+   * field and a boolean: a state is allocated per request (BENCHMARKS.md "Web: what the agent
+   * allocates a request").
    */
-  stepsEnd: boolean;
+  endFlags: number;
   /**
    * The response: a server request's ServerResponse from its start to the response's 'close'
    * (recentResponse), a client request's IncomingMessage once its head arrived (node:http).
@@ -284,8 +285,7 @@ export function requestState(id: number): RequestState {
     ended: false,
     timedOut: false,
     error: undefined,
-    unknownSizes: 0,
-    stepsEnd: false,
+    endFlags: 0,
     response: undefined,
     ordinal: 0,
     top: undefined,
@@ -461,7 +461,7 @@ export function requestEnd(recorder: Recorder, kind: number, request: RequestSta
     if (end === 0) end = request.timedOut || (code !== undefined && TIMEOUT_CODES.has(code)) ? HttpEnd.timeout : aborted ? HttpEnd.aborted : HttpEnd.socketError;
   }
   if (end === 0) end = request.timedOut ? HttpEnd.timeout : HttpEnd.aborted;
-  recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end, flags | request.unknownSizes | (request.stepsEnd ? HttpEndFlag.stepsEnd : 0));
+  recorder.event(kind, request.id, request.status, request.requestBytes, request.responseBytes, end, flags | request.endFlags);
 }
 
 /** Byte length of a chunk the program writes (string in `encoding`, or any byte view). */
