@@ -64,22 +64,21 @@ describe.each(runtimes)("%s: Express", (runtime) => {
       const traced = await both([runtime, "web/express.cjs"], { EXPRESS: express });
       const events = traced.events;
       const five = express === "express5";
-      // Express 4's app router starts with its own two middleware.
-      const builtIn = five ? [] : [ok("middleware", "query"), ok("middleware", "expressInit")];
+      // Express 4's app router starts with its own `query` and `expressInit`: no steps (as Express 5, which has no such layers).
       const logger = ok("middleware", "logger");
       expect(requests(events)).toEqual([
-        ["/api/users/7", 200, "/api/users/:id", ...builtIn, logger, ok("middleware", "router"), ok("middleware", "auth"), ok("handler", "getUser", "/api/users/:id")],
+        ["/api/users/7", 200, "/api/users/:id", logger, ok("middleware", "router"), ok("middleware", "auth"), ok("handler", "getUser", "/api/users/:id")],
         ["/ping", 200, null],
-        ["/api/users/8?deny=1", 403, null, ...builtIn, logger, ok("middleware", "router"), ok("middleware", "auth")],
-        ["/throw", 500, "/throw", ...builtIn, logger, failed("handler", "throws", "/throw", "Error"), ok("error", "onError")],
-        ["/next-error", 400, "/next-error", ...builtIn, logger, failed("handler", "passes", "/next-error", "TypeError"), ok("error", "onError")],
-        ["/two", 200, "/two", ...builtIn, logger, ok("handler", "first", "/two"), ok("handler", "second", "/two")],
-        ["/direct", 200, "/direct", ...builtIn, logger, ok("handler", "direct", "/direct"), ...[1, 2, 3].map(() => ok("middleware", "inner"))],
-        ["/skip", 200, "/skip", ...builtIn, logger, ok("handler", "skips", "/skip"), ok("handler", "taken", "/skip")],
-        ["/late", 200, "/late", ...builtIn, logger, ok("handler", "late", "/late")],
+        ["/api/users/8?deny=1", 403, null, logger, ok("middleware", "router"), ok("middleware", "auth")],
+        ["/throw", 500, "/throw", logger, failed("handler", "throws", "/throw", "Error"), ok("error", "onError")],
+        ["/next-error", 400, "/next-error", logger, failed("handler", "passes", "/next-error", "TypeError"), ok("error", "onError")],
+        ["/two", 200, "/two", logger, ok("handler", "first", "/two"), ok("handler", "second", "/two")],
+        ["/direct", 200, "/direct", logger, ok("handler", "direct", "/direct"), ...[1, 2, 3].map(() => ok("middleware", "inner"))],
+        ["/skip", 200, "/skip", logger, ok("handler", "skips", "/skip"), ok("handler", "taken", "/skip")],
+        ["/late", 200, "/late", logger, ok("handler", "late", "/late")],
         ...(five ? [["/reject", 500, "/reject", logger, failed("handler", "rejects", "/reject", "RangeError"), ok("error", "onError")]] : []),
-        ["/stream", 200, "/stream", ...builtIn, logger, ok("handler", "streams", "/stream")],
-        ["/nowhere", 404, null, ...builtIn, logger],
+        ["/stream", 200, "/stream", logger, ok("handler", "streams", "/stream")],
+        ["/nowhere", 404, null, logger],
       ]);
       expectStepsEnded(events);
       // One route event per route matched (each served request's, and /skip's two), as the request's route says.
@@ -108,6 +107,24 @@ describe.each(runtimes)("%s: Express", (runtime) => {
       expect(traced.stdout).toContain("/stream 200 content-type=null content-length=null x-powered-by=Express x-seen=1 etag=null transfer-encoding=chunked part 1;part 2");
     });
   }
+
+  test("express4 and express5 give the same steps for the same app: Express 4's own query and expressInit are none, the program's middleware named query is one", async () => {
+    const [four, five] = await Promise.all(["express4", "express5"].map((express) => both([runtime, "web/express-same.cjs"], { EXPRESS: express })));
+    expect(four!.stdout.replace(/^first layer: .*\n/, "")).toBe(five!.stdout);
+    const query = ok("middleware", "query");
+    const steps = [
+      ["/sub/hello?who=me", 200, "/sub/hello", query, query, ok("middleware", "jsonParser"), ok("middleware", "mounted_app"), ok("handler", "hello", "/sub/hello")],
+      ["/api/echo?x=1", 200, "/api/echo", query, query, ok("middleware", "jsonParser"), ok("middleware", "router"), ok("handler", "echo", "/api/echo")],
+      ["/fail", 500, "/fail", query, query, ok("middleware", "jsonParser"), failed("handler", "fails", "/fail", "Error"), ok("error", "onError")],
+      ["/nowhere", 404, null, query, query, ok("middleware", "jsonParser")],
+    ];
+    expect(requests(four!.events)).toEqual(steps);
+    expect(requests(five!.events)).toEqual(steps);
+    for (const traced of [four!, five!]) expectStepsEnded(traced.events);
+    // Step ordinals count from the first recorded step: the first middleware is step 1.
+    const first = ofKind(four!.events, "http_step_start")[0]!;
+    expect([first.fields.name, first.fields.step]).toEqual(["query", 1]);
+  });
 
   test("express4 with pg: the handler's queries (after awaits, in a Pool callback) linked to its request", async () => {
     const traced = await both([runtime, "web/express.cjs"], { EXPRESS: "express4", PGURL: server.url });

@@ -48,7 +48,7 @@ export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iter
   if (!extensions || typeof original !== "function") return;
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js"))) onFile(filename, module.exports);
+    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js"))) onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
@@ -133,6 +133,41 @@ interface LayerLike {
 const stepsStamp = makeStamp<Steps>();
 /** Layer → its LayerInfo (a stamp: one private-field load per layer a request passes). */
 const layerInfos = makeStamp<LayerInfo>(true);
+
+/**
+ * The arity a LayerInfo gives Express 4's own `query` and `expressInit` layers (markExpressOwn):
+ * no function has it, so neither layer wrapper makes a step of them (a request's needs arity ≤ 3,
+ * an error's 4), should one be called for them (a program calling Layer.prototype's entry point
+ * itself); kept when the layer's function is replaced (layerInfo).
+ */
+const EXPRESS_OWN = 0x40000000;
+
+/** The Layer prototype's own entry points (before scope's wrappers), by prototype: what markExpressOwn gives Express's own layers. */
+const layerEntries = new WeakMap<object, { request: string; handleRequest: unknown; error: string; handleError: unknown }>();
+
+/**
+ * A new router's first two layers, when they are Express 4's `query` and `expressInit`
+ * (app.lazyrouter): no steps. Each gets the Layer prototype's own `handle_request` and
+ * `handle_error` as its own (non-enumerable) properties, so a request's visit of them runs
+ * Express's code alone, no wrapper (~0.35 k a request on Node 20 and 24 against the wrapper's
+ * shortest path: BENCHMARKS.md "Web: Express 4's own layers as no steps"), and a LayerInfo of
+ * arity EXPRESS_OWN.
+ */
+function markExpressOwn(stack: unknown[]): void {
+  const query = stack[0] as LayerLike | null;
+  const init = stack[1] as LayerLike | null;
+  if (query === null || typeof query !== "object" || init === null || typeof init !== "object") return;
+  const queryFn = query.handle as { name?: unknown } | undefined;
+  const initFn = init.handle as { name?: unknown } | undefined;
+  if (typeof queryFn !== "function" || typeof initFn !== "function" || queryFn.name !== "query" || initFn.name !== "expressInit") return;
+  for (const [layer, fn] of [[query, queryFn], [init, initFn]] as const) {
+    layerInfos.set(layer, { fn, arity: EXPRESS_OWN, nameId: 0, handler: false, route: undefined, seen: undefined });
+    const entries = layerEntries.get(Object.getPrototypeOf(layer) as object);
+    if (entries === undefined || !Object.isExtensible(layer)) continue;
+    definePatch(layer, entries.request, { value: entries.handleRequest, writable: true, enumerable: false, configurable: true });
+    definePatch(layer, entries.error, { value: entries.handleError, writable: true, enumerable: false, configurable: true });
+  }
+}
 
 /** The route a layer dispatches to (Express's route layer: its `route`), else undefined. */
 function routeOf(layer: LayerLike): { path?: unknown; stack?: unknown } | undefined {
@@ -237,7 +272,7 @@ class Frameworks {
     // A layer visited before carries the stamp: its load alone (find), not `#value in` first.
     const known = layerInfos.find(layer);
     if (known !== undefined && known.fn === fn) return known;
-    const info: LayerInfo = { fn, arity: fn.length, nameId: 0, handler: known !== undefined && known.handler, route: undefined, seen: undefined };
+    const info: LayerInfo = { fn, arity: known !== undefined && known.arity === EXPRESS_OWN ? EXPRESS_OWN : fn.length, nameId: 0, handler: known !== undefined && known.handler, route: undefined, seen: undefined };
     layerInfos.set(layer, info);
     return info;
   }
@@ -245,6 +280,7 @@ class Frameworks {
   onFile(filename: string, exports: unknown): void {
     if (filename.endsWith("fastify.js")) return this.hookFastify();
     if (filename.endsWith("hooks.js")) return this.hookFastifyHooks(exports);
+    if (filename.endsWith("index.js")) return this.hookExpressRouter(exports);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;
     if (typeof proto.handle_request === "function" && typeof proto.handle_error === "function") {
@@ -438,6 +474,32 @@ class Frameworks {
     };
   }
 
+  /**
+   * Express 4's Router (express/lib/router/index.js: the function its routers inherit from):
+   * its `use`, so that the two layers Express 4 puts first in every app's router, its own
+   * `query` and `expressInit` (`app.lazyrouter`: a new Router, then `use(query(...))` and
+   * `use(init(app))`), are no steps, as in Express 5, which has no such layers (it parses the
+   * query in a `req.query` getter and does expressInit's work in `app.handle`): the same app
+   * gives the same steps under both. Marked when they are added (markExpressOwn), not
+   * tested a visit: their visits do not reach the layer wrapper (BENCHMARKS.md "Web: Express
+   * 4's own layers as no steps"). A router's first two layers only, named so: a program's own
+   * `query` (or Express's `express.query()` added by the program) is a step as before.
+   */
+  private hookExpressRouter(exports: unknown): void {
+    if (typeof exports !== "function") return;
+    const router = exports as unknown as Record<string, unknown>;
+    const use = router.use;
+    if (this.patched.has(router) || typeof use !== "function" || typeof router.handle !== "function" || typeof router.process_params !== "function") return;
+    this.patched.add(router);
+    const recorder = this.recorder;
+    assignPatch(router, "use", renamed(use as LayerFn, function (this: { stack?: unknown }) {
+      const result = Reflect.apply(use, this, arguments);
+      const stack = (this as { stack?: unknown } | null | undefined)?.stack;
+      if (Array.isArray(stack) && stack.length === 2) recorder.safe(() => markExpressOwn(stack));
+      return result;
+    }));
+  }
+
   private hookLayer(proto: Record<string, unknown>, requestName: string, errorName: string): void {
     this.hookResponses();
     if (this.codeHeld === undefined) this.recorder.safe(() => this.useCodeProofs());
@@ -480,6 +542,7 @@ class Frameworks {
       return Reflect.apply(handleRequest, this, args);
     }));
     const handleError = proto[errorName] as LayerFn;
+    layerEntries.set(proto, { request: requestName, handleRequest, error: errorName, handleError });
     const callError = callerOf(handleError);
     assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
@@ -600,7 +663,8 @@ class Frameworks {
    * Whether `next` is named "next" with length 1 (Express's and router's own), so the step's
    * wrapper needs neither redefined. A function's `name` and `length` are read through V8's
    * accessors (~650 instructions the pair on Node 24); Express hands one `next` to every
-   * layer of a router a request passes (3 of the web workload's 4 steps), so the last answer
+   * layer of a router a request passes (3 of the web workload's 4 steps while Express 4's own
+   * two layers were steps; one of its 2 now, the other the route's), so the last answer
    * is kept with its function (held until the next step's look-up), but it makes its `next`s
    * anew each request (the router's and the route's: two a request). So a function found
    * "next"/1 is proved to scope.node (codeProve: its map and SharedFunctionInfo held), and a

@@ -38,9 +38,9 @@ export const HTTP_FIRST_CHANNELS: readonly HttpChannel[] = ["net.server.socket",
 let frameworkFileMade: RegExp | undefined;
 let libraryFileMade: RegExp | undefined;
 
-/** Express 4's layer, the router package's layer (Express 5), Fastify's entry file and hooks. */
+/** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks. */
 export function frameworkFile(): RegExp {
-  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/]layer|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks)\.js$/);
+  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/](?:layer|index)|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks)\.js$/);
 }
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
@@ -101,6 +101,6 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean)
 /** Whether a file the program loads is one the enabled integrations hook (its exports handed to them once it ran). */
 export function isHookedFile(filename: string, http: boolean, db: boolean): boolean {
   if (!filename.includes("node_modules")) return false;
-  if (http && (filename.endsWith("layer.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js")) && frameworkFile().test(filename)) return true;
+  if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js")) && frameworkFile().test(filename)) return true;
   return db && libraryFile().test(filename);
 }
