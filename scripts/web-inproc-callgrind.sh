@@ -33,6 +33,5 @@ callgrind_control -i on "$(cat "$WEB_WARM_FILE")" >/dev/null
 touch "$WEB_WARM_FILE.go"
 wait $job
 # The window's dump (the one made at uv_loadavg); the final dump at exit holds the service's close.
-ls "$dir"/callgrind.out* >&2
 mv "$dir/callgrind.out.1" "$out"
 rm -rf "$dir"
