@@ -71,16 +71,36 @@ function lastOneKept<T>(stamp: Stamp<T>): Stamp<T> {
  * reads nothing (BENCHMARKS.md "Web: scope's added instructions by function"). A response
  * is noted at its request's start (Node publishes them together), on its request's state,
  * and dropped from it at its 'close' (so that scope keeps no response alive: responseClosed);
- * the responses of requests before the last RECENT_RESPONSES are found through `res.req`
- * (responseState), and noted again there.
+ * the responses of requests before the last RECENT_RESPONSES are found by the running
+ * request's id (statesById) or through `res.req` (responseState), and noted again there.
  */
 const RECENT_RESPONSES = 4;
 const recentStates: (RequestState | undefined)[] = new Array<RequestState | undefined>(RECENT_RESPONSES).fill(undefined);
 let recentNext = 0;
 
+/**
+ * The states of the last STATES_BY_ID server requests started, at their id's slot (ids are
+ * a thread's counter: the requests in flight have neighbouring ids). With many requests in
+ * flight a response's first look-up (its body counter's `end`, in its handler: the handler's
+ * request is the running one) comes after ~15 other requests started (16 connections: each
+ * connection's next request starts at its previous response, so the one ending now is about
+ * the oldest of the 16 in flight), past the ring above; its state is then this slot, read by
+ * the request context's id, not `res.req` and its IncomingMessage's stamp (BENCHMARKS.md "Web:
+ * 16 connections steady, traced against untraced"). A response found here is noted in the
+ * ring too, for its later look-ups (its emits), which may run outside its context.
+ */
+const STATES_BY_ID = 64;
+const statesById: (RequestState | undefined)[] = new Array<RequestState | undefined>(STATES_BY_ID).fill(undefined);
+
 /** Notes `response` as the one answering the request of `state` (at that request's start). */
 export function noteResponse(response: object, state: RequestState): void {
   state.response = response;
+  statesById[state.id & (STATES_BY_ID - 1)] = state;
+  noteRecent(state);
+}
+
+/** Notes `state`, whose response is open, as the newest in the ring. */
+function noteRecent(state: RequestState): void {
   const at = recentNext;
   recentStates[at] = state;
   recentNext = at === RECENT_RESPONSES - 1 ? 0 : at + 1;
@@ -118,12 +138,12 @@ export function recentResponse(response: unknown): RequestState | undefined {
 }
 
 /**
- * The state of the server request a ServerResponse answers: recentResponse, else `res.req`'s
- * stamp (as Node sets it). One found through `res.req` is noted again, as the newest: with many
- * requests in flight (16 connections, the bench's web workload) a response's first look-up (its
- * body counter's `end`) is past the last RECENT_RESPONSES started, and its next four (the
- * 'finish' and 'close' emits, `hooks.finished`) then find it at the first compare instead of
- * reading `res.req` each (BENCHMARKS.md "Web: 16 requests in flight").
+ * The state of the server request a ServerResponse answers: recentResponse, else the running
+ * request's (statesById), else `res.req`'s stamp (as Node sets it). One found past the ring is
+ * noted again, as the newest: with many requests in flight (16 connections, the bench's web
+ * workload) a response's first look-up (its body counter's `end`) is past the last
+ * RECENT_RESPONSES started, and its next four (the 'finish' and 'close' emits) then find it at
+ * the first compare (BENCHMARKS.md "Web: 16 requests in flight").
  */
 export function responseState(response: unknown): RequestState | undefined {
   // `this` of an emit: any value the program called it with (strict code passes it on).
@@ -133,15 +153,25 @@ export function responseState(response: unknown): RequestState | undefined {
 }
 
 /**
- * responseState's `res.req` path, a function of its own: the callers that inline responseState
- * (the emit wrapper's hooks, the body counters) inline the ring's compares, not this.
+ * responseState's path past the ring, a function of its own: the callers that inline
+ * responseState (the emit wrapper's hooks, the body counters) inline the ring's compares, not
+ * this. The running request's slot first: one context read (Node 24: its AsyncContextFrame's
+ * map; Node 20: the running resource's, cached by async id) and an identity compare, where
+ * `res.req` is a read of the response (on Node 20 a miss of V8's caches on Express's
+ * per-request response map, ~1 k instructions) and a private-field look-up on an
+ * IncomingMessage whose shape Express changed layer by layer.
  */
 function requestOfResponse(response: object): RequestState | undefined {
+  const running = statesById[currentRequest() & (STATES_BY_ID - 1)];
+  if (running !== undefined && running.response === response) {
+    noteRecent(running);
+    return running;
+  }
   const request = (response as { req?: unknown }).req;
   if (request === null || typeof request !== "object") return undefined;
   const state = serverRequests.get(request);
   // Still open (not past its 'close': scope keeps no closed response).
-  if (state !== undefined && state.response === response) noteResponse(response, state);
+  if (state !== undefined && state.response === response) noteRecent(state);
   return state;
 }
 
