@@ -5,7 +5,10 @@
  * the test PostgreSQL; prints each run's CPU µs per request and, per mode, the median and
  * its ratio to untraced (and each round's traced/base ratio). No load process and no HTTP
  * syscalls: the service's CPU per request with less of the machine's noise than the
- * closed-loop bench (BENCHMARKS.md "Web services").
+ * closed-loop bench (BENCHMARKS.md "Web services"). The service keeps every connection busy from
+ * its warm-up through its window (scripts/web-inproc.cjs: no pause at the window's edges, which
+ * with many connections deoptimized code traced and untraced: BENCHMARKS.md "Web: 16 connections
+ * steady, traced against untraced").
  *   bun scripts/bench-web-inproc.ts [rounds] [modes: untraced,traced,base,als] [requests]
  *   mode als: untraced with scripts/web-als-only.cjs preloaded (the request context alone);
  *   mode v8ctx: untraced with scripts/web-promise-context-only.cjs preloaded (a context on V8's promise hooks alone);

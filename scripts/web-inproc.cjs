@@ -6,13 +6,29 @@
 // CPU per request is what the service (and a tracer in it) costs, little moved by how
 // other processes use the machine. pg is real (PGURL). Prints one JSON line:
 // {requests, cpuUs} for the measured window after a warm-up.
+// The window is `requests` responses counted from the `warmup`th on, and every connection
+// keeps sending until it ends (then the connections end and the service closes): all
+// `connections` requests are in flight from the warm-up straight through the window, with no
+// pause at its edges. A pause with every request answered deoptimizes code that had met only
+// requests in flight, Node's and pg's untraced too (BENCHMARKS.md "Web: 16 requests in flight").
+// At the window's start the service calls os.getPriority() and at its end os.loadavg() (libuv's
+// uv_os_getpriority, uv_loadavg: nothing else in the process calls them), so callgrind's
+// --zero-before=uv_os_getpriority --dump-before=uv_loadavg profiles exactly the window
+// (scripts/web-inproc-callgrind.sh).
 // WEB_DIAG=1 (diagnostic runs, e.g. with --trace-opt --trace-deopt): prints "### done N"
 // every 500 responses, "### warm" and "### end" lines at the measured window's edges (to split V8's trace output by window) and
 // adds to the JSON line the heap bytes allocated in the window (`allocatedBytes`: the used
 // heap's growth plus what each GC in the window freed, by v8.GCProfiler) and its GCs by type.
 // WEB_HEAP_PROFILE=path (with WEB_DIAG=1): V8's sampling heap profiler over the window (every
 // 256 bytes on average, objects the GCs collected included), its profile written to path.
-// Usage: [WEB_STUB_PG=1] [WEB_DIAG=1 [WEB_HEAP_PROFILE=path]] [WEB_WARM_FILE=path [WEB_WARM_WAIT=1]] node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
+// WEB_WARM_FILE=path: the service's pid written there WEB_WARM_LEAD (300) responses before the
+// warm-up's end (e.g. for `callgrind_control -i on`); the window then starts at the first
+// response from the `warmup`th on at which path.go exists (the collector is on), with no request
+// held: "### window N" on stderr names that response when it is not the `warmup`th.
+// WEB_WARM_WAIT=1 (with WEB_WARM_FILE, the old way, for reproducing a pause): the file is written
+// at the warm-up's end and no request is sent until path.go exists: every connection idle
+// before the window.
+// Usage: [WEB_STUB_PG=1] [WEB_DIAG=1 [WEB_HEAP_PROFILE=path]] [WEB_WARM_FILE=path [WEB_WARM_LEAD=n | WEB_WARM_WAIT=1]] node web-inproc.cjs '{"connections": 8, "warmup": 2000, "requests": 10000}'
 const http = require("node:http");
 const { Duplex } = require("node:stream");
 const express = require("express");
@@ -55,7 +71,6 @@ const paths = ["/items/7", "/orders/3"].map((path) => Buffer.from(`GET ${path} H
 let done = 0;
 let sent = 0;
 let started;
-const total = warmup + requests;
 let finished = false;
 const diag = process.env.WEB_DIAG === "1";
 let profiler;
@@ -93,42 +108,64 @@ function diagEnd() {
   return { allocatedBytes: used - usedAtWarm + freed, gcs };
 }
 
+const warmFile = process.env.WEB_WARM_FILE;
+const warmWait = warmFile !== undefined && process.env.WEB_WARM_WAIT === "1";
+const lead = warmFile === undefined || warmWait ? 0 : Math.max(0, Math.min(warmup - 1, Number(process.env.WEB_WARM_LEAD ?? 300)));
+/** The response count the window starts at (set once it has started), and where it ends. */
+let windowStart;
+let windowEnd = Infinity;
+/** Connections not ended yet: the service closes when the last one ends. */
+let open = connections;
+
 function connection() {
   const [serverSide, clientSide] = pair();
   serverSide.remoteAddress = "127.0.0.1";
   serverSide.remotePort = 40000 + sent;
   server.emit("connection", serverSide);
   const send = () => {
-    if (sent >= total) return clientSide.end();
+    if (finished) return clientSide.end();
     clientSide.write(paths[sent++ % paths.length]);
   };
+  clientSide.on("end", () => {
+    if (--open === 0) {
+      server.close();
+      pool.end();
+    }
+  });
   onResponses(clientSide, (head) => {
     if (!isSuccess(head)) throw new Error(`status: ${head.slice(0, 20)}`);
     done++;
     if (diag && done % 500 === 0) console.log(`### done ${done}`);
-    if (done === warmup) {
-      diagWarm();
-      started = process.cpuUsage();
-      // WEB_WARM_FILE: written once warm (e.g. for `callgrind_control -i on` to start collecting there).
-      if (process.env.WEB_WARM_FILE) {
-        require("node:fs").writeFileSync(process.env.WEB_WARM_FILE, String(process.pid));
-        // WEB_WARM_WAIT=1: no request is sent until WEB_WARM_FILE.go exists (the collector is on),
-        // so the measured window holds exactly `requests` requests.
-        if (process.env.WEB_WARM_WAIT === "1") holdUntilGo();
-      }
+    if (done === warmup - lead && warmFile !== undefined) {
+      // WEB_WARM_FILE: written before the window (e.g. for `callgrind_control -i on` to start collecting).
+      require("node:fs").writeFileSync(warmFile, String(process.pid));
+      // WEB_WARM_WAIT=1: no request is sent until WEB_WARM_FILE.go exists.
+      if (warmWait) holdUntilGo();
     }
-    if (done === total) finish();
+    if (windowStart === undefined && done >= warmup && (lead === 0 || require("node:fs").existsSync(`${warmFile}.go`))) startWindow();
+    else if (done === windowEnd) finish();
     if (held !== undefined) held.push(send);
     else send();
   });
   send();
 }
 
+/** The window's start: `requests` responses from here on are measured. */
+function startWindow() {
+  windowStart = done;
+  windowEnd = done + requests;
+  if (done !== warmup) process.stderr.write(`### window ${done}\n`);
+  diagWarm();
+  // The mark of the window's start (callgrind --zero-before=uv_os_getpriority).
+  require("node:os").getPriority();
+  started = process.cpuUsage();
+}
+
 /** Sends held while waiting for WEB_WARM_FILE.go (WEB_WARM_WAIT=1), undefined when not waiting. */
 let held;
 function holdUntilGo() {
   held = [];
-  const go = `${process.env.WEB_WARM_FILE}.go`;
+  const go = `${warmFile}.go`;
   const poll = () => {
     if (!require("node:fs").existsSync(go)) return setTimeout(poll, 10);
     const sends = held;
@@ -139,14 +176,15 @@ function holdUntilGo() {
   poll();
 }
 
+/** The window's end: every connection ends after its next response. */
 function finish() {
   if (finished) return;
   finished = true;
   const used = process.cpuUsage(started);
+  // The mark of the window's end (callgrind --dump-before=uv_loadavg).
+  require("node:os").loadavg();
   const diagnostics = diagEnd();
   console.log(JSON.stringify({ requests, cpuUs: (used.user + used.system) / requests, ...diagnostics }));
-  server.close();
-  pool.end();
 }
 
 for (let i = 0; i < connections; i++) connection();

@@ -15,7 +15,7 @@ callers overall, and a builtin reached through a shared one is divided by those 
 
     CALLGRIND_FLAGS=--separate-callers=3 NODE_FLAGS="--perf-basic-prof --no-memory-reducer" \\
       scripts/web-inproc-callgrind.sh A untraced 4000 3000        # and B traced
-    python3 scripts/lib/callgrind-attribute.py A B N [TOP]        # per unit (N units): by category, then by function
+    python3 scripts/lib/callgrind-attribute.py A B N [TOP]        # per unit (N units): by category, by file, then by function
     python3 scripts/lib/callgrind-attribute.py --one B N [TOP]    # one profile: the agent's functions and the builtins under them
     python3 scripts/lib/callgrind-attribute.py --slope LOW HIGH N [TOP]  # two sizes of one traced run (N units apart,
         scripts/functions-callgrind.sh): every function's cost per unit, the agent's split into its JIT code and each kind
@@ -192,6 +192,13 @@ def category(name):
     return name
 
 
+def file_of(name):
+    """A JavaScript function's file (its module: an inlining moves cost between its functions, less between files)."""
+    if not name.startswith("JS:"):
+        return name
+    return re.sub(r":\d+:\d+$", "", name.split(" ")[-1])
+
+
 def print_outside(builtins, top):
     """What the agent's functions called outside JavaScript: by kind, then the largest."""
     groups = collections.Counter()
@@ -263,6 +270,14 @@ def main():
     print("by category (A, B, B - A):")
     for k in sorted(set(ca) | set(cb), key=lambda k: -abs(cb[k] - ca[k])):
         print(f"{ca[k]:9.0f} {cb[k]:9.0f} {cb[k] - ca[k]:+8.0f}  {k}")
+    fa, fb = collections.Counter(), collections.Counter()
+    for k, v in a.items():
+        fa[file_of(k)] += v
+    for k, v in b.items():
+        fb[file_of(k)] += v
+    print("by file, largest change first (A, B, B - A):")
+    for k in sorted(set(fa) | set(fb), key=lambda k: -abs(fb[k] - fa[k]))[:top]:
+        print(f"{fa[k]:9.0f} {fb[k]:9.0f} {fb[k] - fa[k]:+8.0f}  {k[:140]}")
     print("the program's and Node's functions, largest change first:")
     keys = [k for k in set(a) | set(b) if category(k) != "agent"]
     for k in sorted(keys, key=lambda k: -abs(b[k] - a[k]))[:top]:

@@ -63,6 +63,22 @@ function lastOneKept<T>(stamp: Stamp<T>): Stamp<T> {
 }
 
 /**
+ * What a noted state's `response` holds once its response closed: an object, not undefined.
+ * recentResponse compares the noted responses with `===`, and while every one it had met was
+ * an object V8's optimized code checks for one; the first closed response met there (the
+ * newest requests all answered: any pause between requests, as the in-process service's hold
+ * before its measured window) deoptimized recentResponse and the emit and body wrappers that
+ * inline it, and their next code was Maglev's for thousands of requests (BENCHMARKS.md "Web: 16
+ * requests in flight"). For the same reason the slots hold NO_STATE, never undefined, until a
+ * request's state: a first found response (a miss: any time) met only undefined would do it too.
+ */
+const RESPONSE_CLOSED: object = Object.freeze({});
+
+/** A state no response is found in (its response closed): what the slots hold before a request's. */
+const NO_STATE: RequestState = requestState(0);
+NO_STATE.response = RESPONSE_CLOSED;
+
+/**
  * The responses of the last few server requests started, by identity, with their requests'
  * states: a ServerResponse's request found without reading `res.req`. On Node 20 Express
  * gives each request's response a map of its own (`setPrototypeOf`), so every property
@@ -70,32 +86,48 @@ function lastOneKept<T>(stamp: Stamp<T>): Stamp<T> {
  * body counters' `end`, the response's 'finish' and 'close' emits); an identity compare
  * reads nothing (BENCHMARKS.md "Web: scope's added instructions by function"). A response
  * is noted at its request's start (Node publishes them together), on its request's state,
- * and dropped from it at its 'close' (so that scope keeps no response alive: responseClosed);
- * the responses of requests before the last RECENT_RESPONSES are found through `res.req`
- * (responseState), and noted again there.
+ * and dropped from it at its 'close' (so that scope keeps no response alive: responseClosed).
+ *
+ * The states of the last STATES_BY_ID server requests started are kept at their id's slot
+ * (ids are a thread's counter: requests started together have neighbouring ids), and a
+ * response is compared with the RECENT_RESPONSES newest. With many requests in flight (16
+ * connections, the bench's web workload) a response's first look-up (its body counter's
+ * `end`, in its handler) comes 7–25 request starts after its own (each connection's next
+ * request starts at its previous response; /orders waits for two queries), past the newest:
+ * its state is then the running request's (the request context's id, its slot), not read
+ * through `res.req` and its IncomingMessage's stamp, and it is noted among the two found so
+ * (foundStates), which are compared first: its next look-ups (its 'finish' and 'close' emits)
+ * find it at the first or second compare (BENCHMARKS.md "Web: 16 requests in flight", "Web: 16
+ * connections steady, traced against untraced"). One store a request start, as a ring of the
+ * newest alone had. The compares' exact form is what Node 24's TurboFan still inlines into the
+ * emit wrapper with `hooks.steps` and what costs Node 20 least at one connection (two compares
+ * at constant indices; the found as variables, or after the newest's slot, made Node 24 leave
+ * `recentResponse` or `hooks.steps` out, +0.1–0.5 k a request; a loop over them cost Node 20's
+ * one connection +0.18 k).
  */
 const RECENT_RESPONSES = 4;
-const recentStates: (RequestState | undefined)[] = new Array<RequestState | undefined>(RECENT_RESPONSES).fill(undefined);
-let recentNext = 0;
+const STATES_BY_ID = 64;
+const statesById: RequestState[] = new Array<RequestState>(STATES_BY_ID).fill(NO_STATE);
+/** The id of the newest server request noted. */
+let newestId = 0;
+/** The two states found last past the newest (compared at constant indices), and the index of the later one. */
+const foundStates: RequestState[] = [NO_STATE, NO_STATE];
+let foundLast = 0;
 
 /** Notes `response` as the one answering the request of `state` (at that request's start). */
 export function noteResponse(response: object, state: RequestState): void {
   state.response = response;
-  const at = recentNext;
-  recentStates[at] = state;
-  recentNext = at === RECENT_RESPONSES - 1 ? 0 : at + 1;
+  const id = state.id;
+  statesById[id & (STATES_BY_ID - 1)] = state;
+  newestId = id;
 }
 
-/**
- * What a noted state's `response` holds once its response closed: an object, not undefined.
- * recentResponse compares the ring's responses with `===`, and while every one it had met was
- * an object V8's optimized code checks for one; the first closed response met there (the ring's
- * newest requests all answered: any pause between requests, as the in-process service's hold
- * before its measured window) deoptimized recentResponse and the emit and body wrappers that
- * inline it, and their next code was Maglev's for thousands of requests (BENCHMARKS.md "Web: 16
- * requests in flight").
- */
-const RESPONSE_CLOSED: object = Object.freeze({});
+/** Notes `state`, whose response is open and was found past the newest, among the found. */
+function noteFound(state: RequestState): void {
+  const at = foundLast ^ 1;
+  foundStates[at] = state;
+  foundLast = at;
+}
 
 /** At a response's 'close' (its last emit): `state` keeps it no longer. */
 export function responseClosed(state: RequestState, response: object): void {
@@ -103,27 +135,30 @@ export function responseClosed(state: RequestState, response: object): void {
 }
 
 /**
- * The state of the request `response` answers when it is one of the responses noted last; else
- * undefined. Newest first: a response's own emits and writes come mostly before the next
- * request starts (one compare, not up to four, five times a request).
+ * The state of the request `response` answers when it is one of the two found last or the
+ * responses noted last; else undefined. The found first (with many requests in flight, a
+ * response's emits after its body counter's `end`; with one, they hold NO_STATE or an answered
+ * response: two compares), then the newest first: a response's own emits and writes come
+ * mostly before the next request starts.
  */
 export function recentResponse(response: unknown): RequestState | undefined {
-  let at = recentNext;
+  const found = foundStates[0]!;
+  if (found.response === response) return found;
+  const other = foundStates[1]!;
+  if (other.response === response) return other;
+  let id = newestId;
   for (let i = 0; i < RECENT_RESPONSES; i++) {
-    at = at === 0 ? RECENT_RESPONSES - 1 : at - 1;
-    const state = recentStates[at];
-    if (state !== undefined && state.response === response) return state;
+    const state = statesById[id & (STATES_BY_ID - 1)]!;
+    if (state.response === response) return state;
+    id--;
   }
   return undefined;
 }
 
 /**
- * The state of the server request a ServerResponse answers: recentResponse, else `res.req`'s
- * stamp (as Node sets it). One found through `res.req` is noted again, as the newest: with many
- * requests in flight (16 connections, the bench's web workload) a response's first look-up (its
- * body counter's `end`) is past the last RECENT_RESPONSES started, and its next four (the
- * 'finish' and 'close' emits, `hooks.finished`) then find it at the first compare instead of
- * reading `res.req` each (BENCHMARKS.md "Web: 16 requests in flight").
+ * The state of the server request a ServerResponse answers: recentResponse, else the running
+ * request's (its slot by the request context's id), else `res.req`'s stamp (as Node sets it).
+ * One found past recentResponse is noted among the found (noteFound).
  */
 export function responseState(response: unknown): RequestState | undefined {
   // `this` of an emit: any value the program called it with (strict code passes it on).
@@ -133,15 +168,25 @@ export function responseState(response: unknown): RequestState | undefined {
 }
 
 /**
- * responseState's `res.req` path, a function of its own: the callers that inline responseState
- * (the emit wrapper's hooks, the body counters) inline the ring's compares, not this.
+ * responseState's path past recentResponse, a function of its own: the callers that inline
+ * responseState (the emit wrapper's hooks, the body counters) inline the compares, not this.
+ * The running request's slot first: one context read (Node 24: its AsyncContextFrame's map;
+ * Node 20: the running resource's, cached by async id) and an identity compare, where
+ * `res.req` is a read of the response (on Node 20 a miss of V8's caches on Express's
+ * per-request response map, ~1 k instructions) and a private-field look-up on an
+ * IncomingMessage whose shape Express changed layer by layer.
  */
 function requestOfResponse(response: object): RequestState | undefined {
+  const running = statesById[currentRequest() & (STATES_BY_ID - 1)]!;
+  if (running.response === response) {
+    noteFound(running);
+    return running;
+  }
   const request = (response as { req?: unknown }).req;
   if (request === null || typeof request !== "object") return undefined;
   const state = serverRequests.get(request);
   // Still open (not past its 'close': scope keeps no closed response).
-  if (state !== undefined && state.response === response) noteResponse(response, state);
+  if (state !== undefined && state.response === response) noteFound(state);
   return state;
 }
 
