@@ -32,7 +32,10 @@
  * and runtime, Node's C++, libc; JIT code is one "???") whose instructions a request grew most against the first mode; CATEGORIES=1 prints, per mode, a request's
  * instructions by kind of native function (categoryOf: JIT code, builtins, TurboFan's and
  * Maglev's compilers, the GC, the interpreter's runtime, Node's C++, libc, ...); KEEP=dir keeps
- * each run's cachegrind output there.
+ * each run's cachegrind output there. CACHEGRIND_FLAGS="--cache-sim=yes --branch-sim=yes": valgrind
+ * flags in place of the default --cache-sim=no; every event cachegrind then counts (Ir, I1mr,
+ * D1mr, D1mw, ILmr/DLmr/DLmw, Bcm, Bim, ...) is printed a request beside the instructions
+ * (BENCHMARKS.md "Web: caches and branches, traced against untraced").
  */
 import { join } from "node:path";
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
@@ -57,6 +60,7 @@ const connections = Number(process.env.CONNECTIONS ?? 8);
 const nodeFlags = (process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const functions = Number(process.env.FUNCTIONS ?? 0);
 const categories = process.env.CATEGORIES === "1";
+const cachegrindFlags = (process.env.CACHEGRIND_FLAGS ?? "--cache-sim=no").split(" ").filter(Boolean);
 /** A native function's kind, by its (demangled) name in cachegrind's output. */
 function categoryOf(fn: string): string {
   if (fn === "???") return "JIT code (???)";
@@ -88,24 +92,36 @@ function command(mode: string, service: string[], dir: string): string[] {
   const scopeArgs = [...(process.env.SCOPE_ARGS ?? "").split(" ").filter(Boolean), ...(mode === "nodb" ? ["--events", "process,thread,message,http"] : [])];
   return mode === "untraced" || mode === "als" || mode === "v8ctx" ? service : ["bun", cli, "run", ...scopeArgs, "--out", join(dir, "trace.bin"), "--", ...service];
 }
-/** Instructions by native function in a cachegrind output (fn= lines; the count is the first event column). */
-function byFunction(text: string): Map<string, number> {
-  const counts = new Map<string, number>();
+/** Every event by native function in a cachegrind output (fn= lines; then a line number and the event columns). */
+function byFunctionAll(text: string): Map<string, number[]> {
+  const counts = new Map<string, number[]>();
   let fn = "";
   for (const line of text.split("\n")) {
     if (line.startsWith("fn=")) fn = line.slice(3);
     else if (fn !== "" && /^\d/.test(line)) {
-      const ir = Number(line.split(" ")[1] ?? 0);
-      counts.set(fn, (counts.get(fn) ?? 0) + ir);
+      const values = line.split(" ").slice(1).map(Number);
+      const sum = counts.get(fn) ?? [];
+      values.forEach((value, i) => (sum[i] = (sum[i] ?? 0) + value));
+      counts.set(fn, sum);
     }
   }
   return counts;
 }
-function instructionsOf(mode: string, count: number): { total: number; functions: Map<string, number> } {
+/** Instructions by native function (the first event column). */
+function byFunction(all: Map<string, number[]>): Map<string, number> {
+  return new Map([...all].map(([fn, values]) => [fn, values[0] ?? 0]));
+}
+/** Every event's total in a cachegrind output (its `events:` and `summary:` lines). */
+function eventsOf(text: string): Map<string, number> {
+  const names = /^events:\s+(.*)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? [];
+  const values = /^summary:\s+(.*)$/m.exec(text)?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+  return new Map(names.map((name, i) => [name, values[i] ?? 0]));
+}
+function instructionsOf(mode: string, count: number): { total: number; functions: Map<string, number>; all: Map<string, number[]>; events: Map<string, number> } {
   const dir = mkdtempSync(join(tmpdir(), "scope-web-inproc-"));
   const out = join(dir, "cachegrind.out");
   const preload = preloadOf(mode);
-  const service = ["valgrind", "--tool=cachegrind", "--cache-sim=no", `--cachegrind-out-file=${out}`, "node", ...nodeFlags, ...preload, join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections, warmup: warmupInstructions, requests: count })];
+  const service = ["valgrind", "--tool=cachegrind", ...cachegrindFlags, `--cachegrind-out-file=${out}`, "node", ...nodeFlags, ...preload, join(root, "scripts/web-inproc.cjs"), JSON.stringify({ connections, warmup: warmupInstructions, requests: count })];
   const child = Bun.spawnSync(command(mode, service, dir), { env, stderr: "pipe" });
   const text = readFileSync(out, "utf8");
   const summary = /^summary:\s+(\d+)/m.exec(text);
@@ -113,7 +129,8 @@ function instructionsOf(mode: string, count: number): { total: number; functions
   if (process.env.KEEP) writeFileSync(join(process.env.KEEP, `${mode}-${count}.out`), text);
   rmSync(dir, { recursive: true, force: true });
   if (!summary || child.exitCode !== 0) throw new Error(`${mode}: no cachegrind summary (${child.stderr.toString().slice(-300)})`);
-  return { total: Number(summary[1]), functions: functions > 0 || categories ? byFunction(text) : new Map() };
+  const all = functions > 0 || categories ? byFunctionAll(text) : new Map<string, number[]>();
+  return { total: Number(summary[1]), functions: byFunction(all), all, events: eventsOf(text) };
 }
 try {
   if (instructions !== undefined) {
@@ -124,12 +141,29 @@ try {
         const a = instructionsOf(mode, short);
         const b = instructionsOf(mode, long);
         console.log(`round ${round + 1} ${mode}: ${Math.round((b.total - a.total) / (long - short)).toLocaleString("en-US")} instructions/request (${(a.total / 1e9).toFixed(3)} G for ${short} after ${warmupInstructions}, ${(b.total / 1e9).toFixed(3)} G for ${long}); load ${load()}`);
+        if (a.events.size > 1) {
+          const perRequest = [...b.events].map(([name, value]) => `${name} ${Math.round(((value - (a.events.get(name) ?? 0)) / (long - short)) * 10) / 10}`);
+          console.log(`  ${mode} events a request: ${perRequest.join(", ")}`);
+        }
         if (categories) {
           const byCategory = new Map<string, number>();
           for (const [fn, count] of b.functions) byCategory.set(categoryOf(fn), (byCategory.get(categoryOf(fn)) ?? 0) + count);
           for (const [fn, count] of a.functions) byCategory.set(categoryOf(fn), (byCategory.get(categoryOf(fn)) ?? 0) - count);
           const rows = [...byCategory].sort((x, y) => y[1] - x[1]);
           for (const [category, count] of rows) console.log(`  ${mode} by kind: ${Math.round(count / (long - short)).toLocaleString("en-US").padStart(8)} ${category}`);
+          if (a.events.size > 1) {
+            // With CACHEGRIND_FLAGS' cache and branch models: every event a request by kind.
+            const names = [...b.events.keys()];
+            const sums = new Map<string, number[]>();
+            for (const [run, sign] of [[b, 1], [a, -1]] as const)
+              for (const [fn, values] of run.all) {
+                const sum = sums.get(categoryOf(fn)) ?? names.map(() => 0);
+                values.forEach((value, i) => (sum[i]! += sign * value));
+                sums.set(categoryOf(fn), sum);
+              }
+            console.log(`  ${mode} by kind, a request: ${names.join(" ")}`);
+            for (const [category, sum] of sums) console.log(`    ${sum.map((value) => (value / (long - short)).toFixed(1)).join(" ")} ${category}`);
+          }
         }
         if (functions === 0) continue;
         // Per request, by function: the long run's count minus the short one's.

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""The code lines (64 bytes) each function runs, from a callgrind profile taken with --dump-instr=yes
+--cache-sim=yes: per function (JIT code named from node's --perf-basic-prof map, as
+callgrind-attribute.py does), a unit (N units in the window): the distinct lines it ran, how often a
+line ran (a line's runs: its most-run instruction's count), and its I1 misses, so "misses / line runs"
+says whether the function's code stays in the I1 between its runs (near 0) or is fetched again every
+run (near 1). BENCHMARKS.md "Web: caches and branches, traced against untraced".
+
+    EXTRA=--dump-instr=yes ... scripts/web-inproc-callgrind.sh OUT traced 14000 2000   (CALLGRIND_FLAGS as there)
+    python3 scripts/lib/callgrind-lines.py OUT N [TOP] [KIND-PATTERN]
+"""
+import collections
+import importlib.util
+import os
+import re
+import sys
+
+spec = importlib.util.spec_from_file_location("events", os.path.join(os.path.dirname(__file__), "callgrind-events.py"))
+events_module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(events_module)
+attribute = events_module.attribute
+
+
+def main():
+    out, n = sys.argv[1], float(sys.argv[2])
+    top = int(sys.argv[3]) if len(sys.argv) > 3 else 30
+    pattern = re.compile(sys.argv[4]) if len(sys.argv) > 4 else None
+    name_of = attribute.perf_map(out)
+    names, objects = {}, {}
+
+    def compressed(table, token):
+        match = re.match(r"\((\d+)\)(?: (.*))?$", token)
+        if not match:
+            return token
+        if match.group(2) is not None:
+            table[match.group(1)] = match.group(2)
+        return match.group(1)
+
+    events = []
+    # function -> line address -> [max Ir of an instruction, sum I1mr, sum Ir]
+    lines = collections.defaultdict(dict)
+    object_of = {}
+    fn = ob = None
+    in_call = False
+    address = 0
+    with open(out, errors="replace") as file:
+        for line in file:
+            if line.startswith("events:"):
+                events = line.split()[1:]
+            elif line.startswith("positions:"):
+                assert "instr" in line, "take the profile with --dump-instr=yes"
+            elif line.startswith("ob="):
+                ob = compressed(objects, line[3:].strip())
+            elif line.startswith("fn="):
+                fn = compressed(names, line[3:].strip())
+                object_of.setdefault(fn, ob)
+            elif line.startswith("cob="):
+                compressed(objects, line[4:].strip())
+            elif line.startswith("cfn="):
+                compressed(names, line[4:].strip())
+            elif line.startswith("calls="):
+                in_call = True
+            elif line[:1].isdigit() or line[:1] in "+-*" or line.startswith("0x"):
+                parts = line.split()
+                token = parts[0]
+                if token.startswith("0x"):
+                    address = int(token, 16)
+                elif token[0] in "+-":
+                    address += int(token)
+                elif token == "*":
+                    pass
+                else:
+                    address = int(token, 16) if token.startswith("0x") else int(token)
+                if in_call:
+                    in_call = False
+                    continue
+                # parts[1] is the source line (positions: instr line), then the events.
+                values = [int(v) for v in parts[2:]]
+                ir = values[0] if values else 0
+                i1 = values[events.index("I1mr")] if "I1mr" in events and len(values) > events.index("I1mr") else 0
+                entry = lines[fn].setdefault(address & ~63, [0, 0, 0])
+                entry[0] = max(entry[0], ir)
+                entry[1] += i1
+                entry[2] += ir
+    rows = []
+    for key, by_line in lines.items():
+        text = names.get(key, key).split("'")[0]
+        match = re.match(r"0x([0-9a-f]+)$", text)
+        if match:
+            named = name_of(int(match.group(1), 16))
+            display = attribute.clean(named) if named else "JIT ???"
+        else:
+            display = text
+        kind = events_module.kind(display, os.path.basename(objects.get(object_of.get(key), "") or ""))
+        if pattern and not pattern.search(kind + " " + display):
+            continue
+        runs = sum(v[0] for v in by_line.values())
+        misses = sum(v[1] for v in by_line.values())
+        ir = sum(v[2] for v in by_line.values())
+        rows.append((misses / n, len(by_line), runs / n, ir / n, kind, display))
+    rows.sort(reverse=True)
+    print(f"{'I1mr':>8} {'lines':>6} {'line runs':>10} {'miss/run':>8} {'Ir':>8}  function (a unit; lines: distinct 64-byte lines run in the window)")
+    for misses, count, runs, ir, kind, display in rows[:top]:
+        print(f"{misses:8.1f} {count:6d} {runs:10.1f} {misses / runs if runs else 0:8.2f} {ir:8.1f}  [{kind}] {display[:100]}")
+    total = [sum(r[i] for r in rows) for i in (0, 1, 2, 3)]
+    print(f"{total[0]:8.1f} {total[1]:6d} {total[2]:10.1f} {total[0] / total[2] if total[2] else 0:8.2f} {total[3]:8.1f}  all shown by the pattern ({len(rows)} functions)")
+
+
+if __name__ == "__main__":
+    main()
