@@ -25,19 +25,21 @@ attribute = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(attribute)
 
 
+def compressed(table, token):
+    """A callgrind name token, "(id) name" or "(id)": its id, the name noted in `table` when given."""
+    match = re.match(r"\((\d+)\)(?: (.*))?$", token)
+    if not match:
+        return token
+    if match.group(2) is not None:
+        table[match.group(1)] = match.group(2)
+    return match.group(1)
+
+
 def parse(out):
     """Self cost per display name, one vector of events each, and the event names."""
     name_of = attribute.perf_map(out)
     names, objects = {}, {}
     events = []
-
-    def compressed(table, token):
-        match = re.match(r"\((\d+)\)(?: (.*))?$", token)
-        if not match:
-            return token
-        if match.group(2) is not None:
-            table[match.group(1)] = match.group(2)
-        return match.group(1)
 
     own = collections.defaultdict(lambda: [0] * len(events))
     object_of = {}

@@ -19,6 +19,7 @@ spec = importlib.util.spec_from_file_location("events", os.path.join(os.path.dir
 events_module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(events_module)
 attribute = events_module.attribute
+compressed = events_module.compressed
 
 
 def main():
@@ -27,14 +28,6 @@ def main():
     pattern = re.compile(sys.argv[4]) if len(sys.argv) > 4 else None
     name_of = attribute.perf_map(out)
     names, objects = {}, {}
-
-    def compressed(table, token):
-        match = re.match(r"\((\d+)\)(?: (.*))?$", token)
-        if not match:
-            return token
-        if match.group(2) is not None:
-            table[match.group(1)] = match.group(2)
-        return match.group(1)
 
     events = []
     # function -> line address -> [max Ir of an instruction, sum I1mr, sum Ir]
