@@ -41,7 +41,7 @@ type Extension = (module: { exports: unknown }, filename: string) => unknown;
 export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iterable<[string, unknown]>): void {
   const onFile = frameworkFiles(recorder);
   if (loaded !== undefined) {
-    for (const [filename, exports] of loaded) onFile(filename, exports);
+    for (const [filename, exports] of loaded) onFile(filename, exports, true);
   }
   const extensions = (Module as { _extensions?: Record<string, Extension> })._extensions;
   const original = extensions?.[".js"];
@@ -61,10 +61,10 @@ export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iter
  * calls for each file, and the Node agent's core for each file it sees load (lazy.ts), which
  * wraps `Module._extensions` itself.
  */
-export function frameworkFiles(recorder: Recorder): (filename: string, exports: unknown) => void {
+export function frameworkFiles(recorder: Recorder): (filename: string, exports: unknown, loadedBefore?: boolean) => void {
   const frameworks = new Frameworks(recorder);
-  return (filename, exports) => {
-    if (frameworkFile().test(filename)) recorder.safe(() => frameworks.onFile(filename, exports));
+  return (filename, exports, loadedBefore = false) => {
+    if (frameworkFile().test(filename)) recorder.safe(() => frameworks.onFile(filename, exports, loadedBefore));
   };
 }
 
@@ -277,10 +277,11 @@ class Frameworks {
     return info;
   }
 
-  onFile(filename: string, exports: unknown): void {
+  /** `loadedBefore`: a file the program loaded before scope (scope attach), whose objects may exist already. */
+  onFile(filename: string, exports: unknown, loadedBefore = false): void {
     if (filename.endsWith("fastify.js")) return this.hookFastify();
     if (filename.endsWith("hooks.js")) return this.hookFastifyHooks(exports);
-    if (filename.endsWith("index.js")) return this.hookExpressRouter(exports);
+    if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;
     if (typeof proto.handle_request === "function" && typeof proto.handle_error === "function") {
@@ -484,19 +485,36 @@ class Frameworks {
    * tested a visit: their visits do not reach the layer wrapper (BENCHMARKS.md "Web: Express
    * 4's own layers as no steps"). A router's first two layers only, named so: a program's own
    * `query` (or Express's `express.query()` added by the program) is a step as before.
+   *
+   * `loadedBefore` (scope attach): the program's routers may have their two layers already, so
+   * each router's first `handle` after the attach (Router's own, which its routers inherit)
+   * marks them too; a WeakSet look-up a router a request, under attach only.
    */
-  private hookExpressRouter(exports: unknown): void {
+  private hookExpressRouter(exports: unknown, loadedBefore: boolean): void {
     if (typeof exports !== "function") return;
     const router = exports as unknown as Record<string, unknown>;
     const use = router.use;
-    if (this.patched.has(router) || typeof use !== "function" || typeof router.handle !== "function" || typeof router.process_params !== "function") return;
+    const handle = router.handle;
+    if (this.patched.has(router) || typeof use !== "function" || typeof handle !== "function" || typeof router.process_params !== "function") return;
     this.patched.add(router);
     const recorder = this.recorder;
+    const markStack = (stack: unknown) => {
+      if (Array.isArray(stack) && stack.length >= 2) recorder.safe(() => markExpressOwn(stack));
+    };
     assignPatch(router, "use", renamed(use as LayerFn, function (this: { stack?: unknown }) {
       const result = Reflect.apply(use, this, arguments);
       const stack = (this as { stack?: unknown } | null | undefined)?.stack;
-      if (Array.isArray(stack) && stack.length === 2) recorder.safe(() => markExpressOwn(stack));
+      if (Array.isArray(stack) && stack.length === 2) markStack(stack);
       return result;
+    }));
+    if (!loadedBefore) return;
+    const seen = new WeakSet<object>();
+    assignPatch(router, "handle", renamed(handle as LayerFn, function (this: { stack?: unknown }) {
+      if ((typeof this === "function" || (typeof this === "object" && this !== null)) && !seen.has(this)) {
+        seen.add(this);
+        markStack(this.stack);
+      }
+      return Reflect.apply(handle, this, arguments);
     }));
   }
 
