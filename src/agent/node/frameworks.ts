@@ -23,7 +23,7 @@
 import type * as Http from "node:http";
 import { HttpEndFlag, Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
-import { requestState, responseState, serverRequests, type RequestState, type StepsState } from "../shared/http";
+import { requestState, serverRequests, type RequestState, type StepsState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
 import { callerOf, protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
@@ -429,8 +429,8 @@ class Frameworks {
     const frameworks = this;
     // The one ServerResponse emit wrapper, shared with the HTTP integration's request end (response-emit.ts).
     const hooks = responseHooks(http.ServerResponse.prototype, this.recorder);
-    hooks.steps = function (response: object, event: "finish" | "close"): RequestState | undefined {
-      const state = responseState(response);
+    hooks.steps = function (response: object, event: "finish" | "close", state: RequestState | undefined): RequestState | undefined {
+      // `state`: responseState(response), which the wrapper looked up for this and the request's hook.
       const steps = state !== undefined ? (state as Steps) : stepsStamp.get(response);
       if (steps === undefined) return undefined;
       if (steps.routeFramework !== 0) frameworks.flushRoute(steps);
