@@ -511,7 +511,7 @@ class Frameworks {
     // hookResponses); with a step, a new array of the same arguments but `next`.
     assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || recorder.groups.http !== true) return Reflect.apply(handleRequest, this, arguments);
       let step: Step | undefined;
       try {
         let info = layerInfos.find(this);
@@ -546,7 +546,7 @@ class Frameworks {
     const callError = callerOf(handleError);
     assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || recorder.groups.http !== true) return Reflect.apply(handleError, this, arguments);
       let step: Step | undefined;
       try {
         const info = frameworks.layerInfo(this, fn);
@@ -579,7 +579,8 @@ class Frameworks {
     const steps = this.stepsOf(req, res as object);
     if (steps === undefined) return undefined;
     const nameId = info.nameId !== 0 ? info.nameId : this.nameIdOf(info, fn);
-    const handler = info.handler;
+    // `=== true`: a boolean field, which V8's optimized code does not know as one (see Groups).
+    const handler = info.handler === true;
     return this.start(steps, nameId, handler && kind === "middleware" ? "handler" : kind, handler ? steps.routeId : 0);
   }
 

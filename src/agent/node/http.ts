@@ -490,7 +490,7 @@ export class ServerHooks {
    * listeners inside it instead.
    */
   onRequest(request: Http.IncomingMessage, response: Http.ServerResponse, socket: Net.Socket, enter = true): RequestState | undefined {
-    if (!this.recorder.groups.http) return undefined;
+    if (this.recorder.groups.http !== true) return undefined;
     this.ensure();
     const known = this.connectionOf(socket);
     // A server's class is patched once; a connection's server is looked at at its first request
