@@ -7,7 +7,8 @@ says whether the function's code stays in the I1 between its runs (near 0) or is
 run (near 1). BENCHMARKS.md "Web: caches and branches, traced against untraced".
 
     EXTRA=--dump-instr=yes ... scripts/web-inproc-callgrind.sh OUT traced 14000 2000   (CALLGRIND_FLAGS as there)
-    python3 scripts/lib/callgrind-lines.py OUT N [TOP] [KIND-PATTERN]
+    [LINES_OF=REGEX] python3 scripts/lib/callgrind-lines.py OUT N [TOP] [KIND-PATTERN]
+    (LINES_OF: every line of the functions it matches, by address, e.g. LINES_OF=node-extras.cjs:1437)
 """
 import collections
 import importlib.util
@@ -76,6 +77,9 @@ def main():
                 entry[1] += i1
                 entry[2] += ir
     rows = []
+    # LINES_OF=REGEX: each line of the functions it matches, by address: its runs, I1 misses and Ir a unit.
+    detail = re.compile(os.environ["LINES_OF"]) if os.environ.get("LINES_OF") else None
+    details = []
     for key, by_line in lines.items():
         text = names.get(key, key).split("'")[0]
         match = re.match(r"0x([0-9a-f]+)$", text)
@@ -91,10 +95,18 @@ def main():
         misses = sum(v[1] for v in by_line.values())
         ir = sum(v[2] for v in by_line.values())
         rows.append((misses / n, len(by_line), runs / n, ir / n, kind, display))
+        if detail and detail.search(display):
+            details.append((display, by_line))
     rows.sort(reverse=True)
     print(f"{'I1mr':>8} {'lines':>6} {'line runs':>10} {'miss/run':>8} {'Ir':>8}  function (a unit; lines: distinct 64-byte lines run in the window)")
     for misses, count, runs, ir, kind, display in rows[:top]:
         print(f"{misses:8.1f} {count:6d} {runs:10.1f} {misses / runs if runs else 0:8.2f} {ir:8.1f}  [{kind}] {display[:100]}")
+    for display, by_line in details:
+        first = min(by_line)
+        print(f"\n{display} at {first:#x}: line (offset from its first line run), runs, I1 misses, Ir a unit")
+        for address in sorted(by_line):
+            top_ir, i1, ir = by_line[address]
+            print(f"  +{address - first:#06x} {top_ir / n:7.2f} {i1 / n:7.2f} {ir / n:8.1f}")
     total = [sum(r[i] for r in rows) for i in (0, 1, 2, 3)]
     print(f"{total[0]:8.1f} {total[1]:6d} {total[2]:10.1f} {total[0] / total[2] if total[2] else 0:8.2f} {total[3]:8.1f}  all shown by the pattern ({len(rows)} functions)")
 

@@ -23,7 +23,7 @@
 import type * as Http from "node:http";
 import { HttpEndFlag, Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
-import { requestState, responseState, serverRequests, type RequestState, type StepsState } from "../shared/http";
+import { requestState, serverRequests, type RequestState, type StepsState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
 import { callerOf, protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
@@ -430,8 +430,8 @@ class Frameworks {
     const frameworks = this;
     // The one ServerResponse emit wrapper, shared with the HTTP integration's request end (response-emit.ts).
     const hooks = responseHooks(http.ServerResponse.prototype, this.recorder);
-    hooks.steps = function (response: object, event: "finish" | "close"): RequestState | undefined {
-      const state = responseState(response);
+    hooks.steps = function (response: object, event: "finish" | "close", state: RequestState | undefined): RequestState | undefined {
+      // `state`: responseState(response), which the wrapper looked up for this and the request's hook.
       const steps = state !== undefined ? (state as Steps) : stepsStamp.get(response);
       if (steps === undefined) return undefined;
       if (steps.routeFramework !== 0) frameworks.flushRoute(steps);
@@ -529,7 +529,7 @@ class Frameworks {
     // hookResponses); with a step, a new array of the same arguments but `next`.
     assignPatch(proto, requestName, renamed(handleRequest, function (this: LayerLike, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleRequest, this, arguments);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || recorder.groups.http !== true) return Reflect.apply(handleRequest, this, arguments);
       let step: Step | undefined;
       try {
         let info = layerInfos.find(this);
@@ -564,7 +564,7 @@ class Frameworks {
     const callError = callerOf(handleError);
     assignPatch(proto, errorName, renamed(handleError, function (this: LayerLike, error: unknown, req: unknown, res: unknown, next: unknown) {
       const fn = this.handle;
-      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || !recorder.groups.http) return Reflect.apply(handleError, this, arguments);
+      if (typeof fn !== "function" || typeof next !== "function" || req === null || typeof req !== "object" || recorder.groups.http !== true) return Reflect.apply(handleError, this, arguments);
       let step: Step | undefined;
       try {
         const info = frameworks.layerInfo(this, fn);
@@ -597,7 +597,8 @@ class Frameworks {
     const steps = this.stepsOf(req, res as object);
     if (steps === undefined) return undefined;
     const nameId = info.nameId !== 0 ? info.nameId : this.nameIdOf(info, fn);
-    const handler = info.handler;
+    // `=== true`: a boolean field, which V8's optimized code does not know as one (see Groups).
+    const handler = info.handler === true;
     return this.start(steps, nameId, handler && kind === "middleware" ? "handler" : kind, handler ? steps.routeId : 0);
   }
 

@@ -50,7 +50,7 @@ import {
 } from "../shared/http";
 import type { Recorder } from "../shared/recorder";
 import { enterRequest, runInRequest } from "../shared/request-context";
-import { responseHooks } from "../shared/response-emit";
+import { responseHooks, type ResponseHooks } from "../shared/response-emit";
 import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
 import { callerOf, renamed, v8Major } from "../shared/reflect";
@@ -453,13 +453,14 @@ export class ServerHooks {
 
   private patchResponses(http: typeof Http): void {
     const hooks = this;
-    // The one ServerResponse emit wrapper, shared with the frameworks' steps (response-emit.ts).
-    responseHooks(http.ServerResponse.prototype, this.recorder).request = function (response: object, event) {
-      // Node: a response that finished ends from the finish channel (onFinish), so its 'finish'
-      // emit has nothing to do here: no look-up of its request (on Node 20 ~1 k instructions
-      // of inline-cache misses a response, BENCHMARKS.md "Web: the cost scope induces in the program's code").
-      if (event === "finish" && !hooks.finishFromEmit) return;
-      const request = (hooks.finishFromEmit ? bunResponses.get(response) : undefined) ?? responseState(response);
+    // The one ServerResponse emit wrapper, shared with the frameworks' steps (response-emit.ts),
+    // which looks up the response's request (`state`) once for both hooks. Node: a response
+    // that finished ends from the finish channel (onFinish), so its 'finish' emit calls this
+    // not (requestAtFinish: Bun only): no look-up of its request (on Node 20 ~1 k instructions
+    // of inline-cache misses a response, BENCHMARKS.md "Web: the cost scope induces in the program's code").
+    this.responseHooks = responseHooks(http.ServerResponse.prototype, this.recorder);
+    this.responseHooks.request = function (response: object, event, state) {
+      const request = state ?? (hooks.finishFromEmit ? bunResponses.get(response) : undefined);
       // A response's last emit: not kept by scope past it.
       if (event === "close" && request !== undefined) responseClosed(request, response);
       if (request === undefined || request.ended) return;
@@ -468,6 +469,9 @@ export class ServerHooks {
       else if (hooks.finishFromEmit) hooks.end(response as Http.ServerResponse, request, HttpEnd.finished);
     };
   }
+
+  /** The ServerResponse emit wrapper's hooks (patchResponses). */
+  private responseHooks: ResponseHooks | undefined;
 
   private connectionOf(socket: Net.Socket): ServerSocket {
     let known = this.sockets.get(socket);
@@ -486,7 +490,7 @@ export class ServerHooks {
    * listeners inside it instead.
    */
   onRequest(request: Http.IncomingMessage, response: Http.ServerResponse, socket: Net.Socket, enter = true): RequestState | undefined {
-    if (!this.recorder.groups.http) return undefined;
+    if (this.recorder.groups.http !== true) return undefined;
     this.ensure();
     const known = this.connectionOf(socket);
     // A server's class is patched once; a connection's server is looked at at its first request
@@ -528,6 +532,8 @@ export class ServerHooks {
   hookBunServer(http: typeof Http): void {
     this.finishFromEmit = true;
     this.ensure();
+    // Its 'finish' emit ends a response (no finish channel): the request hook is called there too.
+    this.responseHooks!.requestAtFinish = true;
     const proto = http.Server.prototype as unknown as { emit: (this: object, ...args: unknown[]) => boolean };
     if (this.patchedServers.has(proto)) return;
     this.patchedServers.add(proto);

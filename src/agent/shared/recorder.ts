@@ -110,7 +110,11 @@ export class Recorder {
 
   event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
     try {
-      if (this.withArguments) {
+      // `=== true`: a boolean field, which V8's optimized code does not know as one (V8 keeps
+      // field types for objects' maps only): a bare test is TurboFan's whole ToBoolean (7
+      // compares, ~70 bytes of code in `event` and in each copy inlined, BENCHMARKS.md "Web:
+      // the response and layer wrappers' code lines").
+      if (this.withArguments === true) {
         // A Fast API call whose arguments are the fields (in registers: no stores before it;
         // zig/napi.zig commitEvent). 1: written.
         const written = this.sink.commitEvent!(kind, flags, a, b, c, d, e);

@@ -82,7 +82,13 @@ export function mapProofsOf(native: unknown): unknown {
   }
 }
 
-/** Event groups that SCOPE_EVENTS (comma-separated) can select; markers are always on. */
+/**
+ * Event groups that SCOPE_EVENTS (comma-separated) can select; markers are always on. Booleans,
+ * which V8's optimized code does not know as such (it keeps field types for objects' maps only,
+ * none for true/false): a test run on every request is written `=== true` / `!== true`, one
+ * compare, not TurboFan's whole ToBoolean (7 compares, ~70 bytes of code a test: BENCHMARKS.md
+ * "Web: the response and layer wrappers' code lines").
+ */
 export interface Groups {
   process: boolean;
   thread: boolean;
