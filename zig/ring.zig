@@ -958,38 +958,6 @@ pub const Producer = struct {
         producer.* = undefined;
     }
 
-    /// write, inlined into a caller that writes one record a call (napi.zig commitEvent):
-    /// the common case laid out straight (recording, not backlogged, discard mode, the lane
-    /// exclusive and with room), everything else a call of write. Its ~60 instructions in
-    /// ~9 cache lines of the caller's, where the call of write ran ~18 (commitEvent's 6 and
-    /// write's 12, its cold paths between them): a traced request's code is fetched again at
-    /// nearly every run (BENCHMARKS.md "Web: pg's wrappers and the native write, code lines").
-    pub inline fn write_inline(producer: *Producer, record: *const Record) bool {
-        // (Early returns marked cold, so the compiler lays the common case out straight.)
-        if (producer.stopped() or producer.backlogged or producer.mode != .discard or producer.sharing != .exclusive) {
-            @branchHint(.cold);
-            return producer.write(record);
-        }
-        // claim_discard of one with the tail as last seen; a lane that looks full (or a stale
-        // tail) goes the ordinary way, which reads the tail.
-        const head = producer.lane.head.load(.monotonic);
-        if (head -| producer.tail_cached >= producer.capacity_slots) {
-            @branchHint(.cold);
-            return producer.write(record);
-        }
-        // Monotonic: as claim_discard's store.
-        producer.lane.head.store(head + 1, .monotonic);
-        const timestamp_ns = if (record.timestamp_ns != 0) record.timestamp_ns else producer.clock.now_ns();
-        producer.publish_discard(producer.slot_of(head), head, record, timestamp_ns);
-        producer.written_count += 1;
-        if (head + 1 > producer.wake_position) {
-            // About once per half lane.
-            @branchHint(.unlikely);
-            producer.wake_check(head + 1);
-        }
-        return true;
-    }
-
     /// Writes one record; a zero timestamp is stamped now; pid and tid are the
     /// producer's. Returns false when the record was dropped (discard mode, lane and
     /// overflow full).
@@ -1343,27 +1311,19 @@ pub const Producer = struct {
         return .{ .position = position, .count = count_wanted };
     }
 
-    /// The slot of `position`, with the slot two ahead asked for now: a lane's slot was last
-    /// touched a lap ago (by the consumer's read), so it is rarely still cached, and a traced
-    /// program writes its next record microseconds later, by when the line is in. A hint:
-    /// never faults, no ordering.
-    inline fn slot_of(producer: *Producer, position: u64) *Record {
-        @prefetch(&producer.slots[(position + 2) & (producer.capacity_slots - 1)], .{ .rw = .write, .locality = 3, .cache = .data });
-        return &producer.slots[position & (producer.capacity_slots - 1)];
-    }
-
-    /// publish in discard mode (write_inline's, which knows the mode).
-    inline fn publish_discard(producer: *Producer, slot: *Record, position: u64, record: *align(1) const Record, timestamp_ns: u64) void {
-        store_body(slot, record, timestamp_ns, producer.pid, producer.tid);
-        // Release: the body above is visible to a consumer that acquires this seq.
-        @atomicStore(u32, &slot.seq, seq_committed(position), .release);
-    }
-
     /// Inline: the body of every write; a call here cost the bench's single writes ~3 ns.
     inline fn publish(producer: *Producer, position: u64, record: *align(1) const Record, timestamp_ns: u64) void {
-        const slot = producer.slot_of(position);
+        const slot = &producer.slots[position & (producer.capacity_slots - 1)];
+        // The slot two ahead, asked for now: a lane's slot was last touched a lap ago (by the
+        // consumer's read), so it is rarely still cached, and a traced program writes its next
+        // record microseconds later, by when the line is in. A hint: never faults, no ordering.
+        @prefetch(&producer.slots[(position + 2) & (producer.capacity_slots - 1)], .{ .rw = .write, .locality = 3, .cache = .data });
         switch (producer.mode) {
-            .discard => publish_discard(producer, slot, position, record, timestamp_ns),
+            .discard => {
+                store_body(slot, record, timestamp_ns, producer.pid, producer.tid);
+                // Release: the body above is visible to a consumer that acquires this seq.
+                @atomicStore(u32, &slot.seq, seq_committed(position), .release);
+            },
             .overwrite => if (producer.sharing == .exclusive) {
                 // The lane's only writer: no one else is inside the slot, so the busy
                 // mark needs no CAS; it only tells a consumer copying the slot's
