@@ -45,10 +45,14 @@ def parse(out):
     object_of = {}
     ob = fn = None
     in_call = False
+    skip = 1
     with open(out, errors="replace") as file:
         for line in file:
             if line.startswith("events:"):
                 events = line.split()[1:]
+            elif line.startswith("positions:"):
+                # --dump-instr=yes: "instr line", two position columns before the events.
+                skip = len(line.split()) - 1
             elif line.startswith("ob="):
                 ob = compressed(objects, line[3:].strip())
             elif line.startswith("fn="):
@@ -67,7 +71,7 @@ def parse(out):
                     in_call = False
                     continue
                 vector = own[fn]
-                for i, value in enumerate(parts[1:]):
+                for i, value in enumerate(parts[skip:]):
                     vector[i] += int(value)
     by_name = collections.defaultdict(lambda: [0] * len(events))
     kind_of = {}
