@@ -43,6 +43,7 @@ import {
   requestEnd,
   responseClosed,
   responseState,
+  writtenResponseState,
   serverRequestStart,
   serverRequests,
   type Connection,
@@ -208,8 +209,9 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
           // A client request is published when it is ended (its _finish), after the program
           // wrote its body: those bytes wait here until then.
           // A server's response first: asking a ServerResponse for a client request's stamp
-          // it does not carry is a runtime call in V8 (stamp.ts `add`).
-          const response = responseState(this);
+          // it does not carry is a runtime call in V8 (stamp.ts `add`). The running request's
+          // first (writtenResponseState): the program writes a response in its handler.
+          const response = writtenResponseState(this);
           const request = response === undefined ? clientOf(this) : undefined;
           if (response !== undefined) response.responseBytes += bytes;
           else if (request !== undefined) request.requestBytes += bytes;
