@@ -331,6 +331,11 @@ export interface RequestState extends StepsState {
   requestBytes: number;
   responseBytes: number;
   status: number;
+  /**
+   * Tested `=== true` / `!== true` on the request path: V8's optimized code keeps no field type
+   * for a boolean, so a bare test is TurboFan's whole ToBoolean (~70–95 bytes), this one compare
+   * (BENCHMARKS.md "Web: the body counter's end and the ended flags"; sink.ts `Groups`).
+   */
   ended: boolean;
   timedOut: boolean;
   error: unknown;
@@ -521,7 +526,7 @@ function ownData(object: object, key: string): unknown {
  * else aborted). `flags`: HttpEndFlag (a body size not known).
  */
 export function requestEnd(recorder: Recorder, kind: number, request: RequestState, reason: number, flags = 0): void {
-  if (request.ended) return;
+  if (request.ended === true) return;
   request.ended = true;
   let end = reason;
   const error = request.error;
