@@ -9,6 +9,7 @@ BENCHMARKS.md "Web: caches and branches, traced against untraced".
     LL=1048576,16,64 CALLGRIND_FLAGS="--cache-sim=yes --branch-sim=yes --I1=32768,8,64 --D1=49152,12,64 --LL=$LL" \\
       NODE_FLAGS="--perf-basic-prof --no-memory-reducer" WEB_CONNECTIONS=16 scripts/web-inproc-callgrind.sh A untraced 14000 2000
     python3 scripts/lib/callgrind-events.py A N [B N] [TOP]   # one profile, or B against A by kind and the TOP functions
+    # (a --dump-instr=yes profile too: its positions are "instr line", two columns before the events)
 
 The last column, "model ns", prices the events (MODEL="c0,l1,ll,bm": ns an instruction, an L1 miss that
 hits the LL, an LL miss, a mispredict; default 0.1,5,12,5 with the LL at 1 MB, i.e. an L2 miss that hits L3):
@@ -45,9 +46,13 @@ def parse(out):
     object_of = {}
     ob = fn = None
     in_call = False
+    positions = 1
     with open(out, errors="replace") as file:
         for line in file:
-            if line.startswith("events:"):
+            if line.startswith("positions:"):
+                # "instr line" with --dump-instr=yes: two position columns before the events.
+                positions = len(line.split()) - 1
+            elif line.startswith("events:"):
                 events = line.split()[1:]
             elif line.startswith("ob="):
                 ob = compressed(objects, line[3:].strip())
@@ -67,7 +72,7 @@ def parse(out):
                     in_call = False
                     continue
                 vector = own[fn]
-                for i, value in enumerate(parts[1:]):
+                for i, value in enumerate(parts[positions:]):
                     vector[i] += int(value)
     by_name = collections.defaultdict(lambda: [0] * len(events))
     kind_of = {}
