@@ -174,9 +174,9 @@ export function responseState(response: unknown): RequestState | undefined {
  * then `res.req`'s stamp. The program writes a response in its handler, in the request's
  * context; with many requests in flight the body counter's `end` is a response's first
  * look-up and comes past the newest responses noted (16 connections: 7–25 starts later), so
- * recentResponse's six compares (the two found, the four newest, each a state's line read)
- * all missed before the running request's slot found it: ~12 code lines and ~6 data lines a
- * request (BENCHMARKS.md "Web: the body counter's end and the ended flags").
+ * recentResponse's six compares (the two found, the four newest, each a state read) all
+ * missed before the running request's slot found it: on Node 24 15 code lines run and ~20 D1
+ * read misses a request more (BENCHMARKS.md "Web: the body counter's end and the ended flags").
  */
 export function writtenResponseState(response: object): RequestState | undefined {
   const running = runningState(response);
