@@ -84,6 +84,7 @@ const NOT_FAILED: unique symbol = Symbol("scope.notFailed");
 interface Step {
   steps: Steps;
   ordinal: number;
+  /** Tested `=== true` / `!== true` (the step's `next` and `end`): one compare, not TurboFan's whole ToBoolean (RequestState's `ended`). */
   ended: boolean;
   /** NOT_FAILED, or what it failed with. */
   error: unknown;
@@ -377,7 +378,7 @@ class Frameworks {
   }
 
   private end(step: Step): void {
-    if (step.ended) return;
+    if (step.ended === true) return;
     step.ended = true;
     const steps = step.steps;
     // Steps end innermost first: the top one; else unlinked where it is.
@@ -445,7 +446,7 @@ class Frameworks {
       // follows in this emit (HttpEndFlag.stepsEnd: the reader writes their ends, one record
       // less a request). Innermost first, as below. The emit wrapper calls `finished` after
       // the listeners if that end did not come.
-      if (event === "finish" && state !== undefined && !state.ended && (state.endFlags & HttpEndFlag.stepsEnd) === 0) {
+      if (event === "finish" && state !== undefined && state.ended !== true && (state.endFlags & HttpEndFlag.stepsEnd) === 0) {
         for (let step: Step | undefined = top; step !== undefined; step = step.below) step.ended = true;
         steps.ending = top;
         steps.top = undefined;
@@ -461,7 +462,7 @@ class Frameworks {
     hooks.finished = function (state: RequestState) {
       const steps = state as Steps;
       const ending = steps.ending;
-      if (ending === undefined || state.ended) return;
+      if (ending === undefined || state.ended === true) return;
       steps.ending = undefined;
       state.endFlags &= ~HttpEndFlag.stepsEnd;
       for (let step: Step | undefined = ending; step !== undefined; ) {
@@ -658,7 +659,7 @@ class Frameworks {
     // Express's and router's own is `function next(err)`: the same name and length without
     // redefining them (two defineProperty calls a step otherwise).
     const wrapper = function next(this: unknown, error?: unknown) {
-      if (!step.ended) {
+      if (step.ended !== true) {
         try {
           // 'route' and 'router' skip the rest of a route or router: no error.
           if (error && error !== "route" && error !== "router") {

@@ -43,6 +43,7 @@ import {
   requestEnd,
   responseClosed,
   responseState,
+  writtenResponseState,
   serverRequestStart,
   serverRequests,
   type Connection,
@@ -208,8 +209,9 @@ function patchBodies(recorder: Recorder, http: typeof Http): void {
           // A client request is published when it is ended (its _finish), after the program
           // wrote its body: those bytes wait here until then.
           // A server's response first: asking a ServerResponse for a client request's stamp
-          // it does not carry is a runtime call in V8 (stamp.ts `add`).
-          const response = responseState(this);
+          // it does not carry is a runtime call in V8 (stamp.ts `add`). The running request's
+          // first (writtenResponseState): the program writes a response in its handler.
+          const response = writtenResponseState(this);
           const request = response === undefined ? clientOf(this) : undefined;
           if (response !== undefined) response.responseBytes += bytes;
           else if (request !== undefined) request.requestBytes += bytes;
@@ -463,7 +465,7 @@ export class ServerHooks {
       const request = state ?? (hooks.finishFromEmit ? bunResponses.get(response) : undefined);
       // A response's last emit: not kept by scope past it.
       if (event === "close" && request !== undefined) responseClosed(request, response);
-      if (request === undefined || request.ended) return;
+      if (request === undefined || request.ended === true) return;
       if (event === "timeout") request.timedOut = true;
       else if (event === "close") hooks.end(response as Http.ServerResponse, request, 0);
       else if (hooks.finishFromEmit) hooks.end(response as Http.ServerResponse, request, HttpEnd.finished);
@@ -571,7 +573,7 @@ export class ServerHooks {
   }
 
   private end(response: Http.ServerResponse, request: ServerRequest, reason: number): void {
-    if (request.ended) return;
+    if (request.ended === true) return;
     // A finished response sent its head: headersSent (a getter along its prototypes) is read only for the others.
     // Its status through uncachedGet: on Node 20 this read missed V8's cache every request
     // (Express's per-request prototype; nothing else reads the response's `statusCode` here).

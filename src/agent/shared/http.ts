@@ -94,8 +94,9 @@ NO_STATE.response = RESPONSE_CLOSED;
  * connections, the bench's web workload) a response's first look-up (its body counter's
  * `end`, in its handler) comes 7–25 request starts after its own (each connection's next
  * request starts at its previous response; /orders waits for two queries), past the newest:
- * its state is then the running request's (the request context's id, its slot), not read
- * through `res.req` and its IncomingMessage's stamp, and it is noted among the two found so
+ * its state is then the running request's (the request context's id, its slot; the body
+ * counter reads that slot first: writtenResponseState), not read through `res.req` and its
+ * IncomingMessage's stamp, and it is noted among the two found so
  * (foundStates), which are compared first: its next look-ups (its 'finish' and 'close' emits)
  * find it at the first or second compare (BENCHMARKS.md "Web: 16 requests in flight", "Web: 16
  * connections steady, traced against untraced"). One store a request start, as a ring of the
@@ -168,20 +169,48 @@ export function responseState(response: unknown): RequestState | undefined {
 }
 
 /**
+ * The state of the server request a response's body counter writes for (node/http.ts: the
+ * program's `write` and `end` of it): the running request's slot first, then recentResponse,
+ * then `res.req`'s stamp. The program writes a response in its handler, in the request's
+ * context; with many requests in flight the body counter's `end` is a response's first
+ * look-up and comes past the newest responses noted (16 connections: 7–25 starts later), so
+ * recentResponse's six compares (the two found, the four newest, each a state read) all
+ * missed before the running request's slot found it: on Node 24 15 code lines run and ~20 D1
+ * read misses a request more (BENCHMARKS.md "Web: the body counter's end and the ended flags").
+ */
+export function writtenResponseState(response: object): RequestState | undefined {
+  const running = runningState(response);
+  if (running !== undefined) return running;
+  const recent = recentResponse(response);
+  return recent !== undefined ? recent : stampedState(response);
+}
+
+/**
  * responseState's path past recentResponse, a function of its own: the callers that inline
- * responseState (the emit wrapper's hooks, the body counters) inline the compares, not this.
- * The running request's slot first: one context read (Node 24: its AsyncContextFrame's map;
- * Node 20: the running resource's, cached by async id) and an identity compare, where
- * `res.req` is a read of the response (on Node 20 a miss of V8's caches on Express's
- * per-request response map, ~1 k instructions) and a private-field look-up on an
- * IncomingMessage whose shape Express changed layer by layer.
+ * responseState (the emit wrapper's hooks) inline the compares, not this.
  */
 function requestOfResponse(response: object): RequestState | undefined {
+  const running = runningState(response);
+  return running !== undefined ? running : stampedState(response);
+}
+
+/**
+ * The running request's state when `response` is its response (noted among the found), else
+ * undefined: one context read (Node 24: its AsyncContextFrame's map; Node 20: the running
+ * resource's, cached by async id) and an identity compare, where `res.req` is a read of the
+ * response (on Node 20 a miss of V8's caches on Express's per-request response map, ~1 k
+ * instructions) and a private-field look-up on an IncomingMessage whose shape Express changed
+ * layer by layer.
+ */
+function runningState(response: object): RequestState | undefined {
   const running = statesById[currentRequest() & (STATES_BY_ID - 1)]!;
-  if (running.response === response) {
-    noteFound(running);
-    return running;
-  }
+  if (running.response !== response) return undefined;
+  noteFound(running);
+  return running;
+}
+
+/** The state `res.req` (as Node sets it) carries; noted among the found while its response is open. */
+function stampedState(response: object): RequestState | undefined {
   const request = (response as { req?: unknown }).req;
   if (request === null || typeof request !== "object") return undefined;
   const state = serverRequests.get(request);
@@ -302,6 +331,11 @@ export interface RequestState extends StepsState {
   requestBytes: number;
   responseBytes: number;
   status: number;
+  /**
+   * Tested `=== true` / `!== true` on the request path: V8's optimized code keeps no field type
+   * for a boolean, so a bare test is TurboFan's whole ToBoolean (~70–95 bytes), this one compare
+   * (BENCHMARKS.md "Web: the body counter's end and the ended flags"; sink.ts `Groups`).
+   */
   ended: boolean;
   timedOut: boolean;
   error: unknown;
@@ -492,7 +526,7 @@ function ownData(object: object, key: string): unknown {
  * else aborted). `flags`: HttpEndFlag (a body size not known).
  */
 export function requestEnd(recorder: Recorder, kind: number, request: RequestState, reason: number, flags = 0): void {
-  if (request.ended) return;
+  if (request.ended === true) return;
   request.ended = true;
   let end = reason;
   const error = request.error;

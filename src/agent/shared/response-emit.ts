@@ -87,7 +87,7 @@ export function responseHooks(proto: object, recorder: Recorder): ResponseHooks 
     // TurboFan only after ~5,000 requests and ran in baseline code until then (BENCHMARKS.md
     // "Web: what is left of the agent's part on Node 20").
     const finished = hooks.finished;
-    if (riding.ended || finished === undefined) return result;
+    if (riding.ended === true || finished === undefined) return result;
     try {
       finished(riding);
     } catch (error) {
