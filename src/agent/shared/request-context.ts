@@ -108,13 +108,16 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
   // init for an earlier tick (after this hook's) is queued, and runs, before that earlier tick,
   // which is then behind the tail when it runs: with no slot of its own, it looks there. A tick
   // whose id is below the last entry's, or made when the ring is full, takes the slot as any
-  // resource does. A tick made with no request current gets nothing (a fresh object: no slot
-  // reads undefined). The ring holds numbers only: no tick is kept alive by it.
+  // resource does; the newest tick made when full is kept (`overflow`): when it runs, every tick
+  // made before it has run, and the ring is emptied (else ticks that never read the context
+  // would fill it for good). A tick made with no request current gets nothing (a fresh object: no
+  // slot reads undefined). The ring holds numbers only: it keeps no tick alive but `overflow`.
   const RING = 64;
   const ringIds = new Float64Array(RING).fill(-1);
   const ringValues = new Float64Array(RING);
   let head = 0; // next entry written
   let tail = 0; // oldest entry kept
+  let overflow: Resource | undefined;
   // The running tick's value if the ring has it (the tail then moved to it); undefined otherwise.
   const ringValue = (id: number): number | undefined => {
     for (let k = tail; k !== head; k = (k + 1) & (RING - 1)) {
@@ -154,8 +157,13 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
     // Not a tick in the ring if newer than its newest entry (a promise's or timer's id, mostly).
     let found = head !== tail && id <= (ringIds[(head - 1) & (RING - 1)] as number) ? ringValue(id) : undefined;
     if (found === undefined) {
-      found = current()[slot];
+      const resource = current();
+      found = resource[slot];
       if (found === undefined) found = behindValue(id);
+      else if (resource === overflow) {
+        overflow = undefined;
+        tail = head;
+      }
     }
     if (id > 0) {
       cachedId[0] = id;
@@ -181,7 +189,8 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
       if (type === "TickObject") {
         if (v === undefined) return;
         const next = (head + 1) & (RING - 1);
-        if (next !== tail && (head === tail || asyncId > (ringIds[(head - 1) & (RING - 1)] as number))) {
+        if (next === tail) overflow = resource as Resource;
+        else if (head === tail || asyncId > (ringIds[(head - 1) & (RING - 1)] as number)) {
           ringIds[head] = asyncId;
           ringValues[head] = v;
           head = next;
