@@ -108,16 +108,16 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
   // init for an earlier tick (after this hook's) is queued, and runs, before that earlier tick,
   // which is then behind the tail when it runs: with no slot of its own, it looks there. A tick
   // whose id is below the last entry's, or made when the ring is full, takes the slot as any
-  // resource does; the newest tick made when full is kept (`overflow`): when it runs, every tick
-  // made before it has run, and the ring is emptied (else ticks that never read the context
+  // resource does; the newest tick made when full is noted (`overflowId`): when it runs, every
+  // tick made before it has run, and the ring is emptied (else ticks that never read the context
   // would fill it for good). A tick made with no request current gets nothing (a fresh object: no
-  // slot reads undefined). The ring holds numbers only: it keeps no tick alive but `overflow`.
+  // slot reads undefined). The ring holds numbers only: it keeps no tick alive.
   const RING = 64;
   const ringIds = new Float64Array(RING).fill(-1);
   const ringValues = new Float64Array(RING);
   let head = 0; // next entry written
   let tail = 0; // oldest entry kept
-  let overflow: Resource | undefined;
+  const overflowId = new Float64Array([-1]);
   // The running tick's value if the ring has it (the tail then moved to it); undefined otherwise.
   const ringValue = (id: number): number | undefined => {
     for (let k = tail; k !== head; k = (k + 1) & (RING - 1)) {
@@ -157,13 +157,12 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
     // Not a tick in the ring if newer than its newest entry (a promise's or timer's id, mostly).
     let found = head !== tail && id <= (ringIds[(head - 1) & (RING - 1)] as number) ? ringValue(id) : undefined;
     if (found === undefined) {
-      const resource = current();
-      found = resource[slot];
-      if (found === undefined) found = behindValue(id);
-      else if (resource === overflow) {
-        overflow = undefined;
+      if (id === overflowId[0]) {
+        overflowId[0] = -1;
         tail = head;
       }
+      found = current()[slot];
+      if (found === undefined) found = behindValue(id);
     }
     if (id > 0) {
       cachedId[0] = id;
@@ -189,7 +188,7 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
       if (type === "TickObject") {
         if (v === undefined) return;
         const next = (head + 1) & (RING - 1);
-        if (next === tail) overflow = resource as Resource;
+        if (next === tail) overflowId[0] = asyncId;
         else if (head === tail || asyncId > (ringIds[(head - 1) & (RING - 1)] as number)) {
           ringIds[head] = asyncId;
           ringValues[head] = v;
