@@ -95,6 +95,52 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
   type Resource = Record<symbol, number | undefined>;
   const current = executionAsyncResource as () => Resource;
   let enabled = false;
+  // Ticks' values in a ring, not on the tick (BENCHMARKS.md "Web: Node 20's ticks' context in
+  // a ring"): a TickObject is a 4-property object literal whose class has no room for one more,
+  // so the slot cost each tick a 3-slot PropertyArray (40 bytes, ~17.6 ticks a web request) and
+  // a megamorphic transitioning store. Ticks run one at a time in the order they were made (one
+  // FIFO queue; async ids grow), so init appends (id, value) and the running tick's value is
+  // found at or near the ring's tail by executionAsyncId(). The entries before the one found are
+  // ticks that ran (60% of a web request's ticks run no code that reads the context): the tail
+  // moves past them, and the found one stays the tail while its tick may still run (a callback
+  // of another resource run synchronously inside it, then the tick's code again). Entries behind
+  // the tail keep their (id, value) until overwritten: a tick made inside another async hook's
+  // init for an earlier tick (after this hook's) is queued, and runs, before that earlier tick,
+  // which is then behind the tail when it runs: with no slot of its own, it looks there. A tick
+  // whose id is below the last entry's, or made when the ring is full, takes the slot as any
+  // resource does; the newest tick made when full is noted (`overflowId`): when it runs, every
+  // tick made before it has run, and the ring is emptied (else ticks that never read the context
+  // would fill it for good). A tick made with no request current gets nothing (a fresh object: no
+  // slot reads undefined). The ring holds numbers only: it keeps no tick alive.
+  const RING = 64;
+  const ringIds = new Float64Array(RING).fill(-1);
+  const ringValues = new Float64Array(RING);
+  let head = 0; // next entry written
+  let tail = 0; // oldest entry kept
+  const overflowId = new Float64Array([-1]);
+  // The running tick's value if the ring has it (the tail then moved to it); undefined otherwise.
+  const ringValue = (id: number): number | undefined => {
+    for (let k = tail; k !== head; k = (k + 1) & (RING - 1)) {
+      const at = ringIds[k] as number;
+      if (at === id) {
+        tail = k;
+        return ringValues[k];
+      }
+      if (at > id) break;
+    }
+    return undefined;
+  };
+  // A tick's value behind the tail (see above), newest first: undefined if not there.
+  const behindValue = (id: number): number | undefined => {
+    if (id < (ringIds[head] as number)) return undefined; // older than the oldest still there
+    for (let n = (tail - head) & (RING - 1) || RING, k = tail; n > 0; n--) {
+      k = (k - 1) & (RING - 1);
+      const at = ringIds[k] as number;
+      if (at === id) return ringValues[k];
+      if (at < id) break;
+    }
+    return undefined;
+  };
   // The running resource's value, by its async id: a callback that creates several resources
   // (a request's ticks, promises and timers: 58% of inits in the web workload follow another
   // of the same callback) reads the running resource's slot once. executionAsyncResource()[slot]
@@ -108,18 +154,51 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
   const value = (): number | undefined => {
     const id = executionAsyncId();
     if (id === cachedId[0]) return cachedValue;
-    const found = current()[slot];
+    // Not a tick in the ring if newer than its newest entry (a promise's or timer's id, mostly).
+    let found = head !== tail && id <= (ringIds[(head - 1) & (RING - 1)] as number) ? ringValue(id) : undefined;
+    if (found === undefined) {
+      if (id === overflowId[0]) {
+        overflowId[0] = -1;
+        tail = head;
+      }
+      found = current()[slot];
+      if (found === undefined) found = behindValue(id);
+    }
     if (id > 0) {
       cachedId[0] = id;
       cachedValue = found;
     }
     return found;
   };
+  // Before run/enterWith write the running resource's slot: a running tick's value onto it.
+  const settleRunning = () => {
+    if (head === tail) return;
+    const found = ringValue(executionAsyncId());
+    if (found === undefined) return;
+    tail = (tail + 1) & (RING - 1);
+    try {
+      current()[slot] = found;
+    } catch {
+      // A frozen tick (the program's own hook froze it): run/enterWith's write fails the same way.
+    }
+  };
   const hook = createHook({
-    init(_asyncId: number, _type: string, _trigger: number, resource: object) {
+    init(asyncId: number, type: string, _trigger: number, resource: object) {
+      const v = value();
+      if (type === "TickObject") {
+        if (v === undefined) return;
+        const next = (head + 1) & (RING - 1);
+        if (next === tail) overflowId[0] = asyncId;
+        else if (head === tail || asyncId > (ringIds[(head - 1) & (RING - 1)] as number)) {
+          ringIds[head] = asyncId;
+          ringValues[head] = v;
+          head = next;
+          return;
+        }
+      }
       // As AsyncLocalStorage: always written (a resource object Node reuses takes its new creator's value).
       try {
-        (resource as Resource)[slot] = value();
+        (resource as Resource)[slot] = v;
       } catch {
         // A resource that takes no property (never one of Node's): an exception in an
         // async hook ends the process, and sloppy code dropped the write the same way.
@@ -135,9 +214,10 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
   return {
     getStore: () => (enabled ? value() : undefined),
     run(id: number, fn: Fn, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+      if (enabled && value() === id) return Reflect.apply(fn, thisArg, args);
       const resource = current();
+      settleRunning();
       const old = enabled ? resource[slot] : undefined;
-      if (old === id) return Reflect.apply(fn, thisArg, args);
       enable();
       // A resource the program froze (its own AsyncResource, a promise it froze) takes no
       // slot: the call runs without the request rather than throw into the program (the
@@ -161,6 +241,7 @@ function hookedStore(asyncHooks: typeof import("node:async_hooks")): Store {
     },
     enterWith(id: number) {
       enable();
+      settleRunning();
       cachedId[0] = -1;
       try {
         current()[slot] = id;
