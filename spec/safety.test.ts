@@ -238,9 +238,11 @@ describe("faults: counted, reported, never passed on", () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
     const run = backgroundRun(["--out", out, "--", "node", pingPong(dir), "ms", "1500"]);
-    // Once recording, the scope process (not the program) gets a file size limit below what it will write.
+    // Once recording, the scope process (not the program) gets a file size limit below what it will
+    // write: room for four whole chunks of 4,096 records (256 KiB + a 64-byte header each), so the
+    // collector's first batches (full chunks when it drains after an idle back-off) fit under it.
     while (!existsSync(out) || statSync(out).size === 0) await Bun.sleep(20);
-    const limited = Bun.spawnSync(["prlimit", "--pid", String(run.pid), `--fsize=${statSync(out).size + 256 * 1024}`]);
+    const limited = Bun.spawnSync(["prlimit", "--pid", String(run.pid), `--fsize=${statSync(out).size + 4 * (256 * 1024 + 64)}`]);
     expect(limited.exitCode, String(limited.stderr)).toBe(0);
     const { stdout, stderr, exitCode } = await run.ended();
     expect(exitCode).toBe(7);
