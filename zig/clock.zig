@@ -164,7 +164,13 @@ pub const Clock = struct {
 
     pub inline fn now_ns(clock: *Clock) u64 {
         switch (clock.source) {
-            .monotonic => return monotonic_ns(),
+            .monotonic => {
+                // Where the TSC is not usable (other machines, rare on x86-64): the TSC's
+                // path laid out straight in the writes that inline this (BENCHMARKS.md
+                // "The native write laid out straight, one path").
+                @branchHint(if (builtin.cpu.arch == .x86_64) .unlikely else .none);
+                return monotonic_ns();
+            },
             .tsc => {
                 const now = @max(tsc_to_ns(&clock.calibration, tsc_read()), clock.last_ns);
                 clock.last_ns = now;

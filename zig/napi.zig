@@ -1113,8 +1113,14 @@ fn count_value(env: napi_env, value: u32) ?napi_value {
 const event_not_taken: u32 = 2;
 
 inline fn commit_event_write(state: *EnvState, kind: u32, flags: u32, a: f64, b: f64, c: f64, d: f64, e: f64) bool {
-    if (!state.attached) return false;
+    if (!state.attached) {
+        @branchHint(.unlikely);
+        return false;
+    }
     const record = producer_module.record_from_values(kind, flags, a, b, c, d, e);
+    // write's straight path inlined here (no call, no second function's lines): the fast
+    // body runs ~11 times a web request (BENCHMARKS.md "The native write laid out straight,
+    // one path").
     return state.producer.write(&record);
 }
 
@@ -1231,7 +1237,12 @@ const fast_many: usize = 1;
 /// thread's pointer in fast_threads, else the thread-local).
 inline fn fast_state_get() ?*EnvState {
     const sole = fast_sole.load(.monotonic);
-    if (sole > fast_many) return @ptrFromInt(sole);
+    if (sole > fast_many) {
+        // A program without workers: the thread's look-up out of the bodies' straight path
+        // (BENCHMARKS.md "The native write laid out straight, one path").
+        @branchHint(.likely);
+        return @ptrFromInt(sole);
+    }
     if (thread_keyed) {
         const key = thread_key();
         const entry = &fast_threads[fast_thread_slot(key)];

@@ -14,8 +14,6 @@ const Record = layout.Record;
 /// ones as two's complement i64; NaN, infinities and out-of-range values as 0 (a tracer
 /// never traps on what a program hands it).
 pub fn u64_from_f64(value: f64) u64 {
-    const two_to_64: f64 = 18446744073709551616.0;
-    const two_to_63: f64 = 9223372036854775808.0;
     // Every field a JS number usually holds first, through the signed conversion: one
     // instruction (cvttsd2si), where converting to u64 without AVX-512 is a compare, a
     // subtract and two conversions; for [0, 2^63) both give the same bits.
@@ -29,7 +27,22 @@ pub fn u64_from_f64(value: f64) u64 {
             : [value] "x" (value),
         );
         if (truncated != std.math.minInt(i64)) return @bitCast(truncated);
+        // The rest out of line: inlined, each field's range tests sat between the fields'
+        // conversions in commitEvent's body (BENCHMARKS.md "The native write laid out
+        // straight, one path").
+        return u64_from_f64_wide(value);
     }
+    return u64_from_f64_range(value);
+}
+
+noinline fn u64_from_f64_wide(value: f64) u64 {
+    @branchHint(.cold);
+    return u64_from_f64_range(value);
+}
+
+inline fn u64_from_f64_range(value: f64) u64 {
+    const two_to_64: f64 = 18446744073709551616.0;
+    const two_to_63: f64 = 9223372036854775808.0;
     if (value >= -two_to_63 and value < two_to_63) return @bitCast(@as(i64, @intFromFloat(value)));
     if (value >= two_to_63 and value < two_to_64) return @intFromFloat(value);
     return 0;

@@ -961,32 +961,57 @@ pub const Producer = struct {
     /// Writes one record; a zero timestamp is stamped now; pid and tid are the
     /// producer's. Returns false when the record was dropped (discard mode, lane and
     /// overflow full).
-    pub fn write(producer: *Producer, record: *const Record) bool {
-        if (producer.stopped()) return false;
-        // write_batch of one, without its loop: this is the path of every single event.
-        if (producer.backlogged) {
+    /// Inline, the common case laid out straight in the caller: recording, not backlogged,
+    /// discard mode, the lane exclusive and with room by the cached tail. Everything else
+    /// (stopped, backlog, overwrite, a shared lane, a lane that looks full) leaves it at
+    /// one test for write_rest, out of line, which claims and publishes the general way. A
+    /// call of a write that held every case ran ~18 code lines a record with commitEvent's
+    /// body, its cold paths between the common ones; a traced web request's code is fetched
+    /// again at nearly every run (BENCHMARKS.md "The native write laid out straight, one
+    /// path").
+    pub inline fn write(producer: *Producer, record: *const Record) bool {
+        // Monotonic: as claim_discard's.
+        const head = producer.lane.head.load(.monotonic);
+        if (producer.stopped() or producer.backlogged or producer.mode != .discard or
+            producer.sharing != .exclusive or producer.free_cached(head) == 0)
+        {
             @branchHint(.cold);
-            return producer.write_backlogged(record[0..1], 1) == 1;
+            return producer.write_rest(record);
         }
+        // claim_discard of one on an exclusive lane: the only writer of the head, a plain
+        // store. Monotonic: as claim_discard's.
+        producer.lane.head.store(head + 1, .monotonic);
+        producer.commit_one(.discard, head, record);
+        return true;
+    }
+
+    /// write's cases off its straight path: write_batch of one, without its loop.
+    noinline fn write_rest(producer: *Producer, record: *const Record) bool {
+        if (producer.stopped()) return false;
+        if (producer.backlogged) return producer.write_backlogged(record[0..1], 1) == 1;
         const claim = switch (producer.mode) {
             .discard => producer.claim_discard(1, 1),
             .overwrite => producer.claim_overwrite(1),
         };
         assert(claim.count <= 1);
         if (claim.count == 0) {
-            // The lane is full: the record waits in the overflow (off the ordinary path).
-            @branchHint(.cold);
+            // The lane is full: the record waits in the overflow.
             return producer.spill(record[0..1], 1, 0) == 1;
         }
+        producer.commit_one(producer.mode, claim.position, record);
+        return true;
+    }
+
+    /// One claimed record's stamp, publish, count and wake-up: write's and write_rest's.
+    inline fn commit_one(producer: *Producer, mode: Mode, position: u64, record: *const Record) void {
         const timestamp_ns = if (record.timestamp_ns != 0) record.timestamp_ns else producer.clock.now_ns();
-        producer.publish(claim.position, record, timestamp_ns);
+        producer.publish_as(mode, position, record, timestamp_ns);
         producer.written_count += 1;
-        if (claim.position + 1 > producer.wake_position) {
+        if (position + 1 > producer.wake_position) {
             // About once per half lane.
             @branchHint(.unlikely);
-            producer.wake_check(claim.position + 1);
+            producer.wake_check(position + 1);
         }
-        return true;
     }
 
     /// Writes all of `records` as one claim, with one clock reading for those with a zero
@@ -1269,21 +1294,25 @@ pub const Producer = struct {
         }
     }
 
+    /// The lane's free slots at `head` by the cached tail (a lower bound).
+    inline fn free_cached(producer: *const Producer, head: u64) u64 {
+        return @as(u64, producer.capacity_slots) -| (head -| producer.tail_cached);
+    }
+
     fn claim_discard(producer: *Producer, count_wanted: u32, count_min: u32) Claim {
         assert(count_min >= 1 and count_min <= count_wanted);
-        const capacity: u64 = producer.capacity_slots;
         // Monotonic: the head only hands out positions; what a slot holds is published
         // through its own seq.
         var head = producer.lane.head.load(.monotonic);
         while (true) {
             // Saturating: a tail read after a stale head may be ahead of it; the CAS below
             // then fails and reloads the head.
-            var free = capacity -| (head -| producer.tail_cached);
+            var free = producer.free_cached(head);
             if (free < count_wanted) {
                 // Acquire: pairs with the consumer's release store of the tail, so its
                 // reads of the freed slots happen before our writes into them.
                 producer.tail_cached = producer.lane.tail.load(.acquire);
-                free = capacity -| (head -| producer.tail_cached);
+                free = producer.free_cached(head);
             }
             const count: u32 = @intCast(@min(free, count_wanted));
             if (count < count_min) return .{ .position = head, .count = 0 };
@@ -1313,12 +1342,18 @@ pub const Producer = struct {
 
     /// Inline: the body of every write; a call here cost the bench's single writes ~3 ns.
     inline fn publish(producer: *Producer, position: u64, record: *align(1) const Record, timestamp_ns: u64) void {
+        producer.publish_as(producer.mode, position, record, timestamp_ns);
+    }
+
+    /// publish in `mode` (the producer's): comptime-known in write's straight path, which
+    /// tested it, so only the discard form is laid there.
+    inline fn publish_as(producer: *Producer, mode: Mode, position: u64, record: *align(1) const Record, timestamp_ns: u64) void {
         const slot = &producer.slots[position & (producer.capacity_slots - 1)];
         // The slot two ahead, asked for now: a lane's slot was last touched a lap ago (by the
         // consumer's read), so it is rarely still cached, and a traced program writes its next
         // record microseconds later, by when the line is in. A hint: never faults, no ordering.
         @prefetch(&producer.slots[(position + 2) & (producer.capacity_slots - 1)], .{ .rw = .write, .locality = 3, .cache = .data });
-        switch (producer.mode) {
+        switch (mode) {
             .discard => {
                 store_body(slot, record, timestamp_ns, producer.pid, producer.tid);
                 // Release: the body above is visible to a consumer that acquires this seq.
