@@ -35,56 +35,74 @@ def compressed(table, token):
     return match.group(1)
 
 
-def parse(out):
-    """Self cost per display name, one vector of events each, and the event names."""
-    name_of = attribute.perf_map(out)
-    names, objects = {}, {}
-    events = []
+class Profile:
+    """What reading a callgrind profile (read_costs) learns besides the costs: its event and
+    position names, and its compressed function and object names."""
 
-    own = collections.defaultdict(lambda: [0] * len(events))
-    object_of = {}
+    def __init__(self):
+        self.events = []
+        # "line", or "instr line" with --dump-instr=yes: the columns before the events.
+        self.positions = ["line"]
+        self.names, self.objects, self.object_of = {}, {}, {}
+
+    def object(self, key):
+        """The file name of the object function `key` is in."""
+        return os.path.basename(self.objects.get(self.object_of.get(key), "") or "")
+
+    def display(self, key, name_of):
+        """Function `key`'s name, JIT code named from node's perf map (name_of)."""
+        text = self.names.get(key, key).split("'")[0]
+        match = re.match(r"0x([0-9a-f]+)$", text)
+        if not match:
+            return text
+        named = name_of(int(match.group(1), 16))
+        return attribute.clean(named) if named else "JIT ???"
+
+
+def read_costs(out, profile):
+    """Each cost line of callgrind profile `out` as (function key, its columns, whether it is a
+    call's cost): positions, then the events. Fills `profile` as it reads."""
     ob = fn = None
     in_call = False
-    skip = 1
     with open(out, errors="replace") as file:
         for line in file:
             if line.startswith("events:"):
-                events = line.split()[1:]
+                profile.events = line.split()[1:]
             elif line.startswith("positions:"):
-                # --dump-instr=yes: "instr line", two position columns before the events.
-                skip = len(line.split()) - 1
+                profile.positions = line.split()[1:]
             elif line.startswith("ob="):
-                ob = compressed(objects, line[3:].strip())
+                ob = compressed(profile.objects, line[3:].strip())
             elif line.startswith("fn="):
-                fn = compressed(names, line[3:].strip())
-                object_of.setdefault(fn, ob)
-            elif line.startswith(("cob=", "cfi=", "cfl=", "cfn=")):
-                if line.startswith("cob="):
-                    compressed(objects, line[4:].strip())
-                elif line.startswith("cfn="):
-                    compressed(names, line[4:].strip())
+                fn = compressed(profile.names, line[3:].strip())
+                profile.object_of.setdefault(fn, ob)
+            elif line.startswith("cob="):
+                compressed(profile.objects, line[4:].strip())
+            elif line.startswith("cfn="):
+                compressed(profile.names, line[4:].strip())
             elif line.startswith("calls="):
                 in_call = True
             elif line[:1].isdigit() or line[:1] in "+-*":
-                parts = line.split()
-                if in_call:
-                    in_call = False
-                    continue
-                vector = own[fn]
-                for i, value in enumerate(parts[skip:]):
-                    vector[i] += int(value)
+                yield fn, line.split(), in_call
+                in_call = False
+
+
+def parse(out):
+    """Self cost per display name, one vector of events each, and the event names."""
+    name_of = attribute.perf_map(out)
+    profile = Profile()
+    own = collections.defaultdict(lambda: [0] * len(profile.events))
+    for fn, parts, in_call in read_costs(out, profile):
+        if in_call:
+            continue
+        vector = own[fn]
+        for i, value in enumerate(parts[len(profile.positions):]):
+            vector[i] += int(value)
+    events = profile.events
     by_name = collections.defaultdict(lambda: [0] * len(events))
     kind_of = {}
     for key, vector in own.items():
-        text = names.get(key, key).split("'")[0]
-        obj = os.path.basename(objects.get(object_of.get(key), "") or "")
-        match = re.match(r"0x([0-9a-f]+)$", text)
-        if match:
-            named = name_of(int(match.group(1), 16))
-            display = attribute.clean(named) if named else "JIT ???"
-        else:
-            display = text
-        kind_of[display] = kind(display, obj)
+        display = profile.display(key, name_of)
+        kind_of[display] = kind(display, profile.object(key))
         total = by_name[display]
         for i, value in enumerate(vector):
             total[i] += value

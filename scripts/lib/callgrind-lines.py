@@ -20,7 +20,6 @@ spec = importlib.util.spec_from_file_location("events", os.path.join(os.path.dir
 events_module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(events_module)
 attribute = events_module.attribute
-compressed = events_module.compressed
 
 
 def main():
@@ -28,67 +27,38 @@ def main():
     top = int(sys.argv[3]) if len(sys.argv) > 3 else 30
     pattern = re.compile(sys.argv[4]) if len(sys.argv) > 4 else None
     name_of = attribute.perf_map(out)
-    names, objects = {}, {}
-
-    events = []
+    profile = events_module.Profile()
     # function -> line address -> [max Ir of an instruction, sum I1mr, sum Ir]
     lines = collections.defaultdict(dict)
-    object_of = {}
-    fn = ob = None
-    in_call = False
     address = 0
-    with open(out, errors="replace") as file:
-        for line in file:
-            if line.startswith("events:"):
-                events = line.split()[1:]
-            elif line.startswith("positions:"):
-                assert "instr" in line, "take the profile with --dump-instr=yes"
-            elif line.startswith("ob="):
-                ob = compressed(objects, line[3:].strip())
-            elif line.startswith("fn="):
-                fn = compressed(names, line[3:].strip())
-                object_of.setdefault(fn, ob)
-            elif line.startswith("cob="):
-                compressed(objects, line[4:].strip())
-            elif line.startswith("cfn="):
-                compressed(names, line[4:].strip())
-            elif line.startswith("calls="):
-                in_call = True
-            elif line[:1].isdigit() or line[:1] in "+-*" or line.startswith("0x"):
-                parts = line.split()
-                token = parts[0]
-                if token.startswith("0x"):
-                    address = int(token, 16)
-                elif token[0] in "+-":
-                    address += int(token)
-                elif token == "*":
-                    pass
-                else:
-                    address = int(token, 16) if token.startswith("0x") else int(token)
-                if in_call:
-                    in_call = False
-                    continue
-                # parts[1] is the source line (positions: instr line), then the events.
-                values = [int(v) for v in parts[2:]]
-                ir = values[0] if values else 0
-                i1 = values[events.index("I1mr")] if "I1mr" in events and len(values) > events.index("I1mr") else 0
-                entry = lines[fn].setdefault(address & ~63, [0, 0, 0])
-                entry[0] = max(entry[0], ir)
-                entry[1] += i1
-                entry[2] += ir
+    for fn, parts, in_call in events_module.read_costs(out, profile):
+        assert "instr" in profile.positions, "take the profile with --dump-instr=yes"
+        # A call's cost line moves the address too (positions are relative to the line before).
+        token = parts[0]
+        if token.startswith("0x"):
+            address = int(token, 16)
+        elif token[0] in "+-":
+            address += int(token)
+        elif token != "*":
+            address = int(token)
+        if in_call:
+            continue
+        # parts[1] is the source line (positions: instr line), then the events.
+        events = profile.events
+        values = [int(v) for v in parts[2:]]
+        ir = values[0] if values else 0
+        i1 = values[events.index("I1mr")] if "I1mr" in events and len(values) > events.index("I1mr") else 0
+        entry = lines[fn].setdefault(address & ~63, [0, 0, 0])
+        entry[0] = max(entry[0], ir)
+        entry[1] += i1
+        entry[2] += ir
     rows = []
     # LINES_OF=REGEX: each line of the functions it matches, by address: its runs, I1 misses and Ir a unit.
     detail = re.compile(os.environ["LINES_OF"]) if os.environ.get("LINES_OF") else None
     details = []
     for key, by_line in lines.items():
-        text = names.get(key, key).split("'")[0]
-        match = re.match(r"0x([0-9a-f]+)$", text)
-        if match:
-            named = name_of(int(match.group(1), 16))
-            display = attribute.clean(named) if named else "JIT ???"
-        else:
-            display = text
-        kind = events_module.kind(display, os.path.basename(objects.get(object_of.get(key), "") or ""))
+        display = profile.display(key, name_of)
+        kind = events_module.kind(display, profile.object(key))
         if pattern and not pattern.search(kind + " " + display):
             continue
         runs = sum(v[0] for v in by_line.values())
