@@ -169,7 +169,7 @@ describe.each(runtimes)("%s: Fastify", (runtime) => {
 });
 
 describe("bun: Bun.serve routes", () => {
-  test("each handled route's pattern recorded as the request's route (not for a static Response or the fetch fallback); output as untraced", async () => {
+  test("each handled route's pattern recorded as the request's route (not for a static Response or the fetch fallback), also after server.reload(); output as untraced", async () => {
     const traced = await both(["bun", "web/serve-routes.ts"], {});
     const rows = ofKind(traced.events, "http_server_request").map((e) => [e.fields.method, e.fields.target, e.fields.status, e.fields.route ?? null]);
     // A static Response is Bun's own answer: no handler ran, no request is recorded.
@@ -179,7 +179,10 @@ describe("bun: Bun.serve routes", () => {
       ["POST", "/items", 201, "/items"],
       ["GET", "/files/a/b", 200, "/files/*"],
       ["GET", "/nowhere", 404, null],
+      // After server.reload(): its new route and fetch handler.
+      ["GET", "/v2/1", 200, "/v2/:id"],
+      ["GET", "/x", 202, null],
     ]);
-    expect(ofKind(traced.events, "http_route").map((e) => e.fields.framework)).toEqual(["bun", "bun", "bun", "bun"]);
+    expect(ofKind(traced.events, "http_route").map((e) => e.fields.framework)).toEqual(["bun", "bun", "bun", "bun", "bun"]);
   });
 });

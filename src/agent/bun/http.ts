@@ -7,7 +7,8 @@
  *   with the request as its async context, and ends when its Response is ready (status).
  *   Bun sends the body afterwards, natively: its size is the Response's Content-Length
  *   when set, else unknown (flags), and a body that fails while streaming is not seen. A
- *   client that disconnects first ends it as aborted (the Request's signal).
+ *   client that disconnects first ends it as aborted (the Request's signal). The server's
+ *   `reload(options)` gets its handlers wrapped the same way.
  * - Bun's node:http server is built on Bun.serve (its `onNodeHTTPRequest`): that Bun.serve
  *   call installs the node:http hooks of src/agent/node/http.ts on Bun's classes (Server
  *   emit, ServerResponse emit/write/end, IncomingMessage push), so such requests are
@@ -108,13 +109,38 @@ function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
     }
     if (!recorder.groups.http) return Reflect.apply(original, this, arguments);
     const tls = options.tls !== undefined && options.tls !== null && options.tls !== false;
+    const args = Array.prototype.slice.call(arguments);
+    args[0] = wrapOptions(options, tls);
+    const server = Reflect.apply(original, this, args) as unknown;
+    recorder.safe(() => hookReload(server, tls));
+    return server;
+  });
+  /** The program's options with its handlers wrapped (serveHandler), for Bun.serve and its server's reload. */
+  const wrapOptions = (options: ServeOptions, tls: boolean): ServeOptions => {
     const wrapped: ServeOptions = { ...options };
     if (typeof options.fetch === "function") wrapped.fetch = serveHandler(recorder, options.fetch as Handler, connections, tls);
     if (options.routes !== null && typeof options.routes === "object") wrapped.routes = wrapRoutes(recorder, options.routes as Record<string, unknown>, connections, tls);
-    const args = Array.prototype.slice.call(arguments);
-    args[0] = wrapped;
-    return Reflect.apply(original, this, args);
-  });
+    return wrapped;
+  };
+  // `server.reload(options)` replaces the handlers: its options are wrapped as Bun.serve's are
+  // (the server classes' own reload, writable on their prototypes, wrapped once each).
+  const servers = new WeakMap<object, boolean>();
+  const hooked = new WeakSet<object>();
+  const hookReload = (server: unknown, tls: boolean): void => {
+    if (server === null || typeof server !== "object") return;
+    servers.set(server, tls);
+    const proto = Object.getPrototypeOf(server) as { reload?: unknown } | null;
+    if (proto === null || hooked.has(proto) || typeof proto.reload !== "function") return;
+    hooked.add(proto);
+    const reload = proto.reload as (this: unknown, options: ServeOptions) => unknown;
+    proto.reload = renamed(reload, function (this: unknown, options: ServeOptions) {
+      const tls = this !== null && typeof this === "object" ? servers.get(this) : undefined;
+      if (tls === undefined || options === null || typeof options !== "object" || !recorder.groups.http) return Reflect.apply(reload, this, arguments);
+      const args = Array.prototype.slice.call(arguments);
+      args[0] = wrapOptions(options, tls);
+      return Reflect.apply(reload, this, args);
+    });
+  };
 }
 
 type Handler = (this: unknown, request: Request, server: BunServer) => unknown;
