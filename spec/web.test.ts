@@ -168,6 +168,14 @@ describe.each(runtimes)("%s: Fastify", (runtime) => {
   });
 });
 
+describe.each(runtimes)("%s: Fastify imported from an ES module", (runtime) => {
+  test("the route and handler through Fastify's tracing channel, its hook as a step", async () => {
+    const traced = await both([runtime, "web/fastify-esm.mjs"], {});
+    expect(traced.stdout).toBe('200 {"id":"3"}\n');
+    expect(requests(traced.events)).toEqual([["/items/3", 200, "/items/:id", ok("hook", "stamp (onRequest)"), ok("handler", "getItem", "/items/:id")]]);
+  });
+});
+
 describe("bun: Bun.serve routes", () => {
   test("each handled route's pattern recorded as the request's route (not for a static Response or the fetch fallback), also after server.reload(); output as untraced", async () => {
     const traced = await both(["bun", "web/serve-routes.ts"], {});
