@@ -197,7 +197,8 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       if (route !== undefined) recorder.event(Kind.http_route, state.id, recorder.str(route), recorder.str("bun"));
       const length = request.headers.get("content-length");
       if (length !== null && /^\d+$/.test(length)) state.requestBytes = Number(length);
-      else if (request.body !== null) state.endFlags |= REQUEST_SIZE_UNKNOWN;
+      // A request has a body when it says so (Content-Length or Transfer-Encoding): its `body` is not read (bodyless).
+      else if (request.headers.has("transfer-encoding")) state.endFlags |= REQUEST_SIZE_UNKNOWN;
       serverRequests.set(request, state);
       const current = state;
       request.signal.addEventListener("abort", () => recorder.safe(() => serveEnd(recorder, current, undefined, HttpEnd.aborted)), { once: true });
@@ -214,7 +215,7 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       serveEnd(recorder, current, undefined, HttpEnd.socketError);
       throw error;
     }
-    if (result instanceof Response) serveEnd(recorder, current, result, HttpEnd.finished);
+    if (result instanceof Response) serveEnd(recorder, current, result, HttpEnd.finished, request);
     // No Response: the handler took the connection (server.upgrade() to a WebSocket).
     else if (result === undefined) serveEnd(recorder, current, undefined, HttpEnd.upgraded);
     else if (result instanceof Promise) {
@@ -222,7 +223,7 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       // rejection itself either way (the `error` option or a 500).
       Promise.prototype.then.call(
         result,
-        (response: unknown) => recorder.safe(() => serveEnd(recorder, current, response, HttpEnd.finished)),
+        (response: unknown) => recorder.safe(() => serveEnd(recorder, current, response, HttpEnd.finished, request)),
         (error: unknown) =>
           recorder.safe(() => {
             current.error = error;
@@ -234,15 +235,27 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
   });
 }
 
-function serveEnd(recorder: Recorder, state: RequestState, response: unknown, reason: number): void {
+function serveEnd(recorder: Recorder, state: RequestState, response: unknown, reason: number, request?: Request): void {
   if (state.ended) return;
   if (response instanceof Response) {
     state.status = response.status;
     const length = response.headers.get("content-length");
     if (length !== null && /^\d+$/.test(length)) state.responseBytes = Number(length);
-    else if (response.body !== null) state.endFlags |= RESPONSE_SIZE_UNKNOWN;
+    else if (!bodyless(response.status, request?.method)) state.endFlags |= RESPONSE_SIZE_UNKNOWN;
   }
   requestEnd(recorder, Kind.http_server_response, state, reason);
+}
+
+/**
+ * A response HTTP sends without a body (RFC 9110: to HEAD; 1xx, 204, 304), told without
+ * reading its `body`: Bun's getter turns a text or Blob body into a stream, and Bun.serve
+ * then sends it as application/octet-stream instead of the text/plain it gives such a body
+ * (audit11: every Bun.serve `new Response("...")` changed its Content-Type). A response
+ * without Content-Length and with a body (a text, a stream) has its size unknown, as before;
+ * one made with a null body is now unknown as well.
+ */
+function bodyless(status: number, method: string | undefined): boolean {
+  return method === "HEAD" || (status >= 100 && status < 200) || status === 204 || status === 304;
 }
 
 function hookFetch(recorder: Recorder): void {
@@ -250,6 +263,7 @@ function hookFetch(recorder: Recorder): void {
   const original = host.fetch;
   const fetch = renamed(original, function (this: unknown, input: unknown, init?: unknown) {
     let state: RequestState | undefined;
+    let head = false;
     let args: ArrayLike<unknown> = arguments;
     if (propagateTraceparent) {
       try {
@@ -263,7 +277,10 @@ function hookFetch(recorder: Recorder): void {
       }
     }
     try {
-      if (recorder.groups.http) state = fetchStart(recorder, input, init);
+      if (recorder.groups.http) {
+        state = fetchStart(recorder, input, init);
+        head = fetchHead;
+      }
     } catch (error) {
       recorder.fail(error);
     }
@@ -281,7 +298,8 @@ function hookFetch(recorder: Recorder): void {
               current.status = response.status;
               const length = response.headers.get("content-length");
               if (length !== null && /^\d+$/.test(length)) current.responseBytes = Number(length);
-              else if (response.body !== null) current.endFlags |= RESPONSE_SIZE_UNKNOWN;
+              // Not through its `body` (bodyless): a response the program hands on (a proxy's `return fetch(...)`) stays as fetch made it.
+              else if (!bodyless(response.status, head ? "HEAD" : undefined)) current.endFlags |= RESPONSE_SIZE_UNKNOWN;
             }
             requestEnd(recorder, Kind.http_client_response, current, HttpEnd.finished);
           });
@@ -307,6 +325,9 @@ function hookFetch(recorder: Recorder): void {
   host.fetch = fetch;
 }
 
+/** Whether the request fetchStart last recorded is a HEAD (its response has no body: bodyless). */
+let fetchHead = false;
+
 function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestState {
   let url: string | undefined;
   let method: string | undefined;
@@ -326,6 +347,7 @@ function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestS
     if (options.headers !== undefined) headers = options.headers;
     if (options.body !== undefined) body = options.body;
   }
+  fetchHead = method === "HEAD";
   const state = clientRequestStart(recorder, method ?? "GET", url, HttpClient.fetch, headerValue(headers, "traceparent"));
   if (typeof body === "string") state.requestBytes = Buffer.byteLength(body);
   else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) state.requestBytes = (body as ArrayBufferView).byteLength;
