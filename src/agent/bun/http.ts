@@ -83,6 +83,7 @@ function hookRequire(recorder: Recorder, hookNodeHttp: () => void): void {
 interface ServeOptions {
   fetch?: unknown;
   routes?: unknown;
+  error?: unknown;
   onNodeHTTPRequest?: unknown;
   hostname?: unknown;
   port?: unknown;
@@ -118,8 +119,10 @@ function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
   /** The program's options with its handlers wrapped (serveHandler), for Bun.serve and its server's reload. */
   const wrapOptions = (options: ServeOptions, tls: boolean): ServeOptions => {
     const wrapped: ServeOptions = { ...options };
-    if (typeof options.fetch === "function") wrapped.fetch = serveHandler(recorder, options.fetch as Handler, connections, tls);
-    if (options.routes !== null && typeof options.routes === "object") wrapped.routes = wrapRoutes(recorder, options.routes as Record<string, unknown>, connections, tls);
+    const site: Site = { connections, tls, answers: typeof options.error === "function" ? new WeakMap() : undefined };
+    if (typeof options.fetch === "function") wrapped.fetch = serveHandler(recorder, options.fetch as Handler, site);
+    if (options.routes !== null && typeof options.routes === "object") wrapped.routes = wrapRoutes(recorder, options.routes as Record<string, unknown>, site);
+    if (site.answers !== undefined) wrapped.error = errorHandler(recorder, options.error as ErrorHandler, site.answers);
     return wrapped;
   };
   // `server.reload(options)` replaces the handlers: its options are wrapped as Bun.serve's are
@@ -146,16 +149,16 @@ function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
 type Handler = (this: unknown, request: Request, server: BunServer) => unknown;
 
 /** A route's value: a handler, an object of handlers by method, or a static Response (not a request the program handles). */
-function wrapRoutes(recorder: Recorder, routes: Record<string, unknown>, connections: RemoteConnections, tls: boolean): Record<string, unknown> {
+function wrapRoutes(recorder: Recorder, routes: Record<string, unknown>, site: Site): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(routes)) {
     const value = routes[key];
-    if (typeof value === "function") out[key] = serveHandler(recorder, value as Handler, connections, tls, key);
+    if (typeof value === "function") out[key] = serveHandler(recorder, value as Handler, site, key);
     else if (value !== null && typeof value === "object" && !(value instanceof Response) && Object.getPrototypeOf(value) === Object.prototype) {
       const methods: Record<string, unknown> = {};
       for (const method of Object.keys(value)) {
         const handler = (value as Record<string, unknown>)[method];
-        methods[method] = typeof handler === "function" ? serveHandler(recorder, handler as Handler, connections, tls, key) : handler;
+        methods[method] = typeof handler === "function" ? serveHandler(recorder, handler as Handler, site, key) : handler;
       }
       out[key] = methods;
     } else out[key] = value;
@@ -185,8 +188,59 @@ class RemoteConnections {
   }
 }
 
+/** What the handlers of one Bun.serve (or reload) call share. */
+interface Site {
+  connections: RemoteConnections;
+  tls: boolean;
+  /** With an `error` option: a failed request by its error, until that handler answered it (errorHandler). */
+  answers: Answers | undefined;
+}
+
+type Answers = WeakMap<object, [RequestState, Request]>;
+type ErrorHandler = (this: unknown, error: unknown) => unknown;
+
+/**
+ * A handler that threw or rejected: Bun answers with the `error` option's Response (the
+ * request ends when it is ready: errorHandler), else with a 500 of its own. An error that is
+ * no object cannot be told to the error handler's call: it ends now, its status unknown.
+ */
+function failed(recorder: Recorder, state: RequestState, error: unknown, request: Request, answers: Answers | undefined): void {
+  state.error = error;
+  if (answers === undefined) {
+    state.status = 500;
+    serveEnd(recorder, state, undefined, HttpEnd.finished);
+  } else if (error !== null && (typeof error === "object" || typeof error === "function")) answers.set(error, [state, request]);
+  else serveEnd(recorder, state, undefined, HttpEnd.socketError);
+}
+
+/** The `error` option: a failed request ends with what it answers (a Response, else Bun's 500), the program's result unchanged. */
+function errorHandler(recorder: Recorder, handler: ErrorHandler, answers: Answers): ErrorHandler {
+  return renamed(handler, function (this: unknown, error: unknown) {
+    const entry = error !== null && (typeof error === "object" || typeof error === "function") ? answers.get(error) : undefined;
+    if (entry === undefined) return Reflect.apply(handler, this, arguments);
+    answers.delete(error as object);
+    const [state, request] = entry;
+    const answered = (response: unknown) =>
+      recorder.safe(() => {
+        if (!(response instanceof Response)) state.status = 500;
+        serveEnd(recorder, state, response, HttpEnd.finished, request);
+      });
+    let result: unknown;
+    try {
+      result = Reflect.apply(handler, this, arguments);
+    } catch (thrown) {
+      answered(undefined);
+      throw thrown;
+    }
+    if (result instanceof Promise) Promise.prototype.then.call(result, answered, () => answered(undefined));
+    else answered(result);
+    return result;
+  });
+}
+
 /** `route`: the `routes` key the handler serves (recorded as the request's http_route). */
-function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteConnections, tls: boolean, route?: string): Handler {
+function serveHandler(recorder: Recorder, handler: Handler, site: Site, route?: string): Handler {
+  const { connections, tls, answers } = site;
   return renamed(handler, function (this: unknown, request: Request, server: BunServer) {
     let state: RequestState | undefined;
     try {
@@ -211,8 +265,7 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
     try {
       result = runInRequest(state.id, handler as never, this, arguments);
     } catch (error) {
-      current.error = error;
-      serveEnd(recorder, current, undefined, HttpEnd.socketError);
+      recorder.safe(() => failed(recorder, current, error, request, answers));
       throw error;
     }
     if (result instanceof Response) serveEnd(recorder, current, result, HttpEnd.finished, request);
@@ -224,11 +277,7 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       Promise.prototype.then.call(
         result,
         (response: unknown) => recorder.safe(() => serveEnd(recorder, current, response, HttpEnd.finished, request)),
-        (error: unknown) =>
-          recorder.safe(() => {
-            current.error = error;
-            serveEnd(recorder, current, undefined, HttpEnd.socketError);
-          }),
+        (error: unknown) => recorder.safe(() => failed(recorder, current, error, request, answers)),
       );
     }
     return result;
