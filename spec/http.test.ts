@@ -116,6 +116,8 @@ describe.each(runtimes)("%s: node:http server and clients", (runtime) => {
     // The keep-alive client's three requests: one connection, ordinals 1..3.
     expect(clients.slice(0, 3).map((event) => event.fields.connectionOrdinal)).toEqual([1, 2, 3]);
     expect(new Set(clients.slice(0, 3).map((event) => event.fields.connection)).size).toBe(1);
+    // A client request's connection names the server's address and port (the server's own end of it).
+    expect(clients[0]!.fields).toMatchObject({ remoteAddress: "127.0.0.1", remotePort: servers[0]!.fields.localPort, localPort: servers[0]!.fields.remotePort });
     // Made by /call's handler after awaits: linked to it; the others to no request.
     const call = servers[3]!;
     expect(clients.map((event) => (event.fields.request === undefined ? null : event.fields.requestIndex))).toEqual([null, null, null, null, call.index, call.index, ...clients.slice(6).map(() => null)]);

@@ -7,6 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { redactTarget } from "../src/agent/shared/http";
 import { DEFAULT_SECRET_KEYS, redactionOf } from "../src/agent/shared/redact";
 import type { TraceEvent } from "../src/core/model";
 import { readEvents, repoRoot, runCli } from "./harness";
@@ -141,6 +142,19 @@ describe("redaction", () => {
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toStartWith("scope: --redact-pattern: not a regular expression (");
   });
+});
+
+test("URL targets: secret query keys also when percent-encoded, an absolute URL's user information (Bun's fetch takes it)", () => {
+  const cases: [string, string][] = [
+    ["/x?p%61ssword=hunter2&page=2", "/x?p%61ssword=[redacted]&page=2"],
+    ["/x?%74oken=t", "/x?%74oken=[redacted]"],
+    ["/x?q=%20&page=2", "/x?q=%20&page=2"],
+    ["http://user:s3cret@127.0.0.1:8080/p?token=t", "http://[redacted]@127.0.0.1:8080/p?token=[redacted]"],
+    ["https://ghp_abc@host/repo", "https://[redacted]@host/repo"],
+    ["http://host/p@q?to=a@b", "http://host/p@q?to=a@b"],
+    ["/mail/a@b?x=1", "/mail/a@b?x=1"],
+  ];
+  expect(cases.map(([target]) => redactTarget(target))).toEqual(cases.map(([, expected]) => expected));
 });
 
 describe("the default secret keys' test (no regular expression compiled for ASCII keys)", () => {

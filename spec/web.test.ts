@@ -168,8 +168,16 @@ describe.each(runtimes)("%s: Fastify", (runtime) => {
   });
 });
 
+describe.each(runtimes)("%s: Fastify imported from an ES module", (runtime) => {
+  test("the route and handler through Fastify's tracing channel, its hook as a step", async () => {
+    const traced = await both([runtime, "web/fastify-esm.mjs"], {});
+    expect(traced.stdout).toBe('200 {"id":"3"}\n');
+    expect(requests(traced.events)).toEqual([["/items/3", 200, "/items/:id", ok("hook", "stamp (onRequest)"), ok("handler", "getItem", "/items/:id")]]);
+  });
+});
+
 describe("bun: Bun.serve routes", () => {
-  test("each handled route's pattern recorded as the request's route (not for a static Response or the fetch fallback); output as untraced", async () => {
+  test("each handled route's pattern recorded as the request's route (not for a static Response or the fetch fallback), also after server.reload(); a handler's error answered by the `error` option; output as untraced", async () => {
     const traced = await both(["bun", "web/serve-routes.ts"], {});
     const rows = ofKind(traced.events, "http_server_request").map((e) => [e.fields.method, e.fields.target, e.fields.status, e.fields.route ?? null]);
     // A static Response is Bun's own answer: no handler ran, no request is recorded.
@@ -179,7 +187,18 @@ describe("bun: Bun.serve routes", () => {
       ["POST", "/items", 201, "/items"],
       ["GET", "/files/a/b", 200, "/files/*"],
       ["GET", "/nowhere", 404, null],
+      // A handler's throw and rejection end when the `error` option's Response is ready, with its status.
+      ["GET", "/boom", 500, "/boom"],
+      ["GET", "/later", 503, "/later"],
+      // After server.reload(): its new route and fetch handler.
+      ["GET", "/v2/1", 200, "/v2/:id"],
+      ["GET", "/x", 202, null],
     ]);
-    expect(ofKind(traced.events, "http_route").map((e) => e.fields.framework)).toEqual(["bun", "bun", "bun", "bun"]);
+    expect(ofKind(traced.events, "http_route").map((e) => e.fields.framework)).toEqual(["bun", "bun", "bun", "bun", "bun", "bun", "bun"]);
+    const failed = ofKind(traced.events, "http_server_request").filter((e) => e.fields.errorMessage !== undefined);
+    expect(failed.map((e) => [e.fields.target, e.fields.end, e.fields.errorMessage])).toEqual([
+      ["/boom", "finished", "boom"],
+      ["/later", "finished", "later"],
+    ]);
   });
 });

@@ -7,7 +7,8 @@
  *   with the request as its async context, and ends when its Response is ready (status).
  *   Bun sends the body afterwards, natively: its size is the Response's Content-Length
  *   when set, else unknown (flags), and a body that fails while streaming is not seen. A
- *   client that disconnects first ends it as aborted (the Request's signal).
+ *   client that disconnects first ends it as aborted (the Request's signal). The server's
+ *   `reload(options)` gets its handlers wrapped the same way.
  * - Bun's node:http server is built on Bun.serve (its `onNodeHTTPRequest`): that Bun.serve
  *   call installs the node:http hooks of src/agent/node/http.ts on Bun's classes (Server
  *   emit, ServerResponse emit/write/end, IncomingMessage push), so such requests are
@@ -82,6 +83,7 @@ function hookRequire(recorder: Recorder, hookNodeHttp: () => void): void {
 interface ServeOptions {
   fetch?: unknown;
   routes?: unknown;
+  error?: unknown;
   onNodeHTTPRequest?: unknown;
   hostname?: unknown;
   port?: unknown;
@@ -108,28 +110,55 @@ function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
     }
     if (!recorder.groups.http) return Reflect.apply(original, this, arguments);
     const tls = options.tls !== undefined && options.tls !== null && options.tls !== false;
-    const wrapped: ServeOptions = { ...options };
-    if (typeof options.fetch === "function") wrapped.fetch = serveHandler(recorder, options.fetch as Handler, connections, tls);
-    if (options.routes !== null && typeof options.routes === "object") wrapped.routes = wrapRoutes(recorder, options.routes as Record<string, unknown>, connections, tls);
     const args = Array.prototype.slice.call(arguments);
-    args[0] = wrapped;
-    return Reflect.apply(original, this, args);
+    args[0] = wrapOptions(options, tls);
+    const server = Reflect.apply(original, this, args) as unknown;
+    recorder.safe(() => hookReload(server, tls));
+    return server;
   });
+  /** The program's options with its handlers wrapped (serveHandler), for Bun.serve and its server's reload. */
+  const wrapOptions = (options: ServeOptions, tls: boolean): ServeOptions => {
+    const wrapped: ServeOptions = { ...options };
+    const site: Site = { connections, tls, answers: typeof options.error === "function" ? new WeakMap() : undefined };
+    if (typeof options.fetch === "function") wrapped.fetch = serveHandler(recorder, options.fetch as Handler, site);
+    if (options.routes !== null && typeof options.routes === "object") wrapped.routes = wrapRoutes(recorder, options.routes as Record<string, unknown>, site);
+    if (site.answers !== undefined) wrapped.error = errorHandler(recorder, options.error as ErrorHandler, site.answers);
+    return wrapped;
+  };
+  // `server.reload(options)` replaces the handlers: its options are wrapped as Bun.serve's are
+  // (the server classes' own reload, writable on their prototypes, wrapped once each).
+  const servers = new WeakMap<object, boolean>();
+  const hooked = new WeakSet<object>();
+  const hookReload = (server: unknown, tls: boolean): void => {
+    if (server === null || typeof server !== "object") return;
+    servers.set(server, tls);
+    const proto = Object.getPrototypeOf(server) as { reload?: unknown } | null;
+    if (proto === null || hooked.has(proto) || typeof proto.reload !== "function") return;
+    hooked.add(proto);
+    const reload = proto.reload as (this: unknown, options: ServeOptions) => unknown;
+    proto.reload = renamed(reload, function (this: unknown, options: ServeOptions) {
+      const tls = this !== null && typeof this === "object" ? servers.get(this) : undefined;
+      if (tls === undefined || options === null || typeof options !== "object" || !recorder.groups.http) return Reflect.apply(reload, this, arguments);
+      const args = Array.prototype.slice.call(arguments);
+      args[0] = wrapOptions(options, tls);
+      return Reflect.apply(reload, this, args);
+    });
+  };
 }
 
 type Handler = (this: unknown, request: Request, server: BunServer) => unknown;
 
 /** A route's value: a handler, an object of handlers by method, or a static Response (not a request the program handles). */
-function wrapRoutes(recorder: Recorder, routes: Record<string, unknown>, connections: RemoteConnections, tls: boolean): Record<string, unknown> {
+function wrapRoutes(recorder: Recorder, routes: Record<string, unknown>, site: Site): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(routes)) {
     const value = routes[key];
-    if (typeof value === "function") out[key] = serveHandler(recorder, value as Handler, connections, tls, key);
+    if (typeof value === "function") out[key] = serveHandler(recorder, value as Handler, site, key);
     else if (value !== null && typeof value === "object" && !(value instanceof Response) && Object.getPrototypeOf(value) === Object.prototype) {
       const methods: Record<string, unknown> = {};
       for (const method of Object.keys(value)) {
         const handler = (value as Record<string, unknown>)[method];
-        methods[method] = typeof handler === "function" ? serveHandler(recorder, handler as Handler, connections, tls, key) : handler;
+        methods[method] = typeof handler === "function" ? serveHandler(recorder, handler as Handler, site, key) : handler;
       }
       out[key] = methods;
     } else out[key] = value;
@@ -159,8 +188,59 @@ class RemoteConnections {
   }
 }
 
+/** What the handlers of one Bun.serve (or reload) call share. */
+interface Site {
+  connections: RemoteConnections;
+  tls: boolean;
+  /** With an `error` option: a failed request by its error, until that handler answered it (errorHandler). */
+  answers: Answers | undefined;
+}
+
+type Answers = WeakMap<object, [RequestState, Request]>;
+type ErrorHandler = (this: unknown, error: unknown) => unknown;
+
+/**
+ * A handler that threw or rejected: Bun answers with the `error` option's Response (the
+ * request ends when it is ready: errorHandler), else with a 500 of its own. An error that is
+ * no object cannot be told to the error handler's call: it ends now, its status unknown.
+ */
+function failed(recorder: Recorder, state: RequestState, error: unknown, request: Request, answers: Answers | undefined): void {
+  state.error = error;
+  if (answers === undefined) {
+    state.status = 500;
+    serveEnd(recorder, state, undefined, HttpEnd.finished);
+  } else if (error !== null && (typeof error === "object" || typeof error === "function")) answers.set(error, [state, request]);
+  else serveEnd(recorder, state, undefined, HttpEnd.socketError);
+}
+
+/** The `error` option: a failed request ends with what it answers (a Response, else Bun's 500), the program's result unchanged. */
+function errorHandler(recorder: Recorder, handler: ErrorHandler, answers: Answers): ErrorHandler {
+  return renamed(handler, function (this: unknown, error: unknown) {
+    const entry = error !== null && (typeof error === "object" || typeof error === "function") ? answers.get(error) : undefined;
+    if (entry === undefined) return Reflect.apply(handler, this, arguments);
+    answers.delete(error as object);
+    const [state, request] = entry;
+    const answered = (response: unknown) =>
+      recorder.safe(() => {
+        if (!(response instanceof Response)) state.status = 500;
+        serveEnd(recorder, state, response, HttpEnd.finished, request);
+      });
+    let result: unknown;
+    try {
+      result = Reflect.apply(handler, this, arguments);
+    } catch (thrown) {
+      answered(undefined);
+      throw thrown;
+    }
+    if (result instanceof Promise) Promise.prototype.then.call(result, answered, () => answered(undefined));
+    else answered(result);
+    return result;
+  });
+}
+
 /** `route`: the `routes` key the handler serves (recorded as the request's http_route). */
-function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteConnections, tls: boolean, route?: string): Handler {
+function serveHandler(recorder: Recorder, handler: Handler, site: Site, route?: string): Handler {
+  const { connections, tls, answers } = site;
   return renamed(handler, function (this: unknown, request: Request, server: BunServer) {
     let state: RequestState | undefined;
     try {
@@ -171,7 +251,8 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       if (route !== undefined) recorder.event(Kind.http_route, state.id, recorder.str(route), recorder.str("bun"));
       const length = request.headers.get("content-length");
       if (length !== null && /^\d+$/.test(length)) state.requestBytes = Number(length);
-      else if (request.body !== null) state.endFlags |= REQUEST_SIZE_UNKNOWN;
+      // A request has a body when it says so (Content-Length or Transfer-Encoding): its `body` is not read (bodyless).
+      else if (request.headers.has("transfer-encoding")) state.endFlags |= REQUEST_SIZE_UNKNOWN;
       serverRequests.set(request, state);
       const current = state;
       request.signal.addEventListener("abort", () => recorder.safe(() => serveEnd(recorder, current, undefined, HttpEnd.aborted)), { once: true });
@@ -184,11 +265,10 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
     try {
       result = runInRequest(state.id, handler as never, this, arguments);
     } catch (error) {
-      current.error = error;
-      serveEnd(recorder, current, undefined, HttpEnd.socketError);
+      recorder.safe(() => failed(recorder, current, error, request, answers));
       throw error;
     }
-    if (result instanceof Response) serveEnd(recorder, current, result, HttpEnd.finished);
+    if (result instanceof Response) serveEnd(recorder, current, result, HttpEnd.finished, request);
     // No Response: the handler took the connection (server.upgrade() to a WebSocket).
     else if (result === undefined) serveEnd(recorder, current, undefined, HttpEnd.upgraded);
     else if (result instanceof Promise) {
@@ -196,27 +276,35 @@ function serveHandler(recorder: Recorder, handler: Handler, connections: RemoteC
       // rejection itself either way (the `error` option or a 500).
       Promise.prototype.then.call(
         result,
-        (response: unknown) => recorder.safe(() => serveEnd(recorder, current, response, HttpEnd.finished)),
-        (error: unknown) =>
-          recorder.safe(() => {
-            current.error = error;
-            serveEnd(recorder, current, undefined, HttpEnd.socketError);
-          }),
+        (response: unknown) => recorder.safe(() => serveEnd(recorder, current, response, HttpEnd.finished, request)),
+        (error: unknown) => recorder.safe(() => failed(recorder, current, error, request, answers)),
       );
     }
     return result;
   });
 }
 
-function serveEnd(recorder: Recorder, state: RequestState, response: unknown, reason: number): void {
+function serveEnd(recorder: Recorder, state: RequestState, response: unknown, reason: number, request?: Request): void {
   if (state.ended) return;
   if (response instanceof Response) {
     state.status = response.status;
     const length = response.headers.get("content-length");
     if (length !== null && /^\d+$/.test(length)) state.responseBytes = Number(length);
-    else if (response.body !== null) state.endFlags |= RESPONSE_SIZE_UNKNOWN;
+    else if (!bodyless(response.status, request?.method)) state.endFlags |= RESPONSE_SIZE_UNKNOWN;
   }
   requestEnd(recorder, Kind.http_server_response, state, reason);
+}
+
+/**
+ * A response HTTP sends without a body (RFC 9110: to HEAD; 1xx, 204, 304), told without
+ * reading its `body`: Bun's getter turns a text or Blob body into a stream, and Bun.serve
+ * then sends it as application/octet-stream instead of the text/plain it gives such a body
+ * (audit11: every Bun.serve `new Response("...")` changed its Content-Type). A response
+ * without Content-Length and with a body (a text, a stream) has its size unknown, as before;
+ * one made with a null body is now unknown as well.
+ */
+function bodyless(status: number, method: string | undefined): boolean {
+  return method === "HEAD" || (status >= 100 && status < 200) || status === 204 || status === 304;
 }
 
 function hookFetch(recorder: Recorder): void {
@@ -224,6 +312,7 @@ function hookFetch(recorder: Recorder): void {
   const original = host.fetch;
   const fetch = renamed(original, function (this: unknown, input: unknown, init?: unknown) {
     let state: RequestState | undefined;
+    let head = false;
     let args: ArrayLike<unknown> = arguments;
     if (propagateTraceparent) {
       try {
@@ -237,7 +326,10 @@ function hookFetch(recorder: Recorder): void {
       }
     }
     try {
-      if (recorder.groups.http) state = fetchStart(recorder, input, init);
+      if (recorder.groups.http) {
+        state = fetchStart(recorder, input, init);
+        head = fetchHead;
+      }
     } catch (error) {
       recorder.fail(error);
     }
@@ -255,7 +347,8 @@ function hookFetch(recorder: Recorder): void {
               current.status = response.status;
               const length = response.headers.get("content-length");
               if (length !== null && /^\d+$/.test(length)) current.responseBytes = Number(length);
-              else if (response.body !== null) current.endFlags |= RESPONSE_SIZE_UNKNOWN;
+              // Not through its `body` (bodyless): a response the program hands on (a proxy's `return fetch(...)`) stays as fetch made it.
+              else if (!bodyless(response.status, head ? "HEAD" : undefined)) current.endFlags |= RESPONSE_SIZE_UNKNOWN;
             }
             requestEnd(recorder, Kind.http_client_response, current, HttpEnd.finished);
           });
@@ -281,6 +374,9 @@ function hookFetch(recorder: Recorder): void {
   host.fetch = fetch;
 }
 
+/** Whether the request fetchStart last recorded is a HEAD (its response has no body: bodyless). */
+let fetchHead = false;
+
 function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestState {
   let url: string | undefined;
   let method: string | undefined;
@@ -300,6 +396,7 @@ function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestS
     if (options.headers !== undefined) headers = options.headers;
     if (options.body !== undefined) body = options.body;
   }
+  fetchHead = method === "HEAD";
   const state = clientRequestStart(recorder, method ?? "GET", url, HttpClient.fetch, headerValue(headers, "traceparent"));
   if (typeof body === "string") state.requestBytes = Buffer.byteLength(body);
   else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) state.requestBytes = (body as ArrayBufferView).byteLength;

@@ -16,7 +16,7 @@
  *   (`layer.route`) is no step: it gives the route pattern (`req.baseUrl` + the route's
  *   path) and marks the route's own layers as handlers.
  * - Fastify 5: its own tracing channel `fastify.request.handler` (start, end, asyncEnd,
- *   error), subscribed when fastify.js loads: the route (`route.url`) and the handler step.
+ *   error), subscribed when fastify.js (or the lib/hooks.js it requires) loads: the route (`route.url`) and the handler step.
  * The program's functions get the same arguments except `next`, which is a function of the
  * same name and length that records the step's end and calls Express's own.
  */
@@ -281,7 +281,13 @@ class Frameworks {
   /** `loadedBefore`: a file the program loaded before scope (scope attach), whose objects may exist already. */
   onFile(filename: string, exports: unknown, loadedBefore = false): void {
     if (filename.endsWith("fastify.js")) return this.hookFastify();
-    if (filename.endsWith("hooks.js")) return this.hookFastifyHooks(exports);
+    if (filename.endsWith("hooks.js")) {
+      // fastify.js requires lib/hooks.js as it loads: the channel is subscribed here too, for
+      // a fastify.js no CommonJS step ran (Bun's `import` of it from an ES module loads it
+      // natively; its own require()s pass Module._extensions).
+      this.hookFastify();
+      return this.hookFastifyHooks(exports);
+    }
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;

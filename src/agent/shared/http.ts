@@ -240,17 +240,21 @@ const MAX_TRACEPARENT_CHARS = 128;
 
 /**
  * The request target with the values of secret-looking query keys (the message previews'
- * rule: password, token, key, session, ...) replaced by "[redacted]". The path is kept as
- * received (a non-UTF-8 path arrives as latin1 characters and is recorded as such).
+ * rule: password, token, key, session, ...) replaced by "[redacted]", a key percent-encoded
+ * (`p%61ssword`) as well, and an absolute URL's user information (`user:password@`, which
+ * Bun's fetch takes) replaced whole, as a key named "password" would be. The path is kept
+ * as received (a non-UTF-8 path arrives as latin1 characters and is recorded as such).
  */
 export function redactTarget(target: string): string {
-  const text = target.length > MAX_TARGET_CHARS ? `${target.slice(0, MAX_TARGET_CHARS - 1)}…` : target;
+  let text = target.length > MAX_TARGET_CHARS ? `${target.slice(0, MAX_TARGET_CHARS - 1)}…` : target;
+  if (text.charCodeAt(0) !== 47 /* "/": an origin-form target, no authority */) text = redactUserinfo(text);
   const question = text.indexOf("?");
   if (question < 0) return text;
   const hash = text.indexOf("#", question);
   const end = hash < 0 ? text.length : hash;
   const query = text.slice(question + 1, end);
-  if (!SECRET_KEY.test(query)) return text;
+  // A key is also tested decoded (decodeKey): a query with a `%` may hold a secret key the raw text does not show.
+  if (!SECRET_KEY.test(query) && query.indexOf("%") < 0) return text;
   const parts = query.split("&");
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
@@ -259,6 +263,21 @@ export function redactTarget(target: string): string {
     if (SECRET_KEY.test(key) || SECRET_KEY.test(decodeKey(key))) parts[i] = `${key}=${REDACTED}`;
   }
   return `${text.slice(0, question + 1)}${parts.join("&")}${text.slice(end)}`;
+}
+
+/** `scheme://user:password@host...` as `scheme://[redacted]@host...` (the rules' "password" key secret: not with --no-redact). */
+function redactUserinfo(url: string): string {
+  const scheme = url.indexOf("://");
+  if (scheme < 0) return url;
+  const from = scheme + 3;
+  let end = url.length;
+  for (const stop of ["/", "?", "#"]) {
+    const at = url.indexOf(stop, from);
+    if (at >= 0 && at < end) end = at;
+  }
+  const at = url.lastIndexOf("@", end - 1);
+  if (at < from || !SECRET_KEY.test("password")) return url;
+  return `${url.slice(0, from)}${REDACTED}${url.slice(at)}`;
 }
 
 function decodeKey(key: string): string {
