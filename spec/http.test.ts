@@ -307,6 +307,20 @@ describe("node: HTTP that starts late", () => {
   }
 });
 
+describe("node: a request Node answers itself", () => {
+  for (const { name, path, installed } of nodeVersions) {
+    test.skipIf(!installed)(`${name}: a body slower than requestTimeout ends timeout with the 408 Node sent (it ended with no status)`, async () => {
+      const argv = [path, join(http, "request-timeout.cjs")];
+      const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
+      expect(traced.status, traced.stderr).toBe(0);
+      expect(traced.stdout).toBe(untraced.stdout);
+      expect(traced.stdout).toBe("HTTP/1.1 408 Request Timeout\n");
+      expect(ofKind(traced.events, "agent_error")).toEqual([]);
+      expect(serverRows(traced.events)).toEqual([["POST", "/slow", 408, 3, 0, "timeout", 1]]);
+    });
+  }
+});
+
 describe("node: node:http2 servers", () => {
   test("compatibility and core API: requests on one session with their ordinals, sizes and statuses; a stream the client resets ends aborted", async () => {
     const argv = ["node", join(http, "http2.cjs")];

@@ -590,18 +590,30 @@ export class ServerHooks {
     if (!this.recorder.groups.http || socket === undefined || socket === null) return;
     const known = this.connectionOf(socket);
     const current = known.current;
+    const code = typeof (error as { code?: unknown })?.code === "string" ? ((error as { code: string }).code) : undefined;
+    const listened = (server as { listenerCount?: (name: string) => number }).listenerCount?.("clientError") ?? 0;
+    const reason = code === "ERR_HTTP_REQUEST_TIMEOUT" ? HttpEnd.timeout : HttpEnd.socketError;
     if (current !== undefined && !current.ended) {
       current.error ??= error;
+      // A request Node parsed and then answers itself (socketOnError: nothing listens, the socket
+      // still writable, no head of its response sent): requestTimeout's 408 for a body that did
+      // not arrive in time, 413, or 400 for a malformed body. It ends here with that status; the
+      // socket is destroyed next. Not a client that went away mid-body (the parser's EOF error,
+      // a reset): Node's 400 reaches no one and the request ends aborted, as before.
+      const inFlight = (socket as { _httpMessage?: { _headerSent?: unknown } | null })._httpMessage;
+      const answered = code === "ERR_HTTP_REQUEST_TIMEOUT" || (code !== undefined && code.startsWith("HPE_") && code !== "HPE_INVALID_EOF_STATE");
+      if (listened === 0 && answered && socket.writable && inFlight?._headerSent !== true) {
+        current.status = clientErrorStatus(code);
+        requestEnd(this.recorder, Kind.http_server_response, current, reason);
+      }
       return;
     }
-    const code = typeof (error as { code?: unknown })?.code === "string" ? ((error as { code: string }).code) : undefined;
     // An idle keep-alive connection reset by the client is no request.
     if (code === "ECONNRESET" || code === "EPIPE") return;
     const request = serverRequestStart(this.recorder, undefined, undefined, known.connection, 0, undefined);
     request.error = error;
-    const listened = (server as { listenerCount?: (name: string) => number }).listenerCount?.("clientError") ?? 0;
     request.status = listened > 0 ? 0 : clientErrorStatus(code);
-    requestEnd(this.recorder, Kind.http_server_response, request, code === "ERR_HTTP_REQUEST_TIMEOUT" ? HttpEnd.timeout : HttpEnd.socketError);
+    requestEnd(this.recorder, Kind.http_server_response, request, reason);
   }
 
   /** An upgrade or CONNECT handed to the program: a request that ends there (upgraded). */
