@@ -18,12 +18,30 @@ class ScopeCli extends Cli {
       this.closedPipe = true;
       return "";
     }
-    const message = (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
+    const message = commandNotFound(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
     const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" ? "" : "error: ";
     process.stderr.write(`scope: ${prefix}${message.trim()}\n`);
     if (process.env.SCOPE_DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
     return "";
   }
+}
+
+/**
+ * clipanion's "Command not found" is a lead-in line ("did you mean one of:") and then a
+ * list of usages, so its first line alone says nothing. Said in one line instead: for a
+ * command scope has, its usage; for a word that is none, the commands there are.
+ */
+function commandNotFound(error: Error): string | undefined {
+  if (error.name !== "UnknownSyntaxError" || !error.message?.startsWith("Command not found")) return undefined;
+  const input = (error as { input?: unknown }).input;
+  const word = Array.isArray(input) ? input.find((token): token is string => typeof token === "string" && !/^[\u0000\u0001]$/.test(token)) : undefined;
+  const names = commands.flatMap((command) => command.paths ?? []).map((path) => path.join(" "));
+  if (word !== undefined && names.includes(word)) {
+    const candidates = (error as { candidates?: { usage?: unknown }[] }).candidates ?? [];
+    const usage = candidates.map((candidate) => String(candidate.usage)).find((line) => line === `scope ${word}` || line.startsWith(`scope ${word} `));
+    return `${word}: missing or unexpected arguments${usage ? `; usage: ${usage}` : ""} (scope ${word} --help says more)`;
+  }
+  return `${word === undefined ? "no command given" : `unknown command "${word}"`}; commands: ${names.join(", ")} (scope --help says more)`;
 }
 
 /** Colour only for a terminal, and never with NO_COLOR (https://no-color.org). */
