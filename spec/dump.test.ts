@@ -101,6 +101,16 @@ describe("scope dump", () => {
     expect((await runCli(["dump", "--json", "--chrome", path])).stderr).toBe("scope: choose one of --json, --chrome, --stats\n");
     expect((await runCli(["dump", "--pid", "x", path])).stderr).toBe('scope: --pid: expected comma-separated whole numbers, got "x"\n');
   });
+
+  // A misspelt kind matched nothing: an empty dump with status 0, as if the trace held none.
+  test("--kind that names no kind or group: one line naming it and the groups, status 1; groups, whole kinds and kind_<n> are taken", async () => {
+    const misspelt = await runCli(["dump", "--kind", "message,http_servr", path]);
+    expect({ exitCode: misspelt.exitCode, stdout: misspelt.stdout }).toEqual({ exitCode: 1, stdout: "" });
+    expect(misspelt.stderr).toStartWith('scope: --kind: no event kind or group "http_servr" (groups: trace, process, child, thread, message, ');
+    expect(misspelt.stderr.trim().split("\n").length).toBe(1);
+    for (const kinds of ["message", "http_server", "message_send,thread", "kind_999"]) expect((await runCli(["dump", "--kind", kinds, path])).exitCode).toBe(0);
+    expect((await runCli(["dump", "--json", "--kind", "message_receive", path])).stdout.trim().split("\n").map((line) => JSON.parse(line).kind)).toEqual(["message_receive"]);
+  });
 });
 
 /** Runs `scope dump <args> | <reader>` through bash; dump's status and its stderr. */
