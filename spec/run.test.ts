@@ -1,6 +1,6 @@
 /** `scope run` as a user meets it: pass-through, exit status, signals, bad input. */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cliEntry, readEvents, runCli } from "./harness";
 import { scratchDirs } from "./scratch";
@@ -107,6 +107,31 @@ describe("scope run", () => {
     expect(result.exitCode).toBe(127);
     expect(result.stderr.trim().split("\n")).toEqual(["scope: cannot start no-such-command-scope-test: command not found"]);
     expect(existsSync(out)).toBe(false);
+  });
+
+  // Bun's spawn errors said "ENOEXEC: unknown error, posix_spawn '…'" or "command not found"
+  // for a file that is there, with 127 for all; a shell says what is wrong and gives 126
+  // when the file is there but cannot be run.
+  test("a file that cannot be run: one line saying why, the shell's status (126 there but not runnable, 127 missing), no trace", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const file = (name: string, text: string, mode: number) => {
+      writeFileSync(join(dir, name), text);
+      chmodSync(join(dir, name), mode);
+      return join(dir, name);
+    };
+    const cases: [string, number, string][] = [
+      [file("plain.js", "console.log(1)\n", 0o644), 126, "permission denied (not executable)"],
+      [file("no-shebang", "echo hi\n", 0o755), 126, "not an executable, nor a script with a #! line"],
+      [file("bad-interpreter", "#!/no/such/interpreter\necho hi\n", 0o755), 127, "its #! interpreter was not found"],
+      [dir, 126, "is a directory"],
+      [join(dir, "missing"), 127, "no such file"],
+    ];
+    for (const [command, status, reason] of cases) {
+      const result = await runCli(["run", "--out", out, "--", command]);
+      expect({ status: result.exitCode, stderr: result.stderr }).toEqual({ status, stderr: `scope: cannot start ${command}: ${reason}\n` });
+      expect(existsSync(out)).toBe(false);
+    }
   });
 
   test("bad options fail with one clear line", async () => {
