@@ -18,8 +18,9 @@ const loop = join(repoRoot, "spec/fixtures/lossless/loop.cjs");
 const calls = 1_000_000;
 
 interface Counted {
-  /** function_call records, and which call ordinals (field b) they carry. */
+  /** function_call records, and which call ordinals (field b) they carry; function_return records. */
   calls: number;
+  returns: number;
   ordinals: Uint8Array;
   /** Lost events as the drop records count them, and how many drop records there are. */
   dropMarked: number;
@@ -32,6 +33,7 @@ function count(path: string): Counted {
   const trace = readTrace(path);
   const ordinals = new Uint8Array(calls + 2);
   let callsSeen = 0;
+  let returns = 0;
   let dropMarked = 0;
   const dropRecords: Counted["dropRecords"] = [];
   for (const batch of trace.batches()) {
@@ -42,6 +44,8 @@ function count(path: string): Counted {
         callsSeen++;
         const ordinal = Number(view.getBigUint64(base + Offset.b, true));
         if (ordinal < ordinals.length) ordinals[ordinal]!++;
+      } else if (kind === EventKind.function_return) {
+        returns++;
       } else if (kind === EventKind.drop) {
         const record = { pid: view.getUint32(base + Offset.pid, true), tid: view.getUint32(base + Offset.tid, true), count: Number(view.getBigUint64(base + Offset.a, true)), flags: view.getUint16(base + Offset.flags, true) };
         dropRecords.push(record);
@@ -50,7 +54,7 @@ function count(path: string): Counted {
     }
   }
   expect(trace.error).toBeNull();
-  return { calls: callsSeen, ordinals, dropMarked, dropRecords, end: trace.end };
+  return { calls: callsSeen, returns, ordinals, dropMarked, dropRecords, end: trace.end };
 }
 
 /** Each ordinal 1..calls exactly once: every call, none twice. */
@@ -89,6 +93,22 @@ describe("a synchronous loop of a million instrumented calls, default ring", () 
       expect(counted.end && [counted.end.dropped, counted.end.overwritten]).toEqual([0n, 0n]);
     }, 120_000);
   }
+
+  // The level by default is full (a call and a return each, values previewed): twice the
+  // records of the calls level, the burst the "at default settings" means.
+  test("node, the default level (full): every call and every return is in the trace, nothing dropped", async () => {
+    const out = join(scratch, "loop-node-full.bin");
+    const run = await runCli(["run", "--functions", "--hot-calls-per-second", "0", "--out", out, "--", "node", loop]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toBe("499999500000\n");
+    expect(run.stderr).toContain("lost: none");
+    const counted = count(out);
+    expect([counted.calls, counted.returns]).toEqual([calls, calls]);
+    expect(everyCallOnce(counted)).toBe(true);
+    expect(counted.dropRecords).toEqual([]);
+    expect(counted.end && [counted.end.dropped, counted.end.overwritten]).toEqual([0n, 0n]);
+    rmSync(out, { force: true });
+  }, 120_000);
 
   test("a process killed with a burst still in its overflow: the records it held are counted as lost, not silently gone", async () => {
     const out = join(scratch, "loop-kill.bin");
