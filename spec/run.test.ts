@@ -139,7 +139,11 @@ describe("scope run", () => {
     expect(missing.exitCode).not.toBe(0);
     const size = await runCli(["run", "--ring-size", "lots", "--", "node", "-e", ""]);
     expect(size.exitCode).toBe(1);
-    expect(size.stdout + size.stderr).toContain('--ring-size: expected a size such as 16MiB, got "lots"');
+    expect(size.stdout + size.stderr).toContain('--ring-size: expected a size below 4GiB such as 16MiB, got "lots"');
+    // Too big for the ring: said as a usage error, not "cannot trace: ring create …: invalid
+    // argument (…) (--fail-open runs the program untraced instead)".
+    const huge = await runCli(["run", "--ring-size", "64GiB", "--", "node", "-e", ""]);
+    expect({ exitCode: huge.exitCode, stderr: huge.stderr }).toEqual({ exitCode: 1, stderr: 'scope: --ring-size: expected a size below 4GiB such as 16MiB, got "64GiB"\n' });
     const dir = await runCli(["run", "--out", "/no/such/dir/t.bin", "--", "node", "-e", ""]);
     expect(dir.exitCode).toBe(1);
     expect(dir.stdout + dir.stderr).toContain("--out: directory /no/such/dir does not exist");

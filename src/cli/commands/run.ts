@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as t from "typanion";
 import { runTraced } from "../../run/session";
-import { parseDuration, parseEventGroups, parseSize } from "../../run/options";
+import { parseDuration, parseEventGroups, parseRingSize, parseSize, ringSizeError } from "../../run/options";
 import { redactionOf, type RedactionSettings } from "../../agent/shared/redact";
 import { functionSettings } from "../../instrument/settings";
 
@@ -102,8 +102,8 @@ export class RunCommand extends Command {
   args = Option.Proxy();
 
   async execute(): Promise<number> {
-    const ringBytes = parseSize(this.ringSize);
-    if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
+    const ringBytes = parseRingSize(this.ringSize);
+    if (ringBytes === undefined) throw new UsageError(ringSizeError(this.ringSize));
     const limits = parseLimits(this.maxEvents, this.maxSize, this.duration);
     const parsed = this.events === undefined ? undefined : parseEventGroups(this.events);
     if (parsed !== undefined && !Array.isArray(parsed)) throw new UsageError(`--events: ${parsed.error}`);
