@@ -152,6 +152,16 @@ describe("scope dump into a pipe closed early", () => {
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 141, stderr: "" });
   });
 
+  // A failed write that is not a closed pipe arrived as an 'error' event that Output threw:
+  // uncaught, a Bun stack on stderr, and scope spun at 100% CPU and never ended.
+  test.each([["--json"], ["--stats"]])("%s into a full disk (/dev/full): one line, status 1, and it ends", async (mode) => {
+    const quoted = [process.execPath, cliEntry, "dump", mode, big].map((word) => `'${word}'`).join(" ");
+    const err = join(dir, `stderr-${Math.random().toString(36).slice(2)}`);
+    const child = Bun.spawn(["bash", "-c", `timeout 30 ${quoted} >/dev/full 2>"$ERR"; echo "status $?"`], { env: { ...process.env, NO_COLOR: "1", ERR: err }, stdout: "pipe" });
+    const [said] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    expect({ said, stderr: readFileSync(err, "utf8") }).toEqual({ said: "status 1\n", stderr: "scope: error: writing the output failed (ENOSPC: no space left on device, write)\n" });
+  });
+
   test("a reader that reads everything: status 0, nothing on stderr", async () => {
     const result = await dumpInto("wc -l", ["--json", big]);
     expect({ status: result.status, stderr: result.stderr, read: result.read.trim() }).toEqual({ status: 0, stderr: "", read: "20000" });

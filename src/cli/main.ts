@@ -62,6 +62,22 @@ cli.register(Builtins.HelpCommand);
 cli.register(Builtins.VersionCommand);
 for (const command of commands) cli.register(command);
 
+/**
+ * A write to stdout that failed for another reason than a closed pipe (ENOSPC, EIO): the
+ * command's output is incomplete, so scope says so in one line and ends with status 1, as
+ * cat does. Such errors arrive as 'error' events, uncaught without a listener. Failed
+ * writes to stderr are let go: there is nowhere left to say them, and `scope run`'s status
+ * stays the program's.
+ */
+let stdoutFailure: Error | undefined;
+process.stdout.on("error", (error) => {
+  if (isClosedPipe(error) || stdoutFailure) return;
+  stdoutFailure = error;
+  process.stderr.write(`scope: error: writing the output failed (${error.message})\n`);
+  process.exitCode = 1;
+});
+process.stderr.on("error", () => {});
+
 let status: number;
 try {
   status = await cli.run(process.argv.slice(2), { colorDepth: colorDepth() });
@@ -70,4 +86,4 @@ try {
   if (!isClosedPipe(error)) throw error;
   status = CLOSED_PIPE_STATUS;
 }
-process.exitCode = cli.closedPipe ? CLOSED_PIPE_STATUS : status;
+process.exitCode = stdoutFailure ? 1 : cli.closedPipe ? CLOSED_PIPE_STATUS : status;
