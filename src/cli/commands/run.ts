@@ -16,7 +16,8 @@ export class RunCommand extends Command {
       Starts \`<command>\` with the scope agent preloaded into every Node.js and Bun process and worker
       thread it creates, records processes, threads, their exits and every message between them into a
       binary trace, and prints a summary when the program ends. Standard streams pass through untouched
-      and scope exits with the program's exit code (128 + signal number when a signal killed it).
+      and scope exits with the program's exit code (128 + signal number when a signal killed it; as a
+      shell, 127 when the command is not found and 126 when it is there but cannot be run).
 
       Options before the command are scope's; everything from the command on is passed to it unchanged.
     `,
