@@ -37,7 +37,7 @@ export class AttachCommand extends Command {
   functionNames = Option.Array("--function", { description: "Function-name glob (\"createOrder\", \"Orders.*\"); only matching functions are traced; repeatable" });
   removeFunctions = Option.Boolean("--remove-functions", false, { description: "Remove live function tracing from the process a running `scope attach` traces" });
   duration = Option.String("--duration", { description: "Detach this long after attaching (e.g. 30s, 5m)" });
-  ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB)" });
+  ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB; below 4GiB)" });
 
   pid = Option.String({ name: "pid" });
 

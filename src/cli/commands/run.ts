@@ -38,7 +38,7 @@ export class RunCommand extends Command {
   loopInterval = Option.String("--loop-interval", { description: "How often each thread records its event loop (delay, utilisation) and memory (heap, RSS) samples (default 1s, at least 10ms)" });
   longTask = Option.String("--long-task", { description: "A turn of the event loop at least this long is a long_task event (default 50ms, at least 10ms)" });
   longTaskImmediates = Option.Boolean("--long-task-immediates", false, { description: "Also time every setImmediate callback (exact long tasks of kind immediate; ~0.25 µs per immediate, off by default)" });
-  ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB); rounded down to a power of two per lane" });
+  ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB; below 4GiB); rounded down to a power of two per lane, at least 64KiB" });
   mode = Option.String("--mode", "discard", {
     description: "What a full ring does when the drain falls behind: discard new events (counted) or overwrite the oldest (counted); not the flight recorder (--flight-recorder)",
     validator: t.isEnum(["discard", "overwrite"] as const),
