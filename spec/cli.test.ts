@@ -11,4 +11,17 @@ describe("cli", () => {
     const result = await runCli(["no-such-command"]);
     expect(result.exitCode).not.toBe(0);
   });
+
+  // clipanion's "Command not found; did you mean one of:" is a lead-in to a list: its first
+  // line alone (what one-line errors keep) ended in a colon and named nothing.
+  test("an unknown command, or a known one with arguments it cannot take: one line that names what there is", async () => {
+    const unknown = await runCli(["help"]);
+    expect({ exitCode: unknown.exitCode, stdout: unknown.stdout }).toEqual({ exitCode: 1, stdout: "" });
+    expect(unknown.stderr).toBe('scope: unknown command "help"; commands: run, dump, instrument, doctor, bench, stop, export, merge, view, query, top, attach, detach (scope --help says more)\n');
+    const merge = await runCli(["merge"]);
+    expect({ exitCode: merge.exitCode, stdout: merge.stdout }).toEqual({ exitCode: 1, stdout: "" });
+    expect(merge.stderr).toBe("scope: merge: missing or unexpected arguments; usage: scope merge <-o,--out #0> ... (scope merge --help says more)\n");
+    const stop = await runCli(["stop", "1", "2"]);
+    expect(stop.stderr).toBe("scope: stop: missing or unexpected arguments; usage: scope stop [pid] (scope stop --help says more)\n");
+  });
 });

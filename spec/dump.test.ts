@@ -101,6 +101,16 @@ describe("scope dump", () => {
     expect((await runCli(["dump", "--json", "--chrome", path])).stderr).toBe("scope: choose one of --json, --chrome, --stats\n");
     expect((await runCli(["dump", "--pid", "x", path])).stderr).toBe('scope: --pid: expected comma-separated whole numbers, got "x"\n');
   });
+
+  // A misspelt kind matched nothing: an empty dump with status 0, as if the trace held none.
+  test("--kind that names no kind or group: one line naming it and the groups, status 1; groups, whole kinds and kind_<n> are taken", async () => {
+    const misspelt = await runCli(["dump", "--kind", "message,http_servr", path]);
+    expect({ exitCode: misspelt.exitCode, stdout: misspelt.stdout }).toEqual({ exitCode: 1, stdout: "" });
+    expect(misspelt.stderr).toStartWith('scope: --kind: no event kind or group "http_servr" (groups: trace, process, child, thread, message, ');
+    expect(misspelt.stderr.trim().split("\n").length).toBe(1);
+    for (const kinds of ["message", "http_server", "message_send,thread", "kind_999"]) expect((await runCli(["dump", "--kind", kinds, path])).exitCode).toBe(0);
+    expect((await runCli(["dump", "--json", "--kind", "message_receive", path])).stdout.trim().split("\n").map((line) => JSON.parse(line).kind)).toEqual(["message_receive"]);
+  });
 });
 
 /** Runs `scope dump <args> | <reader>` through bash; dump's status and its stderr. */
@@ -140,6 +150,16 @@ describe("scope dump into a pipe closed early", () => {
   test.each([["text"], ["--json"], ["--chrome"], ["--stats"]])("%s into a reader that closed before the first write: quiet, status 141", async (mode) => {
     const result = await dumpInto("(exec <&-; sleep 1)", mode === "text" ? [big] : [mode, big]);
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 141, stderr: "" });
+  });
+
+  // A failed write that is not a closed pipe arrived as an 'error' event that Output threw:
+  // uncaught, a Bun stack on stderr, and scope spun at 100% CPU and never ended.
+  test.each([["--json"], ["--stats"]])("%s into a full disk (/dev/full): one line, status 1, and it ends", async (mode) => {
+    const quoted = [process.execPath, cliEntry, "dump", mode, big].map((word) => `'${word}'`).join(" ");
+    const err = join(dir, `stderr-${Math.random().toString(36).slice(2)}`);
+    const child = Bun.spawn(["bash", "-c", `timeout 30 ${quoted} >/dev/full 2>"$ERR"; echo "status $?"`], { env: { ...process.env, NO_COLOR: "1", ERR: err }, stdout: "pipe" });
+    const [said] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    expect({ said, stderr: readFileSync(err, "utf8") }).toEqual({ said: "status 1\n", stderr: "scope: error: writing the output failed (ENOSPC: no space left on device, write)\n" });
   });
 
   test("a reader that reads everything: status 0, nothing on stderr", async () => {

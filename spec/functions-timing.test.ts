@@ -7,7 +7,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { cleanup, fixtures, ofKind, runTraced, scratchDir } from "./agent-harness";
-import { runCli } from "./harness";
+import { installedNodes, runCli } from "./harness";
 
 const env = { XDG_CACHE_HOME: join(scratchDir(), "cache") };
 afterAll(cleanup);
@@ -45,8 +45,8 @@ async function dumpJson(out: string): Promise<Record<string, unknown>[]> {
 }
 
 /** [event, ms since the trace's start] of the main thread's calls and returns, in the dump's order. */
-async function stallCalls(runtime: "node" | "bun", settings = ""): Promise<{ calls: { event: string; ms: number }[]; blockedMs: number }> {
-  const run = await runTraced([runtime === "node" ? "node" : process.execPath, stall], { scopeArgs: [`--functions${settings}`], env });
+async function stallCalls(runtime: string, settings = ""): Promise<{ calls: { event: string; ms: number }[]; blockedMs: number }> {
+  const run = await runTraced([runtime, stall], { scopeArgs: [`--functions${settings}`], env });
   expect({ status: run.status, stdout: run.stdout.replace(/[\d.]+/, "N"), stderr: run.stderr }).toEqual({ status: 0, stdout: "blocked N ms\n", stderr: "" });
   const calls = (await dumpJson(run.out))
     .filter((line) => line.tid === 0 && (line.kind === "function_call" || line.kind === "function_return"))
@@ -54,8 +54,9 @@ async function stallCalls(runtime: "node" | "bun", settings = ""): Promise<{ cal
   return { calls, blockedMs: Number(/[\d.]+/.exec(run.stdout)![0]) };
 }
 
-for (const runtime of ["node", "bun"] as const) {
-  test(`${runtime}: every call and return carries its own time; a 250 ms function lasts 250 ms and nests its callees`, async () => {
+// This machine's node, Node 22 and 24 where installed (each its own clock path), and Bun.
+for (const [name, runtime] of [...installedNodes, ["bun", process.execPath] as [string, string]]) {
+  test(`${name}: every call and return carries its own time; a 250 ms function lasts 250 ms and nests its callees`, async () => {
     // A busy loop on a shared machine can lose the CPU just as it ends (milliseconds), so
     // blockTheLoop measures itself (first statement to last) and prints it: the trace must
     // show that, ±1 ms. The order, the nesting and the 250 ms lower bound hold on every

@@ -18,12 +18,30 @@ class ScopeCli extends Cli {
       this.closedPipe = true;
       return "";
     }
-    const message = (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
+    const message = commandNotFound(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
     const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" ? "" : "error: ";
     process.stderr.write(`scope: ${prefix}${message.trim()}\n`);
     if (process.env.SCOPE_DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
     return "";
   }
+}
+
+/**
+ * clipanion's "Command not found" is a lead-in line ("did you mean one of:") and then a
+ * list of usages, so its first line alone says nothing. Said in one line instead: for a
+ * command scope has, its usage; for a word that is none, the commands there are.
+ */
+function commandNotFound(error: Error): string | undefined {
+  if (error.name !== "UnknownSyntaxError" || !error.message?.startsWith("Command not found")) return undefined;
+  const input = (error as { input?: unknown }).input;
+  const word = Array.isArray(input) ? input.find((token): token is string => typeof token === "string" && !/^[\u0000\u0001]$/.test(token)) : undefined;
+  const names = commands.flatMap((command) => command.paths ?? []).map((path) => path.join(" "));
+  if (word !== undefined && names.includes(word)) {
+    const candidates = (error as { candidates?: { usage?: unknown }[] }).candidates ?? [];
+    const usage = candidates.map((candidate) => String(candidate.usage)).find((line) => line === `scope ${word}` || line.startsWith(`scope ${word} `));
+    return `${word}: missing or unexpected arguments${usage ? `; usage: ${usage}` : ""} (scope ${word} --help says more)`;
+  }
+  return `${word === undefined ? "no command given" : `unknown command "${word}"`}; commands: ${names.join(", ")} (scope --help says more)`;
 }
 
 /** Colour only for a terminal, and never with NO_COLOR (https://no-color.org). */
@@ -44,6 +62,22 @@ cli.register(Builtins.HelpCommand);
 cli.register(Builtins.VersionCommand);
 for (const command of commands) cli.register(command);
 
+/**
+ * A write to stdout that failed for another reason than a closed pipe (ENOSPC, EIO): the
+ * command's output is incomplete, so scope says so in one line and ends with status 1, as
+ * cat does. Such errors arrive as 'error' events, uncaught without a listener. Failed
+ * writes to stderr are let go: there is nowhere left to say them, and `scope run`'s status
+ * stays the program's.
+ */
+let stdoutFailure: Error | undefined;
+process.stdout.on("error", (error) => {
+  if (isClosedPipe(error) || stdoutFailure) return;
+  stdoutFailure = error;
+  process.stderr.write(`scope: error: writing the output failed (${error.message})\n`);
+  process.exitCode = 1;
+});
+process.stderr.on("error", () => {});
+
 let status: number;
 try {
   status = await cli.run(process.argv.slice(2), { colorDepth: colorDepth() });
@@ -52,4 +86,4 @@ try {
   if (!isClosedPipe(error)) throw error;
   status = CLOSED_PIPE_STATUS;
 }
-process.exitCode = cli.closedPipe ? CLOSED_PIPE_STATUS : status;
+process.exitCode = stdoutFailure ? 1 : cli.closedPipe ? CLOSED_PIPE_STATUS : status;

@@ -33,9 +33,11 @@ export class Output {
 
   constructor(private readonly stream: Writable) {
     // An asynchronous EPIPE arrives as an 'error' event; without a listener it would be thrown.
+    // Any other failed write (ENOSPC: stdout on a full disk or /dev/full) ends the writing
+    // too: thrown from here it was uncaught, printed a stack and left scope spinning. What is
+    // said about it, and the status, are src/cli/main.ts's (stdoutFailure).
     if (typeof stream.on === "function") {
-      stream.on("error", (error) => {
-        if (!isClosedPipe(error)) throw error;
+      stream.on("error", () => {
         this.closed = true;
       });
     }

@@ -1,4 +1,5 @@
 /** Event filters for `scope dump`: by pid, thread, kind and time window. */
+import { EventKind } from "../core/layout";
 import type { TraceEvent } from "../core/model";
 
 export interface EventFilter {
@@ -18,6 +19,22 @@ export function matches(filter: EventFilter, event: TraceEvent, startNs: bigint)
   if (filter.sinceNs !== undefined && relative < filter.sinceNs) return false;
   if (filter.untilNs !== undefined && relative > filter.untilNs) return false;
   return true;
+}
+
+// Not invalid nor string: the dump never shows either.
+const kindNames = Object.keys(EventKind).filter((name) => name !== "invalid" && name !== "string");
+
+/** The groups --kind takes besides whole kinds: the kinds' first words (message, function, http, ...). */
+export const kindGroups = [...new Set(kindNames.map((name) => name.split("_")[0]!))];
+
+/**
+ * The first --kind item that matches no kind (as `matches` reads it: the kind itself, or a
+ * prefix of whole words such as message or http_server) and is no kind_<number> of a
+ * newer trace; undefined when every item names something. A misspelt kind matched nothing
+ * and the dump was empty, with status 0.
+ */
+export function unknownKind(kinds: string[]): string | undefined {
+  return kinds.find((kind) => !/^kind_\d+$/.test(kind) && !kindNames.some((name) => name === kind || name.startsWith(`${kind}_`)));
 }
 
 const units: Record<string, bigint> = { ns: 1n, us: 1_000n, µs: 1_000n, ms: 1_000_000n, s: 1_000_000_000n };

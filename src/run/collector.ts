@@ -80,6 +80,7 @@ export interface RunSummary {
   /** Losses no producer reported (overwritten records; a process that ended or died first). */
   unattributed: number;
   mode: "discard" | "overwrite";
+  /** The ring's lanes as made: --ring-size rounded down to a power of two a lane, at least 64 KiB (what the loss lines say it is now). */
   ringBytes: number;
   fileBytes: number;
   /**
@@ -98,6 +99,8 @@ export interface Loss {
 }
 
 const laneCount = 16;
+/** Records a lane holds for --ring-size `ringBytes`: its share, rounded down to a power of two, at least 64. */
+const laneSlots = (ringBytes: number) => floorPowerOfTwo(Math.max(64, Math.floor(ringBytes / RECORD_SIZE / laneCount)));
 const drainBatchRecords = 4096;
 const idleIntervalMs = 5;
 /** Batches drained per turn of the event loop while busy (signals and the exit stay timely). */
@@ -157,7 +160,7 @@ export class Collector {
   ) {}
 
   static start(options: CollectorOptions): Collector {
-    const laneCapacitySlots = floorPowerOfTwo(Math.max(64, Math.floor(options.ringBytes / RECORD_SIZE / laneCount)));
+    const laneCapacitySlots = laneSlots(options.ringBytes);
     const ring = Ring.create(options.ringPath, { laneCount, laneCapacitySlots, mode: options.mode });
     let writer: TraceWriter;
     try {
@@ -495,7 +498,7 @@ export class Collector {
       losses,
       unattributed: Math.max(0, dropped + overwritten - this.reportedLost),
       mode: this.options.mode,
-      ringBytes: this.options.ringBytes,
+      ringBytes: laneCount * laneSlots(this.options.ringBytes) * RECORD_SIZE,
       peakRecordsPerSecond: Math.round(this.peakRecordsPerSecond),
       fileBytes: statSync(this.options.out, { throwIfNoEntry: false })?.size ?? 0,
       stopped: this.stopped,

@@ -14,6 +14,20 @@ export function parseSize(text: string): number | undefined {
   return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
+/**
+ * --ring-size of scope run, attach and bench, checked: undefined when malformed or too big.
+ * The ring (zig/ring.zig total_size_bytes_max) is at most 4 GiB with its headers, so its 16
+ * lanes hold at most 2 GiB; a size below 4 GiB rounds down to that (src/run/collector.ts),
+ * one of 4 GiB or more made Ring.create fail as if tracing could not start.
+ */
+export function parseRingSize(text: string): number | undefined {
+  const bytes = parseSize(text);
+  return bytes !== undefined && bytes < 4 * 1024 ** 3 ? bytes : undefined;
+}
+
+/** --ring-size's usage error text. */
+export const ringSizeError = (text: string) => `--ring-size: expected a size below 4GiB such as 16MiB, got "${text}"`;
+
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** "30s" → 30000, "1.5m" → 90000, "250ms" → 250; undefined when malformed or not positive. */

@@ -76,11 +76,23 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>): { release(): void 
   return { release: () => handlers.forEach(([signal, handler]) => process.off(signal, handler)) };
 }
 
-/** A program that would not start: one line, status 127 as a shell gives. */
+/**
+ * A program that would not start: one line, and the status a shell gives: 127 when there is
+ * no such command (or a script's #! interpreter is missing), 126 when the file is there but
+ * cannot be run (not executable, a directory, neither a binary nor a #! script).
+ */
 function cannotStart(command: string, error: unknown, stderr: Output): number {
-  const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "command not found" : (error as Error).message;
+  const code = (error as NodeJS.ErrnoException).code;
+  const file = command.includes("/") ? statSync(command, { throwIfNoEntry: false }) : undefined;
+  let reason = (error as Error).message;
+  let status = 127;
+  if (code === "ENOENT") reason = file ? "its #! interpreter was not found" : command.includes("/") ? "no such file" : "command not found";
+  else if (code === "EACCES" || code === "ENOEXEC") {
+    status = 126;
+    reason = file?.isDirectory() ? "is a directory" : code === "EACCES" ? "permission denied (not executable)" : "not an executable, nor a script with a #! line";
+  }
   stderr.writeNow(`scope: cannot start ${command}: ${reason}\n`);
-  return 127;
+  return status;
 }
 
 /** --fail-open: the program as if scope were not there (no agent, no trace); its exit status. */

@@ -5,7 +5,7 @@ import { sendControl, type ControlRequest } from "../../attach/control";
 import { attachSession } from "../../attach/session";
 import { Refusal } from "../../attach/target";
 import { globToRegExp } from "../../instrument/match";
-import { parseDuration, parseSize } from "../../run/options";
+import { parseDuration, parseRingSize, ringSizeError } from "../../run/options";
 
 /** `scope attach <pid>`: trace a running Node.js process without restarting it; add or remove function tracing live. */
 export class AttachCommand extends Command {
@@ -37,7 +37,7 @@ export class AttachCommand extends Command {
   functionNames = Option.Array("--function", { description: "Function-name glob (\"createOrder\", \"Orders.*\"); only matching functions are traced; repeatable" });
   removeFunctions = Option.Boolean("--remove-functions", false, { description: "Remove live function tracing from the process a running `scope attach` traces" });
   duration = Option.String("--duration", { description: "Detach this long after attaching (e.g. 30s, 5m)" });
-  ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB)" });
+  ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB; below 4GiB)" });
 
   pid = Option.String({ name: "pid" });
 
@@ -55,8 +55,8 @@ export class AttachCommand extends Command {
       return reply.ok ? 0 : 1;
     }
     if (this.removeFunctions) throw new UsageError(`no scope attach is running for pid ${pid}`);
-    const ringBytes = parseSize(this.ringSize);
-    if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
+    const ringBytes = parseRingSize(this.ringSize);
+    if (ringBytes === undefined) throw new UsageError(ringSizeError(this.ringSize));
     let durationMs: number | undefined;
     if (this.duration !== undefined) {
       durationMs = parseDuration(this.duration);

@@ -1,6 +1,6 @@
 import { Command, Option, UsageError } from "clipanion";
 import chalk, { Chalk } from "chalk";
-import { parseSize } from "../../run/options";
+import { parseRingSize, ringSizeError } from "../../run/options";
 import { runBench } from "../../bench/bench";
 import { defaultWarmupText, workloadNames } from "../../bench/catalogue";
 import { progressLine } from "../../bench/progress";
@@ -54,8 +54,8 @@ export class BenchCommand extends Command {
   json = Option.Boolean("--json", false, { description: "Write the report as JSON to stdout (progress still goes to stderr)" });
 
   async execute(): Promise<number> {
-    const ringBytes = parseSize(this.ringSize);
-    if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
+    const ringBytes = parseRingSize(this.ringSize);
+    if (ringBytes === undefined) throw new UsageError(ringSizeError(this.ringSize));
     const progress = progressLine(this.context.stderr);
     const color = this.context.colorDepth > 1 ? chalk : new Chalk({ level: 0 });
     if (this.soak !== undefined) {

@@ -2,7 +2,7 @@ import { Command, Option, UsageError } from "clipanion";
 import { existsSync } from "node:fs";
 import { assets, isCompiled } from "../../core/assets";
 import { dumpTrace, type DumpFormat } from "../../dump/dump";
-import { parseDuration, type EventFilter } from "../../dump/filter";
+import { kindGroups, parseDuration, unknownKind, type EventFilter } from "../../dump/filter";
 
 function numberList(flag: string, text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;
@@ -58,10 +58,13 @@ export class DumpCommand extends Command {
     if (formats.length > 1) throw new UsageError("choose one of --json, --chrome, --stats");
     if (this.why !== undefined && (this.chrome || this.stats)) throw new UsageError("--why prints a chain of events: text, or --json");
     if (!existsSync(this.file)) throw new UsageError(`${this.file}: no such file`);
+    const kinds = this.kind?.split(",").map((kind) => kind.trim()).filter(Boolean);
+    const unknown = kinds && unknownKind(kinds);
+    if (unknown !== undefined) throw new UsageError(`--kind: no event kind or group "${unknown}" (groups: ${kindGroups.join(", ")}; or a whole kind such as message_send)`);
     const filter: EventFilter = {
       pids: numberList("--pid", this.pid),
       tids: numberList("--tid", this.tid),
-      kinds: this.kind?.split(",").map((kind) => kind.trim()).filter(Boolean),
+      kinds,
       sinceNs: duration("--since", this.since),
       untilNs: duration("--until", this.until),
     };

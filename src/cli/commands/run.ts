@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as t from "typanion";
 import { runTraced } from "../../run/session";
-import { parseDuration, parseEventGroups, parseSize } from "../../run/options";
+import { parseDuration, parseEventGroups, parseRingSize, parseSize, ringSizeError } from "../../run/options";
 import { redactionOf, type RedactionSettings } from "../../agent/shared/redact";
 import { functionSettings } from "../../instrument/settings";
 
@@ -16,7 +16,8 @@ export class RunCommand extends Command {
       Starts \`<command>\` with the scope agent preloaded into every Node.js and Bun process and worker
       thread it creates, records processes, threads, their exits and every message between them into a
       binary trace, and prints a summary when the program ends. Standard streams pass through untouched
-      and scope exits with the program's exit code (128 + signal number when a signal killed it).
+      and scope exits with the program's exit code (128 + signal number when a signal killed it; as a
+      shell, 127 when the command is not found and 126 when it is there but cannot be run).
 
       Options before the command are scope's; everything from the command on is passed to it unchanged.
     `,
@@ -37,7 +38,7 @@ export class RunCommand extends Command {
   loopInterval = Option.String("--loop-interval", { description: "How often each thread records its event loop (delay, utilisation) and memory (heap, RSS) samples (default 1s, at least 10ms)" });
   longTask = Option.String("--long-task", { description: "A turn of the event loop at least this long is a long_task event (default 50ms, at least 10ms)" });
   longTaskImmediates = Option.Boolean("--long-task-immediates", false, { description: "Also time every setImmediate callback (exact long tasks of kind immediate; ~0.25 µs per immediate, off by default)" });
-  ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB); rounded down to a power of two per lane" });
+  ringSize = Option.String("--ring-size", "16MiB", { description: "Shared ring size (e.g. 4MiB, 64MiB; below 4GiB); rounded down to a power of two per lane, at least 64KiB" });
   mode = Option.String("--mode", "discard", {
     description: "What a full ring does when the drain falls behind: discard new events (counted) or overwrite the oldest (counted); not the flight recorder (--flight-recorder)",
     validator: t.isEnum(["discard", "overwrite"] as const),
@@ -102,8 +103,8 @@ export class RunCommand extends Command {
   args = Option.Proxy();
 
   async execute(): Promise<number> {
-    const ringBytes = parseSize(this.ringSize);
-    if (ringBytes === undefined) throw new UsageError(`--ring-size: expected a size such as 16MiB, got "${this.ringSize}"`);
+    const ringBytes = parseRingSize(this.ringSize);
+    if (ringBytes === undefined) throw new UsageError(ringSizeError(this.ringSize));
     const limits = parseLimits(this.maxEvents, this.maxSize, this.duration);
     const parsed = this.events === undefined ? undefined : parseEventGroups(this.events);
     if (parsed !== undefined && !Array.isArray(parsed)) throw new UsageError(`--events: ${parsed.error}`);
