@@ -29,9 +29,9 @@ export function setPostgresQueryHandler(handler: (Query: unknown) => void): void
 }
 
 /**
- * Whether the program can import postgres.js: `resolve(dir)` (the runtime's resolution of
- * "postgres" from `dir`, throwing when it does not resolve) succeeds from the entry's
- * directory or the working directory. Only then is a hook put on the runtime's loader, so
+ * Whether the program can import postgres.js: `resolve(dir)` (throwing when "postgres"
+ * cannot be imported from `dir`: Bun's resolver; in Node a look for its package.json up the
+ * node_modules folders) succeeds from the entry's directory or the working directory. Only then is a hook put on the runtime's loader, so
  * other programs run without one (a few stat calls at start instead).
  */
 export function postgresReachable(from: (string | undefined)[], resolve: (dir: string) => unknown): boolean {
