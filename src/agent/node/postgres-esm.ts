@@ -47,32 +47,31 @@ export function hookPostgresEsm(onQuery: (Query: unknown) => void, agentDirector
 
 function postgresEsmHook(onQuery: (Query: unknown) => void, agentDirectory: string | undefined): string {
   const nodeModule = require("node:module") as NodeModule;
-  const { registerHooks } = nodeModule;
-  const hooks = typeof registerHooks === "function";
-  if (!hooks && typeof nodeModule.register !== "function") return "no module hooks";
+  const { registerHooks, register } = nodeModule;
+  if (typeof registerHooks !== "function" && typeof register !== "function") return "no module hooks";
   const path = require("node:path") as typeof import("node:path");
   const main = process.argv[1];
   const from = [main ? path.dirname(path.resolve(main)) : undefined, process.cwd()];
   // First (most programs stop here): a few stat calls.
   if (!postgresReachable(from, (dir) => installedFrom(path, dir))) return "not reachable";
   const file = postgresQueryFile();
-  if (hooks) {
+  if (typeof registerHooks === "function") {
     setPostgresQueryHandler(onQuery);
-    Reflect.apply(registerHooks, nodeModule, [{
+    registerHooks.call(nodeModule, {
       load(url, context, nextLoad) {
         if (!file.test(url)) return nextLoad(url, context);
         const result = nextLoad(url, context);
         if (result.format !== "module" || result.source == null) return result;
         return { ...result, source: textOf(result.source) + POSTGRES_QUERY_STATEMENT };
       },
-    }]);
+    });
     return "registerHooks";
   }
   // Node 20: the entry's kind only now (it looks the entry up through Node's CommonJS loader).
   const why = entryMayBeModule(agentDirectory ?? "\0");
   if (why === undefined) return "a CommonJS entry";
   setPostgresQueryHandler(onQuery);
-  (nodeModule.register as (specifier: string) => void)(`data:text/javascript,${encodeURIComponent(loaderSource(file))}`);
+  register!.call(nodeModule, `data:text/javascript,${encodeURIComponent(loaderSource(file))}`);
   return `register (${why})`;
 }
 
