@@ -7,7 +7,6 @@
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { entryMayBeModule } from "./entry-kind";
 import { keepFrameName } from "../agent/shared/reflect";
 import { installCallSitePositions, raiseStackTraceLimit, restoreStackTraceLimit, setNodeModuleSites } from "./callsites";
 import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type Cached, type CodeCacheSlot, type TransformCache } from "./cache";
@@ -360,12 +359,70 @@ function deferEsmHook(options: NodeHookOptions): DeferredEsmHook {
   return hook;
 }
 
+/** Node options after which the program's entry or preloads may be ES modules (or scope cannot tell). */
+const ESM_OPTIONS = /(?:^|\s)(?:--import|--loader|--experimental-loader|--experimental-default-type|--input-type|--test|--watch|--experimental-vm-modules|--experimental-detect-module|--experimental-wasm-modules|--experimental-network-imports|--experimental-policy|--interactive|-i)(?=[\s=]|$)/;
+
 /**
- * Why the ESM hooks must be on before the program starts (entry-kind.ts), or undefined when
- * its entry is CommonJS and nothing but scope's own files (next to the loader) ran before.
+ * Why the ESM hooks must be on before the program starts, or undefined when its entry is
+ * CommonJS and nothing ran before scope (then deferEsmHook). The entry is CommonJS as
+ * Node 20 decides it (run_main.js shouldUseESMLoader): no option that loads modules or
+ * changes the default type, a `.cjs` file, or a `.js` or extensionless file outside a
+ * `"type": "module"` package whose text compiles as a CommonJS function (else Node's
+ * syntax detection runs it as a module); `-e`/`-p` code without the word `import`.
  */
 function esmNeededAtStart(options: NodeHookOptions): string | undefined {
-  if (!options.esmLoader) return "no loader";
-  const { dirname } = require("node:path") as typeof import("node:path");
-  return entryMayBeModule(dirname(options.esmLoader.startsWith("file:") ? fileURLToPath(options.esmLoader) : options.esmLoader));
+  try {
+    if (!options.esmLoader) return "no loader";
+    if (!(require("node:worker_threads") as typeof import("node:worker_threads")).isMainThread) return "a worker";
+    const argv = process.execArgv;
+    if (ESM_OPTIONS.test(`${argv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`)) return "an option";
+    const path = require("node:path") as typeof import("node:path");
+    const fs = require("node:fs") as typeof import("node:fs");
+    // Only scope's own files (its agents next to the loader, native addons) may have run
+    // before: another preload could hold an import().
+    const own = path.dirname(options.esmLoader.startsWith("file:") ? fileURLToPath(options.esmLoader) : options.esmLoader);
+    const Module = require("node:module") as unknown as { _cache: Record<string, unknown>; _findPath(request: string, paths: unknown, isMain: boolean): string | false };
+    for (const file of Object.keys(Module._cache)) if (!file.startsWith(own + path.sep) && !file.endsWith(".node")) return `${file} loaded before scope`;
+    const evalAt = argv.findIndex((arg) => /^(-e|-p|-pe|--eval|--print)$/.test(arg) || /^--(eval|print)=/.test(arg));
+    if (evalAt >= 0) {
+      const code = argv[evalAt]!.includes("=") ? argv[evalAt]!.slice(argv[evalAt]!.indexOf("=") + 1) : argv[evalAt + 1];
+      return typeof code === "string" && !code.includes("import") && !mayLoadModules(code) ? undefined : "eval code";
+    }
+    const main = process.argv[1];
+    if (!main) return "no entry";
+    const entry = Module._findPath(path.resolve(main), null, true);
+    if (!entry) return "entry not found";
+    const extension = path.extname(entry);
+    if (extension === ".cjs") return undefined;
+    if (extension !== ".js" && extension !== "") return `a ${extension} entry`;
+    for (let dir = path.dirname(entry); ; dir = path.dirname(dir)) {
+      const text = readIfFile(fs, path.join(dir, "package.json"));
+      if (text !== undefined) {
+        const type = (JSON.parse(text) as { type?: unknown }).type;
+        if (type === "module") return "a module package";
+        break;
+      }
+      if (path.dirname(dir) === dir || path.basename(dir) === "node_modules") break;
+    }
+    const text = fs.readFileSync(entry, "utf8");
+    if (/\b(?:import|export|await)\b/.test(text)) {
+      const vm = require("node:vm") as typeof import("node:vm");
+      try {
+        vm.compileFunction(text.startsWith("#!") ? `//${text.slice(2)}` : text, ["exports", "require", "module", "__filename", "__dirname"], { filename: entry });
+      } catch {
+        return "an entry that is not CommonJS";
+      }
+    }
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : "unknown";
+  }
+}
+
+function readIfFile(fs: typeof import("node:fs"), file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
 }

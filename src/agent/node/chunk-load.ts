@@ -31,11 +31,6 @@ export function setAgentFiles(directory: unknown, addon: unknown): void {
   if (candidate !== null && typeof candidate === "object" && typeof candidate.sharedFile === "function") sharedFiles = candidate as SharedFiles;
 }
 
-/** The loader's directory (the agent's files), if main.ts was handed it. */
-export function agentFilesDirectory(): string | undefined {
-  return typeof agentDirectory === "string" ? agentDirectory : undefined;
-}
-
 export interface Chunk<Exports> {
   exports: Exports;
   /** The chunk was compiled with an accepted code cache (then saveCache does nothing). */

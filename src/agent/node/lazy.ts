@@ -34,7 +34,7 @@ import { defaultLoopSettings, flushLoopMonitor, keepRuntimeTimers, loopSettings,
 import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest } from "../shared/request-context";
 import { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactPattern, redactText } from "../shared/redact";
 import { keepFrameName, renamed } from "../shared/reflect";
-import { agentFilesDirectory, compileChunk, type Chunk } from "./chunk-load";
+import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
 import type { Tracer } from "./hooks";
@@ -95,7 +95,7 @@ export function startIntegrationsWhenUsed(tracer: Tracer, Module: object, main: 
   const groups = recorder.groups;
   if (groups.http) hookHttpChannelsWhenMade(tracer);
   if (groups.http || groups.db) hookLibraryFiles(tracer, Module as ModuleClass);
-  if (groups.db && main) recorder.safe(() => hookPostgresEsm((Query) => recorder.safe(() => start(tracer)?.postgresQuery?.(Query)), agentFilesDirectory()));
+  if (groups.db && main) recorder.safe(() => hookPostgresEsm((Query) => recorder.safe(() => start(tracer)?.postgresQuery?.(Query))));
 }
 
 type Channels = typeof import("node:diagnostics_channel");
