@@ -100,6 +100,16 @@ describe("scope dump", () => {
     expect((await runCli(["dump", join(dir, "nope.bin")])).stderr).toBe(`scope: ${join(dir, "nope.bin")}: no such file\n`);
     expect((await runCli(["dump", "--json", "--chrome", path])).stderr).toBe("scope: choose one of --json, --chrome, --stats\n");
     expect((await runCli(["dump", "--pid", "x", path])).stderr).toBe('scope: --pid: expected comma-separated whole numbers, got "x"\n');
+    // A window that ends before it starts (it printed nothing, status 0).
+    const backwards = await runCli(["dump", "--since", "2s", "--until", "1s", path]);
+    expect({ exitCode: backwards.exitCode, stdout: backwards.stdout, stderr: backwards.stderr }).toEqual({ exitCode: 1, stdout: "", stderr: "scope: --since 2s is after --until 1s: no event can be in between\n" });
+  });
+
+  // Node's "ENOENT: no such file or directory, open '...'" was printed as it came.
+  test("a file scope cannot write (export -o into a missing folder): one line with what failed, where and why, status 1", async () => {
+    const target = join(dir, "missing-folder", "out.pftrace");
+    const result = await runCli(["export", "--perfetto", "-o", target, path]);
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 1, stderr: `scope: error: cannot open ${target}: no such file or directory (ENOENT)\n` });
   });
 
   // A misspelt kind matched nothing: an empty dump with status 0, as if the trace held none.

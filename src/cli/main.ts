@@ -18,12 +18,24 @@ class ScopeCli extends Cli {
       this.closedPipe = true;
       return "";
     }
-    const message = commandNotFound(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
+    const message = commandNotFound(error) ?? systemError(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
     const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" ? "" : "error: ";
     process.stderr.write(`scope: ${prefix}${message.trim()}\n`);
     if (process.env.SCOPE_DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
     return "";
   }
+}
+
+/**
+ * A system call's error on a file (Node's "ENOENT: no such file or directory, open '/x/y'")
+ * said as what scope could not do, on which path, and why: "cannot open /x/y: no such file
+ * or directory (ENOENT)".
+ */
+function systemError(error: Error): string | undefined {
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  if (typeof code !== "string" || typeof syscall !== "string" || typeof path !== "string") return undefined;
+  const why = /^[A-Z0-9_]+: (.*?), \w+ '.*'$/.exec(error.message ?? "")?.[1] ?? code;
+  return `cannot ${syscall} ${path}: ${why} (${code})`;
 }
 
 /**

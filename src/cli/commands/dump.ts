@@ -68,6 +68,9 @@ export class DumpCommand extends Command {
       sinceNs: duration("--since", this.since),
       untilNs: duration("--until", this.until),
     };
+    if (filter.sinceNs !== undefined && filter.untilNs !== undefined && filter.sinceNs > filter.untilNs) {
+      throw new UsageError(`--since ${this.since} is after --until ${this.until}: no event can be in between`);
+    }
     if (isCompiled) await assets(); // extracts libscope, which decodes the trace
     return dumpTrace({
       path: this.file,

@@ -15,7 +15,8 @@ export class MergeCommand extends Command {
       to the first input's is estimated from those requests, with an error bound; times are shifted onto
       the first input's clock. \`scope dump\` shows each input's host, pids and offset.
 
-      A damaged input merges its valid records and says so; an input that is not a trace is refused.
+      A damaged input merges its valid records and says so, and scope exits with status 2 (as \`scope dump\`
+      of a damaged trace); an input that is not a trace is refused (status 1).
     `,
     examples: [["Merge a server's and a client's trace", "scope merge server.bin client.bin --out all.bin"]],
   });
@@ -38,10 +39,13 @@ export class MergeCommand extends Command {
       lines.push(`  ${index}: ${source.path} on ${source.host || "?"}, pids +${source.pidBase}, ${clock}`);
     }
     this.context.stdout.write(`${lines.join("\n")}\n`);
+    let status = 0;
     for (const source of result.sources) {
-      if (source.damage) this.context.stderr.write(`scope: ${source.path}: damaged (${source.damage}); its valid records were merged\n`);
-      else if (source.notClosed) this.context.stderr.write(`scope: ${source.path}: trace was not closed (the collector stopped early); all its records were merged\n`);
+      if (source.damage) {
+        this.context.stderr.write(`scope: ${source.path}: damaged (${source.damage}); its valid records were merged\n`);
+        status = 2; // as `scope dump` of a damaged trace: the merged trace lacks what the damage took
+      } else if (source.notClosed) this.context.stderr.write(`scope: ${source.path}: trace was not closed (the collector stopped early); all its records were merged\n`);
     }
-    return 0;
+    return status;
   }
 }
