@@ -153,6 +153,9 @@ describe("scope run", () => {
     expect(dir.stdout + dir.stderr).toContain("--out: directory /no/such/dir does not exist");
     const mode = await runCli(["run", "--mode", "sometimes", "--", "node", "-e", ""]);
     expect(mode.exitCode).not.toBe(0);
+    // Settings after a space, not "=": they were run as the command ("{level" not found, 127).
+    const spaced = await runCli(["run", "--functions", '{"level":"calls"}', "node", "-e", ""]);
+    expect({ exitCode: spaced.exitCode, stderr: spaced.stderr }).toEqual({ exitCode: 1, stderr: `scope: --functions takes its settings after "=": --functions='{"level":"calls"}' (with a space, "{"level":"calls"}" would be run as the command)\n` });
   });
 });
 

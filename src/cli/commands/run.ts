@@ -111,6 +111,10 @@ export class RunCommand extends Command {
     const events = parsed;
     const hot = this.hotCallsPerSecond === undefined ? undefined : /^\d+$/.test(this.hotCallsPerSecond.trim()) ? Number(this.hotCallsPerSecond) : Number.NaN;
     const budget = this.maxOverhead === undefined ? undefined : /^\d+(\.\d+)?%?$/.test(this.maxOverhead.trim()) ? Number.parseFloat(this.maxOverhead) : Number.NaN;
+    // `--functions {"level":"calls"} node app.js` (a space, not "="): the settings would be run as the command.
+    if (this.functions === true && /^[{@]/.test(this.program)) {
+      throw new UsageError(`--functions takes its settings after "=": --functions='${this.program}' (with a space, "${this.program}" would be run as the command)`);
+    }
     const functions = functionSettings({ functions: this.functions, include: this.include, exclude: this.exclude, packages: this.packages, functionNames: this.functionNames, level: this.level, hotCallsPerSecond: hot, maxOverhead: budget, root: process.cwd() });
     if (typeof functions === "object") throw new UsageError(`--functions: ${functions.error}`);
     const flight = parseFlight(this.flightRecorder, this.flightMemory, this.print, this.mode);
