@@ -326,10 +326,7 @@ function hookFetch(recorder: Recorder): void {
       }
     }
     try {
-      if (recorder.groups.http) {
-        state = fetchStart(recorder, input, init);
-        head = fetchHead;
-      }
+      if (recorder.groups.http) ({ state, head } = fetchStart(recorder, input, init));
     } catch (error) {
       recorder.fail(error);
     }
@@ -374,10 +371,8 @@ function hookFetch(recorder: Recorder): void {
   host.fetch = fetch;
 }
 
-/** Whether the request fetchStart last recorded is a HEAD (its response has no body: bodyless). */
-let fetchHead = false;
-
-function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestState {
+/** The request's state, and whether it is a HEAD (its response has no body: bodyless). */
+function fetchStart(recorder: Recorder, input: unknown, init: unknown): { state: RequestState; head: boolean } {
   let url: string | undefined;
   let method: string | undefined;
   let headers: unknown;
@@ -396,12 +391,11 @@ function fetchStart(recorder: Recorder, input: unknown, init: unknown): RequestS
     if (options.headers !== undefined) headers = options.headers;
     if (options.body !== undefined) body = options.body;
   }
-  fetchHead = method === "HEAD";
   const state = clientRequestStart(recorder, method ?? "GET", url, HttpClient.fetch, headerValue(headers, "traceparent"));
   if (typeof body === "string") state.requestBytes = Buffer.byteLength(body);
   else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) state.requestBytes = (body as ArrayBufferView).byteLength;
   else if (body !== undefined && body !== null) state.endFlags |= REQUEST_SIZE_UNKNOWN;
-  return state;
+  return { state, head: method === "HEAD" };
 }
 
 /**

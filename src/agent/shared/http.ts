@@ -265,19 +265,12 @@ export function redactTarget(target: string): string {
   return `${text.slice(0, question + 1)}${parts.join("&")}${text.slice(end)}`;
 }
 
+/** An absolute URL's scheme and user information: `scheme://` (1) and `user:password@`, up to the authority's last `@`. */
+const USERINFO = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/;
+
 /** `scheme://user:password@host...` as `scheme://[redacted]@host...` (the rules' "password" key secret: not with --no-redact). */
 function redactUserinfo(url: string): string {
-  const scheme = url.indexOf("://");
-  if (scheme < 0) return url;
-  const from = scheme + 3;
-  let end = url.length;
-  for (const stop of ["/", "?", "#"]) {
-    const at = url.indexOf(stop, from);
-    if (at >= 0 && at < end) end = at;
-  }
-  const at = url.lastIndexOf("@", end - 1);
-  if (at < from || !SECRET_KEY.test("password")) return url;
-  return `${url.slice(0, from)}${REDACTED}${url.slice(at)}`;
+  return SECRET_KEY.test("password") ? url.replace(USERINFO, `$1${REDACTED}@`) : url;
 }
 
 function decodeKey(key: string): string {
