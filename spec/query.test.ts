@@ -263,8 +263,11 @@ describe("the cache", () => {
     mkdirSync(dir, { recursive: true });
     const path = join(dir, "t.bin");
     copyFileSync(traced.out, path);
+    chmodSync(path, 0o600);
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'outer'", path)).toEqual([{ n: 3 }]);
     const first = statSync(`${path}.sqlite`);
+    // It holds what the trace holds: no more readable than the trace (scope run's 0600).
+    expect((first.mode & 0o777).toString(8)).toBe("600");
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'outer'", path)).toEqual([{ n: 3 }]);
     const second = statSync(`${path}.sqlite`);
     expect([second.ino, second.mtimeMs]).toEqual([first.ino, first.mtimeMs]);
