@@ -216,6 +216,12 @@ describe("scope query on a recorded trace", () => {
     expect([missing.exitCode, missing.stderr]).toEqual([1, "scope: no such table: nope\n"]);
     const write = await runCli(["query", traced.out, "DELETE FROM call_rows"]);
     expect([write.exitCode, write.stderr]).toEqual([1, "scope: attempt to write a readonly database\n"]);
+    // SQLite prepares the first statement only: what follows it is not dropped in silence.
+    const two = await runCli(["query", traced.out, "SELECT 1 AS n; SELECT 2"]);
+    expect([two.exitCode, two.stdout, two.stderr]).toEqual([1, "", "scope: one SQL statement at a time; this follows the first: SELECT 2\n"]);
+    const junk = await runCli(["query", traced.out, "SELECT 1 AS n; garbage"]);
+    expect([junk.exitCode, junk.stdout, junk.stderr]).toEqual([1, "", 'scope: near "garbage": syntax error\n']);
+    expect(await rows("SELECT 1 AS n;; -- the end")).toEqual([{ n: 1 }]);
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'inner'")).toEqual([{ n: 6 }]);
   });
 });
