@@ -190,7 +190,10 @@ describe("scope export --otlp (file)", () => {
       // Server spans take the trace id and parent of the traceparent they received.
       for (const request of of("http_server_request")) {
         const [, traceId, parentId] = String(request.fields.traceparent).split("-");
-        const span = byKind(2).find((s) => s.name === requestName(request))!;
+        const target = (s: any) => `${s.attributes["url.path"]}${s.attributes["url.query"] ? `?${s.attributes["url.query"]}` : ""}`;
+        const span = byKind(2).find((s) => target(s) === request.fields.target)!;
+        // Named by method (and route, none here) as the conventions say: never by path or status.
+        expect(span.name).toBe("GET");
         expect(span.traceId).toBe(traceId!);
         expect(span.parentSpanId).toBe(parentId!);
         expect(span.attributes["http.request.method"]).toBe("GET");
@@ -259,6 +262,21 @@ describe("scope export --otlp (file)", () => {
     const pids = new Set(spans.map((s) => s.resource["process.pid"]));
     expect(pids).toEqual(new Set([plainPid, traced.events.find((e) => e.kind === "trace_start" && e.fields.mainThread)!.pid]));
     for (const span of spans) expect(span.resource["host.name"]).toBe(loadTrace(traced.out).header.hostName);
+  }, 120_000);
+
+  test("HTTP span names as the conventions say: method and route (Express), else the method; never the path or URL", async () => {
+    const web = await runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" } });
+    expect(web.status, web.stderr).toBe(0);
+    const out = join(scratchDir(), "express.json");
+    expect((await runCli(["export", "--otlp", out, web.out])).exitCode).toBe(0);
+    const { summary } = await check("check-otlp.py", [out, "json"]);
+    expect(summary.errors).toEqual([]);
+    const spans: any[] = summary.spans;
+    const servers = web.events.filter((e) => e.kind === "http_server_request" && e.fields.status);
+    const names = (kind: number) => tally(spans.filter((s) => s.kind === kind && s.attributes["http.request.method"]).map((s) => s.name));
+    expect(names(2)).toEqual(tally(servers.map((e) => (e.fields.route ? `${e.fields.method} ${e.fields.route}` : String(e.fields.method)))));
+    expect(servers.some((e) => e.fields.route && e.fields.route !== e.fields.target)).toBe(true);
+    expect(names(3)).toEqual(tally(web.events.filter((e) => e.kind === "http_client_request" && e.fields.status).map((e) => String(e.fields.method))));
   }, 120_000);
 
   test("a damaged trace: every valid event exported, one line saying where it stopped, status 2", async () => {
