@@ -303,6 +303,14 @@ describe("scope export --otlp (file)", () => {
     expect(missing.stderr).toMatch(/^scope: .*nothing\.bin: no such file\n$/);
     const format = await runCli(["export", "--otlp", "x", "--otlp-format", "xml", traced.out]);
     expect(format.stderr).toBe('scope: --otlp-format: expected protobuf or json, got "xml"\n');
+    // A URL fetch cannot take is refused before anything runs (it failed every attempt after the program).
+    for (const url of ["http://[::1", "http://a b/v1/traces", "http:///v1/traces"]) {
+      const usage = `scope: --otlp: expected an OTLP/HTTP endpoint URL such as http://127.0.0.1:4318/v1/traces, got "${url}"\n`;
+      const exported = await runCli(["export", "--otlp", url, traced.out]);
+      expect([exported.exitCode, exported.stderr]).toEqual([1, usage]);
+      const run = await runCli(["run", "-o", join(scratchDir(), "never.bin"), "--otlp", url, "--", "node", "-e", "0"]);
+      expect([run.exitCode, run.stderr]).toEqual([1, usage]);
+    }
   });
 });
 

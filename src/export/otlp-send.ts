@@ -18,6 +18,16 @@ export function isUrl(target: string): boolean {
   return /^https?:\/\//i.test(target);
 }
 
+/**
+ * The usage error for an --otlp endpoint that is not an http(s) URL with a host fetch can
+ * take ("http://[::1", "http://a b/"), or null: such a URL failed every attempt only after
+ * the program had run.
+ */
+export function endpointError(target: string): string | null {
+  if (/^https?:\/\/[^/]/i.test(target) && URL.canParse(target)) return null;
+  return `--otlp: expected an OTLP/HTTP endpoint URL such as http://127.0.0.1:4318/v1/traces, got "${target}"`;
+}
+
 export async function sendOtlp(
   url: string,
   body: Uint8Array,
