@@ -203,6 +203,11 @@ describe("scope query on a recorded trace", () => {
     expect(json.stdout).toBe('{"name":"inner","n":6}\n{"name":"outer","n":3}\n');
     const both = await runCli(["query", "--csv", "--json", traced.out, sql]);
     expect([both.exitCode, both.stderr]).toEqual([1, "scope: choose one of --csv, --json\n"]);
+    // 64-bit integers (u64 payload fields) exact: digits in the table and CSV, a string in JSON past 2^53.
+    const wide = "SELECT 9223372036854775807 AS big, -9007199254740993 AS low, 42 AS small";
+    expect((await runCli(["query", traced.out, wide])).stdout.split("\n")[2]).toBe("9223372036854775807  -9007199254740993     42");
+    expect((await runCli(["query", "--csv", traced.out, wide])).stdout).toBe("big,low,small\n9223372036854775807,-9007199254740993,42\n");
+    expect((await runCli(["query", "--json", traced.out, wide])).stdout).toBe('{"big":"9223372036854775807","low":"-9007199254740993","small":42}\n');
     // Without SQL: the tables and their columns.
     const schema = await runCli(["query", "--json", traced.out]);
     const relations = schema.stdout.trim().split("\n").map((line) => JSON.parse(line).relation);

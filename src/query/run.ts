@@ -100,6 +100,8 @@ export async function queryTrace(options: CommonOptions & { sql: string | undefi
       complain(options.stderr, more);
       return 1;
     }
+    // Integers as SQLite holds them (64-bit): u64 payload fields and the like beyond 2^53 exact.
+    statement.safeIntegers(true);
     const columns = statement.columnNames;
     let written: boolean;
     try {
