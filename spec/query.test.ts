@@ -354,6 +354,18 @@ function stringRecords(pid: number, tid: number, id: number, text: string, order
   });
 }
 
+describe("a merged trace", () => {
+  test("each input's collector is a collector (collector = 1), as in the inputs", async () => {
+    const merged = join(scratchDir(), "merged.bin");
+    const merge = await runCli(["merge", traced.out, traced.out, "--out", merged]);
+    expect(merge.exitCode, merge.stderr).toBe(0);
+    const [meta] = await rows("SELECT value FROM meta WHERE key = 'collector_pid'");
+    const collector = Number(meta!.value);
+    expect(await rows("SELECT pid FROM processes WHERE collector = 1 AND pid <> 0 ORDER BY pid", merged)).toEqual([{ pid: collector }, { pid: collector + 2 ** 22 }]);
+    expect(await rows("SELECT count(*) AS n FROM processes WHERE collector = 0 AND runtime = 'scope'", merged)).toEqual([{ n: 0 }]);
+  });
+});
+
 describe("strings from a written trace", () => {
   test("each string's text whatever its length, fragment order or repeats; a text written once per distinct value", async () => {
     const path = join(scratchDir(), "strings.bin");
