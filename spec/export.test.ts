@@ -279,6 +279,28 @@ describe("scope export --otlp (file)", () => {
     expect(names(3)).toEqual(tally(web.events.filter((e) => e.kind === "http_client_request" && e.fields.status).map((e) => String(e.fields.method))));
   }, 120_000);
 
+  test("an invalid traceparent (all-zero trace or parent id) is ignored as W3C says: no span of trace 0 or span 0", async () => {
+    const sent = ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", "00-abcdef0123456789abcdef0123456789-0123456789abcdef-01"];
+    const program = `const http = require("node:http"); const s = http.createServer((q, r) => r.end("ok")).listen(0, "127.0.0.1", async () => {
+      for (const traceparent of ${JSON.stringify(sent)}) await new Promise((done) => http.get({ host: "127.0.0.1", port: s.address().port, path: "/t", headers: { traceparent } }, (r) => { r.resume(); r.on("end", done); }));
+      s.close(); });`;
+    const run = await runTraced(["node", "-e", program], {});
+    expect(run.status, run.stderr).toBe(0);
+    const out = join(scratchDir(), "traceparents.json");
+    expect((await runCli(["export", "--otlp", out, run.out])).exitCode).toBe(0);
+    const { summary } = await check("check-otlp.py", [out, "json"]);
+    expect(summary.errors).toEqual([]);
+    const spans: any[] = summary.spans;
+    expect(spans.length).toBe(6);
+    for (const span of spans) {
+      expect(span.traceId).not.toMatch(/^0+$/);
+      expect(span.spanId).not.toMatch(/^0+$/);
+      expect(span.parentSpanId ?? "").not.toMatch(/^0+$/);
+    }
+    // The valid one joins its trace: the client's span id is the parent id it sent.
+    expect(spans.filter((s) => s.traceId === "abcdef0123456789abcdef0123456789").map((s) => [s.kind, s.kind === 3 ? s.spanId : s.parentSpanId])).toEqual(expect.arrayContaining([[3, "0123456789abcdef"], [2, "0123456789abcdef"]]));
+  }, 60_000);
+
   test("a damaged trace: every valid event exported, one line saying where it stopped, status 2", async () => {
     const damaged = join(scratchDir(), "damaged.bin");
     const bytes = readFileSync(traced.out);

@@ -44,7 +44,9 @@ export interface OtlpOptions {
   realtimeAnchorNs: bigint;
 }
 
-const W3C = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+// W3C trace context: an all-zero trace id or parent id is invalid (the header is ignored, as
+// a receiver must): taken, it made spans of trace 0 or span 0 that backends drop or merge.
+const W3C = /^00-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 interface Parent {
   traceId: string;
