@@ -301,6 +301,19 @@ describe("scope export --otlp (file)", () => {
     expect(spans.filter((s) => s.traceId === "abcdef0123456789abcdef0123456789").map((s) => [s.kind, s.kind === 3 ? s.spanId : s.parentSpanId])).toEqual(expect.arrayContaining([[3, "0123456789abcdef"], [2, "0123456789abcdef"]]));
   }, 60_000);
 
+  test("an endpoint that rejects the spans: its google.rpc.Status message in the one line, not its protobuf bytes", async () => {
+    // What the OpenTelemetry Collector (and Jaeger v2) answers a body it cannot decode: Status{code 3, message}.
+    const status = Buffer.from("0803121970726f746f3a20696c6c6567616c2077697265547970652037", "hex");
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(status, { status: 400, headers: { "content-type": "application/x-protobuf" } }) });
+    try {
+      const url = `http://127.0.0.1:${server.port}/v1/traces`;
+      const result = await runCli(["export", "--otlp", url, traced.out]);
+      expect([result.exitCode, result.stderr]).toEqual([1, expect.stringMatching(new RegExp(`^scope: ${url}: HTTP 400: proto: illegal wireType 7 after 1 attempts; 0 of \\d+ spans sent\n$`))]);
+    } finally {
+      server.stop(true);
+    }
+  });
+
   test("a damaged trace: every valid event exported, one line saying where it stopped, status 2", async () => {
     const damaged = join(scratchDir(), "damaged.bin");
     const bytes = readFileSync(traced.out);
