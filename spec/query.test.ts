@@ -558,6 +558,11 @@ describe("scope top", () => {
     expect(titles).toEqual(["Functions by total time", "Functions by self time", "Most-called functions", "Slowest requests", "Slowest queries"]);
     const bad = await runCli(["top", "--limit", "0", traced.out]);
     expect([bad.exitCode, bad.stderr]).toEqual([1, 'scope: --limit: expected a whole number of rows (1 or more), got "0"\n']);
+    // Past 2^53 a number is no whole number SQLite takes ("datatype mismatch" before).
+    const huge = await runCli(["top", "--limit", "99999999999999999999", traced.out]);
+    expect([huge.exitCode, huge.stderr]).toEqual([1, 'scope: --limit: expected a whole number of rows (1 or more), got "99999999999999999999"\n']);
+    const pid = await runCli(["top", "--pid", "99999999999999999999", traced.out]);
+    expect([pid.exitCode, pid.stderr]).toEqual([1, 'scope: --pid: expected comma-separated whole numbers, got "99999999999999999999"\n']);
   });
 });
 
