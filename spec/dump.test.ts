@@ -177,3 +177,40 @@ describe("scope dump into a pipe closed early", () => {
     expect({ status: result.status, stderr: result.stderr, read: result.read.trim() }).toEqual({ status: 0, stderr: "", read: "20000" });
   });
 });
+
+describe("a trace of more than a million strings", () => {
+  test("every string is read: the names of what comes after the millionth are there (dump, export)", async () => {
+    const big = join(tmp(), "strings.bin");
+    const writer = TraceWriter.open(big, { host: "testhost", argv: ["node", "app.js"] });
+    const count = 1_000_010;
+    const bytes = new Uint8Array(count * 64);
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < count; i++) {
+      const base = i * 64;
+      const text = `p${i}`;
+      view.setUint16(base + Offset.kind, EventKind.string, true);
+      view.setUint32(base + Offset.pid, 100, true);
+      view.setUint32(base + Offset.a, i + 1, true);
+      view.setUint32(base + Offset.a + 4, text.length, true);
+      for (let c = 0; c < text.length; c++) bytes[base + Offset.b + c] = text.charCodeAt(c);
+    }
+    writer.append(bytes, count);
+    // A request whose method and target are the last two strings.
+    const t = Number(monotonicNs());
+    writer.append(
+      encodeRecords([
+        { kind: EventKind.http_server_request, t, pid: 100, tid: 0, payload: [1, count - 1, count] },
+        { kind: EventKind.http_server_response, t: t + 1000, pid: 100, tid: 0, payload: [1, 200, 0, 2, 1] },
+      ]),
+      2,
+    );
+    writer.close({ written: count + 2, dropped: 0, overwritten: 0 });
+    const dumped = await runCli(["dump", "--kind", "http_server_request", big]);
+    expect(dumped.exitCode, dumped.stderr).toBe(0);
+    expect(dumped.stdout).toContain(`http_server_request p${count - 2} "p${count - 1}"`);
+    const otlp = join(tmp(), "strings.json");
+    expect((await runCli(["export", "--otlp", otlp, big])).exitCode).toBe(0);
+    const spans = JSON.parse(readFileSync(otlp, "utf8")).resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((x: any) => x.spans));
+    expect(spans.map((span: any) => [span.name, span.attributes.find((a: any) => a.key === "url.path")?.value.stringValue])).toEqual([[`p${count - 2}`, `p${count - 1}`]]);
+  }, 120_000);
+});

@@ -80,7 +80,8 @@ describe("OTLP into Jaeger", () => {
     // Server requests joined the traces of the traceparents they received.
     for (const request of traced.events.filter((e) => e.kind === "http_server_request")) {
       const [, traceId, parentId] = String(request.fields.traceparent).split("-");
-      const span = spans.find((s) => s.traceID === traceId && s.operationName === `GET ${request.fields.target} 200`)!;
+      const span = spans.find((s) => s.traceID === traceId && s.tags.some((t) => t.key === "url.path" && t.value === String(request.fields.target).split("?")[0]))!;
+      expect(span.operationName).toBe("GET");
       expect(parentOf(span)).toBe(parentId!);
     }
     const tags = (s: JaegerSpan) => Object.fromEntries(s.tags.map((t) => [t.key, t.value]));

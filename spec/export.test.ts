@@ -190,7 +190,10 @@ describe("scope export --otlp (file)", () => {
       // Server spans take the trace id and parent of the traceparent they received.
       for (const request of of("http_server_request")) {
         const [, traceId, parentId] = String(request.fields.traceparent).split("-");
-        const span = byKind(2).find((s) => s.name === requestName(request))!;
+        const target = (s: any) => `${s.attributes["url.path"]}${s.attributes["url.query"] ? `?${s.attributes["url.query"]}` : ""}`;
+        const span = byKind(2).find((s) => target(s) === request.fields.target)!;
+        // Named by method (and route, none here) as the conventions say: never by path or status.
+        expect(span.name).toBe("GET");
         expect(span.traceId).toBe(traceId!);
         expect(span.parentSpanId).toBe(parentId!);
         expect(span.attributes["http.request.method"]).toBe("GET");
@@ -261,6 +264,56 @@ describe("scope export --otlp (file)", () => {
     for (const span of spans) expect(span.resource["host.name"]).toBe(loadTrace(traced.out).header.hostName);
   }, 120_000);
 
+  test("HTTP span names as the conventions say: method and route (Express), else the method; never the path or URL", async () => {
+    const web = await runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" } });
+    expect(web.status, web.stderr).toBe(0);
+    const out = join(scratchDir(), "express.json");
+    expect((await runCli(["export", "--otlp", out, web.out])).exitCode).toBe(0);
+    const { summary } = await check("check-otlp.py", [out, "json"]);
+    expect(summary.errors).toEqual([]);
+    const spans: any[] = summary.spans;
+    const servers = web.events.filter((e) => e.kind === "http_server_request" && e.fields.status);
+    const names = (kind: number) => tally(spans.filter((s) => s.kind === kind && s.attributes["http.request.method"]).map((s) => s.name));
+    expect(names(2)).toEqual(tally(servers.map((e) => (e.fields.route ? `${e.fields.method} ${e.fields.route}` : String(e.fields.method)))));
+    expect(servers.some((e) => e.fields.route && e.fields.route !== e.fields.target)).toBe(true);
+    expect(names(3)).toEqual(tally(web.events.filter((e) => e.kind === "http_client_request" && e.fields.status).map((e) => String(e.fields.method))));
+  }, 120_000);
+
+  test("an invalid traceparent (all-zero trace or parent id) is ignored as W3C says: no span of trace 0 or span 0", async () => {
+    const sent = ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", "00-abcdef0123456789abcdef0123456789-0123456789abcdef-01"];
+    const program = `const http = require("node:http"); const s = http.createServer((q, r) => r.end("ok")).listen(0, "127.0.0.1", async () => {
+      for (const traceparent of ${JSON.stringify(sent)}) await new Promise((done) => http.get({ host: "127.0.0.1", port: s.address().port, path: "/t", headers: { traceparent } }, (r) => { r.resume(); r.on("end", done); }));
+      s.close(); });`;
+    const run = await runTraced(["node", "-e", program], {});
+    expect(run.status, run.stderr).toBe(0);
+    const out = join(scratchDir(), "traceparents.json");
+    expect((await runCli(["export", "--otlp", out, run.out])).exitCode).toBe(0);
+    const { summary } = await check("check-otlp.py", [out, "json"]);
+    expect(summary.errors).toEqual([]);
+    const spans: any[] = summary.spans;
+    expect(spans.length).toBe(6);
+    for (const span of spans) {
+      expect(span.traceId).not.toMatch(/^0+$/);
+      expect(span.spanId).not.toMatch(/^0+$/);
+      expect(span.parentSpanId ?? "").not.toMatch(/^0+$/);
+    }
+    // The valid one joins its trace: the client's span id is the parent id it sent.
+    expect(spans.filter((s) => s.traceId === "abcdef0123456789abcdef0123456789").map((s) => [s.kind, s.kind === 3 ? s.spanId : s.parentSpanId])).toEqual(expect.arrayContaining([[3, "0123456789abcdef"], [2, "0123456789abcdef"]]));
+  }, 60_000);
+
+  test("an endpoint that rejects the spans: its google.rpc.Status message in the one line, not its protobuf bytes", async () => {
+    // What the OpenTelemetry Collector (and Jaeger v2) answers a body it cannot decode: Status{code 3, message}.
+    const status = Buffer.from("0803121970726f746f3a20696c6c6567616c2077697265547970652037", "hex");
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(status, { status: 400, headers: { "content-type": "application/x-protobuf" } }) });
+    try {
+      const url = `http://127.0.0.1:${server.port}/v1/traces`;
+      const result = await runCli(["export", "--otlp", url, traced.out]);
+      expect([result.exitCode, result.stderr]).toEqual([1, expect.stringMatching(new RegExp(`^scope: ${url}: HTTP 400: proto: illegal wireType 7 after 1 attempts; 0 of \\d+ spans sent\n$`))]);
+    } finally {
+      server.stop(true);
+    }
+  });
+
   test("a damaged trace: every valid event exported, one line saying where it stopped, status 2", async () => {
     const damaged = join(scratchDir(), "damaged.bin");
     const bytes = readFileSync(traced.out);
@@ -285,6 +338,14 @@ describe("scope export --otlp (file)", () => {
     expect(missing.stderr).toMatch(/^scope: .*nothing\.bin: no such file\n$/);
     const format = await runCli(["export", "--otlp", "x", "--otlp-format", "xml", traced.out]);
     expect(format.stderr).toBe('scope: --otlp-format: expected protobuf or json, got "xml"\n');
+    // A URL fetch cannot take is refused before anything runs (it failed every attempt after the program).
+    for (const url of ["http://[::1", "http://a b/v1/traces", "http:///v1/traces"]) {
+      const usage = `scope: --otlp: expected an OTLP/HTTP endpoint URL such as http://127.0.0.1:4318/v1/traces, got "${url}"\n`;
+      const exported = await runCli(["export", "--otlp", url, traced.out]);
+      expect([exported.exitCode, exported.stderr]).toEqual([1, usage]);
+      const run = await runCli(["run", "-o", join(scratchDir(), "never.bin"), "--otlp", url, "--", "node", "-e", "0"]);
+      expect([run.exitCode, run.stderr]).toEqual([1, usage]);
+    }
   });
 });
 

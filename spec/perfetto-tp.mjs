@@ -54,7 +54,9 @@ for (let waited = 0; !bridge.reqBufferAddr; waited += 20) {
 const channel = new MessageChannel();
 bridge.initialize(channel.port1);
 const engine = new Engine(channel.port2);
-await engine.parse(new Uint8Array(readFileSync(trace)));
+// In pieces, as the UI feeds a file: one RPC message is at most 64 MiB.
+const bytes = new Uint8Array(readFileSync(trace));
+for (let at = 0; at < bytes.byteLength || at === 0; at += 32 << 20) await engine.parse(bytes.subarray(at, at + (32 << 20)));
 await engine.notifyEof();
 const out = {};
 for (const [name, sql] of Object.entries(queries)) {

@@ -203,6 +203,11 @@ describe("scope query on a recorded trace", () => {
     expect(json.stdout).toBe('{"name":"inner","n":6}\n{"name":"outer","n":3}\n');
     const both = await runCli(["query", "--csv", "--json", traced.out, sql]);
     expect([both.exitCode, both.stderr]).toEqual([1, "scope: choose one of --csv, --json\n"]);
+    // 64-bit integers (u64 payload fields) exact: digits in the table and CSV, a string in JSON past 2^53.
+    const wide = "SELECT 9223372036854775807 AS big, -9007199254740993 AS low, 42 AS small";
+    expect((await runCli(["query", traced.out, wide])).stdout.split("\n")[2]).toBe("9223372036854775807  -9007199254740993     42");
+    expect((await runCli(["query", "--csv", traced.out, wide])).stdout).toBe("big,low,small\n9223372036854775807,-9007199254740993,42\n");
+    expect((await runCli(["query", "--json", traced.out, wide])).stdout).toBe('{"big":"9223372036854775807","low":"-9007199254740993","small":42}\n');
     // Without SQL: the tables and their columns.
     const schema = await runCli(["query", "--json", traced.out]);
     const relations = schema.stdout.trim().split("\n").map((line) => JSON.parse(line).relation);
@@ -216,6 +221,12 @@ describe("scope query on a recorded trace", () => {
     expect([missing.exitCode, missing.stderr]).toEqual([1, "scope: no such table: nope\n"]);
     const write = await runCli(["query", traced.out, "DELETE FROM call_rows"]);
     expect([write.exitCode, write.stderr]).toEqual([1, "scope: attempt to write a readonly database\n"]);
+    // SQLite prepares the first statement only: what follows it is not dropped in silence.
+    const two = await runCli(["query", traced.out, "SELECT 1 AS n; SELECT 2"]);
+    expect([two.exitCode, two.stdout, two.stderr]).toEqual([1, "", "scope: one SQL statement at a time; this follows the first: SELECT 2\n"]);
+    const junk = await runCli(["query", traced.out, "SELECT 1 AS n; garbage"]);
+    expect([junk.exitCode, junk.stdout, junk.stderr]).toEqual([1, "", 'scope: near "garbage": syntax error\n']);
+    expect(await rows("SELECT 1 AS n;; -- the end")).toEqual([{ n: 1 }]);
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'inner'")).toEqual([{ n: 6 }]);
   });
 });
@@ -263,8 +274,11 @@ describe("the cache", () => {
     mkdirSync(dir, { recursive: true });
     const path = join(dir, "t.bin");
     copyFileSync(traced.out, path);
+    chmodSync(path, 0o600);
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'outer'", path)).toEqual([{ n: 3 }]);
     const first = statSync(`${path}.sqlite`);
+    // It holds what the trace holds: no more readable than the trace (scope run's 0600).
+    expect((first.mode & 0o777).toString(8)).toBe("600");
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'outer'", path)).toEqual([{ n: 3 }]);
     const second = statSync(`${path}.sqlite`);
     expect([second.ino, second.mtimeMs]).toEqual([first.ino, first.mtimeMs]);
@@ -339,6 +353,18 @@ function stringRecords(pid: number, tid: number, id: number, text: string, order
     return record;
   });
 }
+
+describe("a merged trace", () => {
+  test("each input's collector is a collector (collector = 1), as in the inputs", async () => {
+    const merged = join(scratchDir(), "merged.bin");
+    const merge = await runCli(["merge", traced.out, traced.out, "--out", merged]);
+    expect(merge.exitCode, merge.stderr).toBe(0);
+    const [meta] = await rows("SELECT value FROM meta WHERE key = 'collector_pid'");
+    const collector = Number(meta!.value);
+    expect(await rows("SELECT pid FROM processes WHERE collector = 1 AND pid <> 0 ORDER BY pid", merged)).toEqual([{ pid: collector }, { pid: collector + 2 ** 22 }]);
+    expect(await rows("SELECT count(*) AS n FROM processes WHERE collector = 0 AND runtime = 'scope'", merged)).toEqual([{ n: 0 }]);
+  });
+});
 
 describe("strings from a written trace", () => {
   test("each string's text whatever its length, fragment order or repeats; a text written once per distinct value", async () => {
@@ -532,6 +558,11 @@ describe("scope top", () => {
     expect(titles).toEqual(["Functions by total time", "Functions by self time", "Most-called functions", "Slowest requests", "Slowest queries"]);
     const bad = await runCli(["top", "--limit", "0", traced.out]);
     expect([bad.exitCode, bad.stderr]).toEqual([1, 'scope: --limit: expected a whole number of rows (1 or more), got "0"\n']);
+    // Past 2^53 a number is no whole number SQLite takes ("datatype mismatch" before).
+    const huge = await runCli(["top", "--limit", "99999999999999999999", traced.out]);
+    expect([huge.exitCode, huge.stderr]).toEqual([1, 'scope: --limit: expected a whole number of rows (1 or more), got "99999999999999999999"\n']);
+    const pid = await runCli(["top", "--pid", "99999999999999999999", traced.out]);
+    expect([pid.exitCode, pid.stderr]).toEqual([1, 'scope: --pid: expected comma-separated whole numbers, got "99999999999999999999"\n']);
   });
 });
 

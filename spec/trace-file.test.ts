@@ -347,4 +347,11 @@ describe("StringTable", () => {
     expect(table.add(stringRecords(1, 0, 3, "three")[0]!)).toBe(false);
     expect([table.size, table.rejected]).toEqual([2, 4]);
   });
+
+  test("evictOldest (a stream): when full the oldest string goes, not the new one; at any count", () => {
+    const table = new StringTable({ maxStrings: 3, evictOldest: true });
+    for (let id = 1; id <= 200_000; id++) expect(table.add(stringRecords(1, 0, id, `s${id}`)[0]!)).toBe(true);
+    expect([table.size, table.evicted, table.rejected]).toEqual([3, 199_997, 0]);
+    expect([table.get(1, 0, 199_998), table.get(1, 0, 199_999), table.get(1, 0, 200_000), table.get(1, 0, 199_997)]).toEqual(["s199998", "s199999", "s200000", undefined]);
+  });
 });

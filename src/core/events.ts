@@ -181,6 +181,12 @@ interface PartialString {
 export interface StringTableLimits {
   /** Strings kept at most; fragments of further strings are counted in `rejected`. */
   maxStrings: number;
+  /**
+   * When full, the oldest string goes to make room (counted in `evicted`) rather than the
+   * new one being refused: for a table that follows a trace as it grows (a stream), where
+   * what is recorded now needs its names and what was recorded long ago is done with.
+   */
+  evictOldest?: boolean;
 }
 
 /** The u64 fields b..e as the 32 fragment bytes they carry (little-endian). */
@@ -204,6 +210,11 @@ export class StringTable {
   rejected = 0;
   /** Fragments whose total length disagreed with earlier fragments of the same key (the later one wins). */
   conflicts = 0;
+  /** Strings dropped to make room (with `evictOldest`). */
+  evicted = 0;
+  /** With `evictOldest`: keys in the order they came, from `head` on (the Map's own first key is slow to reach past many deletions). */
+  private order: string[] = [];
+  private head = 0;
 
   constructor(private readonly limits: StringTableLimits = { maxStrings: 1_000_000 }) {}
 
@@ -230,11 +241,15 @@ export class StringTable {
     }
     if (!entry) {
       if (this.strings.size >= this.limits.maxStrings && !this.strings.has(key)) {
-        this.rejected++;
-        return false;
+        if (!this.limits.evictOldest || this.limits.maxStrings < 1) {
+          this.rejected++;
+          return false;
+        }
+        this.evictOne();
       }
       entry = { bytes: new Uint8Array(totalBytes), received: new Uint8Array(fragmentCount), receivedCount: 0, text: undefined };
       this.strings.set(key, entry);
+      if (this.limits.evictOldest) this.order.push(key);
     }
     if (entry.received[record.flags]) return true; // a duplicate: the first copy stands
     const start = record.flags * STRING_FRAGMENT_BYTES;
@@ -243,6 +258,19 @@ export class StringTable {
     entry.receivedCount++;
     entry.text = undefined;
     return true;
+  }
+
+  private evictOne(): void {
+    while (this.head < this.order.length) {
+      if (this.strings.delete(this.order[this.head++]!)) {
+        this.evicted++;
+        break;
+      }
+    }
+    if (this.head > 65_536 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** The string (pid, tid, id), or undefined when no fragment of it was seen. */

@@ -577,6 +577,16 @@ export function hostPid(pid: number): number {
   return pid % 2 ** MERGE_PID_SHIFT;
 }
 
+/** The pid in a merged trace of input `source`'s collector, named by its trace_source's details (JSON); null when they do not name it. */
+export function mergedCollectorPid(source: number, details: string | null | undefined): number | null {
+  try {
+    const pid = (JSON.parse(details ?? "{}") as { collectorPid?: unknown }).collectorPid;
+    return typeof pid === "number" ? pid + source * 2 ** MERGE_PID_SHIFT : null;
+  } catch {
+    return null; // not JSON
+  }
+}
+
 /** One input of a merged trace, from its trace_source event. */
 export interface MergedSource {
   source: number;
@@ -618,7 +628,7 @@ export function mergedSources(events: TraceEvent[]): MergedSource[] {
       damaged: f.damaged === true,
       notClosed: f.notClosed === true,
       pidBase,
-      collectorPid: typeof details.collectorPid === "number" ? details.collectorPid + pidBase : null,
+      collectorPid: mergedCollectorPid(source, String(f.details ?? "{}")),
       pairs: typeof details.pairs === "number" ? details.pairs : 0,
     });
   }

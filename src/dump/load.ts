@@ -16,7 +16,8 @@ export interface LoadedTrace {
 
 export function loadTrace(path: string): LoadedTrace {
   const trace = readTrace(path);
-  const table = new StringTable();
+  // Every record is held anyway: a cap on strings would only lose the names of what came after it.
+  const table = new StringTable({ maxStrings: Number.POSITIVE_INFINITY });
   const records: RawEvent[] = [];
   for (const batch of trace.batches()) {
     for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {

@@ -2,7 +2,8 @@
  * OpenTelemetry spans from a trace (`scope export --otlp`, `scope run --otlp`), serialized
  * by @opentelemetry/otlp-transformer (OTLP/HTTP protobuf or JSON; in JSON ids are hex).
  *
- * - Server requests are SERVER spans, client requests CLIENT spans, queries CLIENT spans
+ * - Server requests are SERVER spans ("GET /users/:id": method and route), client requests
+ *   CLIENT spans ("GET"), queries CLIENT spans
  *   with the database semantic conventions (db.system.name, db.query.text, ...), message
  *   sends PRODUCER spans and receives CONSUMER spans (a child of the send, and linked to
  *   it), function calls INTERNAL spans (with `functions`).
@@ -43,7 +44,9 @@ export interface OtlpOptions {
   realtimeAnchorNs: bigint;
 }
 
-const W3C = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+// W3C trace context: an all-zero trace id or parent id is invalid (the header is ignored, as
+// a receiver must): taken, it made spans of trace 0 or span 0 that backends drop or merge.
+const W3C = /^00-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 interface Parent {
   traceId: string;
@@ -164,7 +167,7 @@ export class OtlpSpanMaker {
     for (const slice of requests) {
       const { context, parent } = this.requestSpan(slice);
       if (!slice.finished) continue;
-      out.push(this.span(slice, slice.kind === "server" ? SpanKind.SERVER : SpanKind.CLIENT, context, parent, requestAttributes(slice)));
+      out.push(this.span(slice, slice.kind === "server" ? SpanKind.SERVER : SpanKind.CLIENT, context, parent, requestAttributes(slice), httpSpanName(slice)));
     }
     // Calls nest on their thread (sync calls inside the call that made them).
     const callSpans = new Map<Slice, Parent>();
@@ -235,11 +238,11 @@ export class OtlpSpanMaker {
     return out;
   }
 
-  private span(slice: Slice, kind: SpanKind, context: Parent, parent: Parent | undefined, attributes: Attributes): ReadableSpan {
+  private span(slice: Slice, kind: SpanKind, context: Parent, parent: Parent | undefined, attributes: Attributes, name = slice.name): ReadableSpan {
     attributes["thread.id"] = slice.tid;
     const failed = slice.failed;
     const message = typeof slice.start.fields.errorMessage === "string" ? slice.start.fields.errorMessage : slice.end && typeof slice.end.fields.errorMessage === "string" ? slice.end.fields.errorMessage : undefined;
-    return this.readable(slice.pid, slice.name, kind, context, parent, slice.startNs, slice.endNs, attributes, [], failed ? { code: SpanStatusCode.ERROR, ...(message ? { message } : {}) } : { code: SpanStatusCode.UNSET });
+    return this.readable(slice.pid, name, kind, context, parent, slice.startNs, slice.endNs, attributes, [], failed ? { code: SpanStatusCode.ERROR, ...(message ? { message } : {}) } : { code: SpanStatusCode.UNSET });
   }
 
   private instantSpan(event: TraceEvent, name: string, kind: SpanKind, context: Parent, parent: Parent | undefined, attributes: Attributes, links: Link[] = []): ReadableSpan {
@@ -273,6 +276,18 @@ export class OtlpSpanMaker {
 
 function put(attributes: Attributes, key: string, value: unknown): void {
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") attributes[key] = value;
+}
+
+/**
+ * An HTTP span's name as the semantic conventions have it: "{method} {http.route}" for a
+ * server request with a route, else "{method}" (never the path or URL, nor the status: a
+ * backend lists span names as operations, one per /users/1, /users/2, ...). The path, URL
+ * and status are attributes.
+ */
+function httpSpanName(slice: Slice): string {
+  const f = slice.start.fields;
+  const method = typeof f.method === "string" && f.method ? f.method : "HTTP";
+  return slice.kind === "server" && typeof f.route === "string" && f.route ? `${method} ${f.route}` : method;
 }
 
 function requestAttributes(slice: Slice): Attributes {

@@ -58,6 +58,8 @@ export interface StreamTotals {
 const definitions = new Set(["function_table", "http_connection", "trace_start"]);
 /** A request's own records (same thread and requestId), carried with its open start. */
 const aboutRequest = new Set(["http_traceparent", "http_route", "http_client_connection", "http_error", "http_step_start", "http_step_end"]);
+/** A call's own records: no span without --otlp-functions, and most of a --functions trace. */
+const callKinds = new Set(["function_call", "function_return", "function_throw", "function_settle", "function_yield", "function_resume", "attach_function_call"]);
 const CARRIED_MAX = 200_000;
 const DEFINITIONS_MAX = 100_000;
 
@@ -66,7 +68,8 @@ const keyOf = (pid: number, tid: number, ns: bigint, kind: string) => `${pid}/${
 
 export class OtlpStream {
   private readonly follower: TraceFollower;
-  private readonly strings = new StringTable();
+  // A long run records more strings than any bound: the oldest go, so what ends now keeps its names.
+  private readonly strings = new StringTable({ maxStrings: 1_000_000, evictOldest: true });
   private maker: OtlpSpanMaker | null = null;
   private definitions: DecodedRecord[] = [];
   private carried: DecodedRecord[] = [];
@@ -107,7 +110,8 @@ export class OtlpStream {
       this.maker = new OtlpSpanMaker(otlpOptionsOf({ header }, this.options.functions, this.options.serviceName));
     }
     const fresh: DecodedRecord[] = [];
-    for (const record of records) if (!this.strings.add(record)) fresh.push(record);
+    const calls = this.options.functions;
+    for (const record of records) if (!this.strings.add(record) && (calls || !callKinds.has(kindOf(record)))) fresh.push(record);
     const combined = [...this.definitions, ...this.carried, ...fresh];
     const events = interpret(combined, (pid, tid, id) => this.strings.get(pid, tid, id));
     const shape = shapeOf(events);

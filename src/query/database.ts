@@ -5,7 +5,7 @@
  * Queries run on a read-only connection: a user's SQL cannot change the cache.
  */
 import { Database } from "bun:sqlite";
-import { existsSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { pidAlive } from "../core/pid";
 import { TraceFileError } from "../core/trace-file";
@@ -160,6 +160,9 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
       removeStaleTemporaries(databasePath);
       const temporary = `${databasePath}.${process.pid}.${Date.now()}.tmp`;
       try {
+        // The database holds what the trace holds (arguments, SQL, messages): created with
+        // the trace's permissions (scope run writes traces 0600), not the umask's default 0644.
+        writeFileSync(temporary, "", { mode: statSync(tracePath).mode & 0o666, flag: "wx" });
         buildDatabase(tracePath, temporary, identity).db.close();
         renameSync(temporary, databasePath);
       } catch (error) {

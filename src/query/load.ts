@@ -16,7 +16,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { EventKind, eventKindName, RECORD_SIZE } from "../core/layout";
-import { ChannelKindName, DbSystemName, ExitReasonName, GcKindName, HttpClientName, HttpEndName, HttpProtocolName, LongTaskKindName, SpawnMethodName } from "../core/model";
+import { ChannelKindName, DbSystemName, ExitReasonName, GcKindName, HttpClientName, HttpEndName, HttpProtocolName, LongTaskKindName, mergedCollectorPid, SpawnMethodName } from "../core/model";
 import { HttpEndFlag, LoopSampleFlag, MEMORY_SAMPLE_WORKER, STEP_ORDINAL_LIMIT, StepStartFlag } from "../core/layout";
 import { readTrace, type TraceEnd, type TraceHeader, type TraceReadError, type TraceState } from "../core/trace-file";
 import { BulkInsert, type SqlValue } from "./bulk";
@@ -242,6 +242,8 @@ export class TraceLoader {
   private readonly threads = new Map<number, ThreadState>();
   private readonly threadsByText = new Map<string, ThreadState>();
   private readonly processes = new Map<number, ProcessRow>();
+  /** A merged trace's inputs' collectors (their trace_source events name them). */
+  private readonly mergedCollectors = new Set<number>();
   private readonly kindsSeen = new Set<number>();
   /** kindsSeen as flags by kind (a u16): one load per event instead of a set lookup. */
   private readonly kindSeen = new Uint8Array(65536);
@@ -483,6 +485,11 @@ export class TraceLoader {
         t.messageListeners ??= { functions: new Set(), opaque: false };
         if (num(a) === 0) t.messageListeners.opaque = true;
         else t.messageListeners.functions.add(num(a));
+        return;
+      }
+      case K.trace_source: {
+        const collector = mergedCollectorPid(num(a), this.str(t, num(e)));
+        if (collector !== null) this.mergedCollectors.add(collector);
         return;
       }
       case K.trace_start: {
@@ -1108,7 +1115,8 @@ export class TraceLoader {
     ];
     for (const [key, value] of entries) meta.add(key, value);
     meta.finalize();
-    const collector = this.processes.get(h.collectorPid);
-    if (collector) this.db.run("UPDATE processes SET collector = 1, runtime = coalesce(runtime, 'scope') WHERE pid = ?", [h.collectorPid]);
+    for (const pid of [h.collectorPid, ...this.mergedCollectors]) {
+      if (this.processes.has(pid)) this.db.run("UPDATE processes SET collector = 1, runtime = coalesce(runtime, 'scope') WHERE pid = ?", [pid]);
+    }
   }
 }

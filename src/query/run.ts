@@ -5,6 +5,7 @@
  * or is damaged is loaded as far as it is valid and says so in a line; a damaged one
  * exits 2 after its rows, as `scope dump` does.
  */
+import type { Database, Statement } from "bun:sqlite";
 import chalk, { Chalk } from "chalk";
 import type { Writable } from "node:stream";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
@@ -51,6 +52,28 @@ export function finalStatus(trace: TraceDatabase, written: boolean): number {
   return trace.state === "failed" ? 2 : 0;
 }
 
+/**
+ * What is wrong with the SQL after the first statement (bun:sqlite prepares only the first
+ * and ignores the rest): the engine's message for text that does not parse, or that it is
+ * a second statement; null when only semicolons, whitespace or comments follow.
+ */
+function afterFirstStatement(db: Database, sql: string, statement: Statement): string | null {
+  // The statement's text as SQLite parsed it (parameters would show as their values).
+  if (statement.paramsCount > 0) return null;
+  const first = statement.toString();
+  const at = sql.indexOf(first);
+  if (at < 0) return null;
+  const rest = sql.slice(at + first.length).replace(/^[\s;]+/, "");
+  if (!rest) return null;
+  try {
+    db.prepare(rest).finalize();
+  } catch (error) {
+    // Bun's word for text without a statement (comments only).
+    return (error as Error).message === "Invalid SQL statement" ? null : (error as Error).message;
+  }
+  return `one SQL statement at a time; this follows the first: ${rest}`;
+}
+
 export async function queryTrace(options: CommonOptions & { sql: string | undefined }): Promise<number> {
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
   const trace = openForCommand(options);
@@ -71,6 +94,14 @@ export async function queryTrace(options: CommonOptions & { sql: string | undefi
       complain(options.stderr, (error as Error).message);
       return 1;
     }
+    const more = afterFirstStatement(trace.db, options.sql, statement);
+    if (more) {
+      statement.finalize();
+      complain(options.stderr, more);
+      return 1;
+    }
+    // Integers as SQLite holds them (64-bit): u64 payload fields and the like beyond 2^53 exact.
+    statement.safeIntegers(true);
     const columns = statement.columnNames;
     let written: boolean;
     try {

@@ -131,7 +131,8 @@ export class Collector {
   /** Errors the agents caught in themselves (agent_error records), by "pid/tid". */
   private readonly agentErrors = new Map<string, number>();
   private reportedLost = 0;
-  private readonly strings = new StringTable();
+  // --print follows a run of any length: the oldest strings go when full, so new lines keep their names.
+  private readonly strings = new StringTable({ maxStrings: 1_000_000, evictOldest: true });
   private readonly liveSends = new Map<string, TraceEvent["fields"]>();
   private readonly liveBacklog: Uint8Array[] = [];
   private liveBacklogRecords = 0;

@@ -19,7 +19,7 @@
  */
 import { StringTable, decodeRecord } from "../core/events";
 import { EventKind, RECORD_SIZE } from "../core/layout";
-import { ChannelKindName, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, type FieldValue, type RawEvent } from "../core/model";
+import { ChannelKindName, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
 import { Grow, lowerBound, lowerBoundBy } from "./grow";
 import { type TrackKind, type TrackInfo, InstantKind, SliceKind, ArrowKind, type TraceStatus, type Meta, type WindowQuery, type WindowAnswer, type Link, type Details, type SearchHit } from "./wire";
@@ -571,12 +571,8 @@ export class TraceIndex {
           case EventKind.trace_source: {
             // A merged trace: input a's pids are its own + a << 22, its host is b.
             this.hosts.set(u64(24), str(32) ?? "?");
-            try {
-              const details = JSON.parse(str(56) ?? "{}") as { collectorPid?: unknown };
-              if (typeof details.collectorPid === "number") this.collectors.add(details.collectorPid + u64(24) * 2 ** MERGE_PID_SHIFT);
-            } catch {
-              // Not JSON: its collector is not named.
-            }
+            const collector = mergedCollectorPid(u64(24), str(56));
+            if (collector !== null) this.collectors.add(collector);
             break;
           }
           case EventKind.http_server_response:

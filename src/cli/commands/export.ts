@@ -2,6 +2,7 @@ import { Command, Option, UsageError } from "clipanion";
 import { existsSync } from "node:fs";
 import { assets, isCompiled } from "../../core/assets";
 import { exportTrace, type OtlpFormat } from "../../export/export";
+import { endpointError, isUrl } from "../../export/otlp-send";
 
 export class ExportCommand extends Command {
   static override paths = [["export"]];
@@ -42,6 +43,8 @@ export class ExportCommand extends Command {
     if (!this.perfetto && this.out) throw new UsageError("-o is for --perfetto (--otlp takes its file or URL itself)");
     if (this.otlpFormat !== undefined && this.otlpFormat !== "protobuf" && this.otlpFormat !== "json") throw new UsageError(`--otlp-format: expected protobuf or json, got "${this.otlpFormat}"`);
     if (this.otlp === undefined && (this.otlpFormat !== undefined || this.otlpFunctions || this.serviceName !== undefined)) throw new UsageError("--otlp-format, --otlp-functions and --service-name go with --otlp");
+    // A URL that cannot be one (a file name starts otherwise).
+    if (this.otlp !== undefined && isUrl(this.otlp) && endpointError(this.otlp)) throw new UsageError(endpointError(this.otlp)!);
     if (!existsSync(this.file)) throw new UsageError(`${this.file}: no such file`);
     if (isCompiled) await assets(); // extracts libscope, which decodes the trace
     return exportTrace({

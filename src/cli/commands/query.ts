@@ -17,13 +17,15 @@ export class QueryCommand extends Command {
     details: `
       Loads the trace into SQLite (built into scope: nothing to install) and runs one SQL statement on
       it. Tables and views: processes, threads, events, functions, calls, messages, requests, steps,
-      queries, pool_waits, gc, loop, spans, strings (docs/query.md has every column and examples).
+      queries, pool_waits, gc, loop, memory, spans, strings, kinds, meta (docs/query.md has every
+      column and examples).
       Without SQL, lists them with their columns. Times are nanoseconds since the trace's start.
 
       The database is kept next to the trace (\`trace.bin.sqlite\`, or in scope's private cache when
       that directory is not writable), so the next query starts at once; it is rebuilt when the
       trace changes. A trace still being written or damaged is loaded as far as it is valid and
-      a line says so (a damaged one exits with status 2). Bad SQL prints the engine's message.
+      a line says so (a damaged one exits with status 2). Bad SQL prints the engine's message in
+      one line, a second statement a line saying so (exit 1).
     `,
     examples: [
       ["List the tables and their columns", "scope query trace.bin"],

@@ -6,6 +6,7 @@ import { runTraced } from "../../run/session";
 import { parseDuration, parseEventGroups, parseRingSize, parseSize, ringSizeError } from "../../run/options";
 import { redactionOf, type RedactionSettings } from "../../agent/shared/redact";
 import { functionSettings } from "../../instrument/settings";
+import { endpointError } from "../../export/otlp-send";
 
 export class RunCommand extends Command {
   static override paths = [["run"]];
@@ -243,7 +244,8 @@ function parseOtlp(endpoint: string | undefined, format: string | undefined, fun
     if (format !== undefined || functions || serviceName !== undefined) throw new UsageError("--otlp-format, --otlp-functions and --service-name go with --otlp");
     return undefined;
   }
-  if (!/^https?:\/\/[^/]/i.test(endpoint)) throw new UsageError(`--otlp: expected an OTLP/HTTP endpoint URL such as http://127.0.0.1:4318/v1/traces, got "${endpoint}"`);
+  const problem = endpointError(endpoint);
+  if (problem) throw new UsageError(problem);
   if (format !== undefined && format !== "protobuf" && format !== "json") throw new UsageError(`--otlp-format: expected protobuf or json, got "${format}"`);
   return { endpoint, format: (format ?? "protobuf") as "protobuf" | "json", functions, serviceName };
 }

@@ -6,7 +6,7 @@ import { rowFormat } from "./query";
 function numberList(flag: string, text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;
   const values = text.split(",").map((part) => Number(part.trim()));
-  if (values.some((value) => !Number.isInteger(value) || value < 0)) throw new UsageError(`${flag}: expected comma-separated whole numbers, got "${text}"`);
+  if (values.some((value) => !Number.isSafeInteger(value) || value < 0)) throw new UsageError(`${flag}: expected comma-separated whole numbers, got "${text}"`);
   return values;
 }
 
@@ -41,7 +41,7 @@ export class TopCommand extends Command {
   async execute(): Promise<number> {
     const format = rowFormat(this.csv, this.json);
     const limit = Number(this.limit);
-    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a whole number of rows (1 or more), got "${this.limit}"`);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a whole number of rows (1 or more), got "${this.limit}"`);
     if (isCompiled) await assets();
     return topTrace({
       tracePath: this.file,
