@@ -5,7 +5,7 @@
  * (PyPI perfetto, opentelemetry-proto) and compared with scope's own model.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { loadTrace } from "../src/dump/load";
@@ -32,6 +32,8 @@ describe("scope export --perfetto", () => {
     const result = await runCli(["export", "--perfetto", traced.out, "-o", out]);
     expect(result.stderr).toContain(`${out}: `);
     expect(result.exitCode, result.stderr).toBe(0);
+    // Private as the trace is: it holds the same arguments, SQL and messages.
+    expect(statSync(out).mode & 0o777).toBe(0o600);
     const schema = join(scratchDir(), "schema.json");
     writeFileSync(schema, JSON.stringify(perfettoSchema().Trace.root.toJSON()));
     const { status, summary } = await check("check-perfetto.py", [out, schema]);
@@ -161,6 +163,7 @@ describe("scope export --otlp (file)", () => {
       const out = join(scratchDir(), `spans.${format === "json" ? "json" : "pb"}`);
       const result = await runCli(["export", "--otlp", out, "--otlp-functions", "--service-name", "shop", traced.out]);
       expect(result.exitCode, result.stderr).toBe(0);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
       if (format === "json") {
         // OTLP/JSON: ids are hex strings (protobuf's JSON mapping would make them base64).
         const document = JSON.parse(readFileSync(out, "utf8"));

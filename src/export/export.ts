@@ -38,6 +38,12 @@ export function formatOf(target: string, format: OtlpFormat | undefined): OtlpFo
   return format ?? (!isUrl(target) && target.toLowerCase().endsWith(".json") ? "json" : "protobuf");
 }
 
+/**
+ * A new export file's mode: it holds what the trace holds (arguments, SQL, messages), and
+ * scope run writes traces 0600. A file written over keeps its own mode.
+ */
+const PRIVATE_MODE = 0o600;
+
 /** 0: done; 1: the endpoint refused or could not be reached; 2: the trace is damaged or unfinished (all valid events exported). */
 export async function exportTrace(options: ExportOptions): Promise<number> {
   const trace = loadTrace(options.path);
@@ -45,7 +51,7 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
   const err = new Output(options.stderr);
   let status = 0;
   if (options.perfetto !== undefined) {
-    const fd = openSync(options.perfetto, "w");
+    const fd = openSync(options.perfetto, "w", PRIVATE_MODE);
     try {
       const counts = writePerfetto(events, (chunk) => {
         for (let at = 0; at < chunk.byteLength; ) at += writeSync(fd, chunk, at);
@@ -72,7 +78,7 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
       }
       err.writeNow(`scope: ${target}: ${sent} spans sent (OTLP/HTTP ${format})\n`);
     } else {
-      const fd = openSync(target, "w");
+      const fd = openSync(target, "w", PRIVATE_MODE);
       try {
         const bytes = serializeSpans(spans, format);
         for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at);
