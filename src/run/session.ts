@@ -13,7 +13,7 @@ import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { assets, transformCacheDir } from "../core/assets";
 import { StopReason } from "../core/layout";
-import type { RedactionSettings } from "../agent/shared/redact";
+import { redactArgv, type RedactionSettings } from "../agent/shared/redact";
 import { Output } from "../core/output";
 import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
@@ -153,7 +153,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
       mode: options.mode,
       out,
       host: hostname(),
-      argv: options.argv,
+      argv: redactArgv(options.argv, options.redact),
       live: options.print ? (line) => stderr.writeNow(`${line}\n`) : undefined,
       color,
       limits: { maxRecords: options.maxEvents, maxBytes: options.maxSizeBytes },
