@@ -14,6 +14,7 @@ import { prepareLaunch } from "../agent/inject";
 import { assets, transformCacheDir } from "../core/assets";
 import { StopReason } from "../core/layout";
 import { redactArgv, type RedactionSettings } from "../agent/shared/redact";
+import { systemError } from "../core/system-error";
 import { Output } from "../core/output";
 import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
@@ -133,12 +134,22 @@ export async function runTraced(options: RunOptions): Promise<number> {
   const out = resolve(options.out);
   if (!existsSync(dirname(out))) throw new UsageError(`--out: directory ${dirname(out)} does not exist`);
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a directory`);
-  const files = await assets();
+  // scope's own lines (--print, the summary): a closed stderr pipe stops them, never the run.
+  const stderr = new Output(options.stderr);
+  let files: Awaited<ReturnType<typeof assets>>;
+  try {
+    files = await assets();
+  } catch (error) {
+    // The compiled executable extracts the agents into the cache directory: unusable there
+    // (not a directory, not writable, full), as for no ring below: one line, or --fail-open.
+    const reason = systemError(error as Error) ?? (error as Error).message;
+    if (!options.failOpen) throw new Error(`cannot trace: ${reason} (--fail-open runs the program untraced instead)`);
+    stderr.writeNow(`scope: cannot trace (${reason}); --fail-open: the program runs untraced, no trace is written\n`);
+    return runUntraced(options.argv, stderr);
+  }
   removeStaleRings();
   const ringPath = `/dev/shm/scope-${process.pid}-${randomBytes(6).toString("hex")}`;
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
-  // scope's own lines (--print, the summary): a closed stderr pipe stops them, never the run.
-  const stderr = new Output(options.stderr);
 
   const disableFile = process.env.SCOPE_DISABLE_FILE;
   if (disableFile && existsSync(disableFile)) {
