@@ -198,6 +198,26 @@ batch();
     expect(Number(marker.fields.refusedAfter)).toBeLessThan(2000);
   });
 
+  test("SIGUSR1 to a run without --flight-recorder: one line, recording and the program go on, the trace is closed", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const enough = join(dir, "enough");
+    const run = backgroundRun(["--out", out, "--", "node", pingPong(dir), "file", enough]);
+    await run.started();
+    await Bun.sleep(200);
+    run.kill("SIGUSR1");
+    await Bun.sleep(300);
+    writeFileSync(enough, "");
+    const { stdout, stderr, exitCode } = await run.ended();
+    expect(exitCode).toBe(7);
+    expect(stdout).toBe("started\nround trips true\n");
+    expect(stderr).toStartWith("scope: SIGUSR1 asks for a flight recorder write; this run has none (--flight-recorder): ignored\n");
+    const trace = loadTrace(out);
+    expect(trace.error).toBeNull();
+    expect(trace.end).not.toBeNull();
+    expect(readEvents(out).some((event) => event.kind === "process_exit")).toBe(true);
+  });
+
   test("scope stop with nothing recording, or a pid that is not a scope run: one line, exit 1", async () => {
     const none = await runCli(["stop", String(process.pid)]);
     expect(none.exitCode).toBe(1);

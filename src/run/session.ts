@@ -208,14 +208,18 @@ export async function runTraced(options: RunOptions): Promise<number> {
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
   process.on("SIGUSR2", killSwitch);
   // The flight recorder's manual trigger: the window is written, program and recorder run on.
-  const flightDump = () => collector.requestFlightDump();
-  if (options.flight) process.on("SIGUSR1", flightDump);
+  // Without one, SIGUSR1 is still scope's: its default action would end scope run, leaving
+  // the trace unclosed and the program on its own.
+  const flightDump = options.flight
+    ? () => collector.requestFlightDump()
+    : () => stderr.writeNow("scope: SIGUSR1 asks for a flight recorder write; this run has none (--flight-recorder): ignored\n");
+  process.on("SIGUSR1", flightDump);
   const durationTimer = options.durationMs === undefined ? undefined : setTimeout(() => collector.stopRecording(StopReason.duration), options.durationMs);
 
   const exitCode = await child.exited;
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
-  if (options.flight) process.off("SIGUSR1", flightDump);
+  process.off("SIGUSR1", flightDump);
   forwarding.release();
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });
