@@ -110,6 +110,8 @@ describe("recording limits: recording stops, the program runs on, the trace says
     expect(result.exitCode).toBe(7);
     expect(result.stdout).toBe("started\nround trips true\n");
     expect(result.stderr).toContain("recording stopped: --duration elapsed after");
+    // The agents stop recording by themselves (uncounted): the summary never says "0 later records".
+    expect(result.stderr).toMatch(/the program ran on, unrecorded \(\d+ records under way at the stop dropped\)\n/);
     const events = readEvents(out);
     const stop = events.find((event) => event.kind === "recording_stop")!;
     expect(stop.fields.reason).toBe("duration");
