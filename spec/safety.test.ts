@@ -4,7 +4,7 @@
  * (SCOPE_DISABLE_FILE). Recording stops, the program runs on untouched, the trace says why.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTrace } from "../src/dump/load";
 import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
@@ -357,6 +357,30 @@ w.postMessage({ n });
     while (!existsSync(done) && Date.now() < deadline) await Bun.sleep(50);
     expect(readFileSync(done, "utf8")).toMatch(/^round trips \d+$/);
     expect(Number(readFileSync(done, "utf8").split(" ")[2])).toBeGreaterThan(100);
+  });
+});
+
+describe("trace files are private", () => {
+  test("a trace written over an existing file (0644 or 0666) is 0600 like a new one; /dev/null stays as it is", async () => {
+    const dir = tmp();
+    for (const mode of [0o644, 0o666]) {
+      const out = join(dir, `old-${mode.toString(8)}.bin`);
+      writeFileSync(out, "an older file");
+      chmodSync(out, mode);
+      const result = await runCli(["run", "--out", out, "--", "node", "-e", "0"]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+      const merged = join(dir, `merged-${mode.toString(8)}.bin`);
+      writeFileSync(merged, "");
+      chmodSync(merged, mode);
+      expect((await runCli(["merge", out, out.replace("old", "again"), "--out", merged])).exitCode).toBe(1); // the second input is missing
+      copyFileSync(out, out.replace("old", "again"));
+      expect((await runCli(["merge", out, out.replace("old", "again"), "--out", merged])).exitCode).toBe(0);
+      expect(statSync(merged).mode & 0o777).toBe(0o600);
+    }
+    const devNull = statSync("/dev/null").mode;
+    expect((await runCli(["run", "--out", "/dev/null", "--", "node", "-e", "0"])).exitCode).toBe(0);
+    expect(statSync("/dev/null").mode).toBe(devNull);
   });
 });
 
