@@ -299,6 +299,21 @@ describe("faults: counted, reported, never passed on", () => {
       expect(lines[1]).toMatch(/^scope: cannot trace \(ring create .+\); --fail-open: the program runs untraced, no trace is written$/);
     }
   });
+
+  test.skipIf(process.getuid?.() !== 0)("--fail-open's untraced run: SIGUSR1 and SIGUSR2 (nothing to stop or write) leave scope run and the program running", async () => {
+    const scope = `'${process.execPath}' '${cliEntry}'`;
+    const script = [
+      "mount -t tmpfs -o ro tmpfs /dev/shm",
+      `${scope} run --fail-open -- node -e 'setTimeout(() => { console.log("ran"); process.exitCode = 4; }, 1500)' & run=$!`,
+      "sleep 0.7; kill -USR2 $run; sleep 0.1; kill -USR1 $run",
+      'wait $run; echo "status $?"',
+    ].join("\n");
+    const result = Bun.spawnSync(["unshare", "-m", "sh", "-c", script], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" } });
+    expect(result.stdout.toString()).toBe("ran\nstatus 4\n");
+    const lines = result.stderr.toString().trim().split("\n");
+    expect(lines[0]).toMatch(/--fail-open: the program runs untraced, no trace is written$/);
+    expect(lines.slice(1)).toEqual(["scope: SIGUSR2: nothing is recording (--fail-open runs the program untraced): ignored", "scope: SIGUSR1: nothing is recording (--fail-open runs the program untraced): ignored"]);
+  });
 });
 
 describe("faults in the agent and the collector", () => {

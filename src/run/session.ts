@@ -105,8 +105,16 @@ async function runUntraced(argv: string[], stderr: Output): Promise<number> {
     return cannotStart(argv[0]!, error, stderr);
   }
   const forwarding = forwardSignals(child);
+  // scope's own signals (scope stop's SIGUSR2, the flight recorder's SIGUSR1) have nothing to
+  // act on; their default action would end scope run, the program left on its own.
+  const ignored = (["SIGUSR1", "SIGUSR2"] as const).map((signal) => {
+    const handler = () => stderr.writeNow(`scope: ${signal}: nothing is recording (--fail-open runs the program untraced): ignored\n`);
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
   const exitCode = await child.exited;
   forwarding.release();
+  for (const [signal, handler] of ignored) process.off(signal, handler);
   return typeof child.signalCode === "string" ? 128 + signalNumberOf(child.signalCode) : exitCode;
 }
 
