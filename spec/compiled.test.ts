@@ -84,6 +84,20 @@ describe("dist/scope", () => {
     expect(statSync(join(dir, "cache/scope")).mode & 0o777).toBe(0o700);
   });
 
+  test("an unusable cache directory (where the agents are extracted): one line and exit 1, or --fail-open runs the program untraced", async () => {
+    const notADirectory = join(dir, "cache-file");
+    writeFileSync(notADirectory, "");
+    const program = ["node", "-e", "console.log('ran'); process.exitCode = 3"];
+    const refused = await scope(["run", "--out", "refused.bin", "--", ...program], { XDG_CACHE_HOME: notADirectory });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^scope: error: cannot trace: .*not a directory.* \(--fail-open runs the program untraced instead\)$/)]);
+    const open = await scope(["run", "--fail-open", "--out", "open.bin", "--", ...program], { XDG_CACHE_HOME: notADirectory });
+    expect(open.exitCode).toBe(3);
+    expect(open.stdout).toBe("ran\n");
+    expect(open.stderr).toMatch(/^scope: cannot trace \(.*not a directory.*\); --fail-open: the program runs untraced, no trace is written\n$/);
+  });
+
   test("traces the bundled example and decodes it", async () => {
     const run = await scope(["run", "--out", "t.bin", "--", "node", join(repoRoot, "examples/hello/app.js")]);
     expect(run.exitCode, run.stderr).toBe(0);

@@ -275,6 +275,41 @@ describe("flight recorder window", () => {
     expect(calls.at(-1)!.fields.args).toBe("[59999]");
   });
 
+  test("a limit reached inside a write: the trace says why it stopped and the summary counts only what the file holds", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", "--flight-recorder", "30s", "--max-events", "40", "--functions", "--out", out, "--", "node", ticker(dir), "300", "3"], { cwd: dir });
+    expect(result.exitCode).toBe(3);
+    expect(result.stdout).toBe("started\nticks true\n");
+    const trace = loadTrace(out);
+    expect(trace.error).toBeNull();
+    const kinds = trace.records.map((record) => String(record.kind));
+    expect(kinds).toContain("recording_stop");
+    // The write's marker and the collector's own records are not the window's.
+    const written = kinds.filter((kind) => !["flight_dump", "recording_stop", "child_exit"].includes(kind)).length;
+    expect(result.stderr).toContain(`1 write, ${written} records: non-zero exit ×1 (${written} records)`);
+  });
+
+  test("after scope stop nothing is written, and no write is counted", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const run = Bun.spawn([process.execPath, cliEntry, "run", "--flight-recorder", "30s", "--functions", "--out", out, "--", "node", ticker(dir), "1500", "3"], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    await readUntil(run.stdout.getReader(), "started\n");
+    await Bun.sleep(200);
+    process.kill(run.pid, "SIGUSR2");
+    await Bun.sleep(200);
+    process.kill(run.pid, "SIGUSR1");
+    expect(await run.exited).toBe(3);
+    const stderr = await new Response(run.stderr).text();
+    expect(stderr).toContain("nothing triggered, no records written");
+    expect(loadTrace(out).records.map((record) => record.kind)).toEqual(["recording_stop", "child_exit"]);
+  });
+
   test("--print and --mode overwrite are refused with it in one line", async () => {
     const print = await runCli(["run", "--flight-recorder", "5s", "--print", "--", "node", "-e", "0"]);
     expect(print.exitCode).not.toBe(0);

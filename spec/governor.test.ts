@@ -101,6 +101,32 @@ describe("scope run --max-overhead", () => {
     expect(Number(first.fields.overheadPercent)).toBeGreaterThan(1);
   });
 
+  test("with the hot-function guard off, a synchronous loop is governed while it runs, not only after it", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const program = join(dir, "loop.js");
+    writeFileSync(
+      program,
+      [
+        "function work(order) { return order.items.length + order.customer.name.length; }",
+        "function done(sum) { return sum; }",
+        "let sum = 0;",
+        "for (let i = 0; i < 400000; i++) sum += work({ id: i, customer: { name: 'Ada Lovelace', tier: 'gold' }, items: [{ sku: 'a', n: 1 }, { sku: 'b', n: 2 }] });",
+        "console.log('sum', done(sum));",
+      ].join("\n"),
+    );
+    const result = await runCli(["run", "--functions", "--hot-calls-per-second", "0", "--max-overhead", "1", "--out", out, "--", "node", program], { cwd: dir });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toBe("sum 5600000\n");
+    const events = readEvents(out);
+    const step = events.findIndex((event) => event.kind === "function_level" && String(event.fields.function).startsWith("work "));
+    const done = events.findIndex((event) => event.kind === "function_call" && String(event.fields.function).startsWith("done "));
+    expect(step).toBeGreaterThanOrEqual(0);
+    expect(done).toBeGreaterThanOrEqual(0);
+    // Stepped down during the loop (from the guard's slow path), before done() ran.
+    expect(step).toBeLessThan(done);
+  });
+
   test("bad budgets are one-line usage errors", async () => {
     for (const value of ["0", "lots", "150"]) {
       const result = await runCli(["run", "--max-overhead", value, "--", "node", "-e", "1"]);

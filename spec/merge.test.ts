@@ -5,7 +5,7 @@
  * (SCOPE_TEST_CLOCK_SHIFT_NS, test-only), merged, and read back as any trace.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPid, mergedSources, sourceOfPid, type TraceEvent } from "../src/core/model";
 import { readTrace } from "../src/core/trace-file";
@@ -183,6 +183,17 @@ describe("scope merge", () => {
     await expectRefused([good.out, junk], "junk.bin");
     const same = await runCli(["merge", good.out, good.out, "--out", good.out]);
     expect([same.exitCode, same.stderr]).toEqual([1, `scope: ${good.out}: the output is also an input\n`]);
+    // The same file by another name (a symbolic or a hard link): refused too, the input untouched.
+    const copy = join(scratch, "copy.bin");
+    copyFileSync(good.out, copy);
+    const before = readFileSync(copy);
+    for (const [name, link] of [["symlink.bin", symlinkSync], ["hardlink.bin", linkSync]] as const) {
+      const other = join(scratch, name);
+      link(copy, other);
+      const linked = await runCli(["merge", copy, good.out, "--out", other]);
+      expect([linked.exitCode, linked.stderr]).toEqual([1, `scope: ${other}: the output is also an input\n`]);
+      expect(readFileSync(copy).equals(before)).toBe(true);
+    }
     // A merged trace is not merged again (its pids and clocks are already remapped).
     const once = join(scratch, "once.bin");
     expect((await runCli(["merge", good.out, good.out, "--out", once])).exitCode).toBe(0);

@@ -5,11 +5,12 @@
  * previews), --no-redact drops the defaults, a bad pattern is one line.
  */
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { redactTarget } from "../src/agent/shared/http";
 import { DEFAULT_SECRET_KEYS, redactionOf } from "../src/agent/shared/redact";
 import type { TraceEvent } from "../src/core/model";
+import { loadTrace } from "../src/dump/load";
 import { readEvents, repoRoot, runCli } from "./harness";
 import { scratchDirs } from "./scratch";
 
@@ -111,6 +112,9 @@ describe("redaction", () => {
     expect(events.find((event) => event.kind === "process_exit")!.fields.errorMessage).toBe("declined: [redacted]");
     expect(String(events.find((event) => event.kind === "trace_start")!.fields.argv)).toEndWith("[redacted]");
     expect(allText(events)).not.toContain(card);
+    // The header's command line (scope run's own, shown by dump) too: nowhere in the file.
+    expect(loadTrace(out).header.argv.at(-1)).toBe("[redacted]");
+    expect(readFileSync(out).includes(card)).toBe(false);
   });
 
   test("--no-redact records secret keys' values and SQL literals as they are", async () => {

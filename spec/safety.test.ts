@@ -4,7 +4,7 @@
  * (SCOPE_DISABLE_FILE). Recording stops, the program runs on untouched, the trace says why.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTrace } from "../src/dump/load";
 import { cliEntry, readEvents, repoRoot, runCli } from "./harness";
@@ -110,6 +110,8 @@ describe("recording limits: recording stops, the program runs on, the trace says
     expect(result.exitCode).toBe(7);
     expect(result.stdout).toBe("started\nround trips true\n");
     expect(result.stderr).toContain("recording stopped: --duration elapsed after");
+    // The agents stop recording by themselves (uncounted): the summary never says "0 later records".
+    expect(result.stderr).toMatch(/the program ran on, unrecorded \(\d+ records under way at the stop dropped\)\n/);
     const events = readEvents(out);
     const stop = events.find((event) => event.kind === "recording_stop")!;
     expect(stop.fields.reason).toBe("duration");
@@ -198,6 +200,26 @@ batch();
     expect(Number(marker.fields.refusedAfter)).toBeLessThan(2000);
   });
 
+  test("SIGUSR1 to a run without --flight-recorder: one line, recording and the program go on, the trace is closed", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const enough = join(dir, "enough");
+    const run = backgroundRun(["--out", out, "--", "node", pingPong(dir), "file", enough]);
+    await run.started();
+    await Bun.sleep(200);
+    run.kill("SIGUSR1");
+    await Bun.sleep(300);
+    writeFileSync(enough, "");
+    const { stdout, stderr, exitCode } = await run.ended();
+    expect(exitCode).toBe(7);
+    expect(stdout).toBe("started\nround trips true\n");
+    expect(stderr).toStartWith("scope: SIGUSR1 asks for a flight recorder write; this run has none (--flight-recorder): ignored\n");
+    const trace = loadTrace(out);
+    expect(trace.error).toBeNull();
+    expect(trace.end).not.toBeNull();
+    expect(readEvents(out).some((event) => event.kind === "process_exit")).toBe(true);
+  });
+
   test("scope stop with nothing recording, or a pid that is not a scope run: one line, exit 1", async () => {
     const none = await runCli(["stop", String(process.pid)]);
     expect(none.exitCode).toBe(1);
@@ -277,6 +299,21 @@ describe("faults: counted, reported, never passed on", () => {
       expect(lines[1]).toMatch(/^scope: cannot trace \(ring create .+\); --fail-open: the program runs untraced, no trace is written$/);
     }
   });
+
+  test.skipIf(process.getuid?.() !== 0)("--fail-open's untraced run: SIGUSR1 and SIGUSR2 (nothing to stop or write) leave scope run and the program running", async () => {
+    const scope = `'${process.execPath}' '${cliEntry}'`;
+    const script = [
+      "mount -t tmpfs -o ro tmpfs /dev/shm",
+      `${scope} run --fail-open -- node -e 'setTimeout(() => { console.log("ran"); process.exitCode = 4; }, 1500)' & run=$!`,
+      "sleep 0.7; kill -USR2 $run; sleep 0.1; kill -USR1 $run",
+      'wait $run; echo "status $?"',
+    ].join("\n");
+    const result = Bun.spawnSync(["unshare", "-m", "sh", "-c", script], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" } });
+    expect(result.stdout.toString()).toBe("ran\nstatus 4\n");
+    const lines = result.stderr.toString().trim().split("\n");
+    expect(lines[0]).toMatch(/--fail-open: the program runs untraced, no trace is written$/);
+    expect(lines.slice(1)).toEqual(["scope: SIGUSR2: nothing is recording (--fail-open runs the program untraced): ignored", "scope: SIGUSR1: nothing is recording (--fail-open runs the program untraced): ignored"]);
+  });
 });
 
 describe("faults in the agent and the collector", () => {
@@ -335,6 +372,30 @@ w.postMessage({ n });
     while (!existsSync(done) && Date.now() < deadline) await Bun.sleep(50);
     expect(readFileSync(done, "utf8")).toMatch(/^round trips \d+$/);
     expect(Number(readFileSync(done, "utf8").split(" ")[2])).toBeGreaterThan(100);
+  });
+});
+
+describe("trace files are private", () => {
+  test("a trace written over an existing file (0644 or 0666) is 0600 like a new one; /dev/null stays as it is", async () => {
+    const dir = tmp();
+    for (const mode of [0o644, 0o666]) {
+      const out = join(dir, `old-${mode.toString(8)}.bin`);
+      writeFileSync(out, "an older file");
+      chmodSync(out, mode);
+      const result = await runCli(["run", "--out", out, "--", "node", "-e", "0"]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+      const merged = join(dir, `merged-${mode.toString(8)}.bin`);
+      writeFileSync(merged, "");
+      chmodSync(merged, mode);
+      expect((await runCli(["merge", out, out.replace("old", "again"), "--out", merged])).exitCode).toBe(1); // the second input is missing
+      copyFileSync(out, out.replace("old", "again"));
+      expect((await runCli(["merge", out, out.replace("old", "again"), "--out", merged])).exitCode).toBe(0);
+      expect(statSync(merged).mode & 0o777).toBe(0o600);
+    }
+    const devNull = statSync("/dev/null").mode;
+    expect((await runCli(["run", "--out", "/dev/null", "--", "node", "-e", "0"])).exitCode).toBe(0);
+    expect(statSync("/dev/null").mode).toBe(devNull);
   });
 });
 

@@ -388,7 +388,10 @@ export fn scope_collector_flight_totals(collector_pointer: ?*anyopaque, out: ?*[
     values.* = @splat(0);
     const window = collector.flight orelse return;
     values[0] = @floatFromInt(window.received);
-    values[1] = @floatFromInt(window.dumped);
+    // What the trace holds of the writes (the collector's counts: a limit may cut one short).
+    var dumped: u64 = 0;
+    for (collector.flight_dumped) |count| dumped += count;
+    values[1] = @floatFromInt(dumped);
     values[2] = @floatFromInt(window.dump_count);
     values[3] = @floatFromInt(window.aged_out);
     values[4] = @floatFromInt(window.evicted_by_cap);

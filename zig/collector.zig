@@ -247,12 +247,21 @@ pub const Collector = struct {
     fn flight_dump(collector: *Collector, cause: FlightCause) void {
         const window = collector.flight.?;
         assert(cause.trigger != .none);
+        // After a stop (scope stop, a limit, a failed write) the trace takes nothing more:
+        // no write happens, none is counted.
+        if (collector.writer.stop_reason != .none or collector.writer.failed) return;
         var sink = DumpSink{ .collector = collector };
-        const result = window.dump(&sink, collector.buffer, clock.monotonic_ns(), collector.own_pid, cause.trigger, cause.detail_d, cause.detail_e);
+        const kept_before = collector.writer.records_count;
+        _ = window.dump(&sink, collector.buffer, clock.monotonic_ns(), collector.own_pid, cause.trigger, cause.detail_d, cause.detail_e);
+        // What the trace holds of the write, its marker left out: a limit may cut it short.
+        const kept = collector.writer.records_count - kept_before;
         const index = @min(@intFromEnum(cause.trigger), collector.flight_dumps.len - 1);
-        collector.flight_dumped[index] += result.written;
+        collector.flight_dumped[index] += kept -| 1;
         // Release: a test waits on it from another thread; the summary reads it after stop.
         @atomicStore(u64, &collector.flight_dumps[index], collector.flight_dumps[index] + 1, .release);
+        // A limit reached inside the write: the recording_stop record now, not after the
+        // next drain (there is none after the final write).
+        _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
     }
 
     /// Ends a flight recorder's run, every producer gone: stops the thread (it drains and

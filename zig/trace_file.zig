@@ -452,6 +452,18 @@ fn open_file(path: [*:0]const u8, flags: std.c.O) FileError!std.c.fd_t {
     }
 }
 
+/// A file that existed keeps its mode through O_TRUNC (0644, 0666): a regular one is made
+/// 0600 as a new one is. Anything else (/dev/null, a pipe) is left as it is.
+fn make_private(fd: std.c.fd_t) void {
+    const linux = std.os.linux;
+    var info: linux.Statx = undefined;
+    const rc = linux.statx(fd, "", linux.AT.EMPTY_PATH, .{ .TYPE = true, .MODE = true }, &info);
+    if (linux.errno(rc) != .SUCCESS) return;
+    if (info.mode & linux.S.IFMT != linux.S.IFREG or info.mode & 0o077 == 0) return;
+    // A failure leaves the mode it had (another user's file as root): nothing else changes.
+    _ = std.c.fchmod(fd, 0o600);
+}
+
 fn write_all(fd: std.c.fd_t, bytes: []const u8) FileError!void {
     var done: usize = 0;
     while (done < bytes.len) {
@@ -521,6 +533,7 @@ pub const Writer = struct {
         errdefer allocator.free(chunk);
         const fd = try open_file(path, .{ .ACCMODE = .WRONLY, .CREAT = true, .TRUNC = true, .CLOEXEC = true });
         errdefer _ = std.c.close(fd);
+        make_private(fd);
         comptime assert(header_max_size_bytes <= chunk_max_size_bytes);
         const header = encode_header(chunk[0..header_max_size_bytes], options);
         try write_all(fd, header);

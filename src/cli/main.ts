@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { Builtins, Cli, UsageError } from "clipanion";
 import { CLOSED_PIPE_STATUS, isClosedPipe } from "../core/output";
+import { systemError } from "../core/system-error";
 import { VERSION } from "../version";
 import { commands } from "./commands";
 
@@ -24,18 +25,6 @@ class ScopeCli extends Cli {
     if (process.env.SCOPE_DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
     return "";
   }
-}
-
-/**
- * A system call's error on a file (Node's "ENOENT: no such file or directory, open '/x/y'")
- * said as what scope could not do, on which path, and why: "cannot open /x/y: no such file
- * or directory (ENOENT)".
- */
-function systemError(error: Error): string | undefined {
-  const { code, syscall, path } = error as NodeJS.ErrnoException;
-  if (typeof code !== "string" || typeof syscall !== "string" || typeof path !== "string") return undefined;
-  const why = /^[A-Z0-9_]+: (.*?), \w+ '.*'$/.exec(error.message ?? "")?.[1] ?? code;
-  return `cannot ${syscall} ${path}: ${why} (${code})`;
 }
 
 /**

@@ -683,8 +683,8 @@ export class FunctionRuntime {
     // the new level: the hot guard's again at calls and full, the governor's below.
     this.hot[id] = below(step.to) ? 1 : 0;
     this.setNext(id, this.seen[id]! + 1);
-    // The guard's next rate check comes soon (none when the guard is off: hotCallsPerSecond 0).
-    if (step.to >= GovernedLevel.calls && this.hotLimit > 0) this.nextCheck[id] = Math.min(this.nextCheck[id]!, this.seen[id]! + 1);
+    // The next rate check comes soon (with a governor there is one even when the guard is off).
+    if (step.to >= GovernedLevel.calls) this.nextCheck[id] = Math.min(this.nextCheck[id]!, this.seen[id]! + 1);
     this.put(FunctionKind.level, 0, id, step.to, step.from, Math.round(step.overhead * 1e6), Math.round(budget * 1e6));
   }
 
@@ -1392,7 +1392,10 @@ export class FunctionRuntime {
           runtime.nextFunctionId += count;
           runtime.grow(base + count);
           const now = runtime.now();
-          const first = runtime.hotLimit > 0 ? HOT_CHECK_CALLS : Infinity;
+          // The slow path also runs the governor's decisions (admit), so with a governor it
+          // comes every HOT_CHECK_CALLS calls even when the guard is off: a synchronous loop
+          // is governed while it runs.
+          const first = runtime.hotLimit > 0 || runtime.governor ? HOT_CHECK_CALLS : Infinity;
           for (let i = base; i < base + count; i++) {
             runtime.checkedAt[i] = now;
             runtime.nextCheck[i] = first;

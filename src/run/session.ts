@@ -13,7 +13,8 @@ import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { assets, transformCacheDir } from "../core/assets";
 import { StopReason } from "../core/layout";
-import type { RedactionSettings } from "../agent/shared/redact";
+import { redactArgv, type RedactionSettings } from "../agent/shared/redact";
+import { systemError } from "../core/system-error";
 import { Output } from "../core/output";
 import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
@@ -104,8 +105,16 @@ async function runUntraced(argv: string[], stderr: Output): Promise<number> {
     return cannotStart(argv[0]!, error, stderr);
   }
   const forwarding = forwardSignals(child);
+  // scope's own signals (scope stop's SIGUSR2, the flight recorder's SIGUSR1) have nothing to
+  // act on; their default action would end scope run, the program left on its own.
+  const ignored = (["SIGUSR1", "SIGUSR2"] as const).map((signal) => {
+    const handler = () => stderr.writeNow(`scope: ${signal}: nothing is recording (--fail-open runs the program untraced): ignored\n`);
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
   const exitCode = await child.exited;
   forwarding.release();
+  for (const [signal, handler] of ignored) process.off(signal, handler);
   return typeof child.signalCode === "string" ? 128 + signalNumberOf(child.signalCode) : exitCode;
 }
 
@@ -133,12 +142,22 @@ export async function runTraced(options: RunOptions): Promise<number> {
   const out = resolve(options.out);
   if (!existsSync(dirname(out))) throw new UsageError(`--out: directory ${dirname(out)} does not exist`);
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a directory`);
-  const files = await assets();
+  // scope's own lines (--print, the summary): a closed stderr pipe stops them, never the run.
+  const stderr = new Output(options.stderr);
+  let files: Awaited<ReturnType<typeof assets>>;
+  try {
+    files = await assets();
+  } catch (error) {
+    // The compiled executable extracts the agents into the cache directory: unusable there
+    // (not a directory, not writable, full), as for no ring below: one line, or --fail-open.
+    const reason = systemError(error as Error) ?? (error as Error).message;
+    if (!options.failOpen) throw new Error(`cannot trace: ${reason} (--fail-open runs the program untraced instead)`);
+    stderr.writeNow(`scope: cannot trace (${reason}); --fail-open: the program runs untraced, no trace is written\n`);
+    return runUntraced(options.argv, stderr);
+  }
   removeStaleRings();
   const ringPath = `/dev/shm/scope-${process.pid}-${randomBytes(6).toString("hex")}`;
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
-  // scope's own lines (--print, the summary): a closed stderr pipe stops them, never the run.
-  const stderr = new Output(options.stderr);
 
   const disableFile = process.env.SCOPE_DISABLE_FILE;
   if (disableFile && existsSync(disableFile)) {
@@ -153,7 +172,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
       mode: options.mode,
       out,
       host: hostname(),
-      argv: options.argv,
+      argv: redactArgv(options.argv, options.redact),
       live: options.print ? (line) => stderr.writeNow(`${line}\n`) : undefined,
       color,
       limits: { maxRecords: options.maxEvents, maxBytes: options.maxSizeBytes },
@@ -197,14 +216,18 @@ export async function runTraced(options: RunOptions): Promise<number> {
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
   process.on("SIGUSR2", killSwitch);
   // The flight recorder's manual trigger: the window is written, program and recorder run on.
-  const flightDump = () => collector.requestFlightDump();
-  if (options.flight) process.on("SIGUSR1", flightDump);
+  // Without one, SIGUSR1 is still scope's: its default action would end scope run, leaving
+  // the trace unclosed and the program on its own.
+  const flightDump = options.flight
+    ? () => collector.requestFlightDump()
+    : () => stderr.writeNow("scope: SIGUSR1 asks for a flight recorder write; this run has none (--flight-recorder): ignored\n");
+  process.on("SIGUSR1", flightDump);
   const durationTimer = options.durationMs === undefined ? undefined : setTimeout(() => collector.stopRecording(StopReason.duration), options.durationMs);
 
   const exitCode = await child.exited;
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
-  if (options.flight) process.off("SIGUSR1", flightDump);
+  process.off("SIGUSR1", flightDump);
   forwarding.release();
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });

@@ -45,7 +45,7 @@ function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
   if (stop.error !== undefined) {
     return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, without its end chunk`)];
   }
-  return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on (${stop.refused} later records not kept)`)];
+  return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on, unrecorded (${stop.refused} records under way at the stop dropped)`)];
 }
 
 /** Threads whose runtime cannot give all of the loop and memory groups (Bun): said, never silent. */
