@@ -5,7 +5,7 @@
  * (PyPI perfetto, opentelemetry-proto) and compared with scope's own model.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { loadTrace } from "../src/dump/load";
@@ -341,6 +341,17 @@ describe("scope export --otlp (file)", () => {
     expect(missing.stderr).toMatch(/^scope: .*nothing\.bin: no such file\n$/);
     const format = await runCli(["export", "--otlp", "x", "--otlp-format", "xml", traced.out]);
     expect(format.stderr).toBe('scope: --otlp-format: expected protobuf or json, got "xml"\n');
+    // The output is the trace itself, by its path or another name: refused, the trace kept.
+    const copy = join(scratchDir(), "self.bin");
+    copyFileSync(traced.out, copy);
+    const link = join(scratchDir(), "self-link.bin");
+    symlinkSync(copy, link);
+    const before = readFileSync(copy);
+    for (const args of [["--perfetto", "-o", copy], ["--perfetto", "-o", link], ["--otlp", link]]) {
+      const self = await runCli(["export", ...args, copy]);
+      expect([self.exitCode, self.stderr]).toEqual([1, `scope: ${args.at(-1)}: the output is the trace itself\n`]);
+    }
+    expect(readFileSync(copy).equals(before)).toBe(true);
     // A URL fetch cannot take is refused before anything runs (it failed every attempt after the program).
     for (const url of ["http://[::1", "http://a b/v1/traces", "http:///v1/traces"]) {
       const usage = `scope: --otlp: expected an OTLP/HTTP endpoint URL such as http://127.0.0.1:4318/v1/traces, got "${url}"\n`;

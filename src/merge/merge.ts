@@ -22,8 +22,8 @@
  *   file order (the per-thread order the decoder relies on, e.g. request_context).
  */
 import { statSync } from "node:fs";
-import { resolve } from "node:path";
 import { encodeRecord, encodeString, StringTable, decodeRecord } from "../core/events";
+import { sameFile } from "../core/same-file";
 import { EventKind, Offset, RECORD_SIZE, ChannelKind, FlightTrigger } from "../core/layout";
 import { interpret, MERGE_PID_SHIFT, sourceOfPid, type RawEvent, type TraceEvent } from "../core/model";
 import { readTrace, TraceFileError, TraceWriter, type TraceEnd, type TraceHeader } from "../core/trace-file";
@@ -384,22 +384,7 @@ export function mergeTraces(inputs: string[], out: string): MergeResult {
   if (inputs.length < 2) throw new MergeInputError(`merge needs at least two traces, got ${inputs.length}`);
   if (inputs.length > MAX_INPUTS) throw new MergeInputError(`merge takes at most ${MAX_INPUTS} traces, got ${inputs.length}`);
   // The same file by any name (a path, a symbolic or a hard link): writing would replace an input.
-  // (A path that cannot be looked at is no input's file: opening it says why.)
-  const fileOf = (path: string) => {
-    try {
-      return statSync(path, { throwIfNoEntry: false });
-    } catch {
-      return undefined;
-    }
-  };
-  const outPath = resolve(out);
-  const outFile = fileOf(out);
-  const sameFile = (input: string) => {
-    if (resolve(input) === outPath) return true;
-    const file = outFile && fileOf(input);
-    return file !== undefined && file.dev === outFile!.dev && file.ino === outFile!.ino;
-  };
-  for (const input of inputs) if (sameFile(input)) throw new MergeInputError(`${out}: the output is also an input`);
+  for (const input of inputs) if (sameFile(input, out)) throw new MergeInputError(`${out}: the output is also an input`);
   const sources = inputs.map((path, index) => readSource(path, index));
   const http: RawEvent[] = [];
   const strings = new StringTable({ maxStrings: 10_000_000 });

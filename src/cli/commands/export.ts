@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { assets, isCompiled } from "../../core/assets";
 import { exportTrace, type OtlpFormat } from "../../export/export";
 import { endpointError, isUrl } from "../../export/otlp-send";
+import { sameFile } from "../../core/same-file";
 
 export class ExportCommand extends Command {
   static override paths = [["export"]];
@@ -46,6 +47,9 @@ export class ExportCommand extends Command {
     // A URL that cannot be one (a file name starts otherwise).
     if (this.otlp !== undefined && isUrl(this.otlp) && endpointError(this.otlp)) throw new UsageError(endpointError(this.otlp)!);
     if (!existsSync(this.file)) throw new UsageError(`${this.file}: no such file`);
+    // Written after the trace is read, a file that is also the trace would be replaced by its export.
+    const output = this.perfetto ? this.out : this.otlp !== undefined && !isUrl(this.otlp) ? this.otlp : undefined;
+    if (output !== undefined && sameFile(output, this.file)) throw new UsageError(`${output}: the output is the trace itself`);
     if (isCompiled) await assets(); // extracts libscope, which decodes the trace
     return exportTrace({
       path: this.file,
