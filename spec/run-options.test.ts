@@ -1,6 +1,6 @@
-/** `scope run` option parsing: --events lists, +/- changes to the default groups, and their errors. */
+/** `scope run` option parsing: --events lists, +/- changes to the default groups, sizes, and their errors. */
 import { describe, expect, test } from "bun:test";
-import { defaultEventGroups, eventGroups, parseEventGroups } from "../src/run/options";
+import { defaultEventGroups, eventGroups, parseEventGroups, parseSize } from "../src/run/options";
 
 describe("--events", () => {
   test("a list names every group recorded; all is every group", () => {
@@ -22,5 +22,16 @@ describe("--events", () => {
     expect(parseEventGroups("-htp")).toEqual({ error: expect.stringContaining('unknown group "htp"') });
     expect(parseEventGroups(",")).toEqual({ error: expect.stringContaining("expected a group") });
     expect(parseEventGroups("message,+loop")).toEqual({ error: expect.stringContaining("mixes groups with +/- changes") });
+  });
+});
+
+describe("sizes (--max-size, --ring-size, --flight-memory)", () => {
+  test("binary units up to TiB, any case, with or without B; malformed or zero is undefined", () => {
+    expect(parseSize("96KiB")).toBe(96 * 1024);
+    expect(parseSize("16m")).toBe(16 * 1024 ** 2);
+    expect(parseSize("2GiB")).toBe(2 * 1024 ** 3);
+    expect(parseSize("1TiB")).toBe(1024 ** 4);
+    expect(parseSize("3tb")).toBe(3 * 1024 ** 4);
+    for (const bad of ["", "0", "1.5MiB", "12 parsecs", "-4k", "1PiB"]) expect(parseSize(bad)).toBeUndefined();
   });
 });
