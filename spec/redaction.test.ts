@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { redactTarget } from "../src/agent/shared/http";
-import { DEFAULT_SECRET_KEYS, redactionOf } from "../src/agent/shared/redact";
+import { DEFAULT_SECRET_KEYS, redactionOf, redactUserinfo } from "../src/agent/shared/redact";
 import type { TraceEvent } from "../src/core/model";
 import { loadTrace } from "../src/dump/load";
 import { readEvents, repoRoot, runCli } from "./harness";
@@ -117,6 +117,20 @@ describe("redaction", () => {
     expect(readFileSync(out).includes(card)).toBe(false);
   });
 
+  test("the defaults: a URL's user information in an error message (fetch names the URL it refuses)", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    // In a file: a command line is recorded as given (only --redact-pattern changes it).
+    writeFileSync(join(dir, "app.js"), `fetch("http://ada:hunter2@127.0.0.1:9/x").catch((e) => { throw e; });`);
+    const result = await runCli(["run", "--out", out, "--", "node", "app.js"], { cwd: dir });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("hunter2"); // the program's own output is its own
+    const events = readEvents(out);
+    expect(String(events.find((event) => event.kind === "process_exit")!.fields.errorMessage)).toContain("http://[redacted]@127.0.0.1:9/x");
+    expect(allText(events)).not.toContain("hunter2");
+    expect(readFileSync(out).includes("hunter2")).toBe(false);
+  });
+
   test("--no-redact records secret keys' values and SQL literals as they are", async () => {
     const events = await traced(["--no-redact"]);
     expect(sendPreview(events)).toContain('"password":"p1"');
@@ -159,6 +173,15 @@ test("URL targets: secret query keys also when percent-encoded, an absolute URL'
     ["/mail/a@b?x=1", "/mail/a@b?x=1"],
   ];
   expect(cases.map(([target]) => redactTarget(target))).toEqual(cases.map(([, expected]) => expected));
+});
+
+test("error messages: every URL's user information, anywhere in the text; other @s kept", () => {
+  const cases: [string, string][] = [
+    ["Request cannot be constructed from a URL that includes credentials: http://u:p@h/x", "Request cannot be constructed from a URL that includes credentials: http://[redacted]@h/x"],
+    ["from postgres://app:pw@db:5432/a to https://t@h", "from postgres://[redacted]@db:5432/a to https://[redacted]@h"],
+    ["mail ada@example.com failed at http://h/p@q", "mail ada@example.com failed at http://h/p@q"],
+  ];
+  expect(cases.map(([text]) => redactUserinfo(text, true))).toEqual(cases.map(([, expected]) => expected));
 });
 
 describe("the default secret keys' test (no regular expression compiled for ASCII keys)", () => {

@@ -122,7 +122,7 @@ function start(
     // The loop monitor's last samples, before the end.
     flushLoopMonitor();
     // The own exit belongs to its group (process or thread); trace_stop is a marker, always on.
-    if (main ? recorder.groups.process : recorder.groups.thread) recorder.event(main ? Kind.process_exit : Kind.thread_exit, exitCode, 0, recorder.str(fatal?.type), recorder.str(fatal?.message), reason);
+    if (main ? recorder.groups.process : recorder.groups.thread) recorder.event(main ? Kind.process_exit : Kind.thread_exit, exitCode, 0, recorder.str(fatal?.type), recorder.message(fatal?.message), reason);
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);
   };
   // process.exit() ends in process.reallyExit(code) after the 'exit' listeners, also when

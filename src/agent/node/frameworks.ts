@@ -417,7 +417,7 @@ class Frameworks {
       type = typeof name === "string" ? name : "Error";
       message = typeof text === "string" ? text : undefined;
     } else type = typeof error;
-    recorder.event(Kind.http_step_end, step.steps.id, step.ordinal, recorder.str(type), recorder.str(message, false), 0, 1);
+    recorder.event(Kind.http_step_end, step.steps.id, step.ordinal, recorder.str(type), recorder.message(message, false), 0, 1);
   }
 
   /** Ends `top` and the steps below it, innermost first. */

@@ -227,7 +227,7 @@ function hookExit(tracer: Tracer, main: boolean): void {
       exitCode,
       0,
       recorder.str(fatal?.type),
-      recorder.str(fatal?.message),
+      recorder.message(fatal?.message),
       reason,
     );
     recorder.event(Kind.trace_stop, recorder.errors, recorder.unrecorded);

@@ -32,7 +32,7 @@
  */
 import { defaultLoopSettings, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc } from "../shared/loop";
 import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest } from "../shared/request-context";
-import { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactPattern, redactText } from "../shared/redact";
+import { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactPattern, redactText, redactUserinfo } from "../shared/redact";
 import { keepFrameName, renamed } from "../shared/reflect";
 import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
@@ -68,7 +68,7 @@ export function sharedModules(): Record<string, Record<string, unknown>> {
   return (sharedMade ??= {
     [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest },
     [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { defaultLoopSettings, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc },
-    [`${EXTRAS_SHARED_PREFIX}src/agent/shared/redact.ts`]: { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactPattern, redactText },
+    [`${EXTRAS_SHARED_PREFIX}src/agent/shared/redact.ts`]: { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactPattern, redactText, redactUserinfo },
   });
 }
 

@@ -95,7 +95,7 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     const code = dataProperty(error, "code");
     const message = dataProperty(error, "message");
     const codeText = typeof code === "string" || typeof code === "number" ? String(code) : undefined;
-    return [recorder.str(codeText), recorder.str(typeof message === "string" ? message : undefined)];
+    return [recorder.str(codeText), recorder.message(typeof message === "string" ? message : undefined)];
   };
   // Raw text → its recorded form: one map lookup per query a program repeats (parameterised
   // queries, prepared statements), instead of a scan and the string table's own lookup.

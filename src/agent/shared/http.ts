@@ -8,7 +8,7 @@
  */
 import { markTurn } from "./loop";
 import { HTTP_TLS_FLAG, HttpConnectionFlag, HttpEnd, HttpEndFlag, HttpProtocol, Kind, LongTaskKind } from "./kinds";
-import { REDACTED, redaction } from "./redact";
+import { REDACTED, redaction, redactUserinfo } from "./redact";
 import type { Recorder } from "./recorder";
 import { currentRequest, newConnectionId, newRequestId } from "./request-context";
 import { makeStamp, type Stamp } from "./stamp";
@@ -263,14 +263,6 @@ export function redactTarget(target: string): string {
     if (SECRET_KEY.test(key) || SECRET_KEY.test(decodeKey(key))) parts[i] = `${key}=${REDACTED}`;
   }
   return `${text.slice(0, question + 1)}${parts.join("&")}${text.slice(end)}`;
-}
-
-/** An absolute URL's scheme and user information: `scheme://` (1) and `user:password@`, up to the authority's last `@`. */
-const USERINFO = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/;
-
-/** `scheme://user:password@host...` as `scheme://[redacted]@host...` (the rules' "password" key secret: not with --no-redact). */
-function redactUserinfo(url: string): string {
-  return SECRET_KEY.test("password") ? url.replace(USERINFO, `$1${REDACTED}@`) : url;
 }
 
 function decodeKey(key: string): string {
@@ -545,7 +537,7 @@ export function requestEnd(recorder: Recorder, kind: number, request: RequestSta
   if (error !== undefined) {
     const code = errorCode(error);
     const message = error !== null && typeof error === "object" ? protoData(error, "message") : undefined;
-    recorder.event(Kind.http_error, request.id, recorder.str(code), recorder.str(typeof message === "string" ? message : undefined, false));
+    recorder.event(Kind.http_error, request.id, recorder.str(code), recorder.message(typeof message === "string" ? message : undefined, false));
     // Bun's parser errors carry no code, only Node's message ("Parse Error: Invalid EOF state").
     const aborted = (code !== undefined && ABORT_CODES.has(code)) || (typeof message === "string" && message.endsWith("Invalid EOF state"));
     // A timeout seen first explains the error that follows (the program destroys the request on 'timeout').

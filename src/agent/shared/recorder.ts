@@ -6,7 +6,7 @@ import { Kind } from "./kinds";
 import type * as Preview from "./preview";
 import type { TypeChecks } from "./preview";
 import { SCRATCH_PREVIEW_BYTES } from "./preview-limits";
-import { redactPattern, redactText } from "./redact";
+import { redactPattern, redactText, redactUserinfo } from "./redact";
 import { lateNative, mapProofsOf, type Groups, type Sink } from "./sink";
 
 const MAX_INTERNED = 4096;
@@ -285,6 +285,14 @@ export class Recorder {
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /**
+   * A string id for an error's message (0 for none): a URL's user information in it redacted
+   * (fetch names a URL with `user:password@` in its error), then as `str`.
+   */
+  message(text: string | undefined | null, intern = true): number {
+    return this.str(typeof text === "string" ? redactUserinfo(text, true) : text, intern);
   }
 
   /** A string id for `text` (0 for none); short repeated strings are written once. */

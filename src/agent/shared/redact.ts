@@ -6,7 +6,8 @@
  * - secret-looking keys: a value under such a key (an object field in a preview, a query
  *   parameter in a URL) is recorded as "[redacted]": the defaults (password, token, secret,
  *   key, authorization, cookie, credential, session, as substrings, any case) plus the
- *   keys given; `--no-redact` drops the defaults, never the keys given.
+ *   keys given; `--no-redact` drops the defaults, never the keys given. A URL's user
+ *   information (`user:password@`) counts as under "password": in URLs and error messages.
  * - patterns: every string the agent records (previews, URLs, query texts, error messages,
  *   command lines) has each match replaced by "[redacted]"; none by default.
  * - SQL literals: query texts are recorded with their literal values replaced by
@@ -132,6 +133,21 @@ export function redactArgv(argv: string[], settings: RedactionSettings | undefin
   const each = argv.map((arg) => arg.replace(pattern, REDACTED));
   const joined = argv.join(" ").replace(pattern, REDACTED);
   return each.join(" ") === joined ? each : [joined];
+}
+
+/** A URL's scheme (1) and user information (`user:password@`) at a text's start, up to the authority's last `@`. */
+const USERINFO_AT_START = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/;
+/** The same anywhere in a text (an error message naming a URL, as fetch's does): user information without spaces. */
+const USERINFO_ANYWHERE = /([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s/?#@]*@/g;
+
+/**
+ * `scheme://user:password@host...` as `scheme://[redacted]@host...`, as a key named "password"
+ * would be (the rules' secret keys: not with --no-redact): a URL's own (`anywhere` false: Bun's
+ * fetch records it so), or every URL's in a message (`anywhere` true).
+ */
+export function redactUserinfo(text: string, anywhere = false): string {
+  if (text.indexOf("@") < 0 || !redaction().secretKey.test("password")) return text;
+  return text.replace(anywhere ? USERINFO_ANYWHERE : USERINFO_AT_START, `$1${REDACTED}@`);
 }
 
 /** `text` with every match of the patterns replaced; itself when there are none. */
