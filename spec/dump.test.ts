@@ -1,6 +1,7 @@
 /** `scope dump` on trace files written through the real writer: formats, filters, damage. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, truncateSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { EventKind, Offset } from "../src/core/layout";
 import { monotonicNs } from "../src/core/ring";
@@ -95,6 +96,17 @@ describe("scope dump", () => {
     expect(result.stderr.trim().split("\n").length).toBe(1);
     expect(result.stderr).toStartWith("scope: ");
   });
+
+  test("a pipe for a trace (a FIFO, <(cat t.bin)): one line saying to save it to a file, status 1, no wait for a writer", async () => {
+    const fifo = join(dir, "t.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const why = `${fifo}: not a regular file (a pipe): a trace is read by position; save it to a file first`;
+    for (const args of [["dump", fifo], ["query", fifo, "SELECT 1"], ["export", "--perfetto", "-o", join(dir, "p.pftrace"), fifo], ["merge", fifo, path, "-o", join(dir, "m.bin")], ["view", fifo]]) {
+      const result = await runCli(args);
+      expect([result.exitCode, result.stderr.trim().split("\n").length], args.join(" ")).toEqual([1, 1]);
+      expect(result.stderr, args.join(" ")).toContain(why);
+    }
+  }, 60_000);
 
   test("a missing file and conflicting formats are usage errors", async () => {
     expect((await runCli(["dump", join(dir, "nope.bin")])).stderr).toBe(`scope: ${join(dir, "nope.bin")}: no such file\n`);

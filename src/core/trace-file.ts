@@ -9,6 +9,7 @@
  * tell how the file ended (closed cleanly, not closed, or damaged at a byte offset).
  */
 import { dlopen, FFIType, type Pointer } from "bun:ffi";
+import { type Stats, statSync } from "node:fs";
 import { decodeRecord, type DecodedRecord } from "./events";
 import { RECORD_SIZE } from "./layout";
 import { libscopePath } from "./native";
@@ -487,7 +488,25 @@ function readHeader(handle: Pointer): TraceHeader {
 }
 
 /** Opens a trace file and checks its header; throws a TraceFileError saying why it cannot be read. */
+/**
+ * Why `path` cannot be read as a trace, said before opening it, when it is a pipe, socket or device:
+ * a trace is read by position (its end chunk first), and opening a FIFO would wait for a
+ * writer. Undefined for a regular file, a directory or no file (opening says why).
+ */
+export function notATraceFile(path: string): string | undefined {
+  let stat: Stats | undefined;
+  try {
+    stat = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+  if (stat === undefined || stat.isFile() || stat.isDirectory()) return undefined;
+  return `not a regular file (${stat.isFIFO() ? "a pipe" : stat.isSocket() ? "a socket" : "a device"}): a trace is read by position; save it to a file first`;
+}
+
 export function readTrace(path: string): TraceRead {
+  const other = notATraceFile(path);
+  if (other !== undefined) throw new TraceFileError("read", path, TraceStatus.io_error, other);
   const out = new BigUint64Array(1);
   const status = traceNative().scope_trace_reader_open(cString(path, "the path"), out);
   if (status !== TraceStatus.ok) throw new TraceFileError("read", path, status, lastError(status));

@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { pidAlive } from "../core/pid";
-import { TraceFileError } from "../core/trace-file";
+import { notATraceFile, TraceFileError } from "../core/trace-file";
 import { cachePathFor, sameIdentity, traceIdentity, type TraceIdentity } from "./cache";
 import { TraceLoader, type LoadSummary } from "./load";
 import { INDEXES, SCHEMA_VERSION, TABLES, VIEWS } from "./schema";
@@ -44,6 +44,8 @@ export class TraceOpenError extends Error {
 }
 
 function identityOf(path: string): TraceIdentity {
+  const other = notATraceFile(path);
+  if (other !== undefined) throw new TraceOpenError(`${path}: ${other}`);
   try {
     return traceIdentity(path);
   } catch (error) {
