@@ -76,6 +76,7 @@ def main():
                     "startNs": str(s.start_time_unix_nano),
                     "endNs": str(s.end_time_unix_nano),
                     "status": s.status.code,
+                    "statusMessage": s.status.message,
                     "attributes": {a.key: value(a.value) for a in s.attributes},
                     "links": [[l.trace_id.hex(), l.span_id.hex()] for l in s.links],
                     "resource": resource,

@@ -99,7 +99,35 @@ describe("OTLP into Jaeger", () => {
     expect(run.status, run.stderr).toBe(0);
     const expected = await exported(run.out, service);
     expect(run.summary).toContain(`scope: otlp: ${expected.size} of ${expected.size} spans sent to ${jaeger.otlpUrl}\n`);
-    sameSpans(await stored(service, expected.size), expected);
+    const spans = await stored(service, expected.size);
+    sameSpans(spans, expected);
+    // Two runs (two pids), the same message operations: named by channel, the pid a tag.
+    const messageOperations = async (of: string) => {
+      const response = (await (await fetch(`${jaeger.queryUrl}/api/operations?service=${of}`)).json()) as { data: { name: string; spanKind: string }[] };
+      return response.data.filter((o) => o.spanKind === "producer" || o.spanKind === "consumer").map((o) => `${o.spanKind} ${o.name}`).sort();
+    };
+    const operations = await messageOperations(service);
+    expect(operations).toEqual(["consumer receive worker#2", "producer send worker#2"].map((o) => o.replace("#2", `#${run.events.find((e) => e.kind === "message_send")!.fields.channelSubId}`)));
+    expect(await messageOperations("exported")).toEqual(operations);
+    const pid = run.events.find((e) => e.kind === "trace_start" && e.fields.mainThread)!.pid;
+    for (const span of spans.filter((s) => s.operationName.startsWith("send "))) expect(span.tags.find((t) => t.key === "scope.message.channel_owner_pid")?.value).toBe(pid);
+  }, 180_000);
+
+  test("a crash's flight-recorder dump: the requests and query left open stored as errors, marked unfinished", async () => {
+    const crash = await runTraced(["node", "app.cjs", "1"], { cwd: app, env: { CRASH: "1" }, scopeArgs: ["--flight-recorder", "30s"] });
+    expect(crash.status).toBe(1);
+    const result = await runCli(["export", "--otlp", jaeger.otlpUrl, "--service-name", "crashed", crash.out]);
+    expect(result.stderr).toBe(`scope: ${jaeger.otlpUrl}: 6 spans sent (OTLP/HTTP protobuf)\n`);
+    const spans = await stored("crashed", 6);
+    const tags = (s: JaegerSpan) => Object.fromEntries(s.tags.map((t) => [t.key, t.value]));
+    const unfinished = spans.filter((s) => tags(s)["scope.unfinished"] === true);
+    expect(unfinished.map((s) => `${tags(s)["span.kind"]} ${s.operationName}`).sort()).toEqual(["client GET", "client GET", "client SELECT crash() AS c", "server GET", "server GET"]);
+    for (const span of unfinished) {
+      expect(tags(span).error).toBe(true);
+      expect(tags(span)["otel.status_code"]).toBe("ERROR");
+      expect(String(tags(span)["otel.status_description"])).toContain("never finished");
+      expect(span.duration).toBeGreaterThan(0);
+    }
   }, 180_000);
 
   test("an endpoint that refuses at first: retried with backoff until it takes the spans", async () => {

@@ -9,11 +9,14 @@ import { copyFileSync, readFileSync, statSync, symlinkSync, writeFileSync } from
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { loadTrace } from "../src/dump/load";
+import { EventKind } from "../src/core/layout";
+import { monotonicNs } from "../src/core/ring";
+import { TraceWriter } from "../src/core/trace-file";
 import { perfettoSchema } from "../src/export/perfetto";
 import { OtlpStream, streamLine } from "../src/export/stream";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
-import { callEnded, check, requestName, runtimeTraceCounters, tally, traceExportFixture, writeRuntimeTrace } from "./export-harness";
-import { runCli } from "./harness";
+import { callEnded, check, python, requestName, runtimeTraceCounters, tally, traceExportFixture, writeRuntimeTrace } from "./export-harness";
+import { encodeRecords, runCli } from "./harness";
 
 let traced: Traced;
 const count = 3;
@@ -229,6 +232,16 @@ describe("scope export --otlp (file)", () => {
         expect(producer.kind).toBe(4);
         expect(consumer.links).toEqual([[producer.traceId, producer.spanId]]);
       }
+      // Messages named by their channel (kind and sub-id), never by a pid: one operation per
+      // channel in a backend, not one per run; the owner's pid is an attribute.
+      const worker = `worker#${of("message_send")[0]!.fields.channelSubId}`; // the worker's threadId
+      expect(tally([...byKind(4), ...byKind(5)].map((s) => s.name))).toEqual(tally([...of("message_send").map(() => `send ${worker}`), ...of("message_receive").map(() => `receive ${worker}`)]));
+      for (const s of [...byKind(4), ...byKind(5)]) {
+        expect(s.attributes["messaging.destination.name"]).toBe(worker);
+        expect(s.attributes["messaging.operation.name"]).toBe(s.kind === 4 ? "send" : "receive");
+        expect(s.attributes["scope.message.channel_owner_pid"]).toBe(app.pid);
+        expect(typeof s.attributes["thread.id"]).toBe("number");
+      }
       // Sends made while handling /r/n are in that request's trace.
       for (const producer of byKind(4).filter((s) => s.parentSpanId)) expect(byId.get(producer.parentSpanId)?.kind).toBe(2);
       expect(byKind(4).filter((s) => s.parentSpanId).length).toBe(count);
@@ -361,6 +374,142 @@ describe("scope export --otlp (file)", () => {
       expect([run.exitCode, run.stderr]).toEqual([1, usage]);
     }
   });
+});
+
+/** OTLP/JSON request bodies' spans (hex ids), flattened. */
+const jsonSpans = (bodies: string[]) => bodies.flatMap((body) => JSON.parse(body).resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
+
+describe("scope export --otlp: what never finished (a crash's flight-recorder dump)", () => {
+  test("open requests, client requests and queries: ERROR spans ending at the process's last record, marked unfinished; streamed the same", async () => {
+    // The first request's handler leaves a client request open (its server request too) and exits the process inside a query.
+    const crash = await runTraced(["node", "app.cjs", "1"], { cwd: join(fixtures, "export"), env: { CRASH: "1" }, scopeArgs: ["--flight-recorder", "30s", ...["--functions", "--include", "app.cjs"]] });
+    expect([crash.status, crash.stdout]).toEqual([1, "crashing\n"]);
+    expect(crash.events.filter((e) => e.kind === "flight_dump").map((e) => e.fields.trigger)).toEqual(["nonzeroExit"]);
+    const out = join(scratchDir(), "crash.pb");
+    const result = await runCli(["export", "--otlp", out, crash.out]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const { status, summary } = await check("check-otlp.py", [out, "protobuf"]);
+    expect(summary.errors).toEqual([]);
+    expect(status).toBe(0);
+    const spans: any[] = summary.spans;
+    const app = crash.events.find((e) => e.kind === "trace_start" && e.fields.mainThread)!;
+    const { header } = loadTrace(crash.out);
+    const lastNs = crash.events.filter((e) => e.pid === app.pid).reduce((last, e) => (e.timestampNs > last ? e.timestampNs : last), 0n);
+    const unixNs = (ns: bigint) => String(header.realtimeAnchorNs + (ns - header.monotonicAnchorNs));
+    const what = (s: any) => `${s.kind} ${s.attributes["url.path"] ?? s.attributes["url.full"] ?? s.attributes["db.query.text"]}`;
+    const unfinished = spans.filter((s) => s.attributes["scope.unfinished"] === true);
+    const port = crash.events.find((e) => e.kind === "http_server_request")!.fields.localPort;
+    expect(unfinished.map(what).sort()).toEqual(["2 /leaf", "2 /r/1", `3 http://127.0.0.1:${port}/leaf?hang`, `3 http://127.0.0.1:${port}/r/1`, "3 SELECT crash() AS c"].sort());
+    const started = new Map(crash.events.filter((e) => e.kind === "http_server_request" || e.kind === "http_client_request" || e.kind === "db_query").map((e) => [unixNs(e.timestampNs), e]));
+    for (const span of unfinished) {
+      expect(span.status).toBe(2); // ERROR
+      expect(span.statusMessage).toMatch(/^the (request|client request|query) never finished: the trace ends with it in flight/);
+      // From its start to its process's last record (the trace_stop after the exit): it ran at least that long.
+      expect(started.get(span.startNs)).toBeDefined();
+      expect(span.endNs).toBe(unixNs(lastNs));
+    }
+    // Parents as for finished ones: the query and the client request under the request that made them.
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    const r1 = unfinished.find((s) => s.kind === 2 && s.attributes["url.path"] === "/r/1")!;
+    expect(r1.parentSpanId).toBe("b7ad6b7169203301");
+    for (const child of unfinished.filter((s) => s.attributes["db.query.text"] === "SELECT crash() AS c" || String(s.attributes["url.full"]).endsWith("/leaf?hang"))) expect(byId.get(child.parentSpanId)).toBe(r1);
+    // What finished before the crash is as before.
+    expect(spans.filter((s) => !s.attributes["scope.unfinished"]).map((s) => [s.status, s.attributes["db.query.text"]])).toEqual([[0, "CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER)"]]);
+
+    // Streamed: the open starts wait for ends that never come, then go out at the end as the same spans.
+    const bodies: string[] = [];
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async (request) => (bodies.push(await request.text()), new Response("{}", { headers: { "content-type": "application/json" } })) });
+    try {
+      const stream = OtlpStream.start({ endpoint: `http://127.0.0.1:${server.port}/v1/traces`, format: "json", functions: false, trace: crash.out, pollMs: 20 });
+      await Bun.sleep(200);
+      const totals = await stream.finish();
+      expect([totals.made, totals.sent, totals.failure]).toEqual([spans.length, spans.length, null]);
+    } finally {
+      server.stop(true);
+    }
+    const key = (s: { traceId: string; spanId: string; endNs: string; status: number }) => `${s.traceId}/${s.spanId}/${s.endNs}/${s.status}`;
+    expect(jsonSpans(bodies).map((s: any) => key({ traceId: s.traceId, spanId: s.spanId, endNs: String(s.endTimeUnixNano), status: s.status?.code ?? 0 })).sort()).toEqual(spans.map(key).sort());
+  }, 120_000);
+});
+
+describe("scope export --otlp: pool waits", () => {
+  test("an INTERNAL span named by the client's pool, without the database attributes of a query", async () => {
+    const path = join(scratchDir(), "pool.bin");
+    const writer = TraceWriter.open(path, { host: "testhost", argv: ["node", "app.js"] });
+    const base = Number(monotonicNs());
+    // db_pool_wait: a wait id, open and idle connections, request id (none), system (pg); its end 5 ms later.
+    const records = [
+      { kind: EventKind.db_pool_wait, t: base, pid: 100, tid: 0, payload: [1, 10, 0, 0, 1] },
+      { kind: EventKind.db_pool_wait_end, t: base + 5_000_000, pid: 100, tid: 0, payload: [1] },
+    ];
+    writer.append(encodeRecords(records), records.length);
+    writer.close({ written: records.length, dropped: 0, overwritten: 0, recorded: records.length });
+    const out = join(scratchDir(), "pool.json");
+    const result = await runCli(["export", "--otlp", out, path]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const { summary } = await check("check-otlp.py", [out, "json"]);
+    expect(summary.errors).toEqual([]);
+    expect(summary.spans.map((s: any) => [s.name, s.kind, s.attributes])).toEqual([["pg pool wait", 1, { "scope.db.client": "pg", "scope.pool.open": 10, "scope.pool.idle": 0, "thread.id": 0 }]]);
+  });
+});
+
+describe("OTLP/HTTP answers: Retry-After, partial success", () => {
+  test("a 429 with Retry-After: the next attempt no sooner; one past what scope waits: given up at once, saying so", async () => {
+    const times: number[] = [];
+    const wait = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (times.push(Date.now()), times.length === 1 ? new Response("slow down", { status: 429, headers: { "retry-after": "2" } }) : new Response()) });
+    try {
+      const url = `http://127.0.0.1:${wait.port}/v1/traces`;
+      const result = await runCli(["export", "--otlp", url, traced.out]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/ spans sent \(OTLP\/HTTP protobuf\)\n$/);
+      expect(times.length).toBe(2);
+      expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(1950);
+    } finally {
+      wait.stop(true);
+    }
+    let asked = 0;
+    const later = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (asked++, new Response("down for maintenance", { status: 503, headers: { "retry-after": "3600" } })) });
+    try {
+      const url = `http://127.0.0.1:${later.port}/v1/traces`;
+      const result = await runCli(["export", "--otlp", url, traced.out]);
+      expect([result.exitCode, result.stderr]).toEqual([1, expect.stringMatching(new RegExp(`^scope: ${url}: HTTP 503: down for maintenance \\(Retry-After 3600 s: longer than scope waits, 30 s\\) after 1 attempts; 0 of \\d+ spans sent\n$`))]);
+      expect(asked).toBe(1);
+    } finally {
+      later.stop(true);
+    }
+  }, 60_000);
+
+  test("a 200 with partial_success.rejected_spans: counted as rejected, not sent (export and stream, protobuf and JSON)", async () => {
+    // ExportTraceServiceResponse{partial_success{rejected_spans: 2, error_message: "2 spans too old"}}, as opentelemetry-proto's class encodes it.
+    const encoded = Bun.spawnSync([python, "-c", "from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse as R; r = R(); r.partial_success.rejected_spans = 2; r.partial_success.error_message = '2 spans too old'; print(r.SerializeToString().hex())"]);
+    const protobuf = Buffer.from(encoded.stdout.toString().trim(), "hex");
+    expect(protobuf.byteLength).toBeGreaterThan(10);
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (request) =>
+        request.headers.get("content-type") === "application/json"
+          ? new Response(JSON.stringify({ partialSuccess: { rejectedSpans: "2", errorMessage: "2 spans too old" } }), { headers: { "content-type": "application/json" } })
+          : new Response(protobuf, { headers: { "content-type": "application/x-protobuf" } }),
+    });
+    try {
+      const url = `http://127.0.0.1:${server.port}/v1/traces`;
+      for (const format of ["protobuf", "json"]) {
+        const result = await runCli(["export", "--otlp", url, "--otlp-format", format, traced.out]);
+        expect(result.exitCode, result.stderr).toBe(0);
+        const made = Number(/ of (\d+) spans sent/.exec(result.stderr)?.[1]);
+        expect(result.stderr).toBe(`scope: ${url}: ${made - 2} of ${made} spans sent; 2 rejected by the endpoint (2 spans too old) (OTLP/HTTP ${format})\n`);
+      }
+      const stream = OtlpStream.start({ endpoint: url, format: "protobuf", functions: false, trace: traced.out, batchSpans: 5, pollMs: 20 });
+      await Bun.sleep(200);
+      const totals = await stream.finish();
+      const batches = Math.ceil(totals.made / 5);
+      expect([totals.sent, totals.rejected]).toEqual([totals.made - 2 * batches, 2 * batches]);
+      expect(streamLine(url, totals)).toBe(`scope: otlp: ${totals.sent} of ${totals.made} spans sent to ${url}; ${2 * batches} rejected by the endpoint (2 spans too old)\n`);
+    } finally {
+      server.stop(true);
+    }
+  }, 60_000);
 });
 
 describe("scope run --otlp: the stream's bounds", () => {

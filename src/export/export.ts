@@ -65,18 +65,25 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
     const format = formatOf(target, options.otlp.format);
     const spans = new OtlpSpanMaker(otlpOptionsOf(trace, functions, serviceName)).spans(events);
     if (isUrl(target)) {
+      // Sent: what the endpoint took; a success's partial_success.rejected_spans are not.
       let sent = 0;
+      let rejected = 0;
+      let rejectedMessage: string | undefined;
+      const rejectedText = () => (rejected ? `; ${rejected} rejected by the endpoint${rejectedMessage ? ` (${rejectedMessage})` : ""}` : "");
       for (let at = 0; at < spans.length || at === 0; at += SPANS_PER_REQUEST) {
         const batch = spans.slice(at, at + SPANS_PER_REQUEST);
         const result = await sendOtlp(target, serializeSpans(batch, format), format);
         if (!result.ok) {
-          err.writeNow(`scope: ${target}: ${result.error} after ${result.attempts} attempts; ${sent} of ${spans.length} spans sent\n`);
+          err.writeNow(`scope: ${target}: ${result.error} after ${result.attempts} attempts; ${sent} of ${spans.length} spans sent${rejectedText()}\n`);
           return 1;
         }
-        sent += batch.length;
+        const refused = Math.min(result.rejected ?? 0, batch.length);
+        sent += batch.length - refused;
+        rejected += refused;
+        rejectedMessage = result.rejectedMessage ?? rejectedMessage;
         if (spans.length === 0) break;
       }
-      err.writeNow(`scope: ${target}: ${sent} spans sent (OTLP/HTTP ${format})\n`);
+      err.writeNow(rejected ? `scope: ${target}: ${sent} of ${spans.length} spans sent${rejectedText()} (OTLP/HTTP ${format})\n` : `scope: ${target}: ${sent} spans sent (OTLP/HTTP ${format})\n`);
     } else {
       const fd = openSync(target, "w", PRIVATE_MODE);
       try {

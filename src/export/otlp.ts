@@ -4,9 +4,20 @@
  *
  * - Server requests are SERVER spans ("GET /users/:id": method and route), client requests
  *   CLIENT spans ("GET"), queries CLIENT spans
- *   with the database semantic conventions (db.system.name, db.query.text, ...), message
- *   sends PRODUCER spans and receives CONSUMER spans (a child of the send, and linked to
- *   it), function calls INTERNAL spans (with `functions`).
+ *   with the database semantic conventions (db.system.name, db.query.text, ...), pool waits
+ *   INTERNAL spans ("pg pool wait": time waiting for a connection, no database call, so no
+ *   db.* attributes a backend would list it by), message sends PRODUCER spans and receives
+ *   CONSUMER spans (a child of the send, and linked to it), named "send worker#1" by
+ *   their channel (kind and sub-id: stable from run to run; the owner pid an attribute),
+ *   function calls INTERNAL spans (with `functions`).
+ * - A request, client request, query or pool wait that never finished (the process crashed
+ *   or exited, or the trace ends, with it in flight: a flight-recorder dump of a crash holds
+ *   exactly these) is a span all the same, ending at its process's last record, status
+ *   ERROR "... never finished ..." and `scope.unfinished: true` (Perfetto and Chrome JSON
+ *   draw it to its thread's last event marked `unfinished`; `scope query` has it with a NULL
+ *   end_ns; `scope view` marks it unfinished). While streaming, an open one waits for its end
+ *   and is sent as unfinished only at the end. A call that never returned is no span (the
+ *   calls level records no returns).
  * - Trace ids join the program's traces: a server request that received a traceparent
  *   takes its trace id and parent span id (without one, the client request that reached it,
  *   found by the model by connection, is its parent); a client request that sent one takes its trace
@@ -73,6 +84,8 @@ export class OtlpSpanMaker {
   private readonly requests = new Map<string, Parent>();
   /** This batch's client requests' spans, by their start's index (for the server requests they reached). */
   private readonly peers = new Map<number, Parent>();
+  /** Each process's last record so far: where what never finished ends. */
+  private readonly lastNs = new Map<number, bigint>();
   /** messageKey → the trace of its send (bounded like requests). */
   private readonly messageTraces = new Map<string, string>();
   private readonly scope = { name: "scope", version: VERSION };
@@ -119,6 +132,12 @@ export class OtlpSpanMaker {
     return typeof request === "number" ? this.requests.get(`${event.pid}/${event.tid}/${request}`) : undefined;
   }
 
+  /** A record's time, for its process's last (the stream's records that make no event, such as calls without `functions`). */
+  seen(pid: number, ns: bigint): void {
+    const last = this.lastNs.get(pid);
+    if (last === undefined || ns > last) this.lastNs.set(pid, ns);
+  }
+
   private remember(key: string, parent: Parent): void {
     this.requests.set(key, parent);
     if (this.requests.size > 100_000) this.requests.delete(this.requests.keys().next().value!);
@@ -151,9 +170,14 @@ export class OtlpSpanMaker {
     return result;
   }
 
-  /** Spans of the events given (a whole trace, or one batch of a stream after the ones before). */
-  spans(events: TraceEvent[], shape: TraceShape = shapeOf(events)): ReadableSpan[] {
+  /**
+   * Spans of the events given (a whole trace, or one batch of a stream after the ones
+   * before). `unfinished`: requests, queries and pool waits that never ended are spans too
+   * (a whole trace; a stream's last look), else they wait for their ends (a stream's batch).
+   */
+  spans(events: TraceEvent[], shape: TraceShape = shapeOf(events), unfinished = true): ReadableSpan[] {
     this.peers.clear();
+    for (const thread of shape.threads) this.seen(thread.pid, thread.lastNs);
     for (const process of shape.processes) {
       const known = this.processes.get(process.pid);
       if (!known || (!known.argv && process.argv)) {
@@ -166,7 +190,7 @@ export class OtlpSpanMaker {
     const requests = shape.slices.filter((s) => s.kind === "server" || s.kind === "client").sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
     for (const slice of requests) {
       const { context, parent } = this.requestSpan(slice);
-      if (!slice.finished) continue;
+      if (!slice.finished && !unfinished) continue;
       out.push(this.span(slice, slice.kind === "server" ? SpanKind.SERVER : SpanKind.CLIENT, context, parent, requestAttributes(slice), httpSpanName(slice)));
     }
     // Calls nest on their thread (sync calls inside the call that made them).
@@ -198,25 +222,32 @@ export class OtlpSpanMaker {
       }
     }
     for (const slice of shape.slices) {
-      if ((slice.kind !== "query" && slice.kind !== "pool_wait") || !slice.finished) continue;
+      if ((slice.kind !== "query" && slice.kind !== "pool_wait") || (!slice.finished && !unfinished)) continue;
       const parent = this.causeOf(slice.start);
       const f = slice.start.fields;
       const id = slice.kind === "query" ? `query/${f.query}` : `wait/${f.wait}`;
       const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, id).slice(0, 32), spanId: this.spanIdOf(slice.pid, slice.tid, id) };
-      out.push(this.span(slice, SpanKind.CLIENT, context, parent, dbAttributes(slice)));
+      // A pool wait is time spent waiting for a connection inside the program, no call to the database.
+      out.push(this.span(slice, slice.kind === "query" ? SpanKind.CLIENT : SpanKind.INTERNAL, context, parent, slice.kind === "query" ? dbAttributes(slice) : poolWaitAttributes(slice)));
     }
     for (const event of events) {
       if (event.kind !== "message_send" && event.kind !== "message_receive") continue;
       const key = messageKey(event);
       const send: Parent = { traceId: "", spanId: this.spanIdOf("message", key, "send") };
       const f = event.fields;
-      const destination = `${f.channel}#${f.channelSubId} of ${f.channelOwnerPid}`;
+      // The channel by its kind and sub-id (a worker's threadId, a port's or broadcast's id, 0
+      // for IPC): stable from run to run, so a backend lists one operation per channel, not one
+      // per run as with the owner's pid in the name (messaging conventions: "{operation} {destination}").
+      const destination = `${f.channel}#${f.channelSubId}`;
+      const operation = event.kind === "message_send" ? "send" : "receive";
       const attributes: Attributes = {
         "messaging.system": String(f.channel),
         "messaging.destination.name": destination,
-        "messaging.operation.type": event.kind === "message_send" ? "send" : "receive",
+        "messaging.operation.name": operation,
+        "messaging.operation.type": operation,
         "messaging.message.body.size": typeof f.sizeBytes === "number" ? f.sizeBytes : 0,
         "scope.message.ordinal": Number(f.ordinal),
+        "scope.message.channel_owner_pid": Number(f.channelOwnerPid),
         "thread.id": event.tid,
       };
       // A message's trace: the request that sent it, else its own (the same at both ends).
@@ -240,6 +271,13 @@ export class OtlpSpanMaker {
 
   private span(slice: Slice, kind: SpanKind, context: Parent, parent: Parent | undefined, attributes: Attributes, name = slice.name): ReadableSpan {
     attributes["thread.id"] = slice.tid;
+    if (!slice.finished) {
+      // Never ended: it ran at least until its process's last record (later than its thread's when another thread outlived it).
+      attributes["scope.unfinished"] = true;
+      const last = this.lastNs.get(slice.pid) ?? slice.endNs;
+      const message = `${unfinishedWhat[slice.kind] ?? slice.kind} never finished: the trace ends with it in flight (the process crashed, exited or was stopped); it ran at least until its process's last record`;
+      return this.readable(slice.pid, name, kind, context, parent, slice.startNs, last > slice.endNs ? last : slice.endNs, attributes, [], { code: SpanStatusCode.ERROR, message });
+    }
     const failed = slice.failed;
     const message = typeof slice.start.fields.errorMessage === "string" ? slice.start.fields.errorMessage : slice.end && typeof slice.end.fields.errorMessage === "string" ? slice.end.fields.errorMessage : undefined;
     return this.readable(slice.pid, name, kind, context, parent, slice.startNs, slice.endNs, attributes, [], failed ? { code: SpanStatusCode.ERROR, ...(message ? { message } : {}) } : { code: SpanStatusCode.UNSET });
@@ -273,6 +311,9 @@ export class OtlpSpanMaker {
     };
   }
 }
+
+/** The start of an unfinished span's status message. */
+const unfinishedWhat: Partial<Record<Slice["kind"], string>> = { server: "the request", client: "the client request", query: "the query", pool_wait: "the pool wait" };
 
 function put(attributes: Attributes, key: string, value: unknown): void {
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") attributes[key] = value;
@@ -325,6 +366,17 @@ function dbAttributes(slice: Slice): Attributes {
     if (typeof f.params === "number") a["scope.db.params"] = f.params;
   }
   put(a, "db.response.status_code", f.errorCode);
+  if (slice.failed) a["error.type"] = typeof f.errorCode === "string" ? f.errorCode : "error";
+  return a;
+}
+
+/** A pool wait: scope's own attributes only (no db.*: it is no database call). */
+function poolWaitAttributes(slice: Slice): Attributes {
+  const f = slice.start.fields;
+  const a: Attributes = { "scope.db.client": String(f.system) };
+  if (typeof f.open === "number") a["scope.pool.open"] = f.open;
+  if (typeof f.idle === "number") a["scope.pool.idle"] = f.idle;
+  put(a, "scope.pool.error_code", f.errorCode);
   if (slice.failed) a["error.type"] = typeof f.errorCode === "string" ? f.errorCode : "error";
   return a;
 }

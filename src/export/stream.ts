@@ -13,7 +13,9 @@
  *   traceparent, route, connection), plus what names things (function tables, connections,
  *   process starts). A carried start makes its span once its end arrives.
  * - At the end (after the collector closed the trace) the rest is read and sent, for at
- *   most `flushMs`; the summary line says how many spans were sent and how many were not.
+ *   most `flushMs`, with the carried starts that never ended as unfinished spans (ERROR,
+ *   ending at their process's last record: the spans `scope export --otlp` makes of them);
+ *   the summary line says how many spans were sent, rejected and not sent.
  */
 import { StringTable, type DecodedRecord } from "../core/events";
 import { eventKindName } from "../core/layout";
@@ -46,6 +48,9 @@ export interface StreamOptions {
 export interface StreamTotals {
   made: number;
   sent: number;
+  /** Taken by the endpoint and dropped (its partial_success.rejected_spans), with its last message. */
+  rejected: number;
+  rejectedMessage: string | null;
   /** Not sent: the queue was full. */
   queueFull: number;
   /** Not sent: the endpoint did not take them before the end. */
@@ -80,7 +85,7 @@ export class OtlpStream {
   private failure: string | null = null;
   /** Aborts the request under way when the flush time is over. */
   private readonly abort = new AbortController();
-  readonly totals: StreamTotals = { made: 0, sent: 0, queueFull: 0, undelivered: 0, requests: 0, lastError: null };
+  readonly totals: StreamTotals = { made: 0, sent: 0, rejected: 0, rejectedMessage: null, queueFull: 0, undelivered: 0, requests: 0, lastError: null };
 
   private constructor(private readonly options: StreamOptions) {
     this.follower = new TraceFollower(options.trace);
@@ -111,11 +116,15 @@ export class OtlpStream {
     }
     const fresh: DecodedRecord[] = [];
     const calls = this.options.functions;
-    for (const record of records) if (!this.strings.add(record) && (calls || !callKinds.has(kindOf(record)))) fresh.push(record);
+    for (const record of records) {
+      if (this.strings.add(record)) continue;
+      if (calls || !callKinds.has(kindOf(record))) fresh.push(record);
+      else this.maker.seen(record.pid, record.timestampNs); // its process's last record, as an export sees it
+    }
     const combined = [...this.definitions, ...this.carried, ...fresh];
     const events = interpret(combined, (pid, tid, id) => this.strings.get(pid, tid, id));
     const shape = shapeOf(events);
-    this.enqueue(this.maker.spans(events, shape));
+    this.enqueue(this.maker.spans(events, shape, false));
 
     // What the next look needs: definitions, and the open slices' starts with their requests' own records.
     for (const record of fresh) if (definitions.has(kindOf(record))) this.definitions.push(record);
@@ -159,8 +168,12 @@ export class OtlpStream {
       // While the program runs, a batch is retried (with backoff) until the endpoint takes it.
       const result = await sendOtlp(this.options.endpoint, body, this.options.format, { attempts: Number.MAX_SAFE_INTEGER, deadlineMs: () => this.deadline, signal: this.abort.signal });
       this.totals.requests += result.attempts;
-      if (result.ok) this.totals.sent += batch.length;
-      else {
+      if (result.ok) {
+        const refused = Math.min(result.rejected ?? 0, batch.length);
+        this.totals.sent += batch.length - refused;
+        this.totals.rejected += refused;
+        if (result.rejectedMessage) this.totals.rejectedMessage = result.rejectedMessage;
+      } else {
         this.totals.undelivered += batch.length;
         this.totals.lastError = result.error ?? "failed";
       }
@@ -183,6 +196,15 @@ export class OtlpStream {
       this.failure = (error as Error).message;
     }
     if (!this.failure && this.follower.error) this.failure = this.follower.error;
+    // What never finished (the carried starts): unfinished spans, as an export makes them.
+    if (!this.failure && this.maker && this.carried.length) {
+      try {
+        const events = interpret([...this.definitions, ...this.carried], (pid, tid, id) => this.strings.get(pid, tid, id));
+        this.enqueue(this.maker.spans(events, shapeOf(events), true));
+      } catch (error) {
+        this.failure = (error as Error).message;
+      }
+    }
     this.pump();
     while (this.sending) await this.sending;
     clearTimeout(stop);
@@ -197,6 +219,8 @@ export class OtlpStream {
 export function streamLine(endpoint: string, totals: StreamTotals & { failure: string | null }): string {
   const lost = totals.queueFull + totals.undelivered;
   const parts = [`otlp: ${totals.sent} of ${totals.made} spans sent to ${endpoint}`];
+  // Rejected by the endpoint itself: sending the trace again would not change that (no hint below).
+  if (totals.rejected) parts.push(`${totals.rejected} rejected by the endpoint${totals.rejectedMessage ? ` (${totals.rejectedMessage})` : ""}`);
   if (totals.queueFull) parts.push(`${totals.queueFull} not sent (queue full)`);
   if (totals.undelivered) parts.push(`${totals.undelivered} not delivered (${totals.lastError ?? "endpoint did not answer"})`);
   if (totals.failure) parts.push(`streaming stopped: ${totals.failure}`);
