@@ -172,6 +172,48 @@ chunk();
   }, 60_000);
 });
 
+describe("memory: GC events of a process that dies", () => {
+  // Each GC's record is written by the addon's epilogue as the GC ends (zig/napi.zig
+  // gc_epilogue); until 2026-12-06 they were held natively until the next sample (1 s), so
+  // a process killed or out of memory before it lost every GC of its last second: both
+  // runs below had no GC event at all.
+  const mib = (bytes: unknown) => Number(bytes) / 2 ** 20;
+
+  test("node out of memory (abort): every collection --trace-gc printed is there, with heap used before and after", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const result = await runCli(["run", "--events", "+memory", "--out", out, "--", "node", "--trace-gc", "--max-old-space-size=20", "-e", "let a = []; for (;;) a.push(new Array(1000));"]);
+    expect(result.stderr).toContain("heap out of memory");
+    // --trace-gc's live lines (stdout; the OOM report's "Last few GCs" goes to stderr).
+    const lines = result.stdout.split("\n").filter((line) => /ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor Mark)/i.test(line));
+    expect(lines.length).toBeGreaterThan(3);
+    const gcs = of(readEvents(out), "gc");
+    const collections = gcs.filter((gc) => ["scavenge", "mark_compact", "minor_mark_sweep"].includes(String(gc.fields.gcKind)));
+    expect(collections.length).toBe(lines.length);
+    lines.forEach((line, i) => {
+      const [, before, after] = /ms: \D*?([\d.]+) \([\d.]+\) -> ([\d.]+)/.exec(line)!;
+      expect(Math.abs(mib(collections[i]!.fields.heapBeforeBytes) - Number(before))).toBeLessThanOrEqual(0.06);
+      expect(Math.abs(mib(collections[i]!.fields.heapAfterBytes) - Number(after))).toBeLessThanOrEqual(0.06);
+    });
+    for (const gc of gcs) expect(Number(gc.fields.durationNs)).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("node killed by SIGKILL right after GCs (well within the sample interval): the GCs are there, with heap sizes", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const program = "let keep = []; for (let i = 0; i < 300000; i++) { keep.push({ i }); if (keep.length > 30000) keep = []; } process.kill(process.pid, 'SIGKILL');";
+    const result = await runCli(["run", "--events", "+memory", "--out", out, "--", "node", "--max-semi-space-size=1", "-e", program]);
+    const events = readEvents(out);
+    expect(of(events, "child_exit")[0]?.fields.signal, result.stderr).toBe(9);
+    const scavenges = of(events, "gc").filter((gc) => gc.fields.gcKind === "scavenge");
+    expect(scavenges.length).toBeGreaterThan(2);
+    for (const gc of scavenges) {
+      expect(Number(gc.fields.heapBeforeBytes)).toBeGreaterThan(0);
+      expect(Number(gc.fields.heapAfterBytes)).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});
+
 describe("samples at the interval", () => {
   for (const runtime of ["node", "bun"] as const) {
     test(`${runtime}: loop and memory samples in the main thread and a worker, at the interval and at exit`, async () => {

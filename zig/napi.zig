@@ -41,9 +41,9 @@
 //!                                                  before its last one: producer.write_events),
 //!                                                  zeroes them; header word 6 = records not
 //!                                                  written
-//!   gcWatch(): boolean                             V8's GC callbacks on this env's isolate
-//!   gcTake(into: Float64Array): number             GCs held since, six f64 each
-//!   gcDropped(): number                            GCs not held (counted)
+//!   gcWatch(): boolean                             V8's GC callbacks on this env's isolate:
+//!                                                  each GC's `gc` record written as it ends
+//!   gcDropped(): number                            GCs not recorded (counted)
 //!   gcUnwatch(): void                              the callbacks removed
 //!   loopWatch(thresholdNs, onLongTurn): ArrayBuffer | false   this thread's loop turns
 //!                                                  measured natively (libuv prepare handle,
@@ -771,8 +771,13 @@ fn js_release(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
 // GC events (the memory group): V8's own GC prologue and epilogue callbacks on this env's
 // isolate. Node's 'gc' PerformanceObserver and v8.GCProfiler cost ~250 µs of CPU per GC on
 // this VM (a JavaScript entry object, two immediates, heap and space statistics as JSON:
-// BENCHMARKS.md "Event loop and memory", third look); here a GC costs two clock reads and
-// two heap-size reads, held natively until the agent takes them at its next sample. The
+// BENCHMARKS.md "Event loop and memory", third look); here a GC costs two clock reads,
+// two heap-size reads and the write of its record, from the epilogue itself as the GC
+// ends: a process that dies (an OOM, SIGKILL, abort) keeps every GC that ended before
+// (held until the next sample, up to a second of them was lost: BENCHMARKS.md "GC
+// records written as each GC ends"). The epilogue runs on the isolate's own thread, whose
+// lane this env's producer writes, and never inside a write of that producer: a GC starts
+// only at an allocation in V8's heap, and no producer call makes one (nor runs JavaScript). The
 // V8 functions are the node binary's exported C++ symbols, looked up with dlsym: where one
 // is missing `gcWatch` answers false and the agent keeps the observer.
 
@@ -813,21 +818,8 @@ const HeapStatistics = extern struct {
 
 /// V8's GCType bits: every kind.
 const gc_type_all: c_int = 31;
-/// GCs held between two takes (one per sample, 1 s by default); past it they are counted.
-const gc_entries_max = 4096;
 /// Nested prologues (an incremental step inside a collection) tracked; deeper ones are counted.
 const gc_depth_max = 4;
-
-/// One GC as `gcTake` hands it over: six f64 per entry, in this order.
-const GcEntry = struct {
-    start_ns: u64,
-    duration_ns: u64,
-    kind: u32,
-    flags: u32,
-    heap_before_bytes: u64,
-    heap_after_bytes: u64,
-};
-const gc_entry_fields = 6;
 
 const GcOpen = struct {
     start_ns: u64,
@@ -838,11 +830,9 @@ const GcWatch = struct {
     state: *EnvState,
     isolate: v8_isolate,
     v8: V8,
-    count: u32 = 0,
     dropped: u32 = 0,
     depth: u32 = 0,
     open: [gc_depth_max]GcOpen = undefined,
-    entries: [gc_entries_max]GcEntry = undefined,
 
     fn now_ns(watch: *const GcWatch) u64 {
         if (!watch.state.attached) return 0;
@@ -867,27 +857,42 @@ fn gc_prologue(isolate: ?v8_isolate, gc_type: c_int, flags: c_int, data: ?*anyop
     watch.depth += 1;
 }
 
+/// Writes the GC that ends now: the `gc` record (layout.zig) the agent wrote from its
+/// sample until 2026-12-06, the same fields, stamped at the GC's end, so its start (the
+/// record's time minus b) is the prologue's reading.
 fn gc_epilogue(isolate: ?v8_isolate, gc_type: c_int, flags: c_int, data: ?*anyopaque) callconv(.c) void {
     _ = isolate;
     const watch: *GcWatch = @ptrCast(@alignCast(data orelse return));
     // An epilogue without its prologue (callbacks added during a collection): not a whole GC.
     if (watch.depth == 0) return;
     watch.depth -= 1;
-    if (watch.depth >= gc_depth_max or watch.count == gc_entries_max) {
+    if (watch.depth >= gc_depth_max) {
         watch.dropped +|= 1;
         return;
     }
+    const state = watch.state;
+    // Detached (the agent's detach, scope attach's release): nothing to write into.
+    if (!state.attached) return;
     const open = watch.open[watch.depth];
-    const end_ns = watch.now_ns();
-    watch.entries[watch.count] = .{
-        .start_ns = open.start_ns,
-        .duration_ns = end_ns -| open.start_ns,
-        .kind = @bitCast(gc_type),
-        .flags = @bitCast(flags),
-        .heap_before_bytes = open.heap_before_bytes,
-        .heap_after_bytes = watch.heap_used_bytes(),
+    const end_ns = state.producer.clock.now_ns();
+    const duration_ns = end_ns -| open.start_ns;
+    const record: layout.Record = .{
+        .seq = 0,
+        .kind = @intFromEnum(layout.EventKind.gc),
+        .flags = @truncate(@as(u32, @bitCast(flags))),
+        .timestamp_ns = end_ns,
+        .pid = 0,
+        .tid = 0,
+        .a = duration_ns,
+        // ago_ns of the start, counted from the record's own stamp (the GC's end).
+        .b = duration_ns,
+        .c = @as(u32, @bitCast(gc_type)),
+        .d = open.heap_before_bytes,
+        .e = watch.heap_used_bytes(),
     };
-    watch.count += 1;
+    // Refused (the lane and its overflow full): a loss the agent counts as unrecorded, as
+    // it did a refused write of its own; after a stop, nothing (as the agent's hooks).
+    if (!state.producer.write(&record) and !state.producer.stopped()) watch.dropped +|= 1;
 }
 
 /// Removes this env's GC callbacks (the agent's flush at the thread's end, the env's teardown).
@@ -915,39 +920,8 @@ fn js_gc_watch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value
     return boolean(env, true);
 }
 
-/// gcTake(into: Float64Array): number. Moves the oldest held GCs into `into`, six f64 each
-/// (start ns on the producer's clock, duration ns, V8 GCType, GCCallbackFlags, heap used
-/// before and after in bytes), as many as fit; returns how many. A GC never interrupts
-/// this: the copy allocates nothing on the JavaScript heap.
-fn js_gc_take(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
-    const call = call_begin(env, info) orelse return null;
-    const watch = call.state.gc_watch orelse return number(env, 0);
-    var kind: c_int = 0;
-    var length: usize = 0;
-    var data: ?[*]u8 = null;
-    if (napi_get_typedarray_info(env, call.argv[0], &kind, &length, &data, null, null) != napi_ok) return number(env, 0);
-    const napi_float64_array = 8;
-    if (kind != napi_float64_array) return number(env, 0);
-    const into: [*]f64 = @ptrCast(@alignCast(data orelse return number(env, 0)));
-    const taken: u32 = @intCast(@min(watch.count, length / gc_entry_fields));
-    for (watch.entries[0..taken], 0..) |entry, index| {
-        const fields = into[index * gc_entry_fields ..][0..gc_entry_fields];
-        fields.* = .{
-            @floatFromInt(entry.start_ns),
-            @floatFromInt(entry.duration_ns),
-            @floatFromInt(entry.kind),
-            @floatFromInt(entry.flags),
-            @floatFromInt(entry.heap_before_bytes),
-            @floatFromInt(entry.heap_after_bytes),
-        };
-    }
-    std.mem.copyForwards(GcEntry, watch.entries[0 .. watch.count - taken], watch.entries[taken..watch.count]);
-    watch.count -= taken;
-    return number(env, @floatFromInt(taken));
-}
-
-/// gcDropped(): number. GCs not held since the last call (more than gc_entries_max between
-/// two takes, or nested deeper than gc_depth_max); the agent counts them as unrecorded.
+/// gcDropped(): number. GCs not recorded since the last call (nested deeper than
+/// gc_depth_max, or refused by a full lane and overflow); the agent counts them as unrecorded.
 fn js_gc_dropped(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const state = state_of(env, info) orelse return null;
     const watch = state.gc_watch orelse return number(env, 0);
@@ -3183,7 +3157,6 @@ const full_exports_table = [_]Export{
 const loop_exports_table = [_]Export{
     .{ .name = "now", .callback = js_now, .fast = &fast_now_function },
     .{ .name = "gcWatch", .callback = js_gc_watch },
-    .{ .name = "gcTake", .callback = js_gc_take },
     .{ .name = "gcDropped", .callback = js_gc_dropped },
     .{ .name = "gcUnwatch", .callback = js_gc_unwatch },
     .{ .name = "loopWatch", .callback = js_loop_watch },
@@ -3194,7 +3167,7 @@ const loop_exports_table = [_]Export{
 };
 
 comptime {
-    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len == 31);
+    assert(lean_exports_table.len + rare_exports_table.len + full_exports_table.len + loop_exports_table.len == 30);
 }
 
 /// Sets `table`'s functions on `object`, each bound to the env's state; one that cannot be

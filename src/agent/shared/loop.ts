@@ -8,8 +8,8 @@
  *   busy times (min/p50/p99/max, utilisation; flag turns) and a `memory_sample` the heap,
  *   external, array buffers and RSS. A turn of the threshold or more calls onLongTurn, the
  *   only JavaScript the watch runs, which names it by the marks of its own turn. GC: V8's
- *   own prologue/epilogue callbacks (NativeGc below), heap used before and after, held
- *   natively and taken at each sample. The samples are written by the addon's own timer
+ *   own prologue/epilogue callbacks (NativeGc below), heap used before and after, each
+ *   GC's record written natively as it ends (a process that dies keeps it). The samples are written by the addon's own timer
  *   (NativeTicker below: an unref'd libuv timer, not a setInterval, whose first use in a
  *   worker without timers of its own compiled Node's timer machinery); no perf_hooks.
  * - Bun, `scope attach`, and a Node whose addon lacks those functions: a sentinel, an
@@ -75,12 +75,12 @@ let active: Monitor | undefined;
 
 /**
  * scope.node's GC callbacks (zig/napi.zig gcWatch): V8's own GC prologue/epilogue on this
- * thread's isolate, a few clock and heap-size reads per GC, held natively until taken.
+ * thread's isolate, a few clock and heap-size reads per GC and its `gc` record, written by
+ * the epilogue as the GC ends; the agent only counts the GCs not recorded (gcDropped).
  * Given by the Node agent once the addon is attached; absent in Bun and `scope attach`.
  */
 export interface NativeGc {
   gcWatch(): boolean;
-  gcTake(into: Float64Array): number;
   gcDropped(): number;
   gcUnwatch(): void;
   now(): number;
@@ -137,7 +137,7 @@ function takeNatives(): void {
   const source = typeof lazy === "function" ? (Reflect.apply(lazy, candidate, []) as object | null) : candidate;
   if (source === null || typeof source !== "object") return;
   const addon = source as Partial<NativeGc & NativeLoop>;
-  if (typeof addon.gcWatch === "function" && typeof addon.gcTake === "function" && typeof addon.gcDropped === "function" && typeof addon.gcUnwatch === "function" && typeof addon.now === "function") {
+  if (typeof addon.gcWatch === "function" && typeof addon.gcDropped === "function" && typeof addon.gcUnwatch === "function" && typeof addon.now === "function") {
     nativeGc = addon as NativeGc;
   }
   if (typeof addon.loopWatch === "function" && typeof addon.loopTake === "function" && typeof addon.loopUnwatch === "function" && typeof addon.now === "function") {
@@ -446,8 +446,10 @@ export function startLoopMonitor(
   (sampler as { unref?: () => void } | undefined)?.unref?.();
 
   // GC events (Node). Natively where the addon has them (scope.node gcWatch): V8's GC
-  // callbacks hold kind, flags, start, duration and heap used before and after of every GC,
-  // taken at each sample (and at the thread's end): ~250 µs of CPU per GC less than Node's
+  // callbacks write each GC's record (kind, flags, start, duration, heap used before and
+  // after) as it ends, so a process that dies (OOM, SIGKILL) keeps every GC before its
+  // death (BENCHMARKS.md "GC records written as each GC ends"); the agent adds the GCs not
+  // recorded to its count at each sample. ~250 µs of CPU per GC less than Node's
   // observer and profiler (BENCHMARKS.md "Event loop and memory", third look). Otherwise a
   // PerformanceObserver of 'gc' entries, held until the next sample (or 1024 of them),
   // with heap used before and after from v8.GCProfiler (heapProfile below), matched in
@@ -462,27 +464,13 @@ export function startLoopMonitor(
       native = undefined;
     }
   }
-  const taken = native !== undefined ? new Float64Array(6 * 256) : undefined;
-  const writeNativeGcs = (source: NativeGc, into: Float64Array) => {
-    for (;;) {
-      const count = source.gcTake(into);
-      if (count <= 0) break;
-      if (recorder.stopped) continue;
-      recorder.settle();
-      const atNs = source.now();
-      for (let i = 0; i < count; i++) {
-        const at = i * 6;
-        recorder.event(Kind.gc, into[at + 1]!, Math.max(0, atNs - into[at]!), into[at + 2]!, into[at + 4]!, into[at + 5]!, into[at + 3]! & 0xffff);
-      }
-    }
-    const dropped = source.gcDropped();
-    if (dropped > 0 && !recorder.stopped) recorder.unrecorded += dropped;
-  };
   const heaps = groups.memory && !bun && native === undefined ? heapProfile() : undefined;
   const pendingGc: import("node:perf_hooks").PerformanceEntry[] = [];
   const writeGcs = () => {
     if (native !== undefined) {
-      writeNativeGcs(native, taken!);
+      // The records are in the ring already: only the GCs not recorded are counted.
+      const dropped = native.gcDropped();
+      if (dropped > 0 && !recorder.stopped) recorder.unrecorded += dropped;
       return;
     }
     if (pendingGc.length === 0) return;
