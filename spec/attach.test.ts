@@ -226,6 +226,27 @@ describe("attach, trace, add and remove functions, detach", () => {
     expect(serviceErr).toContain("Debugger listening on ws://127.0.0.1:9229/");
   });
 
+  // The process's own ports are the service's: scope finds an inspector that is open already
+  // on the port Node gives it (--inspect-port, else 9229), and never sends the service a
+  // request of its own to find out (it sent each listening port GET /json/list).
+  test("the service's own ports receive no request from scope", async () => {
+    const dir = tmp();
+    const log = join(dir, "requests.log");
+    writeFileSync(
+      join(dir, "logged.cjs"),
+      `const http = require("node:http");
+const fs = require("node:fs");
+const server = http.createServer((req, res) => { fs.appendFileSync(${JSON.stringify(log)}, req.method + " " + req.url + "\\n"); res.end("ok"); });
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`,
+    );
+    const { child, line } = await startNode([join(dir, "logged.cjs")], { cwd: dir });
+    expect(await (await fetch(`http://127.0.0.1:${line.trim()}/mine`)).text()).toBe("ok");
+    const attach = await runCli(["attach", String(child.pid), "--out", join(dir, "t.bin"), "--duration", "300ms"]);
+    expect(attach.exitCode, attach.stderr).toBe(0);
+    expect(readFileSync(log, "utf8")).toBe("GET /mine\n");
+  });
+
   test("an ES module service: --function at the attach traces an imported module's export; restored at the detach", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
