@@ -39,7 +39,7 @@ async function ringRoundTrip(): Promise<string> {
  * not the first line, which is where Node rethrew it (node:internal/modules/cjs/loader:1210);
  * how it ended when it printed nothing.
  */
-function failureOf(stderr: string, exitCode: number | null, signal: string | null | undefined): string {
+function failureOf(stderr: string, exitCode: number | null, signal: string | number | null | undefined): string {
   const lines = stderr.split("\n").map((line) => line.trim()).filter(Boolean);
   return lines.find((line) => /^(?:[A-Z]\w*)?(?:Error|Exception)\b/.test(line)) ?? lines[0] ?? (signal ? `node was killed by ${signal}` : `node exited with code ${exitCode}, printing nothing`);
 }
