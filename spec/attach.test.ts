@@ -6,7 +6,7 @@
  * no global, no listener, no subscriber, no edited function, no ring mapped.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { alive, attachToChurn, backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
@@ -245,6 +245,40 @@ server.listen(0, "127.0.0.1", () => console.log(server.address().port));
     const attach = await runCli(["attach", String(child.pid), "--out", join(dir, "t.bin"), "--duration", "300ms"]);
     expect(attach.exitCode, attach.stderr).toBe(0);
     expect(readFileSync(log, "utf8")).toBe("GET /mine\n");
+  });
+
+  // Path globs are matched as scope run --include matches them: a package whose real path is
+  // elsewhere (pnpm's store, a symlinked node_modules) by its node_modules path, a place
+  // outside the working directory by ../; until 2026-12-06 only the real path counted.
+  test("--functions: a symlinked package by its node_modules path or its real place; a glob matching nothing says 0", async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, "store/dep"), { recursive: true });
+    writeFileSync(join(dir, "store/dep/package.json"), JSON.stringify({ name: "dep", main: "index.js" }));
+    writeFileSync(join(dir, "store/dep/index.js"), "function depShout(s) { return String(s).toUpperCase(); }\nmodule.exports = { depShout };\n");
+    mkdirSync(join(dir, "app/node_modules"), { recursive: true });
+    symlinkSync("../../store/dep", join(dir, "app/node_modules/dep"));
+    writeFileSync(
+      join(dir, "app/server.cjs"),
+      `const http = require("node:http");
+const { depShout } = require("dep");
+const server = http.createServer((req, res) => res.end(depShout(req.url)));
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`,
+    );
+    const { child } = await startNode([join(dir, "app/server.cjs")], { cwd: join(dir, "app") });
+    const attach = backgroundAttach([String(child.pid), "--out", join(dir, "t.bin")]);
+    await waitFor(attach.stderr, /scope: attached to pid \d+/);
+    for (const [glob, line] of [
+      ["node_modules/dep/**", "tracing 1 functions live in 1 files"],
+      ["../store/dep/*.js", "tracing 1 functions live in 1 files"],
+      ["node_modules/nothing/**", "tracing 0 functions live in 0 files"],
+    ]) {
+      const add = await runCli(["attach", String(child.pid), "--functions", glob!]);
+      expect({ glob, stderr: add.stderr }).toEqual({ glob, stderr: `scope: ${line}\n` });
+      await runCli(["attach", String(child.pid), "--remove-functions"]);
+    }
+    await runCli(["detach", String(child.pid)]);
+    expect(await attach.ended()).toBe(0);
   });
 
   test("an ES module service: --function at the attach traces an imported module's export; restored at the detach", async () => {

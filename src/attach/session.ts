@@ -226,7 +226,7 @@ function waitForEnd(target: Target, session: AgentChannel, durationMs: number | 
         stderr.writeNow(`scope: live function tracing removed (${result.removed} functions restored${result.failed ? `, ${result.failed} not` : ""})\n`);
         return { ok: true, message: `${result.removed} functions restored${result.failed ? `; ${result.failed} could not be (V8 refused the edit)` : ""}` };
       }
-      const result = (await session.command({ op: "functions", selection: { files: request.files ?? [], names: request.names ?? [] } })) as FunctionsResult;
+      const result = (await session.command({ op: "functions", selection: { files: request.files ?? [], names: request.names ?? [], root: request.root ?? target.cwd } })) as FunctionsResult;
       stderr.writeNow(`${functionsLine(result)}\n`);
       return { ok: true, message: functionsLine(result).replace(/^scope: /, "") };
     });
