@@ -271,10 +271,10 @@ server.listen(0, "127.0.0.1", () => console.log(server.address().port));
     for (const [glob, line] of [
       ["node_modules/dep/**", "tracing 1 functions live in 1 files"],
       ["../store/dep/*.js", "tracing 1 functions live in 1 files"],
-      ["node_modules/nothing/**", "tracing 0 functions live in 0 files"],
+      ["node_modules/nothing/**", `tracing 0 functions live in 0 files (no function of a loaded file matches; paths are relative to the process's working directory ${join(dir, "app")})`],
     ]) {
       const add = await runCli(["attach", String(child.pid), "--functions", glob!]);
-      expect({ glob, stderr: add.stderr }).toEqual({ glob, stderr: `scope: ${line}\n` });
+      expect({ glob, stderr: add.stderr, exitCode: add.exitCode }).toEqual({ glob, stderr: `scope: ${line}\n`, exitCode: glob === "node_modules/nothing/**" ? 1 : 0 });
       await runCli(["attach", String(child.pid), "--remove-functions"]);
     }
     await runCli(["detach", String(child.pid)]);

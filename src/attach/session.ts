@@ -119,7 +119,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   }
   // Functions after the inspector is closed: the edits need no port open.
   if (options.functions) agent.functions = await channel.command({ op: "functions", selection: options.functions });
-  if (agent.functions) stderr.writeNow(`${functionsLine(agent.functions as FunctionsResult)}\n`);
+  if (agent.functions) stderr.writeNow(`${functionsLine(agent.functions as FunctionsResult, target.cwd)}\n`);
   options.onAttached?.({ windowMs, agent });
 
   const session = channel;
@@ -151,9 +151,11 @@ function workersText(workers: unknown): string {
   return listed === 0 ? "no worker threads" : `${listed} worker threads, ${traced} traced`;
 }
 
-function functionsLine(result: FunctionsResult): string {
+function functionsLine(result: FunctionsResult, cwd: string): string {
   const refused = result.refused > 0 ? `; ${result.refused} refused (${result.reasons.join("; ")})` : "";
-  return `scope: tracing ${result.added} functions live in ${result.scripts} files${refused}`;
+  // Nothing chosen: say where the paths were looked for (globs are relative to the process's directory).
+  const none = result.added === 0 && result.refused === 0 ? ` (no function of a loaded file matches; paths are relative to the process's working directory ${cwd})` : "";
+  return `scope: tracing ${result.added} functions live in ${result.scripts} files${refused}${none}`;
 }
 
 /** The session's side of the control file: one command at a time, answered in the ack file. */
@@ -227,8 +229,9 @@ function waitForEnd(target: Target, session: AgentChannel, durationMs: number | 
         return { ok: true, message: `${result.removed} functions restored${result.failed ? `; ${result.failed} could not be (V8 refused the edit)` : ""}` };
       }
       const result = (await session.command({ op: "functions", selection: { files: request.files ?? [], names: request.names ?? [], root: request.root ?? target.cwd } })) as FunctionsResult;
-      stderr.writeNow(`${functionsLine(result)}\n`);
-      return { ok: true, message: functionsLine(result).replace(/^scope: /, "") };
+      const line = functionsLine(result, target.cwd);
+      stderr.writeNow(`${line}\n`);
+      return { ok: result.added > 0 || result.refused > 0, message: line.replace(/^scope: /, "") };
     });
   });
 }
