@@ -6,7 +6,7 @@
  * no global, no listener, no subscriber, no edited function, no ring mapped.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { alive, attachToChurn, backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
@@ -366,6 +366,19 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port
     expect(events.find((event) => event.kind === "trace_start")!.fields.runtime).toMatch(/^node v22\./);
     expect(events.filter((event) => event.kind === "attach_function_call").map((event) => [event.fields.name, event.fields.args])).toEqual([["createOrder", '["/n22",2]']]);
     expect(events.filter((event) => event.kind === "http_server_request").map((event) => event.fields.target)).toEqual(["/n22"]);
+  });
+
+  // It ends as the agent arrives (before it answers the session): scope waited 30 s for the
+  // answer and then said it could not load the agent.
+  test("a process that ends while scope attaches: one line at once, no trace left", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const { child } = await startNode(["-e", "setInterval(() => { if ('__scope$attach' in globalThis) process.exit(0); }, 1); console.log('ready')"]);
+    const started = Date.now();
+    const result = await runCli(["attach", String(child.pid), "--out", out]);
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 1, stderr: `scope: pid ${child.pid} ended while scope was attaching to it\n` });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(existsSync(out)).toBe(false);
   });
 
   test("a process that ends while attached ends the trace cleanly", async () => {

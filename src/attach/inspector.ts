@@ -63,6 +63,7 @@ export async function openInspector(target: Target): Promise<OpenInspector> {
   try {
     process.kill(target.pid, "SIGUSR1");
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") throw new Refusal(`pid ${target.pid} ended before its inspector could be opened`);
     throw new Refusal(`cannot signal pid ${target.pid}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const deadline = Date.now() + OPEN_TIMEOUT_MS;

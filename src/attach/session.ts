@@ -69,7 +69,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   };
   writeFileSync(control, JSON.stringify({ seq: 0 }), { mode: 0o600 });
 
-  const channel = new AgentChannel(control, ack);
+  const channel = new AgentChannel(control, ack, target.pid);
   let inspector: OpenInspector | undefined;
   let client: CdpClient | undefined;
   let windowMs: number | undefined;
@@ -103,6 +103,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
     collector.discard();
     cleanup();
     if (error instanceof Refusal) throw error;
+    if (!alive(target.pid)) throw new Refusal(`pid ${target.pid} ended while scope was attaching to it`);
     throw new Refusal(`cannot load the agent into pid ${target.pid}: ${(error as Error).message}`);
   }
   if (typeof agent.refused === "string") {
@@ -166,6 +167,8 @@ class AgentChannel {
   constructor(
     private readonly control: string,
     private readonly ack: string,
+    /** The attached process: no answer will come once it has ended. */
+    private readonly pid: number,
   ) {}
 
   command(request: Omit<Command, "seq">): Promise<unknown> {
@@ -191,6 +194,7 @@ class AgentChannel {
       } catch (error) {
         if (!(error instanceof SyntaxError) && (error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
       }
+      if (!alive(this.pid)) throw new Error(`pid ${this.pid} ended`);
       await Bun.sleep(10);
     }
     throw new Error(`no answer within ${ACK_TIMEOUT_MS / 1000} s`);
