@@ -208,4 +208,19 @@ describe("stale rings", () => {
     expect(existsSync(join(dir, `scope-${process.pid}-def456`))).toBe(true);
     expect(existsSync(join(dir, "unrelated-file"))).toBe(true);
   });
+
+  // scope attach's control and answer files sit next to its ring (a worker answers in
+  // ack.<tid>, through ack.<tid>.<seq>): an attach killed while loading, or a worker that
+  // answered after the detach stopped waiting, left them in /dev/shm for good.
+  test("an ended scope attach's control and answer files go with its ring; a live one's stay", async () => {
+    const { removeStaleRings } = await import("../src/run/stale");
+    const { writeFileSync } = await import("node:fs");
+    const dir = tmp();
+    const gone = Bun.spawnSync(["true"]).pid;
+    const stale = [`scope-${gone}-abc123.control`, `scope-${gone}-abc123.ack`, `scope-${gone}-abc123.ack.17`, `scope-${gone}-abc123.ack.17.4`, `scope-${gone}-abc123.control.3`];
+    const live = [`scope-${process.pid}-def456.control`, `scope-${process.pid}-def456.ack.5`, `scope-${gone}-abc123.other`];
+    for (const name of [...stale, ...live]) writeFileSync(join(dir, name), "");
+    expect(removeStaleRings(dir).sort()).toEqual(stale.map((name) => join(dir, name)).sort());
+    for (const name of live) expect(existsSync(join(dir, name))).toBe(true);
+  });
 });
