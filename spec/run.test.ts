@@ -159,6 +159,34 @@ describe("scope run", () => {
   });
 });
 
+// A Ctrl-C at a terminal goes to its whole foreground process group: scope and the program.
+// scope forwarded it as well, so the program got SIGINT twice (5 runs in 6 here), and a
+// program that reads a second Ctrl-C as "force quit" skipped its graceful end.
+test.skipIf(!existsSync("/usr/bin/script"))("a Ctrl-C at a terminal reaches the program once", async () => {
+  const dir = tmp();
+  const program = join(dir, "sigint.cjs");
+  writeFileSync(program, `let n = 0;
+process.on("SIGINT", () => { n++; if (n === 1) setTimeout(() => { console.log("SIGINTs: " + n); process.exit(0); }, 300); });
+setInterval(() => {}, 1000); console.log("ready");
+`);
+  for (let run = 0; run < 3; run++) {
+    const command = [process.execPath, cliEntry, "run", "--out", join(dir, "t.bin"), "--", "node", program].map((arg) => `'${arg}'`).join(" ");
+    const child = Bun.spawn(["script", "-qfec", command, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    let text = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout) text += new TextDecoder().decode(chunk);
+    })();
+    const deadline = Date.now() + 30_000;
+    while (!text.includes("ready") && Date.now() < deadline) await Bun.sleep(20);
+    await Bun.sleep(200);
+    child.stdin.write("\x03");
+    await child.stdin.flush();
+    expect(await child.exited).toBe(0);
+    await reading;
+    expect(text).toContain("SIGINTs: 1\r\n");
+  }
+}, 120_000);
+
 describe("stale rings", () => {
   test("a source checkout's agent bundles left by a killed scope are removed by the next one; a live scope's are kept", async () => {
     const { mkdirSync, rmSync } = await import("node:fs");
