@@ -6,7 +6,7 @@
  * no global, no listener, no subscriber, no edited function, no ring mapped.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { alive, attachToChurn, backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
@@ -226,6 +226,61 @@ describe("attach, trace, add and remove functions, detach", () => {
     expect(serviceErr).toContain("Debugger listening on ws://127.0.0.1:9229/");
   });
 
+  // The process's own ports are the service's: scope finds an inspector that is open already
+  // on the port Node gives it (--inspect-port, else 9229), and never sends the service a
+  // request of its own to find out (it sent each listening port GET /json/list).
+  test("the service's own ports receive no request from scope", async () => {
+    const dir = tmp();
+    const log = join(dir, "requests.log");
+    writeFileSync(
+      join(dir, "logged.cjs"),
+      `const http = require("node:http");
+const fs = require("node:fs");
+const server = http.createServer((req, res) => { fs.appendFileSync(${JSON.stringify(log)}, req.method + " " + req.url + "\\n"); res.end("ok"); });
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`,
+    );
+    const { child, line } = await startNode([join(dir, "logged.cjs")], { cwd: dir });
+    expect(await (await fetch(`http://127.0.0.1:${line.trim()}/mine`)).text()).toBe("ok");
+    const attach = await runCli(["attach", String(child.pid), "--out", join(dir, "t.bin"), "--duration", "300ms"]);
+    expect(attach.exitCode, attach.stderr).toBe(0);
+    expect(readFileSync(log, "utf8")).toBe("GET /mine\n");
+  });
+
+  // Path globs are matched as scope run --include matches them: a package whose real path is
+  // elsewhere (pnpm's store, a symlinked node_modules) by its node_modules path, a place
+  // outside the working directory by ../; until 2026-12-06 only the real path counted.
+  test("--functions: a symlinked package by its node_modules path or its real place; a glob matching nothing says 0", async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, "store/dep"), { recursive: true });
+    writeFileSync(join(dir, "store/dep/package.json"), JSON.stringify({ name: "dep", main: "index.js" }));
+    writeFileSync(join(dir, "store/dep/index.js"), "function depShout(s) { return String(s).toUpperCase(); }\nmodule.exports = { depShout };\n");
+    mkdirSync(join(dir, "app/node_modules"), { recursive: true });
+    symlinkSync("../../store/dep", join(dir, "app/node_modules/dep"));
+    writeFileSync(
+      join(dir, "app/server.cjs"),
+      `const http = require("node:http");
+const { depShout } = require("dep");
+const server = http.createServer((req, res) => res.end(depShout(req.url)));
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`,
+    );
+    const { child } = await startNode([join(dir, "app/server.cjs")], { cwd: join(dir, "app") });
+    const attach = backgroundAttach([String(child.pid), "--out", join(dir, "t.bin")]);
+    await waitFor(attach.stderr, /scope: attached to pid \d+/);
+    for (const [glob, line] of [
+      ["node_modules/dep/**", "tracing 1 functions live in 1 files"],
+      ["../store/dep/*.js", "tracing 1 functions live in 1 files"],
+      ["node_modules/nothing/**", `tracing 0 functions live in 0 files (no function of a loaded file matches; paths are relative to the process's working directory ${join(dir, "app")})`],
+    ]) {
+      const add = await runCli(["attach", String(child.pid), "--functions", glob!]);
+      expect({ glob, stderr: add.stderr, exitCode: add.exitCode }).toEqual({ glob, stderr: `scope: ${line}\n`, exitCode: glob === "node_modules/nothing/**" ? 1 : 0 });
+      await runCli(["attach", String(child.pid), "--remove-functions"]);
+    }
+    await runCli(["detach", String(child.pid)]);
+    expect(await attach.ended()).toBe(0);
+  });
+
   test("an ES module service: --function at the attach traces an imported module's export; restored at the detach", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
@@ -311,6 +366,19 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port
     expect(events.find((event) => event.kind === "trace_start")!.fields.runtime).toMatch(/^node v22\./);
     expect(events.filter((event) => event.kind === "attach_function_call").map((event) => [event.fields.name, event.fields.args])).toEqual([["createOrder", '["/n22",2]']]);
     expect(events.filter((event) => event.kind === "http_server_request").map((event) => event.fields.target)).toEqual(["/n22"]);
+  });
+
+  // It ends as the agent arrives (before it answers the session): scope waited 30 s for the
+  // answer and then said it could not load the agent.
+  test("a process that ends while scope attaches: one line at once, no trace left", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const { child } = await startNode(["-e", "setInterval(() => { if ('__scope$attach' in globalThis) process.exit(0); }, 1); console.log('ready')"]);
+    const started = Date.now();
+    const result = await runCli(["attach", String(child.pid), "--out", out]);
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 1, stderr: `scope: pid ${child.pid} ended while scope was attaching to it\n` });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(existsSync(out)).toBe(false);
   });
 
   test("a process that ends while attached ends the trace cleanly", async () => {

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { runCli } from "./harness";
 
@@ -23,5 +26,25 @@ describe("cli", () => {
     expect(merge.stderr).toBe("scope: merge: missing or unexpected arguments; usage: scope merge <-o,--out #0> ... (scope merge --help says more)\n");
     const stop = await runCli(["stop", "1", "2"]);
     expect(stop.stderr).toBe("scope: stop: missing or unexpected arguments; usage: scope stop [pid] (scope stop --help says more)\n");
+  });
+
+  // A node that cannot load the addon (another architecture's or C library's, an old ABI):
+  // the line names Node's error, not the loader's line that rethrew it (its first line).
+  test("doctor: a node that cannot load the addon is named by its error, or by how it ended", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scope-doctor-node-"));
+    try {
+      const node = join(dir, "node");
+      const run = async (script: string) => {
+        writeFileSync(node, `#!/bin/sh\n${script}\n`);
+        chmodSync(node, 0o755);
+        const result = await runCli(["doctor"], { env: { PATH: `${dir}:${process.env.PATH}` } });
+        expect(result.exitCode).toBe(1);
+        return result.stdout.split("\n").find((line) => line.includes("node:"))?.trim();
+      };
+      expect(await run(`printf 'node:internal/modules/cjs/loader:1210\\n  throw err;\\n  ^\\n\\nError: Cannot find module /x/scope.node\\nRequire stack:\\n' >&2; exit 1`)).toBe("FAIL  node: node could not load the addon: Error: Cannot find module /x/scope.node");
+      expect(await run("exit 3")).toBe("FAIL  node: node could not load the addon: node exited with code 3, printing nothing");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

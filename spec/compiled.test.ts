@@ -210,6 +210,18 @@ describe("dist/scope", () => {
     expect(calls(await events("aot.bin")).sort()).toEqual([...tsCalls].sort());
   });
 
+  // A service account with no writable HOME (HOME=/nonexistent): the line says what the
+  // directory is for and what to set; it was "cannot mkdir /nonexistent: permission denied".
+  test("a cache directory that cannot be made: one line naming it and XDG_CACHE_HOME", async () => {
+    const file = join(dir, "not-a-directory");
+    writeFileSync(file, "");
+    for (const args of [["doctor"], ["run", "--out", "c.bin", "--", "node", "-e", "0"]]) {
+      const result = await scope(args, { XDG_CACHE_HOME: file });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr + result.stdout).toContain(`cannot make scope's cache directory ${join(file, "scope")} (ENOTDIR): scope unpacks its native library and agent there; set XDG_CACHE_HOME to a directory this user can write`);
+    }
+  });
+
   test("without a loadable binding a TypeScript file runs untouched, with one warning line", async () => {
     // Its own cache: extract, then take the binding away (as on a machine where it cannot load).
     const cache = join(dir, "cache-no-oxc");

@@ -277,6 +277,24 @@ describe("node", () => {
     }
   });
 
+  // A glob is relative to the working directory: `./x` and `../x` are resolved against it, and
+  // one that names a place outside it (`../`, an absolute path) selects what is there, also a
+  // package that is `node_modules/<name>` through a link (npm link, a workspace's sibling).
+  test("globs with ./ and ../ or absolute: resolved against the working directory; a linked package's real place outside it", async () => {
+    const linked = layouts[3]!;
+    const cases: [string, string[]][] = [
+      ["../src/marked/lib/*.cjs", [linked.cjs]],
+      [join(linked.cwd, "../src/marked/lib/*.cjs"), [linked.cjs]],
+      ["./render.cjs", [join(linked.cwd, "render.cjs")]],
+      [join(linked.cwd, "render.cjs"), [join(linked.cwd, "render.cjs")]],
+    ];
+    for (const [glob, files] of cases) {
+      const run = await runTraced(["node", "render.cjs"], { cwd: linked.cwd, scopeArgs: ["--include", glob], env });
+      expect({ glob, status: run.status, stdout: run.stdout, files: tables(run.events).files }).toEqual({ glob, status: 0, stdout: output, files });
+      expect(run.summary).not.toContain("matched no");
+    }
+  });
+
   test("patterns that matched nothing: the summary names each, with the closest loaded paths, packages or functions", async () => {
     const pnpm = layouts[0]!;
     const run = await runTraced(["node", "render.cjs"], {

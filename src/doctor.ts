@@ -34,10 +34,20 @@ async function ringRoundTrip(): Promise<string> {
   }
 }
 
+/**
+ * The reason in a failed node's stderr: its error's own line ("Error: Cannot find module ..."),
+ * not the first line, which is where Node rethrew it (node:internal/modules/cjs/loader:1210);
+ * how it ended when it printed nothing.
+ */
+function failureOf(stderr: string, exitCode: number | null, signal: string | number | null | undefined): string {
+  const lines = stderr.split("\n").map((line) => line.trim()).filter(Boolean);
+  return lines.find((line) => /^(?:[A-Z]\w*)?(?:Error|Exception)\b/.test(line)) ?? lines[0] ?? (signal ? `node was killed by ${signal}` : `node exited with code ${exitCode}, printing nothing`);
+}
+
 async function nodeAddon(addon: string): Promise<string> {
   const probe = `const a = require(${JSON.stringify(addon)}); if (typeof a.record !== "function") throw new Error("no record export"); console.log(process.version)`;
   const child = Bun.spawnSync(["node", "-e", probe], { stdout: "pipe", stderr: "pipe" });
-  if (child.exitCode !== 0) throw new Error(`node could not load the addon: ${child.stderr.toString().trim().split("\n")[0]}`);
+  if (child.exitCode !== 0) throw new Error(`node could not load the addon: ${failureOf(child.stderr.toString(), child.exitCode, child.signalCode)}`);
   return `node ${child.stdout.toString().trim()} loads scope.node`;
 }
 

@@ -60,17 +60,37 @@ function findBinary() {
 }
 
 /**
+ * Whether this process is in its terminal's foreground process group (pgrp equals tpgid in
+ * /proc/self/stat), where a SIGINT is the terminal's Ctrl-C to the whole group. The same
+ * test as src/run/session.ts inTerminalForeground (this file has no dependencies).
+ */
+function inTerminalForeground() {
+  try {
+    const stat = require("node:fs").readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const tpgid = Number(fields[5]);
+    return tpgid > 0 && tpgid === Number(fields[2]);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Runs `binary` as a child. Signals the terminal sends to the whole foreground process
  * group (Ctrl-C, Ctrl-\) reach scope directly, so here they only keep the launcher alive
  * until scope has ended; the ones a user or a supervisor sends to this process's pid are
- * passed on. scope stop signals the scope process itself (it finds it by its ring file).
+ * passed on (SIGINT too when not from the terminal: timeout -s INT, pm2). scope stop signals
+ * the scope process itself (it finds it by its ring file).
  */
 function run(binary, args) {
   const child = spawn(binary, args, { stdio: "inherit" });
   const ignored = ["SIGINT", "SIGQUIT"];
   const passed = ["SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2"];
   const nothing = () => {};
-  for (const signal of ignored) process.on(signal, nothing);
+  process.on("SIGINT", () => {
+    if (!inTerminalForeground()) child.kill("SIGINT");
+  });
+  process.on("SIGQUIT", nothing);
   for (const signal of passed) process.on(signal, () => child.kill(signal));
   child.on("error", (error) => fail(`cannot run ${binary}: ${error.message}`));
   child.on("exit", (code, signal) => {

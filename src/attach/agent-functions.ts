@@ -24,6 +24,7 @@ import { parseModule, parseScript } from "meriyah";
 import { Kind } from "../agent/shared/kinds";
 import { preview, type TypeChecks } from "../agent/shared/preview";
 import type { Recorder } from "../agent/shared/recorder";
+import { Matcher } from "../instrument/match";
 
 /** The global the inserted calls read (non-enumerable, deleted at the detach). */
 export const HOOK_KEY = "__scope$attach";
@@ -31,8 +32,14 @@ export const HOOK_KEY = "__scope$attach";
 const MARK = "/*scope:attach*/";
 
 export interface FunctionSelection {
-  /** RegExp sources over absolute file paths (globs compiled by the CLI); none: every file outside node_modules. */
+  /**
+   * Path globs relative to `root` (the process's working directory), matched as `scope run
+   * --include` matches them (match.ts Matcher): against a file's real path and the paths it
+   * has through symlinks (pnpm's `node_modules/<name>`, a symlinked node_modules, a hoisted
+   * workspace's); none: every file outside node_modules.
+   */
   files: string[];
+  root: string;
   /** RegExp sources over function names ("createOrder", "Orders.create"); none: every function. */
   names: string[];
   /** Files never edited (scope's own agent bundle). */
@@ -110,14 +117,16 @@ export class LiveFunctions {
 
   async add(selection: FunctionSelection): Promise<FunctionsResult> {
     const result: FunctionsResult = { added: 0, refused: 0, scripts: 0, reasons: [] };
-    const files = selection.files.map((source) => new RegExp(source));
+    const matcher = new Matcher({ root: selection.root, include: selection.files.length > 0 ? selection.files : undefined });
+    // V8's script URLs are real paths, as Node's loaders give them.
+    matcher.loadedIsReal = true;
     const names = selection.names.map((source) => new RegExp(source));
     const scripts = await this.enable();
     try {
       for (const script of scripts.values()) {
         const path = pathOf(script.url);
         if (path === undefined || this.edited.has(script.url) || selection.skip?.includes(path)) continue;
-        if (files.length === 0 ? path.includes("/node_modules/") : !files.some((file) => file.test(path))) continue;
+        if (!matcher.file(path)) continue;
         const { scriptSource } = (await this.post("Debugger.getScriptSource", { scriptId: script.scriptId })) as { scriptSource: string };
         // An expression-bodied arrow's call has no try around it: not in a file that binds the name globalThis.
         const shadows = /\b(?:var|let|const|function|class|import)\s+(?:\{[^}]*)?\bglobalThis\b/.test(scriptSource);

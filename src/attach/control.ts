@@ -13,6 +13,8 @@ export interface ControlRequest {
   op: "functions" | "remove" | "detach" | "ping";
   files?: string[];
   names?: string[];
+  /** The directory `files` are relative to (the attached process's working directory). */
+  root?: string;
 }
 
 export interface ControlReply {

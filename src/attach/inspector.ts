@@ -47,20 +47,23 @@ function nodeEntry(list: ListEntry[] | undefined): ListEntry | undefined {
 
 export async function openInspector(target: Target): Promise<OpenInspector> {
   const before = listeningPorts(target.pid);
-  // Open already (started with --inspect, or an earlier SIGUSR1): use it, leave it open.
-  for (const port of before) {
-    const entry = nodeEntry(await listTargets(port));
-    if (!entry) continue;
-    if (acceptedConnections(target.pid, port) > 0) throw new Refusal(`a debugger is already attached to pid ${target.pid} (its inspector on 127.0.0.1:${port} has a client); detach it first`);
-    return { port, webSocketUrl: entry.webSocketDebuggerUrl!, opened: false, openedAtMs: performance.now() };
-  }
   const port = target.inspectPort;
+  // Open already (started with --inspect, or an earlier SIGUSR1): use it, leave it open. Only
+  // the inspector's port is asked (any port with --inspect-port=0): the others are the
+  // program's own, and a request there is one its service would receive.
+  for (const open of before.filter((candidate) => port === 0 || candidate === port)) {
+    const entry = nodeEntry(await listTargets(open));
+    if (!entry) continue;
+    if (acceptedConnections(target.pid, open) > 0) throw new Refusal(`a debugger is already attached to pid ${target.pid} (its inspector on 127.0.0.1:${open} has a client); detach it first`);
+    return { port: open, webSocketUrl: entry.webSocketDebuggerUrl!, opened: false, openedAtMs: performance.now() };
+  }
   // --inspect-port=0: Node picks a free port; it is found as the one the process listens on afterwards.
   if (port !== 0 && portTaken(port)) throw new Refusal(`port ${port} on 127.0.0.1 is in use by another process, so pid ${target.pid}'s inspector cannot open there (start it with --inspect-port=<free port>, or free the port)`);
   const openedAtMs = performance.now();
   try {
     process.kill(target.pid, "SIGUSR1");
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") throw new Refusal(`pid ${target.pid} ended before its inspector could be opened`);
     throw new Refusal(`cannot signal pid ${target.pid}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const deadline = Date.now() + OPEN_TIMEOUT_MS;

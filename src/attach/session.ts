@@ -69,7 +69,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   };
   writeFileSync(control, JSON.stringify({ seq: 0 }), { mode: 0o600 });
 
-  const channel = new AgentChannel(control, ack);
+  const channel = new AgentChannel(control, ack, target.pid);
   let inspector: OpenInspector | undefined;
   let client: CdpClient | undefined;
   let windowMs: number | undefined;
@@ -103,6 +103,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
     collector.discard();
     cleanup();
     if (error instanceof Refusal) throw error;
+    if (!alive(target.pid)) throw new Refusal(`pid ${target.pid} ended while scope was attaching to it`);
     throw new Refusal(`cannot load the agent into pid ${target.pid}: ${(error as Error).message}`);
   }
   if (typeof agent.refused === "string") {
@@ -119,7 +120,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   }
   // Functions after the inspector is closed: the edits need no port open.
   if (options.functions) agent.functions = await channel.command({ op: "functions", selection: options.functions });
-  if (agent.functions) stderr.writeNow(`${functionsLine(agent.functions as FunctionsResult)}\n`);
+  if (agent.functions) stderr.writeNow(`${functionsLine(agent.functions as FunctionsResult, target.cwd)}\n`);
   options.onAttached?.({ windowMs, agent });
 
   const session = channel;
@@ -151,9 +152,11 @@ function workersText(workers: unknown): string {
   return listed === 0 ? "no worker threads" : `${listed} worker threads, ${traced} traced`;
 }
 
-function functionsLine(result: FunctionsResult): string {
+function functionsLine(result: FunctionsResult, cwd: string): string {
   const refused = result.refused > 0 ? `; ${result.refused} refused (${result.reasons.join("; ")})` : "";
-  return `scope: tracing ${result.added} functions live in ${result.scripts} files${refused}`;
+  // Nothing chosen: say where the paths were looked for (globs are relative to the process's directory).
+  const none = result.added === 0 && result.refused === 0 ? ` (no function of a loaded file matches; paths are relative to the process's working directory ${cwd})` : "";
+  return `scope: tracing ${result.added} functions live in ${result.scripts} files${refused}${none}`;
 }
 
 /** The session's side of the control file: one command at a time, answered in the ack file. */
@@ -164,6 +167,8 @@ class AgentChannel {
   constructor(
     private readonly control: string,
     private readonly ack: string,
+    /** The attached process: no answer will come once it has ended. */
+    private readonly pid: number,
   ) {}
 
   command(request: Omit<Command, "seq">): Promise<unknown> {
@@ -189,6 +194,7 @@ class AgentChannel {
       } catch (error) {
         if (!(error instanceof SyntaxError) && (error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
       }
+      if (!alive(this.pid)) throw new Error(`pid ${this.pid} ended`);
       await Bun.sleep(10);
     }
     throw new Error(`no answer within ${ACK_TIMEOUT_MS / 1000} s`);
@@ -226,9 +232,10 @@ function waitForEnd(target: Target, session: AgentChannel, durationMs: number | 
         stderr.writeNow(`scope: live function tracing removed (${result.removed} functions restored${result.failed ? `, ${result.failed} not` : ""})\n`);
         return { ok: true, message: `${result.removed} functions restored${result.failed ? `; ${result.failed} could not be (V8 refused the edit)` : ""}` };
       }
-      const result = (await session.command({ op: "functions", selection: { files: request.files ?? [], names: request.names ?? [] } })) as FunctionsResult;
-      stderr.writeNow(`${functionsLine(result)}\n`);
-      return { ok: true, message: functionsLine(result).replace(/^scope: /, "") };
+      const result = (await session.command({ op: "functions", selection: { files: request.files ?? [], names: request.names ?? [], root: request.root ?? target.cwd } })) as FunctionsResult;
+      const line = functionsLine(result, target.cwd);
+      stderr.writeNow(`${line}\n`);
+      return { ok: result.added > 0 || result.refused > 0, message: line.replace(/^scope: /, "") };
     });
   });
 }

@@ -105,7 +105,13 @@ function extractEmbedded(): Assets {
   if (extracted) return extracted;
   const { embedded } = require("./embedded") as typeof import("./embedded");
   const root = cacheRoot();
-  ensurePrivateDir(root);
+  try {
+    ensurePrivateDir(root);
+  } catch (error) {
+    // A service account's HOME is often missing or read-only: say where else the files can go.
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(`cannot make scope's cache directory ${root} (${code ?? (error as Error).message}): scope unpacks its native library and agent there; set XDG_CACHE_HOME to a directory this user can write`);
+  }
   const dir = join(root, `${VERSION}-${SCOPE_ASSET_HASH}`);
   const names = Object.keys(embedded) as AssetName[];
   if (!existsSync(join(dir, ".complete"))) {

@@ -1,7 +1,9 @@
 /**
  * Node ESM loader hooks (registered by node-hooks.ts through module.register; runs on
  * Node's hooks thread). Instruments ES modules as they load; CommonJS is left to the
- * _compile hook, which sees it whether it is required or imported.
+ * _compile hook, which sees it whether it is required or imported. "module-typescript" is
+ * TypeScript Node 22.18+ strips itself after this hook (columns unchanged): instrumented as
+ * TypeScript (the parser goes by the file's extension), handed back with its format.
  */
 import { fileURLToPath } from "node:url";
 import { instrumentVia, openTransformCache, type TransformCache } from "./cache";
@@ -42,7 +44,7 @@ type NextLoad = (url: string, context: object) => Promise<LoadResult>;
 
 export async function load(url: string, context: object, nextLoad: NextLoad): Promise<LoadResult> {
   const result = await nextLoad(url, context);
-  if (!matcher || result.format !== "module" || result.source == null || !url.startsWith("file:")) return result;
+  if (!matcher || (result.format !== "module" && result.format !== "module-typescript") || result.source == null || !url.startsWith("file:")) return result;
   const file = fileURLToPath(url);
   if (!matcher.file(file)) return result;
   const source = typeof result.source === "string" ? result.source : new TextDecoder().decode(result.source as Uint8Array);

@@ -15,6 +15,7 @@
  */
 
 import { readdirSync, readFileSync, realpathSync } from "node:fs";
+import { posix } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** off: untouched; calls: entry events only (cheapest); full: entry, return/throw, values. */
@@ -134,6 +135,18 @@ export interface PackagePattern {
 }
 
 const GLOB_CHARS = /[*?{[]/;
+
+/**
+ * A path glob as a file's paths are written (relative to root inside it, absolute outside):
+ * `./src/**` and `../lib/**` resolved against root, an absolute glob inside root made
+ * relative; anything else as given.
+ */
+export function rootedGlob(glob: string, root: string): string {
+  if (!/^\.\.?(\/|$)/.test(glob) && !glob.startsWith("/")) return glob;
+  const absolute = posix.normalize(glob.startsWith("/") ? glob : `${root}/${glob}`);
+  if (absolute === root) return "";
+  return absolute.startsWith(`${root}/`) ? absolute.slice(root.length + 1) : absolute;
+}
 
 /** "marked" → marked; "@scope/name/lib/**" → @scope/name + lib/**. */
 export function parsePackagePattern(text: string): PackagePattern {
@@ -289,12 +302,15 @@ export class Matcher {
     this.shiftsForStacks = config.shiftsForStacks === true;
     this.includeGiven = (config.include?.length ?? 0) > 0;
     const packages = config.packages ?? [];
-    this.include = (config.include ?? (packages.length > 0 ? [] : ["**"])).map((glob) => ({
+    const rooted = (glob: string) => rootedGlob(glob, this.root);
+    this.include = (config.include ?? (packages.length > 0 ? [] : ["**"])).map(rooted).map((glob) => ({
       re: globToRegExp(glob),
-      namesNodeModules: glob.includes("node_modules"),
+      // A glob that names a place outside root (`../lib/**`, an absolute path) chose it: a
+      // workspace's sibling package there is also `node_modules/<name>` through its link.
+      namesNodeModules: glob.includes("node_modules") || glob.startsWith("/"),
       literals: new Set(glob.split("/").filter((part) => part !== "" && !GLOB_CHARS.test(part))),
     }));
-    this.exclude = (config.exclude ?? []).map((glob) => globToRegExp(glob));
+    this.exclude = (config.exclude ?? []).map(rooted).map((glob) => globToRegExp(glob));
     this.packagePatterns = packages.map(parsePackagePattern);
     this.functions = (config.functions ?? []).map((glob) => globToRegExp(glob, ""));
     this.excludeFunctions = (config.excludeFunctions ?? []).map((glob) => globToRegExp(glob, ""));
@@ -303,11 +319,11 @@ export class Matcher {
     const environment = environmentName(process.env.NODE_ENV);
     const rules = (config.rules ?? []).filter((rule) => rule.env === undefined || globToRegExp(rule.env, "").test(environment));
     this.rules = rules.map((rule) => ({
-      path: rule.path === undefined ? undefined : globToRegExp(rule.path),
+      path: rule.path === undefined ? undefined : globToRegExp(rooted(rule.path)),
       name: rule.name === undefined ? undefined : globToRegExp(rule.name, ""),
       level: rule.level,
     }));
-    this.globs = [...(config.include ?? []), ...(config.exclude ?? []), ...rules.flatMap((rule) => (rule.path === undefined ? [] : [rule.path]))];
+    this.globs = [...(config.include ?? []), ...(config.exclude ?? []), ...rules.flatMap((rule) => (rule.path === undefined ? [] : [rule.path]))].map(rooted);
   }
 
   /** Whether files in node_modules may be selected at all (Bun's load filter, aot's walk). */

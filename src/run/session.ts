@@ -6,7 +6,7 @@
 import chalk, { Chalk } from "chalk";
 import { UsageError } from "clipanion";
 import { randomBytes } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
@@ -70,9 +70,29 @@ export interface RunResult {
 const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 
-/** Forwards SIGINT, SIGTERM and SIGHUP to the program while it runs; release() when it ended. */
+/**
+ * Whether this process is in its terminal's foreground process group (/proc/self/stat: pgrp
+ * equals tpgid): a SIGINT then is the terminal's Ctrl-C, which the kernel sent to the whole
+ * group, the program (spawned into scope's group) included.
+ */
+export function inTerminalForeground(): boolean {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const tpgid = Number(fields[5]);
+    return tpgid > 0 && tpgid === Number(fields[2]);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Forwards SIGINT, SIGTERM and SIGHUP to the program while it runs; release() when it ended.
+ * Not a Ctrl-C (SIGINT while in the terminal's foreground group): the program has it from the
+ * terminal already, and a second one is "force quit" to many programs.
+ */
 function forwardSignals(child: ReturnType<typeof Bun.spawn>): { release(): void } {
-  const handlers = forwardedSignals.map((signal) => [signal, () => child.kill(signal)] as const);
+  const handlers = forwardedSignals.map((signal) => [signal, () => (signal === "SIGINT" && inTerminalForeground() ? undefined : child.kill(signal))] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
   return { release: () => handlers.forEach(([signal, handler]) => process.off(signal, handler)) };
 }

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { pidAlive as alive } from "../core/pid";
 
 const shmDir = "/dev/shm";
-const ringName = /^scope-(\d+)-[0-9a-f]+$/;
+/** A ring, or scope attach's control and answer files beside it (session.ts, agent.ts: .control, .ack, .ack.<tid>, and their .<seq> temporaries). */
+const ringName = /^scope-(\d+)-[0-9a-f]+(?:\.(?:control|ack)(?:\.\d+){0,2})?$/;
 
 /** Paths under `dir` that some process has mapped, from /proc/<pid>/maps. */
 function mappedUnder(dir: string): Set<string> {

@@ -1,6 +1,5 @@
 import { Command, Option, UsageError } from "clipanion";
 import { readlinkSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
 import { sendControl, type ControlRequest } from "../../attach/control";
 import { attachSession } from "../../attach/session";
 import { Refusal } from "../../attach/target";
@@ -79,8 +78,11 @@ export class AttachCommand extends Command {
   }
 }
 
-/** Globs as RegExp sources: paths resolved against the process's working directory, names split at dots. */
-function selection(pid: number, files: string[] | undefined, names: string[] | undefined): { files: string[]; names: string[] } {
+/**
+ * Path globs relative to the process's working directory (the agent matches them as `scope run
+ * --include` does, symlinked paths included); function-name globs as RegExp sources, split at dots.
+ */
+function selection(pid: number, files: string[] | undefined, names: string[] | undefined): { files: string[]; names: string[]; root: string } {
   let cwd = process.cwd();
   try {
     cwd = readlinkSync(`/proc/${pid}/cwd`);
@@ -88,7 +90,8 @@ function selection(pid: number, files: string[] | undefined, names: string[] | u
     // Gone or not ours: the refusal comes later, with its own line.
   }
   return {
-    files: (files ?? []).map((glob) => globToRegExp(isAbsolute(glob) ? glob : resolve(cwd, glob)).source),
+    files: files ?? [],
     names: (names ?? []).map((glob) => globToRegExp(glob, ".").source),
+    root: cwd,
   };
 }
