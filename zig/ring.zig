@@ -932,6 +932,8 @@ pub const Producer = struct {
     /// first of them was lost.
     drops_unreported: u64 = 0,
     drop_first_ns: u64 = 0,
+    /// The overflow position of the last `drop` record put there (drop_in_overflow).
+    overflow_drop: ?u64 = null,
 
     /// Detaches; first moves what its overflow holds into the lane, waiting for the
     /// collector as long as it makes progress (see flush).
@@ -1178,6 +1180,11 @@ pub const Producer = struct {
 
     /// Keeps records the lane cannot take, stamped now (a zero timestamp) and complete,
     /// in the overflow; drops what does not fit (all of it when fewer than count_min fit).
+    /// The overflow's last free slot is kept for a `drop` record: a loss is reported there,
+    /// in the thread's stream where it happened, after what was kept before it and before
+    /// anything kept after it (readers end the thread's open calls there: ARCHITECTURE.md
+    /// "Nothing lost at default settings: bursts"); losses while it is the newest record
+    /// add to its count.
     fn spill(producer: *Producer, records: []align(1) const Record, count_min: u32, now_given_ns: u64) u32 {
         assert(records.len > 0);
         assert(producer.mode == .discard);
@@ -1185,9 +1192,10 @@ pub const Producer = struct {
         var now_ns = now_given_ns;
         if (now_ns == 0) now_ns = producer.clock.now_ns();
         var count: u32 = 0;
-        if (producer.overflow.reserve(producer.overflow_capacity_records)) {
-            const free = producer.overflow.free();
-            count = @intCast(@min(free, count_wanted));
+        const mapped = producer.overflow.reserve(producer.overflow_capacity_records);
+        if (mapped) {
+            const room = producer.overflow.free() -| 1;
+            count = @intCast(@min(room, count_wanted));
             if (count < count_min) count = 0;
             for (records[0..count]) |*record| {
                 const timestamp_ns = if (record.timestamp_ns == 0) now_ns else record.timestamp_ns;
@@ -1203,11 +1211,39 @@ pub const Producer = struct {
                 producer.backlogged = true;
             }
         }
-        // Counted in records as the trace would have held them (a pack: each of its calls).
-        if (count < count_wanted) producer.drop_unreported(@intCast(layout.expanded_count(records[count..])), now_ns);
+        if (count < count_wanted) {
+            // Counted in records as the trace would have held them (a pack: each of its calls).
+            const lost: u32 = @intCast(layout.expanded_count(records[count..]));
+            if (mapped) producer.drop_in_overflow(lost, now_ns) else producer.drop_unreported(lost, now_ns);
+        }
         // The lane is full: the collector should be draining now.
         wake_collector(producer.header);
         return count;
+    }
+
+    /// A loss while the overflow holds records: counted, and reported by the `drop` record
+    /// at the overflow's newest position (the slot spill keeps free), made now or, when it
+    /// is still the newest, added to. Not in written_count (that counts the caller's records);
+    /// pending as the one record the trace will hold.
+    fn drop_in_overflow(producer: *Producer, count: u32, now_ns: u64) void {
+        producer.drop(count);
+        const overflow = &producer.overflow;
+        if (producer.overflow_drop) |position| {
+            if (position + 1 == overflow.write and position >= overflow.read) {
+                overflow.records.?[position & (overflow.capacity - 1)].a += count;
+                return;
+            }
+        }
+        assert(overflow.free() > 0);
+        var record = std.mem.zeroes(Record);
+        record.kind = @intFromEnum(layout.EventKind.drop);
+        record.flags = layout.drop_flag_producer;
+        record.a = count;
+        producer.overflow_drop = overflow.write;
+        overflow.push(&record, now_ns, producer.pid, producer.tid);
+        // Monotonic: a statistic (see spill).
+        _ = producer.lane.overflow_pending.fetchAdd(1, .monotonic);
+        producer.backlogged = true;
     }
 
     fn drop_unreported(producer: *Producer, count: u32, now_ns: u64) void {
@@ -1254,18 +1290,27 @@ pub const Producer = struct {
     /// Gives up on what the overflow still holds (the collector is gone or stuck):
     /// counted as dropped, and no longer pending.
     fn overflow_abandon(producer: *Producer) void {
-        const count: u32 = @intCast(producer.overflow.count());
-        assert(count > 0);
+        assert(producer.overflow.count() > 0);
+        var count: u64 = 0;
         var lost: u64 = 0;
+        var pending: u64 = 0;
         while (producer.overflow.count() > 0) {
             const run = producer.overflow.oldest_run();
-            lost += layout.expanded_count(run);
+            for (run) |*record| {
+                // A `drop` record of its own (drop_in_overflow): its losses are counted already.
+                if (is_overflow_drop(record)) {
+                    pending += 1;
+                    continue;
+                }
+                count += 1;
+                lost += layout.expanded_count(record[0..1]);
+            }
             producer.overflow.pop(run.len);
         }
         producer.overflow.release();
-        _ = producer.lane.overflow_pending.fetchSub(lost, .monotonic);
+        _ = producer.lane.overflow_pending.fetchSub(lost + pending, .monotonic);
         producer.written_count -= count;
-        producer.drop(@intCast(lost));
+        if (lost > 0) producer.drop(@intCast(lost));
     }
 
     /// Past the private mark: look at the lane's fill and wake a sleeping collector
@@ -1395,6 +1440,11 @@ fn collector_gone(header: *const Header) bool {
 /// A producer's private FIFO of complete records (stamped, pid and tid set): mapped on
 /// first use (address space only; pages are touched as a burst reaches them) and
 /// unmapped once empty, so a program pays memory only while a burst is held.
+/// A `drop` record a producer put in its overflow (drop_in_overflow); the agents write none.
+fn is_overflow_drop(record: *align(1) const Record) bool {
+    return record.kind == @intFromEnum(layout.EventKind.drop) and record.flags == layout.drop_flag_producer;
+}
+
 const Overflow = struct {
     records: ?[*]Record = null,
     /// Records; a power of two. Set when mapped.
@@ -1742,7 +1792,8 @@ test "ring: past the overflow bound records drop, counted, then reported once" {
     const total: u64 = 8 + bound + 5;
     var value: u64 = 0;
     while (value < total) : (value += 1) _ = producer.write(&test_record(value));
-    try testing.expectEqual(@as(u64, 5), producer.dropped_count);
+    // The overflow's last slot holds the drop record: 6 lost.
+    try testing.expectEqual(@as(u64, 6), producer.dropped_count);
     try testing.expectEqual(@as(u64, bound), ring.stats().overflow_pending);
     var out: [64]Record = undefined;
     var data: u64 = 0;
@@ -1759,16 +1810,62 @@ test "ring: past the overflow bound records drop, counted, then reported once" {
                 try testing.expectEqual(@as(u32, 3), record.tid);
                 reported += record.a;
                 // After everything the producer kept, before anything later.
-                try testing.expectEqual(@as(u64, 8 + bound), data);
+                try testing.expectEqual(@as(u64, 8 + bound - 1), data);
             } else {
                 try testing.expectEqual(data, record.a);
                 data += 1;
             }
         }
     }
-    try testing.expectEqual(@as(u64, 8 + bound), data);
-    try testing.expectEqual(@as(u64, 5), reported);
+    try testing.expectEqual(@as(u64, 8 + bound - 1), data);
+    try testing.expectEqual(@as(u64, 6), reported);
     try expect_stats_balance(ring, total + 1);
+}
+
+test "ring: a loss past the overflow bound is reported where it happened: records kept after it follow its drop record" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(7, 3);
+    const bound = producer.overflow_capacity_records;
+    // The lane takes 8, the overflow bound - 1 and the drop record; 6 are lost.
+    var value: u64 = 0;
+    while (value < 8 + bound + 5) : (value += 1) _ = producer.write(&test_record(value));
+    try testing.expectEqual(@as(u64, 6), producer.dropped_count);
+    // The lane drains a little; the next write moves 4 records in and keeps 3 of its own
+    // behind the drop record (the last free slot stays for a drop record); 2 more are lost,
+    // reported by a second drop record.
+    var out: [64]Record = undefined;
+    try testing.expectEqual(@as(u32, 4), ring.drain(out[0..4]));
+    const later = value;
+    while (value < later + 5) : (value += 1) _ = producer.write(&test_record(value));
+    try testing.expectEqual(@as(u64, 8), producer.dropped_count);
+    const expected = [_]u64{ 6, later, later + 1, later + 2, 2 };
+    var data: u64 = 4;
+    var seen: usize = 0;
+    while (true) {
+        const count = ring.drain(&out);
+        if (count == 0) {
+            if (!producer.backlogged) break;
+            producer.flush(false);
+            continue;
+        }
+        for (out[0..count]) |record| {
+            if (data < 8 + bound - 1) {
+                try testing.expectEqual(@as(u16, @intFromEnum(layout.EventKind.agent_error)), record.kind);
+                try testing.expectEqual(data, record.a);
+                data += 1;
+                continue;
+            }
+            const is_drop = record.kind == @intFromEnum(layout.EventKind.drop);
+            try testing.expectEqual(seen == 0 or seen == 4, is_drop);
+            if (is_drop) try testing.expectEqual(@as(u32, 3), record.tid);
+            try testing.expectEqual(expected[seen], record.a);
+            seen += 1;
+        }
+    }
+    try testing.expectEqual(@as(usize, 5), seen);
+    try expect_stats_balance(ring, 8 + bound + 5 + 5 + 2);
 }
 
 test "ring: a detaching producer hands its overflow to the collector, waiting while it drains" {
