@@ -595,3 +595,32 @@ describe("steps and routes of a framework (layout version 2: a route on its hand
     expect(routes.filter((row) => row.route !== null).length).toBeGreaterThan(5);
   }, 60_000);
 });
+
+// A call whose return was lost stayed open: every later call of its thread nested under it
+// (depth 23 where the program's deepest is 1). At a `drop` record the thread's open calls
+// end, unfinished, and later calls start from depth 0 again.
+describe("records lost", () => {
+  test("a tiny ring in discard mode: calls after a loss nest as the program called them", async () => {
+    const out = join(scratchDir(), "lossy.bin");
+    const run = await runCli(["run", "--functions", "--hot-calls-per-second", "0", "--ring-size", "64KiB", "--out", out, "--", "node", join(fixtures, "lossy/shallow.cjs")]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toBe("5001000000\n");
+    const [drops] = await rows("SELECT count(*) AS n, min(tid) AS tid FROM events WHERE kind = 'drop' AND flags = 1", out);
+    expect(drops!.n as number).toBeGreaterThan(0);
+    expect(drops!.tid).toBe(0);
+    // Depth 0: outer (or an inner whose outer was lost); depth 1: inner under an outer.
+    const depths = await rows("SELECT f.name, c.depth, count(*) AS n FROM calls c JOIN functions f ON f.id = c.function GROUP BY 1, 2 ORDER BY 1, 2", out);
+    expect(Math.max(...depths.map((row) => row.depth as number))).toBe(1);
+    expect(depths.filter((row) => row.name === "outer").map((row) => row.depth)).toEqual([0]);
+    // An inner's parent is an outer, and within it.
+    const [wrong] = await rows(
+      `SELECT count(*) AS n FROM calls c JOIN calls p ON p.id = c.parent JOIN functions f ON f.id = p.function
+       WHERE f.name <> 'outer' OR c.start_ns < p.start_ns OR (p.end_ns IS NOT NULL AND c.end_ns > p.end_ns)`,
+      out,
+    );
+    expect(wrong!.n).toBe(0);
+    // What a loss cut is unfinished and comes before the drop record that reports it.
+    const [cut] = await rows("SELECT count(*) AS n FROM calls WHERE end_ns IS NULL", out);
+    expect(cut!.n as number).toBeGreaterThan(0);
+  }, 120_000);
+});
