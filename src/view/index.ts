@@ -549,7 +549,7 @@ export class TraceIndex {
           case EventKind.agent_error:
           case EventKind.recording_stop:
           case EventKind.flight_dump: {
-            const label = kind === EventKind.drop ? `${u64(24)} records dropped` : kind === EventKind.agent_error ? `agent error: ${str(24) ?? "?"}` : kind === EventKind.recording_stop ? "recording stopped" : "flight recorder dump";
+            const label = kind === EventKind.drop ? `${u64(24)} records ${(view.getUint16(base + 6, true) & 2) !== 0 ? "overwritten" : "dropped"}` : kind === EventKind.agent_error ? `agent error: ${str(24) ?? "?"}` : kind === EventKind.recording_stop ? "recording stopped" : "flight recorder dump";
             this.recItem[rec] = -(this.instant(thread.calls, t, InstantKind.warning, rec, this.label(label)) + 1);
             break;
           }
