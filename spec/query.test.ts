@@ -595,3 +595,53 @@ describe("steps and routes of a framework (layout version 2: a route on its hand
     expect(routes.filter((row) => row.route !== null).length).toBeGreaterThan(5);
   }, 60_000);
 });
+
+// A call whose return was lost stayed open: every later call of its thread nested under it
+// (depth 23 where the program's deepest is 1). At a `drop` record the thread's open calls
+// end, unfinished, and later calls start from depth 0 again.
+describe("records lost", () => {
+  test("a tiny ring in discard mode: calls after a loss nest as the program called them", async () => {
+    const out = join(scratchDir(), "lossy.bin");
+    const run = await runCli(["run", "--functions", "--hot-calls-per-second", "0", "--ring-size", "64KiB", "--out", out, "--", "node", join(fixtures, "lossy/shallow.cjs")]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toBe("5001000000\n");
+    const [drops] = await rows("SELECT count(*) AS n, min(tid) AS tid FROM events WHERE kind = 'drop' AND flags = 1", out);
+    expect(drops!.n as number).toBeGreaterThan(0);
+    expect(drops!.tid).toBe(0);
+    // Depth 0: outer (or an inner whose outer was lost); depth 1: inner under an outer.
+    const depths = await rows("SELECT f.name, c.depth, count(*) AS n FROM calls c JOIN functions f ON f.id = c.function GROUP BY 1, 2 ORDER BY 1, 2", out);
+    expect(Math.max(...depths.map((row) => row.depth as number))).toBe(1);
+    expect(depths.filter((row) => row.name === "outer").map((row) => row.depth)).toEqual([0]);
+    // An inner's parent is an outer, and within it.
+    const [wrong] = await rows(
+      `SELECT count(*) AS n FROM calls c JOIN calls p ON p.id = c.parent JOIN functions f ON f.id = p.function
+       WHERE f.name <> 'outer' OR c.start_ns < p.start_ns OR (p.end_ns IS NOT NULL AND c.end_ns > p.end_ns)`,
+      out,
+    );
+    expect(wrong!.n).toBe(0);
+    // What a loss cut is unfinished and comes before the drop record that reports it.
+    const [cut] = await rows("SELECT count(*) AS n FROM calls WHERE end_ns IS NULL", out);
+    expect(cut!.n as number).toBeGreaterThan(0);
+  }, 120_000);
+
+  // Overwrite mode: the collector marks overwritten records with the pid and tid of the
+  // thread whose lane lost them, where the drain found them gone (before that thread's
+  // records kept after the loss); the summary says them by thread.
+  test("a tiny ring in overwrite mode: the collector's markers name the thread; calls after a loss nest as the program called them", async () => {
+    const out = join(scratchDir(), "overwritten.bin");
+    const run = await runCli(["run", "--mode", "overwrite", "--functions", "--hot-calls-per-second", "0", "--ring-size", "1MiB", "--out", out, "--", "node", join(fixtures, "lossy/shallow.cjs")]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const [{ pid }] = (await rows("SELECT pid FROM processes WHERE collector = 0", out)) as [{ pid: number }];
+    const marked = await rows("SELECT pid, tid, count(*) AS n, sum(a) AS lost FROM events WHERE kind = 'drop' AND flags = 2 GROUP BY 1, 2", out);
+    expect(marked.map((row) => [row.pid, row.tid])).toEqual([[pid, 0]]);
+    const overwritten = Number(/lost: 0 dropped, (\d+) overwritten/.exec(run.stderr)?.[1]);
+    expect(overwritten).toBeGreaterThan(0);
+    expect(run.stderr).toContain(`    ${marked[0]!.lost} in pid ${pid} main thread\n`);
+    const [{ depth }] = (await rows("SELECT max(depth) AS depth FROM calls", out)) as [{ depth: number }];
+    expect(depth).toBe(1);
+    // One pair: inner under outer (the function table may be overwritten: named by id then).
+    const pairs = await rows("SELECT DISTINCT c.function AS child, p.function AS parent FROM calls c JOIN calls p ON p.id = c.parent", out);
+    expect(pairs.length).toBe(1);
+    expect(pairs[0]!.child).not.toBe(pairs[0]!.parent);
+  }, 120_000);
+});

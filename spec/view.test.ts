@@ -10,6 +10,7 @@ import { cliEntry, repoRoot, runCli } from "./harness";
 import { recordViewTraces, viewFixture, type ViewTraces } from "./view-harness";
 import { encodeRecord, encodeString } from "../src/core/events";
 import { EventKind, RECORD_SIZE } from "../src/core/layout";
+import { SliceKind } from "../src/view/wire";
 import { readTrace, TraceWriter } from "../src/core/trace-file";
 import { TraceIndex } from "../src/view/index";
 import { startViewServer } from "../src/view/server";
@@ -364,3 +365,28 @@ describe("scope view (CLI)", () => {
     }
   }, 90_000);
 });
+
+// A call whose return was lost stayed on its thread's stack: every later call drew under it.
+// At a `drop` record the thread's open calls end there, unfinished; later ones start at row 0.
+test("records lost (a tiny ring, discard mode): calls after a loss are drawn at the rows they ran at", async () => {
+  const out = join(traces.dir, "lossy.bin");
+  const run = await runCli(["run", "--functions", "--hot-calls-per-second", "0", "--ring-size", "64KiB", "--out", out, "--", "node", join(repoRoot, "spec/fixtures/lossy/shallow.cjs")]);
+  expect(run.exitCode, run.stderr).toBe(0);
+  expect(run.stderr).toMatch(/lost: [1-9]\d* dropped/);
+  const lossy = TraceIndex.open(out);
+  // The slice columns (no API gives every slice at once: a window merges what is narrow).
+  const columns = lossy as unknown as Record<"sRow" | "sKind" | "sFlags" | "sStart" | "sEnd", { data: ArrayLike<number>; length: number }>;
+  let deepest = 0;
+  let unfinished = 0;
+  let calls = 0;
+  for (let s = 0; s < columns.sKind.length; s++) {
+    if (columns.sKind.data[s] !== SliceKind.call) continue;
+    calls++;
+    deepest = Math.max(deepest, columns.sRow.data[s]!);
+    // Unfinished: cut by a loss, ending at it, not at the thread's end.
+    if ((columns.sFlags.data[s]! & 1) !== 0) unfinished++;
+  }
+  expect(calls).toBeGreaterThan(1_000_000);
+  expect(deepest).toBe(1);
+  expect(unfinished).toBeGreaterThan(0);
+}, 120_000);

@@ -125,11 +125,13 @@ export fn scope_ring_size_bytes(lane_count: u32, lane_capacity_slots: u32) f64 {
 }
 
 /// Copies up to `max_records` complete records (64 bytes each, seq set to 0) into
-/// `out_records`; returns how many. Only one consumer per ring.
+/// `out_records`; returns how many. In overwrite mode with the `drop` records of the
+/// threads whose lanes lost records put where the losses were (Ring.drain_marked). Only
+/// one consumer per ring.
 export fn scope_ring_drain(ring_pointer: ?*anyopaque, out_records: ?[*]u8, max_records: u32) u32 {
     const handle = ring_handle(ring_pointer) orelse return 0;
     const out: [*]align(1) layout.Record = @ptrCast(out_records orelse return 0);
-    return handle.mapping.ring.drain(out[0..max_records]);
+    return handle.mapping.ring.drain_marked(out[0..max_records], false);
 }
 
 /// As scope_ring_drain, and passes (and counts) positions that were claimed but never
@@ -137,7 +139,7 @@ export fn scope_ring_drain(ring_pointer: ?*anyopaque, out_records: ?[*]u8, max_r
 export fn scope_ring_drain_final(ring_pointer: ?*anyopaque, out_records: ?[*]u8, max_records: u32) u32 {
     const handle = ring_handle(ring_pointer) orelse return 0;
     const out: [*]align(1) layout.Record = @ptrCast(out_records orelse return 0);
-    return handle.mapping.ring.drain_final(out[0..max_records]);
+    return handle.mapping.ring.drain_marked(out[0..max_records], true);
 }
 
 /// The order of scope_ring_stats' output.

@@ -80,6 +80,9 @@ pub const Collector = struct {
     reported_lost: u64 = 0,
     /// Overwritten records the collector marked with its own `drop` records.
     marked_lost: u64 = 0,
+    /// Overwritten records marked by `drop` records naming the thread that lost them (in
+    /// the trace, so also in reported_lost).
+    overwritten_reported: u64 = 0,
     peak_records_per_second: f64 = 0,
     peak_sample_ns: u64 = 0,
     peak_sample_produced: u64 = 0,
@@ -180,7 +183,8 @@ pub const Collector = struct {
     pub fn drain_all(collector: *Collector) u64 {
         var moved: u64 = 0;
         while (true) {
-            const count = collector.ring.drain(collector.buffer);
+            // Overwrite mode: with the drop records of the threads that lost records (Ring.mark_losses).
+            const count = collector.ring.drain_marked(collector.buffer, false);
             if (count == 0) break;
             moved += count;
             const batch = collector.buffer[0..count];
@@ -272,7 +276,7 @@ pub const Collector = struct {
         collector.stop();
         if (collector.flight == null) return;
         while (true) {
-            const count = collector.ring.drain_final(collector.buffer);
+            const count = collector.ring.drain_marked(collector.buffer, true);
             if (count == 0) break;
             collector.flight_take(collector.flight.?, collector.buffer[0..count]);
         }
@@ -304,6 +308,7 @@ pub const Collector = struct {
             if (is_drop) {
                 entry.reported_lost += record.a;
                 collector.reported_lost += record.a;
+                if (record.flags == layout.drop_flag_overwritten) collector.overwritten_reported += record.a;
             }
         }
         collector.recorded += records.len;
@@ -329,18 +334,20 @@ pub const Collector = struct {
         return null;
     }
 
-    /// Overwritten records only the consumer sees: marked whenever their count grew.
+    /// Overwritten records no `drop` record of their thread reported (Ring.mark_losses):
+    /// marked with the collector's own whenever their count grew.
     fn mark_overwritten(collector: *Collector) void {
         if (collector.ring.mode != .overwrite) return;
         const overwritten = collector.ring.stats().overwritten;
-        if (overwritten <= collector.marked_lost) return;
+        const marked = collector.marked_lost + collector.overwritten_reported;
+        if (overwritten <= marked) return;
         var record = std.mem.zeroes(Record);
         record.kind = @intFromEnum(layout.EventKind.drop);
         record.timestamp_ns = clock.monotonic_ns();
         record.pid = collector.own_pid;
-        record.a = overwritten - collector.marked_lost;
+        record.a = overwritten - marked;
         collector.append((&record)[0..1]);
-        collector.marked_lost = overwritten;
+        collector.marked_lost += record.a;
     }
 
     fn sample_peak(collector: *Collector) void {

@@ -46,6 +46,9 @@ comptime {
 
 /// `drop` flags bit 0: written by the producer that lost the events.
 pub const drop_flag_producer: u16 = 1;
+/// `drop` flags bit 1: overwritten records (overwrite mode), written by the collector where
+/// it found them lost, with the pid and tid of the thread whose lane lost them.
+pub const drop_flag_overwritten: u16 = 2;
 
 /// Event kinds. Values are part of the file format: append, never renumber.
 pub const EventKind = enum(u16) {
@@ -83,9 +86,11 @@ pub const EventKind = enum(u16) {
     message_send = 10,
     message_receive = 11,
     /// Events lost. a = count. Written by the producer that lost them (its pid and tid,
-    /// stamped with the time of the first loss, flags bit 0 = drop_flag_producer) once it
-    /// can write again, and by the collector (its own pid) for losses no producer
-    /// reported: overwritten records, a producer that ended or died first.
+    /// stamped with the time of the first loss, flags bit 0 = drop_flag_producer) where the
+    /// loss is in its stream, by the collector for overwritten records of a lane one thread
+    /// held (that thread's pid and tid, flags bit 1 = drop_flag_overwritten, stamped as the
+    /// record next to the loss), and by the collector (its own pid) for losses no one
+    /// reported: other overwritten records, a producer that ended or died first.
     drop = 12,
     /// The agent caught an error of its own. a = str message.
     agent_error = 13,

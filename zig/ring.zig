@@ -111,6 +111,8 @@ pub const lane_control_size_bytes: u64 = 256;
 const line_size_bytes = 128;
 
 pub const lane_count_max: u32 = 256;
+/// Ring.drain_losses' entries.
+pub const drain_losses_max: u32 = 2 * lane_count_max;
 pub const lane_capacity_slots_min: u32 = 8;
 /// 2^22 slots × 64 bytes = 256 MiB per lane.
 pub const lane_capacity_slots_max: u32 = 1 << 22;
@@ -445,6 +447,21 @@ pub const Ring = struct {
     drain_lane_next: u32 = 0,
     /// Consumer-only (Stats.unpacked): written by the drain, read by stats() on any thread.
     unpacked: std.atomic.Value(u64) = .init(0),
+    /// Consumer-only, overwrite mode: where the last drain passed positions it counted as
+    /// overwritten, lane by lane, for the collector's markers: one entry per run of them
+    /// (a producer lapping the drain as it copies loses slots here and there); past
+    /// drain_losses_max, later runs add to the last entry, moved to the newest.
+    drain_losses: [drain_losses_max]DrainLoss = undefined,
+    drain_losses_len: u32 = 0,
+    /// Consumer-only, overwrite mode: each lane's exclusive holder's pid when a drain last
+    /// saw it held (0: shared), for a lane its holder left before the drain came (exited).
+    drain_holders: [lane_count_max]u32 = @splat(0),
+
+    /// Positions of one lane a drain passed as overwritten: `count` of them, met when
+    /// `index` records were in `out`; `first` .. `end`: the lane's records this drain copied
+    /// (those from `index` on came after the loss). `holder`: the lane's exclusive holder's
+    /// pid then, else 0 (shared or free: its records may be any of several threads').
+    pub const DrainLoss = struct { index: u32, count: u64, first: u32, end: u32, holder: u32 };
 
     /// Formats `memory` as an empty ring. `memory` must be zeroed (a fresh mapping).
     pub fn format(memory: []align(page_size_bytes) u8, options: Options) Error!Ring {
@@ -618,6 +635,64 @@ pub const Ring = struct {
         return ring.drain_lanes(out, false);
     }
 
+    /// As drain (drain_final with `final`), and in overwrite mode with the `drop` records of
+    /// the losses it found put in (mark_losses): up to drain_losses_max of `out` is kept
+    /// for them (all of `out` is drained when it is not longer than that). The collector's.
+    pub fn drain_marked(ring: *Ring, out: []align(1) Record, final: bool) u32 {
+        if (ring.mode != .overwrite or out.len <= drain_losses_max) return ring.drain_lanes(out, final);
+        const count = ring.drain_lanes(out[0 .. out.len - drain_losses_max], final);
+        return ring.mark_losses(out, count);
+    }
+
+    /// Overwrite mode, after a drain of `count` records into `records`: puts a `drop` record
+    /// (flags drop_flag_overwritten, a = the count) where the drain passed overwritten
+    /// positions of a lane one producer held, naming that thread (the pid and tid of the
+    /// lane's record next to the loss, when it is the holder's) and stamped as that record,
+    /// so readers end the thread's open calls there (ARCHITECTURE.md "Records lost: calls
+    /// nest again from depth 0"); returns the new count. Losses of shared lanes, or with no
+    /// record of the lane beside them, are left to the collector's own marker.
+    pub fn mark_losses(ring: *const Ring, records: []align(1) Record, count: u32) u32 {
+        const losses = ring.drain_losses[0..ring.drain_losses_len];
+        var markers: u32 = 0;
+        for (losses) |*loss| markers += @intFromBool(loss_neighbour(loss, records[0..count]) != null);
+        if (markers == 0) return count;
+        assert(records.len >= count + markers);
+        // From the last: each segment moves up by the markers before it; a loss's neighbour
+        // (at or just below its index) is read before anything is moved onto it.
+        var end: u32 = count;
+        var shift = markers;
+        var at = losses.len;
+        while (at > 0) {
+            at -= 1;
+            const loss = &losses[at];
+            const neighbour = loss_neighbour(loss, records[0..count]) orelse continue;
+            var record = std.mem.zeroes(Record);
+            record.kind = @intFromEnum(layout.EventKind.drop);
+            record.flags = layout.drop_flag_overwritten;
+            record.timestamp_ns = neighbour.timestamp_ns;
+            record.pid = neighbour.pid;
+            record.tid = neighbour.tid;
+            record.a = loss.count;
+            var from = end;
+            while (from > loss.index) {
+                from -= 1;
+                records[from + shift] = records[from];
+            }
+            records[loss.index + shift - 1] = record;
+            shift -= 1;
+            end = loss.index;
+        }
+        assert(shift == 0);
+        return count + markers;
+    }
+
+    /// The lane's record next to `loss` (after it, else before it) when the lane's holder wrote it.
+    fn loss_neighbour(loss: *const DrainLoss, records: []align(1) const Record) ?*align(1) const Record {
+        if (loss.holder == 0) return null;
+        const neighbour = if (loss.index < loss.end) &records[loss.index] else if (loss.index > loss.first) &records[loss.index - 1] else return null;
+        return if (neighbour.pid == loss.holder) neighbour else null;
+    }
+
     /// As drain, and also passes positions that were claimed but never completed,
     /// counting them (abandoned in discard mode, overwritten in overwrite mode). Only
     /// once every producer has detached or died: a live writer could still be inside.
@@ -629,11 +704,12 @@ pub const Ring = struct {
         assert(ring.drain_lane_next < ring.lane_count);
         var count: u32 = 0;
         var visited: u32 = 0;
+        ring.drain_losses_len = 0;
         while (visited < ring.lane_count and count < out.len) : (visited += 1) {
             const lane_index = (ring.drain_lane_next + visited) % ring.lane_count;
             count += switch (ring.mode) {
                 .discard => ring.drain_lane_discard(lane_index, out[count..], final),
-                .overwrite => ring.drain_lane_overwrite(lane_index, out[count..], final),
+                .overwrite => ring.drain_lane_overwrite(lane_index, out, count, final),
             };
         }
         ring.drain_lane_next = (ring.drain_lane_next + 1) % ring.lane_count;
@@ -679,7 +755,11 @@ pub const Ring = struct {
         return tally.publish(ring, lane);
     }
 
-    fn drain_lane_overwrite(ring: *Ring, lane_index: u32, out: []align(1) Record, final: bool) u32 {
+    /// Drains lane `lane_index` into `out_all` from `first` on; returns the records copied.
+    fn drain_lane_overwrite(ring: *Ring, lane_index: u32, out_all: []align(1) Record, first: u32, final: bool) u32 {
+        const out = out_all[first..];
+        // This lane's entries of drain_losses start here.
+        const losses_start = ring.drain_losses_len;
         const lane = &ring.lanes[lane_index];
         const slots = ring.lane_slots(lane_index);
         const capacity: u64 = ring.lane_capacity_slots;
@@ -691,6 +771,7 @@ pub const Ring = struct {
         if (head > tail + capacity) {
             // Lapped: the positions older than the last lap are gone.
             overwritten += head - capacity - tail;
+            ring.note_loss(losses_start, first, head - capacity - tail);
             tail = head - capacity;
         }
         var tally: Tally = .{};
@@ -717,6 +798,7 @@ pub const Ring = struct {
                     // Only a writer of a later position changes a committed slot.
                     assert(seq_distance(seq_after, tail) > 0);
                     overwritten += 1;
+                    ring.note_loss(losses_start, first + tally.count, 1);
                 }
                 tail += 1;
                 continue;
@@ -725,17 +807,56 @@ pub const Ring = struct {
             if (distance > 0 or final) {
                 // A later position took the slot, or the writer gave up or died.
                 overwritten += 1;
+                ring.note_loss(losses_start, first + tally.count, 1);
                 tail += 1;
                 continue;
             }
             // Its writer is inside (busy) or has not arrived yet: wait for it.
             break;
         }
+        if (overwritten > 0 and tally.count == 0 and !final) {
+            // Lost, and nothing of the lane after it to place the loss by (its writer is
+            // inside the next slot): passed next time instead, with what follows, so the
+            // loss's drop record stands before that (mark_losses). Nothing was handed on.
+            ring.drain_losses_len = losses_start;
+            return 0;
+        }
         // Monotonic: producers do not read the tail in overwrite mode.
         lane.tail.store(tail, .monotonic);
+        // Monotonic: who holds the lane names whose records were lost; changed only at
+        // attach and detach. A free lane's records are its last holder's.
+        const holders = lane.holders.load(.monotonic);
+        const holder = if (Holders.is_exclusive(holders)) Holders.pid(holders) else if (Holders.count(holders) == 0) ring.drain_holders[lane_index] else 0;
+        ring.drain_holders[lane_index] = holder;
         // Monotonic: statistics, written only here.
-        if (overwritten > 0) _ = lane.overwritten.fetchAdd(overwritten, .monotonic);
+        if (overwritten > 0) {
+            _ = lane.overwritten.fetchAdd(overwritten, .monotonic);
+            for (ring.drain_losses[losses_start..ring.drain_losses_len]) |*loss| {
+                loss.first = first;
+                loss.end = first + tally.count;
+                loss.holder = holder;
+            }
+        }
         return tally.publish(ring, lane);
+    }
+
+    /// `count` positions of the lane being drained (its entries from `losses_start`) passed
+    /// as overwritten when `index` records were in the drain's `out`: a run of its own
+    /// unless it continues the last one (no record copied in between).
+    fn note_loss(ring: *Ring, losses_start: u32, index: u32, count: u64) void {
+        if (ring.drain_losses_len > losses_start) {
+            const last = &ring.drain_losses[ring.drain_losses_len - 1];
+            if (last.index == index or ring.drain_losses_len == drain_losses_max) {
+                last.index = index;
+                last.count += count;
+                return;
+            }
+        } else if (ring.drain_losses_len == drain_losses_max) {
+            // Full with other lanes' runs: this lane's go to the collector's own marker.
+            return;
+        }
+        ring.drain_losses[ring.drain_losses_len] = .{ .index = index, .count = count, .first = 0, .end = 0, .holder = 0 };
+        ring.drain_losses_len += 1;
     }
 
     /// What one lane's drain handed on, kept the same way by both modes' drains: records
@@ -932,6 +1053,8 @@ pub const Producer = struct {
     /// first of them was lost.
     drops_unreported: u64 = 0,
     drop_first_ns: u64 = 0,
+    /// The overflow position of the last `drop` record put there (drop_in_overflow).
+    overflow_drop: ?u64 = null,
 
     /// Detaches; first moves what its overflow holds into the lane, waiting for the
     /// collector as long as it makes progress (see flush).
@@ -1178,6 +1301,11 @@ pub const Producer = struct {
 
     /// Keeps records the lane cannot take, stamped now (a zero timestamp) and complete,
     /// in the overflow; drops what does not fit (all of it when fewer than count_min fit).
+    /// The overflow's last free slot is kept for a `drop` record: a loss is reported there,
+    /// in the thread's stream where it happened, after what was kept before it and before
+    /// anything kept after it (readers end the thread's open calls there: ARCHITECTURE.md
+    /// "Nothing lost at default settings: bursts"); losses while it is the newest record
+    /// add to its count.
     fn spill(producer: *Producer, records: []align(1) const Record, count_min: u32, now_given_ns: u64) u32 {
         assert(records.len > 0);
         assert(producer.mode == .discard);
@@ -1185,9 +1313,10 @@ pub const Producer = struct {
         var now_ns = now_given_ns;
         if (now_ns == 0) now_ns = producer.clock.now_ns();
         var count: u32 = 0;
-        if (producer.overflow.reserve(producer.overflow_capacity_records)) {
-            const free = producer.overflow.free();
-            count = @intCast(@min(free, count_wanted));
+        const mapped = producer.overflow.reserve(producer.overflow_capacity_records);
+        if (mapped) {
+            const room = producer.overflow.free() -| 1;
+            count = @intCast(@min(room, count_wanted));
             if (count < count_min) count = 0;
             for (records[0..count]) |*record| {
                 const timestamp_ns = if (record.timestamp_ns == 0) now_ns else record.timestamp_ns;
@@ -1203,11 +1332,39 @@ pub const Producer = struct {
                 producer.backlogged = true;
             }
         }
-        // Counted in records as the trace would have held them (a pack: each of its calls).
-        if (count < count_wanted) producer.drop_unreported(@intCast(layout.expanded_count(records[count..])), now_ns);
+        if (count < count_wanted) {
+            // Counted in records as the trace would have held them (a pack: each of its calls).
+            const lost: u32 = @intCast(layout.expanded_count(records[count..]));
+            if (mapped) producer.drop_in_overflow(lost, now_ns) else producer.drop_unreported(lost, now_ns);
+        }
         // The lane is full: the collector should be draining now.
         wake_collector(producer.header);
         return count;
+    }
+
+    /// A loss while the overflow holds records: counted, and reported by the `drop` record
+    /// at the overflow's newest position (the slot spill keeps free), made now or, when it
+    /// is still the newest, added to. Not in written_count (that counts the caller's records);
+    /// pending as the one record the trace will hold.
+    fn drop_in_overflow(producer: *Producer, count: u32, now_ns: u64) void {
+        producer.drop(count);
+        const overflow = &producer.overflow;
+        if (producer.overflow_drop) |position| {
+            if (position + 1 == overflow.write and position >= overflow.read) {
+                overflow.records.?[position & (overflow.capacity - 1)].a += count;
+                return;
+            }
+        }
+        assert(overflow.free() > 0);
+        var record = std.mem.zeroes(Record);
+        record.kind = @intFromEnum(layout.EventKind.drop);
+        record.flags = layout.drop_flag_producer;
+        record.a = count;
+        producer.overflow_drop = overflow.write;
+        overflow.push(&record, now_ns, producer.pid, producer.tid);
+        // Monotonic: a statistic (see spill).
+        _ = producer.lane.overflow_pending.fetchAdd(1, .monotonic);
+        producer.backlogged = true;
     }
 
     fn drop_unreported(producer: *Producer, count: u32, now_ns: u64) void {
@@ -1254,18 +1411,27 @@ pub const Producer = struct {
     /// Gives up on what the overflow still holds (the collector is gone or stuck):
     /// counted as dropped, and no longer pending.
     fn overflow_abandon(producer: *Producer) void {
-        const count: u32 = @intCast(producer.overflow.count());
-        assert(count > 0);
+        assert(producer.overflow.count() > 0);
+        var count: u64 = 0;
         var lost: u64 = 0;
+        var pending: u64 = 0;
         while (producer.overflow.count() > 0) {
             const run = producer.overflow.oldest_run();
-            lost += layout.expanded_count(run);
+            for (run) |*record| {
+                // A `drop` record of its own (drop_in_overflow): its losses are counted already.
+                if (is_overflow_drop(record)) {
+                    pending += 1;
+                    continue;
+                }
+                count += 1;
+                lost += layout.expanded_count(record[0..1]);
+            }
             producer.overflow.pop(run.len);
         }
         producer.overflow.release();
-        _ = producer.lane.overflow_pending.fetchSub(lost, .monotonic);
+        _ = producer.lane.overflow_pending.fetchSub(lost + pending, .monotonic);
         producer.written_count -= count;
-        producer.drop(@intCast(lost));
+        if (lost > 0) producer.drop(@intCast(lost));
     }
 
     /// Past the private mark: look at the lane's fill and wake a sleeping collector
@@ -1395,6 +1561,11 @@ fn collector_gone(header: *const Header) bool {
 /// A producer's private FIFO of complete records (stamped, pid and tid set): mapped on
 /// first use (address space only; pages are touched as a burst reaches them) and
 /// unmapped once empty, so a program pays memory only while a burst is held.
+/// A `drop` record a producer put in its overflow (drop_in_overflow); the agents write none.
+fn is_overflow_drop(record: *align(1) const Record) bool {
+    return record.kind == @intFromEnum(layout.EventKind.drop) and record.flags == layout.drop_flag_producer;
+}
+
 const Overflow = struct {
     records: ?[*]Record = null,
     /// Records; a power of two. Set when mapped.
@@ -1742,7 +1913,8 @@ test "ring: past the overflow bound records drop, counted, then reported once" {
     const total: u64 = 8 + bound + 5;
     var value: u64 = 0;
     while (value < total) : (value += 1) _ = producer.write(&test_record(value));
-    try testing.expectEqual(@as(u64, 5), producer.dropped_count);
+    // The overflow's last slot holds the drop record: 6 lost.
+    try testing.expectEqual(@as(u64, 6), producer.dropped_count);
     try testing.expectEqual(@as(u64, bound), ring.stats().overflow_pending);
     var out: [64]Record = undefined;
     var data: u64 = 0;
@@ -1759,16 +1931,62 @@ test "ring: past the overflow bound records drop, counted, then reported once" {
                 try testing.expectEqual(@as(u32, 3), record.tid);
                 reported += record.a;
                 // After everything the producer kept, before anything later.
-                try testing.expectEqual(@as(u64, 8 + bound), data);
+                try testing.expectEqual(@as(u64, 8 + bound - 1), data);
             } else {
                 try testing.expectEqual(data, record.a);
                 data += 1;
             }
         }
     }
-    try testing.expectEqual(@as(u64, 8 + bound), data);
-    try testing.expectEqual(@as(u64, 5), reported);
+    try testing.expectEqual(@as(u64, 8 + bound - 1), data);
+    try testing.expectEqual(@as(u64, 6), reported);
     try expect_stats_balance(ring, total + 1);
+}
+
+test "ring: a loss past the overflow bound is reported where it happened: records kept after it follow its drop record" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(7, 3);
+    const bound = producer.overflow_capacity_records;
+    // The lane takes 8, the overflow bound - 1 and the drop record; 6 are lost.
+    var value: u64 = 0;
+    while (value < 8 + bound + 5) : (value += 1) _ = producer.write(&test_record(value));
+    try testing.expectEqual(@as(u64, 6), producer.dropped_count);
+    // The lane drains a little; the next write moves 4 records in and keeps 3 of its own
+    // behind the drop record (the last free slot stays for a drop record); 2 more are lost,
+    // reported by a second drop record.
+    var out: [64]Record = undefined;
+    try testing.expectEqual(@as(u32, 4), ring.drain(out[0..4]));
+    const later = value;
+    while (value < later + 5) : (value += 1) _ = producer.write(&test_record(value));
+    try testing.expectEqual(@as(u64, 8), producer.dropped_count);
+    const expected = [_]u64{ 6, later, later + 1, later + 2, 2 };
+    var data: u64 = 4;
+    var seen: usize = 0;
+    while (true) {
+        const count = ring.drain(&out);
+        if (count == 0) {
+            if (!producer.backlogged) break;
+            producer.flush(false);
+            continue;
+        }
+        for (out[0..count]) |record| {
+            if (data < 8 + bound - 1) {
+                try testing.expectEqual(@as(u16, @intFromEnum(layout.EventKind.agent_error)), record.kind);
+                try testing.expectEqual(data, record.a);
+                data += 1;
+                continue;
+            }
+            const is_drop = record.kind == @intFromEnum(layout.EventKind.drop);
+            try testing.expectEqual(seen == 0 or seen == 4, is_drop);
+            if (is_drop) try testing.expectEqual(@as(u32, 3), record.tid);
+            try testing.expectEqual(expected[seen], record.a);
+            seen += 1;
+        }
+    }
+    try testing.expectEqual(@as(usize, 5), seen);
+    try expect_stats_balance(ring, 8 + bound + 5 + 5 + 2);
 }
 
 test "ring: a detaching producer hands its overflow to the collector, waiting while it drains" {
@@ -1814,6 +2032,71 @@ test "ring: overwrite mode keeps the newest, counts the overwritten" {
     try testing.expectEqual(@as(u64, 13), stats.overwritten);
     try testing.expectEqual(@as(u64, 0), stats.dropped);
     try expect_stats_balance(ring, 21);
+}
+
+test "ring: an overwrite-mode drain says where it passed overwritten positions, lane by lane, and who held the lane" {
+    var test_ring = try TestRing.init(2, 8, .overwrite);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    // The lane's holder is named by the process's pid, as the agents name their records.
+    const pid: u32 = @intCast(std.c.getpid());
+    var lapped = ring.attach(pid, 0);
+    var kept = ring.attach(pid, 1);
+    var value: u64 = 0;
+    while (value < 21) : (value += 1) try testing.expect(lapped.write(&test_record(value)));
+    try testing.expect(kept.write(&test_record(100)));
+    var out: [16]Record = undefined;
+    try testing.expectEqual(@as(u32, 9), ring.drain(&out));
+    // One lane lost 13 before the 8 it kept; the other lost none.
+    try testing.expectEqual(@as(u32, 1), ring.drain_losses_len);
+    const loss = ring.drain_losses[0];
+    try testing.expectEqual(@as(u64, 13), loss.count);
+    try testing.expectEqual(pid, loss.holder);
+    try testing.expectEqual(loss.first, loss.index);
+    try testing.expectEqual(loss.first + 8, loss.end);
+    try testing.expectEqual(@as(u64, 13), out[loss.index].a);
+    try testing.expectEqual(@as(u32, 0), out[loss.index].tid);
+    // The next drain finds nothing lost.
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    try testing.expectEqual(@as(u32, 0), ring.drain_losses_len);
+    // A producer lapping the drain as it copies: a run of losses per place in `out`.
+    ring.note_loss(0, 0, 13);
+    ring.note_loss(0, 0, 1);
+    ring.note_loss(0, 3, 1);
+    ring.note_loss(0, 3, 2);
+    try testing.expectEqual(@as(u32, 2), ring.drain_losses_len);
+    try testing.expectEqual(@as(u64, 14), ring.drain_losses[0].count);
+    try testing.expectEqual(@as(u32, 3), ring.drain_losses[1].index);
+    try testing.expectEqual(@as(u64, 3), ring.drain_losses[1].count);
+}
+
+test "ring: drain_marked puts a drop record naming the thread before what its lane kept after a loss" {
+    var test_ring = try TestRing.init(2, 8, .overwrite);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    const pid: u32 = @intCast(std.c.getpid());
+    // Lane 1 held by one producer (exclusive), lane 0 shared: its loss names no thread.
+    var lapped = ring.attach(pid, 4);
+    var shared = ring.attach(pid, 5);
+    var value: u64 = 0;
+    while (value < 21) : (value += 1) try testing.expect(lapped.write(&test_record(value)));
+    while (value < 31) : (value += 1) try testing.expect(shared.write(&test_record(value)));
+    var out: [drain_losses_max + 32]Record = undefined;
+    const count = ring.drain_marked(&out, false);
+    try testing.expectEqual(@as(u32, 17), count);
+    var markers: u32 = 0;
+    for (out[0..count], 0..) |record, index| {
+        if (record.kind != @intFromEnum(layout.EventKind.drop)) continue;
+        markers += 1;
+        try testing.expectEqual(layout.drop_flag_overwritten, record.flags);
+        try testing.expectEqual(@as(u32, 4), record.tid);
+        try testing.expectEqual(@as(u64, 13), record.a);
+        // Before the 8 the lane kept, stamped as the first of them.
+        try testing.expectEqual(@as(u64, 13), out[index + 1].a);
+        try testing.expectEqual(out[index + 1].timestamp_ns, record.timestamp_ns);
+    }
+    try testing.expectEqual(@as(u32, 1), markers);
+    try testing.expectEqual(@as(u64, 15), ring.stats().overwritten);
 }
 
 test "ring: batch claim takes what fits, all-or-nothing when asked" {

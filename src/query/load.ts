@@ -457,6 +457,13 @@ export class TraceLoader {
     // A receive is handled by the thread's next call when nothing else happens in between.
     if (t.pendingReceive !== null && (kind < K.function_table || kind > K.function_level)) t.pendingReceive = null;
     switch (kind) {
+      case K.drop:
+        // Records of this thread were lost just before (ARCHITECTURE.md "Records lost: calls
+        // nest again from depth 0"): the calls on its stack may have ended among them, so
+        // they end here as at the trace's end (no end) and later calls start from depth 0.
+        // A collector's marker names the collector, whose thread has no calls. An event still.
+        this.unstack(t, null);
+        return;
       case K.function_call:
         if (flags !== 0) return; // not a call this version knows how to rebuild: an event of its own
         return this.call(t, id, ts, num(a), num(b), c, d, e);
@@ -791,9 +798,9 @@ export class TraceLoader {
     return t.open.get(ordinal);
   }
 
-  /** Takes `call` off its thread's stack; calls above it never ended (written so). */
-  private unstack(t: ThreadState, call: OpenCall): void {
-    if (!call.onStack) return;
+  /** Takes `call` off its thread's stack; calls above it never ended (written so). `null`: the whole stack. */
+  private unstack(t: ThreadState, call: OpenCall | null): void {
+    if (call !== null && !call.onStack) return;
     const stack = t.stack;
     while (stack.length !== 0) {
       const top = stack.pop()!;

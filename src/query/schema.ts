@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 10;
+export const SCHEMA_VERSION = 11;
 
 /** One event_marks row per this many events of a thread. */
 export const MARK_EVERY = 1024;

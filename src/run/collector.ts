@@ -73,11 +73,12 @@ export interface RunSummary {
    * overflow of a process that died. */
   dropped: number;
   overwritten: number;
-  /** Losses by the process and thread that had them, as their producers reported them. */
+  /** Losses by the process and thread that had them, as their producers reported them (overwrite
+   * mode: as the collector found them, by the thread whose lane lost them, Ring.mark_losses). */
   losses: Loss[];
   /** Errors the agents caught in their own code (never passed to the program), by process and thread. */
   agentErrors: Loss[];
-  /** Losses no producer reported (overwritten records; a process that ended or died first). */
+  /** Losses no one named a thread for (records overwritten in a shared lane; a process that ended or died first). */
   unattributed: number;
   mode: "discard" | "overwrite";
   /** The ring's lanes as made: --ring-size rounded down to a power of two a lane, at least 64 KiB (what the loss lines say it is now). */
@@ -404,13 +405,16 @@ export class Collector {
   /**
    * Lost events are themselves events. Producers report their own drops (a `drop` record
    * with their pid and tid); overwritten records only the collector sees, so it marks
-   * them whenever their count grew. The rest (a producer that ended or died before it
-   * could report) gets one marker at the end (finish).
+   * them whenever their count grew: the drain thread with the pid and tid of the thread
+   * whose lane lost them where it can (zig/collector.zig with_loss_markers; counted as
+   * reported: in overwrite mode no producer reports a loss of its own), and here with
+   * its own. The rest (a producer that ended or died before it could report) gets one
+   * marker at the end (finish).
    */
   private markOverwritten(): void {
     if (this.options.mode !== "overwrite") return;
     const { overwritten } = this.ring.stats();
-    const unmarked = overwritten - this.markedLost;
+    const unmarked = overwritten - this.markedLost - this.reportedLost;
     if (unmarked > 0) {
       this.appendOwn(EventKind.drop, unmarked);
       this.markedLost += unmarked;

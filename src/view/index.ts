@@ -535,10 +535,21 @@ export class TraceIndex {
             break;
           }
           case EventKind.drop:
+            // Records of this thread were lost just before (ARCHITECTURE.md "Records lost:
+            // calls nest again from depth 0"): the calls on its stack end here, unfinished as
+            // at the trace's end, and later calls start from depth 0. A collector's marker
+            // names the collector, whose thread has no calls.
+            while (thread.stackSlice.length > 0) {
+              const slice = thread.stackSlice.pop()!;
+              thread.stackCall.pop();
+              this.close(slice, t, -1);
+              this.sFlags.data[slice]! |= SliceFlag.unfinished;
+            }
+          // falls through: shown as a warning
           case EventKind.agent_error:
           case EventKind.recording_stop:
           case EventKind.flight_dump: {
-            const label = kind === EventKind.drop ? `${u64(24)} records dropped` : kind === EventKind.agent_error ? `agent error: ${str(24) ?? "?"}` : kind === EventKind.recording_stop ? "recording stopped" : "flight recorder dump";
+            const label = kind === EventKind.drop ? `${u64(24)} records ${(view.getUint16(base + 6, true) & 2) !== 0 ? "overwritten" : "dropped"}` : kind === EventKind.agent_error ? `agent error: ${str(24) ?? "?"}` : kind === EventKind.recording_stop ? "recording stopped" : "flight recorder dump";
             this.recItem[rec] = -(this.instant(thread.calls, t, InstantKind.warning, rec, this.label(label)) + 1);
             break;
           }
