@@ -218,7 +218,7 @@ describe("dist/scope", () => {
     for (const args of [["doctor"], ["run", "--out", "c.bin", "--", "node", "-e", "0"]]) {
       const result = await scope(args, { XDG_CACHE_HOME: file });
       expect(result.exitCode).toBe(1);
-      expect(result.stderr + result.stdout).toContain(`cannot make scope's cache directory ${join(file, "scope")} (ENOTDIR): scope unpacks its native library and agent there; set XDG_CACHE_HOME to a directory this user can write`);
+      expect(result.stderr + result.stdout).toContain(`cannot make scope's cache directory ${join(file, "scope")}: not a directory (ENOTDIR); scope unpacks its native library and agent there; set XDG_CACHE_HOME to a directory this user can write`);
     }
   });
 

@@ -15,6 +15,7 @@ import { BUNDLE_FILE, codeCacheLoader, wrappedBundle } from "../agent/node/code-
 import { VERSION } from "../version";
 import * as layout from "./layout";
 import { setLibscopePath } from "./native";
+import { systemReason } from "./system-error";
 import { pidAlive } from "./pid";
 import { oxcBindingPlugin } from "./oxc-plugin";
 
@@ -109,8 +110,8 @@ function extractEmbedded(): Assets {
     ensurePrivateDir(root);
   } catch (error) {
     // A service account's HOME is often missing or read-only: say where else the files can go.
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`cannot make scope's cache directory ${root} (${code ?? (error as Error).message}): scope unpacks its native library and agent there; set XDG_CACHE_HOME to a directory this user can write`);
+    const why = systemReason(error as Error) ?? (error as Error).message;
+    throw new Error(`cannot make scope's cache directory ${root}: ${why}; scope unpacks its native library and agent there; set XDG_CACHE_HOME to a directory this user can write`);
   }
   const dir = join(root, `${VERSION}-${SCOPE_ASSET_HASH}`);
   const names = Object.keys(embedded) as AssetName[];
