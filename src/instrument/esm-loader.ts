@@ -4,6 +4,8 @@
  * _compile hook, which sees it whether it is required or imported. "module-typescript" is
  * TypeScript Node 22.18+ strips itself after this hook (columns unchanged): instrumented as
  * TypeScript (the parser goes by the file's extension), handed back with its format.
+ * TypeScript of format "module" goes on to a TypeScript loader's compiler (`--import tsx`),
+ * with scope's map for it to compose (instrument.ts handedOn).
  */
 import { fileURLToPath } from "node:url";
 import { instrumentVia, openTransformCache, type TransformCache } from "./cache";
