@@ -415,3 +415,84 @@ describe.skipIf(strippingNodes.length === 0)("TypeScript run by Node itself (typ
     }
   });
 });
+
+// A TypeScript loader registered after scope's (`--import tsx`: module.register's last hooks
+// run first) compiles the TypeScript scope instrumented; its map must lead to the untraced
+// places: esbuild (through tsx) composes scope's inline map of its edit into its own
+// (esm-loader.ts handedOn). Every function of render.ts on one line: each column moves.
+const tsxNodes = ["node", ...strippingNodes.filter((node) => node.includes("-24/"))];
+const tsxRender = `export interface Item { name: string }
+
+export function render(items: Item[]): string {
+  return items.map((i) => i.name).join(",");
+}
+
+export class Widget {
+  constructor(public label: string) {}
+  draw(): string { return this.label; }
+  fails(): never { throw new Error("x") }
+}
+`;
+const tsxMain = `import { render, Widget } from "./render.ts";
+
+console.log(render([{ name: "a" }, { name: "b" }]));
+const w = new Widget("w");
+try {
+  w.fails();
+} catch (e) {
+  console.log((e as Error).stack!.split("\\n").filter((l) => l.includes("/src/")).map((l) => l.trim().replace(process.cwd() + "/", "")).join(" | "));
+}
+`;
+
+describe("an ES module TypeScript loader after scope's (tsx)", () => {
+  let tsxProject = "";
+  let tsNodeProject = "";
+  beforeAll(async () => {
+    const tools = await installTools("tsx");
+    tsxProject = writeProject(join(scratchDir(), "tsx"), tools, { "src/render.ts": tsxRender, "src/main.ts": tsxMain });
+    writeFileSync(join(tsxProject, "package.json"), JSON.stringify({ name: "tsx-project", private: true, type: "module" }));
+    const typescript = await installTools("typescript");
+    tsNodeProject = writeProject(join(scratchDir(), "ts-node-esm"), typescript, {
+      "src/render.ts": tsxRender,
+      "src/main.ts": tsxMain.replace('"./render.ts"', '"./render.js"'),
+      "tsconfig.json": JSON.stringify({ compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "node", types: [] } }),
+    });
+    writeFileSync(join(tsNodeProject, "package.json"), JSON.stringify({ name: "ts-node-esm-project", private: true, type: "module" }));
+  }, 600_000);
+
+  // `--loader` hooks are registered before scope's: scope instruments ts-node's JavaScript,
+  // which carries its map (the .ts name, format "module": not handed on, instrument.ts).
+  // (ts-node 10.9.2's ESM loader runs on Node 20, not 24.)
+  test.skipIf(!Bun.spawnSync(["node", "--version"]).stdout.toString().startsWith("v20."))("ts-node/esm by --loader (Node 20): stacks as untraced", async () => {
+    const argv = ["node", "--no-warnings", "--loader", "ts-node/esm", "src/main.ts"];
+    const env = { ...toolsEnv, TS_NODE_TRANSPILE_ONLY: "1" };
+    const plain = await runUntraced(argv, { cwd: tsNodeProject, env });
+    expect(plain.stdout).toContain("at Widget.fails (file://src/render.ts:10:");
+    const run = await runTraced(argv, { cwd: tsNodeProject, env, scopeArgs: ["--functions"] });
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+    const calls = ofKind(run.events, "function_call").map((event) => String((event.fields as { function: string }).function).split(" ")[0]);
+    expect(calls).toContain("Widget.fails");
+  });
+
+  test.each(tsxNodes)("%s: stacks at the untraced line:column, the table at render.ts's places", async (node) => {
+    const argv = [node, "--import", "tsx", "src/main.ts"];
+    const plain = await runUntraced(argv, { cwd: tsxProject, env: toolsEnv });
+    expect(plain.stdout).toContain(`at Widget.fails (src/render.ts:${placeOf(tsxRender, "new Error").join(":")})`);
+    for (const level of ["full", "calls"]) {
+      for (const start of ["first", "cached"]) {
+        const run = await runTraced(argv, { cwd: tsxProject, env: toolsEnv, scopeArgs: [`--functions={"level":"${level}"}`] });
+        expect({ level, start, status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ level, start, status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+        expect(ofKind(run.events, "agent_error")).toEqual([]);
+        const expected = {
+          render: `src/render.ts:${placeOf(tsxRender, "function render").join(":")}`,
+          // A method's place is its parameters' (as any TypeScript file's, loaded without tsx).
+          "Widget.fails": `src/render.ts:${placeOf(tsxRender, "(", "  fails").join(":")}`,
+          "Widget.draw": `src/render.ts:${placeOf(tsxRender, "(", "  draw").join(":")}`,
+        };
+        expect(tablePlaces(run, tsxProject, Object.keys(expected))).toEqual(expected);
+        const calls = ofKind(run.events, "function_call").map((event) => String((event.fields as { function: string }).function).split(" ")[0]);
+        expect(calls).toContain("Widget.fails");
+      }
+    }
+  });
+});

@@ -131,6 +131,8 @@ export class TransformCache {
     const digest = sourceDigest(code);
     const hash = createHash("sha256");
     hash.update(this.settingsKey).update("\0").update(options.sourceName ?? file).update("\0").update(String(options.module)).update("\0").update(digest);
+    // Text another compiler takes carries a full map and no shifts (print.ts handedOn); other keys as before.
+    if (options.handedOn === true) hash.update("\0handed on");
     // The external map the transform would read and chain (print.ts finds it the same way).
     // Whether there is one depends on `code` alone, so keys without it are as before.
     const readFile = options.readFile;

@@ -4,12 +4,15 @@
  * _compile hook, which sees it whether it is required or imported. "module-typescript" is
  * TypeScript Node 22.18+ strips itself after this hook (columns unchanged): instrumented as
  * TypeScript (the parser goes by the file's extension), handed back with its format.
+ * TypeScript of format "module" goes on to a TypeScript loader's compiler (`--import tsx`),
+ * with scope's map for it to compose (instrument.ts handedOn).
  */
 import { fileURLToPath } from "node:url";
 import { instrumentVia, openTransformCache, type TransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
 import { siblingReader } from "./node-hooks";
+import { languageOf } from "./parse";
 import { SelectionTracker, SharedSelection, selectionPatterns } from "./selection";
 
 let matcher: Matcher | undefined;
@@ -49,7 +52,12 @@ export async function load(url: string, context: object, nextLoad: NextLoad): Pr
   if (!matcher.file(file)) return result;
   const source = typeof result.source === "string" ? result.source : new TextDecoder().decode(result.source as Uint8Array);
   try {
-    const instrumented = instrumentVia(cache, source, file, { matcher, module: true, readFile: siblingReader(file), sourceName: url });
+    // TypeScript (or JSX) as "module" is not what V8 runs: a loader registered after scope's
+    // (`--import tsx`) compiles it next, and composes scope's map into its own (handedOn;
+    // unless the text already carries a compiler's map, instrument.ts).
+    const language = languageOf(file);
+    const handedOn = result.format === "module" && language !== undefined && language !== "js";
+    const instrumented = instrumentVia(cache, source, file, { matcher, module: true, readFile: siblingReader(file), sourceName: url, ...(handedOn ? { handedOn } : {}) });
     if (instrumented.status === "instrumented") return { ...result, source: instrumented.code };
     if (instrumented.status === "failed") warn(file, instrumented.reason);
   } catch (error) {

@@ -27,6 +27,14 @@ export interface InstrumentOptions {
   sourceDigest?: Uint8Array;
   /** Also the code inside print.ts SCRIPT_WRAPPER (`wrapped`), where print can make it in the same join. */
   wrap?: boolean;
+  /**
+   * The code goes on to another compiler (a TypeScript loader's, esm-loader.ts), whose output
+   * V8 runs: a full inline map of scope's edit for it to compose into its own, and no column
+   * shifts, which would be told for columns the compiler's output does not have (print.ts);
+   * also under `sourceMaps: false` (no other way back to the untraced columns). Ignored when
+   * the code already carries a map comment (a compiler's output: what V8 runs).
+   */
+  handedOn?: boolean;
 }
 
 export type Instrumented =
@@ -80,18 +88,23 @@ export function instrument(code: string, file: string, options: InstrumentOption
   if (left) matcher.onFiltered?.(left);
   // A file without functions may still register listeners (`server.on("request", handler)`).
   if (functions.length === 0 && !edits.hasChanged()) return { status: "unchanged", code, reason: "no functions", filtered: left };
-  if (!(options.sourceMap ?? matcher.sourceMaps)) {
+  // A file with a map comment of its own is a compiler's output already (ts-node/esm registered
+  // before scope's hands on its JavaScript under the .ts name): what V8 runs, chained as any.
+  const handedOn = options.handedOn === true && findInputMap(code) === undefined;
+  if (!(options.sourceMap ?? matcher.sourceMaps) && !handedOn) {
     // No map of ours: a map the file names stays, as untraced (lines still hold).
     const printed = print(edits, code, file, functions, null, undefined, undefined, false, undefined, options.wrap === true);
     return { status: "instrumented", code: printed.code, functions, filtered: left, ...dynamicImportOf(functions), ...wrappedOf(printed) };
   }
   const input = findInputMap(code, options.readFile);
+  // Handed on, the next compiler maps V8's positions: scope's map goes with the text, never shifts.
+  const shiftsForStacks = matcher.shiftsForStacks && !handedOn;
   // Chaining an input map needs magic-string's full map (print.ts: replays the calls when it must).
-  if (input?.map && edits instanceof Insertions && !matcher.shiftsForStacks) edits = edits.toMagicString();
+  if (input?.map && edits instanceof Insertions && !shiftsForStacks) edits = edits.toMagicString();
   if (input) edits.remove(input.start, input.end);
   // Under shiftsForStacks the file's own map comment goes back as its last line (print.ts ownComment).
-  const ownComment = input && matcher.shiftsForStacks ? code.slice(input.start, input.end).trimEnd() : undefined;
-  const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url, matcher.shiftsForStacks, ownComment, options.wrap === true);
+  const ownComment = input && shiftsForStacks ? code.slice(input.start, input.end).trimEnd() : undefined;
+  const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url, shiftsForStacks, ownComment, options.wrap === true, handedOn);
   return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left, ...dynamicImportOf(functions), ...wrappedOf(printed) };
 }
 

@@ -335,6 +335,13 @@ export function print(
   ownComment?: string,
   /** Also the text inside SCRIPT_WRAPPER (Printed.wrapped), where no map of scope's is appended. */
   wrap = false,
+  /**
+   * Another compiler takes the text (InstrumentOptions.handedOn): its output is what V8
+   * runs, its map what Node reads. A full map (not sparse-map.ts's: a compiler composing it
+   * looks up each of its tokens, also on lines where no token moved), and no shifts
+   * registered: they tell columns of this text, not of the compiler's output.
+   */
+  handedOn = false,
 ): Printed {
   const info = sourceInfoOf(functions);
   const location = inputMap && inputMapUrl && !INLINE_MAP.test(inputMapUrl) ? mapLocation(sourceName, inputMapUrl) : undefined;
@@ -357,7 +364,7 @@ export function print(
   const told = shiftsOf(edits, code, starts);
   const shifts = told ?? "";
   const unmapped = shiftsForStacks && told !== undefined && (inputMap === undefined || (inputMap !== null && ownComment !== undefined));
-  const registration = shifts ? [JSON.stringify(file), JSON.stringify(unmapped ? UNMAPPED_SHIFTS + shifts : shifts)] : [];
+  const registration = shifts && !handedOn ? [JSON.stringify(file), JSON.stringify(unmapped ? UNMAPPED_SHIFTS + shifts : shifts)] : [];
   // The table call: file, table, listeners, text table, shifts (file, text), origins.
   const args = [JSON.stringify(file), JSON.stringify(table), listeners.length ? JSON.stringify(listeners) : "0"];
   const files = origins && origins.files.length > 0 ? JSON.stringify(origins.files) : undefined;
@@ -376,7 +383,7 @@ export function print(
   if (unmapped && ownComment) return printedText(edits, `${ownComment}\n`, wrap);
   if (inputMap === null || unmapped) return printedText(edits, "", wrap);
   // Without a map to chain: segments only where a token moved (sparse-map.ts); none needed: no map.
-  const sparse = inputMap ? undefined : sparseMap(edits, code, sourceName, starts);
+  const sparse = inputMap || handedOn ? undefined : sparseMap(edits, code, sourceName, starts);
   if (sparse === null) return { code: edits.toString() };
   // A full map needs magic-string's own (the same calls replayed).
   let map = sparse ?? fullMap(edits, code, sourceName);
