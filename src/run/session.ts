@@ -13,7 +13,7 @@ import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { assets, transformCacheDir } from "../core/assets";
 import { StopReason } from "../core/layout";
-import { redactArgv, type RedactionSettings } from "../agent/shared/redact";
+import { REDACTED, redactionOf, type RedactionSettings } from "../agent/shared/redact";
 import { systemError } from "../core/system-error";
 import { Output } from "../core/output";
 import { boundTransformCache } from "../instrument/cache";
@@ -65,6 +65,19 @@ export interface RunResult {
   childPid: number;
   /** The program's own resource usage (peak RSS, CPU time), as the OS reported it. */
   usage: ReturnType<ReturnType<typeof Bun.spawn>["resourceUsage"]>;
+}
+
+/**
+ * A command line as `settings` record it: each argument with the patterns' matches replaced
+ * (scope run's trace header, beside the agents' trace_start argv, which is the arguments
+ * joined by spaces, redacted whole); a match that spans arguments makes it that one text.
+ */
+function redactArgv(argv: string[], settings: RedactionSettings | undefined): string[] {
+  const pattern = settings?.patterns?.length ? redactionOf(settings).pattern! : undefined;
+  if (pattern === undefined) return argv;
+  const each = argv.map((arg) => arg.replace(pattern, REDACTED));
+  const joined = argv.join(" ").replace(pattern, REDACTED);
+  return each.join(" ") === joined ? each : [joined];
 }
 
 const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;

@@ -122,19 +122,6 @@ export function redaction(): Redaction {
  */
 export const redactPattern: RegExp | undefined = rules?.pattern;
 
-/**
- * A command line as `settings` record it: each argument with the patterns' matches replaced
- * (scope run's trace header, beside the agents' trace_start argv, which is the arguments
- * joined by spaces, redacted whole); a match that spans arguments makes it that one text.
- */
-export function redactArgv(argv: string[], settings: RedactionSettings | undefined): string[] {
-  const pattern = settings?.patterns?.length ? redactionOf(settings).pattern! : undefined;
-  if (pattern === undefined) return argv;
-  const each = argv.map((arg) => arg.replace(pattern, REDACTED));
-  const joined = argv.join(" ").replace(pattern, REDACTED);
-  return each.join(" ") === joined ? each : [joined];
-}
-
 /** A URL's scheme (1) and user information (`user:password@`) at a text's start, up to the authority's last `@`. */
 const USERINFO_AT_START = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/;
 /** The same anywhere in a text (an error message naming a URL, as fetch's does): user information without spaces. */
