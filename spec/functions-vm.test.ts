@@ -107,6 +107,18 @@ describe("vitest 3 (vite-node) under scope run --functions --include 'src/**'", 
   }, 120_000);
 });
 
+describe("vitest 3 with --pool vmThreads (each file run in a context of its own)", () => {
+  test("vitest's output is the untraced run's; the summary says why src is not traced", async () => {
+    const args = [...argv(), "--pool", "vmThreads"];
+    const plain = await runUntraced(args, { cwd: dir, env });
+    const run = await runTraced(args, { cwd: dir, env, scopeArgs: ["--functions", "--include", "src/**"] });
+    expect(plain.stdout).toContain("STACK at fail (/src/shapes.ts:11:");
+    expect({ status: run.status, stdout: stable(run.stdout), stderr: stable(run.stderr) }).toEqual({ status: plain.status, stdout: stable(plain.stdout), stderr: stable(plain.stderr) });
+    expect(run.summary).toContain("--include 'src/**' matched no loaded file");
+    expect(run.summary).toContain("src/shapes.ts (compiled through node:vm into another context: not traced)");
+  }, 120_000);
+});
+
 // node:vm itself: what a program sees is what it sees untraced (values, `this`, errors and
 // their positions, scripts that declare globals), but for a cachedData it gave for the original.
 const vmProgram = `const vm = require("node:vm");

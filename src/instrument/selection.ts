@@ -284,9 +284,21 @@ export class SelectionTracker {
       const pattern = this.patterns[p]!;
       if (pattern.kind === PatternKind.function || this.matched[p]) continue;
       const hit = pattern.kind === PatternKind.include ? selection.includes.includes(this.indexIn(PatternKind.include, p)) : selection.packages.includes(this.indexIn(PatternKind.package, p));
-      if (hit) this.keep(p, untracedText(display(selection.paths), why), -1);
+      if (!hit) continue;
+      const text = untracedText(display(selection.paths), why);
+      this.keep(p, text, -1);
+      // Written now as well (once): a thread that is terminated (vitest's vm pools end their
+      // workers so) never reaches its end; a match later, anywhere, still clears the pattern.
+      const key = `${p} ${text}`;
+      if (!this.told.has(key) && this.told.size < CANDIDATES_MAX * this.patterns.length) {
+        this.told.add(key);
+        this.emit(p, SelectionFlag.unmatched, text, this.filesSeen);
+      }
     }
   }
+
+  /** Untraced files' candidates already written (untraced): pattern number and text. */
+  private readonly told = new Set<string>();
 
   /** The functions of a table the runtime registered (names as the table gives them). */
   functions(names: string[]): void {
