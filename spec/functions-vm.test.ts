@@ -180,13 +180,15 @@ describe("node:vm under scope run --functions --include 'gen/**'", () => {
     const program = `const vm = require("node:vm");
 console.log(vm.runInNewContext("var f = function () { return 1; }; f()", {}, { filename: __dirname + "/gen/context.js" }));
 console.log(vm.runInThisContext("let g = () => 2; g()", { filename: __dirname + "/gen/lexical.js" }));
+console.log(vm.compileFunction("return (function k() { return 3; })()", [], { filename: __dirname + "/gen/parsing.js", parsingContext: vm.createContext({}) })());
 `;
     writeProject(root, join(scratchDir(), "no-modules"), { "main.js": program });
     const run = await runTraced(["node", "main.js"], { cwd: root, scopeArgs: ["--functions", "--include", "gen/**"] });
-    expect(run.stdout).toBe("1\n2\n");
+    expect(run.stdout).toBe("1\n2\n3\n");
     expect(run.summary).toContain("--include 'gen/**' matched no loaded file");
     expect(run.summary).toContain("gen/context.js (compiled through node:vm into another context: not traced)");
     expect(run.summary).toContain("gen/lexical.js (compiled through node:vm as a script with global declarations (function, let, const, class): not traced)");
+    expect(run.summary).toContain("gen/parsing.js (compiled through node:vm into another context: not traced)");
   }, 60_000);
 
   test("without --functions node:vm is not wrapped", async () => {

@@ -52,8 +52,15 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
   const prefixes = own.map((dir) => (dir.endsWith(sep) ? dir : dir + sep));
   const scopes = (filename: string) => filename.startsWith("node:") || prefixes.some((prefix) => filename.startsWith(prefix));
 
-  /** The source and options V8 is handed for `code` (undefined: as given). */
+  /** The source and options V8 is handed for `code` (undefined: as given; scope's own failure never reaches the program). */
   const prepared = (code: unknown, given: unknown, body: boolean): { code: string; options: Options; dropped: boolean } | undefined => {
+    try {
+      return prepare(code, given, body);
+    } catch {
+      return undefined;
+    }
+  };
+  const prepare = (code: unknown, given: unknown, body: boolean): { code: string; options: Options; dropped: boolean } | undefined => {
     const options: Options = typeof given === "string" ? { filename: given } : typeof given === "object" && given !== null ? { ...(given as Options) } : {};
     const filename = options.filename;
     if (typeof code !== "string" || typeof filename !== "string" || scopes(filename)) return undefined;
@@ -77,6 +84,18 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     return { code: made.code, options, dropped };
   };
 
+  // Code run in another context finds no runtime there (the injected code's stand-in records
+  // nothing): not instrumented, reported (runInContext, runInNewContext, SourceTextModule,
+  // compileFunction with a parsingContext).
+  const elsewhere = (code: unknown, options: unknown) => {
+    const filename = typeof options === "string" ? options : typeof options === "object" && options !== null ? (options as Options).filename ?? (options as Options).identifier : undefined;
+    if (typeof code !== "string" || typeof filename !== "string") return;
+    const file = filename.startsWith("file:") ? fileURLToPath(filename) : filename;
+    if (scopes(file)) return;
+    const selection = matcher.peek(file);
+    if (selection.selected) matcher.untraced(file, selection, "compiled through node:vm into another context");
+    else matcher.file(file);
+  };
   class Script extends OriginalScript {
     // Scripts Node makes itself (vm.runInContext's) are OriginalScripts: still `instanceof vm.Script`.
     static override [Symbol.hasInstance](value: unknown): boolean {
@@ -90,6 +109,7 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     }
   }
   Object.defineProperty(Script, "name", { value: OriginalScript.name });
+  Object.defineProperty(Script, "length", { value: OriginalScript.length });
   vm.Script = Script as typeof OriginalScript;
   vm.createScript = function createScript_(this: unknown, code: string, options?: unknown) {
     return new Script(code, options);
@@ -101,6 +121,11 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     return Reflect.apply(runInThisContext, this, [made.code, made.options]);
   } as typeof runInThisContext;
   vm.compileFunction = function compileFunction_(this: unknown, code: string, params?: unknown, options?: unknown) {
+    // Compiled in another context (parsingContext): reported, as runInContext's code below.
+    if (typeof options === "object" && options !== null && (options as Options).parsingContext !== undefined) {
+      elsewhere(code, options);
+      return Reflect.apply(compileFunction, this, [code, params, options]);
+    }
     const made = prepared(code, options, true);
     if (!made) return Reflect.apply(compileFunction, this, [code, params, options]);
     const fn = Reflect.apply(compileFunction, this, [made.code, params, made.options]) as Record<string, unknown>;
@@ -115,17 +140,6 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     Object.defineProperty(wrapped, "name", { value: original.name });
     Object.defineProperty(wrapped, "length", { value: original.length });
   }
-  // Code run in another context finds no runtime there (the injected code's stand-in records
-  // nothing): not instrumented, reported. The functions Node's own Script backs.
-  const elsewhere = (code: unknown, options: unknown) => {
-    const filename = typeof options === "string" ? options : typeof options === "object" && options !== null ? (options as Options).filename ?? (options as Options).identifier : undefined;
-    if (typeof code !== "string" || typeof filename !== "string") return;
-    const file = filename.startsWith("file:") ? fileURLToPath(filename) : filename;
-    if (scopes(file)) return;
-    const selection = matcher.peek(file);
-    if (selection.selected) matcher.untraced(file, selection, "compiled through node:vm into another context");
-    else matcher.file(file);
-  };
   for (const name of ["runInContext", "runInNewContext"] as const) {
     const original = vm[name] as (...args: unknown[]) => unknown;
     const wrapped = function (this: unknown) {
