@@ -143,6 +143,7 @@ show("compileFunction:", () => vm.compileFunction("return add(a, 1);\\nfunction 
 show("compileFunction throws:", () => vm.compileFunction("return add(a, 9);\\nfunction add(x, y) { if (y > 5) throw new Error('add'); return x + y; }", ["a"], { filename: file("body.js") })(41));
 show("another context:", () => new vm.Script("var h = function () { return typeof Array; }; h()", { filename: file("context.js") }).runInNewContext({}));
 show("instanceof:", () => new vm.Script("1", { filename: file("one.js") }) instanceof vm.Script);
+show("compileFunction's cachedData:", () => { const made = vm.compileFunction("return function c() { return 4; }()", [], { filename: file("fn.js"), produceCachedData: true }).cachedData; const fn = vm.compileFunction("return function c() { return 4; }()", [], { filename: file("fn.js"), cachedData: made }); console.error("function cachedDataRejected", fn.cachedDataRejected); return fn(); });
 const source = "var cached = function () { return 'cached'; }; cached()";
 const made = new vm.Script(source, { filename: file("cached.js") }).createCachedData();
 const again = new vm.Script(source, { filename: file("cached.js"), cachedData: made });
@@ -160,12 +161,13 @@ describe("node:vm under scope run --functions --include 'gen/**'", () => {
     expect(plain.stdout).toContain("vite-node shape: boom 1 at at inner (gen/vite.js:1:");
     expect(plain.stdout).toContain("syntax error: threw SyntaxError");
     expect({ status: run.status, stdout: run.stdout }).toEqual({ status: plain.status, stdout: plain.stdout });
-    // A code cache made for the original source is not used with the instrumented one.
-    expect(plain.stderr).toBe("cachedDataRejected false\n");
-    expect(run.stderr).toBe("cachedDataRejected true\n");
+    // A Script is compiled as given, with its cachedData (its instrumented twin without); a
+    // compiled function's is dropped, and it says so.
+    expect(plain.stderr).toBe("function cachedDataRejected false\ncachedDataRejected false\n");
+    expect(run.stderr).toBe("function cachedDataRejected true\ncachedDataRejected false\n");
     expect(ofKind(run.events, "agent_error")).toEqual([]);
     const called = new Set(ofKind(run.events, "function_call").map((event) => String((event.fields as { function: string }).function).split(" ")[0]));
-    for (const name of ["inner", "q", "w", "add", "cached"]) expect(called).toContain(name);
+    for (const name of ["inner", "q", "w", "add", "cached", "c"]) expect(called).toContain(name);
     // A script declaring a lexical global is left as it is (a block would scope it).
     expect(called).not.toContain("shared");
     const tables = ofKind(run.events, "function_table").map((event) => event.fields as { name: string; file: string; line: number; column: number });

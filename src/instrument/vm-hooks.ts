@@ -20,8 +20,13 @@
  * completion value (the function vite-node calls) is the block's, so the script's. A function body
  * (compileFunction) keeps the footer in its own scope as a CommonJS module does.
  *
- * Anything else is left as it is, and a cachedData made for the original source is never
- * used with the instrumented one: it is dropped and reported rejected (`cachedDataRejected`).
+ * A `vm.Script` is compiled as given (its errors, cachedData, createCachedData are the
+ * original's); the context it runs in is known only when it runs: `runInThisContext`
+ * compiles and runs an instrumented twin, `runInContext`/`runInNewContext` run it as given
+ * (another context has no runtime: the injected code's stand-in would record nothing) and
+ * report it. A cachedData handed to `runInThisContext` or `compileFunction` was made for
+ * the original source: dropped (compileFunction's function says `cachedDataRejected`).
+ * Anything else is left as it is.
  */
 import { fileURLToPath } from "node:url";
 import { registerScriptOffsets } from "./callsites";
@@ -33,6 +38,8 @@ import { INIT, PENDING } from "./transform";
 
 type Vm = typeof import("node:vm");
 type Options = Record<string, unknown>;
+type RunningOptions = import("node:vm").RunningScriptOptions;
+type Context = import("node:vm").Context;
 
 const installedKey = Symbol.for("scope.instrument.vm");
 
@@ -96,6 +103,13 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     if (selection.selected) matcher.untraced(file, selection, "compiled through node:vm into another context");
     else matcher.file(file);
   };
+  /** A Script's source and options, until it first runs; then its instrumented twin (null: none). */
+  const pending = new WeakMap<object, [string, unknown]>();
+  const twins = new WeakMap<object, InstanceType<typeof OriginalScript> | null>();
+  // A Script is compiled as given (its errors, its cachedData and createCachedData are the
+  // original's); the context it runs in is known only then: in this one, an instrumented
+  // twin is compiled and run instead; in another (jest runs its modules so), it runs as
+  // given and is reported.
   class Script extends OriginalScript {
     // Scripts Node makes itself (vm.runInContext's) are OriginalScripts: still `instanceof vm.Script`.
     static override [Symbol.hasInstance](value: unknown): boolean {
@@ -103,11 +117,45 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     }
 
     constructor(code: string, options?: unknown) {
-      const made = prepared(code, options, false);
-      super(made ? made.code : code, (made ? made.options : options) as never);
-      if (made?.dropped) Object.defineProperty(this, "cachedDataRejected", { value: true, writable: true, enumerable: true, configurable: true });
+      super(code, options as never);
+      const filename = typeof options === "string" ? options : typeof options === "object" && options !== null ? (options as Options).filename : undefined;
+      if (typeof code === "string" && typeof filename === "string") pending.set(this, [code, options]);
+    }
+
+    override runInThisContext(options?: RunningOptions): unknown {
+      let twin = twins.get(this);
+      if (twin === undefined) {
+        const source = pending.get(this);
+        const made = source && prepared(source[0], source[1], false);
+        twin = made ? new OriginalScript(made.code, made.options as never) : null;
+        twins.set(this, twin);
+        pending.delete(this);
+      }
+      return twin ? twin.runInThisContext(options) : super.runInThisContext(options);
+    }
+
+    override runInContext(context: Context, options?: RunningOptions): unknown {
+      away(this);
+      return super.runInContext(context, options);
+    }
+
+    override runInNewContext(context?: Context, options?: RunningOptions): unknown {
+      away(this);
+      return super.runInNewContext(context, options);
     }
   }
+  /** A Script run in another context: reported once, never instrumented. */
+  const away = (script: object) => {
+    const source = pending.get(script);
+    if (!source) return;
+    pending.delete(script);
+    twins.set(script, null);
+    try {
+      elsewhere(source[0], source[1]);
+    } catch {
+      // The report is never worth the program.
+    }
+  };
   Object.defineProperty(Script, "name", { value: OriginalScript.name });
   Object.defineProperty(Script, "length", { value: OriginalScript.length });
   vm.Script = Script as typeof OriginalScript;
