@@ -19,6 +19,8 @@ export const toolSets = {
   babel7: { "@babel/register": "7.29.13", "@babel/core": "7.29.16", "@babel/preset-env": "7.29.14", "source-map-support": "0.5.21" },
   typescript: { "ts-node": "10.9.2", typescript: "5.9.3", "source-map-support": "0.5.21" },
   tsx: { tsx: "4.23.15" },
+  // vite-node (vitest ≤ 3) runs a project's files through node:vm (node-hooks.ts installVmHooks).
+  vitest: { vitest: "3.2.4" },
 } as const;
 
 export type ToolSet = keyof typeof toolSets;

@@ -98,6 +98,17 @@ export function untracedPosition(fileName: unknown, line: unknown, column: unkno
     if (path === undefined) return undefined;
     file = path;
   }
+  const offsets = scriptOffsets.get(file);
+  if (offsets === undefined) return shiftedBack(file, line, column);
+  // node:vm code: V8 counts its lines from lineOffset, its first line's columns from columnOffset.
+  const [lineOffset, columnOffset] = offsets;
+  const own = line - lineOffset;
+  const first = own === 1 ? columnOffset : 0;
+  const found = shiftedBack(file, own, column - first);
+  return found && [found[0] + lineOffset, found[1] + first];
+}
+
+function shiftedBack(file: string, line: number, column: number): [number, number] | undefined {
   const inserted = linesOf(file)?.get(line);
   if (!inserted) return undefined;
   const at = column - 1;
@@ -109,6 +120,15 @@ export function untracedPosition(fileName: unknown, line: unknown, column: unkno
     shift += inserted[i + 1]!;
   }
   return shift === 0 ? undefined : [line, at - shift + 1];
+}
+
+/** Per file compiled through node:vm with offsets (vm-hooks.ts): [lineOffset, columnOffset]. */
+const scriptOffsets = new Map<string, [number, number]>();
+
+/** The offsets V8 adds to the positions of `file`'s code (vm's lineOffset, columnOffset), for its shifts. */
+export function registerScriptOffsets(file: string, lineOffset: number, columnOffset: number): void {
+  if (lineOffset === 0 && columnOffset === 0) scriptOffsets.delete(file);
+  else scriptOffsets.set(file, [lineOffset, columnOffset]);
 }
 
 interface CallSiteLike {

@@ -35,6 +35,15 @@ export interface InstrumentOptions {
    * the code already carries a map comment (a compiler's output: what V8 runs).
    */
   handedOn?: boolean;
+  /** The name whose extension chooses the parser, when not `file`'s (node:vm code is JavaScript whatever its filename, vm-hooks.ts). */
+  parseAs?: string;
+  /**
+   * The input map, given by the caller (node:vm code, vm-hooks.ts: its own map comment is
+   * not its last line): chained into the table's places, the code's own comment left where it is.
+   */
+  inputMap?: SourceMapV3;
+  /** node:vm's lineOffset and columnOffset: the table's places count them where no map gives one (print.ts). */
+  offsets?: readonly [number, number];
 }
 
 export type Instrumented =
@@ -63,8 +72,9 @@ export function instrument(code: string, file: string, options: InstrumentOption
   if (isInstrumented(code)) return { status: "unchanged", code, reason: "already instrumented" };
   // Node: plain JavaScript is walked in oxc's buffer (transform-raw.ts); anything else, or a
   // file oxc reports errors for, takes the ESTree path (parse.ts), whose messages users see.
-  const raw = rawProgram(code, file, options.module);
-  const parsed = raw ? undefined : parse(code, file, options.module);
+  const parseAs = options.parseAs ?? file;
+  const raw = rawProgram(code, parseAs, options.module);
+  const parsed = raw ? undefined : parse(code, parseAs, options.module);
   if (parsed && !parsed.ok) return parsed.unavailable ? { status: "failed", code, reason: parsed.reason, unavailable: true } : { status: "failed", code, reason: parsed.reason };
   // The walk only inserts: flat insertions (insertions.ts) instead of magic-string's chunk list.
   let edits: MagicString | Insertions = raw && code.length > 0 ? new Insertions(code) : new MagicString(code);
@@ -93,18 +103,20 @@ export function instrument(code: string, file: string, options: InstrumentOption
   const handedOn = options.handedOn === true && findInputMap(code) === undefined;
   if (!(options.sourceMap ?? matcher.sourceMaps) && !handedOn) {
     // No map of ours: a map the file names stays, as untraced (lines still hold).
-    const printed = print(edits, code, file, functions, null, undefined, undefined, false, undefined, options.wrap === true);
+    const printed = print(edits, code, file, functions, null, undefined, undefined, false, undefined, options.wrap === true, false, options.offsets);
     return { status: "instrumented", code: printed.code, functions, filtered: left, ...dynamicImportOf(functions), ...wrappedOf(printed) };
   }
-  const input = findInputMap(code, options.readFile);
+  const given = options.inputMap;
+  const input = given ? { map: given, url: undefined, start: code.length, end: code.length } : findInputMap(code, options.readFile);
   // Handed on, the next compiler maps V8's positions: scope's map goes with the text, never shifts.
   const shiftsForStacks = matcher.shiftsForStacks && !handedOn;
   // Chaining an input map needs magic-string's full map (print.ts: replays the calls when it must).
   if (input?.map && edits instanceof Insertions && !shiftsForStacks) edits = edits.toMagicString();
-  if (input) edits.remove(input.start, input.end);
-  // Under shiftsForStacks the file's own map comment goes back as its last line (print.ts ownComment).
-  const ownComment = input && shiftsForStacks ? code.slice(input.start, input.end).trimEnd() : undefined;
-  const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url, shiftsForStacks, ownComment, options.wrap === true, handedOn);
+  if (input && !given) edits.remove(input.start, input.end);
+  // Under shiftsForStacks the file's own map comment goes back as its last line (print.ts
+  // ownComment); a given map's comment never moved: "" (none of scope's, shifts unmapped).
+  const ownComment = input && shiftsForStacks ? (given ? "" : code.slice(input.start, input.end).trimEnd()) : undefined;
+  const printed = print(edits, code, file, functions, input?.map, options.sourceName, input?.url, shiftsForStacks, ownComment, options.wrap === true, handedOn, options.offsets);
   return { status: "instrumented", code: printed.code, map: printed.map, functions, filtered: left, ...dynamicImportOf(functions), ...wrappedOf(printed) };
 }
 

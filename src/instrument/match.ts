@@ -294,6 +294,8 @@ export class Matcher {
    * transformed (instrument.ts) or its transform is read from the cache (cache.ts).
    */
   onFiltered: ((names: string[]) => void) | undefined;
+  /** Called with a selected file the hooks could not instrument, and why (vm-hooks.ts; the selection report). */
+  onUntraced: ((file: string, selection: Selection, why: string) => void) | undefined;
 
   constructor(config: MatchConfig = {}) {
     this.root = toPath(config.root ?? process.cwd()).replace(/\/+$/, "");
@@ -366,6 +368,28 @@ export class Matcher {
   /** Which include globs and packages select `file`, and whether it is instrumented. */
   select(file: string): Selection {
     if (this.lastFile === file && this.last) return this.last;
+    const selection = this.peek(file);
+    this.lastFile = file;
+    this.last = selection;
+    try {
+      this.onSelect?.(file, selection);
+    } catch {
+      // The report is never worth a file.
+    }
+    return selection;
+  }
+
+  /** A selected file left as it is, and why: the selection report names it so (not a match). */
+  untraced(file: string, selection: Selection, why: string): void {
+    try {
+      this.onUntraced?.(file, selection, why);
+    } catch {
+      // The report is never worth a file.
+    }
+  }
+
+  /** `select` without telling onSelect (nor keeping it as the last): vm-hooks.ts first asks whether it can take the file. */
+  peek(file: string): Selection {
     const paths = this.paths(file);
     const includes: number[] = [];
     for (let i = 0; i < this.include.length; i++) {
@@ -388,15 +412,7 @@ export class Matcher {
       (includes.length > 0 || packages.length > 0) &&
       !paths.forms.some((form) => this.exclude.some((re) => re.test(form))) &&
       this.fileLevelCeiling(paths.forms) !== "off";
-    const selection: Selection = { selected, includes, packages, paths };
-    this.lastFile = file;
-    this.last = selection;
-    try {
-      this.onSelect?.(file, selection);
-    } catch {
-      // The report is never worth a file.
-    }
-    return selection;
+    return { selected, includes, packages, paths };
   }
 
   /** A glob that does not name node_modules still selects a package it names as a literal segment. */

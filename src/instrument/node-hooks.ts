@@ -6,6 +6,7 @@
  * thread). The agent calls `enableNodeInstrumentation`
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
+import { dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { keepFrameName } from "../agent/shared/reflect";
 import { installCallSitePositions, raiseStackTraceLimit, restoreStackTraceLimit, setNodeModuleSites } from "./callsites";
@@ -14,6 +15,7 @@ import { warningLine } from "./instrument";
 import { mayLoadModules } from "./loads-modules";
 import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
 import { SCRIPT_WRAPPER } from "./print";
+import { installVmHooks } from "./vm-hooks";
 
 export interface NodeHookOptions {
   config: MatchConfig;
@@ -54,6 +56,11 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
   const original = Module.prototype._compile;
   keepFrameName(original, "_compile");
   const cached = cache ? codeCacheCompiler(original) : undefined;
+  // Sources compiled through node:vm under a matched filename (vite-node's): vm-hooks.ts;
+  // not scope's own (this bundle's directory, the loader's: the agent's chunks).
+  const own = [__dirname];
+  if (options.esmLoader) own.push(dirname(options.esmLoader.startsWith("file:") ? fileURLToPath(options.esmLoader) : options.esmLoader));
+  installVmHooks(matcher, warn, own);
   let probed = false;
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {
     let code = content;
@@ -145,6 +152,8 @@ const MAP_NAME = "sourceMappingURL=";
 export function codeCacheCompiler(original: Compile): ((module: CompilableModule, code: string, filename: string, slot: CodeCacheSlot, rest: unknown[], wrapped?: string) => unknown) | undefined {
   const vm = require("node:vm") as typeof import("node:vm") & { constants?: { USE_MAIN_CONTEXT_DEFAULT_LOADER?: symbol } };
   const loader = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  // Node's own Script, taken before vm-hooks.ts wraps it: this code is instrumented already.
+  const Script = vm.Script;
   if (!loader || typeof original !== "function" || !/\bwrapSafe\(/.test(Function.prototype.toString.call(original))) return undefined;
   const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ");
   if (/--(experimental-policy|policy-integrity|inspect-brk)/.test(flags) || process.env.NODE_V8_COVERAGE) return undefined;
@@ -194,7 +203,7 @@ export function codeCacheCompiler(original: Compile): ((module: CompilableModule
     const cachedData = readCodeCache(slot);
     // The transform's own wrapped text when it made one (a first start): the same characters, already flat.
     const source = wrapped !== undefined && body === code ? wrapped : `${SCRIPT_WRAPPER.head}${body}${SCRIPT_WRAPPER.tail}`;
-    const script = new vm.Script(source, { filename, lineOffset: -1, cachedData, importModuleDynamically: loader as never });
+    const script = new Script(source, { filename, lineOffset: -1, cachedData, importModuleDynamically: loader as never });
     const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
     const exports = module.exports;
     const result = Reflect.apply(wrapper, exports, [exports, makeRequire(module), module, filename, dirname(filename)]);

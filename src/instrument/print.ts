@@ -342,6 +342,8 @@ export function print(
    * registered: they tell columns of this text, not of the compiler's output.
    */
   handedOn = false,
+  /** node:vm's lineOffset and columnOffset (first line), added to a place no input map gave: V8 counts them (vm-hooks.ts). */
+  offsets?: readonly [number, number],
 ): Printed {
   const info = sourceInfoOf(functions);
   const location = inputMap && inputMapUrl && !INLINE_MAP.test(inputMapUrl) ? mapLocation(sourceName, inputMapUrl) : undefined;
@@ -354,7 +356,9 @@ export function print(
   for (let index = 0; index < functions.length; index++) {
     const fn = functions[index]!;
     const place = origins?.places[index];
-    table.push(fn.name, place ? place[0] : fn.line, place ? place[1] : fn.column, fn.flags);
+    if (place) table.push(fn.name, place[0], place[1], fn.flags);
+    else if (offsets) table.push(fn.name, fn.line + offsets[0], fn.line === 1 ? fn.column + offsets[1] : fn.column, fn.flags);
+    else table.push(fn.name, fn.line, fn.column, fn.flags);
     if (fn.listener) listeners.push(index, fn.listener.event, fn.listener.method);
   }
   const newline = code.endsWith("\n") ? "" : "\n";

@@ -231,6 +231,7 @@ export class SelectionTracker {
   /** Told every file `matcher` looks at and every function name its `functions` globs leave out. */
   observe(matcher: Matcher): void {
     matcher.onSelect = (_file, selection) => this.file(selection);
+    matcher.onUntraced = (_file, selection, why) => this.untraced(selection, why);
     if (this.functionGlobs.some((glob) => glob !== undefined)) matcher.onFiltered = (names) => this.filtered(names);
   }
 
@@ -270,6 +271,34 @@ export class SelectionTracker {
     }
     if (!this.eager && this.seenFiles.length < SEEN_MAX) this.seenFiles.push(selection.paths);
   }
+
+  /**
+   * A file the patterns select that the hooks could not instrument (vm-hooks.ts): not a
+   * match; for each pattern selecting it, a first candidate that says why (untracedText).
+   */
+  untraced(selection: Selection, why: string): void {
+    if (this.finished) return;
+    this.filesSeen++;
+    if (this.shared) this.shared.filesSeen = this.filesSeen;
+    for (let p = 0; p < this.patterns.length; p++) {
+      const pattern = this.patterns[p]!;
+      if (pattern.kind === PatternKind.function || this.matched[p]) continue;
+      const hit = pattern.kind === PatternKind.include ? selection.includes.includes(this.indexIn(PatternKind.include, p)) : selection.packages.includes(this.indexIn(PatternKind.package, p));
+      if (!hit) continue;
+      const text = untracedText(display(selection.paths), why);
+      this.keep(p, text, -1);
+      // Written now as well (once): a thread that is terminated (vitest's vm pools end their
+      // workers so) never reaches its end; a match later, anywhere, still clears the pattern.
+      const key = `${p} ${text}`;
+      if (!this.told.has(key) && this.told.size < CANDIDATES_MAX * this.patterns.length) {
+        this.told.add(key);
+        this.emit(p, SelectionFlag.unmatched, text, this.filesSeen);
+      }
+    }
+  }
+
+  /** Untraced files' candidates already written (untraced): pattern number and text. */
+  private readonly told = new Set<string>();
 
   /** The functions of a table the runtime registered (names as the table gives them). */
   functions(names: string[]): void {
@@ -352,7 +381,7 @@ export class SelectionTracker {
       if (loader) {
         for (let slot = 1; slot <= CANDIDATES_MAX; slot++) {
           const text = loader.read(p, slot);
-          if (text !== undefined) closest.add(text, patternDistance(pattern, text));
+          if (text !== undefined) closest.add(text, candidateDistance(pattern, text));
         }
       }
       const seen = pattern.kind === PatternKind.function ? this.functionsSeen : this.filesSeen + (loader?.filesSeen ?? 0);
@@ -360,6 +389,18 @@ export class SelectionTracker {
       for (const item of closest.items) this.emit(p, SelectionFlag.unmatched, item.text, seen);
     }
   }
+}
+
+/** A candidate naming a selected file left untraced, and why; ranked before any other (candidateDistance). */
+export function untracedText(path: string, why: string): string {
+  return `${path} (${why}: ${NOT_TRACED})`;
+}
+
+const NOT_TRACED = "not traced";
+
+/** A candidate's distance from a pattern: an untraced selected file's (untracedText) comes first. */
+export function candidateDistance(pattern: Pattern, text: string): number {
+  return text.endsWith(`: ${NOT_TRACED})`) ? -1 : patternDistance(pattern, text);
 }
 
 /** The path shown for a file: relative to root when it is under root by any path, else its real path. */

@@ -9,7 +9,7 @@ import { EventKind, Offset, RECORD_SIZE } from "../core/layout";
 import { decodeRecord, StringTable } from "../core/events";
 import { readTrace } from "../core/trace-file";
 import type { MatchConfig } from "../instrument/match";
-import { CANDIDATES_MAX, Closest, PatternKind, patternDistance, SelectionFlag, selectionPatterns, type Pattern } from "../instrument/selection";
+import { CANDIDATES_MAX, candidateDistance, Closest, PatternKind, SelectionFlag, selectionPatterns, type Pattern } from "../instrument/selection";
 
 export interface UnmatchedPattern {
   pattern: Pattern;
@@ -60,7 +60,7 @@ export function unmatchedPatterns(path: string, settings: string): UnmatchedPatt
     const closest = new Closest(CANDIDATES_MAX);
     for (const c of report.candidates) {
       const text = strings.get(c.pid, c.tid, c.id);
-      if (text !== undefined) closest.add(text, patternDistance(pattern, text));
+      if (text !== undefined) closest.add(text, candidateDistance(pattern, text));
     }
     return { pattern, looked: report.looked, threads: report.threads.size, closest: closest.items.map((item) => item.text) };
   });

@@ -1,0 +1,375 @@
+/**
+ * Code that reaches V8 through node:vm with a filename the selection matches: vite-node
+ * (vitest ≤ 3) transforms a project's files with vite and evaluates each with
+ * `vm.runInThisContext("'use strict';async (__vi_ssr_import__, …)=>{{" + code + "\n}}", { filename,
+ * columnOffset: -head.length })`, past both load hooks (node-hooks.ts). `vm.Script`,
+ * `vm.createScript`, `vm.runInThisContext` and `vm.compileFunction` are wrapped (with
+ * --functions only) so such a source is instrumented as a loaded file is: the same
+ * transform and runtime, the same function table records, its places chained through the
+ * map the code carries (vite-node's inline map, which is not the code's last line) and the
+ * column shifts of its stack positions counted from the offsets V8 is given (callsites.ts
+ * registerScriptOffsets), so vitest's own stack mapping reads the positions it has untraced.
+ *
+ * A script's top level is global: print.ts's footer (`var __scope$…;function __scope$i…`)
+ * there would be shared by every script. A script is taken only when its top level (after
+ * the directives) declares nothing a block would change (expression statements, `var`, `;`),
+ * and its code is put in one block whose `let` holds the footer (its variables and
+ * functions): `{let …;` stands before the first statement when that is on the first line
+ * (after the directives), or at the start when there is no directive, and V8 is told to
+ * count that line's columns as many characters earlier; `}` closes it after the code. The
+ * completion value (the function vite-node calls) is the block's, so the script's. A function body
+ * (compileFunction) keeps the footer in its own scope as a CommonJS module does.
+ *
+ * A `vm.Script` is compiled as given (its errors, cachedData, createCachedData are the
+ * original's); the context it runs in is known only when it runs: `runInThisContext`
+ * compiles and runs an instrumented twin, `runInContext`/`runInNewContext` run it as given
+ * (another context has no runtime: the injected code's stand-in would record nothing) and
+ * report it. A cachedData handed to `runInThisContext` or `compileFunction` was made for
+ * the original source: dropped (compileFunction's function says `cachedDataRejected`).
+ * Anything else is left as it is.
+ */
+import { fileURLToPath } from "node:url";
+import { registerScriptOffsets } from "./callsites";
+import { instrument, isInstrumented, warningLine } from "./instrument";
+import type { Matcher } from "./match";
+import { MARKER, type SourceMapV3 } from "./print";
+import { parse } from "./parse";
+import { INIT, PENDING } from "./transform";
+
+type Vm = typeof import("node:vm");
+type Options = Record<string, unknown>;
+type RunningOptions = import("node:vm").RunningScriptOptions;
+type Context = import("node:vm").Context;
+
+const installedKey = Symbol.for("scope.instrument.vm");
+
+/**
+ * Wraps node:vm's compiling entries (once per thread); `warn` gets a file left untouched.
+ * `own`: scope's directories (the agent's lazy chunks are compiled through vm.Script, after
+ * the hooks in a worker): never instrumented, never looked at.
+ */
+export function installVmHooks(matcher: Matcher, warn: (line: string) => void, own: string[]): void {
+  const host = globalThis as Record<symbol, unknown>;
+  if (host[installedKey]) return;
+  host[installedKey] = true;
+  const vm = require("node:vm") as Vm & Record<string, unknown>;
+  const OriginalScript = vm.Script;
+  const { runInThisContext, compileFunction, createScript } = vm;
+  const { sep } = require("node:path") as typeof import("node:path");
+  const prefixes = own.map((dir) => (dir.endsWith(sep) ? dir : dir + sep));
+  const scopes = (filename: string) => filename.startsWith("node:") || prefixes.some((prefix) => filename.startsWith(prefix));
+
+  /** The source and options V8 is handed for `code` (undefined: as given; scope's own failure never reaches the program). */
+  const prepared = (code: unknown, given: unknown, body: boolean): { code: string; options: Options; dropped: boolean } | undefined => {
+    try {
+      return prepare(code, given, body);
+    } catch {
+      return undefined;
+    }
+  };
+  const prepare = (code: unknown, given: unknown, body: boolean): { code: string; options: Options; dropped: boolean } | undefined => {
+    const options: Options = typeof given === "string" ? { filename: given } : typeof given === "object" && given !== null ? { ...(given as Options) } : {};
+    const filename = options.filename;
+    if (typeof code !== "string" || typeof filename !== "string" || scopes(filename)) return undefined;
+    // Asked first without counting: a selected file left as it is is reported with why, not as a match.
+    const selection = matcher.peek(filename);
+    if (!selection.selected) return void matcher.file(filename);
+    const lineOffset = integer(options.lineOffset);
+    const columnOffset = integer(options.columnOffset);
+    let made: ReturnType<typeof instrumentVmSource>;
+    try {
+      made = instrumentVmSource(matcher, code, filename, lineOffset, columnOffset, body);
+    } catch (error) {
+      warn(warningLine(filename, error instanceof Error ? error.message : String(error)));
+    }
+    if (typeof made === "string") matcher.untraced(filename, selection, made);
+    if (typeof made !== "object") return undefined;
+    registerScriptOffsets(filename, lineOffset, columnOffset);
+    if (made.columnOffset !== columnOffset) options.columnOffset = made.columnOffset;
+    const dropped = options.cachedData !== undefined;
+    delete options.cachedData;
+    return { code: made.code, options, dropped };
+  };
+
+  // Code run in another context finds no runtime there (the injected code's stand-in records
+  // nothing): not instrumented, reported (runInContext, runInNewContext, SourceTextModule,
+  // compileFunction with a parsingContext).
+  const elsewhere = (code: unknown, options: unknown) => {
+    const filename = typeof options === "string" ? options : typeof options === "object" && options !== null ? (options as Options).filename ?? (options as Options).identifier : undefined;
+    if (typeof code !== "string" || typeof filename !== "string") return;
+    const file = filename.startsWith("file:") ? fileURLToPath(filename) : filename;
+    if (scopes(file)) return;
+    const selection = matcher.peek(file);
+    if (selection.selected) matcher.untraced(file, selection, "compiled through node:vm into another context");
+    else matcher.file(file);
+  };
+  /** A Script's source and options, until it first runs; then its instrumented twin (null: none). */
+  const pending = new WeakMap<object, [string, unknown]>();
+  const twins = new WeakMap<object, InstanceType<typeof OriginalScript> | null>();
+  // A Script is compiled as given (its errors, its cachedData and createCachedData are the
+  // original's); the context it runs in is known only then: in this one, an instrumented
+  // twin is compiled and run instead; in another (jest runs its modules so), it runs as
+  // given and is reported.
+  class Script extends OriginalScript {
+    // Scripts Node makes itself (vm.runInContext's) are OriginalScripts: still `instanceof vm.Script`.
+    static override [Symbol.hasInstance](value: unknown): boolean {
+      return value instanceof OriginalScript;
+    }
+
+    constructor(code: string, options?: unknown) {
+      super(code, options as never);
+      const filename = typeof options === "string" ? options : typeof options === "object" && options !== null ? (options as Options).filename : undefined;
+      if (typeof code === "string" && typeof filename === "string") pending.set(this, [code, options]);
+    }
+
+    override runInThisContext(options?: RunningOptions): unknown {
+      let twin = twins.get(this);
+      if (twin === undefined) {
+        const source = pending.get(this);
+        const made = source && prepared(source[0], source[1], false);
+        twin = made ? new OriginalScript(made.code, made.options as never) : null;
+        twins.set(this, twin);
+        pending.delete(this);
+      }
+      return twin ? twin.runInThisContext(options) : super.runInThisContext(options);
+    }
+
+    override runInContext(context: Context, options?: RunningOptions): unknown {
+      away(this);
+      return super.runInContext(context, options);
+    }
+
+    override runInNewContext(context?: Context, options?: RunningOptions): unknown {
+      away(this);
+      return super.runInNewContext(context, options);
+    }
+  }
+  /** A Script run in another context: reported once, never instrumented. */
+  const away = (script: object) => {
+    const source = pending.get(script);
+    if (!source) return;
+    pending.delete(script);
+    twins.set(script, null);
+    try {
+      elsewhere(source[0], source[1]);
+    } catch {
+      // The report is never worth the program.
+    }
+  };
+  Object.defineProperty(Script, "name", { value: OriginalScript.name });
+  Object.defineProperty(Script, "length", { value: OriginalScript.length });
+  vm.Script = Script as typeof OriginalScript;
+  vm.createScript = function createScript_(this: unknown, code: string, options?: unknown) {
+    return new Script(code, options);
+  } as typeof createScript;
+  vm.runInThisContext = function runInThisContext_(this: unknown, code: string, options?: unknown) {
+    const made = prepared(code, options, false);
+    if (!made) return Reflect.apply(runInThisContext, this, [code, options]);
+    // The remaining options (displayErrors, breakOnSigint, timeout) are the run's, as Node splits them.
+    return Reflect.apply(runInThisContext, this, [made.code, made.options]);
+  } as typeof runInThisContext;
+  vm.compileFunction = function compileFunction_(this: unknown, code: string, params?: unknown, options?: unknown) {
+    // Compiled in another context (parsingContext): reported, as runInContext's code below.
+    if (typeof options === "object" && options !== null && (options as Options).parsingContext !== undefined) {
+      elsewhere(code, options);
+      return Reflect.apply(compileFunction, this, [code, params, options]);
+    }
+    const made = prepared(code, options, true);
+    if (!made) return Reflect.apply(compileFunction, this, [code, params, options]);
+    const fn = Reflect.apply(compileFunction, this, [made.code, params, made.options]) as Record<string, unknown>;
+    if (made.dropped) fn.cachedDataRejected = true;
+    return fn;
+  } as typeof compileFunction;
+  for (const [wrapped, original] of <[Function, Function][]>[
+    [vm.createScript, createScript],
+    [vm.runInThisContext, runInThisContext],
+    [vm.compileFunction, compileFunction],
+  ]) {
+    Object.defineProperty(wrapped, "name", { value: original.name });
+    Object.defineProperty(wrapped, "length", { value: original.length });
+  }
+  for (const name of ["runInContext", "runInNewContext"] as const) {
+    const original = vm[name] as (...args: unknown[]) => unknown;
+    const wrapped = function (this: unknown) {
+      try {
+        elsewhere(arguments[0], arguments[2]);
+      } catch {
+        // The report is never worth the program.
+      }
+      return Reflect.apply(original, this, arguments);
+    };
+    Object.defineProperty(wrapped, "name", { value: original.name });
+    Object.defineProperty(wrapped, "length", { value: original.length });
+    vm[name] = wrapped as never;
+  }
+  // vm modules (--experimental-vm-modules; vitest's vm pools): a module's text has no place for the footer's scope here.
+  const SourceTextModule = vm.SourceTextModule as unknown;
+  if (typeof SourceTextModule === "function") {
+    const Base = SourceTextModule as new (code: string, options?: unknown) => object;
+    class Module extends Base {
+      static override [Symbol.hasInstance](value: unknown): boolean {
+        return value instanceof Base;
+      }
+
+      constructor(code: string, options?: unknown) {
+        try {
+          elsewhere(code, options);
+        } catch {
+          // The report is never worth the program.
+        }
+        super(code, options);
+      }
+    }
+    Object.defineProperty(Module, "name", { value: Base.name });
+    vm.SourceTextModule = Module as never;
+  }
+  // `import { runInThisContext } from "node:vm"` made later sees these too.
+  try {
+    (require("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.();
+  } catch {
+    // Named imports keep Node's: only the default export's calls are traced.
+  }
+}
+
+function integer(value: unknown): number {
+  return typeof value === "number" && Number.isInteger(value) ? value : 0;
+}
+
+/** The last inline map comment of the code (as V8 and Node take it), anywhere. */
+const INLINE_MAP = /\/\/[#@]\s*sourceMappingURL=data:application\/json[^,]*;base64,([A-Za-z0-9+/=]+)\s*$/gm;
+
+/**
+ * The code's own inline map, made to count from the code's first character: V8 is told
+ * lineOffset and (first line) columnOffset, and the map (vite-node's) counts as V8 does.
+ */
+export function vmInputMap(code: string, lineOffset: number, columnOffset: number): SourceMapV3 | undefined {
+  let last: string | undefined;
+  for (const match of code.matchAll(INLINE_MAP)) last = match[1];
+  if (last === undefined) return undefined;
+  let map: SourceMapV3;
+  try {
+    map = JSON.parse(Buffer.from(last, "base64").toString("utf8")) as SourceMapV3;
+  } catch {
+    return undefined;
+  }
+  if (typeof map.mappings !== "string" || (map as { sections?: unknown }).sections !== undefined) return undefined;
+  let lines = map.mappings.split(";");
+  // The code's line n is V8's line n + lineOffset.
+  if (lineOffset > 0) lines = lines.slice(lineOffset);
+  else if (lineOffset < 0) lines = [...new Array<string>(-lineOffset).fill(""), ...lines];
+  // Its first line's column c is V8's c + columnOffset: the first segment's column (the only absolute one) moves.
+  if (columnOffset !== 0 && lines[0]) {
+    const [first, ...rest] = lines[0].split(",");
+    const fields = decodeVlq(first!);
+    fields[0] = fields[0]! - columnOffset;
+    if (fields[0] < 0) return undefined;
+    lines[0] = [encodeVlq(fields), ...rest].join(",");
+  }
+  return { ...map, mappings: lines.join(";") };
+}
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+function decodeVlq(segment: string): number[] {
+  const values: number[] = [];
+  let value = 0;
+  let shift = 0;
+  for (const char of segment) {
+    const digit = BASE64.indexOf(char);
+    value += (digit & 31) << shift;
+    if (digit & 32) shift += 5;
+    else {
+      values.push(value & 1 ? -(value >>> 1) : value >>> 1);
+      value = 0;
+      shift = 0;
+    }
+  }
+  return values;
+}
+
+function encodeVlq(values: number[]): string {
+  let text = "";
+  for (const number of values) {
+    let value = number < 0 ? (-number << 1) | 1 : number << 1;
+    do {
+      let digit = value & 31;
+      value >>>= 5;
+      if (value > 0) digit |= 32;
+      text += BASE64[digit];
+    } while (value > 0);
+  }
+  return text;
+}
+
+const NOT_PARSED = "compiled through node:vm, and it does not parse";
+
+/** Top-level statements a block leaves as they are (the rest: declarations a block would scope). */
+const BLOCK_SAFE = new Set(["ExpressionStatement", "EmptyStatement"]);
+
+/**
+ * The instrumented source of one vm compile and the columnOffset to give V8 with it; or
+ * why it is left as it is (a shape not taken, a source that does not parse); or undefined:
+ * nothing to instrument (a match all the same).
+ */
+export function instrumentVmSource(matcher: Matcher, code: string, filename: string, lineOffset: number, columnOffset: number, body: boolean): { code: string; columnOffset: number } | string | undefined {
+  // Already instrumented (node-hooks.ts codeCacheCompiler compiles a module's instrumented code through vm.Script): as it is, not parsed again.
+  if (isInstrumented(code)) return undefined;
+  if (code.startsWith("#!")) return "compiled through node:vm with a #! line";
+  let directives = false;
+  if (!body) {
+    // The script's top level: only what a block does not change (no `return` either: a
+    // script has none). Code that does not parse is V8's to report (a SyntaxError as
+    // untraced), not a warning.
+    const parsed = parse(code, "vm.js", false);
+    if (!parsed.ok) return NOT_PARSED;
+    const statements = (parsed.program.body as { type: string; kind?: string; directive?: unknown }[] | undefined) ?? [];
+    if (!statements.every((statement) => BLOCK_SAFE.has(statement.type) || (statement.type === "VariableDeclaration" && statement.kind === "var"))) {
+      return "compiled through node:vm as a script with global declarations (function, let, const, class)";
+    }
+    directives = typeof statements[0]?.directive === "string";
+  }
+  const inputMap = vmInputMap(code, lineOffset, columnOffset);
+  const offsets = lineOffset !== 0 || columnOffset !== 0 ? ([lineOffset, columnOffset] as const) : undefined;
+  const result = instrument(code, filename, { matcher, module: false, parseAs: "vm.js", inputMap, offsets });
+  if (result.status === "failed") return NOT_PARSED;
+  if (result.status !== "instrumented") return undefined;
+  if (body) return { code: result.code, columnOffset };
+  return scoped(result.code, columnOffset, directives) ?? "compiled through node:vm as a script whose first statement follows a directive on a later line";
+}
+
+/**
+ * The instrumented script in one block holding the footer (see the file's comment): its
+ * variables and its functions, as function expressions, in one `let` that opens the
+ * block (declarations at the block's end would be statements: V8 gives a sloppy script
+ * the last one's function as its completion value); the marker stays, on the last line.
+ */
+function scoped(code: string, columnOffset: number, directives: boolean): { code: string; columnOffset: number } | undefined {
+  const footer = code.lastIndexOf(`\n${MARKER}var `);
+  if (footer < 0) return undefined;
+  const declared = code.indexOf(";", footer);
+  const footerEnd = code.indexOf("\n", footer + 1);
+  if (declared < 0 || footerEnd < 0) return undefined;
+  const functions = code.slice(declared + 1, footerEnd);
+  const init = `function ${INIT}(`;
+  const pendingFunction = `}function ${PENDING}(`;
+  const at = functions.indexOf(pendingFunction);
+  if (!functions.startsWith(init) || functions.indexOf(init, 1) >= 0 || (at >= 0 && functions.indexOf(pendingFunction, at + 1) >= 0)) return undefined;
+  const expressions = `${INIT}=function(${functions.slice(init.length)}`.replace(pendingFunction, `},${PENDING}=function(`);
+  const declarations = `${code.slice(footer + 1 + MARKER.length + 4, declared)},${expressions}`;
+  const close = `${MARKER}}${code.slice(footerEnd)}`;
+  const call = `${PENDING}();`;
+  const pending = at >= 0 ? code.indexOf(call) : -1;
+  if (pending >= 0 && pending < footer && code.lastIndexOf("\n", pending - 1) < 0) {
+    // The first statement is on the first line: the block opens in place of the announcement
+    // (transform.ts announce), made in the `let` (no statement's value: the script's
+    // completion value stays its own), and V8 counts that line's columns as many characters
+    // earlier as the text grew.
+    const open = `{let ${declarations},${PENDING}d=${PENDING}();`;
+    const text = `${code.slice(0, pending)}${open}${code.slice(pending + call.length, footer + 1)}${close}`;
+    return { code: text, columnOffset: columnOffset - (open.length - call.length) };
+  }
+  // No directive: the block opens at the very start, on the first line as well.
+  if (directives) return undefined;
+  const open = `{let ${declarations};`;
+  return { code: `${open}${code.slice(0, footer + 1)}${close}`, columnOffset: columnOffset - open.length };
+}
