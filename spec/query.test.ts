@@ -637,11 +637,14 @@ describe("records lost", () => {
     const overwritten = Number(/lost: 0 dropped, (\d+) overwritten/.exec(run.stderr)?.[1]);
     expect(overwritten).toBeGreaterThan(0);
     expect(run.stderr).toContain(`    ${marked[0]!.lost} in pid ${pid} main thread\n`);
+    // Never deeper than the program (before: 3–34). Whether an outer call survives with the
+    // inners after it depends on when the drains came (a loaded machine drains less often, and
+    // the newest 1,024 records of the lane are all inner calls): depth 0 alone is right too.
     const [{ depth }] = (await rows("SELECT max(depth) AS depth FROM calls", out)) as [{ depth: number }];
-    expect(depth).toBe(1);
-    // One pair: inner under outer (the function table may be overwritten: named by id then).
+    expect(depth).toBeLessThanOrEqual(1);
+    // At most one pair: inner under outer (the function table may be overwritten: named by id then).
     const pairs = await rows("SELECT DISTINCT c.function AS child, p.function AS parent FROM calls c JOIN calls p ON p.id = c.parent", out);
-    expect(pairs.length).toBe(1);
-    expect(pairs[0]!.child).not.toBe(pairs[0]!.parent);
+    expect(pairs.length).toBe(depth);
+    for (const pair of pairs) expect(pair.child).not.toBe(pair.parent);
   }, 120_000);
 });
