@@ -354,7 +354,7 @@ const rawFields: Fielder = (r) => ({
 });
 
 /** Function ids of every producer → "name (file:line:column)", from function_table records. */
-function functionTable(raws: RawEvent[], strings: StringLookup): Map<string, string> {
+export function functionTable(raws: Iterable<RawEvent>, strings: StringLookup): Map<string, string> {
   const table = new Map<string, string>();
   for (const raw of raws) {
     if (raw.kind !== EventKind.function_table && raw.kind !== "function_table") continue;
@@ -372,35 +372,41 @@ export function messageKey(event: TraceEvent): string {
 }
 
 /**
- * Interprets raw records (string records excluded by the caller or skipped here),
- * sorts them by time (lanes and processes interleave), and links receives to sends.
+ * The first half of interpret: raw records, in the trace's order, one at a time, to events
+ * (fields named, strings and function names resolved; not yet sorted, indexed nor linked).
+ * A record gives no event (string, request_context), one, or more (a route or step ends it
+ * implies). `functions`: functionTable over the whole trace. scope dump --stats decodes a
+ * trace with it without holding its records ("scope dump in bounded memory", BENCHMARKS.md).
  */
-export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): TraceEvent[] {
-  const list = Array.isArray(raws) ? (raws as RawEvent[]) : [...raws];
-  const functions = functionTable(list, strings);
+export class EventDecoder {
   // scope attach: live-traced functions' names by (pid, tid, id), from attach_function_add (written before any call).
-  const attachedNames = new Map<string, FieldValue>();
-  const events: TraceEvent[] = [];
+  private readonly attachedNames = new Map<string, FieldValue>();
   // Framework steps begun and not ended, by thread and request: a server response's flag ends them (stepEnds).
-  const openSteps = new Map<string, number[]>();
+  private readonly openSteps = new Map<string, number[]>();
   // request_context (a = request id) names the request of its thread's next event.
-  const contexts = new Map<RawEvent, number>();
-  const pendingContext = new Map<string, number>();
-  for (const raw of list) {
+  private readonly pendingContext = new Map<string, number>();
+
+  constructor(
+    private readonly strings: StringLookup,
+    private readonly functions: Map<string, string>,
+  ) {}
+
+  /** Appends the record's events to `events`. */
+  decode(raw: RawEvent, events: TraceEvent[]): void {
     const kind = kindName(raw.kind);
-    if (kind === "string") continue;
+    if (kind === "string") return;
     if (kind === "request_context") {
-      pendingContext.set(`${raw.pid}/${raw.tid}`, unsigned(raw.a));
-      continue;
+      this.pendingContext.set(`${raw.pid}/${raw.tid}`, unsigned(raw.a));
+      return;
     }
-    if (pendingContext.size !== 0) {
+    let context: number | undefined;
+    if (this.pendingContext.size !== 0) {
       const thread = `${raw.pid}/${raw.tid}`;
-      const request = pendingContext.get(thread);
-      if (request !== undefined) {
-        pendingContext.delete(thread);
-        contexts.set(raw, request);
-      }
+      context = this.pendingContext.get(thread);
+      if (context !== undefined) this.pendingContext.delete(thread);
     }
+    const strings = this.strings;
+    const functions = this.functions;
     const str: Str = (field) => {
       const id = unsigned(field);
       if (id === 0) return null;
@@ -409,12 +415,11 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     const fn: FunctionName = (field) => functions.get(`${raw.pid}/${raw.tid}/${unsigned(field)}`) ?? `<function ${unsigned(field)}>`;
     const fielder = fielders[kind as EventKindName] ?? rawFields;
     const fields = fielder(raw, str, fn);
-    const context = contexts.size === 0 ? undefined : contexts.get(raw);
     if (context !== undefined && context !== 0) fields.request = context;
-    if (kind === "attach_function_add") attachedNames.set(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`, fields.name ?? null);
-    else if (kind === "attach_function_call" || kind === "attach_function_remove") fields.name = attachedNames.get(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`) ?? null;
+    if (kind === "attach_function_add") this.attachedNames.set(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`, fields.name ?? null);
+    else if (kind === "attach_function_call" || kind === "attach_function_remove") fields.name = this.attachedNames.get(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`) ?? null;
     else if (kind === "http_step_start" || kind === "http_step_end" || kind === "http_server_response") {
-      stepEnds(openSteps, events, raw, kind, fields);
+      stepEnds(this.openSteps, events, raw, kind, fields);
       if (kind === "http_step_start" && (raw.flags & StepStartFlag.route) !== 0) {
         // Layout version 2: the request's route rode on its handler's start; its http_route event, just before it.
         events.push({ index: 0, timestampNs: big(raw.timestampNs), kind: "http_route", pid: raw.pid, tid: raw.tid, fields: { requestId: fields.requestId as number, route: fields.route ?? null, framework: str(Math.floor(unsigned(raw.b) / STEP_ORDINAL_LIMIT)) }, linkedTo: [] });
@@ -430,6 +435,17 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
       linkedTo: [],
     });
   }
+}
+
+/**
+ * Interprets raw records (string records excluded by the caller or skipped here),
+ * sorts them by time (lanes and processes interleave), and links receives to sends.
+ */
+export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): TraceEvent[] {
+  const list = Array.isArray(raws) ? (raws as RawEvent[]) : [...raws];
+  const decoder = new EventDecoder(strings, functionTable(list, strings));
+  const events: TraceEvent[] = [];
+  for (const raw of list) decoder.decode(raw, events);
   events.sort((x, y) => (x.timestampNs < y.timestampNs ? -1 : x.timestampNs > y.timestampNs ? 1 : 0));
   const sends = new Map<string, TraceEvent>();
   events.forEach((event, index) => {

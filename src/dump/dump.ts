@@ -1,13 +1,14 @@
 /** `scope dump`: read a trace, interpret it, filter, and write it in the chosen format. */
 import chalk, { Chalk } from "chalk";
 import type { Writable } from "node:stream";
-import { interpret, mergedSources, type MergedSource } from "../core/model";
+import { interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { loadTrace } from "./load";
 import { toChromeTrace } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
-import { computeStats } from "./stats";
+import { scanTrace } from "./scan";
+import { MessagePairs, StatsCounter } from "./stats";
 import { formatEventLine, nestByRequest } from "./text";
 import { whyLines, whyProblem } from "./why";
 
@@ -30,6 +31,16 @@ export interface DumpOptions {
  */
 export async function dumpTrace(options: DumpOptions): Promise<number> {
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
+  if (options.format === "stats" && options.why === undefined) return dumpStats(options);
+  if (options.why !== undefined && whyProblem(options.why, Number.MAX_SAFE_INTEGER) === undefined) {
+    // An event number past the end is said without loading the trace (a scan holds no events).
+    const count = scanTrace(options.path, () => {}).events;
+    const problem = whyProblem(options.why, count);
+    if (problem !== undefined) {
+      new Output(options.stderr).writeNow(`scope: ${problem}\n`);
+      return 1;
+    }
+  }
   const trace = loadTrace(options.path);
   const all = interpret(trace.records, trace.strings);
   const startNs = trace.startNs;
@@ -71,26 +82,50 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
       out.add(JSON.stringify(toChromeTrace(events, startNs)));
       out.add("\n");
       break;
-    case "stats": {
-      const collectors = new Set([trace.header.collectorPid, ...sources.flatMap((source) => (source.collectorPid === null ? [] : [source.collectorPid]))]);
-      const stats = computeStats(events, collectors);
-      out.add(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
-      for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.add(`  ${kind.padEnd(18)} ${count}\n`);
-      out.add(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);
-      for (const source of sources) out.add(`${describeSource(source)}\n`);
-      if (trace.end) out.add(`ring: ${trace.end.written} written, ${trace.end.dropped} dropped, ${trace.end.overwritten} overwritten\n`);
-      break;
-    }
   }
+  return finish(options, out, trace, all.length);
+}
+
+/** The end of a dump: status 141 for a closed reader, else how the trace ended (2: damaged). */
+async function finish(options: DumpOptions, out: Output, trace: { error: { offset: number; reason: string } | null; end: unknown }, events: number): Promise<number> {
   await out.flush();
   if (out.closed) return CLOSED_PIPE_STATUS;
   const err = new Output(options.stderr);
   if (trace.error) {
-    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${all.length} events before it were shown\n`);
+    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${events} events before it were shown\n`);
     return 2;
   }
   if (!trace.end) err.writeNow(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were shown\n`);
   return 0;
+}
+
+/**
+ * --stats in bounded memory: one scan of the trace (scan.ts), counting as it reads; what
+ * needs the whole trace (message pairing, the merged inputs) is kept per message key and
+ * per trace_source, not per event ("scope dump in bounded memory", BENCHMARKS.md).
+ */
+async function dumpStats(options: DumpOptions): Promise<number> {
+  const counter = new StatsCounter();
+  const pairs = new MessagePairs();
+  const sourceEvents: TraceEvent[] = [];
+  let startNs: bigint | undefined;
+  const trace = scanTrace(options.path, (event) => {
+    if (event.kind === "trace_source") sourceEvents.push(event);
+    const counted = matches(options.filter, event, startNs!);
+    if (counted) counter.add(event);
+    pairs.add(event, counted);
+  }, (header) => (startNs = BigInt(header.monotonicAnchorNs)));
+  const sources = mergedSources(sourceEvents);
+  const collectors = new Set([trace.header.collectorPid, ...sources.flatMap((source) => (source.collectorPid === null ? [] : [source.collectorPid]))]);
+  const { unpairedReceives, unreceivedSends } = pairs.unpaired();
+  const stats = counter.stats(unpairedReceives, unreceivedSends, collectors);
+  const out = new Output(options.stdout);
+  out.add(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
+  for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.add(`  ${kind.padEnd(18)} ${count}\n`);
+  out.add(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);
+  for (const source of sources) out.add(`${describeSource(source)}\n`);
+  if (trace.end) out.add(`ring: ${trace.end.written} written, ${trace.end.dropped} dropped, ${trace.end.overwritten} overwritten\n`);
+  return finish(options, out, trace, trace.events);
 }
 
 /** One input of a merged trace: where it came from, its pids, its clock. */
