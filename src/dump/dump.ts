@@ -1,5 +1,5 @@
 /** `scope dump`: read a trace, interpret it, filter, and write it in the chosen format. */
-import chalk, { Chalk } from "chalk";
+import chalk, { Chalk, type ChalkInstance } from "chalk";
 import type { Writable } from "node:stream";
 import { interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
@@ -8,6 +8,7 @@ import { toChromeTrace } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
 import { scanTrace } from "./scan";
+import { TraceStream } from "./stream";
 import { MessagePairs, StatsCounter } from "./stats";
 import { formatEventLine, nestByRequest } from "./text";
 import { whyLines, whyProblem } from "./why";
@@ -23,6 +24,8 @@ export interface DumpOptions {
   colorEnabled: boolean;
   /** --why <event#>: only that event's chain of causes (text or json), the filter ignored. */
   why?: string;
+  /** Records read at a time by the streaming dump (spec: small, so links cross reads). */
+  batchRecords?: number;
 }
 
 /**
@@ -32,6 +35,7 @@ export interface DumpOptions {
 export async function dumpTrace(options: DumpOptions): Promise<number> {
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
   if (options.format === "stats" && options.why === undefined) return dumpStats(options);
+  if ((options.format === "text" || options.format === "json") && options.why === undefined) return dumpStreamed(options, color);
   if (options.why !== undefined && whyProblem(options.why, Number.MAX_SAFE_INTEGER) === undefined) {
     // An event number past the end is said without loading the trace (a scan holds no events).
     const count = scanTrace(options.path, () => {}).events;
@@ -86,6 +90,45 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   return finish(options, out, trace, all.length);
 }
 
+/**
+ * Text and --json in bounded memory (stream.ts): the same lines as over the whole trace.
+ * --chrome and --why still load the whole trace (one JSON document; a chain of causes
+ * that may lead anywhere back).
+ */
+async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise<number> {
+  const stream = new TraceStream(options.path, options.batchRecords);
+  const { header, startNs } = stream.trace;
+  const out = new Output(options.stdout);
+  const line = async (text: string): Promise<boolean> => {
+    out.add(text);
+    return !out.full || (await out.flush());
+  };
+  if (options.format === "json") {
+    stream.link(undefined);
+    for (const event of stream.events()) if (matches(options.filter, event, startNs) && !(await line(`${eventToJson(event, startNs)}\n`))) break;
+  } else {
+    stream.link(options.filter);
+    out.add(color.dim(`# ${options.path}: ${header.argv.join(" ")} on ${header.hostName}, started ${header.startTime.toISOString()}\n`));
+    for (const source of mergedSources(stream.trace.sources)) out.add(color.dim(`# ${describeSource(source)}\n`));
+    // Lines in the nesting's order: one written early waits for its place.
+    const { order, depth } = stream.nesting();
+    const place = new Int32Array(stream.trace.events).fill(-1);
+    for (let i = 0; i < order.length; i++) place[order[i]!] = i;
+    const waiting = new Map<number, string>();
+    let next = 0;
+    reading: for (const event of stream.events()) {
+      const at = place[event.index]!;
+      if (at < 0) continue;
+      waiting.set(at, `${formatEventLine(event, startNs, stream.at, color, depth[at])}\n`);
+      for (let text = waiting.get(next); text !== undefined; text = waiting.get(next)) {
+        waiting.delete(next++);
+        if (!(await line(text))) break reading;
+      }
+    }
+  }
+  return finish(options, out, stream.trace, stream.trace.events);
+}
+
 /** The end of a dump: status 141 for a closed reader, else how the trace ended (2: damaged). */
 async function finish(options: DumpOptions, out: Output, trace: { error: { offset: number; reason: string } | null; end: unknown }, events: number): Promise<number> {
   await out.flush();
@@ -109,10 +152,12 @@ async function dumpStats(options: DumpOptions): Promise<number> {
   const pairs = new MessagePairs();
   const sourceEvents: TraceEvent[] = [];
   let startNs: bigint | undefined;
+  let order = 0;
   const trace = scanTrace(options.path, (event) => {
     if (event.kind === "trace_source") sourceEvents.push(event);
     const counted = matches(options.filter, event, startNs!);
-    if (counted) counter.add(event);
+    if (counted) counter.add(event, order);
+    order++;
     pairs.add(event, counted);
   }, (header) => (startNs = BigInt(header.monotonicAnchorNs)));
   const sources = mergedSources(sourceEvents);

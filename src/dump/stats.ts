@@ -18,15 +18,24 @@ export interface TraceStats {
  */
 export class StatsCounter {
   private count = 0;
-  private readonly byKind: Record<string, number> = {};
+  private readonly byKind = new Map<string, { count: number; firstNs: bigint; firstOrder: number }>();
   /** Every pid's threads (the collector's left out by stats()). */
   private readonly threads = new Map<number, Set<number>>();
   private first: bigint | undefined;
   private last: bigint | undefined;
 
-  add(event: TraceEvent): void {
+  /** `order`: the event's place in the order it came in (ties in time: the earlier first, as the stable sort keeps them). */
+  add(event: TraceEvent, order: number): void {
     this.count++;
-    this.byKind[event.kind] = (this.byKind[event.kind] ?? 0) + 1;
+    const kind = this.byKind.get(event.kind);
+    if (!kind) this.byKind.set(event.kind, { count: 1, firstNs: event.timestampNs, firstOrder: order });
+    else {
+      kind.count++;
+      if (event.timestampNs < kind.firstNs || (event.timestampNs === kind.firstNs && order < kind.firstOrder)) {
+        kind.firstNs = event.timestampNs;
+        kind.firstOrder = order;
+      }
+    }
     let tids = this.threads.get(event.pid);
     if (!tids) this.threads.set(event.pid, (tids = new Set()));
     tids.add(event.tid);
@@ -45,7 +54,11 @@ export class StatsCounter {
       processes++;
       threads += tids.size;
     }
-    return { events: this.count, byKind: this.byKind, processes, threads, durationNs: (this.last ?? 0n) - (this.first ?? 0n), unpairedReceives, unreceivedSends };
+    // Kinds in the order of their first event by time (the order equal counts are printed in).
+    const kinds = [...this.byKind].sort(([, x], [, y]) => (x.firstNs < y.firstNs ? -1 : x.firstNs > y.firstNs ? 1 : x.firstOrder - y.firstOrder));
+    const byKind: Record<string, number> = {};
+    for (const [name, { count }] of kinds) byKind[name] = count;
+    return { events: this.count, byKind, processes, threads, durationNs: (this.last ?? 0n) - (this.first ?? 0n), unpairedReceives, unreceivedSends };
   }
 }
 
@@ -54,8 +67,8 @@ export function computeStats(events: TraceEvent[], collectorPid?: number | Reado
   const counter = new StatsCounter();
   let unpairedReceives = 0;
   let unreceivedSends = 0;
-  for (const event of events) {
-    counter.add(event);
+  for (const [order, event] of events.entries()) {
+    counter.add(event, order);
     if (event.kind === "message_receive" && event.linkedTo.length === 0) unpairedReceives++;
     if (event.kind === "message_send" && event.linkedTo.length === 0) unreceivedSends++;
   }
