@@ -1,5 +1,11 @@
-/** `scope dump --stats` reads the trace without holding its events: the same figures as over the whole trace. */
+/**
+ * `scope dump` reads the trace without holding its events ("scope dump in bounded memory",
+ * BENCHMARKS.md): --stats gives the whole trace's figures; text and --json the whole trace's
+ * lines, also when every link crosses a read (one record at a time).
+ */
 import { beforeAll, expect, test } from "bun:test";
+import { Writable } from "node:stream";
+import { Chalk } from "chalk";
 import { join } from "node:path";
 import { EventKind } from "../src/core/layout";
 import { interpret } from "../src/core/model";
@@ -8,7 +14,10 @@ import { TraceWriter } from "../src/core/trace-file";
 import { matches, type EventFilter } from "../src/dump/filter";
 import { loadTrace } from "../src/dump/load";
 import { computeStats } from "../src/dump/stats";
-import { encodeRecords, runCli } from "./harness";
+import { dumpTrace } from "../src/dump/dump";
+import { eventToJson } from "../src/dump/json";
+import { formatEventLine, nestByRequest } from "../src/dump/text";
+import { encodeRecords, repoRoot, runCli } from "./harness";
 import { scratchDirs } from "./scratch";
 
 const tmp = scratchDirs("scope-dump-stream-test-");
@@ -72,3 +81,38 @@ test("--why past the last event: said from a scan", async () => {
   expect(result.exitCode).toBe(1);
   expect(result.stderr).toBe("scope: --why: no event #10 in this trace (it has 10 events, #0 to #9)\n");
 });
+
+/** The dump's lines as it wrote them before it streamed: every event interpreted, filtered, then written. */
+function wholeTraceLines(file: string, format: "text" | "json", filter: EventFilter): string {
+  const trace = loadTrace(file);
+  const all = interpret(trace.records, trace.strings);
+  const events = all.filter((event) => matches(filter, event, trace.startNs));
+  if (format === "json") return events.map((event) => `${eventToJson(event, trace.startNs)}\n`).join("");
+  const head = `# ${file}: ${trace.header.argv.join(" ")} on ${trace.header.hostName}, started ${trace.header.startTime.toISOString()}\n`;
+  return head + nestByRequest(events).map(({ event, depth }) => `${formatEventLine(event, trace.startNs, all, new Chalk({ level: 0 }), depth)}\n`).join("");
+}
+
+async function streamed(file: string, format: "text" | "json", filter: EventFilter, batchRecords: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  const sink = () => new Writable({ write: (chunk, _encoding, done) => (chunks.push(Buffer.from(chunk)), done()) });
+  const status = await dumpTrace({ path: file, format, filter, stdout: sink(), stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords });
+  expect(status).toBe(0);
+  return Buffer.concat(chunks).toString();
+}
+
+test("text and --json of a real trace (requests, a worker's messages, async callbacks, calls): the whole trace's lines, read a record at a time", async () => {
+  const out = join(tmp(), "request.bin");
+  const run = await runCli(["run", "-o", out, "--async", "--functions", "node", join(repoRoot, "spec/fixtures/async-request.cjs")]);
+  expect(run.exitCode).toBe(0);
+  const all = interpret(loadTrace(out).records, loadTrace(out).strings);
+  // Links that reach forward (a request's end, a send's receive, a callback's end) and nesting by request.
+  expect(all.some((event) => event.kind === "http_server_request" && typeof event.fields.endIndex === "number" && typeof event.fields.peerIndex === "number")).toBe(true);
+  expect(all.some((event) => event.kind === "message_send" && event.linkedTo.length > 0)).toBe(true);
+  expect(all.some((event) => event.kind === "async_before" && typeof event.fields.afterIndex === "number")).toBe(true);
+  for (const filter of [{}, { kinds: ["http"] }, { tids: [0], sinceNs: 1_000_000n }] as EventFilter[]) {
+    for (const format of ["text", "json"] as const) {
+      const expected = wholeTraceLines(out, format, filter);
+      for (const batchRecords of [1, 3, 4096]) expect(await streamed(out, format, filter, batchRecords)).toBe(expected);
+    }
+  }
+}, 120_000);

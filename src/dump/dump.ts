@@ -7,8 +7,7 @@ import { loadTrace } from "./load";
 import { toChromeTrace } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
-import { scanTrace } from "./scan";
-import { TraceStream } from "./stream";
+import { scanTrace, TraceStream } from "./stream";
 import { MessagePairs, StatsCounter } from "./stats";
 import { formatEventLine, nestByRequest } from "./text";
 import { whyLines, whyProblem } from "./why";
@@ -143,7 +142,7 @@ async function finish(options: DumpOptions, out: Output, trace: { error: { offse
 }
 
 /**
- * --stats in bounded memory: one scan of the trace (scan.ts), counting as it reads; what
+ * --stats in bounded memory: one scan of the trace (stream.ts scanTrace), counting as it reads; what
  * needs the whole trace (message pairing, the merged inputs) is kept per message key and
  * per trace_source, not per event ("scope dump in bounded memory", BENCHMARKS.md).
  */
@@ -152,12 +151,10 @@ async function dumpStats(options: DumpOptions): Promise<number> {
   const pairs = new MessagePairs();
   const sourceEvents: TraceEvent[] = [];
   let startNs: bigint | undefined;
-  let order = 0;
-  const trace = scanTrace(options.path, (event) => {
+  const trace = scanTrace(options.path, (event, order) => {
     if (event.kind === "trace_source") sourceEvents.push(event);
     const counted = matches(options.filter, event, startNs!);
     if (counted) counter.add(event, order);
-    order++;
     pairs.add(event, counted);
   }, (header) => (startNs = BigInt(header.monotonicAnchorNs)));
   const sources = mergedSources(sourceEvents);

@@ -17,12 +17,13 @@
  * What stays: the string table, the order (16 bytes an event), the message keys, the
  * recorded changes (request starts and ends, queries, steps, async callbacks: not calls),
  * the link steps' own tables (open requests, ...), and lines waiting for their place.
+ * --stats (and --why's check of its event number) need passes 1 and 2 only: scanTrace.
  */
 import { decodeRecord, StringTable } from "../core/events";
 import { RECORD_SIZE } from "../core/layout";
 import { applyNow, DatabaseLinks, EventDecoder, functionTable, HandlerLinks, LINK_STEPS, LinkStep, linkPeers, longTaskWindow, LongTaskCalls, MessageLinks, RequestLinks, type FieldValue, type Later, type RawEvent, type StringLookup, type TraceEvent } from "../core/model";
 import { AsyncLinks } from "../core/async";
-import { readTrace, type TraceHeader } from "../core/trace-file";
+import { readTrace, type TraceHeader, type TraceRead } from "../core/trace-file";
 import { matches, type EventFilter } from "./filter";
 import type { LoadedTrace } from "./load";
 import { nestOrder } from "./text";
@@ -58,13 +59,14 @@ class Recorder implements Later {
   }
 }
 
+const GC_EVERY_RECORDS = 1 << 19;
+
 const ignore: Later = { set: () => {}, link: () => {} };
 
 export class TraceStream {
   readonly header: TraceHeader;
   readonly trace: StreamedTrace;
-  private readonly strings: StringLookup;
-  private readonly functions: Map<string, string>;
+  private readonly names: Names;
   private readonly rank: Uint32Array;
   private readonly pids: Uint32Array;
   private readonly tids: Uint32Array;
@@ -82,11 +84,7 @@ export class TraceStream {
     readonly path: string,
     private readonly batchRecords = 4096,
   ) {
-    const table = new StringTable({ maxStrings: Number.POSITIVE_INFINITY });
-    const tables: RawEvent[] = [];
-    for (const raw of this.records(readTrace(path))) if (!table.add(raw) && raw.kind === "function_table") tables.push(raw);
-    this.strings = (pid, tid, id) => table.get(pid, tid, id);
-    this.functions = functionTable(tables, this.strings);
+    this.names = namesOf(path, batchRecords);
     let times = new BigInt64Array(1 << 16);
     let pids = new Uint32Array(1 << 16);
     let tids = new Uint32Array(1 << 16);
@@ -94,7 +92,7 @@ export class TraceStream {
     const sources: TraceEvent[] = [];
     const reader = readTrace(path);
     this.header = reader.header;
-    for (const event of this.decoded(reader)) {
+    for (const event of decodedEvents(reader, this.names, batchRecords)) {
       if (count === times.length) {
         const grow = <T extends BigInt64Array | Uint32Array>(array: T): T => {
           const bigger = new (array.constructor as new (n: number) => T)(array.length * 2);
@@ -119,10 +117,18 @@ export class TraceStream {
       }
       count++;
     }
-    // interpret's stable sort by time: equal times keep the records' order.
+    // interpret's stable sort by time: equal times keep the records' order. As doubles when
+    // every time is one exactly (below 2^53 ns: 104 days of a monotonic clock): 3.5x faster.
     const order = new Uint32Array(count);
     for (let i = 0; i < count; i++) order[i] = i;
-    order.sort((x, y) => (times[x]! < times[y]! ? -1 : times[x]! > times[y]! ? 1 : x - y));
+    let exact = true;
+    for (let i = 0; i < count && exact; i++) exact = times[i]! >= 0n && times[i]! <= BigInt(Number.MAX_SAFE_INTEGER);
+    if (exact) {
+      const doubles = Float64Array.from(times.subarray(0, count), Number);
+      order.sort((x, y) => doubles[x]! - doubles[y]! || x - y);
+    } else {
+      order.sort((x, y) => (times[x]! < times[y]! ? -1 : times[x]! > times[y]! ? 1 : x - y));
+    }
     this.rank = new Uint32Array(count);
     this.pids = new Uint32Array(count);
     this.tids = new Uint32Array(count);
@@ -224,7 +230,7 @@ export class TraceStream {
     const waiting = new Map<number, TraceEvent>();
     let seq = 0;
     let next = 0;
-    for (const event of this.decoded(readTrace(this.path))) {
+    for (const event of decodedEvents(readTrace(this.path), this.names, this.batchRecords)) {
       const index = this.rank[seq++]!;
       event.index = index;
       if (index !== next) {
@@ -240,24 +246,60 @@ export class TraceStream {
       }
     }
   }
+}
 
-  private *decoded(reader: ReturnType<typeof readTrace>): Generator<TraceEvent> {
-    const decoder = new EventDecoder(this.strings, this.functions ?? new Map());
-    const events: TraceEvent[] = [];
-    for (const raw of this.records(reader)) {
-      decoder.decode(raw, events);
-      for (const event of events) yield event;
-      events.length = 0;
-    }
-  }
+/** What names things (pass 1): the string table and the function tables. */
+interface Names {
+  strings: StringLookup;
+  functions: Map<string, string>;
+}
 
-  private *records(reader: ReturnType<typeof readTrace>): Generator<RawEvent> {
-    try {
-      for (const batch of reader.batches(this.batchRecords, true)) {
-        for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) yield decodeRecord(batch, offset);
-      }
-    } finally {
-      reader.close();
-    }
+function namesOf(path: string, batchRecords: number): Names {
+  const table = new StringTable({ maxStrings: Number.POSITIVE_INFINITY });
+  const tables: RawEvent[] = [];
+  for (const raw of records(readTrace(path), batchRecords)) if (!table.add(raw) && raw.kind === "function_table") tables.push(raw);
+  const strings: StringLookup = (pid, tid, id) => table.get(pid, tid, id);
+  return { strings, functions: functionTable(tables, strings) };
+}
+
+/** The trace's events in record order, decoded by interpret's EventDecoder (not sorted, indexed nor linked). */
+function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number): Generator<TraceEvent> {
+  const decoder = new EventDecoder(names.strings, names.functions);
+  const events: TraceEvent[] = [];
+  let count = 0;
+  for (const raw of records(reader, batchRecords)) {
+    // Each event is garbage once written, and Bun's heap grew to ~2.5x what is live between its
+    // own collections; a full one every 512 Ki records held the peak RSS of a 405 MB trace's
+    // --json at 1.1 GB instead of 1.8 GB, and took less time than it saved ("scope dump in
+    // bounded memory", BENCHMARKS.md). Node (spec under node) has no Bun.gc: nothing is done.
+    if (++count % GC_EVERY_RECORDS === 0) (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+    decoder.decode(raw, events);
+    for (const event of events) yield event;
+    events.length = 0;
   }
+}
+
+function* records(reader: TraceRead, batchRecords: number): Generator<RawEvent> {
+  try {
+    for (const batch of reader.batches(batchRecords, true)) {
+      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) yield decodeRecord(batch, offset);
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+export type ScannedTrace = Omit<LoadedTrace, "records" | "strings"> & { events: number };
+
+/**
+ * Passes 1 and 2 alone, nothing kept (scope dump --stats, and --why's event count): `onEvent`
+ * gets each event in record order with its place in that order; `onHeader` the header first.
+ */
+export function scanTrace(path: string, onEvent: (event: TraceEvent, order: number) => void, onHeader?: (header: TraceHeader) => void): ScannedTrace {
+  const names = namesOf(path, 4096);
+  const reader = readTrace(path);
+  onHeader?.(reader.header);
+  let count = 0;
+  for (const event of decodedEvents(reader, names, 4096)) onEvent(event, count++);
+  return { header: reader.header, startNs: BigInt(reader.header.monotonicAnchorNs), end: reader.end, error: reader.error, events: count };
 }
