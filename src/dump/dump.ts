@@ -9,7 +9,7 @@ import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
 import { scanTrace, TraceStream } from "./stream";
 import { MessagePairs, StatsCounter } from "./stats";
-import { formatEventLine, nestByRequest } from "./text";
+import { formatEventLine } from "./text";
 import { whyLines, whyProblem } from "./why";
 
 export type DumpFormat = "text" | "json" | "chrome" | "stats";
@@ -35,10 +35,9 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
   if (options.format === "stats" && options.why === undefined) return dumpStats(options);
   if ((options.format === "text" || options.format === "json") && options.why === undefined) return dumpStreamed(options, color);
-  if (options.why !== undefined && whyProblem(options.why, Number.MAX_SAFE_INTEGER) === undefined) {
-    // An event number past the end is said without loading the trace (a scan holds no events).
-    const count = scanTrace(options.path, () => {}).events;
-    const problem = whyProblem(options.why, count);
+  if (options.why !== undefined) {
+    // The event number is checked by a scan (it holds no events) before the whole trace is loaded for the chain.
+    const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
     if (problem !== undefined) {
       new Output(options.stderr).writeNow(`scope: ${problem}\n`);
       return 1;
@@ -47,14 +46,8 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   const trace = loadTrace(options.path);
   const all = interpret(trace.records, trace.strings);
   const startNs = trace.startNs;
-  const sources = mergedSources(all);
+  const out = new Output(options.stdout);
   if (options.why !== undefined) {
-    const problem = whyProblem(options.why, all.length);
-    if (problem !== undefined) {
-      new Output(options.stderr).writeNow(`scope: ${problem}\n`);
-      return 1;
-    }
-    const out = new Output(options.stdout);
     for (const text of whyLines(all, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
     await out.flush();
     if (out.closed) return CLOSED_PIPE_STATUS;
@@ -65,27 +58,9 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
     }
     return 0;
   }
-  const events = all.filter((event) => matches(options.filter, event, startNs));
-  const out = new Output(options.stdout);
-  // Lines are batched into chunks; a reader that closed early ends the loop at the next one.
-  const line = async (text: string): Promise<boolean> => {
-    out.add(text);
-    return !out.full || (await out.flush());
-  };
-  switch (options.format) {
-    case "text":
-      out.add(color.dim(`# ${options.path}: ${trace.header.argv.join(" ")} on ${trace.header.hostName}, started ${trace.header.startTime.toISOString()}\n`));
-      for (const source of sources) out.add(color.dim(`# ${describeSource(source)}\n`));
-      for (const { event, depth } of nestByRequest(events)) if (!(await line(`${formatEventLine(event, startNs, all, color, depth)}\n`))) break;
-      break;
-    case "json":
-      for (const event of events) if (!(await line(`${eventToJson(event, startNs)}\n`))) break;
-      break;
-    case "chrome":
-      out.add(JSON.stringify(toChromeTrace(events, startNs)));
-      out.add("\n");
-      break;
-  }
+  // --chrome: one JSON document, of the whole trace's events.
+  out.add(JSON.stringify(toChromeTrace(all.filter((event) => matches(options.filter, event, startNs)), startNs)));
+  out.add("\n");
   return finish(options, out, trace, all.length);
 }
 
