@@ -317,9 +317,13 @@ export class StringTable {
   }
 }
 
-/** StringTable's whole one-fragment strings: per thread, id → a slot; the slots' bytes in one array. */
+/**
+ * StringTable's whole one-fragment strings: per thread, id → a slot (ids are dense, counted
+ * up per thread: a slot table by id while an id is below twice the thread's strings + 4096,
+ * a Map past it); the slots' bytes in one array.
+ */
 class WholeStrings {
-  private readonly threads = new Map<string, Map<number, number>>();
+  private readonly threads = new Map<string, { dense: Int32Array; sparse: Map<number, number> | undefined; count: number }>();
   private bytes = new Uint8Array(1 << 16);
   private used = 0;
   private offsets = new Float64Array(1 << 12);
@@ -328,7 +332,11 @@ class WholeStrings {
   size = 0;
 
   private slotOf(pid: number, tid: number, id: number): number | undefined {
-    return this.threads.get(`${pid}/${tid}`)?.get(id);
+    const thread = this.threads.get(`${pid}/${tid}`);
+    if (!thread) return undefined;
+    // Dense entries hold slot + 1 (0: none).
+    if (id < thread.dense.length && thread.dense[id] !== 0) return thread.dense[id]! - 1;
+    return thread.sparse?.get(id);
   }
 
   totalBytes(pid: number, tid: number, id: number): number | undefined {
@@ -345,10 +353,9 @@ class WholeStrings {
 
   /** A new string, or one replacing a conflicting one (its old bytes stay unused). */
   set(pid: number, tid: number, id: number, bytes: Uint8Array): void {
-    const thread = `${pid}/${tid}`;
-    let ids = this.threads.get(thread);
-    if (!ids) this.threads.set(thread, (ids = new Map()));
-    if (!ids.has(id)) this.size++;
+    const key = `${pid}/${tid}`;
+    let thread = this.threads.get(key);
+    if (!thread) this.threads.set(key, (thread = { dense: new Int32Array(1024), sparse: undefined, count: 0 }));
     if (this.used + bytes.byteLength > this.bytes.byteLength) {
       const bigger = new Uint8Array(this.bytes.byteLength * 2);
       bigger.set(this.bytes.subarray(0, this.used));
@@ -362,15 +369,37 @@ class WholeStrings {
       lengths.set(this.lengths);
       this.lengths = lengths;
     }
+    const slot = this.slots++;
     this.bytes.set(bytes, this.used);
-    this.offsets[this.slots] = this.used;
-    this.lengths[this.slots] = bytes.byteLength;
+    this.offsets[slot] = this.used;
+    this.lengths[slot] = bytes.byteLength;
     this.used += bytes.byteLength;
-    ids.set(id, this.slots++);
+    const inDense = id < thread.dense.length && thread.dense[id] !== 0;
+    const inSparse = !inDense && thread.sparse?.has(id) === true;
+    if (!inDense && !inSparse) {
+      thread.count++;
+      this.size++;
+    }
+    if (inSparse) thread.sparse!.set(id, slot);
+    else if (id < thread.dense.length || id <= 2 * thread.count + 4096) {
+      if (id >= thread.dense.length) {
+        let length = thread.dense.length;
+        while (length <= id) length *= 2;
+        const dense = new Int32Array(length);
+        dense.set(thread.dense);
+        thread.dense = dense;
+      }
+      thread.dense[id] = slot + 1;
+    } else (thread.sparse ??= new Map()).set(id, slot);
   }
 
   delete(pid: number, tid: number, id: number): void {
-    if (this.threads.get(`${pid}/${tid}`)?.delete(id)) this.size--;
+    const thread = this.threads.get(`${pid}/${tid}`);
+    if (!thread) return;
+    if (id < thread.dense.length && thread.dense[id] !== 0) thread.dense[id] = 0;
+    else if (!thread.sparse?.delete(id)) return;
+    thread.count--;
+    this.size--;
   }
 }
 
