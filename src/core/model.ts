@@ -285,7 +285,7 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     details: str(r.e),
   }),
   recording_stop: (r) => ({ reason: stopReasonName[Number(r.a)] ?? unsigned(r.a), recordedBefore: unsigned(r.b), refusedAfter: unsigned(r.c) }),
-  // A query's start names it; its end's outcome is copied onto it by linkDatabase.
+  // A query's start names it; its end's outcome is copied onto it by DatabaseLinks.
   db_query: (r, str) => ({
     query: unsigned(r.a),
     system: DbSystemName[unsigned(r.e)] ?? String(unsigned(r.e)),
