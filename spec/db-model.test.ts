@@ -1,4 +1,4 @@
-/** The decoder's side of database events (model.ts linkDatabase): starts and ends paired per thread. */
+/** The decoder's side of database events (model.ts DatabaseLinks): starts and ends paired per thread. */
 import { expect, test } from "bun:test";
 import { DbSystem, EventKind } from "../src/core/layout";
 import { interpret, type RawEvent } from "../src/core/model";

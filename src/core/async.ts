@@ -9,6 +9,7 @@
  * as a stack gives, for each event in between, the running callback.
  */
 import { AsyncLevel, AsyncType } from "./layout";
+import { LinkStep, type Later } from "./link-step";
 import type { FieldValue, RawEvent, TraceEvent } from "./model";
 
 const typeName: Record<number, string> = Object.fromEntries(Object.entries(AsyncType).map(([name, value]) => [value, name]));
@@ -56,54 +57,54 @@ const endOfThread = new Set(["process_exit", "thread_exit", "trace_stop"]);
  *   async_before.
  * Nothing is added to the events of a thread without async records.
  */
-export function linkAsync(events: TraceEvent[]): void {
-  const threads = new Set<string>();
-  for (const event of events) if (event.kind.startsWith("async_")) threads.add(`${event.pid}/${event.tid}`);
-  if (threads.size === 0) return;
-  interface Frame {
-    id: number;
-    before: TraceEvent;
-  }
-  const stacks = new Map<string, Frame[]>();
-  const lastEnded = new Map<string, TraceEvent>();
-  const inits = new Map<string, TraceEvent>();
-  for (const event of events) {
+export class AsyncLinks {
+  private readonly stacks = new Map<string, { id: number; before: TraceEvent }[]>();
+  private readonly lastEnded = new Map<string, number>();
+  /** Each resource's init: its index and type. */
+  private readonly inits = new Map<string, { index: number; type: FieldValue }>();
+
+  /** `threads`: those with any async record (the others' events are left as they are). */
+  constructor(
+    private readonly threads: ReadonlySet<string>,
+    private readonly later: Later,
+  ) {}
+
+  step(event: TraceEvent): void {
     const thread = `${event.pid}/${event.tid}`;
-    if (!threads.has(thread)) continue;
-    let stack = stacks.get(thread);
-    if (!stack) stacks.set(thread, (stack = []));
+    if (!this.threads.has(thread)) return;
+    let stack = this.stacks.get(thread);
+    if (!stack) this.stacks.set(thread, (stack = []));
     const f = event.fields;
     if (event.kind === "async_before") {
-      const init = inits.get(`${thread}/${f.asyncId}`);
+      const init = this.inits.get(`${thread}/${f.asyncId}`);
       if (init) {
         f.initIndex = init.index;
-        f.type = init.fields.type ?? null;
+        f.type = init.type;
       }
       f.durationNs = null;
       stack.push({ id: Number(f.asyncId), before: event });
-      continue;
+      return;
     }
     if (event.kind === "async_after") {
       // Nested properly by the runtime; a missing after (a callback that threw) is skipped over.
       let at = stack.length - 1;
       while (at >= 0 && stack[at]!.id !== f.asyncId) at--;
-      if (at < 0) continue;
+      if (at < 0) return;
       const before = stack[at]!.before;
       stack.length = at;
       f.beforeIndex = before.index;
-      before.fields.afterIndex = event.index;
-      before.fields.durationNs = Number(event.timestampNs - before.timestampNs);
-      lastEnded.set(thread, before);
-      continue;
+      this.later.set(before, LinkStep.async, { afterIndex: event.index, durationNs: Number(event.timestampNs - before.timestampNs) });
+      this.lastEnded.set(thread, before.index);
+      return;
     }
-    if (event.kind === "async_init") inits.set(`${thread}/${f.asyncId}`, event);
+    if (event.kind === "async_init") this.inits.set(`${thread}/${f.asyncId}`, { index: event.index, type: f.type ?? null });
     const top = stack[stack.length - 1];
     if (top) {
       f.async = top.id;
       f.asyncIndex = top.before.index;
     } else if (!endOfThread.has(event.kind)) {
-      const ended = lastEnded.get(thread);
-      if (ended) f.asyncAfter = ended.index;
+      const ended = this.lastEnded.get(thread);
+      if (ended !== undefined) f.asyncAfter = ended;
     }
   }
 }

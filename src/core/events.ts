@@ -206,6 +206,13 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
  */
 export class StringTable {
   private readonly strings = new Map<string, PartialString>();
+  /**
+   * Whole one-fragment strings (up to 32 bytes: most of a trace's, e.g. every value preview),
+   * kept compact: their bytes in one growing array, found by thread and id. A PartialString
+   * with its two byte arrays took ~600 bytes for each; a trace of 3 M previews held 1.8 GB
+   * ("scope dump in bounded memory", BENCHMARKS.md). Not with `evictOldest` (its order is of `strings`).
+   */
+  private readonly whole = new WholeStrings();
   /** Fragments ignored: id 0, length over the maximum, index out of range, or the table full. */
   rejected = 0;
   /** Fragments whose total length disagreed with earlier fragments of the same key (the later one wins). */
@@ -219,7 +226,7 @@ export class StringTable {
   constructor(private readonly limits: StringTableLimits = { maxStrings: 1_000_000 }) {}
 
   get size(): number {
-    return this.strings.size;
+    return this.strings.size + this.whole.size;
   }
 
   /** Takes a record; returns whether it was a string fragment the table kept. */
@@ -239,8 +246,23 @@ export class StringTable {
       this.conflicts++;
       entry = undefined;
     }
+    const held = this.whole.size === 0 ? undefined : this.whole.totalBytes(record.pid, record.tid, id);
+    if (held !== undefined) {
+      if (held === totalBytes) return true; // a duplicate: the first copy stands
+      this.conflicts++;
+    }
+    if (fragmentCount === 1 && !this.limits.evictOldest) {
+      if (held === undefined && !this.strings.has(key) && this.size >= this.limits.maxStrings) {
+        this.rejected++;
+        return false;
+      }
+      this.strings.delete(key);
+      this.whole.set(record.pid, record.tid, id, fragmentBytes(record).subarray(0, totalBytes));
+      return true;
+    }
+    if (held !== undefined) this.whole.delete(record.pid, record.tid, id);
     if (!entry) {
-      if (this.strings.size >= this.limits.maxStrings && !this.strings.has(key)) {
+      if (held === undefined && this.size >= this.limits.maxStrings && !this.strings.has(key)) {
         if (!this.limits.evictOldest || this.limits.maxStrings < 1) {
           this.rejected++;
           return false;
@@ -279,6 +301,8 @@ export class StringTable {
   }
 
   entry(pid: number, tid: number, id: number): StringEntry | undefined {
+    const text = this.whole.size === 0 ? undefined : this.whole.text(pid, tid, id);
+    if (text !== undefined) return { text, complete: true, totalBytes: this.whole.totalBytes(pid, tid, id)!, fragmentCount: 1, missingFragments: 0 };
     const entry = this.strings.get(`${pid}/${tid}/${id}`);
     if (!entry) return undefined;
     const fragmentCount = entry.received.byteLength;
@@ -290,6 +314,92 @@ export class StringTable {
       fragmentCount,
       missingFragments: fragmentCount - entry.receivedCount,
     };
+  }
+}
+
+/**
+ * StringTable's whole one-fragment strings: per thread, id → a slot (ids are dense, counted
+ * up per thread: a slot table by id while an id is below twice the thread's strings + 4096,
+ * a Map past it); the slots' bytes in one array.
+ */
+class WholeStrings {
+  private readonly threads = new Map<string, { dense: Int32Array; sparse: Map<number, number> | undefined; count: number }>();
+  private bytes = new Uint8Array(1 << 16);
+  private used = 0;
+  private offsets = new Float64Array(1 << 12);
+  private lengths = new Uint8Array(1 << 12);
+  private slots = 0;
+  size = 0;
+
+  private slotOf(pid: number, tid: number, id: number): number | undefined {
+    const thread = this.threads.get(`${pid}/${tid}`);
+    if (!thread) return undefined;
+    // Dense entries hold slot + 1 (0: none).
+    if (id < thread.dense.length && thread.dense[id] !== 0) return thread.dense[id]! - 1;
+    return thread.sparse?.get(id);
+  }
+
+  totalBytes(pid: number, tid: number, id: number): number | undefined {
+    const slot = this.slotOf(pid, tid, id);
+    return slot === undefined ? undefined : this.lengths[slot];
+  }
+
+  text(pid: number, tid: number, id: number): string | undefined {
+    const slot = this.slotOf(pid, tid, id);
+    if (slot === undefined) return undefined;
+    const start = this.offsets[slot]!;
+    return decoder.decode(this.bytes.subarray(start, start + this.lengths[slot]!));
+  }
+
+  /** A new string, or one replacing a conflicting one (its old bytes stay unused). */
+  set(pid: number, tid: number, id: number, bytes: Uint8Array): void {
+    const key = `${pid}/${tid}`;
+    let thread = this.threads.get(key);
+    if (!thread) this.threads.set(key, (thread = { dense: new Int32Array(1024), sparse: undefined, count: 0 }));
+    if (this.used + bytes.byteLength > this.bytes.byteLength) {
+      const bigger = new Uint8Array(this.bytes.byteLength * 2);
+      bigger.set(this.bytes.subarray(0, this.used));
+      this.bytes = bigger;
+    }
+    if (this.slots === this.offsets.length) {
+      const offsets = new Float64Array(this.slots * 2);
+      offsets.set(this.offsets);
+      this.offsets = offsets;
+      const lengths = new Uint8Array(this.slots * 2);
+      lengths.set(this.lengths);
+      this.lengths = lengths;
+    }
+    const slot = this.slots++;
+    this.bytes.set(bytes, this.used);
+    this.offsets[slot] = this.used;
+    this.lengths[slot] = bytes.byteLength;
+    this.used += bytes.byteLength;
+    const inDense = id < thread.dense.length && thread.dense[id] !== 0;
+    const inSparse = !inDense && thread.sparse?.has(id) === true;
+    if (!inDense && !inSparse) {
+      thread.count++;
+      this.size++;
+    }
+    if (inSparse) thread.sparse!.set(id, slot);
+    else if (id < thread.dense.length || id <= 2 * thread.count + 4096) {
+      if (id >= thread.dense.length) {
+        let length = thread.dense.length;
+        while (length <= id) length *= 2;
+        const dense = new Int32Array(length);
+        dense.set(thread.dense);
+        thread.dense = dense;
+      }
+      thread.dense[id] = slot + 1;
+    } else (thread.sparse ??= new Map()).set(id, slot);
+  }
+
+  delete(pid: number, tid: number, id: number): void {
+    const thread = this.threads.get(`${pid}/${tid}`);
+    if (!thread) return;
+    if (id < thread.dense.length && thread.dense[id] !== 0) thread.dense[id] = 0;
+    else if (!thread.sparse?.delete(id)) return;
+    thread.count--;
+    this.size--;
   }
 }
 

@@ -4,7 +4,10 @@
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
 import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
-import { asyncFielders, linkAsync } from "./async";
+import { AsyncLinks, asyncFielders } from "./async";
+import { applyNow, LinkStep, type Later } from "./link-step";
+
+export { applyNow, LinkStep, LINK_STEPS, type Later } from "./link-step";
 
 /** The decoded record as events.ts yields it; payload fields may be bigint or number. */
 export interface RawEvent {
@@ -282,7 +285,7 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     details: str(r.e),
   }),
   recording_stop: (r) => ({ reason: stopReasonName[Number(r.a)] ?? unsigned(r.a), recordedBefore: unsigned(r.b), refusedAfter: unsigned(r.c) }),
-  // A query's start names it; its end's outcome is copied onto it by linkDatabase.
+  // A query's start names it; its end's outcome is copied onto it by DatabaseLinks.
   db_query: (r, str) => ({
     query: unsigned(r.a),
     system: DbSystemName[unsigned(r.e)] ?? String(unsigned(r.e)),
@@ -354,7 +357,7 @@ const rawFields: Fielder = (r) => ({
 });
 
 /** Function ids of every producer → "name (file:line:column)", from function_table records. */
-function functionTable(raws: RawEvent[], strings: StringLookup): Map<string, string> {
+export function functionTable(raws: Iterable<RawEvent>, strings: StringLookup): Map<string, string> {
   const table = new Map<string, string>();
   for (const raw of raws) {
     if (raw.kind !== EventKind.function_table && raw.kind !== "function_table") continue;
@@ -372,35 +375,41 @@ export function messageKey(event: TraceEvent): string {
 }
 
 /**
- * Interprets raw records (string records excluded by the caller or skipped here),
- * sorts them by time (lanes and processes interleave), and links receives to sends.
+ * The first half of interpret: raw records, in the trace's order, one at a time, to events
+ * (fields named, strings and function names resolved; not yet sorted, indexed nor linked).
+ * A record gives no event (string, request_context), one, or more (a route or step ends it
+ * implies). `functions`: functionTable over the whole trace. scope dump --stats decodes a
+ * trace with it without holding its records ("scope dump in bounded memory", BENCHMARKS.md).
  */
-export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): TraceEvent[] {
-  const list = Array.isArray(raws) ? (raws as RawEvent[]) : [...raws];
-  const functions = functionTable(list, strings);
+export class EventDecoder {
   // scope attach: live-traced functions' names by (pid, tid, id), from attach_function_add (written before any call).
-  const attachedNames = new Map<string, FieldValue>();
-  const events: TraceEvent[] = [];
+  private readonly attachedNames = new Map<string, FieldValue>();
   // Framework steps begun and not ended, by thread and request: a server response's flag ends them (stepEnds).
-  const openSteps = new Map<string, number[]>();
+  private readonly openSteps = new Map<string, number[]>();
   // request_context (a = request id) names the request of its thread's next event.
-  const contexts = new Map<RawEvent, number>();
-  const pendingContext = new Map<string, number>();
-  for (const raw of list) {
+  private readonly pendingContext = new Map<string, number>();
+
+  constructor(
+    private readonly strings: StringLookup,
+    private readonly functions: Map<string, string>,
+  ) {}
+
+  /** Appends the record's events to `events`. */
+  decode(raw: RawEvent, events: TraceEvent[]): void {
     const kind = kindName(raw.kind);
-    if (kind === "string") continue;
+    if (kind === "string") return;
     if (kind === "request_context") {
-      pendingContext.set(`${raw.pid}/${raw.tid}`, unsigned(raw.a));
-      continue;
+      this.pendingContext.set(`${raw.pid}/${raw.tid}`, unsigned(raw.a));
+      return;
     }
-    if (pendingContext.size !== 0) {
+    let context: number | undefined;
+    if (this.pendingContext.size !== 0) {
       const thread = `${raw.pid}/${raw.tid}`;
-      const request = pendingContext.get(thread);
-      if (request !== undefined) {
-        pendingContext.delete(thread);
-        contexts.set(raw, request);
-      }
+      context = this.pendingContext.get(thread);
+      if (context !== undefined) this.pendingContext.delete(thread);
     }
+    const strings = this.strings;
+    const functions = this.functions;
     const str: Str = (field) => {
       const id = unsigned(field);
       if (id === 0) return null;
@@ -409,12 +418,11 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
     const fn: FunctionName = (field) => functions.get(`${raw.pid}/${raw.tid}/${unsigned(field)}`) ?? `<function ${unsigned(field)}>`;
     const fielder = fielders[kind as EventKindName] ?? rawFields;
     const fields = fielder(raw, str, fn);
-    const context = contexts.size === 0 ? undefined : contexts.get(raw);
     if (context !== undefined && context !== 0) fields.request = context;
-    if (kind === "attach_function_add") attachedNames.set(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`, fields.name ?? null);
-    else if (kind === "attach_function_call" || kind === "attach_function_remove") fields.name = attachedNames.get(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`) ?? null;
+    if (kind === "attach_function_add") this.attachedNames.set(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`, fields.name ?? null);
+    else if (kind === "attach_function_call" || kind === "attach_function_remove") fields.name = this.attachedNames.get(`${raw.pid}/${raw.tid}/${unsigned(raw.a)}`) ?? null;
     else if (kind === "http_step_start" || kind === "http_step_end" || kind === "http_server_response") {
-      stepEnds(openSteps, events, raw, kind, fields);
+      stepEnds(this.openSteps, events, raw, kind, fields);
       if (kind === "http_step_start" && (raw.flags & StepStartFlag.route) !== 0) {
         // Layout version 2: the request's route rode on its handler's start; its http_route event, just before it.
         events.push({ index: 0, timestampNs: big(raw.timestampNs), kind: "http_route", pid: raw.pid, tid: raw.tid, fields: { requestId: fields.requestId as number, route: fields.route ?? null, framework: str(Math.floor(unsigned(raw.b) / STEP_ORDINAL_LIMIT)) }, linkedTo: [] });
@@ -430,31 +438,90 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
       linkedTo: [],
     });
   }
+}
+
+/**
+ * Interprets raw records (string records excluded by the caller or skipped here),
+ * sorts them by time (lanes and processes interleave), and links receives to sends.
+ */
+export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): TraceEvent[] {
+  const list = Array.isArray(raws) ? (raws as RawEvent[]) : [...raws];
+  const decoder = new EventDecoder(strings, functionTable(list, strings));
+  const events: TraceEvent[] = [];
+  for (const raw of list) decoder.decode(raw, events);
   events.sort((x, y) => (x.timestampNs < y.timestampNs ? -1 : x.timestampNs > y.timestampNs ? 1 : 0));
-  const sends = new Map<string, TraceEvent>();
+  const messages = new MessageLinks();
   events.forEach((event, index) => {
     event.index = index;
-    if (event.kind === "message_send") sends.set(messageKey(event), event);
+    messages.add(event, index, event.timestampNs);
   });
-  for (const event of events) {
-    if (event.kind !== "message_receive") continue;
-    const send = sends.get(messageKey(event));
-    if (!send) continue;
-    event.linkedTo.push(send.index);
-    send.linkedTo.push(event.index);
-    // Receives are recorded without size and preview (the send has them: the same value).
-    if (event.fields.preview === null || event.fields.preview === undefined) {
-      event.fields.sizeBytes = send.fields.sizeBytes ?? 0;
-      event.fields.preview = send.fields.preview ?? null;
+  // Each link step over every event in turn, changing earlier events at once (applyNow).
+  const asyncThreads = new Set<string>();
+  for (const event of events) if (event.kind.startsWith("async_")) asyncThreads.add(`${event.pid}/${event.tid}`);
+  for (const linker of [messages, new HandlerLinks(applyNow), new DatabaseLinks(applyNow), new RequestLinks(applyNow)]) for (const event of events) linker.step(event);
+  if (events.some((event) => event.kind === "long_task")) {
+    const calls = new LongTaskCalls(undefined);
+    for (const event of events) calls.add(event);
+    calls.choose(events, applyNow);
+  }
+  if (asyncThreads.size !== 0) {
+    const linker = new AsyncLinks(asyncThreads, applyNow);
+    for (const event of events) linker.step(event);
+  }
+  linkPeers(events, applyNow);
+  return events;
+}
+
+
+/**
+ * Messages: a receive is linked to the last send (by time) of its key and gets its size and
+ * preview; that send to every receive of the key. `add` takes the events (any order; `order`:
+ * the event's place among them, its index or its place in the record order with `sortKey`
+ * its time); `step` links an event once every one was added.
+ */
+export class MessageLinks {
+  private readonly keys = new Map<string, { sendOrder: number; sendNs: bigint; sizeBytes: FieldValue | undefined; preview: FieldValue | undefined; receives: number[] }>();
+
+  add(event: TraceEvent, order: number, sortNs: bigint): void {
+    const send = event.kind === "message_send";
+    if (!send && event.kind !== "message_receive") return;
+    const key = messageKey(event);
+    let entry = this.keys.get(key);
+    if (!entry) this.keys.set(key, (entry = { sendOrder: -1, sendNs: 0n, sizeBytes: undefined, preview: undefined, receives: [] }));
+    if (!send) entry.receives.push(order);
+    // The last send by time; of equal times, the later one in order (the stable sort keeps it after).
+    else if (entry.sendOrder < 0 || sortNs > entry.sendNs || (sortNs === entry.sendNs && order > entry.sendOrder)) {
+      entry.sendOrder = order;
+      entry.sendNs = sortNs;
+      entry.sizeBytes = event.fields.sizeBytes;
+      entry.preview = event.fields.preview;
     }
   }
-  linkHandlers(events);
-  linkDatabase(events);
-  linkRequests(events);
-  linkLongTasks(events);
-  linkAsync(events);
-  linkPeers(events);
-  return events;
+
+  /** Orders added by record order become indexes (`indexOf`), receives in index order. */
+  renumber(indexOf: (order: number) => number): void {
+    for (const entry of this.keys.values()) {
+      if (entry.sendOrder >= 0) entry.sendOrder = indexOf(entry.sendOrder);
+      entry.receives = entry.receives.map(indexOf).sort((x, y) => x - y);
+    }
+  }
+
+  step(event: TraceEvent): void {
+    const send = event.kind === "message_send";
+    if (!send && event.kind !== "message_receive") return;
+    const entry = this.keys.get(messageKey(event));
+    if (!entry || entry.sendOrder < 0) return;
+    if (send) {
+      if (entry.sendOrder === event.index) event.linkedTo.push(...entry.receives);
+      return;
+    }
+    event.linkedTo.push(entry.sendOrder);
+    // Receives are recorded without size and preview (the send has them: the same value).
+    if (event.fields.preview === null || event.fields.preview === undefined) {
+      event.fields.sizeBytes = entry.sizeBytes ?? 0;
+      event.fields.preview = entry.preview ?? null;
+    }
+  }
 }
 
 /**
@@ -514,54 +581,67 @@ function startOf(kind: TraceEvent["kind"], raw: RawEvent): bigint {
  * the end of their job), chosen as the one whose call spans longest (its return's time,
  * full level), else the first called. `functionIndex` is that call's index.
  */
-function linkLongTasks(events: TraceEvent[]): void {
-  if (!events.some((event) => event.kind === "long_task")) return;
-  const callsByThread = new Map<string, TraceEvent[]>();
-  const returns = new Map<string, bigint>();
-  for (const event of events) {
+export class LongTaskCalls {
+  private readonly callsByThread = new Map<string, TraceEvent[]>();
+  private readonly returns = new Map<string, bigint>();
+
+  /** `keep`: which calls may be a task's (scope dump's streaming pass: those in a task's window); undefined: all. */
+  constructor(private readonly keep: ((call: TraceEvent) => boolean) | undefined) {}
+
+  add(event: TraceEvent): void {
     if (event.kind === "function_call") {
+      if (this.keep && !this.keep(event)) return;
       const thread = `${event.pid}/${event.tid}`;
-      let list = callsByThread.get(thread);
-      if (!list) callsByThread.set(thread, (list = []));
+      let list = this.callsByThread.get(thread);
+      if (!list) this.callsByThread.set(thread, (list = []));
       list.push(event);
+      if (this.keep) this.returns.set(`${thread}/${event.fields.call}`, -1n);
     } else if ((event.kind === "function_return" || event.kind === "function_throw" || event.kind === "function_settle") && typeof event.fields.call === "number") {
-      returns.set(`${event.pid}/${event.tid}/${event.fields.call}`, event.timestampNs);
+      const key = `${event.pid}/${event.tid}/${event.fields.call}`;
+      // Kept calls only: their ends are all a task asks about (-1: kept, not ended yet).
+      if (!this.keep || this.returns.has(key)) this.returns.set(key, event.timestampNs);
     }
   }
-  const slackNs = 5_000_000n;
-  const startSlackNs = 1_000_000n;
-  for (const task of events) {
-    if (task.kind !== "long_task") continue;
-    const calls = callsByThread.get(`${task.pid}/${task.tid}`);
-    if (!calls) continue;
-    const errorNs = BigInt(Number(task.fields.errorNs) || 0);
-    const start = task.timestampNs - errorNs;
-    const from = start - startSlackNs;
-    const to = task.timestampNs + BigInt(Number(task.fields.durationNs) || 0) + errorNs + slackNs;
-    let lo = 0;
-    let hi = calls.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (calls[mid]!.timestampNs < from) lo = mid + 1;
-      else hi = mid;
-    }
-    let best: TraceEvent | undefined;
-    let bestSpan = -1n;
-    for (let i = lo; i < calls.length && calls[i]!.timestampNs <= to; i++) {
-      const call = calls[i]!;
-      const end = returns.get(`${call.pid}/${call.tid}/${call.fields.call}`);
-      // Before the start only a call still running at it (the measured callback itself).
-      if (call.timestampNs < start && (end === undefined || end < start)) continue;
-      const span = end === undefined ? -1n : end - call.timestampNs;
-      if (best === undefined || span > bestSpan) {
-        best = call;
-        bestSpan = span;
+
+  /** Names each long task among `tasks` by the calls added. */
+  choose(tasks: Iterable<TraceEvent>, later: Later): void {
+    for (const task of tasks) {
+      if (task.kind !== "long_task") continue;
+      const calls = this.callsByThread.get(`${task.pid}/${task.tid}`);
+      if (!calls) continue;
+      const { start, from, to } = longTaskWindow(task);
+      let lo = 0;
+      let hi = calls.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (calls[mid]!.timestampNs < from) lo = mid + 1;
+        else hi = mid;
       }
+      let best: TraceEvent | undefined;
+      let bestSpan = -1n;
+      for (let i = lo; i < calls.length && calls[i]!.timestampNs <= to; i++) {
+        const call = calls[i]!;
+        const ended = this.returns.get(`${call.pid}/${call.tid}/${call.fields.call}`);
+        const end = ended === undefined || ended < 0n ? undefined : ended;
+        // Before the start only a call still running at it (the measured callback itself).
+        if (call.timestampNs < start && (end === undefined || end < start)) continue;
+        const span = end === undefined ? -1n : end - call.timestampNs;
+        if (best === undefined || span > bestSpan) {
+          best = call;
+          bestSpan = span;
+        }
+      }
+      if (best === undefined) continue;
+      later.set(task, LinkStep.longTasks, { function: best.fields.function ?? null, functionIndex: best.index });
     }
-    if (best === undefined) continue;
-    task.fields.function = best.fields.function ?? null;
-    task.fields.functionIndex = best.index;
   }
+}
+
+/** The times a long task's calls are looked for in: [from, to]; before `start` only a call still running at it. */
+export function longTaskWindow(task: TraceEvent): { start: bigint; from: bigint; to: bigint } {
+  const errorNs = BigInt(Number(task.fields.errorNs) || 0);
+  const start = task.timestampNs - errorNs;
+  return { start, from: start - 1_000_000n, to: task.timestampNs + BigInt(Number(task.fields.durationNs) || 0) + errorNs + 5_000_000n };
 }
 
 /** A merged trace gives input k's pids + k << 22 (Linux pids are below 2^22): see src/merge/merge.ts. */
@@ -653,7 +733,7 @@ function plainAddress(address: FieldValue | undefined): string | null {
  * a `traceparent` the client sent and a server received (a value seen more than once pairs in
  * time order when both sides have it equally often).
  */
-function linkPeers(events: TraceEvent[]): void {
+export function linkPeers(events: Iterable<TraceEvent>, later: Later): void {
   const byConnection = new Map<string, { clients: TraceEvent[]; servers: TraceEvent[] }>();
   const byTraceparent = new Map<string, { clients: TraceEvent[]; servers: TraceEvent[] }>();
   const sideOf = <K>(map: Map<K, { clients: TraceEvent[]; servers: TraceEvent[] }>, key: K) => {
@@ -679,10 +759,8 @@ function linkPeers(events: TraceEvent[]): void {
     }
   }
   const pair = (client: TraceEvent, server: TraceEvent, how: string) => {
-    client.fields.peerIndex = server.index;
-    client.fields.peerLink = how;
-    server.fields.peerIndex = client.index;
-    server.fields.peerLink = how;
+    later.set(client, LinkStep.peers, { peerIndex: server.index, peerLink: how });
+    later.set(server, LinkStep.peers, { peerIndex: client.index, peerLink: how });
   };
   for (const { clients, servers } of byConnection.values()) {
     for (let i = 0; i < Math.min(clients.length, servers.length); i++) pair(clients[i]!, servers[i]!, "connection");
@@ -709,13 +787,17 @@ const requestEnds = new Set(["http_server_response", "http_client_response"]);
  * under. The start gets what the other events say of it: its end (status, sizes, how it
  * ended, durationNs, endIndex), its connection's addresses, route, traceparent and error.
  */
-function linkRequests(events: TraceEvent[]): void {
-  const starts = new Map<string, TraceEvent>();
-  const connections = new Map<string, TraceEvent>();
-  const steps = new Map<string, TraceEvent>();
+export class RequestLinks {
+  private readonly starts = new Map<string, TraceEvent>();
+  private readonly connections = new Map<string, Record<string, FieldValue>>();
+  private readonly steps = new Map<string, TraceEvent>();
   // A call's request also holds for its return, throw, settle, yield and resume (same call ordinal).
-  const calls = new Map<string, number>();
-  for (const event of events) {
+  private readonly calls = new Map<string, number>();
+
+  constructor(private readonly later: Later) {}
+
+  step(event: TraceEvent): void {
+    const { starts, connections, steps, calls, later } = this;
     const thread = `${event.pid}/${event.tid}`;
     const f = event.fields;
     if (event.kind.startsWith("function_") && typeof f.call === "number") {
@@ -728,32 +810,32 @@ function linkRequests(events: TraceEvent[]): void {
       }
     }
     if (event.kind === "http_connection") {
-      connections.set(`${thread}/${f.connection}`, event);
-      continue;
+      connections.set(`${thread}/${f.connection}`, f);
+      return;
     }
     if (requestStarts.has(event.kind)) {
       starts.set(`${thread}/${f.requestId}`, event);
-      if (event.kind === "http_server_request") addConnection(event, connections.get(`${thread}/${f.connection}`));
+      if (event.kind === "http_server_request") applyNow.set(event, LinkStep.requests, connectionFields(connections.get(`${thread}/${f.connection}`)));
     }
     const own = typeof f.requestId === "number" ? starts.get(`${thread}/${f.requestId}`) : undefined;
     if (own && own !== event) {
       f.requestIndex = own.index;
-      const into = own.fields;
       if (requestEnds.has(event.kind)) {
-        into.status = f.status ?? 0;
-        into.requestBytes = f.requestBytes === undefined ? 0 : f.requestBytes;
-        into.responseBytes = f.responseBytes === undefined ? 0 : f.responseBytes;
-        into.end = f.end ?? null;
-        into.durationNs = Number(event.timestampNs - own.timestampNs);
-        into.endIndex = event.index;
+        later.set(own, LinkStep.requests, {
+          status: f.status ?? 0,
+          requestBytes: f.requestBytes === undefined ? 0 : f.requestBytes,
+          responseBytes: f.responseBytes === undefined ? 0 : f.responseBytes,
+          end: f.end ?? null,
+          durationNs: Number(event.timestampNs - own.timestampNs),
+          endIndex: event.index,
+        });
       } else if (event.kind === "http_client_connection") {
-        into.connection = f.connection ?? 0;
-        into.connectionOrdinal = f.ordinal ?? 0;
-        addConnection(own, connections.get(`${thread}/${f.connection}`));
+        later.set(own, LinkStep.requests, { connection: f.connection ?? 0, connectionOrdinal: f.ordinal ?? 0 });
+        later.set(own, LinkStep.requests, connectionFields(connections.get(`${thread}/${f.connection}`)));
       } else if (event.kind === "http_traceparent") {
-        into.traceparent = f.traceparent ?? null;
+        later.set(own, LinkStep.requests, { traceparent: f.traceparent ?? null });
       } else if (event.kind === "http_route") {
-        into.route = f.route ?? null;
+        later.set(own, LinkStep.requests, { route: f.route ?? null });
       } else if (event.kind === "http_step_start") {
         f.durationNs = null;
         steps.set(`${thread}/${f.requestId}/${f.step}`, event);
@@ -763,18 +845,12 @@ function linkRequests(events: TraceEvent[]): void {
         const begun = steps.get(key);
         if (begun) {
           steps.delete(key);
-          begun.linkedTo.push(event.index);
+          later.link(begun, LinkStep.requests, event.index);
           event.linkedTo.push(begun.index);
-          begun.fields.durationNs = Number(event.timestampNs - begun.timestampNs);
-          begun.fields.failed = f.failed ?? false;
-          if (f.failed) {
-            begun.fields.errorType = f.errorType ?? null;
-            begun.fields.errorMessage = f.errorMessage ?? null;
-          }
+          later.set(begun, LinkStep.requests, { durationNs: Number(event.timestampNs - begun.timestampNs), failed: f.failed ?? false, ...(f.failed ? { errorType: f.errorType ?? null, errorMessage: f.errorMessage ?? null } : {}) });
         }
       } else if (event.kind === "http_error") {
-        into.errorCode = f.code ?? null;
-        into.errorMessage = f.message ?? null;
+        later.set(own, LinkStep.requests, { errorCode: f.code ?? null, errorMessage: f.message ?? null });
       }
     }
     // Caused by a request (a client request made while handling one, a query, a call).
@@ -785,10 +861,10 @@ function linkRequests(events: TraceEvent[]): void {
   }
 }
 
-function addConnection(request: TraceEvent, connection: TraceEvent | undefined): void {
-  if (!connection) return;
-  const c = connection.fields;
-  Object.assign(request.fields, { localAddress: c.localAddress ?? null, localPort: c.localPort ?? 0, remoteAddress: c.remoteAddress ?? null, remotePort: c.remotePort ?? 0 });
+/** A request's addresses, from its connection's http_connection (none: nothing). */
+function connectionFields(c: Record<string, FieldValue> | undefined): Record<string, FieldValue> {
+  if (!c) return {};
+  return { localAddress: c.localAddress ?? null, localPort: c.localPort ?? 0, remoteAddress: c.remoteAddress ?? null, remotePort: c.remotePort ?? 0 };
 }
 
 /**
@@ -797,30 +873,33 @@ function addConnection(request: TraceEvent, connection: TraceEvent | undefined):
  * `errorCode`, `errorMessage`), so one event says everything about it, and the end gets the
  * start's `request`. A start without an end (the process ended first) has `durationNs: null`.
  */
-function linkDatabase(events: TraceEvent[]): void {
-  const open = new Map<string, TraceEvent>();
-  for (const event of events) {
+export class DatabaseLinks {
+  private readonly open = new Map<string, TraceEvent>();
+
+  constructor(private readonly later: Later) {}
+
+  step(event: TraceEvent): void {
     const start = event.kind === "db_query" ? "q" : event.kind === "db_pool_wait" ? "w" : undefined;
     const end = event.kind === "db_query_end" ? "q" : event.kind === "db_pool_wait_end" ? "w" : undefined;
     if (start) {
       event.fields.durationNs = null;
-      open.set(`${start}/${event.pid}/${event.tid}/${event.fields.query ?? event.fields.wait}`, event);
+      this.open.set(`${start}/${event.pid}/${event.tid}/${event.fields.query ?? event.fields.wait}`, event);
     } else if (end) {
       const key = `${end}/${event.pid}/${event.tid}/${event.fields.query ?? event.fields.wait}`;
-      const begun = open.get(key);
-      if (!begun) continue;
-      open.delete(key);
-      begun.linkedTo.push(event.index);
+      const begun = this.open.get(key);
+      if (!begun) return;
+      this.open.delete(key);
+      this.later.link(begun, LinkStep.database, event.index);
       event.linkedTo.push(begun.index);
-      begun.fields.durationNs = Number(event.timestampNs - begun.timestampNs);
       // The end belongs to the same request (a dump nests it there too).
       if (begun.fields.request !== undefined) event.fields.request = begun.fields.request;
-      if (end === "q") begun.fields.rows = event.fields.rows ?? null;
-      begun.fields.failed = event.fields.failed ?? false;
-      if (event.fields.failed) {
-        begun.fields.errorCode = event.fields.errorCode ?? null;
-        begun.fields.errorMessage = event.fields.errorMessage ?? null;
-      }
+      const f = event.fields;
+      this.later.set(begun, LinkStep.database, {
+        durationNs: Number(event.timestampNs - begun.timestampNs),
+        ...(end === "q" ? { rows: f.rows ?? null } : {}),
+        failed: f.failed ?? false,
+        ...(f.failed ? { errorCode: f.errorCode ?? null, errorMessage: f.errorMessage ?? null } : {}),
+      });
     }
   }
 }
@@ -836,27 +915,31 @@ function linkDatabase(events: TraceEvent[]): void {
  * registered "message" listeners: then that other listener handled the message, and the
  * call is whatever ran next (a promise continuation), not its handler.
  */
-function linkHandlers(events: TraceEvent[]): void {
-  const pending = new Map<string, TraceEvent>();
-  const listeners = new Map<string, { functions: Set<FieldValue>; opaque: boolean }>();
-  for (const event of events) {
+export class HandlerLinks {
+  private readonly pending = new Map<string, TraceEvent>();
+  private readonly listeners = new Map<string, { functions: Set<FieldValue>; opaque: boolean }>();
+
+  constructor(private readonly later: Later) {}
+
+  step(event: TraceEvent): void {
+    const { pending, listeners } = this;
     const thread = `${event.pid}/${event.tid}`;
     if (event.kind === "message_receive") {
       pending.set(thread, event);
     } else if (event.kind === "function_listener") {
-      if (event.fields.event !== "message") continue;
+      if (event.fields.event !== "message") return;
       let known = listeners.get(thread);
       if (!known) listeners.set(thread, (known = { functions: new Set(), opaque: false }));
       if (event.fields.function === null) known.opaque = true;
       else known.functions.add(event.fields.function ?? null);
     } else if (event.kind === "function_call") {
       const receive = pending.get(thread);
-      if (!receive) continue;
+      if (!receive) return;
       pending.delete(thread);
       const known = listeners.get(thread);
-      if (known?.opaque && !known.functions.has(event.fields.function ?? null)) continue;
+      if (known?.opaque && !known.functions.has(event.fields.function ?? null)) return;
       event.fields.handlesMessage = receive.index;
-      receive.fields.handledBy = event.index;
+      this.later.set(receive, LinkStep.handlers, { handledBy: event.index });
     } else if (!event.kind.startsWith("function_")) {
       pending.delete(thread);
     }

@@ -1,14 +1,15 @@
 /** `scope dump`: read a trace, interpret it, filter, and write it in the chosen format. */
-import chalk, { Chalk } from "chalk";
+import chalk, { Chalk, type ChalkInstance } from "chalk";
 import type { Writable } from "node:stream";
-import { interpret, mergedSources, type MergedSource } from "../core/model";
+import { interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { loadTrace } from "./load";
 import { toChromeTrace } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
-import { computeStats } from "./stats";
-import { formatEventLine, nestByRequest } from "./text";
+import { scanTrace, TraceStream } from "./stream";
+import { MessagePairs, StatsCounter } from "./stats";
+import { formatEventLine } from "./text";
 import { whyLines, whyProblem } from "./why";
 
 export type DumpFormat = "text" | "json" | "chrome" | "stats";
@@ -22,6 +23,8 @@ export interface DumpOptions {
   colorEnabled: boolean;
   /** --why <event#>: only that event's chain of causes (text or json), the filter ignored. */
   why?: string;
+  /** Records read at a time by the streaming dump (spec: small, so links cross reads). */
+  batchRecords?: number;
 }
 
 /**
@@ -30,17 +33,21 @@ export interface DumpOptions {
  */
 export async function dumpTrace(options: DumpOptions): Promise<number> {
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
-  const trace = loadTrace(options.path);
-  const all = interpret(trace.records, trace.strings);
-  const startNs = trace.startNs;
-  const sources = mergedSources(all);
+  if (options.format === "stats" && options.why === undefined) return dumpStats(options);
+  if ((options.format === "text" || options.format === "json") && options.why === undefined) return dumpStreamed(options, color);
   if (options.why !== undefined) {
-    const problem = whyProblem(options.why, all.length);
+    // The event number is checked by a scan (it holds no events) before the whole trace is loaded for the chain.
+    const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
     if (problem !== undefined) {
       new Output(options.stderr).writeNow(`scope: ${problem}\n`);
       return 1;
     }
-    const out = new Output(options.stdout);
+  }
+  const trace = loadTrace(options.path);
+  const all = interpret(trace.records, trace.strings);
+  const startNs = trace.startNs;
+  const out = new Output(options.stdout);
+  if (options.why !== undefined) {
     for (const text of whyLines(all, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
     await out.flush();
     if (out.closed) return CLOSED_PIPE_STATUS;
@@ -51,46 +58,91 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
     }
     return 0;
   }
-  const events = all.filter((event) => matches(options.filter, event, startNs));
+  // --chrome: one JSON document, of the whole trace's events.
+  out.add(JSON.stringify(toChromeTrace(all.filter((event) => matches(options.filter, event, startNs)), startNs)));
+  out.add("\n");
+  return finish(options, out, trace, all.length);
+}
+
+/**
+ * Text and --json in bounded memory (stream.ts): the same lines as over the whole trace.
+ * --chrome and --why still load the whole trace (one JSON document; a chain of causes
+ * that may lead anywhere back).
+ */
+async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise<number> {
+  const stream = new TraceStream(options.path, options.batchRecords);
+  const { header, startNs } = stream.trace;
   const out = new Output(options.stdout);
-  // Lines are batched into chunks; a reader that closed early ends the loop at the next one.
   const line = async (text: string): Promise<boolean> => {
     out.add(text);
     return !out.full || (await out.flush());
   };
-  switch (options.format) {
-    case "text":
-      out.add(color.dim(`# ${options.path}: ${trace.header.argv.join(" ")} on ${trace.header.hostName}, started ${trace.header.startTime.toISOString()}\n`));
-      for (const source of sources) out.add(color.dim(`# ${describeSource(source)}\n`));
-      for (const { event, depth } of nestByRequest(events)) if (!(await line(`${formatEventLine(event, startNs, all, color, depth)}\n`))) break;
-      break;
-    case "json":
-      for (const event of events) if (!(await line(`${eventToJson(event, startNs)}\n`))) break;
-      break;
-    case "chrome":
-      out.add(JSON.stringify(toChromeTrace(events, startNs)));
-      out.add("\n");
-      break;
-    case "stats": {
-      const collectors = new Set([trace.header.collectorPid, ...sources.flatMap((source) => (source.collectorPid === null ? [] : [source.collectorPid]))]);
-      const stats = computeStats(events, collectors);
-      out.add(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
-      for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.add(`  ${kind.padEnd(18)} ${count}\n`);
-      out.add(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);
-      for (const source of sources) out.add(`${describeSource(source)}\n`);
-      if (trace.end) out.add(`ring: ${trace.end.written} written, ${trace.end.dropped} dropped, ${trace.end.overwritten} overwritten\n`);
-      break;
+  if (options.format === "json") {
+    stream.link(undefined);
+    for (const event of stream.events()) if (matches(options.filter, event, startNs) && !(await line(`${eventToJson(event, startNs)}\n`))) break;
+  } else {
+    stream.link(options.filter);
+    out.add(color.dim(`# ${options.path}: ${header.argv.join(" ")} on ${header.hostName}, started ${header.startTime.toISOString()}\n`));
+    for (const source of mergedSources(stream.trace.sources)) out.add(color.dim(`# ${describeSource(source)}\n`));
+    // Lines in the nesting's order: one written early waits for its place.
+    const { order, depth } = stream.nesting();
+    const place = new Int32Array(stream.trace.events).fill(-1);
+    for (let i = 0; i < order.length; i++) place[order[i]!] = i;
+    const waiting = new Map<number, string>();
+    let next = 0;
+    reading: for (const event of stream.events()) {
+      const at = place[event.index]!;
+      if (at < 0) continue;
+      waiting.set(at, `${formatEventLine(event, startNs, stream.at, color, depth[at])}\n`);
+      for (let text = waiting.get(next); text !== undefined; text = waiting.get(next)) {
+        waiting.delete(next++);
+        if (!(await line(text))) break reading;
+      }
     }
   }
+  return finish(options, out, stream.trace, stream.trace.events);
+}
+
+/** The end of a dump: status 141 for a closed reader, else how the trace ended (2: damaged). */
+async function finish(options: DumpOptions, out: Output, trace: { error: { offset: number; reason: string } | null; end: unknown }, events: number): Promise<number> {
   await out.flush();
   if (out.closed) return CLOSED_PIPE_STATUS;
   const err = new Output(options.stderr);
   if (trace.error) {
-    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${all.length} events before it were shown\n`);
+    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${events} events before it were shown\n`);
     return 2;
   }
   if (!trace.end) err.writeNow(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were shown\n`);
   return 0;
+}
+
+/**
+ * --stats in bounded memory: one scan of the trace (stream.ts scanTrace), counting as it reads; what
+ * needs the whole trace (message pairing, the merged inputs) is kept per message key and
+ * per trace_source, not per event ("scope dump in bounded memory", BENCHMARKS.md).
+ */
+async function dumpStats(options: DumpOptions): Promise<number> {
+  const counter = new StatsCounter();
+  const pairs = new MessagePairs();
+  const sourceEvents: TraceEvent[] = [];
+  let startNs: bigint | undefined;
+  const trace = scanTrace(options.path, (event, order) => {
+    if (event.kind === "trace_source") sourceEvents.push(event);
+    const counted = matches(options.filter, event, startNs!);
+    if (counted) counter.add(event, order);
+    pairs.add(event, counted);
+  }, (header) => (startNs = BigInt(header.monotonicAnchorNs)));
+  const sources = mergedSources(sourceEvents);
+  const collectors = new Set([trace.header.collectorPid, ...sources.flatMap((source) => (source.collectorPid === null ? [] : [source.collectorPid]))]);
+  const { unpairedReceives, unreceivedSends } = pairs.unpaired();
+  const stats = counter.stats(unpairedReceives, unreceivedSends, collectors);
+  const out = new Output(options.stdout);
+  out.add(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
+  for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.add(`  ${kind.padEnd(18)} ${count}\n`);
+  out.add(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);
+  for (const source of sources) out.add(`${describeSource(source)}\n`);
+  if (trace.end) out.add(`ring: ${trace.end.written} written, ${trace.end.dropped} dropped, ${trace.end.overwritten} overwritten\n`);
+  return finish(options, out, trace, trace.events);
 }
 
 /** One input of a merged trace: where it came from, its pids, its clock. */

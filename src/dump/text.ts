@@ -12,10 +12,13 @@ function quote(value: FieldValue): string {
   return String(value);
 }
 
-function describe(event: TraceEvent, all: TraceEvent[]): string {
+/** The trace's events by index, or a function giving where one ran (scope dump's streaming: stream.ts). */
+export type EventsAt = readonly TraceEvent[] | ((index: number) => { pid: number; tid: number; index: number } | undefined);
+
+function describe(event: TraceEvent, all: EventsAt): string {
   const f = event.fields;
   const where = (i: number) => {
-    const other = all[i];
+    const other = typeof all === "function" ? all(i) : all[i];
     return other ? `${other.pid}/${other.tid} #${other.index}` : `#${i}`;
   };
   switch (event.kind) {
@@ -117,35 +120,61 @@ function describeRequest(event: TraceEvent): string {
  * not among `events` (filtered out) stays where it is.
  */
 export function nestByRequest(events: TraceEvent[]): { event: TraceEvent; depth: number }[] {
-  const present = new Set<number>();
-  for (const event of events) present.add(event.index);
-  const children = new Map<number, TraceEvent[]>();
-  const parentOf = (event: TraceEvent): number | undefined => {
-    const parent = event.fields.requestIndex;
-    return typeof parent === "number" && parent !== event.index && present.has(parent) ? parent : undefined;
-  };
-  for (const event of events) {
-    const parent = parentOf(event);
-    if (parent === undefined) continue;
-    let list = children.get(parent);
-    if (!list) children.set(parent, (list = []));
-    list.push(event);
-  }
-  const out: { event: TraceEvent; depth: number }[] = [];
-  const placed = new Set<number>();
-  const place = (event: TraceEvent, depth: number) => {
-    if (placed.has(event.index)) return;
-    placed.add(event.index);
-    out.push({ event, depth });
-    for (const child of children.get(event.index) ?? []) place(child, depth + 1);
-  };
-  for (const event of events) if (parentOf(event) === undefined) place(event, 0);
-  // Anything left (a cycle cannot happen in a well-formed trace, but never drop an event).
-  for (const event of events) place(event, 0);
-  return out;
+  const byIndex = new Map<number, TraceEvent>();
+  for (const event of events) byIndex.set(event.index, event);
+  const { order, depth } = nestOrder(
+    events.map((event) => event.index),
+    (index) => {
+      const parent = byIndex.get(index)!.fields.requestIndex;
+      return typeof parent === "number" ? parent : undefined;
+    },
+    (index) => byIndex.has(index),
+  );
+  return Array.from(order, (index, i) => ({ event: byIndex.get(index)!, depth: depth[i]! }));
 }
 
-export function formatEventLine(event: TraceEvent, startNs: bigint, all: TraceEvent[], color: ChalkInstance, depth = 0): string {
+/**
+ * nestByRequest over indexes (scope dump's streaming keeps no events): `indexes`, the events
+ * shown in index order; `parentOf`, an event's requestIndex; `present`, whether an index is
+ * shown. Gives the indexes in the order shown and each one's depth.
+ */
+export function nestOrder(indexes: readonly number[], parentOf: (index: number) => number | undefined, present: (index: number) => boolean): { order: Uint32Array; depth: Uint32Array } {
+  const parent = (index: number): number | undefined => {
+    const request = parentOf(index);
+    return request !== undefined && request !== index && present(request) ? request : undefined;
+  };
+  const children = new Map<number, number[]>();
+  for (const index of indexes) {
+    const request = parent(index);
+    if (request === undefined) continue;
+    let list = children.get(request);
+    if (!list) children.set(request, (list = []));
+    list.push(index);
+  }
+  const order = new Uint32Array(indexes.length);
+  const depth = new Uint32Array(indexes.length);
+  let out = 0;
+  const placed = new Uint8Array(indexes.reduce((size, index) => Math.max(size, index + 1), 0));
+  // Depth first, each request's events after it in their order (a stack, not recursion: requests nest deep).
+  const place = (root: number) => {
+    const stack: [number, number][] = [[root, 0]];
+    while (stack.length) {
+      const [index, level] = stack.pop()!;
+      if (placed[index]) continue;
+      placed[index] = 1;
+      order[out] = index;
+      depth[out++] = level;
+      const list = children.get(index);
+      if (list) for (let i = list.length - 1; i >= 0; i--) stack.push([list[i]!, level + 1]);
+    }
+  };
+  for (const index of indexes) if (parent(index) === undefined) place(index);
+  // Anything left (a cycle cannot happen in a well-formed trace, but never drop an event).
+  for (const index of indexes) place(index);
+  return { order, depth };
+}
+
+export function formatEventLine(event: TraceEvent, startNs: bigint, all: EventsAt, color: ChalkInstance, depth = 0): string {
   const kindColor = event.kind.includes("exit") ? color.yellow : event.kind.startsWith("message") ? color.cyan : event.kind.startsWith("db_") ? color.magenta : event.kind.startsWith("http_") ? color.blue : event.kind === "drop" || event.kind === "agent_error" || event.kind === "recording_stop" ? color.red : color.green;
   const thread = `${event.pid}/${event.tid}`.padEnd(12);
   const index = `#${event.index}`.padStart(6);

@@ -10,7 +10,7 @@
  * - async_resolve (promises level): a = promise id, b = executionAsyncId() when resolved;
  *   not written when that is the promise's own reaction (its async_before says when).
  * No stack is captured. Every other event of the thread is attributed to the resource
- * running when it was written by the decoder (src/core/model.ts linkAsync), which replays
+ * running when it was written by the decoder (src/core/async.ts AsyncLinks), which replays
  * before/after in the thread's write order: the events themselves are unchanged, and with
  * --async off nothing here is loaded or called.
  *

@@ -2,7 +2,7 @@
  * What every database integration records (src/agent/node/db/*, src/agent/bun/db/*): a
  * query's start (text with literals replaced, parameter count, the request that caused it)
  * and end (rows, error code and message), a pool's wait for a connection. Ids pair a start
- * with its end per thread; the decoder (model.ts linkDatabase) joins them.
+ * with its end per thread; the decoder (model.ts DatabaseLinks) joins them.
  *
  * Nothing here throws into the program: every entry point counts its own errors.
  */

@@ -1,0 +1,305 @@
+/**
+ * `scope dump` (text and --json) in bounded memory ("scope dump in bounded memory",
+ * BENCHMARKS.md): the trace is read four times and no pass holds its events.
+ *
+ * 1. strings and function tables (what names things: kept, as the whole-trace dump keeps them);
+ * 2. every event decoded (interpret's EventDecoder) for its time only: the events' order by
+ *    time (typed arrays: an index per event), and what the message links need per message key;
+ * 3. the events in index order (a reorder buffer puts the records' order right: it holds
+ *    only the events read before their turn), through interpret's link steps at each
+ *    event; what a step changes in an earlier event (a request's end on its start, a send's
+ *    receives, ...) is recorded per event and step; then the long tasks' functions and the
+ *    request peers, over the events those keep (tasks, calls in a task's window, requests);
+ * 4. the same again, each event getting what pass 3 recorded for it at the same step (so its
+ *    fields come in interpret's order), then filtered and written; the text's nesting by
+ *    request comes from pass 3's request links (an event waits, as a line, for its place).
+ *
+ * What stays: the string table, the order (16 bytes an event), the message keys, the
+ * recorded changes (request starts and ends, queries, steps, async callbacks: not calls),
+ * the link steps' own tables (open requests, ...), and lines waiting for their place.
+ * --stats (and --why's check of its event number) need passes 1 and 2 only: scanTrace.
+ */
+import { decodeRecord, StringTable } from "../core/events";
+import { RECORD_SIZE } from "../core/layout";
+import { applyNow, DatabaseLinks, EventDecoder, functionTable, HandlerLinks, LINK_STEPS, LinkStep, linkPeers, longTaskWindow, LongTaskCalls, MessageLinks, RequestLinks, type FieldValue, type Later, type RawEvent, type StringLookup, type TraceEvent } from "../core/model";
+import { AsyncLinks } from "../core/async";
+import { readTrace, type TraceHeader, type TraceRead } from "../core/trace-file";
+import { matches, type EventFilter } from "./filter";
+import type { LoadedTrace } from "./load";
+import { nestOrder } from "./text";
+
+export interface StreamedTrace extends Omit<LoadedTrace, "records" | "strings"> {
+  events: number;
+  /** The trace_source events (a merged trace's inputs). */
+  sources: TraceEvent[];
+}
+
+/** What pass 3 recorded for one event: per link step, the fields set and the links added. */
+type Changes = ({ fields?: Record<string, FieldValue>; links?: number[] } | undefined)[];
+
+/** Records and applies at once (pass 3: later steps read what earlier ones set). */
+class Recorder implements Later {
+  readonly changes = new Map<number, Changes>();
+
+  private slot(target: TraceEvent, step: number) {
+    let changes = this.changes.get(target.index);
+    if (!changes) this.changes.set(target.index, (changes = new Array(LINK_STEPS)));
+    return (changes[step] ??= {});
+  }
+
+  set(target: TraceEvent, step: number, fields: Record<string, FieldValue>): void {
+    applyNow.set(target, step, fields);
+    const slot = this.slot(target, step);
+    slot.fields = Object.assign(slot.fields ?? {}, fields);
+  }
+
+  link(target: TraceEvent, step: number, index: number): void {
+    applyNow.link(target, step, index);
+    (this.slot(target, step).links ??= []).push(index);
+  }
+}
+
+const GC_EVERY_RECORDS = 1 << 19;
+
+const ignore: Later = { set: () => {}, link: () => {} };
+
+export class TraceStream {
+  readonly header: TraceHeader;
+  readonly trace: StreamedTrace;
+  private readonly names: Names;
+  private readonly rank: Uint32Array;
+  private readonly pids: Uint32Array;
+  private readonly tids: Uint32Array;
+  private readonly messages = new MessageLinks();
+  private readonly asyncThreads = new Set<string>();
+  /** Long tasks' windows by thread (sorted by start), for the calls pass 3 keeps. */
+  private readonly windows = new Map<string, { from: bigint; to: bigint }[]>();
+  private changes = new Map<number, Changes>();
+  /** Each event's requestIndex (-1: none) and whether it passes the filter (text: its nesting). */
+  private parents: Int32Array | undefined;
+  private present: Uint8Array | undefined;
+
+  /** Passes 1 and 2. `batchRecords`: records read at a time (spec: small, so links cross reads). */
+  constructor(
+    readonly path: string,
+    private readonly batchRecords = 4096,
+  ) {
+    this.names = namesOf(path, batchRecords);
+    let times = new BigInt64Array(1 << 16);
+    let pids = new Uint32Array(1 << 16);
+    let tids = new Uint32Array(1 << 16);
+    let count = 0;
+    const sources: TraceEvent[] = [];
+    const reader = readTrace(path);
+    this.header = reader.header;
+    for (const event of decodedEvents(reader, this.names, batchRecords)) {
+      if (count === times.length) {
+        const grow = <T extends BigInt64Array | Uint32Array>(array: T): T => {
+          const bigger = new (array.constructor as new (n: number) => T)(array.length * 2);
+          bigger.set(array as never);
+          return bigger;
+        };
+        times = grow(times);
+        pids = grow(pids);
+        tids = grow(tids);
+      }
+      times[count] = event.timestampNs;
+      pids[count] = event.pid;
+      tids[count] = event.tid;
+      this.messages.add(event, count, event.timestampNs);
+      if (event.kind.startsWith("async_")) this.asyncThreads.add(`${event.pid}/${event.tid}`);
+      else if (event.kind === "trace_source") sources.push(event);
+      else if (event.kind === "long_task") {
+        const thread = `${event.pid}/${event.tid}`;
+        let list = this.windows.get(thread);
+        if (!list) this.windows.set(thread, (list = []));
+        list.push(longTaskWindow(event));
+      }
+      count++;
+    }
+    // interpret's stable sort by time: equal times keep the records' order. As doubles when
+    // every time is one exactly (below 2^53 ns: 104 days of a monotonic clock): 3.5x faster.
+    const order = new Uint32Array(count);
+    for (let i = 0; i < count; i++) order[i] = i;
+    let exact = true;
+    for (let i = 0; i < count && exact; i++) exact = times[i]! >= 0n && times[i]! <= BigInt(Number.MAX_SAFE_INTEGER);
+    if (exact) {
+      const doubles = Float64Array.from(times.subarray(0, count), Number);
+      order.sort((x, y) => doubles[x]! - doubles[y]! || x - y);
+    } else {
+      order.sort((x, y) => (times[x]! < times[y]! ? -1 : times[x]! > times[y]! ? 1 : x - y));
+    }
+    this.rank = new Uint32Array(count);
+    this.pids = new Uint32Array(count);
+    this.tids = new Uint32Array(count);
+    for (let index = 0; index < count; index++) {
+      const seq = order[index]!;
+      this.rank[seq] = index;
+      this.pids[index] = pids[seq]!;
+      this.tids[index] = tids[seq]!;
+    }
+    this.messages.renumber((seq) => this.rank[seq]!);
+    for (const list of this.windows.values()) list.sort((x, y) => (x.from < y.from ? -1 : x.from > y.from ? 1 : 0));
+    this.trace = { header: reader.header, startNs: BigInt(reader.header.monotonicAnchorNs), end: reader.end, error: reader.error, events: count, sources };
+  }
+
+  /** Where event `index` ran (text's links name it), undefined past the trace. */
+  at = (index: number): { pid: number; tid: number; index: number } | undefined => (Number.isInteger(index) && index >= 0 && index < this.rank.length ? { pid: this.pids[index]!, tid: this.tids[index]!, index } : undefined);
+
+  /** Pass 3: what each event's later ones change in it; `filter`: with `nest`, each event's place in the text. */
+  link(filter: EventFilter | undefined): void {
+    const recorder = new Recorder();
+    const steps = this.steps(recorder);
+    const windows = this.windows;
+    const calls = new LongTaskCalls((call) => {
+      const list = windows.get(`${call.pid}/${call.tid}`);
+      return list !== undefined && list.some((window) => call.timestampNs >= window.from && call.timestampNs <= window.to);
+    });
+    const tasks: TraceEvent[] = [];
+    const requests: TraceEvent[] = [];
+    const count = this.rank.length;
+    if (filter) {
+      this.parents = new Int32Array(count).fill(-1);
+      this.present = new Uint8Array(count);
+    }
+    for (const event of this.inOrder()) {
+      steps.step(event, undefined, windows.size !== 0 ? calls : undefined);
+      if (event.kind === "long_task") tasks.push(event);
+      else if (event.kind === "http_server_request" || event.kind === "http_client_request") requests.push(event);
+      if (filter) {
+        if (typeof event.fields.requestIndex === "number") this.parents![event.index] = event.fields.requestIndex;
+        this.present![event.index] = matches(filter, event, this.trace.startNs) ? 1 : 0;
+      }
+    }
+    calls.choose(tasks, recorder);
+    linkPeers(requests, recorder);
+    this.changes = recorder.changes;
+  }
+
+  /** Pass 4: the events in index order, each as interpret gives it. */
+  *events(): Generator<TraceEvent> {
+    const steps = this.steps(ignore);
+    for (const event of this.inOrder()) {
+      steps.step(event, this.changes.get(event.index), undefined);
+      this.changes.delete(event.index);
+      yield event;
+    }
+  }
+
+  /** The text's order (after link(filter)): the filtered events' indexes, each request's events after it (nestOrder). */
+  nesting(): { order: Uint32Array; depth: Uint32Array } {
+    const present = this.present!;
+    const parents = this.parents!;
+    const indexes: number[] = [];
+    for (let i = 0; i < present.length; i++) if (present[i]) indexes.push(i);
+    return nestOrder(indexes, (index) => (parents[index]! >= 0 ? parents[index] : undefined), (index) => present[index] === 1);
+  }
+
+  /** interpret's link steps at one event, in its order, with what pass 3 recorded applied after each step. */
+  private steps(later: Later) {
+    const messages = this.messages;
+    const handlers = new HandlerLinks(later);
+    const database = new DatabaseLinks(later);
+    const requests = new RequestLinks(later);
+    const async = new AsyncLinks(this.asyncThreads, later);
+    const apply = (event: TraceEvent, changes: Changes | undefined, step: number) => {
+      const change = changes?.[step];
+      if (change?.fields) Object.assign(event.fields, change.fields);
+      if (change?.links) event.linkedTo.push(...change.links);
+    };
+    return {
+      step(event: TraceEvent, changes: Changes | undefined, calls: LongTaskCalls | undefined) {
+        messages.step(event);
+        handlers.step(event);
+        apply(event, changes, LinkStep.handlers);
+        database.step(event);
+        apply(event, changes, LinkStep.database);
+        requests.step(event);
+        apply(event, changes, LinkStep.requests);
+        calls?.add(event);
+        apply(event, changes, LinkStep.longTasks);
+        async.step(event);
+        apply(event, changes, LinkStep.async);
+        apply(event, changes, LinkStep.peers);
+      },
+    };
+  }
+
+  /** A fresh read of the trace's events in index order (held back while earlier ones are still to come). */
+  private *inOrder(): Generator<TraceEvent> {
+    const waiting = new Map<number, TraceEvent>();
+    let seq = 0;
+    let next = 0;
+    for (const event of decodedEvents(readTrace(this.path), this.names, this.batchRecords)) {
+      const index = this.rank[seq++]!;
+      event.index = index;
+      if (index !== next) {
+        waiting.set(index, event);
+        continue;
+      }
+      yield event;
+      next++;
+      for (let held = waiting.get(next); held !== undefined; held = waiting.get(next)) {
+        waiting.delete(next);
+        yield held;
+        next++;
+      }
+    }
+  }
+}
+
+/** What names things (pass 1): the string table and the function tables. */
+interface Names {
+  strings: StringLookup;
+  functions: Map<string, string>;
+}
+
+function namesOf(path: string, batchRecords: number): Names {
+  const table = new StringTable({ maxStrings: Number.POSITIVE_INFINITY });
+  const tables: RawEvent[] = [];
+  for (const raw of records(readTrace(path), batchRecords)) if (!table.add(raw) && raw.kind === "function_table") tables.push(raw);
+  const strings: StringLookup = (pid, tid, id) => table.get(pid, tid, id);
+  return { strings, functions: functionTable(tables, strings) };
+}
+
+/** The trace's events in record order, decoded by interpret's EventDecoder (not sorted, indexed nor linked). */
+function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number): Generator<TraceEvent> {
+  const decoder = new EventDecoder(names.strings, names.functions);
+  const events: TraceEvent[] = [];
+  let count = 0;
+  for (const raw of records(reader, batchRecords)) {
+    // Each event is garbage once written, and Bun's heap grew to ~2.5x what is live between its
+    // own collections; a full one every 512 Ki records held the peak RSS of a 405 MB trace's
+    // --json at 1.1 GB instead of 1.8 GB, and took less time than it saved ("scope dump in
+    // bounded memory", BENCHMARKS.md). Node (spec under node) has no Bun.gc: nothing is done.
+    if (++count % GC_EVERY_RECORDS === 0) (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+    decoder.decode(raw, events);
+    for (const event of events) yield event;
+    events.length = 0;
+  }
+}
+
+function* records(reader: TraceRead, batchRecords: number): Generator<RawEvent> {
+  try {
+    for (const batch of reader.batches(batchRecords, true)) {
+      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) yield decodeRecord(batch, offset);
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+export type ScannedTrace = Omit<LoadedTrace, "records" | "strings"> & { events: number };
+
+/**
+ * Passes 1 and 2 alone, nothing kept (scope dump --stats, and --why's event count): `onEvent`
+ * gets each event in record order with its place in that order; `onHeader` the header first.
+ */
+export function scanTrace(path: string, onEvent: (event: TraceEvent, order: number) => void, onHeader?: (header: TraceHeader) => void): ScannedTrace {
+  const names = namesOf(path, 4096);
+  const reader = readTrace(path);
+  onHeader?.(reader.header);
+  let count = 0;
+  for (const event of decodedEvents(reader, names, 4096)) onEvent(event, count++);
+  return { header: reader.header, startNs: BigInt(reader.header.monotonicAnchorNs), end: reader.end, error: reader.error, events: count };
+}
