@@ -28,6 +28,7 @@
  * the original source: dropped (compileFunction's function says `cachedDataRejected`).
  * Anything else is left as it is.
  */
+import { decode, encode } from "@jridgewell/sourcemap-codec";
 import { fileURLToPath } from "node:url";
 import { registerScriptOffsets } from "./callsites";
 import { instrument, isInstrumented, warningLine } from "./instrument";
@@ -257,48 +258,15 @@ export function vmInputMap(code: string, lineOffset: number, columnOffset: numbe
   // The code's line n is V8's line n + lineOffset.
   if (lineOffset > 0) lines = lines.slice(lineOffset);
   else if (lineOffset < 0) lines = [...new Array<string>(-lineOffset).fill(""), ...lines];
-  // Its first line's column c is V8's c + columnOffset: the first segment's column (the only absolute one) moves.
+  // Its first line's column c is V8's c + columnOffset: every segment of that line moves (the
+  // line decoded alone: its other fields go back as they came).
   if (columnOffset !== 0 && lines[0]) {
-    const [first, ...rest] = lines[0].split(",");
-    const fields = decodeVlq(first!);
-    fields[0] = fields[0]! - columnOffset;
-    if (fields[0] < 0) return undefined;
-    lines[0] = [encodeVlq(fields), ...rest].join(",");
+    const [segments] = decode(lines[0]) as number[][][];
+    for (const segment of segments!) segment[0] = segment[0]! - columnOffset;
+    if (segments![0]![0]! < 0) return undefined;
+    lines[0] = encode([segments as [number][]]);
   }
   return { ...map, mappings: lines.join(";") };
-}
-
-const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-function decodeVlq(segment: string): number[] {
-  const values: number[] = [];
-  let value = 0;
-  let shift = 0;
-  for (const char of segment) {
-    const digit = BASE64.indexOf(char);
-    value += (digit & 31) << shift;
-    if (digit & 32) shift += 5;
-    else {
-      values.push(value & 1 ? -(value >>> 1) : value >>> 1);
-      value = 0;
-      shift = 0;
-    }
-  }
-  return values;
-}
-
-function encodeVlq(values: number[]): string {
-  let text = "";
-  for (const number of values) {
-    let value = number < 0 ? (-number << 1) | 1 : number << 1;
-    do {
-      let digit = value & 31;
-      value >>>= 5;
-      if (value > 0) digit |= 32;
-      text += BASE64[digit];
-    } while (value > 0);
-  }
-  return text;
 }
 
 const NOT_PARSED = "compiled through node:vm, and it does not parse";
