@@ -1,4 +1,5 @@
 /** Shared helpers for the test suite: paths and running real processes. */
+import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Offset, RECORD_SIZE } from "../src/core/layout";
@@ -21,6 +22,14 @@ export const nodeVersions: { name: string; path: string; installed: boolean }[] 
     return { name: `Node ${major}`, path, installed: existsSync(path) };
   }),
 ];
+
+/** The major version of the Node at `path` ("node": the one on PATH), asked once. */
+const majors = new Map<string, number>();
+export function nodeMajorOf(path: string): number {
+  let major = majors.get(path);
+  if (major === undefined) majors.set(path, (major = Number(execFileSync(path, ["-p", "process.versions.node.split('.')[0]"], { encoding: "utf8" }).trim())));
+  return major;
+}
 
 /** The installed ones as [name, path], for test.each. */
 export const installedNodes = nodeVersions.filter((node) => node.installed).map((node): [string, string] => [node.name, node.path]);

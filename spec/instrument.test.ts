@@ -11,6 +11,7 @@ import { instrument } from "../src/instrument/instrument";
 import { Matcher, globToRegExp } from "../src/instrument/match";
 import { MARKER } from "../src/instrument/print";
 import { FunctionFlag, hashSource, sourceTag } from "../src/instrument/transform";
+import { nodeMajorOf } from "./harness";
 import { cleanup, instrumentFixtures, lines, runNode, scratchDir } from "./instrument-harness";
 
 afterAll(cleanup);
@@ -213,7 +214,8 @@ describe("events", () => {
     expect(new Set(run.table.map((entry) => entry.file.split("/").pop()))).toEqual(new Set(["esm-a-fixture.mjs", "esm-b-fixture.mjs"]));
   });
 
-  test("a file the parser refuses runs untouched with one warning line", async () => {
+  // The fixture's `assert` import attribute runs on Node 20 only (22 and 24 refuse it untraced).
+  test.skipIf(nodeMajorOf("node") !== 20)("a file the parser refuses runs untouched with one warning line", async () => {
     const run = await runNode("unparsable-fixture.mjs", { root: cases, level: "full" });
     expect(run.stdout).toBe("json loaded\n");
     const warnings = run.stderr.split("\n").filter((line) => line.startsWith("scope: "));
