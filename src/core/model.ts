@@ -474,6 +474,15 @@ export function interpret(raws: Iterable<RawEvent>, strings: StringLookup): Trac
 
 
 /**
+ * Whether a send at (`ns`, `order`) is later than its key's last so far (`lastOrder` < 0: none):
+ * the receive is linked to the last send by time; of equal times, the later one in order (the
+ * stable sort keeps it after). MessageLinks links by it and scope dump --stats counts by it.
+ */
+export function laterSend(ns: bigint, order: number, lastNs: bigint, lastOrder: number): boolean {
+  return lastOrder < 0 || ns > lastNs || (ns === lastNs && order > lastOrder);
+}
+
+/**
  * Messages: a receive is linked to the last send (by time) of its key and gets its size and
  * preview; that send to every receive of the key. `add` takes the events (any order; `order`:
  * the event's place among them, its index or its place in the record order with `sortKey`
@@ -489,8 +498,7 @@ export class MessageLinks {
     let entry = this.keys.get(key);
     if (!entry) this.keys.set(key, (entry = { sendOrder: -1, sendNs: 0n, sizeBytes: undefined, preview: undefined, receives: [] }));
     if (!send) entry.receives.push(order);
-    // The last send by time; of equal times, the later one in order (the stable sort keeps it after).
-    else if (entry.sendOrder < 0 || sortNs > entry.sendNs || (sortNs === entry.sendNs && order > entry.sendOrder)) {
+    else if (laterSend(sortNs, order, entry.sendNs, entry.sendOrder)) {
       entry.sendOrder = order;
       entry.sendNs = sortNs;
       entry.sizeBytes = event.fields.sizeBytes;

@@ -130,7 +130,7 @@ async function dumpStats(options: DumpOptions): Promise<number> {
     if (event.kind === "trace_source") sourceEvents.push(event);
     const counted = matches(options.filter, event, startNs!);
     if (counted) counter.add(event, order);
-    pairs.add(event, counted);
+    pairs.add(event, counted, order);
   }, (header) => (startNs = BigInt(header.monotonicAnchorNs)));
   const sources = mergedSources(sourceEvents);
   const collectors = new Set([trace.header.collectorPid, ...sources.flatMap((source) => (source.collectorPid === null ? [] : [source.collectorPid]))]);

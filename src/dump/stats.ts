@@ -1,5 +1,5 @@
 /** `scope dump --stats` and the `scope run` summary: counts by kind, processes, threads. */
-import { messageKey, type TraceEvent } from "../core/model";
+import { laterSend, messageKey, type TraceEvent } from "../core/model";
 
 export interface TraceStats {
   events: number;
@@ -83,22 +83,22 @@ export function computeStats(events: TraceEvent[], collectorPid?: number | Reado
  * `counted`: the event is one the stats count (it passed the filter).
  */
 export class MessagePairs {
-  private readonly keys = new Map<string, { lastSendNs: bigint; lastSendCounted: boolean; sent: boolean; received: boolean; countedReceives: number }>();
+  private readonly keys = new Map<string, { lastSendNs: bigint; lastSendOrder: number; lastSendCounted: boolean; received: boolean; countedReceives: number }>();
   private countedSends = 0;
 
-  add(event: TraceEvent, counted: boolean): void {
+  /** `order`: the event's place in record order. */
+  add(event: TraceEvent, counted: boolean, order: number): void {
     const send = event.kind === "message_send";
     if (!send && event.kind !== "message_receive") return;
     const key = messageKey(event);
     let state = this.keys.get(key);
-    if (!state) this.keys.set(key, (state = { lastSendNs: 0n, lastSendCounted: false, sent: false, received: false, countedReceives: 0 }));
+    if (!state) this.keys.set(key, (state = { lastSendNs: 0n, lastSendOrder: -1, lastSendCounted: false, received: false, countedReceives: 0 }));
     if (send) {
-      // Later in record order wins a tie: the stable sort keeps it after.
-      if (!state.sent || event.timestampNs >= state.lastSendNs) {
+      if (laterSend(event.timestampNs, order, state.lastSendNs, state.lastSendOrder)) {
         state.lastSendNs = event.timestampNs;
+        state.lastSendOrder = order;
         state.lastSendCounted = counted;
       }
-      state.sent = true;
       if (counted) this.countedSends++;
     } else {
       state.received = true;
@@ -111,7 +111,7 @@ export class MessagePairs {
     let unpairedReceives = 0;
     let pairedSends = 0;
     for (const state of this.keys.values()) {
-      if (!state.sent) unpairedReceives += state.countedReceives;
+      if (state.lastSendOrder < 0) unpairedReceives += state.countedReceives;
       else if (state.received && state.lastSendCounted) pairedSends++;
     }
     return { unpairedReceives, unreceivedSends: this.countedSends - pairedSends };
