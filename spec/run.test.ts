@@ -170,7 +170,10 @@ process.on("SIGINT", () => { n++; if (n === 1) setTimeout(() => { console.log("S
 setInterval(() => {}, 1000); console.log("ready");
 `);
   for (let run = 0; run < 3; run++) {
-    const command = [process.execPath, cliEntry, "run", "--out", join(dir, "t.bin"), "--", "node", program].map((arg) => `'${arg}'`).join(" ");
+    // `exec`: scope leads the terminal's foreground group, as under an interactive shell. Without
+    // it, script's $SHELL -c stays in that group, and dash (CI's /bin/sh when SHELL is unset)
+    // dies of the Ctrl-C itself: script then ends 130 whatever scope and the program do.
+    const command = "exec " + [process.execPath, cliEntry, "run", "--out", join(dir, "t.bin"), "--", "node", program].map((arg) => `'${arg}'`).join(" ");
     const child = Bun.spawn(["script", "-qfec", command, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
     let text = "";
     const reading = (async () => {
