@@ -5,7 +5,7 @@
  * MB cut, and the program's own output unchanged (same results, same errors and stacks).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
@@ -170,6 +170,26 @@ describe.each([
     ]);
     expectAllEnded(events);
   });
+});
+
+// Bun's resolver installs a package it cannot find when no node_modules folder is up the
+// tree (auto-install): the reachability test once asked it for "postgres", so tracing any
+// such Bun program downloaded postgres.js into the user's cache (and, on a slow disk, Bun
+// warned on the program's stderr). It looks for node_modules/postgres itself now.
+test("bun: a program without node_modules, traced: nothing installed, the same output, no hook", async () => {
+  const away = mkdtempSync(join(tmpdir(), "scope-pgauto-"));
+  try {
+    copyFileSync(join(fixtures, "db/postgres-esm-state.mjs"), join(away, "state.mjs"));
+    const env = { BUN_INSTALL_CACHE_DIR: join(away, "install-cache"), XDG_CACHE_HOME: join(away, "cache") };
+    const traced = await runTraced([bun, "state.mjs"], { cwd: away, env });
+    const plain = await runUntraced([bun, "state.mjs"], { cwd: away, env });
+    expect({ status: traced.status, stdout: traced.stdout, stderr: traced.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+    expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
+    const installed = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith("postgres")) : []);
+    expect(installed(env.BUN_INSTALL_CACHE_DIR)).toEqual([]);
+  } finally {
+    rmSync(away, { recursive: true, force: true });
+  }
 });
 
 /** Whether `runtime` has module.registerHooks (`node` is Node 20 here unless a newer one is first on PATH). */

@@ -50,7 +50,7 @@ function postgresEsmHook(onQuery: (Query: unknown) => void): string {
   const main = process.argv[1];
   const from = [main ? path.dirname(path.resolve(main)) : undefined, process.cwd()];
   // First (most programs stop here): a few stat calls.
-  if (!postgresReachable(from, (dir) => installedFrom(path, dir))) return "not reachable";
+  if (!postgresReachable(from)) return "not reachable";
   const file = postgresQueryFile();
   setPostgresQueryHandler(onQuery);
   registerHooks.call(nodeModule, {
@@ -62,23 +62,6 @@ function postgresEsmHook(onQuery: (Query: unknown) => void): string {
     },
   });
   return "registerHooks";
-}
-
-/**
- * Where an ES module's `import "postgres"` looks (Node's ESM resolution: node_modules folders
- * up from the importer, no NODE_PATH): throws when no node_modules/postgres/package.json is
- * there. A few stat calls; not Node's CommonJS resolver (createRequire().resolve), which
- * answers for require() and runs more of Node's loader at every start (BENCHMARKS.md
- * "postgres.js's ES build in Node").
- */
-function installedFrom(path: typeof import("node:path"), from: string): void {
-  const { existsSync } = require("node:fs") as typeof import("node:fs");
-  for (let dir = from; ; ) {
-    if (path.basename(dir) !== "node_modules" && existsSync(path.join(dir, "node_modules", "postgres", "package.json"))) return;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error("postgres is not installed");
-    dir = parent;
-  }
 }
 
 function textOf(source: string | ArrayBuffer | Uint8Array): string {

@@ -29,19 +29,27 @@ export function setPostgresQueryHandler(handler: (Query: unknown) => void): void
 }
 
 /**
- * Whether the program can import postgres.js: `resolve(dir)` (throwing when "postgres"
- * cannot be imported from `dir`: Bun's resolver; in Node a look for its package.json up the
- * node_modules folders) succeeds from the entry's directory or the working directory. Only then is a hook put on the runtime's loader, so
- * other programs run without one (a few stat calls at start instead).
+ * Whether the program can import postgres.js: a node_modules/postgres/package.json up the
+ * node_modules folders from the entry's directory or the working directory (where an
+ * `import "postgres"` looks: Node's ES module resolution, Bun's with a node_modules folder).
+ * Only then is a hook put on the runtime's loader, so other programs run without one (a few
+ * stat calls at start instead). Not a resolver: Node's CommonJS one runs more of its loader at
+ * every start (BENCHMARKS.md "postgres.js's ES build in Node"), and Bun's (Bun.resolveSync)
+ * auto-installs a package it cannot find when no node_modules folder is there: a download from
+ * the registry into the user's cache, and Bun's own warnings on the program's stderr, for a
+ * program that never imports postgres.js. A program that gets postgres.js by Bun's
+ * auto-install has it from Bun's cache, where the hook's file pattern does not look: not traced.
  */
-export function postgresReachable(from: (string | undefined)[], resolve: (dir: string) => unknown): boolean {
-  for (const dir of from) {
-    if (!dir) continue;
-    try {
-      resolve(dir);
-      return true;
-    } catch {
-      // Not from here.
+export function postgresReachable(from: (string | undefined)[]): boolean {
+  const { existsSync } = require("node:fs") as typeof import("node:fs");
+  const path = require("node:path") as typeof import("node:path");
+  for (const start of from) {
+    if (!start) continue;
+    for (let dir = start; ; ) {
+      if (path.basename(dir) !== "node_modules" && existsSync(path.join(dir, "node_modules", "postgres", "package.json"))) return true;
+      const parent = path.dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
     }
   }
   return false;

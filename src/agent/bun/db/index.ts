@@ -16,7 +16,7 @@ export function startBunDatabaseTracing(recorder: Recorder, types: TypeChecks): 
   hookDatabaseLibraries(db, require("node:module"));
   recorder.safe(() => {
     const { dirname } = require("node:path") as typeof import("node:path");
-    if (postgresReachable([typeof Bun.main === "string" ? dirname(Bun.main) : undefined, process.cwd()], (dir) => Bun.resolveSync("postgres", dir))) hookPostgresModule(db);
+    if (postgresReachable([typeof Bun.main === "string" ? dirname(Bun.main) : undefined, process.cwd()])) hookPostgresModule(db);
   });
   recorder.safe(() => (require("./sqlite") as typeof import("./sqlite")).hookBunSqlite(db));
   return db;
