@@ -277,8 +277,10 @@ const OWN_TICK_ROUNDS = 8;
  * stack its top level takes, or a function it calls, or code after a top-level `await`, ends
  * in `at process.processTicksAndRejections` where untraced V8 runs the jobs from Node's
  * native checkpoint with no frame below (the same for a module a CommonJS program imports
- * later). Run here, none is left: the program's queue is as untraced (BENCHMARKS.md
- * "The ES module entry's stacks on Node 24: the hooks thread's ticks run at register").
+ * later; on Node 20 and 22, which load it through async requests, whenever an answer came
+ * while they were queued). Run here, none is left: the program's queue is as untraced
+ * (BENCHMARKS.md "The ES module entry's stacks on Node 24: the hooks thread's ticks run at
+ * register").
  */
 function runningOwnTicks(start: () => void): void {
   const descriptor = Object.getOwnPropertyDescriptor(process, "nextTick");
