@@ -306,8 +306,9 @@ function runningOwnTicks(start: () => void): void {
     }
   } finally {
     Object.defineProperty(process, "nextTick", descriptor);
+    // What is left (past the rounds, or all of it when `start` threw) goes to Node's queue, as before.
+    for (const { callback, args } of queued) Reflect.apply(descriptor.value as typeof process.nextTick, process, [callback, ...args]);
   }
-  for (const { callback, args } of queued) Reflect.apply(descriptor.value as typeof process.nextTick, process, [callback, ...args]);
 }
 
 /**
