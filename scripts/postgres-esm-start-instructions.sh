@@ -10,6 +10,9 @@
 #   . scripts/env.sh && bash scripts/postgres-esm-start-instructions.sh <base tree> <head tree> [rounds] [node bin dir]...
 #
 # Default: 3 rounds, Node 20 (PATH's) and Node 24 (.tools); CASES=<text> runs only the cases whose name has it. The addon is built for x86-64-v2 (valgrind).
+# SCOPE_ARGS=<args> adds options to `scope run` (SCOPE_ARGS=--functions: an ES module entry
+# registers the ESM hooks at start, node-hooks.ts); then each tree runs each case once
+# uncounted first (the transform cache filled), in a cache of the script's own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$PWD
@@ -32,7 +35,7 @@ echo 'console.log("hi");' > "$reach/tiny.cjs"
 echo 'import postgres from "postgres"; console.log(typeof postgres);' > "$reach/pg.mjs"
 count() { # tree node-bin cwd file
   (cd "$3" && PATH="$2:$PATH" SCOPE_ADDON="$dir/zig/lib/scope.node" SCOPE_LIBSCOPE="$dir/zig/lib/libscope.so" \
-    bun "$1/src/cli/main.ts" run --out "$dir/t.bin" -- valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$4" > /dev/null 2> "$dir/err")
+    XDG_CACHE_HOME="$dir/cache" bun "$1/src/cli/main.ts" run ${SCOPE_ARGS:-} --out "$dir/t.bin" -- valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$4" > /dev/null 2> "$dir/err")
   cachegrind_refs "$dir/err"
 }
 printf '%-8s %-22s %-6s %s\n' node case tree "M instructions per round"
@@ -42,6 +45,7 @@ for bin in "${nodes[@]}"; do
     IFS=: read -r name cwd file <<< "$c"
     [ -n "${CASES:-}" ] && [[ "$name" != *"$CASES"* ]] && continue
     b=() h=()
+    [ -n "${SCOPE_ARGS:-}" ] && count "$base" "$bin" "$cwd" "$file" > /dev/null && count "$head" "$bin" "$cwd" "$file" > /dev/null
     for ((r = 0; r < rounds; r++)); do
       b+=("$(count "$base" "$bin" "$cwd" "$file")")
       h+=("$(count "$head" "$bin" "$cwd" "$file")")

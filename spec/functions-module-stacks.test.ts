@@ -124,3 +124,55 @@ test("an ES module entry: its top level has no frame of scope's; a CommonJS modu
     expect(ofKind(run.events, "function_call").length).toBeGreaterThan(0);
   }
 });
+
+/**
+ * An ES module entry's stacks on every installed Node, and a module a CommonJS program imports
+ * later (the hooks registered then, node-hooks.ts deferEsmHook). Starting Node's hooks thread
+ * (module.register) queues process.nextTick callbacks; left in the program's queue, Node 24
+ * (which loads the entry from the hooks thread synchronously) evaluated the module inside
+ * processTicksAndRejections: `at process.processTicksAndRejections` at the end of stacks
+ * taken at its top level, in a function it calls and after a top-level `await`, untraced
+ * none (node-hooks.ts runningOwnTicks).
+ */
+const esmFiles: Record<string, string> = {
+  "entry.mjs": `const here = (stack) => String(stack).split(process.cwd()).join(".");
+function called() { return new Error("in a function").stack; }
+console.log(here(new Error("top level").stack));
+console.log(here(called()));
+await null;
+console.log(here(new Error("after a top-level await").stack));
+await import("./later.cjs");
+`,
+  "later.cjs": `import("./imported.mjs").then(() => console.log(String(new Error("then").stack).split(process.cwd()).join(".")));\n`,
+  // The hooks registered before later.cjs runs (it holds an import()), not at start.
+  "main.cjs": `require("./later.cjs");\n`,
+  "imported.mjs": `console.log(String(new Error("imported, top level").stack).split(process.cwd()).join("."));
+await null;
+console.log(String(new Error("imported, after await").stack).split(process.cwd()).join("."));
+function instrumented() {}
+instrumented();
+`,
+};
+
+for (const { name, path, installed } of nodeVersions) {
+  if (!installed) {
+    test.skip(`${name}: not installed at ${path}, not checked`, () => {});
+    continue;
+  }
+  test(`${name}: an ES module entry's stacks (top level, a function it calls, after a top-level await) and those of a module a CommonJS entry imports read as untraced`, async () => {
+    const dir = join(scratchDir(), `esm-entry-stacks-${name.replace(" ", "")}`);
+    mkdirSync(dir, { recursive: true });
+    for (const [file, text] of Object.entries(esmFiles)) writeFileSync(join(dir, file), text);
+    const env = { XDG_CACHE_HOME: join(dir, ".cache") };
+    for (const entry of ["entry.mjs", "main.cjs"]) {
+      const plain = await runUntraced([path, entry], { cwd: dir, env });
+      expect(plain.stdout).toContain("Error: imported, after await\n    at file://./imported.mjs:3:20\nError: then\n");
+      if (entry === "entry.mjs") expect(plain.stdout).toContain("Error: in a function\n    at called (file://./entry.mjs:2:28)\n    at file://./entry.mjs:4:18\n");
+      const run = await runTraced([path, entry], { cwd: dir, env, scopeArgs: ["--functions", "--include", "*js"] });
+      expect({ entry, status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ entry, ...plain });
+      // The hooks were on: the ES modules' functions were instrumented.
+      const tabled = ofKind(run.events, "function_table").map((event) => String((event.fields as { file: string }).file).replace(/^.*\//, ""));
+      expect(tabled).toContain("imported.mjs");
+    }
+  });
+}

@@ -258,8 +258,57 @@ export function registerEsmHook(options: NodeHookOptions): boolean {
   const nodeModule = require("node:module") as { register?: (specifier: string, options?: object) => void };
   if (!options.esmLoader || typeof nodeModule.register !== "function") return false;
   const url = /^[a-z]+:/i.test(options.esmLoader) ? options.esmLoader : pathToFileURL(options.esmLoader).href;
-  nodeModule.register(url, { data: { config: options.config, cacheDir: options.cacheDir, selection: options.selection } });
+  const register = nodeModule.register;
+  runningOwnTicks(() => Reflect.apply(register, nodeModule, [url, { data: { config: options.config, cacheDir: options.cacheDir, selection: options.selection } }]));
   return true;
+}
+
+/** Ticks a callback queues that queue ticks again: run this many rounds, the rest left to Node. */
+const OWN_TICK_ROUNDS = 8;
+
+/**
+ * Runs `start` and then, before returning, the `process.nextTick` callbacks Node queued
+ * during it, which stay off the program's tick queue. `module.register` starts Node's hooks
+ * thread, and `new Worker` queues three (the resume of its stdout and stderr pipes, the
+ * 'worker' event). Left queued, they make the main thread's next drain go through
+ * processTicksAndRejections, whose runMicrotasks() then runs the program's next promise
+ * jobs: on Node 24, which loads an ES module entry from the hooks thread synchronously, that
+ * is the entry's evaluation (ModuleJob.run after its `await this.#instantiate()`), and every
+ * stack its top level takes, or a function it calls, or code after a top-level `await`, ends
+ * in `at process.processTicksAndRejections` where untraced V8 runs the jobs from Node's
+ * native checkpoint with no frame below (the same for a module a CommonJS program imports
+ * later; on Node 20 and 22, which load it through async requests, whenever an answer came
+ * while they were queued). Run here, none is left: the program's queue is as untraced
+ * (BENCHMARKS.md "The ES module entry's stacks on Node 24: the hooks thread's ticks run at
+ * register").
+ */
+function runningOwnTicks(start: () => void): void {
+  const descriptor = Object.getOwnPropertyDescriptor(process, "nextTick");
+  if (!descriptor || !("value" in descriptor) || descriptor.writable !== true || descriptor.configurable !== true) return start();
+  let queued: { callback: (...args: unknown[]) => void; args: unknown[] }[] = [];
+  const collect = (callback: (...args: unknown[]) => void, ...args: unknown[]) => {
+    queued.push({ callback, args });
+  };
+  Object.defineProperty(process, "nextTick", { ...descriptor, value: collect });
+  try {
+    start();
+    for (let round = 0; round < OWN_TICK_ROUNDS && queued.length > 0; round++) {
+      const ticks = queued;
+      queued = [];
+      for (const { callback, args } of ticks) {
+        try {
+          Reflect.apply(callback, undefined, args);
+        } catch (error) {
+          // A tick that throws is the program's uncaught exception, as from Node's queue.
+          Reflect.apply(descriptor.value as typeof process.nextTick, process, [() => { throw error; }]);
+        }
+      }
+    }
+  } finally {
+    Object.defineProperty(process, "nextTick", descriptor);
+    // What is left (past the rounds, or all of it when `start` threw) goes to Node's queue, as before.
+    for (const { callback, args } of queued) Reflect.apply(descriptor.value as typeof process.nextTick, process, [callback, ...args]);
+  }
 }
 
 /**
