@@ -70,6 +70,19 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
   const prefixes = own.map((dir) => (dir.endsWith(sep) ? dir : dir + sep));
   const scopes = (filename: string) => filename.startsWith("node:") || prefixes.some((prefix) => filename.startsWith(prefix));
 
+  // A test runner's V8 coverage (jest --coverageProvider=v8, vitest's v8 provider) counts
+  // what V8 runs under the file's name against the code it compiled: an instrumented twin
+  // would make its report wrong. It takes that coverage through node:inspector, which
+  // nothing else of a test run loads (scope's own `attach` never hooks node:vm): once that
+  // module is loaded, selected vm code is left as it is, and reported.
+  let inspected = false;
+  const inspecting = (): boolean => {
+    if (!inspected) {
+      const loaded = (process as { moduleLoadList?: unknown }).moduleLoadList;
+      inspected = Array.isArray(loaded) && loaded.includes("NativeModule inspector");
+    }
+    return inspected;
+  };
   /** Contexts readied for instrumented code (enterRealm), or found unfit (false). */
   const realms = new WeakMap<object, boolean>();
   /** Whether code instrumented for `context` (another one than this) finds the runtime there: readies it once. */
@@ -115,6 +128,7 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     const selection = matcher.peek(filename);
     if (!selection.selected) return void matcher.file(filename);
     if (context !== undefined && enterRealm === undefined) return void matcher.untraced(filename, selection, ELSEWHERE);
+    if (inspecting()) return void matcher.untraced(filename, selection, INSPECTED);
     const lineOffset = integer(options.lineOffset);
     const columnOffset = integer(options.columnOffset);
     let made: ReturnType<typeof instrumentVmSource>;
@@ -325,6 +339,8 @@ export function vmInputMap(code: string, lineOffset: number, columnOffset: numbe
 const NOT_PARSED = "compiled through node:vm, and it does not parse";
 /** Why code for another context is left as it is (no way to ready it: enterRealm; runInNewContext's own context options). */
 const ELSEWHERE = "compiled through node:vm into another context";
+/** Why vm code is left as it is once node:inspector is loaded (V8 coverage: installVmHooks). */
+const INSPECTED = "compiled through node:vm while node:inspector is loaded (V8 coverage would count the instrumented code)";
 
 /** Top-level statements a block leaves as they are (the rest: declarations a block would scope). */
 const BLOCK_SAFE = new Set(["ExpressionStatement", "EmptyStatement"]);
