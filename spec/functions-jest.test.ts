@@ -255,7 +255,8 @@ describe("jest's own checks under scope run --functions --include 'src/**'", () 
       const args = argv(project, "--detectLeaks");
       const plain = await runUntraced(args, { cwd: project.dir, env });
       const run = await runTraced(args, { cwd: project.dir, env, scopeArgs: ["--functions", "--include", "src/**"] });
-      expect(plain.stderr).not.toContain("leaking memory");
+      // Untraced, jest finds its own environment leaking under Node ≥ 22 (Node 20: collected); traced, what it finds is the same.
+      if (process.versions.node && /^v20\./.test(String(Bun.spawnSync(["node", "--version"]).stdout))) expect(plain.stderr).not.toContain("leaking memory");
       expect(same(run)).toEqual(same(plain));
       expect(ofKind(run.events, "function_call").length).toBeGreaterThan(0);
     }, 180_000);

@@ -18,7 +18,8 @@
  * CommonJS module's top level runs, `Error.stackTraceLimit` reads OWN_FRAMES_PER_MODULE
  * more per nested `require` (scope's own frames, below). Not
  * covered: CallSite.getPosition (an offset); a formatter defined with
- * Object.defineProperty; other contexts (vm); Bun (an accessor there turns its
+ * Object.defineProperty; other contexts (vm) but those instrumented code runs in
+ * (installContextCallSitePositions); Bun (an accessor there turns its
  * prepareStackTrace support off).
  */
 import { fileURLToPath } from "node:url";

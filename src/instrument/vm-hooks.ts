@@ -21,12 +21,16 @@
  * (compileFunction) keeps the footer in its own scope as a CommonJS module does.
  *
  * A `vm.Script` is compiled as given (its errors, cachedData, createCachedData are the
- * original's); the context it runs in is known only when it runs: `runInThisContext`
- * compiles and runs an instrumented twin, `runInContext`/`runInNewContext` run it as given
- * (another context has no runtime: the injected code's stand-in would record nothing) and
- * report it. A cachedData handed to `runInThisContext` or `compileFunction` was made for
+ * original's); the context it runs in is known only when it runs: an instrumented twin is
+ * compiled then and run instead. Code for another context (jest's test environment:
+ * `script.runInContext`, jest 30's `compileFunction` with a `parsingContext`;
+ * `vm.runInContext`, `vm.runInNewContext`) finds the runtime there once the agent's
+ * `enterRealm` has readied that context (runtime.ts installRealm: the hook through an
+ * accessor on its global, its toString, its promises; callsites.ts: its formatter's
+ * positions). A cachedData handed to `runInThisContext` or `compileFunction` was made for
  * the original source: dropped (compileFunction's function says `cachedDataRejected`).
- * Anything else is left as it is.
+ * Once node:inspector is loaded (a test runner's V8 coverage) nothing more is instrumented.
+ * Anything else is left as it is, and reported.
  */
 import { decode, encode } from "@jridgewell/sourcemap-codec";
 import { fileURLToPath } from "node:url";
@@ -83,23 +87,29 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     }
     return inspected;
   };
+  /** Whether `value` is a contextified object (anything else: Node's own error, as given). */
+  const aContext = (value: unknown): value is Context => {
+    try {
+      return typeof value === "object" && value !== null && isContext(value);
+    } catch {
+      return false;
+    }
+  };
   /** Contexts readied for instrumented code (enterRealm), or found unfit (false). */
   const realms = new WeakMap<object, boolean>();
   /** Whether code instrumented for `context` (another one than this) finds the runtime there: readies it once. */
   const entered = (context: unknown): boolean => {
-    if (enterRealm === undefined || typeof context !== "object" || context === null) return false;
+    if (enterRealm === undefined || !aContext(context)) return false;
     let ready = realms.get(context);
     if (ready === undefined) {
       ready = false;
       try {
-        if (isContext(context)) {
-          // A function compiled there: its global is a sloppy call's `this`, its intrinsics
-          // are its own prototype and its async function's promise's (no property of the
-          // global read but `Error`, whose prepareStackTrace Node calls for that context).
-          const probe = Reflect.apply(compileFunction, vm, ["return [this, typeof Error === 'function' ? Error : undefined, async function () {}]", [], { parsingContext: context }]) as () => [object, unknown, () => object];
-          const [global, error, asyncFunction] = probe();
-          ready = enterRealm({ global, error, functionPrototype: Object.getPrototypeOf(probe) as object, promisePrototype: Object.getPrototypeOf(asyncFunction()) as object });
-        }
+        // A function compiled there: its global is a sloppy call's `this`, its intrinsics
+        // are its own prototype and its async function's promise's (no property of the
+        // global read but `Error`, whose prepareStackTrace Node calls for that context).
+        const probe = Reflect.apply(compileFunction, vm, ["return [this, typeof Error === 'function' ? Error : undefined, async function () {}]", [], { parsingContext: context }]) as () => [object, unknown, () => object];
+        const [global, error, asyncFunction] = probe();
+        ready = enterRealm({ global, error, functionPrototype: Object.getPrototypeOf(probe) as object, promisePrototype: Object.getPrototypeOf(asyncFunction()) as object });
       } catch {
         ready = false;
       }
@@ -198,7 +208,7 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
 
     override runInContext(context: Context, options?: RunningOptions): unknown {
       // Not a context: Node's error, as given.
-      const twin = isContext(context) ? twinOf(this, context) : null;
+      const twin = aContext(context) ? twinOf(this, context) : null;
       return twin ? twin.runInContext(context, options) : super.runInContext(context, options);
     }
   }
@@ -217,7 +227,7 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
   vm.compileFunction = function compileFunction_(this: unknown, code: string, params?: unknown, options?: unknown) {
     // Compiled in another context (parsingContext): readied for it (not a context: Node's error, as given).
     const context = typeof options === "object" && options !== null ? (options as Options).parsingContext : undefined;
-    const made = context === undefined ? prepared(code, options, true) : isContext(context as object) ? prepared(code, options, true, context) : undefined;
+    const made = context === undefined ? prepared(code, options, true) : aContext(context) ? prepared(code, options, true, context) : undefined;
     if (!made) return Reflect.apply(compileFunction, this, [code, params, options]);
     const fn = Reflect.apply(compileFunction, this, [made.code, params, made.options]) as Record<string, unknown>;
     if (made.dropped) fn.cachedDataRejected = true;
@@ -235,7 +245,7 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
   }
   vm.runInContext = function runInContext_(this: unknown, code: string, contextifiedObject: Context, options?: unknown) {
     // Not a context: Node's error, as given.
-    const made = isContext(contextifiedObject) ? prepared(code, options, false, contextifiedObject) : undefined;
+    const made = aContext(contextifiedObject) ? prepared(code, options, false, contextifiedObject) : undefined;
     if (!made) return Reflect.apply(runInContext, this, [code, contextifiedObject, options]);
     return Reflect.apply(runInContext, this, [made.code, contextifiedObject, made.options]);
   } as typeof runInContext;
@@ -247,16 +257,17 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
   /**
    * runInNewContext's code, instrumented for the context it runs in: made first (Node takes a
    * context as it is), as Node makes it when the options give it nothing of its own (name,
-   * origin, code generation, microtask mode: else left as it is, and reported).
+   * origin, code generation, microtask mode, module loader: else left as it is, and reported).
    */
   const newContextSource = (code: unknown, contextObject: unknown, given: unknown) => {
     try {
       const filename = typeof given === "string" ? given : typeof given === "object" && given !== null ? (given as Options).filename : undefined;
       if (typeof code !== "string" || typeof filename !== "string" || scopes(filename) || !matcher.peek(filename).selected) return void elsewhere(code, given, ELSEWHERE);
       const options = typeof given === "object" && given !== null ? (given as Options) : {};
-      const own = ["contextName", "contextOrigin", "contextCodeGeneration", "microtaskMode"].some((key) => options[key] !== undefined);
+      // (importModuleDynamically: Node ≥ 22 may make the context with it too.)
+      const own = ["contextName", "contextOrigin", "contextCodeGeneration", "microtaskMode", "importModuleDynamically"].some((key) => options[key] !== undefined);
       if (own || enterRealm === undefined || (contextObject !== undefined && (typeof contextObject !== "object" || contextObject === null))) return void elsewhere(code, given, ELSEWHERE);
-      const context = contextObject !== undefined && isContext(contextObject) ? contextObject : createContext(contextObject);
+      const context = contextObject !== undefined && isContext(contextObject as object) ? contextObject : createContext(contextObject as Context | undefined);
       const made = prepared(code, given, false, context);
       return made && { ...made, context };
     } catch {
