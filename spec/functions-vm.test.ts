@@ -150,7 +150,7 @@ const ctx = vm.createContext({ shown: 1 });
 show("runInContext:", () => vm.runInContext("var k = function () { return [this === globalThis, typeof shown, Object.keys(globalThis).join()]; }; k()", ctx, { filename: file("ctx.js") }));
 show("runInNewContext:", () => vm.runInNewContext("var n = function () { return typeof require + ' ' + Object.keys(globalThis).join(); }; n()", { given: 2 }, file("new.js")));
 show("parsingContext:", () => vm.compileFunction("return (function k2() { return typeof shown; })()", [], { filename: file("parsing.js"), parsingContext: ctx })());
-show("context's own toString:", () => vm.runInContext("var ts = function (a) { return a + 1; }; ts.toString()", ctx, { filename: file("text.js") }));
+show("context's own toString:", () => vm.runInContext("var ts = function (a) { return a + 1; }; [ts.toString(), Function.prototype.toString instanceof Function, String(Function.prototype.toString)].join(' / ')", ctx, { filename: file("text.js") }));
 show("context's own formatter:", () => vm.runInContext("Error.prepareStackTrace = function (e, sites) { return sites.filter(function (s) { return /gen/.test(s.getFileName()); }).map(function (s) { return s.getFileName().split('/').pop() + ':' + s.getLineNumber() + ':' + s.getColumnNumber(); }).join(' '); };\\nvar thrower = function () { return new Error('x').stack; }; thrower()", ctx, { filename: file("stack.js") }));
 show("context's error:", () => vm.runInContext("var boom = function () { throw new TypeError('in context'); }; boom", vm.createContext({}), { filename: file("boom.js") })());
 const reused = new vm.Script("var r = function () { return typeof shown; }; r()", { filename: file("reused.js") });

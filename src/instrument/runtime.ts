@@ -1729,7 +1729,7 @@ const patched = new WeakSet<object>();
  * constructor, and shows itself as `function toString() { [native code] }`. The intrinsic
  * is the same function in every realm but for its realm: this realm's serves them all.
  */
-function patchToString(prototype: object = Function.prototype): void {
+function patchToString(prototype: object = Function.prototype, compile?: Realm["compile"]): void {
   if (patched.has(prototype)) return;
   patched.add(prototype);
   const descriptor = getOwnPropertyDescriptor(prototype, "toString");
@@ -1737,19 +1737,26 @@ function patchToString(prototype: object = Function.prototype): void {
   const own = descriptor.value as () => string;
   // Only over the realm's intrinsic (its text is this one's, its name toString).
   if (prototype !== Function.prototype ? reflectApply(intrinsicToString, own, []) !== reflectApply(intrinsicToString, intrinsicToString, []) : own !== intrinsicToString) return;
-  const replacement = {
-    toString(this: unknown): string {
-      if (this === replacement) return reflectApply(intrinsicToString, own, []) as string;
-      const text = reflectApply(own, this, []) as string;
-      const runtime = active;
-      if (runtime === undefined) return text;
-      try {
-        return runtime.sourceText(this as object, text);
-      } catch {
-        return text;
-      }
-    },
-  }.toString;
+  const textOf = (self: unknown, replacement: unknown): string => {
+    if (self === replacement) return reflectApply(intrinsicToString, own, []) as string;
+    const text = reflectApply(own, self, []) as string;
+    const runtime = active;
+    if (runtime === undefined) return text;
+    try {
+      return runtime.sourceText(self as object, text);
+    } catch {
+      return text;
+    }
+  };
+  // Another realm's is made there, a function of its own Function as the intrinsic was.
+  const replacement: unknown = compile
+    ? compile(["textOf"], "'use strict'; var replacement = { toString() { return textOf(this, replacement); } }.toString; return replacement;")(textOf)
+    : {
+        toString(this: unknown): string {
+          return textOf(this, replacement);
+        },
+      }.toString;
+  if (typeof replacement !== "function") return;
   defineProperty(prototype, "toString", { configurable: true, enumerable: descriptor.enumerable, writable: descriptor.writable, value: replacement });
 }
 
@@ -1786,6 +1793,8 @@ export interface Realm {
   promisePrototype: object;
   /** What its global's `Error` is (whose prepareStackTrace Node calls for its errors). */
   error: unknown;
+  /** Compiles a function there (vm.compileFunction with its context as parsingContext). */
+  compile: (params: string[], body: string) => (...args: unknown[]) => unknown;
 }
 
 /**
@@ -1802,7 +1811,7 @@ export function installRealm(realm: Realm): boolean {
     if (getOwnPropertyDescriptor(realm.global, key) !== undefined) return true;
     const host = globalThis as Record<symbol, unknown>;
     if (!Reflect.defineProperty(realm.global, key, { configurable: true, enumerable: false, get: () => host[key] })) return false;
-    patchToString(realm.functionPrototype);
+    patchToString(realm.functionPrototype, realm.compile);
     const constructor = getOwnPropertyDescriptor(realm.promisePrototype, "constructor");
     if (realm.promisePrototype !== Promise.prototype && constructor && typeof constructor.value === "function") realmPromises.set(realm.promisePrototype, constructor.value);
     return true;

@@ -109,7 +109,8 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
         // global read but `Error`, whose prepareStackTrace Node calls for that context).
         const probe = Reflect.apply(compileFunction, vm, ["return [this, typeof Error === 'function' ? Error : undefined, async function () {}]", [], { parsingContext: context }]) as () => [object, unknown, () => object];
         const [global, error, asyncFunction] = probe();
-        ready = enterRealm({ global, error, functionPrototype: Object.getPrototypeOf(probe) as object, promisePrototype: Object.getPrototypeOf(asyncFunction()) as object });
+        const compile = (params: string[], body: string) => Reflect.apply(compileFunction, vm, [body, params, { parsingContext: context }]) as (...args: unknown[]) => unknown;
+        ready = enterRealm({ global, error, compile, functionPrototype: Object.getPrototypeOf(probe) as object, promisePrototype: Object.getPrototypeOf(asyncFunction()) as object });
       } catch {
         ready = false;
       }
