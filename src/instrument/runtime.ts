@@ -30,8 +30,9 @@
  * Function.prototype.toString returns) contains `__scope$f<tag>+n`, the file's tag and
  * the function's index, and f() receives the file's text table (transform.ts
  * SourceRange). So a function object passed as a listener is named without running
- * any program code (l: listener ids), and Function.prototype.toString, patched once by
- * installHook, shows the original text of instrumented functions and classes
+ * any program code (l: listener ids), and Function.prototype.toString, patched once per
+ * realm (installHook; another node:vm context's by installRealm), shows the original text
+ * of instrumented functions and classes
  * (sourceText), read from the file and checked against the length and hash recorded.
  * Node (V8) shows source text verbatim, so the text's length picks the one entry
  * exactly; Bun reprints modules, so there the kind and the name decide and an
@@ -1726,8 +1727,8 @@ const patched = new WeakSet<object>();
  * function or class it returns the original source text (FunctionRuntime.sourceText), for
  * anything else exactly what the intrinsic returns. The replacement throws what the
  * intrinsic throws (it calls it first), is named `toString` with length 0, is no
- * constructor, and shows itself as `function toString() { [native code] }`. The intrinsic
- * is the same function in every realm but for its realm: this realm's serves them all.
+ * constructor, and shows itself as `function toString() { [native code] }`; it calls the
+ * realm's own intrinsic (whose TypeError is that realm's).
  */
 function patchToString(prototype: object = Function.prototype, compile?: Realm["compile"]): void {
   if (patched.has(prototype)) return;
