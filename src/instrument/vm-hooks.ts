@@ -253,6 +253,8 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
   vm.runInNewContext = function runInNewContext_(this: unknown, code: string, contextObject?: Context, options?: unknown) {
     const made = newContextSource(code, contextObject, options);
     if (!made) return Reflect.apply(runInNewContext, this, [code, contextObject, options]);
+    // The context made already is the one Node would make (it takes a context as it is).
+    if (!made.code) return Reflect.apply(runInNewContext, this, [code, made.context, options]);
     return Reflect.apply(runInNewContext, this, [made.code, made.context, made.options]);
   } as typeof runInNewContext;
   /**
@@ -269,8 +271,7 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
       const own = ["contextName", "contextOrigin", "contextCodeGeneration", "microtaskMode", "importModuleDynamically"].some((key) => options[key] !== undefined);
       if (own || enterRealm === undefined || (contextObject !== undefined && (typeof contextObject !== "object" || contextObject === null))) return void elsewhere(code, given, ELSEWHERE);
       const context = contextObject !== undefined && isContext(contextObject as object) ? contextObject : createContext(contextObject as Context | undefined);
-      const made = prepared(code, given, false, context);
-      return made && { ...made, context };
+      return { ...prepared(code, given, false, context), context };
     } catch {
       return undefined;
     }
