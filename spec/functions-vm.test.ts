@@ -81,41 +81,44 @@ describe("vitest 3 (vite-node) under scope run --functions --include 'src/**'", 
     expect(plain.stdout).toContain("STACK at fail (/src/shapes.ts:11:");
     expect(plain.stdout).toContain("at failLater (/src/shapes.ts:13:");
     expect({ status: run.status, stdout: stable(run.stdout), stderr: stable(run.stderr) }).toEqual({ status: plain.status, stdout: stable(plain.stdout), stderr: stable(plain.stderr) });
-    expect(ofKind(run.events, "agent_error")).toEqual([]);
-    expect(run.summary).not.toContain("matched no loaded file");
-
-    const places: Record<string, string> = {};
-    for (const event of ofKind(run.events, "function_table")) {
-      const { name, file, line, column } = event.fields as { name: string; file: string; line: number; column: number };
-      if (file.startsWith(`${dir}/src/`) && !name.startsWith("<anonymous>")) places[name] = `${file.slice(dir.length + 1)}:${line}:${column}`;
-    }
-    const at = (file: string, text: string, needle: string, after = "") => `src/${file}:${placeOf(text, needle, after).join(":")}`;
-    expect(places).toEqual({
-      add: at("math.ts", mathTs, "function add"),
-      twice: at("math.ts", mathTs, "(n", "export const twice = "),
-      "Square.constructor": at("shapes.ts", shapesTs, "constructor("),
-      "Square.perimeter": at("shapes.ts", shapesTs, "perimeter("),
-      fail: at("shapes.ts", shapesTs, "function fail"),
-      failLater: at("shapes.ts", shapesTs, "(what", "export const failLater = "),
-    });
-    const calls = ofKind(run.events, "function_call").map((event) => String((event.fields as { function: string }).function).replace(`${dir}/`, ""));
-    const count = (name: string) => calls.filter((call) => call.startsWith(`${name} (`)).length;
-    // Two Squares' perimeters: four twice and four add; fail once through failLater.
-    expect([count("Square.perimeter"), count("twice"), count("add"), count("failLater"), count("fail")]).toEqual([2, 4, 4, 1, 1]);
-    expect(calls).toContain(`add (${at("math.ts", mathTs, "function add")})`);
-    expect(ofKind(run.events, "function_throw").length).toBeGreaterThan(0);
+    expectSrcTraced(run);
   }, 120_000);
 });
 
+/** The src functions' places (TypeScript) and calls in a traced run of the project. */
+function expectSrcTraced(run: Awaited<ReturnType<typeof runTraced>>): void {
+  expect(ofKind(run.events, "agent_error")).toEqual([]);
+  expect(run.summary).not.toContain("matched no loaded file");
+  const places: Record<string, string> = {};
+  for (const event of ofKind(run.events, "function_table")) {
+    const { name, file, line, column } = event.fields as { name: string; file: string; line: number; column: number };
+    if (file.startsWith(`${dir}/src/`) && !name.startsWith("<anonymous>")) places[name] = `${file.slice(dir.length + 1)}:${line}:${column}`;
+  }
+  const at = (file: string, text: string, needle: string, after = "") => `src/${file}:${placeOf(text, needle, after).join(":")}`;
+  expect(places).toEqual({
+    add: at("math.ts", mathTs, "function add"),
+    twice: at("math.ts", mathTs, "(n", "export const twice = "),
+    "Square.constructor": at("shapes.ts", shapesTs, "constructor("),
+    "Square.perimeter": at("shapes.ts", shapesTs, "perimeter("),
+    fail: at("shapes.ts", shapesTs, "function fail"),
+    failLater: at("shapes.ts", shapesTs, "(what", "export const failLater = "),
+  });
+  const calls = ofKind(run.events, "function_call").map((event) => String((event.fields as { function: string }).function).replace(`${dir}/`, ""));
+  const count = (name: string) => calls.filter((call) => call.startsWith(`${name} (`)).length;
+  // Two Squares' perimeters: four twice and four add; fail once through failLater.
+  expect([count("Square.perimeter"), count("twice"), count("add"), count("failLater"), count("fail")]).toEqual([2, 4, 4, 1, 1]);
+  expect(calls).toContain(`add (${at("math.ts", mathTs, "function add")})`);
+  expect(ofKind(run.events, "function_throw").length).toBeGreaterThan(0);
+}
+
 describe("vitest 3 with --pool vmThreads (each file run in a context of its own)", () => {
-  test("vitest's output is the untraced run's; the summary says why src is not traced", async () => {
+  test("vitest's output is the untraced run's; the src functions' calls at their TypeScript places", async () => {
     const args = [...argv(), "--pool", "vmThreads"];
     const plain = await runUntraced(args, { cwd: dir, env });
     const run = await runTraced(args, { cwd: dir, env, scopeArgs: ["--functions", "--include", "src/**"] });
     expect(plain.stdout).toContain("STACK at fail (/src/shapes.ts:11:");
     expect({ status: run.status, stdout: stable(run.stdout), stderr: stable(run.stderr) }).toEqual({ status: plain.status, stdout: stable(plain.stdout), stderr: stable(plain.stderr) });
-    expect(run.summary).toContain("--include 'src/**' matched no loaded file");
-    expect(run.summary).toContain("src/shapes.ts (compiled through node:vm into another context: not traced)");
+    expectSrcTraced(run);
   }, 120_000);
 });
 
@@ -142,6 +145,17 @@ show("lines, offsets:", () => new vm.Script("\\nvar w = function () {\\n  return
 show("compileFunction:", () => vm.compileFunction("return add(a, 1);\\nfunction add(x, y) { if (y > 5) throw new Error('add'); return x + y; }", ["a"], { filename: file("body.js") })(41));
 show("compileFunction throws:", () => vm.compileFunction("return add(a, 9);\\nfunction add(x, y) { if (y > 5) throw new Error('add'); return x + y; }", ["a"], { filename: file("body.js") })(41));
 show("another context:", () => new vm.Script("var h = function () { return typeof Array; }; h()", { filename: file("context.js") }).runInNewContext({}));
+// Other contexts (jest's way): what the code sees there is what it sees untraced.
+const ctx = vm.createContext({ shown: 1 });
+show("runInContext:", () => vm.runInContext("var k = function () { return [this === globalThis, typeof shown, Object.keys(globalThis).join()]; }; k()", ctx, { filename: file("ctx.js") }));
+show("runInNewContext:", () => vm.runInNewContext("var n = function () { return typeof require + ' ' + Object.keys(globalThis).join(); }; n()", { given: 2 }, file("new.js")));
+show("parsingContext:", () => vm.compileFunction("return (function k2() { return typeof shown; })()", [], { filename: file("parsing.js"), parsingContext: ctx })());
+show("context's own toString:", () => vm.runInContext("var ts = function (a) { return a + 1; }; [ts.toString(), Function.prototype.toString instanceof Function, String(Function.prototype.toString)].join(' / ')", ctx, { filename: file("text.js") }));
+show("context's own formatter:", () => vm.runInContext("Error.prepareStackTrace = function (e, sites) { return sites.filter(function (s) { return /gen/.test(s.getFileName()); }).map(function (s) { return s.getFileName().split('/').pop() + ':' + s.getLineNumber() + ':' + s.getColumnNumber(); }).join(' '); };\\nvar thrower = function () { return new Error('x').stack; }; thrower()", ctx, { filename: file("stack.js") }));
+show("context's error:", () => vm.runInContext("var boom = function () { throw new TypeError('in context'); }; boom", vm.createContext({}), { filename: file("boom.js") })());
+const reused = new vm.Script("var r = function () { return typeof shown; }; r()", { filename: file("reused.js") });
+show("one Script, three contexts:", () => [reused.runInContext(ctx), reused.runInNewContext({}), reused.runInThisContext()].join());
+vm.runInContext("var later = async function () { await null; return 'settled'; }; later()", ctx, { filename: file("async.js") }).then((value) => console.log("async in context:", value));
 show("instanceof:", () => new vm.Script("1", { filename: file("one.js") }) instanceof vm.Script);
 show("compileFunction's cachedData:", () => { const made = vm.compileFunction("return function c() { return 4; }()", [], { filename: file("fn.js"), produceCachedData: true }).cachedData; const fn = vm.compileFunction("return function c() { return 4; }()", [], { filename: file("fn.js"), cachedData: made }); console.error("function cachedDataRejected", fn.cachedDataRejected); return fn(); });
 const source = "var cached = function () { return 'cached'; }; cached()";
@@ -168,6 +182,13 @@ describe("node:vm under scope run --functions --include 'gen/**'", () => {
     expect(ofKind(run.events, "agent_error")).toEqual([]);
     const called = new Set(ofKind(run.events, "function_call").map((event) => String((event.fields as { function: string }).function).split(" ")[0]));
     for (const name of ["inner", "q", "w", "add", "cached", "c"]) expect(called).toContain(name);
+    // Other contexts' code, traced there.
+    for (const name of ["h", "k", "n", "k2", "thrower", "boom", "r", "later"]) expect(called).toContain(name);
+    const rCalls = ofKind(run.events, "function_call").filter((event) => String((event.fields as { function: string }).function).startsWith("r "));
+    expect(rCalls.length).toBe(3);
+    const laterCall = ofKind(run.events, "function_call").find((event) => String((event.fields as { function: string }).function).startsWith("later "))!;
+    const settled = ofKind(run.events, "function_settle").find((event) => (event.fields as { call: number }).call === (laterCall.fields as { call: number }).call);
+    expect(settled?.fields).toMatchObject({ rejected: false, value: '"settled"' });
     // A script declaring a lexical global is left as it is (a block would scope it).
     expect(called).not.toContain("shared");
     const tables = ofKind(run.events, "function_table").map((event) => event.fields as { name: string; file: string; line: number; column: number });
@@ -180,17 +201,24 @@ describe("node:vm under scope run --functions --include 'gen/**'", () => {
   test("a selected file node:vm runs but scope cannot trace: the summary says why", async () => {
     const root = join(scratchDir(), "vm-why");
     const program = `const vm = require("node:vm");
-console.log(vm.runInNewContext("var f = function () { return 1; }; f()", {}, { filename: __dirname + "/gen/context.js" }));
+console.log(vm.runInNewContext("var f = function () { return 1; }; f()", {}, { filename: __dirname + "/gen/context.js", contextName: "own" }));
 console.log(vm.runInThisContext("let g = () => 2; g()", { filename: __dirname + "/gen/lexical.js" }));
-console.log(vm.compileFunction("return (function k() { return 3; })()", [], { filename: __dirname + "/gen/parsing.js", parsingContext: vm.createContext({}) })());
+new vm.SourceTextModule("export const m = () => 3;", { identifier: __dirname + "/gen/module.mjs" });
 `;
-    writeProject(root, join(scratchDir(), "no-modules"), { "main.js": program });
-    const run = await runTraced(["node", "main.js"], { cwd: root, scopeArgs: ["--functions", "--include", "gen/**"] });
-    expect(run.stdout).toBe("1\n2\n3\n");
+    // V8 coverage (jest --coverageProvider=v8) is taken through node:inspector: from then on vm code is left as it is.
+    const inspected = `require("node:inspector");
+console.log(require("node:vm").runInThisContext("var i = function () { return 4; }; i()", { filename: __dirname + "/gen/inspected.js" }));
+`;
+    writeProject(root, join(scratchDir(), "no-modules"), { "main.js": program, "inspected.js": inspected });
+    const run = await runTraced(["node", "--experimental-vm-modules", "main.js"], { cwd: root, scopeArgs: ["--functions", "--include", "gen/**"] });
+    expect(run.stdout).toBe("1\n2\n");
     expect(run.summary).toContain("--include 'gen/**' matched no loaded file");
     expect(run.summary).toContain("gen/context.js (compiled through node:vm into another context: not traced)");
     expect(run.summary).toContain("gen/lexical.js (compiled through node:vm as a script with global declarations (function, let, const, class): not traced)");
-    expect(run.summary).toContain("gen/parsing.js (compiled through node:vm into another context: not traced)");
+    expect(run.summary).toContain("gen/module.mjs (compiled through node:vm as an ES module (vm.SourceTextModule): not traced)");
+    const second = await runTraced(["node", "inspected.js"], { cwd: root, scopeArgs: ["--functions", "--include", "gen/**"] });
+    expect(second.stdout).toBe("4\n");
+    expect(second.summary).toContain("gen/inspected.js (compiled through node:vm while node:inspector is loaded (V8 coverage would count the instrumented code): not traced)");
   }, 60_000);
 
   test("without --functions node:vm is not wrapped", async () => {

@@ -21,6 +21,9 @@ export const toolSets = {
   tsx: { tsx: "4.23.15" },
   // vite-node (vitest ≤ 3) runs a project's files through node:vm (node-hooks.ts installVmHooks).
   vitest: { vitest: "3.2.4" },
+  // jest runs a project's files through vm.Script in the test environment's context (vm-hooks.ts).
+  jest: { jest: "29.7.0", "@babel/preset-env": "7.29.14", "@babel/preset-typescript": "7.29.16" },
+  jest30: { jest: "30.5.2" },
 } as const;
 
 export type ToolSet = keyof typeof toolSets;

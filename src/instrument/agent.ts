@@ -5,11 +5,11 @@
  * load hooks on. Returns the runtime (flush/close/orderedSink), or undefined when off.
  */
 import type { TypeChecks } from "../agent/shared/preview";
-import { installBunCallSitePositions, installCallSitePositions } from "./callsites";
+import { installBunCallSitePositions, installCallSitePositions, installContextCallSitePositions } from "./callsites";
 import type { MatchConfig, Matcher } from "./match";
 import { enableNodeInstrumentation } from "./node-hooks";
 import { setPrefault } from "./oxc-raw";
-import { FunctionRuntime, installHook, type RecordSink } from "./runtime";
+import { FunctionRuntime, installHook, installRealm, keepSource, type Realm, type RecordSink } from "./runtime";
 import { FUNCTION_SELECTION_KIND, SelectionTracker, SharedSelection, selectionPatterns, sharedSelectionBuffer } from "./selection";
 
 /** The pipeline itself, for `scope bench`'s transform throughput (the code traced programs run). */
@@ -78,7 +78,9 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
     const selection = tracker ? sharedSelectionBuffer(tracker.patterns.length) : undefined;
     if (tracker && selection) tracker.sharedIn = new SharedSelection(selection);
     setPrefault(options.prefault);
-    enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir, observe, selection });
+    // Code instrumented for another node:vm context (jest's) finds the hook there, and its stacks their untraced positions.
+    const enterRealm = (realm: Realm) => installRealm(realm) && (installContextCallSitePositions(realm.error), true);
+    enableNodeInstrumentation({ config, esmLoader: options.esmLoader, cacheDir, observe, selection, vmRuntime: { enterRealm, keepSource } });
     // A program that formats stacks itself sees the columns it has untraced (callsites.ts).
     installCallSitePositions(config.sourceMaps !== false);
   } else {

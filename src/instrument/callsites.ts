@@ -18,7 +18,8 @@
  * CommonJS module's top level runs, `Error.stackTraceLimit` reads OWN_FRAMES_PER_MODULE
  * more per nested `require` (scope's own frames, below). Not
  * covered: CallSite.getPosition (an offset); a formatter defined with
- * Object.defineProperty; other contexts (vm); Bun (an accessor there turns its
+ * Object.defineProperty; other contexts (vm) but those instrumented code runs in
+ * (installContextCallSitePositions); Bun (an accessor there turns its
  * prepareStackTrace support off).
  */
 import { fileURLToPath } from "node:url";
@@ -428,19 +429,44 @@ export function installCallSitePositions(nodeUsesScopeMaps = true): boolean {
   // Only over what Node has (nothing, or its own formatter as a plain value): never over an accessor.
   if (descriptor && !("value" in descriptor && descriptor.writable && descriptor.configurable)) return false;
   host[installedKey] = true;
-  type Format = (this: unknown, error: unknown, trace: unknown) => unknown;
   const node = typeof descriptor?.value === "function" ? (descriptor.value as Format) : undefined;
   // Only where every formatting comes here (Node's own formatter is at the property).
   if (node !== undefined && node.name === "ErrorPrepareStackTrace") ownDirectory = directoryOfThisFile();
+  const current = formatterAccessor(errors, descriptor, nodeUsesScopeMaps ? node : undefined);
+  formatterInPlace = () => typeof current() === "function";
+  return true;
+}
+
+/**
+ * The same accessor on the Error of another context whose code is instrumented (node:vm:
+ * jest 29 installs source-map-support there; vm-hooks.ts), given before that code runs: Node
+ * formats a stack with the `Error.prepareStackTrace` of the error's own context first.
+ * Once per Error; false over an accessor already there.
+ */
+export function installContextCallSitePositions(errors: unknown): boolean {
+  if (typeof errors !== "function" || errors === Error || contextErrors.has(errors)) return false;
+  contextErrors.add(errors);
+  const descriptor = Object.getOwnPropertyDescriptor(errors, "prepareStackTrace");
+  if (descriptor && !("value" in descriptor && descriptor.writable && descriptor.configurable)) return false;
+  formatterAccessor(errors as ErrorConstructor, descriptor, undefined);
+  return true;
+}
+
+/** The other contexts' Errors given the accessor. */
+const contextErrors = new WeakSet<object>();
+
+type Format = (this: unknown, error: unknown, trace: unknown) => unknown;
+
+/** Makes `errors.prepareStackTrace` the accessor (see installCallSitePositions); returns what is there. */
+function formatterAccessor(errors: ErrorConstructor, descriptor: PropertyDescriptor | undefined, node: Format | undefined): () => unknown {
   let current: unknown = descriptor?.value;
-  formatterInPlace = () => typeof current === "function";
   const wrappers = new WeakMap<Format, Format>();
   const formats = new WeakMap<Format, Format>();
   const wrap = (format: Format): Format => {
     let wrapper = wrappers.get(format);
     if (wrapper) return wrapper;
     wrapper =
-      format === node && nodeUsesScopeMaps
+      format === node
         ? function prepareStackTrace(this: unknown, error: unknown, trace: unknown) {
             if (Array.isArray(trace) && ownDirectory !== undefined) trace = withoutOwnFrames(trace);
             return Reflect.apply(format, this, [error, Array.isArray(trace) && registered.size > 0 ? trace.map(nodeSite) : trace]);
@@ -475,7 +501,7 @@ export function installCallSitePositions(nodeUsesScopeMaps = true): boolean {
       current = typeof value === "function" ? (formats.get(value as Format) ?? value) : value;
     },
   });
-  return true;
+  return () => current;
 }
 
 /**

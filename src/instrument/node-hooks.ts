@@ -15,7 +15,7 @@ import { warningLine } from "./instrument";
 import { mayLoadModules } from "./loads-modules";
 import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
 import { SCRIPT_WRAPPER } from "./print";
-import { installVmHooks } from "./vm-hooks";
+import { installVmHooks, type VmRuntime } from "./vm-hooks";
 
 export interface NodeHookOptions {
   config: MatchConfig;
@@ -29,6 +29,8 @@ export interface NodeHookOptions {
   observe?: (matcher: Matcher) => void;
   /** The selection report's buffer shared with the ESM loader (selection.ts SharedSelection). */
   selection?: SharedArrayBuffer;
+  /** The runtime's side of node:vm code (vm-hooks.ts): readying other contexts, keeping sources. */
+  vmRuntime?: VmRuntime;
 }
 
 interface CompilableModule {
@@ -60,7 +62,7 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
   // not scope's own (this bundle's directory, the loader's: the agent's chunks).
   const own = [__dirname];
   if (options.esmLoader) own.push(dirname(options.esmLoader.startsWith("file:") ? fileURLToPath(options.esmLoader) : options.esmLoader));
-  installVmHooks(matcher, warn, own);
+  installVmHooks(matcher, warn, own, options.vmRuntime);
   let probed = false;
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {
     let code = content;

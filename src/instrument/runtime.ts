@@ -30,8 +30,9 @@
  * Function.prototype.toString returns) contains `__scope$f<tag>+n`, the file's tag and
  * the function's index, and f() receives the file's text table (transform.ts
  * SourceRange). So a function object passed as a listener is named without running
- * any program code (l: listener ids), and Function.prototype.toString, patched once by
- * installHook, shows the original text of instrumented functions and classes
+ * any program code (l: listener ids), and Function.prototype.toString, patched once per
+ * realm (installHook; another node:vm context's by installRealm), shows the original text
+ * of instrumented functions and classes
  * (sourceText), read from the file and checked against the length and hash recorded.
  * Node (V8) shows source text verbatim, so the text's length picks the one entry
  * exactly; Bun reprints modules, so there the kind and the name decide and an
@@ -267,6 +268,7 @@ const weakMapGet = WeakMap.prototype.get;
 const weakMapSet = WeakMap.prototype.set;
 const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
 const defineProperty = Object.defineProperty;
+const getPrototypeOf = Object.getPrototypeOf;
 const indexOf = (text: string, search: string, from = 0): number => reflectApply(stringIndexOf, text, [search, from]) as number;
 const slice = (text: string, start: number, end?: number): string => reflectApply(stringSlice, text, [start, end]) as string;
 const codeAt = (text: string, at: number): number => reflectApply(stringCharCodeAt, text, [at]) as number;
@@ -1263,10 +1265,16 @@ export class FunctionRuntime {
     return end <= original.length ? slice(original, start, end) : text;
   }
 
-  /** The file's original source, read once and checked against the recorded length and hash. */
+  /**
+   * The file's original source, read once and checked against the recorded length and hash;
+   * node:vm code is the text it was compiled from (keepSource), checked against the hash (its
+   * recorded length is -1 under a TypeScript name, but that text is the JavaScript that runs).
+   */
   private originalOf(registration: Registration): string | null {
     if (registration.text !== undefined) return registration.text;
     registration.text = null;
+    const kept = keptSources.get(registration.file);
+    if (kept !== undefined && hashSource(kept)[0] === registration.hash) return (registration.text = kept);
     if (registration.length < 0 || !this.readSource) return null;
     let text = this.readSource(registration.file);
     if (typeof text !== "string") return null;
@@ -1423,8 +1431,8 @@ export class FunctionRuntime {
             }
           }
           if (Array.isArray(source) && typeof source[0] === "string" && source[0].length === TAG_CHARS && typeof source[3] === "string") {
-            const names = Array.isArray(source[4]) ? (source[4] as unknown[]) : [];
-            const registration: Registration = { base, file: String(file), table, encoded: source[3], names, length: Number(source[1]), hash: Number(source[2]) };
+            const names = Array.isArray(source[4]) ? ownArray(source[4] as unknown[]) : [];
+            const registration: Registration = { base, file: String(file), table: ownArray(table), encoded: source[3], names, length: Number(source[1]), hash: Number(source[2]) };
             const list = runtime.byTag.get(source[0]);
             if (list) list.push(registration);
             else runtime.byTag.set(source[0], [registration]);
@@ -1557,6 +1565,9 @@ export class FunctionRuntime {
       p(tag, init, shiftsFile, shifts) {
         if (shifts) registerShifts(shiftsFile, shifts);
         if (typeof tag !== "string" || typeof init !== "function") return;
+        // Code of another context (installRealm) registers at once: a context a test runner
+        // drops is not kept alive by this runtime (no function or array of its realm is held).
+        if (getPrototypeOf(init) !== Function.prototype) return void init();
         const list = runtime.pending.get(tag);
         if (list) list.push(init);
         else runtime.pending.set(tag, [init]);
@@ -1615,13 +1626,30 @@ function noRequest(): number {
   return 0;
 }
 
+/**
+ * The Promise constructors of other contexts (node:vm) whose code calls this runtime
+ * (installRealm), by their prototype: an async function there returns its own realm's
+ * promise, which the original `then` awaits as well.
+ */
+const realmPromises = new WeakMap<object, unknown>();
+
 function isPlainPromise(value: unknown, types: TypeChecks): value is Promise<unknown> {
   if (value === null || typeof value !== "object" || types.isProxy(value)) return false;
   if (!(types as TypeChecks & { isPromise?(v: unknown): boolean }).isPromise?.(value)) return false;
-  if (Object.getPrototypeOf(value) !== Promise.prototype) return false;
+  const proto = Object.getPrototypeOf(value) as object;
+  const native = proto === Promise.prototype ? PromiseConstructor : realmPromises.get(proto);
+  if (native === undefined) return false;
   if (Object.prototype.hasOwnProperty.call(value, "then") || Object.prototype.hasOwnProperty.call(value, "constructor")) return false;
-  const constructor = Object.getOwnPropertyDescriptor(Promise.prototype, "constructor");
-  return constructor !== undefined && "value" in constructor && constructor.value === PromiseConstructor;
+  const constructor = Object.getOwnPropertyDescriptor(proto, "constructor");
+  return constructor !== undefined && "value" in constructor && constructor.value === native;
+}
+
+/** `array`, or a copy of it made in this realm when another context's code made it (it would keep that context alive). */
+function ownArray<T>(array: T[]): T[] {
+  if (getPrototypeOf(array) === Array.prototype) return array;
+  const copy: T[] = [];
+  for (let i = 0; i < array.length; i++) copy.push(array[i]!);
+  return copy;
 }
 
 /** A data property found on `object` or its (non-Proxy) prototypes; getters are not run. */
@@ -1691,34 +1719,46 @@ function defaultReadSource(): ((file: string) => string | undefined) | undefined
 
 /** The runtime the patched Function.prototype.toString asks (the one installed last). */
 let active: FunctionRuntime | undefined;
-let patched = false;
+/** The Function.prototypes whose toString is patched (this realm's, then those installRealm met). */
+const patched = new WeakSet<object>();
 
 /**
- * Replaces Function.prototype.toString, once per realm: for an instrumented function
- * or class it returns the original source text (FunctionRuntime.sourceText), for
+ * Replaces a realm's Function.prototype.toString, once per realm: for an instrumented
+ * function or class it returns the original source text (FunctionRuntime.sourceText), for
  * anything else exactly what the intrinsic returns. The replacement throws what the
  * intrinsic throws (it calls it first), is named `toString` with length 0, is no
- * constructor, and shows itself as `function toString() { [native code] }`.
+ * constructor, and shows itself as `function toString() { [native code] }`; it calls the
+ * realm's own intrinsic (whose TypeError is that realm's).
  */
-function patchToString(): void {
-  if (patched) return;
-  patched = true;
-  const descriptor = getOwnPropertyDescriptor(Function.prototype, "toString");
-  if (!descriptor || descriptor.value !== intrinsicToString || descriptor.configurable !== true) return;
-  const replacement = {
-    toString(this: unknown): string {
-      if (this === replacement) return reflectApply(intrinsicToString, intrinsicToString, []) as string;
-      const text = reflectApply(intrinsicToString, this, []) as string;
-      const runtime = active;
-      if (runtime === undefined) return text;
-      try {
-        return runtime.sourceText(this as object, text);
-      } catch {
-        return text;
-      }
-    },
-  }.toString;
-  defineProperty(Function.prototype, "toString", { configurable: true, enumerable: descriptor.enumerable, writable: descriptor.writable, value: replacement });
+function patchToString(prototype: object = Function.prototype, compile?: Realm["compile"]): void {
+  if (patched.has(prototype)) return;
+  patched.add(prototype);
+  const descriptor = getOwnPropertyDescriptor(prototype, "toString");
+  if (!descriptor || typeof descriptor.value !== "function" || descriptor.configurable !== true) return;
+  const own = descriptor.value as () => string;
+  // Only over the realm's intrinsic (its text is this one's, its name toString).
+  if (prototype !== Function.prototype ? reflectApply(intrinsicToString, own, []) !== reflectApply(intrinsicToString, intrinsicToString, []) : own !== intrinsicToString) return;
+  const textOf = (self: unknown, replacement: unknown): string => {
+    if (self === replacement) return reflectApply(intrinsicToString, own, []) as string;
+    const text = reflectApply(own, self, []) as string;
+    const runtime = active;
+    if (runtime === undefined) return text;
+    try {
+      return runtime.sourceText(self as object, text);
+    } catch {
+      return text;
+    }
+  };
+  // Another realm's is made there, a function of its own Function as the intrinsic was.
+  const replacement: unknown = compile
+    ? compile(["textOf"], "'use strict'; var replacement = { toString() { return textOf(this, replacement); } }.toString; return replacement;")(textOf)
+    : {
+        toString(this: unknown): string {
+          return textOf(this, replacement);
+        },
+      }.toString;
+  if (typeof replacement !== "function") return;
+  defineProperty(prototype, "toString", { configurable: true, enumerable: descriptor.enumerable, writable: descriptor.writable, value: replacement });
 }
 
 /** Installs `runtime`'s hook where instrumented code looks for it; returns the previous one. */
@@ -1735,4 +1775,48 @@ export function installHook(runtime: FunctionRuntime): unknown {
 export function uninstallHook(): void {
   delete (globalThis as Record<symbol, unknown>)[Symbol.for(HOOK_KEY)];
   active = undefined;
+}
+
+/** node:vm code by filename, as last compiled instrumented (vm-hooks.ts): its functions' original texts. */
+const keptSources = new Map<string, string>();
+
+/** Keeps the source node:vm compiled (instrumented) under `file`: what `fn.toString()` shows of its functions is in no file. */
+export function keepSource(file: string, code: string): void {
+  keptSources.set(file, code);
+}
+
+/** Another realm's global and intrinsics (vm-hooks.ts takes them from a function compiled there, reading no property of its global). */
+export interface Realm {
+  global: object;
+  /** Its %Function.prototype%. */
+  functionPrototype: object;
+  /** Its %Promise.prototype%. */
+  promisePrototype: object;
+  /** What its global's `Error` is (whose prepareStackTrace Node calls for its errors). */
+  error: unknown;
+  /** Compiles a function there (vm.compileFunction with its context as parsingContext). */
+  compile: (params: string[], body: string) => (...args: unknown[]) => unknown;
+}
+
+/**
+ * Another context (node:vm: jest's test environment), before code instrumented for it
+ * runs there (vm-hooks.ts): its global reads this realm's hook through an accessor (own,
+ * not enumerable: a test's `Object.keys(globalThis)` and Object.assign see nothing, and a
+ * global proxy that empties the values defined on it at teardown, as jest 30's does,
+ * registers none), its Function.prototype.toString shows original texts as this realm's
+ * does, and its promises are awaited for their settlement. Once per global; never throws.
+ */
+export function installRealm(realm: Realm): boolean {
+  try {
+    const key = Symbol.for(HOOK_KEY);
+    if (getOwnPropertyDescriptor(realm.global, key) !== undefined) return true;
+    const host = globalThis as Record<symbol, unknown>;
+    if (!Reflect.defineProperty(realm.global, key, { configurable: true, enumerable: false, get: () => host[key] })) return false;
+    patchToString(realm.functionPrototype, realm.compile);
+    const constructor = getOwnPropertyDescriptor(realm.promisePrototype, "constructor");
+    if (realm.promisePrototype !== Promise.prototype && constructor && typeof constructor.value === "function") realmPromises.set(realm.promisePrototype, constructor.value);
+    return true;
+  } catch {
+    return false;
+  }
 }

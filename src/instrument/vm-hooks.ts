@@ -21,12 +21,16 @@
  * (compileFunction) keeps the footer in its own scope as a CommonJS module does.
  *
  * A `vm.Script` is compiled as given (its errors, cachedData, createCachedData are the
- * original's); the context it runs in is known only when it runs: `runInThisContext`
- * compiles and runs an instrumented twin, `runInContext`/`runInNewContext` run it as given
- * (another context has no runtime: the injected code's stand-in would record nothing) and
- * report it. A cachedData handed to `runInThisContext` or `compileFunction` was made for
+ * original's); the context it runs in is known only when it runs: an instrumented twin is
+ * compiled then and run instead. Code for another context (jest's test environment:
+ * `script.runInContext`, jest 30's `compileFunction` with a `parsingContext`;
+ * `vm.runInContext`, `vm.runInNewContext`) finds the runtime there once the agent's
+ * `enterRealm` has readied that context (runtime.ts installRealm: the hook through an
+ * accessor on its global, its toString, its promises; callsites.ts: its formatter's
+ * positions). A cachedData handed to `runInThisContext` or `compileFunction` was made for
  * the original source: dropped (compileFunction's function says `cachedDataRejected`).
- * Anything else is left as it is.
+ * Once node:inspector is loaded (a test runner's V8 coverage) nothing more is instrumented.
+ * Anything else is left as it is, and reported.
  */
 import { decode, encode } from "@jridgewell/sourcemap-codec";
 import { fileURLToPath } from "node:url";
@@ -35,6 +39,7 @@ import { instrument, isInstrumented, warningLine } from "./instrument";
 import type { Matcher } from "./match";
 import { MARKER, type SourceMapV3 } from "./print";
 import { parse } from "./parse";
+import type { Realm } from "./runtime";
 import { INIT, PENDING } from "./transform";
 
 type Vm = typeof import("node:vm");
@@ -44,37 +49,97 @@ type Context = import("node:vm").Context;
 
 const installedKey = Symbol.for("scope.instrument.vm");
 
+/** The runtime's side of vm code (runtime.ts, handed in by the agent: the ESM loader's bundle has no runtime). */
+export interface VmRuntime {
+  /** Readies another context for code instrumented for it (runtime.ts installRealm); none: such code is left as it is. */
+  enterRealm?: (realm: Realm) => boolean;
+  /** Keeps an instrumented source's text for its functions' toString (runtime.ts keepSource). */
+  keepSource?: (file: string, code: string) => void;
+}
+
 /**
  * Wraps node:vm's compiling entries (once per thread); `warn` gets a file left untouched.
  * `own`: scope's directories (the agent's lazy chunks are compiled through vm.Script, after
  * the hooks in a worker): never instrumented, never looked at.
  */
-export function installVmHooks(matcher: Matcher, warn: (line: string) => void, own: string[]): void {
+export function installVmHooks(matcher: Matcher, warn: (line: string) => void, own: string[], runtime: VmRuntime = {}): void {
+  const { enterRealm, keepSource } = runtime;
   const host = globalThis as Record<symbol, unknown>;
   if (host[installedKey]) return;
   host[installedKey] = true;
   const vm = require("node:vm") as Vm & Record<string, unknown>;
   const OriginalScript = vm.Script;
-  const { runInThisContext, compileFunction, createScript } = vm;
+  const { runInThisContext, compileFunction, createScript, runInContext, runInNewContext, isContext, createContext } = vm;
   const { sep } = require("node:path") as typeof import("node:path");
   const prefixes = own.map((dir) => (dir.endsWith(sep) ? dir : dir + sep));
   const scopes = (filename: string) => filename.startsWith("node:") || prefixes.some((prefix) => filename.startsWith(prefix));
 
-  /** The source and options V8 is handed for `code` (undefined: as given; scope's own failure never reaches the program). */
-  const prepared = (code: unknown, given: unknown, body: boolean): { code: string; options: Options; dropped: boolean } | undefined => {
+  // A test runner's V8 coverage (jest --coverageProvider=v8, vitest's v8 provider) counts
+  // what V8 runs under the file's name against the code it compiled: an instrumented twin
+  // would make its report wrong. It takes that coverage through node:inspector, which
+  // nothing else of a test run loads (scope's own `attach` never hooks node:vm): once that
+  // module is loaded, selected vm code is left as it is, and reported.
+  let inspected = false;
+  const inspecting = (): boolean => {
+    if (!inspected) {
+      const loaded = (process as { moduleLoadList?: unknown }).moduleLoadList;
+      inspected = Array.isArray(loaded) && loaded.includes("NativeModule inspector");
+    }
+    return inspected;
+  };
+  /** Whether `value` is a contextified object (anything else: Node's own error, as given). */
+  const aContext = (value: unknown): value is Context => {
     try {
-      return prepare(code, given, body);
+      return typeof value === "object" && value !== null && isContext(value);
+    } catch {
+      return false;
+    }
+  };
+  /** Contexts readied for instrumented code (enterRealm), or found unfit (false). */
+  const realms = new WeakMap<object, boolean>();
+  /** Whether code instrumented for `context` (another one than this) finds the runtime there: readies it once. */
+  const entered = (context: unknown): boolean => {
+    if (enterRealm === undefined || !aContext(context)) return false;
+    let ready = realms.get(context);
+    if (ready === undefined) {
+      ready = false;
+      try {
+        // A function compiled there: its global is a sloppy call's `this`, its intrinsics
+        // are its own prototype and its async function's promise's (no property of the
+        // global read but `Error`, whose prepareStackTrace Node calls for that context).
+        const probe = Reflect.apply(compileFunction, vm, ["return [this, typeof Error === 'function' ? Error : undefined, async function () {}]", [], { parsingContext: context }]) as () => [object, unknown, () => object];
+        const [global, error, asyncFunction] = probe();
+        const compile = (params: string[], body: string) => Reflect.apply(compileFunction, vm, [body, params, { parsingContext: context }]) as (...args: unknown[]) => unknown;
+        ready = enterRealm({ global, error, compile, functionPrototype: Object.getPrototypeOf(probe) as object, promisePrototype: Object.getPrototypeOf(asyncFunction()) as object });
+      } catch {
+        ready = false;
+      }
+      realms.set(context, ready);
+    }
+    return ready;
+  };
+
+  /**
+   * The source and options V8 is handed for `code` (undefined: as given; scope's own
+   * failure never reaches the program), to run in `context` (another one than this;
+   * readied when the code is instrumented).
+   */
+  const prepared = (code: unknown, given: unknown, body: boolean, context?: unknown): { code: string; options: Options; dropped: boolean } | undefined => {
+    try {
+      return prepare(code, given, body, context);
     } catch {
       return undefined;
     }
   };
-  const prepare = (code: unknown, given: unknown, body: boolean): { code: string; options: Options; dropped: boolean } | undefined => {
+  const prepare = (code: unknown, given: unknown, body: boolean, context: unknown): { code: string; options: Options; dropped: boolean } | undefined => {
     const options: Options = typeof given === "string" ? { filename: given } : typeof given === "object" && given !== null ? { ...(given as Options) } : {};
     const filename = options.filename;
     if (typeof code !== "string" || typeof filename !== "string" || scopes(filename)) return undefined;
     // Asked first without counting: a selected file left as it is is reported with why, not as a match.
     const selection = matcher.peek(filename);
     if (!selection.selected) return void matcher.file(filename);
+    if (context !== undefined && enterRealm === undefined) return void matcher.untraced(filename, selection, ELSEWHERE);
+    if (inspecting()) return void matcher.untraced(filename, selection, INSPECTED);
     const lineOffset = integer(options.lineOffset);
     const columnOffset = integer(options.columnOffset);
     let made: ReturnType<typeof instrumentVmSource>;
@@ -85,6 +150,8 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     }
     if (typeof made === "string") matcher.untraced(filename, selection, made);
     if (typeof made !== "object") return undefined;
+    if (context !== undefined && !entered(context)) return void matcher.untraced(filename, selection, ELSEWHERE);
+    keepSource?.(filename, code);
     registerScriptOffsets(filename, lineOffset, columnOffset);
     if (made.columnOffset !== columnOffset) options.columnOffset = made.columnOffset;
     const dropped = options.cachedData !== undefined;
@@ -92,25 +159,37 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     return { code: made.code, options, dropped };
   };
 
-  // Code run in another context finds no runtime there (the injected code's stand-in records
-  // nothing): not instrumented, reported (runInContext, runInNewContext, SourceTextModule,
-  // compileFunction with a parsingContext).
-  const elsewhere = (code: unknown, options: unknown) => {
+  // Code scope leaves as it is in another context: reported (a vm module; runInNewContext
+  // making a context with options of its own).
+  const elsewhere = (code: unknown, options: unknown, why: string) => {
     const filename = typeof options === "string" ? options : typeof options === "object" && options !== null ? (options as Options).filename ?? (options as Options).identifier : undefined;
     if (typeof code !== "string" || typeof filename !== "string") return;
     const file = filename.startsWith("file:") ? fileURLToPath(filename) : filename;
     if (scopes(file)) return;
     const selection = matcher.peek(file);
-    if (selection.selected) matcher.untraced(file, selection, "compiled through node:vm into another context");
+    if (selection.selected) matcher.untraced(file, selection, why);
     else matcher.file(file);
   };
   /** A Script's source and options, until it first runs; then its instrumented twin (null: none). */
   const pending = new WeakMap<object, [string, unknown]>();
   const twins = new WeakMap<object, InstanceType<typeof OriginalScript> | null>();
+  /** The instrumented twin of `script` (made when it first runs, for `context`: another one than this), or none. */
+  const twinOf = (script: object, context?: unknown): InstanceType<typeof OriginalScript> | null => {
+    let twin = twins.get(script);
+    if (twin === undefined) {
+      const source = pending.get(script);
+      const made = source && prepared(source[0], source[1], false, context);
+      twin = made ? new OriginalScript(made.code, made.options as never) : null;
+      twins.set(script, twin);
+      pending.delete(script);
+    }
+    // A twin made for one context runs in another once that one is readied too.
+    return twin && (context === undefined || entered(context)) ? twin : null;
+  };
   // A Script is compiled as given (its errors, its cachedData and createCachedData are the
-  // original's); the context it runs in is known only then: in this one, an instrumented
-  // twin is compiled and run instead; in another (jest runs its modules so), it runs as
-  // given and is reported.
+  // original's); the context it runs in is known only then: the instrumented twin is
+  // compiled (once) and run instead, in this context or another one readied for it (jest
+  // runs its modules so). runInNewContext makes its context and calls runInContext.
   class Script extends OriginalScript {
     // Scripts Node makes itself (vm.runInContext's) are OriginalScripts: still `instanceof vm.Script`.
     static override [Symbol.hasInstance](value: unknown): boolean {
@@ -124,39 +203,16 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     }
 
     override runInThisContext(options?: RunningOptions): unknown {
-      let twin = twins.get(this);
-      if (twin === undefined) {
-        const source = pending.get(this);
-        const made = source && prepared(source[0], source[1], false);
-        twin = made ? new OriginalScript(made.code, made.options as never) : null;
-        twins.set(this, twin);
-        pending.delete(this);
-      }
+      const twin = twinOf(this);
       return twin ? twin.runInThisContext(options) : super.runInThisContext(options);
     }
 
     override runInContext(context: Context, options?: RunningOptions): unknown {
-      away(this);
-      return super.runInContext(context, options);
-    }
-
-    override runInNewContext(context?: Context, options?: RunningOptions): unknown {
-      away(this);
-      return super.runInNewContext(context, options);
+      // Not a context: Node's error, as given.
+      const twin = aContext(context) ? twinOf(this, context) : null;
+      return twin ? twin.runInContext(context, options) : super.runInContext(context, options);
     }
   }
-  /** A Script run in another context: reported once, never instrumented. */
-  const away = (script: object) => {
-    const source = pending.get(script);
-    if (!source) return;
-    pending.delete(script);
-    twins.set(script, null);
-    try {
-      elsewhere(source[0], source[1]);
-    } catch {
-      // The report is never worth the program.
-    }
-  };
   Object.defineProperty(Script, "name", { value: OriginalScript.name });
   Object.defineProperty(Script, "length", { value: OriginalScript.length });
   vm.Script = Script as typeof OriginalScript;
@@ -170,12 +226,9 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
     return Reflect.apply(runInThisContext, this, [made.code, made.options]);
   } as typeof runInThisContext;
   vm.compileFunction = function compileFunction_(this: unknown, code: string, params?: unknown, options?: unknown) {
-    // Compiled in another context (parsingContext): reported, as runInContext's code below.
-    if (typeof options === "object" && options !== null && (options as Options).parsingContext !== undefined) {
-      elsewhere(code, options);
-      return Reflect.apply(compileFunction, this, [code, params, options]);
-    }
-    const made = prepared(code, options, true);
+    // Compiled in another context (parsingContext): readied for it (not a context: Node's error, as given).
+    const context = typeof options === "object" && options !== null ? (options as Options).parsingContext : undefined;
+    const made = context === undefined ? prepared(code, options, true) : aContext(context) ? prepared(code, options, true, context) : undefined;
     if (!made) return Reflect.apply(compileFunction, this, [code, params, options]);
     const fn = Reflect.apply(compileFunction, this, [made.code, params, made.options]) as Record<string, unknown>;
     if (made.dropped) fn.cachedDataRejected = true;
@@ -184,25 +237,45 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
   for (const [wrapped, original] of <[Function, Function][]>[
     [vm.createScript, createScript],
     [vm.runInThisContext, runInThisContext],
+    [vm.runInContext, runInContext],
+    [vm.runInNewContext, runInNewContext],
     [vm.compileFunction, compileFunction],
   ]) {
     Object.defineProperty(wrapped, "name", { value: original.name });
     Object.defineProperty(wrapped, "length", { value: original.length });
   }
-  for (const name of ["runInContext", "runInNewContext"] as const) {
-    const original = vm[name] as (...args: unknown[]) => unknown;
-    const wrapped = function (this: unknown) {
-      try {
-        elsewhere(arguments[0], arguments[2]);
-      } catch {
-        // The report is never worth the program.
-      }
-      return Reflect.apply(original, this, arguments);
-    };
-    Object.defineProperty(wrapped, "name", { value: original.name });
-    Object.defineProperty(wrapped, "length", { value: original.length });
-    vm[name] = wrapped as never;
-  }
+  vm.runInContext = function runInContext_(this: unknown, code: string, contextifiedObject: Context, options?: unknown) {
+    // Not a context: Node's error, as given.
+    const made = aContext(contextifiedObject) ? prepared(code, options, false, contextifiedObject) : undefined;
+    if (!made) return Reflect.apply(runInContext, this, [code, contextifiedObject, options]);
+    return Reflect.apply(runInContext, this, [made.code, contextifiedObject, made.options]);
+  } as typeof runInContext;
+  vm.runInNewContext = function runInNewContext_(this: unknown, code: string, contextObject?: Context, options?: unknown) {
+    const made = newContextSource(code, contextObject, options);
+    if (!made) return Reflect.apply(runInNewContext, this, [code, contextObject, options]);
+    // The context made already is the one Node would make (it takes a context as it is).
+    if (!made.code) return Reflect.apply(runInNewContext, this, [code, made.context, options]);
+    return Reflect.apply(runInNewContext, this, [made.code, made.context, made.options]);
+  } as typeof runInNewContext;
+  /**
+   * runInNewContext's code, instrumented for the context it runs in: made first (Node takes a
+   * context as it is), as Node makes it when the options give it nothing of its own (name,
+   * origin, code generation, microtask mode, module loader: else left as it is, and reported).
+   */
+  const newContextSource = (code: unknown, contextObject: unknown, given: unknown) => {
+    try {
+      const filename = typeof given === "string" ? given : typeof given === "object" && given !== null ? (given as Options).filename : undefined;
+      if (typeof code !== "string" || typeof filename !== "string" || scopes(filename) || !matcher.peek(filename).selected) return void elsewhere(code, given, ELSEWHERE);
+      const options = typeof given === "object" && given !== null ? (given as Options) : {};
+      // (importModuleDynamically: Node ≥ 22 may make the context with it too.)
+      const own = ["contextName", "contextOrigin", "contextCodeGeneration", "microtaskMode", "importModuleDynamically"].some((key) => options[key] !== undefined);
+      if (own || enterRealm === undefined || (contextObject !== undefined && (typeof contextObject !== "object" || contextObject === null))) return void elsewhere(code, given, ELSEWHERE);
+      const context = contextObject !== undefined && isContext(contextObject as object) ? contextObject : createContext(contextObject as Context | undefined);
+      return { ...prepared(code, given, false, context), context };
+    } catch {
+      return undefined;
+    }
+  };
   // vm modules (--experimental-vm-modules; vitest's vm pools): a module's text has no place for the footer's scope here.
   const SourceTextModule = vm.SourceTextModule as unknown;
   if (typeof SourceTextModule === "function") {
@@ -214,7 +287,7 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
 
       constructor(code: string, options?: unknown) {
         try {
-          elsewhere(code, options);
+          elsewhere(code, options, "compiled through node:vm as an ES module (vm.SourceTextModule)");
         } catch {
           // The report is never worth the program.
         }
@@ -236,12 +309,16 @@ function integer(value: unknown): number {
   return typeof value === "number" && Number.isInteger(value) ? value : 0;
 }
 
+/** How jest-runtime (29) wraps a module's code for vm.Script: `({"Object.<anonymous>":function(module,exports,…){`. */
+const JEST_WRAPPER = '({"Object.<anonymous>":function(';
+
 /** The last inline map comment of the code (as V8 and Node take it), anywhere. */
 const INLINE_MAP = /\/\/[#@]\s*sourceMappingURL=data:application\/json[^,]*;base64,([A-Za-z0-9+/=]+)\s*$/gm;
 
 /**
  * The code's own inline map, made to count from the code's first character: V8 is told
- * lineOffset and (first line) columnOffset, and the map (vite-node's) counts as V8 does.
+ * lineOffset and (first line) columnOffset, and the map (vite-node's) counts as V8 does;
+ * jest 29's counts from the end of its wrapper, whose length V8 is told.
  */
 export function vmInputMap(code: string, lineOffset: number, columnOffset: number): SourceMapV3 | undefined {
   let last: string | undefined;
@@ -259,10 +336,13 @@ export function vmInputMap(code: string, lineOffset: number, columnOffset: numbe
   if (lineOffset > 0) lines = lines.slice(lineOffset);
   else if (lineOffset < 0) lines = [...new Array<string>(-lineOffset).fill(""), ...lines];
   // Its first line's column c is V8's c + columnOffset: every segment of that line moves (the
-  // line decoded alone: its other fields go back as they came).
-  if (columnOffset !== 0 && lines[0]) {
+  // line decoded alone: its other fields go back as they came). jest 29 (jest-runtime
+  // createScriptFromCode) has its module wrapper in the code and gives V8 its length as a
+  // positive columnOffset: its map counts from the wrapper's end.
+  const head = columnOffset > 0 && code.startsWith(JEST_WRAPPER) && code.charCodeAt(columnOffset - 1) === 123 /* { */ ? columnOffset : -columnOffset;
+  if (head !== 0 && lines[0]) {
     const [segments] = decode(lines[0]) as number[][][];
-    for (const segment of segments!) segment[0] = segment[0]! - columnOffset;
+    for (const segment of segments!) segment[0] = segment[0]! + head;
     if (segments![0]![0]! < 0) return undefined;
     lines[0] = encode([segments as [number][]]);
   }
@@ -270,6 +350,10 @@ export function vmInputMap(code: string, lineOffset: number, columnOffset: numbe
 }
 
 const NOT_PARSED = "compiled through node:vm, and it does not parse";
+/** Why code for another context is left as it is (no way to ready it: enterRealm; runInNewContext's own context options). */
+const ELSEWHERE = "compiled through node:vm into another context";
+/** Why vm code is left as it is once node:inspector is loaded (V8 coverage: installVmHooks). */
+const INSPECTED = "compiled through node:vm while node:inspector is loaded (V8 coverage would count the instrumented code)";
 
 /** Top-level statements a block leaves as they are (the rest: declarations a block would scope). */
 const BLOCK_SAFE = new Set(["ExpressionStatement", "EmptyStatement"]);
