@@ -10,6 +10,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { WORKER_PROGRAM_START, cleanup, fixtures, ofKind, runTraced, scratchDir } from "./agent-harness";
+import { betterSqliteLoads } from "./harness";
 
 afterAll(cleanup);
 
@@ -29,7 +30,7 @@ function integrationEvents(events: TraceEvent[]): { counts: Record<string, numbe
   return { counts, tids: [...tids] };
 }
 
-test.each([["http/sequence.cjs"], ["web/express.cjs"], ["db/sqlite.cjs"]])("%s in a worker thread records what it records in the main thread", async (fixture) => {
+test.each([["http/sequence.cjs"], ["web/express.cjs"], ...(betterSqliteLoads("node") ? [["db/sqlite.cjs"]] : [])])("%s in a worker thread records what it records in the main thread", async (fixture) => {
   const script = join(fixtures, fixture);
   const [main, worker] = await Promise.all([runTraced(["node", script]), runTraced(["node", inWorker, script])]);
   expect(worker.status).toBe(main.status);

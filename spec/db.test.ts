@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, fixtures, runTraced, runUntraced, type Traced } from "./agent-harness";
-import { repoRoot, runCli } from "./harness";
+import { betterSqliteLoads, repoRoot, runCli } from "./harness";
 import { startPostgres, type Postgres } from "./postgres-harness";
 
 let server: Postgres;
@@ -239,7 +239,7 @@ describe.each([
   });
 });
 
-describe("better-sqlite3 under node", () => {
+describe.if(betterSqliteLoads("node"))("better-sqlite3 under node", () => {
   test("exec, prepared statements (run, get, all, iterate), a constraint error", async () => {
     const traced = await both(["node", "db/sqlite.cjs"], "SELECT 1");
     expect(traced.stdout).toContain("caught SQLITE_CONSTRAINT_UNIQUE UNIQUE constraint failed: notes.body SqliteError");

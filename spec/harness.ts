@@ -31,6 +31,15 @@ export function nodeMajorOf(path: string): number {
   return major;
 }
 
+/**
+ * Whether node_modules' better-sqlite3 opens a database in the Node at `path`: its binary is
+ * built for the Node that installed it (Node 20 here), so with another Node first on PATH the
+ * fixtures that use it cannot run, traced or not.
+ */
+export function betterSqliteLoads(path: string): boolean {
+  return Bun.spawnSync([path, "-e", "new (require('better-sqlite3'))(':memory:')"], { cwd: repoRoot }).exitCode === 0;
+}
+
 /** The installed ones as [name, path], for test.each. */
 export const installedNodes = nodeVersions.filter((node) => node.installed).map((node): [string, string] => [node.name, node.path]);
 
