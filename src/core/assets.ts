@@ -6,6 +6,7 @@
  * and content hash. Running from source they come from zig-out/, node_modules and a
  * fresh agent bundle.
  */
+import { createHash } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -160,8 +161,32 @@ export function oxcBindingPath(): string | undefined {
   return compiled ? extractEmbedded().oxcBinding : oxcBindingSource();
 }
 
-/** Bundles one agent entry to `outDir`; throws with the bundler's messages on failure. */
-export async function bundleAgent(which: keyof typeof agentEntries, outDir: string): Promise<string> {
+let transformBuild: Promise<string> | undefined;
+
+/**
+ * The id of the instrumenter as built: 16 hex digits of the SHA-256 of src/instrument/cache.ts
+ * bundled (the cache, instrument() and everything they import: transform, print, oxc-parser's
+ * JavaScript) and oxc-parser's version (its native binding). Defined as SCOPE_TRANSFORM_BUILD
+ * in every agent bundle, it keys the transform cache (cache.ts): an entry is reused only by
+ * the build that made it, with no format number to remember to bump. Computed once per
+ * build (scripts/build.ts, a source checkout's start), never by the traced program.
+ */
+export function transformBuildId(): Promise<string> {
+  transformBuild ??= (async () => {
+    const result = await Bun.build({ entrypoints: [join(repoRoot, "src/instrument/cache.ts")], target: "node", format: "cjs", minify: false, plugins: [oxcBindingPlugin()] });
+    const [output] = result.outputs;
+    if (!result.success || output === undefined) throw new Error(`bundling src/instrument/cache.ts failed: ${result.logs.map(String).join("; ")}`);
+    const oxc = readFileSync(join(repoRoot, "node_modules/oxc-parser/package.json"), "utf8");
+    return createHash("sha256").update(await output.text()).update("\0").update(oxc).digest("hex").slice(0, 16);
+  })();
+  return transformBuild;
+}
+
+/**
+ * Bundles one agent entry to `outDir`; throws with the bundler's messages on failure.
+ * `build`: the transform cache's build id (transformBuildId unless a test gives another).
+ */
+export async function bundleAgent(which: keyof typeof agentEntries, outDir: string, build?: string): Promise<string> {
   const spec = agentEntries[which];
   const result = await Bun.build({
     entrypoints: [join(repoRoot, spec.entry)],
@@ -170,6 +195,7 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
     minify: false,
     naming: spec.out,
     outdir: outDir,
+    define: { SCOPE_TRANSFORM_BUILD: JSON.stringify(build ?? (await transformBuildId())) },
     // oxc-parser's JavaScript is bundled; its binding is opened from $SCOPE_OXC_BINDING.
     plugins: [oxcBindingPlugin(), ...(which === "nodeAgent" ? [agentKindsPlugin()] : [])],
   });
