@@ -471,7 +471,7 @@ describe("damaged, unfinished and missing traces", () => {
     const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
     expect(result.exitCode).toBe(2);
     expect(result.stdout).toBe(`{"n":${expected}}\n`);
-    expect(result.stderr).toBe(`scope: ${path}: ${trace.error!.reason} at byte ${trace.error!.offset}; loaded the ${expected} events before it\n`);
+    expect(result.stderr).toBe(`scope: ${path}: ${trace.error!.reason} at byte ${trace.error!.offset}; the ${expected} events before it were loaded\n`);
     // From the cache, the same.
     const again = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
     expect([again.exitCode, again.stdout, again.stderr]).toEqual([2, result.stdout, result.stderr]);
@@ -487,7 +487,7 @@ describe("damaged, unfinished and missing traces", () => {
     writer.abandon();
     const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
     expect([result.exitCode, result.stdout], result.stderr).toEqual([0, '{"n":2}\n']);
-    expect(result.stderr).toBe(`scope: ${path}: trace was not closed (still being written, or the collector stopped early); loaded the 2 events in it\n`);
+    expect(result.stderr).toBe(`scope: ${path}: trace was not closed (no end chunk: still being written, or the scope that recorded it was killed before it could finish the file); all 2 events in it were loaded\n`);
   });
 
   test("a missing file or one that is not a trace: one line, exit 1", async () => {

@@ -20,7 +20,8 @@ class ScopeCli extends Cli {
       return "";
     }
     const message = commandNotFound(error) ?? systemError(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
-    const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" ? "" : "error: ";
+    // A trace whose header cannot be read says its path and why, as `scope query` does (core/trace-ending.ts).
+    const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" || error.name === "TraceFileError" ? "" : "error: ";
     process.stderr.write(`scope: ${prefix}${message.trim()}\n`);
     if (process.env.SCOPE_DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
     return "";

@@ -8,6 +8,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { pidAlive } from "../core/pid";
+import { endingNotice } from "../core/trace-ending";
 import { notATraceFile, TraceFileError } from "../core/trace-file";
 import { cachePathFor, sameIdentity, traceIdentity, type TraceIdentity } from "./cache";
 import { TraceLoader, type LoadSummary } from "./load";
@@ -28,6 +29,8 @@ export interface TraceDatabase {
   state: string;
   /** What the user should be told about the trace (not closed, damaged), or null. */
   warning: string | null;
+  /** The exit status for how the trace ended, once the rows are out (core/trace-ending.ts). */
+  status: number;
   close(): void;
 }
 
@@ -109,14 +112,13 @@ export function buildDatabase(tracePath: string, path: string, identity: TraceId
   }
 }
 
-function warningOf(db: Database, tracePath: string): { state: string; warning: string | null; events: number } {
+function warningOf(db: Database, tracePath: string): { state: string; warning: string | null; status: number; events: number } {
   const state = String(metaValue(db, "state"));
   const events = Number(metaValue(db, "events"));
   const error = metaValue(db, "error");
-  let warning: string | null = null;
-  if (error) warning = `${tracePath}: ${error}; loaded the ${events} events before it`;
-  else if (state !== "closed") warning = `${tracePath}: trace was not closed (still being written, or the collector stopped early); loaded the ${events} events in it`;
-  return { state, warning, events };
+  // How the trace ended, said as every reading command says it (core/trace-ending.ts).
+  const { line, status } = endingNotice(tracePath, { damage: error ? String(error) : state === "failed" ? "damaged" : null, closed: state === "closed" }, { count: events, done: "loaded" });
+  return { state, warning: line, status, events };
 }
 
 /** Temporary files of loads whose process is gone (killed mid-load): `<db>.<pid>.<ms>.tmp[-journal]`. */
@@ -174,7 +176,7 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
       db = new Database(databasePath, { readonly: true });
     }
   }
-  const { state, warning, events } = warningOf(db, tracePath);
+  const { state, warning, status, events } = warningOf(db, tracePath);
   return {
     db,
     tracePath,
@@ -184,6 +186,7 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
     events,
     state,
     warning,
+    status,
     close: () => db.close(),
   };
 }

@@ -21,6 +21,7 @@ import { StringTable, decodeRecord } from "../core/events";
 import { EventKind, RECORD_SIZE } from "../core/layout";
 import { ChannelKindName, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
+import { damageText, UNCLOSED_WHY } from "../core/trace-ending";
 import { Grow, lowerBound, lowerBoundBy } from "./grow";
 import { type TrackKind, type TrackInfo, InstantKind, SliceKind, ArrowKind, type TraceStatus, type Meta, type WindowQuery, type WindowAnswer, type Link, type Details, type SearchHit } from "./wire";
 
@@ -92,6 +93,10 @@ export class TraceIndex {
   private readonly batches: Uint8Array[] = [];
   private readonly batchStart: number[] = [];
   private records = 0;
+  /** The records read (all of a whole trace's, those before the damage of a damaged one's). */
+  get recordCount(): number {
+    return this.records;
+  }
   private readonly strings = new StringTable({ maxStrings: 10_000_000 });
 
   readonly labels: string[] = [""];
@@ -160,11 +165,12 @@ export class TraceIndex {
     const error = trace.error;
     const dropped = end ? Number(end.dropped) : 0;
     const overwritten = end ? Number(end.overwritten) : 0;
+    // The page's sentence; `scope view` says the trace's ending on stderr as every reading command does (core/trace-ending.ts).
     let warning: string | null = null;
-    if (error) warning = `This trace is damaged: ${error.reason} at byte ${error.offset}. Everything before it is shown.`;
-    else if (!end) warning = "This trace was not closed (still being written, or the collector stopped early): everything recorded so far is shown.";
+    if (error) warning = `This trace is damaged: ${damageText(error)}. Everything before it is shown.`;
+    else if (!end) warning = `This ${UNCLOSED_WHY}: everything recorded so far is shown.`;
     else if (dropped > 0) warning = `${dropped} records were dropped while recording: the trace has gaps.`;
-    const index = new TraceIndex(path, trace.header, { closed: end !== null, error: error ? `${error.reason} at byte ${error.offset}` : null, dropped, overwritten, warning });
+    const index = new TraceIndex(path, trace.header, { closed: end !== null, error: error ? damageText(error) : null, dropped, overwritten, warning });
     index.build(batches);
     return index;
   }
