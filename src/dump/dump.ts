@@ -1,7 +1,7 @@
 /** `scope dump`: read a trace, interpret it, filter, and write it in the chosen format. */
 import chalk, { Chalk, type ChalkInstance } from "chalk";
 import type { Writable } from "node:stream";
-import { interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
+import { collectorsOf, interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { endingNotice, endingOf, type TraceDamage } from "../core/trace-ending";
 import { loadTrace } from "./load";
@@ -59,7 +59,7 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
     return status;
   }
   // --chrome: one JSON document, of the whole trace's events.
-  out.add(JSON.stringify(toChromeTrace(all.filter((event) => matches(options.filter, event, startNs)), startNs)));
+  out.add(JSON.stringify(toChromeTrace(all.filter((event) => matches(options.filter, event, startNs)), startNs, collectorsOf(trace.header.collectorPid, all))));
   out.add("\n");
   return finish(options, out, trace, all.length);
 }

@@ -1,7 +1,7 @@
 /** `scope export`: read a trace, interpret it, and write it as Perfetto or OTLP. */
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { Writable } from "node:stream";
-import { interpret } from "../core/model";
+import { collectorsOf, interpret } from "../core/model";
 import { Output } from "../core/output";
 import { endingNotice, endingOf } from "../core/trace-ending";
 import { loadTrace, type LoadedTrace } from "../dump/load";
@@ -56,7 +56,7 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
     try {
       const counts = writePerfetto(events, (chunk) => {
         for (let at = 0; at < chunk.byteLength; ) at += writeSync(fd, chunk, at);
-      });
+      }, collectorsOf(trace.header.collectorPid, events));
       err.writeNow(`scope: ${options.perfetto}: ${counts.tracks} tracks, ${counts.slices} slices, ${counts.instants} instants, ${counts.flows} flows, ${counts.counterValues} counter values\n`);
     } finally {
       closeSync(fd);

@@ -19,7 +19,7 @@
  */
 import { StringTable, decodeRecord } from "../core/events";
 import { EventKind, RECORD_SIZE } from "../core/layout";
-import { ChannelKindName, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, type FieldValue, type RawEvent } from "../core/model";
+import { ChannelKindName, collectorPids, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, processName, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
 import { damageText, UNCLOSED_WHY } from "../core/trace-ending";
 import { Grow, lowerBound, lowerBoundBy } from "./grow";
@@ -824,12 +824,14 @@ export class TraceIndex {
   }
 
   private orderTracks(): void {
-    const processName = new Map<number, string>();
+    const processNames = new Map<number, string>();
     const firstSeen = new Map<number, number>();
+    // Named as the exports name them (core/model.ts processName; Perfetto, Chrome JSON).
+    const collectors = collectorPids(this.header.collectorPid, this.hosts.size === 0 ? null : this.collectors);
     for (const [pid, byTid] of this.threads) {
       const main = byTid.get(0);
-      const name = main?.argv ? `: ${shortArgv(main.argv)}` : this.collectors.has(pid) || (this.hosts.size === 0 && pid === this.header.collectorPid) ? ": scope (collector)" : "";
-      processName.set(pid, `${hostPid(pid)}${name}`);
+      const name = processName(main?.argv ? shortArgv(main.argv) : null, collectors.has(pid));
+      processNames.set(pid, `${hostPid(pid)}${name === null ? "" : `: ${name}`}`);
       let first = Infinity;
       for (const thread of byTid.values()) {
         const start = thread.startInstant >= 0 ? this.iTime.data[thread.startInstant]! : thread.lastNs;
@@ -844,7 +846,7 @@ export class TraceIndex {
       const thread = track.thread;
       const name = thread ? (thread.tid === 0 ? "main" : `worker ${thread.tid}`) : info.label;
       info.label = info.kind === "calls" ? name : `${name} · ${info.kind === "counter" ? info.label : info.kind === "loop" ? "GC, long tasks" : info.kind}`;
-      info.process = processName.get(info.pid) ?? String(info.pid);
+      info.process = processNames.get(info.pid) ?? String(info.pid);
       if (this.hosts.size > 0) info.host = this.hosts.get(Math.floor(info.pid / 2 ** MERGE_PID_SHIFT)) ?? info.host;
       info.rows = Math.max(1, track.rows.length);
     }
