@@ -229,6 +229,17 @@ describe("scope query on a recorded trace", () => {
     expect(await rows("SELECT 1 AS n;; -- the end")).toEqual([{ n: 1 }]);
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'inner'")).toEqual([{ n: 6 }]);
   });
+
+  test("SQL that starts with a comment is SQL, wherever the options are; after -- any SQL is; else one line saying so", async () => {
+    const commented = "-- how many calls\nSELECT count(*) AS n FROM calls WHERE name = 'inner'";
+    expect(await rows(commented)).toEqual([{ n: 6 }]);
+    for (const argv of [["query", traced.out, commented, "--json"], ["query", "--json", traced.out, "--", commented], ["query", traced.out, "--json", "--", "-- after dashes\nSELECT 6 AS n"]]) {
+      const result = await runCli(argv);
+      expect([argv, result.exitCode, result.stdout, result.stderr]).toEqual([argv, 0, '{"n":6}\n', ""]);
+    }
+    const dash = await runCli(["query", traced.out, "-1"]);
+    expect([dash.exitCode, dash.stdout, dash.stderr]).toEqual([1, "", 'scope: Invalid option name ("-1"); SQL that starts with "-" goes after --: scope query trace.bin -- "<SQL>"\n']);
+  });
 });
 
 describe("a trace at the calls level (entries only)", () => {
