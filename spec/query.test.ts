@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { TraceWriter } from "../src/core/trace-file";
@@ -280,6 +280,20 @@ describe("the API (src/query/index.ts)", () => {
 });
 
 describe("the cache", () => {
+  test("a directory in the database's place: one line naming it and what to do, before any load; --no-cache still answers", async () => {
+    const dir = join(scratchDir(), "cache-dir");
+    mkdirSync(`${join(dir, "t.bin")}.sqlite`, { recursive: true });
+    const path = join(dir, "t.bin");
+    copyFileSync(traced.out, path);
+    for (const argv of [["query", path, "SELECT 1 AS n"], ["top", path]]) {
+      const result = await runCli(argv);
+      expect([argv[0], result.exitCode, result.stdout, result.stderr]).toEqual([argv[0], 1, "", `scope: cannot keep the query database at ${path}.sqlite: it is a directory (EISDIR); move or remove that directory, or use --no-cache (loads into memory, keeps nothing)\n`]);
+    }
+    expect(readdirSync(dir).sort()).toEqual(["t.bin", "t.bin.sqlite"]);
+    const memory = await runCli(["query", "--no-cache", "--json", path, "SELECT 1 AS n"]);
+    expect([memory.exitCode, memory.stdout, memory.stderr]).toEqual([0, '{"n":1}\n', ""]);
+  });
+
   test("kept next to the trace and reused; rebuilt when the trace changes or the schema version differs", async () => {
     const dir = join(scratchDir(), "cache");
     mkdirSync(dir, { recursive: true });

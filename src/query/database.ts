@@ -8,6 +8,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { pidAlive } from "../core/pid";
+import { systemReason } from "../core/system-error";
 import { endingNotice } from "../core/trace-ending";
 import { notATraceFile, TraceFileError } from "../core/trace-file";
 import { cachePathFor, sameIdentity, traceIdentity, type TraceIdentity } from "./cache";
@@ -141,6 +142,25 @@ function removeStaleTemporaries(databasePath: string): void {
 }
 
 /**
+ * A file system step of keeping the database at `databasePath`; its failure (a directory in
+ * the way: EISDIR from the rename) is one line naming that path and what to do, not the
+ * temporary file's bare error.
+ */
+function cacheStep(databasePath: string, step: () => void): void {
+  try {
+    step();
+  } catch (error) {
+    const reason = systemReason(error as Error);
+    if (reason === undefined) throw error;
+    throw cannotKeep(databasePath, reason, (error as NodeJS.ErrnoException).code === "EISDIR");
+  }
+}
+
+function cannotKeep(databasePath: string, reason: string, directory: boolean): TraceOpenError {
+  return new TraceOpenError(`cannot keep the query database at ${databasePath}: ${reason}; ${directory ? "move or remove that directory, or " : ""}use --no-cache (loads into memory, keeps nothing)`);
+}
+
+/**
  * Opens `tracePath` as a database: from the cache when it is current, else loaded (and
  * cached unless `cache: false`). Throws TraceOpenError for a missing or unreadable trace.
  */
@@ -160,15 +180,18 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
       db = cached;
       fromCache = true;
     } else {
+      // Said before a load that could not be kept, not after it.
+      if (statSync(databasePath, { throwIfNoEntry: false })?.isDirectory()) throw cannotKeep(databasePath, "it is a directory (EISDIR)", true);
       options.onLoad?.(databasePath);
       removeStaleTemporaries(databasePath);
       const temporary = `${databasePath}.${process.pid}.${Date.now()}.tmp`;
+      const keep = databasePath;
       try {
         // The database holds what the trace holds (arguments, SQL, messages): created with
         // the trace's permissions (scope run writes traces 0600), not the umask's default 0644.
-        writeFileSync(temporary, "", { mode: statSync(tracePath).mode & 0o666, flag: "wx" });
+        cacheStep(keep, () => writeFileSync(temporary, "", { mode: statSync(tracePath).mode & 0o666, flag: "wx" }));
         buildDatabase(tracePath, temporary, identity).db.close();
-        renameSync(temporary, databasePath);
+        cacheStep(keep, () => renameSync(temporary, keep));
       } catch (error) {
         rmSync(temporary, { force: true });
         throw error;
