@@ -31,6 +31,7 @@ import { basename, dirname, join } from "node:path";
 import { parseSize } from "../run/options";
 import { VERSION } from "../version";
 import { instrument, type InstrumentOptions, type Instrumented } from "./instrument";
+import { programNodeEnv } from "./match";
 import { findInputMap } from "./print";
 import { hasEvaluatorText, mayLoadModules } from "./loads-modules";
 import { PREFAULT_SOURCE_MIN, prefaultFunction, prefaultParse } from "./oxc-raw";
@@ -110,7 +111,7 @@ export class TransformCache {
     /** The build the entries are made by (TRANSFORM_BUILD; a test gives another). */
     build = TRANSFORM_BUILD,
   ) {
-    this.settingsKey = JSON.stringify([VERSION, build, transformSettings(settings), process.env.NODE_ENV ?? ""]);
+    this.settingsKey = JSON.stringify([VERSION, build, transformSettings(settings), programNodeEnv() ?? ""]);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
