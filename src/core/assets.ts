@@ -163,21 +163,26 @@ export function oxcBindingPath(): string | undefined {
 
 let transformBuild: Promise<string> | undefined;
 
+/** What makes the transform cache's entries: the cache with instrument(), and Bun's module facts (bun-commonjs.ts). */
+const transformEntries = ["src/instrument/cache.ts", "src/instrument/bun-commonjs.ts"];
+
 /**
- * The id of the instrumenter as built: 16 hex digits of the SHA-256 of src/instrument/cache.ts
+ * The id of the instrumenter as built: 16 hex digits of the SHA-256 of transformEntries
  * bundled (the cache, instrument() and everything they import: transform, print, oxc-parser's
- * JavaScript) and oxc-parser's version (its native binding). Defined as SCOPE_TRANSFORM_BUILD
- * in every agent bundle, it keys the transform cache (cache.ts): an entry is reused only by
- * the build that made it, with no format number to remember to bump. Computed once per
- * build (scripts/build.ts, a source checkout's start), never by the traced program.
+ * JavaScript, bun-module-kind) and oxc-parser's version (its native binding). Defined as
+ * SCOPE_TRANSFORM_BUILD in every agent bundle, it keys the transform cache (cache.ts) and
+ * the module facts beside it: an entry is reused only by the build that made it, with no
+ * format number to remember to bump. Computed once per build (scripts/build.ts, a source
+ * checkout's start), never by the traced program.
  */
 export function transformBuildId(): Promise<string> {
   transformBuild ??= (async () => {
-    const result = await Bun.build({ entrypoints: [join(repoRoot, "src/instrument/cache.ts")], target: "node", format: "cjs", minify: false, plugins: [oxcBindingPlugin()] });
-    const [output] = result.outputs;
-    if (!result.success || output === undefined) throw new Error(`bundling src/instrument/cache.ts failed: ${result.logs.map(String).join("; ")}`);
-    const oxc = readFileSync(join(repoRoot, "node_modules/oxc-parser/package.json"), "utf8");
-    return createHash("sha256").update(await output.text()).update("\0").update(oxc).digest("hex").slice(0, 16);
+    const result = await Bun.build({ entrypoints: transformEntries.map((entry) => join(repoRoot, entry)), target: "node", format: "cjs", minify: false, plugins: [oxcBindingPlugin()] });
+    if (!result.success || result.outputs.length === 0) throw new Error(`bundling ${transformEntries.join(", ")} failed: ${result.logs.map(String).join("; ")}`);
+    const hash = createHash("sha256");
+    for (const output of result.outputs) hash.update(output.path).update("\0").update(await output.text()).update("\0");
+    hash.update(readFileSync(join(repoRoot, "node_modules/oxc-parser/package.json"), "utf8"));
+    return hash.digest("hex").slice(0, 16);
   })();
   return transformBuild;
 }

@@ -89,7 +89,7 @@ export type Cached = (
  * transform reuses no entry an earlier build wrote. Unbundled (this module imported from source,
  * as tests do) there is none: "source".
  */
-const TRANSFORM_BUILD = typeof SCOPE_TRANSFORM_BUILD === "string" ? SCOPE_TRANSFORM_BUILD : "source";
+export const TRANSFORM_BUILD = typeof SCOPE_TRANSFORM_BUILD === "string" ? SCOPE_TRANSFORM_BUILD : "source";
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
