@@ -266,7 +266,7 @@ describe("scope run --async and scope dump --why", () => {
     const damaged = await runCli(["dump", "--why", "0", cut]);
     expect(damaged.exitCode).toBe(2);
     expect(damaged.stdout).toMatch(/^# why #0: its causes, back to the start \(0 links\)\n +[\d.]+ms +#0 \d+\/0 +trace_start /);
-    expect(damaged.stderr).toMatch(/^scope: .*cut\.bin: .* at byte \d+; the chain is over the \d+ events before it\n$/);
+    expect(damaged.stderr).toMatch(/^scope: .*cut\.bin: .* at byte \d+; the \d+ events before it were searched for the chain\n$/);
     const stats = await runCli(["dump", "--why", "0", "--stats", out]);
     expect(stats.exitCode).toBe(1);
     expect(stats.stderr).toBe("scope: --why prints a chain of events: text, or --json\n");

@@ -176,6 +176,16 @@ describe("dist/scope", () => {
     expect(events.filter((event) => event.kind === "function_call").length).toBe(4);
   });
 
+  test("--functions follows the program's NODE_ENV, not the build's: production's default level is calls (no returns)", async () => {
+    const app = join(repoRoot, "spec/fixtures/functions-esm/app.mjs");
+    for (const [nodeEnv, returns] of [["production", false], ["development", true]] as const) {
+      const run = await scope(["run", "--functions", "--out", `env-${nodeEnv}.bin`, "--", "node", app], { NODE_ENV: nodeEnv });
+      expect({ nodeEnv, exitCode: run.exitCode }).toEqual({ nodeEnv, exitCode: 0 });
+      const kinds = (await events(`env-${nodeEnv}.bin`)).map((event) => event.kind);
+      expect({ nodeEnv, calls: kinds.includes("function_call"), returns: kinds.includes("function_return") }).toEqual({ nodeEnv, calls: true, returns });
+    }
+  });
+
   test("--functions on TypeScript under Bun: the embedded oxc-parser binding parses the program's .ts files, workers too", async () => {
     writeProgram(join(dir, "ts"));
     const run = await scope(["run", "--functions", "--out", "ts.bin", "--", process.execPath, join(dir, "ts/app.ts")]);

@@ -14,6 +14,7 @@ import { monotonicNs } from "../src/core/ring";
 import { TraceWriter } from "../src/core/trace-file";
 import { perfettoSchema } from "../src/export/perfetto";
 import { OtlpStream, streamLine } from "../src/export/stream";
+import { TraceIndex } from "../src/view/index";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
 import { callEnded, check, python, requestName, runtimeTraceCounters, tally, traceExportFixture, writeRuntimeTrace } from "./export-harness";
 import { encodeRecords, runCli } from "./harness";
@@ -48,6 +49,14 @@ describe("scope export --perfetto", () => {
     expect(summary.processes.map((p: [number, string]) => p[0])).toEqual(pids);
     const app = of("trace_start").find((e) => e.fields.mainThread)!;
     expect(summary.processes).toContainEqual([app.pid, `${app.pid}: ${app.fields.argv}`]);
+    // scope's own process (its records: how the program ended) is named as `scope view` names it.
+    const collector = loadTrace(traced.out).header.collectorPid;
+    const viewed = TraceIndex.open(traced.out).meta().tracks.find((track) => track.pid === collector)?.process;
+    expect(viewed).toBe(`${collector}: scope (collector)`);
+    expect(summary.processes).toContainEqual([collector, viewed]);
+    // and so does Chrome JSON (scope dump --chrome).
+    const chrome = JSON.parse((await runCli(["dump", "--chrome", traced.out])).stdout) as { traceEvents: { name: string; pid: number; args?: { name?: string } }[] };
+    expect(chrome.traceEvents.find((e) => e.name === "process_name" && e.pid === collector)?.args?.name).toBe(viewed);
     const threads = [...new Set(traced.events.map((e) => `${e.pid}/${e.tid}`))].sort();
     // Perfetto's tids are the system's (0 is the idle thread): a main thread is its pid, worker N is pid + N·2^32.
     expect(summary.threads.map((t: [number, number, string, number]) => `${t[0]}/${t[1] === t[0] ? 0 : (t[1] - t[0]) / 2 ** 32}`).sort()).toEqual(threads);

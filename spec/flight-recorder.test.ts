@@ -24,7 +24,7 @@ function dumpsOf(path: string): { marker: RawEvent; records: RawEvent[] }[] {
   const dumps: { marker: RawEvent; records: RawEvent[] }[] = [];
   for (const record of trace.records) {
     if (record.kind === "flight_dump") dumps.push({ marker: record, records: [] });
-    else if (record.kind !== "child_exit" && record.kind !== "drop") {
+    else if (record.kind !== "child_exit" && record.kind !== "drop" && record.kind !== "recording_stop") {
       expect(dumps.length).toBeGreaterThan(0); // nothing is written but by a dump
       dumps.at(-1)!.records.push(record);
     }
@@ -289,6 +289,31 @@ describe("flight recorder window", () => {
     const written = kinds.filter((kind) => !["flight_dump", "recording_stop", "child_exit"].includes(kind)).length;
     expect(result.stderr).toContain(`1 write, ${written} records: non-zero exit ×1 (${written} records)`);
   });
+
+  test("a limit the window does not fit keeps its newest events, leaves out the oldest, and the summary says so", async () => {
+    for (const limit of [["--max-events", "120"], ["--max-size", "64KiB"]]) {
+      const dir = tmp();
+      const out = join(dir, "t.bin");
+      const result = await runCli(["run", "--flight-recorder", "30s", ...limit, "--functions", "--out", out, "--", "node", ticker(dir), limit[0] === "--max-size" ? "2500" : "300", "3"], { cwd: dir });
+      expect([limit, result.exitCode, result.stdout]).toEqual([limit, 3, "started\nticks true\n"]);
+      // One write, whole as its marker counts it (dumpsOf), cut at the oldest end.
+      const [dump] = dumpsOf(out);
+      const events = loadTrace(out).records;
+      const kinds = events.map((record) => String(record.kind));
+      expect(kinds).toContain("recording_stop");
+      // The program's end is the newest of the window: kept.
+      expect({ limit, end: kinds.includes("process_exit") && kinds.includes("trace_stop") }).toEqual({ limit, end: true });
+      // The calls kept are the last ones: work(n) up to the last n, none missing in between.
+      const full = await runCli(["dump", "--json", "--kind", "function_call", out]);
+      const ns = full.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line)).filter((call) => String(call.function).startsWith("work ")).map((call) => Number(/^\[(\d+)\]$/.exec(String(call.args))?.[1]));
+      expect(ns.length).toBeGreaterThan(5);
+      expect({ limit, consecutive: ns.every((n, i) => i === 0 || n === ns[i - 1]! + 1) }).toEqual({ limit, consecutive: true });
+      const cut = /flight recorder: the window did not fit (--max-\w+): its oldest (\d+) events were left out of the write, its newest kept/.exec(result.stderr);
+      expect({ limit, said: cut?.[1] }).toEqual({ limit, said: limit[0] });
+      expect(Number(cut![2])).toBeGreaterThan(0);
+      expect(result.stderr).toContain(`1 write, ${dump!.records.length} records`);
+    }
+  }, 60_000);
 
   test("after scope stop nothing is written, and no write is counted", async () => {
     const dir = tmp();

@@ -8,6 +8,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { bundleAgent, transformBuildId } from "../src/core/assets";
+import { TransformCache } from "../src/instrument/cache";
+import type { InstrumentOptions } from "../src/instrument/instrument";
 import { VERSION } from "../src/version";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
 
@@ -205,5 +208,30 @@ test("CommonJS entries are written off the main thread and whole: also when the 
     expect({ exit, stdout: second.stdout, table: table(second) }).toEqual({ exit, stdout: first.stdout, table: table(first) });
     expect(table(first)).toContain("twice:1");
     expect(files().sort()).toEqual(written.sort());
+  }
+});
+
+test("keyed by the instrumenter's build: an entry another build wrote is not reused, the same build's is", async () => {
+  const dir = join(scratchDir(), "builds");
+  const code = "function add(a, b) {\n  return a + b;\n}\n";
+  const options = { config: { root: "/", include: ["**"], level: "calls" } } as unknown as InstrumentOptions;
+  const made = (build: string) => {
+    const cache = new TransformCache(dir, {}, false, build);
+    const result = cache.instrument(code, "/app/add.js", options);
+    return { status: result.status, hits: cache.hits, misses: cache.misses };
+  };
+  expect(made("build-a")).toEqual({ status: "instrumented", hits: 0, misses: 1 });
+  expect(made("build-a")).toEqual({ status: "instrumented", hits: 1, misses: 0 });
+  // Another build (a new scope, or a development build with a changed transform): its own entry.
+  expect(made("build-b")).toEqual({ status: "instrumented", hits: 0, misses: 1 });
+  expect(made("build-b")).toEqual({ status: "instrumented", hits: 1, misses: 0 });
+
+  // The agents that transform carry the id, computed once when bundled: a constant at run time.
+  const id = await transformBuildId();
+  expect(id).toMatch(/^[0-9a-f]{16}$/);
+  const out = join(scratchDir(), "bundles");
+  for (const name of ["functionsAgent", "esmLoader"] as const) {
+    const text = readFileSync(await bundleAgent(name, out), "utf8");
+    expect({ name, id: text.includes(`TRANSFORM_BUILD = ${JSON.stringify(id)}`) }).toEqual({ name, id: true });
   }
 });

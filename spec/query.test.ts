@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { TraceWriter } from "../src/core/trace-file";
@@ -229,6 +229,17 @@ describe("scope query on a recorded trace", () => {
     expect(await rows("SELECT 1 AS n;; -- the end")).toEqual([{ n: 1 }]);
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'inner'")).toEqual([{ n: 6 }]);
   });
+
+  test("SQL that starts with a comment is SQL, wherever the options are; after -- any SQL is; else one line saying so", async () => {
+    const commented = "-- how many calls\nSELECT count(*) AS n FROM calls WHERE name = 'inner'";
+    expect(await rows(commented)).toEqual([{ n: 6 }]);
+    for (const argv of [["query", traced.out, commented, "--json"], ["query", "--json", traced.out, "--", commented], ["query", traced.out, "--json", "--", "-- after dashes\nSELECT 6 AS n"]]) {
+      const result = await runCli(argv);
+      expect([argv, result.exitCode, result.stdout, result.stderr]).toEqual([argv, 0, '{"n":6}\n', ""]);
+    }
+    const dash = await runCli(["query", traced.out, "-1"]);
+    expect([dash.exitCode, dash.stdout, dash.stderr]).toEqual([1, "", 'scope: Invalid option name ("-1"); SQL that starts with "-" goes after --: scope query trace.bin -- "<SQL>"\n']);
+  });
 });
 
 describe("a trace at the calls level (entries only)", () => {
@@ -269,6 +280,20 @@ describe("the API (src/query/index.ts)", () => {
 });
 
 describe("the cache", () => {
+  test("a directory in the database's place: one line naming it and what to do, before any load; --no-cache still answers", async () => {
+    const dir = join(scratchDir(), "cache-dir");
+    mkdirSync(`${join(dir, "t.bin")}.sqlite`, { recursive: true });
+    const path = join(dir, "t.bin");
+    copyFileSync(traced.out, path);
+    for (const argv of [["query", path, "SELECT 1 AS n"], ["top", path]]) {
+      const result = await runCli(argv);
+      expect([argv[0], result.exitCode, result.stdout, result.stderr]).toEqual([argv[0], 1, "", `scope: cannot keep the query database at ${path}.sqlite: it is a directory (EISDIR); move or remove that directory, or use --no-cache (loads into memory, keeps nothing)\n`]);
+    }
+    expect(readdirSync(dir).sort()).toEqual(["t.bin", "t.bin.sqlite"]);
+    const memory = await runCli(["query", "--no-cache", "--json", path, "SELECT 1 AS n"]);
+    expect([memory.exitCode, memory.stdout, memory.stderr]).toEqual([0, '{"n":1}\n', ""]);
+  });
+
   test("kept next to the trace and reused; rebuilt when the trace changes or the schema version differs", async () => {
     const dir = join(scratchDir(), "cache");
     mkdirSync(dir, { recursive: true });
@@ -471,7 +496,7 @@ describe("damaged, unfinished and missing traces", () => {
     const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
     expect(result.exitCode).toBe(2);
     expect(result.stdout).toBe(`{"n":${expected}}\n`);
-    expect(result.stderr).toBe(`scope: ${path}: ${trace.error!.reason} at byte ${trace.error!.offset}; loaded the ${expected} events before it\n`);
+    expect(result.stderr).toBe(`scope: ${path}: ${trace.error!.reason} at byte ${trace.error!.offset}; the ${expected} events before it were loaded\n`);
     // From the cache, the same.
     const again = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
     expect([again.exitCode, again.stdout, again.stderr]).toEqual([2, result.stdout, result.stderr]);
@@ -487,7 +512,7 @@ describe("damaged, unfinished and missing traces", () => {
     writer.abandon();
     const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM events"]);
     expect([result.exitCode, result.stdout], result.stderr).toEqual([0, '{"n":2}\n']);
-    expect(result.stderr).toBe(`scope: ${path}: trace was not closed (still being written, or the collector stopped early); loaded the 2 events in it\n`);
+    expect(result.stderr).toBe(`scope: ${path}: trace was not closed (no end chunk: still being written, or the scope that recorded it was killed before it could finish the file); all 2 events in it were loaded\n`);
   });
 
   test("a missing file or one that is not a trace: one line, exit 1", async () => {

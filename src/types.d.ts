@@ -12,6 +12,8 @@ declare module "*.cjs" {
   export default path;
 }
 declare const SCOPE_ASSET_HASH: string | undefined;
+/** The instrumenter's build id in the agent bundles (src/core/assets.ts transformBuildId). */
+declare const SCOPE_TRANSFORM_BUILD: string | undefined;
 declare module "*.mjs" {
   const path: string;
   export default path;

@@ -382,8 +382,8 @@ export fn scope_collector_flight_finish(collector_pointer: ?*anyopaque, exit_sta
 
 /// Flight recorder counts as f64: [received, dumped, dump_count, aged_out, evicted_by_cap,
 /// names_evicted, no_memory, held_records, blocks_peak, window bytes (block size),
-/// then dumps and records dumped by FlightTrigger 1..4 (8 values)].
-pub const flight_total_count = 18;
+/// then dumps and records dumped by FlightTrigger 1..4 (8 values), cut_by_limit].
+pub const flight_total_count = 19;
 export fn scope_collector_flight_totals(collector_pointer: ?*anyopaque, out: ?*[flight_total_count]f64) void {
     const collector = collector_handle(collector_pointer) orelse return;
     const values = out orelse return;
@@ -406,6 +406,7 @@ export fn scope_collector_flight_totals(collector_pointer: ?*anyopaque, out: ?*[
         values[10 + (trigger - 1) * 2] = @floatFromInt(collector.flight_dumps[trigger]);
         values[11 + (trigger - 1) * 2] = @floatFromInt(collector.flight_dumped[trigger]);
     }
+    values[18] = @floatFromInt(window.cut_by_limit);
 }
 
 /// Drains what the ring holds now and ends the thread. Returns the trace status of the

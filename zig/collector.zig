@@ -256,7 +256,11 @@ pub const Collector = struct {
         if (collector.writer.stop_reason != .none or collector.writer.failed) return;
         var sink = DumpSink{ .collector = collector };
         const kept_before = collector.writer.records_count;
-        _ = window.dump(&sink, collector.buffer, clock.monotonic_ns(), collector.own_pid, cause.trigger, cause.detail_d, cause.detail_e);
+        // A limit (--max-size, --max-events) the window does not fit: the dump leaves out its
+        // oldest events, not the newest the writer would cut, and recording stops there.
+        const room = collector.writer.room();
+        const result = window.dump(&sink, collector.buffer, clock.monotonic_ns(), collector.own_pid, cause.trigger, cause.detail_d, cause.detail_e, room.records);
+        if (result.cut > 0) collector.writer.stop(room.limit);
         // What the trace holds of the write, its marker left out: a limit may cut it short.
         const kept = collector.writer.records_count - kept_before;
         const index = @min(@intFromEnum(cause.trigger), collector.flight_dumps.len - 1);

@@ -95,6 +95,9 @@ const Queue = struct {
 
 /// A string's identity: ids are unique per (pid, tid) producer.
 const Key = struct { pid: u32, tid: u32, id: u32 };
+/// A held string not yet written: whether the dump needs it, and its records (a long string is several).
+const Need = struct { needed: bool = false, records: u32 = 0 };
+const Needed = std.AutoHashMapUnmanaged(Key, Need);
 
 fn key_of(pid: u32, tid: u32, value: u64) ?Key {
     if (value == 0 or value > std.math.maxInt(u32)) return null;
@@ -136,6 +139,8 @@ pub const DumpResult = struct {
     written: u64,
     /// The time from which the dump holds every record the window had (flight_dump c).
     window_start_ns: u64,
+    /// Events of the window left out, the oldest, to fit `room`.
+    cut: u64 = 0,
 };
 
 pub const Window = struct {
@@ -157,6 +162,8 @@ pub const Window = struct {
     aged_out: u64 = 0,
     evicted_by_cap: u64 = 0,
     names_evicted: u64 = 0,
+    /// Events of the window a dump left out, the oldest, to fit the trace's limit (`room`).
+    cut_by_limit: u64 = 0,
     /// Records dropped because no block could be allocated (the machine is out of memory).
     no_memory: u64 = 0,
     blocks_allocated: u32 = 0,
@@ -342,42 +349,25 @@ pub const Window = struct {
 
     /// Writes the window through `sink.emit(records)` (batches of at most `staging.len`),
     /// preceded by the `flight_dump` record (trigger, count, window start, detail d and e,
-    /// `own_pid`). Returns what it wrote.
-    pub fn dump(window: *Window, sink: anytype, staging: []Record, now_ns: u64, own_pid: u32, trigger: layout.FlightTrigger, detail_d: u64, detail_e: u64) DumpResult {
+    /// `own_pid`). `room`: the records the trace still takes, marker included (a limit,
+    /// --max-size or --max-events; maxInt: none). A window that does not fit leaves out its
+    /// oldest events (and the strings only they name), not its newest: a flight recorder
+    /// keeps the last moments (counted in `cut_by_limit`). Returns what it wrote.
+    pub fn dump(window: *Window, sink: anytype, staging: []Record, now_ns: u64, own_pid: u32, trigger: layout.FlightTrigger, detail_d: u64, detail_e: u64, room: u64) DumpResult {
         assert(staging.len > 0);
         assert(trigger != .none);
         window.evict_aged(now_ns);
         const oldest_ns = now_ns -| window.window_ns;
         // The strings held that are not written yet, all needed only when the index
         // cannot be had (no memory): a dump then writes every held string.
-        var needed: std.AutoHashMapUnmanaged(Key, bool) = .empty;
+        var needed: Needed = .empty;
         defer needed.deinit(window.allocator);
-        const indexed = window.index_unwritten_strings(&needed);
-        var events_count: u64 = 0;
-        for (0..window.events.count) |block_index| {
-            const block = window.events.at(@intCast(block_index));
-            for (block.records[0..block.count]) |*record| {
-                if (record.timestamp_ns < oldest_ns) continue;
-                events_count += 1;
-                if (indexed) mark_named(&needed, record);
-            }
-        }
-        var names_count: u64 = 0;
-        for (0..window.names.count) |block_index| {
-            const block = window.names.at(@intCast(block_index));
-            for (block.records[0..block.count]) |*record| {
-                if (record.seq == seq_written or !is_definition(record.kind)) continue;
-                names_count += 1;
-                if (indexed) mark_named(&needed, record);
-            }
-        }
-        for (0..window.names.count) |block_index| {
-            const block = window.names.at(@intCast(block_index));
-            for (block.records[0..block.count]) |*record| {
-                if (record.seq == seq_written or record.kind != @intFromEnum(layout.EventKind.string)) continue;
-                if (!indexed or (needed.get(string_key(record)) orelse true)) names_count += 1;
-            }
-        }
+        const plan = window.plan_dump(&needed, oldest_ns, room);
+        const skip = plan.skip;
+        const indexed = plan.indexed;
+        const events_count = plan.events;
+        const names_count = plan.names;
+        window.cut_by_limit += skip;
         const written = names_count + events_count;
         const window_start_ns = @max(oldest_ns, window.cap_evicted_timestamp_ns);
 
@@ -400,7 +390,7 @@ pub const Window = struct {
                 for (block.records[0..block.count]) |*record| {
                     if (record.seq == seq_written) continue;
                     if (is_definition(record.kind) != definitions) continue;
-                    if (!definitions and indexed and !(needed.get(string_key(record)) orelse true)) continue;
+                    if (!definitions and indexed and !(needed.get(string_key(record)) orelse Need{ .needed = true }).needed) continue;
                     record.seq = 0;
                     out.put(record);
                     record.seq = seq_written;
@@ -409,11 +399,16 @@ pub const Window = struct {
             }
         }
         assert(names_written == names_count);
+        var skipped: u64 = 0;
         while (window.events.count > 0) {
             const block = window.events.pop_oldest();
             for (block.records[0..block.count]) |*record| {
                 if (record.timestamp_ns < oldest_ns) {
                     window.aged_out += 1;
+                    continue;
+                }
+                if (skipped < skip) {
+                    skipped += 1;
                     continue;
                 }
                 out.put(record);
@@ -426,11 +421,78 @@ pub const Window = struct {
         window.dumped += written;
         window.dump_count += 1;
         window.cap_evicted_timestamp_ns = 0;
-        return .{ .written = written, .window_start_ns = window_start_ns };
+        return .{ .written = written, .window_start_ns = window_start_ns, .cut = skip };
     }
 
-    /// Puts every unwritten string's key in `needed` (false); false when it cannot.
-    fn index_unwritten_strings(window: *Window, needed: *std.AutoHashMapUnmanaged(Key, bool)) bool {
+    const DumpPlan = struct { events: u64, names: u64, skip: u64, indexed: bool };
+
+    /// What a dump writes: the definitions not yet written, the window's events not older
+    /// than `oldest_ns` (the newest of them that fit `room`, marker included: `skip` the
+    /// oldest), and the strings those name (`needed` marks them; every unwritten string
+    /// when the index cannot be had).
+    fn plan_dump(window: *Window, needed: *Needed, oldest_ns: u64, room: u64) DumpPlan {
+        const indexed = window.index_unwritten_strings(needed);
+        // The definitions, and the strings they name, are written whatever the room.
+        var names_count: u64 = 0;
+        for (0..window.names.count) |block_index| {
+            const block = window.names.at(@intCast(block_index));
+            for (block.records[0..block.count]) |*record| {
+                if (record.seq == seq_written or !is_definition(record.kind)) continue;
+                names_count += 1;
+                if (indexed) names_count += mark_named(needed, record);
+            }
+        }
+        if (!indexed) names_count += window.unwritten_strings();
+        // Then events from the newest back, each with the strings it adds, while they fit;
+        // the older ones only counted (left out).
+        const limited = room != std.math.maxInt(u64);
+        var events_count: u64 = 0;
+        var window_events: u64 = 0;
+        var full = false;
+        var block_index = window.events.count;
+        while (block_index > 0) {
+            block_index -= 1;
+            const block = window.events.at(block_index);
+            var index = block.count;
+            while (index > 0) {
+                index -= 1;
+                const record = &block.records[index];
+                if (record.timestamp_ns < oldest_ns) continue;
+                window_events += 1;
+                if (full) continue;
+                if (limited) {
+                    const added = if (indexed) count_unmarked(needed, record) else 0;
+                    full = 1 + names_count + added + events_count + 1 > room;
+                    if (full) continue;
+                }
+                if (indexed) names_count += mark_named(needed, record);
+                events_count += 1;
+            }
+        }
+        // The names as the dump writes them: a string held twice under one key is written twice.
+        var names_written: u64 = 0;
+        for (0..window.names.count) |names_index| {
+            const block = window.names.at(@intCast(names_index));
+            for (block.records[0..block.count]) |*record| {
+                if (record.seq == seq_written) continue;
+                if (is_definition(record.kind) or !indexed or (needed.get(string_key(record)) orelse Need{ .needed = true }).needed) names_written += 1;
+            }
+        }
+        return .{ .events = events_count, .names = names_written, .skip = window_events - events_count, .indexed = indexed };
+    }
+
+    /// Strings held and not yet written.
+    fn unwritten_strings(window: *const Window) u64 {
+        var count: u64 = 0;
+        for (0..window.names.count) |block_index| {
+            const block = window.names.at(@intCast(block_index));
+            for (block.records[0..block.count]) |*record| count += @intFromBool(record.seq != seq_written and record.kind == @intFromEnum(layout.EventKind.string));
+        }
+        return count;
+    }
+
+    /// Puts every unwritten string's key in `needed` (not needed, with its records); false when it cannot.
+    fn index_unwritten_strings(window: *Window, needed: *Needed) bool {
         var count: u32 = 0;
         for (0..window.names.count) |block_index| count += window.names.at(@intCast(block_index)).count;
         needed.ensureTotalCapacity(window.allocator, count) catch return false;
@@ -438,18 +500,47 @@ pub const Window = struct {
             const block = window.names.at(@intCast(block_index));
             for (block.records[0..block.count]) |*record| {
                 if (record.seq == seq_written or record.kind != @intFromEnum(layout.EventKind.string)) continue;
-                needed.putAssumeCapacity(string_key(record), false);
+                const entry = needed.getOrPutAssumeCapacity(string_key(record));
+                if (!entry.found_existing) entry.value_ptr.* = .{};
+                entry.value_ptr.records += 1;
             }
         }
         return true;
     }
 
-    fn mark_named(needed: *std.AutoHashMapUnmanaged(Key, bool), record: *const Record) void {
-        if (record.kind == @intFromEnum(layout.EventKind.string)) return;
+    /// Marks the held strings `record` names as needed; returns the records of those that were not yet.
+    fn mark_named(needed: *Needed, record: *const Record) u64 {
+        if (record.kind == @intFromEnum(layout.EventKind.string)) return 0;
+        var marked: u64 = 0;
         for (fields(record)) |value| {
             const key = key_of(record.pid, record.tid, value) orelse continue;
-            if (needed.getPtr(key)) |flag| flag.* = true;
+            if (needed.getPtr(key)) |need| {
+                if (!need.needed) marked += need.records;
+                need.needed = true;
+            }
         }
+        return marked;
+    }
+
+    /// The records of the held strings `record` names that are not marked needed yet (a string named twice counts once).
+    fn count_unmarked(needed: *Needed, record: *const Record) u64 {
+        if (record.kind == @intFromEnum(layout.EventKind.string)) return 0;
+        var keys: [5]Key = undefined;
+        var count: usize = 0;
+        var records: u64 = 0;
+        for (fields(record)) |value| {
+            const key = key_of(record.pid, record.tid, value) orelse continue;
+            const need = needed.get(key) orelse continue;
+            if (need.needed) continue;
+            const seen = for (keys[0..count]) |other| {
+                if (std.meta.eql(other, key)) break true;
+            } else false;
+            if (seen) continue;
+            keys[count] = key;
+            count += 1;
+            records += need.records;
+        }
+        return records;
     }
 
     /// After a dump: drops the names written (they are in the trace), keeps the rest in order.
@@ -564,7 +655,7 @@ test "flight: a dump writes the window's events after its marker, with the strin
     window.add(&.{ string(7, 2, 5000), event(.function_call, 7, 5000, 5, 2) });
     var collected: Collected = .{};
     defer collected.records.deinit(testing.allocator);
-    const result = window.dump(&collected, &staging, 5500, 99, .signal, 0, 0);
+    const result = window.dump(&collected, &staging, 5500, 99, .signal, 0, 0, std.math.maxInt(u64));
     const out = collected.records.items;
     try testing.expectEqual(@as(u64, 4), result.written);
     try testing.expectEqual(@as(usize, 5), out.len);
@@ -584,12 +675,53 @@ test "flight: a dump writes the window's events after its marker, with the strin
     // A second dump writes only what came since: a new call naming the old table entry.
     collected.records.clearRetainingCapacity();
     window.add(&.{event(.function_call, 7, 6000, 5, 0)});
-    const second = window.dump(&collected, &staging, 6100, 99, .uncaught_exception, 7, 0);
+    const second = window.dump(&collected, &staging, 6100, 99, .uncaught_exception, 7, 0, std.math.maxInt(u64));
     try testing.expectEqual(@as(u64, 1), second.written);
     try testing.expectEqual(@as(usize, 2), collected.records.items.len);
     try testing.expectEqual(@intFromEnum(layout.EventKind.function_call), collected.records.items[1].kind);
     // String 3 was never named: still held, never written.
     try testing.expectEqual(@as(u64, 1), window.held_records());
+}
+
+test "flight: a dump over its room leaves out the oldest events and the strings only they name, keeps the newest" {
+    var window = try Window.init(testing.allocator, .{ .window_ns = 1_000_000 });
+    defer window.deinit();
+    // A definition and its name, then 100 events each naming a string of its own (ids 100..199).
+    var table = event(.function_table, 3, 1, 9, 0);
+    table.b = 42;
+    window.add(&.{ string(3, 42, 1), table });
+    for (0..100) |index| {
+        window.add(&.{string(3, @intCast(100 + index), 10 + index)});
+        window.add(&.{event(.message_send, 3, 10 + index, 100 + index, 0)});
+    }
+    var staging: [16]Record = undefined;
+    var collected: Collected = .{};
+    defer collected.records.deinit(testing.allocator);
+    // Room for the marker, the table and its name, and 10 events with their 10 strings.
+    const result = window.dump(&collected, &staging, 1000, 1, .signal, 0, 0, 1 + 2 + 20);
+    try testing.expectEqual(@as(u64, 90), result.cut);
+    try testing.expectEqual(@as(u64, 90), window.cut_by_limit);
+    try testing.expectEqual(@as(u64, 22), result.written);
+    const out = collected.records.items;
+    try testing.expectEqual(@as(usize, 23), out.len);
+    try testing.expectEqual(@as(u64, 22), out[0].b);
+    // The newest ten events (a = 190..199), in order, after the names they need.
+    var events_seen: u64 = 0;
+    for (out) |record| {
+        if (record.kind == @intFromEnum(layout.EventKind.message_send)) {
+            try testing.expectEqual(@as(u64, 190 + events_seen), record.a);
+            events_seen += 1;
+        } else if (record.kind == @intFromEnum(layout.EventKind.string)) {
+            const id: u32 = @truncate(record.a);
+            try testing.expect(id == 42 or id >= 190);
+        }
+    }
+    try testing.expectEqual(@as(u64, 10), events_seen);
+    // Without a limit the whole window goes.
+    window.add(&.{event(.message_send, 3, 500, 1, 0)});
+    const whole = window.dump(&collected, &staging, 1000, 1, .signal, 0, 0, std.math.maxInt(u64));
+    try testing.expectEqual(@as(u64, 0), whole.cut);
+    try testing.expectEqual(@as(u64, 1), whole.written);
 }
 
 test "flight: the window holds only the last window_ns, and a dump skips older records" {
@@ -606,10 +738,10 @@ test "flight: the window holds only the last window_ns, and a dump skips older r
     var staging: [block_records]Record = undefined;
     var collected: Collected = .{};
     defer collected.records.deinit(testing.allocator);
-    const result = window.dump(&collected, &staging, 20_600, 1, .nonzero_exit, 1, 0);
+    const result = window.dump(&collected, &staging, 20_600, 1, .nonzero_exit, 1, 0, std.math.maxInt(u64));
     // Of the last block (times 20_000..20_511) the dump keeps those not older than 19_600: all.
     try testing.expectEqual(@as(u64, block_records), result.written);
-    const later = window.dump(&collected, &staging, 30_000, 1, .signal, 0, 0);
+    const later = window.dump(&collected, &staging, 30_000, 1, .signal, 0, 0, std.math.maxInt(u64));
     try testing.expectEqual(@as(u64, 0), later.written);
     try testing.expectEqual(@as(u64, 0), window.held_records());
 }
@@ -641,7 +773,7 @@ test "flight: memory is bounded: the cap evicts the oldest events, names keep de
     var staging: [256]Record = undefined;
     var collected: Collected = .{};
     defer collected.records.deinit(testing.allocator);
-    const result = window.dump(&collected, &staging, timestamp_ns, 1, .signal, 0, 0);
+    const result = window.dump(&collected, &staging, timestamp_ns, 1, .signal, 0, 0, std.math.maxInt(u64));
     try testing.expect(result.window_start_ns > 2);
     var saw_name = false;
     for (collected.records.items) |record| {

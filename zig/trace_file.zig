@@ -574,6 +574,17 @@ pub const Writer = struct {
         try writer.append_unlimited(records[0 .. take * record_size_bytes]);
     }
 
+    /// The records `append` still takes before a limit stops it, and the limit that would
+    /// (`.none`: no limit, maxInt records). For a writer of whole batches that fill chunks
+    /// (the flight recorder's dump: collector.zig) the byte count is exact.
+    pub fn room(writer: *const Writer) struct { records: u64, limit: layout.StopReason } {
+        if (writer.stop_reason != .none) return .{ .records = 0, .limit = writer.stop_reason };
+        const by_records = writer.limit_records -| writer.records_count;
+        const by_bytes = writer.records_fitting();
+        if (by_records == std.math.maxInt(u64) and by_bytes == std.math.maxInt(u64)) return .{ .records = by_records, .limit = .none };
+        return if (by_records <= by_bytes) .{ .records = by_records, .limit = .max_events } else .{ .records = by_bytes, .limit = .max_size };
+    }
+
     /// Records that still fit under `limit_bytes`, chunk headers included.
     fn records_fitting(writer: *const Writer) u64 {
         if (writer.limit_bytes == std.math.maxInt(u64)) return std.math.maxInt(u64);

@@ -4,6 +4,7 @@ import { CLOSED_PIPE_STATUS, isClosedPipe } from "../core/output";
 import { systemError } from "../core/system-error";
 import { VERSION } from "../version";
 import { commands } from "./commands";
+import { queryArgv, queryOptionError } from "./commands/query";
 
 /**
  * Errors are one line on stderr (`scope: ...`), never a usage dump on stdout: a user
@@ -19,8 +20,9 @@ class ScopeCli extends Cli {
       this.closedPipe = true;
       return "";
     }
-    const message = commandNotFound(error) ?? systemError(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
-    const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" ? "" : "error: ";
+    const message = commandNotFound(error) ?? queryOptionError(process.argv.slice(2), error.message ?? "") ?? systemError(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
+    // A trace whose header cannot be read says its path and why, as `scope query` does (core/trace-ending.ts).
+    const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" || error.name === "TraceFileError" ? "" : "error: ";
     process.stderr.write(`scope: ${prefix}${message.trim()}\n`);
     if (process.env.SCOPE_DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
     return "";
@@ -81,7 +83,7 @@ process.stderr.on("error", () => {});
 
 let status: number;
 try {
-  status = await cli.run(process.argv.slice(2), { colorDepth: colorDepth() });
+  status = await cli.run(queryArgv(process.argv.slice(2)), { colorDepth: colorDepth() });
 } catch (error) {
   // clipanion writes its error text to stdout, which may be the closed pipe itself.
   if (!isClosedPipe(error)) throw error;

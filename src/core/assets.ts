@@ -6,6 +6,7 @@
  * and content hash. Running from source they come from zig-out/, node_modules and a
  * fresh agent bundle.
  */
+import { createHash } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -160,8 +161,37 @@ export function oxcBindingPath(): string | undefined {
   return compiled ? extractEmbedded().oxcBinding : oxcBindingSource();
 }
 
-/** Bundles one agent entry to `outDir`; throws with the bundler's messages on failure. */
-export async function bundleAgent(which: keyof typeof agentEntries, outDir: string): Promise<string> {
+let transformBuild: Promise<string> | undefined;
+
+/** What makes the transform cache's entries: the cache with instrument(), and Bun's module facts (bun-commonjs.ts). */
+const transformEntries = ["src/instrument/cache.ts", "src/instrument/bun-commonjs.ts"];
+
+/**
+ * The id of the instrumenter as built: 16 hex digits of the SHA-256 of transformEntries
+ * bundled (the cache, instrument() and everything they import: transform, print, oxc-parser's
+ * JavaScript, bun-module-kind) and oxc-parser's version (its native binding). Defined as
+ * SCOPE_TRANSFORM_BUILD in every agent bundle, it keys the transform cache (cache.ts) and
+ * the module facts beside it: an entry is reused only by the build that made it, with no
+ * format number to remember to bump. Computed once per build (scripts/build.ts, a source
+ * checkout's start), never by the traced program.
+ */
+export function transformBuildId(): Promise<string> {
+  transformBuild ??= (async () => {
+    const result = await Bun.build({ entrypoints: transformEntries.map((entry) => join(repoRoot, entry)), target: "node", format: "cjs", minify: false, plugins: [oxcBindingPlugin()] });
+    if (!result.success || result.outputs.length === 0) throw new Error(`bundling ${transformEntries.join(", ")} failed: ${result.logs.map(String).join("; ")}`);
+    const hash = createHash("sha256");
+    for (const output of result.outputs) hash.update(output.path).update("\0").update(await output.text()).update("\0");
+    hash.update(readFileSync(join(repoRoot, "node_modules/oxc-parser/package.json"), "utf8"));
+    return hash.digest("hex").slice(0, 16);
+  })();
+  return transformBuild;
+}
+
+/**
+ * Bundles one agent entry to `outDir`; throws with the bundler's messages on failure.
+ * `build`: the transform cache's build id (transformBuildId unless a test gives another).
+ */
+export async function bundleAgent(which: keyof typeof agentEntries, outDir: string, build?: string): Promise<string> {
   const spec = agentEntries[which];
   const result = await Bun.build({
     entrypoints: [join(repoRoot, spec.entry)],
@@ -170,6 +200,7 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
     minify: false,
     naming: spec.out,
     outdir: outDir,
+    define: { SCOPE_TRANSFORM_BUILD: JSON.stringify(build ?? (await transformBuildId())) },
     // oxc-parser's JavaScript is bundled; its binding is opened from $SCOPE_OXC_BINDING.
     plugins: [oxcBindingPlugin(), ...(which === "nodeAgent" ? [agentKindsPlugin()] : [])],
   });

@@ -675,6 +675,31 @@ export function mergedCollectorPid(source: number, details: string | null | unde
   }
 }
 
+/** What `scope view`, Perfetto and Chrome JSON call scope's own process (its records: drops, recording stops, how the program ended). */
+export const COLLECTOR_PROCESS_NAME = "scope (collector)";
+
+/**
+ * The pids of scope's own processes in a trace: a merged trace's inputs' collectors (from
+ * their trace_source records, mergedSources or mergedCollectorPid), else the header's.
+ */
+export function collectorPids(headerCollectorPid: number, merged: Iterable<number | null> | null): Set<number> {
+  const pids = new Set<number>();
+  for (const pid of merged ?? []) if (pid !== null) pids.add(pid);
+  if (merged === null) pids.add(headerCollectorPid);
+  return pids;
+}
+
+/** collectorPids of an interpreted trace (its trace_source events, when merged). */
+export function collectorsOf(headerCollectorPid: number, events: TraceEvent[]): Set<number> {
+  const sources = mergedSources(events);
+  return collectorPids(headerCollectorPid, sources.length === 0 ? null : sources.map((source) => source.collectorPid));
+}
+
+/** The name shown after a process's pid: its command line, COLLECTOR_PROCESS_NAME for a collector, or null (neither known). */
+export function processName(argv: string | null | undefined, collector: boolean): string | null {
+  return argv ? argv : collector ? COLLECTOR_PROCESS_NAME : null;
+}
+
 /** One input of a merged trace, from its trace_source event. */
 export interface MergedSource {
   source: number;

@@ -359,6 +359,8 @@ export interface FlightTotals {
   namesEvicted: number;
   /** Records dropped because no memory could be had for the window. */
   noMemory: number;
+  /** Events a write left out, the window's oldest, to fit --max-size or --max-events (its newest kept). */
+  cutByLimit: number;
   /** Records still held at the end (never written). */
   held: number;
   /** The most memory the window's blocks took, in bytes. */
@@ -416,7 +418,7 @@ export class DrainThread {
     const writeStatus = lib.scope_collector_stop(handle);
     let flight: FlightTotals | undefined;
     if (this.flight) {
-      const values = new Float64Array(18);
+      const values = new Float64Array(19);
       lib.scope_collector_flight_totals(handle, values);
       flight = {
         received: values[0]!,
@@ -426,6 +428,7 @@ export class DrainThread {
         evictedByCap: values[4]!,
         namesEvicted: values[5]!,
         noMemory: values[6]!,
+        cutByLimit: values[18]!,
         held: values[7]!,
         peakBytes: values[8]! * values[9]!,
         byTrigger: flightTriggers.map((trigger, i) => ({ trigger, dumps: values[10 + i * 2]!, records: values[11 + i * 2]! })),

@@ -7,7 +7,7 @@
  * since slices of one track must nest. A client request and the server request it reached
  * (model.ts linkPeers) are joined by a flow arrow (category "request").
  */
-import type { TraceEvent } from "../core/model";
+import { processName, type TraceEvent } from "../core/model";
 import { laneName, placeSlices } from "../export/lanes";
 import { shapeOf, threadName } from "../export/slices";
 
@@ -27,7 +27,8 @@ interface ChromeEvent {
 
 const sliceUs = 1;
 
-export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEvents: ChromeEvent[]; displayTimeUnit: string } {
+/** `collectors`: scope's own pids (model.ts collectorsOf), named as `scope view` names them. */
+export function toChromeTrace(events: TraceEvent[], startNs: bigint, collectors: ReadonlySet<number> = new Set()): { traceEvents: ChromeEvent[]; displayTimeUnit: string } {
   const out: ChromeEvent[] = [];
   const tracks = new Map<string, { pid: number; tid: number; name: string | null }>();
   const us = (event: TraceEvent) => Number(event.timestampNs - startNs) / 1000;
@@ -55,7 +56,8 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEve
   callSlices(events, us, out);
   for (const { pid, tid, name } of tracks.values()) {
     out.push({ name: "thread_name", ph: "M", ts: 0, pid, tid, args: { name: tid === 0 ? "main" : `worker ${tid}` } });
-    if (tid === 0) out.push({ name: "process_name", ph: "M", ts: 0, pid, tid, args: { name: name ? `${pid}: ${name}` : `pid ${pid}` } });
+    const what = tid === 0 ? processName(name, collectors.has(pid)) : null;
+    if (tid === 0) out.push({ name: "process_name", ph: "M", ts: 0, pid, tid, args: { name: what !== null ? `${pid}: ${what}` : `pid ${pid}` } });
   }
   return { traceEvents: out, displayTimeUnit: "ns" };
 }

@@ -1,8 +1,9 @@
 /** `scope dump`: read a trace, interpret it, filter, and write it in the chosen format. */
 import chalk, { Chalk, type ChalkInstance } from "chalk";
 import type { Writable } from "node:stream";
-import { interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
+import { collectorsOf, interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
+import { endingNotice, endingOf, type TraceDamage } from "../core/trace-ending";
 import { loadTrace } from "./load";
 import { toChromeTrace } from "./chrome";
 import { matches, type EventFilter } from "./filter";
@@ -28,8 +29,9 @@ export interface DumpOptions {
 }
 
 /**
- * Exit status: 0 for a complete trace, 2 when it stopped at a damaged or truncated part,
- * CLOSED_PIPE_STATUS (141, quietly) when the reader closed stdout early (`| head`).
+ * Exit status: how the trace ended (core/trace-ending.ts: 0 for a whole one, closed or not,
+ * 2 when it stopped at a damaged or truncated part), CLOSED_PIPE_STATUS (141, quietly) when
+ * the reader closed stdout early (`| head`).
  */
 export async function dumpTrace(options: DumpOptions): Promise<number> {
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
@@ -51,15 +53,13 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
     for (const text of whyLines(all, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
     await out.flush();
     if (out.closed) return CLOSED_PIPE_STATUS;
-    // A damaged trace: the chain is over the events before the damage; said as the dump says it.
-    if (trace.error) {
-      new Output(options.stderr).writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the chain is over the ${all.length} events before it\n`);
-      return 2;
-    }
-    return 0;
+    // The chain is over the events read; said as the dump says it (core/trace-ending.ts).
+    const { line, status } = endingNotice(options.path, endingOf(trace), { count: all.length, done: "searched for the chain" });
+    if (line) new Output(options.stderr).writeNow(`scope: ${line}\n`);
+    return status;
   }
   // --chrome: one JSON document, of the whole trace's events.
-  out.add(JSON.stringify(toChromeTrace(all.filter((event) => matches(options.filter, event, startNs)), startNs)));
+  out.add(JSON.stringify(toChromeTrace(all.filter((event) => matches(options.filter, event, startNs)), startNs, collectorsOf(trace.header.collectorPid, all))));
   out.add("\n");
   return finish(options, out, trace, all.length);
 }
@@ -103,17 +103,13 @@ async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise
   return finish(options, out, stream.trace, stream.trace.events);
 }
 
-/** The end of a dump: status 141 for a closed reader, else how the trace ended (2: damaged). */
-async function finish(options: DumpOptions, out: Output, trace: { error: { offset: number; reason: string } | null; end: unknown }, events: number): Promise<number> {
+/** The end of a dump: status 141 for a closed reader, else how the trace ended (core/trace-ending.ts). */
+async function finish(options: DumpOptions, out: Output, trace: { error: TraceDamage | null; end: unknown }, events: number): Promise<number> {
   await out.flush();
   if (out.closed) return CLOSED_PIPE_STATUS;
-  const err = new Output(options.stderr);
-  if (trace.error) {
-    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${events} events before it were shown\n`);
-    return 2;
-  }
-  if (!trace.end) err.writeNow(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were shown\n`);
-  return 0;
+  const { line, status } = endingNotice(options.path, endingOf(trace), { count: events, done: "shown" });
+  if (line) new Output(options.stderr).writeNow(`scope: ${line}\n`);
+  return status;
 }
 
 /**

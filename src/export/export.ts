@@ -1,8 +1,9 @@
 /** `scope export`: read a trace, interpret it, and write it as Perfetto or OTLP. */
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { Writable } from "node:stream";
-import { interpret } from "../core/model";
+import { collectorsOf, interpret } from "../core/model";
 import { Output } from "../core/output";
+import { endingNotice, endingOf } from "../core/trace-ending";
 import { loadTrace, type LoadedTrace } from "../dump/load";
 import { OtlpSpanMaker, serializeSpans, type OtlpFormat, type OtlpOptions } from "./otlp";
 import { isUrl, sendOtlp } from "./otlp-send";
@@ -44,7 +45,7 @@ export function formatOf(target: string, format: OtlpFormat | undefined): OtlpFo
  */
 const PRIVATE_MODE = 0o600;
 
-/** 0: done; 1: the endpoint refused or could not be reached; 2: the trace is damaged or unfinished (all valid events exported). */
+/** 0: done (also for a trace not closed, said in a line); 1: the endpoint refused or could not be reached; 2: the trace is damaged (all valid events exported). */
 export async function exportTrace(options: ExportOptions): Promise<number> {
   const trace = loadTrace(options.path);
   const events = interpret(trace.records, trace.strings);
@@ -55,7 +56,7 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
     try {
       const counts = writePerfetto(events, (chunk) => {
         for (let at = 0; at < chunk.byteLength; ) at += writeSync(fd, chunk, at);
-      });
+      }, collectorsOf(trace.header.collectorPid, events));
       err.writeNow(`scope: ${options.perfetto}: ${counts.tracks} tracks, ${counts.slices} slices, ${counts.instants} instants, ${counts.flows} flows, ${counts.counterValues} counter values\n`);
     } finally {
       closeSync(fd);
@@ -95,12 +96,8 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
       err.writeNow(`scope: ${target}: ${spans.length} spans (OTLP ${format})\n`);
     }
   }
-  if (trace.error) {
-    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${events.length} events before it were exported\n`);
-    status = 2;
-  } else if (!trace.end) {
-    err.writeNow(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were exported\n`);
-    status = 2;
-  }
-  return status;
+  // How the trace ended: the rule every reading command follows (core/trace-ending.ts).
+  const ending = endingNotice(options.path, endingOf(trace), { count: events.length, done: "exported" });
+  if (ending.line) err.writeNow(`scope: ${ending.line}\n`);
+  return Math.max(status, ending.status);
 }

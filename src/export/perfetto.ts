@@ -17,7 +17,7 @@
  * Packets are written in time order (begin/end pairs of one track in nesting order).
  */
 import protobuf from "protobufjs";
-import type { TraceEvent, FieldValue } from "../core/model";
+import { processName, type TraceEvent, type FieldValue } from "../core/model";
 import perfettoProto from "./perfetto.proto" with { type: "text" };
 import { laneName, placeSlices, drawingOrder, type Placement } from "./lanes";
 import { shapeOf, type Slice, type TraceShape } from "./slices";
@@ -102,10 +102,10 @@ export interface PerfettoCounts {
 }
 
 /**
- * Writes the trace as Perfetto packets through `write` (chunks of about 64 KiB).
- * Returns what was written, for the command's summary line.
+ * Writes the trace as Perfetto packets through `write` (chunks of about 64 KiB); `collectors`:
+ * scope's own pids (model.ts collectorsOf). Returns what was written, for the command's summary line.
  */
-export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) => void): PerfettoCounts {
+export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) => void, collectors: ReadonlySet<number> = new Set()): PerfettoCounts {
   const { TracePacket } = perfettoSchema();
   const shape = shapeOf(events);
   const counts: PerfettoCounts = { packets: 0, tracks: 0, slices: 0, instants: 0, flows: 0, counterValues: 0 };
@@ -133,7 +133,9 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
     processTrack.set(process.pid, uuid);
     // A merged trace's processes say their host and their own pid.
     const where = process.host ? `${process.host} ${process.hostPid}` : `${process.pid}`;
-    const name = process.argv ? `${where}: ${process.argv}` : process.host ? `${where}` : `pid ${process.pid}`;
+    // Named as `scope view` names it (model.ts processName): scope's own process is "scope (collector)".
+    const what = processName(process.argv, collectors.has(process.pid));
+    const name = what !== null ? `${where}: ${what}` : process.host ? `${where}` : `pid ${process.pid}`;
     descriptors.push({ uuid, process: { pid: process.pid, processName: name, cmdline: process.argv ? process.argv.split(" ") : [] } });
   }
   for (const thread of shape.threads) {

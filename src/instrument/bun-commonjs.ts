@@ -13,7 +13,7 @@ import * as vm from "node:vm";
 import { parseScript } from "meriyah";
 import { VERSION } from "../version";
 import { commonJsUnderBun, factsOf, type ModuleFacts } from "./bun-module-kind";
-import { instrumentVia, type openTransformCache } from "./cache";
+import { instrumentVia, TRANSFORM_BUILD, type openTransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import type { Matcher } from "./match";
 import { siblingReader } from "./node-hooks";
@@ -224,14 +224,14 @@ export class CommonJsLoader {
  * Each file's ModuleFacts (a few bytes) next to its transform in the transform cache
  * (cache.ts: same directory, same layout of 64-hex names in 2-hex shards, so the same
  * pruning), so a start whose transforms all come from the cache parses nothing here
- * either. The key (the source, the file, scope's version, FACTS_FORMAT) is not one the
- * transform cache ever computes.
+ * either. The key (the source, the file, scope's version, the build that made it: cache.ts
+ * TRANSFORM_BUILD, which hashes factsOf as built) is not one the transform cache ever computes.
  */
 class FactsCache {
   constructor(private readonly dir: string) {}
 
   key(path: string, code: string): string {
-    return createHash("sha256").update(`scope-bun-module-facts\0${FACTS_FORMAT}\0${VERSION}\0${path}\0`).update(code).digest("hex");
+    return createHash("sha256").update(`scope-bun-module-facts\0${TRANSFORM_BUILD}\0${VERSION}\0${path}\0`).update(code).digest("hex");
   }
 
   get(key: string): ModuleFacts | undefined {
@@ -258,9 +258,6 @@ class FactsCache {
     }
   }
 }
-
-/** Changes when factsOf (or ModuleFacts) does: older entries are then never read. */
-const FACTS_FORMAT = 1;
 
 /**
  * TypeScript to JavaScript a CommonJS wrapper can run: Bun's transpiler, its helpers

@@ -1,9 +1,9 @@
 /**
  * The transform cache: what `instrument()` made of a file, kept on disk so the next start
  * of the program pays a hash instead of a parse. Keyed by the SHA-256 of everything the
- * result depends on: scope's version, the settings (and NODE_ENV, which picks the default
- * level), the file's name as the source map gives it, the module goal, the source, and,
- * when the source names an external source map (`//# sourceMappingURL=x.js.map`), that
+ * result depends on: scope's version and the instrumenter's build (TRANSFORM_BUILD), the
+ * settings (and NODE_ENV, which picks the default level), the file's name as the source map
+ * gives it, the module goal, the source, and, when the source names an external source map (`//# sourceMappingURL=x.js.map`), that
  * map's text (the output's map is chained onto it: a rebuilt map must not reuse an entry).
  * The directory is the private cache scope created (0700, src/core/assets.ts cacheRoot);
  * scope passes it in SCOPE_TRANSFORM_CACHE. Entries are written to a temporary name and
@@ -31,6 +31,7 @@ import { basename, dirname, join } from "node:path";
 import { parseSize } from "../run/options";
 import { VERSION } from "../version";
 import { instrument, type InstrumentOptions, type Instrumented } from "./instrument";
+import { programNodeEnv } from "./match";
 import { findInputMap } from "./print";
 import { hasEvaluatorText, mayLoadModules } from "./loads-modules";
 import { PREFAULT_SOURCE_MIN, prefaultFunction, prefaultParse } from "./oxc-raw";
@@ -83,26 +84,12 @@ export type Cached = (
 ) & { loadsModules?: boolean };
 
 /**
- * What the emitted code looks like, in the key next to scope's version so a change of
- * transform.ts/print.ts between releases (a development build) does not reuse old
- * entries. 2: stateful `this` arguments and the listeners argument of the table call.
- * 3: listener registrations, the text table. 4: token-start maps, files without
- * functions that register listeners. 5: destructured arrow parameters in call events.
- * 6: input maps found however long, chained once when they name the file itself.
- * 7: sparse source maps (sparse-map.ts), an id in the header (the code cache's check).
- * 8: column shifts registered for stack positions (print.ts columnShifts), original places
- *    in function tables.
- * 9: the "esm" flag in the header (loadsModules).
- * 10: files without an input map carry no map under shiftsForStacks, their shifts marked
- *     (callsites.ts UNMAPPED_SHIFTS).
- * 11: file tags and source hashes from the source's SHA-256 (transform.ts hashSource), the
- *     key hashes that digest.
- * 12: hook calls through `(__scope$??__scope$i())` (transform.ts HOOKED), not `||`.
- * 13: lines counted as the engines count them (line-ends.ts): a file with a lone \r,
- *     U+2028 or U+2029 has its shifts and no map under shiftsForStacks, function tables
- *     and maps on those lines; inserted event names without a raw U+2028/U+2029.
+ * What made an entry, in the key next to scope's version: the instrumenter as built (src/core/assets.ts
+ * transformBuildId, defined in the agent bundles), so a development build with a changed
+ * transform reuses no entry an earlier build wrote. Unbundled (this module imported from source,
+ * as tests do) there is none: "source".
  */
-const TRANSFORM_FORMAT = 13;
+export const TRANSFORM_BUILD = typeof SCOPE_TRANSFORM_BUILD === "string" ? SCOPE_TRANSFORM_BUILD : "source";
 
 /** The settings the transform depends on: the hot-function guard and preview limits are read at run time only. */
 function transformSettings(settings: unknown): unknown {
@@ -121,8 +108,10 @@ export class TransformCache {
     settings: unknown,
     /** Entries written by libuv's threads while the program goes on (writeLater); else before instrument returns. */
     readonly writesLater = false,
+    /** The build the entries are made by (TRANSFORM_BUILD; a test gives another). */
+    build = TRANSFORM_BUILD,
   ) {
-    this.settingsKey = JSON.stringify([VERSION, TRANSFORM_FORMAT, transformSettings(settings), process.env.NODE_ENV ?? ""]);
+    this.settingsKey = JSON.stringify([VERSION, build, transformSettings(settings), programNodeEnv() ?? ""]);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 

@@ -93,6 +93,16 @@ export function defaultLevel(environment: string | undefined): Level {
   return environment === "production" ? "calls" : "full";
 }
 
+/**
+ * The traced program's NODE_ENV, read as it runs. Not `process.env.NODE_ENV` written out:
+ * Bun.build folds that expression into the agent bundles as the building process's value
+ * ("development" when unset), so a dist/scope built so ignored NODE_ENV=production.
+ */
+export function programNodeEnv(): string | undefined {
+  const env: Record<string, string | undefined> = process.env;
+  return env.NODE_ENV;
+}
+
 /** The environment rules' `env` globs match: NODE_ENV, "development" when unset or empty. */
 export function environmentName(environment: string | undefined): string {
   return environment || "development";
@@ -316,9 +326,9 @@ export class Matcher {
     this.packagePatterns = packages.map(parsePackagePattern);
     this.functions = (config.functions ?? []).map((glob) => globToRegExp(glob, ""));
     this.excludeFunctions = (config.excludeFunctions ?? []).map((glob) => globToRegExp(glob, ""));
-    this.level = config.level ?? defaultLevel(process.env.NODE_ENV);
+    this.level = config.level ?? defaultLevel(programNodeEnv());
     this.stateful = (config.stateful ?? []).map((glob) => globToRegExp(glob, ""));
-    const environment = environmentName(process.env.NODE_ENV);
+    const environment = environmentName(programNodeEnv());
     const rules = (config.rules ?? []).filter((rule) => rule.env === undefined || globToRegExp(rule.env, "").test(environment));
     this.rules = rules.map((rule) => ({
       path: rule.path === undefined ? undefined : globToRegExp(rooted(rule.path)),

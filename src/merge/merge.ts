@@ -27,6 +27,7 @@ import { sameFile } from "../core/same-file";
 import { EventKind, Offset, RECORD_SIZE, ChannelKind, FlightTrigger } from "../core/layout";
 import { interpret, MERGE_PID_SHIFT, sourceOfPid, type RawEvent, type TraceEvent } from "../core/model";
 import { readTrace, TraceFileError, TraceWriter, type TraceEnd, type TraceHeader } from "../core/trace-file";
+import { damageText } from "../core/trace-ending";
 
 /** Bad input: one `scope: ...` line, exit 1 (the CLI turns it into that). */
 export class MergeInputError extends Error {}
@@ -102,6 +103,8 @@ export interface MergeResult {
     /** Linked requests between this input and the ones it was measured against. */
     pairs: number;
     pidBase: number;
+    /** Its records merged. */
+    records: number;
     damage: string | null;
     notClosed: boolean;
   }[];
@@ -146,7 +149,7 @@ function readSource(path: string, index: number): Source {
     batches,
     records,
     end: trace.end,
-    damage: error ? `${error.reason} at byte ${error.offset}` : null,
+    damage: error ? damageText(error) : null,
     wallMinusMonotonicNs: header.realtimeAnchorNs - header.monotonicAnchorNs,
     offsetNs: 0n,
     boundNs: index === 0 ? 0n : null,
@@ -438,6 +441,7 @@ export function mergeTraces(inputs: string[], out: string): MergeResult {
       boundsDisagree: source.boundsDisagree,
       pairs: source.pairs,
       pidBase: source.index * PID_LIMIT,
+      records: source.records,
       damage: source.damage,
       notClosed: source.end === null && source.damage === null,
     })),

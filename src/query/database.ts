@@ -8,6 +8,8 @@ import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { pidAlive } from "../core/pid";
+import { systemReason } from "../core/system-error";
+import { endingNotice } from "../core/trace-ending";
 import { notATraceFile, TraceFileError } from "../core/trace-file";
 import { cachePathFor, sameIdentity, traceIdentity, type TraceIdentity } from "./cache";
 import { TraceLoader, type LoadSummary } from "./load";
@@ -28,6 +30,8 @@ export interface TraceDatabase {
   state: string;
   /** What the user should be told about the trace (not closed, damaged), or null. */
   warning: string | null;
+  /** The exit status for how the trace ended, once the rows are out (core/trace-ending.ts). */
+  status: number;
   close(): void;
 }
 
@@ -109,14 +113,13 @@ export function buildDatabase(tracePath: string, path: string, identity: TraceId
   }
 }
 
-function warningOf(db: Database, tracePath: string): { state: string; warning: string | null; events: number } {
+function warningOf(db: Database, tracePath: string): { state: string; warning: string | null; status: number; events: number } {
   const state = String(metaValue(db, "state"));
   const events = Number(metaValue(db, "events"));
   const error = metaValue(db, "error");
-  let warning: string | null = null;
-  if (error) warning = `${tracePath}: ${error}; loaded the ${events} events before it`;
-  else if (state !== "closed") warning = `${tracePath}: trace was not closed (still being written, or the collector stopped early); loaded the ${events} events in it`;
-  return { state, warning, events };
+  // How the trace ended, said as every reading command says it (core/trace-ending.ts).
+  const { line, status } = endingNotice(tracePath, { damage: error ? String(error) : state === "failed" ? "damaged" : null, closed: state === "closed" }, { count: events, done: "loaded" });
+  return { state, warning: line, status, events };
 }
 
 /** Temporary files of loads whose process is gone (killed mid-load): `<db>.<pid>.<ms>.tmp[-journal]`. */
@@ -139,6 +142,25 @@ function removeStaleTemporaries(databasePath: string): void {
 }
 
 /**
+ * A file system step of keeping the database at `databasePath`; its failure (a directory in
+ * the way: EISDIR from the rename) is one line naming that path and what to do, not the
+ * temporary file's bare error.
+ */
+function cacheStep(databasePath: string, step: () => void): void {
+  try {
+    step();
+  } catch (error) {
+    const reason = systemReason(error as Error);
+    if (reason === undefined) throw error;
+    throw cannotKeep(databasePath, reason, (error as NodeJS.ErrnoException).code === "EISDIR");
+  }
+}
+
+function cannotKeep(databasePath: string, reason: string, directory: boolean): TraceOpenError {
+  return new TraceOpenError(`cannot keep the query database at ${databasePath}: ${reason}; ${directory ? "move or remove that directory, or " : ""}use --no-cache (loads into memory, keeps nothing)`);
+}
+
+/**
  * Opens `tracePath` as a database: from the cache when it is current, else loaded (and
  * cached unless `cache: false`). Throws TraceOpenError for a missing or unreadable trace.
  */
@@ -158,15 +180,18 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
       db = cached;
       fromCache = true;
     } else {
+      // Said before a load that could not be kept, not after it.
+      if (statSync(databasePath, { throwIfNoEntry: false })?.isDirectory()) throw cannotKeep(databasePath, "it is a directory (EISDIR)", true);
       options.onLoad?.(databasePath);
       removeStaleTemporaries(databasePath);
       const temporary = `${databasePath}.${process.pid}.${Date.now()}.tmp`;
+      const keep = databasePath;
       try {
         // The database holds what the trace holds (arguments, SQL, messages): created with
         // the trace's permissions (scope run writes traces 0600), not the umask's default 0644.
-        writeFileSync(temporary, "", { mode: statSync(tracePath).mode & 0o666, flag: "wx" });
+        cacheStep(keep, () => writeFileSync(temporary, "", { mode: statSync(tracePath).mode & 0o666, flag: "wx" }));
         buildDatabase(tracePath, temporary, identity).db.close();
-        renameSync(temporary, databasePath);
+        cacheStep(keep, () => renameSync(temporary, keep));
       } catch (error) {
         rmSync(temporary, { force: true });
         throw error;
@@ -174,7 +199,7 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
       db = new Database(databasePath, { readonly: true });
     }
   }
-  const { state, warning, events } = warningOf(db, tracePath);
+  const { state, warning, status, events } = warningOf(db, tracePath);
   return {
     db,
     tracePath,
@@ -184,6 +209,7 @@ export function openTrace(tracePath: string, options: OpenOptions = {}): TraceDa
     events,
     state,
     warning,
+    status,
     close: () => db.close(),
   };
 }

@@ -19,6 +19,7 @@ import { EventKind, eventKindName, RECORD_SIZE } from "../core/layout";
 import { ChannelKindName, DbSystemName, ExitReasonName, GcKindName, HttpClientName, HttpEndName, HttpProtocolName, LongTaskKindName, mergedCollectorPid, SpawnMethodName } from "../core/model";
 import { HttpEndFlag, LoopSampleFlag, MEMORY_SAMPLE_WORKER, STEP_ORDINAL_LIMIT, StepStartFlag } from "../core/layout";
 import { readTrace, type TraceEnd, type TraceHeader, type TraceReadError, type TraceState } from "../core/trace-file";
+import { damageText } from "../core/trace-ending";
 import { BulkInsert, type SqlValue } from "./bulk";
 import { MARK_EVERY } from "./schema";
 import { StringLoader } from "./strings";
@@ -1115,7 +1116,7 @@ export class TraceLoader {
       ["events", summary.events],
       ["calls", summary.calls],
       ["state", summary.state],
-      ["error", summary.error ? `${summary.error.reason} at byte ${summary.error.offset}` : null],
+      ["error", summary.error ? damageText(summary.error) : null],
       ["written", summary.end ? summary.end.written : null],
       ["dropped", summary.end ? summary.end.dropped : null],
       ["overwritten", summary.end ? summary.end.overwritten : null],

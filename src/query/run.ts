@@ -46,10 +46,10 @@ export function openForCommand(options: CommonOptions): TraceDatabase | number {
   }
 }
 
-/** The exit status once the rows are out: 141 for a closed pipe, 2 for a damaged trace. */
+/** The exit status once the rows are out: 141 for a closed pipe, else how the trace ended (core/trace-ending.ts: 2 damaged). */
 export function finalStatus(trace: TraceDatabase, written: boolean): number {
   if (!written) return CLOSED_PIPE_STATUS;
-  return trace.state === "failed" ? 2 : 0;
+  return trace.status;
 }
 
 /**

@@ -88,6 +88,10 @@ function flightLines(summary: RunSummary, color: ChalkInstance): string[] {
               .join(", ") +
             `; ${passed}`,
         ];
+  if (flight.cutByLimit > 0) {
+    const limit = summary.stopped?.reason === "maxEvents" ? "--max-events" : "--max-size";
+    lines.push(color.yellow(`  flight recorder: the window did not fit ${limit}: its oldest ${flight.cutByLimit} events were left out of the write, its newest kept`));
+  }
   if (flight.evictedByCap > 0) {
     lines.push(color.yellow(`  flight recorder: ${flight.evictedByCap} records left the window early, at the memory cap; a larger --flight-memory holds the whole window`));
   }

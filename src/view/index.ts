@@ -19,8 +19,9 @@
  */
 import { StringTable, decodeRecord } from "../core/events";
 import { EventKind, RECORD_SIZE } from "../core/layout";
-import { ChannelKindName, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, type FieldValue, type RawEvent } from "../core/model";
+import { ChannelKindName, collectorPids, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, processName, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
+import { damageText, UNCLOSED_WHY } from "../core/trace-ending";
 import { Grow, lowerBound, lowerBoundBy } from "./grow";
 import { type TrackKind, type TrackInfo, InstantKind, SliceKind, ArrowKind, type TraceStatus, type Meta, type WindowQuery, type WindowAnswer, type Link, type Details, type SearchHit } from "./wire";
 
@@ -92,6 +93,10 @@ export class TraceIndex {
   private readonly batches: Uint8Array[] = [];
   private readonly batchStart: number[] = [];
   private records = 0;
+  /** The records read (all of a whole trace's, those before the damage of a damaged one's). */
+  get recordCount(): number {
+    return this.records;
+  }
   private readonly strings = new StringTable({ maxStrings: 10_000_000 });
 
   readonly labels: string[] = [""];
@@ -160,11 +165,12 @@ export class TraceIndex {
     const error = trace.error;
     const dropped = end ? Number(end.dropped) : 0;
     const overwritten = end ? Number(end.overwritten) : 0;
+    // The page's sentence; `scope view` says the trace's ending on stderr as every reading command does (core/trace-ending.ts).
     let warning: string | null = null;
-    if (error) warning = `This trace is damaged: ${error.reason} at byte ${error.offset}. Everything before it is shown.`;
-    else if (!end) warning = "This trace was not closed (still being written, or the collector stopped early): everything recorded so far is shown.";
+    if (error) warning = `This trace is damaged: ${damageText(error)}. Everything before it is shown.`;
+    else if (!end) warning = `This ${UNCLOSED_WHY}: everything recorded so far is shown.`;
     else if (dropped > 0) warning = `${dropped} records were dropped while recording: the trace has gaps.`;
-    const index = new TraceIndex(path, trace.header, { closed: end !== null, error: error ? `${error.reason} at byte ${error.offset}` : null, dropped, overwritten, warning });
+    const index = new TraceIndex(path, trace.header, { closed: end !== null, error: error ? damageText(error) : null, dropped, overwritten, warning });
     index.build(batches);
     return index;
   }
@@ -818,12 +824,14 @@ export class TraceIndex {
   }
 
   private orderTracks(): void {
-    const processName = new Map<number, string>();
+    const processNames = new Map<number, string>();
     const firstSeen = new Map<number, number>();
+    // Named as the exports name them (core/model.ts processName; Perfetto, Chrome JSON).
+    const collectors = collectorPids(this.header.collectorPid, this.hosts.size === 0 ? null : this.collectors);
     for (const [pid, byTid] of this.threads) {
       const main = byTid.get(0);
-      const name = main?.argv ? `: ${shortArgv(main.argv)}` : this.collectors.has(pid) || (this.hosts.size === 0 && pid === this.header.collectorPid) ? ": scope (collector)" : "";
-      processName.set(pid, `${hostPid(pid)}${name}`);
+      const name = processName(main?.argv ? shortArgv(main.argv) : null, collectors.has(pid));
+      processNames.set(pid, `${hostPid(pid)}${name === null ? "" : `: ${name}`}`);
       let first = Infinity;
       for (const thread of byTid.values()) {
         const start = thread.startInstant >= 0 ? this.iTime.data[thread.startInstant]! : thread.lastNs;
@@ -838,7 +846,7 @@ export class TraceIndex {
       const thread = track.thread;
       const name = thread ? (thread.tid === 0 ? "main" : `worker ${thread.tid}`) : info.label;
       info.label = info.kind === "calls" ? name : `${name} · ${info.kind === "counter" ? info.label : info.kind === "loop" ? "GC, long tasks" : info.kind}`;
-      info.process = processName.get(info.pid) ?? String(info.pid);
+      info.process = processNames.get(info.pid) ?? String(info.pid);
       if (this.hosts.size > 0) info.host = this.hosts.get(Math.floor(info.pid / 2 ** MERGE_PID_SHIFT)) ?? info.host;
       info.rows = Math.max(1, track.rows.length);
     }

@@ -28,8 +28,9 @@ export class DumpCommand extends Command {
       each message send linked to its receive. \`--json\` prints one JSON object per line, \`--chrome\` a
       Chrome Trace Event file that Perfetto (ui.perfetto.dev) and chrome://tracing open, \`--stats\` a summary.
 
-      A truncated or corrupt trace prints every valid event, then says where and why it stopped, and
-      exits with status 2. A reader that closes the pipe early (\`| head\`) ends the dump quietly with
+      A trace that was not closed (still being written, or its scope killed) prints every event and
+      says so in a line. A truncated or corrupt trace prints every valid event, then says where and
+      why it stopped, and exits with status 2. A reader that closes the pipe early (\`| head\`) ends the dump quietly with
       status 141, as SIGPIPE ends \`cat\`.
     `,
     examples: [

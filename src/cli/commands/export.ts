@@ -20,7 +20,9 @@ export class ExportCommand extends Command {
       file. \`--otlp-format\` chooses protobuf or json (default: json for a .json file, else protobuf).
       Spans keep the trace ids of recorded traceparents, so they join the callers' traces.
 
-      A damaged or unfinished trace exports every valid event, says so, and exits with status 2.
+      A trace that was not closed (still being written, or its scope killed) exports every event and
+      says so in a line; a damaged or truncated one exports every event before the damage, says so,
+      and exits with status 2.
     `,
     examples: [
       ["Open in Perfetto", "scope export --perfetto trace.bin -o trace.pftrace"],

@@ -1,5 +1,6 @@
 import { Command, Option, UsageError } from "clipanion";
 import { assets, isCompiled } from "../../core/assets";
+import { endingNotice } from "../../core/trace-ending";
 import { formatBound, formatOffset, MergeInputError, mergeTraces } from "../../merge/merge";
 
 export class MergeCommand extends Command {
@@ -39,12 +40,13 @@ export class MergeCommand extends Command {
       lines.push(`  ${index}: ${source.path} on ${source.host || "?"}, pids +${source.pidBase}, ${clock}`);
     }
     this.context.stdout.write(`${lines.join("\n")}\n`);
+    // Each input's ending, said as every reading command says it (core/trace-ending.ts): a
+    // damaged one's status (the merged trace lacks what the damage took).
     let status = 0;
     for (const source of result.sources) {
-      if (source.damage) {
-        this.context.stderr.write(`scope: ${source.path}: damaged (${source.damage}); its valid records were merged\n`);
-        status = 2; // as `scope dump` of a damaged trace: the merged trace lacks what the damage took
-      } else if (source.notClosed) this.context.stderr.write(`scope: ${source.path}: trace was not closed (the collector stopped early); all its records were merged\n`);
+      const ending = endingNotice(source.path, { damage: source.damage, closed: !source.notClosed }, { count: source.records, noun: "records", done: "merged" });
+      if (ending.line) this.context.stderr.write(`scope: ${ending.line}\n`);
+      status = Math.max(status, ending.status);
     }
     return status;
   }

@@ -9,6 +9,27 @@ export function rowFormat(csv: boolean, json: boolean): RowFormat {
   return csv ? "csv" : json ? "json" : "table";
 }
 
+/**
+ * `scope query` argv with SQL that would read as an option put where it cannot: an argument
+ * starting with "-" whose option name (before any "=") holds whitespace is no option (a
+ * comment first, `-- slowest calls\nSELECT ...`), so it moves after a `--`, behind the
+ * options (clipanion would refuse it: "Invalid option name"). Other argv is returned as is.
+ */
+export function queryArgv(argv: string[]): string[] {
+  if (argv[0] !== "query") return argv;
+  const end = argv.indexOf("--");
+  const options = end < 0 ? argv : argv.slice(0, end);
+  const at = options.findIndex((arg, i) => i > 0 && arg.startsWith("-") && /\s/.test(arg.split("=", 1)[0]!));
+  if (at < 0) return argv;
+  return [...options.slice(0, at), ...options.slice(at + 1), "--", options[at]!, ...(end < 0 ? [] : argv.slice(end + 1))];
+}
+
+/** clipanion's refusal of an option `scope query` does not have, with where SQL that starts with "-" goes. */
+export function queryOptionError(argv: string[], message: string): string | undefined {
+  if (argv[0] !== "query" || !/^(Invalid|Unsupported) option name/.test(message)) return undefined;
+  return `${message.split("\n", 1)[0]!.trim().replace(/\.$/, "")}; SQL that starts with "-" goes after --: scope query trace.bin -- "<SQL>"`;
+}
+
 export class QueryCommand extends Command {
   static override paths = [["query"]];
 
@@ -25,7 +46,8 @@ export class QueryCommand extends Command {
       that directory is not writable), so the next query starts at once; it is rebuilt when the
       trace changes. A trace still being written or damaged is loaded as far as it is valid and
       a line says so (a damaged one exits with status 2). Bad SQL prints the engine's message in
-      one line, a second statement a line saying so (exit 1).
+      one line, a second statement a line saying so (exit 1). SQL that starts with a comment is taken
+      as SQL; any SQL may also follow \`--\` (\`scope query trace.bin -- "-1"\`).
     `,
     examples: [
       ["List the tables and their columns", "scope query trace.bin"],

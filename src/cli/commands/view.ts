@@ -2,6 +2,7 @@ import { Command, Option, UsageError } from "clipanion";
 import { existsSync, statSync } from "node:fs";
 import { assets, isCompiled } from "../../core/assets";
 import { TraceFileError } from "../../core/trace-file";
+import { endingNotice } from "../../core/trace-ending";
 import { TraceIndex } from "../../view/index";
 import { startViewServer } from "../../view/server";
 
@@ -65,7 +66,11 @@ export class ViewCommand extends Command {
     } catch (error) {
       throw new UsageError(`cannot listen on 127.0.0.1${port !== undefined ? `:${port}` : ""}: ${(error as Error).message}`);
     }
-    const warning = index.status.warning ? ` (${index.status.warning})` : "";
+    // How the trace ended, one line as every reading command says it (core/trace-ending.ts); the page says it too.
+    const { status } = index;
+    const ending = endingNotice(this.file, { damage: status.error, closed: status.closed }, { count: index.recordCount, noun: "records", done: "read" });
+    if (ending.line) this.context.stderr.write(`scope: ${ending.line}\n`);
+    const warning = status.warning && !ending.line ? ` (${status.warning})` : "";
     const opened = this.open && openBrowser(server.url);
     this.context.stdout.write(`scope view: ${server.url}${opened ? " (opened in the browser)" : ""}${warning}\nCtrl-C stops it.\n`);
     await new Promise<void>((resolve) => {
