@@ -1,9 +1,10 @@
 /** `scope export`: read a trace, interpret it, and write it as Perfetto or OTLP. */
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { Writable } from "node:stream";
-import { interpret } from "../core/model";
+import { interpret, type TraceEvent } from "../core/model";
 import { Output } from "../core/output";
 import { loadTrace, type LoadedTrace } from "../dump/load";
+import { TraceStream } from "../dump/stream";
 import { OtlpSpanMaker, serializeSpans, type OtlpFormat, type OtlpOptions } from "./otlp";
 import { isUrl, sendOtlp } from "./otlp-send";
 import { writePerfetto } from "./perfetto";
@@ -17,6 +18,8 @@ export interface ExportOptions {
   otlp?: { target: string; format?: OtlpFormat; functions: boolean; serviceName?: string };
   stdout: Writable;
   stderr: Writable;
+  /** Records read at a time by --perfetto's walks (spec: small, so links cross reads). */
+  batchRecords?: number;
 }
 
 /** Spans per OTLP/HTTP request. */
@@ -46,11 +49,18 @@ const PRIVATE_MODE = 0o600;
 
 /** 0: done; 1: the endpoint refused or could not be reached; 2: the trace is damaged or unfinished (all valid events exported). */
 export async function exportTrace(options: ExportOptions): Promise<number> {
-  const trace = loadTrace(options.path);
-  const events = interpret(trace.records, trace.strings);
   const err = new Output(options.stderr);
-  let status = 0;
+  let trace: Pick<LoadedTrace, "end" | "error">;
+  let eventCount: number;
   if (options.perfetto !== undefined) {
+    // In bounded memory: the events are walked (src/dump/stream.ts), never held
+    // ("scope export --perfetto in bounded memory", BENCHMARKS.md).
+    const stream = new TraceStream(options.path, options.batchRecords);
+    stream.link(undefined);
+    trace = stream.trace;
+    eventCount = stream.trace.events;
+    let walks = 0;
+    const events = { walk: () => stream.events(++walks < 3), sources: stream.trace.sources };
     const fd = openSync(options.perfetto, "w", PRIVATE_MODE);
     try {
       const counts = writePerfetto(events, (chunk) => {
@@ -60,7 +70,27 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
     } finally {
       closeSync(fd);
     }
-  } else if (options.otlp) {
+  } else {
+    const loaded = loadTrace(options.path);
+    trace = loaded;
+    const events = interpret(loaded.records, loaded.strings);
+    eventCount = events.length;
+    if ((await exportOtlp(options, loaded, events, err)) !== 0) return 1;
+  }
+  if (trace.error) {
+    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${eventCount} events before it were exported\n`);
+    return 2;
+  }
+  if (!trace.end) {
+    err.writeNow(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were exported\n`);
+    return 2;
+  }
+  return 0;
+}
+
+/** --otlp (to a file or an endpoint): the whole trace's spans. 0, or 1 when the endpoint refused or could not be reached. */
+async function exportOtlp(options: ExportOptions, trace: LoadedTrace, events: TraceEvent[], err: Output): Promise<number> {
+  if (options.otlp) {
     const { target, functions, serviceName } = options.otlp;
     const format = formatOf(target, options.otlp.format);
     const spans = new OtlpSpanMaker(otlpOptionsOf(trace, functions, serviceName)).spans(events);
@@ -95,12 +125,5 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
       err.writeNow(`scope: ${target}: ${spans.length} spans (OTLP ${format})\n`);
     }
   }
-  if (trace.error) {
-    err.writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the ${events.length} events before it were exported\n`);
-    status = 2;
-  } else if (!trace.end) {
-    err.writeNow(`scope: ${options.path}: trace was not closed (the collector stopped early); all recorded events were exported\n`);
-    status = 2;
-  }
-  return status;
+  return 0;
 }

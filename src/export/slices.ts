@@ -61,6 +61,27 @@ export interface TraceShape {
   links: Link[];
 }
 
+/** Where a request's, query's or pool wait's end is (the model's endIndex; a query's first link): an index later than its own. */
+export function endIndexOf(event: TraceEvent): number | undefined {
+  if (event.kind === "db_query" || event.kind === "db_pool_wait") return event.linkedTo.length ? event.linkedTo[0] : undefined;
+  return typeof event.fields.endIndex === "number" ? event.fields.endIndex : undefined;
+}
+
+/**
+ * The slice of a request, query or pool wait, given its end (null: none recorded; `end`
+ * may be null with `finished` true where only its time is kept, as the streamed Perfetto
+ * export does) and where it ends (its end's time, or its thread's last).
+ */
+export function spanSlice(event: TraceEvent, end: TraceEvent | null, endNs: bigint, finished = end !== null): Slice {
+  const f = event.fields;
+  const { pid, tid } = event;
+  const startNs = event.timestampNs;
+  if (event.kind === "db_query" || event.kind === "db_pool_wait") return { kind: event.kind === "db_query" ? "query" : "pool_wait", pid, tid, startNs, endNs, finished, name: queryName(event), start: event, end, failed: f.failed === true };
+  const status = typeof f.status === "number" ? f.status : 0;
+  const failed = (event.kind === "http_server_request" ? status >= 500 : status >= 400) || typeof f.errorCode === "string" || (finished && f.end !== "finished");
+  return { kind: event.kind === "http_server_request" ? "server" : "client", pid, tid, startNs, endNs, finished, name: requestName(event), start: event, end, failed };
+}
+
 const threadKey = (event: { pid: number; tid: number }) => `${event.pid}/${event.tid}`;
 
 export function threadName(tid: number): string {
@@ -82,16 +103,27 @@ export function queryName(event: TraceEvent): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text || "query";
 }
 
-export function shapeOf(events: TraceEvent[]): TraceShape {
-  const hosts = new Map(mergedSources(events).map((source) => [source.source, source.host]));
-  const threads = new Map<string, ThreadInfo>();
-  const processes = new Map<number, ProcessInfo>();
-  for (const event of events) {
+/**
+ * The threads (in order of their first event, with their first and last times) and processes
+ * (with their command line) the events show: shapeOf's, and the streamed Perfetto export's
+ * first walk (src/export/perfetto.ts). `sources`: the trace_source events (a merged trace's hosts).
+ */
+export class ThreadsAndProcesses {
+  readonly threads = new Map<string, ThreadInfo>();
+  readonly processes = new Map<number, ProcessInfo>();
+  private readonly hosts: Map<number, string>;
+
+  constructor(sources: TraceEvent[]) {
+    this.hosts = new Map(mergedSources(sources).map((source) => [source.source, source.host]));
+  }
+
+  add(event: TraceEvent): void {
+    const { threads, processes } = this;
     const key = threadKey(event);
     let thread = threads.get(key);
     if (!thread) threads.set(key, (thread = { pid: event.pid, tid: event.tid, name: threadName(event.tid), firstNs: event.timestampNs, lastNs: event.timestampNs }));
     thread.lastNs = event.timestampNs;
-    if (!processes.has(event.pid)) processes.set(event.pid, { pid: event.pid, host: hosts.get(sourceOfPid(event.pid)) ?? null, hostPid: hostPid(event.pid), argv: null, runtime: null, parentPid: null });
+    if (!processes.has(event.pid)) processes.set(event.pid, { pid: event.pid, host: this.hosts.get(sourceOfPid(event.pid)) ?? null, hostPid: hostPid(event.pid), argv: null, runtime: null, parentPid: null });
     if (event.kind === "trace_start" && event.fields.mainThread === true) {
       const process = processes.get(event.pid)!;
       process.argv = typeof event.fields.argv === "string" ? event.fields.argv : null;
@@ -99,15 +131,36 @@ export function shapeOf(events: TraceEvent[]): TraceShape {
       process.parentPid = typeof event.fields.parentPid === "number" ? event.fields.parentPid : null;
     }
   }
-  const lastOf = (event: TraceEvent) => threads.get(threadKey(event))!.lastNs;
 
-  // A call ends at its settle (async: the whole call) or else its return or throw.
+  /** The time of the thread's last event (a slice that never ended ends there). */
+  lastNs(event: { pid: number; tid: number }): bigint {
+    return this.threads.get(threadKey(event))!.lastNs;
+  }
+}
+
+export const callEndKinds = new Set(["function_return", "function_throw", "function_settle"]);
+
+/** A call ends at its settle (async: the whole call) or else its return or throw: whether `end` is its end over `known`. */
+export function endsCallOver(end: TraceEvent, known: { kind: string } | undefined): boolean {
+  return !known || end.kind === "function_settle" || known.kind !== "function_settle";
+}
+
+/** A call's end that failed: it threw or its promise rejected. */
+export function callFailed(end: TraceEvent | null): boolean {
+  return end !== null && (end.kind === "function_throw" || end.fields.rejected === true);
+}
+
+export function shapeOf(events: TraceEvent[]): TraceShape {
+  const names = new ThreadsAndProcesses(events);
+  for (const event of events) names.add(event);
+  const { threads, processes } = names;
+  const lastOf = (event: TraceEvent) => names.lastNs(event);
+
   const callEnds = new Map<string, TraceEvent>();
   for (const event of events) {
-    if (event.kind !== "function_return" && event.kind !== "function_throw" && event.kind !== "function_settle") continue;
+    if (!callEndKinds.has(event.kind)) continue;
     const key = `${threadKey(event)}/${event.fields.call}`;
-    const known = callEnds.get(key);
-    if (!known || event.kind === "function_settle" || known.kind !== "function_settle") callEnds.set(key, event);
+    if (endsCallOver(event, callEnds.get(key))) callEnds.set(key, event);
   }
   const byIndex = (index: unknown) => (typeof index === "number" ? events[index] : undefined);
   const slices: Slice[] = [];
@@ -116,22 +169,15 @@ export function shapeOf(events: TraceEvent[]): TraceShape {
     switch (event.kind) {
       case "function_call": {
         const end = callEnds.get(`${threadKey(event)}/${f.call}`) ?? null;
-        const failed = end !== null && (end.kind === "function_throw" || end.fields.rejected === true);
-        slices.push({ kind: "call", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.timestampNs : lastOf(event), finished: end !== null, name: String(f.function), start: event, end, failed });
+        slices.push({ kind: "call", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.timestampNs : lastOf(event), finished: end !== null, name: String(f.function), start: event, end, failed: callFailed(end) });
         break;
       }
       case "http_server_request":
-      case "http_client_request": {
-        const end = byIndex(f.endIndex) ?? null;
-        const status = typeof f.status === "number" ? f.status : 0;
-        const failed = (event.kind === "http_server_request" ? status >= 500 : status >= 400) || typeof f.errorCode === "string" || (end !== null && f.end !== "finished");
-        slices.push({ kind: event.kind === "http_server_request" ? "server" : "client", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.timestampNs : lastOf(event), finished: end !== null, name: requestName(event), start: event, end, failed });
-        break;
-      }
+      case "http_client_request":
       case "db_query":
       case "db_pool_wait": {
-        const end = event.linkedTo.length ? (events[event.linkedTo[0]!] ?? null) : null;
-        slices.push({ kind: event.kind === "db_query" ? "query" : "pool_wait", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.timestampNs : lastOf(event), finished: end !== null, name: queryName(event), start: event, end, failed: f.failed === true });
+        const end = byIndex(endIndexOf(event)) ?? null;
+        slices.push(spanSlice(event, end, end ? end.timestampNs : lastOf(event)));
         break;
       }
     }
