@@ -17,6 +17,7 @@ import { computeStats } from "../src/dump/stats";
 import { dumpTrace } from "../src/dump/dump";
 import { eventToJson } from "../src/dump/json";
 import { formatEventLine, nestByRequest } from "../src/dump/text";
+import { toChromeTrace } from "../src/dump/chrome";
 import { encodeRecords, repoRoot, runCli } from "./harness";
 import { scratchDirs } from "./scratch";
 
@@ -92,7 +93,7 @@ function wholeTraceLines(file: string, format: "text" | "json", filter: EventFil
   return head + nestByRequest(events).map(({ event, depth }) => `${formatEventLine(event, trace.startNs, all, new Chalk({ level: 0 }), depth)}\n`).join("");
 }
 
-async function streamed(file: string, format: "text" | "json", filter: EventFilter, batchRecords: number): Promise<string> {
+async function streamed(file: string, format: "text" | "json" | "chrome", filter: EventFilter, batchRecords: number): Promise<string> {
   const chunks: Buffer[] = [];
   const sink = () => new Writable({ write: (chunk, _encoding, done) => (chunks.push(Buffer.from(chunk)), done()) });
   const status = await dumpTrace({ path: file, format, filter, stdout: sink(), stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords });
@@ -116,3 +117,27 @@ test("text and --json of a real trace (requests, a worker's messages, async call
     }
   }
 }, 120_000);
+
+test("--chrome of real traces (requests, queries, a worker's messages, async callbacks, calls with and without returns): the whole trace's document, read a record at a time", async () => {
+  const traces = [
+    await traceOf("request.bin", ["--async", "--functions"], ["node", join(repoRoot, "spec/fixtures/async-request.cjs")]),
+    await traceOf("app.bin", ["--functions", "--include", "app.cjs"], ["node", "app.cjs", "3"], join(repoRoot, "spec/fixtures/export")),
+    await traceOf("calls.bin", ["--level", "calls"], ["node", join(repoRoot, "spec/fixtures/tree-fixture.cjs")]),
+  ];
+  for (const file of traces) {
+    const trace = loadTrace(file);
+    const all = interpret(trace.records, trace.strings);
+    for (const filter of [{}, { kinds: ["http"] }, { tids: [0], sinceNs: 1_000_000n }] as EventFilter[]) {
+      // As the dump wrote it before it streamed: every event interpreted, filtered, then one JSON.stringify.
+      const expected = `${JSON.stringify(toChromeTrace(all.filter((event) => matches(filter, event, trace.startNs)), trace.startNs))}\n`;
+      for (const batchRecords of [1, 3, 4096]) expect(await streamed(file, "chrome", filter, batchRecords)).toBe(expected);
+    }
+  }
+}, 120_000);
+
+async function traceOf(name: string, args: string[], program: string[], cwd = repoRoot): Promise<string> {
+  const out = join(tmp(), name);
+  const run = await runCli(["run", "-o", out, ...args, ...program], { cwd });
+  expect(run.exitCode, run.stderr).toBe(0);
+  return out;
+}

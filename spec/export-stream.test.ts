@@ -2,7 +2,8 @@
  * `scope export --perfetto` walks the trace without holding its events ("scope export
  * --perfetto in bounded memory", BENCHMARKS.md): the same bytes as writePerfetto over the
  * whole trace's events (interpret's array), also when every link crosses a read (one record
- * at a time); and its packets are written while the last walk reads, not after it.
+ * at a time); and its packets are written while the last walk reads, not after it. The same
+ * for `scope dump --chrome`'s document ("scope dump --chrome in bounded memory").
  */
 import { expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -12,6 +13,7 @@ import { interpret, type TraceEvent } from "../src/core/model";
 import { loadTrace } from "../src/dump/load";
 import { TraceStream } from "../src/dump/stream";
 import { exportTrace } from "../src/export/export";
+import { chromeEvents, toChromeTrace } from "../src/dump/chrome";
 import { writePerfetto } from "../src/export/perfetto";
 import { writeRuntimeTrace } from "./export-harness";
 import { repoRoot, runCli } from "./harness";
@@ -126,4 +128,31 @@ if (isMainThread) {
   const half = readAtChunk[Math.floor(readAtChunk.length / 2)]!;
   expect(half).toBeLessThan(total * 0.75);
   expect(readAtChunk.filter((at) => at < total).length).toBeGreaterThanOrEqual(readAtChunk.length - 1);
+
+  // scope dump --chrome the same way: its document's events come as the walks read (the events'
+  // part in the second walk, the calls' in the last), the same as over the whole trace's array.
+  const again = new TraceStream(file);
+  again.link(undefined);
+  walks = 0;
+  const walk = function* (): Generator<TraceEvent> {
+    walks++;
+    read = 0;
+    for (const event of again.events(true)) {
+      read++;
+      yield event;
+    }
+  };
+  const seen: [number, number][] = [];
+  const document: string[] = [];
+  for (const event of chromeEvents(walk, stream.trace.startNs)) {
+    seen.push([walks, read]);
+    document.push(JSON.stringify(event));
+  }
+  const trace = loadTrace(file);
+  expect(document).toEqual(toChromeTrace(interpret(trace.records, trace.strings), trace.startNs).traceEvents.map((event) => JSON.stringify(event)));
+  expect(seen[0]![0]).toBe(2);
+  expect(seen[0]![1]).toBeLessThan(total / 10);
+  const calls = seen.filter(([at]) => at === walks);
+  expect(calls.length).toBeGreaterThan(50_000);
+  expect(calls[Math.floor(calls.length / 2)]![1]).toBeLessThan(total * 0.75);
 }, 120_000);

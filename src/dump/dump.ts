@@ -4,7 +4,7 @@ import type { Writable } from "node:stream";
 import { interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { loadTrace } from "./load";
-import { toChromeTrace } from "./chrome";
+import { chromeEvents } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
 import { scanTrace, TraceStream } from "./stream";
@@ -35,39 +35,54 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
   if (options.format === "stats" && options.why === undefined) return dumpStats(options);
   if ((options.format === "text" || options.format === "json") && options.why === undefined) return dumpStreamed(options, color);
-  if (options.why !== undefined) {
-    // The event number is checked by a scan (it holds no events) before the whole trace is loaded for the chain.
-    const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
-    if (problem !== undefined) {
-      new Output(options.stderr).writeNow(`scope: ${problem}\n`);
-      return 1;
-    }
+  if (options.why === undefined) return dumpChrome(options);
+  // --why: the event number is checked by a scan (it holds no events) before the whole trace is loaded for the chain.
+  const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
+  if (problem !== undefined) {
+    new Output(options.stderr).writeNow(`scope: ${problem}\n`);
+    return 1;
   }
   const trace = loadTrace(options.path);
   const all = interpret(trace.records, trace.strings);
   const startNs = trace.startNs;
   const out = new Output(options.stdout);
-  if (options.why !== undefined) {
-    for (const text of whyLines(all, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
-    await out.flush();
-    if (out.closed) return CLOSED_PIPE_STATUS;
-    // A damaged trace: the chain is over the events before the damage; said as the dump says it.
-    if (trace.error) {
-      new Output(options.stderr).writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the chain is over the ${all.length} events before it\n`);
-      return 2;
-    }
-    return 0;
+  for (const text of whyLines(all, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
+  await out.flush();
+  if (out.closed) return CLOSED_PIPE_STATUS;
+  // A damaged trace: the chain is over the events before the damage; said as the dump says it.
+  if (trace.error) {
+    new Output(options.stderr).writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the chain is over the ${all.length} events before it\n`);
+    return 2;
   }
-  // --chrome: one JSON document, of the whole trace's events.
-  out.add(JSON.stringify(toChromeTrace(all.filter((event) => matches(options.filter, event, startNs)), startNs)));
-  out.add("\n");
-  return finish(options, out, trace, all.length);
+  return 0;
+}
+
+/**
+ * --chrome: one JSON document, written as its parts are made: each part a walk over the
+ * streamed events (chrome.ts chromeEvents), none held ("scope dump --chrome in bounded memory").
+ */
+async function dumpChrome(options: DumpOptions): Promise<number> {
+  const stream = new TraceStream(options.path, options.batchRecords);
+  const { startNs } = stream.trace;
+  stream.link(undefined);
+  const out = new Output(options.stdout);
+  const shown = function* () {
+    for (const event of stream.events(true)) if (matches(options.filter, event, startNs)) yield event;
+  };
+  out.add('{"traceEvents":[');
+  let first = true;
+  for (const event of chromeEvents(shown, startNs)) {
+    out.add(first ? JSON.stringify(event) : `,${JSON.stringify(event)}`);
+    first = false;
+    if (out.full && !(await out.flush())) break;
+  }
+  out.add('],"displayTimeUnit":"ns"}\n');
+  return finish(options, out, stream.trace, stream.trace.events);
 }
 
 /**
  * Text and --json in bounded memory (stream.ts): the same lines as over the whole trace.
- * --chrome and --why still load the whole trace (one JSON document; a chain of causes
- * that may lead anywhere back).
+ * --why still loads the whole trace (a chain of causes that may lead anywhere back).
  */
 async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise<number> {
   const stream = new TraceStream(options.path, options.batchRecords);

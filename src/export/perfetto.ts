@@ -20,7 +20,7 @@ import protobuf from "protobufjs";
 import type { TraceEvent, FieldValue } from "../core/model";
 import perfettoProto from "./perfetto.proto" with { type: "text" };
 import { laneName, LanePlacer, drawingOrder, type Placement } from "./lanes";
-import { callEndKinds, callFailed, endIndexOf, endsCallOver, spanSlice, ThreadsAndProcesses, type Slice, type TraceShape } from "./slices";
+import { callEndKinds, CallEnds, endIndexOf, spanSlice, ThreadsAndProcesses, type Slice, type TraceShape } from "./slices";
 import { counterSamples, runtimeSlice, runtimeSliceKinds } from "./runtime-kinds";
 
 const SEQUENCE_ID = 1;
@@ -121,24 +121,15 @@ interface Drawn {
   extra: Record<string, FieldValue> | null;
 }
 
-interface CallEnd {
-  kind: string;
-  ns: bigint;
-  failed: boolean;
-  extra: Record<string, FieldValue>;
-}
-
-const threadKey = (event: { pid: number; tid: number }) => `${event.pid}/${event.tid}`;
-
 /**
  * The first walk: what a packet needs before the events that say it are read. Each call's
  * end (its time and how it ended, not the event), each request's and query's end time, the
  * threads' last times, processes' command lines, and the flows leaving each event (a send's
  * receives, a client request's server requests). Bounded by the calls, requests and messages.
  */
-class Ahead {
+export class Ahead {
   readonly names: ThreadsAndProcesses;
-  private readonly callEnds = new Map<string, Map<FieldValue | undefined, CallEnd>>();
+  private readonly callEnds = new CallEnds(callEndExtra);
   private readonly endNs = new Map<number, bigint>();
   private readonly flowsOut = new Map<number, number[]>();
   /** Server requests whose peer is a client request (a flow ends at them). */
@@ -160,12 +151,8 @@ class Ahead {
         this.endNs.set(start, event.timestampNs);
       }
       const f = event.fields;
-      if (callEndKinds.has(event.kind)) {
-        const thread = threadKey(event);
-        let ends = this.callEnds.get(thread);
-        if (!ends) this.callEnds.set(thread, (ends = new Map()));
-        if (endsCallOver(event, ends.get(f.call))) ends.set(f.call, { kind: event.kind, ns: event.timestampNs, failed: callFailed(event), extra: callEndExtra(event) });
-      } else if (spanKinds.has(event.kind)) {
+      if (callEndKinds.has(event.kind)) this.callEnds.add(event);
+      else if (spanKinds.has(event.kind)) {
         const end = endIndexOf(event);
         if (end !== undefined) wanted.set(end, event.index);
         if (event.kind === "http_client_request") clients.add(event.index);
@@ -192,9 +179,9 @@ class Ahead {
   /** The slice `event` starts, as shapeOf (and runtimeSlices) make it, with what its begin adds; undefined: it starts none. */
   drawn(event: TraceEvent): Drawn | undefined {
     if (event.kind === "function_call") {
-      const end = this.callEnds.get(threadKey(event))?.get(event.fields.call);
+      const end = this.callEnds.of(event);
       const slice: Slice = { kind: "call", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.ns : this.names.lastNs(event), finished: end !== undefined, name: String(event.fields.function), start: event, end: null, failed: end?.failed ?? false };
-      return { slice, extra: end ? end.extra : { unfinished: true } };
+      return { slice, extra: end ? end.kept : { unfinished: true } };
     }
     if (spanKinds.has(event.kind)) {
       const endNs = this.endNs.get(event.index);

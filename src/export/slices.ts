@@ -6,7 +6,7 @@
  * connection addresses and order, then by traceparent). Perfetto
  * (perfetto.ts), OTLP (otlp.ts) and Chrome JSON (src/dump/chrome.ts) read these.
  */
-import { hostPid, mergedSources, sourceOfPid, type TraceEvent } from "../core/model";
+import { hostPid, mergedSources, sourceOfPid, type FieldValue, type TraceEvent } from "../core/model";
 
 export type SliceKind = "call" | "server" | "client" | "query" | "pool_wait" | "gc" | "long_task";
 
@@ -140,14 +140,41 @@ export class ThreadsAndProcesses {
 
 export const callEndKinds = new Set(["function_return", "function_throw", "function_settle"]);
 
-/** A call ends at its settle (async: the whole call) or else its return or throw: whether `end` is its end over `known`. */
-export function endsCallOver(end: TraceEvent, known: { kind: string } | undefined): boolean {
-  return !known || end.kind === "function_settle" || known.kind !== "function_settle";
+/** A call's end as CallEnds keeps it: its kind and time, whether it failed, and what the reader keeps of it. */
+export interface CallEnd<T> {
+  kind: string;
+  ns: bigint;
+  /** It threw or its promise rejected. */
+  failed: boolean;
+  kept: T;
 }
 
-/** A call's end that failed: it threw or its promise rejected. */
-export function callFailed(end: TraceEvent | null): boolean {
-  return end !== null && (end.kind === "function_throw" || end.fields.rejected === true);
+/**
+ * Each call's end by thread and call id: its settle (async: the whole call), else its return
+ * or throw, the last of each. `keep`: what is kept of the end event (shapeOf: the event; the
+ * streamed exports: only what they draw of it, so that a trace's millions of calls do not
+ * keep their ends' events).
+ */
+export class CallEnds<T> {
+  private readonly ends = new Map<string, Map<FieldValue | undefined, CallEnd<T>>>();
+
+  constructor(private readonly keep: (end: TraceEvent) => T) {}
+
+  add(event: TraceEvent): void {
+    if (!callEndKinds.has(event.kind)) return;
+    const thread = threadKey(event);
+    let ends = this.ends.get(thread);
+    if (!ends) this.ends.set(thread, (ends = new Map()));
+    const known = ends.get(event.fields.call);
+    if (!known || event.kind === "function_settle" || known.kind !== "function_settle") {
+      ends.set(event.fields.call, { kind: event.kind, ns: event.timestampNs, failed: event.kind === "function_throw" || event.fields.rejected === true, kept: this.keep(event) });
+    }
+  }
+
+  /** The end of `call` (a function_call), if the trace has one. */
+  of(call: TraceEvent): CallEnd<T> | undefined {
+    return this.ends.get(threadKey(call))?.get(call.fields.call);
+  }
 }
 
 export function shapeOf(events: TraceEvent[]): TraceShape {
@@ -156,20 +183,16 @@ export function shapeOf(events: TraceEvent[]): TraceShape {
   const { threads, processes } = names;
   const lastOf = (event: TraceEvent) => names.lastNs(event);
 
-  const callEnds = new Map<string, TraceEvent>();
-  for (const event of events) {
-    if (!callEndKinds.has(event.kind)) continue;
-    const key = `${threadKey(event)}/${event.fields.call}`;
-    if (endsCallOver(event, callEnds.get(key))) callEnds.set(key, event);
-  }
+  const callEnds = new CallEnds((end) => end);
+  for (const event of events) callEnds.add(event);
   const byIndex = (index: unknown) => (typeof index === "number" ? events[index] : undefined);
   const slices: Slice[] = [];
   for (const event of events) {
     const f = event.fields;
     switch (event.kind) {
       case "function_call": {
-        const end = callEnds.get(`${threadKey(event)}/${f.call}`) ?? null;
-        slices.push({ kind: "call", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.timestampNs : lastOf(event), finished: end !== null, name: String(f.function), start: event, end, failed: callFailed(end) });
+        const end = callEnds.of(event);
+        slices.push({ kind: "call", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.ns : lastOf(event), finished: end !== undefined, name: String(f.function), start: event, end: end?.kept ?? null, failed: end?.failed ?? false });
         break;
       }
       case "http_server_request":
