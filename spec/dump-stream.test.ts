@@ -18,6 +18,9 @@ import { dumpTrace } from "../src/dump/dump";
 import { eventToJson } from "../src/dump/json";
 import { formatEventLine, nestByRequest } from "../src/dump/text";
 import { toChromeTrace } from "../src/dump/chrome";
+import { TraceStream } from "../src/dump/stream";
+import { whyLines } from "../src/dump/why";
+import { whyChain } from "../src/core/why";
 import { encodeRecords, repoRoot, runCli } from "./harness";
 import { scratchDirs } from "./scratch";
 
@@ -141,3 +144,33 @@ async function traceOf(name: string, args: string[], program: string[], cwd = re
   expect(run.exitCode, run.stderr).toBe(0);
   return out;
 }
+
+test("--why of every event of real traces (--async: callbacks, promises, requests, messages): the whole trace's chain, from walks that keep only the chain", async () => {
+  const traces = [
+    await traceOf("async.bin", ["--async", "--functions"], ["node", join(repoRoot, "spec/fixtures/async-request.cjs")]),
+    await traceOf("promises.bin", ["--async=promises"], ["node", join(repoRoot, "spec/fixtures/async-chain.cjs")]),
+  ];
+  const color = new Chalk({ level: 0 });
+  for (const file of traces) {
+    const trace = loadTrace(file);
+    const all = interpret(trace.records, trace.strings);
+    const stream = new TraceStream(file, 3);
+    stream.link(undefined);
+    const walks = { walk: () => stream.events(true), count: stream.trace.events };
+    expect(walks.count).toBe(all.length);
+    for (let index = 0; index < all.length; index++) {
+      const chain = whyChain(walks, index);
+      expect(chain.map((step) => [step.relation, eventToJson(step.event, trace.startNs)])).toEqual(whyChain(all, index).map((step) => [step.relation, eventToJson(step.event, trace.startNs)]));
+    }
+    // scope dump --why itself, a record at a time: the lines over the whole trace.
+    for (const index of [0, Math.floor(all.length / 2), all.length - 1]) {
+      for (const format of ["text", "json"] as const) {
+        const expected = whyLines(all, all, index, trace.startNs, color, format === "json").map((line) => `${line}\n`).join("");
+        const chunks: Buffer[] = [];
+        const status = await dumpTrace({ path: file, format, filter: {}, why: String(index), stdout: new Writable({ write: (chunk, _e, done) => (chunks.push(Buffer.from(chunk)), done()) }), stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords: 1 });
+        expect(status).toBe(0);
+        expect(Buffer.concat(chunks).toString()).toBe(expected);
+      }
+    }
+  }
+}, 120_000);

@@ -1,9 +1,8 @@
 /** `scope dump`: read a trace, interpret it, filter, and write it in the chosen format. */
 import chalk, { Chalk, type ChalkInstance } from "chalk";
 import type { Writable } from "node:stream";
-import { interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
+import { mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
-import { loadTrace } from "./load";
 import { chromeEvents } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
@@ -42,16 +41,18 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
     new Output(options.stderr).writeNow(`scope: ${problem}\n`);
     return 1;
   }
-  const trace = loadTrace(options.path);
-  const all = interpret(trace.records, trace.strings);
-  const startNs = trace.startNs;
+  // The chain over the streamed events: their causes in two walks, then a walk for the chain's own
+  // (core/why.ts whyChain; "scope dump --why in bounded memory", BENCHMARKS.md).
+  const stream = new TraceStream(options.path, options.batchRecords);
+  stream.link(undefined);
+  const { startNs, events: count } = stream.trace;
   const out = new Output(options.stdout);
-  for (const text of whyLines(all, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
+  for (const text of whyLines({ walk: () => stream.events(true), count }, stream.at, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
   await out.flush();
   if (out.closed) return CLOSED_PIPE_STATUS;
   // A damaged trace: the chain is over the events before the damage; said as the dump says it.
-  if (trace.error) {
-    new Output(options.stderr).writeNow(`scope: ${options.path}: ${trace.error.reason} at byte ${trace.error.offset}; the chain is over the ${all.length} events before it\n`);
+  if (stream.trace.error) {
+    new Output(options.stderr).writeNow(`scope: ${options.path}: ${stream.trace.error.reason} at byte ${stream.trace.error.offset}; the chain is over the ${count} events before it\n`);
     return 2;
   }
   return 0;
