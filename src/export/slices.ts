@@ -153,27 +153,80 @@ export interface CallEnd<T> {
  * Each call's end by thread and call id: its settle (async: the whole call), else its return
  * or throw, the last of each. `keep`: what is kept of the end event (shapeOf: the event; the
  * streamed exports: only what they draw of it, so that a trace's millions of calls do not
- * keep their ends' events).
+ * keep their ends' events). Call ids count up from 1 per thread: an id below twice the
+ * thread's count so far is a slot of typed arrays (its time, kind and failure: 9 bytes and the
+ * kept value's reference), any other one goes in a Map ("scope export --perfetto in bounded memory").
  */
 export class CallEnds<T> {
-  private readonly ends = new Map<string, Map<FieldValue | undefined, CallEnd<T>>>();
+  private readonly threads = new Map<string, ThreadCallEnds<T>>();
 
   constructor(private readonly keep: (end: TraceEvent) => T) {}
 
   add(event: TraceEvent): void {
     if (!callEndKinds.has(event.kind)) return;
-    const thread = threadKey(event);
-    let ends = this.ends.get(thread);
-    if (!ends) this.ends.set(thread, (ends = new Map()));
-    const known = ends.get(event.fields.call);
-    if (!known || event.kind === "function_settle" || known.kind !== "function_settle") {
-      ends.set(event.fields.call, { kind: event.kind, ns: event.timestampNs, failed: event.kind === "function_throw" || event.fields.rejected === true, kept: this.keep(event) });
-    }
+    const key = threadKey(event);
+    let thread = this.threads.get(key);
+    if (!thread) this.threads.set(key, (thread = new ThreadCallEnds<T>()));
+    const call = event.fields.call;
+    const known = thread.kind(call);
+    if (known === undefined || event.kind === "function_settle" || known !== "function_settle") thread.set(call, event.kind, event.timestampNs, event.kind === "function_throw" || event.fields.rejected === true, this.keep(event));
   }
 
   /** The end of `call` (a function_call), if the trace has one. */
   of(call: TraceEvent): CallEnd<T> | undefined {
-    return this.ends.get(threadKey(call))?.get(call.fields.call);
+    return this.threads.get(threadKey(call))?.get(call.fields.call);
+  }
+}
+
+const endKindNames = ["", "function_return", "function_throw", "function_settle"];
+const FAILED = 4;
+
+class ThreadCallEnds<T> {
+  private ns = new BigUint64Array(0);
+  /** 0: no end; else the kind's place in endKindNames, | FAILED. */
+  private flags = new Uint8Array(0);
+  private kept: T[] = [];
+  private count = 0;
+  private readonly sparse = new Map<FieldValue | undefined, CallEnd<T>>();
+
+  private slot(call: FieldValue | undefined): number {
+    return typeof call === "number" && Number.isInteger(call) && call >= 0 && call < 2 * this.count + 1024 ? call : -1;
+  }
+
+  kind(call: FieldValue | undefined): string | undefined {
+    const slot = this.slot(call);
+    if (slot < 0) return this.sparse.get(call)?.kind;
+    const flags = slot < this.flags.length ? this.flags[slot]! : 0;
+    return flags ? endKindNames[flags & 3] : this.sparse.get(call)?.kind;
+  }
+
+  get(call: FieldValue | undefined): CallEnd<T> | undefined {
+    const slot = this.slot(call);
+    const flags = slot >= 0 && slot < this.flags.length ? this.flags[slot]! : 0;
+    if (!flags) return this.sparse.get(call);
+    return { kind: endKindNames[flags & 3]!, ns: this.ns[slot]!, failed: (flags & FAILED) !== 0, kept: this.kept[slot]! };
+  }
+
+  set(call: FieldValue | undefined, kind: string, ns: bigint, failed: boolean, kept: T): void {
+    const slot = this.slot(call);
+    this.count++;
+    // An id that was sparse stays sparse (one place per id); so does a time no slot holds.
+    if (slot < 0 || this.sparse.has(call) || ns < 0n || ns >= 1n << 64n) {
+      this.sparse.set(call, { kind, ns, failed, kept });
+      return;
+    }
+    if (slot >= this.flags.length) {
+      const size = Math.max(1024, 2 ** Math.ceil(Math.log2(slot + 1)));
+      const ns2 = new BigUint64Array(size);
+      ns2.set(this.ns);
+      this.ns = ns2;
+      const flags2 = new Uint8Array(size);
+      flags2.set(this.flags);
+      this.flags = flags2;
+    }
+    this.ns[slot] = ns;
+    this.flags[slot] = endKindNames.indexOf(kind) | (failed ? FAILED : 0);
+    this.kept[slot] = kept;
   }
 }
 
