@@ -1,9 +1,9 @@
 /**
  * `scope export --perfetto` walks the trace without holding its events ("scope export
- * --perfetto in bounded memory", BENCHMARKS.md): the same bytes as writePerfetto over the
- * whole trace's events (interpret's array), also when every link crosses a read (one record
- * at a time); and its packets are written while the last walk reads, not after it. The same
- * for `scope dump --chrome`'s document ("scope dump --chrome in bounded memory").
+ * --perfetto, dump --chrome and --why in bounded memory", BENCHMARKS.md): the same bytes as
+ * writePerfetto over the whole trace's events (interpret's array), also when every link
+ * crosses a read (one record at a time); and its packets are written while the last walk
+ * reads, not after it. The same for `scope dump --chrome`'s document.
  */
 import { expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";

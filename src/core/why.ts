@@ -54,8 +54,8 @@ interface Cause {
 
 /**
  * The causes of a trace's events, in two walks over them in index order, neither holding
- * events (scope dump --why of a streamed trace: "scope dump --why in bounded memory",
- * BENCHMARKS.md). The constructor's walk keeps the indexes the causes point to (threads'
+ * events (scope dump --why of a streamed trace: "scope export --perfetto, dump --chrome and
+ * --why in bounded memory", BENCHMARKS.md). The constructor's walk keeps the indexes the causes point to (threads'
  * starts, spawns, first resolves and runs, promise reactions' triggers); then causeOf is
  * given every event in index order, and keeps what the earlier ones say of the later (each
  * thread's last receive per callback run and last turn).

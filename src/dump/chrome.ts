@@ -37,8 +37,9 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint): { traceEve
 /**
  * The trace's Chrome events, in the document's order: the events (a slice each, flows,
  * counters, GC and long-task slices), requests, queries, calls, then the tracks' names. Each
- * part is a walk over the events ("scope dump --chrome in bounded memory", BENCHMARKS.md);
- * a first walk keeps what a part needs ahead (ChromeAhead). A part with nothing to draw is not walked.
+ * part is a walk over the events ("scope export --perfetto, dump --chrome and --why in
+ * bounded memory", BENCHMARKS.md); a first walk keeps what a part needs ahead (ChromeAhead).
+ * A part with nothing to draw is not walked.
  */
 export function* chromeEvents(events: ChromeWalk, startNs: bigint): Generator<ChromeEvent> {
   const walk = Array.isArray(events) ? () => events : events;

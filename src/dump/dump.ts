@@ -35,14 +35,15 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   if (options.format === "stats" && options.why === undefined) return dumpStats(options);
   if ((options.format === "text" || options.format === "json") && options.why === undefined) return dumpStreamed(options, color);
   if (options.why === undefined) return dumpChrome(options);
-  // --why: the event number is checked by a scan (it holds no events) before the whole trace is loaded for the chain.
+  // --why: the chain over the streamed events (core/why.ts whyChain: their causes in two walks,
+  // then a walk for the chain's own; "scope export --perfetto, dump --chrome and --why in
+  // bounded memory", BENCHMARKS.md). The event number is checked by a scan first (holding
+  // only the strings: an event past the end is said in 344 MB, not the stream's 788 MB).
   const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
   if (problem !== undefined) {
     new Output(options.stderr).writeNow(`scope: ${problem}\n`);
     return 1;
   }
-  // The chain over the streamed events: their causes in two walks, then a walk for the chain's own
-  // (core/why.ts whyChain; "scope dump --why in bounded memory", BENCHMARKS.md).
   const stream = new TraceStream(options.path, options.batchRecords);
   stream.link(undefined);
   const { startNs, events: count } = stream.trace;
@@ -60,7 +61,8 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
 
 /**
  * --chrome: one JSON document, written as its parts are made: each part a walk over the
- * streamed events (chrome.ts chromeEvents), none held ("scope dump --chrome in bounded memory").
+ * streamed events (chrome.ts chromeEvents), none held ("scope export --perfetto, dump
+ * --chrome and --why in bounded memory", BENCHMARKS.md).
  */
 async function dumpChrome(options: DumpOptions): Promise<number> {
   const stream = new TraceStream(options.path, options.batchRecords);

@@ -53,8 +53,8 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
   let trace: Pick<LoadedTrace, "end" | "error">;
   let eventCount: number;
   if (options.perfetto !== undefined) {
-    // In bounded memory: the events are walked (src/dump/stream.ts), never held
-    // ("scope export --perfetto in bounded memory", BENCHMARKS.md).
+    // In bounded memory: the events are walked (src/dump/stream.ts), never held ("scope
+    // export --perfetto, dump --chrome and --why in bounded memory", BENCHMARKS.md).
     const stream = new TraceStream(options.path, options.batchRecords);
     stream.link(undefined);
     trace = stream.trace;

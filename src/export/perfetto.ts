@@ -235,8 +235,8 @@ function walkByTime(events: Iterable<TraceEvent>, ahead: Ahead, onEvent: (event:
  * Writes the trace as Perfetto packets through `write` (chunks of about 64 KiB). Returns
  * what was written, for the command's summary line.
  *
- * In bounded memory ("scope export --perfetto in bounded memory", BENCHMARKS.md): three
- * walks over the events, none held. 1: what packets need ahead (Ahead). 2: every slice
+ * In bounded memory ("scope export --perfetto, dump --chrome and --why in bounded memory",
+ * BENCHMARKS.md): three walks over the events, none held. 1: what packets need ahead (Ahead). 2: every slice
  * placed on its lane (LanePlacer), for the tracks, whose descriptors come first. 3: the
  * packets in time order: at the end of each time, its slices placed again (the same lanes)
  * and begun on their tracks, the ends up to that time closed, and what waits (that time's
