@@ -8,7 +8,7 @@ import { Writable } from "node:stream";
 import { Chalk } from "chalk";
 import { join } from "node:path";
 import { EventKind } from "../src/core/layout";
-import { interpret } from "../src/core/model";
+import { collectorsOf, interpret } from "../src/core/model";
 import { monotonicNs } from "../src/core/ring";
 import { TraceWriter } from "../src/core/trace-file";
 import { matches, type EventFilter } from "../src/dump/filter";
@@ -17,6 +17,10 @@ import { computeStats } from "../src/dump/stats";
 import { dumpTrace } from "../src/dump/dump";
 import { eventToJson } from "../src/dump/json";
 import { formatEventLine, nestByRequest } from "../src/dump/text";
+import { toChromeTrace } from "../src/dump/chrome";
+import { TraceStream } from "../src/dump/stream";
+import { whyLines } from "../src/dump/why";
+import { whyChain } from "../src/core/why";
 import { encodeRecords, repoRoot, runCli } from "./harness";
 import { scratchDirs } from "./scratch";
 
@@ -92,7 +96,7 @@ function wholeTraceLines(file: string, format: "text" | "json", filter: EventFil
   return head + nestByRequest(events).map(({ event, depth }) => `${formatEventLine(event, trace.startNs, all, new Chalk({ level: 0 }), depth)}\n`).join("");
 }
 
-async function streamed(file: string, format: "text" | "json", filter: EventFilter, batchRecords: number): Promise<string> {
+async function streamed(file: string, format: "text" | "json" | "chrome", filter: EventFilter, batchRecords: number): Promise<string> {
   const chunks: Buffer[] = [];
   const sink = () => new Writable({ write: (chunk, _encoding, done) => (chunks.push(Buffer.from(chunk)), done()) });
   const status = await dumpTrace({ path: file, format, filter, stdout: sink(), stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords });
@@ -113,6 +117,60 @@ test("text and --json of a real trace (requests, a worker's messages, async call
     for (const format of ["text", "json"] as const) {
       const expected = wholeTraceLines(out, format, filter);
       for (const batchRecords of [1, 3, 4096]) expect(await streamed(out, format, filter, batchRecords)).toBe(expected);
+    }
+  }
+}, 120_000);
+
+test("--chrome of real traces (requests, queries, a worker's messages, async callbacks, calls with and without returns): the whole trace's document, read a record at a time", async () => {
+  const traces = [
+    await traceOf("request.bin", ["--async", "--functions"], ["node", join(repoRoot, "spec/fixtures/async-request.cjs")]),
+    await traceOf("app.bin", ["--functions", "--include", "app.cjs"], ["node", "app.cjs", "3"], join(repoRoot, "spec/fixtures/export")),
+    await traceOf("calls.bin", ["--level", "calls"], ["node", join(repoRoot, "spec/fixtures/tree-fixture.cjs")]),
+  ];
+  for (const file of traces) {
+    const trace = loadTrace(file);
+    const all = interpret(trace.records, trace.strings);
+    for (const filter of [{}, { kinds: ["http"] }, { tids: [0], sinceNs: 1_000_000n }] as EventFilter[]) {
+      // As the dump wrote it before it streamed: every event interpreted, filtered, then one JSON.stringify.
+      const expected = `${JSON.stringify(toChromeTrace(all.filter((event) => matches(filter, event, trace.startNs)), trace.startNs, collectorsOf(trace.header.collectorPid, all)))}\n`;
+      for (const batchRecords of [1, 3, 4096]) expect(await streamed(file, "chrome", filter, batchRecords)).toBe(expected);
+    }
+  }
+}, 120_000);
+
+async function traceOf(name: string, args: string[], program: string[], cwd = repoRoot): Promise<string> {
+  const out = join(tmp(), name);
+  const run = await runCli(["run", "-o", out, ...args, ...program], { cwd });
+  expect(run.exitCode, run.stderr).toBe(0);
+  return out;
+}
+
+test("--why of every event of real traces (--async: callbacks, promises, requests, messages): the whole trace's chain, from walks that keep only the chain", async () => {
+  const traces = [
+    await traceOf("async.bin", ["--async", "--functions"], ["node", join(repoRoot, "spec/fixtures/async-request.cjs")]),
+    await traceOf("promises.bin", ["--async=promises"], ["node", join(repoRoot, "spec/fixtures/async-chain.cjs")]),
+  ];
+  const color = new Chalk({ level: 0 });
+  for (const file of traces) {
+    const trace = loadTrace(file);
+    const all = interpret(trace.records, trace.strings);
+    const stream = new TraceStream(file, 3);
+    stream.link(undefined);
+    const walks = { walk: () => stream.events(true), count: stream.trace.events };
+    expect(walks.count).toBe(all.length);
+    for (let index = 0; index < all.length; index++) {
+      const chain = whyChain(walks, index);
+      expect(chain.map((step) => [step.relation, eventToJson(step.event, trace.startNs)])).toEqual(whyChain(all, index).map((step) => [step.relation, eventToJson(step.event, trace.startNs)]));
+    }
+    // scope dump --why itself, a record at a time: the lines over the whole trace.
+    for (const index of [0, Math.floor(all.length / 2), all.length - 1]) {
+      for (const format of ["text", "json"] as const) {
+        const expected = whyLines(all, all, index, trace.startNs, color, format === "json").map((line) => `${line}\n`).join("");
+        const chunks: Buffer[] = [];
+        const status = await dumpTrace({ path: file, format, filter: {}, why: String(index), stdout: new Writable({ write: (chunk, _e, done) => (chunks.push(Buffer.from(chunk)), done()) }), stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords: 1 });
+        expect(status).toBe(0);
+        expect(Buffer.concat(chunks).toString()).toBe(expected);
+      }
     }
   }
 }, 120_000);

@@ -46,100 +46,124 @@ export interface WhyStep {
   event: TraceEvent;
 }
 
-/** Indexes the chain walk needs, built once per trace. */
+/** An event's cause as Causes finds it: the relation and the cause's index. */
+interface Cause {
+  relation: Exclude<WhyRelation, "event">;
+  index: number;
+}
+
+/**
+ * The causes of a trace's events, in two walks over them in index order, neither holding
+ * events (scope dump --why of a streamed trace: "scope export --perfetto, dump --chrome and
+ * --why in bounded memory", BENCHMARKS.md). The constructor's walk keeps the indexes the causes point to (threads'
+ * starts, spawns, first resolves and runs, promise reactions' triggers); then causeOf is
+ * given every event in index order, and keeps what the earlier ones say of the later (each
+ * thread's last receive per callback run and last turn).
+ */
 class Causes {
-  private readonly inits = new Map<string, TraceEvent>();
-  private readonly resolves = new Map<string, TraceEvent>();
-  private readonly firstRuns = new Map<string, TraceEvent>();
-  private readonly starts = new Map<string, TraceEvent>();
-  private readonly threadSpawns = new Map<string, TraceEvent>();
-  private readonly processSpawns = new Map<number, TraceEvent>();
-  private readonly pidlessSpawns = new Map<number, TraceEvent[]>();
+  private readonly resolves = new Map<string, number>();
+  private readonly firstRuns = new Map<string, number>();
+  private readonly starts = new Map<string, number>();
+  private readonly threadSpawns = new Map<string, number>();
+  private readonly processSpawns = new Map<number, number>();
+  private readonly pidlessSpawns = new Map<number, number[]>();
+  /** Promise reactions' inits (by index): the promise waited on (`trigger`) when it is not the one the reaction was created in. */
+  private readonly triggers = new Map<number, number>();
   /** Threads whose runtime has no async hooks (Bun): only wrapped timers have before/after. */
   private readonly wrapperOnly = new Set<string>();
+  /** Per thread: the last receive written in each callback run (by the run's index). */
+  private readonly runReceives = new Map<string, Map<number, number>>();
+  /** Per thread: its last receive when no wrapped callback ran or ended since (-1: one did). */
+  private readonly turns = new Map<string, number>();
 
-  constructor(private readonly events: TraceEvent[]) {
+  constructor(events: Iterable<TraceEvent>, private readonly count: number) {
     for (const event of events) {
       const thread = `${event.pid}/${event.tid}`;
       const f = event.fields;
       if (event.kind === "async_tracking" && f.recorded === "timers") this.wrapperOnly.add(thread);
-      if (event.kind === "async_init") this.inits.set(`${thread}/${f.asyncId}`, event);
-      else if (event.kind === "async_before" && !this.firstRuns.has(`${thread}/${f.asyncId}`)) this.firstRuns.set(`${thread}/${f.asyncId}`, event);
-      else if (event.kind === "async_resolve" && !this.resolves.has(`${thread}/${f.asyncId}`)) this.resolves.set(`${thread}/${f.asyncId}`, event);
-      else if (event.kind === "trace_start" && !this.starts.has(thread)) this.starts.set(thread, event);
-      else if (event.kind === "thread_spawn") this.threadSpawns.set(`${event.pid}/${f.threadId}`, event);
+      if (f.type === "PROMISE" && typeof f.trigger === "number" && f.trigger !== f.createdIn) this.triggers.set(event.index, f.trigger);
+      if (event.kind === "async_before" && !this.firstRuns.has(`${thread}/${f.asyncId}`)) this.firstRuns.set(`${thread}/${f.asyncId}`, event.index);
+      else if (event.kind === "async_resolve" && !this.resolves.has(`${thread}/${f.asyncId}`)) this.resolves.set(`${thread}/${f.asyncId}`, event.index);
+      else if (event.kind === "trace_start" && !this.starts.has(thread)) this.starts.set(thread, event.index);
+      else if (event.kind === "thread_spawn") this.threadSpawns.set(`${event.pid}/${f.threadId}`, event.index);
       else if (event.kind === "process_spawn" && typeof f.childPid === "number") {
-        if (f.childPid !== 0) this.processSpawns.set(f.childPid, event);
+        if (f.childPid !== 0) this.processSpawns.set(f.childPid, event.index);
         else {
           // A synchronous spawn whose pid the runtime does not hand back (execFileSync, execSync).
           let list = this.pidlessSpawns.get(event.pid);
           if (!list) this.pidlessSpawns.set(event.pid, (list = []));
-          list.push(event);
+          list.push(event.index);
         }
       }
     }
   }
 
-  private at(index: unknown): TraceEvent | undefined {
-    return typeof index === "number" ? this.events[index] : undefined;
+  /** An event's index, if `index` is one. */
+  private at(index: unknown): number | undefined {
+    return typeof index === "number" && Number.isInteger(index) && index >= 0 && index < this.count ? index : undefined;
   }
 
-  /** The one cause of `event` this trace shows, or undefined at the program's start (or where the trace says no more). */
-  causeOf(event: TraceEvent): WhyStep | undefined {
+  /**
+   * The one cause of `event` this trace shows, or undefined at the program's start (or where
+   * the trace says no more). Every event must be given, in index order.
+   */
+  causeOf(event: TraceEvent): Cause | undefined {
+    const cause = this.find(event);
+    const thread = `${event.pid}/${event.tid}`;
+    if (event.kind === "message_receive") {
+      this.turns.set(thread, event.index);
+      if (typeof event.fields.asyncIndex === "number") {
+        let runs = this.runReceives.get(thread);
+        if (!runs) this.runReceives.set(thread, (runs = new Map()));
+        runs.set(event.fields.asyncIndex, event.index);
+      }
+    } else if (event.kind === "async_before" || event.kind === "async_after") this.turns.set(thread, -1);
+    return cause;
+  }
+
+  private find(event: TraceEvent): Cause | undefined {
     const f = event.fields;
     const thread = `${event.pid}/${event.tid}`;
     if (event.kind === "message_receive" && event.linkedTo.length > 0) {
-      const send = this.events[event.linkedTo[0]!];
-      if (send) return { relation: "sent by", event: send };
+      const send = this.at(event.linkedTo[0]);
+      if (send !== undefined) return { relation: "sent by", index: send };
     }
     // A server request ← the client request that reached it (src/core/model.ts linkPeers: same trace, or merged ones).
     if (event.kind === "http_server_request") {
       const client = this.at(f.peerIndex);
-      if (client) return { relation: "requested by", event: client };
+      if (client !== undefined) return { relation: "requested by", index: client };
     }
     if (event.kind === "trace_start") {
       const spawn = event.tid !== 0 ? this.threadSpawns.get(`${event.pid}/${event.tid}`) : this.processSpawn(event);
-      return spawn ? { relation: "started by", event: spawn } : undefined;
+      return spawn !== undefined ? { relation: "started by", index: spawn } : undefined;
     }
     if (event.kind === "async_before") {
       const init = this.at(f.initIndex);
-      if (!init) return this.threadStart(event, thread);
+      if (init === undefined) return this.threadStart(event, thread);
       // A promise reaction (then/await) runs once the promise it waits on (its trigger)
       // is resolved and the reaction is attached: whichever came last caused the run.
-      const trigger = init.fields.trigger;
-      if (init.fields.type === "PROMISE" && typeof trigger === "number" && trigger !== init.fields.createdIn) {
+      const trigger = this.triggers.get(init);
+      if (trigger !== undefined) {
         // No resolve record: the promise was resolved in its own reaction (the agent skips those), so that run.
         const resolve = this.resolves.get(`${thread}/${trigger}`) ?? this.firstRuns.get(`${thread}/${trigger}`);
-        if (resolve && resolve.index < event.index && resolve.index > init.index) return { relation: "after resolve", event: resolve };
+        if (resolve !== undefined && resolve < event.index && resolve > init) return { relation: "after resolve", index: resolve };
       }
-      return { relation: "scheduled by", event: init };
+      return { relation: "scheduled by", index: init };
     }
-    const handled = this.handledReceive(event);
-    if (handled) return { relation: "handling", event: handled };
+    const handled = this.handledReceive(event, thread);
+    if (handled !== undefined) return { relation: "handling", index: handled };
     const request = this.at(f.requestIndex);
-    if (request && request !== event) return { relation: "in request", event: request };
+    if (request !== undefined && request !== event.index) return { relation: "in request", index: request };
     const running = this.at(f.asyncIndex);
-    if (running) return { relation: "ran in", event: running };
-    const delivered = this.wrapperOnly.has(thread) ? this.turnReceive(event) : undefined;
-    if (delivered) return { relation: "after", event: delivered };
+    if (running !== undefined) return { relation: "ran in", index: running };
+    // Bun: a message's listeners run outside any recorded callback (no hooks for ports), so
+    // an event outside callbacks whose thread's latest record of a turn is a receive (no
+    // wrapped callback ran or ended since) came after that receive, in its turn.
+    const delivered = this.wrapperOnly.has(thread) ? this.turns.get(thread) : undefined;
+    if (delivered !== undefined && delivered >= 0) return { relation: "after", index: delivered };
     const after = this.at(f.asyncAfter);
-    if (after) return { relation: "after", event: after };
+    if (after !== undefined) return { relation: "after", index: after };
     return this.threadStart(event, thread);
-  }
-
-  /**
-   * Bun: a message's listeners run outside any recorded callback (no hooks for ports), so
-   * an event outside callbacks whose thread's latest record of a turn is a receive (no
-   * wrapped callback ran or ended since) came after that receive, in its turn.
-   */
-  private turnReceive(event: TraceEvent): TraceEvent | undefined {
-    for (let index = event.index - 1; index >= 0; index--) {
-      const other = this.events[index]!;
-      if (other.pid !== event.pid || other.tid !== event.tid) continue;
-      if (other.kind === "message_receive") return other;
-      if (other.kind === "async_before" || other.kind === "async_after") return undefined;
-    }
-    return undefined;
   }
 
   /**
@@ -147,52 +171,64 @@ class Causes {
    * recorded without one, the parent's first such spawn recorded after this process started
    * (a synchronous spawn is recorded when it returns).
    */
-  private processSpawn(start: TraceEvent): TraceEvent | undefined {
+  private processSpawn(start: TraceEvent): number | undefined {
     const exact = this.processSpawns.get(start.pid);
-    if (exact) return exact;
+    if (exact !== undefined) return exact;
     const parent = start.fields.parentPid;
     if (typeof parent !== "number") return undefined;
-    return this.pidlessSpawns.get(parent)?.find((spawn) => spawn.index > start.index);
+    return this.pidlessSpawns.get(parent)?.find((spawn) => spawn > start.index);
   }
 
-  private threadStart(event: TraceEvent, thread: string): WhyStep | undefined {
+  private threadStart(event: TraceEvent, thread: string): Cause | undefined {
     const start = this.starts.get(thread);
-    return start && start !== event ? { relation: "in thread", event: start } : undefined;
+    return start !== undefined && start !== event.index ? { relation: "in thread", index: start } : undefined;
   }
 
   /**
    * The receive the code that wrote `event` was handling: a function call linked as a
    * message's handler, or a receive written earlier in the same callback run (--async).
    */
-  private handledReceive(event: TraceEvent): TraceEvent | undefined {
+  private handledReceive(event: TraceEvent, thread: string): number | undefined {
     const f = event.fields;
     if (event.kind === "message_receive") return undefined;
     const handler = this.at(f.handlesMessage);
-    if (handler) return handler;
+    if (handler !== undefined) return handler;
     if (typeof f.asyncIndex !== "number") return undefined;
-    for (let index = event.index - 1; index > f.asyncIndex; index--) {
-      const other = this.events[index]!;
-      if (other.pid !== event.pid || other.tid !== event.tid) continue;
-      if (other.kind === "message_receive" && other.fields.asyncIndex === f.asyncIndex) return other;
-    }
-    return undefined;
+    const receive = this.runReceives.get(thread)?.get(f.asyncIndex);
+    return receive !== undefined && receive > f.asyncIndex ? receive : undefined;
   }
 }
 
-/** The chain of causes of events[index], the event itself first; bounded (a damaged trace cannot loop it). */
-export function whyChain(events: TraceEvent[], index: number): WhyStep[] {
-  const first = events[index];
-  if (!first) return [];
-  const causes = new Causes(events);
-  const chain: WhyStep[] = [{ relation: "event", event: first }];
-  const seen = new Set<number>([index]);
-  let current = first;
-  while (chain.length < 10_000) {
-    const step = causes.causeOf(current);
-    if (!step || seen.has(step.event.index)) break;
-    seen.add(step.event.index);
-    chain.push(step);
-    current = step.event;
+/**
+ * The chain of causes of event `index`, the event itself first; bounded (a damaged trace
+ * cannot loop it). `events`: the trace's events, or walks over them in index order (each call
+ * a fresh one: three walks) and their count. From a walk, only the chain's events are kept.
+ */
+export function whyChain(events: TraceEvent[] | { walk(): Iterable<TraceEvent>; count: number }, index: number): WhyStep[] {
+  const { walk, count } = Array.isArray(events) ? { walk: () => events, count: events.length } : events;
+  if (!Number.isInteger(index) || index < 0 || index >= count) return [];
+  const causes = new Causes(walk(), count);
+  const causeOf = new Int32Array(count).fill(-1);
+  const relationOf = new Uint8Array(count);
+  for (const event of walk()) {
+    const cause = causes.causeOf(event);
+    if (cause === undefined) continue;
+    causeOf[event.index] = cause.index;
+    relationOf[event.index] = relations.indexOf(cause.relation);
   }
-  return chain;
+  const steps: { relation: WhyRelation; index: number }[] = [{ relation: "event", index }];
+  const seen = new Set<number>([index]);
+  for (let at = index; steps.length < 10_000; ) {
+    const cause = causeOf[at]!;
+    if (cause < 0 || seen.has(cause)) break;
+    seen.add(cause);
+    steps.push({ relation: relations[relationOf[at]!]!, index: cause });
+    at = cause;
+  }
+  const found = new Map<number, TraceEvent>();
+  if (Array.isArray(events)) for (const step of steps) found.set(step.index, events[step.index]!);
+  else for (const event of walk()) if (seen.has(event.index)) found.set(event.index, event);
+  return steps.map((step) => ({ relation: step.relation, event: found.get(step.index)! }));
 }
+
+const relations: Exclude<WhyRelation, "event">[] = ["sent by", "handling", "in request", "requested by", "ran in", "after", "scheduled by", "after resolve", "in thread", "started by"];

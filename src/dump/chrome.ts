@@ -8,8 +8,8 @@
  * (model.ts linkPeers) are joined by a flow arrow (category "request").
  */
 import { processName, type TraceEvent } from "../core/model";
-import { laneName, placeSlices } from "../export/lanes";
-import { shapeOf, threadName } from "../export/slices";
+import { drawingOrder, LanePlacer, laneName, type Placement } from "../export/lanes";
+import { CallEnds, threadName, type Slice } from "../export/slices";
 
 interface ChromeEvent {
   name: string;
@@ -27,40 +27,112 @@ interface ChromeEvent {
 
 const sliceUs = 1;
 
+/** The events the dump shows (index order), walked afresh at each call: an array, or src/dump/stream.ts's walk of a trace. */
+export type ChromeWalk = TraceEvent[] | (() => Iterable<TraceEvent>);
+
 /** `collectors`: scope's own pids (model.ts collectorsOf), named as `scope view` names them. */
 export function toChromeTrace(events: TraceEvent[], startNs: bigint, collectors: ReadonlySet<number> = new Set()): { traceEvents: ChromeEvent[]; displayTimeUnit: string } {
+  return { traceEvents: [...chromeEvents(events, startNs, collectors)], displayTimeUnit: "ns" };
+}
+
+/**
+ * The trace's Chrome events, in the document's order: the events (a slice each, flows,
+ * counters, GC and long-task slices), requests, queries, calls, then the tracks' names. Each
+ * part is a walk over the events ("scope export --perfetto, dump --chrome and --why in
+ * bounded memory", BENCHMARKS.md); a first walk keeps what a part needs ahead (ChromeAhead).
+ * A part with nothing to draw is not walked.
+ */
+export function* chromeEvents(events: ChromeWalk, startNs: bigint, collectors: ReadonlySet<number> = new Set()): Generator<ChromeEvent> {
+  const walk = Array.isArray(events) ? () => events : events;
+  const ahead = new ChromeAhead(walk());
+  const us = (ns: bigint) => Number(ns - startNs) / 1000;
   const out: ChromeEvent[] = [];
-  const tracks = new Map<string, { pid: number; tid: number; name: string | null }>();
-  const us = (event: TraceEvent) => Number(event.timestampNs - startNs) / 1000;
-  for (const event of events) {
-    const key = `${event.pid}/${event.tid}`;
-    if (!tracks.has(key)) tracks.set(key, { pid: event.pid, tid: event.tid, name: null });
-    if (event.kind === "trace_start" && typeof event.fields.argv === "string") tracks.get(key)!.name = event.fields.argv;
-    const ts = us(event);
+  const named = new Set<number>();
+  let unfinishedCalls = 0;
+  for (const event of walk()) {
+    const ts = us(event.timestampNs);
     // A query or pool wait is one slice from its start to its end (dbSlices; the end has no slice of its own).
     if (event.kind === "db_query" || event.kind === "db_query_end" || event.kind === "db_pool_wait" || event.kind === "db_pool_wait_end") continue;
-    if (loopEvent(event, ts, out)) continue;
+    if (loopEvent(event, ts, out, named)) {
+      yield* drain(out);
+      continue;
+    }
     // A call is one slice from its call to its end (callSlices; no slice per call, return, throw or settle).
-    if (callKinds.has(event.kind)) continue;
-    out.push({ name: event.kind, cat: "scope", ph: "X", ts, dur: sliceUs, pid: event.pid, tid: event.tid, args: { ...event.fields, index: event.index } });
+    if (callKinds.has(event.kind)) {
+      if (event.kind === "function_call" && !ahead.callEnds.of(event)) unfinishedCalls++;
+      continue;
+    }
+    yield { name: event.kind, cat: "scope", ph: "X", ts, dur: sliceUs, pid: event.pid, tid: event.tid, args: { ...event.fields, index: event.index } };
     if (event.kind === "message_send" && event.linkedTo.length) {
-      out.push({ name: "message", cat: "message", ph: "s", id: event.index, ts, pid: event.pid, tid: event.tid });
+      yield { name: "message", cat: "message", ph: "s", id: event.index, ts, pid: event.pid, tid: event.tid };
     }
     if (event.kind === "message_receive" && event.linkedTo.length === 1) {
-      out.push({ name: "message", cat: "message", ph: "f", bp: "e", id: event.linkedTo[0]!, ts, pid: event.pid, tid: event.tid });
+      yield { name: "message", cat: "message", ph: "f", bp: "e", id: event.linkedTo[0]!, ts, pid: event.pid, tid: event.tid };
     }
   }
-  const requestTracks = new Map<number, Interval & { tid: number }>();
-  requestSlices(events, us, out, requestTracks);
-  dbSlices(events, us, out, requestTracks);
-  callSlices(events, us, out);
-  for (const { pid, tid, name } of tracks.values()) {
-    out.push({ name: "thread_name", ph: "M", ts: 0, pid, tid, args: { name: tid === 0 ? "main" : `worker ${tid}` } });
+  const lastUs = ahead.lastNs === undefined ? 0 : us(ahead.lastNs);
+  const requestTracks = new Map<number, RequestPlace>();
+  if (ahead.requests) yield* requestSlices(walk, ahead, us, lastUs, requestTracks);
+  if (ahead.queries) yield* dbSlices(walk, ahead, us, lastUs, requestTracks);
+  if (ahead.calls) yield* callSlices(walk, ahead, us, unfinishedCalls > 0);
+  for (const { pid, tid, name } of ahead.tracks.values()) {
+    yield { name: "thread_name", ph: "M", ts: 0, pid, tid, args: { name: tid === 0 ? "main" : `worker ${tid}` } };
     const what = tid === 0 ? processName(name, collectors.has(pid)) : null;
-    if (tid === 0) out.push({ name: "process_name", ph: "M", ts: 0, pid, tid, args: { name: what !== null ? `${pid}: ${what}` : `pid ${pid}` } });
+    if (tid === 0) yield { name: "process_name", ph: "M", ts: 0, pid, tid, args: { name: what !== null ? `${pid}: ${what}` : `pid ${pid}` } };
   }
-  return { traceEvents: out, displayTimeUnit: "ns" };
 }
+
+function* drain(out: ChromeEvent[]): Generator<ChromeEvent> {
+  yield* out;
+  out.length = 0;
+}
+
+/** A call's end as its slice says it: `threw`, `rejected` or `returned`, with its error or value. */
+const endArgs = (end: TraceEvent): Record<string, unknown> => ({ [end.kind === "function_throw" ? "threw" : end.fields.rejected === true ? "rejected" : "returned"]: end.fields.value ?? end.fields.errorMessage ?? null });
+
+/**
+ * The first walk: what the parts need before they reach it. The tracks (threads in order of
+ * their first event, a process named by its command line), the last event's time (where an
+ * unfinished request ends), each request's end time, the threads with requests (their queries
+ * keep off their own track), each call's end (as its slice's args say it: not the event), and
+ * whether there are requests, queries and calls at all.
+ */
+class ChromeAhead {
+  readonly tracks = new Map<string, { pid: number; tid: number; name: string | null }>();
+  readonly callEnds = new CallEnds(endArgs);
+  /** A request's end time, by its start's index (an end among the events shown: a response). */
+  readonly requestEnds = new Map<number, bigint>();
+  readonly threadsWithRequests = new Set<string>();
+  lastNs: bigint | undefined;
+  requests = 0;
+  queries = 0;
+  calls = 0;
+
+  constructor(events: Iterable<TraceEvent>) {
+    const wanted = new Map<number, number>();
+    for (const event of events) {
+      const key = `${event.pid}/${event.tid}`;
+      if (!this.tracks.has(key)) this.tracks.set(key, { pid: event.pid, tid: event.tid, name: null });
+      if (event.kind === "trace_start" && typeof event.fields.argv === "string") this.tracks.get(key)!.name = event.fields.argv;
+      this.lastNs = event.timestampNs;
+      const start = wanted.get(event.index);
+      if (start !== undefined) {
+        wanted.delete(event.index);
+        if (ends.has(event.kind)) this.requestEnds.set(start, event.timestampNs);
+      }
+      this.callEnds.add(event);
+      if (event.kind === "http_server_request" || event.kind === "http_client_request") {
+        this.requests++;
+        this.threadsWithRequests.add(key);
+        if (typeof event.fields.endIndex === "number") wanted.set(event.fields.endIndex, event.index);
+      } else if (event.kind === "db_query" || event.kind === "db_pool_wait") this.queries++;
+      else if (event.kind === "function_call") this.calls++;
+    }
+  }
+}
+
+/** What requestSlices' byIndex held: a request's end, or a server request (a client's peer). */
+const ends = new Set(["http_server_response", "http_client_response", "http_server_request"]);
 
 /** Synthetic thread ids of the extra request tracks: far above any real thread id. */
 const LANE_TID_BASE = 1_000_000_000;
@@ -70,20 +142,24 @@ interface Interval {
   endUs: number;
 }
 
+interface RequestPlace extends Interval {
+  tid: number;
+  pid: number;
+  server: boolean;
+}
+
 /** `placed`: each request's track and span, by the index of its start event. */
-function requestSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: ChromeEvent[], placed: Map<number, Interval & { tid: number }>): void {
-  const lastUs = events.length ? us(events[events.length - 1]!) : 0;
+function* requestSlices(walk: () => Iterable<TraceEvent>, ahead: ChromeAhead, us: (ns: bigint) => number, lastUs: number, placed: Map<number, RequestPlace>): Generator<ChromeEvent> {
   // Per thread: when each lane is free again (lane 0 is the thread's own track).
   const lanes = new Map<string, number[]>();
   const named = new Set<string>();
-  const byIndex = new Map<number, TraceEvent>();
-  for (const event of events) if (event.kind === "http_server_response" || event.kind === "http_client_response" || event.kind === "http_server_request") byIndex.set(event.index, event);
-  for (const event of events) {
+  const peers: { index: number; pid: number; peerIndex: number }[] = [];
+  for (const event of walk()) {
     if (event.kind !== "http_server_request" && event.kind !== "http_client_request") continue;
     const f = event.fields;
-    const end = typeof f.endIndex === "number" ? byIndex.get(f.endIndex) : undefined;
-    const startUs = us(event);
-    const endUs = end ? us(end) : lastUs;
+    const endNs = ahead.requestEnds.get(event.index);
+    const startUs = us(event.timestampNs);
+    const endUs = endNs !== undefined ? us(endNs) : lastUs;
     const key = `${event.pid}/${event.tid}`;
     let free = lanes.get(key);
     if (!free) lanes.set(key, (free = []));
@@ -93,23 +169,22 @@ function requestSlices(events: TraceEvent[], us: (event: TraceEvent) => number, 
     const tid = lane === 0 ? event.tid : LANE_TID_BASE * lane + event.tid;
     if (lane > 0 && !named.has(`${key}/${lane}`)) {
       named.add(`${key}/${lane}`);
-      out.push({ name: "thread_name", ph: "M", ts: 0, pid: event.pid, tid, args: { name: `${event.tid === 0 ? "main" : `worker ${event.tid}`} requests ${lane + 1}` } });
+      yield { name: "thread_name", ph: "M", ts: 0, pid: event.pid, tid, args: { name: `${event.tid === 0 ? "main" : `worker ${event.tid}`} requests ${lane + 1}` } };
     }
-    placed.set(event.index, { tid, startUs, endUs });
+    placed.set(event.index, { tid, startUs, endUs, pid: event.pid, server: event.kind === "http_server_request" });
+    if (event.kind === "http_client_request" && typeof f.peerIndex === "number") peers.push({ index: event.index, pid: event.pid, peerIndex: f.peerIndex });
     const target = event.kind === "http_server_request" ? f.target : f.url;
     const name = `${f.method ?? "?"} ${target ?? ""}${f.status ? ` ${f.status}` : ""}`;
-    out.push({ name, cat: "http", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, 1), pid: event.pid, tid, args: { ...f, index: event.index, ...(end ? {} : { unfinished: true }) } });
+    yield { name, cat: "http", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, 1), pid: event.pid, tid, args: { ...f, index: event.index, ...(endNs !== undefined ? {} : { unfinished: true }) } };
   }
   // A client request → the server request it reached (model.ts linkPeers): a flow arrow
   // between the two slices, across processes and, in a merged trace, hosts.
-  for (const event of events) {
-    if (event.kind !== "http_client_request" || typeof event.fields.peerIndex !== "number") continue;
-    const from = placed.get(event.index);
-    const to = placed.get(event.fields.peerIndex);
-    const peer = byIndex.get(event.fields.peerIndex);
-    if (!from || !to || !peer) continue;
-    out.push({ name: "request", cat: "request", ph: "s", id: event.index, ts: from.startUs, pid: event.pid, tid: from.tid });
-    out.push({ name: "request", cat: "request", ph: "f", bp: "e", id: event.index, ts: to.startUs, pid: peer.pid, tid: to.tid });
+  for (const { index, pid, peerIndex } of peers) {
+    const from = placed.get(index);
+    const to = placed.get(peerIndex);
+    if (!from || !to?.server) continue;
+    yield { name: "request", cat: "request", ph: "s", id: index, ts: from.startUs, pid, tid: from.tid };
+    yield { name: "request", cat: "request", ph: "f", bp: "e", id: index, ts: to.startUs, pid: to.pid, tid: to.tid };
   }
 }
 
@@ -124,8 +199,7 @@ const DB_LANE_TIDS = 1_000_000;
  * track; anything else goes on the thread's query tracks ("main queries", "main queries 2",
  * ...), since slices of one track must nest.
  */
-function dbSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: ChromeEvent[], requests: Map<number, Interval & { tid: number }>): void {
-  const lastUs = events.length ? us(events[events.length - 1]!) : 0;
+function* dbSlices(walk: () => Iterable<TraceEvent>, ahead: ChromeAhead, us: (ns: bigint) => number, lastUs: number, requests: Map<number, RequestPlace>): Generator<ChromeEvent> {
   // Per track: the ends of the query slices still open at the current start (a stack: they nest).
   const open = new Map<number, number[]>();
   const fits = (track: number, startUs: number, endUs: number) => {
@@ -138,13 +212,12 @@ function dbSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: 
     if (!stack) open.set(track, (stack = []));
     stack.push(endUs);
   };
-  const threadsWithRequests = new Set<string>();
-  for (const event of events) if (event.kind === "http_server_request" || event.kind === "http_client_request") threadsWithRequests.add(`${event.pid}/${event.tid}`);
+  const threadsWithRequests = ahead.threadsWithRequests;
   const dbLanes = new Map<string, number[]>();
-  for (const event of events) {
+  for (const event of walk()) {
     if (event.kind !== "db_query" && event.kind !== "db_pool_wait") continue;
     const f = event.fields;
-    const startUs = us(event);
+    const startUs = us(event.timestampNs);
     const endUs = typeof f.durationNs === "number" ? startUs + f.durationNs / 1000 : lastUs;
     const key = `${event.pid}/${event.tid}`;
     let track: number | undefined;
@@ -158,28 +231,27 @@ function dbSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: 
       if (lane < 0) {
         lane = free.push(0) - 1;
         const name = `${event.tid === 0 ? "main" : `worker ${event.tid}`} queries${lane > 0 ? ` ${lane + 1}` : ""}`;
-        out.push({ name: "thread_name", ph: "M", ts: 0, pid: event.pid, tid: DB_TID_BASE + DB_LANE_TIDS * lane + event.tid, args: { name } });
+        yield { name: "thread_name", ph: "M", ts: 0, pid: event.pid, tid: DB_TID_BASE + DB_LANE_TIDS * lane + event.tid, args: { name } };
       }
       free[lane] = endUs;
       track = DB_TID_BASE + DB_LANE_TIDS * lane + event.tid;
     } else place(track, endUs);
     const text = typeof f.text === "string" ? f.text : "";
     const name = event.kind === "db_pool_wait" ? `${f.system} pool wait` : text.length > 80 ? `${text.slice(0, 77)}...` : text || "query";
-    out.push({ name, cat: "db", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, sliceUs), pid: event.pid, tid: track, args: { ...f, index: event.index, ...(typeof f.durationNs === "number" ? {} : { unfinished: true }) } });
+    yield { name, cat: "db", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, sliceUs), pid: event.pid, tid: track, args: { ...f, index: event.index, ...(typeof f.durationNs === "number" ? {} : { unfinished: true }) } };
   }
 }
 
 /** Synthetic thread ids of the loop and GC tracks ("main loop", "main gc"): apart from the others. */
 const LOOP_TID_BASE = 300_000_000;
 const GC_TID_BASE = 400_000_000;
-const namedLoopTracks = new WeakMap<ChromeEvent[], Set<number>>();
 
 /**
  * Loop and memory: samples as counters of their process ("loop delay 0", "heap 0", ... per
  * thread id), long tasks and GCs as slices of their length on a track of their own per
  * thread (they overlap requests, which must nest on the thread's track). False for other kinds.
  */
-function loopEvent(event: TraceEvent, ts: number, out: ChromeEvent[]): boolean {
+function loopEvent(event: TraceEvent, ts: number, out: ChromeEvent[], named: Set<number>): boolean {
   const f = event.fields;
   const thread = event.tid === 0 ? "main" : `worker ${event.tid}`;
   switch (event.kind) {
@@ -194,8 +266,6 @@ function loopEvent(event: TraceEvent, ts: number, out: ChromeEvent[]): boolean {
     case "gc": {
       const long = event.kind === "long_task";
       const tid = (long ? LOOP_TID_BASE : GC_TID_BASE) + event.tid;
-      let named = namedLoopTracks.get(out);
-      if (!named) namedLoopTracks.set(out, (named = new Set()));
       if (!named.has(tid)) {
         named.add(tid);
         out.push({ name: "thread_name", ph: "M", ts: 0, pid: event.pid, tid, args: { name: `${thread} ${long ? "long tasks" : "gc"}` } });
@@ -221,12 +291,9 @@ const CALL_LANE_TIDS = 1_000_000;
  * (src/export/lanes.ts). A call with no end (the calls level, or still running at the end)
  * is an instant (`unfinished`), not a slice stacking up to the thread's end.
  */
-function callSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out: ChromeEvent[]): void {
-  if (!events.some((event) => event.kind === "function_call")) return;
-  const all = shapeOf(events).slices.filter((slice) => slice.kind === "call");
-  // A call with no end (the calls level records no returns) is an instant on the first call track.
-  const calls = all.filter((slice) => slice.finished);
+function* callSlices(walk: () => Iterable<TraceEvent>, ahead: ChromeAhead, us: (ns: bigint) => number, unfinished: boolean): Generator<ChromeEvent> {
   const named = new Set<string>();
+  const out: ChromeEvent[] = [];
   const trackOf = (pid: number, thread: number, lane: number): number => {
     const tid = CALL_TID_BASE + CALL_LANE_TIDS * lane + thread;
     if (!named.has(`${pid}/${tid}`)) {
@@ -235,17 +302,37 @@ function callSlices(events: TraceEvent[], us: (event: TraceEvent) => number, out
     }
     return tid;
   };
-  for (const slice of all) {
-    if (slice.finished) continue;
-    out.push({ name: slice.name, cat: "function", ph: "i", s: "t", ts: us(slice.start), pid: slice.pid, tid: trackOf(slice.pid, slice.tid, 0), args: { ...slice.start.fields, index: slice.start.index, unfinished: true } });
+  // A call with no end (the calls level records no returns) is an instant on the first call track.
+  if (unfinished) {
+    for (const event of walk()) {
+      if (event.kind !== "function_call" || ahead.callEnds.of(event)) continue;
+      const tid = trackOf(event.pid, event.tid, 0);
+      yield* drain(out);
+      yield { name: String(event.fields.function), cat: "function", ph: "i", s: "t", ts: us(event.timestampNs), pid: event.pid, tid, args: { ...event.fields, index: event.index, unfinished: true } };
+    }
   }
-  const placed = placeSlices(calls);
-  const toUs = (ns: bigint) => us({ timestampNs: ns } as TraceEvent);
-  for (const slice of calls) {
-    const tid = trackOf(slice.pid, slice.tid, placed.get(slice)!.lane);
-    const startUs = toUs(slice.startNs);
-    const end = slice.end ? { [slice.end.kind === "function_throw" ? "threw" : slice.end.fields.rejected === true ? "rejected" : "returned"]: slice.end.fields.value ?? slice.end.fields.errorMessage ?? null } : { unfinished: true };
-    out.push({ name: slice.name, cat: "function", ph: "X", ts: startUs, dur: toUs(slice.endNs) - startUs, pid: slice.pid, tid, args: { ...slice.start.fields, index: slice.start.index, ...end } });
+  // The calls that ended, placed as placeSlices places them (a time's calls together, in
+  // drawing order), drawn in their order.
+  const placer = new LanePlacer();
+  let calls: { slice: Slice; args: Record<string, unknown> }[] = [];
+  const time = function* () {
+    const placed = new Map<Slice, Placement>();
+    for (const { slice } of calls.length > 1 ? [...calls].sort((x, y) => drawingOrder(x.slice, y.slice)) : calls) placed.set(slice, placer.place(slice));
+    for (const { slice, args } of calls) {
+      const tid = trackOf(slice.pid, slice.tid, placed.get(slice)!.lane);
+      yield* drain(out);
+      const startUs = us(slice.startNs);
+      yield { name: slice.name, cat: "function", ph: "X", ts: startUs, dur: us(slice.endNs) - startUs, pid: slice.pid, tid, args: { ...slice.start.fields, index: slice.start.index, ...args } };
+    }
+    calls = [];
+  };
+  for (const event of walk()) {
+    if (event.kind !== "function_call") continue;
+    const end = ahead.callEnds.of(event);
+    if (!end) continue;
+    if (calls.length && calls[0]!.slice.startNs !== event.timestampNs) yield* time();
+    const slice: Slice = { kind: "call", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end.ns, finished: true, name: String(event.fields.function), start: event, end: null, failed: end.failed };
+    calls.push({ slice, args: end.kept });
   }
+  yield* time();
 }
-

@@ -1,11 +1,10 @@
 /** `scope dump`: read a trace, interpret it, filter, and write it in the chosen format. */
 import chalk, { Chalk, type ChalkInstance } from "chalk";
 import type { Writable } from "node:stream";
-import { collectorsOf, interpret, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
+import { collectorsOf, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { endingNotice, endingOf, type TraceDamage } from "../core/trace-ending";
-import { loadTrace } from "./load";
-import { toChromeTrace } from "./chrome";
+import { chromeEvents } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
 import { scanTrace, TraceStream } from "./stream";
@@ -37,37 +36,56 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
   if (options.format === "stats" && options.why === undefined) return dumpStats(options);
   if ((options.format === "text" || options.format === "json") && options.why === undefined) return dumpStreamed(options, color);
-  if (options.why !== undefined) {
-    // The event number is checked by a scan (it holds no events) before the whole trace is loaded for the chain.
-    const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
-    if (problem !== undefined) {
-      new Output(options.stderr).writeNow(`scope: ${problem}\n`);
-      return 1;
-    }
+  if (options.why === undefined) return dumpChrome(options);
+  // --why: the chain over the streamed events (core/why.ts whyChain: their causes in two walks,
+  // then a walk for the chain's own; "scope export --perfetto, dump --chrome and --why in
+  // bounded memory", BENCHMARKS.md). The event number is checked by a scan first (holding
+  // only the strings: an event past the end is said in 344 MB, not the stream's 788 MB).
+  const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
+  if (problem !== undefined) {
+    new Output(options.stderr).writeNow(`scope: ${problem}\n`);
+    return 1;
   }
-  const trace = loadTrace(options.path);
-  const all = interpret(trace.records, trace.strings);
-  const startNs = trace.startNs;
+  const stream = new TraceStream(options.path, options.batchRecords);
+  stream.link(undefined);
+  const { startNs, events: count } = stream.trace;
   const out = new Output(options.stdout);
-  if (options.why !== undefined) {
-    for (const text of whyLines(all, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
-    await out.flush();
-    if (out.closed) return CLOSED_PIPE_STATUS;
-    // The chain is over the events read; said as the dump says it (core/trace-ending.ts).
-    const { line, status } = endingNotice(options.path, endingOf(trace), { count: all.length, done: "searched for the chain" });
-    if (line) new Output(options.stderr).writeNow(`scope: ${line}\n`);
-    return status;
+  for (const text of whyLines({ walk: () => stream.events(true), count }, stream.at, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
+  await out.flush();
+  if (out.closed) return CLOSED_PIPE_STATUS;
+  // The chain is over the events read; said as the dump says it (core/trace-ending.ts).
+  const { line, status } = endingNotice(options.path, endingOf(stream.trace), { count, done: "searched for the chain" });
+  if (line) new Output(options.stderr).writeNow(`scope: ${line}\n`);
+  return status;
+}
+
+/**
+ * --chrome: one JSON document, written as its parts are made: each part a walk over the
+ * streamed events (chrome.ts chromeEvents), none held ("scope export --perfetto, dump
+ * --chrome and --why in bounded memory", BENCHMARKS.md).
+ */
+async function dumpChrome(options: DumpOptions): Promise<number> {
+  const stream = new TraceStream(options.path, options.batchRecords);
+  const { startNs } = stream.trace;
+  stream.link(undefined);
+  const out = new Output(options.stdout);
+  const shown = function* () {
+    for (const event of stream.events(true)) if (matches(options.filter, event, startNs)) yield event;
+  };
+  out.add('{"traceEvents":[');
+  let first = true;
+  for (const event of chromeEvents(shown, startNs, collectorsOf(stream.header.collectorPid, stream.trace.sources))) {
+    out.add(first ? JSON.stringify(event) : `,${JSON.stringify(event)}`);
+    first = false;
+    if (out.full && !(await out.flush())) break;
   }
-  // --chrome: one JSON document, of the whole trace's events.
-  out.add(JSON.stringify(toChromeTrace(all.filter((event) => matches(options.filter, event, startNs)), startNs, collectorsOf(trace.header.collectorPid, all))));
-  out.add("\n");
-  return finish(options, out, trace, all.length);
+  out.add('],"displayTimeUnit":"ns"}\n');
+  return finish(options, out, stream.trace, stream.trace.events);
 }
 
 /**
  * Text and --json in bounded memory (stream.ts): the same lines as over the whole trace.
- * --chrome and --why still load the whole trace (one JSON document; a chain of causes
- * that may lead anywhere back).
+ * --why still loads the whole trace (a chain of causes that may lead anywhere back).
  */
 async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise<number> {
   const stream = new TraceStream(options.path, options.batchRecords);

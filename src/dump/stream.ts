@@ -176,12 +176,16 @@ export class TraceStream {
     this.changes = recorder.changes;
   }
 
-  /** Pass 4: the events in index order, each as interpret gives it. */
-  *events(): Generator<TraceEvent> {
+  /**
+   * Pass 4: the events in index order, each as interpret gives it. `again`: what pass 3
+   * recorded is kept for another walk (scope export --perfetto walks three times); else
+   * each event's is dropped once applied.
+   */
+  *events(again = false): Generator<TraceEvent> {
     const steps = this.steps(ignore);
     for (const event of this.inOrder()) {
       steps.step(event, this.changes.get(event.index), undefined);
-      this.changes.delete(event.index);
+      if (!again) this.changes.delete(event.index);
       yield event;
     }
   }

@@ -1,10 +1,11 @@
 /** `scope export`: read a trace, interpret it, and write it as Perfetto or OTLP. */
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { Writable } from "node:stream";
-import { collectorsOf, interpret } from "../core/model";
+import { collectorsOf, interpret, type TraceEvent } from "../core/model";
 import { Output } from "../core/output";
 import { endingNotice, endingOf } from "../core/trace-ending";
 import { loadTrace, type LoadedTrace } from "../dump/load";
+import { TraceStream } from "../dump/stream";
 import { OtlpSpanMaker, serializeSpans, type OtlpFormat, type OtlpOptions } from "./otlp";
 import { isUrl, sendOtlp } from "./otlp-send";
 import { writePerfetto } from "./perfetto";
@@ -18,6 +19,8 @@ export interface ExportOptions {
   otlp?: { target: string; format?: OtlpFormat; functions: boolean; serviceName?: string };
   stdout: Writable;
   stderr: Writable;
+  /** Records read at a time by --perfetto's walks (spec: small, so links cross reads). */
+  batchRecords?: number;
 }
 
 /** Spans per OTLP/HTTP request. */
@@ -47,21 +50,43 @@ const PRIVATE_MODE = 0o600;
 
 /** 0: done (also for a trace not closed, said in a line); 1: the endpoint refused or could not be reached; 2: the trace is damaged (all valid events exported). */
 export async function exportTrace(options: ExportOptions): Promise<number> {
-  const trace = loadTrace(options.path);
-  const events = interpret(trace.records, trace.strings);
   const err = new Output(options.stderr);
-  let status = 0;
+  let trace: Pick<LoadedTrace, "end" | "error">;
+  let eventCount: number;
   if (options.perfetto !== undefined) {
+    // In bounded memory: the events are walked (src/dump/stream.ts), never held ("scope
+    // export --perfetto, dump --chrome and --why in bounded memory", BENCHMARKS.md).
+    const stream = new TraceStream(options.path, options.batchRecords);
+    stream.link(undefined);
+    trace = stream.trace;
+    eventCount = stream.trace.events;
+    let walks = 0;
+    const events = { walk: () => stream.events(++walks < 3), sources: stream.trace.sources };
     const fd = openSync(options.perfetto, "w", PRIVATE_MODE);
     try {
       const counts = writePerfetto(events, (chunk) => {
         for (let at = 0; at < chunk.byteLength; ) at += writeSync(fd, chunk, at);
-      }, collectorsOf(trace.header.collectorPid, events));
+      }, collectorsOf(stream.header.collectorPid, stream.trace.sources));
       err.writeNow(`scope: ${options.perfetto}: ${counts.tracks} tracks, ${counts.slices} slices, ${counts.instants} instants, ${counts.flows} flows, ${counts.counterValues} counter values\n`);
     } finally {
       closeSync(fd);
     }
-  } else if (options.otlp) {
+  } else {
+    const loaded = loadTrace(options.path);
+    trace = loaded;
+    const events = interpret(loaded.records, loaded.strings);
+    eventCount = events.length;
+    if ((await exportOtlp(options, loaded, events, err)) !== 0) return 1;
+  }
+  // How the trace ended: the rule every reading command follows (core/trace-ending.ts).
+  const ending = endingNotice(options.path, endingOf(trace), { count: eventCount, done: "exported" });
+  if (ending.line) err.writeNow(`scope: ${ending.line}\n`);
+  return ending.status;
+}
+
+/** --otlp (to a file or an endpoint): the whole trace's spans. 0, or 1 when the endpoint refused or could not be reached. */
+async function exportOtlp(options: ExportOptions, trace: LoadedTrace, events: TraceEvent[], err: Output): Promise<number> {
+  if (options.otlp) {
     const { target, functions, serviceName } = options.otlp;
     const format = formatOf(target, options.otlp.format);
     const spans = new OtlpSpanMaker(otlpOptionsOf(trace, functions, serviceName)).spans(events);
@@ -96,8 +121,5 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
       err.writeNow(`scope: ${target}: ${spans.length} spans (OTLP ${format})\n`);
     }
   }
-  // How the trace ended: the rule every reading command follows (core/trace-ending.ts).
-  const ending = endingNotice(options.path, endingOf(trace), { count: events.length, done: "exported" });
-  if (ending.line) err.writeNow(`scope: ${ending.line}\n`);
-  return Math.max(status, ending.status);
+  return 0;
 }

@@ -30,28 +30,38 @@ export function drawingOrder(a: Slice, b: Slice): number {
 
 export function placeSlices(slices: Slice[]): Map<Slice, Placement> {
   const placed = new Map<Slice, Placement>();
+  const placer = new LanePlacer();
+  for (const slice of [...slices].sort(drawingOrder)) placed.set(slice, placer.place(slice));
+  return placed;
+}
+
+/**
+ * placeSlices one slice at a time, given in drawing order (the streamed Perfetto export places
+ * them as it reads them). Holds each lane's open slices' ends and each request's placement.
+ */
+export class LanePlacer {
   // Per thread and group: each lane's stack of open slice ends.
-  const lanes = new Map<string, bigint[][]>();
-  const requestPlace = new Map<number, Placement>();
-  const fits = (stack: bigint[], slice: Slice): boolean => {
-    while (stack.length && stack[stack.length - 1]! <= slice.startNs) stack.pop();
-    return stack.length === 0 || stack[stack.length - 1]! >= slice.endNs;
-  };
-  for (const slice of [...slices].sort(drawingOrder)) {
+  private readonly lanes = new Map<string, bigint[][]>();
+  private readonly requestPlace = new Map<number, Placement>();
+
+  place(slice: Slice): Placement {
+    const fits = (stack: bigint[], slice: Slice): boolean => {
+      while (stack.length && stack[stack.length - 1]! <= slice.startNs) stack.pop();
+      return stack.length === 0 || stack[stack.length - 1]! >= slice.endNs;
+    };
     const group = groupOf(slice);
     const key = `${slice.pid}/${slice.tid}/${group}`;
-    let stacks = lanes.get(key);
-    if (!stacks) lanes.set(key, (stacks = []));
+    let stacks = this.lanes.get(key);
+    if (!stacks) this.lanes.set(key, (stacks = []));
     const requestIndex = slice.start.fields.requestIndex;
-    const preferred = slice.kind === "query" || slice.kind === "pool_wait" ? (typeof requestIndex === "number" ? requestPlace.get(requestIndex) : undefined) : undefined;
+    const preferred = slice.kind === "query" || slice.kind === "pool_wait" ? (typeof requestIndex === "number" ? this.requestPlace.get(requestIndex) : undefined) : undefined;
     let lane = preferred && fits(stacks[preferred.lane]!, slice) ? preferred.lane : stacks.findIndex((stack) => fits(stack, slice));
     if (lane < 0) lane = stacks.push([]) - 1;
     stacks[lane]!.push(slice.endNs);
     const placement = { group, lane };
-    placed.set(slice, placement);
-    if (slice.kind === "server" || slice.kind === "client") requestPlace.set(slice.start.index, placement);
+    if (slice.kind === "server" || slice.kind === "client") this.requestPlace.set(slice.start.index, placement);
+    return placement;
   }
-  return placed;
 }
 
 /** A lane's track name: "main" (calls, lane 0), "main calls 2", "main requests", "worker 1 requests 2", "main gc". */

@@ -19,9 +19,9 @@
 import protobuf from "protobufjs";
 import { processName, type TraceEvent, type FieldValue } from "../core/model";
 import perfettoProto from "./perfetto.proto" with { type: "text" };
-import { laneName, placeSlices, drawingOrder, type Placement } from "./lanes";
-import { shapeOf, type Slice, type TraceShape } from "./slices";
-import { counterSamples, runtimeSlices, runtimeSliceKinds } from "./runtime-kinds";
+import { laneName, LanePlacer, drawingOrder, type Placement } from "./lanes";
+import { callEndKinds, CallEnds, endIndexOf, spanSlice, ThreadsAndProcesses, type Slice, type TraceShape } from "./slices";
+import { counterSamples, runtimeSlice, runtimeSliceKinds } from "./runtime-kinds";
 
 const SEQUENCE_ID = 1;
 const SEQ_INCREMENTAL_STATE_CLEARED = 1;
@@ -78,8 +78,10 @@ export function perfettoSchema(): { Trace: protobuf.Type; TracePacket: protobuf.
 
 interface Emission {
   ts: bigint;
-  /** Order among emissions of the same time (their creation order). */
-  seq: number;
+  /** Order among emissions of the same time: unfinished calls' instants, then slices by track, then instants (`cat`), each in its order (`a`, `b`). */
+  cat: number;
+  a: number;
+  b: number;
   type: number;
   track: number;
   name?: string;
@@ -92,6 +94,8 @@ interface Emission {
   counter?: number;
 }
 
+const Cat = { unfinishedCall: 0, slice: 1, instant: 2 } as const;
+
 export interface PerfettoCounts {
   packets: number;
   tracks: number;
@@ -102,12 +106,147 @@ export interface PerfettoCounts {
 }
 
 /**
+ * A trace's events in index order, as interpret gives them, walked afresh at each call of
+ * `walk` (three walks: src/dump/stream.ts's TraceStream gives them without holding them);
+ * `sources`: its trace_source events (a merged trace's hosts).
+ */
+export interface EventWalk {
+  walk(): Iterable<TraceEvent>;
+  sources: TraceEvent[];
+}
+
+/** A slice as it is drawn: what its begin's annotations add after the start's fields. */
+interface Drawn {
+  slice: Slice;
+  extra: Record<string, FieldValue> | null;
+}
+
+/**
+ * The first walk: what a packet needs before the events that say it are read. Each call's
+ * end (its time and how it ended, not the event), each request's and query's end time, the
+ * threads' last times, processes' command lines, and the flows leaving each event (a send's
+ * receives, a client request's server requests). Bounded by the calls, requests and messages.
+ */
+export class Ahead {
+  readonly names: ThreadsAndProcesses;
+  private readonly callEnds = new CallEnds(callEndExtra);
+  private readonly endNs = new Map<number, bigint>();
+  private readonly flowsOut = new Map<number, number[]>();
+  /** Server requests whose peer is a client request (a flow ends at them). */
+  private readonly reached = new Set<number>();
+  flows = 0;
+
+  constructor(events: EventWalk) {
+    this.names = new ThreadsAndProcesses(events.sources);
+    // An end's index → its start's (an end is always after its start: the link is made at the end).
+    const wanted = new Map<number, number>();
+    const clients = new Set<number>();
+    const peers: [number, number][] = [];
+    const messageFlows: [number, number][] = [];
+    for (const event of events.walk()) {
+      this.names.add(event);
+      const start = wanted.get(event.index);
+      if (start !== undefined) {
+        wanted.delete(event.index);
+        this.endNs.set(start, event.timestampNs);
+      }
+      const f = event.fields;
+      if (callEndKinds.has(event.kind)) this.callEnds.add(event);
+      else if (spanKinds.has(event.kind)) {
+        const end = endIndexOf(event);
+        if (end !== undefined) wanted.set(end, event.index);
+        if (event.kind === "http_client_request") clients.add(event.index);
+        else if (event.kind === "http_server_request" && typeof f.peerIndex === "number") peers.push([event.index, f.peerIndex]);
+      } else if (event.kind === "message_receive" && event.linkedTo.length === 1) {
+        messageFlows.push([event.linkedTo[0]!, event.linkedTo[0]! + 1]);
+      }
+    }
+    // Flow ids in shapeOf's order of links: messages, then requests.
+    const add = (index: number, id: number) => {
+      const list = this.flowsOut.get(index);
+      if (list) list.push(id);
+      else this.flowsOut.set(index, [id]);
+      this.flows++;
+    };
+    for (const [send, id] of messageFlows) add(send, id);
+    for (const [server, client] of peers) {
+      if (!clients.has(client)) continue;
+      add(client, FLOW_REQUEST_BASE + client);
+      this.reached.add(server);
+    }
+  }
+
+  /** The slice `event` starts, as shapeOf (and runtimeSlices) make it, with what its begin adds; undefined: it starts none. */
+  drawn(event: TraceEvent): Drawn | undefined {
+    if (event.kind === "function_call") {
+      const end = this.callEnds.of(event);
+      const slice: Slice = { kind: "call", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.ns : this.names.lastNs(event), finished: end !== undefined, name: String(event.fields.function), start: event, end: null, failed: end?.failed ?? false };
+      return { slice, extra: end ? end.kept : { unfinished: true } };
+    }
+    if (spanKinds.has(event.kind)) {
+      const endNs = this.endNs.get(event.index);
+      return { slice: spanSlice(event, null, endNs ?? this.names.lastNs(event), endNs !== undefined), extra: endNs === undefined ? { unfinished: true } : null };
+    }
+    const slice = runtimeSlice(event);
+    return slice ? { slice, extra: null } : undefined;
+  }
+
+  flowsFrom(event: TraceEvent): number[] | undefined {
+    return this.flowsOut.get(event.index);
+  }
+
+  flowsTo(event: TraceEvent): number[] | undefined {
+    if (event.kind === "message_receive") return event.linkedTo.length === 1 ? [event.linkedTo[0]! + 1] : undefined;
+    return this.reached.has(event.index) ? [FLOW_REQUEST_BASE + (event.fields.peerIndex as number)] : undefined;
+  }
+}
+
+const spanKinds = new Set(["http_server_request", "http_client_request", "db_query", "db_pool_wait"]);
+
+/**
+ * The walk's events one at a time (`onEvent`, with the slice each starts), and after the last
+ * event of each time its slices in drawing order (`onTime`): the order placeSlices and the
+ * tracks' begins take them in. A time's slices: calls, requests and queries first, then GC
+ * pauses and long tasks, as the whole trace's list of slices had them, then stably sorted.
+ */
+function walkByTime(events: Iterable<TraceEvent>, ahead: Ahead, onEvent: (event: TraceEvent, drawn: Drawn | undefined) => void, onTime: (ns: bigint, slices: Drawn[]) => void): void {
+  let at: bigint | undefined;
+  let spans: Drawn[] = [];
+  let runtime: Drawn[] = [];
+  const time = () => {
+    const slices = runtime.length ? spans.concat(runtime) : spans;
+    if (slices.length > 1) slices.sort((x, y) => drawingOrder(x.slice, y.slice));
+    onTime(at!, slices);
+    spans = [];
+    runtime = [];
+  };
+  for (const event of events) {
+    if (at !== undefined && event.timestampNs !== at) time();
+    at = event.timestampNs;
+    const drawn = ahead.drawn(event);
+    // A call with no end is an instant (drawn by the caller), not a slice to place.
+    if (drawn && (drawn.slice.kind !== "call" || drawn.slice.finished)) (runtimeSliceKinds.has(event.kind) ? runtime : spans).push(drawn);
+    onEvent(event, drawn);
+  }
+  if (at !== undefined) time();
+}
+
+/**
  * Writes the trace as Perfetto packets through `write` (chunks of about 64 KiB); `collectors`:
  * scope's own pids (model.ts collectorsOf). Returns what was written, for the command's summary line.
+ *
+ * In bounded memory ("scope export --perfetto, dump --chrome and --why in bounded memory",
+ * BENCHMARKS.md): three walks over the events, none held. 1: what packets need ahead (Ahead). 2: every slice
+ * placed on its lane (LanePlacer), for the tracks, whose descriptors come first. 3: the
+ * packets in time order: at the end of each time, its slices placed again (the same lanes)
+ * and begun on their tracks, the ends up to that time closed, and what waits (that time's
+ * begins, ends and instants) sorted and written. Their order is the whole trace's sort of
+ * every emission by time and creation (unfinished calls' instants, then each track's begins
+ * and ends in nesting order, tracks in their first slice's order, then instants).
  */
-export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) => void, collectors: ReadonlySet<number> = new Set()): PerfettoCounts {
+export function writePerfetto(events: TraceEvent[] | EventWalk, write: (chunk: Uint8Array) => void, collectors: ReadonlySet<number> = new Set()): PerfettoCounts {
+  const source: EventWalk = Array.isArray(events) ? { walk: () => events, sources: events } : events;
   const { TracePacket } = perfettoSchema();
-  const shape = shapeOf(events);
   const counts: PerfettoCounts = { packets: 0, tracks: 0, slices: 0, instants: 0, flows: 0, counterValues: 0 };
   let writer = protobuf.Writer.create();
   const packet = (message: Record<string, unknown>) => {
@@ -122,13 +261,18 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
     }
   };
 
-  // Tracks: uuids handed out in order (≥ 1).
+  // Walk 1.
+  const ahead = new Ahead(source);
+  counts.flows = ahead.flows;
+  const { threads, processes } = ahead.names;
+
+  // Tracks: uuids handed out in order (≥ 1): processes, threads, lanes (in the order of their
+  // first slice: calls, requests and queries, then GC pauses and long tasks), counters.
   let nextUuid = 1;
   const processTrack = new Map<number, number>();
   const threadTrack = new Map<string, number>();
-  const laneTrack = new Map<string, number>();
   const descriptors: Record<string, unknown>[] = [];
-  for (const process of shape.processes) {
+  for (const process of processes.values()) {
     const uuid = nextUuid++;
     processTrack.set(process.pid, uuid);
     // A merged trace's processes say their host and their own pid.
@@ -138,124 +282,86 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
     const name = what !== null ? `${where}: ${what}` : process.host ? `${where}` : `pid ${process.pid}`;
     descriptors.push({ uuid, process: { pid: process.pid, processName: name, cmdline: process.argv ? process.argv.split(" ") : [] } });
   }
-  for (const thread of shape.threads) {
+  for (const thread of threads.values()) {
     const uuid = nextUuid++;
     threadTrack.set(`${thread.pid}/${thread.tid}`, uuid);
     descriptors.push({ uuid, parentUuid: processTrack.get(thread.pid), thread: { pid: thread.pid, tid: perfettoTid(thread.pid, thread.tid), threadName: thread.name } });
   }
-  const trackOf = (pid: number, tid: number, placement: Placement): number => {
-    if (placement.group === "calls" && placement.lane === 0) return threadTrack.get(`${pid}/${tid}`)!;
-    const key = `${pid}/${tid}/${placement.group}/${placement.lane}`;
-    let uuid = laneTrack.get(key);
-    if (uuid === undefined) {
-      laneTrack.set(key, (uuid = nextUuid++));
-      descriptors.push({ uuid, parentUuid: threadTrack.get(`${pid}/${tid}`), name: laneName(tid === 0 ? "main" : `worker ${tid}`, placement) });
+  const laneKey = (slice: Slice, placement: Placement) => `${slice.pid}/${slice.tid}/${placement.group}/${placement.lane}`;
+
+  // Walk 2: every slice placed, for its track; and the counter tracks.
+  interface Lane {
+    key: string;
+    slice: Slice;
+    placement: Placement;
+  }
+  const spanLanes = new Map<string, Lane>();
+  const runtimeLanes = new Map<string, Lane>();
+  const counterKeys = new Map<string, { pid: number; name: string; unit: number }>();
+  {
+    const placer = new LanePlacer();
+    walkByTime(
+      source.walk(),
+      ahead,
+      (event) => {
+        if (notInstants.has(event.kind) || runtimeSliceKinds.has(event.kind)) return;
+        for (const sample of counterSamples(event) ?? []) {
+          const key = `${event.pid}/${sample.name}`;
+          if (!counterKeys.has(key)) counterKeys.set(key, { pid: event.pid, name: sample.name, unit: sample.unit });
+        }
+      },
+      (_ns, slices) => {
+        const placed = slices.map(({ slice }) => ({ slice, placement: placer.place(slice) }));
+        // First appearances in the whole trace's list order: a time's calls, requests and queries in index order.
+        placed.sort((x, y) => (runtimeSliceKinds.has(x.slice.start.kind) ? 1 : 0) - (runtimeSliceKinds.has(y.slice.start.kind) ? 1 : 0) || x.slice.start.index - y.slice.start.index);
+        for (const { slice, placement } of placed) {
+          const key = laneKey(slice, placement);
+          const lanes = runtimeSliceKinds.has(slice.start.kind) ? runtimeLanes : spanLanes;
+          if (!lanes.has(key)) lanes.set(key, { key, slice, placement });
+        }
+      },
+    );
+  }
+  // Each track's state in walk 3: its rank (the order of its first slice), what is open on it.
+  interface Track {
+    uuid: number;
+    rank: number;
+    open: bigint[];
+    emitted: number;
+  }
+  const tracks = new Map<string, Track>();
+  for (const lane of [...spanLanes.values(), ...runtimeLanes.values()]) {
+    const { slice, placement } = lane;
+    let uuid: number;
+    if (placement.group === "calls" && placement.lane === 0) uuid = threadTrack.get(`${slice.pid}/${slice.tid}`)!;
+    else {
+      uuid = nextUuid++;
+      descriptors.push({ uuid, parentUuid: threadTrack.get(`${slice.pid}/${slice.tid}`), name: laneName(slice.tid === 0 ? "main" : `worker ${slice.tid}`, placement) });
     }
-    return uuid;
-  };
+    tracks.set(lane.key, { uuid, rank: tracks.size, open: [], emitted: 0 });
+  }
+  spanLanes.clear();
+  runtimeLanes.clear();
   const counterTrack = new Map<string, number>();
-  const counterTrackOf = (pid: number, name: string, unit: number): number => {
-    const key = `${pid}/${name}`;
-    let uuid = counterTrack.get(key);
-    if (uuid === undefined) {
-      counterTrack.set(key, (uuid = nextUuid++));
-      descriptors.push({ uuid, parentUuid: processTrack.get(pid), name, counter: { unit } });
-    }
-    return uuid;
-  };
-
-  const emissions: Emission[] = [];
-  let seq = 0;
-  const emit = (e: Omit<Emission, "seq">) => {
-    (e as Emission).seq = seq++;
-    emissions.push(e as Emission);
-  };
-  const flowsFrom = new Map<number, number[]>();
-  const flowsTo = new Map<number, number[]>();
-  const addFlow = (map: Map<number, number[]>, index: number, id: number) => {
-    const list = map.get(index);
-    if (list) list.push(id);
-    else map.set(index, [id]);
-  };
-  for (const link of shape.links) {
-    const id = link.kind === "message" ? link.from.index + 1 : FLOW_REQUEST_BASE + link.from.index;
-    addFlow(flowsFrom, link.from.index, id);
-    addFlow(flowsTo, link.to.index, id);
-    counts.flows++;
+  for (const [key, { pid, name, unit }] of counterKeys) {
+    const uuid = nextUuid++;
+    counterTrack.set(key, uuid);
+    descriptors.push({ uuid, parentUuid: processTrack.get(pid), name, counter: { unit } });
   }
-
-  // Slices: per track, begins and ends in nesting order (ends of slices over before a begin first).
-  // A call with no end (recorded at the calls level, or still running when the trace
-  // ended) is an instant: as slices to the thread's end they would stack without limit.
-  const slices = [...shape.slices.filter((slice) => slice.kind !== "call" || slice.finished), ...runtimeSlices(events)];
-  for (const slice of shape.slices) {
-    if (slice.kind !== "call" || slice.finished) continue;
-    emit({ ts: slice.startNs, type: TYPE_INSTANT, track: threadTrack.get(`${slice.pid}/${slice.tid}`)!, name: slice.name, index: slice.start.index, fields: slice.start.fields, extra: sliceExtra(slice) });
-    counts.instants++;
-  }
-  const placement = placeSlices(slices);
-  const perTrack = new Map<number, Slice[]>();
-  for (const slice of slices) {
-    const track = trackOf(slice.pid, slice.tid, placement.get(slice)!);
-    let list = perTrack.get(track);
-    if (!list) perTrack.set(track, (list = []));
-    list.push(slice);
-  }
-  for (const [track, list] of perTrack) {
-    list.sort(drawingOrder);
-    const open: Slice[] = [];
-    const close = (until: bigint | null) => {
-      while (open.length && (until === null || open[open.length - 1]!.endNs <= until)) emit({ ts: open.pop()!.endNs, type: TYPE_SLICE_END, track });
-    };
-    for (const slice of list) {
-      close(slice.startNs);
-      emit({
-        ts: slice.startNs,
-        type: TYPE_SLICE_BEGIN,
-        track,
-        name: slice.name,
-        index: slice.start.index,
-        fields: slice.start.fields,
-        extra: sliceExtra(slice),
-        flowIds: flowsFrom.get(slice.start.index),
-        terminatingFlowIds: flowsTo.get(slice.start.index),
-      });
-      open.push(slice);
-      counts.slices++;
-    }
-    close(null);
-  }
-  for (const event of events) {
-    if (notInstants.has(event.kind) || runtimeSliceKinds.has(event.kind)) continue;
-    const counter = counterSamples(event);
-    if (counter) {
-      for (const sample of counter) {
-        emit({ ts: event.timestampNs, type: TYPE_COUNTER, track: counterTrackOf(event.pid, sample.name, sample.unit), counter: sample.value });
-        counts.counterValues++;
-      }
-      continue;
-    }
-    emit({
-      ts: event.timestampNs,
-      type: TYPE_INSTANT,
-      track: threadTrack.get(`${event.pid}/${event.tid}`)!,
-      name: event.kind,
-      index: event.index,
-      fields: event.fields,
-      flowIds: flowsFrom.get(event.index),
-      terminatingFlowIds: flowsTo.get(event.index),
-    });
-    counts.instants++;
-  }
-  emissions.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.seq - b.seq));
-
-  // The sequence's first packet clears its incremental state; descriptors follow.
-  packet({ trustedPacketSequenceId: SEQUENCE_ID, sequenceFlags: SEQ_INCREMENTAL_STATE_CLEARED, firstPacketOnSequence: true, timestamp: emissions.length ? Number(emissions[0]!.ts) : 0 });
-  for (const trackDescriptor of descriptors) packet({ trustedPacketSequenceId: SEQUENCE_ID, trackDescriptor });
   counts.tracks = descriptors.length;
+
+  // Walk 3: the packets.
   const names = new Map<string, number>();
   const annotationNames = new Map<string, number>();
-  for (const e of emissions) {
+  let started = false;
+  // The sequence's first packet clears its incremental state (its time: the first emission's); descriptors follow.
+  const start = (ts: bigint | undefined) => {
+    started = true;
+    packet({ trustedPacketSequenceId: SEQUENCE_ID, sequenceFlags: SEQ_INCREMENTAL_STATE_CLEARED, firstPacketOnSequence: true, timestamp: ts === undefined ? 0 : Number(ts) });
+    for (const trackDescriptor of descriptors) packet({ trustedPacketSequenceId: SEQUENCE_ID, trackDescriptor });
+    descriptors.length = 0;
+  };
+  const encode = (e: Emission) => {
     let interned: { eventNames?: { iid: number; name: string }[]; debugAnnotationNames?: { iid: number; name: string }[] } | undefined;
     const trackEvent: Record<string, unknown> = { type: e.type, trackUuid: e.track };
     if (e.name !== undefined) {
@@ -295,7 +401,90 @@ export function writePerfetto(events: TraceEvent[], write: (chunk: Uint8Array) =
       trackEvent,
       ...(interned ? { internedData: interned } : {}),
     });
-  }
+  };
+
+  // What waits for its time to end: emissions of that time (and ends up to it).
+  let waiting: Emission[] = [];
+  let order = 0;
+  const flush = () => {
+    waiting.sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : x.cat - y.cat || x.a - y.a || x.b - y.b));
+    if (!started && waiting.length) start(waiting[0]!.ts);
+    for (const e of waiting) encode(e);
+    waiting = [];
+  };
+  const placer = new LanePlacer();
+  const active = new Set<Track>();
+  // Ends of slices over by `until` (all: null), in nesting order.
+  const close = (track: Track, until: bigint | null) => {
+    const open = track.open;
+    while (open.length && (until === null || open[open.length - 1]! <= until)) waiting.push({ ts: open.pop()!, cat: Cat.slice, a: track.rank, b: track.emitted++, type: TYPE_SLICE_END, track: track.uuid });
+    if (!open.length) active.delete(track);
+  };
+  walkByTime(
+    source.walk(),
+    ahead,
+    (event, drawn) => {
+      if (drawn) {
+        const { slice } = drawn;
+        if (slice.kind === "call" && !slice.finished) {
+          waiting.push({ ts: slice.startNs, cat: Cat.unfinishedCall, a: order++, b: 0, type: TYPE_INSTANT, track: threadTrack.get(`${slice.pid}/${slice.tid}`)!, name: slice.name, index: event.index, fields: event.fields, extra: drawn.extra });
+          counts.instants++;
+        }
+        return;
+      }
+      if (notInstants.has(event.kind)) return;
+      const counter = counterSamples(event);
+      if (counter) {
+        for (const sample of counter) {
+          waiting.push({ ts: event.timestampNs, cat: Cat.instant, a: order++, b: 0, type: TYPE_COUNTER, track: counterTrack.get(`${event.pid}/${sample.name}`)!, counter: sample.value });
+          counts.counterValues++;
+        }
+        return;
+      }
+      waiting.push({
+        ts: event.timestampNs,
+        cat: Cat.instant,
+        a: order++,
+        b: 0,
+        type: TYPE_INSTANT,
+        track: threadTrack.get(`${event.pid}/${event.tid}`)!,
+        name: event.kind,
+        index: event.index,
+        fields: event.fields,
+        flowIds: ahead.flowsFrom(event),
+        terminatingFlowIds: ahead.flowsTo(event),
+      });
+      counts.instants++;
+    },
+    (ns, slices) => {
+      for (const { slice, extra } of slices) {
+        const track = tracks.get(laneKey(slice, placer.place(slice)))!;
+        close(track, slice.startNs);
+        waiting.push({
+          ts: slice.startNs,
+          cat: Cat.slice,
+          a: track.rank,
+          b: track.emitted++,
+          type: TYPE_SLICE_BEGIN,
+          track: track.uuid,
+          name: slice.name,
+          index: slice.start.index,
+          fields: slice.start.fields,
+          extra,
+          flowIds: ahead.flowsFrom(slice.start),
+          terminatingFlowIds: ahead.flowsTo(slice.start),
+        });
+        track.open.push(slice.endNs);
+        active.add(track);
+        counts.slices++;
+      }
+      for (const track of active) close(track, ns);
+      flush();
+    },
+  );
+  for (const track of active) close(track, null);
+  flush();
+  if (!started) start(undefined);
   write(writer.finish());
   return counts;
 }
@@ -307,12 +496,10 @@ function annotation(nameIid: number, value: FieldValue): Record<string, unknown>
   return { nameIid, doubleValue: Number(value) };
 }
 
-/** What a slice's start event does not say: unfinished, or how a call ended (its value, its error). */
-function sliceExtra(slice: Slice): Record<string, FieldValue> | null {
-  if (!slice.finished) return { unfinished: true };
-  if (!slice.end || slice.kind !== "call") return null;
-  const f = slice.end.fields;
-  if (slice.end.kind === "function_throw") return { threw: true, errorType: f.errorType ?? null, errorMessage: f.errorMessage ?? null };
+/** What a call's begin says of how it ended (its value, its error): its end event's fields. */
+function callEndExtra(end: TraceEvent): Record<string, FieldValue> {
+  const f = end.fields;
+  if (end.kind === "function_throw") return { threw: true, errorType: f.errorType ?? null, errorMessage: f.errorMessage ?? null };
   if (f.rejected === true) return { rejected: true, errorMessage: f.errorMessage ?? null };
   return { value: f.value ?? null };
 }

@@ -22,24 +22,30 @@ export const runtimeSliceKinds = new Set<string>(["gc", "long_task"]);
 export function runtimeSlices(events: TraceEvent[]): Slice[] {
   const slices: Slice[] = [];
   for (const event of events) {
-    if (!runtimeSliceKinds.has(event.kind)) continue;
-    const f = event.fields;
-    const durationNs = typeof f.durationNs === "number" ? BigInt(f.durationNs) : 0n;
-    const long = event.kind === "long_task";
-    slices.push({
-      kind: long ? "long_task" : "gc",
-      pid: event.pid,
-      tid: event.tid,
-      startNs: event.timestampNs,
-      endNs: event.timestampNs + durationNs,
-      finished: true,
-      name: long ? `long task: ${f.function ?? f.origin ?? f.taskKind}` : `gc ${f.gcKind}`,
-      start: event,
-      end: null,
-      failed: false,
-    });
+    const slice = runtimeSlice(event);
+    if (slice) slices.push(slice);
   }
   return slices;
+}
+
+/** The slice of a GC pause or long task (null for any other kind). */
+export function runtimeSlice(event: TraceEvent): Slice | null {
+  if (!runtimeSliceKinds.has(event.kind)) return null;
+  const f = event.fields;
+  const durationNs = typeof f.durationNs === "number" ? BigInt(f.durationNs) : 0n;
+  const long = event.kind === "long_task";
+  return {
+    kind: long ? "long_task" : "gc",
+    pid: event.pid,
+    tid: event.tid,
+    startNs: event.timestampNs,
+    endNs: event.timestampNs + durationNs,
+    finished: true,
+    name: long ? `long task: ${f.function ?? f.origin ?? f.taskKind}` : `gc ${f.gcKind}`,
+    start: event,
+    end: null,
+    failed: false,
+  };
 }
 
 const num = (value: unknown): number | null => (typeof value === "number" && Number.isFinite(value) ? value : null);

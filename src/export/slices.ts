@@ -6,7 +6,7 @@
  * connection addresses and order, then by traceparent). Perfetto
  * (perfetto.ts), OTLP (otlp.ts) and Chrome JSON (src/dump/chrome.ts) read these.
  */
-import { hostPid, mergedSources, sourceOfPid, type TraceEvent } from "../core/model";
+import { hostPid, mergedSources, sourceOfPid, type FieldValue, type TraceEvent } from "../core/model";
 
 export type SliceKind = "call" | "server" | "client" | "query" | "pool_wait" | "gc" | "long_task";
 
@@ -61,6 +61,27 @@ export interface TraceShape {
   links: Link[];
 }
 
+/** Where a request's, query's or pool wait's end is (the model's endIndex; a query's first link): an index later than its own. */
+export function endIndexOf(event: TraceEvent): number | undefined {
+  if (event.kind === "db_query" || event.kind === "db_pool_wait") return event.linkedTo.length ? event.linkedTo[0] : undefined;
+  return typeof event.fields.endIndex === "number" ? event.fields.endIndex : undefined;
+}
+
+/**
+ * The slice of a request, query or pool wait, given its end (null: none recorded; `end`
+ * may be null with `finished` true where only its time is kept, as the streamed Perfetto
+ * export does) and where it ends (its end's time, or its thread's last).
+ */
+export function spanSlice(event: TraceEvent, end: TraceEvent | null, endNs: bigint, finished = end !== null): Slice {
+  const f = event.fields;
+  const { pid, tid } = event;
+  const startNs = event.timestampNs;
+  if (event.kind === "db_query" || event.kind === "db_pool_wait") return { kind: event.kind === "db_query" ? "query" : "pool_wait", pid, tid, startNs, endNs, finished, name: queryName(event), start: event, end, failed: f.failed === true };
+  const status = typeof f.status === "number" ? f.status : 0;
+  const failed = (event.kind === "http_server_request" ? status >= 500 : status >= 400) || typeof f.errorCode === "string" || (finished && f.end !== "finished");
+  return { kind: event.kind === "http_server_request" ? "server" : "client", pid, tid, startNs, endNs, finished, name: requestName(event), start: event, end, failed };
+}
+
 const threadKey = (event: { pid: number; tid: number }) => `${event.pid}/${event.tid}`;
 
 export function threadName(tid: number): string {
@@ -82,16 +103,27 @@ export function queryName(event: TraceEvent): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text || "query";
 }
 
-export function shapeOf(events: TraceEvent[]): TraceShape {
-  const hosts = new Map(mergedSources(events).map((source) => [source.source, source.host]));
-  const threads = new Map<string, ThreadInfo>();
-  const processes = new Map<number, ProcessInfo>();
-  for (const event of events) {
+/**
+ * The threads (in order of their first event, with their first and last times) and processes
+ * (with their command line) the events show: shapeOf's, and the streamed Perfetto export's
+ * first walk (src/export/perfetto.ts). `sources`: the trace_source events (a merged trace's hosts).
+ */
+export class ThreadsAndProcesses {
+  readonly threads = new Map<string, ThreadInfo>();
+  readonly processes = new Map<number, ProcessInfo>();
+  private readonly hosts: Map<number, string>;
+
+  constructor(sources: TraceEvent[]) {
+    this.hosts = new Map(mergedSources(sources).map((source) => [source.source, source.host]));
+  }
+
+  add(event: TraceEvent): void {
+    const { threads, processes } = this;
     const key = threadKey(event);
     let thread = threads.get(key);
     if (!thread) threads.set(key, (thread = { pid: event.pid, tid: event.tid, name: threadName(event.tid), firstNs: event.timestampNs, lastNs: event.timestampNs }));
     thread.lastNs = event.timestampNs;
-    if (!processes.has(event.pid)) processes.set(event.pid, { pid: event.pid, host: hosts.get(sourceOfPid(event.pid)) ?? null, hostPid: hostPid(event.pid), argv: null, runtime: null, parentPid: null });
+    if (!processes.has(event.pid)) processes.set(event.pid, { pid: event.pid, host: this.hosts.get(sourceOfPid(event.pid)) ?? null, hostPid: hostPid(event.pid), argv: null, runtime: null, parentPid: null });
     if (event.kind === "trace_start" && event.fields.mainThread === true) {
       const process = processes.get(event.pid)!;
       process.argv = typeof event.fields.argv === "string" ? event.fields.argv : null;
@@ -99,39 +131,130 @@ export function shapeOf(events: TraceEvent[]): TraceShape {
       process.parentPid = typeof event.fields.parentPid === "number" ? event.fields.parentPid : null;
     }
   }
-  const lastOf = (event: TraceEvent) => threads.get(threadKey(event))!.lastNs;
 
-  // A call ends at its settle (async: the whole call) or else its return or throw.
-  const callEnds = new Map<string, TraceEvent>();
-  for (const event of events) {
-    if (event.kind !== "function_return" && event.kind !== "function_throw" && event.kind !== "function_settle") continue;
-    const key = `${threadKey(event)}/${event.fields.call}`;
-    const known = callEnds.get(key);
-    if (!known || event.kind === "function_settle" || known.kind !== "function_settle") callEnds.set(key, event);
+  /** The time of the thread's last event (a slice that never ended ends there). */
+  lastNs(event: { pid: number; tid: number }): bigint {
+    return this.threads.get(threadKey(event))!.lastNs;
   }
+}
+
+export const callEndKinds = new Set(["function_return", "function_throw", "function_settle"]);
+
+/** A call's end as CallEnds keeps it: its kind and time, whether it failed, and what the reader keeps of it. */
+export interface CallEnd<T> {
+  kind: string;
+  ns: bigint;
+  /** It threw or its promise rejected. */
+  failed: boolean;
+  kept: T;
+}
+
+/**
+ * Each call's end by thread and call id: its settle (async: the whole call), else its return
+ * or throw, the last of each. `keep`: what is kept of the end event (shapeOf: the event; the
+ * streamed exports: only what they draw of it, so that a trace's millions of calls do not
+ * keep their ends' events). Call ids count up from 1 per thread: an id below twice the
+ * thread's count so far is a slot of typed arrays (its time, kind and failure: 9 bytes and the
+ * kept value's reference), any other one goes in a Map ("scope export --perfetto, dump
+ * --chrome and --why in bounded memory", BENCHMARKS.md: 1.77 GB instead of 2.06 GB).
+ */
+export class CallEnds<T> {
+  private readonly threads = new Map<string, ThreadCallEnds<T>>();
+
+  constructor(private readonly keep: (end: TraceEvent) => T) {}
+
+  add(event: TraceEvent): void {
+    if (!callEndKinds.has(event.kind)) return;
+    const key = threadKey(event);
+    let thread = this.threads.get(key);
+    if (!thread) this.threads.set(key, (thread = new ThreadCallEnds<T>()));
+    const call = event.fields.call;
+    const known = thread.kind(call);
+    if (known === undefined || event.kind === "function_settle" || known !== "function_settle") thread.set(call, event.kind, event.timestampNs, event.kind === "function_throw" || event.fields.rejected === true, this.keep(event));
+  }
+
+  /** The end of `call` (a function_call), if the trace has one. */
+  of(call: TraceEvent): CallEnd<T> | undefined {
+    return this.threads.get(threadKey(call))?.get(call.fields.call);
+  }
+}
+
+const endKindNames = ["", "function_return", "function_throw", "function_settle"];
+const FAILED = 4;
+
+class ThreadCallEnds<T> {
+  private ns = new BigUint64Array(0);
+  /** 0: no end; else the kind's place in endKindNames, | FAILED. */
+  private flags = new Uint8Array(0);
+  private kept: T[] = [];
+  private count = 0;
+  private readonly sparse = new Map<FieldValue | undefined, CallEnd<T>>();
+
+  private slot(call: FieldValue | undefined): number {
+    return typeof call === "number" && Number.isInteger(call) && call >= 0 && call < 2 * this.count + 1024 ? call : -1;
+  }
+
+  kind(call: FieldValue | undefined): string | undefined {
+    const slot = this.slot(call);
+    if (slot < 0) return this.sparse.get(call)?.kind;
+    const flags = slot < this.flags.length ? this.flags[slot]! : 0;
+    return flags ? endKindNames[flags & 3] : this.sparse.get(call)?.kind;
+  }
+
+  get(call: FieldValue | undefined): CallEnd<T> | undefined {
+    const slot = this.slot(call);
+    const flags = slot >= 0 && slot < this.flags.length ? this.flags[slot]! : 0;
+    if (!flags) return this.sparse.get(call);
+    return { kind: endKindNames[flags & 3]!, ns: this.ns[slot]!, failed: (flags & FAILED) !== 0, kept: this.kept[slot]! };
+  }
+
+  set(call: FieldValue | undefined, kind: string, ns: bigint, failed: boolean, kept: T): void {
+    const slot = this.slot(call);
+    this.count++;
+    // An id that was sparse stays sparse (one place per id); so does a time no slot holds.
+    if (slot < 0 || this.sparse.has(call) || ns < 0n || ns >= 1n << 64n) {
+      this.sparse.set(call, { kind, ns, failed, kept });
+      return;
+    }
+    if (slot >= this.flags.length) {
+      const size = Math.max(1024, 2 ** Math.ceil(Math.log2(slot + 1)));
+      const ns2 = new BigUint64Array(size);
+      ns2.set(this.ns);
+      this.ns = ns2;
+      const flags2 = new Uint8Array(size);
+      flags2.set(this.flags);
+      this.flags = flags2;
+    }
+    this.ns[slot] = ns;
+    this.flags[slot] = endKindNames.indexOf(kind) | (failed ? FAILED : 0);
+    this.kept[slot] = kept;
+  }
+}
+
+export function shapeOf(events: TraceEvent[]): TraceShape {
+  const names = new ThreadsAndProcesses(events);
+  for (const event of events) names.add(event);
+  const { threads, processes } = names;
+  const lastOf = (event: TraceEvent) => names.lastNs(event);
+
+  const callEnds = new CallEnds((end) => end);
+  for (const event of events) callEnds.add(event);
   const byIndex = (index: unknown) => (typeof index === "number" ? events[index] : undefined);
   const slices: Slice[] = [];
   for (const event of events) {
     const f = event.fields;
     switch (event.kind) {
       case "function_call": {
-        const end = callEnds.get(`${threadKey(event)}/${f.call}`) ?? null;
-        const failed = end !== null && (end.kind === "function_throw" || end.fields.rejected === true);
-        slices.push({ kind: "call", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.timestampNs : lastOf(event), finished: end !== null, name: String(f.function), start: event, end, failed });
+        const end = callEnds.of(event);
+        slices.push({ kind: "call", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.ns : lastOf(event), finished: end !== undefined, name: String(f.function), start: event, end: end?.kept ?? null, failed: end?.failed ?? false });
         break;
       }
       case "http_server_request":
-      case "http_client_request": {
-        const end = byIndex(f.endIndex) ?? null;
-        const status = typeof f.status === "number" ? f.status : 0;
-        const failed = (event.kind === "http_server_request" ? status >= 500 : status >= 400) || typeof f.errorCode === "string" || (end !== null && f.end !== "finished");
-        slices.push({ kind: event.kind === "http_server_request" ? "server" : "client", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.timestampNs : lastOf(event), finished: end !== null, name: requestName(event), start: event, end, failed });
-        break;
-      }
+      case "http_client_request":
       case "db_query":
       case "db_pool_wait": {
-        const end = event.linkedTo.length ? (events[event.linkedTo[0]!] ?? null) : null;
-        slices.push({ kind: event.kind === "db_query" ? "query" : "pool_wait", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: end ? end.timestampNs : lastOf(event), finished: end !== null, name: queryName(event), start: event, end, failed: f.failed === true });
+        const end = byIndex(endIndexOf(event)) ?? null;
+        slices.push(spanSlice(event, end, end ? end.timestampNs : lastOf(event)));
         break;
       }
     }
