@@ -191,6 +191,26 @@ setInterval(() => {}, 1000); console.log("ready");
 }, 120_000);
 
 describe("stale rings", () => {
+  test("a detached child that outlives scope run still starts Node processes, untraced and silent (its stderr as untraced)", async () => {
+    const dir = tmp();
+    const log = join(dir, "child.log");
+    // The parent ends at once; its detached child waits until scope run has ended (ring
+    // removed, source checkout's agent directory with it before) and runs a node grandchild.
+    const program = [
+      "const cp = require('node:child_process'), fs = require('node:fs');",
+      "if (process.argv[1] === 'child') setTimeout(() => {",
+      "  const r = cp.spawnSync(process.execPath, ['-e', 'console.log(1 + 1)'], { encoding: 'utf8' });",
+      `  fs.writeFileSync(${JSON.stringify(log)}, JSON.stringify([r.status, r.stdout, r.stderr]));`,
+      "}, 1000);",
+      "else cp.spawn(process.execPath, ['-e', process.env.PROGRAM, 'child'], { detached: true, stdio: 'ignore' }).unref();",
+    ].join("\n");
+    const result = await runCli(["run", "--out", join(dir, "t.bin"), "--", "node", "-e", program], { env: { PROGRAM: program } });
+    expect(result.exitCode).toBe(0);
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(log) && Date.now() < deadline) await Bun.sleep(50);
+    expect(JSON.parse(readFileSync(log, "utf8"))).toEqual([0, "2\n", ""]);
+  }, 60_000);
+
   test("a source checkout's agent bundles left by a killed scope are removed by the next one; a live scope's are kept", async () => {
     const { mkdirSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
