@@ -95,6 +95,16 @@ describe("scope run", () => {
 
   // The heap limit is the node's own as untraced with the same NODE_OPTIONS (Node 24 adds
   // more to the old space's 100 MiB than Node 20: 292 against 148 MiB, so no fixed bound).
+  test("the working directory's .env files are not the program's environment (Bun loads them into scope's own)", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, ".env"), "SCOPE_SPEC_DOTENV=from-dotenv\nNODE_OPTIONS=--max-old-space-size=64\n");
+    writeFileSync(join(dir, ".env.local"), "SCOPE_SPEC_DOTENV_LOCAL=from-dotenv-local\n");
+    const program = "console.log(JSON.stringify([process.env.SCOPE_SPEC_DOTENV, process.env.SCOPE_SPEC_DOTENV_LOCAL, process.env.SCOPE_SPEC_INHERITED, /max-old-space/.test(process.env.NODE_OPTIONS)]))";
+    const result = await runCli(["run", "--out", join(dir, "t.bin"), "--", "node", "-e", program], { cwd: dir, env: { SCOPE_SPEC_INHERITED: "kept" } });
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([null, null, "kept", false]);
+  });
+
   test("an existing NODE_OPTIONS is kept", async () => {
     const out = join(tmp(), "t.bin");
     const program = "console.log(require('v8').getHeapStatistics().heap_size_limit / 2 ** 20)";
