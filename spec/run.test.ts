@@ -105,6 +105,29 @@ describe("scope run", () => {
     expect(JSON.parse(result.stdout)).toEqual([null, null, "kept", false]);
   });
 
+  test("file descriptors beyond stdio reach the program as untraced: <(...) process substitution, 3<file, 4>file; no others (the same descriptors open)", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "in.txt"), "from fd 3");
+    const program = [
+      "const fs = require('node:fs');",
+      "const target = (fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd); } catch { return 'closed'; } };",
+      "const fds = fs.readdirSync('/proc/self/fd').map(Number).filter((fd) => fd > 2).map((fd) => fd + ' ' + target(fd).replace(/:\\[\\d+\\]$/, '')).filter((fd) => !/ (anon_inode|closed)/.test(fd));",
+      "fs.writeSync(4, 'to fd 4');",
+      "console.log(JSON.stringify([fs.readFileSync(process.argv[1], 'utf8'), fs.readFileSync(3, 'utf8'), fds]));",
+    ].join(" ");
+    const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+    const run = async (prefix: string[]) => {
+      const script = `exec 3<${quote(join(dir, "in.txt"))} 4>${quote(join(dir, "out.txt"))}; ${[...prefix, "node", "-e", program].map(quote).join(" ")} <(printf substituted)`;
+      const child = Bun.spawn(["bash", "-c", script], { env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, status] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      return { stdout, stderr, status, written: readFileSync(join(dir, "out.txt"), "utf8") };
+    };
+    const untraced = await run([]);
+    expect([untraced.status, JSON.parse(untraced.stdout).slice(0, 2), untraced.written], untraced.stderr).toEqual([0, ["substituted", "from fd 3"], "to fd 4"]);
+    const traced = await run([process.execPath, cliEntry, "run", "--out", join(dir, "t.bin"), "--"]);
+    expect([traced.status, traced.stdout, traced.written], traced.stderr).toEqual([untraced.status, untraced.stdout, untraced.written]);
+  });
+
   test("an existing NODE_OPTIONS is kept", async () => {
     const out = join(tmp(), "t.bin");
     const program = "console.log(require('v8').getHeapStatistics().heap_size_limit / 2 ** 20)";

@@ -16,6 +16,7 @@ import { StopReason } from "../core/layout";
 import { REDACTED, redactionOf, type RedactionSettings } from "../agent/shared/redact";
 import { systemError } from "../core/system-error";
 import { Output } from "../core/output";
+import { inheritedStdio } from "../core/own-environment";
 import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
 import { signalNumberOf } from "./signals";
@@ -133,7 +134,7 @@ function cannotStart(command: string, error: unknown, stderr: Output): number {
 async function runUntraced(argv: string[], stderr: Output): Promise<number> {
   let child: ReturnType<typeof Bun.spawn>;
   try {
-    child = Bun.spawn(argv, { stdio: ["inherit", "inherit", "inherit"] });
+    child = Bun.spawn(argv, { stdio: inheritedStdio() });
   } catch (error) {
     return cannotStart(argv[0]!, error, stderr);
   }
@@ -236,7 +237,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
 
   let child: ReturnType<typeof Bun.spawn>;
   try {
-    child = Bun.spawn(launch.argv, { env: launch.env, stdio: ["inherit", "inherit", "inherit"] });
+    child = Bun.spawn(launch.argv, { env: launch.env, stdio: inheritedStdio() });
   } catch (error) {
     collector.finish({ exitCode: 127, signal: null });
     collector.discard();
