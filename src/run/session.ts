@@ -156,6 +156,9 @@ function groupProbe(): { reachedGroup(signal: (typeof forwardedSignals)[number])
   };
 }
 
+/** How long after a SIGINT, SIGTERM or SIGHUP the group probe is looked at (forwardSignals). */
+const PROBE_DELAY_MS = 20;
+
 /**
  * Forwards SIGINT, SIGTERM and SIGHUP to the program while it runs; release() when it ended.
  * Not one the program has already: a Ctrl-C (SIGINT while in the terminal's foreground group:
@@ -164,8 +167,26 @@ function groupProbe(): { reachedGroup(signal: (typeof forwardedSignals)[number])
  */
 function forwardSignals(child: ReturnType<typeof Bun.spawn>): { release(): void } {
   const probe = groupProbe();
+  // Looked at a moment later (PROBE_DELAY_MS): `timeout` signals scope's pid first and the
+  // group right after, so the group's may be a few microseconds behind, and scope may have
+  // the two one after the other: one decision for what arrives within that moment.
+  const deciding = new Set<string>();
+  const forward = (signal: (typeof forwardedSignals)[number]) => {
+    deciding.delete(signal);
+    if (!probe!.reachedGroup(signal)) child.kill(signal);
+  };
   const handlers = forwardedSignals.map(
-    (signal) => [signal, () => ((signal === "SIGINT" && inTerminalForeground()) || probe?.reachedGroup(signal) ? undefined : child.kill(signal))] as const,
+    (signal) =>
+      [
+        signal,
+        () => {
+          if (signal === "SIGINT" && inTerminalForeground()) return;
+          if (probe === undefined) return void child.kill(signal);
+          if (deciding.has(signal)) return;
+          deciding.add(signal);
+          setTimeout(forward, PROBE_DELAY_MS, signal);
+        },
+      ] as const,
   );
   for (const [signal, handler] of handlers) process.on(signal, handler);
   return {
