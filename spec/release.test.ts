@@ -188,6 +188,14 @@ describe("npm install -g from the tarballs", () => {
     }
   }, 240_000);
 
+  test("file descriptors beyond stdio reach the program through the launcher and scope: <(...), 3<file", async () => {
+    writeFileSync(join(dir, "fd3.txt"), "from fd 3");
+    const program = "const fs = require('node:fs'); console.log(fs.readFileSync(process.argv[1], 'utf8') + ', ' + fs.readFileSync(3, 'utf8'))";
+    const script = `exec 3<"$DIR/fd3.txt"; "$@" <(printf substituted)`;
+    const result = await exec(["bash", "-c", script, "fds", scope, "run", "--out", join(dir, "fd.bin"), "--", "node", "-e", program], { cwd: dir, env: { ...env, DIR: dir } });
+    expect([result.exitCode, result.stdout], result.stderr).toEqual([0, "substituted, from fd 3\n"]);
+  }, 240_000);
+
   test("without the platform package: one line saying what to install", async () => {
     const prefix = join(dir, "main-only");
     await installInto(prefix, [mainTarball]);

@@ -76,6 +76,48 @@ function inTerminalForeground() {
 }
 
 /**
+ * stdio for scope: 0-2, then each file descriptor above 2 this process inherited at its own
+ * number ("ignore" opens nothing in the gaps): what exec would have left open (`scope run --
+ * node app.js <(...)`'s /dev/fd/63, `3<file`). Node's spawn passes only what stdio names.
+ * Left out are Node's own: its event loops' (anon_inode: epoll, eventfd) and its self-pipes
+ * (a pipe whose read and write ends are both here; an inherited one comes as one end, except
+ * a make jobserver's pair, which is left out with them). src/core/own-environment.ts does the
+ * same for scope (this file has no dependencies).
+ */
+function inheritedStdio() {
+  const fs = require("node:fs");
+  const stdio = ["inherit", "inherit", "inherit"];
+  const found = [];
+  let names = [];
+  try {
+    names = fs.readdirSync("/proc/self/fd");
+  } catch {
+    return stdio;
+  }
+  for (const name of names) {
+    const fd = Number(name);
+    if (!(fd > 2)) continue;
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith("anon_inode:")) continue;
+      const flags = /^flags:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
+      found.push({ fd, target, mode: flags ? Number.parseInt(flags[1], 8) & 3 : -1 });
+    } catch {
+      // the directory's own descriptor, closed by now
+    }
+  }
+  const bothEnds = (target) => target.startsWith("pipe:") && found.some((a) => a.target === target && a.mode === 0) && found.some((b) => b.target === target && b.mode === 1);
+  const fds = found.filter(({ target }) => !bothEnds(target)).map(({ fd }) => fd).sort((a, b) => a - b);
+  for (let fd = 3, next = 0; fds.length > 0 && fd <= fds[fds.length - 1]; fd++) {
+    if (fds[next] === fd) {
+      stdio.push(fd);
+      next++;
+    } else stdio.push("ignore");
+  }
+  return stdio;
+}
+
+/**
  * A probe of the launcher's process group, which scope and the program share: a `cat` reading
  * a pipe of the launcher's (it ends with the launcher), which SIGINT, SIGTERM and SIGHUP end.
  * A signal sent to the whole group (`timeout`, `kill -- -PGID`, a supervisor) reached scope
@@ -139,7 +181,7 @@ function groupProbe() {
  * process itself (it finds it by its ring file).
  */
 function run(binary, args) {
-  const child = spawn(binary, args, { stdio: "inherit" });
+  const child = spawn(binary, args, { stdio: inheritedStdio() });
   const probe = groupProbe();
   const ignored = ["SIGINT", "SIGQUIT"];
   const passed = ["SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2"];
