@@ -66,7 +66,11 @@ export async function writeViewPage(): Promise<void> {
 /** Compiles src/cli/main.ts into options.outfile (after writeViewPage); returns the asset hash it embeds. */
 export async function compileScope(options: CompileOptions): Promise<string> {
   const hash = assetHash(options.files);
-  const compile: NonNullable<Bun.BuildConfig["compile"]> = { outfile: options.outfile };
+  // Nothing of the working directory's loaded at start: not its .env files into process.env
+  // (`scope run` hands its environment to the program; src/core/own-environment.ts undoes it
+  // as well), nor its bunfig.toml (a project's `preload` ran inside scope, printing on the
+  // traced program's stdout).
+  const compile: NonNullable<Bun.BuildConfig["compile"]> = { outfile: options.outfile, autoloadDotenv: false, autoloadBunfig: false };
   if (options.target) compile.target = options.target;
   if (options.executablePath) compile.executablePath = options.executablePath;
   // The CLI's own copy of oxc-parser (`scope instrument` on TypeScript) opens the extracted binding.

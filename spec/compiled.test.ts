@@ -98,6 +98,18 @@ describe("dist/scope", () => {
     expect(open.stderr).toMatch(/^scope: cannot trace \(.*not a directory.*\); --fail-open: the program runs untraced, no trace is written\n$/);
   });
 
+  test("a project's bunfig.toml and .env in the working directory are not scope's: no preload in scope, no variable for the program", async () => {
+    const project = join(dir, "bun-project");
+    mkdirSync(project, { recursive: true });
+    writeFileSync(join(project, "bunfig.toml"), 'preload = ["./preload.ts"]\n');
+    writeFileSync(join(project, "preload.ts"), 'console.log("project preload ran");\n');
+    writeFileSync(join(project, ".env"), "SCOPE_SPEC_DOTENV=from-dotenv\n");
+    const child = Bun.spawn([join(dir, "scope"), "run", "--out", "t.bin", "--", "node", "-e", "console.log(process.env.SCOPE_SPEC_DOTENV ?? 'unset')"], { cwd: project, env, stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(exitCode, stderr).toBe(0);
+    expect(stdout).toBe("unset\n");
+  });
+
   test("traces the bundled example and decodes it", async () => {
     const run = await scope(["run", "--out", "t.bin", "--", "node", join(repoRoot, "examples/hello/app.js")]);
     expect(run.exitCode, run.stderr).toBe(0);

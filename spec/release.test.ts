@@ -176,6 +176,26 @@ describe("npm install -g from the tarballs", () => {
     expect(ended).toBe(128 + 2);
   }, 240_000);
 
+  test("a SIGTERM, SIGINT or SIGHUP sent to the whole process group reaches the program once through the launcher, as untraced", async () => {
+    const program = "let n = 0; for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => { n++; setTimeout(() => { console.log(s + ' x' + n); process.exit(0); }, 300); }); console.log('ready'); setInterval(() => {}, 1000)";
+    // A group of its own (setsid): the launcher, scope and the program; its leader sends the
+    // signal to the group once the program is ready (what timeout or a supervisor does).
+    const script = `trap '' TERM INT HUP; "$@" > "$OUT" & until grep -q ready "$OUT"; do sleep 0.05; done; kill -s "$SIG" 0; wait; cat "$OUT"`;
+    for (const signal of ["TERM", "INT", "HUP"]) {
+      const out = join(dir, `group-${signal}.out`);
+      const result = await exec(["setsid", "bash", "-c", script, "group", scope, "run", "--out", join(dir, "g.bin"), "--", "node", "-e", program], { cwd: dir, env: { ...env, OUT: out, SIG: signal } });
+      expect(result.stdout, result.stderr).toBe(`ready\nSIG${signal} x1\n`);
+    }
+  }, 240_000);
+
+  test("file descriptors beyond stdio reach the program through the launcher and scope: <(...), 3<file", async () => {
+    writeFileSync(join(dir, "fd3.txt"), "from fd 3");
+    const program = "const fs = require('node:fs'); console.log(fs.readFileSync(process.argv[1], 'utf8') + ', ' + fs.readFileSync(3, 'utf8'))";
+    const script = `exec 3<"$DIR/fd3.txt"; "$@" <(printf substituted)`;
+    const result = await exec(["bash", "-c", script, "fds", scope, "run", "--out", join(dir, "fd.bin"), "--", "node", "-e", program], { cwd: dir, env: { ...env, DIR: dir } });
+    expect([result.exitCode, result.stdout], result.stderr).toEqual([0, "substituted, from fd 3\n"]);
+  }, 240_000);
+
   test("without the platform package: one line saying what to install", async () => {
     const prefix = join(dir, "main-only");
     await installInto(prefix, [mainTarball]);

@@ -93,8 +93,55 @@ describe("scope run", () => {
     expect(await child.exited).toBe(0);
   });
 
+  test("a SIGTERM, SIGINT or SIGHUP sent to the whole process group reaches the program once, as untraced (scope does not pass on what the group had)", async () => {
+    const dir = tmp();
+    const program = "let n = 0; for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => { n++; setTimeout(() => { console.log(s + ' x' + n); process.exit(0); }, 300); }); console.log('ready'); setInterval(() => {}, 1000)";
+    // A group of its own (setsid) whose leader ignores the signal and sends it to the group once
+    // the program is ready: what `timeout`, `kill -- -PGID` or a supervisor's stop does.
+    const script = `trap '' TERM INT HUP; "$@" > "$OUT" & until grep -q ready "$OUT"; do sleep 0.05; done; kill -s "$SIG" 0; wait; cat "$OUT"`;
+    for (const signal of ["TERM", "INT", "HUP"]) {
+      const argv = [process.execPath, cliEntry, "run", "--out", join(dir, "t.bin"), "--", "node", "-e", program];
+      const child = Bun.spawn(["setsid", "bash", "-c", script, "group", ...argv], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1", OUT: join(dir, `out-${signal}`), SIG: signal } });
+      const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      expect(stdout, stderr).toBe(`ready\nSIG${signal} x1\n`);
+    }
+  }, 60_000);
+
   // The heap limit is the node's own as untraced with the same NODE_OPTIONS (Node 24 adds
   // more to the old space's 100 MiB than Node 20: 292 against 148 MiB, so no fixed bound).
+  test("the working directory's .env files are not the program's environment (Bun loads them into scope's own)", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, ".env"), "SCOPE_SPEC_DOTENV=from-dotenv\nNODE_OPTIONS=--max-old-space-size=64\n");
+    writeFileSync(join(dir, ".env.local"), "SCOPE_SPEC_DOTENV_LOCAL=from-dotenv-local\n");
+    const program = "console.log(JSON.stringify([process.env.SCOPE_SPEC_DOTENV, process.env.SCOPE_SPEC_DOTENV_LOCAL, process.env.SCOPE_SPEC_INHERITED, /max-old-space/.test(process.env.NODE_OPTIONS)]))";
+    const result = await runCli(["run", "--out", join(dir, "t.bin"), "--", "node", "-e", program], { cwd: dir, env: { SCOPE_SPEC_INHERITED: "kept" } });
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([null, null, "kept", false]);
+  });
+
+  test("file descriptors beyond stdio reach the program as untraced: <(...) process substitution, 3<file, 4>file; no others (the same descriptors open)", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "in.txt"), "from fd 3");
+    const program = [
+      "const fs = require('node:fs');",
+      "const target = (fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd); } catch { return 'closed'; } };",
+      "const fds = fs.readdirSync('/proc/self/fd').map(Number).filter((fd) => fd > 2).map((fd) => fd + ' ' + target(fd).replace(/:\\[\\d+\\]$/, '')).filter((fd) => !/ (anon_inode|closed)/.test(fd));",
+      "fs.writeSync(4, 'to fd 4');",
+      "console.log(JSON.stringify([fs.readFileSync(process.argv[1], 'utf8'), fs.readFileSync(3, 'utf8'), fds]));",
+    ].join(" ");
+    const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+    const run = async (prefix: string[]) => {
+      const script = `exec 3<${quote(join(dir, "in.txt"))} 4>${quote(join(dir, "out.txt"))}; ${[...prefix, "node", "-e", program].map(quote).join(" ")} <(printf substituted)`;
+      const child = Bun.spawn(["bash", "-c", script], { env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, status] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      return { stdout, stderr, status, written: readFileSync(join(dir, "out.txt"), "utf8") };
+    };
+    const untraced = await run([]);
+    expect([untraced.status, JSON.parse(untraced.stdout).slice(0, 2), untraced.written], untraced.stderr).toEqual([0, ["substituted", "from fd 3"], "to fd 4"]);
+    const traced = await run([process.execPath, cliEntry, "run", "--out", join(dir, "t.bin"), "--"]);
+    expect([traced.status, traced.stdout, traced.written], traced.stderr).toEqual([untraced.status, untraced.stdout, untraced.written]);
+  });
+
   test("an existing NODE_OPTIONS is kept", async () => {
     const out = join(tmp(), "t.bin");
     const program = "console.log(require('v8').getHeapStatistics().heap_size_limit / 2 ** 20)";
@@ -191,6 +238,26 @@ setInterval(() => {}, 1000); console.log("ready");
 }, 120_000);
 
 describe("stale rings", () => {
+  test("a detached child that outlives scope run still starts Node processes, untraced and silent (its stderr as untraced)", async () => {
+    const dir = tmp();
+    const log = join(dir, "child.log");
+    // The parent ends at once; its detached child waits until scope run has ended (ring
+    // removed, source checkout's agent directory with it before) and runs a node grandchild.
+    const program = [
+      "const cp = require('node:child_process'), fs = require('node:fs');",
+      "if (process.argv[1] === 'child') setTimeout(() => {",
+      "  const r = cp.spawnSync(process.execPath, ['-e', 'console.log(1 + 1)'], { encoding: 'utf8' });",
+      `  fs.writeFileSync(${JSON.stringify(log)}, JSON.stringify([r.status, r.stdout, r.stderr]));`,
+      "}, 1000);",
+      "else cp.spawn(process.execPath, ['-e', process.env.PROGRAM, 'child'], { detached: true, stdio: 'ignore' }).unref();",
+    ].join("\n");
+    const result = await runCli(["run", "--out", join(dir, "t.bin"), "--", "node", "-e", program], { env: { PROGRAM: program } });
+    expect(result.exitCode).toBe(0);
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(log) && Date.now() < deadline) await Bun.sleep(50);
+    expect(JSON.parse(readFileSync(log, "utf8"))).toEqual([0, "2\n", ""]);
+  }, 60_000);
+
   test("a source checkout's agent bundles left by a killed scope are removed by the next one; a live scope's are kept", async () => {
     const { mkdirSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");

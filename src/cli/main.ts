@@ -1,4 +1,6 @@
 #!/usr/bin/env bun
+// First: process.env as scope was started, without the .env files Bun loaded (own-environment.ts).
+import "../core/own-environment";
 import { Builtins, Cli, UsageError } from "clipanion";
 import { CLOSED_PIPE_STATUS, isClosedPipe } from "../core/output";
 import { systemError } from "../core/system-error";

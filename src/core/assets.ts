@@ -284,9 +284,42 @@ const DEV_AGENT_PREFIX = "scope-dev-agent-";
 const devAgentDir = /^scope-dev-agent-(\d+)-/;
 
 /**
+ * The dev agent directories some live process (other than this one) names in its
+ * environment (/proc/<pid>/environ: NODE_OPTIONS' --require, BUN_OPTIONS' --preload). A
+ * traced program can outlive its scope (a detached child, a daemon): its new Node
+ * processes inherit NODE_OPTIONS and cannot start if the preloaded file is gone ("Cannot
+ * find module .../node.cjs"). Processes of other users are not readable and not counted.
+ */
+function devAgentDirsInUse(): Set<string> {
+  const used = new Set<string>();
+  const prefix = join(tmpdir(), DEV_AGENT_PREFIX);
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return used;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, "latin1");
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (let at = environ.indexOf(prefix); at !== -1; at = environ.indexOf(prefix, at + 1)) {
+      const end = environ.indexOf("/", at + prefix.length);
+      if (end !== -1) used.add(environ.slice(at, end));
+    }
+  }
+  return used;
+}
+
+/**
  * The bundles of a source-checkout scope that ended without its exit handler (SIGKILL, a
- * test's timeout), removed by the next one; a live scope's, another user's, and names
- * without a pid (before it was in the name) are left alone.
+ * test's timeout), or that a traced process still named when it ended, removed by the next
+ * one once no process names them; a live scope's, another user's, and names without a pid
+ * (before it was in the name) are left alone.
  */
 function removeDeadDevAgentDirs(): void {
   let names: string[];
@@ -296,9 +329,12 @@ function removeDeadDevAgentDirs(): void {
     return;
   }
   const uid = process.getuid?.();
+  let inUse: Set<string> | undefined;
   for (const name of names) {
     const match = devAgentDir.exec(name);
     if (match === null || pidAlive(Number(match[1]))) continue;
+    inUse ??= devAgentDirsInUse();
+    if (inUse.has(join(tmpdir(), name))) continue;
     const path = join(tmpdir(), name);
     try {
       if (uid !== undefined && lstatSync(path).uid !== uid) continue;
@@ -321,7 +357,11 @@ async function buildFromSource(): Promise<Assets> {
   const oxcBinding = process.env[libraries.oxcBinding.env] || oxcBindingSource() || "";
   removeDeadDevAgentDirs();
   const outDir = mkdtempSync(join(tmpdir(), `${DEV_AGENT_PREFIX}${process.pid}-`));
-  process.once("exit", () => rmSync(outDir, { recursive: true, force: true }));
+  // Removed at exit unless a process of the traced tree that outlived the program still
+  // names it (a detached child; the next scope removes it once none does).
+  process.once("exit", () => {
+    if (!devAgentDirsInUse().has(outDir)) rmSync(outDir, { recursive: true, force: true });
+  });
   const agents = Object.keys(agentEntries) as (keyof typeof agentEntries)[];
   const bundled = await Promise.all(agents.map((name) => bundleAgent(name, outDir)));
   return {

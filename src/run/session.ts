@@ -16,6 +16,7 @@ import { StopReason } from "../core/layout";
 import { REDACTED, redactionOf, type RedactionSettings } from "../agent/shared/redact";
 import { systemError } from "../core/system-error";
 import { Output } from "../core/output";
+import { inheritedStdio } from "../core/own-environment";
 import { boundTransformCache } from "../instrument/cache";
 import { Collector, type RunSummary } from "./collector";
 import { signalNumberOf } from "./signals";
@@ -100,14 +101,100 @@ export function inTerminalForeground(): boolean {
 }
 
 /**
+ * A probe of scope's process group, which the program shares: a `cat` reading a pipe of
+ * scope's (so it ends with scope, however scope ends), which SIGINT, SIGTERM and SIGHUP end.
+ * A signal sent to the whole group (`timeout`, `kill -- -PGID`, a terminal's keys, a
+ * supervisor killing a control group) reached the program already, and the probe with it:
+ * the kernel queues it to every member before the sender's kill() returns, so when scope's
+ * handler runs the probe has it pending or has died of it. A signal sent to scope alone
+ * leaves the probe running. Undefined when it cannot be started (then every signal is passed on).
+ */
+function groupProbe(): { reachedGroup(signal: (typeof forwardedSignals)[number]): boolean; stop(): void } | undefined {
+  const start = () => {
+    try {
+      return Bun.spawn(["cat"], { stdio: ["pipe", "ignore", "ignore"] });
+    } catch {
+      return undefined;
+    }
+  };
+  let probe = start();
+  if (probe === undefined) return undefined;
+  return {
+    reachedGroup(signal) {
+      if (probe === undefined) return false;
+      const number = signalNumberOf(signal);
+      let reached = probe.signalCode === signal;
+      let ended = probe.exitCode !== null || probe.signalCode !== null;
+      if (!ended) {
+        try {
+          const status = readFileSync(`/proc/${probe.pid}/status`, "utf8");
+          const mask = (field: string) => BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)`, "m").exec(status)?.[1] ?? "0"}`);
+          reached = ((mask("SigPnd") | mask("ShdPnd")) & (1n << BigInt(number - 1))) !== 0n;
+          if (/^State:\s*Z/m.test(status)) {
+            // Died, not reaped yet: its exit status (stat's last field) says by which signal.
+            const stat = readFileSync(`/proc/${probe.pid}/stat`, "utf8").trim().split(" ");
+            reached ||= (Number(stat.at(-1)) & 0x7f) === number;
+            ended = true;
+          }
+        } catch {
+          ended = true; // reaped between the two looks: Bun's exit status above
+          reached ||= probe.signalCode === signal;
+        }
+      }
+      // A probe that ended, or has one of these coming, is replaced for the next signal
+      // (the program may outlive this one); one ended some other way never counts.
+      if (reached || ended) {
+        probe.kill();
+        probe = start();
+      }
+      return reached;
+    },
+    stop() {
+      probe?.kill();
+      probe = undefined;
+    },
+  };
+}
+
+/** How long after a SIGINT, SIGTERM or SIGHUP the group probe is looked at (forwardSignals). */
+const PROBE_DELAY_MS = 20;
+
+/**
  * Forwards SIGINT, SIGTERM and SIGHUP to the program while it runs; release() when it ended.
- * Not a Ctrl-C (SIGINT while in the terminal's foreground group): the program has it from the
- * terminal already, and a second one is "force quit" to many programs.
+ * Not one the program has already: a Ctrl-C (SIGINT while in the terminal's foreground group:
+ * the terminal sent it to the whole group), or any of them sent to the process group scope
+ * and the program share (groupProbe); a second one is "force quit" to many programs.
  */
 function forwardSignals(child: ReturnType<typeof Bun.spawn>): { release(): void } {
-  const handlers = forwardedSignals.map((signal) => [signal, () => (signal === "SIGINT" && inTerminalForeground() ? undefined : child.kill(signal))] as const);
+  const probe = groupProbe();
+  // Looked at a moment later (PROBE_DELAY_MS): `timeout` signals scope's pid first and the
+  // group right after, so the group's may be a few microseconds behind, and scope may have
+  // the two one after the other: one decision for what arrives within that moment.
+  const deciding = new Set<string>();
+  const forward = (signal: (typeof forwardedSignals)[number]) => {
+    deciding.delete(signal);
+    if (!probe!.reachedGroup(signal)) child.kill(signal);
+  };
+  const handlers = forwardedSignals.map(
+    (signal) =>
+      [
+        signal,
+        () => {
+          if (signal === "SIGINT" && inTerminalForeground()) return;
+          if (probe === undefined) return void child.kill(signal);
+          if (deciding.has(signal)) return;
+          deciding.add(signal);
+          setTimeout(forward, PROBE_DELAY_MS, signal);
+        },
+      ] as const,
+  );
   for (const [signal, handler] of handlers) process.on(signal, handler);
-  return { release: () => handlers.forEach(([signal, handler]) => process.off(signal, handler)) };
+  return {
+    release: () => {
+      handlers.forEach(([signal, handler]) => process.off(signal, handler));
+      probe?.stop();
+    },
+  };
 }
 
 /**
@@ -133,7 +220,7 @@ function cannotStart(command: string, error: unknown, stderr: Output): number {
 async function runUntraced(argv: string[], stderr: Output): Promise<number> {
   let child: ReturnType<typeof Bun.spawn>;
   try {
-    child = Bun.spawn(argv, { stdio: ["inherit", "inherit", "inherit"] });
+    child = Bun.spawn(argv, { stdio: inheritedStdio() });
   } catch (error) {
     return cannotStart(argv[0]!, error, stderr);
   }
@@ -236,7 +323,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
 
   let child: ReturnType<typeof Bun.spawn>;
   try {
-    child = Bun.spawn(launch.argv, { env: launch.env, stdio: ["inherit", "inherit", "inherit"] });
+    child = Bun.spawn(launch.argv, { env: launch.env, stdio: inheritedStdio() });
   } catch (error) {
     collector.finish({ exitCode: 127, signal: null });
     collector.discard();

@@ -15,7 +15,7 @@ import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import { Recorder } from "../shared/recorder";
 import { currentRequest, requestsBegin } from "../shared/request-context";
-import { disabledByFile } from "../shared/disable";
+import { disabledByFile, recordingEnded } from "../shared/disable";
 import { parseGroups } from "../shared/sink";
 import { startBunAsyncTracking } from "./async";
 import { hookBunHttp } from "./http";
@@ -77,7 +77,7 @@ export function install(): void {
     recorder = new Recorder(runtime ? runtime.orderedSink() : sink, groups, previewWalk);
     if (functionsError !== undefined) recorder.fail(functionsError);
   } catch (error) {
-    if (main) {
+    if (main && !recordingEnded(process.env.SCOPE_RING)) {
       try {
         process.stderr.write(`scope: agent not attached in pid ${process.pid} (${(error as Error)?.message}); running untraced\n`);
       } catch {

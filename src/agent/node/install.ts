@@ -4,7 +4,7 @@
  */
 import type { FunctionRuntime } from "../../instrument/runtime";
 import type { TypeChecks } from "../shared/preview";
-import { disabledByFile } from "../shared/disable";
+import { disabledByFile, recordingEnded } from "../shared/disable";
 import { useNativeGc } from "../shared/loop";
 import { Recorder } from "../shared/recorder";
 import { currentRequest, requestsBegin } from "../shared/request-context";
@@ -70,7 +70,7 @@ export function install(): void {
     if (!addon.attach(ringPath, tid)) throw new Error(`cannot attach to ${ringPath}`);
     useNativeGc(addon);
   } catch (error) {
-    if (threads.isMainThread) {
+    if (threads.isMainThread && !recordingEnded(process.env.SCOPE_RING)) {
       try {
         process.stderr.write(`scope: agent not attached in pid ${process.pid} (${(error as Error)?.message}); running untraced\n`);
       } catch {
