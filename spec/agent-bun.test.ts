@@ -16,7 +16,7 @@ describe("prepareLaunch", () => {
       env: {
         KEEP: "1",
         NODE_OPTIONS: '--require "/opt/s cope/node.cjs" --max-old-space-size=64',
-        BUN_OPTIONS: "--preload /opt/scope/bun.mjs",
+        BUN_OPTIONS: "--preload=/opt/scope/bun.mjs",
         SCOPE_RING: "/dev/shm/r",
         SCOPE_ADDON: "/opt/scope/scope.node",
         SCOPE_LIBSCOPE: "/opt/scope/libscope.so",
@@ -27,12 +27,26 @@ describe("prepareLaunch", () => {
 
   test("a Bun agent path with a space goes on the bun command line instead", () => {
     const launch = prepareLaunch({ argv: ["bun", "app.ts"], env: {}, ringPath: "/r", assets: { ...assets, bunAgent: "/a b/bun.mjs" } });
-    expect(launch.argv).toEqual(["bun", "--preload", "/a b/bun.mjs", "app.ts"]);
+    expect(launch.argv).toEqual(["bun", "--preload=/a b/bun.mjs", "app.ts"]);
     expect(launch.env.BUN_OPTIONS).toBeUndefined();
   });
 });
 
 describe("bun agent", () => {
+  // Bun 1.4.5's `bun run` took `--preload <path>` from BUN_OPTIONS as a flag without its value
+  // and printed its usage, running nothing (auditbun): the file and the package.json script.
+  test("bun run: a file and a package.json script run and are traced", async () => {
+    const cwd = join(fixtures, "bun-run-fixture");
+    for (const argv of [["bun", "run", "start"], ["bun", "run", "../bun-run-child.ts", "3"]]) {
+      const run = await runTraced(argv, { cwd });
+      const plain = await runUntraced(argv, { cwd });
+      expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+      expect(run.stdout).toContain("bun-run child");
+      const starts = ofKind(run.events, "trace_start").filter((e) => String(e.fields.argv).includes("bun-run-child.ts"));
+      expect(starts.length).toBe(1);
+    }
+  });
+
   test("main thread, worker (preloaded by the agent), Bun.spawn child, exit codes", async () => {
     const argv = ["bun", "bun-fixture.ts"];
     const run = await runTraced(argv);
