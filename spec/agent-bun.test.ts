@@ -74,6 +74,25 @@ describe("bun agent", () => {
 });
 
 describe("bun agent: node:child_process and IPC", () => {
+  test("Bun.spawn with the ipc option: both sides of Bun's own IPC recorded and paired", async () => {
+    const argv = ["bun", "bun-spawn-ipc-fixture.ts"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect(run.stdout).toBe('got=["a",{"x":1},"bye"] code=0\n');
+    expect({ dropped: run.end.dropped, errors: ofKind(run.events, "agent_error").length }).toEqual({ dropped: 0, errors: 0 });
+    const main = ofKind(run.events, "trace_start")[0]!.pid;
+    const child = ofKind(run.events, "process_spawn", { pid: main })[0]!.fields.childPid as number;
+    const p = pairing(run.events);
+    expect({ sends: p.sends, receives: p.receives, unpairedSends: p.unpairedSends.length, unpairedReceives: p.unpairedReceives.length }).toEqual({ sends: 6, receives: 6, unpairedSends: 0, unpairedReceives: 0 });
+    expect(ofKind(run.events, "message_send", { pid: main }).map((e) => [e.fields.channel, e.fields.channelOwnerPid, e.fields.preview])).toEqual([
+      ["ipc", child, '"a"'],
+      ["ipc", child, '{"x":1}'],
+      ["ipc", child, '"bye"'],
+    ]);
+    expect(ofKind(run.events, "message_receive", { pid: main }).length).toBe(3);
+  });
+
   test("fork with IPC both ways, spawnSync, execSync: each child recorded once, with its method", async () => {
     const argv = ["bun", "bun-ipc-fixture.ts"];
     const run = await runTraced(argv);
