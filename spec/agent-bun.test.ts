@@ -16,7 +16,7 @@ describe("prepareLaunch", () => {
       env: {
         KEEP: "1",
         NODE_OPTIONS: '--require "/opt/s cope/node.cjs" --max-old-space-size=64',
-        BUN_OPTIONS: "--preload /opt/scope/bun.mjs",
+        BUN_OPTIONS: "--preload=/opt/scope/bun.mjs",
         SCOPE_RING: "/dev/shm/r",
         SCOPE_ADDON: "/opt/scope/scope.node",
         SCOPE_LIBSCOPE: "/opt/scope/libscope.so",
@@ -27,12 +27,41 @@ describe("prepareLaunch", () => {
 
   test("a Bun agent path with a space goes on the bun command line instead", () => {
     const launch = prepareLaunch({ argv: ["bun", "app.ts"], env: {}, ringPath: "/r", assets: { ...assets, bunAgent: "/a b/bun.mjs" } });
-    expect(launch.argv).toEqual(["bun", "--preload", "/a b/bun.mjs", "app.ts"]);
+    expect(launch.argv).toEqual(["bun", "--preload=/a b/bun.mjs", "app.ts"]);
     expect(launch.env.BUN_OPTIONS).toBeUndefined();
   });
 });
 
 describe("bun agent", () => {
+  // Bun 1.4.5's `bun run` took `--preload <path>` from BUN_OPTIONS as a flag without its value
+  // and printed its usage, running nothing (auditbun): the file and the package.json script.
+  test("bun run: a file and a package.json script run and are traced", async () => {
+    const cwd = join(fixtures, "bun-run-fixture");
+    for (const argv of [["bun", "run", "start"], ["bun", "run", "../bun-run-child.ts", "3"]]) {
+      const run = await runTraced(argv, { cwd });
+      const plain = await runUntraced(argv, { cwd });
+      expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+      expect(run.stdout).toContain("bun-run child");
+      const starts = ofKind(run.events, "trace_start").filter((e) => String(e.fields.argv).includes("bun-run-child.ts"));
+      expect(starts.length).toBe(1);
+    }
+  });
+
+  // Bun's test runner ends the process without 'exit', beforeExit or process.reallyExit: no
+  // process_exit is recorded, and the summary says so instead of staying silent (auditbun).
+  test("bun test: traced, its missing end said in the summary", async () => {
+    const argv = ["bun", "test", "./bun-test-fixture.ts"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect(run.status).toBe(plain.status);
+    expect(ofKind(run.events, "trace_start").length).toBe(1);
+    expect(ofKind(run.events, "process_exit").length).toBe(0);
+    expect(run.summary).toContain("ends: 1 traced process has no process_exit in the trace");
+    // A run whose processes all ended says nothing of it.
+    const plainRun = await runTraced(["bun", "bun-run-child.ts", "0"]);
+    expect(plainRun.summary).not.toContain("ends:");
+  });
+
   test("main thread, worker (preloaded by the agent), Bun.spawn child, exit codes", async () => {
     const argv = ["bun", "bun-fixture.ts"];
     const run = await runTraced(argv);
@@ -60,6 +89,25 @@ describe("bun agent", () => {
 });
 
 describe("bun agent: node:child_process and IPC", () => {
+  test("Bun.spawn with the ipc option: both sides of Bun's own IPC recorded and paired", async () => {
+    const argv = ["bun", "bun-spawn-ipc-fixture.ts"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect(run.stdout).toBe('got=["a",{"x":1},"bye"] code=0\n');
+    expect({ dropped: run.end.dropped, errors: ofKind(run.events, "agent_error").length }).toEqual({ dropped: 0, errors: 0 });
+    const main = ofKind(run.events, "trace_start")[0]!.pid;
+    const child = ofKind(run.events, "process_spawn", { pid: main })[0]!.fields.childPid as number;
+    const p = pairing(run.events);
+    expect({ sends: p.sends, receives: p.receives, unpairedSends: p.unpairedSends.length, unpairedReceives: p.unpairedReceives.length }).toEqual({ sends: 6, receives: 6, unpairedSends: 0, unpairedReceives: 0 });
+    expect(ofKind(run.events, "message_send", { pid: main }).map((e) => [e.fields.channel, e.fields.channelOwnerPid, e.fields.preview])).toEqual([
+      ["ipc", child, '"a"'],
+      ["ipc", child, '{"x":1}'],
+      ["ipc", child, '"bye"'],
+    ]);
+    expect(ofKind(run.events, "message_receive", { pid: main }).length).toBe(3);
+  });
+
   test("fork with IPC both ways, spawnSync, execSync: each child recorded once, with its method", async () => {
     const argv = ["bun", "bun-ipc-fixture.ts"];
     const run = await runTraced(argv);

@@ -4,7 +4,8 @@
  * and must print the same, exit the same and record the expected events.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SourceMapConsumerLite } from "./instrument-sourcemap";
 import { instrument } from "../src/instrument/instrument";
@@ -396,6 +397,30 @@ describe("match", () => {
     expect(globToRegExp("src/*.js").test("src/a/c.js")).toBe(false);
     expect(globToRegExp("*.{js,mjs}").test("a.mjs")).toBe(true);
     expect(globToRegExp("Cart.*", "").test("Cart.add")).toBe(true);
+  });
+
+  // Bun auto-installs into its global cache when no node_modules is up the tree and runs
+  // packages from there: those are dependencies too (auditbun: a .tsx entry's React).
+  test("Bun's install cache is under the node_modules rule; --package still selects from it", () => {
+    const cached = "/root/.bun/install/cache/react@19.3.1@@@1/cjs/react.development.js";
+    expect(new Matcher({ root: "/app" }).file(cached)).toBe(false);
+    expect(new Matcher({ root: "/app" }).file("/app/src/a.tsx")).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), "scope-bun-cache-"));
+    const saved = process.env.BUN_INSTALL_CACHE_DIR;
+    try {
+      mkdirSync(join(dir, "lib@1.0.0@@@1"));
+      writeFileSync(join(dir, "lib@1.0.0@@@1", "package.json"), JSON.stringify({ name: "lib" }));
+      writeFileSync(join(dir, "lib@1.0.0@@@1", "i.js"), "");
+      process.env.BUN_INSTALL_CACHE_DIR = dir;
+      const file = join(dir, "lib@1.0.0@@@1", "i.js");
+      expect(new Matcher({ root: "/app", include: ["/**"] }).file(file)).toBe(true);
+      expect(new Matcher({ root: "/app" }).file(file)).toBe(false);
+      expect(new Matcher({ root: "/app", packages: ["lib"] }).file(file)).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.BUN_INSTALL_CACHE_DIR;
+      else process.env.BUN_INSTALL_CACHE_DIR = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("node_modules only when an include names it; later rules win; production defaults to calls", () => {

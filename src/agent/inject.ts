@@ -5,8 +5,10 @@
  *
  * - Node: `--require "<node agent>"` prepended to NODE_OPTIONS (an existing value is
  *   kept after it). Node applies NODE_OPTIONS preloads to worker threads as well.
- * - Bun: `--preload <bun agent>` prepended to BUN_OPTIONS (unquoted), which Bun 1.4 reads for
- *   `bun <file>`, `bun run` and the bun processes those start. Bun does not apply
+ * - Bun: `--preload=<bun agent>` prepended to BUN_OPTIONS (unquoted), which Bun 1.4 reads for
+ *   `bun <file>`, `bun run`, `bun test` and the bun processes those start. With `=`: Bun 1.4.5's
+ *   `bun run` (a file or a package.json script) reads a BUN_OPTIONS flag whose value is the next
+ *   word as having no value and prints its usage instead of running anything (auditbun). Bun does not apply
  *   preloads to its workers; the Bun agent passes itself to each new Worker.
  * - SCOPE_RING, SCOPE_ADDON, SCOPE_LIBSCOPE, SCOPE_EVENTS tell the agent where to write;
  *   SCOPE_REDACT what to redact beyond the defaults (src/agent/shared/redact.ts).
@@ -53,8 +55,7 @@ export function quoteOption(path: string): string {
   return `"${path.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
-function prependOption(existing: string | undefined, flag: string, path: string, quote: boolean): string {
-  const option = `${flag} ${quote ? quoteOption(path) : path}`;
+function prependOption(existing: string | undefined, option: string): string {
   if (!existing || existing.trim() === "") return option;
   if (existing.includes(option)) return existing;
   return `${option} ${existing}`;
@@ -63,13 +64,13 @@ function prependOption(existing: string | undefined, flag: string, path: string,
 export function prepareLaunch(opts: LaunchOptions): Launch {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(opts.env)) if (value !== undefined) env[name] = value;
-  env.NODE_OPTIONS = prependOption(env.NODE_OPTIONS, "--require", opts.assets.nodeAgent, true);
+  env.NODE_OPTIONS = prependOption(env.NODE_OPTIONS, `--require ${quoteOption(opts.assets.nodeAgent)}`);
   // Bun splits BUN_OPTIONS on whitespace and reads no quotes: a path with a space cannot
   // go there; a top-level `bun` command then gets --preload as an argument instead.
   const bunPathPlain = !/\s/.test(opts.assets.bunAgent);
-  if (bunPathPlain) env.BUN_OPTIONS = prependOption(env.BUN_OPTIONS, "--preload", opts.assets.bunAgent, false);
+  if (bunPathPlain) env.BUN_OPTIONS = prependOption(env.BUN_OPTIONS, `--preload=${opts.assets.bunAgent}`);
   const argv = [...opts.argv];
-  if (!bunPathPlain && argv.length > 1 && /(^|\/)bun(\.exe)?$/.test(argv[0]!)) argv.splice(1, 0, "--preload", opts.assets.bunAgent);
+  if (!bunPathPlain && argv.length > 1 && /(^|\/)bun(\.exe)?$/.test(argv[0]!)) argv.splice(1, 0, `--preload=${opts.assets.bunAgent}`);
   env.SCOPE_RING = opts.ringPath;
   env.SCOPE_ADDON = opts.assets.addon;
   env.SCOPE_LIBSCOPE = opts.assets.libscope;

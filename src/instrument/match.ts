@@ -235,6 +235,13 @@ function parentOf(dir: string): string {
 }
 
 const NODE_MODULES_SEGMENT = /(^|\/)node_modules\//;
+/**
+ * Bun's global install cache (`~/.bun/install/cache/<name>@<version>@@@1/`): with no
+ * node_modules up the tree Bun auto-installs there and runs packages from there, so its
+ * files are dependencies, under the node_modules rule (auditbun: a .tsx entry's JSX runtime,
+ * React from the cache, was traced as the program's own, 130 functions).
+ */
+const BUN_INSTALL_CACHE_SEGMENT = /\/\.bun\/install\/cache\//;
 
 /** The package name a path implies: the segment (or @scope/name) after its last node_modules/. */
 export function packageNameInPath(path: string): string | undefined {
@@ -256,7 +263,7 @@ class KnownPaths implements FilePaths {
     readonly real: string,
     readonly forms: string[],
   ) {
-    this.inNodeModules = forms.some((form) => NODE_MODULES_SEGMENT.test(form));
+    this.inNodeModules = forms.some((form) => NODE_MODULES_SEGMENT.test(form)) || matcher.inBunInstallCache(real);
   }
 
   get package(): PackageInfo | undefined {
@@ -438,6 +445,13 @@ export class Matcher {
       if (name.split("/").every((part) => glob.literals.has(part))) return true;
     }
     return false;
+  }
+
+  /** Whether a real path lies in Bun's install cache (the default place, or BUN_INSTALL_CACHE_DIR). */
+  inBunInstallCache(real: string): boolean {
+    if (BUN_INSTALL_CACHE_SEGMENT.test(real)) return true;
+    const dir = process.env.BUN_INSTALL_CACHE_DIR;
+    return dir !== undefined && dir !== "" && real.startsWith(`${toPath(dir).replace(/\/+$/, "")}/`);
   }
 
   /** The paths `file` is known by (see the header), its package, and whether it is in node_modules. */

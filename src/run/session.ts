@@ -23,7 +23,7 @@ import { signalNumberOf } from "./signals";
 import { removeStaleRings } from "./stale";
 import { selectionLines, unmatchedPatterns } from "./selection-report";
 import { asyncLimitLines } from "./async-report";
-import { formatSummary } from "./summary";
+import { endLines, formatSummary } from "./summary";
 import type { OtlpFormat } from "../export/otlp";
 import { OtlpStream, streamLine } from "../export/stream";
 
@@ -357,7 +357,8 @@ export async function runTraced(options: RunOptions): Promise<number> {
   const unmatched = whole && options.functions !== undefined && (summary.byKind.function_selection ?? 0) > 0 ? unmatchedPatterns(out, options.functions) : [];
   // --async: what a runtime could not record (Bun), one line, read back from the trace's async_tracking records.
   const asyncLines = options.async !== undefined && (summary.byKind.async_tracking ?? 0) > 0 ? asyncLimitLines(out, color) : [];
-  stderr.writeNow(formatSummary(summary, color) + [...selectionLines(unmatched, color), ...asyncLines].map((line) => `${line}\n`).join(""));
+  const ends = endLines(summary, options.events === undefined || options.events.includes("process"), color);
+  stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
   return signal ? 128 + signalNumberOf(signal) : exitCode;

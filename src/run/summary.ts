@@ -54,6 +54,19 @@ function monitorLines(summary: RunSummary): string[] {
   return threads === 0 ? [] : [`  loop/memory: ${threads} ${threads === 1 ? "thread" : "threads"} (Bun) without GC events or loop utilisation; their loop delay is scope's own timer's (monitor_missing events say what each lacks)`];
 }
 
+/**
+ * Processes the trace holds no end of (seen, but no process_exit): never silent (auditbun).
+ * Killed by a signal, or ended by a runtime that does not tell the agent (ARCHITECTURE.md
+ * "Where Bun gives no end"). `scope run` only, with the process group recorded, and not when
+ * recording stopped early or under the flight recorder, whose trace holds part of the run.
+ */
+export function endLines(summary: RunSummary, processGroup: boolean, color: ChalkInstance): string[] {
+  const missing = summary.processes - (summary.byKind.process_exit ?? 0);
+  if (!processGroup || missing <= 0 || summary.stopped || summary.flight) return [];
+  const processes = missing === 1 ? "1 traced process has" : `${missing} traced processes have`;
+  return [color.yellow(`  ends: ${processes} no process_exit in the trace: killed by a signal, or ended by a runtime that does not tell (bun test; a bun --watch restart)`)];
+}
+
 /** The overhead governor's steps (function_level events), when it took any. */
 function governorLines(summary: RunSummary): string[] {
   const steps = summary.byKind.function_level ?? 0;

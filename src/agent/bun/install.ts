@@ -9,7 +9,7 @@
  * program's options through, `preload` included; the agent wraps the module's `Worker`
  * export and adds itself to `preload` the same way (see hookNodeWorkers).
  */
-import { ExitReason, Kind, SpawnMethod } from "../shared/kinds";
+import { ChannelKind, ExitReason, Kind, SpawnMethod } from "../shared/kinds";
 import { describe, previewWalk, type TypeChecks } from "../shared/preview";
 import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
@@ -20,7 +20,7 @@ import { parseGroups } from "../shared/sink";
 import { startBunAsyncTracking } from "./async";
 import { hookBunHttp } from "./http";
 import { openSink } from "./sink";
-import { childProcessCall, hookChildProcesses, makeTracer, type Tracer } from "../node/hooks";
+import { childProcessCall, hookChildProcesses, isInternalMessage, makeTracer, newChannel, wrapSend, type Channel, type Tracer } from "../node/hooks";
 import { startBunDatabaseTracing } from "./db";
 import { hookFrameworks } from "../node/frameworks";
 import { flushLoopMonitor, keepRuntimeTimers, loopSettings, startLoopMonitor } from "../shared/loop";
@@ -140,10 +140,10 @@ function start(
   const onExit = (code: number) => recorder.safe(() => finish(typeof process.exitCode === "number" ? process.exitCode : code));
   process.on("exit", onExit);
   recorder.safe(() => keepExitListenerLast(onExit, () => done));
-  if (recorder.groups.process) recorder.safe(() => hookBunSpawn(recorder));
   // node:child_process and process.send/'message' in Bun: the same hooks as in Node
   // (Bun's ChildProcess is Node's shape: prototype.spawn, emit, send).
   const tracer = makeTracer(recorder, main ? 0 : require("node:worker_threads").threadId);
+  if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookBunSpawn(tracer));
   if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookChildProcesses(tracer));
   // Bun.serve and fetch wrapped now (globals, nothing loaded); node:http when the program reaches it.
   if (recorder.groups.http) recorder.safe(() => hookBunHttp(tracer));
@@ -206,7 +206,14 @@ function keepExitListenerLast(listener: (code: number) => void, ended: () => boo
 
 const signalNumbers: Record<string, number> = require("node:os").constants.signals;
 
-function hookBunSpawn(recorder: Recorder): void {
+/**
+ * Bun.spawn and Bun.spawnSync: process_spawn and child_exit (process group), and the parent
+ * side of Bun's own IPC (message group): a child started with the `ipc` option gets the
+ * channel a node:child_process fork gets (its `send` counted as there, its `ipc` callback's
+ * deliveries received), paired with the child's process.send/'message' (auditbun).
+ */
+function hookBunSpawn(tracer: Tracer): void {
+  const { recorder } = tracer;
   const bun = Bun as unknown as Record<string, (...args: unknown[]) => unknown>;
   const originalSpawn = bun.spawn!;
   const commandOf = (args: unknown[]) => {
@@ -214,11 +221,33 @@ function hookBunSpawn(recorder: Recorder): void {
     const cmd = Array.isArray(first) ? first : (first as { cmd?: unknown })?.cmd;
     return Array.isArray(cmd) ? cmd.map(String).join(" ") : String(first);
   };
+  type Subprocess = { pid: number; exited: Promise<number>; signalCode: string | null; send?: (...args: unknown[]) => boolean; connected?: boolean };
   bun.spawn = function spawn(this: unknown, ...args: unknown[]) {
-    const child = Reflect.apply(originalSpawn, this, args) as { pid: number; exited: Promise<number>; signalCode: string | null };
     // Called by node:child_process: recorded there, with its method.
-    if (childProcessCall.depth > 0) return child;
+    if (childProcessCall.depth > 0) return Reflect.apply(originalSpawn, this, args);
+    // The options are the first argument (with `cmd`) or the second.
+    const at = Array.isArray(args[0]) ? 1 : 0;
+    const options = args[at] as { ipc?: unknown } | undefined;
+    let channel: Channel | undefined;
+    let next = args;
+    if (recorder.groups.message && options !== null && typeof options === "object" && typeof options.ipc === "function") {
+      const ipc = options.ipc as (...ipcArgs: unknown[]) => unknown;
+      // Bun reads the options once, at the call: a copy with the callback wrapped.
+      const wrapped = function (this: unknown, message: unknown) {
+        if (channel && !isInternalMessage(message)) recorder.safe(() => tracer.receive(channel!, message));
+        return Reflect.apply(ipc, this, arguments);
+      };
+      Object.defineProperty(wrapped, "name", { value: ipc.name, configurable: true });
+      next = [...args];
+      next[at] = { ...options, ipc: wrapped };
+    }
+    const child = Reflect.apply(originalSpawn, this, next) as Subprocess;
     recorder.safe(() => {
+      if (next !== args && child.pid > 0 && typeof child.send === "function") {
+        channel = newChannel(ChannelKind.ipc, 0, child.pid, 0, 1);
+        wrapSend(tracer, child as { send: (...sendArgs: unknown[]) => boolean; connected?: boolean }, channel);
+      }
+      if (!recorder.groups.process) return;
       recorder.event(Kind.process_spawn, child.pid, recorder.str(commandOf(args)), SpawnMethod.spawn);
       // A reaction on the exit promise does not keep the program alive.
       child.exited.then(
@@ -231,7 +260,7 @@ function hookBunSpawn(recorder: Recorder): void {
   const originalSync = bun.spawnSync!;
   bun.spawnSync = function spawnSync(this: unknown, ...args: unknown[]) {
     const result = Reflect.apply(originalSync, this, args) as { pid?: number; exitCode: number | null; signalCode?: string | null };
-    if (childProcessCall.depth > 0) return result;
+    if (childProcessCall.depth > 0 || !recorder.groups.process) return result;
     recorder.safe(() => {
       const pid = result.pid ?? 0;
       recorder.event(Kind.process_spawn, pid, recorder.str(commandOf(args)), SpawnMethod.spawnSync);

@@ -339,7 +339,7 @@ function signalNumber(name: string): number {
   return signalNumbers[name] ?? 0;
 }
 
-function isInternalMessage(message: unknown): boolean {
+export function isInternalMessage(message: unknown): boolean {
   if (message === null || typeof message !== "object") return false;
   const descriptor = Object.getOwnPropertyDescriptor(message, "cmd");
   const cmd = descriptor && "value" in descriptor ? descriptor.value : undefined;
@@ -606,7 +606,7 @@ function onSpawned(tracer: Tracer, child: ChildProcessModule.ChildProcess, optio
  * Recorded before the write, so a receiver can never see a message whose send is
  * not yet in the trace; a send that throws (unserialisable) is marked failed.
  */
-function wrapSend(tracer: Tracer, target: { send: (...args: unknown[]) => boolean; connected?: boolean }, channel: Channel): void {
+export function wrapSend(tracer: Tracer, target: { send: (...args: unknown[]) => boolean; connected?: boolean }, channel: Channel): void {
   const original = target.send;
   const send = renamed(original, function (this: typeof target, message: unknown) {
     const counted = this.connected === true && !isInternalMessage(message);
