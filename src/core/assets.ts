@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import type { BunPlugin } from "bun";
 import { EXTRAS_ENTRY, EXTRAS_FILE, EXTRAS_SHARED, EXTRAS_SHARED_PREFIX, WALK_ENTRY, WALK_FILE } from "../agent/node/chunks";
 import { BUNDLE_FILE, codeCacheLoader, wrappedBundle } from "../agent/node/code-cache";
@@ -167,24 +167,47 @@ let transformBuild: Promise<string> | undefined;
 const transformEntries = ["src/instrument/cache.ts", "src/instrument/bun-commonjs.ts"];
 
 /**
- * The id of the instrumenter as built: 16 hex digits of the SHA-256 of transformEntries
- * bundled (the cache, instrument() and everything they import: transform, print, oxc-parser's
- * JavaScript, bun-module-kind) and oxc-parser's version (its native binding). Defined as
- * SCOPE_TRANSFORM_BUILD in every agent bundle, it keys the transform cache (cache.ts) and
- * the module facts beside it: an entry is reused only by the build that made it, with no
- * format number to remember to bump. Computed once per build (scripts/build.ts, a source
- * checkout's start), never by the traced program.
+ * The id of the instrumenter: 16 hex digits of the SHA-256 of the sources transformEntries
+ * import, followed through their relative imports and require() calls (the cache,
+ * instrument() and everything they use: transform, print, bun-module-kind), and of the
+ * name and version of every package they reach (oxc-parser's, with its native binding;
+ * meriyah, magic-string). Defined as SCOPE_TRANSFORM_BUILD in every agent bundle, it keys
+ * the transform cache (cache.ts) and the module facts beside it: an entry is reused only by
+ * the build that made it, with no format number to remember to bump. Computed once per build
+ * (scripts/build.ts, a source checkout's start: a few ms, reading the files with Bun's
+ * import scanner, not bundling them), never by the traced program.
  */
 export function transformBuildId(): Promise<string> {
-  transformBuild ??= (async () => {
-    const result = await Bun.build({ entrypoints: transformEntries.map((entry) => join(repoRoot, entry)), target: "node", format: "cjs", minify: false, plugins: [oxcBindingPlugin()] });
-    if (!result.success || result.outputs.length === 0) throw new Error(`bundling ${transformEntries.join(", ")} failed: ${result.logs.map(String).join("; ")}`);
+  transformBuild ??= Promise.resolve().then(() => {
     const hash = createHash("sha256");
-    for (const output of result.outputs) hash.update(output.path).update("\0").update(await output.text()).update("\0");
-    hash.update(readFileSync(join(repoRoot, "node_modules/oxc-parser/package.json"), "utf8"));
+    const scanner = new Bun.Transpiler({ loader: "ts" });
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, "utf8");
+      hash.update(relative(repoRoot, file)).update("\0").update(text).update("\0");
+      if (!/\.[cm]?[jt]s$/.test(file)) return; // package.json, a .proto: text only
+      for (const { path } of scanner.scanImports(text)) {
+        if (path.startsWith(".")) visit(sourceFile(join(dirname(file), path)));
+        else if (!path.startsWith("node:") && !path.startsWith("bun")) packages.add(path.startsWith("@") ? path.split("/", 2).join("/") : path.split("/", 1)[0]!);
+      }
+    };
+    for (const entry of transformEntries) visit(join(repoRoot, entry));
+    for (const name of [...packages].sort()) {
+      const manifest = JSON.parse(readFileSync(join(repoRoot, "node_modules", name, "package.json"), "utf8")) as { version?: string };
+      hash.update(`${name}@${manifest.version}\0`);
+    }
     return hash.digest("hex").slice(0, 16);
-  })();
+  });
   return transformBuild;
+}
+
+/** A relative import's file: as written (a .json, .proto), or with .ts, or its directory's index.ts. */
+function sourceFile(path: string): string {
+  for (const candidate of [`${path}.ts`, join(path, "index.ts"), path]) if (existsSync(candidate) && !lstatSync(candidate).isDirectory()) return candidate;
+  throw new Error(`transformBuildId: no source file for ${relative(repoRoot, path)}`);
 }
 
 /**
