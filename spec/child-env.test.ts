@@ -3,7 +3,8 @@
  * one whose env has the program's own NODE_OPTIONS/BUN_OPTIONS (scope's preload put in front,
  * the program's flag still in effect) and one with a minimal environment (scope's variables
  * put back), through every node:child_process path, Bun.spawn/Bun.spawnSync and
- * node:child_process under Bun. Each child's output is what it is untraced.
+ * node:child_process under Bun; worker threads given an env (Node's Worker, Bun's
+ * node:worker_threads and Web Worker). Each child's output is what it is untraced.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { envWithScope, setAgentDirectory } from "../src/agent/shared/child-env";
@@ -30,8 +31,16 @@ function expectKidsTraced(run: Traced, labels: string[]): void {
   expect(ofKind(run.events, "agent_error")).toEqual([]);
 }
 
+/** The top process's worker threads (given an env of their own): each traced, its start and end inside. */
+function expectWorkersTraced(run: Traced, count: number): void {
+  const top = ofKind(run.events, "trace_start")[0]!.pid;
+  const starts = ofKind(run.events, "trace_start", { pid: top }).filter((e) => e.tid !== 0);
+  expect(starts.length).toBe(count);
+  for (const start of starts) expect(ofKind(run.events, "thread_exit", { pid: top, tid: start.tid }).length).toBe(1);
+}
+
 describe("a child with an env of its own", () => {
-  test("node:child_process (spawn, spawnSync, execFile, execFileSync, execSync, fork), own NODE_OPTIONS and a minimal env: each child traced, its output as untraced, the program's objects untouched", async () => {
+  test("node:child_process (spawn, spawnSync, execFile, execFileSync, execSync, fork), own NODE_OPTIONS and a minimal env, a Worker's env: each child and the worker traced, output as untraced, the program's objects untouched", async () => {
     const argv = ["node", "child-env-fixture.cjs"];
     const run = await runTraced(argv);
     const plain = await runUntraced(argv);
@@ -39,22 +48,26 @@ describe("a child with an env of its own", () => {
     const lines = run.stdout.trimEnd().split("\n");
     // The program's own --max-old-space-size=200 is in effect in the children given it.
     expect(lines.filter((line) => line.includes("heap=small")).map((line) => line.split(":")[0])).toEqual(["spawnSync own", "spawn own", "execFileSync own", "fork own", "prototype"]);
-    expect(lines.at(-1)).toBe("options untouched: true");
-    const labels = lines.slice(0, -1).map((line) => line.split(":")[0]!);
+    expect(lines.slice(-2)).toEqual(["options untouched: true", "worker: KEEP=minimal"]);
+    const labels = lines.slice(0, -2).map((line) => line.split(":")[0]!);
     expect(labels.length).toBe(11);
     expectKidsTraced(run, labels);
+    expectWorkersTraced(run, 1);
   });
 
-  test("Bun: Bun.spawn and Bun.spawnSync (own NODE_OPTIONS/BUN_OPTIONS, minimal env), node:child_process under Bun: each child traced, its output as untraced", async () => {
+  test("Bun: Bun.spawn and Bun.spawnSync (own NODE_OPTIONS/BUN_OPTIONS, minimal env), node:child_process under Bun, workers' env: each child and worker traced, output as untraced", async () => {
     const argv = ["bun", "child-env-fixture.ts", "node"];
     const run = await runTraced(argv);
     const plain = await runUntraced(argv);
     expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
     expect(run.stdout).toContain('Bun.spawnSync node own: node heap=small NODE_OPTIONS="--max-old-space-size=200"');
     expect(run.stdout).toContain('Bun.spawn bun own: bun heap=- NODE_OPTIONS="" BUN_OPTIONS="--smol"');
-    const labels = run.stdout.trimEnd().split("\n").map((line) => line.split(":")[0]!);
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines.slice(-2)).toEqual(["node:worker_threads worker: KEEP=minimal", "Web Worker: KEEP=minimal"]);
+    const labels = lines.slice(0, -2).map((line) => line.split(":")[0]!);
     expect(labels.length).toBe(5);
     expectKidsTraced(run, labels);
+    expectWorkersTraced(run, 2);
   });
 });
 

@@ -297,15 +297,31 @@ function hookBunSpawn(tracer: Tracer): void {
   };
 }
 
+/**
+ * A worker given an `env` of its own (the options' copy the Worker wrappers made): scope's
+ * variables put in it, as for a child process (shared/child-env.ts); the agent preloaded
+ * into the worker reads them from its process.env.
+ */
+function withWorkerEnv(options: { env?: unknown }): void {
+  try {
+    if (options.env === null || typeof options.env !== "object") return;
+    const env = envWithScope(options.env, false);
+    if (env !== undefined) options.env = env;
+  } catch {
+    // The program's env goes as it is.
+  }
+}
+
 function hookWorkers(tracer: Tracer, messages: WorkerMessages): void {
   const { recorder } = tracer;
   const agentPath = (require as unknown as { main?: unknown }) && import.meta.path;
   const Original = globalThis.Worker;
   const proxy = new Proxy(Original, {
     construct(target, args, newTarget) {
-      const options = { ...((args[1] as object | undefined) ?? {}) } as { preload?: string | string[] };
+      const options = { ...((args[1] as object | undefined) ?? {}) } as { preload?: string | string[]; env?: unknown };
       const preload = options.preload === undefined ? [] : Array.isArray(options.preload) ? options.preload : [options.preload];
       options.preload = [agentPath, ...preload];
+      withWorkerEnv(options);
       const worker = Reflect.construct(target, [args[0], options, ...args.slice(2)], newTarget) as Worker & { threadId: number };
       recorder.safe(() => {
         const threadId = worker.threadId;
@@ -328,8 +344,8 @@ function hookWorkers(tracer: Tracer, messages: WorkerMessages): void {
  * imports of node builtins read the exports object, so both import styles see it) that
  * constructs the original with the agent first in `preload`. The program's options
  * object is copied with its own enumerable properties (Bun spreads it into a new object
- * anyway); everything else (entry, eval, workerData, argv, env, execArgv,
- * resourceLimits, name, transferList) passes unchanged.
+ * anyway); an `env` of its own gets scope's variables (withWorkerEnv); everything else
+ * (entry, eval, workerData, argv, execArgv, resourceLimits, name, transferList) passes unchanged.
  */
 function hookNodeWorkers(tracer: Tracer, messages: WorkerMessages, threads: typeof import("node:worker_threads")): void {
   const { recorder } = tracer;
@@ -341,9 +357,10 @@ function hookNodeWorkers(tracer: Tracer, messages: WorkerMessages, threads: type
       let next = args;
       const given = args[1];
       if (given === undefined || given === null || typeof given === "object") {
-        const options = { ...((given ?? {}) as object) } as { preload?: unknown };
+        const options = { ...((given ?? {}) as object) } as { preload?: unknown; env?: unknown };
         const preload = options.preload === undefined ? [] : Array.isArray(options.preload) ? options.preload : [options.preload];
         options.preload = [agentPath, ...preload];
+        withWorkerEnv(options);
         next = [args[0], options, ...args.slice(2)];
       }
       const holder: { worker: object | undefined } = { worker: undefined };

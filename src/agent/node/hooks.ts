@@ -448,16 +448,22 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
  * copy cannot be made (the call then gets the program's own objects, and Node's errors).
  * `optionsAt`: 1 for exec/execSync (command, options); 0 for the others, whose options come
  * second unless the second argument is the array of arguments (or null), as Node reads them.
+ * Node's child_process reads the env's inherited variables too (`for...in`).
  */
 function withChildEnv(args: ArrayLike<unknown>, optionsAt: number): ArrayLike<unknown> {
+  return withEnvAt(args, optionsAt !== 0 ? optionsAt : isOptions(args[1]) ? 1 : 2, true);
+}
+
+const isOptions = (value: unknown): value is object => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** `args` with a copy of the options at `at` whose `env` object has scope's part (child-env.ts); `args` itself when there is none to add or on any error. */
+function withEnvAt(args: ArrayLike<unknown>, at: number, inherited: boolean): ArrayLike<unknown> {
   try {
-    const isOptions = (value: unknown): value is object => typeof value === "object" && value !== null && !Array.isArray(value);
-    const at = optionsAt !== 0 ? optionsAt : isOptions(args[1]) ? 1 : 2;
     const options = args[at];
     if (!isOptions(options)) return args;
     const env = (options as { env?: unknown }).env;
     if (typeof env !== "object" || env === null) return args;
-    const childEnv = envWithScope(env, true);
+    const childEnv = envWithScope(env, inherited);
     if (childEnv === undefined) return args;
     // The program's options object is not changed: a copy with its prototype and properties.
     const copy = Object.create(Object.getPrototypeOf(options), Object.getOwnPropertyDescriptors(options)) as object;
@@ -747,7 +753,11 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
   const { recorder } = tracer;
   const Original = threads.Worker;
   const proxy = new Proxy(Original, {
-    construct(target, args, newTarget) {
+    construct(target, given, newTarget) {
+      // A worker given an `env` of its own gets scope's variables in it, as a child process does
+      // (child-env.ts): the agent, preloaded into every thread, reads them from process.env.
+      // Worker reads the env's own properties (Object.entries).
+      const args = withEnvAt(given, 1, false) as unknown[];
       const worker = Reflect.construct(target, args, constructTarget(proxy, target, newTarget)) as WorkerThreads.Worker;
       recorder.safe(() => {
         const threadId = worker.threadId;
