@@ -3,6 +3,10 @@
  * every worker thread, loads the agent: through the environment, which child
  * processes inherit (npm, npx, shells and Node's own child_process all pass it on).
  *
+ * A child the program starts with an `env` of its own gets the same options in front of its
+ * NODE_OPTIONS/BUN_OPTIONS and the SCOPE_ variables it left out, from the agents
+ * (src/agent/shared/child-env.ts, with addAgentOptions and SCOPE_VARIABLES below).
+ *
  * - Node: `--require "<node agent>"` prepended to NODE_OPTIONS (an existing value is
  *   kept after it). Node applies NODE_OPTIONS preloads to worker threads as well.
  * - Bun: `--preload=<bun agent>` prepended to BUN_OPTIONS (unquoted), which Bun 1.4 reads for
