@@ -3,6 +3,10 @@
  * every worker thread, loads the agent: through the environment, which child
  * processes inherit (npm, npx, shells and Node's own child_process all pass it on).
  *
+ * A child the program starts with an `env` of its own gets the same options in front of its
+ * NODE_OPTIONS/BUN_OPTIONS and the SCOPE_ variables it left out, from the agents
+ * (src/agent/shared/child-env.ts, with addAgentOptions and SCOPE_VARIABLES below).
+ *
  * - Node: `--require "<node agent>"` prepended to NODE_OPTIONS (an existing value is
  *   kept after it). Node applies NODE_OPTIONS preloads to worker threads as well.
  * - Bun: `--preload=<bun agent>` prepended to BUN_OPTIONS (unquoted), which Bun 1.4 reads for
@@ -55,22 +59,65 @@ export function quoteOption(path: string): string {
   return `"${path.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
-function prependOption(existing: string | undefined, option: string): string {
-  if (!existing || existing.trim() === "") return option;
-  if (existing.includes(option)) return existing;
-  return `${option} ${existing}`;
+/** The agents' file names, side by side in one directory (src/core/assets.ts): an agent finds the other runtime's from its own. */
+export const NODE_AGENT_FILE = "node.cjs";
+export const BUN_AGENT_FILE = "bun.mjs";
+
+/** Every variable prepareLaunch sets for the agents besides NODE_OPTIONS and BUN_OPTIONS. */
+export const SCOPE_VARIABLES = [
+  "SCOPE_RING",
+  "SCOPE_ADDON",
+  "SCOPE_LIBSCOPE",
+  "SCOPE_EVENTS",
+  "SCOPE_REDACT",
+  "SCOPE_ASYNC",
+  "SCOPE_PROPAGATE",
+  "SCOPE_LOOP",
+  "SCOPE_FUNCTIONS",
+  "SCOPE_ESM_LOADER",
+  "SCOPE_FUNCTIONS_AGENT",
+  "SCOPE_OXC_BINDING",
+  "SCOPE_TRANSFORM_CACHE",
+] as const;
+
+export interface AgentOptions {
+  /** `--require "<node agent>"`, for NODE_OPTIONS. */
+  node: string;
+  /** `--preload=<bun agent>`, for BUN_OPTIONS; absent when the path has whitespace. */
+  bun?: string;
+}
+
+export function agentOptions(nodeAgent: string, bunAgent: string): AgentOptions {
+  // Bun splits BUN_OPTIONS on whitespace and reads no quotes: a path with a space cannot
+  // go there; a top-level `bun` command then gets --preload as an argument instead.
+  return { node: `--require ${quoteOption(nodeAgent)}`, bun: /\s/.test(bunAgent) ? undefined : `--preload=${bunAgent}` };
+}
+
+function prependOption(existing: unknown, option: string): string {
+  // A value that is not a string (a child's `env` given by the program): as the runtime reads it.
+  const text = existing === undefined || existing === null ? "" : `${existing}`;
+  if (text.trim() === "") return option;
+  if (text.includes(option)) return text;
+  return `${option} ${text}`;
+}
+
+/**
+ * Puts the agents' options in front of env's NODE_OPTIONS and BUN_OPTIONS (a value already
+ * there is kept after them): for the program `scope run` starts, and for a child the
+ * program starts with an `env` of its own (src/agent/shared/child-env.ts).
+ */
+export function addAgentOptions(env: Record<string, unknown>, options: AgentOptions): void {
+  env.NODE_OPTIONS = prependOption(env.NODE_OPTIONS, options.node);
+  if (options.bun !== undefined) env.BUN_OPTIONS = prependOption(env.BUN_OPTIONS, options.bun);
 }
 
 export function prepareLaunch(opts: LaunchOptions): Launch {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(opts.env)) if (value !== undefined) env[name] = value;
-  env.NODE_OPTIONS = prependOption(env.NODE_OPTIONS, `--require ${quoteOption(opts.assets.nodeAgent)}`);
-  // Bun splits BUN_OPTIONS on whitespace and reads no quotes: a path with a space cannot
-  // go there; a top-level `bun` command then gets --preload as an argument instead.
-  const bunPathPlain = !/\s/.test(opts.assets.bunAgent);
-  if (bunPathPlain) env.BUN_OPTIONS = prependOption(env.BUN_OPTIONS, `--preload=${opts.assets.bunAgent}`);
+  const options = agentOptions(opts.assets.nodeAgent, opts.assets.bunAgent);
+  addAgentOptions(env, options);
   const argv = [...opts.argv];
-  if (!bunPathPlain && argv.length > 1 && /(^|\/)bun(\.exe)?$/.test(argv[0]!)) argv.splice(1, 0, `--preload=${opts.assets.bunAgent}`);
+  if (options.bun === undefined && argv.length > 1 && /(^|\/)bun(\.exe)?$/.test(argv[0]!)) argv.splice(1, 0, `--preload=${opts.assets.bunAgent}`);
   env.SCOPE_RING = opts.ringPath;
   env.SCOPE_ADDON = opts.assets.addon;
   env.SCOPE_LIBSCOPE = opts.assets.libscope;

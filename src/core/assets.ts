@@ -12,6 +12,7 @@ import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import type { BunPlugin } from "bun";
 import { EXTRAS_ENTRY, EXTRAS_FILE, EXTRAS_SHARED, EXTRAS_SHARED_PREFIX, WALK_ENTRY, WALK_FILE } from "../agent/node/chunks";
+import { BUN_AGENT_FILE, NODE_AGENT_FILE } from "../agent/inject";
 import { BUNDLE_FILE, codeCacheLoader, wrappedBundle } from "../agent/node/code-cache";
 import { VERSION } from "../version";
 import * as layout from "./layout";
@@ -33,8 +34,9 @@ const libraries = {
 
 /** Agent entry points, relative to the repo; scripts/build.ts bundles the same ones. */
 export const agentEntries = {
-  nodeAgent: { entry: "src/agent/node/main.ts", out: "node.cjs", target: "node", format: "cjs" },
-  bunAgent: { entry: "src/agent/bun/main.ts", out: "bun.mjs", target: "bun", format: "esm" },
+  // Side by side: each agent names the other runtime's from its own directory (src/agent/shared/child-env.ts).
+  nodeAgent: { entry: "src/agent/node/main.ts", out: NODE_AGENT_FILE, target: "node", format: "cjs" },
+  bunAgent: { entry: "src/agent/bun/main.ts", out: BUN_AGENT_FILE, target: "bun", format: "esm" },
   // Node's module.register runs it on the loader hooks thread: its own bundle.
   esmLoader: { entry: "src/instrument/esm-loader.ts", out: "esm-loader.mjs", target: "node", format: "esm" },
   // Function tracing (parser, transform), loaded by the Node agent only with --functions:

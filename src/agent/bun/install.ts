@@ -20,6 +20,7 @@ import { parseGroups } from "../shared/sink";
 import { startBunAsyncTracking } from "./async";
 import { hookBunHttp } from "./http";
 import { openSink } from "./sink";
+import { envWithScope, setAgentDirectory } from "../shared/child-env";
 import { childProcessCall, hookChildProcesses, isInternalMessage, makeTracer, newChannel, wrapSend, type Channel, type Tracer } from "../node/hooks";
 import { startBunDatabaseTracing } from "./db";
 import { hookFrameworks } from "../node/frameworks";
@@ -143,6 +144,8 @@ function start(
   // node:child_process and process.send/'message' in Bun: the same hooks as in Node
   // (Bun's ChildProcess is Node's shape: prototype.spawn, emit, send).
   const tracer = makeTracer(recorder, main ? 0 : require("node:worker_threads").threadId);
+  // Where the agents are, for a child given an env of its own (shared/child-env.ts).
+  setAgentDirectory(import.meta.dir);
   if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookBunSpawn(tracer));
   if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookChildProcesses(tracer));
   // Bun.serve and fetch wrapped now (globals, nothing loaded); node:http when the program reaches it.
@@ -212,6 +215,27 @@ const signalNumbers: Record<string, number> = require("node:os").constants.signa
  * channel a node:child_process fork gets (its `send` counted as there, its `ipc` callback's
  * deliveries received), paired with the child's process.send/'message' (auditbun).
  */
+/**
+ * Bun.spawn/Bun.spawnSync arguments whose options give an `env`, with a copy of the options
+ * whose env has scope's part (shared/child-env.ts; Bun reads the env's own properties);
+ * `args` itself otherwise, or when the copy cannot be made.
+ */
+function withChildEnv(args: unknown[]): unknown[] {
+  try {
+    const at = Array.isArray(args[0]) ? 1 : 0;
+    const options = args[at] as { env?: unknown } | undefined;
+    if (options === null || typeof options !== "object" || options.env === null || typeof options.env !== "object") return args;
+    const env = envWithScope(options.env, false);
+    if (env === undefined) return args;
+    const next = [...args];
+    // Bun reads the options' own properties, as the ipc copy below does.
+    next[at] = { ...options, env };
+    return next;
+  } catch {
+    return args;
+  }
+}
+
 function hookBunSpawn(tracer: Tracer): void {
   const { recorder } = tracer;
   const bun = Bun as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -229,7 +253,8 @@ function hookBunSpawn(tracer: Tracer): void {
     const at = Array.isArray(args[0]) ? 1 : 0;
     const options = args[at] as { ipc?: unknown } | undefined;
     let channel: Channel | undefined;
-    let next = args;
+    let next = withChildEnv(args);
+    let ipcWrapped = false;
     if (recorder.groups.message && options !== null && typeof options === "object" && typeof options.ipc === "function") {
       const ipc = options.ipc as (...ipcArgs: unknown[]) => unknown;
       // Bun reads the options once, at the call: a copy with the callback wrapped.
@@ -238,12 +263,13 @@ function hookBunSpawn(tracer: Tracer): void {
         return Reflect.apply(ipc, this, arguments);
       };
       Object.defineProperty(wrapped, "name", { value: ipc.name, configurable: true });
-      next = [...args];
-      next[at] = { ...options, ipc: wrapped };
+      next = [...next];
+      next[at] = { ...(next[at] as object), ipc: wrapped };
+      ipcWrapped = true;
     }
     const child = Reflect.apply(originalSpawn, this, next) as Subprocess;
     recorder.safe(() => {
-      if (next !== args && child.pid > 0 && typeof child.send === "function") {
+      if (ipcWrapped && child.pid > 0 && typeof child.send === "function") {
         channel = newChannel(ChannelKind.ipc, 0, child.pid, 0, 1);
         wrapSend(tracer, child as { send: (...sendArgs: unknown[]) => boolean; connected?: boolean }, channel);
       }
@@ -259,7 +285,7 @@ function hookBunSpawn(tracer: Tracer): void {
   };
   const originalSync = bun.spawnSync!;
   bun.spawnSync = function spawnSync(this: unknown, ...args: unknown[]) {
-    const result = Reflect.apply(originalSync, this, args) as { pid?: number; exitCode: number | null; signalCode?: string | null };
+    const result = Reflect.apply(originalSync, this, childProcessCall.depth > 0 ? args : withChildEnv(args)) as { pid?: number; exitCode: number | null; signalCode?: string | null };
     if (childProcessCall.depth > 0 || !recorder.groups.process) return result;
     recorder.safe(() => {
       const pid = result.pid ?? 0;
@@ -271,15 +297,31 @@ function hookBunSpawn(tracer: Tracer): void {
   };
 }
 
+/**
+ * A worker given an `env` of its own (the options' copy the Worker wrappers made): scope's
+ * variables put in it, as for a child process (shared/child-env.ts); the agent preloaded
+ * into the worker reads them from its process.env.
+ */
+function withWorkerEnv(options: { env?: unknown }): void {
+  try {
+    if (options.env === null || typeof options.env !== "object") return;
+    const env = envWithScope(options.env, false);
+    if (env !== undefined) options.env = env;
+  } catch {
+    // The program's env goes as it is.
+  }
+}
+
 function hookWorkers(tracer: Tracer, messages: WorkerMessages): void {
   const { recorder } = tracer;
   const agentPath = (require as unknown as { main?: unknown }) && import.meta.path;
   const Original = globalThis.Worker;
   const proxy = new Proxy(Original, {
     construct(target, args, newTarget) {
-      const options = { ...((args[1] as object | undefined) ?? {}) } as { preload?: string | string[] };
+      const options = { ...((args[1] as object | undefined) ?? {}) } as { preload?: string | string[]; env?: unknown };
       const preload = options.preload === undefined ? [] : Array.isArray(options.preload) ? options.preload : [options.preload];
       options.preload = [agentPath, ...preload];
+      withWorkerEnv(options);
       const worker = Reflect.construct(target, [args[0], options, ...args.slice(2)], newTarget) as Worker & { threadId: number };
       recorder.safe(() => {
         const threadId = worker.threadId;
@@ -302,8 +344,8 @@ function hookWorkers(tracer: Tracer, messages: WorkerMessages): void {
  * imports of node builtins read the exports object, so both import styles see it) that
  * constructs the original with the agent first in `preload`. The program's options
  * object is copied with its own enumerable properties (Bun spreads it into a new object
- * anyway); everything else (entry, eval, workerData, argv, env, execArgv,
- * resourceLimits, name, transferList) passes unchanged.
+ * anyway); an `env` of its own gets scope's variables (withWorkerEnv); everything else
+ * (entry, eval, workerData, argv, execArgv, resourceLimits, name, transferList) passes unchanged.
  */
 function hookNodeWorkers(tracer: Tracer, messages: WorkerMessages, threads: typeof import("node:worker_threads")): void {
   const { recorder } = tracer;
@@ -315,9 +357,10 @@ function hookNodeWorkers(tracer: Tracer, messages: WorkerMessages, threads: type
       let next = args;
       const given = args[1];
       if (given === undefined || given === null || typeof given === "object") {
-        const options = { ...((given ?? {}) as object) } as { preload?: unknown };
+        const options = { ...((given ?? {}) as object) } as { preload?: unknown; env?: unknown };
         const preload = options.preload === undefined ? [] : Array.isArray(options.preload) ? options.preload : [options.preload];
         options.preload = [agentPath, ...preload];
+        withWorkerEnv(options);
         next = [args[0], options, ...args.slice(2)];
       }
       const holder: { worker: object | undefined } = { worker: undefined };

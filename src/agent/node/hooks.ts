@@ -14,6 +14,7 @@ import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField 
 import type { TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
+import { envWithScope } from "../shared/child-env";
 import { builtinLoaded, diagnosticsChannel } from "./builtins";
 import { whenChannelMade } from "./channel-made";
 import { startIntegrationsWhenUsed } from "./lazy";
@@ -361,12 +362,14 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
   const asyncMethods = { spawn: SpawnMethod.spawn, fork: SpawnMethod.fork, exec: SpawnMethod.exec, execFile: SpawnMethod.execFile };
   for (const [name, code] of Object.entries(asyncMethods)) {
     const original = cp[name] as (...args: unknown[]) => unknown;
+    const optionsAt = name === "exec" ? 1 : 0;
     cp[name] = renamed(original, function (this: unknown) {
       const outer = method;
       if (outer === 0) method = code;
+      const args = childProcessCall.depth === 0 ? withChildEnv(arguments, optionsAt) : arguments;
       childProcessCall.depth++;
       try {
-        return Reflect.apply(original, this, arguments);
+        return Reflect.apply(original, this, args);
       } finally {
         method = outer;
         childProcessCall.depth--;
@@ -405,8 +408,10 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
   const syncMethods = { spawnSync: SpawnMethod.spawnSync, execSync: SpawnMethod.execSync, execFileSync: SpawnMethod.execFileSync };
   for (const [name, code] of Object.entries(syncMethods)) {
     const original = cp[name] as (...args: unknown[]) => unknown;
-    cp[name] = renamed(original, function (this: unknown, ...args: unknown[]) {
+    const optionsAt = name === "execSync" ? 1 : 0;
+    cp[name] = renamed(original, function (this: unknown, ...given: unknown[]) {
       let result: unknown;
+      const args = childProcessCall.depth === 0 ? (withChildEnv(given, optionsAt) as unknown[]) : given;
       if (!recorder.groups.process) return Reflect.apply(original, this, args);
       const outer = childProcessCall.depth++;
       // execSync and execFileSync return only the output: the child's pid, status and
@@ -434,6 +439,40 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
       recorder.safe(() => onSyncEnded(tracer, code, args, child ?? result));
       return result;
     });
+  }
+}
+
+/**
+ * The arguments of a node:child_process call whose options give an `env`, with a copy of the
+ * options whose env has scope's part (child-env.ts); `args` itself otherwise, or when the
+ * copy cannot be made (the call then gets the program's own objects, and Node's errors).
+ * `optionsAt`: 1 for exec/execSync (command, options); 0 for the others, whose options come
+ * second unless the second argument is the array of arguments (or null), as Node reads them.
+ * Node's child_process reads the env's inherited variables too (`for...in`).
+ */
+function withChildEnv(args: ArrayLike<unknown>, optionsAt: number): ArrayLike<unknown> {
+  return withEnvAt(args, optionsAt !== 0 ? optionsAt : isOptions(args[1]) ? 1 : 2, true);
+}
+
+const isOptions = (value: unknown): value is object => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** `args` with a copy of the options at `at` whose `env` object has scope's part (child-env.ts); `args` itself when there is none to add or on any error. */
+function withEnvAt(args: ArrayLike<unknown>, at: number, inherited: boolean): ArrayLike<unknown> {
+  try {
+    const options = args[at];
+    if (!isOptions(options)) return args;
+    const env = (options as { env?: unknown }).env;
+    if (typeof env !== "object" || env === null) return args;
+    const childEnv = envWithScope(env, inherited);
+    if (childEnv === undefined) return args;
+    // The program's options object is not changed: a copy with its prototype and properties.
+    const copy = Object.create(Object.getPrototypeOf(options), Object.getOwnPropertyDescriptors(options)) as object;
+    Object.defineProperty(copy, "env", { value: childEnv, writable: true, enumerable: true, configurable: true });
+    const next = Array.prototype.slice.call(args);
+    next[at] = copy;
+    return next;
+  } catch {
+    return args;
   }
 }
 
@@ -714,7 +753,11 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
   const { recorder } = tracer;
   const Original = threads.Worker;
   const proxy = new Proxy(Original, {
-    construct(target, args, newTarget) {
+    construct(target, given, newTarget) {
+      // A worker given an `env` of its own gets scope's variables in it, as a child process does
+      // (child-env.ts): the agent, preloaded into every thread, reads them from process.env.
+      // Worker reads the env's own properties (Object.entries).
+      const args = withEnvAt(given, 1, false) as unknown[];
       const worker = Reflect.construct(target, args, constructTarget(proxy, target, newTarget)) as WorkerThreads.Worker;
       recorder.safe(() => {
         const threadId = worker.threadId;

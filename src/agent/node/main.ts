@@ -7,6 +7,7 @@
  */
 import { loadedBundle, saveCodeCache } from "./cache-write";
 import { setAgentFiles } from "./chunk-load";
+import { setAgentDirectory } from "../shared/child-env";
 import { install, useLoadedAddon } from "./install";
 
 // What the loader hands over (code-cache.ts): the wrapper's sixth argument, an array.
@@ -16,6 +17,8 @@ if (loaded !== undefined) {
   // The loader's directory: the lazily loaded chunks are there (chunk-load.ts), read through
   // the addon when the loader read the core so.
   setAgentFiles(loaded[0], loaded[2] ? loaded[1] : undefined);
+  // Where the agents are, for a child given an env of its own (shared/child-env.ts).
+  setAgentDirectory(loaded[0]);
   // The addon the loader opened to read this bundle: not opened again.
   useLoadedAddon(loaded[1]);
 }
