@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { readTrace } from "../src/core/trace-file";
-import { repoRoot, runCli } from "./harness";
+import { cliEntry, repoRoot, runCli } from "./harness";
 
 const scratch = mkdtempSync(join(tmpdir(), "scope-lossless-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -25,6 +25,8 @@ interface Counted {
   /** Lost events as the drop records count them, and how many drop records there are. */
   dropMarked: number;
   dropRecords: { pid: number; tid: number; count: number; flags: number }[];
+  /** process_exit and trace_stop records. */
+  endings: { processExit: number; traceStop: number };
   end: { written: bigint; dropped: bigint; overwritten: bigint } | null;
 }
 
@@ -36,6 +38,7 @@ function count(path: string): Counted {
   let returns = 0;
   let dropMarked = 0;
   const dropRecords: Counted["dropRecords"] = [];
+  const endings = { processExit: 0, traceStop: 0 };
   for (const batch of trace.batches()) {
     const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
     for (let base = 0; base < batch.byteLength; base += RECORD_SIZE) {
@@ -46,6 +49,10 @@ function count(path: string): Counted {
         if (ordinal < ordinals.length) ordinals[ordinal]!++;
       } else if (kind === EventKind.function_return) {
         returns++;
+      } else if (kind === EventKind.process_exit) {
+        endings.processExit++;
+      } else if (kind === EventKind.trace_stop) {
+        endings.traceStop++;
       } else if (kind === EventKind.drop) {
         const record = { pid: view.getUint32(base + Offset.pid, true), tid: view.getUint32(base + Offset.tid, true), count: Number(view.getBigUint64(base + Offset.a, true)), flags: view.getUint16(base + Offset.flags, true) };
         dropRecords.push(record);
@@ -54,7 +61,7 @@ function count(path: string): Counted {
     }
   }
   expect(trace.error).toBeNull();
-  return { calls: callsSeen, returns, ordinals, dropMarked, dropRecords, end: trace.end };
+  return { calls: callsSeen, returns, ordinals, dropMarked, dropRecords, endings, end: trace.end };
 }
 
 /** Each ordinal 1..calls exactly once: every call, none twice. */
@@ -107,6 +114,41 @@ describe("a synchronous loop of a million instrumented calls, default ring", () 
     expect(everyCallOnce(counted)).toBe(true);
     expect(counted.dropRecords).toEqual([]);
     expect(counted.end && [counted.end.dropped, counted.end.overwritten]).toEqual([0n, 0n]);
+    rmSync(out, { force: true });
+  }, 120_000);
+
+  // A collector that cannot drain (here stopped by SIGSTOP; on a machine whose cores are all
+  // taken, starved) while a burst fills the overflow: records are lost, counted, but the
+  // process's ending is not among them (the producer waits for room for it, zig/ring.zig spill).
+  test("the collector stopped during a burst: what is lost is counted, and the process's ending is in the trace", async () => {
+    const out = join(scratch, "loop-stopped.bin");
+    const program = join(scratch, "stopped-burst.cjs");
+    writeFileSync(program, `function add(a, b) { return a + b; }
+console.log("ready");
+setTimeout(() => { let sum = 0; for (let i = 0; i < 1_000_000; i++) sum = add(sum, i); console.log(sum); process.exit(0); }, 300);
+`);
+    const scope = Bun.spawn([process.execPath, cliEntry, "run", ...loopArgs, "--ring-size", "1MiB", "--out", out, "--", "node", program], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    let stdout = "";
+    let stopped = false;
+    for await (const chunk of scope.stdout) {
+      stdout += new TextDecoder().decode(chunk);
+      if (!stopped && stdout.includes("ready\n")) {
+        process.kill(scope.pid, "SIGSTOP");
+        stopped = true;
+      }
+      if (stdout.includes("499999500000\n")) break;
+    }
+    // The program is at its exit now, its overflow full; the collector resumes within the wait.
+    await Bun.sleep(300);
+    process.kill(scope.pid, "SIGCONT");
+    const [status, stderr] = await Promise.all([scope.exited, new Response(scope.stderr).text()]);
+    expect(status, stderr).toBe(0);
+    expect(stdout).toBe("ready\n499999500000\n");
+    const counted = count(out);
+    expect(counted.endings).toEqual({ processExit: 1, traceStop: 1 });
+    expect(Number(counted.end!.dropped)).toBeGreaterThan(0);
+    expect(counted.dropMarked).toBe(Number(counted.end!.dropped));
+    expect(stderr).toContain(`lost: ${counted.end!.dropped} dropped`);
     rmSync(out, { force: true });
   }, 120_000);
 

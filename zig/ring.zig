@@ -1312,6 +1312,11 @@ pub const Producer = struct {
         const count_wanted: u32 = @intCast(records.len);
         var now_ns = now_given_ns;
         if (now_ns == 0) now_ns = producer.clock.now_ns();
+        // A process's or thread's ending (process_exit, thread_exit, trace_stop) is never
+        // dropped for a full overflow: the producer waits, bounded, for the collector to
+        // drain it first (flush), as it would at the thread's end right after. Cold: only
+        // when a last burst filled the overflow and the collector is behind (starved of CPU).
+        if (producer.overflow.free() -| 1 < count_wanted and holds_ending(records)) producer.flush(true);
         var count: u32 = 0;
         const mapped = producer.overflow.reserve(producer.overflow_capacity_records);
         if (mapped) {
@@ -1340,6 +1345,14 @@ pub const Producer = struct {
         // The lane is full: the collector should be draining now.
         wake_collector(producer.header);
         return count;
+    }
+
+    fn holds_ending(records: []align(1) const Record) bool {
+        for (records) |*record| switch (@as(layout.EventKind, @enumFromInt(record.kind))) {
+            .process_exit, .thread_exit, .trace_stop => return true,
+            else => {},
+        };
+        return false;
     }
 
     /// A loss while the overflow holds records: counted, and reported by the `drop` record
