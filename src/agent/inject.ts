@@ -63,7 +63,7 @@ export function quoteOption(path: string): string {
 export const NODE_AGENT_FILE = "node.cjs";
 export const BUN_AGENT_FILE = "bun.mjs";
 
-/** Every variable prepareLaunch sets for the agents besides NODE_OPTIONS and BUN_OPTIONS. */
+/** Every variable prepareLaunch sets for the agents besides NODE_OPTIONS and BUN_OPTIONS (it clears them all first: the one list). */
 export const SCOPE_VARIABLES = [
   "SCOPE_RING",
   "SCOPE_ADDON",
@@ -118,20 +118,16 @@ export function prepareLaunch(opts: LaunchOptions): Launch {
   addAgentOptions(env, options);
   const argv = [...opts.argv];
   if (options.bun === undefined && argv.length > 1 && /(^|\/)bun(\.exe)?$/.test(argv[0]!)) argv.splice(1, 0, `--preload=${opts.assets.bunAgent}`);
+  // What an outer scope (or the user) left in the environment is not the agents' settings here.
+  for (const name of SCOPE_VARIABLES) delete env[name];
   env.SCOPE_RING = opts.ringPath;
   env.SCOPE_ADDON = opts.assets.addon;
   env.SCOPE_LIBSCOPE = opts.assets.libscope;
   if (opts.events && opts.events.length > 0) env.SCOPE_EVENTS = opts.events.join(",");
-  else delete env.SCOPE_EVENTS;
   if (opts.redact) env.SCOPE_REDACT = JSON.stringify(opts.redact);
-  else delete env.SCOPE_REDACT;
   if (opts.async) env.SCOPE_ASYNC = opts.async;
-  else delete env.SCOPE_ASYNC;
   if (opts.propagate) env.SCOPE_PROPAGATE = "1";
-  else delete env.SCOPE_PROPAGATE;
   if (opts.loop) env.SCOPE_LOOP = `${opts.loop.intervalMs},${opts.loop.thresholdMs}${opts.loop.immediates ? ",1" : ""}`;
-  else delete env.SCOPE_LOOP;
-  for (const name of ["SCOPE_FUNCTIONS", "SCOPE_ESM_LOADER", "SCOPE_FUNCTIONS_AGENT", "SCOPE_OXC_BINDING", "SCOPE_TRANSFORM_CACHE"]) delete env[name];
   if (opts.functions !== undefined) {
     env.SCOPE_FUNCTIONS = opts.functions;
     if (opts.assets.esmLoader) env.SCOPE_ESM_LOADER = opts.assets.esmLoader;
