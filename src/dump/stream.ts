@@ -146,8 +146,12 @@ export class TraceStream {
   /** Where event `index` ran (text's links name it), undefined past the trace. */
   at = (index: number): { pid: number; tid: number; index: number } | undefined => (Number.isInteger(index) && index >= 0 && index < this.rank.length ? { pid: this.pids[index]!, tid: this.tids[index]!, index } : undefined);
 
-  /** Pass 3: what each event's later ones change in it; `filter`: with `nest`, each event's place in the text. */
-  link(filter: EventFilter | undefined): void {
+  /**
+   * Pass 3: what each event's later ones change in it; `filter`: with `nest`, each event's
+   * place in the text. `onEvent`: each event in index order, as linked so far (its own
+   * fields, without what later events add: scope export --otlp's call ends and threads).
+   */
+  link(filter: EventFilter | undefined, onEvent?: (event: TraceEvent) => void): void {
     const recorder = new Recorder();
     const steps = this.steps(recorder);
     const windows = this.windows;
@@ -170,6 +174,7 @@ export class TraceStream {
         if (typeof event.fields.requestIndex === "number") this.parents![event.index] = event.fields.requestIndex;
         this.present![event.index] = matches(filter, event, this.trace.startNs) ? 1 : 0;
       }
+      onEvent?.(event);
     }
     calls.choose(tasks, recorder);
     linkPeers(requests, recorder);
