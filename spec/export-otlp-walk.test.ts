@@ -76,7 +76,7 @@ function wholeTrace(path: string, functions: boolean): string[] {
 function streamed(path: string, functions: boolean, batchRecords: number): { spans: string[]; held: number } {
   const stream = new TraceStream(path, batchRecords);
   const ahead = new OtlpAhead(stream.trace.sources, functions);
-  stream.link(undefined, ahead.add);
+  stream.link(undefined, ahead.watch);
   const spans: string[] = [];
   const walk = new OtlpWalk(new OtlpSpanMaker(otlpOptionsOf(stream, functions, undefined)), ahead, (span) => spans.push(key(span)));
   let held = 0;

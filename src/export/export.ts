@@ -11,7 +11,7 @@ import { OtlpSpanMaker, serializeSpans, type OtlpFormat, type OtlpOptions } from
 import { OtlpFile } from "./otlp-file";
 import { isUrl, sendOtlp } from "./otlp-send";
 import { OtlpAhead, OtlpWalk } from "./otlp-walk";
-import { writePerfetto } from "./perfetto";
+import { Ahead, writePerfetto } from "./perfetto";
 
 export type { OtlpFormat };
 
@@ -60,11 +60,15 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
     // In bounded memory: the events are walked (src/dump/stream.ts), never held ("scope
     // export --perfetto, dump --chrome and --why in bounded memory", BENCHMARKS.md).
     const stream = new TraceStream(options.path, options.batchRecords);
-    stream.link(undefined);
+    // Walk 1's figures gathered in the link pass: two walks after it, not three.
+    const ahead = new Ahead(stream.trace.sources);
+    stream.link(undefined, ahead.watch);
+    ahead.done();
     trace = stream.trace;
     eventCount = stream.trace.events;
     let walks = 0;
-    const events = { walk: () => stream.events(++walks < 3), sources: stream.trace.sources };
+    const total = ahead.exact ? 2 : 3;
+    const events = { walk: () => stream.events(++walks < total), sources: stream.trace.sources, ahead: ahead.exact ? ahead : undefined };
     const fd = openSync(options.perfetto, "w", PRIVATE_MODE);
     try {
       const counts = writePerfetto(events, (chunk) => {
@@ -94,7 +98,7 @@ async function exportOtlp(options: ExportOptions, stream: TraceStream, err: Outp
   const { target, functions, serviceName } = options.otlp;
   const format = formatOf(target, options.otlp.format);
   const ahead = new OtlpAhead(stream.trace.sources, functions);
-  stream.link(undefined, ahead.add);
+  stream.link(undefined, ahead.watch);
   let pending: ReadableSpan[] = [];
   let made = 0;
   const walk = new OtlpWalk(new OtlpSpanMaker(otlpOptionsOf(stream, functions, serviceName)), ahead, (span) => {

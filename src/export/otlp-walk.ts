@@ -16,6 +16,7 @@
  */
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import type { TraceEvent } from "../core/model";
+import type { LinkWatch } from "../dump/stream";
 import { CallNesting, type OtlpSpanMaker, type Parent } from "./otlp";
 import { CallEnds, endIndexOf, spanSlice, ThreadsAndProcesses, type Slice } from "./slices";
 
@@ -32,9 +33,12 @@ export class OtlpAhead {
     this.calls = functions ? new CallEnds<CallFailure>(failureOf) : undefined;
   }
 
-  add = (event: TraceEvent): void => {
-    this.names.add(event);
-    this.calls?.add(event);
+  /** Given to TraceStream.link: each event as the link pass gives it (its own fields are all this needs). */
+  readonly watch: LinkWatch = {
+    event: (event) => {
+      this.names.add(event);
+      this.calls?.add(event);
+    },
   };
 }
 
