@@ -4,7 +4,7 @@ import type { Writable } from "node:stream";
 import { collectorsOf, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { endingNotice, endingOf, type TraceDamage } from "../core/trace-ending";
-import { chromeEvents } from "./chrome";
+import { ChromeAhead, chromeEvents } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
 import { scanTrace, TraceStream } from "./stream";
@@ -67,14 +67,16 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
 async function dumpChrome(options: DumpOptions): Promise<number> {
   const stream = new TraceStream(options.path, options.batchRecords);
   const { startNs } = stream.trace;
-  stream.link(undefined);
+  // The first walk's figures gathered in the link pass (the filter is kind, thread and time: the same there).
+  const ahead = new ChromeAhead();
+  stream.link(undefined, ahead.watch((event) => matches(options.filter, event, startNs)));
   const out = new Output(options.stdout);
   const shown = function* () {
     for (const event of stream.events(true)) if (matches(options.filter, event, startNs)) yield event;
   };
   out.add('{"traceEvents":[');
   let first = true;
-  for (const event of chromeEvents(shown, startNs, collectorsOf(stream.header.collectorPid, stream.trace.sources))) {
+  for (const event of chromeEvents(shown, startNs, collectorsOf(stream.header.collectorPid, stream.trace.sources), ahead.exact ? ahead : undefined)) {
     out.add(first ? JSON.stringify(event) : `,${JSON.stringify(event)}`);
     first = false;
     if (out.full && !(await out.flush())) break;
