@@ -1,5 +1,6 @@
 /** The few lines `scope run` prints to stderr when the program ends. */
 import type { ChalkInstance } from "chalk";
+import { stopReasonName } from "../core/layout";
 import type { RunSummary } from "./collector";
 
 function formatBytes(bytes: number): string {
@@ -37,6 +38,21 @@ const stopCauses = {
   writeError: "writing the trace failed",
   collectorGone: "the collector was gone",
 } as const;
+
+/** Why recording stopped, in words (StopReason). */
+export function stopCause(reason: number): string {
+  return stopCauses[stopReasonName[reason] ?? "killSwitch"];
+}
+
+/**
+ * The line `scope run` says as soon as recording stops while the program runs on (session.ts
+ * watches the ring), so a long-running service's operator learns it then, not at its end.
+ */
+export function stopNowLine(reason: number, color: ChalkInstance): string {
+  const name = stopReasonName[reason] ?? "killSwitch";
+  if (name === "writeError") return `${color.red("scope: recording stopped: writing the trace failed (the summary says why); the program runs on; the file keeps every record written before")}\n`;
+  return `${color.yellow(`scope: recording stopped: ${stopCauses[name]}; the program runs on, unrecorded; the trace is closed when it ends`)}\n`;
+}
 
 /** Why recording stopped before the program ended; nothing when it did not. */
 function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
