@@ -115,6 +115,8 @@ describe("the collector in trouble while the service is under load", () => {
       // The bound is 2 s of no progress; the service alone shuts down in tens of milliseconds.
       expect(shutdownMs).toBeLessThan(4_000);
       expect(stderr).toMatch(/lost: \d+ dropped/);
+      // The endings the stopped collector could not take are among those losses, and said so.
+      expect(stderr).toMatch(/ends: \d traced processes have no process_exit in the trace: lost with the records above/);
     } finally {
       service.cleanUp();
     }

@@ -80,7 +80,10 @@ export function endLines(summary: RunSummary, processGroup: boolean, color: Chal
   const missing = summary.processes - (summary.byKind.process_exit ?? 0);
   if (!processGroup || missing <= 0 || summary.stopped || summary.flight) return [];
   const processes = missing === 1 ? "1 traced process has" : `${missing} traced processes have`;
-  return [color.yellow(`  ends: ${processes} no process_exit in the trace: killed by a signal, or ended by a runtime that does not tell (bun test; a bun --watch restart)`)];
+  // An ending is a record like any other: one that was lost (a collector stopped or killed
+  // while the program ended) is among the losses said above.
+  const lost = summary.dropped + summary.overwritten > 0 ? "lost with the records above (the collector could not take them), " : "";
+  return [color.yellow(`  ends: ${processes} no process_exit in the trace: ${lost}killed by a signal, or ended by a runtime that does not tell (bun test; a bun --watch restart)`)];
 }
 
 /** The overhead governor's steps (function_level events), when it took any. */
