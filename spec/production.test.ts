@@ -216,6 +216,10 @@ describe.skipIf(!isRoot)("the output's file system (mounts need root; CI runs as
         expect(trace.error).toBeNull();
         expect(trace.end).toBeNull();
         expect(trace.records.length).toBeGreaterThan(1000);
+        // Readers use all of it and say why it has no end.
+        const dump = Bun.spawnSync([process.execPath, cliEntry, "dump", "--stats", out], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" } });
+        expect(dump.exitCode).toBe(0);
+        expect(dump.stderr.toString()).toContain("trace was not closed (no end chunk: still being written, or the scope that recorded it was killed or could not write it (a full disk) before it finished the file)");
       } finally {
         service.cleanUp();
       }
