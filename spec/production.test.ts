@@ -7,7 +7,7 @@
  * line. Every test stops by itself and removes its mounts and processes, failed or not.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { loadTrace } from "../src/dump/load";
 import { cliEntry, repoRoot } from "./harness";
@@ -176,6 +176,35 @@ describe("the kill switch under load", () => {
       expect(trace.end).not.toBeNull();
     } finally {
       service.cleanUp();
+    }
+  }, 60_000);
+});
+
+describe("limits reached under load", () => {
+  test("--max-size and --duration: said at once in one line, every answer right, the trace closed and under the size", async () => {
+    for (const limit of [["--max-size", "1MiB"], ["--duration", "1s"]]) {
+      const dir = tmp();
+      const out = join(dir, "t.bin");
+      const service = await startService(dir, [...limit, "--out", out]);
+      try {
+        const totals = await load(service.port, 2500);
+        expect({ limit, wrong: totals.wrong, errors: totals.errors }).toEqual({ limit, wrong: 0, errors: 0 });
+        const said = limit[0] === "--max-size" ? "--max-size reached" : "--duration elapsed";
+        const deadline = Date.now() + 5_000;
+        while (!service.stderr().includes("\n") && Date.now() < deadline) await Bun.sleep(20);
+        expect(service.stderr()).toBe(`scope: recording stopped: ${said}; the program runs on, unrecorded; the trace is closed when it ends\n`);
+        process.kill(service.scope.pid, "SIGTERM");
+        const { exitCode, stdout, stderr } = await service.ended();
+        expect(exitCode, stderr).toBe(0);
+        expect(stdout).toBe("drained, 0 pending\n");
+        expect(stderr).toContain(`recording stopped: ${said} after`);
+        const trace = loadTrace(out);
+        expect(trace.error).toBeNull();
+        expect(trace.end).not.toBeNull();
+        if (limit[0] === "--max-size") expect(statSync(out).size).toBeLessThanOrEqual(1 << 20);
+      } finally {
+        service.cleanUp();
+      }
     }
   }, 60_000);
 });
