@@ -102,7 +102,8 @@ pub const magic: [8]u8 = "SCOPERNG".*;
 /// wake word in the header, `overflow_pending`/`overflowed` per lane. 4: exclusive lanes
 /// (LaneControl.holders, Header.pid_namespace). 5: Header.stop_reason. 6: slots may hold
 /// function_calls packs, which only a drain of this version expands. 7:
-/// Header.collector_stalled_at.
+/// Header.collector_stalled_at; a dead holder's unpublished positions published by its heir
+/// as abandoned_record.
 pub const ring_layout_version: u32 = 7;
 
 pub const page_size_bytes: u64 = 4096;
@@ -620,6 +621,7 @@ pub const Ring = struct {
         }
         // Monotonic: a statistic only. A dead holder is detached on its behalf.
         if (holder_dead) _ = lane.producers_attached.fetchSub(1, .monotonic);
+        if (holder_dead and ring.mode == .discard) ring.abandon_unfinished(lane_index);
         // Monotonic: a statistic only.
         _ = lane.producers_attached.fetchAdd(1, .monotonic);
         return .{
@@ -638,6 +640,31 @@ pub const Ring = struct {
             // Validated by format or open; the header is never rewritten after.
             .clock = .init(ring.header.clock_calibration),
         };
+    }
+
+    /// A dead exclusive holder's positions it claimed and never published (killed between
+    /// the two) would stop the lane's drain for good: the consumer waits at an incomplete
+    /// slot until the final drain, and the heir's records queue behind it, then overflow and
+    /// drop. So the heir, now the lane's only writer, publishes each of them as
+    /// `abandoned_record`, which the drain passes and counts as abandoned (as a final drain
+    /// does). Newest first: the consumer stops at the oldest until that one is published,
+    /// so it never passes a position while we look at it.
+    fn abandon_unfinished(ring: *const Ring, lane_index: u32) void {
+        const lane = &ring.lanes[lane_index];
+        const slots = ring.lane_slots(lane_index);
+        const mask: u64 = ring.lane_capacity_slots - 1;
+        // Acquire: as the producers' tail loads. Monotonic: we are the head's only writer.
+        const tail = lane.tail.load(.acquire);
+        var position = lane.head.load(.monotonic);
+        while (position > tail) {
+            position -= 1;
+            const slot = &slots[position & mask];
+            // Acquire: pairs with the dead holder's release of what it did publish.
+            if (@atomicLoad(u32, &slot.seq, .acquire) == seq_committed(position)) continue;
+            slot.* = abandoned_record;
+            // Release: as any publish.
+            @atomicStore(u32, &slot.seq, seq_committed(position), .release);
+        }
     }
 
     /// Copies up to out.len complete records, oldest first per lane, lanes round-robin;
@@ -745,6 +772,11 @@ pub const Ring = struct {
             const seq = @atomicLoad(u32, &slot.seq, .acquire);
             if (seq != seq_committed(tail)) {
                 if (!final) break;
+                abandoned += 1;
+                continue;
+            }
+            // A position its dead holder never published, passed by its heir (abandon_unfinished).
+            if (is_abandoned(slot)) {
                 abandoned += 1;
                 continue;
             }
@@ -1580,6 +1612,21 @@ pub const Producer = struct {
         }
     }
 };
+
+/// What an heir publishes at a position its dead holder claimed and never published
+/// (Ring.abandon_unfinished): kind `invalid`, which no agent writes, with flags and `a` no
+/// record has, so the drain tells it from any record.
+const abandoned_record: Record = blk: {
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.invalid);
+    record.flags = 0xffff;
+    record.a = 0x4445_4E4F_4441_4241; // a constant no agent writes there
+    break :blk record;
+};
+
+fn is_abandoned(slot: *const Record) bool {
+    return slot.kind == abandoned_record.kind and slot.flags == abandoned_record.flags and slot.a == abandoned_record.a;
+}
 
 /// Whether the ring's collector process is gone (a detaching producer stops waiting).
 fn collector_gone(header: *const Header) bool {
@@ -2594,6 +2641,27 @@ test "ring: a lane whose exclusive holder's process is gone is taken over; a liv
     heir.detach();
     alive.detach();
     try expect_stats_balance(ring, 3);
+}
+
+test "ring: a dead holder's position claimed and never published does not stop its heir's records: passed as abandoned" {
+    var test_ring = try TestRing.init(3, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    // A holder that wrote two records, claimed a third and was killed before publishing it.
+    var dead = ring.attach_lane(1, .exclusive, 1, 1).?;
+    try testing.expect(dead.write(&test_record(0)));
+    try testing.expect(dead.write(&test_record(1)));
+    try testing.expectEqual(@as(u32, 1), dead.claim_discard(1, 1).count);
+    const pid_gone: u32 = std.math.maxInt(i32) - 1;
+    ring.lanes[1].holders.store(Holders.exclusive(ring.lanes[1].holders.load(.monotonic), pid_gone), .monotonic);
+    var heir = ring.attach_lane(1, .exclusive, 1, 2).?;
+    try testing.expect(heir.write(&test_record(3)));
+    var out: [8]Record = undefined;
+    try testing.expectEqual(@as(u32, 3), ring.drain(&out));
+    for (out[0..3], [_]u64{ 0, 1, 3 }) |record, expected| try testing.expectEqual(expected, record.a);
+    heir.detach();
+    try testing.expectEqual(@as(u64, 1), ring.stats().abandoned);
+    try expect_stats_balance(ring, 4);
 }
 
 test "ring: producers outside the creator's pid namespace only share lanes" {
