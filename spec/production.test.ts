@@ -7,9 +7,10 @@
  * line. Every test stops by itself and removes its mounts and processes, failed or not.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTrace } from "../src/dump/load";
+import { runningCollectors } from "../src/run/stale";
 import { cliEntry, repoRoot } from "./harness";
 import { scratchDirs } from "./scratch";
 
@@ -207,6 +208,28 @@ describe("limits reached under load", () => {
       }
     }
   }, 60_000);
+});
+
+test("scope stop's view of the runs: each ring's stop reason read from its header, attach's control files not counted as rings", () => {
+  const dir = tmp();
+  const ring = (pid: number, stopReason: number) => {
+    const header = Buffer.alloc(4096);
+    header.write("SCOPERNG", 0, "latin1");
+    header.writeUInt32LE(stopReason, 120);
+    writeFileSync(join(dir, `scope-${pid}-0123456789ab`), header);
+  };
+  const other = Bun.spawn(["sleep", "30"]);
+  try {
+    ring(process.pid, 0);
+    ring(other.pid, 1);
+    // scope attach's control file beside a ring is no ring: it does not count.
+    writeFileSync(join(dir, `scope-${other.pid}-0123456789ab.control`), "");
+    const runs = runningCollectors(dir).map(({ pid, stopReason }) => ({ pid, stopReason }));
+    runs.sort((x, y) => x.pid - y.pid);
+    expect(runs).toEqual([{ pid: process.pid, stopReason: 0 }, { pid: other.pid, stopReason: 1 }].sort((x, y) => x.pid - y.pid));
+  } finally {
+    other.kill();
+  }
 });
 
 /** A tmpfs of `options` mounted at a new directory under `dir` for `body`; unmounted after, whatever happens. */
