@@ -206,6 +206,14 @@ export class Collector {
     if (!this.finished) this.ring.stop(reason);
   }
 
+  /**
+   * Why recording has stopped while the program runs (a StopReason: a limit, `scope stop`,
+   * --duration, a failed write), read from the ring's header; 0 while it records, and once finished.
+   */
+  stopReasonNow(): number {
+    return this.finished ? 0 : this.ring.stats().stopReason;
+  }
+
   /** Flight recorder: writes the window now (SIGUSR1); the program and the recorder run on. */
   requestFlightDump(): void {
     if (!this.finished && this.options.flight) this.drainThread?.requestDump();

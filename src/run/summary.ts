@@ -1,5 +1,6 @@
 /** The few lines `scope run` prints to stderr when the program ends. */
 import type { ChalkInstance } from "chalk";
+import { stopReasonName } from "../core/layout";
 import type { RunSummary } from "./collector";
 
 function formatBytes(bytes: number): string {
@@ -38,6 +39,21 @@ const stopCauses = {
   collectorGone: "the collector was gone",
 } as const;
 
+/** Why recording stopped, in words (StopReason). */
+export function stopCause(reason: number): string {
+  return stopCauses[stopReasonName[reason] ?? "killSwitch"];
+}
+
+/**
+ * The line `scope run` says as soon as recording stops while the program runs on (session.ts
+ * watches the ring), so a long-running service's operator learns it then, not at its end.
+ */
+export function stopNowLine(reason: number, color: ChalkInstance): string {
+  const name = stopReasonName[reason] ?? "killSwitch";
+  if (name === "writeError") return `${color.red("scope: recording stopped: writing the trace failed (the summary says why); the program runs on; the file keeps every record written before")}\n`;
+  return `${color.yellow(`scope: recording stopped: ${stopCauses[name]}; the program runs on, unrecorded; the trace is closed when it ends`)}\n`;
+}
+
 /** Why recording stopped before the program ended; nothing when it did not. */
 function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
   const stop = summary.stopped;
@@ -64,7 +80,10 @@ export function endLines(summary: RunSummary, processGroup: boolean, color: Chal
   const missing = summary.processes - (summary.byKind.process_exit ?? 0);
   if (!processGroup || missing <= 0 || summary.stopped || summary.flight) return [];
   const processes = missing === 1 ? "1 traced process has" : `${missing} traced processes have`;
-  return [color.yellow(`  ends: ${processes} no process_exit in the trace: killed by a signal, or ended by a runtime that does not tell (bun test; a bun --watch restart)`)];
+  // An ending is a record like any other: one that was lost (a collector stopped or killed
+  // while the program ended) is among the losses said above.
+  const lost = summary.dropped + summary.overwritten > 0 ? "lost with the records above (the collector could not take them), " : "";
+  return [color.yellow(`  ends: ${processes} no process_exit in the trace: ${lost}killed by a signal, or ended by a runtime that does not tell (bun test; a bun --watch restart)`)];
 }
 
 /** The overhead governor's steps (function_level events), when it took any. */
