@@ -297,6 +297,8 @@ export async function runTraced(options: RunOptions): Promise<number> {
       color,
       limits: { maxRecords: options.maxEvents, maxBytes: options.maxSizeBytes },
       flight: options.flight,
+      // The processes' endings are watched for only when their process events are recorded.
+      endings: options.events === undefined || options.events.includes("process"),
     });
   } catch (error) {
     // No ring (/dev/shm full or read-only) or no trace file: refuse in one line, or with
@@ -330,6 +332,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     return cannotStart(options.argv[0]!, error, stderr);
   }
 
+  collector.setRoot(child.pid);
   const forwarding = forwardSignals(child);
   const stream = options.otlp ? startStream(options.otlp, out, stderr) : undefined;
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.
