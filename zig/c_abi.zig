@@ -474,8 +474,23 @@ export fn scope_collector_endings_off(collector_pointer: ?*anyopaque) void {
     collector.endings.enabled.store(false, .monotonic);
 }
 
-/// The processes seen start (endings.zig), as (pid, state, own exit code, own signal, wrote)
-/// f64 quintuples, at most `max`; returns how many. state: endings.State (0 running, no
+/// The endings watch's counts (endings.zig) as f64: [started, wrote_status, wrote_unknown,
+/// wrote_corrections, unwatched]. After stop.
+export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*[5]f64) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    const values = out orelse return;
+    const endings = &collector.endings;
+    values.* = .{
+        @floatFromInt(endings.started),
+        @floatFromInt(endings.wrote_status),
+        @floatFromInt(endings.wrote_unknown),
+        @floatFromInt(endings.wrote_corrections),
+        @floatFromInt(endings.unwatched),
+    };
+}
+
+/// The processes watched now (endings.zig; a settled one's slot may have gone to a later
+/// process), as (pid, state, own exit code, own signal, wrote) f64 quintuples, at most `max`; returns how many. state: endings.State (0 running, no
 /// ending of its own yet; 1 its own process_exit; 4 its ending is in the trace); wrote:
 /// Entry.wrote. After stop.
 export fn scope_collector_processes(collector_pointer: ?*anyopaque, out: ?[*]f64, max: u32) u32 {

@@ -97,10 +97,14 @@ pub const Endings = struct {
     /// Off when the program's process events are not recorded (scope run --events without
     /// `process`): their ends are then left out on purpose.
     enabled: std.atomic.Value(bool) = .init(true),
-    /// Processes not watched for want of room.
+    /// Processes not watched for want of room (4096 alive at once).
     unwatched: u64 = 0,
-    /// Endings the collector wrote during the run.
-    written: u64 = 0,
+    /// Processes seen start (watched).
+    started: u64 = 0,
+    /// Endings the collector wrote during the run: with a status, unknown, corrections.
+    wrote_status: u64 = 0,
+    wrote_unknown: u64 = 0,
+    wrote_corrections: u64 = 0,
 
     pub fn init(allocator: std.mem.Allocator) error{OutOfMemory}!Endings {
         const entries = try allocator.alloc(Entry, processes_max);
@@ -130,13 +134,14 @@ pub const Endings = struct {
         if (record.kind == @intFromEnum(layout.EventKind.trace_start)) {
             if (!endings.enabled.load(.monotonic)) return;
             if (record.e != 1) return;
-            if (endings.find(record.pid) != null) return;
-            if (endings.count >= endings.entries.len) {
+            // A second start of a live pid (a bun --watch restart, an exec()ed node) is the same process.
+            const slot = if (endings.find(record.pid)) |entry| (if (entry.state == .settled) entry else return) else endings.free_slot() orelse {
                 endings.unwatched += 1;
                 return;
-            }
-            endings.entries[endings.count] = .{ .pid = record.pid, .fd = open_pidfd(record.pid) };
-            endings.count += 1;
+            };
+            // A new process, or a pid used again after its last one's ending was settled.
+            slot.* = .{ .pid = record.pid, .fd = open_pidfd(record.pid) };
+            endings.started += 1;
         } else if (record.kind == @intFromEnum(layout.EventKind.process_exit)) {
             // The collector's own (a flight window replaying them) are not the process's.
             if (record.flags & layout.exit_flag_collector != 0) return;
@@ -150,6 +155,19 @@ pub const Endings = struct {
             entry.own_code = record.a;
             entry.own_signal = record.b;
         }
+    }
+
+    /// A slot for a new process: the next unused one, else one whose process is settled
+    /// (a long run's thousands of processes reuse them); null when all watch a live process.
+    fn free_slot(endings: *Endings) ?*Entry {
+        if (endings.count < endings.entries.len) {
+            endings.count += 1;
+            return &endings.entries[endings.count - 1];
+        }
+        for (endings.entries) |*entry| {
+            if (entry.state == .settled) return entry;
+        }
+        return null;
     }
 
     fn find(endings: *Endings, pid: u32) ?*Entry {
@@ -218,7 +236,7 @@ pub const Endings = struct {
                     // No process_exit of its own was drained: the collector's, on its behalf.
                     var record = ending_record(entry.pid, entry.noticed_ns, status);
                     emit(context, &record);
-                    endings.written += 1;
+                    if (status.known) endings.wrote_status += 1 else endings.wrote_unknown += 1;
                     entry.wrote = if (status.known) 1 else 2;
                     entry.state = .settled;
                 },
@@ -227,7 +245,7 @@ pub const Endings = struct {
                         var record = ending_record(entry.pid, entry.noticed_ns, entry.status);
                         record.flags |= layout.exit_flag_corrects;
                         emit(context, &record);
-                        endings.written += 1;
+                        endings.wrote_corrections += 1;
                         entry.wrote = 3;
                     }
                     entry.state = .settled;
@@ -407,4 +425,29 @@ test "a gone process's status from its traced parent's child_exit" {
     try testing.expectEqual(@as(usize, 1), sink.count);
     try testing.expectEqual(layout.exit_flag_collector, sink.record.flags);
     try testing.expectEqual(@as(u64, 9), sink.record.b);
+}
+
+test "a pid used again after its process's ending was settled is watched again" {
+    var endings = try Endings.init(testing.allocator);
+    defer endings.deinit(testing.allocator);
+    var start = std.mem.zeroes(Record);
+    start.kind = @intFromEnum(layout.EventKind.trace_start);
+    start.e = 1;
+    start.pid = 0x7fff_fff3;
+    endings.note(&start);
+    endings.check(check_interval_ns, false);
+    const Sink = struct {
+        count: usize = 0,
+        fn emit(sink: *@This(), _: *const Record) void {
+            sink.count += 1;
+        }
+    };
+    var sink: Sink = .{};
+    endings.settle(check_interval_ns, true, &sink, Sink.emit);
+    try testing.expectEqual(@as(usize, 1), sink.count);
+    endings.note(&start);
+    try testing.expectEqual(State.open, endings.entries[0].state);
+    try testing.expectEqual(@as(u32, 1), endings.count);
+    try testing.expectEqual(@as(u64, 2), endings.started);
+    try testing.expectEqual(@as(u64, 1), endings.wrote_unknown);
 }

@@ -43,6 +43,7 @@ const symbols = {
   scope_collector_threads: { args: [pointer, pointer, u32], returns: u32 },
   scope_collector_set_root: { args: [pointer, u32], returns: none },
   scope_collector_endings_off: { args: [pointer], returns: none },
+  scope_collector_endings_totals: { args: [pointer, pointer], returns: none },
   scope_collector_processes: { args: [pointer, pointer, u32], returns: u32 },
   scope_clock_monotonic_ns: { args: [], returns: u64 },
   scope_clock_realtime_ns: { args: [], returns: u64 },
@@ -345,6 +346,14 @@ export interface ProcessEnding {
 
 const collectorWrote = [null, "status", "unknown", "correction"] as const;
 
+export interface EndingTotals {
+  started: number;
+  status: number;
+  unknown: number;
+  corrections: number;
+  unwatched: number;
+}
+
 /** zig/endings.zig State → ProcessEnding's. */
 const endingStates = ["open", "own", "open", "own", "settled"] as const;
 
@@ -360,8 +369,10 @@ export interface DrainTotals {
   kinds: Float64Array;
   /** The threads seen (string records aside) and the losses each reported. */
   threads: { pid: number; tid: number; reportedLost: number; agentErrors: number }[];
-  /** The processes seen start (zig/endings.zig): how far each one's ending is. */
+  /** The processes watched at the end (zig/endings.zig): how far each one's ending is. */
   processes: ProcessEnding[];
+  /** The watch's counts: processes seen start, endings it wrote (with a status, unknown, corrections), processes not watched (no room). */
+  endingTotals: EndingTotals;
   /** The TraceStatus of the thread's first failed write (0: none). */
   writeStatus: number;
   /** With a flight recorder: what its window held, dropped and wrote. */
@@ -478,6 +489,9 @@ export class DrainThread {
     const count = lib.scope_collector_threads(handle, quads, drainThreadsMax);
     const processQuads = new Float64Array(drainProcessesMax * 5);
     const processCount = lib.scope_collector_processes(handle, processQuads, drainProcessesMax);
+    const endingValues = new Float64Array(5);
+    lib.scope_collector_endings_totals(handle, endingValues);
+    const endingTotals = { started: endingValues[0]!, status: endingValues[1]!, unknown: endingValues[2]!, corrections: endingValues[3]!, unwatched: endingValues[4]! };
     lib.scope_collector_free(handle);
     const processes = Array.from({ length: processCount }, (_, i) => ({
       pid: processQuads[i * 5]!,
@@ -487,7 +501,7 @@ export class DrainThread {
       wrote: collectorWrote[processQuads[i * 5 + 4]!] ?? null,
     }));
     const threads = Array.from({ length: count }, (_, i) => ({ pid: quads[i * 4]!, tid: quads[i * 4 + 1]!, reportedLost: quads[i * 4 + 2]!, agentErrors: quads[i * 4 + 3]! }));
-    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, processes, writeStatus, flight };
+    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, processes, endingTotals, writeStatus, flight };
   }
 }
 

@@ -15,7 +15,7 @@
  */
 import { readFileSync } from "node:fs";
 import { EventKind, ExitFlag, ExitReason } from "../core/layout";
-import type { ProcessEnding } from "../core/ring";
+import type { EndingTotals, ProcessEnding } from "../core/ring";
 import { signalNumberOf } from "./signals";
 
 /** What the trace says of the processes' endings, for the summary's `ends:` line. */
@@ -32,6 +32,8 @@ export interface EndingCounts {
   corrected: number;
   /** Still running when the run ended: no ending yet. */
   running: number;
+  /** Not watched: more than 4096 alive at once (zig/endings.zig); their ends are what they recorded. */
+  unwatched: number;
 }
 
 /** An ending the collector writes: the process's pid, tid 0. */
@@ -45,7 +47,10 @@ export interface EndingRecord {
 }
 
 export class ProcessEndings {
-  private readonly processes = new Map<number, ProcessEnding>();
+  /** The processes whose ending is not settled yet; `fromThread`: counted in `base` already. */
+  private readonly processes = new Map<number, ProcessEnding & { fromThread?: boolean }>();
+  /** The drain thread's counts (none when the event loop drained). */
+  private base: EndingTotals = { started: 0, status: 0, unknown: 0, corrections: 0, unwatched: 0 };
   /** Traced parents' child_exit records: the status of a child gone without its own ending. */
   private readonly reaped = new Map<number, { code: number; signal: number } | null>();
 
@@ -74,8 +79,12 @@ export class ProcessEndings {
   }
 
   /** What the drain thread knew when it stopped (it drained before the event loop's last drains). */
-  merge(processes: ProcessEnding[]): void {
-    for (const entry of processes) this.processes.set(entry.pid, { ...entry });
+  merge(processes: ProcessEnding[], totals: EndingTotals): void {
+    this.base = totals;
+    for (const entry of processes) {
+      // Settled ones are in the thread's counts; a later start of the pid is a new process.
+      if (entry.state !== "settled") this.processes.set(entry.pid, { ...entry, fromThread: true });
+    }
   }
 
   /**
@@ -83,8 +92,10 @@ export class ProcessEndings {
    * status (none for scope attach, which has no child).
    */
   settle(root: { pid: number; exitCode: number | null; signal: string | null } | undefined, write: (record: EndingRecord) => void): EndingCounts {
-    const counts: EndingCounts = { processes: this.processes.size, own: 0, byCollector: 0, unknown: 0, corrected: 0, running: 0 };
+    const base = this.base;
+    const counts: EndingCounts = { processes: base.started, own: 0, byCollector: base.status, unknown: base.unknown, corrected: base.corrections, running: 0, unwatched: base.unwatched };
     for (const entry of this.processes.values()) {
+      if (!entry.fromThread) counts.processes++;
       if (root && entry.pid === root.pid) this.settleRoot(entry, root, write);
       else if (entry.state === "open") {
         const status = goneStatus(entry.pid) ?? this.reaped.get(entry.pid) ?? null;
@@ -97,9 +108,9 @@ export class ProcessEndings {
       }
       if (entry.wrote === "status") counts.byCollector++;
       else if (entry.wrote === "unknown") counts.unknown++;
-      else counts.own++;
-      if (entry.wrote === "correction") counts.corrected++;
+      else if (entry.wrote === "correction") counts.corrected++;
     }
+    counts.own = counts.processes - counts.byCollector - counts.unknown - counts.running;
     return counts;
   }
 
