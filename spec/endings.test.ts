@@ -9,6 +9,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { EventKind, ExitFlag } from "../src/core/layout";
 import { interpret } from "../src/core/model";
+import { shapeOf } from "../src/export/slices";
+import { TraceIndex } from "../src/view/index";
 import { cleanup, fixtures, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
 import { repoRoot, runCli } from "./harness";
 import type { TraceEvent } from "../src/core/model";
@@ -53,6 +55,26 @@ describe("endings the processes did not record", () => {
     expect(ends.length).toBe(1);
     expect(ends[0]!.map((e) => e.fields)).toEqual([{ code: null, signal: 9, errorType: null, errorMessage: null, reason: "signal", recordedBy: "collector" }]);
     expect(run.summary).toContain("ends: 1 traced process, process_exit recorded 0 by the process itself; 1 by scope from the process's exit status");
+  });
+
+  test("the collector's ending, stamped when noticed, does not stretch a call that never ended", async () => {
+    const run = await runTraced(["node", join(dir, "kill-in-call.cjs")], { scopeArgs: ["--functions", "--include", "**/kill-in-call.cjs"] });
+    expect(run.status).toBe(137);
+    const pid = ofKind(run.events, "trace_start")[0]!.pid;
+    const own = run.events.filter((e) => e.pid === pid && e.tid === 0 && e.fields.recordedBy !== "collector");
+    const ending = ofKind(run.events, "process_exit", { pid })[0]!;
+    expect(ending.fields.recordedBy).toBe("collector");
+    expect(ofKind(run.events, "function_call").length).toBeGreaterThan(0);
+    const thread = shapeOf(run.events).threads.find((t) => t.pid === pid && t.tid === 0)!;
+    expect(thread.lastNs).toBe(own.at(-1)!.timestampNs);
+    expect(ending.timestampNs).toBeGreaterThan(thread.lastNs);
+    // The view: the ending labelled as scope's.
+    const index = TraceIndex.open(run.out);
+    const meta = index.meta();
+    const answer = index.window({ startNs: 0, endNs: meta.durationNs + 1, widthPx: 1_000_000 });
+    const instants = Array.from({ length: answer.instants.length / 6 }, (_, i) => answer.instants.slice(i * 6, i * 6 + 6));
+    const endingInstant = instants.find((instant) => (answer.labels[instant[5]!] ?? "").includes("recorded by scope"))!;
+    expect(answer.labels[endingInstant[5]!]).toBe("process killed by signal 9 (recorded by scope)");
   });
 
   test("the root aborting (process.abort): SIGABRT", async () => {
