@@ -176,6 +176,8 @@ pub const Collector = struct {
             // Which processes ended before this drain: what they wrote is in it (endings.zig).
             collector.endings.check(clock.monotonic_ns(), stopping);
             const moved = collector.drain_all();
+            // The last turn: processes whose start this very drain took are checked too.
+            if (stopping) collector.endings.check(clock.monotonic_ns(), true);
             collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending);
             _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
             collector.flight_step();

@@ -34,6 +34,10 @@ const Record = layout.Record;
 pub const processes_max: u32 = 4096;
 /// How often the pidfds are polled: a process's ending is noticed at most this late.
 pub const check_interval_ns: u64 = 20 * std.time.ns_per_ms;
+/// How long a verdict waits after the check that found the process gone: a lane shared with
+/// another producer stops the drain at a slot that producer is writing, and the gone
+/// process's last records behind it come on the next turn.
+pub const verdict_delay_ns: u64 = check_interval_ns;
 /// How long a process found gone without a status waits for its traced parent's child_exit.
 pub const parent_grace_ns: u64 = 200 * std.time.ns_per_ms;
 
@@ -65,6 +69,12 @@ pub const Status = struct {
     }
 };
 
+const Reaped = struct {
+    pid: u32 = 0,
+    timestamp_ns: u64 = 0,
+    status: Status = .{},
+};
+
 pub const Entry = struct {
     pid: u32,
     /// pidfd, or -1 where none could be had (then a kill 0 tells whether it lives).
@@ -77,6 +87,8 @@ pub const Entry = struct {
     status: Status = .{},
     /// Its traced parent's `child_exit` for it, when one was drained.
     parent_status: Status = .{},
+    /// Its trace_start's time: a child_exit naming its pid from before is another process's.
+    start_ns: u64 = 0,
     /// What the collector wrote for it: 0 nothing, 1 its ending with the status, 2 its
     /// ending, status unknown, 3 a correction of its own.
     wrote: u8 = 0,
@@ -97,6 +109,10 @@ pub const Endings = struct {
     /// Off when the program's process events are not recorded (scope run --events without
     /// `process`): their ends are then left out on purpose.
     enabled: std.atomic.Value(bool) = .init(true),
+    /// The latest traced parents' child_exit records (a ring): a child's start drained after
+    /// its parent's child_exit still finds its status here.
+    reaped: [64]Reaped = @splat(.{}),
+    reaped_next: u64 = 0,
     /// Processes not watched for want of room (4096 alive at once).
     unwatched: u64 = 0,
     /// Processes seen start (watched).
@@ -125,9 +141,13 @@ pub const Endings = struct {
     /// Takes note of the starts and ends in drained records (a drain's accounting).
     pub fn note(endings: *Endings, record: *const Record) void {
         if (record.kind == @intFromEnum(layout.EventKind.child_exit)) {
-            // A traced parent reaped it: the status, for a child found gone without one.
+            // A traced parent reaped it: the status, for a child found gone without one. Kept
+            // aside too: the parent's lane may be drained before the child's start is.
+            const status: Status = if (record.c != 0) .{ .known = true, .signal = @truncate(record.c) } else if (record.b == std.math.maxInt(u64)) .{} else .{ .known = true, .code = @truncate(record.b & 0xff) };
+            endings.reaped[endings.reaped_next % endings.reaped.len] = .{ .pid = @truncate(record.a), .timestamp_ns = record.timestamp_ns, .status = status };
+            endings.reaped_next += 1;
             const entry = endings.find(@truncate(record.a)) orelse return;
-            entry.parent_status = if (record.c != 0) .{ .known = true, .signal = @truncate(record.c) } else if (record.b == std.math.maxInt(u64)) .{} else .{ .known = true, .code = @truncate(record.b & 0xff) };
+            entry.parent_status = status;
             return;
         }
         if (record.tid != 0) return;
@@ -140,7 +160,7 @@ pub const Endings = struct {
                 return;
             };
             // A new process, or a pid used again after its last one's ending was settled.
-            slot.* = .{ .pid = record.pid, .fd = open_pidfd(record.pid) };
+            slot.* = .{ .pid = record.pid, .fd = open_pidfd(record.pid), .start_ns = record.timestamp_ns };
             endings.started += 1;
         } else if (record.kind == @intFromEnum(layout.EventKind.process_exit)) {
             // The collector's own (a flight window replaying them) are not the process's.
@@ -155,6 +175,17 @@ pub const Endings = struct {
             entry.own_code = record.a;
             entry.own_signal = record.b;
         }
+    }
+
+    /// The newest child_exit kept aside naming this process (after its start), if any.
+    fn reaped_status(endings: *Endings, entry: *const Entry) Status {
+        const kept = @min(endings.reaped_next, endings.reaped.len);
+        var i: u64 = 0;
+        while (i < kept) : (i += 1) {
+            const reaped = endings.reaped[(endings.reaped_next - 1 - i) % endings.reaped.len];
+            if (reaped.pid == entry.pid and reaped.timestamp_ns >= entry.start_ns) return reaped.status;
+        }
+        return .{};
     }
 
     /// A slot for a new process: the next unused one, else one whose process is settled
@@ -228,8 +259,11 @@ pub const Endings = struct {
         for (endings.entries[0..endings.count]) |*entry| {
             switch (entry.state) {
                 .gone => {
-                    const status = if (entry.status.known) entry.status else entry.parent_status;
-                    if (!status.known and !now and now_ns -| entry.noticed_ns < parent_grace_ns) {
+                    const status = if (entry.status.known) entry.status else if (entry.parent_status.known) entry.parent_status else endings.reaped_status(entry);
+                    // Every verdict waits a turn: a lane it shared with a producer caught
+                    // mid-write holds its last records back until that write completes.
+                    const wait_ns = if (status.known) verdict_delay_ns else parent_grace_ns;
+                    if (!now and now_ns -| entry.noticed_ns < wait_ns) {
                         waiting += 1;
                         continue;
                     }
@@ -422,6 +456,8 @@ test "a gone process's status from its traced parent's child_exit" {
     };
     var sink: Sink = .{};
     endings.settle(check_interval_ns, false, &sink, Sink.emit);
+    try testing.expectEqual(@as(usize, 0), sink.count);
+    endings.settle(check_interval_ns + verdict_delay_ns, false, &sink, Sink.emit);
     try testing.expectEqual(@as(usize, 1), sink.count);
     try testing.expectEqual(layout.exit_flag_collector, sink.record.flags);
     try testing.expectEqual(@as(u64, 9), sink.record.b);
@@ -450,4 +486,33 @@ test "a pid used again after its process's ending was settled is watched again" 
     try testing.expectEqual(@as(u32, 1), endings.count);
     try testing.expectEqual(@as(u64, 2), endings.started);
     try testing.expectEqual(@as(u64, 1), endings.wrote_unknown);
+}
+
+test "a child_exit drained before its child's start still gives the status" {
+    var endings = try Endings.init(testing.allocator);
+    defer endings.deinit(testing.allocator);
+    var reaped = std.mem.zeroes(Record);
+    reaped.kind = @intFromEnum(layout.EventKind.child_exit);
+    reaped.timestamp_ns = 20;
+    reaped.pid = 1;
+    reaped.a = 0x7fff_fff4;
+    reaped.b = 3;
+    endings.note(&reaped);
+    var start = std.mem.zeroes(Record);
+    start.kind = @intFromEnum(layout.EventKind.trace_start);
+    start.timestamp_ns = 10;
+    start.e = 1;
+    start.pid = 0x7fff_fff4;
+    endings.note(&start);
+    endings.check(check_interval_ns, false);
+    const Sink = struct {
+        record: Record = undefined,
+        fn emit(sink: *@This(), record: *const Record) void {
+            sink.record = record.*;
+        }
+    };
+    var sink: Sink = .{};
+    endings.settle(check_interval_ns, true, &sink, Sink.emit);
+    try testing.expectEqual(layout.exit_flag_collector, sink.record.flags);
+    try testing.expectEqual(@as(u64, 3), sink.record.a);
 }
