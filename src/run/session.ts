@@ -342,6 +342,8 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
       color,
       limits: { maxRecords: options.maxEvents, maxBytes: options.maxSizeBytes },
       flight: options.flight,
+      // The processes' endings are watched for only when their process events are recorded.
+      endings: options.events === undefined || options.events.includes("process"),
     });
   } catch (error) {
     // No ring (/dev/shm full or read-only) or no trace file: refuse in one line, or with
@@ -375,6 +377,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
     return cannotStart(options.argv[0]!, error, stderr);
   }
 
+  collector.setRoot(child.pid);
   const forwarding = forwardSignals(child);
   const stream = options.otlp ? startStream(options.otlp, out, stderr) : undefined;
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.

@@ -71,19 +71,22 @@ function monitorLines(summary: RunSummary): string[] {
 }
 
 /**
- * Processes the trace holds no end of (seen, but no process_exit): never silent (auditbun).
- * Killed by a signal, or ended by a runtime that does not tell the agent (ARCHITECTURE.md
- * "Where Bun gives no end"). `scope run` only, with the process group recorded, and not when
- * recording stopped early or under the flight recorder, whose trace holds part of the run.
+ * Which processes' endings the trace holds from whom, when any came from elsewhere than the
+ * process itself (src/run/endings.ts): never silent (auditbun). `scope run` only, with the
+ * process group recorded, and not when recording stopped early or under the flight
+ * recorder, whose trace holds part of the run.
  */
 export function endLines(summary: RunSummary, processGroup: boolean, color: ChalkInstance): string[] {
-  const missing = summary.processes - (summary.byKind.process_exit ?? 0);
-  if (!processGroup || missing <= 0 || summary.stopped || summary.flight) return [];
-  const processes = missing === 1 ? "1 traced process has" : `${missing} traced processes have`;
-  // An ending is a record like any other: one that was lost (a collector stopped or killed
-  // while the program ended) is among the losses said above.
-  const lost = summary.dropped + summary.overwritten > 0 ? "lost with the records above (the collector could not take them), " : "";
-  return [color.yellow(`  ends: ${processes} no process_exit in the trace: ${lost}killed by a signal, or ended by a runtime that does not tell (bun test; a bun --watch restart)`)];
+  const ends = summary.endings;
+  const others = ends.byCollector + ends.unknown + ends.corrected + ends.running + ends.unwatched;
+  if (!processGroup || others === 0 || summary.stopped || summary.flight) return [];
+  const parts = [`${ends.own} by the process itself${ends.corrected > 0 ? ` (${ends.corrected} of them corrected by scope: the process ended with another status than its 'exit' saw)` : ""}`];
+  if (ends.byCollector > 0) parts.push(`${ends.byCollector} by scope from the process's exit status (killed by a signal, or ended by a runtime that does not tell: bun test, a bun --watch restart)`);
+  if (ends.unknown > 0) parts.push(`${ends.unknown} by scope with the status unknown (gone, reaped by an untraced parent: stamped when scope noticed)`);
+  if (ends.running > 0) parts.push(`${ends.running} still running: no ending yet`);
+  if (ends.unwatched > 0) parts.push(`${ends.unwatched} not watched (over 4096 alive at once): only what they recorded`);
+  const processes = ends.processes === 1 ? "1 traced process" : `${ends.processes} traced processes`;
+  return [color.yellow(`  ends: ${processes}, process_exit recorded ${parts.join("; ")}`)];
 }
 
 /** The overhead governor's steps (function_level events), when it took any. */
