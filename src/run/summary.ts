@@ -81,8 +81,11 @@ export function endLines(summary: RunSummary, processGroup: boolean, color: Chal
   const others = ends.byCollector + ends.unknown + ends.corrected + ends.running + ends.unwatched;
   if (!processGroup || others === 0 || summary.stopped || summary.flight) return [];
   const parts = [`${ends.own} by the process itself${ends.corrected > 0 ? ` (${ends.corrected} of them corrected by scope: the process ended with another status than its 'exit' saw)` : ""}`];
-  if (ends.byCollector > 0) parts.push(`${ends.byCollector} by scope from the process's exit status (killed by a signal, or ended by a runtime that does not tell: bun test, a bun --watch restart)`);
-  if (ends.unknown > 0) parts.push(`${ends.unknown} by scope with the status unknown (gone, reaped by an untraced parent: stamped when scope noticed)`);
+  // An ending is a record like any other: a process's own, lost with the records above (a
+  // collector stopped while the program ended), is one scope wrote in its place.
+  const lost = summary.dropped + summary.overwritten > 0 ? "; or its own lost with the records above" : "";
+  if (ends.byCollector > 0) parts.push(`${ends.byCollector} by scope from the process's exit status (killed by a signal, or ended by a runtime that does not tell: bun test, a bun --watch restart${lost})`);
+  if (ends.unknown > 0) parts.push(`${ends.unknown} by scope with the status unknown (gone, reaped by an untraced parent${lost}: stamped when scope noticed)`);
   if (ends.running > 0) parts.push(`${ends.running} still running: no ending yet`);
   if (ends.unwatched > 0) parts.push(`${ends.unwatched} not watched (over 4096 alive at once): only what they recorded`);
   const processes = ends.processes === 1 ? "1 traced process" : `${ends.processes} traced processes`;
