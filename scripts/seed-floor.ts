@@ -9,6 +9,8 @@
  * - empty: NODE_OPTIONS `--require <an empty .cjs>`: the preload mechanism alone;
  * - vm: the loader's path with an empty script: `--require` of a file that requires node:vm
  *   and compiles and runs a one-line `vm.Script`;
+ * - addon: the vm probe, then the addon by dlopen (lean) and its `sharedFile` reads of the
+ *   bundle and the cache, nothing compiled from them (not in the default arms);
  * - floor: scope's own loader (src/agent/node/code-cache.ts codeCacheLoader) with SCOPE_ADDON
  *   set, as a traced worker runs it (the addon by dlopen, the bundle and its code cache from
  *   the addon's shared files, `vm.Script` with the cache, `runInThisContext`), stopping
@@ -37,6 +39,7 @@ import { quoteOption } from "../src/agent/inject";
 const rounds = Number(process.argv[2] ?? 10);
 const workers = Number(process.argv[3] ?? 100);
 const armNames = (process.argv[4] ?? "untraced,empty,vm,floor,full").split(",");
+for (const arm of armNames) if (!["untraced", "empty", "vm", "addon", "floor", "full"].includes(arm)) throw new Error(`unknown arm ${arm}: untraced, empty, vm, addon, floor, full`);
 
 const seed = workloads.find((each) => each.name === "seed") as ProgramWorkload;
 const files = await assets();
@@ -58,9 +61,21 @@ const probes = {
   vm: join(probeDir, "vm.cjs"),
   floor: join(probeDir, "floor.cjs"),
   floorCheck: join(probeDir, "floor-check.cjs"),
+  addon: join(probeDir, "addon.cjs"),
 };
 writeFileSync(probes.empty, "");
 writeFileSync(probes.vm, `"use strict";\nnew (require("node:vm").Script)("(function(){return 1})", { filename: __filename }).runInThisContext();\n`);
+writeFileSync(
+  probes.addon,
+  `"use strict";
+new (require("node:vm").Script)("(function(){return 1})", { filename: __filename }).runInThisContext();
+const holder = { exports: { lean: true } };
+process.dlopen(holder, process.env.SCOPE_ADDON);
+const source = holder.exports.sharedFile(__dirname + "/${BUNDLE_FILE}", true);
+const bytes = holder.exports.sharedFile(__dirname + "/floor.cjs." + process.versions.v8 + "-" + process.arch + ".v8cache");
+if (typeof source !== "string" || bytes === undefined) process._rawDebug("addon probe: files not shared");
+`,
+);
 writeFileSync(probes.floor, floorSource(false));
 writeFileSync(probes.floorCheck, floorSource(true));
 copyFileSync(join(agentDir, BUNDLE_FILE), join(probeDir, BUNDLE_FILE));
@@ -74,14 +89,14 @@ function copyCache() {
   return statSync(cache).size;
 }
 
-type Arm = "untraced" | "empty" | "vm" | "floor" | "full";
+type Arm = "untraced" | "empty" | "vm" | "addon" | "floor" | "full";
 const params = { workers };
 
 async function run(arm: Arm) {
   const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, SCOPE_ADDON: process.env.SCOPE_ADDON };
   try {
-    if (arm === "empty" || arm === "vm" || arm === "floor") process.env.NODE_OPTIONS = `--require ${quoteOption(probes[arm])}`;
-    if (arm === "floor") process.env.SCOPE_ADDON = files.addon;
+    if (arm === "empty" || arm === "vm" || arm === "addon" || arm === "floor") process.env.NODE_OPTIONS = `--require ${quoteOption(probes[arm])}`;
+    if (arm === "addon" || arm === "floor") process.env.SCOPE_ADDON = files.addon;
     const m = await runProgram(context, seed, params, arm === "full" ? "traced" : "untraced");
     if (m.trace && !m.trace.check.ok) throw new Error(`full: trace check failed: ${m.trace.check.problems.join("; ")}`);
     return { wall: (m.windowSeconds! * 1000) / m.ops, cpu: (m.programCpuSeconds * 1000) / m.ops };
