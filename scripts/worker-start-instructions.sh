@@ -9,7 +9,9 @@
 #
 #   scripts/worker-start-instructions.sh [lo] [hi] [variant]...
 #
-# Variants: `untraced`, or a tree (a checkout of scope with node_modules) optionally followed
+# Variants: `untraced`; `require=<file>`: untraced with NODE_OPTIONS `--require <file>` and
+# SCOPE_ADDON naming the addon built for valgrind (scripts/seed-floor.ts's probes, kept with
+# SEED_FLOOR_KEEP: empty.cjs, vm.cjs, floor.cjs); or a tree (a checkout of scope with node_modules) optionally followed
 # by `:events` (scope run --events). Default: untraced and this tree. CHAIN=seed makes each worker
 # only receive its message and close its port, as `scope bench --workload seed`'s workers do
 # (no send of the worker's own: scripts/lib/worker-chain.cjs). ADDONS=tree gives each traced
@@ -41,6 +43,8 @@ count() {
   local vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers" ${CHAIN:+"$CHAIN"})
   if [ "$tree" = untraced ]; then
     "${vg[@]}" > /dev/null 2> "$dir/err"
+  elif [ "${tree#require=}" != "$tree" ]; then
+    NODE_OPTIONS="--require \"${tree#require=}\"" SCOPE_ADDON="$addon/lib/scope.node" "${vg[@]}" > /dev/null 2> "$dir/err"
   else
     (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$addon/lib/scope.node" SCOPE_LIBSCOPE="$addon/lib/libscope.so" \
       bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err")

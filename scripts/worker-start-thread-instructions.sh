@@ -9,7 +9,7 @@
 # tenths of a million, where the whole-process count moves by ~1 M. The main thread's own
 # per-worker records are in worker-start-instructions.sh's figure, not in this one.
 #
-#   [KEEP=dir] [CHAIN=seed] scripts/worker-start-thread-instructions.sh [lo] [hi] [variant]...   (variants and CHAIN as in worker-start-instructions.sh)
+#   [KEEP=dir] [CHAIN=seed] scripts/worker-start-thread-instructions.sh [lo] [hi] [variant]...   (variants, `require=<file>` too, and CHAIN as in worker-start-instructions.sh)
 #
 # ADDONS=tree gives each traced tree the scope.node built from its own zig/ (else every
 # variant runs this tree's): for comparing a change to zig/napi.zig with a base whose agent
@@ -49,6 +49,8 @@ count() {
   local vg=(valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg.out" node "$dir/start.cjs" "$workers" ${CHAIN:+"$CHAIN"})
   if [ "$tree" = untraced ]; then
     "${vg[@]}" > /dev/null 2> "$dir/err"
+  elif [ "${tree#require=}" != "$tree" ]; then
+    NODE_OPTIONS="--require \"${tree#require=}\"" SCOPE_ADDON="$addon/lib/scope.node" "${vg[@]}" > /dev/null 2> "$dir/err"
   else
     (cd "$tree" && . scripts/env.sh && SCOPE_ADDON="$addon/lib/scope.node" SCOPE_LIBSCOPE="$addon/lib/libscope.so" \
       bun src/cli/main.ts run ${events:+--events $events} --out "$dir/t.bin" -- "${vg[@]}" > /dev/null 2> "$dir/err")

@@ -48,15 +48,16 @@ describe("bun agent", () => {
   });
 
   // Bun's test runner ends the process without 'exit', beforeExit or process.reallyExit: no
-  // process_exit is recorded, and the summary says so instead of staying silent (auditbun).
+  // process_exit is recorded by it: scope run records one on its behalf, and the summary says so (auditbun).
   test("bun test: traced, its missing end said in the summary", async () => {
     const argv = ["bun", "test", "./bun-test-fixture.ts"];
     const run = await runTraced(argv);
     const plain = await runUntraced(argv);
     expect(run.status).toBe(plain.status);
     expect(ofKind(run.events, "trace_start").length).toBe(1);
-    expect(ofKind(run.events, "process_exit").length).toBe(0);
-    expect(run.summary).toContain("ends: 1 traced process has no process_exit in the trace");
+    // scope run records its ending from the status it reaped, marked as the collector's.
+    expect(ofKind(run.events, "process_exit").map((e) => [e.fields.code, e.fields.recordedBy])).toEqual([[plain.status, "collector"]]);
+    expect(run.summary).toContain("ends: 1 traced process, process_exit recorded 0 by the process itself; 1 by scope from the process's exit status");
     // A run whose processes all ended says nothing of it.
     const plainRun = await runTraced(["bun", "bun-run-child.ts", "0"]);
     expect(plainRun.summary).not.toContain("ends:");

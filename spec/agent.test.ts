@@ -303,8 +303,10 @@ describe("node agent, through scope run", () => {
     expectComplete(run, { code: 0, signal: null });
     const child = ofKind(run.events, "process_spawn")[0]!.fields.childPid as number;
     expect(ofKind(run.events, "child_exit", { pid: topPid(run) })[0]!.fields).toEqual({ childPid: child, code: null, signal: 9 });
-    // The killed child never records its own exit.
-    expect(kinds(run.events, child)).toEqual(["trace_start"]);
+    // The killed child never records its own exit: the collector does, from its zombie or its
+    // traced parent's child_exit.
+    expect(kinds(run.events, child)).toEqual(["trace_start", "process_exit"]);
+    expect(ofKind(run.events, "process_exit", { pid: child }).map((e) => [e.fields.signal, e.fields.recordedBy])).toEqual([[9, "collector"]]);
   });
 
   test("ESM: transferred MessageChannel port and BroadcastChannel, each receive paired with its send", async () => {

@@ -8,6 +8,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { envWithScope, setAgentDirectory } from "../src/agent/shared/child-env";
+import { envFilesOf } from "../src/agent/shared/env-file";
 import { cleanup, ofKind, runTraced, runUntraced, type Traced } from "./agent-harness";
 
 afterAll(cleanup);
@@ -68,6 +69,39 @@ describe("a child with an env of its own", () => {
     expect(labels.length).toBe(5);
     expectKidsTraced(run, labels);
     expectWorkersTraced(run, 2);
+  });
+});
+
+describe("NODE_OPTIONS in a node command's --env-file (Node applies it when the environment has none; scope's own would hide it)", () => {
+  const expectAsUntraced = async (argv: string[], lines: string[]) => {
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    expect(run.stdout.trimEnd().split("\n")).toEqual(lines);
+    expect(ofKind(run.events, "agent_error")).toEqual([]);
+  };
+
+  test("scope run's program: node --env-file=F runs with F's NODE_OPTIONS", async () => {
+    await expectAsUntraced(["node", "--env-file=env-file.env", "env-file-kid.cjs"], ["kid: title=from-env-file FROM_FILE=yes"]);
+  });
+
+  test("node:child_process children (inherited env, an env of their own with and without NODE_OPTIONS, a cwd, execFile's callback slot): as untraced", async () => {
+    await expectAsUntraced(["node", "env-file-parent.cjs"], [
+      "spawnSync inherited: title=from-env-file FROM_FILE=yes",
+      "execFileSync own env: title=from-env-file FROM_FILE=yes",
+      "execFileSync own NODE_OPTIONS: title=own FROM_FILE=yes",
+      "execFileSync cwd: title=from-env-file FROM_FILE=yes",
+      "execFile: title=from-env-file FROM_FILE=yes",
+    ]);
+  });
+
+  test("Bun.spawn and Bun.spawnSync of node: as untraced", async () => {
+    await expectAsUntraced(["bun", "env-file-parent.ts"], ["Bun.spawnSync inherited: title=from-env-file FROM_FILE=yes", "Bun.spawn own env: title=from-env-file FROM_FILE=yes"]);
+  });
+
+  test("the env files a node command line names before its script", () => {
+    expect(envFilesOf(["--env-file=a", "--require", "--env-file=not-a-file", "--env-file", "b", "--env-file-if-exists=c", "app.js", "--env-file=d"])).toEqual(["a", "b", "c"]);
+    expect(envFilesOf(["-e", "1", "--env-file=a", "--", "--env-file=b"])).toEqual(["a"]);
   });
 });
 

@@ -289,6 +289,37 @@ describe("bun:sqlite under bun", () => {
   });
 });
 
+// A transaction's own statements (BEGIN, COMMIT, SAVEPOINT, RELEASE, ROLLBACK), which bun:sqlite
+// makes inside itself, recorded as better-sqlite3's are: the same queries in both runtimes.
+describe.each([
+  ["bun:sqlite", bun, true],
+  ["better-sqlite3", "node", betterSqliteLoads("node")],
+] as const)("%s transactions", (system, runtime, loads) => {
+  test.if(loads)("db.transaction(): BEGIN, COMMIT, a savepoint released inside a rolled-back transaction, each once", async () => {
+    const traced = await both([runtime, "db/sqlite-transactions.mjs"], "SELECT 1");
+    expect(traced.stdout).toBe("inserted 2\nrolled back: undo\nrows 2\n");
+    const savepoint = "SAVEPOINT `\t_bs3.\t`";
+    const release = "RELEASE `\t_bs3.\t`";
+    expect(queries(traced.events).map(([, text, , rows, failed]) => [text, rows, failed])).toEqual([
+      ["BEGIN", 0, false],
+      ["CREATE TABLE t (x INTEGER)", system === "bun:sqlite" ? 0 : null, false],
+      ["COMMIT", 0, false],
+      ["BEGIN", 0, false],
+      ["INSERT INTO t VALUES (?)", 1, false],
+      ["INSERT INTO t VALUES (?)", 1, false],
+      ["COMMIT", 0, false],
+      ["BEGIN", 0, false],
+      ["INSERT INTO t VALUES (?)", 1, false],
+      [savepoint, 0, false],
+      ["INSERT INTO t VALUES (?)", 1, false],
+      [release, 0, false],
+      ["ROLLBACK", 0, false],
+      ["SELECT count(*) AS n FROM t", 1, false],
+    ]);
+    expectAllEnded(traced.events);
+  });
+});
+
 // Each request k makes queries whose aliases name k (a1, b1, ...: names are kept, values
 // replaced): after awaits, through a Pool of one connection whose callbacks pg runs from
 // another request's release, inside such a callback, on a checked-out client, through

@@ -83,7 +83,7 @@ describe.each([
 });
 
 describe("endings", () => {
-  test("SIGKILL of the program: what it recorded before is kept, the collector writes child_exit with signal 9", async () => {
+  test("SIGKILL of the program: what it recorded before is kept, the collector writes child_exit and its process_exit with signal 9", async () => {
     const argv = ["node", "crash-fixture.cjs", "killself"];
     const run = await runTraced(argv);
     const plain = await runUntraced(argv);
@@ -93,11 +93,13 @@ describe("endings", () => {
     expectNothingLost(run);
     const pid = ofKind(run.events, "trace_start")[0]!.pid;
     const ofThread = (tid: number) => run.events.filter((e) => e.pid === pid && e.tid === tid).map((e) => e.kind);
-    expect(ofThread(0)).toEqual(["trace_start", "thread_spawn", "message_send", "message_receive"]);
+    // Its ending: written by the collector on its behalf from scope run's wait status.
+    expect(ofThread(0)).toEqual(["trace_start", "thread_spawn", "message_send", "message_receive", "process_exit"]);
     expect(ofThread(1)).toEqual(["trace_start", "message_receive", "message_send"]);
     expectPaired(run, 2);
     const collector = run.events.filter((e) => e.kind === "child_exit" && e.pid !== pid);
     expect(collector.map((e) => e.fields)).toEqual([{ childPid: pid, code: null, signal: 9 }]);
+    expect(ofKind(run.events, "process_exit").map((e) => [e.fields.signal, e.fields.recordedBy])).toEqual([[9, "collector"]]);
   });
 });
 

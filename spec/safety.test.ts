@@ -304,8 +304,10 @@ describe("faults: counted, reported, never passed on", () => {
     const scope = `'${process.execPath}' '${cliEntry}'`;
     const script = [
       "mount -t tmpfs -o ro tmpfs /dev/shm",
-      `${scope} run --fail-open -- node -e 'setTimeout(() => { console.log("ran"); process.exitCode = 4; }, 1500)' & run=$!`,
-      "sleep 0.7; kill -USR2 $run; sleep 0.1; kill -USR1 $run",
+      `${scope} run --fail-open -- node -e 'setTimeout(() => { console.log("ran"); process.exitCode = 4; }, 2500)' & run=$!`,
+      // Once scope run catches SIGUSR2 (SigCgt bit 11; on a loaded machine its start takes a while).
+      "n=0; while [ $n -lt 300 ] && [ $(( 0x$(awk '/^SigCgt/{print $2}' /proc/$run/status) & 0x800 )) -eq 0 ]; do sleep 0.02; n=$((n + 1)); done",
+      "kill -USR2 $run; sleep 0.1; kill -USR1 $run",
       'wait $run; echo "status $?"',
     ].join("\n");
     const result = Bun.spawnSync(["unshare", "-m", "sh", "-c", script], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" } });

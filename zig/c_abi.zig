@@ -460,6 +460,56 @@ export fn scope_collector_kinds(collector_pointer: ?*anyopaque, out: ?[*]f64) vo
     for (collector.kind_counts, 0..) |count, kind| values[kind] = @floatFromInt(count);
 }
 
+/// The top process (scope run's child, whose ending it writes from its real status): the
+/// drain thread does not watch it for an ending (endings.zig).
+export fn scope_collector_set_root(collector_pointer: ?*anyopaque, pid: u32) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    collector.endings.root_pid.store(pid, .release);
+}
+
+/// The program's process events are not recorded (--events without `process`): the drain
+/// thread watches no process for an ending (endings.zig). Before the program starts.
+export fn scope_collector_endings_off(collector_pointer: ?*anyopaque) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    collector.endings.enabled.store(false, .monotonic);
+}
+
+/// The endings watch's counts (endings.zig) as f64: [started, wrote_status, wrote_unknown,
+/// wrote_corrections, unwatched]. After stop.
+export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*[5]f64) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    const values = out orelse return;
+    const endings = &collector.endings;
+    values.* = .{
+        @floatFromInt(endings.started),
+        @floatFromInt(endings.wrote_status),
+        @floatFromInt(endings.wrote_unknown),
+        @floatFromInt(endings.wrote_corrections),
+        @floatFromInt(endings.unwatched),
+    };
+}
+
+/// The processes watched now (endings.zig; a settled one's slot may have gone to a later
+/// process), as (pid, state, own exit code, own signal, wrote) f64 quintuples, at most `max`; returns how many. state: endings.State (0 running, no
+/// ending of its own yet; 1 its own process_exit; 4 its ending is in the trace); wrote:
+/// Entry.wrote. After stop.
+export fn scope_collector_processes(collector_pointer: ?*anyopaque, out: ?[*]f64, max: u32) u32 {
+    const collector = collector_handle(collector_pointer) orelse return 0;
+    const values = out orelse return 0;
+    var count: u32 = 0;
+    for (collector.endings.entries[0..collector.endings.count]) |entry| {
+        if (count >= max) break;
+        const at = count * 5;
+        values[at] = @floatFromInt(entry.pid);
+        values[at + 1] = @floatFromInt(@intFromEnum(entry.state));
+        values[at + 2] = @floatFromInt(@as(i32, @truncate(@as(i64, @bitCast(entry.own_code)))));
+        values[at + 3] = @floatFromInt(entry.own_signal);
+        values[at + 4] = @floatFromInt(entry.wrote);
+        count += 1;
+    }
+    return count;
+}
+
 /// The threads seen, as (pid, tid, reported_lost, agent_errors) f64 quadruples, at most `max`; returns how many.
 export fn scope_collector_threads(collector_pointer: ?*anyopaque, out: ?[*]f64, max: u32) u32 {
     const collector = collector_handle(collector_pointer) orelse return 0;
@@ -491,7 +541,7 @@ export fn scope_clock_realtime_ns() u64 {
 }
 
 test "c_abi: layout version" {
-    try std.testing.expectEqual(@as(u32, 2), scope_layout_version());
+    try std.testing.expectEqual(@as(u32, 3), scope_layout_version());
 }
 
 test "c_abi: create, attach, record, string, batch, drain, stats, errors" {

@@ -13,6 +13,7 @@ const ring_module = @import("ring.zig");
 const trace_file = @import("trace_file.zig");
 const clock = @import("clock.zig");
 const flight = @import("flight.zig");
+const endings_module = @import("endings.zig");
 
 const Record = layout.Record;
 
@@ -99,6 +100,8 @@ pub const Collector = struct {
     /// Dumps by FlightTrigger, and the records they wrote.
     flight_dumps: [5]u64 = @splat(0),
     flight_dumped: [5]u64 = @splat(0),
+    /// The processes seen start, watched for an end they did not record (endings.zig).
+    endings: endings_module.Endings,
 
     pub fn create(allocator: std.mem.Allocator, ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid: u32) error{OutOfMemory}!*Collector {
         const collector = try allocator.create(Collector);
@@ -108,6 +111,9 @@ pub const Collector = struct {
         const kind_counts = try allocator.alloc(u64, kind_count);
         errdefer allocator.free(kind_counts);
         const threads = try allocator.alloc(ThreadEntry, threads_max);
+        errdefer allocator.free(threads);
+        var endings = try endings_module.Endings.init(allocator);
+        errdefer endings.deinit(allocator);
         @memset(kind_counts, 0);
         @memset(threads, .{});
         collector.* = .{
@@ -118,6 +124,7 @@ pub const Collector = struct {
             .kind_counts = kind_counts,
             .threads = threads,
             .peak_sample_ns = clock.monotonic_ns(),
+            .endings = endings,
         };
         return collector;
     }
@@ -142,6 +149,7 @@ pub const Collector = struct {
         allocator.free(collector.buffer);
         allocator.free(collector.kind_counts);
         allocator.free(collector.threads);
+        collector.endings.deinit(allocator);
         allocator.destroy(collector);
     }
 
@@ -165,7 +173,12 @@ pub const Collector = struct {
         while (true) {
             // Acquire: pairs with stop's release; the drain below then sees all it must.
             const stopping = collector.stop_requested.load(.acquire);
+            // Which processes ended before this drain: what they wrote is in it (endings.zig).
+            collector.endings.check(clock.monotonic_ns(), stopping);
             const moved = collector.drain_all();
+            // The last turn: processes whose start this very drain took are checked too.
+            if (stopping) collector.endings.check(clock.monotonic_ns(), true);
+            collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending);
             _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
             collector.flight_step();
             collector.sample_peak();
@@ -211,6 +224,7 @@ pub const Collector = struct {
             return;
         }
         window.add(batch);
+        for (batch) |*record| collector.note_ending(record);
         if (collector.flight_pending.trigger != .none) return;
         for (batch) |*record| {
             const exit = record.kind == @intFromEnum(layout.EventKind.process_exit) or
@@ -301,6 +315,7 @@ pub const Collector = struct {
         for (records) |*record| {
             collector.kind_counts[record.kind] += 1;
             if (record.kind == @intFromEnum(layout.EventKind.string)) continue;
+            collector.note_ending(record);
             const key = (@as(u64, record.pid) << 32 | record.tid) + 1;
             const is_drop = record.kind == @intFromEnum(layout.EventKind.drop);
             const is_error = record.kind == @intFromEnum(layout.EventKind.agent_error);
@@ -316,6 +331,28 @@ pub const Collector = struct {
             }
         }
         collector.recorded += records.len;
+    }
+
+    fn note_ending(collector: *Collector, record: *const Record) void {
+        const kind = record.kind;
+        if (kind == @intFromEnum(layout.EventKind.trace_start) or kind == @intFromEnum(layout.EventKind.process_exit) or
+            kind == @intFromEnum(layout.EventKind.child_exit)) collector.endings.note(record);
+    }
+
+    /// An ending the collector records on a process's behalf: into the trace as its own
+    /// records are (a flight recorder's window, else the file, past the limits as the
+    /// recording_stop record is); not counted as drained (`recorded`, the kinds: the
+    /// collector's own records, as its drop markers); nothing once recording stopped.
+    fn emit_ending(collector: *Collector, record: *const Record) void {
+        if (collector.writer.stop_reason != .none) return;
+        if (collector.flight) |window| {
+            window.add(record[0..1]);
+            return;
+        }
+        if (collector.write_error != null or collector.writer.failed) return;
+        collector.writer.append_unlimited(std.mem.asBytes(record)) catch |err| {
+            collector.write_error = err;
+        };
     }
 
     fn thread_entry(collector: *Collector, key: u64) ?*ThreadEntry {

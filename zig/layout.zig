@@ -8,9 +8,12 @@ const assert = std.debug.assert;
 /// Bumped on any change to `Record` or to the meaning of an `EventKind`'s fields.
 /// 2: http_server_response flags bit 2 (the request's framework steps still open end there);
 /// http_step_start flags bit 0 (the request's route rides on its handler's start).
-/// Readers take every version from `record_layout_version_oldest` (what 2 added is a
-/// flag 1 never set); a reader of 1 refuses a trace of 2, whose steps it would leave open.
-pub const record_layout_version: u32 = 2;
+/// 3: process_exit flags (exit_flag_*): an ending the collector recorded on a process's
+/// behalf (the process recorded none, or its own said otherwise), its status possibly unknown.
+/// Readers take every version from `record_layout_version_oldest` (what 2 and 3 added are
+/// flags older versions never set); a reader of 2 refuses a trace of 3, whose collector's
+/// endings it would show as the process's own, with code 0 where the status is unknown.
+pub const record_layout_version: u32 = 3;
 pub const record_layout_version_oldest: u32 = 1;
 
 pub const record_size_bytes: u32 = 64;
@@ -50,6 +53,18 @@ pub const drop_flag_producer: u16 = 1;
 /// it found them lost, with the pid and tid of the thread whose lane lost them.
 pub const drop_flag_overwritten: u16 = 2;
 
+/// `process_exit` flags bit 0: written by the collector on the process's behalf (its pid,
+/// tid 0, stamped when the collector noticed the process gone, or by `scope run` when it
+/// reaped the top process), not by the process. Layout version 3.
+pub const exit_flag_collector: u16 = 1;
+/// `process_exit` flags bit 1 (with bit 0): the process was gone and its status could not be
+/// had (not the collector's child, reaped by its parent first): a = b = 0.
+pub const exit_flag_unknown: u16 = 2;
+/// `process_exit` flags bit 2 (with bit 0): the process recorded its own `process_exit`,
+/// whose status the system's contradicts (Bun's unanswered Bun.serve throw exits 1 after
+/// 'exit' saw 0): this one has the status the process really ended with.
+pub const exit_flag_corrects: u16 = 4;
+
 /// Event kinds. Values are part of the file format: append, never renumber.
 pub const EventKind = enum(u16) {
     invalid = 0,
@@ -64,7 +79,8 @@ pub const EventKind = enum(u16) {
     /// Child process started. a = child pid, b = str command line, c = SpawnMethod.
     process_spawn = 4,
     /// Recorded by the exiting process itself. a = exit code, b = signal number,
-    /// c = str error type, d = str error message, e = ExitReason.
+    /// c = str error type, d = str error message, e = ExitReason. Or by the collector
+    /// on its behalf (flags exit_flag_*: zig/endings.zig): no strings.
     process_exit = 5,
     /// A parent saw its child end. a = child pid, b = exit code (or max u64 when
     /// none), c = signal number.

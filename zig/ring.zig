@@ -101,8 +101,10 @@ pub const magic: [8]u8 = "SCOPERNG".*;
 /// 2: the clock calibration in the header. 3: the overflow bound and the collector's
 /// wake word in the header, `overflow_pending`/`overflowed` per lane. 4: exclusive lanes
 /// (LaneControl.holders, Header.pid_namespace). 5: Header.stop_reason. 6: slots may hold
-/// function_calls packs, which only a drain of this version expands.
-pub const ring_layout_version: u32 = 6;
+/// function_calls packs, which only a drain of this version expands. 7:
+/// Header.collector_stalled_at; a dead holder's unpublished positions published by its heir
+/// as abandoned_record.
+pub const ring_layout_version: u32 = 7;
 
 pub const page_size_bytes: u64 = 4096;
 pub const header_size_bytes: u64 = page_size_bytes;
@@ -123,7 +125,10 @@ pub const string_fragment_count_max: u32 = layout.string_max_bytes / layout.stri
 pub const overflow_capacity_records_max: u32 = 1 << 24;
 pub const overflow_capacity_records_min: u32 = 1 << 10;
 /// How long a detaching producer waits for the collector to make room while it makes
-/// no progress at all (the collector is gone or stopped): then what is left is dropped.
+/// no progress at all (the collector stopped, blocked, deadlocked or starved): then what is
+/// left is dropped, and the ring remembers it (Header.collector_stalled_at) so later waits,
+/// in any thread or process, do not wait again until the collector drains something. A
+/// collector that is gone or a zombie is not waited for at all (collector_draining).
 pub const flush_stall_ns_max: u64 = 2 * std.time.ns_per_s;
 
 comptime {
@@ -179,7 +184,12 @@ pub const Header = extern struct {
     wake_sequence: std.atomic.Value(u32),
     /// 1 while the collector is (about to be) asleep on `wake_sequence`.
     collector_sleeping: std.atomic.Value(u32),
-    reserved_wake: [line_size_bytes - 8]u8,
+    /// Set when a producer gave up waiting for the collector (Producer.flush: no progress
+    /// for flush_stall_ns_max): the lanes' drained total then, plus one; 0 while none has.
+    /// A later wait that finds nothing drained since gives up at once, so a collector that
+    /// drains nothing costs the program one bound, not one per thread and process that ends.
+    collector_stalled_at: std.atomic.Value(u64),
+    reserved_wake: [line_size_bytes - 16]u8,
 };
 
 pub const LaneControl = extern struct {
@@ -261,6 +271,7 @@ comptime {
     assert(@offsetOf(LaneControl, "holders") == 40);
     assert(@offsetOf(Header, "pid_namespace") == 112);
     assert(@offsetOf(Header, "stop_reason") == 120);
+    assert(@offsetOf(Header, "collector_stalled_at") == 2 * line_size_bytes + 8);
 }
 
 pub const Error = error{
@@ -500,6 +511,7 @@ pub const Ring = struct {
             .reserved_attach = @splat(0),
             .wake_sequence = .init(0),
             .collector_sleeping = .init(0),
+            .collector_stalled_at = .init(0),
             .reserved_wake = @splat(0),
         };
         assert(std.math.isPowerOfTwo(header.overflow_capacity_records));
@@ -609,6 +621,7 @@ pub const Ring = struct {
         }
         // Monotonic: a statistic only. A dead holder is detached on its behalf.
         if (holder_dead) _ = lane.producers_attached.fetchSub(1, .monotonic);
+        if (holder_dead and ring.mode == .discard) ring.abandon_unfinished(lane_index);
         // Monotonic: a statistic only.
         _ = lane.producers_attached.fetchAdd(1, .monotonic);
         return .{
@@ -627,6 +640,31 @@ pub const Ring = struct {
             // Validated by format or open; the header is never rewritten after.
             .clock = .init(ring.header.clock_calibration),
         };
+    }
+
+    /// A dead exclusive holder's positions it claimed and never published (killed between
+    /// the two) would stop the lane's drain for good: the consumer waits at an incomplete
+    /// slot until the final drain, and the heir's records queue behind it, then overflow and
+    /// drop. So the heir, now the lane's only writer, publishes each of them as
+    /// `abandoned_record`, which the drain passes and counts as abandoned (as a final drain
+    /// does). Newest first: the consumer stops at the oldest until that one is published,
+    /// so it never passes a position while we look at it.
+    fn abandon_unfinished(ring: *const Ring, lane_index: u32) void {
+        const lane = &ring.lanes[lane_index];
+        const slots = ring.lane_slots(lane_index);
+        const mask: u64 = ring.lane_capacity_slots - 1;
+        // Acquire: as the producers' tail loads. Monotonic: we are the head's only writer.
+        const tail = lane.tail.load(.acquire);
+        var position = lane.head.load(.monotonic);
+        while (position > tail) {
+            position -= 1;
+            const slot = &slots[position & mask];
+            // Acquire: pairs with the dead holder's release of what it did publish.
+            if (@atomicLoad(u32, &slot.seq, .acquire) == seq_committed(position)) continue;
+            slot.* = abandoned_record;
+            // Release: as any publish.
+            @atomicStore(u32, &slot.seq, seq_committed(position), .release);
+        }
     }
 
     /// Copies up to out.len complete records, oldest first per lane, lanes round-robin;
@@ -734,6 +772,11 @@ pub const Ring = struct {
             const seq = @atomicLoad(u32, &slot.seq, .acquire);
             if (seq != seq_committed(tail)) {
                 if (!final) break;
+                abandoned += 1;
+                continue;
+            }
+            // A position its dead holder never published, passed by its heir (abandon_unfinished).
+            if (is_abandoned(slot)) {
                 abandoned += 1;
                 continue;
             }
@@ -1252,21 +1295,26 @@ pub const Producer = struct {
         if (!producer.backlogged) return;
         producer.backlog_move();
         if (!wait) return;
+        const header = producer.header;
         var tail_seen = producer.lane.tail.load(.acquire);
-        var stalled_ns: u64 = 0;
+        // Time passed, not sleeps asked for: on a loaded machine a 1 ms sleep takes longer.
+        var stalled_since_ns = clock.monotonic_ns();
         var pause_ns: u64 = 20 * std.time.ns_per_us;
         while (producer.backlogged) {
-            wake_collector(producer.header);
-            if (collector_gone(producer.header)) break;
-            if (stalled_ns >= flush_stall_ns_max) break;
+            wake_collector(header);
+            if (!collector_draining(header)) break;
+            if (clock.monotonic_ns() -| stalled_since_ns >= flush_stall_ns_max) {
+                // Release: pairs with collector_draining's acquire (a statistic-like hint).
+                header.collector_stalled_at.store(drained_total(header) + 1, .release);
+                break;
+            }
             sleep_ns(pause_ns);
             const tail = producer.lane.tail.load(.acquire);
             if (tail == tail_seen) {
-                stalled_ns += pause_ns;
                 pause_ns = @min(pause_ns * 2, std.time.ns_per_ms);
             } else {
                 tail_seen = tail;
-                stalled_ns = 0;
+                stalled_since_ns = clock.monotonic_ns();
                 pause_ns = 20 * std.time.ns_per_us;
             }
             producer.backlog_move();
@@ -1565,10 +1613,70 @@ pub const Producer = struct {
     }
 };
 
+/// What an heir publishes at a position its dead holder claimed and never published
+/// (Ring.abandon_unfinished): kind `invalid`, which no agent writes, with flags and `a` no
+/// record has, so the drain tells it from any record.
+const abandoned_record: Record = blk: {
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.invalid);
+    record.flags = 0xffff;
+    record.a = 0x4445_4E4F_4441_4241; // a constant no agent writes there
+    break :blk record;
+};
+
+fn is_abandoned(slot: *const Record) bool {
+    return slot.kind == abandoned_record.kind and slot.flags == abandoned_record.flags and slot.a == abandoned_record.a;
+}
+
 /// Whether the ring's collector process is gone (a detaching producer stops waiting).
 fn collector_gone(header: *const Header) bool {
     const rc = std.os.linux.syscall2(.kill, header.collector_pid, 0);
     return std.os.linux.errno(rc) == .SRCH;
+}
+
+/// Whether waiting for the collector to drain can help (Producer.flush; cold): not when it
+/// is gone or a zombie (killed, its parent not reaping it yet), nor when it has drained
+/// nothing since a producer gave up on it (Header.collector_stalled_at). A stopped one
+/// (SIGSTOP, a debugger) is waited for as a starved one is: it may resume within the bound,
+/// and the first wait that runs out marks it for the rest.
+fn collector_draining(header: *const Header) bool {
+    if (collector_gone(header)) return false;
+    switch (process_state(header.collector_pid)) {
+        'Z', 'X', 'x' => return false,
+        else => {},
+    }
+    // Acquire: pairs with flush's release.
+    const stalled_at = header.collector_stalled_at.load(.acquire);
+    return stalled_at == 0 or stalled_at != drained_total(header) + 1;
+}
+
+/// The state letter of /proc/<pid>/stat (R, S, D, Z, T, ...), 0 when it cannot be read.
+fn process_state(pid: u32) u8 {
+    const linux = std.os.linux;
+    var path_buffer: [32]u8 = undefined;
+    const path = std.fmt.bufPrintSentinel(&path_buffer, "/proc/{d}/stat", .{pid}, 0) catch return 0;
+    const rc = linux.open(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0);
+    if (linux.errno(rc) != .SUCCESS) return 0;
+    const fd: i32 = @intCast(rc);
+    defer _ = linux.close(fd);
+    // "pid (comm) S ...": comm is at most 16 bytes but may hold ')' and spaces.
+    var buffer: [128]u8 = undefined;
+    const count = linux.read(fd, &buffer, buffer.len);
+    if (linux.errno(count) != .SUCCESS) return 0;
+    const text = buffer[0..count];
+    const close_paren = std.mem.lastIndexOfScalar(u8, text, ')') orelse return 0;
+    if (close_paren + 2 >= text.len) return 0;
+    return text[close_paren + 2];
+}
+
+/// Records drained from every lane so far (the lanes' tails summed): moves while the
+/// collector makes progress. Cold (flush only).
+fn drained_total(header: *const Header) u64 {
+    const lanes: [*]const LaneControl = @ptrFromInt(@intFromPtr(header) + header.lanes_offset_bytes);
+    var total: u64 = 0;
+    // Acquire: as flush's own tail loads.
+    for (lanes[0..header.lane_count]) |*lane| total +%= lane.tail.load(.acquire);
+    return total;
 }
 
 /// A producer's private FIFO of complete records (stamped, pid and tid set): mapped on
@@ -2031,6 +2139,73 @@ test "ring: a detaching producer hands its overflow to the collector, waiting wh
     try expect_stats_balance(ring, 500);
 }
 
+test "ring: a collector that drained nothing since a producer gave up on it is not waited for again, until it drains" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    // A producer gave up on this collector (pid 1: alive, never stopped) with 3 records drained.
+    var out: [8]Record = undefined;
+    var first = ring.attach(1, 0);
+    for (0..3) |value| try testing.expect(first.write(&test_record(value)));
+    try testing.expectEqual(@as(u32, 3), ring.drain(&out));
+    ring.header.collector_stalled_at.store(drained_total(ring.header) + 1, .release);
+    // A thread ending with a full lane and records in its overflow: no wait (bound 2 s), the overflow dropped.
+    var value: u64 = 3;
+    while (value < 100) : (value += 1) try testing.expect(first.write(&test_record(value)));
+    const started_ns = clock.monotonic_ns();
+    first.detach();
+    try testing.expect(clock.monotonic_ns() - started_ns < 200 * std.time.ns_per_ms);
+    var stats = ring.stats();
+    try testing.expectEqual(@as(u64, 100 - 3 - 8), stats.dropped);
+    try testing.expectEqual(@as(u64, 0), stats.overflow_pending);
+    // Once it drains again, a producer waits for it as before: nothing more lost.
+    try testing.expectEqual(@as(u32, 8), ring.drain(&out));
+    var second = ring.attach(2, 0);
+    value = 0;
+    while (value < 40) : (value += 1) try testing.expect(second.write(&test_record(value)));
+    const Detacher = struct {
+        fn run(p: *Producer) void {
+            p.detach();
+        }
+    };
+    const thread = try std.Thread.spawn(.{}, Detacher.run, .{&second});
+    var drained: u64 = 0;
+    while (drained < 40) drained += ring.drain(&out);
+    thread.join();
+    stats = ring.stats();
+    try testing.expectEqual(@as(u64, 100 - 3 - 8), stats.dropped);
+    try testing.expectEqual(@as(u64, 0), stats.overflow_pending);
+}
+
+test "ring: a zombie collector is not waited for; a running or stopped one (it may resume) is" {
+    // This process is running; pid 1's /proc/1/stat reads too; a pid that is gone reads no state.
+    const self: u32 = @intCast(std.c.getpid());
+    const state = process_state(self);
+    try testing.expect(state == 'R' or state == 'S');
+    try testing.expectEqual(@as(u8, 0), process_state(std.math.maxInt(u31)));
+    // A child we stop, then a child that exits unreaped.
+    const child = std.c.fork();
+    if (child == 0) {
+        while (true) sleep_ns(std.time.ns_per_s);
+    }
+    try testing.expect(child > 0);
+    defer _ = std.c.waitpid(child, null, 0);
+    _ = std.c.kill(child, std.c.SIG.STOP);
+    var tries: u32 = 0;
+    while (process_state(@intCast(child)) != 'T' and tries < 1000) : (tries += 1) sleep_ns(std.time.ns_per_ms);
+    try testing.expectEqual(@as(u8, 'T'), process_state(@intCast(child)));
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    try testing.expect(collector_draining(test_ring.ring.header));
+    test_ring.ring.header.collector_pid = @intCast(child);
+    try testing.expect(collector_draining(test_ring.ring.header));
+    _ = std.c.kill(child, std.c.SIG.KILL);
+    tries = 0;
+    while (process_state(@intCast(child)) != 'Z' and tries < 1000) : (tries += 1) sleep_ns(std.time.ns_per_ms);
+    try testing.expectEqual(@as(u8, 'Z'), process_state(@intCast(child)));
+    try testing.expect(!collector_draining(test_ring.ring.header));
+}
+
 test "ring: overwrite mode keeps the newest, counts the overwritten" {
     var test_ring = try TestRing.init(1, 8, .overwrite);
     defer test_ring.deinit();
@@ -2466,6 +2641,27 @@ test "ring: a lane whose exclusive holder's process is gone is taken over; a liv
     heir.detach();
     alive.detach();
     try expect_stats_balance(ring, 3);
+}
+
+test "ring: a dead holder's position claimed and never published does not stop its heir's records: passed as abandoned" {
+    var test_ring = try TestRing.init(3, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    // A holder that wrote two records, claimed a third and was killed before publishing it.
+    var dead = ring.attach_lane(1, .exclusive, 1, 1).?;
+    try testing.expect(dead.write(&test_record(0)));
+    try testing.expect(dead.write(&test_record(1)));
+    try testing.expectEqual(@as(u32, 1), dead.claim_discard(1, 1).count);
+    const pid_gone: u32 = std.math.maxInt(i32) - 1;
+    ring.lanes[1].holders.store(Holders.exclusive(ring.lanes[1].holders.load(.monotonic), pid_gone), .monotonic);
+    var heir = ring.attach_lane(1, .exclusive, 1, 2).?;
+    try testing.expect(heir.write(&test_record(3)));
+    var out: [8]Record = undefined;
+    try testing.expectEqual(@as(u32, 3), ring.drain(&out));
+    for (out[0..3], [_]u64{ 0, 1, 3 }) |record, expected| try testing.expectEqual(expected, record.a);
+    heir.detach();
+    try testing.expectEqual(@as(u64, 1), ring.stats().abandoned);
+    try expect_stats_balance(ring, 4);
 }
 
 test "ring: producers outside the creator's pid namespace only share lanes" {

@@ -4,6 +4,7 @@ test {
     _ = @import("c_abi.zig");
     _ = @import("collector.zig");
     _ = @import("flight.zig");
+    _ = @import("endings.zig");
     _ = @import("clock.zig");
     _ = @import("ring.zig");
     _ = @import("shm.zig");

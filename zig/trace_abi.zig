@@ -33,6 +33,7 @@ pub const TraceStatus = enum(u32) {
     unsupported_record_layout = 13,
     header_checksum_mismatch = 14,
     header_invalid = 15,
+    read_only = 16,
     _,
 };
 
@@ -41,6 +42,7 @@ pub fn status_from_error(err: (trace_file.OpenError || trace_file.WriteError)) T
         error.OutOfMemory => .out_of_memory,
         error.FileNotFound => .not_found,
         error.AccessDenied => .access_denied,
+        error.ReadOnlyFileSystem => .read_only,
         error.IsDirectory => .is_directory,
         error.NoSpaceLeft => .no_space,
         error.InputOutput => .io_error,
@@ -98,6 +100,7 @@ fn describe_open_error(err: trace_file.OpenError, diagnostic: trace_file.Diagnos
         error.HeaderInvalid => set_last_error("trace header is invalid (inconsistent sizes or unknown flags)", .{}),
         error.FileNotFound => set_last_error("no such file", .{}),
         error.AccessDenied => set_last_error("permission denied", .{}),
+        error.ReadOnlyFileSystem => set_last_error("read-only file system", .{}),
         error.IsDirectory => set_last_error("is a directory", .{}),
         error.NoSpaceLeft => set_last_error("no space left on the device", .{}),
         error.InputOutput => set_last_error("input/output error", .{}),

@@ -430,12 +430,13 @@ pub fn monotonic_now_ns() u64 {
     return clock_ns(.MONOTONIC);
 }
 
-pub const FileError = error{ FileNotFound, AccessDenied, IsDirectory, NoSpaceLeft, InputOutput };
+pub const FileError = error{ FileNotFound, AccessDenied, ReadOnlyFileSystem, IsDirectory, NoSpaceLeft, InputOutput };
 
 fn file_error(errno: std.c.E) FileError {
     return switch (errno) {
         .NOENT, .NOTDIR => error.FileNotFound,
-        .ACCES, .PERM, .ROFS => error.AccessDenied,
+        .ACCES, .PERM => error.AccessDenied,
+        .ROFS => error.ReadOnlyFileSystem,
         .ISDIR => error.IsDirectory,
         .NOSPC, .DQUOT, .FBIG => error.NoSpaceLeft,
         else => error.InputOutput,
@@ -1114,7 +1115,7 @@ fn test_check_damaged(bytes: []const u8, expected: []const u8, out: []u8) !?Read
     var diagnostic: Diagnostic = .{};
     var reader = Reader.open(testing.allocator, .{ .memory = bytes }, &diagnostic) catch |err| switch (err) {
         error.OutOfMemory, error.FileNotFound, error.AccessDenied, error.IsDirectory => return err,
-        error.NoSpaceLeft, error.InputOutput => return err,
+        error.NoSpaceLeft, error.InputOutput, error.ReadOnlyFileSystem => return err,
         else => return null,
     };
     defer reader.deinit(testing.allocator);

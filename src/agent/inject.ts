@@ -26,6 +26,7 @@
  *   src/agent/bun/async.ts); absent, the agents install nothing for it.
  */
 
+import { envFileNodeOptions, isNodeCommand } from "./shared/env-file";
 import type { RedactionSettings } from "./shared/redact";
 
 export interface LaunchOptions {
@@ -114,6 +115,12 @@ export function addAgentOptions(env: Record<string, unknown>, options: AgentOpti
 export function prepareLaunch(opts: LaunchOptions): Launch {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(opts.env)) if (value !== undefined) env[name] = value;
+  // `node --env-file=.env app.js`: the file's NODE_OPTIONS, which Node applies only when the
+  // environment has none, is the program's own, after scope's option (shared/env-file.ts).
+  if (env.NODE_OPTIONS === undefined && isNodeCommand(opts.argv[0])) {
+    const fromFile = envFileNodeOptions(opts.argv.slice(1), process.cwd());
+    if (fromFile !== undefined) env.NODE_OPTIONS = fromFile;
+  }
   const options = agentOptions(opts.assets.nodeAgent, opts.assets.bunAgent);
   addAgentOptions(env, options);
   const argv = [...opts.argv];

@@ -3,8 +3,11 @@
  * spec/layout.test.ts proves the two agree through the FFI binding.
  */
 
-/** 2: http_server_response flags bit 2 (HttpEndFlag.stepsEnd), http_step_start flags bit 0 (StepStartFlag.route); readers take 1 and 2 (zig/layout.zig). */
-export const RECORD_LAYOUT_VERSION = 2;
+/**
+ * 2: http_server_response flags bit 2 (HttpEndFlag.stepsEnd), http_step_start flags bit 0 (StepStartFlag.route);
+ * 3: process_exit flags (ExitFlag: an ending the collector recorded); readers take 1 to 3 (zig/layout.zig).
+ */
+export const RECORD_LAYOUT_VERSION = 3;
 export const RECORD_LAYOUT_VERSION_OLDEST = 1;
 export const RECORD_SIZE = 64;
 export const STRING_FRAGMENT_BYTES = 32;
@@ -145,6 +148,14 @@ export type FlightTriggerName = keyof typeof FlightTrigger;
 export const flightTriggerName: Record<number, FlightTriggerName> = Object.fromEntries(
   Object.entries(FlightTrigger).map(([name, value]) => [value, name as FlightTriggerName]),
 );
+
+/**
+ * process_exit flags (layout version 3, zig/layout.zig exit_flag_*): `collector`, written by
+ * the collector on the process's behalf (zig/endings.zig; scope run for the top process);
+ * `unknown`, its status could not be had; `corrects`, the process's own process_exit said
+ * another status than the system's.
+ */
+export const ExitFlag = { collector: 1, unknown: 2, corrects: 4 } as const;
 
 /** process_exit / thread_exit field e: how it ended. */
 export const ExitReason = { normal: 0, processExit: 1, uncaughtException: 2, unhandledRejection: 3, signal: 4 } as const;

@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { ChannelKind, DbSystem, EventKind, eventKindName, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
+import { ChannelKind, DbSystem, EventKind, eventKindName, ExitFlag, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
 import { AsyncLinks, asyncFielders } from "./async";
 import { applyNow, LinkStep, type Later } from "./link-step";
 
@@ -84,13 +84,28 @@ type Str = (field: bigint | number) => string | null;
 type FunctionName = (field: bigint | number) => string;
 type Fielder = (raw: RawEvent, str: Str, fn: FunctionName) => Record<string, FieldValue>;
 
-const exitFields: Fielder = (r, str) => ({
-  code: signed(r.a),
-  signal: unsigned(r.b) || null,
-  errorType: str(r.c),
-  errorMessage: str(r.d),
-  reason: ExitReasonName[unsigned(r.e)] ?? String(unsigned(r.e)),
-});
+const exitFields: Fielder = (r, str) => {
+  // Layout version 3: an ending the collector recorded on the process's behalf (ExitFlag), only when set.
+  if ((r.flags & ExitFlag.collector) === 0) {
+    return {
+      code: signed(r.a),
+      signal: unsigned(r.b) || null,
+      errorType: str(r.c),
+      errorMessage: str(r.d),
+      reason: ExitReasonName[unsigned(r.e)] ?? String(unsigned(r.e)),
+    };
+  }
+  const unknown = (r.flags & ExitFlag.unknown) !== 0;
+  return {
+    code: unknown || unsigned(r.b) !== 0 ? null : signed(r.a),
+    signal: unsigned(r.b) || null,
+    errorType: null,
+    errorMessage: null,
+    reason: unknown ? "unknown" : unsigned(r.b) !== 0 ? "signal" : "exit",
+    recordedBy: "collector",
+    ...((r.flags & ExitFlag.corrects) !== 0 ? { corrects: true } : {}),
+  };
+};
 
 const messageFields: Fielder = (r, str) => {
   const b = unsigned(r.b);

@@ -41,6 +41,10 @@ const symbols = {
   scope_collector_totals: { args: [pointer, pointer], returns: none },
   scope_collector_kinds: { args: [pointer, pointer], returns: none },
   scope_collector_threads: { args: [pointer, pointer, u32], returns: u32 },
+  scope_collector_set_root: { args: [pointer, u32], returns: none },
+  scope_collector_endings_off: { args: [pointer], returns: none },
+  scope_collector_endings_totals: { args: [pointer, pointer], returns: none },
+  scope_collector_processes: { args: [pointer, pointer, u32], returns: u32 },
   scope_clock_monotonic_ns: { args: [], returns: u64 },
   scope_clock_realtime_ns: { args: [], returns: u64 },
 } as const;
@@ -326,6 +330,33 @@ export class Producer {
   }
 }
 
+/**
+ * A process seen start (its main thread's trace_start) and how far its ending is: `open`, none
+ * in the trace yet; `own`, its own process_exit (code, signal as it said); `settled`, the
+ * collector wrote one on its behalf (or a correction) during the run (zig/endings.zig).
+ */
+export interface ProcessEnding {
+  pid: number;
+  state: "open" | "own" | "settled";
+  code: number;
+  signal: number;
+  /** What the collector wrote for it: its ending with the status, with none (unknown), a correction of its own. */
+  wrote: "status" | "unknown" | "correction" | null;
+}
+
+const collectorWrote = [null, "status", "unknown", "correction"] as const;
+
+export interface EndingTotals {
+  started: number;
+  status: number;
+  unknown: number;
+  corrections: number;
+  unwatched: number;
+}
+
+/** zig/endings.zig State → ProcessEnding's. */
+const endingStates = ["open", "own", "open", "own", "settled"] as const;
+
 /** What a DrainThread counted, read once it stopped. */
 export interface DrainTotals {
   recorded: number;
@@ -338,6 +369,10 @@ export interface DrainTotals {
   kinds: Float64Array;
   /** The threads seen (string records aside) and the losses each reported. */
   threads: { pid: number; tid: number; reportedLost: number; agentErrors: number }[];
+  /** The processes watched at the end (zig/endings.zig): how far each one's ending is. */
+  processes: ProcessEnding[];
+  /** The watch's counts: processes seen start, endings it wrote (with a status, unknown, corrections), processes not watched (no room). */
+  endingTotals: EndingTotals;
   /** The TraceStatus of the thread's first failed write (0: none). */
   writeStatus: number;
   /** With a flight recorder: what its window held, dropped and wrote. */
@@ -372,6 +407,8 @@ export interface FlightTotals {
 const flightTriggers = ["signal", "uncaughtException", "unhandledRejection", "nonzeroExit"] as const;
 
 const drainThreadsMax = 1 << 14;
+/** zig/endings.zig processes_max. */
+const drainProcessesMax = 4096;
 
 /**
  * The collector's native drain thread (zig/collector.zig): sleeps on the ring's wake word,
@@ -397,6 +434,16 @@ export class DrainThread {
       : lib.scope_collector_start(ring.nativeHandle, writerHandle, out);
     check("drain thread start", ring.path, status);
     return new DrainThread(Number(out[0]) as Pointer, flight !== undefined);
+  }
+
+  /** The top process (scope run's child, whose ending scope run writes): the thread does not watch it. */
+  setRoot(pid: number): void {
+    if (this.handle !== null) native().scope_collector_set_root(this.handle, pid);
+  }
+
+  /** The program's process events are not recorded: no process is watched for an ending (before the program starts). */
+  endingsOff(): void {
+    if (this.handle !== null) native().scope_collector_endings_off(this.handle);
   }
 
   /** Flight recorder: asks for a dump (SIGUSR1); the thread writes it after its next drain. */
@@ -440,9 +487,21 @@ export class DrainThread {
     lib.scope_collector_kinds(handle, kinds);
     const quads = new Float64Array(drainThreadsMax * 4);
     const count = lib.scope_collector_threads(handle, quads, drainThreadsMax);
+    const processQuads = new Float64Array(drainProcessesMax * 5);
+    const processCount = lib.scope_collector_processes(handle, processQuads, drainProcessesMax);
+    const endingValues = new Float64Array(5);
+    lib.scope_collector_endings_totals(handle, endingValues);
+    const endingTotals = { started: endingValues[0]!, status: endingValues[1]!, unknown: endingValues[2]!, corrections: endingValues[3]!, unwatched: endingValues[4]! };
     lib.scope_collector_free(handle);
+    const processes = Array.from({ length: processCount }, (_, i) => ({
+      pid: processQuads[i * 5]!,
+      state: endingStates[processQuads[i * 5 + 1]!] ?? "open",
+      code: processQuads[i * 5 + 2]!,
+      signal: processQuads[i * 5 + 3]!,
+      wrote: collectorWrote[processQuads[i * 5 + 4]!] ?? null,
+    }));
     const threads = Array.from({ length: count }, (_, i) => ({ pid: quads[i * 4]!, tid: quads[i * 4 + 1]!, reportedLost: quads[i * 4 + 2]!, agentErrors: quads[i * 4 + 3]! }));
-    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, writeStatus, flight };
+    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, processes, endingTotals, writeStatus, flight };
   }
 }
 

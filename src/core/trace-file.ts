@@ -77,6 +77,7 @@ export const TraceStatus = {
   unsupported_record_layout: 13,
   header_checksum_mismatch: 14,
   header_invalid: 15,
+  read_only: 16,
 } as const;
 export type TraceStatusName = keyof typeof TraceStatus;
 const statusName = Object.fromEntries(Object.entries(TraceStatus).map(([name, value]) => [value, name])) as Record<number, TraceStatusName>;
@@ -120,6 +121,7 @@ const fallbackMessage: Record<number, string> = {
   [TraceStatus.no_space]: "no space left (a full disk, a quota or a file size limit)",
   [TraceStatus.io_error]: "input/output error",
   [TraceStatus.access_denied]: "permission denied",
+  [TraceStatus.read_only]: "read-only file system",
 };
 
 /** A write failure's TraceStatus in words. */

@@ -122,7 +122,9 @@ export class ThreadsAndProcesses {
     const key = threadKey(event);
     let thread = threads.get(key);
     if (!thread) threads.set(key, (thread = { pid: event.pid, tid: event.tid, name: threadName(event.tid), firstNs: event.timestampNs, lastNs: event.timestampNs }));
-    thread.lastNs = event.timestampNs;
+    // The collector's ending is stamped when it noticed the process gone, after the fact: what
+    // never ended in the process ran until its own last record, not until then.
+    if (event.fields.recordedBy !== "collector") thread.lastNs = event.timestampNs;
     if (!processes.has(event.pid)) processes.set(event.pid, { pid: event.pid, host: this.hosts.get(sourceOfPid(event.pid)) ?? null, hostPid: hostPid(event.pid), argv: null, runtime: null, parentPid: null });
     if (event.kind === "trace_start" && event.fields.mainThread === true) {
       const process = processes.get(event.pid)!;

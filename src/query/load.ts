@@ -15,7 +15,7 @@
  *   written by other producers.
  */
 import type { Database } from "bun:sqlite";
-import { EventKind, eventKindName, RECORD_SIZE } from "../core/layout";
+import { EventKind, eventKindName, ExitFlag, RECORD_SIZE } from "../core/layout";
 import { ChannelKindName, DbSystemName, ExitReasonName, GcKindName, HttpClientName, HttpEndName, HttpProtocolName, LongTaskKindName, mergedCollectorPid, SpawnMethodName } from "../core/model";
 import { HttpEndFlag, LoopSampleFlag, MEMORY_SAMPLE_WORKER, STEP_ORDINAL_LIMIT, StepStartFlag } from "../core/layout";
 import { readTrace, type TraceEnd, type TraceHeader, type TraceReadError, type TraceState } from "../core/trace-file";
@@ -143,11 +143,14 @@ interface Connection {
 }
 
 interface ExitInfo {
-  code: number;
+  /** null: the collector recorded the ending with the status unknown (ExitFlag.unknown). */
+  code: number | null;
   signal: number;
   errorType: number;
   errorMessage: number;
   reason: string;
+  /** Who recorded it: the process, or the collector on its behalf (process_exit flags ExitFlag.collector). */
+  by: "process" | "collector";
 }
 
 interface ThreadState {
@@ -513,9 +516,19 @@ export class TraceLoader {
         return;
       }
       case K.process_exit:
-      case K.thread_exit:
-        t.exit = { code: signed(a), signal: num(b), errorType: num(c), errorMessage: num(d), reason: ExitReasonName[num(e)] ?? String(num(e)) };
+      case K.thread_exit: {
+        if (kind === K.process_exit && (flags & ExitFlag.collector) !== 0) {
+          // The collector's ending (layout version 3): the real status; a correction keeps
+          // the error the process's own said.
+          const unknown = (flags & ExitFlag.unknown) !== 0;
+          const own = (flags & ExitFlag.corrects) !== 0 ? t.exit : null;
+          const signal = num(b);
+          t.exit = { code: unknown || signal !== 0 ? null : signed(a), signal, errorType: own?.errorType ?? 0, errorMessage: own?.errorMessage ?? 0, reason: unknown ? "unknown" : signal !== 0 ? "signal" : "exit", by: "collector" };
+          return;
+        }
+        t.exit = { code: signed(a), signal: num(b), errorType: num(c), errorMessage: num(d), reason: ExitReasonName[num(e)] ?? String(num(e)), by: "process" };
         return;
+      }
       case K.child_exit: {
         const code = typeof b === "bigint" && b === -1n ? null : signed(b);
         this.process(num(a)).childExit = { code, signal: num(c) };
@@ -974,7 +987,7 @@ export class TraceLoader {
 
     const processes = new BulkInsert(db, "processes", [
       "pid", "parent_pid", "runtime", "argv", "cwd", "spawned_by_event", "command", "spawn_method", "start_ns", "end_ns",
-      "exit_code", "exit_signal", "exit_reason", "error_type", "error_message", "events", "collector",
+      "exit_code", "exit_signal", "exit_reason", "error_type", "error_message", "events", "collector", "exit_by",
     ]);
     const perProcess = new Map<number, { first: number; last: number; events: number; main: ThreadState | null }>();
     for (const t of this.allThreads()) {
@@ -1009,6 +1022,7 @@ export class TraceLoader {
         exit && main ? this.str(main, exit.errorMessage) : null,
         seen ? seen.events : 0,
         0,
+        exit ? exit.by : row.childExit ? "parent" : null,
       );
     }
     processes.finalize();

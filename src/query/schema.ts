@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 11;
+export const SCHEMA_VERSION = 12;
 
 /** One event_marks row per this many events of a thread. */
 export const MARK_EVERY = 1024;
@@ -23,7 +23,7 @@ CREATE TABLE string_rows(key INTEGER PRIMARY KEY, text_id INTEGER);
 CREATE TABLE event_rows(id INTEGER PRIMARY KEY, thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, kind INTEGER, flags INTEGER, a INTEGER, b INTEGER, c INTEGER, d INTEGER, e INTEGER);
 CREATE TABLE event_marks(thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(thread, ts_ns, id)) WITHOUT ROWID;
 CREATE TABLE processes(pid INTEGER PRIMARY KEY, parent_pid INTEGER, runtime TEXT, argv TEXT, cwd TEXT, spawned_by_event INTEGER, command TEXT, spawn_method TEXT,
-  start_ns INTEGER, end_ns INTEGER, exit_code INTEGER, exit_signal INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, collector INTEGER);
+  start_ns INTEGER, end_ns INTEGER, exit_code INTEGER, exit_signal INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, collector INTEGER, exit_by TEXT);
 CREATE TABLE threads(thread INTEGER PRIMARY KEY, pid INTEGER NOT NULL, tid INTEGER NOT NULL, main INTEGER, entry TEXT, parent_tid INTEGER, start_ns INTEGER, end_ns INTEGER,
   exit_code INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, max_call_ns INTEGER, UNIQUE(pid, tid));
 CREATE TABLE functions(id INTEGER PRIMARY KEY, thread INTEGER, pid INTEGER, tid INTEGER, function_id INTEGER, name TEXT, file TEXT, line INTEGER, column INTEGER,

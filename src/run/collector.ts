@@ -21,6 +21,7 @@ import { decodeRecord, encodeRecord, StringTable } from "../core/events";
 import { TraceFileError, TraceWriter, writeFailure } from "../core/trace-file";
 import { formatEventLine } from "../dump/text";
 import { signalNumberOf } from "./signals";
+import { ProcessEndings, type EndingCounts, type EndingRecord } from "./endings";
 
 export interface CollectorOptions {
   ringPath: string;
@@ -41,6 +42,8 @@ export interface CollectorOptions {
    * most `memoryBytes` (zig/flight.zig) and writes them only when a trigger asks.
    */
   flight?: { windowMs: number; memoryBytes: number };
+  /** Whether the processes' endings are watched for and written when they record none (default true; scope run --events without `process`: false). */
+  endings?: boolean;
 }
 
 /** The flight recorder's part of the summary. */
@@ -91,6 +94,8 @@ export interface RunSummary {
   peakRecordsPerSecond: number;
   stopped?: RecordingStop;
   flight?: FlightSummary;
+  /** The processes' endings and who recorded each (src/run/endings.ts). */
+  endings: EndingCounts;
 }
 
 export interface Loss {
@@ -132,6 +137,9 @@ export class Collector {
   /** Errors the agents caught in themselves (agent_error records), by "pid/tid". */
   private readonly agentErrors = new Map<string, number>();
   private reportedLost = 0;
+  /** The processes seen start and their endings (src/run/endings.ts, zig/endings.zig). */
+  private readonly endings: ProcessEndings;
+  private endingCounts: EndingCounts = { processes: 0, own: 0, byCollector: 0, unknown: 0, corrected: 0, running: 0, unwatched: 0 };
   // --print follows a run of any length: the oldest strings go when full, so new lines keep their names.
   private readonly strings = new StringTable({ maxStrings: 1_000_000, evictOldest: true });
   private readonly liveSends = new Map<string, TraceEvent["fields"]>();
@@ -159,7 +167,9 @@ export class Collector {
     private readonly options: CollectorOptions,
     private readonly ring: Ring,
     private readonly writer: TraceWriter,
-  ) {}
+  ) {
+    this.endings = new ProcessEndings(options.endings ?? true);
+  }
 
   static start(options: CollectorOptions): Collector {
     const laneCapacitySlots = laneSlots(options.ringBytes);
@@ -193,6 +203,7 @@ export class Collector {
         // No thread to be had (out of resources): the event loop drains instead.
       }
     }
+    if (options.endings === false) collector.drainThread?.endingsOff();
     if (!collector.drainThread) collector.schedule(idleIntervalMs);
     return collector;
   }
@@ -204,6 +215,19 @@ export class Collector {
    */
   stopRecording(reason: number): void {
     if (!this.finished) this.ring.stop(reason);
+  }
+
+  /**
+   * Why recording has stopped while the program runs (a StopReason: a limit, `scope stop`,
+   * --duration, a failed write), read from the ring's header; 0 while it records, and once finished.
+   */
+  stopReasonNow(): number {
+    return this.finished ? 0 : this.ring.stats().stopReason;
+  }
+
+  /** The top process (scope run's child): its ending is written at finish from its real status, not watched for. */
+  setRoot(pid: number): void {
+    this.drainThread?.setRoot(pid);
   }
 
   /** Flight recorder: writes the window now (SIGUSR1); the program and the recorder run on. */
@@ -227,6 +251,7 @@ export class Collector {
     this.peakRecordsPerSecond = Math.max(this.peakRecordsPerSecond, totals.peakRecordsPerSecond);
     if (totals.writeStatus !== 0) this.writeError ??= writeFailure(totals.writeStatus);
     for (let kind = 0; kind < totals.kinds.length; kind++) this.kindCounts[kind]! += totals.kinds[kind]!;
+    this.endings.merge(totals.processes, totals.endingTotals);
     for (const { pid, tid, reportedLost, agentErrors } of totals.threads) {
       this.pids.add(pid);
       const key = `${pid}/${tid}`;
@@ -289,6 +314,12 @@ export class Collector {
       const tid = words32[w32 + Offset.tid / 4]!;
       if (kind === EventKind.drop) this.accountDrop(pid, tid, words32[w32 + Offset.a / 4]! + words32[w32 + Offset.a / 4 + 1]! * 2 ** 32);
       if (kind === EventKind.agent_error) this.agentErrors.set(`${pid}/${tid}`, (this.agentErrors.get(`${pid}/${tid}`) ?? 0) + 1);
+      if (kind === EventKind.trace_start || kind === EventKind.process_exit || kind === EventKind.child_exit) {
+        const flags = words16[w32 * 2 + Offset.flags / 2]!;
+        // child_exit b: u64 max for "no code", taken as -1 (its high word all ones).
+        const b = words32[w32 + Offset.b / 4 + 1] === 0xffffffff ? -1 : words32[w32 + Offset.b / 4]!;
+        this.endings.note(kind, pid, tid, flags, words32[w32 + Offset.a / 4]!, b, words32[w32 + Offset.e / 4]!, words32[w32 + Offset.c / 4]!);
+      }
       if (pid === lastPid && tid === lastTid) continue;
       lastPid = pid;
       lastTid = tid;
@@ -387,6 +418,11 @@ export class Collector {
     this.append(this.ownRecord, 1, true);
   }
 
+  private appendEnding(record: EndingRecord): void {
+    encodeRecord({ kind: record.kind, flags: record.flags, timestampNs: monotonicNs(), pid: record.pid, tid: 0, a: record.a, b: record.b, e: record.e }, this.ownRecord);
+    this.append(this.ownRecord, 1, true);
+  }
+
   /**
    * Appends, and survives a failed write (a full disk, a file size limit): the first
    * failure is kept for the summary, the native writer takes nothing more (the file ends
@@ -448,6 +484,13 @@ export class Collector {
       if (end.childPid !== undefined) {
         this.appendOwn(EventKind.child_exit, end.childPid, end.exitCode === null ? U64_MAX : BigInt(end.exitCode), signalNumberOf(end.signal));
       }
+      // Endings the processes did not record (the top process's from its real status).
+      // Not after an early stop or under the flight recorder: that trace holds part of the run.
+      const root = end.childPid === undefined ? undefined : { pid: end.childPid, exitCode: end.exitCode, signal: end.signal };
+      const whole = this.stopped === undefined && !this.options.flight;
+      this.endingCounts = this.endings.settle(root, (record) => {
+        if (whole) this.appendEnding(record);
+      });
       // What only the collector saw (scope attach: the attached process ended first).
       for (const marker of end.markers ?? []) this.appendOwn(marker.kind, marker.a, marker.b ?? 0);
       this.lastStats = this.ring.stats();
@@ -509,6 +552,7 @@ export class Collector {
       stopped: this.stopped,
       agentErrors,
       flight: this.flight,
+      endings: this.endingCounts,
     };
   }
 

@@ -23,7 +23,7 @@ import { signalNumberOf } from "./signals";
 import { removeStaleRings } from "./stale";
 import { selectionLines, unmatchedPatterns } from "./selection-report";
 import { asyncLimitLines } from "./async-report";
-import { endLines, formatSummary } from "./summary";
+import { endLines, formatSummary, stopNowLine } from "./summary";
 import type { OtlpFormat } from "../export/otlp";
 import { OtlpStream, streamLine } from "../export/stream";
 
@@ -156,6 +156,9 @@ function groupProbe(): { reachedGroup(signal: (typeof forwardedSignals)[number])
   };
 }
 
+/** How often `scope run` looks whether recording stopped while the program runs (its one line). */
+const STOP_WATCH_MS = 200;
+
 /** How long after a SIGINT, SIGTERM or SIGHUP the group probe is looked at (forwardSignals). */
 const PROBE_DELAY_MS = 20;
 
@@ -216,8 +219,41 @@ function cannotStart(command: string, error: unknown, stderr: Output): number {
   return status;
 }
 
+type OwnSignal = "SIGUSR1" | "SIGUSR2";
+type OwnSignalHandlers = Record<OwnSignal, () => void>;
+
+/**
+ * scope's own signals (SIGUSR2 from `scope stop`, SIGUSR1 for the flight recorder) caught from
+ * the start of a run: their default action would end `scope run`, and `scope stop` finds a run
+ * by its ring, which exists before the program is launched. What arrives before the run's own
+ * handlers are in place is kept and handed to them (handOver), so it acts as if it came after.
+ */
+function catchOwnSignals(): { handOver(handlers: OwnSignalHandlers): void; release(): void } {
+  const arrived = new Set<OwnSignal>();
+  const early = { SIGUSR1: () => void arrived.add("SIGUSR1"), SIGUSR2: () => void arrived.add("SIGUSR2") };
+  let held = true;
+  process.on("SIGUSR1", early.SIGUSR1);
+  process.on("SIGUSR2", early.SIGUSR2);
+  const release = () => {
+    if (!held) return;
+    held = false;
+    process.off("SIGUSR1", early.SIGUSR1);
+    process.off("SIGUSR2", early.SIGUSR2);
+  };
+  return {
+    handOver(handlers) {
+      // The run's own are added first: no moment without a handler.
+      for (const signal of ["SIGUSR1", "SIGUSR2"] as const) process.on(signal, handlers[signal]);
+      release();
+      for (const signal of arrived) handlers[signal]();
+      arrived.clear();
+    },
+    release,
+  };
+}
+
 /** --fail-open: the program as if scope were not there (no agent, no trace); its exit status. */
-async function runUntraced(argv: string[], stderr: Output): Promise<number> {
+async function runUntraced(argv: string[], stderr: Output, early: ReturnType<typeof catchOwnSignals>): Promise<number> {
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn(argv, { stdio: inheritedStdio() });
@@ -228,10 +264,10 @@ async function runUntraced(argv: string[], stderr: Output): Promise<number> {
   // scope's own signals (scope stop's SIGUSR2, the flight recorder's SIGUSR1) have nothing to
   // act on; their default action would end scope run, the program left on its own.
   const ignored = (["SIGUSR1", "SIGUSR2"] as const).map((signal) => {
-    const handler = () => stderr.writeNow(`scope: ${signal}: nothing is recording (--fail-open runs the program untraced): ignored\n`);
-    process.on(signal, handler);
+    const handler = () => void stderr.writeNow(`scope: ${signal}: nothing is recording (--fail-open runs the program untraced): ignored\n`);
     return [signal, handler] as const;
   });
+  early.handOver(Object.fromEntries(ignored) as OwnSignalHandlers);
   const exitCode = await child.exited;
   forwarding.release();
   for (const [signal, handler] of ignored) process.off(signal, handler);
@@ -259,6 +295,15 @@ function startStream(otlp: NonNullable<RunOptions["otlp"]>, trace: string, stder
 }
 
 export async function runTraced(options: RunOptions): Promise<number> {
+  const early = catchOwnSignals();
+  try {
+    return await runWith(options, early);
+  } finally {
+    early.release();
+  }
+}
+
+async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSignals>): Promise<number> {
   const out = resolve(options.out);
   if (!existsSync(dirname(out))) throw new UsageError(`--out: directory ${dirname(out)} does not exist`);
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a directory`);
@@ -273,7 +318,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     const reason = systemError(error as Error) ?? (error as Error).message;
     if (!options.failOpen) throw new Error(`cannot trace: ${reason} (--fail-open runs the program untraced instead)`);
     stderr.writeNow(`scope: cannot trace (${reason}); --fail-open: the program runs untraced, no trace is written\n`);
-    return runUntraced(options.argv, stderr);
+    return runUntraced(options.argv, stderr, early);
   }
   removeStaleRings();
   const ringPath = `/dev/shm/scope-${process.pid}-${randomBytes(6).toString("hex")}`;
@@ -297,6 +342,8 @@ export async function runTraced(options: RunOptions): Promise<number> {
       color,
       limits: { maxRecords: options.maxEvents, maxBytes: options.maxSizeBytes },
       flight: options.flight,
+      // The processes' endings are watched for only when their process events are recorded.
+      endings: options.events === undefined || options.events.includes("process"),
     });
   } catch (error) {
     // No ring (/dev/shm full or read-only) or no trace file: refuse in one line, or with
@@ -304,7 +351,7 @@ export async function runTraced(options: RunOptions): Promise<number> {
     const reason = (error as Error).message;
     if (!options.failOpen) throw new Error(`cannot trace: ${reason} (--fail-open runs the program untraced instead)`);
     stderr.writeNow(`scope: cannot trace (${reason}); --fail-open: the program runs untraced, no trace is written\n`);
-    return runUntraced(options.argv, stderr);
+    return runUntraced(options.argv, stderr, early);
   }
 
   const launch = prepareLaunch({
@@ -330,21 +377,30 @@ export async function runTraced(options: RunOptions): Promise<number> {
     return cannotStart(options.argv[0]!, error, stderr);
   }
 
+  collector.setRoot(child.pid);
   const forwarding = forwardSignals(child);
   const stream = options.otlp ? startStream(options.otlp, out, stderr) : undefined;
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
-  process.on("SIGUSR2", killSwitch);
   // The flight recorder's manual trigger: the window is written, program and recorder run on.
   // Without one, SIGUSR1 is still scope's: its default action would end scope run, leaving
   // the trace unclosed and the program on its own.
   const flightDump = options.flight
     ? () => collector.requestFlightDump()
-    : () => stderr.writeNow("scope: SIGUSR1 asks for a flight recorder write; this run has none (--flight-recorder): ignored\n");
-  process.on("SIGUSR1", flightDump);
+    : () => void stderr.writeNow("scope: SIGUSR1 asks for a flight recorder write; this run has none (--flight-recorder): ignored\n");
+  early.handOver({ SIGUSR1: flightDump, SIGUSR2: killSwitch });
   const durationTimer = options.durationMs === undefined ? undefined : setTimeout(() => collector.stopRecording(StopReason.duration), options.durationMs);
+  // Recording that stops while the program runs on (a limit, scope stop, --duration, a full
+  // disk) is said at once in one line; the summary says it again with the counts.
+  const stopWatch = setInterval(() => {
+    const reason = collector.stopReasonNow();
+    if (reason === 0) return;
+    clearInterval(stopWatch);
+    stderr.writeNow(stopNowLine(reason, color));
+  }, STOP_WATCH_MS);
 
   const exitCode = await child.exited;
+  clearInterval(stopWatch);
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
   process.off("SIGUSR1", flightDump);

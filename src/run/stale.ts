@@ -5,7 +5,7 @@
  * its collector, and its new children must still attach) is garbage. Only our own
  * files are touched.
  */
-import { lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pidAlive as alive } from "../core/pid";
 
@@ -33,11 +33,35 @@ function mappedUnder(dir: string): Set<string> {
   return mapped;
 }
 
+/** A ring's file itself (not scope attach's control and answer files beside it). */
+const ringFileName = /^scope-(\d+)-[0-9a-f]+$/;
+/** zig/ring.zig Header: the magic at 0, `stop_reason` (u32) at 120. */
+const ringMagic = "SCOPERNG";
+const stopReasonOffset = 120;
+
+/** The ring's stop reason (0: recording), or undefined when the file is not a ring's. */
+function ringStopReason(path: string): number | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const header = Buffer.alloc(stopReasonOffset + 4);
+    if (readSync(fd, header, 0, header.length, 0) !== header.length) return undefined;
+    if (header.toString("latin1", 0, 8) !== ringMagic) return undefined;
+    return header.readUInt32LE(stopReasonOffset);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /**
  * The `scope run` processes of this user that are recording now: the live collectors
- * named by this user's ring files (one per run), with their command lines.
+ * named by this user's ring files (one per run), with their command lines, and for one
+ * whose recording stopped already (scope stop, a limit, a failed write) why (`stopReason`,
+ * a StopReason; 0 while recording).
  */
-export function runningCollectors(dir = shmDir): { pid: number; command: string }[] {
+export function runningCollectors(dir = shmDir): { pid: number; command: string; stopReason: number }[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -45,7 +69,7 @@ export function runningCollectors(dir = shmDir): { pid: number; command: string 
     return [];
   }
   const uid = process.getuid?.();
-  const pids = new Set<number>();
+  const pids = new Map<number, number>();
   for (const name of names) {
     const match = ringName.exec(name);
     if (match === null || !alive(Number(match[1]))) continue;
@@ -54,16 +78,18 @@ export function runningCollectors(dir = shmDir): { pid: number; command: string 
     } catch {
       continue;
     }
-    pids.add(Number(match[1]));
+    const pid = Number(match[1]);
+    const stopReason = ringFileName.test(name) ? ringStopReason(join(dir, name)) : undefined;
+    if (!pids.has(pid) || stopReason !== undefined) pids.set(pid, stopReason ?? pids.get(pid) ?? 0);
   }
-  return [...pids].map((pid) => {
+  return [...pids].map(([pid, stopReason]) => {
     let command = "";
     try {
       command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
     } catch {
       // Gone since: listed anyway; the signal will say.
     }
-    return { pid, command };
+    return { pid, command, stopReason };
   });
 }
 

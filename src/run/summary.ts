@@ -1,5 +1,6 @@
 /** The few lines `scope run` prints to stderr when the program ends. */
 import type { ChalkInstance } from "chalk";
+import { stopReasonName } from "../core/layout";
 import type { RunSummary } from "./collector";
 
 function formatBytes(bytes: number): string {
@@ -38,6 +39,21 @@ const stopCauses = {
   collectorGone: "the collector was gone",
 } as const;
 
+/** Why recording stopped, in words (StopReason). */
+export function stopCause(reason: number): string {
+  return stopCauses[stopReasonName[reason] ?? "killSwitch"];
+}
+
+/**
+ * The line `scope run` says as soon as recording stops while the program runs on (session.ts
+ * watches the ring), so a long-running service's operator learns it then, not at its end.
+ */
+export function stopNowLine(reason: number, color: ChalkInstance): string {
+  const name = stopReasonName[reason] ?? "killSwitch";
+  if (name === "writeError") return `${color.red("scope: recording stopped: writing the trace failed (the summary says why); the program runs on; the file keeps every record written before")}\n`;
+  return `${color.yellow(`scope: recording stopped: ${stopCauses[name]}; the program runs on, unrecorded; the trace is closed when it ends`)}\n`;
+}
+
 /** Why recording stopped before the program ended; nothing when it did not. */
 function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
   const stop = summary.stopped;
@@ -55,16 +71,25 @@ function monitorLines(summary: RunSummary): string[] {
 }
 
 /**
- * Processes the trace holds no end of (seen, but no process_exit): never silent (auditbun).
- * Killed by a signal, or ended by a runtime that does not tell the agent (ARCHITECTURE.md
- * "Where Bun gives no end"). `scope run` only, with the process group recorded, and not when
- * recording stopped early or under the flight recorder, whose trace holds part of the run.
+ * Which processes' endings the trace holds from whom, when any came from elsewhere than the
+ * process itself (src/run/endings.ts): never silent (auditbun). `scope run` only, with the
+ * process group recorded, and not when recording stopped early or under the flight
+ * recorder, whose trace holds part of the run.
  */
 export function endLines(summary: RunSummary, processGroup: boolean, color: ChalkInstance): string[] {
-  const missing = summary.processes - (summary.byKind.process_exit ?? 0);
-  if (!processGroup || missing <= 0 || summary.stopped || summary.flight) return [];
-  const processes = missing === 1 ? "1 traced process has" : `${missing} traced processes have`;
-  return [color.yellow(`  ends: ${processes} no process_exit in the trace: killed by a signal, or ended by a runtime that does not tell (bun test; a bun --watch restart)`)];
+  const ends = summary.endings;
+  const others = ends.byCollector + ends.unknown + ends.corrected + ends.running + ends.unwatched;
+  if (!processGroup || others === 0 || summary.stopped || summary.flight) return [];
+  const parts = [`${ends.own} by the process itself${ends.corrected > 0 ? ` (${ends.corrected} of them corrected by scope: the process ended with another status than its 'exit' saw)` : ""}`];
+  // An ending is a record like any other: a process's own, lost with the records above (a
+  // collector stopped while the program ended), is one scope wrote in its place.
+  const lost = summary.dropped + summary.overwritten > 0 ? "; or its own lost with the records above" : "";
+  if (ends.byCollector > 0) parts.push(`${ends.byCollector} by scope from the process's exit status (killed by a signal, or ended by a runtime that does not tell: bun test, a bun --watch restart${lost})`);
+  if (ends.unknown > 0) parts.push(`${ends.unknown} by scope with the status unknown (gone, reaped by an untraced parent${lost}: stamped when scope noticed)`);
+  if (ends.running > 0) parts.push(`${ends.running} still running: no ending yet`);
+  if (ends.unwatched > 0) parts.push(`${ends.unwatched} not watched (over 4096 alive at once): only what they recorded`);
+  const processes = ends.processes === 1 ? "1 traced process" : `${ends.processes} traced processes`;
+  return [color.yellow(`  ends: ${processes}, process_exit recorded ${parts.join("; ")}`)];
 }
 
 /** The overhead governor's steps (function_level events), when it took any. */

@@ -18,7 +18,7 @@
  * so the cost follows what is drawn, not what is recorded.
  */
 import { StringTable, decodeRecord } from "../core/events";
-import { EventKind, RECORD_SIZE } from "../core/layout";
+import { EventKind, ExitFlag, RECORD_SIZE } from "../core/layout";
 import { ChannelKindName, collectorPids, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, processName, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
 import { damageText, UNCLOSED_WHY } from "../core/trace-ending";
@@ -512,8 +512,9 @@ export class TraceIndex {
           case EventKind.process_exit:
           case EventKind.thread_exit: {
             const code = view.getInt32(base + 24, true);
-            const error = str(40);
-            const label = `${kind === EventKind.process_exit ? "process" : "thread"} exit ${code}${error ? `: ${error}` : ""}`;
+            const flags = view.getUint16(base + 6, true);
+            const error = (flags & ExitFlag.collector) === 0 ? str(40) : null;
+            const label = (flags & ExitFlag.collector) !== 0 ? collectorEndingLabel(flags, code, view.getUint32(base + 32, true)) : `${kind === EventKind.process_exit ? "process" : "thread"} exit ${code}${error ? `: ${error}` : ""}`;
             this.recItem[rec] = -(this.instant(thread.calls, t, error ? InstantKind.error : InstantKind.exit, rec, this.label(label)) + 1);
             break;
           }
@@ -1215,4 +1216,10 @@ function shortArgv(argv: string): string {
   const parts = argv.split(" ");
   const short = parts.map((part, i) => (i === 0 || part.startsWith("/") ? (part.split("/").pop() ?? part) : part)).join(" ");
   return short.length > 80 ? `${short.slice(0, 77)}...` : short;
+}
+
+/** A process_exit the collector recorded on the process's behalf (ExitFlag): said so in its label. */
+function collectorEndingLabel(flags: number, code: number, signal: number): string {
+  const what = (flags & ExitFlag.unknown) !== 0 ? "process gone, status unknown" : signal !== 0 ? `process killed by signal ${signal}` : `process exit ${code}`;
+  return `${what} (recorded by scope${(flags & ExitFlag.corrects) !== 0 ? ": its own exit said otherwise" : ""})`;
 }

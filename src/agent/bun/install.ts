@@ -20,7 +20,8 @@ import { parseGroups } from "../shared/sink";
 import { startBunAsyncTracking } from "./async";
 import { hookBunHttp } from "./http";
 import { openSink } from "./sink";
-import { envWithScope, setAgentDirectory } from "../shared/child-env";
+import { envWithScope, lacksNodeOptions, setAgentDirectory } from "../shared/child-env";
+import { envFileNodeOptions, isNodeCommand } from "../shared/env-file";
 import { childProcessCall, hookChildProcesses, isInternalMessage, makeTracer, newChannel, wrapSend, type Channel, type Tracer } from "../node/hooks";
 import { startBunDatabaseTracing } from "./db";
 import { hookFrameworks } from "../node/frameworks";
@@ -223,9 +224,16 @@ const signalNumbers: Record<string, number> = require("node:os").constants.signa
 function withChildEnv(args: unknown[]): unknown[] {
   try {
     const at = Array.isArray(args[0]) ? 1 : 0;
-    const options = args[at] as { env?: unknown } | undefined;
-    if (options === null || typeof options !== "object" || options.env === null || typeof options.env !== "object") return args;
-    const env = envWithScope(options.env, false);
+    const given = args[at] as { env?: unknown; cmd?: unknown; cwd?: unknown } | undefined;
+    const options = given !== null && typeof given === "object" ? given : undefined;
+    // `node --env-file=F …`: F's NODE_OPTIONS where Node would apply it untraced (shared/env-file.ts).
+    const cmd = at === 1 ? args[0] : options?.cmd;
+    const fromFile = Array.isArray(cmd) && isNodeCommand(cmd[0]) && lacksNodeOptions(options?.env)
+      ? envFileNodeOptions(cmd.slice(1), typeof options?.cwd === "string" ? options.cwd : process.cwd())
+      : undefined;
+    const programEnv = options?.env !== null && typeof options?.env === "object" ? options.env : fromFile !== undefined ? process.env : undefined;
+    if (programEnv === undefined || (options === undefined && given !== undefined)) return args;
+    const env = envWithScope(programEnv, false, fromFile);
     if (env === undefined) return args;
     const next = [...args];
     // Bun reads the options' own properties, as the ipc copy below does.

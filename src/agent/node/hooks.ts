@@ -14,7 +14,8 @@ import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField 
 import type { TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
-import { envWithScope } from "../shared/child-env";
+import { envWithScope, lacksNodeOptions } from "../shared/child-env";
+import { envFileNodeOptions, isNodeCommand } from "../shared/env-file";
 import { builtinLoaded, diagnosticsChannel } from "./builtins";
 import { whenChannelMade } from "./channel-made";
 import { startIntegrationsWhenUsed } from "./lazy";
@@ -451,25 +452,50 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
  * Node's child_process reads the env's inherited variables too (`for...in`).
  */
 function withChildEnv(args: ArrayLike<unknown>, optionsAt: number): ArrayLike<unknown> {
-  return withEnvAt(args, optionsAt !== 0 ? optionsAt : isOptions(args[1]) ? 1 : 2, true);
+  const at = optionsAt !== 0 ? optionsAt : isOptions(args[1]) ? 1 : 2;
+  return withEnvAt(args, at, true, optionsAt === 0 ? envFileOptionsOf(args, at) : undefined);
+}
+
+/**
+ * spawn/execFile (and their Sync forms) of `node --env-file=F …`: the NODE_OPTIONS in F, when
+ * Node would have applied it untraced (the child's environment has no NODE_OPTIONS of the
+ * program's); scope's own in the child's environment would make Node ignore it (env-file.ts).
+ */
+function envFileOptionsOf(args: ArrayLike<unknown>, at: number): string | undefined {
+  try {
+    const command = args[0];
+    if (!(isNodeCommand(command) || command === process.execPath) || !Array.isArray(args[1])) return undefined;
+    const options = isOptions(args[at]) ? (args[at] as { env?: unknown; cwd?: unknown }) : undefined;
+    if (!lacksNodeOptions(options?.env)) return undefined;
+    const cwd = options?.cwd;
+    return envFileNodeOptions(args[1], typeof cwd === "string" ? cwd : process.cwd());
+  } catch {
+    return undefined;
+  }
 }
 
 const isOptions = (value: unknown): value is object => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** `args` with a copy of the options at `at` whose `env` object has scope's part (child-env.ts); `args` itself when there is none to add or on any error. */
-function withEnvAt(args: ArrayLike<unknown>, at: number, inherited: boolean): ArrayLike<unknown> {
+function withEnvAt(args: ArrayLike<unknown>, at: number, inherited: boolean, nodeOptions?: string): ArrayLike<unknown> {
   try {
-    const options = args[at];
-    if (!isOptions(options)) return args;
-    const env = (options as { env?: unknown }).env;
+    const given = args[at];
+    // No options of the program's (nothing there, or execFile's callback): an object made to carry the env file's NODE_OPTIONS.
+    const made = !isOptions(given) && nodeOptions !== undefined && (given === undefined || typeof given === "function");
+    const options = isOptions(given) ? given : made ? {} : undefined;
+    if (options === undefined) return args;
+    let env = (options as { env?: unknown }).env;
+    // No env of the program's: the inherited one, given explicitly only to carry an env file's NODE_OPTIONS.
+    if (env === undefined && nodeOptions !== undefined) env = process.env;
     if (typeof env !== "object" || env === null) return args;
-    const childEnv = envWithScope(env, inherited);
+    const childEnv = envWithScope(env, inherited, nodeOptions);
     if (childEnv === undefined) return args;
     // The program's options object is not changed: a copy with its prototype and properties.
     const copy = Object.create(Object.getPrototypeOf(options), Object.getOwnPropertyDescriptors(options)) as object;
     Object.defineProperty(copy, "env", { value: childEnv, writable: true, enumerable: true, configurable: true });
     const next = Array.prototype.slice.call(args);
-    next[at] = copy;
+    if (made && given !== undefined) next.splice(at, 0, copy);
+    else next[at] = copy;
     return next;
   } catch {
     return args;

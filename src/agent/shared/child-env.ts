@@ -31,11 +31,10 @@ export function setAgentDirectory(dir: unknown): void {
  * child_process, `for...in`); Bun.spawn reads its own ones only. Values are copied as they
  * are, so the runtime converts them (or refuses them) as it would have.
  */
-export function envWithScope(env: object, inherited: boolean): Record<string, unknown> | undefined {
+export function envWithScope(env: object, inherited: boolean, nodeOptions?: string): Record<string, unknown> | undefined {
   const own = process.env;
-  if (directory === undefined || !own.SCOPE_RING) return undefined;
-  const separator = process.platform === "win32" ? "\\" : "/";
-  options ??= agentOptions(directory + separator + NODE_AGENT_FILE, directory + separator + BUN_AGENT_FILE);
+  const options = agentOptionsHere();
+  if (options === undefined || !own.SCOPE_RING) return undefined;
   // No prototype: a key named __proto__ stays a variable.
   const copy = Object.create(null) as Record<string, unknown>;
   const source = env as Record<string, unknown>;
@@ -48,6 +47,25 @@ export function envWithScope(env: object, inherited: boolean): Record<string, un
     const value = own[name];
     if (copy[name] === undefined && value !== undefined) copy[name] = value;
   }
+  // A node command's --env-file NODE_OPTIONS (the caller read it: env-file.ts), as the program's own.
+  if (nodeOptions !== undefined) copy.NODE_OPTIONS = nodeOptions;
   addAgentOptions(copy, options);
   return copy;
+}
+
+/** This process's agents' options (the same a child gets), once the agent's directory is known. */
+function agentOptionsHere(): AgentOptions | undefined {
+  if (directory === undefined) return undefined;
+  const separator = process.platform === "win32" ? "\\" : "/";
+  return (options ??= agentOptions(directory + separator + NODE_AGENT_FILE, directory + separator + BUN_AGENT_FILE));
+}
+
+/**
+ * Whether a node child would have had no NODE_OPTIONS untraced, so that Node would apply the
+ * one in its --env-file: its own `env` has none, or it inherits this process's, which holds
+ * scope's option alone.
+ */
+export function lacksNodeOptions(env: unknown): boolean {
+  if (typeof env === "object" && env !== null) return (env as Record<string, unknown>).NODE_OPTIONS === undefined;
+  return process.env.NODE_OPTIONS === agentOptionsHere()?.node;
 }

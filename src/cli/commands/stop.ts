@@ -1,5 +1,6 @@
 import { Command, Option, UsageError } from "clipanion";
 import { runningCollectors } from "../../run/stale";
+import { stopCause } from "../../run/summary";
 
 /** `scope stop`: the kill switch (SIGUSR2 to a `scope run`); recording stops, the program runs on. */
 export class StopCommand extends Command {
@@ -11,7 +12,8 @@ export class StopCommand extends Command {
       Sends SIGUSR2 to the \`scope run\` process (the same as \`kill -USR2 <pid>\`): every agent stops
       recording within one drain period, its hooks turn into no-ops, the program runs on unharmed,
       and the trace is closed cleanly when the program ends, with a record saying recording was stopped.
-      Without a pid, stops the only \`scope run\` of this user; with several running, name one.
+      Without a pid, stops the only \`scope run\` of this user that is recording; with several, name one.
+      A run whose recording stopped already (scope stop, a limit, a failed write) is left as it is, said in a line, exit 0.
     `,
     examples: [
       ["Stop the only running scope run", "scope stop"],
@@ -23,18 +25,29 @@ export class StopCommand extends Command {
 
   async execute(): Promise<number> {
     const running = runningCollectors();
+    const recording = running.filter((run) => run.stopReason === 0);
+    const stoppedAlready = (runs: typeof running) => runs.map((run) => `${run.pid} (${stopCause(run.stopReason)})`).join(", ");
     let pid: number;
     if (this.pid !== undefined) {
       if (!/^\d+$/.test(this.pid)) throw new UsageError(`expected the pid of a scope run, got "${this.pid}"`);
       pid = Number(this.pid);
-      if (!running.some((run) => run.pid === pid)) throw new UsageError(`pid ${pid} is not a scope run of this user that is recording`);
-    } else if (running.length === 1) {
-      pid = running[0]!.pid;
-    } else if (running.length === 0) {
+      const run = running.find((candidate) => candidate.pid === pid);
+      if (run === undefined) throw new UsageError(`pid ${pid} is not a scope run of this user that is recording`);
+      if (run.stopReason !== 0) {
+        // Stopping twice is not an error: nothing records, as asked.
+        this.context.stderr.write(`scope: recording in scope run ${pid} had stopped already (${stopCause(run.stopReason)}); the program runs on\n`);
+        return 0;
+      }
+    } else if (recording.length === 1) {
+      pid = recording[0]!.pid;
+    } else if (recording.length === 0 && running.length > 0) {
+      this.context.stderr.write(`scope: no scope run of this user is recording; stopped already: ${stoppedAlready(running)}\n`);
+      return 0;
+    } else if (recording.length === 0) {
       throw new UsageError("no scope run of this user is recording");
     } else {
-      const list = running.map((run) => `${run.pid} (${run.command})`).join(", ");
-      throw new UsageError(`${running.length} scope runs are recording, name one: scope stop <pid>; ${list}`);
+      const list = recording.map((run) => `${run.pid} (${run.command})`).join(", ");
+      throw new UsageError(`${recording.length} scope runs are recording, name one: scope stop <pid>; ${list}`);
     }
     process.kill(pid, "SIGUSR2");
     this.context.stderr.write(`scope: recording stopped in scope run ${pid}; the program runs on\n`);

@@ -13,6 +13,7 @@ import { boundCount, dataProperty, wrapMethod, type DbRecorder, type QueryText }
 const hooked = new WeakSet<object>();
 /** Statement → its recorded text, made once when it was prepared. */
 const texts = new WeakMap<object, QueryText>();
+let statementsHooked = false;
 
 type Rows = (result: unknown) => number | undefined;
 const rowsBy: Record<string, Rows> = {
@@ -37,6 +38,21 @@ export function hookBetterSqlite3(db: DbRecorder, Database: unknown): void {
         if (statement !== null && typeof statement === "object") texts.set(statement, db.queryText(sql));
       });
       return statement;
+    },
+  );
+  // A transaction's BEGIN/COMMIT/ROLLBACK are statements better-sqlite3 prepares natively and
+  // runs through the Statement prototype: a program whose first transaction comes before any
+  // statement of its own has that prototype hooked first, from a statement prepared for it.
+  wrapMethod(proto, "transaction", (original) =>
+    function transaction(this: { prepare?: (sql: string) => unknown }) {
+      if (!statementsHooked) {
+        try {
+          hookStatement(db, this.prepare?.("SELECT 1"));
+        } catch {
+          // A closed database: transaction() says so itself.
+        }
+      }
+      return Reflect.apply(original, this, arguments);
     },
   );
   wrapMethod(proto, "exec", (original) =>
@@ -68,6 +84,7 @@ function hookStatement(db: DbRecorder, statement: unknown): void {
 export function hookStatementPrototype(db: DbRecorder, proto: object): void {
   if (hooked.has(proto)) return;
   hooked.add(proto);
+  statementsHooked = true;
   // The per-call path allocates nothing of its own (no closure per call).
   const start = (statement: object, args: IArguments) => {
     try {

