@@ -96,11 +96,23 @@ function wholeTraceLines(file: string, format: "text" | "json", filter: EventFil
   return head + nestByRequest(events).map(({ event, depth }) => `${formatEventLine(event, trace.startNs, all, new Chalk({ level: 0 }), depth)}\n`).join("");
 }
 
-async function streamed(file: string, format: "text" | "json" | "chrome", filter: EventFilter, batchRecords: number): Promise<string> {
+/** The dump's output; `walks`: how many times it walked the events after the stream's link pass. */
+async function streamed(file: string, format: "text" | "json" | "chrome", filter: EventFilter, batchRecords: number, walks?: (count: number) => void): Promise<string> {
   const chunks: Buffer[] = [];
   const sink = () => new Writable({ write: (chunk, _encoding, done) => (chunks.push(Buffer.from(chunk)), done()) });
-  const status = await dumpTrace({ path: file, format, filter, stdout: sink(), stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords });
-  expect(status).toBe(0);
+  const events = TraceStream.prototype.events;
+  let count = 0;
+  TraceStream.prototype.events = function (this: TraceStream, again?: boolean) {
+    count++;
+    return events.call(this, again);
+  };
+  try {
+    const status = await dumpTrace({ path: file, format, filter, stdout: sink(), stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords });
+    expect(status).toBe(0);
+  } finally {
+    TraceStream.prototype.events = events;
+  }
+  walks?.(count);
   return Buffer.concat(chunks).toString();
 }
 
@@ -133,7 +145,19 @@ test("--chrome of real traces (requests, queries, a worker's messages, async cal
     for (const filter of [{}, { kinds: ["http"] }, { tids: [0], sinceNs: 1_000_000n }] as EventFilter[]) {
       // As the dump wrote it before it streamed: every event interpreted, filtered, then one JSON.stringify.
       const expected = `${JSON.stringify(toChromeTrace(all.filter((event) => matches(filter, event, trace.startNs)), trace.startNs, collectorsOf(trace.header.collectorPid, all)))}\n`;
-      for (const batchRecords of [1, 3, 4096]) expect(await streamed(file, "chrome", filter, batchRecords)).toBe(expected);
+      // The first walk's figures gathered in the link pass (chrome.ts ChromeAhead.watch): one walk a part drawn, no more.
+      // The first walk's figures gathered in the link pass (chrome.ts ChromeAhead.watch): the events' part, then a walk
+      // for each part with something to draw (requests, queries, calls; calls without an end one more), no walk ahead.
+      const shown = all.filter((event) => matches(filter, event, trace.startNs));
+      const has = (...kinds: string[]) => Number(shown.some((event) => kinds.includes(event.kind)));
+      const calls = shown.filter((event) => event.kind === "function_call");
+      const unended = calls.some((call) => !shown.some((e) => (e.kind === "function_return" || e.kind === "function_throw" || e.kind === "function_settle") && e.pid === call.pid && e.tid === call.tid && e.fields.call === call.fields.call));
+      const parts = 1 + has("http_server_request", "http_client_request") + has("db_query", "db_pool_wait") + has("function_call") + Number(unended);
+      for (const batchRecords of [1, 3, 4096]) {
+        let walks = 0;
+        expect(await streamed(file, "chrome", filter, batchRecords, (count) => (walks = count))).toBe(expected);
+        expect(walks, `${file} ${Object.keys(filter).join(",")}`).toBe(parts);
+      }
     }
   }
 }, 120_000);
@@ -167,9 +191,21 @@ test("--why of every event of real traces (--async: callbacks, promises, request
       for (const format of ["text", "json"] as const) {
         const expected = whyLines(all, all, index, trace.startNs, color, format === "json").map((line) => `${line}\n`).join("");
         const chunks: Buffer[] = [];
-        const status = await dumpTrace({ path: file, format, filter: {}, why: String(index), stdout: new Writable({ write: (chunk, _e, done) => (chunks.push(Buffer.from(chunk)), done()) }), stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords: 1 });
-        expect(status).toBe(0);
+        const events = TraceStream.prototype.events;
+        let walks = 0;
+        TraceStream.prototype.events = function (this: TraceStream, again?: boolean) {
+          walks++;
+          return events.call(this, again);
+        };
+        try {
+          const status = await dumpTrace({ path: file, format, filter: {}, why: String(index), stdout: new Writable({ write: (chunk, _e, done) => (chunks.push(Buffer.from(chunk)), done()) }), stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords: 1 });
+          expect(status).toBe(0);
+        } finally {
+          TraceStream.prototype.events = events;
+        }
         expect(Buffer.concat(chunks).toString()).toBe(expected);
+        // The first walk's indexes (core/why.ts Causes) gathered in the link pass: a walk for the causes, one for the chain.
+        expect(walks).toBe(2);
       }
     }
   }

@@ -60,7 +60,7 @@ interface Cause {
  * given every event in index order, and keeps what the earlier ones say of the later (each
  * thread's last receive per callback run and last turn).
  */
-class Causes {
+export class Causes {
   private readonly resolves = new Map<string, number>();
   private readonly firstRuns = new Map<string, number>();
   private readonly starts = new Map<string, number>();
@@ -76,27 +76,30 @@ class Causes {
   /** Per thread: its last receive when no wrapped callback ran or ended since (-1: one did). */
   private readonly turns = new Map<string, number>();
 
-  constructor(events: Iterable<TraceEvent>, private readonly count: number) {
-    for (const event of events) {
-      const thread = `${event.pid}/${event.tid}`;
-      const f = event.fields;
-      if (event.kind === "async_tracking" && f.recorded === "timers") this.wrapperOnly.add(thread);
-      if (f.type === "PROMISE" && typeof f.trigger === "number" && f.trigger !== f.createdIn) this.triggers.set(event.index, f.trigger);
-      if (event.kind === "async_before" && !this.firstRuns.has(`${thread}/${f.asyncId}`)) this.firstRuns.set(`${thread}/${f.asyncId}`, event.index);
-      else if (event.kind === "async_resolve" && !this.resolves.has(`${thread}/${f.asyncId}`)) this.resolves.set(`${thread}/${f.asyncId}`, event.index);
-      else if (event.kind === "trace_start" && !this.starts.has(thread)) this.starts.set(thread, event.index);
-      else if (event.kind === "thread_spawn") this.threadSpawns.set(`${event.pid}/${f.threadId}`, event.index);
-      else if (event.kind === "process_spawn" && typeof f.childPid === "number") {
-        if (f.childPid !== 0) this.processSpawns.set(f.childPid, event.index);
-        else {
-          // A synchronous spawn whose pid the runtime does not hand back (execFileSync, execSync).
-          let list = this.pidlessSpawns.get(event.pid);
-          if (!list) this.pidlessSpawns.set(event.pid, (list = []));
-          list.push(event.index);
-        }
+  /** `events`: the first walk; without it, give each event to `add` (TraceStream's link pass: every field it reads is the event's own). */
+  constructor(events: Iterable<TraceEvent> | undefined, private readonly count: number) {
+    if (events) for (const event of events) this.add(event);
+  }
+
+  add = (event: TraceEvent): void => {
+    const thread = `${event.pid}/${event.tid}`;
+    const f = event.fields;
+    if (event.kind === "async_tracking" && f.recorded === "timers") this.wrapperOnly.add(thread);
+    if (f.type === "PROMISE" && typeof f.trigger === "number" && f.trigger !== f.createdIn) this.triggers.set(event.index, f.trigger);
+    if (event.kind === "async_before" && !this.firstRuns.has(`${thread}/${f.asyncId}`)) this.firstRuns.set(`${thread}/${f.asyncId}`, event.index);
+    else if (event.kind === "async_resolve" && !this.resolves.has(`${thread}/${f.asyncId}`)) this.resolves.set(`${thread}/${f.asyncId}`, event.index);
+    else if (event.kind === "trace_start" && !this.starts.has(thread)) this.starts.set(thread, event.index);
+    else if (event.kind === "thread_spawn") this.threadSpawns.set(`${event.pid}/${f.threadId}`, event.index);
+    else if (event.kind === "process_spawn" && typeof f.childPid === "number") {
+      if (f.childPid !== 0) this.processSpawns.set(f.childPid, event.index);
+      else {
+        // A synchronous spawn whose pid the runtime does not hand back (execFileSync, execSync).
+        let list = this.pidlessSpawns.get(event.pid);
+        if (!list) this.pidlessSpawns.set(event.pid, (list = []));
+        list.push(event.index);
       }
     }
-  }
+  };
 
   /** An event's index, if `index` is one. */
   private at(index: unknown): number | undefined {
@@ -202,12 +205,13 @@ class Causes {
 /**
  * The chain of causes of event `index`, the event itself first; bounded (a damaged trace
  * cannot loop it). `events`: the trace's events, or walks over them in index order (each call
- * a fresh one: three walks) and their count. From a walk, only the chain's events are kept.
+ * a fresh one: three walks, two with `causes` gathered already) and their count. From a walk,
+ * only the chain's events are kept.
  */
-export function whyChain(events: TraceEvent[] | { walk(): Iterable<TraceEvent>; count: number }, index: number): WhyStep[] {
-  const { walk, count } = Array.isArray(events) ? { walk: () => events, count: events.length } : events;
+export function whyChain(events: TraceEvent[] | { walk(): Iterable<TraceEvent>; count: number; causes?: Causes }, index: number): WhyStep[] {
+  const { walk, count, causes: gathered } = Array.isArray(events) ? { walk: () => events, count: events.length, causes: undefined } : events;
   if (!Number.isInteger(index) || index < 0 || index >= count) return [];
-  const causes = new Causes(walk(), count);
+  const causes = gathered ?? new Causes(walk(), count);
   const causeOf = new Int32Array(count).fill(-1);
   const relationOf = new Uint8Array(count);
   for (const event of walk()) {

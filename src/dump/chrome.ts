@@ -10,6 +10,7 @@
 import { processName, type TraceEvent } from "../core/model";
 import { drawingOrder, LanePlacer, laneName, type Placement } from "../export/lanes";
 import { CallEnds, threadName, type Slice } from "../export/slices";
+import type { LinkWatch } from "./stream";
 
 interface ChromeEvent {
   name: string;
@@ -39,12 +40,13 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint, collectors:
  * The trace's Chrome events, in the document's order: the events (a slice each, flows,
  * counters, GC and long-task slices), requests, queries, calls, then the tracks' names. Each
  * part is a walk over the events ("scope export --perfetto, dump --chrome and --why in
- * bounded memory", BENCHMARKS.md); a first walk keeps what a part needs ahead (ChromeAhead).
+ * bounded memory", BENCHMARKS.md); a first walk keeps what a part needs ahead (ChromeAhead),
+ * unless `gathered` in TraceStream's link pass already.
  * A part with nothing to draw is not walked.
  */
-export function* chromeEvents(events: ChromeWalk, startNs: bigint, collectors: ReadonlySet<number> = new Set()): Generator<ChromeEvent> {
+export function* chromeEvents(events: ChromeWalk, startNs: bigint, collectors: ReadonlySet<number> = new Set(), gathered?: ChromeAhead): Generator<ChromeEvent> {
   const walk = Array.isArray(events) ? () => events : events;
-  const ahead = new ChromeAhead(walk());
+  const ahead = gathered ?? new ChromeAhead(walk());
   const us = (ns: bigint) => Number(ns - startNs) / 1000;
   const out: ChromeEvent[] = [];
   const named = new Set<number>();
@@ -97,7 +99,7 @@ const endArgs = (end: TraceEvent): Record<string, unknown> => ({ [end.kind === "
  * keep off their own track), each call's end (as its slice's args say it: not the event), and
  * whether there are requests, queries and calls at all.
  */
-class ChromeAhead {
+export class ChromeAhead {
   readonly tracks = new Map<string, { pid: number; tid: number; name: string | null }>();
   readonly callEnds = new CallEnds(endArgs);
   /** A request's end time, by its start's index (an end among the events shown: a response). */
@@ -107,27 +109,55 @@ class ChromeAhead {
   requests = 0;
   queries = 0;
   calls = 0;
+  /** Gathered from the link pass: false when a request's end was not set at the end itself (then the first walk is walked after all). */
+  exact = true;
 
-  constructor(events: Iterable<TraceEvent>) {
+  /** The first walk (the events shown); without it, gathered in TraceStream's link pass (`watch`). */
+  constructor(events?: Iterable<TraceEvent>) {
+    if (!events) return;
     const wanted = new Map<number, number>();
     for (const event of events) {
-      const key = `${event.pid}/${event.tid}`;
-      if (!this.tracks.has(key)) this.tracks.set(key, { pid: event.pid, tid: event.tid, name: null });
-      if (event.kind === "trace_start" && typeof event.fields.argv === "string") this.tracks.get(key)!.name = event.fields.argv;
-      this.lastNs = event.timestampNs;
       const start = wanted.get(event.index);
       if (start !== undefined) {
         wanted.delete(event.index);
         if (ends.has(event.kind)) this.requestEnds.set(start, event.timestampNs);
       }
-      this.callEnds.add(event);
-      if (event.kind === "http_server_request" || event.kind === "http_client_request") {
-        this.requests++;
-        this.threadsWithRequests.add(key);
-        if (typeof event.fields.endIndex === "number") wanted.set(event.fields.endIndex, event.index);
-      } else if (event.kind === "db_query" || event.kind === "db_pool_wait") this.queries++;
-      else if (event.kind === "function_call") this.calls++;
+      this.own(event);
+      if ((event.kind === "http_server_request" || event.kind === "http_client_request") && typeof event.fields.endIndex === "number") wanted.set(event.fields.endIndex, event.index);
     }
+  }
+
+  /** What a shown event says itself (as the link pass gives it: its later events' changes not yet made). */
+  private own(event: TraceEvent): void {
+    const key = `${event.pid}/${event.tid}`;
+    if (!this.tracks.has(key)) this.tracks.set(key, { pid: event.pid, tid: event.tid, name: null });
+    if (event.kind === "trace_start" && typeof event.fields.argv === "string") this.tracks.get(key)!.name = event.fields.argv;
+    this.lastNs = event.timestampNs;
+    this.callEnds.add(event);
+    if (event.kind === "http_server_request" || event.kind === "http_client_request") {
+      this.requests++;
+      this.threadsWithRequests.add(key);
+    } else if (event.kind === "db_query" || event.kind === "db_pool_wait") this.queries++;
+    else if (event.kind === "function_call") this.calls++;
+  }
+
+  /**
+   * The first walk's figures from TraceStream's link pass, for the events `shown` (the dump's
+   * filter: kind, thread and time, which the link pass gives as the walk does): each event's
+   * own part, and a request's end, set (endIndex) at the end event itself.
+   */
+  watch(shown: (event: TraceEvent) => boolean): LinkWatch {
+    return {
+      event: (event) => {
+        if (shown(event)) this.own(event);
+      },
+      set: (target, fields, current) => {
+        if ((target.kind !== "http_server_request" && target.kind !== "http_client_request") || typeof fields.endIndex !== "number" || !shown(target)) return;
+        if (fields.endIndex !== current.index) this.exact = false;
+        else if (ends.has(current.kind) && shown(current)) this.requestEnds.set(target.index, current.timestampNs);
+        else this.requestEnds.delete(target.index);
+      },
+    };
   }
 }
 

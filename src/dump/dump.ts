@@ -4,13 +4,14 @@ import type { Writable } from "node:stream";
 import { collectorsOf, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { endingNotice, endingOf, type TraceDamage } from "../core/trace-ending";
-import { chromeEvents } from "./chrome";
+import { ChromeAhead, chromeEvents } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
 import { scanTrace, TraceStream } from "./stream";
 import { MessagePairs, StatsCounter } from "./stats";
 import { formatEventLine } from "./text";
 import { whyLines, whyProblem } from "./why";
+import { Causes } from "../core/why";
 
 export type DumpFormat = "text" | "json" | "chrome" | "stats";
 
@@ -37,8 +38,8 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   if (options.format === "stats" && options.why === undefined) return dumpStats(options);
   if ((options.format === "text" || options.format === "json") && options.why === undefined) return dumpStreamed(options, color);
   if (options.why === undefined) return dumpChrome(options);
-  // --why: the chain over the streamed events (core/why.ts whyChain: their causes in two walks,
-  // then a walk for the chain's own; "scope export --perfetto, dump --chrome and --why in
+  // --why: the chain over the streamed events (core/why.ts whyChain: their causes from the link
+  // pass and a walk, then a walk for the chain's own; "scope export --perfetto, dump --chrome and --why in
   // bounded memory", BENCHMARKS.md). The event number is checked by a scan first (holding
   // only the strings: an event past the end is said in 344 MB, not the stream's 788 MB).
   const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
@@ -47,10 +48,12 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
     return 1;
   }
   const stream = new TraceStream(options.path, options.batchRecords);
-  stream.link(undefined);
+  // What the first walk kept (the indexes of starts, spawns, first runs and resolves) gathered in the link pass.
+  const causes = new Causes(undefined, stream.trace.events);
+  stream.link(undefined, { event: causes.add });
   const { startNs, events: count } = stream.trace;
   const out = new Output(options.stdout);
-  for (const text of whyLines({ walk: () => stream.events(true), count }, stream.at, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
+  for (const text of whyLines({ walk: () => stream.events(true), count, causes }, stream.at, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);
   await out.flush();
   if (out.closed) return CLOSED_PIPE_STATUS;
   // The chain is over the events read; said as the dump says it (core/trace-ending.ts).
@@ -67,14 +70,16 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
 async function dumpChrome(options: DumpOptions): Promise<number> {
   const stream = new TraceStream(options.path, options.batchRecords);
   const { startNs } = stream.trace;
-  stream.link(undefined);
+  // The first walk's figures gathered in the link pass (the filter is kind, thread and time: the same there).
+  const ahead = new ChromeAhead();
+  stream.link(undefined, ahead.watch((event) => matches(options.filter, event, startNs)));
   const out = new Output(options.stdout);
   const shown = function* () {
     for (const event of stream.events(true)) if (matches(options.filter, event, startNs)) yield event;
   };
   out.add('{"traceEvents":[');
   let first = true;
-  for (const event of chromeEvents(shown, startNs, collectorsOf(stream.header.collectorPid, stream.trace.sources))) {
+  for (const event of chromeEvents(shown, startNs, collectorsOf(stream.header.collectorPid, stream.trace.sources), ahead.exact ? ahead : undefined)) {
     out.add(first ? JSON.stringify(event) : `,${JSON.stringify(event)}`);
     first = false;
     if (out.full && !(await out.flush())) break;

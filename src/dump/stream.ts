@@ -37,9 +37,24 @@ export interface StreamedTrace extends Omit<LoadedTrace, "records" | "strings"> 
 /** What pass 3 recorded for one event: per link step, the fields set and the links added. */
 type Changes = ({ fields?: Record<string, FieldValue>; links?: number[] } | undefined)[];
 
+/**
+ * What a reader gathers in pass 3 instead of a walk of its own: each event in index order as
+ * linked so far (its own fields, not yet what later events add), and each change a later
+ * event makes in an earlier one, with the event being linked (`current`; after the pass, for
+ * the request peers: the last).
+ */
+export interface LinkWatch {
+  event?(event: TraceEvent): void;
+  set?(target: TraceEvent, fields: Record<string, FieldValue>, current: TraceEvent): void;
+  link?(target: TraceEvent, index: number, current: TraceEvent): void;
+}
+
 /** Records and applies at once (pass 3: later steps read what earlier ones set). */
 class Recorder implements Later {
   readonly changes = new Map<number, Changes>();
+  current: TraceEvent | undefined;
+
+  constructor(private readonly watch: LinkWatch | undefined) {}
 
   private slot(target: TraceEvent, step: number) {
     let changes = this.changes.get(target.index);
@@ -51,11 +66,13 @@ class Recorder implements Later {
     applyNow.set(target, step, fields);
     const slot = this.slot(target, step);
     slot.fields = Object.assign(slot.fields ?? {}, fields);
+    this.watch?.set?.(target, fields, this.current!);
   }
 
   link(target: TraceEvent, step: number, index: number): void {
     applyNow.link(target, step, index);
     (this.slot(target, step).links ??= []).push(index);
+    this.watch?.link?.(target, index, this.current!);
   }
 }
 
@@ -146,9 +163,13 @@ export class TraceStream {
   /** Where event `index` ran (text's links name it), undefined past the trace. */
   at = (index: number): { pid: number; tid: number; index: number } | undefined => (Number.isInteger(index) && index >= 0 && index < this.rank.length ? { pid: this.pids[index]!, tid: this.tids[index]!, index } : undefined);
 
-  /** Pass 3: what each event's later ones change in it; `filter`: with `nest`, each event's place in the text. */
-  link(filter: EventFilter | undefined): void {
-    const recorder = new Recorder();
+  /**
+   * Pass 3: what each event's later ones change in it; `filter`: with `nest`, each event's
+   * place in the text. `watch`: what a reader gathers here instead of a walk of its own
+   * (scope export --otlp's call ends and threads, --perfetto's walk 1).
+   */
+  link(filter: EventFilter | undefined, watch?: LinkWatch): void {
+    const recorder = new Recorder(watch);
     const steps = this.steps(recorder);
     const windows = this.windows;
     const calls = new LongTaskCalls((call) => {
@@ -163,6 +184,7 @@ export class TraceStream {
       this.present = new Uint8Array(count);
     }
     for (const event of this.inOrder()) {
+      recorder.current = event;
       steps.step(event, undefined, windows.size !== 0 ? calls : undefined);
       if (event.kind === "long_task") tasks.push(event);
       else if (event.kind === "http_server_request" || event.kind === "http_client_request") requests.push(event);
@@ -170,6 +192,7 @@ export class TraceStream {
         if (typeof event.fields.requestIndex === "number") this.parents![event.index] = event.fields.requestIndex;
         this.present![event.index] = matches(filter, event, this.trace.startNs) ? 1 : 0;
       }
+      watch?.event?.(event);
     }
     calls.choose(tasks, recorder);
     linkPeers(requests, recorder);

@@ -1,14 +1,17 @@
 /** `scope export`: read a trace, interpret it, and write it as Perfetto or OTLP. */
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { Writable } from "node:stream";
-import { collectorsOf, interpret, type TraceEvent } from "../core/model";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import { collectorsOf } from "../core/model";
 import { Output } from "../core/output";
 import { endingNotice, endingOf } from "../core/trace-ending";
-import { loadTrace, type LoadedTrace } from "../dump/load";
+import type { LoadedTrace } from "../dump/load";
 import { TraceStream } from "../dump/stream";
 import { OtlpSpanMaker, serializeSpans, type OtlpFormat, type OtlpOptions } from "./otlp";
+import { OtlpFile } from "./otlp-file";
 import { isUrl, sendOtlp } from "./otlp-send";
-import { writePerfetto } from "./perfetto";
+import { OtlpAhead, OtlpWalk } from "./otlp-walk";
+import { Ahead, writePerfetto } from "./perfetto";
 
 export type { OtlpFormat };
 
@@ -19,7 +22,7 @@ export interface ExportOptions {
   otlp?: { target: string; format?: OtlpFormat; functions: boolean; serviceName?: string };
   stdout: Writable;
   stderr: Writable;
-  /** Records read at a time by --perfetto's walks (spec: small, so links cross reads). */
+  /** Records read at a time by --perfetto's and --otlp's walks (spec: small, so links cross reads). */
   batchRecords?: number;
 }
 
@@ -57,11 +60,15 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
     // In bounded memory: the events are walked (src/dump/stream.ts), never held ("scope
     // export --perfetto, dump --chrome and --why in bounded memory", BENCHMARKS.md).
     const stream = new TraceStream(options.path, options.batchRecords);
-    stream.link(undefined);
+    // Walk 1's figures gathered in the link pass: two walks after it, not three.
+    const ahead = new Ahead(stream.trace.sources);
+    stream.link(undefined, ahead.watch);
+    ahead.done();
     trace = stream.trace;
     eventCount = stream.trace.events;
     let walks = 0;
-    const events = { walk: () => stream.events(++walks < 3), sources: stream.trace.sources };
+    const total = ahead.exact ? 2 : 3;
+    const events = { walk: () => stream.events(++walks < total), sources: stream.trace.sources, ahead: ahead.exact ? ahead : undefined };
     const fd = openSync(options.perfetto, "w", PRIVATE_MODE);
     try {
       const counts = writePerfetto(events, (chunk) => {
@@ -72,11 +79,12 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
       closeSync(fd);
     }
   } else {
-    const loaded = loadTrace(options.path);
-    trace = loaded;
-    const events = interpret(loaded.records, loaded.strings);
-    eventCount = events.length;
-    if ((await exportOtlp(options, loaded, events, err)) !== 0) return 1;
+    // In bounded memory too: spans made as the events go by (otlp-walk.ts) and written or
+    // sent SPANS_PER_REQUEST at a time ("scope export --otlp in bounded memory", BENCHMARKS.md).
+    const stream = new TraceStream(options.path, options.batchRecords);
+    trace = stream.trace;
+    eventCount = stream.trace.events;
+    if ((await exportOtlp(options, stream, err)) !== 0) return 1;
   }
   // How the trace ended: the rule every reading command follows (core/trace-ending.ts).
   const ending = endingNotice(options.path, endingOf(trace), { count: eventCount, done: "exported" });
@@ -85,41 +93,69 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
 }
 
 /** --otlp (to a file or an endpoint): the whole trace's spans. 0, or 1 when the endpoint refused or could not be reached. */
-async function exportOtlp(options: ExportOptions, trace: LoadedTrace, events: TraceEvent[], err: Output): Promise<number> {
-  if (options.otlp) {
-    const { target, functions, serviceName } = options.otlp;
-    const format = formatOf(target, options.otlp.format);
-    const spans = new OtlpSpanMaker(otlpOptionsOf(trace, functions, serviceName)).spans(events);
-    if (isUrl(target)) {
-      // Sent: what the endpoint took; a success's partial_success.rejected_spans are not.
-      let sent = 0;
-      let rejected = 0;
-      let rejectedMessage: string | undefined;
-      const rejectedText = () => (rejected ? `; ${rejected} rejected by the endpoint${rejectedMessage ? ` (${rejectedMessage})` : ""}` : "");
-      for (let at = 0; at < spans.length || at === 0; at += SPANS_PER_REQUEST) {
-        const batch = spans.slice(at, at + SPANS_PER_REQUEST);
-        const result = await sendOtlp(target, serializeSpans(batch, format), format);
-        if (!result.ok) {
-          err.writeNow(`scope: ${target}: ${result.error} after ${result.attempts} attempts; ${sent} of ${spans.length} spans sent${rejectedText()}\n`);
-          return 1;
-        }
-        const refused = Math.min(result.rejected ?? 0, batch.length);
-        sent += batch.length - refused;
-        rejected += refused;
-        rejectedMessage = result.rejectedMessage ?? rejectedMessage;
-        if (spans.length === 0) break;
-      }
-      err.writeNow(rejected ? `scope: ${target}: ${sent} of ${spans.length} spans sent${rejectedText()} (OTLP/HTTP ${format})\n` : `scope: ${target}: ${sent} spans sent (OTLP/HTTP ${format})\n`);
-    } else {
-      const fd = openSync(target, "w", PRIVATE_MODE);
-      try {
-        const bytes = serializeSpans(spans, format);
-        for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at);
-      } finally {
-        closeSync(fd);
-      }
-      err.writeNow(`scope: ${target}: ${spans.length} spans (OTLP ${format})\n`);
+async function exportOtlp(options: ExportOptions, stream: TraceStream, err: Output): Promise<number> {
+  if (!options.otlp) return 0;
+  const { target, functions, serviceName } = options.otlp;
+  const format = formatOf(target, options.otlp.format);
+  const ahead = new OtlpAhead(stream.trace.sources, functions);
+  stream.link(undefined, ahead.watch);
+  let pending: ReadableSpan[] = [];
+  let made = 0;
+  const walk = new OtlpWalk(new OtlpSpanMaker(otlpOptionsOf(stream, functions, serviceName)), ahead, (span) => {
+    pending.push(span);
+    made++;
+  });
+  /** The spans made so far, SPANS_PER_REQUEST at a time (all of them: `last`). */
+  async function batches(out: (batch: ReadableSpan[]) => Promise<void> | void): Promise<void> {
+    for (const event of stream.events()) {
+      walk.add(event);
+      while (pending.length >= SPANS_PER_REQUEST) await out(pending.splice(0, SPANS_PER_REQUEST));
     }
+    walk.finish();
+    for (let at = 0; at < pending.length; at += SPANS_PER_REQUEST) await out(pending.slice(at, at + SPANS_PER_REQUEST));
+    pending = [];
+  }
+  if (isUrl(target)) {
+    // Sent: what the endpoint took; a success's partial_success.rejected_spans are not.
+    let sent = 0;
+    let rejected = 0;
+    let rejectedMessage: string | undefined;
+    let failure: string | undefined;
+    let requests = 0;
+    const send = async (batch: ReadableSpan[]) => {
+      requests++;
+      // After a failure the rest is only counted (the line says how many of all were sent).
+      if (failure !== undefined) return;
+      const result = await sendOtlp(target, serializeSpans(batch, format), format);
+      if (!result.ok) {
+        failure = `${result.error} after ${result.attempts} attempts`;
+        return;
+      }
+      const refused = Math.min(result.rejected ?? 0, batch.length);
+      sent += batch.length - refused;
+      rejected += refused;
+      rejectedMessage = result.rejectedMessage ?? rejectedMessage;
+    };
+    await batches(send);
+    if (requests === 0) await send([]); // an empty trace: one empty request, as the endpoint's check
+    const rejectedText = () => (rejected ? `; ${rejected} rejected by the endpoint${rejectedMessage ? ` (${rejectedMessage})` : ""}` : "");
+    if (failure !== undefined) {
+      err.writeNow(`scope: ${target}: ${failure}; ${sent} of ${made} spans sent${rejectedText()}\n`);
+      return 1;
+    }
+    err.writeNow(rejected ? `scope: ${target}: ${sent} of ${made} spans sent${rejectedText()} (OTLP/HTTP ${format})\n` : `scope: ${target}: ${sent} spans sent (OTLP/HTTP ${format})\n`);
+  } else {
+    const fd = openSync(target, "w", PRIVATE_MODE);
+    try {
+      const file = new OtlpFile(format, (bytes) => {
+        for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at);
+      });
+      await batches((batch) => file.add(batch));
+      file.end();
+    } finally {
+      closeSync(fd);
+    }
+    err.writeNow(`scope: ${target}: ${made} spans (OTLP ${format})\n`);
   }
   return 0;
 }

@@ -59,7 +59,7 @@ export interface OtlpOptions {
 // a receiver must): taken, it made spans of trace 0 or span 0 that backends drop or merge.
 const W3C = /^00-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-([0-9a-f]{2})$/;
 
-interface Parent {
+export interface Parent {
   traceId: string;
   spanId: string;
 }
@@ -143,8 +143,66 @@ export class OtlpSpanMaker {
     if (this.requests.size > 100_000) this.requests.delete(this.requests.keys().next().value!);
   }
 
-  /** The span ids of a request (from its traceparent when it has one). */
-  private requestSpan(slice: Slice): { context: Parent; parent?: Parent } {
+  /**
+   * Spans of the events given (a whole trace, or one batch of a stream after the ones
+   * before). `unfinished`: requests, queries and pool waits that never ended are spans too
+   * (a whole trace; a stream's last look), else they wait for their ends (a stream's batch).
+   */
+  spans(events: TraceEvent[], shape: TraceShape = shapeOf(events), unfinished = true): ReadableSpan[] {
+    this.peers.clear();
+    for (const thread of shape.threads) this.seen(thread.pid, thread.lastNs);
+    for (const process of shape.processes) this.know(process);
+    const out: ReadableSpan[] = [];
+    // Requests first (in time order), so what they caused finds their ids.
+    const requests = shape.slices.filter((s) => s.kind === "server" || s.kind === "client").sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
+    for (const slice of requests) {
+      const ids = this.requestIds(slice);
+      if (!slice.finished && !unfinished) continue;
+      out.push(this.requestSpan(slice, ids));
+    }
+    // Calls nest on their thread (sync calls inside the call that made them).
+    if (this.options.functions) {
+      const byThread = new Map<string, Slice[]>();
+      for (const slice of shape.slices) {
+        if (slice.kind !== "call") continue;
+        const key = `${slice.pid}/${slice.tid}`;
+        const list = byThread.get(key);
+        if (list) list.push(slice);
+        else byThread.set(key, [slice]);
+      }
+      for (const list of byThread.values()) {
+        list.sort((a, b) => (a.startNs !== b.startNs ? (a.startNs < b.startNs ? -1 : 1) : a.endNs > b.endNs ? -1 : a.endNs < b.endNs ? 1 : 0));
+        const open = new CallNesting();
+        for (const slice of list) {
+          const span = this.call(slice, open);
+          if (span) out.push(span);
+        }
+      }
+    }
+    for (const slice of shape.slices) {
+      if ((slice.kind !== "query" && slice.kind !== "pool_wait") || (!slice.finished && !unfinished)) continue;
+      out.push(this.querySpan(slice));
+    }
+    for (const event of events) {
+      if (event.kind === "message_send" || event.kind === "message_receive") out.push(this.messageSpan(event));
+    }
+    return out;
+  }
+
+  /** A process as the trace shows it (its command line once its trace_start is seen): its resource. */
+  know(process: ProcessInfo): void {
+    const known = this.processes.get(process.pid);
+    if (!known || (!known.argv && process.argv)) {
+      this.processes.set(process.pid, process);
+      this.resources.delete(process.pid);
+    }
+  }
+
+  /**
+   * A request's ids, taken at its start and in time order (what it caused, and the server
+   * requests a client request reached, find them): remembered for those.
+   */
+  requestIds(slice: Slice): { context: Parent; parent?: Parent } {
     const f = slice.start.fields;
     const key = `${slice.pid}/${slice.tid}/${f.requestId}`;
     const known = this.requests.get(key);
@@ -166,107 +224,78 @@ export class OtlpSpanMaker {
       result = { context: { traceId, spanId }, parent: cause && cause.traceId === traceId ? cause : undefined };
     }
     if (!known) this.remember(key, result.context);
-    if (slice.kind === "client") this.peers.set(slice.start.index, result.context);
+    if (slice.kind === "client") {
+      this.peers.set(slice.start.index, result.context);
+      if (this.peers.size > 100_000) this.peers.delete(this.peers.keys().next().value!);
+    }
     return result;
   }
 
+  /** A request's span, with the ids requestIds gave it at its start. */
+  requestSpan(slice: Slice, ids: { context: Parent; parent?: Parent }): ReadableSpan {
+    return this.span(slice, slice.kind === "server" ? SpanKind.SERVER : SpanKind.CLIENT, ids.context, ids.parent, requestAttributes(slice), httpSpanName(slice));
+  }
+
   /**
-   * Spans of the events given (a whole trace, or one batch of a stream after the ones
-   * before). `unfinished`: requests, queries and pool waits that never ended are spans too
-   * (a whole trace; a stream's last look), else they wait for their ends (a stream's batch).
+   * A call's ids, given its thread's calls so far (`open`: by start, the longer first at the
+   * same start): its span if it ended (a call that never returned is no span, but is the
+   * parent of the calls inside it).
    */
-  spans(events: TraceEvent[], shape: TraceShape = shapeOf(events), unfinished = true): ReadableSpan[] {
-    this.peers.clear();
-    for (const thread of shape.threads) this.seen(thread.pid, thread.lastNs);
-    for (const process of shape.processes) {
-      const known = this.processes.get(process.pid);
-      if (!known || (!known.argv && process.argv)) {
-        this.processes.set(process.pid, process);
-        this.resources.delete(process.pid);
-      }
+  call(slice: Slice, open: CallNesting): ReadableSpan | undefined {
+    const enclosing = open.enclosing(slice.startNs, slice.endNs);
+    const cause = this.causeOf(slice.start);
+    const parent = enclosing && (!cause || enclosing.traceId === cause.traceId) ? enclosing : cause;
+    const f = slice.start.fields;
+    const spanId = this.spanIdOf(slice.pid, slice.tid, "call", String(f.call));
+    const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, "call", String(f.call)).slice(0, 32), spanId };
+    open.push(slice.endNs, context);
+    return slice.finished ? this.span(slice, SpanKind.INTERNAL, context, parent, callAttributes(slice)) : undefined;
+  }
+
+  /** A query's or pool wait's span (under the request that made it). */
+  querySpan(slice: Slice): ReadableSpan {
+    const parent = this.causeOf(slice.start);
+    const f = slice.start.fields;
+    const id = slice.kind === "query" ? `query/${f.query}` : `wait/${f.wait}`;
+    const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, id).slice(0, 32), spanId: this.spanIdOf(slice.pid, slice.tid, id) };
+    // A pool wait is time spent waiting for a connection inside the program, no call to the database.
+    return this.span(slice, slice.kind === "query" ? SpanKind.CLIENT : SpanKind.INTERNAL, context, parent, slice.kind === "query" ? dbAttributes(slice) : poolWaitAttributes(slice));
+  }
+
+  /** A message_send's PRODUCER span or a message_receive's CONSUMER span (in time order: a receive finds its send's trace). */
+  messageSpan(event: TraceEvent): ReadableSpan {
+    const key = messageKey(event);
+    const send: Parent = { traceId: "", spanId: this.spanIdOf("message", key, "send") };
+    const f = event.fields;
+    // The channel by its kind and sub-id (a worker's threadId, a port's or broadcast's id, 0
+    // for IPC): stable from run to run, so a backend lists one operation per channel, not one
+    // per run as with the owner's pid in the name (messaging conventions: "{operation} {destination}").
+    const destination = `${f.channel}#${f.channelSubId}`;
+    const operation = event.kind === "message_send" ? "send" : "receive";
+    const attributes: Attributes = {
+      "messaging.system": String(f.channel),
+      "messaging.destination.name": destination,
+      "messaging.operation.name": operation,
+      "messaging.operation.type": operation,
+      "messaging.message.body.size": typeof f.sizeBytes === "number" ? f.sizeBytes : 0,
+      "scope.message.ordinal": Number(f.ordinal),
+      "scope.message.channel_owner_pid": Number(f.channelOwnerPid),
+      "thread.id": event.tid,
+    };
+    // A message's trace: the request that sent it, else its own (the same at both ends).
+    const traceOfMessage = this.hash("trace", "message", key).slice(0, 32);
+    if (event.kind === "message_send") {
+      const cause = this.causeOf(event);
+      send.traceId = cause?.traceId ?? traceOfMessage;
+      this.messageTraces.set(key, send.traceId);
+      if (this.messageTraces.size > 100_000) this.messageTraces.delete(this.messageTraces.keys().next().value!);
+      return this.instantSpan(event, `send ${destination}`, SpanKind.PRODUCER, send, cause, attributes);
     }
-    const out: ReadableSpan[] = [];
-    // Requests first (in time order), so what they caused finds their ids.
-    const requests = shape.slices.filter((s) => s.kind === "server" || s.kind === "client").sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
-    for (const slice of requests) {
-      const { context, parent } = this.requestSpan(slice);
-      if (!slice.finished && !unfinished) continue;
-      out.push(this.span(slice, slice.kind === "server" ? SpanKind.SERVER : SpanKind.CLIENT, context, parent, requestAttributes(slice), httpSpanName(slice)));
-    }
-    // Calls nest on their thread (sync calls inside the call that made them).
-    const callSpans = new Map<Slice, Parent>();
-    if (this.options.functions) {
-      const byThread = new Map<string, Slice[]>();
-      for (const slice of shape.slices) {
-        if (slice.kind !== "call") continue;
-        const key = `${slice.pid}/${slice.tid}`;
-        const list = byThread.get(key);
-        if (list) list.push(slice);
-        else byThread.set(key, [slice]);
-      }
-      for (const list of byThread.values()) {
-        list.sort((a, b) => (a.startNs !== b.startNs ? (a.startNs < b.startNs ? -1 : 1) : a.endNs > b.endNs ? -1 : a.endNs < b.endNs ? 1 : 0));
-        const open: Slice[] = [];
-        for (const slice of list) {
-          while (open.length && open[open.length - 1]!.endNs <= slice.startNs && open[open.length - 1] !== slice) open.pop();
-          const enclosing = open.length && open[open.length - 1]!.endNs >= slice.endNs ? callSpans.get(open[open.length - 1]!) : undefined;
-          const cause = this.causeOf(slice.start);
-          const parent = enclosing && (!cause || enclosing.traceId === cause.traceId) ? enclosing : cause;
-          const f = slice.start.fields;
-          const spanId = this.spanIdOf(slice.pid, slice.tid, "call", String(f.call));
-          const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, "call", String(f.call)).slice(0, 32), spanId };
-          callSpans.set(slice, context);
-          open.push(slice);
-          if (slice.finished) out.push(this.span(slice, SpanKind.INTERNAL, context, parent, callAttributes(slice)));
-        }
-      }
-    }
-    for (const slice of shape.slices) {
-      if ((slice.kind !== "query" && slice.kind !== "pool_wait") || (!slice.finished && !unfinished)) continue;
-      const parent = this.causeOf(slice.start);
-      const f = slice.start.fields;
-      const id = slice.kind === "query" ? `query/${f.query}` : `wait/${f.wait}`;
-      const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, id).slice(0, 32), spanId: this.spanIdOf(slice.pid, slice.tid, id) };
-      // A pool wait is time spent waiting for a connection inside the program, no call to the database.
-      out.push(this.span(slice, slice.kind === "query" ? SpanKind.CLIENT : SpanKind.INTERNAL, context, parent, slice.kind === "query" ? dbAttributes(slice) : poolWaitAttributes(slice)));
-    }
-    for (const event of events) {
-      if (event.kind !== "message_send" && event.kind !== "message_receive") continue;
-      const key = messageKey(event);
-      const send: Parent = { traceId: "", spanId: this.spanIdOf("message", key, "send") };
-      const f = event.fields;
-      // The channel by its kind and sub-id (a worker's threadId, a port's or broadcast's id, 0
-      // for IPC): stable from run to run, so a backend lists one operation per channel, not one
-      // per run as with the owner's pid in the name (messaging conventions: "{operation} {destination}").
-      const destination = `${f.channel}#${f.channelSubId}`;
-      const operation = event.kind === "message_send" ? "send" : "receive";
-      const attributes: Attributes = {
-        "messaging.system": String(f.channel),
-        "messaging.destination.name": destination,
-        "messaging.operation.name": operation,
-        "messaging.operation.type": operation,
-        "messaging.message.body.size": typeof f.sizeBytes === "number" ? f.sizeBytes : 0,
-        "scope.message.ordinal": Number(f.ordinal),
-        "scope.message.channel_owner_pid": Number(f.channelOwnerPid),
-        "thread.id": event.tid,
-      };
-      // A message's trace: the request that sent it, else its own (the same at both ends).
-      const traceOfMessage = this.hash("trace", "message", key).slice(0, 32);
-      if (event.kind === "message_send") {
-        const cause = this.causeOf(event);
-        send.traceId = cause?.traceId ?? traceOfMessage;
-        this.messageTraces.set(key, send.traceId);
-        if (this.messageTraces.size > 100_000) this.messageTraces.delete(this.messageTraces.keys().next().value!);
-        out.push(this.instantSpan(event, `send ${destination}`, SpanKind.PRODUCER, send, cause, attributes));
-      } else {
-        // The send's trace (its request's), as the send made it (in this batch or an earlier one).
-        send.traceId = this.messageTraces.get(key) ?? traceOfMessage;
-        const context = { traceId: send.traceId, spanId: this.spanIdOf("message", key, "receive") };
-        const link: Link = { context: { traceId: send.traceId, spanId: send.spanId, traceFlags: 1 } };
-        out.push(this.instantSpan(event, `receive ${destination}`, SpanKind.CONSUMER, context, send, attributes, [link]));
-      }
-    }
-    return out;
+    // The send's trace (its request's), as the send made it (in this batch or an earlier one).
+    send.traceId = this.messageTraces.get(key) ?? traceOfMessage;
+    const context = { traceId: send.traceId, spanId: this.spanIdOf("message", key, "receive") };
+    const link: Link = { context: { traceId: send.traceId, spanId: send.spanId, traceFlags: 1 } };
+    return this.instantSpan(event, `receive ${destination}`, SpanKind.CONSUMER, context, send, attributes, [link]);
   }
 
   private span(slice: Slice, kind: SpanKind, context: Parent, parent: Parent | undefined, attributes: Attributes, name = slice.name): ReadableSpan {
@@ -309,6 +338,36 @@ export class OtlpSpanMaker {
       droppedEventsCount: 0,
       droppedLinksCount: 0,
     };
+  }
+}
+
+/**
+ * A thread's calls as they nest (sync calls inside the call that made them): the calls begun
+ * so far, by start (the longer first at the same start), with their ends (a call that never
+ * returned: its thread's last record) and span ids.
+ */
+export class CallNesting {
+  private readonly ends: bigint[] = [];
+  private readonly contexts: Parent[] = [];
+
+  /** The call a call from `startNs` to `endNs` runs inside, if any: the latest begun that has not ended and ends no sooner. */
+  enclosing(startNs: bigint, endNs: bigint): Parent | undefined {
+    const { ends, contexts } = this;
+    while (ends.length && ends[ends.length - 1]! <= startNs) {
+      ends.pop();
+      contexts.pop();
+    }
+    return ends.length && ends[ends.length - 1]! >= endNs ? contexts[contexts.length - 1] : undefined;
+  }
+
+  push(endNs: bigint, context: Parent): void {
+    this.ends.push(endNs);
+    this.contexts.push(context);
+  }
+
+  /** Calls held (begun and not yet passed by a later one's start). */
+  get size(): number {
+    return this.ends.length;
   }
 }
 

@@ -22,6 +22,7 @@ import perfettoProto from "./perfetto.proto" with { type: "text" };
 import { laneName, LanePlacer, drawingOrder, type Placement } from "./lanes";
 import { callEndKinds, CallEnds, endIndexOf, spanSlice, ThreadsAndProcesses, type Slice, type TraceShape } from "./slices";
 import { counterSamples, runtimeSlice, runtimeSliceKinds } from "./runtime-kinds";
+import type { LinkWatch } from "../dump/stream";
 
 const SEQUENCE_ID = 1;
 const SEQ_INCREMENTAL_STATE_CLEARED = 1;
@@ -113,6 +114,8 @@ export interface PerfettoCounts {
 export interface EventWalk {
   walk(): Iterable<TraceEvent>;
   sources: TraceEvent[];
+  /** Walk 1's figures, when gathered already (TraceStream's link pass: `Ahead.watch`): one walk fewer. */
+  ahead?: Ahead;
 }
 
 /** A slice as it is drawn: what its begin's annotations add after the start's fields. */
@@ -135,45 +138,93 @@ export class Ahead {
   /** Server requests whose peer is a client request (a flow ends at them). */
   private readonly reached = new Set<number>();
   flows = 0;
+  // While gathering: an end's index → its start's (an end is always after its start: the link is made at the end).
+  private readonly wanted = new Map<number, number>();
+  private readonly clients = new Set<number>();
+  /** Server request → its peer (the last said: the walk sees the final field). */
+  private readonly peers = new Map<number, number>();
+  private readonly messageFlows: [number, number][] = [];
+  /** Gathered from the link pass: false when a change was not the kind it expects (then walk 1 is walked after all). */
+  exact = true;
 
-  constructor(events: EventWalk) {
-    this.names = new ThreadsAndProcesses(events.sources);
-    // An end's index → its start's (an end is always after its start: the link is made at the end).
-    const wanted = new Map<number, number>();
-    const clients = new Set<number>();
-    const peers: [number, number][] = [];
-    const messageFlows: [number, number][] = [];
-    for (const event of events.walk()) {
-      this.names.add(event);
-      const start = wanted.get(event.index);
-      if (start !== undefined) {
-        wanted.delete(event.index);
-        this.endNs.set(start, event.timestampNs);
-      }
-      const f = event.fields;
-      if (callEndKinds.has(event.kind)) this.callEnds.add(event);
-      else if (spanKinds.has(event.kind)) {
-        const end = endIndexOf(event);
-        if (end !== undefined) wanted.set(end, event.index);
-        if (event.kind === "http_client_request") clients.add(event.index);
-        else if (event.kind === "http_server_request" && typeof f.peerIndex === "number") peers.push([event.index, f.peerIndex]);
-      } else if (event.kind === "message_receive" && event.linkedTo.length === 1) {
-        messageFlows.push([event.linkedTo[0]!, event.linkedTo[0]! + 1]);
-      }
+  constructor(sources: TraceEvent[]) {
+    this.names = new ThreadsAndProcesses(sources);
+  }
+
+  /** Walk 1: from the linked events. */
+  static of(events: EventWalk): Ahead {
+    const ahead = new Ahead(events.sources);
+    for (const event of events.walk()) ahead.add(event);
+    return ahead.done();
+  }
+
+  private add(event: TraceEvent): void {
+    const start = this.wanted.get(event.index);
+    if (start !== undefined) {
+      this.wanted.delete(event.index);
+      this.endNs.set(start, event.timestampNs);
     }
-    // Flow ids in shapeOf's order of links: messages, then requests.
+    this.own(event);
+    if (spanKinds.has(event.kind)) {
+      const end = endIndexOf(event);
+      if (end !== undefined) this.wanted.set(end, event.index);
+      if (event.kind === "http_server_request" && typeof event.fields.peerIndex === "number") this.peers.set(event.index, event.fields.peerIndex);
+    }
+  }
+
+  /** What an event says itself, as the link pass gives it (its later events' changes not yet made). */
+  private own(event: TraceEvent): void {
+    this.names.add(event);
+    if (callEndKinds.has(event.kind)) this.callEnds.add(event);
+    else if (event.kind === "http_client_request") this.clients.add(event.index);
+    // A receive's link to its send is its own step's (no later event links to it).
+    else if (event.kind === "message_receive" && event.linkedTo.length === 1) this.messageFlows.push([event.linkedTo[0]!, event.linkedTo[0]! + 1]);
+  }
+
+  /**
+   * The same, gathered in TraceStream's link pass (no walk of its own): each event's own
+   * part, and the changes later events make in it: a request's end (endIndex), a query's or
+   * pool wait's (its first link), each made at the end event itself, and a server request's
+   * peer (after the pass). Call done() after the pass.
+   */
+  readonly watch: LinkWatch = {
+    event: (event) => this.own(event),
+    set: (target, fields, current) => {
+      if (target.kind === "http_server_request" || target.kind === "http_client_request") {
+        if (typeof fields.endIndex === "number") {
+          if (fields.endIndex === current.index) this.endNs.set(target.index, current.timestampNs);
+          else this.exact = false;
+        }
+        if (target.kind === "http_server_request" && typeof fields.peerIndex === "number") this.peers.set(target.index, fields.peerIndex);
+      }
+    },
+    link: (target, index, current) => {
+      if ((target.kind === "db_query" || target.kind === "db_pool_wait") && target.linkedTo.length === 1) {
+        if (index === current.index) this.endNs.set(target.index, current.timestampNs);
+        else this.exact = false;
+      }
+    },
+  };
+
+  /** After the last event: the flows leaving each event. */
+  done(): this {
+    // Flow ids in shapeOf's order of links: messages, then requests (by server request).
     const add = (index: number, id: number) => {
       const list = this.flowsOut.get(index);
       if (list) list.push(id);
       else this.flowsOut.set(index, [id]);
       this.flows++;
     };
-    for (const [send, id] of messageFlows) add(send, id);
-    for (const [server, client] of peers) {
-      if (!clients.has(client)) continue;
+    for (const [send, id] of this.messageFlows) add(send, id);
+    for (const [server, client] of [...this.peers].sort((x, y) => x[0] - y[0])) {
+      if (!this.clients.has(client)) continue;
       add(client, FLOW_REQUEST_BASE + client);
       this.reached.add(server);
     }
+    this.messageFlows.length = 0;
+    this.peers.clear();
+    this.clients.clear();
+    return this;
   }
 
   /** The slice `event` starts, as shapeOf (and runtimeSlices) make it, with what its begin adds; undefined: it starts none. */
@@ -261,8 +312,8 @@ export function writePerfetto(events: TraceEvent[] | EventWalk, write: (chunk: U
     }
   };
 
-  // Walk 1.
-  const ahead = new Ahead(source);
+  // Walk 1 (unless gathered in the stream's link pass).
+  const ahead = source.ahead ?? Ahead.of(source);
   counts.flows = ahead.flows;
   const { threads, processes } = ahead.names;
 

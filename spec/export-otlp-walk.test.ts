@@ -1,0 +1,145 @@
+/**
+ * `scope export --otlp` in bounded memory ("scope export --otlp in bounded memory",
+ * BENCHMARKS.md): the spans made as a streamed trace's events go by (src/export/otlp-walk.ts)
+ * are the spans the whole-trace maker (OtlpSpanMaker.spans, still what `scope run --otlp`
+ * makes batch by batch) makes of the loaded trace, on real traces (requests with
+ * traceparents and peers, queries, worker messages, nested, async, thrown and never-returned
+ * calls, a crash's flight-recorder dump, a merged trace), read 1, 3 and 4096 records at a
+ * time; the walk holds what is open, not what went by; a file and an endpoint get every
+ * span, SPANS_PER_REQUEST at a time.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import { interpret } from "../src/core/model";
+import { loadTrace } from "../src/dump/load";
+import { TraceStream } from "../src/dump/stream";
+import { otlpOptionsOf } from "../src/export/export";
+import { OtlpSpanMaker } from "../src/export/otlp";
+import { OtlpAhead, OtlpWalk } from "../src/export/otlp-walk";
+import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
+import { check, traceExportFixture } from "./export-harness";
+import { runCli } from "./harness";
+
+afterAll(cleanup);
+
+/** Calls nested, thrown, async (settling out of order) and never returned (the process exits inside two). */
+const callsProgram = `
+function leaf(i) { if (i % 97 === 7) throw new Error("boom " + i); return i * 2; }
+function mid(i) { try { return leaf(i) + leaf(i + 1); } catch (e) { return -1; } }
+async function later(i) { await new Promise((r) => setTimeout(r, i % 5)); return mid(i); }
+function stop() { process.exit(0); }
+function outer() { for (let i = 0; i < 50; i++) mid(i); stop(); }
+(async () => {
+  const all = [];
+  for (let i = 0; i < 600; i++) all.push(later(i));
+  await Promise.all(all);
+  for (let i = 0; i < 200; i++) mid(i);
+  outer();
+})();
+`;
+
+const traces: Record<string, { path: string; functions: boolean }> = {};
+let calls: Traced;
+
+beforeAll(async () => {
+  const app = await traceExportFixture(3);
+  traces["export fixture (functions)"] = { path: app.out, functions: true };
+  traces["export fixture"] = { path: app.out, functions: false };
+  const crash = await runTraced(["node", "app.cjs", "1"], { cwd: join(fixtures, "export"), env: { CRASH: "1" }, scopeArgs: ["--flight-recorder", "30s", "--functions", "--include", "app.cjs"] });
+  traces["a crash's flight-recorder dump"] = { path: crash.out, functions: true };
+  const linked = await runTraced(["node", "linked.cjs"], { cwd: join(fixtures, "http"), scopeArgs: ["--propagate", "--functions"] });
+  traces["linked requests (traceparents)"] = { path: linked.out, functions: true };
+  const asyncRequest = await runTraced(["node", "async-request.cjs"], { scopeArgs: ["--async", "--functions"] });
+  traces["async request"] = { path: asyncRequest.out, functions: true };
+  const merged = join(scratchDir(), "merged.bin");
+  expect((await runCli(["merge", app.out, linked.out, "--out", merged])).exitCode).toBe(0);
+  traces["a merged trace"] = { path: merged, functions: true };
+  const dir = scratchDir();
+  writeFileSync(join(dir, "calls.cjs"), callsProgram);
+  calls = await runTraced(["node", "calls.cjs"], { cwd: dir, scopeArgs: ["--functions", "--hot-calls-per-second", "0", "--include", "calls.cjs"] });
+  traces["calls: nested, thrown, async, never returned"] = { path: calls.out, functions: true };
+}, 180_000);
+
+/** A span as its receiver sees it (ids, times, status, attributes, links, resource). */
+function key(span: ReadableSpan): string {
+  const { traceId, spanId } = span.spanContext();
+  return JSON.stringify([span.name, span.kind, traceId, spanId, span.parentSpanContext?.spanId ?? "", span.parentSpanContext?.traceId ?? "", span.startTime, span.endTime, span.status, span.attributes, span.links.map((l) => [l.context.traceId, l.context.spanId]), span.resource.attributes]);
+}
+
+function wholeTrace(path: string, functions: boolean): string[] {
+  const trace = loadTrace(path);
+  return new OtlpSpanMaker(otlpOptionsOf(trace, functions, undefined)).spans(interpret(trace.records, trace.strings)).map(key).sort();
+}
+
+function streamed(path: string, functions: boolean, batchRecords: number): { spans: string[]; held: number } {
+  const stream = new TraceStream(path, batchRecords);
+  const ahead = new OtlpAhead(stream.trace.sources, functions);
+  stream.link(undefined, ahead.watch);
+  const spans: string[] = [];
+  const walk = new OtlpWalk(new OtlpSpanMaker(otlpOptionsOf(stream, functions, undefined)), ahead, (span) => spans.push(key(span)));
+  let held = 0;
+  for (const event of stream.events()) {
+    walk.add(event);
+    held = Math.max(held, walk.held);
+  }
+  walk.finish();
+  return { spans: spans.sort(), held };
+}
+
+describe("scope export --otlp: streamed spans are the whole trace's", () => {
+  test("every trace, read 1, 3 and 4096 records at a time", () => {
+    for (const [name, { path, functions }] of Object.entries(traces)) {
+      const whole = wholeTrace(path, functions);
+      expect(whole.length, name).toBeGreaterThan(0);
+      for (const batch of name.startsWith("calls") ? [4096, 7] : [1, 3, 4096]) expect(streamed(path, functions, batch).spans, `${name}, ${batch} at a time`).toEqual(whole);
+    }
+  }, 120_000);
+
+  test("the walk holds what is open, not what went by", () => {
+    const { path } = traces["calls: nested, thrown, async, never returned"]!;
+    const { spans, held } = streamed(path, true, 4096);
+    // 600 async calls open at once at most (each waits for its timer), a few frames above them.
+    expect(spans.length).toBeGreaterThan(3000);
+    expect(held).toBeLessThan(650);
+    const unfinished = spans.filter((s) => s.includes("scope.unfinished"));
+    expect(unfinished).toEqual([]); // calls that never returned are no spans
+    const app = traces["export fixture (functions)"]!;
+    const small = streamed(app.path, true, 4096);
+    expect(small.held).toBeLessThan(40);
+  }, 60_000);
+});
+
+describe("scope export --otlp: a file and an endpoint get every span, 2048 a request", () => {
+  test("protobuf and JSON files decode to the whole trace's spans", async () => {
+    const whole = new Set(wholeTrace(calls.out, true).map((k) => JSON.parse(k)).map(([name, , traceId, spanId, parent]) => `${name}/${traceId}/${spanId}/${parent}`));
+    expect(whole.size).toBeGreaterThan(2048);
+    for (const format of ["protobuf", "json"] as const) {
+      const out = join(scratchDir(), `calls.${format === "json" ? "json" : "pb"}`);
+      const result = await runCli(["export", "--otlp", out, "--otlp-functions", calls.out]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toContain(`: ${whole.size} spans (OTLP ${format})`);
+      const { status, summary } = await check("check-otlp.py", [out, format]);
+      expect([status, summary.errors]).toEqual([0, []]);
+      expect(new Set(summary.spans.map((s: any) => `${s.name}/${s.traceId}/${s.spanId}/${s.parentSpanId}`))).toEqual(whole);
+    }
+  }, 60_000);
+
+  test("sent: requests of at most 2048 spans, every span once", async () => {
+    const whole = wholeTrace(calls.out, true).length;
+    const bodies: any[] = [];
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async (request) => (bodies.push(JSON.parse(await request.text())), new Response("{}", { headers: { "content-type": "application/json" } })) });
+    try {
+      const result = await runCli(["export", "--otlp", `http://127.0.0.1:${server.port}/v1/traces`, "--otlp-format", "json", "--otlp-functions", calls.out]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toContain(`${whole} spans sent (OTLP/HTTP json)`);
+    } finally {
+      server.stop(true);
+    }
+    const sizes = bodies.map((body) => body.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)).length);
+    expect(sizes.length).toBe(Math.ceil(whole / 2048));
+    expect(sizes.slice(0, -1).every((n) => n === 2048)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(whole);
+  }, 60_000);
+});
