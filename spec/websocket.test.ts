@@ -1,0 +1,72 @@
+/**
+ * WebSocket messages (ChannelKind.websocket): Bun.serve's websocket handlers and sends, and the
+ * global WebSocket client in Bun and in Node 22+. Real processes on 127.0.0.1: an echo server
+ * (spec/fixtures/websocket-echo-server.ts) and its client (websocket-client.mjs) as its child.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { cleanup, ofKind, runTraced, runUntraced } from "./agent-harness";
+import { nodeVersions } from "./harness";
+import type { TraceEvent } from "../src/core/model";
+
+afterAll(cleanup);
+
+const COUNT = 4;
+const clients: [string, string][] = [["bun", process.execPath]];
+for (const node of nodeVersions) if (/2[24]/.test(node.name) && existsSync(node.path)) clients.push([node.name, node.path]);
+
+/** The texts and binary sizes the client sends (websocket-client.mjs), in order. */
+const expected = Array.from({ length: COUNT }, (_, i) => [`text ${i}`, i + 1] as const);
+
+function messages(events: TraceEvent[], pid: number, kind: string): TraceEvent[] {
+  return ofKind(events, kind, { pid }).filter((event) => event.fields.channel === "websocket");
+}
+
+/** One side's messages of one kind, as the client sent them: a text (its preview holds it) then a binary of i + 1 bytes. */
+function expectSequence(list: TraceEvent[], direction: number, binaryPreview: RegExp): void {
+  expect(list.length).toBe(2 * COUNT);
+  const subIds = new Set(list.map((event) => event.fields.channelSubId));
+  expect(subIds.size).toBe(1);
+  list.forEach((event, index) => {
+    expect(event.fields.direction).toBe(direction);
+    expect(event.fields.ordinal).toBe(index);
+    const [text, size] = expected[Math.floor(index / 2)]!;
+    if (index % 2 === 0) {
+      expect(String(event.fields.preview)).toContain(text);
+      expect(event.fields.sizeBytes).toBe(list[0]!.fields.sizeBytes as number);
+    } else {
+      expect(event.fields.sizeBytes).toBe(size);
+      expect(String(event.fields.preview)).toMatch(binaryPreview);
+    }
+  });
+}
+
+describe("WebSocket messages", () => {
+  for (const [name, runtime] of clients) {
+    for (const form of ["both", "onmessage", "listener"]) {
+      test(`Bun.serve echo server and a ${name} client (${form}): each message once on each side`, async () => {
+        const argv = ["bun", "websocket-echo-server.ts", runtime, String(COUNT), form];
+        const untraced = await runUntraced(argv);
+        const traced = await runTraced(argv);
+        expect(untraced.status).toBe(0);
+        expect(traced.status).toBe(0);
+        expect(traced.stdout).toBe(untraced.stdout);
+        expect(traced.stdout).toContain(`client got "text ${COUNT - 1}"`);
+        const events = traced.events;
+        expect(ofKind(events, "agent_error")).toEqual([]);
+        const server = ofKind(events, "process_spawn")[0]!.pid;
+        const client = ofKind(events, "process_spawn")[0]!.fields.childPid as number;
+        expect(client).not.toBe(server);
+        // Server: receives client → server (0), its echoes server → client (1), on one connection.
+        expectSequence(messages(events, server, "message_receive"), 0, /1B|2B|3B|4B/);
+        expectSequence(messages(events, server, "message_send"), 1, /1B|2B|3B|4B/);
+        // Client: its sends (0) and the echoes it received (1), as ArrayBuffers.
+        expectSequence(messages(events, client, "message_send"), 0, /1B|2B|3B|4B/);
+        expectSequence(messages(events, client, "message_receive"), 1, /ArrayBuffer/);
+        // The two ends are not paired (nothing ties them): none is linked.
+        for (const event of [...messages(events, server, "message_send"), ...messages(events, client, "message_receive")]) expect(event.linkedTo).toEqual([]);
+        expect(messages(events, server, "message_send")[0]!.fields.channelSubId).not.toBe(messages(events, client, "message_send")[0]!.fields.channelSubId);
+      }, 60000);
+    }
+  }
+});
