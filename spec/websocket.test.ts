@@ -70,3 +70,60 @@ describe("WebSocket messages", () => {
     }
   }
 });
+
+describe("Bun.serve topics and the sends' results", () => {
+  test("ws.publish and server.publish on the topic's channel, sendText/sendBinary on the connection, a dropped send marked; output as untraced", async () => {
+    const argv = ["bun", "websocket-publish.ts"];
+    const untraced = await runUntraced(argv);
+    const traced = await runTraced(argv);
+    expect(untraced.status).toBe(0);
+    expect(traced.stdout).toBe(untraced.stdout);
+    // Handler `this`, results of publish/send and the dropped send's 0 are the program's.
+    expect(traced.stdout).toContain("open a this undefined");
+    expect(traced.stdout).toContain("ws.publish 11\nserver.publish 3\nsendText 4 sendBinary 3");
+    expect(traced.stdout).toContain("late send 0");
+    const events = traced.events;
+    expect(ofKind(events, "agent_error")).toEqual([]);
+    const sends = ofKind(events, "message_send").filter((event) => event.fields.channel === "websocket");
+    const receives = ofKind(events, "message_receive").filter((event) => event.fields.channel === "websocket");
+    const side = (event: TraceEvent) => (event.fields.channelSubId as number) % 4;
+    // Topic: both publishes, one channel, server → client.
+    const topic = sends.filter((event) => side(event) === 2);
+    expect(topic.map((event) => String(event.fields.preview))).toEqual(['"relay hello"', '"all"']);
+    expect(new Set(topic.map((event) => event.fields.channelSubId)).size).toBe(1);
+    expect(topic.every((event) => event.fields.direction === 1)).toBe(true);
+    // Server connections: a's sendText, sendBinary (3 bytes) and each connection's late send with its failed mark (same ordinal, nothing sent).
+    const server = sends.filter((event) => side(event) === 0);
+    const byConnection = Map.groupBy(server, (event) => event.fields.channelSubId as number);
+    expect(byConnection.size).toBe(2);
+    const connectionA = [...byConnection.values()].find((list) => list.length === 4)!;
+    expect(connectionA.map((event) => [event.fields.ordinal, event.fields.preview, event.fields.sizeBytes])).toEqual([
+      [0, '"text"', connectionA[0]!.fields.sizeBytes as number],
+      [1, "[view 3B]", 3],
+      [2, '"late"', connectionA[2]!.fields.sizeBytes as number],
+      [2, null, 0],
+    ]);
+    // The server received "hello" once; client a sent it once (direction 0), its own sub-id side.
+    expect(receives.filter((event) => side(event) === 0).map((event) => [event.fields.direction, event.fields.preview])).toEqual([[0, '"hello"']]);
+    expect(sends.filter((event) => side(event) === 1).map((event) => [event.fields.direction, event.fields.preview])).toEqual([[0, '"hello"']]);
+    // Clients: a got 3, b got 2 (direction 1); nothing in one process links the ends.
+    const clientReceives = Map.groupBy(receives.filter((event) => side(event) === 1), (event) => event.fields.channelSubId as number);
+    expect([...clientReceives.values()].map((list) => list.length).sort()).toEqual([2, 3]);
+    expect(receives.every((event) => event.linkedTo.length === 0)).toBe(true);
+  }, 60000);
+});
+
+describe("event groups", () => {
+  test("WebSocket messages are the message group's: recorded without http, not with http alone", async () => {
+    const argv = ["bun", "websocket-publish.ts"];
+    const messageOnly = await runTraced(argv, { scopeArgs: ["--events", "message"] });
+    expect(messageOnly.status).toBe(0);
+    expect(ofKind(messageOnly.events, "http_server_request")).toEqual([]);
+    expect(ofKind(messageOnly.events, "message_send").filter((event) => event.fields.channel === "websocket").length).toBe(9);
+    expect(ofKind(messageOnly.events, "message_receive").filter((event) => event.fields.channel === "websocket").length).toBe(6);
+    const httpOnly = await runTraced(argv, { scopeArgs: ["--events", "http"] });
+    expect(httpOnly.stdout).toBe(messageOnly.stdout);
+    expect(ofKind(httpOnly.events, "http_server_request").length).toBe(2);
+    expect([...ofKind(httpOnly.events, "message_send"), ...ofKind(httpOnly.events, "message_receive")]).toEqual([]);
+  }, 60000);
+});
