@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { cleanup, ofKind, runTraced, runUntraced } from "./agent-harness";
-import { nodeVersions } from "./harness";
+import { nodeVersions, runCli } from "./harness";
 import type { TraceEvent } from "../src/core/model";
 
 afterAll(cleanup);
@@ -125,5 +125,34 @@ describe("event groups", () => {
     expect(httpOnly.stdout).toBe(messageOnly.stdout);
     expect(ofKind(httpOnly.events, "http_server_request").length).toBe(2);
     expect([...ofKind(httpOnly.events, "message_send"), ...ofKind(httpOnly.events, "message_receive")]).toEqual([]);
+  }, 60000);
+});
+
+describe("dump and query", () => {
+  test("dump shows each end's messages as not paired (not as lost), --stats counts none unpaired, query's messages table has them", async () => {
+    const traced = await runTraced(["bun", "websocket-echo-server.ts", process.execPath, String(COUNT), "both"]);
+    expect(traced.status).toBe(0);
+    const dump = await runCli(["dump", traced.out]);
+    expect(dump.exitCode).toBe(0);
+    const lines = dump.stdout.split("\n").filter((line) => line.includes(" websocket#"));
+    expect(lines.length).toBe(8 * COUNT);
+    expect(lines.filter((line) => line.endsWith("(client → server, ends not paired)")).length).toBe(4 * COUNT);
+    expect(lines.filter((line) => line.endsWith("(server → client, ends not paired)")).length).toBe(4 * COUNT);
+    expect(lines.some((line) => line.includes("websocket#0 ") && line.includes("text 0"))).toBe(true);
+    const stats = await runCli(["dump", "--stats", traced.out]);
+    expect(stats.stdout).toContain("messages: 0 receives without a send, 0 sends not received");
+    const query = await runCli(["query", "--no-cache", "--json", traced.out, "select send_pid is not null as sent, direction, count(*) as n, sum(size_bytes) as bytes from messages where channel = 'websocket' group by 1, 2 order by 1, 2"]);
+    expect(query.exitCode).toBe(0);
+    const rows = query.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const binary = (COUNT * (COUNT + 1)) / 2;
+    const text = rows[0].bytes - binary;
+    expect(text).toBeGreaterThan(0);
+    // Received by the server (0) and the client (1); sent by the client (0) and the server (1): each 2 * COUNT, the same bytes.
+    expect(rows).toEqual([
+      { sent: 0, direction: 0, n: 2 * COUNT, bytes: text + binary },
+      { sent: 0, direction: 1, n: 2 * COUNT, bytes: text + binary },
+      { sent: 1, direction: 0, n: 2 * COUNT, bytes: text + binary },
+      { sent: 1, direction: 1, n: 2 * COUNT, bytes: text + binary },
+    ]);
   }, 60000);
 });
