@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { cleanup, ofKind, runTraced, runUntraced } from "./agent-harness";
 import { nodeVersions, runCli } from "./harness";
 import type { TraceEvent } from "../src/core/model";
+import { TraceIndex } from "../src/view/index";
 
 afterAll(cleanup);
 
@@ -154,5 +155,13 @@ describe("dump and query", () => {
       { sent: 1, direction: 0, n: 2 * COUNT, bytes: text + binary },
       { sent: 1, direction: 1, n: 2 * COUNT, bytes: text + binary },
     ]);
+    // The view: each end's sends and receives are instants named by the channel, with their preview (a receive its own).
+    const index = TraceIndex.open(traced.out);
+    const hits = index.search("text 2").hits;
+    expect(hits.filter((hit) => hit.kind === "send" && hit.name.startsWith("websocket send")).length).toBe(2);
+    expect(hits.filter((hit) => hit.kind === "receive" && hit.name.startsWith("websocket receive")).length).toBe(2);
+    const receive = index.details(hits.find((hit) => hit.kind === "receive")!.id)!;
+    expect(receive.kind).toBe("message_receive");
+    expect(String(receive.fields.preview)).toContain("text 2");
   }, 60000);
 });
