@@ -165,3 +165,15 @@ describe("dump and query", () => {
     expect(String(receive.fields.preview)).toContain("text 2");
   }, 60000);
 });
+
+describe("redaction", () => {
+  for (const [name, runtime] of clients.filter(([name]) => name === "bun" || name === "Node 24")) {
+    test(`--redact-pattern reaches every WebSocket preview, sends and receives (${name} client)`, async () => {
+      const traced = await runTraced(["bun", "websocket-echo-server.ts", runtime, "2", "both"], { scopeArgs: ["--redact-pattern", "text [0-9]"] });
+      expect(traced.status).toBe(0);
+      const texts = [...ofKind(traced.events, "message_send"), ...ofKind(traced.events, "message_receive")].filter((event) => event.fields.channel === "websocket" && !String(event.fields.preview).includes("B]"));
+      expect(texts.length).toBe(8);
+      for (const event of texts) expect(event.fields.preview).toBe('"[redacted]"');
+    }, 60000);
+  }
+});
