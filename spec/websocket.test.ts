@@ -53,6 +53,8 @@ describe("WebSocket messages", () => {
         expect(traced.status).toBe(0);
         expect(traced.stdout).toBe(untraced.stdout);
         expect(traced.stdout).toContain(`client got "text ${COUNT - 1}"`);
+        if (form === "both") expect(traced.stdout).toContain("onmessage is the program's: true");
+        expect(traced.stdout).not.toContain("extra listener called");
         const events = traced.events;
         expect(ofKind(events, "agent_error")).toEqual([]);
         const server = ofKind(events, "process_spawn")[0]!.pid;
