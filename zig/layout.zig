@@ -95,7 +95,8 @@ pub const EventKind = enum(u16) {
     /// channel sub-id << 16, c = channel owner pid, d = size bytes, e = str preview.
     /// A receive pairs with the send of equal (b, c, a). The agents write receives
     /// without d and e (0): the decoder gives a paired receive its send's size and
-    /// preview, so a message is walked once, at its send.
+    /// preview, so a message is walked once, at its send (except WebSocket receives,
+    /// which carry their own: ChannelKind.websocket).
     /// message_send flags bit 0 (failed): the runtime rejected this send by throwing
     /// (e.g. an uncloneable value) after the agent recorded it; d = e = 0 and the next
     /// send on the channel reuses the ordinal, so only the last send of a key counts.
@@ -406,7 +407,11 @@ pub const MonitorMissing = struct {
 };
 
 /// message_send / message_receive field b, low byte. Mirrored in src/core/layout.ts.
-pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, _ };
+/// websocket: one connection's messages (sub-id: the connection, low two bits 0 at a server,
+/// 1 at a client; 2 for a server's publish to a topic), direction 0 = client -> server,
+/// 1 = server -> client. Each end is recorded alone, its receives with their own size and
+/// preview (d, e): nothing ties a client's connection to the server's, so they never pair.
+pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, websocket = 6, _ };
 
 /// process_spawn field c. Mirrored in src/core/layout.ts.
 pub const SpawnMethod = enum(u8) {

@@ -114,8 +114,8 @@ export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
   Object.entries(EventKind).map(([name, value]) => [value, name as EventKindName]),
 );
 
-/** message_send/message_receive field b, low byte: the kind of channel. */
-export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5 } as const;
+/** message_send/message_receive field b, low byte: the kind of channel (websocket: see zig/layout.zig). */
+export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5, websocket: 6 } as const;
 
 /** db_query / db_pool_wait field e: the client library. */
 export const DbSystem = { pg: 1, postgresJs: 2, betterSqlite3: 3, bunSqlite: 4 } as const;

@@ -1,6 +1,9 @@
 /** `scope dump --stats` and the `scope run` summary: counts by kind, processes, threads. */
 import { laterSend, messageKey, type TraceEvent } from "../core/model";
 
+/** WebSocket messages are never paired (zig/layout.zig ChannelKind): not counted as unpaired. */
+const WEBSOCKET = "websocket";
+
 export interface TraceStats {
   events: number;
   byKind: Record<string, number>;
@@ -69,6 +72,7 @@ export function computeStats(events: TraceEvent[], collectorPid?: number | Reado
   let unreceivedSends = 0;
   for (const [order, event] of events.entries()) {
     counter.add(event, order);
+    if (event.fields.channel === WEBSOCKET) continue;
     if (event.kind === "message_receive" && event.linkedTo.length === 0) unpairedReceives++;
     if (event.kind === "message_send" && event.linkedTo.length === 0) unreceivedSends++;
   }
@@ -90,6 +94,7 @@ export class MessagePairs {
   add(event: TraceEvent, counted: boolean, order: number): void {
     const send = event.kind === "message_send";
     if (!send && event.kind !== "message_receive") return;
+    if (event.fields.channel === WEBSOCKET) return;
     const key = messageKey(event);
     let state = this.keys.get(key);
     if (!state) this.keys.set(key, (state = { lastSendNs: 0n, lastSendOrder: -1, lastSendCounted: false, received: false, countedReceives: 0 }));

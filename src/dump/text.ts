@@ -25,7 +25,9 @@ function describe(event: TraceEvent, all: EventsAt): string {
     case "message_send":
     case "message_receive": {
       const arrow = event.kind === "message_send" ? "→" : "←";
-      const links = event.linkedTo.length ? ` ${arrow} ${event.linkedTo.map(where).join(", ")}` : event.kind === "message_receive" ? " (no send)" : " (not received)";
+      // A WebSocket's two ends are never paired (zig/layout.zig ChannelKind): said so, not "lost".
+      const unlinked = f.channel === "websocket" ? ` (${f.direction === 0 ? "client → server" : "server → client"}, ends not paired)` : event.kind === "message_receive" ? " (no send)" : " (not received)";
+      const links = event.linkedTo.length ? ` ${arrow} ${event.linkedTo.map(where).join(", ")}` : unlinked;
       return `${f.channel}#${f.ordinal} ${f.sizeBytes}B ${quote(f.preview ?? "")}${links}`;
     }
     case "db_query":

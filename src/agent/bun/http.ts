@@ -30,6 +30,7 @@ import { runInRequest } from "../shared/request-context";
 import type { Tracer } from "../node/hooks";
 import { ClientHooks, ServerHooks } from "../node/http";
 import { renamed } from "../shared/reflect";
+import { ServerSockets } from "./websocket";
 
 const { requestSizeUnknown: REQUEST_SIZE_UNKNOWN, responseSizeUnknown: RESPONSE_SIZE_UNKNOWN } = HttpEndFlag;
 
@@ -47,6 +48,7 @@ export function hookBunHttp(tracer: Tracer): void {
     client.ensure();
   };
   recorder.safe(() => hookServe(tracer, hookNodeHttp));
+  if (!recorder.groups.http) return;
   recorder.safe(() => hookFetch(recorder));
   recorder.safe(() => hookRequire(recorder, hookNodeHttp));
 }
@@ -85,6 +87,7 @@ interface ServeOptions {
   routes?: unknown;
   error?: unknown;
   onNodeHTTPRequest?: unknown;
+  websocket?: unknown;
   hostname?: unknown;
   port?: unknown;
   tls?: unknown;
@@ -101,6 +104,9 @@ function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
   const bun = Bun as unknown as { serve: (this: unknown, options: ServeOptions, ...rest: unknown[]) => unknown };
   const original = bun.serve;
   const connections = new RemoteConnections(recorder);
+  const sockets = recorder.groups.message ? new ServerSockets(tracer) : undefined;
+  /** Whether Bun.serve or reload with these options has anything to record. */
+  const traced = (options: ServeOptions) => recorder.groups.http || (sockets !== undefined && options.websocket !== undefined && options.websocket !== null);
   bun.serve = renamed(original, function (this: unknown, options: ServeOptions) {
     if (options === null || typeof options !== "object") return Reflect.apply(original, this, arguments);
     // node:http's own server: recorded by the node:http hooks (installed now, before its first request).
@@ -108,17 +114,21 @@ function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
       recorder.safe(hookNodeHttp);
       return Reflect.apply(original, this, arguments);
     }
-    if (!recorder.groups.http) return Reflect.apply(original, this, arguments);
+    if (!traced(options)) return Reflect.apply(original, this, arguments);
     const tls = options.tls !== undefined && options.tls !== null && options.tls !== false;
     const args = Array.prototype.slice.call(arguments);
-    args[0] = wrapOptions(options, tls);
+    const wrapped = wrapOptions(options, tls);
+    args[0] = wrapped;
     const server = Reflect.apply(original, this, args) as unknown;
     recorder.safe(() => hookReload(server, tls));
+    if (sockets !== undefined && wrapped.websocket !== options.websocket) recorder.safe(() => sockets.server(server));
     return server;
   });
   /** The program's options with its handlers wrapped (serveHandler), for Bun.serve and its server's reload. */
   const wrapOptions = (options: ServeOptions, tls: boolean): ServeOptions => {
     const wrapped: ServeOptions = { ...options };
+    if (sockets !== undefined) recorder.safe(() => (wrapped.websocket = sockets.wrap(options.websocket)));
+    if (!recorder.groups.http) return wrapped;
     const site: Site = { connections, tls, answers: typeof options.error === "function" ? new WeakMap() : undefined };
     if (typeof options.fetch === "function") wrapped.fetch = serveHandler(recorder, options.fetch as Handler, site);
     if (options.routes !== null && typeof options.routes === "object") wrapped.routes = wrapRoutes(recorder, options.routes as Record<string, unknown>, site);
@@ -138,7 +148,7 @@ function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
     const reload = proto.reload as (this: unknown, options: ServeOptions) => unknown;
     proto.reload = renamed(reload, function (this: unknown, options: ServeOptions) {
       const tls = this !== null && typeof this === "object" ? servers.get(this) : undefined;
-      if (tls === undefined || options === null || typeof options !== "object" || !recorder.groups.http) return Reflect.apply(reload, this, arguments);
+      if (tls === undefined || options === null || typeof options !== "object" || !traced(options)) return Reflect.apply(reload, this, arguments);
       const args = Array.prototype.slice.call(arguments);
       args[0] = wrapOptions(options, tls);
       return Reflect.apply(reload, this, args);

@@ -19,6 +19,7 @@ import { disabledByFile, recordingEnded } from "../shared/disable";
 import { parseGroups } from "../shared/sink";
 import { startBunAsyncTracking } from "./async";
 import { hookBunHttp } from "./http";
+import { hookWebSocketClient } from "./websocket";
 import { openSink } from "./sink";
 import { envWithScope, lacksNodeOptions, setAgentDirectory } from "../shared/child-env";
 import { envFileNodeOptions, isNodeCommand } from "../shared/env-file";
@@ -150,7 +151,8 @@ function start(
   if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookBunSpawn(tracer));
   if (recorder.groups.process || recorder.groups.message) recorder.safe(() => hookChildProcesses(tracer));
   // Bun.serve and fetch wrapped now (globals, nothing loaded); node:http when the program reaches it.
-  if (recorder.groups.http) recorder.safe(() => hookBunHttp(tracer));
+  // (Bun.serve's websocket handlers are recorded with messages: http.ts and websocket.ts.)
+  if (recorder.groups.http || recorder.groups.message) recorder.safe(() => hookBunHttp(tracer));
   if (recorder.groups.http) recorder.safe(() => hookFrameworks(recorder, require("node:module")));
   if (recorder.groups.thread || recorder.groups.message) recorder.safe(() => messages.hookListenerMethods(EventTarget.prototype));
   if (recorder.groups.message) {
@@ -159,6 +161,7 @@ function start(
     recorder.safe(() => hookWorkerParentSide(tracer, messages, globalThis.Worker));
     if (!main && globalListeners) recorder.safe(() => hookWorkerSide(tracer, messages, threads, globalListeners));
     recorder.safe(() => hookPorts(tracer, messages, threads));
+    recorder.safe(() => hookWebSocketClient(tracer, messages));
   }
   if (recorder.groups.thread || recorder.groups.message) {
     recorder.safe(() => hookWorkers(tracer, messages));

@@ -32,6 +32,7 @@ import { newChannel, ownIpcChannel, type Channel, type Tracer } from "../node/ho
 import { findPorts } from "../node/ports";
 import { SharedState } from "../node/shared-state";
 import { renamed } from "../shared/reflect";
+import type { WebSocketChannels } from "../shared/websocket";
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -93,6 +94,14 @@ export class WorkerMessages {
   shared: SharedState | undefined;
   /** node:worker_threads' MessagePort class, once hookPorts ran. */
   MessagePortClass: (abstract new () => object) | undefined;
+  /** WebSocket clients (websocket.ts): their receives carry a preview; their channel is made at first use. */
+  websocket: WebSocketChannels | undefined;
+  lazyChannel: ((target: object) => Channel | undefined) | undefined;
+
+  /** The channel of a target, made now for a WebSocket client first used. */
+  channelOf(target: object): Channel | undefined {
+    return this.channels.get(target) ?? this.lazyChannel?.(target);
+  }
 
   /** Publishes the state of the registered ports in `transfer` that leave with the next send of `carrier`. */
   handOver(carrier: Channel, transfer: unknown): number[] | undefined {
@@ -128,6 +137,10 @@ export class WorkerMessages {
   received(channel: Channel, value: unknown, ports: unknown): void {
     const ordinal = channel.received;
     if (channel.kind === ChannelKind.broadcast) this.shared?.beforeBroadcastReceive(channel);
+    if (channel.kind === ChannelKind.websocket) {
+      this.websocket?.receive(channel, value);
+      return;
+    }
     this.tracer?.receive(channel, value);
     if (Array.isArray(ports) && ports.length > 0) this.adopt(channel, ordinal, ports);
   }
@@ -206,7 +219,7 @@ export class WorkerMessages {
         }
         if (type !== "message" || listener === null || listener === undefined) return Reflect.apply(original, this, arguments);
         const target = targetOf(this);
-        const channel = messages.channels.get(target);
+        const channel = messages.channelOf(target);
         const wrapper = channel ? messages.wrapperFor(target, channel, listener) : undefined;
         if (!wrapper) return Reflect.apply(original, this, arguments);
         const args = Array.prototype.slice.call(arguments);
@@ -240,7 +253,7 @@ export class WorkerMessages {
       }),
       set: renamed(set, function (this: unknown, value: unknown) {
         const target = this as object;
-        const channel = typeof value === "function" && target !== null && typeof target === "object" ? messages.channels.get(target) : undefined;
+        const channel = typeof value === "function" && target !== null && typeof target === "object" ? messages.channelOf(target) : undefined;
         const wrapper = channel ? messages.wrapperFor(target, channel, value) : undefined;
         Reflect.apply(set, this, [wrapper ?? value]);
       }),
