@@ -74,6 +74,17 @@ describe("WebSocket messages", () => {
   }
 });
 
+describe("Node's client hook waits for undici", () => {
+  // Node 22+'s global WebSocket is a lazy property whose first read loads undici: a thread that
+  // uses neither WebSocket nor fetch must not load it because it is traced.
+  test.each(clients.filter(([name]) => name !== "bun"))("%s: a traced program and its worker that use neither do not load undici", async (_name, node) => {
+    const argv = [node, "websocket-undici-loaded.cjs"];
+    const run = await runTraced(argv);
+    expect(run.stdout).toBe("undici loaded: main false, worker false\n");
+    expect(run.stdout).toBe((await runUntraced(argv)).stdout);
+  });
+});
+
 describe("Bun.serve topics and the sends' results", () => {
   test("ws.publish and server.publish on the topic's channel, sendText/sendBinary on the connection, a dropped send marked; output as untraced", async () => {
     const argv = ["bun", "websocket-publish.ts"];

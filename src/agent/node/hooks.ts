@@ -20,7 +20,7 @@ import { builtinLoaded, diagnosticsChannel } from "./builtins";
 import { whenChannelMade } from "./channel-made";
 import { startIntegrationsWhenUsed } from "./lazy";
 import { installPortHooks, type PortContext } from "./ports";
-import { hookWebSocketClient } from "./websocket";
+import { hookWebSocketClientWhenLoaded } from "./websocket";
 import { constructTarget, keepFrameName, renamed } from "../shared/reflect";
 import { flushLoopMonitor, loopSettings, markTurn, startLoopMonitor } from "../shared/loop";
 
@@ -135,7 +135,7 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
     recorder.safe(() => hookOwnIpc(tracer));
     const context: PortContext = { tracer, threads };
     recorder.safe(() => installPortHooks(context));
-    recorder.safe(() => hookWebSocketClient(tracer));
+    recorder.safe(() => hookWebSocketClientWhenLoaded(tracer));
   }
   // A worker's node:fs is measured from the program's first reach of it (loop.ts).
   const fsWhenReached = main ? undefined : (wrap: () => void) => whenBuiltinReached(recorder, "fs", wrap);
