@@ -310,6 +310,26 @@ describe("scope view (CLI)", () => {
     expect(await child.exited).toBe(0);
   }, 60_000);
 
+  test("a damaged trace: served with what is valid, one line says so, Ctrl-C exits 2 (the rule of every command that reads a trace)", async () => {
+    const child = Bun.spawn([process.execPath, cliEntry, "view", "--no-open", traces.damaged], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", env: { ...process.env, DISPLAY: "" } });
+    const reader = child.stdout.getReader();
+    let out = "";
+    while (!out.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    const url = out.match(/http:\/\/127\.0\.0\.1:\d+\/[\w-]+\//)?.[0];
+    expect(url).toBeDefined();
+    expect((await fetch(`${url}api/meta`)).status).toBe(200);
+    child.kill("SIGINT");
+    expect(await child.exited).toBe(2);
+    const stderr = await new Response(child.stderr).text();
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toStartWith("scope: ");
+    expect(stderr).toContain("before it were read");
+  }, 60_000);
+
   test("a missing file, a directory, a file that is not a trace: one line, exit 1", async () => {
     const notTrace = join(traces.dir, "not-a-trace.bin");
     writeFileSync(notTrace, "hello, this is not a trace\n".repeat(20));
