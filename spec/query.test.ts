@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { TraceWriter } from "../src/core/trace-file";
@@ -340,6 +340,26 @@ describe("the cache", () => {
     const result = await runCli(["query", "--no-cache", "--json", fresh, "SELECT pid FROM processes"]);
     expect(result.stdout).toBe('{"pid":7}\n');
     expect(() => statSync(`${fresh}.sqlite`)).toThrow();
+  });
+
+  // Root can give a file away (chown), which is what another user's planted file looks like.
+  test.skipIf(process.getuid?.() !== 0)("another user's trace.bin.sqlite beside the trace is not read (its rows could say anything): the private cache is used", async () => {
+    const dir = join(scratchDir(), "planted");
+    const cache = join(scratchDir(), "xdg-planted");
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, "t.bin");
+    copyFileSync(traced.out, path);
+    // A database with this trace's identity (built by scope), its rows changed, owned by someone else.
+    expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'outer'", path)).toEqual([{ n: 3 }]);
+    const planted = new Database(`${path}.sqlite`);
+    planted.run("DELETE FROM call_rows");
+    planted.close();
+    chownSync(`${path}.sqlite`, 65534, 65534);
+    const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM calls WHERE name = 'outer'"], { env: { XDG_CACHE_HOME: cache } });
+    expect([result.exitCode, result.stdout, result.stderr]).toEqual([0, '{"n":3}\n', ""]);
+    // Left as it was, and the answer kept in the private cache.
+    expect(statSync(`${path}.sqlite`).uid).toBe(65534);
+    expect(readdirSync(join(cache, "scope", "query")).filter((name) => name.endsWith(".sqlite"))).toHaveLength(1);
   });
 
   test.skipIf(process.getuid?.() === 0)("a trace in a read-only directory is cached in the private cache", async () => {
