@@ -281,6 +281,12 @@ describe("server", () => {
       const script = await fetch(`${server.url}app.js`);
       expect(script.headers.get("content-type")).toContain("javascript");
       expect((await script.text()).length).toBeGreaterThan(10_000);
+      // The address copied without its last "/": sent on to the page, not refused as if the token were wrong.
+      const bare = await fetch(`${base}/${server.token}?x=1`, { redirect: "manual" });
+      expect([bare.status, bare.headers.get("location")]).toEqual([308, `/${server.token}/?x=1`]);
+      expect((await fetch(`${base}/${server.token}`)).status).toBe(200);
+      expect((await fetch(`${base}/${wrong}`, { redirect: "manual" })).status).toBe(403);
+      expect((await fetch(`${base}/${server.token}`, { redirect: "manual", headers: { Host: `evil.example:${server.port}` } })).status).toBe(403);
     } finally {
       await server.stop();
     }
