@@ -228,6 +228,12 @@ describe("scope query on a recorded trace", () => {
     expect([junk.exitCode, junk.stdout, junk.stderr]).toEqual([1, "", 'scope: near "garbage": syntax error\n']);
     expect(await rows("SELECT 1 AS n;; -- the end")).toEqual([{ n: 1 }]);
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'inner'")).toEqual([{ n: 6 }]);
+    // Comments and no statement: said so, not Bun's bare "Invalid SQL statement".
+    const none = await runCli(["query", traced.out, "-- only a comment\n;"]);
+    expect([none.exitCode, none.stdout, none.stderr]).toEqual([1, "", "scope: no SQL statement in the text given (only comments or semicolons)\n"]);
+    // A statement with parameters (never bound: NULL) followed by another is refused as any second statement.
+    const bound = await runCli(["query", traced.out, "SELECT ?1 AS n; SELECT 2"]);
+    expect([bound.exitCode, bound.stdout, bound.stderr]).toEqual([1, "", "scope: one SQL statement at a time; this follows the first: SELECT 2\n"]);
   });
 
   test("SQL that starts with a comment is SQL, wherever the options are; after -- any SQL is; else one line saying so", async () => {
