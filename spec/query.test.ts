@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventKind, Offset, RECORD_SIZE } from "../src/core/layout";
 import { TraceWriter } from "../src/core/trace-file";
@@ -228,6 +228,12 @@ describe("scope query on a recorded trace", () => {
     expect([junk.exitCode, junk.stdout, junk.stderr]).toEqual([1, "", 'scope: near "garbage": syntax error\n']);
     expect(await rows("SELECT 1 AS n;; -- the end")).toEqual([{ n: 1 }]);
     expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'inner'")).toEqual([{ n: 6 }]);
+    // Comments and no statement: said so, not Bun's bare "Invalid SQL statement".
+    const none = await runCli(["query", traced.out, "-- only a comment\n;"]);
+    expect([none.exitCode, none.stdout, none.stderr]).toEqual([1, "", "scope: no SQL statement in the text given (only comments or semicolons)\n"]);
+    // A statement with parameters (never bound: NULL) followed by another is refused as any second statement.
+    const bound = await runCli(["query", traced.out, "SELECT ?1 AS n; SELECT 2"]);
+    expect([bound.exitCode, bound.stdout, bound.stderr]).toEqual([1, "", "scope: one SQL statement at a time; this follows the first: SELECT 2\n"]);
   });
 
   test("SQL that starts with a comment is SQL, wherever the options are; after -- any SQL is; else one line saying so", async () => {
@@ -340,6 +346,26 @@ describe("the cache", () => {
     const result = await runCli(["query", "--no-cache", "--json", fresh, "SELECT pid FROM processes"]);
     expect(result.stdout).toBe('{"pid":7}\n');
     expect(() => statSync(`${fresh}.sqlite`)).toThrow();
+  });
+
+  // Root can give a file away (chown), which is what another user's planted file looks like.
+  test.skipIf(process.getuid?.() !== 0)("another user's trace.bin.sqlite beside the trace is not read (its rows could say anything): the private cache is used", async () => {
+    const dir = join(scratchDir(), "planted");
+    const cache = join(scratchDir(), "xdg-planted");
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, "t.bin");
+    copyFileSync(traced.out, path);
+    // A database with this trace's identity (built by scope), its rows changed, owned by someone else.
+    expect(await rows("SELECT count(*) AS n FROM calls WHERE name = 'outer'", path)).toEqual([{ n: 3 }]);
+    const planted = new Database(`${path}.sqlite`);
+    planted.run("DELETE FROM call_rows");
+    planted.close();
+    chownSync(`${path}.sqlite`, 65534, 65534);
+    const result = await runCli(["query", "--json", path, "SELECT count(*) AS n FROM calls WHERE name = 'outer'"], { env: { XDG_CACHE_HOME: cache } });
+    expect([result.exitCode, result.stdout, result.stderr]).toEqual([0, '{"n":3}\n', ""]);
+    // Left as it was, and the answer kept in the private cache.
+    expect(statSync(`${path}.sqlite`).uid).toBe(65534);
+    expect(readdirSync(join(cache, "scope", "query")).filter((name) => name.endsWith(".sqlite"))).toHaveLength(1);
   });
 
   test.skipIf(process.getuid?.() === 0)("a trace in a read-only directory is cached in the private cache", async () => {

@@ -281,6 +281,12 @@ describe("server", () => {
       const script = await fetch(`${server.url}app.js`);
       expect(script.headers.get("content-type")).toContain("javascript");
       expect((await script.text()).length).toBeGreaterThan(10_000);
+      // The address copied without its last "/": sent on to the page, not refused as if the token were wrong.
+      const bare = await fetch(`${base}/${server.token}?x=1`, { redirect: "manual" });
+      expect([bare.status, bare.headers.get("location")]).toEqual([308, `/${server.token}/?x=1`]);
+      expect((await fetch(`${base}/${server.token}`)).status).toBe(200);
+      expect((await fetch(`${base}/${wrong}`, { redirect: "manual" })).status).toBe(403);
+      expect((await fetch(`${base}/${server.token}`, { redirect: "manual", headers: { Host: `evil.example:${server.port}` } })).status).toBe(403);
     } finally {
       await server.stop();
     }
@@ -308,6 +314,26 @@ describe("scope view (CLI)", () => {
     expect((await fetch(url!.replace(/\/[\w-]+\/$/, "/nope/"))).status).toBe(403);
     child.kill("SIGINT");
     expect(await child.exited).toBe(0);
+  }, 60_000);
+
+  test("a damaged trace: served with what is valid, one line says so, Ctrl-C exits 2 (the rule of every command that reads a trace)", async () => {
+    const child = Bun.spawn([process.execPath, cliEntry, "view", "--no-open", traces.damaged], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", env: { ...process.env, DISPLAY: "" } });
+    const reader = child.stdout.getReader();
+    let out = "";
+    while (!out.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    const url = out.match(/http:\/\/127\.0\.0\.1:\d+\/[\w-]+\//)?.[0];
+    expect(url).toBeDefined();
+    expect((await fetch(`${url}api/meta`)).status).toBe(200);
+    child.kill("SIGINT");
+    expect(await child.exited).toBe(2);
+    const stderr = await new Response(child.stderr).text();
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toStartWith("scope: ");
+    expect(stderr).toContain("before it were read");
   }, 60_000);
 
   test("a missing file, a directory, a file that is not a trace: one line, exit 1", async () => {

@@ -34,6 +34,7 @@
  */
 import { decode, encode } from "@jridgewell/sourcemap-codec";
 import { fileURLToPath } from "node:url";
+import { STAMP_FILENAME } from "../agent/shared/stamp";
 import { registerScriptOffsets } from "./callsites";
 import { instrument, isInstrumented, warningLine } from "./instrument";
 import type { Matcher } from "./match";
@@ -60,7 +61,8 @@ export interface VmRuntime {
 /**
  * Wraps node:vm's compiling entries (once per thread); `warn` gets a file left untouched.
  * `own`: scope's directories (the agent's lazy chunks are compiled through vm.Script, after
- * the hooks in a worker): never instrumented, never looked at.
+ * the hooks in a worker): never instrumented, never looked at; nor is a stamp's class copy
+ * (STAMP_FILENAME).
  */
 export function installVmHooks(matcher: Matcher, warn: (line: string) => void, own: string[], runtime: VmRuntime = {}): void {
   const { enterRealm, keepSource } = runtime;
@@ -72,7 +74,9 @@ export function installVmHooks(matcher: Matcher, warn: (line: string) => void, o
   const { runInThisContext, compileFunction, createScript, runInContext, runInNewContext, isContext, createContext } = vm;
   const { sep } = require("node:path") as typeof import("node:path");
   const prefixes = own.map((dir) => (dir.endsWith(sep) ? dir : dir + sep));
-  const scopes = (filename: string) => filename.startsWith("node:") || prefixes.some((prefix) => filename.startsWith(prefix));
+  // A per-request stamp's class copy (agent/shared/stamp.ts) is compiled while the program runs: scope's code too.
+  const scopes = (filename: string) =>
+    filename.startsWith("node:") || filename === STAMP_FILENAME || prefixes.some((prefix) => filename.startsWith(prefix));
 
   // A test runner's V8 coverage (jest --coverageProvider=v8, vitest's v8 provider) counts
   // what V8 runs under the file's name against the code it compiled: an instrumented twin

@@ -1,13 +1,14 @@
 /**
  * Where a trace's database is kept, and whether a kept one still describes the trace.
- * Next to the trace (`trace.bin.sqlite`) when its directory is writable, else in the
+ * Next to the trace (`trace.bin.sqlite`) when its directory is writable (and no other user's
+ * file has that name), else in the
  * private cache (src/core/assets.ts cacheRoot, `query/<sha256 of the trace's real path>.sqlite`).
  * A cache holds the schema version and the trace's identity when loaded (size, mtime,
  * inode, and a SHA-256 of its first and last 64 KiB): any difference rebuilds it, so a
  * trace still being written, rewritten or replaced is loaded again.
  */
 import { createHash } from "node:crypto";
-import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, realpathSync, type Stats } from "node:fs";
+import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { cacheRoot } from "../core/assets";
 
@@ -45,16 +46,31 @@ export function sameIdentity(x: TraceIdentity, y: TraceIdentity): boolean {
   return x.size === y.size && x.mtimeMs === y.mtimeMs && x.ino === y.ino && x.fingerprint === y.fingerprint;
 }
 
-/** The cache file for `tracePath`: next to it when that directory is writable, else private. */
+/**
+ * The cache file for `tracePath`: next to it when that directory is writable and no other
+ * user's file is there, else private. A `trace.bin.sqlite` of another user (planted in a
+ * shared directory such as /tmp, beside someone else's trace) is never read: its rows could
+ * say anything while its meta matched the trace, and a sticky directory would refuse to
+ * replace it.
+ */
 export function cachePathFor(tracePath: string): string {
   const beside = `${tracePath}.sqlite`;
   try {
     accessSync(dirname(tracePath), constants.W_OK);
-    return beside;
+    if (!ownedByOthers(beside)) return beside;
+    throw new Error("another user's file");
   } catch {
     const dir = join(cacheRoot(), "query");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const key = createHash("sha256").update(realpathSync(tracePath)).digest("hex").slice(0, 32);
     return join(dir, `${key}.sqlite`);
   }
+}
+
+/** True when `path` exists (not followed if a link) and belongs to another user than this process's. */
+export function ownedByOthers(path: string): boolean {
+  const uid = process.getuid?.();
+  if (uid === undefined) return false;
+  const stat = lstatSync(path, { throwIfNoEntry: false });
+  return stat !== undefined && stat.uid !== uid;
 }

@@ -11,7 +11,7 @@ import { pidAlive } from "../core/pid";
 import { systemReason } from "../core/system-error";
 import { endingNotice } from "../core/trace-ending";
 import { notATraceFile, TraceFileError } from "../core/trace-file";
-import { cachePathFor, sameIdentity, traceIdentity, type TraceIdentity } from "./cache";
+import { cachePathFor, ownedByOthers, sameIdentity, traceIdentity, type TraceIdentity } from "./cache";
 import { TraceLoader, type LoadSummary } from "./load";
 import { INDEXES, SCHEMA_VERSION, TABLES, VIEWS } from "./schema";
 
@@ -67,7 +67,7 @@ function metaValue(db: Database, key: string): unknown {
 
 /** The cached database at `path` when it was built by this schema version from this very trace. */
 function reusable(path: string, identity: TraceIdentity): Database | null {
-  if (!existsSync(path)) return null;
+  if (!existsSync(path) || ownedByOthers(path)) return null;
   let db: Database | null = null;
   try {
     db = new Database(path, { readonly: true });

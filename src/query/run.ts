@@ -58,12 +58,9 @@ export function finalStatus(trace: TraceDatabase, written: boolean): number {
  * a second statement; null when only semicolons, whitespace or comments follow.
  */
 function afterFirstStatement(db: Database, sql: string, statement: Statement): string | null {
-  // The statement's text as SQLite parsed it (parameters would show as their values).
-  if (statement.paramsCount > 0) return null;
-  const first = statement.toString();
-  const at = sql.indexOf(first);
-  if (at < 0) return null;
-  const rest = sql.slice(at + first.length).replace(/^[\s;]+/, "");
+  const end = firstStatementEnd(db, sql, statement);
+  if (end === null) return null;
+  const rest = sql.slice(end).replace(/^[\s;]+/, "");
   if (!rest) return null;
   try {
     db.prepare(rest).finalize();
@@ -72,6 +69,30 @@ function afterFirstStatement(db: Database, sql: string, statement: Statement): s
     return (error as Error).message === "Invalid SQL statement" ? null : (error as Error).message;
   }
   return `one SQL statement at a time; this follows the first: ${rest}`;
+}
+
+/** Where the first statement of `sql` ends (null: nothing can follow it). */
+function firstStatementEnd(db: Database, sql: string, statement: Statement): number | null {
+  if (statement.paramsCount === 0) {
+    // The statement's text as SQLite parsed it.
+    const first = statement.toString();
+    const at = sql.indexOf(first);
+    return at < 0 ? null : at + first.length;
+  }
+  // With parameters its text shows their values: the first ";" whose text up to it is that
+  // same statement (a ";" inside a string does not prepare; inside a comment, it is a shorter one).
+  const whole = statement.toString();
+  for (let at = sql.indexOf(";"); at >= 0; at = sql.indexOf(";", at + 1)) {
+    try {
+      const prefix = db.prepare(sql.slice(0, at + 1));
+      const same = prefix.toString() === whole;
+      prefix.finalize();
+      if (same) return at + 1;
+    } catch {
+      // Not the end of a statement.
+    }
+  }
+  return null;
 }
 
 export async function queryTrace(options: CommonOptions & { sql: string | undefined }): Promise<number> {
@@ -91,7 +112,9 @@ export async function queryTrace(options: CommonOptions & { sql: string | undefi
     try {
       statement = trace.db.prepare(options.sql);
     } catch (error) {
-      complain(options.stderr, (error as Error).message);
+      // Bun's word for text without a statement.
+      const message = (error as Error).message;
+      complain(options.stderr, message === "Invalid SQL statement" ? "no SQL statement in the text given (only comments or semicolons)" : message);
       return 1;
     }
     const more = afterFirstStatement(trace.db, options.sql, statement);

@@ -1,6 +1,7 @@
 /**
  * `scope view`'s HTTP server: 127.0.0.1 only, every path under a random token (anything
- * else gets 403, so another user of the machine cannot read the trace), the Host header
+ * else gets 403, so another user of the machine cannot read the trace; the token without
+ * the last "/" is redirected to the page), the Host header
  * checked (a page elsewhere cannot reach it through DNS rebinding), the page and its
  * script served from memory (no CDN, no internet), and the trace answered in windows.
  */
@@ -61,7 +62,12 @@ export async function startViewServer(index: TraceIndex, options: { port?: numbe
     idleTimeout: 60,
     fetch(request) {
       const url = new URL(request.url);
-      if (!hostOk(request.headers.get("host")) || !tokenOk(url.pathname)) return forbidden();
+      if (!hostOk(request.headers.get("host"))) return forbidden();
+      // The address copied without its last "/" (the token right): on to the page.
+      if (url.pathname.length === prefix.length - 1 && tokenOk(`${url.pathname}/`)) {
+        return new Response(null, { status: 308, headers: { ...security, Location: `${prefix}${url.search}` } });
+      }
+      if (!tokenOk(url.pathname)) return forbidden();
       if (request.method !== "GET") return new Response("405 method not allowed\n", { status: 405, headers: security });
       const route = url.pathname.slice(prefix.length);
       switch (route) {

@@ -134,11 +134,14 @@ export function makeStamp<T>(perRequest = false): FieldStamp<T> {
   return { get: field.get, find: field.find, set: field.set, add: field.add, replace: field.replace } as FieldStamp<T>;
 }
 
+/** The filename a stamp's own copy is compiled under: scope's code, which `--functions` never instruments (instrument/vm-hooks.ts). */
+export const STAMP_FILENAME = "scope-stamp";
+
 function ownCopy(): FieldClass | undefined {
   if (typeof process !== "object" || process.versions?.bun !== undefined || process.versions?.node === undefined) return undefined;
   try {
     const vm = require("node:vm") as typeof import("node:vm");
-    const copy = vm.runInThisContext(`(${fieldClass.toString()})`, { filename: "scope-stamp" }) as typeof fieldClass;
+    const copy = vm.runInThisContext(`(${fieldClass.toString()})`, { filename: STAMP_FILENAME }) as typeof fieldClass;
     const field = copy(Carrier);
     // Tried once on an object of its own: a copy that does not work as the literal is not used.
     const probe = {};

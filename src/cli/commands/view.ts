@@ -79,6 +79,7 @@ export class ViewCommand extends Command {
       process.once("SIGTERM", stop);
     });
     await server.stop();
-    return 0;
+    // Served to the end, the trace's ending still decides the status: 2 for a damaged one, as dump, query, ... exit.
+    return ending.status;
   }
 }
