@@ -161,3 +161,90 @@ describe("endings the processes did not record", () => {
     expect(run.summary).not.toContain("ends:");
   });
 });
+
+/**
+ * Each worker's endings in a run whose process died without its own: the thread_exit
+ * records of every worker thread seen start, and the process's own ending.
+ */
+function workerEndings(events: TraceEvent[]): { pid: number; process: TraceEvent; workers: { tid: number; lastOwnNs: bigint; ends: TraceEvent[] }[] } {
+  const pid = ofKind(events, "trace_start", { tid: 0 })[0]!.pid;
+  const process = ofKind(events, "process_exit", { pid })[0]!;
+  const workers = ofKind(events, "trace_start", { pid })
+    .filter((start) => start.tid !== 0)
+    .map((start) => {
+      const own = events.filter((e) => e.pid === pid && e.tid === start.tid && !byCollector(e));
+      return { tid: start.tid, lastOwnNs: own.at(-1)!.timestampNs, ends: ofKind(events, "thread_exit", { pid, tid: start.tid }) };
+    });
+  return { pid, process, workers };
+}
+
+/** Each worker ended once, by the collector, with its process's status and at its time, after its own last record. */
+function expectWorkersEndedWithProcess(events: TraceEvent[]): void {
+  const { process, workers } = workerEndings(events);
+  expect(byCollector(process)).toBe(true);
+  expect(workers.length).toBe(2);
+  for (const worker of workers) {
+    expect(worker.ends.length).toBe(1);
+    const end = worker.ends[0]!;
+    expect(end.fields).toEqual(process.fields);
+    expect(end.timestampNs).toBe(process.timestampNs);
+    expect(end.timestampNs).toBeGreaterThanOrEqual(worker.lastOwnNs);
+  }
+}
+
+describe("workers of a process that died without its ending (record layout 4)", () => {
+  const killedScript = () => {
+    const flag = flagFile();
+    return `node ${join(dir, "workers-killed.cjs")} ${flag} & p=$!; while [ ! -s ${flag} ]; do sleep 0.02; done; kill -9 $p; wait $p; echo "child $?"; sleep 0.3`;
+  };
+
+  test("thread_exit's flags read as process_exit's: the collector's say so", () => {
+    const [fields] = interpret([{ kind: EventKind.thread_exit, timestampNs: 1n, flags: ExitFlag.collector, pid: 7, tid: 2, a: 0n, b: 9n, c: 0n, d: 0n, e: 4n }], () => undefined);
+    expect(fields!.fields).toEqual({ code: null, signal: 9, errorType: null, errorMessage: null, reason: "signal", recordedBy: "collector" });
+  });
+
+  test("a node process with two workers killed by SIGKILL under an untraced sh: each worker ends with it (the drain thread)", async () => {
+    const run = await runTraced(["sh", "-c", killedScript()]);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "child 137\n" });
+    expectWorkersEndedWithProcess(run.events);
+    // scope query's threads: each worker's ending and who recorded it; its end_ns the process's ending.
+    const { pid } = workerEndings(run.events);
+    const query = await runCli(["query", run.out, "--json", `select tid, exit_reason, exit_by, end_ns = (select end_ns from processes where pid = ${pid}) as with_process from threads where pid = ${pid} order by tid`]);
+    const reason = workerEndings(run.events).process.fields.reason;
+    expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { tid: 0, exit_reason: reason, exit_by: "collector", with_process: 1 },
+      { tid: 1, exit_reason: reason, exit_by: "collector", with_process: 1 },
+      { tid: 2, exit_reason: reason, exit_by: "collector", with_process: 1 },
+    ]);
+    // The view: each worker's ending labelled as scope's.
+    const index = TraceIndex.open(run.out);
+    const answer = index.window({ startNs: 0, endNs: index.meta().durationNs + 1, widthPx: 1_000_000 });
+    const labels = Array.from({ length: answer.instants.length / 6 }, (_, i) => answer.labels[answer.instants[i * 6 + 5]!] ?? "");
+    expect(labels.filter((label) => label.startsWith("thread ended with its process: ")).length).toBe(2);
+    // dump --stats: a thread_exit per worker.
+    const stats = await runCli(["dump", "--stats", run.out]);
+    expect(stats.stdout).toMatch(/thread_exit\s+2\n/);
+  });
+
+  test("--print (the event loop drains, no watch): the workers' endings are written with the process's", async () => {
+    const run = await runTraced(["sh", "-c", killedScript()], { scopeArgs: ["--print"] });
+    expect(run.stdout).toBe("child 137\n");
+    expectWorkersEndedWithProcess(run.events);
+  });
+
+  test("the root killed by SIGKILL (its ending from scope run's wait status): its workers end with it", async () => {
+    const run = await runTraced(["node", join(dir, "workers-killed.cjs"), "self"]);
+    expect(run.status).toBe(137);
+    expectWorkersEndedWithProcess(run.events);
+    expect(workerEndings(run.events).process.fields.signal).toBe(9);
+  });
+
+  test("ordinary workers: each thread's own ending, none added", async () => {
+    const program = `const { Worker } = require("node:worker_threads"); for (let i = 0; i < 2; i++) new Worker("require('node:worker_threads').parentPort.postMessage(1)", { eval: true }).on("message", () => {});`;
+    const run = await runTraced(["node", "-e", program]);
+    expect(run.status).toBe(0);
+    const ends = ofKind(run.events, "thread_exit");
+    expect(ends.map((e) => e.fields.recordedBy ?? "process")).toEqual(["process", "process"]);
+    expect(run.events.filter(byCollector)).toEqual([]);
+  });
+});

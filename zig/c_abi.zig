@@ -528,6 +528,25 @@ export fn scope_collector_threads(collector_pointer: ?*anyopaque, out: ?[*]f64, 
     return count;
 }
 
+/// The worker threads seen start with no end in the trace yet (their own `thread_exit`, or
+/// the collector's with their process's ending), as (pid, tid, start ns) f64 triples, at most
+/// `max`; returns how many. After stop: src/run/endings.ts ends them with their process.
+export fn scope_collector_open_threads(collector_pointer: ?*anyopaque, out: ?[*]f64, max: u32) u32 {
+    const collector = collector_handle(collector_pointer) orelse return 0;
+    const values = out orelse return 0;
+    var count: u32 = 0;
+    for (collector.threads) |entry| {
+        if (entry.key == 0 or entry.open_start_ns == 0) continue;
+        if (count >= max) break;
+        const key = entry.key - 1;
+        values[count * 3] = @floatFromInt(key >> 32);
+        values[count * 3 + 1] = @floatFromInt(key & 0xffff_ffff);
+        values[count * 3 + 2] = @floatFromInt(entry.open_start_ns);
+        count += 1;
+    }
+    return count;
+}
+
 // ---------------------------------------------------------------------------------------
 // Clocks. u64 results (a BigInt in bun:ffi): f64 would lose nanoseconds after 104 days
 // of uptime; these are called rarely.
@@ -541,7 +560,7 @@ export fn scope_clock_realtime_ns() u64 {
 }
 
 test "c_abi: layout version" {
-    try std.testing.expectEqual(@as(u32, 3), scope_layout_version());
+    try std.testing.expectEqual(@as(u32, 4), scope_layout_version());
 }
 
 test "c_abi: create, attach, record, string, batch, drain, stats, errors" {

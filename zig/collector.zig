@@ -43,6 +43,10 @@ const ThreadEntry = struct {
     reported_lost: u64 = 0,
     /// Errors of the agent's own in this thread (its `agent_error` records), caught there.
     agent_errors: u64 = 0,
+    /// A worker thread's `trace_start` time (0: none drained, or a main thread), kept until
+    /// its `thread_exit`: a worker still open when the collector records its process's
+    /// ending gets one too (end_threads).
+    open_start_ns: u64 = 0,
 };
 
 const FlightCause = struct {
@@ -337,6 +341,38 @@ pub const Collector = struct {
         const kind = record.kind;
         if (kind == @intFromEnum(layout.EventKind.trace_start) or kind == @intFromEnum(layout.EventKind.process_exit) or
             kind == @intFromEnum(layout.EventKind.child_exit)) collector.endings.note(record);
+        if (record.tid == 0) return;
+        // A worker's start and its own end (its process's lanes may be drained in any order).
+        if (kind == @intFromEnum(layout.EventKind.trace_start)) {
+            const entry = collector.thread_entry((@as(u64, record.pid) << 32 | record.tid) + 1) orelse return;
+            entry.open_start_ns = @max(record.timestamp_ns, 1);
+        } else if (kind == @intFromEnum(layout.EventKind.thread_exit)) {
+            const entry = collector.thread_entry((@as(u64, record.pid) << 32 | record.tid) + 1) orelse return;
+            entry.open_start_ns = 0;
+        }
+    }
+
+    /// After the collector's ending of a process (not a correction: the process recorded its
+    /// own): a `thread_exit` for each of its workers that started (since the process did) and
+    /// recorded no end, with the ending's status, time and flags (layout.zig thread_exit). A
+    /// worker past the thread table (threads_max) is not known and gets none.
+    fn end_threads(collector: *Collector, ending: *const Record) void {
+        if (ending.kind != @intFromEnum(layout.EventKind.process_exit)) return;
+        if (ending.flags & layout.exit_flag_collector == 0 or ending.flags & layout.exit_flag_corrects != 0) return;
+        const process_start_ns = if (collector.endings.find(ending.pid)) |entry| entry.start_ns else 0;
+        for (collector.threads) |*entry| {
+            if (entry.key == 0 or entry.open_start_ns == 0) continue;
+            const key = entry.key - 1;
+            if (key >> 32 != ending.pid) continue;
+            const started_ns = entry.open_start_ns;
+            entry.open_start_ns = 0;
+            // A worker of an earlier process with this pid.
+            if (started_ns < process_start_ns) continue;
+            var record = ending.*;
+            record.kind = @intFromEnum(layout.EventKind.thread_exit);
+            record.tid = @truncate(key);
+            collector.write_ending(&record);
+        }
     }
 
     /// An ending the collector records on a process's behalf: into the trace as its own
@@ -344,6 +380,11 @@ pub const Collector = struct {
     /// recording_stop record is); not counted as drained (`recorded`, the kinds: the
     /// collector's own records, as its drop markers); nothing once recording stopped.
     fn emit_ending(collector: *Collector, record: *const Record) void {
+        collector.write_ending(record);
+        collector.end_threads(record);
+    }
+
+    fn write_ending(collector: *Collector, record: *const Record) void {
         if (collector.writer.stop_reason != .none) return;
         if (collector.flight) |window| {
             window.add(record[0..1]);
@@ -589,4 +630,36 @@ test "collector: a flight recorder writes nothing until asked, then the window o
 fn sleep_a_millisecond() void {
     const duration: std.c.timespec = .{ .sec = 0, .nsec = std.time.ns_per_ms };
     _ = std.c.nanosleep(&duration, null);
+}
+
+test "collector: a process gone without its ending: its ending, then one for each worker that recorded none" {
+    var rig: TestRig = undefined;
+    try rig.init("threads-end", .{ .lane_count = 4, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+    defer rig.deinit();
+    const ring = &rig.ring;
+    const writer = &rig.writer;
+    const collector = try Collector.create(testing.allocator, ring, writer, 99);
+    defer collector.destroy(testing.allocator);
+    // pid 0x7fff_fff0: no such process (above pid_max), so gone at the first check.
+    const pid: u32 = 0x7fff_fff0;
+    var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.trace_start);
+    record.e = 1;
+    try testing.expect(producers[0].write(&record));
+    record.e = 0;
+    try testing.expect(producers[1].write(&record));
+    try testing.expect(producers[2].write(&record));
+    // Worker 2 ends on its own; worker 1 does not.
+    record.kind = @intFromEnum(layout.EventKind.thread_exit);
+    try testing.expect(producers[2].write(&record));
+    for (&producers) |*producer| producer.detach();
+    _ = collector.drain_all();
+    try testing.expectEqual(@as(u64, 4), writer.records_count);
+    collector.endings.check(clock.monotonic_ns(), true);
+    collector.endings.settle(clock.monotonic_ns(), true, collector, Collector.emit_ending);
+    // The process's ending and worker 1's: nothing open is left.
+    try testing.expectEqual(@as(u64, 6), writer.records_count);
+    try testing.expectEqual(@as(u64, 1), collector.endings.wrote_unknown);
+    for (collector.threads) |entry| try testing.expectEqual(@as(u64, 0), entry.open_start_ns);
 }

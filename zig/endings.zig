@@ -201,7 +201,7 @@ pub const Endings = struct {
         return null;
     }
 
-    fn find(endings: *Endings, pid: u32) ?*Entry {
+    pub fn find(endings: *Endings, pid: u32) ?*Entry {
         // Newest first: a process's records follow its start.
         var i = endings.count;
         while (i > 0) {

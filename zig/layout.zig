@@ -10,10 +10,13 @@ const assert = std.debug.assert;
 /// http_step_start flags bit 0 (the request's route rides on its handler's start).
 /// 3: process_exit flags (exit_flag_*): an ending the collector recorded on a process's
 /// behalf (the process recorded none, or its own said otherwise), its status possibly unknown.
-/// Readers take every version from `record_layout_version_oldest` (what 2 and 3 added are
+/// 4: thread_exit flags (exit_flag_collector, exit_flag_unknown): the collector ends each
+/// worker thread of a process whose ending it recorded, where the thread recorded none.
+/// Readers take every version from `record_layout_version_oldest` (what 2 to 4 added are
 /// flags older versions never set); a reader of 2 refuses a trace of 3, whose collector's
-/// endings it would show as the process's own, with code 0 where the status is unknown.
-pub const record_layout_version: u32 = 3;
+/// endings it would show as the process's own, with code 0 where the status is unknown, and
+/// a reader of 3 one of 4, whose threads' endings it would show as the threads' own.
+pub const record_layout_version: u32 = 4;
 pub const record_layout_version_oldest: u32 = 1;
 
 pub const record_size_bytes: u32 = 64;
@@ -87,7 +90,10 @@ pub const EventKind = enum(u16) {
     child_exit = 6,
     /// Worker thread created. a = worker thread id, b = str entry (file or URL).
     thread_spawn = 7,
-    /// Recorded by the exiting worker itself; fields as `process_exit`.
+    /// Recorded by the exiting worker itself; fields as `process_exit`. Or by the collector
+    /// (layout version 4), for a worker whose process's ending the collector recorded (the
+    /// process died without its own, zig/endings.zig) and which recorded none: the same
+    /// status, time and flags (exit_flag_collector, exit_flag_unknown) as that ending.
     thread_exit = 8,
     /// The parent saw its worker end. a = worker thread id, b = exit code.
     thread_exited = 9,

@@ -5,9 +5,10 @@
 
 /**
  * 2: http_server_response flags bit 2 (HttpEndFlag.stepsEnd), http_step_start flags bit 0 (StepStartFlag.route);
- * 3: process_exit flags (ExitFlag: an ending the collector recorded); readers take 1 to 3 (zig/layout.zig).
+ * 3: process_exit flags (ExitFlag: an ending the collector recorded); 4: thread_exit flags
+ * (ExitFlag: a worker ended with its process, recorded by the collector); readers take 1 to 4 (zig/layout.zig).
  */
-export const RECORD_LAYOUT_VERSION = 3;
+export const RECORD_LAYOUT_VERSION = 4;
 export const RECORD_LAYOUT_VERSION_OLDEST = 1;
 export const RECORD_SIZE = 64;
 export const STRING_FRAGMENT_BYTES = 32;

@@ -45,6 +45,7 @@ const symbols = {
   scope_collector_endings_off: { args: [pointer], returns: none },
   scope_collector_endings_totals: { args: [pointer, pointer], returns: none },
   scope_collector_processes: { args: [pointer, pointer, u32], returns: u32 },
+  scope_collector_open_threads: { args: [pointer, pointer, u32], returns: u32 },
   scope_clock_monotonic_ns: { args: [], returns: u64 },
   scope_clock_realtime_ns: { args: [], returns: u64 },
 } as const;
@@ -354,6 +355,13 @@ export interface EndingTotals {
   unwatched: number;
 }
 
+/** A worker thread seen start (its trace_start at `startNs`) whose end is not in the trace yet. */
+export interface OpenThread {
+  pid: number;
+  tid: number;
+  startNs: number;
+}
+
 /** zig/endings.zig State → ProcessEnding's. */
 const endingStates = ["open", "own", "open", "own", "settled"] as const;
 
@@ -371,6 +379,8 @@ export interface DrainTotals {
   threads: { pid: number; tid: number; reportedLost: number; agentErrors: number }[];
   /** The processes watched at the end (zig/endings.zig): how far each one's ending is. */
   processes: ProcessEnding[];
+  /** The worker threads seen start with no end in the trace yet (zig/collector.zig open_start_ns). */
+  openThreads: OpenThread[];
   /** The watch's counts: processes seen start, endings it wrote (with a status, unknown, corrections), processes not watched (no room). */
   endingTotals: EndingTotals;
   /** The TraceStatus of the thread's first failed write (0: none). */
@@ -489,6 +499,9 @@ export class DrainThread {
     const count = lib.scope_collector_threads(handle, quads, drainThreadsMax);
     const processQuads = new Float64Array(drainProcessesMax * 5);
     const processCount = lib.scope_collector_processes(handle, processQuads, drainProcessesMax);
+    const openValues = new Float64Array(drainThreadsMax * 3);
+    const openCount = lib.scope_collector_open_threads(handle, openValues, drainThreadsMax);
+    const openThreads = Array.from({ length: openCount }, (_, i) => ({ pid: openValues[i * 3]!, tid: openValues[i * 3 + 1]!, startNs: openValues[i * 3 + 2]! }));
     const endingValues = new Float64Array(5);
     lib.scope_collector_endings_totals(handle, endingValues);
     const endingTotals = { started: endingValues[0]!, status: endingValues[1]!, unknown: endingValues[2]!, corrections: endingValues[3]!, unwatched: endingValues[4]! };
@@ -501,7 +514,7 @@ export class DrainThread {
       wrote: collectorWrote[processQuads[i * 5 + 4]!] ?? null,
     }));
     const threads = Array.from({ length: count }, (_, i) => ({ pid: quads[i * 4]!, tid: quads[i * 4 + 1]!, reportedLost: quads[i * 4 + 2]!, agentErrors: quads[i * 4 + 3]! }));
-    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, processes, endingTotals, writeStatus, flight };
+    return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, processes, openThreads, endingTotals, writeStatus, flight };
   }
 }
 

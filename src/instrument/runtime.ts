@@ -862,6 +862,15 @@ export class FunctionRuntime {
         return stopped;
       },
     };
+    // The agent's events that carry an earlier time (Recorder.eventAt), after what is held.
+    const stamped = (sink as { recordStamped?: RecordSink["recordBatch"] }).recordStamped ?? sink.recordBatch;
+    if (typeof stamped === "function" && typeof sink.now === "function") {
+      ordered.now = () => sink.now!();
+      (ordered as { recordStamped?: RecordSink["recordBatch"] }).recordStamped = (records, count) => {
+        this.flush();
+        return stamped.call(sink, records, count);
+      };
+    }
     if (typeof sink.scratch === "function" && typeof sink.commit === "function" && typeof sink.commitString === "function") {
       const { commit, commitString } = sink;
       ordered.scratch = () => sink.scratch!();

@@ -149,7 +149,7 @@ interface ExitInfo {
   errorType: number;
   errorMessage: number;
   reason: string;
-  /** Who recorded it: the process, or the collector on its behalf (process_exit flags ExitFlag.collector). */
+  /** Who recorded it: the process (or thread), or the collector on its behalf (process_exit / thread_exit flags ExitFlag.collector). */
   by: "process" | "collector";
 }
 
@@ -517,9 +517,9 @@ export class TraceLoader {
       }
       case K.process_exit:
       case K.thread_exit: {
-        if (kind === K.process_exit && (flags & ExitFlag.collector) !== 0) {
-          // The collector's ending (layout version 3): the real status; a correction keeps
-          // the error the process's own said.
+        if ((flags & ExitFlag.collector) !== 0) {
+          // The collector's ending (layout version 3; a worker's, ended with its process:
+          // version 4): the real status; a correction keeps the error the process's own said.
           const unknown = (flags & ExitFlag.unknown) !== 0;
           const own = (flags & ExitFlag.corrects) !== 0 ? t.exit : null;
           const signal = num(b);
@@ -963,7 +963,7 @@ export class TraceLoader {
     }
     functions.finalize();
 
-    const threads = new BulkInsert(db, "threads", ["thread", "pid", "tid", "main", "entry", "parent_tid", "start_ns", "end_ns", "exit_code", "exit_reason", "error_type", "error_message", "events", "max_call_ns"]);
+    const threads = new BulkInsert(db, "threads", ["thread", "pid", "tid", "main", "entry", "parent_tid", "start_ns", "end_ns", "exit_code", "exit_reason", "error_type", "error_message", "events", "max_call_ns", "exit_by"]);
     for (const t of this.allThreads()) {
       const exit = t.exit;
       threads.add(
@@ -981,6 +981,7 @@ export class TraceLoader {
         exit ? this.str(t, exit.errorMessage) : null,
         t.events,
         t.maxCallNs,
+        exit ? exit.by : t.exitedCode !== null ? "parent" : null,
       );
     }
     threads.finalize();

@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 12;
+export const SCHEMA_VERSION = 13;
 
 /** One event_marks row per this many events of a thread. */
 export const MARK_EVERY = 1024;
@@ -25,7 +25,7 @@ CREATE TABLE event_marks(thread INTEGER NOT NULL, ts_ns INTEGER NOT NULL, id INT
 CREATE TABLE processes(pid INTEGER PRIMARY KEY, parent_pid INTEGER, runtime TEXT, argv TEXT, cwd TEXT, spawned_by_event INTEGER, command TEXT, spawn_method TEXT,
   start_ns INTEGER, end_ns INTEGER, exit_code INTEGER, exit_signal INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, collector INTEGER, exit_by TEXT);
 CREATE TABLE threads(thread INTEGER PRIMARY KEY, pid INTEGER NOT NULL, tid INTEGER NOT NULL, main INTEGER, entry TEXT, parent_tid INTEGER, start_ns INTEGER, end_ns INTEGER,
-  exit_code INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, max_call_ns INTEGER, UNIQUE(pid, tid));
+  exit_code INTEGER, exit_reason TEXT, error_type TEXT, error_message TEXT, events INTEGER, max_call_ns INTEGER, exit_by TEXT, UNIQUE(pid, tid));
 CREATE TABLE functions(id INTEGER PRIMARY KEY, thread INTEGER, pid INTEGER, tid INTEGER, function_id INTEGER, name TEXT, file TEXT, line INTEGER, column INTEGER,
   async INTEGER, generator INTEGER, flags INTEGER, calls INTEGER, ended INTEGER, total_ns INTEGER, self_ns INTEGER, max_ns INTEGER);
 CREATE TABLE call_rows(id INTEGER PRIMARY KEY, function INTEGER, thread INTEGER, start_ns INTEGER, end_ns INTEGER,

@@ -36,11 +36,12 @@ export interface EndingCounts {
   unwatched: number;
 }
 
-/** An ending the collector writes: the process's pid, tid 0. */
+/** An ending the collector writes: the process's pid, tid 0; or, with its status, each of its workers still open (tid, kind thread_exit). */
 export interface EndingRecord {
   kind: number;
   flags: number;
   pid: number;
+  tid: number;
   a: number | bigint;
   b: number;
   e: number;
@@ -53,6 +54,8 @@ export class ProcessEndings {
   private base: EndingTotals = { started: 0, status: 0, unknown: 0, corrections: 0, unwatched: 0 };
   /** Traced parents' child_exit records: the status of a child gone without its own ending. */
   private readonly reaped = new Map<number, { code: number; signal: number } | null>();
+  /** Worker threads seen start and not ended, by pid: the tids (their process's ending written by the collector ends them too). */
+  private readonly openThreads = new Map<number, Set<number>>();
 
   /** `enabled` false: the program's process events are not recorded (--events), so neither are their ends. */
   constructor(private readonly enabled = true) {}
@@ -66,7 +69,13 @@ export class ProcessEndings {
       this.reaped.set(a, c !== 0 ? { code: 0, signal: c } : b === -1 ? null : { code: b & 0xff, signal: 0 });
       return;
     }
-    if (tid !== 0 || !this.enabled) return;
+    if (!this.enabled) return;
+    if (tid !== 0) {
+      // A worker's start and its own end (its process's lanes are drained in any order).
+      if (kind === EventKind.trace_start) this.openThread(pid, tid);
+      else if (kind === EventKind.thread_exit) this.openThreads.get(pid)?.delete(tid);
+      return;
+    }
     if (kind === EventKind.trace_start) {
       if (e === 1 && !this.processes.has(pid)) this.processes.set(pid, { pid, state: "open", code: 0, signal: 0, wrote: null });
     } else if (kind === EventKind.process_exit && (flags & ExitFlag.collector) === 0) {
@@ -78,9 +87,16 @@ export class ProcessEndings {
     }
   }
 
+  private openThread(pid: number, tid: number): void {
+    let tids = this.openThreads.get(pid);
+    if (!tids) this.openThreads.set(pid, (tids = new Set()));
+    tids.add(tid);
+  }
+
   /** What the drain thread knew when it stopped (it drained before the event loop's last drains). */
-  merge(processes: ProcessEnding[], totals: EndingTotals): void {
+  merge(processes: ProcessEnding[], totals: EndingTotals, openThreads: readonly { pid: number; tid: number }[] = []): void {
     this.base = totals;
+    if (this.enabled) for (const { pid, tid } of openThreads) this.openThread(pid, tid);
     for (const entry of processes) {
       // Settled ones are in the thread's counts; a later start of the pid is a new process.
       if (entry.state !== "settled") this.processes.set(entry.pid, { ...entry, fromThread: true });
@@ -91,7 +107,15 @@ export class ProcessEndings {
    * The endings left to write, and the counts: `root` is scope run's child with its real
    * status (none for scope attach, which has no child).
    */
-  settle(root: { pid: number; exitCode: number | null; signal: string | null } | undefined, write: (record: EndingRecord) => void): EndingCounts {
+  settle(root: { pid: number; exitCode: number | null; signal: string | null } | undefined, writeRecord: (record: EndingRecord) => void): EndingCounts {
+    // After the collector's ending of a process (not a correction), one for each of its workers
+    // still open, with the same status and flags (zig/collector.zig end_threads).
+    const write = (record: EndingRecord) => {
+      writeRecord(record);
+      if ((record.flags & ExitFlag.corrects) !== 0) return;
+      for (const tid of this.openThreads.get(record.pid) ?? []) writeRecord({ ...record, kind: EventKind.thread_exit, tid });
+      this.openThreads.delete(record.pid);
+    };
     const base = this.base;
     const counts: EndingCounts = { processes: base.started, own: 0, byCollector: base.status, unknown: base.unknown, corrected: base.corrections, running: 0, unwatched: base.unwatched };
     for (const entry of this.processes.values()) {
@@ -135,9 +159,9 @@ function agrees(entry: ProcessEnding, status: { code: number; signal: number }):
 }
 
 function endingRecord(pid: number, status: { code: number; signal: number } | null): EndingRecord {
-  if (status === null) return { kind: EventKind.process_exit, flags: ExitFlag.collector | ExitFlag.unknown, pid, a: 0, b: 0, e: ExitReason.normal };
-  if (status.signal !== 0) return { kind: EventKind.process_exit, flags: ExitFlag.collector, pid, a: 0, b: status.signal, e: ExitReason.signal };
-  return { kind: EventKind.process_exit, flags: ExitFlag.collector, pid, a: status.code, b: 0, e: ExitReason.normal };
+  if (status === null) return { kind: EventKind.process_exit, flags: ExitFlag.collector | ExitFlag.unknown, pid, tid: 0, a: 0, b: 0, e: ExitReason.normal };
+  if (status.signal !== 0) return { kind: EventKind.process_exit, flags: ExitFlag.collector, pid, tid: 0, a: 0, b: status.signal, e: ExitReason.signal };
+  return { kind: EventKind.process_exit, flags: ExitFlag.collector, pid, tid: 0, a: status.code, b: 0, e: ExitReason.normal };
 }
 
 /**

@@ -514,7 +514,7 @@ export class TraceIndex {
             const code = view.getInt32(base + 24, true);
             const flags = view.getUint16(base + 6, true);
             const error = (flags & ExitFlag.collector) === 0 ? str(40) : null;
-            const label = (flags & ExitFlag.collector) !== 0 ? collectorEndingLabel(flags, code, view.getUint32(base + 32, true)) : `${kind === EventKind.process_exit ? "process" : "thread"} exit ${code}${error ? `: ${error}` : ""}`;
+            const label = (flags & ExitFlag.collector) !== 0 ? collectorEndingLabel(kind === EventKind.thread_exit, flags, code, view.getUint32(base + 32, true)) : `${kind === EventKind.process_exit ? "process" : "thread"} exit ${code}${error ? `: ${error}` : ""}`;
             this.recItem[rec] = -(this.instant(thread.calls, t, error ? InstantKind.error : InstantKind.exit, rec, this.label(label)) + 1);
             break;
           }
@@ -1219,7 +1219,9 @@ function shortArgv(argv: string): string {
 }
 
 /** A process_exit the collector recorded on the process's behalf (ExitFlag): said so in its label. */
-function collectorEndingLabel(flags: number, code: number, signal: number): string {
+function collectorEndingLabel(thread: boolean, flags: number, code: number, signal: number): string {
   const what = (flags & ExitFlag.unknown) !== 0 ? "process gone, status unknown" : signal !== 0 ? `process killed by signal ${signal}` : `process exit ${code}`;
+  // A worker the collector ended with its process (layout version 4).
+  if (thread) return `thread ended with its process: ${what} (recorded by scope)`;
   return `${what} (recorded by scope${(flags & ExitFlag.corrects) !== 0 ? ": its own exit said otherwise" : ""})`;
 }

@@ -296,11 +296,16 @@ function hookBunSpawn(tracer: Tracer): void {
   };
   const originalSync = bun.spawnSync!;
   bun.spawnSync = function spawnSync(this: unknown, ...args: unknown[]) {
-    const result = Reflect.apply(originalSync, this, childProcessCall.depth > 0 ? args : withChildEnv(args)) as { pid?: number; exitCode: number | null; signalCode?: string | null };
-    if (childProcessCall.depth > 0 || !recorder.groups.process) return result;
+    const own = childProcessCall.depth === 0 && recorder.groups.process;
+    const given = childProcessCall.depth > 0 ? args : withChildEnv(args);
+    // The spawn's time: when the call began (its record is written when it returns, after the
+    // child's own records), on the sink's clock; 0 where the sink has none.
+    const startedNs = own ? recorder.now() : 0;
+    const result = Reflect.apply(originalSync, this, given) as { pid?: number; exitCode: number | null; signalCode?: string | null };
+    if (!own || !recorder.groups.process) return result;
     recorder.safe(() => {
       const pid = result.pid ?? 0;
-      recorder.event(Kind.process_spawn, pid, recorder.str(commandOf(args)), SpawnMethod.spawnSync);
+      recorder.eventAt(startedNs, Kind.process_spawn, pid, recorder.str(commandOf(args)), SpawnMethod.spawnSync);
       const signal = result.signalCode ? (signalNumbers[result.signalCode] ?? 0) : 0;
       recorder.event(Kind.child_exit, pid, result.exitCode ?? -1, signal);
     });

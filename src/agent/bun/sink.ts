@@ -50,6 +50,7 @@ function ffiSink(libraryPath: string, ringPath: string, tid: number): Sink {
   const encoder = new TextEncoder();
   // Worst case UTF-8 of STRING_BYTES_MAX UTF-16 units; the native side cuts to 4096 bytes.
   const buffer = new Uint8Array(STRING_BYTES_MAX * 3);
+  let stamped: { scope_producer_now_ns(producer: import("bun:ffi").Pointer): number; scope_producer_write_batch(producer: import("bun:ffi").Pointer, records: Uint32Array, count: number): number } | undefined;
   return {
     record: (kind, flags, a, b, c, d, e) => record(producer, kind, flags, a, b, c, d, e) === 1,
     string: (id, text) => {
@@ -57,5 +58,15 @@ function ffiSink(libraryPath: string, ringPath: string, tid: number): Sink {
       return string(producer, id, buffer, written) > 0;
     },
     stopped: () => stopped(producer),
+    // A record that carries an earlier time (Recorder.eventAt: a synchronous spawn's start):
+    // their symbols bound at the first call, not at every thread's start.
+    now: () => stampedCalls().scope_producer_now_ns(producer),
+    recordStamped: (records, count) => stampedCalls().scope_producer_write_batch(producer, records, count),
   };
+  function stampedCalls() {
+    return (stamped ??= dlopen(libraryPath, {
+      scope_producer_now_ns: { args: [ptr], returns: f64 },
+      scope_producer_write_batch: { args: [ptr, ptr, u32], returns: u32 },
+    }).symbols);
+  }
 }

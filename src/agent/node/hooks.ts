@@ -427,11 +427,14 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
           recorder.fail(error);
         }
       }
+      // The spawn's time: when the call began (its record is written when it returns, after
+      // the child's own records), on the sink's clock; 0 where the sink has none.
+      const startedNs = outer === 0 ? recorder.now() : 0;
       try {
         result = Reflect.apply(original, this, args);
       } catch (error) {
         const child = seen?.end();
-        if (outer === 0) recorder.safe(() => onSyncEnded(tracer, code, args, child ?? error));
+        if (outer === 0) recorder.safe(() => onSyncEnded(tracer, code, args, child ?? error, startedNs));
         throw error;
       } finally {
         childProcessCall.depth--;
@@ -439,7 +442,7 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
       const child = seen?.end();
       // execSync runs through spawnSync: only the outermost call is the program's.
       if (outer > 0) return result;
-      recorder.safe(() => onSyncEnded(tracer, code, args, child ?? result));
+      recorder.safe(() => onSyncEnded(tracer, code, args, child ?? result, startedNs));
       return result;
     });
   }
@@ -740,12 +743,13 @@ function seeSyncSpawn(): { end(): SyncChild | undefined } | undefined {
   };
 }
 
-function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: unknown): void {
+/** A synchronous call's child, recorded when the call returned: its spawn at `startedNs` (the call's start), its end now. */
+function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: unknown, startedNs: number): void {
   const { recorder } = tracer;
   const parts = [args[0], ...(Array.isArray(args[1]) ? args[1] : [])].filter((part) => typeof part === "string");
   const result = (outcome ?? {}) as { pid?: unknown; status?: unknown; signal?: unknown };
   const pid = typeof result.pid === "number" ? result.pid : 0;
-  recorder.event(Kind.process_spawn, pid, recorder.str(parts.join(" ")), method);
+  recorder.eventAt(startedNs, Kind.process_spawn, pid, recorder.str(parts.join(" ")), method);
   if (pid === 0) return;
   const signal = typeof result.signal === "string" ? signalNumber(result.signal) : 0;
   recorder.event(Kind.child_exit, pid, typeof result.status === "number" ? result.status : U64_NONE, signal);

@@ -127,6 +127,52 @@ export class Recorder {
     }
   }
 
+  /**
+   * Now on the sink's clock (ns), for an event written later that carries this time
+   * (`eventAt`); 0 when the sink has no clock (its event is then stamped when written).
+   * scope.node's lean init makes `now` at the first ask (sink.ts lateNative, full).
+   */
+  now(): number {
+    try {
+      const clock = lateNative(this.sink, "now", true);
+      const at = clock === undefined ? 0 : Reflect.apply(clock, this.sink, []);
+      return typeof at === "number" && at > 0 ? at : 0;
+    } catch (error) {
+      this.fail(error);
+      return 0;
+    }
+  }
+
+  /**
+   * `event` with the timestamp `timestampNs` (from `now`) instead of the time it is written: a
+   * record written when a blocking call returned about the time the call began (a synchronous
+   * spawn's process_spawn). Written through the sink's recordStamped or recordBatch, which keep a given
+   * timestamp (after what the sink holds for this thread: settle); as `event` where the sink
+   * has none or `timestampNs` is 0.
+   */
+  eventAt(timestampNs: number, kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
+    try {
+      const sink = this.sink;
+      const batch = timestampNs <= 0 ? undefined : typeof sink.recordStamped === "function" ? sink.recordStamped : lateNative(sink, "recordBatch", true);
+      if (batch === undefined) {
+        this.event(kind, a, b, c, d, e, flags);
+        return;
+      }
+      this.settle();
+      const words = new Uint32Array(16);
+      // batch.ts's layout: word 1 kind | flags << 16, u64 2 the timestamp, u64 3..7 the fields,
+      // each as the native side writes a number (an integer; a negative one as its two's complement).
+      const wide = new BigUint64Array(words.buffer);
+      words[1] = (kind & 0xffff) | ((flags & 0xffff) << 16);
+      wide[1] = BigInt(Math.trunc(timestampNs));
+      const fields = [a, b, c, d, e];
+      for (let i = 0; i < 5; i++) wide[3 + i] = BigInt.asUintN(64, BigInt(Number.isFinite(fields[i]) ? Math.trunc(fields[i]!) : 0));
+      if (Reflect.apply(batch, sink, [words, 1]) !== 1) this.refused(1);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
   /** An event without commitEvent (out of `event`, which stays small enough to inline): through the scratch, or record(). */
   private byScratch(kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
     const fields = this.fields;

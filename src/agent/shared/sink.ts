@@ -43,6 +43,22 @@ export interface Sink {
    * before its own stamp (ago) reads that time after this, so the wait is not counted in.
    */
   settle?(): void;
+  /**
+   * Optional: the time a record written now would carry (the producer's clock, ns; 0 when
+   * detached). scope.node's full API (lateNative with `full`), libscope's scope_producer_now_ns.
+   */
+  now?(): number;
+  /**
+   * Optional: writes `count` records laid out as batch.ts says; a record's non-zero
+   * timestamp is kept (a record written at its end that carries when it began). Returns how
+   * many were written.
+   */
+  recordBatch?(records: Uint32Array, count: number): number;
+  /**
+   * Optional: recordBatch under another name, for a sink whose recordBatch would make function
+   * tracing batch its events (src/instrument/runtime.ts): Bun's libscope binding.
+   */
+  recordStamped?(records: Uint32Array, count: number): number;
 }
 
 /**
@@ -51,12 +67,13 @@ export interface Sink {
  * core calls only now and then (stopped, shareFile, loopApi: zig/napi.zig
  * rare_exports_table): the first ask for one makes them, by `fullApi(true)`.
  */
-export function lateNative(native: unknown, name: string): Function | undefined {
+export function lateNative(native: unknown, name: string, full = false): Function | undefined {
   if (native === null || typeof native !== "object") return undefined;
   const holder = native as Record<string, unknown>;
   if (typeof holder[name] !== "function" && typeof holder.fullApi === "function") {
     try {
-      Reflect.apply(holder.fullApi, native, [true]);
+      // `full`: one of full_exports_table's (now, recordBatch), made with the rare ones by fullApi().
+      Reflect.apply(holder.fullApi, native, full ? [] : [true]);
     } catch {
       // An addon that cannot make them: the caller does without.
     }
