@@ -45,6 +45,20 @@ describe("refusals", () => {
     await expectRefused(pid, /belongs to another user \(uid \d+\)/);
   });
 
+  // Root without CAP_SYS_PTRACE (setpriv drops it) cannot read a non-dumpable process's
+  // /proc/<pid>/exe, as any user cannot a node given file capabilities; it was "it ended".
+  test.skipIf(process.getuid?.() !== 0 || !Bun.which("setpriv") || !Bun.which("python3"))("a process of its own user whose /proc entries it may not read", async () => {
+    const hidden = Bun.spawn(["python3", "-c", "import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); print('ready', flush=True); time.sleep(30)"], { stdout: "pipe", stderr: "ignore" });
+    killAfter(hidden);
+    await hidden.stdout.getReader().read();
+    const attach = Bun.spawn(["setpriv", "--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", "--", process.execPath, cliEntry, "attach", String(hidden.pid), "--out", join(tmp(), "t.bin")], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+    killAfter(attach);
+    const [exitCode, stderr] = await Promise.all([attach.exited, new Response(attach.stderr).text()]);
+    expect(exitCode).toBe(1);
+    expect(stderr.split("\n").filter(Boolean)).toEqual([`scope: pid ${hidden.pid} cannot be inspected: /proc/${hidden.pid}/exe is not readable (EACCES; a process with file capabilities, or made non-dumpable, hides it from its own user without CAP_SYS_PTRACE)`]);
+    expect(alive(hidden.pid)).toBe(true);
+  });
+
   test("a Bun process", async () => {
     const bun = Bun.spawn([process.execPath, "-e", "setInterval(() => {}, 1000); console.log('ready')"], { stdout: "pipe", stderr: "ignore" });
     killAfter(bun);
