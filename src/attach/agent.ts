@@ -131,8 +131,8 @@ function forget(options: AttachOptions): void {
   delete cache[options.addon];
   delete cache[options.agent];
   // The module whose `require` loaded this bundle lists it in its `children` for as long as it
-  // lives, and with it the bundle's whole closure: an eval worker's or `node -e`'s global
-  // `module` (the `require` REQUIRE_EXPRESSION finds there), a module the program keeps. Its
+  // lives, and with it the bundle's whole closure: an eval worker's global `module` (whose
+  // `require` is the one REQUIRE_EXPRESSION finds there), a module the program keeps. Its
   // parent is not given (`module.parent` is deprecated), so every module that could be it is
   // looked at: the cached ones and the global `module`; one pass at the detach.
   const parents = new Set<unknown>(Object.values(cache));
