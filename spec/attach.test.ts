@@ -45,6 +45,20 @@ describe("refusals", () => {
     await expectRefused(pid, /belongs to another user \(uid \d+\)/);
   });
 
+  // Root without CAP_SYS_PTRACE (setpriv drops it) cannot read a non-dumpable process's
+  // /proc/<pid>/exe, as any user cannot a node given file capabilities; it was "it ended".
+  test.skipIf(process.getuid?.() !== 0 || !Bun.which("setpriv") || !Bun.which("python3"))("a process of its own user whose /proc entries it may not read", async () => {
+    const hidden = Bun.spawn(["python3", "-c", "import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); print('ready', flush=True); time.sleep(30)"], { stdout: "pipe", stderr: "ignore" });
+    killAfter(hidden);
+    await hidden.stdout.getReader().read();
+    const attach = Bun.spawn(["setpriv", "--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", "--", process.execPath, cliEntry, "attach", String(hidden.pid), "--out", join(tmp(), "t.bin")], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+    killAfter(attach);
+    const [exitCode, stderr] = await Promise.all([attach.exited, new Response(attach.stderr).text()]);
+    expect(exitCode).toBe(1);
+    expect(stderr.split("\n").filter(Boolean)).toEqual([`scope: pid ${hidden.pid} cannot be inspected: /proc/${hidden.pid}/exe is not readable (EACCES; a process with file capabilities, or made non-dumpable, hides it from its own user without CAP_SYS_PTRACE)`]);
+    expect(alive(hidden.pid)).toBe(true);
+  });
+
   test("a Bun process", async () => {
     const bun = Bun.spawn([process.execPath, "-e", "setInterval(() => {}, 1000); console.log('ready')"], { stdout: "pipe", stderr: "ignore" });
     killAfter(bun);
@@ -315,6 +329,33 @@ server.listen(0, "127.0.0.1", () => console.log(server.address().port));
       ["tax", "[40]"],
     ]);
     expect(events.filter((event) => event.kind === "attach_function_remove").every((event) => event.fields.failed === false)).toBe(true);
+  });
+
+  // An eval worker's code has a global `require` and `module` (as `node -e` has): requiring the
+  // agent there made it a child of that module, which kept every detached agent's bundle,
+  // closures and preview tables alive in the worker (~1.2 MiB of heap a cycle, for good).
+  test("repeated attaches to a service with an eval worker leave no agent module behind in the worker", async () => {
+    const dir = tmp();
+    writeFileSync(
+      join(dir, "main.cjs"),
+      `const http = require("node:http");
+const { Worker } = require("node:worker_threads");
+const worker = new Worker("require('node:worker_threads').parentPort.on('message', () => require('node:worker_threads').parentPort.postMessage(module.children.map((child) => child.id)));", { eval: true });
+const waiting = [];
+worker.on("message", (ids) => waiting.shift()(ids));
+const server = http.createServer((req, res) => { waiting.push((ids) => res.end(JSON.stringify(ids))); worker.postMessage(0); });
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`,
+    );
+    const { child, line } = await startNode([join(dir, "main.cjs")], { cwd: dir });
+    const children = async () => (await fetch(`http://127.0.0.1:${line.trim()}/`)).json();
+    expect(await children()).toEqual([]);
+    for (let cycle = 0; cycle < 2; cycle++) {
+      const attach = await runCli(["attach", String(child.pid), "--out", join(dir, "t.bin"), "--duration", "300ms"]);
+      expect(attach.exitCode, attach.stderr).toBe(0);
+      expect(attach.stderr).toContain("1 worker threads, 1 traced");
+    }
+    expect(await children()).toEqual([]);
   });
 
   test("worker threads running at the attach get an agent of their own: their requests and traced calls, restored at the detach", async () => {

@@ -126,9 +126,23 @@ function newWorkersTraced(): boolean {
  * leaves behind").
  */
 function forget(options: AttachOptions): void {
-  const cache = require.cache as Record<string, unknown>;
+  const cache = require.cache as Record<string, NodeJS.Module | undefined>;
+  const ours = new Set([cache[options.addon], cache[options.agent]].filter((module) => module !== undefined));
   delete cache[options.addon];
   delete cache[options.agent];
+  // The module whose `require` loaded this bundle lists it in its `children` for as long as it
+  // lives, and with it the bundle's whole closure: an eval worker's global `module` (whose
+  // `require` is the one REQUIRE_EXPRESSION finds there), a module the program keeps. Its
+  // parent is not given (`module.parent` is deprecated), so every module that could be it is
+  // looked at: the cached ones and the global `module`; one pass at the detach.
+  const parents = new Set<unknown>(Object.values(cache));
+  parents.add((globalThis as { module?: unknown }).module);
+  parents.add(require.main);
+  for (const parent of parents) {
+    const children = (parent as { children?: unknown } | undefined)?.children;
+    if (!Array.isArray(children)) continue;
+    for (let i = children.length - 1; i >= 0; i--) if (ours.has(children[i])) children.splice(i, 1);
+  }
   try {
     const paths = (require("node:module") as { _pathCache?: Record<string, unknown> })._pathCache;
     if (paths) for (const key of Object.keys(paths)) if (paths[key] === options.agent || paths[key] === options.addon) delete paths[key];

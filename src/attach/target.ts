@@ -4,7 +4,7 @@
  * prints it as `scope: ...` and exits non-zero) and is decided before any signal is sent:
  * SIGUSR1 to a process that does not handle it ends the process (its default action).
  */
-import { readFileSync, readlinkSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { basename } from "node:path";
 
 export interface Target {
@@ -42,7 +42,14 @@ export function inspectTarget(pid: number): Target {
     argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((part, i, all) => part !== "" || i < all.length - 1);
     cwd = readlinkSync(`/proc/${pid}/cwd`);
     status = readFileSync(`/proc/${pid}/status`, "utf8");
-  } catch {
+  } catch (error) {
+    // EACCES with the process still there: it is ours but not dumpable (a node binary given
+    // file capabilities, setcap cap_net_bind_service, or prctl(PR_SET_DUMPABLE, 0)), and
+    // scope has no CAP_SYS_PTRACE: /proc hides its executable, so nothing can be checked.
+    const code = (error as NodeJS.ErrnoException).code;
+    if ((code === "EACCES" || code === "EPERM") && existsSync(`/proc/${pid}`)) {
+      throw new Refusal(`pid ${pid} cannot be inspected: /proc/${pid}/exe is not readable (${code}; a process with file capabilities, or made non-dumpable, hides it from its own user without CAP_SYS_PTRACE)`);
+    }
     throw new Refusal(`no process with pid ${pid} (it ended)`);
   }
   if (/^State:\s+Z/m.test(status)) throw new Refusal(`pid ${pid} has ended (a zombie waiting for its parent)`);
