@@ -88,6 +88,10 @@ describe("channels made before the attach", () => {
     expect(events.filter((event) => event.fields.channel === "ipc").map((event) => event.fields.channelOwnerPid)).toEqual([childPid, childPid]);
     // The two workers' channels are told apart by thread id (the ticker's two ticks on one), each counted from the attach.
     expect(events.filter((event) => event.fields.channel === "worker").map((event) => event.fields.channelSubId)).toEqual([2, 1, 1, 2]);
+    // The dump says they are unpaired: their other ends are not in the trace.
+    const dumped = await runCli(["dump", out], { env: { NO_COLOR: "1" } });
+    const messageLines = dumped.stdout.split("\n").filter((text) => /message_(send|receive)/.test(text));
+    expect(messageLines.map((text) => text.match(/\((no send|not received)\)$/)?.[1])).toEqual(["no send", "not received", "no send", "not received", "no send", "no send"]);
     child.kill();
   });
 });
