@@ -16,9 +16,12 @@
  * not done for now: agent-workers.ts)),
  * and MessageChannels constructed through the module's or the global MessageChannel after
  * the attach; the process's own IPC channel to its parent (process.send, its 'message'
- * emits). A channel that existed before the attach is not recorded: its two ends would
- * start counting at different moments, and a message in flight at the attach would shift
- * every later pairing.
+ * emits). Of a channel that existed before the attach only this thread's end is recorded,
+ * from the attach on (both ends would start counting at different moments, and a message in
+ * flight at the attach would shift every later pairing): a worker running at the attach (its
+ * public port registered at the program's first send to it or its first delivery, seen as its
+ * Worker's 'message' emit), and a forked child running at the attach (hookChildrenBefore).
+ * Those records are unpaired. A MessageChannel made before the attach is not recorded.
  */
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, Kind } from "../agent/shared/kinds";
@@ -74,6 +77,8 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
   const patches: Patch[] = [];
   /** Off after remove(): what stays behind (under a program's replacement) passes through. */
   let active = true;
+  /** The port whose delivery is running, while it has no channel (a worker's started before the attach, or Node's own). */
+  let delivering: object | undefined;
   let portCounter = 0;
   const newPortChannelId = (): number => (tracer.tid * 0x100000 + 0x80000 + (portCounter++ % 0x80000)) % 0x7fffffff;
 
@@ -108,6 +113,16 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
       if (active && event === undefined) {
         const state = channels.get(this);
         if (state) recorder.safe(() => tracer.receive(state, value));
+        else {
+          // Maybe the public port of a worker started before the attach: its Worker's 'message' emit (below) tells.
+          const previous = delivering;
+          delivering = this;
+          try {
+            return Reflect.apply(inheritedDispatch, this, arguments);
+          } finally {
+            delivering = previous;
+          }
+        }
       }
       return Reflect.apply(inheritedDispatch, this, arguments);
     }),
@@ -151,12 +166,18 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
 
   // Workers started after the attach: their public port, before the first send of the program's.
   let publicPortKey: symbol | undefined;
-  const registerWorker = (worker: WorkerThreads.Worker) => {
-    if (!(worker.threadId > options.newWorkerAbove)) return;
+  const publicPort = (worker: WorkerThreads.Worker): object | null => {
     publicPortKey ??= Object.getOwnPropertySymbols(worker).find((symbol) => symbol.description === "kPublicPort");
-    const port = publicPortKey ? (worker as unknown as Record<symbol, object | null>)[publicPortKey] : null;
+    return publicPortKey ? ((worker as unknown as Record<symbol, object | null>)[publicPortKey] ?? null) : null;
+  };
+  const registerWorker = (worker: WorkerThreads.Worker) => {
+    // A dead worker's threadId reads -1.
+    if (!(worker.threadId > 0)) return;
+    const port = publicPort(worker);
     if (!port || channels.has(port)) return;
     channels.set(port, newChannel(ChannelKind.worker, worker.threadId, process.pid, 0, 1));
+    // Started before the attach: its channel counted from here on, its start and end not seen.
+    if (!(worker.threadId > options.newWorkerAbove)) return;
     // Its start and its end as the parent sees them (the worker itself is not traced: agent.ts).
     // Read now: a worker's threadId reads -1 once it has ended.
     const threadId = worker.threadId;
@@ -182,6 +203,24 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
       }),
     ),
   );
+  // A worker started before the attach that sends before the program does: its public port's
+  // delivery (the dispatch above, `delivering`) reaches the program as the Worker's 'message'
+  // emit. Its channel is made there and this first message counted; the next ones by the dispatch.
+  const originalWorkerEmit = workerProto.emit as AnyFunction;
+  const workerEmit = function emit(this: WorkerThreads.Worker, event: unknown, message: unknown) {
+    if (active && event === "message" && delivering !== undefined) {
+      recorder.safe(() => {
+        const port = publicPort(this);
+        if (port !== delivering || channels.has(port)) return;
+        registerWorker(this);
+        const state = channels.get(port);
+        if (state) tracer.receive(state, message);
+      });
+    }
+    return Reflect.apply(originalWorkerEmit, this, arguments);
+  };
+  Object.defineProperty(workerEmit, "length", { value: originalWorkerEmit.length });
+  patches.push(new Patch(workerProto, "emit", workerEmit));
   // Emitted on the next tick after a Worker's construction, before any message of the worker's is delivered.
   const onWorker = (worker: WorkerThreads.Worker) => recorder.safe(() => registerWorker(worker));
   process.on("worker", onWorker);
@@ -216,6 +255,8 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
     patches.push(new Patch(process, "emit", emit));
   }
 
+  if (threads.isMainThread) recorder.safe(() => hookChildrenBefore(tracer, patches, () => active));
+
   return {
     remove() {
       active = false;
@@ -235,4 +276,51 @@ function isInternalMessage(message: unknown): boolean {
   const descriptor = Object.getOwnPropertyDescriptor(message, "cmd");
   const cmd = descriptor && "value" in descriptor ? descriptor.value : undefined;
   return typeof cmd === "string" && cmd.length > 5 && cmd.startsWith("NODE_");
+}
+
+/**
+ * Forked children running at the attach: the parent's end of each one's IPC channel, counted
+ * from the attach on (its sends, the child's 'message' emits). Found among the process's active
+ * handles (a ChildProcess is its Process handle's owner); one unref()'d is not listed there and
+ * stays unrecorded. The child's `send` (its own property, set by Node at the spawn) is put back
+ * and the own `emit` added is deleted at the detach (`patches`).
+ */
+function hookChildrenBefore(tracer: Tracer, patches: Patch[], active: () => boolean): void {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  if (!Array.isArray(list) || !list.includes("NativeModule child_process")) return;
+  const getHandles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles;
+  if (typeof getHandles !== "function") return;
+  const { ChildProcess } = require("node:child_process") as typeof import("node:child_process");
+  const clusterWorkers = list.includes("NativeModule cluster") ? Object.values((require("node:cluster") as typeof import("node:cluster")).workers ?? {}) : [];
+  for (const handle of Reflect.apply(getHandles, process, []) as unknown[]) {
+    if (!(handle instanceof ChildProcess)) continue;
+    const child = handle as unknown as { send?: AnyFunction; connected?: boolean; emit: AnyFunction; pid?: number };
+    if (typeof child.send !== "function" || !child.pid || !Object.hasOwn(child, "send") || Object.hasOwn(child, "emit")) continue;
+    const cluster = clusterWorkers.some((worker) => worker?.process === handle);
+    const channel = newChannel(cluster ? ChannelKind.cluster : ChannelKind.ipc, 0, child.pid, 0, 1);
+    const originalSend = child.send;
+    patches.push(
+      new Patch(
+        child,
+        "send",
+        renamed(originalSend, function send(this: typeof child, message: unknown) {
+          const counted = active() && this.connected === true && !isInternalMessage(message);
+          const ordinal = counted ? tracer.send(channel, message) : -1;
+          try {
+            return Reflect.apply(originalSend, this, arguments);
+          } catch (error) {
+            if (counted) tracer.sendFailed(channel, ordinal);
+            throw error;
+          }
+        }),
+      ),
+    );
+    const originalEmit = child.emit;
+    const emit = function emit(this: unknown, event: unknown, message: unknown) {
+      if (active() && event === "message" && !isInternalMessage(message)) tracer.recorder.safe(() => tracer.receive(channel, message));
+      return Reflect.apply(originalEmit, this, arguments);
+    };
+    Object.defineProperty(emit, "length", { value: originalEmit.length });
+    patches.push(new Patch(child, "emit", emit));
+  }
 }
