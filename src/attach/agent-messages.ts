@@ -228,31 +228,7 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
   // The process's own IPC channel (a forked child or a cluster worker): its parent is not in this trace.
   const ipc = process as unknown as { send?: AnyFunction; connected?: boolean; emit: AnyFunction };
   if (typeof ipc.send === "function" && threads.isMainThread) {
-    const ipcChannel = newChannel(ChannelKind.ipc, 0, process.pid, 1, 0);
-    const originalSend = ipc.send;
-    patches.push(
-      new Patch(
-        process,
-        "send",
-        renamed(originalSend, function send(this: typeof ipc, message: unknown) {
-          const counted = active && this.connected === true && !isInternalMessage(message);
-          const ordinal = counted ? tracer.send(ipcChannel, message) : -1;
-          try {
-            return Reflect.apply(originalSend, this, arguments);
-          } catch (error) {
-            if (counted) tracer.sendFailed(ipcChannel, ordinal);
-            throw error;
-          }
-        }),
-      ),
-    );
-    const originalEmit = ipc.emit;
-    const emit = function emit(this: unknown, event: unknown, message: unknown) {
-      if (active && event === "message" && !isInternalMessage(message)) recorder.safe(() => tracer.receive(ipcChannel, message));
-      return Reflect.apply(originalEmit, this, arguments);
-    };
-    Object.defineProperty(emit, "length", { value: originalEmit.length });
-    patches.push(new Patch(process, "emit", emit));
+    hookIpcEnd(tracer, patches, ipc, newChannel(ChannelKind.ipc, 0, process.pid, 1, 0), () => active);
   }
 
   if (threads.isMainThread) recorder.safe(() => hookChildrenBefore(tracer, patches, () => active));
@@ -297,30 +273,38 @@ function hookChildrenBefore(tracer: Tracer, patches: Patch[], active: () => bool
     const child = handle as unknown as { send?: AnyFunction; connected?: boolean; emit: AnyFunction; pid?: number };
     if (typeof child.send !== "function" || !child.pid || !Object.hasOwn(child, "send") || Object.hasOwn(child, "emit")) continue;
     const cluster = clusterWorkers.some((worker) => worker?.process === handle);
-    const channel = newChannel(cluster ? ChannelKind.cluster : ChannelKind.ipc, 0, child.pid, 0, 1);
-    const originalSend = child.send;
-    patches.push(
-      new Patch(
-        child,
-        "send",
-        renamed(originalSend, function send(this: typeof child, message: unknown) {
-          const counted = active() && this.connected === true && !isInternalMessage(message);
-          const ordinal = counted ? tracer.send(channel, message) : -1;
-          try {
-            return Reflect.apply(originalSend, this, arguments);
-          } catch (error) {
-            if (counted) tracer.sendFailed(channel, ordinal);
-            throw error;
-          }
-        }),
-      ),
-    );
-    const originalEmit = child.emit;
-    const emit = function emit(this: unknown, event: unknown, message: unknown) {
-      if (active() && event === "message" && !isInternalMessage(message)) tracer.recorder.safe(() => tracer.receive(channel, message));
-      return Reflect.apply(originalEmit, this, arguments);
-    };
-    Object.defineProperty(emit, "length", { value: originalEmit.length });
-    patches.push(new Patch(child, "emit", emit));
+    hookIpcEnd(tracer, patches, child, newChannel(cluster ? ChannelKind.cluster : ChannelKind.ipc, 0, child.pid, 0, 1), active);
   }
+}
+
+/**
+ * One end of an IPC channel (the process's own, or a forked child's as its parent holds it):
+ * its `send` counted (a send that throws marked failed) and its 'message' emits received,
+ * Node's internal messages left out, while `active()`; both undone at the detach (`patches`).
+ */
+function hookIpcEnd(tracer: Tracer, patches: Patch[], owner: { send?: AnyFunction; connected?: boolean; emit: AnyFunction }, channel: Channel, active: () => boolean): void {
+  const originalSend = owner.send as AnyFunction;
+  patches.push(
+    new Patch(
+      owner,
+      "send",
+      renamed(originalSend, function send(this: typeof owner, message: unknown) {
+        const counted = active() && this.connected === true && !isInternalMessage(message);
+        const ordinal = counted ? tracer.send(channel, message) : -1;
+        try {
+          return Reflect.apply(originalSend, this, arguments);
+        } catch (error) {
+          if (counted) tracer.sendFailed(channel, ordinal);
+          throw error;
+        }
+      }),
+    ),
+  );
+  const originalEmit = owner.emit;
+  const emit = function emit(this: unknown, event: unknown, message: unknown) {
+    if (active() && event === "message" && !isInternalMessage(message)) tracer.recorder.safe(() => tracer.receive(channel, message));
+    return Reflect.apply(originalEmit, this, arguments);
+  };
+  Object.defineProperty(emit, "length", { value: originalEmit.length });
+  patches.push(new Patch(owner, "emit", emit));
 }
