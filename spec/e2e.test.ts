@@ -83,7 +83,7 @@ describe.each([
 });
 
 describe("endings", () => {
-  test("SIGKILL of the program: what it recorded before is kept, the collector writes child_exit and its process_exit with signal 9", async () => {
+  test("SIGKILL of the program: what it recorded before is kept, the collector writes child_exit, its process_exit with signal 9 and its worker's thread_exit", async () => {
     const argv = ["node", "crash-fixture.cjs", "killself"];
     const run = await runTraced(argv);
     const plain = await runUntraced(argv);
@@ -95,7 +95,9 @@ describe("endings", () => {
     const ofThread = (tid: number) => run.events.filter((e) => e.pid === pid && e.tid === tid).map((e) => e.kind);
     // Its ending: written by the collector on its behalf from scope run's wait status.
     expect(ofThread(0)).toEqual(["trace_start", "thread_spawn", "message_send", "message_receive", "process_exit"]);
-    expect(ofThread(1)).toEqual(["trace_start", "message_receive", "message_send"]);
+    // Its worker's ending too, written by the collector with the process's.
+    expect(ofThread(1)).toEqual(["trace_start", "message_receive", "message_send", "thread_exit"]);
+    expect(run.events.filter((e) => e.pid === pid && e.tid === 1 && e.kind === "thread_exit").map((e) => e.fields.recordedBy)).toEqual(["collector"]);
     expectPaired(run, 2);
     const collector = run.events.filter((e) => e.kind === "child_exit" && e.pid !== pid);
     expect(collector.map((e) => e.fields)).toEqual([{ childPid: pid, code: null, signal: 9 }]);
