@@ -26,6 +26,7 @@ const assert = std.debug.assert;
 const linux = std.os.linux;
 const layout = @import("layout.zig");
 const clock = @import("clock.zig");
+const proc_stat = @import("proc_stat.zig");
 
 const Record = layout.Record;
 
@@ -339,16 +340,9 @@ fn alive(pid: u32) bool {
 /// exit_code (field 52) while its state is Z, and only if the pidfd still reaches it
 /// after the read (so the file was that process's, not a later one's with its pid).
 fn zombie_status(pid: u32, pidfd: i32) Status {
-    var path_buffer: [32]u8 = undefined;
-    const path = std.mem.printSentinel(&path_buffer, "/proc/{d}/stat", .{pid}, 0) catch return .{};
-    const fd_rc = linux.open(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0);
-    if (linux.errno(fd_rc) != .SUCCESS) return .{};
-    const fd: i32 = @intCast(fd_rc);
     var buffer: [1024]u8 = undefined;
-    const read_rc = linux.read(fd, &buffer, buffer.len);
-    _ = linux.close(fd);
-    if (linux.errno(read_rc) != .SUCCESS) return .{};
-    const status = parse_stat_exit(buffer[0..read_rc]) orelse return .{};
+    const text = proc_stat.read(pid, &buffer) orelse return .{};
+    const status = parse_stat_exit(text) orelse return .{};
     const signal_rc = linux.syscall4(.pidfd_send_signal, @as(u32, @bitCast(pidfd)), 0, 0, 0);
     if (linux.errno(signal_rc) != .SUCCESS) return .{};
     return Status.from_wait(status);
@@ -356,9 +350,7 @@ fn zombie_status(pid: u32, pidfd: i32) Status {
 
 /// A zombie's wait status from the text of /proc/<pid>/stat; null for another state.
 pub fn parse_stat_exit(text: []const u8) ?u32 {
-    // "pid (comm) S ppid ...": comm may hold spaces and parentheses; fields follow the last ')'.
-    const close = std.mem.lastIndexOfScalar(u8, text, ')') orelse return null;
-    var fields = std.mem.tokenizeAny(u8, text[close + 1 ..], " \n");
+    var fields = std.mem.tokenizeAny(u8, proc_stat.fields(text) orelse return null, " \n");
     const state = fields.next() orelse return null;
     if (state.len != 1 or state[0] != 'Z') return null;
     // Field 3 is the state; exit_code is field 52.

@@ -93,6 +93,7 @@ const builtin = @import("builtin");
 const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const clock = @import("clock.zig");
+const proc_stat = @import("proc_stat.zig");
 
 const Record = layout.Record;
 
@@ -1652,21 +1653,10 @@ fn collector_draining(header: *const Header) bool {
 
 /// The state letter of /proc/<pid>/stat (R, S, D, Z, T, ...), 0 when it cannot be read.
 fn process_state(pid: u32) u8 {
-    const linux = std.os.linux;
-    var path_buffer: [32]u8 = undefined;
-    const path = std.fmt.bufPrintSentinel(&path_buffer, "/proc/{d}/stat", .{pid}, 0) catch return 0;
-    const rc = linux.open(path, .{ .ACCMODE = .RDONLY, .CLOEXEC = true }, 0);
-    if (linux.errno(rc) != .SUCCESS) return 0;
-    const fd: i32 = @intCast(rc);
-    defer _ = linux.close(fd);
-    // "pid (comm) S ...": comm is at most 16 bytes but may hold ')' and spaces.
+    // comm is at most 16 bytes: the state is well within 128.
     var buffer: [128]u8 = undefined;
-    const count = linux.read(fd, &buffer, buffer.len);
-    if (linux.errno(count) != .SUCCESS) return 0;
-    const text = buffer[0..count];
-    const close_paren = std.mem.lastIndexOfScalar(u8, text, ')') orelse return 0;
-    if (close_paren + 2 >= text.len) return 0;
-    return text[close_paren + 2];
+    const text = proc_stat.read(pid, &buffer) orelse return 0;
+    return (proc_stat.fields(text) orelse return 0)[0];
 }
 
 /// Records drained from every lane so far (the lanes' tails summed): moves while the

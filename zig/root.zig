@@ -5,6 +5,7 @@ test {
     _ = @import("collector.zig");
     _ = @import("flight.zig");
     _ = @import("endings.zig");
+    _ = @import("proc_stat.zig");
     _ = @import("clock.zig");
     _ = @import("ring.zig");
     _ = @import("shm.zig");
