@@ -68,9 +68,26 @@ export interface Parent {
 const dbSystems: Record<string, string> = { pg: "postgresql", "postgres.js": "postgresql", "better-sqlite3": "sqlite", "bun:sqlite": "sqlite" };
 
 export function serviceNameOf(argv: string | null, runtime: string | null): string {
-  const script = argv?.split(" ").slice(1).find((part) => part && !part.startsWith("-"));
+  const script = scriptOf(argv);
   if (script) return script.split("/").pop()!.replace(/\.(c|m)?(j|t)sx?$/, "") || script;
   return runtime?.split(" ")[0] ?? "unknown_service";
+}
+
+/**
+ * The script a trace_start's command line runs: its first word after the runtime's options;
+ * none for code given on the command line (`node -e <code>`: the agent lists the runtime's
+ * options there, Recorder.traceStart), whose words are the code's.
+ */
+function scriptOf(argv: string | null): string | undefined {
+  const parts = argv?.split(" ") ?? [];
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (!part) continue;
+    if (/^(-e|-p|-pe|--eval|--print)(=|$)/.test(part)) return undefined;
+    if (/^(-r|--require|--import|--loader|--experimental-loader|--preload)$/.test(part)) i++;
+    else if (!part.startsWith("-")) return part;
+  }
+  return undefined;
 }
 
 /**

@@ -99,7 +99,7 @@ function start(
   globalListeners: ReturnType<typeof hookWorkerGlobalListeners>,
   threads: typeof import("node:worker_threads"),
 ): void {
-  recorder.traceStart(`bun ${Bun.version}`, main);
+  recorder.traceStart(`bun ${Bun.version}`, main, `--preload=${import.meta.path}`);
   const types = require("node:util").types as TypeChecks;
   let reason: number = ExitReason.normal;
   let fatal: { type: string; message: string } | undefined;
