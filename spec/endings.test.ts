@@ -239,6 +239,39 @@ describe("workers of a process that died without its ending (record layout 4)", 
     expect(workerEndings(run.events).process.fields.signal).toBe(9);
   });
 
+  // The process records its own ending; its workers, ended by process.exit(), record none.
+  const expectWorkersEndedWithOwnExit = (events: TraceEvent[]) => {
+    const { process, workers } = workerEndings(events);
+    expect(byCollector(process)).toBe(false);
+    expect(process.fields.code).toBe(3);
+    expect(workers.length).toBe(2);
+    for (const { ends } of workers) {
+      expect(ends.map((end) => [end.fields.recordedBy, end.fields.code, end.fields.reason])).toEqual([["collector", 3, "exit"]]);
+      expect(ends[0]!.timestampNs).toBe(process.timestampNs);
+    }
+  };
+
+  test("the root calls process.exit() with its workers running: they end with it, at its ending (scope run's end)", async () => {
+    const run = await runTraced(["node", join(dir, "workers-killed.cjs"), "exit"]);
+    expect(run.status).toBe(3);
+    expectWorkersEndedWithOwnExit(run.events);
+  });
+
+  test("a child under an untraced sh calls process.exit() with its workers running: they end with it (the drain thread)", async () => {
+    const run = await runTraced(["sh", "-c", `node ${join(dir, "workers-killed.cjs")} exit; echo "child $?"; sleep 0.3`]);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "child 3\n" });
+    expectWorkersEndedWithOwnExit(run.events);
+  });
+
+  test("--events without thread: no worker's ending is recorded, so none is added", async () => {
+    const run = await runTraced(["node", join(dir, "workers-killed.cjs"), "exit"], { scopeArgs: ["--events", "process,message"] });
+    expect(run.status).toBe(3);
+    expect(ofKind(run.events, "thread_exit")).toEqual([]);
+    const killed = await runTraced(["sh", "-c", `node ${join(dir, "workers-killed.cjs")} exit; echo "child $?"; sleep 0.3`], { scopeArgs: ["--events", "process,message"] });
+    expect(killed.stdout).toBe("child 3\n");
+    expect(ofKind(killed.events, "thread_exit")).toEqual([]);
+  });
+
   test("ordinary workers: each thread's own ending, none added", async () => {
     const program = `const { Worker } = require("node:worker_threads"); for (let i = 0; i < 2; i++) new Worker("require('node:worker_threads').parentPort.postMessage(1)", { eval: true }).on("message", () => {});`;
     const run = await runTraced(["node", "-e", program]);

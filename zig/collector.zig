@@ -182,7 +182,7 @@ pub const Collector = struct {
             const moved = collector.drain_all();
             // The last turn: processes whose start this very drain took are checked too.
             if (stopping) collector.endings.check(clock.monotonic_ns(), true);
-            collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending);
+            collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending, end_threads);
             _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
             collector.flight_step();
             collector.sample_peak();
@@ -352,13 +352,15 @@ pub const Collector = struct {
         }
     }
 
-    /// After the collector's ending of a process (not a correction: the process recorded its
-    /// own): a `thread_exit` for each of its workers that started (since the process did) and
-    /// recorded no end, with the ending's status, time and flags (layout.zig thread_exit). A
-    /// worker past the thread table (threads_max) is not known and gets none.
+    /// After the collector's ending of a process (not a correction), or a process's own
+    /// ending as endings.zig settles it: a `thread_exit` for each of its workers that started
+    /// (since the process did) and recorded no end, with the ending's status, time and flags
+    /// (layout.zig thread_exit). A worker past the thread table (threads_max) is not known and
+    /// gets none; none when the workers' own ends are not recorded (--events without `thread`).
     fn end_threads(collector: *Collector, ending: *const Record) void {
         if (ending.kind != @intFromEnum(layout.EventKind.process_exit)) return;
         if (ending.flags & layout.exit_flag_collector == 0 or ending.flags & layout.exit_flag_corrects != 0) return;
+        if (!collector.endings.workers_enabled.load(.monotonic)) return;
         const process_start_ns = if (collector.endings.find(ending.pid)) |entry| entry.start_ns else 0;
         for (collector.threads) |*entry| {
             if (entry.key == 0 or entry.open_start_ns == 0) continue;
@@ -491,6 +493,15 @@ const TestRig = struct {
         rig.ring = try ring_module.Ring.format(rig.memory, options);
         rig.path = try std.fmt.bufPrintSentinel(&rig.path_buffer, "/tmp/scope-test-{s}-{d}.bin", .{ name, std.c.getpid() }, 0);
         rig.writer = try trace_file.Writer.open(testing.allocator, rig.path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
+    }
+
+    /// Closes the trace and reads its records back into `out` (all of them, exactly).
+    fn read_back(rig: *TestRig, out: []Record) !void {
+        try rig.writer.close(std.mem.zeroes(trace_file.EndTotals));
+        var diagnostic: trace_file.Diagnostic = undefined;
+        var reader = try trace_file.Reader.open_path(testing.allocator, rig.path, &diagnostic);
+        defer reader.deinit(testing.allocator);
+        try testing.expectEqual(@as(u32, @intCast(out.len)), reader.next(std.mem.sliceAsBytes(out)));
     }
 
     fn deinit(rig: *TestRig) void {
@@ -657,9 +668,61 @@ test "collector: a process gone without its ending: its ending, then one for eac
     _ = collector.drain_all();
     try testing.expectEqual(@as(u64, 4), writer.records_count);
     collector.endings.check(clock.monotonic_ns(), true);
-    collector.endings.settle(clock.monotonic_ns(), true, collector, Collector.emit_ending);
+    collector.endings.settle(clock.monotonic_ns(), true, collector, Collector.emit_ending, Collector.end_threads);
     // The process's ending and worker 1's: nothing open is left.
     try testing.expectEqual(@as(u64, 6), writer.records_count);
     try testing.expectEqual(@as(u64, 1), collector.endings.wrote_unknown);
     for (collector.threads) |entry| try testing.expectEqual(@as(u64, 0), entry.open_start_ns);
+}
+
+test "collector: a process gone with its own ending: one for each worker that recorded none, with its status, at its time; none with --events without thread" {
+    for ([_]bool{ true, false }) |workers_enabled| {
+        var rig: TestRig = undefined;
+        try rig.init("threads-own-end", .{ .lane_count = 4, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+        defer rig.deinit();
+        const ring = &rig.ring;
+        const writer = &rig.writer;
+        const collector = try Collector.create(testing.allocator, ring, writer, 99);
+        defer collector.destroy(testing.allocator);
+        collector.endings.workers_enabled.store(workers_enabled, .monotonic);
+        // pid 0x7fff_fff1: no such process (above pid_max), so gone at the first check.
+        const pid: u32 = 0x7fff_fff1;
+        var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
+        var record = std.mem.zeroes(Record);
+        record.kind = @intFromEnum(layout.EventKind.trace_start);
+        record.timestamp_ns = 10;
+        record.e = 1;
+        try testing.expect(producers[0].write(&record));
+        record.e = 0;
+        try testing.expect(producers[1].write(&record));
+        try testing.expect(producers[2].write(&record));
+        // Worker 2 ends on its own; worker 1 does not (running at process.exit(3)).
+        record.kind = @intFromEnum(layout.EventKind.thread_exit);
+        try testing.expect(producers[2].write(&record));
+        record.kind = @intFromEnum(layout.EventKind.process_exit);
+        record.timestamp_ns = 500;
+        record.a = 3;
+        try testing.expect(producers[0].write(&record));
+        for (&producers) |*producer| producer.detach();
+        _ = collector.drain_all();
+        try testing.expectEqual(@as(u64, 5), writer.records_count);
+        collector.endings.check(clock.monotonic_ns(), true);
+        collector.endings.settle(clock.monotonic_ns(), true, collector, Collector.emit_ending, Collector.end_threads);
+        try testing.expectEqual(@as(u64, 0), collector.endings.wrote_unknown + collector.endings.wrote_status);
+        if (!workers_enabled) {
+            try testing.expectEqual(@as(u64, 5), writer.records_count);
+            continue;
+        }
+        // Worker 1's ending, as the collector's, with the process's own status and time.
+        try testing.expectEqual(@as(u64, 6), writer.records_count);
+        for (collector.threads) |entry| try testing.expectEqual(@as(u64, 0), entry.open_start_ns);
+        var records: [6]Record = undefined;
+        try rig.read_back(&records);
+        const ending = records[5];
+        try testing.expectEqual(@as(u16, @intFromEnum(layout.EventKind.thread_exit)), ending.kind);
+        try testing.expectEqual(@as(u32, 1), ending.tid);
+        try testing.expectEqual(@as(u64, 3), ending.a);
+        try testing.expectEqual(@as(u64, 500), ending.timestamp_ns);
+        try testing.expectEqual(layout.exit_flag_collector, ending.flags);
+    }
 }

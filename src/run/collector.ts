@@ -44,6 +44,8 @@ export interface CollectorOptions {
   flight?: { windowMs: number; memoryBytes: number };
   /** Whether the processes' endings are watched for and written when they record none (default true; scope run --events without `process`: false). */
   endings?: boolean;
+  /** Whether a worker that recorded no ending gets one with its process's (default true; --events without `thread`: false). */
+  threadEndings?: boolean;
 }
 
 /** The flight recorder's part of the summary. */
@@ -168,7 +170,7 @@ export class Collector {
     private readonly ring: Ring,
     private readonly writer: TraceWriter,
   ) {
-    this.endings = new ProcessEndings(options.endings ?? true);
+    this.endings = new ProcessEndings(options.endings ?? true, options.threadEndings ?? true);
   }
 
   static start(options: CollectorOptions): Collector {
@@ -204,6 +206,7 @@ export class Collector {
       }
     }
     if (options.endings === false) collector.drainThread?.endingsOff();
+    if (options.threadEndings === false) collector.drainThread?.threadEndingsOff();
     if (!collector.drainThread) collector.schedule(idleIntervalMs);
     return collector;
   }
@@ -318,7 +321,8 @@ export class Collector {
         const flags = words16[w32 * 2 + Offset.flags / 2]!;
         // child_exit b: u64 max for "no code", taken as -1 (its high word all ones).
         const b = words32[w32 + Offset.b / 4 + 1] === 0xffffffff ? -1 : words32[w32 + Offset.b / 4]!;
-        this.endings.note(kind, pid, tid, flags, words32[w32 + Offset.a / 4]!, b, words32[w32 + Offset.e / 4]!, words32[w32 + Offset.c / 4]!);
+        const timestampNs = kind === EventKind.process_exit ? BigInt(words32[w32 + Offset.timestampNs / 4]!) + BigInt(words32[w32 + Offset.timestampNs / 4 + 1]!) * 0x1_0000_0000n : undefined;
+        this.endings.note(kind, pid, tid, flags, words32[w32 + Offset.a / 4]!, b, words32[w32 + Offset.e / 4]!, words32[w32 + Offset.c / 4]!, timestampNs);
       }
       if (pid === lastPid && tid === lastTid) continue;
       lastPid = pid;
@@ -422,8 +426,8 @@ export class Collector {
   private endingNs = 0n;
 
   private appendEnding(record: EndingRecord): void {
-    if (record.tid === 0) this.endingNs = monotonicNs();
-    encodeRecord({ kind: record.kind, flags: record.flags, timestampNs: this.endingNs, pid: record.pid, tid: record.tid, a: record.a, b: record.b, e: record.e }, this.ownRecord);
+    if (record.tid === 0 || this.endingNs === 0n) this.endingNs = monotonicNs();
+    encodeRecord({ kind: record.kind, flags: record.flags, timestampNs: record.timestampNs ?? this.endingNs, pid: record.pid, tid: record.tid, a: record.a, b: record.b, e: record.e }, this.ownRecord);
     this.append(this.ownRecord, 1, true);
   }
 

@@ -11,7 +11,10 @@
  * - processes the thread had not found gone yet, or all of them when the event loop drains
  *   (--print: no thread): the status from /proc while a zombie, else unknown, stamped now;
  * - a process still running when the run ends (a daemon that left the process group) has
- *   no ending yet: none is written, the summary counts it.
+ *   no ending yet: none is written, the summary counts it;
+ * - the workers of a process that recorded its own ending but not theirs (a worker still
+ *   running at `process.exit()`): a thread_exit each, the collector's, with the process's
+ *   status (the top process's real one), stamped at its own ending.
  */
 import { readFileSync } from "node:fs";
 import { EventKind, ExitFlag, ExitReason } from "../core/layout";
@@ -45,6 +48,8 @@ export interface EndingRecord {
   a: number | bigint;
   b: number;
   e: number;
+  /** When it is known (a worker ended with its process's own ending: that ending's time); else the writer stamps it. */
+  timestampNs?: bigint;
 }
 
 export class ProcessEndings {
@@ -57,14 +62,20 @@ export class ProcessEndings {
   /** Worker threads seen start and not ended, by pid: the tids (their process's ending written by the collector ends them too). */
   private readonly openThreads = new Map<number, Set<number>>();
 
-  /** `enabled` false: the program's process events are not recorded (--events), so neither are their ends. */
-  constructor(private readonly enabled = true) {}
+  /**
+   * `enabled` false: the program's process events are not recorded (--events), so neither are
+   * their ends; `workers` false: the workers' own ends are not (--events without `thread`).
+   */
+  constructor(
+    private readonly enabled = true,
+    private readonly workers = true,
+  ) {}
 
   /**
    * A drained record (not a string): takes the main threads' starts and own ends, and
    * parents' child_exit (a = child pid, b = code or null (-1 here), c = signal).
    */
-  note(kind: number, pid: number, tid: number, flags: number, a: number, b: number, e: number, c = 0): void {
+  note(kind: number, pid: number, tid: number, flags: number, a: number, b: number, e: number, c = 0, timestampNs?: bigint): void {
     if (kind === EventKind.child_exit) {
       this.reaped.set(a, c !== 0 ? { code: 0, signal: c } : b === -1 ? null : { code: b & 0xff, signal: 0 });
       return;
@@ -84,6 +95,7 @@ export class ProcessEndings {
       entry.state = "own";
       entry.code = a | 0;
       entry.signal = b;
+      entry.ownNs = timestampNs;
     }
   }
 
@@ -110,18 +122,23 @@ export class ProcessEndings {
   settle(root: { pid: number; exitCode: number | null; signal: string | null } | undefined, writeRecord: (record: EndingRecord) => void): EndingCounts {
     // After the collector's ending of a process (not a correction), one for each of its workers
     // still open, with the same status and flags (zig/collector.zig end_threads).
+    const endWorkers = (record: EndingRecord) => {
+      if (this.workers) for (const tid of this.openThreads.get(record.pid) ?? []) writeRecord({ ...record, kind: EventKind.thread_exit, tid });
+      this.openThreads.delete(record.pid);
+    };
     const write = (record: EndingRecord) => {
       writeRecord(record);
-      if ((record.flags & ExitFlag.corrects) !== 0) return;
-      for (const tid of this.openThreads.get(record.pid) ?? []) writeRecord({ ...record, kind: EventKind.thread_exit, tid });
-      this.openThreads.delete(record.pid);
+      if ((record.flags & ExitFlag.corrects) === 0) endWorkers(record);
     };
     const base = this.base;
     const counts: EndingCounts = { processes: base.started, own: 0, byCollector: base.status, unknown: base.unknown, corrected: base.corrections, running: 0, unwatched: base.unwatched };
     for (const entry of this.processes.values()) {
       if (!entry.fromThread) counts.processes++;
-      if (root && entry.pid === root.pid) this.settleRoot(entry, root, write);
-      else if (entry.state === "open") {
+      if (root && entry.pid === root.pid) this.settleRoot(entry, root, write, endWorkers);
+      else if (entry.state === "own") {
+        // Its workers that recorded no ending ended with it (zig/endings.zig does it during the run).
+        endWorkers({ ...endingRecord(entry.pid, { code: entry.code & 0xff, signal: entry.signal }), timestampNs: entry.ownNs });
+      } else if (entry.state === "open") {
         const status = goneStatus(entry.pid) ?? this.reaped.get(entry.pid) ?? null;
         if (status === "running") {
           counts.running++;
@@ -138,18 +155,28 @@ export class ProcessEndings {
     return counts;
   }
 
-  private settleRoot(entry: ProcessEnding, root: { exitCode: number | null; signal: string | null }, write: (record: EndingRecord) => void): void {
+  private settleRoot(
+    entry: ProcessEnding,
+    root: { exitCode: number | null; signal: string | null },
+    write: (record: EndingRecord) => void,
+    endWorkers: (record: EndingRecord) => void,
+  ): void {
     const signal = signalNumberOf(root.signal);
     const status = signal !== 0 ? { code: 0, signal } : { code: root.exitCode ?? 0, signal: 0 };
     if (entry.state === "open") {
       entry.wrote = "status";
       write(endingRecord(entry.pid, status));
-    } else if (entry.state === "own" && !agrees(entry, status)) {
+      return;
+    }
+    if (entry.state !== "own") return;
+    if (!agrees(entry, status)) {
       entry.wrote = "correction";
       const record = endingRecord(entry.pid, status);
       record.flags |= ExitFlag.corrects;
       write(record);
     }
+    // Its workers that recorded no ending ended with it, as it really ended.
+    endWorkers({ ...endingRecord(entry.pid, status), timestampNs: entry.ownNs });
   }
 }
 
