@@ -255,12 +255,14 @@ describe("workers of a process that died without its ending (record layout 4)", 
     const run = await runTraced(["node", join(dir, "workers-killed.cjs"), "exit"]);
     expect(run.status).toBe(3);
     expectWorkersEndedWithOwnExit(run.events);
+    expect(run.summary).toContain("ends: 1 traced process, process_exit recorded 1 by the process itself; 2 worker threads ended with their process (thread_exit recorded by scope)");
   });
 
   test("a child under an untraced sh calls process.exit() with its workers running: they end with it (the drain thread)", async () => {
     const run = await runTraced(["sh", "-c", `node ${join(dir, "workers-killed.cjs")} exit; echo "child $?"; sleep 0.3`]);
     expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "child 3\n" });
     expectWorkersEndedWithOwnExit(run.events);
+    expect(run.summary).toContain("; 2 worker threads ended with their process (thread_exit recorded by scope)");
   });
 
   test("--events without thread: no worker's ending is recorded, so none is added", async () => {

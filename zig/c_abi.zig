@@ -482,8 +482,8 @@ export fn scope_collector_thread_endings_off(collector_pointer: ?*anyopaque) voi
 }
 
 /// The endings watch's counts (endings.zig) as f64: [started, wrote_status, wrote_unknown,
-/// wrote_corrections, unwatched]. After stop.
-export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*[5]f64) void {
+/// wrote_corrections, unwatched, wrote_threads]. After stop.
+export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*[6]f64) void {
     const collector = collector_handle(collector_pointer) orelse return;
     const values = out orelse return;
     const endings = &collector.endings;
@@ -493,6 +493,7 @@ export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*
         @floatFromInt(endings.wrote_unknown),
         @floatFromInt(endings.wrote_corrections),
         @floatFromInt(endings.unwatched),
+        @floatFromInt(endings.wrote_threads),
     };
 }
 

@@ -374,6 +374,7 @@ pub const Collector = struct {
             record.kind = @intFromEnum(layout.EventKind.thread_exit);
             record.tid = @truncate(key);
             collector.write_ending(&record);
+            collector.endings.wrote_threads += 1;
         }
     }
 

@@ -141,7 +141,7 @@ export class Collector {
   private reportedLost = 0;
   /** The processes seen start and their endings (src/run/endings.ts, zig/endings.zig). */
   private readonly endings: ProcessEndings;
-  private endingCounts: EndingCounts = { processes: 0, own: 0, byCollector: 0, unknown: 0, corrected: 0, running: 0, unwatched: 0 };
+  private endingCounts: EndingCounts = { processes: 0, own: 0, byCollector: 0, unknown: 0, corrected: 0, running: 0, unwatched: 0, threads: 0 };
   // --print follows a run of any length: the oldest strings go when full, so new lines keep their names.
   private readonly strings = new StringTable({ maxStrings: 1_000_000, evictOldest: true });
   private readonly liveSends = new Map<string, TraceEvent["fields"]>();

@@ -37,6 +37,8 @@ export interface EndingCounts {
   running: number;
   /** Not watched: more than 4096 alive at once (zig/endings.zig); their ends are what they recorded. */
   unwatched: number;
+  /** Workers that recorded no ending, given their process's by the collector. */
+  threads: number;
 }
 
 /** An ending the collector writes: the process's pid, tid 0; or, with its status, each of its workers still open (tid, kind thread_exit). */
@@ -56,7 +58,7 @@ export class ProcessEndings {
   /** The processes whose ending is not settled yet; `fromThread`: counted in `base` already. */
   private readonly processes = new Map<number, ProcessEnding & { fromThread?: boolean }>();
   /** The drain thread's counts (none when the event loop drained). */
-  private base: EndingTotals = { started: 0, status: 0, unknown: 0, corrections: 0, unwatched: 0 };
+  private base: EndingTotals = { started: 0, status: 0, unknown: 0, corrections: 0, unwatched: 0, threads: 0 };
   /** Traced parents' child_exit records: the status of a child gone without its own ending. */
   private readonly reaped = new Map<number, { code: number; signal: number } | null>();
   /** Worker threads seen start and not ended, by pid: the tids (their process's ending written by the collector ends them too). */
@@ -120,18 +122,23 @@ export class ProcessEndings {
    * status (none for scope attach, which has no child).
    */
   settle(root: { pid: number; exitCode: number | null; signal: string | null } | undefined, writeRecord: (record: EndingRecord) => void): EndingCounts {
+    const base = this.base;
+    const counts: EndingCounts = { processes: base.started, own: 0, byCollector: base.status, unknown: base.unknown, corrected: base.corrections, running: 0, unwatched: base.unwatched, threads: base.threads };
     // After the collector's ending of a process (not a correction), one for each of its workers
     // still open, with the same status and flags (zig/collector.zig end_threads).
     const endWorkers = (record: EndingRecord) => {
-      if (this.workers) for (const tid of this.openThreads.get(record.pid) ?? []) writeRecord({ ...record, kind: EventKind.thread_exit, tid });
+      if (this.workers) {
+        for (const tid of this.openThreads.get(record.pid) ?? []) {
+          writeRecord({ ...record, kind: EventKind.thread_exit, tid });
+          counts.threads++;
+        }
+      }
       this.openThreads.delete(record.pid);
     };
     const write = (record: EndingRecord) => {
       writeRecord(record);
       if ((record.flags & ExitFlag.corrects) === 0) endWorkers(record);
     };
-    const base = this.base;
-    const counts: EndingCounts = { processes: base.started, own: 0, byCollector: base.status, unknown: base.unknown, corrected: base.corrections, running: 0, unwatched: base.unwatched };
     for (const entry of this.processes.values()) {
       if (!entry.fromThread) counts.processes++;
       if (root && entry.pid === root.pid) this.settleRoot(entry, root, write, endWorkers);

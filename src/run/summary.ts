@@ -78,7 +78,7 @@ function monitorLines(summary: RunSummary): string[] {
  */
 export function endLines(summary: RunSummary, processGroup: boolean, color: ChalkInstance): string[] {
   const ends = summary.endings;
-  const others = ends.byCollector + ends.unknown + ends.corrected + ends.running + ends.unwatched;
+  const others = ends.byCollector + ends.unknown + ends.corrected + ends.running + ends.unwatched + ends.threads;
   if (!processGroup || others === 0 || summary.stopped || summary.flight) return [];
   const parts = [`${ends.own} by the process itself${ends.corrected > 0 ? ` (${ends.corrected} of them corrected by scope: the process ended with another status than its 'exit' saw)` : ""}`];
   // An ending is a record like any other: a process's own, lost with the records above (a
@@ -89,7 +89,9 @@ export function endLines(summary: RunSummary, processGroup: boolean, color: Chal
   if (ends.running > 0) parts.push(`${ends.running} still running: no ending yet`);
   if (ends.unwatched > 0) parts.push(`${ends.unwatched} not watched (over 4096 alive at once): only what they recorded`);
   const processes = ends.processes === 1 ? "1 traced process" : `${ends.processes} traced processes`;
-  return [color.yellow(`  ends: ${processes}, process_exit recorded ${parts.join("; ")}`)];
+  // Workers still running when their process ended (process.exit(), a kill): ended with it by scope.
+  const threads = ends.threads === 0 ? "" : `; ${ends.threads === 1 ? "1 worker thread" : `${ends.threads} worker threads`} ended with ${ends.threads === 1 ? "its" : "their"} process (thread_exit recorded by scope)`;
+  return [color.yellow(`  ends: ${processes}, process_exit recorded ${parts.join("; ")}${threads}`)];
 }
 
 /** The overhead governor's steps (function_level events), when it took any. */
