@@ -100,8 +100,10 @@ describe("node agent, through scope run", () => {
     expectComplete(run, { code: 0, signal: null });
     expect(ofKind(run.events, "thread_spawn").map((e) => e.fields.threadId)).toEqual([1, 2, 3]);
     expect(ofKind(run.events, "thread_exited").map((e) => e.fields.code)).toEqual([1, 1, 1]);
-    // terminate() stops the worker's JavaScript: no thread_exit from the workers themselves.
-    expect(ofKind(run.events, "thread_exit")).toEqual([]);
+    // terminate() stops the worker's JavaScript: no thread_exit from the workers themselves;
+    // the collector's, from each parent's thread_exited (record layout 5).
+    const ends = ofKind(run.events, "thread_exit").map((e) => [e.tid, e.fields.recordedBy, e.fields.seenBy, e.fields.code]);
+    expect(ends.sort((x, y) => Number(x[0]) - Number(y[0]))).toEqual([1, 2, 3].map((tid) => [tid, "collector", "parent", 1]));
     expectAllPaired(run, 24);
   });
 

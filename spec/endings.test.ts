@@ -274,6 +274,39 @@ describe("workers of a process that died without its ending (record layout 4)", 
     expect(ofKind(killed.events, "thread_exit")).toEqual([]);
   });
 
+  // terminate() stops a worker's JavaScript: it records no ending; its parent's thread_exited says it ended.
+  const terminating = `const { Worker } = require("node:worker_threads");
+const worker = new Worker("require('node:worker_threads').parentPort.postMessage('up'); setInterval(() => {}, 1000);", { eval: true });
+worker.once("message", () => worker.terminate().then((code) => { console.log("terminated", code); setTimeout(() => {}, 300); }));`;
+  const expectEndedAsParentSaw = (events: TraceEvent[]) => {
+    const [exited] = ofKind(events, "thread_exited");
+    const ends = ofKind(events, "thread_exit");
+    expect(ends.map((end) => [end.tid, end.fields.code, end.fields.recordedBy, end.fields.seenBy])).toEqual([[exited!.fields.threadId, 1, "collector", "parent"]]);
+    expect(ends[0]!.timestampNs).toBe(exited!.timestampNs);
+  };
+
+  test.each([
+    ["the drain thread, during the run", []],
+    ["--print (the event loop drains): at the run's end", ["--print"]],
+  ])("a worker terminated by its parent: its ending from the parent's thread_exited, its code and time (%s)", async (_name, scopeArgs) => {
+    const run = await runTraced(["node", "-e", terminating], { scopeArgs });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "terminated 1\n" });
+    expectEndedAsParentSaw(run.events);
+    // Ordinary: counted on the ends line only when the line is there for something else.
+    expect(run.summary).not.toContain("ends:");
+  });
+
+  test("a terminated worker in the readers: query's exit_by, the view's label", async () => {
+    const run = await runTraced(["node", "-e", terminating]);
+    expectEndedAsParentSaw(run.events);
+    const query = await runCli(["query", run.out, "--json", "select tid, exit_code, exit_by, end_ns = (select ts_ns from events where kind = 'thread_exited') as at_exited from threads where tid > 0"]);
+    expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([{ tid: 1, exit_code: 1, exit_by: "parent", at_exited: 1 }]);
+    const index = TraceIndex.open(run.out);
+    const answer = index.window({ startNs: 0, endNs: index.meta().durationNs + 1, widthPx: 1_000_000 });
+    const labels = Array.from({ length: answer.instants.length / 6 }, (_, i) => answer.labels[answer.instants[i * 6 + 5]!] ?? "");
+    expect(labels).toContain("thread exit 1 (recorded by scope: its parent saw it end)");
+  });
+
   test("ordinary workers: each thread's own ending, none added", async () => {
     const program = `const { Worker } = require("node:worker_threads"); for (let i = 0; i < 2; i++) new Worker("require('node:worker_threads').parentPort.postMessage(1)", { eval: true }).on("message", () => {});`;
     const run = await runTraced(["node", "-e", program]);

@@ -482,8 +482,8 @@ export fn scope_collector_thread_endings_off(collector_pointer: ?*anyopaque) voi
 }
 
 /// The endings watch's counts (endings.zig) as f64: [started, wrote_status, wrote_unknown,
-/// wrote_corrections, unwatched, wrote_threads]. After stop.
-export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*[6]f64) void {
+/// wrote_corrections, unwatched, wrote_threads, wrote_terminated]. After stop.
+export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*[7]f64) void {
     const collector = collector_handle(collector_pointer) orelse return;
     const values = out orelse return;
     const endings = &collector.endings;
@@ -494,6 +494,7 @@ export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*
         @floatFromInt(endings.wrote_corrections),
         @floatFromInt(endings.unwatched),
         @floatFromInt(endings.wrote_threads),
+        @floatFromInt(endings.wrote_terminated),
     };
 }
 
@@ -569,7 +570,7 @@ export fn scope_clock_realtime_ns() u64 {
 }
 
 test "c_abi: layout version" {
-    try std.testing.expectEqual(@as(u32, 4), scope_layout_version());
+    try std.testing.expectEqual(@as(u32, 5), scope_layout_version());
 }
 
 test "c_abi: create, attach, record, string, batch, drain, stats, errors" {

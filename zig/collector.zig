@@ -49,6 +49,19 @@ const ThreadEntry = struct {
     open_start_ns: u64 = 0,
 };
 
+/// A parent's `thread_exited` for one of its workers, kept for a verdict turn
+/// (endings.verdict_delay_ns): a worker that recorded no ending of its own by then
+/// (terminate() stops its JavaScript) gets the collector's, with this code and time.
+const Exited = struct {
+    key: u64,
+    timestamp_ns: u64,
+    code: u64,
+    noticed_ns: u64,
+};
+
+/// Exited records waiting at once; more wait for their process's ending instead (end_threads).
+const exited_max = 256;
+
 const FlightCause = struct {
     trigger: layout.FlightTrigger = .none,
     detail_d: u64 = 0,
@@ -106,6 +119,9 @@ pub const Collector = struct {
     flight_dumped: [5]u64 = @splat(0),
     /// The processes seen start, watched for an end they did not record (endings.zig).
     endings: endings_module.Endings,
+    /// Parents' thread_exited records waiting for their verdict (settle_exited).
+    exited: [exited_max]Exited = undefined,
+    exited_count: u32 = 0,
 
     pub fn create(allocator: std.mem.Allocator, ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid: u32) error{OutOfMemory}!*Collector {
         const collector = try allocator.create(Collector);
@@ -182,6 +198,7 @@ pub const Collector = struct {
             const moved = collector.drain_all();
             // The last turn: processes whose start this very drain took are checked too.
             if (stopping) collector.endings.check(clock.monotonic_ns(), true);
+            collector.settle_exited(clock.monotonic_ns(), stopping);
             collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending, end_threads);
             _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
             collector.flight_step();
@@ -341,6 +358,13 @@ pub const Collector = struct {
         const kind = record.kind;
         if (kind == @intFromEnum(layout.EventKind.trace_start) or kind == @intFromEnum(layout.EventKind.process_exit) or
             kind == @intFromEnum(layout.EventKind.child_exit)) collector.endings.note(record);
+        if (kind == @intFromEnum(layout.EventKind.thread_exited)) {
+            if (collector.exited_count < exited_max) {
+                collector.exited[collector.exited_count] = .{ .key = (@as(u64, record.pid) << 32 | (record.a & 0xffff_ffff)) + 1, .timestamp_ns = record.timestamp_ns, .code = record.b, .noticed_ns = clock.monotonic_ns() };
+                collector.exited_count += 1;
+            }
+            return;
+        }
         if (record.tid == 0) return;
         // A worker's start and its own end (its process's lanes may be drained in any order).
         if (kind == @intFromEnum(layout.EventKind.trace_start)) {
@@ -350,6 +374,37 @@ pub const Collector = struct {
             const entry = collector.thread_entry((@as(u64, record.pid) << 32 | record.tid) + 1) orelse return;
             entry.open_start_ns = 0;
         }
+    }
+
+    /// After a drain: each worker its parent saw end (thread_exited) a verdict turn ago, or
+    /// every one when `now`, that recorded no ending of its own gets the collector's, with the
+    /// parent's code and time (exit_flag_parent). Its own thread_exit, written before the
+    /// thread ended and so before its parent's record, was drained by then (a shared lane's
+    /// write in progress holds records back at most that turn).
+    fn settle_exited(collector: *Collector, now_ns: u64, now: bool) void {
+        var kept: u32 = 0;
+        for (collector.exited[0..collector.exited_count]) |exited| {
+            if (!now and now_ns -| exited.noticed_ns < endings_module.verdict_delay_ns) {
+                collector.exited[kept] = exited;
+                kept += 1;
+                continue;
+            }
+            if (!collector.endings.workers_enabled.load(.monotonic)) continue;
+            const entry = collector.thread_entry(exited.key) orelse continue;
+            // Started (since an earlier thread of this id: ids are not reused in a process) and not ended.
+            if (entry.open_start_ns == 0 or entry.open_start_ns > exited.timestamp_ns) continue;
+            entry.open_start_ns = 0;
+            var record = std.mem.zeroes(Record);
+            record.kind = @intFromEnum(layout.EventKind.thread_exit);
+            record.flags = layout.exit_flag_collector | layout.exit_flag_parent;
+            record.timestamp_ns = exited.timestamp_ns;
+            record.pid = @truncate((exited.key - 1) >> 32);
+            record.tid = @truncate(exited.key - 1);
+            record.a = exited.code;
+            collector.write_ending(&record);
+            collector.endings.wrote_terminated += 1;
+        }
+        collector.exited_count = kept;
     }
 
     /// After the collector's ending of a process (not a correction), or a process's own

@@ -126,8 +126,10 @@ pub const Endings = struct {
     wrote_status: u64 = 0,
     wrote_unknown: u64 = 0,
     wrote_corrections: u64 = 0,
-    /// Workers' endings the collector wrote (collector.zig end_threads).
+    /// Workers' endings the collector wrote: with their process (collector.zig end_threads),
+    /// from their parent's thread_exited (settle_exited).
     wrote_threads: u64 = 0,
+    wrote_terminated: u64 = 0,
 
     pub fn init(allocator: std.mem.Allocator) error{OutOfMemory}!Endings {
         const entries = try allocator.alloc(Entry, processes_max);

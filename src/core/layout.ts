@@ -6,9 +6,11 @@
 /**
  * 2: http_server_response flags bit 2 (HttpEndFlag.stepsEnd), http_step_start flags bit 0 (StepStartFlag.route);
  * 3: process_exit flags (ExitFlag: an ending the collector recorded); 4: thread_exit flags
- * (ExitFlag: a worker ended with its process, recorded by the collector); readers take 1 to 4 (zig/layout.zig).
+ * (ExitFlag: a worker ended with its process, recorded by the collector); 5: thread_exit
+ * flags bit 3 (ExitFlag.parent: the collector's ending of a worker from its parent's
+ * thread_exited); readers take 1 to 5 (zig/layout.zig).
  */
-export const RECORD_LAYOUT_VERSION = 4;
+export const RECORD_LAYOUT_VERSION = 5;
 export const RECORD_LAYOUT_VERSION_OLDEST = 1;
 export const RECORD_SIZE = 64;
 export const STRING_FRAGMENT_BYTES = 32;
@@ -156,7 +158,7 @@ export const flightTriggerName: Record<number, FlightTriggerName> = Object.fromE
  * `unknown`, its status could not be had; `corrects`, the process's own process_exit said
  * another status than the system's.
  */
-export const ExitFlag = { collector: 1, unknown: 2, corrects: 4 } as const;
+export const ExitFlag = { collector: 1, unknown: 2, corrects: 4, parent: 8 } as const;
 
 /** process_exit / thread_exit field e: how it ended. */
 export const ExitReason = { normal: 0, processExit: 1, uncaughtException: 2, unhandledRejection: 3, signal: 4 } as const;

@@ -104,6 +104,8 @@ const exitFields: Fielder = (r, str) => {
     reason: unknown ? "unknown" : unsigned(r.b) !== 0 ? "signal" : "exit",
     recordedBy: "collector",
     ...((r.flags & ExitFlag.corrects) !== 0 ? { corrects: true } : {}),
+    // Layout version 5: a worker's ending from its parent's thread_exited (terminate()).
+    ...((r.flags & ExitFlag.parent) !== 0 ? { seenBy: "parent" } : {}),
   };
 };
 

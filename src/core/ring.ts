@@ -358,6 +358,8 @@ export interface EndingTotals {
   unwatched: number;
   /** Workers' endings the collector wrote (ended with their process). */
   threads: number;
+  /** Workers' endings the collector wrote from their parent's thread_exited (terminate()). */
+  terminated: number;
 }
 
 /** A worker thread seen start (its trace_start at `startNs`) whose end is not in the trace yet. */
@@ -512,9 +514,9 @@ export class DrainThread {
     const openValues = new Float64Array(drainThreadsMax * 3);
     const openCount = lib.scope_collector_open_threads(handle, openValues, drainThreadsMax);
     const openThreads = Array.from({ length: openCount }, (_, i) => ({ pid: openValues[i * 3]!, tid: openValues[i * 3 + 1]!, startNs: openValues[i * 3 + 2]! }));
-    const endingValues = new Float64Array(6);
+    const endingValues = new Float64Array(7);
     lib.scope_collector_endings_totals(handle, endingValues);
-    const endingTotals = { started: endingValues[0]!, status: endingValues[1]!, unknown: endingValues[2]!, corrections: endingValues[3]!, unwatched: endingValues[4]!, threads: endingValues[5]! };
+    const endingTotals = { started: endingValues[0]!, status: endingValues[1]!, unknown: endingValues[2]!, corrections: endingValues[3]!, unwatched: endingValues[4]!, threads: endingValues[5]!, terminated: endingValues[6]! };
     lib.scope_collector_free(handle);
     const processes = Array.from({ length: processCount }, (_, i) => ({
       pid: processQuads[i * 6]!,

@@ -150,7 +150,7 @@ interface ExitInfo {
   errorMessage: number;
   reason: string;
   /** Who recorded it: the process (or thread), or the collector on its behalf (process_exit / thread_exit flags ExitFlag.collector). */
-  by: "process" | "collector";
+  by: "process" | "collector" | "parent";
 }
 
 interface ThreadState {
@@ -523,7 +523,9 @@ export class TraceLoader {
           const unknown = (flags & ExitFlag.unknown) !== 0;
           const own = (flags & ExitFlag.corrects) !== 0 ? t.exit : null;
           const signal = num(b);
-          t.exit = { code: unknown || signal !== 0 ? null : signed(a), signal, errorType: own?.errorType ?? 0, errorMessage: own?.errorMessage ?? 0, reason: unknown ? "unknown" : signal !== 0 ? "signal" : "exit", by: "collector" };
+          // Version 5: a worker's ending from its parent's thread_exited: exit_by "parent", as a process's known only from its parent's child_exit.
+          const by = (flags & ExitFlag.parent) !== 0 ? "parent" : "collector";
+          t.exit = { code: unknown || signal !== 0 ? null : signed(a), signal, errorType: own?.errorType ?? 0, errorMessage: own?.errorMessage ?? 0, reason: unknown ? "unknown" : signal !== 0 ? "signal" : "exit", by };
           return;
         }
         t.exit = { code: signed(a), signal: num(b), errorType: num(c), errorMessage: num(d), reason: ExitReasonName[num(e)] ?? String(num(e)), by: "process" };

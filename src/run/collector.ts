@@ -141,7 +141,7 @@ export class Collector {
   private reportedLost = 0;
   /** The processes seen start and their endings (src/run/endings.ts, zig/endings.zig). */
   private readonly endings: ProcessEndings;
-  private endingCounts: EndingCounts = { processes: 0, own: 0, byCollector: 0, unknown: 0, corrected: 0, running: 0, unwatched: 0, threads: 0 };
+  private endingCounts: EndingCounts = { processes: 0, own: 0, byCollector: 0, unknown: 0, corrected: 0, running: 0, unwatched: 0, threads: 0, terminated: 0 };
   // --print follows a run of any length: the oldest strings go when full, so new lines keep their names.
   private readonly strings = new StringTable({ maxStrings: 1_000_000, evictOldest: true });
   private readonly liveSends = new Map<string, TraceEvent["fields"]>();
@@ -317,11 +317,11 @@ export class Collector {
       const tid = words32[w32 + Offset.tid / 4]!;
       if (kind === EventKind.drop) this.accountDrop(pid, tid, words32[w32 + Offset.a / 4]! + words32[w32 + Offset.a / 4 + 1]! * 2 ** 32);
       if (kind === EventKind.agent_error) this.agentErrors.set(`${pid}/${tid}`, (this.agentErrors.get(`${pid}/${tid}`) ?? 0) + 1);
-      if (kind === EventKind.trace_start || kind === EventKind.process_exit || kind === EventKind.child_exit || kind === EventKind.thread_exit) {
+      if (kind === EventKind.trace_start || kind === EventKind.process_exit || kind === EventKind.child_exit || kind === EventKind.thread_exit || kind === EventKind.thread_exited) {
         const flags = words16[w32 * 2 + Offset.flags / 2]!;
         // child_exit b: u64 max for "no code", taken as -1 (its high word all ones).
         const b = words32[w32 + Offset.b / 4 + 1] === 0xffffffff ? -1 : words32[w32 + Offset.b / 4]!;
-        const timestampNs = kind === EventKind.process_exit ? BigInt(words32[w32 + Offset.timestampNs / 4]!) + BigInt(words32[w32 + Offset.timestampNs / 4 + 1]!) * 0x1_0000_0000n : undefined;
+        const timestampNs = kind === EventKind.process_exit || kind === EventKind.thread_exited ? BigInt(words32[w32 + Offset.timestampNs / 4]!) + BigInt(words32[w32 + Offset.timestampNs / 4 + 1]!) * 0x1_0000_0000n : undefined;
         this.endings.note(kind, pid, tid, flags, words32[w32 + Offset.a / 4]!, b, words32[w32 + Offset.e / 4]!, words32[w32 + Offset.c / 4]!, timestampNs);
       }
       if (pid === lastPid && tid === lastTid) continue;

@@ -14,7 +14,10 @@
  *   no ending yet: none is written, the summary counts it;
  * - the workers of a process that recorded its own ending but not theirs (a worker still
  *   running at `process.exit()`): a thread_exit each, the collector's, with the process's
- *   status (the top process's real one), stamped at its own ending.
+ *   status (the top process's real one), stamped at its own ending;
+ * - a worker whose parent saw it end (`thread_exited`) and that recorded no ending of its own
+ *   (terminate()): the collector's, with the parent's code and time (ExitFlag.parent), as
+ *   zig/collector.zig settle_exited does during the run.
  */
 import { readFileSync } from "node:fs";
 import { EventKind, ExitFlag, ExitReason } from "../core/layout";
@@ -39,6 +42,8 @@ export interface EndingCounts {
   unwatched: number;
   /** Workers that recorded no ending, given their process's by the collector. */
   threads: number;
+  /** Workers that recorded no ending, given their parent's thread_exited by the collector (terminate()). */
+  terminated: number;
 }
 
 /** An ending the collector writes: the process's pid, tid 0; or, with its status, each of its workers still open (tid, kind thread_exit). */
@@ -58,11 +63,13 @@ export class ProcessEndings {
   /** The processes whose ending is not settled yet; `fromThread`: counted in `base` already. */
   private readonly processes = new Map<number, ProcessEnding & { fromThread?: boolean }>();
   /** The drain thread's counts (none when the event loop drained). */
-  private base: EndingTotals = { started: 0, status: 0, unknown: 0, corrections: 0, unwatched: 0, threads: 0 };
+  private base: EndingTotals = { started: 0, status: 0, unknown: 0, corrections: 0, unwatched: 0, threads: 0, terminated: 0 };
   /** Traced parents' child_exit records: the status of a child gone without its own ending. */
   private readonly reaped = new Map<number, { code: number; signal: number } | null>();
   /** Worker threads seen start and not ended, by pid: the tids (their process's ending written by the collector ends them too). */
   private readonly openThreads = new Map<number, Set<number>>();
+  /** Parents' thread_exited records by pid, then worker tid: the code and time a worker that recorded no ending ended with. */
+  private readonly exited = new Map<number, Map<number, { code: number; timestampNs: bigint | undefined }>>();
 
   /**
    * `enabled` false: the program's process events are not recorded (--events), so neither are
@@ -83,6 +90,12 @@ export class ProcessEndings {
       return;
     }
     if (!this.enabled) return;
+    if (kind === EventKind.thread_exited) {
+      let workers = this.exited.get(pid);
+      if (!workers) this.exited.set(pid, (workers = new Map()));
+      workers.set(a, { code: b, timestampNs });
+      return;
+    }
     if (tid !== 0) {
       // A worker's start and its own end (its process's lanes are drained in any order).
       if (kind === EventKind.trace_start) this.openThread(pid, tid);
@@ -123,7 +136,7 @@ export class ProcessEndings {
    */
   settle(root: { pid: number; exitCode: number | null; signal: string | null } | undefined, writeRecord: (record: EndingRecord) => void): EndingCounts {
     const base = this.base;
-    const counts: EndingCounts = { processes: base.started, own: 0, byCollector: base.status, unknown: base.unknown, corrected: base.corrections, running: 0, unwatched: base.unwatched, threads: base.threads };
+    const counts: EndingCounts = { processes: base.started, own: 0, byCollector: base.status, unknown: base.unknown, corrected: base.corrections, running: 0, unwatched: base.unwatched, threads: base.threads, terminated: base.terminated };
     // After the collector's ending of a process (not a correction), one for each of its workers
     // still open, with the same status and flags (zig/collector.zig end_threads).
     const endWorkers = (record: EndingRecord) => {
@@ -139,6 +152,17 @@ export class ProcessEndings {
       writeRecord(record);
       if ((record.flags & ExitFlag.corrects) === 0) endWorkers(record);
     };
+    // Workers their parent saw end that recorded no ending (terminate()): the parent's code and time.
+    if (this.workers) {
+      for (const [pid, workers] of this.exited) {
+        const open = this.openThreads.get(pid);
+        for (const [tid, { code, timestampNs }] of workers) {
+          if (!open?.delete(tid)) continue;
+          writeRecord({ kind: EventKind.thread_exit, flags: ExitFlag.collector | ExitFlag.parent, pid, tid, a: Math.max(code, 0), b: 0, e: ExitReason.normal, timestampNs });
+          counts.terminated++;
+        }
+      }
+    }
     for (const entry of this.processes.values()) {
       if (!entry.fromThread) counts.processes++;
       if (root && entry.pid === root.pid) this.settleRoot(entry, root, write, endWorkers);

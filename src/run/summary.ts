@@ -78,6 +78,7 @@ function monitorLines(summary: RunSummary): string[] {
  */
 export function endLines(summary: RunSummary, processGroup: boolean, color: ChalkInstance): string[] {
   const ends = summary.endings;
+  // A terminated worker is ordinary: counted on the line, not a reason for it.
   const others = ends.byCollector + ends.unknown + ends.corrected + ends.running + ends.unwatched + ends.threads;
   if (!processGroup || others === 0 || summary.stopped || summary.flight) return [];
   const parts = [`${ends.own} by the process itself${ends.corrected > 0 ? ` (${ends.corrected} of them corrected by scope: the process ended with another status than its 'exit' saw)` : ""}`];
@@ -90,7 +91,10 @@ export function endLines(summary: RunSummary, processGroup: boolean, color: Chal
   if (ends.unwatched > 0) parts.push(`${ends.unwatched} not watched (over 4096 alive at once): only what they recorded`);
   const processes = ends.processes === 1 ? "1 traced process" : `${ends.processes} traced processes`;
   // Workers still running when their process ended (process.exit(), a kill): ended with it by scope.
-  const threads = ends.threads === 0 ? "" : `; ${ends.threads === 1 ? "1 worker thread" : `${ends.threads} worker threads`} ended with ${ends.threads === 1 ? "its" : "their"} process (thread_exit recorded by scope)`;
+  const workers = (count: number) => (count === 1 ? "1 worker thread" : `${count} worker threads`);
+  let threads = ends.threads === 0 ? "" : `; ${workers(ends.threads)} ended with ${ends.threads === 1 ? "its" : "their"} process (thread_exit recorded by scope)`;
+  // Workers that ran no JavaScript at their end (terminate()): their parent's 'exit' says it.
+  if (ends.terminated > 0) threads += `; ${workers(ends.terminated)} ended as ${ends.terminated === 1 ? "its" : "their"} parent saw (terminate(): thread_exit recorded by scope)`;
   return [color.yellow(`  ends: ${processes}, process_exit recorded ${parts.join("; ")}${threads}`)];
 }
 

@@ -1245,6 +1245,8 @@ function shortArgv(argv: string): string {
 
 /** A process_exit the collector recorded on the process's behalf (ExitFlag): said so in its label. */
 function collectorEndingLabel(thread: boolean, flags: number, code: number, signal: number): string {
+  // A worker that ran no JavaScript at its end (terminate()): its parent saw it end (layout version 5).
+  if (thread && (flags & ExitFlag.parent) !== 0) return `thread exit ${code} (recorded by scope: its parent saw it end)`;
   const what = (flags & ExitFlag.unknown) !== 0 ? "process gone, status unknown" : signal !== 0 ? `process killed by signal ${signal}` : `process exit ${code}`;
   // A worker the collector ended with its process (layout version 4).
   if (thread) return `thread ended with its process: ${what} (recorded by scope)`;
