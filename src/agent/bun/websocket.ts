@@ -15,18 +15,12 @@
  * Handlers and methods keep their `this`, arguments, results and errors.
  */
 import type { Recorder } from "../shared/recorder";
-import { WebSocketChannels, WebSocketSide } from "../shared/websocket";
+import { websocketChannels, type WebSocketChannels, WebSocketSide } from "../shared/websocket";
 import type { Channel, Tracer } from "../node/hooks";
 import { renamed } from "../shared/reflect";
 import type { WorkerMessages } from "./messages";
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
-
-/** The channels of this thread (one counter per side), made at the first use. */
-let shared: WebSocketChannels | undefined;
-export function websocketChannels(tracer: Tracer): WebSocketChannels {
-  return (shared ??= new WebSocketChannels(tracer));
-}
 
 const SEND_NAMES = ["send", "sendText", "sendBinary"];
 const PUBLISH_NAMES = ["publish", "publishText", "publishBinary"];
@@ -46,15 +40,22 @@ export class ServerSockets {
   /** The program's `websocket` object seen through one whose open and message record (its other properties, own or inherited, read through). */
   wrap(websocket: unknown): unknown {
     if (websocket === null || typeof websocket !== "object") return websocket;
-    const handlers = websocket as { open?: unknown; message?: unknown };
+    const handlers = websocket as { open?: unknown; message?: unknown; close?: unknown };
     const open = handlers.open;
     const message = handlers.message;
-    if (typeof message !== "function" || (open !== undefined && open !== null && typeof open !== "function")) return websocket;
+    const close = handlers.close;
+    const optional = (handler: unknown) => handler === undefined || handler === null || typeof handler === "function";
+    if (typeof message !== "function" || !optional(open) || !optional(close)) return websocket;
     const sockets = this;
     const wrapped = Object.create(websocket) as Record<string, unknown>;
     wrapped.open = renamed(typeof open === "function" ? (open as AnyFunction) : function open() {}, function (this: unknown, ws: unknown) {
       sockets.recorder.safe(() => sockets.opened(ws));
       if (typeof open === "function") return Reflect.apply(open as AnyFunction, this, arguments);
+    });
+    // close(ws, code, reason): the connection's channel_close (a `close` added when the program has none, as `open`).
+    wrapped.close = renamed(typeof close === "function" ? (close as AnyFunction) : function close() {}, function (this: unknown, ws: unknown, code: unknown, reason: unknown) {
+      sockets.recorder.safe(() => sockets.closed(ws, code, reason));
+      if (typeof close === "function") return Reflect.apply(close as AnyFunction, this, arguments);
     });
     wrapped.message = renamed(message as AnyFunction, function (this: unknown, ws: unknown, data: unknown) {
       const channel = ws !== null && typeof ws === "object" ? sockets.connections.get(ws) : undefined;
@@ -88,7 +89,16 @@ export class ServerSockets {
       for (const name of SEND_NAMES) this.hookSend(proto, name);
       for (const name of PUBLISH_NAMES) this.hookPublish(proto, name);
     }
-    if (!this.connections.has(ws)) this.connections.set(ws, this.channels.connection(WebSocketSide.server));
+    if (this.connections.has(ws)) return;
+    const channel = this.channels.connection(WebSocketSide.server);
+    this.connections.set(ws, channel);
+    const address = (ws as { remoteAddress?: unknown }).remoteAddress;
+    this.channels.opened(channel, typeof address === "string" && address !== "" ? address : undefined, undefined);
+  }
+
+  private closed(ws: unknown, code: unknown, reason: unknown): void {
+    const channel = ws !== null && typeof ws === "object" ? this.connections.get(ws) : undefined;
+    if (channel !== undefined) this.channels.closed(channel, code, reason, undefined);
   }
 
   private hookSend(proto: object, name: string): void {
