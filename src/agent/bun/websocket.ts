@@ -19,6 +19,7 @@ import { websocketChannels, type WebSocketChannels, WebSocketSide } from "../sha
 import type { Channel, Tracer } from "../node/hooks";
 import { renamed } from "../shared/reflect";
 import type { WorkerMessages } from "./messages";
+import { hookWsClass } from "../node/ws-package";
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -151,6 +152,8 @@ export function hookWebSocketClient(tracer: Tracer, messages: WorkerMessages): v
     if (channel === undefined && target instanceof WebSocketClass) {
       channel = channels.connection(WebSocketSide.client);
       messages.channels.set(target, channel);
+      const made = channel;
+      tracer.recorder.safe(() => watchClient(channels, target, made));
     }
     return channel;
   };
@@ -166,4 +169,48 @@ export function hookWebSocketClient(tracer: Tracer, messages: WorkerMessages): v
     const state = (this as { readyState?: unknown }).readyState;
     return channels.send(channel, send as AnyFunction, this, arguments, data, () => state === 2 || state === 3);
   }));
+}
+
+/**
+ * A client's open and close, from its channel's making (its first send or 'message'
+ * listener): listeners of the agent's own for 'open' (while still connecting; a client first
+ * used once open has its channel_open stamped then), 'error' and 'close' (code, reason,
+ * wasClean), added with EventTarget's addEventListener: Bun dispatches its events natively,
+ * past any JavaScript method. The program's listeners and handlers are untouched.
+ */
+function watchClient(channels: WebSocketChannels, socket: object, channel: Channel): void {
+  const add = EventTarget.prototype.addEventListener;
+  const client = socket as { readyState?: unknown; url?: unknown; protocol?: unknown };
+  const recorder = channels.recorder;
+  const opened = () => recorder.safe(() => channels.opened(channel, client.url, client.protocol));
+  if (client.readyState === 1) opened();
+  else if (client.readyState === 0) Reflect.apply(add, socket, ["open", opened, { once: true }]);
+  let error: string | undefined;
+  Reflect.apply(add, socket, ["error", (event: { message?: unknown }) => (error = typeof event?.message === "string" && event.message !== "" ? event.message : "error"), { once: true }]);
+  const closed = (event: { code?: unknown; reason?: unknown; wasClean?: unknown }) => recorder.safe(() => channels.closed(channel, event.code, event.reason, error, typeof event.wasClean === "boolean" ? event.wasClean : undefined));
+  Reflect.apply(add, socket, ["close", closed, { once: true }]);
+}
+
+/**
+ * Bun's own `ws` module (what `ws` resolves to in Bun: a port of the package onto Bun's
+ * native sockets, with ws's WebSocket class, methods and events): hooked as Node's ws is
+ * (src/agent/node/ws-package.ts) when the program requires "ws" (Module.prototype.require,
+ * so also createRequire's require). Loading it costs milliseconds, so the agent never loads
+ * it itself, and Bun's `import` of a builtin passes no hook: a program that only imports ws
+ * as an ES module is not recorded (as node:http, http.ts).
+ */
+export function hookWsPackageWhenRequired(tracer: Tracer): void {
+  const Module = require("node:module") as { prototype: { require: (this: unknown, id: string) => unknown } };
+  const original = Module.prototype.require;
+  if (typeof original !== "function") return;
+  const hooked = new WeakSet<object>();
+  let done = false;
+  Module.prototype.require = renamed(original as AnyFunction, function (this: unknown, id: unknown) {
+    const exports = Reflect.apply(original, this, arguments);
+    if (!done && (id === "ws" || id === "ws/index.js")) {
+      done = true;
+      tracer.recorder.safe(() => hookWsClass(tracer, (exports as { WebSocket?: unknown } | null)?.WebSocket ?? exports, hooked));
+    }
+    return exports;
+  }) as (this: unknown, id: string) => unknown;
 }

@@ -38,15 +38,24 @@ interface WsSocket {
   readyState?: unknown;
 }
 
+/**
+ * Hooks a WebSocket class of ws's shape once (its prototype's own `send`, `emit` inherited):
+ * Node's ws (wsPackageFiles) and Bun's own `ws` module, a port of it with the same methods,
+ * events and fields (src/agent/bun/websocket.ts, at the program's require of "ws").
+ */
+export function hookWsClass(tracer: Tracer, WebSocketClass: unknown, hooked: WeakSet<object>): void {
+  if (typeof WebSocketClass !== "function") return;
+  const proto = (WebSocketClass as { prototype?: unknown }).prototype;
+  if (proto === null || typeof proto !== "object" || hooked.has(proto)) return;
+  hooked.add(proto);
+  hookWsWebSocket(tracer, proto as Record<string, unknown>);
+}
+
 /** The chunk's hand-over (lazy.ts): hooks ws's WebSocket class when its file has run. */
 export function wsPackageFiles(tracer: Tracer): (filename: string, exports: unknown) => void {
   const hooked = new WeakSet<object>();
   return (filename, exports) => {
-    if (!filename.endsWith("websocket.js") || typeof exports !== "function") return;
-    const proto = (exports as { prototype?: unknown }).prototype;
-    if (proto === null || typeof proto !== "object" || hooked.has(proto)) return;
-    hooked.add(proto);
-    hookWsWebSocket(tracer, proto as Record<string, unknown>);
+    if (filename.endsWith("websocket.js")) hookWsClass(tracer, exports, hooked);
   };
 }
 

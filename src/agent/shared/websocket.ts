@@ -38,6 +38,10 @@ export class WebSocketChannels {
 
   constructor(private readonly tracer: Tracer) {}
 
+  get recorder(): Tracer["recorder"] {
+    return this.tracer.recorder;
+  }
+
   /** A new connection's channel, at the server (`side` 0) or at a client (1). */
   connection(side: 0 | 1): Channel {
     const n = this.counters[side]!++ % 0x100000;
