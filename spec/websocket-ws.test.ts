@@ -94,7 +94,7 @@ describe("Node's ws package", () => {
     expect([...websocket(imported.events, "message_send"), ...websocket(imported.events, "channel_open")]).toEqual([]);
   }, 60000);
 
-  test.each(nodes.filter(([name]) => name !== "Node 22"))("%s: a long text's receive has its whole size and the send's preview; a terminated connection and a refused one close unclean, the refused one with its error", async (_name, node) => {
+  test.each(nodes.filter(([name]) => name !== "Node 22"))("%s: a long text's receive has its whole size and the send's preview; a terminated connection and a refused one close unclean, the refused one with its error; a send that throws is marked failed", async (_name, node) => {
     const argv = [node, "ws-package-edges.mjs"];
     const untraced = await runUntraced(argv);
     const traced = await runTraced(argv);
@@ -103,7 +103,15 @@ describe("Node's ws package", () => {
     const events = traced.events;
     expect(ofKind(events, "agent_error")).toEqual([]);
     const bytes = Buffer.byteLength("é".repeat(500) + "x".repeat(2000));
-    const messages = [...websocket(events, "message_send"), ...websocket(events, "message_receive")];
+    expect(traced.stdout).toContain("early send threw: WebSocket is not open: readyState 0 (CONNECTING)");
+    // The send that threw: recorded, then marked failed (its ordinal reused, nothing sent), on the refused client's channel.
+    const refusedSub = websocket(events, "channel_close").at(-1)!.fields.channelSubId;
+    const early = websocket(events, "message_send").filter((event) => event.fields.channelSubId === refusedSub);
+    expect(brief(early)).toEqual([
+      [0, 0, 7, '"early"'],
+      [0, 0, 0, null],
+    ]);
+    const messages = [...websocket(events, "message_send"), ...websocket(events, "message_receive")].filter((event) => event.fields.channelSubId !== refusedSub);
     expect(messages.length).toBe(4);
     for (const event of messages) {
       expect(event.fields.sizeBytes).toBe(bytes + 2);

@@ -58,11 +58,23 @@ function hookWebSocketClient(tracer: Tracer): void {
   };
 
   const define = (name: string, value: AnyFunction) => Object.defineProperty(proto, name, { value, writable: true, enumerable: true, configurable: true });
+  // undici's send called from here itself (not through channels.send): an error it throws
+  // (while connecting) has one frame of scope's, this wrapper's, named as the method.
   define("send", renamed(send, function (this: unknown, data: unknown) {
     const channel = channelOf(this);
     if (channel === undefined) return Reflect.apply(send, this, arguments);
     const state = (this as { readyState?: unknown }).readyState;
-    return channels.send(channel, send, this, arguments, data, () => state === 2 || state === 3);
+    const ordinal = tracer.send(channel, data);
+    let result: unknown;
+    try {
+      result = Reflect.apply(send, this, arguments);
+    } catch (error) {
+      tracer.sendFailed(channel, ordinal);
+      throw error;
+    }
+    // A send while closing or closed: discarded by the runtime.
+    if (state === 2 || state === 3) tracer.sendFailed(channel, ordinal);
+    return result;
   }));
   const lifecycle = (socket: unknown, event: Record<string, unknown>, type: unknown) => {
     const channel = channelOf(socket);

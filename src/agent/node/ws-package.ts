@@ -75,12 +75,24 @@ function hookWsWebSocket(tracer: Tracer, proto: Record<string, unknown>): void {
   };
   const text = textPreview();
 
+  // ws's send called from here itself (not through channels.send), so an error it throws has
+  // one frame of scope's in its stack, this wrapper's, named as the method.
   const sendHook = renamed(send as AnyFunction, function (this: unknown, data: unknown) {
     if (this === null || typeof this !== "object") return Reflect.apply(send as AnyFunction, this, arguments);
     const channel = channelOf(this);
     const state = (this as WsSocket).readyState;
-    // CONNECTING throws (marked failed by channels.send); CLOSING or CLOSED is discarded.
-    return channels.send(channel, send as AnyFunction, this, arguments, data, () => state !== 1);
+    const ordinal = tracer.send(channel, data);
+    let result: unknown;
+    try {
+      result = Reflect.apply(send as AnyFunction, this, arguments);
+    } catch (error) {
+      // CONNECTING: ws throws.
+      tracer.sendFailed(channel, ordinal);
+      throw error;
+    }
+    // CLOSING or CLOSED: ws discards it (its callback gets an error).
+    if (state !== 1) tracer.sendFailed(channel, ordinal);
+    return result;
   });
   const emit = renamed(parent.emit as AnyFunction, function emit(this: unknown, type: unknown, data: unknown, isBinary: unknown) {
     if (this !== null && typeof this === "object") {
