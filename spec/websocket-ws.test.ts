@@ -5,6 +5,8 @@
  * own `ws` module when required; Bun.serve, Bun's client and undici's (websocket-echo-server.ts).
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { cleanup, ofKind, runTraced, runUntraced } from "./agent-harness";
 import { nodeVersions, runCli } from "./harness";
 import type { TraceEvent } from "../src/core/model";
@@ -182,5 +184,17 @@ describe("open and close everywhere", () => {
     const close = index.details(hits.find((hit) => hit.name.startsWith("websocket client 1 close"))!.id)!;
     expect(close.kind).toBe("channel_close");
     expect(close.fields).toMatchObject({ channel: "websocket", side: "client", code: 4000, reason: "done", clean: true, hadError: false });
+    // OTLP: an INTERNAL instant span for each, the close's code and reason as attributes.
+    const otlp = join(dirname(traced.out), "otlp.json");
+    expect((await runCli(["export", "--otlp", otlp, traced.out])).exitCode).toBe(0);
+    type Span = { name: string; kind: number; attributes: { key: string; value: Record<string, unknown> }[] };
+    const exported = (JSON.parse(readFileSync(otlp, "utf8")) as { resourceSpans: { scopeSpans: { spans: Span[] }[] }[] }).resourceSpans.flatMap((r) => r.scopeSpans.flatMap((scope) => scope.spans));
+    const connectionSpans = exported.filter((span) => /^(open|close) websocket#[01]$/.test(span.name));
+    expect(connectionSpans.map((span) => span.name).sort()).toEqual(["close websocket#0", "close websocket#1", "open websocket#0", "open websocket#1"]);
+    const attribute = (span: Span, key: string) => Object.values(span.attributes.find((a) => a.key === key)?.value ?? {})[0];
+    for (const span of connectionSpans.filter((span) => span.name.startsWith("close"))) {
+      expect(span.kind).toBe(1);
+      expect([attribute(span, "scope.connection.close_code"), attribute(span, "scope.connection.close_reason")]).toEqual([4000, "done"]);
+    }
   }, 60000);
 });
