@@ -155,6 +155,16 @@ describe("open and close everywhere", () => {
     }
   }, 60000);
 
+  test.each(nodes.filter(([name]) => name === "Node 24"))("%s: undici's client refused: a close 1006 after an error, no open; output as untraced", async (_name, node) => {
+    const argv = [node, "websocket-refused.mjs"];
+    const untraced = await runUntraced(argv);
+    const traced = await runTraced(argv);
+    expect(traced.stdout).toBe(untraced.stdout);
+    expect(traced.stdout).toBe("error\nclose 1006 false\n");
+    expect(websocket(traced.events, "channel_open")).toEqual([]);
+    expect(websocket(traced.events, "channel_close").map((event) => [event.fields.side, event.fields.code, event.fields.clean, event.fields.hadError])).toEqual([["client", 1006, false, true]]);
+  }, 60000);
+
   test("dump, query and the view show a connection's open and close", async () => {
     const node = nodes.at(-1)![1];
     const traced = await runTraced([node, "ws-package.mjs", "1", "on", "import"]);

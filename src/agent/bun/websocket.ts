@@ -186,7 +186,7 @@ function watchClient(channels: WebSocketChannels, socket: object, channel: Chann
   if (client.readyState === 1) opened();
   else if (client.readyState === 0) Reflect.apply(add, socket, ["open", opened, { once: true }]);
   let error: string | undefined;
-  Reflect.apply(add, socket, ["error", (event: { message?: unknown }) => (error = typeof event?.message === "string" && event.message !== "" ? event.message : "error"), { once: true }]);
+  Reflect.apply(add, socket, ["error", (event: { message?: unknown }) => (error = typeof event?.message === "string" ? event.message : ""), { once: true }]);
   const closed = (event: { code?: unknown; reason?: unknown; wasClean?: unknown }) => recorder.safe(() => channels.closed(channel, event.code, event.reason, error, typeof event.wasClean === "boolean" ? event.wasClean : undefined));
   Reflect.apply(add, socket, ["close", closed, { once: true }]);
 }

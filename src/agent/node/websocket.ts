@@ -85,7 +85,9 @@ function hookWebSocketClient(tracer: Tracer): void {
       channels.opened(channel, url, protocol);
     } else if (type === "error") {
       const error = event.error as { message?: unknown } | undefined;
-      const message = typeof event.message === "string" && event.message !== "" ? event.message : typeof error?.message === "string" ? error.message : "error";
+      // undici's ErrorEvent: its message, else its error's; both can be empty (a refused connect:
+      // the close then says only that an error came before it, flags bit 0).
+      const message = typeof event.message === "string" && event.message !== "" ? event.message : typeof error?.message === "string" ? error.message : "";
       errors.set(self, message);
     } else {
       channels.closed(channel, event.code, event.reason, errors.get(self), typeof event.wasClean === "boolean" ? event.wasClean : undefined);

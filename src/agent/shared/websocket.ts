@@ -72,7 +72,7 @@ export class WebSocketChannels {
 
   /**
    * The connection of `channel` closed: its code (0: none known), reason, and the error
-   * reported on it (a message; undefined: none). `clean`: whether the closing handshake
+   * reported on it (its message, "" when it had none; undefined: no error). `clean`: whether the closing handshake
    * took place (undefined: known from the code, 1006 is not).
    */
   closed(channel: Channel, code: unknown, reason: unknown, error: string | undefined, clean?: boolean): void {
@@ -82,7 +82,7 @@ export class WebSocketChannels {
     let flags = error === undefined ? 0 : ChannelCloseFlag.error;
     if (clean === false || (clean === undefined && number === ABNORMAL_CLOSURE)) flags |= ChannelCloseFlag.unclean;
     const reasonId = typeof reason === "string" && reason !== "" ? recorder.str(reason.length > 256 ? reason.slice(0, 256) : reason, false) : 0;
-    recorder.event(Kind.channel_close, connectionField(channel), channel.ownerPid, number, reasonId, error === undefined ? 0 : recorder.message(error, false), flags);
+    recorder.event(Kind.channel_close, connectionField(channel), channel.ownerPid, number, reasonId, error === undefined || error === "" ? 0 : recorder.message(error, false), flags);
   }
 
   /** A message received on `channel`, recorded with its size and preview, before the program sees it. */
