@@ -117,7 +117,8 @@ type TextOf = (data: unknown, limit: number) => { text: string; bytes: number } 
 
 /** A text message's receive: its text as the preview; a binary one's data as it is. */
 function received(channels: WebSocketChannels, channel: Channel, data: unknown, isBinary: unknown, text: TextOf): void {
-  if (isBinary !== false) return channels.receive(channel, data);
+  // Binary, or recording stopped (the receive then only counts: nothing to decode).
+  if (isBinary !== false || channels.recorder.stopped) return channels.receive(channel, data);
   const decoded = text(data, WHOLE_TEXT_BYTES);
   if (decoded === undefined) return channels.receive(channel, data);
   if (decoded.bytes <= WHOLE_TEXT_BYTES) return channels.receive(channel, decoded.text);
