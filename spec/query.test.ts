@@ -211,7 +211,7 @@ describe("scope query on a recorded trace", () => {
     // Without SQL: the tables and their columns.
     const schema = await runCli(["query", "--json", traced.out]);
     const relations = schema.stdout.trim().split("\n").map((line) => JSON.parse(line).relation);
-    expect(relations).toEqual(["processes", "threads", "events", "functions", "calls", "messages", "requests", "steps", "queries", "pool_waits", "gc", "loop", "memory", "spans", "strings", "kinds", "meta"]);
+    expect(relations).toEqual(["processes", "threads", "events", "functions", "calls", "messages", "connections", "requests", "steps", "queries", "pool_waits", "gc", "loop", "memory", "spans", "strings", "kinds", "meta"]);
   });
 
   test("bad SQL: the engine's message in one line, exit 1; the database cannot be changed", async () => {

@@ -136,6 +136,20 @@ pub const EventKind = enum(u16) {
     /// exception the pid of the process that had it, for a non-zero exit the exit status
     /// (128 + signal when killed), e = for an exception the thread id.
     flight_dump = 15,
+    // A connection's open and close, 16..17, for the channel kinds that have connections
+    // (ChannelKind.websocket): one end's view, never paired with the other end's (as its
+    // messages). Added without a layout bump: a reader of version 4 that predates them shows
+    // them as unknown kinds (kind_16, kind_17) with their raw fields, and reads the rest.
+    /// A connection opened at this end (a WebSocket's handshake completed: the client's 'open',
+    /// the server's new connection). a = the channel's field b as message_send's with direction
+    /// 0 (ChannelKind | sub-id << 16), b = channel owner pid, c = str where: a client's URL, a
+    /// server's peer address ("127.0.0.1:51234"; 0: not known), d = str subprotocol (0: none).
+    channel_open = 16,
+    /// The connection closed at this end. a, b as channel_open; c = close code (0: none known),
+    /// d = str reason (0: empty), e = str the error that ended or preceded it (0: none).
+    /// flags = ChannelCloseFlag: bit 0 an error was reported on the connection; bit 1 not
+    /// clean (no closing handshake: code 1006, or the runtime's wasClean false).
+    channel_close = 17,
     // Function tracing (src/instrument), 32..: ids are per (pid, tid) producer.
     /// Function table entry, written once per instrumented function before its first
     /// event. a = function id, b = str name ("Class.method", "<anonymous>"), c = str
@@ -427,6 +441,10 @@ pub const MonitorMissing = struct {
 /// 1 = server -> client. Each end is recorded alone, its receives with their own size and
 /// preview (d, e): nothing ties a client's connection to the server's, so they never pair.
 pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, websocket = 6, _ };
+
+/// channel_close flags. Mirrored in src/core/layout.ts.
+pub const channel_close_flag_error: u16 = 1;
+pub const channel_close_flag_unclean: u16 = 2;
 
 /// process_spawn field c. Mirrored in src/core/layout.ts.
 pub const SpawnMethod = enum(u8) {

@@ -52,6 +52,9 @@ export const EventKind = {
   recording_stop: 14,
   /** The flight recorder wrote its window: a = FlightTrigger, b = records written after it, c = window start (monotonic ns), d = pid with the exception or the exit status, e = tid (collector's pid). */
   flight_dump: 15,
+  /** A connection opened / closed at this end (WebSocket), 16..17: a = channel field (direction 0), b = owner pid, open c = str URL or peer, d = str subprotocol; close c = code, d = str reason, e = str error, flags ChannelCloseFlag. */
+  channel_open: 16,
+  channel_close: 17,
   /** Function tracing (src/instrument); payload fields in zig/layout.zig. */
   function_table: 32,
   function_call: 33,
@@ -116,6 +119,9 @@ export type EventKindName = keyof typeof EventKind;
 export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
   Object.entries(EventKind).map(([name, value]) => [value, name as EventKindName]),
 );
+
+/** channel_close flags (zig/layout.zig): an error was reported on the connection; it ended without a closing handshake. */
+export const ChannelCloseFlag = { error: 1, unclean: 2 } as const;
 
 /** message_send/message_receive field b, low byte: the kind of channel (websocket: see zig/layout.zig). */
 export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5, websocket: 6 } as const;

@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { ChannelKind, DbSystem, EventKind, eventKindName, ExitFlag, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
+import { ChannelCloseFlag, ChannelKind, DbSystem, EventKind, eventKindName, ExitFlag, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
 import { AsyncLinks, asyncFielders } from "./async";
 import { applyNow, LinkStep, type Later } from "./link-step";
 
@@ -122,7 +122,30 @@ const messageFields: Fielder = (r, str) => {
   };
 };
 
+/** channel_open / channel_close (zig/layout.zig): the connection's channel, as a message's without direction or ordinal. */
+const channelConnectionFields = (r: RawEvent): Record<string, FieldValue> => {
+  const a = unsigned(r.a);
+  const kind = a & 0xff;
+  const subId = Math.floor(a / 0x10000);
+  return {
+    channel: ChannelKindName[kind] ?? `channel_${kind}`,
+    channelSubId: subId,
+    channelOwnerPid: unsigned(r.b),
+    // A WebSocket sub-id's low two bits: 0 a server's connection, 1 a client's (shared/websocket.ts).
+    side: kind === ChannelKind.websocket ? (subId % 4 === 0 ? "server" : subId % 4 === 1 ? "client" : null) : null,
+  };
+};
+
 const fielders: Partial<Record<EventKindName, Fielder>> = {
+  channel_open: (r, str) => ({ ...channelConnectionFields(r), where: str(r.c), protocol: str(r.d) }),
+  channel_close: (r, str) => ({
+    ...channelConnectionFields(r),
+    code: unsigned(r.c) || null,
+    reason: str(r.d),
+    error: str(r.e),
+    hadError: (r.flags & ChannelCloseFlag.error) !== 0,
+    clean: (r.flags & ChannelCloseFlag.unclean) === 0,
+  }),
   trace_start: (r, str) => ({
     parentPid: unsigned(r.a),
     argv: str(r.b),

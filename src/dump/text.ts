@@ -30,6 +30,14 @@ function describe(event: TraceEvent, all: EventsAt): string {
       const links = event.linkedTo.length ? ` ${arrow} ${event.linkedTo.map(where).join(", ")}` : unlinked;
       return `${f.channel}#${f.ordinal} ${f.sizeBytes}B ${quote(f.preview ?? "")}${links}`;
     }
+    case "channel_open":
+    case "channel_close": {
+      // A connection's open and close at one end (WebSocket): named by its channel and sub-id, as its messages' channel.
+      const connection = `${f.channel} ${f.side ?? "connection"} ${f.channelSubId}`;
+      if (event.kind === "channel_open") return `${connection} opened${f.where ? ` ${quote(f.where)}` : ""}${f.protocol ? ` protocol ${quote(f.protocol)}` : ""}`;
+      const error = f.error ? ` error ${quote(f.error)}` : f.hadError ? " after an error" : "";
+      return `${connection} closed${f.code !== null ? ` code ${f.code}` : ""}${f.reason ? ` ${quote(f.reason)}` : ""}${f.clean ? "" : " (no closing handshake)"}${error}`;
+    }
     case "db_query":
     case "db_pool_wait": {
       const took = typeof f.durationNs === "number" ? `${(f.durationNs / 1e6).toFixed(3)}ms` : "(no end)";

@@ -18,7 +18,7 @@
  * so the cost follows what is drawn, not what is recorded.
  */
 import { StringTable, decodeRecord } from "../core/events";
-import { EventKind, ExitFlag, RECORD_SIZE } from "../core/layout";
+import { ChannelCloseFlag, ChannelKind, EventKind, ExitFlag, RECORD_SIZE } from "../core/layout";
 import { ChannelKindName, collectorPids, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, processName, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
 import { damageText, UNCLOSED_WHY } from "../core/trace-ending";
@@ -544,6 +544,22 @@ export class TraceIndex {
               receives.push({ instant, key });
               thread.pendingReceive = instant;
             }
+            break;
+          }
+          case EventKind.channel_open:
+          case EventKind.channel_close: {
+            // A connection's open or close at one end (a WebSocket's): "websocket client 5 open ws://…", "websocket client 5 close 1000 bye".
+            const a = u64(24);
+            const subId = Math.floor(a / 0x10000);
+            const side = (a & 0xff) === ChannelKind.websocket ? (subId % 4 === 0 ? " server" : subId % 4 === 1 ? " client" : "") : "";
+            const name = `${ChannelKindName[a & 0xff] ?? `channel ${a & 0xff}`}${side} ${subId}`;
+            const flags = view.getUint16(base + 6, true);
+            const error = kind === EventKind.channel_close ? str(56) : null;
+            const label =
+              kind === EventKind.channel_open
+                ? `${name} open${str(40) ? ` ${str(40)}` : ""}`
+                : `${name} close${u64(40) ? ` ${u64(40)}` : ""}${str(48) ? ` ${str(48)}` : ""}${(flags & ChannelCloseFlag.unclean) !== 0 ? " (no closing handshake)" : ""}${error ? `: ${error}` : ""}`;
+            this.recItem[rec] = -(this.instant(thread.calls, t, (flags & ChannelCloseFlag.error) !== 0 && kind === EventKind.channel_close ? InstantKind.error : InstantKind.connection, rec, this.label(label)) + 1);
             break;
           }
           case EventKind.drop:
@@ -1212,6 +1228,8 @@ const namingFields: Record<number, number[]> = {
   [EventKind.thread_exit]: [40],
   [EventKind.message_send]: [56],
   [EventKind.message_receive]: [56],
+  [EventKind.channel_open]: [40, 48],
+  [EventKind.channel_close]: [48, 56],
   [EventKind.agent_error]: [24],
   [EventKind.http_server_request]: [32, 40],
   [EventKind.http_client_request]: [32, 40],
