@@ -1365,26 +1365,34 @@ pub const Producer = struct {
         // dropped for a full overflow: the producer waits, bounded, for the collector to
         // drain it first (flush), as it would at the thread's end right after. Cold: only
         // when a last burst filled the overflow and the collector is behind (starved of CPU).
-        if (producer.overflow.free() -| 1 < count_wanted and holds_ending(records)) producer.flush(true);
+        const ending = holds_ending(records);
+        if (ending and producer.overflow.free() -| 1 < count_wanted) producer.flush(true);
+        // What this thread's overflow can take (its last free slot kept for a `drop` record)
+        // and the process's budget allows (overflow_budget: every overflow of the process
+        // shares one bound); an ending is taken past the budget, as it never waits on others.
+        const overflow = &producer.overflow;
+        const fits: u32 = @intCast(@min(count_wanted, if (overflow.records != null) overflow.free() -| 1 else producer.overflow_capacity_records -| 1));
         var count: u32 = 0;
-        const mapped = producer.overflow.reserve(producer.overflow_capacity_records);
-        if (mapped) {
-            const room = producer.overflow.free() -| 1;
-            count = @intCast(@min(room, count_wanted));
-            if (count < count_min) count = 0;
+        if (fits > 0 and fits >= count_min) {
+            count = if (ending) overflow_budget_force(fits) else overflow_budget_take(fits, count_min, producer.overflow_capacity_records);
+        }
+        if (count > 0 and !overflow.reserve(producer.overflow_capacity_records)) {
+            overflow_budget_give(count);
+            count = 0;
+        }
+        const mapped = overflow.records != null;
+        if (count > 0) {
             for (records[0..count]) |*record| {
                 const timestamp_ns = if (record.timestamp_ns == 0) now_ns else record.timestamp_ns;
-                producer.overflow.push(record, timestamp_ns, producer.pid, producer.tid);
+                overflow.push(record, timestamp_ns, producer.pid, producer.tid);
             }
-            if (count > 0) {
-                // Monotonic: statistics; the collector reads them after producers end.
-                // Pending in records as the trace would hold them (a pack: its calls), so a
-                // killed producer's are counted lost call by call.
-                _ = producer.lane.overflow_pending.fetchAdd(layout.expanded_count(records[0..count]), .monotonic);
-                _ = producer.lane.overflowed.fetchAdd(count, .monotonic);
-                producer.written_count += count;
-                producer.backlogged = true;
-            }
+            // Monotonic: statistics; the collector reads them after producers end.
+            // Pending in records as the trace would hold them (a pack: its calls), so a
+            // killed producer's are counted lost call by call.
+            _ = producer.lane.overflow_pending.fetchAdd(layout.expanded_count(records[0..count]), .monotonic);
+            _ = producer.lane.overflowed.fetchAdd(count, .monotonic);
+            producer.written_count += count;
+            producer.backlogged = true;
         }
         if (count < count_wanted) {
             // Counted in records as the trace would have held them (a pack: each of its calls).
@@ -1423,6 +1431,8 @@ pub const Producer = struct {
         record.flags = layout.drop_flag_producer;
         record.a = count;
         producer.overflow_drop = overflow.write;
+        // Past the budget if need be: one record, in the slot spill kept for it.
+        _ = overflow_budget_force(1);
         overflow.push(&record, now_ns, producer.pid, producer.tid);
         // Monotonic: a statistic (see spill).
         _ = producer.lane.overflow_pending.fetchAdd(1, .monotonic);
@@ -1451,6 +1461,7 @@ pub const Producer = struct {
             // Monotonic: a statistic (see spill).
             _ = producer.lane.overflow_pending.fetchSub(layout.expanded_count(run[0..claim.count]), .monotonic);
             producer.overflow.pop(claim.count);
+            overflow_budget_give(claim.count);
             if (claim.position + claim.count > producer.wake_position) producer.wake_check(claim.position + claim.count);
         }
         if (producer.overflow.count() > 0) return;
@@ -1489,6 +1500,7 @@ pub const Producer = struct {
                 lost += layout.expanded_count(record[0..1]);
             }
             producer.overflow.pop(run.len);
+            overflow_budget_give(run.len);
         }
         producer.overflow.release();
         _ = producer.lane.overflow_pending.fetchSub(lost + pending, .monotonic);
@@ -1669,6 +1681,42 @@ fn drained_total(header: *const Header) u64 {
     return total;
 }
 
+/// Records held in the overflows of this process's producers (all its threads): the
+/// process's overflow budget. Bounded by the ring's `overflow_capacity_records` (4× the
+/// ring's slots by default: 2^20 records, 64 MiB at the default ring) for the whole process,
+/// not per thread: 40 threads whose collector is stopped or starved hold 64 MiB between
+/// them, not 40 × 64 MiB. Past it records drop as past a thread's own overflow (counted,
+/// with a `drop` record in the thread's stream). Endings (process_exit, thread_exit,
+/// trace_stop) and a thread's `drop` record go past it: one record each.
+var overflow_budget_held: std.atomic.Value(u64) = .init(0);
+
+/// Takes up to `count` records of the budget (at least `count_min`, else none); `limit`: the bound.
+fn overflow_budget_take(count: u32, count_min: u32, limit: u64) u32 {
+    // Monotonic: a counter; what the records hold is the taking thread's own memory.
+    var held = overflow_budget_held.load(.monotonic);
+    while (true) {
+        const take: u32 = @intCast(@min(limit -| held, count));
+        if (take == 0 or take < count_min) return 0;
+        held = overflow_budget_held.cmpxchgWeak(held, held + take, .monotonic, .monotonic) orelse return take;
+    }
+}
+
+/// Takes `count` records of the budget whatever it holds (endings, drop records).
+fn overflow_budget_force(count: u32) u32 {
+    _ = overflow_budget_held.fetchAdd(count, .monotonic);
+    return count;
+}
+
+fn overflow_budget_give(count: u64) void {
+    const before = overflow_budget_held.fetchSub(count, .monotonic);
+    assert(before >= count);
+}
+
+/// What this process's overflows hold now (tests).
+pub fn overflow_budget_used() u64 {
+    return overflow_budget_held.load(.monotonic);
+}
+
 /// A producer's private FIFO of complete records (stamped, pid and tid set): mapped on
 /// first use (address space only; pages are touched as a burst reaches them) and
 /// unmapped once empty, so a program pays memory only while a burst is held.
@@ -1683,6 +1731,12 @@ const Overflow = struct {
     capacity: u32 = 0,
     read: u64 = 0,
     write: u64 = 0,
+    /// Positions below this one have had their pages given back (pop), in whole chunks.
+    trimmed: u64 = 0,
+
+    /// Records whose pages a drained overflow gives back at once: 4096 (256 KiB), less in a
+    /// small overflow.
+    const trim_records_max: u64 = 4096;
 
     fn count(overflow: *const Overflow) u64 {
         assert(overflow.write >= overflow.read);
@@ -1727,6 +1781,19 @@ const Overflow = struct {
     fn pop(overflow: *Overflow, count_popped: u64) void {
         assert(count_popped <= overflow.count());
         overflow.read += count_popped;
+        // The pages of drained records go back to the system chunk by chunk as the reader
+        // passes them: an overflow that never empties (a collector draining slower than the
+        // thread writes) would otherwise have its writer wander over the whole buffer and
+        // keep every page of it, so memory stays near what the budget holds. A chunk the
+        // writer has come round to again (a newer lap's records in it) is passed, not given.
+        const chunk: u64 = @max(1, @min(trim_records_max, overflow.capacity / 4));
+        while (overflow.trimmed + chunk <= overflow.read) : (overflow.trimmed += chunk) {
+            if (overflow.write > overflow.trimmed + overflow.capacity) continue;
+            const start: usize = @intCast(overflow.trimmed & (overflow.capacity - 1));
+            const bytes: [*]u8 = @ptrCast(&overflow.records.?[start]);
+            // Cold (a burst's drain); a refusal only leaves the pages where they were.
+            _ = std.os.linux.madvise(bytes, @intCast(chunk * layout.record_size_bytes), std.os.linux.MADV.DONTNEED);
+        }
     }
 
     fn release(overflow: *Overflow) void {
@@ -2098,6 +2165,82 @@ test "ring: a loss past the overflow bound is reported where it happened: record
     }
     try testing.expectEqual(@as(usize, 5), seen);
     try expect_stats_balance(ring, 8 + bound + 5 + 5 + 2);
+}
+
+test "ring: a process's overflows share one budget: a second thread's burst drops past it, counted and reported" {
+    var test_ring = try TestRing.init(2, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    const used_before = overflow_budget_used();
+    var first = ring.attach(7, 1);
+    var second = ring.attach(7, 2);
+    try testing.expect(first.lane != second.lane);
+    const budget = ring.header.overflow_capacity_records;
+    // The first thread's burst takes all but 100 of the budget.
+    const first_kept = budget - 100 - used_before;
+    var value: u64 = 0;
+    while (value < 8 + first_kept) : (value += 1) try testing.expect(first.write(&test_record(value)));
+    try testing.expectEqual(used_before + first_kept, overflow_budget_used());
+    // The second's: its lane, then the rest of the budget; the rest is lost, counted.
+    const second_total: u64 = 8 + 1000;
+    var kept: u64 = 0;
+    for (0..second_total) |index| {
+        if (second.write(&test_record(index))) kept += 1;
+    }
+    try testing.expectEqual(@as(u64, 8 + 100), kept);
+    try testing.expectEqual(second_total - kept, second.dropped_count);
+    // The budget holds both overflows and the second's drop record, no more.
+    try testing.expectEqual(@as(u64, budget + 1), overflow_budget_used());
+    // Drained and handed over: the budget is whole again, the loss reported in the trace.
+    var out: [64]Record = undefined;
+    var reported: u64 = 0;
+    while (first.backlogged or second.backlogged or ring.stats().pending > 0) {
+        const count = ring.drain(&out);
+        for (out[0..count]) |record| {
+            if (record.kind == @intFromEnum(layout.EventKind.drop)) reported += record.a;
+        }
+        if (count == 0) {
+            first.flush(false);
+            second.flush(false);
+        }
+    }
+    try testing.expectEqual(second_total - kept, reported);
+    try testing.expectEqual(used_before, overflow_budget_used());
+    try expect_stats_balance(ring, 8 + first_kept + second_total + 1);
+    first.detach();
+    second.detach();
+}
+
+test "ring: an overflow drained while written gives its drained pages back" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    const capacity = producer.overflow_capacity_records;
+    const chunk = capacity / 4;
+    var value: u64 = 0;
+    while (value < 8 + chunk + 10) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    // Drain a chunk's worth and more through the lane; the overflow is never empty meanwhile.
+    var out: [8]Record = undefined;
+    var drained: u64 = 0;
+    while (drained < chunk + 8) {
+        const count = ring.drain(&out);
+        drained += count;
+        if (count == 0) producer.flush(false);
+    }
+    try testing.expect(producer.backlogged);
+    try testing.expect(producer.overflow.read >= chunk);
+    // The first chunk's slots were given back: they read as zero pages now.
+    const records = producer.overflow.records.?;
+    for (records[0..chunk]) |record| try testing.expectEqual(@as(u64, 0), record.a | record.e);
+    // The records still held are whole.
+    const held = records[producer.overflow.read & (capacity - 1)];
+    try testing.expectEqual(~held.a, held.e);
+    while (producer.backlogged) {
+        if (ring.drain(&out) == 0) producer.flush(false);
+    }
+    try expect_stats_balance(ring, 8 + chunk + 10);
+    producer.detach();
 }
 
 test "ring: a detaching producer hands its overflow to the collector, waiting while it drains" {

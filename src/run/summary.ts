@@ -171,7 +171,7 @@ function lossLines(summary: RunSummary, color: ChalkInstance): string[] {
     lines.push(`    --mode overwrite keeps only the newest events; a bigger --ring-size (now ${now}) keeps more, --mode discard keeps all`);
   } else {
     if (summary.unattributed > 0) lines.push(`    ${summary.unattributed} held by threads that were killed or ended before they could hand them over`);
-    if (summary.losses.length > 0) lines.push(`    lanes and overflows were full: a bigger --ring-size (now ${now}; each thread's overflow grows with it) would have kept them`);
+    if (summary.losses.length > 0) lines.push(`    lanes and overflows were full: a bigger --ring-size (now ${now}; each process's overflow budget, 4x the ring, grows with it) would have kept them`);
   }
   return lines.map((line) => color.red(line));
 }
