@@ -223,7 +223,7 @@ batch();
   test("scope stop with nothing recording, or a pid that is not a scope run: one line, exit 1", async () => {
     const none = await runCli(["stop", String(process.pid)]);
     expect(none.exitCode).toBe(1);
-    expect(none.stderr).toBe(`scope: pid ${process.pid} is not a scope run of this user that is recording\n`);
+    expect(none.stderr).toBe(`scope: pid ${process.pid} is not a running scope run (no ring in /dev/shm that it maps)\n`);
     const bad = await runCli(["stop", "twelve"]);
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).toBe('scope: expected the pid of a scope run, got "twelve"\n');
