@@ -48,9 +48,9 @@ export function stopCause(reason: number): string {
  * The line `scope run` says as soon as recording stops while the program runs on (session.ts
  * watches the ring), so a long-running service's operator learns it then, not at its end.
  */
-export function stopNowLine(reason: number, color: ChalkInstance): string {
+export function stopNowLine(reason: number, color: ChalkInstance, writeError?: string): string {
   const name = stopReasonName[reason] ?? "killSwitch";
-  if (name === "writeError") return `${color.red("scope: recording stopped: writing the trace failed (the summary says why); the program runs on; the file keeps every record written before")}\n`;
+  if (name === "writeError") return `${color.red(`scope: recording stopped: writing the trace failed (${writeError ?? "the summary says why"}); the program runs on; the file keeps every record written before`)}\n`;
   return `${color.yellow(`scope: recording stopped: ${stopCauses[name]}; the program runs on, unrecorded; the trace is closed when it ends`)}\n`;
 }
 
@@ -59,7 +59,8 @@ function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
   const stop = summary.stopped;
   if (!stop) return [];
   if (stop.error !== undefined) {
-    return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, without its end chunk`)];
+    const ending = stop.closed ? "and its end chunk (room was kept for it)" : "without its end chunk (the file system kept no room for it)";
+    return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, ${ending}`)];
   }
   return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on, unrecorded (${stop.refused} records under way at the stop dropped)`)];
 }
