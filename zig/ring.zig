@@ -447,6 +447,11 @@ pub const Stats = struct {
     unpacked: u64 = 0,
 };
 
+const Stuck = struct {
+    position: u64 = 0,
+    since_ns: u64 = 0,
+};
+
 /// A process's view of one ring region. The region is shared; this struct is not.
 pub const Ring = struct {
     header: *Header,
@@ -468,6 +473,13 @@ pub const Ring = struct {
     /// Consumer-only, overwrite mode: each lane's exclusive holder's pid when a drain last
     /// saw it held (0: shared), for a lane its holder left before the drain came (exited).
     drain_holders: [lane_count_max]u32 = @splat(0),
+    /// Consumer-only, discard mode: where each lane's drain last stopped at a position marked
+    /// busy, and since when (claim_dead).
+    drain_stuck: [lane_count_max]Stuck = @splat(.{}),
+    /// Consumer-only: the last claimer claim_dead found dead (its next positions pass at once).
+    claim_dead_pid: u32 = 0,
+    /// How long a lane stays stuck at a marked position before its claimer is looked at.
+    claim_dead_after_ns: u64 = 200 * std.time.ns_per_ms,
 
     /// Positions of one lane a drain passed as overwritten: `count` of them, met when
     /// `index` records were in `out`; `first` .. `end`: the lane's records this drain copied
@@ -574,7 +586,10 @@ pub const Ring = struct {
         };
         for (0..ring.lane_count) |offset| {
             const lane_index: u32 = @intCast((ticket +% offset) % ring.lane_count);
-            if (ring.attach_lane(lane_index, .shared, pid, tid)) |producer| return producer;
+            var producer = ring.attach_lane(lane_index, .shared, pid, tid) orelse continue;
+            // Its pid means something to the collector only in the creator's pid namespace.
+            if (exclusive) producer.claim_pid = @intCast(std.c.getpid());
+            return producer;
         }
         // Lane 0 is never held exclusively when there are others, and a one-lane ring is
         // never held exclusively: the loop above always finds a lane to share.
@@ -666,6 +681,35 @@ pub const Ring = struct {
             // Release: as any publish.
             @atomicStore(u32, &slot.seq, seq_committed(position), .release);
         }
+    }
+
+    /// Whether the shared-lane position `position` of lane `lane_index`, marked busy by its
+    /// claimer (Producer.claim_mark; the slot's pid is the claimer's, read after the seq's
+    /// acquire), will never be published: its process is gone or a zombie. Looked at only
+    /// once the drain has found the lane stuck at that position for claim_dead_after_ns (a
+    /// live writer publishes within nanoseconds unless descheduled), then once per that
+    /// period; the next positions of a process found dead at once. A process killed between
+    /// its claim and its mark (two instructions) is not seen: that lane waits for the final
+    /// drain, as every lane did before.
+    fn claim_dead(ring: *Ring, lane_index: u32, position: u64, slot: *const Record) bool {
+        const pid = @atomicLoad(u32, &slot.pid, .monotonic);
+        if (pid == 0) return false;
+        const now_ns = clock.monotonic_ns();
+        if (pid != ring.claim_dead_pid) {
+            const stuck = &ring.drain_stuck[lane_index];
+            if (stuck.position != position or stuck.since_ns == 0) {
+                stuck.* = .{ .position = position, .since_ns = now_ns };
+                return false;
+            }
+            if (now_ns -| stuck.since_ns < ring.claim_dead_after_ns) return false;
+            stuck.since_ns = now_ns;
+        }
+        const dead = process_gone(pid) or switch (process_state(pid)) {
+            'Z', 'X', 'x' => true,
+            else => false,
+        };
+        ring.claim_dead_pid = if (dead) pid else 0;
+        return dead;
     }
 
     /// Copies up to out.len complete records, oldest first per lane, lanes round-robin;
@@ -772,7 +816,8 @@ pub const Ring = struct {
             // Acquire: pairs with the producer's release store; the body is visible.
             const seq = @atomicLoad(u32, &slot.seq, .acquire);
             if (seq != seq_committed(tail)) {
-                if (!final) break;
+                // A shared lane's position whose writer was killed before publishing it.
+                if (!final and !(seq == seq_busy(tail) and ring.claim_dead(lane_index, tail, slot))) break;
                 abandoned += 1;
                 continue;
             }
@@ -1099,6 +1144,11 @@ pub const Producer = struct {
     drop_first_ns: u64 = 0,
     /// The overflow position of the last `drop` record put there (drop_in_overflow).
     overflow_drop: ?u64 = null,
+    /// A shared lane's producer in discard mode marks each position it claims with this pid
+    /// (claim_mark) until it publishes it, so the consumer can pass a position whose writer
+    /// was killed between the two (Ring.claim_dead). 0: no marks (exclusive lanes, whose
+    /// heir passes them: abandon_unfinished; producers in another pid namespace).
+    claim_pid: u32 = 0,
 
     /// Detaches; first moves what its overflow holds into the lane, waiting for the
     /// collector as long as it makes progress (see flush).
@@ -1564,8 +1614,24 @@ pub const Producer = struct {
             }
             // Monotonic on success: ownership of the positions needs no ordering beyond
             // the tail acquire above (before it in program order) and the seq release after.
-            head = producer.lane.head.cmpxchgWeak(head, head + count, .monotonic, .monotonic) orelse
+            head = producer.lane.head.cmpxchgWeak(head, head + count, .monotonic, .monotonic) orelse {
+                if (producer.claim_pid != 0) producer.claim_mark(head, count);
                 return .{ .position = head, .count = count };
+            };
+        }
+    }
+
+    /// Marks `count` positions from `position` on, just claimed on a shared lane, as being
+    /// written by this process: the slot's pid, then its seq as busy(position) (the consumer
+    /// stops there as at any incomplete slot). Publishing overwrites both. Cold: shared lanes
+    /// only (producers outnumber lanes), never the exclusive path.
+    fn claim_mark(producer: *Producer, position: u64, count: u32) void {
+        for (0..count) |index| {
+            const slot = &producer.slots[(position + index) & (producer.capacity_slots - 1)];
+            // Monotonic: ordered before the seq below by its release.
+            @atomicStore(u32, &slot.pid, producer.claim_pid, .monotonic);
+            // Release: a consumer that acquires busy(position) reads our pid.
+            @atomicStore(u32, &slot.seq, seq_busy(position + index), .release);
         }
     }
 
@@ -2795,6 +2861,53 @@ test "ring: a dead holder's position claimed and never published does not stop i
     heir.detach();
     try testing.expectEqual(@as(u64, 1), ring.stats().abandoned);
     try expect_stats_balance(ring, 4);
+}
+
+test "ring: a shared lane's writer SIGKILLed between claiming and publishing does not block the lane: passed as abandoned" {
+    // The ring in shared memory, so that a forked child writes into it as a process would.
+    const lane_count = 2;
+    const capacity = 8;
+    const size = size_bytes(lane_count, capacity);
+    const address = std.c.mmap(null, size, .{ .READ = true, .WRITE = true }, .{ .TYPE = .SHARED, .ANONYMOUS = true }, -1, 0);
+    try testing.expect(address != std.c.MAP_FAILED);
+    defer _ = std.c.munmap(@ptrCast(@alignCast(address)), size);
+    const memory: []align(page_size_bytes) u8 = @as([*]align(page_size_bytes) u8, @ptrCast(@alignCast(address)))[0..size];
+    var ring = try Ring.format(memory, .{ .lane_count = lane_count, .lane_capacity_slots = capacity, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+    const linux = std.os.linux;
+    const child = linux.fork();
+    if (child == 0) {
+        // Lane 0 is shared (never held exclusively). One record published, the next claimed
+        // (and marked, as attach's shared producers do) and never published: killed there.
+        var producer = ring.attach_lane(0, .shared, 1, 1).?;
+        producer.claim_pid = @intCast(linux.getpid());
+        _ = producer.write(&test_record(0));
+        _ = producer.claim_discard(1, 1);
+        _ = linux.kill(linux.getpid(), linux.SIG.KILL);
+        unreachable;
+    }
+    var status: i32 = 0;
+    _ = linux.waitpid(@intCast(child), &status, 0);
+    try testing.expect(linux.W.IFSIGNALED(@bitCast(status)));
+    var live = ring.attach_lane(0, .shared, 2, 2).?;
+    live.claim_pid = @intCast(std.c.getpid());
+    try testing.expect(live.write(&test_record(2)));
+    var out: [8]Record = undefined;
+    // The drain stops at the dead writer's position; once stuck there a while (here at
+    // once), its claimer is found gone and the position passed: the live writer's follows.
+    ring.claim_dead_after_ns = 0;
+    try testing.expectEqual(@as(u32, 1), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 0), out[0].a);
+    try testing.expectEqual(@as(u32, 1), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 2), out[0].a);
+    try testing.expectEqual(@as(u64, 1), ring.stats().abandoned);
+    try expect_stats_balance(&ring, 3);
+    // A live writer's marked position is not passed: the lane waits for it.
+    try testing.expectEqual(@as(u32, 1), live.claim_discard(1, 1).count);
+    try testing.expect(live.write(&test_record(4)));
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 1), ring.stats().abandoned);
+    live.detach();
 }
 
 test "ring: producers outside the creator's pid namespace only share lanes" {
