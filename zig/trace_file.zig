@@ -482,22 +482,6 @@ fn write_all(fd: std.c.fd_t, bytes: []const u8) FileError!void {
     }
 }
 
-/// Writes all of `bytes` at `offset`.
-fn pwrite_all(fd: std.c.fd_t, bytes: []const u8, offset: u64) FileError!void {
-    var done: usize = 0;
-    while (done < bytes.len) {
-        const position = std.math.cast(std.c.off_t, offset + done) orelse return error.FileTooBig;
-        const rc = std.c.pwrite(fd, bytes[done..].ptr, bytes.len - done, position);
-        if (rc < 0) {
-            const errno = std.c.errno(rc);
-            if (errno == .INTR) continue;
-            return file_error(errno);
-        }
-        assert(rc > 0);
-        done += @intCast(rc);
-    }
-}
-
 /// The file size limit (RLIMIT_FSIZE) in bytes; null when there is none.
 fn file_size_limit() ?u64 {
     var limit: std.c.rlimit = undefined;
@@ -746,8 +730,14 @@ pub const Writer = struct {
                 }
             }
         }
-        pwrite_all(writer.fd, chunk, writer.size_bytes) catch |err| {
-            // A torn chunk is written over by the next (pwrite at size_bytes), cut at the end.
+        // After a torn write the next chunk goes over it (a file: only after a failure with
+        // room kept, which a pipe never has); otherwise sequential writes, pipes included.
+        if (writer.torn) {
+            const offset = std.math.cast(std.c.off_t, writer.size_bytes) orelse return error.FileTooBig;
+            if (std.c.lseek(writer.fd, offset, std.c.SEEK.SET) < 0) return error.InputOutput;
+        }
+        write_all(writer.fd, chunk) catch |err| {
+            // A torn chunk is written over by the next, cut at the end.
             writer.torn = true;
             if (writer.failed) return err;
             return writer.fail(err, writer.reserved_until);
