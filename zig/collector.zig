@@ -11,6 +11,7 @@ const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const ring_module = @import("ring.zig");
 const trace_file = @import("trace_file.zig");
+const trace_abi = @import("trace_abi.zig");
 const clock = @import("clock.zig");
 const flight = @import("flight.zig");
 const endings_module = @import("endings.zig");
@@ -107,6 +108,8 @@ pub const Collector = struct {
     /// The first write error; after it the thread still drains (producers never stall)
     /// but writes nothing more.
     write_error: ?trace_file.WriteError = null,
+    /// write_error's TraceStatus (0: none), for readers on other threads.
+    write_status: std.atomic.Value(u32) = .init(0),
     /// Flight recorder (flight.zig): drained records go to the window, not the file, and
     /// are written only by a dump.
     flight: ?*flight.Window = null,
@@ -327,8 +330,17 @@ pub const Collector = struct {
     fn append(collector: *Collector, records: []const Record) void {
         if (collector.write_error != null) return;
         collector.writer.append(std.mem.sliceAsBytes(records)) catch |err| {
-            collector.write_error = err;
+            collector.set_write_error(err);
         };
+    }
+
+    /// The first failed write: kept for the summary, and its status readable at once from
+    /// another thread (write_status: scope run says it as it happens).
+    fn set_write_error(collector: *Collector, err: trace_file.WriteError) void {
+        if (collector.write_error != null) return;
+        collector.write_error = err;
+        // Release: a plain status word, read by the event loop's watch.
+        collector.write_status.store(@intFromEnum(trace_abi.status_from_error(err)), .release);
     }
 
     fn account(collector: *Collector, records: []const Record) void {
@@ -448,9 +460,9 @@ pub const Collector = struct {
             window.add(record[0..1]);
             return;
         }
-        if (collector.write_error != null or collector.writer.failed) return;
+        // After a failed write, into the room the writer kept for the end (if any).
         collector.writer.append_unlimited(std.mem.asBytes(record)) catch |err| {
-            collector.write_error = err;
+            collector.set_write_error(err);
         };
     }
 
@@ -516,7 +528,8 @@ pub fn settle_stop(ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid:
     if (reason == .none) return .none;
     // Producers refuse from now on, so agents turn their hooks off.
     if (ring_reason == .none) ring.stop(reason);
-    if (!writer.stop_recorded and !writer.failed) {
+    // After a failed write, only into the room the writer kept for the end (none: skipped).
+    if (!writer.stop_recorded and !(writer.failed and writer.end_room_until == 0)) {
         writer.stop_recorded = true;
         var record = std.mem.zeroes(Record);
         record.kind = @intFromEnum(layout.EventKind.recording_stop);
