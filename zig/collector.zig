@@ -712,6 +712,23 @@ fn sleep_a_millisecond() void {
     _ = std.c.nanosleep(&duration, null);
 }
 
+/// Test set-up: process `pid`'s main thread and two workers started (at 10 ns), worker 2 ended
+/// on its own, worker 1 not; their producers, attached.
+fn start_two_workers(ring: *ring_module.Ring, pid: u32) ![3]ring_module.Producer {
+    var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.trace_start);
+    record.timestamp_ns = 10;
+    record.e = 1;
+    try testing.expect(producers[0].write(&record));
+    record.e = 0;
+    try testing.expect(producers[1].write(&record));
+    try testing.expect(producers[2].write(&record));
+    record.kind = @intFromEnum(layout.EventKind.thread_exit);
+    try testing.expect(producers[2].write(&record));
+    return producers;
+}
+
 test "collector: a process gone without its ending: its ending, then one for each worker that recorded none" {
     var rig: TestRig = undefined;
     try rig.init("threads-end", .{ .lane_count = 4, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
@@ -721,18 +738,7 @@ test "collector: a process gone without its ending: its ending, then one for eac
     const collector = try Collector.create(testing.allocator, ring, writer, 99);
     defer collector.destroy(testing.allocator);
     // pid 0x7fff_fff0: no such process (above pid_max), so gone at the first check.
-    const pid: u32 = 0x7fff_fff0;
-    var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
-    var record = std.mem.zeroes(Record);
-    record.kind = @intFromEnum(layout.EventKind.trace_start);
-    record.e = 1;
-    try testing.expect(producers[0].write(&record));
-    record.e = 0;
-    try testing.expect(producers[1].write(&record));
-    try testing.expect(producers[2].write(&record));
-    // Worker 2 ends on its own; worker 1 does not.
-    record.kind = @intFromEnum(layout.EventKind.thread_exit);
-    try testing.expect(producers[2].write(&record));
+    var producers = try start_two_workers(ring, 0x7fff_fff0);
     for (&producers) |*producer| producer.detach();
     _ = collector.drain_all();
     try testing.expectEqual(@as(u64, 4), writer.records_count);
@@ -755,19 +761,9 @@ test "collector: a process gone with its own ending: one for each worker that re
         defer collector.destroy(testing.allocator);
         collector.endings.workers_enabled.store(workers_enabled, .monotonic);
         // pid 0x7fff_fff1: no such process (above pid_max), so gone at the first check.
-        const pid: u32 = 0x7fff_fff1;
-        var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
+        var producers = try start_two_workers(ring, 0x7fff_fff1);
+        // Worker 1 is still running at the process's process.exit(3).
         var record = std.mem.zeroes(Record);
-        record.kind = @intFromEnum(layout.EventKind.trace_start);
-        record.timestamp_ns = 10;
-        record.e = 1;
-        try testing.expect(producers[0].write(&record));
-        record.e = 0;
-        try testing.expect(producers[1].write(&record));
-        try testing.expect(producers[2].write(&record));
-        // Worker 2 ends on its own; worker 1 does not (running at process.exit(3)).
-        record.kind = @intFromEnum(layout.EventKind.thread_exit);
-        try testing.expect(producers[2].write(&record));
         record.kind = @intFromEnum(layout.EventKind.process_exit);
         record.timestamp_ns = 500;
         record.a = 3;
