@@ -259,7 +259,7 @@ describe("faults: counted, reported, never passed on", () => {
   test("a trace write that fails (a file size limit) stops recording; the program's output and exit code are untouched; the file reads up to there", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const run = backgroundRun(["--out", out, "--", "node", pingPong(dir), "ms", "1500"]);
+    const run = backgroundRun(["--out", out, "--", "node", pingPong(dir), "ms", "3000"]);
     // Once recording, the scope process (not the program) gets a file size limit below what it will
     // write: room for four whole chunks of 4,096 records (256 KiB + a 64-byte header each), so the
     // collector's first batches (full chunks when it drains after an idle back-off) fit under it.
