@@ -47,6 +47,11 @@ const ThreadEntry = struct {
     /// its `thread_exit`: a worker still open when the collector records its process's
     /// ending gets one too (end_threads).
     open_start_ns: u64 = 0,
+    /// Its parent's `thread_exited` was drained before its own `trace_start` (lanes drain in
+    /// any order): that start opens nothing.
+    exited_early: bool = false,
+    /// A `trace_start` of this (pid, tid) was drained.
+    started: bool = false,
 };
 
 const FlightCause = struct {
@@ -182,7 +187,7 @@ pub const Collector = struct {
             const moved = collector.drain_all();
             // The last turn: processes whose start this very drain took are checked too.
             if (stopping) collector.endings.check(clock.monotonic_ns(), true);
-            collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending);
+            collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending, end_threads);
             _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
             collector.flight_step();
             collector.sample_peak();
@@ -341,10 +346,24 @@ pub const Collector = struct {
         const kind = record.kind;
         if (kind == @intFromEnum(layout.EventKind.trace_start) or kind == @intFromEnum(layout.EventKind.process_exit) or
             kind == @intFromEnum(layout.EventKind.child_exit)) collector.endings.note(record);
+        if (kind == @intFromEnum(layout.EventKind.thread_exited)) {
+            // Its parent saw it end (terminate() stops it without its own thread_exit): not open.
+            const tid: u32 = std.math.cast(u32, record.a) orelse return;
+            if (tid == 0) return;
+            const entry = collector.thread_entry((@as(u64, record.pid) << 32 | tid) + 1) orelse return;
+            if (!entry.started) entry.exited_early = true;
+            entry.open_start_ns = 0;
+            return;
+        }
         if (record.tid == 0) return;
         // A worker's start and its own end (its process's lanes may be drained in any order).
         if (kind == @intFromEnum(layout.EventKind.trace_start)) {
             const entry = collector.thread_entry((@as(u64, record.pid) << 32 | record.tid) + 1) orelse return;
+            entry.started = true;
+            if (entry.exited_early) {
+                entry.exited_early = false;
+                return;
+            }
             entry.open_start_ns = @max(record.timestamp_ns, 1);
         } else if (kind == @intFromEnum(layout.EventKind.thread_exit)) {
             const entry = collector.thread_entry((@as(u64, record.pid) << 32 | record.tid) + 1) orelse return;
@@ -352,10 +371,12 @@ pub const Collector = struct {
         }
     }
 
-    /// After the collector's ending of a process (not a correction: the process recorded its
-    /// own): a `thread_exit` for each of its workers that started (since the process did) and
-    /// recorded no end, with the ending's status, time and flags (layout.zig thread_exit). A
-    /// worker past the thread table (threads_max) is not known and gets none.
+    /// After the collector's ending of a process (not a correction), or for a gone process
+    /// that recorded its own (the ending it would have, not written: endings.zig settle): a
+    /// `thread_exit` for each of its workers that started (since the process did) and
+    /// recorded no end (neither its own thread_exit nor its parent's thread_exited), with the
+    /// ending's status, time and flags (layout.zig thread_exit). A worker past the thread
+    /// table (threads_max) is not known and gets none.
     fn end_threads(collector: *Collector, ending: *const Record) void {
         if (ending.kind != @intFromEnum(layout.EventKind.process_exit)) return;
         if (ending.flags & layout.exit_flag_collector == 0 or ending.flags & layout.exit_flag_corrects != 0) return;
@@ -657,9 +678,50 @@ test "collector: a process gone without its ending: its ending, then one for eac
     _ = collector.drain_all();
     try testing.expectEqual(@as(u64, 4), writer.records_count);
     collector.endings.check(clock.monotonic_ns(), true);
-    collector.endings.settle(clock.monotonic_ns(), true, collector, Collector.emit_ending);
+    collector.endings.settle(clock.monotonic_ns(), true, collector, Collector.emit_ending, Collector.end_threads);
     // The process's ending and worker 1's: nothing open is left.
     try testing.expectEqual(@as(u64, 6), writer.records_count);
     try testing.expectEqual(@as(u64, 1), collector.endings.wrote_unknown);
+    for (collector.threads) |entry| try testing.expectEqual(@as(u64, 0), entry.open_start_ns);
+}
+
+test "collector: a process gone after its own ending: its workers that recorded no end, and no parent's thread_exited ended, end with it" {
+    var rig: TestRig = undefined;
+    try rig.init("threads-outlived", .{ .lane_count = 4, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+    defer rig.deinit();
+    const ring = &rig.ring;
+    const writer = &rig.writer;
+    const collector = try Collector.create(testing.allocator, ring, writer, 99);
+    defer collector.destroy(testing.allocator);
+    // pid 0x7fff_fff0: no such process (above pid_max), so gone at the first check.
+    const pid: u32 = 0x7fff_fff0;
+    var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2), ring.attach(pid, 3) };
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.trace_start);
+    record.e = 1;
+    try testing.expect(producers[0].write(&record));
+    // Worker 3's parent saw it end (terminate()) before its start is drained: its lane comes last.
+    record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.thread_exited);
+    record.a = 2;
+    try testing.expect(producers[0].write(&record));
+    record.a = 3;
+    try testing.expect(producers[0].write(&record));
+    // The process's own ending (code 3).
+    record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.process_exit);
+    record.a = 3;
+    try testing.expect(producers[0].write(&record));
+    record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.trace_start);
+    for (producers[1..]) |*producer| try testing.expect(producer.write(&record));
+    for (&producers) |*producer| producer.detach();
+    _ = collector.drain_all();
+    try testing.expectEqual(@as(u64, 7), writer.records_count);
+    collector.endings.check(clock.monotonic_ns(), true);
+    collector.endings.settle(clock.monotonic_ns(), true, collector, Collector.emit_ending, Collector.end_threads);
+    // No ending of the process's (its own is there), and only worker 1's: nothing open is left.
+    try testing.expectEqual(@as(u64, 8), writer.records_count);
+    try testing.expectEqual(@as(u64, 0), collector.endings.wrote_unknown + collector.endings.wrote_status);
     for (collector.threads) |entry| try testing.expectEqual(@as(u64, 0), entry.open_start_ns);
 }

@@ -253,8 +253,17 @@ pub const Endings = struct {
     /// record, as records for `emit` (an ending, or a correction of their own). One gone
     /// with no status of its own waits up to `parent_grace_ns` for a traced parent's
     /// `child_exit` naming it (the parent reaps, then records), unless `now` (the thread's
-    /// last turn).
-    pub fn settle(endings: *Endings, now_ns: u64, now: bool, context: anytype, comptime emit: fn (@TypeOf(context), *const Record) void) void {
+    /// last turn). A gone process that recorded its own ending is given to `end_workers` as
+    /// the collector's ending it would have (not written): its workers that recorded no end
+    /// ended with it (Node stops a process's running workers without their exit paths).
+    pub fn settle(
+        endings: *Endings,
+        now_ns: u64,
+        now: bool,
+        context: anytype,
+        comptime emit: fn (@TypeOf(context), *const Record) void,
+        comptime end_workers: fn (@TypeOf(context), *const Record) void,
+    ) void {
         if (endings.gone_pending == 0) return;
         var waiting: u32 = 0;
         for (endings.entries[0..endings.count]) |*entry| {
@@ -283,6 +292,8 @@ pub const Endings = struct {
                         endings.wrote_corrections += 1;
                         entry.wrote = 3;
                     }
+                    const workers = ending_record(entry.pid, entry.noticed_ns, if (entry.status.known) entry.status else own_status(entry.*));
+                    end_workers(context, &workers);
                     entry.state = .settled;
                 },
                 else => {},
@@ -291,6 +302,12 @@ pub const Endings = struct {
         endings.gone_pending = waiting;
     }
 };
+
+/// What a process's own process_exit said, as a status.
+fn own_status(entry: Entry) Status {
+    if (entry.own_signal != 0) return .{ .known = true, .signal = @truncate(entry.own_signal) };
+    return .{ .known = true, .code = @as(u8, @truncate(entry.own_code)) };
+}
 
 /// Whether a process's own process_exit says what the system says.
 fn agrees(entry: Entry) bool {
@@ -406,19 +423,20 @@ test "a process gone without its process_exit gets the collector's; one with its
             sink.records[sink.count] = record.*;
             sink.count += 1;
         }
+        fn emit_none(_: *@This(), _: *const Record) void {}
     };
     var sink: Sink = .{};
     // No status: it waits for a parent's child_exit first.
-    endings.settle(check_interval_ns, false, &sink, Sink.emit);
+    endings.settle(check_interval_ns, false, &sink, Sink.emit, Sink.emit_none);
     try testing.expectEqual(@as(usize, 0), sink.count);
-    endings.settle(check_interval_ns + parent_grace_ns, false, &sink, Sink.emit);
+    endings.settle(check_interval_ns + parent_grace_ns, false, &sink, Sink.emit, Sink.emit_none);
     try testing.expectEqual(@as(usize, 1), sink.count);
     try testing.expectEqual(@as(u32, 0x7fff_fff0), sink.records[0].pid);
     try testing.expectEqual(layout.exit_flag_collector | layout.exit_flag_unknown, sink.records[0].flags);
     try testing.expectEqual(check_interval_ns, sink.records[0].timestamp_ns);
     // Settled: never twice.
     endings.check(check_interval_ns * 20, false);
-    endings.settle(check_interval_ns * 20, true, &sink, Sink.emit);
+    endings.settle(check_interval_ns * 20, true, &sink, Sink.emit, Sink.emit_none);
     try testing.expectEqual(@as(usize, 1), sink.count);
 }
 
@@ -445,11 +463,12 @@ test "a gone process's status from its traced parent's child_exit" {
             sink.record = record.*;
             sink.count += 1;
         }
+        fn emit_none(_: *@This(), _: *const Record) void {}
     };
     var sink: Sink = .{};
-    endings.settle(check_interval_ns, false, &sink, Sink.emit);
+    endings.settle(check_interval_ns, false, &sink, Sink.emit, Sink.emit_none);
     try testing.expectEqual(@as(usize, 0), sink.count);
-    endings.settle(check_interval_ns + verdict_delay_ns, false, &sink, Sink.emit);
+    endings.settle(check_interval_ns + verdict_delay_ns, false, &sink, Sink.emit, Sink.emit_none);
     try testing.expectEqual(@as(usize, 1), sink.count);
     try testing.expectEqual(layout.exit_flag_collector, sink.record.flags);
     try testing.expectEqual(@as(u64, 9), sink.record.b);
@@ -469,9 +488,10 @@ test "a pid used again after its process's ending was settled is watched again" 
         fn emit(sink: *@This(), _: *const Record) void {
             sink.count += 1;
         }
+        fn emit_none(_: *@This(), _: *const Record) void {}
     };
     var sink: Sink = .{};
-    endings.settle(check_interval_ns, true, &sink, Sink.emit);
+    endings.settle(check_interval_ns, true, &sink, Sink.emit, Sink.emit_none);
     try testing.expectEqual(@as(usize, 1), sink.count);
     endings.note(&start);
     try testing.expectEqual(State.open, endings.entries[0].state);
@@ -502,9 +522,10 @@ test "a child_exit drained before its child's start still gives the status" {
         fn emit(sink: *@This(), record: *const Record) void {
             sink.record = record.*;
         }
+        fn emit_none(_: *@This(), _: *const Record) void {}
     };
     var sink: Sink = .{};
-    endings.settle(check_interval_ns, true, &sink, Sink.emit);
+    endings.settle(check_interval_ns, true, &sink, Sink.emit, Sink.emit_none);
     try testing.expectEqual(layout.exit_flag_collector, sink.record.flags);
     try testing.expectEqual(@as(u64, 3), sink.record.a);
 }

@@ -314,7 +314,7 @@ export class Collector {
       const tid = words32[w32 + Offset.tid / 4]!;
       if (kind === EventKind.drop) this.accountDrop(pid, tid, words32[w32 + Offset.a / 4]! + words32[w32 + Offset.a / 4 + 1]! * 2 ** 32);
       if (kind === EventKind.agent_error) this.agentErrors.set(`${pid}/${tid}`, (this.agentErrors.get(`${pid}/${tid}`) ?? 0) + 1);
-      if (kind === EventKind.trace_start || kind === EventKind.process_exit || kind === EventKind.child_exit || kind === EventKind.thread_exit) {
+      if (kind === EventKind.trace_start || kind === EventKind.process_exit || kind === EventKind.child_exit || kind === EventKind.thread_exit || kind === EventKind.thread_exited) {
         const flags = words16[w32 * 2 + Offset.flags / 2]!;
         // child_exit b: u64 max for "no code", taken as -1 (its high word all ones).
         const b = words32[w32 + Offset.b / 4 + 1] === 0xffffffff ? -1 : words32[w32 + Offset.b / 4]!;
@@ -418,11 +418,11 @@ export class Collector {
     this.append(this.ownRecord, 1, true);
   }
 
-  /** The time of the last process ending appendEnding wrote: its workers' endings that follow carry it too. */
+  /** The time of the last process ending appendEnding wrote: its workers' endings that follow carry it too (a process that wrote its own: the first worker's, stamped now). */
   private endingNs = 0n;
 
   private appendEnding(record: EndingRecord): void {
-    if (record.tid === 0) this.endingNs = monotonicNs();
+    if (record.tid === 0 || record.fresh === true) this.endingNs = monotonicNs();
     encodeRecord({ kind: record.kind, flags: record.flags, timestampNs: this.endingNs, pid: record.pid, tid: record.tid, a: record.a, b: record.b, e: record.e }, this.ownRecord);
     this.append(this.ownRecord, 1, true);
   }

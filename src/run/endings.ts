@@ -45,6 +45,8 @@ export interface EndingRecord {
   a: number | bigint;
   b: number;
   e: number;
+  /** The first worker's ending of a process that recorded its own: stamped now (else a worker's takes its process's ending's time). */
+  fresh?: boolean;
 }
 
 export class ProcessEndings {
@@ -56,6 +58,8 @@ export class ProcessEndings {
   private readonly reaped = new Map<number, { code: number; signal: number } | null>();
   /** Worker threads seen start and not ended, by pid: the tids (their process's ending written by the collector ends them too). */
   private readonly openThreads = new Map<number, Set<number>>();
+  /** Workers whose parent's thread_exited came before their own trace_start (lanes drain in any order), by pid: that start opens nothing. */
+  private readonly exitedEarly = new Map<number, Set<number>>();
 
   /** `enabled` false: the program's process events are not recorded (--events), so neither are their ends. */
   constructor(private readonly enabled = true) {}
@@ -70,10 +74,16 @@ export class ProcessEndings {
       return;
     }
     if (!this.enabled) return;
+    if (kind === EventKind.thread_exited) {
+      // Its parent saw worker `a` end (terminate() stops it without its own thread_exit).
+      if (this.openThreads.get(pid)?.delete(a) !== true) this.exitedBefore(pid, a);
+      return;
+    }
     if (tid !== 0) {
       // A worker's start and its own end (its process's lanes are drained in any order).
-      if (kind === EventKind.trace_start) this.openThread(pid, tid);
-      else if (kind === EventKind.thread_exit) this.openThreads.get(pid)?.delete(tid);
+      if (kind === EventKind.trace_start) {
+        if (this.exitedEarly.get(pid)?.delete(tid) !== true) this.openThread(pid, tid);
+      } else if (kind === EventKind.thread_exit) this.openThreads.get(pid)?.delete(tid);
       return;
     }
     if (kind === EventKind.trace_start) {
@@ -85,6 +95,13 @@ export class ProcessEndings {
       entry.code = a | 0;
       entry.signal = b;
     }
+  }
+
+  /** A worker's parent's thread_exited with no start of it seen yet (its own thread_exit, if it wrote one, came first: then nothing follows). */
+  private exitedBefore(pid: number, tid: number): void {
+    let tids = this.exitedEarly.get(pid);
+    if (!tids) this.exitedEarly.set(pid, (tids = new Set()));
+    tids.add(tid);
   }
 
   private openThread(pid: number, tid: number): void {
@@ -121,6 +138,7 @@ export class ProcessEndings {
     for (const entry of this.processes.values()) {
       if (!entry.fromThread) counts.processes++;
       if (root && entry.pid === root.pid) this.settleRoot(entry, root, write);
+      else if (entry.state === "own") this.endWorkers(entry, undefined, write);
       else if (entry.state === "open") {
         const status = goneStatus(entry.pid) ?? this.reaped.get(entry.pid) ?? null;
         if (status === "running") {
@@ -144,11 +162,38 @@ export class ProcessEndings {
     if (entry.state === "open") {
       entry.wrote = "status";
       write(endingRecord(entry.pid, status));
-    } else if (entry.state === "own" && !agrees(entry, status)) {
-      entry.wrote = "correction";
-      const record = endingRecord(entry.pid, status);
-      record.flags |= ExitFlag.corrects;
-      write(record);
+    } else if (entry.state === "own") {
+      if (!agrees(entry, status)) {
+        entry.wrote = "correction";
+        const record = endingRecord(entry.pid, status);
+        record.flags |= ExitFlag.corrects;
+        write(record);
+      }
+      this.endWorkers(entry, status, write);
+    }
+  }
+
+  /**
+   * A process that recorded its own ending and is gone: its workers that recorded no end
+   * (neither their own thread_exit nor their parent's thread_exited) ended with it (Node
+   * stops a process's running workers without their exit paths: a pino transport's, an
+   * unref()'d worker's). Each gets the collector's thread_exit with the process's status (the
+   * real one where known, else what it said), stamped now. `status` undefined: a process other
+   * than the root, its status from its zombie, else its own; none while it still runs.
+   */
+  private endWorkers(entry: ProcessEnding, status: { code: number; signal: number } | undefined, write: (record: EndingRecord) => void): void {
+    const tids = this.openThreads.get(entry.pid);
+    if (!tids || tids.size === 0) return;
+    if (status === undefined) {
+      const gone = goneStatus(entry.pid);
+      if (gone === "running") return;
+      status = gone ?? { code: entry.code & 0xff, signal: entry.signal };
+    }
+    this.openThreads.delete(entry.pid);
+    let fresh = true;
+    for (const tid of tids) {
+      write({ ...endingRecord(entry.pid, status), kind: EventKind.thread_exit, tid, fresh });
+      fresh = false;
     }
   }
 }
