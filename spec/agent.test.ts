@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, ofKind, pairing, runTraced, runUntraced, type Traced } from "./agent-harness";
-import { nodeVersions } from "./harness";
+import { nodeVersions, runCli } from "./harness";
 
 afterAll(cleanup);
 
@@ -100,8 +100,10 @@ describe("node agent, through scope run", () => {
     expectComplete(run, { code: 0, signal: null });
     expect(ofKind(run.events, "thread_spawn").map((e) => e.fields.threadId)).toEqual([1, 2, 3]);
     expect(ofKind(run.events, "thread_exited").map((e) => e.fields.code)).toEqual([1, 1, 1]);
-    // terminate() stops the worker's JavaScript: no thread_exit from the workers themselves.
-    expect(ofKind(run.events, "thread_exit")).toEqual([]);
+    // terminate() stops the worker's JavaScript: no thread_exit from the workers themselves;
+    // the collector's, from each parent's thread_exited (record layout 5).
+    const ends = ofKind(run.events, "thread_exit").map((e) => [e.tid, e.fields.recordedBy, e.fields.seenBy, e.fields.code]);
+    expect(ends.sort((x, y) => Number(x[0]) - Number(y[0]))).toEqual([1, 2, 3].map((tid) => [tid, "collector", "parent", 1]));
     expectAllPaired(run, 24);
   });
 
@@ -169,6 +171,14 @@ describe("node agent, through scope run", () => {
       const p = pairing(run.events);
       expect({ sends: p.sends, receives: p.receives, unpairedReceives: p.unpairedReceives.length }).toEqual({ sends: 17, receives: 5, unpairedReceives: 0 });
       expect(ofKind(run.events, "message_send").filter((e) => e.linkedTo.length === 1).length).toBe(5);
+      // The decoder tells them apart: each refused send and its marker, none of them "not received".
+      const sends = ofKind(run.events, "message_send");
+      expect([sends.filter((e) => e.fields.refused === true).length, sends.filter((e) => e.fields.failed === true).length]).toEqual([6, 6]);
+      const stats = await runCli(["dump", "--stats", run.out]);
+      expect(stats.stdout).toContain("messages: 0 receives without a send, 0 sends not received");
+      const text = (await runCli(["dump", run.out], { env: { NO_COLOR: "1" } })).stdout;
+      expect(text.match(/\(refused by the runtime: not sent\)\n/g)?.length).toBe(6);
+      expect(text.match(/send refused by the runtime \(it threw\)/g)?.length).toBe(6);
     },
   );
 

@@ -33,6 +33,17 @@ const server = http.createServer((req, res) => {
   if (req.url === "/hooks") {
     return res.end(JSON.stringify({ childPid: child.pid, send: child.send === send, childEmit: Object.hasOwn(child, "emit"), workerEmit: Object.hasOwn(Worker.prototype, "emit") }));
   }
+  if (req.url === "/fork") {
+    // A child forked while attached, asked once, then let go.
+    const late = fork(__dirname + "/child.cjs", { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    late.once("message", (reply) => {
+      late.once("exit", () => res.end(JSON.stringify({ reply, latePid: late.pid, spawnOwn: Object.hasOwn(late, "spawn"), lateEmit: Object.hasOwn(late, "emit") })));
+      late.disconnect();
+    });
+    // Sent at once, as fork() returns.
+    late.send({ late: true });
+    return;
+  }
   if (req.url === "/tick") {
     ticker.once("message", (tick) => res.end(JSON.stringify({ tick })));
     Atomics.add(shared, 0, 1);
@@ -68,6 +79,8 @@ describe("channels made before the attach", () => {
     expect(await get("/tick")).toEqual({ tick: "tick2" });
     expect(await get("/4")).toEqual({ doubled: 8, reply: { echo: { n: 4 } } });
     expect(await get("/tick")).toEqual({ tick: "tick3" });
+    const forked = await get("/fork");
+    expect(forked).toMatchObject({ reply: { echo: { late: true } }, spawnOwn: false, lateEmit: true });
     expect(await get("/hooks")).toMatchObject({ send: false, childEmit: true, workerEmit: true });
     expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
     expect(await attach.ended()).toBe(0);
@@ -84,14 +97,17 @@ describe("channels made before the attach", () => {
       [0, "message_send", "ipc", 0, 0, '{"n":4}'],
       [0, "message_receive", "ipc", 1, 0, null],
       [0, "message_receive", "worker", 1, 1, null],
+      // The child forked while attached, from its start.
+      [0, "message_send", "ipc", 0, 0, '{"late":true}'],
+      [0, "message_receive", "ipc", 1, 0, null],
     ]);
-    expect(events.filter((event) => event.fields.channel === "ipc").map((event) => event.fields.channelOwnerPid)).toEqual([childPid, childPid]);
+    expect(events.filter((event) => event.fields.channel === "ipc").map((event) => event.fields.channelOwnerPid)).toEqual([childPid, childPid, forked.latePid, forked.latePid]);
     // The two workers' channels are told apart by thread id (the ticker's two ticks on one), each counted from the attach.
     expect(events.filter((event) => event.fields.channel === "worker").map((event) => event.fields.channelSubId)).toEqual([2, 1, 1, 2]);
     // The dump says they are unpaired: their other ends are not in the trace.
     const dumped = await runCli(["dump", out], { env: { NO_COLOR: "1" } });
     const messageLines = dumped.stdout.split("\n").filter((text) => /message_(send|receive)/.test(text));
-    expect(messageLines.map((text) => text.match(/\((no send|not received)\)$/)?.[1])).toEqual(["no send", "not received", "no send", "not received", "no send", "no send"]);
+    expect(messageLines.map((text) => text.match(/\((no send|not received)\)$/)?.[1])).toEqual(["no send", "not received", "no send", "not received", "no send", "no send", "not received", "no send"]);
     child.kill();
   });
 });

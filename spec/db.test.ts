@@ -240,7 +240,7 @@ describe.each([
 });
 
 describe.if(betterSqliteLoads("node"))("better-sqlite3 under node", () => {
-  test("exec, prepared statements (run, get, all, iterate), a constraint error", async () => {
+  test("exec, prepared statements (run, get, all, iterate), a constraint error, a statement refused at prepare", async () => {
     const traced = await both(["node", "db/sqlite.cjs"], "SELECT 1");
     expect(traced.stdout).toContain("caught SQLITE_CONSTRAINT_UNIQUE UNIQUE constraint failed: notes.body SqliteError");
     expect(queries(traced.events)).toEqual([
@@ -251,13 +251,15 @@ describe.if(betterSqliteLoads("node"))("better-sqlite3 under node", () => {
       ["better-sqlite3", "SELECT * FROM notes WHERE stars >= @min", 1, 2, false, null],
       ["better-sqlite3", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, null, true, "SQLITE_CONSTRAINT_UNIQUE"],
       ["better-sqlite3", "SELECT id FROM notes", 0, null, false, null],
+      // Refused at prepare (SQLite compiles there): a query that failed.
+      ["better-sqlite3", "SELECT title FROM notes", 0, null, true, "SQLITE_ERROR"],
     ]);
     expectAllEnded(traced.events);
   });
 });
 
 describe("bun:sqlite under bun", () => {
-  test("run, exec, prepare and query statements (run, get, all, values), a constraint error", async () => {
+  test("run, exec, prepare and query statements (run, get, all, values), a constraint error, a statement refused at prepare", async () => {
     const traced = await both([bun, "db/bun-sqlite.mjs"], "SELECT 1");
     expect(traced.stdout).toContain("caught SQLITE_CONSTRAINT_UNIQUE UNIQUE constraint failed: notes.body");
     expect(queries(traced.events)).toEqual([
@@ -269,6 +271,8 @@ describe("bun:sqlite under bun", () => {
       ["bun:sqlite", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, null, true, "SQLITE_CONSTRAINT_UNIQUE"],
       ["bun:sqlite", "UPDATE notes SET stars = stars + ? WHERE stars > ?", 0, 2, false, null],
       ["bun:sqlite", "SELECT id FROM notes", 0, 2, false, null],
+      // Refused at prepare (SQLite compiles there): a query that failed.
+      ["bun:sqlite", "SELECT title FROM notes", 0, null, true, "SQLITE_ERROR"],
     ]);
     expectAllEnded(traced.events);
 

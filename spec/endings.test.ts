@@ -239,6 +239,74 @@ describe("workers of a process that died without its ending (record layout 4)", 
     expect(workerEndings(run.events).process.fields.signal).toBe(9);
   });
 
+  // The process records its own ending; its workers, ended by process.exit(), record none.
+  const expectWorkersEndedWithOwnExit = (events: TraceEvent[]) => {
+    const { process, workers } = workerEndings(events);
+    expect(byCollector(process)).toBe(false);
+    expect(process.fields.code).toBe(3);
+    expect(workers.length).toBe(2);
+    for (const { ends } of workers) {
+      expect(ends.map((end) => [end.fields.recordedBy, end.fields.code, end.fields.reason])).toEqual([["collector", 3, "exit"]]);
+      expect(ends[0]!.timestampNs).toBe(process.timestampNs);
+    }
+  };
+
+  test("the root calls process.exit() with its workers running: they end with it, at its ending (scope run's end)", async () => {
+    const run = await runTraced(["node", join(dir, "workers-killed.cjs"), "exit"]);
+    expect(run.status).toBe(3);
+    expectWorkersEndedWithOwnExit(run.events);
+    expect(run.summary).toContain("ends: 1 traced process, process_exit recorded 1 by the process itself; 2 worker threads ended with their process (thread_exit recorded by scope)");
+  });
+
+  test("a child under an untraced sh calls process.exit() with its workers running: they end with it (the drain thread)", async () => {
+    const run = await runTraced(["sh", "-c", `node ${join(dir, "workers-killed.cjs")} exit; echo "child $?"; sleep 0.3`]);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "child 3\n" });
+    expectWorkersEndedWithOwnExit(run.events);
+    expect(run.summary).toContain("; 2 worker threads ended with their process (thread_exit recorded by scope)");
+  });
+
+  test("--events without thread: no worker's ending is recorded, so none is added", async () => {
+    const run = await runTraced(["node", join(dir, "workers-killed.cjs"), "exit"], { scopeArgs: ["--events", "process,message"] });
+    expect(run.status).toBe(3);
+    expect(ofKind(run.events, "thread_exit")).toEqual([]);
+    const killed = await runTraced(["sh", "-c", `node ${join(dir, "workers-killed.cjs")} exit; echo "child $?"; sleep 0.3`], { scopeArgs: ["--events", "process,message"] });
+    expect(killed.stdout).toBe("child 3\n");
+    expect(ofKind(killed.events, "thread_exit")).toEqual([]);
+  });
+
+  // terminate() stops a worker's JavaScript: it records no ending; its parent's thread_exited says it ended.
+  const terminating = `const { Worker } = require("node:worker_threads");
+const worker = new Worker("require('node:worker_threads').parentPort.postMessage('up'); setInterval(() => {}, 1000);", { eval: true });
+worker.once("message", () => worker.terminate().then((code) => { console.log("terminated", code); setTimeout(() => {}, 300); }));`;
+  const expectEndedAsParentSaw = (events: TraceEvent[]) => {
+    const [exited] = ofKind(events, "thread_exited");
+    const ends = ofKind(events, "thread_exit");
+    expect(ends.map((end) => [end.tid, end.fields.code, end.fields.recordedBy, end.fields.seenBy])).toEqual([[exited!.fields.threadId, 1, "collector", "parent"]]);
+    expect(ends[0]!.timestampNs).toBe(exited!.timestampNs);
+  };
+
+  test.each([
+    ["the drain thread, during the run", []],
+    ["--print (the event loop drains): at the run's end", ["--print"]],
+  ])("a worker terminated by its parent: its ending from the parent's thread_exited, its code and time (%s)", async (_name, scopeArgs) => {
+    const run = await runTraced(["node", "-e", terminating], { scopeArgs });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "terminated 1\n" });
+    expectEndedAsParentSaw(run.events);
+    // Ordinary: counted on the ends line only when the line is there for something else.
+    expect(run.summary).not.toContain("ends:");
+  });
+
+  test("a terminated worker in the readers: query's exit_by, the view's label", async () => {
+    const run = await runTraced(["node", "-e", terminating]);
+    expectEndedAsParentSaw(run.events);
+    const query = await runCli(["query", run.out, "--json", "select tid, exit_code, exit_by, end_ns = (select ts_ns from events where kind = 'thread_exited') as at_exited from threads where tid > 0"]);
+    expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([{ tid: 1, exit_code: 1, exit_by: "parent", at_exited: 1 }]);
+    const index = TraceIndex.open(run.out);
+    const answer = index.window({ startNs: 0, endNs: index.meta().durationNs + 1, widthPx: 1_000_000 });
+    const labels = Array.from({ length: answer.instants.length / 6 }, (_, i) => answer.labels[answer.instants[i * 6 + 5]!] ?? "");
+    expect(labels).toContain("thread exit 1 (recorded by scope: its parent saw it end)");
+  });
+
   test("ordinary workers: each thread's own ending, none added", async () => {
     const program = `const { Worker } = require("node:worker_threads"); for (let i = 0; i < 2; i++) new Worker("require('node:worker_threads').parentPort.postMessage(1)", { eval: true }).on("message", () => {});`;
     const run = await runTraced(["node", "-e", program]);
@@ -253,7 +321,7 @@ describe("workers of a process that died without its ending (record layout 4)", 
  * A process that records its own ending while workers still run (a pino transport's, an
  * unref()'d worker's): Node stops them without their exit paths, so they record no end. Each
  * such worker gets the collector's thread_exit with the process's status, at or after its own
- * last record; a worker its parent terminate()d (its parent's thread_exited) gets none.
+ * last record; a worker its parent terminate()d ends at its parent's thread_exited instead.
  */
 function expectOutlivedWorkersEnded(events: TraceEvent[], code: number): void {
   const { pid, process, workers } = workerEndings(events);
@@ -264,7 +332,8 @@ function expectOutlivedWorkersEnded(events: TraceEvent[], code: number): void {
   expect(workers.length).toBe(3);
   for (const worker of workers) {
     if (terminated.includes(worker.tid)) {
-      expect(worker.ends).toEqual([]);
+      // Ended at its parent's thread_exited (record layout 5), not with the process.
+      expect(worker.ends.map((e) => [e.fields.code, e.fields.recordedBy, e.fields.seenBy])).toEqual([[1, "collector", "parent"]]);
       continue;
     }
     expect(worker.ends.length).toBe(1);
@@ -278,7 +347,7 @@ function expectOutlivedWorkersEnded(events: TraceEvent[], code: number): void {
 describe("workers still running when their process recorded its own ending", () => {
   const outlived = join(dir, "workers-outlived.cjs");
 
-  test("the root's process.exit(3): its two running workers end with it, the terminated one by its parent only", async () => {
+  test("the root's process.exit(3): its two running workers end with it, the terminated one at its parent's record", async () => {
     const run = await runTraced(["node", outlived, "3"]);
     expect(run.status).toBe(3);
     expectOutlivedWorkersEnded(run.events, 3);

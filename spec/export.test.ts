@@ -12,6 +12,7 @@ import { loadTrace } from "../src/dump/load";
 import { EventKind } from "../src/core/layout";
 import { monotonicNs } from "../src/core/ring";
 import { TraceWriter } from "../src/core/trace-file";
+import { serviceNameOf } from "../src/export/otlp";
 import { perfettoSchema } from "../src/export/perfetto";
 import { OtlpStream, streamLine } from "../src/export/stream";
 import { TraceIndex } from "../src/view/index";
@@ -352,6 +353,15 @@ describe("scope export --otlp (file)", () => {
     const { status, summary } = await check("check-perfetto.py", [out]);
     expect(summary.errors).toEqual([]);
     expect(status).toBe(0);
+  });
+
+  test("service.name: the script's name, past the runtime's options; the runtime's for code given with -e/-p", () => {
+    expect(serviceNameOf("/usr/bin/node app/server.mjs 8080", "node v20.20.2")).toBe("server");
+    expect(serviceNameOf("/usr/bin/node --require ./otel.cjs --max-old-space-size=100 api.ts", "node v20.20.2")).toBe("api");
+    expect(serviceNameOf("/usr/bin/node -e require('./worker.js')", "node v20.20.2")).toBe("node");
+    expect(serviceNameOf("/usr/bin/node --require x.cjs -p 1+1", "node v24.1.0")).toBe("node");
+    expect(serviceNameOf("bun.exe -e console.log(1)", "bun 1.4.5")).toBe("bun");
+    expect(serviceNameOf(null, null)).toBe("unknown_service");
   });
 
   test("bad input: one line and a non-zero exit", async () => {

@@ -94,23 +94,29 @@ test("every file of node_modules the integrations hook is in a directory the cor
   let watched = 0;
   const walk = (directory: string) => {
     directories++;
-    if (isHookedDirectory(directory, true, true)) watched++;
+    if (isHookedDirectory(directory, true, true, true)) watched++;
     for (const entry of readdirSync(directory, { withFileTypes: true })) {
       const path = join(directory, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith(".js") && isHookedFile(path, true, true)) {
+      else if (entry.name.endsWith(".js") && isHookedFile(path, true, true, true)) {
         hooked.push(path.slice(path.indexOf("node_modules")));
-        expect({ path, http: isHookedDirectory(dirname(path), isHookedFile(path, true, false), false), db: isHookedDirectory(dirname(path), false, isHookedFile(path, false, true)) }).toEqual({
+        expect({
+          path,
+          http: isHookedDirectory(dirname(path), isHookedFile(path, true, false), false),
+          db: isHookedDirectory(dirname(path), false, isHookedFile(path, false, true)),
+          ws: isHookedDirectory(dirname(path), false, false, isHookedFile(path, false, false, true)),
+        }).toEqual({
           path,
           http: isHookedFile(path, true, false),
           db: isHookedFile(path, false, true),
+          ws: isHookedFile(path, false, false, true),
         });
       }
     }
   };
   walk(join(repoRoot, "node_modules"));
   const names = new Set(hooked.map((path) => path.replace(/^.*node_modules\//, "")));
-  for (const file of ["express/lib/router/layer.js", "router/lib/layer.js", "fastify/fastify.js", "fastify/lib/hooks.js", "pg/lib/client.js", "pg/lib/query.js", "pg-pool/index.js", "postgres/cjs/src/query.js", "better-sqlite3/lib/database.js"]) expect(names).toContain(file);
+  for (const file of ["express/lib/router/layer.js", "router/lib/layer.js", "fastify/fastify.js", "fastify/lib/hooks.js", "pg/lib/client.js", "pg/lib/query.js", "pg-pool/index.js", "postgres/cjs/src/query.js", "better-sqlite3/lib/database.js", "ws/lib/websocket.js"]) expect(names).toContain(file);
   // Few directories armed: most files cost the wrapper call and string tests only.
   expect(watched).toBeLessThan(directories / 50);
 });

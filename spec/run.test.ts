@@ -52,6 +52,22 @@ describe("scope run", () => {
     expect(JSON.parse(result.stdout)).toEqual(["--out", "x"]);
   });
 
+  test("a program given as code on the command line is named by it, in Node and in Bun, without scope's own option", async () => {
+    const out = join(tmp(), "t.bin");
+    const node = await runCli(["run", "-o", out, "--", "node", "--no-warnings", "-e", "console.log(1)", "a"]);
+    expect(node.exitCode, node.stderr).toBe(0);
+    const [main, ...rest] = readEvents(out).filter((event) => event.kind === "trace_start");
+    expect(rest).toEqual([]);
+    expect(main!.fields.argv).toMatch(/\/node --no-warnings -e console\.log\(1\) a$/);
+    const bunOut = join(tmp(), "b.bin");
+    const bun = await runCli(["run", "-o", bunOut, "--", process.execPath, "-e", "console.log(2)"]);
+    expect(bun.exitCode, bun.stderr).toBe(0);
+    expect(bun.stdout).toBe("2\n");
+    const bunStart = readEvents(bunOut).find((event) => event.kind === "trace_start")!;
+    expect(bunStart.fields.argv).toMatch(/ -e console\.log\(2\)$/);
+    expect(bunStart.fields.argv).not.toContain("--preload");
+  });
+
   test("a program killed by a signal makes scope exit with 128 + signal, and its trace is complete", async () => {
     const out = join(tmp(), "t.bin");
     const result = await runCli(["run", "--out", out, "--", "node", "-e", "console.log('before'); process.kill(process.pid, 'SIGKILL')"]);

@@ -132,6 +132,39 @@ describe("index", () => {
     expect(top.byTotal.find((entry) => entry.name.startsWith("fibonacciLeaf"))!.totalNs).toBeLessThanOrEqual(totals.totalNs);
   });
 
+  test("search finds a failed call by its error: a throw's type and message, a rejection's message", async () => {
+    const program = join(traces.dir, "fails.cjs");
+    writeFileSync(
+      program,
+      [
+        "function reserveStock(n) { if (n > 2) throw new RangeError('out of stock: ' + n); return n; }",
+        "async function chargeCard(id) { await null; throw new Error('card declined for ' + id); }",
+        "for (let i = 0; i < 4; i++) { try { reserveStock(i); } catch {} }",
+        "chargeCard('c-7').catch(() => console.log('declined'));",
+      ].join("\n"),
+    );
+    const path = join(traces.dir, "fails.bin");
+    const run = await runCli(["run", "--functions", "-o", path, "--", "node", program]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const fails = TraceIndex.open(path);
+    const stock = fails.search("out of stock");
+    expect(stock.total).toBe(1);
+    expect(stock.hits[0]!.kind).toBe("call");
+    expect(stock.hits[0]!.name).toMatch(/^reserveStock \(.*fails\.cjs:1:\d+\): RangeError: out of stock: 3$/);
+    const declined = fails.search("CARD DECLINED");
+    expect(declined.hits.map((hit) => [hit.kind, hit.name.replace(/ \(.*\)/, "")])).toEqual([["async call", "chargeCard: card declined for c-7"]]);
+    // A function found by its name is listed once, not again for its error.
+    expect(fails.search("reserveStock").total).toBe(4);
+    // A failed query, by its error (bun:sqlite).
+    const queries = join(traces.dir, "query-fails.ts");
+    writeFileSync(queries, 'import { Database } from "bun:sqlite";\nconst db = new Database(":memory:");\ntry { db.query("SELECT * FROM invoices").all(); } catch {}\n');
+    const dbPath = join(traces.dir, "query-fails.bin");
+    const dbRun = await runCli(["run", "-o", dbPath, "--", process.execPath, queries]);
+    expect(dbRun.exitCode, dbRun.stderr).toBe(0);
+    const missing = TraceIndex.open(dbPath).search("no such table");
+    expect(missing.hits.map((hit) => [hit.kind, hit.name])).toEqual([["query", "SELECT * FROM invoices: SQLITE_ERROR: no such table: invoices"]]);
+  });
+
   test("at the calls level (no returns recorded) calls are marks that do not nest", async () => {
     const path = join(traces.dir, "calls.bin");
     const run = await runCli(["run", "--functions", "--level", "calls", "-o", path, "--", "node", viewFixture]);

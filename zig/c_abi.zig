@@ -409,6 +409,13 @@ export fn scope_collector_flight_totals(collector_pointer: ?*anyopaque, out: ?*[
     values[18] = @floatFromInt(window.cut_by_limit);
 }
 
+/// The trace status of the drain thread's first failed write so far (0: none), while it runs.
+export fn scope_collector_write_status(collector_pointer: ?*anyopaque) u32 {
+    const collector = collector_handle(collector_pointer) orelse return 0;
+    // Acquire: pairs with set_write_error's release.
+    return collector.write_status.load(.acquire);
+}
+
 /// Drains what the ring holds now and ends the thread. Returns the trace status of the
 /// first failed write (0: none). The counts stay readable until scope_collector_free.
 export fn scope_collector_stop(collector_pointer: ?*anyopaque) u32 {
@@ -474,9 +481,16 @@ export fn scope_collector_endings_off(collector_pointer: ?*anyopaque) void {
     collector.endings.enabled.store(false, .monotonic);
 }
 
+/// The workers' own ends are not recorded (--events without `thread`): the collector writes
+/// none for a worker that recorded none (collector.zig end_threads). Before the program starts.
+export fn scope_collector_thread_endings_off(collector_pointer: ?*anyopaque) void {
+    const collector = collector_handle(collector_pointer) orelse return;
+    collector.endings.workers_enabled.store(false, .monotonic);
+}
+
 /// The endings watch's counts (endings.zig) as f64: [started, wrote_status, wrote_unknown,
-/// wrote_corrections, unwatched]. After stop.
-export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*[5]f64) void {
+/// wrote_corrections, unwatched, wrote_threads, wrote_terminated]. After stop.
+export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*[7]f64) void {
     const collector = collector_handle(collector_pointer) orelse return;
     const values = out orelse return;
     const endings = &collector.endings;
@@ -486,11 +500,13 @@ export fn scope_collector_endings_totals(collector_pointer: ?*anyopaque, out: ?*
         @floatFromInt(endings.wrote_unknown),
         @floatFromInt(endings.wrote_corrections),
         @floatFromInt(endings.unwatched),
+        @floatFromInt(endings.wrote_threads),
+        @floatFromInt(endings.wrote_terminated),
     };
 }
 
 /// The processes watched now (endings.zig; a settled one's slot may have gone to a later
-/// process), as (pid, state, own exit code, own signal, wrote) f64 quintuples, at most `max`; returns how many. state: endings.State (0 running, no
+/// process), as (pid, state, own exit code, own signal, wrote, own ending's time) f64 sextuples, at most `max`; returns how many. state: endings.State (0 running, no
 /// ending of its own yet; 1 its own process_exit; 4 its ending is in the trace); wrote:
 /// Entry.wrote. After stop.
 export fn scope_collector_processes(collector_pointer: ?*anyopaque, out: ?[*]f64, max: u32) u32 {
@@ -499,12 +515,13 @@ export fn scope_collector_processes(collector_pointer: ?*anyopaque, out: ?[*]f64
     var count: u32 = 0;
     for (collector.endings.entries[0..collector.endings.count]) |entry| {
         if (count >= max) break;
-        const at = count * 5;
+        const at = count * 6;
         values[at] = @floatFromInt(entry.pid);
         values[at + 1] = @floatFromInt(@intFromEnum(entry.state));
         values[at + 2] = @floatFromInt(@as(i32, @truncate(@as(i64, @bitCast(entry.own_code)))));
         values[at + 3] = @floatFromInt(entry.own_signal);
         values[at + 4] = @floatFromInt(entry.wrote);
+        values[at + 5] = @floatFromInt(entry.own_ns);
         count += 1;
     }
     return count;
@@ -560,7 +577,7 @@ export fn scope_clock_realtime_ns() u64 {
 }
 
 test "c_abi: layout version" {
-    try std.testing.expectEqual(@as(u32, 4), scope_layout_version());
+    try std.testing.expectEqual(@as(u32, 5), scope_layout_version());
 }
 
 test "c_abi: create, attach, record, string, batch, drain, stats, errors" {

@@ -11,6 +11,7 @@ const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const ring_module = @import("ring.zig");
 const trace_file = @import("trace_file.zig");
+const trace_abi = @import("trace_abi.zig");
 const clock = @import("clock.zig");
 const flight = @import("flight.zig");
 const endings_module = @import("endings.zig");
@@ -47,12 +48,20 @@ const ThreadEntry = struct {
     /// its `thread_exit`: a worker still open when the collector records its process's
     /// ending gets one too (end_threads).
     open_start_ns: u64 = 0,
-    /// Its parent's `thread_exited` was drained before its own `trace_start` (lanes drain in
-    /// any order): that start opens nothing.
-    exited_early: bool = false,
-    /// A `trace_start` of this (pid, tid) was drained.
-    started: bool = false,
 };
+
+/// A parent's `thread_exited` for one of its workers, kept for a verdict turn
+/// (endings.verdict_delay_ns): a worker that recorded no ending of its own by then
+/// (terminate() stops its JavaScript) gets the collector's, with this code and time.
+const Exited = struct {
+    key: u64,
+    timestamp_ns: u64,
+    code: u64,
+    noticed_ns: u64,
+};
+
+/// Exited records waiting at once; more wait for their process's ending instead (end_threads).
+const exited_max = 256;
 
 const FlightCause = struct {
     trigger: layout.FlightTrigger = .none,
@@ -99,6 +108,8 @@ pub const Collector = struct {
     /// The first write error; after it the thread still drains (producers never stall)
     /// but writes nothing more.
     write_error: ?trace_file.WriteError = null,
+    /// write_error's TraceStatus (0: none), for readers on other threads.
+    write_status: std.atomic.Value(u32) = .init(0),
     /// Flight recorder (flight.zig): drained records go to the window, not the file, and
     /// are written only by a dump.
     flight: ?*flight.Window = null,
@@ -111,6 +122,9 @@ pub const Collector = struct {
     flight_dumped: [5]u64 = @splat(0),
     /// The processes seen start, watched for an end they did not record (endings.zig).
     endings: endings_module.Endings,
+    /// Parents' thread_exited records waiting for their verdict (settle_exited).
+    exited: [exited_max]Exited = undefined,
+    exited_count: u32 = 0,
 
     pub fn create(allocator: std.mem.Allocator, ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid: u32) error{OutOfMemory}!*Collector {
         const collector = try allocator.create(Collector);
@@ -187,6 +201,7 @@ pub const Collector = struct {
             const moved = collector.drain_all();
             // The last turn: processes whose start this very drain took are checked too.
             if (stopping) collector.endings.check(clock.monotonic_ns(), true);
+            collector.settle_exited(clock.monotonic_ns(), stopping);
             collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending, end_threads);
             _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
             collector.flight_step();
@@ -315,8 +330,17 @@ pub const Collector = struct {
     fn append(collector: *Collector, records: []const Record) void {
         if (collector.write_error != null) return;
         collector.writer.append(std.mem.sliceAsBytes(records)) catch |err| {
-            collector.write_error = err;
+            collector.set_write_error(err);
         };
+    }
+
+    /// The first failed write: kept for the summary, and its status readable at once from
+    /// another thread (write_status: scope run says it as it happens).
+    fn set_write_error(collector: *Collector, err: trace_file.WriteError) void {
+        if (collector.write_error != null) return;
+        collector.write_error = err;
+        // Release: a plain status word, read by the event loop's watch.
+        collector.write_status.store(@intFromEnum(trace_abi.status_from_error(err)), .release);
     }
 
     fn account(collector: *Collector, records: []const Record) void {
@@ -347,23 +371,16 @@ pub const Collector = struct {
         if (kind == @intFromEnum(layout.EventKind.trace_start) or kind == @intFromEnum(layout.EventKind.process_exit) or
             kind == @intFromEnum(layout.EventKind.child_exit)) collector.endings.note(record);
         if (kind == @intFromEnum(layout.EventKind.thread_exited)) {
-            // Its parent saw it end (terminate() stops it without its own thread_exit): not open.
-            const tid: u32 = std.math.cast(u32, record.a) orelse return;
-            if (tid == 0) return;
-            const entry = collector.thread_entry((@as(u64, record.pid) << 32 | tid) + 1) orelse return;
-            if (!entry.started) entry.exited_early = true;
-            entry.open_start_ns = 0;
+            if (collector.exited_count < exited_max) {
+                collector.exited[collector.exited_count] = .{ .key = (@as(u64, record.pid) << 32 | (record.a & 0xffff_ffff)) + 1, .timestamp_ns = record.timestamp_ns, .code = record.b, .noticed_ns = clock.monotonic_ns() };
+                collector.exited_count += 1;
+            }
             return;
         }
         if (record.tid == 0) return;
         // A worker's start and its own end (its process's lanes may be drained in any order).
         if (kind == @intFromEnum(layout.EventKind.trace_start)) {
             const entry = collector.thread_entry((@as(u64, record.pid) << 32 | record.tid) + 1) orelse return;
-            entry.started = true;
-            if (entry.exited_early) {
-                entry.exited_early = false;
-                return;
-            }
             entry.open_start_ns = @max(record.timestamp_ns, 1);
         } else if (kind == @intFromEnum(layout.EventKind.thread_exit)) {
             const entry = collector.thread_entry((@as(u64, record.pid) << 32 | record.tid) + 1) orelse return;
@@ -371,15 +388,46 @@ pub const Collector = struct {
         }
     }
 
-    /// After the collector's ending of a process (not a correction), or for a gone process
-    /// that recorded its own (the ending it would have, not written: endings.zig settle): a
-    /// `thread_exit` for each of its workers that started (since the process did) and
-    /// recorded no end (neither its own thread_exit nor its parent's thread_exited), with the
-    /// ending's status, time and flags (layout.zig thread_exit). A worker past the thread
-    /// table (threads_max) is not known and gets none.
+    /// After a drain: each worker its parent saw end (thread_exited) a verdict turn ago, or
+    /// every one when `now`, that recorded no ending of its own gets the collector's, with the
+    /// parent's code and time (exit_flag_parent). Its own thread_exit, written before the
+    /// thread ended and so before its parent's record, was drained by then (a shared lane's
+    /// write in progress holds records back at most that turn).
+    fn settle_exited(collector: *Collector, now_ns: u64, now: bool) void {
+        var kept: u32 = 0;
+        for (collector.exited[0..collector.exited_count]) |exited| {
+            if (!now and now_ns -| exited.noticed_ns < endings_module.verdict_delay_ns) {
+                collector.exited[kept] = exited;
+                kept += 1;
+                continue;
+            }
+            if (!collector.endings.workers_enabled.load(.monotonic)) continue;
+            const entry = collector.thread_entry(exited.key) orelse continue;
+            // Started (since an earlier thread of this id: ids are not reused in a process) and not ended.
+            if (entry.open_start_ns == 0 or entry.open_start_ns > exited.timestamp_ns) continue;
+            entry.open_start_ns = 0;
+            var record = std.mem.zeroes(Record);
+            record.kind = @intFromEnum(layout.EventKind.thread_exit);
+            record.flags = layout.exit_flag_collector | layout.exit_flag_parent;
+            record.timestamp_ns = exited.timestamp_ns;
+            record.pid = @truncate((exited.key - 1) >> 32);
+            record.tid = @truncate(exited.key - 1);
+            record.a = exited.code;
+            collector.write_ending(&record);
+            collector.endings.wrote_terminated += 1;
+        }
+        collector.exited_count = kept;
+    }
+
+    /// After the collector's ending of a process (not a correction), or a process's own
+    /// ending as endings.zig settles it: a `thread_exit` for each of its workers that started
+    /// (since the process did) and recorded no end, with the ending's status, time and flags
+    /// (layout.zig thread_exit). A worker past the thread table (threads_max) is not known and
+    /// gets none; none when the workers' own ends are not recorded (--events without `thread`).
     fn end_threads(collector: *Collector, ending: *const Record) void {
         if (ending.kind != @intFromEnum(layout.EventKind.process_exit)) return;
         if (ending.flags & layout.exit_flag_collector == 0 or ending.flags & layout.exit_flag_corrects != 0) return;
+        if (!collector.endings.workers_enabled.load(.monotonic)) return;
         const process_start_ns = if (collector.endings.find(ending.pid)) |entry| entry.start_ns else 0;
         for (collector.threads) |*entry| {
             if (entry.key == 0 or entry.open_start_ns == 0) continue;
@@ -393,6 +441,7 @@ pub const Collector = struct {
             record.kind = @intFromEnum(layout.EventKind.thread_exit);
             record.tid = @truncate(key);
             collector.write_ending(&record);
+            collector.endings.wrote_threads += 1;
         }
     }
 
@@ -411,9 +460,9 @@ pub const Collector = struct {
             window.add(record[0..1]);
             return;
         }
-        if (collector.write_error != null or collector.writer.failed) return;
+        // After a failed write, into the room the writer kept for the end (if any).
         collector.writer.append_unlimited(std.mem.asBytes(record)) catch |err| {
-            collector.write_error = err;
+            collector.set_write_error(err);
         };
     }
 
@@ -479,7 +528,8 @@ pub fn settle_stop(ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid:
     if (reason == .none) return .none;
     // Producers refuse from now on, so agents turn their hooks off.
     if (ring_reason == .none) ring.stop(reason);
-    if (!writer.stop_recorded and !writer.failed) {
+    // After a failed write, only into the room the writer kept for the end (none: skipped).
+    if (!writer.stop_recorded and !(writer.failed and writer.end_room_until == 0)) {
         writer.stop_recorded = true;
         var record = std.mem.zeroes(Record);
         record.kind = @intFromEnum(layout.EventKind.recording_stop);
@@ -512,6 +562,15 @@ const TestRig = struct {
         rig.ring = try ring_module.Ring.format(rig.memory, options);
         rig.path = try std.fmt.bufPrintSentinel(&rig.path_buffer, "/tmp/scope-test-{s}-{d}.bin", .{ name, std.c.getpid() }, 0);
         rig.writer = try trace_file.Writer.open(testing.allocator, rig.path, .{ .host = "test", .argv = "", .monotonic_anchor_ns = 1, .realtime_anchor_ns = 1, .collector_pid = 1 });
+    }
+
+    /// Closes the trace and reads its records back into `out` (all of them, exactly).
+    fn read_back(rig: *TestRig, out: []Record) !void {
+        try rig.writer.close(std.mem.zeroes(trace_file.EndTotals));
+        var diagnostic: trace_file.Diagnostic = undefined;
+        var reader = try trace_file.Reader.open_path(testing.allocator, rig.path, &diagnostic);
+        defer reader.deinit(testing.allocator);
+        try testing.expectEqual(@as(u32, @intCast(out.len)), reader.next(std.mem.sliceAsBytes(out)));
     }
 
     fn deinit(rig: *TestRig) void {
@@ -653,6 +712,23 @@ fn sleep_a_millisecond() void {
     _ = std.c.nanosleep(&duration, null);
 }
 
+/// Test set-up: process `pid`'s main thread and two workers started (at 10 ns), worker 2 ended
+/// on its own, worker 1 not; their producers, attached.
+fn start_two_workers(ring: *ring_module.Ring, pid: u32) ![3]ring_module.Producer {
+    var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.trace_start);
+    record.timestamp_ns = 10;
+    record.e = 1;
+    try testing.expect(producers[0].write(&record));
+    record.e = 0;
+    try testing.expect(producers[1].write(&record));
+    try testing.expect(producers[2].write(&record));
+    record.kind = @intFromEnum(layout.EventKind.thread_exit);
+    try testing.expect(producers[2].write(&record));
+    return producers;
+}
+
 test "collector: a process gone without its ending: its ending, then one for each worker that recorded none" {
     var rig: TestRig = undefined;
     try rig.init("threads-end", .{ .lane_count = 4, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
@@ -662,18 +738,7 @@ test "collector: a process gone without its ending: its ending, then one for eac
     const collector = try Collector.create(testing.allocator, ring, writer, 99);
     defer collector.destroy(testing.allocator);
     // pid 0x7fff_fff0: no such process (above pid_max), so gone at the first check.
-    const pid: u32 = 0x7fff_fff0;
-    var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
-    var record = std.mem.zeroes(Record);
-    record.kind = @intFromEnum(layout.EventKind.trace_start);
-    record.e = 1;
-    try testing.expect(producers[0].write(&record));
-    record.e = 0;
-    try testing.expect(producers[1].write(&record));
-    try testing.expect(producers[2].write(&record));
-    // Worker 2 ends on its own; worker 1 does not.
-    record.kind = @intFromEnum(layout.EventKind.thread_exit);
-    try testing.expect(producers[2].write(&record));
+    var producers = try start_two_workers(ring, 0x7fff_fff0);
     for (&producers) |*producer| producer.detach();
     _ = collector.drain_all();
     try testing.expectEqual(@as(u64, 4), writer.records_count);
@@ -685,43 +750,44 @@ test "collector: a process gone without its ending: its ending, then one for eac
     for (collector.threads) |entry| try testing.expectEqual(@as(u64, 0), entry.open_start_ns);
 }
 
-test "collector: a process gone after its own ending: its workers that recorded no end, and no parent's thread_exited ended, end with it" {
-    var rig: TestRig = undefined;
-    try rig.init("threads-outlived", .{ .lane_count = 4, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
-    defer rig.deinit();
-    const ring = &rig.ring;
-    const writer = &rig.writer;
-    const collector = try Collector.create(testing.allocator, ring, writer, 99);
-    defer collector.destroy(testing.allocator);
-    // pid 0x7fff_fff0: no such process (above pid_max), so gone at the first check.
-    const pid: u32 = 0x7fff_fff0;
-    var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2), ring.attach(pid, 3) };
-    var record = std.mem.zeroes(Record);
-    record.kind = @intFromEnum(layout.EventKind.trace_start);
-    record.e = 1;
-    try testing.expect(producers[0].write(&record));
-    // Worker 3's parent saw it end (terminate()) before its start is drained: its lane comes last.
-    record = std.mem.zeroes(Record);
-    record.kind = @intFromEnum(layout.EventKind.thread_exited);
-    record.a = 2;
-    try testing.expect(producers[0].write(&record));
-    record.a = 3;
-    try testing.expect(producers[0].write(&record));
-    // The process's own ending (code 3).
-    record = std.mem.zeroes(Record);
-    record.kind = @intFromEnum(layout.EventKind.process_exit);
-    record.a = 3;
-    try testing.expect(producers[0].write(&record));
-    record = std.mem.zeroes(Record);
-    record.kind = @intFromEnum(layout.EventKind.trace_start);
-    for (producers[1..]) |*producer| try testing.expect(producer.write(&record));
-    for (&producers) |*producer| producer.detach();
-    _ = collector.drain_all();
-    try testing.expectEqual(@as(u64, 7), writer.records_count);
-    collector.endings.check(clock.monotonic_ns(), true);
-    collector.endings.settle(clock.monotonic_ns(), true, collector, Collector.emit_ending, Collector.end_threads);
-    // No ending of the process's (its own is there), and only worker 1's: nothing open is left.
-    try testing.expectEqual(@as(u64, 8), writer.records_count);
-    try testing.expectEqual(@as(u64, 0), collector.endings.wrote_unknown + collector.endings.wrote_status);
-    for (collector.threads) |entry| try testing.expectEqual(@as(u64, 0), entry.open_start_ns);
+test "collector: a process gone with its own ending: one for each worker that recorded none, with its status, at its time; none with --events without thread" {
+    for ([_]bool{ true, false }) |workers_enabled| {
+        var rig: TestRig = undefined;
+        try rig.init("threads-own-end", .{ .lane_count = 4, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+        defer rig.deinit();
+        const ring = &rig.ring;
+        const writer = &rig.writer;
+        const collector = try Collector.create(testing.allocator, ring, writer, 99);
+        defer collector.destroy(testing.allocator);
+        collector.endings.workers_enabled.store(workers_enabled, .monotonic);
+        // pid 0x7fff_fff1: no such process (above pid_max), so gone at the first check.
+        var producers = try start_two_workers(ring, 0x7fff_fff1);
+        // Worker 1 is still running at the process's process.exit(3).
+        var record = std.mem.zeroes(Record);
+        record.kind = @intFromEnum(layout.EventKind.process_exit);
+        record.timestamp_ns = 500;
+        record.a = 3;
+        try testing.expect(producers[0].write(&record));
+        for (&producers) |*producer| producer.detach();
+        _ = collector.drain_all();
+        try testing.expectEqual(@as(u64, 5), writer.records_count);
+        collector.endings.check(clock.monotonic_ns(), true);
+        collector.endings.settle(clock.monotonic_ns(), true, collector, Collector.emit_ending, Collector.end_threads);
+        try testing.expectEqual(@as(u64, 0), collector.endings.wrote_unknown + collector.endings.wrote_status);
+        if (!workers_enabled) {
+            try testing.expectEqual(@as(u64, 5), writer.records_count);
+            continue;
+        }
+        // Worker 1's ending, as the collector's, with the process's own status and time.
+        try testing.expectEqual(@as(u64, 6), writer.records_count);
+        for (collector.threads) |entry| try testing.expectEqual(@as(u64, 0), entry.open_start_ns);
+        var records: [6]Record = undefined;
+        try rig.read_back(&records);
+        const ending = records[5];
+        try testing.expectEqual(@as(u16, @intFromEnum(layout.EventKind.thread_exit)), ending.kind);
+        try testing.expectEqual(@as(u32, 1), ending.tid);
+        try testing.expectEqual(@as(u64, 3), ending.a);
+        try testing.expectEqual(@as(u64, 500), ending.timestamp_ns);
+        try testing.expectEqual(layout.exit_flag_collector, ending.flags);
+    }
 }

@@ -81,9 +81,10 @@ pub const Entry = struct {
     /// pidfd, or -1 where none could be had (then a kill 0 tells whether it lives).
     fd: i32,
     state: State = .open,
-    /// Its own process_exit: code (field a, two's complement) and signal (field b).
+    /// Its own process_exit: code (field a, two's complement), signal (field b), time.
     own_code: u64 = 0,
     own_signal: u64 = 0,
+    own_ns: u64 = 0,
     /// Set by a check that found it gone.
     status: Status = .{},
     /// Its traced parent's `child_exit` for it, when one was drained.
@@ -110,6 +111,9 @@ pub const Endings = struct {
     /// Off when the program's process events are not recorded (scope run --events without
     /// `process`): their ends are then left out on purpose.
     enabled: std.atomic.Value(bool) = .init(true),
+    /// Off when the workers' own ends are not recorded (--events without `thread`): then
+    /// none is written for them either (the collector's end_threads asks).
+    workers_enabled: std.atomic.Value(bool) = .init(true),
     /// The latest traced parents' child_exit records (a ring): a child's start drained after
     /// its parent's child_exit still finds its status here.
     reaped: [64]Reaped = @splat(.{}),
@@ -122,6 +126,10 @@ pub const Endings = struct {
     wrote_status: u64 = 0,
     wrote_unknown: u64 = 0,
     wrote_corrections: u64 = 0,
+    /// Workers' endings the collector wrote: with their process (collector.zig end_threads),
+    /// from their parent's thread_exited (settle_exited).
+    wrote_threads: u64 = 0,
+    wrote_terminated: u64 = 0,
 
     pub fn init(allocator: std.mem.Allocator) error{OutOfMemory}!Endings {
         const entries = try allocator.alloc(Entry, processes_max);
@@ -175,6 +183,7 @@ pub const Endings = struct {
             };
             entry.own_code = record.a;
             entry.own_signal = record.b;
+            entry.own_ns = record.timestamp_ns;
         }
     }
 
@@ -253,16 +262,17 @@ pub const Endings = struct {
     /// record, as records for `emit` (an ending, or a correction of their own). One gone
     /// with no status of its own waits up to `parent_grace_ns` for a traced parent's
     /// `child_exit` naming it (the parent reaps, then records), unless `now` (the thread's
-    /// last turn). A gone process that recorded its own ending is given to `end_workers` as
-    /// the collector's ending it would have (not written): its workers that recorded no end
-    /// ended with it (Node stops a process's running workers without their exit paths).
+    /// last turn). A process that recorded its own ending is passed to `end_workers` (when
+    /// given) with its status, stamped at its own ending: its workers that recorded none (a
+    /// worker still running at `process.exit()`, one being started, one traced by scope
+    /// attach) ended with it; the emitted endings end theirs as the caller does it.
     pub fn settle(
         endings: *Endings,
         now_ns: u64,
         now: bool,
         context: anytype,
         comptime emit: fn (@TypeOf(context), *const Record) void,
-        comptime end_workers: fn (@TypeOf(context), *const Record) void,
+        comptime end_workers: ?fn (@TypeOf(context), *const Record) void,
     ) void {
         if (endings.gone_pending == 0) return;
         var waiting: u32 = 0;
@@ -285,6 +295,12 @@ pub const Endings = struct {
                     entry.state = .settled;
                 },
                 .gone_ended => {
+                    // A worker's own thread_exit behind a shared lane's write in progress
+                    // comes a turn later, as a process's last records do (above).
+                    if (end_workers != null and !now and now_ns -| entry.noticed_ns < verdict_delay_ns) {
+                        waiting += 1;
+                        continue;
+                    }
                     if (entry.status.known and !agrees(entry.*)) {
                         var record = ending_record(entry.pid, entry.noticed_ns, entry.status);
                         record.flags |= layout.exit_flag_corrects;
@@ -292,8 +308,11 @@ pub const Endings = struct {
                         endings.wrote_corrections += 1;
                         entry.wrote = 3;
                     }
-                    const workers = ending_record(entry.pid, entry.noticed_ns, if (entry.status.known) entry.status else own_status(entry.*));
-                    end_workers(context, &workers);
+                    if (end_workers) |end| {
+                        const status: Status = if (entry.status.known) entry.status else own_status(entry.*);
+                        var record = ending_record(entry.pid, @max(entry.own_ns, entry.start_ns), status);
+                        end(context, &record);
+                    }
                     entry.state = .settled;
                 },
                 else => {},
@@ -303,7 +322,7 @@ pub const Endings = struct {
     }
 };
 
-/// What a process's own process_exit said, as a status.
+/// The status a process's own process_exit gave.
 fn own_status(entry: Entry) Status {
     if (entry.own_signal != 0) return .{ .known = true, .signal = @truncate(entry.own_signal) };
     return .{ .known = true, .code = @as(u8, @truncate(entry.own_code)) };
@@ -423,20 +442,19 @@ test "a process gone without its process_exit gets the collector's; one with its
             sink.records[sink.count] = record.*;
             sink.count += 1;
         }
-        fn emit_none(_: *@This(), _: *const Record) void {}
     };
     var sink: Sink = .{};
     // No status: it waits for a parent's child_exit first.
-    endings.settle(check_interval_ns, false, &sink, Sink.emit, Sink.emit_none);
+    endings.settle(check_interval_ns, false, &sink, Sink.emit, null);
     try testing.expectEqual(@as(usize, 0), sink.count);
-    endings.settle(check_interval_ns + parent_grace_ns, false, &sink, Sink.emit, Sink.emit_none);
+    endings.settle(check_interval_ns + parent_grace_ns, false, &sink, Sink.emit, null);
     try testing.expectEqual(@as(usize, 1), sink.count);
     try testing.expectEqual(@as(u32, 0x7fff_fff0), sink.records[0].pid);
     try testing.expectEqual(layout.exit_flag_collector | layout.exit_flag_unknown, sink.records[0].flags);
     try testing.expectEqual(check_interval_ns, sink.records[0].timestamp_ns);
     // Settled: never twice.
     endings.check(check_interval_ns * 20, false);
-    endings.settle(check_interval_ns * 20, true, &sink, Sink.emit, Sink.emit_none);
+    endings.settle(check_interval_ns * 20, true, &sink, Sink.emit, null);
     try testing.expectEqual(@as(usize, 1), sink.count);
 }
 
@@ -463,12 +481,11 @@ test "a gone process's status from its traced parent's child_exit" {
             sink.record = record.*;
             sink.count += 1;
         }
-        fn emit_none(_: *@This(), _: *const Record) void {}
     };
     var sink: Sink = .{};
-    endings.settle(check_interval_ns, false, &sink, Sink.emit, Sink.emit_none);
+    endings.settle(check_interval_ns, false, &sink, Sink.emit, null);
     try testing.expectEqual(@as(usize, 0), sink.count);
-    endings.settle(check_interval_ns + verdict_delay_ns, false, &sink, Sink.emit, Sink.emit_none);
+    endings.settle(check_interval_ns + verdict_delay_ns, false, &sink, Sink.emit, null);
     try testing.expectEqual(@as(usize, 1), sink.count);
     try testing.expectEqual(layout.exit_flag_collector, sink.record.flags);
     try testing.expectEqual(@as(u64, 9), sink.record.b);
@@ -488,10 +505,9 @@ test "a pid used again after its process's ending was settled is watched again" 
         fn emit(sink: *@This(), _: *const Record) void {
             sink.count += 1;
         }
-        fn emit_none(_: *@This(), _: *const Record) void {}
     };
     var sink: Sink = .{};
-    endings.settle(check_interval_ns, true, &sink, Sink.emit, Sink.emit_none);
+    endings.settle(check_interval_ns, true, &sink, Sink.emit, null);
     try testing.expectEqual(@as(usize, 1), sink.count);
     endings.note(&start);
     try testing.expectEqual(State.open, endings.entries[0].state);
@@ -522,10 +538,9 @@ test "a child_exit drained before its child's start still gives the status" {
         fn emit(sink: *@This(), record: *const Record) void {
             sink.record = record.*;
         }
-        fn emit_none(_: *@This(), _: *const Record) void {}
     };
     var sink: Sink = .{};
-    endings.settle(check_interval_ns, true, &sink, Sink.emit, Sink.emit_none);
+    endings.settle(check_interval_ns, true, &sink, Sink.emit, null);
     try testing.expectEqual(layout.exit_flag_collector, sink.record.flags);
     try testing.expectEqual(@as(u64, 3), sink.record.a);
 }

@@ -12,11 +12,14 @@ const assert = std.debug.assert;
 /// behalf (the process recorded none, or its own said otherwise), its status possibly unknown.
 /// 4: thread_exit flags (exit_flag_collector, exit_flag_unknown): the collector ends each
 /// worker thread of a process whose ending it recorded, where the thread recorded none.
-/// Readers take every version from `record_layout_version_oldest` (what 2 to 4 added are
+/// 5: thread_exit flags bit 3 (exit_flag_parent): the collector's ending of a worker that
+/// recorded none, from its parent's `thread_exited` (terminate(): its code and time).
+/// Readers take every version from `record_layout_version_oldest` (what 2 to 5 added are
 /// flags older versions never set); a reader of 2 refuses a trace of 3, whose collector's
-/// endings it would show as the process's own, with code 0 where the status is unknown, and
-/// a reader of 3 one of 4, whose threads' endings it would show as the threads' own.
-pub const record_layout_version: u32 = 4;
+/// endings it would show as the process's own, with code 0 where the status is unknown, a
+/// reader of 3 one of 4, whose threads' endings it would show as the threads' own, and a
+/// reader of 4 one of 5, which it would label as ended with their process.
+pub const record_layout_version: u32 = 5;
 pub const record_layout_version_oldest: u32 = 1;
 
 pub const record_size_bytes: u32 = 64;
@@ -67,6 +70,10 @@ pub const exit_flag_unknown: u16 = 2;
 /// whose status the system's contradicts (Bun's unanswered Bun.serve throw exits 1 after
 /// 'exit' saw 0): this one has the status the process really ended with.
 pub const exit_flag_corrects: u16 = 4;
+/// `thread_exit` flags bit 3 (with bit 0; layout version 5): the worker recorded no ending of
+/// its own (terminate() stops its JavaScript), its parent's `thread_exited` said it ended:
+/// a = that code, stamped at that record's time.
+pub const exit_flag_parent: u16 = 8;
 
 /// Event kinds. Values are part of the file format: append, never renumber.
 pub const EventKind = enum(u16) {
@@ -91,9 +98,11 @@ pub const EventKind = enum(u16) {
     /// Worker thread created. a = worker thread id, b = str entry (file or URL).
     thread_spawn = 7,
     /// Recorded by the exiting worker itself; fields as `process_exit`. Or by the collector
-    /// (layout version 4), for a worker whose process's ending the collector recorded (the
-    /// process died without its own, zig/endings.zig) and which recorded none: the same
-    /// status, time and flags (exit_flag_collector, exit_flag_unknown) as that ending.
+    /// (layout version 4), for a worker that recorded none when its process ended (the
+    /// process died without its own ending, or exited with the worker running,
+    /// zig/endings.zig): the same status, time and flags (exit_flag_collector,
+    /// exit_flag_unknown) as that ending; or (version 5, exit_flag_parent) when its parent's
+    /// `thread_exited` came first: that code and time.
     thread_exit = 8,
     /// The parent saw its worker end. a = worker thread id, b = exit code.
     thread_exited = 9,
@@ -127,6 +136,20 @@ pub const EventKind = enum(u16) {
     /// exception the pid of the process that had it, for a non-zero exit the exit status
     /// (128 + signal when killed), e = for an exception the thread id.
     flight_dump = 15,
+    // A connection's open and close, 16..17, for the channel kinds that have connections
+    // (ChannelKind.websocket): one end's view, never paired with the other end's (as its
+    // messages). Added without a layout bump: a reader of version 4 that predates them shows
+    // them as unknown kinds (kind_16, kind_17) with their raw fields, and reads the rest.
+    /// A connection opened at this end (a WebSocket's handshake completed: the client's 'open',
+    /// the server's new connection). a = the channel's field b as message_send's with direction
+    /// 0 (ChannelKind | sub-id << 16), b = channel owner pid, c = str where: a client's URL, a
+    /// server's peer address ("127.0.0.1:51234"; 0: not known), d = str subprotocol (0: none).
+    channel_open = 16,
+    /// The connection closed at this end. a, b as channel_open; c = close code (0: none known),
+    /// d = str reason (0: empty), e = str the error that ended or preceded it (0: none).
+    /// flags = ChannelCloseFlag: bit 0 an error was reported on the connection; bit 1 not
+    /// clean (no closing handshake: code 1006, or the runtime's wasClean false).
+    channel_close = 17,
     // Function tracing (src/instrument), 32..: ids are per (pid, tid) producer.
     /// Function table entry, written once per instrumented function before its first
     /// event. a = function id, b = str name ("Class.method", "<anonymous>"), c = str
@@ -418,6 +441,10 @@ pub const MonitorMissing = struct {
 /// 1 = server -> client. Each end is recorded alone, its receives with their own size and
 /// preview (d, e): nothing ties a client's connection to the server's, so they never pair.
 pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, websocket = 6, _ };
+
+/// channel_close flags. Mirrored in src/core/layout.ts.
+pub const channel_close_flag_error: u16 = 1;
+pub const channel_close_flag_unclean: u16 = 2;
 
 /// process_spawn field c. Mirrored in src/core/layout.ts.
 pub const SpawnMethod = enum(u8) {

@@ -22,6 +22,9 @@
  * public port registered at the program's first send to it or its first delivery, seen as its
  * Worker's 'message' emit), and a forked child running at the attach (hookChildrenBefore).
  * Those records are unpaired. A MessageChannel made before the attach is not recorded.
+ * Children forked (or spawned with an 'ipc' stdio) while attached: the parent's end of their
+ * IPC channel from its start (hooked in the spawn call, so a send right after fork() counts);
+ * the child itself is not traced (agent-http.ts), so these are unpaired too.
  */
 import type * as WorkerThreads from "node:worker_threads";
 import { ChannelKind, Kind } from "../agent/shared/kinds";
@@ -228,14 +231,40 @@ export function hookMessages(tracer: Tracer, threads: typeof WorkerThreads, opti
   // The process's own IPC channel (a forked child or a cluster worker): its parent is not in this trace.
   const ipc = process as unknown as { send?: AnyFunction; connected?: boolean; emit: AnyFunction };
   if (typeof ipc.send === "function" && threads.isMainThread) {
-    hookIpcEnd(tracer, patches, ipc, newChannel(ChannelKind.ipc, 0, process.pid, 1, 0), () => active);
+    const own = newChannel(ChannelKind.ipc, 0, process.pid, 1, 0);
+    hookIpcEnd(tracer, patches, ipc, () => own, () => active);
   }
 
   if (threads.isMainThread) recorder.safe(() => hookChildrenBefore(tracer, patches, () => active));
+  // Children forked while attached: the parent's end of each one's IPC channel, from its start.
+  // Node publishes 'child_process' in the ChildProcess constructor, before spawn() sets up the
+  // channel (its own `send`) and the pid, and the program may send right after fork()
+  // returns: the child gets an own `spawn` for that one call, which hooks the channel as
+  // spawn() returns and deletes itself (the object is as Node made it again; a ChildProcess
+  // made by hand and not spawned by the next microtask loses it).
+  const diagnostics = require("node:diagnostics_channel") as typeof import("node:diagnostics_channel");
+  const onChild = (data: unknown) => {
+    const child = (data as { process?: unknown } | null)?.process as { spawn?: AnyFunction } | undefined;
+    if (!active || !child || typeof child.spawn !== "function" || Object.hasOwn(child, "spawn")) return;
+    const spawn = child.spawn;
+    const release = () => {
+      if (Object.getOwnPropertyDescriptor(child, "spawn")?.value === ownSpawn) delete child.spawn;
+    };
+    const ownSpawn = renamed(spawn, function (this: unknown) {
+      release();
+      const result = Reflect.apply(spawn, this, arguments);
+      recorder.safe(() => active && hookChildIpc(tracer, patches, child, () => active));
+      return result;
+    });
+    Object.defineProperty(child, "spawn", { value: ownSpawn, writable: true, enumerable: false, configurable: true });
+    queueMicrotask(release);
+  };
+  diagnostics.subscribe("child_process", onChild);
 
   return {
     remove() {
       active = false;
+      diagnostics.unsubscribe("child_process", onChild);
       process.off("worker", onWorker);
       for (const [worker, onExit] of workers) worker.off("exit", onExit);
       workers.clear();
@@ -267,14 +296,29 @@ function hookChildrenBefore(tracer: Tracer, patches: Patch[], active: () => bool
   const getHandles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles;
   if (typeof getHandles !== "function") return;
   const { ChildProcess } = require("node:child_process") as typeof import("node:child_process");
-  const clusterWorkers = list.includes("NativeModule cluster") ? Object.values((require("node:cluster") as typeof import("node:cluster")).workers ?? {}) : [];
   for (const handle of Reflect.apply(getHandles, process, []) as unknown[]) {
-    if (!(handle instanceof ChildProcess)) continue;
-    const child = handle as unknown as { send?: AnyFunction; connected?: boolean; emit: AnyFunction; pid?: number };
-    if (typeof child.send !== "function" || !child.pid || !Object.hasOwn(child, "send") || Object.hasOwn(child, "emit")) continue;
-    const cluster = clusterWorkers.some((worker) => worker?.process === handle);
-    hookIpcEnd(tracer, patches, child, newChannel(cluster ? ChannelKind.cluster : ChannelKind.ipc, 0, child.pid, 0, 1), active);
+    if (handle instanceof ChildProcess) hookChildIpc(tracer, patches, handle, active);
   }
+}
+
+/**
+ * The parent's end of a child's IPC channel (a fork, a spawn with an 'ipc' stdio, a cluster
+ * worker's process), counted from now; nothing for a child without one or hooked already.
+ */
+function hookChildIpc(tracer: Tracer, patches: Patch[], handle: unknown, active: () => boolean): void {
+  const child = handle as { send?: AnyFunction; connected?: boolean; emit: AnyFunction; pid?: number };
+  const pid = child.pid;
+  if (typeof child.send !== "function" || !pid || !Object.hasOwn(child, "send") || Object.hasOwn(child, "emit")) return;
+  // Its kind at its first message: cluster.fork lists its worker only after the fork returns.
+  let channel: Channel | undefined;
+  const channelOf = () => {
+    if (channel) return channel;
+    const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+    const clusterLoaded = Array.isArray(list) && list.includes("NativeModule cluster");
+    const cluster = clusterLoaded && Object.values((require("node:cluster") as typeof import("node:cluster")).workers ?? {}).some((worker) => worker?.process === handle);
+    return (channel = newChannel(cluster ? ChannelKind.cluster : ChannelKind.ipc, 0, pid, 0, 1));
+  };
+  hookIpcEnd(tracer, patches, child, channelOf, active);
 }
 
 /**
@@ -282,7 +326,7 @@ function hookChildrenBefore(tracer: Tracer, patches: Patch[], active: () => bool
  * its `send` counted (a send that throws marked failed) and its 'message' emits received,
  * Node's internal messages left out, while `active()`; both undone at the detach (`patches`).
  */
-function hookIpcEnd(tracer: Tracer, patches: Patch[], owner: { send?: AnyFunction; connected?: boolean; emit: AnyFunction }, channel: Channel, active: () => boolean): void {
+function hookIpcEnd(tracer: Tracer, patches: Patch[], owner: { send?: AnyFunction; connected?: boolean; emit: AnyFunction }, channelOf: () => Channel, active: () => boolean): void {
   const originalSend = owner.send as AnyFunction;
   patches.push(
     new Patch(
@@ -290,11 +334,11 @@ function hookIpcEnd(tracer: Tracer, patches: Patch[], owner: { send?: AnyFunctio
       "send",
       renamed(originalSend, function send(this: typeof owner, message: unknown) {
         const counted = active() && this.connected === true && !isInternalMessage(message);
-        const ordinal = counted ? tracer.send(channel, message) : -1;
+        const ordinal = counted ? tracer.send(channelOf(), message) : -1;
         try {
           return Reflect.apply(originalSend, this, arguments);
         } catch (error) {
-          if (counted) tracer.sendFailed(channel, ordinal);
+          if (counted) tracer.sendFailed(channelOf(), ordinal);
           throw error;
         }
       }),
@@ -302,7 +346,7 @@ function hookIpcEnd(tracer: Tracer, patches: Patch[], owner: { send?: AnyFunctio
   );
   const originalEmit = owner.emit;
   const emit = function emit(this: unknown, event: unknown, message: unknown) {
-    if (active() && event === "message" && !isInternalMessage(message)) tracer.recorder.safe(() => tracer.receive(channel, message));
+    if (active() && event === "message" && !isInternalMessage(message)) tracer.recorder.safe(() => tracer.receive(channelOf(), message));
     return Reflect.apply(originalEmit, this, arguments);
   };
   Object.defineProperty(emit, "length", { value: originalEmit.length });

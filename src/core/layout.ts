@@ -6,9 +6,11 @@
 /**
  * 2: http_server_response flags bit 2 (HttpEndFlag.stepsEnd), http_step_start flags bit 0 (StepStartFlag.route);
  * 3: process_exit flags (ExitFlag: an ending the collector recorded); 4: thread_exit flags
- * (ExitFlag: a worker ended with its process, recorded by the collector); readers take 1 to 4 (zig/layout.zig).
+ * (ExitFlag: a worker ended with its process, recorded by the collector); 5: thread_exit
+ * flags bit 3 (ExitFlag.parent: the collector's ending of a worker from its parent's
+ * thread_exited); readers take 1 to 5 (zig/layout.zig).
  */
-export const RECORD_LAYOUT_VERSION = 4;
+export const RECORD_LAYOUT_VERSION = 5;
 export const RECORD_LAYOUT_VERSION_OLDEST = 1;
 export const RECORD_SIZE = 64;
 export const STRING_FRAGMENT_BYTES = 32;
@@ -50,6 +52,9 @@ export const EventKind = {
   recording_stop: 14,
   /** The flight recorder wrote its window: a = FlightTrigger, b = records written after it, c = window start (monotonic ns), d = pid with the exception or the exit status, e = tid (collector's pid). */
   flight_dump: 15,
+  /** A connection opened / closed at this end (WebSocket), 16..17: a = channel field (direction 0), b = owner pid, open c = str URL or peer, d = str subprotocol; close c = code, d = str reason, e = str error, flags ChannelCloseFlag. */
+  channel_open: 16,
+  channel_close: 17,
   /** Function tracing (src/instrument); payload fields in zig/layout.zig. */
   function_table: 32,
   function_call: 33,
@@ -115,6 +120,9 @@ export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
   Object.entries(EventKind).map(([name, value]) => [value, name as EventKindName]),
 );
 
+/** channel_close flags (zig/layout.zig): an error was reported on the connection; it ended without a closing handshake. */
+export const ChannelCloseFlag = { error: 1, unclean: 2 } as const;
+
 /** message_send/message_receive field b, low byte: the kind of channel (websocket: see zig/layout.zig). */
 export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5, websocket: 6 } as const;
 
@@ -156,7 +164,7 @@ export const flightTriggerName: Record<number, FlightTriggerName> = Object.fromE
  * `unknown`, its status could not be had; `corrects`, the process's own process_exit said
  * another status than the system's.
  */
-export const ExitFlag = { collector: 1, unknown: 2, corrects: 4 } as const;
+export const ExitFlag = { collector: 1, unknown: 2, corrects: 4, parent: 8 } as const;
 
 /** process_exit / thread_exit field e: how it ended. */
 export const ExitReason = { normal: 0, processExit: 1, uncaughtException: 2, unhandledRejection: 3, signal: 4 } as const;

@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { ChannelKind, DbSystem, EventKind, eventKindName, ExitFlag, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
+import { ChannelCloseFlag, ChannelKind, DbSystem, EventKind, eventKindName, ExitFlag, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
 import { AsyncLinks, asyncFielders } from "./async";
 import { applyNow, LinkStep, type Later } from "./link-step";
 
@@ -104,6 +104,8 @@ const exitFields: Fielder = (r, str) => {
     reason: unknown ? "unknown" : unsigned(r.b) !== 0 ? "signal" : "exit",
     recordedBy: "collector",
     ...((r.flags & ExitFlag.corrects) !== 0 ? { corrects: true } : {}),
+    // Layout version 5: a worker's ending from its parent's thread_exited (terminate()).
+    ...((r.flags & ExitFlag.parent) !== 0 ? { seenBy: "parent" } : {}),
   };
 };
 
@@ -120,7 +122,30 @@ const messageFields: Fielder = (r, str) => {
   };
 };
 
+/** channel_open / channel_close (zig/layout.zig): the connection's channel, as a message's without direction or ordinal. */
+const channelConnectionFields = (r: RawEvent): Record<string, FieldValue> => {
+  const a = unsigned(r.a);
+  const kind = a & 0xff;
+  const subId = Math.floor(a / 0x10000);
+  return {
+    channel: ChannelKindName[kind] ?? `channel_${kind}`,
+    channelSubId: subId,
+    channelOwnerPid: unsigned(r.b),
+    // A WebSocket sub-id's low two bits: 0 a server's connection, 1 a client's (shared/websocket.ts).
+    side: kind === ChannelKind.websocket ? (subId % 4 === 0 ? "server" : subId % 4 === 1 ? "client" : null) : null,
+  };
+};
+
 const fielders: Partial<Record<EventKindName, Fielder>> = {
+  channel_open: (r, str) => ({ ...channelConnectionFields(r), where: str(r.c), protocol: str(r.d) }),
+  channel_close: (r, str) => ({
+    ...channelConnectionFields(r),
+    code: unsigned(r.c) || null,
+    reason: str(r.d),
+    error: str(r.e),
+    hadError: (r.flags & ChannelCloseFlag.error) !== 0,
+    clean: (r.flags & ChannelCloseFlag.unclean) === 0,
+  }),
   trace_start: (r, str) => ({
     parentPid: unsigned(r.a),
     argv: str(r.b),
@@ -143,7 +168,9 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   }),
   thread_spawn: (r, str) => ({ threadId: unsigned(r.a), entry: str(r.b) }),
   thread_exited: (r) => ({ threadId: unsigned(r.a), code: signed(r.b) }),
-  message_send: messageFields,
+  // A send the runtime refused by throwing (an uncloneable value): its marker, after the send it
+  // refuses (zig/layout.zig message_send flags bit 0; MessageLinks marks that send `refused`).
+  message_send: (r, str, fn) => ((r.flags & 1) !== 0 ? { ...messageFields(r, str, fn), failed: true } : messageFields(r, str, fn)),
   message_receive: messageFields,
   drop: (r) => ({ count: unsigned(r.a) }),
   function_table: (r, str) => ({
@@ -504,16 +531,19 @@ export function laterSend(ns: bigint, order: number, lastNs: bigint, lastOrder: 
  * its time); `step` links an event once every one was added.
  */
 export class MessageLinks {
-  private readonly keys = new Map<string, { sendOrder: number; sendNs: bigint; sizeBytes: FieldValue | undefined; preview: FieldValue | undefined; receives: number[] }>();
+  private readonly keys = new Map<string, { sendOrder: number; sendNs: bigint; sizeBytes: FieldValue | undefined; preview: FieldValue | undefined; receives: number[]; refusedSends: number; lastRefusalNs: bigint }>();
 
   add(event: TraceEvent, order: number, sortNs: bigint): void {
     const send = event.kind === "message_send";
     if (!send && event.kind !== "message_receive") return;
     const key = messageKey(event);
     let entry = this.keys.get(key);
-    if (!entry) this.keys.set(key, (entry = { sendOrder: -1, sendNs: 0n, sizeBytes: undefined, preview: undefined, receives: [] }));
+    if (!entry) this.keys.set(key, (entry = { sendOrder: -1, sendNs: 0n, sizeBytes: undefined, preview: undefined, receives: [], refusedSends: 0, lastRefusalNs: 0n }));
     if (!send) entry.receives.push(order);
-    else if (laterSend(sortNs, order, entry.sendNs, entry.sendOrder)) {
+    else if (event.fields.failed === true) {
+      entry.refusedSends++;
+      if (sortNs > entry.lastRefusalNs) entry.lastRefusalNs = sortNs;
+    } else if (laterSend(sortNs, order, entry.sendNs, entry.sendOrder)) {
       entry.sendOrder = order;
       entry.sendNs = sortNs;
       entry.sizeBytes = event.fields.sizeBytes;
@@ -535,7 +565,12 @@ export class MessageLinks {
     const entry = this.keys.get(messageKey(event));
     if (!entry || entry.sendOrder < 0) return;
     if (send) {
-      if (entry.sendOrder === event.index) event.linkedTo.push(...entry.receives);
+      if (event.fields.failed === true) return;
+      // Refused by the runtime: an earlier send of its key (the next send takes its ordinal
+      // again only after a refusal), or the last one with a refusal marker after it.
+      const last = entry.sendOrder === event.index;
+      if (entry.refusedSends > 0 && (!last || entry.lastRefusalNs >= entry.sendNs)) event.fields.refused = true;
+      else if (last) event.linkedTo.push(...entry.receives);
       return;
     }
     event.linkedTo.push(entry.sendOrder);

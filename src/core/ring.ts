@@ -37,12 +37,14 @@ const symbols = {
   scope_collector_flight_finish: { args: [pointer, u32], returns: u32 },
   scope_collector_flight_totals: { args: [pointer, pointer], returns: none },
   scope_collector_stop: { args: [pointer], returns: u32 },
+  scope_collector_write_status: { args: [pointer], returns: u32 },
   scope_collector_free: { args: [pointer], returns: none },
   scope_collector_totals: { args: [pointer, pointer], returns: none },
   scope_collector_kinds: { args: [pointer, pointer], returns: none },
   scope_collector_threads: { args: [pointer, pointer, u32], returns: u32 },
   scope_collector_set_root: { args: [pointer, u32], returns: none },
   scope_collector_endings_off: { args: [pointer], returns: none },
+  scope_collector_thread_endings_off: { args: [pointer], returns: none },
   scope_collector_endings_totals: { args: [pointer, pointer], returns: none },
   scope_collector_processes: { args: [pointer, pointer, u32], returns: u32 },
   scope_collector_open_threads: { args: [pointer, pointer, u32], returns: u32 },
@@ -343,6 +345,8 @@ export interface ProcessEnding {
   signal: number;
   /** What the collector wrote for it: its ending with the status, with none (unknown), a correction of its own. */
   wrote: "status" | "unknown" | "correction" | null;
+  /** Its own process_exit's time, when it recorded one. */
+  ownNs?: bigint;
 }
 
 const collectorWrote = [null, "status", "unknown", "correction"] as const;
@@ -353,6 +357,10 @@ export interface EndingTotals {
   unknown: number;
   corrections: number;
   unwatched: number;
+  /** Workers' endings the collector wrote (ended with their process). */
+  threads: number;
+  /** Workers' endings the collector wrote from their parent's thread_exited (terminate()). */
+  terminated: number;
 }
 
 /** A worker thread seen start (its trace_start at `startNs`) whose end is not in the trace yet. */
@@ -456,9 +464,19 @@ export class DrainThread {
     if (this.handle !== null) native().scope_collector_endings_off(this.handle);
   }
 
+  /** The workers' own ends are not recorded: none is written for a worker that recorded none (before the program starts). */
+  threadEndingsOff(): void {
+    if (this.handle !== null) native().scope_collector_thread_endings_off(this.handle);
+  }
+
   /** Flight recorder: asks for a dump (SIGUSR1); the thread writes it after its next drain. */
   requestDump(): void {
     if (this.handle !== null) native().scope_collector_flight_request(this.handle);
+  }
+
+  /** The TraceStatus of the thread's first failed write so far (0: none). */
+  writeStatus(): number {
+    return this.handle === null ? 0 : native().scope_collector_write_status(this.handle);
   }
 
   /**
@@ -497,21 +515,22 @@ export class DrainThread {
     lib.scope_collector_kinds(handle, kinds);
     const quads = new Float64Array(drainThreadsMax * 4);
     const count = lib.scope_collector_threads(handle, quads, drainThreadsMax);
-    const processQuads = new Float64Array(drainProcessesMax * 5);
+    const processQuads = new Float64Array(drainProcessesMax * 6);
     const processCount = lib.scope_collector_processes(handle, processQuads, drainProcessesMax);
     const openValues = new Float64Array(drainThreadsMax * 3);
     const openCount = lib.scope_collector_open_threads(handle, openValues, drainThreadsMax);
     const openThreads = Array.from({ length: openCount }, (_, i) => ({ pid: openValues[i * 3]!, tid: openValues[i * 3 + 1]!, startNs: openValues[i * 3 + 2]! }));
-    const endingValues = new Float64Array(5);
+    const endingValues = new Float64Array(7);
     lib.scope_collector_endings_totals(handle, endingValues);
-    const endingTotals = { started: endingValues[0]!, status: endingValues[1]!, unknown: endingValues[2]!, corrections: endingValues[3]!, unwatched: endingValues[4]! };
+    const endingTotals = { started: endingValues[0]!, status: endingValues[1]!, unknown: endingValues[2]!, corrections: endingValues[3]!, unwatched: endingValues[4]!, threads: endingValues[5]!, terminated: endingValues[6]! };
     lib.scope_collector_free(handle);
     const processes = Array.from({ length: processCount }, (_, i) => ({
-      pid: processQuads[i * 5]!,
-      state: endingStates[processQuads[i * 5 + 1]!] ?? "open",
-      code: processQuads[i * 5 + 2]!,
-      signal: processQuads[i * 5 + 3]!,
-      wrote: collectorWrote[processQuads[i * 5 + 4]!] ?? null,
+      pid: processQuads[i * 6]!,
+      state: endingStates[processQuads[i * 6 + 1]!] ?? "open",
+      code: processQuads[i * 6 + 2]!,
+      signal: processQuads[i * 6 + 3]!,
+      wrote: collectorWrote[processQuads[i * 6 + 4]!] ?? null,
+      ...(processQuads[i * 6 + 5]! > 0 ? { ownNs: BigInt(processQuads[i * 6 + 5]!) } : {}),
     }));
     const threads = Array.from({ length: count }, (_, i) => ({ pid: quads[i * 4]!, tid: quads[i * 4 + 1]!, reportedLost: quads[i * 4 + 2]!, agentErrors: quads[i * 4 + 3]! }));
     return { recorded: totals[0]!, reportedLost: totals[1]!, markedLost: totals[2]!, peakRecordsPerSecond: totals[3]!, kinds, threads, processes, openThreads, endingTotals, writeStatus, flight };

@@ -24,11 +24,22 @@ function describe(event: TraceEvent, all: EventsAt): string {
   switch (event.kind) {
     case "message_send":
     case "message_receive": {
+      // A send the runtime refused (it threw: an uncloneable value), and its marker after it.
+      if (f.failed === true) return `${f.channel}#${f.ordinal} send refused by the runtime (it threw): the send before it on this channel was not sent`;
+      if (f.refused === true) return `${f.channel}#${f.ordinal} ${f.sizeBytes}B ${quote(f.preview ?? "")} (refused by the runtime: not sent)`;
       const arrow = event.kind === "message_send" ? "→" : "←";
       // A WebSocket's two ends are never paired (zig/layout.zig ChannelKind): said so, not "lost".
       const unlinked = f.channel === "websocket" ? ` (${f.direction === 0 ? "client → server" : "server → client"}, ends not paired)` : event.kind === "message_receive" ? " (no send)" : " (not received)";
       const links = event.linkedTo.length ? ` ${arrow} ${event.linkedTo.map(where).join(", ")}` : unlinked;
       return `${f.channel}#${f.ordinal} ${f.sizeBytes}B ${quote(f.preview ?? "")}${links}`;
+    }
+    case "channel_open":
+    case "channel_close": {
+      // A connection's open and close at one end (WebSocket): named by its channel and sub-id, as its messages' channel.
+      const connection = `${f.channel} ${f.side ?? "connection"} ${f.channelSubId}`;
+      if (event.kind === "channel_open") return `${connection} opened${f.where ? ` ${quote(f.where)}` : ""}${f.protocol ? ` protocol ${quote(f.protocol)}` : ""}`;
+      const error = f.error ? ` error ${quote(f.error)}` : f.hadError ? " after an error" : "";
+      return `${connection} closed${f.code !== null ? ` code ${f.code}` : ""}${f.reason ? ` ${quote(f.reason)}` : ""}${f.clean ? "" : " (no closing handshake)"}${error}`;
     }
     case "db_query":
     case "db_pool_wait": {

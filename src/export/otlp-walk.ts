@@ -111,6 +111,10 @@ export class OtlpWalk {
       case "message_receive":
         this.others.push(() => this.emit(this.maker.messageSpan(event)));
         break;
+      case "channel_open":
+      case "channel_close":
+        this.others.push(() => this.emit(this.maker.connectionSpan(event)));
+        break;
     }
   }
 

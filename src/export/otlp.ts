@@ -68,9 +68,26 @@ export interface Parent {
 const dbSystems: Record<string, string> = { pg: "postgresql", "postgres.js": "postgresql", "better-sqlite3": "sqlite", "bun:sqlite": "sqlite" };
 
 export function serviceNameOf(argv: string | null, runtime: string | null): string {
-  const script = argv?.split(" ").slice(1).find((part) => part && !part.startsWith("-"));
+  const script = scriptOf(argv);
   if (script) return script.split("/").pop()!.replace(/\.(c|m)?(j|t)sx?$/, "") || script;
   return runtime?.split(" ")[0] ?? "unknown_service";
+}
+
+/**
+ * The script a trace_start's command line runs: its first word after the runtime's options;
+ * none for code given on the command line (`node -e <code>`: the agent lists the runtime's
+ * options there, Recorder.traceStart), whose words are the code's.
+ */
+function scriptOf(argv: string | null): string | undefined {
+  const parts = argv?.split(" ") ?? [];
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (!part) continue;
+    if (/^(-e|-p|-pe|--eval|--print)(=|$)/.test(part)) return undefined;
+    if (/^(-r|--require|--import|--loader|--experimental-loader|--preload)$/.test(part)) i++;
+    else if (!part.startsWith("-")) return part;
+  }
+  return undefined;
 }
 
 /**
@@ -185,6 +202,7 @@ export class OtlpSpanMaker {
     }
     for (const event of events) {
       if (event.kind === "message_send" || event.kind === "message_receive") out.push(this.messageSpan(event));
+      else if (event.kind === "channel_open" || event.kind === "channel_close") out.push(this.connectionSpan(event));
     }
     return out;
   }
@@ -296,6 +314,38 @@ export class OtlpSpanMaker {
     const context = { traceId: send.traceId, spanId: this.spanIdOf("message", key, "receive") };
     const link: Link = { context: { traceId: send.traceId, spanId: send.spanId, traceFlags: 1 } };
     return this.instantSpan(event, `receive ${destination}`, SpanKind.CONSUMER, context, send, attributes, [link]);
+  }
+
+  /**
+   * A connection's open or close at one end (channel_open / channel_close: a WebSocket's): an
+   * INTERNAL instant span "open websocket#5" / "close websocket#5", both in one trace of the
+   * connection's own (pid, owner and sub-id: the same from an export and a stream); a close
+   * after an error has status ERROR with the error.
+   */
+  connectionSpan(event: TraceEvent): ReadableSpan {
+    const f = event.fields;
+    const destination = `${f.channel}#${f.channelSubId}`;
+    const open = event.kind === "channel_open";
+    const attributes: Attributes = {
+      "messaging.system": String(f.channel),
+      "messaging.destination.name": destination,
+      "scope.message.channel_owner_pid": Number(f.channelOwnerPid),
+      "thread.id": event.tid,
+    };
+    if (typeof f.side === "string") attributes["scope.connection.side"] = f.side;
+    if (open) {
+      if (typeof f.where === "string") attributes[f.side === "client" ? "url.full" : "network.peer.address"] = f.where;
+      if (typeof f.protocol === "string") attributes["scope.connection.protocol"] = f.protocol;
+    } else {
+      if (typeof f.code === "number") attributes["scope.connection.close_code"] = f.code;
+      if (typeof f.reason === "string") attributes["scope.connection.close_reason"] = f.reason;
+      attributes["scope.connection.clean"] = f.clean === true;
+    }
+    const connection = [event.pid, Number(f.channelOwnerPid), Number(f.channelSubId)];
+    const traceId = this.hash("trace", "connection", ...connection).slice(0, 32);
+    const context = { traceId, spanId: this.spanIdOf("connection", ...connection, open ? "open" : "close") };
+    const status = !open && f.hadError === true ? { code: SpanStatusCode.ERROR, ...(typeof f.error === "string" ? { message: f.error } : {}) } : { code: SpanStatusCode.UNSET };
+    return this.readable(event.pid, `${open ? "open" : "close"} ${destination}`, SpanKind.INTERNAL, context, undefined, event.timestampNs, event.timestampNs, attributes, [], status);
   }
 
   private span(slice: Slice, kind: SpanKind, context: Parent, parent: Parent | undefined, attributes: Attributes, name = slice.name): ReadableSpan {

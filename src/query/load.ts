@@ -17,7 +17,7 @@
 import type { Database } from "bun:sqlite";
 import { EventKind, eventKindName, ExitFlag, RECORD_SIZE } from "../core/layout";
 import { ChannelKindName, DbSystemName, ExitReasonName, GcKindName, HttpClientName, HttpEndName, HttpProtocolName, LongTaskKindName, mergedCollectorPid, SpawnMethodName } from "../core/model";
-import { HttpEndFlag, LoopSampleFlag, MEMORY_SAMPLE_WORKER, STEP_ORDINAL_LIMIT, StepStartFlag } from "../core/layout";
+import { ChannelCloseFlag, ChannelKind, HttpEndFlag, LoopSampleFlag, MEMORY_SAMPLE_WORKER, STEP_ORDINAL_LIMIT, StepStartFlag } from "../core/layout";
 import { readTrace, type TraceEnd, type TraceHeader, type TraceReadError, type TraceState } from "../core/trace-file";
 import { damageText } from "../core/trace-ending";
 import { BulkInsert, type SqlValue } from "./bulk";
@@ -150,7 +150,7 @@ interface ExitInfo {
   errorMessage: number;
   reason: string;
   /** Who recorded it: the process (or thread), or the collector on its behalf (process_exit / thread_exit flags ExitFlag.collector). */
-  by: "process" | "collector";
+  by: "process" | "collector" | "parent";
 }
 
 interface ThreadState {
@@ -184,6 +184,23 @@ interface ThreadState {
   exit: ExitInfo | null;
   spawn: { entry: number; spawner: ThreadState } | null;
   exitedCode: number | null;
+}
+
+interface ConnectionRow {
+  id: number;
+  thread: ThreadState;
+  field: number;
+  owner: number;
+  address: number;
+  protocol: number;
+  openNs: number | null;
+  closeNs: number | null;
+  code: number | null;
+  reason: number;
+  error: number;
+  clean: number | null;
+  openEvent: number | null;
+  closeEvent: number | null;
 }
 
 interface ProcessRow {
@@ -256,6 +273,9 @@ export class TraceLoader {
   private readonly stepRows: StepRow[] = [];
   private readonly queryRows: DbRow[] = [];
   private readonly waitRows: DbRow[] = [];
+  /** channel_open / channel_close (WebSocket connections), one row per end; the open ones by owner pid and channel field. */
+  private readonly connectionRows: ConnectionRow[] = [];
+  private readonly openConnections = new Map<string, ConnectionRow>();
   /** gc, loop and memory rows (strings resolved at the end: a long task's origin). */
   private readonly gcRows: SqlValue[][] = [];
   private readonly loopRows: { row: SqlValue[]; thread: ThreadState; origin: number }[] = [];
@@ -523,7 +543,9 @@ export class TraceLoader {
           const unknown = (flags & ExitFlag.unknown) !== 0;
           const own = (flags & ExitFlag.corrects) !== 0 ? t.exit : null;
           const signal = num(b);
-          t.exit = { code: unknown || signal !== 0 ? null : signed(a), signal, errorType: own?.errorType ?? 0, errorMessage: own?.errorMessage ?? 0, reason: unknown ? "unknown" : signal !== 0 ? "signal" : "exit", by: "collector" };
+          // Version 5: a worker's ending from its parent's thread_exited: exit_by "parent", as a process's known only from its parent's child_exit.
+          const by = (flags & ExitFlag.parent) !== 0 ? "parent" : "collector";
+          t.exit = { code: unknown || signal !== 0 ? null : signed(a), signal, errorType: own?.errorType ?? 0, errorMessage: own?.errorMessage ?? 0, reason: unknown ? "unknown" : signal !== 0 ? "signal" : "exit", by };
           return;
         }
         t.exit = { code: signed(a), signal: num(b), errorType: num(c), errorMessage: num(d), reason: ExitReasonName[num(e)] ?? String(num(e)), by: "process" };
@@ -733,6 +755,25 @@ export class TraceLoader {
       case K.memory_sample:
         this.memoryRows.push([id, t.pid, t.tid, ts, num(a), num(b), num(c), num(d), num(e), (flags & MEMORY_SAMPLE_WORKER) !== 0 ? 1 : 0]);
         return;
+      case K.channel_open: {
+        const row: ConnectionRow = { id, thread: t, field: num(a), owner: num(b), address: num(c), protocol: num(d), openNs: ts, closeNs: null, code: null, reason: 0, error: 0, clean: null, openEvent: id, closeEvent: null };
+        this.connectionRows.push(row);
+        this.openConnections.set(`${row.owner}/${row.field}`, row);
+        return;
+      }
+      case K.channel_close: {
+        const key = `${num(b)}/${num(a)}`;
+        let row = this.openConnections.get(key);
+        if (row) this.openConnections.delete(key);
+        else this.connectionRows.push((row = { id, thread: t, field: num(a), owner: num(b), address: 0, protocol: 0, openNs: null, closeNs: null, code: null, reason: 0, error: 0, clean: null, openEvent: null, closeEvent: null }));
+        row.closeNs = ts;
+        row.closeEvent = id;
+        row.code = num(c) || null;
+        row.reason = num(d);
+        row.error = num(e);
+        row.clean = (flags & ChannelCloseFlag.unclean) === 0 ? 1 : 0;
+        return;
+      }
       case K.db_query_end:
       case K.db_pool_wait_end: {
         const open = kind === K.db_query_end ? t.queries : t.waits;
@@ -1070,6 +1111,18 @@ export class TraceLoader {
         r.endNs === null ? null : r.endNs - r.startNs, r.failed, s(r.errorCode), s(r.errorMessage), r.request);
     }
     waits.finalize();
+
+    const connections = new BulkInsert(db, "connections", ["id", "channel", "owner_pid", "sub_id", "side", "pid", "tid", "address", "protocol", "open_ns", "close_ns", "duration_ns", "code", "reason", "error", "clean", "open_event", "close_event"]);
+    for (const r of this.connectionRows) {
+      const s = (id: number) => this.str(r.thread, id);
+      const kind = r.field % 256;
+      const subId = Math.floor(r.field / 0x10000);
+      // A WebSocket sub-id's low two bits: 0 a server's connection, 1 a client's (agent/shared/websocket.ts).
+      const side = kind === ChannelKind.websocket ? (subId % 4 === 0 ? "server" : subId % 4 === 1 ? "client" : null) : null;
+      connections.add(r.id, ChannelKindName[kind] ?? `channel_${kind}`, r.owner, subId, side, r.thread.pid, r.thread.tid, s(r.address), s(r.protocol), r.openNs, r.closeNs,
+        r.openNs === null || r.closeNs === null ? null : r.closeNs - r.openNs, r.code, s(r.reason), s(r.error), r.clean, r.openEvent, r.closeEvent);
+    }
+    connections.finalize();
 
     const gc = new BulkInsert(db, "gc", ["id", "pid", "tid", "gc_kind", "start_ns", "end_ns", "duration_ns", "forced", "flags", "heap_before_bytes", "heap_after_bytes"]);
     for (const row of this.gcRows) gc.add(...row);

@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 13;
+export const SCHEMA_VERSION = 14;
 
 /** One event_marks row per this many events of a thread. */
 export const MARK_EVERY = 1024;
@@ -41,6 +41,8 @@ CREATE TABLE requests(id INTEGER PRIMARY KEY, kind TEXT, pid INTEGER, tid INTEGE
   local_address TEXT, local_port INTEGER, remote_address TEXT, remote_port INTEGER);
 CREATE TABLE steps(id INTEGER PRIMARY KEY, request INTEGER, pid INTEGER, tid INTEGER, step INTEGER, name TEXT, step_kind TEXT, route TEXT,
   start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, failed INTEGER, error_type TEXT, error_message TEXT);
+CREATE TABLE connections(id INTEGER PRIMARY KEY, channel TEXT, owner_pid INTEGER, sub_id INTEGER, side TEXT, pid INTEGER, tid INTEGER, address TEXT, protocol TEXT,
+  open_ns INTEGER, close_ns INTEGER, duration_ns INTEGER, code INTEGER, reason TEXT, error TEXT, clean INTEGER, open_event INTEGER, close_event INTEGER);
 CREATE TABLE queries(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, query_id INTEGER, system TEXT, text TEXT, text_cut INTEGER, params INTEGER,
   start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, rows INTEGER, failed INTEGER, error_code TEXT, error_message TEXT, request INTEGER);
 CREATE TABLE pool_waits(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, wait_id INTEGER, system TEXT, open INTEGER, idle INTEGER,
@@ -92,6 +94,7 @@ CREATE VIEW spans AS
   UNION ALL SELECT 'query', id, pid, tid, start_ns, end_ns, duration_ns, text, request FROM queries
   UNION ALL SELECT 'pool_wait', id, pid, tid, start_ns, end_ns, duration_ns, system, request FROM pool_waits
   UNION ALL SELECT 'message', coalesce(send_event, receive_event), coalesce(send_pid, receive_pid), coalesce(send_tid, receive_tid), coalesce(send_ns, receive_ns), coalesce(receive_ns, send_ns), latency_ns, channel, request FROM messages
+  UNION ALL SELECT 'connection', id, pid, tid, open_ns, close_ns, duration_ns, channel || ' ' || coalesce(side, '') || ' ' || coalesce(address, ''), NULL FROM connections
   UNION ALL SELECT 'gc', id, pid, tid, start_ns, end_ns, duration_ns, gc_kind, NULL FROM gc
   UNION ALL SELECT 'long_task', id, pid, tid, start_ns, end_ns, duration_ns, coalesce(origin, task_kind), NULL FROM loop WHERE type = 'long_task'
   UNION ALL SELECT 'thread', NULL, pid, tid, start_ns, end_ns, end_ns - start_ns, coalesce(entry, CASE WHEN main THEN 'main' END), NULL FROM threads;
@@ -110,4 +113,4 @@ CREATE INDEX queries_request ON queries(request);
 CREATE INDEX messages_send ON messages(send_ns);
 `;
 
-export const USER_RELATIONS = ["processes", "threads", "events", "functions", "calls", "messages", "requests", "steps", "queries", "pool_waits", "gc", "loop", "memory", "spans", "strings", "kinds", "meta"];
+export const USER_RELATIONS = ["processes", "threads", "events", "functions", "calls", "messages", "connections", "requests", "steps", "queries", "pool_waits", "gc", "loop", "memory", "spans", "strings", "kinds", "meta"];

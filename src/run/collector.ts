@@ -44,6 +44,8 @@ export interface CollectorOptions {
   flight?: { windowMs: number; memoryBytes: number };
   /** Whether the processes' endings are watched for and written when they record none (default true; scope run --events without `process`: false). */
   endings?: boolean;
+  /** Whether a worker that recorded no ending gets one with its process's (default true; --events without `thread`: false). */
+  threadEndings?: boolean;
 }
 
 /** The flight recorder's part of the summary. */
@@ -61,6 +63,8 @@ export interface RecordingStop {
   refused: number;
   /** For a failed write: what failed (the file ends at the last whole chunk before it). */
   error?: string;
+  /** For a failed write: the file still got its end chunk (room was kept for it). */
+  closed?: boolean;
 }
 
 export interface RunSummary {
@@ -139,7 +143,7 @@ export class Collector {
   private reportedLost = 0;
   /** The processes seen start and their endings (src/run/endings.ts, zig/endings.zig). */
   private readonly endings: ProcessEndings;
-  private endingCounts: EndingCounts = { processes: 0, own: 0, byCollector: 0, unknown: 0, corrected: 0, running: 0, unwatched: 0 };
+  private endingCounts: EndingCounts = { processes: 0, own: 0, byCollector: 0, unknown: 0, corrected: 0, running: 0, unwatched: 0, threads: 0, terminated: 0 };
   // --print follows a run of any length: the oldest strings go when full, so new lines keep their names.
   private readonly strings = new StringTable({ maxStrings: 1_000_000, evictOldest: true });
   private readonly liveSends = new Map<string, TraceEvent["fields"]>();
@@ -168,7 +172,7 @@ export class Collector {
     private readonly ring: Ring,
     private readonly writer: TraceWriter,
   ) {
-    this.endings = new ProcessEndings(options.endings ?? true);
+    this.endings = new ProcessEndings(options.endings ?? true, options.threadEndings ?? true);
   }
 
   static start(options: CollectorOptions): Collector {
@@ -204,6 +208,7 @@ export class Collector {
       }
     }
     if (options.endings === false) collector.drainThread?.endingsOff();
+    if (options.threadEndings === false) collector.drainThread?.threadEndingsOff();
     if (!collector.drainThread) collector.schedule(idleIntervalMs);
     return collector;
   }
@@ -223,6 +228,13 @@ export class Collector {
    */
   stopReasonNow(): number {
     return this.finished ? 0 : this.ring.stats().stopReason;
+  }
+
+  /** What failed when a trace write failed (either drain path), so far; undefined: nothing. */
+  writeErrorNow(): string | undefined {
+    if (this.writeError !== undefined) return this.writeError;
+    const status = this.drainThread?.writeStatus() ?? 0;
+    return status === 0 ? undefined : writeFailure(status);
   }
 
   /** The top process (scope run's child): its ending is written at finish from its real status, not watched for. */
@@ -318,7 +330,8 @@ export class Collector {
         const flags = words16[w32 * 2 + Offset.flags / 2]!;
         // child_exit b: u64 max for "no code", taken as -1 (its high word all ones).
         const b = words32[w32 + Offset.b / 4 + 1] === 0xffffffff ? -1 : words32[w32 + Offset.b / 4]!;
-        this.endings.note(kind, pid, tid, flags, words32[w32 + Offset.a / 4]!, b, words32[w32 + Offset.e / 4]!, words32[w32 + Offset.c / 4]!);
+        const timestampNs = kind === EventKind.process_exit || kind === EventKind.thread_exited ? BigInt(words32[w32 + Offset.timestampNs / 4]!) + BigInt(words32[w32 + Offset.timestampNs / 4 + 1]!) * 0x1_0000_0000n : undefined;
+        this.endings.note(kind, pid, tid, flags, words32[w32 + Offset.a / 4]!, b, words32[w32 + Offset.e / 4]!, words32[w32 + Offset.c / 4]!, timestampNs);
       }
       if (pid === lastPid && tid === lastTid) continue;
       lastPid = pid;
@@ -418,12 +431,12 @@ export class Collector {
     this.append(this.ownRecord, 1, true);
   }
 
-  /** The time of the last process ending appendEnding wrote: its workers' endings that follow carry it too (a process that wrote its own: the first worker's, stamped now). */
+  /** The time of the last process ending appendEnding wrote: its workers' endings that follow carry it too. */
   private endingNs = 0n;
 
   private appendEnding(record: EndingRecord): void {
-    if (record.tid === 0 || record.fresh === true) this.endingNs = monotonicNs();
-    encodeRecord({ kind: record.kind, flags: record.flags, timestampNs: this.endingNs, pid: record.pid, tid: record.tid, a: record.a, b: record.b, e: record.e }, this.ownRecord);
+    if (record.tid === 0 || this.endingNs === 0n) this.endingNs = monotonicNs();
+    encodeRecord({ kind: record.kind, flags: record.flags, timestampNs: record.timestampNs ?? this.endingNs, pid: record.pid, tid: record.tid, a: record.a, b: record.b, e: record.e }, this.ownRecord);
     this.append(this.ownRecord, 1, true);
   }
 
@@ -433,12 +446,14 @@ export class Collector {
    * at its last whole chunk), settleStop stops recording, and the program runs on.
    */
   private append(records: Uint8Array, count: number, unlimited = false): void {
-    if (this.writeError !== undefined) return;
+    // After a failure only the collector's own records (unlimited), into the room the
+    // native writer kept for the end: it refuses them when there is none.
+    if (this.writeError !== undefined && !unlimited) return;
     try {
       this.writer.append(records, count, unlimited);
     } catch (error) {
       if (!(error instanceof TraceFileError)) throw error;
-      this.writeError = writeFailure(error.status);
+      this.writeError ??= writeFailure(error.status);
     }
   }
 
@@ -505,16 +520,17 @@ export class Collector {
         this.appendOwn(EventKind.drop, unmarked);
         this.markedLost += unmarked;
       }
-      if (this.writeError === undefined) {
-        try {
-          // Records as the ring handed them on (a pack's slot is as many records as calls).
-          this.writer.close({ written: this.lastStats.written + this.lastStats.unpacked, dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
-        } catch (error) {
-          if (!(error instanceof TraceFileError)) throw error;
-          this.writeError = writeFailure(error.status);
-          this.stopped ??= { reason: "writeError", recordedBefore: this.recorded, refused: 0, error: this.writeError };
-        }
-      } else this.writer.abandon();
+      // After a failed write too: the native writer kept room for the end chunk where the
+      // file system could reserve it (zig/trace_file.zig write_chunk), and refuses otherwise.
+      try {
+        // Records as the ring handed them on (a pack's slot is as many records as calls).
+        this.writer.close({ written: this.lastStats.written + this.lastStats.unpacked, dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
+        if (this.stopped?.error !== undefined) this.stopped.closed = true;
+      } catch (error) {
+        if (!(error instanceof TraceFileError)) throw error;
+        this.writeError ??= writeFailure(error.status);
+        this.stopped ??= { reason: "writeError", recordedBefore: this.recorded, refused: 0, error: this.writeError };
+      }
       this.ring.close();
       Ring.unlink(this.options.ringPath);
     } else if (this.lastStats) {

@@ -11,7 +11,13 @@
  * - processes the thread had not found gone yet, or all of them when the event loop drains
  *   (--print: no thread): the status from /proc while a zombie, else unknown, stamped now;
  * - a process still running when the run ends (a daemon that left the process group) has
- *   no ending yet: none is written, the summary counts it.
+ *   no ending yet: none is written, the summary counts it;
+ * - the workers of a process that recorded its own ending but not theirs (a worker still
+ *   running at `process.exit()`): a thread_exit each, the collector's, with the process's
+ *   status (the top process's real one), stamped at its own ending;
+ * - a worker whose parent saw it end (`thread_exited`) and that recorded no ending of its own
+ *   (terminate()): the collector's, with the parent's code and time (ExitFlag.parent), as
+ *   zig/collector.zig settle_exited does during the run.
  */
 import { readFileSync } from "node:fs";
 import { EventKind, ExitFlag, ExitReason } from "../core/layout";
@@ -34,6 +40,10 @@ export interface EndingCounts {
   running: number;
   /** Not watched: more than 4096 alive at once (zig/endings.zig); their ends are what they recorded. */
   unwatched: number;
+  /** Workers that recorded no ending, given their process's by the collector. */
+  threads: number;
+  /** Workers that recorded no ending, given their parent's thread_exited by the collector (terminate()). */
+  terminated: number;
 }
 
 /** An ending the collector writes: the process's pid, tid 0; or, with its status, each of its workers still open (tid, kind thread_exit). */
@@ -45,45 +55,51 @@ export interface EndingRecord {
   a: number | bigint;
   b: number;
   e: number;
-  /** The first worker's ending of a process that recorded its own: stamped now (else a worker's takes its process's ending's time). */
-  fresh?: boolean;
+  /** When it is known (a worker ended with its process's own ending: that ending's time); else the writer stamps it. */
+  timestampNs?: bigint;
 }
 
 export class ProcessEndings {
   /** The processes whose ending is not settled yet; `fromThread`: counted in `base` already. */
   private readonly processes = new Map<number, ProcessEnding & { fromThread?: boolean }>();
   /** The drain thread's counts (none when the event loop drained). */
-  private base: EndingTotals = { started: 0, status: 0, unknown: 0, corrections: 0, unwatched: 0 };
+  private base: EndingTotals = { started: 0, status: 0, unknown: 0, corrections: 0, unwatched: 0, threads: 0, terminated: 0 };
   /** Traced parents' child_exit records: the status of a child gone without its own ending. */
   private readonly reaped = new Map<number, { code: number; signal: number } | null>();
   /** Worker threads seen start and not ended, by pid: the tids (their process's ending written by the collector ends them too). */
   private readonly openThreads = new Map<number, Set<number>>();
-  /** Workers whose parent's thread_exited came before their own trace_start (lanes drain in any order), by pid: that start opens nothing. */
-  private readonly exitedEarly = new Map<number, Set<number>>();
+  /** Parents' thread_exited records by pid, then worker tid: the code and time a worker that recorded no ending ended with. */
+  private readonly exited = new Map<number, Map<number, { code: number; timestampNs: bigint | undefined }>>();
 
-  /** `enabled` false: the program's process events are not recorded (--events), so neither are their ends. */
-  constructor(private readonly enabled = true) {}
+  /**
+   * `enabled` false: the program's process events are not recorded (--events), so neither are
+   * their ends; `workers` false: the workers' own ends are not (--events without `thread`).
+   */
+  constructor(
+    private readonly enabled = true,
+    private readonly workers = true,
+  ) {}
 
   /**
    * A drained record (not a string): takes the main threads' starts and own ends, and
    * parents' child_exit (a = child pid, b = code or null (-1 here), c = signal).
    */
-  note(kind: number, pid: number, tid: number, flags: number, a: number, b: number, e: number, c = 0): void {
+  note(kind: number, pid: number, tid: number, flags: number, a: number, b: number, e: number, c = 0, timestampNs?: bigint): void {
     if (kind === EventKind.child_exit) {
       this.reaped.set(a, c !== 0 ? { code: 0, signal: c } : b === -1 ? null : { code: b & 0xff, signal: 0 });
       return;
     }
     if (!this.enabled) return;
     if (kind === EventKind.thread_exited) {
-      // Its parent saw worker `a` end (terminate() stops it without its own thread_exit).
-      if (this.openThreads.get(pid)?.delete(a) !== true) this.exitedBefore(pid, a);
+      let workers = this.exited.get(pid);
+      if (!workers) this.exited.set(pid, (workers = new Map()));
+      workers.set(a, { code: b, timestampNs });
       return;
     }
     if (tid !== 0) {
       // A worker's start and its own end (its process's lanes are drained in any order).
-      if (kind === EventKind.trace_start) {
-        if (this.exitedEarly.get(pid)?.delete(tid) !== true) this.openThread(pid, tid);
-      } else if (kind === EventKind.thread_exit) this.openThreads.get(pid)?.delete(tid);
+      if (kind === EventKind.trace_start) this.openThread(pid, tid);
+      else if (kind === EventKind.thread_exit) this.openThreads.get(pid)?.delete(tid);
       return;
     }
     if (kind === EventKind.trace_start) {
@@ -94,14 +110,8 @@ export class ProcessEndings {
       entry.state = "own";
       entry.code = a | 0;
       entry.signal = b;
+      entry.ownNs = timestampNs;
     }
-  }
-
-  /** A worker's parent's thread_exited with no start of it seen yet (its own thread_exit, if it wrote one, came first: then nothing follows). */
-  private exitedBefore(pid: number, tid: number): void {
-    let tids = this.exitedEarly.get(pid);
-    if (!tids) this.exitedEarly.set(pid, (tids = new Set()));
-    tids.add(tid);
   }
 
   private openThread(pid: number, tid: number): void {
@@ -125,21 +135,41 @@ export class ProcessEndings {
    * status (none for scope attach, which has no child).
    */
   settle(root: { pid: number; exitCode: number | null; signal: string | null } | undefined, writeRecord: (record: EndingRecord) => void): EndingCounts {
+    const base = this.base;
+    const counts: EndingCounts = { processes: base.started, own: 0, byCollector: base.status, unknown: base.unknown, corrected: base.corrections, running: 0, unwatched: base.unwatched, threads: base.threads, terminated: base.terminated };
     // After the collector's ending of a process (not a correction), one for each of its workers
     // still open, with the same status and flags (zig/collector.zig end_threads).
-    const write = (record: EndingRecord) => {
-      writeRecord(record);
-      if ((record.flags & ExitFlag.corrects) !== 0) return;
-      for (const tid of this.openThreads.get(record.pid) ?? []) writeRecord({ ...record, kind: EventKind.thread_exit, tid });
+    const endWorkers = (record: EndingRecord) => {
+      if (this.workers) {
+        for (const tid of this.openThreads.get(record.pid) ?? []) {
+          writeRecord({ ...record, kind: EventKind.thread_exit, tid });
+          counts.threads++;
+        }
+      }
       this.openThreads.delete(record.pid);
     };
-    const base = this.base;
-    const counts: EndingCounts = { processes: base.started, own: 0, byCollector: base.status, unknown: base.unknown, corrected: base.corrections, running: 0, unwatched: base.unwatched };
+    const write = (record: EndingRecord) => {
+      writeRecord(record);
+      if ((record.flags & ExitFlag.corrects) === 0) endWorkers(record);
+    };
+    // Workers their parent saw end that recorded no ending (terminate()): the parent's code and time.
+    if (this.workers) {
+      for (const [pid, workers] of this.exited) {
+        const open = this.openThreads.get(pid);
+        for (const [tid, { code, timestampNs }] of workers) {
+          if (!open?.delete(tid)) continue;
+          writeRecord({ kind: EventKind.thread_exit, flags: ExitFlag.collector | ExitFlag.parent, pid, tid, a: Math.max(code, 0), b: 0, e: ExitReason.normal, timestampNs });
+          counts.terminated++;
+        }
+      }
+    }
     for (const entry of this.processes.values()) {
       if (!entry.fromThread) counts.processes++;
-      if (root && entry.pid === root.pid) this.settleRoot(entry, root, write);
-      else if (entry.state === "own") this.endWorkers(entry, undefined, write);
-      else if (entry.state === "open") {
+      if (root && entry.pid === root.pid) this.settleRoot(entry, root, write, endWorkers);
+      else if (entry.state === "own") {
+        // Its workers that recorded no ending ended with it (zig/endings.zig does it during the run).
+        endWorkers({ ...endingRecord(entry.pid, { code: entry.code & 0xff, signal: entry.signal }), timestampNs: entry.ownNs });
+      } else if (entry.state === "open") {
         const status = goneStatus(entry.pid) ?? this.reaped.get(entry.pid) ?? null;
         if (status === "running") {
           counts.running++;
@@ -156,45 +186,28 @@ export class ProcessEndings {
     return counts;
   }
 
-  private settleRoot(entry: ProcessEnding, root: { exitCode: number | null; signal: string | null }, write: (record: EndingRecord) => void): void {
+  private settleRoot(
+    entry: ProcessEnding,
+    root: { exitCode: number | null; signal: string | null },
+    write: (record: EndingRecord) => void,
+    endWorkers: (record: EndingRecord) => void,
+  ): void {
     const signal = signalNumberOf(root.signal);
     const status = signal !== 0 ? { code: 0, signal } : { code: root.exitCode ?? 0, signal: 0 };
     if (entry.state === "open") {
       entry.wrote = "status";
       write(endingRecord(entry.pid, status));
-    } else if (entry.state === "own") {
-      if (!agrees(entry, status)) {
-        entry.wrote = "correction";
-        const record = endingRecord(entry.pid, status);
-        record.flags |= ExitFlag.corrects;
-        write(record);
-      }
-      this.endWorkers(entry, status, write);
+      return;
     }
-  }
-
-  /**
-   * A process that recorded its own ending and is gone: its workers that recorded no end
-   * (neither their own thread_exit nor their parent's thread_exited) ended with it (Node
-   * stops a process's running workers without their exit paths: a pino transport's, an
-   * unref()'d worker's). Each gets the collector's thread_exit with the process's status (the
-   * real one where known, else what it said), stamped now. `status` undefined: a process other
-   * than the root, its status from its zombie, else its own; none while it still runs.
-   */
-  private endWorkers(entry: ProcessEnding, status: { code: number; signal: number } | undefined, write: (record: EndingRecord) => void): void {
-    const tids = this.openThreads.get(entry.pid);
-    if (!tids || tids.size === 0) return;
-    if (status === undefined) {
-      const gone = goneStatus(entry.pid);
-      if (gone === "running") return;
-      status = gone ?? { code: entry.code & 0xff, signal: entry.signal };
+    if (entry.state !== "own") return;
+    if (!agrees(entry, status)) {
+      entry.wrote = "correction";
+      const record = endingRecord(entry.pid, status);
+      record.flags |= ExitFlag.corrects;
+      write(record);
     }
-    this.openThreads.delete(entry.pid);
-    let fresh = true;
-    for (const tid of tids) {
-      write({ ...endingRecord(entry.pid, status), kind: EventKind.thread_exit, tid, fresh });
-      fresh = false;
-    }
+    // Its workers that recorded no ending ended with it, as it really ended.
+    endWorkers({ ...endingRecord(entry.pid, status), timestampNs: entry.ownNs });
   }
 }
 

@@ -344,6 +344,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
       flight: options.flight,
       // The processes' endings are watched for only when their process events are recorded.
       endings: options.events === undefined || options.events.includes("process"),
+      threadEndings: options.events === undefined || options.events.includes("thread"),
     });
   } catch (error) {
     // No ring (/dev/shm full or read-only) or no trace file: refuse in one line, or with
@@ -396,7 +397,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
     const reason = collector.stopReasonNow();
     if (reason === 0) return;
     clearInterval(stopWatch);
-    stderr.writeNow(stopNowLine(reason, color));
+    stderr.writeNow(stopNowLine(reason, color, collector.writeErrorNow()));
   }, STOP_WATCH_MS);
 
   const exitCode = await child.exited;

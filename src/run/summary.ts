@@ -48,9 +48,9 @@ export function stopCause(reason: number): string {
  * The line `scope run` says as soon as recording stops while the program runs on (session.ts
  * watches the ring), so a long-running service's operator learns it then, not at its end.
  */
-export function stopNowLine(reason: number, color: ChalkInstance): string {
+export function stopNowLine(reason: number, color: ChalkInstance, writeError?: string): string {
   const name = stopReasonName[reason] ?? "killSwitch";
-  if (name === "writeError") return `${color.red("scope: recording stopped: writing the trace failed (the summary says why); the program runs on; the file keeps every record written before")}\n`;
+  if (name === "writeError") return `${color.red(`scope: recording stopped: writing the trace failed (${writeError ?? "the summary says why"}); the program runs on; the file keeps every record written before`)}\n`;
   return `${color.yellow(`scope: recording stopped: ${stopCauses[name]}; the program runs on, unrecorded; the trace is closed when it ends`)}\n`;
 }
 
@@ -59,7 +59,8 @@ function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
   const stop = summary.stopped;
   if (!stop) return [];
   if (stop.error !== undefined) {
-    return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, without its end chunk`)];
+    const ending = stop.closed ? "and its end chunk (room was kept for it)" : "without its end chunk (the file system kept no room for it)";
+    return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, ${ending}`)];
   }
   return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on, unrecorded (${stop.refused} records under way at the stop dropped)`)];
 }
@@ -78,7 +79,8 @@ function monitorLines(summary: RunSummary): string[] {
  */
 export function endLines(summary: RunSummary, processGroup: boolean, color: ChalkInstance): string[] {
   const ends = summary.endings;
-  const others = ends.byCollector + ends.unknown + ends.corrected + ends.running + ends.unwatched;
+  // A terminated worker is ordinary: counted on the line, not a reason for it.
+  const others = ends.byCollector + ends.unknown + ends.corrected + ends.running + ends.unwatched + ends.threads;
   if (!processGroup || others === 0 || summary.stopped || summary.flight) return [];
   const parts = [`${ends.own} by the process itself${ends.corrected > 0 ? ` (${ends.corrected} of them corrected by scope: the process ended with another status than its 'exit' saw)` : ""}`];
   // An ending is a record like any other: a process's own, lost with the records above (a
@@ -89,7 +91,12 @@ export function endLines(summary: RunSummary, processGroup: boolean, color: Chal
   if (ends.running > 0) parts.push(`${ends.running} still running: no ending yet`);
   if (ends.unwatched > 0) parts.push(`${ends.unwatched} not watched (over 4096 alive at once): only what they recorded`);
   const processes = ends.processes === 1 ? "1 traced process" : `${ends.processes} traced processes`;
-  return [color.yellow(`  ends: ${processes}, process_exit recorded ${parts.join("; ")}`)];
+  // Workers still running when their process ended (process.exit(), a kill): ended with it by scope.
+  const workers = (count: number) => (count === 1 ? "1 worker thread" : `${count} worker threads`);
+  let threads = ends.threads === 0 ? "" : `; ${workers(ends.threads)} ended with ${ends.threads === 1 ? "its" : "their"} process (thread_exit recorded by scope)`;
+  // Workers that ran no JavaScript at their end (terminate()): their parent's 'exit' says it.
+  if (ends.terminated > 0) threads += `; ${workers(ends.terminated)} ended as ${ends.terminated === 1 ? "its" : "their"} parent saw (terminate(): thread_exit recorded by scope)`;
+  return [color.yellow(`  ends: ${processes}, process_exit recorded ${parts.join("; ")}${threads}`)];
 }
 
 /** The overhead governor's steps (function_level events), when it took any. */
@@ -171,7 +178,7 @@ function lossLines(summary: RunSummary, color: ChalkInstance): string[] {
     lines.push(`    --mode overwrite keeps only the newest events; a bigger --ring-size (now ${now}) keeps more, --mode discard keeps all`);
   } else {
     if (summary.unattributed > 0) lines.push(`    ${summary.unattributed} held by threads that were killed or ended before they could hand them over`);
-    if (summary.losses.length > 0) lines.push(`    lanes and overflows were full: a bigger --ring-size (now ${now}; each thread's overflow grows with it) would have kept them`);
+    if (summary.losses.length > 0) lines.push(`    lanes and overflows were full: a bigger --ring-size (now ${now}; each process's overflow budget, 4x the ring, grows with it) would have kept them`);
   }
   return lines.map((line) => color.red(line));
 }

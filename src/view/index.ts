@@ -18,7 +18,7 @@
  * so the cost follows what is drawn, not what is recorded.
  */
 import { StringTable, decodeRecord } from "../core/events";
-import { EventKind, ExitFlag, RECORD_SIZE } from "../core/layout";
+import { ChannelCloseFlag, ChannelKind, EventKind, ExitFlag, RECORD_SIZE } from "../core/layout";
 import { ChannelKindName, collectorPids, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, processName, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
 import { damageText, UNCLOSED_WHY } from "../core/trace-ending";
@@ -113,6 +113,8 @@ export class TraceIndex {
   private readonly sParent = new Grow(Int32Array);
   private readonly sKind = new Grow(Uint8Array);
   private readonly sFlags = new Grow(Uint8Array);
+  /** A failed slice's error ("TypeError: x is not a function", a query's code and message) as a label, for search. */
+  private readonly sliceErrors = new Map<number, number>();
   private readonly handles = new Map<number, number>();
 
   // Instants.
@@ -270,11 +272,12 @@ export class TraceIndex {
     return id;
   }
 
-  private close(slice: number, endNs: number, rec: number, failed = false): void {
+  private close(slice: number, endNs: number, rec: number, failed = false, error?: string): void {
     if (!Number.isNaN(this.sEnd.data[slice]!)) return;
     this.sEnd.data[slice] = Math.max(endNs, this.sStart.data[slice]!);
     this.sEndRec.data[slice] = rec;
     if (failed) this.sFlags.data[slice]! |= SliceFlag.failed;
+    if (failed && error) this.sliceErrors.set(slice, this.label(error.length > 200 ? `${error.slice(0, 197)}...` : error));
     const track = this.tracks[this.sTrack.data[slice]!]!;
     if (track.info.kind !== "calls") track.freeAt[this.sRow.data[slice]!] = this.sEnd.data[slice]!;
   }
@@ -320,7 +323,7 @@ export class TraceIndex {
         if (kind === EventKind.function_return || kind === EventKind.function_throw || kind === EventKind.function_settle) {
           const key = threadKey(view, base);
           if (key !== lastEnd) ends.add((lastEnd = key));
-          continue;
+          if (kind === EventKind.function_return) continue;
         }
         const fields = namingFields[kind];
         if (!fields) continue;
@@ -437,11 +440,13 @@ export class TraceIndex {
           case EventKind.function_settle: {
             const call = u64(32);
             const failed = kind === EventKind.function_throw || (kind === EventKind.function_settle && (view.getUint16(base + 6, true) & 1) !== 0);
+            // A throw's type and message; a rejected settle's message (its c is the value's preview).
+            const error = failed ? errorText(kind === EventKind.function_throw ? str(40) : null, str(48)) : undefined;
             const open = thread.asyncOpen.get(call);
             if (open !== undefined) {
               // An async function ends when it settles (no return is recorded for it), a generator when it returns.
               thread.asyncOpen.delete(call);
-              this.close(open, t, rec, failed);
+              this.close(open, t, rec, failed, error);
               break;
             }
             const at = thread.stackCall.lastIndexOf(call);
@@ -449,7 +454,7 @@ export class TraceIndex {
             while (thread.stackSlice.length > at) {
               const slice = thread.stackSlice.pop()!;
               thread.stackCall.pop();
-              this.close(slice, t, thread.stackSlice.length === at ? rec : -1, thread.stackSlice.length === at && failed);
+              this.close(slice, t, thread.stackSlice.length === at ? rec : -1, thread.stackSlice.length === at && failed, error);
             }
             break;
           }
@@ -539,6 +544,22 @@ export class TraceIndex {
               receives.push({ instant, key });
               thread.pendingReceive = instant;
             }
+            break;
+          }
+          case EventKind.channel_open:
+          case EventKind.channel_close: {
+            // A connection's open or close at one end (a WebSocket's): "websocket client 5 open ws://…", "websocket client 5 close 1000 bye".
+            const a = u64(24);
+            const subId = Math.floor(a / 0x10000);
+            const side = (a & 0xff) === ChannelKind.websocket ? (subId % 4 === 0 ? " server" : subId % 4 === 1 ? " client" : "") : "";
+            const name = `${ChannelKindName[a & 0xff] ?? `channel ${a & 0xff}`}${side} ${subId}`;
+            const flags = view.getUint16(base + 6, true);
+            const error = kind === EventKind.channel_close ? str(56) : null;
+            const label =
+              kind === EventKind.channel_open
+                ? `${name} open${str(40) ? ` ${str(40)}` : ""}`
+                : `${name} close${u64(40) ? ` ${u64(40)}` : ""}${str(48) ? ` ${str(48)}` : ""}${(flags & ChannelCloseFlag.unclean) !== 0 ? " (no closing handshake)" : ""}${error ? `: ${error}` : ""}`;
+            this.recItem[rec] = -(this.instant(thread.calls, t, (flags & ChannelCloseFlag.error) !== 0 && kind === EventKind.channel_close ? InstantKind.error : InstantKind.connection, rec, this.label(label)) + 1);
             break;
           }
           case EventKind.drop:
@@ -649,7 +670,8 @@ export class TraceIndex {
             const slice = open.get(u64(24));
             if (slice !== undefined) {
               open.delete(u64(24));
-              this.close(slice, t, rec, (view.getUint16(base + 6, true) & 1) !== 0);
+              const failed = (view.getUint16(base + 6, true) & 1) !== 0;
+              this.close(slice, t, rec, failed, failed ? errorText(str(40), str(48)) : undefined);
             }
             break;
           }
@@ -1110,7 +1132,10 @@ export class TraceIndex {
     return { id: rec, kind, pid, tid, track, timeNs, durationNs, name, fields, end, links };
   }
 
-  /** Slices and instants whose name (function and file, request, query, message text) contains `text`. */
+  /**
+   * Slices and instants whose name (function and file, request, query, message text) contains
+   * `text`, and failed slices whose error (a throw's type and message, a query's) does.
+   */
   search(text: string, limit = 200): { hits: SearchHit[]; total: number; labels: number[] } {
     const needle = text.trim().toLowerCase();
     if (!needle) return { hits: [], total: 0, labels: [] };
@@ -1130,6 +1155,11 @@ export class TraceIndex {
       if (matched[sLabel[s]!] !== 1) continue;
       total++;
       if (hits.length < limit) hits.push({ id: this.sRec.data[s]!, timeNs: this.sStart.data[s]!, track: this.sTrack.data[s]!, name: this.labels[sLabel[s]!]!, kind: sliceKindName[this.sKind.data[s]!] ?? "slice" });
+    }
+    for (const [s, error] of this.sliceErrors) {
+      if (matched[error] !== 1 || matched[sLabel[s]!] === 1) continue;
+      total++;
+      if (hits.length < limit) hits.push({ id: this.sRec.data[s]!, timeNs: this.sStart.data[s]!, track: this.sTrack.data[s]!, name: `${this.labels[sLabel[s]!]!}: ${this.labels[error]!}`, kind: sliceKindName[this.sKind.data[s]!] ?? "slice" });
     }
     const iLabel = this.iLabel.data;
     for (let i = 0; i < this.iTime.length; i++) {
@@ -1198,12 +1228,19 @@ const namingFields: Record<number, number[]> = {
   [EventKind.thread_exit]: [40],
   [EventKind.message_send]: [56],
   [EventKind.message_receive]: [56],
+  [EventKind.channel_open]: [40, 48],
+  [EventKind.channel_close]: [48, 56],
   [EventKind.agent_error]: [24],
   [EventKind.http_server_request]: [32, 40],
   [EventKind.http_client_request]: [32, 40],
   [EventKind.http_connection]: [32, 48],
   [EventKind.http_traceparent]: [32],
   [EventKind.db_query]: [32],
+  // Errors, for search (sliceErrors): a throw's type and message, a rejection's message, a failed query's or pool wait's code and message.
+  [EventKind.function_throw]: [40, 48],
+  [EventKind.function_settle]: [48],
+  [EventKind.db_query_end]: [40, 48],
+  [EventKind.db_pool_wait_end]: [40, 48],
   [EventKind.long_task]: [48],
   [EventKind.trace_source]: [32, 56],
   [EventKind.attach_function_add]: [32, 40],
@@ -1211,6 +1248,12 @@ const namingFields: Record<number, number[]> = {
 
 const sliceKindName: Record<number, string> = { 1: "call", 2: "async call", 3: "request", 4: "query", 5: "pool wait", 6: "gc", 7: "long task" };
 const instantKindName: Record<number, string> = Object.fromEntries(Object.entries(InstantKind).map(([name, value]) => [value, name]));
+
+/** An error as one line: "TypeError: x is not a function", a query's "23505: duplicate key ..."; undefined when neither is known. */
+function errorText(type: string | null, message: string | null): string | undefined {
+  const text = [type, message].filter((part) => part).join(": ");
+  return text || undefined;
+}
 
 function shortArgv(argv: string): string {
   const parts = argv.split(" ");
@@ -1220,6 +1263,8 @@ function shortArgv(argv: string): string {
 
 /** A process_exit the collector recorded on the process's behalf (ExitFlag): said so in its label. */
 function collectorEndingLabel(thread: boolean, flags: number, code: number, signal: number): string {
+  // A worker that ran no JavaScript at its end (terminate()): its parent saw it end (layout version 5).
+  if (thread && (flags & ExitFlag.parent) !== 0) return `thread exit ${code} (recorded by scope: its parent saw it end)`;
   const what = (flags & ExitFlag.unknown) !== 0 ? "process gone, status unknown" : signal !== 0 ? `process killed by signal ${signal}` : `process exit ${code}`;
   // A worker the collector ended with its process (layout version 4).
   if (thread) return `thread ended with its process: ${what} (recorded by scope)`;

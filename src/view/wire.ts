@@ -37,6 +37,8 @@ export const InstantKind = {
   gc: 10,
   longTask: 11,
   error: 12,
+  /** A connection's open or close at one end (a WebSocket's: channel_open, channel_close). */
+  connection: 13,
 } as const;
 
 export const SliceKind = { call: 1, async: 2, request: 3, query: 4, poolWait: 5, gc: 6, longTask: 7 } as const;

@@ -19,7 +19,7 @@ import { disabledByFile, recordingEnded } from "../shared/disable";
 import { parseGroups } from "../shared/sink";
 import { startBunAsyncTracking } from "./async";
 import { hookBunHttp } from "./http";
-import { hookWebSocketClient } from "./websocket";
+import { hookWebSocketClient, hookWsPackageWhenRequired } from "./websocket";
 import { openSink } from "./sink";
 import { envWithScope, lacksNodeOptions, setAgentDirectory } from "../shared/child-env";
 import { envFileNodeOptions, isNodeCommand } from "../shared/env-file";
@@ -99,7 +99,7 @@ function start(
   globalListeners: ReturnType<typeof hookWorkerGlobalListeners>,
   threads: typeof import("node:worker_threads"),
 ): void {
-  recorder.traceStart(`bun ${Bun.version}`, main);
+  recorder.traceStart(`bun ${Bun.version}`, main, `--preload=${import.meta.path}`);
   const types = require("node:util").types as TypeChecks;
   let reason: number = ExitReason.normal;
   let fatal: { type: string; message: string } | undefined;
@@ -162,6 +162,7 @@ function start(
     if (!main && globalListeners) recorder.safe(() => hookWorkerSide(tracer, messages, threads, globalListeners));
     recorder.safe(() => hookPorts(tracer, messages, threads));
     recorder.safe(() => hookWebSocketClient(tracer, messages));
+    recorder.safe(() => hookWsPackageWhenRequired(tracer));
   }
   if (recorder.groups.thread || recorder.groups.message) {
     recorder.safe(() => hookWorkers(tracer, messages));

@@ -15,18 +15,13 @@
  * Handlers and methods keep their `this`, arguments, results and errors.
  */
 import type { Recorder } from "../shared/recorder";
-import { WebSocketChannels, WebSocketSide } from "../shared/websocket";
+import { websocketChannels, type WebSocketChannels, WebSocketSide } from "../shared/websocket";
 import type { Channel, Tracer } from "../node/hooks";
 import { renamed } from "../shared/reflect";
 import type { WorkerMessages } from "./messages";
+import { hookWsClass } from "../node/ws-package";
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
-
-/** The channels of this thread (one counter per side), made at the first use. */
-let shared: WebSocketChannels | undefined;
-export function websocketChannels(tracer: Tracer): WebSocketChannels {
-  return (shared ??= new WebSocketChannels(tracer));
-}
 
 const SEND_NAMES = ["send", "sendText", "sendBinary"];
 const PUBLISH_NAMES = ["publish", "publishText", "publishBinary"];
@@ -46,15 +41,22 @@ export class ServerSockets {
   /** The program's `websocket` object seen through one whose open and message record (its other properties, own or inherited, read through). */
   wrap(websocket: unknown): unknown {
     if (websocket === null || typeof websocket !== "object") return websocket;
-    const handlers = websocket as { open?: unknown; message?: unknown };
+    const handlers = websocket as { open?: unknown; message?: unknown; close?: unknown };
     const open = handlers.open;
     const message = handlers.message;
-    if (typeof message !== "function" || (open !== undefined && open !== null && typeof open !== "function")) return websocket;
+    const close = handlers.close;
+    const optional = (handler: unknown) => handler === undefined || handler === null || typeof handler === "function";
+    if (typeof message !== "function" || !optional(open) || !optional(close)) return websocket;
     const sockets = this;
     const wrapped = Object.create(websocket) as Record<string, unknown>;
     wrapped.open = renamed(typeof open === "function" ? (open as AnyFunction) : function open() {}, function (this: unknown, ws: unknown) {
       sockets.recorder.safe(() => sockets.opened(ws));
       if (typeof open === "function") return Reflect.apply(open as AnyFunction, this, arguments);
+    });
+    // close(ws, code, reason): the connection's channel_close (a `close` added when the program has none, as `open`).
+    wrapped.close = renamed(typeof close === "function" ? (close as AnyFunction) : function close() {}, function (this: unknown, ws: unknown, code: unknown, reason: unknown) {
+      sockets.recorder.safe(() => sockets.closed(ws, code, reason));
+      if (typeof close === "function") return Reflect.apply(close as AnyFunction, this, arguments);
     });
     wrapped.message = renamed(message as AnyFunction, function (this: unknown, ws: unknown, data: unknown) {
       const channel = ws !== null && typeof ws === "object" ? sockets.connections.get(ws) : undefined;
@@ -88,7 +90,16 @@ export class ServerSockets {
       for (const name of SEND_NAMES) this.hookSend(proto, name);
       for (const name of PUBLISH_NAMES) this.hookPublish(proto, name);
     }
-    if (!this.connections.has(ws)) this.connections.set(ws, this.channels.connection(WebSocketSide.server));
+    if (this.connections.has(ws)) return;
+    const channel = this.channels.connection(WebSocketSide.server);
+    this.connections.set(ws, channel);
+    const address = (ws as { remoteAddress?: unknown }).remoteAddress;
+    this.channels.opened(channel, typeof address === "string" && address !== "" ? address : undefined, undefined);
+  }
+
+  private closed(ws: unknown, code: unknown, reason: unknown): void {
+    const channel = ws !== null && typeof ws === "object" ? this.connections.get(ws) : undefined;
+    if (channel !== undefined) this.channels.closed(channel, code, reason, undefined);
   }
 
   private hookSend(proto: object, name: string): void {
@@ -141,6 +152,8 @@ export function hookWebSocketClient(tracer: Tracer, messages: WorkerMessages): v
     if (channel === undefined && target instanceof WebSocketClass) {
       channel = channels.connection(WebSocketSide.client);
       messages.channels.set(target, channel);
+      const made = channel;
+      tracer.recorder.safe(() => watchClient(channels, target, made));
     }
     return channel;
   };
@@ -156,4 +169,48 @@ export function hookWebSocketClient(tracer: Tracer, messages: WorkerMessages): v
     const state = (this as { readyState?: unknown }).readyState;
     return channels.send(channel, send as AnyFunction, this, arguments, data, () => state === 2 || state === 3);
   }));
+}
+
+/**
+ * A client's open and close, from its channel's making (its first send or 'message'
+ * listener): listeners of the agent's own for 'open' (while still connecting; a client first
+ * used once open has its channel_open stamped then), 'error' and 'close' (code, reason,
+ * wasClean), added with EventTarget's addEventListener: Bun dispatches its events natively,
+ * past any JavaScript method. The program's listeners and handlers are untouched.
+ */
+function watchClient(channels: WebSocketChannels, socket: object, channel: Channel): void {
+  const add = EventTarget.prototype.addEventListener;
+  const client = socket as { readyState?: unknown; url?: unknown; protocol?: unknown };
+  const recorder = channels.recorder;
+  const opened = () => recorder.safe(() => channels.opened(channel, client.url, client.protocol));
+  if (client.readyState === 1) opened();
+  else if (client.readyState === 0) Reflect.apply(add, socket, ["open", opened, { once: true }]);
+  let error: string | undefined;
+  Reflect.apply(add, socket, ["error", (event: { message?: unknown }) => (error = typeof event?.message === "string" ? event.message : ""), { once: true }]);
+  const closed = (event: { code?: unknown; reason?: unknown; wasClean?: unknown }) => recorder.safe(() => channels.closed(channel, event.code, event.reason, error, typeof event.wasClean === "boolean" ? event.wasClean : undefined));
+  Reflect.apply(add, socket, ["close", closed, { once: true }]);
+}
+
+/**
+ * Bun's own `ws` module (what `ws` resolves to in Bun: a port of the package onto Bun's
+ * native sockets, with ws's WebSocket class, methods and events): hooked as Node's ws is
+ * (src/agent/node/ws-package.ts) when the program requires "ws" (Module.prototype.require,
+ * so also createRequire's require). Loading it costs milliseconds, so the agent never loads
+ * it itself, and Bun's `import` of a builtin passes no hook: a program that only imports ws
+ * as an ES module is not recorded (as node:http, http.ts).
+ */
+export function hookWsPackageWhenRequired(tracer: Tracer): void {
+  const Module = require("node:module") as { prototype: { require: (this: unknown, id: string) => unknown } };
+  const original = Module.prototype.require;
+  if (typeof original !== "function") return;
+  const hooked = new WeakSet<object>();
+  let done = false;
+  Module.prototype.require = renamed(original as AnyFunction, function (this: unknown, id: unknown) {
+    const exports = Reflect.apply(original, this, arguments);
+    if (!done && (id === "ws" || id === "ws/index.js")) {
+      done = true;
+      tracer.recorder.safe(() => hookWsClass(tracer, (exports as { WebSocket?: unknown } | null)?.WebSocket ?? exports, hooked));
+    }
+    return exports;
+  }) as (this: unknown, id: string) => unknown;
 }

@@ -15,12 +15,13 @@ export const EXTRAS_ENTRY = "src/agent/node/extras.ts";
  * Modules with state that the core and the lazily loaded chunks use: the chunks' builds
  * leave them out and take the core's own instances (one request context, one loop monitor,
  * the redaction rules the core read from SCOPE_REDACT at the thread's start, not again when a
- * chunk loads: a program may have changed its environment by then), asking for them by these
+ * chunk loads: a program may have changed its environment by then; the thread's WebSocket
+ * channels, whose sub-id counters undici's client in the core and `ws` in the chunk share), asking for them by these
  * ids (repository paths behind EXTRAS_SHARED_PREFIX). The other modules they use hold
  * constants and pure functions: each chunk has its own copy.
  */
 export const EXTRAS_SHARED_PREFIX = "scope-core:";
-export const EXTRAS_SHARED = ["src/agent/shared/request-context.ts", "src/agent/shared/loop.ts", "src/agent/shared/redact.ts"] as const;
+export const EXTRAS_SHARED = ["src/agent/shared/request-context.ts", "src/agent/shared/loop.ts", "src/agent/shared/redact.ts", "src/agent/shared/websocket.ts"] as const;
 
 /** The preview walk's chunk, next to node.cjs, and its entry (it takes redact.ts from the core: EXTRAS_SHARED). */
 export const WALK_FILE = "node-walk.cjs";

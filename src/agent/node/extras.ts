@@ -7,3 +7,4 @@
 export { httpHandlers } from "./http";
 export { frameworkFiles } from "./frameworks";
 export { databaseFileHook } from "./db";
+export { wsPackageFiles } from "./ws-package";

@@ -130,7 +130,8 @@ export function startTracing(recorder: Recorder, threads: typeof WorkerThreads, 
   if (groups.thread || groups.message) recorder.safe(() => hookWorkers(tracer, threads));
   // HTTP, Express/Fastify and databases: their code (the agent's second chunk) is loaded
   // when a diagnostics channel shows HTTP in use or the program loads a library they hook.
-  if (groups.http || groups.db) recorder.safe(() => startIntegrationsWhenUsed(tracer, moduleClass(), main));
+  // The `ws` package (message group) is handed over the same way, when the program loads it.
+  if (groups.http || groups.db || groups.message) recorder.safe(() => startIntegrationsWhenUsed(tracer, moduleClass(), main));
   if (groups.message) {
     recorder.safe(() => hookOwnIpc(tracer));
     const context: PortContext = { tracer, threads };

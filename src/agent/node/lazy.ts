@@ -34,6 +34,7 @@ import { defaultLoopSettings, flushLoopMonitor, keepRuntimeTimers, loopSettings,
 import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest } from "../shared/request-context";
 import { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactPattern, redactText, redactUserinfo } from "../shared/redact";
 import { keepFrameName, renamed } from "../shared/reflect";
+import { WebSocketChannels, WebSocketSide, websocketChannels } from "../shared/websocket";
 import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
@@ -69,6 +70,7 @@ export function sharedModules(): Record<string, Record<string, unknown>> {
     [`${EXTRAS_SHARED_PREFIX}src/agent/shared/request-context.ts`]: { currentRequest, enterRequest, newConnectionId, newRequestId, releaseRequestContext, requestsBegin, runInRequest, tagRequest },
     [`${EXTRAS_SHARED_PREFIX}src/agent/shared/loop.ts`]: { defaultLoopSettings, flushLoopMonitor, keepRuntimeTimers, loopSettings, markTurn, startLoopMonitor, useNativeGc },
     [`${EXTRAS_SHARED_PREFIX}src/agent/shared/redact.ts`]: { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactPattern, redactText, redactUserinfo },
+    [`${EXTRAS_SHARED_PREFIX}src/agent/shared/websocket.ts`]: { WebSocketChannels, WebSocketSide, websocketChannels },
   });
 }
 
@@ -94,7 +96,7 @@ export function startIntegrationsWhenUsed(tracer: Tracer, Module: object, main: 
   const { recorder } = tracer;
   const groups = recorder.groups;
   if (groups.http) hookHttpChannelsWhenMade(tracer);
-  if (groups.http || groups.db) hookLibraryFiles(tracer, Module as ModuleClass);
+  if (groups.http || groups.db || groups.message) hookLibraryFiles(tracer, Module as ModuleClass);
   if (groups.db && main) recorder.safe(() => hookPostgresEsm((Query) => recorder.safe(() => start(tracer)?.postgresQuery?.(Query))));
 }
 
@@ -143,10 +145,10 @@ function hookLibraryFiles(tracer: Tracer, Module: ModuleClass): void {
   const { recorder } = tracer;
   const groups = recorder.groups;
   // Groups read at each file: a stopped recorder turns them off.
-  const wanted = (filename: string) => started !== null && isHookedFile(filename, groups.http, groups.db);
+  const wanted = (filename: string) => started !== null && isHookedFile(filename, groups.http, groups.db, groups.message);
   const handOver = (filename: string, exports: unknown) => recorder.safe(() => start(tracer)?.onFile(filename, exports));
   // Node: no frame of scope's on a module's stack (loaded-files.ts).
-  if (whenFilesLoaded(Module, (directory) => started !== null && isHookedDirectory(directory, groups.http, groups.db), wanted, handOver)) return;
+  if (whenFilesLoaded(Module, (directory) => started !== null && isHookedDirectory(directory, groups.http, groups.db, groups.message), wanted, handOver)) return;
   // Elsewhere (Bun's node:module): a wrapper of the loader's per-file step, a frame of every
   // CommonJS module's top level (ARCHITECTURE.md "The agent in two chunks").
   const extensions = Module._extensions;
@@ -179,14 +181,17 @@ function start(tracer: Tracer): typeof started {
   let http: Record<HttpChannel, Handler> | undefined;
   let frameworks: OnFile | undefined;
   let databases: ReturnType<Extras["databaseFileHook"]> | undefined;
+  let ws: OnFile | undefined;
   if (groups.http) recorder.safe(() => (http = extras.httpHandlers(tracer)));
   if (groups.http) recorder.safe(() => (frameworks = extras.frameworkFiles(recorder)));
   if (groups.db) recorder.safe(() => (databases = extras.databaseFileHook(recorder, tracer.types)));
+  if (groups.message) recorder.safe(() => (ws = extras.wsPackageFiles(tracer)));
   started = {
     http,
     onFile(filename, exports) {
       frameworks?.(filename, exports);
       databases?.onFile(filename, exports);
+      ws?.(filename, exports);
     },
     postgresQuery: databases?.postgresQuery,
   };

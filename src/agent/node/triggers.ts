@@ -37,6 +37,7 @@ export const HTTP_FIRST_CHANNELS: readonly HttpChannel[] = ["net.server.socket",
 // every worker (BENCHMARKS.md "Worker start: the core's top level made at first use").
 let frameworkFileMade: RegExp | undefined;
 let libraryFileMade: RegExp | undefined;
+let wsFileMade: RegExp | undefined;
 
 /** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks, @koa/router's entry (14 and later) or router (before). */
 export function frameworkFile(): RegExp {
@@ -48,6 +49,11 @@ export function libraryFile(): RegExp {
   return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database)\.js$/);
 }
 
+/** The `ws` package's WebSocket class (its client and its server's connections), hooked with the message group (ws-package.ts). */
+export function wsFile(): RegExp {
+  return (wsFileMade ??= /[\\/]node_modules[\\/]ws[\\/]lib[\\/]websocket\.js$/);
+}
+
 /**
  * The directories the files above are in (`frameworkFile`, `libraryFile` without their file
  * names), as the ends of a path with this platform's separator (the loader's paths have it):
@@ -55,15 +61,16 @@ export function libraryFile(): RegExp {
  * core watches only a module in one of these (loaded-files.ts). spec/module-stacks.test.ts
  * checks every file of node_modules the patterns take against these.
  */
-let directories: { framework: string[]; library: string[]; nodeModules: string } | undefined;
+let directories: { framework: string[]; library: string[]; ws: string; nodeModules: string } | undefined;
 
-function hookedDirectories(): { framework: string[]; library: string[]; nodeModules: string } {
+function hookedDirectories(): { framework: string[]; library: string[]; ws: string; nodeModules: string } {
   if (directories !== undefined) return directories;
   const separator = process.platform === "win32" ? "\\" : "/";
   const platformPath = (path: string) => path.replaceAll("/", separator);
   return (directories = {
     framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib", "/@koa/router/dist"].map(platformPath),
     library: ["/node_modules/pg/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib"].map(platformPath),
+    ws: platformPath("/node_modules/ws/lib"),
     nodeModules: platformPath("/node_modules/"),
   });
 }
@@ -75,13 +82,13 @@ function hookedDirectories(): { framework: string[]; library: string[]; nodeModu
  * directories; `endsWith` tests then (each a builtin call, ~200 instructions; BENCHMARKS.md
  * "Library files without a frame").
  */
-export function isHookedDirectory(directory: string, http: boolean, db: boolean): boolean {
+export function isHookedDirectory(directory: string, http: boolean, db: boolean, ws = false): boolean {
   const length = directory.length;
   switch (directory.charCodeAt(length - 1)) {
     case 98: {
-      // lib, under router, fastify, pg or better-sqlite3.
+      // lib, under router, fastify, pg, better-sqlite3 or ws.
       const parent = directory.charCodeAt(length - 5);
-      if (parent !== 114 && parent !== 121 && parent !== 103 && parent !== 51) return false;
+      if (parent !== 114 && parent !== 121 && parent !== 103 && parent !== 51 && parent !== 115) return false;
       break;
     }
     case 116: {
@@ -97,15 +104,16 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean)
     default:
       return false;
   }
-  const { framework, library, nodeModules } = hookedDirectories();
+  const { framework, library, ws: wsDirectory, nodeModules } = hookedDirectories();
   if (http) for (const end of framework) if (directory.endsWith(end) && directory.includes(nodeModules)) return true;
   if (db) for (const end of library) if (directory.endsWith(end)) return true;
-  return false;
+  return ws && directory.endsWith(wsDirectory);
 }
 
 /** Whether a file the program loads is one the enabled integrations hook (its exports handed to them once it ran). */
-export function isHookedFile(filename: string, http: boolean, db: boolean): boolean {
+export function isHookedFile(filename: string, http: boolean, db: boolean, ws = false): boolean {
   if (!filename.includes("node_modules")) return false;
   if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js")) && frameworkFile().test(filename)) return true;
+  if (ws && filename.endsWith("websocket.js") && wsFile().test(filename)) return true;
   return db && libraryFile().test(filename);
 }

@@ -53,6 +53,15 @@ function rowCount(rows: number | undefined): number {
   return typeof rows === "number" && Number.isSafeInteger(rows) && rows >= 0 ? rows : ROWS_UNKNOWN;
 }
 
+/**
+ * A statement the database refused to prepare (SQLite compiles at prepare: a syntax error, a
+ * missing table or column) is a query that failed: recorded, started and ended where it
+ * failed, with no values bound. The caller throws the error on unchanged.
+ */
+export function prepareFailed(db: DbRecorder, system: number, sql: unknown, error: unknown): void {
+  db.queryEnd(db.queryStart(system, sql, 0), undefined, error, true);
+}
+
 /** Values bound: positional values, arrays of them, an object of named ones. */
 export function boundCount(args: ArrayLike<unknown>): number {
   let count = 0;

@@ -20,6 +20,21 @@ const MAX_REPORTED_ERRORS = 16;
  */
 export type PreviewWalk = Pick<typeof Preview, "preview" | "previewSize" | "previewWrite" | "previewCommit">;
 
+/** Node's and Bun's options that run code given on the command line instead of a script. */
+const EVAL_OPTION = /^(-e|-p|-pe|--eval|--print)(=|$)/;
+
+/**
+ * The command line a trace_start names: process.argv, and in a main thread that runs code given
+ * on its command line (`node -e <code>`, `bun -p <code>`) the runtime's own options too, where
+ * the code is: argv alone says only "node" there. A worker's argv is its process's.
+ */
+function commandLine(main: boolean, ownOption: string | undefined): string {
+  const argv = process.argv;
+  if (!main || !process.execArgv.some((option) => EVAL_OPTION.test(option))) return argv.join(" ");
+  const options = process.execArgv.filter((option) => option !== ownOption);
+  return [argv[0], ...options, ...argv.slice(1)].join(" ");
+}
+
 export class Recorder {
   errors = 0;
   unrecorded = 0;
@@ -83,12 +98,15 @@ export class Recorder {
     return mapProofsOf(this.sink);
   }
 
-  /** The start marker of this process or thread; `runtime` as "node v20.20.2". */
-  traceStart(runtime: string, main: boolean): void {
+  /**
+   * The start marker of this process or thread; `runtime` as "node v20.20.2". `ownOption`:
+   * the agent's own option where the runtime lists it among its options (Bun's `--preload=`).
+   */
+  traceStart(runtime: string, main: boolean, ownOption?: string): void {
     this.event(
       Kind.trace_start,
       main ? process.ppid : process.pid,
-      this.str(process.argv.join(" ")),
+      this.str(commandLine(main, ownOption)),
       this.str(runtime),
       this.str(process.cwd()),
       main ? 1 : 0,

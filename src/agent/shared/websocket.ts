@@ -8,19 +8,39 @@
  * one process never share a key. Nothing travels in a WebSocket frame and nothing ties a
  * client's connection to the server's in another process, so the two ends are never
  * paired: each end records its receives with their own size and preview (the walk a send
- * makes), where the other channels' receives carry none.
+ * makes), where the other channels' receives carry none. A connection's open and close are
+ * channel_open / channel_close records (zig/layout.zig) on the same channel field.
+ *
+ * One instance per thread (`websocketChannels`), whoever hooks: Bun.serve and Bun's client,
+ * undici's client in Node's core, the `ws` package in its second chunk (which takes this
+ * module from the core: chunks.ts EXTRAS_SHARED), so their connections' sub-ids never meet.
  */
-import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID } from "./kinds";
+import { ChannelCloseFlag, ChannelKind, Kind, LongTaskKind, MAX_SUB_ID } from "./kinds";
 import { markTurn } from "./loop";
+import { PREVIEW_MAX_CHARS } from "./preview-limits";
 import { newChannel, type Channel, type Tracer } from "../node/hooks";
 
 export const WebSocketSide = { server: 0, client: 1, topic: 2 } as const;
+
+let shared: WebSocketChannels | undefined;
+
+/** This thread's channels (one counter per side), made at the first use. */
+export function websocketChannels(tracer: Tracer): WebSocketChannels {
+  return (shared ??= new WebSocketChannels(tracer));
+}
+
+/** The close code of a connection that ended without a closing handshake (RFC 6455 7.1.5). */
+const ABNORMAL_CLOSURE = 1006;
 
 export class WebSocketChannels {
   private counters = [0, 0];
   private readonly topics = new Map<string, Channel>();
 
   constructor(private readonly tracer: Tracer) {}
+
+  get recorder(): Tracer["recorder"] {
+    return this.tracer.recorder;
+  }
 
   /** A new connection's channel, at the server (`side` 0) or at a client (1). */
   connection(side: 0 | 1): Channel {
@@ -42,12 +62,48 @@ export class WebSocketChannels {
     return channel;
   }
 
+  /** The connection of `channel` opened: `where` a client's URL or a server's peer address, `protocol` its subprotocol. */
+  opened(channel: Channel, where: unknown, protocol: unknown): void {
+    const recorder = this.tracer.recorder;
+    if (recorder.stopped) return;
+    const text = (value: unknown) => (typeof value === "string" && value !== "" ? recorder.str(value, false) : 0);
+    recorder.event(Kind.channel_open, connectionField(channel), channel.ownerPid, text(where), text(protocol));
+  }
+
+  /**
+   * The connection of `channel` closed: its code (0: none known), reason, and the error
+   * reported on it (its message, "" when it had none; undefined: no error). `clean`: whether the closing handshake
+   * took place (undefined: known from the code, 1006 is not).
+   */
+  closed(channel: Channel, code: unknown, reason: unknown, error: string | undefined, clean?: boolean): void {
+    const recorder = this.tracer.recorder;
+    if (recorder.stopped) return;
+    const number = typeof code === "number" && Number.isInteger(code) && code >= 0 && code < 0x10000 ? code : 0;
+    let flags = error === undefined ? 0 : ChannelCloseFlag.error;
+    if (clean === false || (clean === undefined && number === ABNORMAL_CLOSURE)) flags |= ChannelCloseFlag.unclean;
+    const reasonId = typeof reason === "string" && reason !== "" ? recorder.str(reason.length > 256 ? reason.slice(0, 256) : reason, false) : 0;
+    recorder.event(Kind.channel_close, connectionField(channel), channel.ownerPid, number, reasonId, error === undefined || error === "" ? 0 : recorder.message(error, false), flags);
+  }
+
   /** A message received on `channel`, recorded with its size and preview, before the program sees it. */
   receive(channel: Channel, value: unknown): void {
     const recorder = this.tracer.recorder;
     const ordinal = channel.received++;
     markTurn(LongTaskKind.message);
     if (!recorder.stopped) recorder.eventWithPreview(Kind.message_receive, ordinal, channel.receiveField, channel.ownerPid, value, this.tracer.types);
+  }
+
+  /**
+   * A text message received on `channel` whose start only was decoded (`text`), its size
+   * given: previewed as the walk previews a string (quoted, cut with an ellipsis).
+   */
+  receivePreview(channel: Channel, text: string, size: number): void {
+    const recorder = this.tracer.recorder;
+    const ordinal = channel.received++;
+    markTurn(LongTaskKind.message);
+    if (recorder.stopped) return;
+    const quoted = JSON.stringify(text.length > PREVIEW_MAX_CHARS ? text.slice(0, PREVIEW_MAX_CHARS) : text);
+    recorder.eventWithString(Kind.message_receive, ordinal, channel.receiveField, channel.ownerPid, size, quoted.length > PREVIEW_MAX_CHARS ? `${quoted.slice(0, PREVIEW_MAX_CHARS - 1)}…` : quoted);
   }
 
   /**
@@ -72,4 +128,9 @@ export class WebSocketChannels {
     }
     return result;
   }
+}
+
+/** The connection's field a: the channel's field with direction 0 (client → server). */
+function connectionField(channel: Channel): number {
+  return channel.sendDirection === 0 ? channel.sendField : channel.receiveField;
 }

@@ -272,6 +272,7 @@ const instantStyle: Record<number, { color: string; shape: "down" | "up" | "diam
   [InstantKind.gc]: { color: "#c5221f", shape: "bar" },
   [InstantKind.longTask]: { color: "#c5221f", shape: "diamond" },
   [InstantKind.error]: { color: "#c5221f", shape: "diamond" },
+  [InstantKind.connection]: { color: "#00796b", shape: "bar" },
 };
 
 function shortName(label: string): string {

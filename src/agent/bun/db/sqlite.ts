@@ -18,7 +18,7 @@
  * `Database.run`/`exec` is making, so each query is recorded once, as better-sqlite3's are.
  */
 import { DbSystem } from "../../../core/layout";
-import { boundCount, dataProperty, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
+import { boundCount, dataProperty, prepareFailed, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
 import { renamed } from "../../shared/reflect";
 
 const hooked = new WeakSet<object>();
@@ -27,6 +27,8 @@ let wrapped = 0;
 /** Native statement → its recorded text (bun:sqlite's own statements live as long as their database). */
 const nativeTexts = new WeakMap<object, QueryText>();
 let nativeRunHooked = false;
+/** The agent's own statement (transaction's probe) is being prepared: a failure there is not the program's query. */
+let probing = false;
 
 type Rows = (result: unknown) => number | undefined;
 const changes: Rows = (result) => {
@@ -58,7 +60,13 @@ export function hookBunSqlite(db: DbRecorder): void {
   for (const name of ["prepare", "query"]) {
     wrapMethod(proto, name, (original) =>
       function (this: unknown) {
-        const statement = Reflect.apply(original, this, arguments);
+        let statement: unknown;
+        try {
+          statement = Reflect.apply(original, this, arguments);
+        } catch (error) {
+          if (!probing) prepareFailed(db, DbSystem.bunSqlite, arguments[0], error);
+          throw error;
+        }
         db.recorder.safe(() => hookStatement(db, statement, arguments[0]));
         return statement;
       },
@@ -69,12 +77,15 @@ export function hookBunSqlite(db: DbRecorder): void {
   wrapMethod(proto, "transaction", (original) =>
     function (this: { prepare?: (sql: string) => unknown }) {
       if (!nativeRunHooked) {
+        probing = true;
         try {
           const probe = this.prepare?.("SELECT 1") as { native?: unknown; finalize?: () => void } | undefined;
           hookNativeRun(db, probe?.native);
           probe?.finalize?.();
         } catch {
           // A closed database: transaction() says so itself.
+        } finally {
+          probing = false;
         }
       }
       return Reflect.apply(original, this, arguments);

@@ -8,12 +8,14 @@
  * which is thrown on unchanged (one more frame, the wrapper's, in its stack).
  */
 import { DbSystem } from "../../shared/kinds";
-import { boundCount, dataProperty, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
+import { boundCount, dataProperty, prepareFailed, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
 
 const hooked = new WeakSet<object>();
 /** Statement → its recorded text, made once when it was prepared. */
 const texts = new WeakMap<object, QueryText>();
 let statementsHooked = false;
+/** The agent's own statement (transaction's probe) is being prepared: a failure there is not the program's query. */
+let probing = false;
 
 type Rows = (result: unknown) => number | undefined;
 const rowsBy: Record<string, Rows> = {
@@ -32,7 +34,13 @@ export function hookBetterSqlite3(db: DbRecorder, Database: unknown): void {
   hooked.add(proto);
   wrapMethod(proto, "prepare", (original) =>
     function prepare(this: unknown, sql: unknown) {
-      const statement = Reflect.apply(original, this, arguments);
+      let statement: unknown;
+      try {
+        statement = Reflect.apply(original, this, arguments);
+      } catch (error) {
+        if (!probing) prepareFailed(db, DbSystem.betterSqlite3, sql, error);
+        throw error;
+      }
       db.recorder.safe(() => {
         hookStatement(db, statement);
         if (statement !== null && typeof statement === "object") texts.set(statement, db.queryText(sql));
@@ -46,10 +54,13 @@ export function hookBetterSqlite3(db: DbRecorder, Database: unknown): void {
   wrapMethod(proto, "transaction", (original) =>
     function transaction(this: { prepare?: (sql: string) => unknown }) {
       if (!statementsHooked) {
+        probing = true;
         try {
           hookStatement(db, this.prepare?.("SELECT 1"));
         } catch {
           // A closed database: transaction() says so itself.
+        } finally {
+          probing = false;
         }
       }
       return Reflect.apply(original, this, arguments);
