@@ -316,3 +316,67 @@ worker.once("message", () => worker.terminate().then((code) => { console.log("te
     expect(run.events.filter(byCollector)).toEqual([]);
   });
 });
+
+/**
+ * A process that records its own ending while workers still run (a pino transport's, an
+ * unref()'d worker's): Node stops them without their exit paths, so they record no end. Each
+ * such worker gets the collector's thread_exit with the process's status, at or after its own
+ * last record; a worker its parent terminate()d ends at its parent's thread_exited instead.
+ */
+function expectOutlivedWorkersEnded(events: TraceEvent[], code: number): void {
+  const { pid, process, workers } = workerEndings(events);
+  expect(byCollector(process)).toBe(false);
+  expect(process.fields.code).toBe(code);
+  const terminated = ofKind(events, "thread_exited", { pid }).map((e) => Number(e.fields.threadId));
+  expect(terminated.length).toBe(1);
+  expect(workers.length).toBe(3);
+  for (const worker of workers) {
+    if (terminated.includes(worker.tid)) {
+      // Ended at its parent's thread_exited (record layout 5), not with the process.
+      expect(worker.ends.map((e) => [e.fields.code, e.fields.recordedBy, e.fields.seenBy])).toEqual([[1, "collector", "parent"]]);
+      continue;
+    }
+    expect(worker.ends.length).toBe(1);
+    const end = worker.ends[0]!;
+    expect(end.fields).toEqual({ code, signal: null, errorType: null, errorMessage: null, reason: "exit", recordedBy: "collector" });
+    expect(end.timestampNs).toBeGreaterThanOrEqual(worker.lastOwnNs);
+    expect(end.timestampNs).toBeGreaterThanOrEqual(process.timestampNs);
+  }
+}
+
+describe("workers still running when their process recorded its own ending", () => {
+  const outlived = join(dir, "workers-outlived.cjs");
+
+  test("the root's process.exit(3): its two running workers end with it, the terminated one at its parent's record", async () => {
+    const run = await runTraced(["node", outlived, "3"]);
+    expect(run.status).toBe(3);
+    expectOutlivedWorkersEnded(run.events, 3);
+    const { pid } = workerEndings(run.events);
+    const query = await runCli(["query", run.out, "--json", `select tid, exit_code, exit_by from threads where pid = ${pid} order by tid`]);
+    expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { tid: 0, exit_code: 3, exit_by: "process" },
+      { tid: 1, exit_code: 1, exit_by: "parent" },
+      { tid: 2, exit_code: 3, exit_by: "collector" },
+      { tid: 3, exit_code: 3, exit_by: "collector" },
+    ]);
+  });
+
+  test("a node child of an untraced sh (the drain thread)", async () => {
+    const run = await runTraced(["sh", "-c", `node ${outlived} 4; echo "child $?"; sleep 0.3`]);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "child 4\n" });
+    expectOutlivedWorkersEnded(run.events, 4);
+  });
+
+  test("--print (the event loop drains, no watch)", async () => {
+    const run = await runTraced(["sh", "-c", `node ${outlived} 5; echo "child $?"`], { scopeArgs: ["--print"] });
+    expect(run.stdout).toContain("child 5\n");
+    expectOutlivedWorkersEnded(run.events, 5);
+  });
+
+  test("Node 24: the same", async () => {
+    if (!existsSync(node24)) return;
+    const run = await runTraced([node24, outlived, "0"]);
+    expect(run.status).toBe(0);
+    expectOutlivedWorkersEnded(run.events, 0);
+  });
+});

@@ -1,6 +1,6 @@
 /**
- * Web frameworks under `scope run`: real Express 4 and 5 and Fastify 5 (pinned aliases in
- * package.json) serving a known sequence over 127.0.0.1 in real node and bun processes:
+ * Web frameworks under `scope run`: real Express 4 and 5, Fastify 5 and Koa 3 with @koa/router
+ * 15 (pinned in package.json) serving a known sequence over 127.0.0.1 in real node and bun processes:
  * the exact route and steps of each request (middleware order, mounted routers nesting
  * their steps, handlers, the error handler, errors passed on), what each request caused
  * (an outgoing request, pg queries after awaits and in a Pool callback) linked to it, and
@@ -173,6 +173,24 @@ describe.each(runtimes)("%s: Fastify imported from an ES module", (runtime) => {
     const traced = await both([runtime, "web/fastify-esm.mjs"], {});
     expect(traced.stdout).toBe('200 {"id":"3"}\n');
     expect(requests(traced.events)).toEqual([["/items/3", 200, "/items/:id", ok("hook", "stamp (onRequest)"), ok("handler", "getItem", "/items/:id")]]);
+  });
+});
+
+describe.each(runtimes)("%s: Koa", (runtime) => {
+  test("koa 3 with @koa/router 15: each request's route from the router's match (a prefixed router's with its prefix), none for a 404 or a 405; what a handler caused linked; output as untraced", async () => {
+    const traced = await both([runtime, "web/koa.cjs"], {});
+    const events = traced.events;
+    const served = ofKind(events, "http_server_request").filter((e) => e.fields.target !== "/ping");
+    expect(served.map((e) => [e.fields.method, e.fields.target, e.fields.status, e.fields.route ?? null])).toEqual([
+      ["GET", "/users/7", 200, "/users/:id"],
+      ["GET", "/api/items/3", 200, "/api/items/:item"],
+      ["GET", "/throw", 500, "/throw"],
+      ["GET", "/nowhere", 404, null],
+      ["PUT", "/users/7", 405, null],
+    ]);
+    expect(ofKind(events, "http_route").map((e) => e.fields.framework)).toEqual(["koa", "koa", "koa"]);
+    const ping = ofKind(events, "http_client_request").find((e) => String(e.fields.url).endsWith("/ping"))!;
+    expect(ping.fields.requestIndex).toBe(served[0]!.index);
   });
 });
 

@@ -39,9 +39,9 @@ let frameworkFileMade: RegExp | undefined;
 let libraryFileMade: RegExp | undefined;
 let wsFileMade: RegExp | undefined;
 
-/** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks. */
+/** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks, @koa/router's entry (14 and later) or router (before). */
 export function frameworkFile(): RegExp {
-  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/](?:layer|index)|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks)\.js$/);
+  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/](?:layer|index)|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks|[\\/]@koa[\\/]router[\\/](?:dist[\\/]index|lib[\\/]router))\.js$/);
 }
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
@@ -68,7 +68,7 @@ function hookedDirectories(): { framework: string[]; library: string[]; ws: stri
   const separator = process.platform === "win32" ? "\\" : "/";
   const platformPath = (path: string) => path.replaceAll("/", separator);
   return (directories = {
-    framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib"].map(platformPath),
+    framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib", "/@koa/router/dist"].map(platformPath),
     library: ["/node_modules/pg/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib"].map(platformPath),
     ws: platformPath("/node_modules/ws/lib"),
     nodeModules: platformPath("/node_modules/"),
@@ -91,6 +91,11 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
       if (parent !== 114 && parent !== 121 && parent !== 103 && parent !== 51 && parent !== 115) return false;
       break;
     }
+    case 116: {
+      // dist, under @koa/router.
+      if (directory.charCodeAt(length - 6) !== 114) return false;
+      break;
+    }
     case 114: // router
     case 121: // fastify
     case 108: // pg-pool
@@ -108,7 +113,7 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
 /** Whether a file the program loads is one the enabled integrations hook (its exports handed to them once it ran). */
 export function isHookedFile(filename: string, http: boolean, db: boolean, ws = false): boolean {
   if (!filename.includes("node_modules")) return false;
-  if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js")) && frameworkFile().test(filename)) return true;
+  if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js")) && frameworkFile().test(filename)) return true;
   if (ws && filename.endsWith("websocket.js") && wsFile().test(filename)) return true;
   return db && libraryFile().test(filename);
 }
