@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, ofKind, pairing, runTraced, runUntraced, type Traced } from "./agent-harness";
-import { nodeVersions } from "./harness";
+import { nodeVersions, runCli } from "./harness";
 
 afterAll(cleanup);
 
@@ -171,6 +171,14 @@ describe("node agent, through scope run", () => {
       const p = pairing(run.events);
       expect({ sends: p.sends, receives: p.receives, unpairedReceives: p.unpairedReceives.length }).toEqual({ sends: 17, receives: 5, unpairedReceives: 0 });
       expect(ofKind(run.events, "message_send").filter((e) => e.linkedTo.length === 1).length).toBe(5);
+      // The decoder tells them apart: each refused send and its marker, none of them "not received".
+      const sends = ofKind(run.events, "message_send");
+      expect([sends.filter((e) => e.fields.refused === true).length, sends.filter((e) => e.fields.failed === true).length]).toEqual([6, 6]);
+      const stats = await runCli(["dump", "--stats", run.out]);
+      expect(stats.stdout).toContain("messages: 0 receives without a send, 0 sends not received");
+      const text = (await runCli(["dump", run.out], { env: { NO_COLOR: "1" } })).stdout;
+      expect(text.match(/\(refused by the runtime: not sent\)\n/g)?.length).toBe(6);
+      expect(text.match(/send refused by the runtime \(it threw\)/g)?.length).toBe(6);
     },
   );
 

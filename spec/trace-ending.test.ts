@@ -70,9 +70,9 @@ test("closed: nothing said, status 0", async () => {
 
 test("not closed but intact (scope killed mid-run): everything used, one line saying so and why, status 0 in every command", async () => {
   const found = await outcomes(trace("open"));
-  const unclosed = (line: string) => /^scope: .*open\.bin: trace was not closed \(no end chunk: still being written, or the scope that recorded it was killed or could not write it \(a full disk\) before it finished the file\); all \d+ (events|records) in it were [a-z ]+$/.test(line);
+  const unclosed = (line: string) => /^scope: .*open\.bin: trace was not closed \(no end chunk: still being written, or the scope that recorded it was killed, or its write failed where the file system could keep no room for the end: then scope run said so\); all \d+ (events|records) in it were [a-z ]+$/.test(line);
   expect(Object.fromEntries(Object.entries(found).map(([name, { status, lines }]) => [name, { status, lines: lines.length, said: lines.every(unclosed) }]))).toEqual(every({ status: 0, lines: 1, said: true }));
-  expect(found.dump!.lines).toEqual([`scope: ${trace("open")}: trace was not closed (no end chunk: still being written, or the scope that recorded it was killed or could not write it (a full disk) before it finished the file); all 6 events in it were shown`]);
+  expect(found.dump!.lines).toEqual([`scope: ${trace("open")}: trace was not closed (no end chunk: still being written, or the scope that recorded it was killed, or its write failed where the file system could keep no room for the end: then scope run said so); all 6 events in it were shown`]);
 });
 
 test("truncated: what precedes the damage, one line saying where, status 2 in every command", async () => {

@@ -55,10 +55,18 @@ const Shared = struct {
     cpu_ns: std.atomic.Value(u64) = .init(0),
 };
 
+/// A producer sharing lane 0, marking its claims with its pid as attach's shared producers do.
+fn shared_producer(ring: anytype, tid: u32) ring_module.Producer {
+    var producer = ring.attach_lane(0, .shared, 1, tid).?;
+    producer.claim_pid = @intCast(std.c.getpid());
+    return producer;
+}
+
 fn producer_main(shared: *Shared, producer_index: u32) void {
     var producer = switch (shared.sharing) {
         .exclusive => shared.ring.attach(1, producer_index),
-        .shared => shared.ring.attach_lane(0, .shared, 1, producer_index).?,
+        // Marking its claims as attach's shared producers do (Producer.claim_pid).
+        .shared => shared_producer(shared.ring, producer_index),
     };
     assert(producer.sharing == shared.sharing);
     var records: [batch_max]layout.Record = @splat(std.mem.zeroes(layout.Record));
@@ -321,7 +329,7 @@ fn floor_round(ring: *ring_module.Ring, kind: FloorKind, events: u64) u64 {
     assert(ring.lane_count == 3);
     const slots = ring.slots + 2 * @as(usize, ring.lane_capacity_slots);
     const mask: u64 = ring.lane_capacity_slots - 1;
-    var producer = if (kind == .producer_shared_stamped) ring.attach_lane(0, .shared, 1, 0).? else ring.attach(1, 0);
+    var producer = if (kind == .producer_shared_stamped) shared_producer(ring, 0) else ring.attach(1, 0);
     assert(producer.lane_index == @as(u32, if (kind == .producer_shared_stamped) 0 else 1));
     defer producer.detach();
     var sum: u64 = 0;

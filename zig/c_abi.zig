@@ -409,6 +409,13 @@ export fn scope_collector_flight_totals(collector_pointer: ?*anyopaque, out: ?*[
     values[18] = @floatFromInt(window.cut_by_limit);
 }
 
+/// The trace status of the drain thread's first failed write so far (0: none), while it runs.
+export fn scope_collector_write_status(collector_pointer: ?*anyopaque) u32 {
+    const collector = collector_handle(collector_pointer) orelse return 0;
+    // Acquire: pairs with set_write_error's release.
+    return collector.write_status.load(.acquire);
+}
+
 /// Drains what the ring holds now and ends the thread. Returns the trace status of the
 /// first failed write (0: none). The counts stay readable until scope_collector_free.
 export fn scope_collector_stop(collector_pointer: ?*anyopaque) u32 {

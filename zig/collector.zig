@@ -11,6 +11,7 @@ const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const ring_module = @import("ring.zig");
 const trace_file = @import("trace_file.zig");
+const trace_abi = @import("trace_abi.zig");
 const clock = @import("clock.zig");
 const flight = @import("flight.zig");
 const endings_module = @import("endings.zig");
@@ -107,6 +108,8 @@ pub const Collector = struct {
     /// The first write error; after it the thread still drains (producers never stall)
     /// but writes nothing more.
     write_error: ?trace_file.WriteError = null,
+    /// write_error's TraceStatus (0: none), for readers on other threads.
+    write_status: std.atomic.Value(u32) = .init(0),
     /// Flight recorder (flight.zig): drained records go to the window, not the file, and
     /// are written only by a dump.
     flight: ?*flight.Window = null,
@@ -327,8 +330,17 @@ pub const Collector = struct {
     fn append(collector: *Collector, records: []const Record) void {
         if (collector.write_error != null) return;
         collector.writer.append(std.mem.sliceAsBytes(records)) catch |err| {
-            collector.write_error = err;
+            collector.set_write_error(err);
         };
+    }
+
+    /// The first failed write: kept for the summary, and its status readable at once from
+    /// another thread (write_status: scope run says it as it happens).
+    fn set_write_error(collector: *Collector, err: trace_file.WriteError) void {
+        if (collector.write_error != null) return;
+        collector.write_error = err;
+        // Release: a plain status word, read by the event loop's watch.
+        collector.write_status.store(@intFromEnum(trace_abi.status_from_error(err)), .release);
     }
 
     fn account(collector: *Collector, records: []const Record) void {
@@ -448,9 +460,9 @@ pub const Collector = struct {
             window.add(record[0..1]);
             return;
         }
-        if (collector.write_error != null or collector.writer.failed) return;
+        // After a failed write, into the room the writer kept for the end (if any).
         collector.writer.append_unlimited(std.mem.asBytes(record)) catch |err| {
-            collector.write_error = err;
+            collector.set_write_error(err);
         };
     }
 
@@ -516,7 +528,8 @@ pub fn settle_stop(ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid:
     if (reason == .none) return .none;
     // Producers refuse from now on, so agents turn their hooks off.
     if (ring_reason == .none) ring.stop(reason);
-    if (!writer.stop_recorded and !writer.failed) {
+    // After a failed write, only into the room the writer kept for the end (none: skipped).
+    if (!writer.stop_recorded and !(writer.failed and writer.end_room_until == 0)) {
         writer.stop_recorded = true;
         var record = std.mem.zeroes(Record);
         record.kind = @intFromEnum(layout.EventKind.recording_stop);
@@ -699,6 +712,23 @@ fn sleep_a_millisecond() void {
     _ = std.c.nanosleep(&duration, null);
 }
 
+/// Test set-up: process `pid`'s main thread and two workers started (at 10 ns), worker 2 ended
+/// on its own, worker 1 not; their producers, attached.
+fn start_two_workers(ring: *ring_module.Ring, pid: u32) ![3]ring_module.Producer {
+    var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.trace_start);
+    record.timestamp_ns = 10;
+    record.e = 1;
+    try testing.expect(producers[0].write(&record));
+    record.e = 0;
+    try testing.expect(producers[1].write(&record));
+    try testing.expect(producers[2].write(&record));
+    record.kind = @intFromEnum(layout.EventKind.thread_exit);
+    try testing.expect(producers[2].write(&record));
+    return producers;
+}
+
 test "collector: a process gone without its ending: its ending, then one for each worker that recorded none" {
     var rig: TestRig = undefined;
     try rig.init("threads-end", .{ .lane_count = 4, .lane_capacity_slots = 64, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
@@ -708,18 +738,7 @@ test "collector: a process gone without its ending: its ending, then one for eac
     const collector = try Collector.create(testing.allocator, ring, writer, 99);
     defer collector.destroy(testing.allocator);
     // pid 0x7fff_fff0: no such process (above pid_max), so gone at the first check.
-    const pid: u32 = 0x7fff_fff0;
-    var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
-    var record = std.mem.zeroes(Record);
-    record.kind = @intFromEnum(layout.EventKind.trace_start);
-    record.e = 1;
-    try testing.expect(producers[0].write(&record));
-    record.e = 0;
-    try testing.expect(producers[1].write(&record));
-    try testing.expect(producers[2].write(&record));
-    // Worker 2 ends on its own; worker 1 does not.
-    record.kind = @intFromEnum(layout.EventKind.thread_exit);
-    try testing.expect(producers[2].write(&record));
+    var producers = try start_two_workers(ring, 0x7fff_fff0);
     for (&producers) |*producer| producer.detach();
     _ = collector.drain_all();
     try testing.expectEqual(@as(u64, 4), writer.records_count);
@@ -742,19 +761,9 @@ test "collector: a process gone with its own ending: one for each worker that re
         defer collector.destroy(testing.allocator);
         collector.endings.workers_enabled.store(workers_enabled, .monotonic);
         // pid 0x7fff_fff1: no such process (above pid_max), so gone at the first check.
-        const pid: u32 = 0x7fff_fff1;
-        var producers = [_]ring_module.Producer{ ring.attach(pid, 0), ring.attach(pid, 1), ring.attach(pid, 2) };
+        var producers = try start_two_workers(ring, 0x7fff_fff1);
+        // Worker 1 is still running at the process's process.exit(3).
         var record = std.mem.zeroes(Record);
-        record.kind = @intFromEnum(layout.EventKind.trace_start);
-        record.timestamp_ns = 10;
-        record.e = 1;
-        try testing.expect(producers[0].write(&record));
-        record.e = 0;
-        try testing.expect(producers[1].write(&record));
-        try testing.expect(producers[2].write(&record));
-        // Worker 2 ends on its own; worker 1 does not (running at process.exit(3)).
-        record.kind = @intFromEnum(layout.EventKind.thread_exit);
-        try testing.expect(producers[2].write(&record));
         record.kind = @intFromEnum(layout.EventKind.process_exit);
         record.timestamp_ns = 500;
         record.a = 3;

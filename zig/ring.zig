@@ -447,6 +447,11 @@ pub const Stats = struct {
     unpacked: u64 = 0,
 };
 
+const Stuck = struct {
+    position: u64 = 0,
+    since_ns: u64 = 0,
+};
+
 /// A process's view of one ring region. The region is shared; this struct is not.
 pub const Ring = struct {
     header: *Header,
@@ -468,6 +473,13 @@ pub const Ring = struct {
     /// Consumer-only, overwrite mode: each lane's exclusive holder's pid when a drain last
     /// saw it held (0: shared), for a lane its holder left before the drain came (exited).
     drain_holders: [lane_count_max]u32 = @splat(0),
+    /// Consumer-only, discard mode: where each lane's drain last stopped at a position marked
+    /// busy, and since when (claim_dead).
+    drain_stuck: [lane_count_max]Stuck = @splat(.{}),
+    /// Consumer-only: the last claimer claim_dead found dead (its next positions pass at once).
+    claim_dead_pid: u32 = 0,
+    /// How long a lane stays stuck at a marked position before its claimer is looked at.
+    claim_dead_after_ns: u64 = 200 * std.time.ns_per_ms,
 
     /// Positions of one lane a drain passed as overwritten: `count` of them, met when
     /// `index` records were in `out`; `first` .. `end`: the lane's records this drain copied
@@ -574,7 +586,10 @@ pub const Ring = struct {
         };
         for (0..ring.lane_count) |offset| {
             const lane_index: u32 = @intCast((ticket +% offset) % ring.lane_count);
-            if (ring.attach_lane(lane_index, .shared, pid, tid)) |producer| return producer;
+            var producer = ring.attach_lane(lane_index, .shared, pid, tid) orelse continue;
+            // Its pid means something to the collector only in the creator's pid namespace.
+            if (exclusive) producer.claim_pid = @intCast(std.c.getpid());
+            return producer;
         }
         // Lane 0 is never held exclusively when there are others, and a one-lane ring is
         // never held exclusively: the loop above always finds a lane to share.
@@ -666,6 +681,35 @@ pub const Ring = struct {
             // Release: as any publish.
             @atomicStore(u32, &slot.seq, seq_committed(position), .release);
         }
+    }
+
+    /// Whether the shared-lane position `position` of lane `lane_index`, marked busy by its
+    /// claimer (Producer.claim_mark; the slot's pid is the claimer's, read after the seq's
+    /// acquire), will never be published: its process is gone or a zombie. Looked at only
+    /// once the drain has found the lane stuck at that position for claim_dead_after_ns (a
+    /// live writer publishes within nanoseconds unless descheduled), then once per that
+    /// period; the next positions of a process found dead at once. A process killed between
+    /// its claim and its mark (two instructions) is not seen: that lane waits for the final
+    /// drain, as every lane did before.
+    fn claim_dead(ring: *Ring, lane_index: u32, position: u64, slot: *const Record) bool {
+        const pid = @atomicLoad(u32, &slot.pid, .monotonic);
+        if (pid == 0) return false;
+        const now_ns = clock.monotonic_ns();
+        if (pid != ring.claim_dead_pid) {
+            const stuck = &ring.drain_stuck[lane_index];
+            if (stuck.position != position or stuck.since_ns == 0) {
+                stuck.* = .{ .position = position, .since_ns = now_ns };
+                return false;
+            }
+            if (now_ns -| stuck.since_ns < ring.claim_dead_after_ns) return false;
+            stuck.since_ns = now_ns;
+        }
+        const dead = process_gone(pid) or switch (process_state(pid)) {
+            'Z', 'X', 'x' => true,
+            else => false,
+        };
+        ring.claim_dead_pid = if (dead) pid else 0;
+        return dead;
     }
 
     /// Copies up to out.len complete records, oldest first per lane, lanes round-robin;
@@ -772,7 +816,8 @@ pub const Ring = struct {
             // Acquire: pairs with the producer's release store; the body is visible.
             const seq = @atomicLoad(u32, &slot.seq, .acquire);
             if (seq != seq_committed(tail)) {
-                if (!final) break;
+                // A shared lane's position whose writer was killed before publishing it.
+                if (!final and !(seq == seq_busy(tail) and ring.claim_dead(lane_index, tail, slot))) break;
                 abandoned += 1;
                 continue;
             }
@@ -1099,6 +1144,11 @@ pub const Producer = struct {
     drop_first_ns: u64 = 0,
     /// The overflow position of the last `drop` record put there (drop_in_overflow).
     overflow_drop: ?u64 = null,
+    /// A shared lane's producer in discard mode marks each position it claims with this pid
+    /// (claim_mark) until it publishes it, so the consumer can pass a position whose writer
+    /// was killed between the two (Ring.claim_dead). 0: no marks (exclusive lanes, whose
+    /// heir passes them: abandon_unfinished; producers in another pid namespace).
+    claim_pid: u32 = 0,
 
     /// Detaches; first moves what its overflow holds into the lane, waiting for the
     /// collector as long as it makes progress (see flush).
@@ -1365,26 +1415,34 @@ pub const Producer = struct {
         // dropped for a full overflow: the producer waits, bounded, for the collector to
         // drain it first (flush), as it would at the thread's end right after. Cold: only
         // when a last burst filled the overflow and the collector is behind (starved of CPU).
-        if (producer.overflow.free() -| 1 < count_wanted and holds_ending(records)) producer.flush(true);
+        const ending = holds_ending(records);
+        if (ending and producer.overflow.free() -| 1 < count_wanted) producer.flush(true);
+        // What this thread's overflow can take (its last free slot kept for a `drop` record)
+        // and the process's budget allows (overflow_budget: every overflow of the process
+        // shares one bound); an ending is taken past the budget, as it never waits on others.
+        const overflow = &producer.overflow;
+        const fits: u32 = @intCast(@min(count_wanted, if (overflow.records != null) overflow.free() -| 1 else producer.overflow_capacity_records -| 1));
         var count: u32 = 0;
-        const mapped = producer.overflow.reserve(producer.overflow_capacity_records);
-        if (mapped) {
-            const room = producer.overflow.free() -| 1;
-            count = @intCast(@min(room, count_wanted));
-            if (count < count_min) count = 0;
+        if (fits > 0 and fits >= count_min) {
+            count = if (ending) overflow_budget_force(fits) else overflow_budget_take(fits, count_min, producer.overflow_capacity_records);
+        }
+        if (count > 0 and !overflow.reserve(producer.overflow_capacity_records)) {
+            overflow_budget_give(count);
+            count = 0;
+        }
+        const mapped = overflow.records != null;
+        if (count > 0) {
             for (records[0..count]) |*record| {
                 const timestamp_ns = if (record.timestamp_ns == 0) now_ns else record.timestamp_ns;
-                producer.overflow.push(record, timestamp_ns, producer.pid, producer.tid);
+                overflow.push(record, timestamp_ns, producer.pid, producer.tid);
             }
-            if (count > 0) {
-                // Monotonic: statistics; the collector reads them after producers end.
-                // Pending in records as the trace would hold them (a pack: its calls), so a
-                // killed producer's are counted lost call by call.
-                _ = producer.lane.overflow_pending.fetchAdd(layout.expanded_count(records[0..count]), .monotonic);
-                _ = producer.lane.overflowed.fetchAdd(count, .monotonic);
-                producer.written_count += count;
-                producer.backlogged = true;
-            }
+            // Monotonic: statistics; the collector reads them after producers end.
+            // Pending in records as the trace would hold them (a pack: its calls), so a
+            // killed producer's are counted lost call by call.
+            _ = producer.lane.overflow_pending.fetchAdd(layout.expanded_count(records[0..count]), .monotonic);
+            _ = producer.lane.overflowed.fetchAdd(count, .monotonic);
+            producer.written_count += count;
+            producer.backlogged = true;
         }
         if (count < count_wanted) {
             // Counted in records as the trace would have held them (a pack: each of its calls).
@@ -1423,6 +1481,8 @@ pub const Producer = struct {
         record.flags = layout.drop_flag_producer;
         record.a = count;
         producer.overflow_drop = overflow.write;
+        // Past the budget if need be: one record, in the slot spill kept for it.
+        _ = overflow_budget_force(1);
         overflow.push(&record, now_ns, producer.pid, producer.tid);
         // Monotonic: a statistic (see spill).
         _ = producer.lane.overflow_pending.fetchAdd(1, .monotonic);
@@ -1451,6 +1511,7 @@ pub const Producer = struct {
             // Monotonic: a statistic (see spill).
             _ = producer.lane.overflow_pending.fetchSub(layout.expanded_count(run[0..claim.count]), .monotonic);
             producer.overflow.pop(claim.count);
+            overflow_budget_give(claim.count);
             if (claim.position + claim.count > producer.wake_position) producer.wake_check(claim.position + claim.count);
         }
         if (producer.overflow.count() > 0) return;
@@ -1489,6 +1550,7 @@ pub const Producer = struct {
                 lost += layout.expanded_count(record[0..1]);
             }
             producer.overflow.pop(run.len);
+            overflow_budget_give(run.len);
         }
         producer.overflow.release();
         _ = producer.lane.overflow_pending.fetchSub(lost + pending, .monotonic);
@@ -1552,8 +1614,24 @@ pub const Producer = struct {
             }
             // Monotonic on success: ownership of the positions needs no ordering beyond
             // the tail acquire above (before it in program order) and the seq release after.
-            head = producer.lane.head.cmpxchgWeak(head, head + count, .monotonic, .monotonic) orelse
+            head = producer.lane.head.cmpxchgWeak(head, head + count, .monotonic, .monotonic) orelse {
+                if (producer.claim_pid != 0) producer.claim_mark(head, count);
                 return .{ .position = head, .count = count };
+            };
+        }
+    }
+
+    /// Marks `count` positions from `position` on, just claimed on a shared lane, as being
+    /// written by this process: the slot's pid, then its seq as busy(position) (the consumer
+    /// stops there as at any incomplete slot). Publishing overwrites both. Cold: shared lanes
+    /// only (producers outnumber lanes), never the exclusive path.
+    fn claim_mark(producer: *Producer, position: u64, count: u32) void {
+        for (0..count) |index| {
+            const slot = &producer.slots[(position + index) & (producer.capacity_slots - 1)];
+            // Monotonic: ordered before the seq below by its release.
+            @atomicStore(u32, &slot.pid, producer.claim_pid, .monotonic);
+            // Release: a consumer that acquires busy(position) reads our pid.
+            @atomicStore(u32, &slot.seq, seq_busy(position + index), .release);
         }
     }
 
@@ -1669,6 +1747,42 @@ fn drained_total(header: *const Header) u64 {
     return total;
 }
 
+/// Records held in the overflows of this process's producers (all its threads): the
+/// process's overflow budget. Bounded by the ring's `overflow_capacity_records` (4× the
+/// ring's slots by default: 2^20 records, 64 MiB at the default ring) for the whole process,
+/// not per thread: 40 threads whose collector is stopped or starved hold 64 MiB between
+/// them, not 40 × 64 MiB. Past it records drop as past a thread's own overflow (counted,
+/// with a `drop` record in the thread's stream). Endings (process_exit, thread_exit,
+/// trace_stop) and a thread's `drop` record go past it: one record each.
+var overflow_budget_held: std.atomic.Value(u64) = .init(0);
+
+/// Takes up to `count` records of the budget (at least `count_min`, else none); `limit`: the bound.
+fn overflow_budget_take(count: u32, count_min: u32, limit: u64) u32 {
+    // Monotonic: a counter; what the records hold is the taking thread's own memory.
+    var held = overflow_budget_held.load(.monotonic);
+    while (true) {
+        const take: u32 = @intCast(@min(limit -| held, count));
+        if (take == 0 or take < count_min) return 0;
+        held = overflow_budget_held.cmpxchgWeak(held, held + take, .monotonic, .monotonic) orelse return take;
+    }
+}
+
+/// Takes `count` records of the budget whatever it holds (endings, drop records).
+fn overflow_budget_force(count: u32) u32 {
+    _ = overflow_budget_held.fetchAdd(count, .monotonic);
+    return count;
+}
+
+fn overflow_budget_give(count: u64) void {
+    const before = overflow_budget_held.fetchSub(count, .monotonic);
+    assert(before >= count);
+}
+
+/// What this process's overflows hold now (tests).
+pub fn overflow_budget_used() u64 {
+    return overflow_budget_held.load(.monotonic);
+}
+
 /// A producer's private FIFO of complete records (stamped, pid and tid set): mapped on
 /// first use (address space only; pages are touched as a burst reaches them) and
 /// unmapped once empty, so a program pays memory only while a burst is held.
@@ -1683,6 +1797,12 @@ const Overflow = struct {
     capacity: u32 = 0,
     read: u64 = 0,
     write: u64 = 0,
+    /// Positions below this one have had their pages given back (pop), in whole chunks.
+    trimmed: u64 = 0,
+
+    /// Records whose pages a drained overflow gives back at once: 4096 (256 KiB), less in a
+    /// small overflow.
+    const trim_records_max: u64 = 4096;
 
     fn count(overflow: *const Overflow) u64 {
         assert(overflow.write >= overflow.read);
@@ -1727,6 +1847,19 @@ const Overflow = struct {
     fn pop(overflow: *Overflow, count_popped: u64) void {
         assert(count_popped <= overflow.count());
         overflow.read += count_popped;
+        // The pages of drained records go back to the system chunk by chunk as the reader
+        // passes them: an overflow that never empties (a collector draining slower than the
+        // thread writes) would otherwise have its writer wander over the whole buffer and
+        // keep every page of it, so memory stays near what the budget holds. A chunk the
+        // writer has come round to again (a newer lap's records in it) is passed, not given.
+        const chunk: u64 = @max(1, @min(trim_records_max, overflow.capacity / 4));
+        while (overflow.trimmed + chunk <= overflow.read) : (overflow.trimmed += chunk) {
+            if (overflow.write > overflow.trimmed + overflow.capacity) continue;
+            const start: usize = @intCast(overflow.trimmed & (overflow.capacity - 1));
+            const bytes: [*]u8 = @ptrCast(&overflow.records.?[start]);
+            // Cold (a burst's drain); a refusal only leaves the pages where they were.
+            _ = std.os.linux.madvise(bytes, @intCast(chunk * layout.record_size_bytes), std.os.linux.MADV.DONTNEED);
+        }
     }
 
     fn release(overflow: *Overflow) void {
@@ -2098,6 +2231,82 @@ test "ring: a loss past the overflow bound is reported where it happened: record
     }
     try testing.expectEqual(@as(usize, 5), seen);
     try expect_stats_balance(ring, 8 + bound + 5 + 5 + 2);
+}
+
+test "ring: a process's overflows share one budget: a second thread's burst drops past it, counted and reported" {
+    var test_ring = try TestRing.init(2, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    const used_before = overflow_budget_used();
+    var first = ring.attach(7, 1);
+    var second = ring.attach(7, 2);
+    try testing.expect(first.lane != second.lane);
+    const budget = ring.header.overflow_capacity_records;
+    // The first thread's burst takes all but 100 of the budget.
+    const first_kept = budget - 100 - used_before;
+    var value: u64 = 0;
+    while (value < 8 + first_kept) : (value += 1) try testing.expect(first.write(&test_record(value)));
+    try testing.expectEqual(used_before + first_kept, overflow_budget_used());
+    // The second's: its lane, then the rest of the budget; the rest is lost, counted.
+    const second_total: u64 = 8 + 1000;
+    var kept: u64 = 0;
+    for (0..second_total) |index| {
+        if (second.write(&test_record(index))) kept += 1;
+    }
+    try testing.expectEqual(@as(u64, 8 + 100), kept);
+    try testing.expectEqual(second_total - kept, second.dropped_count);
+    // The budget holds both overflows and the second's drop record, no more.
+    try testing.expectEqual(@as(u64, budget + 1), overflow_budget_used());
+    // Drained and handed over: the budget is whole again, the loss reported in the trace.
+    var out: [64]Record = undefined;
+    var reported: u64 = 0;
+    while (first.backlogged or second.backlogged or ring.stats().pending > 0) {
+        const count = ring.drain(&out);
+        for (out[0..count]) |record| {
+            if (record.kind == @intFromEnum(layout.EventKind.drop)) reported += record.a;
+        }
+        if (count == 0) {
+            first.flush(false);
+            second.flush(false);
+        }
+    }
+    try testing.expectEqual(second_total - kept, reported);
+    try testing.expectEqual(used_before, overflow_budget_used());
+    try expect_stats_balance(ring, 8 + first_kept + second_total + 1);
+    first.detach();
+    second.detach();
+}
+
+test "ring: an overflow drained while written gives its drained pages back" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(1, 0);
+    const capacity = producer.overflow_capacity_records;
+    const chunk = capacity / 4;
+    var value: u64 = 0;
+    while (value < 8 + chunk + 10) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    // Drain a chunk's worth and more through the lane; the overflow is never empty meanwhile.
+    var out: [8]Record = undefined;
+    var drained: u64 = 0;
+    while (drained < chunk + 8) {
+        const count = ring.drain(&out);
+        drained += count;
+        if (count == 0) producer.flush(false);
+    }
+    try testing.expect(producer.backlogged);
+    try testing.expect(producer.overflow.read >= chunk);
+    // The first chunk's slots were given back: they read as zero pages now.
+    const records = producer.overflow.records.?;
+    for (records[0..chunk]) |record| try testing.expectEqual(@as(u64, 0), record.a | record.e);
+    // The records still held are whole.
+    const held = records[producer.overflow.read & (capacity - 1)];
+    try testing.expectEqual(~held.a, held.e);
+    while (producer.backlogged) {
+        if (ring.drain(&out) == 0) producer.flush(false);
+    }
+    try expect_stats_balance(ring, 8 + chunk + 10);
+    producer.detach();
 }
 
 test "ring: a detaching producer hands its overflow to the collector, waiting while it drains" {
@@ -2652,6 +2861,53 @@ test "ring: a dead holder's position claimed and never published does not stop i
     heir.detach();
     try testing.expectEqual(@as(u64, 1), ring.stats().abandoned);
     try expect_stats_balance(ring, 4);
+}
+
+test "ring: a shared lane's writer SIGKILLed between claiming and publishing does not block the lane: passed as abandoned" {
+    // The ring in shared memory, so that a forked child writes into it as a process would.
+    const lane_count = 2;
+    const capacity = 8;
+    const size = size_bytes(lane_count, capacity);
+    const address = std.c.mmap(null, size, .{ .READ = true, .WRITE = true }, .{ .TYPE = .SHARED, .ANONYMOUS = true }, -1, 0);
+    try testing.expect(address != std.c.MAP_FAILED);
+    defer _ = std.c.munmap(@ptrCast(@alignCast(address)), size);
+    const memory: []align(page_size_bytes) u8 = @as([*]align(page_size_bytes) u8, @ptrCast(@alignCast(address)))[0..size];
+    var ring = try Ring.format(memory, .{ .lane_count = lane_count, .lane_capacity_slots = capacity, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+    const linux = std.os.linux;
+    const child = linux.fork();
+    if (child == 0) {
+        // Lane 0 is shared (never held exclusively). One record published, the next claimed
+        // (and marked, as attach's shared producers do) and never published: killed there.
+        var producer = ring.attach_lane(0, .shared, 1, 1).?;
+        producer.claim_pid = @intCast(linux.getpid());
+        _ = producer.write(&test_record(0));
+        _ = producer.claim_discard(1, 1);
+        _ = linux.kill(linux.getpid(), linux.SIG.KILL);
+        unreachable;
+    }
+    var status: i32 = 0;
+    _ = linux.waitpid(@intCast(child), &status, 0);
+    try testing.expect(linux.W.IFSIGNALED(@bitCast(status)));
+    var live = ring.attach_lane(0, .shared, 2, 2).?;
+    live.claim_pid = @intCast(std.c.getpid());
+    try testing.expect(live.write(&test_record(2)));
+    var out: [8]Record = undefined;
+    // The drain stops at the dead writer's position; once stuck there a while (here at
+    // once), its claimer is found gone and the position passed: the live writer's follows.
+    ring.claim_dead_after_ns = 0;
+    try testing.expectEqual(@as(u32, 1), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 0), out[0].a);
+    try testing.expectEqual(@as(u32, 1), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 2), out[0].a);
+    try testing.expectEqual(@as(u64, 1), ring.stats().abandoned);
+    try expect_stats_balance(&ring, 3);
+    // A live writer's marked position is not passed: the lane waits for it.
+    try testing.expectEqual(@as(u32, 1), live.claim_discard(1, 1).count);
+    try testing.expect(live.write(&test_record(4)));
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    try testing.expectEqual(@as(u64, 1), ring.stats().abandoned);
+    live.detach();
 }
 
 test "ring: producers outside the creator's pid namespace only share lanes" {

@@ -34,6 +34,8 @@ pub const TraceStatus = enum(u32) {
     header_checksum_mismatch = 14,
     header_invalid = 15,
     read_only = 16,
+    quota_exceeded = 17,
+    file_too_big = 18,
     _,
 };
 
@@ -45,6 +47,8 @@ pub fn status_from_error(err: (trace_file.OpenError || trace_file.WriteError)) T
         error.ReadOnlyFileSystem => .read_only,
         error.IsDirectory => .is_directory,
         error.NoSpaceLeft => .no_space,
+        error.QuotaExceeded => .quota_exceeded,
+        error.FileTooBig => .file_too_big,
         error.InputOutput => .io_error,
         error.WriterFailed => .writer_failed,
         error.EmptyFile => .empty_file,
@@ -103,6 +107,8 @@ fn describe_open_error(err: trace_file.OpenError, diagnostic: trace_file.Diagnos
         error.ReadOnlyFileSystem => set_last_error("read-only file system", .{}),
         error.IsDirectory => set_last_error("is a directory", .{}),
         error.NoSpaceLeft => set_last_error("no space left on the device", .{}),
+        error.QuotaExceeded => set_last_error("disk quota exceeded", .{}),
+        error.FileTooBig => set_last_error("file size limit reached", .{}),
         error.InputOutput => set_last_error("input/output error", .{}),
         error.OutOfMemory => set_last_error("out of memory", .{}),
     }

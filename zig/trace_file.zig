@@ -430,7 +430,7 @@ pub fn monotonic_now_ns() u64 {
     return clock_ns(.MONOTONIC);
 }
 
-pub const FileError = error{ FileNotFound, AccessDenied, ReadOnlyFileSystem, IsDirectory, NoSpaceLeft, InputOutput };
+pub const FileError = error{ FileNotFound, AccessDenied, ReadOnlyFileSystem, IsDirectory, NoSpaceLeft, QuotaExceeded, FileTooBig, InputOutput };
 
 fn file_error(errno: std.c.E) FileError {
     return switch (errno) {
@@ -438,7 +438,9 @@ fn file_error(errno: std.c.E) FileError {
         .ACCES, .PERM => error.AccessDenied,
         .ROFS => error.ReadOnlyFileSystem,
         .ISDIR => error.IsDirectory,
-        .NOSPC, .DQUOT, .FBIG => error.NoSpaceLeft,
+        .NOSPC => error.NoSpaceLeft,
+        .DQUOT => error.QuotaExceeded,
+        .FBIG => error.FileTooBig,
         else => error.InputOutput,
     };
 }
@@ -480,6 +482,14 @@ fn write_all(fd: std.c.fd_t, bytes: []const u8) FileError!void {
     }
 }
 
+/// The file size limit (RLIMIT_FSIZE) in bytes; null when there is none.
+fn file_size_limit() ?u64 {
+    var limit: std.c.rlimit = undefined;
+    if (std.c.getrlimit(.FSIZE, &limit) != 0) return null;
+    if (limit.cur == std.c.RLIM.INFINITY) return null;
+    return limit.cur;
+}
+
 /// Reads up to `buffer.len` bytes at `offset`; fewer only at the end of the file.
 fn pread_all(fd: std.c.fd_t, buffer: []u8, offset: u64) FileError!usize {
     var done: usize = 0;
@@ -512,9 +522,21 @@ pub const Writer = struct {
     sequence: u32,
     records_count: u64,
     record_chunk_count: u64,
-    /// Set when a write failed: the file ends at the last whole chunk (cut back to it)
-    /// and takes nothing more, so it reads as a trace that was not closed.
+    /// Set when a write failed (or would have: the file size limit): the writer takes no more
+    /// of the program's records. Its own last records and the end chunk still go in, into
+    /// the room kept for them (`end_room_until`), so the file ends properly; without that
+    /// room (a file system that cannot preallocate) it ends at its last whole chunk and reads
+    /// as a trace that was not closed.
     failed: bool,
+    /// Blocks allocated past `size_bytes` (fallocate KEEP_SIZE) up to this offset: a full
+    /// disk is seen when the next reservation fails, while what it needs to end is held.
+    /// 0: none (not supported there).
+    reserved_until: u64 = 0,
+    /// After a failure: the offset the collector's last records and the end chunk may
+    /// still reach (0: none).
+    end_room_until: u64 = 0,
+    /// The file is longer than `size_bytes` (a write that failed midway): cut at the end.
+    torn: bool = false,
     /// Recording limits (scope run --max-events, --max-size): the writer keeps what fits,
     /// then takes no more records and says why in `stop_reason`. The size limit keeps
     /// `limit_reserve_bytes` free for the collector's own last records and the end chunk.
@@ -538,7 +560,7 @@ pub const Writer = struct {
         comptime assert(header_max_size_bytes <= chunk_max_size_bytes);
         const header = encode_header(chunk[0..header_max_size_bytes], options);
         try write_all(fd, header);
-        return .{
+        var writer: Writer = .{
             .fd = fd,
             .chunk = chunk,
             .size_bytes = header.len,
@@ -547,11 +569,38 @@ pub const Writer = struct {
             .record_chunk_count = 0,
             .failed = false,
         };
+        // A disk too full for the reservation: found by the first chunk's.
+        writer.reserve() catch {};
+        return writer;
+    }
+
+    /// Allocates `reserve_bytes` past the end (the file's size unchanged). A file system
+    /// that cannot (tmpfs and ext4 can; a pipe, /dev/null cannot) gets none, not an error.
+    fn reserve(writer: *Writer) FileError!void {
+        const offset = std.math.cast(std.c.off_t, writer.size_bytes) orelse return;
+        const keep_size = 0x01; // FALLOC_FL_KEEP_SIZE
+        const rc = std.os.linux.fallocate(writer.fd, keep_size, offset, reserve_bytes);
+        switch (std.os.linux.errno(rc)) {
+            .SUCCESS => writer.reserved_until = writer.size_bytes + reserve_bytes,
+            .NOSPC => return error.NoSpaceLeft,
+            .DQUOT => return error.QuotaExceeded,
+            // EFBIG: an offset past what the file system takes; the writes will say.
+            else => writer.reserved_until = 0,
+        }
     }
 
     /// Room kept under `limit_bytes` for the collector's last records (the stop marker,
     /// the top process's end, a loss marker: one chunk each) and the end chunk.
     pub const limit_reserve_bytes: u64 = 3 * (chunk_header_size_bytes + record_size_bytes) + chunk_header_size_bytes + end_payload_size_bytes;
+
+    /// The end chunk's size.
+    const end_chunk_bytes: u64 = chunk_header_size_bytes + end_payload_size_bytes;
+    /// Room kept for the end of a file whose writes fail: the collector's own last records
+    /// (the stop record, the top process's end, loss markers: 64 KiB of them) and the end chunk.
+    pub const end_room_bytes: u64 = 64 * 1024 + end_chunk_bytes;
+    /// Reserved past the end of the file as it grows: a whole chunk of records and the end room,
+    /// so a chunk written into it leaves the end room whole.
+    const reserve_bytes: u64 = chunk_max_size_bytes + end_room_bytes;
 
     /// Appends `records` (a whole number of 64-byte records) as one or more chunks, as
     /// far as the limits allow; past them the writer stops (`stop_reason`) and counts
@@ -606,16 +655,16 @@ pub const Writer = struct {
     pub fn append_unlimited(writer: *Writer, records: []const u8) WriteError!void {
         assert(writer.fd >= 0);
         assert(records.len % record_size_bytes == 0);
-        if (writer.failed) return error.WriterFailed;
+        if (writer.failed and writer.end_room_until == 0) return error.WriterFailed;
         var rest = records;
         while (rest.len > 0) {
             const take = @min(rest.len, chunk_records_max * record_size_bytes);
             const chunk = writer.chunk[0 .. chunk_header_size_bytes + take];
             @memcpy(chunk[chunk_header_size_bytes..], rest[0..take]);
             seal_chunk(chunk, .records, writer.sequence);
-            try writer.write_chunk(chunk);
-            writer.records_count += take / record_size_bytes;
-            writer.record_chunk_count += 1;
+            // Counted by write_chunk once in the file (a failure after it, the next
+            // reservation's, leaves it there).
+            try writer.write_chunk(chunk, false);
             rest = rest[take..];
         }
     }
@@ -625,17 +674,21 @@ pub const Writer = struct {
         assert(writer.fd >= 0);
         assert(totals.reserved == 0);
         defer {
+            // An end that failed: the file still ends at its last whole chunk.
+            if (writer.torn or writer.reserved_until > writer.size_bytes) writer.cut();
             _ = std.c.close(writer.fd);
             writer.fd = -1;
         }
-        if (writer.failed) return error.WriterFailed;
+        if (writer.failed and writer.end_room_until == 0) return error.WriterFailed;
         var end = totals;
         end.records_in_file_count = writer.records_count;
         end.record_chunk_count = writer.record_chunk_count;
         const chunk = writer.chunk[0 .. chunk_header_size_bytes + end_payload_size_bytes];
         @memcpy(chunk[chunk_header_size_bytes..], std.mem.asBytes(&end));
         seal_chunk(chunk, .end, writer.sequence);
-        try writer.write_chunk(chunk);
+        try writer.write_chunk(chunk, true);
+        // What a failed write left past the end, and the reservation: the file ends here.
+        if (writer.torn or writer.reserved_until > writer.size_bytes) writer.cut();
         if (std.c.fsync(writer.fd) != 0) {
             const errno = std.c.errno(@as(c_int, -1));
             // Files on file systems that cannot sync (pipes, some FUSE) are still complete.
@@ -645,21 +698,69 @@ pub const Writer = struct {
 
     /// Frees the writer; closes the file if `close` was not called (no end chunk).
     pub fn deinit(writer: *Writer, allocator: std.mem.Allocator) void {
-        if (writer.fd >= 0) _ = std.c.close(writer.fd);
+        if (writer.fd >= 0) {
+            writer.cut();
+            _ = std.c.close(writer.fd);
+        }
         allocator.free(writer.chunk);
         writer.* = undefined;
     }
 
-    fn write_chunk(writer: *Writer, chunk: []const u8) WriteError!void {
+    /// Cuts the file at `size_bytes` (best effort): a torn chunk and the reservation go.
+    fn cut(writer: *Writer) void {
+        if (std.math.cast(std.c.off_t, writer.size_bytes)) |size| _ = std.c.ftruncate(writer.fd, size);
+        writer.torn = false;
+        writer.reserved_until = 0;
+    }
+
+    /// Writes one sealed chunk at the end. A records chunk first keeps the end room under the
+    /// file size limit, then reserves what follows; a failure of either (or of the write)
+    /// stops the writer with the end room it still has (failed, end_room_until). After a
+    /// failure only the collector's own records and the end chunk go in, inside that room.
+    fn write_chunk(writer: *Writer, chunk: []const u8, is_end: bool) WriteError!void {
         assert(chunk.len % 64 == 0);
+        if (writer.failed) {
+            // The end chunk always has its room; the collector's records only ahead of it.
+            const needed = if (is_end) chunk.len else chunk.len + end_chunk_bytes;
+            if (writer.size_bytes + needed > writer.end_room_until) return error.WriterFailed;
+        } else if (!is_end) {
+            if (file_size_limit()) |limit| {
+                if (writer.size_bytes + chunk.len + end_room_bytes > limit) {
+                    return writer.fail(error.FileTooBig, if (writer.size_bytes + end_room_bytes <= limit) limit else 0);
+                }
+            }
+        }
+        // After a torn write the next chunk goes over it (a file: only after a failure with
+        // room kept, which a pipe never has); otherwise sequential writes, pipes included.
+        if (writer.torn) {
+            const offset = std.math.cast(std.c.off_t, writer.size_bytes) orelse return error.FileTooBig;
+            if (std.c.lseek(writer.fd, offset, std.c.SEEK.SET) < 0) return error.InputOutput;
+        }
         write_all(writer.fd, chunk) catch |err| {
-            writer.failed = true;
-            // Best effort: cut a torn chunk off so the file ends at a whole chunk.
-            if (std.math.cast(std.c.off_t, writer.size_bytes)) |size| _ = std.c.ftruncate(writer.fd, size);
-            return err;
+            // A torn chunk is written over by the next, cut at the end.
+            writer.torn = true;
+            if (writer.failed) return err;
+            return writer.fail(err, writer.reserved_until);
         };
         writer.size_bytes += chunk.len;
         writer.sequence += 1;
+        if (!is_end) {
+            writer.records_count += (chunk.len - chunk_header_size_bytes) / record_size_bytes;
+            writer.record_chunk_count += 1;
+        }
+        if (writer.failed or writer.reserved_until == 0) return;
+        // The chunk went into the reservation: the next one is reserved now. A disk that
+        // cannot give it is full: stop, with the end room still held.
+        writer.reserve() catch |err| return writer.fail(err, writer.reserved_until);
+    }
+
+    /// Stops the writer for `err` with the end room up to `room_until` (0: none: the file is
+    /// cut at its last whole chunk now, and ends there without an end chunk).
+    fn fail(writer: *Writer, err: FileError, room_until: u64) FileError {
+        writer.failed = true;
+        writer.end_room_until = if (room_until >= writer.size_bytes + end_chunk_bytes) room_until else 0;
+        if (writer.end_room_until == 0) writer.cut();
+        return err;
     }
 };
 
@@ -1115,7 +1216,7 @@ fn test_check_damaged(bytes: []const u8, expected: []const u8, out: []u8) !?Read
     var diagnostic: Diagnostic = .{};
     var reader = Reader.open(testing.allocator, .{ .memory = bytes }, &diagnostic) catch |err| switch (err) {
         error.OutOfMemory, error.FileNotFound, error.AccessDenied, error.IsDirectory => return err,
-        error.NoSpaceLeft, error.InputOutput, error.ReadOnlyFileSystem => return err,
+        error.NoSpaceLeft, error.QuotaExceeded, error.FileTooBig, error.InputOutput, error.ReadOnlyFileSystem => return err,
         else => return null,
     };
     defer reader.deinit(testing.allocator);

@@ -168,7 +168,9 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   }),
   thread_spawn: (r, str) => ({ threadId: unsigned(r.a), entry: str(r.b) }),
   thread_exited: (r) => ({ threadId: unsigned(r.a), code: signed(r.b) }),
-  message_send: messageFields,
+  // A send the runtime refused by throwing (an uncloneable value): its marker, after the send it
+  // refuses (zig/layout.zig message_send flags bit 0; MessageLinks marks that send `refused`).
+  message_send: (r, str, fn) => ((r.flags & 1) !== 0 ? { ...messageFields(r, str, fn), failed: true } : messageFields(r, str, fn)),
   message_receive: messageFields,
   drop: (r) => ({ count: unsigned(r.a) }),
   function_table: (r, str) => ({
@@ -529,16 +531,19 @@ export function laterSend(ns: bigint, order: number, lastNs: bigint, lastOrder: 
  * its time); `step` links an event once every one was added.
  */
 export class MessageLinks {
-  private readonly keys = new Map<string, { sendOrder: number; sendNs: bigint; sizeBytes: FieldValue | undefined; preview: FieldValue | undefined; receives: number[] }>();
+  private readonly keys = new Map<string, { sendOrder: number; sendNs: bigint; sizeBytes: FieldValue | undefined; preview: FieldValue | undefined; receives: number[]; refusedSends: number; lastRefusalNs: bigint }>();
 
   add(event: TraceEvent, order: number, sortNs: bigint): void {
     const send = event.kind === "message_send";
     if (!send && event.kind !== "message_receive") return;
     const key = messageKey(event);
     let entry = this.keys.get(key);
-    if (!entry) this.keys.set(key, (entry = { sendOrder: -1, sendNs: 0n, sizeBytes: undefined, preview: undefined, receives: [] }));
+    if (!entry) this.keys.set(key, (entry = { sendOrder: -1, sendNs: 0n, sizeBytes: undefined, preview: undefined, receives: [], refusedSends: 0, lastRefusalNs: 0n }));
     if (!send) entry.receives.push(order);
-    else if (laterSend(sortNs, order, entry.sendNs, entry.sendOrder)) {
+    else if (event.fields.failed === true) {
+      entry.refusedSends++;
+      if (sortNs > entry.lastRefusalNs) entry.lastRefusalNs = sortNs;
+    } else if (laterSend(sortNs, order, entry.sendNs, entry.sendOrder)) {
       entry.sendOrder = order;
       entry.sendNs = sortNs;
       entry.sizeBytes = event.fields.sizeBytes;
@@ -560,7 +565,12 @@ export class MessageLinks {
     const entry = this.keys.get(messageKey(event));
     if (!entry || entry.sendOrder < 0) return;
     if (send) {
-      if (entry.sendOrder === event.index) event.linkedTo.push(...entry.receives);
+      if (event.fields.failed === true) return;
+      // Refused by the runtime: an earlier send of its key (the next send takes its ordinal
+      // again only after a refusal), or the last one with a refusal marker after it.
+      const last = entry.sendOrder === event.index;
+      if (entry.refusedSends > 0 && (!last || entry.lastRefusalNs >= entry.sendNs)) event.fields.refused = true;
+      else if (last) event.linkedTo.push(...entry.receives);
       return;
     }
     event.linkedTo.push(entry.sendOrder);

@@ -37,6 +37,7 @@ const symbols = {
   scope_collector_flight_finish: { args: [pointer, u32], returns: u32 },
   scope_collector_flight_totals: { args: [pointer, pointer], returns: none },
   scope_collector_stop: { args: [pointer], returns: u32 },
+  scope_collector_write_status: { args: [pointer], returns: u32 },
   scope_collector_free: { args: [pointer], returns: none },
   scope_collector_totals: { args: [pointer, pointer], returns: none },
   scope_collector_kinds: { args: [pointer, pointer], returns: none },
@@ -471,6 +472,11 @@ export class DrainThread {
   /** Flight recorder: asks for a dump (SIGUSR1); the thread writes it after its next drain. */
   requestDump(): void {
     if (this.handle !== null) native().scope_collector_flight_request(this.handle);
+  }
+
+  /** The TraceStatus of the thread's first failed write so far (0: none). */
+  writeStatus(): number {
+    return this.handle === null ? 0 : native().scope_collector_write_status(this.handle);
   }
 
   /**

@@ -54,4 +54,4 @@ export function endingNotice(path: string, ending: TraceEnding, used: { count: n
 }
 
 /** Why a trace has no end chunk, in the words every command uses. */
-export const UNCLOSED_WHY = "trace was not closed (no end chunk: still being written, or the scope that recorded it was killed or could not write it (a full disk) before it finished the file)";
+export const UNCLOSED_WHY = "trace was not closed (no end chunk: still being written, or the scope that recorded it was killed, or its write failed where the file system could keep no room for the end: then scope run said so)";

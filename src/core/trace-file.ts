@@ -78,6 +78,8 @@ export const TraceStatus = {
   header_checksum_mismatch: 14,
   header_invalid: 15,
   read_only: 16,
+  quota_exceeded: 17,
+  file_too_big: 18,
 } as const;
 export type TraceStatusName = keyof typeof TraceStatus;
 const statusName = Object.fromEntries(Object.entries(TraceStatus).map(([name, value]) => [value, name])) as Record<number, TraceStatusName>;
@@ -118,7 +120,9 @@ const fallbackMessage: Record<number, string> = {
   [TraceStatus.invalid_argument]: "invalid argument",
   [TraceStatus.out_of_memory]: "out of memory",
   [TraceStatus.writer_failed]: "an earlier write failed; the trace ends at the last whole chunk",
-  [TraceStatus.no_space]: "no space left (a full disk, a quota or a file size limit)",
+  [TraceStatus.no_space]: "no space left on the device: the disk is full",
+  [TraceStatus.quota_exceeded]: "disk quota exceeded",
+  [TraceStatus.file_too_big]: "the file size limit (ulimit -f) reached",
   [TraceStatus.io_error]: "input/output error",
   [TraceStatus.access_denied]: "permission denied",
   [TraceStatus.read_only]: "read-only file system",

@@ -74,7 +74,8 @@ export function computeStats(events: TraceEvent[], collectorPid?: number | Reado
     counter.add(event, order);
     if (event.fields.channel === WEBSOCKET) continue;
     if (event.kind === "message_receive" && event.linkedTo.length === 0) unpairedReceives++;
-    if (event.kind === "message_send" && event.linkedTo.length === 0) unreceivedSends++;
+    // A send the runtime refused was not sent; nor is its marker a send (model.ts MessageLinks).
+    if (event.kind === "message_send" && event.linkedTo.length === 0 && event.fields.failed !== true && event.fields.refused !== true) unreceivedSends++;
   }
   return counter.stats(unpairedReceives, unreceivedSends, collectorPid);
 }
@@ -89,6 +90,8 @@ export function computeStats(events: TraceEvent[], collectorPid?: number | Reado
 export class MessagePairs {
   private readonly keys = new Map<string, { lastSendNs: bigint; lastSendOrder: number; lastSendCounted: boolean; received: boolean; countedReceives: number }>();
   private countedSends = 0;
+  /** Refusal markers counted: each says one counted send before it was not sent. */
+  private refusedSends = 0;
 
   /** `order`: the event's place in record order. */
   add(event: TraceEvent, counted: boolean, order: number): void {
@@ -98,7 +101,9 @@ export class MessagePairs {
     const key = messageKey(event);
     let state = this.keys.get(key);
     if (!state) this.keys.set(key, (state = { lastSendNs: 0n, lastSendOrder: -1, lastSendCounted: false, received: false, countedReceives: 0 }));
-    if (send) {
+    if (send && event.fields.failed === true) {
+      if (counted) this.refusedSends++;
+    } else if (send) {
       if (laterSend(event.timestampNs, order, state.lastSendNs, state.lastSendOrder)) {
         state.lastSendNs = event.timestampNs;
         state.lastSendOrder = order;
@@ -119,6 +124,6 @@ export class MessagePairs {
       if (state.lastSendOrder < 0) unpairedReceives += state.countedReceives;
       else if (state.received && state.lastSendCounted) pairedSends++;
     }
-    return { unpairedReceives, unreceivedSends: this.countedSends - pairedSends };
+    return { unpairedReceives, unreceivedSends: Math.max(0, this.countedSends - pairedSends - this.refusedSends) };
   }
 }

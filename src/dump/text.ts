@@ -24,6 +24,9 @@ function describe(event: TraceEvent, all: EventsAt): string {
   switch (event.kind) {
     case "message_send":
     case "message_receive": {
+      // A send the runtime refused (it threw: an uncloneable value), and its marker after it.
+      if (f.failed === true) return `${f.channel}#${f.ordinal} send refused by the runtime (it threw): the send before it on this channel was not sent`;
+      if (f.refused === true) return `${f.channel}#${f.ordinal} ${f.sizeBytes}B ${quote(f.preview ?? "")} (refused by the runtime: not sent)`;
       const arrow = event.kind === "message_send" ? "→" : "←";
       // A WebSocket's two ends are never paired (zig/layout.zig ChannelKind): said so, not "lost".
       const unlinked = f.channel === "websocket" ? ` (${f.direction === 0 ? "client → server" : "server → client"}, ends not paired)` : event.kind === "message_receive" ? " (no send)" : " (not received)";

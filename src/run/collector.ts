@@ -63,6 +63,8 @@ export interface RecordingStop {
   refused: number;
   /** For a failed write: what failed (the file ends at the last whole chunk before it). */
   error?: string;
+  /** For a failed write: the file still got its end chunk (room was kept for it). */
+  closed?: boolean;
 }
 
 export interface RunSummary {
@@ -226,6 +228,13 @@ export class Collector {
    */
   stopReasonNow(): number {
     return this.finished ? 0 : this.ring.stats().stopReason;
+  }
+
+  /** What failed when a trace write failed (either drain path), so far; undefined: nothing. */
+  writeErrorNow(): string | undefined {
+    if (this.writeError !== undefined) return this.writeError;
+    const status = this.drainThread?.writeStatus() ?? 0;
+    return status === 0 ? undefined : writeFailure(status);
   }
 
   /** The top process (scope run's child): its ending is written at finish from its real status, not watched for. */
@@ -437,12 +446,14 @@ export class Collector {
    * at its last whole chunk), settleStop stops recording, and the program runs on.
    */
   private append(records: Uint8Array, count: number, unlimited = false): void {
-    if (this.writeError !== undefined) return;
+    // After a failure only the collector's own records (unlimited), into the room the
+    // native writer kept for the end: it refuses them when there is none.
+    if (this.writeError !== undefined && !unlimited) return;
     try {
       this.writer.append(records, count, unlimited);
     } catch (error) {
       if (!(error instanceof TraceFileError)) throw error;
-      this.writeError = writeFailure(error.status);
+      this.writeError ??= writeFailure(error.status);
     }
   }
 
@@ -509,16 +520,17 @@ export class Collector {
         this.appendOwn(EventKind.drop, unmarked);
         this.markedLost += unmarked;
       }
-      if (this.writeError === undefined) {
-        try {
-          // Records as the ring handed them on (a pack's slot is as many records as calls).
-          this.writer.close({ written: this.lastStats.written + this.lastStats.unpacked, dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
-        } catch (error) {
-          if (!(error instanceof TraceFileError)) throw error;
-          this.writeError = writeFailure(error.status);
-          this.stopped ??= { reason: "writeError", recordedBefore: this.recorded, refused: 0, error: this.writeError };
-        }
-      } else this.writer.abandon();
+      // After a failed write too: the native writer kept room for the end chunk where the
+      // file system could reserve it (zig/trace_file.zig write_chunk), and refuses otherwise.
+      try {
+        // Records as the ring handed them on (a pack's slot is as many records as calls).
+        this.writer.close({ written: this.lastStats.written + this.lastStats.unpacked, dropped, overwritten: this.lastStats.overwritten, recorded: this.recorded });
+        if (this.stopped?.error !== undefined) this.stopped.closed = true;
+      } catch (error) {
+        if (!(error instanceof TraceFileError)) throw error;
+        this.writeError ??= writeFailure(error.status);
+        this.stopped ??= { reason: "writeError", recordedBefore: this.recorded, refused: 0, error: this.writeError };
+      }
       this.ring.close();
       Ring.unlink(this.options.ringPath);
     } else if (this.lastStats) {

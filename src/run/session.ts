@@ -397,7 +397,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
     const reason = collector.stopReasonNow();
     if (reason === 0) return;
     clearInterval(stopWatch);
-    stderr.writeNow(stopNowLine(reason, color));
+    stderr.writeNow(stopNowLine(reason, color, collector.writeErrorNow()));
   }, STOP_WATCH_MS);
 
   const exitCode = await child.exited;

@@ -55,41 +55,62 @@ function ringStopReason(path: string): number | undefined {
   }
 }
 
+/** Whether process `pid` maps `path` (its /proc/<pid>/maps names it); undefined when that cannot be read (another user's, or gone). */
+function maps(pid: number, path: string): boolean | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/maps`, "utf8").includes(` ${path}\n`);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The `scope run` processes of this user that are recording now: the live collectors
- * named by this user's ring files (one per run), with their command lines, and for one
+ * The `scope run` processes that are recording now: the live collectors named by the ring
+ * files (one per run), with their command lines, the ring file's owner (`uid`), and for one
  * whose recording stopped already (scope stop, a limit, a failed write) why (`stopReason`,
- * a StopReason; 0 while recording).
+ * a StopReason; 0 while recording). A run is listed only when the process its ring names
+ * maps that ring: a ring left by a killed collector whose pid now belongs to another
+ * process names no run (a signal to it would end that process). Only rings of this user
+ * (the caller's uid owns the file), unless `anyOwner` (scope stop with a pid).
  */
-export function runningCollectors(dir = shmDir): { pid: number; command: string; stopReason: number }[] {
+export function runningCollectors(dir = shmDir, options: { anyOwner?: boolean } = {}): { pid: number; command: string; stopReason: number; uid: number }[] {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     return [];
   }
-  const uid = process.getuid?.();
-  const pids = new Map<number, number>();
+  const ownUid = process.getuid?.();
+  const runs = new Map<number, { stopReason: number; uid: number }>();
   for (const name of names) {
-    const match = ringName.exec(name);
-    if (match === null || !alive(Number(match[1]))) continue;
+    const match = ringFileName.exec(name);
+    if (match === null) continue;
+    const pid = Number(match[1]);
+    const path = join(dir, name);
+    let uid: number;
     try {
-      if (uid !== undefined && lstatSync(join(dir, name)).uid !== uid) continue;
+      uid = lstatSync(path).uid;
     } catch {
       continue;
     }
-    const pid = Number(match[1]);
-    const stopReason = ringFileName.test(name) ? ringStopReason(join(dir, name)) : undefined;
-    if (!pids.has(pid) || stopReason !== undefined) pids.set(pid, stopReason ?? pids.get(pid) ?? 0);
+    if (!options.anyOwner && ownUid !== undefined && uid !== ownUid) continue;
+    if (!alive(pid)) continue;
+    // Another user's process cannot be looked into (not root): its own ring is believed,
+    // and the signal's EPERM says the rest.
+    const mapped = maps(pid, path);
+    if (mapped === false || (mapped === undefined && uid === ownUid)) continue;
+    const stopReason = ringStopReason(path);
+    if (stopReason === undefined) continue;
+    runs.set(pid, { stopReason, uid });
   }
-  return [...pids].map(([pid, stopReason]) => {
+  return [...runs].map(([pid, { stopReason, uid }]) => {
     let command = "";
     try {
       command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
     } catch {
       // Gone since: listed anyway; the signal will say.
     }
-    return { pid, command, stopReason };
+    return { pid, command, stopReason, uid };
   });
 }
 

@@ -48,9 +48,9 @@ export function stopCause(reason: number): string {
  * The line `scope run` says as soon as recording stops while the program runs on (session.ts
  * watches the ring), so a long-running service's operator learns it then, not at its end.
  */
-export function stopNowLine(reason: number, color: ChalkInstance): string {
+export function stopNowLine(reason: number, color: ChalkInstance, writeError?: string): string {
   const name = stopReasonName[reason] ?? "killSwitch";
-  if (name === "writeError") return `${color.red("scope: recording stopped: writing the trace failed (the summary says why); the program runs on; the file keeps every record written before")}\n`;
+  if (name === "writeError") return `${color.red(`scope: recording stopped: writing the trace failed (${writeError ?? "the summary says why"}); the program runs on; the file keeps every record written before`)}\n`;
   return `${color.yellow(`scope: recording stopped: ${stopCauses[name]}; the program runs on, unrecorded; the trace is closed when it ends`)}\n`;
 }
 
@@ -59,7 +59,8 @@ function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
   const stop = summary.stopped;
   if (!stop) return [];
   if (stop.error !== undefined) {
-    return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, without its end chunk`)];
+    const ending = stop.closed ? "and its end chunk (room was kept for it)" : "without its end chunk (the file system kept no room for it)";
+    return [color.red(`  recording stopped: writing the trace failed (${stop.error}) after ${stop.recordedBefore} records; the program ran on; the file holds every record written before, ${ending}`)];
   }
   return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on, unrecorded (${stop.refused} records under way at the stop dropped)`)];
 }
@@ -177,7 +178,7 @@ function lossLines(summary: RunSummary, color: ChalkInstance): string[] {
     lines.push(`    --mode overwrite keeps only the newest events; a bigger --ring-size (now ${now}) keeps more, --mode discard keeps all`);
   } else {
     if (summary.unattributed > 0) lines.push(`    ${summary.unattributed} held by threads that were killed or ended before they could hand them over`);
-    if (summary.losses.length > 0) lines.push(`    lanes and overflows were full: a bigger --ring-size (now ${now}; each thread's overflow grows with it) would have kept them`);
+    if (summary.losses.length > 0) lines.push(`    lanes and overflows were full: a bigger --ring-size (now ${now}; each process's overflow budget, 4x the ring, grows with it) would have kept them`);
   }
   return lines.map((line) => color.red(line));
 }
