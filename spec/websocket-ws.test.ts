@@ -79,6 +79,9 @@ describe("Node's ws package", () => {
         expect(traced.stdout).toContain("late send: WebSocket is not open: readyState 3 (CLOSED)");
         const port = Number(/ws:\/\/127\.0\.0\.1:(\d+)/.exec(String(websocket(traced.events, "channel_open").find((event) => event.fields.side === "client")?.fields.where))?.[1]);
         expectWsTrace(traced.events, port);
+        // The client's HTTP request ends where the connection was handed over: 101, upgraded (not aborted).
+        const clientEnds = traced.events.filter((event) => event.kind === "http_client_response");
+        expect(clientEnds.map((event) => [event.fields.status, event.fields.end])).toEqual([[101, "upgraded"]]);
       }, 60000);
     }
   }

@@ -54,7 +54,7 @@ import { enterRequest, runInRequest } from "../shared/request-context";
 import { responseHooks, type ResponseHooks } from "../shared/response-emit";
 import { makeStamp } from "../shared/stamp";
 import type { Tracer } from "./hooks";
-import { callerOf, renamed, v8Major } from "../shared/reflect";
+import { callerOf, protoData, renamed, v8Major } from "../shared/reflect";
 import { builtinLoaded } from "./builtins";
 import type { HttpChannel } from "./triggers";
 
@@ -724,7 +724,17 @@ export class ClientHooks {
         request.error ??= first;
         // A response in progress ends at its own 'close'/'end'; else the request ends here.
         if (request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
-      } else if (event === "close" && request.response === undefined) requestEnd(hooks.recorder, Kind.http_client_response, request, 0);
+      } else if (event === "close" && request.response === undefined) {
+        // A 101 or a CONNECT's answer handed to the program ('upgrade'/'connect', then 'close'
+        // at once): Node marks the request upgradeOrConnect and keeps the response on it.
+        const upgraded = protoData(this, "upgradeOrConnect") === true;
+        if (upgraded) {
+          const response = protoData(this, "res");
+          const status = response !== null && typeof response === "object" ? protoData(response, "statusCode") : undefined;
+          if (typeof status === "number") request.status = status;
+        }
+        requestEnd(hooks.recorder, Kind.http_client_response, request, upgraded ? HttpEnd.upgraded : 0);
+      }
     });
   }
 
