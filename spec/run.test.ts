@@ -201,6 +201,41 @@ describe("scope run", () => {
     }
   });
 
+  // nohup ignores SIGHUP, a script's background job SIGINT and SIGQUIT: a program started so
+  // survives them, and must under scope too (Bun.spawn sets every signal back to its default).
+  test("signals scope was started with ignored stay ignored for the program (nohup, a background job); its environment and errors as before", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    // Started with SIGHUP, SIGINT and SIGQUIT ignored (as nohup or a script's `&` would), by
+    // coreutils' env, which changes nothing else.
+    const ignoring = (argv: string[], signals = "HUP,INT,QUIT", env: Record<string, string | undefined> = process.env) => {
+      const child = Bun.spawnSync(["env", `--ignore-signal=${signals}`, "--", ...argv], { env: { ...env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+      return { status: child.exitCode, stdout: child.stdout.toString(), stderr: child.stderr.toString() };
+    };
+    const probe = ["sh", "-c", "grep SigIgn /proc/self/status"];
+    const plain = ignoring(probe);
+    expect(BigInt(`0x${/^SigIgn:\s+([0-9a-f]+)/.exec(plain.stdout)![1]}`) & 7n).toBe(7n);
+    const traced = ignoring([process.execPath, cliEntry, "run", "--out", out, "--", ...probe]);
+    expect(traced.status, traced.stderr).toBe(0);
+    expect(traced.stdout).toBe(plain.stdout);
+    // A node program (Node resets every signal at its start, traced or not) and its trace as ever.
+    const node = ignoring([process.execPath, cliEntry, "run", "--out", out, "--", "node", "-e", "console.log(require('fs').readFileSync('/proc/self/status', 'utf8').match(/^SigIgn.*$/m)[0])"]);
+    expect(node.stdout).toBe(ignoring(["node", "-e", "console.log(require('fs').readFileSync('/proc/self/status', 'utf8').match(/^SigIgn.*$/m)[0])"]).stdout);
+    expect(readEvents(out).filter((event) => event.kind === "trace_start").map((event) => event.fields.argv)).toEqual([expect.stringMatching(/\/node -e /)]);
+    // The environment exactly as given: no variable added or dropped (a name that is not a shell name kept).
+    const env = { ...process.env, "A-B": "1" } as Record<string, string | undefined>;
+    delete env.PWD;
+    const programs = (text: string) => text.split("\n").filter((line) => !/^(NODE_OPTIONS|BUN_OPTIONS|SCOPE_[A-Z_]*)=/.test(line));
+    const shown = ignoring([process.execPath, cliEntry, "run", "--out", out, "--", "env"], "HUP", env);
+    expect(programs(shown.stdout)).toEqual(programs(ignoring(["env"], "HUP", env).stdout));
+    expect(shown.stdout).toContain("\nA-B=1\n");
+    // What cannot start is still said in scope's words.
+    writeFileSync(join(dir, "no-shebang"), "echo hi\n");
+    chmodSync(join(dir, "no-shebang"), 0o755);
+    const refused = ignoring([process.execPath, cliEntry, "run", "--out", out, "--", join(dir, "no-shebang")]);
+    expect({ status: refused.status, stdout: refused.stdout, stderr: refused.stderr }).toEqual({ status: 126, stdout: "", stderr: `scope: cannot start ${join(dir, "no-shebang")}: not an executable, nor a script with a #! line\n` });
+  });
+
   test("bad options fail with one clear line", async () => {
     const missing = await runCli(["run"]);
     expect(missing.exitCode).not.toBe(0);

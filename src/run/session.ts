@@ -7,10 +7,11 @@ import chalk, { Chalk } from "chalk";
 import { UsageError } from "clipanion";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { hostname } from "node:os";
+import { constants, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
+import { ignoredAtStart, startIgnoring } from "./ignored-signals";
 import { assets, transformCacheDir } from "../core/assets";
 import { StopReason } from "../core/layout";
 import { REDACTED, redactionOf, type RedactionSettings } from "../agent/shared/redact";
@@ -252,11 +253,27 @@ function catchOwnSignals(): { handOver(handlers: OwnSignalHandlers): void; relea
   };
 }
 
+/**
+ * The program's command: with the signals scope was started with ignored still ignored
+ * (ignored-signals.ts), as it is when none were. Where this system cannot keep them, one line
+ * says so.
+ */
+function programCommand(argv: string[], env: Record<string, string | undefined>, stderr: Output): string[] {
+  if (ignoredAtStart.length === 0) return argv;
+  // Bun.which finds only executable files, a path too (relative to the cwd), as Bun.spawn would.
+  const started = startIgnoring(argv, Bun.which(argv[0]!, { PATH: env.PATH ?? "" }));
+  if (started.unkept.length > 0) {
+    const names = started.unkept.map((signal) => Object.entries(constants.signals).find(([, number]) => number === signal)?.[0] ?? String(signal));
+    stderr.writeNow(`scope: ${names.join(", ")} ignored when scope started (nohup, a background job): the program starts with ${started.unkept.length === 1 ? "it" : "them"} at the default (this system's env has no --ignore-signal to keep ${started.unkept.length === 1 ? "it" : "them"})\n`);
+  }
+  return started.argv;
+}
+
 /** --fail-open: the program as if scope were not there (no agent, no trace); its exit status. */
 async function runUntraced(argv: string[], stderr: Output, early: ReturnType<typeof catchOwnSignals>): Promise<number> {
   let child: ReturnType<typeof Bun.spawn>;
   try {
-    child = Bun.spawn(argv, { stdio: inheritedStdio() });
+    child = Bun.spawn(programCommand(argv, process.env, stderr), { stdio: inheritedStdio() });
   } catch (error) {
     return cannotStart(argv[0]!, error, stderr);
   }
@@ -371,7 +388,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
 
   let child: ReturnType<typeof Bun.spawn>;
   try {
-    child = Bun.spawn(launch.argv, { env: launch.env, stdio: inheritedStdio() });
+    child = Bun.spawn(programCommand(launch.argv, launch.env, stderr), { env: launch.env, stdio: inheritedStdio() });
   } catch (error) {
     collector.finish({ exitCode: 127, signal: null });
     collector.discard();
