@@ -1,0 +1,28 @@
+/** The test MariaDB server: started as a non-root user in a temporary directory, reachable on loopback and its socket, removed by stop(). */
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { startMySql, type MySql } from "./mysql-harness";
+
+let server: MySql | undefined;
+afterAll(() => server?.stop());
+
+test("a fresh server runs as a non-root user, answers on 127.0.0.1 and its socket, and stop() removes it", async () => {
+  const began = performance.now();
+  server = await startMySql();
+  const took = performance.now() - began;
+  expect(took).toBeLessThan(20_000);
+  expect(server.sql("select 40 + 2")).toBe("42\n");
+  const dataDir = server.sql("select @@datadir").trim();
+  const pid = Number(readFileSync(join(dataDir, "..", "mysqld.pid"), "utf8").trim());
+  if (process.getuid?.() === 0) expect(statSync(`/proc/${pid}`).uid).not.toBe(0);
+  expect(existsSync(server.socketPath)).toBe(true);
+  expect(server.sql("select @@port").trim()).toBe(String(server.port));
+  const root = join(dataDir, "..");
+  server.stop();
+  server = undefined;
+  expect(existsSync(root)).toBe(false);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").charAt(0) : "gone";
+  expect(["gone", "Z", "X"]).toContain(state);
+});
