@@ -12,12 +12,27 @@
  *   operators, parameters (`$1`, `?`, `?1`, `:name`, `@name`, `$name`), casts (`::date`)
  * - runs of whitespace become one space; leading and trailing whitespace is dropped
  *
+ * The MySQL dialect (`normalizeSql(text, SqlDialect.mysql)`, MySQL and MariaDB) differs where
+ * a literal could otherwise reach the trace:
+ *
+ * - every string takes backslash escapes (`'it\'s'`), as MySQL's default sql_mode reads them
+ *   (under NO_BACKSLASH_ESCAPES a string ending in `\` takes more text into the `?`: never less)
+ * - `"..."` is a string (`?`), not a name (ANSI_QUOTES mode's quoted names are scrubbed too)
+ * - `#` starts a comment to the end of the line, as `-- ` does
+ * - block comments do not nest (MySQL ends one at the first `*\/`)
+ * - a version comment `/*!50110 ... *\/` (or MariaDB's `/*M!100100 ... *\/`) is code the server
+ *   runs: its marker and closing are dropped and its contents scrubbed like the rest
+ * - `0x1F`, `0b101`, `x'1F'`, `b'101'`, `N'..'`, `_utf8mb4'..'` literals: `?`; `` `names` ``, `?`, `@var` kept
+ *
  * Bounded: at most `MAX_SCANNED_CHARS` of the input are read and at most `MAX_QUERY_CHARS`
  * written; anything past that is cut (a literal the cut falls inside is still a `?`).
  */
 
 export const MAX_QUERY_CHARS = 1024;
 export const MAX_SCANNED_CHARS = 64 * 1024;
+
+/** Lexical rules: PostgreSQL's and SQLite's (standard), or MySQL's and MariaDB's. */
+export const SqlDialect = { standard: 0, mysql: 1 } as const;
 
 export interface NormalizedSql {
   text: string;
@@ -128,12 +143,52 @@ function numberEnd(text: string, at: number, end: number): number {
   return i;
 }
 
+/** The end of a MySQL string opened by `quote` (' or ") at `open`: backslash escapes, the quote doubled. */
+function mysqlStringEnd(text: string, open: number, end: number, quote: number): number {
+  let i = open + 1;
+  while (i < end) {
+    const code = text.charCodeAt(i);
+    if (code === 92 /* \ */) {
+      i += 2;
+      continue;
+    }
+    if (code === quote) {
+      if (text.charCodeAt(i + 1) === quote) {
+        i += 2;
+        continue;
+      }
+      return i + 1;
+    }
+    i++;
+  }
+  return end;
+}
+
+/**
+ * A MySQL block comment at `open` (`/*`): the index past its `*\/` (they do not nest), or for a
+ * version comment (`/*!`, `/*!50110`, `/*M!100100`) minus the index past its marker.
+ */
+function mysqlCommentEnd(text: string, open: number, end: number): number {
+  let i = open + 2;
+  if (text.charCodeAt(i) === 77 /* M */ && text.charCodeAt(i + 1) === 33) i++;
+  if (text.charCodeAt(i) === 33 /* ! */) {
+    i++;
+    while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+    return -i;
+  }
+  const close = text.indexOf("*/", i);
+  return close < 0 || close + 2 > end ? end : close + 2;
+}
+
 /** --no-redact: the text as written, only bounded (MAX_QUERY_CHARS). */
 export function keepSql(input: string): NormalizedSql {
   return input.length <= MAX_QUERY_CHARS ? { text: input, cut: false } : { text: input.slice(0, MAX_QUERY_CHARS), cut: true };
 }
 
-export function normalizeSql(input: string): NormalizedSql {
+export function normalizeSql(input: string, dialect: number = SqlDialect.standard): NormalizedSql {
+  const mysql = dialect === SqlDialect.mysql;
+  // Inside a MySQL version comment (`/*!...`): its closing `*\/` is dropped.
+  let versionComment = false;
   const end = Math.min(input.length, MAX_SCANNED_CHARS);
   let out = "";
   let cut = input.length > end;
@@ -158,13 +213,23 @@ export function normalizeSql(input: string): NormalizedSql {
       continue;
     }
     // Comments.
-    if (code === 45 && input.charCodeAt(i + 1) === 45) {
+    if ((code === 45 && input.charCodeAt(i + 1) === 45) || (code === 35 && mysql)) {
       const newline = input.indexOf("\n", i + 2);
       i = newline < 0 || newline > end ? end : newline;
       pendingSpace = true;
       continue;
     }
     if (code === 47 && input.charCodeAt(i + 1) === 42) {
+      if (mysql) {
+        i = mysqlCommentEnd(input, i, end);
+        // A version comment: its contents are scanned as code (i past its marker).
+        if (i < 0) {
+          i = -i;
+          versionComment = true;
+        }
+        pendingSpace = true;
+        continue;
+      }
       let depth = 1;
       let j = i + 2;
       while (j < end && depth > 0) {
@@ -181,9 +246,15 @@ export function normalizeSql(input: string): NormalizedSql {
       pendingSpace = true;
       continue;
     }
-    // Strings, with or without a prefix letter (E'', B'', X'', N'', U&'').
-    if (code === 39) {
-      i = stringEnd(input, i, end, false);
+    if (versionComment && code === 42 && input.charCodeAt(i + 1) === 47) {
+      versionComment = false;
+      i += 2;
+      pendingSpace = true;
+      continue;
+    }
+    // Strings, with or without a prefix letter (E'', B'', X'', N'', U&''); MySQL's "strings".
+    if (code === 39 || (code === 34 && mysql)) {
+      i = mysql ? mysqlStringEnd(input, i, end, code) : stringEnd(input, i, end, false);
       emit("?");
       continue;
     }
@@ -191,7 +262,7 @@ export function normalizeSql(input: string): NormalizedSql {
     if (startsName) {
       const lower = code | 32;
       if (input.charCodeAt(i + 1) === 39 && (lower === 101 || lower === 98 || lower === 120 || lower === 110)) {
-        i = stringEnd(input, i + 1, end, lower === 101);
+        i = mysql ? mysqlStringEnd(input, i + 1, end, 39) : stringEnd(input, i + 1, end, lower === 101);
         emit("?");
         continue;
       }
@@ -252,7 +323,7 @@ export function normalizeSql(input: string): NormalizedSql {
     let j = i + 1;
     while (j < end) {
       const c = input.charCodeAt(j);
-      if (c >= 128 || classes[c] !== 0 || c === 39 || c === 34 || c === 96 || c === 91 || c === 36 || c === 63 || c === 58 || c === 64 || c === 45 || c === 47 || c === 46) break;
+      if (c >= 128 || classes[c] !== 0 || c === 39 || c === 34 || c === 96 || c === 91 || c === 36 || c === 63 || c === 58 || c === 64 || c === 45 || c === 47 || c === 46 || (mysql && (c === 35 || c === 42))) break;
       j++;
     }
     emit(j === i + 1 ? input[i]! : input.slice(i, j));
