@@ -140,7 +140,7 @@ describe.each(runtimes.filter(([name]) => name !== "node 22"))("mysql2 queries l
   });
 });
 
-test("OTLP export: a mysql2 query is a CLIENT span with db.system.name mysql, its scrubbed text and error code", async () => {
+test("OTLP export: a mysql2 query is a CLIENT span with db.system.name mysql, its scrubbed text and error code; scope query names the client", async () => {
   server.sql("DROP TABLE IF EXISTS users");
   const traced = await runTraced(["node", "db/mysql2-client.cjs"], { env: { MYSQL_PORT: String(server.port) } });
   expect(traced.status, traced.stderr).toBe(0);
@@ -159,4 +159,7 @@ test("OTLP export: a mysql2 query is a CLIENT span with db.system.name mysql, it
   expect(missing!.kind).toBe(3);
   expect(attrs(missing!)).toMatchObject({ "db.system.name": "mysql", "scope.db.client": "mysql2", "db.response.status_code": "ER_NO_SUCH_TABLE", "error.type": "ER_NO_SUCH_TABLE" });
   expect(text).not.toContain("secret");
+  const query = await runCli(["query", "--json", traced.out, "SELECT system, count(*) AS n, sum(failed) AS failed FROM queries GROUP BY system"], { cwd: fixtures });
+  expect(query.exitCode, query.stderr).toBe(0);
+  expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([{ system: "mysql2", n: clientQueries.length, failed: 4 }]);
 });
