@@ -88,7 +88,7 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
     case 98: {
       // lib, under router, fastify, pg, better-sqlite3, mysql2 or ws.
       const parent = directory.charCodeAt(length - 5);
-      if (parent !== 114 && parent !== 121 && parent !== 103 && parent !== 51 && parent !== 115 && parent !== 50) return false;
+      if (parent !== 114 && parent !== 121 && parent !== 103 && parent !== 51 && parent !== 115 && (parent !== 50 || directory.charCodeAt(length - 6) !== 108)) return false;
       break;
     }
     case 101: {

@@ -147,10 +147,12 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     }
     return made;
   };
-  // MySQL's texts: their own map (one text may read differently under the two dialects).
-  const mysqlTexts = new Map<string, QueryText>();
+  // MySQL's texts: their own map (one text may read differently under the two dialects),
+  // made at the first (most threads never make one).
+  let mysqlTexts: Map<string, QueryText> | undefined;
   const mysqlText = (text: unknown): QueryText => {
     if (typeof text !== "string") return none;
+    mysqlTexts ??= new Map<string, QueryText>();
     const known = mysqlTexts.get(text);
     if (known !== undefined) return known;
     const normalized = redaction().sqlLiterals ? normalizeSql(text, SqlDialect.mysql) : keepSql(text);
