@@ -10,7 +10,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, fixtures, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
-import { repoRoot, runCli } from "./harness";
+import { backgroundAttach, killAfter, killStarted, waitFor } from "./attach-harness";
+import { readEvents, repoRoot, runCli } from "./harness";
 import { startMySql, type MySql } from "./mysql-harness";
 
 let server: MySql;
@@ -18,6 +19,7 @@ beforeAll(async () => {
   server = await startMySql();
 });
 afterAll(() => {
+  killStarted();
   server?.stop();
   cleanup();
 });
@@ -162,4 +164,48 @@ test("OTLP export: a mysql2 query is a CLIENT span with db.system.name mysql, it
   const query = await runCli(["query", "--json", traced.out, "SELECT system, count(*) AS n, sum(failed) AS failed FROM queries GROUP BY system"], { cwd: fixtures });
   expect(query.exitCode, query.stderr).toBe(0);
   expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([{ system: "mysql2", n: clientQueries.length, failed: 4 }]);
+});
+
+test("scope attach: mysql2 loaded and connected before the attach, its queries recorded while attached; its functions the program's own again after the detach", async () => {
+  const out = join(scratchDir(), "mysql2-attach.bin");
+  const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/mysql2.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", MYSQL_PORT: String(server.port) } });
+  killAfter(child);
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the service ended before its first line: ${await new Response(child.stderr).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const base = `http://127.0.0.1:${text.trim()}`;
+  const json = async (path: string) => JSON.parse(await (await fetch(`${base}${path}`)).text());
+  const answer = { row: { n: 7, tag: "x" }, prepared: { m: 2 }, error: "ER_NO_SUCH_TABLE" };
+  expect(await json("/q")).toEqual(answer);
+  const attach = backgroundAttach([String(child.pid), "--out", out]);
+  await waitFor(attach.stderr, /scope: attached to pid \d+ .*inspector open \d+ ms, closed/);
+  expect(await json("/q")).toEqual(answer);
+  expect((await json("/state")).changed.sort()).toEqual(["execute", "getConnection", "query"]);
+  expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
+  expect(await attach.ended()).toBe(0);
+  expect(await json("/state")).toEqual({ changed: [] });
+  expect(await json("/q")).toEqual(answer);
+  const events = readEvents(out);
+  expect(events.filter((e) => e.kind === "agent_error")).toEqual([]);
+  const request = events.find((e) => e.kind === "http_server_request" && e.fields.target === "/q")!.fields.requestId;
+  expect(events.filter((e) => e.kind === "db_query").map((e) => [e.fields.system, e.fields.text, e.fields.params, e.fields.request])).toEqual([
+    ["mysql2", "SELECT ? AS n, ? AS tag", 1, request],
+    ["mysql2", "SELECT ? + ? AS m", 1, request],
+    ["mysql2", "SELECT nope FROM nowhere", 0, request],
+  ]);
+  expect(events.filter((e) => e.kind === "db_query_end").map((e) => [e.fields.rows, e.fields.failed, e.fields.errorCode])).toEqual([
+    [1, false, null],
+    [1, false, null],
+    [null, true, "ER_NO_SUCH_TABLE"],
+  ]);
+  expect(events.filter((e) => e.kind === "db_pool_wait").map((e) => [e.fields.system, e.fields.request])).toEqual([
+    ["mysql2", request],
+    ["mysql2", request],
+    ["mysql2", request],
+  ]);
 });
