@@ -101,7 +101,8 @@ export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void 
         let id = 0;
         let hasCallback = false;
         try {
-          ({ id, hasCallback } = started(db, args));
+          id = started(db, args);
+          hasCallback = startedWithCallback;
         } catch (error) {
           db.recorder.fail(error);
         }
@@ -126,8 +127,12 @@ export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void 
   }
 }
 
-/** A query's or execute's start; its callback (in `args`, or a Query command's onResult) replaced by one that records the end. */
-function started(db: DbRecorder, args: unknown[]): { id: number; hasCallback: boolean } {
+/** Whether the last start found a callback to record its end (no object returned per query). */
+let startedWithCallback = false;
+
+/** A query's or execute's start (its id); its callback (in `args`, or a Query command's onResult) replaced by one that records the end. */
+function started(db: DbRecorder, args: unknown[]): number {
+  startedWithCallback = false;
   const [sql, values] = args;
   const request = db.request();
   let text: unknown;
@@ -148,14 +153,15 @@ function started(db: DbRecorder, args: unknown[]): { id: number; hasCallback: bo
     const onResult = dataProperty(sql, "onResult");
     if (typeof onResult === "function") {
       (sql as { onResult: Fn }).onResult = ending(db, id, request, onResult as Fn);
-      return { id, hasCallback: true };
+      startedWithCallback = true;
     }
-    return { id, hasCallback: false };
+    return id;
   }
   const at = typeof values === "function" ? 1 : typeof args[2] === "function" ? 2 : -1;
-  if (at < 0) return { id, hasCallback: false };
+  if (at < 0) return id;
   args[at] = ending(db, id, request, args[at] as Fn);
-  return { id, hasCallback: true };
+  startedWithCallback = true;
+  return id;
 }
 
 /** Pool.prototype (mysql2/lib/base/pool, or mysql2/lib/pool before 3.10): getConnection. */
