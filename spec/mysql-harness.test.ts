@@ -26,3 +26,27 @@ test("a fresh server runs as a non-root user, answers on 127.0.0.1 and its socke
   const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").charAt(0) : "gone";
   expect(["gone", "Z", "X"]).toContain(state);
 });
+
+test("a test process killed without stop(): the watchdog kills the server and removes its directory", async () => {
+  const script = `import { startMySql } from ${JSON.stringify(join(import.meta.dir, "mysql-harness.ts"))};
+const s = await startMySql();
+console.log(JSON.stringify({ dir: s.sql("select @@datadir").trim(), pid: Number(require("node:fs").readFileSync(s.socketPath.replace(/mysqld\\.sock$/, "mysqld.pid"), "utf8")) }));
+setInterval(() => {}, 1000);`;
+  const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`no line: ${await new Response(child.stderr).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  const { dir, pid } = JSON.parse(text) as { dir: string; pid: number };
+  const root = join(dir, "..");
+  expect(existsSync(root)).toBe(true);
+  child.kill("SIGKILL");
+  await child.exited;
+  const deadline = Date.now() + 15_000;
+  const alive = () => existsSync(`/proc/${pid}/stat`) && !["Z", "X"].includes(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").charAt(0));
+  while ((existsSync(root) || alive()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect([existsSync(root), alive()]).toEqual([false, false]);
+});
