@@ -89,7 +89,7 @@ function endAtEvent(db: DbRecorder, id: number, command: unknown): void {
   Reflect.apply(once, command, ["end", () => db.queryEnd(id, undefined)]);
 }
 
-/** Connection.prototype (mysql2/lib/base/connection, or mysql2/lib/connection before 3.10): query and execute. */
+/** Connection.prototype (mysql2/lib/base/connection, or mysql2/lib/connection in older versions): query and execute. */
 export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void {
   const proto = (Connection as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
@@ -164,7 +164,7 @@ function started(db: DbRecorder, args: unknown[]): number {
   return id;
 }
 
-/** Pool.prototype (mysql2/lib/base/pool, or mysql2/lib/pool before 3.10): getConnection. */
+/** Pool.prototype (mysql2/lib/base/pool, or mysql2/lib/pool in older versions): getConnection. */
 export function hookMysql2Pool(db: DbRecorder, Pool: unknown): void {
   const proto = (Pool as { prototype?: object } | undefined)?.prototype;
   if (!proto || hooked.has(proto)) return;
