@@ -151,6 +151,8 @@ export async function startMySql(): Promise<MySql> {
         "--skip-log-bin",
         "--performance-schema=0",
         "--max-connections=100",
+        // A client under valgrind can take longer than the default 10 s over its handshake.
+        "--connect-timeout=300",
       ],
       { stdio: "ignore" },
     );
