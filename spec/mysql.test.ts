@@ -114,6 +114,15 @@ describe.each(runtimes)("mysql2 under %s", (_name, runtime) => {
   });
 });
 
+describe.each(runtimes.filter(([name]) => name !== "node 22"))("mysql2 imported from an ES module under %s", (_name, runtime) => {
+  test("the promise API's prepared statement recorded, the program's output unchanged", async () => {
+    const traced = await both([runtime, "db/mysql2-esm.mjs"]);
+    expect(traced.stdout).toBe("esm 42 esm\n");
+    expect(queries(traced.events)).toEqual([["mysql2", "SELECT ? + ? AS n, ? AS tag", 1, 1, false, null]]);
+    expectAllEnded(traced.events);
+  });
+});
+
 describe.each(runtimes.filter(([name]) => name !== "node 22"))("mysql2 queries linked to their HTTP request under %s", (_name, runtime) => {
   test("callbacks run from the socket's events and from another request's release, the promise API, held connections", async () => {
     const count = 4;
