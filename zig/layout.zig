@@ -417,7 +417,7 @@ pub const HttpProtocol = enum(u8) { unknown = 0, http_1_0 = 1, http_1_1 = 2, htt
 pub const HttpEnd = enum(u8) { finished = 1, aborted = 2, socket_error = 3, timeout = 4, upgraded = 5, _ };
 
 /// http_client_request field e: the API the program used. Mirrored in src/core/layout.ts.
-pub const HttpClient = enum(u8) { http = 1, https = 2, fetch = 3, http2 = 4, _ };
+pub const HttpClient = enum(u8) { http = 1, https = 2, fetch = 3, http2 = 4, undici = 5, _ };
 
 /// db_query / db_pool_wait field e. Mirrored in src/core/layout.ts.
 pub const DbSystem = enum(u8) { pg = 1, postgres_js = 2, better_sqlite3 = 3, bun_sqlite = 4, _ };

@@ -195,7 +195,7 @@ export const STEP_ORDINAL_LIMIT = 0x100000;
 export const STEP_FRAMEWORK_LIMIT = 0x100000000;
 
 /** http_client_request field e: the API the program used. */
-export const HttpClient = { http: 1, https: 2, fetch: 3, http2: 4 } as const;
+export const HttpClient = { http: 1, https: 2, fetch: 3, http2: 4, undici: 5 } as const;
 
 /** http_connection flags. */
 export const HttpConnectionFlag = { tls: 1, outgoing: 2 } as const;
