@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { cleanup, runTraced, runUntraced, type Traced } from "./agent-harness";
-import { repoRoot } from "./harness";
+import { cleanup, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
+import { readFileSync } from "node:fs";
+import { repoRoot, runCli } from "./harness";
 import { startRedis, type RedisServer } from "./redis-harness";
 
 let server: RedisServer;
@@ -150,6 +151,20 @@ describe.each([
       // Outside any request: the connection's own commands (handshake, ioredis' PING, QUIT).
       for (const text of byTarget.get("none") ?? []) expect(text).toMatch(/^(PING|QUIT|CLIENT SETINFO|INFO)\b/);
       expectAllEnded(traced.events);
+
+      // OTLP: db.system.name "redis", the command's name as db.operation.name, a child of its request's span.
+      const out = join(scratchDir(), `redis-${library}-${_name}.json`);
+      const exported = await runCli(["export", "--otlp", out, traced.out]);
+      expect(exported.exitCode, exported.stderr).toBe(0);
+      const spans = (JSON.parse(readFileSync(out, "utf8")).resourceSpans as any[]).flatMap((r) => r.scopeSpans.flatMap((s: any) => s.spans));
+      const attributes = (span: any) => Object.fromEntries(span.attributes.map((a: any) => [a.key, a.value.stringValue ?? a.value.intValue ?? a.value.boolValue]));
+      const echoes = spans.filter((span) => attributes(span)["db.query.text"] === "ECHO ?");
+      expect(echoes.length).toBe(Array.from({ length: count }, (_, i) => i + 2).reduce((x, y) => x + y, 0));
+      const servers = new Set(spans.filter((span) => span.kind === 2 || span.kind === "SPAN_KIND_SERVER").map((span) => span.spanId));
+      for (const echo of echoes) {
+        const a = attributes(echo);
+        expect([a["db.system.name"], a["db.operation.name"], a["scope.db.client"], servers.has(echo.parentSpanId)]).toEqual(["redis", "ECHO", library, true]);
+      }
     });
   }
 });
