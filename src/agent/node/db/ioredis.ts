@@ -4,7 +4,7 @@
  * passes through `Redis.prototype.sendCommand(command, stream)` (built/Redis.js) as a
  * `Command` that holds its name, arguments and its own `resolve`/`reject` closures. The
  * first time a command passes (a command queued while connecting passes again when the
- * queue is flushed) the start is recorded in the program's context, and the command's
+ * queue is flushed: its resolve is then already ours, known by its name) the start is recorded in the program's context, and the command's
  * resolve/reject are replaced by ones that record the end first and then call them: the
  * program's promise or callback gets the same value or error object, in the same tick.
  *
@@ -12,7 +12,7 @@
  */
 import { DbSystem } from "../../shared/kinds";
 import { wrapMethod, type DbRecorder } from "../../shared/db";
-import { commandTexts, errorCode, replyRows } from "./redis-command";
+import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
 
 const hooked = new WeakSet<object>();
 
@@ -22,17 +22,15 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
   if (proto === null || typeof proto !== "object" || hooked.has(proto)) return;
   hooked.add(proto);
   const texts = commandTexts(db);
-  const seen = new WeakSet<object>();
   const onStart = (command: Record<string, unknown>): void => {
-    if (seen.has(command)) return;
     const resolve = command.resolve;
     const reject = command.reject;
     const args = command.args;
-    if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args)) return;
-    seen.add(command);
+    // Passed before (a command queued while connecting passes again at the flush): its resolve is ours.
+    if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args) || resolve.name === RECORDED) return;
     const id = db.queryStartWith(DbSystem.ioredis, texts.text(command.name, args, 0), args.length);
     let ended = false;
-    command.resolve = function (this: unknown, value: unknown) {
+    command.resolve = function scopeRecordedResolve(this: unknown, value: unknown) {
       if (!ended) {
         ended = true;
         db.queryEnd(id, replyRows(value));
@@ -49,7 +47,14 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
   };
   wrapMethod(proto, "sendCommand", (original) =>
     function sendCommand(this: unknown, command: unknown) {
-      if (command !== null && typeof command === "object") db.recorder.safe(() => onStart(command as Record<string, unknown>));
+      // No closure per command for the recorder's `safe`: its try/catch here.
+      if (command !== null && typeof command === "object") {
+        try {
+          onStart(command as Record<string, unknown>);
+        } catch (error) {
+          db.recorder.fail(error);
+        }
+      }
       return Reflect.apply(original, this, arguments);
     },
   );

@@ -9,11 +9,11 @@
  * holds clients) gets the start recorded and its resolve/reject replaced by ones that
  * record the end first, so the reply or error reaches the client unchanged, in the same
  * tick. The queue calls `resolve(reply)` with the decoded reply, `reject(error)` with the
- * server's ErrorReply or a socket error. An entry seen again is not recorded twice.
+ * server's ErrorReply or a socket error. An entry seen again (its resolve ours, known by its name) is not recorded twice.
  */
 import { DbSystem } from "../../shared/kinds";
 import { wrapMethod, type DbRecorder } from "../../shared/db";
-import { commandTexts, errorCode, replyRows } from "./redis-command";
+import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
 
 const hooked = new WeakSet<object>();
 
@@ -22,16 +22,15 @@ export function hookNodeRedisList(db: DbRecorder, exports: unknown): void {
   if (proto === null || typeof proto !== "object" || hooked.has(proto)) return;
   hooked.add(proto);
   const texts = commandTexts(db);
-  const seen = new WeakSet<object>();
   const onStart = (entry: Record<string, unknown>): void => {
     const resolve = entry.resolve;
     const reject = entry.reject;
     const args = entry.args;
-    if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args) || args.length === 0 || seen.has(entry)) return;
-    seen.add(entry);
+    // An entry pushed again would have our resolve (node-redis 5 pushes each entry once).
+    if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args) || args.length === 0 || resolve.name === RECORDED) return;
     const id = db.queryStartWith(DbSystem.nodeRedis, texts.text(args[0], args, 1), args.length - 1);
     let ended = false;
-    entry.resolve = function (this: unknown, value: unknown) {
+    entry.resolve = function scopeRecordedResolve(this: unknown, value: unknown) {
       if (!ended) {
         ended = true;
         db.queryEnd(id, replyRows(value));
@@ -49,7 +48,13 @@ export function hookNodeRedisList(db: DbRecorder, exports: unknown): void {
   for (const key of ["push", "unshift"]) {
     wrapMethod(proto, key, (original) =>
       function (this: unknown, value: unknown) {
-        if (value !== null && typeof value === "object" && "args" in value) db.recorder.safe(() => onStart(value as Record<string, unknown>));
+        if (value !== null && typeof value === "object" && "args" in value) {
+          try {
+            onStart(value as Record<string, unknown>);
+          } catch (error) {
+            db.recorder.fail(error);
+          }
+        }
         return Reflect.apply(original, this, arguments);
       },
     );
