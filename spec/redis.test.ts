@@ -126,6 +126,21 @@ test("--no-redact: the arguments recorded, bounded", async () => {
   expect(texts).toContain("HSET h a 1 b 2");
 });
 
+test.each(["ioredis", "redis"])("%s: long commands are short texts, cut (an MSET of 500 pairs, a 10,000-character value), with and without --no-redact", async (library) => {
+  const find = (traced: Traced, name: string) => traced.events.find((e) => e.kind === "db_query" && String(e.fields.text).startsWith(name))!;
+  const redacted = await both(["node", "db/redis-long.cjs", library]);
+  const mset = find(redacted, "MSET");
+  expect([mset.fields.text, mset.fields.textCut, mset.fields.params]).toEqual([`MSET${" ?".repeat(32)} …`, true, 1000]);
+  const set = find(redacted, "SET");
+  expect([set.fields.text, set.fields.textCut ?? false]).toEqual(["SET ? ?", false]);
+  const kept = await both(["node", "db/redis-long.cjs", library], ["--no-redact"]);
+  const longSet = find(kept, "SET ");
+  expect([longSet.fields.text, longSet.fields.textCut]).toEqual([`SET long ${"x".repeat(128)}…`, true]);
+  const keptMset = find(kept, "MSET");
+  expect(String(keptMset.fields.text).length).toBeLessThanOrEqual(1024);
+  expect([String(keptMset.fields.text).startsWith("MSET key0 value0 key1 value1"), keptMset.fields.textCut]).toEqual([true, true]);
+});
+
 describe.each([
   ["node", "node"],
   ["bun", process.execPath],
