@@ -12,7 +12,8 @@ import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
 import { readFileSync } from "node:fs";
-import { repoRoot, runCli } from "./harness";
+import { readEvents, repoRoot, runCli } from "./harness";
+import { backgroundAttach, killAfter, waitFor } from "./attach-harness";
 import { startRedis, type RedisServer } from "./redis-harness";
 
 let server: RedisServer;
@@ -181,5 +182,44 @@ describe.each([
         expect([a["db.system.name"], a["db.operation.name"], a["scope.db.client"], servers.has(echo.parentSpanId)]).toEqual(["redis", "ECHO", library, true]);
       }
     });
+  }
+});
+
+test("scope attach: ioredis and node-redis loaded and connected before the attach, their commands recorded while attached; the program's own functions again after the detach", async () => {
+  const out = join(scratchDir(), `redis-attach.bin`);
+  const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/redis.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", REDIS_URL: server.url } });
+  killAfter(child);
+  try {
+    const reader = child.stdout.getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the service ended before its first line: ${await new Response(child.stderr).text()}`);
+      text += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    const base = `http://127.0.0.1:${text.trim()}`;
+    const json = async (path: string) => JSON.parse(await (await fetch(`${base}${path}`)).text());
+    expect(await json("/state")).toEqual({ changed: [] });
+    expect(await json("/redis")).toEqual({ a: "a", b: "b" });
+    const attach = backgroundAttach([String(child.pid), "--out", out]);
+    await waitFor(attach.stderr, /scope: attached to pid \d+ .*inspector open \d+ ms, closed/);
+    expect(await json("/redis")).toEqual({ a: "a", b: "b" });
+    expect((await json("/state")).changed.sort()).toEqual(["listPush", "listUnshift", "sendCommand"]);
+    expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
+    expect(await attach.ended()).toBe(0);
+    expect(await json("/state")).toEqual({ changed: [] });
+    expect(await json("/redis")).toEqual({ a: "a", b: "b" });
+    const events = readEvents(out);
+    expect(events.filter((e) => e.kind === "agent_error")).toEqual([]);
+    const request = events.find((e) => e.kind === "http_server_request" && e.fields.target === "/redis")!.fields.requestId;
+    expect(events.filter((e) => e.kind === "db_query").map((e) => [e.fields.system, e.fields.text, e.fields.rows, e.fields.request])).toEqual([
+      ["ioredis", "SET ? ?", 1, request],
+      ["ioredis", "GET ?", 1, request],
+      ["redis", "SET ? ?", 1, request],
+      ["redis", "GET ?", 1, request],
+    ]);
+  } finally {
+    child.kill();
   }
 });
