@@ -185,6 +185,22 @@ describe.each([
   }
 });
 
+describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))("a worker thread under %s", (_name, runtime) => {
+  for (const library of ["ioredis", "redis"]) {
+    test(`${library} loaded in the worker only: its commands recorded on the worker's thread`, async () => {
+      const traced = await both([runtime, "db/redis-worker.cjs", library]);
+      expect(traced.stdout).toBe("OK 1\nworker exit 0\n");
+      const commands = traced.events.filter((e) => e.kind === "db_query" && !handshake.test(String(e.fields.text)));
+      expect(commands.map((e) => [e.tid, e.fields.text])).toEqual([
+        ...(library === "ioredis" ? [[1, "PING"]] : []),
+        [1, "SET ? ?"],
+        [1, "GET ?"],
+        ...(library === "redis" ? [[1, "QUIT"]] : []),
+      ]);
+    });
+  }
+});
+
 test("scope attach: ioredis and node-redis loaded and connected before the attach, their commands recorded while attached; the program's own functions again after the detach", async () => {
   const out = join(scratchDir(), `redis-attach.bin`);
   const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/redis.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", REDIS_URL: server.url } });
