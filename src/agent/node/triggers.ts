@@ -92,9 +92,10 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
       break;
     }
     case 116: {
-      // dist under @koa/router (r), ioredis' built (a separator), @redis/client's lib/client (c).
+      // dist under @koa/router (r), ioredis' built (b), @redis/client's lib/client (c).
       const before = directory.charCodeAt(length - 6);
-      if (before !== 114 && before !== 47 && before !== 92 && before !== 99) return false;
+      const first = directory.charCodeAt(length - 5);
+      if (before !== 114 && first !== 98 && !(before === 99 && first === 108)) return false;
       break;
     }
     case 114: // router
