@@ -20,7 +20,6 @@ import { setLibscopePath } from "./native";
 import { systemReason } from "./system-error";
 import { pidAlive } from "./pid";
 import { oxcBindingPlugin } from "./oxc-plugin";
-import { splitTopScope } from "./scope-split";
 
 /**
  * Native libraries: the file name they are extracted as and the variable that overrides
@@ -236,8 +235,7 @@ export async function bundleAgent(which: keyof typeof agentEntries, outDir: stri
   // beside it, through a V8 code cache (src/agent/node/code-cache.ts); the second chunk
   // and walk chunks (src/agent/node/chunks.ts) are written beside them, in the same wrapped form.
   if (which === "nodeAgent") {
-    // Its top level split into scopes V8 keeps without a name hash table (src/core/scope-split.ts).
-    writeFileSync(join(outDir, BUNDLE_FILE), wrappedBundle(splitTopScope(readFileSync(out, "utf8")).source));
+    writeFileSync(join(outDir, BUNDLE_FILE), wrappedBundle(readFileSync(out, "utf8")));
     writeFileSync(out, codeCacheLoader());
     writeFileSync(join(outDir, EXTRAS_FILE), wrappedBundle(await bundleChunk(EXTRAS_ENTRY, EXTRAS_SHARED)));
     writeFileSync(join(outDir, WALK_FILE), wrappedBundle(await bundleChunk(WALK_ENTRY, EXTRAS_SHARED)));
