@@ -14,6 +14,8 @@ bash scripts/export-check-install.sh
 bash scripts/perfetto-tp-install.sh
 # A real PostgreSQL server for the database tests (spec/postgres-harness.ts).
 bash scripts/postgres-install.sh
+# A real Redis server for the Redis tests (spec/redis-harness.ts).
+bash scripts/redis-install.sh
 # A real MariaDB server for the MySQL tests (spec/mysql-harness.ts).
 bash scripts/mariadb-install.sh
 # Debian's chromium for the `scope view` page tests (spec/view-page.test.ts).

@@ -1,6 +1,11 @@
 /** The small pure parts of `scope bench`: statistics, soak growth, durations, report figures. */
 import { describe, expect, test } from "bun:test";
-import { parseDuration } from "../src/bench/duration";
+import { parseDurationNs } from "../src/core/duration";
+
+const parseDuration = (text: string) => {
+  const ns = parseDurationNs(text, "s");
+  return ns === undefined ? undefined : Number(ns) / 1e9;
+};
 import { flatness, flatSlopeBytesPerMinute, median, pairedOverhead, relativeNoise, spread } from "../src/bench/stats";
 import { scaledParams, workloads } from "../src/bench/catalogue";
 import { addedFigures, type BenchReport, type WorkloadReport } from "../src/bench/bench";

@@ -115,6 +115,9 @@ describe("scope dump", () => {
     // A window that ends before it starts (it printed nothing, status 0).
     const backwards = await runCli(["dump", "--since", "2s", "--until", "1s", path]);
     expect({ exitCode: backwards.exitCode, stdout: backwards.stdout, stderr: backwards.stderr }).toEqual({ exitCode: 1, stdout: "", stderr: "scope: --since 2s is after --until 1s: no event can be in between\n" });
+    // A number without its unit (it was read as nanoseconds: every event matched, next to times printed in ms).
+    const bare = await runCli(["dump", "--since", "5", path]);
+    expect({ exitCode: bare.exitCode, stdout: bare.stdout, stderr: bare.stderr }).toEqual({ exitCode: 1, stdout: "", stderr: 'scope: --since: expected a duration such as 150ms or 2s, got "5"\n' });
   });
 
   // Node's "ENOENT: no such file or directory, open '...'" was printed as it came.

@@ -13,6 +13,7 @@ const env = { XDG_CACHE_HOME: join(scratchDir(), "cache") };
 afterAll(cleanup);
 const app = join(fixtures, "functions-timing/jobs.cjs");
 const stall = join(fixtures, "functions-timing/stall.cjs");
+const runaway = join(fixtures, "functions-timing/runaway.cjs");
 
 function callOf(events: Awaited<ReturnType<typeof runTraced>>["events"], name: string) {
   return ofKind(events, "function_call").find((e) => String(e.fields.function).startsWith(`${name} `))!;
@@ -28,6 +29,16 @@ test("a call buffered in one job is stamped at that job's end, before the next j
   expect(Number(second.timestampNs - first.timestampNs) / 1e6).toBeGreaterThan(50);
   expect(busy.timestampNs).toBe(second.timestampNs);
 });
+
+// Node's workers (scope.node's cleanup hook); Bun's are written as they come (no batch to lose).
+for (const [name, runtime] of [...installedNodes, ["bun", process.execPath] as [string, string]]) {
+  test(`${name}: a worker terminate()d in a loop that makes no calls keeps the call of the function it was stuck in`, async () => {
+    const run = await runTraced([runtime, runaway], { scopeArgs: ["--functions", "--level", "calls"], env });
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: "worker says spinning\nterminated 1\n", stderr: "" });
+    const worker = run.events.filter((e) => e.tid !== 0 && (e.kind === "function_call" || e.kind === "thread_exit"));
+    expect(worker.map((e) => (e.kind === "thread_exit" ? "exit" : String(e.fields.function).split(" ")[0]))).toEqual(["start", "spin", "exit"]);
+  });
+}
 
 test("previewDepth and previewChars set how much of a value the events show", async () => {
   const shallow = await runTraced(["node", app], { scopeArgs: ["--functions", "--level", "full"], env });

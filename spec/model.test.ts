@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { EventKind, HttpEnd, HttpEndFlag, LongTaskKind, STEP_ORDINAL_LIMIT, StepStartFlag } from "../src/core/layout";
 import { interpret, type RawEvent } from "../src/core/model";
 import { Chalk } from "chalk";
-import { matches, parseDuration } from "../src/dump/filter";
+import { parseDurationNs as parseDuration } from "../src/core/duration";
+import { matches } from "../src/dump/filter";
 import { formatEventLine } from "../src/dump/text";
 
 type N = number | bigint;
@@ -292,7 +293,9 @@ describe("model.interpret", () => {
 
 describe("dump filters", () => {
   test("parseDuration reads units and fractions, rejects junk", () => {
-    expect([parseDuration("150ms"), parseDuration("2s"), parseDuration("1.5us"), parseDuration("42")]).toEqual([150_000_000n, 2_000_000_000n, 1500n, 42n]);
+    expect([parseDuration("150ms"), parseDuration("2s"), parseDuration("1.5us"), parseDuration("42ns"), parseDuration("0"), parseDuration("1.5m")]).toEqual([150_000_000n, 2_000_000_000n, 1500n, 42n, 0n, 90_000_000_000n]);
+    // A bare number names no unit (a dump's times are in ms): refused, as in every command.
+    expect(parseDuration("42")).toBeUndefined();
     expect(parseDuration("fast")).toBeUndefined();
     expect(parseDuration("-1s")).toBeUndefined();
   });

@@ -21,6 +21,8 @@ function fakeDb(request: number): DbRecorder & { failures: unknown[] } {
     queryStart: () => next++,
     queryStartWith: () => next++,
     queryEnd: () => {},
+    queryFailed: () => {},
+    isProxy: () => false,
     waitStart: () => next++,
     waitEnd: () => {},
   };

@@ -24,6 +24,8 @@ export const toolSets = {
   // jest runs a project's files through vm.Script in the test environment's context (vm-hooks.ts).
   jest: { jest: "29.7.0", "@babel/preset-env": "7.29.14", "@babel/preset-typescript": "7.29.16" },
   jest30: { jest: "30.5.2" },
+  // The undici package's own client API beside fetch (spec/http-undici.test.ts).
+  undici: { undici: "7.30.2" },
 } as const;
 
 export type ToolSet = keyof typeof toolSets;

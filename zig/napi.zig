@@ -228,6 +228,8 @@ const EnvState = struct {
     /// The ArrayBuffer `events()` made, held the same way.
     events: ?[*]align(8) u8 = null,
     events_reference: ?*anyopaque = null,
+    /// events_salvage is registered as this env's cleanup hook (until it ran or was removed).
+    events_hook: bool = false,
     /// V8's GC callbacks of this env's isolate (`gcWatch`); null until asked for.
     gc_watch: ?*GcWatch = null,
     /// The loop's prepare handle and turn figures (`loopWatch`); null until asked for.
@@ -282,6 +284,7 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     }
     // No dangling sole state: every later fast call reads its thread's.
     if (fast_sole.load(.monotonic) == @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
+    if (state.events_hook and state.env != null) _ = napi_remove_env_cleanup_hook(state.env.?, events_salvage, state);
     gc_unwatch(state);
     map_proofs_release(state);
     if (state.loop_watch) |watch| LoopHandle.close(watch);
@@ -482,7 +485,32 @@ fn js_events(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const buffer = env_buffer(env, events_bytes, &state.events, &state.events_reference) orelse return null;
     const header: *[events_header_bytes / 4]u32 = @ptrCast(state.events.?);
     header[7] = @intFromBool(state.attached and state.producer.mode == .discard);
+    if (!state.events_hook and napi_add_env_cleanup_hook(env, events_salvage, state) == napi_ok) state.events_hook = true;
     return buffer;
+}
+
+/// This env's cleanup hook (registered with the buffer, after Node-API's own teardown hook,
+/// so it runs before it, while the buffer is still held): writes the records JavaScript
+/// buffered but never committed. A worker stopped by terminate() runs no JavaScript again
+/// (not its 'exit' listeners, not the end of its job), so the calls of the job it was in,
+/// the function a runaway loop is stuck in among them, would go with it. The buffer's
+/// records are zeroed after every commit and JavaScript writes each record's kind first,
+/// so what is buffered is the records before the first zero kind; they are stamped now
+/// (calls-level events carry an upper bound of their time: the runtime's header).
+fn events_salvage(arg: ?*anyopaque) callconv(.c) void {
+    const state: *EnvState = @ptrCast(@alignCast(arg orelse return));
+    // Node runs its cleanup hooks once and forgets them: nothing to remove.
+    state.events_hook = false;
+    const events = state.events orelse return;
+    const records: [*]align(8) const layout.Record = @ptrCast(events + events_header_bytes);
+    var count: u32 = 0;
+    while (count < events_batch_records and records[count].kind != 0) count += 1;
+    if (count == 0) return;
+    const header: *[events_header_bytes / 4]u32 = @ptrCast(events);
+    header[0] = count;
+    // A text is written only by the commit that stamps its event: none waits here.
+    header[1] = 0;
+    commit_events(state);
 }
 
 /// The env's buffer of `size_bytes` behind `pointer`: made (zeroed, referenced for the

@@ -37,15 +37,3 @@ export function unknownKind(kinds: string[]): string | undefined {
   return kinds.find((kind) => !/^kind_\d+$/.test(kind) && !kindNames.some((name) => name === kind || name.startsWith(`${kind}_`)));
 }
 
-const units: Record<string, bigint> = { ns: 1n, us: 1_000n, µs: 1_000n, ms: 1_000_000n, s: 1_000_000_000n };
-
-/** Parses "150ms", "2s", "10us", "500" (ns); returns undefined when malformed. */
-export function parseDuration(text: string): bigint | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const [, number, unit = "ns"] = match;
-  const scale = units[unit]!;
-  const [whole, fraction = ""] = number!.split(".");
-  const fractionDigits = fraction.padEnd(9, "0").slice(0, 9);
-  return BigInt(whole!) * scale + (BigInt(fractionDigits) * scale) / 1_000_000_000n;
-}

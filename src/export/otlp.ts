@@ -65,7 +65,7 @@ export interface Parent {
 }
 
 /** Database systems as OpenTelemetry names them (db.system.name); the client library as scope knows it. */
-const dbSystems: Record<string, string> = { pg: "postgresql", "postgres.js": "postgresql", "better-sqlite3": "sqlite", "bun:sqlite": "sqlite", mysql2: "mysql" };
+const dbSystems: Record<string, string> = { pg: "postgresql", "postgres.js": "postgresql", "better-sqlite3": "sqlite", "bun:sqlite": "sqlite", ioredis: "redis", redis: "redis", "bun:redis": "redis", mysql2: "mysql" };
 
 export function serviceNameOf(argv: string | null, runtime: string | null): string {
   const script = scriptOf(argv);
@@ -471,6 +471,8 @@ function dbAttributes(slice: Slice): Attributes {
   const a: Attributes = { "db.system.name": dbSystems[system] ?? system, "db.system": dbSystems[system] ?? system, "scope.db.client": system };
   if (slice.kind === "query") {
     put(a, "db.query.text", f.text);
+    // Redis: the command's name (the text's first word: `GET ?` → GET), as its conventions name the operation.
+    if (dbSystems[system] === "redis" && typeof f.text === "string") put(a, "db.operation.name", /^\S+/.exec(f.text)?.[0]);
     if (typeof f.rows === "number") a["db.response.returned_rows"] = f.rows;
     if (typeof f.params === "number") a["scope.db.params"] = f.params;
   }

@@ -75,6 +75,8 @@ function printedText(edits: MagicString | Insertions, after: string, wrap: boole
  * such line of every file with a frame on the stack, and scope's `_compile` wrapper is on
  * the stack during every `require`.
  */
+/** The name of a runner's function that runs a file's top level (print's table, node:vm code). */
+const TOP_LEVEL = "<module>";
 const MAP_COMMENT_PREFIX = "//" + String.fromCharCode(35) + " sourceMappingURL=";
 const INLINE_MAP = /^data:application\/json(?:;charset=[\w-]+)?;base64,(.*)$/i;
 
@@ -357,7 +359,15 @@ export function print(
     const fn = functions[index]!;
     const place = origins?.places[index];
     if (place) table.push(fn.name, place[0], place[1], fn.flags);
-    else if (offsets) table.push(fn.name, fn.line + offsets[0], fn.line === 1 ? fn.column + offsets[1] : fn.column, fn.flags);
+    else if (offsets) {
+      const line = fn.line + offsets[0];
+      const column = fn.line === 1 ? fn.column + offsets[1] : fn.column;
+      // A function of the runner's head, before the file's own first character (vite-node's
+      // `async (__vi_ssr_import__, …)=>{`, told to V8 by a negative columnOffset): what runs
+      // the file's top level, so named and placed as that, not at a column below 1.
+      if (line < 1 || (line === 1 && column < 1)) table.push(TOP_LEVEL, 1, 1, fn.flags);
+      else table.push(fn.name, line, column, fn.flags);
+    }
     else table.push(fn.name, fn.line, fn.column, fn.flags);
     if (fn.listener) listeners.push(index, fn.listener.event, fn.listener.method);
   }

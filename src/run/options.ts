@@ -1,6 +1,7 @@
 /** Parsing helpers for `scope run` options. */
 
 import { DEFAULT_EVENT_GROUPS } from "../agent/shared/sink";
+import { parseDurationNs } from "../core/duration";
 
 const sizeUnits: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4 };
 
@@ -28,13 +29,11 @@ export function parseRingSize(text: string): number | undefined {
 /** --ring-size's usage error text. */
 export const ringSizeError = (text: string) => `--ring-size: expected a size below 4GiB such as 16MiB, got "${text}"`;
 
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** "30s" → 30000, "1.5m" → 90000, "250ms" → 250; undefined when malformed or not positive. */
+/** "30s" → 30000, "1.5m" → 90000, "250ms" → 250 (ms); undefined when malformed, bare or under 1 ms. */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/i.exec(text.trim());
-  if (!match) return undefined;
-  const ms = Number(match[1]) * durationUnits[match[2]!.toLowerCase()]!;
+  const ns = parseDurationNs(text);
+  if (ns === undefined) return undefined;
+  const ms = Number(ns) / 1e6;
   return Number.isFinite(ms) && ms >= 1 ? Math.round(ms) : undefined;
 }
 

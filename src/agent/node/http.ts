@@ -833,7 +833,10 @@ export class ClientHooks {
     let traceparent = headerOf(request.headers, "traceparent");
     // --propagate: undici sends the headers later (the create channel runs in its Request's constructor).
     if (propagateTraceparent && traceparent === undefined) traceparent = addUndiciHeader(request, "traceparent", newTraceparent());
-    const state = clientRequestStart(this.recorder, typeof request.method === "string" ? request.method : undefined, `${origin}${path}`, HttpClient.fetch, traceparent);
+    // One channel for fetch and the undici package's own API (request, stream, a Client's):
+    // fetch always sends sec-fetch-mode (its headers are set before this channel runs).
+    const api = headerOf(request.headers, "sec-fetch-mode") === undefined ? HttpClient.undici : HttpClient.fetch;
+    const state = clientRequestStart(this.recorder, typeof request.method === "string" ? request.method : undefined, `${origin}${path}`, api, traceparent);
     clientStamp.set(request as object, state);
   }
 

@@ -46,7 +46,7 @@ export function frameworkFile(): RegExp {
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
 export function libraryFile(): RegExp {
-  return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database|mysql2[\\/]lib[\\/](?:base[\\/])?(?:connection|pool))\.js$/);
+  return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database|ioredis[\\/]built[\\/]Redis|@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/]linked-list|mysql2[\\/]lib[\\/](?:base[\\/])?(?:connection|pool))\.js$/);
 }
 
 /** The `ws` package's WebSocket class (its client and its server's connections), hooked with the message group (ws-package.ts). */
@@ -69,7 +69,7 @@ function hookedDirectories(): { framework: string[]; library: string[]; ws: stri
   const platformPath = (path: string) => path.replaceAll("/", separator);
   return (directories = {
     framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib", "/@koa/router/dist"].map(platformPath),
-    library: ["/node_modules/pg/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib", "/node_modules/mysql2/lib", "/node_modules/mysql2/lib/base"].map(platformPath),
+    library: ["/node_modules/pg/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib", "/node_modules/ioredis/built", "/node_modules/@redis/client/dist/lib/client", "/node_modules/mysql2/lib", "/node_modules/mysql2/lib/base"].map(platformPath),
     ws: platformPath("/node_modules/ws/lib"),
     nodeModules: platformPath("/node_modules/"),
   });
@@ -97,8 +97,10 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
       break;
     }
     case 116: {
-      // dist, under @koa/router.
-      if (directory.charCodeAt(length - 6) !== 114) return false;
+      // dist under @koa/router (r), ioredis' built (b), @redis/client's lib/client (c).
+      const before = directory.charCodeAt(length - 6);
+      const first = directory.charCodeAt(length - 5);
+      if (before !== 114 && first !== 98 && !(before === 99 && first === 108)) return false;
       break;
     }
     case 114: // router

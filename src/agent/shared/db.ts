@@ -44,10 +44,14 @@ export interface DbRecorder {
   queryStartWith(system: number, text: QueryText, params: number, request?: number): number;
   /** Records a query's end: rows returned or changed (undefined: not known), or the error it failed with. */
   queryEnd(id: number, rows: number | undefined, error?: unknown, failed?: boolean): void;
+  /** A query's end that failed with an error code the caller read itself (a Redis error reply's first word), the message from `error`. */
+  queryFailed(id: number, code: string | undefined, error: unknown): void;
   waitStart(system: number, open: number, idle: number, request?: number): number;
   waitEnd(id: number, error?: unknown, failed?: boolean): void;
   /** The request the current code runs for (0: none). */
   request(): number;
+  /** Whether a value is a Proxy (its properties are not read: a trap would run). */
+  isProxy(value: unknown): boolean;
 }
 
 /** db_query_end field b: rows returned or changed, when a count. */
@@ -176,6 +180,7 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
   return {
     recorder,
     request,
+    isProxy,
     queryText(text) {
       try {
         return queryText(text);
@@ -214,6 +219,15 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
         // No array per query that succeeded.
         if (failed ?? error !== undefined) failedEnd(Kind.db_query_end, id, rowCount(rows), error);
         else recorder.event(Kind.db_query_end, id, rowCount(rows));
+      } catch (caught) {
+        recorder.fail(caught);
+      }
+    },
+    queryFailed(id, code, error) {
+      if (id === 0) return;
+      try {
+        const message = error !== null && (typeof error === "object" || typeof error === "function") && !isProxy(error) ? dataProperty(error, "message") : undefined;
+        recorder.event(Kind.db_query_end, id, ROWS_UNKNOWN, recorder.str(code), recorder.message(typeof message === "string" ? message : undefined), 0, FAILED);
       } catch (caught) {
         recorder.fail(caught);
       }

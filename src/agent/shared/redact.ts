@@ -11,7 +11,8 @@
  * - patterns: every string the agent records (previews, URLs, query texts, error messages,
  *   command lines) has each match replaced by "[redacted]"; none by default.
  * - SQL literals: query texts are recorded with their literal values replaced by
- *   placeholders (sql.ts), unless `--no-redact`.
+ *   placeholders (sql.ts), unless `--no-redact`; a Redis command's arguments, keys included,
+ *   likewise (src/agent/node/db/redis-command.ts: `SET ? ?`).
  * HTTP headers are not recorded (only an incoming or outgoing `traceparent`), so the
  * Authorization and Cookie headers never reach a trace.
  */

@@ -6,7 +6,7 @@ import { defaultWarmupText, workloadNames } from "../../bench/catalogue";
 import { progressLine } from "../../bench/progress";
 import { formatReport } from "../../bench/report";
 import { formatSoak, runSoak, soakTraffics } from "../../bench/soak";
-import { parseDuration } from "../../bench/duration";
+import { parseDurationNs } from "../../core/duration";
 
 export class BenchCommand extends Command {
   static override paths = [["bench"]];
@@ -59,7 +59,8 @@ export class BenchCommand extends Command {
     const progress = progressLine(this.context.stderr);
     const color = this.context.colorDepth > 1 ? chalk : new Chalk({ level: 0 });
     if (this.soak !== undefined) {
-      const seconds = parseDuration(this.soak);
+      const ns = parseDurationNs(this.soak, "s");
+      const seconds = ns === undefined ? undefined : Number(ns) / 1e9;
       if (seconds === undefined || seconds < 5) throw new UsageError(`--soak: expected a duration of at least 5s such as 90s or 10m, got "${this.soak}"`);
       const traffic = soakTraffics.find((name) => name === this.soakTraffic);
       if (traffic === undefined) throw new UsageError(`--soak-traffic: expected ${soakTraffics.join(" or ")}, got "${this.soakTraffic}"`);

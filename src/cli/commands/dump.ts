@@ -2,7 +2,8 @@ import { Command, Option, UsageError } from "clipanion";
 import { existsSync } from "node:fs";
 import { assets, isCompiled } from "../../core/assets";
 import { dumpTrace, type DumpFormat } from "../../dump/dump";
-import { kindGroups, parseDuration, unknownKind, type EventFilter } from "../../dump/filter";
+import { parseDurationNs } from "../../core/duration";
+import { kindGroups, unknownKind, type EventFilter } from "../../dump/filter";
 
 function numberList(flag: string, text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;
@@ -13,7 +14,7 @@ function numberList(flag: string, text: string | undefined): number[] | undefine
 
 function duration(flag: string, text: string | undefined): bigint | undefined {
   if (text === undefined) return undefined;
-  const value = parseDuration(text);
+  const value = parseDurationNs(text);
   if (value === undefined) throw new UsageError(`${flag}: expected a duration such as 150ms or 2s, got "${text}"`);
   return value;
 }

