@@ -68,6 +68,37 @@ const cpu = () => {
 };
 const call = (fn: (cb: Callback) => void) => new Promise<unknown>((resolve, reject) => fn((error, rows) => (error ? reject(error) : resolve(rows))));
 
+/**
+ * The wrapper's own cost, without I/O: `query` on a connection object of each copy whose
+ * addCommand answers at once (the command's callback called with a one-row result), so the
+ * difference is the integration's path alone (start, the callback's wrapper, end: two records).
+ */
+function wrapperRows(): void {
+  const copy = (traced: boolean) => {
+    load();
+    const Connection = Object.entries(require.cache).find(([key]) => key.endsWith("/mysql2/lib/base/connection.js"))![1]!.exports as { prototype: object };
+    if (traced) hookMysql2Connection(db, Connection);
+    const conn = Object.create(Connection.prototype) as Record<string, unknown>;
+    Object.assign(conn, {
+      config: { namedPlaceholders: false, queryFormat: undefined, rowsAsArray: false },
+      _command: null,
+      _resolveNamedPlaceholders: () => {},
+      _sqlMode: () => 0,
+      format: (sql: string) => sql,
+      addCommand: (command: { onResult: Callback }) => (command.onResult(null, [{ n: 1 }]), command),
+    });
+    return conn as unknown as Conn;
+  };
+  const raw = copy(false);
+  const traced = copy(true);
+  const done = () => {};
+  const run = (conn: Conn) => (n: number) => {
+    for (let i = 0; i < n; i++) conn.query("SELECT ? AS n", [i], done);
+  };
+  results["query wrapper alone (no I/O): untraced ns/query"] = timeNs(50_000, run(raw));
+  results["query wrapper alone (no I/O): traced ns/query"] = timeNs(50_000, run(traced));
+}
+
 async function mysqlRows(): Promise<void> {
   const options = { host: "127.0.0.1", port: Number(process.env.MYSQL_PORT), user: "root", database: "scope" };
   const raw = load();
@@ -127,6 +158,7 @@ async function mysqlRows(): Promise<void> {
   }
 }
 
+wrapperRows();
 mysqlRows().then(
   () => {
     if (sink === 0) throw new Error("unreachable");
