@@ -21,7 +21,7 @@ for tree in "${trees[@]}"; do
   (cd "$tree" && bun build src/agent/shared/sql.ts --target node --format cjs --outfile "$out/$name.cjs" > /dev/null)
   counts=()
   for n in "$low" "$high"; do
-    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$here/scripts/sql-instructions-loop.mjs" "$out/$name.cjs" "$n" "${DIALECT:-0}" > "$out/log" 2>&1
+    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node "$here/scripts/sql-instructions-loop.cjs" "$out/$name.cjs" "$n" "${DIALECT:-0}" > "$out/log" 2>&1
     counts+=("$(cachegrind_refs "$out/log")")
   done
   awk -v n="$name" -v l="$low" -v h="$high" -v a="${counts[0]}" -v b="${counts[1]}" -v d="${DIALECT:-0}" \

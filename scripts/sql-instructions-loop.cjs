@@ -1,6 +1,6 @@
 // Loop of scripts/sql-instructions.sh: normalizeSql (from a bundle of a tree's
 // src/agent/shared/sql.ts) over four PostgreSQL texts, N times, in a given dialect (0: standard).
-//   node sql-instructions-loop.mjs BUNDLE N [DIALECT]
+//   node sql-instructions-loop.cjs BUNDLE N [DIALECT]
 const [bundle, n, dialect] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 0)];
 const { normalizeSql } = require(bundle);
 const texts = [
