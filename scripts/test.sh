@@ -16,6 +16,8 @@ bash scripts/perfetto-tp-install.sh
 bash scripts/postgres-install.sh
 # A real Redis server for the Redis tests (spec/redis-harness.ts).
 bash scripts/redis-install.sh
+# A real MariaDB server for the MySQL tests (spec/mysql-harness.ts).
+bash scripts/mariadb-install.sh
 # Debian's chromium for the `scope view` page tests (spec/view-page.test.ts).
 bash scripts/chromium-install.sh
 # qemu-user and an arm64 Node for the linux-arm64 package's test (spec/release.test.ts).

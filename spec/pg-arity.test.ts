@@ -17,6 +17,7 @@ function fakeDb(request: number): DbRecorder & { failures: unknown[] } {
     recorder: { fail: (error: unknown) => failures.push(error), safe: (fn: () => void) => fn() } as never,
     request: () => request,
     queryText: () => ({ id: 0, flags: 0 }),
+    mysqlText: () => ({ id: 0, flags: 0 }),
     queryStart: () => next++,
     queryStartWith: () => next++,
     queryEnd: () => {},

@@ -45,6 +45,24 @@ async function main() {
       for (let i = 0; i < n; i += 4) await Promise.all([0, 1, 2, 3].map((j) => pool.query("SELECT $1::int AS n", [i + j])));
     });
     await pool.end();
+  } else if (which === "mysql2" || which === "mysql2-execute" || which === "mysql2-pool") {
+    const mysql = require("mysql2");
+    const options = { host: "127.0.0.1", port: Number(process.env.MYSQL_PORT), user: "root", database: "scope" };
+    const call = (fn) => new Promise((resolve, reject) => fn((error, rows) => (error ? reject(error) : resolve(rows))));
+    if (which === "mysql2-pool") {
+      const pool = mysql.createPool({ ...options, connectionLimit: 4 });
+      await timed(async (n) => {
+        for (let i = 0; i < n; i += 4) await Promise.all([0, 1, 2, 3].map((j) => call((cb) => pool.query("SELECT ? AS n", [i + j], cb))));
+      });
+      await call((cb) => pool.end(cb));
+    } else {
+      const conn = mysql.createConnection(options);
+      const method = which === "mysql2" ? "query" : "execute";
+      await timed(async (n) => {
+        for (let i = 0; i < n; i++) await call((cb) => conn[method]("SELECT ? AS n", [i], cb));
+      });
+      await call((cb) => conn.end(cb));
+    }
   } else throw new Error(`unknown workload ${which}`);
 }
 

@@ -46,7 +46,7 @@ export function frameworkFile(): RegExp {
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
 export function libraryFile(): RegExp {
-  return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database|ioredis[\\/]built[\\/]Redis|@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/]linked-list)\.js$/);
+  return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database|ioredis[\\/]built[\\/]Redis|@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/]linked-list|mysql2[\\/]lib[\\/](?:base[\\/])?(?:connection|pool))\.js$/);
 }
 
 /** The `ws` package's WebSocket class (its client and its server's connections), hooked with the message group (ws-package.ts). */
@@ -69,7 +69,7 @@ function hookedDirectories(): { framework: string[]; library: string[]; ws: stri
   const platformPath = (path: string) => path.replaceAll("/", separator);
   return (directories = {
     framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib", "/@koa/router/dist"].map(platformPath),
-    library: ["/node_modules/pg/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib", "/node_modules/ioredis/built", "/node_modules/@redis/client/dist/lib/client"].map(platformPath),
+    library: ["/node_modules/pg/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib", "/node_modules/ioredis/built", "/node_modules/@redis/client/dist/lib/client", "/node_modules/mysql2/lib", "/node_modules/mysql2/lib/base"].map(platformPath),
     ws: platformPath("/node_modules/ws/lib"),
     nodeModules: platformPath("/node_modules/"),
   });
@@ -86,9 +86,14 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
   const length = directory.length;
   switch (directory.charCodeAt(length - 1)) {
     case 98: {
-      // lib, under router, fastify, pg, better-sqlite3 or ws.
+      // lib, under router, fastify, pg, better-sqlite3, mysql2 or ws.
       const parent = directory.charCodeAt(length - 5);
-      if (parent !== 114 && parent !== 121 && parent !== 103 && parent !== 51 && parent !== 115) return false;
+      if (parent !== 114 && parent !== 121 && parent !== 103 && parent !== 51 && parent !== 115 && (parent !== 50 || directory.charCodeAt(length - 6) !== 108)) return false;
+      break;
+    }
+    case 101: {
+      // base, under mysql2's lib ("b/base").
+      if (directory.charCodeAt(length - 4) !== 98 || directory.charCodeAt(length - 6) !== 98) return false;
       break;
     }
     case 116: {

@@ -10,7 +10,7 @@ import { Kind } from "./kinds";
 import type { Recorder } from "./recorder";
 import { currentRequest } from "./request-context";
 import { redaction } from "./redact";
-import { keepSql, normalizeSql } from "./sql";
+import { keepSql, normalizeSql, SqlDialect } from "./sql";
 import { renamed } from "./reflect";
 import { definePatch } from "./patches";
 
@@ -36,6 +36,8 @@ export interface DbRecorder {
   recorder: Recorder;
   /** The recorded form of a query text (normalised, its string written once); remembered for texts a program repeats. */
   queryText(text: unknown): QueryText;
+  /** The recorded form of a MySQL/MariaDB query text (its lexical rules: sql.ts SqlDialect.mysql). */
+  mysqlText(text: unknown): QueryText;
   /** Records a query's start; returns its id (0: not recorded). */
   queryStart(system: number, text: unknown, params: number, request?: number): number;
   /** queryStart with the text already made (a prepared statement's, kept with it). */
@@ -149,6 +151,22 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     }
     return made;
   };
+  // MySQL's texts: their own map (one text may read differently under the two dialects),
+  // made at the first (most threads never make one).
+  let mysqlTexts: Map<string, QueryText> | undefined;
+  const mysqlText = (text: unknown): QueryText => {
+    if (typeof text !== "string") return none;
+    mysqlTexts ??= new Map<string, QueryText>();
+    const known = mysqlTexts.get(text);
+    if (known !== undefined) return known;
+    const normalized = redaction().sqlLiterals ? normalizeSql(text, SqlDialect.mysql) : keepSql(text);
+    const made = { id: recorder.str(normalized.text), flags: normalized.cut ? TEXT_CUT : 0 };
+    if (text.length <= MAX_REMEMBERED_CHARS) {
+      if (mysqlTexts.size >= MAX_REMEMBERED) mysqlTexts.clear();
+      mysqlTexts.set(text, made);
+    }
+    return made;
+  };
   /** A query's or a wait's end that failed: its error's code and message. */
   const failedEnd = (kind: number, id: number, count: number, error: unknown): void => {
     const fields = errorFields(error);
@@ -166,6 +184,14 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     queryText(text) {
       try {
         return queryText(text);
+      } catch (error) {
+        recorder.fail(error);
+        return none;
+      }
+    },
+    mysqlText(text) {
+      try {
+        return mysqlText(text);
       } catch (error) {
         recorder.fail(error);
         return none;

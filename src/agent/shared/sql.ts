@@ -12,12 +12,27 @@
  *   operators, parameters (`$1`, `?`, `?1`, `:name`, `@name`, `$name`), casts (`::date`)
  * - runs of whitespace become one space; leading and trailing whitespace is dropped
  *
+ * The MySQL dialect (`normalizeSql(text, SqlDialect.mysql)`, MySQL and MariaDB) differs where
+ * a literal could otherwise reach the trace:
+ *
+ * - every string takes backslash escapes (`'it\'s'`), as MySQL's default sql_mode reads them
+ *   (under NO_BACKSLASH_ESCAPES a string ending in `\` takes more text into the `?`: never less)
+ * - `"..."` is a string (`?`), not a name (ANSI_QUOTES mode's quoted names are scrubbed too)
+ * - `#` starts a comment to the end of the line, as `-- ` does
+ * - block comments do not nest (MySQL ends one at the first `*\/`)
+ * - a version comment `/*!50110 ... *\/` (or MariaDB's `/*M!100100 ... *\/`) is code the server
+ *   runs: its marker and closing are dropped and its contents scrubbed like the rest
+ * - `0x1F`, `0b101`, `x'1F'`, `b'101'`, `N'..'`, `_utf8mb4'..'` literals: `?`; `` `names` ``, `?`, `@var` kept
+ *
  * Bounded: at most `MAX_SCANNED_CHARS` of the input are read and at most `MAX_QUERY_CHARS`
  * written; anything past that is cut (a literal the cut falls inside is still a `?`).
  */
 
 export const MAX_QUERY_CHARS = 1024;
 export const MAX_SCANNED_CHARS = 64 * 1024;
+
+/** Lexical rules: PostgreSQL's and SQLite's (standard), or MySQL's and MariaDB's. */
+export const SqlDialect = { standard: 0, mysql: 1 } as const;
 
 export interface NormalizedSql {
   text: string;
@@ -128,12 +143,52 @@ function numberEnd(text: string, at: number, end: number): number {
   return i;
 }
 
+/** The end of a MySQL string opened by `quote` (' or ") at `open`: backslash escapes, the quote doubled. */
+function mysqlStringEnd(text: string, open: number, end: number, quote: number): number {
+  let i = open + 1;
+  while (i < end) {
+    const code = text.charCodeAt(i);
+    if (code === 92 /* \ */) {
+      i += 2;
+      continue;
+    }
+    if (code === quote) {
+      if (text.charCodeAt(i + 1) === quote) {
+        i += 2;
+        continue;
+      }
+      return i + 1;
+    }
+    i++;
+  }
+  return end;
+}
+
+/**
+ * A MySQL block comment at `open` (`/*`): the index past its `*\/` (they do not nest), or for a
+ * version comment (`/*!`, `/*!50110`, `/*M!100100`) minus the index past its marker.
+ */
+function mysqlCommentEnd(text: string, open: number, end: number): number {
+  let i = open + 2;
+  if (text.charCodeAt(i) === 77 /* M */ && text.charCodeAt(i + 1) === 33) i++;
+  if (text.charCodeAt(i) === 33 /* ! */) {
+    i++;
+    while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+    return -i;
+  }
+  const close = text.indexOf("*/", i);
+  return close < 0 || close + 2 > end ? end : close + 2;
+}
+
 /** --no-redact: the text as written, only bounded (MAX_QUERY_CHARS). */
 export function keepSql(input: string): NormalizedSql {
   return input.length <= MAX_QUERY_CHARS ? { text: input, cut: false } : { text: input.slice(0, MAX_QUERY_CHARS), cut: true };
 }
 
-export function normalizeSql(input: string): NormalizedSql {
+export function normalizeSql(input: string, dialect: number = SqlDialect.standard): NormalizedSql {
+  // MySQL's rules in a loop of their own: the standard loop stays as it was, token for token
+  // (the dialect's tests inside it cost it ~4 % more instructions: BENCHMARKS.md "mysql2").
+  if (dialect === SqlDialect.mysql) return normalizeMySql(input);
   const end = Math.min(input.length, MAX_SCANNED_CHARS);
   let out = "";
   let cut = input.length > end;
@@ -253,6 +308,119 @@ export function normalizeSql(input: string): NormalizedSql {
     while (j < end) {
       const c = input.charCodeAt(j);
       if (c >= 128 || classes[c] !== 0 || c === 39 || c === 34 || c === 96 || c === 91 || c === 36 || c === 63 || c === 58 || c === 64 || c === 45 || c === 47 || c === 46) break;
+      j++;
+    }
+    emit(j === i + 1 ? input[i]! : input.slice(i, j));
+    i = j;
+  }
+  if (out.length > MAX_QUERY_CHARS) {
+    out = out.slice(0, MAX_QUERY_CHARS);
+    cut = true;
+  }
+  return { text: out, cut };
+}
+
+/**
+ * normalizeSql's loop by MySQL's and MariaDB's rules (see the top of this file): the standard
+ * loop's structure, without PostgreSQL's dollar quotes and SQLite's [names], with MySQL's
+ * strings, comments and version comments.
+ */
+function normalizeMySql(input: string): NormalizedSql {
+  const end = Math.min(input.length, MAX_SCANNED_CHARS);
+  let out = "";
+  let cut = input.length > end;
+  let pendingSpace = false;
+  // Inside a version comment (`/*!...`): its closing `*\/` is dropped.
+  let versionComment = false;
+  const emit = (piece: string) => {
+    if (pendingSpace && out.length > 0) out += " ";
+    pendingSpace = false;
+    out += piece;
+  };
+  let i = 0;
+  while (i < end) {
+    if (out.length >= MAX_QUERY_CHARS) {
+      cut = true;
+      break;
+    }
+    const code = input.charCodeAt(i);
+    const previous = i > 0 ? input.charCodeAt(i - 1) : 32;
+    if (code < 128 && (classes[code]! & SPACE) !== 0) {
+      pendingSpace = true;
+      i++;
+      continue;
+    }
+    // Comments: `-- `, `#`, `/* */` (not nested); a version comment's contents are code.
+    if ((code === 45 && input.charCodeAt(i + 1) === 45) || code === 35) {
+      const newline = input.indexOf("\n", i + 1);
+      i = newline < 0 || newline > end ? end : newline;
+      pendingSpace = true;
+      continue;
+    }
+    if (code === 47 && input.charCodeAt(i + 1) === 42) {
+      i = mysqlCommentEnd(input, i, end);
+      if (i < 0) {
+        i = -i;
+        versionComment = true;
+      }
+      pendingSpace = true;
+      continue;
+    }
+    if (versionComment && code === 42 && input.charCodeAt(i + 1) === 47) {
+      versionComment = false;
+      i += 2;
+      pendingSpace = true;
+      continue;
+    }
+    // Strings: '...' and "...", with backslash escapes.
+    if (code === 39 || code === 34) {
+      i = mysqlStringEnd(input, i, end, code);
+      emit("?");
+      continue;
+    }
+    if (isClass(code, NAME_START) && !isClass(previous, NAME_PART)) {
+      const lower = code | 32;
+      // x'1F', b'101', N'text' (a charset introducer, _utf8mb4'..', is a name before a string).
+      if (input.charCodeAt(i + 1) === 39 && (lower === 98 || lower === 120 || lower === 110)) {
+        i = mysqlStringEnd(input, i + 1, end, 39);
+        emit("?");
+        continue;
+      }
+      let j = i + 1;
+      while (j < end && isClass(input.charCodeAt(j), NAME_PART)) j++;
+      emit(input.slice(i, j));
+      i = j;
+      continue;
+    }
+    // Quoted names: kept.
+    if (code === 96) {
+      const j = quotedEnd(input, i, end, 96);
+      emit(input.slice(i, j));
+      i = j;
+      continue;
+    }
+    // Parameters ?1, :name, @name, @@name: kept whole so their digits are not taken for numbers.
+    const following = input.charCodeAt(i + 1);
+    const parameter = code === 63 ? following >= 48 && following <= 57 : (code === 58 || code === 64) && previous !== 58 && isClass(following, NAME_START);
+    if (parameter && i + 1 < end) {
+      let j = i + 1;
+      while (j < end && isClass(input.charCodeAt(j), NAME_PART)) j++;
+      emit(input.slice(i, j));
+      i = j;
+      continue;
+    }
+    // Numbers (0x1F, 0b101 and 1e5 included).
+    if ((code >= 48 && code <= 57) || (code === 46 && following >= 48 && following <= 57 && !isClass(previous, NAME_PART))) {
+      i = numberEnd(input, i, end);
+      while (i < end && isClass(input.charCodeAt(i), NAME_PART)) i++;
+      emit("?");
+      continue;
+    }
+    // Operators and punctuation, as a run up to the next character that can start something else.
+    let j = i + 1;
+    while (j < end) {
+      const c = input.charCodeAt(j);
+      if (c >= 128 || classes[c] !== 0 || c === 39 || c === 34 || c === 96 || c === 35 || c === 42 || c === 63 || c === 58 || c === 64 || c === 45 || c === 47 || c === 46) break;
       j++;
     }
     emit(j === i + 1 ? input[i]! : input.slice(i, j));

@@ -2,7 +2,7 @@
  * Database integrations load when the program loads the library they trace, not before:
  * `Module._extensions[".js"]` (the CommonJS loader's per-file step, in Node and in Bun,
  * also for a CommonJS package an ES module imports) is wrapped once, and after a file
- * of pg, pg-pool, postgres (its CommonJS build), better-sqlite3, ioredis or node-redis ran, its exports are
+ * of pg, pg-pool, postgres (its CommonJS build), mysql2, better-sqlite3, ioredis or node-redis ran, its exports are
  * handed to that library's module (required only then: the bundler keeps each one
  * lazy). A program that loads none of them pays one path test per CommonJS file it loads.
  */
@@ -69,6 +69,12 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown): void {
       return (require("./pg") as typeof import("./pg")).hookPgPool(db, exports);
     case "postgres/cjs/src/query":
       return (require("./postgres") as typeof import("./postgres")).hookPostgresQuery(db, (exports as { Query?: unknown })?.Query);
+    case "mysql2/lib/base/connection":
+    case "mysql2/lib/connection":
+      return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Connection(db, exports);
+    case "mysql2/lib/base/pool":
+    case "mysql2/lib/pool":
+      return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Pool(db, exports);
     case "better-sqlite3/lib/database":
       return (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookBetterSqlite3(db, exports);
     case "ioredis/built/Redis":
