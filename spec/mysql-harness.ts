@@ -10,9 +10,9 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { asServiceUser, ensureServiceUser, freePort, isRoot, run, shellQuote, watchdog } from "./service-harness";
 
 export interface MySql {
   host: string;
@@ -26,7 +26,6 @@ export interface MySql {
   stop(): void;
 }
 
-const serviceUser = "scope-pg";
 const database = "scope";
 
 function which(name: string): string | undefined {
@@ -34,46 +33,6 @@ function which(name: string): string | undefined {
   if (found) return found;
   for (const dir of ["/usr/sbin", "/usr/bin"]) if (existsSync(join(dir, name))) return join(dir, name);
   return undefined;
-}
-
-function run(argv: string[], what: string): string {
-  const result = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 60_000 });
-  if (result.status !== 0) throw new Error(`${what} failed (${result.status ?? result.signal}): ${result.stderr || result.stdout || result.error}`);
-  return result.stdout;
-}
-
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}
-
-function ensureServiceUser(): { uid: number; gid: number } {
-  let entry = spawnSync("getent", ["passwd", serviceUser], { encoding: "utf8" }).stdout.trim();
-  if (!entry) {
-    run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", serviceUser], `useradd ${serviceUser}`);
-    entry = spawnSync("getent", ["passwd", serviceUser], { encoding: "utf8" }).stdout.trim();
-  }
-  const [, , uid, gid] = entry.split(":");
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-function asServiceUser(argv: string[]): string[] {
-  return isRoot() ? ["runuser", "-u", serviceUser, "--", ...argv] : argv;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -97,20 +56,11 @@ export async function startMySql(): Promise<MySql> {
     chownSync(dir, uid, gid);
   }
   // The watchdog: once this process is gone, the server is killed and the directory removed.
-  const watchdog = spawn(
-    "sh",
-    ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; [ -f ${shellQuote(pidFile)} ] && kill -9 "$(cat ${shellQuote(pidFile)})" 2>/dev/null; sleep 0.2; rm -rf ${shellQuote(dir)}`],
-    { detached: true, stdio: "ignore" },
-  );
-  watchdog.unref();
+  const guard = watchdog(`[ -f ${shellQuote(pidFile)} ] && kill -9 "$(cat ${shellQuote(pidFile)})" 2>/dev/null; sleep 0.2; rm -rf ${shellQuote(dir)}`);
   let child: ReturnType<typeof spawn> | undefined;
   const stop = () => {
     process.removeListener("exit", stop);
-    try {
-      if (watchdog.pid) process.kill(watchdog.pid);
-    } catch {
-      // Already ended.
-    }
+    guard.cancel();
     if (child && child.exitCode === null && child.signalCode === null) {
       // SIGKILL: nothing in it is worth keeping, and it ends at once. runuser's child is the server.
       try {

@@ -7,11 +7,11 @@
  * same for a test process that ends without calling it. Tuned for speed, not durability
  * (no fsync, trust authentication on loopback only).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { asServiceUser, ensureServiceUser, freePort, isRoot, run, shellQuote, watchdog } from "./service-harness";
 
 export interface Postgres {
   host: string;
@@ -27,8 +27,6 @@ export interface Postgres {
   stop(): void;
 }
 
-const serviceUser = "scope-pg";
-
 /** initdb, pg_ctl, psql: from PATH, else the newest /usr/lib/postgresql/<version>/bin. */
 export function postgresBinDir(): string | undefined {
   // PATH may hold symlinks to a few of them only (/usr/local/bin/pg_ctl): their real directory has all.
@@ -41,44 +39,6 @@ export function postgresBinDir(): string | undefined {
     .filter((name) => existsSync(join(root, name, "bin", "pg_ctl")))
     .sort((x, y) => Number(y) - Number(x));
   return versions.length ? join(root, versions[0]!, "bin") : undefined;
-}
-
-function run(argv: string[], what: string): string {
-  const result = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 60_000 });
-  if (result.status !== 0) throw new Error(`${what} failed (${result.status ?? result.signal}): ${result.stderr || result.stdout || result.error}`);
-  return result.stdout;
-}
-
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}
-
-/** The system user the server runs as (root only); created once. */
-function ensureServiceUser(): { uid: number; gid: number } {
-  let entry = spawnSync("getent", ["passwd", serviceUser], { encoding: "utf8" }).stdout.trim();
-  if (!entry) {
-    run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", serviceUser], `useradd ${serviceUser}`);
-    entry = spawnSync("getent", ["passwd", serviceUser], { encoding: "utf8" }).stdout.trim();
-  }
-  const [, , uid, gid] = entry.split(":");
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-/** A command run as the service user when we are root (PostgreSQL refuses root). */
-function asServiceUser(argv: string[]): string[] {
-  return isRoot() ? ["runuser", "-u", serviceUser, "--", ...argv] : argv;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts a fresh server; throws with one clear line when PostgreSQL is not installed. */
@@ -100,19 +60,10 @@ export async function startPostgres(): Promise<Postgres> {
   // runner does not run 'exit' listeners): once this pid is gone it stops the server and
   // removes the directory, then ends.
   const pgCtlStop = asServiceUser([join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]).map(shellQuote).join(" ");
-  const watchdog = spawn(
-    "sh",
-    ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; [ -f ${shellQuote(join(data, "postmaster.pid"))} ] && ${pgCtlStop} >/dev/null 2>&1; rm -rf ${shellQuote(dir)}`],
-    { detached: true, stdio: "ignore" },
-  );
-  watchdog.unref();
+  const guard = watchdog(`[ -f ${shellQuote(join(data, "postmaster.pid"))} ] && ${pgCtlStop} >/dev/null 2>&1; rm -rf ${shellQuote(dir)}`);
   const stop = () => {
     process.removeListener("exit", stop);
-    try {
-      if (watchdog.pid) process.kill(watchdog.pid);
-    } catch {
-      // Already ended.
-    }
+    guard.cancel();
     if (started) {
       started = false;
       const argv = asServiceUser([join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]);
@@ -145,10 +96,6 @@ export async function startPostgres(): Promise<Postgres> {
     stop();
     throw new Error(`${(error as Error).message}${tail ? `\nserver log:\n${tail}` : ""}`);
   }
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 /** When pg_ctl cannot stop it: the postmaster's pid is the first line of postmaster.pid. */

@@ -8,9 +8,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, shellQuote, watchdog } from "./service-harness";
 
 export interface RedisServer {
   host: string;
@@ -27,18 +28,6 @@ export interface RedisServer {
 function serverBinary(): string | undefined {
   const found = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).stdout.trim();
   return found || undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Whether the server answers PING on the port. */
@@ -60,10 +49,6 @@ function pings(port: number): Promise<boolean> {
   });
 }
 
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", "'\\''")}'`;
-}
-
 /** Starts a fresh server; throws with one clear line when Redis is not installed. */
 export async function startRedis(): Promise<RedisServer> {
   const bin = serverBinary();
@@ -79,20 +64,12 @@ export async function startRedis(): Promise<RedisServer> {
   );
   server.unref();
   // The watchdog: once this process is gone, the server is ended and its directory removed.
-  const watchdog = spawn("sh", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${server.pid} 2>/dev/null; rm -rf ${shellQuote(dir)}`], {
-    detached: true,
-    stdio: "ignore",
-  });
-  watchdog.unref();
+  const guard = watchdog(`kill -9 ${server.pid} 2>/dev/null; rm -rf ${shellQuote(dir)}`);
   let running = true;
   const stop = () => {
     if (!running) return;
     running = false;
-    try {
-      if (watchdog.pid) process.kill(watchdog.pid);
-    } catch {
-      // Already ended.
-    }
+    guard.cancel();
     try {
       if (server.exitCode === null && server.pid) process.kill(server.pid, "SIGKILL");
     } catch {
