@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { backgroundAttach, haveNode22, killAfter, killStarted, node22, startNode, waitFor } from "./attach-harness";
+import { backgroundAttach, haveNode22, killStarted, node22, startNode, waitFor } from "./attach-harness";
 import { readEvents, repoRoot, runCli } from "./harness";
 import { scratchDirs } from "./scratch";
 import { startPostgres, type Postgres } from "./postgres-harness";
@@ -115,17 +115,8 @@ describe("better-sqlite3 and postgres.js loaded before the attach", () => {
   test("statements prepared before the attach and postgres.js queries recorded while attached; the program's own functions again after the detach", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/sqlite-postgres.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", PGURL: server.url } });
-    killAfter(child);
-    const reader = child.stdout.getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the service ended before its first line: ${await new Response(child.stderr).text()}`);
-      text += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
-    const base = `http://127.0.0.1:${text.trim()}`;
+    const { child, line } = await startNode([join(repoRoot, "spec/fixtures/attach/sqlite-postgres.cjs")], { cwd: repoRoot, env: { PGURL: server.url } });
+    const base = `http://127.0.0.1:${line.trim()}`;
     const json = async (path: string) => JSON.parse(await (await fetch(`${base}${path}`)).text());
     expect(await json("/state")).toEqual({ changed: [] });
     expect(await json("/sqlite")).toEqual({ row: { id: 1, name: "item1" }, count: 1 });

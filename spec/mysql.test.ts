@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, fixtures, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
-import { backgroundAttach, killAfter, killStarted, waitFor } from "./attach-harness";
+import { backgroundAttach, killStarted, startNode, waitFor } from "./attach-harness";
 import { readEvents, repoRoot, runCli } from "./harness";
 import { startMySql, type MySql } from "./mysql-harness";
 
@@ -177,17 +177,8 @@ test("OTLP export: a mysql2 query is a CLIENT span with db.system.name mysql, it
 
 test("scope attach: mysql2 loaded and connected before the attach, its queries recorded while attached; its functions the program's own again after the detach", async () => {
   const out = join(scratchDir(), "mysql2-attach.bin");
-  const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/mysql2.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", MYSQL_PORT: String(server.port) } });
-  killAfter(child);
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the service ended before its first line: ${await new Response(child.stderr).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const base = `http://127.0.0.1:${text.trim()}`;
+  const { child, line } = await startNode([join(repoRoot, "spec/fixtures/attach/mysql2.cjs")], { cwd: repoRoot, env: { MYSQL_PORT: String(server.port) } });
+  const base = `http://127.0.0.1:${line.trim()}`;
   const json = async (path: string) => JSON.parse(await (await fetch(`${base}${path}`)).text());
   const answer = { row: { n: 7, tag: "x" }, prepared: { m: 2 }, error: "ER_NO_SUCH_TABLE" };
   expect(await json("/q")).toEqual(answer);

@@ -13,7 +13,7 @@ import type { TraceEvent } from "../src/core/model";
 import { cleanup, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
 import { readFileSync } from "node:fs";
 import { readEvents, repoRoot, runCli } from "./harness";
-import { backgroundAttach, killAfter, waitFor } from "./attach-harness";
+import { backgroundAttach, startNode, waitFor } from "./attach-harness";
 import { startRedis, type RedisServer } from "./redis-harness";
 
 let server: RedisServer;
@@ -203,18 +203,9 @@ describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))
 
 test("scope attach: ioredis and node-redis loaded and connected before the attach, their commands recorded while attached; the program's own functions again after the detach", async () => {
   const out = join(scratchDir(), `redis-attach.bin`);
-  const child = Bun.spawn(["node", join(repoRoot, "spec/fixtures/attach/redis.cjs")], { cwd: repoRoot, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NODE_OPTIONS: "", REDIS_URL: server.url } });
-  killAfter(child);
+  const { child, line } = await startNode([join(repoRoot, "spec/fixtures/attach/redis.cjs")], { cwd: repoRoot, env: { REDIS_URL: server.url } });
   try {
-    const reader = child.stdout.getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the service ended before its first line: ${await new Response(child.stderr).text()}`);
-      text += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
-    const base = `http://127.0.0.1:${text.trim()}`;
+    const base = `http://127.0.0.1:${line.trim()}`;
     const json = async (path: string) => JSON.parse(await (await fetch(`${base}${path}`)).text());
     expect(await json("/state")).toEqual({ changed: [] });
     expect(await json("/redis")).toEqual({ a: "a", b: "b" });
