@@ -116,3 +116,38 @@ describe.each([
 test("Hono under bun, served by Bun.serve: the same routes and steps", async () => {
   expectHono((await both(["bun", "web/hono.mjs"], { HONO_SERVE: "bun" })).events);
 });
+
+const errors = ok("middleware", "errors");
+// @koa/router's routes() (a nameless bound function: named "router"), its allowedMethods() (an arrow function).
+const dispatch = ok("middleware", "router");
+const allowed = ok("middleware", "<anonymous>");
+const KOA = [
+  ["GET /users/7", 200, "/users/:id", errors, dispatch],
+  ["GET /api/items/3", 200, "/api/items/:item", errors, dispatch],
+  // Thrown in the route's handler: the router's step fails; `errors` caught it and answered.
+  ["GET /throw", 500, "/throw", errors, failed("middleware", "router", null, "Error")],
+  ["GET /nowhere", 404, null, errors, dispatch, allowed],
+  ["PUT /users/7", 405, null, errors, dispatch, allowed],
+];
+
+describe.each([
+  ["node", "node"],
+  ["node 24", node24],
+  ["bun", "bun"],
+])("Koa under %s", (_name, runtime) => {
+  for (const fixture of ["web/koa.cjs", "web/koa.mjs"]) {
+    test(`${fixture}: each middleware a step (nested, a thrown error), the router's routes${fixture.endsWith(".mjs") ? " from @koa/router's ES build (Node 20: none)" : ""}; output as untraced`, async () => {
+      const traced = await both([runtime, fixture]);
+      const events = traced.events;
+      const routed = fixture.endsWith(".cjs") || runtime === "bun" || hasRegisterHooks(runtime);
+      expect(requests(events)).toEqual(routed ? KOA : KOA.map(([target, status, _route, ...steps]) => [target, status, null, ...steps]));
+      expectStepsEnded(events);
+      expect(ofKind(events, "http_route").map((e) => e.fields.framework)).toEqual(routed ? ["koa", "koa", "koa"] : []);
+      // `errors` holds the router's step.
+      const starts = ofKind(events, "http_step_start");
+      const end = (e: TraceEvent) => e.timestampNs + BigInt(e.fields.durationNs as number);
+      expect(starts[1]!.timestampNs).toBeGreaterThan(starts[0]!.timestampNs);
+      expect(end(starts[1]!)).toBeLessThanOrEqual(end(starts[0]!));
+    });
+  }
+});

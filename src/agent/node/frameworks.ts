@@ -289,6 +289,7 @@ export class Frameworks {
   onEsm(id: string, bindings: Record<string, unknown>): void {
     if (id === "hono-router") return hookHonoRouters(this, bindings);
     if (id === "koa-router") return hookKoaRouter(this.recorder, bindings.Router, this.patched);
+    if (id === "koa-application") return hookKoaApplication(this, bindings.mod);
   }
 
   /**

@@ -85,8 +85,9 @@ type Fn = (this: unknown, ...args: unknown[]) => unknown;
  * failed with what it threw or rejected with). The app's own `compose` is put back before
  * `callback()` returns, and `app.middleware` is the program's list, untouched. Not done
  * where `compose` is not the app's own writable data property (nothing is then replaced).
- * @koa/router's routes() middleware is one step (named `dispatch`): the route's own
- * handlers run in its own composition, not as steps.
+ * @koa/router's routes() middleware is one step (named `router`: its function is a bound
+ * one without a name, marked with its `router`): the route's own handlers run in its own
+ * composition, not as steps; its allowedMethods() is an arrow function (`<anonymous>`).
  */
 export function hookKoaApplication(frameworks: Frameworks, exports: unknown): void {
   const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
@@ -129,7 +130,7 @@ function koaStep(frameworks: Frameworks, fn: Fn): Fn {
   const known = koaSteps.get(fn);
   if (known !== undefined) return known;
   const recorder = frameworks.recorder;
-  const name = typeof fn.name === "string" && fn.name !== "" ? fn.name : "<anonymous>";
+  const name = koaName(fn);
   let nameId = 0;
   const wrapper = renamed(fn, function (this: unknown, ctx: unknown) {
     if (recorder.groups.http !== true || ctx === null || typeof ctx !== "object") return Reflect.apply(fn, this, arguments);
@@ -147,4 +148,13 @@ function koaStep(frameworks: Frameworks, fn: Fn): Fn {
   });
   koaSteps.set(fn, wrapper);
   return wrapper;
+}
+
+/** A middleware's step name: its function's, without "bound "; @koa/router's routes() (a nameless bound function with its `router`): "router". */
+function koaName(fn: Fn): string {
+  const own = typeof fn.name === "string" ? fn.name : "";
+  const name = own.startsWith("bound ") ? own.slice(6) : own;
+  if (name !== "") return name;
+  const router = (fn as unknown as { router?: unknown }).router;
+  return router !== null && typeof router === "object" ? "router" : "<anonymous>";
 }

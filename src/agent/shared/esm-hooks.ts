@@ -15,7 +15,7 @@
 /** One hooked file of a package's ES build. */
 export interface EsmHook {
   /** What the agent's handler is told (the integration that takes the bindings). */
-  id: "postgres" | "hono-router" | "koa-router";
+  id: "postgres" | "hono-router" | "koa-router" | "koa-application";
   /** The package (node_modules/<package>/package.json: the reachability test). */
   package: string;
   /** The file, as the end of a path (either separator) or of a file: URL. */
@@ -23,6 +23,8 @@ export interface EsmHook {
   /** The file's top-level bindings handed over (each `undefined` where the file has none of that name). */
   bindings: readonly string[];
   group: "http" | "db";
+  /** Only in Bun: an ES file whose import of a CommonJS one Bun serves without the CommonJS step (Node's step sees that one). A plugin's contents are an ES module: a CommonJS file itself is never an entry. */
+  bunOnly?: boolean;
 }
 
 let hooksMade: readonly EsmHook[] | undefined;
@@ -42,6 +44,9 @@ export function esmHooks(): readonly EsmHook[] {
     },
     // @koa/router's ES build: its Router class (src/agent/node/koa.ts, as its dist/index.js).
     { id: "koa-router", package: "@koa/router", file: /[\\/]node_modules[\\/]@koa[\\/]router[\\/]dist[\\/]index\.mjs$/, bindings: ["Router"], group: "http" },
+    // Koa's ES entry (dist/koa.mjs): its import of the CommonJS Application (lib/application.js,
+    // which Bun then loads without the CommonJS step; Node's step sees it): src/agent/node/koa.ts.
+    { id: "koa-application", package: "koa", file: /[\\/]node_modules[\\/]koa[\\/]dist[\\/]koa\.mjs$/, bindings: ["mod"], group: "http", bunOnly: true },
   ]);
 }
 
@@ -87,10 +92,10 @@ export function setEsmHandler(handler: EsmHandler): void {
  * a program that never imports it. A package that a Bun program gets by auto-install is in
  * Bun's cache, where the file patterns do not look: not traced.
  */
-export function reachableHooks(from: (string | undefined)[], groups: { http: boolean; db: boolean }): EsmHook[] {
+export function reachableHooks(from: (string | undefined)[], groups: { http: boolean; db: boolean }, bun = false): EsmHook[] {
   const { existsSync } = require("node:fs") as typeof import("node:fs");
   const path = require("node:path") as typeof import("node:path");
-  const wanted = esmHooks().filter((hook) => groups[hook.group]);
+  const wanted = esmHooks().filter((hook) => groups[hook.group] && (bun || hook.bunOnly !== true));
   const packages = [...new Set(wanted.map((hook) => hook.package))];
   const found = new Set<string>();
   for (const start of from) {
