@@ -151,3 +151,19 @@ describe.each([
     });
   }
 });
+
+test("Hono under bun, served through `export default`: the route and steps", async () => {
+  // Bun prints the default export's server with its (free, so different) port on stdout.
+  const [traced, untraced] = await Promise.all([runTraced(["bun", "web/hono-default.mjs"]), runUntraced(["bun", "web/hono-default.mjs"])]);
+  const port = (text: string) => text.replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:PORT");
+  expect(port(traced.stderr)).toBe(port(untraced.stderr));
+  expect(port(traced.stdout)).toBe(port(untraced.stdout));
+  expect([traced.status, untraced.status]).toEqual([0, 0]);
+  expect(ofKind(traced.events, "agent_error")).toEqual([]);
+  expect(port(traced.stdout)).toBe("Started server: http://127.0.0.1:PORT\n/users/7 200 text/plain;charset=utf-8 user 7\n/nowhere 404 text/plain; charset=UTF-8 404 Not Found\n");
+  expect(requests(traced.events)).toEqual([
+    ["GET /users/7", 200, "/users/:id", ok("middleware", "timing"), ok("handler", "getUser", "/users/:id")],
+    ["GET /nowhere", 404, null, ok("middleware", "timing")],
+  ]);
+  expectStepsEnded(traced.events);
+});
