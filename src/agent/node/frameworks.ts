@@ -298,15 +298,14 @@ export class Frameworks {
    * ends when the call returns, or when the native promise it returned settles; failed when
    * the call throws or the promise rejects (thrown and rejected as before: the promise is the
    * same one, with a reaction of ours). `route` (a handler's): the request's route, riding on
-   * the step's start. Nested steps end inside it.
+   * the step's start (`routeId`: its string id, kept by the caller). Nested steps end inside it.
    */
-  aroundStep(req: unknown, res: unknown, nameId: number, kind: "middleware" | "handler", route: string | undefined, framework: number, fn: LayerFn, self: unknown, args: IArguments): unknown {
+  aroundStep(req: unknown, res: unknown, nameId: number, kind: "middleware" | "handler", route: string | undefined, routeId: number, framework: number, fn: LayerFn, self: unknown, args: IArguments): unknown {
     let step: Step | undefined;
     try {
       const steps = req !== null && typeof req === "object" ? this.stepsOf(req, res as object) : undefined;
       if (steps !== undefined) {
-        let routeId = 0;
-        if (route !== undefined) routeId = this.route(steps, route, framework);
+        if (route !== undefined) routeId = this.route(steps, route, framework, routeId);
         step = this.start(steps, nameId, kind, routeId);
       }
     } catch (error) {

@@ -84,6 +84,7 @@ function stepOf(frameworks: Frameworks, fn: Fn, kind: "middleware" | "handler", 
   const name = typeof named.name === "string" && named.name !== "" ? named.name : "<anonymous>";
   let nameId = 0;
   let honoId = 0;
+  let patternId = 0;
   const wrapper = renamed(fn, function (this: unknown, c: unknown) {
     if (recorder.groups.http !== true || c === null || typeof c !== "object") return Reflect.apply(fn, this, arguments);
     let req: unknown;
@@ -97,11 +98,12 @@ function stepOf(frameworks: Frameworks, fn: Fn, kind: "middleware" | "handler", 
       } else req = (c as { req?: { raw?: unknown } }).req?.raw;
       if (nameId === 0) nameId = recorder.str(name);
       if (honoId === 0) honoId = frameworks.strId("hono");
+      if (patternId === 0 && pattern !== undefined) patternId = recorder.str(pattern);
     } catch (error) {
       recorder.fail(error);
       return Reflect.apply(fn, this, arguments);
     }
-    return frameworks.aroundStep(req, res, nameId, kind, pattern, honoId, fn, this, arguments);
+    return frameworks.aroundStep(req, res, nameId, kind, pattern, patternId, honoId, fn, this, arguments);
   });
   wrappers.add(wrapper);
   if (byKind === undefined) wrapped.set(fn, (byKind = new Map()));

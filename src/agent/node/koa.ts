@@ -144,7 +144,7 @@ function koaStep(frameworks: Frameworks, fn: Fn): Fn {
       recorder.fail(error);
       return Reflect.apply(fn, this, arguments);
     }
-    return frameworks.aroundStep(req, res, nameId, "middleware", undefined, 0, fn, this, arguments);
+    return frameworks.aroundStep(req, res, nameId, "middleware", undefined, 0, 0, fn, this, arguments);
   });
   koaSteps.set(fn, wrapper);
   return wrapper;
