@@ -132,6 +132,7 @@ const KOA = [
 
 describe.each([
   ["node", "node"],
+  ["node 22", node22],
   ["node 24", node24],
   ["bun", "bun"],
 ])("Koa under %s", (_name, runtime) => {
