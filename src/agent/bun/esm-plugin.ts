@@ -11,7 +11,7 @@ import { esmFiles, esmHookOf, esmStatement, reachableHooks, setEsmHandler, type 
 
 export function hookBunEsmBuilds(recorder: Recorder, onLoaded: EsmHandler): void {
   const { dirname } = require("node:path") as typeof import("node:path");
-  const hooks = reachableHooks([typeof Bun.main === "string" ? dirname(Bun.main) : undefined, process.cwd()], recorder.groups);
+  const hooks = reachableHooks([typeof Bun.main === "string" ? dirname(Bun.main) : undefined, process.cwd()], recorder.groups, true);
   if (hooks.length === 0) return;
   setEsmHandler((id, bindings) => recorder.safe(() => onLoaded(id, bindings)));
   Bun.plugin({
