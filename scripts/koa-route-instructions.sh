@@ -5,7 +5,7 @@
 # untraced: per request = the slope between two counts, so start-up and most tiering cancel.
 # A figure the machine's load does not move (helper auditfw, BENCHMARKS.md "Koa routes").
 # BENCH=hono-bench.mjs: Hono's ES build on @hono/node-server instead (scripts/lib/hono-bench.mjs,
-# one middleware and the route; BENCHMARKS.md "Hono").
+# one middleware and the route; BENCHMARKS.md "Hono, Koa's middleware and packages' ES builds").
 #   scripts/koa-route-instructions.sh [node] [low] [high] <tree>...
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,4 +1,4 @@
-// Hono 4 (its ES build) on @hono/node-server (helper esmweb, BENCHMARKS.md "Hono"): one
+// Hono 4 (its ES build) on @hono/node-server (helper esmweb, BENCHMARKS.md "Hono, Koa's middleware and packages' ES builds"): one
 // middleware and a parameterised route; N keep-alive requests to /users/:id from this process,
 // 8 in flight; prints CPU µs a request.
 import http from "node:http";
