@@ -4,6 +4,8 @@
 # for each tree given (its src/cli/main.ts, the addon built from its zig/ for x86-64-v3), and
 # untraced: per request = the slope between two counts, so start-up and most tiering cancel.
 # A figure the machine's load does not move (helper auditfw, BENCHMARKS.md "Koa routes").
+# BENCH=hono-bench.mjs: Hono's ES build on @hono/node-server instead (scripts/lib/hono-bench.mjs,
+# one middleware and the route; BENCHMARKS.md "Hono, Koa's middleware and packages' ES builds").
 #   scripts/koa-route-instructions.sh [node] [low] [high] <tree>...
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +17,7 @@ high=${3:-6000}
 shift 3
 valgrind_work_dir koa-route-instructions.sh
 vg=(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null)
-bench="$here/scripts/lib/koa-route-bench.cjs"
+bench="$here/scripts/lib/${BENCH:-koa-route-bench.cjs}"
 i=0
 for tree in "$@"; do valgrind_build "$tree" "$out/zig-$i"; i=$((i + 1)); done
 count() {

@@ -148,7 +148,7 @@ describe.each([
 });
 
 // Node loads postgres.js's CommonJS build for require() and its ES module build (src/) for
-// import (src/agent/node/postgres-esm.ts: through module.registerHooks, Node 22.15+ and 24;
+// import (src/agent/node/esm-hooks.ts: through module.registerHooks, Node 22.15+ and 24;
 // Node 20 has none and is not hooked); Bun its ES module build for both.
 describe.each([
   ["node", "node", "db/postgres-js.cjs"],
@@ -207,15 +207,18 @@ describe.each([
 ])("postgres.js's ES build under %s: hooked only where it can load", (_name, runtime) => {
   test("reachable (an ES module and a CommonJS entry), not reachable, --events without db", async () => {
     const inThread = hasRegisterHooks(runtime);
-    const registered = inThread ? "registerHooks" : "no registerHooks";
     const state = async (argv: string[], opts: { cwd?: string; scopeArgs?: string[] } = {}) => {
       const traced = await runTraced([runtime, ...argv], opts);
       expect(traced.status, traced.stderr).toBe(0);
       expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
       return traced.stdout.trim();
     };
-    expect(await state(["db/postgres-esm-state.mjs"])).toBe(`${registered} ${inThread ? "function" : "undefined"}`);
-    expect(await state(["db/postgres-esm-state.cjs"])).toBe(inThread ? "registerHooks function" : "no registerHooks undefined");
+    // Every registry entry of an enabled group whose package is reachable (this repository has the three).
+    const all = inThread ? "registerHooks postgres,hono-router,koa-router function" : "no registerHooks undefined";
+    expect(await state(["db/postgres-esm-state.mjs"])).toBe(all);
+    expect(await state(["db/postgres-esm-state.cjs"])).toBe(all);
+    expect(await state(["db/postgres-esm-state.mjs"], { scopeArgs: ["--events", "db"] })).toBe(inThread ? "registerHooks postgres function" : "no registerHooks undefined");
+    expect(await state(["db/postgres-esm-state.mjs"], { scopeArgs: ["--events", "http"] })).toBe(inThread ? "registerHooks hono-router,koa-router function" : "no registerHooks undefined");
     const away = mkdtempSync(join(tmpdir(), "scope-pgesm-"));
     try {
       copyFileSync(join(fixtures, "db/postgres-esm-state.mjs"), join(away, "state.mjs"));

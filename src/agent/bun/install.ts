@@ -24,7 +24,9 @@ import { openSink } from "./sink";
 import { envWithScope, lacksNodeOptions, setAgentDirectory } from "../shared/child-env";
 import { envFileNodeOptions, isNodeCommand } from "../shared/env-file";
 import { childProcessCall, hookChildProcesses, isInternalMessage, makeTracer, newChannel, wrapSend, type Channel, type Tracer } from "../node/hooks";
-import { startBunDatabaseTracing } from "./db";
+import { bunPostgresQuery, startBunDatabaseTracing } from "./db";
+import { hookBunEsmBuilds } from "./esm-plugin";
+import type { DbRecorder } from "../shared/db";
 import { hookFrameworks } from "../node/frameworks";
 import { flushLoopMonitor, keepRuntimeTimers, loopSettings, startLoopMonitor } from "../shared/loop";
 import { hookBunOwnIpc, hookNodeWorkerParentSide, hookPorts, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
@@ -153,7 +155,8 @@ function start(
   // Bun.serve and fetch wrapped now (globals, nothing loaded); node:http when the program reaches it.
   // (Bun.serve's websocket handlers are recorded with messages: http.ts and websocket.ts.)
   if (recorder.groups.http || recorder.groups.message) recorder.safe(() => hookBunHttp(tracer));
-  if (recorder.groups.http) recorder.safe(() => hookFrameworks(recorder, require("node:module")));
+  let frameworksEsm: ReturnType<typeof hookFrameworks> | undefined;
+  if (recorder.groups.http) recorder.safe(() => (frameworksEsm = hookFrameworks(recorder, require("node:module"))));
   if (recorder.groups.thread || recorder.groups.message) recorder.safe(() => messages.hookListenerMethods(EventTarget.prototype));
   if (recorder.groups.message) {
     recorder.safe(() => hookBunOwnIpc(tracer));
@@ -168,7 +171,17 @@ function start(
     recorder.safe(() => hookWorkers(tracer, messages));
     recorder.safe(() => hookNodeWorkers(tracer, messages, threads));
   }
-  if (recorder.groups.db) recorder.safe(() => startBunDatabaseTracing(recorder, types));
+  let db: DbRecorder | undefined;
+  if (recorder.groups.db) recorder.safe(() => (db = startBunDatabaseTracing(recorder, types)));
+  // Packages' ES builds (postgres.js, Hono, @koa/router): esm-plugin.ts.
+  if (recorder.groups.http || recorder.groups.db)
+    recorder.safe(() =>
+      hookBunEsmBuilds(recorder, (id, bindings) => {
+        if (id === "postgres") {
+          if (db !== undefined) bunPostgresQuery(db, bindings.Query);
+        } else frameworksEsm?.(id, bindings);
+      }),
+    );
   // scope run --async: what Bun lets a wrapper see (no async_hooks); off by default, and then nothing of it runs.
   const asyncLevel = process.env.SCOPE_ASYNC;
   // The loop monitor's own intervals are made with Bun's setInterval, not the one --async wraps.

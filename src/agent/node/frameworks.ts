@@ -29,7 +29,8 @@ import { callerOf, protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
 import { assignPatch, definePatch, undoLater } from "../shared/patches";
 import { responseHooks } from "../shared/response-emit";
-import { hookKoaRouter, isKoaRouterFile } from "./koa";
+import { hookKoaApplication, hookKoaRouter, isKoaApplicationFile, isKoaRouterFile } from "./koa";
+import { hookHonoRouters, isHonoRouterFile } from "./hono";
 import { frameworkFile } from "./triggers";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
@@ -39,34 +40,39 @@ type Extension = (module: { exports: unknown }, filename: string) => unknown;
  * `loaded`: files the program loaded already, with their exports (scope attach: from
  * require.cache), hooked now; the files it loads from now on are hooked as they load.
  */
-export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iterable<[string, unknown]>): void {
+export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iterable<[string, unknown]>): FrameworkEsm | undefined {
   const onFile = frameworkFiles(recorder);
   if (loaded !== undefined) {
     for (const [filename, exports] of loaded) onFile(filename, exports, true);
   }
   const extensions = (Module as { _extensions?: Record<string, Extension> })._extensions;
   const original = extensions?.[".js"];
-  if (!extensions || typeof original !== "function") return;
+  if (!extensions || typeof original !== "function") return onFile.esm;
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js"))) onFile(filename, module.exports);
+    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js"))) onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
   Object.defineProperty(load, "length", { value: original.length, configurable: true });
   assignPatch(extensions, ".js", load);
+  return onFile.esm;
 }
+
+/** The frameworks' hook of a package's ES build as it loads (its bindings: src/agent/shared/esm-hooks.ts). */
+export type FrameworkEsm = (id: string, bindings: Record<string, unknown>) => void;
 
 /**
  * The frameworks' hook of one loaded file (its exports, after it ran): what hookFrameworks
  * calls for each file, and the Node agent's core for each file it sees load (lazy.ts), which
  * wraps `Module._extensions` itself.
  */
-export function frameworkFiles(recorder: Recorder): (filename: string, exports: unknown, loadedBefore?: boolean) => void {
+export function frameworkFiles(recorder: Recorder): ((filename: string, exports: unknown, loadedBefore?: boolean) => void) & { esm: FrameworkEsm } {
   const frameworks = new Frameworks(recorder);
-  return (filename, exports, loadedBefore = false) => {
+  const onFile = (filename: string, exports: unknown, loadedBefore = false) => {
     if (frameworkFile().test(filename)) recorder.safe(() => frameworks.onFile(filename, exports, loadedBefore));
   };
+  return Object.assign(onFile, { esm: (id: string, bindings: Record<string, unknown>) => recorder.safe(() => frameworks.onEsm(id, bindings)) });
 }
 
 /** What the steps of one server request share: fields of its state (shared/http.ts StepsState), here with their step type. */
@@ -178,7 +184,7 @@ function routeOf(layer: LayerLike): { path?: unknown; stack?: unknown } | undefi
 }
 
 
-class Frameworks {
+export class Frameworks {
   private readonly routesSeen = new WeakMap<object, RouteSeen>();
   private readonly patched = new WeakSet<object>();
   private responsesHooked = false;
@@ -202,7 +208,7 @@ class Frameworks {
    */
   private readonly sink: NonNullable<Recorder["eventSink"]>;
 
-  constructor(private readonly recorder: Recorder) {
+  constructor(readonly recorder: Recorder) {
     this.sink = recorder.eventSink ?? {
       commitEvent(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): number {
         recorder.event(kind, a, b, c, d, e, flags);
@@ -279,6 +285,65 @@ class Frameworks {
     return info;
   }
 
+  /** A package's ES build as it loads (src/agent/shared/esm-hooks.ts): the same hooks as its CommonJS build's file. */
+  onEsm(id: string, bindings: Record<string, unknown>): void {
+    if (id === "hono-router") return hookHonoRouters(this, bindings);
+    if (id === "koa-router") return hookKoaRouter(this.recorder, bindings.Router, this.patched);
+    if (id === "koa-application") return hookKoaApplication(this, bindings.mod);
+  }
+
+  /**
+   * A step around one call of a function that runs the rest of the request inside it (Hono's
+   * and Koa's middleware: `await next()`), in `req`'s steps (none: the function alone). It
+   * ends when the call returns, or when the native promise it returned settles; failed when
+   * the call throws or the promise rejects (thrown and rejected as before: the promise is the
+   * same one, with a reaction of ours). `route` (a handler's): the request's route, riding on
+   * the step's start (`routeId`: its string id, kept by the caller). Nested steps end inside it.
+   */
+  aroundStep(req: unknown, res: unknown, nameId: number, kind: "middleware" | "handler", route: string | undefined, routeId: number, framework: number, fn: LayerFn, self: unknown, args: IArguments): unknown {
+    let step: Step | undefined;
+    try {
+      const steps = req !== null && typeof req === "object" ? this.stepsOf(req, res as object) : undefined;
+      if (steps !== undefined) {
+        if (route !== undefined) routeId = this.route(steps, route, framework, routeId);
+        step = this.start(steps, nameId, kind, routeId);
+      }
+    } catch (error) {
+      this.recorder.fail(error);
+    }
+    if (step === undefined) return Reflect.apply(fn, self, args);
+    const current = step;
+    const recorder = this.recorder;
+    let result: unknown;
+    try {
+      result = Reflect.apply(fn, self, args);
+    } catch (error) {
+      recorder.safe(() => {
+        current.error = error;
+        this.end(current);
+      });
+      throw error;
+    }
+    // Only a native promise gets a reaction of ours (a thenable's then could have effects).
+    if (result instanceof Promise) {
+      Promise.prototype.then.call(
+        result,
+        () => recorder.safe(() => this.end(current)),
+        (error: unknown) =>
+          recorder.safe(() => {
+            current.error = error;
+            this.end(current);
+          }),
+      );
+    } else recorder.safe(() => this.end(current));
+    return result;
+  }
+
+  /** The string id of a framework's name or a step's kind (kept after the first). */
+  strId(name: "hono" | "koa"): number {
+    return this.recorder.str(name);
+  }
+
   /** `loadedBefore`: a file the program loaded before scope (scope attach), whose objects may exist already. */
   onFile(filename: string, exports: unknown, loadedBefore = false): void {
     if (filename.endsWith("fastify.js")) return this.hookFastify();
@@ -290,6 +355,8 @@ class Frameworks {
       return this.hookFastifyHooks(exports);
     }
     if (isKoaRouterFile(filename)) return hookKoaRouter(this.recorder, exports, this.patched);
+    if (isHonoRouterFile(filename)) return hookHonoRouters(this, exports);
+    if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;
@@ -432,7 +499,7 @@ class Frameworks {
   }
 
   /** Ends the steps of a response still open when it finished or closed, innermost first. */
-  private hookResponses(): void {
+  hookResponses(): void {
     if (this.responsesHooked) return;
     this.responsesHooked = true;
     const http = require("node:http") as typeof Http;

@@ -4,14 +4,19 @@
  * method)`, which the router's dispatch calls once a request, in the request's context. When
  * it matched a route, the pattern of the last layer with methods (what @koa/router itself puts
  * in `ctx._matchedRoute`, prefixes included) is the request's route: an `http_route` record
- * (framework `koa`) for `currentRequest()`. No steps: Koa's middleware are one composed
- * function, and @koa/router publishes nothing.
+ * (framework `koa`) for `currentRequest()`. Its ES build (dist/index.mjs, what an `import`
+ * of it loads) hands its Router class over as it loads (src/agent/shared/esm-hooks.ts) and is
+ * hooked the same.
+ *
+ * Koa's middleware (koa/lib/application.js, which Koa's ES entry re-exports): each a
+ * middleware step (hookKoaApplication).
  */
 import { Kind } from "../shared/kinds";
 import type { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
 import { renamed } from "../shared/reflect";
 import { assignPatch } from "../shared/patches";
+import type { Frameworks } from "./frameworks";
 
 /** What `match` returns: the layers that matched the path and the method, and whether one was a route. */
 interface MatchResult {
@@ -62,4 +67,94 @@ export function hookKoaRouter(recorder: Recorder, exports: unknown, patched: Wea
       return result;
     }),
   );
+}
+
+/** Whether `filename` is Koa's Application (koa/lib/application.js). */
+export function isKoaApplicationFile(filename: string): boolean {
+  return /[\\/]koa[\\/]lib[\\/]application\.js$/.test(filename);
+}
+
+type Fn = (this: unknown, ...args: unknown[]) => unknown;
+
+/**
+ * Koa's middleware as steps: Application's `callback()` (what `listen()` calls: it composes
+ * `this.middleware` once, with `this.compose`, koa-compose or the app's own) runs with the
+ * app's `compose` given the list of the program's middleware each in a wrapper (the same name
+ * and length, one per function) that runs it as a middleware step named after it
+ * (Frameworks.aroundStep: it ends when its promise settles, after the middleware inside it;
+ * failed with what it threw or rejected with). The app's own `compose` is put back before
+ * `callback()` returns, and `app.middleware` is the program's list, untouched. Not done
+ * where `compose` is not the app's own writable data property (nothing is then replaced).
+ * @koa/router's routes() middleware is one step (named `router`: its function is a bound
+ * one without a name, marked with its `router`): the route's own handlers run in its own
+ * composition, not as steps; its allowedMethods() is an arrow function (`<anonymous>`).
+ */
+export function hookKoaApplication(frameworks: Frameworks, exports: unknown): void {
+  const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
+  if (proto === undefined || koaPatched.has(proto)) return;
+  // Not `callback`: the wrapper's own name would shadow it inside the wrapper.
+  const original = proto.callback as Fn;
+  if (typeof original !== "function") return;
+  koaPatched.add(proto);
+  frameworks.hookResponses();
+  const recorder = frameworks.recorder;
+  assignPatch(
+    proto,
+    "callback",
+    renamed(original, function callback(this: unknown) {
+      if (recorder.groups.http !== true || this === null || typeof this !== "object") return Reflect.apply(original, this, arguments);
+      const app = this as { compose?: unknown };
+      const own = Object.getOwnPropertyDescriptor(app, "compose");
+      const compose = own?.value;
+      if (own === undefined || own.writable !== true || typeof compose !== "function") return Reflect.apply(original, this, arguments);
+      app.compose = function (this: unknown, middleware: unknown) {
+        let list = middleware;
+        recorder.safe(() => {
+          if (Array.isArray(middleware)) list = middleware.map((fn) => (typeof fn === "function" ? koaStep(frameworks, fn as Fn) : fn));
+        });
+        return Reflect.apply(compose as Fn, this, [list, ...Array.prototype.slice.call(arguments, 1)]);
+      };
+      try {
+        return Reflect.apply(original, this, arguments);
+      } finally {
+        app.compose = compose;
+      }
+    }),
+  );
+}
+
+const koaPatched = new WeakSet<object>();
+const koaSteps = new WeakMap<object, Fn>();
+
+function koaStep(frameworks: Frameworks, fn: Fn): Fn {
+  const known = koaSteps.get(fn);
+  if (known !== undefined) return known;
+  const recorder = frameworks.recorder;
+  const name = koaName(fn);
+  let nameId = 0;
+  const wrapper = renamed(fn, function (this: unknown, ctx: unknown) {
+    if (recorder.groups.http !== true || ctx === null || typeof ctx !== "object") return Reflect.apply(fn, this, arguments);
+    let req: unknown;
+    let res: unknown;
+    try {
+      req = (ctx as { req?: unknown }).req;
+      res = (ctx as { res?: unknown }).res;
+      if (nameId === 0) nameId = recorder.str(name);
+    } catch (error) {
+      recorder.fail(error);
+      return Reflect.apply(fn, this, arguments);
+    }
+    return frameworks.aroundStep(req, res, nameId, "middleware", undefined, 0, 0, fn, this, arguments);
+  });
+  koaSteps.set(fn, wrapper);
+  return wrapper;
+}
+
+/** A middleware's step name: its function's, without "bound "; @koa/router's routes() (a nameless bound function with its `router`): "router". */
+function koaName(fn: Fn): string {
+  const own = typeof fn.name === "string" ? fn.name : "";
+  const name = own.startsWith("bound ") ? own.slice(6) : own;
+  if (name !== "") return name;
+  const router = (fn as unknown as { router?: unknown }).router;
+  return router !== null && typeof router === "object" ? "router" : "<anonymous>";
 }

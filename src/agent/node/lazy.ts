@@ -42,7 +42,7 @@ import type { Tracer } from "./hooks";
 import { builtinLoaded, diagnosticsChannel } from "./builtins";
 import { whenChannelMade } from "./channel-made";
 import { whenFilesLoaded } from "./loaded-files";
-import { hookPostgresEsm } from "./postgres-esm";
+import { hookEsmBuilds } from "./esm-hooks";
 import { HTTP_CHANNELS, HTTP_FIRST_CHANNELS, isHookedDirectory, isHookedFile, type HttpChannel } from "./triggers";
 
 type Extras = typeof ExtrasModule;
@@ -83,21 +83,21 @@ export function sharedModule(id: string): unknown {
 }
 
 /** This thread's integrations once loaded; null: loading failed (not tried again). */
-let started: { http: Record<HttpChannel, Handler> | undefined; onFile: OnFile; postgresQuery: ((Query: unknown) => void) | undefined } | null | undefined;
+let started: { http: Record<HttpChannel, Handler> | undefined; onFile: OnFile; onEsm: (id: string, bindings: Record<string, unknown>) => void } | null | undefined;
 type OnFile = (filename: string, exports: unknown) => void;
 
 /**
  * Installs the core's side: HTTP's subscriptions (group http), the library-file test
- * (groups http and db) and, in the main thread, the hook of postgres.js's ES build (group
- * db; postgres-esm.ts: its `Query` class handed over as it loads). `Module`: the CommonJS
- * Module class.
+ * (groups http and db) and, in the main thread, the hook of packages' ES builds (groups http
+ * and db; esm-hooks.ts: postgres.js's `Query`, Hono's routers, @koa/router's Router handed
+ * over as they load). `Module`: the CommonJS Module class.
  */
 export function startIntegrationsWhenUsed(tracer: Tracer, Module: object, main: boolean): void {
   const { recorder } = tracer;
   const groups = recorder.groups;
   if (groups.http) hookHttpChannelsWhenMade(tracer);
   if (groups.http || groups.db || groups.message) hookLibraryFiles(tracer, Module as ModuleClass);
-  if (groups.db && main) recorder.safe(() => hookPostgresEsm((Query) => recorder.safe(() => start(tracer)?.postgresQuery?.(Query))));
+  if ((groups.db || groups.http) && main) recorder.safe(() => hookEsmBuilds(groups, (id, bindings) => recorder.safe(() => start(tracer)?.onEsm(id, bindings))));
 }
 
 type Channels = typeof import("node:diagnostics_channel");
@@ -179,7 +179,7 @@ function start(tracer: Tracer): typeof started {
   const extras = chunk.exports;
   const groups = recorder.groups;
   let http: Record<HttpChannel, Handler> | undefined;
-  let frameworks: OnFile | undefined;
+  let frameworks: ReturnType<Extras["frameworkFiles"]> | undefined;
   let databases: ReturnType<Extras["databaseFileHook"]> | undefined;
   let ws: OnFile | undefined;
   if (groups.http) recorder.safe(() => (http = extras.httpHandlers(tracer)));
@@ -193,7 +193,10 @@ function start(tracer: Tracer): typeof started {
       databases?.onFile(filename, exports);
       ws?.(filename, exports);
     },
-    postgresQuery: databases?.postgresQuery,
+    onEsm(id, bindings) {
+      if (id === "postgres") databases?.postgresQuery(bindings.Query);
+      else frameworks?.esm(id, bindings);
+    },
   };
   chunk.saveCache();
   return started;

@@ -14,7 +14,7 @@ export function startDatabaseTracing(recorder: Recorder, types: TypeChecks, Modu
 /**
  * The database integrations' hooks for a caller that sees the libraries load itself (the
  * Node agent's core, lazy.ts): of each loaded file, and of postgres.js's `Query` class from
- * its ES build (handed over by the statement postgres-esm.ts appends to its src/query.js).
+ * its ES build (handed over by the statement src/agent/shared/esm-hooks.ts appends to its src/query.js).
  */
 export function databaseFileHook(recorder: Recorder, types: TypeChecks): { onFile: (filename: string, exports: unknown) => void; postgresQuery: (Query: unknown) => void } {
   const db = makeDbRecorder(recorder, (value) => types.isProxy(value));

