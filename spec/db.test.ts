@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, fixtures, runTraced, runUntraced, type Traced } from "./agent-harness";
 import { betterSqliteLoads, repoRoot, runCli } from "./harness";
+import { expectAllEnded, queryRows, untracedThenTraced } from "./db-checks";
 import { startPostgres, type Postgres } from "./postgres-harness";
 
 let server: Postgres;
@@ -34,37 +35,9 @@ interface ChromeSlice {
   args?: Record<string, unknown>;
 }
 
-/** Each query as [system, text, params, rows, failed, errorCode], in start order, of the program's process. */
-function queries(events: TraceEvent[]): unknown[][] {
-  return events
-    .filter((e) => e.kind === "db_query")
-    .map((e) => [e.fields.system, e.fields.text, e.fields.params, e.fields.rows, e.fields.failed, e.fields.errorCode ?? null]);
-}
-
-/** Every start has its end, linked both ways. */
-function expectAllEnded(events: TraceEvent[]): void {
-  const starts = events.filter((e) => e.kind === "db_query" || e.kind === "db_pool_wait");
-  const ends = events.filter((e) => e.kind === "db_query_end" || e.kind === "db_pool_wait_end");
-  expect(ends.length).toBe(starts.length);
-  for (const start of starts) {
-    expect(start.linkedTo.length).toBe(1);
-    expect(typeof start.fields.durationNs).toBe("number");
-  }
-}
-
 /** Runs the fixture untraced and traced (fresh tables each time) and checks the program saw the same. */
 async function both(argv: string[], reset: string): Promise<Traced> {
-  const env = { PGURL: server.url };
-  server.psql(reset);
-  const untraced = await runUntraced(argv, { env });
-  server.psql(reset);
-  const traced = await runTraced(argv, { env });
-  expect(traced.stderr).toBe(untraced.stderr);
-  expect(traced.stdout).toBe(untraced.stdout);
-  expect(traced.status, traced.stderr).toBe(0);
-  expect(untraced.status, untraced.stderr).toBe(0);
-  expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
-  return traced;
+  return untracedThenTraced(argv, () => server.psql(reset), { PGURL: server.url });
 }
 
 const duplicateUsers = 'duplicate key value violates unique constraint "users_email_key"';
@@ -97,7 +70,7 @@ describe.each([
     const traced = await both([runtime, "db/pg-client.cjs"], "DROP TABLE IF EXISTS users");
     const events = traced.events;
     expect(traced.stdout).toContain(`caught 23505 ${duplicateUsers} DatabaseError`);
-    expect(queries(events)).toEqual(pgQueries);
+    expect(queryRows(events)).toEqual(pgQueries);
     expectAllEnded(events);
     const failed = events.filter((e) => e.kind === "db_query" && e.fields.failed);
     expect(failed.map((e) => e.fields.errorMessage)).toEqual([duplicateUsers, "Client was closed and is not queryable"]);
@@ -134,7 +107,7 @@ describe.each([
     expect(traced.stdout).toContain("syntax 42601 syntax error at or near \"SELEC\" DatabaseError");
     expect(traced.stdout).toContain("zero 22012 division by zero DatabaseError");
     expect(traced.stdout).toContain("refused ECONNREFUSED");
-    expect(queries(traced.events)).toEqual([
+    expect(queryRows(traced.events)).toEqual([
       ["pg", "SELEC ?", 0, null, true, "42601"],
       ["pg", "SELECT ?/? AS x", 0, null, true, "22012"],
     ]);
@@ -160,7 +133,7 @@ describe.each([
     const events = traced.events;
     expect(traced.stdout).toContain('caught 23505 duplicate key value violates unique constraint "items_name_key" PostgresError');
     // postgres.js asks for the server's array types itself, once, with the first query.
-    const own = queries(events).filter((q) => !String(q[1]).includes("pg_catalog.pg_type"));
+    const own = queryRows(events).filter((q) => !String(q[1]).includes("pg_catalog.pg_type"));
     expect(own).toEqual([
       ["postgres.js", "CREATE TABLE items (id serial PRIMARY KEY, name text UNIQUE, price numeric)", 0, 0, false, null],
       ["postgres.js", "INSERT INTO items (name, price) VALUES ($1, $2), ($3, $4)", 4, 2, false, null],
@@ -234,7 +207,7 @@ describe.each([
     const traced = await runTraced([runtime, "db/postgres-js.mjs"], { env: { PGURL: server.url }, scopeArgs: ["--package", "postgres", "--level", "calls"] });
     expect(traced.status, traced.stderr).toBe(0);
     expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
-    expect(queries(traced.events).filter((q) => !String(q[1]).includes("pg_catalog.pg_type")).length).toBe(5);
+    expect(queryRows(traced.events).filter((q) => !String(q[1]).includes("pg_catalog.pg_type")).length).toBe(5);
     expectAllEnded(traced.events);
     // src/query.js instrumented, its lines unchanged (Query's constructor where it is in the file).
     const tables = traced.events.filter((e) => e.kind === "function_table" && String(e.fields.file).endsWith("/node_modules/postgres/src/query.js"));
@@ -246,7 +219,7 @@ describe.if(betterSqliteLoads("node"))("better-sqlite3 under node", () => {
   test("exec, prepared statements (run, get, all, iterate), a constraint error, a statement refused at prepare", async () => {
     const traced = await both(["node", "db/sqlite.cjs"], "SELECT 1");
     expect(traced.stdout).toContain("caught SQLITE_CONSTRAINT_UNIQUE UNIQUE constraint failed: notes.body SqliteError");
-    expect(queries(traced.events)).toEqual([
+    expect(queryRows(traced.events)).toEqual([
       ["better-sqlite3", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE, stars INTEGER)", 0, null, false, null],
       ["better-sqlite3", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, 1, false, null],
       ["better-sqlite3", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, 1, false, null],
@@ -265,7 +238,7 @@ describe("bun:sqlite under bun", () => {
   test("run, exec, prepare and query statements (run, get, all, values), a constraint error, a statement refused at prepare", async () => {
     const traced = await both([bun, "db/bun-sqlite.mjs"], "SELECT 1");
     expect(traced.stdout).toContain("caught SQLITE_CONSTRAINT_UNIQUE UNIQUE constraint failed: notes.body");
-    expect(queries(traced.events)).toEqual([
+    expect(queryRows(traced.events)).toEqual([
       ["bun:sqlite", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE, stars INTEGER)", 0, 0, false, null],
       ["bun:sqlite", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, 1, false, null],
       ["bun:sqlite", "INSERT INTO notes (body, stars) VALUES (?, ?)", 2, 1, false, null],
@@ -307,7 +280,7 @@ describe.each([
     expect(traced.stdout).toBe("inserted 2\nrolled back: undo\nrows 2\n");
     const savepoint = "SAVEPOINT `\t_bs3.\t`";
     const release = "RELEASE `\t_bs3.\t`";
-    expect(queries(traced.events).map(([, text, , rows, failed]) => [text, rows, failed])).toEqual([
+    expect(queryRows(traced.events).map(([, text, , rows, failed]) => [text, rows, failed])).toEqual([
       ["BEGIN", 0, false],
       ["CREATE TABLE t (x INTEGER)", system === "bun:sqlite" ? 0 : null, false],
       ["COMMIT", 0, false],

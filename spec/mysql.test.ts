@@ -12,6 +12,7 @@ import type { TraceEvent } from "../src/core/model";
 import { cleanup, fixtures, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
 import { backgroundAttach, killStarted, startNode, waitFor } from "./attach-harness";
 import { readEvents, repoRoot, runCli } from "./harness";
+import { expectAllEnded, queryRows, untracedThenTraced } from "./db-checks";
 import { startMySql, type MySql } from "./mysql-harness";
 
 let server: MySql;
@@ -32,35 +33,9 @@ const runtimes: [string, string][] = [
 ];
 
 /** Each query as [system, text, params, rows, failed, errorCode], in start order. */
-function queries(events: TraceEvent[]): unknown[][] {
-  return events
-    .filter((e) => e.kind === "db_query")
-    .map((e) => [e.fields.system, e.fields.text, e.fields.params, e.fields.rows, e.fields.failed, e.fields.errorCode ?? null]);
-}
-
-function expectAllEnded(events: TraceEvent[]): void {
-  const starts = events.filter((e) => e.kind === "db_query" || e.kind === "db_pool_wait");
-  const ends = events.filter((e) => e.kind === "db_query_end" || e.kind === "db_pool_wait_end");
-  expect(ends.length).toBe(starts.length);
-  for (const start of starts) {
-    expect(start.linkedTo.length).toBe(1);
-    expect(typeof start.fields.durationNs).toBe("number");
-  }
-}
-
 /** Runs the fixture untraced and traced (a fresh table each time): the program saw the same. */
 async function both(argv: string[]): Promise<Traced> {
-  const env = { MYSQL_PORT: String(server.port) };
-  server.sql("DROP TABLE IF EXISTS users");
-  const untraced = await runUntraced(argv, { env });
-  server.sql("DROP TABLE IF EXISTS users");
-  const traced = await runTraced(argv, { env });
-  expect(untraced.status, untraced.stderr).toBe(0);
-  expect(traced.status, traced.stderr).toBe(0);
-  expect(traced.stdout).toBe(untraced.stdout);
-  expect(traced.stderr).toBe(untraced.stderr);
-  expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
-  return traced;
+  return untracedThenTraced(argv, () => server.sql("DROP TABLE IF EXISTS users"), { MYSQL_PORT: String(server.port) });
 }
 
 const noTable = "Table 'scope.missing_table' doesn't exist";
@@ -95,7 +70,7 @@ describe.each(runtimes)("mysql2 under %s", (_name, runtime) => {
     const events = traced.events;
     expect(traced.stdout).toContain(`caught ER_NO_SUCH_TABLE 1146 42S02 ${noTable}`);
     expect(traced.stdout).toContain(`promise caught ER_DUP_ENTRY 1062 ${duplicate}`);
-    expect(queries(events)).toEqual(clientQueries);
+    expect(queryRows(events)).toEqual(clientQueries);
     expectAllEnded(events);
     const failed = events.filter((e) => e.kind === "db_query" && e.fields.failed);
     expect(failed.map((e) => e.fields.errorMessage)).toEqual([noTable, "Unknown column 'nope' in 'SELECT'", "Bind parameters must not contain undefined. To pass SQL NULL specify JS null", duplicate]);
@@ -118,7 +93,7 @@ describe.each(runtimes.filter(([name]) => name !== "node 22"))("mysql2 imported 
   test("the promise API's prepared statement recorded, the program's output unchanged", async () => {
     const traced = await both([runtime, "db/mysql2-esm.mjs"]);
     expect(traced.stdout).toBe("esm 42 esm\n");
-    expect(queries(traced.events)).toEqual([["mysql2", "SELECT ? + ? AS n, ? AS tag", 1, 1, false, null]]);
+    expect(queryRows(traced.events)).toEqual([["mysql2", "SELECT ? + ? AS n, ? AS tag", 1, 1, false, null]]);
     expectAllEnded(traced.events);
   });
 });
