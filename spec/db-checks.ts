@@ -40,3 +40,12 @@ export async function untracedThenTraced(argv: string[], reset: () => void, env:
   expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
   return traced;
 }
+
+/** The target of the HTTP server request an event names (its requestIndex), or null: which request caused a query. */
+export function requestTargetOf(events: TraceEvent[]): (event: TraceEvent) => unknown {
+  const byIndex = new Map(events.map((e) => [e.index, e]));
+  return (event) => {
+    const start = typeof event.fields.requestIndex === "number" ? byIndex.get(event.fields.requestIndex) : undefined;
+    return start?.kind === "http_server_request" ? start.fields.target : null;
+  };
+}

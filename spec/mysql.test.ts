@@ -12,7 +12,7 @@ import type { TraceEvent } from "../src/core/model";
 import { cleanup, fixtures, runTraced, runUntraced, scratchDir, type Traced } from "./agent-harness";
 import { backgroundAttach, killStarted, startNode, waitFor } from "./attach-harness";
 import { readEvents, repoRoot, runCli } from "./harness";
-import { expectAllEnded, queryRows, untracedThenTraced } from "./db-checks";
+import { expectAllEnded, queryRows, requestTargetOf, untracedThenTraced } from "./db-checks";
 import { startMySql, type MySql } from "./mysql-harness";
 
 let server: MySql;
@@ -105,11 +105,7 @@ describe.each(runtimes.filter(([name]) => name !== "node 22"))("mysql2 queries l
     expect(traced.status, traced.stderr).toBe(0);
     expect(traced.stdout).toBe(`${Array.from({ length: count }, (_, i) => `ok ${i + 1}`).join(", ")}\ndone\n`);
     expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
-    const byIndex = new Map(traced.events.map((e) => [e.index, e]));
-    const targetOf = (e: TraceEvent) => {
-      const start = typeof e.fields.requestIndex === "number" ? byIndex.get(e.fields.requestIndex) : undefined;
-      return start?.kind === "http_server_request" ? start.fields.target : null;
-    };
+    const targetOf = requestTargetOf(traced.events);
     const seen: string[] = [];
     for (const query of traced.events.filter((e) => e.kind === "db_query")) {
       const alias = /AS ([a-e])(\d+)$/.exec(String(query.fields.text));
