@@ -132,6 +132,23 @@ test.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))("ya
   expect(traced.events.filter((e) => e.kind === "agent_error" || e.kind === "db_query")).toEqual([]);
 });
 
+describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))("node-redis pub/sub under %s", (_name, runtime) => {
+  // node-redis 4 queues SUBSCRIBE/UNSUBSCRIBE with yallist's push (commands with pushNode); their replies resolve with no value.
+  test.each(["redis", "redis4"])("%s: SUBSCRIBE, PUBLISH, the messages received, UNSUBSCRIBE", async (library) => {
+    const traced = await both([runtime, "db/redis-pubsub.cjs", library]);
+    expect(traced.stdout).toBe('subscribe undefined\npublish 1 1\nmessages ["news:one","news:two"]\nunsubscribe undefined\ndone\n');
+    expect(queries(traced.events)).toEqual([
+      ["redis", "SUBSCRIBE ?", 1, 0, false, null],
+      ["redis", "PUBLISH ? ?", 2, 1, false, null],
+      ["redis", "PUBLISH ? ?", 2, 1, false, null],
+      ["redis", "UNSUBSCRIBE ?", 1, 0, false, null],
+      ["redis", "QUIT", 0, 1, false, null],
+      ["redis", "QUIT", 0, 1, false, null],
+    ]);
+    expectAllEnded(traced.events);
+  });
+});
+
 test("--no-redact: the arguments recorded, bounded", async () => {
   const traced = await both([process.execPath, "db/redis-commands.cjs", "ioredis"], ["--no-redact"]);
   const texts = traced.events.filter((e) => e.kind === "db_query").map((e) => e.fields.text);
