@@ -1,5 +1,5 @@
 /**
- * Redis commands under `scope run`, with the real libraries (ioredis, node-redis) against a
+ * Redis commands under `scope run`, with the real libraries (ioredis, node-redis 5 and 4) against a
  * real Redis server (redis-harness.ts), on Node 20/22/24 and Bun, loaded by require and by
  * an ES module's import: each command a query (its name and one `?` per argument),
  * replies' rows, error replies with their code, a connection broken under a pending
