@@ -4,7 +4,7 @@
  * fresh test server (spec/redis-harness.ts); prints the median CPU time per command, the
  * median commands per second, and the differences.
  *
- *   bun scripts/bench-redis.ts [pairs=5] [node binary=node]
+ *   bun scripts/bench-redis.ts [pairs=5] [node binary=node] [only the workloads whose name has this]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import { startRedis } from "../spec/redis-harness";
 const root = join(import.meta.dir, "..");
 const pairs = Number(process.argv[2] ?? 5);
 const node = process.argv[3] ?? "node";
+const only = process.argv[4] ?? "";
 const out = mkdtempSync(join(tmpdir(), "scope-bench-redis-"));
 const server = await startRedis();
 
@@ -40,10 +41,15 @@ const workloads: [string, string[]][] = [
   ["redis batch (node)", workload("redis", "batch", 100000)],
   ["ioredis batch (bun)", workload("ioredis", "batch", 100000, process.execPath)],
   ["redis batch (bun)", workload("redis", "batch", 100000, process.execPath)],
+  ["redis4 await (node)", workload("redis4", "await", 20000)],
+  ["redis4 batch (node)", workload("redis4", "batch", 100000)],
+  ["redis4 batch (bun)", workload("redis4", "batch", 100000, process.execPath)],
+  // No Redis: node-redis 4 loaded, a yallist list of the program's pushed (its hook's shape test).
+  ["redis4 yallist (node)", workload("redis4", "yallist", 5000000)],
 ];
 try {
   console.log(`load average ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}; ${pairs} pairs, medians`);
-  for (const [name, argv] of workloads) {
+  for (const [name, argv] of workloads.filter(([name]) => name.includes(only))) {
     const plain: Result[] = [];
     const traced: Result[] = [];
     for (let i = 0; i < pairs; i++) {

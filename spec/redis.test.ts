@@ -1,5 +1,5 @@
 /**
- * Redis commands under `scope run`, with the real libraries (ioredis, node-redis) against a
+ * Redis commands under `scope run`, with the real libraries (ioredis, node-redis 5 and 4) against a
  * real Redis server (redis-harness.ts), on Node 20/22/24 and Bun, loaded by require and by
  * an ES module's import: each command a query (its name and one `?` per argument),
  * replies' rows, error replies with their code, a connection broken under a pending
@@ -101,6 +101,8 @@ function expected(system: string): unknown[][] {
 for (const [library, system, closed] of [
   ["ioredis", "ioredis", "Connection is closed."],
   ["redis", "redis", "Socket closed unexpectedly"],
+  // node-redis 4 (redis@4, @redis/client 1.x: its queue in yallist lists), package "redis4".
+  ["redis4", "redis", "Socket closed unexpectedly"],
 ] as const) {
   describe.each(runtimes)(`${library} under %s`, (_name, runtime) => {
     for (const entry of ["db/redis-commands.cjs", "db/redis-commands.mjs"]) {
@@ -120,6 +122,33 @@ for (const [library, system, closed] of [
   });
 }
 
+test.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))("yallist (shared with lru-cache and others) is hooked only once node-redis 4's queue has loaded, not for node-redis 5; its other lists unchanged (%s)", async (_name, runtime) => {
+  const untraced = await runUntraced([runtime, "db/redis-yallist.cjs"]);
+  const traced = await runTraced([runtime, "db/redis-yallist.cjs"]);
+  expect([untraced.status, traced.status], traced.stderr).toEqual([0, 0]);
+  const lists = '[4,["args"],["key"],["args","resolve"],["args","resolve","reject"]] 5';
+  expect(untraced.stdout).toBe(`yallist []\n${lists}\nredis []\nredis4 []\n${lists}\n`);
+  expect(traced.stdout).toBe(`yallist []\n${lists}\nredis []\nredis4 ["push","unshift","pushNode","unshiftNode"]\n${lists}\n`);
+  expect(traced.events.filter((e) => e.kind === "agent_error" || e.kind === "db_query")).toEqual([]);
+});
+
+describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))("node-redis pub/sub under %s", (_name, runtime) => {
+  // node-redis 4 queues SUBSCRIBE/UNSUBSCRIBE with yallist's push (commands with pushNode); their replies resolve with no value.
+  test.each(["redis", "redis4"])("%s: SUBSCRIBE, PUBLISH, the messages received, UNSUBSCRIBE", async (library) => {
+    const traced = await both([runtime, "db/redis-pubsub.cjs", library]);
+    expect(traced.stdout).toBe('subscribe undefined\npublish 1 1\nmessages ["news:one","news:two"]\nunsubscribe undefined\ndone\n');
+    expect(queries(traced.events)).toEqual([
+      ["redis", "SUBSCRIBE ?", 1, 0, false, null],
+      ["redis", "PUBLISH ? ?", 2, 1, false, null],
+      ["redis", "PUBLISH ? ?", 2, 1, false, null],
+      ["redis", "UNSUBSCRIBE ?", 1, 0, false, null],
+      ["redis", "QUIT", 0, 1, false, null],
+      ["redis", "QUIT", 0, 1, false, null],
+    ]);
+    expectAllEnded(traced.events);
+  });
+});
+
 test("--no-redact: the arguments recorded, bounded", async () => {
   const traced = await both([process.execPath, "db/redis-commands.cjs", "ioredis"], ["--no-redact"]);
   const texts = traced.events.filter((e) => e.kind === "db_query").map((e) => e.fields.text);
@@ -127,7 +156,7 @@ test("--no-redact: the arguments recorded, bounded", async () => {
   expect(texts).toContain("HSET h a 1 b 2");
 });
 
-test.each(["ioredis", "redis"])("%s: long commands are short texts, cut (an MSET of 500 pairs, a 10,000-character value), with and without --no-redact", async (library) => {
+test.each(["ioredis", "redis", "redis4"])("%s: long commands are short texts, cut (an MSET of 500 pairs, a 10,000-character value), with and without --no-redact", async (library) => {
   const find = (traced: Traced, name: string) => traced.events.find((e) => e.kind === "db_query" && String(e.fields.text).startsWith(name))!;
   const redacted = await both(["node", "db/redis-long.cjs", library]);
   const mset = find(redacted, "MSET");
@@ -146,7 +175,7 @@ describe.each([
   ["node", "node"],
   ["bun", process.execPath],
 ])("commands linked to their HTTP request under %s", (_name, runtime) => {
-  for (const library of ["ioredis", "redis"]) {
+  for (const library of ["ioredis", "redis", "redis4"]) {
     test(`${library}: after awaits, pipelines and MULTI/EXEC, on one shared connection`, async () => {
       const count = 4;
       const traced = await runTraced([runtime, "db/redis-requests.cjs", library, String(count)], { env: { REDIS_URL: server.url } });
@@ -179,14 +208,14 @@ describe.each([
       const servers = new Set(spans.filter((span) => span.kind === 2 || span.kind === "SPAN_KIND_SERVER").map((span) => span.spanId));
       for (const echo of echoes) {
         const a = attributes(echo);
-        expect([a["db.system.name"], a["db.operation.name"], a["scope.db.client"], servers.has(echo.parentSpanId)]).toEqual(["redis", "ECHO", library, true]);
+        expect([a["db.system.name"], a["db.operation.name"], a["scope.db.client"], servers.has(echo.parentSpanId)]).toEqual(["redis", "ECHO", library === "ioredis" ? "ioredis" : "redis", true]);
       }
     });
   }
 });
 
 describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))("a worker thread under %s", (_name, runtime) => {
-  for (const library of ["ioredis", "redis"]) {
+  for (const library of ["ioredis", "redis", "redis4"]) {
     test(`${library} loaded in the worker only: its commands recorded on the worker's thread`, async () => {
       const traced = await both([runtime, "db/redis-worker.cjs", library]);
       expect(traced.stdout).toBe("OK 1\nworker exit 0\n");
@@ -195,34 +224,36 @@ describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))
         ...(library === "ioredis" ? [[1, "PING"]] : []),
         [1, "SET ? ?"],
         [1, "GET ?"],
-        ...(library === "redis" ? [[1, "QUIT"]] : []),
+        ...(library !== "ioredis" ? [[1, "QUIT"]] : []),
       ]);
     });
   }
 });
 
-test("scope attach: ioredis and node-redis loaded and connected before the attach, their commands recorded while attached; the program's own functions again after the detach", async () => {
+test("scope attach: ioredis, node-redis 5 and node-redis 4 loaded and connected before the attach, their commands recorded while attached; the program's own functions again after the detach", async () => {
   const out = join(scratchDir(), `redis-attach.bin`);
   const { child, line } = await startNode([join(repoRoot, "spec/fixtures/attach/redis.cjs")], { cwd: repoRoot, env: { REDIS_URL: server.url } });
   try {
     const base = `http://127.0.0.1:${line.trim()}`;
     const json = async (path: string) => JSON.parse(await (await fetch(`${base}${path}`)).text());
     expect(await json("/state")).toEqual({ changed: [] });
-    expect(await json("/redis")).toEqual({ a: "a", b: "b" });
+    expect(await json("/redis")).toEqual({ a: "a", b: "b", c: "c" });
     const attach = backgroundAttach([String(child.pid), "--out", out]);
     await waitFor(attach.stderr, /scope: attached to pid \d+ .*inspector open \d+ ms, closed/);
-    expect(await json("/redis")).toEqual({ a: "a", b: "b" });
-    expect((await json("/state")).changed.sort()).toEqual(["listPush", "listUnshift", "sendCommand"]);
+    expect(await json("/redis")).toEqual({ a: "a", b: "b", c: "c" });
+    expect((await json("/state")).changed.sort()).toEqual(["listPush", "listUnshift", "sendCommand", "yallistPush", "yallistPushNode", "yallistUnshift", "yallistUnshiftNode"]);
     expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
     expect(await attach.ended()).toBe(0);
     expect(await json("/state")).toEqual({ changed: [] });
-    expect(await json("/redis")).toEqual({ a: "a", b: "b" });
+    expect(await json("/redis")).toEqual({ a: "a", b: "b", c: "c" });
     const events = readEvents(out);
     expect(events.filter((e) => e.kind === "agent_error")).toEqual([]);
     const request = events.find((e) => e.kind === "http_server_request" && e.fields.target === "/redis")!.fields.requestId;
     expect(events.filter((e) => e.kind === "db_query").map((e) => [e.fields.system, e.fields.text, e.fields.rows, e.fields.request])).toEqual([
       ["ioredis", "SET ? ?", 1, request],
       ["ioredis", "GET ?", 1, request],
+      ["redis", "SET ? ?", 1, request],
+      ["redis", "GET ?", 1, request],
       ["redis", "SET ? ?", 1, request],
       ["redis", "GET ?", 1, request],
     ]);

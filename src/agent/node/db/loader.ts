@@ -2,7 +2,7 @@
  * Database integrations load when the program loads the library they trace, not before:
  * `Module._extensions[".js"]` (the CommonJS loader's per-file step, in Node and in Bun,
  * also for a CommonJS package an ES module imports) is wrapped once, and after a file
- * of pg, pg-pool, postgres (its CommonJS build), mysql2, better-sqlite3, ioredis or node-redis ran, its exports are
+ * of pg, pg-pool, postgres (its CommonJS build), mysql2, better-sqlite3, ioredis or node-redis (4 or 5) ran, its exports are
  * handed to that library's module (required only then: the bundler keeps each one
  * lazy). A program that loads none of them pays one path test per CommonJS file it loads.
  */
@@ -20,7 +20,7 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
   if (loaded !== undefined) {
     for (const [filename, exports] of loaded) {
       const match = libraryFile().exec(filename);
-      if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports));
+      if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports, filename));
       // Statements the program prepared already: their class from the addon's exports.
       else if (sqliteAddon.test(filename)) db.recorder.safe(() => onSqliteAddon(db, exports));
     }
@@ -47,7 +47,7 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
 export function databaseFiles(db: DbRecorder): (filename: string, exports: unknown) => void {
   return (filename, exports) => {
     const match = libraryFile().exec(filename);
-    if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports));
+    if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports, filename));
   };
 }
 
@@ -59,7 +59,7 @@ function onSqliteAddon(db: DbRecorder, exports: unknown): void {
   if (proto !== null && typeof proto === "object") (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookStatementPrototype(db, proto);
 }
 
-function onLibraryFile(db: DbRecorder, file: string, exports: unknown): void {
+function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename: string): void {
   switch (file) {
     case "pg/lib/client":
       return (require("./pg") as typeof import("./pg")).hookPgClient(db, exports);
@@ -81,5 +81,7 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown): void {
       return (require("./ioredis") as typeof import("./ioredis")).hookIoredis(db, exports);
     case "@redis/client/dist/lib/client/linked-list":
       return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisList(db, exports);
+    case "@redis/client/dist/lib/client/commands-queue":
+      return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Queue(db, filename, exports);
   }
 }

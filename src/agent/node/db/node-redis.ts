@@ -1,5 +1,5 @@
 /**
- * node-redis (`redis` 4/5, its client `@redis/client`; Node, Bun; CommonJS only): every
+ * node-redis 5 (`redis` 5, its client `@redis/client` 5; Node, Bun; CommonJS only): every
  * command, alone, in a pipeline or in MULTI/EXEC, becomes one entry of the commands queue
  * (`RedisCommandsQueue`, whose lists are private fields): an object with the command's
  * arguments (`args`, the name first) and the `resolve`/`reject` of the promise the client
@@ -10,6 +10,7 @@
  * record the end first, so the reply or error reaches the client unchanged, in the same
  * tick. The queue calls `resolve(reply)` with the decoded reply, `reject(error)` with the
  * server's ErrorReply or a socket error. An entry seen again (its resolve ours, known by its name) is not recorded twice.
+ * node-redis 4 (`@redis/client` 1.x) keeps the same entries in `yallist` lists: node-redis4.ts.
  */
 import { DbSystem } from "../../shared/kinds";
 import { wrapMethod, type DbRecorder } from "../../shared/db";
@@ -21,12 +22,35 @@ export function hookNodeRedisList(db: DbRecorder, exports: unknown): void {
   const proto = (exports as { DoublyLinkedList?: { prototype?: unknown } } | null)?.DoublyLinkedList?.prototype;
   if (proto === null || typeof proto !== "object" || hooked.has(proto)) return;
   hooked.add(proto);
+  const onStart = queueEntries(db);
+  for (const key of ["push", "unshift"]) {
+    wrapMethod(proto, key, (original) =>
+      function (this: unknown, value: unknown) {
+        if (value !== null && typeof value === "object" && "args" in value) {
+          try {
+            onStart(value as Record<string, unknown>);
+          } catch (error) {
+            db.recorder.fail(error);
+          }
+        }
+        return Reflect.apply(original, this, arguments);
+      },
+    );
+  }
+}
+
+/**
+ * The start of one queue entry `{args, resolve, reject}` (node-redis 4 and 5 share its
+ * shape): the query recorded, its resolve/reject replaced by ones that record the end first.
+ * Anything else (no function resolve/reject, no args) is left alone.
+ */
+export function queueEntries(db: DbRecorder): (entry: Record<string, unknown>) => void {
   const texts = commandTexts(db);
-  const onStart = (entry: Record<string, unknown>): void => {
+  return (entry) => {
     const resolve = entry.resolve;
     const reject = entry.reject;
     const args = entry.args;
-    // An entry pushed again would have our resolve (node-redis 5 pushes each entry once).
+    // An entry pushed again would have our resolve (node-redis pushes each entry once).
     if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args) || args.length === 0 || resolve.name === RECORDED) return;
     const id = db.queryStartWith(DbSystem.nodeRedis, texts.text(args[0], args, 1), args.length - 1);
     let ended = false;
@@ -45,18 +69,4 @@ export function hookNodeRedisList(db: DbRecorder, exports: unknown): void {
       return Reflect.apply(reject, this, arguments);
     };
   };
-  for (const key of ["push", "unshift"]) {
-    wrapMethod(proto, key, (original) =>
-      function (this: unknown, value: unknown) {
-        if (value !== null && typeof value === "object" && "args" in value) {
-          try {
-            onStart(value as Record<string, unknown>);
-          } catch (error) {
-            db.recorder.fail(error);
-          }
-        }
-        return Reflect.apply(original, this, arguments);
-      },
-    );
-  }
 }
