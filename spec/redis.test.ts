@@ -14,6 +14,7 @@ import { cleanup, runTraced, runUntraced, scratchDir, type Traced } from "./agen
 import { readFileSync } from "node:fs";
 import { readEvents, repoRoot, runCli } from "./harness";
 import { backgroundAttach, startNode, waitFor } from "./attach-harness";
+import { expectAllEnded, queryRows, requestTargetOf, untracedThenTraced } from "./db-checks";
 import { startRedis, type RedisServer } from "./redis-harness";
 
 let server: RedisServer;
@@ -38,30 +39,11 @@ const runtimes: [string, string][] = [
 const handshake = /^(CLIENT SETINFO|INFO|HELLO|SELECT)\b/;
 
 /** Each query as [system, text, params, rows, failed, errorCode], in start order, handshakes left out. */
-function queries(events: TraceEvent[]): unknown[][] {
-  return events
-    .filter((e) => e.kind === "db_query" && !handshake.test(String(e.fields.text)))
-    .map((e) => [e.fields.system, e.fields.text, e.fields.params, e.fields.rows, e.fields.failed, e.fields.errorCode ?? null]);
-}
+const queries = (events: TraceEvent[]) => queryRows(events, handshake);
 
-function expectAllEnded(events: TraceEvent[]): void {
-  const starts = events.filter((e) => e.kind === "db_query");
-  expect(events.filter((e) => e.kind === "db_query_end").length).toBe(starts.length);
-  for (const start of starts) expect(typeof start.fields.durationNs).toBe("number");
-}
-
-async function both(argv: string[], scopeArgs: string[] = []): Promise<Traced> {
-  const env = { REDIS_URL: server.url };
-  server.cli("FLUSHALL");
-  const untraced = await runUntraced(argv, { env });
-  server.cli("FLUSHALL");
-  const traced = await runTraced(argv, { env, scopeArgs });
-  expect(untraced.status, untraced.stderr).toBe(0);
-  expect(traced.status, traced.stderr).toBe(0);
-  expect(traced.stdout).toBe(untraced.stdout);
-  expect(traced.stderr).toBe(untraced.stderr);
-  expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
-  return traced;
+/** Runs the fixture untraced and traced (an empty server each time): the program saw the same. */
+function both(argv: string[], scopeArgs: string[] = []): Promise<Traced> {
+  return untracedThenTraced(argv, () => server.cli("FLUSHALL"), { REDIS_URL: server.url }, scopeArgs);
 }
 
 const wrongType = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -182,11 +164,10 @@ describe.each([
       expect(traced.status, traced.stderr).toBe(0);
       expect(traced.stdout).toBe(`${Array.from({ length: count }, (_, i) => `ok ${i + 1}`).join(", ")}\ndone\n`);
       expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
-      const byIndex = new Map(traced.events.map((e) => [e.index, e]));
+      const targetOf = requestTargetOf(traced.events);
       const byTarget = new Map<string, string[]>();
       for (const query of traced.events.filter((e) => e.kind === "db_query")) {
-        const start = typeof query.fields.requestIndex === "number" ? byIndex.get(query.fields.requestIndex) : undefined;
-        const target = start?.kind === "http_server_request" ? String(start.fields.target) : "none";
+        const target = String(targetOf(query) ?? "none");
         byTarget.set(target, [...(byTarget.get(target) ?? []), String(query.fields.text)]);
       }
       // Request k: k+1 ECHOs, the pipeline's INCR and HGET, MULTI SET EXEC; nothing else.
