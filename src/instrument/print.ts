@@ -68,6 +68,9 @@ function printedText(edits: MagicString | Insertions, after: string, wrap: boole
   return { code: wrapped.slice(head.length, wrapped.length - tail.length), wrapped };
 }
 
+/** The name of a runner's function that runs a file's top level (print's table, node:vm code). */
+const TOP_LEVEL = "<module>";
+
 /**
  * `//# sourceMappingURL=`, assembled when the module loads. Spelled out in the source, the
  * bundled agents would carry a line tools read as a source-map comment (Bun's bundler turns
@@ -75,8 +78,6 @@ function printedText(edits: MagicString | Insertions, after: string, wrap: boole
  * such line of every file with a frame on the stack, and scope's `_compile` wrapper is on
  * the stack during every `require`.
  */
-/** The name of a runner's function that runs a file's top level (print's table, node:vm code). */
-const TOP_LEVEL = "<module>";
 const MAP_COMMENT_PREFIX = "//" + String.fromCharCode(35) + " sourceMappingURL=";
 const INLINE_MAP = /^data:application\/json(?:;charset=[\w-]+)?;base64,(.*)$/i;
 
