@@ -1142,8 +1142,6 @@ pub const Producer = struct {
     /// first of them was lost.
     drops_unreported: u64 = 0,
     drop_first_ns: u64 = 0,
-    /// The overflow position of the last `drop` record put there (drop_in_overflow).
-    overflow_drop: ?u64 = null,
     /// A shared lane's producer in discard mode marks each position it claims with this pid
     /// (claim_mark) until it publishes it, so the consumer can pass a position whose writer
     /// was killed between the two (Ring.claim_dead). 0: no marks (exclusive lanes, whose
@@ -1469,7 +1467,7 @@ pub const Producer = struct {
     fn drop_in_overflow(producer: *Producer, count: u32, now_ns: u64) void {
         producer.drop(count);
         const overflow = &producer.overflow;
-        if (producer.overflow_drop) |position| {
+        if (overflow.drop_position) |position| {
             if (position + 1 == overflow.write and position >= overflow.read) {
                 overflow.records.?[position & (overflow.capacity - 1)].a += count;
                 return;
@@ -1480,7 +1478,7 @@ pub const Producer = struct {
         record.kind = @intFromEnum(layout.EventKind.drop);
         record.flags = layout.drop_flag_producer;
         record.a = count;
-        producer.overflow_drop = overflow.write;
+        overflow.drop_position = overflow.write;
         // Past the budget if need be: one record, in the slot spill kept for it.
         _ = overflow_budget_force(1);
         overflow.push(&record, now_ns, producer.pid, producer.tid);
@@ -1783,14 +1781,14 @@ pub fn overflow_budget_used() u64 {
     return overflow_budget_held.load(.monotonic);
 }
 
-/// A producer's private FIFO of complete records (stamped, pid and tid set): mapped on
-/// first use (address space only; pages are touched as a burst reaches them) and
-/// unmapped once empty, so a program pays memory only while a burst is held.
 /// A `drop` record a producer put in its overflow (drop_in_overflow); the agents write none.
 fn is_overflow_drop(record: *align(1) const Record) bool {
     return record.kind == @intFromEnum(layout.EventKind.drop) and record.flags == layout.drop_flag_producer;
 }
 
+/// A producer's private FIFO of complete records (stamped, pid and tid set): mapped on
+/// first use (address space only; pages are touched as a burst reaches them) and
+/// unmapped once empty, so a program pays memory only while a burst is held.
 const Overflow = struct {
     records: ?[*]Record = null,
     /// Records; a power of two. Set when mapped.
@@ -1799,6 +1797,10 @@ const Overflow = struct {
     write: u64 = 0,
     /// Positions below this one have had their pages given back (pop), in whole chunks.
     trimmed: u64 = 0,
+    /// The position of the last `drop` record put here (drop_in_overflow). Positions start
+    /// again at 0 when the buffer is mapped again, so this goes with them (release), or a
+    /// later loss would add its count to whatever record then sits at the old position.
+    drop_position: ?u64 = null,
 
     /// Records whose pages a drained overflow gives back at once: 4096 (256 KiB), less in a
     /// small overflow.
@@ -2231,6 +2233,56 @@ test "ring: a loss past the overflow bound is reported where it happened: record
     }
     try testing.expectEqual(@as(usize, 5), seen);
     try expect_stats_balance(ring, 8 + bound + 5 + 5 + 2);
+}
+
+test "ring: an overflow mapped again starts its positions over: a later loss gets a drop record of its own, no record's field changed" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    var producer = ring.attach(7, 3);
+    const bound = producer.overflow_capacity_records;
+    var out: [64]Record = undefined;
+    // First burst: the lane takes 8, the overflow bound - 1 and, at its last position, the
+    // drop record of the one lost. Then everything drains and the overflow is unmapped.
+    var value: u64 = 0;
+    while (value < 8 + bound) : (value += 1) _ = producer.write(&test_record(value));
+    try testing.expectEqual(@as(u64, 1), producer.dropped_count);
+    var drained: u64 = 0;
+    while (producer.backlogged or ring.has_pending()) {
+        drained += ring.drain(&out);
+        producer.flush(false);
+    }
+    try testing.expectEqual(@as(?[*]Record, null), producer.overflow.records);
+    // Second burst: the overflow holds bound - 1 again, one drains, and the next write
+    // puts a record at the position the first drop record had; the write after it is
+    // lost: a new drop record, not a count added to that record.
+    const second = value;
+    while (value < second + 8 + bound - 1) : (value += 1) _ = producer.write(&test_record(value));
+    try testing.expectEqual(@as(u32, 1), ring.drain(out[0..1]));
+    drained += 1;
+    _ = producer.write(&test_record(value));
+    value += 1;
+    _ = producer.write(&test_record(value));
+    value += 1;
+    try testing.expectEqual(@as(u64, 2), producer.dropped_count);
+    var drops: u64 = 0;
+    var reported: u64 = 0;
+    while (producer.backlogged or ring.has_pending()) {
+        const count = ring.drain(&out);
+        for (out[0..count]) |record| {
+            if (record.kind == @intFromEnum(layout.EventKind.drop)) {
+                drops += 1;
+                reported += record.a;
+            } else {
+                // test_record's own check word: no field changed after it was written.
+                try testing.expectEqual(~record.a, record.e);
+            }
+        }
+        producer.flush(false);
+    }
+    try testing.expectEqual(@as(u64, 1), drops);
+    try testing.expectEqual(@as(u64, 1), reported);
+    producer.detach();
 }
 
 test "ring: a process's overflows share one budget: a second thread's burst drops past it, counted and reported" {
@@ -2673,6 +2725,10 @@ fn stress_threads(mode: Mode, attach: StressAttach) !void {
     const per_producer: u64 = 200_000;
     var test_ring = try TestRing.init(if (attach == .shared) 2 else 3, 64, mode);
     defer test_ring.deinit();
+    // Threads of one process, as agents' threads are: their real pid (the drain asks
+    // whether a shared-lane claimer's process is alive), told apart by tid. `.shared`
+    // attaches lanes directly, with no claim marks, so any pid does.
+    const pid_agents: u32 = @intCast(std.c.getpid());
     var ring = &test_ring.ring;
     // Attached before the threads start, so "none attached" means all are done.
     var producers: [producer_count]Producer = undefined;
@@ -2680,7 +2736,7 @@ fn stress_threads(mode: Mode, attach: StressAttach) !void {
         const id: u32 = @intCast(index);
         producer.* = switch (attach) {
             .shared => ring.attach_lane(id % 2, .shared, 1000 + id, id).?,
-            .agents => ring.attach(1000 + id, id),
+            .agents => ring.attach(pid_agents, id),
         };
     }
     if (attach == .agents) {
@@ -2693,6 +2749,10 @@ fn stress_threads(mode: Mode, attach: StressAttach) !void {
     for (&threads, &producers, 0..) |*thread, *producer, index| {
         thread.* = try std.Thread.spawn(.{}, stress_producer, .{ producer, @as(u32, @intCast(index)), per_producer });
     }
+    // The producers write into the ring and their own structs here until they detach: no
+    // return (a failed check) before they are joined.
+    var joined = false;
+    defer if (!joined) for (threads) |thread| thread.join();
     var next_sequence: [producer_count]u64 = @splat(0);
     var received: u64 = 0;
     var drop_records: u64 = 0;
@@ -2704,14 +2764,16 @@ fn stress_threads(mode: Mode, attach: StressAttach) !void {
         for (out[0..count]) |record| {
             if (record.kind == @intFromEnum(layout.EventKind.drop)) {
                 // A producer's report of its own losses: its pid, the count.
-                try testing.expect(record.pid >= 1000 and record.pid < 1000 + producer_count);
+                try testing.expect(record.tid < producer_count);
+                try testing.expectEqual(if (attach == .shared) @as(u32, 1000) + record.tid else pid_agents, record.pid);
                 drop_records += 1;
                 drops_reported += record.a;
                 continue;
             }
             try testing.expect(record.a < producer_count);
             try testing.expectEqual(checksum(record.a, record.b), record.c);
-            try testing.expectEqual(@as(u32, 1000) + @as(u32, @intCast(record.a)), record.pid);
+            try testing.expectEqual(@as(u32, @intCast(record.a)), record.tid);
+            try testing.expectEqual(if (attach == .shared) @as(u32, 1000) + record.tid else pid_agents, record.pid);
             // Per producer the sequence only grows: no duplicate, no reordering.
             try testing.expect(record.b >= next_sequence[record.a]);
             next_sequence[record.a] = record.b + 1;
@@ -2720,6 +2782,7 @@ fn stress_threads(mode: Mode, attach: StressAttach) !void {
         if (finished and count == 0) break;
         if (!finished and ring.stats().producers_attached == 0) {
             for (threads) |thread| thread.join();
+            joined = true;
             finished = true;
         }
     }
