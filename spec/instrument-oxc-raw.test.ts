@@ -28,6 +28,7 @@ const small: Record<string, string> = {
   "hashbang.cjs": `#!/usr/bin/env node\n"use strict";\nfunction main() { return process.argv.length; }\nif (require.main === module) main();\nreturn;\n`,
   "module.mjs": `import { readFileSync } from "node:fs";\nexport default (p) => readFileSync(p, "utf8");\nexport const load = async (p) => (await import(p)).default;\nexport class K { static make() { return new K(); } }\n`,
   "parens.js": `var f = (function () { return 1; });\nvar o = { m: (() => 2), ['k' + 1]: function () {} };\nexports.f = f; exports.o = o;\n`,
+  "vite-ssr.js": `__vite_ssr_exportName__("add", () => { try { return add } catch {} });\nfunction add(a, b) { return a + b; }\nregister("x", () => 1);\n__vite_ssr_exportName__("k", function () { return 2; });\n`,
   "broken.js": `function ok() {}\nfunction (\n`,
 };
 for (const [name, code] of Object.entries(small)) writeFileSync(join(scratch, name), code);

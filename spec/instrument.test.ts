@@ -335,6 +335,17 @@ describe("transform", () => {
     expect(jsx.status).toBe("instrumented");
   });
 
+  test("vite's SSR export getters are not traced: the module's own functions are, other calls' arrows too", () => {
+    // vite 6+ (vitest's module runner) at a module's head: one getter per export, run at every read of it.
+    const code = '__vite_ssr_exportName__("add", () => { try { return add } catch {} });\nfunction add(a, b) { return a + b; }\nregister("x", () => 1);\n__vite_ssr_exportName__("k", function () { return 2; });\n';
+    for (const level of ["full", "calls"] as const) {
+      const result = instrument(code, "/src/v.js", { config: { ...config, level } });
+      if (result.status !== "instrumented") throw new Error(result.reason);
+      expect(result.functions.map((fn) => [fn.name, fn.line, fn.column])).toEqual([["add", 2, 1], ["<anonymous>", 3, 15]]);
+      expect(result.code.split("\n")[0]).toEndWith('__vite_ssr_exportName__("add", () => { try { return add } catch {} });');
+    }
+  });
+
   test("minified forms: return{, yield{, return\"s\", arrows returning objects", () => {
     const code = 'module.exports=function(){function f(){return{a:1}}function*g(){yield{b:2};yield"s";return[3]}const h=x=>({x});return[f(),[...g()],h(4)]}';
     for (const level of ["full", "calls"] as const) {

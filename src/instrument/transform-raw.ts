@@ -32,6 +32,7 @@ import {
   HOOK,
   HOOKED,
   LISTENER_METHODS,
+  VITE_EXPORT_NAME,
   PENDING,
   RETURN_VALUE,
   TEMP,
@@ -446,7 +447,7 @@ function visitFunction(pos: number, arrow: boolean, pt: number, pp: number): voi
   const fromFirst = member ? member.first : functions.length;
   const isConstructor = method && pt === T_METHOD && u8[pp + 13] === 0;
   const name = functionName(pos, arrow, pt, pp);
-  const level = levelOf(name);
+  const level = isViteExportGetter(pos, pt, pp) ? "off" : levelOf(name);
   let index = -1;
   if (level === "off") {
     offDepth++;
@@ -466,6 +467,14 @@ function visitFunction(pos: number, arrow: boolean, pt: number, pp: number): voi
     }
   }
   if (!isConstructor) addRangeFrom(fromInserted, fromFirst, method ? memberStart(pt, pp) : startOf(pos), endOf(pos), index, "function", name);
+}
+
+/** transform.ts isViteExportGetter: the second argument of a call of `__vite_ssr_exportName__`. */
+function isViteExportGetter(pos: number, pt: number, pp: number): boolean {
+  if (pt !== T_CALL || u8[pp + 16] !== E_IDENTIFIER || callArgument(pp, 1) !== pos) return false;
+  const id = boxed(pp + 16) + 16;
+  // By length first, as listenerMethod: no string made for other calls.
+  return i32[(id >> 2) + 2] === VITE_EXPORT_NAME.length && str(id) === VITE_EXPORT_NAME;
 }
 
 /** The node of argument `n` of a call (-1 when there is none or it is a spread). */

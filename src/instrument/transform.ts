@@ -173,6 +173,22 @@ export function sourceTag(h1: number, h2: number): string {
 /** Registration methods whose second argument is a listener for the event named first. */
 export const LISTENER_METHODS = new Set(["on", "once", "addListener", "prependListener", "prependOnceListener", "addEventListener"]);
 
+/**
+ * vite's SSR transform (vite 6+: vitest 3's vite-node and vitest 4's module runner) puts
+ * a getter of each export at a module's head, `__vite_ssr_exportName__("add", () => { try
+ * { return add } catch {} })`, run at every read of an imported binding: vite's plumbing,
+ * not the program's, at no place of the source (the map does not cover it: it showed as
+ * `<anonymous>` at the file's first lines), and as many calls as the reads. Not traced.
+ */
+export const VITE_EXPORT_NAME = "__vite_ssr_exportName__";
+
+/** A getter VITE_EXPORT_NAME is handed: the second argument of a call of it. */
+function isViteExportGetter(node: Node, parent: Node | null): boolean {
+  if (parent?.type !== "CallExpression" || (parent.arguments as Node[])[1] !== node) return false;
+  const callee = parent.callee as Node;
+  return callee.type === "Identifier" && callee.name === VITE_EXPORT_NAME;
+}
+
 /** A string literal or a template without substitutions: its value. */
 function literalString(node: Node): string | undefined {
   if (node.type === "Literal" && typeof node.value === "string") return node.value;
@@ -447,7 +463,7 @@ function visitFunction(visit: Visit, node: Node, parent: Node | null, scope: Sco
   const from = (method && visit.members.get(method)) || mark(visit);
   const isConstructor = method?.kind === "constructor";
   const name = functionName(visit, node, parent);
-  const level = visit.levelOf(name);
+  const level = isViteExportGetter(node, parent) ? "off" : visit.levelOf(name);
   let index = -1;
   if (level === "off") {
     visit.offDepth++;
