@@ -2792,8 +2792,15 @@ fn stress_threads(mode: Mode, attach: StressAttach) !void {
     try testing.expectEqual(@as(u64, 0), stats.pending);
     try testing.expectEqual(@as(u64, 0), stats.overflow_pending);
     try testing.expectEqual(producer_count * per_producer, stats.received - drop_records + stats.dropped + stats.overwritten);
-    // Every loss was reported by the producer that had it (each detached while drained).
-    try testing.expectEqual(stats.dropped, drops_reported);
+    // Every loss was reported by the producer that had it (each detached while drained),
+    // unless this thread, the consumer, was kept off the CPU past flush_stall_ns_max (seen
+    // at nice 19 under a load of 18): a detach then gives up on its overflow, its losses
+    // counted and not reported, as it does with a stuck collector.
+    if (test_ring.ring.header.collector_stalled_at.load(.acquire) == 0) {
+        try testing.expectEqual(stats.dropped, drops_reported);
+    } else {
+        try testing.expect(drops_reported <= stats.dropped);
+    }
 }
 
 test "ring: four threads on two small lanes, discard: every record accounted for" {
