@@ -18,6 +18,17 @@
  *   agent's node.cjs, reading node.cjs's cache (checked accepted before the rounds);
  * - full: `scope run` (the bench's traced side, runTraced, trace checked).
  *
+ * And the way in that is not a `--require` preload in the worker (BENCHMARKS.md "Worker start:
+ * an eval entry instead of the preload"): a main-thread-only preload that starts each Worker
+ * with an env without NODE_OPTIONS (so the worker gets no preload) on an eval entry that runs
+ * the probe's code, then the worker's own file through CommonJS's `Module.runMain` (taken from the
+ * eval's `module`: `require("node:module")` loads the ES module loader's files) (not in the
+ * default arms):
+ * - main: the worker started on its own file with that env: no code of the probe's in the
+ *   worker at all (the bound for recording a worker from the main thread's side only);
+ * - evalempty, evalvm, evalfloor: the eval entry running nothing, the vm probe's line, the
+ *   floor probe's loader.
+ *
  * Each round runs every arm once, the order rotated a round; per arm and round: wall ms a
  * worker (the program's own window / workers), the program's CPU ms a worker (rusage of the
  * whole process / workers). Printed: medians over rounds, and the medians of each round's
@@ -39,7 +50,8 @@ import { quoteOption } from "../src/agent/inject";
 const rounds = Number(process.argv[2] ?? 10);
 const workers = Number(process.argv[3] ?? 100);
 const armNames = (process.argv[4] ?? "untraced,empty,vm,floor,full").split(",");
-for (const arm of armNames) if (!["untraced", "empty", "vm", "addon", "floor", "full"].includes(arm)) throw new Error(`unknown arm ${arm}: untraced, empty, vm, addon, floor, full`);
+const ARMS = ["untraced", "empty", "vm", "addon", "floor", "full", "main", "evalempty", "evalvm", "evalfloor"] as const;
+for (const arm of armNames) if (!(ARMS as readonly string[]).includes(arm)) throw new Error(`unknown arm ${arm}: ${ARMS.join(", ")}`);
 
 const seed = workloads.find((each) => each.name === "seed") as ProgramWorkload;
 const files = await assets();
@@ -62,6 +74,10 @@ const probes = {
   floor: join(probeDir, "floor.cjs"),
   floorCheck: join(probeDir, "floor-check.cjs"),
   addon: join(probeDir, "addon.cjs"),
+  main: join(probeDir, "main.cjs"),
+  evalempty: join(probeDir, "evalempty.cjs"),
+  evalvm: join(probeDir, "evalvm.cjs"),
+  evalfloor: join(probeDir, "evalfloor.cjs"),
 };
 writeFileSync(probes.empty, "");
 writeFileSync(probes.vm, `"use strict";\nnew (require("node:vm").Script)("(function(){return 1})", { filename: __filename }).runInThisContext();\n`);
@@ -78,6 +94,43 @@ if (typeof source !== "string" || bytes === undefined) process._rawDebug("addon 
 );
 writeFileSync(probes.floor, floorSource(false));
 writeFileSync(probes.floorCheck, floorSource(true));
+
+/**
+ * A main-thread preload starting every Worker with its env minus NODE_OPTIONS (the worker then
+ * has no preload), on its own file (`pre` null) or on an eval entry that puts back what Node's
+ * eval path changes (the globals module, exports, require, __filename, __dirname; process._eval;
+ * argv[1]), runs `pre`, then the worker's file as the file entry would (`Module.runMain`). A
+ * probe: a string entry only (no URL, no `eval: true` worker of the program's).
+ */
+function evalEntryProbe(pre: string | null): string {
+  const body =
+    pre === null
+      ? null
+      : `"use strict";\n{\n  const require = globalThis.require, Module = globalThis.module.constructor;\n  delete globalThis.module; delete globalThis.exports; delete globalThis.require; delete globalThis.__dirname; delete globalThis.__filename;\n  delete process._eval;\n  ${pre}\n  Module.runMain(process.argv[1] = __ENTRY__);\n}`;
+  return `"use strict";
+const wt = require("node:worker_threads");
+if (wt.isMainThread) {
+  const Original = wt.Worker;
+  const body = ${JSON.stringify(body)};
+  wt.Worker = class Worker extends Original {
+    constructor(file, options) {
+      const env = { ...process.env };
+      delete env.NODE_OPTIONS;
+      if (body === null) super(file, { ...options, env });
+      else super(body.replace("__ENTRY__", JSON.stringify(String(file))), { ...options, eval: true, env });
+    }
+  };
+}
+`;
+}
+const floorIn = (check: boolean) =>
+  `(function (exports, require, module, __filename, __dirname) {\n${floorSource(check)}\n})({}, require, { exports: {} }, ${JSON.stringify(probes.floor)}, ${JSON.stringify(probeDir)});`;
+writeFileSync(probes.main, evalEntryProbe(null));
+writeFileSync(probes.evalempty, evalEntryProbe(""));
+writeFileSync(probes.evalvm, evalEntryProbe(`new (require("node:vm").Script)("(function(){return 1})", { filename: "vm-probe.cjs" }).runInThisContext();`));
+writeFileSync(probes.evalfloor, evalEntryProbe(floorIn(false)));
+const evalFloorCheck = join(probeDir, "evalfloor-check.cjs");
+writeFileSync(evalFloorCheck, evalEntryProbe(floorIn(true)));
 copyFileSync(join(agentDir, BUNDLE_FILE), join(probeDir, BUNDLE_FILE));
 
 /** Copies node.cjs's code cache for this Node (written by the warm-up's main thread, rewritten by its first worker) to the floor probes' names. */
@@ -89,14 +142,16 @@ function copyCache() {
   return statSync(cache).size;
 }
 
-type Arm = "untraced" | "empty" | "vm" | "addon" | "floor" | "full";
+type Arm = (typeof ARMS)[number];
 const params = { workers };
 
 async function run(arm: Arm) {
   const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, SCOPE_ADDON: process.env.SCOPE_ADDON };
   try {
-    if (arm === "empty" || arm === "vm" || arm === "addon" || arm === "floor") process.env.NODE_OPTIONS = `--require ${quoteOption(probes[arm])}`;
-    if (arm === "addon" || arm === "floor") process.env.SCOPE_ADDON = files.addon;
+    if (arm !== "untraced" && arm !== "full") {
+      process.env.NODE_OPTIONS = `--require ${quoteOption(probes[arm])}`;
+      process.env.SCOPE_ADDON = files.addon;
+    }
     const m = await runProgram(context, seed, params, arm === "full" ? "traced" : "untraced");
     if (m.trace && !m.trace.check.ok) throw new Error(`full: trace check failed: ${m.trace.check.problems.join("; ")}`);
     return { wall: (m.windowSeconds! * 1000) / m.ops, cpu: (m.programCpuSeconds * 1000) / m.ops };
@@ -122,6 +177,14 @@ try {
   const check = Bun.spawnSync(["node", "-e", "0"], { env: { ...process.env, NODE_OPTIONS: `--require ${quoteOption(probes.floorCheck)}`, SCOPE_ADDON: files.addon } });
   const said = check.stderr.toString().trim();
   if (said !== "floor cache rejected: false") throw new Error(`the floor probe did not take node.cjs's code cache: ${said}`);
+  if (armNames.includes("evalfloor")) {
+    const noop = join(probeDir, "noop-worker.cjs");
+    writeFileSync(noop, "");
+    const program = `new (require('node:worker_threads').Worker)(${JSON.stringify(noop)})`;
+    const inWorker = Bun.spawnSync(["node", "-e", program], { env: { ...process.env, NODE_OPTIONS: `--require ${quoteOption(evalFloorCheck)}`, SCOPE_ADDON: files.addon } });
+    const heard = inWorker.stderr.toString().trim();
+    if (heard !== "floor cache rejected: false") throw new Error(`the eval floor probe did not take node.cjs's code cache in a worker: ${heard}`);
+  }
   for (const arm of armNames) await run(arm as Arm);
   const results: Record<string, { wall: number[]; cpu: number[] }> = Object.fromEntries(armNames.map((arm) => [arm, { wall: [], cpu: [] }]));
   for (let round = 0; round < rounds; round++) {
