@@ -1,0 +1,30 @@
+/**
+ * What running real tools from npm under `scope run --functions` turned up (BENCHMARKS.md
+ * "Real projects": prettier, eslint, tsc, terser, esbuild-wasm, mocha, piscina, fastify,
+ * express, child_process), each reduced to a small fixture of the same shape.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { cleanup, fixtures, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
+import { installedNodes } from "./harness";
+
+afterAll(cleanup);
+
+const env = { XDG_CACHE_HOME: join(scratchDir(), "cache") };
+const runtimes: [string, string][] = [...installedNodes, ["bun", process.execPath]];
+
+describe("a module that declares its own Symbol (lodash.merge, which ESLint 9 loads)", () => {
+  const app = join(fixtures, "functions-shadow/app.mjs");
+  for (const [name, runtime] of runtimes) {
+    for (const level of ["calls", "full"]) {
+      test(`${name}, --level ${level}: runs as untraced, its functions recorded`, async () => {
+        const plain = await runUntraced([runtime, app], { env });
+        const traced = await runTraced([runtime, app], { env, scopeArgs: ["--include", "functions-shadow/**", "--level", level] });
+        expect(plain.status, plain.stderr).toBe(0);
+        expect({ status: traced.status, stdout: traced.stdout, stderr: traced.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: "" });
+        const called = new Set(ofKind(traced.events, "function_call").map((e) => String((e.fields as { function: string }).function).split(" ")[0]));
+        expect([...called].sort()).toEqual(["<anonymous>", "baseGetTag", "pairs", "tags"]);
+      }, 30_000);
+    }
+  }
+});
