@@ -28,3 +28,18 @@ describe("a module that declares its own Symbol (lodash.merge, which ESLint 9 lo
     }
   }
 });
+
+describe("util.promisify(execFile) and (exec), as a program running children in parallel uses them", () => {
+  const app = join(fixtures, "promisify-exec-fixture.cjs");
+  for (const [name, runtime] of runtimes) {
+    test(`${name}: the promises resolve as untraced, and the children are recorded as execFile and exec`, async () => {
+      const plain = await runUntraced([runtime, app], { env });
+      const traced = await runTraced([runtime, app], { env });
+      expect(plain.stdout).toBe('child: number\n{"stdout":"out","stderr":"err"}\n{"stdout":"shell\\n","stderr":""}\nrejected: 3 "partial"\n');
+      expect({ status: traced.status, stdout: traced.stdout, stderr: traced.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+      const spawns = ofKind(traced.events, "process_spawn");
+      expect(new Set(spawns.map((e) => e.pid)).size).toBe(1);
+      expect(spawns.map((e) => e.fields.method)).toEqual(["execFile", "exec", "execFile"]);
+    }, 30_000);
+  }
+});
