@@ -7,6 +7,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { cleanup, fixtures, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
 import { installedNodes } from "./harness";
+import { Chalk } from "chalk";
+import { PatternKind } from "../src/instrument/selection";
+import { selectionLines } from "../src/run/selection-report";
 
 afterAll(cleanup);
 
@@ -42,4 +45,25 @@ describe("util.promisify(execFile) and (exec), as a program running children in 
       expect(spawns.map((e) => e.fields.method)).toEqual(["execFile", "exec", "execFile"]);
     }, 30_000);
   }
+});
+
+describe("--include '**' on a tool from npm (prettier: all its files in node_modules)", () => {
+  const plain = new Chalk({ level: 0 });
+  const entry = (text: string, closest: string[]) => ({ pattern: { kind: PatternKind.include, text }, looked: 6, threads: 1, closest });
+  test("the summary says why the closest paths, which the glob matches as text, were left out", () => {
+    expect(selectionLines([entry("**", ["node_modules/prettier/doc.mjs", "node_modules/prettier/index.mjs"])], plain)).toEqual([
+      "  --include '**' matched no loaded file (6 files looked at in 1 thread); closest loaded paths:",
+      "    node_modules/prettier/doc.mjs",
+      "    node_modules/prettier/index.mjs",
+      "    (files in node_modules are traced only when the glob names node_modules: --include 'node_modules/**', or --package NAME)",
+    ]);
+  });
+  test("not for a glob that names node_modules, nor when no closest path is in node_modules", () => {
+    expect(selectionLines([entry("node_modules/markd/**", ["node_modules/marked/lib/marked.cjs"]), entry("src/**", ["lib/a.js"])], plain)).toEqual([
+      "  --include 'node_modules/markd/**' matched no loaded file (6 files looked at in 1 thread); closest loaded paths:",
+      "    node_modules/marked/lib/marked.cjs",
+      "  --include 'src/**' matched no loaded file (6 files looked at in 1 thread); closest loaded paths:",
+      "    lib/a.js",
+    ]);
+  });
 });
