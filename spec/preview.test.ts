@@ -1,6 +1,6 @@
 import { describe as group, expect, test } from "bun:test";
 import { types } from "node:util";
-import { describe, preview, PREVIEW_MAX_CHARS } from "../src/agent/shared/preview";
+import { describe, preview, PREVIEW_MAX_CHARS, writeArgumentsPreview } from "../src/agent/shared/preview";
 
 group("value previews", () => {
   const nested = { a: { b: { c: { d: 1 } } }, list: [1, [2, [3, [4]]]] };
@@ -43,5 +43,25 @@ group("value previews", () => {
     expect(reprototyped.map((value) => preview(value, types))).toEqual(["{}", "{}"]);
     class Point { x = 1; }
     expect(preview(new Point(), types)).toBe('{"x":1}');
+  });
+
+  test("a function preview reads a long string only as far as its text goes (tsc passes a SourceFile, its text whole)", () => {
+    // The note (a newline) sends the walk past fast(); the text is a megabyte. A message's
+    // preview counts the whole string for its size; a function preview has no size field.
+    const sourceFile = { kind: 312, note: "a\nb", text: "x".repeat(1_000_000) };
+    const charCodeAt = String.prototype.charCodeAt;
+    let reads = 0;
+    String.prototype.charCodeAt = function (this: string, index: number) {
+      reads++;
+      return charCodeAt.call(this, index);
+    };
+    let length: number;
+    try {
+      length = writeArgumentsPreview([sourceFile, 7], 2, types, { depth: 3, chars: PREVIEW_MAX_CHARS }, undefined, false);
+    } finally {
+      String.prototype.charCodeAt = charCodeAt;
+    }
+    expect(length).toBe(PREVIEW_MAX_CHARS + 2);
+    expect(reads).toBeLessThan(10 * PREVIEW_MAX_CHARS);
   });
 });

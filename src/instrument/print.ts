@@ -20,7 +20,12 @@ import { BASE, HOOK, HOOK_KEY, INIT, PENDING, TEMP, sourceInfoOf, type FunctionI
 /** Present once in every instrumented file; a file containing it is never instrumented again. */
 export const MARKER = "/*scope:instrumented*/";
 
-/** The global the injected code looks up: the runtime's hook object (runtime.ts). */
+/**
+ * The global the injected code looks up: the runtime's hook object (runtime.ts). The
+ * injected code names no global but `globalThis`: a module may declare its own `Symbol`
+ * (lodash's per-method packages: `var Symbol = root.Symbol`, hoisted, so undefined while
+ * the module starts), so it reads `globalThis.Symbol`.
+ */
 export { HOOK_KEY };
 
 /**
@@ -32,7 +37,7 @@ const NOOP =
   "{f:function(){return 0},c:function(){},C:function(){return -1},r:function(){},x:function(){return -1}," +
   "s:function(){},X:function(){return -1},y:function(i,t,v){return v},n:function(i,t,v){return v}," +
   "l:function(e,h){return h},w:function(i,t,v){var d=0;return{next:function(s){return d++?{value:s,done:true}:{value:v,done:false}}," +
-  "throw:function(e){throw e},return:function(s){d=1;return{value:s,done:true}},[Symbol.iterator]:function(){return this}}}}";
+  "throw:function(e){throw e},return:function(s){d=1;return{value:s,done:true}},[globalThis.Symbol.iterator]:function(){return this}}}}";
 
 export interface SourceMapV3 {
   version: number;
@@ -388,10 +393,10 @@ export function print(
   else if (files) args.push("0", "0");
   if (files) args.push(files);
   edits.append(
-    `${newline}${MARKER}var ${HOOK},${base},${TEMP};function ${INIT}(){${HOOK}=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})]||${NOOP};` +
+    `${newline}${MARKER}var ${HOOK},${base},${TEMP};function ${INIT}(){${HOOK}=globalThis[globalThis.Symbol.for(${JSON.stringify(HOOK_KEY)})]||${NOOP};` +
       `${base}=${HOOK}.f(${args.join(",")});return ${HOOK}}` +
       (info
-        ? `function ${PENDING}(){var h=globalThis[Symbol.for(${JSON.stringify(HOOK_KEY)})];h&&h.p&&h.p(${JSON.stringify(info.tag)},function(){return ${HOOK}||${INIT}()}${registration.map((arg) => `,${arg}`).join("")})}`
+        ? `function ${PENDING}(){var h=globalThis[globalThis.Symbol.for(${JSON.stringify(HOOK_KEY)})];h&&h.p&&h.p(${JSON.stringify(info.tag)},function(){return ${HOOK}||${INIT}()}${registration.map((arg) => `,${arg}`).join("")})}`
         : "") +
       "\n",
   );

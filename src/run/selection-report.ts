@@ -118,8 +118,20 @@ export function selectionLines(unmatched: UnmatchedPattern[], color: ChalkInstan
     const looked = `${entry.looked} ${words.looked}${entry.looked === 1 ? "" : "s"}`;
     lines.push(color.yellow(`  ${words.option} ${shellQuote(entry.pattern.text)} ${words.nothing} (${looked} looked at in ${where})${entry.closest.length > 0 ? `; ${words.closest}:` : ""}`));
     for (const text of entry.closest) lines.push(color.yellow(`    ${text}`));
+    if (leftOutOfNodeModules(entry)) lines.push(color.yellow(`    (files in node_modules are traced only when the glob names node_modules: --include 'node_modules/**', or --package NAME)`));
   }
   return lines;
+}
+
+/**
+ * An include glob that does not name node_modules (match.ts: `namesNodeModules`) whose
+ * closest loaded paths are in node_modules: `--include '**'` run on a tool from npm (prettier,
+ * eslint) lists paths the glob matches as text, and the rule that left them out is said.
+ */
+function leftOutOfNodeModules(entry: UnmatchedPattern): boolean {
+  const glob = entry.pattern.text;
+  if (entry.pattern.kind !== PatternKind.include || glob.includes("node_modules") || glob.startsWith("/")) return false;
+  return entry.closest.some((text) => /(^|\/)node_modules\//.test(text));
 }
 
 function shellQuote(text: string): string {

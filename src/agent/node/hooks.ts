@@ -354,6 +354,9 @@ export function isInternalMessage(message: unknown): boolean {
 /** >0 while a node:child_process method runs (Bun's implementation calls Bun.spawn inside). */
 export const childProcessCall = { depth: 0 };
 
+/** util.promisify.custom: a registered symbol, the same in Node and Bun (no need to load util). */
+const promisifyCustom = Symbol.for("nodejs.util.promisify.custom");
+
 /**
  * `firstMethod`: the method of a child being created right now, when the hooks are installed
  * from inside that call (hookChildProcessesWhenReached); its spawn() is the next one.
@@ -364,10 +367,8 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
   let method = 0;
   let pendingMethod = firstMethod;
   const asyncMethods = { spawn: SpawnMethod.spawn, fork: SpawnMethod.fork, exec: SpawnMethod.exec, execFile: SpawnMethod.execFile };
-  for (const [name, code] of Object.entries(asyncMethods)) {
-    const original = cp[name] as (...args: unknown[]) => unknown;
-    const optionsAt = name === "exec" ? 1 : 0;
-    cp[name] = renamed(original, function (this: unknown) {
+  const asWrapped = (original: (...args: unknown[]) => unknown, code: number, optionsAt: number) =>
+    renamed(original, function (this: unknown) {
       const outer = method;
       if (outer === 0) method = code;
       const args = childProcessCall.depth === 0 ? withChildEnv(arguments, optionsAt) : arguments;
@@ -379,6 +380,17 @@ export function hookChildProcesses(tracer: Tracer, firstMethod = 0): void {
         childProcessCall.depth--;
       }
     });
+  for (const [name, code] of Object.entries(asyncMethods)) {
+    const original = cp[name] as (...args: unknown[]) => unknown;
+    const optionsAt = name === "exec" ? 1 : 0;
+    const wrapper = asWrapped(original, code, optionsAt);
+    // exec and execFile carry util.promisify.custom (resolving to {stdout, stderr}, the
+    // promise's .child set): without it util.promisify(execFile) resolved to stdout alone.
+    // Node's calls the original it closed over, so it is wrapped the same way; defined as
+    // Node defines it (not enumerable, not writable, not configurable).
+    const custom = (original as unknown as Record<symbol, unknown>)[promisifyCustom];
+    if (typeof custom === "function") Object.defineProperty(wrapper, promisifyCustom, { enumerable: false, value: asWrapped(custom as (...args: unknown[]) => unknown, code, optionsAt) });
+    cp[name] = wrapper;
   }
 
   const proto = cp.ChildProcess.prototype as unknown as { spawn: (this: ChildProcessModule.ChildProcess, options: unknown) => unknown; emit: never };

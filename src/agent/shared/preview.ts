@@ -435,7 +435,9 @@ function emitFraction(value: number): boolean {
 
 /** A string value, quoted (the quotes written around it, no copy). */
 function emitString(value: string): void {
-  size += utf8Length(value) + 2;
+  // The size only when wanted: a function preview's argument can be a compiler's whole
+  // source text (tsc's SourceFile.text), counted on every call that passes it.
+  if (sizing) size += utf8Length(value) + 2;
   if (chars > maxChars) return;
   const length = value.length;
   if (!asString && chars + length + 2 < maxChars - 1) {
@@ -590,7 +592,7 @@ function property(name: string, descriptor: PropertyDescriptor | undefined, dept
   if (!descriptor || !("value" in descriptor)) emit("[getter]");
   else if (key.secret) {
     nodes++;
-    if (typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
+    if (sizing && typeof descriptor.value === "string") size += utf8Length(descriptor.value) + 2;
     emit(REDACTED_JSON);
   } else walkValue(descriptor.value, depth + 1);
 }
