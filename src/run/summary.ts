@@ -9,17 +9,34 @@ function formatBytes(bytes: number): string {
   return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
-export function formatSummary(summary: RunSummary, color: ChalkInstance): string {
-  const ended = summary.signal ? `killed by ${summary.signal}` : `exit code ${summary.exitCode}`;
-  const kinds = Object.entries(summary.byKind)
+/**
+ * The records by kind, most first. The steps a response ends (the handler and the routers
+ * around it) have no `http_step_end` record of their own (ARCHITECTURE.md "The steps still
+ * open at a response's 'finish' end with the request"): said where the counts differ, or a
+ * reader takes every request's handler for a step that never ended.
+ */
+export function eventsLine(byKind: Record<string, number>): string {
+  const kinds = Object.entries(byKind)
     .filter(([kind]) => kind !== "string")
     .sort(([, x], [, y]) => y - x)
-    .map(([kind, count]) => `${kind} ${count}`)
-    .join(", ");
+    .map(([kind, count]) => `${kind} ${count}`);
+  const steps = byKind.http_step_start ?? 0;
+  const ends = byKind.http_step_end ?? 0;
+  if (steps > ends) {
+    const at = kinds.indexOf(`http_step_end ${ends}`);
+    const note = "(steps still open when their response is sent end with it)";
+    if (at >= 0) kinds[at] += ` ${note}`;
+    else kinds.push(`http_step_end 0 ${note}`);
+  }
+  return `events: ${kinds.join(", ") || "none"}`;
+}
+
+export function formatSummary(summary: RunSummary, color: ChalkInstance): string {
+  const ended = summary.signal ? `killed by ${summary.signal}` : `exit code ${summary.exitCode}`;
   const lines = [
     `${color.bold("scope")}: ${summary.out} (${formatBytes(summary.fileBytes)}), ${(Number(summary.durationNs) / 1e9).toFixed(2)}s, program ${ended}`,
     `  ${summary.processes} processes, ${summary.threads} threads, ${summary.recorded} records`,
-    `  events: ${kinds || "none"}`,
+    `  ${eventsLine(summary.byKind)}`,
     ...flightLines(summary, color),
     ...stopLines(summary, color),
     ...governorLines(summary),
