@@ -94,6 +94,7 @@ const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const clock = @import("clock.zig");
 const proc_stat = @import("proc_stat.zig");
+const batches = @import("batches.zig");
 
 const Record = layout.Record;
 
@@ -104,8 +105,9 @@ pub const magic: [8]u8 = "SCOPERNG".*;
 /// (LaneControl.holders, Header.pid_namespace). 5: Header.stop_reason. 6: slots may hold
 /// function_calls packs, which only a drain of this version expands. 7:
 /// Header.collector_stalled_at; a dead holder's unpublished positions published by its heir
-/// as abandoned_record.
-pub const ring_layout_version: u32 = 7;
+/// as abandoned_record. 8: the threads' function-event batches after the slots
+/// (Header.batches_offset_bytes, batches.zig).
+pub const ring_layout_version: u32 = 8;
 
 pub const page_size_bytes: u64 = 4096;
 pub const header_size_bytes: u64 = page_size_bytes;
@@ -180,7 +182,11 @@ pub const Header = extern struct {
     /// Attach counter: producers take lane `next_lane++ % lane_count`. Own line: attaches
     /// are rare but must not disturb the fields every open reads.
     next_lane: std.atomic.Value(u32),
-    reserved_attach: [line_size_bytes - 4]u8,
+    /// batches.slot_count: the threads' function-event buffers (batches.zig), an area of
+    /// batches.area_bytes at batches_offset_bytes, after the slots. Written once by format.
+    batch_slot_count: u32,
+    batches_offset_bytes: u64,
+    reserved_attach: [line_size_bytes - 16]u8,
     /// The collector's futex: producers bump it to wake the collector (see "Waking").
     wake_sequence: std.atomic.Value(u32),
     /// 1 while the collector is (about to be) asleep on `wake_sequence`.
@@ -273,6 +279,8 @@ comptime {
     assert(@offsetOf(Header, "pid_namespace") == 112);
     assert(@offsetOf(Header, "stop_reason") == 120);
     assert(@offsetOf(Header, "collector_stalled_at") == 2 * line_size_bytes + 8);
+    assert(@offsetOf(Header, "batches_offset_bytes") == line_size_bytes + 8);
+    assert(batches.area_bytes % page_size_bytes == 0);
 }
 
 pub const Error = error{
@@ -325,13 +333,18 @@ fn slots_offset_bytes(lane_count: u32) u64 {
     return lanes_offset_bytes() + std.mem.alignForward(u64, lane_count * lane_control_size_bytes, page_size_bytes);
 }
 
-/// Bytes of the whole region for this geometry (header, lane controls, slots).
-pub fn size_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
+/// Where the threads' batches start (batches.zig): after the slots, on a page.
+fn batches_offset_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
     assert(lane_count > 0 and lane_count <= lane_count_max);
     assert(lane_capacity_slots > 0 and lane_capacity_slots <= lane_capacity_slots_max);
-    // Whole pages, so the region maps exactly.
     return std.mem.alignForward(u64, slots_offset_bytes(lane_count) +
         @as(u64, lane_count) * lane_capacity_slots * layout.record_size_bytes, page_size_bytes);
+}
+
+/// Bytes of the whole region for this geometry (header, lane controls, slots, batches).
+pub fn size_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
+    // Whole pages, so the region maps exactly.
+    return batches_offset_bytes(lane_count, lane_capacity_slots) + batches.area_bytes;
 }
 
 fn seq_committed(position: u64) u32 {
@@ -384,6 +397,14 @@ fn process_gone(pid: u32) bool {
     if (pid == 0 or pid > std.math.maxInt(i32)) return false;
     const rc = std.c.kill(@intCast(pid), @enumFromInt(0));
     return rc == -1 and std.c.errno(rc) == .SRCH;
+}
+
+/// The process is gone or a zombie: it writes nothing more.
+fn process_ended(pid: u32) bool {
+    return process_gone(pid) or switch (process_state(pid)) {
+        'Z', 'X', 'x' => true,
+        else => false,
+    };
 }
 
 /// Orders the consumer's slot copy before its second read of the slot's seq (the
@@ -457,6 +478,8 @@ pub const Ring = struct {
     header: *Header,
     lanes: [*]LaneControl,
     slots: [*]Record,
+    /// The threads' function-event buffers (batches.zig).
+    batches: batches.Area,
     lane_count: u32,
     lane_capacity_slots: u32,
     mode: Mode,
@@ -521,6 +544,8 @@ pub const Ring = struct {
             .stop_reason = .init(0),
             .reserved = @splat(0),
             .next_lane = .init(0),
+            .batch_slot_count = batches.slot_count,
+            .batches_offset_bytes = batches_offset_bytes(options.lane_count, options.lane_capacity_slots),
             .reserved_attach = @splat(0),
             .wake_sequence = .init(0),
             .collector_sleeping = .init(0),
@@ -548,6 +573,8 @@ pub const Ring = struct {
         if (header.total_size_bytes != expected_bytes) return error.SizeMismatch;
         if (memory.len != expected_bytes) return error.SizeMismatch;
         if (header.slots_offset_bytes != slots_offset_bytes(header.lane_count)) return error.NotARing;
+        if (header.batch_slot_count != batches.slot_count) return error.NotARing;
+        if (header.batches_offset_bytes != batches_offset_bytes(header.lane_count, header.lane_capacity_slots)) return error.NotARing;
         if (!clock.calibration_valid(&header.clock_calibration)) return error.NotARing;
         if (!std.math.isPowerOfTwo(header.overflow_capacity_records)) return error.NotARing;
         if (header.overflow_capacity_records > overflow_capacity_records_max) return error.NotARing;
@@ -560,6 +587,7 @@ pub const Ring = struct {
             .header = header,
             .lanes = @ptrCast(@alignCast(memory.ptr + header.lanes_offset_bytes)),
             .slots = @ptrCast(@alignCast(memory.ptr + header.slots_offset_bytes)),
+            .batches = batches.Area.view(@alignCast(memory[header.batches_offset_bytes..][0..batches.area_bytes])),
             .lane_count = header.lane_count,
             .lane_capacity_slots = header.lane_capacity_slots,
             .mode = @enumFromInt(header.mode),
@@ -594,6 +622,12 @@ pub const Ring = struct {
         // Lane 0 is never held exclusively when there are others, and a one-lane ring is
         // never held exclusively: the loop above always finds a lane to share.
         unreachable;
+    }
+
+    /// Whether the calling process is in the ring creator's pid namespace: its pids mean
+    /// there what they mean to the collector.
+    pub fn in_pid_namespace(ring: *const Ring) bool {
+        return ring.header.pid_namespace != 0 and ring.header.pid_namespace == pid_namespace();
     }
 
     pub fn exclusive_allowed(ring: *const Ring, lane_index: u32) bool {
@@ -796,7 +830,23 @@ pub const Ring = struct {
             };
         }
         ring.drain_lane_next = (ring.drain_lane_next + 1) % ring.lane_count;
+        // The lanes are empty and every producer gone: what the processes that ended left in
+        // their threads' batches (killed by a signal: batches.zig), stamped now.
+        if (final and count == 0 and out.len >= batches.records_max) count = ring.salvage(out, 0, clock.monotonic_ns());
         assert(count <= out.len);
+        return count;
+    }
+
+    /// The batches of threads of process `pid` (0: of every process) that has ended, as
+    /// records stamped `stamp_ns` (batches.zig), as many slots as `out` surely holds; counted
+    /// with `unpacked` (records the ring handed on beyond the slots it took).
+    pub fn salvage(ring: *Ring, out: []align(1) Record, pid: u32, stamp_ns: u64) u32 {
+        var count: u32 = 0;
+        while (out.len - count >= batches.records_max) {
+            count += ring.batches.salvage_one(out[count..], pid, stamp_ns, process_ended) orelse break;
+        }
+        // Monotonic: a statistic, written only by the consumer.
+        if (count > 0) _ = ring.unpacked.fetchAdd(count, .monotonic);
         return count;
     }
 
