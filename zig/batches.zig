@@ -10,9 +10,9 @@
 //!
 //! Area layout (at Header.batches_offset_bytes of the ring file, ring.zig):
 //!
-//!   0            owners: slot_count u64 words, one page. 0: free; else pid << 32 | tid of
+//!   0            owners: a u64 word a slot, one page. 0: free; else pid << 32 | tid of
 //!                the thread whose buffer the slot is (pid is never 0).
-//!   owners_bytes slot_count slots of slot_bytes (whole pages, so each maps on its own):
+//!   owners_bytes the slots, slot_bytes each (whole pages, so each maps on its own):
 //!                the buffer napi.zig hands JavaScript (events_*: header words, records,
 //!                two preview texts).
 //!
@@ -51,11 +51,19 @@ pub const text_bytes = 3 * 4096 + 64;
 pub const buffer_bytes = header_bytes + batch_records * layout.record_size_bytes + 2 * text_bytes;
 pub const committing_word = 8;
 
+/// The slots of a ring made for function tracing (scope run --functions, scope attach).
 pub const slot_count: u32 = 64;
+pub const slot_count_max: u32 = 512;
 pub const slot_bytes: u64 = std.mem.alignForward(u64, buffer_bytes, page_size_bytes);
 pub const owners_bytes: u64 = page_size_bytes;
-/// The area's bytes in the ring file (allocated with it: fallocate, no SIGBUS on a full tmpfs).
-pub const area_bytes: u64 = owners_bytes + slot_count * slot_bytes;
+
+/// The area's bytes in the ring file for `count` slots (allocated with it: fallocate, no
+/// SIGBUS on a full tmpfs); none without slots.
+pub fn area_bytes(count: u32) u64 {
+    assert(count <= slot_count_max);
+    if (count == 0) return 0;
+    return owners_bytes + count * slot_bytes;
+}
 /// The most records one slot's batch stands for (every record a full function_calls pack).
 pub const records_max: u32 = batch_records * layout.calls_pack_max;
 
@@ -63,7 +71,7 @@ comptime {
     assert(text_bytes >= layout.string_max_bytes);
     assert(header_bytes % 8 == 0 and text_bytes % 8 == 0);
     assert(committing_word * 4 < header_bytes);
-    assert(slot_count * @sizeOf(u64) <= owners_bytes);
+    assert(slot_count <= slot_count_max and slot_count_max * @sizeOf(u64) <= owners_bytes);
     assert(slot_bytes % page_size_bytes == 0 and slot_bytes >= buffer_bytes);
 }
 
@@ -74,22 +82,26 @@ pub fn owner_key(pid: u32, tid: u32) u64 {
 
 /// The area of one ring mapping. The memory is shared; this struct is not.
 pub const Area = struct {
-    owners: *[slot_count]std.atomic.Value(u64),
+    owners: [*]std.atomic.Value(u64),
     slots: [*]align(page_size_bytes) u8,
+    count: u32,
 
-    pub fn view(memory: []align(page_size_bytes) u8) Area {
-        assert(memory.len == area_bytes);
-        return .{ .owners = @ptrCast(memory.ptr), .slots = @alignCast(memory.ptr + owners_bytes) };
+    /// `memory`: area_bytes(count) of them (empty without slots).
+    pub fn view(memory: []align(page_size_bytes) u8, count: u32) Area {
+        assert(memory.len == area_bytes(count));
+        if (count == 0) return .{ .owners = undefined, .slots = undefined, .count = 0 };
+        return .{ .owners = @ptrCast(memory.ptr), .slots = @alignCast(memory.ptr + owners_bytes), .count = count };
     }
 
     /// Where slot `index` starts, from the start of the area (its own mapping's file offset is
     /// the area's plus this).
     pub fn slot_offset(index: u32) u64 {
-        assert(index < slot_count);
+        assert(index < slot_count_max);
         return owners_bytes + index * slot_bytes;
     }
 
     pub fn slot(area: Area, index: u32) *align(page_size_bytes) [buffer_bytes]u8 {
+        assert(index < area.count);
         return @ptrCast(@alignCast(area.slots + index * slot_bytes));
     }
 
@@ -97,8 +109,8 @@ pub const Area = struct {
     /// The caller zeroes its buffer before use.
     pub fn claim(area: Area, pid: u32, tid: u32, start: u32) ?u32 {
         const key = owner_key(pid, tid);
-        for (0..slot_count) |offset| {
-            const index: u32 = @intCast((start +% offset) % slot_count);
+        for (0..area.count) |offset| {
+            const index: u32 = @intCast((start +% offset) % area.count);
             const owner = &area.owners[index];
             // Monotonic: a first look; the CAS decides.
             if (owner.load(.monotonic) != 0) continue;
@@ -111,7 +123,7 @@ pub const Area = struct {
 
     /// Frees slot `index` if (pid, tid) still owns it (a collector that took it first freed it).
     pub fn release(area: Area, index: u32, pid: u32, tid: u32) void {
-        assert(index < slot_count);
+        assert(index < area.count);
         // Release: the buffer's last writes happen before a later claimer's.
         _ = area.owners[index].cmpxchgStrong(owner_key(pid, tid), 0, .release, .monotonic);
     }
@@ -121,7 +133,7 @@ pub const Area = struct {
     /// it. Returns the records written (0 for an empty batch), or null when no slot matched.
     pub fn salvage_one(area: Area, out: []align(1) Record, pid: u32, stamp_ns: u64, ended: *const fn (u32) bool) ?u32 {
         assert(out.len >= records_max);
-        for (area.owners, 0..) |*owner, index| {
+        for (area.owners[0..area.count], 0..) |*owner, index| {
             // Acquire: pairs with the owner's claim; its buffer writes before it died are
             // visible (a dead process wrote long before the kernel said it was gone).
             const key = owner.load(.acquire);
@@ -174,7 +186,7 @@ fn take(buffer: *align(page_size_bytes) [buffer_bytes]u8, out: []align(1) Record
 const testing = std.testing;
 
 fn test_area() ![]align(page_size_bytes) u8 {
-    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), area_bytes);
+    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), area_bytes(slot_count));
     @memset(memory, 0);
     return memory;
 }
@@ -202,7 +214,7 @@ fn buffer_record(area: Area, slot_index: u32, index: u32, record: Record) void {
 test "batches: claim takes free slots, release frees only the owner's" {
     const memory = try test_area();
     defer testing.allocator.free(memory);
-    const area = Area.view(memory);
+    const area = Area.view(memory, slot_count);
     try testing.expectEqual(@as(?u32, 3), area.claim(10, 0, 3));
     try testing.expectEqual(@as(?u32, 4), area.claim(10, 1, 3));
     try testing.expectEqual(owner_key(10, 1), area.owners[4].load(.monotonic));
@@ -218,7 +230,7 @@ test "batches: claim takes free slots, release frees only the owner's" {
 test "batches: a dead thread's batch is written stamped with its pid and tid, packs expanded, then freed" {
     const memory = try test_area();
     defer testing.allocator.free(memory);
-    const area = Area.view(memory);
+    const area = Area.view(memory, slot_count);
     const index = area.claim(7, 3, 0).?;
     var call = std.mem.zeroes(Record);
     call.kind = @intFromEnum(layout.EventKind.function_call);
@@ -255,7 +267,7 @@ test "batches: a dead thread's batch is written stamped with its pid and tid, pa
 test "batches: a batch caught mid-commit is not written again; pid 0 takes any ended process's" {
     const memory = try test_area();
     defer testing.allocator.free(memory);
-    const area = Area.view(memory);
+    const area = Area.view(memory, slot_count);
     const live = area.claim(2, 0, 0).?;
     const dead = area.claim(3, 0, 0).?;
     var call = std.mem.zeroes(Record);

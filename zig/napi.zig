@@ -523,9 +523,9 @@ fn events_salvage(arg: ?*anyopaque) callconv(.c) void {
 /// The env's function-event buffer in a free slot of the ring's batches (batches.zig), so
 /// that the collector writes what it holds if the process is killed by a signal (no code of
 /// ours runs then): the slot's pages mapped on their own (`scope attach`'s release may unmap
-/// the ring while JavaScript holds the buffer; unmapped when V8 frees it), zeroed, held for
-/// the env's life. Null (the caller makes one in process memory) when detached, outside the
-/// ring creator's pid namespace (the collector could not tell when the owner ended), with
+/// the ring while JavaScript holds the buffer; unmapped by the env's finalizer), zeroed,
+/// held for the env's life. Null (the caller makes one in process memory) when detached, when the ring
+/// has no batches (made for a run without function tracing), outside the ring creator's pid namespace (the collector could not tell when the owner ended), with
 /// every slot taken, or when the mapping fails. Once a thread, at its first events(): one
 /// open, mmap and close.
 fn batch_buffer(env: napi_env, state: *EnvState) ?napi_value {
@@ -540,14 +540,14 @@ fn batch_buffer(env: napi_env, state: *EnvState) ?napi_value {
         if (process_ring == null) return null;
         const shared = &process_ring.?;
         const ring_view = &shared.mapping.ring;
-        if (!ring_view.in_pid_namespace()) return null;
+        if (ring_view.batches.count == 0 or !ring_view.in_pid_namespace()) return null;
         @memcpy(path[0 .. shared.path_len + 1], shared.path_buffer[0 .. shared.path_len + 1]);
         area = ring_view.batches;
         area_offset = ring_view.header.batches_offset_bytes;
         ring_created_ns = ring_view.header.created_monotonic_ns;
     }
     const claim: BatchClaim = .{ .index = undefined, .pid = state.producer.pid, .tid = state.producer.tid, .ring_created_ns = ring_created_ns };
-    const index = area.claim(claim.pid, claim.tid, claim.tid % batches.slot_count) orelse return null;
+    const index = area.claim(claim.pid, claim.tid, claim.tid % area.count) orelse return null;
     const memory = batch_map(@ptrCast(&path), area_offset + batches.Area.slot_offset(index)) orelse {
         area.release(index, claim.pid, claim.tid);
         return null;

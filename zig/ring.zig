@@ -12,6 +12,9 @@
 //!                      on separate 128-byte lines, so producers and the consumer do not
 //!                      false-share (x86 prefetches lines in pairs, hence 128).
 //!   slots_offset       lane_count × lane_capacity_slots × Record (64 bytes).
+//!   batches_offset     the threads' function-event buffers (batches.zig: an owner word a
+//!                      slot, then the slots, whole pages; none without function tracing):
+//!                      what a process killed by a signal had buffered, for the collector.
 //!
 //! Lanes. A producer takes a lane at attach time, round-robin, so a thread or process
 //! usually has a lane to itself: one shared cursor would cost ~28 ns/event and not
@@ -182,8 +185,9 @@ pub const Header = extern struct {
     /// Attach counter: producers take lane `next_lane++ % lane_count`. Own line: attaches
     /// are rare but must not disturb the fields every open reads.
     next_lane: std.atomic.Value(u32),
-    /// batches.slot_count: the threads' function-event buffers (batches.zig), an area of
-    /// batches.area_bytes at batches_offset_bytes, after the slots. Written once by format.
+    /// The threads' function-event buffers (batches.zig): an area of
+    /// batches.area_bytes(batch_slot_count) at batches_offset_bytes, after the slots (0: none,
+    /// a ring made for a run without function tracing). Written once by format.
     batch_slot_count: u32,
     batches_offset_bytes: u64,
     reserved_attach: [line_size_bytes - 16]u8,
@@ -280,7 +284,7 @@ comptime {
     assert(@offsetOf(Header, "stop_reason") == 120);
     assert(@offsetOf(Header, "collector_stalled_at") == 2 * line_size_bytes + 8);
     assert(@offsetOf(Header, "batches_offset_bytes") == line_size_bytes + 8);
-    assert(batches.area_bytes % page_size_bytes == 0);
+    assert(batches.area_bytes(batches.slot_count) % page_size_bytes == 0);
 }
 
 pub const Error = error{
@@ -306,6 +310,8 @@ pub const Options = struct {
     calibration: ?clock.Window = null,
     /// Each producer's overflow bound; 0: four times the ring's slots (overflow_capacity).
     overflow_capacity_records: u32 = 0,
+    /// The threads' function-event batches (batches.zig), at most batches.slot_count_max.
+    batch_slot_count: u32 = 0,
 };
 
 /// The default overflow bound: four times the whole ring's slots, so a bigger ring (the
@@ -341,10 +347,15 @@ fn batches_offset_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
         @as(u64, lane_count) * lane_capacity_slots * layout.record_size_bytes, page_size_bytes);
 }
 
-/// Bytes of the whole region for this geometry (header, lane controls, slots, batches).
+/// Bytes of the whole region for this geometry (header, lane controls, slots) without batches.
 pub fn size_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
+    return size_bytes_batches(lane_count, lane_capacity_slots, 0);
+}
+
+/// Bytes of the whole region with `batch_slot_count` batches (batches.zig) after the slots.
+pub fn size_bytes_batches(lane_count: u32, lane_capacity_slots: u32, batch_slot_count: u32) u64 {
     // Whole pages, so the region maps exactly.
-    return batches_offset_bytes(lane_count, lane_capacity_slots) + batches.area_bytes;
+    return batches_offset_bytes(lane_count, lane_capacity_slots) + batches.area_bytes(batch_slot_count);
 }
 
 fn seq_committed(position: u64) u32 {
@@ -517,7 +528,8 @@ pub const Ring = struct {
             if (!std.math.isPowerOfTwo(options.overflow_capacity_records)) return error.InvalidArgument;
             if (options.overflow_capacity_records > overflow_capacity_records_max) return error.InvalidArgument;
         }
-        if (memory.len != size_bytes(options.lane_count, options.lane_capacity_slots)) return error.SizeMismatch;
+        if (options.batch_slot_count > batches.slot_count_max) return error.InvalidArgument;
+        if (memory.len != size_bytes_batches(options.lane_count, options.lane_capacity_slots, options.batch_slot_count)) return error.SizeMismatch;
         const header: *Header = @ptrCast(memory.ptr);
         assert(std.mem.allEqual(u8, std.mem.asBytes(header), 0));
         const clock_calibration = if (options.calibration) |window| clock.calibration_end(window) else clock.calibrate(options.clock);
@@ -544,7 +556,7 @@ pub const Ring = struct {
             .stop_reason = .init(0),
             .reserved = @splat(0),
             .next_lane = .init(0),
-            .batch_slot_count = batches.slot_count,
+            .batch_slot_count = options.batch_slot_count,
             .batches_offset_bytes = batches_offset_bytes(options.lane_count, options.lane_capacity_slots),
             .reserved_attach = @splat(0),
             .wake_sequence = .init(0),
@@ -569,11 +581,11 @@ pub const Ring = struct {
         if (header.record_layout_version != layout.record_layout_version) return error.WrongLayoutVersion;
         validate_geometry(header.lane_count, header.lane_capacity_slots) catch return error.NotARing;
         if (header.mode > @intFromEnum(Mode.overwrite)) return error.NotARing;
-        const expected_bytes = size_bytes(header.lane_count, header.lane_capacity_slots);
+        if (header.batch_slot_count > batches.slot_count_max) return error.NotARing;
+        const expected_bytes = size_bytes_batches(header.lane_count, header.lane_capacity_slots, header.batch_slot_count);
         if (header.total_size_bytes != expected_bytes) return error.SizeMismatch;
         if (memory.len != expected_bytes) return error.SizeMismatch;
         if (header.slots_offset_bytes != slots_offset_bytes(header.lane_count)) return error.NotARing;
-        if (header.batch_slot_count != batches.slot_count) return error.NotARing;
         if (header.batches_offset_bytes != batches_offset_bytes(header.lane_count, header.lane_capacity_slots)) return error.NotARing;
         if (!clock.calibration_valid(&header.clock_calibration)) return error.NotARing;
         if (!std.math.isPowerOfTwo(header.overflow_capacity_records)) return error.NotARing;
@@ -587,7 +599,7 @@ pub const Ring = struct {
             .header = header,
             .lanes = @ptrCast(@alignCast(memory.ptr + header.lanes_offset_bytes)),
             .slots = @ptrCast(@alignCast(memory.ptr + header.slots_offset_bytes)),
-            .batches = batches.Area.view(@alignCast(memory[header.batches_offset_bytes..][0..batches.area_bytes])),
+            .batches = batches.Area.view(@alignCast(memory[header.batches_offset_bytes..][0..batches.area_bytes(header.batch_slot_count)]), header.batch_slot_count),
             .lane_count = header.lane_count,
             .lane_capacity_slots = header.lane_capacity_slots,
             .mode = @enumFromInt(header.mode),
@@ -832,7 +844,7 @@ pub const Ring = struct {
         ring.drain_lane_next = (ring.drain_lane_next + 1) % ring.lane_count;
         // The lanes are empty and every producer gone: what the processes that ended left in
         // their threads' batches (killed by a signal: batches.zig), stamped now.
-        if (final and count == 0 and out.len >= batches.records_max) count = ring.salvage(out, 0, clock.monotonic_ns());
+        if (final and count == 0 and ring.batches.count > 0 and out.len >= batches.records_max) count = ring.salvage(out, 0, clock.monotonic_ns());
         assert(count <= out.len);
         return count;
     }
