@@ -3017,3 +3017,39 @@ test "ring: an exclusive overwrite writer inside a slot is never returned torn" 
     try testing.expectEqual(~@as(u64, 8), out[0].e);
     try expect_stats_balance(ring, 9);
 }
+
+test "ring: a final drain writes the batches of threads whose process ended, counted as unpacked" {
+    const lane_count = 2;
+    const capacity = 16;
+    const bytes = size_bytes_batches(lane_count, capacity, batches.slot_count);
+    try testing.expectEqual(size_bytes(lane_count, capacity) + batches.area_bytes(batches.slot_count), bytes);
+    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), bytes);
+    defer testing.allocator.free(memory);
+    @memset(memory, 0);
+    try testing.expectError(error.InvalidArgument, Ring.format(memory, .{ .lane_count = lane_count, .lane_capacity_slots = capacity, .mode = .discard, .collector_pid = 1, .clock = .monotonic, .batch_slot_count = batches.slot_count_max + 1 }));
+    var ring = try Ring.format(memory, .{ .lane_count = lane_count, .lane_capacity_slots = capacity, .mode = .discard, .collector_pid = 1, .clock = .monotonic, .batch_slot_count = batches.slot_count });
+    const opened = try Ring.open(memory);
+    try testing.expectEqual(batches.slot_count, opened.batches.count);
+    // A live owner (this process) and a gone one (a pid no process has).
+    const own_pid: u32 = @intCast(std.c.getpid());
+    const gone_pid: u32 = std.math.maxInt(i32) - 1;
+    const live = ring.batches.claim(own_pid, 0, 0).?;
+    const dead = ring.batches.claim(gone_pid, 4, 0).?;
+    for ([_]u32{ live, dead }) |index| {
+        const records: [*]Record = @ptrCast(@alignCast(&ring.batches.slot(index)[batches.header_bytes]));
+        records[0] = test_record(7);
+    }
+    var out: [batches.records_max]Record = undefined;
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    try testing.expectEqual(@as(u32, 1), ring.drain_final(&out));
+    try testing.expectEqual(@as(u64, 7), out[0].a);
+    try testing.expectEqual(gone_pid, out[0].pid);
+    try testing.expectEqual(@as(u32, 4), out[0].tid);
+    try testing.expectEqual(@as(u64, 1), ring.stats().unpacked);
+    // Once: the slot is free again, and the live thread's batch is left to it.
+    try testing.expectEqual(@as(u32, 0), ring.drain_final(&out));
+    try testing.expectEqual(@as(u64, 0), ring.batches.owners[dead].load(.monotonic));
+    try testing.expectEqual(batches.owner_key(own_pid, 0), ring.batches.owners[live].load(.monotonic));
+    // A short `out` takes no batch (it could not hold one whole).
+    try testing.expectEqual(@as(u32, 0), ring.salvage(out[0..16], 0, 1));
+}
