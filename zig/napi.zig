@@ -36,7 +36,9 @@
 //!   events(): ArrayBuffer                          this env's function-event buffer (function
 //!                                                  tracing, src/instrument/runtime.ts): a
 //!                                                  header of u32 words, events_batch_records
-//!                                                  records, two preview texts (events_* below)
+//!                                                  records, two preview texts (events_* below);
+//!                                                  in a slot of the ring's batches when free
+//!                                                  (zig/batches.zig: a killed process's calls)
 //!   commitEvents(): undefined                      writes the buffer's records (and texts
 //!                                                  before its last one: producer.write_events),
 //!                                                  zeroes them; header word 6 = records not
