@@ -53,7 +53,8 @@ async function runKilled(argv: string[], signal: NodeJS.Signals, scopeArgs?: str
   await child.exited;
   const signalled = child.signalCode ? (constants.signals as Record<string, number>)[child.signalCode]! : 0;
   const status = signalled ? 128 + signalled : child.exitCode!;
-  const end = scopeArgs ? loadTrace(out).end : undefined;
+  // The end chunk also carries the collector's `recorded` (src/core/trace-file.ts close).
+  const end = scopeArgs ? (loadTrace(out).end as { written: number | bigint; recorded?: number | bigint } | undefined) : undefined;
   const totals = { written: Number(end?.written ?? 0), recorded: Number(end?.recorded ?? 0) };
   return { status, stdout, stderr: await stderr, pid, events: scopeArgs ? readEvents(out) : [], totals };
 }
