@@ -43,7 +43,7 @@ export interface Outcome {
 }
 
 /** Environment without any preload of an outer scope or of the test runner. */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && name !== "NODE_OPTIONS" && name !== "BUN_OPTIONS" && !name.startsWith("SCOPE_")) env[name] = value;

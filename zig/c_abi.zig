@@ -7,6 +7,7 @@ const std = @import("std");
 const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const ring = @import("ring.zig");
+const batches = @import("batches.zig");
 const shm = @import("shm.zig");
 const clock = @import("clock.zig");
 const producer_module = @import("producer.zig");
@@ -81,6 +82,13 @@ fn ring_adopt(mapping_result: shm.Error!shm.Mapping, out_ring: ?*?*anyopaque) St
 /// 1 overwrite. Producers stamp with the TSC when it is usable (calibrating takes
 /// ~10 ms), with CLOCK_MONOTONIC otherwise or when SCOPE_RING_CLOCK=monotonic.
 export fn scope_ring_create(path: ?[*:0]const u8, lane_count: u32, lane_capacity_slots: u32, mode: u32, out_ring: ?*?*anyopaque) Status {
+    return scope_ring_create_batches(path, lane_count, lane_capacity_slots, mode, 0, out_ring);
+}
+
+/// scope_ring_create, with the threads' function-event batches after the slots when `batches`
+/// is nonzero (zig/batches.zig: what a process killed by a signal had buffered; function
+/// tracing's rings).
+export fn scope_ring_create_batches(path: ?[*:0]const u8, lane_count: u32, lane_capacity_slots: u32, mode: u32, with_batches: u32, out_ring: ?*?*anyopaque) Status {
     const path_z = path orelse return .invalid_argument;
     if (mode > @intFromEnum(ring.Mode.overwrite)) return .invalid_argument;
     return ring_adopt(shm.create(path_z, .{
@@ -89,6 +97,7 @@ export fn scope_ring_create(path: ?[*:0]const u8, lane_count: u32, lane_capacity
         .mode = @enumFromInt(mode),
         .collector_pid = @intCast(std.c.getpid()),
         .clock = clock_choice_from_environment(),
+        .batch_slot_count = if (with_batches != 0) batches.slot_count else 0,
     }), out_ring);
 }
 

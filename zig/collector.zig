@@ -202,7 +202,7 @@ pub const Collector = struct {
             // The last turn: processes whose start this very drain took are checked too.
             if (stopping) collector.endings.check(clock.monotonic_ns(), true);
             collector.settle_exited(clock.monotonic_ns(), stopping);
-            collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending, end_threads);
+            collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending, settle_ended);
             _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
             collector.flight_step();
             collector.sample_peak();
@@ -450,8 +450,36 @@ pub const Collector = struct {
     /// recording_stop record is); not counted as drained (`recorded`, the kinds: the
     /// collector's own records, as its drop markers); nothing once recording stopped.
     fn emit_ending(collector: *Collector, record: *const Record) void {
+        // A process that recorded no ending (killed by a signal): what its threads had
+        // buffered first, stamped at its ending (batches.zig).
+        if (record.flags & layout.exit_flag_corrects == 0) collector.salvage(record.pid, record.timestamp_ns);
         collector.write_ending(record);
         collector.end_threads(record);
+    }
+
+    /// A process that recorded its own ending, settled: its threads' batches left behind (a
+    /// worker stopped by its process's exit in the middle of a job), then its workers' endings.
+    fn settle_ended(collector: *Collector, ending: *const Record) void {
+        collector.salvage(ending.pid, ending.timestamp_ns);
+        collector.end_threads(ending);
+    }
+
+    /// The function-event batches of process `pid`'s threads (it ended), stamped `stamp_ns`,
+    /// into the trace as drained records are (the window of a flight recorder), counted as
+    /// drained; their slots freed.
+    fn salvage(collector: *Collector, pid: u32, stamp_ns: u64) void {
+        while (true) {
+            const count = collector.ring.salvage(collector.buffer, pid, stamp_ns);
+            if (count == 0) return;
+            const batch = collector.buffer[0..count];
+            if (collector.flight) |window| {
+                collector.flight_take(window, batch);
+                continue;
+            }
+            const kept_before = collector.writer.records_count;
+            collector.append(batch);
+            collector.account(batch[0..@intCast(collector.writer.records_count - kept_before)]);
+        }
     }
 
     fn write_ending(collector: *Collector, record: *const Record) void {

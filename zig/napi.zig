@@ -36,7 +36,9 @@
 //!   events(): ArrayBuffer                          this env's function-event buffer (function
 //!                                                  tracing, src/instrument/runtime.ts): a
 //!                                                  header of u32 words, events_batch_records
-//!                                                  records, two preview texts (events_* below)
+//!                                                  records, two preview texts (events_* below);
+//!                                                  in a slot of the ring's batches when free
+//!                                                  (zig/batches.zig: a killed process's calls)
 //!   commitEvents(): undefined                      writes the buffer's records (and texts
 //!                                                  before its last one: producer.write_events),
 //!                                                  zeroes them; header word 6 = records not
@@ -85,6 +87,7 @@ const loop_turns = @import("loop_turns.zig");
 const shared_files = @import("shared_files.zig");
 const js_number = @import("js_number.zig");
 const digits = @import("digits.zig");
+const batches = @import("batches.zig");
 
 const napi_env = *opaque {};
 const napi_value = *opaque {};
@@ -191,25 +194,22 @@ comptime {
     assert(layout.string_max_bytes >= 96 + 1 + 16);
 }
 
-/// The function-event buffer: header words (u32) at 0..events_header_bytes, then
-/// events_batch_records records, then two texts of events_text_bytes each. Header words:
-/// 0 records buffered, 1 texts (0..2) to write before the last record, 2/3 the first
-/// text's string id and byte length, 4/5 the second's, 6 (written by commitEvents) how
-/// many records were not written, 7 (written by events()) 1 when the batch may hold
-/// function_calls packs (an attached discard-mode ring: layout.zig). JavaScript fills it and makes one call without
-/// arguments per commit: one crossing stamps and writes a full-level event with its
-/// previews.
-const events_header_bytes = 64;
-const events_batch_records = 256;
-/// preview.ts: 3 bytes a UTF-16 unit at PREVIEW_LIMIT_CHARS (4096), and the cut; the
-/// ring keeps string_max_bytes of it.
-const events_text_bytes = 3 * 4096 + 64;
-const events_bytes = events_header_bytes + events_batch_records * layout.record_size_bytes + 2 * events_text_bytes;
+/// The function-event buffer (batches.zig: its layout, and where it lives when the ring's
+/// batches have a free slot). JavaScript fills it and makes one call without arguments per
+/// commit: one crossing stamps and writes a full-level event with its previews.
+const events_header_bytes = batches.header_bytes;
+const events_batch_records = batches.batch_records;
+const events_text_bytes = batches.text_bytes;
+const events_bytes = batches.buffer_bytes;
 
-comptime {
-    assert(events_text_bytes >= layout.string_max_bytes);
-    assert(events_header_bytes % 8 == 0 and events_text_bytes % 8 == 0);
-}
+/// The slot of the ring's batches an env's buffer is (batches.zig), released at its teardown.
+const BatchClaim = struct {
+    index: u32,
+    pid: u32,
+    tid: u32,
+    /// The ring it is in (its creation time): `scope attach` may have mapped another since.
+    ring_created_ns: u64,
+};
 
 const EnvState = struct {
     producer: ring.Producer = undefined,
@@ -230,6 +230,8 @@ const EnvState = struct {
     events_reference: ?*anyopaque = null,
     /// events_salvage is registered as this env's cleanup hook (until it ran or was removed).
     events_hook: bool = false,
+    /// The ring's batch slot `events` is in (its own mapping); null: process memory.
+    batch: ?BatchClaim = null,
     /// V8's GC callbacks of this env's isolate (`gcWatch`); null until asked for.
     gc_watch: ?*GcWatch = null,
     /// The loop's prepare handle and turn figures (`loopWatch`); null until asked for.
@@ -285,6 +287,12 @@ fn env_finalize(env: napi_env, data: ?*anyopaque, hint: ?*anyopaque) callconv(.c
     // No dangling sole state: every later fast call reads its thread's.
     if (fast_sole.load(.monotonic) == @intFromPtr(state)) fast_sole.store(fast_many, .monotonic);
     if (state.events_hook and state.env != null) _ = napi_remove_env_cleanup_hook(state.env.?, events_salvage, state);
+    // After the cleanup hook wrote what the buffer held: nothing is left for the collector,
+    // and no JavaScript of this env runs again (V8 keeps the buffer's object, not its bytes).
+    if (state.batch) |claim| {
+        batch_release(claim);
+        batch_unmap(state.events.?);
+    }
     gc_unwatch(state);
     map_proofs_release(state);
     if (state.loop_watch) |watch| LoopHandle.close(watch);
@@ -482,7 +490,8 @@ fn js_scratch(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value 
 /// events(): this env's function-event buffer, made on the first call and kept for the env's life.
 fn js_events(env: napi_env, info: napi_callback_info) callconv(.c) ?napi_value {
     const state = state_of(env, info) orelse return null;
-    const buffer = env_buffer(env, events_bytes, &state.events, &state.events_reference) orelse return null;
+    const in_batch = if (state.events_reference == null) batch_buffer(env, state) else null;
+    const buffer = in_batch orelse env_buffer(env, events_bytes, &state.events, &state.events_reference) orelse return null;
     const header: *[events_header_bytes / 4]u32 = @ptrCast(state.events.?);
     header[7] = @intFromBool(state.attached and state.producer.mode == .discard);
     if (!state.events_hook and napi_add_env_cleanup_hook(env, events_salvage, state) == napi_ok) state.events_hook = true;
@@ -511,6 +520,87 @@ fn events_salvage(arg: ?*anyopaque) callconv(.c) void {
     // A text is written only by the commit that stamps its event: none waits here.
     header[1] = 0;
     commit_events(state);
+}
+
+/// The env's function-event buffer in a free slot of the ring's batches (batches.zig), so
+/// that the collector writes what it holds if the process is killed by a signal (no code of
+/// ours runs then): the slot's pages mapped on their own (`scope attach`'s release may unmap
+/// the ring while JavaScript holds the buffer; unmapped by the env's finalizer), zeroed,
+/// held for the env's life. Null (the caller makes one in process memory) when detached, when the ring
+/// has no batches (made for a run without function tracing), outside the ring creator's pid namespace (the collector could not tell when the owner ended), with
+/// every slot taken, or when the mapping fails. Once a thread, at its first events(): one
+/// open, mmap and close.
+fn batch_buffer(env: napi_env, state: *EnvState) ?napi_value {
+    if (!state.attached) return null;
+    var path: [ring_path_bytes_max]u8 = undefined;
+    var area: batches.Area = undefined;
+    var area_offset: u64 = 0;
+    var ring_created_ns: u64 = 0;
+    {
+        lock();
+        defer unlock();
+        if (process_ring == null) return null;
+        const shared = &process_ring.?;
+        const ring_view = &shared.mapping.ring;
+        if (ring_view.batches.count == 0 or !ring_view.in_pid_namespace()) return null;
+        @memcpy(path[0 .. shared.path_len + 1], shared.path_buffer[0 .. shared.path_len + 1]);
+        area = ring_view.batches;
+        area_offset = ring_view.header.batches_offset_bytes;
+        ring_created_ns = ring_view.header.created_monotonic_ns;
+    }
+    const claim: BatchClaim = .{ .index = undefined, .pid = state.producer.pid, .tid = state.producer.tid, .ring_created_ns = ring_created_ns };
+    const index = area.claim(claim.pid, claim.tid, claim.tid % area.count) orelse return null;
+    const memory = batch_map(@ptrCast(&path), area_offset + batches.Area.slot_offset(index)) orelse {
+        area.release(index, claim.pid, claim.tid);
+        return null;
+    };
+    @memset(memory[0..events_bytes], 0);
+    var buffer: ?napi_value = null;
+    // No finalizer: Node may run an external buffer's before the env's cleanup hooks
+    // (events_salvage reads the buffer there), so the env's own finalizer unmaps it.
+    if (napi_create_external_arraybuffer(env, memory, events_bytes, null, null, &buffer) != napi_ok) {
+        batch_unmap(memory);
+        area.release(index, claim.pid, claim.tid);
+        return null;
+    }
+    var made: ?*anyopaque = null;
+    // Never released: one per env, unmapped with the env (env_finalize).
+    if (napi_create_reference(env, buffer, 1, &made) != napi_ok) {
+        // Left mapped: the buffer JavaScript cannot reach yet may still be alive in V8.
+        area.release(index, claim.pid, claim.tid);
+        return null;
+    }
+    state.events = memory;
+    state.events_reference = made;
+    state.batch = claim;
+    state.batch.?.index = index;
+    return buffer;
+}
+
+/// Slot pages of the ring file at `path`, at `offset`, mapped on their own; null when refused.
+fn batch_map(path: [*:0]const u8, offset: u64) ?[*]align(8) u8 {
+    assert(offset % batches.page_size_bytes == 0);
+    const fd = std.c.open(path, .{ .ACCMODE = .RDWR, .CLOEXEC = true }, @as(std.c.mode_t, 0));
+    if (fd < 0) return null;
+    defer _ = std.c.close(fd);
+    const address = std.c.mmap(null, batches.slot_bytes, .{ .READ = true, .WRITE = true }, .{ .TYPE = .SHARED }, fd, @intCast(offset));
+    if (address == std.c.MAP_FAILED) return null;
+    return @ptrCast(@alignCast(address));
+}
+
+/// A slot's pages mapped by batch_map, unmapped.
+fn batch_unmap(memory: [*]align(8) u8) void {
+    _ = std.c.munmap(@ptrCast(@alignCast(memory)), batches.slot_bytes);
+}
+
+/// Frees the env's slot, when the ring it is in is still the process's mapping.
+fn batch_release(claim: BatchClaim) void {
+    lock();
+    defer unlock();
+    if (process_ring == null) return;
+    const shared = &process_ring.?;
+    if (shared.mapping.ring.header.created_monotonic_ns != claim.ring_created_ns) return;
+    shared.mapping.ring.batches.release(claim.index, claim.pid, claim.tid);
 }
 
 /// The env's buffer of `size_bytes` behind `pointer`: made (zeroed, referenced for the
@@ -560,6 +650,12 @@ inline fn commit_events(state: *EnvState) void {
         const length: usize = @min(header[3 + 2 * index], events_text_bytes);
         texts[index] = .{ .id = header[2 + 2 * index], .utf8 = events[texts_at + index * events_text_bytes ..][0..length] };
     }
+    // A process killed from here to the zeroing may have these records in the ring already:
+    // the collector then leaves the batch (batches.zig). Only the compiler could move the
+    // stores: a signal stops the thread between two instructions, and the collector reads
+    // the buffer once the process is gone.
+    header[batches.committing_word] = 1;
+    compiler_barrier();
     if (state.attached) {
         header[6] = producer_module.write_events(&state.producer, records[0..count], texts[0..text_count]);
     } else {
@@ -567,6 +663,13 @@ inline fn commit_events(state: *EnvState) void {
     }
     // JavaScript writes only a record's non-zero words: the next batch starts from zeros.
     @memset(records_bytes, 0);
+    compiler_barrier();
+    header[batches.committing_word] = 0;
+}
+
+/// Keeps the compiler from moving memory accesses across it (no instruction).
+inline fn compiler_barrier() void {
+    asm volatile ("" ::: .{ .memory = true });
 }
 
 fn scratch_fields(state: *const EnvState) ?*const [8]f64 {

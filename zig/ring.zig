@@ -12,6 +12,9 @@
 //!                      on separate 128-byte lines, so producers and the consumer do not
 //!                      false-share (x86 prefetches lines in pairs, hence 128).
 //!   slots_offset       lane_count × lane_capacity_slots × Record (64 bytes).
+//!   batches_offset     the threads' function-event buffers (batches.zig: an owner word a
+//!                      slot, then the slots, whole pages; none without function tracing):
+//!                      what a process killed by a signal had buffered, for the collector.
 //!
 //! Lanes. A producer takes a lane at attach time, round-robin, so a thread or process
 //! usually has a lane to itself: one shared cursor would cost ~28 ns/event and not
@@ -94,6 +97,7 @@ const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const clock = @import("clock.zig");
 const proc_stat = @import("proc_stat.zig");
+const batches = @import("batches.zig");
 
 const Record = layout.Record;
 
@@ -104,8 +108,9 @@ pub const magic: [8]u8 = "SCOPERNG".*;
 /// (LaneControl.holders, Header.pid_namespace). 5: Header.stop_reason. 6: slots may hold
 /// function_calls packs, which only a drain of this version expands. 7:
 /// Header.collector_stalled_at; a dead holder's unpublished positions published by its heir
-/// as abandoned_record.
-pub const ring_layout_version: u32 = 7;
+/// as abandoned_record. 8: the threads' function-event batches after the slots
+/// (Header.batches_offset_bytes, batches.zig).
+pub const ring_layout_version: u32 = 8;
 
 pub const page_size_bytes: u64 = 4096;
 pub const header_size_bytes: u64 = page_size_bytes;
@@ -180,7 +185,12 @@ pub const Header = extern struct {
     /// Attach counter: producers take lane `next_lane++ % lane_count`. Own line: attaches
     /// are rare but must not disturb the fields every open reads.
     next_lane: std.atomic.Value(u32),
-    reserved_attach: [line_size_bytes - 4]u8,
+    /// The threads' function-event buffers (batches.zig): an area of
+    /// batches.area_bytes(batch_slot_count) at batches_offset_bytes, after the slots (0: none,
+    /// a ring made for a run without function tracing). Written once by format.
+    batch_slot_count: u32,
+    batches_offset_bytes: u64,
+    reserved_attach: [line_size_bytes - 16]u8,
     /// The collector's futex: producers bump it to wake the collector (see "Waking").
     wake_sequence: std.atomic.Value(u32),
     /// 1 while the collector is (about to be) asleep on `wake_sequence`.
@@ -273,6 +283,8 @@ comptime {
     assert(@offsetOf(Header, "pid_namespace") == 112);
     assert(@offsetOf(Header, "stop_reason") == 120);
     assert(@offsetOf(Header, "collector_stalled_at") == 2 * line_size_bytes + 8);
+    assert(@offsetOf(Header, "batches_offset_bytes") == line_size_bytes + 8);
+    assert(batches.area_bytes(batches.slot_count) % page_size_bytes == 0);
 }
 
 pub const Error = error{
@@ -298,6 +310,8 @@ pub const Options = struct {
     calibration: ?clock.Window = null,
     /// Each producer's overflow bound; 0: four times the ring's slots (overflow_capacity).
     overflow_capacity_records: u32 = 0,
+    /// The threads' function-event batches (batches.zig), at most batches.slot_count_max.
+    batch_slot_count: u32 = 0,
 };
 
 /// The default overflow bound: four times the whole ring's slots, so a bigger ring (the
@@ -325,13 +339,23 @@ fn slots_offset_bytes(lane_count: u32) u64 {
     return lanes_offset_bytes() + std.mem.alignForward(u64, lane_count * lane_control_size_bytes, page_size_bytes);
 }
 
-/// Bytes of the whole region for this geometry (header, lane controls, slots).
-pub fn size_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
+/// Where the threads' batches start (batches.zig): after the slots, on a page.
+fn batches_offset_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
     assert(lane_count > 0 and lane_count <= lane_count_max);
     assert(lane_capacity_slots > 0 and lane_capacity_slots <= lane_capacity_slots_max);
-    // Whole pages, so the region maps exactly.
     return std.mem.alignForward(u64, slots_offset_bytes(lane_count) +
         @as(u64, lane_count) * lane_capacity_slots * layout.record_size_bytes, page_size_bytes);
+}
+
+/// Bytes of the whole region for this geometry (header, lane controls, slots) without batches.
+pub fn size_bytes(lane_count: u32, lane_capacity_slots: u32) u64 {
+    return size_bytes_batches(lane_count, lane_capacity_slots, 0);
+}
+
+/// Bytes of the whole region with `batch_slot_count` batches (batches.zig) after the slots.
+pub fn size_bytes_batches(lane_count: u32, lane_capacity_slots: u32, batch_slot_count: u32) u64 {
+    // Whole pages, so the region maps exactly.
+    return batches_offset_bytes(lane_count, lane_capacity_slots) + batches.area_bytes(batch_slot_count);
 }
 
 fn seq_committed(position: u64) u32 {
@@ -384,6 +408,14 @@ fn process_gone(pid: u32) bool {
     if (pid == 0 or pid > std.math.maxInt(i32)) return false;
     const rc = std.c.kill(@intCast(pid), @enumFromInt(0));
     return rc == -1 and std.c.errno(rc) == .SRCH;
+}
+
+/// The process is gone or a zombie: it writes nothing more.
+fn process_ended(pid: u32) bool {
+    return process_gone(pid) or switch (process_state(pid)) {
+        'Z', 'X', 'x' => true,
+        else => false,
+    };
 }
 
 /// Orders the consumer's slot copy before its second read of the slot's seq (the
@@ -457,6 +489,8 @@ pub const Ring = struct {
     header: *Header,
     lanes: [*]LaneControl,
     slots: [*]Record,
+    /// The threads' function-event buffers (batches.zig).
+    batches: batches.Area,
     lane_count: u32,
     lane_capacity_slots: u32,
     mode: Mode,
@@ -494,7 +528,8 @@ pub const Ring = struct {
             if (!std.math.isPowerOfTwo(options.overflow_capacity_records)) return error.InvalidArgument;
             if (options.overflow_capacity_records > overflow_capacity_records_max) return error.InvalidArgument;
         }
-        if (memory.len != size_bytes(options.lane_count, options.lane_capacity_slots)) return error.SizeMismatch;
+        if (options.batch_slot_count > batches.slot_count_max) return error.InvalidArgument;
+        if (memory.len != size_bytes_batches(options.lane_count, options.lane_capacity_slots, options.batch_slot_count)) return error.SizeMismatch;
         const header: *Header = @ptrCast(memory.ptr);
         assert(std.mem.allEqual(u8, std.mem.asBytes(header), 0));
         const clock_calibration = if (options.calibration) |window| clock.calibration_end(window) else clock.calibrate(options.clock);
@@ -521,6 +556,8 @@ pub const Ring = struct {
             .stop_reason = .init(0),
             .reserved = @splat(0),
             .next_lane = .init(0),
+            .batch_slot_count = options.batch_slot_count,
+            .batches_offset_bytes = batches_offset_bytes(options.lane_count, options.lane_capacity_slots),
             .reserved_attach = @splat(0),
             .wake_sequence = .init(0),
             .collector_sleeping = .init(0),
@@ -544,10 +581,12 @@ pub const Ring = struct {
         if (header.record_layout_version != layout.record_layout_version) return error.WrongLayoutVersion;
         validate_geometry(header.lane_count, header.lane_capacity_slots) catch return error.NotARing;
         if (header.mode > @intFromEnum(Mode.overwrite)) return error.NotARing;
-        const expected_bytes = size_bytes(header.lane_count, header.lane_capacity_slots);
+        if (header.batch_slot_count > batches.slot_count_max) return error.NotARing;
+        const expected_bytes = size_bytes_batches(header.lane_count, header.lane_capacity_slots, header.batch_slot_count);
         if (header.total_size_bytes != expected_bytes) return error.SizeMismatch;
         if (memory.len != expected_bytes) return error.SizeMismatch;
         if (header.slots_offset_bytes != slots_offset_bytes(header.lane_count)) return error.NotARing;
+        if (header.batches_offset_bytes != batches_offset_bytes(header.lane_count, header.lane_capacity_slots)) return error.NotARing;
         if (!clock.calibration_valid(&header.clock_calibration)) return error.NotARing;
         if (!std.math.isPowerOfTwo(header.overflow_capacity_records)) return error.NotARing;
         if (header.overflow_capacity_records > overflow_capacity_records_max) return error.NotARing;
@@ -560,6 +599,7 @@ pub const Ring = struct {
             .header = header,
             .lanes = @ptrCast(@alignCast(memory.ptr + header.lanes_offset_bytes)),
             .slots = @ptrCast(@alignCast(memory.ptr + header.slots_offset_bytes)),
+            .batches = batches.Area.view(@alignCast(memory[header.batches_offset_bytes..][0..batches.area_bytes(header.batch_slot_count)]), header.batch_slot_count),
             .lane_count = header.lane_count,
             .lane_capacity_slots = header.lane_capacity_slots,
             .mode = @enumFromInt(header.mode),
@@ -594,6 +634,12 @@ pub const Ring = struct {
         // Lane 0 is never held exclusively when there are others, and a one-lane ring is
         // never held exclusively: the loop above always finds a lane to share.
         unreachable;
+    }
+
+    /// Whether the calling process is in the ring creator's pid namespace: its pids mean
+    /// there what they mean to the collector.
+    pub fn in_pid_namespace(ring: *const Ring) bool {
+        return ring.header.pid_namespace != 0 and ring.header.pid_namespace == pid_namespace();
     }
 
     pub fn exclusive_allowed(ring: *const Ring, lane_index: u32) bool {
@@ -796,7 +842,23 @@ pub const Ring = struct {
             };
         }
         ring.drain_lane_next = (ring.drain_lane_next + 1) % ring.lane_count;
+        // The lanes are empty and every producer gone: what the processes that ended left in
+        // their threads' batches (killed by a signal: batches.zig), stamped now.
+        if (final and count == 0 and ring.batches.count > 0 and out.len >= batches.records_max) count = ring.salvage(out, 0, clock.monotonic_ns());
         assert(count <= out.len);
+        return count;
+    }
+
+    /// The batches of threads of process `pid` (0: of every process) that has ended, as
+    /// records stamped `stamp_ns` (batches.zig), as many slots as `out` surely holds; counted
+    /// with `unpacked` (records the ring handed on beyond the slots it took).
+    pub fn salvage(ring: *Ring, out: []align(1) Record, pid: u32, stamp_ns: u64) u32 {
+        var count: u32 = 0;
+        while (out.len - count >= batches.records_max) {
+            count += ring.batches.salvage_one(out[count..], pid, stamp_ns, process_ended) orelse break;
+        }
+        // Monotonic: a statistic, written only by the consumer.
+        if (count > 0) _ = ring.unpacked.fetchAdd(count, .monotonic);
         return count;
     }
 
@@ -3024,4 +3086,40 @@ test "ring: an exclusive overwrite writer inside a slot is never returned torn" 
     try testing.expectEqual(@as(u64, 8), out[0].a);
     try testing.expectEqual(~@as(u64, 8), out[0].e);
     try expect_stats_balance(ring, 9);
+}
+
+test "ring: a final drain writes the batches of threads whose process ended, counted as unpacked" {
+    const lane_count = 2;
+    const capacity = 16;
+    const bytes = size_bytes_batches(lane_count, capacity, batches.slot_count);
+    try testing.expectEqual(size_bytes(lane_count, capacity) + batches.area_bytes(batches.slot_count), bytes);
+    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(page_size_bytes), bytes);
+    defer testing.allocator.free(memory);
+    @memset(memory, 0);
+    try testing.expectError(error.InvalidArgument, Ring.format(memory, .{ .lane_count = lane_count, .lane_capacity_slots = capacity, .mode = .discard, .collector_pid = 1, .clock = .monotonic, .batch_slot_count = batches.slot_count_max + 1 }));
+    var ring = try Ring.format(memory, .{ .lane_count = lane_count, .lane_capacity_slots = capacity, .mode = .discard, .collector_pid = 1, .clock = .monotonic, .batch_slot_count = batches.slot_count });
+    const opened = try Ring.open(memory);
+    try testing.expectEqual(batches.slot_count, opened.batches.count);
+    // A live owner (this process) and a gone one (a pid no process has).
+    const own_pid: u32 = @intCast(std.c.getpid());
+    const gone_pid: u32 = std.math.maxInt(i32) - 1;
+    const live = ring.batches.claim(own_pid, 0, 0).?;
+    const dead = ring.batches.claim(gone_pid, 4, 0).?;
+    for ([_]u32{ live, dead }) |index| {
+        const records: [*]Record = @ptrCast(@alignCast(&ring.batches.slot(index)[batches.header_bytes]));
+        records[0] = test_record(7);
+    }
+    var out: [batches.records_max]Record = undefined;
+    try testing.expectEqual(@as(u32, 0), ring.drain(&out));
+    try testing.expectEqual(@as(u32, 1), ring.drain_final(&out));
+    try testing.expectEqual(@as(u64, 7), out[0].a);
+    try testing.expectEqual(gone_pid, out[0].pid);
+    try testing.expectEqual(@as(u32, 4), out[0].tid);
+    try testing.expectEqual(@as(u64, 1), ring.stats().unpacked);
+    // Once: the slot is free again, and the live thread's batch is left to it.
+    try testing.expectEqual(@as(u32, 0), ring.drain_final(&out));
+    try testing.expectEqual(@as(u64, 0), ring.batches.owners[dead].load(.monotonic));
+    try testing.expectEqual(batches.owner_key(own_pid, 0), ring.batches.owners[live].load(.monotonic));
+    // A short `out` takes no batch (it could not hold one whole).
+    try testing.expectEqual(@as(u32, 0), ring.salvage(out[0..16], 0, 1));
 }

@@ -8,6 +8,7 @@ test {
     _ = @import("proc_stat.zig");
     _ = @import("clock.zig");
     _ = @import("ring.zig");
+    _ = @import("batches.zig");
     _ = @import("shm.zig");
     _ = @import("producer.zig");
     _ = @import("stress.zig");

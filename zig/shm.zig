@@ -6,6 +6,7 @@ const std = @import("std");
 const assert = std.debug.assert;
 const ring_module = @import("ring.zig");
 const clock = @import("clock.zig");
+const batches_module = @import("batches.zig");
 
 const Ring = ring_module.Ring;
 const page_size_bytes = ring_module.page_size_bytes;
@@ -52,7 +53,8 @@ fn map(fd: std.c.fd_t, size_bytes: u64) Error![]align(page_size_bytes) u8 {
 /// Creates and formats a new ring file; fails if `path` exists.
 pub fn create(path: [*:0]const u8, options: ring_module.Options) Error!Mapping {
     try ring_module.validate_geometry(options.lane_count, options.lane_capacity_slots);
-    const size_bytes = ring_module.size_bytes(options.lane_count, options.lane_capacity_slots);
+    if (options.batch_slot_count > batches_module.slot_count_max) return error.InvalidArgument;
+    const size_bytes = ring_module.size_bytes_batches(options.lane_count, options.lane_capacity_slots, options.batch_slot_count);
     const fd = std.c.open(path, .{ .ACCMODE = .RDWR, .CREAT = true, .EXCL = true, .CLOEXEC = true }, @as(std.c.mode_t, 0o600));
     if (fd < 0) return last_error();
     defer _ = std.c.close(fd);

@@ -62,7 +62,8 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   const ringPath = `/dev/shm/scope-${process.pid}-${randomBytes(6).toString("hex")}`;
   const control = `${ringPath}.control`;
   const ack = `${ringPath}.ack`;
-  const collector = Collector.start({ ringPath, ringBytes: options.ringBytes, mode: "discard", out, host: hostname(), argv: ["scope", "attach", String(target.pid), ...target.argv], color });
+  // Batches: function tracing may be added while attached (zig/batches.zig).
+  const collector = Collector.start({ ringPath, ringBytes: options.ringBytes, mode: "discard", out, host: hostname(), argv: ["scope", "attach", String(target.pid), ...target.argv], color, batches: true });
   const cleanup = () => {
     rmSync(control, { force: true });
     rmSync(ack, { force: true });

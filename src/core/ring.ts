@@ -13,7 +13,7 @@ import { libscopePath } from "./native";
 const { u32, f64, u64, ptr: pointer, void: none } = FFIType;
 
 const symbols = {
-  scope_ring_create: { args: [pointer, u32, u32, u32, pointer], returns: u32 },
+  scope_ring_create_batches: { args: [pointer, u32, u32, u32, u32, pointer], returns: u32 },
   scope_ring_open: { args: [pointer, pointer], returns: u32 },
   scope_ring_close: { args: [pointer], returns: none },
   scope_ring_unlink: { args: [pointer], returns: u32 },
@@ -105,6 +105,11 @@ export interface RingOptions {
   /** A power of two, 8..2^22. */
   laneCapacitySlots: number;
   mode: RingMode;
+  /**
+   * The threads' function-event batches after the slots (zig/batches.zig: what a process
+   * killed by a signal had buffered, written by the collector; ~2.75 MiB): function tracing's rings.
+   */
+  batches?: boolean;
 }
 
 /** Totals over all lanes; the order mirrors `RingStat` in zig/c_abi.zig. */
@@ -169,7 +174,7 @@ export class Ring {
   /** Creates the ring file (it must not exist; mode 0600) and maps it. */
   static create(path: string, options: RingOptions): Ring {
     const out = new BigUint64Array(1);
-    const status = native().scope_ring_create(cString(path), options.laneCount, options.laneCapacitySlots, modeNumber[options.mode], out);
+    const status = native().scope_ring_create_batches(cString(path), options.laneCount, options.laneCapacitySlots, modeNumber[options.mode], options.batches ? 1 : 0, out);
     check("create", path, status);
     return new Ring(Number(out[0]) as Pointer, path);
   }

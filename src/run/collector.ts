@@ -46,6 +46,8 @@ export interface CollectorOptions {
   endings?: boolean;
   /** Whether a worker that recorded no ending gets one with its process's (default true; --events without `thread`: false). */
   threadEndings?: boolean;
+  /** The ring keeps the threads' function-event batches (zig/batches.zig), written if a process is killed by a signal: function tracing. */
+  batches?: boolean;
 }
 
 /** The flight recorder's part of the summary. */
@@ -177,7 +179,7 @@ export class Collector {
 
   static start(options: CollectorOptions): Collector {
     const laneCapacitySlots = laneSlots(options.ringBytes);
-    const ring = Ring.create(options.ringPath, { laneCount, laneCapacitySlots, mode: options.mode });
+    const ring = Ring.create(options.ringPath, { laneCount, laneCapacitySlots, mode: options.mode, batches: options.batches });
     let writer: TraceWriter;
     try {
       writer = TraceWriter.open(options.out, { host: options.host, argv: options.argv, realtimeShiftNs: testClockShiftNs() });

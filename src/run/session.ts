@@ -362,6 +362,8 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
       // The processes' endings are watched for only when their process events are recorded.
       endings: options.events === undefined || options.events.includes("process"),
       threadEndings: options.events === undefined || options.events.includes("thread"),
+      // What a process killed by a signal had buffered of its function calls (zig/batches.zig).
+      batches: options.functions !== undefined,
     });
   } catch (error) {
     // No ring (/dev/shm full or read-only) or no trace file: refuse in one line, or with
