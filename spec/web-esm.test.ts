@@ -121,14 +121,21 @@ const errors = ok("middleware", "errors");
 // @koa/router's routes() (a nameless bound function: named "router"), its allowedMethods() (an arrow function).
 const dispatch = ok("middleware", "router");
 const allowed = ok("middleware", "<anonymous>");
+// The route's own functions (inside @koa/router's composition): handlers, with their route.
 const KOA = [
-  ["GET /users/7", 200, "/users/:id", errors, dispatch],
-  ["GET /api/items/3", 200, "/api/items/:item", errors, dispatch],
-  // Thrown in the route's handler: the router's step fails; `errors` caught it and answered.
-  ["GET /throw", 500, "/throw", errors, failed("middleware", "router", null, "Error")],
+  ["GET /users/7", 200, "/users/:id", errors, dispatch, ok("handler", "getUser", "/users/:id")],
+  ["GET /api/items/3", 200, "/api/items/:item", errors, dispatch, ok("handler", "<anonymous>", "/api/items/:item")],
+  // The route's middleware answers without next(): the handler runs no step.
+  ["GET /secret?deny=1", 403, "/secret", errors, dispatch, ok("handler", "auth", "/secret")],
+  ["GET /secret", 200, "/secret", errors, dispatch, ok("handler", "auth", "/secret"), ok("handler", "secret", "/secret")],
+  // Thrown in the route's handler: its step fails, and the router's around it; `errors` caught it and answered.
+  ["GET /throw", 500, "/throw", errors, failed("middleware", "router", null, "Error"), failed("handler", "throws", "/throw", "Error")],
   ["GET /nowhere", 404, null, errors, dispatch, allowed],
   ["PUT /users/7", 405, null, errors, dispatch, allowed],
 ];
+
+/** Koa without the router's hook (Node 20's `import` of @koa/router's ES build): Koa's middleware only. */
+const KOA_UNROUTED = KOA.map(([target, status, _route, ...steps]) => [target, status, null, ...steps.filter((step) => (step as unknown[])[0] !== "handler")]);
 
 describe.each([
   ["node", "node"],
@@ -141,14 +148,26 @@ describe.each([
       const traced = await both([runtime, fixture]);
       const events = traced.events;
       const routed = fixture.endsWith(".cjs") || runtime === "bun" || hasRegisterHooks(runtime);
-      expect(requests(events)).toEqual(routed ? KOA : KOA.map(([target, status, _route, ...steps]) => [target, status, null, ...steps]));
+      expect(requests(events)).toEqual(routed ? KOA : KOA_UNROUTED);
       expectStepsEnded(events);
-      expect(ofKind(events, "http_route").map((e) => e.fields.framework)).toEqual(routed ? ["koa", "koa", "koa"] : []);
-      // `errors` holds the router's step.
+      expect(ofKind(events, "http_route").map((e) => e.fields.framework)).toEqual(routed ? ["koa", "koa", "koa", "koa", "koa"] : []);
+      // `errors` holds the router's step, which holds the route's handler.
       const starts = ofKind(events, "http_step_start");
       const end = (e: TraceEvent) => e.timestampNs + BigInt(e.fields.durationNs as number);
       expect(starts[1]!.timestampNs).toBeGreaterThan(starts[0]!.timestampNs);
       expect(end(starts[1]!)).toBeLessThanOrEqual(end(starts[0]!));
+      if (!routed) return;
+      expect(starts[2]!.fields.name).toBe("getUser");
+      expect(starts[2]!.timestampNs).toBeGreaterThan(starts[1]!.timestampNs);
+      expect(end(starts[2]!)).toBeLessThanOrEqual(end(starts[1]!));
+      // getUser waits a timer (2 ms) and a fetch; auth holds secret (a 20 ms timer: Node's may fire up to 1 ms early).
+      expect(starts[2]!.fields.durationNs as number).toBeGreaterThan(1_000_000);
+      const auth = starts.filter((e) => e.fields.name === "auth")[1]!;
+      const secret = starts.find((e) => e.fields.name === "secret")!;
+      expect(secret.timestampNs).toBeGreaterThan(auth.timestampNs);
+      expect(end(secret)).toBeLessThanOrEqual(end(auth));
+      expect(secret.fields.durationNs as number).toBeGreaterThan(18_000_000);
+      expect(starts.find((e) => e.fields.name === "throws")!.fields.errorMessage).toBe("thrown in handler");
     });
   }
 });

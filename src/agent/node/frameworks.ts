@@ -288,7 +288,7 @@ export class Frameworks {
   /** A package's ES build as it loads (src/agent/shared/esm-hooks.ts): the same hooks as its CommonJS build's file. */
   onEsm(id: string, bindings: Record<string, unknown>): void {
     if (id === "hono-router") return hookHonoRouters(this, bindings);
-    if (id === "koa-router") return hookKoaRouter(this.recorder, bindings.Router, this.patched);
+    if (id === "koa-router") return hookKoaRouter(this, bindings.Router, this.patched);
     if (id === "koa-application") return hookKoaApplication(this, bindings.mod);
   }
 
@@ -354,7 +354,7 @@ export class Frameworks {
       this.hookFastify();
       return this.hookFastifyHooks(exports);
     }
-    if (isKoaRouterFile(filename)) return hookKoaRouter(this.recorder, exports, this.patched);
+    if (isKoaRouterFile(filename)) return hookKoaRouter(this, exports, this.patched);
     if (isHonoRouterFile(filename)) return hookHonoRouters(this, exports);
     if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);

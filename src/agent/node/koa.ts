@@ -12,7 +12,6 @@
  * middleware step (hookKoaApplication).
  */
 import { Kind } from "../shared/kinds";
-import type { Recorder } from "../shared/recorder";
 import { currentRequest } from "../shared/request-context";
 import { renamed } from "../shared/reflect";
 import { assignPatch } from "../shared/patches";
@@ -29,7 +28,8 @@ export function isKoaRouterFile(filename: string): boolean {
   return /[\\/]@koa[\\/]router[\\/](?:dist[\\/]index|lib[\\/]router)\.js$/.test(filename);
 }
 
-export function hookKoaRouter(recorder: Recorder, exports: unknown, patched: WeakSet<object>): void {
+export function hookKoaRouter(frameworks: Frameworks, exports: unknown, patched: WeakSet<object>): void {
+  const recorder = frameworks.recorder;
   const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
   if (proto === undefined || patched.has(proto)) return;
   // Not named `match`: the wrapper's own name would shadow it inside the wrapper.
@@ -67,6 +67,107 @@ export function hookKoaRouter(recorder: Recorder, exports: unknown, patched: Wea
       return result;
     }),
   );
+  hookRouteChain(frameworks, proto);
+}
+
+/** A matched layer of @koa/router: its methods (none: a `router.use`), path and functions. */
+interface KoaLayer {
+  methods?: unknown;
+  path?: unknown;
+  stack?: unknown;
+}
+
+/** A layer's functions as last seen and their steps' wrappers (one a function). */
+interface LayerSteps {
+  functions: unknown[];
+  wrappers: unknown[];
+}
+
+const layerSteps = new WeakMap<object, LayerSteps>();
+
+/**
+ * The route's own functions as steps (@koa/router 15: its Router's `_buildMiddlewareChain(
+ * matchedLayers, path)`, which the router's dispatch calls once a matched request, and whose
+ * list it composes at once: a list made anew each request, which nothing else sees). The list
+ * is, for each layer it runs, @koa/router's own function (it sets `ctx.params`, no step) and
+ * then the layer's `stack`; each function of the stack is replaced, in that list only, by a
+ * wrapper (the same name and length, one per layer and function) that runs it as a step
+ * (Frameworks.aroundStep): a `handler` with the layer's path as its route where the layer has
+ * methods (router.get('/x', auth, handler): both), a `middleware` where it has none
+ * (router.use). `layer.stack` is untouched. Not hooked where the Router has no such method
+ * (before 15): there the router's one step holds the route.
+ */
+function hookRouteChain(frameworks: Frameworks, proto: Record<string, unknown>): void {
+  const original = proto._buildMiddlewareChain as Fn;
+  if (typeof original !== "function") return;
+  const recorder = frameworks.recorder;
+  assignPatch(
+    proto,
+    "_buildMiddlewareChain",
+    renamed(original, function _buildMiddlewareChain(this: unknown, matched: unknown) {
+      const chain = Reflect.apply(original, this, arguments);
+      if (recorder.groups.http === true && Array.isArray(chain) && Array.isArray(matched)) recorder.safe(() => stepChain(frameworks, chain, matched));
+      return chain;
+    }),
+  );
+}
+
+/** Replaces, in `chain`, each matched layer's functions by their steps' wrappers (hookRouteChain). */
+function stepChain(frameworks: Frameworks, chain: unknown[], matched: unknown[]): void {
+  let at = 0;
+  for (const item of matched) {
+    if (item === null || typeof item !== "object") continue;
+    const layer = item as KoaLayer;
+    const stack = layer.stack;
+    if (!Array.isArray(stack) || !sameAt(chain, at + 1, stack)) continue;
+    const wrappers = layerWrappers(frameworks, layer, stack);
+    for (let i = 0; i < wrappers.length; i++) chain[at + 1 + i] = wrappers[i];
+    at += 1 + stack.length;
+  }
+}
+
+/** Whether `chain` holds `stack`'s functions from `from` on (a layer the exclusive option left out does not). */
+function sameAt(chain: unknown[], from: number, stack: unknown[]): boolean {
+  if (from + stack.length > chain.length) return false;
+  for (let i = 0; i < stack.length; i++) if (chain[from + i] !== stack[i]) return false;
+  return true;
+}
+
+/** The wrappers of a layer's functions, made once a layer (remade when its stack changed: a param middleware added). */
+function layerWrappers(frameworks: Frameworks, layer: KoaLayer, stack: unknown[]): unknown[] {
+  const known = layerSteps.get(layer);
+  if (known !== undefined && known.functions.length === stack.length && sameAt(known.functions, 0, stack)) return known.wrappers;
+  const handler = Array.isArray(layer.methods) && layer.methods.length > 0;
+  const route = handler && typeof layer.path === "string" ? layer.path : undefined;
+  const wrappers = stack.map((fn) => (typeof fn === "function" ? routeStep(frameworks, fn as Fn, route) : fn));
+  layerSteps.set(layer, { functions: stack.slice(), wrappers });
+  return wrappers;
+}
+
+/** A route's function as a step: a handler of `route`, or (no route: a router.use layer) a middleware. */
+function routeStep(frameworks: Frameworks, fn: Fn, route: string | undefined): Fn {
+  const recorder = frameworks.recorder;
+  // A router.param() middleware (@koa/router's arrow function): named after the program's.
+  const original = (fn as unknown as { _originalFn?: unknown })._originalFn;
+  const name = koaName(typeof original === "function" ? (original as Fn) : fn);
+  let nameId = 0;
+  let routeId = 0;
+  return renamed(fn, function (this: unknown, ctx: unknown) {
+    if (recorder.groups.http !== true || ctx === null || typeof ctx !== "object") return Reflect.apply(fn, this, arguments);
+    let req: unknown;
+    let res: unknown;
+    try {
+      req = (ctx as { req?: unknown }).req;
+      res = (ctx as { res?: unknown }).res;
+      if (nameId === 0) nameId = recorder.str(name);
+      if (routeId === 0 && route !== undefined) routeId = recorder.str(route);
+    } catch (error) {
+      recorder.fail(error);
+      return Reflect.apply(fn, this, arguments);
+    }
+    // The route rides on no start: the router's match wrote it (onMatch); the start names it (routeId).
+    return frameworks.aroundStep(req, res, nameId, route !== undefined ? "handler" : "middleware", undefined, routeId, 0, fn, this, arguments);
+  });
 }
 
 /** Whether `filename` is Koa's Application (koa/lib/application.js). */
