@@ -57,15 +57,22 @@ const failed = (kind: string, name: string, route: string | null, type: string) 
 
 const timing = ok("middleware", "timing");
 const deny = ok("middleware", "deny");
+const onError = ok("error", "onError");
 const HONO = [
   ["GET /users/7", 200, "/users/:id", timing, ok("handler", "getUser", "/users/:id")],
   ["GET /admin/panel?deny=1", 403, null, timing, deny],
   ["GET /admin/panel", 200, "/admin/panel", timing, deny, ok("handler", "panel", "/admin/panel")],
-  // Thrown: a failed step; app.onError answers (no step of its own); the middleware around it ends well.
-  ["GET /throw", 500, "/throw", timing, failed("handler", "throws", "/throw", "TypeError")],
+  // Thrown: a failed step; app.onError answers, a step of kind error; the middleware around it ends well.
+  ["GET /throw", 500, "/throw", timing, failed("handler", "throws", "/throw", "TypeError"), onError],
   ["GET /two", 200, "/two", timing, ok("handler", "first", "/two"), ok("handler", "second", "/two")],
   // A sub-app's route mounted with route(): its full path; an arrow function passed inline has no name.
   ["GET /api/items/3", 200, "/api/items/:item", timing, ok("handler", "<anonymous>", "/api/items/:item")],
+  ["GET /slow-error", 500, "/slow-error", timing, failed("handler", "slowError", "/slow-error", "Error"), onError],
+  // app.onError throws: its step fails; Hono's compose hands that error to `timing`'s await, and app.onError answers `timing`'s failure.
+  ["GET /unanswerable", 500, "/unanswerable", failed("middleware", "timing", null, "RangeError"), failed("handler", "unanswerable", "/unanswerable", "Error"), failed("error", "onError", null, "RangeError"), onError],
+  // An app on a PreparedRegExpRouter, handed the request: its handler (Hono's one-handler path) and its own onError (an arrow function).
+  ["GET /prepared/items/5", 200, "/prepared/items/:id", timing, ok("middleware", "toPrepared"), ok("handler", "preparedItem", "/prepared/items/:id")],
+  ["GET /prepared/throw", 500, "/prepared/throw", timing, ok("middleware", "toPrepared"), failed("handler", "preparedThrows", "/prepared/throw", "Error"), ok("error", "<anonymous>")],
   ["GET /nowhere", 404, null, timing],
   ["POST /users/7", 404, null, timing],
 ];
@@ -85,6 +92,15 @@ function expectHono(events: TraceEvent[]) {
   expect(ping.fields.requestIndex).toBe(users.index);
   const throws = starts.find((e) => e.fields.name === "throws")!;
   expect(throws.fields.errorMessage).toBe("thrown in handler");
+  // app.onError's step: after the failed handler's end, inside the middleware around both; the slow one's 20 ms timer in it.
+  const throwsAnswer = starts.find((e) => e.fields.name === "onError" && e.fields.requestIndex === throws.fields.requestIndex)!;
+  const timingOf = starts.find((e) => e.fields.name === "timing" && e.fields.requestIndex === throws.fields.requestIndex)!;
+  expect(throwsAnswer.timestampNs).toBeGreaterThanOrEqual(end(throws));
+  expect(end(throwsAnswer)).toBeLessThanOrEqual(end(timingOf));
+  const slow = starts.find((e) => e.fields.name === "slowError")!;
+  const slowAnswer = starts.find((e) => e.fields.name === "onError" && e.fields.requestIndex === slow.fields.requestIndex)!;
+  expect(slowAnswer.fields.durationNs as number).toBeGreaterThan(18_000_000);
+  expect(starts.find((e) => e.fields.errorType === "RangeError" && e.fields.stepKind === "error")!.fields.errorMessage).toBe("onError failed");
 }
 
 /** Whether `runtime` has module.registerHooks (Node 22.15+, 24). */
@@ -106,8 +122,9 @@ describe.each([
     const traced = await both([runtime, "web/hono.mjs"]);
     if (runtime === "bun" || hasRegisterHooks(runtime)) expectHono(traced.events);
     else {
-      // Node 20: no in-thread loader hook (ARCHITECTURE.md "Packages' ES builds").
-      expect(ofKind(traced.events, "http_step_start")).toEqual([]);
+      // Node 20: no in-thread loader hook (ARCHITECTURE.md "Packages' ES builds"): only the
+      // PreparedRegExpRouter's handlers (the fixture requires that router's CommonJS build).
+      expect(ofKind(traced.events, "http_step_start").map((e) => e.fields.name)).toEqual(["preparedItem", "preparedThrows"]);
       expect(ofKind(traced.events, "http_server_request").length).toBe(HONO.length + 1);
     }
   });
