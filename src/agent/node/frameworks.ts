@@ -358,7 +358,7 @@ export class Frameworks {
     if (isKoaRouterFile(filename)) return hookKoaRouter(this, exports, this.patched);
     if (isHonoRouterFile(filename)) return hookHonoRouters(this, exports);
     if (isHonoBaseFile(filename)) return hookHonoBase(this, exports);
-    if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports);
+    if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports, loadedBefore);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;

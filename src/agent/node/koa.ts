@@ -190,7 +190,7 @@ type Fn = (this: unknown, ...args: unknown[]) => unknown;
  * one without a name, marked with its `router`): the route's own handlers run in its own
  * composition, not as steps; its allowedMethods() is an arrow function (`<anonymous>`).
  */
-export function hookKoaApplication(frameworks: Frameworks, exports: unknown): void {
+export function hookKoaApplication(frameworks: Frameworks, exports: unknown, loadedBefore = false): void {
   const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
   if (proto === undefined || koaPatched.has(proto)) return;
   // Not `callback`: the wrapper's own name would shadow it inside the wrapper.
@@ -198,6 +198,7 @@ export function hookKoaApplication(frameworks: Frameworks, exports: unknown): vo
   if (typeof original !== "function") return;
   koaPatched.add(proto);
   frameworks.hookResponses();
+  if (loadedBefore) hookHandleRequest(frameworks, proto);
   const recorder = frameworks.recorder;
   assignPatch(
     proto,
@@ -213,7 +214,10 @@ export function hookKoaApplication(frameworks: Frameworks, exports: unknown): vo
         recorder.safe(() => {
           if (Array.isArray(middleware)) list = middleware.map((fn) => (typeof fn === "function" ? koaStep(frameworks, fn as Fn) : fn));
         });
-        return Reflect.apply(compose as Fn, this, [list, ...Array.prototype.slice.call(arguments, 1)]);
+        const composed = Reflect.apply(compose as Fn, this, [list, ...Array.prototype.slice.call(arguments, 1)]);
+        // Its middleware are steps already: handleRequest's wrapper (scope attach) passes it on.
+        if (list !== middleware && typeof composed === "function") stepsComposed.add(composed);
+        return composed;
       };
       try {
         return Reflect.apply(original, this, arguments);
@@ -224,7 +228,65 @@ export function hookKoaApplication(frameworks: Frameworks, exports: unknown): vo
   );
 }
 
+/**
+ * scope attach: an app listening before the attach composed its middleware already (its
+ * `callback()` ran), so Application's `handleRequest(ctx, fnMiddleware)`, which the handler
+ * `callback()` returned calls once a request with that composition, is wrapped too (only where
+ * koa/lib/application.js was loaded before the attach): it is given, instead, the app's
+ * `compose` of its middleware each in its step wrapper (koaStep), made once per app and made
+ * again when `app.middleware` changed (koa-compose reads the list it was given at each
+ * request, so a middleware added after listen() runs untraced too: the list's functions are
+ * compared, a few compares a request). Not where `compose` is not the app's own function
+ * property (nothing replaced), nor for a composition callback()'s wrapper made (stepsComposed).
+ */
+function hookHandleRequest(frameworks: Frameworks, proto: Record<string, unknown>): void {
+  const original = proto.handleRequest as Fn;
+  if (typeof original !== "function") return;
+  const recorder = frameworks.recorder;
+  assignPatch(
+    proto,
+    "handleRequest",
+    renamed(original, function handleRequest(this: unknown, _ctx: unknown, fnMiddleware: unknown) {
+      if (recorder.groups.http !== true || this === null || typeof this !== "object" || typeof fnMiddleware !== "function" || stepsComposed.has(fnMiddleware)) return Reflect.apply(original, this, arguments);
+      let composed: unknown;
+      try {
+        composed = appSteps(frameworks, this);
+      } catch (error) {
+        recorder.fail(error);
+      }
+      if (composed === undefined) return Reflect.apply(original, this, arguments);
+      const args = Array.prototype.slice.call(arguments);
+      args[1] = composed;
+      return Reflect.apply(original, this, args);
+    }),
+  );
+}
+
+/** An app's middleware as steps, composed by its own `compose` (hookHandleRequest), and the list it was made from. */
+interface AppSteps {
+  compose: unknown;
+  functions: unknown[];
+  composed: unknown;
+}
+
+const appsSteps = new WeakMap<object, AppSteps>();
+
+function appSteps(frameworks: Frameworks, app: object): unknown {
+  const { middleware, compose } = app as { middleware?: unknown; compose?: unknown };
+  if (!Array.isArray(middleware) || typeof compose !== "function") return undefined;
+  const known = appsSteps.get(app);
+  if (known !== undefined && known.compose === compose && known.functions.length === middleware.length && sameAt(known.functions, 0, middleware)) return known.composed;
+  const own = Object.getOwnPropertyDescriptor(app, "compose");
+  if (own === undefined || own.value !== compose) return undefined;
+  const composed = Reflect.apply(compose as Fn, app, [middleware.map((fn) => (typeof fn === "function" ? koaStep(frameworks, fn as Fn) : fn))]);
+  if (typeof composed !== "function") return undefined;
+  appsSteps.set(app, { compose, functions: middleware.slice(), composed });
+  return composed;
+}
+
 const koaPatched = new WeakSet<object>();
+/** Compositions whose middleware are steps (made in callback()'s wrapper). */
+const stepsComposed = new WeakSet<object>();
 const koaSteps = new WeakMap<object, Fn>();
 
 function koaStep(frameworks: Frameworks, fn: Fn): Fn {
