@@ -3,8 +3,9 @@
  * real Koa 3, @koa/router 15, Hono 4 on @hono/node-server, started without scope, each served
  * once before the attach). While attached, Koa's requests carry their route, each middleware
  * and each of the route's functions as steps (as under scope run: its app had composed its
- * middleware before the attach); Hono's requests are recorded (method, target, status) but,
- * its app's routes having gone into its routers before the attach, without route or steps.
+ * middleware before the attach), and so do Hono's (its app's routes went into its routers
+ * before the attach: the match's handlers are reached through the request's Context), but
+ * app.onError's run is no step there (the app was made before the attach).
  * After the detach every function scope replaced is the program's own again, nothing listens,
  * and the responses are the same as before the attach.
  */
@@ -33,7 +34,7 @@ const of = (events: TraceEvent[], kind: string) => events.filter((event) => even
 const cases: [string, string][] = [["node on PATH", "node"], ...(haveNode22 ? [["Node 22", node22] as [string, string]] : []), ["Node 24", node24]];
 
 describe.each(cases)("Koa and Hono serving before the attach (%s)", (_label, node) => {
-  test("Koa's routes and steps while attached, Hono's requests; every function the program's own again after the detach; responses unchanged", async () => {
+  test("Koa's and Hono's routes and steps while attached; every function the program's own again after the detach; responses unchanged", async () => {
     const out = join(tmp(), "t.bin");
     const { child, line } = await startNode([fixture], { node, cwd: repoRoot });
     const [koaPort, honoPort] = line.trim().split(" ");
@@ -42,7 +43,7 @@ describe.each(cases)("Koa and Hono serving before the attach (%s)", (_label, nod
     const state = async () => JSON.parse((await get(`${koa}/state`)).replace(/^.*? \{/, "{"));
     const paths = [`${koa}/secret`, `${koa}/secret?deny=1`, `${koa}/throw`, `${hono}/users/7`, `${hono}/throw`];
     const seen = async () => Promise.all(paths.map(get));
-    expect(await state()).toEqual({ changed: [], httpSubscribers: false });
+    expect(await state()).toEqual({ changed: [], honoOwn: [true, true], httpSubscribers: false });
     const untraced = await seen();
 
     const attach = backgroundAttach([String(child.pid), "--out", out]);
@@ -50,12 +51,14 @@ describe.each(cases)("Koa and Hono serving before the attach (%s)", (_label, nod
     const during: string[] = [];
     for (const path of paths) during.push(await get(path));
     expect(during).toEqual(untraced);
-    expect((await state()).changed.sort()).toEqual(["koaHandleRequest", "loadJs", "regExpAdd", "responseEmit", "routerChain", "routerMatch", "smartAdd", "trieAdd", "honoBase", "koaCallback"].sort());
+    const attached = await state();
+    expect(attached.honoOwn).toEqual([false, false]);
+    expect(attached.changed.sort()).toEqual(["koaHandleRequest", "loadJs", "regExpAdd", "responseEmit", "routerChain", "routerMatch", "smartAdd", "trieAdd", "honoBase", "honoContext", "koaCallback"].sort());
 
     const detach = await runCli(["detach", String(child.pid)]);
     expect(detach.exitCode, detach.stderr).toBe(0);
     expect(await attach.ended()).toBe(0);
-    expect(await state()).toEqual({ changed: [], httpSubscribers: false });
+    expect(await state()).toEqual({ changed: [], honoOwn: [true, true], httpSubscribers: false });
     expect(await seen()).toEqual(untraced);
 
     const events = readEvents(out);
@@ -65,8 +68,8 @@ describe.each(cases)("Koa and Hono serving before the attach (%s)", (_label, nod
       ["/secret", 200, "/secret"],
       ["/secret?deny=1", 403, "/secret"],
       ["/throw", 500, "/throw"],
-      ["/users/7", 200, null],
-      ["/throw", 500, null],
+      ["/users/7", 200, "/users/:id"],
+      ["/throw", 500, "/throw"],
       ["/state", 200, "/state"],
     ]);
     const stepsOf = (index: number) =>
@@ -89,8 +92,15 @@ describe.each(cases)("Koa and Hono serving before the attach (%s)", (_label, nod
       ["middleware", "router", null, true, "Error"],
       ["handler", "throws", "/throw", true, "Error"],
     ]);
-    expect(stepsOf(3)).toEqual([]);
-    expect(stepsOf(4)).toEqual([]);
+    expect(stepsOf(3)).toEqual([
+      ["middleware", "timing", null, false, null],
+      ["handler", "getUser", "/users/:id", false, null],
+    ]);
+    // app.onError answers: no step of its own for an app made before the attach.
+    expect(stepsOf(4)).toEqual([
+      ["middleware", "timing", null, false, null],
+      ["handler", "honoThrows", "/throw", true, "TypeError"],
+    ]);
     expect(of(events, "http_step_end").length).toBe(of(events, "http_step_start").length);
   });
 });

@@ -30,7 +30,7 @@ import { makeStamp } from "../shared/stamp";
 import { assignPatch, definePatch, undoLater } from "../shared/patches";
 import { responseHooks } from "../shared/response-emit";
 import { hookKoaApplication, hookKoaRouter, isKoaApplicationFile, isKoaRouterFile } from "./koa";
-import { hookHonoBase, hookHonoBaseBindings, hookHonoRouters, isHonoBaseFile, isHonoRouterFile } from "./hono";
+import { hookHonoBase, hookHonoBaseBindings, hookHonoContext, hookHonoRouters, isHonoBaseFile, isHonoContextFile, isHonoRouterFile } from "./hono";
 import { frameworkFile } from "./triggers";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
@@ -71,6 +71,8 @@ export function frameworkFiles(recorder: Recorder): ((filename: string, exports:
   const frameworks = new Frameworks(recorder);
   const onFile = (filename: string, exports: unknown, loadedBefore = false) => {
     if (frameworkFile().test(filename)) recorder.safe(() => frameworks.onFile(filename, exports, loadedBefore));
+    // scope attach: Hono's Context, for apps whose routes went into their routers before it (hono.ts hookHonoContext).
+    else if (loadedBefore && isHonoContextFile(filename)) recorder.safe(() => hookHonoContext(frameworks, exports));
   };
   return Object.assign(onFile, { esm: (id: string, bindings: Record<string, unknown>) => recorder.safe(() => frameworks.onEsm(id, bindings)) });
 }

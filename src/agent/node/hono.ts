@@ -19,7 +19,7 @@
  * (no preset uses it: a program builds its matchers ahead of time and gives it to `new
  * Hono({ router })`) takes its handlers through `add` at run time too, and is hooked the same.
  *
- * app.onError's run is a step of kind `error` (hookHonoBase).
+ * app.onError's run is a step of kind `error` (hookHonoBase). scope attach: hookHonoContext.
  */
 import { assignPatch } from "../shared/patches";
 import { renamed } from "../shared/reflect";
@@ -227,4 +227,58 @@ function errorStep(frameworks: Frameworks, fn: Fn): Fn {
   errorSteps.set(fn, wrapper);
   errorPrograms.set(wrapper, fn);
   return wrapper;
+}
+
+/** Whether `filename` is Hono's CommonJS Context (dist/cjs/context.js: what hono-base.js makes a request's context with). */
+export function isHonoContextFile(filename: string): boolean {
+  return /[\\/]hono[\\/]dist[\\/]cjs[\\/]context\.js$/.test(filename);
+}
+
+/**
+ * scope attach, for apps whose routes went into their routers before it (the routers' `add`
+ * then saw nothing): Hono's CommonJS hono-base.js makes each request's Context as `new
+ * require_context.Context(request, { matchResult, ... })`, reading context.js's export at
+ * each request, before it calls what the router matched. So, only where context.js was loaded
+ * before the attach, that export is replaced by a Proxy of the class whose only trap is
+ * `construct` (the context made by the class itself, `new.target` kept): it looks at the
+ * match's handler tuples (`[handler, route]`, the ones the app gave its router's `add`, shared
+ * by every request that matches them) and puts in each, once, the step wrapper scope run's
+ * `add` would have put there (stepOf: the same kinds, names and routes), a patch the detach
+ * takes back. A wrapper is kept as it is. Per request while attached: the trap and a look at
+ * each matched tuple. `require("hono").Context` (index.js copied it at load) stays the class.
+ */
+export function hookHonoContext(frameworks: Frameworks, exports: unknown): void {
+  if (exports === null || typeof exports !== "object") return;
+  const Context = (exports as { Context?: unknown }).Context;
+  if (typeof Context !== "function" || contextProxies.has(Context)) return;
+  const recorder = frameworks.recorder;
+  const proxy = new Proxy(Context, {
+    construct(target, args, newTarget) {
+      if (recorder.groups.http === true) {
+        const options = args[1] as { matchResult?: unknown } | null | undefined;
+        if (options !== null && typeof options === "object") recorder.safe(() => stepMatched(frameworks, options.matchResult));
+      }
+      return Reflect.construct(target, args, newTarget) as object;
+    },
+  });
+  contextProxies.add(proxy);
+  assignPatch(exports, "Context", proxy);
+}
+
+const contextProxies = new WeakSet<object>();
+
+/** A match's handler tuples given their step wrappers (hookHonoContext). */
+function stepMatched(frameworks: Frameworks, matchResult: unknown): void {
+  const matched = Array.isArray(matchResult) ? matchResult[0] : undefined;
+  if (!Array.isArray(matched)) return;
+  for (const entry of matched) {
+    const tuple = Array.isArray(entry) ? entry[0] : undefined;
+    if (!Array.isArray(tuple)) continue;
+    const fn = tuple[0];
+    if (typeof fn !== "function" || wrappers.has(fn)) continue;
+    const route = tuple[1] as { method?: unknown; path?: unknown } | null | undefined;
+    const kind = route !== null && typeof route === "object" && typeof route.method === "string" && route.method !== "ALL" ? "handler" : "middleware";
+    const pattern = kind === "handler" && typeof route!.path === "string" ? route!.path : undefined;
+    assignPatch(tuple, 0, stepOf(frameworks, fn as Fn, kind, pattern));
+  }
 }
