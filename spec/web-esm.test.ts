@@ -147,8 +147,9 @@ const KOA = [
   ["GET /secret", 200, "/secret", errors, dispatch, ok("handler", "auth", "/secret"), ok("handler", "secret", "/secret")],
   // Thrown in the route's handler: its step fails, and the router's around it; `errors` caught it and answered.
   ["GET /throw", 500, "/throw", errors, failed("middleware", "router", null, "Error"), failed("handler", "throws", "/throw", "Error")],
-  ["GET /nowhere", 404, null, errors, dispatch, allowed],
-  ["PUT /users/7", 405, null, errors, dispatch, allowed],
+  // `late`: added with app.use() after listen(), reached where no route answered.
+  ["GET /nowhere", 404, null, errors, dispatch, allowed, ok("middleware", "late")],
+  ["PUT /users/7", 405, null, errors, dispatch, allowed, ok("middleware", "late")],
 ];
 
 /** Koa without the router's hook (Node 20's `import` of @koa/router's ES build): Koa's middleware only. */

@@ -199,6 +199,7 @@ export function hookKoaApplication(frameworks: Frameworks, exports: unknown, loa
   koaPatched.add(proto);
   frameworks.hookResponses();
   if (loadedBefore) hookHandleRequest(frameworks, proto);
+  hookUse(frameworks, proto);
   const recorder = frameworks.recorder;
   assignPatch(
     proto,
@@ -215,8 +216,12 @@ export function hookKoaApplication(frameworks: Frameworks, exports: unknown, loa
           if (Array.isArray(middleware)) list = middleware.map((fn) => (typeof fn === "function" ? koaStep(frameworks, fn as Fn) : fn));
         });
         const composed = Reflect.apply(compose as Fn, this, [list, ...Array.prototype.slice.call(arguments, 1)]);
-        // Its middleware are steps already: handleRequest's wrapper (scope attach) passes it on.
-        if (list !== middleware && typeof composed === "function") stepsComposed.add(composed);
+        if (list !== middleware) {
+          // Its middleware are steps already: handleRequest's wrapper (scope attach) passes it on.
+          if (typeof composed === "function") stepsComposed.add(composed);
+          // koa-compose reads the list it was given at each request: a middleware the app's `use` adds after listen() goes into this one too (hookUse).
+          if (middleware === (app as { middleware?: unknown }).middleware) stepLists(app).push({ middleware: middleware as unknown[], list: list as unknown[] });
+        }
         return composed;
       };
       try {
@@ -282,6 +287,50 @@ function appSteps(frameworks: Frameworks, app: object): unknown {
   if (typeof composed !== "function") return undefined;
   appsSteps.set(app, { compose, functions: middleware.slice(), composed });
   return composed;
+}
+
+/** An app's middleware list and the list of their steps callback() composed instead (what koa-compose reads at each request). */
+interface StepList {
+  middleware: unknown[];
+  list: unknown[];
+}
+
+const appStepLists = new WeakMap<object, StepList[]>();
+
+function stepLists(app: object): StepList[] {
+  let lists = appStepLists.get(app);
+  if (lists === undefined) appStepLists.set(app, (lists = []));
+  return lists;
+}
+
+/**
+ * Application's `use`: untraced, koa-compose reads `app.middleware` itself at each request, so
+ * a middleware added after listen() runs; the composition callback()'s wrapper made reads its
+ * list of steps instead, which `use` brings up to date with `app.middleware` after it added
+ * (nothing a request). A program that changes `app.middleware` itself after listen() (not
+ * through `use`) is not followed.
+ */
+function hookUse(frameworks: Frameworks, proto: Record<string, unknown>): void {
+  const original = proto.use as Fn;
+  if (typeof original !== "function") return;
+  const recorder = frameworks.recorder;
+  assignPatch(
+    proto,
+    "use",
+    renamed(original, function use(this: unknown) {
+      const result = Reflect.apply(original, this, arguments);
+      const lists = this !== null && typeof this === "object" ? appStepLists.get(this) : undefined;
+      if (lists !== undefined) {
+        recorder.safe(() => {
+          for (const { middleware, list } of lists) {
+            list.length = 0;
+            for (const fn of middleware) list.push(typeof fn === "function" ? koaStep(frameworks, fn as Fn) : fn);
+          }
+        });
+      }
+      return result;
+    }),
+  );
 }
 
 const koaPatched = new WeakSet<object>();
