@@ -160,9 +160,10 @@ const errorPrograms = new WeakMap<object, Fn>();
 function honoBaseProxy(frameworks: Frameworks, HonoBase: unknown): object | undefined {
   if (typeof HonoBase !== "function" || proxies.has(HonoBase)) return undefined;
   const recorder = frameworks.recorder;
-  const proxy = new Proxy(HonoBase, {
-    construct(target, args, newTarget) {
-      const app = Reflect.construct(target, args, newTarget) as object;
+  const proxy: object = new Proxy(HonoBase, {
+    construct(target, args, newTarget): object {
+      // `new` of the Proxy itself: made by the class (hookHonoContext: V8 has no initial map for a Proxy as new.target).
+      const app = Reflect.construct(target, args, newTarget === proxy ? target : newTarget) as object;
       recorder.safe(() => watchErrorHandler(frameworks, app, args[0]));
       return app;
     },
@@ -252,13 +253,15 @@ export function hookHonoContext(frameworks: Frameworks, exports: unknown): void 
   const Context = (exports as { Context?: unknown }).Context;
   if (typeof Context !== "function" || contextProxies.has(Context)) return;
   const recorder = frameworks.recorder;
-  const proxy = new Proxy(Context, {
-    construct(target, args, newTarget) {
+  const proxy: object = new Proxy(Context, {
+    construct(target, args, newTarget): object {
       if (recorder.groups.http === true) {
         const options = args[1] as { matchResult?: unknown } | null | undefined;
         if (options !== null && typeof options === "object") recorder.safe(() => stepMatched(frameworks, options.matchResult));
       }
-      return Reflect.construct(target, args, newTarget) as object;
+      // `new` of the Proxy itself: made by the class (the same prototype), not with the Proxy as
+      // new.target, for which V8 finds no initial map and makes a map a context.
+      return Reflect.construct(target, args, newTarget === proxy ? target : newTarget) as object;
     },
   });
   contextProxies.add(proxy);
