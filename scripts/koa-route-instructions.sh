@@ -6,6 +6,7 @@
 # A figure the machine's load does not move (helper auditfw, BENCHMARKS.md "Koa routes").
 # BENCH=hono-bench.mjs: Hono's ES build on @hono/node-server instead (scripts/lib/hono-bench.mjs,
 # one middleware and the route; BENCHMARKS.md "Hono, Koa's middleware and packages' ES builds").
+# BENCH=hono-bench.cjs: the same Hono app through its CommonJS build (Node 20 hooks no `import` of it).
 #   scripts/koa-route-instructions.sh [node] [low] [high] <tree>...
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

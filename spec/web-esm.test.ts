@@ -57,15 +57,22 @@ const failed = (kind: string, name: string, route: string | null, type: string) 
 
 const timing = ok("middleware", "timing");
 const deny = ok("middleware", "deny");
+const onError = ok("error", "onError");
 const HONO = [
   ["GET /users/7", 200, "/users/:id", timing, ok("handler", "getUser", "/users/:id")],
   ["GET /admin/panel?deny=1", 403, null, timing, deny],
   ["GET /admin/panel", 200, "/admin/panel", timing, deny, ok("handler", "panel", "/admin/panel")],
-  // Thrown: a failed step; app.onError answers (no step of its own); the middleware around it ends well.
-  ["GET /throw", 500, "/throw", timing, failed("handler", "throws", "/throw", "TypeError")],
+  // Thrown: a failed step; app.onError answers, a step of kind error; the middleware around it ends well.
+  ["GET /throw", 500, "/throw", timing, failed("handler", "throws", "/throw", "TypeError"), onError],
   ["GET /two", 200, "/two", timing, ok("handler", "first", "/two"), ok("handler", "second", "/two")],
   // A sub-app's route mounted with route(): its full path; an arrow function passed inline has no name.
   ["GET /api/items/3", 200, "/api/items/:item", timing, ok("handler", "<anonymous>", "/api/items/:item")],
+  ["GET /slow-error", 500, "/slow-error", timing, failed("handler", "slowError", "/slow-error", "Error"), onError],
+  // app.onError throws: its step fails; Hono's compose hands that error to `timing`'s await, and app.onError answers `timing`'s failure.
+  ["GET /unanswerable", 500, "/unanswerable", failed("middleware", "timing", null, "RangeError"), failed("handler", "unanswerable", "/unanswerable", "Error"), failed("error", "onError", null, "RangeError"), onError],
+  // An app on a PreparedRegExpRouter, handed the request: its handler (Hono's one-handler path) and its own onError (an arrow function).
+  ["GET /prepared/items/5", 200, "/prepared/items/:id", timing, ok("middleware", "toPrepared"), ok("handler", "preparedItem", "/prepared/items/:id")],
+  ["GET /prepared/throw", 500, "/prepared/throw", timing, ok("middleware", "toPrepared"), failed("handler", "preparedThrows", "/prepared/throw", "Error"), ok("error", "<anonymous>")],
   ["GET /nowhere", 404, null, timing],
   ["POST /users/7", 404, null, timing],
 ];
@@ -85,6 +92,15 @@ function expectHono(events: TraceEvent[]) {
   expect(ping.fields.requestIndex).toBe(users.index);
   const throws = starts.find((e) => e.fields.name === "throws")!;
   expect(throws.fields.errorMessage).toBe("thrown in handler");
+  // app.onError's step: after the failed handler's end, inside the middleware around both; the slow one's 20 ms timer in it.
+  const throwsAnswer = starts.find((e) => e.fields.name === "onError" && e.fields.requestIndex === throws.fields.requestIndex)!;
+  const timingOf = starts.find((e) => e.fields.name === "timing" && e.fields.requestIndex === throws.fields.requestIndex)!;
+  expect(throwsAnswer.timestampNs).toBeGreaterThanOrEqual(end(throws));
+  expect(end(throwsAnswer)).toBeLessThanOrEqual(end(timingOf));
+  const slow = starts.find((e) => e.fields.name === "slowError")!;
+  const slowAnswer = starts.find((e) => e.fields.name === "onError" && e.fields.requestIndex === slow.fields.requestIndex)!;
+  expect(slowAnswer.fields.durationNs as number).toBeGreaterThan(18_000_000);
+  expect(starts.find((e) => e.fields.errorType === "RangeError" && e.fields.stepKind === "error")!.fields.errorMessage).toBe("onError failed");
 }
 
 /** Whether `runtime` has module.registerHooks (Node 22.15+, 24). */
@@ -106,8 +122,9 @@ describe.each([
     const traced = await both([runtime, "web/hono.mjs"]);
     if (runtime === "bun" || hasRegisterHooks(runtime)) expectHono(traced.events);
     else {
-      // Node 20: no in-thread loader hook (ARCHITECTURE.md "Packages' ES builds").
-      expect(ofKind(traced.events, "http_step_start")).toEqual([]);
+      // Node 20: no in-thread loader hook (ARCHITECTURE.md "Packages' ES builds"): only the
+      // PreparedRegExpRouter's handlers (the fixture requires that router's CommonJS build).
+      expect(ofKind(traced.events, "http_step_start").map((e) => e.fields.name)).toEqual(["preparedItem", "preparedThrows"]);
       expect(ofKind(traced.events, "http_server_request").length).toBe(HONO.length + 1);
     }
   });
@@ -121,14 +138,22 @@ const errors = ok("middleware", "errors");
 // @koa/router's routes() (a nameless bound function: named "router"), its allowedMethods() (an arrow function).
 const dispatch = ok("middleware", "router");
 const allowed = ok("middleware", "<anonymous>");
+// The route's own functions (inside @koa/router's composition): handlers, with their route.
 const KOA = [
-  ["GET /users/7", 200, "/users/:id", errors, dispatch],
-  ["GET /api/items/3", 200, "/api/items/:item", errors, dispatch],
-  // Thrown in the route's handler: the router's step fails; `errors` caught it and answered.
-  ["GET /throw", 500, "/throw", errors, failed("middleware", "router", null, "Error")],
-  ["GET /nowhere", 404, null, errors, dispatch, allowed],
-  ["PUT /users/7", 405, null, errors, dispatch, allowed],
+  ["GET /users/7", 200, "/users/:id", errors, dispatch, ok("handler", "getUser", "/users/:id")],
+  ["GET /api/items/3", 200, "/api/items/:item", errors, dispatch, ok("handler", "<anonymous>", "/api/items/:item")],
+  // The route's middleware answers without next(): the handler runs no step.
+  ["GET /secret?deny=1", 403, "/secret", errors, dispatch, ok("handler", "auth", "/secret")],
+  ["GET /secret", 200, "/secret", errors, dispatch, ok("handler", "auth", "/secret"), ok("handler", "secret", "/secret")],
+  // Thrown in the route's handler: its step fails, and the router's around it; `errors` caught it and answered.
+  ["GET /throw", 500, "/throw", errors, failed("middleware", "router", null, "Error"), failed("handler", "throws", "/throw", "Error")],
+  // `late`: added with app.use() after listen(), reached where no route answered.
+  ["GET /nowhere", 404, null, errors, dispatch, allowed, ok("middleware", "late")],
+  ["PUT /users/7", 405, null, errors, dispatch, allowed, ok("middleware", "late")],
 ];
+
+/** Koa without the router's hook (Node 20's `import` of @koa/router's ES build): Koa's middleware only. */
+const KOA_UNROUTED = KOA.map(([target, status, _route, ...steps]) => [target, status, null, ...steps.filter((step) => (step as unknown[])[0] !== "handler")]);
 
 describe.each([
   ["node", "node"],
@@ -141,14 +166,26 @@ describe.each([
       const traced = await both([runtime, fixture]);
       const events = traced.events;
       const routed = fixture.endsWith(".cjs") || runtime === "bun" || hasRegisterHooks(runtime);
-      expect(requests(events)).toEqual(routed ? KOA : KOA.map(([target, status, _route, ...steps]) => [target, status, null, ...steps]));
+      expect(requests(events)).toEqual(routed ? KOA : KOA_UNROUTED);
       expectStepsEnded(events);
-      expect(ofKind(events, "http_route").map((e) => e.fields.framework)).toEqual(routed ? ["koa", "koa", "koa"] : []);
-      // `errors` holds the router's step.
+      expect(ofKind(events, "http_route").map((e) => e.fields.framework)).toEqual(routed ? ["koa", "koa", "koa", "koa", "koa"] : []);
+      // `errors` holds the router's step, which holds the route's handler.
       const starts = ofKind(events, "http_step_start");
       const end = (e: TraceEvent) => e.timestampNs + BigInt(e.fields.durationNs as number);
       expect(starts[1]!.timestampNs).toBeGreaterThan(starts[0]!.timestampNs);
       expect(end(starts[1]!)).toBeLessThanOrEqual(end(starts[0]!));
+      if (!routed) return;
+      expect(starts[2]!.fields.name).toBe("getUser");
+      expect(starts[2]!.timestampNs).toBeGreaterThan(starts[1]!.timestampNs);
+      expect(end(starts[2]!)).toBeLessThanOrEqual(end(starts[1]!));
+      // getUser waits a timer (2 ms) and a fetch; auth holds secret (a 20 ms timer: Node's may fire up to 1 ms early).
+      expect(starts[2]!.fields.durationNs as number).toBeGreaterThan(1_000_000);
+      const auth = starts.filter((e) => e.fields.name === "auth")[1]!;
+      const secret = starts.find((e) => e.fields.name === "secret")!;
+      expect(secret.timestampNs).toBeGreaterThan(auth.timestampNs);
+      expect(end(secret)).toBeLessThanOrEqual(end(auth));
+      expect(secret.fields.durationNs as number).toBeGreaterThan(18_000_000);
+      expect(starts.find((e) => e.fields.name === "throws")!.fields.errorMessage).toBe("thrown in handler");
     });
   }
 });

@@ -184,11 +184,13 @@ describe.each(runtimes)("%s: Koa", (runtime) => {
     expect(served.map((e) => [e.fields.method, e.fields.target, e.fields.status, e.fields.route ?? null])).toEqual([
       ["GET", "/users/7", 200, "/users/:id"],
       ["GET", "/api/items/3", 200, "/api/items/:item"],
+      ["GET", "/secret?deny=1", 403, "/secret"],
+      ["GET", "/secret", 200, "/secret"],
       ["GET", "/throw", 500, "/throw"],
       ["GET", "/nowhere", 404, null],
       ["PUT", "/users/7", 405, null],
     ]);
-    expect(ofKind(events, "http_route").map((e) => e.fields.framework)).toEqual(["koa", "koa", "koa"]);
+    expect(ofKind(events, "http_route").map((e) => e.fields.framework)).toEqual(["koa", "koa", "koa", "koa", "koa"]);
     const ping = ofKind(events, "http_client_request").find((e) => String(e.fields.url).endsWith("/ping"))!;
     expect(ping.fields.requestIndex).toBe(served[0]!.index);
   });

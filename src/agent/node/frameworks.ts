@@ -30,7 +30,7 @@ import { makeStamp } from "../shared/stamp";
 import { assignPatch, definePatch, undoLater } from "../shared/patches";
 import { responseHooks } from "../shared/response-emit";
 import { hookKoaApplication, hookKoaRouter, isKoaApplicationFile, isKoaRouterFile } from "./koa";
-import { hookHonoRouters, isHonoRouterFile } from "./hono";
+import { hookHonoBase, hookHonoBaseBindings, hookHonoContext, hookHonoRouters, isHonoBaseFile, isHonoContextFile, isHonoRouterFile } from "./hono";
 import { frameworkFile } from "./triggers";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
@@ -50,7 +50,7 @@ export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iter
   if (!extensions || typeof original !== "function") return onFile.esm;
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js"))) onFile(filename, module.exports);
+    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js"))) onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
@@ -71,6 +71,8 @@ export function frameworkFiles(recorder: Recorder): ((filename: string, exports:
   const frameworks = new Frameworks(recorder);
   const onFile = (filename: string, exports: unknown, loadedBefore = false) => {
     if (frameworkFile().test(filename)) recorder.safe(() => frameworks.onFile(filename, exports, loadedBefore));
+    // scope attach: Hono's Context, for apps whose routes went into their routers before it (hono.ts hookHonoContext).
+    else if (loadedBefore && isHonoContextFile(filename)) recorder.safe(() => hookHonoContext(frameworks, exports));
   };
   return Object.assign(onFile, { esm: (id: string, bindings: Record<string, unknown>) => recorder.safe(() => frameworks.onEsm(id, bindings)) });
 }
@@ -288,7 +290,8 @@ export class Frameworks {
   /** A package's ES build as it loads (src/agent/shared/esm-hooks.ts): the same hooks as its CommonJS build's file. */
   onEsm(id: string, bindings: Record<string, unknown>): void {
     if (id === "hono-router") return hookHonoRouters(this, bindings);
-    if (id === "koa-router") return hookKoaRouter(this.recorder, bindings.Router, this.patched);
+    if (id === "hono-base") return hookHonoBaseBindings(this, bindings);
+    if (id === "koa-router") return hookKoaRouter(this, bindings.Router, this.patched);
     if (id === "koa-application") return hookKoaApplication(this, bindings.mod);
   }
 
@@ -300,7 +303,7 @@ export class Frameworks {
    * same one, with a reaction of ours). `route` (a handler's): the request's route, riding on
    * the step's start (`routeId`: its string id, kept by the caller). Nested steps end inside it.
    */
-  aroundStep(req: unknown, res: unknown, nameId: number, kind: "middleware" | "handler", route: string | undefined, routeId: number, framework: number, fn: LayerFn, self: unknown, args: IArguments): unknown {
+  aroundStep(req: unknown, res: unknown, nameId: number, kind: "middleware" | "handler" | "error", route: string | undefined, routeId: number, framework: number, fn: LayerFn, self: unknown, args: IArguments): unknown {
     let step: Step | undefined;
     try {
       const steps = req !== null && typeof req === "object" ? this.stepsOf(req, res as object) : undefined;
@@ -354,9 +357,10 @@ export class Frameworks {
       this.hookFastify();
       return this.hookFastifyHooks(exports);
     }
-    if (isKoaRouterFile(filename)) return hookKoaRouter(this.recorder, exports, this.patched);
+    if (isKoaRouterFile(filename)) return hookKoaRouter(this, exports, this.patched);
     if (isHonoRouterFile(filename)) return hookHonoRouters(this, exports);
-    if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports);
+    if (isHonoBaseFile(filename)) return hookHonoBase(this, exports);
+    if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports, loadedBefore);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;

@@ -15,7 +15,7 @@
 /** One hooked file of a package's ES build. */
 export interface EsmHook {
   /** What the agent's handler is told (the integration that takes the bindings). */
-  id: "postgres" | "hono-router" | "koa-router" | "koa-application";
+  id: "postgres" | "hono-router" | "hono-base" | "koa-router" | "koa-application";
   /** The package (node_modules/<package>/package.json: the reachability test). */
   package: string;
   /** The file, as the end of a path (either separator) or of a file: URL. */
@@ -23,6 +23,12 @@ export interface EsmHook {
   /** The file's top-level bindings handed over (each `undefined` where the file has none of that name). */
   bindings: readonly string[];
   group: "http" | "db";
+  /**
+   * Bindings the agent may replace (each a `var`, `let` or class binding of the file): the
+   * statement assigns back the value the agent left in the object it was handed (Hono's
+   * HonoBase class, before the files that extend it run).
+   */
+  replace?: readonly string[];
   /** Only in Bun: an ES file whose import of a CommonJS one Bun serves without the CommonJS step (Node's step sees that one). A plugin's contents are an ES module: a CommonJS file itself is never an entry. */
   bunOnly?: boolean;
 }
@@ -38,10 +44,12 @@ export function esmHooks(): readonly EsmHook[] {
     {
       id: "hono-router",
       package: "hono",
-      file: /[\\/]node_modules[\\/]hono[\\/]dist[\\/]router[\\/](?:smart|reg-exp|trie|linear|pattern)-router[\\/]router\.js$/,
-      bindings: ["SmartRouter", "RegExpRouter", "TrieRouter", "LinearRouter", "PatternRouter"],
+      file: /[\\/]node_modules[\\/]hono[\\/]dist[\\/]router[\\/](?:(?:smart|reg-exp|trie|linear|pattern)-router[\\/]router|reg-exp-router[\\/]prepared-router)\.js$/,
+      bindings: ["SmartRouter", "RegExpRouter", "TrieRouter", "LinearRouter", "PatternRouter", "PreparedRegExpRouter"],
       group: "http",
     },
+    // Hono's HonoBase (its `var Hono`, exported as HonoBase): replaced by a Proxy that sees each app made, for app.onError's step (src/agent/node/hono.ts).
+    { id: "hono-base", package: "hono", file: /[\\/]node_modules[\\/]hono[\\/]dist[\\/]hono-base\.js$/, bindings: ["Hono"], replace: ["Hono"], group: "http" },
     // @koa/router's ES build: its Router class (src/agent/node/koa.ts, as its dist/index.js).
     { id: "koa-router", package: "@koa/router", file: /[\\/]node_modules[\\/]@koa[\\/]router[\\/]dist[\\/]index\.mjs$/, bindings: ["Router"], group: "http" },
     // Koa's ES entry (dist/koa.mjs): its import of the CommonJS Application (lib/application.js,
@@ -56,7 +64,11 @@ const HANDLER_KEY = "scope.esm.loaded";
 /** The statement appended to a hooked file: calls the agent's function with the entry's id and bindings. */
 export function esmStatement(hook: EsmHook): string {
   const bindings = hook.bindings.map((name) => `${name}: typeof ${name} === "undefined" ? undefined : ${name}`).join(", ");
-  return `\n;globalThis[Symbol.for(${JSON.stringify(HANDLER_KEY)})]?.(${JSON.stringify(hook.id)}, { ${bindings} });\n`;
+  const call = (object: string) => `globalThis[Symbol.for(${JSON.stringify(HANDLER_KEY)})]?.(${JSON.stringify(hook.id)}, ${object});`;
+  if (hook.replace === undefined) return `\n;${call(`{ ${bindings} }`)}\n`;
+  // A block: its constant is no binding of the module's.
+  const back = hook.replace.map((name) => `if (scope$bindings.${name} !== undefined && scope$bindings.${name} !== ${name}) ${name} = scope$bindings.${name};`).join(" ");
+  return `\n;{ const scope$bindings = { ${bindings} }; ${call("scope$bindings")} ${back} }\n`;
 }
 
 /** The hook whose file `path` (a path or a file: URL) is, among `hooks`. */
