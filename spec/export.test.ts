@@ -11,7 +11,7 @@ import type { TraceEvent } from "../src/core/model";
 import { loadTrace } from "../src/dump/load";
 import { EventKind } from "../src/core/layout";
 import { monotonicNs } from "../src/core/ring";
-import { TraceWriter } from "../src/core/trace-file";
+import { readTrace, TraceWriter } from "../src/core/trace-file";
 import { serviceNameOf } from "../src/export/otlp";
 import { perfettoSchema } from "../src/export/perfetto";
 import { OtlpStream, streamLine } from "../src/export/stream";
@@ -449,6 +449,43 @@ describe("scope export --otlp: what never finished (a crash's flight-recorder du
     const key = (s: { traceId: string; spanId: string; endNs: string; status: number }) => `${s.traceId}/${s.spanId}/${s.endNs}/${s.status}`;
     expect(jsonSpans(bodies).map((s: any) => key({ traceId: s.traceId, spanId: s.spanId, endNs: String(s.endTimeUnixNano), status: s.status?.code ?? 0 })).sort()).toEqual(spans.map(key).sort());
   }, 120_000);
+});
+
+describe("scope run --otlp: records out of time order across threads", () => {
+  /** The spans a stream of `trace` sends (JSON), as traceId/spanId/name. */
+  async function streamed(trace: string, lookChunks?: number): Promise<string[]> {
+    const bodies: string[] = [];
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async (request) => (bodies.push(await request.text()), new Response("{}", { headers: { "content-type": "application/json" } })) });
+    try {
+      const stream = OtlpStream.start({ endpoint: `http://127.0.0.1:${server.port}/v1/traces`, format: "json", functions: false, trace, pollMs: 20, lookChunks });
+      const totals = await stream.finish();
+      expect([totals.made, totals.sent, totals.failure]).toEqual([totals.made, totals.made, null]);
+    } finally {
+      server.stop(true);
+    }
+    return jsonSpans(bodies).map((s: any) => `${s.traceId}/${s.spanId}/${s.name}`).sort();
+  }
+
+  test("a receive that reaches the file before its send (another thread's lane drained later) joins its send's trace", async () => {
+    // The fixture's trace rewritten as the collector can write it under load: the worker's
+    // receives in the first chunk, everything else in the next; one chunk a look.
+    const records = [...readTrace(traced.out).records()];
+    const receives = records.filter((r) => r.kind === "message_receive");
+    expect(receives.length).toBeGreaterThan(0);
+    const encode = (list: typeof records) =>
+      encodeRecords(list.map((r) => ({ kind: typeof r.kind === "number" ? r.kind : EventKind[r.kind], t: Number(r.timestampNs), pid: r.pid, tid: r.tid, flags: r.flags, payload: [r.a, r.b, r.c, r.d, r.e] })));
+    const path = join(scratchDir(), "receives-first.bin");
+    // The same header (span ids are made from it): only the records' order differs.
+    const { header } = loadTrace(traced.out);
+    const writer = TraceWriter.open(path, { host: header.hostName, argv: header.argv, anchors: { monotonicNs: header.monotonicAnchorNs, realtimeNs: header.realtimeAnchorNs, collectorPid: header.collectorPid } });
+    writer.append(encode(receives), receives.length);
+    const rest = records.filter((r) => r.kind !== "message_receive");
+    writer.append(encode(rest), rest.length);
+    writer.close({ written: records.length, dropped: 0, overwritten: 0, recorded: records.length });
+    const inOrder = await streamed(traced.out);
+    expect(inOrder.filter((span) => span.includes("/receive ")).length).toBe(receives.length);
+    expect(await streamed(path, 1)).toEqual(inOrder);
+  }, 60_000);
 });
 
 describe("scope export --otlp: pool waits", () => {

@@ -280,6 +280,11 @@ export class OtlpSpanMaker {
     return this.span(slice, slice.kind === "query" ? SpanKind.CLIENT : SpanKind.INTERNAL, context, parent, slice.kind === "query" ? dbAttributes(slice) : poolWaitAttributes(slice));
   }
 
+  /** Whether the send of the message `key` (model messageKey) has had its span made. */
+  knowsSend(key: string): boolean {
+    return this.messageTraces.has(key);
+  }
+
   /** A message_send's PRODUCER span or a message_receive's CONSUMER span (in time order: a receive finds its send's trace). */
   messageSpan(event: TraceEvent): ReadableSpan {
     const key = messageKey(event);

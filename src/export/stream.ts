@@ -19,7 +19,7 @@
  */
 import { StringTable, type DecodedRecord } from "../core/events";
 import { eventKindName } from "../core/layout";
-import { interpret, type TraceEvent } from "../core/model";
+import { interpret, messageKey, type TraceEvent } from "../core/model";
 import { readTraceBytes } from "../core/trace-file";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { TraceFollower } from "./follow";
@@ -43,6 +43,8 @@ export interface StreamOptions {
   pollMs?: number;
   /** How long finish() may send what is left (default 5 s). */
   flushMs?: number;
+  /** Chunks of the file read at most a look (default 64). */
+  lookChunks?: number;
 }
 
 export interface StreamTotals {
@@ -66,6 +68,8 @@ const aboutRequest = new Set(["http_traceparent", "http_route", "http_client_con
 /** A call's own records: no span without --otlp-functions, and most of a --functions trace. */
 const callKinds = new Set(["function_call", "function_return", "function_throw", "function_settle", "function_yield", "function_resume", "attach_function_call"]);
 const CARRIED_MAX = 200_000;
+/** Looks a receive waits for its send (HOLD_LOOKS × pollMs: 2 s at the default). */
+const HOLD_LOOKS = 8;
 const DEFINITIONS_MAX = 100_000;
 
 const kindOf = (record: DecodedRecord) => (typeof record.kind === "string" ? record.kind : (eventKindName[record.kind] ?? `kind_${record.kind}`));
@@ -78,6 +82,8 @@ export class OtlpStream {
   private maker: OtlpSpanMaker | null = null;
   private definitions: DecodedRecord[] = [];
   private carried: DecodedRecord[] = [];
+  /** Receives held for their sends (holdReceives): key → looks held so far. */
+  private held = new Map<string, number>();
   private queue: ReadableSpan[] = [];
   private sending: Promise<void> | null = null;
   private deadline = Number.POSITIVE_INFINITY;
@@ -108,7 +114,7 @@ export class OtlpStream {
   }
 
   private take(): number {
-    const records = this.follower.poll();
+    const records = this.follower.poll(this.options.lookChunks);
     if (records.length === 0) return 0;
     if (!this.maker) {
       const header = readTraceBytes(this.follower.headerBytes()!).header;
@@ -122,14 +128,16 @@ export class OtlpStream {
       else this.maker.seen(record.pid, record.timestampNs); // its process's last record, as an export sees it
     }
     const combined = [...this.definitions, ...this.carried, ...fresh];
-    const events = interpret(combined, (pid, tid, id) => this.strings.get(pid, tid, id));
+    const all = interpret(combined, (pid, tid, id) => this.strings.get(pid, tid, id));
+    const held = this.holdReceives(all);
+    const events = held.size ? all.filter((e) => !held.has(keyOf(e.pid, e.tid, e.timestampNs, e.kind))) : all;
     const shape = shapeOf(events);
     this.enqueue(this.maker.spans(events, shape, false));
 
     // What the next look needs: definitions, and the open slices' starts with their requests' own records.
     for (const record of fresh) if (definitions.has(kindOf(record))) this.definitions.push(record);
     if (this.definitions.length > DEFINITIONS_MAX) this.definitions = this.definitions.filter((r) => kindOf(r) !== "http_connection").concat(this.definitions.filter((r) => kindOf(r) === "http_connection").slice(-DEFINITIONS_MAX / 2));
-    const keep = new Set<string>();
+    const keep = new Set<string>(held);
     const openRequests = new Set<string>();
     for (const slice of shape.slices) {
       if (slice.finished) continue;
@@ -143,6 +151,34 @@ export class OtlpStream {
     for (const record of [...this.carried, ...fresh]) if (keep.has(keyOf(record.pid, record.tid, record.timestampNs, kindOf(record)))) carried.push(record);
     this.carried = carried.length > CARRIED_MAX ? carried.slice(-CARRIED_MAX) : carried;
     return records.length;
+  }
+
+  /**
+   * The receives whose send no look has made a span of yet: held (carried) for up to
+   * HOLD_LOOKS looks, so they join their send's trace. The collector writes records in the
+   * order it drains lanes, not in time order across threads: a receive on one thread can
+   * reach the file before its send on another (that lane drained later, or the send waited
+   * in its thread's overflow), and made then it took a trace of its own (the message's)
+   * instead of the sending request's, which `scope export --otlp` of the file gives it.
+   */
+  private holdReceives(events: TraceEvent[]): Set<string> {
+    const held = new Set<string>();
+    const ages = new Map<string, number>();
+    let sends: Set<string> | undefined;
+    for (const event of events) {
+      if (event.kind !== "message_receive") continue;
+      const message = messageKey(event);
+      if (this.maker!.knowsSend(message)) continue;
+      sends ??= new Set(events.filter((e) => e.kind === "message_send").map(messageKey));
+      if (sends.has(message)) continue;
+      const key = keyOf(event.pid, event.tid, event.timestampNs, event.kind);
+      const looks = (this.held.get(key) ?? 0) + 1;
+      if (looks > HOLD_LOOKS) continue;
+      ages.set(key, looks);
+      held.add(key);
+    }
+    this.held = ages;
+    return held;
   }
 
   private enqueue(spans: ReadableSpan[]): void {
