@@ -224,20 +224,21 @@ pub const Collector = struct {
             const count = collector.ring.drain_marked(collector.buffer, false);
             if (count == 0) break;
             moved += count;
-            const batch = collector.buffer[0..count];
-            if (collector.flight) |window| {
-                collector.flight_take(window, batch);
-                continue;
-            }
-            const kept_before = collector.writer.records_count;
-            collector.append(batch);
-            // What a limit, a stop or a failed write left out is not in the trace: not
-            // counted as recorded.
-            const kept = collector.writer.records_count - kept_before;
-            collector.account(batch[0..@intCast(kept)]);
+            collector.take(collector.buffer[0..count]);
         }
         collector.mark_overwritten();
         return moved;
+    }
+
+    /// A drained batch into the flight recorder's window, or into the trace and counted.
+    fn take(collector: *Collector, batch: []const Record) void {
+        if (collector.flight) |window| return collector.flight_take(window, batch);
+        const kept_before = collector.writer.records_count;
+        collector.append(batch);
+        // What a limit, a stop or a failed write left out is not in the trace: not
+        // counted as recorded.
+        const kept = collector.writer.records_count - kept_before;
+        collector.account(batch[0..@intCast(kept)]);
     }
 
     /// Flight recorder: the batch goes to the window (nothing drained after a stop is
@@ -471,14 +472,7 @@ pub const Collector = struct {
         while (true) {
             const count = collector.ring.salvage(collector.buffer, pid, stamp_ns);
             if (count == 0) return;
-            const batch = collector.buffer[0..count];
-            if (collector.flight) |window| {
-                collector.flight_take(window, batch);
-                continue;
-            }
-            const kept_before = collector.writer.records_count;
-            collector.append(batch);
-            collector.account(batch[0..@intCast(collector.writer.records_count - kept_before)]);
+            collector.take(collector.buffer[0..count]);
         }
     }
 
