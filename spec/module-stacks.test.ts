@@ -120,3 +120,24 @@ test("every file of node_modules the integrations hook is in a directory the cor
   // Few directories armed: most files cost the wrapper call and string tests only.
   expect(watched).toBeLessThan(directories / 50);
 });
+
+test("a directory whose last letters no hooked directory has is turned away before any endsWith test (triggers.ts isHookedDirectory)", () => {
+  // A program's own scripts/lib or utils/lib, express/lib, java/lib: "…s/lib" and "…a/lib" once
+  // reached the endsWith tests (building their directory table in that thread) since ws/lib and koa/lib were added.
+  const turnedAway = ["/home/u/app/scripts/lib", "/home/u/app/utils/lib", "/home/u/app/node_modules/express/lib", "/opt/java/lib", "/srv/x/tools2/lib"];
+  const original = String.prototype.endsWith;
+  let calls = 0;
+  String.prototype.endsWith = function (this: string, ...args: Parameters<typeof original>) {
+    calls++;
+    return original.apply(this, args);
+  };
+  try {
+    for (const directory of turnedAway) expect(isHookedDirectory(directory, true, true, true)).toBe(false);
+  } finally {
+    String.prototype.endsWith = original;
+  }
+  expect(calls).toBe(0);
+  for (const directory of ["/a/node_modules/ws/lib", "/a/node_modules/koa/lib", "/a/node_modules/mysql2/lib", "/a/node_modules/pg/lib", "/a/node_modules/better-sqlite3/lib", "/a/node_modules/router/lib", "/a/node_modules/fastify/lib"]) {
+    expect(isHookedDirectory(directory, true, true, true)).toBe(true);
+  }
+});

@@ -86,9 +86,25 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
   const length = directory.length;
   switch (directory.charCodeAt(length - 1)) {
     case 98: {
-      // lib, under router, fastify, pg, better-sqlite3, ws, koa or mysql2.
+      // lib, under router, fastify, pg, better-sqlite3, ws, koa or mysql2: the last two letters
+      // of its parent (er, fy, pg, e3, ws, oa, l2). One letter let through every "…s/lib" and
+      // "…a/lib" (a program's scripts/lib, express/lib), which then built hookedDirectories()
+      // in that thread (and the first worker's code cache held it: BENCHMARKS.md "Worker
+      // start: what grew the code cache").
       const parent = directory.charCodeAt(length - 5);
-      if (parent !== 114 && parent !== 121 && parent !== 103 && parent !== 51 && parent !== 115 && parent !== 97 && (parent !== 50 || directory.charCodeAt(length - 6) !== 108)) return false;
+      const before = directory.charCodeAt(length - 6);
+      if (
+        !(
+          (parent === 114 && before === 101) ||
+          (parent === 121 && before === 102) ||
+          (parent === 103 && before === 112) ||
+          (parent === 51 && before === 101) ||
+          (parent === 115 && before === 119) ||
+          (parent === 97 && before === 111) ||
+          (parent === 50 && before === 108)
+        )
+      )
+        return false;
       break;
     }
     case 101: {
