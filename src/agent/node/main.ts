@@ -5,7 +5,6 @@
  * never change what the program does: when it cannot attach it leaves at most one line on
  * stderr and does nothing else.
  */
-import { deferPastCodeCache, runDeferred } from "./after-cache";
 import { loadedBundle, saveCodeCache } from "./cache-write";
 import { setAgentFiles } from "./chunk-load";
 import { setAgentDirectory } from "../shared/child-env";
@@ -23,14 +22,7 @@ if (loaded !== undefined) {
   // The addon the loader opened to read this bundle: not opened again.
   useLoadedAddon(loaded[1]);
 }
-// Main-thread-only install work (the ES-builds hook) runs after the cache is written, so
-// the cache every worker deserialises does not hold it (after-cache.ts).
-if (loaded !== undefined) deferPastCodeCache();
-try {
-  install();
-  // The code cache (cache-write.ts). The preview walk is not in it: it is a chunk of its own
-  // with its own cache, loaded at a thread's first preview (walk-load.ts).
-  if (loaded !== undefined) saveCodeCache(loaded);
-} finally {
-  runDeferred();
-}
+install();
+// The code cache (cache-write.ts). The preview walk is not in it: it is a chunk of its own
+// with its own cache, loaded at a thread's first preview (walk-load.ts).
+if (loaded !== undefined) saveCodeCache(loaded);
