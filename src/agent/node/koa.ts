@@ -146,10 +146,19 @@ function layerWrappers(frameworks: Frameworks, layer: KoaLayer, stack: unknown[]
 
 /** A route's function as a step: a handler of `route`, or (no route: a router.use layer) a middleware. */
 function routeStep(frameworks: Frameworks, fn: Fn, route: string | undefined): Fn {
-  const recorder = frameworks.recorder;
   // A router.param() middleware (@koa/router's arrow function): named after the program's.
   const original = (fn as unknown as { _originalFn?: unknown })._originalFn;
   const name = koaName(typeof original === "function" ? (original as Fn) : fn);
+  return ctxStep(frameworks, fn, name, route);
+}
+
+/**
+ * `fn(ctx, next)` run as a step named `name` (Frameworks.aroundStep): a `handler` of `route`
+ * when it has one, else a `middleware`. The route rides on no start: the router's match wrote
+ * it (onMatch); the start names it.
+ */
+function ctxStep(frameworks: Frameworks, fn: Fn, name: string, route: string | undefined): Fn {
+  const recorder = frameworks.recorder;
   let nameId = 0;
   let routeId = 0;
   return renamed(fn, function (this: unknown, ctx: unknown) {
@@ -165,7 +174,6 @@ function routeStep(frameworks: Frameworks, fn: Fn, route: string | undefined): F
       recorder.fail(error);
       return Reflect.apply(fn, this, arguments);
     }
-    // The route rides on no start: the router's match wrote it (onMatch); the start names it (routeId).
     return frameworks.aroundStep(req, res, nameId, route !== undefined ? "handler" : "middleware", undefined, routeId, 0, fn, this, arguments);
   });
 }
@@ -341,23 +349,7 @@ const koaSteps = new WeakMap<object, Fn>();
 function koaStep(frameworks: Frameworks, fn: Fn): Fn {
   const known = koaSteps.get(fn);
   if (known !== undefined) return known;
-  const recorder = frameworks.recorder;
-  const name = koaName(fn);
-  let nameId = 0;
-  const wrapper = renamed(fn, function (this: unknown, ctx: unknown) {
-    if (recorder.groups.http !== true || ctx === null || typeof ctx !== "object") return Reflect.apply(fn, this, arguments);
-    let req: unknown;
-    let res: unknown;
-    try {
-      req = (ctx as { req?: unknown }).req;
-      res = (ctx as { res?: unknown }).res;
-      if (nameId === 0) nameId = recorder.str(name);
-    } catch (error) {
-      recorder.fail(error);
-      return Reflect.apply(fn, this, arguments);
-    }
-    return frameworks.aroundStep(req, res, nameId, "middleware", undefined, 0, 0, fn, this, arguments);
-  });
+  const wrapper = ctxStep(frameworks, fn, koaName(fn), undefined);
   koaSteps.set(fn, wrapper);
   return wrapper;
 }
