@@ -256,6 +256,23 @@ describe("transform", () => {
     expect(once.code.split(MARKER).length).toBe(2);
   });
 
+
+  test("the global object through the realm's Function only where the module's text may declare globalThis", () => {
+    const usesGlobal = (code: string, parseAs: string) => instrument(code, parseAs, { config }).code.includes("__scope$g()");
+    // Reads of its properties: the injected code names globalThis (no compile at start).
+    expect(usesGlobal(source, "/src/a.js")).toBe(false);
+    expect(usesGlobal("function f() { return globalThis.x ?? globalThis['y'] ?? globalThis?.z }\n", "/src/b.js")).toBe(false);
+    // Declared (core-js: `var globalThis = require(...)`; an ES module's const; a destructured
+    // name), or named bare: looked up through the realm.
+    for (const [code, file] of [
+      ["var globalThis = require('./g');\nfunction f() { return globalThis.x }\n", "/src/c.cjs"],
+      ["export function f() { return globalThis.x }\nconst globalThis = {};\n", "/src/d.mjs"],
+      ["const { a, globalThis } = require('./g');\nfunction f() { return globalThis }\n", "/src/e.cjs"],
+      ["var a = 1, globalThis = a;\nfunction f() { return typeof globalThis }\n", "/src/f.js"],
+    ]) {
+      expect(usesGlobal(code!, file!)).toBe(true);
+    }
+  });
   test("no line moves: the original lines keep their numbers, the directive stays first", () => {
     const result = instrument(source, "/src/a.js", { config });
     const out = result.code.split("\n");

@@ -29,15 +29,36 @@ export const MARKER = "/*scope:instrumented*/";
 export { HOOK_KEY };
 
 /**
+ * Whether a module's text names `globalThis` other than to read one of its properties: it may
+ * declare its own (core-js 3.38 and later, in 45 of its internals: `var globalThis =
+ * require('../internals/global-this')`, hoisted, so undefined when the module's registration
+ * runs at its first line). Text, not scope: a false match (`typeof globalThis`, a string, a
+ * comment) costs that module one compile of `return this` at its start, a missed declaration a crash.
+ */
+const NAMES_GLOBAL = /(?<![.$\w])globalThis(?![\w$]|\s*(?:\.|\[|\?\.))/;
+
+/** The hoisted function returning the realm's global object where the module may shadow `globalThis` (a function expression in a vm script's block: vm-hooks.ts scoped). */
+export const GLOBAL_OF = "__scope$g";
+
+/**
+ * The global object, reached through the realm's Function constructor (named by no identifier
+ * the module could declare), once per module; where strings may not be compiled
+ * (--disallow-code-generation-from-strings), `global`, else whatever `globalThis` is here.
+ */
+const GLOBAL_FUNCTION =
+  `function ${GLOBAL_OF}(){var g;try{g=(function(){}).constructor("return this")()}catch(e){}` +
+  `return g||(typeof global=="object"&&global)||globalThis}`;
+
+/**
  * What the injected code calls when no runtime is installed: ids, and nothing recorded.
  * `l` hands the listener back; `w` is the one-step iterator a generator's `yield X`
  * delegates to (yields X, then returns what next() sent; return(v) ends with v).
  */
-const NOOP =
+const noop = (global: string) =>
   "{f:function(){return 0},c:function(){},C:function(){return -1},r:function(){},x:function(){return -1}," +
   "s:function(){},X:function(){return -1},y:function(i,t,v){return v},n:function(i,t,v){return v}," +
   "l:function(e,h){return h},w:function(i,t,v){var d=0;return{next:function(s){return d++?{value:s,done:true}:{value:v,done:false}}," +
-  "throw:function(e){throw e},return:function(s){d=1;return{value:s,done:true}},[globalThis.Symbol.iterator]:function(){return this}}}}";
+  `throw:function(e){throw e},return:function(s){d=1;return{value:s,done:true}},[${global}.Symbol.iterator]:function(){return this}}}}`;
 
 export interface SourceMapV3 {
   version: number;
@@ -392,12 +413,17 @@ export function print(
   if (!info && registration.length > 0) args.push(...registration);
   else if (files) args.push("0", "0");
   if (files) args.push(files);
+  // Each function reads the global once, into `g`.
+  const shadowable = NAMES_GLOBAL.test(code);
+  const global = shadowable ? `${GLOBAL_OF}()` : "globalThis";
+  const hookOf = `g[g.Symbol.for(${JSON.stringify(HOOK_KEY)})]`;
   edits.append(
-    `${newline}${MARKER}var ${HOOK},${base},${TEMP};function ${INIT}(){${HOOK}=globalThis[globalThis.Symbol.for(${JSON.stringify(HOOK_KEY)})]||${NOOP};` +
+    `${newline}${MARKER}var ${HOOK},${base},${TEMP};function ${INIT}(){var g=${global};${HOOK}=${hookOf}||${noop("g")};` +
       `${base}=${HOOK}.f(${args.join(",")});return ${HOOK}}` +
       (info
-        ? `function ${PENDING}(){var h=globalThis[globalThis.Symbol.for(${JSON.stringify(HOOK_KEY)})];h&&h.p&&h.p(${JSON.stringify(info.tag)},function(){return ${HOOK}||${INIT}()}${registration.map((arg) => `,${arg}`).join("")})}`
+        ? `function ${PENDING}(){var g=${global},h=${hookOf};h&&h.p&&h.p(${JSON.stringify(info.tag)},function(){return ${HOOK}||${INIT}()}${registration.map((arg) => `,${arg}`).join("")})}`
         : "") +
+      (shadowable ? GLOBAL_FUNCTION : "") +
       "\n",
   );
   if (unmapped && ownComment) return printedText(edits, `${ownComment}\n`, wrap);

@@ -38,7 +38,7 @@ import { STAMP_FILENAME } from "../agent/shared/stamp";
 import { registerScriptOffsets } from "./callsites";
 import { instrument, isInstrumented, warningLine } from "./instrument";
 import type { Matcher } from "./match";
-import { MARKER, type SourceMapV3 } from "./print";
+import { GLOBAL_OF, MARKER, type SourceMapV3 } from "./print";
 import { parse } from "./parse";
 import type { Realm } from "./runtime";
 import { INIT, PENDING } from "./transform";
@@ -410,7 +410,9 @@ function scoped(code: string, columnOffset: number, directives: boolean): { code
   const pendingFunction = `}function ${PENDING}(`;
   const at = functions.indexOf(pendingFunction);
   if (!functions.startsWith(init) || functions.indexOf(init, 1) >= 0 || (at >= 0 && functions.indexOf(pendingFunction, at + 1) >= 0)) return undefined;
-  const expressions = `${INIT}=function(${functions.slice(init.length)}`.replace(pendingFunction, `},${PENDING}=function(`);
+  const expressions = `${INIT}=function(${functions.slice(init.length)}`
+    .replace(pendingFunction, `},${PENDING}=function(`)
+    .replace(`}function ${GLOBAL_OF}(`, `},${GLOBAL_OF}=function(`);
   const declarations = `${code.slice(footer + 1 + MARKER.length + 4, declared)},${expressions}`;
   const close = `${MARKER}}${code.slice(footerEnd)}`;
   const call = `${PENDING}();`;
