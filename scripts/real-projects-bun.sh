@@ -5,7 +5,8 @@
 # with --functions (the program's own files) at --level calls and full, and with one
 # node_modules package too (--package, full); stdout, stderr (scope's summary cut off) and exit
 # status compared byte for byte, CPU (/usr/bin/time's user+sys of the run and everything under
-# it) printed, traces left in $WORK/out.
+# it) printed, and the main process's own CPU (process.cpuUsage() at its end, into the file
+# PROGRAM_CPU names; not bun test's), traces left in $WORK/out.
 #   bash scripts/real-projects-bun.sh [name ...]     # default: all
 # Needs npm (the registry) once, /usr/bin/time, bun on PATH (. scripts/env.sh), dist/scope built.
 # WORK defaults to /tmp/scope-real-projects-bun.
@@ -44,6 +45,7 @@ const seen = new Map<string, number>();
 for (let i = 0; i < N; i += 8) await Promise.all(kinds.map(async ([p, init]) => { const r = await fetch(base + p, init); const key = `${p} ${r.status} ${await r.text()}`; seen.set(key, (seen.get(key) ?? 0) + 1); }));
 for (const [k, v] of [...seen].sort()) console.log(v, k);
 app.stop();
+if (process.env.PROGRAM_CPU) require("node:fs").appendFileSync(process.env.PROGRAM_CPU, `${(process.cpuUsage().user + process.cpuUsage().system) / 1e6}\n`);
 FILE
 cat > hono/app.ts <<'FILE'
 import { Hono } from "hono";
@@ -69,6 +71,7 @@ const seen = new Map<string, number>();
 for (let i = 0; i < N; i += 5) await Promise.all(kinds.map(async ([p, init]) => { const r = await fetch(base + p, init); const key = `${p} ${r.status} ${r.headers.get("etag")} ${await r.text()}`; seen.set(key, (seen.get(key) ?? 0) + 1); }));
 for (const [k, v] of [...seen].sort()) console.log(v, k);
 server.stop();
+if (process.env.PROGRAM_CPU) require("node:fs").appendFileSync(process.env.PROGRAM_CPU, `${(process.cpuUsage().user + process.cpuUsage().system) / 1e6}\n`);
 FILE
 cat > drizzle/app.ts <<'FILE'
 import { Database } from "bun:sqlite";
@@ -85,6 +88,7 @@ for (let i = 0; i < N; i++) found += db.select().from(users).where(eq(users.id, 
 db.transaction((tx) => { for (let i = 0; i < 10; i++) tx.update(users).set({ age: 99 }).where(eq(users.id, i + 1)).run(); });
 console.log("found", found, db.select({ n: sql<number>`count(*)` }).from(users).where(eq(users.age, 99)).get());
 try { db.run(sql`SELECT * FROM nope`); } catch (e) { console.log("err", (e as Error).message); }
+if (process.env.PROGRAM_CPU) require("node:fs").appendFileSync(process.env.PROGRAM_CPU, `${(process.cpuUsage().user + process.cpuUsage().system) / 1e6}\n`);
 FILE
 cat > btest/math.ts <<'FILE'
 export function add(a: number, b: number) { return a + b; }
@@ -131,6 +135,7 @@ child.send("last");
 console.log("child", await child.exited, got.length);
 const sync = Bun.spawnSync(["bun", "-e", "console.log('sync child')"]);
 console.log(sync.stdout.toString().trim(), sync.exitCode);
+if (process.env.PROGRAM_CPU) require("node:fs").appendFileSync(process.env.PROGRAM_CPU, `${(process.cpuUsage().user + process.cpuUsage().system) / 1e6}\n`);
 FILE
 cat > work/worker.ts <<'FILE'
 declare var self: Worker;
@@ -169,6 +174,7 @@ await Promise.all(clients.map((c) => new Promise((res) => { c.ws.onclose = res; 
 while (closed < CLIENTS) await Bun.sleep(5);
 console.log("opened", opened, "received", received, "ticks", ticks, "closed", closed);
 server.stop();
+if (process.env.PROGRAM_CPU) require("node:fs").appendFileSync(process.env.PROGRAM_CPU, `${(process.cpuUsage().user + process.cpuUsage().system) / 1e6}\n`);
 FILE
 cat > fs/app.ts <<'FILE'
 import { mkdtempSync, rmSync } from "node:fs";
@@ -187,6 +193,7 @@ await w.end();
 console.log("big", Bun.file(join(dir, "big.txt")).size, await Bun.file(join(dir, "nope")).exists());
 try { await Bun.file(join(dir, "missing.txt")).text(); } catch (e) { console.log("err", (e as NodeJS.ErrnoException).code); }
 rmSync(dir, { recursive: true });
+if (process.env.PROGRAM_CPU) require("node:fs").appendFileSync(process.env.PROGRAM_CPU, `${(process.cpuUsage().user + process.cpuUsage().system) / 1e6}\n`);
 FILE
 ln -sfn ../node_modules elysia/node_modules; ln -sfn ../node_modules hono/node_modules; ln -sfn ../node_modules drizzle/node_modules
 # bun test's snapshot, written once untraced (a first run writes it: "1 added").
@@ -195,16 +202,16 @@ ln -sfn ../node_modules elysia/node_modules; ln -sfn ../node_modules hono/node_m
 run() { # run NAME DIR PACKAGE -- PROGRAM ARGS...
   local name=$1 dir=$2 package=$3; shift 4
   local out=$WORK/out/$name; rm -rf "$out"; mkdir -p "$out"
-  ( cd "$dir" && /usr/bin/time -o "$out/plain.cpu" -f "%U %S" "$@" >"$out/plain.out" 2>"$out/plain.err" </dev/null; echo $? >"$out/plain.rc" )
+  ( cd "$dir" && PROGRAM_CPU=$out/plain.program /usr/bin/time -o "$out/plain.cpu" -f "%U %S" "$@" >"$out/plain.out" 2>"$out/plain.err" </dev/null; echo $? >"$out/plain.rc" )
   sed -i -E 's/\[[0-9.]+m?s\]//g' "$out/plain.out" "$out/plain.err"
-  echo "$name plain rc=$(cat "$out/plain.rc") cpu=$(tail -1 "$out/plain.cpu")"
+  echo "$name plain rc=$(cat "$out/plain.rc") cpu=$(tail -1 "$out/plain.cpu") program=$(cat "$out/plain.program" 2>/dev/null)"
   for mode in ${MODES:-default calls full package}; do
     local opts=()
     case $mode in
       calls|full) opts=(--functions --level "$mode") ;;
       package) opts=(--include '**' --package "$package" --level full) ;;
     esac
-    ( cd "$dir" && timeout 900 /usr/bin/time -o "$out/$mode.cpu" -f "%U %S" "$scope" run -o "$out/$mode.bin" "${opts[@]}" -- "$@" >"$out/$mode.out" 2>"$out/$mode.err" </dev/null; echo $? >"$out/$mode.rc" )
+    ( cd "$dir" && PROGRAM_CPU=$out/$mode.program timeout 900 /usr/bin/time -o "$out/$mode.cpu" -f "%U %S" "$scope" run -o "$out/$mode.bin" "${opts[@]}" -- "$@" >"$out/$mode.out" 2>"$out/$mode.err" </dev/null; echo $? >"$out/$mode.rc" )
     awk '/^scope: .*program exit code/{stop=1} !stop && !/^scope: /' "$out/$mode.err" >"$out/$mode.err.program"
     # bun test prints each test's and the run's duration.
     sed -i -E 's/\[[0-9.]+m?s\]//g' "$out/$mode.out" "$out/$mode.err.program"
@@ -212,7 +219,7 @@ run() { # run NAME DIR PACKAGE -- PROGRAM ARGS...
     cmp -s "$out/plain.out" "$out/$mode.out" || same="STDOUT DIFFERS"
     cmp -s "$out/plain.err" "$out/$mode.err.program" || same="$same, STDERR DIFFERS"
     [ "$(cat "$out/plain.rc")" = "$(cat "$out/$mode.rc")" ] || same="$same, EXIT DIFFERS"
-    echo "$name $mode rc=$(cat "$out/$mode.rc") cpu=$(tail -1 "$out/$mode.cpu") $same $(grep -E '^  (lost|[0-9]+ processes)' "$out/$mode.err" | tr -s ' ' | tr '\n' ' ')"
+    echo "$name $mode rc=$(cat "$out/$mode.rc") cpu=$(tail -1 "$out/$mode.cpu") program=$(cat "$out/$mode.program" 2>/dev/null) $same $(grep -E '^  (lost|[0-9]+ processes)' "$out/$mode.err" | tr -s ' ' | tr '\n' ' ')"
   done
 }
 
