@@ -254,6 +254,27 @@ describe("Bun: CommonJS under the runtime plugin", () => {
       expect(traced.stderr).toContain(text);
     }
   });
+
+  test("bun test: a failure's column is the instrumented code's (Bun applies no plugin's map), and the summary says so; node's run does not", async () => {
+    const dir = join(scratchDir(), "bun-test-columns");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "add.ts"), "export function add(a: number, b: number) { return a + b; }\n");
+    writeFileSync(join(dir, "add.test.ts"), 'import { expect, test } from "bun:test";\nimport { add } from "./add";\ntest("fails", () => { expect(add(2, 2)).toBe(5); });\n');
+    writeFileSync(join(dir, "node-app.cjs"), "function f() { return 1; }\nconsole.log(f());\n");
+    const [plain, traced, node] = await Promise.all([
+      runUntraced(["bun", "test"], { cwd: dir }),
+      runTraced(["bun", "test"], { scopeArgs: ["--functions", "--level", "full"], env, cwd: dir }),
+      runTraced(["node", "node-app.cjs"], { scopeArgs: ["--functions"], env, cwd: dir }),
+    ]);
+    expect(plain.status).toBe(1);
+    expect(traced.status).toBe(1);
+    const at = (stderr: string) => /add\.test\.ts:3:(\d+)/.exec(stderr)?.[1];
+    expect(at(plain.stderr)).toBe("41");
+    // What Bun lacks: the column differs (lines are the program's), and the run's summary tells.
+    expect(at(traced.stderr)).not.toBe(at(plain.stderr));
+    expect(traced.summary).toContain("--functions in Bun: Bun's own error text");
+    expect(node.summary).not.toContain("--functions in Bun");
+  });
 });
 
 /**
