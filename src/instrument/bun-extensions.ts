@@ -9,9 +9,11 @@
  * At the plugin's start (before the agent wraps it), `_extensions[".js"]` gets an innermost
  * wrapper of its own; the loader calls the whole chain with the module it is filling, and the
  * innermost wrapper runs the loader's code for that module instead of Bun's. A wrapper that
- * does not call on (a program's own hook that compiles the file itself) leaves the module to
- * the loader, as before. A chain entered by Bun itself for the same module (should Bun call
- * `_extensions` and then the plugin) is not entered again.
+ * does not call on (a program's own hook that compiles the file itself, as an old
+ * babel-register did) has the module as it made it, as when Bun calls it untraced: the
+ * loader's code does not run as well (the module's code would run twice). A chain entered by
+ * Bun itself for the same module (should Bun call `_extensions` and then the plugin) is not
+ * entered again.
  */
 type Extension = (this: unknown, module: unknown, filename: string) => unknown;
 
@@ -47,14 +49,11 @@ export class ExtensionChain {
     const current = extensions?.[".js"];
     if (!path.endsWith(".js") || typeof current !== "function" || this.entered.has(module)) return run();
     this.pending = { module, run };
-    let threw = true;
     try {
       Reflect.apply(current, extensions, [module, path]);
-      threw = false;
     } finally {
-      const skipped = this.pending?.module === module;
+      // Not reached (a hook that compiled the file itself, or threw): the module is as it left it.
       this.pending = undefined;
-      if (skipped && !threw) run();
     }
   }
 }
