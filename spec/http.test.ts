@@ -371,4 +371,17 @@ describe("bun: Bun.serve WebSocket upgrade", () => {
     expect(traced.stdout).toBe("got hi\n");
     expect(serverRows(traced.events)).toEqual([["GET", "/ws", 0, 0, 0, "upgraded", 1]]);
   });
+
+  test("a handler that upgrades and still returns a Response (Elysia's ws routes): upgraded, not the ignored Response's status", async () => {
+    const argv = ["bun", join(http, "serve-websocket-answered.ts")];
+    const [traced, untraced] = await Promise.all([runTraced(argv), runUntraced(argv)]);
+    expect(traced.stdout).toBe(untraced.stdout);
+    expect(traced.stdout).toBe("got hi /now\ngot hi /later\n400 no\n");
+    expect(traced.status).toBe(0);
+    expect(serverRows(traced.events)).toEqual([
+      ["GET", "/now", 0, 0, 0, "upgraded", 1],
+      ["GET", "/later", 0, 0, 0, "upgraded", 1],
+      ["GET", "/plain", 400, 0, null, "finished", 1],
+    ]);
+  });
 });

@@ -254,6 +254,61 @@ describe("Bun: CommonJS under the runtime plugin", () => {
       expect(traced.stderr).toContain(text);
     }
   });
+
+  test("a program's own require.extensions hook sees the files the plugin runs, as untraced: one that calls on, one that compiles the file itself (run once)", async () => {
+    const dir = join(scratchDir(), "cjs-extensions");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "hook.cjs"),
+      [
+        'const previous = require.extensions[".js"];',
+        "const calls = [];",
+        'require.extensions[".js"] = function (module, filename) {',
+        '  if (filename.endsWith("self.js")) {',
+        '    calls.push("self");',
+        "    module._compile(\"globalThis.ranSelf = (globalThis.ranSelf || 0) + 1; module.exports = { by: 'hook' };\", filename);",
+        "    return;",
+        "  }",
+        '  if (filename.endsWith("through.js")) calls.push("through");',
+        "  return previous.apply(this, arguments);",
+        "};",
+        'const self = require("./self.js");',
+        'const through = require("./through.js");',
+        "console.log(JSON.stringify({ self, through: through(), calls, ranSelf: globalThis.ranSelf }));",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "self.js"), 'globalThis.ranSelf = (globalThis.ranSelf || 0) + 1; module.exports = { by: "file" };\n');
+    writeFileSync(join(dir, "through.js"), 'module.exports = function through() { return "through ran"; };\n');
+    const [plain, traced] = await Promise.all([runUntraced(["bun", "hook.cjs"], { cwd: dir }), runTraced(["bun", "hook.cjs"], { scopeArgs: ["--functions"], env, cwd: dir })]);
+    expect(plain).toMatchObject({ status: 0, stdout: '{"self":{"by":"hook"},"through":"through ran","calls":["self","through"],"ranSelf":1}\n' });
+    expect({ status: traced.status, stdout: traced.stdout, stderr: traced.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: plain.stderr });
+    // through.js ran as the plugin's (instrumented: its function traced); self.js as the hook made it.
+    const files = traced.events.filter((e) => e.kind === "function_table").map((e) => String(e.fields.file).split("/").pop());
+    expect(files).toContain("through.js");
+    expect(files).not.toContain("self.js");
+  });
+
+  test("bun test: a failure's column is the instrumented code's (Bun applies no plugin's map), and the summary says so; node's run does not", async () => {
+    const dir = join(scratchDir(), "bun-test-columns");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "add.ts"), "export function add(a: number, b: number) { return a + b; }\n");
+    writeFileSync(join(dir, "add.test.ts"), 'import { expect, test } from "bun:test";\nimport { add } from "./add";\ntest("fails", () => { expect(add(2, 2)).toBe(5); });\n');
+    writeFileSync(join(dir, "node-app.cjs"), "function f() { return 1; }\nconsole.log(f());\n");
+    const [plain, traced, node] = await Promise.all([
+      runUntraced(["bun", "test"], { cwd: dir }),
+      runTraced(["bun", "test"], { scopeArgs: ["--functions", "--level", "full"], env, cwd: dir }),
+      runTraced(["node", "node-app.cjs"], { scopeArgs: ["--functions"], env, cwd: dir }),
+    ]);
+    expect(plain.status).toBe(1);
+    expect(traced.status).toBe(1);
+    const at = (stderr: string) => /add\.test\.ts:3:(\d+)/.exec(stderr)?.[1];
+    expect(at(plain.stderr)).toBe("41");
+    // What Bun lacks: the column differs (lines are the program's), and the run's summary tells.
+    expect(at(traced.stderr)).not.toBe(at(plain.stderr));
+    expect(traced.summary).toContain("--functions in Bun: Bun's own error text");
+    expect(node.summary).not.toContain("--functions in Bun");
+  });
 });
 
 /**

@@ -26,6 +26,8 @@ export const toolSets = {
   jest30: { jest: "30.5.2" },
   // The undici package's own client API beside fetch (spec/http-undici.test.ts).
   undici: { undici: "7.30.2" },
+  // Elysia on Bun.serve: the routes it serves itself, through memoirist (spec/web-elysia.test.ts).
+  elysia: { elysia: "1.4.30" },
 } as const;
 
 export type ToolSet = keyof typeof toolSets;

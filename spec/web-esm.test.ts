@@ -134,6 +134,21 @@ test("Hono under bun, served by Bun.serve: the same routes and steps", async () 
   expectHono((await both(["bun", "web/hono.mjs"], { HONO_SERVE: "bun" })).events);
 });
 
+test("Hono under bun with its own functions traced (--package hono): the same routes and steps, and Hono's functions", async () => {
+  // --functions' plugin and the ES builds' one both take hono's files; Bun runs only the
+  // first onLoad that matches, so the instrument plugin appends the ES build's statement.
+  const traced = await runTraced(["bun", "web/hono.mjs"], { env: { HONO_SERVE: "bun" }, scopeArgs: ["--package", "hono", "--level", "calls"] });
+  const untraced = await runUntraced(["bun", "web/hono.mjs"], { env: { HONO_SERVE: "bun" } });
+  expect(traced.stdout).toBe(untraced.stdout);
+  expect(traced.stderr).toBe(untraced.stderr);
+  expect(traced.status, traced.stderr).toBe(0);
+  expect(ofKind(traced.events, "agent_error")).toEqual([]);
+  expectHono(traced.events);
+  const files = new Set(ofKind(traced.events, "function_table").map((e) => String(e.fields.file)));
+  expect([...files].some((file) => /node_modules\/hono\/dist\/router\//.test(file))).toBe(true);
+  expect([...files].some((file) => /node_modules\/hono\/dist\/hono-base\.js$/.test(file))).toBe(true);
+});
+
 const errors = ok("middleware", "errors");
 // @koa/router's routes() (a nameless bound function: named "router"), its allowedMethods() (an arrow function).
 const dispatch = ok("middleware", "router");

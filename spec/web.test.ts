@@ -143,6 +143,27 @@ describe.each(runtimes)("%s: Express", (runtime) => {
   });
 });
 
+test("bun: express4 and pg with their own functions traced (--include, --package): the same routes, steps and queries", async () => {
+  // Bun's require of a file the --functions plugin runs calls no Module._extensions function,
+  // where the integrations hook a package's files (src/instrument/bun-extensions.ts).
+  const argv = ["bun", "web/express.cjs"];
+  const env = { EXPRESS: "express4", PGURL: server.url };
+  const [traced, untraced, plain] = await Promise.all([
+    runTraced(argv, { env, scopeArgs: ["--include", "../../node_modules/express4/**", "--package", "pg", "--level", "calls"] }),
+    runUntraced(argv, { env }),
+    runTraced(argv, { env }),
+  ]);
+  expect(traced.stdout).toBe(untraced.stdout);
+  expect(traced.stderr).toBe(untraced.stderr);
+  expect(traced.status, traced.stderr).toBe(0);
+  expect(ofKind(traced.events, "agent_error")).toEqual([]);
+  expect(requests(traced.events)).toEqual(requests(plain.events));
+  expect(requests(traced.events)[0]).toEqual(["/api/users/7", 200, "/api/users/:id", ok("middleware", "logger"), ok("middleware", "router"), ok("middleware", "auth"), ok("handler", "getUser", "/api/users/:id")]);
+  expect(ofKind(traced.events, "db_query").map((e) => e.fields.text)).toEqual(["SELECT $1::int AS id, ? AS tag", "SELECT count(*)::int AS n FROM generate_series(?, ?)"]);
+  const files = ofKind(traced.events, "function_table").map((e) => String(e.fields.file));
+  for (const name of ["express4", "pg"]) expect(files.some((file) => file.includes(`/node_modules/${name}/`))).toBe(true);
+});
+
 describe.each(runtimes)("%s: Fastify", (runtime) => {
   test("fastify 5: the route and handler of each request through Fastify's tracing channel, its hooks as steps; errors; output as untraced", async () => {
     const traced = await both([runtime, "web/fastify.cjs"], {});

@@ -50,6 +50,8 @@ export interface StartOptions {
   requestsBegin?: (begin: () => void) => void;
   /** scope.node's prefault (Node): a large source's parse pages mapped on a libuv thread (oxc-raw.ts prefaultParse). */
   prefault?: (view: Uint8Array, from: number, to: number) => unknown;
+  /** Bun: text to append to an ES module the plugin loads (the agent's ES-build statement: src/agent/bun/esm-plugin.ts). */
+  append?: (path: string) => string;
 }
 
 export function startFunctionTracing(options: StartOptions): FunctionRuntime | undefined {
@@ -86,7 +88,7 @@ export function startFunctionTracing(options: StartOptions): FunctionRuntime | u
   } else {
     installBunCallSitePositions();
     const { instrumentPlugin } = require("./bun-plugin") as typeof import("./bun-plugin");
-    Bun.plugin(instrumentPlugin(config, undefined, cacheDir, observe));
+    Bun.plugin(instrumentPlugin(config, undefined, cacheDir, observe, options.append));
   }
   return runtime;
 }

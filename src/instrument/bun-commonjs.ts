@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import * as vm from "node:vm";
 import { parseScript } from "meriyah";
 import { VERSION } from "../version";
+import { ExtensionChain } from "./bun-extensions";
 import { commonJsUnderBun, factsOf, type ModuleFacts } from "./bun-module-kind";
 import { instrumentVia, TRANSFORM_BUILD, type openTransformCache } from "./cache";
 import { warningLine } from "./instrument";
@@ -58,6 +59,8 @@ export class CommonJsLoader {
   private entrySeen = false;
   private entryPending: string | undefined;
   private readonly factsCache: FactsCache | undefined;
+  /** `Module._extensions[".js"]`, which the file runs through (bun-extensions.ts). */
+  private readonly chain = new ExtensionChain((Module as unknown as { _extensions?: ConstructorParameters<typeof ExtensionChain>[0] })._extensions);
 
   constructor(
     private readonly matcher: Matcher,
@@ -216,7 +219,7 @@ export class CommonJsLoader {
       filename: path,
       importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     }) as (this: unknown, ...args: unknown[]) => void;
-    wrapper.call(module.exports, module.exports, require, module, path, dirname(path));
+    this.chain.runThrough(module, path, () => wrapper.call(module.exports, module.exports, require, module, path, dirname(path)));
   }
 }
 

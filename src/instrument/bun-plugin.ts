@@ -46,6 +46,8 @@ export function instrumentPlugin(
   warn: (line: string) => void = (line) => process.stderr.write(line),
   cacheDir?: string,
   observe?: (matcher: Matcher) => void,
+  // Run time only: Bun runs no later plugin's onLoad for a file this one loads (esm-plugin.ts).
+  append?: (path: string) => string,
 ): BunPlugin {
   const matcher = new Matcher(config);
   observe?.(matcher);
@@ -69,10 +71,11 @@ export function instrumentPlugin(
           if (handled) return handled;
         }
         const code = commonJs?.takeSource(args.path) ?? readFileSync(args.path, "utf8");
-        if (!matcher.file(args.path)) return { contents: code, loader };
+        const suffix = append === undefined ? "" : append(args.path);
+        if (!matcher.file(args.path)) return { contents: code + suffix, loader };
         const result = instrumentVia(cache, code, args.path, { matcher, readFile: siblingReader(args.path) });
         if (result.status === "failed") warn(warningLine(args.path, result.reason));
-        return { contents: result.code, loader };
+        return { contents: result.code + suffix, loader };
       });
     },
   };

@@ -24,7 +24,7 @@ import { signalNumberOf } from "./signals";
 import { removeStaleRings } from "./stale";
 import { selectionLines, unmatchedPatterns } from "./selection-report";
 import { asyncLimitLines } from "./async-report";
-import { endLines, formatSummary, stopNowLine } from "./summary";
+import { bunColumnLines, endLines, formatSummary, stopNowLine } from "./summary";
 import type { OtlpFormat } from "../export/otlp";
 import { OtlpStream, streamLine } from "../export/stream";
 
@@ -434,7 +434,8 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   // --async: what a runtime could not record (Bun), one line, read back from the trace's async_tracking records.
   const asyncLines = options.async !== undefined && (summary.byKind.async_tracking ?? 0) > 0 ? asyncLimitLines(out, color) : [];
   const ends = endLines(summary, options.events === undefined || options.events.includes("process"), color);
-  stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines].map((line) => `${line}\n`).join(""));
+  const bunColumns = bunColumnLines(options.argv, options.functions !== undefined, summary.byKind);
+  stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
   return signal ? 128 + signalNumberOf(signal) : exitCode;

@@ -82,6 +82,20 @@ function stopLines(summary: RunSummary, color: ChalkInstance): string[] {
   return [color.yellow(`  recording stopped: ${stopCauses[stop.reason]} after ${stop.recordedBefore} records; the program ran on, unrecorded (${stop.refused} records under way at the stop dropped)`)];
 }
 
+/**
+ * Bun under `--functions`: Bun applies no plugin's source map, so its own error text (an
+ * `error.stack` the program did not format, `bun test`'s failure report) shows the columns of
+ * the instrumented code (ARCHITECTURE.md "Audited on Bun-native programs"): said, never
+ * silent (auditbun). Told from the command scope started (`bun`, `bunx`, a path to one), when
+ * function tables were recorded; a Bun started by a script or another program is not told.
+ */
+export function bunColumnLines(argv: readonly string[], functions: boolean, byKind: Record<string, number>): string[] {
+  if (!functions || (byKind.function_table ?? 0) === 0) return [];
+  const program = (argv[0] ?? "").split(/[\\/]/).pop() ?? "";
+  if (!/^bunx?(?:\.exe)?$/.test(program)) return [];
+  return ["  --functions in Bun: Bun's own error text (an error.stack the program does not format, bun test's failures) shows the instrumented code's columns (Bun applies no plugin's source map); lines are the program's"];
+}
+
 /** Threads whose runtime cannot give all of the loop and memory groups (Bun): said, never silent. */
 function monitorLines(summary: RunSummary): string[] {
   const threads = summary.byKind.monitor_missing ?? 0;

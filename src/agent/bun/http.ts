@@ -142,9 +142,10 @@ function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
   const hookReload = (server: unknown, tls: boolean): void => {
     if (server === null || typeof server !== "object") return;
     servers.set(server, tls);
-    const proto = Object.getPrototypeOf(server) as { reload?: unknown } | null;
+    const proto = Object.getPrototypeOf(server) as { reload?: unknown; upgrade?: unknown } | null;
     if (proto === null || hooked.has(proto) || typeof proto.reload !== "function") return;
     hooked.add(proto);
+    if (recorder.groups.http && typeof proto.upgrade === "function") proto.upgrade = upgradeEnds(recorder, proto.upgrade as Upgrade);
     const reload = proto.reload as (this: unknown, options: ServeOptions) => unknown;
     proto.reload = renamed(reload, function (this: unknown, options: ServeOptions) {
       const tls = this !== null && typeof this === "object" ? servers.get(this) : undefined;
@@ -157,6 +158,26 @@ function hookServe(tracer: Tracer, hookNodeHttp: () => void): void {
 }
 
 type Handler = (this: unknown, request: Request, server: BunServer) => unknown;
+type Upgrade = (this: unknown, request: unknown, options?: unknown) => unknown;
+
+/**
+ * `server.upgrade(request)`: a request it takes ends `upgraded` there. Bun ignores what the
+ * handler returns after that, and a framework may still return a Response (Elysia's ws routes
+ * give back what their composed handler made of `undefined`: a 200), which the request's end
+ * would otherwise have taken for the answer (auditbun). Only an upgrade pays the look-up.
+ */
+function upgradeEnds(recorder: Recorder, upgrade: Upgrade): Upgrade {
+  return renamed(upgrade, function (this: unknown, request: unknown) {
+    const taken = Reflect.apply(upgrade, this, arguments);
+    if (taken === true && request !== null && typeof request === "object") {
+      recorder.safe(() => {
+        const state = serverRequests.get(request);
+        if (state !== undefined) serveEnd(recorder, state, undefined, HttpEnd.upgraded);
+      });
+    }
+    return taken;
+  });
+}
 
 /** A route's value: a handler, an object of handlers by method, or a static Response (not a request the program handles). */
 function wrapRoutes(recorder: Recorder, routes: Record<string, unknown>, site: Site): Record<string, unknown> {

@@ -25,7 +25,7 @@ import { envWithScope, lacksNodeOptions, setAgentDirectory } from "../shared/chi
 import { envFileNodeOptions, isNodeCommand } from "../shared/env-file";
 import { childProcessCall, hookChildProcesses, isInternalMessage, makeTracer, newChannel, wrapSend, type Channel, type Tracer } from "../node/hooks";
 import { bunPostgresQuery, startBunDatabaseTracing } from "./db";
-import { hookBunEsmBuilds } from "./esm-plugin";
+import { esmBuildSuffix, hookBunEsmBuilds } from "./esm-plugin";
 import type { DbRecorder } from "../shared/db";
 import { hookFrameworks } from "../node/frameworks";
 import { flushLoopMonitor, keepRuntimeTimers, loopSettings, startLoopMonitor } from "../shared/loop";
@@ -74,6 +74,7 @@ export function install(): void {
           runtime: "bun",
           request: currentRequest,
           requestsBegin,
+          append: esmBuildSuffix,
         });
       } catch (error) {
         functionsError = error;

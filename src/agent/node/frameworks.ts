@@ -32,6 +32,7 @@ import { responseHooks } from "../shared/response-emit";
 import { hookKoaApplication, hookKoaRouter, isKoaApplicationFile, isKoaRouterFile } from "./koa";
 import { hookHonoBase, hookHonoBaseBindings, hookHonoContext, hookHonoRouters, isHonoBaseFile, isHonoContextFile, isHonoRouterFile } from "./hono";
 import { frameworkFile } from "./triggers";
+import { hookMemoirist } from "./elysia";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
@@ -293,6 +294,7 @@ export class Frameworks {
     if (id === "hono-base") return hookHonoBaseBindings(this, bindings);
     if (id === "koa-router") return hookKoaRouter(this, bindings.Router, this.patched);
     if (id === "koa-application") return hookKoaApplication(this, bindings.mod);
+    if (id === "elysia") return hookMemoirist(this.recorder, bindings.Memoirist, this.patched);
   }
 
   /**

@@ -15,7 +15,7 @@
 /** One hooked file of a package's ES build. */
 export interface EsmHook {
   /** What the agent's handler is told (the integration that takes the bindings). */
-  id: "postgres" | "hono-router" | "hono-base" | "koa-router" | "koa-application";
+  id: "postgres" | "hono-router" | "hono-base" | "koa-router" | "koa-application" | "elysia";
   /** The package (node_modules/<package>/package.json: the reachability test). */
   package: string;
   /** The file, as the end of a path (either separator) or of a file: URL. */
@@ -55,6 +55,8 @@ export function esmHooks(): readonly EsmHook[] {
     // Koa's ES entry (dist/koa.mjs): its import of the CommonJS Application (lib/application.js,
     // which Bun then loads without the CommonJS step; Node's step sees it): src/agent/node/koa.ts.
     { id: "koa-application", package: "koa", file: /[\\/]node_modules[\\/]koa[\\/]dist[\\/]koa\.mjs$/, bindings: ["mod"], group: "http", bunOnly: true },
+    // Elysia's ES build (dist/index.mjs): the Memoirist class it imports, its router (src/agent/node/elysia.ts).
+    { id: "elysia", package: "elysia", file: /[\\/]node_modules[\\/]elysia[\\/]dist[\\/]index\.mjs$/, bindings: ["Memoirist"], group: "http" },
   ]);
 }
 
