@@ -38,7 +38,7 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
     // Passed before (a command queued while connecting passes again at the flush): its resolve is ours.
     if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args) || resolve.name === RECORDED) return;
     if (command.name === "evalsha") {
-      onScriptStart(command, resolve, reject, args);
+      onScriptStart(command, resolve as Fn, reject as Fn, args);
       return;
     }
     const id = db.queryStartWith(DbSystem.ioredis, texts.text(command.name, args, 0), args.length);
