@@ -26,6 +26,8 @@ export const toolSets = {
   jest30: { jest: "30.5.2" },
   // The undici package's own client API beside fetch (spec/http-undici.test.ts).
   undici: { undici: "7.30.2" },
+  // knex's own pool (tarn) in front of pg (spec/db-knex.test.ts).
+  knex: { knex: "3.3.0", pg: "8.23.1" },
 } as const;
 
 export type ToolSet = keyof typeof toolSets;
