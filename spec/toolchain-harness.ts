@@ -26,6 +26,8 @@ export const toolSets = {
   jest30: { jest: "30.5.2" },
   // The undici package's own client API beside fetch (spec/http-undici.test.ts).
   undici: { undici: "7.30.2" },
+  // NestJS 11 on Express and on Fastify (spec/web-nest.test.ts).
+  nest: { "@nestjs/common": "11.2.12", "@nestjs/core": "11.2.12", "@nestjs/platform-express": "11.2.12", "@nestjs/platform-fastify": "11.2.8", "reflect-metadata": "0.2.2", rxjs: "7.8.2" },
 } as const;
 
 export type ToolSet = keyof typeof toolSets;

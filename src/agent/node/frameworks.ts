@@ -31,6 +31,7 @@ import { assignPatch, definePatch, undoLater } from "../shared/patches";
 import { responseHooks } from "../shared/response-emit";
 import { hookKoaApplication, hookKoaRouter, isKoaApplicationFile, isKoaRouterFile } from "./koa";
 import { hookHonoBase, hookHonoBaseBindings, hookHonoContext, hookHonoRouters, isHonoBaseFile, isHonoContextFile, isHonoRouterFile } from "./hono";
+import { hookNest, isNestRouterFile } from "./nest";
 import { frameworkFile } from "./triggers";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
@@ -50,7 +51,7 @@ export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iter
   if (!extensions || typeof original !== "function") return onFile.esm;
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js"))) onFile(filename, module.exports);
+    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js") || filename.endsWith("explorer.js") || filename.endsWith("proxy.js"))) onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
@@ -361,6 +362,7 @@ export class Frameworks {
     if (isHonoRouterFile(filename)) return hookHonoRouters(this, exports);
     if (isHonoBaseFile(filename)) return hookHonoBase(this, exports);
     if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports, loadedBefore);
+    if (isNestRouterFile(filename)) return hookNest(this, filename, exports, this.patched);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;

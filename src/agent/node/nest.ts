@@ -1,0 +1,118 @@
+/**
+ * NestJS (helper auditnest): a controller method's run as a step of its own, named after the
+ * controller and the method ("CatsController.findOne"), inside the step the platform (Express
+ * or Fastify) made for Nest's route handler, failed with what Nest's pipeline threw (a guard's
+ * ForbiddenException, a pipe's BadRequestException, the method's own HttpException or Error),
+ * which Nest's exception filters then answer without the platform seeing an error.
+ *
+ * Nest publishes nothing. Every route of a controller gets its handler from RouterExplorer's
+ * `createCallbackProxy(instance, callback, methodName, …)` (@nestjs/core/router/router-explorer.js;
+ * a request-scoped controller's at each request), which hands RouterProxy's `createProxy
+ * (targetCallback, exceptionsHandler)` (router-proxy.js) the function that runs the guards,
+ * interceptors, pipes and the method (Nest's execution context). While createCallbackProxy
+ * runs, createProxy is given that function in a wrapper that runs it as a step: seen by Nest's
+ * proxy alone (the platform and the program get the proxy Nest made, as before).
+ */
+import { renamed } from "../shared/reflect";
+import { assignPatch } from "../shared/patches";
+import type { Frameworks } from "./frameworks";
+
+/** Whether `filename` is @nestjs/core's RouterExplorer or RouterProxy. */
+export function isNestRouterFile(filename: string): boolean {
+  return /[\\/]@nestjs[\\/]core[\\/]router[\\/]router-(?:explorer|proxy)\.js$/.test(filename);
+}
+
+type Fn = (this: unknown, ...args: unknown[]) => unknown;
+
+/** The step name createCallbackProxy is making a proxy for (set during its call), else undefined. */
+let naming: string | undefined;
+
+export function hookNest(frameworks: Frameworks, filename: string, exports: unknown, patched: WeakSet<object>): void {
+  if (filename.endsWith("explorer.js")) return hookExplorer((exports as { RouterExplorer?: unknown } | null)?.RouterExplorer, patched);
+  hookProxy(frameworks, (exports as { RouterProxy?: unknown } | null)?.RouterProxy, patched);
+}
+
+function protoOf(cls: unknown, method: string, patched: WeakSet<object>): Record<string, unknown> | undefined {
+  const proto = typeof cls === "function" ? (cls.prototype as Record<string, unknown> | undefined) : undefined;
+  if (proto === undefined || proto === null || patched.has(proto) || typeof proto[method] !== "function") return undefined;
+  patched.add(proto);
+  return proto;
+}
+
+/** The controller's class name and the method's: what the step is named. */
+function stepName(instance: unknown, methodName: unknown): string {
+  let className = "";
+  try {
+    const ctor = instance !== null && typeof instance === "object" ? (instance as { constructor?: { name?: unknown } }).constructor : undefined;
+    if (typeof ctor?.name === "string") className = ctor.name;
+  } catch {
+    // A getter of the program's: unnamed.
+  }
+  const method = typeof methodName === "string" && methodName !== "" ? methodName : "<anonymous>";
+  return className !== "" ? `${className}.${method}` : method;
+}
+
+function hookExplorer(cls: unknown, patched: WeakSet<object>): void {
+  const proto = protoOf(cls, "createCallbackProxy", patched);
+  if (proto === undefined) return;
+  const original = proto.createCallbackProxy as Fn;
+  assignPatch(
+    proto,
+    "createCallbackProxy",
+    renamed(original, function createCallbackProxy(this: unknown, instance: unknown, _callback: unknown, methodName: unknown) {
+      const outer = naming;
+      try {
+        naming = stepName(instance, methodName);
+      } catch {
+        naming = undefined;
+      }
+      try {
+        return Reflect.apply(original, this, arguments);
+      } finally {
+        naming = outer;
+      }
+    }),
+  );
+}
+
+function hookProxy(frameworks: Frameworks, cls: unknown, patched: WeakSet<object>): void {
+  const proto = protoOf(cls, "createProxy", patched);
+  if (proto === undefined) return;
+  const recorder = frameworks.recorder;
+  const original = proto.createProxy as Fn;
+  assignPatch(
+    proto,
+    "createProxy",
+    renamed(original, function createProxy(this: unknown, targetCallback: unknown) {
+      const name = naming;
+      if (name === undefined || typeof targetCallback !== "function" || recorder.groups.http !== true) return Reflect.apply(original, this, arguments);
+      // Once: a nested createProxy (none in Nest 11) is not the controller's.
+      naming = undefined;
+      let step: Fn | undefined;
+      recorder.safe(() => (step = controllerStep(frameworks, recorder.str(name), targetCallback as Fn)));
+      if (step === undefined) return Reflect.apply(original, this, arguments);
+      const args = Array.prototype.slice.call(arguments);
+      args[0] = step;
+      return Reflect.apply(original, this, args);
+    }),
+  );
+}
+
+/**
+ * The wrapper Nest's proxy calls in place of its execution context: `(req, res, next)` on
+ * Express, `(request, reply)` on Fastify (whose `raw` is the IncomingMessage and the
+ * ServerResponse the steps key on).
+ */
+function controllerStep(frameworks: Frameworks, nameId: number, target: Fn): Fn {
+  return function (this: unknown, req: unknown, res: unknown) {
+    const incoming = rawOf(req);
+    return frameworks.aroundStep(incoming, incoming === req ? res : rawOf(res), nameId, "handler", undefined, 0, 0, target, this, arguments);
+  };
+}
+
+/** Fastify's request or reply: its Node object (`raw`); an IncomingMessage or a ServerResponse as it is. */
+function rawOf(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  const raw = (value as { raw?: unknown }).raw;
+  return raw !== null && typeof raw === "object" ? raw : value;
+}
