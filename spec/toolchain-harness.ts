@@ -27,6 +27,8 @@ export const toolSets = {
   // The undici package's own client API beside fetch (spec/http-undici.test.ts).
   undici: { undici: "7.30.2" },
   // NestJS 11 on Express and on Fastify (spec/web-nest.test.ts).
+  // socket.io 4 server and client in one program (spec/websocket-socketio.test.ts).
+  socketio: { "socket.io": "4.8.4", "socket.io-client": "4.8.4" },
   nest: { "@nestjs/common": "11.2.12", "@nestjs/core": "11.2.12", "@nestjs/platform-express": "11.2.12", "@nestjs/platform-fastify": "11.2.8", "reflect-metadata": "0.2.2", rxjs: "7.8.2" },
 } as const;
 
