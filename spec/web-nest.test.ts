@@ -3,7 +3,8 @@
  * platform records Nest's route (the controller's path with the global prefix); a
  * controller method's run (its guards, pipes and interceptors with it) is a step of its own,
  * named "Controller.method", inside the platform's handler step, failed with what Nest's
- * pipeline threw (which Nest's exception filters answer: the platform sees no error).
+ * pipeline threw (which Nest's exception filters answer: the platform sees no error); Nest's
+ * not-found handler a middleware step, failed with its NotFoundException.
  */
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -89,7 +90,7 @@ function get(port, path, headers = {}) {
   nest.setGlobalPrefix("api");
   await nest.listen(0, "127.0.0.1");
   const port = nest.getHttpServer().address().port;
-  for (const [path, headers] of [["/api/cats"], ["/api/cats/7"], ["/api/cats/teapot"], ["/api/cats/abc"], ["/api/cats", { "x-token": "bad" }]]) console.log(path, await get(port, path, headers));
+  for (const [path, headers] of [["/api/cats"], ["/api/cats/7"], ["/api/cats/teapot"], ["/api/cats/abc"], ["/api/cats", { "x-token": "bad" }], ["/nowhere"]]) console.log(path, await get(port, path, headers));
   await nest.close();
 })();
 `;
@@ -98,7 +99,7 @@ function get(port, path, headers = {}) {
 function requests(events: TraceEvent[]) {
   return ofKind(events, "http_server_request").map((request) => {
     const steps = events
-      .filter((e) => e.kind === "http_step_start" && e.fields.requestIndex === request.index && e.fields.stepKind === "handler")
+      .filter((e) => e.kind === "http_step_start" && e.fields.requestIndex === request.index && (e.fields.stepKind === "handler" || e.fields.name === "NotFoundHandler"))
       .map((e) => [e.fields.name, e.fields.route ?? null, e.fields.failed, e.fields.errorType ?? null, e.fields.errorMessage ?? null]);
     return [request.fields.target, request.fields.status, request.fields.route ?? null, ...steps];
   });
@@ -123,7 +124,11 @@ for (const [name, runtime] of installedNodes) {
         ["/api/cats/teapot", 418, "/api/cats/teapot", proxy("/api/cats/teapot"), ["CatsController.teapot", null, true, "HttpException", "short and stout"]],
         ["/api/cats/abc", 400, "/api/cats/:id", proxy("/api/cats/:id"), ["CatsController.findOne", null, true, "BadRequestException", "id must be positive"]],
         ["/api/cats", 403, "/api/cats", proxy("/api/cats"), ["CatsController.findAll", null, true, "ForbiddenException", "Forbidden resource"]],
+        // Nest's not-found handler: a middleware step of its own, failed with the exception Nest answers 404 with.
+        ["/nowhere", 404, null, ["NotFoundHandler", null, true, "NotFoundException", "Cannot GET /nowhere"]],
       ]);
+      const notFound = ofKind(run.events, "http_step_start").find((e) => e.fields.name === "NotFoundHandler")!;
+      expect(notFound.fields.stepKind).toBe("middleware");
       // The method's step is inside the platform's handler step: it starts after it and ends first.
       const handlers = ofKind(run.events, "http_step_start").filter((e) => e.fields.stepKind === "handler");
       for (let i = 0; i < handlers.length; i += 2) {

@@ -11,24 +11,31 @@
  * (targetCallback, exceptionsHandler)` (router-proxy.js) the function that runs the guards,
  * interceptors, pipes and the method (Nest's execution context). While createCallbackProxy
  * runs, createProxy is given that function in a wrapper that runs it as a step: seen by Nest's
- * proxy alone (the platform and the program get the proxy Nest made, as before).
+ * proxy alone (the platform and the program get the proxy Nest made, as before). Nest's
+ * not-found handler (RoutesResolver's `registerNotFoundHandler`, router/routes-resolver.js)
+ * gets the same through createProxy: a `middleware` step named NotFoundHandler, failed with
+ * its NotFoundException.
  */
 import { renamed } from "../shared/reflect";
 import { assignPatch } from "../shared/patches";
 import type { Frameworks } from "./frameworks";
 
-/** Whether `filename` is @nestjs/core's RouterExplorer or RouterProxy. */
+/** Whether `filename` is @nestjs/core's RouterExplorer, RouterProxy or RoutesResolver. */
 export function isNestRouterFile(filename: string): boolean {
-  return /[\\/]@nestjs[\\/]core[\\/]router[\\/]router-(?:explorer|proxy)\.js$/.test(filename);
+  return /[\\/]@nestjs[\\/]core[\\/]router[\\/](?:router-(?:explorer|proxy)|routes-resolver)\.js$/.test(filename);
 }
+
+/** The name of the step of Nest's not-found handler (a function of Nest's, `callback`, made in RoutesResolver's registerNotFoundHandler). */
+const NOT_FOUND = "NotFoundHandler";
 
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 
-/** The step name createCallbackProxy is making a proxy for (set during its call), else undefined. */
+/** The step name createCallbackProxy (registerNotFoundHandler) is making a proxy for (set during its call), else undefined. */
 let naming: string | undefined;
 
 export function hookNest(frameworks: Frameworks, filename: string, exports: unknown, patched: WeakSet<object>): void {
   if (filename.endsWith("explorer.js")) return hookExplorer((exports as { RouterExplorer?: unknown } | null)?.RouterExplorer, patched);
+  if (filename.endsWith("resolver.js")) return hookResolver((exports as { RoutesResolver?: unknown } | null)?.RoutesResolver, patched);
   hookProxy(frameworks, (exports as { RouterProxy?: unknown } | null)?.RouterProxy, patched);
 }
 
@@ -75,6 +82,26 @@ function hookExplorer(cls: unknown, patched: WeakSet<object>): void {
   );
 }
 
+/** Nest's not-found handler: a `middleware` step named NOT_FOUND, failed with the NotFoundException it throws ("Cannot GET /x"). */
+function hookResolver(cls: unknown, patched: WeakSet<object>): void {
+  const proto = protoOf(cls, "registerNotFoundHandler", patched);
+  if (proto === undefined) return;
+  const original = proto.registerNotFoundHandler as Fn;
+  assignPatch(
+    proto,
+    "registerNotFoundHandler",
+    renamed(original, function registerNotFoundHandler(this: unknown) {
+      const outer = naming;
+      naming = NOT_FOUND;
+      try {
+        return Reflect.apply(original, this, arguments);
+      } finally {
+        naming = outer;
+      }
+    }),
+  );
+}
+
 function hookProxy(frameworks: Frameworks, cls: unknown, patched: WeakSet<object>): void {
   const proto = protoOf(cls, "createProxy", patched);
   if (proto === undefined) return;
@@ -89,7 +116,7 @@ function hookProxy(frameworks: Frameworks, cls: unknown, patched: WeakSet<object
       // Once: a nested createProxy (none in Nest 11) is not the controller's.
       naming = undefined;
       let step: Fn | undefined;
-      recorder.safe(() => (step = controllerStep(frameworks, recorder.str(name), targetCallback as Fn)));
+      recorder.safe(() => (step = controllerStep(frameworks, recorder.str(name), name === NOT_FOUND ? "middleware" : "handler", targetCallback as Fn)));
       if (step === undefined) return Reflect.apply(original, this, arguments);
       const args = Array.prototype.slice.call(arguments);
       args[0] = step;
@@ -103,10 +130,10 @@ function hookProxy(frameworks: Frameworks, cls: unknown, patched: WeakSet<object
  * Express, `(request, reply)` on Fastify (whose `raw` is the IncomingMessage and the
  * ServerResponse the steps key on).
  */
-function controllerStep(frameworks: Frameworks, nameId: number, target: Fn): Fn {
+function controllerStep(frameworks: Frameworks, nameId: number, kind: "handler" | "middleware", target: Fn): Fn {
   return function (this: unknown, req: unknown, res: unknown) {
     const incoming = rawOf(req);
-    return frameworks.aroundStep(incoming, incoming === req ? res : rawOf(res), nameId, "handler", undefined, 0, 0, target, this, arguments);
+    return frameworks.aroundStep(incoming, incoming === req ? res : rawOf(res), nameId, kind, undefined, 0, 0, target, this, arguments);
   };
 }
 

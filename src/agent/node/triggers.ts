@@ -39,9 +39,9 @@ let frameworkFileMade: RegExp | undefined;
 let libraryFileMade: RegExp | undefined;
 let wsFileMade: RegExp | undefined;
 
-/** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks, @koa/router's entry (14 and later) or router (before), Hono's CommonJS routers and HonoBase, Koa's Application, @nestjs/core's RouterExplorer and RouterProxy. */
+/** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks, @koa/router's entry (14 and later) or router (before), Hono's CommonJS routers and HonoBase, Koa's Application, @nestjs/core's RouterExplorer, RouterProxy and RoutesResolver. */
 export function frameworkFile(): RegExp {
-  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/](?:layer|index)|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks|[\\/]@koa[\\/]router[\\/](?:dist[\\/]index|lib[\\/]router)|[\\/]hono[\\/]dist[\\/]cjs[\\/](?:router[\\/](?:(?:smart|reg-exp|trie|linear|pattern)-router[\\/]router|reg-exp-router[\\/]prepared-router)|hono-base)|[\\/]koa[\\/]lib[\\/]application|[\\/]@nestjs[\\/]core[\\/]router[\\/]router-(?:explorer|proxy))\.js$/);
+  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/](?:layer|index)|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks|[\\/]@koa[\\/]router[\\/](?:dist[\\/]index|lib[\\/]router)|[\\/]hono[\\/]dist[\\/]cjs[\\/](?:router[\\/](?:(?:smart|reg-exp|trie|linear|pattern)-router[\\/]router|reg-exp-router[\\/]prepared-router)|hono-base)|[\\/]koa[\\/]lib[\\/]application|[\\/]@nestjs[\\/]core[\\/]router[\\/](?:router-(?:explorer|proxy)|routes-resolver))\.js$/);
 }
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
@@ -148,7 +148,7 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
 /** Whether a file the program loads is one the enabled integrations hook (its exports handed to them once it ran). */
 export function isHookedFile(filename: string, http: boolean, db: boolean, ws = false): boolean {
   if (!filename.includes("node_modules")) return false;
-  if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js") || filename.endsWith("explorer.js") || filename.endsWith("proxy.js")) && frameworkFile().test(filename)) return true;
+  if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js") || filename.endsWith("explorer.js") || filename.endsWith("proxy.js") || filename.endsWith("resolver.js")) && frameworkFile().test(filename)) return true;
   if (ws && filename.endsWith("websocket.js") && wsFile().test(filename)) return true;
   return db && libraryFile().test(filename);
 }
