@@ -137,6 +137,6 @@ for (const [name, runtime] of installedNodes) {
         expect(inner.fields.step).toBe((outer.fields.step as number) + 1);
         expect(inner.timestampNs + BigInt(inner.fields.durationNs as number)).toBeLessThanOrEqual(outer.timestampNs + BigInt(outer.fields.durationNs as number));
       }
-    }, 60_000);
+    }, 120_000);
   }
 }

@@ -61,5 +61,5 @@ for (const [name, runtime] of installedNodes) {
     expect(packets(run.events, "message_receive").filter((p) => p.includes("said"))).toEqual([said("hello blue"), said("hello red"), said("hello red")]);
     expect(packets(run.events, "message_send")).toEqual(packets(run.events, "message_receive"));
     expect(websocket(run.events, "channel_open").length).toBe(6);
-  }, 60_000);
+  }, 120_000);
 }
