@@ -4,7 +4,8 @@
  * controller method's run (its guards, pipes and interceptors with it) is a step of its own,
  * named "Controller.method", inside the platform's handler step, failed with what Nest's
  * pipeline threw (which Nest's exception filters answer: the platform sees no error); Nest's
- * not-found handler a middleware step, failed with its NotFoundException.
+ * not-found handler a middleware step, failed with its NotFoundException. An error's stack, as
+ * Nest's logger prints it, the same traced (no reaction of scope's on the pipeline's promise).
  */
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -55,6 +56,7 @@ class CatsController {
   constructor(cats) { this.cats = cats; }
   findAll() { return this.cats.list(); }
   teapot() { throw new HttpException("short and stout", 418); }
+  boom() { throw new Error("plain failure"); }
   findOne(id) { return { id }; }
 }
 const method = (name, ...decorators) => {
@@ -63,6 +65,7 @@ const method = (name, ...decorators) => {
 };
 method("findAll", Get());
 method("teapot", Get("teapot"), UseFilters(TeapotFilter));
+method("boom", Get("boom"));
 method("findOne", Get(":id"));
 Param("id", PositivePipe)(CatsController.prototype, "findOne", 0);
 Inject(Cats)(CatsController, undefined, 0);
@@ -86,11 +89,14 @@ function get(port, path, headers = {}) {
 (async () => {
   let adapter;
   if (process.argv[2] === "fastify") adapter = new (require("@nestjs/platform-fastify").FastifyAdapter)();
-  const nest = adapter ? await NestFactory.create(AppModule, adapter, { logger: false }) : await NestFactory.create(AppModule, { logger: false });
+  // Nest's logger prints a 500's error with its stack: the stack as it is printed (no time or pid).
+  const quiet = () => {};
+  const logger = { log: quiet, warn: quiet, debug: quiet, verbose: quiet, fatal: quiet, error: (...args) => console.error(args.map((a) => (a instanceof Error ? a.stack : String(a))).join(" | ")) };
+  const nest = adapter ? await NestFactory.create(AppModule, adapter, { logger }) : await NestFactory.create(AppModule, { logger });
   nest.setGlobalPrefix("api");
   await nest.listen(0, "127.0.0.1");
   const port = nest.getHttpServer().address().port;
-  for (const [path, headers] of [["/api/cats"], ["/api/cats/7"], ["/api/cats/teapot"], ["/api/cats/abc"], ["/api/cats", { "x-token": "bad" }], ["/nowhere"]]) console.log(path, await get(port, path, headers));
+  for (const [path, headers] of [["/api/cats"], ["/api/cats/7"], ["/api/cats/teapot"], ["/api/cats/abc"], ["/api/cats", { "x-token": "bad" }], ["/api/cats/boom"], ["/nowhere"]]) console.log(path, await get(port, path, headers));
   await nest.close();
 })();
 `;
@@ -117,6 +123,9 @@ for (const [name, runtime] of installedNodes) {
       const run = await runTraced(argv, { cwd: dir });
       expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: plain.stderr });
       expect(plain.stdout).toContain('/api/cats/teapot 418 {"filtered":"short and stout"}');
+      // The 500's stack, printed by Nest, the same traced: down to Nest's proxy (\`at async …/router-proxy.js\`).
+      expect(plain.stderr).toContain("Error: plain failure");
+      expect(plain.stderr).toContain("router-proxy.js");
       expect(ofKind(run.events, "agent_error")).toEqual([]);
       expect(requests(run.events)).toEqual([
         ["/api/cats", 200, "/api/cats", proxy("/api/cats"), ["CatsController.findAll", null, false, null, null]],
@@ -124,6 +133,7 @@ for (const [name, runtime] of installedNodes) {
         ["/api/cats/teapot", 418, "/api/cats/teapot", proxy("/api/cats/teapot"), ["CatsController.teapot", null, true, "HttpException", "short and stout"]],
         ["/api/cats/abc", 400, "/api/cats/:id", proxy("/api/cats/:id"), ["CatsController.findOne", null, true, "BadRequestException", "id must be positive"]],
         ["/api/cats", 403, "/api/cats", proxy("/api/cats"), ["CatsController.findAll", null, true, "ForbiddenException", "Forbidden resource"]],
+        ["/api/cats/boom", 500, "/api/cats/boom", proxy("/api/cats/boom"), ["CatsController.boom", null, true, "Error", "plain failure"]],
         // Nest's not-found handler: a middleware step of its own, failed with the exception Nest answers 404 with.
         ["/nowhere", 404, null, ["NotFoundHandler", null, true, "NotFoundException", "Cannot GET /nowhere"]],
       ]);

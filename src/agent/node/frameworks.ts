@@ -343,6 +343,39 @@ export class Frameworks {
     return result;
   }
 
+  /**
+   * A step begun in `req`'s steps (none: undefined) and left open: it ends when the program
+   * reports its failure (`failStep`), else with the response (the steps still open end with it)
+   * or the step it began inside (`endWithInner`). For a function whose promise gets no reaction
+   * of ours (NestJS's pipeline: a second reaction would cut the async stack trace of an error
+   * made in it).
+   */
+  openStep(req: object, res: unknown, nameId: number, kind: "middleware" | "handler"): object | undefined {
+    const steps = this.stepsOf(req, res as object);
+    return steps === undefined ? undefined : this.start(steps, nameId, kind, 0);
+  }
+
+  /** Ends a step of `openStep`, failed with `error` (steps begun inside it end first). */
+  failStep(opened: object, error: unknown): void {
+    const step = opened as Step;
+    if (step.ended === true) return;
+    step.error = error;
+    this.endWithInner(step);
+  }
+
+  /** Ends `step` and, first, the steps begun inside it still open (innermost first). */
+  endWithInner(step: Step): void {
+    const steps = step.steps;
+    for (let top = steps.top; top !== undefined && top !== step && step.ended !== true; top = steps.top) {
+      // Only a step above `step` in the chain: one that began inside it.
+      let below = top.below;
+      while (below !== undefined && below !== step) below = below.below;
+      if (below === undefined) break;
+      this.end(top);
+    }
+    this.end(step);
+  }
+
   /** The string id of a framework's name or a step's kind (kept after the first). */
   strId(name: "hono" | "koa"): number {
     return this.recorder.str(name);
@@ -933,12 +966,13 @@ export class Frameworks {
       end: guard((store) => {
         if (store.async === true) return;
         const step = stores.get(store);
-        if (step !== undefined) frameworks.end(step);
+        if (step !== undefined) frameworks.endWithInner(step);
       }),
       asyncStart: () => {},
       asyncEnd: guard((store) => {
         const step = stores.get(store);
-        if (step !== undefined) frameworks.end(step);
+        // A step the handler began (NestJS's pipeline, which ends with the handler) ends first.
+        if (step !== undefined) frameworks.endWithInner(step);
       }),
       error: guard((store) => {
         const step = stores.get(store);

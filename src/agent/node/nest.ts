@@ -18,6 +18,7 @@
  */
 import { renamed } from "../shared/reflect";
 import { assignPatch } from "../shared/patches";
+import { makeStamp } from "../shared/stamp";
 import type { Frameworks } from "./frameworks";
 
 /** Whether `filename` is @nestjs/core's RouterExplorer, RouterProxy or RoutesResolver. */
@@ -110,31 +111,75 @@ function hookProxy(frameworks: Frameworks, cls: unknown, patched: WeakSet<object
   assignPatch(
     proto,
     "createProxy",
-    renamed(original, function createProxy(this: unknown, targetCallback: unknown) {
+    renamed(original, function createProxy(this: unknown, targetCallback: unknown, exceptionsHandler: unknown) {
       const name = naming;
-      if (name === undefined || typeof targetCallback !== "function" || recorder.groups.http !== true) return Reflect.apply(original, this, arguments);
+      if (name === undefined || typeof targetCallback !== "function" || exceptionsHandler === null || typeof exceptionsHandler !== "object" || recorder.groups.http !== true) return Reflect.apply(original, this, arguments);
       // Once: a nested createProxy (none in Nest 11) is not the controller's.
       naming = undefined;
       let step: Fn | undefined;
-      recorder.safe(() => (step = controllerStep(frameworks, recorder.str(name), name === NOT_FOUND ? "middleware" : "handler", targetCallback as Fn)));
-      if (step === undefined) return Reflect.apply(original, this, arguments);
+      let handler: object | undefined;
+      recorder.safe(() => {
+        step = controllerStep(frameworks, recorder.str(name), name === NOT_FOUND ? "middleware" : "handler", targetCallback as Fn);
+        handler = failingHandler(frameworks, exceptionsHandler as { next?: unknown });
+      });
+      if (step === undefined || handler === undefined) return Reflect.apply(original, this, arguments);
       const args = Array.prototype.slice.call(arguments);
       args[0] = step;
+      args[1] = handler;
       return Reflect.apply(original, this, args);
     }),
   );
 }
 
+/** A request's open Nest step (its IncomingMessage → the step), until its failure or its end. */
+const openSteps = makeStamp<object | undefined>();
+
 /**
  * The wrapper Nest's proxy calls in place of its execution context: `(req, res, next)` on
  * Express, `(request, reply)` on Fastify (whose `raw` is the IncomingMessage and the
- * ServerResponse the steps key on).
+ * ServerResponse the steps key on). The step begins here and is left open: no reaction on the
+ * promise Nest's proxy awaits (a second reaction would end the async stack trace of an error
+ * made in the pipeline there: Nest's logger prints a 500's, `at async …/router-proxy.js`). It
+ * fails in the exceptions handler's `next` (failingHandler), else ends with the response
+ * (Express) or the handler's step (Fastify).
  */
 function controllerStep(frameworks: Frameworks, nameId: number, kind: "handler" | "middleware", target: Fn): Fn {
+  const recorder = frameworks.recorder;
   return function (this: unknown, req: unknown, res: unknown) {
     const incoming = rawOf(req);
-    return frameworks.aroundStep(incoming, incoming === req ? res : rawOf(res), nameId, kind, undefined, 0, 0, target, this, arguments);
+    if (incoming !== null && typeof incoming === "object") {
+      recorder.safe(() => {
+        const step = frameworks.openStep(incoming, incoming === req ? res : rawOf(res), nameId, kind);
+        if (step !== undefined) openSteps.set(incoming, step);
+      });
+    }
+    return Reflect.apply(target, this, arguments);
   };
+}
+
+/**
+ * The exceptions handler Nest's proxy calls when its pipeline threw: an object whose prototype
+ * is Nest's, with its own `next(exception, host)` that fails the request's open step (the host's
+ * first argument is the request) and calls Nest's `next` on Nest's object, as the proxy would.
+ */
+function failingHandler(frameworks: Frameworks, exceptionsHandler: { next?: unknown }): object | undefined {
+  const next = exceptionsHandler.next;
+  if (typeof next !== "function") return undefined;
+  const recorder = frameworks.recorder;
+  const own = renamed(next, function (this: unknown, exception: unknown, host: unknown) {
+    recorder.safe(() => {
+      const getArgs = (host as { getArgs?: unknown } | null)?.getArgs;
+      const args = typeof getArgs === "function" ? (Reflect.apply(getArgs, host, []) as unknown[]) : undefined;
+      const incoming = Array.isArray(args) ? rawOf(args[0]) : undefined;
+      if (incoming === null || typeof incoming !== "object") return;
+      const step = openSteps.get(incoming);
+      if (step === undefined) return;
+      openSteps.set(incoming, undefined);
+      frameworks.failStep(step, exception);
+    });
+    return Reflect.apply(next as Fn, exceptionsHandler, arguments);
+  });
+  return Object.create(exceptionsHandler, { next: { value: own, writable: true, enumerable: false, configurable: true } }) as object;
 }
 
 /** Fastify's request or reply: its Node object (`raw`); an IncomingMessage or a ServerResponse as it is. */
