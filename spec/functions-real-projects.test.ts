@@ -50,8 +50,10 @@ describe("util.promisify(execFile) and (exec), as a program running children in 
 describe("--include '**' on a tool from npm (prettier: all its files in node_modules)", () => {
   const plain = new Chalk({ level: 0 });
   const entry = (text: string, closest: string[]) => ({ pattern: { kind: PatternKind.include, text }, looked: 6, threads: 1, closest });
+  // A working directory without the globs' directories: no compiled-TypeScript hint (spec/selection-compiled.test.ts), whatever the repo's own src/ holds.
+  const nowhere = join(import.meta.dir, "fixtures", "no-such-directory");
   test("the summary says why the closest paths, which the glob matches as text, were left out", () => {
-    expect(selectionLines([entry("**", ["node_modules/prettier/doc.mjs", "node_modules/prettier/index.mjs"])], plain)).toEqual([
+    expect(selectionLines([entry("**", ["node_modules/prettier/doc.mjs", "node_modules/prettier/index.mjs"])], plain, nowhere)).toEqual([
       "  --include '**' matched no loaded file (6 files looked at in 1 thread); closest loaded paths:",
       "    node_modules/prettier/doc.mjs",
       "    node_modules/prettier/index.mjs",
@@ -59,7 +61,7 @@ describe("--include '**' on a tool from npm (prettier: all its files in node_mod
     ]);
   });
   test("not for a glob that names node_modules, nor when no closest path is in node_modules", () => {
-    expect(selectionLines([entry("node_modules/markd/**", ["node_modules/marked/lib/marked.cjs"]), entry("src/**", ["lib/a.js"])], plain)).toEqual([
+    expect(selectionLines([entry("node_modules/markd/**", ["node_modules/marked/lib/marked.cjs"]), entry("src/**", ["lib/a.js"])], plain, nowhere)).toEqual([
       "  --include 'node_modules/markd/**' matched no loaded file (6 files looked at in 1 thread); closest loaded paths:",
       "    node_modules/marked/lib/marked.cjs",
       "  --include 'src/**' matched no loaded file (6 files looked at in 1 thread); closest loaded paths:",

@@ -30,6 +30,10 @@ export const toolSets = {
   elysia: { elysia: "1.4.30" },
   // knex's own pool (tarn) in front of pg (spec/db-knex.test.ts).
   knex: { knex: "3.3.0", pg: "8.23.1" },
+  // socket.io 4 server and client in one program (spec/websocket-socketio.test.ts).
+  socketio: { "socket.io": "4.8.4", "socket.io-client": "4.8.4" },
+  // NestJS 11 on Express and on Fastify (spec/web-nest.test.ts).
+  nest: { "@nestjs/common": "11.2.12", "@nestjs/core": "11.2.12", "@nestjs/platform-express": "11.2.12", "@nestjs/platform-fastify": "11.2.8", "reflect-metadata": "0.2.2", rxjs: "7.8.2" },
 } as const;
 
 export type ToolSet = keyof typeof toolSets;

@@ -9,6 +9,7 @@ import { EventKind, Offset, RECORD_SIZE } from "../core/layout";
 import { decodeRecord, StringTable } from "../core/events";
 import { readTrace } from "../core/trace-file";
 import type { MatchConfig } from "../instrument/match";
+import { compiledHint } from "./compiled-hint";
 import { CANDIDATES_MAX, candidateDistance, Closest, PatternKind, SelectionFlag, selectionPatterns, type Pattern } from "../instrument/selection";
 
 export interface UnmatchedPattern {
@@ -110,7 +111,7 @@ const what: Record<number, { option: string; nothing: string; looked: string; cl
 };
 
 /** The summary's lines: one per pattern that matched nothing, its closest candidates indented under it. */
-export function selectionLines(unmatched: UnmatchedPattern[], color: ChalkInstance): string[] {
+export function selectionLines(unmatched: UnmatchedPattern[], color: ChalkInstance, cwd = process.cwd()): string[] {
   const lines: string[] = [];
   for (const entry of unmatched) {
     const words = what[entry.pattern.kind]!;
@@ -118,7 +119,10 @@ export function selectionLines(unmatched: UnmatchedPattern[], color: ChalkInstan
     const looked = `${entry.looked} ${words.looked}${entry.looked === 1 ? "" : "s"}`;
     lines.push(color.yellow(`  ${words.option} ${shellQuote(entry.pattern.text)} ${words.nothing} (${looked} looked at in ${where})${entry.closest.length > 0 ? `; ${words.closest}:` : ""}`));
     for (const text of entry.closest) lines.push(color.yellow(`    ${text}`));
-    if (leftOutOfNodeModules(entry)) lines.push(color.yellow(`    (files in node_modules are traced only when the glob names node_modules: --include 'node_modules/**', or --package NAME)`));
+    // TypeScript sources the program ran compiled: the cause, said instead of node_modules' rule.
+    const compiled = entry.pattern.kind === PatternKind.include ? compiledHint(entry.pattern.text, cwd) : undefined;
+    if (compiled !== undefined) lines.push(color.yellow(`    ${compiled}`));
+    else if (leftOutOfNodeModules(entry)) lines.push(color.yellow(`    (files in node_modules are traced only when the glob names node_modules: --include 'node_modules/**', or --package NAME)`));
   }
   return lines;
 }

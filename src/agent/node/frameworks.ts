@@ -31,6 +31,7 @@ import { assignPatch, definePatch, undoLater } from "../shared/patches";
 import { responseHooks } from "../shared/response-emit";
 import { hookKoaApplication, hookKoaRouter, isKoaApplicationFile, isKoaRouterFile } from "./koa";
 import { hookHonoBase, hookHonoBaseBindings, hookHonoContext, hookHonoRouters, isHonoBaseFile, isHonoContextFile, isHonoRouterFile } from "./hono";
+import { hookNest, isNestRouterFile } from "./nest";
 import { frameworkFile } from "./triggers";
 import { hookMemoirist } from "./elysia";
 
@@ -51,7 +52,7 @@ export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iter
   if (!extensions || typeof original !== "function") return onFile.esm;
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js"))) onFile(filename, module.exports);
+    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js") || filename.endsWith("explorer.js") || filename.endsWith("proxy.js") || filename.endsWith("resolver.js"))) onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
@@ -344,6 +345,39 @@ export class Frameworks {
     return result;
   }
 
+  /**
+   * A step begun in `req`'s steps (none: undefined) and left open: it ends when the program
+   * reports its failure (`failStep`), else with the response (the steps still open end with it)
+   * or the step it began inside (`endWithInner`). For a function whose promise gets no reaction
+   * of ours (NestJS's pipeline: a second reaction would cut the async stack trace of an error
+   * made in it).
+   */
+  openStep(req: object, res: unknown, nameId: number, kind: "middleware" | "handler"): object | undefined {
+    const steps = this.stepsOf(req, res as object);
+    return steps === undefined ? undefined : this.start(steps, nameId, kind, 0);
+  }
+
+  /** Ends a step of `openStep`, failed with `error` (steps begun inside it end first). */
+  failStep(opened: object, error: unknown): void {
+    const step = opened as Step;
+    if (step.ended === true) return;
+    step.error = error;
+    this.endWithInner(step);
+  }
+
+  /** Ends `step` and, first, the steps begun inside it still open (innermost first). */
+  endWithInner(step: Step): void {
+    const steps = step.steps;
+    for (let top = steps.top; top !== undefined && top !== step && step.ended !== true; top = steps.top) {
+      // Only a step above `step` in the chain: one that began inside it.
+      let below = top.below;
+      while (below !== undefined && below !== step) below = below.below;
+      if (below === undefined) break;
+      this.end(top);
+    }
+    this.end(step);
+  }
+
   /** The string id of a framework's name or a step's kind (kept after the first). */
   strId(name: "hono" | "koa"): number {
     return this.recorder.str(name);
@@ -363,6 +397,7 @@ export class Frameworks {
     if (isHonoRouterFile(filename)) return hookHonoRouters(this, exports);
     if (isHonoBaseFile(filename)) return hookHonoBase(this, exports);
     if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports, loadedBefore);
+    if (isNestRouterFile(filename)) return hookNest(this, filename, exports, this.patched);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;
@@ -933,12 +968,13 @@ export class Frameworks {
       end: guard((store) => {
         if (store.async === true) return;
         const step = stores.get(store);
-        if (step !== undefined) frameworks.end(step);
+        if (step !== undefined) frameworks.endWithInner(step);
       }),
       asyncStart: () => {},
       asyncEnd: guard((store) => {
         const step = stores.get(store);
-        if (step !== undefined) frameworks.end(step);
+        // A step the handler began (NestJS's pipeline, which ends with the handler) ends first.
+        if (step !== undefined) frameworks.endWithInner(step);
       }),
       error: guard((store) => {
         const step = stores.get(store);

@@ -39,9 +39,9 @@ let frameworkFileMade: RegExp | undefined;
 let libraryFileMade: RegExp | undefined;
 let wsFileMade: RegExp | undefined;
 
-/** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks, @koa/router's entry (14 and later) or router (before), Hono's CommonJS routers and HonoBase, Koa's Application. */
+/** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks, @koa/router's entry (14 and later) or router (before), Hono's CommonJS routers and HonoBase, Koa's Application, @nestjs/core's RouterExplorer, RouterProxy and RoutesResolver. */
 export function frameworkFile(): RegExp {
-  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/](?:layer|index)|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks|[\\/]@koa[\\/]router[\\/](?:dist[\\/]index|lib[\\/]router)|[\\/]hono[\\/]dist[\\/]cjs[\\/](?:router[\\/](?:(?:smart|reg-exp|trie|linear|pattern)-router[\\/]router|reg-exp-router[\\/]prepared-router)|hono-base)|[\\/]koa[\\/]lib[\\/]application)\.js$/);
+  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/](?:layer|index)|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks|[\\/]@koa[\\/]router[\\/](?:dist[\\/]index|lib[\\/]router)|[\\/]hono[\\/]dist[\\/]cjs[\\/](?:router[\\/](?:(?:smart|reg-exp|trie|linear|pattern)-router[\\/]router|reg-exp-router[\\/]prepared-router)|hono-base)|[\\/]koa[\\/]lib[\\/]application|[\\/]@nestjs[\\/]core[\\/]router[\\/](?:router-(?:explorer|proxy)|routes-resolver))\.js$/);
 }
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
@@ -49,9 +49,13 @@ export function libraryFile(): RegExp {
   return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|knex[\\/]lib[\\/]client|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database|ioredis[\\/]built[\\/]Redis|@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/](?:linked-list|commands-queue)|mysql2[\\/]lib[\\/](?:base[\\/])?(?:connection|pool))\.js$/);
 }
 
-/** The `ws` package's WebSocket class (its client and its server's connections), hooked with the message group (ws-package.ts). */
+/**
+ * The `ws` package's WebSocket class (its client and its server's connections), and engine.io's
+ * WebSocket transport (socket.io's server: its broadcasts' frames bypass ws's `send`), hooked
+ * with the message group (ws-package.ts).
+ */
 export function wsFile(): RegExp {
-  return (wsFileMade ??= /[\\/]node_modules[\\/]ws[\\/]lib[\\/]websocket\.js$/);
+  return (wsFileMade ??= /[\\/]node_modules[\\/](?:ws[\\/]lib|engine\.io[\\/]build[\\/]transports)[\\/]websocket\.js$/);
 }
 
 /**
@@ -61,16 +65,17 @@ export function wsFile(): RegExp {
  * core watches only a module in one of these (loaded-files.ts). spec/module-stacks.test.ts
  * checks every file of node_modules the patterns take against these.
  */
-let directories: { framework: string[]; library: string[]; ws: string; nodeModules: string } | undefined;
+let directories: { framework: string[]; library: string[]; ws: string; engineIo: string; nodeModules: string } | undefined;
 
-function hookedDirectories(): { framework: string[]; library: string[]; ws: string; nodeModules: string } {
+function hookedDirectories(): { framework: string[]; library: string[]; ws: string; engineIo: string; nodeModules: string } {
   if (directories !== undefined) return directories;
   const separator = process.platform === "win32" ? "\\" : "/";
   const platformPath = (path: string) => path.replaceAll("/", separator);
   return (directories = {
-    framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib", "/@koa/router/dist", "/koa/lib", "/hono/dist/cjs", ...["smart", "reg-exp", "trie", "linear", "pattern"].map((name) => `/hono/dist/cjs/router/${name}-router`)].map(platformPath),
+    framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib", "/@koa/router/dist", "/koa/lib", "/hono/dist/cjs", "/@nestjs/core/router", ...["smart", "reg-exp", "trie", "linear", "pattern"].map((name) => `/hono/dist/cjs/router/${name}-router`)].map(platformPath),
     library: ["/node_modules/pg/lib", "/node_modules/knex/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib", "/node_modules/ioredis/built", "/node_modules/@redis/client/dist/lib/client", "/node_modules/mysql2/lib", "/node_modules/mysql2/lib/base"].map(platformPath),
     ws: platformPath("/node_modules/ws/lib"),
+    engineIo: platformPath("/node_modules/engine.io/build/transports"),
     nodeModules: platformPath("/node_modules/"),
   });
 }
@@ -121,8 +126,10 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
       break;
     }
     case 115: {
-      // cjs, under Hono's dist ("o/dist/cjs").
-      if (directory.charCodeAt(length - 4) !== 47 || directory.charCodeAt(length - 10) !== 111) return false;
+      // cjs, under Hono's dist ("o/dist/cjs"); engine.io's build/transports ("t…o…s").
+      const fourth = directory.charCodeAt(length - 4);
+      const tenth = directory.charCodeAt(length - 10);
+      if (!((fourth === 47 && tenth === 111) || (fourth === 111 && tenth === 116))) return false;
       break;
     }
     case 114: // router, Hono's <name>-router
@@ -133,16 +140,16 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
     default:
       return false;
   }
-  const { framework, library, ws: wsDirectory, nodeModules } = hookedDirectories();
+  const { framework, library, ws: wsDirectory, engineIo, nodeModules } = hookedDirectories();
   if (http) for (const end of framework) if (directory.endsWith(end) && directory.includes(nodeModules)) return true;
   if (db) for (const end of library) if (directory.endsWith(end)) return true;
-  return ws && directory.endsWith(wsDirectory);
+  return ws && (directory.endsWith(wsDirectory) || directory.endsWith(engineIo));
 }
 
 /** Whether a file the program loads is one the enabled integrations hook (its exports handed to them once it ran). */
 export function isHookedFile(filename: string, http: boolean, db: boolean, ws = false): boolean {
   if (!filename.includes("node_modules")) return false;
-  if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js")) && frameworkFile().test(filename)) return true;
+  if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js") || filename.endsWith("explorer.js") || filename.endsWith("proxy.js") || filename.endsWith("resolver.js")) && frameworkFile().test(filename)) return true;
   if (ws && filename.endsWith("websocket.js") && wsFile().test(filename)) return true;
   return db && libraryFile().test(filename);
 }

@@ -20,6 +20,13 @@
  *   preview only; the program gets its data untouched), a binary one as its data. 'open',
  *   'error' and 'close' (code, reason) are the connection's channel_open and channel_close.
  *   An emit the program makes itself on a socket is counted the same way.
+ *
+ * engine.io's WebSocket transport (engine.io/build/transports/websocket.js, socket.io's server):
+ * a broadcast (`io.emit`, `io.to(room).emit`) is framed once by socket.io-adapter and written
+ * to each recipient's connection with ws's internal `socket._sender.sendFrame`, not `send`; the
+ * transport's `send(packets)` is wrapped, and each packet it will write so (its own test,
+ * `_canSendPreEncodedFrame`) is a send on that ws connection's channel, previewed as the frame's
+ * payload (a text frame's text, decoded once per frame for all its recipients).
  */
 import type { Channel, Tracer } from "./hooks";
 import { websocketChannels, WebSocketSide, type WebSocketChannels } from "../shared/websocket";
@@ -55,8 +62,71 @@ export function hookWsClass(tracer: Tracer, WebSocketClass: unknown, hooked: Wea
 export function wsPackageFiles(tracer: Tracer): (filename: string, exports: unknown) => void {
   const hooked = new WeakSet<object>();
   return (filename, exports) => {
-    if (filename.endsWith("websocket.js")) hookWsClass(tracer, exports, hooked);
+    if (!filename.endsWith("websocket.js")) return;
+    // (Not by "engine.io" alone: engine.io-client's own copy of ws is under node_modules/engine.io-client.)
+    if (/[\\/]engine\.io[\\/]build[\\/]transports[\\/]websocket\.js$/.test(filename)) hookEngineIoTransport(tracer, (exports as { WebSocket?: unknown } | null)?.WebSocket, hooked);
+    else hookWsClass(tracer, exports, hooked);
   };
+}
+
+/** A hooked ws WebSocket class's prototype → its connections' channels (what engine.io's transport writes to). */
+const channelsOf = new WeakMap<object, (socket: object) => Channel>();
+
+/** The channel of a ws connection (found by its prototype chain: ws's class or the program's subclass of it), else undefined. */
+function wsChannelOf(socket: unknown): Channel | undefined {
+  if (socket === null || typeof socket !== "object") return undefined;
+  for (let proto = Object.getPrototypeOf(socket) as object | null, depth = 0; proto !== null && depth < 4; proto = Object.getPrototypeOf(proto) as object | null, depth++) {
+    const channelOf = channelsOf.get(proto);
+    if (channelOf !== undefined) return channelOf(socket);
+  }
+  return undefined;
+}
+
+interface EngineIoPacket {
+  options?: { wsPreEncodedFrame?: unknown } | null;
+}
+
+function hookEngineIoTransport(tracer: Tracer, TransportClass: unknown, hooked: WeakSet<object>): void {
+  const proto = typeof TransportClass === "function" ? ((TransportClass as { prototype?: unknown }).prototype as Record<string, unknown> | undefined) : undefined;
+  if (proto === undefined || proto === null || typeof proto !== "object" || hooked.has(proto)) return;
+  const send = proto.send;
+  if (typeof send !== "function" || typeof proto._canSendPreEncodedFrame !== "function") return;
+  hooked.add(proto);
+  const { recorder } = tracer;
+  const text = textPreview();
+  // The last frame decoded and its text: a broadcast writes one frame to each recipient in turn.
+  let lastFrame: unknown;
+  let lastValue: unknown;
+  const valueOf = (frame: unknown): unknown => {
+    if (frame === lastFrame) return lastValue;
+    // ws's Sender.frame: [header, payload] (a server's frames are not masked); opcode 1: text.
+    let value: unknown = frame;
+    if (Array.isArray(frame) && frame.length === 2) {
+      const header = frame[0] as Uint8Array;
+      const payload = frame[1];
+      value = payload;
+      if (header instanceof Uint8Array && (header[0]! & 0x0f) === 1) value = text(payload, Number.MAX_SAFE_INTEGER)?.text ?? payload;
+    }
+    lastFrame = frame;
+    lastValue = value;
+    return value;
+  };
+  const preEncoded = (transport: Record<string, unknown>, packets: unknown[]) => {
+    const canSend = transport._canSendPreEncodedFrame as (packet: unknown) => unknown;
+    let channel: Channel | undefined;
+    for (const packet of packets) {
+      const frame = (packet as EngineIoPacket | null)?.options?.wsPreEncodedFrame;
+      if (frame === undefined || Reflect.apply(canSend, transport, [packet]) !== true) continue;
+      channel ??= wsChannelOf(transport.socket);
+      if (channel === undefined) return;
+      tracer.send(channel, valueOf(frame));
+    }
+  };
+  const sendHook = renamed(send as AnyFunction, function (this: unknown, packets: unknown) {
+    if (this !== null && typeof this === "object" && Array.isArray(packets) && recorder.groups.message === true) recorder.safe(() => preEncoded(this as Record<string, unknown>, packets));
+    return Reflect.apply(send as AnyFunction, this, arguments);
+  });
+  Object.defineProperty(proto, "send", { ...Object.getOwnPropertyDescriptor(proto, "send"), value: sendHook });
 }
 
 function hookWsWebSocket(tracer: Tracer, proto: Record<string, unknown>): void {
@@ -74,6 +144,7 @@ function hookWsWebSocket(tracer: Tracer, proto: Record<string, unknown>): void {
     return channel;
   };
   const text = textPreview();
+  channelsOf.set(proto, channelOf);
 
   // ws's send called from here itself (not through channels.send), so an error it throws has
   // one frame of scope's in its stack, this wrapper's, named as the method.

@@ -1,0 +1,48 @@
+/**
+ * An include glob naming TypeScript sources a program ran compiled (tsc's outDir, as a NestJS
+ * project's `nest build` and `node dist/main`): the summary says that the directory holds
+ * TypeScript the program did not load, and which directory it ran (tsconfig.json's outDir).
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, runTraced, scratchDir } from "./agent-harness";
+
+afterAll(cleanup);
+
+function project(name: string, tsconfig: string | undefined): string {
+  const dir = join(scratchDir(), name);
+  mkdirSync(join(dir, "src", "cats"), { recursive: true });
+  mkdirSync(join(dir, "build", "cats"), { recursive: true });
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name, private: true }));
+  writeFileSync(join(dir, "src", "cats", "cats.service.ts"), "export class CatsService { count(): number { return 2; } }\n");
+  writeFileSync(join(dir, "src", "cats", "types.d.ts"), "export {};\n");
+  writeFileSync(join(dir, "build", "cats", "cats.service.js"), "class CatsService { count() { return 2; } }\nexports.CatsService = CatsService;\n");
+  writeFileSync(join(dir, "build", "main.js"), "const { CatsService } = require('./cats/cats.service');\nconsole.log(new CatsService().count());\n");
+  if (tsconfig !== undefined) writeFileSync(join(dir, "tsconfig.json"), tsconfig);
+  return dir;
+}
+
+const hintOf = (summary: string) => summary.split("\n").filter((line) => line.includes("holds TypeScript"));
+
+test("--include 'src/**' on a program that runs tsc's output: the summary names the outDir to include", async () => {
+  // tsconfig.json with comments and a trailing comma, as tsc and nest new write it.
+  const dir = project("compiled", '{\n  // build\n  "compilerOptions": {\n    "outDir": "./build/",\n    "sourceMap": true, /* maps */\n  },\n}\n');
+  const run = await runTraced(["node", join(dir, "build", "main.js")], { cwd: dir, scopeArgs: ["--include", "src/**"] });
+  expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "2\n" });
+  expect(run.summary).toContain("--include 'src/**' matched no loaded file");
+  expect(hintOf(run.summary)).toEqual([`    (src/ holds TypeScript the program did not load: it ran tsc's output, tsconfig.json's outDir "build": --include 'build/**')`]);
+  // The glob it names traces the compiled files.
+  const built = await runTraced(["node", join(dir, "build", "main.js")], { cwd: dir, scopeArgs: ["--include", "build/**"] });
+  expect(built.summary).not.toContain("matched no");
+  expect(built.events.some((e) => e.kind === "function_call" && String(e.fields.function).startsWith("CatsService.count"))).toBe(true);
+});
+
+test("no tsconfig outDir: the line says the program ran a compiled copy; a glob over plain JavaScript gets no such line", async () => {
+  const dir = project("no-outdir", undefined);
+  const run = await runTraced(["node", join(dir, "build", "main.js")], { cwd: dir, scopeArgs: ["--include", "src/cats/*.ts"] });
+  expect(hintOf(run.summary)).toEqual([`    (src/cats/ holds TypeScript the program did not load: it ran a compiled copy; name the directory the compiler wrote, with --include '<that directory>/**')`]);
+  const plain = await runTraced(["node", join(dir, "build", "main.js")], { cwd: dir, scopeArgs: ["--include", "lib/**"] });
+  expect(plain.summary).toContain("--include 'lib/**' matched no loaded file");
+  expect(hintOf(plain.summary)).toEqual([]);
+});
