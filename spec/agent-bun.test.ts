@@ -47,6 +47,19 @@ describe("bun agent", () => {
     }
   });
 
+  // The agent's loader wrappers return the original's call in tail position (shared/patches.ts
+  // tailCall): before, a stack captured at a required module's top level held `require` frames
+  // of bun.mjs, and Bun printed them under an uncaught error with a "missing sourcemaps" note.
+  test("a required module's top level: its captured stack and its uncaught error as untraced", async () => {
+    const argv = ["bun", join(fixtures, "bun-stacks/app.cjs")];
+    const plain = await runUntraced(argv);
+    const run = await runTraced(argv);
+    expect(plain.status).toBe(1);
+    expect(plain.stdout).toContain("thrower.cjs:2:");
+    expect(plain.stderr).toContain("thrown at the top level");
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+  });
+
   // Bun's test runner ends the process without 'exit', beforeExit or process.reallyExit: no
   // process_exit is recorded by it: scope run records one on its behalf, and the summary says so (auditbun).
   test("bun test: traced, its missing end said in the summary", async () => {

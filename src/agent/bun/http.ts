@@ -61,11 +61,11 @@ function hookRequire(recorder: Recorder, hookNodeHttp: () => void): void {
   const original = Module.prototype.require;
   let done = false;
   Module.prototype.require = renamed(original, function (this: unknown, id: string) {
+    // Any other module: the original in tail position (tailCall in shared/patches.ts).
+    if (done || !httpIds.has(id)) return Reflect.apply(original, this, arguments);
     const exports = Reflect.apply(original, this, arguments);
-    if (!done && httpIds.has(id)) {
-      done = true;
-      recorder.safe(hookNodeHttp);
-    }
+    done = true;
+    recorder.safe(hookNodeHttp);
     return exports;
   });
   const host = process as unknown as { getBuiltinModule?: (id: string) => unknown };

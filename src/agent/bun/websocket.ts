@@ -206,11 +206,11 @@ export function hookWsPackageWhenRequired(tracer: Tracer): void {
   const hooked = new WeakSet<object>();
   let done = false;
   Module.prototype.require = renamed(original as AnyFunction, function (this: unknown, id: unknown) {
+    // Any other module: the original in tail position (tailCall in shared/patches.ts).
+    if (done || (id !== "ws" && id !== "ws/index.js")) return Reflect.apply(original, this, arguments);
     const exports = Reflect.apply(original, this, arguments);
-    if (!done && (id === "ws" || id === "ws/index.js")) {
-      done = true;
-      tracer.recorder.safe(() => hookWsClass(tracer, (exports as { WebSocket?: unknown } | null)?.WebSocket ?? exports, hooked));
-    }
+    done = true;
+    tracer.recorder.safe(() => hookWsClass(tracer, (exports as { WebSocket?: unknown } | null)?.WebSocket ?? exports, hooked));
     return exports;
   }) as (this: unknown, id: string) => unknown;
 }

@@ -51,8 +51,10 @@ export function hookFrameworks(recorder: Recorder, Module: object, loaded?: Iter
   const original = extensions?.[".js"];
   if (!extensions || typeof original !== "function") return onFile.esm;
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
+    // Any other file: the original in tail position (tailCall in shared/patches.ts).
+    if (typeof filename !== "string" || !frameworkFile().test(filename)) return Reflect.apply(original, this, arguments);
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js") || filename.endsWith("explorer.js") || filename.endsWith("proxy.js") || filename.endsWith("resolver.js"))) onFile(filename, module.exports);
+    onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });

@@ -149,16 +149,18 @@ function hookLibraryFiles(tracer: Tracer, Module: ModuleClass): void {
   const handOver = (filename: string, exports: unknown) => recorder.safe(() => start(tracer)?.onFile(filename, exports));
   // Node: no frame of scope's on a module's stack (loaded-files.ts).
   if (whenFilesLoaded(Module, (directory) => started !== null && isHookedDirectory(directory, groups.http, groups.db, groups.message), wanted, handOver)) return;
-  // Elsewhere (Bun's node:module): a wrapper of the loader's per-file step, a frame of every
-  // CommonJS module's top level (ARCHITECTURE.md "The agent in two chunks").
+  // Elsewhere (Bun's node:module): a wrapper of the loader's per-file step, the original in
+  // tail position for every file it does not take (shared/patches.ts tailCall), so a frame only
+  // under a hooked library's top level (ARCHITECTURE.md "The agent in two chunks").
   const extensions = Module._extensions;
   const original = extensions?.[".js"];
   if (!extensions || typeof original !== "function") return;
   // Untraced (Node 22/24) its frame reads `Object..js`: Module._extensions is a plain object.
   keepFrameName(original, "Object..js");
   const load = renamed(original, function (this: unknown, module: { exports: unknown }, filename: string) {
+    if (typeof filename !== "string" || !wanted(filename)) return Reflect.apply(original, this, arguments);
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && wanted(filename)) handOver(filename, module.exports);
+    handOver(filename, module.exports);
     return result;
   });
   extensions[".js"] = load;

@@ -3,6 +3,15 @@
  * objects, they say so here, so that `scope attach` can put every one back at its detach
  * (src/attach/agent-libraries.ts). Under `scope run` nothing listens: a patch stays for the
  * process's life and this costs one load and a branch per patch (never per call).
+ *
+ * tailCall: a wrapper on the module loader's path (Module._extensions[".js"], a require it
+ * watches for one id) returns the original's call in tail position on every path it does not
+ * hook (`return Reflect.apply(original, this, arguments)`, its own work only for the files or
+ * ids it takes). The agents' bundles are strict code, and JavaScriptCore drops the frame of a
+ * strict function whose return is a call: in Bun a module's top level then runs with no frame
+ * of scope's under it, so an error thrown or a stack captured there reads as untraced (before,
+ * four `load`/`require` frames of bun.mjs and Bun's "missing sourcemaps" note). V8 keeps the
+ * frame: Node's core stays off that path instead (loaded-files.ts).
  */
 
 export interface PatchLog {

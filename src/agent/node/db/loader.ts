@@ -30,8 +30,10 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
   if (!extensions || typeof original !== "function") return;
   const onFile = databaseFiles(db);
   const load = function (this: unknown, module: { exports: unknown }, filename: string) {
+    // Any other file: the original in tail position (tailCall in shared/patches.ts).
+    if (typeof filename !== "string" || !libraryFile().test(filename)) return Reflect.apply(original, this, arguments);
     const result = Reflect.apply(original, this, arguments);
-    if (typeof filename === "string" && filename.includes("node_modules")) onFile(filename, module.exports);
+    onFile(filename, module.exports);
     return result;
   };
   Object.defineProperty(load, "name", { value: original.name, configurable: true });
