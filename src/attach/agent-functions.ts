@@ -18,10 +18,10 @@
  * after it, reports a column moved by the inserted text's length. V8 refuses an edit that
  * changes a function running or suspended (a generator, an async function awaiting); every
  * edit, refused or not, costs the program one LiveEdit (a heap walk: ~100 ms of its main
- * thread at a 10 MB heap, ~0.5 s at 180 MB). So a refused edit is not tried blindly again:
- * the script's plain functions (never suspended) are edited at once without its async
- * functions and generators, which are tried again a few times, spaced out, and else reported
- * as refused; a removal likewise restores the plain ones first (`editToward`).
+ * thread at a 10 MB heap, ~0.5 s at 180 MB). So a refused edit is tried again only a few
+ * times, spaced out, and then the script's plain functions (never suspended) are edited
+ * without its async functions and generators, which are reported as refused; a removal
+ * likewise restores the plain ones at least (`editToward`).
  */
 import type * as Inspector from "node:inspector";
 import { parseModule, parseScript } from "meriyah";
@@ -209,25 +209,22 @@ export class LiveFunctions {
   /**
    * Takes a script from the text with `current`'s calls in it to the one with `target`'s
    * (`text(chosen)` writes it), as far as V8 lets it: in one edit; when V8 refuses because a
-   * changed function is suspended or running, first to `fallback` (the target's plain
-   * functions with the suspendable ones left as they are: a plain function is never
-   * suspended, and none of the program's can be running under scope's own task), then to the
-   * target again a few times, spaced out (EDIT_RETRY_MS). Which functions' calls the live text
-   * has afterwards, and V8's last status.
+   * changed function is suspended or running, again a few times, spaced out (EDIT_RETRY_MS),
+   * then to `fallback` (the target's plain functions with the suspendable ones left as they
+   * are: a plain function is never suspended, and none of the program's can be running under
+   * scope's own task). Which functions' calls the live text has afterwards, and V8's last status.
    */
   private async editToward(scriptId: string, current: Traced[], target: Traced[], fallback: Traced[], text: (chosen: Traced[]) => string): Promise<{ live: Traced[]; status: string }> {
     let status = await this.setSource(scriptId, text(target));
-    if (status === "Ok") return { live: target, status };
-    if (!status.startsWith("BlockedBy")) return { live: current, status };
-    let live = current;
-    if (!sameSet(fallback, current) && (await this.setSource(scriptId, text(fallback))) === "Ok") live = fallback;
     for (const delayMs of EDIT_RETRY_MS) {
+      if (status === "Ok") return { live: target, status };
+      if (!status.startsWith("BlockedBy")) return { live: current, status };
       await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
       status = await this.setSource(scriptId, text(target));
-      if (status === "Ok") return { live: target, status };
-      if (!status.startsWith("BlockedBy")) break;
     }
-    return { live, status };
+    if (status === "Ok") return { live: target, status };
+    if (!status.startsWith("BlockedBy") || sameSet(fallback, current)) return { live: current, status };
+    return { live: (await this.setSource(scriptId, text(fallback))) === "Ok" ? fallback : current, status };
   }
 
   /** One Debugger.setScriptSource: V8's status ("Ok", "BlockedByActiveGenerator", a compile error). */
