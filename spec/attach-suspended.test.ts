@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { dirname, join } from "node:path";
-import { backgroundAttach, killStarted, startNode, waitFor } from "./attach-harness";
+import { alive, backgroundAttach, killStarted, startNode, waitFor } from "./attach-harness";
 import { readEvents, repoRoot, runCli } from "./harness";
 import { scratchDirs } from "./scratch";
 
@@ -67,5 +67,24 @@ describe("live function tracing beside a suspended async function", () => {
       ["price", false],
       ["hold", true],
     ]);
+  });
+
+  // The edit of a suspended function is tried for ~1.5 s (EDIT_RETRY_MS): a window in which
+  // `scope attach` has printed its attach line and not yet its functions line.
+  test("Ctrl-C while the functions at the attach are being added: a clean detach, the trace closed", async () => {
+    const out = join(tmp(), "t.bin");
+    const { child, get } = await start();
+    const before = await get("/state");
+    const attach = backgroundAttach([String(child.pid), "--out", out, "--functions", "suspended.cjs", "--function", "waitForever", "--function", "price"]);
+    await waitFor(attach.stderr, /scope: attached to pid/);
+    process.kill(attach.pid, "SIGINT");
+    expect(await attach.ended()).toBe(0);
+    expect(attach.stderr()).toContain("detached: interrupted (Ctrl-C)");
+    expect(alive(child.pid)).toBe(true);
+    expect(await get("/price")).toBe("6");
+    expect(await get("/state")).toBe(before);
+    const events = readEvents(out);
+    expect(events.at(-1)?.kind).toBe("trace_stop");
+    expect(events.find((event) => event.kind === "attach_end")?.fields.reason).toBe("interrupted");
   });
 });
