@@ -15,9 +15,13 @@
  * What the program could notice: Function.prototype.toString of an edited function is
  * answered from the original text while the edit is live (toString is replaced then and put
  * back when the last edit goes); a stack frame on the line of an edited function's `{`,
- * after it, reports a column moved by the inserted text's length. V8 refuses an edit of a
- * function that is running or suspended (a generator, an async function awaiting): that
- * script is tried again a few times, then reported as refused.
+ * after it, reports a column moved by the inserted text's length. V8 refuses an edit that
+ * changes a function running or suspended (a generator, an async function awaiting); every
+ * edit, refused or not, costs the program one LiveEdit (a heap walk: ~100 ms of its main
+ * thread at a 10 MB heap, ~0.5 s at 180 MB). So a refused edit is tried again only a few
+ * times, spaced out, and then the script's plain functions (never suspended) are edited
+ * without its async functions and generators, which are reported as refused; a removal
+ * likewise restores the plain ones at least (`editToward`).
  */
 import type * as Inspector from "node:inspector";
 import { parseModule, parseScript } from "meriyah";
@@ -69,7 +73,10 @@ interface EditedScript {
   scriptId: string;
   url: string;
   original: string;
+  /** The functions whose call is in the script's live text. */
   functions: Traced[];
+  /** Where each traced function's call went (to write the text with a subset of them). */
+  places: Map<Traced, Found>;
 }
 
 interface Found {
@@ -81,10 +88,16 @@ interface Found {
   args: string;
   line: number;
   column: number;
+  /** An async function or a generator: one suspended blocks an edit of its body. */
+  suspends: boolean;
 }
 
-const EDIT_TRIES = 20;
-const EDIT_RETRY_MS = 50;
+/**
+ * Waits before each new try of an edit V8 refused because a changed function runs or is
+ * suspended: each try is a LiveEdit the program pays for on its main thread, so few and
+ * spaced out (until 2026-12-07: 20 tries 50 ms apart, up to 20 heap walks in ~1-10 s).
+ */
+const EDIT_RETRY_MS = [100, 200, 400, 800];
 const PREVIEW_LIMITS = { depth: 2, chars: 96 };
 
 export class LiveFunctions {
@@ -149,15 +162,18 @@ export class LiveFunctions {
     const scripts = await this.enable();
     try {
       for (const script of [...this.edited.values()]) {
-        const status = scripts.has(script.url) ? await this.setSource(script.scriptId, script.original) : "the script is gone";
-        const ok = status === "Ok";
-        if (ok) this.edited.delete(script.url);
+        const suspendable = script.functions.filter((traced) => script.places.get(traced)!.suspends);
+        const text = (chosen: Traced[]) => withCalls(script.original, chosen, script.places);
+        const { live } = scripts.has(script.url) ? await this.editToward(script.scriptId, script.functions, [], suspendable, text) : { live: script.functions };
         for (const fn of script.functions) {
+          const ok = !live.includes(fn);
           this.recorder.event(Kind.attach_function_remove, fn.id, fn.calls, fn.calls, 0, 0, ok ? 0 : 1);
           if (ok) this.byId[fn.id] = undefined as never;
         }
-        if (ok) removed += script.functions.length;
-        else failed += script.functions.length;
+        removed += script.functions.length - live.length;
+        failed += live.length;
+        if (live.length === 0) this.edited.delete(script.url);
+        else script.functions = live;
       }
     } finally {
       await this.disable();
@@ -168,50 +184,58 @@ export class LiveFunctions {
 
   private async editScript(script: ScriptParsed, source: string, found: Found[], result: FunctionsResult): Promise<void> {
     const functions = found.map((fn) => ({ fn, traced: { id: this.nextId++, name: fn.name, calls: 0 } }));
-    let edited = source;
-    // From the end, so earlier offsets hold.
-    for (const { fn, traced } of [...functions].sort((x, y) => y.fn.insertAt - x.fn.insertAt)) {
-      const call = `globalThis.${HOOK_KEY}?.c(${traced.id}${fn.args})`;
-      // A block body takes a try: nothing the hook does (or a program that shadows globalThis) reaches the program.
-      if (fn.expressionEnd === undefined) edited = `${edited.slice(0, fn.insertAt)}${MARK}try{${call}}catch{}${MARK}${edited.slice(fn.insertAt)}`;
-      // An expression body: only at its start (V8 takes an edit at a function's very end for one
-      // outside it: an ES module would refuse it as a top-level change), `(call,false)?0:` before
-      // it, whose alternative is parsed as the same AssignmentExpression a concise body is.
-      else edited = `${edited.slice(0, fn.insertAt)}${MARK}(${call},false)?0:${MARK}${edited.slice(fn.insertAt)}`;
-    }
+    const places = new Map(functions.map(({ fn, traced }) => [traced, fn]));
     for (const { traced } of functions) this.byId[traced.id] = traced;
     this.installToString();
-    const status = await this.setSource(script.scriptId, edited);
-    const ok = status === "Ok";
+    const all = functions.map(({ traced }) => traced);
+    const plain = all.filter((traced) => !places.get(traced)!.suspends);
+    const { live, status } = await this.editToward(script.scriptId, [], all, plain, (chosen) => withCalls(source, chosen, places));
     for (const { fn, traced } of functions) {
+      const ok = live.includes(traced);
       this.recorder.event(Kind.attach_function_add, traced.id, this.recorder.str(fn.name), this.recorder.str(script.url), fn.line, fn.column, ok ? 0 : 1);
       if (!ok) this.byId[traced.id] = undefined as never;
     }
-    if (ok) {
-      this.edited.set(script.url, { scriptId: script.scriptId, url: script.url, original: source, functions: functions.map(({ traced }) => traced) });
-      result.added += functions.length;
-    } else {
-      result.refused += functions.length;
-      if (result.reasons.length < 4) result.reasons.push(`${script.url}: ${status}`);
+    if (live.length > 0) {
+      this.edited.set(script.url, { scriptId: script.scriptId, url: script.url, original: source, functions: live, places });
+      result.added += live.length;
+    }
+    if (live.length < all.length) {
+      result.refused += all.length - live.length;
+      if (result.reasons.length < 4) result.reasons.push(`${script.url}: ${status}${live.length > 0 ? " (its async functions and generators)" : ""}`);
       if (this.edited.size === 0) this.restoreToString();
     }
   }
 
-  /** setScriptSource, tried again while V8 refuses because an edited function runs or is suspended. */
-  private async setSource(scriptId: string, scriptSource: string): Promise<string> {
-    let status = "";
-    for (let attempt = 0; attempt < EDIT_TRIES; attempt++) {
-      try {
-        const reply = (await this.post("Debugger.setScriptSource", { scriptId, scriptSource })) as { status?: string; exceptionDetails?: { text?: string } };
-        status = reply.status ?? "Ok";
-        if (reply.exceptionDetails) status = `CompileError ${reply.exceptionDetails.text ?? ""}`;
-      } catch (error) {
-        status = (error as Error).message;
-      }
-      if (!status.startsWith("BlockedBy")) return status;
-      await new Promise((resolve) => setTimeout(resolve, EDIT_RETRY_MS).unref());
+  /**
+   * Takes a script from the text with `current`'s calls in it to the one with `target`'s
+   * (`text(chosen)` writes it), as far as V8 lets it: in one edit; when V8 refuses because a
+   * changed function is suspended or running, again a few times, spaced out (EDIT_RETRY_MS),
+   * then to `fallback` (the target's plain functions with the suspendable ones left as they
+   * are: a plain function is never suspended, and none of the program's can be running under
+   * scope's own task). Which functions' calls the live text has afterwards, and V8's last status.
+   */
+  private async editToward(scriptId: string, current: Traced[], target: Traced[], fallback: Traced[], text: (chosen: Traced[]) => string): Promise<{ live: Traced[]; status: string }> {
+    let status = await this.setSource(scriptId, text(target));
+    for (const delayMs of EDIT_RETRY_MS) {
+      if (status === "Ok") return { live: target, status };
+      if (!status.startsWith("BlockedBy")) return { live: current, status };
+      await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+      status = await this.setSource(scriptId, text(target));
     }
-    return status;
+    if (status === "Ok") return { live: target, status };
+    if (!status.startsWith("BlockedBy") || sameSet(fallback, current)) return { live: current, status };
+    return { live: (await this.setSource(scriptId, text(fallback))) === "Ok" ? fallback : current, status };
+  }
+
+  /** One Debugger.setScriptSource: V8's status ("Ok", "BlockedByActiveGenerator", a compile error). */
+  private async setSource(scriptId: string, scriptSource: string): Promise<string> {
+    try {
+      const reply = (await this.post("Debugger.setScriptSource", { scriptId, scriptSource })) as { status?: string; exceptionDetails?: { text?: string } };
+      if (reply.exceptionDetails) return `CompileError ${reply.exceptionDetails.text ?? ""}`;
+      return reply.status ?? "Ok";
+    } catch (error) {
+      return (error as Error).message;
+    }
   }
 
   /** toString of an edited function answers the original text (the marked insertions taken out). */
@@ -292,6 +316,26 @@ function pathOf(url: string): string | undefined {
   return url.startsWith("/") ? url : undefined;
 }
 
+/** A script's original text with the calls of `chosen` inserted (from the end, so earlier offsets hold). */
+function withCalls(source: string, chosen: Traced[], places: Map<Traced, Found>): string {
+  let edited = source;
+  for (const traced of [...chosen].sort((x, y) => places.get(y)!.insertAt - places.get(x)!.insertAt)) {
+    const fn = places.get(traced)!;
+    const call = `globalThis.${HOOK_KEY}?.c(${traced.id}${fn.args})`;
+    // A block body takes a try: nothing the hook does (or a program that shadows globalThis) reaches the program.
+    if (fn.expressionEnd === undefined) edited = `${edited.slice(0, fn.insertAt)}${MARK}try{${call}}catch{}${MARK}${edited.slice(fn.insertAt)}`;
+    // An expression body: only at its start (V8 takes an edit at a function's very end for one
+    // outside it: an ES module would refuse it as a top-level change), `(call,false)?0:` before
+    // it, whose alternative is parsed as the same AssignmentExpression a concise body is.
+    else edited = `${edited.slice(0, fn.insertAt)}${MARK}(${call},false)?0:${MARK}${edited.slice(fn.insertAt)}`;
+  }
+  return edited;
+}
+
+function sameSet(x: Traced[], y: Traced[]): boolean {
+  return x.length === y.length && x.every((item) => y.includes(item));
+}
+
 function lastPart(name: string): string {
   const dot = name.lastIndexOf(".");
   return dot < 0 ? name : name.slice(dot + 1);
@@ -337,8 +381,9 @@ export function findFunctions(source: string, isModule: boolean): Found[] {
         const usesArgumentsName = params.some((param) => param.type === "Identifier" && param.name === "arguments");
         if (body && !usesArgumentsName) {
           const loc = current.loc?.start ?? { line: 0, column: 0 };
-          if (body.type === "BlockStatement") found.push({ name: fnName, insertAt: body.start + 1, args, line: loc.line, column: loc.column + 1 });
-          else found.push({ name: fnName, insertAt: body.start, expressionEnd: body.end, args, line: loc.line, column: loc.column + 1 });
+          const suspends = current.async === true || current.generator === true;
+          if (body.type === "BlockStatement") found.push({ name: fnName, insertAt: body.start + 1, args, line: loc.line, column: loc.column + 1, suspends });
+          else found.push({ name: fnName, insertAt: body.start, expressionEnd: body.end, args, line: loc.line, column: loc.column + 1, suspends });
         }
         visit(current.params, undefined, owner);
         visit(current.body, undefined, owner);

@@ -71,6 +71,9 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   writeFileSync(control, JSON.stringify({ seq: 0 }), { mode: 0o600 });
 
   const channel = new AgentChannel(control, ack, target.pid);
+  // Ctrl-C while the inspector is open, the agent loads or functions are added: held until the
+  // attach is whole (inspector closed, the agent answering), then a detach as usual.
+  const held = holdSignals();
   let inspector: OpenInspector | undefined;
   let client: CdpClient | undefined;
   let windowMs: number | undefined;
@@ -99,6 +102,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
     const loaded = agent.attached === true;
     windowMs = await closeInspector(client, inspector, target.pid, loaded ? () => channel.command({ op: "closeInspector" }) : undefined);
   } catch (error) {
+    held.release();
     if (client && inspector) await closeInspector(client, inspector, target.pid).catch(() => undefined);
     collector.finish({ exitCode: null, signal: null });
     collector.discard();
@@ -108,6 +112,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
     throw new Refusal(`cannot load the agent into pid ${target.pid}: ${(error as Error).message}`);
   }
   if (typeof agent.refused === "string") {
+    held.release();
     collector.finish({ exitCode: null, signal: null });
     collector.discard();
     cleanup();
@@ -120,7 +125,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
     stderr.writeNow(`scope: workers started while attached are not traced inside on Node.js ${String(agent.node ?? "").replace(/^v/, "")} (their start, end and messages are); Node.js 22 and newer trace them\n`);
   }
   // Functions after the inspector is closed: the edits need no port open.
-  if (options.functions) agent.functions = await channel.command({ op: "functions", selection: options.functions });
+  if (options.functions && !held.signalled) agent.functions = await channel.command({ op: "functions", selection: options.functions });
   if (agent.functions) stderr.writeNow(`${functionsLine(agent.functions as FunctionsResult, target.cwd)}\n`);
   options.onAttached?.({ windowMs, agent });
 
@@ -128,7 +133,8 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   // `scope stop` finds this collector's ring as it finds scope run's and sends SIGUSR2: the kill switch, as there.
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
   process.on("SIGUSR2", killSwitch);
-  const reason = await waitForEnd(target, session, options.durationMs, stderr);
+  held.release();
+  const reason = held.signalled ? AttachEnd.interrupted : await waitForEnd(target, session, options.durationMs, stderr);
   process.off("SIGUSR2", killSwitch);
   let detachReply: unknown;
   if (reason !== AttachEnd.processExited) {
@@ -200,6 +206,35 @@ class AgentChannel {
     }
     throw new Error(`no answer within ${ACK_TIMEOUT_MS / 1000} s`);
   }
+}
+
+const END_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Ctrl-C (SIGINT, SIGTERM, SIGHUP) before the wait for the end: noted, not acted on (until
+ * 2026-12-07 it ended scope at once: the trace left unclosed, a held inspector or half-done
+ * function edits left to the agent's own poll); a second one ends scope at once, as without it.
+ */
+function holdSignals(): { readonly signalled: boolean; release(): void } {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!signalled) {
+      signalled = true;
+      return;
+    }
+    release();
+    process.kill(process.pid, signal);
+  };
+  const release = () => {
+    for (const signal of END_SIGNALS) process.off(signal, onSignal);
+  };
+  for (const signal of END_SIGNALS) process.on(signal, onSignal);
+  return {
+    get signalled() {
+      return signalled;
+    },
+    release,
+  };
 }
 
 /** Until Ctrl-C (SIGINT, SIGTERM, SIGHUP), --duration, a detach command or the process's end; the reason. */
