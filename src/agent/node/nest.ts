@@ -61,39 +61,29 @@ function stepName(instance: unknown, methodName: unknown): string {
 }
 
 function hookExplorer(cls: unknown, patched: WeakSet<object>): void {
-  const proto = protoOf(cls, "createCallbackProxy", patched);
-  if (proto === undefined) return;
-  const original = proto.createCallbackProxy as Fn;
-  assignPatch(
-    proto,
-    "createCallbackProxy",
-    renamed(original, function createCallbackProxy(this: unknown, instance: unknown, _callback: unknown, methodName: unknown) {
-      const outer = naming;
-      try {
-        naming = stepName(instance, methodName);
-      } catch {
-        naming = undefined;
-      }
-      try {
-        return Reflect.apply(original, this, arguments);
-      } finally {
-        naming = outer;
-      }
-    }),
-  );
+  nameWhileCalling(cls, "createCallbackProxy", patched, (instance, _callback, methodName) => stepName(instance, methodName));
 }
 
 /** Nest's not-found handler: a `middleware` step named NOT_FOUND, failed with the NotFoundException it throws ("Cannot GET /x"). */
 function hookResolver(cls: unknown, patched: WeakSet<object>): void {
-  const proto = protoOf(cls, "registerNotFoundHandler", patched);
+  nameWhileCalling(cls, "registerNotFoundHandler", patched, () => NOT_FOUND);
+}
+
+/** `cls.prototype[method]` wrapped: `naming` is what `nameOf` says of its arguments while it runs (undefined if that throws). */
+function nameWhileCalling(cls: unknown, method: string, patched: WeakSet<object>, nameOf: (...args: unknown[]) => string): void {
+  const proto = protoOf(cls, method, patched);
   if (proto === undefined) return;
-  const original = proto.registerNotFoundHandler as Fn;
+  const original = proto[method] as Fn;
   assignPatch(
     proto,
-    "registerNotFoundHandler",
-    renamed(original, function registerNotFoundHandler(this: unknown) {
+    method,
+    renamed(original, function (this: unknown) {
       const outer = naming;
-      naming = NOT_FOUND;
+      try {
+        naming = nameOf(...arguments);
+      } catch {
+        naming = undefined;
+      }
       try {
         return Reflect.apply(original, this, arguments);
       } finally {
