@@ -240,6 +240,20 @@ describe("Bun: CommonJS under the runtime plugin", () => {
     expect(second.calls).toEqual(first.calls);
   });
 
+  // core-js's dom-token-list-prototype exports undefined outside a browser: the namespace Bun's
+  // require gave for it was taken for DOMTokenList's prototype, and core-js threw at load.
+  test("a file whose module.exports is undefined (or null, 0, ''): require gives that value, as untraced", async () => {
+    const dir = join(scratchDir(), "cjs-undefined");
+    mkdirSync(dir, { recursive: true });
+    const values = ["undefined", "null", "0", '""', "false"];
+    values.forEach((value, index) => writeFileSync(join(dir, `v${index}.cjs`), `function made() { return ${value}; }\nmodule.exports = made();\n`));
+    writeFileSync(join(dir, "app.cjs"), `for (let i = 0; i < ${values.length}; i++) { const v = require("./v" + i + ".cjs"); console.log(i, typeof v, JSON.stringify(v), v ? "truthy" : "falsy"); }\n`);
+    const [plain, traced] = await Promise.all([runUntraced(["bun", "app.cjs"], { cwd: dir }), runTraced(["bun", "app.cjs"], { scopeArgs: ["--functions"], env, cwd: dir })]);
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toContain("0 undefined undefined falsy");
+    expect({ status: traced.status, stdout: traced.stdout, stderr: traced.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+  });
+
   test("an error thrown while a CommonJS module loads: the same exit code and message", async () => {
     const dir = join(scratchDir(), "cjs-throws");
     mkdirSync(dir, { recursive: true });

@@ -92,7 +92,7 @@ export class CommonJsLoader {
       }
       this.run(existing, path, code, language);
       // Bun's require returns `default`; not when it is undefined (`module.exports = undefined`):
-      // then this object, the one value that differs from Bun's own loader.
+      // then a namespace of this object, which the files this loader runs get as undefined (requireOf).
       return { loader: "object", exports: { __esModule: true, default: existing.exports } };
     }
     if (existing) {
@@ -206,7 +206,7 @@ export class CommonJsLoader {
     // A fresh module has no `require` yet: Bun's _compile gives it the one its code would get
     // (and sets `loaded`, which Bun's own loader also sets before the code runs).
     if (typeof module.require !== "function") this.compile.call(module, "", path);
-    const require = module.require!;
+    const require = requireOf(module, module.require!);
     if (this.entryPending === path) {
       this.entryPending = undefined;
       module.id = ".";
@@ -221,6 +221,47 @@ export class CommonJsLoader {
     }) as (this: unknown, ...args: unknown[]) => void;
     this.chain.runThrough(module, path, () => wrapper.call(module.exports, module.exports, require, module, path, dirname(path)));
   }
+}
+
+/**
+ * The `require` a file this loader runs is given (and its `module.require`, the same function
+ * as Bun gives): Bun's, but for a file whose `module.exports` is undefined (core-js's
+ * dom-token-list-prototype outside a browser), which Bun's require hands back as the namespace
+ * of the loader's `{ __esModule: true, default: undefined }` (onLoad): undefined, as Bun's own
+ * loader gives (core-js then crashed, taking that namespace for DOMTokenList's prototype).
+ * Bun's require has `resolve` of its own and `cache`, `extensions`, `main` as accessors of its
+ * prototype that read the require they are called on: each is read from Bun's.
+ */
+function requireOf(module: BunModule, bunRequire: NodeJS.Require): NodeJS.Require {
+  const require = function require(this: unknown, id: string) {
+    const exports = Reflect.apply(bunRequire, this, arguments) as unknown;
+    return isUndefinedExports(exports) ? undefined : exports;
+  };
+  for (const key of Reflect.ownKeys(bunRequire)) {
+    if (key === "length" || key === "name" || key === "prototype") continue;
+    Object.defineProperty(require, key, Object.getOwnPropertyDescriptor(bunRequire, key)!);
+  }
+  const proto = Object.getPrototypeOf(bunRequire) as object | null;
+  if (proto !== null && proto !== Function.prototype) {
+    for (const key of Reflect.ownKeys(proto)) {
+      if (key === "constructor" || Object.prototype.hasOwnProperty.call(require, key)) continue;
+      Object.defineProperty(require, key, {
+        configurable: true,
+        enumerable: false,
+        get: () => Reflect.get(bunRequire, key),
+        set: (value: unknown) => Reflect.set(bunRequire, key, value),
+      });
+    }
+  }
+  module.require = require as unknown as NodeJS.Require;
+  return require as unknown as NodeJS.Require;
+}
+
+/** Bun's namespace of `{ __esModule: true, default: undefined }`: its two names, and nothing in default. */
+function isUndefinedExports(exports: unknown): boolean {
+  if (exports === null || typeof exports !== "object" || (exports as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] !== "Module") return false;
+  const names = Object.keys(exports);
+  return names.length === 2 && (exports as { __esModule?: unknown }).__esModule === true && "default" in exports && (exports as { default?: unknown }).default === undefined;
 }
 
 /**

@@ -28,9 +28,10 @@
  * in stack frames of its code are JavaScriptCore's (Bun remaps them to the start of the
  * call; lines are the same); TypeScript is reprinted by Bun's transpiler (line numbers
  * may move); a file
- * that sets `module.exports = undefined` is seen by `require()` as
- * `{ __esModule: true, default: undefined }`; CommonJS with JSX is not run (a warning
- * says so).
+ * that sets `module.exports = undefined` is seen as the namespace of
+ * `{ __esModule: true, default: undefined }` by the `require()` of a file the loader does not
+ * run (the files it runs get undefined: bun-commonjs.ts requireOf); CommonJS with JSX is not
+ * run (a warning says so).
  */
 import type { BunPlugin, OnLoadResult } from "bun";
 import { readFileSync } from "node:fs";
