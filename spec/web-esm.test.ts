@@ -220,3 +220,21 @@ test("Hono under bun, served through `export default`: the route and steps", asy
   ]);
   expectStepsEnded(traced.events);
 });
+
+// Koa's and Hono's steps: the promise handed on is what keeps the `at async …` frames of an
+// error made after an await (V8: a second reaction beside the caller's cut them from every
+// logged stack; Bun: the reaction's own promise would). Frameworks.aroundStep.
+describe.each([
+  ["node", "node"],
+  ["node 22", node22],
+  ["node 24", node24],
+  ["bun", "bun"],
+])("an error after an await in Koa's and Hono's middleware, under %s", (_name, runtime) => {
+  test("its logged stack has the frames it has untraced, the steps failed with it", async () => {
+    const traced = await both([runtime, "web/async-stacks.cjs"]);
+    expect(traced.stdout).toContain("koa: at failing async-stacks.cjs | at async inner async-stacks.cjs | at async outer async-stacks.cjs | at async errors async-stacks.cjs\n");
+    expect(traced.stdout).toContain("at async handler async-stacks.cjs | at async dispatch compose.js | at async outer async-stacks.cjs");
+    const failed = ofKind(traced.events, "http_step_start").filter((e) => e.fields.failed === true).map((e) => e.fields.name);
+    expect(failed).toEqual(expect.arrayContaining(["inner", "outer", "handler"]));
+  });
+});

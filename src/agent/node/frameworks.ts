@@ -25,7 +25,7 @@ import { HttpEndFlag, Kind, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartF
 import type { Recorder } from "../shared/recorder";
 import { requestState, serverRequests, type RequestState, type StepsState } from "../shared/http";
 import { currentRequest } from "../shared/request-context";
-import { callerOf, protoData, renamed } from "../shared/reflect";
+import { asyncFramesFollowOneReaction, callerOf, protoData, renamed } from "../shared/reflect";
 import { makeStamp } from "../shared/stamp";
 import { assignPatch, definePatch, undoLater } from "../shared/patches";
 import { responseHooks } from "../shared/response-emit";
@@ -304,9 +304,14 @@ export class Frameworks {
    * A step around one call of a function that runs the rest of the request inside it (Hono's
    * and Koa's middleware: `await next()`), in `req`'s steps (none: the function alone). It
    * ends when the call returns, or when the native promise it returned settles; failed when
-   * the call throws or the promise rejects (thrown and rejected as before: the promise is the
-   * same one, with a reaction of ours). `route` (a handler's): the request's route, riding on
-   * the step's start (`routeId`: its string id, kept by the caller). Nested steps end inside it.
+   * the call throws or the promise rejects (thrown and rejected as before). In Node a native
+   * promise is handed on as the promise of our reaction to it, which settles as it did: the
+   * function's promise keeps a single reaction, which V8 follows to write the `at async outer`
+   * frames of an error made after an await inside it (a second reaction of ours beside the
+   * caller's cut them from every logged stack: auditnest), at the price of one microtask turn
+   * before the caller resumes; in Bun the promise is handed on as it was, our reaction beside
+   * the caller's (asyncFramesFollowOneReaction). `route` (a handler's): the request's route,
+   * riding on the step's start (`routeId`: its string id, kept by the caller). Nested steps end inside it.
    */
   aroundStep(req: unknown, res: unknown, nameId: number, kind: "middleware" | "handler" | "error", route: string | undefined, routeId: number, framework: number, fn: LayerFn, self: unknown, args: IArguments): unknown {
     let step: Step | undefined;
@@ -333,18 +338,33 @@ export class Frameworks {
       throw error;
     }
     // Only a native promise gets a reaction of ours (a thenable's then could have effects).
-    if (result instanceof Promise) {
-      Promise.prototype.then.call(
-        result,
-        () => recorder.safe(() => this.end(current)),
-        (error: unknown) =>
-          recorder.safe(() => {
-            current.error = error;
-            this.end(current);
-          }),
-      );
-    } else recorder.safe(() => this.end(current));
+    if (result instanceof Promise) return this.endOnSettle(current, result);
+    recorder.safe(() => this.end(current));
     return result;
+  }
+
+  /**
+   * `step` ended when the native `promise` settles (failed with what it rejects with); the
+   * promise to hand on in its place, which settles as `promise` does: the promise of this
+   * reaction in Node, `promise` itself in Bun (asyncFramesFollowOneReaction, aroundStep).
+   */
+  private endOnSettle(step: Step, promise: Promise<unknown>): Promise<unknown> {
+    const recorder = this.recorder;
+    const reaction = Promise.prototype.then.call(
+      promise,
+      (value: unknown) => {
+        recorder.safe(() => this.end(step));
+        return value;
+      },
+      (error: unknown) => {
+        recorder.safe(() => {
+          step.error = error;
+          this.end(step);
+        });
+        if (asyncFramesFollowOneReaction) throw error;
+      },
+    );
+    return asyncFramesFollowOneReaction ? reaction : promise;
   }
 
   /**
@@ -899,18 +919,7 @@ export class Frameworks {
         throw error;
       }
       // Only a native promise gets a reaction of ours (a thenable's then could have effects).
-      if (result instanceof Promise) {
-        Promise.prototype.then.call(
-          result,
-          () => recorder.safe(() => frameworks.end(current)),
-          (error: unknown) =>
-            recorder.safe(() => {
-              current.error = error;
-              frameworks.end(current);
-            }),
-        );
-      }
-      return result;
+      return result instanceof Promise ? frameworks.endOnSettle(current, result) : result;
     });
   }
 

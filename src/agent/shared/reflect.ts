@@ -20,6 +20,16 @@ export function renamed<T extends (...args: never[]) => unknown>(original: unkno
 export const v8Major = Number.parseInt(process.versions.v8 ?? "", 10);
 
 /**
+ * Which reaction to a function's promise keeps the `at async …` frames of an error made inside
+ * it (an error's stack is written when it is made, from the promises waiting on that function's):
+ * V8 follows a pending promise only through a single reaction (a second one, beside the caller's
+ * await, ends the walk there), so a wrapper hands on the promise of its own reaction; JavaScriptCore
+ * (Bun) follows the await among several reactions and not through a plain reaction's promise, so a
+ * wrapper leaves the promise as it was and reacts beside it. Frameworks.aroundStep.
+ */
+export const asyncFramesFollowOneReaction = typeof process.versions.bun !== "string";
+
+/**
  * Whether V8 names an anonymous function's frame by the property that holds it on the
  * receiver (V8 12+: Node 22 and 24). There, a frame of a Node function scope replaced (its
  * property now holds scope's wrapper) reads `Module.<anonymous>` where untraced it reads
