@@ -4,7 +4,7 @@
  * and that the checks ran (and can fail).
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { BenchReport } from "../src/bench/bench";
 import { httpWarmupMs, workloadNames, workloads, type HttpWorkload } from "../src/bench/catalogue";
@@ -13,6 +13,8 @@ import { bars } from "../src/bench/report";
 import { memory } from "../src/bench/proc";
 import type { SoakReport } from "../src/bench/soak";
 import { runCli } from "./harness";
+import { runHttp } from "../src/bench/runner";
+import { extractWorkloads } from "../src/bench/workloads";
 
 async function bench(args: string[]): Promise<{ report: BenchReport; exitCode: number; stderr: string }> {
   const result = await runCli(["bench", "--json", ...args]);
@@ -21,6 +23,29 @@ async function bench(args: string[]): Promise<{ report: BenchReport; exitCode: n
 }
 
 describe("scope bench", () => {
+  test("an HTTP service that does not exit after its /shutdown: killed, the run fails with a line saying why, no wait for ever", async () => {
+    const dir = await extractWorkloads();
+    try {
+      // A service as http-server.cjs is to the load, but that answers /shutdown and goes on serving.
+      writeFileSync(
+        dir.path("http-server.cjs"),
+        [
+          'const http = require("node:http"), fs = require("node:fs");',
+          "const { ready } = JSON.parse(process.argv[3]);",
+          'const server = http.createServer((req, res) => res.end(req.url === "/shutdown" ? "bye\\n" : "{}"));',
+          'server.listen(0, "127.0.0.1", () => fs.writeFileSync(ready, JSON.stringify({ port: server.address().port, pid: process.pid })));',
+        ].join("\n"),
+      );
+      const workload = workloads.find((w) => w.name === "http") as HttpWorkload;
+      const started = Date.now();
+      const run = runHttp({ dir, ringBytes: 1 << 24, keepTraces: false, sequence: 0 }, workload, { warmupMs: 100, durationMs: 200, exitTimeoutMs: 1000 }, "untraced");
+      await expect(run).rejects.toThrow("the HTTP server (untraced) did not exit within 1s of its /shutdown (killed)");
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      dir.remove();
+    }
+  });
+
   test("an HTTP workload's warm-up: --warmup for every one when given, else the web service's own (its JIT's tier-up), else 2 s", () => {
     const http = (name: string) => workloads.find((workload): workload is HttpWorkload => workload.kind === "http" && workload.name === name)!;
     expect(httpWarmupMs(http("http"), undefined)).toBe(2000);

@@ -247,6 +247,8 @@ function asyncExpected(expect: Expectation, level: AsyncTracing | undefined): Ex
 export interface HttpOptions {
   warmupMs: number;
   durationMs: number;
+  /** How long the server may take to exit after its /shutdown (it closes its connections and pool: well under a second); default 30 s. */
+  exitTimeoutMs?: number;
 }
 
 interface LoadResult {
@@ -265,14 +267,16 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
   const wallStart = performance.now();
   const server = launch(context, argv, paths.trace, functionsSetting(context, workload.functions), context.ringBytes, workload.async, workload.events);
   let window: { serverCpu: number; scopeCpu: number; load: LoadResult };
+  let serverPid = 0;
   try {
     const { port, pid } = await waitForReady<{ port: number; pid: number }>(paths.ready, server, "the HTTP server");
+    serverPid = pid;
     window = await drive(context, workload, options, port, pid);
   } finally {
     // Ends the server whatever happened to the load, so that no run leaks a process.
     await fetch(`http://127.0.0.1:${readPort(paths.ready)}/shutdown`).catch(() => undefined);
   }
-  const ended = await server.exited;
+  const ended = await exitedAfterShutdown(server, serverPid, `the HTTP server (${mode})`, options.exitTimeoutMs ?? 30_000);
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const served = readResult(paths.result, `http server (${mode})`, ended);
   rmSync(paths.result, { force: true });
@@ -298,6 +302,30 @@ export async function runHttp(context: RunContext, workload: HttpWorkload, optio
     trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, withoutHttp(withoutFunctions(served.expect, workload.functions), workload.events), ended.summary) : undefined,
     otel: served.otel,
   };
+}
+
+/**
+ * The server's end; `timeoutMs` after its /shutdown, the server killed and an error (the run
+ * fails with a line saying so instead of the bench waiting for ever: a mid-stop CI's web test
+ * once reached its 120 s timeout with no line of why).
+ */
+async function exitedAfterShutdown(server: Launched, pid: number, what: string, timeoutMs: number): Promise<Ended> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  const ended = await Promise.race([server.exited, late]);
+  clearTimeout(timer);
+  if (ended !== undefined) return ended;
+  if (pid > 0) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  await server.exited.catch(() => undefined);
+  throw new Error(`${what} did not exit within ${timeoutMs / 1000}s of its /shutdown (killed)`);
 }
 
 function readPort(readyPath: string): number {
