@@ -84,6 +84,21 @@ describe("bun agent", () => {
     }
   });
 
+  // Bun's JavaScript path for a replaced `.js` step also took stack: a chain of requires (each
+  // file requiring the next at its top level) overflowed traced at ~1 390 levels where untraced
+  // reaches ~2 220 (and traced, now, ~2 170; helper bunframes).
+  test("a deep chain of requires loads traced as untraced", async () => {
+    const depth = 1800;
+    const dir = join(scratchDir(), `bun-require-chain-${process.pid}`);
+    mkdirSync(join(dir, "node_modules/chain"), { recursive: true });
+    for (let i = 0; i < depth; i++) writeFileSync(join(dir, `node_modules/chain/f${i}.js`), i + 1 < depth ? `module.exports = require("./f${i + 1}.js") + 1;\n` : "module.exports = 0;\n");
+    writeFileSync(join(dir, "main.js"), 'console.log(require("./node_modules/chain/f0.js"));\n');
+    const plain = await runUntraced(["bun", "main.js"], { cwd: dir });
+    const run = await runTraced(["bun", "main.js"], { cwd: dir });
+    expect(plain.stdout).toBe(`${depth - 1}\n`);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: plain.status, stdout: plain.stdout });
+  });
+
   // Bun's test runner ends the process without 'exit', beforeExit or process.reallyExit: no
   // process_exit is recorded by it: scope run records one on its behalf, and the summary says so (auditbun).
   test("bun test: traced, its missing end said in the summary", async () => {

@@ -42,12 +42,13 @@ let requiredAs: Set<string> | undefined;
 const REQUIRED_AS = "layer router index fastify hooks application hono-base prepared-router router-explorer router-proxy routes-resolver client query pool connection database Redis linked-list commands-queue koa pg-pool";
 
 /** Whether a require of `id` from `parent` may load a hooked file (before any resolution). */
-function mayBeHooked(id: string, parent: unknown): boolean {
+export function mayBeHooked(id: string, parent: unknown): boolean {
   let end = id.length;
   if (end > 3 && id.charCodeAt(end - 3) === 46 && id.charCodeAt(end - 2) === 106 && id.charCodeAt(end - 1) === 115) end -= 3;
   const slash = id.lastIndexOf("/", end - 1);
   const name = id.slice(slash + 1, end);
-  if (!(requiredAs ??= new Set(REQUIRED_AS.split(" "))).has(name)) return false;
+  // A directory ("..", "../..", "./"): its package's entry or its index.js.
+  if (!(requiredAs ??= new Set(REQUIRED_AS.split(" "))).has(name) && name !== "" && name !== "." && name !== "..") return false;
   const first = id.charCodeAt(0);
   // A relative id reaches node_modules only from a module there (or through it by name).
   if (first === 46) return (typeof (parent as { filename?: unknown })?.filename === "string" && (parent as { filename: string }).filename.includes("node_modules")) || id.includes("node_modules");
