@@ -4,8 +4,10 @@
  * handlers), each naming its server request (the running request context, set by the HTTP
  * integration when the request started).
  *
- * Loaded with the framework, not before: `Module._extensions[".js"]` is wrapped once and,
- * after a framework's file ran, its exports are hooked (ARCHITECTURE.md "Frameworks"):
+ * Loaded with the framework, not before: `Module._extensions[".js"]` is wrapped once
+ * (scope attach; a Node thread's core hooks the files without a frame, lazy.ts; a Bun thread
+ * hooks require, src/agent/bun/library-files.ts) and, after a framework's file ran, its
+ * exports are hooked through `frameworkFiles` (ARCHITECTURE.md "Frameworks"):
  * - Express 4 (express/lib/router/layer.js) and Express 5 (router/lib/layer.js, the
  *   `router` package Express 5 uses): the Layer prototype's request and error entry points
  *   (`handle_request`/`handle_error`, `handleRequest`/`handleError`). A step starts when

@@ -1,6 +1,8 @@
 /**
- * Database tracing in a Bun thread. pg (CommonJS) loads through `Module._extensions[".js"]`
- * in Bun too: the Node integrations' loader (src/agent/node/db/loader.ts) hooks it. Bun
+ * Database tracing in a Bun thread. pg's and the other clients' CommonJS files are handed to
+ * the Node integrations (src/agent/node/db/loader.ts databaseFiles) as they load, by the
+ * agent's `require` hook (../library-files.ts, install.ts), not by a `Module._extensions`
+ * wrapper (Bun then runs every CommonJS file through a path whose frames show). Bun
  * resolves `postgres` to its ES module build (the "bun" export condition), which no
  * CommonJS step sees: the agent's plugin of ES builds (src/agent/bun/esm-plugin.ts) hands its
  * `Query` class to the same integration (bunPostgresQuery). bun:sqlite: sqlite.ts.
@@ -8,11 +10,9 @@
 import { makeDbRecorder, type DbRecorder } from "../../shared/db";
 import type { TypeChecks } from "../../shared/preview";
 import type { Recorder } from "../../shared/recorder";
-import { hookDatabaseLibraries } from "../../node/db/loader";
 
 export function startBunDatabaseTracing(recorder: Recorder, types: TypeChecks): DbRecorder {
   const db = makeDbRecorder(recorder, (value) => types.isProxy(value));
-  hookDatabaseLibraries(db, require("node:module"));
   recorder.safe(() => (require("./sqlite") as typeof import("./sqlite")).hookBunSqlite(db));
   return db;
 }
