@@ -15,6 +15,7 @@ import { runCli } from "./harness";
 import { expectAllEnded, queryRows, requestTargetOf, untracedThenTraced } from "./db-checks";
 import { startPostgres, type Postgres } from "./postgres-harness";
 import { startRedis, type RedisServer } from "./redis-harness";
+import { startMySql } from "./mysql-harness";
 
 let pg: Postgres;
 let redis: RedisServer;
@@ -78,6 +79,27 @@ describe("Bun.sql (PostgreSQL)", () => {
     expect(traced.stdout).toContain("done");
     expect(traced.events.filter((e) => e.kind === "db_query").length).toBeGreaterThan(0);
   });
+});
+
+test("Bun.SQL's MySQL adapter against MariaDB: `?` texts (MySQL's lexical rules), rows, the server's error number, START TRANSACTION/COMMIT", async () => {
+  const mysql = await startMySql();
+  try {
+    const traced = await untracedThenTraced([bun, "db/bun-sql-mysql.ts"], () => {}, { MYSQL_PORT: String(mysql.port) });
+    const m = "bun:sql mysql";
+    expect(queryRows(traced.events)).toEqual([
+      [m, "drop table if exists bun_items", 0, 0, false, null],
+      [m, "create table bun_items (id int primary key, name text)", 0, 0, false, null],
+      [m, "insert into bun_items (`id`, `name`) VALUES(?, ?),(?, ?)", 4, 2, false, null],
+      [m, "select id, name from bun_items where id > ? and name <> ? order by id", 1, 2, false, null],
+      [m, "select * from missing_table", 0, null, true, "1146"],
+      [m, "START TRANSACTION", 0, 0, false, null],
+      [m, "update bun_items set name = ? where id = ?", 2, 1, false, null],
+      [m, "COMMIT", 0, 0, false, null],
+    ]);
+    expectAllEnded(traced.events);
+  } finally {
+    mysql.stop();
+  }
 });
 
 describe("Bun.redis and Bun.RedisClient", () => {
