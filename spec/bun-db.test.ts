@@ -154,6 +154,14 @@ test("Bun.serve requests: each request's queries and commands on the shared defa
   expect(byTarget.get("none")).toBeUndefined();
   expectAllEnded(traced.events);
 
+  // The query tables (scope query): the systems by name, each query in its request.
+  const table = await runCli(["query", "--no-cache", "--json", traced.out, "select system, count(*) as n, sum(request is not null) as in_request from queries group by system order by system"]);
+  expect(table.exitCode, table.stderr).toBe(0);
+  expect(table.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+    { system: "bun:redis", n: 2 * count, in_request: 2 * count },
+    { system: "bun:sql", n: count + (count * (count + 1)) / 2, in_request: count + (count * (count + 1)) / 2 },
+  ]);
+
   const out = join(scratchDir(), "bun-db-requests.json");
   const exported = await runCli(["export", "--otlp", out, traced.out]);
   expect(exported.exitCode, exported.stderr).toBe(0);
