@@ -68,6 +68,21 @@ describe("Bun.sql (PostgreSQL)", () => {
     expectAllEnded(traced.events);
   });
 
+  test("an unsafe BEGIN Bun refuses, a cancelled query (57014), a refused connection; a worker thread's queries and commands", async () => {
+    const traced = await untracedThenTraced([bun, "db/bun-sql-edges.ts"], () => redis.cli("FLUSHALL"), env());
+    expect(traced.stdout).toBe('unsafe ERR_POSTGRES_UNSAFE_TRANSACTION\ncancelled 57014\nrefused ERR_POSTGRES_CONNECTION_REFUSED\n[ "worker", 5, "1" ]\n');
+    const rows = traced.events.filter((e) => e.kind === "db_query").map((e) => [e.tid === 0 ? "main" : "worker", e.fields.system, e.fields.text, e.fields.failed, e.fields.errorCode ?? null]);
+    expect(rows).toEqual([
+      ["main", "bun:sql", "BEGIN", true, "ERR_POSTGRES_UNSAFE_TRANSACTION"],
+      ["main", "bun:sql", "select pg_sleep(?)", true, "57014"],
+      ["main", "bun:sql", "select ?", true, "ERR_POSTGRES_CONNECTION_REFUSED"],
+      ["worker", "bun:sql", "select ? as five", false, null],
+      ["worker", "bun:redis", "SET ? ?", false, null],
+      ["worker", "bun:redis", "GET ?", false, null],
+    ]);
+    expectAllEnded(traced.events);
+  });
+
   test("a default client Bun refuses (DATABASE_URL of an unsupported protocol) throws as untraced; new SQL(url) still recorded", async () => {
     const traced = await untracedThenTraced([bun, "db/bun-sql-refused.ts"], () => {}, { DATABASE_URL: "mysqlx://nowhere", PGURL: pg.url });
     expect(traced.stdout).toContain("default: Unsupported protocol: mysqlx");
