@@ -11,7 +11,7 @@ import { makeDbRecorder, type DbRecorder } from "../../shared/db";
 import type { TypeChecks } from "../../shared/preview";
 import type { Recorder } from "../../shared/recorder";
 import { hookDatabaseLibraries } from "../../node/db/loader";
-import { standIn } from "./stand-in";
+import { standIn, standsFor } from "./stand-in";
 import { withoutSqlEnvironment } from "./sql-environment";
 
 export function startBunDatabaseTracing(recorder: Recorder, types: TypeChecks): DbRecorder {
@@ -49,6 +49,7 @@ function standInBunSql(db: DbRecorder): void {
       failure = { error };
       SQL = withoutSqlEnvironment(() => (bun.postgres as { constructor: object }).constructor);
     }
+    standsFor(classStandIn, SQL);
     db.recorder.safe(() => (require("./bun-sql") as typeof import("./bun-sql")).hookBunSql(db, SQL));
   };
   bun.sql = standIn(function () {}.bind(null), () => {
@@ -56,10 +57,11 @@ function standInBunSql(db: DbRecorder): void {
     if (failure !== undefined) throw failure.error;
     return sql!;
   });
-  bun.SQL = standIn(function SQL() {}, () => {
+  const classStandIn = standIn(function SQL() {}, () => {
     load();
     return SQL!;
   });
+  bun.SQL = classStandIn;
 }
 
 /**
@@ -78,10 +80,12 @@ function standInBunRedis(db: DbRecorder): void {
     done = true;
     db.recorder.safe(() => (require("./bun-redis") as typeof import("./bun-redis")).hookBunRedis(db, RedisClient));
   };
-  bun.RedisClient = standIn(function RedisClient() {}, () => {
+  const classStandIn = standIn(function RedisClient() {}, () => {
     hook();
     return RedisClient;
   });
+  standsFor(classStandIn, RedisClient);
+  bun.RedisClient = classStandIn;
   bun.redis = standIn(
     {},
     () => {

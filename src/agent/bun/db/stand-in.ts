@@ -13,6 +13,14 @@
 
 type Load = () => object;
 
+/** Real object → its stand-in: `Bun.redis.constructor` is the RedisClient stand-in, as untraced it is `Bun.RedisClient`. */
+const standIns = new WeakMap<object, object>();
+
+/** `real`'s stand-in is `proxy` (also before the stand-in's own first touch: the class of a client touched first). */
+export function standsFor(proxy: object, real: object): void {
+  standIns.set(real, proxy);
+}
+
 /**
  * A Proxy standing for the object `load()` returns, over `target`: a plain object for an
  * object, a function for a function, constructible when the real one is. Bun's inspect
@@ -31,6 +39,7 @@ export function standIn(target: object, load: Load, bindMethods = false): object
     if (real !== undefined) return real;
     const made = load();
     real = made;
+    standIns.set(made, proxy);
     // The real object's non-configurable properties are the target's too: a Proxy may report
     // such a property only when its target has it the same.
     for (const key of Reflect.ownKeys(made)) {
@@ -57,7 +66,8 @@ export function standIn(target: object, load: Load, bindMethods = false): object
     get: (_target, key) => {
       const made = loaded();
       const value: unknown = Reflect.get(made, key, made);
-      if (bound === undefined || typeof value !== "function" || key === "constructor") return value;
+      if (key === "constructor") return (typeof value === "function" && standIns.get(value)) || value;
+      if (bound === undefined || typeof value !== "function") return value;
       const known = bound.get(key);
       if (known !== undefined && known.method === value) return known.bound;
       const method = (value as (...a: unknown[]) => unknown).bind(made);
