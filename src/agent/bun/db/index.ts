@@ -47,8 +47,13 @@ function standInBunSql(db: DbRecorder): void {
       // The default client's options (DATABASE_URL and the like) are refused: reading Bun.sql
       // throws this, which the sql stand-in throws at each touch; Bun.SQL is still Bun's.
       failure = { error };
-      SQL = withoutSqlEnvironment(() => (bun.postgres as { constructor: object }).constructor);
+      try {
+        SQL = withoutSqlEnvironment(() => (bun.postgres as { constructor: object }).constructor);
+      } catch (again) {
+        db.recorder.fail(again);
+      }
     }
+    if (SQL === undefined) return;
     standsFor(classStandIn, SQL);
     db.recorder.safe(() => (require("./bun-sql") as typeof import("./bun-sql")).hookBunSql(db, SQL));
   };
@@ -59,13 +64,16 @@ function standInBunSql(db: DbRecorder): void {
   });
   const classStandIn = standIn(function SQL() {}, () => {
     load();
-    return SQL!;
+    // No way to Bun's class (Bun refused its default client even without the environment's
+    // defaults): the stand-in throws what Bun threw.
+    if (SQL === undefined) throw failure?.error;
+    return SQL;
   });
   bun.SQL = classStandIn;
 }
 
 /**
- * `Bun.redis` and `Bun.RedisClient` become stand-ins. Bun's class is read here (~0.13 ms: no
+ * `Bun.redis` and `Bun.RedisClient` become stand-ins. Bun's class is read here (~0.17 ms: no
  * other way leads to it once both are replaced), its 200 methods wrapped at the first touch
  * of either stand-in; `Bun.redis`'s real client is then made as Bun makes it, `new
  * RedisClient()` (REDIS_URL, VALKEY_URL, else localhost). The stand-ins stay, forwarding.
