@@ -131,6 +131,8 @@ describe("Bun.redis and Bun.RedisClient", () => {
       // An array argument's elements are the command's arguments.
       [r, "HMSET ? ? ? ? ?", 5, 1, false, null],
       [r, "HGETALL ?", 1, 1, false, null],
+      // An object argument's fields and values too.
+      [r, "HSET ? ? ? ? ?", 5, 1, false, null],
       [r, "RPUSH ? ? ? ?", 4, 1, false, null],
       [r, "LRANGE ? ? ?", 3, 3, false, null],
     ]);

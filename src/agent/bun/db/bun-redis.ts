@@ -6,8 +6,8 @@
  *
  * A call records the start in the program's call (its request), with the text of
  * redis-command.ts (`SET ? ?`: name in capitals, one `?` per argument, as ioredis's and
- * node-redis's records; `getBuffer` is GET; an array argument counts its elements, a
- * listener function is not an argument), and the end when the command's promise settles: the
+ * node-redis's records; `getBuffer` is GET; an array argument counts its elements, an
+ * object its fields and values, a listener function is not an argument), and the end when the command's promise settles: the
  * program gets the promise of a reaction on Bun's, which settles as Bun's did, with the same
  * value or error object (a rejection the program never handles stays unhandled: a reaction
  * on Bun's own promise would mark it handled), one microtask later (as Bun's fetch: http.ts).
@@ -75,21 +75,31 @@ export function hookBunRedis(db: DbRecorder, RedisClient: unknown): void {
   }
 }
 
-/** A command's arguments as Redis gets them: an array's elements in its place, a listener (subscribe's) left out. */
+/**
+ * A command's arguments as Redis gets them: an array's elements in its place, a plain object's
+ * fields and values (`hset(key, { field: value })`), a listener (subscribe's) left out.
+ */
 function commandArguments(args: ArrayLike<unknown>): ArrayLike<unknown> {
   let plain = true;
   for (let i = 0; i < args.length; i++) {
     const value = args[i];
-    if (Array.isArray(value) || typeof value === "function") plain = false;
+    if (typeof value === "function" || (value !== null && typeof value === "object" && (Array.isArray(value) || isPlainObject(value)))) plain = false;
   }
   if (plain) return args;
   const list: unknown[] = [];
   for (let i = 0; i < args.length; i++) {
     const value = args[i];
     if (Array.isArray(value)) list.push(...(value as unknown[]));
-    else if (typeof value !== "function") list.push(value);
+    else if (value !== null && typeof value === "object" && isPlainObject(value)) {
+      for (const [field, fieldValue] of Object.entries(value)) list.push(field, fieldValue);
+    } else if (typeof value !== "function") list.push(value);
   }
   return list;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /** An error reply's first word where Bun's code is only ERR_REDIS_SERVER_ERROR; else as ioredis's (redis-command.ts). */
