@@ -1,31 +1,47 @@
-// What the Bun agent's start adds for Bun's built-in database clients (src/agent/bun/db/index.ts:
-// four stand-ins assigned on Bun, RedisClient's class read), timed inside Bun workers, each
-// worker's first (cold), medians in µs.
-//   bun scripts/bun-db-start-cost.ts [workers=20]
+/**
+ * What the Bun agent's start adds to every Bun thread for Bun's built-in database clients
+ * (src/agent/bun/db/index.ts), in CPU per Bun worker: untraced workers started one after
+ * another (40 a run), each doing at its start only one of: nothing; reading Bun.RedisClient
+ * (the class the agent reads at start); assigning two Proxies to Bun.sql and Bun.SQL (the SQL
+ * stand-ins); reading Bun.SQL (what an eager hook would cost). Rounds alternate the variants;
+ * medians of ms of CPU per worker (user + system of the process / workers).
+ *
+ *   bun scripts/bun-db-start-cost.ts [rounds=10] [workers=40]
+ */
 import { Worker, isMainThread, parentPort } from "node:worker_threads";
-if (isMainThread) {
-  const n = Number(process.argv[2] ?? 20);
-  const all: number[][] = [];
+
+const variants = ["nothing", "read RedisClient", "SQL stand-ins", "read Bun.SQL"] as const;
+
+if (isMainThread && process.argv[2] === "--chain") {
+  const n = Number(process.argv[3]);
   for (let i = 0; i < n; i++) {
-    const w = new Worker(new URL(import.meta.url));
-    all.push(await new Promise<number[]>((resolve) => w.once("message", resolve)));
-    await new Promise((r) => w.once("exit", r));
+    const worker = new Worker(import.meta.path, { workerData: process.argv[4] });
+    worker.postMessage(1);
+    await new Promise((resolve) => worker.once("exit", resolve));
   }
-  const med = (k: number) => all.map((a) => a[k]!).sort((x, y) => x - y)[Math.floor(n / 2)]!;
-  console.log(`median µs per worker: stand-ins for sql/SQL ${med(0).toFixed(1)}, RedisClient read ${med(1).toFixed(1)}, redis stand-ins ${med(2).toFixed(1)}`);
+  const used = process.resourceUsage();
+  process.stdout.write(String((used.userCPUTime + used.systemCPUTime) / 1000 / n));
+} else if (isMainThread) {
+  const rounds = Number(process.argv[2] ?? 10);
+  const workers = process.argv[3] ?? "40";
+  const results = new Map<string, number[]>(variants.map((v) => [v, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const variant of variants) {
+      const run = Bun.spawnSync([process.execPath, import.meta.path, "--chain", workers, variant]);
+      results.get(variant)!.push(Number(run.stdout.toString()));
+    }
+  }
+  const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+  console.log(`load average ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}; ${rounds} rounds, ${workers} Bun workers a run; ms of CPU a worker (median)`);
+  const base = median(results.get("nothing")!);
+  for (const [variant, values] of results) console.log(`${variant.padEnd(18)} ${median(values).toFixed(2)} (${(median(values) - base >= 0 ? "+" : "") + (median(values) - base).toFixed(2)})`);
 } else {
-  const bun = Bun as any;
-  const standIn = (target: object) => new Proxy(target, { get: () => 1, apply: () => 1, construct: () => ({}) });
-  let t = Bun.nanoseconds();
-  bun.sql = standIn(function () {}.bind(null));
-  bun.SQL = standIn(function SQL() {});
-  const a = (Bun.nanoseconds() - t) / 1e3;
-  t = Bun.nanoseconds();
-  const R = bun.RedisClient;
-  const b = (Bun.nanoseconds() - t) / 1e3;
-  t = Bun.nanoseconds();
-  bun.RedisClient = standIn(function RedisClient() {});
-  bun.redis = standIn({});
-  const c = (Bun.nanoseconds() - t) / 1e3;
-  parentPort!.postMessage([a, b, c, typeof R]);
+  const { workerData } = await import("node:worker_threads");
+  const bun = Bun as unknown as Record<string, unknown>;
+  if (workerData === "read RedisClient") (globalThis as Record<string, unknown>).kept = bun.RedisClient;
+  else if (workerData === "SQL stand-ins") {
+    bun.sql = new Proxy(function () {}.bind(null), {});
+    bun.SQL = new Proxy(function SQL() {}, {});
+  } else if (workerData === "read Bun.SQL") (globalThis as Record<string, unknown>).kept = bun.SQL;
+  parentPort!.once("message", () => process.exit(0));
 }
