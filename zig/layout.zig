@@ -420,7 +420,7 @@ pub const HttpEnd = enum(u8) { finished = 1, aborted = 2, socket_error = 3, time
 pub const HttpClient = enum(u8) { http = 1, https = 2, fetch = 3, http2 = 4, undici = 5, _ };
 
 /// db_query / db_pool_wait field e. Mirrored in src/core/layout.ts.
-pub const DbSystem = enum(u8) { pg = 1, postgres_js = 2, better_sqlite3 = 3, bun_sqlite = 4, ioredis = 5, node_redis = 6, bun_redis = 7, mysql2 = 8, _ };
+pub const DbSystem = enum(u8) { pg = 1, postgres_js = 2, better_sqlite3 = 3, bun_sqlite = 4, ioredis = 5, node_redis = 6, bun_redis = 7, mysql2 = 8, bun_sql = 9, bun_sql_mysql = 10, _ };
 
 /// long_task field c: what ran in the turn. Mirrored in src/core/layout.ts.
 pub const LongTaskKind = enum(u8) { unknown = 0, timer = 1, immediate = 2, io = 3, http = 4, message = 5, microtasks = 6, _ };
