@@ -55,7 +55,7 @@ function commandNotFound(error: Error): string | undefined {
  */
 function positionalError(error: Error): string | undefined {
   if (error.name !== "UnknownSyntaxError") return undefined;
-  const reason = (error.message ?? "").split("\n")[0];
+  const reason = (error.message ?? "").split("\n")[0] ?? "";
   const extra = /^Extraneous positional argument \("(.*)"\)\.?$/.exec(reason);
   if (reason !== "Not enough positional arguments." && !extra) return undefined;
   const input = (error as { input?: unknown }).input;
