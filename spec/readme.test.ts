@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,7 +35,14 @@ function queryExamples(): string[] {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "scope-readme-"));
+const functionsTrace = join(dir, "functions.bin");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeAll(() => {
+  setUp();
+  // A trace with calls and messages for docs/query.md's statements and its tables' columns.
+  const run = sh(`dist/scope run --functions --include '*.js' --out ${functionsTrace} -- node app.js`);
+  if (run.exitCode !== 0) throw new Error(`the example did not run: ${run.stderr}`);
+});
 
 function setUp(): void {
   cpSync(join(repoRoot, "examples/hello"), dir, { recursive: true });
@@ -54,7 +61,6 @@ function sh(line: string): { exitCode: number; stdout: string; stderr: string } 
 
 describe("README", () => {
   test("each 'Using it' line that runs on the bundled example does what it says", () => {
-    setUp();
     const lines = usingItLines();
     const runnable = lines.filter((line) => !notRunHere.some((word) => line.includes(word)));
     // The extraction itself must not rot into running nothing.
@@ -84,9 +90,7 @@ describe("README", () => {
   }, 60000);
 
   test("docs/query.md's example statements run on a trace with calls and messages", () => {
-    const trace = join(dir, "functions.bin");
-    const run = sh(`dist/scope run --functions --include '*.js' --out ${trace} -- node app.js`);
-    expect(run.exitCode).toBe(0);
+    const trace = functionsTrace;
     const statements = queryExamples();
     expect(statements.length).toBeGreaterThanOrEqual(7);
     for (const sql of statements) {
@@ -94,4 +98,22 @@ describe("README", () => {
       expect({ sql, exitCode: result.exitCode, stderr: result.stderr.toString() }).toEqual({ sql, exitCode: 0, stderr: "" });
     }
   }, 30000);
+
+  // `scope query trace.bin` lists each table and view with its columns; docs/query.md's
+  // "Tables and views" must name every one of them in that relation's paragraph.
+  test("docs/query.md names every column of every table and view", () => {
+    const listing = Bun.spawnSync([join(dir, "dist/scope"), "query", "--no-cache", "--json", functionsTrace], { cwd: dir });
+    expect(listing.exitCode).toBe(0);
+    const tables = queryDoc.split("\n## Tables and views\n")[1]?.split("\n## ")[0] ?? "";
+    const relations = listing.stdout.toString().trim().split("\n").map((line) => JSON.parse(line) as { relation: string; columns: string });
+    expect(relations.length).toBeGreaterThan(10);
+    const undocumented = relations.flatMap(({ relation, columns }) => {
+      const start = tables.indexOf(`**${relation}**`);
+      if (start < 0) return [`${relation} (no paragraph)`];
+      const end = tables.indexOf("\n\n**", start);
+      const words = new Set(tables.slice(start, end < 0 ? undefined : end).match(/[a-z0-9_]+/g) ?? []);
+      return columns.split(", ").filter((column) => !words.has(column)).map((column) => `${relation}.${column}`);
+    });
+    expect(undocumented).toEqual([]);
+  });
 });
