@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliEntry, repoRoot } from "./harness";
+import { repoRoot } from "./harness";
+
+const built = join(repoRoot, "dist/scope");
 
 // The README's "Using it" lines and docs/query.md's example statements, run as written: a
 // renamed flag, a column that moved or an example that no longer runs fails here. The lines
-// run on a copy of examples/hello, where `dist/scope` is the scope of this checkout. Lines
+// run on a copy of examples/hello, where `dist/scope` is this checkout's built executable. Lines
 // that need what a copy of the example cannot give (a server, a pid, a browser, Bun, an OTLP
 // endpoint, minutes of benchmarks) are left out by the words they name.
 const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
@@ -47,8 +49,9 @@ beforeAll(() => {
 function setUp(): void {
   cpSync(join(repoRoot, "examples/hello"), dir, { recursive: true });
   mkdirSync(join(dir, "dist"));
-  writeFileSync(join(dir, "dist/scope"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliEntry)} "$@"\n`);
-  chmodSync(join(dir, "dist/scope"), 0o755);
+  // The lines say dist/scope: the executable `bun run build` made (scripts/test.sh builds it first).
+  if (!existsSync(built)) throw new Error("dist/scope is not built: run `bun run build` (scripts/test.sh does)");
+  symlinkSync(built, join(dir, "dist/scope"));
   writeFileSync(join(dir, "scope.json"), JSON.stringify({ include: ["*.js"] }));
   mkdirSync(join(dir, "src"));
   cpSync(join(dir, "app.js"), join(dir, "src/app.js"));
@@ -87,7 +90,7 @@ describe("README", () => {
     // `npm start`: every node process npm starts is traced, the example's app.js among them.
     const npm = sh("dist/scope dump --json --kind trace_start api.bin");
     expect(npm.stdout).toContain("app.js");
-  }, 60000);
+  }, 120000);
 
   test("docs/query.md's example statements run on a trace with calls and messages", () => {
     const trace = functionsTrace;
@@ -97,7 +100,7 @@ describe("README", () => {
       const result = Bun.spawnSync([join(dir, "dist/scope"), "query", "--no-cache", "--json", trace, sql], { cwd: dir });
       expect({ sql, exitCode: result.exitCode, stderr: result.stderr.toString() }).toEqual({ sql, exitCode: 0, stderr: "" });
     }
-  }, 30000);
+  }, 60000);
 
   // `scope query trace.bin` lists each table and view with its columns; docs/query.md's
   // "Tables and views" must name every one of them in that relation's paragraph.
