@@ -176,6 +176,21 @@ describe("scope run", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  // A typo in the command used to cost the trace of the run before: the trace file was
+  // opened (emptied) before the spawn failed, then removed.
+  test("a command that cannot be found or run leaves an earlier trace at --out as it was", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const earlier = Buffer.from("an earlier run's trace");
+    writeFileSync(join(dir, "plain.js"), "console.log(1)\n");
+    const cases: [string, number][] = [["no-such-command-scope-test", 127], [join(dir, "missing"), 127], [join(dir, "plain.js"), 126], [dir, 126]];
+    for (const [command, status] of cases) {
+      writeFileSync(out, earlier);
+      const result = await runCli(["run", "--out", out, "--", command]);
+      expect({ command, status: result.exitCode, trace: readFileSync(out).toString() }).toEqual({ command, status, trace: earlier.toString() });
+    }
+  });
+
   // Bun's spawn errors said "ENOEXEC: unknown error, posix_spawn '…'" or "command not found"
   // for a file that is there, with 127 for all; a shell says what is wrong and gives 126
   // when the file is there but cannot be run.

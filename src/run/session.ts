@@ -220,6 +220,19 @@ function cannotStart(command: string, error: unknown, stderr: Output): number {
   return status;
 }
 
+/**
+ * What cannot be started at all (no such command or file, a file that is not executable, a
+ * directory), told before the trace file is opened: the spawn's own failure comes only after
+ * that file was made, so an earlier trace at --out would be gone for a typo. Bun.which finds
+ * only executable files, a path too (relative to the cwd), as Bun.spawn would; what it finds
+ * and the spawn still refuses (no #! line, a missing interpreter) is told after the spawn.
+ */
+function unstartable(command: string): NodeJS.ErrnoException | undefined {
+  if (Bun.which(command, { PATH: process.env.PATH ?? "" })) return undefined;
+  const file = command.includes("/") ? statSync(command, { throwIfNoEntry: false }) : undefined;
+  return Object.assign(new Error(`cannot start ${command}`), { code: file ? "EACCES" : "ENOENT" });
+}
+
 type OwnSignal = "SIGUSR1" | "SIGUSR2";
 type OwnSignalHandlers = Record<OwnSignal, () => void>;
 
@@ -345,6 +358,9 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   if (disableFile && existsSync(disableFile)) {
     stderr.writeNow(`scope: ${disableFile} (SCOPE_DISABLE_FILE) exists: the agent installs nothing, the program runs untraced\n`);
   }
+
+  const refused = unstartable(options.argv[0]!);
+  if (refused) return cannotStart(options.argv[0]!, refused, stderr);
 
   let collector: Collector;
   try {
