@@ -8,11 +8,12 @@ import { UsageError } from "clipanion";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { constants, hostname } from "node:os";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { ignoredAtStart, startIgnoring } from "./ignored-signals";
 import { assets, transformCacheDir } from "../core/assets";
+import { traceOutProblem } from "../core/trace-out";
 import { StopReason } from "../core/layout";
 import { REDACTED, redactionOf, type RedactionSettings } from "../agent/shared/redact";
 import { systemError } from "../core/system-error";
@@ -335,8 +336,8 @@ export async function runTraced(options: RunOptions): Promise<number> {
 
 async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSignals>): Promise<number> {
   const out = resolve(options.out);
-  if (!existsSync(dirname(out))) throw new UsageError(`--out: directory ${dirname(out)} does not exist`);
-  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a directory`);
+  const outProblem = traceOutProblem(out);
+  if (outProblem) throw new UsageError(`--out: ${outProblem}`);
   // scope's own lines (--print, the summary): a closed stderr pipe stops them, never the run.
   const stderr = new Output(options.stderr);
   let files: Awaited<ReturnType<typeof assets>>;
