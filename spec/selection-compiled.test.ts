@@ -66,4 +66,11 @@ test("a Next.js project (its build in .next/server): the line names Next's route
   const built = await runTraced(["node", join(dir, "main.js")], { cwd: dir, scopeArgs: ["--include", ".next/server/app/**"] });
   expect(built.summary).not.toContain("matched no");
   expect(built.events.some((e) => e.kind === "function_call" && String(e.fields.function).startsWith("Cat "))).toBe(true);
+  // A Turbopack build (Next 16's default): the code is in .next/server/chunks, whatever the directory.
+  mkdirSync(join(dir, ".next", "server", "chunks"), { recursive: true });
+  writeFileSync(join(dir, ".next", "server", "chunks", "[turbopack]_runtime.js"), "\n");
+  const turbopack = await runTraced(["node", join(dir, "main.js")], { cwd: dir, scopeArgs: ["--include", "app/**"] });
+  expect(hintOf(turbopack.summary)).toEqual([
+    `    (app/ holds TypeScript the program did not load: Next.js ran its build, .next/server: --include '.next/server/chunks/**'; its code is minified unless next.config's experimental.serverMinification is false)`,
+  ]);
 });

@@ -7,7 +7,8 @@
  * Next.js project (a `.next/server` beside the glob's directory: `next build`'s output, which
  * `next start` runs) gets Next's directory instead: its route bundles for `app/` and `pages/`
  * (`.next/server/app/**`), the whole server build for any other directory (bundled into
- * Next's chunks); minified unless next.config's `experimental.serverMinification` is false.
+ * Next's chunks), Turbopack's chunks (`.next/server/chunks/**`) for a Turbopack build; minified
+ * unless next.config's `experimental.serverMinification` is false (nextHint).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -30,11 +31,18 @@ export function compiledHint(glob: string, cwd: string): string | undefined {
   return `(${named}/ holds TypeScript the program did not load: it ran tsc's output, tsconfig.json's outDir "${outDir}": --include '${outDir}/**')`;
 }
 
-/** The hint for a Next.js project's directory `named` (`app`, `src/app`, `lib`, …), or undefined when `cwd` holds no `.next/server`. */
+/**
+ * The hint for a Next.js project's directory `named` (`app`, `src/app`, `lib`, …), or undefined
+ * when `cwd` holds no `.next/server`. Webpack's build (Next 15's default) bundles each route's
+ * code into its entry under `.next/server/app` (`pages`), shared code into `.next/server`'s
+ * chunks; Turbopack's (Next 16's default: its runtime in `.next/server/chunks`) puts all code in
+ * `.next/server/chunks`, the entries under `app/` only load them.
+ */
 function nextHint(named: string, cwd: string): string | undefined {
-  if (!isDirectory(join(cwd, ".next", "server"))) return undefined;
+  const server = join(cwd, ".next", "server");
+  if (!isDirectory(server)) return undefined;
   const routes = /^(?:src\/)?(app|pages)(?:\/|$)/.exec(named);
-  const built = routes !== null ? `.next/server/${routes[1]}/**` : ".next/server/**";
+  const built = existsSync(join(server, "chunks", "[turbopack]_runtime.js")) ? ".next/server/chunks/**" : routes !== null ? `.next/server/${routes[1]}/**` : ".next/server/**";
   return `(${named}/ holds TypeScript the program did not load: Next.js ran its build, .next/server: --include '${built}'; its code is minified unless next.config's experimental.serverMinification is false)`;
 }
 
