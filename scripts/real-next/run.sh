@@ -86,7 +86,7 @@ for version in "${versions[@]}"; do
     nv=$("$node" --version)
     next=(node_modules/.bin/next)
     if [ "${ONLY:-}" = start ]; then
-      [ -d .next/server ] || "$node" "${next[@]}" build >/dev/null 2>&1
+      [ -f .next/BUILD_ID ] || { rm -rf .next; "$node" "${next[@]}" build >/dev/null 2>&1; }
     else
     # A first build: Next rewrites tsconfig.json at its first (its message is in that output only).
     rm -rf .next && "$node" "${next[@]}" build >/dev/null 2>&1
