@@ -5,7 +5,8 @@
 # by names the agent resolves: client, query, index, ..; each resolved, none hooked). It reports the CPU (user + system,
 # process.cpuUsage) the process had used when its main file began (runtime and agent start)
 # and what the requires took, medians of RUNS runs.
-# Usage: bash scripts/bench-bun-module-load.sh RUNS FILES|packages <scope tree>...
+# SCOPE_ARGS (say `--functions`) is passed to each traced `scope run`.
+# Usage: [SCOPE_ARGS=...] bash scripts/bench-bun-module-load.sh RUNS FILES|packages <scope tree>...
 set -euo pipefail
 runs=${1:?runs}; files=${2:?files}; shift 2
 dir=$(mktemp -d /tmp/bench-bun-load.XXXXXX)
@@ -56,7 +57,7 @@ report untraced "$out"
 for tree in "$@"; do
   out="$dir/traced-$(basename "$tree").jsonl"
   for ((r = 0; r < runs; r++)); do
-    if ! (cd "$dir" && BENCH_OUT=$out "$tree/dist/scope" run -o "$dir/t.bin" -- bun main.cjs > /dev/null 2> "$dir/err"); then
+    if ! (cd "$dir" && BENCH_OUT=$out "$tree/dist/scope" run -o "$dir/t.bin" ${SCOPE_ARGS:-} -- bun main.cjs > /dev/null 2> "$dir/err"); then
       echo "traced run failed: $(tail -3 "$dir/err")" >&2
       exit 1
     fi
