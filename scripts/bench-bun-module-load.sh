@@ -5,12 +5,34 @@
 # by names the agent resolves: client, query, index, ..; each resolved, none hooked). It reports the CPU (user + system,
 # process.cpuUsage) the process had used when its main file began (runtime and agent start)
 # and what the requires took, medians of RUNS runs.
-# Usage: bash scripts/bench-bun-module-load.sh RUNS FILES|packages <scope tree>...
+# SCOPE_ARGS (say `--functions`) is passed to each traced `scope run`. `pkg:N`: only a
+# package of N files (none named as the agent resolves), required from an ES module entry (so
+# under --functions no file is run by the instrument plugin: Bun loads them all itself).
+# Usage: [SCOPE_ARGS=...] bash scripts/bench-bun-module-load.sh RUNS FILES|packages|pkg:N <scope tree>...
 set -euo pipefail
 runs=${1:?runs}; files=${2:?files}; shift 2
 dir=$(mktemp -d /tmp/bench-bun-load.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
-if [ "$files" = packages ]; then
+main=main.cjs
+if [[ "$files" == pkg:* ]]; then
+  files=${files#pkg:}
+  mkdir -p "$dir/node_modules/pkg/lib"
+  echo '{"name":"pkg","main":"index.js"}' > "$dir/node_modules/pkg/package.json"
+  for ((i = 0; i < files; i++)); do
+    echo "exports.v = $i; exports.f = function f$i(x) { return x + $i; };" > "$dir/node_modules/pkg/lib/m$i.js"
+    echo "exports.m$i = require('./lib/m$i.js');" >> "$dir/node_modules/pkg/index.js"
+  done
+  main=main.mjs
+  cat > "$dir/main.mjs" <<JS
+const start = process.cpuUsage();
+const t0 = process.cpuUsage();
+(await import("node:module")).createRequire(import.meta.url)("pkg");
+const d = process.cpuUsage(t0);
+(await import("node:fs")).appendFileSync(process.env.BENCH_OUT, JSON.stringify({ start: start.user + start.system, load: d.user + d.system }) + "\n");
+JS
+  # A file each: the package's (report halves the count given twice for the other modes).
+  files=$((files / 2))
+elif [ "$files" = packages ]; then
   # The repo's installed frameworks and clients instead (express 4 and 5, fastify, koa,
   # @koa/router, hono's CommonJS build, pg, mysql2, ioredis): the hooked files among theirs.
   root=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,12 +73,12 @@ report() {
   echo
 }
 out="$dir/untraced.jsonl"
-for ((r = 0; r < runs; r++)); do BENCH_OUT=$out bun "$dir/main.cjs"; done
+for ((r = 0; r < runs; r++)); do BENCH_OUT=$out bun "$dir/$main"; done
 report untraced "$out"
 for tree in "$@"; do
   out="$dir/traced-$(basename "$tree").jsonl"
   for ((r = 0; r < runs; r++)); do
-    if ! (cd "$dir" && BENCH_OUT=$out "$tree/dist/scope" run -o "$dir/t.bin" -- bun main.cjs > /dev/null 2> "$dir/err"); then
+    if ! (cd "$dir" && BENCH_OUT=$out "$tree/dist/scope" run -o "$dir/t.bin" ${SCOPE_ARGS:-} -- bun "$main" > /dev/null 2> "$dir/err"); then
       echo "traced run failed: $(tail -3 "$dir/err")" >&2
       exit 1
     fi

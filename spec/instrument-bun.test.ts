@@ -303,6 +303,72 @@ describe("Bun: CommonJS under the runtime plugin", () => {
     expect(files).not.toContain("self.js");
   });
 
+  // Bun runs every CommonJS file through a JavaScript path whose frames show in `error.stack`
+  // (`<anonymous> (native:1:11)`, `unknown`, `anonymous (unknown)`) once any JavaScript
+  // function is assigned to `_extensions[".js"]`; the plugin assigned its innermost wrapper at
+  // start. Now `.js` is an accessor until the program hooks it (bun-extensions.ts, helper
+  // bunlazyext): files Bun loads itself (a package --functions does not select) print their
+  // stacks as untraced, before a program's own hook, and again once the program reverts it.
+  test("under --functions, Bun keeps its own .js step until the program hooks it: a package's stacks at load as untraced; the program's hook still called", async () => {
+    const dir = join(scratchDir(), "cjs-lazy-extensions");
+    mkdirSync(join(dir, "node_modules/pkg"), { recursive: true });
+    writeFileSync(join(dir, "node_modules/pkg/package.json"), '{"name":"pkg","main":"index.js"}');
+    writeFileSync(join(dir, "node_modules/pkg/index.js"), 'try { require("./bad.js"); } catch (e) { console.log(e.stack); }\nmodule.exports = require("./cap.js");\n');
+    writeFileSync(join(dir, "node_modules/pkg/bad.js"), 'throw new Error("boom at load");\n');
+    writeFileSync(join(dir, "node_modules/pkg/cap.js"), 'module.exports = new Error("cap").stack;\n');
+    writeFileSync(
+      join(dir, "main.mjs"),
+      [
+        'import { createRequire } from "node:module";',
+        "const require = createRequire(import.meta.url);",
+        'console.log(require("pkg"));',
+        // The hook lives in a package --functions does not select (its frame the same traced).
+        'const hooker = require("hooker");',
+        "hooker.install();",
+        "for (const name of ['pkg/index.js', 'pkg/bad.js', 'pkg/cap.js']) delete require.cache[require.resolve(name)];",
+        'require("pkg");',
+        'require("./own.js");',
+        "console.log(JSON.stringify(hooker.calls));",
+        "hooker.revert();",
+        "for (const name of ['pkg/index.js', 'pkg/bad.js', 'pkg/cap.js']) delete require.cache[require.resolve(name)];",
+        'console.log(require("pkg"));',
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "own.js"), "module.exports = function own() { return 1; };\n");
+    mkdirSync(join(dir, "node_modules/hooker"), { recursive: true });
+    writeFileSync(
+      join(dir, "node_modules/hooker/index.js"),
+      [
+        "const calls = [];",
+        'const previous = require.extensions[".js"];',
+        "exports.calls = calls;",
+        "exports.install = function () {",
+        '  require.extensions[".js"] = function hook(module, filename) {',
+        '    calls.push(filename.split("/").pop());',
+        "    return previous.apply(this, arguments);",
+        "  };",
+        "};",
+        'exports.revert = function () { require.extensions[".js"] = previous; };',
+        "",
+      ].join("\n"),
+    );
+    const plain = await runUntraced(["bun", "main.mjs"], { cwd: dir });
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toContain("pkg/cap.js:1:");
+    expect(plain.stdout).toContain('["index.js","bad.js","cap.js","own.js"]');
+    for (const scopeArgs of [["--functions"], ["--functions", "--include", "lib/**"]]) {
+      const traced = await runTraced(["bun", "main.mjs"], { scopeArgs, env, cwd: dir });
+      // The stacks while hooked have the program's hook and Bun's JavaScript path in both runs, the same lines.
+      expect({ status: traced.status, stdout: traced.stdout, stderr: traced.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: plain.stderr });
+    }
+    // Untraced, Bun's JavaScript path shows only while the program's hook is in place.
+    const [before, after] = plain.stdout.split('["index.js","bad.js","cap.js","own.js"]');
+    expect(before).toContain("native:1:11");
+    expect(before!.slice(0, before!.indexOf("Error: boom at load", 1))).not.toContain("native:1:11");
+    expect(after).not.toContain("native:1:11");
+  });
+
   test("bun test: a failure's column is the instrumented code's (Bun applies no plugin's map), and the summary says so; node's run does not", async () => {
     const dir = join(scratchDir(), "bun-test-columns");
     mkdirSync(dir, { recursive: true });

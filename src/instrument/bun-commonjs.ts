@@ -60,14 +60,18 @@ export class CommonJsLoader {
   private entryPending: string | undefined;
   private readonly factsCache: FactsCache | undefined;
   /** `Module._extensions[".js"]`, which the file runs through (bun-extensions.ts). */
-  private readonly chain = new ExtensionChain((Module as unknown as { _extensions?: ConstructorParameters<typeof ExtensionChain>[0] })._extensions);
+  private readonly chain: ExtensionChain;
 
   constructor(
     private readonly matcher: Matcher,
     private readonly cache: ReturnType<typeof openTransformCache>,
     private readonly warn: (line: string) => void,
+    /** The plugin's onLoad filter: a path it does not take never reaches this loader. */
+    filter?: RegExp,
   ) {
     this.factsCache = cache ? new FactsCache(cache.dir) : undefined;
+    const extensions = (Module as unknown as { _extensions?: ConstructorParameters<typeof ExtensionChain>[0] })._extensions;
+    this.chain = new ExtensionChain(extensions, filter === undefined ? undefined : (path) => filter.test(path));
   }
 
   /** The source read by onLoad when it decided the file is an ES module (read once). */

@@ -62,7 +62,7 @@ export function instrumentPlugin(
     setup(build) {
       // Bun.build hands the plugin its build config; Bun.plugin (run time) does not.
       const atRunTime = (build as { config?: unknown }).config === undefined;
-      const commonJs = atRunTime ? new CommonJsLoader(matcher, cache, warn) : undefined;
+      const commonJs = atRunTime ? new CommonJsLoader(matcher, cache, warn, filter) : undefined;
       // Synchronous: `require()` of a module whose onLoad is async throws in Bun.
       build.onLoad({ filter }, (args): OnLoadResult => {
         const language = languageOf(args.path) ?? "js";
