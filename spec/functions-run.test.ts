@@ -211,6 +211,10 @@ describe("usage errors are one line", () => {
     ['--functions={"levels":"full"}', '--functions: unknown setting "levels"'],
     ['--functions={"level":"loud"}', '--functions: "level" must be one of off, calls, full'],
     ["--level=loud", "--level"],
+    // An empty pattern was taken, and the summary then said it matched nothing.
+    ["--include=", "--include: an empty pattern matches nothing; give a glob, e.g. --include 'src/**'"],
+    ["--function=", "--function: an empty pattern matches nothing"],
+    ['--functions={"exclude":[""]}', '--functions: "exclude": an empty pattern matches nothing'],
   ])("%s", async (flag, message) => {
     const result = await runCli(["run", flag, "--out", "/tmp/never.bin", "--", "node", cjsApp]);
     expect(result.exitCode).not.toBe(0);

@@ -68,6 +68,9 @@ export function functionSettings(flags: FunctionFlags): string | undefined | { e
     if ("error" in parsed) return parsed;
     config = parsed.config;
   }
+  for (const [flag, patterns] of [["--include", flags.include], ["--exclude", flags.exclude], ["--function", flags.functionNames]] as const) {
+    if (patterns?.some((pattern) => pattern.trim() === "")) return { error: `${flag}: an empty pattern matches nothing; give a glob, e.g. ${flag === "--function" ? "--function 'handle*'" : `${flag} 'src/**'`}` };
+  }
   if (flags.include?.length) config.include = [...(config.include ?? []), ...flags.include];
   if (flags.exclude?.length) config.exclude = [...(config.exclude ?? []), ...flags.exclude];
   for (const name of flags.packages ?? []) {
@@ -123,6 +126,7 @@ function checkConfig(value: unknown): string | undefined {
     if (!kind) return `unknown setting "${key}" (known: ${Object.keys(KEYS).join(", ")})`;
     if (kind === "string" && typeof field !== "string") return `"${key}" must be a string`;
     if ((kind === "strings" || kind === "packages") && !(Array.isArray(field) && field.every((item) => typeof item === "string"))) return `"${key}" must be an array of strings`;
+    if (kind === "strings" && (field as string[]).some((item) => item.trim() === "")) return `"${key}": an empty pattern matches nothing`;
     if (kind === "packages") {
       for (const name of field as string[]) {
         const problem = packageProblem(name);
