@@ -16,7 +16,8 @@
  * node_modules or naming a package, the wrapper resolves it as Bun's require does
  * (`Module._resolveFilename`, Bun's, taken at start) and, for a hooked file, hands its
  * exports over once its module has loaded (not inside a require cycle: the outer require
- * hands it over) and not before for the same module object. Every other call returns the
+ * hands it over: its outermost require, as Bun reads `loaded` true inside a cycle) and not
+ * before for the same module object. Every other call returns the
  * original's call in tail position (shared/patches.ts tailCall): no frame of scope's under
  * the required module's top level. What stays: a hooked file's own top level (and what it
  * requires while it runs) has the wrapper's frame under it, as it had the `.js` wrapper's.
@@ -66,6 +67,10 @@ export function hookBunLibraryFiles(Module: ModuleClass, wanted: (filename: stri
   const cache = Module._cache;
   if (typeof original !== "function" || typeof resolve !== "function" || cache === undefined) return false;
   const handed = new WeakSet<object>();
+  // Hooked files whose outermost require is running: Bun sets `module.loaded` before a
+  // require cycle comes back to the file (ioredis: built/Redis.js → ./cluster → ../Redis
+  // reads it true), so a file is handed over only when its outermost require returns.
+  const loading = new Set<string>();
   const hooked = (id: unknown, parent: unknown): string | undefined => {
     if (typeof id !== "string" || id.length === 0 || !mayBeHooked(id, parent)) return undefined;
     let filename: unknown;
@@ -79,8 +84,14 @@ export function hookBunLibraryFiles(Module: ModuleClass, wanted: (filename: stri
   Module.prototype.require = renamed(original, function (this: unknown, id: string) {
     const filename = hooked(id, this);
     // Any other module: the original in tail position (tailCall in shared/patches.ts).
-    if (filename === undefined) return Reflect.apply(original, this, arguments);
-    const exports = Reflect.apply(original, this, arguments);
+    if (filename === undefined || loading.has(filename)) return Reflect.apply(original, this, arguments);
+    loading.add(filename);
+    let exports: unknown;
+    try {
+      exports = Reflect.apply(original, this, arguments);
+    } finally {
+      loading.delete(filename);
+    }
     safe(() => {
       const module = cache[filename];
       // Still loading (a require cycle): handed over when the require that loads it returns.
