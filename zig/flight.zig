@@ -13,7 +13,7 @@
 //!           first, when the queue holds 3/4 of `memory_bytes` (evicted by the cap: the
 //!           window then covers less than asked, and the summary says so).
 //!   names   `string` records and definition records (trace_start, function_table,
-//!           http_connection: records later events name by id), 1/4 of `memory_bytes`,
+//!           http_connection, db_connection: records later events name by id), 1/4 of `memory_bytes`,
 //!           never aged: events in the window name strings interned long before it
 //!           (function names, argv, an HTTP method). Evicted oldest block first when
 //!           full; definitions and the strings a definition names are moved forward
@@ -115,6 +115,7 @@ pub fn is_definition(kind: u16) bool {
         @intFromEnum(layout.EventKind.trace_start),
         @intFromEnum(layout.EventKind.function_table),
         @intFromEnum(layout.EventKind.http_connection),
+        @intFromEnum(layout.EventKind.db_connection),
         => true,
         else => false,
     };

@@ -1,0 +1,109 @@
+/**
+ * Which database and server a query went to (db_connection, layout version 6): pg, mysql2 and
+ * ioredis against the real servers (spec/*-harness.ts). Two databases on one server are told
+ * apart, one record per distinct connection (not per query or per pooled client), the
+ * records' passwords never in the trace, the program's output unchanged.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import type { TraceEvent } from "../src/core/model";
+import { cleanup } from "./agent-harness";
+import { untracedThenTraced } from "./db-checks";
+import { startMySql, type MySql } from "./mysql-harness";
+import { startPostgres, type Postgres } from "./postgres-harness";
+import { startRedis, type RedisServer } from "./redis-harness";
+
+let pg: Postgres;
+let mysql: MySql;
+let redis: RedisServer;
+beforeAll(async () => {
+  [pg, mysql, redis] = await Promise.all([startPostgres(), startMySql(), startRedis()]);
+  pg.psql("CREATE DATABASE appdb");
+  pg.psql("CREATE DATABASE reports");
+  mysql.sql("CREATE DATABASE second");
+});
+afterAll(() => {
+  pg?.stop();
+  mysql?.stop();
+  redis?.stop();
+  cleanup();
+});
+
+const bun = process.execPath;
+
+/** Each query's or wait's [system, text or "wait", database, server address, port, user]. */
+function targets(events: TraceEvent[]): unknown[][] {
+  return events
+    .filter((e) => e.kind === "db_query" || e.kind === "db_pool_wait")
+    .map((e) => [e.fields.system, e.kind === "db_query" ? e.fields.text : "wait", e.fields.database ?? null, e.fields.serverAddress ?? null, e.fields.serverPort ?? null, e.fields.user ?? null]);
+}
+
+function connections(events: TraceEvent[]): unknown[][] {
+  return events.filter((e) => e.kind === "db_connection").map((e) => [e.fields.system, e.fields.database, e.fields.serverAddress, e.fields.serverPort, e.fields.user]);
+}
+
+describe.each([
+  ["node", "node"],
+  ["bun", bun],
+])("under %s", (_name, runtime) => {
+  test("pg: a pool and two clients, two databases on one server, TCP and the unix socket", async () => {
+    const env = { PG_HOST: pg.host, PG_PORT: String(pg.port), PG_SOCKET_DIR: pg.socketDir };
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "pg"], () => {}, env);
+    expect(traced.stdout).toBe("pool appdb 2\nheld appdb\nreports reports\nsocket appdb\n");
+    const app = ["pg", "appdb", pg.host, pg.port, "postgres"];
+    const reports = ["pg", "reports", pg.host, pg.port, "postgres"];
+    const local = ["pg", "appdb", pg.socketDir, pg.port, "postgres"];
+    // One record per distinct connection: the pool's client and the held one are one.
+    expect(connections(traced.events)).toEqual([app, reports, local]);
+    const at = (c: unknown[]) => c.slice(1);
+    expect(targets(traced.events)).toEqual([
+      // The pool's first wait comes before it made a client: no connection known yet.
+      ["pg", "wait", null, null, null, null],
+      // pool.query twice at once: the second waits once the first made the pool's client.
+      ["pg", "wait", ...at(app)],
+      ["pg", "SELECT current_database() AS db", ...at(app)],
+      ["pg", "SELECT ? AS n", ...at(app)],
+      ["pg", "wait", ...at(app)],
+      ["pg", "SELECT current_database() AS db", ...at(app)],
+      ["pg", "SELECT current_database() AS db", ...at(reports)],
+      ["pg", "SELECT ?", ...at(reports)],
+      ["pg", "SELECT current_database() AS db", ...at(local)],
+    ]);
+    const bytes = readFileSync(traced.out).toString("latin1");
+    expect(bytes).not.toContain("pool-pw-4711");
+    expect(bytes).not.toContain("url-pw-4711");
+    expect(bytes).not.toContain("postgres://");
+  });
+
+  test("mysql2: a connection and a pool on two databases", async () => {
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "mysql2"], () => {}, { MYSQL_PORT: String(mysql.port) });
+    expect(traced.stdout).toBe("conn scope\npool second 2\n");
+    const scope = ["mysql2", "scope", "127.0.0.1", mysql.port, "root"];
+    const second = ["mysql2", "second", "127.0.0.1", mysql.port, "root"];
+    expect(connections(traced.events)).toEqual([scope, second]);
+    const rows = targets(traced.events);
+    expect(rows.filter((row) => row[2] === "scope").map((row) => row[1])).toEqual(["SELECT DATABASE() AS db"]);
+    expect(rows.filter((row) => row[2] === "second").map((row) => row[1]).sort()).toEqual(["SELECT ? AS n", "SELECT DATABASE() AS db", "wait", "wait"].sort());
+    expect(rows.filter((row) => row[2] === null)).toEqual([]);
+  });
+
+  test("ioredis: databases 0 and 3 over TCP, the unix socket", async () => {
+    const env = { REDIS_PORT: String(redis.port), REDIS_SOCKET: redis.socket };
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "ioredis"], () => redis.cli("FLUSHALL"), env);
+    expect(traced.stdout).toBe("values zero three zero\n");
+    const zero = ["ioredis", "0", "127.0.0.1", redis.port, null];
+    const three = ["ioredis", "3", "127.0.0.1", redis.port, null];
+    const local = ["ioredis", "0", redis.socket, null, null];
+    // The three connect at once: their records in the order their first commands were sent.
+    const sorted = (rows: unknown[][]) => rows.map((row) => JSON.stringify(row)).sort();
+    expect(sorted(connections(traced.events).map((c) => c.map((v) => (v === 0 ? null : v))))).toEqual(sorted([zero, three, local]));
+    const sets = targets(traced.events).filter((row) => row[1] === "SET ? ?" || row[1] === "GET ?");
+    expect(sets.map((row) => [row[1], row[2], row[3]])).toEqual([
+      ["SET ? ?", "0", "127.0.0.1"],
+      ["SET ? ?", "3", "127.0.0.1"],
+      ["GET ?", "0", "127.0.0.1"],
+      ["GET ?", "3", "127.0.0.1"],
+      ["GET ?", "0", redis.socket],
+    ]);
+  });
+});
