@@ -7,8 +7,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { TraceEvent } from "../src/core/model";
-import { cleanup } from "./agent-harness";
+import { cleanup, type Traced } from "./agent-harness";
 import { untracedThenTraced } from "./db-checks";
+import { startJaeger } from "./export-harness";
+import { runCli } from "./harness";
 import { startMySql, type MySql } from "./mysql-harness";
 import { startPostgres, type Postgres } from "./postgres-harness";
 import { startRedis, type RedisServer } from "./redis-harness";
@@ -30,6 +32,8 @@ afterAll(() => {
 });
 
 const bun = process.execPath;
+/** The pg run under Node, read again by the decoders, `scope query` and the OTLP export below. */
+let pgTraced: Traced | undefined;
 
 /** Each query's or wait's [system, text or "wait", database, server address, port, user]. */
 function targets(events: TraceEvent[]): unknown[][] {
@@ -49,6 +53,7 @@ describe.each([
   test("pg: a pool and two clients, two databases on one server, TCP and the unix socket", async () => {
     const env = { PG_HOST: pg.host, PG_PORT: String(pg.port), PG_SOCKET_DIR: pg.socketDir };
     const traced = await untracedThenTraced([runtime, "db/connections.cjs", "pg"], () => {}, env);
+    if (runtime === "node") pgTraced = traced;
     expect(traced.stdout).toBe("pool appdb 2\nheld appdb\nreports reports\nsocket appdb\n");
     const app = ["pg", "appdb", pg.host, pg.port, "postgres"];
     const reports = ["pg", "reports", pg.host, pg.port, "postgres"];
@@ -106,4 +111,81 @@ describe.each([
       ["GET ?", "0", redis.socket],
     ]);
   });
+});
+
+describe("the readers", () => {
+  test("scope dump (text and JSON) and scope query name each query's database, server and user", async () => {
+    const traced = pgTraced!;
+    expect(traced).toBeDefined();
+    const text = (await runCli(["dump", traced.out])).stdout;
+    const lines = text.split("\n");
+    const server = `server=${pg.host}:${pg.port} user="postgres"`;
+    expect(lines.filter((line) => line.includes(" connection ")).map((line) => line.replace(/^.*db_connection\s+/, ""))).toEqual([
+      `pg connection 1 db="appdb" ${server}`,
+      `pg connection 2 db="reports" ${server}`,
+      `pg connection 3 db="appdb" server=${pg.socketDir}:${pg.port} user="postgres"`,
+    ]);
+    expect(lines.filter((line) => line.includes('"SELECT ?"'))[0]).toContain(` rows=1 db="reports" ${server}`);
+    const json = (await runCli(["dump", "--json", traced.out])).stdout;
+    const queries = json.trim().split("\n").map((line) => JSON.parse(line)).filter((e) => e.kind === "db_query");
+    expect(queries.map((e) => [e.connection, e.database, e.serverPort])).toEqual([
+      [1, "appdb", pg.port],
+      [1, "appdb", pg.port],
+      [1, "appdb", pg.port],
+      [2, "reports", pg.port],
+      [2, "reports", pg.port],
+      [3, "appdb", pg.port],
+    ]);
+    const query = await runCli(["query", traced.out, "--json", "select database, server_address, server_port, db_user, count(*) as n from queries group by 1, 2, 3, 4 order by n desc, server_address"]);
+    expect(query.exitCode, query.stderr).toBe(0);
+    expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { database: "appdb", server_address: pg.host, server_port: pg.port, db_user: "postgres", n: 3 },
+      { database: "reports", server_address: pg.host, server_port: pg.port, db_user: "postgres", n: 2 },
+      { database: "appdb", server_address: pg.socketDir, server_port: pg.port, db_user: "postgres", n: 1 },
+    ]);
+    const waits = await runCli(["query", traced.out, "--json", "select database, server_port from pool_waits order by id"]);
+    expect(waits.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { database: null, server_port: null },
+      { database: "appdb", server_port: pg.port },
+      { database: "appdb", server_port: pg.port },
+    ]);
+  });
+
+  test("OTLP into Jaeger: db.namespace, server.address and server.port on each query's span", async () => {
+    const traced = pgTraced!;
+    const jaeger = await startJaeger();
+    try {
+      const result = await runCli(["export", "--otlp", jaeger.otlpUrl, "--service-name", "dbconn", traced.out]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const deadline = Date.now() + 60_000;
+      let spans = await jaeger.spans("dbconn");
+      while (spans.length < 9 && Date.now() < deadline) {
+        await Bun.sleep(200);
+        spans = await jaeger.spans("dbconn");
+      }
+      const tag = (span: (typeof spans)[number], key: string) => span.tags.find((t) => t.key === key)?.value ?? null;
+      const rows = spans
+        .filter((span) => tag(span, "db.system.name") === "postgresql")
+        .sort((x, y) => x.startTime - y.startTime)
+        .map((span) => [tag(span, "db.query.text"), tag(span, "db.namespace"), tag(span, "server.address"), tag(span, "server.port"), tag(span, "scope.db.user")]);
+      const app = ["appdb", pg.host, pg.port, "postgres"];
+      expect(rows).toEqual([
+        ["SELECT current_database() AS db", ...app],
+        ["SELECT ? AS n", ...app],
+        ["SELECT current_database() AS db", ...app],
+        ["SELECT current_database() AS db", "reports", pg.host, pg.port, "postgres"],
+        ["SELECT ?", "reports", pg.host, pg.port, "postgres"],
+        ["SELECT current_database() AS db", "appdb", pg.socketDir, pg.port, "postgres"],
+      ]);
+      // The pool's waits: the server, no db.namespace (no database call).
+      const waits = spans.filter((span) => tag(span, "scope.pool.open") !== null).sort((x, y) => x.startTime - y.startTime);
+      expect(waits.map((span) => [tag(span, "db.namespace"), tag(span, "scope.db.namespace"), tag(span, "server.port")])).toEqual([
+        [null, null, null],
+        [null, "appdb", pg.port],
+        [null, "appdb", pg.port],
+      ]);
+    } finally {
+      await jaeger.stop();
+    }
+  }, 180_000);
 });
