@@ -5,7 +5,9 @@
  * records' passwords never in the trace, the program's output unchanged.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cleanup, type Traced } from "./agent-harness";
 import { untracedThenTraced } from "./db-checks";
@@ -111,6 +113,26 @@ describe.each([
       ["GET ?", "0", redis.socket],
     ]);
   });
+});
+
+test("better-sqlite3 under node: each database's file as its database", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "scope-dbconn-sqlite-"));
+  try {
+    const traced = await untracedThenTraced(["node", "db/connections.cjs", "sqlite"], () => rmSync(join(dir, "main.db"), { force: true }), { SQLITE_DIR: dir });
+    expect(traced.stdout).toBe("other 2 memory 3\n");
+    const main = ["better-sqlite3", join(dir, "main.db"), null, 0, null];
+    const other = ["better-sqlite3", join(dir, "other.db"), null, 0, null];
+    const memory = ["better-sqlite3", ":memory:", null, 0, null];
+    expect(connections(traced.events)).toEqual([main, other, memory]);
+    expect(targets(traced.events).map((row) => [row[1], row[2]])).toEqual([
+      ["CREATE TABLE t (x int)", join(dir, "main.db")],
+      ["INSERT INTO t VALUES (?)", join(dir, "main.db")],
+      ["SELECT ? AS n", join(dir, "other.db")],
+      ["SELECT ? AS n", ":memory:"],
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe("the readers", () => {
