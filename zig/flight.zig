@@ -753,7 +753,10 @@ test "flight: memory is bounded: the cap evicts the oldest events, names keep de
     defer window.deinit();
     var table = event(.function_table, 3, 1, 9, 0);
     table.b = 42;
-    window.add(&.{ string(3, 42, 1), table });
+    // A database's connection, named by queries long after: kept as the table entry is.
+    var connection = event(.db_connection, 3, 1, 1, 0);
+    connection.b = 43;
+    window.add(&.{ string(3, 42, 1), table, string(3, 43, 1), connection });
     var records: [block_records]Record = undefined;
     var timestamp_ns: u64 = 2;
     for (0..10) |_| {
@@ -777,9 +780,13 @@ test "flight: memory is bounded: the cap evicts the oldest events, names keep de
     const result = window.dump(&collected, &staging, timestamp_ns, 1, .signal, 0, 0, std.math.maxInt(u64));
     try testing.expect(result.window_start_ns > 2);
     var saw_name = false;
+    var saw_database = false;
     for (collected.records.items) |record| {
         if (record.kind == @intFromEnum(layout.EventKind.string) and @as(u32, @truncate(record.a)) == 42) saw_name = true;
+        if (record.kind == @intFromEnum(layout.EventKind.string) and @as(u32, @truncate(record.a)) == 43) saw_database = true;
     }
     try testing.expect(saw_name);
+    try testing.expect(saw_database);
     try testing.expectEqual(@as(usize, 1), count_kind(collected.records.items, .function_table));
+    try testing.expectEqual(@as(usize, 1), count_kind(collected.records.items, .db_connection));
 }
