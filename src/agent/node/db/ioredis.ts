@@ -29,7 +29,8 @@ const hooked = new WeakSet<object>();
  * A client's options (ioredis keeps them per client, defaults filled in) → the `system` its
  * commands are recorded with: DbSystem.ioredis and its db_connection (the database index as
  * OpenTelemetry's db.namespace, host or unix socket path, port, username: db.ts `connection`).
- * The last options asked are compared first, then a WeakMap.
+ * The last options asked are compared first, then a WeakMap. `options` is read directly (a
+ * data field ioredis's constructor makes, as pg.ts reads pg's own): no descriptor per command.
  */
 const optionsSystems = new WeakMap<object, number>();
 let lastOptions: object | undefined;
@@ -129,7 +130,7 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
       // No closure per command for the recorder's `safe`: its try/catch here.
       if (command !== null && typeof command === "object") {
         try {
-          onStart(command as Record<string, unknown>, optionsConnection(db, dataProperty(this, "options")));
+          onStart(command as Record<string, unknown>, optionsConnection(db, (this as { options?: unknown } | null | undefined)?.options));
         } catch (error) {
           db.recorder.fail(error);
         }

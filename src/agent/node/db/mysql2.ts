@@ -101,7 +101,7 @@ export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void 
         let id = 0;
         let hasCallback = false;
         try {
-          id = started(db, args, configConnection(db, dataProperty(this, "config")));
+          id = started(db, args, configConnection(db, (this as { config?: unknown } | null | undefined)?.config));
           hasCallback = startedWithCallback;
         } catch (error) {
           db.recorder.fail(error);
@@ -131,7 +131,8 @@ export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void 
  * A connection's ConnectionConfig (its `config`; a pool's connections share the pool's
  * `config.connectionConfig`) → the `system` its queries are recorded with: DbSystem.mysql2 and
  * its db_connection (database, host or socket path, port, user: db.ts `connection`). The last
- * config asked is compared first (most programs have one), then a WeakMap.
+ * config asked is compared first (most programs have one), then a WeakMap. `config` is read
+ * directly (a data field mysql2's constructor makes): no descriptor per query.
  */
 const configs = new WeakMap<object, number>();
 let lastConfig: object | undefined;
