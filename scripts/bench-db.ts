@@ -38,6 +38,7 @@ const allWorkloads: [string, string[]][] = [
   ["mysql2 query ? (node)", ["node", join(root, "scripts/db-bench/workload.cjs"), "mysql2", "2000"]],
   ["mysql2 execute (node)", ["node", join(root, "scripts/db-bench/workload.cjs"), "mysql2-execute", "2000"]],
   ["mysql2 pool.query x4 (node)", ["node", join(root, "scripts/db-bench/workload.cjs"), "mysql2-pool", "2000"]],
+  ["pg Bun.sql query $1 (bun)", [process.execPath, join(root, "scripts/db-bench/bun-sql.ts"), "2000"]],
   ["mysql2 query ? (bun)", [process.execPath, join(root, "scripts/db-bench/workload.cjs"), "mysql2", "2000"]],
 ];
 const workloads = allWorkloads.filter(([name]) => name.includes(filter));

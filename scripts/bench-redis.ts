@@ -41,6 +41,8 @@ const workloads: [string, string[]][] = [
   ["redis batch (node)", workload("redis", "batch", 100000)],
   ["ioredis batch (bun)", workload("ioredis", "batch", 100000, process.execPath)],
   ["redis batch (bun)", workload("redis", "batch", 100000, process.execPath)],
+  ["Bun.redis await (bun)", [process.execPath, join(root, "scripts/db-bench/bun-redis.ts"), "await", "20000"]],
+  ["Bun.redis batch (bun)", [process.execPath, join(root, "scripts/db-bench/bun-redis.ts"), "batch", "100000"]],
   ["redis4 await (node)", workload("redis4", "await", 20000)],
   ["redis4 batch (node)", workload("redis4", "batch", 100000)],
   ["redis4 batch (bun)", workload("redis4", "batch", 100000, process.execPath)],

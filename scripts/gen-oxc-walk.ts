@@ -35,6 +35,8 @@ export const HANDLED: Record<string, string> = {
   JSXElement: "onJsxElement",
   JSXFragment: "onJsxFragment",
   ImportExpression: "onImport",
+  LogicalExpression: "onLogical",
+  ConditionalExpression: "onConditional",
 };
 
 /** Structs without a node type of their own that are a parent in ESTree: a synthetic type id. */

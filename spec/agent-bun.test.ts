@@ -1,8 +1,9 @@
 /** The Bun agent (BUN_OPTIONS preload, worker preload) and the launch environment. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { prepareLaunch } from "../src/agent/inject";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, fixtures, ofKind, pairing, runTraced, runUntraced } from "./agent-harness";
+import { cleanup, fixtures, ofKind, pairing, runTraced, runUntraced, scratchDir } from "./agent-harness";
 
 afterAll(cleanup);
 
@@ -58,6 +59,44 @@ describe("bun agent", () => {
     expect(plain.stdout).toContain("thrower.cjs:2:");
     expect(plain.stderr).toContain("thrown at the top level");
     expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: plain.stderr });
+  });
+
+  // With any `Module._extensions[".js"]` replaced, Bun runs every CommonJS file through a
+  // JavaScript path whose frames (`<anonymous> (native:1:11)`, `unknown`, `anonymous
+  // (unknown)`) show in `error.stack`; the integrations' file hooks replaced it at default
+  // settings. Now they hook `Module.prototype.require` (agent/bun/library-files.ts) and a
+  // require they do not take is the original's call in tail position (helper bunframes).
+  test("stacks at required files' top levels print as untraced (Bun's own .js loader step kept)", async () => {
+    const dir = join(scratchDir(), `bun-load-stacks-${process.pid}`);
+    cpSync(join(fixtures, "bun-stacks/load"), dir, { recursive: true });
+    // A package whose files have names hooked files are required by, but are not hooked: resolved, then left alone.
+    mkdirSync(join(dir, "node_modules/lib-a/lib"), { recursive: true });
+    writeFileSync(join(dir, "node_modules/lib-a/package.json"), '{"name":"lib-a","main":"index.js"}');
+    writeFileSync(join(dir, "node_modules/lib-a/index.js"), 'try { require("./lib/query"); } catch (e) { console.log(e.stack); }\nmodule.exports = require("./lib/client");\n');
+    writeFileSync(join(dir, "node_modules/lib-a/lib/client.js"), 'module.exports = new Error("client").stack;\n');
+    writeFileSync(join(dir, "package-user.js"), 'require("./main.js");\nconsole.log(require("lib-a"));\n');
+    for (const argv of [["bun", "main.js"], ["bun", "package-user.js"]]) {
+      const plain = await runUntraced(argv, { cwd: dir });
+      const run = await runTraced(argv, { cwd: dir });
+      expect(plain.stdout).toContain("boom at load");
+      expect(plain.stdout).toContain("cap.js:1:");
+      expect({ status: run.status, stdout: run.stdout }).toEqual({ status: plain.status, stdout: plain.stdout });
+    }
+  });
+
+  // Bun's JavaScript path for a replaced `.js` step also took stack: a chain of requires (each
+  // file requiring the next at its top level) overflowed traced at ~1 390 levels where untraced
+  // reaches ~2 220 (and traced, now, ~2 170; helper bunframes).
+  test("a deep chain of requires loads traced as untraced", async () => {
+    const depth = 1800;
+    const dir = join(scratchDir(), `bun-require-chain-${process.pid}`);
+    mkdirSync(join(dir, "node_modules/chain"), { recursive: true });
+    for (let i = 0; i < depth; i++) writeFileSync(join(dir, `node_modules/chain/f${i}.js`), i + 1 < depth ? `module.exports = require("./f${i + 1}.js") + 1;\n` : "module.exports = 0;\n");
+    writeFileSync(join(dir, "main.js"), 'console.log(require("./node_modules/chain/f0.js"));\n');
+    const plain = await runUntraced(["bun", "main.js"], { cwd: dir });
+    const run = await runTraced(["bun", "main.js"], { cwd: dir });
+    expect(plain.stdout).toBe(`${depth - 1}\n`);
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: plain.status, stdout: plain.stdout });
   });
 
   // Bun's test runner ends the process without 'exit', beforeExit or process.reallyExit: no

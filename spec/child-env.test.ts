@@ -105,6 +105,19 @@ describe("NODE_OPTIONS in a node command's --env-file (Node applies it when the 
   });
 });
 
+describe("a program that writes scope's --require back its own way (Next.js: `--require=F` in its workers' NODE_OPTIONS)", () => {
+  test("each generation starts and is traced: scope's option is not put in front again, which Next would read as one --require of 'F F'", async () => {
+    const argv = ["node", "next-node-options.cjs"];
+    const run = await runTraced(argv);
+    const plain = await runUntraced(argv);
+    expect(plain.stdout).toBe("generation 2 started\ngeneration 2 exit 0\ngeneration 1 exit 0\n");
+    expect({ stdout: run.stdout, status: run.status }).toEqual({ stdout: plain.stdout, status: plain.status });
+    const starts = ofKind(run.events, "trace_start");
+    expect(starts.map((e) => String(e.fields.argv).replace(/^.*next-node-options\.cjs ?/, ""))).toEqual(["", "1", "2"]);
+    expect(ofKind(run.events, "process_exit").map((e) => e.fields.code)).toEqual([0, 0, 0]);
+  });
+});
+
 describe("envWithScope", () => {
   test("scope's options in front of the program's, scope's variables it left out put back, the rest the program's", () => {
     const saved = { ...process.env };
@@ -133,6 +146,11 @@ describe("envWithScope", () => {
         SCOPE_RING: "/dev/shm/r",
       });
       expect(Object.keys(inherited)).toEqual(["COUNT"]);
+      // The agent required already, in another form Node reads: left as it is; another file of that name is not it.
+      for (const given of ["--require=/opt/scope/node.cjs --max-old-space-size=64", '-r "/opt/scope/node.cjs"', '--max-old-space-size=64 --require="/opt/scope/node.cjs"', "--require /opt/scope/node.cjs"]) {
+        expect(envWithScope({ NODE_OPTIONS: given }, false)?.NODE_OPTIONS).toBe(given);
+      }
+      expect(envWithScope({ NODE_OPTIONS: "--require=/opt/other/node.cjs" }, false)?.NODE_OPTIONS).toBe('--require "/opt/scope/node.cjs" --require=/opt/other/node.cjs');
     } finally {
       for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
       Object.assign(process.env, saved);

@@ -28,6 +28,21 @@ describe("cli", () => {
     expect(stop.stderr).toBe("scope: stop: missing or unexpected arguments; usage: scope stop [pid] (scope stop --help says more)\n");
   });
 
+  // clipanion's "Not enough positional arguments." / "Extraneous positional argument" named
+  // neither the command nor what it wanted: a new user's `scope run` or `scope dump` alone.
+  test("a command missing its argument, or given one too many: one line naming it, with an example", async () => {
+    const expected: [string[], string][] = [
+      [["run"], "scope: run: missing arguments; for example: scope run -- node app.js (scope run --help says more)\n"],
+      [["dump"], "scope: dump: missing arguments; for example: scope dump trace.bin (scope dump --help says more)\n"],
+      [["query"], "scope: query: missing arguments; for example: scope query trace.bin (scope query --help says more)\n"],
+      [["attach"], "scope: attach: missing arguments; for example: scope attach 12345 (scope attach --help says more)\n"],
+      [["view", "a.bin", "b.bin"], 'scope: view: unexpected argument "b.bin"; for example: scope view trace.bin (scope view --help says more)\n'],
+    ];
+    for (const [argv, stderr] of expected) {
+      expect({ argv, ...(await runCli(argv)) }).toEqual({ argv, exitCode: 1, stdout: "", stderr });
+    }
+  });
+
   // A node that cannot load the addon (another architecture's or C library's, an old ABI):
   // the line names Node's error, not the loader's line that rethrew it (its first line).
   test("doctor: a node that cannot load the addon is named by its error, or by how it ended", async () => {

@@ -91,7 +91,7 @@ fs.writeFileSync(__dirname + "/node-out.json", JSON.stringify(out));
  * used (the ESTree path runs, same results).
  */
 const walkFixtures = join(root, "spec/fixtures/raw-walk");
-const walkFiles = [...["shapes.js", "module.mjs", "view.jsx", "export-default-function.js", "export-default-class.js", "commonjs.cjs", "directive-only.js", "decorators.js", "end-of-file.js", "line-ends.js", "inline-map.js"].map((name) => join(walkFixtures, name)), ...npm];
+const walkFiles = [...["shapes.js", "module.mjs", "view.jsx", "export-default-function.js", "export-default-class.js", "commonjs.cjs", "directive-only.js", "decorators.js", "end-of-file.js", "line-ends.js", "inline-map.js", "passed-names.js"].map((name) => join(walkFixtures, name)), ...npm];
 
 async function walkBundle(name: string, version?: string): Promise<string> {
   writeFileSync(

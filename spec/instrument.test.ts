@@ -4,7 +4,7 @@
  * and must print the same, exit the same and record the expected events.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SourceMapConsumerLite } from "./instrument-sourcemap";
@@ -350,6 +350,17 @@ describe("transform", () => {
     expect(result.code).toContain("): (() => void) =>{var __scope$t=");
     const jsx = instrument("const C = ({ n }) => <div onClick={() => n}>{n}</div>;\n", "/src/c.jsx", { config });
     expect(jsx.status).toBe("instrumented");
+  });
+
+  test("a function that is a value of a logical or conditional expression takes its place's name, as V8's stacks name it", () => {
+    // tsc's helpers (`var __awaiter = (this && this.__awaiter) || function (…)`) were all `<anonymous>`.
+    const code = readFileSync(join(import.meta.dir, "fixtures/raw-walk/passed-names.js"), "utf8");
+    const result = instrument(code, "/src/names.js", { config });
+    if (result.status !== "instrumented") throw new Error(result.reason);
+    expect(result.functions.map((fn) => [fn.name, fn.line])).toEqual([
+      ["__awaiter", 3], ["__assign", 4], ["__assign", 4], ["__decorate", 5], ["handler", 6], ["pick", 7], ["pick", 7],
+      ["inner", 8], ["nested", 8], ["exports.run", 9], ["<anonymous>", 10], ["<anonymous>", 11],
+    ]);
   });
 
   test("vite's SSR export getters are not traced: the module's own functions are, other calls' arrows too", () => {

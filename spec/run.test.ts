@@ -176,6 +176,21 @@ describe("scope run", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  // A typo in the command used to cost the trace of the run before: the trace file was
+  // opened (emptied) before the spawn failed, then removed.
+  test("a command that cannot be found or run leaves an earlier trace at --out as it was", async () => {
+    const dir = tmp();
+    const out = join(dir, "t.bin");
+    const earlier = Buffer.from("an earlier run's trace");
+    writeFileSync(join(dir, "plain.js"), "console.log(1)\n");
+    const cases: [string, number][] = [["no-such-command-scope-test", 127], [join(dir, "missing"), 127], [join(dir, "plain.js"), 126], [dir, 126]];
+    for (const [command, status] of cases) {
+      writeFileSync(out, earlier);
+      const result = await runCli(["run", "--out", out, "--", command]);
+      expect({ command, status: result.exitCode, trace: readFileSync(out).toString() }).toEqual({ command, status, trace: earlier.toString() });
+    }
+  });
+
   // Bun's spawn errors said "ENOEXEC: unknown error, posix_spawn '…'" or "command not found"
   // for a file that is there, with 127 for all; a shell says what is wrong and gives 126
   // when the file is there but cannot be run.
@@ -249,6 +264,21 @@ describe("scope run", () => {
     const dir = await runCli(["run", "--out", "/no/such/dir/t.bin", "--", "node", "-e", ""]);
     expect(dir.exitCode).toBe(1);
     expect(dir.stdout + dir.stderr).toContain("--out: directory /no/such/dir does not exist");
+    // An --out that names a file which is not a trace (a typo, a source file) is never overwritten.
+    const outDir = tmp();
+    const source = join(outDir, "app.js");
+    writeFileSync(source, "console.log('mine')\n");
+    const notTrace = await runCli(["run", "--out", source, "--", "node", "-e", ""]);
+    expect({ exitCode: notTrace.exitCode, stderr: notTrace.stderr }).toEqual({ exitCode: 1, stderr: `scope: --out: ${source} exists and is not a scope trace; not overwritten (remove it or give another --out)\n` });
+    expect(readFileSync(source, "utf8")).toBe("console.log('mine')\n");
+    // A trace there, or an empty file, is written over.
+    const trace = join(outDir, "t.bin");
+    for (const prepare of [() => writeFileSync(trace, ""), () => undefined]) {
+      prepare();
+      const over = await runCli(["run", "--out", trace, "--", "node", "-e", ""]);
+      expect(over.exitCode).toBe(0);
+      expect(readFileSync(trace).subarray(0, 8).toString("latin1")).toBe("SCOPETRC");
+    }
     const mode = await runCli(["run", "--mode", "sometimes", "--", "node", "-e", ""]);
     expect(mode.exitCode).not.toBe(0);
     // Settings after a space, not "=": they were run as the command ("{level" not found, 127).

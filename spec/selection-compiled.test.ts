@@ -46,3 +46,31 @@ test("no tsconfig outDir: the line says the program ran a compiled copy; a glob 
   expect(plain.summary).toContain("--include 'lib/**' matched no loaded file");
   expect(hintOf(plain.summary)).toEqual([]);
 });
+
+test("a Next.js project (its build in .next/server): the line names Next's route bundles for app/, its server build for another directory", async () => {
+  const dir = join(scratchDir(), "next-project");
+  mkdirSync(join(dir, "app", "cats", "[id]"), { recursive: true });
+  mkdirSync(join(dir, "lib"), { recursive: true });
+  mkdirSync(join(dir, ".next", "server", "app", "cats", "[id]"), { recursive: true });
+  writeFileSync(join(dir, "app", "cats", "[id]", "page.tsx"), "export default function Cat() { return null; }\n");
+  writeFileSync(join(dir, "lib", "db.ts"), "export const db = 1;\n");
+  writeFileSync(join(dir, "tsconfig.json"), '{ "compilerOptions": { "noEmit": true } }\n');
+  writeFileSync(join(dir, ".next", "server", "app", "cats", "[id]", "page.js"), "function Cat() { return 'cat'; }\nexports.Cat = Cat;\n");
+  writeFileSync(join(dir, "main.js"), "console.log(require('./.next/server/app/cats/[id]/page.js').Cat());\n");
+  const run = await runTraced(["node", join(dir, "main.js")], { cwd: dir, scopeArgs: ["--include", "app/**", "--include", "lib/**"] });
+  expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: "cat\n" });
+  expect(hintOf(run.summary)).toEqual([
+    `    (app/ holds TypeScript the program did not load: Next.js ran its build, .next/server: --include '.next/server/app/**'; its code is minified unless next.config's experimental.serverMinification is false)`,
+    `    (lib/ holds TypeScript the program did not load: Next.js ran its build, .next/server: --include '.next/server/**'; its code is minified unless next.config's experimental.serverMinification is false)`,
+  ]);
+  const built = await runTraced(["node", join(dir, "main.js")], { cwd: dir, scopeArgs: ["--include", ".next/server/app/**"] });
+  expect(built.summary).not.toContain("matched no");
+  expect(built.events.some((e) => e.kind === "function_call" && String(e.fields.function).startsWith("Cat "))).toBe(true);
+  // A Turbopack build (Next 16's default): the code is in .next/server/chunks, whatever the directory.
+  mkdirSync(join(dir, ".next", "server", "chunks"), { recursive: true });
+  writeFileSync(join(dir, ".next", "server", "chunks", "[turbopack]_runtime.js"), "\n");
+  const turbopack = await runTraced(["node", join(dir, "main.js")], { cwd: dir, scopeArgs: ["--include", "app/**"] });
+  expect(hintOf(turbopack.summary)).toEqual([
+    `    (app/ holds TypeScript the program did not load: Next.js ran its build, .next/server: --include '.next/server/chunks/**'; its code is minified unless next.config's experimental.serverMinification is false)`,
+  ]);
+});

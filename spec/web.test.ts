@@ -144,8 +144,9 @@ describe.each(runtimes)("%s: Express", (runtime) => {
 });
 
 test("bun: express4 and pg with their own functions traced (--include, --package): the same routes, steps and queries", async () => {
-  // Bun's require of a file the --functions plugin runs calls no Module._extensions function,
-  // where the integrations hook a package's files (src/instrument/bun-extensions.ts).
+  // A file the --functions plugin runs is reached by Bun's require, which passes the agent's
+  // Module.prototype.require hook of library files (src/agent/bun/library-files.ts; before, the
+  // integrations wrapped Module._extensions, which Bun's require of such a file never calls).
   const argv = ["bun", "web/express.cjs"];
   const env = { EXPRESS: "express4", PGURL: server.url };
   const [traced, untraced, plain] = await Promise.all([

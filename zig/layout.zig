@@ -433,7 +433,7 @@ pub const HttpClient = enum(u8) { http = 1, https = 2, fetch = 3, http2 = 4, und
 
 /// db_query / db_pool_wait field e, bits 0..7 (above: the db_connection id); db_connection
 /// flags. Mirrored in src/core/layout.ts.
-pub const DbSystem = enum(u8) { pg = 1, postgres_js = 2, better_sqlite3 = 3, bun_sqlite = 4, ioredis = 5, node_redis = 6, bun_redis = 7, mysql2 = 8, _ };
+pub const DbSystem = enum(u8) { pg = 1, postgres_js = 2, better_sqlite3 = 3, bun_sqlite = 4, ioredis = 5, node_redis = 6, bun_redis = 7, mysql2 = 8, bun_sql = 9, bun_sql_mysql = 10, _ };
 
 /// db_query / db_pool_wait field e: the db_connection id sits above the DbSystem's byte.
 pub const db_connection_shift: u6 = 8;

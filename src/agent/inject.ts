@@ -84,6 +84,8 @@ export const SCOPE_VARIABLES = [
 export interface AgentOptions {
   /** `--require "<node agent>"`, for NODE_OPTIONS. */
   node: string;
+  /** The node agent's path (what `node` requires). */
+  nodeAgent: string;
   /** `--preload=<bun agent>`, for BUN_OPTIONS; absent when the path has whitespace. */
   bun?: string;
 }
@@ -91,15 +93,58 @@ export interface AgentOptions {
 export function agentOptions(nodeAgent: string, bunAgent: string): AgentOptions {
   // Bun splits BUN_OPTIONS on whitespace and reads no quotes: a path with a space cannot
   // go there; a top-level `bun` command then gets --preload as an argument instead.
-  return { node: `--require ${quoteOption(nodeAgent)}`, bun: /\s/.test(bunAgent) ? undefined : `--preload=${bunAgent}` };
+  return { node: `--require ${quoteOption(nodeAgent)}`, nodeAgent, bun: /\s/.test(bunAgent) ? undefined : `--preload=${bunAgent}` };
 }
 
-function prependOption(existing: unknown, option: string): string {
+function prependOption(existing: unknown, option: string, file?: string): string {
   // A value that is not a string (a child's `env` given by the program): as the runtime reads it.
   const text = existing === undefined || existing === null ? "" : `${existing}`;
   if (text.trim() === "") return option;
-  if (text.includes(option)) return text;
+  if (text.includes(option) || (file !== undefined && requiresFile(text, file))) return text;
   return `${option} ${text}`;
+}
+
+/**
+ * Whether NODE_OPTIONS `text` requires `file` already, in any form Node reads: `--require F`,
+ * `--require=F`, `-r F`, F quoted or not. A program that parsed scope's option and wrote it
+ * back its own way (Next.js gives its workers `--require=F`) keeps it as it is: one more
+ * `--require "F"` in front is harmless to Node, but Next reads the two as one option whose
+ * value is "F F", and its next worker then fails to start (Cannot find module 'F F').
+ */
+function requiresFile(text: string, file: string): boolean {
+  if (!text.includes(file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1))) return false;
+  const tokens = nodeOptionTokens(text);
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token === `--require=${file}` || ((token === "--require" || token === "-r") && tokens[i + 1] === file)) return true;
+  }
+  return false;
+}
+
+/** NODE_OPTIONS split as Node splits it: on spaces outside double quotes, a backslash in quotes escaping the next character, the quotes dropped. */
+function nodeOptionTokens(text: string): string[] {
+  const tokens: string[] = [];
+  let current = "";
+  let started = false;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (quoted && char === "\\" && i + 1 < text.length) {
+      current += text[++i];
+    } else if (char === '"') {
+      quoted = !quoted;
+      started = true;
+    } else if (char === " " && !quoted) {
+      if (started) tokens.push(current);
+      current = "";
+      started = false;
+    } else {
+      current += char;
+      started = true;
+    }
+  }
+  if (started) tokens.push(current);
+  return tokens;
 }
 
 /**
@@ -108,7 +153,7 @@ function prependOption(existing: unknown, option: string): string {
  * program starts with an `env` of its own (src/agent/shared/child-env.ts).
  */
 export function addAgentOptions(env: Record<string, unknown>, options: AgentOptions): void {
-  env.NODE_OPTIONS = prependOption(env.NODE_OPTIONS, options.node);
+  env.NODE_OPTIONS = prependOption(env.NODE_OPTIONS, options.node, options.nodeAgent);
   if (options.bun !== undefined) env.BUN_OPTIONS = prependOption(env.BUN_OPTIONS, options.bun);
 }
 

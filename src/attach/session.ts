@@ -8,13 +8,14 @@
  */
 import chalk, { Chalk } from "chalk";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { assets } from "../core/assets";
 import { AttachEnd, EventKind, StopReason } from "../core/layout";
 import { Output } from "../core/output";
+import { traceOutProblem } from "../core/trace-out";
 import { Collector } from "../run/collector";
 import { removeStaleRings } from "../run/stale";
 import { formatSummary } from "../run/summary";
@@ -54,8 +55,8 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
   const stderr = new Output(options.stderr);
   const color = options.colorEnabled ? chalk : new Chalk({ level: 0 });
   const out = resolve(options.out);
-  if (!existsSync(dirname(out))) throw new Refusal(`--out: directory ${dirname(out)} does not exist`);
-  if (existsSync(out) && statSync(out).isDirectory()) throw new Refusal(`--out: ${out} is a directory`);
+  const outProblem = traceOutProblem(out);
+  if (outProblem) throw new Refusal(`--out: ${outProblem}`);
   const target = inspectTarget(options.pid);
   const files = await assets();
   removeStaleRings();

@@ -22,7 +22,7 @@ class ScopeCli extends Cli {
       this.closedPipe = true;
       return "";
     }
-    const message = commandNotFound(error) ?? queryOptionError(process.argv.slice(2), error.message ?? "") ?? systemError(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
+    const message = commandNotFound(error) ?? positionalError(error) ?? queryOptionError(process.argv.slice(2), error.message ?? "") ?? systemError(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
     // A trace whose header cannot be read says its path and why, as `scope query` does (core/trace-ending.ts).
     const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" || error.name === "TraceFileError" ? "" : "error: ";
     process.stderr.write(`scope: ${prefix}${message.trim()}\n`);
@@ -47,6 +47,24 @@ function commandNotFound(error: Error): string | undefined {
     return `${word}: missing or unexpected arguments${usage ? `; usage: ${usage}` : ""} (scope ${word} --help says more)`;
   }
   return `${word === undefined ? "no command given" : `unknown command "${word}"`}; commands: ${names.join(", ")} (scope --help says more)`;
+}
+
+/**
+ * clipanion's "Not enough positional arguments." and "Extraneous positional argument" name
+ * neither the command nor what it takes. Said with the command and its first example.
+ */
+function positionalError(error: Error): string | undefined {
+  if (error.name !== "UnknownSyntaxError") return undefined;
+  const reason = (error.message ?? "").split("\n")[0] ?? "";
+  const extra = /^Extraneous positional argument \("(.*)"\)\.?$/.exec(reason);
+  if (reason !== "Not enough positional arguments." && !extra) return undefined;
+  const input = (error as { input?: unknown }).input;
+  const word = Array.isArray(input) ? input.find((token): token is string => typeof token === "string") : undefined;
+  const command = commands.find((candidate) => candidate.paths?.some((path) => path.join(" ") === word));
+  if (!command || word === undefined) return undefined;
+  const example = command.usage?.examples?.[0]?.[1];
+  const what = extra ? `unexpected argument ${JSON.stringify(extra[1])}` : "missing arguments";
+  return `${word}: ${what}${example ? `; for example: ${example}` : ""} (scope ${word} --help says more)`;
 }
 
 /** Colour only for a terminal, and never with NO_COLOR (https://no-color.org). */

@@ -129,7 +129,7 @@ export const ChannelCloseFlag = { error: 1, unclean: 2 } as const;
 export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5, websocket: 6 } as const;
 
 /** db_query / db_pool_wait field e, bits 0..7: the client library (db_connection flags too). */
-export const DbSystem = { pg: 1, postgresJs: 2, betterSqlite3: 3, bunSqlite: 4, ioredis: 5, nodeRedis: 6, bunRedis: 7, mysql2: 8 } as const;
+export const DbSystem = { pg: 1, postgresJs: 2, betterSqlite3: 3, bunSqlite: 4, ioredis: 5, nodeRedis: 6, bunRedis: 7, mysql2: 8, bunSql: 9, bunSqlMysql: 10 } as const;
 /** db_query / db_pool_wait field e = DbSystem + db_connection id * DB_CONNECTION_UNIT (0: none). */
 export const DB_CONNECTION_UNIT = 256;
 

@@ -65,7 +65,7 @@ export interface Parent {
 }
 
 /** Database systems as OpenTelemetry names them (db.system.name); the client library as scope knows it. */
-const dbSystems: Record<string, string> = { pg: "postgresql", "postgres.js": "postgresql", "better-sqlite3": "sqlite", "bun:sqlite": "sqlite", ioredis: "redis", redis: "redis", "bun:redis": "redis", mysql2: "mysql" };
+const dbSystems: Record<string, string> = { pg: "postgresql", "postgres.js": "postgresql", "better-sqlite3": "sqlite", "bun:sqlite": "sqlite", ioredis: "redis", redis: "redis", "bun:redis": "redis", mysql2: "mysql", "bun:sql": "postgresql", "bun:sql mysql": "mysql" };
 
 export function serviceNameOf(argv: string | null, runtime: string | null): string {
   const script = scriptOf(argv);

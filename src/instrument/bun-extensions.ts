@@ -1,12 +1,13 @@
 /**
  * A CommonJS `.js` file the Bun runtime plugin runs itself (bun-commonjs.ts) passes
  * `Module._extensions[".js"]` as it does when Bun loads it: Bun's `require` of a file a
- * plugin's onLoad takes calls no `_extensions` function, so the agent's integrations, which
- * wrap `_extensions[".js"]` to hook a framework's or a database client's file after it ran
- * (src/agent/node/frameworks.ts, src/agent/node/db/loader.ts), never saw a package traced with
- * `--package express` or `--package pg`: its routes, steps or queries went missing (auditbun).
+ * plugin's onLoad takes calls no `_extensions` function, so a program's own hook of
+ * `_extensions[".js"]` (pirates' kind) never saw a file traced with `--package`. (The agent's
+ * integrations once hooked a framework's or a database client's file there too, and lost
+ * `--package express` or `--package pg`, auditbun; they now hook `Module.prototype.require`,
+ * src/agent/bun/library-files.ts, which Bun's require passes for such a file as well.)
  *
- * At the plugin's start (before the agent wraps it), `_extensions[".js"]` gets an innermost
+ * At the plugin's start (before a program's own hooks wrap it), `_extensions[".js"]` gets an innermost
  * wrapper of its own; the loader calls the whole chain with the module it is filling, and the
  * innermost wrapper runs the loader's code for that module instead of Bun's. A wrapper that
  * does not call on (a program's own hook that compiles the file itself, as an old

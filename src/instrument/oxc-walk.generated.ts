@@ -199,7 +199,7 @@ let uint8, int32;
 /** The nearest enclosing node: its type id and offset (-1 at the top). */
 let parentType = -1,
   parentPos = 0;
-let onFunction, onArrow, onReturn, onYield, onClass, onObject, onMethod, onProperty, onCall, onJsxElement, onJsxFragment, onImport;
+let onFunction, onArrow, onReturn, onYield, onClass, onObject, onMethod, onProperty, onCall, onJsxElement, onJsxFragment, onImport, onLogical, onConditional;
 
 /** Walks the program at `programPos`, calling `handlers` for the node types they name. */
 export function walk(buffer, int32Array, programPos, handlers) {
@@ -217,6 +217,8 @@ export function walk(buffer, int32Array, programPos, handlers) {
   onJsxElement = handlers.onJsxElement;
   onJsxFragment = handlers.onJsxFragment;
   onImport = handlers.onImport;
+  onLogical = handlers.onLogical;
+  onConditional = handlers.onConditional;
   parentType = -1;
   parentPos = 0;
   try {
@@ -235,6 +237,8 @@ export function walk(buffer, int32Array, programPos, handlers) {
     onJsxElement = void 0;
     onJsxFragment = void 0;
     onImport = void 0;
+    onLogical = void 0;
+    onConditional = void 0;
   }
 }
 
@@ -972,7 +976,7 @@ function walkPrivateInExpression(pos) {
   parentPos = savedPos;
 }
 
-function walkLogicalExpression(pos) {
+export function childrenLogicalExpression(pos) {
   const savedType = parentType, savedPos = parentPos;
   parentType = 56;
   parentPos = pos;
@@ -984,7 +988,11 @@ function walkLogicalExpression(pos) {
   parentPos = savedPos;
 }
 
-function walkConditionalExpression(pos) {
+function walkLogicalExpression(pos) {
+  onLogical(pos, parentType, parentPos);
+}
+
+export function childrenConditionalExpression(pos) {
   const savedType = parentType, savedPos = parentPos;
   parentType = 57;
   parentPos = pos;
@@ -995,6 +1003,10 @@ function walkConditionalExpression(pos) {
 
   parentType = savedType;
   parentPos = savedPos;
+}
+
+function walkConditionalExpression(pos) {
+  onConditional(pos, parentType, parentPos);
 }
 
 function walkAssignmentExpression(pos) {

@@ -24,7 +24,7 @@
 import type { InsertionSink } from "./insertions";
 import { lineStarts, stringLiteral } from "./line-ends";
 import type { Level } from "./match";
-import { TYPE, walk, childrenArrowFunctionExpression, childrenCallExpression, childrenClass, childrenFunction, childrenImportExpression, childrenJSXElement, childrenJSXFragment, childrenMethodDefinition, childrenObjectExpression, childrenObjectProperty, childrenReturnStatement, childrenYieldExpression } from "./oxc-walk.generated";
+import { TYPE, walk, childrenArrowFunctionExpression, childrenCallExpression, childrenClass, childrenConditionalExpression, childrenFunction, childrenImportExpression, childrenJSXElement, childrenJSXFragment, childrenLogicalExpression, childrenMethodDefinition, childrenObjectExpression, childrenObjectProperty, childrenReturnStatement, childrenYieldExpression } from "./oxc-walk.generated";
 import {
   BASE,
   CALL_TOKEN,
@@ -79,6 +79,8 @@ const T_PROPERTY_DEFINITION = TYPE.PropertyDefinition;
 const T_ACCESSOR = TYPE.AccessorProperty;
 const T_EXPORT_DEFAULT = TYPE.ExportDefaultDeclaration;
 const T_FORMAL_PARAMETER = TYPE.FormalParameter;
+const T_LOGICAL = TYPE.LogicalExpression;
+const T_CONDITIONAL = TYPE.ConditionalExpression;
 
 // Expression / Argument / PropertyKey discriminants (deserializeExpression).
 const E_NUMERIC = 2;
@@ -117,6 +119,8 @@ let inserted = 0;
 let ranges: SourceRange[];
 let members: Map<number, Mark>;
 let inlineIndex: Map<number, number>;
+/** Logical and conditional expressions being visited that pass a name on (transform.ts passNames). */
+let passNames: Map<number, string>;
 let offDepth = 0;
 let jsx = false;
 let dynamicImport = false;
@@ -157,6 +161,7 @@ export function transformRaw(raw: RawProgram, source: string, magic: InsertionSi
   ranges = [];
   members = new Map();
   inlineIndex = new Map();
+  passNames = new Map();
   offDepth = 0;
   jsx = false;
   dynamicImport = false;
@@ -173,6 +178,7 @@ export function transformRaw(raw: RawProgram, source: string, magic: InsertionSi
     edits = undefined as never;
     functions = ranges = starts = undefined as never;
     members = inlineIndex = undefined as never;
+    passNames = undefined as never;
     levelOf = statefulOf = undefined as never;
     scope = null;
   }
@@ -202,6 +208,8 @@ const handlers = {
     members.delete(pos);
   },
   onCall: visitCall,
+  onLogical: (pos: number, pt: number, pp: number) => passingName(pos, pt, pp, childrenLogicalExpression),
+  onConditional: (pos: number, pt: number, pp: number) => passingName(pos, pt, pp, childrenConditionalExpression),
   onJsxElement: (pos: number) => {
     jsx = true;
     childrenJSXElement(pos);
@@ -423,6 +431,10 @@ function nameFromParent(pt: number, pp: number, node: number): string {
     }
     case T_TARGET_PROPERTY_IDENTIFIER:
       return u8[pp + 48] !== NONE && boxed(pp + 48) === node ? str(pp + 32) : "";
+    case T_LOGICAL:
+      return passNames.get(pp) ?? "";
+    case T_CONDITIONAL:
+      return boxed(pp + 16) === node ? "" : (passNames.get(pp) ?? "");
     case T_METHOD:
     case T_PROPERTY_DEFINITION:
     case T_ACCESSOR:
@@ -800,6 +812,15 @@ function visitClass(pos: number, pt: number, pp: number): void {
   containers.pop();
   classNames.pop();
   addRange(from, scanClassStart(code, afterDecorators(startOf(pos), pos + 16), startOf(pos), endOf(pos)), endOf(pos), container.constructorIndex ?? -1, "class", name);
+}
+
+/** transform.ts visitPassingName. */
+function passingName(pos: number, pt: number, pp: number, children: (pos: number) => void): void {
+  const name = nameFromParent(pt, pp, pos);
+  if (name === "") return children(pos);
+  passNames.set(pos, name);
+  children(pos);
+  passNames.delete(pos);
 }
 
 function visitObject(pos: number, pt: number, pp: number): void {

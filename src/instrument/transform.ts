@@ -268,6 +268,12 @@ interface Visit {
   members: Map<Node, Mark>;
   /** Inline functions passed as call arguments, instrumented: their index. */
   inlineIndex: Map<Node, number>;
+  /**
+   * Logical and conditional expressions being visited whose place names them, with that name:
+   * a function that is one of their values takes it (`var __awaiter = (this && this.__awaiter)
+   * || function (…) {…}`, tsc's helpers; `x = c ? () => … : null`), as V8 names it in stacks.
+   */
+  passNames: Map<Node, string>;
   /** Inside a function that is "off": its code is left untouched. */
   offDepth: number;
   jsx: boolean;
@@ -293,6 +299,8 @@ const handlers: Record<string, Handler> = {
   JSXElement: visitJsx,
   JSXFragment: visitJsx,
   ImportExpression: visitImport,
+  LogicalExpression: visitPassingName,
+  ConditionalExpression: visitPassingName,
 };
 
 /** Instruments every function of `program` that `levelOf` does not turn off. */
@@ -322,6 +330,7 @@ export function transform(
     ranges: [],
     members: new Map(),
     inlineIndex: new Map(),
+    passNames: new Map(),
     offDepth: 0,
     jsx: false,
     dynamicImport: false,
@@ -394,6 +403,15 @@ function mark(visit: Visit): Mark {
 function addRange(visit: Visit, from: Mark, start: number, end: number, index: number, kind: SourceRange["kind"], name: string): void {
   if (visit.functions.length === from.first) return; // nothing instrumented inside: the text is the original
   visit.ranges.push({ key: from.first, index, start, end, inserted: visit.inserted - from.inserted, kind, name: index >= 0 && kind === "function" ? "" : name });
+}
+
+/** A logical or conditional expression: the name its place gives, passed on to its values (Visit.passNames). */
+function visitPassingName(visit: Visit, node: Node, parent: Node | null, scope: Scope | null): void {
+  const name = parent ? nameFromParent(visit, parent, node) : "";
+  if (name === "") return children(visit, node, scope);
+  visit.passNames.set(node, name);
+  children(visit, node, scope);
+  visit.passNames.delete(node);
 }
 
 function visitImport(visit: Visit, node: Node, _parent: Node | null, scope: Scope | null): void {
@@ -769,6 +787,10 @@ function nameFromParent(visit: Visit, parent: Node, node: Node): string {
       return parent.value === node ? memberName(visit, parent) : "";
     case "ExportDefaultDeclaration":
       return "default";
+    case "LogicalExpression":
+      return visit.passNames.get(parent) ?? "";
+    case "ConditionalExpression":
+      return parent.test === node ? "" : (visit.passNames.get(parent) ?? "");
     default:
       return "";
   }

@@ -3,7 +3,12 @@
  * sources the program did not load: a project built with tsc (NestJS's `nest build`, any
  * `tsc` with an outDir) runs the compiled JavaScript, so `--include 'src/**'` selects nothing
  * there. When the glob's leading directory (in the working directory) holds TypeScript files,
- * the line says so, with the directory tsconfig.json's `outDir` names when it names one.
+ * the line says so, with the directory tsconfig.json's `outDir` names when it names one. A
+ * Next.js project (a `.next/server` beside the glob's directory: `next build`'s output, which
+ * `next start` runs) gets Next's directory instead: its route bundles for `app/` and `pages/`
+ * (`.next/server/app/**`), the whole server build for any other directory (bundled into
+ * Next's chunks), Turbopack's chunks (`.next/server/chunks/**`) for a Turbopack build; minified
+ * unless next.config's `experimental.serverMinification` is false (nextHint).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -18,10 +23,27 @@ export function compiledHint(glob: string, cwd: string): string | undefined {
   if (directory === undefined) return undefined;
   const where = join(cwd, directory);
   if (!isDirectory(where) || !holdsTypeScript(where)) return undefined;
-  const outDir = tsconfigOutDir(cwd);
   const named = directory.replace(/\/+$/, "");
+  const next = nextHint(named, cwd);
+  if (next !== undefined) return next;
+  const outDir = tsconfigOutDir(cwd);
   if (outDir === undefined || outDir === named) return `(${named}/ holds TypeScript the program did not load: it ran a compiled copy; name the directory the compiler wrote, with --include '<that directory>/**')`;
   return `(${named}/ holds TypeScript the program did not load: it ran tsc's output, tsconfig.json's outDir "${outDir}": --include '${outDir}/**')`;
+}
+
+/**
+ * The hint for a Next.js project's directory `named` (`app`, `src/app`, `lib`, …), or undefined
+ * when `cwd` holds no `.next/server`. Webpack's build (Next 15's default) bundles each route's
+ * code into its entry under `.next/server/app` (`pages`), shared code into `.next/server`'s
+ * chunks; Turbopack's (Next 16's default: its runtime in `.next/server/chunks`) puts all code in
+ * `.next/server/chunks`, the entries under `app/` only load them.
+ */
+function nextHint(named: string, cwd: string): string | undefined {
+  const server = join(cwd, ".next", "server");
+  if (!isDirectory(server)) return undefined;
+  const routes = /^(?:src\/)?(app|pages)(?:\/|$)/.exec(named);
+  const built = existsSync(join(server, "chunks", "[turbopack]_runtime.js")) ? ".next/server/chunks/**" : routes !== null ? `.next/server/${routes[1]}/**` : ".next/server/**";
+  return `(${named}/ holds TypeScript the program did not load: Next.js ran its build, .next/server: --include '${built}'; its code is minified unless next.config's experimental.serverMinification is false)`;
 }
 
 /** The glob's literal directories before its first wildcard ("src" of "src/**", "apps/api/src" of "apps/api/src/*.ts"), relative ones only. */

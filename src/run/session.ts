@@ -8,11 +8,12 @@ import { UsageError } from "clipanion";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { constants, hostname } from "node:os";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { ignoredAtStart, startIgnoring } from "./ignored-signals";
 import { assets, transformCacheDir } from "../core/assets";
+import { traceOutProblem } from "../core/trace-out";
 import { StopReason } from "../core/layout";
 import { REDACTED, redactionOf, type RedactionSettings } from "../agent/shared/redact";
 import { systemError } from "../core/system-error";
@@ -220,6 +221,19 @@ function cannotStart(command: string, error: unknown, stderr: Output): number {
   return status;
 }
 
+/**
+ * What cannot be started at all (no such command or file, a file that is not executable, a
+ * directory), told before the trace file is opened: the spawn's own failure comes only after
+ * that file was made, so an earlier trace at --out would be gone for a typo. Bun.which finds
+ * only executable files, a path too (relative to the cwd), as Bun.spawn would; what it finds
+ * and the spawn still refuses (no #! line, a missing interpreter) is told after the spawn.
+ */
+function unstartable(command: string): NodeJS.ErrnoException | undefined {
+  if (Bun.which(command, { PATH: process.env.PATH ?? "" })) return undefined;
+  const file = command.includes("/") ? statSync(command, { throwIfNoEntry: false }) : undefined;
+  return Object.assign(new Error(`cannot start ${command}`), { code: file ? "EACCES" : "ENOENT" });
+}
+
 type OwnSignal = "SIGUSR1" | "SIGUSR2";
 type OwnSignalHandlers = Record<OwnSignal, () => void>;
 
@@ -322,8 +336,8 @@ export async function runTraced(options: RunOptions): Promise<number> {
 
 async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSignals>): Promise<number> {
   const out = resolve(options.out);
-  if (!existsSync(dirname(out))) throw new UsageError(`--out: directory ${dirname(out)} does not exist`);
-  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a directory`);
+  const outProblem = traceOutProblem(out);
+  if (outProblem) throw new UsageError(`--out: ${outProblem}`);
   // scope's own lines (--print, the summary): a closed stderr pipe stops them, never the run.
   const stderr = new Output(options.stderr);
   let files: Awaited<ReturnType<typeof assets>>;
@@ -345,6 +359,9 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   if (disableFile && existsSync(disableFile)) {
     stderr.writeNow(`scope: ${disableFile} (SCOPE_DISABLE_FILE) exists: the agent installs nothing, the program runs untraced\n`);
   }
+
+  const refused = unstartable(options.argv[0]!);
+  if (refused) return cannotStart(options.argv[0]!, refused, stderr);
 
   let collector: Collector;
   try {

@@ -25,9 +25,12 @@ import { envWithScope, lacksNodeOptions, setAgentDirectory } from "../shared/chi
 import { envFileNodeOptions, isNodeCommand } from "../shared/env-file";
 import { childProcessCall, hookChildProcesses, isInternalMessage, makeTracer, newChannel, wrapSend, type Channel, type Tracer } from "../node/hooks";
 import { bunPostgresQuery, startBunDatabaseTracing } from "./db";
+import { databaseFiles } from "../node/db/loader";
 import { esmBuildSuffix, hookBunEsmBuilds } from "./esm-plugin";
 import type { DbRecorder } from "../shared/db";
-import { hookFrameworks } from "../node/frameworks";
+import { frameworkFiles } from "../node/frameworks";
+import { isHookedFile } from "../node/triggers";
+import { hookBunLibraryFiles } from "./library-files";
 import { flushLoopMonitor, keepRuntimeTimers, loopSettings, startLoopMonitor } from "../shared/loop";
 import { hookBunOwnIpc, hookNodeWorkerParentSide, hookPorts, hookWorkerGlobalListeners, hookWorkerParentSide, hookWorkerSide, WorkerMessages, workerChannel } from "./messages";
 
@@ -156,8 +159,9 @@ function start(
   // Bun.serve and fetch wrapped now (globals, nothing loaded); node:http when the program reaches it.
   // (Bun.serve's websocket handlers are recorded with messages: http.ts and websocket.ts.)
   if (recorder.groups.http || recorder.groups.message) recorder.safe(() => hookBunHttp(tracer));
-  let frameworksEsm: ReturnType<typeof hookFrameworks> | undefined;
-  if (recorder.groups.http) recorder.safe(() => (frameworksEsm = hookFrameworks(recorder, require("node:module"))));
+  let frameworks: ReturnType<typeof frameworkFiles> | undefined;
+  if (recorder.groups.http) recorder.safe(() => (frameworks = frameworkFiles(recorder)));
+  const frameworksEsm = frameworks?.esm;
   if (recorder.groups.thread || recorder.groups.message) recorder.safe(() => messages.hookListenerMethods(EventTarget.prototype));
   if (recorder.groups.message) {
     recorder.safe(() => hookBunOwnIpc(tracer));
@@ -174,6 +178,23 @@ function start(
   }
   let db: DbRecorder | undefined;
   if (recorder.groups.db) recorder.safe(() => (db = startBunDatabaseTracing(recorder, types)));
+  // Frameworks' and database clients' CommonJS files, with Bun's own `.js` loader step in place (library-files.ts).
+  const databases = db === undefined ? undefined : databaseFiles(db);
+  if (frameworks !== undefined || databases !== undefined) {
+    const groups = recorder.groups;
+    recorder.safe(() =>
+      hookBunLibraryFiles(
+        require("node:module"),
+        // Groups read at each file: a stopped recorder turns them off.
+        (filename) => isHookedFile(filename, groups.http && frameworks !== undefined, groups.db && databases !== undefined),
+        (filename, exports) => {
+          frameworks?.(filename, exports);
+          databases?.(filename, exports);
+        },
+        (fn) => recorder.safe(fn),
+      ),
+    );
+  }
   // Packages' ES builds (postgres.js, Hono, @koa/router): esm-plugin.ts.
   if (recorder.groups.http || recorder.groups.db)
     recorder.safe(() =>

@@ -4,8 +4,10 @@
  * handlers), each naming its server request (the running request context, set by the HTTP
  * integration when the request started).
  *
- * Loaded with the framework, not before: `Module._extensions[".js"]` is wrapped once and,
- * after a framework's file ran, its exports are hooked (ARCHITECTURE.md "Frameworks"):
+ * Loaded with the framework, not before: `Module._extensions[".js"]` is wrapped once
+ * (scope attach; a Node thread's core hooks the files without a frame, lazy.ts; a Bun thread
+ * hooks require, src/agent/bun/library-files.ts) and, after a framework's file ran, its
+ * exports are hooked through `frameworkFiles` (ARCHITECTURE.md "Frameworks"):
  * - Express 4 (express/lib/router/layer.js) and Express 5 (router/lib/layer.js, the
  *   `router` package Express 5 uses): the Layer prototype's request and error entry points
  *   (`handle_request`/`handle_error`, `handleRequest`/`handleError`). A step starts when
@@ -32,6 +34,7 @@ import { responseHooks } from "../shared/response-emit";
 import { hookKoaApplication, hookKoaRouter, isKoaApplicationFile, isKoaRouterFile } from "./koa";
 import { hookHonoBase, hookHonoBaseBindings, hookHonoContext, hookHonoRouters, isHonoBaseFile, isHonoContextFile, isHonoRouterFile } from "./hono";
 import { hookNest, isNestRouterFile } from "./nest";
+import { hookNext, isNextFile } from "./next";
 import { frameworkFile } from "./triggers";
 import { hookMemoirist } from "./elysia";
 
@@ -368,6 +371,42 @@ export class Frameworks {
   }
 
   /**
+   * A step of kind `error` around one call of the framework's function that reports an error
+   * the request's code threw and the framework answered itself (Next.js's onRequestError hook:
+   * next.ts), failed with that error (or with what the call itself throws). It ends when the
+   * call returns, not when a promise it returns settles: the response may finish first (a slow
+   * reporting hook), and a step still open then ends with it as answered, not failed; and
+   * the framework's promise keeps its one reaction.
+   */
+  aroundReportedError(req: unknown, nameId: number, reported: unknown, fn: LayerFn, self: unknown, args: IArguments): unknown {
+    let step: Step | undefined;
+    try {
+      const steps = req !== null && typeof req === "object" ? this.stepsOf(req, undefined as unknown as object) : undefined;
+      if (steps !== undefined) {
+        step = this.start(steps, nameId, "error", 0);
+        step.error = reported;
+      }
+    } catch (error) {
+      this.recorder.fail(error);
+    }
+    if (step === undefined) return Reflect.apply(fn, self, args);
+    const current = step;
+    const recorder = this.recorder;
+    let result: unknown;
+    try {
+      result = Reflect.apply(fn, self, args);
+    } catch (error) {
+      recorder.safe(() => {
+        current.error = error;
+        this.end(current);
+      });
+      throw error;
+    }
+    recorder.safe(() => this.end(current));
+    return result;
+  }
+
+  /**
    * A step begun in `req`'s steps (none: undefined) and left open: it ends when the program
    * reports its failure (`failStep`), else with the response (the steps still open end with it)
    * or the step it began inside (`endWithInner`). For a function whose promise gets no reaction
@@ -420,6 +459,7 @@ export class Frameworks {
     if (isHonoBaseFile(filename)) return hookHonoBase(this, exports);
     if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports, loadedBefore);
     if (isNestRouterFile(filename)) return hookNest(this, filename, exports, this.patched);
+    if (isNextFile(filename)) return hookNext(this, filename, exports, this.patched);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;

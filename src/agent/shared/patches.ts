@@ -5,7 +5,7 @@
  * process's life and this costs one load and a branch per patch (never per call).
  *
  * tailCall: a wrapper on the module loader's path (Module._extensions[".js"], a require it
- * watches for one id) returns the original's call in tail position on every path it does not
+ * watches for some ids: Bun's agent, src/agent/bun/library-files.ts, http.ts, websocket.ts) returns the original's call in tail position on every path it does not
  * hook (`return Reflect.apply(original, this, arguments)`, its own work only for the files or
  * ids it takes). The agents' bundles are strict code, and JavaScriptCore drops the frame of a
  * strict function whose return is a call: in Bun a module's top level then runs with no frame

@@ -1,7 +1,9 @@
 /**
  * Database integrations load when the program loads the library they trace, not before:
- * `Module._extensions[".js"]` (the CommonJS loader's per-file step, in Node and in Bun,
- * also for a CommonJS package an ES module imports) is wrapped once, and after a file
+ * `Module._extensions[".js"]` (the CommonJS loader's per-file step, also for a CommonJS
+ * package an ES module imports) is wrapped once (scope attach; a Node thread's core has its
+ * own frameless hook, lazy.ts; a Bun thread hooks require, src/agent/bun/library-files.ts,
+ * and hands over the same files through `databaseFiles`), and after a file
  * of pg, pg-pool, postgres (its CommonJS build), mysql2, better-sqlite3, ioredis or node-redis (4 or 5) ran, its exports are
  * handed to that library's module (required only then: the bundler keeps each one
  * lazy). A program that loads none of them pays one path test per CommonJS file it loads.
