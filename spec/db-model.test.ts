@@ -56,3 +56,32 @@ test("a query's end is joined to its start by (pid, tid, id): outcome and durati
   expect(events[3]!.fields.request).toBeUndefined();
   expect(events[5]!.fields).toEqual({ wait: 1, system: "pg", open: 2, idle: 0, request: 5, durationNs: null });
 });
+
+test("a query names its db_connection in field e above the system (layout 6): its database, server and user, per thread", () => {
+  const names = new Map([
+    ["7/0/1", "SELECT ?"],
+    ["7/0/4", "appdb"],
+    ["7/0/5", "10.0.0.7"],
+    ["7/0/6", "app_user"],
+    ["7/1/4", "other"],
+  ]);
+  const events = interpret(
+    [
+      raw(EventKind.db_connection, 900, 0, 1, 4, 5, 5432, 6, DbSystem.pg),
+      // Thread 1's connection 1 is another: ids are per thread; no server (an embedded database).
+      raw(EventKind.db_connection, 901, 1, 1, 4, 0, 0, 0, DbSystem.betterSqlite3),
+      raw(EventKind.db_query, 1000, 0, 1, 1, 0, 0, DbSystem.pg + 1 * 256),
+      raw(EventKind.db_query, 1001, 1, 1, 0, 0, 0, DbSystem.betterSqlite3 + 1 * 256),
+      // A connection id with no record (a damaged or cut trace): the id alone.
+      raw(EventKind.db_pool_wait, 1002, 0, 1, 1, 0, 0, DbSystem.mysql2 + 9 * 256),
+      // A trace of layout 5: the system alone.
+      raw(EventKind.db_query, 1003, 0, 2, 1, 0, 0, DbSystem.ioredis),
+    ],
+    (pid, tid, id) => names.get(`${pid}/${tid}/${id}`),
+  );
+  expect(events[0]!.fields).toEqual({ connection: 1, system: "pg", database: "appdb", serverAddress: "10.0.0.7", serverPort: 5432, user: "app_user" });
+  expect(events[2]!.fields).toEqual({ query: 1, system: "pg", text: "SELECT ?", params: 0, connection: 1, durationNs: null, database: "appdb", serverAddress: "10.0.0.7", serverPort: 5432, user: "app_user" });
+  expect(events[3]!.fields).toEqual({ query: 1, system: "better-sqlite3", text: null, params: 0, connection: 1, durationNs: null, database: "other", serverAddress: null, serverPort: null, user: null });
+  expect(events[4]!.fields).toEqual({ wait: 1, system: "mysql2", open: 1, idle: 0, connection: 9, durationNs: null });
+  expect(events[5]!.fields).toEqual({ query: 2, system: "ioredis", text: "SELECT ?", params: 0, durationNs: null });
+});

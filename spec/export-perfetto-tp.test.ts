@@ -75,7 +75,7 @@ describe("scope export --perfetto in Perfetto's trace processor", () => {
     // Slices (and instants, slices of no duration to Perfetto): every call that ended by its
     // function, request (method target status), query (text); every other event by its
     // kind, a call that never ended by its function.
-    const sliced = new Set(["string", "function_table", "function_call", "function_return", "function_throw", "function_settle", "http_server_request", "http_server_response", "http_client_request", "http_client_response", "http_connection", "http_client_connection", "http_traceparent", "http_route", "db_query", "db_query_end", "db_pool_wait", "db_pool_wait_end"]);
+    const sliced = new Set(["string", "function_table", "function_call", "function_return", "function_throw", "function_settle", "http_server_request", "http_server_response", "http_client_request", "http_client_response", "http_connection", "http_client_connection", "http_traceparent", "http_route", "db_query", "db_query_end", "db_pool_wait", "db_pool_wait_end", "db_connection"]);
     const calls = of("function_call").filter(ended);
     expect(calls.length).toBeGreaterThan(20);
     const expected = tally([

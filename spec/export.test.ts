@@ -81,7 +81,7 @@ describe("scope export --perfetto", () => {
     expect(summary.maxDepth).toBeGreaterThanOrEqual(4);
 
     // Instants: every other event, by kind.
-    const sliced = new Set(["string", "function_table", "function_call", "function_return", "function_throw", "function_settle", "http_server_request", "http_server_response", "http_client_request", "http_client_response", "http_connection", "http_client_connection", "http_traceparent", "http_route", "db_query", "db_query_end", "db_pool_wait", "db_pool_wait_end"]);
+    const sliced = new Set(["string", "function_table", "function_call", "function_return", "function_throw", "function_settle", "http_server_request", "http_server_response", "http_client_request", "http_client_response", "http_connection", "http_client_connection", "http_traceparent", "http_route", "db_query", "db_query_end", "db_pool_wait", "db_pool_wait_end", "db_connection"]);
     // (and a call that never ended, by its function)
     expect(summary.instants).toEqual(tally([...traced.events.filter((e) => !sliced.has(e.kind)).map((e) => e.kind), ...of("function_call").filter((e) => !ended(e)).map((e) => String(e.fields.function))]));
     expect(summary.instants.message_send).toBe(count + 1);

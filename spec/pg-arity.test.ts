@@ -23,6 +23,7 @@ function fakeDb(request: number): DbRecorder & { failures: unknown[] } {
     queryEnd: () => {},
     queryFailed: () => {},
     isProxy: () => false,
+    connection: (system: number) => system,
     waitStart: () => next++,
     waitEnd: () => {},
   };

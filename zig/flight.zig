@@ -13,7 +13,7 @@
 //!           first, when the queue holds 3/4 of `memory_bytes` (evicted by the cap: the
 //!           window then covers less than asked, and the summary says so).
 //!   names   `string` records and definition records (trace_start, function_table,
-//!           http_connection: records later events name by id), 1/4 of `memory_bytes`,
+//!           http_connection, db_connection: records later events name by id), 1/4 of `memory_bytes`,
 //!           never aged: events in the window name strings interned long before it
 //!           (function names, argv, an HTTP method). Evicted oldest block first when
 //!           full; definitions and the strings a definition names are moved forward
@@ -115,6 +115,7 @@ pub fn is_definition(kind: u16) bool {
         @intFromEnum(layout.EventKind.trace_start),
         @intFromEnum(layout.EventKind.function_table),
         @intFromEnum(layout.EventKind.http_connection),
+        @intFromEnum(layout.EventKind.db_connection),
         => true,
         else => false,
     };
@@ -752,7 +753,10 @@ test "flight: memory is bounded: the cap evicts the oldest events, names keep de
     defer window.deinit();
     var table = event(.function_table, 3, 1, 9, 0);
     table.b = 42;
-    window.add(&.{ string(3, 42, 1), table });
+    // A database's connection, named by queries long after: kept as the table entry is.
+    var connection = event(.db_connection, 3, 1, 1, 0);
+    connection.b = 43;
+    window.add(&.{ string(3, 42, 1), table, string(3, 43, 1), connection });
     var records: [block_records]Record = undefined;
     var timestamp_ns: u64 = 2;
     for (0..10) |_| {
@@ -776,9 +780,13 @@ test "flight: memory is bounded: the cap evicts the oldest events, names keep de
     const result = window.dump(&collected, &staging, timestamp_ns, 1, .signal, 0, 0, std.math.maxInt(u64));
     try testing.expect(result.window_start_ns > 2);
     var saw_name = false;
+    var saw_database = false;
     for (collected.records.items) |record| {
         if (record.kind == @intFromEnum(layout.EventKind.string) and @as(u32, @truncate(record.a)) == 42) saw_name = true;
+        if (record.kind == @intFromEnum(layout.EventKind.string) and @as(u32, @truncate(record.a)) == 43) saw_database = true;
     }
     try testing.expect(saw_name);
+    try testing.expect(saw_database);
     try testing.expectEqual(@as(usize, 1), count_kind(collected.records.items, .function_table));
+    try testing.expectEqual(@as(usize, 1), count_kind(collected.records.items, .db_connection));
 }

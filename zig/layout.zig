@@ -14,12 +14,14 @@ const assert = std.debug.assert;
 /// worker thread of a process whose ending it recorded, where the thread recorded none.
 /// 5: thread_exit flags bit 3 (exit_flag_parent): the collector's ending of a worker that
 /// recorded none, from its parent's `thread_exited` (terminate(): its code and time).
-/// Readers take every version from `record_layout_version_oldest` (what 2 to 5 added are
+/// Readers take every version from `record_layout_version_oldest` (what 2 to 6 added are
 /// flags older versions never set); a reader of 2 refuses a trace of 3, whose collector's
 /// endings it would show as the process's own, with code 0 where the status is unknown, a
 /// reader of 3 one of 4, whose threads' endings it would show as the threads' own, and a
 /// reader of 4 one of 5, which it would label as ended with their process.
-pub const record_layout_version: u32 = 5;
+/// 6: db_query / db_pool_wait field e holds the db_connection id above the DbSystem
+/// (e = DbSystem | connection << 8; 0: none); a reader of 5 would show the sum as the system.
+pub const record_layout_version: u32 = 6;
 pub const record_layout_version_oldest: u32 = 1;
 
 pub const record_size_bytes: u32 = 64;
@@ -275,7 +277,8 @@ pub const EventKind = enum(u16) {
     /// A query began (the program called the library). a = query id (pairs with its
     /// db_query_end), b = str query text with literal values replaced by placeholders
     /// (bounded: flags bit 0 = cut), c = number of bound parameters, d = request id of the
-    /// request that caused it (0: none), e = DbSystem.
+    /// request that caused it (0: none), e = DbSystem (bits 0..7) | db_connection id << 8
+    /// (0: not known; layout version 6).
     db_query = 64,
     /// The query ended, recorded before the program sees its outcome. a = query id, b =
     /// rows returned or changed (max u64: not known), c = str error code (SQLSTATE, SQLite
@@ -283,11 +286,20 @@ pub const EventKind = enum(u16) {
     db_query_end = 65,
     /// The program asked a pool for a connection (pg's Pool.connect, also inside
     /// pool.query). a = wait id, b = connections open, c = idle connections, d = request
-    /// id, e = DbSystem.
+    /// id, e = DbSystem | db_connection id << 8 (the pool's database and server), as db_query.
     db_pool_wait = 66,
     /// The pool handed a connection over (or failed): the wait is from db_pool_wait to
     /// this. a = wait id, c = str error code, d = str error message; flags bit 0 = failed.
     db_pool_wait_end = 67,
+    /// Which database and server a client talks to, written once per (pid, tid) for each
+    /// distinct (DbSystem, database, server, port, user), before the first db_query or
+    /// db_pool_wait that names it (their field e). a = connection id (per producer, from 1),
+    /// b = str database name (OpenTelemetry's db.namespace: PostgreSQL's and MySQL's database,
+    /// Redis's database index, SQLite's file; 0: not known), c = str server host name or
+    /// address, or a unix socket's path (0: none, an embedded database), d = server port (0:
+    /// none), e = str user name (0: not known). flags = DbSystem. Never a password or a
+    /// connection string. Added in layout version 6.
+    db_connection = 68,
     // Event loop and memory (src/agent/shared/loop.ts), 80..95. Times of things that
     // happened before their record was written (a long task, a GC) are given as
     // `ago_ns`: nanoseconds between the start and this record's timestamp.
@@ -419,8 +431,12 @@ pub const HttpEnd = enum(u8) { finished = 1, aborted = 2, socket_error = 3, time
 /// http_client_request field e: the API the program used. Mirrored in src/core/layout.ts.
 pub const HttpClient = enum(u8) { http = 1, https = 2, fetch = 3, http2 = 4, undici = 5, _ };
 
-/// db_query / db_pool_wait field e. Mirrored in src/core/layout.ts.
+/// db_query / db_pool_wait field e, bits 0..7 (above: the db_connection id); db_connection
+/// flags. Mirrored in src/core/layout.ts.
 pub const DbSystem = enum(u8) { pg = 1, postgres_js = 2, better_sqlite3 = 3, bun_sqlite = 4, ioredis = 5, node_redis = 6, bun_redis = 7, mysql2 = 8, bun_sql = 9, bun_sql_mysql = 10, _ };
+
+/// db_query / db_pool_wait field e: the db_connection id sits above the DbSystem's byte.
+pub const db_connection_shift: u6 = 8;
 
 /// long_task field c: what ran in the turn. Mirrored in src/core/layout.ts.
 pub const LongTaskKind = enum(u8) { unknown = 0, timer = 1, immediate = 2, io = 3, http = 4, message = 5, microtasks = 6, _ };

@@ -8,9 +8,10 @@
  * 3: process_exit flags (ExitFlag: an ending the collector recorded); 4: thread_exit flags
  * (ExitFlag: a worker ended with its process, recorded by the collector); 5: thread_exit
  * flags bit 3 (ExitFlag.parent: the collector's ending of a worker from its parent's
- * thread_exited); readers take 1 to 5 (zig/layout.zig).
+ * thread_exited); 6: db_query / db_pool_wait field e = DbSystem | db_connection id << 8;
+ * readers take 1 to 6 (zig/layout.zig).
  */
-export const RECORD_LAYOUT_VERSION = 5;
+export const RECORD_LAYOUT_VERSION = 6;
 export const RECORD_LAYOUT_VERSION_OLDEST = 1;
 export const RECORD_SIZE = 64;
 export const STRING_FRAGMENT_BYTES = 32;
@@ -92,6 +93,7 @@ export const EventKind = {
   db_query_end: 65,
   db_pool_wait: 66,
   db_pool_wait_end: 67,
+  db_connection: 68,
   /** Event loop and memory, 80..95 (payload fields in zig/layout.zig): samples at the interval, long tasks, GCs. */
   loop_sample: 80,
   memory_sample: 81,
@@ -126,8 +128,10 @@ export const ChannelCloseFlag = { error: 1, unclean: 2 } as const;
 /** message_send/message_receive field b, low byte: the kind of channel (websocket: see zig/layout.zig). */
 export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5, websocket: 6 } as const;
 
-/** db_query / db_pool_wait field e: the client library. */
+/** db_query / db_pool_wait field e, bits 0..7: the client library (db_connection flags too). */
 export const DbSystem = { pg: 1, postgresJs: 2, betterSqlite3: 3, bunSqlite: 4, ioredis: 5, nodeRedis: 6, bunRedis: 7, mysql2: 8, bunSql: 9, bunSqlMysql: 10 } as const;
+/** db_query / db_pool_wait field e = DbSystem + db_connection id * DB_CONNECTION_UNIT (0: none). */
+export const DB_CONNECTION_UNIT = 256;
 
 /** process_spawn field c: how the child was started. */
 export const SpawnMethod = {

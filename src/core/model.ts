@@ -3,7 +3,7 @@
  * zig/layout.zig), resolves string ids, and links every message receive to its send.
  * Exporters (src/dump/*) work on these TraceEvents only.
  */
-import { ChannelCloseFlag, ChannelKind, DbSystem, EventKind, eventKindName, ExitFlag, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
+import { ChannelCloseFlag, ChannelKind, DB_CONNECTION_UNIT, DbSystem, EventKind, eventKindName, ExitFlag, ExitReason, GcKind, HttpClient, HttpEnd, HttpEndFlag, HttpProtocol, STEP_ORDINAL_LIMIT, StepStartFlag, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, stopReasonName, FlightTrigger, flightTriggerName, type EventKindName } from "./layout";
 import { AsyncLinks, asyncFielders } from "./async";
 import { applyNow, LinkStep, type Later } from "./link-step";
 
@@ -330,11 +330,12 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   // A query's start names it; its end's outcome is copied onto it by DatabaseLinks.
   db_query: (r, str) => ({
     query: unsigned(r.a),
-    system: DbSystemName[unsigned(r.e)] ?? String(unsigned(r.e)),
+    system: dbSystemName(r.e),
     text: str(r.b),
     ...((r.flags & 1) !== 0 ? { textCut: true } : {}),
     params: unsigned(r.c),
     ...(unsigned(r.d) !== 0 ? { request: unsigned(r.d) } : {}),
+    ...dbConnectionOf(r.e),
   }),
   db_query_end: (r, str) => ({
     query: unsigned(r.a),
@@ -345,10 +346,20 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   }),
   db_pool_wait: (r) => ({
     wait: unsigned(r.a),
-    system: DbSystemName[unsigned(r.e)] ?? String(unsigned(r.e)),
+    system: dbSystemName(r.e),
     open: unsigned(r.b),
     idle: unsigned(r.c),
     ...(unsigned(r.d) !== 0 ? { request: unsigned(r.d) } : {}),
+    ...dbConnectionOf(r.e),
+  }),
+  // Which database and server (layout version 6): DatabaseLinks copies these onto the queries and waits naming it.
+  db_connection: (r, str) => ({
+    connection: unsigned(r.a),
+    system: DbSystemName[r.flags & 255] ?? String(r.flags & 255),
+    database: str(r.b),
+    serverAddress: str(r.c),
+    serverPort: unsigned(r.d),
+    user: str(r.e),
   }),
   db_pool_wait_end: (r, str) => ({ wait: unsigned(r.a), failed: (r.flags & 1) !== 0, errorCode: str(r.c), errorMessage: str(r.d) }),
   ...asyncFielders,
@@ -360,6 +371,18 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
   attach_function_remove: (r) => ({ id: unsigned(r.a), callsRecorded: unsigned(r.b), callsSeen: unsigned(r.c), failed: (r.flags & 1) !== 0 }),
   attach_function_call: (r, str) => ({ id: unsigned(r.a), args: str(r.e) }),
 };
+
+/** db_query / db_pool_wait field e, bits 0..7: the client library. */
+function dbSystemName(e: bigint | number): string {
+  const system = unsigned(e) % DB_CONNECTION_UNIT;
+  return DbSystemName[system] ?? String(system);
+}
+
+/** db_query / db_pool_wait field e above bit 8 (layout version 6): the db_connection it names, only when one. */
+function dbConnectionOf(e: bigint | number): Record<string, FieldValue> {
+  const connection = Math.floor(unsigned(e) / DB_CONNECTION_UNIT);
+  return connection !== 0 ? { connection } : {};
+}
 
 const AttachEndName: Record<number, string> = { 1: "interrupted", 2: "duration", 3: "detachCommand", 4: "processExited", 5: "collectorGone" };
 
@@ -958,14 +981,21 @@ function connectionFields(c: Record<string, FieldValue> | undefined): Record<str
  */
 export class DatabaseLinks {
   private readonly open = new Map<string, TraceEvent>();
+  private readonly connections = new Map<string, Record<string, FieldValue>>();
 
   constructor(private readonly later: Later) {}
 
   step(event: TraceEvent): void {
+    if (event.kind === "db_connection") {
+      this.connections.set(`${event.pid}/${event.tid}/${event.fields.connection}`, event.fields);
+      return;
+    }
     const start = event.kind === "db_query" ? "q" : event.kind === "db_pool_wait" ? "w" : undefined;
     const end = event.kind === "db_query_end" ? "q" : event.kind === "db_pool_wait_end" ? "w" : undefined;
     if (start) {
       event.fields.durationNs = null;
+      // Its database and server, from the db_connection its thread wrote before it.
+      if (typeof event.fields.connection === "number") Object.assign(event.fields, dbConnectionFields(this.connections.get(`${event.pid}/${event.tid}/${event.fields.connection}`)));
       this.open.set(`${start}/${event.pid}/${event.tid}/${event.fields.query ?? event.fields.wait}`, event);
     } else if (end) {
       const key = `${end}/${event.pid}/${event.tid}/${event.fields.query ?? event.fields.wait}`;
@@ -985,6 +1015,12 @@ export class DatabaseLinks {
       });
     }
   }
+}
+
+/** A query's or wait's database, server and user, from its db_connection (none known: nothing). */
+function dbConnectionFields(c: Record<string, FieldValue> | undefined): Record<string, FieldValue> {
+  if (!c) return {};
+  return { database: c.database ?? null, serverAddress: c.serverAddress ?? null, serverPort: c.serverPort || null, user: c.user ?? null };
 }
 
 /**

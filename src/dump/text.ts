@@ -12,6 +12,12 @@ function quote(value: FieldValue): string {
   return String(value);
 }
 
+/** A query's, wait's or db_connection's database, server and user: ` db="app" server=127.0.0.1:5432 user="scope"`, what is known. */
+function dbTarget(f: Record<string, FieldValue>): string {
+  const server = typeof f.serverAddress === "string" ? (typeof f.serverPort === "number" && f.serverPort !== 0 ? `${f.serverAddress}:${f.serverPort}` : f.serverAddress) : "";
+  return `${typeof f.database === "string" ? ` db=${quote(f.database)}` : ""}${server ? ` server=${server}` : ""}${typeof f.user === "string" ? ` user=${quote(f.user)}` : ""}`;
+}
+
 /** The trace's events by index, or a function giving where one ran (scope dump's streaming: stream.ts). */
 export type EventsAt = readonly TraceEvent[] | ((index: number) => { pid: number; tid: number; index: number } | undefined);
 
@@ -46,9 +52,12 @@ function describe(event: TraceEvent, all: EventsAt): string {
       const took = typeof f.durationNs === "number" ? `${(f.durationNs / 1e6).toFixed(3)}ms` : "(no end)";
       const outcome = f.failed ? ` failed ${f.errorCode ?? ""} ${quote(f.errorMessage ?? "")}` : event.kind === "db_query" && f.rows !== null && f.rows !== undefined ? ` rows=${f.rows}` : "";
       const request = f.request ? ` request=${f.request}` : "";
-      if (event.kind === "db_pool_wait") return `${f.system} pool wait ${took} open=${f.open} idle=${f.idle}${outcome}${request}`;
-      return `${f.system} ${quote(f.text ?? "")}${f.textCut ? " (cut)" : ""} params=${f.params} ${took}${outcome}${request}`;
+      const target = dbTarget(f);
+      if (event.kind === "db_pool_wait") return `${f.system} pool wait ${took} open=${f.open} idle=${f.idle}${outcome}${target}${request}`;
+      return `${f.system} ${quote(f.text ?? "")}${f.textCut ? " (cut)" : ""} params=${f.params} ${took}${outcome}${target}${request}`;
     }
+    case "db_connection":
+      return `${f.system} connection ${f.connection}${dbTarget(f)}`;
     case "db_query_end":
     case "db_pool_wait_end": {
       const begun = event.linkedTo.length ? ` of ${where(event.linkedTo[0]!)}` : " (no start)";

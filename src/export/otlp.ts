@@ -481,17 +481,31 @@ function dbAttributes(slice: Slice): Attributes {
     if (typeof f.rows === "number") a["db.response.returned_rows"] = f.rows;
     if (typeof f.params === "number") a["scope.db.params"] = f.params;
   }
+  // Its db_connection's (layout version 6): the database as db.namespace (Redis: its index),
+  // the server's host name, address or unix socket path, and the user (no convention has one).
+  put(a, "db.namespace", f.database);
+  serverAttributes(a, f);
   put(a, "db.response.status_code", f.errorCode);
   if (slice.failed) a["error.type"] = typeof f.errorCode === "string" ? f.errorCode : "error";
   return a;
 }
 
-/** A pool wait: scope's own attributes only (no db.*: it is no database call). */
+/** server.address, server.port and scope.db.user of a query's or wait's connection, what is known. */
+function serverAttributes(a: Attributes, f: Record<string, unknown>): void {
+  put(a, "server.address", f.serverAddress);
+  if (typeof f.serverPort === "number" && f.serverPort) a["server.port"] = f.serverPort;
+  put(a, "scope.db.user", f.user);
+}
+
+/** A pool wait: scope's own attributes and the server's (no db.*: it is no database call). */
 function poolWaitAttributes(slice: Slice): Attributes {
   const f = slice.start.fields;
   const a: Attributes = { "scope.db.client": String(f.system) };
   if (typeof f.open === "number") a["scope.pool.open"] = f.open;
   if (typeof f.idle === "number") a["scope.pool.idle"] = f.idle;
+  // The pool's database: scope's own name (db.namespace is a database call's); its server as any client's.
+  put(a, "scope.db.namespace", f.database);
+  serverAttributes(a, f);
   put(a, "scope.pool.error_code", f.errorCode);
   if (slice.failed) a["error.type"] = typeof f.errorCode === "string" ? f.errorCode : "error";
   return a;

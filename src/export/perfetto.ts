@@ -54,6 +54,7 @@ const notInstants = new Set([
   "db_query_end",
   "db_pool_wait",
   "db_pool_wait_end",
+  "db_connection",
 ]);
 
 /**

@@ -17,7 +17,7 @@
 import type { Database } from "bun:sqlite";
 import { EventKind, eventKindName, ExitFlag, RECORD_SIZE } from "../core/layout";
 import { ChannelKindName, DbSystemName, ExitReasonName, GcKindName, HttpClientName, HttpEndName, HttpProtocolName, LongTaskKindName, mergedCollectorPid, SpawnMethodName } from "../core/model";
-import { ChannelCloseFlag, ChannelKind, HttpEndFlag, LoopSampleFlag, MEMORY_SAMPLE_WORKER, STEP_ORDINAL_LIMIT, StepStartFlag } from "../core/layout";
+import { ChannelCloseFlag, ChannelKind, DB_CONNECTION_UNIT, HttpEndFlag, LoopSampleFlag, MEMORY_SAMPLE_WORKER, STEP_ORDINAL_LIMIT, StepStartFlag } from "../core/layout";
 import { readTrace, type TraceEnd, type TraceHeader, type TraceReadError, type TraceState } from "../core/trace-file";
 import { damageText } from "../core/trace-ending";
 import { BulkInsert, type SqlValue } from "./bulk";
@@ -116,6 +116,16 @@ interface DbRow {
   errorMessage: number;
   request: number | null;
   thread: ThreadState;
+  /** Its db_connection's fields (string ids; port 0: none), or undefined. */
+  target: DbTarget | undefined;
+}
+
+/** A db_connection (layout version 6): string ids of its database, server and user, and its port. */
+interface DbTarget {
+  database: number;
+  address: number;
+  port: number;
+  user: number;
 }
 
 interface MessageEnd {
@@ -178,6 +188,8 @@ interface ThreadState {
   requestSteps: Map<number, StepRow[]>;
   queries: Map<number, DbRow>;
   waits: Map<number, DbRow>;
+  /** db_connection records by their id. */
+  dbTargets: Map<number, DbTarget>;
   pendingContext: number;
   pendingReceive: MessageEnd | null;
   messageListeners: { functions: Set<number>; opaque: boolean } | null;
@@ -406,6 +418,7 @@ export class TraceLoader {
       requestSteps: new Map(),
       queries: new Map(),
       waits: new Map(),
+      dbTargets: new Map(),
       pendingContext: 0,
       pendingReceive: null,
       messageListeners: null,
@@ -636,6 +649,9 @@ export class TraceLoader {
       case K.http_connection:
         t.connections.set(num(a), { local: num(b), localPort: num(c), remote: num(d), remotePort: num(e) });
         return;
+      case K.db_connection:
+        t.dbTargets.set(num(a), { database: num(b), address: num(c), port: num(d), user: num(e) });
+        return;
       case K.http_client_connection: {
         const row = t.requests.get(num(a));
         if (row) row.connection = num(b);
@@ -716,7 +732,7 @@ export class TraceLoader {
         const row: DbRow = {
           id,
           localId: num(a),
-          system: DbSystemName[num(e)] ?? String(num(e)),
+          system: DbSystemName[num(e) % DB_CONNECTION_UNIT] ?? String(num(e) % DB_CONNECTION_UNIT),
           text: query ? num(b) : 0,
           textCut: flags & 1,
           params: query ? num(c) : 0,
@@ -730,6 +746,7 @@ export class TraceLoader {
           errorMessage: 0,
           request: num(d) === 0 ? null : (t.requests.get(num(d))?.id ?? null),
           thread: t,
+          target: num(e) >= DB_CONNECTION_UNIT ? t.dbTargets.get(Math.floor(num(e) / DB_CONNECTION_UNIT)) : undefined,
         };
         (query ? t.queries : t.waits).set(row.localId, row);
         (query ? this.queryRows : this.waitRows).push(row);
@@ -1096,19 +1113,23 @@ export class TraceLoader {
     }
     steps.finalize();
 
-    const queries = new BulkInsert(db, "queries", ["id", "pid", "tid", "query_id", "system", "text", "text_cut", "params", "start_ns", "end_ns", "duration_ns", "rows", "failed", "error_code", "error_message", "request"]);
+    const queries = new BulkInsert(db, "queries", ["id", "pid", "tid", "query_id", "system", "text", "text_cut", "params", "start_ns", "end_ns", "duration_ns", "rows", "failed", "error_code", "error_message", "request", "database", "server_address", "server_port", "db_user"]);
     for (const r of this.queryRows) {
       const s = (id: number) => this.str(r.thread, id);
+      const target = r.target;
       queries.add(r.id, r.thread.pid, r.thread.tid, r.localId, r.system, s(r.text), r.textCut, r.params, r.startNs, r.endNs,
-        r.endNs === null ? null : r.endNs - r.startNs, r.rows, r.failed, s(r.errorCode), s(r.errorMessage), r.request);
+        r.endNs === null ? null : r.endNs - r.startNs, r.rows, r.failed, s(r.errorCode), s(r.errorMessage), r.request,
+        target ? s(target.database) : null, target ? s(target.address) : null, target?.port || null, target ? s(target.user) : null);
     }
     queries.finalize();
 
-    const waits = new BulkInsert(db, "pool_waits", ["id", "pid", "tid", "wait_id", "system", "open", "idle", "start_ns", "end_ns", "duration_ns", "failed", "error_code", "error_message", "request"]);
+    const waits = new BulkInsert(db, "pool_waits", ["id", "pid", "tid", "wait_id", "system", "open", "idle", "start_ns", "end_ns", "duration_ns", "failed", "error_code", "error_message", "request", "database", "server_address", "server_port", "db_user"]);
     for (const r of this.waitRows) {
       const s = (id: number) => this.str(r.thread, id);
+      const target = r.target;
       waits.add(r.id, r.thread.pid, r.thread.tid, r.localId, r.system, r.open, r.idle, r.startNs, r.endNs,
-        r.endNs === null ? null : r.endNs - r.startNs, r.failed, s(r.errorCode), s(r.errorMessage), r.request);
+        r.endNs === null ? null : r.endNs - r.startNs, r.failed, s(r.errorCode), s(r.errorMessage), r.request,
+        target ? s(target.database) : null, target ? s(target.address) : null, target?.port || null, target ? s(target.user) : null);
     }
     waits.finalize();
 

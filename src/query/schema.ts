@@ -9,7 +9,7 @@
  * SCHEMA_VERSION is stored in every cached database: a cache of another version is
  * rebuilt, so change it with any change here or in what the loader puts in.
  */
-export const SCHEMA_VERSION = 14;
+export const SCHEMA_VERSION = 15;
 
 /** One event_marks row per this many events of a thread. */
 export const MARK_EVERY = 1024;
@@ -44,9 +44,11 @@ CREATE TABLE steps(id INTEGER PRIMARY KEY, request INTEGER, pid INTEGER, tid INT
 CREATE TABLE connections(id INTEGER PRIMARY KEY, channel TEXT, owner_pid INTEGER, sub_id INTEGER, side TEXT, pid INTEGER, tid INTEGER, address TEXT, protocol TEXT,
   open_ns INTEGER, close_ns INTEGER, duration_ns INTEGER, code INTEGER, reason TEXT, error TEXT, clean INTEGER, open_event INTEGER, close_event INTEGER);
 CREATE TABLE queries(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, query_id INTEGER, system TEXT, text TEXT, text_cut INTEGER, params INTEGER,
-  start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, rows INTEGER, failed INTEGER, error_code TEXT, error_message TEXT, request INTEGER);
+  start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, rows INTEGER, failed INTEGER, error_code TEXT, error_message TEXT, request INTEGER,
+  database TEXT, server_address TEXT, server_port INTEGER, db_user TEXT);
 CREATE TABLE pool_waits(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, wait_id INTEGER, system TEXT, open INTEGER, idle INTEGER,
-  start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, failed INTEGER, error_code TEXT, error_message TEXT, request INTEGER);
+  start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER, failed INTEGER, error_code TEXT, error_message TEXT, request INTEGER,
+  database TEXT, server_address TEXT, server_port INTEGER, db_user TEXT);
 CREATE TABLE gc(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, gc_kind TEXT, start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER,
   forced INTEGER, flags INTEGER, heap_before_bytes INTEGER, heap_after_bytes INTEGER);
 CREATE TABLE loop(id INTEGER PRIMARY KEY, pid INTEGER, tid INTEGER, type TEXT, start_ns INTEGER, end_ns INTEGER, duration_ns INTEGER,

@@ -1236,6 +1236,8 @@ const namingFields: Record<number, number[]> = {
   [EventKind.http_connection]: [32, 48],
   [EventKind.http_traceparent]: [32],
   [EventKind.db_query]: [32],
+  // A query's database, server and user (its connection's record).
+  [EventKind.db_connection]: [32, 40, 56],
   // Errors, for search (sliceErrors): a throw's type and message, a rejection's message, a failed query's or pool wait's code and message.
   [EventKind.function_throw]: [40, 48],
   [EventKind.function_settle]: [48],

@@ -6,10 +6,10 @@
  *
  * Nothing here throws into the program: every entry point counts its own errors.
  */
-import { Kind } from "./kinds";
+import { DB_CONNECTION_UNIT, Kind } from "./kinds";
 import type { Recorder } from "./recorder";
 import { currentRequest } from "./request-context";
-import { redaction } from "./redact";
+import { redaction, redactUserinfo } from "./redact";
 import { keepSql, normalizeSql, SqlDialect } from "./sql";
 import { renamed } from "./reflect";
 import { definePatch } from "./patches";
@@ -25,6 +25,8 @@ const MAX_REMEMBERED = 512;
 const MAX_REMEMBERED_CHARS = 4096;
 /** Texts compared by identity before the Map (queryText). */
 const RECENT = 4;
+/** Distinct connections remembered (connection): past it the map starts again (a repeat gets a new record). */
+const MAX_CONNECTIONS = 1024;
 
 /** A query text as recorded: its string id and db_query flags (cut). */
 export interface QueryText {
@@ -46,12 +48,32 @@ export interface DbRecorder {
   queryEnd(id: number, rows: number | undefined, error?: unknown, failed?: boolean): void;
   /** A query's end that failed with an error code the caller read itself (a Redis error reply's first word), the message from `error`. */
   queryFailed(id: number, code: string | undefined, error: unknown): void;
+  /**
+   * Where a client connects: its db_connection record, written once per distinct (system,
+   * database, host, port, user) on this thread, and the value to pass as `system` to
+   * queryStart/waitStart (`system` + the connection's id × DB_CONNECTION_UNIT; `system` alone
+   * when nothing is known). Callers keep it per client or config object, so a query pays no
+   * look-up here. Only these four: never a password or a connection string.
+   */
+  connection(system: number, database: unknown, host: unknown, port: unknown, user: unknown): number;
   waitStart(system: number, open: number, idle: number, request?: number): number;
   waitEnd(id: number, error?: unknown, failed?: boolean): void;
   /** The request the current code runs for (0: none). */
   request(): number;
   /** Whether a value is a Proxy (its properties are not read: a trap would run). */
   isProxy(value: unknown): boolean;
+}
+
+/** A connection's name field: a string (a Redis database index's number too), else undefined. */
+function nameOf(value: unknown): string | undefined {
+  if (typeof value === "string") return value === "" ? undefined : value;
+  return typeof value === "number" && Number.isSafeInteger(value) ? String(value) : undefined;
+}
+
+/** A port: an integer 1..65535 (a numeric string too), else 0. */
+function portOf(value: unknown): number {
+  const port = typeof value === "string" && /^\d{1,5}$/.test(value) ? Number(value) : value;
+  return typeof port === "number" && Number.isInteger(port) && port > 0 && port <= 65535 ? port : 0;
 }
 
 /** db_query_end field b: rows returned or changed, when a count. */
@@ -167,6 +189,28 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     }
     return made;
   };
+  // (system, database, host, port, user) → the tag queryStart takes (connection).
+  let connections: Map<string, number> | undefined;
+  let nextConnection = 1;
+  const connection = (system: number, database: unknown, host: unknown, port: unknown, user: unknown): number => {
+    const name = nameOf(database);
+    // A host given as a URL (user:password@ in it) keeps no user information.
+    const hostName = nameOf(host);
+    const server = hostName === undefined ? undefined : redactUserinfo(hostName, true);
+    const portNumber = portOf(port);
+    const userName = nameOf(user);
+    if (name === undefined && server === undefined && portNumber === 0 && userName === undefined) return system;
+    const key = `${system}\0${name ?? ""}\0${server ?? ""}\0${portNumber}\0${userName ?? ""}`;
+    connections ??= new Map<string, number>();
+    const known = connections.get(key);
+    if (known !== undefined) return known;
+    const id = nextConnection++;
+    recorder.event(Kind.db_connection, id, recorder.str(name), recorder.str(server), portNumber, recorder.str(userName), system);
+    const tag = system + id * DB_CONNECTION_UNIT;
+    if (connections.size >= MAX_CONNECTIONS) connections.clear();
+    connections.set(key, tag);
+    return tag;
+  };
   /** A query's or a wait's end that failed: its error's code and message. */
   const failedEnd = (kind: number, id: number, count: number, error: unknown): void => {
     const fields = errorFields(error);
@@ -230,6 +274,14 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
         recorder.event(Kind.db_query_end, id, ROWS_UNKNOWN, recorder.str(code), recorder.message(typeof message === "string" ? message : undefined), 0, FAILED);
       } catch (caught) {
         recorder.fail(caught);
+      }
+    },
+    connection(system, database, host, port, user) {
+      try {
+        return connection(system, database, host, port, user);
+      } catch (error) {
+        recorder.fail(error);
+        return system;
       }
     },
     waitStart(system, open, idle, requestId) {

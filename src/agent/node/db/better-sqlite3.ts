@@ -11,8 +11,28 @@ import { DbSystem } from "../../shared/kinds";
 import { boundCount, dataProperty, prepareFailed, wrapMethod, type DbRecorder, type QueryText } from "../../shared/db";
 
 const hooked = new WeakSet<object>();
-/** Statement → its recorded text, made once when it was prepared. */
-const texts = new WeakMap<object, QueryText>();
+/** Statement → its recorded text and `system` (its database's db_connection), made once when it was prepared. */
+const texts = new WeakMap<object, { text: QueryText; system: number }>();
+/** Database → the `system` its statements are recorded with: DbSystem.betterSqlite3 and its file as the db_connection's database. */
+const databases = new WeakMap<object, number>();
+
+/**
+ * A Database's file name (":memory:", "" for a temporary one) as its db_connection (db.ts
+ * `connection`): better-sqlite3's own `name` getter, which its constructor defines on the
+ * instance (it reads the native database's name); anything else (a subclass's own
+ * property, a Proxy) is not read.
+ */
+function databaseConnection(db: DbRecorder, database: unknown): number {
+  if (typeof database !== "object" || database === null || db.isProxy(database)) return DbSystem.betterSqlite3;
+  const known = databases.get(database);
+  if (known !== undefined) return known;
+  const descriptor = Object.getOwnPropertyDescriptor(database, "name");
+  const getter = descriptor?.get;
+  const name = typeof getter === "function" && getter.name === "name" ? Reflect.apply(getter, database, []) : undefined;
+  const system = db.connection(DbSystem.betterSqlite3, name, undefined, undefined, undefined);
+  databases.set(database, system);
+  return system;
+}
 let statementsHooked = false;
 /** The agent's own statement (transaction's probe) is being prepared: a failure there is not the program's query. */
 let probing = false;
@@ -38,12 +58,12 @@ export function hookBetterSqlite3(db: DbRecorder, Database: unknown): void {
       try {
         statement = Reflect.apply(original, this, arguments);
       } catch (error) {
-        if (!probing) prepareFailed(db, DbSystem.betterSqlite3, sql, error);
+        if (!probing) db.recorder.safe(() => prepareFailed(db, databaseConnection(db, this), sql, error));
         throw error;
       }
       db.recorder.safe(() => {
         hookStatement(db, statement);
-        if (statement !== null && typeof statement === "object") texts.set(statement, db.queryText(sql));
+        if (statement !== null && typeof statement === "object") texts.set(statement, { text: db.queryText(sql), system: databaseConnection(db, this) });
       });
       return statement;
     },
@@ -68,7 +88,13 @@ export function hookBetterSqlite3(db: DbRecorder, Database: unknown): void {
   );
   wrapMethod(proto, "exec", (original) =>
     function exec(this: unknown, sql: unknown) {
-      const id = db.queryStart(DbSystem.betterSqlite3, sql, 0);
+      let system: number = DbSystem.betterSqlite3;
+      try {
+        system = databaseConnection(db, this);
+      } catch (error) {
+        db.recorder.fail(error);
+      }
+      const id = db.queryStart(system, sql, 0);
       let result: unknown;
       try {
         result = Reflect.apply(original, this, arguments);
@@ -99,8 +125,10 @@ export function hookStatementPrototype(db: DbRecorder, proto: object): void {
   // The per-call path allocates nothing of its own (no closure per call).
   const start = (statement: object, args: IArguments) => {
     try {
-      const text = texts.get(statement) ?? db.queryText((statement as { source?: unknown }).source);
-      return db.queryStartWith(DbSystem.betterSqlite3, text, boundCount(args));
+      const made = texts.get(statement);
+      // A statement better-sqlite3 prepared itself (a transaction's BEGIN/COMMIT): no database known.
+      if (made === undefined) return db.queryStartWith(DbSystem.betterSqlite3, db.queryText((statement as { source?: unknown }).source), boundCount(args));
+      return db.queryStartWith(made.system, made.text, boundCount(args));
     } catch (error) {
       db.recorder.fail(error);
       return 0;

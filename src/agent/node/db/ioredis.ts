@@ -18,12 +18,38 @@
  * one that ends unwritten (a closed connection) is started at its end.
  */
 import { DbSystem } from "../../shared/kinds";
-import { wrapMethod, type DbRecorder } from "../../shared/db";
+import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
 import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
 
 type Fn = (...args: unknown[]) => unknown;
 
 const hooked = new WeakSet<object>();
+
+/**
+ * A client's options (ioredis keeps them per client, defaults filled in) → the `system` its
+ * commands are recorded with: DbSystem.ioredis and its db_connection (the database index as
+ * OpenTelemetry's db.namespace, host or unix socket path, port, username: db.ts `connection`).
+ * The last options asked are compared first, then a WeakMap. `options` is read directly (a
+ * data field ioredis's constructor makes, as pg.ts reads pg's own): no descriptor per command.
+ */
+const optionsSystems = new WeakMap<object, number>();
+let lastOptions: object | undefined;
+let lastSystem: number = DbSystem.ioredis;
+
+function optionsConnection(db: DbRecorder, options: unknown): number {
+  if (options === lastOptions) return lastSystem;
+  if (typeof options !== "object" || options === null || db.isProxy(options)) return DbSystem.ioredis;
+  let system = optionsSystems.get(options);
+  if (system === undefined) {
+    const path = dataProperty(options, "path");
+    const local = typeof path === "string" && path !== "";
+    system = db.connection(DbSystem.ioredis, dataProperty(options, "db"), local ? path : dataProperty(options, "host"), local ? 0 : dataProperty(options, "port"), dataProperty(options, "username"));
+    optionsSystems.set(options, system);
+  }
+  lastOptions = options;
+  lastSystem = system;
+  return system;
+}
 
 export function hookIoredis(db: DbRecorder, exports: unknown): void {
   const Redis = (exports as { default?: { prototype?: unknown } } | null)?.default;
@@ -31,17 +57,17 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
   if (proto === null || typeof proto !== "object" || hooked.has(proto)) return;
   hooked.add(proto);
   const texts = commandTexts(db);
-  const onStart = (command: Record<string, unknown>): void => {
+  const onStart = (command: Record<string, unknown>, system: number): void => {
     const resolve = command.resolve;
     const reject = command.reject;
     const args = command.args;
     // Passed before (a command queued while connecting passes again at the flush): its resolve is ours.
     if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args) || resolve.name === RECORDED) return;
     if (command.name === "evalsha") {
-      onScriptStart(command, resolve as Fn, reject as Fn, args);
+      onScriptStart(command, resolve as Fn, reject as Fn, args, system);
       return;
     }
-    const id = db.queryStartWith(DbSystem.ioredis, texts.text(command.name, args, 0), args.length);
+    const id = db.queryStartWith(system, texts.text(command.name, args, 0), args.length);
     let ended = false;
     command.resolve = function scopeRecordedResolve(this: unknown, value: unknown) {
       if (!ended) {
@@ -59,7 +85,7 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
     };
   };
   // An EVALSHA (a script's, or the program's own): started at its write, named as it went out.
-  const onScriptStart = (command: Record<string, unknown>, resolve: Fn, reject: Fn, args: unknown[]): void => {
+  const onScriptStart = (command: Record<string, unknown>, resolve: Fn, reject: Fn, args: unknown[], system: number): void => {
     const request = db.request();
     const toWritable = command.toWritable;
     let id = 0;
@@ -68,7 +94,7 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
     const start = () => {
       if (started) return;
       started = true;
-      id = db.queryStartWith(DbSystem.ioredis, texts.text(command.name, args, 0), args.length, request);
+      id = db.queryStartWith(system, texts.text(command.name, args, 0), args.length, request);
     };
     if (typeof toWritable === "function") {
       // An own property in front of the class's: ioredis calls it where it writes the command.
@@ -104,7 +130,7 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
       // No closure per command for the recorder's `safe`: its try/catch here.
       if (command !== null && typeof command === "object") {
         try {
-          onStart(command as Record<string, unknown>);
+          onStart(command as Record<string, unknown>, optionsConnection(db, (this as { options?: unknown } | null | undefined)?.options));
         } catch (error) {
           db.recorder.fail(error);
         }

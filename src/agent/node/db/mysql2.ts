@@ -101,7 +101,7 @@ export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void 
         let id = 0;
         let hasCallback = false;
         try {
-          id = started(db, args);
+          id = started(db, args, configConnection(db, (this as { config?: unknown } | null | undefined)?.config));
           hasCallback = startedWithCallback;
         } catch (error) {
           db.recorder.fail(error);
@@ -127,11 +127,37 @@ export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void 
   }
 }
 
+/**
+ * A connection's ConnectionConfig (its `config`; a pool's connections share the pool's
+ * `config.connectionConfig`) → the `system` its queries are recorded with: DbSystem.mysql2 and
+ * its db_connection (database, host or socket path, port, user: db.ts `connection`). The last
+ * config asked is compared first (most programs have one), then a WeakMap. `config` is read
+ * directly (a data field mysql2's constructor makes): no descriptor per query.
+ */
+const configs = new WeakMap<object, number>();
+let lastConfig: object | undefined;
+let lastSystem: number = DbSystem.mysql2;
+
+function configConnection(db: DbRecorder, config: unknown): number {
+  if (config === lastConfig) return lastSystem;
+  if (typeof config !== "object" || config === null || db.isProxy(config)) return DbSystem.mysql2;
+  let system = configs.get(config);
+  if (system === undefined) {
+    const socket = dataProperty(config, "socketPath");
+    const local = typeof socket === "string" && socket !== "";
+    system = db.connection(DbSystem.mysql2, dataProperty(config, "database"), local ? socket : dataProperty(config, "host"), local ? 0 : dataProperty(config, "port"), dataProperty(config, "user"));
+    configs.set(config, system);
+  }
+  lastConfig = config;
+  lastSystem = system;
+  return system;
+}
+
 /** Whether the last start found a callback to record its end (no object returned per query). */
 let startedWithCallback = false;
 
 /** A query's or execute's start (its id); its callback (in `args`, or a Query command's onResult) replaced by one that records the end. */
-function started(db: DbRecorder, args: unknown[]): number {
+function started(db: DbRecorder, args: unknown[], system: number): number {
   startedWithCallback = false;
   const [sql, values] = args;
   const request = db.request();
@@ -148,7 +174,7 @@ function started(db: DbRecorder, args: unknown[]): number {
     params = own !== undefined ? valuesCount(own) : valuesCount(values);
   }
   // MySQL's lexical rules for its text (backslash escapes, "strings", # comments: sql.ts).
-  const id = db.queryStartWith(DbSystem.mysql2, db.mysqlText(text), params, request);
+  const id = db.queryStartWith(system, db.mysqlText(text), params, request);
   if (command) {
     const onResult = dataProperty(sql, "onResult");
     if (typeof onResult === "function") {
@@ -175,7 +201,8 @@ export function hookMysql2Pool(db: DbRecorder, Pool: unknown): void {
       let wrapped = callback as Fn;
       try {
         const request = db.request();
-        const id = db.waitStart(DbSystem.mysql2, countOf(this._allConnections), countOf(this._freeConnections), request);
+        const system = configConnection(db, dataProperty(dataProperty(this, "config"), "connectionConfig"));
+        const id = db.waitStart(system, countOf(this._allConnections), countOf(this._freeConnections), request);
         let ended = false;
         wrapped = function (this: unknown, error: unknown) {
           if (!ended) {

@@ -94,6 +94,50 @@ const checkout = makeStamp<number>(true);
 const hooked = new WeakSet<object>();
 
 /**
+ * Client → the `system` its queries are recorded with: DbSystem.pg and its db_connection
+ * (db.ts `connection`: its database, host, port and user, as pg resolved them from its config,
+ * the environment and pg's defaults), given at its connect beside the checkout stamp, so a
+ * query reads it with one load.
+ */
+const target = makeStamp<number>(true);
+
+function clientConnection(db: DbRecorder, client: object): number {
+  return db.connection(DbSystem.pg, dataProperty(client, "database"), dataProperty(client, "host"), dataProperty(client, "port"), dataProperty(client, "user"));
+}
+
+/** A client without the stamp's value (find gave it the field, holding undefined): its value now. */
+function lateConnection(db: DbRecorder, client: unknown): number {
+  if (typeof client !== "object" || client === null) return DbSystem.pg;
+  const system = clientConnection(db, client);
+  target.set(client, system);
+  return system;
+}
+
+/**
+ * A pool's waits name the connection of its clients (pg-pool makes each from the pool's
+ * options): the first of its clients that has one, kept for the last pool asked (most
+ * programs have one). Before the pool made a client (its first waits), none is known.
+ */
+let lastPool: object | undefined;
+let lastPoolSystem: number = DbSystem.pg;
+
+function poolConnection(pool: Record<string, unknown>): number {
+  if (pool === lastPool) return lastPoolSystem;
+  const clients = pool._clients;
+  if (!Array.isArray(clients)) return DbSystem.pg;
+  for (let i = 0; i < clients.length; i++) {
+    const client: unknown = clients[i];
+    const system = typeof client === "object" && client !== null ? target.get(client) : undefined;
+    if (system !== undefined && system !== DbSystem.pg) {
+      lastPool = pool;
+      lastPoolSystem = system;
+      return system;
+    }
+  }
+  return DbSystem.pg;
+}
+
+/**
  * pg-pool's `query` (text, values, callback or promise) runs as connect(its own callback)
  * → client.query(text, values, its own callback) → the program's callback or promise. Its
  * two callbacks are pg-pool's, not the program's: they need no request context of their
@@ -220,6 +264,8 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
       if (typeof this === "object" && this !== null && checkout.get(this) === undefined) {
         try {
           checkout.add(this, 0);
+          // Its database and server, with the checkout stamp (one map for the class's clients).
+          if (target.get(this) === undefined) target.add(this, clientConnection(db, this));
         } catch (error) {
           db.recorder.fail(error);
         }
@@ -237,6 +283,7 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
       let args: unknown[] | undefined;
       let request = 0;
       let idle = false;
+      let system: number = DbSystem.pg;
       // try/catch in place of recorder.safe: no closure per query (BENCHMARKS.md "Web services").
       // pg-pool's own callback (see poolClient): no context of its own needed.
       const own = poolClient === this;
@@ -248,6 +295,9 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
         const held = checkout.find(this);
         if (held === undefined && typeof this === "object" && this !== null) checkout.add(this, 0);
         request = held || db.request();
+        // Given at its connect (hookPgClient); a client queried before it connects, or connected
+        // before scope attached, is given it here.
+        system = target.find(this) ?? lateConnection(db, this);
         // A callback (values or callback position) runs in the request that made the query.
         if (request !== 0 && !own) {
           if (typeof callback === "function") args = [config, values, inRequest(request, callback as Fn)];
@@ -271,7 +321,7 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
         : n === 1 ? call(this, config)
         : Reflect.apply(original, this, arguments);
       try {
-        queryStarted(db, this, config, values, request, idle);
+        queryStarted(db, this, config, values, request, idle, system);
       } catch (error) {
         db.recorder.fail(error);
       }
@@ -289,7 +339,7 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
  * into V8's runtime, ~300 instructions a query: BENCHMARKS.md "Web: scope's added
  * instructions by function").
  */
-function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: unknown, values: unknown, request: number, idle: boolean): void {
+function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: unknown, values: unknown, request: number, idle: boolean, system: number): void {
   let text: unknown;
   let params = 0;
   let made: object | undefined;
@@ -308,7 +358,7 @@ function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: u
   if (made === undefined && idle) {
     const active = client._activeQuery;
     if (active !== null && typeof active === "object" && isEmptyList(client._queryQueue)) {
-      flightPut(active, db.queryStart(DbSystem.pg, text, params, request));
+      flightPut(active, db.queryStart(system, text, params, request));
       return;
     }
   }
@@ -319,7 +369,7 @@ function queryStarted(db: DbRecorder, client: Record<string, unknown>, config: u
   if (made === undefined) return;
   // Mostly an object without the stamp (add: no look-up that misses; a submittable given
   // again after its end has one, then replaced).
-  started.add(made, db.queryStart(DbSystem.pg, text, params, request));
+  started.add(made, db.queryStart(system, text, params, request));
 }
 
 export function hookPgQuery(db: DbRecorder, Query: unknown): void {
@@ -409,7 +459,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
       // try/catch in place of recorder.safe: no closure per call (BENCHMARKS.md "Web services").
       try {
         request = own ? poolQueryRequest : db.request();
-        id = db.waitStart(DbSystem.pg, lengthOf(this._clients), lengthOf(this._idle), request);
+        id = db.waitStart(poolConnection(this), lengthOf(this._clients), lengthOf(this._idle), request);
       } catch (error) {
         db.recorder.fail(error);
       }

@@ -1,0 +1,213 @@
+/**
+ * Which database and server a query went to (db_connection, layout version 6): pg, mysql2 and
+ * ioredis against the real servers (spec/*-harness.ts). Two databases on one server are told
+ * apart, one record per distinct connection (not per query or per pooled client), the
+ * records' passwords never in the trace, the program's output unchanged.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { cleanup, type Traced } from "./agent-harness";
+import { untracedThenTraced } from "./db-checks";
+import { startJaeger } from "./export-harness";
+import { runCli } from "./harness";
+import { startMySql, type MySql } from "./mysql-harness";
+import { startPostgres, type Postgres } from "./postgres-harness";
+import { startRedis, type RedisServer } from "./redis-harness";
+
+let pg: Postgres;
+let mysql: MySql;
+let redis: RedisServer;
+beforeAll(async () => {
+  [pg, mysql, redis] = await Promise.all([startPostgres(), startMySql(), startRedis()]);
+  pg.psql("CREATE DATABASE appdb");
+  pg.psql("CREATE DATABASE reports");
+  mysql.sql("CREATE DATABASE second");
+});
+afterAll(() => {
+  pg?.stop();
+  mysql?.stop();
+  redis?.stop();
+  cleanup();
+});
+
+const bun = process.execPath;
+/** The pg run under Node, read again by the decoders, `scope query` and the OTLP export below. */
+let pgTraced: Traced | undefined;
+
+/** Each query's or wait's [system, text or "wait", database, server address, port, user]. */
+function targets(events: TraceEvent[]): unknown[][] {
+  return events
+    .filter((e) => e.kind === "db_query" || e.kind === "db_pool_wait")
+    .map((e) => [e.fields.system, e.kind === "db_query" ? e.fields.text : "wait", e.fields.database ?? null, e.fields.serverAddress ?? null, e.fields.serverPort ?? null, e.fields.user ?? null]);
+}
+
+function connections(events: TraceEvent[]): unknown[][] {
+  return events.filter((e) => e.kind === "db_connection").map((e) => [e.fields.system, e.fields.database, e.fields.serverAddress, e.fields.serverPort, e.fields.user]);
+}
+
+describe.each([
+  ["node", "node"],
+  ["bun", bun],
+])("under %s", (_name, runtime) => {
+  test("pg: a pool and two clients, two databases on one server, TCP and the unix socket", async () => {
+    const env = { PG_HOST: pg.host, PG_PORT: String(pg.port), PG_SOCKET_DIR: pg.socketDir };
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "pg"], () => {}, env);
+    if (runtime === "node") pgTraced = traced;
+    expect(traced.stdout).toBe("pool appdb 2\nheld appdb\nreports reports\nsocket appdb\n");
+    const app = ["pg", "appdb", pg.host, pg.port, "postgres"];
+    const reports = ["pg", "reports", pg.host, pg.port, "postgres"];
+    const local = ["pg", "appdb", pg.socketDir, pg.port, "postgres"];
+    // One record per distinct connection: the pool's client and the held one are one.
+    expect(connections(traced.events)).toEqual([app, reports, local]);
+    const at = (c: unknown[]) => c.slice(1);
+    expect(targets(traced.events)).toEqual([
+      // The pool's first wait comes before it made a client: no connection known yet.
+      ["pg", "wait", null, null, null, null],
+      // pool.query twice at once: the second waits once the first made the pool's client.
+      ["pg", "wait", ...at(app)],
+      ["pg", "SELECT current_database() AS db", ...at(app)],
+      ["pg", "SELECT ? AS n", ...at(app)],
+      ["pg", "wait", ...at(app)],
+      ["pg", "SELECT current_database() AS db", ...at(app)],
+      ["pg", "SELECT current_database() AS db", ...at(reports)],
+      ["pg", "SELECT ?", ...at(reports)],
+      ["pg", "SELECT current_database() AS db", ...at(local)],
+    ]);
+    const bytes = readFileSync(traced.out).toString("latin1");
+    expect(bytes).not.toContain("pool-pw-4711");
+    expect(bytes).not.toContain("url-pw-4711");
+    expect(bytes).not.toContain("postgres://");
+  });
+
+  test("mysql2: a connection and a pool on two databases", async () => {
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "mysql2"], () => {}, { MYSQL_PORT: String(mysql.port) });
+    expect(traced.stdout).toBe("conn scope\npool second 2\n");
+    const scope = ["mysql2", "scope", "127.0.0.1", mysql.port, "root"];
+    const second = ["mysql2", "second", "127.0.0.1", mysql.port, "root"];
+    expect(connections(traced.events)).toEqual([scope, second]);
+    const rows = targets(traced.events);
+    expect(rows.filter((row) => row[2] === "scope").map((row) => row[1])).toEqual(["SELECT DATABASE() AS db"]);
+    expect(rows.filter((row) => row[2] === "second").map((row) => row[1]).sort()).toEqual(["SELECT ? AS n", "SELECT DATABASE() AS db", "wait", "wait"].sort());
+    expect(rows.filter((row) => row[2] === null)).toEqual([]);
+  });
+
+  test("ioredis: databases 0 and 3 over TCP, the unix socket", async () => {
+    const env = { REDIS_PORT: String(redis.port), REDIS_SOCKET: redis.socket };
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "ioredis"], () => redis.cli("FLUSHALL"), env);
+    expect(traced.stdout).toBe("values zero three zero\n");
+    const zero = ["ioredis", "0", "127.0.0.1", redis.port, null];
+    const three = ["ioredis", "3", "127.0.0.1", redis.port, null];
+    const local = ["ioredis", "0", redis.socket, null, null];
+    // The three connect at once: their records in the order their first commands were sent.
+    const sorted = (rows: unknown[][]) => rows.map((row) => JSON.stringify(row)).sort();
+    expect(sorted(connections(traced.events).map((c) => c.map((v) => (v === 0 ? null : v))))).toEqual(sorted([zero, three, local]));
+    const sets = targets(traced.events).filter((row) => row[1] === "SET ? ?" || row[1] === "GET ?");
+    expect(sets.map((row) => [row[1], row[2], row[3]])).toEqual([
+      ["SET ? ?", "0", "127.0.0.1"],
+      ["SET ? ?", "3", "127.0.0.1"],
+      ["GET ?", "0", "127.0.0.1"],
+      ["GET ?", "3", "127.0.0.1"],
+      ["GET ?", "0", redis.socket],
+    ]);
+  });
+});
+
+test("better-sqlite3 under node: each database's file as its database", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "scope-dbconn-sqlite-"));
+  try {
+    const traced = await untracedThenTraced(["node", "db/connections.cjs", "sqlite"], () => rmSync(join(dir, "main.db"), { force: true }), { SQLITE_DIR: dir });
+    expect(traced.stdout).toBe("other 2 memory 3\n");
+    const main = ["better-sqlite3", join(dir, "main.db"), null, 0, null];
+    const other = ["better-sqlite3", join(dir, "other.db"), null, 0, null];
+    const memory = ["better-sqlite3", ":memory:", null, 0, null];
+    expect(connections(traced.events)).toEqual([main, other, memory]);
+    expect(targets(traced.events).map((row) => [row[1], row[2]])).toEqual([
+      ["CREATE TABLE t (x int)", join(dir, "main.db")],
+      ["INSERT INTO t VALUES (?)", join(dir, "main.db")],
+      ["SELECT ? AS n", join(dir, "other.db")],
+      ["SELECT ? AS n", ":memory:"],
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe("the readers", () => {
+  test("scope dump (text and JSON) and scope query name each query's database, server and user", async () => {
+    const traced = pgTraced!;
+    expect(traced).toBeDefined();
+    const text = (await runCli(["dump", traced.out])).stdout;
+    const lines = text.split("\n");
+    const server = `server=${pg.host}:${pg.port} user="postgres"`;
+    expect(lines.filter((line) => line.includes(" connection ")).map((line) => line.replace(/^.*db_connection\s+/, ""))).toEqual([
+      `pg connection 1 db="appdb" ${server}`,
+      `pg connection 2 db="reports" ${server}`,
+      `pg connection 3 db="appdb" server=${pg.socketDir}:${pg.port} user="postgres"`,
+    ]);
+    expect(lines.filter((line) => line.includes('"SELECT ?"'))[0]).toContain(` rows=1 db="reports" ${server}`);
+    const json = (await runCli(["dump", "--json", traced.out])).stdout;
+    const queries = json.trim().split("\n").map((line) => JSON.parse(line)).filter((e) => e.kind === "db_query");
+    expect(queries.map((e) => [e.connection, e.database, e.serverPort])).toEqual([
+      [1, "appdb", pg.port],
+      [1, "appdb", pg.port],
+      [1, "appdb", pg.port],
+      [2, "reports", pg.port],
+      [2, "reports", pg.port],
+      [3, "appdb", pg.port],
+    ]);
+    const query = await runCli(["query", traced.out, "--json", "select database, server_address, server_port, db_user, count(*) as n from queries group by 1, 2, 3, 4 order by n desc, server_address"]);
+    expect(query.exitCode, query.stderr).toBe(0);
+    expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { database: "appdb", server_address: pg.host, server_port: pg.port, db_user: "postgres", n: 3 },
+      { database: "reports", server_address: pg.host, server_port: pg.port, db_user: "postgres", n: 2 },
+      { database: "appdb", server_address: pg.socketDir, server_port: pg.port, db_user: "postgres", n: 1 },
+    ]);
+    const waits = await runCli(["query", traced.out, "--json", "select database, server_port from pool_waits order by id"]);
+    expect(waits.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { database: null, server_port: null },
+      { database: "appdb", server_port: pg.port },
+      { database: "appdb", server_port: pg.port },
+    ]);
+  });
+
+  test("OTLP into Jaeger: db.namespace, server.address and server.port on each query's span", async () => {
+    const traced = pgTraced!;
+    const jaeger = await startJaeger();
+    try {
+      const result = await runCli(["export", "--otlp", jaeger.otlpUrl, "--service-name", "dbconn", traced.out]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const deadline = Date.now() + 60_000;
+      let spans = await jaeger.spans("dbconn");
+      while (spans.length < 9 && Date.now() < deadline) {
+        await Bun.sleep(200);
+        spans = await jaeger.spans("dbconn");
+      }
+      const tag = (span: (typeof spans)[number], key: string) => span.tags.find((t) => t.key === key)?.value ?? null;
+      const rows = spans
+        .filter((span) => tag(span, "db.system.name") === "postgresql")
+        .sort((x, y) => x.startTime - y.startTime)
+        .map((span) => [tag(span, "db.query.text"), tag(span, "db.namespace"), tag(span, "server.address"), tag(span, "server.port"), tag(span, "scope.db.user")]);
+      const app = ["appdb", pg.host, pg.port, "postgres"];
+      expect(rows).toEqual([
+        ["SELECT current_database() AS db", ...app],
+        ["SELECT ? AS n", ...app],
+        ["SELECT current_database() AS db", ...app],
+        ["SELECT current_database() AS db", "reports", pg.host, pg.port, "postgres"],
+        ["SELECT ?", "reports", pg.host, pg.port, "postgres"],
+        ["SELECT current_database() AS db", "appdb", pg.socketDir, pg.port, "postgres"],
+      ]);
+      // The pool's waits: the server, no db.namespace (no database call).
+      const waits = spans.filter((span) => tag(span, "scope.pool.open") !== null).sort((x, y) => x.startTime - y.startTime);
+      expect(waits.map((span) => [tag(span, "db.namespace"), tag(span, "scope.db.namespace"), tag(span, "server.port")])).toEqual([
+        [null, null, null],
+        [null, "appdb", pg.port],
+        [null, "appdb", pg.port],
+      ]);
+    } finally {
+      await jaeger.stop();
+    }
+  }, 180_000);
+});
