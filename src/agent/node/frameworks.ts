@@ -34,6 +34,7 @@ import { hookHonoBase, hookHonoBaseBindings, hookHonoContext, hookHonoRouters, i
 import { hookNest, isNestRouterFile } from "./nest";
 import { frameworkFile } from "./triggers";
 import { hookMemoirist } from "./elysia";
+import { GraphqlHooks, isGraphqlFile } from "./graphql";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
@@ -298,6 +299,14 @@ export class Frameworks {
     if (id === "koa-router") return hookKoaRouter(this, bindings.Router, this.patched);
     if (id === "koa-application") return hookKoaApplication(this, bindings.mod);
     if (id === "elysia") return hookMemoirist(this.recorder, bindings.Memoirist, this.patched);
+    if (id === "graphql") return this.graphqlHooks().hook(bindings);
+  }
+
+  private graphql: GraphqlHooks | undefined;
+
+  /** graphql-js's hooks (graphql.ts), made when its first file loads. */
+  private graphqlHooks(): GraphqlHooks {
+    return (this.graphql ??= new GraphqlHooks(this.recorder));
   }
 
   /**
@@ -420,6 +429,7 @@ export class Frameworks {
     if (isHonoBaseFile(filename)) return hookHonoBase(this, exports);
     if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports, loadedBefore);
     if (isNestRouterFile(filename)) return hookNest(this, filename, exports, this.patched);
+    if (isGraphqlFile(filename)) return this.graphqlHooks().hook(exports);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;

@@ -1,0 +1,95 @@
+/**
+ * GraphQL operations (graphql-js 16 under Apollo Server 5, pinned, from npm): each request's
+ * route is the operation it executed, its type and name (`query One`, `mutation Add`; `query`
+ * for an anonymous one, framework `graphql`), and each error the execution met (a resolver's
+ * throw or rejection, answered with 200 and an `errors` list) an `http_error` of the request:
+ * the error's type and "path: message". Responses byte for byte as untraced, with Apollo's
+ * stack traces in them (no frame of scope's on a resolver's stack).
+ */
+import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { cleanup, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
+import { installedNodes } from "./harness";
+import type { TraceEvent } from "../src/core/model";
+import { installTools, writeProject } from "./toolchain-harness";
+
+afterAll(cleanup);
+
+const app = `
+const { ApolloServer } = require("@apollo/server");
+const { startStandaloneServer } = require("@apollo/server/standalone");
+const { GraphQLError } = require("graphql");
+const typeDefs = \`#graphql
+  type Book { id: ID!, title: String, author: String! }
+  type Query { books: [Book!]!, book(id: ID!): Book, broken: String, late: String, denied: String }
+  type Mutation { addBook(title: String!, author: String!): Book! }
+\`;
+const books = [{ id: "1", title: "Dune", author: "Herbert" }, { id: "2", title: "Emma", author: "Austen" }];
+const resolvers = {
+  Query: {
+    books: () => books,
+    book: async (_, { id }) => books.find((b) => b.id === id) ?? null,
+    broken: () => { throw new Error("resolver failed on purpose"); },
+    late: async () => { await null; throw new RangeError("too late"); },
+    denied: () => { throw new GraphQLError("not allowed", { extensions: { code: "FORBIDDEN" } }); },
+  },
+  Book: { title: (book) => { if (book.id === "2") throw new TypeError("no title for " + book.id); return book.title; } },
+  Mutation: { addBook: (_, { title, author }) => ({ id: String(books.length + 1), title, author }) },
+};
+(async () => {
+  // Stack traces in the responses (Apollo's default outside production): the same traced.
+  const server = new ApolloServer({ typeDefs, resolvers, includeStacktraceInErrorResponses: true });
+  const { url } = await startStandaloneServer(server, { listen: { port: 0, host: "127.0.0.1" } });
+  const queries = [
+    { query: "{ books { id } }" },
+    { query: "query One($id: ID! = \\"1\\") { book(id: $id) { author } }", variables: { id: "1" }, operationName: "One" },
+    { query: "query { broken late }" },
+    { query: "query Titles { books { title } }" },
+    { query: "# a comment\\nquery Two { denied }\\nquery Other { books { id } }", operationName: "Two" },
+    { query: "{ nope }" },
+    { query: "mutation Add($t: String!, $a: String!) { addBook(title: $t, author: $a) { id } }", variables: { t: "Ulysses", a: "Joyce" } },
+  ];
+  for (const q of queries) {
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(q) });
+    console.log(res.status, await res.text());
+  }
+  await server.stop();
+})();
+`;
+
+/** Per server request (in start order): [status, route, [error type, message]...]. */
+function requests(events: TraceEvent[]) {
+  return ofKind(events, "http_server_request").map((request) => {
+    const errors = events.filter((e) => e.kind === "http_error" && e.fields.requestIndex === request.index).map((e) => [e.fields.code, e.fields.message]);
+    return [request.fields.status, request.fields.route ?? null, ...errors];
+  });
+}
+
+const runtimes: [string, string][] = [...installedNodes, ["bun", process.execPath]];
+
+for (const [name, runtime] of runtimes) {
+  test(`${name}: Apollo Server: each request's operation as its route, each resolver error as its error, responses as untraced`, async () => {
+    const nodeModules = await installTools("graphql");
+    const dir = writeProject(join(scratchDir(), `graphql-${name.replace(/\W/g, "")}`), nodeModules, { "app.js": app });
+    const argv = [runtime, join(dir, "app.js")];
+    const plain = await runUntraced(argv, { cwd: dir });
+    const run = await runTraced(argv, { cwd: dir });
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: plain.stderr });
+    // The stack traces are in the responses (the comparison above holds them).
+    expect(plain.stdout).toContain('"stacktrace":["Error: resolver failed on purpose"');
+    expect(ofKind(run.events, "agent_error")).toEqual([]);
+    const served = requests(run.events);
+    expect(served).toEqual([
+      [200, "query"],
+      [200, "query One"],
+      [200, "query", ["Error", "broken: resolver failed on purpose"], ["RangeError", "late: too late"]],
+      [200, "query Titles", ["TypeError", "books.1.title: no title for 2"]],
+      [200, "query Two", ["GraphQLError", "denied: not allowed"]],
+      // Invalid: Apollo answers 400 before executing anything.
+      [400, null],
+      [200, "mutation Add"],
+    ]);
+    const route = ofKind(run.events, "http_route")[0]!;
+    expect(route.fields.framework).toBe("graphql");
+  }, 120_000);
+}
