@@ -35,6 +35,7 @@ import { hookNest, isNestRouterFile } from "./nest";
 import { frameworkFile } from "./triggers";
 import { hookMemoirist } from "./elysia";
 import { GraphqlHooks, isGraphqlFile } from "./graphql";
+import { TrpcHooks, isTrpcFile } from "./trpc";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
@@ -300,6 +301,14 @@ export class Frameworks {
     if (id === "koa-application") return hookKoaApplication(this, bindings.mod);
     if (id === "elysia") return hookMemoirist(this.recorder, bindings.Memoirist, this.patched);
     if (id === "graphql") return this.graphqlHooks().hook(bindings);
+    if (id === "trpc") return this.trpcHooks().hook(bindings);
+  }
+
+  private trpc: TrpcHooks | undefined;
+
+  /** tRPC's hooks (trpc.ts), made when its entry loads. */
+  private trpcHooks(): TrpcHooks {
+    return (this.trpc ??= new TrpcHooks(this.recorder));
   }
 
   private graphql: GraphqlHooks | undefined;
@@ -430,6 +439,7 @@ export class Frameworks {
     if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports, loadedBefore);
     if (isNestRouterFile(filename)) return hookNest(this, filename, exports, this.patched);
     if (isGraphqlFile(filename)) return this.graphqlHooks().hook(exports);
+    if (isTrpcFile(filename)) return this.trpcHooks().hook(exports);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;

@@ -15,7 +15,7 @@
 /** One hooked file of a package's ES build. */
 export interface EsmHook {
   /** What the agent's handler is told (the integration that takes the bindings). */
-  id: "postgres" | "hono-router" | "hono-base" | "koa-router" | "koa-application" | "elysia" | "graphql";
+  id: "postgres" | "hono-router" | "hono-base" | "koa-router" | "koa-application" | "elysia" | "graphql" | "trpc";
   /** The package (node_modules/<package>/package.json: the reachability test). */
   package: string;
   /** The file, as the end of a path (either separator) or of a file: URL. */
@@ -60,6 +60,8 @@ export function esmHooks(): readonly EsmHook[] {
     // graphql-js's ES build (its `module` field: Bun; Node imports its CommonJS `main`): the executor's collectFields and locatedError (src/agent/node/graphql.ts).
     { id: "graphql", package: "graphql", file: /[\\/]node_modules[\\/]graphql[\\/]execution[\\/]collectFields\.mjs$/, bindings: ["collectFields"], replace: ["collectFields"], group: "http" },
     { id: "graphql", package: "graphql", file: /[\\/]node_modules[\\/]graphql[\\/]error[\\/]locatedError\.mjs$/, bindings: ["locatedError"], replace: ["locatedError"], group: "http" },
+    // tRPC's ES entry (dist/index.mjs): the initTRPC builder it imports (src/agent/node/trpc.ts).
+    { id: "trpc", package: "@trpc/server", file: /[\\/]node_modules[\\/]@trpc[\\/]server[\\/]dist[\\/]index\.mjs$/, bindings: ["initTRPC"], group: "http" },
   ]);
 }
 
