@@ -7,9 +7,10 @@
  * stack traces in them (no frame of scope's on a resolver's stack).
  */
 import { afterAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
-import { installedNodes } from "./harness";
+import { installedNodes, runCli } from "./harness";
 import type { TraceEvent } from "../src/core/model";
 import { installTools, writeProject } from "./toolchain-harness";
 
@@ -91,5 +92,35 @@ for (const [name, runtime] of runtimes) {
     ]);
     const route = ofKind(run.events, "http_route")[0]!;
     expect(route.fields.framework).toBe("graphql");
+    if (name !== "node") return;
+    // OTLP: the server span named by the operation, with its type and name; failed with the error.
+    const out = join(scratchDir(), "graphql-otlp.json");
+    expect((await runCli(["export", "--otlp", out, run.out])).exitCode).toBe(0);
+    const spans = (JSON.parse(readFileSync(out, "utf8")).resourceSpans as any[]).flatMap((r) => r.scopeSpans.flatMap((s: any) => s.spans)).filter((span) => span.kind === 2 || span.kind === "SPAN_KIND_SERVER");
+    const attributes = (span: any) => Object.fromEntries(span.attributes.map((a: any) => [a.key, a.value.stringValue ?? a.value.intValue ?? a.value.boolValue]));
+    const outline = spans.map((span) => {
+      const a = attributes(span);
+      return [span.name, a["graphql.operation.type"] ?? null, a["graphql.operation.name"] ?? null, a["http.route"] ?? null, a["error.type"] ?? null, span.status?.message ?? null];
+    });
+    expect(outline).toEqual([
+      ["query", "query", null, null, null, null],
+      ["query One", "query", "One", null, null, null],
+      ["query", "query", null, null, "RangeError", "late: too late"],
+      ["query Titles", "query", "Titles", null, "TypeError", "books.1.title: no title for 2"],
+      ["query Two", "query", "Two", null, "GraphQLError", "denied: not allowed"],
+      ["POST", null, null, null, null, null],
+      ["mutation Add", "mutation", "Add", null, null, null],
+    ]);
+    // `scope query`: the operation is the request's route, its framework graphql.
+    const query = await runCli(["query", run.out, "--json", "select route, framework, status, error_code from requests where kind = 'server' order by start_ns"]);
+    expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line)).map((r: any) => [r.route, r.framework, r.status, r.error_code])).toEqual([
+      ["query", "graphql", 200, null],
+      ["query One", "graphql", 200, null],
+      ["query", "graphql", 200, "RangeError"],
+      ["query Titles", "graphql", 200, "TypeError"],
+      ["query Two", "graphql", 200, "GraphQLError"],
+      [null, null, 400, null],
+      ["mutation Add", "graphql", 200, null],
+    ]);
   }, 120_000);
 }

@@ -7,9 +7,10 @@
  * CommonJS build and the ES build (Node 22.15+ and Bun: the ES builds' registry).
  */
 import { afterAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, ofKind, runTraced, runUntraced, scratchDir } from "./agent-harness";
-import { installedNodes, nodeMajorOf } from "./harness";
+import { installedNodes, nodeMajorOf, runCli } from "./harness";
 import type { TraceEvent } from "../src/core/model";
 import { installTools, writeProject } from "./toolchain-harness";
 
@@ -91,6 +92,22 @@ for (const [name, runtime] of runtimes) {
       if (!hooked) return;
       expect(requests(run.events)).toEqual(expected);
       expect(ofKind(run.events, "http_route")[0]!.fields.framework).toBe("trpc");
+      if (name !== "node" || format !== "CommonJS") return;
+      // OTLP: the server span named by the procedures, rpc.system trpc and rpc.method their paths.
+      const out = join(scratchDir(), "trpc-otlp.json");
+      expect((await runCli(["export", "--otlp", out, run.out])).exitCode).toBe(0);
+      const spans = (JSON.parse(readFileSync(out, "utf8")).resourceSpans as any[]).flatMap((r) => r.scopeSpans.flatMap((s: any) => s.spans)).filter((span) => span.kind === 2 || span.kind === "SPAN_KIND_SERVER");
+      const attributes = (span: any) => Object.fromEntries(span.attributes.map((a: any) => [a.key, a.value.stringValue ?? a.value.intValue ?? a.value.boolValue]));
+      expect(spans.map((span) => [span.name, attributes(span)["rpc.system"] ?? null, attributes(span)["rpc.method"] ?? null, attributes(span)["error.type"] ?? null])).toEqual([
+        ["query greet", "trpc", "greet", null],
+        ["query cat.byId", "trpc", "cat.byId", null],
+        ["mutation add", "trpc", "add", null],
+        ["query secret", "trpc", "secret", "UNAUTHORIZED"],
+        ["query boom", "trpc", "boom", "INTERNAL_SERVER_ERROR"],
+        ["query greet", "trpc", "greet", "BAD_REQUEST"],
+        ["query greet,secret,cat.byId", "trpc", "greet,secret,cat.byId", "UNAUTHORIZED"],
+        ["GET", null, null, "NOT_FOUND"],
+      ]);
     }, 120_000);
   }
 }
