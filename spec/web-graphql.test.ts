@@ -16,10 +16,7 @@ import { installTools, writeProject } from "./toolchain-harness";
 
 afterAll(cleanup);
 
-const app = `
-const { ApolloServer } = require("@apollo/server");
-const { startStandaloneServer } = require("@apollo/server/standalone");
-const { GraphQLError } = require("graphql");
+const app = (imports: string) => `${imports}
 const typeDefs = \`#graphql
   type Book { id: ID!, title: String, author: String! }
   type Query { books: [Book!]!, book(id: ID!): Book, broken: String, late: String, denied: String }
@@ -58,6 +55,14 @@ const resolvers = {
 })();
 `;
 
+const cjs = app(`const { ApolloServer } = require("@apollo/server");
+const { startStandaloneServer } = require("@apollo/server/standalone");
+const { GraphQLError } = require("graphql");`);
+// An ES module: Node's import of graphql loads its CommonJS main; Bun's its ES build (the registry).
+const esm = app(`import { ApolloServer } from "@apollo/server";
+import { startStandaloneServer } from "@apollo/server/standalone";
+import { GraphQLError } from "graphql";`);
+
 /** Per server request (in start order): [status, route, [error type, message]...]. */
 function requests(events: TraceEvent[]) {
   return ofKind(events, "http_server_request").map((request) => {
@@ -66,13 +71,14 @@ function requests(events: TraceEvent[]) {
   });
 }
 
-const runtimes: [string, string][] = [...installedNodes, ["bun", process.execPath]];
+const runtimes: [string, string, "CommonJS" | "ES"][] = [...installedNodes.map(([name, path]): [string, string, "CommonJS"] => [name, path, "CommonJS"]), ["Node 24", installedNodes.at(-1)![1], "ES"], ["bun", process.execPath, "CommonJS"], ["bun", process.execPath, "ES"]];
 
-for (const [name, runtime] of runtimes) {
-  test(`${name}: Apollo Server: each request's operation as its route, each resolver error as its error, responses as untraced`, async () => {
+for (const [name, runtime, format] of runtimes) {
+  test(`${name}: Apollo Server (${format}): each request's operation as its route, each resolver error as its error, responses as untraced`, async () => {
     const nodeModules = await installTools("graphql");
-    const dir = writeProject(join(scratchDir(), `graphql-${name.replace(/\W/g, "")}`), nodeModules, { "app.js": app });
-    const argv = [runtime, join(dir, "app.js")];
+    const file = format === "ES" ? "app.mjs" : "app.js";
+    const dir = writeProject(join(scratchDir(), `graphql-${format}-${name.replace(/\W/g, "")}`), nodeModules, { [file]: format === "ES" ? esm : cjs });
+    const argv = [runtime, join(dir, file)];
     const plain = await runUntraced(argv, { cwd: dir });
     const run = await runTraced(argv, { cwd: dir });
     expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: plain.stdout, stderr: plain.stderr });
@@ -92,7 +98,7 @@ for (const [name, runtime] of runtimes) {
     ]);
     const route = ofKind(run.events, "http_route")[0]!;
     expect(route.fields.framework).toBe("graphql");
-    if (name !== "node") return;
+    if (name !== "node" || format !== "CommonJS") return;
     // OTLP: the server span named by the operation, with its type and name; failed with the error.
     const out = join(scratchDir(), "graphql-otlp.json");
     expect((await runCli(["export", "--otlp", out, run.out])).exitCode).toBe(0);
