@@ -87,7 +87,8 @@ export class TrpcHooks {
     if (procedures !== null && typeof procedures === "object" && !this.patched.has(procedures)) {
       const proxy = new Proxy(procedures, { get: this.procedureRead() });
       this.patched.add(proxy);
-      holder.procedures = proxy;
+      // Through assignPatch: a detach (scope attach) puts the router's own object back.
+      assignPatch(holder, "procedures", proxy);
     }
     const config = holder._config;
     if (config !== null && typeof config === "object" && !this.patched.has(config)) {
