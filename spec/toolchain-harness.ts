@@ -34,6 +34,10 @@ export const toolSets = {
   socketio: { "socket.io": "4.8.4", "socket.io-client": "4.8.4" },
   // NestJS 11 on Express and on Fastify (spec/web-nest.test.ts).
   nest: { "@nestjs/common": "11.2.12", "@nestjs/core": "11.2.12", "@nestjs/platform-express": "11.2.12", "@nestjs/platform-fastify": "11.2.8", "reflect-metadata": "0.2.2", rxjs: "7.8.2" },
+  // Apollo Server 5 on graphql-js 16: operations as routes, resolver errors (spec/web-graphql.test.ts).
+  graphql: { "@apollo/server": "5.5.1", graphql: "16.15.0" },
+  // tRPC 11's server and client: procedures as routes, failed calls (spec/web-trpc.test.ts).
+  trpc: { "@trpc/server": "11.25.2", "@trpc/client": "11.25.2" },
 } as const;
 
 export type ToolSet = keyof typeof toolSets;

@@ -257,7 +257,9 @@ pub const EventKind = enum(u16) {
     /// The next event of this thread (after string records) was caused by request a.
     request_context = 55,
     /// A framework matched a route for a server request. a = request id, b = str route
-    /// pattern ("/users/:id"), c = str framework ("express", "fastify", "bun").
+    /// pattern ("/users/:id"), c = str framework ("express", "fastify", "bun"). For framework
+    /// "graphql" b is the operation the request executed ("query GetCat"), for "trpc" the
+    /// procedures it called ("query cat.byId", a batch's "query greet,secret"); the last wins.
     http_route = 56,
     /// A framework step (middleware, hook, handler, error handler) began for a request.
     /// a = request id, b = step ordinal within the request (from 1), c = str name,
@@ -271,7 +273,10 @@ pub const EventKind = enum(u16) {
     http_step_end = 58,
     /// An error ended a request (socket error, parse error, connect failure). a = request
     /// id, b = str code ("ECONNRESET") or error type, c = str message. Written just before
-    /// the request's end (http_server_response / http_client_response).
+    /// the request's end (http_server_response / http_client_response). Also, while a server
+    /// request runs, an error its server answered in its body: a GraphQL execution's error
+    /// (b = the error's type, c = "path: message") or a failed tRPC call (b = its code,
+    /// c = "path: message"), one record each; readers keep the last as the request's error.
     http_error = 59,
     // Databases (src/agent/*/db), 64..79: ids are per (pid, tid) producer.
     /// A query began (the program called the library). a = query id (pairs with its

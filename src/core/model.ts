@@ -941,7 +941,8 @@ export class RequestLinks {
       } else if (event.kind === "http_traceparent") {
         later.set(own, LinkStep.requests, { traceparent: f.traceparent ?? null });
       } else if (event.kind === "http_route") {
-        later.set(own, LinkStep.requests, { route: f.route ?? null });
+        // An operation's route (a GraphQL operation, tRPC procedures) says which: exports name the request by it (otlp.ts).
+        later.set(own, LinkStep.requests, f.framework === "graphql" || f.framework === "trpc" ? { route: f.route ?? null, framework: f.framework } : { route: f.route ?? null });
       } else if (event.kind === "http_step_start") {
         f.durationNs = null;
         steps.set(`${thread}/${f.requestId}/${f.step}`, event);

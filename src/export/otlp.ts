@@ -441,8 +441,34 @@ function put(attributes: Attributes, key: string, value: unknown): void {
  */
 function httpSpanName(slice: Slice): string {
   const f = slice.start.fields;
+  // A GraphQL operation ("query GetCat", its conventions' span name) or tRPC procedures ("query cat.byId"): the route itself.
+  if (slice.kind === "server" && operationRoute(f)) return f.route as string;
   const method = typeof f.method === "string" && f.method ? f.method : "HTTP";
   return slice.kind === "server" && typeof f.route === "string" && f.route ? `${method} ${f.route}` : method;
+}
+
+/** A server request's route that names an operation (framework graphql or trpc, model.ts), not a URL's pattern. */
+function operationRoute(f: Slice["start"]["fields"]): boolean {
+  return (f.framework === "graphql" || f.framework === "trpc") && typeof f.route === "string" && f.route !== "";
+}
+
+/**
+ * A GraphQL operation's attributes (graphql.operation.type and .name, as its conventions have
+ * them), or tRPC's (rpc.system "trpc", rpc.method the procedures' paths, scope.trpc.type).
+ */
+function operationAttributes(a: Attributes, f: Slice["start"]["fields"]): void {
+  const route = f.route as string;
+  const space = route.indexOf(" ");
+  const type = space < 0 ? route : route.slice(0, space);
+  const name = space < 0 ? undefined : route.slice(space + 1);
+  if (f.framework === "graphql") {
+    a["graphql.operation.type"] = type;
+    if (name) a["graphql.operation.name"] = name;
+    return;
+  }
+  a["rpc.system"] = "trpc";
+  if (name) a["rpc.method"] = name;
+  a["scope.trpc.type"] = type;
 }
 
 function requestAttributes(slice: Slice): Attributes {
@@ -453,7 +479,8 @@ function requestAttributes(slice: Slice): Attributes {
   if (slice.kind === "server") {
     put(a, "url.path", typeof f.target === "string" ? f.target.split("?")[0] : undefined);
     if (typeof f.target === "string" && f.target.includes("?")) a["url.query"] = f.target.slice(f.target.indexOf("?") + 1);
-    put(a, "http.route", f.route);
+    if (operationRoute(f)) operationAttributes(a, f);
+    else put(a, "http.route", f.route);
     put(a, "client.address", f.remoteAddress);
     if (typeof f.remotePort === "number" && f.remotePort) a["client.port"] = f.remotePort;
     put(a, "server.address", f.localAddress);

@@ -37,6 +37,8 @@ import { hookNest, isNestRouterFile } from "./nest";
 import { hookNext, isNextFile } from "./next";
 import { frameworkFile } from "./triggers";
 import { hookMemoirist } from "./elysia";
+import { GraphqlHooks, isGraphqlFile } from "./graphql";
+import { TrpcHooks, isTrpcFile } from "./trpc";
 
 type Extension = (module: { exports: unknown }, filename: string) => unknown;
 
@@ -301,6 +303,22 @@ export class Frameworks {
     if (id === "koa-router") return hookKoaRouter(this, bindings.Router, this.patched);
     if (id === "koa-application") return hookKoaApplication(this, bindings.mod);
     if (id === "elysia") return hookMemoirist(this.recorder, bindings.Memoirist, this.patched);
+    if (id === "graphql") return this.graphqlHooks().hook(bindings);
+    if (id === "trpc") return this.trpcHooks().hook(bindings);
+  }
+
+  private trpc: TrpcHooks | undefined;
+
+  /** tRPC's hooks (trpc.ts), made when its entry loads. */
+  private trpcHooks(): TrpcHooks {
+    return (this.trpc ??= new TrpcHooks(this.recorder));
+  }
+
+  private graphql: GraphqlHooks | undefined;
+
+  /** graphql-js's hooks (graphql.ts), made when its first file loads. */
+  private graphqlHooks(): GraphqlHooks {
+    return (this.graphql ??= new GraphqlHooks(this.recorder));
   }
 
   /**
@@ -460,6 +478,8 @@ export class Frameworks {
     if (isKoaApplicationFile(filename)) return hookKoaApplication(this, exports, loadedBefore);
     if (isNestRouterFile(filename)) return hookNest(this, filename, exports, this.patched);
     if (isNextFile(filename)) return hookNext(this, filename, exports, this.patched);
+    if (isGraphqlFile(filename)) return this.graphqlHooks().hook(exports);
+    if (isTrpcFile(filename)) return this.trpcHooks().hook(exports);
     if (filename.endsWith("index.js")) return this.hookExpressRouter(exports, loadedBefore);
     const proto = typeof exports === "function" ? (exports.prototype as Record<string, unknown> | undefined) : undefined;
     if (proto === undefined || this.patched.has(proto)) return;

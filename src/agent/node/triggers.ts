@@ -39,9 +39,9 @@ let frameworkFileMade: RegExp | undefined;
 let libraryFileMade: RegExp | undefined;
 let wsFileMade: RegExp | undefined;
 
-/** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks, @koa/router's entry (14 and later) or router (before), Hono's CommonJS routers and HonoBase, Koa's Application, @nestjs/core's RouterExplorer, RouterProxy and RoutesResolver, Next.js's server (next/dist/server/next-server.js) and its route-module runtimes (next/dist/compiled/next-server). */
+/** Express 4's layer and router, the router package's layer (Express 5), Fastify's entry file and hooks, @koa/router's entry (14 and later) or router (before), Hono's CommonJS routers and HonoBase, Koa's Application, @nestjs/core's RouterExplorer, RouterProxy and RoutesResolver, Next.js's server (next/dist/server/next-server.js) and its route-module runtimes (next/dist/compiled/next-server), graphql-js's collectFields and locatedError, @trpc/server's CommonJS entry. */
 export function frameworkFile(): RegExp {
-  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/](?:layer|index)|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks|[\\/]@koa[\\/]router[\\/](?:dist[\\/]index|lib[\\/]router)|[\\/]hono[\\/]dist[\\/]cjs[\\/](?:router[\\/](?:(?:smart|reg-exp|trie|linear|pattern)-router[\\/]router|reg-exp-router[\\/]prepared-router)|hono-base)|[\\/]koa[\\/]lib[\\/]application|[\\/]@nestjs[\\/]core[\\/]router[\\/](?:router-(?:explorer|proxy)|routes-resolver)|[\\/]next[\\/]dist[\\/](?:server[\\/]next-server|compiled[\\/]next-server[\\/](?:app-page|app-route|pages|pages-api)(?:-turbo)?(?:-experimental)?\.runtime\.(?:prod|dev)))\.js$/);
+  return (frameworkFileMade ??= /[\\/]node_modules(?:[\\/].*)?(?:[\\/]lib[\\/]router[\\/](?:layer|index)|[\\/]router[\\/]lib[\\/]layer|[\\/]fastify[\\/]fastify|[\\/]fastify[\\/]lib[\\/]hooks|[\\/]@koa[\\/]router[\\/](?:dist[\\/]index|lib[\\/]router)|[\\/]hono[\\/]dist[\\/]cjs[\\/](?:router[\\/](?:(?:smart|reg-exp|trie|linear|pattern)-router[\\/]router|reg-exp-router[\\/]prepared-router)|hono-base)|[\\/]koa[\\/]lib[\\/]application|[\\/]@nestjs[\\/]core[\\/]router[\\/](?:router-(?:explorer|proxy)|routes-resolver)|[\\/]next[\\/]dist[\\/](?:server[\\/]next-server|compiled[\\/]next-server[\\/](?:app-page|app-route|pages|pages-api)(?:-turbo)?(?:-experimental)?\.runtime\.(?:prod|dev))|[\\/]graphql[\\/](?:execution[\\/]collectFields|error[\\/]locatedError))\.js$|[\\/]node_modules[\\/]@trpc[\\/]server[\\/]dist[\\/]index\.cjs$/);
 }
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
@@ -72,7 +72,7 @@ function hookedDirectories(): { framework: string[]; library: string[]; ws: stri
   const separator = process.platform === "win32" ? "\\" : "/";
   const platformPath = (path: string) => path.replaceAll("/", separator);
   return (directories = {
-    framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib", "/@koa/router/dist", "/koa/lib", "/hono/dist/cjs", "/@nestjs/core/router", "/next/dist/server", "/next/dist/compiled/next-server", ...["smart", "reg-exp", "trie", "linear", "pattern"].map((name) => `/hono/dist/cjs/router/${name}-router`)].map(platformPath),
+    framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib", "/@koa/router/dist", "/koa/lib", "/hono/dist/cjs", "/@nestjs/core/router", "/next/dist/server", "/next/dist/compiled/next-server", "/graphql/execution", "/graphql/error", "/@trpc/server/dist", ...["smart", "reg-exp", "trie", "linear", "pattern"].map((name) => `/hono/dist/cjs/router/${name}-router`)].map(platformPath),
     library: ["/node_modules/pg/lib", "/node_modules/knex/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib", "/node_modules/ioredis/built", "/node_modules/@redis/client/dist/lib/client", "/node_modules/mysql2/lib", "/node_modules/mysql2/lib/base"].map(platformPath),
     ws: platformPath("/node_modules/ws/lib"),
     engineIo: platformPath("/node_modules/engine.io/build/transports"),
@@ -119,7 +119,7 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
       break;
     }
     case 116: {
-      // dist under @koa/router (r), ioredis' built (b), @redis/client's lib/client (c).
+      // dist under @koa/router and @trpc/server (r), ioredis' built (b), @redis/client's lib/client (c).
       const before = directory.charCodeAt(length - 6);
       const first = directory.charCodeAt(length - 5);
       if (before !== 114 && first !== 98 && !(before === 99 && first === 108)) return false;
@@ -132,7 +132,12 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
       if (!((fourth === 47 && tenth === 111) || (fourth === 111 && tenth === 116))) return false;
       break;
     }
-    case 114: // router, Hono's <name>-router, next/dist/server, next/dist/compiled/next-server
+    case 110: {
+      // execution, under graphql ("…ution"; its error directory passes as a router's "r").
+      if (directory.charCodeAt(length - 2) !== 111 || directory.charCodeAt(length - 9) !== 101) return false;
+      break;
+    }
+    case 114: // router, Hono's <name>-router, next/dist/server, next/dist/compiled/next-server, graphql's error
     case 121: // fastify
     case 108: // pg-pool
     case 99: // src
@@ -149,7 +154,7 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
 /** Whether a file the program loads is one the enabled integrations hook (its exports handed to them once it ran). */
 export function isHookedFile(filename: string, http: boolean, db: boolean, ws = false): boolean {
   if (!filename.includes("node_modules")) return false;
-  if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js") || filename.endsWith("explorer.js") || filename.endsWith("proxy.js") || filename.endsWith("resolver.js") || filename.endsWith("next-server.js") || filename.endsWith(".runtime.prod.js") || filename.endsWith(".runtime.dev.js")) && frameworkFile().test(filename)) return true;
+  if (http && (filename.endsWith("layer.js") || filename.endsWith("index.js") || filename.endsWith("fastify.js") || filename.endsWith("hooks.js") || filename.endsWith("router.js") || filename.endsWith("application.js") || filename.endsWith("hono-base.js") || filename.endsWith("explorer.js") || filename.endsWith("proxy.js") || filename.endsWith("resolver.js") || filename.endsWith("next-server.js") || filename.endsWith(".runtime.prod.js") || filename.endsWith(".runtime.dev.js") || filename.endsWith("collectFields.js") || filename.endsWith("locatedError.js") || filename.endsWith("index.cjs")) && frameworkFile().test(filename)) return true;
   if (ws && filename.endsWith("websocket.js") && wsFile().test(filename)) return true;
   return db && libraryFile().test(filename);
 }

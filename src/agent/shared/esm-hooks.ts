@@ -15,7 +15,7 @@
 /** One hooked file of a package's ES build. */
 export interface EsmHook {
   /** What the agent's handler is told (the integration that takes the bindings). */
-  id: "postgres" | "hono-router" | "hono-base" | "koa-router" | "koa-application" | "elysia";
+  id: "postgres" | "hono-router" | "hono-base" | "koa-router" | "koa-application" | "elysia" | "graphql" | "trpc";
   /** The package (node_modules/<package>/package.json: the reachability test). */
   package: string;
   /** The file, as the end of a path (either separator) or of a file: URL. */
@@ -57,6 +57,13 @@ export function esmHooks(): readonly EsmHook[] {
     { id: "koa-application", package: "koa", file: /[\\/]node_modules[\\/]koa[\\/]dist[\\/]koa\.mjs$/, bindings: ["mod"], group: "http", bunOnly: true },
     // Elysia's ES build (dist/index.mjs): the Memoirist class it imports, its router (src/agent/node/elysia.ts).
     { id: "elysia", package: "elysia", file: /[\\/]node_modules[\\/]elysia[\\/]dist[\\/]index\.mjs$/, bindings: ["Memoirist"], group: "http" },
+    // graphql-js 16's ES build (its `module` field, which Bun takes; it has no `exports`, so Node's
+    // `import` loads its CommonJS `main`, which the CommonJS step sees): the executor's
+    // collectFields and locatedError (src/agent/node/graphql.ts).
+    { id: "graphql", package: "graphql", file: /[\\/]node_modules[\\/]graphql[\\/]execution[\\/]collectFields\.mjs$/, bindings: ["collectFields"], replace: ["collectFields"], group: "http", bunOnly: true },
+    { id: "graphql", package: "graphql", file: /[\\/]node_modules[\\/]graphql[\\/]error[\\/]locatedError\.mjs$/, bindings: ["locatedError"], replace: ["locatedError"], group: "http", bunOnly: true },
+    // tRPC's ES entry (dist/index.mjs): the initTRPC builder it imports (src/agent/node/trpc.ts).
+    { id: "trpc", package: "@trpc/server", file: /[\\/]node_modules[\\/]@trpc[\\/]server[\\/]dist[\\/]index\.mjs$/, bindings: ["initTRPC"], group: "http" },
   ]);
 }
 
