@@ -109,7 +109,8 @@ function requests(events: TraceEvent[]) {
   return rows.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 }
 
-for (const [name, runtime] of installedNodes) {
+// Bun (`bun --bun next start`): the same files reached by Bun's require (src/agent/bun/library-files.ts).
+for (const [name, runtime] of [...installedNodes, ["bun", process.execPath] as const]) {
   test(`${name}: Next.js: a request's route is Next's app path (its first next.route), a render's thrown error a failed onRequestError step`, async () => {
     const dir = join(scratchDir(), `next-${name.replace(/\W/g, "")}`);
     for (const [path, text] of Object.entries(files)) {

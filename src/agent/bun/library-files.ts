@@ -40,7 +40,7 @@ interface ModuleClass {
  * entry is hooked (fastify, koa, pg-pool). Made at the first require, not at start.
  */
 let requiredAs: Set<string> | undefined;
-const REQUIRED_AS = "layer router index fastify hooks application hono-base prepared-router router-explorer router-proxy routes-resolver client query pool connection database Redis linked-list commands-queue koa pg-pool";
+const REQUIRED_AS = "layer router index fastify hooks application hono-base prepared-router router-explorer router-proxy routes-resolver client query pool connection database Redis linked-list commands-queue koa pg-pool next-server collectFields locatedError";
 
 /** Whether a require of `id` from `parent` may load a hooked file (before any resolution). */
 export function mayBeHooked(id: string, parent: unknown): boolean {
@@ -49,7 +49,8 @@ export function mayBeHooked(id: string, parent: unknown): boolean {
   const slash = id.lastIndexOf("/", end - 1);
   const name = id.slice(slash + 1, end);
   // A directory ("..", "../..", "./"): its package's entry or its index.js.
-  if (!(requiredAs ??= new Set(REQUIRED_AS.split(" "))).has(name) && name !== "" && name !== "." && name !== "..") return false;
+  // Next.js's route-module runtimes: next/dist/compiled/next-server/<kind>[-turbo][-experimental].runtime.<prod|dev>.
+  if (!(requiredAs ??= new Set(REQUIRED_AS.split(" "))).has(name) && name !== "" && name !== "." && name !== ".." && !name.includes(".runtime.")) return false;
   const first = id.charCodeAt(0);
   // A relative id reaches node_modules only from a module there (or through it by name).
   if (first === 46) return (typeof (parent as { filename?: unknown })?.filename === "string" && (parent as { filename: string }).filename.includes("node_modules")) || id.includes("node_modules");
