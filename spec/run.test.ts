@@ -181,7 +181,7 @@ describe("scope run", () => {
   test("a command that cannot be found or run leaves an earlier trace at --out as it was", async () => {
     const dir = tmp();
     const out = join(dir, "t.bin");
-    const earlier = Buffer.from("an earlier run's trace");
+    const earlier = Buffer.from("SCOPETRC an earlier run's trace");
     writeFileSync(join(dir, "plain.js"), "console.log(1)\n");
     const cases: [string, number][] = [["no-such-command-scope-test", 127], [join(dir, "missing"), 127], [join(dir, "plain.js"), 126], [dir, 126]];
     for (const [command, status] of cases) {

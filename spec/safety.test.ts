@@ -392,7 +392,7 @@ describe("trace files are private", () => {
     const dir = tmp();
     for (const mode of [0o644, 0o666]) {
       const out = join(dir, `old-${mode.toString(8)}.bin`);
-      writeFileSync(out, "an older file");
+      writeFileSync(out, "SCOPETRC an older trace"); // a trace's first bytes: another file is never written over
       chmodSync(out, mode);
       const result = await runCli(["run", "--out", out, "--", "node", "-e", "0"]);
       expect(result.exitCode, result.stderr).toBe(0);
