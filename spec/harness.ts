@@ -85,6 +85,30 @@ export async function runCli(args: string[], opts: { cwd?: string; env?: Record<
   return { exitCode, stdout, stderr };
 }
 
+/**
+ * `scope <args>` whose program prints "ready" first: scope (its collector with it) is
+ * SIGSTOPped at that line for `stopMs`, so a burst then loses what the ring and the overflow
+ * cannot hold. With a draining collector nothing is lost (the producer waits for the drain:
+ * zig/ring.zig spill), so tests that need losses make them this way.
+ */
+export async function runCliWithCollectorStopped(args: string[], stopMs: number): Promise<RunResult> {
+  const child = Bun.spawn([process.execPath, cliEntry, ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const stderrText = new Response(child.stderr).text();
+  let stdout = "";
+  let stopped = false;
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    stdout += decoder.decode(chunk, { stream: true });
+    if (!stopped && stdout.includes("ready\n")) {
+      process.kill(child.pid, "SIGSTOP");
+      stopped = true;
+      setTimeout(() => process.kill(child.pid, "SIGCONT"), stopMs);
+    }
+  }
+  const [stderr, exitCode] = await Promise.all([stderrText, child.exited]);
+  return { stdout, stderr, exitCode };
+}
+
 /** Decodes and interprets a whole trace file (throws if it is damaged). */
 export function readEvents(path: string): TraceEvent[] {
   const trace = loadTrace(path);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cliEntry, repoRoot, runCli } from "./harness";
+import { cliEntry, repoRoot, runCli, runCliWithCollectorStopped } from "./harness";
 import { recordViewTraces, viewFixture, type ViewTraces } from "./view-harness";
 import { encodeRecord, encodeString } from "../src/core/events";
 import { EventKind, RECORD_SIZE } from "../src/core/layout";
@@ -429,7 +429,8 @@ describe("scope view (CLI)", () => {
 // At a `drop` record the thread's open calls end there, unfinished; later ones start at row 0.
 test("records lost (a tiny ring, discard mode): calls after a loss are drawn at the rows they ran at", async () => {
   const out = join(traces.dir, "lossy.bin");
-  const run = await runCli(["run", "--functions", "--hot-calls-per-second", "0", "--ring-size", "64KiB", "--out", out, "--", "node", join(repoRoot, "spec/fixtures/lossy/shallow.cjs")]);
+  // The collector stopped during the calls: a draining one loses nothing (the producer waits).
+  const run = await runCliWithCollectorStopped(["run", "--functions", "--hot-calls-per-second", "0", "--ring-size", "64KiB", "--out", out, "--", "node", join(repoRoot, "spec/fixtures/lossy/shallow.cjs")], 500);
   expect(run.exitCode, run.stderr).toBe(0);
   expect(run.stderr).toMatch(/lost: [1-9]\d* dropped/);
   const lossy = TraceIndex.open(out);

@@ -1198,6 +1198,9 @@ pub const Producer = struct {
     /// Records in the overflow or a loss not yet reported: every write takes the
     /// backlog path first, so order holds.
     backlogged: bool = false,
+    /// The collector's drained total when this thread last found it stopped by a signal
+    /// (wait_for_drain): its bursts do not wait again until the collector drains something.
+    stopped_collector_at: u64 = std.math.maxInt(u64),
     overflow: Overflow = .{},
     overflow_capacity_records: u32,
     /// Records dropped since the last `drop` record this producer wrote, and when the
@@ -1406,6 +1409,15 @@ pub const Producer = struct {
         if (!producer.backlogged) return;
         producer.backlog_move();
         if (!wait) return;
+        producer.wait_for_drain(false);
+        if (producer.overflow.count() > 0) producer.overflow_abandon();
+    }
+
+    /// Keeps moving the overflow into the lane (sleeping briefly, waking the collector)
+    /// until it is empty, the collector is gone (or, with `unless_stopped`, stopped by a
+    /// signal), or it made no room for flush_stall_ns_max (then marked stalled, so later
+    /// waits return at once until it drains again). What is still held stays held.
+    fn wait_for_drain(producer: *Producer, unless_stopped: bool) void {
         const header = producer.header;
         var tail_seen = producer.lane.tail.load(.acquire);
         // Time passed, not sleeps asked for: on a loaded machine a 1 ms sleep takes longer.
@@ -1413,12 +1425,17 @@ pub const Producer = struct {
         var pause_ns: u64 = 20 * std.time.ns_per_us;
         while (producer.backlogged) {
             wake_collector(header);
-            if (!collector_draining(header)) break;
-            if (clock.monotonic_ns() -| stalled_since_ns >= flush_stall_ns_max) {
-                // Release: pairs with collector_draining's acquire (a statistic-like hint).
-                header.collector_stalled_at.store(drained_total(header) + 1, .release);
-                break;
-            }
+            if (!collector_draining(header)) return;
+            // Stopped by a signal: this thread's next writes drop at once until it drains again.
+            if (unless_stopped) switch (process_state(header.collector_pid)) {
+                'T', 't' => {
+                    // Not marked stalled for all: a thread's or process's end still waits for it.
+                    producer.stopped_collector_at = drained_total(header);
+                    return;
+                },
+                else => {},
+            };
+            if (clock.monotonic_ns() -| stalled_since_ns >= flush_stall_ns_max) return mark_collector_stalled(header);
             sleep_ns(pause_ns);
             const tail = producer.lane.tail.load(.acquire);
             if (tail == tail_seen) {
@@ -1430,7 +1447,6 @@ pub const Producer = struct {
             }
             producer.backlog_move();
         }
-        if (producer.overflow.count() > 0) producer.overflow_abandon();
     }
 
     /// Recording stopped (Ring.stop): every write is refused, and not counted as a loss.
@@ -1477,6 +1493,17 @@ pub const Producer = struct {
         // when a last burst filled the overflow and the collector is behind (starved of CPU).
         const ending = holds_ending(records);
         if (ending and producer.overflow.free() -| 1 < count_wanted) producer.flush(true);
+        // Past what this thread's overflow or the process's budget can take, while the
+        // collector drains (a burst outran a drain slowed by the machine: 887,183 records of a
+        // full-level loop dropped in one CI run): the thread waits for the drain to take its
+        // overflow instead of dropping, then writes into the lane. Not for a collector gone,
+        // stopped by a signal or stalled (flush_stall_ns_max without progress): those drop
+        // and count as before. Cold: only when the lane and the overflow are full.
+        if (!ending and producer.backlogged and producer.overflow_room() < count_wanted and !collector_marked_stalled(producer.header) and drained_total(producer.header) != producer.stopped_collector_at) {
+            producer.wait_for_drain(true);
+            producer.backlog_move();
+            if (!producer.backlogged) return producer.write_batch(records, count_min);
+        }
         // What this thread's overflow can take (its last free slot kept for a `drop` record)
         // and the process's budget allows (overflow_budget: every overflow of the process
         // shares one bound); an ending is taken past the budget, as it never waits on others.
@@ -1512,6 +1539,13 @@ pub const Producer = struct {
         // The lane is full: the collector should be draining now.
         wake_collector(producer.header);
         return count;
+    }
+
+    /// What the overflow can keep now: its free slots but the one kept for a `drop` record,
+    /// within the process's budget.
+    fn overflow_room(producer: *const Producer) u64 {
+        const free: u64 = if (producer.overflow.records != null) producer.overflow.free() -| 1 else producer.overflow_capacity_records -| 1;
+        return @min(free, producer.overflow_capacity_records -| overflow_budget_used());
     }
 
     fn holds_ending(records: []align(1) const Record) bool {
@@ -1779,14 +1813,26 @@ fn collector_gone(header: *const Header) bool {
 /// (SIGSTOP, a debugger) is waited for as a starved one is: it may resume within the bound,
 /// and the first wait that runs out marks it for the rest.
 fn collector_draining(header: *const Header) bool {
+    // The cheap test first: a burst past a stalled collector asks at every write (spill).
+    if (collector_marked_stalled(header)) return false;
     if (collector_gone(header)) return false;
     switch (process_state(header.collector_pid)) {
         'Z', 'X', 'x' => return false,
         else => {},
     }
-    // Acquire: pairs with flush's release.
+    return true;
+}
+
+/// Whether a producer gave up on the collector and it has drained nothing since.
+fn collector_marked_stalled(header: *const Header) bool {
+    // Acquire: pairs with wait_for_drain's release.
     const stalled_at = header.collector_stalled_at.load(.acquire);
-    return stalled_at == 0 or stalled_at != drained_total(header) + 1;
+    return stalled_at != 0 and stalled_at == drained_total(header) + 1;
+}
+
+fn mark_collector_stalled(header: *Header) void {
+    // Release: pairs with collector_marked_stalled's acquire (a statistic-like hint).
+    header.collector_stalled_at.store(drained_total(header) + 1, .release);
 }
 
 /// The state letter of /proc/<pid>/stat (R, S, D, Z, T, ...), 0 when it cannot be read.
