@@ -122,26 +122,7 @@ describe("a synchronous loop of a million instrumented calls, default ring", () 
   // process's ending is not among them (the producer waits for room for it, zig/ring.zig spill).
   test("the collector stopped during a burst: what is lost is counted, and the process's ending is in the trace", async () => {
     const out = join(scratch, "loop-stopped.bin");
-    const program = join(scratch, "stopped-burst.cjs");
-    writeFileSync(program, `function add(a, b) { return a + b; }
-console.log("ready");
-setTimeout(() => { let sum = 0; for (let i = 0; i < 1_000_000; i++) sum = add(sum, i); console.log(sum); process.exit(0); }, 300);
-`);
-    const scope = Bun.spawn([process.execPath, cliEntry, "run", ...loopArgs, "--ring-size", "1MiB", "--out", out, "--", "node", program], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-    let stdout = "";
-    let stopped = false;
-    for await (const chunk of scope.stdout) {
-      stdout += new TextDecoder().decode(chunk);
-      if (!stopped && stdout.includes("ready\n")) {
-        process.kill(scope.pid, "SIGSTOP");
-        stopped = true;
-      }
-      if (stdout.includes("499999500000\n")) break;
-    }
-    // The program is at its exit now, its overflow full; the collector resumes within the wait.
-    await Bun.sleep(300);
-    process.kill(scope.pid, "SIGCONT");
-    const [status, stderr] = await Promise.all([scope.exited, new Response(scope.stderr).text()]);
+    const { status, stdout, stderr } = await burstWithCollectorStopped(out, "1MiB");
     expect(status, stderr).toBe(0);
     expect(stdout).toBe("ready\n499999500000\n");
     const counted = count(out);
