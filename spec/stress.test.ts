@@ -216,7 +216,8 @@ describe("stress: native threads, node (scope.node) and bun (bun:ffi) processes 
       // the 2 cores with 7 producers, drained), and the ring filled.
       expect(stats.written).toBeGreaterThan(4 * 64);
       if (mode === "discard") {
-        expect(stats.dropped).toBeGreaterThan(0);
+        // Drops are possible, not certain: past its overflow a producer waits for a draining
+        // consumer (zig/ring.zig spill) and drops only when that does not drain.
         expect(stats.overwritten).toBe(0);
       } else {
         expect(stats.overwritten).toBeGreaterThan(0);
