@@ -43,6 +43,20 @@ describe("cli", () => {
     }
   });
 
+  // clipanion reads a value that starts with "-" as an option: `--max-overhead -3` said only
+  // "Not enough arguments to option --max-overhead.", as if nothing had been typed.
+  test("an option whose value starts with '-': one line naming the value and the form that passes it", async () => {
+    const negative = await runCli(["run", "--max-overhead", "-3", "--", "node", "-e", "1"]);
+    expect({ exitCode: negative.exitCode, stdout: negative.stdout }).toEqual({ exitCode: 1, stdout: "" });
+    expect(negative.stderr).toBe(`scope: --max-overhead: "-3" was read as an option, not as --max-overhead's value; write --max-overhead=-3 to give it as the value\n`);
+    const missing = await runCli(["dump", "t.bin", "--pid"]);
+    expect(missing.stderr).toBe("scope: --pid: a value is missing (for example --pid=<value>)\n");
+    // The suggested form reaches the command's own check.
+    const passed = await runCli(["run", "--functions", "--max-overhead=-3", "--", "node", "-e", "1"]);
+    expect(passed.exitCode).toBe(1);
+    expect(passed.stderr).toContain("--max-overhead must be a percentage above 0");
+  });
+
   // A node that cannot load the addon (another architecture's or C library's, an old ABI):
   // the line names Node's error, not the loader's line that rethrew it (its first line).
   test("doctor: a node that cannot load the addon is named by its error, or by how it ended", async () => {

@@ -22,7 +22,7 @@ class ScopeCli extends Cli {
       this.closedPipe = true;
       return "";
     }
-    const message = commandNotFound(error) ?? positionalError(error) ?? queryOptionError(process.argv.slice(2), error.message ?? "") ?? systemError(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
+    const message = commandNotFound(error) ?? positionalError(error) ?? missingValueError(process.argv.slice(2), error) ?? queryOptionError(process.argv.slice(2), error.message ?? "") ?? systemError(error) ?? (error.message ?? String(error)).split("\n").find((line) => line.trim()) ?? "unknown error";
     // A trace whose header cannot be read says its path and why, as `scope query` does (core/trace-ending.ts).
     const prefix = error instanceof UsageError || error.name === "UnknownSyntaxError" || error.name === "TraceFileError" ? "" : "error: ";
     process.stderr.write(`scope: ${prefix}${message.trim()}\n`);
@@ -65,6 +65,21 @@ function positionalError(error: Error): string | undefined {
   const example = command.usage?.examples?.[0]?.[1];
   const what = extra ? `unexpected argument ${JSON.stringify(extra[1])}` : "missing arguments";
   return `${word}: ${what}${example ? `; for example: ${example}` : ""} (scope ${word} --help says more)`;
+}
+
+/**
+ * clipanion takes a token that starts with "-" for an option, so `--max-overhead -3` read as
+ * the option missing its value ("Not enough arguments to option --max-overhead."), which
+ * hides what was typed. Said with the value, and the form clipanion hands on to the
+ * command's own check.
+ */
+function missingValueError(argv: string[], error: Error): string | undefined {
+  const option = /^Not enough arguments to option (\S+?)\.?$/.exec((error.message ?? "").split("\n")[0] ?? "")?.[1];
+  if (option === undefined) return undefined;
+  const at = argv.indexOf(option);
+  const next = at < 0 ? undefined : argv[at + 1];
+  if (next === undefined || next === "--" || !next.startsWith("-")) return `${option}: a value is missing (for example ${option}=<value>)`;
+  return `${option}: ${JSON.stringify(next)} was read as an option, not as ${option}'s value; write ${option}=${next} to give it as the value`;
 }
 
 /** Colour only for a terminal, and never with NO_COLOR (https://no-color.org). */
