@@ -133,6 +133,18 @@ describe("a parent that exits before what it started", () => {
     expect(run.stderr()).toContain("1 still running: no ending yet");
   }, 60_000);
 
+  test("recording stopped early (--max-events): nothing to wait for, no line", async () => {
+    const run = start(["node", "spawn-and-exit.cjs", "node", "late-child.cjs", "8000"], { scopeArgs: ["--max-events", "3"] });
+    expect(await run.child.exited).toBe(0);
+    const elapsed = performance.now() - run.startedAt;
+    const [childPid] = await waitFor(run, /^parent \d+ started (\d+)$/);
+    leftovers.add(childPid!);
+    expect(elapsed).toBeLessThan(4500);
+    expect(alive(childPid!)).toBe(true);
+    expect(run.stderr()).toContain("--max-events");
+    expect(run.stderr()).not.toContain("the program started");
+  }, 60_000);
+
   test("--linger 0: not waited for; a malformed --linger is refused in one line", async () => {
     const run = start(["node", "spawn-and-exit.cjs", "node", "late-child.cjs", "8000"], { scopeArgs: ["--linger", "0"] });
     expect(await run.child.exited).toBe(0);

@@ -94,10 +94,15 @@ const LINGER_LOOK_MS = 25;
 
 /**
  * Waits, after the direct child ended, until no process of the run is left in scope's group,
- * or `lingerMs` passed. Returns what is still running then: `held` (in the group, waited for
+ * or `lingerMs` passed, or recording stopped (`recording()` false). Returns what is still running then: `held` (in the group, waited for
  * the whole grace) and `detached` (left the group: not waited for).
  */
-export async function lingerForRun(ringPath: string, lingerMs: number, except: ReadonlySet<number>): Promise<{ held: RunProcess[]; detached: RunProcess[]; waitedMs: number }> {
+export async function lingerForRun(
+  ringPath: string,
+  lingerMs: number,
+  except: ReadonlySet<number>,
+  recording: () => boolean = () => true,
+): Promise<{ held: RunProcess[]; detached: RunProcess[]; waitedMs: number }> {
   const started = performance.now();
   const deadline = started + lingerMs;
   let alive = runProcesses(ringPath, except);
@@ -105,7 +110,8 @@ export async function lingerForRun(ringPath: string, lingerMs: number, except: R
   for (;;) {
     for (const process of alive) if (!process.inGroup) detached.set(process.pid, process);
     const held = alive.filter((process) => process.inGroup);
-    if (held.length === 0 || performance.now() >= deadline) {
+    // Recording that stopped (a limit, scope stop, --duration) has nothing more to wait for.
+    if (held.length === 0 || performance.now() >= deadline || !recording()) {
       // The detached ones still running at the end (some may have ended meanwhile).
       const still = new Set(alive.map((process) => process.pid));
       return { held, detached: [...detached.values()].filter((process) => still.has(process.pid)), waitedMs: performance.now() - started };

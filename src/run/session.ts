@@ -473,7 +473,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   // still shutting down, a script's `node worker.js &`): drained on until it ends or the
   // grace passes, signals still passed on (src/run/descendants.ts).
   const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
-  const left = await lingerForRun(ringPath, lingerMs, new Set([child.pid]));
+  const left = await lingerForRun(ringPath, lingerMs, new Set([child.pid]), () => collector.stopReasonNow() === 0);
   clearInterval(stopWatch);
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
@@ -489,7 +489,8 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   const asyncLines = options.async !== undefined && (summary.byKind.async_tracking ?? 0) > 0 ? asyncLimitLines(out, color) : [];
   const ends = endLines(summary, options.events === undefined || options.events.includes("process"), color);
   const bunColumns = bunColumnLines(options.argv, options.functions !== undefined, summary.byKind);
-  for (const line of lingerLines(left, options.lingerText ?? DEFAULT_LINGER_TEXT)) stderr.writeNow(`${color.yellow(line)}\n`);
+  // Not when recording stopped early: the trace holds part of the run, and the summary says so.
+  if (summary.stopped === undefined) for (const line of lingerLines(left, options.lingerText ?? DEFAULT_LINGER_TEXT)) stderr.writeNow(`${color.yellow(line)}\n`);
   stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
