@@ -181,6 +181,22 @@ describe("signals reach what the program started in scope's group, once", () => 
     expect(run.stderr()).not.toContain("still running");
   }, 60_000);
 
+  // Passed to the program first, to the rest of the group only once it has ended: a runner
+  // that passes it on (npm run) stays the only one to, as untraced (passing it to the whole
+  // group at once gave the runner's child two). A group signal is the group's: untraced the
+  // child then gets the group's and the runner's, one or two as the kernel merges them.
+  test("SIGTERM to scope run alone with a runner that passes it on and waits: its child gets one", async () => {
+    const group = false;
+    const run = start(["node", "runner.cjs"]);
+    const [pid] = await waitFor(run, /^ready (\d+)$/);
+    leftovers.add(pid!);
+    await Bun.sleep(100);
+    process.kill(group ? -run.child.pid : run.child.pid, "SIGTERM");
+    expect(await run.child.exited).toBe(0);
+    expect(run.stdout()).toBe(`ready ${pid}\ngraceful ${pid}: SIGTERM x1\n`);
+    expect(ownEnding(readEvents(run.out), pid!).map((e) => e.fields.code)).toEqual([0]);
+  }, 60_000);
+
   test("SIGQUIT to scope run alone is passed on (it ended scope run, leaving the trace unclosed)", async () => {
     const run = start(["node", "quick.cjs"]);
     await waitFor(run, /^ready (\d+)$/);

@@ -187,22 +187,35 @@ const PROBE_DELAY_MS = 20;
 
 /**
  * Passes SIGINT, SIGTERM, SIGHUP and SIGQUIT on while the program runs and while scope waits
- * for what it started (--linger); release() when done. A signal sent to scope alone (a
- * supervisor's stop, `kill <scope's pid>`) is taken as meant for the whole run, as a group
- * signal would be: it goes to the program and to every process the program started that is
- * still in scope's process group (src/run/descendants.ts; the ones that left it, a daemon,
- * are left alone as a group signal would leave them), each once. Not one the program has
- * already: a Ctrl-C or Ctrl-\ (while in the terminal's foreground group: the terminal sent it
- * to the whole group), or any of them sent to the process group scope and the program share
+ * for what it started (--linger); release() when done. Not one the program has already: a
+ * Ctrl-C or Ctrl-\ (while in the terminal's foreground group: the terminal sent it to the
+ * whole group), or any of them sent to the process group scope and the program share
  * (groupProbe); a second one is "force quit" to many programs.
+ *
+ * One sent to scope alone (a supervisor's stop of its main pid, `kill <pid>`, Docker's PID 1)
+ * is meant for the whole run, and reaches it in two steps: first the program (the direct
+ * child) alone, as untraced, so that a runner that passes it on to its children (npm run,
+ * concurrently, nodemon) stays the only one to, and each process gets one; then, once the
+ * program has ended (childEnded), every process of the run still alive in scope's process
+ * group (src/run/descendants.ts: what npx, a shell's `&` or a runner that does not pass it
+ * on left behind) gets it too, once; so does one arriving while scope waits for them. One
+ * that left the group (a daemon) is left alone, as a group signal would leave it.
  */
-function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string): { release(): void } {
+function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string): { childEnded(): void; release(): void } {
   const probe = groupProbe();
-  const toRun = (signal: Forwarded) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  /** Signals sent to scope alone while the program ran: passed to what it leaves running. */
+  const forRun = new Set<Forwarded>();
+  let childGone = false;
+  const toRun = (signals: Iterable<Forwarded>) => {
     if (ringPath === undefined) return;
-    const started = runProcesses(ringPath, new Set([child.pid]));
-    signalEach(started.filter((process) => process.inGroup).map((process) => process.pid), signal);
+    const pids = runProcesses(ringPath, new Set([child.pid])).filter((process) => process.inGroup).map((process) => process.pid);
+    for (const signal of signals) signalEach(pids, signal);
+  };
+  const pass = (signal: Forwarded) => {
+    if (!childGone && child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
+      forRun.add(signal);
+    } else toRun([signal]);
   };
   // Looked at a moment later (PROBE_DELAY_MS): `timeout` signals scope's pid first and the
   // group right after, so the group's may be a few microseconds behind, and scope may have
@@ -210,7 +223,7 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string):
   const deciding = new Set<string>();
   const forward = (signal: Forwarded) => {
     deciding.delete(signal);
-    if (!probe!.reachedGroup(signal)) toRun(signal);
+    if (!probe!.reachedGroup(signal)) pass(signal);
   };
   const handlers = forwardedSignals.map(
     (signal) =>
@@ -218,7 +231,7 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string):
         signal,
         () => {
           if ((signal === "SIGINT" || signal === "SIGQUIT") && inTerminalForeground()) return;
-          if (probe === undefined) return void toRun(signal);
+          if (probe === undefined) return void pass(signal);
           if (deciding.has(signal)) return;
           deciding.add(signal);
           setTimeout(forward, PROBE_DELAY_MS, signal);
@@ -227,6 +240,11 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string):
   );
   for (const [signal, handler] of handlers) process.on(signal, handler);
   return {
+    childEnded: () => {
+      childGone = true;
+      toRun(forRun);
+      forRun.clear();
+    },
     release: () => {
       handlers.forEach(([signal, handler]) => process.off(signal, handler));
       probe?.stop();
@@ -469,6 +487,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   }, STOP_WATCH_MS);
 
   const exitCode = await child.exited;
+  forwarding.childEnded();
   // What the program started and left running in scope's group (an npx whose `next dev` is
   // still shutting down, a script's `node worker.js &`): drained on until it ends or the
   // grace passes, signals still passed on (src/run/descendants.ts).
