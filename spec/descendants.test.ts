@@ -1,7 +1,8 @@
 /**
  * What the program started and left running when it ended (src/run/descendants.ts): an npx
  * whose `next dev` is still shutting down, a script's `node worker.js &`. scope run passes a
- * signal sent to it alone on to every process of the run still in its process group, once;
+ * signal sent to it alone to the program, then (once it has ended) to every process of the run
+ * still in its process group, once;
  * drains on until they end (at most --linger, 5 s by default), and names what is still
  * running then, or what left the group (a daemon), which it does not wait for. Real processes.
  */

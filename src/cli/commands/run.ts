@@ -21,9 +21,9 @@ export class RunCommand extends Command {
       and scope exits with the program's exit code (128 + signal number when a signal killed it; as a
       shell, 127 when the command is not found and 126 when it is there but cannot be run).
 
-      SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to scope alone reach the program and every process it
-      started that is still in scope's process group, once each (a signal sent to the whole group, as a
-      terminal's Ctrl-C, is not passed on: they have it). When the program ends before what it started,
+      SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to scope alone reach the program, and once it has ended
+      every process it started that is still in scope's process group, once each (a signal sent to the
+      whole group, as a terminal's Ctrl-C, is not passed on: they have it). When the program ends before what it started,
       scope keeps recording those processes until they end, for at most --linger (default 5s), and names
       the ones still running then; a process that left the group (setsid: a daemon) is not waited for.
 
