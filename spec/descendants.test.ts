@@ -7,7 +7,7 @@
  * running then, or what left the group (a daemon), which it does not wait for. Real processes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
 import { cliEntry, readEvents, runCli } from "./harness";
@@ -196,6 +196,31 @@ describe("signals reach what the program started in scope's group, once", () => 
     expect(await run.child.exited).toBe(0);
     expect(run.stdout()).toBe(`ready ${pid}\ngraceful ${pid}: SIGTERM x1\n`);
     expect(ownEnding(readEvents(run.out), pid!).map((e) => e.fields.code)).toEqual([0]);
+  }, 60_000);
+
+  // A terminal's Ctrl-C reaches the whole foreground group (scope, the program, its sibling):
+  // scope passes nothing on, and waits for the sibling's graceful end.
+  test.skipIf(!existsSync("/usr/bin/script"))("a Ctrl-C at a terminal: the graceful child gets one SIGINT, its ending is recorded", async () => {
+    const scratch = tmp();
+    const out = join(scratch, "t.bin");
+    // `exec`: scope leads the terminal's foreground group, as under an interactive shell (spec/run.test.ts).
+    const command = "exec " + [process.execPath, cliEntry, "run", "--out", out, "--", ...tree].map((arg) => `'${arg}'`).join(" ");
+    const child = Bun.spawn(["script", "-qfec", command, "/dev/null"], { cwd: dir, stdin: "pipe", stdout: "pipe", stderr: "pipe", env: cleanEnv({ NO_COLOR: "1" }) });
+    let text = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout) text += new TextDecoder().decode(chunk);
+    })();
+    const deadline = Date.now() + 30_000;
+    while ((text.match(/ready \d+/g) ?? []).length < 2 && Date.now() < deadline) await Bun.sleep(20);
+    for (const [, pid] of text.matchAll(/ready (\d+)/g)) leftovers.add(Number(pid));
+    await Bun.sleep(200);
+    child.stdin.write("\x03");
+    await child.stdin.flush();
+    expect(await child.exited).toBe(130);
+    await reading;
+    const graceful = Number(/graceful (\d+): SIGINT x1\r\n/.exec(text)?.[1]);
+    expect(graceful, text).toBeGreaterThan(0);
+    expect(ownEnding(readEvents(out), graceful).map((e) => [e.fields.code, e.fields.recordedBy])).toEqual([[0, undefined]]);
   }, 60_000);
 
   test("SIGQUIT to scope run alone is passed on (it ended scope run, leaving the trace unclosed)", async () => {
