@@ -77,10 +77,11 @@ async function waitFor(run: Started, pattern: RegExp, count = 1): Promise<number
   }
 }
 
+/** Running (not a zombie: an orphan's may stay one where init does not reap). */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
@@ -196,6 +197,22 @@ describe("signals reach what the program started in scope's group, once", () => 
     expect(await run.child.exited).toBe(0);
     expect(run.stdout()).toBe(`ready ${pid}\ngraceful ${pid}: SIGTERM x1\n`);
     expect(ownEnding(readEvents(run.out), pid!).map((e) => e.fields.code)).toEqual([0]);
+  }, 60_000);
+
+  // SIGHUP is "reload" to many servers: passed to what the program left only when it died of it.
+  test("SIGHUP to scope run alone, which the program survives (a reload): what it leaves running gets none", async () => {
+    const run = start(["sh", "-c", "node quick.cjs & exec node reload.cjs"], { scopeArgs: ["--linger", "300ms"] });
+    const [quick] = await waitFor(run, /^ready (\d+)$/);
+    const [reload] = await waitFor(run, /^ready (\d+) \(reload\)$/);
+    leftovers.add(quick!);
+    await Bun.sleep(100);
+    process.kill(run.child.pid, "SIGHUP");
+    expect(await run.child.exited).toBe(0);
+    expect(run.stdout()).toContain("reloaded\n");
+    // quick.cjs would die of a SIGHUP: it runs on, named as still running after --linger.
+    expect(alive(quick!)).toBe(true);
+    expect(run.stderr()).toContain(`still running 300ms after it ended (--linger 300ms): ${quick} (node)`);
+    expect(ownEnding(readEvents(run.out), reload!).map((e) => e.fields.code)).toEqual([0]);
   }, 60_000);
 
   // A terminal's Ctrl-C reaches the whole foreground group (scope, the program, its sibling):

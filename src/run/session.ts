@@ -198,8 +198,10 @@ const PROBE_DELAY_MS = 20;
  * concurrently, nodemon) stays the only one to, and each process gets one; then, once the
  * program has ended (childEnded), every process of the run still alive in scope's process
  * group (src/run/descendants.ts: what npx, a shell's `&` or a runner that does not pass it
- * on left behind) gets it too, once; so does one arriving while scope waits for them. One
- * that left the group (a daemon) is left alone, as a group signal would leave it.
+ * on left behind) gets it too, once; so does one arriving while scope waits for them. A
+ * SIGHUP only when the program died of it (to many servers it means "reload", and the program
+ * may have run on long after it). One that left the group (a daemon) is left alone, as a
+ * group signal would leave it.
  */
 function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string): { childEnded(): void; release(): void } {
   const probe = groupProbe();
@@ -242,6 +244,8 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string):
   return {
     childEnded: () => {
       childGone = true;
+      // SIGHUP is also "reload" to many servers: passed on only when the program died of it.
+      if (child.signalCode !== "SIGHUP") forRun.delete("SIGHUP");
       toRun(forRun);
       forRun.clear();
     },
