@@ -164,10 +164,11 @@ describe("signals reach what the program started in scope's group, once", () => 
   const tree = ["sh", "-c", "node graceful.cjs & exec node quick.cjs"];
 
   test.each([
-    ["scope run alone (a supervisor's stop, kill <pid>)", false],
-    ["the whole process group (timeout, kill -- -PGID, systemd)", true],
-  ])("SIGTERM to %s: the graceful child gets it once, finishes, and its ending is recorded; scope's status is the direct child's", async (_name, group) => {
-    const run = start(tree, { group });
+    ["scope run alone (a supervisor's stop, kill <pid>)", false, "node"],
+    ["the whole process group (timeout, kill -- -PGID, systemd)", true, "node"],
+    ["scope run alone, the graceful child a Bun process", false, bun],
+  ])("SIGTERM to %s: the graceful child gets it once, finishes, and its ending is recorded; scope's status is the direct child's", async (_name, group, runtime) => {
+    const run = start(["sh", "-c", `'${runtime}' graceful.cjs & exec node quick.cjs`], { group });
     const pids = await waitFor(run, /^ready (\d+)$/, 2);
     for (const pid of pids) leftovers.add(pid);
     await Bun.sleep(100);
