@@ -6,9 +6,10 @@
  * A process of the run is one whose environment carries this run's `SCOPE_RING=<ring path>`
  * (the ring's path has a random part, so no other run's process has it): every process the
  * program started inherits it at fork, traced or not yet (a node still loading its agent), and
- * the agents give it to the children they start (src/agent/inject.ts). Found by a look over
- * /proc (the processes of scope's user: another user's environ is not readable), about 1.5 ms
- * for 100 processes; looked at only when a signal is passed on and while scope waits.
+ * the agents put it back for children started with an environment of their own
+ * (src/agent/shared/child-env.ts). Found by a look over /proc (the processes of scope's user:
+ * another user's environ is not readable), ~2 ms for 145 processes; looked at once when the
+ * program has ended, every 25 ms while scope waits, and when a signal is passed on to them.
  *
  * Which of them belong to the run's job is decided the way a terminal or a supervisor's group
  * signal decides it: the ones still in scope's process group. One that left it (setsid, as
