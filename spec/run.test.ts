@@ -109,13 +109,13 @@ describe("scope run", () => {
     expect(await child.exited).toBe(0);
   });
 
-  test("a SIGTERM, SIGINT or SIGHUP sent to the whole process group reaches the program once, as untraced (scope does not pass on what the group had)", async () => {
+  test("a SIGTERM, SIGINT, SIGHUP or SIGQUIT sent to the whole process group reaches the program once, as untraced (scope does not pass on what the group had)", async () => {
     const dir = tmp();
-    const program = "let n = 0; for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => { n++; setTimeout(() => { console.log(s + ' x' + n); process.exit(0); }, 300); }); console.log('ready'); setInterval(() => {}, 1000)";
+    const program = "let n = 0; for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT']) process.on(s, () => { n++; setTimeout(() => { console.log(s + ' x' + n); process.exit(0); }, 300); }); console.log('ready'); setInterval(() => {}, 1000)";
     // A group of its own (setsid) whose leader ignores the signal and sends it to the group once
     // the program is ready: what `timeout`, `kill -- -PGID` or a supervisor's stop does.
-    const script = `trap '' TERM INT HUP; "$@" > "$OUT" & until grep -q ready "$OUT"; do sleep 0.05; done; kill -s "$SIG" 0; wait; cat "$OUT"`;
-    for (const signal of ["TERM", "INT", "HUP"]) {
+    const script = `trap '' TERM INT HUP QUIT; "$@" > "$OUT" & until grep -q ready "$OUT"; do sleep 0.05; done; kill -s "$SIG" 0; wait; cat "$OUT"`;
+    for (const signal of ["TERM", "INT", "HUP", "QUIT"]) {
       const argv = [process.execPath, cliEntry, "run", "--out", join(dir, "t.bin"), "--", "node", "-e", program];
       const child = Bun.spawn(["setsid", "bash", "-c", script, "group", ...argv], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1", OUT: join(dir, `out-${signal}`), SIG: signal } });
       const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);

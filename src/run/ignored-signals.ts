@@ -38,10 +38,13 @@ function readIgnored(): number[] {
   return ignored;
 }
 
-/** coreutils' env when it takes --ignore-signal (asked once, only when needed); null: none here. */
+/**
+ * coreutils' env when it takes --ignore-signal (and so --block-signal: both came in 8.31),
+ * asked once, only when needed; null: none here.
+ */
 let envWithIgnore: string | null | undefined;
 
-function ignoringEnv(): string | null {
+export function ignoringEnv(): string | null {
   if (envWithIgnore !== undefined) return envWithIgnore;
   envWithIgnore = null;
   for (const path of ["/usr/bin/env", "/bin/env"]) {

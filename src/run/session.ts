@@ -11,7 +11,8 @@ import { constants, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
-import { ignoredAtStart, startIgnoring } from "./ignored-signals";
+import { ignoredAtStart, ignoringEnv, startIgnoring } from "./ignored-signals";
+import { lingerForRun, lingerLines, runProcesses, signalEach } from "./descendants";
 import { assets, transformCacheDir } from "../core/assets";
 import { traceOutProblem } from "../core/trace-out";
 import { StopReason } from "../core/layout";
@@ -59,6 +60,13 @@ export interface RunOptions {
   propagate?: boolean;
   /** --otlp: spans streamed to an OTLP/HTTP endpoint while the program runs (src/export/stream.ts). */
   otlp?: { endpoint: string; format: OtlpFormat; functions: boolean; serviceName?: string };
+  /**
+   * --linger (ms): how long, once the program (scope's direct child) has ended, scope waits for
+   * the processes it started that are still in scope's process group; DEFAULT_LINGER_MS when
+   * absent, 0 not at all. `lingerText` is the option as written, for the line that names them.
+   */
+  lingerMs?: number;
+  lingerText?: string;
   /** Called once the program has ended and the trace is closed (used by `scope bench`). */
   onFinish?: (result: RunResult) => void;
 }
@@ -83,13 +91,13 @@ function redactArgv(argv: string[], settings: RedactionSettings | undefined): st
   return each.join(" ") === joined ? each : [joined];
 }
 
-const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
+const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
+type Forwarded = (typeof forwardedSignals)[number];
 
 /**
  * Whether this process is in its terminal's foreground process group (/proc/self/stat: pgrp
- * equals tpgid): a SIGINT then is the terminal's Ctrl-C, which the kernel sent to the whole
- * group, the program (spawned into scope's group) included.
+ * equals tpgid): a SIGINT (or SIGQUIT) then is the terminal's Ctrl-C (Ctrl-\), which the kernel
+ * sent to the whole group, the program (spawned into scope's group) included.
  */
 export function inTerminalForeground(): boolean {
   try {
@@ -104,17 +112,20 @@ export function inTerminalForeground(): boolean {
 
 /**
  * A probe of scope's process group, which the program shares: a `cat` reading a pipe of
- * scope's (so it ends with scope, however scope ends), which SIGINT, SIGTERM and SIGHUP end.
+ * scope's (so it ends with scope, however scope ends), which SIGINT, SIGTERM and SIGHUP end;
+ * SIGQUIT it has blocked (coreutils' `env --block-signal`, so that it stays pending rather than
+ * dumping a core), where this system's env can.
  * A signal sent to the whole group (`timeout`, `kill -- -PGID`, a terminal's keys, a
  * supervisor killing a control group) reached the program already, and the probe with it:
  * the kernel queues it to every member before the sender's kill() returns, so when scope's
  * handler runs the probe has it pending or has died of it. A signal sent to scope alone
  * leaves the probe running. Undefined when it cannot be started (then every signal is passed on).
  */
-function groupProbe(): { reachedGroup(signal: (typeof forwardedSignals)[number]): boolean; stop(): void } | undefined {
+function groupProbe(): { reachedGroup(signal: Forwarded): boolean; stop(): void } | undefined {
+  const env = ignoringEnv();
   const start = () => {
     try {
-      return Bun.spawn(["cat"], { stdio: ["pipe", "ignore", "ignore"] });
+      return Bun.spawn(env === null ? ["cat"] : [env, "--block-signal=QUIT", "cat"], { stdio: ["pipe", "ignore", "ignore"] });
     } catch {
       return undefined;
     }
@@ -146,47 +157,83 @@ function groupProbe(): { reachedGroup(signal: (typeof forwardedSignals)[number])
       // A probe that ended, or has one of these coming, is replaced for the next signal
       // (the program may outlive this one); one ended some other way never counts.
       if (reached || ended) {
-        probe.kill();
+        probe.kill("SIGKILL");
         probe = start();
       }
       return reached;
     },
     stop() {
-      probe?.kill();
+      probe?.kill("SIGKILL");
       probe = undefined;
     },
   };
 }
 
+/**
+ * How long scope run waits by default for what the program left running in its group once the
+ * program ended: a graceful shutdown (a server closing its connections, a dev server stopping
+ * its workers, a child finishing its last write) mostly takes well under a second, a few
+ * seconds at most; 5 s holds those and is short enough that a process meant to run on (a
+ * leftover `cmd &`) costs a user little. A daemon that left the group is not waited for at all.
+ */
+export const DEFAULT_LINGER_MS = 5000;
+const DEFAULT_LINGER_TEXT = "5s";
+
 /** How often `scope run` looks whether recording stopped while the program runs (its one line). */
 const STOP_WATCH_MS = 200;
 
-/** How long after a SIGINT, SIGTERM or SIGHUP the group probe is looked at (forwardSignals). */
+/** How long after a SIGINT, SIGTERM, SIGHUP or SIGQUIT the group probe is looked at (forwardSignals). */
 const PROBE_DELAY_MS = 20;
 
 /**
- * Forwards SIGINT, SIGTERM and SIGHUP to the program while it runs; release() when it ended.
- * Not one the program has already: a Ctrl-C (SIGINT while in the terminal's foreground group:
- * the terminal sent it to the whole group), or any of them sent to the process group scope
- * and the program share (groupProbe); a second one is "force quit" to many programs.
+ * Passes SIGINT, SIGTERM, SIGHUP and SIGQUIT on while the program runs and while scope waits
+ * for what it started (--linger); release() when done. Not one the program has already: a
+ * Ctrl-C or Ctrl-\ (while in the terminal's foreground group: the terminal sent it to the
+ * whole group), or any of them sent to the process group scope and the program share
+ * (groupProbe); a second one is "force quit" to many programs.
+ *
+ * One sent to scope alone (a supervisor's stop of its main pid, `kill <pid>`, Docker's PID 1)
+ * is meant for the whole run, and reaches it in two steps: first the program (the direct
+ * child) alone, as untraced, so that a runner that passes it on to its children (npm run,
+ * concurrently, nodemon) stays the only one to, and each process gets one; then, once the
+ * program has ended (childEnded), every process of the run still alive in scope's process
+ * group (src/run/descendants.ts: what npx, a shell's `&` or a runner that does not pass it
+ * on left behind) gets it too, once; so does one arriving while scope waits for them. A
+ * SIGHUP only when the program died of it (to many servers it means "reload", and the program
+ * may have run on long after it). One that left the group (a daemon) is left alone, as a
+ * group signal would leave it.
  */
-function forwardSignals(child: ReturnType<typeof Bun.spawn>): { release(): void } {
+function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string): { childEnded(): void; release(): void } {
   const probe = groupProbe();
+  /** Signals sent to scope alone while the program ran: passed to what it leaves running. */
+  const forRun = new Set<Forwarded>();
+  let childGone = false;
+  const toRun = (signals: Iterable<Forwarded>) => {
+    if (ringPath === undefined) return;
+    const pids = runProcesses(ringPath, new Set([child.pid])).filter((process) => process.inGroup).map((process) => process.pid);
+    for (const signal of signals) signalEach(pids, signal);
+  };
+  const pass = (signal: Forwarded) => {
+    if (!childGone && child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
+      forRun.add(signal);
+    } else toRun([signal]);
+  };
   // Looked at a moment later (PROBE_DELAY_MS): `timeout` signals scope's pid first and the
   // group right after, so the group's may be a few microseconds behind, and scope may have
   // the two one after the other: one decision for what arrives within that moment.
   const deciding = new Set<string>();
-  const forward = (signal: (typeof forwardedSignals)[number]) => {
+  const forward = (signal: Forwarded) => {
     deciding.delete(signal);
-    if (!probe!.reachedGroup(signal)) child.kill(signal);
+    if (!probe!.reachedGroup(signal)) pass(signal);
   };
   const handlers = forwardedSignals.map(
     (signal) =>
       [
         signal,
         () => {
-          if (signal === "SIGINT" && inTerminalForeground()) return;
-          if (probe === undefined) return void child.kill(signal);
+          if ((signal === "SIGINT" || signal === "SIGQUIT") && inTerminalForeground()) return;
+          if (probe === undefined) return void pass(signal);
           if (deciding.has(signal)) return;
           deciding.add(signal);
           setTimeout(forward, PROBE_DELAY_MS, signal);
@@ -195,6 +242,13 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>): { release(): void 
   );
   for (const [signal, handler] of handlers) process.on(signal, handler);
   return {
+    childEnded: () => {
+      childGone = true;
+      // SIGHUP is also "reload" to many servers: passed on only when the program died of it.
+      if (child.signalCode !== "SIGHUP") forRun.delete("SIGHUP");
+      toRun(forRun);
+      forRun.clear();
+    },
     release: () => {
       handlers.forEach(([signal, handler]) => process.off(signal, handler));
       probe?.stop();
@@ -415,7 +469,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   }
 
   collector.setRoot(child.pid);
-  const forwarding = forwardSignals(child);
+  const forwarding = forwardSignals(child, ringPath);
   const stream = options.otlp ? startStream(options.otlp, out, stderr) : undefined;
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
@@ -437,6 +491,12 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   }, STOP_WATCH_MS);
 
   const exitCode = await child.exited;
+  forwarding.childEnded();
+  // What the program started and left running in scope's group (an npx whose `next dev` is
+  // still shutting down, a script's `node worker.js &`): drained on until it ends or the
+  // grace passes, signals still passed on (src/run/descendants.ts).
+  const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+  const left = await lingerForRun(ringPath, lingerMs, new Set([child.pid]), () => collector.stopReasonNow() === 0);
   clearInterval(stopWatch);
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
@@ -452,6 +512,8 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   const asyncLines = options.async !== undefined && (summary.byKind.async_tracking ?? 0) > 0 ? asyncLimitLines(out, color) : [];
   const ends = endLines(summary, options.events === undefined || options.events.includes("process"), color);
   const bunColumns = bunColumnLines(options.argv, options.functions !== undefined, summary.byKind);
+  // Not when recording stopped early: the trace holds part of the run, and the summary says so.
+  if (summary.stopped === undefined) for (const line of lingerLines(left, options.lingerText ?? DEFAULT_LINGER_TEXT)) stderr.writeNow(`${color.yellow(line)}\n`);
   stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });

@@ -7,6 +7,7 @@ import { parseDuration, parseEventGroups, parseRingSize, parseSize, ringSizeErro
 import { redactionOf, type RedactionSettings } from "../../agent/shared/redact";
 import { functionSettings } from "../../instrument/settings";
 import { endpointError } from "../../export/otlp-send";
+import { parseDurationNs } from "../../core/duration";
 
 export class RunCommand extends Command {
   static override paths = [["run"]];
@@ -20,12 +21,19 @@ export class RunCommand extends Command {
       and scope exits with the program's exit code (128 + signal number when a signal killed it; as a
       shell, 127 when the command is not found and 126 when it is there but cannot be run).
 
+      SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to scope alone reach the program, and once it has ended
+      every process it started that is still in scope's process group, once each (a signal sent to the
+      whole group, as a terminal's Ctrl-C, is not passed on: they have it). When the program ends before what it started,
+      scope keeps recording those processes until they end, for at most --linger (default 5s), and names
+      the ones still running then; a process that left the group (setsid: a daemon) is not waited for.
+
       Options before the command are scope's; everything from the command on is passed to it unchanged.
     `,
     examples: [
       ["Trace a Node.js program", "scope run -- node app.js"],
       ["Also record the event loop (delay, utilisation, long tasks over 100 ms) and memory (heap, RSS, every GC)", "scope run --events +loop,+memory --long-task 100ms node app.js"],
       ["Trace an npm script into a chosen file", "scope run --out server.bin npm run start"],
+      ["Give what the program started up to 30 s to shut down after it ended (default 5 s)", "scope run --linger 30s -- npx next dev"],
       ["Flight recorder: hold the last 30 s, write them on SIGUSR1, an uncaught exception or a non-zero exit", "scope run --flight-recorder 30s -- node server.js"],
       ["Never make the program's threads wait or spill when the drain falls behind, streaming events live", "scope run --mode overwrite --print node app.js"],
       ["Also trace the program's own functions (entry, return, throw)", "scope run --functions node app.js"],
@@ -70,6 +78,9 @@ export class RunCommand extends Command {
   maxEvents = Option.String("--max-events", { description: "Stop recording after this many records (the program runs on; the trace says why)" });
   maxSize = Option.String("--max-size", { description: "Stop recording before the trace file passes this size (e.g. 512MiB; at least 64KiB)" });
   duration = Option.String("--duration", { description: "Stop recording this long after the start (e.g. 30s, 5m, 250ms)" });
+  linger = Option.String("--linger", {
+    description: "Once the program has ended, wait this long (default 5s; 0: not at all) for the processes it started that are still running in scope's process group (an npx's server still shutting down, a script's `node worker.js &`), recording them; the ones still running then are named. A process that left the group (setsid, a daemon) is not waited for",
+  });
 
   flightRecorder = Option.String("--flight-recorder", {
     description: "Hold about the last <duration> of records in memory (e.g. 30s) and write them to the trace only on SIGUSR1 to scope run, an uncaught exception or unhandled rejection in any traced process or thread, or a non-zero exit; the trace says what triggered each write",
@@ -120,6 +131,7 @@ export class RunCommand extends Command {
     if (typeof functions === "object") throw new UsageError(`--functions: ${functions.error}`);
     const flight = parseFlight(this.flightRecorder, this.flightMemory, this.print, this.mode);
     const otlp = parseOtlp(this.otlp, this.otlpFormat, this.otlpFunctions, this.serviceName);
+    const lingerMs = this.linger === undefined ? undefined : parseLinger(this.linger);
     return runTraced({
       argv: [this.program, ...this.args],
       out: this.out,
@@ -139,6 +151,8 @@ export class RunCommand extends Command {
       async: asyncLevel(this.async),
       propagate: this.propagate,
       loop: parseLoop(this.loopInterval, this.longTask, this.longTaskImmediates),
+      lingerMs,
+      lingerText: this.linger?.trim(),
     });
   }
 }
@@ -161,6 +175,14 @@ function parseLoop(interval: string | undefined, longTask: string | undefined, i
     return ms;
   };
   return { intervalMs: read("--loop-interval", interval, 1000), thresholdMs: read("--long-task", longTask, 50), immediates };
+}
+
+/** --linger, checked: a duration (0 for none), at most a day. */
+function parseLinger(text: string): number {
+  const ns = parseDurationNs(text);
+  const ms = ns === undefined ? undefined : Number(ns) / 1e6;
+  if (ms === undefined || ms > 86_400_000) throw new UsageError(`--linger: expected a duration such as 5s, 500ms or 0, got "${text}"`);
+  return Math.round(ms);
 }
 
 /** --max-events, --max-size, --duration, checked: a malformed one is a usage error. */

@@ -1,0 +1,252 @@
+/**
+ * What the program started and left running when it ended (src/run/descendants.ts): an npx
+ * whose `next dev` is still shutting down, a script's `node worker.js &`. scope run passes a
+ * signal sent to it alone to the program, then (once it has ended) to every process of the run
+ * still in its process group, once;
+ * drains on until they end (at most --linger, 5 s by default), and names what is still
+ * running then, or what left the group (a daemon), which it does not wait for. Real processes.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TraceEvent } from "../src/core/model";
+import { cliEntry, readEvents, runCli } from "./harness";
+import { cleanEnv, fixtures } from "./agent-harness";
+import { scratchDirs } from "./scratch";
+
+const tmp = scratchDirs("scope-descendants-test-");
+const dir = join(fixtures, "descendants");
+const bun = process.execPath;
+
+/** Leftovers a test started (killed at the end whatever happened). */
+const leftovers = new Set<number>();
+afterAll(() => {
+  for (const pid of leftovers) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone.
+    }
+  }
+});
+
+interface Started {
+  child: ReturnType<typeof Bun.spawn>;
+  out: string;
+  startedAt: number;
+  stdout(): string;
+  stderr(): string;
+}
+
+/**
+ * `scope run <scopeArgs> -- <argv>` with its output into files (a process left running keeps
+ * a pipe open, files it does not); `group`: in a session and process group of its own (setsid),
+ * so that a test can signal the whole group.
+ */
+function start(argv: string[], opts: { scopeArgs?: string[]; group?: boolean } = {}): Started {
+  const scratch = tmp();
+  const out = join(scratch, "t.bin");
+  const stdoutPath = join(scratch, "stdout");
+  const stderrPath = join(scratch, "stderr");
+  const command = [process.execPath, cliEntry, "run", ...(opts.scopeArgs ?? []), "--out", out, "--", ...argv];
+  const child = Bun.spawn(opts.group ? ["setsid", ...command] : command, {
+    cwd: dir,
+    env: cleanEnv({ NO_COLOR: "1" }),
+    stdin: "ignore",
+    stdout: Bun.file(stdoutPath),
+    stderr: Bun.file(stderrPath),
+  });
+  const read = (path: string) => () => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  return { child, out, startedAt: performance.now(), stdout: read(stdoutPath), stderr: read(stderrPath) };
+}
+
+/** Waits until stdout has `count` lines matching `pattern`: their first groups (pids). */
+async function waitFor(run: Started, pattern: RegExp, count = 1): Promise<number[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const pids = [...run.stdout().matchAll(new RegExp(pattern, "gm"))].map((match) => Number(match[1]));
+    if (pids.length >= count) return pids;
+    if (Date.now() > deadline) throw new Error(`no ${pattern} in stdout: ${run.stdout()}; stderr: ${run.stderr()}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Running (not a zombie: an orphan's may stay one where init does not reap). */
+const alive = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+};
+
+const ownEnding = (events: TraceEvent[], pid: number) => events.filter((e) => e.kind === "process_exit" && e.pid === pid && e.tid === 0);
+
+describe("a parent that exits before what it started", () => {
+  test.each([
+    ["node", "node"],
+    ["Bun", bun],
+  ])("a %s child working 300 ms after its parent exited: its records and its own process_exit are in the trace", async (_name, runtime) => {
+    const run = start(["node", "spawn-and-exit.cjs", runtime, "late-child.cjs"]);
+    expect(await run.child.exited).toBe(0);
+    const [childPid] = await waitFor(run, /^child (\d+) done$/);
+    const events = readEvents(run.out);
+    const starts = events.filter((e) => e.kind === "trace_start" && e.tid === 0);
+    expect(starts.map((e) => e.pid)).toContain(childPid!);
+    expect(String(starts.find((e) => e.pid === childPid)!.fields.runtime)).toStartWith(runtime === bun ? "bun" : "node");
+    expect(events.some((e) => e.kind === "message_send" && e.pid === childPid)).toBe(true);
+    const ending = ownEnding(events, childPid!);
+    expect(ending.map((e) => [e.fields.code, e.fields.recordedBy])).toEqual([[0, undefined]]);
+    expect(run.stderr()).not.toContain("still running");
+    expect(run.stderr()).not.toContain("ends:");
+  }, 60_000);
+
+  test("a detached child (a session of its own: a daemon) is not waited for, and is named", async () => {
+    const run = start(["node", "spawn-and-exit.cjs", "detached", "node", "late-child.cjs", "8000"]);
+    const status = await run.child.exited;
+    const elapsed = performance.now() - run.startedAt;
+    const [daemonPid] = await waitFor(run, /^parent \d+ started (\d+)$/);
+    leftovers.add(daemonPid!);
+    expect(status).toBe(0);
+    // Not held for the 5 s grace, nor for its 8 s.
+    expect(elapsed).toBeLessThan(4500);
+    expect(alive(daemonPid!)).toBe(true);
+    expect(run.stderr()).toContain(`scope: 1 process the program started in a session or process group of its own (detached, a daemon) left running, not waited for: ${daemonPid} (node)`);
+    expect(run.stderr()).not.toContain("--linger");
+  }, 60_000);
+
+  test("one still running in scope's group is waited for only --linger, then named with the option", async () => {
+    const run = start(["node", "spawn-and-exit.cjs", "node", "late-child.cjs", "8000"], { scopeArgs: ["--linger", "300ms"] });
+    const status = await run.child.exited;
+    const elapsed = performance.now() - run.startedAt;
+    const [childPid] = await waitFor(run, /^parent \d+ started (\d+)$/);
+    leftovers.add(childPid!);
+    expect(status).toBe(0);
+    expect(elapsed).toBeLessThan(4500);
+    expect(alive(childPid!)).toBe(true);
+    expect(run.stderr()).toContain(`scope: 1 process the program started still running 300ms after it ended (--linger 300ms): ${childPid} (node); what it records from now on is not in the trace (--linger <duration> waits longer)`);
+    expect(run.stderr()).toContain("1 still running: no ending yet");
+  }, 60_000);
+
+  test("recording stopped early (--max-events): nothing to wait for, no line", async () => {
+    const run = start(["node", "spawn-and-exit.cjs", "node", "late-child.cjs", "8000"], { scopeArgs: ["--max-events", "3"] });
+    expect(await run.child.exited).toBe(0);
+    const elapsed = performance.now() - run.startedAt;
+    const [childPid] = await waitFor(run, /^parent \d+ started (\d+)$/);
+    leftovers.add(childPid!);
+    expect(elapsed).toBeLessThan(4500);
+    expect(alive(childPid!)).toBe(true);
+    expect(run.stderr()).toContain("--max-events");
+    expect(run.stderr()).not.toContain("the program started");
+  }, 60_000);
+
+  test("--linger 0: not waited for; a malformed --linger is refused in one line", async () => {
+    const run = start(["node", "spawn-and-exit.cjs", "node", "late-child.cjs", "8000"], { scopeArgs: ["--linger", "0"] });
+    expect(await run.child.exited).toBe(0);
+    const [childPid] = await waitFor(run, /^parent \d+ started (\d+)$/);
+    leftovers.add(childPid!);
+    expect(run.stderr()).toContain(`scope: 1 process the program started still running when it ended (--linger 0: not waited for): ${childPid} (node)`);
+    const bad = await runCli(["run", "--linger", "soon", "--", "node", "-e", ""]);
+    expect({ exitCode: bad.exitCode, stderr: bad.stderr.trim() }).toEqual({ exitCode: 1, stderr: `scope: --linger: expected a duration such as 5s, 500ms or 0, got "soon"` });
+  }, 60_000);
+});
+
+describe("signals reach what the program started in scope's group, once", () => {
+  // `sh -c 'node graceful.cjs & exec node quick.cjs'`: the direct child (quick) dies of the
+  // SIGTERM at once; its sibling (graceful) shuts down over 300 ms.
+  const tree = ["sh", "-c", "node graceful.cjs & exec node quick.cjs"];
+
+  test.each([
+    ["scope run alone (a supervisor's stop, kill <pid>)", false, "node"],
+    ["the whole process group (timeout, kill -- -PGID, systemd)", true, "node"],
+    ["scope run alone, the graceful child a Bun process", false, bun],
+  ])("SIGTERM to %s: the graceful child gets it once, finishes, and its ending is recorded; scope's status is the direct child's", async (_name, group, runtime) => {
+    const run = start(["sh", "-c", `'${runtime}' graceful.cjs & exec node quick.cjs`], { group });
+    const pids = await waitFor(run, /^ready (\d+)$/, 2);
+    for (const pid of pids) leftovers.add(pid);
+    await Bun.sleep(100);
+    process.kill(group ? -run.child.pid : run.child.pid, "SIGTERM");
+    expect(await run.child.exited).toBe(143);
+    const [graceful] = await waitFor(run, /^graceful (\d+): SIGTERM x1$/);
+    expect(run.stdout()).not.toMatch(/x2/);
+    const events = readEvents(run.out);
+    expect(ownEnding(events, graceful!).map((e) => [e.fields.code, e.fields.recordedBy])).toEqual([[0, undefined]]);
+    expect(events.some((e) => e.kind === "message_send" && e.pid === graceful)).toBe(true);
+    const quick = pids.find((pid) => pid !== graceful)!;
+    expect(ownEnding(events, quick).map((e) => [e.fields.signal, e.fields.recordedBy])).toEqual([[15, "collector"]]);
+    expect(run.stderr()).not.toContain("still running");
+  }, 60_000);
+
+  // Passed to the program first, to the rest of the group only once it has ended: a runner
+  // that passes it on (npm run) stays the only one to, as untraced (passing it to the whole
+  // group at once gave the runner's child two). A group signal is the group's: untraced the
+  // child then gets the group's and the runner's, one or two as the kernel merges them.
+  test("SIGTERM to scope run alone with a runner that passes it on and waits: its child gets one", async () => {
+    const group = false;
+    const run = start(["node", "runner.cjs"]);
+    const [pid] = await waitFor(run, /^ready (\d+)$/);
+    leftovers.add(pid!);
+    await Bun.sleep(100);
+    process.kill(group ? -run.child.pid : run.child.pid, "SIGTERM");
+    expect(await run.child.exited).toBe(0);
+    expect(run.stdout()).toBe(`ready ${pid}\ngraceful ${pid}: SIGTERM x1\n`);
+    expect(ownEnding(readEvents(run.out), pid!).map((e) => e.fields.code)).toEqual([0]);
+  }, 60_000);
+
+  // SIGHUP is "reload" to many servers: passed to what the program left only when it died of it.
+  test("SIGHUP to scope run alone, which the program survives (a reload): what it leaves running gets none", async () => {
+    const run = start(["sh", "-c", "node quick.cjs & exec node reload.cjs"], { scopeArgs: ["--linger", "300ms"] });
+    const [quick] = await waitFor(run, /^ready (\d+)$/);
+    const [reload] = await waitFor(run, /^ready (\d+) \(reload\)$/);
+    leftovers.add(quick!);
+    await Bun.sleep(100);
+    process.kill(run.child.pid, "SIGHUP");
+    expect(await run.child.exited).toBe(0);
+    expect(run.stdout()).toContain("reloaded\n");
+    // quick.cjs would die of a SIGHUP: it runs on, named as still running after --linger.
+    expect(alive(quick!)).toBe(true);
+    expect(run.stderr()).toContain(`still running 300ms after it ended (--linger 300ms): ${quick} (node)`);
+    expect(ownEnding(readEvents(run.out), reload!).map((e) => e.fields.code)).toEqual([0]);
+  }, 60_000);
+
+  // A terminal's Ctrl-C reaches the whole foreground group (scope, the program, its sibling):
+  // scope passes nothing on, and waits for the sibling's graceful end.
+  test.skipIf(!existsSync("/usr/bin/script"))("a Ctrl-C at a terminal: the graceful child gets one SIGINT, its ending is recorded", async () => {
+    const scratch = tmp();
+    const out = join(scratch, "t.bin");
+    // `exec`: scope leads the terminal's foreground group, as under an interactive shell (spec/run.test.ts).
+    const command = "exec " + [process.execPath, cliEntry, "run", "--out", out, "--", ...tree].map((arg) => `'${arg}'`).join(" ");
+    const child = Bun.spawn(["script", "-qfec", command, "/dev/null"], { cwd: dir, stdin: "pipe", stdout: "pipe", stderr: "pipe", env: cleanEnv({ NO_COLOR: "1" }) });
+    let text = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout) text += new TextDecoder().decode(chunk);
+    })();
+    const deadline = Date.now() + 30_000;
+    while ((text.match(/ready \d+/g) ?? []).length < 2 && Date.now() < deadline) await Bun.sleep(20);
+    for (const [, pid] of text.matchAll(/ready (\d+)/g)) leftovers.add(Number(pid));
+    await Bun.sleep(200);
+    child.stdin.write("\x03");
+    await child.stdin.flush();
+    expect(await child.exited).toBe(130);
+    await reading;
+    const graceful = Number(/graceful (\d+): SIGINT x1\r\n/.exec(text)?.[1]);
+    expect(graceful, text).toBeGreaterThan(0);
+    expect(ownEnding(readEvents(out), graceful).map((e) => [e.fields.code, e.fields.recordedBy])).toEqual([[0, undefined]]);
+  }, 60_000);
+
+  test("SIGQUIT to scope run alone is passed on (it ended scope run, leaving the trace unclosed)", async () => {
+    const run = start(["node", "quick.cjs"]);
+    await waitFor(run, /^ready (\d+)$/);
+    process.kill(run.child.pid, "SIGQUIT");
+    expect(await run.child.exited).toBe(131);
+    const events = readEvents(run.out);
+    expect(events.filter((e) => e.kind === "process_exit").map((e) => e.fields.signal)).toEqual([3]);
+  }, 60_000);
+});
