@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { cleanup, scratchDir, type Traced } from "./agent-harness";
+import { cleanup, runTraced, scratchDir, type Traced } from "./agent-harness";
 import { callEnded, requestName, runtimeTraceCounters, tally, traceExportFixture, writeRuntimeTrace } from "./export-harness";
+import { stepName } from "../src/export/slices";
 import { repoRoot, runCli } from "./harness";
 
 const assets = join(repoRoot, ".tools", "perfetto-tp", "trace_processor.wasm");
@@ -127,5 +128,28 @@ describe("scope export --perfetto in Perfetto's trace processor", () => {
     expect(counted(tp.counters!)).toEqual(runtimeTraceCounters);
     expect(tp.heap!.map((row) => row.value)).toEqual([10 << 20, 11 << 20, 12 << 20]);
     expect(tp.p50!.map((row) => row.value)).toEqual([2 * ms, 3 * ms, 4 * ms]);
+  }, 120_000);
+
+  test("a framework's steps (middleware, handlers, error handlers) are slices named by step, each inside its own request", async () => {
+    const web = await runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" } });
+    expect(web.status, web.stderr).toBe(0);
+    const starts = web.events.filter((event) => event.kind === "http_step_start");
+    expect(starts.length).toBeGreaterThan(20);
+    const out = join(scratchDir(), "steps.pftrace");
+    expect((await runCli(["export", "--perfetto", web.out, "-o", out])).exitCode).toBe(0);
+    const step = "s.name LIKE 'middleware %' OR s.name LIKE 'handler %' OR s.name LIKE 'error %' OR s.name LIKE 'step %'";
+    const tp = await perfetto(out, {
+      steps: `SELECT s.name, s.dur, (SELECT int_value FROM args a WHERE a.arg_set_id = s.arg_set_id AND a.key = 'debug.index') AS ix FROM slice s WHERE ${step} ORDER BY s.ts, ix`,
+      raw: "SELECT count(*) AS n FROM slice WHERE name IN ('http_step_start', 'http_step_end')",
+      // Each step's ancestors include its own request (a step's requestIndex is its request's index).
+      outside: `WITH st AS (SELECT s.id, (SELECT int_value FROM args a WHERE a.arg_set_id = s.arg_set_id AND a.key = 'debug.requestIndex') AS req FROM slice s WHERE ${step})
+        SELECT count(*) AS n FROM st WHERE NOT EXISTS (SELECT 1 FROM ancestor_slice(st.id) an JOIN args a ON a.arg_set_id = an.arg_set_id AND a.key = 'debug.index' WHERE a.int_value = st.req)`,
+    });
+    expect(tp.raw).toEqual([{ n: 0 }]);
+    expect(tp.steps).toEqual(starts.map((event) => ({ name: stepName(event), dur: event.fields.durationNs as number, ix: event.index })));
+    expect(tp.steps!.some((row) => row.name.startsWith("middleware "))).toBe(true);
+    expect(tp.steps!.some((row) => /^handler .* \/\S+/.test(row.name))).toBe(true);
+    expect(tp.steps!.some((row) => row.name.startsWith("error "))).toBe(true);
+    expect(tp.outside).toEqual([{ n: 0 }]);
   }, 120_000);
 });
