@@ -131,8 +131,7 @@ describe("scope export --perfetto in Perfetto's trace processor", () => {
   }, 120_000);
 
   test("a framework's steps (middleware, handlers, error handlers) are slices named by step, each inside its own request", async () => {
-    const web = await runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" } });
-    expect(web.status, web.stderr).toBe(0);
+    const web = await expressTrace();
     const starts = web.events.filter((event) => event.kind === "http_step_start");
     expect(starts.length).toBeGreaterThan(20);
     const out = join(scratchDir(), "steps.pftrace");
@@ -152,4 +151,34 @@ describe("scope export --perfetto in Perfetto's trace processor", () => {
     expect(tp.steps!.some((row) => row.name.startsWith("error "))).toBe(true);
     expect(tp.outside).toEqual([{ n: 0 }]);
   }, 120_000);
+
+  test("dump --chrome: the same steps as slices of their duration, each within its request's slice on its track", async () => {
+    const web = await expressTrace();
+    const starts = web.events.filter((event) => event.kind === "http_step_start");
+    const dump = await runCli(["dump", "--chrome", web.out]);
+    expect(dump.exitCode).toBe(0);
+    const events = (JSON.parse(dump.stdout) as { traceEvents: { name: string; ph: string; cat?: string; ts: number; dur?: number; pid: number; tid: number; args?: Record<string, any> }[] }).traceEvents;
+    expect(events.filter((e) => e.name === "http_step_start" || e.name === "http_step_end")).toEqual([]);
+    const steps = events.filter((e) => e.cat === "step");
+    expect(steps.map((e) => [e.name, e.args!.index])).toEqual(starts.map((event) => [stepName(event), event.index]));
+    const requests = new Map(events.filter((e) => e.cat === "http").map((e) => [e.args!.index as number, e]));
+    for (const step of steps) {
+      const start = web.events[step.args!.index]!;
+      expect(step.dur).toBeCloseTo((start.fields.durationNs as number) / 1000, 3);
+      const request = requests.get(start.fields.requestIndex as number)!;
+      expect([step.pid, step.tid]).toEqual([request.pid, request.tid]);
+      expect(step.ts).toBeGreaterThanOrEqual(request.ts);
+      expect(step.ts + step.dur!).toBeLessThanOrEqual(request.ts + request.dur! + 0.001);
+    }
+  }, 120_000);
 });
+
+let expressRun: Promise<Traced> | undefined;
+/** spec/fixtures/web/express.cjs (Express 4: middleware, routers, handlers that throw, an error handler) traced once for the step tests. */
+function expressTrace(): Promise<Traced> {
+  expressRun ??= runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" } }).then((web) => {
+    if (web.status !== 0) throw new Error(`express.cjs exited ${web.status}: ${web.stderr}`);
+    return web;
+  });
+  return expressRun;
+}
