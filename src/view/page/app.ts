@@ -255,6 +255,7 @@ const kindColor: Record<number, string> = {
   [SliceKind.request]: "hsl(210, 65%, 72%)",
   [SliceKind.query]: "hsl(30, 85%, 70%)",
   [SliceKind.poolWait]: "hsl(45, 40%, 75%)",
+  [SliceKind.step]: "hsl(190, 50%, 72%)",
   [SliceKind.gc]: "hsl(0, 70%, 70%)",
   [SliceKind.longTask]: "hsl(15, 85%, 62%)",
 };
