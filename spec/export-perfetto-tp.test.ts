@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../src/core/model";
-import { cleanup, scratchDir, type Traced } from "./agent-harness";
+import { cleanup, runTraced, scratchDir, type Traced } from "./agent-harness";
 import { callEnded, requestName, runtimeTraceCounters, tally, traceExportFixture, writeRuntimeTrace } from "./export-harness";
+import { stepName } from "../src/export/slices";
 import { repoRoot, runCli } from "./harness";
 
 const assets = join(repoRoot, ".tools", "perfetto-tp", "trace_processor.wasm");
@@ -128,4 +129,56 @@ describe("scope export --perfetto in Perfetto's trace processor", () => {
     expect(tp.heap!.map((row) => row.value)).toEqual([10 << 20, 11 << 20, 12 << 20]);
     expect(tp.p50!.map((row) => row.value)).toEqual([2 * ms, 3 * ms, 4 * ms]);
   }, 120_000);
+
+  test("a framework's steps (middleware, handlers, error handlers) are slices named by step, each inside its own request", async () => {
+    const web = await expressTrace();
+    const starts = web.events.filter((event) => event.kind === "http_step_start");
+    expect(starts.length).toBeGreaterThan(20);
+    const out = join(scratchDir(), "steps.pftrace");
+    expect((await runCli(["export", "--perfetto", web.out, "-o", out])).exitCode).toBe(0);
+    const step = "s.name LIKE 'middleware %' OR s.name LIKE 'handler %' OR s.name LIKE 'error %' OR s.name LIKE 'step %'";
+    const tp = await perfetto(out, {
+      steps: `SELECT s.name, s.dur, (SELECT int_value FROM args a WHERE a.arg_set_id = s.arg_set_id AND a.key = 'debug.index') AS ix FROM slice s WHERE ${step} ORDER BY s.ts, ix`,
+      raw: "SELECT count(*) AS n FROM slice WHERE name IN ('http_step_start', 'http_step_end')",
+      // Each step's ancestors include its own request (a step's requestIndex is its request's index).
+      outside: `WITH st AS (SELECT s.id, (SELECT int_value FROM args a WHERE a.arg_set_id = s.arg_set_id AND a.key = 'debug.requestIndex') AS req FROM slice s WHERE ${step})
+        SELECT count(*) AS n FROM st WHERE NOT EXISTS (SELECT 1 FROM ancestor_slice(st.id) an JOIN args a ON a.arg_set_id = an.arg_set_id AND a.key = 'debug.index' WHERE a.int_value = st.req)`,
+    });
+    expect(tp.raw).toEqual([{ n: 0 }]);
+    expect(tp.steps).toEqual(starts.map((event) => ({ name: stepName(event), dur: event.fields.durationNs as number, ix: event.index })));
+    expect(tp.steps!.some((row) => row.name.startsWith("middleware "))).toBe(true);
+    expect(tp.steps!.some((row) => /^handler .* \/\S+/.test(row.name))).toBe(true);
+    expect(tp.steps!.some((row) => row.name.startsWith("error "))).toBe(true);
+    expect(tp.outside).toEqual([{ n: 0 }]);
+  }, 120_000);
+
+  test("dump --chrome: the same steps as slices of their duration, each within its request's slice on its track", async () => {
+    const web = await expressTrace();
+    const starts = web.events.filter((event) => event.kind === "http_step_start");
+    const dump = await runCli(["dump", "--chrome", web.out]);
+    expect(dump.exitCode).toBe(0);
+    const events = (JSON.parse(dump.stdout) as { traceEvents: { name: string; ph: string; cat?: string; ts: number; dur?: number; pid: number; tid: number; args?: Record<string, any> }[] }).traceEvents;
+    expect(events.filter((e) => e.name === "http_step_start" || e.name === "http_step_end")).toEqual([]);
+    const steps = events.filter((e) => e.cat === "step");
+    expect(steps.map((e) => [e.name, e.args!.index])).toEqual(starts.map((event) => [stepName(event), event.index]));
+    const requests = new Map(events.filter((e) => e.cat === "http").map((e) => [e.args!.index as number, e]));
+    for (const step of steps) {
+      const start = web.events[step.args!.index]!;
+      expect(step.dur).toBeCloseTo((start.fields.durationNs as number) / 1000, 3);
+      const request = requests.get(start.fields.requestIndex as number)!;
+      expect([step.pid, step.tid]).toEqual([request.pid, request.tid]);
+      expect(step.ts).toBeGreaterThanOrEqual(request.ts);
+      expect(step.ts + step.dur!).toBeLessThanOrEqual(request.ts + request.dur! + 0.001);
+    }
+  }, 120_000);
 });
+
+let expressRun: Promise<Traced> | undefined;
+/** spec/fixtures/web/express.cjs (Express 4: middleware, routers, handlers that throw, an error handler) traced once for the step tests. */
+function expressTrace(): Promise<Traced> {
+  expressRun ??= runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" } }).then((web) => {
+    if (web.status !== 0) throw new Error(`express.cjs exited ${web.status}: ${web.stderr}`);
+    return web;
+  });
+  return expressRun;
+}

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { repoRoot, runCli } from "./harness";
 
 export const viewFixture = join(repoRoot, "spec/fixtures/view/app.cjs");
+/** A worker answering 400 messages sent about a millisecond apart: 800 arrows over the run. */
+export const messagesFixture = join(repoRoot, "spec/fixtures/view/messages.cjs");
 
 export interface ViewTraces {
   dir: string;
@@ -12,6 +14,8 @@ export interface ViewTraces {
   trace: string;
   /** The same cut short in its last chunk: damaged. */
   damaged: string;
+  /** spec/fixtures/view/messages.cjs recorded: many messages. */
+  messages: string;
 }
 
 export async function recordViewTraces(): Promise<ViewTraces> {
@@ -22,5 +26,8 @@ export async function recordViewTraces(): Promise<ViewTraces> {
   const damaged = join(dir, "damaged.bin");
   copyFileSync(trace, damaged);
   truncateSync(damaged, Math.floor(statSync(damaged).size * 0.8));
-  return { dir, trace, damaged };
+  const messages = join(dir, "messages.bin");
+  const busy = await runCli(["run", "-o", messages, "--", "node", messagesFixture]);
+  if (busy.exitCode !== 0) throw new Error(`scope run failed (${busy.exitCode}): ${busy.stderr}`);
+  return { dir, trace, damaged, messages };
 }

@@ -22,12 +22,14 @@ interface ScopeView {
   locate(id: number): { x: number; y: number } | null;
   mergedBlock(): { x: number; y: number } | null;
   ready(): boolean;
+  arrows(): { drawn: number; hidden: number };
 }
 
 let traces: ViewTraces;
 let browser: Browser;
 let server: ViewServer;
 let damagedServer: ViewServer;
+let messagesServer: ViewServer;
 
 beforeAll(async () => {
   if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: run scripts/chromium-install.sh`);
@@ -35,6 +37,7 @@ beforeAll(async () => {
   traces = await recordViewTraces();
   server = await startViewServer(TraceIndex.open(traces.trace));
   damagedServer = await startViewServer(TraceIndex.open(traces.damaged));
+  messagesServer = await startViewServer(TraceIndex.open(traces.messages));
   browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
 }, 180_000);
 
@@ -42,6 +45,7 @@ afterAll(async () => {
   await browser?.close();
   await server?.stop();
   await damagedServer?.stop();
+  await messagesServer?.stop();
   if (traces) rmSync(traces.dir, { recursive: true, force: true });
 });
 
@@ -162,6 +166,47 @@ describe("scope view page (Chromium)", () => {
     await page.locator("#top table.top-selfNs tr").first().waitFor();
     expect(await page.locator("#top").textContent()).toContain("fibonacciLeaf");
     await page.screenshot({ path: join(artifacts, "6-range.png") });
+    await page.close();
+  }, 90_000);
+
+  test("arrows too many to tell apart are not drawn until zoomed in; a selected message's always are", async () => {
+    const page = await openPage(messagesServer.url);
+    const view = () => page.evaluate(() => (globalThis as unknown as { scopeView: ScopeView }).scopeView.arrows());
+    // The whole run: 800 arrows over ~0.5 s would cover every track (a service's opening view).
+    const whole = await view();
+    expect(whole.drawn).toBe(0);
+    expect(whole.hidden).toBeGreaterThanOrEqual(700);
+    expect(await page.locator("#arrows").textContent()).toContain(`${whole.hidden} arrows hidden`);
+    await page.screenshot({ path: join(artifacts, "8-arrows-hidden.png") });
+    // A send chosen from a search (the view jumps there and selects it), then zoomed in around
+    // it: the few arrows in view are drawn and the note is gone.
+    await page.fill("#search", "job");
+    await page.press("#search", "Enter");
+    const results = page.locator(".search-result", { hasText: "send" });
+    await results.first().waitFor();
+    await results.nth(Math.floor((await results.count()) / 2)).click();
+    await page.waitForSelector('#details[data-kind="message_send"]');
+    const sendId = Number(await page.getAttribute("#details", "data-id"));
+    const box = (await page.locator("#canvas").boundingBox())!;
+    await page.locator("#canvas").focus();
+    await page.mouse.move(box.x + box.width / 2, box.y + 60);
+    for (let i = 0; i < 40 && (await view()).hidden > 0; i++) await page.keyboard.press("w");
+    await page.waitForFunction(() => (globalThis as unknown as { scopeView: ScopeView }).scopeView.ready());
+    // The selected send's arrow and its neighbours'.
+    await page.waitForFunction(() => (globalThis as unknown as { scopeView: ScopeView }).scopeView.arrows().drawn > 1);
+    const zoomed = await view();
+    expect(zoomed.hidden).toBe(0);
+    expect(await page.locator("#arrows").textContent()).toBe("");
+    await page.screenshot({ path: join(artifacts, "9-arrows-zoomed.png") });
+    // Zoomed back out, the selected send keeps its arrow.
+    for (let i = 0; i < 40; i++) await page.keyboard.press("s");
+    // (once the whole run's window has arrived)
+    await page.waitForFunction(() => (globalThis as unknown as { scopeView: ScopeView }).scopeView.arrows().hidden >= 700);
+    const selected = await view();
+    expect(selected.drawn).toBe(1);
+    expect(await page.locator("#arrows").textContent()).toContain(`${selected.hidden} arrows hidden`);
+    expect(await page.getAttribute("#details", "data-id")).toBe(String(sendId));
+    await page.screenshot({ path: join(artifacts, "10-arrows-selected.png") });
     await page.close();
   }, 90_000);
 

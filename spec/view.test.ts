@@ -14,6 +14,8 @@ import { SliceKind } from "../src/view/wire";
 import { readTrace, TraceWriter } from "../src/core/trace-file";
 import { TraceIndex } from "../src/view/index";
 import { startViewServer } from "../src/view/server";
+import { stepName } from "../src/export/slices";
+import { runTraced } from "./agent-harness";
 
 let traces: ViewTraces;
 let index: TraceIndex;
@@ -182,6 +184,37 @@ describe("index", () => {
     expect(meta.records).toBeGreaterThan(0);
     expect(meta.records).toBeLessThan(index.meta().records);
   });
+});
+
+describe("framework steps", () => {
+  test("middleware, handlers and error handlers are slices on their thread's steps track, named and timed as recorded, each linked to its request", async () => {
+    const web = await runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" } });
+    expect(web.status, web.stderr).toBe(0);
+    const starts = web.events.filter((event) => event.kind === "http_step_start");
+    expect(starts.length).toBeGreaterThan(20);
+    const steps = TraceIndex.open(web.out);
+    const labels = steps.meta().tracks.map((track) => track.label);
+    expect(labels).toContain("main · steps");
+    // (each once: a failed step is also found by its error, listed as "name: error")
+    const found = ["middleware", "handler", "error"].flatMap((what) => steps.search(what, 100_000).hits.filter((hit) => hit.kind === "step"));
+    const hits = found.filter((hit, i) => found.findIndex((other) => other.id === hit.id) === i);
+    expect(hits.map((hit) => hit.name).sort()).toEqual(starts.map(stepName).sort());
+    // Each one's duration is the model's, and it links to its request (the request's slice, on the requests track).
+    const byName = new Map<string, number[]>();
+    for (const event of starts) byName.set(stepName(event), [...(byName.get(stepName(event)) ?? []), event.fields.durationNs as number]);
+    for (const hit of hits) {
+      const details = steps.details(hit.id)!;
+      expect(details.kind).toBe("http_step_start");
+      expect(byName.get(hit.name)).toContain(details.durationNs!);
+      const link = details.links.find((l) => l.label === "step of request")!;
+      expect(link).toBeDefined();
+      const request = steps.details(link.id)!;
+      expect(request.kind).toBe("http_server_request");
+      expect(request.fields.requestId).toBe(details.fields.requestId);
+      expect(details.timeNs).toBeGreaterThanOrEqual(request.timeNs);
+      expect(details.timeNs + details.durationNs!).toBeLessThanOrEqual(request.timeNs + request.durationNs!);
+    }
+  }, 120_000);
 });
 
 describe("loop and memory", () => {

@@ -4,12 +4,13 @@
  * receives can be joined by flow arrows (flows bind to enclosing slices). Requests are
  * slices from their start to their end on their thread's track; requests that overlap an
  * earlier one still running on that thread go on extra tracks next to it ("requests 2", ...),
- * since slices of one track must nest. A client request and the server request it reached
+ * since slices of one track must nest; queries, pool waits and framework steps nest in their
+ * request's slice. A client request and the server request it reached
  * (model.ts linkPeers) are joined by a flow arrow (category "request").
  */
 import { processName, type TraceEvent } from "../core/model";
 import { drawingOrder, LanePlacer, laneName, type Placement } from "../export/lanes";
-import { CallEnds, threadName, type Slice } from "../export/slices";
+import { CallEnds, stepName, threadName, type Slice } from "../export/slices";
 import type { LinkWatch } from "./stream";
 
 interface ChromeEvent {
@@ -53,8 +54,8 @@ export function* chromeEvents(events: ChromeWalk, startNs: bigint, collectors: R
   let unfinishedCalls = 0;
   for (const event of walk()) {
     const ts = us(event.timestampNs);
-    // A query or pool wait is one slice from its start to its end (dbSlices; the end has no slice of its own).
-    if (event.kind === "db_query" || event.kind === "db_query_end" || event.kind === "db_pool_wait" || event.kind === "db_pool_wait_end") continue;
+    // A query, pool wait or framework step is one slice from its start to its end (dbSlices; the end has no slice of its own).
+    if (spanInRequestKinds.has(event.kind)) continue;
     if (loopEvent(event, ts, out, named)) {
       yield* drain(out);
       continue;
@@ -83,6 +84,9 @@ export function* chromeEvents(events: ChromeWalk, startNs: bigint, collectors: R
     if (tid === 0) yield { name: "process_name", ph: "M", ts: 0, pid, tid, args: { name: what !== null ? `${pid}: ${what}` : `pid ${pid}` } };
   }
 }
+
+/** Drawn by dbSlices inside their request's slice: queries, pool waits and framework steps (middleware, handlers), with their ends. */
+const spanInRequestKinds = new Set(["db_query", "db_query_end", "db_pool_wait", "db_pool_wait_end", "http_step_start", "http_step_end"]);
 
 function* drain(out: ChromeEvent[]): Generator<ChromeEvent> {
   yield* out;
@@ -137,7 +141,7 @@ export class ChromeAhead {
     if (event.kind === "http_server_request" || event.kind === "http_client_request") {
       this.requests++;
       this.threadsWithRequests.add(key);
-    } else if (event.kind === "db_query" || event.kind === "db_pool_wait") this.queries++;
+    } else if (event.kind === "db_query" || event.kind === "db_pool_wait" || event.kind === "http_step_start") this.queries++;
     else if (event.kind === "function_call") this.calls++;
   }
 
@@ -223,9 +227,10 @@ const DB_TID_BASE = 500_000_000;
 const DB_LANE_TIDS = 1_000_000;
 
 /**
- * Queries and pool waits: a slice from start to end, nested in the slice of the request
- * that caused it (on that request's track) when it lies within the request and does not
- * overlap a query already there; a thread without requests keeps its queries on its own
+ * Queries, pool waits and framework steps (middleware, handlers, error handlers: named as
+ * Perfetto's, "middleware jsonParser", src/export/slices.ts stepName): a slice from start to
+ * end, nested in the slice of the request that caused it (on that request's track) when it
+ * lies within the request and does not overlap a query already there; a thread without requests keeps its queries on its own
  * track; anything else goes on the thread's query tracks ("main queries", "main queries 2",
  * ...), since slices of one track must nest.
  */
@@ -245,10 +250,11 @@ function* dbSlices(walk: () => Iterable<TraceEvent>, ahead: ChromeAhead, us: (ns
   const threadsWithRequests = ahead.threadsWithRequests;
   const dbLanes = new Map<string, number[]>();
   for (const event of walk()) {
-    if (event.kind !== "db_query" && event.kind !== "db_pool_wait") continue;
+    if (event.kind !== "db_query" && event.kind !== "db_pool_wait" && event.kind !== "http_step_start") continue;
     const f = event.fields;
     const startUs = us(event.timestampNs);
-    const endUs = typeof f.durationNs === "number" ? startUs + f.durationNs / 1000 : lastUs;
+    // A step's end as its request's is computed (a step still open ends at its response: the same µs, not a float's width past it).
+    const endUs = typeof f.durationNs !== "number" ? lastUs : event.kind === "http_step_start" ? us(event.timestampNs + BigInt(Math.round(f.durationNs))) : startUs + f.durationNs / 1000;
     const key = `${event.pid}/${event.tid}`;
     let track: number | undefined;
     const request = typeof f.requestIndex === "number" ? requests.get(f.requestIndex) : undefined;
@@ -267,8 +273,9 @@ function* dbSlices(walk: () => Iterable<TraceEvent>, ahead: ChromeAhead, us: (ns
       track = DB_TID_BASE + DB_LANE_TIDS * lane + event.tid;
     } else place(track, endUs);
     const text = typeof f.text === "string" ? f.text : "";
-    const name = event.kind === "db_pool_wait" ? `${f.system} pool wait` : text.length > 80 ? `${text.slice(0, 77)}...` : text || "query";
-    yield { name, cat: "db", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, sliceUs), pid: event.pid, tid: track, args: { ...f, index: event.index, ...(typeof f.durationNs === "number" ? {} : { unfinished: true }) } };
+    const step = event.kind === "http_step_start";
+    const name = step ? stepName(event) : event.kind === "db_pool_wait" ? `${f.system} pool wait` : text.length > 80 ? `${text.slice(0, 77)}...` : text || "query";
+    yield { name, cat: step ? "step" : "db", ph: "X", ts: startUs, dur: Math.max(endUs - startUs, sliceUs), pid: event.pid, tid: track, args: { ...f, index: event.index, ...(typeof f.durationNs === "number" ? {} : { unfinished: true }) } };
   }
 }
 

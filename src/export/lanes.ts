@@ -3,12 +3,12 @@
  * stack). Slices that overlap without nesting (concurrent requests, an async call that
  * settles after its caller returned) go on extra tracks of the same thread, "lanes": a
  * slice takes the first lane of its group where it nests, its preferred lane first (a
- * query the lane of its request).
+ * query, pool wait or framework step the lane of its request).
  */
 import type { Slice } from "./slices";
 
 export interface Placement {
-  /** "calls", "requests" (queries and pool waits share the requests' lanes), "gc" or "long tasks". */
+  /** "calls", "requests" (queries, pool waits and framework steps share the requests' lanes), "gc" or "long tasks". */
   group: string;
   /** 0: the group's first track. */
   lane: number;
@@ -54,7 +54,7 @@ export class LanePlacer {
     let stacks = this.lanes.get(key);
     if (!stacks) this.lanes.set(key, (stacks = []));
     const requestIndex = slice.start.fields.requestIndex;
-    const preferred = slice.kind === "query" || slice.kind === "pool_wait" ? (typeof requestIndex === "number" ? this.requestPlace.get(requestIndex) : undefined) : undefined;
+    const preferred = slice.kind === "query" || slice.kind === "pool_wait" || slice.kind === "step" ? (typeof requestIndex === "number" ? this.requestPlace.get(requestIndex) : undefined) : undefined;
     let lane = preferred && fits(stacks[preferred.lane]!, slice) ? preferred.lane : stacks.findIndex((stack) => fits(stack, slice));
     if (lane < 0) lane = stacks.push([]) - 1;
     stacks[lane]!.push(slice.endNs);

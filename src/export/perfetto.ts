@@ -4,8 +4,9 @@
  *
  * - Tracks: one per process (ProcessDescriptor: pid, command line) and one per thread
  *   (ThreadDescriptor); function calls nest on the thread's track (a call with no end, as
- *   the calls level records them, is an instant there), requests, queries and
- *   pool waits on the thread's "requests" tracks, GC pauses and long tasks on its "gc" and
+ *   the calls level records them, is an instant there), requests, queries,
+ *   pool waits and framework steps (middleware, handlers: named "middleware jsonParser") on
+ *   the thread's "requests" tracks, GC pauses and long tasks on its "gc" and
  *   "long tasks" tracks (lanes.ts: extra tracks where slices overlap without nesting); loop
  *   delay, loop utilisation and heap samples as counters under their process (runtime-kinds.ts).
  * - Every other event is an instant on its thread's track with its fields as debug
@@ -20,7 +21,7 @@ import protobuf from "protobufjs";
 import { processName, type TraceEvent, type FieldValue } from "../core/model";
 import perfettoProto from "./perfetto.proto" with { type: "text" };
 import { laneName, LanePlacer, drawingOrder, type Placement } from "./lanes";
-import { callEndKinds, CallEnds, endIndexOf, spanSlice, ThreadsAndProcesses, type Slice, type TraceShape } from "./slices";
+import { callEndKinds, CallEnds, endIndexOf, spanSlice, stepSlice, ThreadsAndProcesses, type Slice, type TraceShape } from "./slices";
 import { counterSamples, runtimeSlice, runtimeSliceKinds } from "./runtime-kinds";
 import type { LinkWatch } from "../dump/stream";
 
@@ -55,6 +56,8 @@ const notInstants = new Set([
   "db_pool_wait",
   "db_pool_wait_end",
   "db_connection",
+  "http_step_start",
+  "http_step_end",
 ]);
 
 /**
@@ -238,6 +241,10 @@ export class Ahead {
     if (spanKinds.has(event.kind)) {
       const endNs = this.endNs.get(event.index);
       return { slice: spanSlice(event, null, endNs ?? this.names.lastNs(event), endNs !== undefined), extra: endNs === undefined ? { unfinished: true } : null };
+    }
+    if (event.kind === "http_step_start") {
+      const slice = stepSlice(event, this.names.lastNs(event));
+      return { slice, extra: slice.finished ? null : { unfinished: true } };
     }
     const slice = runtimeSlice(event);
     return slice ? { slice, extra: null } : undefined;

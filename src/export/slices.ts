@@ -8,7 +8,7 @@
  */
 import { hostPid, mergedSources, sourceOfPid, type FieldValue, type TraceEvent } from "../core/model";
 
-export type SliceKind = "call" | "server" | "client" | "query" | "pool_wait" | "gc" | "long_task";
+export type SliceKind = "call" | "server" | "client" | "query" | "pool_wait" | "step" | "gc" | "long_task";
 
 export interface Slice {
   kind: SliceKind;
@@ -19,7 +19,7 @@ export interface Slice {
   endNs: bigint;
   finished: boolean;
   name: string;
-  /** The event that started it (function_call, http_*_request, db_query, db_pool_wait). */
+  /** The event that started it (function_call, http_*_request, db_query, db_pool_wait, http_step_start). */
   start: TraceEvent;
   /** The event that ended it (return, throw, settle, response, query end), when recorded. */
   end: TraceEvent | null;
@@ -80,6 +80,25 @@ export function spanSlice(event: TraceEvent, end: TraceEvent | null, endNs: bigi
   const status = typeof f.status === "number" ? f.status : 0;
   const failed = (event.kind === "http_server_request" ? status >= 500 : status >= 400) || typeof f.errorCode === "string" || (finished && f.end !== "finished");
   return { kind: event.kind === "http_server_request" ? "server" : "client", pid, tid, startNs, endNs, finished, name: requestName(event), start: event, end, failed };
+}
+
+/**
+ * A framework step's slice (middleware, handler, error handler: an http_step_start), from its
+ * start for its duration (the model's `durationNs`, set at its end or its request's); never
+ * ended: to `lastNs`, unfinished. Named by kind, function and route: "middleware jsonParser",
+ * "handler <anonymous> /items/:id".
+ */
+export function stepSlice(event: TraceEvent, lastNs: bigint): Slice {
+  const f = event.fields;
+  const finished = typeof f.durationNs === "number";
+  const endNs = finished ? event.timestampNs + BigInt(f.durationNs as number) : lastNs;
+  return { kind: "step", pid: event.pid, tid: event.tid, startNs: event.timestampNs, endNs: endNs < event.timestampNs ? event.timestampNs : endNs, finished, name: stepName(event), start: event, end: null, failed: f.failed === true };
+}
+
+export function stepName(event: TraceEvent): string {
+  const f = event.fields;
+  const what = typeof f.stepKind === "string" && f.stepKind ? f.stepKind : "step";
+  return `${what} ${typeof f.name === "string" && f.name ? f.name : "<anonymous>"}${typeof f.route === "string" && f.route ? ` ${f.route}` : ""}`;
 }
 
 const threadKey = (event: { pid: number; tid: number }) => `${event.pid}/${event.tid}`;
@@ -259,6 +278,9 @@ export function shapeOf(events: TraceEvent[]): TraceShape {
         slices.push(spanSlice(event, end, end ? end.timestampNs : lastOf(event)));
         break;
       }
+      case "http_step_start":
+        slices.push(stepSlice(event, lastOf(event)));
+        break;
     }
   }
 

@@ -18,7 +18,7 @@
  * so the cost follows what is drawn, not what is recorded.
  */
 import { StringTable, decodeRecord } from "../core/events";
-import { ChannelCloseFlag, ChannelKind, EventKind, ExitFlag, RECORD_SIZE } from "../core/layout";
+import { ChannelCloseFlag, ChannelKind, EventKind, eventKindName, ExitFlag, HttpEndFlag, RECORD_SIZE, STEP_ORDINAL_LIMIT, StepStartFlag } from "../core/layout";
 import { ChannelKindName, collectorPids, GcKindName, hostPid, interpret, MERGE_PID_SHIFT, mergedCollectorPid, processName, type FieldValue, type RawEvent } from "../core/model";
 import { readTrace, type TraceHeader } from "../core/trace-file";
 import { damageText, UNCLOSED_WHY } from "../core/trace-ending";
@@ -44,6 +44,8 @@ interface Thread {
   stackCall: number[];
   asyncOpen: Map<number, number>;
   requests: Map<number, number>;
+  /** Framework steps still open, by "requestId/step". */
+  steps: Map<string, number>;
   queries: Map<number, number>;
   waits: Map<number, number>;
   functions: Map<number, number>;
@@ -71,7 +73,7 @@ interface Thread {
   mainThread: boolean;
 }
 
-type LaneKind = "async" | "requests" | "queries" | "loop";
+type LaneKind = "async" | "requests" | "steps" | "queries" | "loop";
 
 interface Track {
   info: TrackInfo;
@@ -208,6 +210,7 @@ export class TraceIndex {
         stackCall: [],
         asyncOpen: new Map(),
         requests: new Map(),
+        steps: new Map(),
         queries: new Map(),
         waits: new Map(),
         functions: new Map(),
@@ -618,6 +621,36 @@ export class TraceIndex {
           case EventKind.http_client_response: {
             const slice = thread.requests.get(u64(24));
             if (slice !== undefined) this.close(slice, t, rec, u64(32) >= 500 || u64(56) !== 1);
+            // A server response with HttpEndFlag.stepsEnd ends its request's steps still open (model.ts stepEnds).
+            if (kind === EventKind.http_server_response && (view.getUint16(base + 6, true) & HttpEndFlag.stepsEnd) !== 0 && thread.steps.size) {
+              const prefix = `${u64(24)}/`;
+              for (const [key, step] of thread.steps) {
+                if (!key.startsWith(prefix)) continue;
+                thread.steps.delete(key);
+                this.close(step, t, rec);
+              }
+            }
+            break;
+          }
+          case EventKind.http_step_start: {
+            // A framework step (middleware, handler, error handler): "middleware jsonParser", "handler <anonymous> /users/:id".
+            const flags = view.getUint16(base + 6, true);
+            const step = (flags & StepStartFlag.route) !== 0 ? u64(32) % STEP_ORDINAL_LIMIT : u64(32);
+            const route = str(56);
+            const { track, row } = this.lane(thread, "steps", t);
+            const slice = this.slice(track, row, t, this.label(`${str(48) || "step"} ${str(40) || "<anonymous>"}${route ? ` ${route}` : ""}`), rec, SliceKind.step, -1);
+            thread.steps.set(`${u64(24)}/${step}`, slice);
+            this.recItem[rec] = slice + 1;
+            break;
+          }
+          case EventKind.http_step_end: {
+            const key = `${u64(24)}/${u64(32)}`;
+            const slice = thread.steps.get(key);
+            if (slice !== undefined) {
+              thread.steps.delete(key);
+              const failed = (view.getUint16(base + 6, true) & 1) !== 0;
+              this.close(slice, t, rec, failed, failed ? errorText(str(40), str(48)) : undefined);
+            }
             break;
           }
           case EventKind.http_traceparent: {
@@ -863,7 +896,7 @@ export class TraceIndex {
       firstSeen.set(pid, first);
     }
     const sourceOf = (pid: number) => Math.floor(pid / 2 ** MERGE_PID_SHIFT);
-    const kindOrder: Record<TrackKind, number> = { calls: 0, async: 1, requests: 2, queries: 3, loop: 4, counter: 5 };
+    const kindOrder: Record<TrackKind, number> = { calls: 0, async: 1, requests: 2, steps: 3, queries: 4, loop: 5, counter: 6 };
     for (const track of this.tracks) {
       const info = track.info;
       const thread = track.thread;
@@ -1047,7 +1080,9 @@ export class TraceIndex {
     const raw = this.raw(rec);
     const tables = this.threads.get(raw.pid)?.get(raw.tid)?.tableRecords ?? [];
     const events = interpret([...tables.map((r) => this.raw(r)), raw], (pid, tid, id) => this.strings.get(pid, tid, id) ?? this.stringNear(rec, pid, tid, id));
-    const event = events.find((e) => e.kind !== "function_table") ?? events[0]!;
+    // The record's own event (a handler's step start with its route also gives the request's http_route before it).
+    const own = typeof raw.kind === "number" ? eventKindName[raw.kind] : raw.kind;
+    const event = events.find((e) => e.kind === own) ?? events.find((e) => e.kind !== "function_table") ?? events[0]!;
     return { kind: event.kind, pid: raw.pid, tid: raw.tid, fields: event.fields };
   }
 
@@ -1106,6 +1141,9 @@ export class TraceIndex {
       const thread = this.threads.get(pid)?.get(tid);
       const request = typeof fields.request === "number" ? thread?.requests.get(fields.request) : undefined;
       if (request !== undefined && request !== s) add(this.itemLink("caused by request", this.sRec.data[request]!));
+      // A framework step's request (its requestId: the request's own id on this thread).
+      const stepOf = kind === "http_step_start" && typeof fields.requestId === "number" ? thread?.requests.get(fields.requestId) : undefined;
+      if (stepOf !== undefined) add(this.itemLink("step of request", this.sRec.data[stepOf]!));
     } else {
       const i = -item - 1;
       timeNs = this.iTime.data[i]!;
@@ -1235,6 +1273,8 @@ const namingFields: Record<number, number[]> = {
   [EventKind.http_client_request]: [32, 40],
   [EventKind.http_connection]: [32, 48],
   [EventKind.http_traceparent]: [32],
+  [EventKind.http_step_start]: [40, 48, 56],
+  [EventKind.http_step_end]: [40, 48],
   [EventKind.db_query]: [32],
   // A query's database, server and user (its connection's record).
   [EventKind.db_connection]: [32, 40, 56],
@@ -1248,7 +1288,7 @@ const namingFields: Record<number, number[]> = {
   [EventKind.attach_function_add]: [32, 40],
 };
 
-const sliceKindName: Record<number, string> = { 1: "call", 2: "async call", 3: "request", 4: "query", 5: "pool wait", 6: "gc", 7: "long task" };
+const sliceKindName: Record<number, string> = { 1: "call", 2: "async call", 3: "request", 4: "query", 5: "pool wait", 6: "gc", 7: "long task", 8: "step" };
 const instantKindName: Record<number, string> = Object.fromEntries(Object.entries(InstantKind).map(([name, value]) => [value, name]));
 
 /** An error as one line: "TypeError: x is not a function", a query's "23505: duplicate key ..."; undefined when neither is known. */

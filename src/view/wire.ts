@@ -6,7 +6,7 @@
  */
 import type { FieldValue } from "../core/model";
 
-export type TrackKind = "calls" | "async" | "requests" | "queries" | "loop" | "counter";
+export type TrackKind = "calls" | "async" | "requests" | "steps" | "queries" | "loop" | "counter";
 
 export interface TrackInfo {
   id: number;
@@ -41,7 +41,7 @@ export const InstantKind = {
   connection: 13,
 } as const;
 
-export const SliceKind = { call: 1, async: 2, request: 3, query: 4, poolWait: 5, gc: 6, longTask: 7 } as const;
+export const SliceKind = { call: 1, async: 2, request: 3, query: 4, poolWait: 5, gc: 6, longTask: 7, step: 8 } as const;
 export const ArrowKind = { message: 1, spawn: 2, request: 3 } as const;
 
 export interface TraceStatus {

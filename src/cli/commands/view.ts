@@ -28,7 +28,7 @@ export class ViewCommand extends Command {
     details: `
       Serves a timeline of the trace on 127.0.0.1 (a free port, a random token in the address; requests
       without it get 403) and opens it in the default browser when there is one; the address is printed
-      either way. One track per process and thread, calls as a flame chart, requests and queries as slices,
+      either way. One track per process and thread, calls as a flame chart, requests, framework steps and queries as slices,
       messages and spawns as arrows; zoom with W/S or Ctrl+wheel, pan with A/D or drag. Ctrl-C stops it.
     `,
     examples: [

@@ -255,6 +255,7 @@ const kindColor: Record<number, string> = {
   [SliceKind.request]: "hsl(210, 65%, 72%)",
   [SliceKind.query]: "hsl(30, 85%, 70%)",
   [SliceKind.poolWait]: "hsl(45, 40%, 75%)",
+  [SliceKind.step]: "hsl(190, 50%, 72%)",
   [SliceKind.gc]: "hsl(0, 70%, 70%)",
   [SliceKind.longTask]: "hsl(15, 85%, 62%)",
 };
@@ -424,18 +425,48 @@ function drawInstants(data: WindowAnswer, x: ScaleLinear<number, number>, offset
   }
 }
 
+/** The arrows the last draw drew and left out as too many (the page tests read it). */
+const arrowCount = { drawn: 0, hidden: 0 };
+
+/**
+ * Arrows in view past this many (one per 16 px of width, at least 24) are not drawn: a
+ * service handing work to workers sends thousands of messages, whose arrows would cover
+ * every track at the opening zoom and say nothing one by one. Zoomed in to where they are
+ * fewer they are drawn; a selected event's own arrows always are. The header says how many
+ * are left out.
+ */
+function arrowLimit(): number {
+  return Math.max(24, Math.floor(state.width / 16));
+}
+
 function drawArrows(data: WindowAnswer, x: ScaleLinear<number, number>, offset: number): void {
   const s = data.arrows;
   const colors: Record<number, string> = { 1: "rgba(11, 87, 208, 0.75)", 2: "rgba(142, 36, 170, 0.75)", 3: "rgba(24, 128, 56, 0.75)" };
+  let inView = 0;
+  for (let i = 0; i < s.length; i += ARROW) {
+    if (!trackY(s[i]!) || !trackY(s[i + 2]!)) continue;
+    const x0 = x(s[i + 1]!);
+    const x1 = x(s[i + 3]!);
+    if (Math.max(x0, x1) >= 0 && Math.min(x0, x1) <= state.width) inView++;
+  }
+  const crowded = inView > arrowLimit();
+  arrowCount.drawn = 0;
+  arrowCount.hidden = 0;
   for (let i = 0; i < s.length; i += ARROW) {
     const from = trackY(s[i]!);
     const to = trackY(s[i + 2]!);
     if (!from || !to) continue;
     const x0 = x(s[i + 1]!);
     const x1 = x(s[i + 3]!);
+    const selected = s[i + 5] === state.selected || s[i + 6] === state.selected;
+    const visible = Math.max(x0, x1) >= 0 && Math.min(x0, x1) <= state.width;
+    if (crowded && !selected) {
+      if (visible) arrowCount.hidden++;
+      continue;
+    }
+    if (visible) arrowCount.drawn++;
     const y0 = from.top + offset + MARK_H / 2;
     const y1 = to.top + offset + MARK_H / 2;
-    const selected = s[i + 5] === state.selected || s[i + 6] === state.selected;
     ctx.strokeStyle = selected ? "#000" : colors[s[i + 4]!]!;
     ctx.fillStyle = ctx.strokeStyle;
     ctx.lineWidth = selected ? 2 : 1;
@@ -451,6 +482,9 @@ function drawArrows(data: WindowAnswer, x: ScaleLinear<number, number>, offset: 
     ctx.fill();
     ctx.lineWidth = 1;
   }
+  const note = arrowCount.hidden ? `${arrowCount.hidden} arrows hidden at this zoom: zoom in, or select a message` : "";
+  const element = $("arrows");
+  if (element.textContent !== note) element.textContent = note;
 }
 
 function drawCounters(data: WindowAnswer, x: ScaleLinear<number, number>, offset: number): void {
@@ -897,6 +931,7 @@ async function main(): Promise<void> {
     return hitTest(x - rect.left, y - rect.top);
   },
   ready: () => state.data !== null,
+  arrows: () => ({ ...arrowCount }),
   firstPaintMs: () => state.firstPaintMs,
   lastDrawMs: () => lastDrawMs,
   tracks: () => state.meta?.tracks ?? [],
