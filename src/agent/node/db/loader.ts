@@ -73,6 +73,8 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
       return (require("./pg") as typeof import("./pg")).hookPgPool(db, exports);
     case "postgres/cjs/src/query":
       return (require("./postgres") as typeof import("./postgres")).hookPostgresQuery(db, (exports as { Query?: unknown })?.Query);
+    case "postgres/cjs/src/types":
+      return (require("./postgres") as typeof import("./postgres")).hookPostgresTypes(db, exports);
     case "mysql2/lib/base/connection":
     case "mysql2/lib/connection":
       return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Connection(db, exports);
@@ -88,6 +90,9 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
     case "@redis/client/dist/lib/client/linked-list":
       return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisList(db, exports);
     case "@redis/client/dist/lib/client/commands-queue":
+      (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisQueue(exports);
       return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Queue(db, filename, exports);
+    case "@redis/client/dist/lib/client/index":
+      return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisClient(db, exports);
   }
 }
