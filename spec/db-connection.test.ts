@@ -198,6 +198,35 @@ describe.each([
   });
 });
 
+// A database switched after connecting: the queries after it name the new one (a refused switch: the old).
+describe.each([
+  ["node", "node"],
+  ["bun", bun],
+])("switched after connecting, under %s", (_name, runtime) => {
+  test("mysql2: USE other, a refused USE, changeUser", async () => {
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "mysql2-switch"], () => {}, { MYSQL_PORT: String(mysql.port) });
+    expect(traced.stdout).toBe("switch second ER_BAD_DB_ERROR second scope\n");
+    expect(targets(traced.events).map((row) => [row[1], row[2]])).toEqual([
+      ["USE second", "scope"],
+      ["SELECT DATABASE() AS db", "second"],
+      ["USE `no_such_db`", "second"],
+      ["SELECT DATABASE() AS db", "second"],
+      ["SELECT DATABASE() AS db", "scope"],
+    ]);
+  });
+
+  test("ioredis: SELECT 4, a refused SELECT", async () => {
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "ioredis-select"], () => redis.cli("FLUSHALL"), { REDIS_PORT: String(redis.port) });
+    expect(traced.stdout).toBe("select ERR DB index is out of range four\n");
+    const rows = targets(traced.events).filter((row) => row[1] === "SET ? ?" || row[1] === "GET ?" || row[1] === "QUIT");
+    expect(rows.map((row) => [row[1], row[2], row[3]])).toEqual([
+      ["SET ? ?", "4", "127.0.0.1"],
+      ["GET ?", "4", "127.0.0.1"],
+      ["QUIT", "4", "127.0.0.1"],
+    ]);
+  });
+});
+
 test("better-sqlite3 under node: each database's file as its database", async () => {
   const dir = mkdtempSync(join(tmpdir(), "scope-dbconn-sqlite-"));
   try {
