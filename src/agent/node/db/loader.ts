@@ -4,7 +4,7 @@
  * package an ES module imports) is wrapped once (scope attach; a Node thread's core has its
  * own frameless hook, lazy.ts; a Bun thread hooks require, src/agent/bun/library-files.ts,
  * and hands over the same files through `databaseFiles`), and after a file
- * of pg, pg-pool, postgres (its CommonJS build), mysql2, better-sqlite3, ioredis or node-redis (4 or 5) ran, its exports are
+ * of pg, pg-pool, postgres (its CommonJS build), mysql2, better-sqlite3, ioredis, node-redis (4 or 5), knex or Sequelize's pool ran, its exports are
  * handed to that library's module (required only then: the bundler keeps each one
  * lazy). A program that loads none of them pays one path test per CommonJS file it loads.
  */
@@ -83,6 +83,10 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
       return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Pool(db, exports);
     case "better-sqlite3/lib/database":
       return (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookBetterSqlite3(db, exports);
+    case "sequelize-pool/lib/Pool":
+      return (require("./sequelize") as typeof import("./sequelize")).hookSequelizePool(db, filename, exports);
+    case "sequelize/lib/dialects/abstract/connection-manager":
+      return (require("./sequelize") as typeof import("./sequelize")).hookSequelizeConnectionManager(db, exports);
     case "knex/lib/client":
       return (require("./knex") as typeof import("./knex")).hookKnexClient(db, exports);
     case "ioredis/built/Redis":
