@@ -61,6 +61,18 @@ interface Target {
 const queues = new WeakMap<object, Target>();
 /** The connection of the queue whose addCommand runs (undefined: none known). */
 let current: Target | undefined;
+/** The last queue found filed, and its connection: most programs have one client (no WeakMap look-up a command). */
+let lastQueue: object | undefined;
+let lastTarget: Target | undefined;
+
+function queueTarget(queue: object): Target | undefined {
+  const target = queues.get(queue);
+  if (target !== undefined) {
+    lastQueue = queue;
+    lastTarget = target;
+  }
+  return target;
+}
 
 /** 5.x's client: its `connect` files the queue with the client's connection. */
 export function hookNodeRedisClient(db: DbRecorder, exports: unknown): void {
@@ -108,7 +120,7 @@ export function hookNodeRedisQueue(exports: unknown): void {
   wrapMethod(proto, "addCommand", (original) =>
     function addCommand(this: object) {
       const outer = current;
-      current = queues.get(this);
+      current = this === lastQueue ? lastTarget : queueTarget(this);
       try {
         return Reflect.apply(original, this, arguments);
       } finally {
