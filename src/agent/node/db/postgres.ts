@@ -24,6 +24,7 @@
  */
 import { DbSystem } from "../../shared/kinds";
 import { dataProperty, renamed, wrapMethod, type DbRecorder } from "../../shared/db";
+import { assignPatch } from "../../shared/patches";
 
 const hooked = new WeakSet<object>();
 
@@ -110,7 +111,8 @@ export function hookPostgresTypes(db: DbRecorder, exports: unknown): void {
   if (exports === null || typeof exports !== "object") return;
   const descriptor = Object.getOwnPropertyDescriptor(exports, "stringify");
   if (!descriptor || !descriptor.writable || typeof descriptor.value !== "function") return;
-  (exports as Record<string, unknown>).stringify = postgresStringify(db, descriptor.value);
+  // A patch scope attach gives back at its detach (attached after connection.js loaded, which took the original already: no names then).
+  assignPatch(exports, "stringify", postgresStringify(db, descriptor.value));
 }
 
 /** The ES build's handed bindings (esm-hooks.ts): src/query.js's `Query`, src/types.js's `stringify` (replaced in `bindings`, which the statement assigns back). */
