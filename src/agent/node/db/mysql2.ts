@@ -198,7 +198,8 @@ interface ConfigTarget {
   user: unknown;
 }
 const configs = new WeakMap<object, ConfigTarget>();
-let lastConfig: object | undefined;
+// An object no connection has, so an undefined config never takes the fast path (whose loads need an object).
+let lastConfig: object = {};
 let lastTarget: ConfigTarget = { system: DbSystem.mysql2, database: undefined, user: undefined };
 
 function configConnection(db: DbRecorder, config: unknown): number {
