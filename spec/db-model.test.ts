@@ -85,3 +85,31 @@ test("a query names its db_connection in field e above the system (layout 6): it
   expect(events[4]!.fields).toEqual({ wait: 1, system: "mysql2", open: 1, idle: 0, connection: 9, durationNs: null });
   expect(events[5]!.fields).toEqual({ query: 2, system: "ioredis", text: "SELECT ?", params: 0, durationNs: null });
 });
+
+test("an end names the connection its start could not (field e as the start's): copied onto the start, a start's own kept", () => {
+  const names = new Map([
+    ["7/0/1", "SELECT ?"],
+    ["7/0/4", "appdb"],
+    ["7/0/5", "10.0.0.7"],
+    ["7/0/7", "reports"],
+  ]);
+  const events = interpret(
+    [
+      // The query starts before its library knew where it goes; the record comes with its end.
+      raw(EventKind.db_query, 1000, 0, 1, 1, 0, 0, DbSystem.postgresJs),
+      raw(EventKind.db_pool_wait, 1001, 0, 1, 0, 0, 0, DbSystem.pg),
+      raw(EventKind.db_connection, 1002, 0, 1, 4, 5, 5432, 0, DbSystem.postgresJs),
+      raw(EventKind.db_connection, 1003, 0, 2, 7, 5, 5432, 0, DbSystem.pg),
+      raw(EventKind.db_query_end, 1500, 0, 1, 1, 0, 0, DbSystem.postgresJs + 1 * 256),
+      raw(EventKind.db_pool_wait_end, 1600, 0, 1, 0, 0, 0, DbSystem.pg + 2 * 256),
+      // A start that named one keeps it.
+      raw(EventKind.db_query, 1700, 0, 2, 1, 0, 0, DbSystem.postgresJs + 1 * 256),
+      raw(EventKind.db_query_end, 1800, 0, 2, 1, 0, 0, DbSystem.postgresJs + 2 * 256),
+    ],
+    (pid, tid, id) => names.get(`${pid}/${tid}/${id}`),
+  );
+  const at = (ns: number) => events.find((e) => e.timestampNs === BigInt(ns))!.fields;
+  expect(at(1000)).toMatchObject({ query: 1, system: "postgres.js", connection: 1, database: "appdb", serverAddress: "10.0.0.7", serverPort: 5432, user: null, rows: 1, durationNs: 500 });
+  expect(at(1001)).toMatchObject({ wait: 1, system: "pg", connection: 2, database: "reports", serverPort: 5432, durationNs: 599 });
+  expect(at(1700)).toMatchObject({ query: 2, connection: 1, database: "appdb" });
+});

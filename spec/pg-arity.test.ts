@@ -21,11 +21,13 @@ function fakeDb(request: number): DbRecorder & { failures: unknown[] } {
     queryStart: () => next++,
     queryStartWith: () => next++,
     queryEnd: () => {},
+    queryEndOn: () => {},
     queryFailed: () => {},
     isProxy: () => false,
     connection: (system: number) => system,
     waitStart: () => next++,
     waitEnd: () => {},
+    waitEndOn: () => {},
   };
 }
 

@@ -30,6 +30,8 @@ export const toolSets = {
   elysia: { elysia: "1.4.30" },
   // knex's own pool (tarn) in front of pg (spec/db-knex.test.ts).
   knex: { knex: "3.3.0", pg: "8.23.1" },
+  // Sequelize 6's own pool (sequelize-pool) in front of pg (spec/db-sequelize.test.ts).
+  sequelize: { sequelize: "6.37.8", pg: "8.23.1" },
   // socket.io 4 server and client in one program (spec/websocket-socketio.test.ts).
   socketio: { "socket.io": "4.8.4", "socket.io-client": "4.8.4" },
   // NestJS 11 on Express and on Fastify (spec/web-nest.test.ts).

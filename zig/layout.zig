@@ -287,14 +287,17 @@ pub const EventKind = enum(u16) {
     db_query = 64,
     /// The query ended, recorded before the program sees its outcome. a = query id, b =
     /// rows returned or changed (max u64: not known), c = str error code (SQLSTATE, SQLite
-    /// code), d = str error message; flags bit 0 = failed.
+    /// code), d = str error message, e = as db_query's e, naming the db_connection only
+    /// when the start could not (0: none; postgres.js's first query on a client, a pool's
+    /// first wait); flags bit 0 = failed.
     db_query_end = 65,
     /// The program asked a pool for a connection (pg's Pool.connect, also inside
     /// pool.query). a = wait id, b = connections open, c = idle connections, d = request
     /// id, e = DbSystem | db_connection id << 8 (the pool's database and server), as db_query.
     db_pool_wait = 66,
     /// The pool handed a connection over (or failed): the wait is from db_pool_wait to
-    /// this. a = wait id, c = str error code, d = str error message; flags bit 0 = failed.
+    /// this. a = wait id, c = str error code, d = str error message, e = as db_query_end's e
+    /// (the connection handed over, when the start named none); flags bit 0 = failed.
     db_pool_wait_end = 67,
     /// Which database and server a client talks to, written once per (pid, tid) for each
     /// distinct (DbSystem, database, server, port, user), before the first db_query or

@@ -63,6 +63,12 @@ async function main() {
       });
       await call((cb) => conn.end(cb));
     }
+  } else if (which === "postgres") {
+    const sql = require("postgres")(process.env.PGURL, { max: 4 });
+    await timed(async (n) => {
+      for (let i = 0; i < n; i += 4) await Promise.all([0, 1, 2, 3].map((j) => sql`SELECT ${i + j}::int AS n`));
+    });
+    await sql.end();
   } else throw new Error(`unknown workload ${which}`);
 }
 

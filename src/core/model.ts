@@ -343,6 +343,8 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     failed: (r.flags & 1) !== 0,
     errorCode: str(r.c),
     errorMessage: str(r.d),
+    // The connection, when the start could not name it (DatabaseLinks copies it onto the start).
+    ...dbConnectionOf(r.e),
   }),
   db_pool_wait: (r) => ({
     wait: unsigned(r.a),
@@ -361,7 +363,7 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     serverPort: unsigned(r.d),
     user: str(r.e),
   }),
-  db_pool_wait_end: (r, str) => ({ wait: unsigned(r.a), failed: (r.flags & 1) !== 0, errorCode: str(r.c), errorMessage: str(r.d) }),
+  db_pool_wait_end: (r, str) => ({ wait: unsigned(r.a), failed: (r.flags & 1) !== 0, errorCode: str(r.c), errorMessage: str(r.d), ...dbConnectionOf(r.e) }),
   ...asyncFielders,
   // scope attach (src/attach): the attach agent's records; a call's name comes from its add (interpret).
   attach_start: (r, str) => ({ runningMs: unsigned(r.a), inspectorPort: str(r.b), inspectorOpenedByScope: unsigned(r.c) === 1 }),
@@ -1013,6 +1015,10 @@ export class DatabaseLinks {
         ...(end === "q" ? { rows: f.rows ?? null } : {}),
         failed: f.failed ?? false,
         ...(f.failed ? { errorCode: f.errorCode ?? null, errorMessage: f.errorMessage ?? null } : {}),
+        // A connection only the end could name (the start's thread knew none yet).
+        ...(begun.fields.connection === undefined && typeof f.connection === "number"
+          ? { connection: f.connection, ...dbConnectionFields(this.connections.get(`${event.pid}/${event.tid}/${f.connection}`)) }
+          : {}),
       });
     }
   }

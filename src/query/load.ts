@@ -802,6 +802,8 @@ export class TraceLoader {
         row.failed = flags & 1;
         row.errorCode = num(c);
         row.errorMessage = num(d);
+        // A connection only the end could name (the start named none).
+        if (row.target === undefined && num(e) >= DB_CONNECTION_UNIT) row.target = t.dbTargets.get(Math.floor(num(e) / DB_CONNECTION_UNIT));
         return;
       }
     }

@@ -24,7 +24,7 @@ import { openSink } from "./sink";
 import { envWithScope, lacksNodeOptions, setAgentDirectory } from "../shared/child-env";
 import { envFileNodeOptions, isNodeCommand } from "../shared/env-file";
 import { childProcessCall, hookChildProcesses, isInternalMessage, makeTracer, newChannel, wrapSend, type Channel, type Tracer } from "../node/hooks";
-import { bunPostgresQuery, startBunDatabaseTracing } from "./db";
+import { bunPostgres, startBunDatabaseTracing } from "./db";
 import { databaseFiles } from "../node/db/loader";
 import { esmBuildSuffix, hookBunEsmBuilds } from "./esm-plugin";
 import type { DbRecorder } from "../shared/db";
@@ -200,7 +200,7 @@ function start(
     recorder.safe(() =>
       hookBunEsmBuilds(recorder, (id, bindings) => {
         if (id === "postgres") {
-          if (db !== undefined) bunPostgresQuery(db, bindings.Query);
+          if (db !== undefined) bunPostgres(db, bindings);
         } else frameworksEsm?.(id, bindings);
       }),
     );

@@ -196,7 +196,7 @@ function start(tracer: Tracer): typeof started {
       ws?.(filename, exports);
     },
     onEsm(id, bindings) {
-      if (id === "postgres") databases?.postgresQuery(bindings.Query);
+      if (id === "postgres") databases?.postgres(bindings);
       else frameworks?.esm(id, bindings);
     },
   };

@@ -46,7 +46,7 @@ export function frameworkFile(): RegExp {
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
 export function libraryFile(): RegExp {
-  return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|knex[\\/]lib[\\/]client|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/]query|better-sqlite3[\\/]lib[\\/]database|ioredis[\\/]built[\\/]Redis|@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/](?:linked-list|commands-queue)|mysql2[\\/]lib[\\/](?:base[\\/])?(?:connection|pool))\.js$/);
+  return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|knex[\\/]lib[\\/]client|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/](?:query|types)|better-sqlite3[\\/]lib[\\/]database|ioredis[\\/]built[\\/]Redis|@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/](?:linked-list|commands-queue|index)|mysql2[\\/]lib[\\/](?:base[\\/])?(?:connection|pool)|sequelize-pool[\\/]lib[\\/]Pool|sequelize[\\/]lib[\\/]dialects[\\/]abstract[\\/]connection-manager)\.js$/);
 }
 
 /**
@@ -73,7 +73,7 @@ function hookedDirectories(): { framework: string[]; library: string[]; ws: stri
   const platformPath = (path: string) => path.replaceAll("/", separator);
   return (directories = {
     framework: ["/lib/router", "/router/lib", "/fastify", "/fastify/lib", "/@koa/router/dist", "/koa/lib", "/hono/dist/cjs", "/@nestjs/core/router", "/next/dist/server", "/next/dist/compiled/next-server", "/graphql/execution", "/graphql/error", "/@trpc/server/dist", ...["smart", "reg-exp", "trie", "linear", "pattern"].map((name) => `/hono/dist/cjs/router/${name}-router`)].map(platformPath),
-    library: ["/node_modules/pg/lib", "/node_modules/knex/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib", "/node_modules/ioredis/built", "/node_modules/@redis/client/dist/lib/client", "/node_modules/mysql2/lib", "/node_modules/mysql2/lib/base"].map(platformPath),
+    library: ["/node_modules/pg/lib", "/node_modules/knex/lib", "/node_modules/pg-pool", "/node_modules/postgres/cjs/src", "/node_modules/better-sqlite3/lib", "/node_modules/ioredis/built", "/node_modules/@redis/client/dist/lib/client", "/node_modules/mysql2/lib", "/node_modules/mysql2/lib/base", "/node_modules/sequelize-pool/lib", "/node_modules/sequelize/lib/dialects/abstract"].map(platformPath),
     ws: platformPath("/node_modules/ws/lib"),
     engineIo: platformPath("/node_modules/engine.io/build/transports"),
     nodeModules: platformPath("/node_modules/"),
@@ -91,8 +91,8 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
   const length = directory.length;
   switch (directory.charCodeAt(length - 1)) {
     case 98: {
-      // lib, under router, fastify, pg, better-sqlite3, ws, koa, mysql2 or knex: the last two
-      // letters of its parent (er, fy, pg, e3, ws, oa, l2, ex). One letter let through every "…s/lib" and
+      // lib, under router, fastify, pg, better-sqlite3, ws, koa, mysql2, knex or sequelize-pool:
+      // the last two letters of its parent (er, fy, pg, e3, ws, oa, l2, ex, ol). One letter let through every "…s/lib" and
       // "…a/lib" (a program's scripts/lib, express/lib), which then built hookedDirectories()
       // in that thread (and the first worker's code cache held it: BENCHMARKS.md "Worker
       // start: what grew the code cache").
@@ -107,7 +107,8 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
           (parent === 115 && before === 119) ||
           (parent === 97 && before === 111) ||
           (parent === 50 && before === 108) ||
-          (parent === 120 && before === 101)
+          (parent === 120 && before === 101) ||
+          (parent === 108 && before === 111)
         )
       )
         return false;
@@ -119,10 +120,10 @@ export function isHookedDirectory(directory: string, http: boolean, db: boolean,
       break;
     }
     case 116: {
-      // dist under @koa/router and @trpc/server (r), ioredis' built (b), @redis/client's lib/client (c).
+      // dist under @koa/router and @trpc/server (r), ioredis' built (b), @redis/client's lib/client (c), sequelize's dialects/abstract (st).
       const before = directory.charCodeAt(length - 6);
       const first = directory.charCodeAt(length - 5);
-      if (before !== 114 && first !== 98 && !(before === 99 && first === 108)) return false;
+      if (before !== 114 && first !== 98 && !(before === 99 && first === 108) && !(before === 115 && first === 116)) return false;
       break;
     }
     case 115: {

@@ -46,6 +46,12 @@ export interface DbRecorder {
   queryStartWith(system: number, text: QueryText, params: number, request?: number): number;
   /** Records a query's end: rows returned or changed (undefined: not known), or the error it failed with. */
   queryEnd(id: number, rows: number | undefined, error?: unknown, failed?: boolean): void;
+  /**
+   * queryEnd naming the connection (`connection`'s value) the query went to, for a query whose
+   * start could not name it (postgres.js's first query on a `sql` before it picked a connection):
+   * the decoder takes the end's when the start named none.
+   */
+  queryEndOn(id: number, connection: number, rows: number | undefined, error?: unknown, failed?: boolean): void;
   /** A query's end that failed with an error code the caller read itself (a Redis error reply's first word), the message from `error`. */
   queryFailed(id: number, code: string | undefined, error: unknown): void;
   /**
@@ -58,6 +64,8 @@ export interface DbRecorder {
   connection(system: number, database: unknown, host: unknown, port: unknown, user: unknown): number;
   waitStart(system: number, open: number, idle: number, request?: number): number;
   waitEnd(id: number, error?: unknown, failed?: boolean): void;
+  /** waitEnd naming the connection handed over, for a wait whose start could not name one (a pool's first waits, before it had a client). */
+  waitEndOn(id: number, connection: number, error?: unknown, failed?: boolean): void;
   /** The request the current code runs for (0: none). */
   request(): number;
   /** Whether a value is a Proxy (its properties are not read: a trap would run). */
@@ -212,9 +220,9 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
     return tag;
   };
   /** A query's or a wait's end that failed: its error's code and message. */
-  const failedEnd = (kind: number, id: number, count: number, error: unknown): void => {
+  const failedEnd = (kind: number, id: number, count: number, error: unknown, connection = 0): void => {
     const fields = errorFields(error);
-    recorder.event(kind, id, count, fields[0], fields[1], 0, FAILED);
+    recorder.event(kind, id, count, fields[0], fields[1], connection, FAILED);
   };
   const queryStartWith = (system: number, text: QueryText, params: number, requestId?: number) => {
     const id = nextQuery++;
@@ -267,6 +275,15 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
         recorder.fail(caught);
       }
     },
+    queryEndOn(id, connection, rows, error, failed) {
+      if (id === 0) return;
+      try {
+        if (failed ?? error !== undefined) failedEnd(Kind.db_query_end, id, rowCount(rows), error, connection);
+        else recorder.event(Kind.db_query_end, id, rowCount(rows), 0, 0, connection);
+      } catch (caught) {
+        recorder.fail(caught);
+      }
+    },
     queryFailed(id, code, error) {
       if (id === 0) return;
       try {
@@ -299,6 +316,15 @@ export function makeDbRecorder(recorder: Recorder, isProxy: (value: unknown) => 
       try {
         if (failed ?? (error !== undefined && error !== null)) failedEnd(Kind.db_pool_wait_end, id, 0, error);
         else recorder.event(Kind.db_pool_wait_end, id);
+      } catch (caught) {
+        recorder.fail(caught);
+      }
+    },
+    waitEndOn(id, connection, error, failed) {
+      if (id === 0) return;
+      try {
+        if (failed ?? (error !== undefined && error !== null)) failedEnd(Kind.db_pool_wait_end, id, 0, error, connection);
+        else recorder.event(Kind.db_pool_wait_end, id, 0, 0, 0, connection);
       } catch (caught) {
         recorder.fail(caught);
       }

@@ -40,6 +40,8 @@ export function esmHooks(): readonly EsmHook[] {
   return (hooksMade ??= [
     // postgres.js's src/query.js: its Query class (src/agent/node/db/postgres.ts).
     { id: "postgres", package: "postgres", file: /[\\/]node_modules[\\/]postgres[\\/]src[\\/]query\.js$/, bindings: ["Query"], group: "db" },
+    // Its src/types.js: `stringify`, which sees each query with its connection's options (which database and server), replaced.
+    { id: "postgres", package: "postgres", file: /[\\/]node_modules[\\/]postgres[\\/]src[\\/]types\.js$/, bindings: ["stringify"], replace: ["stringify"], group: "db" },
     // Hono's routers (dist/, not dist/cjs/): their classes' `add` (src/agent/node/hono.ts).
     {
       id: "hono-router",

@@ -5,7 +5,7 @@
  * wrapper (Bun then runs every CommonJS file through a path whose frames show). Bun
  * resolves `postgres` to its ES module build (the "bun" export condition), which no
  * CommonJS step sees: the agent's plugin of ES builds (src/agent/bun/esm-plugin.ts) hands its
- * `Query` class to the same integration (bunPostgresQuery). bun:sqlite: sqlite.ts. Bun's own
+ * `Query` class to the same integration (bunPostgres). bun:sqlite: sqlite.ts. Bun's own
  * SQL and Redis clients (Bun.sql, Bun.SQL, Bun.redis, Bun.RedisClient): stand-ins on `Bun`
  * (stand-in.ts) hook them at the program's first touch (bun-sql.ts, bun-redis.ts).
  */
@@ -106,6 +106,6 @@ function standInBunRedis(db: DbRecorder): void {
 }
 
 /** postgres.js's `Query` class from its ES build (esm-plugin.ts). */
-export function bunPostgresQuery(db: DbRecorder, Query: unknown): void {
-  (require("../../node/db/postgres") as typeof import("../../node/db/postgres")).hookPostgresQuery(db, Query);
+export function bunPostgres(db: DbRecorder, bindings: Record<string, unknown>): void {
+  (require("../../node/db/postgres") as typeof import("../../node/db/postgres")).hookPostgresEsm(db, bindings);
 }

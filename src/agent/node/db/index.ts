@@ -13,13 +13,13 @@ export function startDatabaseTracing(recorder: Recorder, types: TypeChecks, Modu
 
 /**
  * The database integrations' hooks for a caller that sees the libraries load itself (the
- * Node agent's core, lazy.ts): of each loaded file, and of postgres.js's `Query` class from
- * its ES build (handed over by the statement src/agent/shared/esm-hooks.ts appends to its src/query.js).
+ * Node agent's core, lazy.ts): of each loaded file, and of postgres.js's `Query` class and `stringify`
+ * from its ES build (handed over by the statements src/agent/shared/esm-hooks.ts appends to its src/query.js and src/types.js).
  */
-export function databaseFileHook(recorder: Recorder, types: TypeChecks): { onFile: (filename: string, exports: unknown) => void; postgresQuery: (Query: unknown) => void } {
+export function databaseFileHook(recorder: Recorder, types: TypeChecks): { onFile: (filename: string, exports: unknown) => void; postgres: (bindings: Record<string, unknown>) => void } {
   const db = makeDbRecorder(recorder, (value) => types.isProxy(value));
   return {
     onFile: databaseFiles(db),
-    postgresQuery: (Query) => recorder.safe(() => (require("./postgres") as typeof import("./postgres")).hookPostgresQuery(db, Query)),
+    postgres: (bindings) => recorder.safe(() => (require("./postgres") as typeof import("./postgres")).hookPostgresEsm(db, bindings)),
   };
 }

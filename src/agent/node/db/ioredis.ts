@@ -130,7 +130,11 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
       // No closure per command for the recorder's `safe`: its try/catch here.
       if (command !== null && typeof command === "object") {
         try {
-          onStart(command as Record<string, unknown>, optionsConnection(db, (this as { options?: unknown } | null | undefined)?.options));
+          const options = (this as { options?: unknown } | null | undefined)?.options;
+          // A client that sent SELECT (none in most programs: one test a command).
+          const system = selects === undefined ? optionsConnection(db, options) : (selects.get(this as object) ?? optionsConnection(db, options));
+          onStart(command as Record<string, unknown>, system);
+          if ((command as { name?: unknown }).name === "select") followSelect(db, this, options, command as Record<string, unknown>, system);
         } catch (error) {
           db.recorder.fail(error);
         }
@@ -138,4 +142,29 @@ export function hookIoredis(db: DbRecorder, exports: unknown): void {
       return Reflect.apply(original, this, arguments);
     },
   );
+}
+
+/** Clients that sent `SELECT n` → the value their commands are recorded with (made at the first SELECT). */
+let selects: WeakMap<object, number> | undefined;
+
+/**
+ * `SELECT n` (the client's `select`, a pipeline's or MULTI's, `call`): the commands sent after
+ * it run on database n (ioredis switches its own `condition.select` as it sends it, and selects
+ * it again after a reconnect); back to what it was if the server refuses it.
+ */
+function followSelect(db: DbRecorder, client: unknown, options: unknown, command: Record<string, unknown>, before: number): void {
+  const args = command.args;
+  const index = Array.isArray(args) && args.length === 1 ? args[0] : undefined;
+  if ((typeof index !== "string" && typeof index !== "number") || client === null || typeof client !== "object" || options === null || typeof options !== "object" || db.isProxy(options)) return;
+  const path = dataProperty(options, "path");
+  const local = typeof path === "string" && path !== "";
+  const after = db.connection(DbSystem.ioredis, index, local ? path : dataProperty(options, "host"), local ? 0 : dataProperty(options, "port"), dataProperty(options, "username"));
+  selects ??= new WeakMap<object, number>();
+  selects.set(client, after);
+  const reject = command.reject;
+  if (typeof reject !== "function") return;
+  command.reject = function (this: unknown) {
+    if (selects!.get(client) === after) selects!.set(client, before);
+    return Reflect.apply(reject, this, arguments);
+  };
 }

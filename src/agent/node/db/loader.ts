@@ -4,7 +4,7 @@
  * package an ES module imports) is wrapped once (scope attach; a Node thread's core has its
  * own frameless hook, lazy.ts; a Bun thread hooks require, src/agent/bun/library-files.ts,
  * and hands over the same files through `databaseFiles`), and after a file
- * of pg, pg-pool, postgres (its CommonJS build), mysql2, better-sqlite3, ioredis or node-redis (4 or 5) ran, its exports are
+ * of pg, pg-pool, postgres (its CommonJS build), mysql2, better-sqlite3, ioredis, node-redis (4 or 5), knex or Sequelize's pool ran, its exports are
  * handed to that library's module (required only then: the bundler keeps each one
  * lazy). A program that loads none of them pays one path test per CommonJS file it loads.
  */
@@ -73,6 +73,8 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
       return (require("./pg") as typeof import("./pg")).hookPgPool(db, exports);
     case "postgres/cjs/src/query":
       return (require("./postgres") as typeof import("./postgres")).hookPostgresQuery(db, (exports as { Query?: unknown })?.Query);
+    case "postgres/cjs/src/types":
+      return (require("./postgres") as typeof import("./postgres")).hookPostgresTypes(db, exports);
     case "mysql2/lib/base/connection":
     case "mysql2/lib/connection":
       return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Connection(db, exports);
@@ -81,6 +83,10 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
       return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Pool(db, exports);
     case "better-sqlite3/lib/database":
       return (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookBetterSqlite3(db, exports);
+    case "sequelize-pool/lib/Pool":
+      return (require("./sequelize") as typeof import("./sequelize")).hookSequelizePool(db, filename, exports);
+    case "sequelize/lib/dialects/abstract/connection-manager":
+      return (require("./sequelize") as typeof import("./sequelize")).hookSequelizeConnectionManager(db, exports);
     case "knex/lib/client":
       return (require("./knex") as typeof import("./knex")).hookKnexClient(db, exports);
     case "ioredis/built/Redis":
@@ -88,6 +94,9 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
     case "@redis/client/dist/lib/client/linked-list":
       return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisList(db, exports);
     case "@redis/client/dist/lib/client/commands-queue":
+      (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisQueue(exports);
       return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Queue(db, filename, exports);
+    case "@redis/client/dist/lib/client/index":
+      return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisClient(db, exports);
   }
 }

@@ -101,8 +101,12 @@ export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void 
         let id = 0;
         let hasCallback = false;
         try {
-          id = started(db, args, configConnection(db, (this as { config?: unknown } | null | undefined)?.config));
+          const config = (this as { config?: unknown } | null | undefined)?.config;
+          // A connection that ran `USE other` (none in most programs: one test a query).
+          const system = used === undefined ? configConnection(db, config) : (used.get(this as object) ?? configConnection(db, config));
+          id = started(db, args, system);
           hasCallback = startedWithCallback;
+          if (startedText !== undefined && typeof this === "object" && this !== null) followUse(db, this, config, system, args);
         } catch (error) {
           db.recorder.fail(error);
         }
@@ -125,6 +129,60 @@ export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void 
       },
     );
   }
+  // changeUser: the server starts the connection over on the database it names (or the config's), so a `USE` before it no longer holds; mysql2 writes the new database and user into the config, which configConnection compares.
+  wrapMethod(proto, "changeUser", (original) =>
+    function changeUser(this: unknown) {
+      if (used !== undefined && typeof this === "object" && this !== null) used.delete(this);
+      return Reflect.apply(original, this, arguments);
+    },
+  );
+}
+
+/** Connections that ran `USE db` → the value their queries are recorded with (made at the first USE). */
+let used: WeakMap<object, number> | undefined;
+
+/** A `USE db` statement's database (backquoted or plain), else undefined: a first-letter test before the pattern. */
+function usedDatabase(text: string): string | undefined {
+  let at = 0;
+  while (at < text.length && text.charCodeAt(at) <= 32) at++;
+  if ((text.charCodeAt(at) | 32) !== 117) return undefined;
+  const match = /^\s*use\s+(?:`((?:[^`]|``)+)`|([\w$]+))\s*;?\s*$/i.exec(text);
+  if (match === null) return undefined;
+  return match[1] !== undefined ? match[1].replaceAll("``", "`") : match[2];
+}
+
+/**
+ * `USE other` on a connection: the queries it runs after (mysql2 runs them in order) are on
+ * `other` (the server's, not the config's); back to what it was if the server refuses it.
+ */
+function followUse(db: DbRecorder, connection: object, config: unknown, before: number, args: unknown[]): void {
+  const database = usedDatabase(startedText!);
+  if (database === undefined || typeof config !== "object" || config === null || db.isProxy(config)) return;
+  const socket = dataProperty(config, "socketPath");
+  const local = typeof socket === "string" && socket !== "";
+  const after = db.connection(DbSystem.mysql2, database, local ? socket : dataProperty(config, "host"), local ? 0 : dataProperty(config, "port"), dataProperty(config, "user"));
+  used ??= new WeakMap<object, number>();
+  used.set(connection, after);
+  // The callback started() put in (the program's, or a Query command's onResult).
+  const revert = (error: unknown) => {
+    if (error !== null && error !== undefined && used!.get(connection) === after) used!.set(connection, before);
+  };
+  const [sql] = args;
+  if (sql !== null && typeof sql === "object" && typeof (sql as { onResult?: unknown }).onResult === "function") {
+    const onResult = (sql as { onResult: Fn }).onResult;
+    (sql as { onResult: Fn }).onResult = function (this: unknown, error: unknown) {
+      revert(error);
+      return Reflect.apply(onResult, this, arguments);
+    };
+    return;
+  }
+  const at = typeof args[1] === "function" ? 1 : typeof args[2] === "function" ? 2 : -1;
+  if (at < 0) return;
+  const callback = args[at] as Fn;
+  args[at] = function (this: unknown, error: unknown) {
+    revert(error);
+    return Reflect.apply(callback, this, arguments);
+  };
 }
 
 /**
@@ -134,31 +192,45 @@ export function hookMysql2Connection(db: DbRecorder, Connection: unknown): void 
  * config asked is compared first (most programs have one), then a WeakMap. `config` is read
  * directly (a data field mysql2's constructor makes): no descriptor per query.
  */
-const configs = new WeakMap<object, number>();
-let lastConfig: object | undefined;
-let lastSystem: number = DbSystem.mysql2;
+interface ConfigTarget {
+  system: number;
+  database: unknown;
+  user: unknown;
+}
+const configs = new WeakMap<object, ConfigTarget>();
+// An object no connection has, so an undefined config never takes the fast path (whose loads need an object).
+let lastConfig: object = {};
+let lastTarget: ConfigTarget = { system: DbSystem.mysql2, database: undefined, user: undefined };
 
 function configConnection(db: DbRecorder, config: unknown): number {
-  if (config === lastConfig) return lastSystem;
+  // changeUser writes its database and user into the config (a pool's connections share one): compared too.
+  if (config === lastConfig && (config as ConfigRecord).database === lastTarget.database && (config as ConfigRecord).user === lastTarget.user) return lastTarget.system;
   if (typeof config !== "object" || config === null || db.isProxy(config)) return DbSystem.mysql2;
-  let system = configs.get(config);
-  if (system === undefined) {
+  const database = dataProperty(config, "database");
+  const user = dataProperty(config, "user");
+  let target = configs.get(config);
+  if (target === undefined || target.database !== database || target.user !== user) {
     const socket = dataProperty(config, "socketPath");
     const local = typeof socket === "string" && socket !== "";
-    system = db.connection(DbSystem.mysql2, dataProperty(config, "database"), local ? socket : dataProperty(config, "host"), local ? 0 : dataProperty(config, "port"), dataProperty(config, "user"));
-    configs.set(config, system);
+    target = { system: db.connection(DbSystem.mysql2, database, local ? socket : dataProperty(config, "host"), local ? 0 : dataProperty(config, "port"), user), database, user };
+    configs.set(config, target);
   }
   lastConfig = config;
-  lastSystem = system;
-  return system;
+  lastTarget = target;
+  return target.system;
 }
+
+type ConfigRecord = { database?: unknown; user?: unknown };
 
 /** Whether the last start found a callback to record its end (no object returned per query). */
 let startedWithCallback = false;
+/** The last start's text when it may be a `USE` (its first letter u, or a space), else undefined. */
+let startedText: string | undefined;
 
 /** A query's or execute's start (its id); its callback (in `args`, or a Query command's onResult) replaced by one that records the end. */
 function started(db: DbRecorder, args: unknown[], system: number): number {
   startedWithCallback = false;
+  startedText = undefined;
   const [sql, values] = args;
   const request = db.request();
   let text: unknown;
@@ -173,6 +245,7 @@ function started(db: DbRecorder, args: unknown[], system: number): number {
     const own = dataProperty(sql, "values");
     params = own !== undefined ? valuesCount(own) : valuesCount(values);
   }
+  startedText = typeof text === "string" && ((text.charCodeAt(0) | 32) === 117 || text.charCodeAt(0) <= 32) ? text : undefined;
   // MySQL's lexical rules for its text (backslash escapes, "strings", # comments: sql.ts).
   const id = db.queryStartWith(system, db.mysqlText(text), params, request);
   if (command) {

@@ -11,9 +11,20 @@
  * tick. The queue calls `resolve(reply)` with the decoded reply, `reject(error)` with the
  * server's ErrorReply or a socket error. An entry seen again (its resolve ours, known by its name) is not recorded twice.
  * node-redis 4 (`@redis/client` 1.x) keeps the same entries in `yallist` lists: node-redis4.ts.
+ *
+ * Which database and server (db.ts `connection`; 5.x): an entry knows no client, so the queue
+ * that pushes it is known instead. `RedisClient.prototype.connect` (dist/lib/client/index.js;
+ * every client, a pool's and a duplicate's too, connects through it) files the client's queue
+ * (its `_getQueue()`) with what its resolved `options` say: `database` (the index, 0 when
+ * none), the socket's `path` or `host` and `port` (node-redis's defaults, localhost:6379),
+ * `username`; `RedisCommandsQueue.prototype.addCommand` (commands-queue.js), inside which
+ * the entry is pushed, marks that queue's connection for its synchronous part. A `SELECT n`
+ * entry (the client's `select`, a MULTI's or pipeline's, `sendCommand`'s, the connect's own)
+ * moves the queue's database to n for the commands pushed after it (Redis runs them in order),
+ * and back if it fails. A client connected before `scope attach` names none.
  */
 import { DbSystem } from "../../shared/kinds";
-import { wrapMethod, type DbRecorder } from "../../shared/db";
+import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
 import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
 
 const hooked = new WeakSet<object>();
@@ -39,6 +50,94 @@ export function hookNodeRedisList(db: DbRecorder, exports: unknown): void {
   }
 }
 
+/** A queue's connection: the value its commands are recorded with, and what a SELECT needs to name another database on the same server. */
+interface Target {
+  system: number;
+  server: unknown;
+  port: unknown;
+  user: unknown;
+}
+
+const queues = new WeakMap<object, Target>();
+/** The connection of the queue whose addCommand runs (undefined: none known). */
+let current: Target | undefined;
+/** The last queue found filed, and its connection: most programs have one client (no WeakMap look-up a command). */
+let lastQueue: object | undefined;
+let lastTarget: Target | undefined;
+
+function queueTarget(queue: object): Target | undefined {
+  const target = queues.get(queue);
+  if (target !== undefined) {
+    lastQueue = queue;
+    lastTarget = target;
+  }
+  return target;
+}
+
+/** 5.x's client: its `connect` files the queue with the client's connection. */
+export function hookNodeRedisClient(db: DbRecorder, exports: unknown): void {
+  const proto = (exports as { default?: { prototype?: Record<string, unknown> } } | null)?.default?.prototype;
+  // 5.x's client hands its queue out (1.x's has no _getQueue).
+  if (proto === null || typeof proto !== "object" || typeof proto._getQueue !== "function" || hooked.has(proto)) return;
+  hooked.add(proto);
+  wrapMethod(proto, "connect", (original) =>
+    function connect(this: Record<string, unknown>) {
+      try {
+        fileQueue(db, this);
+      } catch (error) {
+        db.recorder.fail(error);
+      }
+      return Reflect.apply(original, this, arguments);
+    },
+  );
+}
+
+function fileQueue(db: DbRecorder, client: Record<string, unknown>): void {
+  const queue = (client._getQueue as () => unknown).call(client);
+  if (queue === null || typeof queue !== "object" || queues.has(queue)) return;
+  const options = client.options as Record<string, unknown> | undefined;
+  if (options === null || typeof options !== "object" || db.isProxy(options)) return;
+  const socket = dataProperty(options, "socket") as Record<string, unknown> | undefined;
+  const path = socket !== null && typeof socket === "object" ? dataProperty(socket, "path") : undefined;
+  const named = typeof path === "string" && path !== "";
+  const host = socket !== null && typeof socket === "object" ? dataProperty(socket, "host") : undefined;
+  const port = socket !== null && typeof socket === "object" ? dataProperty(socket, "port") : undefined;
+  const target: Target = {
+    system: 0,
+    server: named ? path : (host ?? "localhost"),
+    port: named ? undefined : (port ?? 6379),
+    user: dataProperty(options, "username"),
+  };
+  target.system = db.connection(DbSystem.nodeRedis, dataProperty(options, "database") ?? 0, target.server, target.port, target.user);
+  queues.set(queue, target);
+}
+
+/** 5.x's queue (1.x's has getCommandToSend): its addCommand marks its connection while it pushes the entry. */
+export function hookNodeRedisQueue(exports: unknown): void {
+  const proto = (exports as { default?: { prototype?: Record<string, unknown> } } | null)?.default?.prototype;
+  if (proto === null || typeof proto !== "object" || typeof proto.getCommandToSend === "function" || hooked.has(proto)) return;
+  hooked.add(proto);
+  wrapMethod(proto, "addCommand", (original) =>
+    function addCommand(this: object) {
+      const outer = current;
+      current = this === lastQueue ? lastTarget : queueTarget(this);
+      try {
+        return Reflect.apply(original, this, arguments);
+      } finally {
+        current = outer;
+      }
+    },
+  );
+}
+
+/** A SELECT's database index as it was sent (a string or number), else undefined. */
+function selected(args: unknown[]): unknown {
+  const name = args[0];
+  if (args.length !== 2 || (name !== "SELECT" && name !== "select" && !(typeof name === "string" && name.length === 6 && name.toUpperCase() === "SELECT"))) return undefined;
+  const index = args[1];
+  return typeof index === "string" || typeof index === "number" ? index : undefined;
+}
+
 /**
  * The start of one queue entry `{args, resolve, reject}` (node-redis 4 and 5 share its
  * shape): the query recorded, its resolve/reject replaced by ones that record the end first.
@@ -52,7 +151,18 @@ export function queueEntries(db: DbRecorder): (entry: Record<string, unknown>) =
     const args = entry.args;
     // An entry pushed again would have our resolve (node-redis pushes each entry once).
     if (typeof resolve !== "function" || typeof reject !== "function" || !Array.isArray(args) || args.length === 0 || resolve.name === RECORDED) return;
-    const id = db.queryStartWith(DbSystem.nodeRedis, texts.text(args[0], args, 1), args.length - 1);
+    const target = current;
+    const id = db.queryStartWith(target === undefined ? DbSystem.nodeRedis : target.system, texts.text(args[0], args, 1), args.length - 1);
+    // SELECT n: the commands pushed after it run on database n (back if it fails).
+    let before = 0;
+    let after = 0;
+    if (target !== undefined && args.length === 2) {
+      const index = selected(args);
+      if (index !== undefined) {
+        before = target.system;
+        after = target.system = db.connection(DbSystem.nodeRedis, index, target.server, target.port, target.user);
+      }
+    }
     let ended = false;
     entry.resolve = function scopeRecordedResolve(this: unknown, value: unknown) {
       if (!ended) {
@@ -64,6 +174,7 @@ export function queueEntries(db: DbRecorder): (entry: Record<string, unknown>) =
     entry.reject = function (this: unknown, error: unknown) {
       if (!ended) {
         ended = true;
+        if (after !== 0 && target!.system === after) target!.system = before;
         db.recorder.safe(() => db.queryFailed(id, errorCode(error, db.isProxy), error));
       }
       return Reflect.apply(reject, this, arguments);

@@ -453,13 +453,16 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
     return function connect(this: Record<string, unknown>, callback: unknown) {
       let id = 0;
       let request = 0;
+      let named = false;
       // pg-pool's query calling its own connect (the first connect inside it): its callback is pg-pool's.
       const own = poolInQuery === this && typeof callback === "function";
       if (own) poolInQuery = undefined;
       // try/catch in place of recorder.safe: no closure per call (BENCHMARKS.md "Web services").
       try {
         request = own ? poolQueryRequest : db.request();
-        id = db.waitStart(poolConnection(this), lengthOf(this._clients), lengthOf(this._idle), request);
+        const system = poolConnection(this);
+        named = system !== DbSystem.pg;
+        id = db.waitStart(system, lengthOf(this._clients), lengthOf(this._idle), request);
       } catch (error) {
         db.recorder.fail(error);
       }
@@ -474,7 +477,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
           const client: unknown = arguments[1];
           if (!called) {
             called = true;
-            waitEnded(db, id, request, error, client);
+            waitEnded(db, id, request, error, client, named);
           }
           if (own) {
             const outer = poolClient;
@@ -493,7 +496,7 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
         for (let i = 1; i < arguments.length; i++) args.push(arguments[i]);
         return Reflect.apply(original, this, args);
       }
-      return connectPromised(db, original, this, arguments, id, request);
+      return connectPromised(db, original, this, arguments, id, request, named);
     };
   });
 }
@@ -503,12 +506,12 @@ export function hookPgPool(db: DbRecorder, Pool: unknown): void {
  * (see the file's header). Out of the wrapper: the wrapper stays small enough that Node 24's
  * TurboFan compiles it (with this path in it, it ran as Maglev code after 16,000 requests).
  */
-function connectPromised(db: DbRecorder, original: Fn, pool: Record<string, unknown>, args: IArguments, id: number, request: number): unknown {
+function connectPromised(db: DbRecorder, original: Fn, pool: Record<string, unknown>, args: IArguments, id: number, request: number, named: boolean): unknown {
   let ended = false;
   const end = (error: unknown, client: unknown) => {
     if (ended) return;
     ended = true;
-    waitEnded(db, id, request, error, client);
+    waitEnded(db, id, request, error, client, named);
   };
   const descriptor = Object.getOwnPropertyDescriptor(pool, "Promise");
   const Native = descriptor?.value as (PromiseConstructor & { try?: unknown }) | undefined;
@@ -537,10 +540,15 @@ function connectPromised(db: DbRecorder, original: Fn, pool: Record<string, unkn
   }
 }
 
-/** A pool's wait ended (a client handed out, or an error): its end, and the request the client now serves. */
-function waitEnded(db: DbRecorder, id: number, request: number, error: unknown, client: unknown): void {
+/**
+ * A pool's wait ended (a client handed out, or an error): its end, and the request the client
+ * now serves. A wait whose start named no connection (the pool had no client yet) names the
+ * client handed over (connected by then: its connect gave it one) at its end.
+ */
+function waitEnded(db: DbRecorder, id: number, request: number, error: unknown, client: unknown, named: boolean): void {
   try {
-    db.waitEnd(id, error, error !== undefined && error !== null);
+    if (named || error || client === null || typeof client !== "object") db.waitEnd(id, error, error !== undefined && error !== null);
+    else db.waitEndOn(id, target.get(client) ?? DbSystem.pg);
     if (client !== null && typeof client === "object" && !error) {
       // A client handed out before carries the field: stored without set's `#value in` test.
       try {

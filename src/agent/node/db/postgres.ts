@@ -11,9 +11,20 @@
  *   promise settles with the same value or error, in the same tick.
  *
  * A cursor or async iterator replaces resolve/reject per batch: its end is not recorded.
+ *
+ * Which database and server (db.ts `connection`): a query holds no reference to the options
+ * `postgres()` parsed (they live in its closure), only its `handler`, the function of the
+ * `sql` (or of a transaction's or reserved connection's `sql`) that made it. The connection
+ * that runs it passes both to types.js's `stringify(query, ..., options)` as it builds the
+ * query, so that function is wrapped (the CommonJS build: its export, which connection.js
+ * takes at its load; the ES build: its binding, replaced by the statement esm-hooks.ts
+ * appends to src/types.js) and learns handler → connection once per handler. A query whose
+ * handler is known names it at its start; one that is not yet (a `sql`'s first queries, a
+ * transaction's first) names it at its end (db.ts `queryEndOn`).
  */
 import { DbSystem } from "../../shared/kinds";
-import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
+import { dataProperty, renamed, wrapMethod, type DbRecorder } from "../../shared/db";
+import { assignPatch } from "../../shared/patches";
 
 const hooked = new WeakSet<object>();
 
@@ -29,6 +40,85 @@ function rowsOf(result: unknown): number | undefined {
   const count = dataProperty(result, "count");
   if (typeof count === "number") return count;
   return Array.isArray(result) ? result.length : undefined;
+}
+
+/** A query's handler (its `sql`'s function) → the `system` value its queries name (DbSystem.postgresJs with its db_connection). */
+const handlers = new WeakMap<object, number>();
+/** The last handler learned or looked up, and its value: most programs have one `sql`. */
+let lastHandler: unknown;
+let lastTarget: number = DbSystem.postgresJs;
+/** Parsed options (one object per `postgres()`) → the value. */
+const targets = new WeakMap<object, number>();
+
+/** The connection a query's handler names, known once a query of it was built (DbSystem.postgresJs: not yet). */
+function targetOf(handler: unknown): number {
+  if (handler === lastHandler) return lastTarget;
+  const known = typeof handler === "function" ? handlers.get(handler) : undefined;
+  if (known === undefined) return DbSystem.postgresJs;
+  lastHandler = handler;
+  lastTarget = known;
+  return known;
+}
+
+/** The database, server, port and user postgres.js resolved (parseOptions: env and defaults applied; `host`/`port` arrays, `path` a unix socket). */
+function optionsTarget(db: DbRecorder, options: object): number {
+  const known = targets.get(options);
+  if (known !== undefined) return known;
+  const path = dataProperty(options, "path");
+  const hosts = dataProperty(options, "host");
+  const ports = dataProperty(options, "port");
+  let server: unknown = hosts;
+  let port: unknown = ports;
+  if (typeof path === "string" && path !== "") {
+    server = path;
+    port = undefined;
+  } else {
+    if (Array.isArray(hosts)) server = hosts.length === 1 ? hosts[0] : hosts.join(",");
+    // Several hosts: one port when they share it.
+    if (Array.isArray(ports)) port = ports.every((p) => p === ports[0]) ? ports[0] : undefined;
+  }
+  const target = db.connection(DbSystem.postgresJs, dataProperty(options, "database"), server, port, dataProperty(options, "user"));
+  targets.set(options, target);
+  return target;
+}
+
+/**
+ * types.js's `stringify(query, string, value, parameters, types, options)` (connection.js's
+ * `build` calls it for every query it sends, with the connection's options): learns the
+ * query's handler's connection, then calls postgres.js's with the same arguments.
+ */
+export function postgresStringify(db: DbRecorder, original: unknown): unknown {
+  if (typeof original !== "function" || hooked.has(original)) return original;
+  const wrapped = renamed(original as (...args: unknown[]) => unknown, function stringify(this: unknown, query: unknown, _string: unknown, _value: unknown, _parameters: unknown, _types: unknown, options: unknown) {
+    if (query !== null && typeof query === "object" && options !== null && typeof options === "object") {
+      const handler = (query as { handler?: unknown }).handler;
+      if (handler !== lastHandler && typeof handler === "function" && !handlers.has(handler)) {
+        try {
+          handlers.set(handler, optionsTarget(db, options));
+        } catch (error) {
+          db.recorder.fail(error);
+        }
+      }
+    }
+    return Reflect.apply(original as (...args: unknown[]) => unknown, this, arguments);
+  });
+  hooked.add(wrapped);
+  return wrapped;
+}
+
+/** The CommonJS build's cjs/src/types.js: its `stringify` export replaced (connection.js destructures it at its own load, after this). */
+export function hookPostgresTypes(db: DbRecorder, exports: unknown): void {
+  if (exports === null || typeof exports !== "object") return;
+  const descriptor = Object.getOwnPropertyDescriptor(exports, "stringify");
+  if (!descriptor || !descriptor.writable || typeof descriptor.value !== "function") return;
+  // A patch scope attach gives back at its detach (attached after connection.js loaded, which took the original already: no names then).
+  assignPatch(exports, "stringify", postgresStringify(db, descriptor.value));
+}
+
+/** The ES build's handed bindings (esm-hooks.ts): src/query.js's `Query`, src/types.js's `stringify` (replaced in `bindings`, which the statement assigns back). */
+export function hookPostgresEsm(db: DbRecorder, bindings: Record<string, unknown>): void {
+  if (bindings.Query !== undefined) hookPostgresQuery(db, bindings.Query);
+  if (typeof bindings.stringify === "function") bindings.stringify = postgresStringify(db, bindings.stringify);
 }
 
 export function hookPostgresQuery(db: DbRecorder, Query: unknown): void {
@@ -48,19 +138,21 @@ function onStart(db: DbRecorder, query: Record<string, unknown>): void {
   const reject = dataProperty(query, "reject");
   if (typeof resolve !== "function" || typeof reject !== "function") return;
   const args = dataProperty(query, "args");
-  const id = db.queryStart(DbSystem.postgresJs, textOf(dataProperty(query, "strings")), Array.isArray(args) ? args.length : 0);
+  const handler = query.handler;
+  const target = targetOf(handler);
+  const id = db.queryStart(target, textOf(dataProperty(query, "strings")), Array.isArray(args) ? args.length : 0);
   let ended = false;
   query.resolve = function (this: unknown, value: unknown) {
     if (!ended) {
       ended = true;
-      db.recorder.safe(() => db.queryEnd(id, rowsOf(value)));
+      db.recorder.safe(() => (target === DbSystem.postgresJs ? db.queryEndOn(id, targetOf(handler), rowsOf(value)) : db.queryEnd(id, rowsOf(value))));
     }
     return Reflect.apply(resolve, this, arguments);
   };
   query.reject = function (this: unknown, error: unknown) {
     if (!ended) {
       ended = true;
-      db.recorder.safe(() => db.queryEnd(id, undefined, error, true));
+      db.recorder.safe(() => (target === DbSystem.postgresJs ? db.queryEndOn(id, targetOf(handler), undefined, error, true) : db.queryEnd(id, undefined, error, true)));
     }
     return Reflect.apply(reject, this, arguments);
   };
