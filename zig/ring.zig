@@ -90,7 +90,8 @@
 //! private mark (`wake_position`: about every half lane), and when the lane is past half
 //! full and the collector says it is sleeping, it bumps the word and wakes it: one
 //! syscall per crossing, none on the ordinary write path. A producer that spills into
-//! its overflow wakes it too.
+//! its overflow wakes it too. The waker clears the sleeping flag as it wakes, so a
+//! sleep costs one FUTEX_WAKE however many producers write before the collector runs.
 const std = @import("std");
 const builtin = @import("builtin");
 const assert = std.debug.assert;
@@ -136,6 +137,9 @@ pub const overflow_capacity_records_min: u32 = 1 << 10;
 /// in any thread or process, do not wait again until the collector drains something. A
 /// collector that is gone or a zombie is not waited for at all (collector_draining).
 pub const flush_stall_ns_max: u64 = 2 * std.time.ns_per_s;
+/// Ring.flush_stall_ns in unit tests whose rings have no drainer: what a test checks past a
+/// full overflow (drops, drop records, endings) is the same after the bound, only sooner.
+pub const test_stall_ns: u64 = 20 * std.time.ns_per_ms;
 
 comptime {
     assert(std.math.isPowerOfTwo(lane_capacity_slots_min));
@@ -514,6 +518,11 @@ pub const Ring = struct {
     claim_dead_pid: u32 = 0,
     /// How long a lane stays stuck at a marked position before its claimer is looked at.
     claim_dead_after_ns: u64 = 200 * std.time.ns_per_ms,
+    /// How long producers attached through this Ring wait for a collector that makes no
+    /// room (Producer.wait_for_drain) before they drop and mark it stalled. Process-local,
+    /// never in the header: the agents' rings (open) keep flush_stall_ns_max; unit tests of
+    /// rings nobody drains set it short (test_stall_ns) so they do not wait out the bound.
+    flush_stall_ns: u64 = flush_stall_ns_max,
 
     /// Positions of one lane a drain passed as overwritten: `count` of them, met when
     /// `index` records were in `out`; `first` .. `end`: the lane's records this drain copied
@@ -701,6 +710,7 @@ pub const Ring = struct {
             .lane_index = lane_index,
             // Validated by format or open; the header is never rewritten after.
             .clock = .init(ring.header.clock_calibration),
+            .stall_ns_max = ring.flush_stall_ns,
         };
     }
 
@@ -1139,11 +1149,18 @@ pub const Ring = struct {
 };
 
 /// Wakes the collector if it sleeps: a bump of the word (so a wait about to start
-/// returns at once) and a FUTEX_WAKE only when the collector said it sleeps.
+/// returns at once) and a FUTEX_WAKE only when the collector said it sleeps. The waker
+/// clears that flag (swap): one FUTEX_WAKE per sleep, not one per write of every producer
+/// until the woken collector gets a CPU (a backlogged producer wakes on each write: on a
+/// loaded machine, 100,000–500,000 syscalls a million-call burst, up to 0.7 s of system
+/// time; BENCHMARKS.md "The collector's drain rate and the wake storm").
 fn wake_collector(header: *Header) void {
     // Seq_cst: see wait_for_work.
     _ = header.wake_sequence.fetchAdd(1, .seq_cst);
     if (header.collector_sleeping.load(.seq_cst) == 0) return;
+    // Seq_cst: the one waker that takes the flag makes the syscall; a later waker sees 0
+    // and relies on that wake (the collector re-reads the lanes before it sleeps again).
+    if (header.collector_sleeping.swap(0, .seq_cst) == 0) return;
     // Shared (not private): the collector is another process.
     _ = std.os.linux.futex_3arg(&header.wake_sequence.raw, .{ .cmd = .WAKE, .private = false }, 1);
 }
@@ -1201,6 +1218,12 @@ pub const Producer = struct {
     /// The collector's drained total when this thread last found it stopped by a signal
     /// (wait_for_drain): its bursts do not wait again until the collector drains something.
     stopped_collector_at: u64 = std.math.maxInt(u64),
+    /// The ring's flush_stall_ns, copied at attach: how long wait_for_drain waits for a
+    /// collector that makes no room.
+    stall_ns_max: u64 = flush_stall_ns_max,
+    /// Time this thread spent in wait_for_drain (a burst held at the collector's pace, or
+    /// a detach's flush): a statistic for benches and tests, never on the write path.
+    drain_waited_ns: u64 = 0,
     overflow: Overflow = .{},
     overflow_capacity_records: u32,
     /// Records dropped since the last `drop` record this producer wrote, and when the
@@ -1421,7 +1444,9 @@ pub const Producer = struct {
         const header = producer.header;
         var tail_seen = producer.lane.tail.load(.acquire);
         // Time passed, not sleeps asked for: on a loaded machine a 1 ms sleep takes longer.
-        var stalled_since_ns = clock.monotonic_ns();
+        const started_ns = clock.monotonic_ns();
+        var stalled_since_ns = started_ns;
+        defer producer.drain_waited_ns += clock.monotonic_ns() -| started_ns;
         var pause_ns: u64 = 20 * std.time.ns_per_us;
         while (producer.backlogged) {
             wake_collector(header);
@@ -1435,7 +1460,7 @@ pub const Producer = struct {
                 },
                 else => {},
             };
-            if (clock.monotonic_ns() -| stalled_since_ns >= flush_stall_ns_max) return mark_collector_stalled(header);
+            if (clock.monotonic_ns() -| stalled_since_ns >= producer.stall_ns_max) return mark_collector_stalled(header);
             sleep_ns(pause_ns);
             const tail = producer.lane.tail.load(.acquire);
             if (tail == tail_seen) {
@@ -2096,10 +2121,61 @@ test "ring: write and drain across wrap-around, in order, seq cleared" {
     try testing.expectEqual(@as(u64, 0), ring.stats().dropped);
 }
 
+test "ring: a wake takes the sleeping collector's flag: one FUTEX_WAKE a sleep, not one a write" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    ring.flush_stall_ns = test_stall_ns;
+    const header = ring.header;
+    var producer = ring.attach(1, 0);
+    defer producer.detach();
+    // The collector said it sleeps (wait_for_work), then did not run yet (a loaded machine):
+    // every write past the full lane spills and wakes it; only the first may make the syscall.
+    header.collector_sleeping.store(1, .seq_cst);
+    const sequence = header.wake_sequence.load(.seq_cst);
+    var value: u64 = 0;
+    while (value < 9) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    try testing.expectEqual(@as(u32, 0), header.collector_sleeping.load(.seq_cst));
+    // Each spill still bumps the word: a wait about to start returns at once.
+    try testing.expect(header.wake_sequence.load(.seq_cst) != sequence);
+    while (value < 12) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    try testing.expectEqual(@as(u32, 0), header.collector_sleeping.load(.seq_cst));
+    // A real sleep is still woken: a thread waiting up to 10 s returns at the next spill.
+    const Sleeper = struct {
+        fn run(sleeping_ring: *Ring, done: *std.atomic.Value(bool)) void {
+            sleeping_ring.wait_for_work(10 * std.time.ns_per_s);
+            done.store(true, .release);
+        }
+    };
+    var out: [16]Record = undefined;
+    var drained: u32 = 0;
+    while (true) {
+        const count = ring.drain(&out);
+        if (count == 0) break;
+        drained += count;
+    }
+    try testing.expectEqual(@as(u32, 8), drained);
+    var done: std.atomic.Value(bool) = .init(false);
+    const thread = try std.Thread.spawn(.{}, Sleeper.run, .{ ring, &done });
+    while (header.collector_sleeping.load(.seq_cst) == 0) std.Thread.yield() catch {};
+    const started_ns = clock.monotonic_ns();
+    // The lane is empty now: the next write moves the overflow in, fills the lane, spills and wakes.
+    while (!done.load(.acquire)) {
+        try testing.expect(producer.write(&test_record(value)));
+        value += 1;
+        std.Thread.yield() catch {};
+        if (clock.monotonic_ns() - started_ns > 5 * std.time.ns_per_s) break;
+    }
+    thread.join();
+    try testing.expect(clock.monotonic_ns() - started_ns < 5 * std.time.ns_per_s);
+}
+
 test "ring: discard mode without an overflow drops new records when a lane is full, counts and reports them" {
     var test_ring = try TestRing.init(1, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     var producer = ring.attach(1, 0);
     producer.overflow_capacity_records = 0;
     var value: u64 = 0;
@@ -2262,6 +2338,8 @@ test "ring: past the overflow bound records drop, counted, then reported once" {
     var test_ring = try TestRing.init(1, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     var producer = ring.attach(7, 3);
     const bound = producer.overflow_capacity_records;
     const total: u64 = 8 + bound + 5;
@@ -2301,6 +2379,8 @@ test "ring: a loss past the overflow bound is reported where it happened: record
     var test_ring = try TestRing.init(1, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     var producer = ring.attach(7, 3);
     const bound = producer.overflow_capacity_records;
     // The lane takes 8, the overflow bound - 1 and the drop record; 6 are lost.
@@ -2347,6 +2427,8 @@ test "ring: an overflow mapped again starts its positions over: a later loss get
     var test_ring = try TestRing.init(1, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     var producer = ring.attach(7, 3);
     const bound = producer.overflow_capacity_records;
     var out: [64]Record = undefined;
@@ -2397,6 +2479,8 @@ test "ring: a process's overflows share one budget: a second thread's burst drop
     var test_ring = try TestRing.init(2, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     const used_before = overflow_budget_used();
     var first = ring.attach(7, 1);
     var second = ring.attach(7, 2);
