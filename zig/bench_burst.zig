@@ -149,10 +149,13 @@ fn run_round(records_per_producer: u64, producer_count: u32) !RoundResult {
         first_end = @min(first_end, shared.end_ns[index]);
         last_end = @max(last_end, shared.end_ns[index]);
     }
-    if (collector.recorded + dropped != total) {
-        print("recorded {d} + dropped {d} != {d}\n", .{ collector.recorded, dropped, total });
+    // The trace holds every record kept and one `drop` record per loss reported.
+    const drop_records = collector.kind_counts[@intFromEnum(layout.EventKind.drop)];
+    if (collector.recorded - drop_records + dropped != total or collector.reported_lost != dropped) {
+        print("recorded {d} (drop records {d}) + dropped {d} != {d}, reported {d}\n", .{ collector.recorded, drop_records, dropped, total, collector.reported_lost });
         return error.RecordsMissing;
     }
+    if (dropped > 0) print("dropped {d} (drop records {d}); collector marked stalled: {}\n", .{ dropped, drop_records, mapping.ring.header.collector_stalled_at.load(.acquire) != 0 });
     const seconds = @as(f64, @floatFromInt(end_ns - start_ns)) / 1e9;
     const total_f: f64 = @floatFromInt(total);
     return .{

@@ -1441,6 +1441,13 @@ pub const Producer = struct {
     /// signal), or it made no room for flush_stall_ns_max (then marked stalled, so later
     /// waits return at once until it drains again). What is still held stays held.
     fn wait_for_drain(producer: *Producer, unless_stopped: bool) void {
+        producer.wait_for_room(unless_stopped, 0);
+    }
+
+    /// As wait_for_drain, and until the lane has room for `room_for` records too (a thread
+    /// with nothing in its overflow whose lane is full while the process's other threads
+    /// hold the whole overflow budget: spill).
+    fn wait_for_room(producer: *Producer, unless_stopped: bool, room_for: u32) void {
         const header = producer.header;
         var tail_seen = producer.lane.tail.load(.acquire);
         // Time passed, not sleeps asked for: on a loaded machine a 1 ms sleep takes longer.
@@ -1448,7 +1455,7 @@ pub const Producer = struct {
         var stalled_since_ns = started_ns;
         defer producer.drain_waited_ns += clock.monotonic_ns() -| started_ns;
         var pause_ns: u64 = 20 * std.time.ns_per_us;
-        while (producer.backlogged) {
+        while (producer.backlogged or producer.lane_free() < room_for) {
             wake_collector(header);
             if (!collector_draining(header)) return;
             // Stopped by a signal: this thread's next writes drop at once until it drains again.
@@ -1524,10 +1531,8 @@ pub const Producer = struct {
         // overflow instead of dropping, then writes into the lane. Not for a collector gone,
         // stopped by a signal or stalled (flush_stall_ns_max without progress): those drop
         // and count as before. Cold: only when the lane and the overflow are full.
-        if (!ending and producer.backlogged and producer.overflow_room() < count_wanted and !collector_marked_stalled(producer.header) and drained_total(producer.header) != producer.stopped_collector_at) {
-            producer.wait_for_drain(true);
-            producer.backlog_move();
-            if (!producer.backlogged) return producer.write_batch(records, count_min);
+        if (!ending and producer.overflow_room() < count_wanted) {
+            if (producer.wait_and_write(records, count_min)) |written| return written;
         }
         // What this thread's overflow can take (its last free slot kept for a `drop` record)
         // and the process's budget allows (overflow_budget: every overflow of the process
@@ -1537,6 +1542,14 @@ pub const Producer = struct {
         var count: u32 = 0;
         if (fits > 0 and fits >= count_min) {
             count = if (ending) overflow_budget_force(fits) else overflow_budget_take(fits, count_min, producer.overflow_capacity_records);
+        }
+        if (!ending and count < fits) {
+            // Another thread of the process took the budget between the look above and the
+            // take: wait as above (once; a second such race drops, counted).
+            if (count > 0) overflow_budget_give(count);
+            count = 0;
+            if (producer.wait_and_write(records, count_min)) |written| return written;
+            if (fits >= count_min) count = overflow_budget_take(fits, count_min, producer.overflow_capacity_records);
         }
         if (count > 0 and !overflow.reserve(producer.overflow_capacity_records)) {
             overflow_budget_give(count);
@@ -1564,6 +1577,28 @@ pub const Producer = struct {
         // The lane is full: the collector should be draining now.
         wake_collector(producer.header);
         return count;
+    }
+
+    /// Past what the overflow or the process's budget may take while the collector drains:
+    /// waits for the drain instead of dropping, then writes (returns what write_batch wrote).
+    /// A backlogged thread waits for its overflow to go into the lane; a thread with an empty
+    /// overflow whose lane is full while the process's other threads hold the whole budget
+    /// (several threads bursting at once: `zig build bench -- burst 1000000 8` dropped 1–2
+    /// records a round) waits for room in its lane. null: not waited (a collector gone,
+    /// stopped by a signal or stalled) or no room made; the caller drops and counts as before.
+    /// Writes only with room for all of `records` now, so it does not recurse without progress.
+    fn wait_and_write(producer: *Producer, records: []align(1) const Record, count_min: u32) ?u32 {
+        if (collector_marked_stalled(producer.header) or drained_total(producer.header) == producer.stopped_collector_at) return null;
+        if (producer.backlogged) {
+            producer.wait_for_drain(true);
+            producer.backlog_move();
+            if (producer.backlogged) return null;
+            return producer.write_batch(records, count_min);
+        }
+        const room: u32 = @intCast(@min(records.len, producer.capacity_slots));
+        producer.wait_for_room(true, room);
+        if (producer.lane_free() < room) return null;
+        return producer.write_batch(records, count_min);
     }
 
     /// What the overflow can keep now: its free slots but the one kept for a `drop` record,
@@ -1701,6 +1736,14 @@ pub const Producer = struct {
         } else {
             producer.wake_position = producer.tail_cached + mark;
         }
+    }
+
+    /// The lane's free slots now (the tail read again). Cold: waits only.
+    fn lane_free(producer: *Producer) u64 {
+        // Acquire: as in claim_discard.
+        producer.tail_cached = producer.lane.tail.load(.acquire);
+        // Monotonic: as in claim_discard.
+        return producer.free_cached(producer.lane.head.load(.monotonic));
     }
 
     /// The lane's free slots at `head` by the cached tail (a lower bound).
@@ -2473,6 +2516,73 @@ test "ring: an overflow mapped again starts its positions over: a later loss get
     try testing.expectEqual(@as(u64, 1), drops);
     try testing.expectEqual(@as(u64, 1), reported);
     producer.detach();
+}
+
+test "ring: a thread whose lane fills while the process's other threads hold the whole budget waits for the drain, drops nothing" {
+    var test_ring = try TestRing.init(3, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    const used_before = overflow_budget_used();
+    var first = ring.attach(7, 1);
+    var third = ring.attach(7, 3);
+    var second = ring.attach(7, 2);
+    const budget = ring.header.overflow_capacity_records;
+    // The first thread's burst takes its lane and all of the budget it can (its overflow
+    // keeps one slot for a drop record); the third's takes the rest.
+    const first_kept = @min(budget - used_before, budget - 1);
+    var value: u64 = 0;
+    while (value < 8 + first_kept) : (value += 1) try testing.expect(first.write(&test_record(value)));
+    const third_kept = budget - used_before - first_kept;
+    value = 0;
+    while (value < 8 + third_kept) : (value += 1) try testing.expect(third.write(&test_record(value)));
+    try testing.expectEqual(@as(u64, budget), overflow_budget_used());
+    // A collector drains the lanes meanwhile (first's and third's overflows stay where they
+    // are: their threads write no more).
+    const Drainer = struct {
+        fn run(drained_ring: *Ring, stop: *std.atomic.Value(bool), seen: *u64, in_order: *bool) void {
+            var out: [16]Record = undefined;
+            var next: u64 = 0;
+            while (!stop.load(.acquire)) {
+                const count = drained_ring.drain(&out);
+                for (out[0..count]) |record| {
+                    if (record.tid != 2) continue;
+                    if (record.a != next) in_order.* = false;
+                    next += 1;
+                }
+                if (count == 0) std.Thread.yield() catch {};
+            }
+            seen.* = next;
+        }
+    };
+    var stop: std.atomic.Value(bool) = .init(false);
+    var seen: u64 = 0;
+    var in_order = true;
+    const thread = try std.Thread.spawn(.{}, Drainer.run, .{ ring, &stop, &seen, &in_order });
+    // The second thread's lane fills; its overflow is empty and the budget all taken: it
+    // waits for room in its lane instead of dropping (before: 40 of these 48 dropped).
+    const second_total: u64 = 48;
+    value = 0;
+    while (value < second_total) : (value += 1) try testing.expect(second.write(&test_record(value)));
+    try testing.expectEqual(@as(u64, 0), second.dropped_count);
+    try testing.expect(!second.backlogged);
+    try testing.expect(second.drain_waited_ns > 0);
+    while (ring.lanes[second.lane_index].tail.load(.acquire) < second_total) std.Thread.yield() catch {};
+    stop.store(true, .release);
+    thread.join();
+    try testing.expectEqual(second_total, seen);
+    try testing.expect(in_order);
+    // The others' overflows drained and handed over: the budget is whole again.
+    var out: [64]Record = undefined;
+    while (first.backlogged or third.backlogged or ring.stats().pending > 0) {
+        if (ring.drain(&out) == 0) {
+            first.flush(false);
+            third.flush(false);
+        }
+    }
+    try testing.expectEqual(used_before, overflow_budget_used());
+    first.detach();
+    second.detach();
+    third.detach();
 }
 
 test "ring: a process's overflows share one budget: a second thread's burst drops past it, counted and reported" {
