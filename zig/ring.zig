@@ -2221,6 +2221,8 @@ test "ring: discard mode without an overflow drops new records when a lane is fu
     ring.flush_stall_ns = test_stall_ns;
     var producer = ring.attach(1, 0);
     producer.overflow_capacity_records = 0;
+    // No overflow and nobody drains: give up on the collector at once, not after 2 s.
+    producer.stall_ns_max = test_stall_ns;
     var value: u64 = 0;
     while (value < 12) : (value += 1) _ = producer.write(&test_record(value));
     try testing.expectEqual(@as(u64, 8), producer.written_count);
@@ -2328,6 +2330,8 @@ test "ring: a pack lost to a full lane counts each of its calls" {
     var ring = &test_ring.ring;
     var producer = ring.attach(1, 0);
     producer.overflow_capacity_records = 0;
+    // No overflow and nobody drains: give up on the collector at once, not after 2 s.
+    producer.stall_ns_max = test_stall_ns;
     var value: u64 = 0;
     while (value < 8) : (value += 1) try testing.expect(producer.write(&test_record(value)));
     const packs = [_]Record{ test_pack(1, 0, &.{ 1, 2, 3, 4, 5, 6, 7, 8 }), test_pack(9, 0, &.{ 1, 2, 3 }), test_record(9) };
@@ -2846,6 +2850,8 @@ test "ring: batch claim takes what fits, all-or-nothing when asked" {
     var ring = &test_ring.ring;
     var producer = ring.attach(1, 0);
     producer.overflow_capacity_records = 0;
+    // No overflow and nobody drains: give up on the collector at once, not after 2 s.
+    producer.stall_ns_max = test_stall_ns;
     var batch: [10]Record = undefined;
     for (&batch, 0..) |*record, index| record.* = test_record(index);
     try testing.expectEqual(@as(u32, 10), producer.write_batch(&batch, 0));
