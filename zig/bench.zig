@@ -28,12 +28,14 @@
 //!   zig build bench [-- <events-per-producer>]
 //!   zig build bench -- floor [<events>]     (the floor comparison alone)
 //!   zig build bench -- drift [<seconds>]
+//!   zig build bench -- burst [<records-per-producer> [<producers> [<rounds>]]]   (bench_burst.zig)
 const std = @import("std");
 const assert = std.debug.assert;
 const layout = @import("layout.zig");
 const ring_module = @import("ring.zig");
 const shm = @import("shm.zig");
 const clock = @import("clock.zig");
+const bench_burst = @import("bench_burst.zig");
 
 const lane_capacity_slots: u32 = 1 << 16;
 /// As `scope run` (src/run/collector.ts).
@@ -213,6 +215,7 @@ pub fn main(init: std.process.Init.Minimal) !void {
         const seconds: u32 = if (args.next()) |text| try std.fmt.parseInt(u32, text, 10) else 60;
         return drift(seconds);
     }
+    if (first != null and std.mem.eql(u8, first.?, "burst")) return bench_burst.main(args);
     var path_buffer: [64]u8 = undefined;
     const path = try std.fmt.bufPrintSentinel(&path_buffer, "/dev/shm/scope-bench-{d}", .{std.c.getpid()}, 0);
     if (first != null and std.mem.eql(u8, first.?, "floor")) {

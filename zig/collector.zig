@@ -220,11 +220,15 @@ pub const Collector = struct {
     pub fn drain_all(collector: *Collector) u64 {
         var moved: u64 = 0;
         while (true) {
+            // Into the trace writer's next chunk itself when the batch goes to the file: the
+            // chunk is sealed and written where the drain put it (no copy from a buffer).
+            const in_place = collector.flight == null and collector.write_error == null;
+            const out = if (in_place) collector.writer.payload() else collector.buffer;
             // Overwrite mode: with the drop records of the threads that lost records (Ring.mark_losses).
-            const count = collector.ring.drain_marked(collector.buffer, false);
+            const count = collector.ring.drain_marked(out, false);
             if (count == 0) break;
             moved += count;
-            collector.take(collector.buffer[0..count]);
+            if (in_place) collector.take_in_place(out[0..count]) else collector.take(out[0..count]);
         }
         collector.mark_overwritten();
         return moved;
@@ -237,6 +241,17 @@ pub const Collector = struct {
         collector.append(batch);
         // What a limit, a stop or a failed write left out is not in the trace: not
         // counted as recorded.
+        const kept = collector.writer.records_count - kept_before;
+        collector.account(batch[0..@intCast(kept)]);
+    }
+
+    /// As take, for a batch drained into the writer's payload (drain_all): written in place.
+    fn take_in_place(collector: *Collector, batch: []const Record) void {
+        assert(collector.flight == null);
+        assert(batch.ptr == collector.writer.payload().ptr);
+        const kept_before = collector.writer.records_count;
+        collector.writer.append_in_place(@intCast(batch.len)) catch |err| collector.set_write_error(err);
+        // Sealing leaves the records as they were (their seq is 0 already): counted from there.
         const kept = collector.writer.records_count - kept_before;
         collector.account(batch[0..@intCast(kept)]);
     }

@@ -254,6 +254,8 @@ test "producer: write_string_record writes string and event as one claim, or the
     const test_ring = &lane.ring;
     var producer = test_ring.attach(5, 0);
     producer.overflow_capacity_records = 0;
+    // No overflow and nobody drains: give up on the collector at once, not after 2 s.
+    producer.stall_ns_max = ring.test_stall_ns;
     const event = record_from_values(@intFromEnum(layout.EventKind.message_send), 0, 1, 2, 3, 4, 9);
     const long: [40]u8 = @splat('y');
     try testing.expectEqual(@as(u32, 2), write_string_record(&producer, 9, &long, &event));
@@ -310,6 +312,8 @@ test "producer: write_padded_string_record writes the records write_string_recor
     const test_ring = &lane.ring;
     var producer = test_ring.attach(5, 0);
     producer.overflow_capacity_records = 0;
+    // No overflow and nobody drains: give up on the collector at once, not after 2 s.
+    producer.stall_ns_max = ring.test_stall_ns;
     var filler = std.mem.zeroes(Record);
     filler.kind = @intFromEnum(layout.EventKind.drop);
     for (0..6) |_| try testing.expect(producer.write(&filler));

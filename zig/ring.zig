@@ -90,7 +90,8 @@
 //! private mark (`wake_position`: about every half lane), and when the lane is past half
 //! full and the collector says it is sleeping, it bumps the word and wakes it: one
 //! syscall per crossing, none on the ordinary write path. A producer that spills into
-//! its overflow wakes it too.
+//! its overflow wakes it too. The waker clears the sleeping flag as it wakes, so a
+//! sleep costs one FUTEX_WAKE however many producers write before the collector runs.
 const std = @import("std");
 const builtin = @import("builtin");
 const assert = std.debug.assert;
@@ -136,6 +137,9 @@ pub const overflow_capacity_records_min: u32 = 1 << 10;
 /// in any thread or process, do not wait again until the collector drains something. A
 /// collector that is gone or a zombie is not waited for at all (collector_draining).
 pub const flush_stall_ns_max: u64 = 2 * std.time.ns_per_s;
+/// Ring.flush_stall_ns in unit tests whose rings have no drainer: what a test checks past a
+/// full overflow (drops, drop records, endings) is the same after the bound, only sooner.
+pub const test_stall_ns: u64 = 20 * std.time.ns_per_ms;
 
 comptime {
     assert(std.math.isPowerOfTwo(lane_capacity_slots_min));
@@ -514,6 +518,11 @@ pub const Ring = struct {
     claim_dead_pid: u32 = 0,
     /// How long a lane stays stuck at a marked position before its claimer is looked at.
     claim_dead_after_ns: u64 = 200 * std.time.ns_per_ms,
+    /// How long producers attached through this Ring wait for a collector that makes no
+    /// room (Producer.wait_for_drain) before they drop and mark it stalled. Process-local,
+    /// never in the header: the agents' rings (open) keep flush_stall_ns_max; unit tests of
+    /// rings nobody drains set it short (test_stall_ns) so they do not wait out the bound.
+    flush_stall_ns: u64 = flush_stall_ns_max,
 
     /// Positions of one lane a drain passed as overwritten: `count` of them, met when
     /// `index` records were in `out`; `first` .. `end`: the lane's records this drain copied
@@ -701,6 +710,7 @@ pub const Ring = struct {
             .lane_index = lane_index,
             // Validated by format or open; the header is never rewritten after.
             .clock = .init(ring.header.clock_calibration),
+            .stall_ns_max = ring.flush_stall_ns,
         };
     }
 
@@ -1139,11 +1149,18 @@ pub const Ring = struct {
 };
 
 /// Wakes the collector if it sleeps: a bump of the word (so a wait about to start
-/// returns at once) and a FUTEX_WAKE only when the collector said it sleeps.
+/// returns at once) and a FUTEX_WAKE only when the collector said it sleeps. The waker
+/// clears that flag (swap): one FUTEX_WAKE per sleep, not one per write of every producer
+/// until the woken collector gets a CPU (a backlogged producer wakes on each write: on a
+/// loaded machine, 100,000–500,000 syscalls a million-call burst, up to 0.7 s of system
+/// time; BENCHMARKS.md "The collector's drain rate and the wake storm").
 fn wake_collector(header: *Header) void {
     // Seq_cst: see wait_for_work.
     _ = header.wake_sequence.fetchAdd(1, .seq_cst);
     if (header.collector_sleeping.load(.seq_cst) == 0) return;
+    // Seq_cst: the one waker that takes the flag makes the syscall; a later waker sees 0
+    // and relies on that wake (the collector re-reads the lanes before it sleeps again).
+    if (header.collector_sleeping.swap(0, .seq_cst) == 0) return;
     // Shared (not private): the collector is another process.
     _ = std.os.linux.futex_3arg(&header.wake_sequence.raw, .{ .cmd = .WAKE, .private = false }, 1);
 }
@@ -1201,6 +1218,12 @@ pub const Producer = struct {
     /// The collector's drained total when this thread last found it stopped by a signal
     /// (wait_for_drain): its bursts do not wait again until the collector drains something.
     stopped_collector_at: u64 = std.math.maxInt(u64),
+    /// The ring's flush_stall_ns, copied at attach: how long wait_for_drain waits for a
+    /// collector that makes no room.
+    stall_ns_max: u64 = flush_stall_ns_max,
+    /// Time this thread spent in wait_for_drain (a burst held at the collector's pace, or
+    /// a detach's flush): a statistic for benches and tests, never on the write path.
+    drain_waited_ns: u64 = 0,
     overflow: Overflow = .{},
     overflow_capacity_records: u32,
     /// Records dropped since the last `drop` record this producer wrote, and when the
@@ -1418,12 +1441,21 @@ pub const Producer = struct {
     /// signal), or it made no room for flush_stall_ns_max (then marked stalled, so later
     /// waits return at once until it drains again). What is still held stays held.
     fn wait_for_drain(producer: *Producer, unless_stopped: bool) void {
+        producer.wait_for_room(unless_stopped, 0);
+    }
+
+    /// As wait_for_drain, and until the lane has room for `room_for` records too (a thread
+    /// with nothing in its overflow whose lane is full while the process's other threads
+    /// hold the whole overflow budget: spill).
+    fn wait_for_room(producer: *Producer, unless_stopped: bool, room_for: u32) void {
         const header = producer.header;
         var tail_seen = producer.lane.tail.load(.acquire);
         // Time passed, not sleeps asked for: on a loaded machine a 1 ms sleep takes longer.
-        var stalled_since_ns = clock.monotonic_ns();
+        const started_ns = clock.monotonic_ns();
+        var stalled_since_ns = started_ns;
+        defer producer.drain_waited_ns += clock.monotonic_ns() -| started_ns;
         var pause_ns: u64 = 20 * std.time.ns_per_us;
-        while (producer.backlogged) {
+        while (producer.backlogged or producer.lane_free() < room_for) {
             wake_collector(header);
             if (!collector_draining(header)) return;
             // Stopped by a signal: this thread's next writes drop at once until it drains again.
@@ -1435,7 +1467,7 @@ pub const Producer = struct {
                 },
                 else => {},
             };
-            if (clock.monotonic_ns() -| stalled_since_ns >= flush_stall_ns_max) return mark_collector_stalled(header);
+            if (clock.monotonic_ns() -| stalled_since_ns >= producer.stall_ns_max) return mark_collector_stalled(header);
             sleep_ns(pause_ns);
             const tail = producer.lane.tail.load(.acquire);
             if (tail == tail_seen) {
@@ -1499,10 +1531,8 @@ pub const Producer = struct {
         // overflow instead of dropping, then writes into the lane. Not for a collector gone,
         // stopped by a signal or stalled (flush_stall_ns_max without progress): those drop
         // and count as before. Cold: only when the lane and the overflow are full.
-        if (!ending and producer.backlogged and producer.overflow_room() < count_wanted and !collector_marked_stalled(producer.header) and drained_total(producer.header) != producer.stopped_collector_at) {
-            producer.wait_for_drain(true);
-            producer.backlog_move();
-            if (!producer.backlogged) return producer.write_batch(records, count_min);
+        if (!ending and producer.overflow_room() < count_wanted) {
+            if (producer.wait_and_write(records, count_min)) |written| return written;
         }
         // What this thread's overflow can take (its last free slot kept for a `drop` record)
         // and the process's budget allows (overflow_budget: every overflow of the process
@@ -1512,6 +1542,14 @@ pub const Producer = struct {
         var count: u32 = 0;
         if (fits > 0 and fits >= count_min) {
             count = if (ending) overflow_budget_force(fits) else overflow_budget_take(fits, count_min, producer.overflow_capacity_records);
+        }
+        if (!ending and count < fits) {
+            // Another thread of the process took the budget between the look above and the
+            // take: wait as above (once; a second such race drops, counted).
+            if (count > 0) overflow_budget_give(count);
+            count = 0;
+            if (producer.wait_and_write(records, count_min)) |written| return written;
+            if (fits >= count_min) count = overflow_budget_take(fits, count_min, producer.overflow_capacity_records);
         }
         if (count > 0 and !overflow.reserve(producer.overflow_capacity_records)) {
             overflow_budget_give(count);
@@ -1539,6 +1577,28 @@ pub const Producer = struct {
         // The lane is full: the collector should be draining now.
         wake_collector(producer.header);
         return count;
+    }
+
+    /// Past what the overflow or the process's budget may take while the collector drains:
+    /// waits for the drain instead of dropping, then writes (returns what write_batch wrote).
+    /// A backlogged thread waits for its overflow to go into the lane; a thread with an empty
+    /// overflow whose lane is full while the process's other threads hold the whole budget
+    /// (several threads bursting at once: `zig build bench -- burst 1000000 8` dropped 1–2
+    /// records a round) waits for room in its lane. null: not waited (a collector gone,
+    /// stopped by a signal or stalled) or no room made; the caller drops and counts as before.
+    /// Writes only with room for all of `records` now, so it does not recurse without progress.
+    fn wait_and_write(producer: *Producer, records: []align(1) const Record, count_min: u32) ?u32 {
+        if (collector_marked_stalled(producer.header) or drained_total(producer.header) == producer.stopped_collector_at) return null;
+        if (producer.backlogged) {
+            producer.wait_for_drain(true);
+            producer.backlog_move();
+            if (producer.backlogged) return null;
+            return producer.write_batch(records, count_min);
+        }
+        const room: u32 = @intCast(@min(records.len, producer.capacity_slots));
+        producer.wait_for_room(true, room);
+        if (producer.lane_free() < room) return null;
+        return producer.write_batch(records, count_min);
     }
 
     /// What the overflow can keep now: its free slots but the one kept for a `drop` record,
@@ -1676,6 +1736,14 @@ pub const Producer = struct {
         } else {
             producer.wake_position = producer.tail_cached + mark;
         }
+    }
+
+    /// The lane's free slots now (the tail read again). Cold: waits only.
+    fn lane_free(producer: *Producer) u64 {
+        // Acquire: as in claim_discard.
+        producer.tail_cached = producer.lane.tail.load(.acquire);
+        // Monotonic: as in claim_discard.
+        return producer.free_cached(producer.lane.head.load(.monotonic));
     }
 
     /// The lane's free slots at `head` by the cached tail (a lower bound).
@@ -2096,12 +2164,65 @@ test "ring: write and drain across wrap-around, in order, seq cleared" {
     try testing.expectEqual(@as(u64, 0), ring.stats().dropped);
 }
 
+test "ring: a wake takes the sleeping collector's flag: one FUTEX_WAKE a sleep, not one a write" {
+    var test_ring = try TestRing.init(1, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    ring.flush_stall_ns = test_stall_ns;
+    const header = ring.header;
+    var producer = ring.attach(1, 0);
+    defer producer.detach();
+    // The collector said it sleeps (wait_for_work), then did not run yet (a loaded machine):
+    // every write past the full lane spills and wakes it; only the first may make the syscall.
+    header.collector_sleeping.store(1, .seq_cst);
+    const sequence = header.wake_sequence.load(.seq_cst);
+    var value: u64 = 0;
+    while (value < 9) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    try testing.expectEqual(@as(u32, 0), header.collector_sleeping.load(.seq_cst));
+    // Each spill still bumps the word: a wait about to start returns at once.
+    try testing.expect(header.wake_sequence.load(.seq_cst) != sequence);
+    while (value < 12) : (value += 1) try testing.expect(producer.write(&test_record(value)));
+    try testing.expectEqual(@as(u32, 0), header.collector_sleeping.load(.seq_cst));
+    // A real sleep is still woken: a thread waiting up to 10 s returns at the next spill.
+    const Sleeper = struct {
+        fn run(sleeping_ring: *Ring, done: *std.atomic.Value(bool)) void {
+            sleeping_ring.wait_for_work(10 * std.time.ns_per_s);
+            done.store(true, .release);
+        }
+    };
+    var out: [16]Record = undefined;
+    var drained: u32 = 0;
+    while (true) {
+        const count = ring.drain(&out);
+        if (count == 0) break;
+        drained += count;
+    }
+    try testing.expectEqual(@as(u32, 8), drained);
+    var done: std.atomic.Value(bool) = .init(false);
+    const thread = try std.Thread.spawn(.{}, Sleeper.run, .{ ring, &done });
+    while (header.collector_sleeping.load(.seq_cst) == 0) std.Thread.yield() catch {};
+    const started_ns = clock.monotonic_ns();
+    // The lane is empty now: the next write moves the overflow in, fills the lane, spills and wakes.
+    while (!done.load(.acquire)) {
+        try testing.expect(producer.write(&test_record(value)));
+        value += 1;
+        std.Thread.yield() catch {};
+        if (clock.monotonic_ns() - started_ns > 5 * std.time.ns_per_s) break;
+    }
+    thread.join();
+    try testing.expect(clock.monotonic_ns() - started_ns < 5 * std.time.ns_per_s);
+}
+
 test "ring: discard mode without an overflow drops new records when a lane is full, counts and reports them" {
     var test_ring = try TestRing.init(1, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     var producer = ring.attach(1, 0);
     producer.overflow_capacity_records = 0;
+    // No overflow and nobody drains: give up on the collector at once, not after 2 s.
+    producer.stall_ns_max = test_stall_ns;
     var value: u64 = 0;
     while (value < 12) : (value += 1) _ = producer.write(&test_record(value));
     try testing.expectEqual(@as(u64, 8), producer.written_count);
@@ -2209,6 +2330,8 @@ test "ring: a pack lost to a full lane counts each of its calls" {
     var ring = &test_ring.ring;
     var producer = ring.attach(1, 0);
     producer.overflow_capacity_records = 0;
+    // No overflow and nobody drains: give up on the collector at once, not after 2 s.
+    producer.stall_ns_max = test_stall_ns;
     var value: u64 = 0;
     while (value < 8) : (value += 1) try testing.expect(producer.write(&test_record(value)));
     const packs = [_]Record{ test_pack(1, 0, &.{ 1, 2, 3, 4, 5, 6, 7, 8 }), test_pack(9, 0, &.{ 1, 2, 3 }), test_record(9) };
@@ -2262,6 +2385,8 @@ test "ring: past the overflow bound records drop, counted, then reported once" {
     var test_ring = try TestRing.init(1, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     var producer = ring.attach(7, 3);
     const bound = producer.overflow_capacity_records;
     const total: u64 = 8 + bound + 5;
@@ -2301,6 +2426,8 @@ test "ring: a loss past the overflow bound is reported where it happened: record
     var test_ring = try TestRing.init(1, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     var producer = ring.attach(7, 3);
     const bound = producer.overflow_capacity_records;
     // The lane takes 8, the overflow bound - 1 and the drop record; 6 are lost.
@@ -2347,6 +2474,8 @@ test "ring: an overflow mapped again starts its positions over: a later loss get
     var test_ring = try TestRing.init(1, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     var producer = ring.attach(7, 3);
     const bound = producer.overflow_capacity_records;
     var out: [64]Record = undefined;
@@ -2393,10 +2522,79 @@ test "ring: an overflow mapped again starts its positions over: a later loss get
     producer.detach();
 }
 
+test "ring: a thread whose lane fills while the process's other threads hold the whole budget waits for the drain, drops nothing" {
+    var test_ring = try TestRing.init(3, 8, .discard);
+    defer test_ring.deinit();
+    var ring = &test_ring.ring;
+    const used_before = overflow_budget_used();
+    var first = ring.attach(7, 1);
+    var third = ring.attach(7, 3);
+    var second = ring.attach(7, 2);
+    const budget = ring.header.overflow_capacity_records;
+    // The first thread's burst takes its lane and all of the budget it can (its overflow
+    // keeps one slot for a drop record); the third's takes the rest.
+    const first_kept = @min(budget - used_before, budget - 1);
+    var value: u64 = 0;
+    while (value < 8 + first_kept) : (value += 1) try testing.expect(first.write(&test_record(value)));
+    const third_kept = budget - used_before - first_kept;
+    value = 0;
+    while (value < 8 + third_kept) : (value += 1) try testing.expect(third.write(&test_record(value)));
+    try testing.expectEqual(@as(u64, budget), overflow_budget_used());
+    // A collector drains the lanes meanwhile (first's and third's overflows stay where they
+    // are: their threads write no more).
+    const Drainer = struct {
+        fn run(drained_ring: *Ring, stop: *std.atomic.Value(bool), seen: *u64, in_order: *bool) void {
+            var out: [16]Record = undefined;
+            var next: u64 = 0;
+            while (!stop.load(.acquire)) {
+                const count = drained_ring.drain(&out);
+                for (out[0..count]) |record| {
+                    if (record.tid != 2) continue;
+                    if (record.a != next) in_order.* = false;
+                    next += 1;
+                }
+                if (count == 0) std.Thread.yield() catch {};
+            }
+            seen.* = next;
+        }
+    };
+    var stop: std.atomic.Value(bool) = .init(false);
+    var seen: u64 = 0;
+    var in_order = true;
+    const thread = try std.Thread.spawn(.{}, Drainer.run, .{ ring, &stop, &seen, &in_order });
+    // The second thread's lane fills; its overflow is empty and the budget all taken: it
+    // waits for room in its lane instead of dropping (before: 40 of these 48 dropped).
+    const second_total: u64 = 48;
+    value = 0;
+    while (value < second_total) : (value += 1) try testing.expect(second.write(&test_record(value)));
+    try testing.expectEqual(@as(u64, 0), second.dropped_count);
+    try testing.expect(!second.backlogged);
+    try testing.expect(second.drain_waited_ns > 0);
+    while (ring.lanes[second.lane_index].tail.load(.acquire) < second_total) std.Thread.yield() catch {};
+    stop.store(true, .release);
+    thread.join();
+    try testing.expectEqual(second_total, seen);
+    try testing.expect(in_order);
+    // The others' overflows drained and handed over: the budget is whole again.
+    var out: [64]Record = undefined;
+    while (first.backlogged or third.backlogged or ring.stats().pending > 0) {
+        if (ring.drain(&out) == 0) {
+            first.flush(false);
+            third.flush(false);
+        }
+    }
+    try testing.expectEqual(used_before, overflow_budget_used());
+    first.detach();
+    second.detach();
+    third.detach();
+}
+
 test "ring: a process's overflows share one budget: a second thread's burst drops past it, counted and reported" {
     var test_ring = try TestRing.init(2, 8, .discard);
     defer test_ring.deinit();
     var ring = &test_ring.ring;
+    // Nobody drains this ring: past the overflow, give up on the collector at once.
+    ring.flush_stall_ns = test_stall_ns;
     const used_before = overflow_budget_used();
     var first = ring.attach(7, 1);
     var second = ring.attach(7, 2);
@@ -2652,6 +2850,8 @@ test "ring: batch claim takes what fits, all-or-nothing when asked" {
     var ring = &test_ring.ring;
     var producer = ring.attach(1, 0);
     producer.overflow_capacity_records = 0;
+    // No overflow and nobody drains: give up on the collector at once, not after 2 s.
+    producer.stall_ns_max = test_stall_ns;
     var batch: [10]Record = undefined;
     for (&batch, 0..) |*record, index| record.* = test_record(index);
     try testing.expectEqual(@as(u32, 10), producer.write_batch(&batch, 0));

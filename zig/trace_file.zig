@@ -606,13 +606,39 @@ pub const Writer = struct {
     /// far as the limits allow; past them the writer stops (`stop_reason`) and counts
     /// the rest as refused.
     pub fn append(writer: *Writer, records: []const u8) WriteError!void {
-        assert(writer.fd >= 0);
         assert(records.len % record_size_bytes == 0);
+        const take = try writer.admit(records.len / record_size_bytes);
+        try writer.append_unlimited(records[0 .. take * record_size_bytes]);
+    }
+
+    /// The next chunk's payload, for a caller that puts records there itself (the
+    /// collector's drain copies from the ring straight into it), then calls
+    /// append_in_place: one copy of each record fewer than append. Valid until the next
+    /// call of any other append or close, which write their own chunks over it.
+    pub fn payload(writer: *Writer) []layout.Record {
+        const bytes = writer.chunk[chunk_header_size_bytes..][0 .. chunk_records_max * record_size_bytes];
+        return @alignCast(std.mem.bytesAsSlice(layout.Record, bytes));
+    }
+
+    /// As append, for the first `count` records of payload(): sealed and written where
+    /// they are, as far as the limits allow.
+    pub fn append_in_place(writer: *Writer, count: u32) WriteError!void {
+        assert(count <= chunk_records_max);
+        const take = try writer.admit(count);
+        if (take == 0) return;
+        const chunk = writer.chunk[0 .. chunk_header_size_bytes + take * record_size_bytes];
+        seal_chunk(chunk, .records, writer.sequence);
+        try writer.write_chunk(chunk, false);
+    }
+
+    /// How many of `count` records the limits let in: past them the writer stops
+    /// (`stop_reason`) and counts the rest as refused.
+    fn admit(writer: *Writer, count: u64) WriteError!u64 {
+        assert(writer.fd >= 0);
         if (writer.failed) return error.WriterFailed;
-        const count: u64 = records.len / record_size_bytes;
         if (writer.stop_reason != .none) {
             writer.refused_count += count;
-            return;
+            return 0;
         }
         const by_records = writer.limit_records -| writer.records_count;
         const by_bytes = writer.records_fitting();
@@ -621,7 +647,7 @@ pub const Writer = struct {
             writer.stop_reason = if (by_records <= by_bytes) .max_events else .max_size;
             writer.refused_count += count - take;
         }
-        try writer.append_unlimited(records[0 .. take * record_size_bytes]);
+        return take;
     }
 
     /// The records `append` still takes before a limit stops it, and the limit that would
