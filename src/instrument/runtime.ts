@@ -543,6 +543,11 @@ export class FunctionRuntime {
    * sampled call. Returns whether call `n` is recorded. (`n` read here, not passed: a byte
    * less of the hooks' bytecode.)
    */
+  /** Hook.c past `next[id]`: call seen[id] of a sampled function past its skip, or the guard's slow path (admit). */
+  private sampledIn(id: number): boolean {
+    return this.seen[id]! >= -this.next[id]! && this.admit(id);
+  }
+
   private admit(id: number): boolean {
     const n = this.seen[id]!;
     if (this.governor) {
@@ -1469,8 +1474,8 @@ export class FunctionRuntime {
         const n = seen[id]! + 1;
         seen[id] = n;
         // next < 0: sampled, skipped before −next (see `seen`); else recorded before next.
-        const next = r.next[id]!;
-        if (n < next || (n >= -next && r.admit(id))) {
+        // The rest of that test in a method of its own (passed/past): bytes of this hook's bytecode.
+        if (n < r.next[id]! || r.sampledIn(id)) {
           // A calls-level function_call, the most frequent event, with only the stores it
           // needs (the batch's words are zero: see flush). With packCalls, consecutive
           // calls (ordinals one apart, one request, nothing else buffered in between) share
