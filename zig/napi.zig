@@ -657,7 +657,18 @@ inline fn commit_events(state: *EnvState) void {
     header[batches.committing_word] = 1;
     compiler_barrier();
     if (state.attached) {
-        header[6] = producer_module.write_events(&state.producer, records[0..count], texts[0..text_count]);
+        if (count == 1 and text_count == 1 and texts[0].utf8.len <= layout.string_max_bytes) {
+            // An event and its one text (a full-level entry or return): one claim, the
+            // fragments built in their slots from the text's bytes, zero-padded here to the
+            // next fragment's end (what the walk left past the text is an older text's).
+            const fragment_bytes = layout.string_fragment_bytes;
+            const length = texts[0].utf8.len;
+            const padded_end = @max(fragment_bytes, std.mem.alignForward(usize, length, fragment_bytes));
+            @memset(events[texts_at + length .. texts_at + padded_end], 0);
+            header[6] = producer_module.write_event_padded(&state.producer, records[0..1], texts[0]);
+        } else {
+            header[6] = producer_module.write_events(&state.producer, records[0..count], texts[0..text_count]);
+        }
     } else {
         header[6] = count;
     }

@@ -166,6 +166,21 @@ pub fn write_events(producer: *ring.Producer, records: []align(1) Record, texts:
     return count_wanted - written;
 }
 
+/// write_events of one event (`records`, a single record) and one text of at most
+/// string_max_bytes that is followed in memory by zeros up to the next multiple of
+/// string_fragment_bytes, at least one fragment's worth (the caller's padding: napi.zig
+/// commit_events): the text's fragments and the event as one claim, each fragment built in
+/// its slot (Producer.write_string_whole), one clock reading. The same records, bytes and
+/// answer as write_events; when the lane has no room for all of them now (or the producer
+/// is backlogged, or recording stopped), write_events itself. A full-level call's entry and
+/// its return each commit so (BENCHMARKS.md "Full level: one claim an event").
+pub fn write_event_padded(producer: *ring.Producer, records: []align(1) Record, text: Text) u32 {
+    assert(records.len == 1 and text.utf8.len <= layout.string_max_bytes);
+    const event = records[0];
+    if (producer.write_string_whole(text.id, text.utf8, &event)) return 0;
+    return write_events(producer, records, &.{text});
+}
+
 const testing = std.testing;
 
 test "producer: JS numbers become u64 payloads without trapping" {
@@ -246,6 +261,75 @@ test "producer: write_events puts the strings between the buffered records and t
     try testing.expectEqual(@as(u32, 2), test_ring.drain(&out));
     try testing.expectEqual(@as(u32, 1), write_events(&producer, records[0..0], texts[0..1]));
     try testing.expectEqual(@as(u32, 0), test_ring.drain(&out));
+}
+
+test "producer: write_event_padded writes what write_events writes, as one claim or (a short lane) the two ways" {
+    // Texts of 0, 5, 32, 33 and 4096 bytes, each followed by zero padding as commit_events leaves it.
+    const lengths = [_]usize{ 0, 5, 32, 33, 4096 };
+    for (lengths) |length| {
+        var padded: [4096 + 64]u8 = @splat(0);
+        for (padded[0..length], 0..) |*byte, index| byte.* = @intCast('a' + index % 26);
+        const text = Text{ .id = 11, .utf8 = padded[0..length] };
+        var expected: [160]Record = undefined;
+        var got: [160]Record = undefined;
+        var counts: [2]u32 = undefined;
+        for (0..2) |way| {
+            var lane = try TestLane.init(256);
+            defer lane.deinit();
+            var producer = lane.ring.attach(5, 0);
+            var records: [1]Record = @splat(std.mem.zeroes(Record));
+            records[0].kind = @intFromEnum(layout.EventKind.function_return);
+            records[0].a = 3;
+            records[0].c = 11;
+            const unwritten = if (way == 0) write_events(&producer, &records, &.{text}) else write_event_padded(&producer, &records, text);
+            try testing.expectEqual(@as(u32, 0), unwritten);
+            const out = if (way == 0) &expected else &got;
+            counts[way] = lane.ring.drain(out);
+        }
+        try testing.expectEqual(counts[0], counts[1]);
+        try testing.expectEqual(@as(u32, string_fragment_count(padded[0..length]) + 1), counts[1]);
+        for (expected[0..counts[0]], got[0..counts[1]]) |want, have| {
+            var a = want;
+            var b = have;
+            try testing.expect(a.timestamp_ns != 0 and b.timestamp_ns != 0);
+            // One clock reading a commit either way: every record carries the event's time.
+            try testing.expectEqual(got[counts[1] - 1].timestamp_ns, b.timestamp_ns);
+            a.timestamp_ns = 0;
+            b.timestamp_ns = 0;
+            try testing.expectEqualSlices(u8, std.mem.asBytes(&a), std.mem.asBytes(&b));
+        }
+    }
+    // A lane without room for the text and its event as one claim (one slot taken of 8; a
+    // 200-byte text is 7 fragments): written the two ways, the event dropped, counted as before.
+    var outs: [2][8]Record = undefined;
+    var drained: [2]u32 = undefined;
+    var unwritten: [2]u32 = undefined;
+    var padded: [256]u8 = @splat(0);
+    @memset(padded[0..200], 'z');
+    for (0..2) |way| {
+        var lane = try TestLane.init(8);
+        defer lane.deinit();
+        var producer = lane.ring.attach(5, 0);
+        producer.overflow_capacity_records = 0;
+        const filler = record_from_values(@intFromEnum(layout.EventKind.function_call), 0, 1, 0, 0, 0, 0);
+        try testing.expect(producer.write(&filler));
+        var records: [1]Record = @splat(std.mem.zeroes(Record));
+        records[0].kind = @intFromEnum(layout.EventKind.function_return);
+        const text = Text{ .id = 4, .utf8 = padded[0..200] };
+        unwritten[way] = if (way == 0) write_events(&producer, &records, &.{text}) else write_event_padded(&producer, &records, text);
+        drained[way] = lane.ring.drain(&outs[way]);
+    }
+    try testing.expectEqual(@as(u32, 1), unwritten[0]);
+    try testing.expectEqual(unwritten[0], unwritten[1]);
+    try testing.expectEqual(@as(u32, 8), drained[1]);
+    try testing.expectEqual(drained[0], drained[1]);
+    for (outs[0][0..drained[0]], outs[1][0..drained[1]]) |want, have| {
+        var a = want;
+        var b = have;
+        a.timestamp_ns = 0;
+        b.timestamp_ns = 0;
+        try testing.expectEqualSlices(u8, std.mem.asBytes(&a), std.mem.asBytes(&b));
+    }
 }
 
 test "producer: write_string_record writes string and event as one claim, or the two ways when the lane is short" {

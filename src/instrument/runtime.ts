@@ -346,6 +346,14 @@ export class FunctionRuntime {
   /** Events the sink refused (its own drop counters say why). */
   unrecorded = 0;
   private readonly sink: RecordSink;
+  /**
+   * The sink's commitEvents, read once: scope.node's exports object is in dictionary mode
+   * (V8 makes an addon's exports so), so `sink.commitEvents` in optimized code is a generic
+   * LoadIC call (~75 instructions) at every full-level event; a field of this runtime is a
+   * plain load, and the call (Fast API) is the same (BENCHMARKS.md "Full level: one claim
+   * an event, the commit read once").
+   */
+  private readonly commitEvents: (() => void) | undefined;
   /** The batch: scope.node's event buffer (see `native`) or a buffer of its own. */
   private readonly words: Uint32Array;
   /**
@@ -465,6 +473,7 @@ export class FunctionRuntime {
     const sink = options.sink;
     let capacity = sink.recordBatch ? Math.max(1, options.batchSize ?? 256) : 1;
     const events = capacity > 1 ? nativeEvents(sink) : undefined;
+    this.commitEvents = events !== undefined ? sink.commitEvents : undefined;
     if (events !== undefined) {
       capacity = Math.min(capacity, EVENTS_BATCH_RECORDS);
       this.native = new Uint32Array(events, 0, EVENTS_HEADER_BYTES / 4);
@@ -534,6 +543,11 @@ export class FunctionRuntime {
    * sampled call. Returns whether call `n` is recorded. (`n` read here, not passed: a byte
    * less of the hooks' bytecode.)
    */
+  /** Hook.c past `next[id]`: call seen[id] of a sampled function past its skip, or the guard's slow path (admit). */
+  private sampledIn(id: number): boolean {
+    return this.seen[id]! >= -this.next[id]! && this.admit(id);
+  }
+
   private admit(id: number): boolean {
     const n = this.seen[id]!;
     if (this.governor) {
@@ -923,7 +937,9 @@ export class FunctionRuntime {
   /** commitEvents() of what the header describes; the sink zeroes the records it read. */
   private commitNative(): void {
     try {
-      this.sink.commitEvents!();
+      // A plain call (no .call(sink): TurboFan lowers a Fast API call only for a target its
+      // call feedback names); scope.node's functions read no receiver (no signature).
+      this.commitEvents!();
       const unwritten = this.native![6]!;
       if (unwritten !== 0) {
         if (this.sink.stopped?.()) this.stop();
@@ -1458,8 +1474,8 @@ export class FunctionRuntime {
         const n = seen[id]! + 1;
         seen[id] = n;
         // next < 0: sampled, skipped before −next (see `seen`); else recorded before next.
-        const next = r.next[id]!;
-        if (n < next || (n >= -next && r.admit(id))) {
+        // The rest of that test in a method of its own (passed/past): bytes of this hook's bytecode.
+        if (n < r.next[id]! || r.sampledIn(id)) {
           // A calls-level function_call, the most frequent event, with only the stores it
           // needs (the batch's words are zero: see flush). With packCalls, consecutive
           // calls (ordinals one apart, one request, nothing else buffered in between) share
