@@ -38,7 +38,7 @@ import { resourceFromAttributes, type Resource } from "@opentelemetry/resources"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { messageKey, type TraceEvent } from "../core/model";
 import { VERSION } from "../version";
-import { shapeOf, type ProcessInfo, type Slice, type TraceShape } from "./slices";
+import { operationRoute, shapeOf, type ProcessInfo, type Slice, type TraceShape } from "./slices";
 
 export type OtlpFormat = "protobuf" | "json";
 
@@ -447,10 +447,6 @@ function httpSpanName(slice: Slice): string {
   return slice.kind === "server" && typeof f.route === "string" && f.route ? `${method} ${f.route}` : method;
 }
 
-/** A server request's route that names an operation (framework graphql or trpc, model.ts), not a URL's pattern. */
-function operationRoute(f: Slice["start"]["fields"]): boolean {
-  return (f.framework === "graphql" || f.framework === "trpc") && typeof f.route === "string" && f.route !== "";
-}
 
 /**
  * A GraphQL operation's attributes (graphql.operation.type and .name, as its conventions have

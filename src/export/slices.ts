@@ -107,11 +107,24 @@ export function threadName(tid: number): string {
   return tid === 0 ? "main" : `worker ${tid}`;
 }
 
-/** "GET /r/1 200", "GET http://host/x 503", "GET /x" (no response). */
+/**
+ * "GET /items/:id 200" (a server request by its route where a framework named one: Perfetto's
+ * and Chrome's UIs group slices by name, and one row per URL (/items/1, /items/2, ...) groups
+ * nothing; the target stays in the slice's args), "query GetCat 200" (a GraphQL operation or
+ * tRPC procedures: the route is the operation), "GET /r/1 200" (no route), "GET http://host/x 503"
+ * (a client request by its URL), "GET /x" (no response).
+ */
 export function requestName(event: TraceEvent): string {
   const f = event.fields;
-  const target = event.kind === "http_server_request" ? f.target : f.url;
-  return `${f.method ?? "?"} ${target ?? ""}${f.status ? ` ${f.status}` : ""}`;
+  const status = f.status ? ` ${f.status}` : "";
+  if (event.kind === "http_server_request" && operationRoute(f)) return `${f.route as string}${status}`;
+  const target = event.kind === "http_server_request" ? (typeof f.route === "string" && f.route ? f.route : f.target) : f.url;
+  return `${f.method ?? "?"} ${target ?? ""}${status}`;
+}
+
+/** A server request's route that names an operation (framework graphql or trpc, model.ts), not a URL's pattern. */
+export function operationRoute(f: TraceEvent["fields"]): boolean {
+  return (f.framework === "graphql" || f.framework === "trpc") && typeof f.route === "string" && f.route !== "";
 }
 
 /** A query's text cut to 80 characters ("query" when it has none); a pool wait: "pg pool wait". */
