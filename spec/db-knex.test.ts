@@ -22,15 +22,17 @@ afterAll(() => {
 });
 
 // One connection: /load's three queries wait for it in turn; /timeout's query waits while a
-// transaction holds it longer than acquireTimeoutMillis.
+// transaction holds it longer than acquireConnectionTimeout. The timeout is far above what /load
+// needs (its first connect and three 30 ms queries): at 300 ms a CI run under load timed out
+// /load's third query, traced.
 const app = `
 const http = require("node:http");
-const knex = require("knex")({ client: "pg", connection: process.env.PG_URL, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 300 });
+const knex = require("knex")({ client: "pg", connection: process.env.PG_URL, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 1500 });
 const routes = {
   "/load": async () => (await Promise.all([1, 2, 3].map((i) => knex.raw("select pg_sleep(0.03), ?::int as i", [i])))).map((r) => r.rows[0].i).join(","),
   "/tx": async () => knex.transaction(async (trx) => (await trx.raw("select 2 as n")).rows[0].n),
   "/timeout": async () => {
-    const held = knex.transaction(async (trx) => trx.raw("select pg_sleep(0.6)"));
+    const held = knex.transaction(async (trx) => trx.raw("select pg_sleep(2.5)"));
     await new Promise((resolve) => setTimeout(resolve, 50));
     const late = await knex.raw("select 3").then(() => "no timeout", (error) => error.name);
     await held;
