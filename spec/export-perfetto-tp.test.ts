@@ -169,6 +169,17 @@ describe("scope export --perfetto in Perfetto's trace processor", () => {
     }
   }, 120_000);
 
+  // A step's end printed as raw fields ("requestId=1 step=1 failed=false requestIndex=34") while its start was formatted.
+  test("dump text: a step's end names its step and its request, failed ones their error", async () => {
+    const web = await expressTrace();
+    const dump = await runCli(["dump", web.out]);
+    expect(dump.exitCode).toBe(0);
+    const ends = dump.stdout.split("\n").filter((line) => /\shttp_step_end\s/.test(line));
+    expect(ends.length).toBe(web.events.filter((event) => event.kind === "http_step_end").length);
+    for (const line of ends) expect(line).toMatch(/http_step_end\s+step \d+ ended of request \d+ \(\d+\/\d+ #\d+\)( failed .*)?$/);
+    expect(ends.some((line) => / failed \S+ "/.test(line))).toBe(true);
+  }, 120_000);
+
   test("dump --chrome: the same steps as slices of their duration, each within its request's slice on its track", async () => {
     const web = await expressTrace();
     const starts = web.events.filter((event) => event.kind === "http_step_start");

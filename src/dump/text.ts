@@ -73,6 +73,12 @@ function describe(event: TraceEvent, all: EventsAt): string {
       const failed = f.failed ? ` failed ${f.errorType ?? ""} ${quote(f.errorMessage ?? "")}` : "";
       return `${f.stepKind} ${quote(f.name ?? "")}${f.route ? ` route ${quote(f.route)}` : ""} step ${f.step} ${took}${failed}`;
     }
+    case "http_step_end": {
+      // Its start (above it, with the step's kind, name and duration) is found by request and step.
+      const failed = f.failed ? ` failed ${f.errorType ?? ""} ${quote(f.errorMessage ?? "")}` : "";
+      const request = typeof f.requestIndex === "number" ? ` of request ${f.requestId} (${where(f.requestIndex)})` : ` of request ${f.requestId}`;
+      return `step ${f.step} ended${request}${failed}`;
+    }
     case "loop_sample": {
       const ms = (ns: FieldValue | undefined) => (Number(ns) / 1e6).toFixed(2);
       const busy = typeof f.utilisation === "number" ? ` busy ${(f.utilisation * 100).toFixed(1)}%` : " busy ?";
