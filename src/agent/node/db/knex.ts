@@ -13,8 +13,8 @@
  */
 import { DbSystem } from "../../shared/kinds";
 import { wrapMethod, type DbRecorder } from "../../shared/db";
+import { endWaitOnSettle, lengthOf } from "./deferred-wait";
 
-type Fn = (...args: unknown[]) => unknown;
 
 const hooked = new WeakSet<object>();
 const systems: Record<string, number> = { pg: DbSystem.pg, mysql2: DbSystem.mysql2, "better-sqlite3": DbSystem.betterSqlite3 };
@@ -72,27 +72,5 @@ function hookTarnPool(db: DbRecorder, start: unknown): void {
 /** Ends the wait when tarn settles the operation's deferred (handed a connection, timed out, aborted). */
 function endWith(db: DbRecorder, id: number, operation: unknown): void {
   const deferred = (operation as { deferred?: Record<string, unknown> } | null)?.deferred;
-  if (deferred === null || typeof deferred !== "object") return;
-  const resolve = deferred.resolve;
-  const reject = deferred.reject;
-  if (typeof resolve !== "function" || typeof reject !== "function") return;
-  let ended = false;
-  deferred.resolve = function (this: unknown) {
-    if (!ended) {
-      ended = true;
-      db.waitEnd(id);
-    }
-    return Reflect.apply(resolve as Fn, this, arguments);
-  };
-  deferred.reject = function (this: unknown, error: unknown) {
-    if (!ended) {
-      ended = true;
-      db.waitEnd(id, error, true);
-    }
-    return Reflect.apply(reject as Fn, this, arguments);
-  };
-}
-
-function lengthOf(list: unknown): number {
-  return Array.isArray(list) ? list.length : 0;
+  if (deferred !== null && typeof deferred === "object") endWaitOnSettle(db, id, deferred, "resolve", "reject");
 }

@@ -17,8 +17,8 @@
 import { createRequire } from "node:module";
 import { DbSystem } from "../../shared/kinds";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
+import { endWaitOnSettle, lengthOf } from "./deferred-wait";
 
-type Fn = (...args: unknown[]) => unknown;
 
 const hooked = new WeakSet<object>();
 /** A filed pool → the `system` value its waits are recorded with. */
@@ -116,29 +116,5 @@ export function hookSequelizePool(db: DbRecorder, filename: string, exports: unk
 
 /** Ends the wait when the pool settles the Deferred (a connection handed over, a timeout, a drain). */
 function endWith(db: DbRecorder, id: number, deferred: Record<string, unknown>): void {
-  const resolve = deferred._resolve;
-  const reject = deferred._reject;
-  if (typeof resolve !== "function" || typeof reject !== "function") {
-    db.waitEnd(id);
-    return;
-  }
-  let ended = false;
-  deferred._resolve = function (this: unknown) {
-    if (!ended) {
-      ended = true;
-      db.waitEnd(id);
-    }
-    return Reflect.apply(resolve as Fn, this, arguments);
-  };
-  deferred._reject = function (this: unknown, error: unknown) {
-    if (!ended) {
-      ended = true;
-      db.waitEnd(id, error, true);
-    }
-    return Reflect.apply(reject as Fn, this, arguments);
-  };
-}
-
-function lengthOf(list: unknown): number {
-  return Array.isArray(list) ? list.length : 0;
+  if (!endWaitOnSettle(db, id, deferred, "_resolve", "_reject")) db.waitEnd(id);
 }
