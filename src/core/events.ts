@@ -47,15 +47,26 @@ export interface RecordInput {
 }
 
 // One DataView per buffer, reused: decoding a batch would otherwise allocate a view per record.
+// Keyed by the Uint8Array itself: reading `.buffer` is a native call in Bun, and took 11% of a
+// trace's string pass when asked per record ("scope dump: first line at once", BENCHMARKS.md).
+let cachedBytes: Uint8Array | undefined;
 let cachedBuffer: ArrayBufferLike | undefined;
 let cachedView: DataView | undefined;
 
 function viewOf(bytes: Uint8Array): DataView {
-  if (bytes.buffer !== cachedBuffer || !cachedView) {
-    cachedBuffer = bytes.buffer;
-    cachedView = new DataView(bytes.buffer);
+  if (bytes !== cachedBytes || !cachedView) {
+    cachedBytes = bytes;
+    if (bytes.buffer !== cachedBuffer || !cachedView) {
+      cachedBuffer = bytes.buffer;
+      cachedView = new DataView(bytes.buffer);
+    }
   }
   return cachedView;
+}
+
+/** The kind number of the record at `offset` in `bytes`, without decoding it (a reader skipping the kinds it does not need). */
+export function recordKind(bytes: Uint8Array, offset: number): number {
+  return bytes[offset + Offset.kind]! | (bytes[offset + Offset.kind + 1]! << 8);
 }
 
 function checkBounds(bytes: Uint8Array, offset: number): void {
@@ -229,40 +240,59 @@ export class StringTable {
     return this.strings.size + this.whole.size;
   }
 
+  /**
+   * `add` for the record at `offset` in `bytes`, decoding only what a string fragment needs:
+   * a whole one-fragment string is copied from the record's bytes (no BigInt, no object);
+   * anything else goes to `add` decoded. Returns false for a record that is not a string.
+   */
+  addRecord(bytes: Uint8Array, offset: number): boolean {
+    if (recordKind(bytes, offset) !== EventKind.string) return false;
+    const view = viewOf(bytes);
+    const base = bytes.byteOffset + offset;
+    const id = view.getUint32(base + Offset.a, true);
+    const totalBytes = view.getUint32(base + Offset.a + 4, true);
+    const flags = view.getUint16(base + Offset.flags, true);
+    return this.fragment(view.getUint32(base + Offset.pid, true), view.getUint32(base + Offset.tid, true), id, totalBytes, flags, bytes, offset + Offset.b);
+  }
+
   /** Takes a record; returns whether it was a string fragment the table kept. */
   add(record: Omit<RawEvent, "timestampNs">): boolean {
     if (record.kind !== "string" && record.kind !== EventKind.string) return false;
     const a = BigInt.asUintN(64, BigInt(record.a));
-    const id = Number(a & 0xffff_ffffn);
-    const totalBytes = Number(a >> 32n);
+    return this.fragment(record.pid, record.tid, Number(a & 0xffff_ffffn), Number(a >> 32n), record.flags, fragmentBytes(record), 0);
+  }
+
+  /** One fragment: id, total length and index as in the record, its 32 bytes at `from` in `source`. */
+  private fragment(pid: number, tid: number, id: number, totalBytes: number, index: number, source: Uint8Array, from: number): boolean {
     const fragmentCount = Math.max(1, Math.ceil(totalBytes / STRING_FRAGMENT_BYTES));
-    if (id === 0 || totalBytes > STRING_MAX_BYTES || record.flags >= fragmentCount) {
+    if (id === 0 || totalBytes > STRING_MAX_BYTES || index >= fragmentCount) {
       this.rejected++;
       return false;
     }
-    const key = `${record.pid}/${record.tid}/${id}`;
-    let entry = this.strings.get(key);
+    // The key of a string of several fragments (or one, with evictOldest); not made while there are none.
+    const key = this.strings.size !== 0 || fragmentCount !== 1 || this.limits.evictOldest ? `${pid}/${tid}/${id}` : undefined;
+    let entry = key === undefined ? undefined : this.strings.get(key);
     if (entry && entry.bytes.byteLength !== totalBytes) {
       this.conflicts++;
       entry = undefined;
     }
-    const held = this.whole.size === 0 ? undefined : this.whole.totalBytes(record.pid, record.tid, id);
+    const held = this.whole.size === 0 ? undefined : this.whole.totalBytes(pid, tid, id);
     if (held !== undefined) {
       if (held === totalBytes) return true; // a duplicate: the first copy stands
       this.conflicts++;
     }
     if (fragmentCount === 1 && !this.limits.evictOldest) {
-      if (held === undefined && !this.strings.has(key) && this.size >= this.limits.maxStrings) {
+      if (held === undefined && (key === undefined || !this.strings.has(key)) && this.size >= this.limits.maxStrings) {
         this.rejected++;
         return false;
       }
-      this.strings.delete(key);
-      this.whole.set(record.pid, record.tid, id, fragmentBytes(record).subarray(0, totalBytes));
+      if (key !== undefined) this.strings.delete(key);
+      this.whole.setFrom(pid, tid, id, source, from, totalBytes);
       return true;
     }
-    if (held !== undefined) this.whole.delete(record.pid, record.tid, id);
+    if (held !== undefined) this.whole.delete(pid, tid, id);
     if (!entry) {
-      if (held === undefined && this.size >= this.limits.maxStrings && !this.strings.has(key)) {
+      if (held === undefined && this.size >= this.limits.maxStrings && !this.strings.has(key!)) {
         if (!this.limits.evictOldest || this.limits.maxStrings < 1) {
           this.rejected++;
           return false;
@@ -270,13 +300,14 @@ export class StringTable {
         this.evictOne();
       }
       entry = { bytes: new Uint8Array(totalBytes), received: new Uint8Array(fragmentCount), receivedCount: 0, text: undefined };
-      this.strings.set(key, entry);
-      if (this.limits.evictOldest) this.order.push(key);
+      this.strings.set(key!, entry);
+      if (this.limits.evictOldest) this.order.push(key!);
     }
-    if (entry.received[record.flags]) return true; // a duplicate: the first copy stands
-    const start = record.flags * STRING_FRAGMENT_BYTES;
-    entry.bytes.set(fragmentBytes(record).subarray(0, Math.min(STRING_FRAGMENT_BYTES, totalBytes - start)), start);
-    entry.received[record.flags] = 1;
+    if (entry.received[index]) return true; // a duplicate: the first copy stands
+    const start = index * STRING_FRAGMENT_BYTES;
+    const into = entry.bytes;
+    for (let i = 0, length = Math.min(STRING_FRAGMENT_BYTES, totalBytes - start); i < length; i++) into[start + i] = source[from + i]!;
+    entry.received[index] = 1;
     entry.receivedCount++;
     entry.text = undefined;
     return true;
@@ -297,7 +328,8 @@ export class StringTable {
 
   /** The string (pid, tid, id), or undefined when no fragment of it was seen. */
   get(pid: number, tid: number, id: number): string | undefined {
-    return this.entry(pid, tid, id)?.text;
+    const text = this.whole.size === 0 ? undefined : this.whole.text(pid, tid, id);
+    return text !== undefined ? text : this.strings.size === 0 ? undefined : this.entry(pid, tid, id)?.text;
   }
 
   entry(pid: number, tid: number, id: number): StringEntry | undefined {
@@ -331,8 +363,24 @@ class WholeStrings {
   private slots = 0;
   size = 0;
 
-  private slotOf(pid: number, tid: number, id: number): number | undefined {
+  // The last thread looked up: a trace's strings come in runs of one thread's (a Map get by a made-up key per string took 12% of the string pass).
+  private lastPid = -1;
+  private lastTid = -1;
+  private lastThread: { dense: Int32Array; sparse: Map<number, number> | undefined; count: number } | undefined;
+
+  private threadOf(pid: number, tid: number) {
+    if (pid === this.lastPid && tid === this.lastTid && this.lastThread) return this.lastThread;
     const thread = this.threads.get(`${pid}/${tid}`);
+    if (thread) {
+      this.lastPid = pid;
+      this.lastTid = tid;
+      this.lastThread = thread;
+    }
+    return thread;
+  }
+
+  private slotOf(pid: number, tid: number, id: number): number | undefined {
+    const thread = this.threadOf(pid, tid);
     if (!thread) return undefined;
     // Dense entries hold slot + 1 (0: none).
     if (id < thread.dense.length && thread.dense[id] !== 0) return thread.dense[id]! - 1;
@@ -353,10 +401,14 @@ class WholeStrings {
 
   /** A new string, or one replacing a conflicting one (its old bytes stay unused). */
   set(pid: number, tid: number, id: number, bytes: Uint8Array): void {
-    const key = `${pid}/${tid}`;
-    let thread = this.threads.get(key);
-    if (!thread) this.threads.set(key, (thread = { dense: new Int32Array(1024), sparse: undefined, count: 0 }));
-    if (this.used + bytes.byteLength > this.bytes.byteLength) {
+    this.setFrom(pid, tid, id, bytes, 0, bytes.byteLength);
+  }
+
+  /** `set` with the string's bytes at `from` in `source`, `length` of them (copied). */
+  setFrom(pid: number, tid: number, id: number, source: Uint8Array, from: number, length: number): void {
+    let thread = this.threadOf(pid, tid);
+    if (!thread) this.threads.set(`${pid}/${tid}`, (thread = { dense: new Int32Array(1024), sparse: undefined, count: 0 }));
+    if (this.used + length > this.bytes.byteLength) {
       const bigger = new Uint8Array(this.bytes.byteLength * 2);
       bigger.set(this.bytes.subarray(0, this.used));
       this.bytes = bigger;
@@ -370,10 +422,11 @@ class WholeStrings {
       this.lengths = lengths;
     }
     const slot = this.slots++;
-    this.bytes.set(bytes, this.used);
+    const into = this.bytes;
+    for (let i = 0, at = this.used; i < length; i++) into[at + i] = source[from + i]!;
     this.offsets[slot] = this.used;
-    this.lengths[slot] = bytes.byteLength;
-    this.used += bytes.byteLength;
+    this.lengths[slot] = length;
+    this.used += length;
     const inDense = id < thread.dense.length && thread.dense[id] !== 0;
     const inSparse = !inDense && thread.sparse?.has(id) === true;
     if (!inDense && !inSparse) {

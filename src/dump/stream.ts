@@ -19,8 +19,8 @@
  * the link steps' own tables (open requests, ...), and lines waiting for their place.
  * --stats (and --why's check of its event number) need passes 1 and 2 only: scanTrace.
  */
-import { decodeRecord, StringTable } from "../core/events";
-import { RECORD_SIZE } from "../core/layout";
+import { decodeRecord, recordKind, StringTable } from "../core/events";
+import { EventKind, RECORD_SIZE } from "../core/layout";
 import { applyNow, DatabaseLinks, EventDecoder, functionTable, HandlerLinks, LINK_STEPS, LinkStep, linkPeers, longTaskWindow, LongTaskCalls, MessageLinks, RequestLinks, type FieldValue, type Later, type RawEvent, type StringLookup, type TraceEvent } from "../core/model";
 import { AsyncLinks } from "../core/async";
 import { readTrace, type TraceHeader, type TraceRead } from "../core/trace-file";
@@ -284,7 +284,18 @@ interface Names {
 function namesOf(path: string, batchRecords: number): Names {
   const table = new StringTable({ maxStrings: Number.POSITIVE_INFINITY });
   const tables: RawEvent[] = [];
-  for (const raw of records(readTrace(path), batchRecords)) if (!table.add(raw) && raw.kind === "function_table") tables.push(raw);
+  // Only strings and function tables are decoded here; a string fragment straight from its bytes (StringTable.addRecord).
+  const reader = readTrace(path);
+  try {
+    for (const batch of reader.batches(batchRecords, true)) {
+      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
+        if (table.addRecord(batch, offset)) continue;
+        if (recordKind(batch, offset) === EventKind.function_table) tables.push(decodeRecord(batch, offset));
+      }
+    }
+  } finally {
+    reader.close();
+  }
   const strings: StringLookup = (pid, tid, id) => table.get(pid, tid, id);
   return { strings, functions: functionTable(tables, strings) };
 }
@@ -309,7 +320,8 @@ function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number): 
 function* records(reader: TraceRead, batchRecords: number): Generator<RawEvent> {
   try {
     for (const batch of reader.batches(batchRecords, true)) {
-      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) yield decodeRecord(batch, offset);
+      // A string record gives no event (EventDecoder.decode): skipped undecoded.
+    for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) if (recordKind(batch, offset) !== EventKind.string) yield decodeRecord(batch, offset);
     }
   } finally {
     reader.close();
