@@ -218,8 +218,8 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
 export class StringTable {
   private readonly strings = new Map<string, PartialString>();
   /**
-   * Whole one-fragment strings (up to 32 bytes: most of a trace's, e.g. every value preview),
-   * kept compact: their bytes in one growing array, found by thread and id. A PartialString
+   * Whole strings (one-fragment ones, up to 32 bytes: most of a trace's, e.g. every value preview;
+   * and longer ones once their last fragment came), kept compact: their bytes in one growing array, found by thread and id. A PartialString
    * with its two byte arrays took ~600 bytes for each; a trace of 3 M previews held 1.8 GB
    * ("scope dump in bounded memory", BENCHMARKS.md). Not with `evictOldest` (its order is of `strings`).
    */
@@ -310,6 +310,12 @@ export class StringTable {
     entry.received[index] = 1;
     entry.receivedCount++;
     entry.text = undefined;
+    if (entry.receivedCount === fragmentCount && !this.limits.evictOldest) {
+      // Whole now: its bytes move to the compact table (a PartialString with its two arrays held
+      // ~500 bytes; a --functions trace's 3 M argument previews over 32 bytes held 1.3 GB).
+      this.strings.delete(key!);
+      this.whole.setFrom(pid, tid, id, entry.bytes, 0, totalBytes);
+    }
     return true;
   }
 
@@ -334,7 +340,10 @@ export class StringTable {
 
   entry(pid: number, tid: number, id: number): StringEntry | undefined {
     const text = this.whole.size === 0 ? undefined : this.whole.text(pid, tid, id);
-    if (text !== undefined) return { text, complete: true, totalBytes: this.whole.totalBytes(pid, tid, id)!, fragmentCount: 1, missingFragments: 0 };
+    if (text !== undefined) {
+      const totalBytes = this.whole.totalBytes(pid, tid, id)!;
+      return { text, complete: true, totalBytes, fragmentCount: Math.max(1, Math.ceil(totalBytes / STRING_FRAGMENT_BYTES)), missingFragments: 0 };
+    }
     const entry = this.strings.get(`${pid}/${tid}/${id}`);
     if (!entry) return undefined;
     const fragmentCount = entry.received.byteLength;
@@ -350,7 +359,7 @@ export class StringTable {
 }
 
 /**
- * StringTable's whole one-fragment strings: per thread, id → a slot (ids are dense, counted
+ * StringTable's whole strings (one fragment, or all of theirs come): per thread, id → a slot (ids are dense, counted
  * up per thread: a slot table by id while an id is below twice the thread's strings + 4096,
  * a Map past it); the slots' bytes in one array.
  */
@@ -359,7 +368,7 @@ class WholeStrings {
   private bytes = new Uint8Array(1 << 16);
   private used = 0;
   private offsets = new Float64Array(1 << 12);
-  private lengths = new Uint8Array(1 << 12);
+  private lengths = new Uint16Array(1 << 12);
   private slots = 0;
   size = 0;
 
@@ -417,7 +426,7 @@ class WholeStrings {
       const offsets = new Float64Array(this.slots * 2);
       offsets.set(this.offsets);
       this.offsets = offsets;
-      const lengths = new Uint8Array(this.slots * 2);
+      const lengths = new Uint16Array(this.slots * 2);
       lengths.set(this.lengths);
       this.lengths = lengths;
     }
