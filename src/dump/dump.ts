@@ -101,12 +101,18 @@ async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise
     return !out.full || (await out.flush());
   };
   if (options.format === "json") {
-    stream.link(undefined);
+    if (!stream.linkless) stream.link(undefined);
     for (const event of stream.events()) if (matches(options.filter, event, startNs) && !(await line(`${eventToJson(event, startNs)}\n`))) break;
   } else {
-    stream.link(options.filter);
+    if (!stream.linkless) stream.link(options.filter);
     out.add(color.dim(`# ${options.path}: ${header.argv.join(" ")} on ${header.hostName}, started ${header.startTime.toISOString()}\n`));
     for (const source of mergedSources(stream.trace.sources)) out.add(color.dim(`# ${describeSource(source)}\n`));
+    if (stream.linkless) {
+      // Nothing links nor nests (a --functions trace without requests, messages, queries):
+      // each line in the events' order as it is read, no pass 3, no place to wait for.
+      for (const event of stream.events()) if (matches(options.filter, event, startNs) && !(await line(`${formatEventLine(event, startNs, stream.at, color, 0)}\n`))) break;
+      return finish(options, out, stream.trace, stream.trace.events);
+    }
     // Lines in the nesting's order: one written early waits for its place.
     const { order, depth } = stream.nesting();
     const place = new Int32Array(stream.trace.events).fill(-1);

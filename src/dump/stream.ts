@@ -20,7 +20,7 @@
  * --stats (and --why's check of its event number) need passes 1 and 2 only: scanTrace.
  */
 import { decodeRecord, recordKind, StringTable } from "../core/events";
-import { EventKind, RECORD_SIZE } from "../core/layout";
+import { EventKind, Offset, RECORD_SIZE } from "../core/layout";
 import { applyNow, DatabaseLinks, EventDecoder, functionTable, HandlerLinks, LINK_STEPS, LinkStep, linkPeers, longTaskWindow, LongTaskCalls, MessageLinks, RequestLinks, type FieldValue, type Later, type RawEvent, type StringLookup, type TraceEvent } from "../core/model";
 import { AsyncLinks } from "../core/async";
 import { readTrace, type TraceHeader, type TraceRead } from "../core/trace-file";
@@ -92,6 +92,8 @@ export class TraceStream {
   /** Long tasks' windows by thread (sorted by start), for the calls pass 3 keeps. */
   private readonly windows = new Map<string, { from: bigint; to: bigint }[]>();
   private changes = new Map<number, Changes>();
+  /** No event that a link step links (linkedKind): pass 3 would record nothing; the text nests nothing. */
+  linkless = true;
   /** Each event's requestIndex (-1: none) and whether it passes the filter (text: its nesting). */
   private parents: Int32Array | undefined;
   private present: Uint8Array | undefined;
@@ -109,7 +111,7 @@ export class TraceStream {
     const sources: TraceEvent[] = [];
     const reader = readTrace(path);
     this.header = reader.header;
-    for (const event of decodedEvents(reader, this.names, batchRecords)) {
+    const add = (timestampNs: bigint, pid: number, tid: number) => {
       if (count === times.length) {
         const grow = <T extends BigInt64Array | Uint32Array>(array: T): T => {
           const bigger = new (array.constructor as new (n: number) => T)(array.length * 2);
@@ -120,9 +122,18 @@ export class TraceStream {
         pids = grow(pids);
         tids = grow(tids);
       }
-      times[count] = event.timestampNs;
-      pids[count] = event.pid;
-      tids[count] = event.tid;
+      times[count] = timestampNs;
+      pids[count] = pid;
+      tids[count] = tid;
+    };
+    // A call's, return's, ... time and thread are all this pass needs of it: read from its bytes (LIGHT_KINDS), not decoded.
+    const light = (view: DataView, base: number) => {
+      add(view.getBigUint64(base + Offset.timestampNs, true), view.getUint32(base + Offset.pid, true), view.getUint32(base + Offset.tid, true));
+      count++;
+    };
+    for (const event of decodedEvents(reader, this.names, batchRecords, light)) {
+      add(event.timestampNs, event.pid, event.tid);
+      if (this.linkless && linkedKind(event.kind)) this.linkless = false;
       this.messages.add(event, count, event.timestampNs);
       if (event.kind.startsWith("async_")) this.asyncThreads.add(`${event.pid}/${event.tid}`);
       else if (event.kind === "trace_source") sources.push(event);
@@ -139,9 +150,12 @@ export class TraceStream {
     const order = new Uint32Array(count);
     for (let i = 0; i < count; i++) order[i] = i;
     let exact = true;
-    for (let i = 0; i < count && exact; i++) exact = times[i]! >= 0n && times[i]! <= BigInt(Number.MAX_SAFE_INTEGER);
+    const safe = BigInt(Number.MAX_SAFE_INTEGER);
+    for (let i = 0; i < count && exact; i++) exact = times[i]! >= 0n && times[i]! <= safe;
     if (exact) {
-      const doubles = Float64Array.from(times.subarray(0, count), Number);
+      // A loop, not Float64Array.from(times, Number): that boxed each time, 66 MB of garbage a million events.
+      const doubles = new Float64Array(count);
+      for (let i = 0; i < count; i++) doubles[i] = Number(times[i]!);
       order.sort((x, y) => doubles[x]! - doubles[y]! || x - y);
     } else {
       order.sort((x, y) => (times[x]! < times[y]! ? -1 : times[x]! > times[y]! ? 1 : x - y));
@@ -289,7 +303,11 @@ function namesOf(path: string, batchRecords: number): Names {
   try {
     for (const batch of reader.batches(batchRecords, true)) {
       for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
-        if (table.addRecord(batch, offset)) continue;
+        const strings = table.addRecord(batch, offset);
+        if (strings !== 0) {
+          offset += (strings - 1) * RECORD_SIZE;
+          continue;
+        }
         if (recordKind(batch, offset) === EventKind.function_table) tables.push(decodeRecord(batch, offset));
       }
     }
@@ -300,12 +318,37 @@ function namesOf(path: string, batchRecords: number): Names {
   return { strings, functions: functionTable(tables, strings) };
 }
 
-/** The trace's events in record order, decoded by interpret's EventDecoder (not sorted, indexed nor linked). */
-function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number): Generator<TraceEvent> {
+/**
+ * Kinds whose one event is stamped at its record's time, and that no link step changes another
+ * event for (RequestLinks copies a call's request to its return: in the same pass as it
+ * decodes them). Pass 2 reads only their time and thread (TraceStream's `light`).
+ */
+const LIGHT_KINDS = new Set<number>([EventKind.function_call, EventKind.function_return, EventKind.function_throw, EventKind.function_settle, EventKind.function_yield, EventKind.function_resume]);
+
+/**
+ * Whether an event of `kind` may make a link step change an earlier event, or nest another
+ * under it (messages, requests, steps, queries, long tasks, async callbacks): without any,
+ * pass 3 records nothing and nests nothing, and is skipped.
+ */
+function linkedKind(kind: string): boolean {
+  return kind.startsWith("message_") || kind.startsWith("http_") || kind.startsWith("db_") || kind.startsWith("async_") || kind === "long_task" || kind === "request_context";
+}
+
+/**
+ * The trace's events in record order, decoded by interpret's EventDecoder (not sorted, indexed nor linked).
+ * `light`: records of LIGHT_KINDS go to it undecoded (view and the record's byte offset in it), not as events.
+ */
+function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number, light?: (view: DataView, base: number) => void): Generator<TraceEvent> {
   const decoder = new EventDecoder(names.strings, names.functions);
   const events: TraceEvent[] = [];
   let count = 0;
-  for (const raw of records(reader, batchRecords)) {
+  for (const raw of records(reader, batchRecords, light && ((view, base, kind) => {
+    if (!LIGHT_KINDS.has(kind)) return false;
+    // Its thread's pending request_context (if any) is its: taken, as decode takes it.
+    decoder.skip(view.getUint32(base + Offset.pid, true), view.getUint32(base + Offset.tid, true));
+    light(view, base);
+    return true;
+  }))) {
     // Each event is garbage once written, and Bun's heap grew to ~2.5x what is live between its
     // own collections; a full one every 512 Ki records held the peak RSS of a 405 MB trace's
     // --json at 1.1 GB instead of 1.8 GB, and took less time than it saved ("scope dump in
@@ -317,11 +360,16 @@ function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number): 
   }
 }
 
-function* records(reader: TraceRead, batchRecords: number): Generator<RawEvent> {
+/** The records but strings (they give no event), decoded; `taken` may take one undecoded (returns true). */
+function* records(reader: TraceRead, batchRecords: number, taken?: (view: DataView, base: number, kind: number) => boolean): Generator<RawEvent> {
   try {
     for (const batch of reader.batches(batchRecords, true)) {
-      // A string record gives no event (EventDecoder.decode): skipped undecoded.
-    for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) if (recordKind(batch, offset) !== EventKind.string) yield decodeRecord(batch, offset);
+      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
+        const kind = recordKind(batch, offset);
+        if (kind === EventKind.string || taken?.(view, offset, kind)) continue;
+        yield decodeRecord(batch, offset);
+      }
     }
   } finally {
     reader.close();
