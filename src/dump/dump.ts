@@ -42,7 +42,7 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   // pass and a walk, then a walk for the chain's own; "scope export --perfetto, dump --chrome and --why in
   // bounded memory", BENCHMARKS.md). The event number is checked by a scan first (holding
   // only the strings: an event past the end is said in 344 MB, not the stream's 788 MB).
-  const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
+  const problem = whyProblem(options.why, scanTrace(options.path, () => {}, undefined, true).events);
   if (problem !== undefined) {
     new Output(options.stderr).writeNow(`scope: ${problem}\n`);
     return 1;
@@ -156,7 +156,7 @@ async function dumpStats(options: DumpOptions): Promise<number> {
     const counted = matches(options.filter, event, startNs!);
     if (counted) counter.add(event, order);
     pairs.add(event, counted, order);
-  }, (header) => (startNs = BigInt(header.monotonicAnchorNs)));
+  }, (header) => (startNs = BigInt(header.monotonicAnchorNs)), true);
   const sources = mergedSources(sourceEvents);
   const collectors = new Set([trace.header.collectorPid, ...sources.flatMap((source) => (source.collectorPid === null ? [] : [source.collectorPid]))]);
   const { unpairedReceives, unreceivedSends } = pairs.unpaired();

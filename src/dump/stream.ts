@@ -20,7 +20,7 @@
  * --stats (and --why's check of its event number) need passes 1 and 2 only: scanTrace.
  */
 import { decodeRecord, recordKind, StringTable } from "../core/events";
-import { EventKind, Offset, RECORD_SIZE } from "../core/layout";
+import { EventKind, eventKindName, Offset, RECORD_SIZE } from "../core/layout";
 import { applyNow, DatabaseLinks, EventDecoder, functionTable, HandlerLinks, LINK_STEPS, LinkStep, linkPeers, longTaskWindow, LongTaskCalls, MessageLinks, RequestLinks, type FieldValue, type Later, type RawEvent, type StringLookup, type TraceEvent } from "../core/model";
 import { AsyncLinks } from "../core/async";
 import { readTrace, type TraceHeader, type TraceRead } from "../core/trace-file";
@@ -452,12 +452,19 @@ export type ScannedTrace = Omit<LoadedTrace, "records" | "strings"> & { events: 
 /**
  * Passes 1 and 2 alone, nothing kept (scope dump --stats, and --why's event count): `onEvent`
  * gets each event in record order with its place in that order; `onHeader` the header first.
+ * `timesOnly`: calls, returns, ... (LIGHT_KINDS) come with their kind, thread and time but no
+ * fields, not decoded (what --stats counts them by).
  */
-export function scanTrace(path: string, onEvent: (event: TraceEvent, order: number) => void, onHeader?: (header: TraceHeader) => void): ScannedTrace {
+export function scanTrace(path: string, onEvent: (event: TraceEvent, order: number) => void, onHeader?: (header: TraceHeader) => void, timesOnly = false): ScannedTrace {
   const names = namesOf(path, 4096);
+  fullCollection();
   const reader = readTrace(path);
   onHeader?.(reader.header);
   let count = 0;
-  for (const event of decodedEvents(reader, names, 4096)) onEvent(event, count++);
+  const light = (view: DataView, base: number) => {
+    const kind = eventKindName[view.getUint16(base + Offset.kind, true)]!;
+    onEvent({ index: 0, timestampNs: view.getBigUint64(base + Offset.timestampNs, true), kind, pid: view.getUint32(base + Offset.pid, true), tid: view.getUint32(base + Offset.tid, true), fields: {}, linkedTo: [] }, count++);
+  };
+  for (const event of decodedEvents(reader, names, 4096, timesOnly ? light : undefined)) onEvent(event, count++);
   return { header: reader.header, startNs: BigInt(reader.header.monotonicAnchorNs), end: reader.end, error: reader.error, events: count };
 }
