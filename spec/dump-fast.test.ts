@@ -54,6 +54,16 @@ describe("scope dump of a large --functions trace", () => {
     expect(decodedAtFirst()!).toBeLessThan(records / 4);
   }, 60_000);
 
+  test("--stats counts the calls and returns without decoding them", async () => {
+    const chunks: string[] = [];
+    const stdout = new Writable({ write: (chunk, _e, done) => (chunks.push(String(chunk)), done()) });
+    decoded = 0;
+    const status = await dumpTrace({ path, format: "stats", filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
+    expect(status).toBe(0);
+    expect(chunks.join("")).toContain("events: 500001 in 500.000ms, 1 processes, 1 threads\n  function_call      250000\n  function_return    250000\n  function_table     1\n");
+    expect(decoded).toBeLessThan(records / 4);
+  }, 60_000);
+
   // A string of two fragments held a PartialString (an object, its bytes and a received-map):
   // ~500 bytes each, 1.6 GB for a 397 MiB webpack trace's argument previews.
   test("`scope dump | head -1` holds its strings compactly: max RSS under 200 MB for 250 000 two-fragment strings", async () => {
@@ -67,4 +77,20 @@ describe("scope dump of a large --functions trace", () => {
     expect(kb, said).toBeGreaterThan(0);
     expect(kb, said).toBeLessThan(200_000);
   }, 60_000);
+});
+
+describe("sortByTime", () => {
+  test("the order of a stable sort by time (ties by index) on runs in order, reversed, and random times with many ties", async () => {
+    const { sortByTime } = await import("../src/dump/stream");
+    for (const n of [0, 1, 2, 3, 5, 17, 1000, 4097, 50_000]) {
+      for (const shape of ["sorted", "reversed", "ties", "chunks"]) {
+        const times = new Float64Array(n);
+        for (let i = 0; i < n; i++) times[i] = shape === "sorted" ? i : shape === "reversed" ? n - i : shape === "ties" ? Math.floor(Math.random() * 7) : (i % 64) * 1000 + Math.floor(i / 64);
+        const expected = Uint32Array.from({ length: n }, (_, i) => i).sort((x, y) => times[x]! - times[y]! || x - y);
+        const order = Uint32Array.from({ length: n }, (_, i) => i);
+        sortByTime(order, times);
+        expect(Array.from(order)).toEqual(Array.from(expected));
+      }
+    }
+  });
 });
