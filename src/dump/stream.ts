@@ -18,6 +18,11 @@
  * recorded changes (request starts and ends, queries, steps, async callbacks: not calls),
  * the link steps' own tables (open requests, ...), and lines waiting for their place.
  * --stats (and --why's check of its event number) need passes 1 and 2 only: scanTrace.
+ *
+ * What is decoded ("scope dump: first line sooner, in less memory", BENCHMARKS.md): pass 1
+ * decodes function tables only (strings from their bytes: StringTable.addRecord); pass 2 reads
+ * calls, returns, ... (LIGHT_KINDS) for their time and thread only; pass 3 is skipped where
+ * no event links (`linkless`: text and --json then write as pass 4 reads).
  */
 import { decodeRecord, recordKind, StringTable } from "../core/events";
 import { EventKind, eventKindName, Offset, RECORD_SIZE } from "../core/layout";
