@@ -47,15 +47,26 @@ export interface RecordInput {
 }
 
 // One DataView per buffer, reused: decoding a batch would otherwise allocate a view per record.
+// Keyed by the Uint8Array itself: reading `.buffer` is a native call in Bun, and took 11% of a
+// trace's string pass when asked per record ("scope dump: first line at once", BENCHMARKS.md).
+let cachedBytes: Uint8Array | undefined;
 let cachedBuffer: ArrayBufferLike | undefined;
 let cachedView: DataView | undefined;
 
 function viewOf(bytes: Uint8Array): DataView {
-  if (bytes.buffer !== cachedBuffer || !cachedView) {
-    cachedBuffer = bytes.buffer;
-    cachedView = new DataView(bytes.buffer);
+  if (bytes !== cachedBytes || !cachedView) {
+    cachedBytes = bytes;
+    if (bytes.buffer !== cachedBuffer || !cachedView) {
+      cachedBuffer = bytes.buffer;
+      cachedView = new DataView(bytes.buffer);
+    }
   }
   return cachedView;
+}
+
+/** The kind number of the record at `offset` in `bytes`, without decoding it (a reader skipping the kinds it does not need). */
+export function recordKind(bytes: Uint8Array, offset: number): number {
+  return bytes[offset + Offset.kind]! | (bytes[offset + Offset.kind + 1]! << 8);
 }
 
 function checkBounds(bytes: Uint8Array, offset: number): void {
@@ -207,8 +218,8 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
 export class StringTable {
   private readonly strings = new Map<string, PartialString>();
   /**
-   * Whole one-fragment strings (up to 32 bytes: most of a trace's, e.g. every value preview),
-   * kept compact: their bytes in one growing array, found by thread and id. A PartialString
+   * Whole strings (one-fragment ones, up to 32 bytes: most of a trace's, e.g. every value preview;
+   * and longer ones once their last fragment came), kept compact: their bytes in one growing array, found by thread and id. A PartialString
    * with its two byte arrays took ~600 bytes for each; a trace of 3 M previews held 1.8 GB
    * ("scope dump in bounded memory", BENCHMARKS.md). Not with `evictOldest` (its order is of `strings`).
    */
@@ -229,40 +240,75 @@ export class StringTable {
     return this.strings.size + this.whole.size;
   }
 
+  /**
+   * `add` for the record at `offset` in `bytes` (a batch of whole records), decoding only what a
+   * string fragment needs, its bytes copied from the record (no BigInt, no object); a string's
+   * fragments that follow each other in order, new to the table, go to the compact table at
+   * once (no PartialString made and dropped: 100 MB of garbage for 500 000 strings of two).
+   * Returns the records taken: 0 for a record that is not a string.
+   */
+  addRecord(bytes: Uint8Array, offset: number): number {
+    if (recordKind(bytes, offset) !== EventKind.string) return 0;
+    const view = viewOf(bytes);
+    const base = bytes.byteOffset + offset;
+    const id = view.getUint32(base + Offset.a, true);
+    const totalBytes = view.getUint32(base + Offset.a + 4, true);
+    const index = view.getUint16(base + Offset.flags, true);
+    const pid = view.getUint32(base + Offset.pid, true);
+    const tid = view.getUint32(base + Offset.tid, true);
+    const fragmentCount = Math.ceil(totalBytes / STRING_FRAGMENT_BYTES);
+    if (index === 0 && fragmentCount > 1 && id !== 0 && totalBytes <= STRING_MAX_BYTES && !this.limits.evictOldest && this.size < this.limits.maxStrings && offset + fragmentCount * RECORD_SIZE <= bytes.byteLength) {
+      let run = 1;
+      for (let at = base + RECORD_SIZE; run < fragmentCount; run++, at += RECORD_SIZE) {
+        if (view.getUint16(at + Offset.kind, true) !== EventKind.string || view.getUint16(at + Offset.flags, true) !== run || view.getUint32(at + Offset.a, true) !== id || view.getUint32(at + Offset.a + 4, true) !== totalBytes || view.getUint32(at + Offset.pid, true) !== pid || view.getUint32(at + Offset.tid, true) !== tid) break;
+      }
+      if (run === fragmentCount && (this.whole.size === 0 || this.whole.totalBytes(pid, tid, id) === undefined) && (this.strings.size === 0 || !this.strings.has(`${pid}/${tid}/${id}`))) {
+        this.whole.setFrom(pid, tid, id, bytes, offset + Offset.b, totalBytes, RECORD_SIZE);
+        return fragmentCount;
+      }
+    }
+    this.fragment(pid, tid, id, totalBytes, index, bytes, offset + Offset.b);
+    return 1;
+  }
+
   /** Takes a record; returns whether it was a string fragment the table kept. */
   add(record: Omit<RawEvent, "timestampNs">): boolean {
     if (record.kind !== "string" && record.kind !== EventKind.string) return false;
     const a = BigInt.asUintN(64, BigInt(record.a));
-    const id = Number(a & 0xffff_ffffn);
-    const totalBytes = Number(a >> 32n);
+    return this.fragment(record.pid, record.tid, Number(a & 0xffff_ffffn), Number(a >> 32n), record.flags, fragmentBytes(record), 0);
+  }
+
+  /** One fragment: id, total length and index as in the record, its 32 bytes at `from` in `source`. */
+  private fragment(pid: number, tid: number, id: number, totalBytes: number, index: number, source: Uint8Array, from: number): boolean {
     const fragmentCount = Math.max(1, Math.ceil(totalBytes / STRING_FRAGMENT_BYTES));
-    if (id === 0 || totalBytes > STRING_MAX_BYTES || record.flags >= fragmentCount) {
+    if (id === 0 || totalBytes > STRING_MAX_BYTES || index >= fragmentCount) {
       this.rejected++;
       return false;
     }
-    const key = `${record.pid}/${record.tid}/${id}`;
-    let entry = this.strings.get(key);
+    // The key of a string of several fragments (or one, with evictOldest); not made while there are none.
+    const key = this.strings.size !== 0 || fragmentCount !== 1 || this.limits.evictOldest ? `${pid}/${tid}/${id}` : undefined;
+    let entry = key === undefined ? undefined : this.strings.get(key);
     if (entry && entry.bytes.byteLength !== totalBytes) {
       this.conflicts++;
       entry = undefined;
     }
-    const held = this.whole.size === 0 ? undefined : this.whole.totalBytes(record.pid, record.tid, id);
+    const held = this.whole.size === 0 ? undefined : this.whole.totalBytes(pid, tid, id);
     if (held !== undefined) {
       if (held === totalBytes) return true; // a duplicate: the first copy stands
       this.conflicts++;
     }
     if (fragmentCount === 1 && !this.limits.evictOldest) {
-      if (held === undefined && !this.strings.has(key) && this.size >= this.limits.maxStrings) {
+      if (held === undefined && (key === undefined || !this.strings.has(key)) && this.size >= this.limits.maxStrings) {
         this.rejected++;
         return false;
       }
-      this.strings.delete(key);
-      this.whole.set(record.pid, record.tid, id, fragmentBytes(record).subarray(0, totalBytes));
+      if (key !== undefined) this.strings.delete(key);
+      this.whole.setFrom(pid, tid, id, source, from, totalBytes);
       return true;
     }
-    if (held !== undefined) this.whole.delete(record.pid, record.tid, id);
+    if (held !== undefined) this.whole.delete(pid, tid, id);
     if (!entry) {
-      if (held === undefined && this.size >= this.limits.maxStrings && !this.strings.has(key)) {
+      if (held === undefined && this.size >= this.limits.maxStrings && !this.strings.has(key!)) {
         if (!this.limits.evictOldest || this.limits.maxStrings < 1) {
           this.rejected++;
           return false;
@@ -270,15 +316,22 @@ export class StringTable {
         this.evictOne();
       }
       entry = { bytes: new Uint8Array(totalBytes), received: new Uint8Array(fragmentCount), receivedCount: 0, text: undefined };
-      this.strings.set(key, entry);
-      if (this.limits.evictOldest) this.order.push(key);
+      this.strings.set(key!, entry);
+      if (this.limits.evictOldest) this.order.push(key!);
     }
-    if (entry.received[record.flags]) return true; // a duplicate: the first copy stands
-    const start = record.flags * STRING_FRAGMENT_BYTES;
-    entry.bytes.set(fragmentBytes(record).subarray(0, Math.min(STRING_FRAGMENT_BYTES, totalBytes - start)), start);
-    entry.received[record.flags] = 1;
+    if (entry.received[index]) return true; // a duplicate: the first copy stands
+    const start = index * STRING_FRAGMENT_BYTES;
+    const into = entry.bytes;
+    for (let i = 0, length = Math.min(STRING_FRAGMENT_BYTES, totalBytes - start); i < length; i++) into[start + i] = source[from + i]!;
+    entry.received[index] = 1;
     entry.receivedCount++;
     entry.text = undefined;
+    if (entry.receivedCount === fragmentCount && !this.limits.evictOldest) {
+      // Whole now: its bytes move to the compact table (a PartialString with its two arrays held
+      // ~500 bytes; a --functions trace's 3 M argument previews over 32 bytes held 1.3 GB).
+      this.strings.delete(key!);
+      this.whole.setFrom(pid, tid, id, entry.bytes, 0, totalBytes);
+    }
     return true;
   }
 
@@ -297,12 +350,16 @@ export class StringTable {
 
   /** The string (pid, tid, id), or undefined when no fragment of it was seen. */
   get(pid: number, tid: number, id: number): string | undefined {
-    return this.entry(pid, tid, id)?.text;
+    const text = this.whole.size === 0 ? undefined : this.whole.text(pid, tid, id);
+    return text !== undefined ? text : this.strings.size === 0 ? undefined : this.entry(pid, tid, id)?.text;
   }
 
   entry(pid: number, tid: number, id: number): StringEntry | undefined {
     const text = this.whole.size === 0 ? undefined : this.whole.text(pid, tid, id);
-    if (text !== undefined) return { text, complete: true, totalBytes: this.whole.totalBytes(pid, tid, id)!, fragmentCount: 1, missingFragments: 0 };
+    if (text !== undefined) {
+      const totalBytes = this.whole.totalBytes(pid, tid, id)!;
+      return { text, complete: true, totalBytes, fragmentCount: Math.max(1, Math.ceil(totalBytes / STRING_FRAGMENT_BYTES)), missingFragments: 0 };
+    }
     const entry = this.strings.get(`${pid}/${tid}/${id}`);
     if (!entry) return undefined;
     const fragmentCount = entry.received.byteLength;
@@ -318,7 +375,7 @@ export class StringTable {
 }
 
 /**
- * StringTable's whole one-fragment strings: per thread, id → a slot (ids are dense, counted
+ * StringTable's whole strings (one fragment, or all of theirs come): per thread, id → a slot (ids are dense, counted
  * up per thread: a slot table by id while an id is below twice the thread's strings + 4096,
  * a Map past it); the slots' bytes in one array.
  */
@@ -327,12 +384,28 @@ class WholeStrings {
   private bytes = new Uint8Array(1 << 16);
   private used = 0;
   private offsets = new Float64Array(1 << 12);
-  private lengths = new Uint8Array(1 << 12);
+  private lengths = new Uint16Array(1 << 12);
   private slots = 0;
   size = 0;
 
-  private slotOf(pid: number, tid: number, id: number): number | undefined {
+  // The last thread looked up: a trace's strings come in runs of one thread's (a Map get by a made-up key per string took 12% of the string pass).
+  private lastPid = -1;
+  private lastTid = -1;
+  private lastThread: { dense: Int32Array; sparse: Map<number, number> | undefined; count: number } | undefined;
+
+  private threadOf(pid: number, tid: number) {
+    if (pid === this.lastPid && tid === this.lastTid && this.lastThread) return this.lastThread;
     const thread = this.threads.get(`${pid}/${tid}`);
+    if (thread) {
+      this.lastPid = pid;
+      this.lastTid = tid;
+      this.lastThread = thread;
+    }
+    return thread;
+  }
+
+  private slotOf(pid: number, tid: number, id: number): number | undefined {
+    const thread = this.threadOf(pid, tid);
     if (!thread) return undefined;
     // Dense entries hold slot + 1 (0: none).
     if (id < thread.dense.length && thread.dense[id] !== 0) return thread.dense[id]! - 1;
@@ -353,10 +426,14 @@ class WholeStrings {
 
   /** A new string, or one replacing a conflicting one (its old bytes stay unused). */
   set(pid: number, tid: number, id: number, bytes: Uint8Array): void {
-    const key = `${pid}/${tid}`;
-    let thread = this.threads.get(key);
-    if (!thread) this.threads.set(key, (thread = { dense: new Int32Array(1024), sparse: undefined, count: 0 }));
-    if (this.used + bytes.byteLength > this.bytes.byteLength) {
+    this.setFrom(pid, tid, id, bytes, 0, bytes.byteLength);
+  }
+
+  /** `set` with the string's bytes at `from` in `source`, `length` of them (copied); `stride`: its 32-byte fragments that far apart (records), else 0. */
+  setFrom(pid: number, tid: number, id: number, source: Uint8Array, from: number, length: number, stride = 0): void {
+    let thread = this.threadOf(pid, tid);
+    if (!thread) this.threads.set(`${pid}/${tid}`, (thread = { dense: new Int32Array(1024), sparse: undefined, count: 0 }));
+    if (this.used + length > this.bytes.byteLength) {
       const bigger = new Uint8Array(this.bytes.byteLength * 2);
       bigger.set(this.bytes.subarray(0, this.used));
       this.bytes = bigger;
@@ -365,15 +442,17 @@ class WholeStrings {
       const offsets = new Float64Array(this.slots * 2);
       offsets.set(this.offsets);
       this.offsets = offsets;
-      const lengths = new Uint8Array(this.slots * 2);
+      const lengths = new Uint16Array(this.slots * 2);
       lengths.set(this.lengths);
       this.lengths = lengths;
     }
     const slot = this.slots++;
-    this.bytes.set(bytes, this.used);
+    const into = this.bytes;
+    if (stride === 0) for (let i = 0, at = this.used; i < length; i++) into[at + i] = source[from + i]!;
+    else for (let i = 0, at = this.used; i < length; i++) into[at + i] = source[from + (i >> 5) * stride + (i & 31)]!;
     this.offsets[slot] = this.used;
-    this.lengths[slot] = bytes.byteLength;
-    this.used += bytes.byteLength;
+    this.lengths[slot] = length;
+    this.used += length;
     const inDense = id < thread.dense.length && thread.dense[id] !== 0;
     const inSparse = !inDense && thread.sparse?.has(id) === true;
     if (!inDense && !inSparse) {

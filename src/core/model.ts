@@ -461,6 +461,11 @@ export class EventDecoder {
     private readonly functions: Map<string, string>,
   ) {}
 
+  /** A record not decoded (a reader that needs only its time): what it changes here, its thread's pending request_context taken. */
+  skip(pid: number, tid: number): void {
+    if (this.pendingContext.size !== 0) this.pendingContext.delete(`${pid}/${tid}`);
+  }
+
   /** Appends the record's events to `events`. */
   decode(raw: RawEvent, events: TraceEvent[]): void {
     const kind = kindName(raw.kind);

@@ -42,7 +42,7 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   // pass and a walk, then a walk for the chain's own; "scope export --perfetto, dump --chrome and --why in
   // bounded memory", BENCHMARKS.md). The event number is checked by a scan first (holding
   // only the strings: an event past the end is said in 344 MB, not the stream's 788 MB).
-  const problem = whyProblem(options.why, scanTrace(options.path, () => {}).events);
+  const problem = whyProblem(options.why, scanTrace(options.path, () => {}, undefined, true).events);
   if (problem !== undefined) {
     new Output(options.stderr).writeNow(`scope: ${problem}\n`);
     return 1;
@@ -101,12 +101,18 @@ async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise
     return !out.full || (await out.flush());
   };
   if (options.format === "json") {
-    stream.link(undefined);
+    if (!stream.linkless) stream.link(undefined);
     for (const event of stream.events()) if (matches(options.filter, event, startNs) && !(await line(`${eventToJson(event, startNs)}\n`))) break;
   } else {
-    stream.link(options.filter);
+    if (!stream.linkless) stream.link(options.filter);
     out.add(color.dim(`# ${options.path}: ${header.argv.join(" ")} on ${header.hostName}, started ${header.startTime.toISOString()}\n`));
     for (const source of mergedSources(stream.trace.sources)) out.add(color.dim(`# ${describeSource(source)}\n`));
+    if (stream.linkless) {
+      // Nothing links nor nests (a --functions trace without requests, messages, queries):
+      // each line in the events' order as it is read, no pass 3, no place to wait for.
+      for (const event of stream.events()) if (matches(options.filter, event, startNs) && !(await line(`${formatEventLine(event, startNs, stream.at, color, 0)}\n`))) break;
+      return finish(options, out, stream.trace, stream.trace.events);
+    }
     // Lines in the nesting's order: one written early waits for its place.
     const { order, depth } = stream.nesting();
     const place = new Int32Array(stream.trace.events).fill(-1);
@@ -150,7 +156,7 @@ async function dumpStats(options: DumpOptions): Promise<number> {
     const counted = matches(options.filter, event, startNs!);
     if (counted) counter.add(event, order);
     pairs.add(event, counted, order);
-  }, (header) => (startNs = BigInt(header.monotonicAnchorNs)));
+  }, (header) => (startNs = BigInt(header.monotonicAnchorNs)), true);
   const sources = mergedSources(sourceEvents);
   const collectors = new Set([trace.header.collectorPid, ...sources.flatMap((source) => (source.collectorPid === null ? [] : [source.collectorPid]))]);
   const { unpairedReceives, unreceivedSends } = pairs.unpaired();

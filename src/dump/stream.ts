@@ -18,9 +18,14 @@
  * recorded changes (request starts and ends, queries, steps, async callbacks: not calls),
  * the link steps' own tables (open requests, ...), and lines waiting for their place.
  * --stats (and --why's check of its event number) need passes 1 and 2 only: scanTrace.
+ *
+ * What is decoded ("scope dump: first line sooner, in less memory", BENCHMARKS.md): pass 1
+ * decodes function tables only (strings from their bytes: StringTable.addRecord); pass 2 reads
+ * calls, returns, ... (LIGHT_KINDS) for their time and thread only; pass 3 is skipped where
+ * no event links (`linkless`: text and --json then write as pass 4 reads).
  */
-import { decodeRecord, StringTable } from "../core/events";
-import { RECORD_SIZE } from "../core/layout";
+import { decodeRecord, recordKind, StringTable } from "../core/events";
+import { EventKind, eventKindName, Offset, RECORD_SIZE } from "../core/layout";
 import { applyNow, DatabaseLinks, EventDecoder, functionTable, HandlerLinks, LINK_STEPS, LinkStep, linkPeers, longTaskWindow, LongTaskCalls, MessageLinks, RequestLinks, type FieldValue, type Later, type RawEvent, type StringLookup, type TraceEvent } from "../core/model";
 import { AsyncLinks } from "../core/async";
 import { readTrace, type TraceHeader, type TraceRead } from "../core/trace-file";
@@ -77,6 +82,37 @@ class Recorder implements Later {
 }
 
 const GC_EVERY_RECORDS = 1 << 19;
+const EDEN_EVERY_RECORDS = 1 << 16;
+
+/**
+ * Collections while a pass reads: a full one every 512 Ki records, a young one every 64 Ki.
+ * Each event is garbage once used, and Bun's heap grew to ~2.5x what is live between its own
+ * collections; the full ones held the peak RSS of a 405 MB trace's --json at 1.1 GB instead of
+ * 1.8 GB ("scope dump in bounded memory", BENCHMARKS.md); the young ones the 397 MiB webpack
+ * trace's link pass at 537 MB instead of 838 MB, for 2% more CPU ("scope dump: first line
+ * sooner", BENCHMARKS.md). Counted per batch, records taken undecoded too (their BigInt
+ * times). Node (spec under node) has no Bun.gc: nothing is done.
+ */
+class Collections {
+  private count = 0;
+
+  add(records: number): void {
+    const before = this.count;
+    this.count += records;
+    if (Math.floor(this.count / EDEN_EVERY_RECORDS) === Math.floor(before / EDEN_EVERY_RECORDS)) return;
+    const full = Math.floor(this.count / GC_EVERY_RECORDS) !== Math.floor(before / GC_EVERY_RECORDS);
+    (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(full);
+  }
+}
+
+/**
+ * A full collection between passes: a pass's garbage (the string pass's, the sort's grown
+ * arrays) is most of the heap at its end, and Bun's next collection comes late: the 397 MiB
+ * webpack trace peaked at 555 MB after pass 2, 227 MB after one (~0.1 s). Node (spec under node): nothing.
+ */
+function fullCollection(): void {
+  (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+}
 
 const ignore: Later = { set: () => {}, link: () => {} };
 
@@ -92,6 +128,8 @@ export class TraceStream {
   /** Long tasks' windows by thread (sorted by start), for the calls pass 3 keeps. */
   private readonly windows = new Map<string, { from: bigint; to: bigint }[]>();
   private changes = new Map<number, Changes>();
+  /** No event that a link step links (linkedKind): pass 3 would record nothing; the text nests nothing. */
+  linkless = true;
   /** Each event's requestIndex (-1: none) and whether it passes the filter (text: its nesting). */
   private parents: Int32Array | undefined;
   private present: Uint8Array | undefined;
@@ -102,27 +140,43 @@ export class TraceStream {
     private readonly batchRecords = 4096,
   ) {
     this.names = namesOf(path, batchRecords);
-    let times = new BigInt64Array(1 << 16);
+    fullCollection();
+    // Each time as its two u32 halves (a BigInt64Array's every read made a BigInt: 4.3 M of
+    // them, 270 MB of garbage, in the sort of the 397 MiB webpack trace's 2.2 M events).
+    let highs = new Uint32Array(1 << 16);
+    let lows = new Uint32Array(1 << 16);
     let pids = new Uint32Array(1 << 16);
     let tids = new Uint32Array(1 << 16);
     let count = 0;
     const sources: TraceEvent[] = [];
     const reader = readTrace(path);
     this.header = reader.header;
-    for (const event of decodedEvents(reader, this.names, batchRecords)) {
-      if (count === times.length) {
-        const grow = <T extends BigInt64Array | Uint32Array>(array: T): T => {
-          const bigger = new (array.constructor as new (n: number) => T)(array.length * 2);
-          bigger.set(array as never);
+    const add = (high: number, low: number, pid: number, tid: number) => {
+      if (count === highs.length) {
+        const grow = (array: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> => {
+          const bigger = new Uint32Array(array.length * 2);
+          bigger.set(array);
           return bigger;
         };
-        times = grow(times);
+        highs = grow(highs);
+        lows = grow(lows);
         pids = grow(pids);
         tids = grow(tids);
       }
-      times[count] = event.timestampNs;
-      pids[count] = event.pid;
-      tids[count] = event.tid;
+      highs[count] = high;
+      lows[count] = low;
+      pids[count] = pid;
+      tids[count] = tid;
+    };
+    // A call's, return's, ... time and thread are all this pass needs of it: read from its bytes (LIGHT_KINDS), not decoded.
+    const light = (view: DataView, base: number) => {
+      add(view.getUint32(base + Offset.timestampNs + 4, true), view.getUint32(base + Offset.timestampNs, true), view.getUint32(base + Offset.pid, true), view.getUint32(base + Offset.tid, true));
+      count++;
+    };
+    for (const event of decodedEvents(reader, this.names, batchRecords, light)) {
+      const time = BigInt.asUintN(64, event.timestampNs);
+      add(Number(time >> 32n), Number(time & 0xffff_ffffn), event.pid, event.tid);
+      if (this.linkless && linkedKind(event.kind)) this.linkless = false;
       this.messages.add(event, count, event.timestampNs);
       if (event.kind.startsWith("async_")) this.asyncThreads.add(`${event.pid}/${event.tid}`);
       else if (event.kind === "trace_source") sources.push(event);
@@ -139,11 +193,15 @@ export class TraceStream {
     const order = new Uint32Array(count);
     for (let i = 0; i < count; i++) order[i] = i;
     let exact = true;
-    for (let i = 0; i < count && exact; i++) exact = times[i]! >= 0n && times[i]! <= BigInt(Number.MAX_SAFE_INTEGER);
+    for (let i = 0; i < count && exact; i++) exact = highs[i]! < 1 << 21;
     if (exact) {
-      const doubles = Float64Array.from(times.subarray(0, count), Number);
-      order.sort((x, y) => doubles[x]! - doubles[y]! || x - y);
+      const doubles = new Float64Array(count);
+      for (let i = 0; i < count; i++) doubles[i] = highs[i]! * 2 ** 32 + lows[i]!;
+      sortByTime(order, doubles);
     } else {
+      // As i64 (a u64 time past 2^63 sorts first, as it did).
+      const times = new BigInt64Array(count);
+      for (let i = 0; i < count; i++) times[i] = BigInt.asIntN(64, (BigInt(highs[i]!) << 32n) | BigInt(lows[i]!));
       order.sort((x, y) => (times[x]! < times[y]! ? -1 : times[x]! > times[y]! ? 1 : x - y));
     }
     this.rank = new Uint32Array(count);
@@ -156,6 +214,7 @@ export class TraceStream {
       this.tids[index] = tids[seq]!;
     }
     this.messages.renumber((seq) => this.rank[seq]!);
+    fullCollection();
     for (const list of this.windows.values()) list.sort((x, y) => (x.from < y.from ? -1 : x.from > y.from ? 1 : 0));
     this.trace = { header: reader.header, startNs: BigInt(reader.header.monotonicAnchorNs), end: reader.end, error: reader.error, events: count, sources };
   }
@@ -275,6 +334,39 @@ export class TraceStream {
   }
 }
 
+/**
+ * Sorts `order` (0..n-1 to start with) by `times[index]`, stable: a bottom-up merge sort, a
+ * merge skipped where its two runs are in order already (a trace's records mostly are). Not
+ * Uint32Array's sort with a comparator: Bun's took 270 MB for 2.2 M events (the 397 MiB
+ * webpack trace's peak) and 3x the time.
+ */
+export function sortByTime(order: Uint32Array, times: Float64Array): void {
+  const n = order.length;
+  let from: Uint32Array = order;
+  let into: Uint32Array = new Uint32Array(n);
+  for (let width = 1; width < n; width *= 2) {
+    let merged = false;
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      if (mid >= hi || times[from[mid - 1]!]! <= times[from[mid]!]!) {
+        for (let k = lo; k < hi; k++) into[k] = from[k]!;
+        continue;
+      }
+      merged = true;
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) into[k++] = times[from[j]!]! < times[from[i]!]! ? from[j++]! : from[i++]!;
+      while (i < mid) into[k++] = from[i++]!;
+      while (j < hi) into[k++] = from[j++]!;
+    }
+    [from, into] = [into, from];
+    if (!merged && width * 2 >= n) break;
+  }
+  if (from !== order) order.set(from);
+}
+
 /** What names things (pass 1): the string table and the function tables. */
 interface Names {
   strings: StringLookup;
@@ -284,32 +376,76 @@ interface Names {
 function namesOf(path: string, batchRecords: number): Names {
   const table = new StringTable({ maxStrings: Number.POSITIVE_INFINITY });
   const tables: RawEvent[] = [];
-  for (const raw of records(readTrace(path), batchRecords)) if (!table.add(raw) && raw.kind === "function_table") tables.push(raw);
+  // Only strings and function tables are decoded here; a string fragment straight from its bytes (StringTable.addRecord).
+  const reader = readTrace(path);
+  const collections = new Collections();
+  try {
+    for (const batch of reader.batches(batchRecords, true)) {
+      collections.add(batch.byteLength / RECORD_SIZE);
+      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
+        const strings = table.addRecord(batch, offset);
+        if (strings !== 0) {
+          offset += (strings - 1) * RECORD_SIZE;
+          continue;
+        }
+        if (recordKind(batch, offset) === EventKind.function_table) tables.push(decodeRecord(batch, offset));
+      }
+    }
+  } finally {
+    reader.close();
+  }
   const strings: StringLookup = (pid, tid, id) => table.get(pid, tid, id);
   return { strings, functions: functionTable(tables, strings) };
 }
 
-/** The trace's events in record order, decoded by interpret's EventDecoder (not sorted, indexed nor linked). */
-function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number): Generator<TraceEvent> {
+/**
+ * Kinds whose one event is stamped at its record's time, and that no link step changes another
+ * event for (RequestLinks copies a call's request to its return: in the same pass as it
+ * decodes them). Pass 2 reads only their time and thread (TraceStream's `light`).
+ */
+const LIGHT_KINDS = new Set<number>([EventKind.function_call, EventKind.function_return, EventKind.function_throw, EventKind.function_settle, EventKind.function_yield, EventKind.function_resume]);
+
+/**
+ * Whether an event of `kind` may make a link step change an earlier event, or nest another
+ * under it (messages, requests, steps, queries, long tasks, async callbacks): without any,
+ * pass 3 records nothing and nests nothing, and is skipped.
+ */
+function linkedKind(kind: string): boolean {
+  return kind.startsWith("message_") || kind.startsWith("http_") || kind.startsWith("db_") || kind.startsWith("async_") || kind === "long_task" || kind === "request_context";
+}
+
+/**
+ * The trace's events in record order, decoded by interpret's EventDecoder (not sorted, indexed nor linked).
+ * `light`: records of LIGHT_KINDS go to it undecoded (view and the record's byte offset in it), not as events.
+ */
+function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number, light?: (view: DataView, base: number) => void): Generator<TraceEvent> {
   const decoder = new EventDecoder(names.strings, names.functions);
   const events: TraceEvent[] = [];
-  let count = 0;
-  for (const raw of records(reader, batchRecords)) {
-    // Each event is garbage once written, and Bun's heap grew to ~2.5x what is live between its
-    // own collections; a full one every 512 Ki records held the peak RSS of a 405 MB trace's
-    // --json at 1.1 GB instead of 1.8 GB, and took less time than it saved ("scope dump in
-    // bounded memory", BENCHMARKS.md). Node (spec under node) has no Bun.gc: nothing is done.
-    if (++count % GC_EVERY_RECORDS === 0) (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true);
+  for (const raw of records(reader, batchRecords, light && ((view, base, kind) => {
+    if (!LIGHT_KINDS.has(kind)) return false;
+    // Its thread's pending request_context (if any) is its: taken, as decode takes it.
+    decoder.skip(view.getUint32(base + Offset.pid, true), view.getUint32(base + Offset.tid, true));
+    light(view, base);
+    return true;
+  }))) {
     decoder.decode(raw, events);
     for (const event of events) yield event;
     events.length = 0;
   }
 }
 
-function* records(reader: TraceRead, batchRecords: number): Generator<RawEvent> {
+/** The records but strings (they give no event), decoded; `taken` may take one undecoded (returns true). */
+function* records(reader: TraceRead, batchRecords: number, taken?: (view: DataView, base: number, kind: number) => boolean): Generator<RawEvent> {
   try {
+    const collections = new Collections();
     for (const batch of reader.batches(batchRecords, true)) {
-      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) yield decodeRecord(batch, offset);
+      collections.add(batch.byteLength / RECORD_SIZE);
+      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
+        const kind = recordKind(batch, offset);
+        if (kind === EventKind.string || taken?.(view, offset, kind)) continue;
+        yield decodeRecord(batch, offset);
+      }
     }
   } finally {
     reader.close();
@@ -321,12 +457,19 @@ export type ScannedTrace = Omit<LoadedTrace, "records" | "strings"> & { events: 
 /**
  * Passes 1 and 2 alone, nothing kept (scope dump --stats, and --why's event count): `onEvent`
  * gets each event in record order with its place in that order; `onHeader` the header first.
+ * `timesOnly`: calls, returns, ... (LIGHT_KINDS) come with their kind, thread and time but no
+ * fields, not decoded (what --stats counts them by).
  */
-export function scanTrace(path: string, onEvent: (event: TraceEvent, order: number) => void, onHeader?: (header: TraceHeader) => void): ScannedTrace {
+export function scanTrace(path: string, onEvent: (event: TraceEvent, order: number) => void, onHeader?: (header: TraceHeader) => void, timesOnly = false): ScannedTrace {
   const names = namesOf(path, 4096);
+  fullCollection();
   const reader = readTrace(path);
   onHeader?.(reader.header);
   let count = 0;
-  for (const event of decodedEvents(reader, names, 4096)) onEvent(event, count++);
+  const light = (view: DataView, base: number) => {
+    const kind = eventKindName[view.getUint16(base + Offset.kind, true)]!;
+    onEvent({ index: 0, timestampNs: view.getBigUint64(base + Offset.timestampNs, true), kind, pid: view.getUint32(base + Offset.pid, true), tid: view.getUint32(base + Offset.tid, true), fields: {}, linkedTo: [] }, count++);
+  };
+  for (const event of decodedEvents(reader, names, 4096, timesOnly ? light : undefined)) onEvent(event, count++);
   return { header: reader.header, startNs: BigInt(reader.header.monotonicAnchorNs), end: reader.end, error: reader.error, events: count };
 }

@@ -185,6 +185,14 @@ export function nestOrder(indexes: readonly number[], parentOf: (index: number) 
   const placed = new Uint8Array(indexes.reduce((size, index) => Math.max(size, index + 1), 0));
   // Depth first, each request's events after it in their order (a stack, not recursion: requests nest deep).
   const place = (root: number) => {
+    if (placed[root]) return;
+    if (!children.has(root)) {
+      // A root with nothing under it (most events): placed without a stack (2.2 M of them were 400 MB of garbage).
+      placed[root] = 1;
+      order[out] = root;
+      depth[out++] = 0;
+      return;
+    }
     const stack: [number, number][] = [[root, 0]];
     while (stack.length) {
       const [index, level] = stack.pop()!;

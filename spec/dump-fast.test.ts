@@ -1,0 +1,98 @@
+/**
+ * `scope dump` on a large --functions trace: how much of the trace is decoded before the first
+ * line is written, and the memory its strings hold ("scope dump: first line sooner, strings
+ * compact", BENCHMARKS.md).
+ */
+import { afterAll, beforeAll, describe, expect, mock, test } from "bun:test";
+import { Writable } from "node:stream";
+import { join } from "node:path";
+import * as events from "../src/core/events";
+import { functionsTrace } from "./fixtures/functions-trace";
+import { cliEntry } from "./harness";
+import { scratchDirs } from "./scratch";
+
+const tmp = scratchDirs("scope-dump-fast-test-");
+
+// decodeRecord counted: what the dump decodes before its first write (mock.module patches stream.ts's import).
+let decoded = 0;
+const realDecode = events.decodeRecord;
+mock.module("../src/core/events", () => ({ ...events, decodeRecord: (bytes: Uint8Array, offset?: number) => (decoded++, realDecode(bytes, offset)) }));
+const { dumpTrace } = await import("../src/dump/dump");
+
+afterAll(() => mock.restore());
+
+/** A stdout that ends the dump at its first write (as `| head -1`), noting how many records were decoded by then. */
+function firstWrite(): { stdout: Writable; decodedAtFirst: () => number | undefined } {
+  let at: number | undefined;
+  const stdout = new Writable({
+    write(_chunk, _encoding, done) {
+      at ??= decoded;
+      done(Object.assign(new Error("EPIPE"), { code: "EPIPE" }));
+    },
+  });
+  return { stdout, decodedAtFirst: () => at };
+}
+
+describe("scope dump of a large --functions trace", () => {
+  let path: string;
+  let records: number;
+  beforeAll(() => {
+    path = join(tmp(), "functions.bin");
+    records = functionsTrace(path, 250_000);
+  });
+
+  // Before: the string pass decoded every record, pass 2 every event, pass 3 (links) every event
+  // again: 3.25 M records decoded before the first line. Now: the function table alone (strings
+  // are read from their bytes, calls and returns for their time only), and no pass 3 where
+  // nothing links (no request, message, query, long task nor async callback).
+  test.each([["text"], ["json"]] as const)("%s: its first write comes before the trace's records are decoded once", async (format) => {
+    const { stdout, decodedAtFirst } = firstWrite();
+    decoded = 0;
+    const status = await dumpTrace({ path, format, filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
+    expect(status).toBe(141);
+    expect(decodedAtFirst()).toBeDefined();
+    expect(decodedAtFirst()!).toBeLessThan(records / 4);
+  }, 60_000);
+
+  test("--stats counts the calls and returns without decoding them", async () => {
+    const chunks: string[] = [];
+    const stdout = new Writable({ write: (chunk, _e, done) => (chunks.push(String(chunk)), done()) });
+    decoded = 0;
+    const status = await dumpTrace({ path, format: "stats", filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
+    expect(status).toBe(0);
+    expect(chunks.join("")).toContain("events: 500001 in 500.000ms, 1 processes, 1 threads\n  function_call      250000\n  function_return    250000\n  function_table     1\n");
+    expect(decoded).toBeLessThan(records / 4);
+  }, 60_000);
+
+  // A string of two fragments held a PartialString (an object, its bytes and a received-map):
+  // ~500 bytes each, 1.6 GB for a 397 MiB webpack trace's argument previews.
+  test("`scope dump | head -1` holds its strings compactly (max RSS under 200 MB for 250 000 two-fragment strings) and ends quietly", async () => {
+    const child = Bun.spawn(["bash", "-c", `/usr/bin/time -f 'rss %M' '${process.execPath}' '${cliEntry}' dump '${path}' 2>"$ERR" | head -1 >/dev/null; cat "$ERR" >&2`], {
+      env: { ...process.env, NO_COLOR: "1", ERR: join(tmp(), "time.txt") },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [said] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+    const kb = Number(/rss (\d+)/.exec(said)?.[1]);
+    // A closed pipe ends it quietly: only time's own lines (its note of the status, 141) on stderr.
+    expect(said.replace(/^Command exited with non-zero status 141\n/, "")).toMatch(/^rss \d+\n$/);
+    expect(kb, said).toBeGreaterThan(0);
+    expect(kb, said).toBeLessThan(200_000);
+  }, 60_000);
+});
+
+describe("sortByTime", () => {
+  test("the order of a stable sort by time (ties by index) on runs in order, reversed, and random times with many ties", async () => {
+    const { sortByTime } = await import("../src/dump/stream");
+    for (const n of [0, 1, 2, 3, 5, 17, 1000, 4097, 50_000]) {
+      for (const shape of ["sorted", "reversed", "ties", "chunks"]) {
+        const times = new Float64Array(n);
+        for (let i = 0; i < n; i++) times[i] = shape === "sorted" ? i : shape === "reversed" ? n - i : shape === "ties" ? Math.floor(Math.random() * 7) : (i % 64) * 1000 + Math.floor(i / 64);
+        const expected = Uint32Array.from({ length: n }, (_, i) => i).sort((x, y) => times[x]! - times[y]! || x - y);
+        const order = Uint32Array.from({ length: n }, (_, i) => i);
+        sortByTime(order, times);
+        expect(Array.from(order)).toEqual(Array.from(expected));
+      }
+    }
+  });
+});
