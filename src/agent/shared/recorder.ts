@@ -57,8 +57,9 @@ export class Recorder {
   /** The scratch from byte 64: a preview's UTF-8 for commitString. */
   private readonly bytes: Uint8Array<ArrayBuffer> | undefined;
   // The sink's per-event functions, read once here and called without the sink as receiver
-  // (sink.ts Sink): scope.node's exports object is in V8's dictionary mode (on Node 20 and 24),
-  // so `this.sink.commitEvent` in optimized code was a generic LoadIC at every event (~76
+  // (sink.ts Sink): scope.node's exports object is in V8's dictionary mode once it holds the
+  // full table (after fullApi(): function tracing, `now`; require()d: `scope attach`), where
+  // `this.sink.commitEvent` in optimized code was a generic LoadIC at every event (~76
   // instructions, BENCHMARKS.md "Full level: one claim an event"); a field of this object is
   // an inline load, and the call's feedback still names the Fast API function.
   /**

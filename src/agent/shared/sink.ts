@@ -6,8 +6,9 @@
  *
  * The Recorder reads a sink's per-event functions (commitEvent, commit, commitString, string)
  * once, when it is made, and calls them without the sink as receiver: scope.node's functions
- * read none, and its exports object is in V8's dictionary mode, where a property read in
- * optimized code is a generic LoadIC (~76 instructions) each time. A sink written in
+ * read none, and its exports object is in V8's dictionary mode once it holds the full table
+ * (after fullApi(), or require()d), where a property read in optimized code is a generic
+ * LoadIC (~76 instructions) each time. A sink written in
  * JavaScript makes them closures (attach/agent.ts GatedSink), not methods that read `this`.
  */
 export interface Sink {
