@@ -84,3 +84,38 @@ test("a sink without commitEvent writes through the scratch and commit(), as bef
   bareRecorder.event(12, 1, 2, 3, 4, 5, 6);
   expect(bare.calls.records).toEqual([[12, 6, 1, 2, 3, 4, 5]]);
 });
+
+test("the sink's per-event functions (commitEvent, commit, commitString, string) are read once, when the Recorder is made, not at each event (scope.node's exports are in V8's dictionary mode: each read a generic LoadIC)", () => {
+  /** `made` behind a Proxy counting each property read, by name. */
+  const counted = (made: Sink) => {
+    const reads: Record<string, number> = {};
+    const proxy = new Proxy(made, {
+      get(target, key, receiver) {
+        reads[String(key)] = (reads[String(key)] ?? 0) + 1;
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    return { proxy, reads };
+  };
+  // With commitEvent: events, fresh strings, sends walked into the scratch (commitString).
+  const withArguments = sink(1);
+  const first = counted(withArguments.made);
+  const recorder = new Recorder(first.proxy, parseGroups(undefined), walk);
+  const afterMade = { ...first.reads };
+  for (let i = 0; i < 50; i++) {
+    recorder.event(12, i);
+    recorder.str(`text ${i}`);
+    recorder.eventWithPreview(20, i, 0, 0, { i }, {} as never);
+  }
+  expect(withArguments.calls.byArguments.length).toBe(50);
+  expect(first.reads).toEqual(afterMade);
+  // Without commitEvent: events through the scratch's commit().
+  const byScratch = sink();
+  const second = counted(byScratch.made);
+  const scratchRecorder = new Recorder(second.proxy, parseGroups(undefined), walk);
+  const secondMade = { ...second.reads };
+  for (let i = 0; i < 50; i++) scratchRecorder.event(12, i);
+  expect(byScratch.calls.byScratch.length).toBe(50);
+  expect(second.reads).toEqual(secondMade);
+  expect({ errors: recorder.errors + scratchRecorder.errors, unrecorded: recorder.unrecorded + scratchRecorder.unrecorded }).toEqual({ errors: 0, unrecorded: 0 });
+});

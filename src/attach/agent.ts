@@ -366,38 +366,29 @@ class AttachedAgent {
 /** The addon while attached; nothing after the detach (the addon may be attached again, by the next attach's agent). */
 class GatedSink implements Sink {
   open = true;
-
-  constructor(private readonly addon: Addon) {}
-
-  record(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean {
-    return this.open && this.addon.record(kind, flags, a, b, c, d, e);
-  }
-
-  string(id: number, text: string): boolean {
-    return this.open && this.addon.string(id, text);
-  }
-
-  recordString(kind: number, flags: number, a: number, b: number, c: number, d: number, id: number, text: string): number {
-    if (!this.open) return 0;
-    return this.addon.recordString ? this.addon.recordString(kind, flags, a, b, c, d, id, text) : this.addon.string(id, text) && this.addon.record(kind, flags, a, b, c, d, id) ? 2 : 0;
-  }
-
+  // Arrow functions over the addon's functions read once: the Recorder calls a sink's
+  // per-event functions without the sink as receiver (sink.ts Sink), and a read from
+  // scope.node's exports (dictionary mode) is a generic LoadIC each time.
+  readonly record: Sink["record"];
+  readonly string: Sink["string"];
+  readonly recordString: NonNullable<Sink["recordString"]>;
   /** The addon's scratch (the Recorder's fast path: plain stores, then commit without arguments). */
-  scratch(): ArrayBuffer | null | undefined {
-    return this.addon.scratch?.();
-  }
+  readonly scratch: NonNullable<Sink["scratch"]>;
+  readonly commit: NonNullable<Sink["commit"]>;
+  readonly commitString: NonNullable<Sink["commitString"]>;
+  readonly stopped: NonNullable<Sink["stopped"]>;
 
-  commit(): boolean | undefined {
-    if (!this.open || !this.addon.commit) return false;
-    return this.addon.commit();
-  }
-
-  commitString(): number | undefined {
-    if (!this.open || !this.addon.commitString) return 0;
-    return this.addon.commitString();
-  }
-
-  stopped(): number | boolean {
-    return !this.open || Boolean(this.addon.stopped?.());
+  constructor(addon: Addon) {
+    const { record, string, recordString, scratch, commit, commitString, stopped } = addon;
+    this.record = (kind, flags, a, b, c, d, e) => this.open && record(kind, flags, a, b, c, d, e);
+    this.string = (id, text) => this.open && string(id, text);
+    this.recordString = (kind, flags, a, b, c, d, id, text) => {
+      if (!this.open) return 0;
+      return recordString ? recordString(kind, flags, a, b, c, d, id, text) : string(id, text) && record(kind, flags, a, b, c, d, id) ? 2 : 0;
+    };
+    this.scratch = () => scratch?.();
+    this.commit = () => (!this.open || !commit ? false : commit());
+    this.commitString = () => (!this.open || !commitString ? 0 : commitString());
+    this.stopped = () => !this.open || Boolean(stopped?.());
   }
 }

@@ -862,12 +862,14 @@ export class FunctionRuntime {
    */
   orderedSink(): RecordSink {
     const sink = this.sink;
+    // Read once: a load from scope.node's exports (dictionary mode) is a generic LoadIC each time.
+    const string = sink.string;
     const ordered: RecordSink = {
       record: (kind, flags, a, b, c, d, e) => {
         this.flush();
         return sink.record(kind, flags, a, b, c, d, e);
       },
-      string: (id, text) => sink.string(id, text),
+      string: (id, text) => string.call(sink, id, text),
       settle: () => this.flush(),
       // The agent asks when a write was refused; a stop turns function tracing off too.
       stopped: () => {

@@ -214,18 +214,18 @@ export class Frameworks {
   private expressId = 0;
 
   /**
-   * scope.node's Fast API commit where the sink has it (Recorder.eventSink), else one that
-   * hands the event to the recorder's `event`: `write`.
+   * scope.node's Fast API commit where the sink has it (Recorder.eventCommit, read once), else
+   * one that hands the event to the recorder's `event`: `write`.
    */
-  private readonly sink: NonNullable<Recorder["eventSink"]>;
+  private readonly commitEvent: NonNullable<Recorder["eventCommit"]>;
 
   constructor(readonly recorder: Recorder) {
-    this.sink = recorder.eventSink ?? {
-      commitEvent(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): number {
+    this.commitEvent =
+      recorder.eventCommit ??
+      ((kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): number => {
         recorder.event(kind, a, b, c, d, e, flags);
         return 1;
-      },
-    };
+      });
   }
 
   /**
@@ -237,7 +237,8 @@ export class Frameworks {
   private write(kind: number, a: number, b: number, c: number, d: number, e: number, flags: number): void {
     // No try/catch here: every caller runs inside one of its own (the layer wrappers', the
     // step's `next`, the response's emit, Fastify's guard).
-    const written = this.sink.commitEvent!(kind, flags, a, b, c, d, e);
+    const commit = this.commitEvent;
+    const written = commit(kind, flags, a, b, c, d, e);
     if (written !== 1) this.recorder.notCommitted(written, kind, a, b, c, d, e, flags);
   }
 

@@ -117,7 +117,9 @@ export function installPortHooks(context: PortContext): void {
       recorder.fail(error);
     }
   };
-  const eventSink = recorder.eventSink;
+  // The addon's commitEvent read once (Recorder.eventCommit): not a load from scope.node's
+  // exports (dictionary mode: a generic LoadIC) at each receive.
+  const commitEvent = recorder.eventCommit;
   Object.defineProperty(proto, kHybridDispatch, {
     configurable: true,
     writable: true,
@@ -142,12 +144,12 @@ export function installPortHooks(context: PortContext): void {
         // their first delivery.
         const state = channels.find(this);
         if (state !== undefined) {
-          if (eventSink !== undefined && state.kind !== ChannelKind.broadcast && this[kCurrentlyReceivingPorts] === undefined) {
+          if (commitEvent !== undefined && state.kind !== ChannelKind.broadcast && this[kCurrentlyReceivingPorts] === undefined) {
             try {
               const ordinal = state.received++;
               markTurn(LongTaskKind.message);
               const field = state.receiveField;
-              const written = eventSink.commitEvent!(Kind.message_receive, 0, ordinal, field, state.ownerPid, 0, 0);
+              const written = commitEvent(Kind.message_receive, 0, ordinal, field, state.ownerPid, 0, 0);
               if (written !== 1) recorder.notCommitted(written, Kind.message_receive, ordinal, field, state.ownerPid, 0, 0, 0);
             } catch (error) {
               recorder.fail(error);

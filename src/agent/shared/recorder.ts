@@ -56,15 +56,27 @@ export class Recorder {
   private readonly fields: Float64Array | undefined;
   /** The scratch from byte 64: a preview's UTF-8 for commitString. */
   private readonly bytes: Uint8Array<ArrayBuffer> | undefined;
-  /** The sink has commitEvent (scope.node's Fast API function): an event's fields are its arguments. */
-  private readonly withArguments: boolean;
+  // The sink's per-event functions, read once here and called without the sink as receiver
+  // (sink.ts Sink): scope.node's exports object is in V8's dictionary mode once it holds the
+  // full table (after fullApi(): function tracing, `now`; require()d: `scope attach`), where
+  // `this.sink.commitEvent` in optimized code was a generic LoadIC at every event (~76
+  // instructions, BENCHMARKS.md "Full level: one claim an event"); a field of this object is
+  // an inline load, and the call's feedback still names the Fast API function.
   /**
-   * The sink where it has commitEvent, else undefined: for the one hook that calls it itself (a
-   * message's receive, ports.ts), whose answer other than 1 it hands to `notCommitted`, as `event`
-   * does. Maglev (Node 24's middle tier, which runs the pool's receives until ~10,000 jobs) does
-   * not inline `event` (too large), a call of its own each receive (BENCHMARKS.md "Node 24's receive").
+   * The sink's commitEvent (scope.node's Fast API function: an event's fields are its
+   * arguments), or undefined: `event` writes through it, and so do the hooks that commit an
+   * event themselves (a message's receive, ports.ts; a web layer's step, frameworks.ts),
+   * handing an answer other than 1 to `notCommitted`, as `event` does. Maglev (Node 24's
+   * middle tier, which runs the pool's receives until ~10,000 jobs) does not inline `event`
+   * (too large), a call of its own each receive (BENCHMARKS.md "Node 24's receive").
    */
-  readonly eventSink: Pick<Sink, "commitEvent"> | undefined;
+  readonly eventCommit: Sink["commitEvent"];
+  /** The sink's commit (set with `fields`): record() of the scratch's fields. */
+  private readonly scratchCommit: Sink["commit"];
+  /** The sink's commitString (set with `fields`): a preview in the scratch and its event. */
+  private readonly scratchCommitString: Sink["commitString"];
+  /** The sink's string(): a string's records (`str`). */
+  private readonly writeString: Sink["string"];
   /** The walk once there (given, or loaded); null: loading it failed (counted once, not tried again). */
   private previews: PreviewWalk | null | undefined;
   /** The walk, where a send may try its held commit (previewCommit): the scratch there, no redaction pattern (set with `previews`). */
@@ -75,8 +87,9 @@ export class Recorder {
     readonly groups: Groups,
     private readonly walkSource: PreviewWalk | (() => PreviewWalk),
   ) {
-    this.withArguments = typeof sink.commitEvent === "function";
-    this.eventSink = this.withArguments ? sink : undefined;
+    const commitEvent = sink.commitEvent;
+    this.eventCommit = typeof commitEvent === "function" ? commitEvent : undefined;
+    this.writeString = sink.string;
     let scratch: ArrayBuffer | null | undefined;
     try {
       if (typeof sink.scratch === "function" && typeof sink.commit === "function" && typeof sink.commitString === "function") scratch = sink.scratch();
@@ -86,6 +99,8 @@ export class Recorder {
     if (scratch instanceof ArrayBuffer && scratch.byteLength >= 64 + SCRATCH_PREVIEW_BYTES) {
       this.fields = new Float64Array(scratch, 0, 8);
       this.bytes = new Uint8Array(scratch, 64);
+      this.scratchCommit = sink.commit;
+      this.scratchCommitString = sink.commitString;
     }
     if (typeof walkSource !== "function") this.walkLoaded(walkSource);
   }
@@ -128,14 +143,14 @@ export class Recorder {
 
   event(kind: number, a = 0, b = 0, c = 0, d = 0, e = 0, flags = 0): void {
     try {
-      // `=== true`: a boolean field, which V8's optimized code does not know as one (V8 keeps
-      // field types for objects' maps only): a bare test is TurboFan's whole ToBoolean (7
-      // compares, ~70 bytes of code in `event` and in each copy inlined, BENCHMARKS.md "Web:
-      // the response and layer wrappers' code lines").
-      if (this.withArguments === true) {
+      // A compare with undefined, not a truth test: TurboFan's whole ToBoolean is 7 compares,
+      // ~70 bytes of code in `event` and in each copy inlined (BENCHMARKS.md "Web: the
+      // response and layer wrappers' code lines").
+      const commit = this.eventCommit;
+      if (commit !== undefined) {
         // A Fast API call whose arguments are the fields (in registers: no stores before it;
         // zig/napi.zig commitEvent). 1: written.
-        const written = this.sink.commitEvent!(kind, flags, a, b, c, d, e);
+        const written = commit(kind, flags, a, b, c, d, e);
         if (written !== 1) this.notCommitted(written, kind, a, b, c, d, e, flags);
         return;
       }
@@ -207,7 +222,8 @@ export class Recorder {
     fields[5] = d;
     fields[6] = e;
     // scope.node makes no value for a written record (undefined): only false is a refusal.
-    if (this.sink.commit!() === false) this.refused(1);
+    const commit = this.scratchCommit!;
+    if (commit() === false) this.refused(1);
   }
 
   /**
@@ -273,7 +289,8 @@ export class Recorder {
       fields[5] = walk.previewSize();
       fields[6] = this.nextId++;
       fields[7] = length;
-      const written = this.sink.commitString!();
+      const commit = this.scratchCommitString!;
+      const written = commit();
       if (written !== undefined && written !== 2) this.refused(2 - (written | 0));
     } catch (error) {
       this.fail(error);
@@ -369,7 +386,8 @@ export class Recorder {
       const known = intern ? this.interned.get(clipped) : undefined;
       if (known !== undefined) return known;
       const id = this.nextId++;
-      if (!this.sink.string(id, clipped)) this.refused(1);
+      const write = this.writeString;
+      if (!write(id, clipped)) this.refused(1);
       if (intern && this.interned.size < MAX_INTERNED) this.interned.set(clipped, id);
       return id;
     } catch (error) {

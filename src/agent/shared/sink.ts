@@ -3,6 +3,13 @@
  * and the bun:ffi binding of libscope.so expose the same two calls. The native side
  * stamps the monotonic timestamp, pid and tid; payload fields are numbers (exact up
  * to 2^53; negative values are written as two's-complement u64).
+ *
+ * The Recorder reads a sink's per-event functions (commitEvent, commit, commitString, string)
+ * once, when it is made, and calls them without the sink as receiver: scope.node's functions
+ * read none, and its exports object is in V8's dictionary mode once it holds the full table
+ * (after fullApi(), or require()d), where a property read in optimized code is a generic
+ * LoadIC (~76 instructions) each time. A sink written in
+ * JavaScript makes them closures (attach/agent.ts GatedSink), not methods that read `this`.
  */
 export interface Sink {
   record(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number): boolean;
