@@ -106,6 +106,20 @@ describe("a parent that exits before what it started", () => {
     expect(ending.map((e) => [e.fields.code, e.fields.recordedBy])).toEqual([[0, undefined]]);
     expect(run.stderr()).not.toContain("still running");
     expect(run.stderr()).not.toContain("ends:");
+    // A wait this short passes unannounced.
+    expect(run.stderr()).not.toContain("waiting up to");
+  }, 60_000);
+
+  // A pause of seconds after the program ended, with nothing said, looked like a hang.
+  test("a longer wait says what it waits for, once, and its process's ending is recorded", async () => {
+    const run = start(["node", "spawn-and-exit.cjs", "node", "late-child.cjs", "1500"]);
+    expect(await run.child.exited).toBe(0);
+    const [childPid] = await waitFor(run, /^child (\d+) done$/);
+    expect(run.stderr().split("\n").filter((line) => line.includes("waiting up to"))).toEqual([
+      `scope: the program ended; waiting up to 5s for 1 process it started: ${childPid} (node) (--linger <duration> changes how long)`,
+    ]);
+    expect(ownEnding(readEvents(run.out), childPid!).map((e) => e.fields.code)).toEqual([0]);
+    expect(run.stderr()).not.toContain("still running");
   }, 60_000);
 
   test("a detached child (a session of its own: a daemon) is not waited for, and is named", async () => {

@@ -94,6 +94,12 @@ export function signalEach(pids: readonly number[], signal: NodeJS.Signals): voi
 const LINGER_LOOK_MS = 25;
 
 /**
+ * How long the wait runs before it says so (waitingLine): a graceful shutdown that ends sooner
+ * passes unannounced; a longer silent pause after the program ended looked like a hang.
+ */
+const LINGER_SAY_AFTER_MS = 500;
+
+/**
  * Waits, after the direct child ended, until no process of the run is left in scope's group,
  * or `lingerMs` passed, or recording stopped (`recording()` false). Returns what is still running then: `held` (in the group, waited for
  * the whole grace) and `detached` (left the group: not waited for).
@@ -103,11 +109,14 @@ export async function lingerForRun(
   lingerMs: number,
   except: ReadonlySet<number>,
   recording: () => boolean = () => true,
+  /** Called once, with what it waits for, when the wait has run LINGER_SAY_AFTER_MS and goes on. */
+  waiting: (held: RunProcess[]) => void = () => {},
 ): Promise<{ held: RunProcess[]; detached: RunProcess[]; waitedMs: number }> {
   const started = performance.now();
   const deadline = started + lingerMs;
   let alive = runProcesses(ringPath, except);
   const detached = new Map<number, RunProcess>();
+  let said = false;
   for (;;) {
     for (const process of alive) if (!process.inGroup) detached.set(process.pid, process);
     const held = alive.filter((process) => process.inGroup);
@@ -117,6 +126,10 @@ export async function lingerForRun(
       const still = new Set(alive.map((process) => process.pid));
       return { held, detached: [...detached.values()].filter((process) => still.has(process.pid)), waitedMs: performance.now() - started };
     }
+    if (!said && performance.now() - started >= LINGER_SAY_AFTER_MS && deadline - performance.now() > LINGER_LOOK_MS) {
+      said = true;
+      waiting(held);
+    }
     await Bun.sleep(Math.min(LINGER_LOOK_MS, Math.max(1, deadline - performance.now())));
     alive = runProcesses(ringPath, except);
   }
@@ -125,6 +138,11 @@ export async function lingerForRun(
 const named = (processes: readonly RunProcess[]) => processes.map((process) => `${process.pid} (${process.name})`).join(", ");
 
 const plural = (count: number, one: string, many: string) => (count === 1 ? `1 ${one}` : `${count} ${many}`);
+
+/** The one line said while scope waits for what the program left running in its group. */
+export function waitingLine(held: readonly RunProcess[], lingerText: string): string {
+  return `scope: the program ended; waiting up to ${lingerText} for ${plural(held.length, "process", "processes")} it started: ${named(held)} (--linger <duration> changes how long)`;
+}
 
 /**
  * The one line each for what the run left running: processes in the group still running after

@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { ignoredAtStart, ignoringEnv, startIgnoring } from "./ignored-signals";
-import { lingerForRun, lingerLines, runProcesses, signalEach } from "./descendants";
+import { lingerForRun, lingerLines, runProcesses, signalEach, waitingLine } from "./descendants";
 import { assets, transformCacheDir } from "../core/assets";
 import { traceOutProblem } from "../core/trace-out";
 import { StopReason } from "../core/layout";
@@ -496,7 +496,8 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   // still shutting down, a script's `node worker.js &`): drained on until it ends or the
   // grace passes, signals still passed on (src/run/descendants.ts).
   const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
-  const left = await lingerForRun(ringPath, lingerMs, new Set([child.pid]), () => collector.stopReasonNow() === 0);
+  const lingerText = options.lingerText ?? DEFAULT_LINGER_TEXT;
+  const left = await lingerForRun(ringPath, lingerMs, new Set([child.pid]), () => collector.stopReasonNow() === 0, (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText))}\n`));
   clearInterval(stopWatch);
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
@@ -513,7 +514,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   const ends = endLines(summary, options.events === undefined || options.events.includes("process"), color);
   const bunColumns = bunColumnLines(options.argv, options.functions !== undefined, summary.byKind);
   // Not when recording stopped early: the trace holds part of the run, and the summary says so.
-  if (summary.stopped === undefined) for (const line of lingerLines(left, options.lingerText ?? DEFAULT_LINGER_TEXT)) stderr.writeNow(`${color.yellow(line)}\n`);
+  if (summary.stopped === undefined) for (const line of lingerLines(left, lingerText)) stderr.writeNow(`${color.yellow(line)}\n`);
   stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
