@@ -174,14 +174,28 @@ describe("npm install -g from the tarballs", () => {
     const ended = await Promise.race([interrupted.exited, Bun.sleep(20_000).then(() => "still running")]);
     if (ended === "still running") interrupted.kill("SIGKILL");
     expect(ended).toBe(128 + 2);
+    // SIGQUIT to the launcher's pid, as scope run passes it on: the launcher kept it before.
+    const quit = Bun.spawn([scope, "run", "--out", "q.bin", "--", "node", "-e", "console.log('ready'); setInterval(() => {}, 1000)"], {
+      cwd: dir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe",
+    });
+    const quitLines = quit.stdout.getReader();
+    for (let text = ""; !text.includes("ready"); ) {
+      const { value, done } = await quitLines.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    quit.kill("SIGQUIT");
+    const quitEnded = await Promise.race([quit.exited, Bun.sleep(20_000).then(() => "still running")]);
+    if (quitEnded === "still running") quit.kill("SIGKILL");
+    expect(quitEnded).toBe(128 + 3);
   }, 240_000);
 
-  test("a SIGTERM, SIGINT or SIGHUP sent to the whole process group reaches the program once through the launcher, as untraced", async () => {
-    const program = "let n = 0; for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => { n++; setTimeout(() => { console.log(s + ' x' + n); process.exit(0); }, 300); }); console.log('ready'); setInterval(() => {}, 1000)";
+  test("a SIGTERM, SIGINT, SIGHUP or SIGQUIT sent to the whole process group reaches the program once through the launcher, as untraced", async () => {
+    const program = "let n = 0; for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT']) process.on(s, () => { n++; setTimeout(() => { console.log(s + ' x' + n); process.exit(0); }, 300); }); console.log('ready'); setInterval(() => {}, 1000)";
     // A group of its own (setsid): the launcher, scope and the program; its leader sends the
     // signal to the group once the program is ready (what timeout or a supervisor does).
-    const script = `trap '' TERM INT HUP; "$@" > "$OUT" & until grep -q ready "$OUT"; do sleep 0.05; done; kill -s "$SIG" 0; wait; cat "$OUT"`;
-    for (const signal of ["TERM", "INT", "HUP"]) {
+    const script = `trap '' TERM INT HUP QUIT; "$@" > "$OUT" & until grep -q ready "$OUT"; do sleep 0.05; done; kill -s "$SIG" 0; wait; cat "$OUT"`;
+    for (const signal of ["TERM", "INT", "HUP", "QUIT"]) {
       const out = join(dir, `group-${signal}.out`);
       const result = await exec(["setsid", "bash", "-c", script, "group", scope, "run", "--out", join(dir, "g.bin"), "--", "node", "-e", program], { cwd: dir, env: { ...env, OUT: out, SIG: signal } });
       expect(result.stdout, result.stderr).toBe(`ready\nSIG${signal} x1\n`);

@@ -5,7 +5,7 @@
 // environment, then ends as it ended (its exit code, or the signal that killed it).
 // Plain CommonJS with no dependencies: it runs on whatever Node npm installed it with.
 "use strict";
-const { spawn } = require("node:child_process");
+const { spawn, spawnSync } = require("node:child_process");
 const { constants } = require("node:os");
 
 /** `<platform>-<arch>-<libc>` to package; scripts/release/platforms.ts holds the same list. */
@@ -119,7 +119,9 @@ function inheritedStdio() {
 
 /**
  * A probe of the launcher's process group, which scope and the program share: a `cat` reading
- * a pipe of the launcher's (it ends with the launcher), which SIGINT, SIGTERM and SIGHUP end.
+ * a pipe of the launcher's (it ends with the launcher), which SIGINT, SIGTERM and SIGHUP end;
+ * SIGQUIT it has blocked (coreutils' `env --block-signal`, 8.31+, where this system's env
+ * takes it), so that one stays pending rather than dumping a core.
  * A signal sent to the whole group (`timeout`, `kill -- -PGID`, a supervisor) reached scope
  * and the program already, and is pending in the probe or has ended it when the handler runs;
  * one sent to the launcher's pid alone leaves it untouched. The same test as
@@ -127,8 +129,15 @@ function inheritedStdio() {
  * (no `cat`) says no: every signal is passed on.
  */
 function groupProbe() {
+  const env = ["/usr/bin/env", "/bin/env"].find((path) => {
+    try {
+      return spawnSync(path, ["--block-signal=QUIT", "true"], { stdio: "ignore" }).status === 0;
+    } catch {
+      return false;
+    }
+  });
   const start = () => {
-    const probe = spawn("cat", [], { stdio: ["pipe", "ignore", "ignore"] });
+    const probe = env === undefined ? spawn("cat", [], { stdio: ["pipe", "ignore", "ignore"] }) : spawn(env, ["--block-signal=QUIT", "cat"], { stdio: ["pipe", "ignore", "ignore"] });
     probe.on("error", () => {});
     return probe;
   };
@@ -155,7 +164,7 @@ function groupProbe() {
         }
       }
       if (reached || ended) {
-        probe.kill();
+        probe.kill("SIGKILL");
         probe = start();
       }
       return reached;
@@ -174,10 +183,10 @@ function groupProbe() {
 /**
  * Runs `binary` as a child. Signals the terminal sends to the whole foreground process
  * group (Ctrl-C, Ctrl-\) reach scope directly, so here they only keep the launcher alive
- * until scope has ended; so do SIGINT, SIGTERM and SIGHUP sent to the whole process group
- * (groupProbe): scope has them already, and passing them on made scope pass a second one to
- * the program. The ones a user or a supervisor sends to this process's pid are passed on
- * (SIGINT too when not from the terminal: timeout -s INT, pm2). scope stop signals the scope
+ * until scope has ended; so do SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the whole process
+ * group (groupProbe): scope has them already, and passing them on made scope pass a second one
+ * to the program. The ones a user or a supervisor sends to this process's pid are passed on
+ * (SIGINT and SIGQUIT too when not from the terminal: timeout -s INT, pm2). scope stop signals the scope
  * process itself (it finds it by its ring file).
  */
 function run(binary, args) {
@@ -185,7 +194,6 @@ function run(binary, args) {
   const probe = groupProbe();
   const ignored = ["SIGINT", "SIGQUIT"];
   const passed = ["SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2"];
-  const nothing = () => {};
   // The probe is looked at 20 ms later, one decision for what arrives meanwhile: `timeout`
   // signals this pid first and the group right after (src/run/session.ts PROBE_DELAY_MS).
   const deciding = new Set();
@@ -200,7 +208,9 @@ function run(binary, args) {
   process.on("SIGINT", () => {
     if (!inTerminalForeground()) forward("SIGINT");
   });
-  process.on("SIGQUIT", nothing);
+  process.on("SIGQUIT", () => {
+    if (!inTerminalForeground()) forward("SIGQUIT");
+  });
   for (const signal of passed) process.on(signal, () => (signal === "SIGTERM" || signal === "SIGHUP" ? forward(signal) : child.kill(signal)));
   child.on("error", (error) => fail(`cannot run ${binary}: ${error.message}`));
   child.on("exit", (code, signal) =>
