@@ -142,52 +142,35 @@ describe("npm install -g from the tarballs", () => {
 
   test("exit codes and signals come through the launcher", async () => {
     expect((await exec([scope, "run", "--out", "e.bin", "--", "node", "-e", "process.exit(7)"])).exitCode).toBe(7);
+    // A program that says "ready" and runs until a signal ends it, under the launcher: how it
+    // ended once `signal` was sent to the launcher's own pid ("still running" after 20 s).
+    const endedBy = async (out: string, signal: NodeJS.Signals) => {
+      const child = Bun.spawn([scope, "run", "--out", out, "--", "node", "-e", "console.log('ready'); setInterval(() => {}, 1000)"], {
+        cwd: dir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe",
+      });
+      const reader = child.stdout.getReader();
+      let seen = "";
+      while (!seen.includes("ready")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += new TextDecoder().decode(value);
+      }
+      expect(seen).toContain("ready");
+      child.kill(signal);
+      const ended = await Promise.race([child.exited, Bun.sleep(20_000).then(() => "still running")]);
+      if (ended === "still running") child.kill("SIGKILL");
+      return ended;
+    };
     // SIGTERM to the launcher's own pid reaches the program through scope.
-    const child = Bun.spawn([scope, "run", "--out", "s.bin", "--", "node", "-e", "console.log('ready'); setInterval(() => {}, 1000)"], {
-      cwd: dir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe",
-    });
-    const reader = child.stdout.getReader();
-    let seen = "";
-    while (!seen.includes("ready")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += new TextDecoder().decode(value);
-    }
-    expect(seen).toContain("ready");
-    child.kill("SIGTERM");
-    expect(await child.exited).toBe(128 + 15);
+    expect(await endedBy("s.bin", "SIGTERM")).toBe(128 + 15);
     const events = dumpLines((await exec([scope, "dump", "--json", "s.bin"])).stdout);
     expect(events.some((event) => event.kind === "child_exit")).toBe(true);
     // SIGINT to the launcher's pid, not from a terminal (timeout -s INT, pm2, a supervisor):
     // passed on as well. It was ignored (meant for Ctrl-C, which reaches scope directly), so
     // the command ran on.
-    const interrupted = Bun.spawn([scope, "run", "--out", "i.bin", "--", "node", "-e", "console.log('ready'); setInterval(() => {}, 1000)"], {
-      cwd: dir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe",
-    });
-    const lines = interrupted.stdout.getReader();
-    for (let text = ""; !text.includes("ready"); ) {
-      const { value, done } = await lines.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-    interrupted.kill("SIGINT");
-    const ended = await Promise.race([interrupted.exited, Bun.sleep(20_000).then(() => "still running")]);
-    if (ended === "still running") interrupted.kill("SIGKILL");
-    expect(ended).toBe(128 + 2);
+    expect(await endedBy("i.bin", "SIGINT")).toBe(128 + 2);
     // SIGQUIT to the launcher's pid, as scope run passes it on: the launcher kept it before.
-    const quit = Bun.spawn([scope, "run", "--out", "q.bin", "--", "node", "-e", "console.log('ready'); setInterval(() => {}, 1000)"], {
-      cwd: dir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe",
-    });
-    const quitLines = quit.stdout.getReader();
-    for (let text = ""; !text.includes("ready"); ) {
-      const { value, done } = await quitLines.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-    quit.kill("SIGQUIT");
-    const quitEnded = await Promise.race([quit.exited, Bun.sleep(20_000).then(() => "still running")]);
-    if (quitEnded === "still running") quit.kill("SIGKILL");
-    expect(quitEnded).toBe(128 + 3);
+    expect(await endedBy("q.bin", "SIGQUIT")).toBe(128 + 3);
   }, 240_000);
 
   test("a SIGTERM, SIGINT, SIGHUP or SIGQUIT sent to the whole process group reaches the program once through the launcher, as untraced", async () => {
