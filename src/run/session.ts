@@ -208,8 +208,9 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string):
   /** Signals sent to scope alone while the program ran: passed to what it leaves running. */
   const forRun = new Set<Forwarded>();
   let childGone = false;
-  const toRun = (signals: Iterable<Forwarded>) => {
-    if (ringPath === undefined) return;
+  const toRun = (signals: ReadonlySet<Forwarded>) => {
+    // No signal to pass on (the usual end): no look over /proc (the linger's own follows).
+    if (ringPath === undefined || signals.size === 0) return;
     const pids = runProcesses(ringPath, new Set([child.pid])).filter((process) => process.inGroup).map((process) => process.pid);
     for (const signal of signals) signalEach(pids, signal);
   };
@@ -217,7 +218,7 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string):
     if (!childGone && child.exitCode === null && child.signalCode === null) {
       child.kill(signal);
       forRun.add(signal);
-    } else toRun([signal]);
+    } else toRun(new Set([signal]));
   };
   // Looked at a moment later (PROBE_DELAY_MS): `timeout` signals scope's pid first and the
   // group right after, so the group's may be a few microseconds behind, and scope may have
