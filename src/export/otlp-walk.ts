@@ -14,7 +14,8 @@
  *   open on each thread (their ends and ids), and the events of the current timestamp (a
  *   timestamp's calls nest the longer first; whatever they look up was begun by then).
  * - What never finished is a span at once: its end (its thread's last record, its process's)
- *   is known ahead.
+ *   is known ahead; but a server request that never ended waits for the walk's end, its
+ *   steps being still to come.
  */
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import type { TraceEvent } from "../core/model";
