@@ -549,7 +549,7 @@ function stepEntry(start: TraceEvent): StepEntry {
 /**
  * A framework step's attributes: http.route on a handler's (the route it serves, as the HTTP
  * conventions name it), code.function.name (the function the framework called), and
- * scope's own: scope.step.kind (middleware, handler, error), scope.step.ordinal (its place in
+ * scope's own: scope.step.kind (the framework's: middleware, hook, handler, error), scope.step.ordinal (its place in
  * its request); error.type when it threw or passed an error on.
  */
 function stepAttributes(slice: Slice): Attributes {
