@@ -4,7 +4,7 @@
  * are the spans the whole-trace maker (OtlpSpanMaker.spans, still what `scope run --otlp`
  * makes batch by batch) makes of the loaded trace, on real traces (requests with
  * traceparents and peers, queries, worker messages, nested, async, thrown and never-returned
- * calls, a crash's flight-recorder dump, a merged trace), read 1, 3 and 4096 records at a
+ * calls, an Express app's framework steps, a crash's flight-recorder dump, a merged trace), read 1, 3 and 4096 records at a
  * time; the walk holds what is open, not what went by; a file and an endpoint get every
  * span, SPANS_PER_REQUEST at a time.
  */
@@ -53,6 +53,12 @@ beforeAll(async () => {
   traces["linked requests (traceparents)"] = { path: linked.out, functions: true };
   const asyncRequest = await runTraced(["node", "async-request.cjs"], { scopeArgs: ["--async", "--functions"] });
   traces["async request"] = { path: asyncRequest.out, functions: true };
+  // Framework steps (Express: middleware, a mounted router around a handler, errors), an outgoing request and calls inside them.
+  const express = await runTraced(["node", "web/express.cjs"], { env: { EXPRESS: "express4" }, scopeArgs: ["--functions", "--include", "web/express.cjs"] });
+  traces["express steps (functions)"] = { path: express.out, functions: true };
+  traces["express steps"] = { path: express.out, functions: false };
+  const hang = await runTraced(["node", "web/express-hang.cjs"], { scopeArgs: ["--functions", "--include", "web/express-hang.cjs"] });
+  traces["express: the program exits inside a handler"] = { path: hang.out, functions: true };
   const merged = join(scratchDir(), "merged.bin");
   expect((await runCli(["merge", app.out, linked.out, "--out", merged])).exitCode).toBe(0);
   traces["a merged trace"] = { path: merged, functions: true };
@@ -96,6 +102,33 @@ describe("scope export --otlp: streamed spans are the whole trace's", () => {
       for (const batch of name.startsWith("calls") ? [4096, 7] : [1, 3, 4096]) expect(streamed(path, functions, batch).spans, `${name}, ${batch} at a time`).toEqual(whole);
     }
   }, 120_000);
+
+  test("framework steps: spans under their request or step; each step's function's call under its step", () => {
+    const spans = wholeTrace(traces["express steps (functions)"]!.path, true).map((k) => JSON.parse(k) as [string, number, string, string, string]);
+    const named = (name: string) => spans.find(([n]) => n === name || n.startsWith(`${name} (`))!;
+    const parent = (name: string) => spans.find(([, , , id]) => id === named(name)[4])![0];
+    expect(["middleware router", "handler getUser /api/users/:id", "getUser", "throws", "logger", "GET /api/users/:id"].map((name) => [name, parent(name)])).toEqual([
+      ["middleware router", "GET /api/users/:id"],
+      ["handler getUser /api/users/:id", "middleware router"],
+      // Express calls the handler inside logger's next(), but logger's step ended there: the call is the handler step's.
+      ["getUser", "handler getUser /api/users/:id"],
+      ["throws", "handler throws /throw"],
+      ["logger", "middleware logger"],
+      ["GET /api/users/:id", "GET"],
+    ]);
+  });
+
+  test("a request that never ended: its steps open then are unfinished spans, under it", () => {
+    const spans = wholeTrace(traces["express: the program exits inside a handler"]!.path, true).map((k) => JSON.parse(k));
+    const tree = spans.filter(([name]) => /^(GET \/api|middleware|handler|hangs)/.test(name)).map(([name, , , , parent, , , , status]) => [name.replace(/ \(.*\)$/, ""), spans.find((s) => s[3] === parent)?.[0] ?? null, status.code, status.message?.split(":")[0] ?? null]);
+    expect(tree.sort()).toEqual([
+      ["GET /api/hang", "GET", 2, "the request never finished"],
+      ["handler hangs /api/hang", "middleware router", 2, "the step never finished"],
+      ["hangs", "handler hangs /api/hang", 0, null],
+      ["middleware logger", "GET /api/hang", 0, null],
+      ["middleware router", "GET /api/hang", 2, "the step never finished"],
+    ]);
+  });
 
   test("the walk holds what is open, not what went by", () => {
     const { path } = traces["calls: nested, thrown, async, never returned"]!;

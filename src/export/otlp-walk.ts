@@ -8,17 +8,20 @@
  *   --otlp-functions each call's end (slices.ts `CallEnds`: time, kind, failure and its error,
  *   ~9 bytes a call), which decides at a call's start how it nests.
  * - Held: a request, query or pool wait from its start until its end event goes by (its ids
- *   are taken at its start, in time order, as the whole-trace maker takes them), the calls
+ *   are taken at its start, in time order, as the whole-trace maker takes them), a server
+ *   request's framework steps begun while it runs (spans with it at its end; the maker keeps
+ *   their times for what begins inside them, bounded), the calls
  *   open on each thread (their ends and ids), and the events of the current timestamp (a
  *   timestamp's calls nest the longer first; whatever they look up was begun by then).
  * - What never finished is a span at once: its end (its thread's last record, its process's)
- *   is known ahead.
+ *   is known ahead; but a server request that never ended waits for the walk's end, its
+ *   steps being still to come.
  */
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import type { TraceEvent } from "../core/model";
 import type { LinkWatch } from "../dump/stream";
 import { CallNesting, type OtlpSpanMaker, type Parent } from "./otlp";
-import { CallEnds, endIndexOf, spanSlice, ThreadsAndProcesses, type Slice } from "./slices";
+import { CallEnds, endIndexOf, spanSlice, stepSlice, ThreadsAndProcesses, type Slice } from "./slices";
 
 /** What a call's span shows of its end: its error, when it threw or rejected with one. */
 export type CallFailure = { errorType?: unknown; errorMessage?: unknown } | undefined;
@@ -50,11 +53,17 @@ function failureOf(end: TraceEvent): CallFailure {
 interface Open {
   start: TraceEvent;
   ids: { context: Parent; parent?: Parent } | undefined;
+  /** A server request's framework steps begun so far (their http_step_start, with durationNs). */
+  steps?: TraceEvent[];
 }
 
 export class OtlpWalk {
   /** Requests, queries and pool waits begun, by their end's index. */
   private readonly waiting = new Map<number, Open>();
+  /** Server requests begun and not ended, by `${pid}/${tid}/${requestId}`: where their steps go. */
+  private readonly serving = new Map<string, Open>();
+  /** Server requests that never ended (a crash's): made at the end, with their steps. */
+  private readonly unended: Open[] = [];
   private readonly nesting = new Map<string, CallNesting>();
   /** The current timestamp's calls, and its other events that make spans. */
   private calls: Slice[] = [];
@@ -74,7 +83,9 @@ export class OtlpWalk {
   get held(): number {
     let calls = 0;
     for (const open of this.nesting.values()) calls += open.size;
-    return this.waiting.size + calls + this.calls.length + this.others.length;
+    let steps = 0;
+    for (const open of this.serving.values()) steps += open.steps?.length ?? 0;
+    return this.waiting.size + this.unended.length + steps + calls + this.calls.length + this.others.length;
   }
 
   /** The next event (index order). */
@@ -94,9 +105,20 @@ export class OtlpWalk {
         const start: Open = { start: event, ids: undefined };
         // A request's ids now, in time order (what it caused looks them up); a query's at its span.
         if (event.kind === "http_server_request" || event.kind === "http_client_request") start.ids = this.maker.requestIds(spanSlice(event, null, event.timestampNs));
+        if (event.kind === "http_server_request") this.serving.set(`${event.pid}/${event.tid}/${event.fields.requestId}`, start);
         const endIndex = endIndexOf(event);
         if (endIndex !== undefined && endIndex > event.index) this.waiting.set(endIndex, start);
+        // A server request that never ended: its steps are still to come, so its span waits for the end too.
+        else if (event.kind === "http_server_request") this.unended.push(start);
         else this.end(start, null);
+        break;
+      }
+      case "http_step_start": {
+        // A step of a request that runs (one begun after its request's end is no span, as in the whole trace).
+        const open = this.serving.get(`${event.pid}/${event.tid}/${event.fields.requestId}`);
+        if (!open) break;
+        (open.steps ??= []).push(event);
+        this.maker.addStep(event);
         break;
       }
       case "function_call": {
@@ -123,6 +145,8 @@ export class OtlpWalk {
     this.flush();
     for (const open of this.waiting.values()) this.end(open, null);
     this.waiting.clear();
+    for (const open of this.unended) this.end(open, null);
+    this.unended.length = 0;
     this.flush();
   }
 
@@ -131,7 +155,12 @@ export class OtlpWalk {
     const slice = spanSlice(open.start, end, end ? end.timestampNs : this.ahead.names.lastNs(open.start));
     if (open.ids) {
       const ids = open.ids;
-      this.others.push(() => this.emit(this.maker.requestSpan(slice, ids)));
+      if (slice.kind === "server") this.serving.delete(`${slice.pid}/${slice.tid}/${slice.start.fields.requestId}`);
+      const steps = open.steps ?? [];
+      this.others.push(() => {
+        this.emit(this.maker.requestSpan(slice, ids));
+        for (const step of steps) this.emit(this.maker.stepSpan(stepSlice(step, this.ahead.names.lastNs(step)), ids.context));
+      });
     } else this.others.push(() => this.emit(this.maker.querySpan(slice)));
   }
 

@@ -9,7 +9,13 @@
  *   db.* attributes a backend would list it by), message sends PRODUCER spans and receives
  *   CONSUMER spans (a child of the send, and linked to it), named "send worker#1" by
  *   their channel (kind and sub-id: stable from run to run; the owner pid an attribute),
- *   function calls INTERNAL spans (with `functions`).
+ *   function calls INTERNAL spans (with `functions`), framework steps INTERNAL spans
+ *   ("middleware jsonParser", "handler getUser /users/:id": the other exporters' names) under
+ *   their request, or under the step they ran inside.
+ * - What began while a framework step of its request was running (a query, pool wait, client
+ *   request, a call not inside another call) is that step's child: the innermost step of its
+ *   request begun before it and not ended yet (the records name the request, not the step, so
+ *   by time on the request's thread); else the request's.
  * - A request, client request, query or pool wait that never finished (the process crashed
  *   or exited, or the trace ends, with it in flight: a flight-recorder dump of a crash holds
  *   exactly these) is a span all the same, ending at its process's last record, status
@@ -103,6 +109,13 @@ export class OtlpSpanMaker {
   private readonly peers = new Map<number, Parent>();
   /** Each process's last record so far: where what never finished ends. */
   private readonly lastNs = new Map<number, bigint>();
+  /**
+   * `${pid}/${tid}/${requestId}` → the request's framework steps, for what began inside one
+   * (bounded like requests). `batchSteps`: the current spans() call's own (unbounded: a whole
+   * trace's), looked at first.
+   */
+  private readonly steps = new Map<string, StepEntry[]>();
+  private batchSteps: Map<string, StepEntry[]> | null = null;
   /** messageKey → the trace of its send (bounded like requests). */
   private readonly messageTraces = new Map<string, string>();
   private readonly scope = { name: "scope", version: VERSION };
@@ -155,6 +168,53 @@ export class OtlpSpanMaker {
     if (last === undefined || ns > last) this.lastNs.set(pid, ns);
   }
 
+  /**
+   * A framework step of a request (its http_step_start), for what begins inside it: kept until
+   * 100 000 requests later. The walk adds each as it goes by; spans() its batch's.
+   */
+  addStep(event: TraceEvent): void {
+    const key = `${event.pid}/${event.tid}/${event.fields.requestId}`;
+    const entry = stepEntry(event);
+    const list = this.steps.get(key);
+    if (list) list.push(entry);
+    else {
+      this.steps.set(key, [entry]);
+      if (this.steps.size > 100_000) this.steps.delete(this.steps.keys().next().value!);
+    }
+  }
+
+  /**
+   * The step of `request` (its span's ids) that an event of that request began inside: the
+   * innermost (latest begun) of its steps begun before it and not ended when it began (a
+   * step whose end is not known yet, or never came, is running).
+   */
+  private stepAt(event: TraceEvent, requestId: unknown, request: Parent): Parent | undefined {
+    const inner = this.innerStep(event, requestId);
+    return inner ? this.stepParent(event, requestId, request, inner) : undefined;
+  }
+
+  private innerStep(event: TraceEvent, requestId: unknown): StepEntry | undefined {
+    const key = `${event.pid}/${event.tid}/${requestId}`;
+    const list = this.batchSteps?.get(key) ?? this.steps.get(key);
+    if (!list) return undefined;
+    const at = event.timestampNs;
+    let inner: StepEntry | undefined;
+    for (const step of list) {
+      if (step.startNs >= at || (step.endNs !== null && step.endNs <= at)) continue;
+      if (!inner || step.startNs > inner.startNs || (step.startNs === inner.startNs && step.step > inner.step)) inner = step;
+    }
+    return inner;
+  }
+
+  private stepParent(event: TraceEvent, requestId: unknown, request: Parent, step: StepEntry): Parent {
+    return { traceId: request.traceId, spanId: this.spanIdOf(event.pid, event.tid, "step", String(requestId), String(step.step)) };
+  }
+
+  /** What an event of a request began inside: the step running then, else the request itself. */
+  private within(event: TraceEvent, cause: Parent | undefined): Parent | undefined {
+    return cause ? (this.stepAt(event, event.fields.request, cause) ?? cause) : undefined;
+  }
+
   private remember(key: string, parent: Parent): void {
     this.requests.set(key, parent);
     if (this.requests.size > 100_000) this.requests.delete(this.requests.keys().next().value!);
@@ -170,12 +230,27 @@ export class OtlpSpanMaker {
     for (const thread of shape.threads) this.seen(thread.pid, thread.lastNs);
     for (const process of shape.processes) this.know(process);
     const out: ReadableSpan[] = [];
+    // Framework steps by request: spans with their request, and parents of what began inside them.
+    const stepsOf = new Map<string, Slice[]>();
+    for (const slice of shape.slices) {
+      if (slice.kind !== "step") continue;
+      const key = `${slice.pid}/${slice.tid}/${slice.start.fields.requestId}`;
+      const list = stepsOf.get(key);
+      if (list) list.push(slice);
+      else stepsOf.set(key, [slice]);
+    }
+    const batchSteps = (this.batchSteps = new Map<string, StepEntry[]>());
     // Requests first (in time order), so what they caused finds their ids.
     const requests = shape.slices.filter((s) => s.kind === "server" || s.kind === "client").sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
     for (const slice of requests) {
+      // A server request's steps: those begun while it ran (the walk's and a stream's: begun before its end went by).
+      const key = `${slice.pid}/${slice.tid}/${slice.start.fields.requestId}`;
+      const steps = slice.kind === "server" ? stepsOf.get(key)?.filter((step) => !slice.finished || step.startNs <= slice.endNs) : undefined;
+      if (steps?.length) batchSteps.set(key, steps.map((step) => stepEntry(step.start)));
       const ids = this.requestIds(slice);
       if (!slice.finished && !unfinished) continue;
       out.push(this.requestSpan(slice, ids));
+      for (const step of steps ?? []) out.push(this.stepSpan(step, ids.context));
     }
     // Calls nest on their thread (sync calls inside the call that made them).
     if (this.options.functions) {
@@ -203,6 +278,13 @@ export class OtlpSpanMaker {
     for (const event of events) {
       if (event.kind === "message_send" || event.kind === "message_receive") out.push(this.messageSpan(event));
       else if (event.kind === "channel_open" || event.kind === "channel_close") out.push(this.connectionSpan(event));
+    }
+    // What a later batch (a stream's) begins inside these steps finds them.
+    this.batchSteps = null;
+    for (const [key, list] of batchSteps) {
+      this.steps.delete(key);
+      this.steps.set(key, list);
+      if (this.steps.size > 100_000) this.steps.delete(this.steps.keys().next().value!);
     }
     return out;
   }
@@ -239,7 +321,7 @@ export class OtlpSpanMaker {
       const cause = this.causeOf(slice.start);
       const spanId = tp ? tp[2]! : this.spanIdOf(slice.pid, slice.tid, "request", String(f.requestId));
       const traceId = tp ? tp[1]! : (cause?.traceId ?? this.hash("trace", slice.pid, slice.tid, String(f.requestId)).slice(0, 32));
-      result = { context: { traceId, spanId }, parent: cause && cause.traceId === traceId ? cause : undefined };
+      result = { context: { traceId, spanId }, parent: cause && cause.traceId === traceId ? this.within(slice.start, cause) : undefined };
     }
     if (!known) this.remember(key, result.context);
     if (slice.kind === "client") {
@@ -255,6 +337,17 @@ export class OtlpSpanMaker {
   }
 
   /**
+   * A framework step's span (INTERNAL) in its request's trace: a child of the step it began
+   * inside, else of the request (`request`: the request's own ids).
+   */
+  stepSpan(slice: Slice, request: Parent): ReadableSpan {
+    const f = slice.start.fields;
+    const context = { traceId: request.traceId, spanId: this.spanIdOf(slice.pid, slice.tid, "step", String(f.requestId), String(f.step)) };
+    const parent = this.stepAt(slice.start, f.requestId, request) ?? request;
+    return this.span(slice, SpanKind.INTERNAL, context, parent, stepAttributes(slice));
+  }
+
+  /**
    * A call's ids, given its thread's calls so far (`open`: by start, the longer first at the
    * same start): its span if it ended (a call that never returned is no span, but is the
    * parent of the calls inside it).
@@ -262,17 +355,21 @@ export class OtlpSpanMaker {
   call(slice: Slice, open: CallNesting): ReadableSpan | undefined {
     const enclosing = open.enclosing(slice.startNs, slice.endNs);
     const cause = this.causeOf(slice.start);
-    const parent = enclosing && (!cause || enclosing.traceId === cause.traceId) ? enclosing : cause;
     const f = slice.start.fields;
+    // The nearer of the call it runs inside and the step running when it began: Express runs the
+    // next layer inside the previous one's next() call, but its step ended there.
+    const step = cause ? this.innerStep(slice.start, f.request) : undefined;
+    const sameTrace = enclosing && (!cause || enclosing.traceId === cause.traceId);
+    const parent = sameTrace && (!step || step.startNs <= open.enclosingStartNs!) ? enclosing : step ? this.stepParent(slice.start, f.request, cause!, step) : cause;
     const spanId = this.spanIdOf(slice.pid, slice.tid, "call", String(f.call));
     const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, "call", String(f.call)).slice(0, 32), spanId };
-    open.push(slice.endNs, context);
+    open.push(slice.startNs, slice.endNs, context);
     return slice.finished ? this.span(slice, SpanKind.INTERNAL, context, parent, callAttributes(slice)) : undefined;
   }
 
-  /** A query's or pool wait's span (under the request that made it). */
+  /** A query's or pool wait's span (under the request that made it, or the step of it running then). */
   querySpan(slice: Slice): ReadableSpan {
-    const parent = this.causeOf(slice.start);
+    const parent = this.within(slice.start, this.causeOf(slice.start));
     const f = slice.start.fields;
     const id = slice.kind === "query" ? `query/${f.query}` : `wait/${f.wait}`;
     const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, id).slice(0, 32), spanId: this.spanIdOf(slice.pid, slice.tid, id) };
@@ -402,6 +499,7 @@ export class OtlpSpanMaker {
  * returned: its thread's last record) and span ids.
  */
 export class CallNesting {
+  private readonly starts: bigint[] = [];
   private readonly ends: bigint[] = [];
   private readonly contexts: Parent[] = [];
 
@@ -411,11 +509,18 @@ export class CallNesting {
     while (ends.length && ends[ends.length - 1]! <= startNs) {
       ends.pop();
       contexts.pop();
+      this.starts.pop();
     }
     return ends.length && ends[ends.length - 1]! >= endNs ? contexts[contexts.length - 1] : undefined;
   }
 
-  push(endNs: bigint, context: Parent): void {
+  /** The start of the call `enclosing` last found (the innermost held). */
+  get enclosingStartNs(): bigint | undefined {
+    return this.starts[this.starts.length - 1];
+  }
+
+  push(startNs: bigint, endNs: bigint, context: Parent): void {
+    this.starts.push(startNs);
     this.ends.push(endNs);
     this.contexts.push(context);
   }
@@ -427,7 +532,35 @@ export class CallNesting {
 }
 
 /** The start of an unfinished span's status message. */
-const unfinishedWhat: Partial<Record<Slice["kind"], string>> = { server: "the request", client: "the client request", query: "the query", pool_wait: "the pool wait" };
+const unfinishedWhat: Partial<Record<Slice["kind"], string>> = { server: "the request", client: "the client request", query: "the query", pool_wait: "the pool wait", step: "the step" };
+
+/** A framework step as the maker keeps it: its ordinal, start and end (null: not ended, or not yet). */
+interface StepEntry {
+  step: number;
+  startNs: bigint;
+  endNs: bigint | null;
+}
+
+function stepEntry(start: TraceEvent): StepEntry {
+  const duration = start.fields.durationNs;
+  return { step: Number(start.fields.step), startNs: start.timestampNs, endNs: typeof duration === "number" ? start.timestampNs + BigInt(duration) : null };
+}
+
+/**
+ * A framework step's attributes: http.route on a handler's (the route it serves, as the HTTP
+ * conventions name it), code.function.name (the function the framework called), and
+ * scope's own: scope.step.kind (the framework's: middleware, hook, handler, error), scope.step.ordinal (its place in
+ * its request); error.type when it threw or passed an error on.
+ */
+function stepAttributes(slice: Slice): Attributes {
+  const f = slice.start.fields;
+  const a: Attributes = { "scope.step.kind": typeof f.stepKind === "string" && f.stepKind ? f.stepKind : "step" };
+  if (typeof f.step === "number") a["scope.step.ordinal"] = f.step;
+  if (typeof f.name === "string" && f.name) a["code.function.name"] = f.name;
+  if (typeof f.route === "string" && f.route) a["http.route"] = f.route;
+  if (slice.failed) a["error.type"] = typeof f.errorType === "string" && f.errorType ? f.errorType : "error";
+  return a;
+}
 
 function put(attributes: Attributes, key: string, value: unknown): void {
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") attributes[key] = value;
