@@ -123,6 +123,8 @@ describe.each([
   ["node", "node", "db/connections.cjs"],
   ["node 24, an ES module", node24, "db/connections-postgres.mjs"],
   ["bun", bun, "db/connections-postgres.mjs"],
+  // Bun's require of it: the ES build too (its namespace; the function is `default`).
+  ["bun, required from CommonJS", bun, "db/connections-postgres-require.cjs"],
 ])("postgres.js under %s", (_name, runtime, fixture) => {
   test("three sql instances: two databases over TCP, the unix socket; a transaction", async () => {
     const env = { PG_HOST: pg.host, PG_PORT: String(pg.port), PG_SOCKET_DIR: pg.socketDir };
@@ -166,13 +168,17 @@ describe.each([
   });
 });
 
+// node-redis 4 (@redis/client 1.x): its client's connect files its queue, reached through the
+// client's isPubSubActive getter (which reads the queue's), with the client's public `options`.
 describe.each([
-  ["node", "node"],
-  ["bun", bun],
-])("node-redis 5 under %s", (_name, runtime) => {
+  ["5 under node", "node", "redis"],
+  ["5 under bun", bun, "redis"],
+  ["4 under node", "node", "redis4"],
+  ["4 under bun", bun, "redis4"],
+])("node-redis %s", (_name, runtime, library) => {
   test("databases 0 (a URL) and 3 over TCP, the unix socket; SELECT followed, a failed one not", async () => {
     const env = { REDIS_PORT: String(redis.port), REDIS_SOCKET: redis.socket };
-    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "redis"], () => redis.cli("FLUSHALL"), env);
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", library], () => redis.cli("FLUSHALL"), env);
     expect(traced.stdout).toBe("values zero three zero\nselect ERR DB index is out of range five\n");
     const rows = targets(traced.events).filter((row) => !String(row[1]).startsWith("CLIENT"));
     const tcp = (db: string) => ["redis", db, "127.0.0.1", redis.port, null];
