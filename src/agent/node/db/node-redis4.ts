@@ -112,7 +112,8 @@ export function hookNodeRedis4Client(db: DbRecorder, exports: unknown): void {
   wrapMethod(proto, "connect", (original) =>
     function connect(this: object) {
       db.recorder.safe(() => {
-        filing = { db, options: Reflect.apply(options, this, []) };
+        // No options (@redis/client's createClient() without any): node-redis's defaults.
+        filing = { db, options: Reflect.apply(options, this, []) ?? {} };
         try {
           Reflect.apply(pubSub, this, []);
         } finally {
