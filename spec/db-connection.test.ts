@@ -211,6 +211,15 @@ describe.each([
   });
 });
 
+test.each([
+  ["node", "node"],
+  ["bun", bun],
+])("node-redis 4 under %s: a client made without options names node-redis's defaults", async (_name, runtime) => {
+  const traced = await untracedThenTraced([runtime, "db/connections.cjs", "redis4-defaults"], () => {}, {});
+  expect(traced.stdout).toBe("options undefined\n");
+  expect(targets(traced.events).map((row) => row.slice(0, 5))).toEqual([["redis", "SET ? ?", "0", "localhost", 6379]]);
+});
+
 // A database switched after connecting: the queries after it name the new one (a refused switch: the old).
 describe.each([
   ["node", "node"],
