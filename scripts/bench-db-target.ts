@@ -3,7 +3,7 @@
  * workload traced by two trees' `scope run` (from source), alternated, `pairs` times, against
  * fresh servers (spec/*-harness.ts); the median CPU ns a query or command of each, and head −
  * base. scripts/db-bench/workload.cjs (pg-pool, postgres, mysql2, mysql2-pool) and redis.cjs
- * ("ioredis", "redis": 100 commands at once), each from the head tree (the same program).
+ * ("ioredis", "redis", "redis4": 100 commands at once), each from the head tree (the same program).
  *
  *   . scripts/env.sh && bun scripts/bench-db-target.ts <base tree> [pairs=5] [workloads]
  */
@@ -24,7 +24,7 @@ const [pg, mysql, redis] = await Promise.all([startPostgres(), startMySql(), sta
 const env = { ...process.env, PGURL: pg.url, MYSQL_PORT: String(mysql.port), REDIS_URL: redis.url };
 
 function argv(workload: string): string[] {
-  if (workload === "ioredis" || workload === "redis") return ["node", join(head, "scripts/db-bench/redis.cjs"), workload, "batch", "20000"];
+  if (workload === "ioredis" || workload === "redis" || workload === "redis4") return ["node", join(head, "scripts/db-bench/redis.cjs"), workload, "batch", "20000"];
   return ["node", join(head, "scripts/db-bench/workload.cjs"), workload, "4000"];
 }
 

@@ -123,6 +123,8 @@ describe.each([
   ["node", "node", "db/connections.cjs"],
   ["node 24, an ES module", node24, "db/connections-postgres.mjs"],
   ["bun", bun, "db/connections-postgres.mjs"],
+  // Bun's require of it: the ES build too (its namespace; the function is `default`).
+  ["bun, required from CommonJS", bun, "db/connections-postgres-require.cjs"],
 ])("postgres.js under %s", (_name, runtime, fixture) => {
   test("three sql instances: two databases over TCP, the unix socket; a transaction", async () => {
     const env = { PG_HOST: pg.host, PG_PORT: String(pg.port), PG_SOCKET_DIR: pg.socketDir };
@@ -166,15 +168,25 @@ describe.each([
   });
 });
 
+// node-redis 4 (@redis/client 1.x): its client's connect files its queue, reached through the
+// client's isPubSubActive getter (which reads the queue's), with the client's public `options`.
 describe.each([
-  ["node", "node"],
-  ["bun", bun],
-])("node-redis 5 under %s", (_name, runtime) => {
+  ["5 under node", "node", "redis"],
+  ["5 under bun", bun, "redis"],
+  ["4 under node", "node", "redis4"],
+  ["4 under bun", bun, "redis4"],
+])("node-redis %s", (_name, runtime, library) => {
   test("databases 0 (a URL) and 3 over TCP, the unix socket; SELECT followed, a failed one not", async () => {
     const env = { REDIS_PORT: String(redis.port), REDIS_SOCKET: redis.socket };
-    const traced = await untracedThenTraced([runtime, "db/connections.cjs", "redis"], () => redis.cli("FLUSHALL"), env);
-    expect(traced.stdout).toBe("values zero three zero\nselect ERR DB index is out of range five\n");
-    const rows = targets(traced.events).filter((row) => !String(row[1]).startsWith("CLIENT"));
+    const traced = await untracedThenTraced([runtime, "db/connections.cjs", library], () => redis.cli("FLUSHALL"), env);
+    expect(traced.stdout).toBe("values zero three zero\nselect ERR DB index is out of range five\npubsub false true\n");
+    // Pub/sub commands go past addCommand: named by no connection (ARCHITECTURE.md).
+    const pubSub = (row: unknown[]) => /SUBSCRIBE/.test(String(row[1]));
+    expect(targets(traced.events).filter(pubSub)).toEqual([
+      ["redis", "SUBSCRIBE ?", null, null, null, null],
+      ["redis", "UNSUBSCRIBE ?", null, null, null, null],
+    ]);
+    const rows = targets(traced.events).filter((row) => !String(row[1]).startsWith("CLIENT") && !pubSub(row));
     const tcp = (db: string) => ["redis", db, "127.0.0.1", redis.port, null];
     const local = (db: string) => ["redis", db, redis.socket, null, null];
     expect(rows.map((row) => [row[0], row[1], row[2], row[3], row[4], row[5]])).toEqual([
@@ -193,9 +205,19 @@ describe.each([
       ["redis", "QUIT", ...tcp("0").slice(1)],
       ["redis", "QUIT", ...tcp("3").slice(1)],
       ["redis", "QUIT", ...local("5").slice(1)],
+      ["redis", "QUIT", ...tcp("0").slice(1)],
     ]);
-    expect(targets(traced.events).filter((row) => row[2] === null)).toEqual([]);
+    expect(rows.filter((row) => row[2] === null)).toEqual([]);
   });
+});
+
+test.each([
+  ["node", "node"],
+  ["bun", bun],
+])("node-redis 4 under %s: a client made without options names node-redis's defaults", async (_name, runtime) => {
+  const traced = await untracedThenTraced([runtime, "db/connections.cjs", "redis4-defaults"], () => {}, {});
+  expect(traced.stdout).toBe("options undefined\n");
+  expect(targets(traced.events).map((row) => row.slice(0, 5))).toEqual([["redis", "SET ? ?", "0", "localhost", 6379]]);
 });
 
 // A database switched after connecting: the queries after it name the new one (a refused switch: the old).

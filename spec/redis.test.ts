@@ -222,7 +222,20 @@ test("scope attach: ioredis, node-redis 5 and node-redis 4 loaded and connected 
     const attach = backgroundAttach([String(child.pid), "--out", out]);
     await waitFor(attach.stderr, /scope: attached to pid \d+ .*inspector open \d+ ms, closed/);
     expect(await json("/redis")).toEqual({ a: "a", b: "b", c: "c" });
-    expect((await json("/state")).changed.sort()).toEqual(["listPush", "listUnshift", "sendCommand", "yallistPush", "yallistPushNode", "yallistUnshift", "yallistUnshiftNode"]);
+    expect((await json("/state")).changed.sort()).toEqual([
+      "client4Connect",
+      "client5Connect",
+      "listPush",
+      "listUnshift",
+      "queue4AddCommand",
+      "queue4PubSub",
+      "queue5AddCommand",
+      "sendCommand",
+      "yallistPush",
+      "yallistPushNode",
+      "yallistUnshift",
+      "yallistUnshiftNode",
+    ]);
     expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
     expect(await attach.ended()).toBe(0);
     expect(await json("/state")).toEqual({ changed: [] });

@@ -68,7 +68,8 @@ export function hookLibraries(recorder: Recorder, types: TypeChecks): LibraryHoo
           continue;
         }
         const current = Object.getOwnPropertyDescriptor(entry.target, entry.key);
-        if (current === undefined || !("value" in current) || current.value !== entry.replacement) {
+        // Still scope's: the value it defined, or for an accessor the getter.
+        if (current === undefined || ("value" in current ? current.value : current.get) !== entry.replacement) {
           kept++;
           continue;
         }

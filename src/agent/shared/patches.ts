@@ -15,7 +15,7 @@
  */
 
 export interface PatchLog {
-  /** `target[key]` is now `replacement`; `original` is its descriptor before (undefined: it was not an own property). */
+  /** `target[key]` is now `replacement` (an accessor's: its getter); `original` is its descriptor before (undefined: it was not an own property). */
   replaced(target: object, key: PropertyKey, original: PropertyDescriptor | undefined, replacement: unknown): void;
   /** Something to undo that is not a property (a subscription). */
   undo(fn: () => void): void;
@@ -39,7 +39,10 @@ export function assignPatch(target: object, key: PropertyKey, value: unknown): v
 export function definePatch(target: object, key: PropertyKey, descriptor: PropertyDescriptor): void {
   const original = log === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key);
   Object.defineProperty(target, key, descriptor);
-  log?.replaced(target, key, original, descriptor.value);
+  // A getter-only accessor (node-redis 4's queue's isPubSubActive) is logged by its getter, so a
+  // detach puts the original back; one with a setter may hold what the program assigned
+  // through it (Elysia's `find`): logged as undefined, never taken back (as before).
+  log?.replaced(target, key, original, "value" in descriptor ? descriptor.value : descriptor.set === undefined ? descriptor.get : undefined);
 }
 
 /** Logs something to undo at a detach (nothing under scope run). */

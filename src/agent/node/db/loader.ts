@@ -97,6 +97,7 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
       (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisQueue(exports);
       return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Queue(db, filename, exports);
     case "@redis/client/dist/lib/client/index":
-      return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisClient(db, exports);
+      (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisClient(db, exports);
+      return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Client(db, exports);
   }
 }

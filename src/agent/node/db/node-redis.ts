@@ -93,9 +93,12 @@ export function hookNodeRedisClient(db: DbRecorder, exports: unknown): void {
 }
 
 function fileQueue(db: DbRecorder, client: Record<string, unknown>): void {
-  const queue = (client._getQueue as () => unknown).call(client);
+  fileQueueOf(db, (client._getQueue as () => unknown).call(client), client.options);
+}
+
+/** Files `queue` (a 5.x or 1.x commands queue) with the connection its client's resolved `options` name, unless already filed. */
+export function fileQueueOf(db: DbRecorder, queue: unknown, options: unknown): void {
   if (queue === null || typeof queue !== "object" || queues.has(queue)) return;
-  const options = client.options as Record<string, unknown> | undefined;
   if (options === null || typeof options !== "object" || db.isProxy(options)) return;
   const socket = dataProperty(options, "socket") as Record<string, unknown> | undefined;
   const path = socket !== null && typeof socket === "object" ? dataProperty(socket, "path") : undefined;
@@ -115,7 +118,13 @@ function fileQueue(db: DbRecorder, client: Record<string, unknown>): void {
 /** 5.x's queue (1.x's has getCommandToSend): its addCommand marks its connection while it pushes the entry. */
 export function hookNodeRedisQueue(exports: unknown): void {
   const proto = (exports as { default?: { prototype?: Record<string, unknown> } } | null)?.default?.prototype;
-  if (proto === null || typeof proto !== "object" || typeof proto.getCommandToSend === "function" || hooked.has(proto)) return;
+  if (proto === null || typeof proto !== "object" || typeof proto.getCommandToSend === "function") return;
+  markQueueCommands(proto);
+}
+
+/** A queue prototype's addCommand (5.x's; 1.x's too: node-redis4.ts) marks that queue's connection while it pushes the entry. */
+export function markQueueCommands(proto: object): void {
+  if (hooked.has(proto)) return;
   hooked.add(proto);
   wrapMethod(proto, "addCommand", (original) =>
     function addCommand(this: object) {

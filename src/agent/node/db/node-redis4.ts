@@ -15,10 +15,24 @@
  * `require("yallist")` finds it (already loaded by then: nothing runs). A program without
  * node-redis 4 keeps yallist untouched; one with it pays, in its other yallist lists, a
  * shape test per push (their entries have no `args`).
+ *
+ * Which database and server (as 5.x's, node-redis.ts): 1.x's client keeps its queue in a
+ * private field and its queue knows no client, but the client's public `isPubSubActive`
+ * getter reads the queue's own. So `RedisClient.prototype.connect` (dist/lib/client/index.js;
+ * every client, a duplicate's and an isolation pool's too, connects through it) reads that
+ * getter once while a module variable holds the connection its public `options` name (the
+ * options resolved by its constructor: a URL parsed into `socket`, `database`, `username`),
+ * and the queue's getter, wrapped, files its queue with it (one comparison a read otherwise:
+ * nothing else of node-redis reads it). The queue's `addCommand`, inside which each entry is
+ * pushed (the connect's own SELECT and CLIENT SETINFO too), marks the queue's connection as
+ * 5.x's does (node-redis.ts `markQueueCommands`). Pub/sub commands (pushed by the queue's
+ * `subscribe`, not `addCommand`) name none, as in 5.x.
  */
 import { createRequire } from "node:module";
+import { definePatch } from "../../shared/patches";
+import { renamed } from "../../shared/reflect";
 import { wrapMethod, type DbRecorder } from "../../shared/db";
-import { queueEntries } from "./node-redis";
+import { fileQueueOf, markQueueCommands, queueEntries } from "./node-redis";
 
 const hooked = new WeakSet<object>();
 
@@ -27,6 +41,8 @@ export function hookNodeRedis4Queue(db: DbRecorder, filename: string, exports: u
   const queue = (exports as { default?: { prototype?: Record<string, unknown> } } | null)?.default?.prototype;
   // 1.x's queue hands commands to the socket by getCommandToSend (5.x's has none and keeps its own list class).
   if (queue === null || typeof queue !== "object" || typeof queue.getCommandToSend !== "function") return;
+  markQueueCommands(queue);
+  fileByPubSubGetter(queue);
   const yallist = createRequire(filename)("yallist") as { prototype?: Record<string, unknown> } | null;
   const proto = yallist?.prototype;
   if (typeof yallist !== "function" || proto === null || typeof proto !== "object" || typeof proto.pushNode !== "function" || hooked.has(proto)) return;
@@ -57,4 +73,54 @@ export function hookNodeRedis4Queue(db: DbRecorder, filename: string, exports: u
       },
     );
   }
+}
+
+/** 1.x's client and queue prototypes already hooked. */
+const clients = new WeakSet<object>();
+
+/** The options of the client whose connect reads its queue's isPubSubActive (undefined: no connect is filing). */
+let filing: { db: DbRecorder; options: unknown } | undefined;
+
+/** 1.x's queue's isPubSubActive getter: files its queue while a connect reads it through its client. */
+function fileByPubSubGetter(queue: object): void {
+  if (clients.has(queue)) return;
+  clients.add(queue);
+  const descriptor = Object.getOwnPropertyDescriptor(queue, "isPubSubActive");
+  const get = descriptor?.get;
+  if (descriptor === undefined || typeof get !== "function" || descriptor.set !== undefined) return;
+  definePatch(queue, "isPubSubActive", {
+    ...descriptor,
+    get: renamed(get, function isPubSubActive(this: object) {
+      if (filing !== undefined) {
+        const { db, options } = filing;
+        filing = undefined;
+        db.recorder.safe(() => fileQueueOf(db, this, options));
+      }
+      return Reflect.apply(get, this, arguments);
+    }),
+  });
+}
+
+/** `exports`: @redis/client's dist/lib/client/index.js, 1.x's (its client has no `_getQueue`; 5.x's: node-redis.ts). */
+export function hookNodeRedis4Client(db: DbRecorder, exports: unknown): void {
+  const proto = (exports as { default?: { prototype?: Record<string, unknown> } } | null)?.default?.prototype;
+  if (proto === null || typeof proto !== "object" || typeof proto._getQueue === "function" || clients.has(proto)) return;
+  const options = Object.getOwnPropertyDescriptor(proto, "options")?.get;
+  const pubSub = Object.getOwnPropertyDescriptor(proto, "isPubSubActive")?.get;
+  if (typeof options !== "function" || typeof pubSub !== "function") return;
+  clients.add(proto);
+  wrapMethod(proto, "connect", (original) =>
+    function connect(this: object) {
+      db.recorder.safe(() => {
+        // No options (@redis/client's createClient() without any): node-redis's defaults.
+        filing = { db, options: Reflect.apply(options, this, []) ?? {} };
+        try {
+          Reflect.apply(pubSub, this, []);
+        } finally {
+          filing = undefined;
+        }
+      });
+      return Reflect.apply(original, this, arguments);
+    },
+  );
 }
