@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { ignoredAtStart, ignoringEnv, startIgnoring } from "./ignored-signals";
-import { lingerForRun, lingerLines, runProcesses, signalEach, waitingLine } from "./descendants";
+import { groupOf, lingerForRun, lingerLines, processGroup, runProcesses, signalEach, waitingLine } from "./descendants";
 import { assets, transformCacheDir } from "../core/assets";
 import { traceOutProblem } from "../core/trace-out";
 import { StopReason } from "../core/layout";
@@ -203,41 +203,83 @@ const PROBE_DELAY_MS = 20;
  * may have run on long after it). One that left the group (a daemon) is left alone, as a
  * group signal would leave it.
  */
-function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string): { childEnded(): void; release(): void } {
+function forwardSignals(
+  child: ReturnType<typeof Bun.spawn>,
+  ringPath?: string,
+): { childEnded(): void; waiting(): void; stoppedBy(): Forwarded | undefined; release(untilExit?: boolean): void } {
   const probe = groupProbe();
-  /** Signals sent to scope alone while the program ran: passed to what it leaves running. */
-  const forRun = new Set<Forwarded>();
+  /**
+   * A second probe, started when scope begins to wait for what the program left (waiting): a
+   * group signal that reaches it was sent after the program ended (a Ctrl-C at the waiting line),
+   * one that reached only the first was sent before (the Ctrl-C that ended the program, whose
+   * handler in scope may run just after scope saw the program end).
+   */
+  let lingerProbe: ReturnType<typeof groupProbe>;
+  /**
+   * Signals passed to the program while it ran, and who else gets them once it has ended:
+   * `all` of the run's job (sent to scope alone), or only the processes in the program's own
+   * group (a group signal, which reached scope's group but not the program's own).
+   */
+  const forRun = new Map<Forwarded, "all" | "own">();
   let childGone = false;
-  const toRun = (signals: ReadonlySet<Forwarded>) => {
-    // No signal to pass on (the usual end): no look over /proc (the linger's own follows).
-    if (ringPath === undefined || signals.size === 0) return;
-    const pids = runProcesses(ringPath, new Set([child.pid])).filter((process) => process.inGroup).map((process) => process.pid);
-    for (const signal of signals) signalEach(pids, signal);
+  let stopped: Forwarded | undefined;
+  const toRun = (signal: Forwarded, who: "all" | "own") => {
+    if (ringPath === undefined) return;
+    const pids = runProcesses(ringPath, child.pid).filter((process) => (who === "all" ? process.place !== "detached" : process.place === "own"));
+    signalEach(
+      pids.map((process) => process.pid),
+      signal,
+    );
   };
-  const pass = (signal: Forwarded) => {
+  /** `reachedGroup`: the signal reached scope's process group, so all in it have it already. */
+  const pass = (signal: Forwarded, reachedGroup: boolean) => {
+    const who = reachedGroup ? "own" : "all";
     if (!childGone && child.exitCode === null && child.signalCode === null) {
+      // A program that left scope's group (`scope run -- setsid app`) got no group signal.
+      if (reachedGroup && groupOf(child.pid) === processGroup()) return;
       child.kill(signal);
-      forRun.add(signal);
-    } else toRun(new Set([signal]));
+      if (forRun.get(signal) !== "all") forRun.set(signal, who);
+    } else toRun(signal, who);
+  };
+  let lingerTried = false;
+  /**
+   * A signal whose handler ran after the program ended. A Ctrl-C (SIGINT) or Ctrl-\ (SIGQUIT)
+   * sent then stops the wait (stoppedBy); one sent to the group before (lingerProbe) does not.
+   */
+  const duringWait = (signal: Forwarded, terminal: boolean) => {
+    // Both probes looked at: each is fresh for the next signal.
+    const late = lingerProbe?.reachedGroup(signal) ?? false;
+    const early = probe?.reachedGroup(signal) ?? false;
+    const group = late || early || terminal;
+    pass(signal, group);
+    // Without a second probe (it could not start) every group signal counts as sent during the wait.
+    if ((signal === "SIGINT" || signal === "SIGQUIT") && (!group || late || (lingerTried && lingerProbe === undefined))) stopped ??= signal;
   };
   // Looked at a moment later (PROBE_DELAY_MS): `timeout` signals scope's pid first and the
   // group right after, so the group's may be a few microseconds behind, and scope may have
   // the two one after the other: one decision for what arrives within that moment.
   const deciding = new Set<string>();
-  const forward = (signal: Forwarded) => {
+  const decide = (signal: Forwarded, waited: boolean) => {
     deciding.delete(signal);
-    if (!probe!.reachedGroup(signal)) pass(signal);
+    if (waited) duringWait(signal, false);
+    else pass(signal, probe?.reachedGroup(signal) ?? false);
   };
   const handlers = forwardedSignals.map(
     (signal) =>
       [
         signal,
         () => {
-          if ((signal === "SIGINT" || signal === "SIGQUIT") && inTerminalForeground()) return;
-          if (probe === undefined) return void pass(signal);
+          const waited = childGone;
+          if ((signal === "SIGINT" || signal === "SIGQUIT") && inTerminalForeground()) {
+            // The terminal sent it to the whole foreground group at once: no delay needed.
+            if (waited) return void duringWait(signal, true);
+            probe?.reachedGroup(signal); // taken: the probe is fresh for the next one
+            return void pass(signal, true);
+          }
+          if (probe === undefined) return void (waited ? duringWait(signal, false) : pass(signal, false));
           if (deciding.has(signal)) return;
           deciding.add(signal);
-          setTimeout(forward, PROBE_DELAY_MS, signal);
+          setTimeout(decide, PROBE_DELAY_MS, signal, waited);
         },
       ] as const,
   );
@@ -247,14 +289,37 @@ function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string):
       childGone = true;
       // SIGHUP is also "reload" to many servers: passed on only when the program died of it.
       if (child.signalCode !== "SIGHUP") forRun.delete("SIGHUP");
-      toRun(forRun);
+      // No signal to pass on (the usual end): no look over /proc (the linger's own follows).
+      for (const [signal, who] of forRun) toRun(signal, who);
       forRun.clear();
     },
-    release: () => {
+    waiting: () => {
+      if (lingerTried) return;
+      lingerTried = true;
+      lingerProbe = groupProbe();
+    },
+    stoppedBy: () => stopped,
+    release: (untilExit = false) => {
+      if (untilExit) letGoUntilExit();
       handlers.forEach(([signal, handler]) => process.off(signal, handler));
       probe?.stop();
+      lingerProbe?.stop();
     },
   };
+}
+
+let lettingGo = false;
+
+/**
+ * After the trace is closed, scope run only exits (with the program's status): a SIGINT,
+ * SIGTERM, SIGHUP or SIGQUIT arriving in that moment (a Ctrl-C pressed again and again) is let
+ * go rather than ending scope at its default action with another status. Installed once; the
+ * process ends right after.
+ */
+function letGoUntilExit(): void {
+  if (lettingGo) return;
+  lettingGo = true;
+  for (const signal of forwardedSignals) process.on(signal, () => {});
 }
 
 /**
@@ -498,12 +563,20 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   // grace passes, signals still passed on (src/run/descendants.ts).
   const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
   const lingerText = options.lingerText ?? DEFAULT_LINGER_TEXT;
-  const left = await lingerForRun(ringPath, lingerMs, new Set([child.pid]), () => collector.stopReasonNow() === 0, (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText))}\n`));
+  // A Ctrl-C while it waits stops the wait (forwarding.stoppedBy): the user asked not to wait.
+  const left = await lingerForRun(
+    ringPath,
+    lingerMs,
+    child.pid,
+    () => collector.stopReasonNow() === 0,
+    (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText))}\n`),
+    forwarding.stoppedBy,
+    forwarding.waiting,
+  );
   clearInterval(stopWatch);
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
   process.off("SIGUSR1", flightDump);
-  forwarding.release();
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });
   // Function-tracing patterns that matched nothing (read back from the trace; only when the program reported on them).
@@ -519,5 +592,9 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
+  // Released only now: a second Ctrl-C while the trace is closed (finish) would otherwise end
+  // scope run at its default action, the trace unclosed; `scope run` (not `scope bench`, which
+  // runs on: onFinish) lets the ones after it go until it exits.
+  forwarding.release(options.onFinish === undefined);
   return signal ? 128 + signalNumberOf(signal) : exitCode;
 }
