@@ -95,12 +95,26 @@ function uptimeSeconds(): number {
 /** Clock ticks a second (stat's starttime unit): 100 on Linux everywhere scope runs. */
 const CLOCK_TICKS = 100;
 
-function holdsRing(pid: number, ring: Buffer): boolean {
+/**
+ * The processes found holding the ring, by pid with their start time (a pid reused meanwhile
+ * starts later): a process keeps the ring mapped to its end, so its maps (~8 KB for a node) are
+ * read until it has it, not at every look while scope waits. For one ring at a time.
+ */
+const holders = { ring: "", started: new Map<number, string>() };
+
+function holdsRing(pid: number, ring: string, started: string): boolean {
+  if (holders.ring !== ring) {
+    holders.ring = ring;
+    holders.started.clear();
+  }
+  if (holders.started.get(pid) === started) return true;
   try {
-    return readFileSync(`/proc/${pid}/maps`).indexOf(ring) >= 0;
+    if (readFileSync(`/proc/${pid}/maps`).indexOf(ring) < 0) return false;
   } catch {
     return false;
   }
+  holders.started.set(pid, started);
+  return true;
 }
 
 function isRuntime(pid: number): boolean {
@@ -117,7 +131,6 @@ function isRuntime(pid: number): boolean {
  */
 export function runProcesses(ringPath: string, programPid: number): RunProcess[] {
   const marker = Buffer.from(`SCOPE_RING=${ringPath}\0`);
-  const ring = Buffer.from(ringPath);
   const group = processGroup();
   const found: RunProcess[] = [];
   let names: string[];
@@ -144,10 +157,10 @@ export function runProcesses(ringPath: string, programPid: number): RunProcess[]
     if (!stat || stat.fields[0] === "Z" || stat.fields[0] === "X") continue;
     const [processGroupId, session] = [Number(stat.fields[2]), Number(stat.fields[3])];
     const place: Place = processGroupId === group ? "group" : processGroupId === programPid || session === programPid ? "own" : "detached";
-    let records = holdsRing(pid, ring);
-    if (!records && isRuntime(pid)) {
+    let records = holdsRing(pid, ringPath, stat.fields[19]!);
+    if (!records) {
       uptime ??= uptimeSeconds();
-      records = (uptime - Number(stat.fields[19]) / CLOCK_TICKS) * 1000 < STARTING_MS;
+      records = (uptime - Number(stat.fields[19]) / CLOCK_TICKS) * 1000 < STARTING_MS && isRuntime(pid);
     }
     found.push({ pid, name: stat.name, place, records });
   }

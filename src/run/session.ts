@@ -206,10 +206,10 @@ const PROBE_DELAY_MS = 20;
 function forwardSignals(
   child: ReturnType<typeof Bun.spawn>,
   ringPath?: string,
-): { childEnded(): void; waiting(): void; stoppedBy(): Forwarded | undefined; release(untilExit?: boolean): void } {
+): { childEnded(): void; waitBegins(): void; stoppedBy(): Forwarded | undefined; release(untilExit?: boolean): void } {
   const probe = groupProbe();
   /**
-   * A second probe, started when scope begins to wait for what the program left (waiting): a
+   * A second probe, started when scope begins to wait for what the program left (waitBegins): a
    * group signal that reaches it was sent after the program ended (a Ctrl-C at the waiting line),
    * one that reached only the first was sent before (the Ctrl-C that ended the program, whose
    * handler in scope may run just after scope saw the program end).
@@ -293,7 +293,7 @@ function forwardSignals(
       for (const [signal, who] of forRun) toRun(signal, who);
       forRun.clear();
     },
-    waiting: () => {
+    waitBegins: () => {
       if (lingerTried) return;
       lingerTried = true;
       lingerProbe = groupProbe();
@@ -571,7 +571,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
     () => collector.stopReasonNow() === 0,
     (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText))}\n`),
     forwarding.stoppedBy,
-    forwarding.waiting,
+    forwarding.waitBegins,
   );
   clearInterval(stopWatch);
   clearTimeout(durationTimer);
