@@ -8,8 +8,9 @@
  * program started inherits it at fork, traced or not yet (a node still loading its agent), and
  * the agents put it back for children started with an environment of their own
  * (src/agent/shared/child-env.ts). Found by a look over /proc (the processes of scope's user:
- * another user's environ is not readable), ~2 ms for 145 processes; looked at once when the
- * program has ended, every 25 ms while scope waits, and when a signal is passed on to them.
+ * another user's environ is not readable), ~1 ms for 110 processes (scripts/bench-run-look.ts);
+ * looked at once when the program has ended, every 25 ms while scope waits, and when a signal
+ * is passed on to them.
  *
  * Which of them belong to the run's job is decided the way a terminal or a supervisor's group
  * signal decides it: the ones still in scope's process group, and, when the program itself left
