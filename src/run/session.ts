@@ -579,6 +579,11 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   process.off("SIGUSR1", flightDump);
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });
+  // Released only once the trace is closed: a second Ctrl-C during finish ended scope run at its
+  // default action, the trace unclosed. After it `scope run` lets them go until it exits with
+  // the program's status; not `scope bench`, which runs on (onFinish), nor while --otlp's flush
+  // (at most 5 s) runs, which a Ctrl-C still cuts short, as before.
+  forwarding.release(options.onFinish === undefined && stream === undefined);
   // Function-tracing patterns that matched nothing (read back from the trace; only when the program reported on them).
   // Not when records were lost, recording stopped early or only a window was kept (a match record may be what is missing).
   const whole = summary.dropped + summary.overwritten === 0 && summary.flight === undefined && summary.stopped === undefined;
@@ -592,9 +597,5 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
-  // Released only now: a second Ctrl-C while the trace is closed (finish) would otherwise end
-  // scope run at its default action, the trace unclosed; `scope run` (not `scope bench`, which
-  // runs on: onFinish) lets the ones after it go until it exits.
-  forwarding.release(options.onFinish === undefined);
   return signal ? 128 + signalNumberOf(signal) : exitCode;
 }
