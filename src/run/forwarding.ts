@@ -107,6 +107,12 @@ const PROBE_DELAY_MS = 20;
  * SIGHUP only when the program died of it (to many servers it means "reload", and the program
  * may have run on long after it). One that left the group (a daemon) is left alone, as a
  * group signal would leave it.
+ *
+ * A program that left scope's group itself (`scope run -- setsid node app.js`) got no group
+ * signal: one that reached scope's group is passed to it, and once it has ended to what it
+ * left in its own session or group (the job's `own` place), as one sent to scope alone is.
+ * A SIGINT or SIGQUIT sent after the program ended (a Ctrl-C at the waiting line) stops the
+ * wait (stoppedBy), passed on the same way.
  */
 export function forwardSignals(
   child: ReturnType<typeof Bun.spawn>,
