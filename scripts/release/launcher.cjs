@@ -62,7 +62,7 @@ function findBinary() {
 /**
  * Whether this process is in its terminal's foreground process group (pgrp equals tpgid in
  * /proc/self/stat), where a SIGINT is the terminal's Ctrl-C to the whole group. The same
- * test as src/run/session.ts inTerminalForeground (this file has no dependencies).
+ * test as src/run/forwarding.ts inTerminalForeground (this file has no dependencies).
  */
 function inTerminalForeground() {
   try {
@@ -125,7 +125,7 @@ function inheritedStdio() {
  * A signal sent to the whole group (`timeout`, `kill -- -PGID`, a supervisor) reached scope
  * and the program already, and is pending in the probe or has ended it when the handler runs;
  * one sent to the launcher's pid alone leaves it untouched. The same test as
- * src/run/session.ts groupProbe (this file has no dependencies). A probe that cannot start
+ * src/run/forwarding.ts groupProbe (this file has no dependencies). A probe that cannot start
  * (no `cat`) says no: every signal is passed on.
  */
 function groupProbe() {
@@ -195,7 +195,7 @@ function run(binary, args) {
   const ignored = ["SIGINT", "SIGQUIT"];
   const passed = ["SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2"];
   // The probe is looked at 20 ms later, one decision for what arrives meanwhile: `timeout`
-  // signals this pid first and the group right after (src/run/session.ts PROBE_DELAY_MS).
+  // signals this pid first and the group right after (src/run/forwarding.ts PROBE_DELAY_MS).
   const deciding = new Set();
   const forward = (signal) => {
     if (deciding.has(signal)) return;

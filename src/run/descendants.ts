@@ -8,24 +8,56 @@
  * program started inherits it at fork, traced or not yet (a node still loading its agent), and
  * the agents put it back for children started with an environment of their own
  * (src/agent/shared/child-env.ts). Found by a look over /proc (the processes of scope's user:
- * another user's environ is not readable), ~2 ms for 145 processes; looked at once when the
- * program has ended, every 25 ms while scope waits, and when a signal is passed on to them.
+ * another user's environ is not readable), ~1 ms for 110 processes (scripts/bench-run-look.ts);
+ * looked at once when the program has ended, every 25 ms while scope waits, and when a signal
+ * is passed on to them.
  *
  * Which of them belong to the run's job is decided the way a terminal or a supervisor's group
- * signal decides it: the ones still in scope's process group. One that left it (setsid, as
- * Node's `detached: true` or a daemon does; setpgid, as a shell's job control does) asked to
- * live on its own: no group signal reaches it, and scope neither passes signals to it nor waits
- * for it; it is named at the end when it is still running.
+ * signal decides it: the ones still in scope's process group, and, when the program itself left
+ * it (`scope run -- setsid node app.js`), the ones in the program's own session or group, which
+ * no group signal of scope's reaches either. One that left them (setsid, as Node's `detached:
+ * true` or a daemon does; setpgid, as a shell's job control does) asked to live on its own:
+ * scope neither passes signals to it nor waits for it; it is named at the end when it is still
+ * running.
+ *
+ * Only the ones that record are waited for: those with the ring mapped (/proc/<pid>/maps), and
+ * a node or bun younger than STARTING_MS (still loading its agent). An untraced process that
+ * inherited SCOPE_RING (a shell's `sleep 30 &`) writes nothing that a wait would keep.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { basename } from "node:path";
+
+/**
+ * Where a process of the run is: `group`, scope's process group (the program is spawned into
+ * it); `own`, the program's own session or process group, when the program itself left scope's
+ * group (`scope run -- setsid node app.js`, a program that calls setpgid): its job still; or
+ * `detached`, a session or group another process of the run made (Node's `detached: true`, a
+ * daemon): on its own.
+ */
+export type Place = "group" | "own" | "detached";
 
 export interface RunProcess {
   pid: number;
   /** Its command name (/proc/<pid>/stat's comm). */
   name: string;
-  /** Still in scope's process group (the run's job); false: it left it (setsid, setpgid). */
-  inGroup: boolean;
+  place: Place;
+  /**
+   * Records into the run's ring: it has the ring mapped (/proc/<pid>/maps), or it is a runtime
+   * the agent goes into (node, bun) started less than STARTING_MS ago, which may still be loading
+   * the agent. False: an untraced process (a shell's `sleep 30 &`, a shell, a browser), which
+   * inherited SCOPE_RING but writes nothing; it is passed signals as the job's, never waited for.
+   */
+  records: boolean;
 }
+
+/** How long a node or bun of the run that has not mapped the ring yet is taken as still starting. */
+const STARTING_MS = 3000;
+
+/**
+ * The executables the agent goes into, by file name: node, nodejs, node22, bun, bun.exe (the
+ * npm package's), bun-profile. A process of the run running one may still be starting.
+ */
+const RUNTIME_NAME = /^(node|bun)/i;
 
 /** scope's own process group, read once. */
 let ownGroup: number | undefined;
@@ -40,16 +72,65 @@ function statFields(pid: number | "self"): { name: string; fields: string[] } | 
   }
 }
 
-function processGroup(): number {
+/** scope's process group. */
+export function processGroup(): number {
   ownGroup ??= Number(statFields("self")?.fields[2] ?? 0);
   return ownGroup;
 }
 
+/** The process group of `pid` now; undefined when it has gone. */
+export function groupOf(pid: number): number | undefined {
+  const stat = statFields(pid);
+  return stat === undefined ? undefined : Number(stat.fields[2]);
+}
+
+/** Seconds since boot (/proc/uptime), for a process's age from its start time. */
+function uptimeSeconds(): number {
+  try {
+    return Number(readFileSync("/proc/uptime", "latin1").split(" ")[0]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Clock ticks a second (stat's starttime unit): 100 on Linux everywhere scope runs. */
+const CLOCK_TICKS = 100;
+
 /**
- * The run's processes alive now (zombies are not: they have ended), scope's own and `except`
- * left out. `ringPath` is the run's SCOPE_RING.
+ * The processes found holding the ring, by pid with their start time (a pid reused meanwhile
+ * starts later): a process keeps the ring mapped to its end, so its maps (~8 KB for a node) are
+ * read until it has it, not at every look while scope waits. For one ring at a time.
  */
-export function runProcesses(ringPath: string, except: ReadonlySet<number> = new Set()): RunProcess[] {
+const holders = { ring: "", started: new Map<number, string>() };
+
+function holdsRing(pid: number, ring: string, started: string): boolean {
+  if (holders.ring !== ring) {
+    holders.ring = ring;
+    holders.started.clear();
+  }
+  if (holders.started.get(pid) === started) return true;
+  try {
+    if (readFileSync(`/proc/${pid}/maps`).indexOf(ring) < 0) return false;
+  } catch {
+    return false;
+  }
+  holders.started.set(pid, started);
+  return true;
+}
+
+function isRuntime(pid: number): boolean {
+  try {
+    return RUNTIME_NAME.test(basename(readlinkSync(`/proc/${pid}/exe`)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The run's processes alive now (zombies are not: they have ended), scope's own and the
+ * program's (`programPid`, scope's direct child) left out. `ringPath` is the run's SCOPE_RING.
+ */
+export function runProcesses(ringPath: string, programPid: number): RunProcess[] {
   const marker = Buffer.from(`SCOPE_RING=${ringPath}\0`);
   const group = processGroup();
   const found: RunProcess[] = [];
@@ -59,11 +140,12 @@ export function runProcesses(ringPath: string, except: ReadonlySet<number> = new
   } catch {
     return found;
   }
+  let uptime: number | undefined;
   for (const name of names) {
     const code = name.charCodeAt(0);
     if (code < 48 || code > 57) continue;
     const pid = Number(name);
-    if (pid === process.pid || except.has(pid)) continue;
+    if (pid === process.pid || pid === programPid) continue;
     let environ: Buffer;
     try {
       environ = readFileSync(`/proc/${pid}/environ`);
@@ -74,7 +156,14 @@ export function runProcesses(ringPath: string, except: ReadonlySet<number> = new
     if (at < 0 || (at > 0 && environ[at - 1] !== 0)) continue;
     const stat = statFields(pid);
     if (!stat || stat.fields[0] === "Z" || stat.fields[0] === "X") continue;
-    found.push({ pid, name: stat.name, inGroup: Number(stat.fields[2]) === group });
+    const [processGroupId, session] = [Number(stat.fields[2]), Number(stat.fields[3])];
+    const place: Place = processGroupId === group ? "group" : processGroupId === programPid || session === programPid ? "own" : "detached";
+    let records = holdsRing(pid, ringPath, stat.fields[19]!);
+    if (!records) {
+      uptime ??= uptimeSeconds();
+      records = (uptime - Number(stat.fields[19]) / CLOCK_TICKS) * 1000 < STARTING_MS && isRuntime(pid);
+    }
+    found.push({ pid, name: stat.name, place, records });
   }
   return found;
 }
@@ -99,39 +188,61 @@ const LINGER_LOOK_MS = 25;
  */
 const LINGER_SAY_AFTER_MS = 500;
 
+/** What the wait left: see lingerForRun. */
+export interface Lingered {
+  /** Recording processes of the run's job still running when the wait ended. */
+  held: RunProcess[];
+  /** Recording processes in a session or group of their own (a daemon): not waited for. */
+  detached: RunProcess[];
+  waitedMs: number;
+  /** The signal (a Ctrl-C's SIGINT, a Ctrl-\'s SIGQUIT) that stopped the wait before its end. */
+  stoppedBy?: string;
+}
+
 /**
- * Waits, after the direct child ended, until no process of the run is left in scope's group,
- * or `lingerMs` passed, or recording stopped (`recording()` false). Returns what is still running then: `held` (in the group, waited for
- * the whole grace) and `detached` (left the group: not waited for).
+ * Waits, after the direct child ended, until no recording process of the run's job (scope's
+ * group, the program's own) is left, or `lingerMs` passed, or recording stopped (`recording()`
+ * false), or a signal stopped the wait (`stoppedBy()`: a Ctrl-C). Untraced processes of the job
+ * (`sleep 30 &`) are not waited for: they record nothing.
  */
 export async function lingerForRun(
   ringPath: string,
   lingerMs: number,
-  except: ReadonlySet<number>,
+  programPid: number,
   recording: () => boolean = () => true,
   /** Called once, with what it waits for, when the wait has run LINGER_SAY_AFTER_MS and goes on. */
   waiting: (held: RunProcess[]) => void = () => {},
-): Promise<{ held: RunProcess[]; detached: RunProcess[]; waitedMs: number }> {
+  stoppedBy: () => string | undefined = () => undefined,
+  /** Called once, before the first pause, when there is something to wait for. */
+  begins: () => void = () => {},
+): Promise<Lingered> {
   const started = performance.now();
   const deadline = started + lingerMs;
-  let alive = runProcesses(ringPath, except);
+  let alive = runProcesses(ringPath, programPid).filter((process) => process.records);
   const detached = new Map<number, RunProcess>();
   let said = false;
+  let waitedOnce = false;
   for (;;) {
-    for (const process of alive) if (!process.inGroup) detached.set(process.pid, process);
-    const held = alive.filter((process) => process.inGroup);
+    for (const process of alive) if (process.place === "detached") detached.set(process.pid, process);
+    const held = alive.filter((process) => process.place !== "detached");
+    const stopped = stoppedBy();
     // Recording that stopped (a limit, scope stop, --duration) has nothing more to wait for.
-    if (held.length === 0 || performance.now() >= deadline || !recording()) {
+    if (held.length === 0 || performance.now() >= deadline || !recording() || stopped !== undefined) {
       // The detached ones still running at the end (some may have ended meanwhile).
       const still = new Set(alive.map((process) => process.pid));
-      return { held, detached: [...detached.values()].filter((process) => still.has(process.pid)), waitedMs: performance.now() - started };
+      const detachedNow = [...detached.values()].filter((process) => still.has(process.pid));
+      return { held, detached: detachedNow, waitedMs: performance.now() - started, ...(held.length > 0 && stopped !== undefined ? { stoppedBy: stopped } : {}) };
+    }
+    if (waitedOnce === false) {
+      waitedOnce = true;
+      begins();
     }
     if (!said && performance.now() - started >= LINGER_SAY_AFTER_MS && deadline - performance.now() > LINGER_LOOK_MS) {
       said = true;
       waiting(held);
     }
     await Bun.sleep(Math.min(LINGER_LOOK_MS, Math.max(1, deadline - performance.now())));
-    alive = runProcesses(ringPath, except);
+    alive = runProcesses(ringPath, programPid).filter((process) => process.records);
   }
 }
 
@@ -141,24 +252,28 @@ const plural = (count: number, one: string, many: string) => (count === 1 ? `1 $
 
 /** The one line said while scope waits for what the program left running in its group. */
 export function waitingLine(held: readonly RunProcess[], lingerText: string): string {
-  return `scope: the program ended; waiting up to ${lingerText} for ${plural(held.length, "process", "processes")} it started: ${named(held)} (--linger <duration> changes how long)`;
+  return `scope: the program ended; waiting up to ${lingerText} for ${plural(held.length, "process", "processes")} it started: ${named(held)} (Ctrl-C stops waiting; --linger <duration> changes how long)`;
 }
 
 /**
  * The one line each for what the run left running: processes in the group still running after
- * the grace (their later records and their endings are not in the trace), and processes that
- * left the group (not waited for).
+ * the grace or when a Ctrl-C stopped the wait (their later records and their endings are not in
+ * the trace), and processes that left the group (not waited for).
  */
-export function lingerLines(result: { held: RunProcess[]; detached: RunProcess[] }, lingerText: string): string[] {
+export function lingerLines(result: Lingered, lingerText: string): string[] {
   const lines: string[] = [];
-  if (result.held.length > 0) {
+  const { held, detached } = result;
+  const records = (count: number) => (count === 1 ? "it records" : "they record");
+  if (held.length > 0 && result.stoppedBy !== undefined) {
+    lines.push(`scope: ${plural(held.length, "process", "processes")} the program started still running when ${result.stoppedBy} stopped the wait for ${held.length === 1 ? "it" : "them"}: ${named(held)}; what ${records(held.length)} from now on is not in the trace`);
+  } else if (held.length > 0) {
     lines.push(
-      `scope: ${plural(result.held.length, "process", "processes")} the program started still running ${lingerText === "0" ? "when it ended (--linger 0: not waited for)" : `${lingerText} after it ended (--linger ${lingerText})`}: ${named(result.held)}; what ${result.held.length === 1 ? "it records" : "they record"} from now on is not in the trace (--linger <duration> waits longer)`,
+      `scope: ${plural(held.length, "process", "processes")} the program started still running ${lingerText === "0" ? "when it ended (--linger 0: not waited for)" : `${lingerText} after it ended (--linger ${lingerText})`}: ${named(held)}; what ${records(held.length)} from now on is not in the trace (--linger <duration> waits longer)`,
     );
   }
-  if (result.detached.length > 0) {
+  if (detached.length > 0) {
     lines.push(
-      `scope: ${plural(result.detached.length, "process", "processes")} the program started in a session or process group of ${result.detached.length === 1 ? "its" : "their"} own (detached, a daemon) left running, not waited for: ${named(result.detached)}; what ${result.detached.length === 1 ? "it records" : "they record"} from now on is not in the trace`,
+      `scope: ${plural(detached.length, "process", "processes")} the program started in a session or process group of ${detached.length === 1 ? "its" : "their"} own (detached, a daemon) left running, not waited for: ${named(detached)}; what ${records(detached.length)} from now on is not in the trace`,
     );
   }
   return lines;

@@ -6,13 +6,14 @@
 import chalk, { Chalk } from "chalk";
 import { UsageError } from "clipanion";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { constants, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
-import { ignoredAtStart, ignoringEnv, startIgnoring } from "./ignored-signals";
-import { lingerForRun, lingerLines, runProcesses, signalEach, waitingLine } from "./descendants";
+import { ignoredAtStart, startIgnoring } from "./ignored-signals";
+import { lingerForRun, lingerLines, waitingLine } from "./descendants";
+import { forwardSignals } from "./forwarding";
 import { assets, transformCacheDir } from "../core/assets";
 import { traceOutProblem } from "../core/trace-out";
 import { StopReason } from "../core/layout";
@@ -91,84 +92,6 @@ function redactArgv(argv: string[], settings: RedactionSettings | undefined): st
   return each.join(" ") === joined ? each : [joined];
 }
 
-const forwardedSignals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
-type Forwarded = (typeof forwardedSignals)[number];
-
-/**
- * Whether this process is in its terminal's foreground process group (/proc/self/stat: pgrp
- * equals tpgid): a SIGINT (or SIGQUIT) then is the terminal's Ctrl-C (Ctrl-\), which the kernel
- * sent to the whole group, the program (spawned into scope's group) included.
- */
-export function inTerminalForeground(): boolean {
-  try {
-    const stat = readFileSync("/proc/self/stat", "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const tpgid = Number(fields[5]);
-    return tpgid > 0 && tpgid === Number(fields[2]);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A probe of scope's process group, which the program shares: a `cat` reading a pipe of
- * scope's (so it ends with scope, however scope ends), which SIGINT, SIGTERM and SIGHUP end;
- * SIGQUIT it has blocked (coreutils' `env --block-signal`, so that it stays pending rather than
- * dumping a core), where this system's env can.
- * A signal sent to the whole group (`timeout`, `kill -- -PGID`, a terminal's keys, a
- * supervisor killing a control group) reached the program already, and the probe with it:
- * the kernel queues it to every member before the sender's kill() returns, so when scope's
- * handler runs the probe has it pending or has died of it. A signal sent to scope alone
- * leaves the probe running. Undefined when it cannot be started (then every signal is passed on).
- */
-function groupProbe(): { reachedGroup(signal: Forwarded): boolean; stop(): void } | undefined {
-  const env = ignoringEnv();
-  const start = () => {
-    try {
-      return Bun.spawn(env === null ? ["cat"] : [env, "--block-signal=QUIT", "cat"], { stdio: ["pipe", "ignore", "ignore"] });
-    } catch {
-      return undefined;
-    }
-  };
-  let probe = start();
-  if (probe === undefined) return undefined;
-  return {
-    reachedGroup(signal) {
-      if (probe === undefined) return false;
-      const number = signalNumberOf(signal);
-      let reached = probe.signalCode === signal;
-      let ended = probe.exitCode !== null || probe.signalCode !== null;
-      if (!ended) {
-        try {
-          const status = readFileSync(`/proc/${probe.pid}/status`, "utf8");
-          const mask = (field: string) => BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)`, "m").exec(status)?.[1] ?? "0"}`);
-          reached = ((mask("SigPnd") | mask("ShdPnd")) & (1n << BigInt(number - 1))) !== 0n;
-          if (/^State:\s*Z/m.test(status)) {
-            // Died, not reaped yet: its exit status (stat's last field) says by which signal.
-            const stat = readFileSync(`/proc/${probe.pid}/stat`, "utf8").trim().split(" ");
-            reached ||= (Number(stat.at(-1)) & 0x7f) === number;
-            ended = true;
-          }
-        } catch {
-          ended = true; // reaped between the two looks: Bun's exit status above
-          reached ||= probe.signalCode === signal;
-        }
-      }
-      // A probe that ended, or has one of these coming, is replaced for the next signal
-      // (the program may outlive this one); one ended some other way never counts.
-      if (reached || ended) {
-        probe.kill("SIGKILL");
-        probe = start();
-      }
-      return reached;
-    },
-    stop() {
-      probe?.kill("SIGKILL");
-      probe = undefined;
-    },
-  };
-}
-
 /**
  * How long scope run waits by default for what the program left running in its group once the
  * program ended: a graceful shutdown (a server closing its connections, a dev server stopping
@@ -181,81 +104,6 @@ const DEFAULT_LINGER_TEXT = "5s";
 
 /** How often `scope run` looks whether recording stopped while the program runs (its one line). */
 const STOP_WATCH_MS = 200;
-
-/** How long after a SIGINT, SIGTERM, SIGHUP or SIGQUIT the group probe is looked at (forwardSignals). */
-const PROBE_DELAY_MS = 20;
-
-/**
- * Passes SIGINT, SIGTERM, SIGHUP and SIGQUIT on while the program runs and while scope waits
- * for what it started (--linger); release() when done. Not one the program has already: a
- * Ctrl-C or Ctrl-\ (while in the terminal's foreground group: the terminal sent it to the
- * whole group), or any of them sent to the process group scope and the program share
- * (groupProbe); a second one is "force quit" to many programs.
- *
- * One sent to scope alone (a supervisor's stop of its main pid, `kill <pid>`, Docker's PID 1)
- * is meant for the whole run, and reaches it in two steps: first the program (the direct
- * child) alone, as untraced, so that a runner that passes it on to its children (npm run,
- * concurrently, nodemon) stays the only one to, and each process gets one; then, once the
- * program has ended (childEnded), every process of the run still alive in scope's process
- * group (src/run/descendants.ts: what npx, a shell's `&` or a runner that does not pass it
- * on left behind) gets it too, once; so does one arriving while scope waits for them. A
- * SIGHUP only when the program died of it (to many servers it means "reload", and the program
- * may have run on long after it). One that left the group (a daemon) is left alone, as a
- * group signal would leave it.
- */
-function forwardSignals(child: ReturnType<typeof Bun.spawn>, ringPath?: string): { childEnded(): void; release(): void } {
-  const probe = groupProbe();
-  /** Signals sent to scope alone while the program ran: passed to what it leaves running. */
-  const forRun = new Set<Forwarded>();
-  let childGone = false;
-  const toRun = (signals: ReadonlySet<Forwarded>) => {
-    // No signal to pass on (the usual end): no look over /proc (the linger's own follows).
-    if (ringPath === undefined || signals.size === 0) return;
-    const pids = runProcesses(ringPath, new Set([child.pid])).filter((process) => process.inGroup).map((process) => process.pid);
-    for (const signal of signals) signalEach(pids, signal);
-  };
-  const pass = (signal: Forwarded) => {
-    if (!childGone && child.exitCode === null && child.signalCode === null) {
-      child.kill(signal);
-      forRun.add(signal);
-    } else toRun(new Set([signal]));
-  };
-  // Looked at a moment later (PROBE_DELAY_MS): `timeout` signals scope's pid first and the
-  // group right after, so the group's may be a few microseconds behind, and scope may have
-  // the two one after the other: one decision for what arrives within that moment.
-  const deciding = new Set<string>();
-  const forward = (signal: Forwarded) => {
-    deciding.delete(signal);
-    if (!probe!.reachedGroup(signal)) pass(signal);
-  };
-  const handlers = forwardedSignals.map(
-    (signal) =>
-      [
-        signal,
-        () => {
-          if ((signal === "SIGINT" || signal === "SIGQUIT") && inTerminalForeground()) return;
-          if (probe === undefined) return void pass(signal);
-          if (deciding.has(signal)) return;
-          deciding.add(signal);
-          setTimeout(forward, PROBE_DELAY_MS, signal);
-        },
-      ] as const,
-  );
-  for (const [signal, handler] of handlers) process.on(signal, handler);
-  return {
-    childEnded: () => {
-      childGone = true;
-      // SIGHUP is also "reload" to many servers: passed on only when the program died of it.
-      if (child.signalCode !== "SIGHUP") forRun.delete("SIGHUP");
-      toRun(forRun);
-      forRun.clear();
-    },
-    release: () => {
-      handlers.forEach(([signal, handler]) => process.off(signal, handler));
-      probe?.stop();
-    },
-  };
-}
 
 /**
  * A program that would not start: one line, and the status a shell gives: 127 when there is
@@ -498,14 +346,27 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   // grace passes, signals still passed on (src/run/descendants.ts).
   const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
   const lingerText = options.lingerText ?? DEFAULT_LINGER_TEXT;
-  const left = await lingerForRun(ringPath, lingerMs, new Set([child.pid]), () => collector.stopReasonNow() === 0, (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText))}\n`));
+  // A Ctrl-C while it waits stops the wait (forwarding.stoppedBy): the user asked not to wait.
+  const left = await lingerForRun(
+    ringPath,
+    lingerMs,
+    child.pid,
+    () => collector.stopReasonNow() === 0,
+    (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText))}\n`),
+    forwarding.stoppedBy,
+    forwarding.waitBegins,
+  );
   clearInterval(stopWatch);
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
   process.off("SIGUSR1", flightDump);
-  forwarding.release();
   const signal = typeof child.signalCode === "string" ? child.signalCode : null;
   const summary = collector.finish({ exitCode: signal ? null : exitCode, signal, childPid: child.pid });
+  // Released only once the trace is closed: a second Ctrl-C during finish ended scope run at its
+  // default action, the trace unclosed. After it `scope run` lets them go until it exits with
+  // the program's status; not `scope bench`, which runs on (onFinish), nor while --otlp's flush
+  // (at most 5 s) runs, which a Ctrl-C still cuts short, as before.
+  forwarding.release(options.onFinish === undefined && stream === undefined);
   // Function-tracing patterns that matched nothing (read back from the trace; only when the program reported on them).
   // Not when records were lost, recording stopped early or only a window was kept (a match record may be what is missing).
   const whole = summary.dropped + summary.overwritten === 0 && summary.flight === undefined && summary.stopped === undefined;

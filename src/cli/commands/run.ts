@@ -23,9 +23,11 @@ export class RunCommand extends Command {
 
       SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to scope alone reach the program, and once it has ended
       every process it started that is still in scope's process group, once each (a signal sent to the
-      whole group, as a terminal's Ctrl-C, is not passed on: they have it). When the program ends before what it started,
-      scope keeps recording those processes until they end, for at most --linger (default 5s), and names
-      the ones still running then; a process that left the group (setsid: a daemon) is not waited for.
+      whole group, as a terminal's Ctrl-C, is not passed on: they have it; a program that runs in a session
+      of its own, \`scope run -- setsid node app.js\`, gets it from scope). When the program ends before what
+      it started, scope keeps recording those processes until they end, for at most --linger (default 5s;
+      a Ctrl-C stops the wait), and names the ones still running then; a process that left the group
+      (setsid: a daemon) and an untraced one (\`sleep 30 &\`) are not waited for.
 
       Options before the command are scope's; everything from the command on is passed to it unchanged.
     `,
@@ -79,7 +81,7 @@ export class RunCommand extends Command {
   maxSize = Option.String("--max-size", { description: "Stop recording before the trace file passes this size (e.g. 512MiB; at least 64KiB)" });
   duration = Option.String("--duration", { description: "Stop recording this long after the start (e.g. 30s, 5m, 250ms)" });
   linger = Option.String("--linger", {
-    description: "Once the program has ended, wait this long (default 5s; 0: not at all) for the processes it started that are still running in scope's process group (an npx's server still shutting down, a script's `node worker.js &`), recording them; the ones still running then are named. A process that left the group (setsid, a daemon) is not waited for",
+    description: "Once the program has ended, wait this long (default 5s; 0: not at all) for the processes it started that are still running in scope's process group (an npx's server still shutting down, a script's `node worker.js &`), recording them; the ones still running then are named. A Ctrl-C stops the wait. A process that left the group (setsid, a daemon) or records nothing (a shell's `sleep 30 &`) is not waited for",
   });
 
   flightRecorder = Option.String("--flight-recorder", {
