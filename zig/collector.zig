@@ -264,7 +264,7 @@ pub const Collector = struct {
             return;
         }
         window.add(batch);
-        for (batch) |*record| collector.note_ending(record);
+        for (batch) |*record| if (is_ending_kind(record.kind)) collector.note_ending(record);
         if (collector.flight_pending.trigger != .none) return;
         for (batch) |*record| {
             const exit = record.kind == @intFromEnum(layout.EventKind.process_exit) or
@@ -364,7 +364,7 @@ pub const Collector = struct {
         for (records) |*record| {
             collector.kind_counts[record.kind] += 1;
             if (record.kind == @intFromEnum(layout.EventKind.string)) continue;
-            collector.note_ending(record);
+            if (is_ending_kind(record.kind)) collector.note_ending(record);
             const key = (@as(u64, record.pid) << 32 | record.tid) + 1;
             const is_drop = record.kind == @intFromEnum(layout.EventKind.drop);
             const is_error = record.kind == @intFromEnum(layout.EventKind.agent_error);
@@ -382,7 +382,24 @@ pub const Collector = struct {
         collector.recorded += records.len;
     }
 
+    /// The kinds note_ending acts on, one bit each (all below 64): the drain's loop calls it
+    /// only for them, not for every record (BENCHMARKS.md "scope run's own CPU while the
+    /// program runs").
+    const ending_kinds: u64 = blk: {
+        var mask: u64 = 0;
+        for ([_]layout.EventKind{ .trace_start, .process_exit, .child_exit, .thread_exited, .thread_exit }) |kind| {
+            assert(@intFromEnum(kind) < 64);
+            mask |= @as(u64, 1) << @intFromEnum(kind);
+        }
+        break :blk mask;
+    };
+
+    fn is_ending_kind(kind: u16) bool {
+        return kind < 64 and (ending_kinds >> @intCast(kind)) & 1 != 0;
+    }
+
     fn note_ending(collector: *Collector, record: *const Record) void {
+        assert(is_ending_kind(record.kind));
         const kind = record.kind;
         if (kind == @intFromEnum(layout.EventKind.trace_start) or kind == @intFromEnum(layout.EventKind.process_exit) or
             kind == @intFromEnum(layout.EventKind.child_exit)) collector.endings.note(record);
