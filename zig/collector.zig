@@ -31,6 +31,20 @@ pub const idle_timeout_max_ns: u64 = 80 * std.time.ns_per_ms;
 pub fn idle_backoff(waited_ns: u64) u64 {
     return @min(waited_ns * 2, idle_timeout_max_ns);
 }
+/// What the thread does after a drain that moved `moved` records, having slept up to
+/// `timeout_ns` last: a full batch or more (producers are busy) drains again at once and
+/// the next idle sleep is the shortest; less (a trickle, or nothing) sleeps `timeout_ns`
+/// and the next sleep doubles, as when idle. A trickle used to bring the next sleep back to
+/// 10 ms, so a program writing a few records every few ms woke the thread ~100 times a
+/// second for a handful of records each, and each wake drained twice (BENCHMARKS.md
+/// "scope run's own CPU while the program runs"). A producer past half a lane still wakes
+/// it at once (Ring.wait_for_work), so what is kept does not change: a trickle reaches the
+/// file up to idle_timeout_max_ns later.
+pub fn next_sleep(moved: u64, timeout_ns: u64) struct { wait: bool, next_timeout_ns: u64 } {
+    if (moved >= batch_records) return .{ .wait = false, .next_timeout_ns = idle_timeout_ns };
+    return .{ .wait = true, .next_timeout_ns = idle_backoff(timeout_ns) };
+}
+
 /// The shortest window the producers' peak rate is measured over.
 pub const peak_window_ns: u64 = 10 * std.time.ns_per_ms;
 /// (pid, tid) pairs remembered; more are still drained, only not told apart.
@@ -207,12 +221,9 @@ pub const Collector = struct {
             collector.flight_step();
             collector.sample_peak();
             if (stopping) return;
-            if (moved != 0) {
-                timeout_ns = idle_timeout_ns;
-            } else {
-                collector.ring.wait_for_work(timeout_ns);
-                timeout_ns = idle_backoff(timeout_ns);
-            }
+            const sleep = next_sleep(moved, timeout_ns);
+            if (sleep.wait) collector.ring.wait_for_work(timeout_ns);
+            timeout_ns = sleep.next_timeout_ns;
         }
     }
 
@@ -264,7 +275,7 @@ pub const Collector = struct {
             return;
         }
         window.add(batch);
-        for (batch) |*record| collector.note_ending(record);
+        for (batch) |*record| if (is_ending_kind(record.kind)) collector.note_ending(record);
         if (collector.flight_pending.trigger != .none) return;
         for (batch) |*record| {
             const exit = record.kind == @intFromEnum(layout.EventKind.process_exit) or
@@ -364,7 +375,7 @@ pub const Collector = struct {
         for (records) |*record| {
             collector.kind_counts[record.kind] += 1;
             if (record.kind == @intFromEnum(layout.EventKind.string)) continue;
-            collector.note_ending(record);
+            if (is_ending_kind(record.kind)) collector.note_ending(record);
             const key = (@as(u64, record.pid) << 32 | record.tid) + 1;
             const is_drop = record.kind == @intFromEnum(layout.EventKind.drop);
             const is_error = record.kind == @intFromEnum(layout.EventKind.agent_error);
@@ -382,7 +393,24 @@ pub const Collector = struct {
         collector.recorded += records.len;
     }
 
+    /// The kinds note_ending acts on, one bit each (all below 64): the drain's loop calls it
+    /// only for them, not for every record (BENCHMARKS.md "scope run's own CPU while the
+    /// program runs").
+    const ending_kinds: u64 = blk: {
+        var mask: u64 = 0;
+        for ([_]layout.EventKind{ .trace_start, .process_exit, .child_exit, .thread_exited, .thread_exit }) |kind| {
+            assert(@intFromEnum(kind) < 64);
+            mask |= @as(u64, 1) << @intFromEnum(kind);
+        }
+        break :blk mask;
+    };
+
+    fn is_ending_kind(kind: u16) bool {
+        return kind < 64 and (ending_kinds >> @intCast(kind)) & 1 != 0;
+    }
+
     fn note_ending(collector: *Collector, record: *const Record) void {
+        assert(is_ending_kind(record.kind));
         const kind = record.kind;
         if (kind == @intFromEnum(layout.EventKind.trace_start) or kind == @intFromEnum(layout.EventKind.process_exit) or
             kind == @intFromEnum(layout.EventKind.child_exit)) collector.endings.note(record);
@@ -623,6 +651,22 @@ test "collector: an idle thread sleeps longer each time, up to the longest" {
         try std.testing.expectEqual(expected_ms * std.time.ns_per_ms, sleep_ns);
         sleep_ns = idle_backoff(sleep_ns);
     }
+}
+
+test "collector: a trickle of records sleeps as an idle thread does, longer each time; a full batch drains again at once" {
+    var sleep_ns: u64 = idle_timeout_ns;
+    for ([_]u64{ 10, 20, 40, 80, 80 }) |expected_ms| {
+        try std.testing.expectEqual(expected_ms * std.time.ns_per_ms, sleep_ns);
+        const after_trickle = next_sleep(3, sleep_ns);
+        try std.testing.expect(after_trickle.wait);
+        sleep_ns = after_trickle.next_timeout_ns;
+    }
+    const after_batch = next_sleep(batch_records, sleep_ns);
+    try std.testing.expect(!after_batch.wait);
+    try std.testing.expectEqual(idle_timeout_ns, after_batch.next_timeout_ns);
+    const after_nothing = next_sleep(0, idle_timeout_ns);
+    try std.testing.expect(after_nothing.wait);
+    try std.testing.expectEqual(2 * idle_timeout_ns, after_nothing.next_timeout_ns);
 }
 
 test "collector: the thread drains bursts woken by producers, counts kinds, threads and reported losses" {

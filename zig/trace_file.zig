@@ -574,11 +574,21 @@ pub const Writer = struct {
         return writer;
     }
 
-    /// Allocates `reserve_bytes` past the end (the file's size unchanged). A file system
-    /// that cannot (tmpfs and ext4 can; a pipe, /dev/null cannot) gets none, not an error.
+    /// Keeps at least `reserve_bytes` allocated past the end (the file's size unchanged). A
+    /// file system that cannot (tmpfs and ext4 can; a pipe, /dev/null cannot) gets none, not
+    /// an error. While what is held covers that, no call; when it runs short, a step of
+    /// `reserve_step_bytes` at once, and where that cannot be had (a disk nearly full, a size
+    /// limit) only `reserve_bytes`, which fails as it always did: a full disk is seen at the
+    /// same chunk. (One fallocate a chunk cost ~9% of the drain thread's CPU on ext4:
+    /// BENCHMARKS.md "scope run's own CPU while the program runs".)
     fn reserve(writer: *Writer) FileError!void {
+        if (writer.reserved_until >= writer.size_bytes + reserve_bytes) return;
         const offset = std.math.cast(std.c.off_t, writer.size_bytes) orelse return;
         const keep_size = 0x01; // FALLOC_FL_KEEP_SIZE
+        if (std.os.linux.errno(std.os.linux.fallocate(writer.fd, keep_size, offset, reserve_step_bytes)) == .SUCCESS) {
+            writer.reserved_until = writer.size_bytes + reserve_step_bytes;
+            return;
+        }
         const rc = std.os.linux.fallocate(writer.fd, keep_size, offset, reserve_bytes);
         switch (std.os.linux.errno(rc)) {
             .SUCCESS => writer.reserved_until = writer.size_bytes + reserve_bytes,
@@ -601,6 +611,11 @@ pub const Writer = struct {
     /// Reserved past the end of the file as it grows: a whole chunk of records and the end room,
     /// so a chunk written into it leaves the end room whole.
     const reserve_bytes: u64 = chunk_max_size_bytes + end_room_bytes;
+    /// Reserved at once when what is held runs short of `reserve_bytes` (reserve).
+    const reserve_step_bytes: u64 = 4 * 1024 * 1024;
+    comptime {
+        assert(reserve_step_bytes >= reserve_bytes);
+    }
 
     /// Appends `records` (a whole number of 64-byte records) as one or more chunks, as
     /// far as the limits allow; past them the writer stops (`stop_reason`) and counts
@@ -1116,6 +1131,41 @@ fn test_read_all(reader: *Reader, out: []u8) usize {
 
 fn zero_sequences(records: []u8) void {
     for (std.mem.bytesAsSlice(layout.Record, @as([]align(1) u8, records))) |*record| record.seq = 0;
+}
+
+test "trace_file: the reservation past the end runs ahead in steps: one fallocate for many chunks, never less than a chunk and the end room held" {
+    const allocator = testing.allocator;
+    var path_buffer: [96]u8 = undefined;
+    const path = test_path(&path_buffer);
+    defer _ = std.c.unlink(path);
+    var writer = try Writer.open(allocator, path, test_options);
+    defer writer.deinit(allocator);
+    // /tmp takes fallocate (ext4, tmpfs): a reservation from the start.
+    try testing.expect(writer.reserved_until >= writer.size_bytes + Writer.reserve_bytes);
+    var record = std.mem.zeroes(layout.Record);
+    var moves: u32 = 0;
+    // Small chunks (a trickle: one drain, one record) and whole ones, past two steps.
+    const whole = try allocator.alloc(layout.Record, chunk_records_max);
+    defer allocator.free(whole);
+    @memset(whole, std.mem.zeroes(layout.Record));
+    var chunks: u32 = 0;
+    while (writer.size_bytes < 2 * Writer.reserve_step_bytes + Writer.reserve_bytes) : (chunks += 1) {
+        const reserved_before = writer.reserved_until;
+        record.timestamp_ns = chunks + 1;
+        if (chunks % 2 == 0) try writer.append(std.mem.asBytes(&record)) else try writer.append(std.mem.sliceAsBytes(whole));
+        if (writer.reserved_until != reserved_before) moves += 1;
+        // What the next chunk and the end need is always held.
+        try testing.expect(writer.reserved_until >= writer.size_bytes + Writer.reserve_bytes);
+    }
+    // One fallocate a chunk would move it every chunk.
+    try testing.expect(chunks > 20);
+    try testing.expect(moves <= 3);
+    const size = writer.size_bytes;
+    try writer.close(test_totals);
+    // The reservation is cut at the end: the file is exactly what was written.
+    const bytes = try test_read_file(allocator, path);
+    defer allocator.free(bytes);
+    try testing.expectEqual(size + chunk_header_size_bytes + end_payload_size_bytes, bytes.len);
 }
 
 test "trace_file: records, header and totals read back exactly as written" {
