@@ -4,7 +4,7 @@ import type { Writable } from "node:stream";
 import { collectorsOf, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { endingNotice, endingOf, type TraceDamage } from "../core/trace-ending";
-import { ChromeAhead, chromeEvents } from "./chrome";
+import { ChromeAhead, chromeEvents, LIGHT_CHROME_KINDS } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
 import { scanTrace, TraceStream } from "./stream";
@@ -74,12 +74,12 @@ async function dumpChrome(options: DumpOptions): Promise<number> {
   const ahead = new ChromeAhead();
   stream.link(undefined, ahead.watch((event) => matches(options.filter, event, startNs)));
   const out = new Output(options.stdout);
-  const shown = function* () {
-    for (const event of stream.events(true)) if (matches(options.filter, event, startNs)) yield event;
+  const shown = function* (light?: ReadonlySet<number>) {
+    for (const event of stream.events(true, light)) if (matches(options.filter, event, startNs)) yield event;
   };
   out.add('{"traceEvents":[');
   let first = true;
-  for (const event of chromeEvents(shown, startNs, collectorsOf(stream.header.collectorPid, stream.trace.sources), ahead.exact ? ahead : undefined)) {
+  for (const event of chromeEvents(shown, startNs, collectorsOf(stream.header.collectorPid, stream.trace.sources), ahead.exact ? ahead : undefined, () => shown(LIGHT_CHROME_KINDS))) {
     out.add(first ? JSON.stringify(event) : `,${JSON.stringify(event)}`);
     first = false;
     if (out.full && !(await out.flush())) break;

@@ -294,7 +294,7 @@ export class TraceStream {
       this.present = new Uint8Array(count);
     }
     // Without a watch (text, --json) a call, return, ... is read for what the link steps ask of it only (linkEvents).
-    const events = this.inOrder(watch === undefined);
+    const events = this.inOrder(watch === undefined ? LIGHT_KINDS : undefined);
     let read = 0;
     let done = false;
     const startNs = this.trace.startNs;
@@ -332,11 +332,13 @@ export class TraceStream {
   /**
    * Pass 4: the events in index order, each as interpret gives it. `again`: what pass 3
    * recorded is kept for another walk (scope export --perfetto walks three times); else
-   * each event's is dropped once applied.
+   * each event's is dropped once applied. `light`: kinds among LIGHT_KINDS given as the
+   * link pass reads them (linkEvents: `call`, `request`, `function` only, not decoded), for
+   * a walk that draws nothing of them (--chrome's events, requests and queries).
    */
-  *events(again = false): Generator<TraceEvent> {
+  *events(again = false, light?: ReadonlySet<number>): Generator<TraceEvent> {
     const { step } = this.steps(ignore);
-    for (const event of this.inOrder()) {
+    for (const event of this.inOrder(light)) {
       step(event, this.changes.get(event.index), undefined);
       if (!again) this.changes.delete(event.index);
       yield event;
@@ -385,14 +387,14 @@ export class TraceStream {
 
   /**
    * A fresh read of the trace's events in index order (held back while earlier ones are still
-   * to come). `forLinks`: calls, returns, ... (LIGHT_KINDS) as linkEvents gives them.
+   * to come). `light`: events of these kinds (some of LIGHT_KINDS) as linkEvents gives them.
    */
-  private *inOrder(forLinks = false): Generator<TraceEvent> {
+  private *inOrder(light?: ReadonlySet<number>): Generator<TraceEvent> {
     const waiting = new Map<number, TraceEvent>();
     let seq = 0;
     let next = 0;
     const reader = readTrace(this.path);
-    for (const event of forLinks ? linkEvents(reader, this.names, this.batchRecords) : decodedEvents(reader, this.names, this.batchRecords)) {
+    for (const event of light ? linkEvents(reader, this.names, this.batchRecords, light) : decodedEvents(reader, this.names, this.batchRecords)) {
       const index = this.rank[seq++]!;
       event.index = index;
       if (index !== next) {
@@ -479,7 +481,7 @@ function namesOf(path: string, batchRecords: number): Names {
  * event for (RequestLinks copies a call's request to its return: in the same pass as it
  * decodes them). Pass 2 reads only their time and thread (TraceStream's `light`).
  */
-const LIGHT_KINDS = new Set<number>([EventKind.function_call, EventKind.function_return, EventKind.function_throw, EventKind.function_settle, EventKind.function_yield, EventKind.function_resume]);
+export const LIGHT_KINDS: ReadonlySet<number> = new Set<number>([EventKind.function_call, EventKind.function_return, EventKind.function_throw, EventKind.function_settle, EventKind.function_yield, EventKind.function_resume]);
 
 /**
  * Whether an event of `kind` may make a link step change an earlier event, or nest another
@@ -518,7 +520,7 @@ function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number, l
  * sake (their changes to it are its own, made again in pass 4), so what pass 3 records is
  * the same; its strings (arguments, values, errors) are not looked up.
  */
-function* linkEvents(reader: TraceRead, names: Names, batchRecords: number): Generator<TraceEvent> {
+function* linkEvents(reader: TraceRead, names: Names, batchRecords: number, light: ReadonlySet<number>): Generator<TraceEvent> {
   const decoder = new EventDecoder(names.strings, names.functions);
   const events: TraceEvent[] = [];
   try {
@@ -529,7 +531,7 @@ function* linkEvents(reader: TraceRead, names: Names, batchRecords: number): Gen
       for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
         const kind = recordKind(batch, offset);
         if (kind === EventKind.string) continue;
-        if (LIGHT_KINDS.has(kind)) {
+        if (light.has(kind)) {
           const pid = view.getUint32(offset + Offset.pid, true);
           const tid = view.getUint32(offset + Offset.tid, true);
           const context = decoder.skip(pid, tid);
