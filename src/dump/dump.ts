@@ -7,7 +7,7 @@ import { endingNotice, endingOf, type TraceDamage } from "../core/trace-ending";
 import { ChromeAhead, chromeEvents, LIGHT_CHROME_KINDS } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
-import { scanTrace, TraceStream } from "./stream";
+import { LIGHT_CALLS, scanTrace, TraceStream } from "./stream";
 import { MessagePairs, StatsCounter } from "./stats";
 import { formatEventLine } from "./text";
 import { whyLines, whyProblem } from "./why";
@@ -72,7 +72,7 @@ async function dumpChrome(options: DumpOptions): Promise<number> {
   const { startNs } = stream.trace;
   // The first walk's figures gathered in the link pass (the filter is kind, thread and time: the same there).
   const ahead = new ChromeAhead();
-  stream.link(undefined, ahead.watch((event) => matches(options.filter, event, startNs)));
+  stream.link(undefined, ahead.watch((event) => matches(options.filter, event, startNs)), LIGHT_CALLS);
   const out = new Output(options.stdout);
   const shown = function* (light?: ReadonlySet<number>) {
     for (const event of stream.events(true, light)) if (matches(options.filter, event, startNs)) yield event;

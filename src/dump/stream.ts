@@ -23,6 +23,11 @@
  * decodes function tables only (strings from their bytes: StringTable.addRecord); pass 2 reads
  * calls, returns, ... (LIGHT_KINDS) for their time and thread only; pass 3 is skipped where
  * no event links (`linkless`: text and --json then write as pass 4 reads).
+ *
+ * Where something links, text and --json run passes 3 and 4 together (`linkedEvents`: "scope
+ * dump: the first line at once on traces that link", BENCHMARKS.md): pass 3 reads ahead, and
+ * pass 4 gives an event once no later one can change it (below each link step's `openFrom`);
+ * their pass 3 reads calls, returns, ... from their bytes (`linkEvents`, `LightFields`).
  */
 import { decodeRecord, recordKind, StringTable } from "../core/events";
 import { EventKind, eventKindName, Offset, RECORD_SIZE } from "../core/layout";
@@ -228,10 +233,12 @@ export class TraceStream {
   /**
    * Pass 3: what each event's later ones change in it; `filter`: with `nest`, each event's
    * place in the text. `watch`: what a reader gathers here instead of a walk of its own
-   * (scope export --otlp's call ends and threads, --perfetto's walk 1).
+   * (scope export --otlp's call ends and threads, --perfetto's walk 1). `light`: kinds (of
+   * LIGHT_KINDS) the watch reads nothing of but thread, time and `call` (linkEvents: not decoded;
+   * --chrome's and --perfetto's watches: calls, whose ends they keep).
    */
-  link(filter: EventFilter | undefined, watch?: LinkWatch): void {
-    const pass = this.linkPass(filter, watch);
+  link(filter: EventFilter | undefined, watch?: LinkWatch, light?: ReadonlySet<number>): void {
+    const pass = this.linkPass(filter, watch, light);
     pass.advance(Number.POSITIVE_INFINITY);
   }
 
@@ -277,7 +284,7 @@ export class TraceStream {
    * event is linked and what follows the pass is done: long tasks' functions, peers);
    * `horizon()`, the lowest index a later event may still change.
    */
-  private linkPass(filter: EventFilter | undefined, watch: LinkWatch | undefined) {
+  private linkPass(filter: EventFilter | undefined, watch: LinkWatch | undefined, light?: ReadonlySet<number>) {
     const recorder = new Recorder(watch);
     this.changes = recorder.changes;
     const { step, links } = this.steps(recorder);
@@ -294,7 +301,7 @@ export class TraceStream {
       this.present = new Uint8Array(count);
     }
     // Without a watch (text, --json) a call, return, ... is read for what the link steps ask of it only (linkEvents).
-    const events = this.inOrder(watch === undefined ? LIGHT_KINDS : undefined);
+    const events = this.inOrder(watch === undefined ? LIGHT_KINDS : light);
     let read = 0;
     let done = false;
     const startNs = this.trace.startNs;
@@ -481,6 +488,9 @@ function namesOf(path: string, batchRecords: number): Names {
  * event for (RequestLinks copies a call's request to its return: in the same pass as it
  * decodes them). Pass 2 reads only their time and thread (TraceStream's `light`).
  */
+/** Calls alone (--chrome's and --perfetto's link pass: their watches keep calls' ends, not calls). */
+export const LIGHT_CALLS: ReadonlySet<number> = new Set([EventKind.function_call]);
+
 export const LIGHT_KINDS: ReadonlySet<number> = new Set<number>([EventKind.function_call, EventKind.function_return, EventKind.function_throw, EventKind.function_settle, EventKind.function_yield, EventKind.function_resume]);
 
 /**

@@ -6,7 +6,7 @@ import { collectorsOf } from "../core/model";
 import { Output } from "../core/output";
 import { endingNotice, endingOf } from "../core/trace-ending";
 import type { LoadedTrace } from "../dump/load";
-import { LIGHT_KINDS, TraceStream } from "../dump/stream";
+import { LIGHT_CALLS, LIGHT_KINDS, TraceStream } from "../dump/stream";
 import { OtlpSpanMaker, serializeSpans, type OtlpFormat, type OtlpOptions } from "./otlp";
 import { OtlpFile } from "./otlp-file";
 import { isUrl, sendOtlp } from "./otlp-send";
@@ -62,7 +62,7 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
     const stream = new TraceStream(options.path, options.batchRecords);
     // Walk 1's figures gathered in the link pass: two walks after it, not three.
     const ahead = new Ahead(stream.trace.sources);
-    stream.link(undefined, ahead.watch);
+    stream.link(undefined, ahead.watch, LIGHT_CALLS);
     ahead.done();
     trace = stream.trace;
     eventCount = stream.trace.events;
