@@ -142,6 +142,37 @@ describe("scope dump of a large --functions trace that links (a worker message e
   }, 60_000);
 });
 
+describe("--chrome and export --perfetto of a large --functions trace", () => {
+  let path: string;
+  let records: number;
+  beforeAll(() => {
+    path = join(tmp(), "functions-chrome.bin");
+    records = functionsTrace(path, 100_000);
+  });
+
+  // Records decoded: before, every call and return in the link pass and in each walk after it
+  // (--chrome: its events' part and its calls' part; Perfetto: walks 2 and 3): 3 x 200 000.
+  // Now the calls in the link pass (their ends are kept) and every one in the walks that draw
+  // nothing of them are read from their bytes: 300 000 (the returns in the link pass, both in the last walk).
+  test("--chrome decodes the calls and returns less than twice after the first two passes", async () => {
+    let size = 0;
+    const stdout = new Writable({ write: (chunk, _e, done) => ((size += chunk.length), done()) });
+    decoded = 0;
+    const status = await dumpTrace({ path, format: "chrome", filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
+    expect(status).toBe(0);
+    expect(size).toBeGreaterThan(0);
+    expect(decoded).toBeLessThan(2 * 200_000);
+  }, 60_000);
+
+  test("export --perfetto decodes the calls and returns less than twice after the first two passes", async () => {
+    const { exportTrace } = await import("../src/export/export");
+    decoded = 0;
+    const status = await exportTrace({ path, perfetto: join(tmp(), "out.pftrace"), stdout: new Writable({ write: (_c, _e, done) => done() }), stderr: new Writable({ write: (_c, _e, done) => done() }) });
+    expect(status).toBe(0);
+    expect(decoded).toBeLessThan(2 * 200_000);
+  }, 60_000);
+});
+
 describe("sortByTime", () => {
   test("the order of a stable sort by time (ties by index) on runs in order, reversed, and random times with many ties", async () => {
     const { sortByTime } = await import("../src/dump/stream");
