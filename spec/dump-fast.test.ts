@@ -8,6 +8,11 @@ import { Writable } from "node:stream";
 import { join } from "node:path";
 import * as events from "../src/core/events";
 import { functionsTrace } from "./fixtures/functions-trace";
+import { Chalk } from "chalk";
+import { interpret } from "../src/core/model";
+import { loadTrace } from "../src/dump/load";
+import { eventToJson } from "../src/dump/json";
+import { formatEventLine } from "../src/dump/text";
 import { cliEntry } from "./harness";
 import { scratchDirs } from "./scratch";
 
@@ -78,6 +83,93 @@ describe("scope dump of a large --functions trace", () => {
     expect(said.replace(/^Command exited with non-zero status 141\n/, "")).toMatch(/^rss \d+\n$/);
     expect(kb, said).toBeGreaterThan(0);
     expect(kb, said).toBeLessThan(200_000);
+  }, 60_000);
+});
+
+describe("scope dump of a large --functions trace that links (a worker message every 1000 calls)", () => {
+  let path: string;
+  let records: number;
+  beforeAll(() => {
+    path = join(tmp(), "linked.bin");
+    records = functionsTrace(path, 250_000, 1000);
+  });
+
+  // Before: a message made the link pass (pass 3) decode and link every event before the
+  // first line: 1.25 M records decoded. Now it runs ahead of the writing pass only as far as
+  // what it reads may still change (a receive's handler is the next call on its thread).
+  test.each([["text"], ["json"]] as const)("%s: its first write comes before the trace's records are decoded once", async (format) => {
+    const { stdout, decodedAtFirst } = firstWrite();
+    decoded = 0;
+    const status = await dumpTrace({ path, format, filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
+    expect(status).toBe(141);
+    expect(decodedAtFirst()).toBeDefined();
+    expect(decodedAtFirst()!).toBeLessThan(records / 4);
+  }, 60_000);
+
+  // Where every call handles a message (250 000 sends and receives, decoded in pass 2): the first
+  // write comes before pass 3 has decoded them again (before: after it, 1.5 M records decoded).
+  test.each([["text"], ["json"]] as const)("%s of a trace of messages: its first write comes before pass 3 has read it", async (format) => {
+    const path = join(tmp(), "messages.bin");
+    const records = functionsTrace(path, 125_000, 1);
+    const messageRecords = 250_000;
+    const { stdout, decodedAtFirst } = firstWrite();
+    decoded = 0;
+    const status = await dumpTrace({ path, format, filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
+    expect(status).toBe(141);
+    expect(decodedAtFirst()).toBeDefined();
+    expect(decodedAtFirst()!).toBeLessThan(messageRecords + records / 20);
+  }, 60_000);
+
+  // The lines are the whole trace's (20 000 calls, a message every 100; read 64 records at a
+  // time): every receive names its sender and handler, every handler its message.
+  test.each([["text"], ["json"]] as const)("%s: the whole trace's lines (the links pass 3 made while they were written)", async (format) => {
+    const path = join(tmp(), "linked-small.bin");
+    functionsTrace(path, 20_000, 100);
+    const chunks: Buffer[] = [];
+    const stdout = new Writable({ write: (chunk, _e, done) => (chunks.push(Buffer.from(chunk)), done()) });
+    const status = await dumpTrace({ path, format, filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords: 64 });
+    expect(status).toBe(0);
+    const trace = loadTrace(path);
+    const all = interpret(trace.records, trace.strings);
+    const expected =
+      format === "json"
+        ? all.map((event) => `${eventToJson(event, trace.startNs)}\n`).join("")
+        : `# ${path}: ${trace.header.argv.join(" ")} on ${trace.header.hostName}, started ${trace.header.startTime.toISOString()}\n` + all.map((event) => `${formatEventLine(event, trace.startNs, all, new Chalk({ level: 0 }), 0)}\n`).join("");
+    const got = Buffer.concat(chunks).toString();
+    expect(got.length).toBe(expected.length);
+    expect(got === expected).toBe(true);
+    expect(all.filter((event) => event.fields.handlesMessage !== undefined).length).toBe(200);
+  }, 60_000);
+});
+
+describe("--chrome and export --perfetto of a large --functions trace", () => {
+  let path: string;
+  let records: number;
+  beforeAll(() => {
+    path = join(tmp(), "functions-chrome.bin");
+    records = functionsTrace(path, 100_000);
+  });
+
+  // Records decoded: before, every call and return in the link pass and in each walk after it
+  // (--chrome: its events' part and its calls' part; Perfetto: walks 2 and 3): 3 x 200 000.
+  // Now the calls in the link pass (their ends are kept) and every one in the walks that draw
+  // nothing of them are read from their bytes: 300 000 (the returns in the link pass, both in the last walk).
+  test("--chrome decodes the calls and returns less than twice after the first two passes", async () => {
+    let size = 0;
+    const stdout = new Writable({ write: (chunk, _e, done) => ((size += chunk.length), done()) });
+    decoded = 0;
+    const status = await dumpTrace({ path, format: "chrome", filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
+    expect(status).toBe(0);
+    expect(size).toBeGreaterThan(0);
+    expect(decoded).toBeLessThan(2 * 200_000);
+  }, 60_000);
+
+  test("export --perfetto decodes the calls and returns less than twice after the first two passes", async () => {
+    const { exportTrace } = await import("../src/export/export");
+    decoded = 0;
+    const status = await exportTrace({ path, perfetto: join(tmp(), "out.pftrace"), stdout: new Writable({ write: (_c, _e, done) => done() }), stderr: new Writable({ write: (_c, _e, done) => done() }) });
+    expect(status).toBe(0);
+    expect(decoded).toBeLessThan(2 * 200_000);
   }, 60_000);
 });
 

@@ -69,6 +69,13 @@ export class AsyncLinks {
     private readonly later: Later,
   ) {}
 
+  /** The lowest index a later event may still change here (a callback not ended: its async_before), Infinity: none (model.ts RequestLinks.openFrom). */
+  openFrom(): number {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const stack of this.stacks.values()) if (stack.length !== 0 && stack[0]!.before.index < lowest) lowest = stack[0]!.before.index;
+    return lowest;
+  }
+
   step(event: TraceEvent): void {
     const thread = `${event.pid}/${event.tid}`;
     if (!this.threads.has(thread)) return;

@@ -461,9 +461,18 @@ export class EventDecoder {
     private readonly functions: Map<string, string>,
   ) {}
 
-  /** A record not decoded (a reader that needs only its time): what it changes here, its thread's pending request_context taken. */
-  skip(pid: number, tid: number): void {
-    if (this.pendingContext.size !== 0) this.pendingContext.delete(`${pid}/${tid}`);
+  /**
+   * A record not decoded (a reader that needs only its time, or a few fields): what it changes
+   * here, its thread's pending request_context taken. Returns that context's request when it
+   * names one (what decode sets as the event's `request`).
+   */
+  skip(pid: number, tid: number): number | undefined {
+    if (this.pendingContext.size === 0) return undefined;
+    const thread = `${pid}/${tid}`;
+    const context = this.pendingContext.get(thread);
+    if (context === undefined) return undefined;
+    this.pendingContext.delete(thread);
+    return context !== 0 ? context : undefined;
   }
 
   /** Appends the record's events to `events`. */
@@ -889,6 +898,13 @@ export function linkPeers(events: Iterable<TraceEvent>, later: Later): void {
   }
 }
 
+/** The lowest index among `events` (Infinity: none): where a link step may still change an earlier event (openFrom). */
+function lowestIndex(events: Iterable<TraceEvent>): number {
+  let lowest = Number.POSITIVE_INFINITY;
+  for (const event of events) if (event.index < lowest) lowest = event.index;
+  return lowest;
+}
+
 const requestStarts = new Set(["http_server_request", "http_client_request"]);
 const requestEnds = new Set(["http_server_response", "http_client_response"]);
 
@@ -909,6 +925,17 @@ export class RequestLinks {
 
   constructor(private readonly later: Later) {}
 
+  /**
+   * The lowest index a later event may still change here (Infinity: none): a request's start
+   * (any later event may name it), a step's start not ended. scope dump's streaming
+   * (src/dump/stream.ts) writes what lies below it while the link pass reads on.
+   */
+  openFrom(): number {
+    return Math.min(this.firstStart, lowestIndex(this.steps.values()));
+  }
+
+  private firstStart = Number.POSITIVE_INFINITY;
+
   step(event: TraceEvent): void {
     const { starts, connections, steps, calls, later } = this;
     const thread = `${event.pid}/${event.tid}`;
@@ -928,6 +955,7 @@ export class RequestLinks {
     }
     if (requestStarts.has(event.kind)) {
       starts.set(`${thread}/${f.requestId}`, event);
+      if (event.index < this.firstStart) this.firstStart = event.index;
       if (event.kind === "http_server_request") applyNow.set(event, LinkStep.requests, connectionFields(connections.get(`${thread}/${f.connection}`)));
     }
     const own = typeof f.requestId === "number" ? starts.get(`${thread}/${f.requestId}`) : undefined;
@@ -993,6 +1021,11 @@ export class DatabaseLinks {
 
   constructor(private readonly later: Later) {}
 
+  /** The lowest index a later event may still change here (a query or wait not ended), Infinity: none (RequestLinks.openFrom). */
+  openFrom(): number {
+    return lowestIndex(this.open.values());
+  }
+
   step(event: TraceEvent): void {
     if (event.kind === "db_connection") {
       this.connections.set(`${event.pid}/${event.tid}/${event.fields.connection}`, event.fields);
@@ -1051,6 +1084,11 @@ export class HandlerLinks {
   private readonly listeners = new Map<string, { functions: Set<FieldValue>; opaque: boolean }>();
 
   constructor(private readonly later: Later) {}
+
+  /** The lowest index a later event may still change here (a receive whose handler may come), Infinity: none (RequestLinks.openFrom). */
+  openFrom(): number {
+    return lowestIndex(this.pending.values());
+  }
 
   step(event: TraceEvent): void {
     const { pending, listeners } = this;

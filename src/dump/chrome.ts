@@ -8,6 +8,7 @@
  * request's slice. A client request and the server request it reached
  * (model.ts linkPeers) are joined by a flow arrow (category "request").
  */
+import { EventKind } from "../core/layout";
 import { processName, type TraceEvent } from "../core/model";
 import { drawingOrder, LanePlacer, laneName, type Placement } from "../export/lanes";
 import { CallEnds, stepName, threadName, type Slice } from "../export/slices";
@@ -43,16 +44,20 @@ export function toChromeTrace(events: TraceEvent[], startNs: bigint, collectors:
  * part is a walk over the events ("scope export --perfetto, dump --chrome and --why in
  * bounded memory", BENCHMARKS.md); a first walk keeps what a part needs ahead (ChromeAhead),
  * unless `gathered` in TraceStream's link pass already.
- * A part with nothing to draw is not walked.
+ * A part with nothing to draw is not walked. `lightWalk`: the same events, but calls, returns,
+ * throws and settles need carry only their thread, time and `call` (LIGHT_CHROME_KINDS; the
+ * stream's walk that does not decode them): the events', requests' and queries' parts draw
+ * nothing of them.
  */
-export function* chromeEvents(events: ChromeWalk, startNs: bigint, collectors: ReadonlySet<number> = new Set(), gathered?: ChromeAhead): Generator<ChromeEvent> {
+export function* chromeEvents(events: ChromeWalk, startNs: bigint, collectors: ReadonlySet<number> = new Set(), gathered?: ChromeAhead, lightWalk?: () => Iterable<TraceEvent>): Generator<ChromeEvent> {
   const walk = Array.isArray(events) ? () => events : events;
   const ahead = gathered ?? new ChromeAhead(walk());
+  const light = lightWalk ?? walk;
   const us = (ns: bigint) => Number(ns - startNs) / 1000;
   const out: ChromeEvent[] = [];
   const named = new Set<number>();
   let unfinishedCalls = 0;
-  for (const event of walk()) {
+  for (const event of light()) {
     const ts = us(event.timestampNs);
     // A query, pool wait or framework step is one slice from its start to its end (dbSlices; the end has no slice of its own).
     if (spanInRequestKinds.has(event.kind)) continue;
@@ -75,8 +80,8 @@ export function* chromeEvents(events: ChromeWalk, startNs: bigint, collectors: R
   }
   const lastUs = ahead.lastNs === undefined ? 0 : us(ahead.lastNs);
   const requestTracks = new Map<number, RequestPlace>();
-  if (ahead.requests) yield* requestSlices(walk, ahead, us, lastUs, requestTracks);
-  if (ahead.queries) yield* dbSlices(walk, ahead, us, lastUs, requestTracks);
+  if (ahead.requests) yield* requestSlices(light, ahead, us, lastUs, requestTracks);
+  if (ahead.queries) yield* dbSlices(light, ahead, us, lastUs, requestTracks);
   if (ahead.calls) yield* callSlices(walk, ahead, us, unfinishedCalls > 0);
   for (const { pid, tid, name } of ahead.tracks.values()) {
     yield { name: "thread_name", ph: "M", ts: 0, pid, tid, args: { name: tid === 0 ? "main" : `worker ${tid}` } };
@@ -317,6 +322,9 @@ function loopEvent(event: TraceEvent, ts: number, out: ChromeEvent[], named: Set
 }
 
 const callKinds = new Set(["function_call", "function_return", "function_throw", "function_settle"]);
+
+/** The kinds (numbers) chromeEvents' light walk need not decode: callKinds (yields and resumes are drawn as events). */
+export const LIGHT_CHROME_KINDS: ReadonlySet<number> = new Set([EventKind.function_call, EventKind.function_return, EventKind.function_throw, EventKind.function_settle]);
 /** Synthetic thread ids of the call tracks ("main calls", "main calls 2", ...): apart from the others. */
 const CALL_TID_BASE = 200_000_000;
 const CALL_LANE_TIDS = 1_000_000;

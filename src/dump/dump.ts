@@ -4,10 +4,10 @@ import type { Writable } from "node:stream";
 import { collectorsOf, mergedSources, type MergedSource, type TraceEvent } from "../core/model";
 import { CLOSED_PIPE_STATUS, Output } from "../core/output";
 import { endingNotice, endingOf, type TraceDamage } from "../core/trace-ending";
-import { ChromeAhead, chromeEvents } from "./chrome";
+import { ChromeAhead, chromeEvents, LIGHT_CHROME_KINDS } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
-import { scanTrace, TraceStream } from "./stream";
+import { LIGHT_CALLS, scanTrace, TraceStream } from "./stream";
 import { MessagePairs, StatsCounter } from "./stats";
 import { formatEventLine } from "./text";
 import { whyLines, whyProblem } from "./why";
@@ -72,14 +72,14 @@ async function dumpChrome(options: DumpOptions): Promise<number> {
   const { startNs } = stream.trace;
   // The first walk's figures gathered in the link pass (the filter is kind, thread and time: the same there).
   const ahead = new ChromeAhead();
-  stream.link(undefined, ahead.watch((event) => matches(options.filter, event, startNs)));
+  stream.link(undefined, ahead.watch((event) => matches(options.filter, event, startNs)), LIGHT_CALLS);
   const out = new Output(options.stdout);
-  const shown = function* () {
-    for (const event of stream.events(true)) if (matches(options.filter, event, startNs)) yield event;
+  const shown = function* (light?: ReadonlySet<number>) {
+    for (const event of stream.events(true, light)) if (matches(options.filter, event, startNs)) yield event;
   };
   out.add('{"traceEvents":[');
   let first = true;
-  for (const event of chromeEvents(shown, startNs, collectorsOf(stream.header.collectorPid, stream.trace.sources), ahead.exact ? ahead : undefined)) {
+  for (const event of chromeEvents(shown, startNs, collectorsOf(stream.header.collectorPid, stream.trace.sources), ahead.exact ? ahead : undefined, () => shown(LIGHT_CHROME_KINDS))) {
     out.add(first ? JSON.stringify(event) : `,${JSON.stringify(event)}`);
     first = false;
     if (out.full && !(await out.flush())) break;
@@ -101,10 +101,9 @@ async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise
     return !out.full || (await out.flush());
   };
   if (options.format === "json") {
-    if (!stream.linkless) stream.link(undefined);
-    for (const event of stream.events()) if (matches(options.filter, event, startNs) && !(await line(`${eventToJson(event, startNs)}\n`))) break;
+    // Each event as soon as pass 3 has read past what may change it (stream.ts linkedEvents).
+    for (const event of stream.linkless ? stream.events() : stream.linkedEvents(undefined)) if (matches(options.filter, event, startNs) && !(await line(`${eventToJson(event, startNs)}\n`))) break;
   } else {
-    if (!stream.linkless) stream.link(options.filter);
     out.add(color.dim(`# ${options.path}: ${header.argv.join(" ")} on ${header.hostName}, started ${header.startTime.toISOString()}\n`));
     for (const source of mergedSources(stream.trace.sources)) out.add(color.dim(`# ${describeSource(source)}\n`));
     if (stream.linkless) {
@@ -113,13 +112,28 @@ async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise
       for (const event of stream.events()) if (matches(options.filter, event, startNs) && !(await line(`${formatEventLine(event, startNs, stream.at, color, 0)}\n`))) break;
       return finish(options, out, stream.trace, stream.trace.events);
     }
-    // Lines in the nesting's order: one written early waits for its place.
-    const { order, depth } = stream.nesting();
-    const place = new Int32Array(stream.trace.events).fill(-1);
-    for (let i = 0; i < order.length; i++) place[order[i]!] = i;
+    // Lines in the nesting's order: one written early waits for its place. Until pass 3 has
+    // read every event (stream.linked), those given lie before any request (linkedEvents):
+    // nothing nests under them and they are the nesting's first, written as they come.
+    let nesting: { order: Uint32Array; depth: Uint32Array; place: Int32Array } | undefined;
+    let written = 0;
     const waiting = new Map<number, string>();
     let next = 0;
-    reading: for (const event of stream.events()) {
+    reading: for (const event of stream.linkedEvents(options.filter)) {
+      if (!stream.linked) {
+        if (!matches(options.filter, event, startNs)) continue;
+        written++;
+        if (!(await line(`${formatEventLine(event, startNs, stream.at, color, 0)}\n`))) break;
+        continue;
+      }
+      if (nesting === undefined) {
+        const { order, depth } = stream.nesting();
+        const place = new Int32Array(stream.trace.events).fill(-1);
+        for (let i = written; i < order.length; i++) place[order[i]!] = i;
+        nesting = { order, depth, place };
+        next = written;
+      }
+      const { depth, place } = nesting;
       const at = place[event.index]!;
       if (at < 0) continue;
       waiting.set(at, `${formatEventLine(event, startNs, stream.at, color, depth[at])}\n`);

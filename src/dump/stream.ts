@@ -23,6 +23,11 @@
  * decodes function tables only (strings from their bytes: StringTable.addRecord); pass 2 reads
  * calls, returns, ... (LIGHT_KINDS) for their time and thread only; pass 3 is skipped where
  * no event links (`linkless`: text and --json then write as pass 4 reads).
+ *
+ * Where something links, text and --json run passes 3 and 4 together (`linkedEvents`: "scope
+ * dump: the first line at once on traces that link", BENCHMARKS.md): pass 3 reads ahead, and
+ * pass 4 gives an event once no later one can change it (below each link step's `openFrom`);
+ * their pass 3 reads calls, returns, ... from their bytes (`linkEvents`, `LightFields`).
  */
 import { decodeRecord, recordKind, StringTable } from "../core/events";
 import { EventKind, eventKindName, Offset, RECORD_SIZE } from "../core/layout";
@@ -115,6 +120,9 @@ function fullCollection(): void {
 }
 
 const ignore: Later = { set: () => {}, link: () => {} };
+
+/** linkedEvents: pass 3 reads this many events at a time before its horizon is looked at again. */
+const LINK_AHEAD = 4096;
 
 export class TraceStream {
   readonly header: TraceHeader;
@@ -225,11 +233,61 @@ export class TraceStream {
   /**
    * Pass 3: what each event's later ones change in it; `filter`: with `nest`, each event's
    * place in the text. `watch`: what a reader gathers here instead of a walk of its own
-   * (scope export --otlp's call ends and threads, --perfetto's walk 1).
+   * (scope export --otlp's call ends and threads, --perfetto's walk 1). `light`: kinds (of
+   * LIGHT_KINDS) the watch reads nothing of but thread, time and `call` (linkEvents: not decoded;
+   * --chrome's and --perfetto's watches: calls, whose ends they keep).
    */
-  link(filter: EventFilter | undefined, watch?: LinkWatch): void {
+  link(filter: EventFilter | undefined, watch?: LinkWatch, light?: ReadonlySet<number>): void {
+    const pass = this.linkPass(filter, watch, light);
+    pass.advance(Number.POSITIVE_INFINITY);
+  }
+
+  /** Whether pass 3 has read every event (after link, or once linkedEvents' pass 3 has: its changes are all known). */
+  linked = false;
+
+  /**
+   * Passes 3 and 4 together (text and --json): pass 4's events in index order, as events()
+   * gives them after link(filter), but each as soon as pass 3 has read far enough that no
+   * later event can change it (below every link step's openFrom: no receive waiting for its
+   * handler, no query, step or callback open, no request start nor long task before it).
+   * A trace whose requests or long tasks come early gives its events after pass 3 as before
+   * (peers and tasks' functions are chosen at its end); `linked` says when pass 3 is done.
+   * The first line of a trace whose links close soon (messages, queries, callbacks) comes
+   * after passes 1 and 2.
+   */
+  *linkedEvents(filter: EventFilter | undefined): Generator<TraceEvent> {
+    const pass = this.linkPass(filter, undefined);
+    const steps = this.steps(ignore);
+    let horizon = 0;
+    try {
+      for (const event of this.inOrder()) {
+        while (event.index >= horizon) {
+          if (!pass.advance(LINK_AHEAD)) {
+            horizon = Number.POSITIVE_INFINITY;
+            break;
+          }
+          horizon = pass.horizon();
+        }
+        const changes = this.changes.get(event.index);
+        steps.step(event, changes, undefined);
+        if (changes) this.changes.delete(event.index);
+        yield event;
+      }
+    } finally {
+      // A reader that stopped early (`| head`): pass 3's file is closed too.
+      pass.close();
+    }
+  }
+
+  /**
+   * Pass 3 read as far as asked: `advance(count)` links `count` more events (false once every
+   * event is linked and what follows the pass is done: long tasks' functions, peers);
+   * `horizon()`, the lowest index a later event may still change.
+   */
+  private linkPass(filter: EventFilter | undefined, watch: LinkWatch | undefined, light?: ReadonlySet<number>) {
     const recorder = new Recorder(watch);
-    const steps = this.steps(recorder);
+    this.changes = recorder.changes;
+    const { step, links } = this.steps(recorder);
     const windows = this.windows;
     const calls = new LongTaskCalls((call) => {
       const list = windows.get(`${call.pid}/${call.tid}`);
@@ -242,31 +300,53 @@ export class TraceStream {
       this.parents = new Int32Array(count).fill(-1);
       this.present = new Uint8Array(count);
     }
-    for (const event of this.inOrder()) {
-      recorder.current = event;
-      steps.step(event, undefined, windows.size !== 0 ? calls : undefined);
-      if (event.kind === "long_task") tasks.push(event);
-      else if (event.kind === "http_server_request" || event.kind === "http_client_request") requests.push(event);
-      if (filter) {
-        if (typeof event.fields.requestIndex === "number") this.parents![event.index] = event.fields.requestIndex;
-        this.present![event.index] = matches(filter, event, this.trace.startNs) ? 1 : 0;
-      }
-      watch?.event?.(event);
-    }
-    calls.choose(tasks, recorder);
-    linkPeers(requests, recorder);
-    this.changes = recorder.changes;
+    // Without a watch (text, --json) a call, return, ... is read for what the link steps ask of it only (linkEvents).
+    const events = this.inOrder(watch === undefined ? LIGHT_KINDS : light);
+    let read = 0;
+    let done = false;
+    const startNs = this.trace.startNs;
+    return {
+      advance: (count: number): boolean => {
+        if (done) return false;
+        for (let n = 0; n < count; n++) {
+          const next = events.next();
+          if (next.done) {
+            done = true;
+            calls.choose(tasks, recorder);
+            linkPeers(requests, recorder);
+            this.linked = true;
+            return false;
+          }
+          const event = next.value;
+          read = event.index + 1;
+          recorder.current = event;
+          step(event, undefined, windows.size !== 0 ? calls : undefined);
+          if (event.kind === "long_task") tasks.push(event);
+          else if (event.kind === "http_server_request" || event.kind === "http_client_request") requests.push(event);
+          if (filter) {
+            if (typeof event.fields.requestIndex === "number") this.parents![event.index] = event.fields.requestIndex;
+            this.present![event.index] = matches(filter, event, startNs) ? 1 : 0;
+          }
+          watch?.event?.(event);
+        }
+        return true;
+      },
+      close: (): void => void events.return(undefined),
+      horizon: (): number => Math.min(read, tasks.length !== 0 ? tasks[0]!.index : read, requests.length !== 0 ? requests[0]!.index : read, links.handlers.openFrom(), links.database.openFrom(), links.requests.openFrom(), links.async.openFrom()),
+    };
   }
 
   /**
    * Pass 4: the events in index order, each as interpret gives it. `again`: what pass 3
    * recorded is kept for another walk (scope export --perfetto walks three times); else
-   * each event's is dropped once applied.
+   * each event's is dropped once applied. `light`: kinds among LIGHT_KINDS given as the
+   * link pass reads them (linkEvents: `call`, `request`, `function` only, not decoded), for
+   * a walk that draws nothing of them (--chrome's events, requests and queries).
    */
-  *events(again = false): Generator<TraceEvent> {
-    const steps = this.steps(ignore);
-    for (const event of this.inOrder()) {
-      steps.step(event, this.changes.get(event.index), undefined);
+  *events(again = false, light?: ReadonlySet<number>): Generator<TraceEvent> {
+    const { step } = this.steps(ignore);
+    for (const event of this.inOrder(light)) {
+      step(event, this.changes.get(event.index), undefined);
       if (!again) this.changes.delete(event.index);
       yield event;
     }
@@ -294,6 +374,7 @@ export class TraceStream {
       if (change?.links) event.linkedTo.push(...change.links);
     };
     return {
+      links: { handlers, database, requests, async },
       step(event: TraceEvent, changes: Changes | undefined, calls: LongTaskCalls | undefined) {
         messages.step(event);
         handlers.step(event);
@@ -311,12 +392,16 @@ export class TraceStream {
     };
   }
 
-  /** A fresh read of the trace's events in index order (held back while earlier ones are still to come). */
-  private *inOrder(): Generator<TraceEvent> {
+  /**
+   * A fresh read of the trace's events in index order (held back while earlier ones are still
+   * to come). `light`: events of these kinds (some of LIGHT_KINDS) as linkEvents gives them.
+   */
+  private *inOrder(light?: ReadonlySet<number>): Generator<TraceEvent> {
     const waiting = new Map<number, TraceEvent>();
     let seq = 0;
     let next = 0;
-    for (const event of decodedEvents(readTrace(this.path), this.names, this.batchRecords)) {
+    const reader = readTrace(this.path);
+    for (const event of light ? linkEvents(reader, this.names, this.batchRecords, light) : decodedEvents(reader, this.names, this.batchRecords)) {
       const index = this.rank[seq++]!;
       event.index = index;
       if (index !== next) {
@@ -403,7 +488,10 @@ function namesOf(path: string, batchRecords: number): Names {
  * event for (RequestLinks copies a call's request to its return: in the same pass as it
  * decodes them). Pass 2 reads only their time and thread (TraceStream's `light`).
  */
-const LIGHT_KINDS = new Set<number>([EventKind.function_call, EventKind.function_return, EventKind.function_throw, EventKind.function_settle, EventKind.function_yield, EventKind.function_resume]);
+/** Calls alone (--chrome's and --perfetto's link pass: their watches keep calls' ends, not calls). */
+export const LIGHT_CALLS: ReadonlySet<number> = new Set([EventKind.function_call]);
+
+export const LIGHT_KINDS: ReadonlySet<number> = new Set<number>([EventKind.function_call, EventKind.function_return, EventKind.function_throw, EventKind.function_settle, EventKind.function_yield, EventKind.function_resume]);
 
 /**
  * Whether an event of `kind` may make a link step change an earlier event, or nest another
@@ -431,6 +519,83 @@ function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number, l
     decoder.decode(raw, events);
     for (const event of events) yield event;
     events.length = 0;
+  }
+}
+
+/**
+ * decodedEvents for the link pass of text and --json (no watch): a call's, return's, ...
+ * (LIGHT_KINDS) event is not decoded but read from its bytes with only what a link step reads
+ * of it (LightFields: `call`, `request`, `function` when asked), and its thread's pending
+ * request_context taken as decode takes it. No step changes such an event for another one's
+ * sake (their changes to it are its own, made again in pass 4), so what pass 3 records is
+ * the same; its strings (arguments, values, errors) are not looked up.
+ */
+function* linkEvents(reader: TraceRead, names: Names, batchRecords: number, light: ReadonlySet<number>): Generator<TraceEvent> {
+  const decoder = new EventDecoder(names.strings, names.functions);
+  const events: TraceEvent[] = [];
+  try {
+    const collections = new Collections();
+    for (const batch of reader.batches(batchRecords, true)) {
+      collections.add(batch.byteLength / RECORD_SIZE);
+      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
+        const kind = recordKind(batch, offset);
+        if (kind === EventKind.string) continue;
+        if (light.has(kind)) {
+          const pid = view.getUint32(offset + Offset.pid, true);
+          const tid = view.getUint32(offset + Offset.tid, true);
+          const context = decoder.skip(pid, tid);
+          // decode's `request`: a call's own (field d, 0: none), a request_context's over it.
+          const request = context ?? (kind === EventKind.function_call ? u64(view, offset + Offset.d) : 0);
+          yield {
+            index: 0,
+            timestampNs: view.getBigUint64(offset + Offset.timestampNs, true),
+            kind: eventKindName[kind]!,
+            pid,
+            tid,
+            fields: new LightFields(u64(view, offset + Offset.b), request, pid, tid, u64(view, offset + Offset.a), names.functions) as unknown as Record<string, FieldValue>,
+            linkedTo: [],
+          };
+          continue;
+        }
+        decoder.decode(decodeRecord(batch, offset), events);
+        for (const event of events) yield event;
+        events.length = 0;
+      }
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+/** A u64 field as model.ts's `unsigned` reads it (the same double: two exact halves added, rounded once). */
+function u64(view: DataView, at: number): number {
+  return view.getUint32(at + 4, true) * 2 ** 32 + view.getUint32(at, true);
+}
+
+/**
+ * A light event's fields in the link pass: `call` and `request` (only when set) as decoded;
+ * `function`, its name as decode names it, looked up only when a step reads it (a handler
+ * behind an opaque listener, a long task's function).
+ */
+class LightFields {
+  call: number;
+  request?: number;
+
+  constructor(
+    call: number,
+    request: number,
+    private readonly pid_: number,
+    private readonly tid_: number,
+    private readonly id_: number,
+    private readonly functions_: Map<string, string>,
+  ) {
+    this.call = call;
+    if (request !== 0) this.request = request;
+  }
+
+  get function(): string {
+    return this.functions_.get(`${this.pid_}/${this.tid_}/${this.id_}`) ?? `<function ${this.id_}>`;
   }
 }
 

@@ -6,7 +6,7 @@ import { collectorsOf } from "../core/model";
 import { Output } from "../core/output";
 import { endingNotice, endingOf } from "../core/trace-ending";
 import type { LoadedTrace } from "../dump/load";
-import { TraceStream } from "../dump/stream";
+import { LIGHT_CALLS, LIGHT_KINDS, TraceStream } from "../dump/stream";
 import { OtlpSpanMaker, serializeSpans, type OtlpFormat, type OtlpOptions } from "./otlp";
 import { OtlpFile } from "./otlp-file";
 import { isUrl, sendOtlp } from "./otlp-send";
@@ -62,13 +62,14 @@ export async function exportTrace(options: ExportOptions): Promise<number> {
     const stream = new TraceStream(options.path, options.batchRecords);
     // Walk 1's figures gathered in the link pass: two walks after it, not three.
     const ahead = new Ahead(stream.trace.sources);
-    stream.link(undefined, ahead.watch);
+    stream.link(undefined, ahead.watch, LIGHT_CALLS);
     ahead.done();
     trace = stream.trace;
     eventCount = stream.trace.events;
+    // Full walks: walk 1 unless gathered, and walk 3; walk 2 does not decode calls and returns (lightWalk).
     let walks = 0;
-    const total = ahead.exact ? 2 : 3;
-    const events = { walk: () => stream.events(++walks < total), sources: stream.trace.sources, ahead: ahead.exact ? ahead : undefined };
+    const total = ahead.exact ? 1 : 2;
+    const events = { walk: () => stream.events(++walks < total), lightWalk: () => stream.events(true, LIGHT_KINDS), sources: stream.trace.sources, ahead: ahead.exact ? ahead : undefined };
     const fd = openSync(options.perfetto, "w", PRIVATE_MODE);
     try {
       const counts = writePerfetto(events, (chunk) => {

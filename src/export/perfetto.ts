@@ -120,6 +120,12 @@ export interface EventWalk {
   sources: TraceEvent[];
   /** Walk 1's figures, when gathered already (TraceStream's link pass: `Ahead.watch`): one walk fewer. */
   ahead?: Ahead;
+  /**
+   * Walk 2's events: as `walk`'s, but calls, returns, ... need carry only their thread, time,
+   * `call` and `function` (TraceStream's walk that does not decode them: walk 2 places their
+   * slices, drawing nothing of them).
+   */
+  lightWalk?(): Iterable<TraceEvent>;
 }
 
 /** A slice as it is drawn: what its begin's annotations add after the start's fields. */
@@ -360,7 +366,7 @@ export function writePerfetto(events: TraceEvent[] | EventWalk, write: (chunk: U
   {
     const placer = new LanePlacer();
     walkByTime(
-      source.walk(),
+      source.lightWalk?.() ?? source.walk(),
       ahead,
       (event) => {
         if (notInstants.has(event.kind) || runtimeSliceKinds.has(event.kind)) return;
