@@ -98,8 +98,10 @@ console.log(JSON.stringify(results));
   );
   const each = (call: string) =>
     `for (const file of files) {\n  try { ${call}; } catch (error) { console.log("threw", file, String(error?.message).split("\\n")[0]); }\n}\n`;
-  writeFileSync(join(root, "imports.mjs"), `${show("import")}${each("await import(file)")}await import("modkind-pkg");\nawait import("modkind-pkg/dirname.js");\n`);
-  writeFileSync(join(root, "requires.cjs"), `${show("require")}${each("require(file)")}require("modkind-pkg");\nrequire("modkind-pkg/dirname.js");\n`);
+  // What the load gives (a namespace, exports) is compared too: its names.
+  const keys = (value: string) => `console.log("keys", Object.keys(${value}).join())`;
+  writeFileSync(join(root, "imports.mjs"), `${show("import")}${each(keys("await import(file)"))}await import("modkind-pkg");\nawait import("modkind-pkg/dirname.js");\n`);
+  writeFileSync(join(root, "requires.cjs"), `${show("require")}${each(keys("require(file) ?? {}"))}require("modkind-pkg");\nrequire("modkind-pkg/dirname.js");\n`);
   return { root, files };
 }
 
@@ -152,6 +154,8 @@ describe("Bun: every file Bun runs runs the same under --functions", () => {
       const ran = ranFunctions(plain.stdout);
       expect(ran.length).toBeGreaterThan(files[way].length * 0.7);
       expect(ran).toContain("f_modkind_pkg");
+      // The names each load gave were printed (compared above with the rest).
+      expect(plain.stdout.split("\n").filter((line) => /^keys .*\ba\b/.test(line)).length).toBeGreaterThan(10);
       const calls = new Set(await functionCalls(traced.out));
       expect(ran.filter((fn) => !calls.has(fn))).toEqual([]);
     }, 60_000);

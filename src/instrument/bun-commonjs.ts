@@ -13,7 +13,7 @@ import * as vm from "node:vm";
 import { parseScript } from "meriyah";
 import { VERSION } from "../version";
 import { ExtensionChain } from "./bun-extensions";
-import { COMMONJS_HINT_WORDS, commonJsAsPluginText, commonJsUnderBun, factsOf, type ModuleFacts } from "./bun-module-kind";
+import { commonJsAsPluginText, commonJsUnderBun, factsOf, type ModuleFacts } from "./bun-module-kind";
 import { instrumentVia, TRANSFORM_BUILD, type openTransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import type { Matcher } from "./match";
@@ -137,11 +137,11 @@ export class CommonJsLoader {
    */
   private kindOf(path: string, code: string, language: Language, byExtension: boolean): { commonJs: boolean; mark: boolean } {
     const type = this.moduleType(path, byExtension);
-    // Decided by the words alone: type module without `module`/`exports`/`this`/`with`
-    // (marked when a word Bun counts for CommonJS in a plugin's text is there: harmless in an
-    // ES module if the word is in a comment or a string); type commonjs without
-    // `import`/`export`/`await` in a language without JSX.
-    if (type === "module" && !/\b(?:module|exports|this|with)\b/.test(code)) return { commonJs: false, mark: COMMONJS_HINT_WORDS.test(code) };
+    // Decided by the words alone: type module without `module`/`exports`/`this`/`with` (marked
+    // without a look for the words Bun counts in a plugin's text: the mark changes nothing in an
+    // ES module, and a second pass over the text would cost as much as the first); type
+    // commonjs without `import`/`export`/`await` in a language without JSX.
+    if (type === "module" && !/\b(?:module|exports|this|with)\b/.test(code)) return { commonJs: false, mark: true };
     if (type === "commonjs" && !/\.(?:jsx?|tsx)$/i.test(path) && !/\b(?:import|export|await)\b/.test(code)) return { commonJs: true, mark: false };
     const facts = this.factsOf(path, code);
     // A file the parser refuses: Bun reports its syntax error as without scope, from the text.

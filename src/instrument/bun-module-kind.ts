@@ -51,9 +51,6 @@ export function commonJsAsPluginText(facts: ModuleFacts): boolean {
   return commonJsUnderBun(facts, undefined);
 }
 
-/** Words without which a text has nothing commonJsAsPluginText counts but `module`/`exports`/`this`/`with`. */
-export const COMMONJS_HINT_WORDS = /\b(?:require|__dirname|__filename)\b|use strict/;
-
 /**
  * The text of a file Bun runs as an ES module, for a plugin to return (see commonJsAsPluginText):
  * `export {};` on a line of its own at the end (before a trailing source-map comment), which
@@ -61,8 +58,9 @@ export const COMMONJS_HINT_WORDS = /\b(?:require|__dirname|__filename)\b|use str
  * columns of the code do not move.
  */
 export function esModuleText(text: string): string {
-  const map = /\n\/\/# sourceMappingURL=[^\n]*\n?$/.exec(text);
-  if (map) return `${text.slice(0, map.index)}\nexport {};${text.slice(map.index)}`;
+  const map = text.lastIndexOf("\n//# sourceMappingURL=");
+  const end = map < 0 ? -1 : text.indexOf("\n", map + 1);
+  if (map >= 0 && (end < 0 || end === text.length - 1)) return `${text.slice(0, map)}\nexport {};${text.slice(map)}`;
   return `${text}\nexport {};\n`;
 }
 
