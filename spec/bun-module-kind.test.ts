@@ -16,6 +16,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup as cleanupRuns, runTraced, runUntraced, scratchDir } from "./agent-harness";
 import { runCli } from "./harness";
+import { esModuleText } from "../src/instrument/bun-module-kind";
 
 afterAll(cleanupRuns);
 
@@ -160,4 +161,15 @@ describe("Bun: every file Bun runs runs the same under --functions", () => {
       expect(ran.filter((fn) => !calls.has(fn))).toEqual([]);
     }, 60_000);
   }
+});
+
+describe("esModuleText", () => {
+  test("`export {};` on a line of its own after the code, before a last source-map comment", () => {
+    expect(esModuleText("a()")).toBe("a()\nexport {};\n");
+    expect(esModuleText("a() // done")).toBe("a() // done\nexport {};\n");
+    expect(esModuleText("a()\n//# sourceMappingURL=data:x")).toBe("a()\nexport {};\n//# sourceMappingURL=data:x");
+    expect(esModuleText("a()\n//# sourceMappingURL=data:x\n")).toBe("a()\nexport {};\n//# sourceMappingURL=data:x\n");
+    // A map comment that is not the last line: the mark goes at the end.
+    expect(esModuleText("a()\n//# sourceMappingURL=data:x\nb()")).toBe("a()\n//# sourceMappingURL=data:x\nb()\nexport {};\n");
+  });
 });
