@@ -53,8 +53,8 @@ interface Layout {
 }
 
 /** Each way of loading has its own tree (a file runs once, by the first load). */
-function layout(): Layout {
-  const root = join(scratchDir(), "module-kinds");
+function layout(name = "module-kinds", exts = extensions): Layout {
+  const root = join(scratchDir(), name);
   const files: Layout["files"] = { entry: [], import: [], require: [] };
   for (const way of ["entry", "import", "require"] as const) {
     for (const [type, json] of Object.entries(packageTypes)) {
@@ -63,7 +63,7 @@ function layout(): Layout {
       writeFileSync(join(dir, "package.json"), json);
       writeFileSync(join(dir, "esm-dep.mjs"), "export const v = 3;\n");
       writeFileSync(join(dir, "data.json"), '{ "a": 4 }\n');
-      for (const ext of extensions) {
+      for (const ext of exts) {
         // Entry points cost a bun each: not the contents an `import` makes an ES module under every rule.
         for (const name of Object.keys(contents).filter((name) => way !== "entry" || !ENTRY_SKIPS.has(name))) {
           const path = join(dir, `${name}${ext}`);
@@ -172,4 +172,35 @@ describe("esModuleText", () => {
     // A map comment that is not the last line: the mark goes at the end.
     expect(esModuleText("a()\n//# sourceMappingURL=data:x\nb()")).toBe("a()\n//# sourceMappingURL=data:x\nb()\nexport {};\n");
   });
+});
+
+/**
+ * Node's --functions on the same matrix where Node runs it (.js, .mjs, .cjs), by `import` and
+ * by `require()`: the same output (scope's own "not instrumented" notes aside, for the files
+ * Node refuses too, and Node's once-a-thread "--trace-warnings" hint, which the hooks thread
+ * prints a second time), each file's function recorded. Node decides the kind before its hooks see
+ * the file, so no such defect was found (2026-12-07; entry points checked by hand in Node 20,
+ * 22 and 24).
+ */
+describe("Node: the same matrix", () => {
+  const env = { XDG_CACHE_HOME: join(scratchDir(), "module-kinds-node-cache") };
+  const { root, files } = layout("module-kinds-node", [".js", ".mjs", ".cjs"]);
+  for (const [way, driver] of [["import", "imports.mjs"], ["require", "requires.cjs"]] as const) {
+    test(`by ${way}`, async () => {
+      const [plain, traced] = await Promise.all([runUntraced(["node", driver], { cwd: root }), runTraced(["node", driver], { scopeArgs: ["--functions"], env, cwd: root })]);
+      // Node's hint "(Use `node --trace-warnings ...`" is printed once per thread that warns: with
+      // hooks registered, the hooks thread's warning (MODULE_TYPELESS_PACKAGE_JSON) brings a second.
+      const own = (stderr: string) =>
+        stderr
+          .split("\n")
+          .filter((line) => !line.startsWith("scope: ") && !line.startsWith("(Use `node --trace-warnings"))
+          .join("\n")
+          .replace(/\(node:\d+\)/g, "(node)");
+      expect({ status: traced.status, stdout: traced.stdout, stderr: own(traced.stderr) }).toEqual({ status: plain.status, stdout: plain.stdout, stderr: own(plain.stderr) });
+      const ran = ranFunctions(plain.stdout).filter((fn) => !fn.startsWith("f_modkind_pkg"));
+      expect(ran.length).toBeGreaterThan(files[way].length * 0.5);
+      const calls = new Set(await functionCalls(traced.out));
+      expect(ran.filter((fn) => !calls.has(fn))).toEqual([]);
+    }, 60_000);
+  }
 });
