@@ -13,7 +13,7 @@ import * as vm from "node:vm";
 import { parseScript } from "meriyah";
 import { VERSION } from "../version";
 import { ExtensionChain } from "./bun-extensions";
-import { commonJsUnderBun, factsOf, type ModuleFacts } from "./bun-module-kind";
+import { commonJsAsPluginText, commonJsUnderBun, factsOf, type ModuleFacts } from "./bun-module-kind";
 import { instrumentVia, TRANSFORM_BUILD, type openTransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import type { Matcher } from "./match";
@@ -54,7 +54,8 @@ const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname
 export class CommonJsLoader {
   /** Bun's original, so a program's own `_compile` patch does not see the loader's call. */
   private readonly compile = moduleInternals.prototype._compile;
-  private readonly sources = new Map<string, { code: string; commonJs: boolean }>();
+  /** Each file onLoad has read and decided; `mark`: an ES module whose text must say so (esModuleText). */
+  private readonly sources = new Map<string, { code: string; commonJs: boolean; mark: boolean }>();
   private readonly packageTypes = new Map<string, string | undefined>();
   private entrySeen = false;
   private entryPending: string | undefined;
@@ -74,11 +75,14 @@ export class CommonJsLoader {
     this.chain = new ExtensionChain(extensions, filter === undefined ? undefined : (path) => filter.test(path));
   }
 
-  /** The source read by onLoad when it decided the file is an ES module (read once). */
-  takeSource(path: string): string | undefined {
+  /**
+   * The source read by onLoad when it decided the file is an ES module (read once), and
+   * whether the text returned for it must be made an ES module's (bun-module-kind.ts esModuleText).
+   */
+  takeSource(path: string): { code: string; mark: boolean } | undefined {
     const known = this.sources.get(path);
     this.sources.delete(path);
-    return known?.code;
+    return known;
   }
 
   /** An OnLoadResult when `path` is CommonJS under Bun; undefined for an ES module. */
@@ -89,9 +93,10 @@ export class CommonJsLoader {
       const known = this.sources.get(path);
       this.sources.delete(path);
       const code = known?.code ?? readFileSync(path, "utf8");
-      if (known ? !known.commonJs : !this.isCommonJs(path, code, language, true)) {
+      const kind = known ?? this.kindOf(path, code, language, true);
+      if (!kind.commonJs) {
         // An ES module under require(): Bun loads it from the text (require(esm)).
-        this.sources.set(path, { code, commonJs: false });
+        this.sources.set(path, { code, commonJs: false, mark: kind.mark });
         return undefined;
       }
       this.run(existing, path, code, language);
@@ -107,9 +112,9 @@ export class CommonJsLoader {
     // The entry point (once: a later import of the same file is an import).
     const entry = !this.entrySeen && path === Bun.main;
     if (entry) this.entrySeen = true;
-    const commonJs = this.isCommonJs(path, code, language, entry);
-    this.sources.set(path, { code, commonJs });
-    if (!commonJs) return undefined;
+    const kind = this.kindOf(path, code, language, entry);
+    this.sources.set(path, { code, ...kind });
+    if (!kind.commonJs) return undefined;
     if (entry) this.entryPending = path;
     let exports: unknown;
     try {
@@ -128,21 +133,25 @@ export class CommonJsLoader {
    * features in a package without a type runs as an ES module, an imported .mjs calling
    * require as CommonJS). CommonJS with JSX is left to Bun with a warning: its JSX
    * transform needs Bun's module loader (the file does not run).
+   * `mark`: an ES module whose text Bun would take for CommonJS (commonJsAsPluginText).
    */
-  private isCommonJs(path: string, code: string, language: Language, byExtension: boolean): boolean {
+  private kindOf(path: string, code: string, language: Language, byExtension: boolean): { commonJs: boolean; mark: boolean } {
     const type = this.moduleType(path, byExtension);
-    // Decided by the words alone: type module without `module`/`exports`/`this`/`with`;
-    // type commonjs without `import`/`export`/`await` in a language without JSX.
-    if (type === "module" && !/\b(?:module|exports|this|with)\b/.test(code)) return false;
-    if (type === "commonjs" && !/\.(?:jsx?|tsx)$/i.test(path) && !/\b(?:import|export|await)\b/.test(code)) return true;
+    // Decided by the words alone: type module without `module`/`exports`/`this`/`with` (marked
+    // without a look for the words Bun counts in a plugin's text: the mark changes nothing in an
+    // ES module, and a second pass over the text would cost as much as the first); type
+    // commonjs without `import`/`export`/`await` in a language without JSX.
+    if (type === "module" && !/\b(?:module|exports|this|with)\b/.test(code)) return { commonJs: false, mark: true };
+    if (type === "commonjs" && !/\.(?:jsx?|tsx)$/i.test(path) && !/\b(?:import|export|await)\b/.test(code)) return { commonJs: true, mark: false };
     const facts = this.factsOf(path, code);
-    if (!facts) return type === "commonjs";
-    if (!commonJsUnderBun(facts, type)) return false;
+    // A file the parser refuses: Bun reports its syntax error as without scope, from the text.
+    if (!facts) return { commonJs: type === "commonjs", mark: false };
+    if (!commonJsUnderBun(facts, type)) return { commonJs: false, mark: commonJsAsPluginText(facts) };
     if (facts.jsx) {
       this.warn(warningLine(path, "CommonJS with JSX, which a Bun plugin cannot run: oven-sh/bun#19279"));
-      return false;
+      return { commonJs: false, mark: false };
     }
-    return true;
+    return { commonJs: true, mark: false };
   }
 
   /** The file's ModuleFacts: from the cache, else parsed (undefined when it does not parse). */
@@ -167,11 +176,16 @@ export class CommonJsLoader {
     return this.packageType(dirname(path)) === "module";
   }
 
-  /** "commonjs" for .cjs/.cts, "module" for .mjs/.mts (`byExtension`), else the nearest package.json's type. */
+  /**
+   * By the extension (`byExtension`): "commonjs" for .cjs/.cts, "module" for .mjs/.mts, none
+   * for .jsx/.tsx (Bun 1.4.5 applies no package type to them there); else, and for .js/.ts,
+   * the nearest package.json's type.
+   */
   private moduleType(path: string, byExtension: boolean): "commonjs" | "module" | undefined {
-    const ext = byExtension ? /\.([cm]?)[jt]sx?$/i.exec(path)?.[1]?.toLowerCase() : undefined;
-    if (ext === "c") return "commonjs";
-    if (ext === "m") return "module";
+    const ext = byExtension ? /\.([cm]?)[jt](sx?)$/i.exec(path) : undefined;
+    if (ext?.[2]?.toLowerCase() === "sx") return undefined;
+    if (ext?.[1]?.toLowerCase() === "c") return "commonjs";
+    if (ext?.[1]?.toLowerCase() === "m") return "module";
     const type = this.packageType(dirname(path));
     return type === "commonjs" || type === "module" ? type : undefined;
   }

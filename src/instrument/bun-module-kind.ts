@@ -38,6 +38,32 @@ export function commonJsUnderBun(facts: ModuleFacts, type: "commonjs" | "module"
   return !facts.imports && facts.commonJsHint;
 }
 
+/**
+ * Bun 1.4.5 decides the kind of the text a runtime plugin's onLoad returns by its contents
+ * alone, as for a file without a package type (commonJsUnderBun with no type): neither the
+ * extension nor package.json counts. Text it takes for CommonJS there is wrapped and never
+ * run (bun-plugin.ts). So a file Bun itself runs as an ES module although it uses
+ * `require`, `__dirname`, `__filename` or says "use strict" (a .mjs, a .js of a package of
+ * type "module", ...) ran nothing under the plugin and exited 0. Its text must say
+ * "ES module" in its contents: `esModuleText`.
+ */
+export function commonJsAsPluginText(facts: ModuleFacts): boolean {
+  return commonJsUnderBun(facts, undefined);
+}
+
+/**
+ * The text of a file Bun runs as an ES module, for a plugin to return (see commonJsAsPluginText):
+ * `export {};` on a line of its own at the end (before a trailing source-map comment), which
+ * exports nothing and makes Bun take the text for an ES module whatever else it has. Lines and
+ * columns of the code do not move.
+ */
+export function esModuleText(text: string): string {
+  const map = text.lastIndexOf("\n//# sourceMappingURL=");
+  const end = map < 0 ? -1 : text.indexOf("\n", map + 1);
+  if (map >= 0 && (end < 0 || end === text.length - 1)) return `${text.slice(0, map)}\nexport {};${text.slice(map)}`;
+  return `${text}\nexport {};\n`;
+}
+
 const WATCHED = new Set(["module", "exports", "require", "__dirname", "__filename"]);
 /** TypeScript-only keys: types never reference a value Bun counts. */
 const TYPE_KEYS = new Set(["typeAnnotation", "returnType", "typeParameters", "typeArguments", "superTypeArguments", "superTypeParameters", "implements"]);

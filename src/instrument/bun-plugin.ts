@@ -20,7 +20,10 @@
  * `require` Bun gives that module, `this` = `exports`, sloppy mode, the wrapper's five
  * arguments; it hands Bun the result through the "object" loader (what `require()`
  * returns, or the namespace an `import` sees, built as Bun builds it). ES modules are
- * returned as text, as before. Bun.build (a bundler handles CommonJS text) is unchanged.
+ * returned as text; Bun decides the kind of that text by its contents alone (no extension,
+ * no package type), so an ES module it would take for CommonJS there (one calling `require`
+ * in a package of type "module", a .mjs saying "use strict", ...) gets `export {};` at its
+ * end (bun-module-kind.ts commonJsAsPluginText, esModuleText). Bun.build (a bundler handles CommonJS text) is unchanged.
  * The loader is bun-commonjs.ts; the module-kind rule, bun-module-kind.ts.
  *
  * What still differs from Bun's own loading of a CommonJS file: an error thrown while it
@@ -36,6 +39,7 @@
 import type { BunPlugin, OnLoadResult } from "bun";
 import { readFileSync } from "node:fs";
 import { CommonJsLoader } from "./bun-commonjs";
+import { esModuleText } from "./bun-module-kind";
 import { instrumentVia, openTransformCache } from "./cache";
 import { warningLine } from "./instrument";
 import { Matcher, type MatchConfig } from "./match";
@@ -71,12 +75,14 @@ export function instrumentPlugin(
           const handled = commonJs.onLoad(args.path, language);
           if (handled) return handled;
         }
-        const code = commonJs?.takeSource(args.path) ?? readFileSync(args.path, "utf8");
-        const suffix = append === undefined ? "" : append(args.path);
-        if (!matcher.file(args.path)) return { contents: code + suffix, loader };
+        const source = commonJs?.takeSource(args.path);
+        const code = source?.code ?? readFileSync(args.path, "utf8");
+        // An ES module Bun would take for CommonJS from the text alone says it is one (bun-module-kind.ts).
+        const text = (out: string) => (source?.mark ? esModuleText(out) : out) + (append === undefined ? "" : append(args.path));
+        if (!matcher.file(args.path)) return { contents: text(code), loader };
         const result = instrumentVia(cache, code, args.path, { matcher, readFile: siblingReader(args.path) });
         if (result.status === "failed") warn(warningLine(args.path, result.reason));
-        return { contents: result.code + suffix, loader };
+        return { contents: text(result.code), loader };
       });
     },
   };
