@@ -110,7 +110,8 @@ async function exportOtlp(options: ExportOptions, stream: TraceStream, err: Outp
   });
   /** The spans made so far, SPANS_PER_REQUEST at a time (all of them: `last`). */
   async function batches(out: (batch: ReadableSpan[]) => Promise<void> | void): Promise<void> {
-    for (const event of stream.events()) {
+    // Without --otlp-functions the walk reads of calls, returns, ... only their time (OtlpWalk.add: a new time flushes).
+    for (const event of stream.events(false, functions ? undefined : LIGHT_KINDS)) {
       walk.add(event);
       while (pending.length >= SPANS_PER_REQUEST) await out(pending.splice(0, SPANS_PER_REQUEST));
     }
