@@ -188,3 +188,37 @@ describe("sortByTime", () => {
     }
   });
 });
+
+describe("--why and export --otlp of a large --functions trace", () => {
+  let path: string;
+  const quiet = () => new Writable({ write: (_c, _e, done) => done() });
+  beforeAll(() => {
+    path = join(tmp(), "functions-why.bin");
+    functionsTrace(path, 100_000);
+  });
+
+  // Their link passes decoded every call and return (200 000) before the walks after them;
+  // now calls, returns, ... are read there from their bytes (what Causes and OtlpAhead read
+  // of them is their kind, thread and time; --otlp-functions keeps the returns' fields), and
+  // in --otlp's walk when it makes no span of calls.
+  test("--why decodes the calls and returns in its walks only", async () => {
+    let text = "";
+    decoded = 0;
+    const status = await dumpTrace({ path, format: "text", filter: {}, why: "1000", stdout: new Writable({ write: (chunk, _e, done) => ((text += String(chunk)), done()) }), stderr: quiet(), colorEnabled: false });
+    expect(status).toBe(0);
+    expect(text).toContain("# why #1000");
+    // Before: 600 007 (the link pass and two walks); now 400 007 (the two walks).
+    expect(decoded).toBeLessThan(2.5 * 200_000);
+  }, 60_000);
+
+  // Before: 400 004 either way (the link pass and the walk). Now with --otlp-functions 300 004
+  // (the returns in the link pass, both in the walk); without, 4: nothing reads a call's fields.
+  test.each([[false], [true]] as const)("export --otlp (functions: %p) decodes calls and returns only where their spans are made", async (functions) => {
+    const { exportTrace } = await import("../src/export/export");
+    const out = join(tmp(), `out-${functions}.json`);
+    decoded = 0;
+    const status = await exportTrace({ path, otlp: { target: out, format: "json", functions }, stdout: quiet(), stderr: quiet() });
+    expect(status).toBe(0);
+    expect(decoded).toBeLessThan(functions ? 350_000 : 1000);
+  }, 60_000);
+});

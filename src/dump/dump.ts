@@ -7,7 +7,7 @@ import { endingNotice, endingOf, type TraceDamage } from "../core/trace-ending";
 import { ChromeAhead, chromeEvents, LIGHT_CHROME_KINDS } from "./chrome";
 import { matches, type EventFilter } from "./filter";
 import { eventToJson } from "./json";
-import { LIGHT_CALLS, scanTrace, TraceStream } from "./stream";
+import { LIGHT_CALLS, LIGHT_KINDS, scanTrace, TraceStream } from "./stream";
 import { MessagePairs, StatsCounter } from "./stats";
 import { formatEventLine } from "./text";
 import { whyLines, whyProblem } from "./why";
@@ -50,7 +50,8 @@ export async function dumpTrace(options: DumpOptions): Promise<number> {
   const stream = new TraceStream(options.path, options.batchRecords);
   // What the first walk kept (the indexes of starts, spawns, first runs and resolves) gathered in the link pass.
   const causes = new Causes(undefined, stream.trace.events);
-  stream.link(undefined, { event: causes.add });
+  // Causes.add reads nothing of calls, returns, ... but their kind: read from their bytes (linkEvents).
+  stream.link(undefined, { event: causes.add }, LIGHT_KINDS);
   const { startNs, events: count } = stream.trace;
   const out = new Output(options.stdout);
   for (const text of whyLines({ walk: () => stream.events(true), count, causes }, stream.at, Number(options.why), startNs, color, options.format === "json")) out.add(`${text}\n`);

@@ -491,6 +491,12 @@ function namesOf(path: string, batchRecords: number): Names {
 /** Calls alone (--chrome's and --perfetto's link pass: their watches keep calls' ends, not calls). */
 export const LIGHT_CALLS: ReadonlySet<number> = new Set([EventKind.function_call]);
 
+/**
+ * Calls, yields and resumes: LIGHT_KINDS but the calls' ends (returns, throws, settles), whose
+ * fields scope export --otlp-functions' link pass keeps (CallEnds: failed, error type and message).
+ */
+export const LIGHT_NOT_ENDS: ReadonlySet<number> = new Set([EventKind.function_call, EventKind.function_yield, EventKind.function_resume]);
+
 export const LIGHT_KINDS: ReadonlySet<number> = new Set<number>([EventKind.function_call, EventKind.function_return, EventKind.function_throw, EventKind.function_settle, EventKind.function_yield, EventKind.function_resume]);
 
 /**

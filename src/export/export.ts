@@ -6,7 +6,7 @@ import { collectorsOf } from "../core/model";
 import { Output } from "../core/output";
 import { endingNotice, endingOf } from "../core/trace-ending";
 import type { LoadedTrace } from "../dump/load";
-import { LIGHT_CALLS, LIGHT_KINDS, TraceStream } from "../dump/stream";
+import { LIGHT_CALLS, LIGHT_KINDS, LIGHT_NOT_ENDS, TraceStream } from "../dump/stream";
 import { OtlpSpanMaker, serializeSpans, type OtlpFormat, type OtlpOptions } from "./otlp";
 import { OtlpFile } from "./otlp-file";
 import { isUrl, sendOtlp } from "./otlp-send";
@@ -99,7 +99,9 @@ async function exportOtlp(options: ExportOptions, stream: TraceStream, err: Outp
   const { target, functions, serviceName } = options.otlp;
   const format = formatOf(target, options.otlp.format);
   const ahead = new OtlpAhead(stream.trace.sources, functions);
-  stream.link(undefined, ahead.watch);
+  // Its watch reads of calls, returns, ... only their thread and time, and with --otlp-functions
+  // the ends' fields (CallEnds): the rest is read from their bytes (stream.ts linkEvents).
+  stream.link(undefined, ahead.watch, functions ? LIGHT_NOT_ENDS : LIGHT_KINDS);
   let pending: ReadableSpan[] = [];
   let made = 0;
   const walk = new OtlpWalk(new OtlpSpanMaker(otlpOptionsOf(stream, functions, serviceName)), ahead, (span) => {
@@ -108,7 +110,8 @@ async function exportOtlp(options: ExportOptions, stream: TraceStream, err: Outp
   });
   /** The spans made so far, SPANS_PER_REQUEST at a time (all of them: `last`). */
   async function batches(out: (batch: ReadableSpan[]) => Promise<void> | void): Promise<void> {
-    for (const event of stream.events()) {
+    // Without --otlp-functions the walk reads of calls, returns, ... only their time (OtlpWalk.add: a new time flushes).
+    for (const event of stream.events(false, functions ? undefined : LIGHT_KINDS)) {
       walk.add(event);
       while (pending.length >= SPANS_PER_REQUEST) await out(pending.splice(0, SPANS_PER_REQUEST));
     }
