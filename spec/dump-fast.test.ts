@@ -38,6 +38,16 @@ function firstWrite(): { stdout: Writable; decodedAtFirst: () => number | undefi
   return { stdout, decodedAtFirst: () => at };
 }
 
+/** Dumps `path` as `format` into a stdout closed at its first write; the records decoded by then. */
+async function decodedAtFirstWrite(path: string, format: "text" | "json"): Promise<number> {
+  const { stdout, decodedAtFirst } = firstWrite();
+  decoded = 0;
+  const status = await dumpTrace({ path, format, filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
+  expect(status).toBe(141);
+  expect(decodedAtFirst()).toBeDefined();
+  return decodedAtFirst()!;
+}
+
 describe("scope dump of a large --functions trace", () => {
   let path: string;
   let records: number;
@@ -51,12 +61,7 @@ describe("scope dump of a large --functions trace", () => {
   // are read from their bytes, calls and returns for their time only), and no pass 3 where
   // nothing links (no request, message, query, long task nor async callback).
   test.each([["text"], ["json"]] as const)("%s: its first write comes before the trace's records are decoded once", async (format) => {
-    const { stdout, decodedAtFirst } = firstWrite();
-    decoded = 0;
-    const status = await dumpTrace({ path, format, filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
-    expect(status).toBe(141);
-    expect(decodedAtFirst()).toBeDefined();
-    expect(decodedAtFirst()!).toBeLessThan(records / 4);
+    expect(await decodedAtFirstWrite(path, format)).toBeLessThan(records / 4);
   }, 60_000);
 
   test("--stats counts the calls and returns without decoding them", async () => {
@@ -98,12 +103,7 @@ describe("scope dump of a large --functions trace that links (a worker message e
   // first line: 1.25 M records decoded. Now it runs ahead of the writing pass only as far as
   // what it reads may still change (a receive's handler is the next call on its thread).
   test.each([["text"], ["json"]] as const)("%s: its first write comes before the trace's records are decoded once", async (format) => {
-    const { stdout, decodedAtFirst } = firstWrite();
-    decoded = 0;
-    const status = await dumpTrace({ path, format, filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
-    expect(status).toBe(141);
-    expect(decodedAtFirst()).toBeDefined();
-    expect(decodedAtFirst()!).toBeLessThan(records / 4);
+    expect(await decodedAtFirstWrite(path, format)).toBeLessThan(records / 4);
   }, 60_000);
 
   // Where every call handles a message (250 000 sends and receives, decoded in pass 2): the first
@@ -112,12 +112,7 @@ describe("scope dump of a large --functions trace that links (a worker message e
     const path = join(tmp(), "messages.bin");
     const records = functionsTrace(path, 125_000, 1);
     const messageRecords = 250_000;
-    const { stdout, decodedAtFirst } = firstWrite();
-    decoded = 0;
-    const status = await dumpTrace({ path, format, filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
-    expect(status).toBe(141);
-    expect(decodedAtFirst()).toBeDefined();
-    expect(decodedAtFirst()!).toBeLessThan(messageRecords + records / 20);
+    expect(await decodedAtFirstWrite(path, format)).toBeLessThan(messageRecords + records / 20);
   }, 60_000);
 
   // The lines are the whole trace's (20 000 calls, a message every 100; read 64 records at a
