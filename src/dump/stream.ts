@@ -263,8 +263,9 @@ export class TraceStream {
    * gives them after link(filter), but each as soon as pass 3 has read far enough that no
    * later event can change it (below every link step's openFrom: no receive waiting for its
    * handler, no query, step or callback open, no request start nor long task before it).
-   * A trace whose requests or long tasks come early gives its events after pass 3 as before
-   * (peers and tasks' functions are chosen at its end); `linked` says when pass 3 is done.
+   * A trace whose long tasks come early gives its events after pass 3 as before (tasks'
+   * functions are chosen at its end), and so does text's whose requests do; --json's requests
+   * are recorded ahead (requestsAhead) and hold nothing. `linked` says when pass 3 is done.
    * The first line of a trace whose links close soon (messages, queries, callbacks) comes
    * after passes 1 and 2.
    */
