@@ -115,6 +115,36 @@ describe("scope dump of a large --functions trace that links (a worker message e
     expect(await decodedAtFirstWrite(path, format)).toBeLessThan(messageRecords + records / 20);
   }, 60_000);
 
+  // A web service's trace: a request before every call, from the start (250 000 request and
+  // response records, decoded in pass 2). Before: a request start held --json's lines until pass
+  // 3 had read everything (its end, route, peer may come at any time): 500 003 records decoded.
+  // Now requests' changes come from pass 2's records (stream.ts requestsAhead). Text still
+  // waits: a request's later events are written under it.
+  test("json of a web service's trace: its first write comes before pass 3 has read it", async () => {
+    const path = join(tmp(), "requests.bin");
+    const records = functionsTrace(path, 125_000, 0, 1);
+    const requestRecords = 250_000;
+    expect(await decodedAtFirstWrite(path, "json")).toBeLessThan(requestRecords + records / 20);
+  }, 60_000);
+
+  // Its lines are the whole trace's (20 000 calls, a request every 50 and a message every 100, read
+  // 64 records at a time): each request start has its end from pass 2's records.
+  test("json of a web service's trace: the whole trace's lines", async () => {
+    const path = join(tmp(), "requests-small.bin");
+    functionsTrace(path, 20_000, 100, 50);
+    const chunks: Buffer[] = [];
+    const stdout = new Writable({ write: (chunk, _e, done) => (chunks.push(Buffer.from(chunk)), done()) });
+    const status = await dumpTrace({ path, format: "json", filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false, batchRecords: 64 });
+    expect(status).toBe(0);
+    const trace = loadTrace(path);
+    const all = interpret(trace.records, trace.strings);
+    const expected = all.map((event) => `${eventToJson(event, trace.startNs)}\n`).join("");
+    const got = Buffer.concat(chunks).toString();
+    expect(got.length).toBe(expected.length);
+    expect(got === expected).toBe(true);
+    expect(all.filter((event) => event.kind === "http_server_request" && event.fields.end === "finished" && typeof event.fields.endIndex === "number").length).toBe(400);
+  }, 60_000);
+
   // The lines are the whole trace's (20 000 calls, a message every 100; read 64 records at a
   // time): every receive names its sender and handler, every handler its message.
   test.each([["text"], ["json"]] as const)("%s: the whole trace's lines (the links pass 3 made while they were written)", async (format) => {

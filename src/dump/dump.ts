@@ -94,7 +94,8 @@ async function dumpChrome(options: DumpOptions): Promise<number> {
  * --why still loads the whole trace (a chain of causes that may lead anywhere back).
  */
 async function dumpStreamed(options: DumpOptions, color: ChalkInstance): Promise<number> {
-  const stream = new TraceStream(options.path, options.batchRecords);
+  // --json: requests' changes are recorded from pass 2's records, so no request holds its lines (stream.ts requestsAhead).
+  const stream = new TraceStream(options.path, options.batchRecords, options.format === "json");
   const { header, startNs } = stream.trace;
   const out = new Output(options.stdout);
   const line = async (text: string): Promise<boolean> => {

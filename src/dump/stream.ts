@@ -136,6 +136,8 @@ export class TraceStream {
   /** Long tasks' windows by thread (sorted by start), for the calls pass 3 keeps. */
   private readonly windows = new Map<string, { from: bigint; to: bigint }[]>();
   private changes = new Map<number, Changes>();
+  /** keepRequests: pass 2's request and connection records in index order (requestsAhead). */
+  private requestEvents: TraceEvent[] | undefined;
   /** No event that a link step links (linkedKind): pass 3 would record nothing; the text nests nothing. */
   linkless = true;
   /** Each event's requestIndex (-1: none) and whether it passes the filter (text: its nesting). */
@@ -146,6 +148,7 @@ export class TraceStream {
   constructor(
     readonly path: string,
     private readonly batchRecords = 4096,
+    keepRequests = false,
   ) {
     this.names = namesOf(path, batchRecords);
     fullCollection();
@@ -157,6 +160,7 @@ export class TraceStream {
     let tids = new Uint32Array(1 << 16);
     let count = 0;
     const sources: TraceEvent[] = [];
+    const requestEvents: TraceEvent[] = [];
     const reader = readTrace(path);
     this.header = reader.header;
     const add = (high: number, low: number, pid: number, tid: number) => {
@@ -186,6 +190,11 @@ export class TraceStream {
       add(Number(time >> 32n), Number(time & 0xffff_ffffn), event.pid, event.tid);
       if (this.linkless && linkedKind(event.kind)) this.linkless = false;
       this.messages.add(event, count, event.timestampNs);
+      // What RequestLinks records a change from: a request's or connection's record (requestsAhead).
+      if (keepRequests && (event.kind.startsWith("http_") || typeof event.fields.requestId === "number")) {
+        event.index = count;
+        requestEvents.push(event);
+      }
       if (event.kind.startsWith("async_")) this.asyncThreads.add(`${event.pid}/${event.tid}`);
       else if (event.kind === "trace_source") sources.push(event);
       else if (event.kind === "long_task") {
@@ -222,6 +231,10 @@ export class TraceStream {
       this.tids[index] = tids[seq]!;
     }
     this.messages.renumber((seq) => this.rank[seq]!);
+    if (keepRequests) {
+      for (const event of requestEvents) event.index = this.rank[event.index]!;
+      this.requestEvents = requestEvents.sort((x, y) => x.index - y.index);
+    }
     fullCollection();
     for (const list of this.windows.values()) list.sort((x, y) => (x.from < y.from ? -1 : x.from > y.from ? 1 : 0));
     this.trace = { header: reader.header, startNs: BigInt(reader.header.monotonicAnchorNs), end: reader.end, error: reader.error, events: count, sources };
@@ -250,13 +263,14 @@ export class TraceStream {
    * gives them after link(filter), but each as soon as pass 3 has read far enough that no
    * later event can change it (below every link step's openFrom: no receive waiting for its
    * handler, no query, step or callback open, no request start nor long task before it).
-   * A trace whose requests or long tasks come early gives its events after pass 3 as before
-   * (peers and tasks' functions are chosen at its end); `linked` says when pass 3 is done.
+   * A trace whose long tasks come early gives its events after pass 3 as before (tasks'
+   * functions are chosen at its end), and so does text's whose requests do; --json's requests
+   * are recorded ahead (requestsAhead) and hold nothing. `linked` says when pass 3 is done.
    * The first line of a trace whose links close soon (messages, queries, callbacks) comes
    * after passes 1 and 2.
    */
   *linkedEvents(filter: EventFilter | undefined): Generator<TraceEvent> {
-    const pass = this.linkPass(filter, undefined);
+    const pass = this.linkPass(filter, undefined, undefined, this.requestsAhead());
     const steps = this.steps(ignore);
     let horizon = 0;
     try {
@@ -280,14 +294,40 @@ export class TraceStream {
   }
 
   /**
+   * --json (keepRequests): what pass 3's RequestLinks and linkPeers would record, from pass 2's
+   * request and connection records alone, before pass 3 (undefined: not kept). Only those
+   * records change a request's start or a step's start (the rest RequestLinks reads changes
+   * only the event itself), and no other link step reads or changes them, so the changes are
+   * the same; pass 3 then holds its horizon for no request. Text still does: a request's
+   * events are written under it, and a later one may name it at any time.
+   */
+  private requestsAhead(): Map<number, Changes> | undefined {
+    const events = this.requestEvents;
+    if (events === undefined) return undefined;
+    this.requestEvents = undefined;
+    const recorder = new Recorder(undefined);
+    const requests = new RequestLinks(recorder);
+    const starts: TraceEvent[] = [];
+    for (const event of events) {
+      recorder.current = event;
+      requests.step(event);
+      if (event.kind === "http_server_request" || event.kind === "http_client_request") starts.push(event);
+    }
+    linkPeers(starts, recorder);
+    return recorder.changes;
+  }
+
+  /**
    * Pass 3 read as far as asked: `advance(count)` links `count` more events (false once every
    * event is linked and what follows the pass is done: long tasks' functions, peers);
    * `horizon()`, the lowest index a later event may still change.
    */
-  private linkPass(filter: EventFilter | undefined, watch: LinkWatch | undefined, light?: ReadonlySet<number>) {
+  private linkPass(filter: EventFilter | undefined, watch: LinkWatch | undefined, light?: ReadonlySet<number>, ahead?: Map<number, Changes>) {
     const recorder = new Recorder(watch);
     this.changes = recorder.changes;
-    const { step, links } = this.steps(recorder);
+    if (ahead) for (const [index, changes] of ahead) recorder.changes.set(index, changes);
+    // Requests' and peers' changes already recorded (requestsAhead): pass 3's RequestLinks only sets what it sets on an event now.
+    const { step, links } = this.steps(recorder, ahead ? applyNow : recorder);
     const windows = this.windows;
     const calls = new LongTaskCalls((call) => {
       const list = windows.get(`${call.pid}/${call.tid}`);
@@ -313,7 +353,7 @@ export class TraceStream {
           if (next.done) {
             done = true;
             calls.choose(tasks, recorder);
-            linkPeers(requests, recorder);
+            if (!ahead) linkPeers(requests, recorder);
             this.linked = true;
             return false;
           }
@@ -322,7 +362,7 @@ export class TraceStream {
           recorder.current = event;
           step(event, undefined, windows.size !== 0 ? calls : undefined);
           if (event.kind === "long_task") tasks.push(event);
-          else if (event.kind === "http_server_request" || event.kind === "http_client_request") requests.push(event);
+          else if (!ahead && (event.kind === "http_server_request" || event.kind === "http_client_request")) requests.push(event);
           if (filter) {
             if (typeof event.fields.requestIndex === "number") this.parents![event.index] = event.fields.requestIndex;
             this.present![event.index] = matches(filter, event, startNs) ? 1 : 0;
@@ -332,7 +372,7 @@ export class TraceStream {
         return true;
       },
       close: (): void => void events.return(undefined),
-      horizon: (): number => Math.min(read, tasks.length !== 0 ? tasks[0]!.index : read, requests.length !== 0 ? requests[0]!.index : read, links.handlers.openFrom(), links.database.openFrom(), links.requests.openFrom(), links.async.openFrom()),
+      horizon: (): number => Math.min(read, tasks.length !== 0 ? tasks[0]!.index : read, requests.length !== 0 ? requests[0]!.index : read, links.handlers.openFrom(), links.database.openFrom(), ahead ? read : links.requests.openFrom(), links.async.openFrom()),
     };
   }
 
@@ -362,11 +402,11 @@ export class TraceStream {
   }
 
   /** interpret's link steps at one event, in its order, with what pass 3 recorded applied after each step. */
-  private steps(later: Later) {
+  private steps(later: Later, requestsLater: Later = later) {
     const messages = this.messages;
     const handlers = new HandlerLinks(later);
     const database = new DatabaseLinks(later);
-    const requests = new RequestLinks(later);
+    const requests = new RequestLinks(requestsLater);
     const async = new AsyncLinks(this.asyncThreads, later);
     const apply = (event: TraceEvent, changes: Changes | undefined, step: number) => {
       const change = changes?.[step];
