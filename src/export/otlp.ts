@@ -11,9 +11,10 @@
  *   their channel (kind and sub-id: stable from run to run; the owner pid an attribute),
  *   function calls INTERNAL spans (with `functions`), framework steps INTERNAL spans
  *   ("middleware jsonParser", "handler getUser /users/:id": the other exporters' names) under
- *   their request, or under the step they ran inside.
+ *   their request, or under the step they ran inside, with `scope.step.framework` (their
+ *   request's route's framework, when it named a route).
  * - What began while a framework step of its request was running (a query, pool wait, client
- *   request, a call not inside another call) is that step's child: the innermost step of its
+ *   request, message send, a call not inside another call) is that step's child: the innermost step of its
  *   request begun before it and not ended yet (the records name the request, not the step, so
  *   by time on the request's thread); else the request's.
  * - A request, client request, query or pool wait that never finished (the process crashed
