@@ -98,7 +98,12 @@ describe("OTLP: framework steps", () => {
     const starts = live.events.filter((e) => e.kind === "http_step_start");
     expect(steps.map((s) => s.end - s.start).sort((a, b) => (a < b ? -1 : 1))).toEqual(starts.map((e) => BigInt(e.fields.durationNs as number)).sort((a, b) => (a < b ? -1 : 1)));
     const named = (name: string) => steps.find((s) => s.name === name)!;
-    expect(named("handler getUser /api/users/:id").attributes).toEqual({ "scope.step.kind": "handler", "scope.step.ordinal": 4, "code.function.name": "getUser", "http.route": "/api/users/:id", "thread.id": 0 });
+    expect(named("handler getUser /api/users/:id").attributes).toEqual({ "scope.step.kind": "handler", "scope.step.ordinal": 4, "code.function.name": "getUser", "http.route": "/api/users/:id", "scope.step.framework": "express", "thread.id": 0 });
+    // The framework is its request's route's: every step of a request that named one has it; no other span.
+    const routed = new Set(spans.filter((s) => s.kind === 2 && s.attributes["http.route"] !== undefined).map((s) => s.spanId));
+    const requestOf = (span: Span): Span => (span.kind === 2 ? span : requestOf(spans.find((s) => s.spanId === span.parentSpanId && s.traceId === span.traceId)!));
+    for (const step of steps) expect([step.name, step.attributes["scope.step.framework"]]).toEqual([step.name, routed.has(requestOf(step).spanId) ? "express" : undefined]);
+    expect(spans.filter((s) => s.attributes["scope.step.kind"] === undefined && s.attributes["scope.step.framework"] !== undefined)).toEqual([]);
     expect(named("middleware logger").attributes["http.route"]).toBeUndefined();
     // A step that threw: status ERROR with its error; one that passed an error on, the same.
     expect([named("handler throws /throw").status, named("handler throws /throw").attributes["error.type"]]).toEqual([{ code: 2, message: "thrown in handler" }, "Error"]);
@@ -122,6 +127,7 @@ describe("OTLP: framework steps", () => {
     const query = stored.find((s) => s.traceID === request.traceID && s.operationName.startsWith("SELECT count"))!;
     expect(chain(query)).toEqual(["GET", "GET /api/users/:id", "middleware router", "handler getUser /api/users/:id", "SELECT count(*)::int AS n FROM generate_series(?, ?)"]);
     expect(stored.find((s) => s.operationName === "handler throws /throw")!.tags.find((t) => t.key === "error")?.value).toBe(true);
+    expect(stored.find((s) => s.operationName === "handler getUser /api/users/:id")!.tags.find((t) => t.key === "scope.step.framework")?.value).toBe("express");
   }, 90_000);
 
   test("scope run --otlp reading the trace 5 records a look: the export's spans, steps open across looks", async () => {

@@ -12,15 +12,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import { EventKind } from "../src/core/layout";
 import { interpret } from "../src/core/model";
+import { readTrace, TraceWriter } from "../src/core/trace-file";
 import { loadTrace } from "../src/dump/load";
 import { TraceStream } from "../src/dump/stream";
 import { otlpOptionsOf } from "../src/export/export";
 import { OtlpSpanMaker } from "../src/export/otlp";
 import { OtlpAhead, OtlpWalk } from "../src/export/otlp-walk";
+import { OtlpStream } from "../src/export/stream";
 import { cleanup, fixtures, runTraced, scratchDir, type Traced } from "./agent-harness";
 import { check, traceExportFixture } from "./export-harness";
-import { runCli } from "./harness";
+import { encodeRecords, runCli } from "./harness";
 
 afterAll(cleanup);
 
@@ -94,6 +97,29 @@ function streamed(path: string, functions: boolean, batchRecords: number): { spa
   return { spans: spans.sort(), held };
 }
 
+/** The spans `scope run --otlp` sends (JSON) of a trace rewritten `perChunk` records a chunk and read one chunk a look. */
+async function liveSpans(path: string, perChunk: number): Promise<any[]> {
+  const records = [...readTrace(path).records()];
+  const { header } = loadTrace(path);
+  const chunked = join(scratchDir(), `${perChunk}-a-chunk.bin`);
+  const writer = TraceWriter.open(chunked, { host: header.hostName, argv: header.argv, anchors: { monotonicNs: header.monotonicAnchorNs, realtimeNs: header.realtimeAnchorNs, collectorPid: header.collectorPid } });
+  for (let i = 0; i < records.length; i += perChunk) {
+    const chunk = records.slice(i, i + perChunk);
+    writer.append(encodeRecords(chunk.map((r) => ({ kind: typeof r.kind === "number" ? r.kind : EventKind[r.kind], t: Number(r.timestampNs), pid: r.pid, tid: r.tid, flags: r.flags, payload: [r.a, r.b, r.c, r.d, r.e] }))), chunk.length);
+  }
+  writer.close({ written: records.length, dropped: 0, overwritten: 0, recorded: records.length });
+  const bodies: string[] = [];
+  const endpoint = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async (request) => (bodies.push(await request.text()), new Response("{}", { headers: { "content-type": "application/json" } })) });
+  try {
+    const stream = OtlpStream.start({ endpoint: `http://127.0.0.1:${endpoint.port}/v1/traces`, format: "json", functions: false, trace: chunked, pollMs: 20, lookChunks: 1 });
+    const totals = await stream.finish();
+    expect([totals.sent, totals.failure]).toEqual([totals.made, null]);
+  } finally {
+    endpoint.stop(true);
+  }
+  return bodies.flatMap((body) => JSON.parse(body).resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
+}
+
 describe("scope export --otlp: streamed spans are the whole trace's", () => {
   test("every trace, read 1, 3 and 4096 records at a time", () => {
     for (const [name, { path, functions }] of Object.entries(traces)) {
@@ -123,17 +149,34 @@ describe("scope export --otlp: streamed spans are the whole trace's", () => {
     ]);
   });
 
-  test("a request that never ended: its steps open then are unfinished spans, under it", () => {
+  test("a request that never ended: its steps open then are unfinished spans, under it; a message sent in a step is its child", () => {
     const spans = wholeTrace(traces["express: the program exits inside a handler"]!.path, true).map((k) => JSON.parse(k));
-    const tree = spans.filter(([name]) => /^(GET \/api|middleware|handler|hangs)/.test(name)).map(([name, , , , parent, , , , status]) => [name.replace(/ \(.*\)$/, ""), spans.find((s) => s[3] === parent)?.[0] ?? null, status.code, status.message?.split(":")[0] ?? null]);
+    const tree = spans.filter(([name]) => /^(GET \/api|middleware|handler|hangs|send )/.test(name)).map(([name, , , , parent, , , , status]) => [name.replace(/ \(.*\)$/, "").replace(/^(send worker)#\d+$/, "$1"), spans.find((s) => s[3] === parent)?.[0] ?? null, status.code, status.message?.split(":")[0] ?? null]);
     expect(tree.sort()).toEqual([
       ["GET /api/hang", "GET", 2, "the request never finished"],
       ["handler hangs /api/hang", "middleware router", 2, "the step never finished"],
       ["hangs", "handler hangs /api/hang", 0, null],
       ["middleware logger", "GET /api/hang", 0, null],
       ["middleware router", "GET /api/hang", 2, "the step never finished"],
+      ["send worker", "handler hangs /api/hang", 0, null],
+      ["send worker", "middleware logger", 0, null],
+    ]);
+    // Each step names its framework (its request's route's), and nothing else does.
+    const frameworks = spans.filter((s) => s[9]["scope.step.framework"] !== undefined).map(([name, , , , , , , , , attributes]) => [name, attributes["scope.step.framework"]]);
+    expect(frameworks.sort()).toEqual([
+      ["handler hangs /api/hang", "express"],
+      ["middleware logger", "express"],
+      ["middleware router", "express"],
     ]);
   });
+
+  test("scope run --otlp, the trace read 1 record a look: the whole trace's spans (steps, their messages, their framework)", async () => {
+    const { path } = traces["express: the program exits inside a handler"]!;
+    const whole = wholeTrace(path, false).map((k) => JSON.parse(k)).map(([name, , traceId, spanId, parent, , , , , attributes]) => JSON.stringify([name, traceId, spanId, parent, attributes["scope.step.framework"] ?? null]));
+    const sent = await liveSpans(path, 1);
+    expect(sent.map((s: any) => JSON.stringify([s.name, s.traceId, s.spanId, s.parentSpanId ?? "", s.attributes.find((a: any) => a.key === "scope.step.framework")?.value.stringValue ?? null])).sort()).toEqual(whole.sort());
+    expect(sent.filter((s: any) => s.name.startsWith("send ")).length).toBe(2);
+  }, 60_000);
 
   test("the walk holds what is open, not what went by", () => {
     const { path } = traces["calls: nested, thrown, async, never returned"]!;

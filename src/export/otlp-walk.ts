@@ -55,6 +55,8 @@ interface Open {
   ids: { context: Parent; parent?: Parent } | undefined;
   /** A server request's framework steps begun so far (their http_step_start, with durationNs). */
   steps?: TraceEvent[];
+  /** A server request's framework, once its route (http_route) went by. */
+  framework?: string;
 }
 
 export class OtlpWalk {
@@ -121,6 +123,11 @@ export class OtlpWalk {
         this.maker.addStep(event);
         break;
       }
+      case "http_route": {
+        const open = this.serving.get(`${event.pid}/${event.tid}/${event.fields.requestId}`);
+        if (open && typeof event.fields.framework === "string" && event.fields.framework) open.framework = event.fields.framework;
+        break;
+      }
       case "function_call": {
         const calls = this.ahead.calls;
         if (!calls) break;
@@ -157,9 +164,10 @@ export class OtlpWalk {
       const ids = open.ids;
       if (slice.kind === "server") this.serving.delete(`${slice.pid}/${slice.tid}/${slice.start.fields.requestId}`);
       const steps = open.steps ?? [];
+      const framework = open.framework;
       this.others.push(() => {
         this.emit(this.maker.requestSpan(slice, ids));
-        for (const step of steps) this.emit(this.maker.stepSpan(stepSlice(step, this.ahead.names.lastNs(step)), ids.context));
+        for (const step of steps) this.emit(this.maker.stepSpan(stepSlice(step, this.ahead.names.lastNs(step)), ids.context, framework));
       });
     } else this.others.push(() => this.emit(this.maker.querySpan(slice)));
   }

@@ -11,9 +11,10 @@
  *   their channel (kind and sub-id: stable from run to run; the owner pid an attribute),
  *   function calls INTERNAL spans (with `functions`), framework steps INTERNAL spans
  *   ("middleware jsonParser", "handler getUser /users/:id": the other exporters' names) under
- *   their request, or under the step they ran inside.
+ *   their request, or under the step they ran inside, with `scope.step.framework` (their
+ *   request's route's framework, when it named a route).
  * - What began while a framework step of its request was running (a query, pool wait, client
- *   request, a call not inside another call) is that step's child: the innermost step of its
+ *   request, message send, a call not inside another call) is that step's child: the innermost step of its
  *   request begun before it and not ended yet (the records name the request, not the step, so
  *   by time on the request's thread); else the request's.
  * - A request, client request, query or pool wait that never finished (the process crashed
@@ -240,6 +241,9 @@ export class OtlpSpanMaker {
       else stepsOf.set(key, [slice]);
     }
     const batchSteps = (this.batchSteps = new Map<string, StepEntry[]>());
+    // The framework of each request that named its route (its http_route): its steps' scope.step.framework.
+    const frameworks = new Map<string, string>();
+    if (stepsOf.size) for (const event of events) if (event.kind === "http_route") noteFramework(frameworks, event);
     // Requests first (in time order), so what they caused finds their ids.
     const requests = shape.slices.filter((s) => s.kind === "server" || s.kind === "client").sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
     for (const slice of requests) {
@@ -250,7 +254,7 @@ export class OtlpSpanMaker {
       const ids = this.requestIds(slice);
       if (!slice.finished && !unfinished) continue;
       out.push(this.requestSpan(slice, ids));
-      for (const step of steps ?? []) out.push(this.stepSpan(step, ids.context));
+      for (const step of steps ?? []) out.push(this.stepSpan(step, ids.context, frameworks.get(key)));
     }
     // Calls nest on their thread (sync calls inside the call that made them).
     if (this.options.functions) {
@@ -338,13 +342,16 @@ export class OtlpSpanMaker {
 
   /**
    * A framework step's span (INTERNAL) in its request's trace: a child of the step it began
-   * inside, else of the request (`request`: the request's own ids).
+   * inside, else of the request (`request`: the request's own ids; `framework`: the
+   * framework its request's route names, if it named one).
    */
-  stepSpan(slice: Slice, request: Parent): ReadableSpan {
+  stepSpan(slice: Slice, request: Parent, framework?: string): ReadableSpan {
     const f = slice.start.fields;
     const context = { traceId: request.traceId, spanId: this.spanIdOf(slice.pid, slice.tid, "step", String(f.requestId), String(f.step)) };
     const parent = this.stepAt(slice.start, f.requestId, request) ?? request;
-    return this.span(slice, SpanKind.INTERNAL, context, parent, stepAttributes(slice));
+    const attributes = stepAttributes(slice);
+    if (framework) attributes["scope.step.framework"] = framework;
+    return this.span(slice, SpanKind.INTERNAL, context, parent, attributes);
   }
 
   /**
@@ -409,7 +416,8 @@ export class OtlpSpanMaker {
       send.traceId = cause?.traceId ?? traceOfMessage;
       this.messageTraces.set(key, send.traceId);
       if (this.messageTraces.size > 100_000) this.messageTraces.delete(this.messageTraces.keys().next().value!);
-      return this.instantSpan(event, `send ${destination}`, SpanKind.PRODUCER, send, cause, attributes);
+      // Under the request that sent it, or the framework step of it running then.
+      return this.instantSpan(event, `send ${destination}`, SpanKind.PRODUCER, send, this.within(event, cause), attributes);
     }
     // The send's trace (its request's), as the send made it (in this batch or an earlier one).
     send.traceId = this.messageTraces.get(key) ?? traceOfMessage;
@@ -539,6 +547,12 @@ interface StepEntry {
   step: number;
   startNs: bigint;
   endNs: bigint | null;
+}
+
+/** A request's http_route: its framework, by `${pid}/${tid}/${requestId}` (the last route named wins, as the model's). */
+function noteFramework(frameworks: Map<string, string>, route: TraceEvent): void {
+  const framework = route.fields.framework;
+  if (typeof framework === "string" && framework) frameworks.set(`${route.pid}/${route.tid}/${route.fields.requestId}`, framework);
 }
 
 function stepEntry(start: TraceEvent): StepEntry {

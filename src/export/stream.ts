@@ -11,7 +11,8 @@
  * - Batch to batch: records that later records complete are carried to the next look: the
  *   starts of requests, queries and calls still open (and a request's own records: its
  *   traceparent, route, connection), plus what names things (function tables, connections,
- *   process starts). A carried start makes its span once its end arrives.
+ *   process starts), and a thread's last request_context (it names the request of that
+ *   thread's next record: a send's in the next look). A carried start makes its span once its end arrives.
  * - At the end (after the collector closed the trace) the rest is read and sent, for at
  *   most `flushMs`, with the carried starts that never ended as unfinished spans (ERROR,
  *   ending at their process's last record: the spans `scope export --otlp` makes of them);
@@ -74,6 +75,19 @@ const DEFINITIONS_MAX = 100_000;
 
 const kindOf = (record: DecodedRecord) => (typeof record.kind === "string" ? record.kind : (eventKindName[record.kind] ?? `kind_${record.kind}`));
 const keyOf = (pid: number, tid: number, ns: bigint, kind: string) => `${pid}/${tid}/${ns}/${kind}`;
+
+/**
+ * The request_context records (scope's tag for a message send's or spawn's request) that are
+ * their thread's last among `records`: the event they name is in a later look, so they are carried to it.
+ */
+function trailingContexts(records: DecodedRecord[]): Iterable<DecodedRecord> {
+  const pending = new Map<string, DecodedRecord>();
+  for (const record of records) {
+    if (kindOf(record) === "request_context") pending.set(`${record.pid}/${record.tid}`, record);
+    else if (pending.size) pending.delete(`${record.pid}/${record.tid}`);
+  }
+  return pending.values();
+}
 
 export class OtlpStream {
   private readonly follower: TraceFollower;
@@ -147,8 +161,11 @@ export class OtlpStream {
     if (openRequests.size) {
       for (const event of events) if (aboutRequest.has(event.kind) && openRequests.has(`${event.pid}/${event.tid}/${event.fields.requestId}`)) keep.add(keyOf(event.pid, event.tid, event.timestampNs, event.kind));
     }
+    // A thread's last record a request_context: it names the request of that thread's next event, in a later look.
+    const looked = [...this.carried, ...fresh];
+    for (const context of trailingContexts(looked)) keep.add(keyOf(context.pid, context.tid, context.timestampNs, "request_context"));
     const carried: DecodedRecord[] = [];
-    for (const record of [...this.carried, ...fresh]) if (keep.has(keyOf(record.pid, record.tid, record.timestampNs, kindOf(record)))) carried.push(record);
+    for (const record of looked) if (keep.has(keyOf(record.pid, record.tid, record.timestampNs, kindOf(record)))) carried.push(record);
     this.carried = carried.length > CARRIED_MAX ? carried.slice(-CARRIED_MAX) : carried;
     return records.length;
   }
