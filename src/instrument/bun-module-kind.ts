@@ -3,6 +3,7 @@
  * (checked against Bun itself in spec/instrument-bun.test.ts): for the CommonJS loader
  * of the Bun plugin (bun-commonjs.ts).
  */
+import { MAP_COMMENT_PREFIX } from "./map-comment";
 import { bindingNames, type Node } from "./parse";
 
 /** What Bun's transpiler looks at to decide a file's module kind (oven-sh/bun src/js_parser, Parser toAST). */
@@ -58,7 +59,7 @@ export function commonJsAsPluginText(facts: ModuleFacts): boolean {
  * columns of the code do not move.
  */
 export function esModuleText(text: string): string {
-  const map = text.lastIndexOf("\n//# sourceMappingURL=");
+  const map = text.lastIndexOf(`\n${MAP_COMMENT_PREFIX}`);
   const end = map < 0 ? -1 : text.indexOf("\n", map + 1);
   if (map >= 0 && (end < 0 || end === text.length - 1)) return `${text.slice(0, map)}\nexport {};${text.slice(map)}`;
   return `${text}\nexport {};\n`;

@@ -13,6 +13,7 @@ import { UNMAPPED_SHIFTS } from "./callsites";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { languageOf } from "./parse";
+import { MAP_COMMENT_PREFIX } from "./map-comment";
 import { hasOtherLineEnds, lineStarts, withNewlineEnds } from "./line-ends";
 import { sparseMap } from "./sparse-map";
 import { BASE, HOOK, HOOK_KEY, INIT, PENDING, TEMP, sourceInfoOf, type FunctionInfo } from "./transform";
@@ -97,14 +98,6 @@ function printedText(edits: MagicString | Insertions, after: string, wrap: boole
 /** The name of a runner's function that runs a file's top level (print's table, node:vm code). */
 const TOP_LEVEL = "<module>";
 
-/**
- * `//# sourceMappingURL=`, assembled when the module loads. Spelled out in the source, the
- * bundled agents would carry a line tools read as a source-map comment (Bun's bundler turns
- * the template literal's `\n` into a real line break): source-map-support reads the last
- * such line of every file with a frame on the stack, and scope's `_compile` wrapper is on
- * the stack during every `require`.
- */
-const MAP_COMMENT_PREFIX = "//" + String.fromCharCode(35) + " sourceMappingURL=";
 const INLINE_MAP = /^data:application\/json(?:;charset=[\w-]+)?;base64,(.*)$/i;
 
 /**
