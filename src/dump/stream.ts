@@ -579,38 +579,31 @@ function* decodedEvents(reader: TraceRead, names: Names, batchRecords: number, l
 function* linkEvents(reader: TraceRead, names: Names, batchRecords: number, light: ReadonlySet<number>): Generator<TraceEvent> {
   const decoder = new EventDecoder(names.strings, names.functions);
   const events: TraceEvent[] = [];
-  try {
-    const collections = new Collections();
-    for (const batch of reader.batches(batchRecords, true)) {
-      collections.add(batch.byteLength / RECORD_SIZE);
-      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
-        const kind = recordKind(batch, offset);
-        if (kind === EventKind.string) continue;
-        if (light.has(kind)) {
-          const pid = view.getUint32(offset + Offset.pid, true);
-          const tid = view.getUint32(offset + Offset.tid, true);
-          const context = decoder.skip(pid, tid);
-          // decode's `request`: a call's own (field d, 0: none), a request_context's over it.
-          const request = context ?? (kind === EventKind.function_call ? u64(view, offset + Offset.d) : 0);
-          yield {
-            index: 0,
-            timestampNs: view.getBigUint64(offset + Offset.timestampNs, true),
-            kind: eventKindName[kind]!,
-            pid,
-            tid,
-            fields: new LightFields(u64(view, offset + Offset.b), request, pid, tid, u64(view, offset + Offset.a), names.functions) as unknown as Record<string, FieldValue>,
-            linkedTo: [],
-          };
-          continue;
-        }
-        decoder.decode(decodeRecord(batch, offset), events);
-        for (const event of events) yield event;
-        events.length = 0;
+  for (const { batch, view } of recordBatches(reader, batchRecords)) {
+    for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
+      const kind = recordKind(batch, offset);
+      if (kind === EventKind.string) continue;
+      if (light.has(kind)) {
+        const pid = view.getUint32(offset + Offset.pid, true);
+        const tid = view.getUint32(offset + Offset.tid, true);
+        const context = decoder.skip(pid, tid);
+        // decode's `request`: a call's own (field d, 0: none), a request_context's over it.
+        const request = context ?? (kind === EventKind.function_call ? u64(view, offset + Offset.d) : 0);
+        yield {
+          index: 0,
+          timestampNs: view.getBigUint64(offset + Offset.timestampNs, true),
+          kind: eventKindName[kind]!,
+          pid,
+          tid,
+          fields: new LightFields(u64(view, offset + Offset.b), request, pid, tid, u64(view, offset + Offset.a), names.functions) as unknown as Record<string, FieldValue>,
+          linkedTo: [],
+        };
+        continue;
       }
+      decoder.decode(decodeRecord(batch, offset), events);
+      for (const event of events) yield event;
+      events.length = 0;
     }
-  } finally {
-    reader.close();
   }
 }
 
@@ -647,16 +640,22 @@ class LightFields {
 
 /** The records but strings (they give no event), decoded; `taken` may take one undecoded (returns true). */
 function* records(reader: TraceRead, batchRecords: number, taken?: (view: DataView, base: number, kind: number) => boolean): Generator<RawEvent> {
+  for (const { batch, view } of recordBatches(reader, batchRecords)) {
+    for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
+      const kind = recordKind(batch, offset);
+      if (kind === EventKind.string || taken?.(view, offset, kind)) continue;
+      yield decodeRecord(batch, offset);
+    }
+  }
+}
+
+/** The trace's records a batch at a time with a view over each, collections paced by what was read; the reader closed at the end. */
+function* recordBatches(reader: TraceRead, batchRecords: number): Generator<{ batch: Uint8Array; view: DataView }> {
   try {
     const collections = new Collections();
     for (const batch of reader.batches(batchRecords, true)) {
       collections.add(batch.byteLength / RECORD_SIZE);
-      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
-        const kind = recordKind(batch, offset);
-        if (kind === EventKind.string || taken?.(view, offset, kind)) continue;
-        yield decodeRecord(batch, offset);
-      }
+      yield { batch, view: new DataView(batch.buffer, batch.byteOffset, batch.byteLength) };
     }
   } finally {
     reader.close();
