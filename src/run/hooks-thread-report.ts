@@ -8,23 +8,14 @@
  * once, naming the processes.
  */
 import type { ChalkInstance } from "chalk";
-import { EventKind, Offset, RECORD_SIZE, ThreadSpawnFlag } from "../core/layout";
-import { readTrace } from "../core/trace-file";
+import { EventKind, Offset, ThreadSpawnFlag } from "../core/layout";
+import { recordsOfKind } from "./trace-kind";
 
 export function hooksThreadLines(path: string, color: ChalkInstance): string[] {
   const pids = new Set<number>();
-  try {
-    const trace = readTrace(path);
-    for (const batch of trace.batches()) {
-      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
-        if (view.getUint16(offset + Offset.kind, true) !== EventKind.thread_spawn) continue;
-        if ((view.getUint16(offset + Offset.flags, true) & ThreadSpawnFlag.afterScopeHooksThread) !== 0) pids.add(view.getUint32(offset + Offset.pid, true));
-      }
-    }
-  } catch {
-    // An unreadable trace: `scope dump` says why.
-  }
+  recordsOfKind(path, EventKind.thread_spawn, (_batch, offset, view) => {
+    if ((view.getUint16(offset + Offset.flags, true) & ThreadSpawnFlag.afterScopeHooksThread) !== 0) pids.add(view.getUint32(offset + Offset.pid, true));
+  });
   if (pids.size === 0) return [];
   const list = [...pids].slice(0, 5).join(", ") + (pids.size > 5 ? ", ..." : "");
   return [color.yellow(`  --functions: worker threadIds are higher than the program sees untraced (the trace's worker#N too): ES module hooks threads scope started took ids (module.register, one in a thread that may load an ES module and one in each worker; Node 22.15+ and 24 instrument ES modules in-thread and keep them) (pid ${list})`)];
