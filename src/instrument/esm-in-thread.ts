@@ -1,8 +1,9 @@
 /**
  * ES modules instrumented in the loading thread (Node 22.15+ and 24: `module.registerHooks`,
  * synchronous hooks). module.register's loader (esm-loader.ts) runs on a hooks thread that
- * registering starts: ~100 ms of a start, and that thread takes threadId 1, so the program's
- * first Worker would get 2 (ARCHITECTURE.md "ESM hooks registered when needed"). Here the
+ * registering starts: ~100 ms of a start, and that thread takes a worker threadId (one in each
+ * traced worker too), so the program's first Worker would get 2, a CommonJS program's three
+ * workers 1, 3, 5 (ARCHITECTURE.md "ESM hooks registered when needed"). Here the
  * hook shares the `_compile` hook's Matcher and transform cache; CommonJS stays with
  * `_compile` (scope's own V8 code cache: BENCHMARKS.md "Start-up on Node 22 and 24: the
  * in-thread load hook"), so every source that is not an ES module is passed on untouched.
