@@ -38,19 +38,19 @@ function ringOf(pid: number): string | undefined {
 try {
   let ring: string | undefined;
   const deadline = Date.now() + 30_000;
-  while ((ring === undefined || runProcesses(ring, 0).filter((p) => p.records).length < children + 1) && Date.now() < deadline) {
+  while ((ring === undefined || runProcesses({ ring, agents: { node: "", bun: "" } }, 0).filter((p) => p.records).length < children + 1) && Date.now() < deadline) {
     await Bun.sleep(100);
     ring ??= ringOf(run.pid);
   }
   if (ring === undefined) throw new Error("the run's ring was not found");
   await Bun.sleep(3500); // past the 3 s a node is taken as still starting: the ring holders only
   // A fresh ring name empties the holders' cache: the first look reads each node's maps.
-  runProcesses("/dev/shm/none", 0);
+  runProcesses({ ring: "/dev/shm/none", agents: { node: "", bun: "" } }, 0);
   let t = performance.now();
-  const found = runProcesses(ring, 0);
+  const found = runProcesses({ ring, agents: { node: "", bun: "" } }, 0);
   const first = performance.now() - t;
   t = performance.now();
-  for (let i = 0; i < looks; i++) runProcesses(ring, 0);
+  for (let i = 0; i < looks; i++) runProcesses({ ring, agents: { node: "", bun: "" } }, 0);
   const each = (performance.now() - t) / looks;
   const total = readdirSync("/proc").filter((name) => /^\d+$/.test(name)).length;
   console.log(`${total} processes, ${found.length} of the run (${found.filter((p) => p.records).length} recording): first look ${first.toFixed(2)} ms, then ${each.toFixed(2)} ms a look (${looks})`);

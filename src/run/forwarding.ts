@@ -5,7 +5,7 @@
  * closed (ARCHITECTURE.md "Descendants that outlive the program").
  */
 import { readFileSync } from "node:fs";
-import { groupOf, processGroup, runProcesses, signalEach } from "./descendants";
+import { groupOf, processGroup, runProcesses, signalEach, type RunMarks } from "./descendants";
 import { ignoringEnv } from "./ignored-signals";
 import { signalNumberOf } from "./signals";
 
@@ -116,7 +116,7 @@ const PROBE_DELAY_MS = 20;
  */
 export function forwardSignals(
   child: ReturnType<typeof Bun.spawn>,
-  ringPath?: string,
+  run?: RunMarks,
 ): { childEnded(): void; waitBegins(): void; stoppedBy(): Forwarded | undefined; release(untilExit?: boolean): void } {
   const probe = groupProbe();
   /**
@@ -135,8 +135,8 @@ export function forwardSignals(
   let childGone = false;
   let stopped: Forwarded | undefined;
   const toRun = (signal: Forwarded, who: "all" | "own") => {
-    if (ringPath === undefined) return;
-    const pids = runProcesses(ringPath, child.pid).filter((process) => (who === "all" ? process.place !== "detached" : process.place === "own"));
+    if (run === undefined) return;
+    const pids = runProcesses(run, child.pid).filter((process) => (who === "all" ? process.place !== "detached" : process.place === "own"));
     signalEach(
       pids.map((process) => process.pid),
       signal,
