@@ -456,9 +456,10 @@ describe("processes the program left that start late or never record", () => {
   // Each inherited the run's NODE_OPTIONS and BUN_OPTIONS; emptied, the agent never loads. It
   // was waited for while younger than 3 s, said as "waiting up to 5s", then dropped silently.
   test.each([
-    ["node", "NODE_OPTIONS= node"],
-    ["Bun", `BUN_OPTIONS= '${bun}'`],
-  ])("a %s started without its agent is not waited for nor named", async (_name, command) => {
+    ["a node started without its agent", "NODE_OPTIONS= node"],
+    ["a Bun started without its agent", `BUN_OPTIONS= '${bun}'`],
+    ["a node started while the kill switch's file exists (SCOPE_DISABLE_FILE)", "SCOPE_DISABLE_FILE=graceful.cjs node"],
+  ])("%s is not waited for nor named", async (_name, command) => {
     const run = start(["sh", "-c", `${command} -e 'setTimeout(() => {}, 2500)' & echo "untraced $!"`]);
     expect(await run.child.exited).toBe(0);
     const [pid] = await waitFor(run, /^untraced (\d+)$/);

@@ -27,8 +27,8 @@
  * SCOPE_RING (a shell's `sleep 30 &`, a node with its NODE_OPTIONS emptied) writes nothing that
  * a wait would keep.
  */
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
-import { basename } from "node:path";
+import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { basename, isAbsolute } from "node:path";
 
 /**
  * Where a process of the run is: `group`, scope's process group (the program is spawned into
@@ -170,10 +170,13 @@ function variable(environ: Buffer, name: string): Buffer | undefined {
  * Whether a node or bun not yet holding the ring was started with its agent: named in its
  * NODE_OPTIONS (--require) or BUN_OPTIONS (--preload), as src/agent/inject.ts puts it, or in its
  * arguments (a top-level bun's --preload). Each inherits both variables, so only its own counts.
- * One started without (NODE_OPTIONS emptied by a shell, replaced by a program) stays untraced:
- * waiting for it keeps nothing.
+ * One started without (NODE_OPTIONS emptied by a shell, replaced by a program), or while the
+ * kill switch's file (its SCOPE_DISABLE_FILE, relative to its cwd as its agent reads it) exists,
+ * stays untraced: waiting for it keeps nothing.
  */
 function loadsAgent(pid: number, file: string, environ: Buffer, agents: RunMarks["agents"]): boolean {
+  const disable = variable(environ, "SCOPE_DISABLE_FILE=")?.toString();
+  if (disable && existsSync(isAbsolute(disable) ? disable : `/proc/${pid}/cwd/${disable}`)) return false;
   const runtime = /^bun/i.test(file) ? "bun" : "node";
   const agent = agents[runtime];
   if (variable(environ, AGENT_VARIABLE[runtime])?.includes(agent)) return true;
