@@ -332,6 +332,8 @@ describe("a Ctrl-C while scope waits for what the program left stops the wait", 
     expect(text).toMatch(/stubborn \d+: SIGINT x2\r\n/);
     expect(text).not.toMatch(/x3/);
     expect(text).toContain("still running when SIGINT stopped the wait");
+    // The line that came after the first tells the user it was seen: the next one stops the wait.
+    expect(text).toMatch(/waiting up to 20s for 1 process it started: \d+ \(node\) \(Ctrl-C again stops waiting;/);
     expect(readEvents(out).some((e) => e.kind === "trace_start")).toBe(true);
   }, 60_000);
 

@@ -325,9 +325,13 @@ const named = (processes: readonly RunProcess[]) => processes.map((process) => `
 
 const plural = (count: number, one: string, many: string) => (count === 1 ? `1 ${one}` : `${count} ${many}`);
 
-/** The one line said while scope waits for what the program left running in its group. */
-export function waitingLine(held: readonly RunProcess[], lingerText: string): string {
-  return `scope: the program ended; waiting up to ${lingerText} for ${plural(held.length, "process", "processes")} it started: ${named(held)} (Ctrl-C stops waiting; --linger <duration> changes how long)`;
+/**
+ * The one line said while scope waits for what the program left running in its group.
+ * `interrupted`: a Ctrl-C came before (the one that ended the program, or one pressed as it
+ * ended, which cannot be told from it): it did not stop the wait, the next one does.
+ */
+export function waitingLine(held: readonly RunProcess[], lingerText: string, interrupted = false): string {
+  return `scope: the program ended; waiting up to ${lingerText} for ${plural(held.length, "process", "processes")} it started: ${named(held)} (Ctrl-C ${interrupted ? "again " : ""}stops waiting; --linger <duration> changes how long)`;
 }
 
 /**

@@ -354,7 +354,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
     lingerMs,
     child.pid,
     () => collector.stopReasonNow() === 0,
-    (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText))}\n`),
+    (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText, forwarding.interrupted()))}\n`),
     forwarding.stoppedBy,
     forwarding.waitBegins,
   );
