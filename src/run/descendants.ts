@@ -29,6 +29,7 @@
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { basename, isAbsolute } from "node:path";
+import { quoteOption } from "../agent/inject";
 
 /**
  * Where a process of the run is: `group`, scope's process group (the program is spawned into
@@ -179,7 +180,9 @@ function loadsAgent(pid: number, file: string, environ: Buffer, agents: RunMarks
   if (disable && existsSync(isAbsolute(disable) ? disable : `/proc/${pid}/cwd/${disable}`)) return false;
   const runtime = /^bun/i.test(file) ? "bun" : "node";
   const agent = agents[runtime];
-  if (variable(environ, AGENT_VARIABLE[runtime])?.includes(agent)) return true;
+  const options = variable(environ, AGENT_VARIABLE[runtime]);
+  // As inject.ts writes it: quoted for NODE_OPTIONS (a path's backslashes and quotes escaped).
+  if (options?.includes(agent) || options?.includes(quoteOption(agent).slice(1, -1))) return true;
   try {
     return readFileSync(`/proc/${pid}/cmdline`).includes(agent);
   } catch {
