@@ -438,11 +438,22 @@ describe("processes the program left that start late or never record", () => {
     expect(events.some((e) => e.kind === "trace_start" && e.pid === childPid && e.tid === 0)).toBe(true);
     expect(events.some((e) => e.kind === "message_send" && e.pid === childPid)).toBe(true);
     expect(ownEnding(events, childPid!).map((e) => [e.fields.code, e.fields.recordedBy])).toEqual([[0, undefined]]);
-    // Said once, naming the subshell (the node is the subshell's own last command: the same pid, or its child).
-    expect(run.stderr().split("\n").filter((line) => line.includes("waiting up to"))).toEqual([
-      `scope: the program ended; waiting up to 5s for 1 process it started: ${subshell} (sh) (Ctrl-C stops waiting; --linger <duration> changes how long)`,
-    ]);
+    // Said once, naming the subshell; under load the wait may begin late enough that the subshell
+    // has become the node by then (its last command, exec'd by dash and bash: the same pid).
+    const waiting = run.stderr().split("\n").filter((line) => line.includes("waiting up to"));
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]).toMatch(new RegExp(`^scope: the program ended; waiting up to 5s for 1 process it started: ${subshell} \\((sh|node)\\) \\(Ctrl-C stops waiting; --linger <duration> changes how long\\)$`));
     expect(run.stderr()).not.toContain("still running");
+  }, 60_000);
+
+  // `nice node ... &`: the program ends as its child is still nice, which at nice 10 on a loaded
+  // host may be for tens of ms; looked at then (neither a runtime nor a shell), it was not
+  // waited for, and the node ran untraced (on the code before, 5 of 8 and 0 of 8 runs at load 12).
+  test("a node started through nice (found before its exec) is waited for, and traced", async () => {
+    const run = start(["sh", "-c", "nice node late-child.cjs 300 &"]);
+    expect(await run.child.exited).toBe(0);
+    const [childPid] = await waitFor(run, /^child (\d+) done$/);
+    expect(ownEnding(readEvents(run.out), childPid!).map((e) => [e.fields.code, e.fields.recordedBy])).toEqual([[0, undefined]]);
   }, 60_000);
 
   test("a shell that runs on is waited for only --linger, then named: what it starts is not traced", async () => {
@@ -457,22 +468,22 @@ describe("processes the program left that start late or never record", () => {
 
   // Each inherited the run's NODE_OPTIONS and BUN_OPTIONS; emptied, the agent never loads. It
   // was waited for while younger than 3 s, said as "waiting up to 5s", then dropped silently.
+  // (It runs 8 s: ended with the program, whatever the load.)
   test.each([
     ["a node started without its agent", "NODE_OPTIONS= node"],
     ["a Bun started without its agent", `BUN_OPTIONS= '${bun}'`],
     ["a node started while the kill switch's file exists (SCOPE_DISABLE_FILE)", "SCOPE_DISABLE_FILE=graceful.cjs node"],
   ])("%s is not waited for nor named", async (_name, command) => {
-    const run = start(["sh", "-c", `${command} -e 'setTimeout(() => {}, 2500)' & echo "untraced $!"`]);
+    const run = start(["sh", "-c", `${command} -e 'setTimeout(() => {}, 8000)' & echo "untraced $!"`]);
     expect(await run.child.exited).toBe(0);
     const [pid] = await waitFor(run, /^untraced (\d+)$/);
     leftovers.add(pid!);
-    // Ended with the program: its 2.5 s are not over.
     expect(alive(pid!)).toBe(true);
     expect(run.stderr()).not.toContain("waiting up to");
     expect(run.stderr()).not.toContain("the program started");
   }, 60_000);
 
-  // Pressed 100 ms into the wait, before the waiting line (0.5 s): it stops the wait as a later one does.
+  // Pressed 250 ms into the wait, before the waiting line (0.5 s): it stops the wait as a later one does.
   test.skipIf(!existsSync("/usr/bin/script"))("a Ctrl-C at a terminal before the waiting line stops the wait; no waiting line", async () => {
     const scratch = tmp();
     const out = join(scratch, "t.bin");
@@ -486,7 +497,7 @@ describe("processes the program left that start late or never record", () => {
     const deadline = Date.now() + 30_000;
     while (!/bye/.test(text) && Date.now() < deadline) await Bun.sleep(5);
     for (const [, pid] of text.matchAll(/ready (\d+)/g)) leftovers.add(Number(pid));
-    await Bun.sleep(100);
+    await Bun.sleep(250);
     const sent = performance.now();
     child.stdin.write("\x03");
     await child.stdin.flush();
@@ -518,6 +529,8 @@ describe.skipIf(Bun.which("npm") === null)("npm start with a setsid server", () 
     expect(run.stderr()).not.toContain("detached");
   }, 60_000);
 
+  // The script goes on a moment (`; sleep 0.3`): a daemon looked at before setsid has become
+  // node is neither a runtime nor a shell, so not named (ARCHITECTURE.md: not covered).
   test("setsid -f node ...: a daemon, not waited for, named", async () => {
     const run = npm("daemon");
     expect(await run.child.exited).toBe(0);

@@ -22,8 +22,9 @@
  *
  * Waited for: the ones that record, with the ring mapped (/proc/<pid>/maps) or a node or bun
  * younger than STARTING_MS started with an agent (still loading it: its NODE_OPTIONS,
- * BUN_OPTIONS or arguments name one); and a shell (sh, bash, ...), which may start a traced
- * program yet (`(sleep 1; node worker.js) &`). Any other untraced process that inherited
+ * BUN_OPTIONS or arguments name one); and a shell (sh, bash, ...) or a wrapper about to exec
+ * its command (nice, env, ...), which may start a traced program yet (`(sleep 1; node
+ * worker.js) &`, `nice node worker.js &`). Any other untraced process that inherited
  * SCOPE_RING (a shell's `sleep 30 &`, a node with its NODE_OPTIONS emptied) writes nothing that
  * a wait would keep.
  */
@@ -48,14 +49,15 @@ export interface RunProcess {
   /**
    * Records into the run's ring: it has the ring mapped (/proc/<pid>/maps), or it is a runtime
    * the agent goes into (node, bun) started less than STARTING_MS ago, which may still be loading
-   * the agent. False: an untraced process (a shell's `sleep 30 &`, a shell, a browser), which
+   * the agent. False: an untraced process (a shell's `sleep 30 &`, a browser), which
    * inherited SCOPE_RING but writes nothing; it is passed signals as the job's, never waited for.
    */
   records: boolean;
   /**
-   * An untraced shell (the executable sh, dash, bash, ...): it writes nothing itself but may
-   * start a program that does (`(sleep 1; node worker.js) &` after the program ended), so it is
-   * waited for as one that records is; one that ran out of commands has ended.
+   * An untraced shell (the executable sh, dash, bash, ...), xargs, or a wrapper not yet become
+   * its command (nice, env, setsid, ...): it writes nothing itself but may start a program that
+   * does (`(sleep 1; node worker.js) &` after the program ended), so it is waited for as one
+   * that records is; one that ran out of commands has ended (STARTER_NAME).
    */
   starts: boolean;
 }
@@ -80,11 +82,14 @@ const STARTING_MS = 3000;
 const RUNTIME_NAME = /^(node|bun)/i;
 
 /**
- * The shells, by executable file name (busybox's by its command name): a shell left running may
- * start a traced program yet. Not `env`, `timeout`, `xargs` and the like, which start theirs at
- * once (and are found as a young node or bun), nor a `make`: not covered.
+ * What may start a traced program yet, by executable file name (busybox's by its command name):
+ * a shell (it runs a sequence: `(sleep 1; node worker.js) &`, a loop, `a && b`), xargs (one
+ * command after another), and the wrappers that exec their command (`nice node app.js &`: found
+ * between the fork and the exec, it is node a moment later; at nice 10 on a loaded host, for
+ * tens of ms). Not `timeout` or `time`, which start theirs at once and stay its parent (the child
+ * is found), nor a `make`: not covered.
  */
-const SHELL_NAME = /^(sh|ash|dash|bash|zsh|ksh|ksh93|mksh|yash|posh|fish)$/;
+const STARTER_NAME = /^(sh|ash|dash|bash|zsh|ksh|ksh93|mksh|yash|posh|fish|xargs|env|nice|nohup|setsid|stdbuf|taskset|ionice|chrt)$/;
 
 /** scope's own process group, read once. */
 let ownGroup: number | undefined;
@@ -190,9 +195,9 @@ function loadsAgent(pid: number, file: string, environ: Buffer, agents: RunMarks
   }
 }
 
-/** Whether an untraced process is a shell, which may start a traced program (SHELL_NAME). */
-function isShell(name: string, file: string): boolean {
-  return SHELL_NAME.test(file) || (file === "busybox" && SHELL_NAME.test(name));
+/** Whether an untraced process may start a traced program yet (STARTER_NAME). */
+function mayStart(name: string, file: string): boolean {
+  return STARTER_NAME.test(file) || (file === "busybox" && STARTER_NAME.test(name));
 }
 
 /**
@@ -235,7 +240,7 @@ export function runProcesses(run: RunMarks, programPid: number): RunProcess[] {
       const file = executable(pid);
       uptime ??= uptimeSeconds();
       records = RUNTIME_NAME.test(file) && (uptime - Number(stat.fields[19]) / CLOCK_TICKS) * 1000 < STARTING_MS && loadsAgent(pid, file, environ, run.agents);
-      starts = !records && isShell(stat.name, file);
+      starts = !records && mayStart(stat.name, file);
     }
     found.push({ pid, name: stat.name, place, records, starts });
   }
@@ -273,7 +278,7 @@ export interface Lingered {
   stoppedBy?: string;
 }
 
-/** What a wait is for: a process that records, or a shell that may start one (RunProcess). */
+/** What a wait is for: a process that records, or a shell (a wrapper) that may start one (RunProcess). */
 const waitedFor = (process: RunProcess) => process.records || process.starts;
 
 /**
