@@ -5,7 +5,7 @@
  * closed (ARCHITECTURE.md "Descendants that outlive the program").
  */
 import { readFileSync } from "node:fs";
-import { groupOf, processGroup, runProcesses, signalEach } from "./descendants";
+import { groupOf, processGroup, runProcesses, signalEach, type RunMarks } from "./descendants";
 import { ignoringEnv } from "./ignored-signals";
 import { signalNumberOf } from "./signals";
 
@@ -116,8 +116,8 @@ const PROBE_DELAY_MS = 20;
  */
 export function forwardSignals(
   child: ReturnType<typeof Bun.spawn>,
-  ringPath?: string,
-): { childEnded(): void; waitBegins(): void; stoppedBy(): Forwarded | undefined; release(untilExit?: boolean): void } {
+  run?: RunMarks,
+): { childEnded(): void; waitBegins(): void; stoppedBy(): Forwarded | undefined; interrupted(): boolean; release(untilExit?: boolean): void } {
   const probe = groupProbe();
   /**
    * A second probe, started when scope begins to wait for what the program left (waitBegins): a
@@ -134,9 +134,11 @@ export function forwardSignals(
   const forRun = new Map<Forwarded, "all" | "own">();
   let childGone = false;
   let stopped: Forwarded | undefined;
+  /** A SIGINT or SIGQUIT has arrived (a Ctrl-C, one that did not stop the wait: the program's). */
+  let interrupted = false;
   const toRun = (signal: Forwarded, who: "all" | "own") => {
-    if (ringPath === undefined) return;
-    const pids = runProcesses(ringPath, child.pid).filter((process) => (who === "all" ? process.place !== "detached" : process.place === "own"));
+    if (run === undefined) return;
+    const pids = runProcesses(run, child.pid).filter((process) => (who === "all" ? process.place !== "detached" : process.place === "own"));
     signalEach(
       pids.map((process) => process.pid),
       signal,
@@ -181,6 +183,7 @@ export function forwardSignals(
         signal,
         () => {
           const waited = childGone;
+          interrupted ||= signal === "SIGINT" || signal === "SIGQUIT";
           if ((signal === "SIGINT" || signal === "SIGQUIT") && inTerminalForeground()) {
             // The terminal sent it to the whole foreground group at once: no delay needed.
             if (waited) return void duringWait(signal, true);
@@ -210,6 +213,7 @@ export function forwardSignals(
       lingerProbe = groupProbe();
     },
     stoppedBy: () => stopped,
+    interrupted: () => interrupted,
     release: (untilExit = false) => {
       if (untilExit) letGoUntilExit();
       handlers.forEach(([signal, handler]) => process.off(signal, handler));
