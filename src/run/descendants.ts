@@ -31,6 +31,7 @@
 import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { basename, isAbsolute } from "node:path";
 import { quoteOption } from "../agent/inject";
+import { counted } from "../core/counted";
 
 /**
  * Where a process of the run is: `group`, scope's process group (the program is spawned into
@@ -331,7 +332,6 @@ export async function lingerForRun(
 
 const named = (processes: readonly RunProcess[]) => processes.map((process) => `${process.pid} (${process.name})`).join(", ");
 
-const plural = (count: number, one: string, many: string) => (count === 1 ? `1 ${one}` : `${count} ${many}`);
 
 /**
  * The one line said while scope waits for what the program left running in its group.
@@ -339,7 +339,7 @@ const plural = (count: number, one: string, many: string) => (count === 1 ? `1 $
  * ended, which cannot be told from it): it did not stop the wait, the next one does.
  */
 export function waitingLine(held: readonly RunProcess[], lingerText: string, interrupted = false): string {
-  return `scope: the program ended; waiting up to ${lingerText} for ${plural(held.length, "process", "processes")} it started: ${named(held)} (Ctrl-C ${interrupted ? "again " : ""}stops waiting; --linger <duration> changes how long)`;
+  return `scope: the program ended; waiting up to ${lingerText} for ${counted(held.length, "process", "processes")} it started: ${named(held)} (Ctrl-C ${interrupted ? "again " : ""}stops waiting; --linger <duration> changes how long)`;
 }
 
 /**
@@ -358,15 +358,15 @@ export function lingerLines(result: Lingered, lingerText: string): string[] {
     return `what ${one ? "it records" : `they record${either}`} from now on is not in the trace`;
   };
   if (held.length > 0 && result.stoppedBy !== undefined) {
-    lines.push(`scope: ${plural(held.length, "process", "processes")} the program started still running when ${result.stoppedBy} stopped the wait for ${held.length === 1 ? "it" : "them"}: ${named(held)}; ${records(held)}`);
+    lines.push(`scope: ${counted(held.length, "process", "processes")} the program started still running when ${result.stoppedBy} stopped the wait for ${held.length === 1 ? "it" : "them"}: ${named(held)}; ${records(held)}`);
   } else if (held.length > 0) {
     lines.push(
-      `scope: ${plural(held.length, "process", "processes")} the program started still running ${lingerText === "0" ? "when it ended (--linger 0: not waited for)" : `${lingerText} after it ended (--linger ${lingerText})`}: ${named(held)}; ${records(held)} (--linger <duration> waits longer)`,
+      `scope: ${counted(held.length, "process", "processes")} the program started still running ${lingerText === "0" ? "when it ended (--linger 0: not waited for)" : `${lingerText} after it ended (--linger ${lingerText})`}: ${named(held)}; ${records(held)} (--linger <duration> waits longer)`,
     );
   }
   if (detached.length > 0) {
     lines.push(
-      `scope: ${plural(detached.length, "process", "processes")} the program started in a session or process group of ${detached.length === 1 ? "its" : "their"} own (detached, a daemon) left running, not waited for: ${named(detached)}; ${records(detached)}`,
+      `scope: ${counted(detached.length, "process", "processes")} the program started in a session or process group of ${detached.length === 1 ? "its" : "their"} own (detached, a daemon) left running, not waited for: ${named(detached)}; ${records(detached)}`,
     );
   }
   return lines;
