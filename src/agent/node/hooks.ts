@@ -810,7 +810,12 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
         const entry = args[0];
         const text = typeof entry === "string" ? entry : entry instanceof URL ? entry.href : "";
         const isEval = (args[1] as { eval?: unknown } | undefined)?.eval === true;
-        if (recorder.groups.thread) recorder.event(Kind.thread_spawn, threadId, recorder.str(isEval ? "[eval]" : text));
+        if (recorder.groups.thread) {
+          // Its request (if any) rides on a request_context just before it, as a spawn's: the OTLP export's worker span goes under it.
+          const entryId = recorder.str(isEval ? "[eval]" : text);
+          tagRequest(recorder);
+          recorder.event(Kind.thread_spawn, threadId, entryId);
+        }
         onWorkerCreated?.(worker, args[1]);
       });
       return worker;
