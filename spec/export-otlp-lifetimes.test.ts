@@ -1,11 +1,11 @@
 /**
  * Child processes, workers and WebSocket connections as OTLP spans, read back from a real
  * Jaeger: spec/fixtures/export/spawns.cjs forks a child in one request's handler (the child
- * requests /ping of its parent and exits with 3), starts a worker in another's (it posts to
+ * sends its parent a message, requests /ping of it and exits with 3), starts a worker in another's (it posts to
  * its parent), and opens a WebSocket to itself. Sent live by `scope run --otlp` and exported
  * afterwards by `scope export --otlp` (each run its own service): the child's span from its
  * fork to its exit under the handler's request, with its pid, command line and exit code
- * (ERROR: non-zero), the child's own client request under it; the worker's span under its
+ * (ERROR: non-zero), the message the child sends outside any request under it; the worker's span under its
  * request, the worker's send under it; each end of the WebSocket a span from its open to
  * its close under the upgrade request of that end, which is no error.
  */
@@ -41,17 +41,23 @@ const tag = (span: JaegerSpan, key: string) => span.tags.find((t) => t.key === k
 function shown(spans: JaegerSpan[]): unknown[] {
   const byId = new Map(spans.map((span) => [span.spanID, span]));
   const label = (span: JaegerSpan | undefined) => (span ? `${span.operationName}${tag(span, "url.path") ? ` ${tag(span, "url.path")}` : ""}` : null);
-  const parentOf = (span: JaegerSpan) => byId.get(span.references.find((r) => r.refType === "CHILD_OF")?.spanID ?? "");
+  // Jaeger keeps one reference of a receive's parent and its link to the same send: FOLLOWS_FROM.
+  const parentOf = (span: JaegerSpan) => byId.get((span.references.find((r) => r.refType === "CHILD_OF") ?? span.references[0])?.spanID ?? "");
   return spans
-    .filter((span) => /^(fork|worker|websocket|send worker)/.test(span.operationName) || (span.operationName === "GET" && (tag(span, "url.path") === "/chat" || String(tag(span, "url.full")).endsWith("/ping"))))
+    .filter((span) => /^(fork|worker|websocket|send (ipc|worker)|receive ipc)/.test(span.operationName) || (span.operationName === "GET" && (tag(span, "url.path") === "/chat" || String(tag(span, "url.full")).endsWith("/ping"))))
     .map((span) => [label(span), label(parentOf(span)), tag(span, "error") === true, tag(span, "process.exit.code") ?? tag(span, "scope.worker.exit_code") ?? tag(span, "scope.connection.close_code") ?? null, span.duration > 0])
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
 const expected = [
-  ["GET /chat", null, false, null, true],
-  ["GET", "fork spawn-child", false, null, true],
   ["fork spawn-child", "GET /spawn", true, 3, true],
+  // The upgrade request: no error (it ended "upgraded"), under the client's (--propagate).
+  ["GET /chat", "GET", false, null, true],
+  // The child's /ping: it sent a traceparent of its own (--propagate), whose trace the server it called took.
+  ["GET", null, false, null, true],
+  ["receive ipc#0", "send ipc#0", false, null, false],
+  // The child's message, sent outside any request of its own: under its fork.
+  ["send ipc#0", "fork spawn-child", false, null, false],
   ["send worker#1", "worker [eval]", false, null, false],
   ["websocket client", "GET", false, 1000, true],
   ["websocket server", "GET /chat", false, 1000, true],
@@ -59,7 +65,7 @@ const expected = [
 ];
 
 describe("OTLP: child processes, workers and WebSocket connections, in Jaeger", () => {
-  test("scope run --otlp: the child under the request that forked it and its own request under it, the worker and its send, each connection under its upgrade", async () => {
+  test("scope run --otlp: the child under the request that forked it and its message under it, the worker and its send, each connection under its upgrade", async () => {
     const spans = await jaeger.spans("lifetimes-live");
     expect(shown(spans)).toEqual(expected);
     const fork = spans.find((span) => span.operationName === "fork spawn-child")!;
