@@ -845,10 +845,14 @@ function connectionAttributes(open: TraceEvent, close: TraceEvent | null): Attri
   return a;
 }
 
-/** ERROR for a child that exited non-zero or by a signal, a worker that exited non-zero, a connection closed on an error. */
+/**
+ * ERROR for a child that exited non-zero or by a signal, a connection closed on an error. A
+ * worker's exit code is no verdict: terminate() ends one with 1, as an uncaught error does.
+ */
 function lifetimeStatus(kind: "process" | "worker" | "connection", end: TraceEvent): { code: SpanStatusCode; message?: string } {
   const f = end.fields;
   if (kind === "connection") return f.hadError === true ? { code: SpanStatusCode.ERROR, ...(typeof f.error === "string" ? { message: f.error } : {}) } : { code: SpanStatusCode.UNSET };
+  if (kind === "worker") return { code: SpanStatusCode.UNSET };
   if (typeof f.signal === "number" && f.signal) return { code: SpanStatusCode.ERROR, message: `ended by signal ${f.signal}` };
   if (typeof f.code === "number" && f.code !== 0) return { code: SpanStatusCode.ERROR, message: `exited with code ${f.code}` };
   return { code: SpanStatusCode.UNSET };
