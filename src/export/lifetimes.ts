@@ -15,36 +15,25 @@ import type { TraceEvent } from "../core/model";
 
 export type LifetimeKind = "process" | "worker" | "connection";
 
-/** The key of a lifetime's start record (process_spawn, thread_spawn, channel_open), else undefined. */
-export function lifetimeStartKey(event: TraceEvent): string | undefined {
+const startKinds: Partial<Record<string, LifetimeKind>> = { process_spawn: "process", thread_spawn: "worker", channel_open: "connection" };
+const endKinds: Partial<Record<string, LifetimeKind>> = { child_exit: "process", thread_exited: "worker", channel_close: "connection" };
+
+/** What a start and its end both name: the child's pid, the worker's thread id, the connection's channel (at this end). */
+function keyOf(kind: LifetimeKind | undefined, event: TraceEvent): string | undefined {
   const f = event.fields;
-  switch (event.kind) {
-    case "process_spawn":
-      return `process/${event.pid}/${f.childPid}`;
-    case "thread_spawn":
-      return `worker/${event.pid}/${f.threadId}`;
-    case "channel_open":
-      return `connection/${event.pid}/${f.channel}/${f.channelOwnerPid}/${f.channelSubId}`;
-  }
-  return undefined;
+  if (kind === "process") return `process/${event.pid}/${f.childPid}`;
+  if (kind === "worker") return `worker/${event.pid}/${f.threadId}`;
+  return kind === "connection" ? `connection/${event.pid}/${f.channel}/${f.channelOwnerPid}/${f.channelSubId}` : undefined;
 }
+
+/** The key of a lifetime's start record (process_spawn, thread_spawn, channel_open), else undefined. */
+export const lifetimeStartKey = (event: TraceEvent): string | undefined => keyOf(startKinds[event.kind], event);
 
 /** The key of a lifetime's end record (child_exit, thread_exited, channel_close), else undefined. */
-export function lifetimeEndKey(event: TraceEvent): string | undefined {
-  const f = event.fields;
-  switch (event.kind) {
-    case "child_exit":
-      return `process/${event.pid}/${f.childPid}`;
-    case "thread_exited":
-      return `worker/${event.pid}/${f.threadId}`;
-    case "channel_close":
-      return `connection/${event.pid}/${f.channel}/${f.channelOwnerPid}/${f.channelSubId}`;
-  }
-  return undefined;
-}
+export const lifetimeEndKey = (event: TraceEvent): string | undefined => keyOf(endKinds[event.kind], event);
 
 export function lifetimeKind(start: TraceEvent): LifetimeKind {
-  return start.kind === "process_spawn" ? "process" : start.kind === "thread_spawn" ? "worker" : "connection";
+  return startKinds[start.kind]!;
 }
 
 /** The ends among some events (a whole trace's, a stream's look), for their starts. */
