@@ -44,12 +44,14 @@ function shown(spans: JaegerSpan[]): unknown[] {
   // Jaeger keeps one reference of a receive's parent and its link to the same send: FOLLOWS_FROM.
   const parentOf = (span: JaegerSpan) => byId.get((span.references.find((r) => r.refType === "CHILD_OF") ?? span.references[0])?.spanID ?? "");
   return spans
-    .filter((span) => /^(fork|worker|websocket|send (ipc|worker)|receive ipc)/.test(span.operationName) || (span.operationName === "GET" && (tag(span, "url.path") === "/chat" || String(tag(span, "url.full")).endsWith("/ping"))))
+    .filter((span) => /^(fork|execFileSync|worker|websocket|send (ipc|worker)|receive ipc)/.test(span.operationName) || (span.operationName === "GET" && (tag(span, "url.path") === "/chat" || String(tag(span, "url.full")).endsWith("/ping"))))
     .map((span) => [label(span), label(parentOf(span)), tag(span, "error") === true, tag(span, "process.exit.code") ?? tag(span, "scope.worker.exit_code") ?? tag(span, "scope.connection.close_code") ?? null, span.duration > 0])
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
 const expected = [
+  // A synchronous child too (its process_spawn stamped with the call's start, written when it returned).
+  ["execFileSync true", "GET /spawn", false, 0, true],
   ["fork spawn-child", "GET /spawn", true, 3, true],
   // The upgrade request: no error (it ended "upgraded"), under the client's (--propagate).
   ["GET /chat", "GET", false, null, true],

@@ -343,7 +343,9 @@ function hookBunSpawn(tracer: Tracer): void {
     if (!own || !recorder.groups.process) return result;
     recorder.safe(() => {
       const pid = result.pid ?? 0;
-      recorder.eventAt(startedNs, Kind.process_spawn, pid, recorder.str(commandOf(args)), SpawnMethod.spawnSync);
+      const command = recorder.str(commandOf(args));
+      tagRequest(recorder);
+      recorder.eventAt(startedNs, Kind.process_spawn, pid, command, SpawnMethod.spawnSync);
       const signal = result.signalCode ? (signalNumbers[result.signalCode] ?? 0) : 0;
       recorder.event(Kind.child_exit, pid, result.exitCode ?? -1, signal);
     });

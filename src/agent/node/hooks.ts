@@ -762,7 +762,10 @@ function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: u
   const parts = [args[0], ...(Array.isArray(args[1]) ? args[1] : [])].filter((part) => typeof part === "string");
   const result = (outcome ?? {}) as { pid?: unknown; status?: unknown; signal?: unknown };
   const pid = typeof result.pid === "number" ? result.pid : 0;
-  recorder.eventAt(startedNs, Kind.process_spawn, pid, recorder.str(parts.join(" ")), method);
+  const command = recorder.str(parts.join(" "));
+  // Its request, as an asynchronous spawn's (the context names the thread's next record, this one).
+  tagRequest(recorder);
+  recorder.eventAt(startedNs, Kind.process_spawn, pid, command, method);
   if (pid === 0) return;
   const signal = typeof result.signal === "string" ? signalNumber(result.signal) : 0;
   recorder.event(Kind.child_exit, pid, typeof result.status === "number" ? result.status : U64_NONE, signal);
