@@ -368,7 +368,7 @@ export class OtlpSpanMaker {
           ? { context: { traceId: peer.traceId, spanId }, parent: peer }
           : { context: { traceId: this.hash("trace", slice.pid, slice.tid, String(f.requestId)).slice(0, 32), spanId } };
     } else {
-      // Made outside any request: under the spawn that made its thread, as an untraced program's context would be.
+      // Made outside any request: under the spawn that made its thread, as in a program started with its parent's trace context.
       const cause = this.causeOf(slice.start) ?? this.originOf(slice.start);
       const spanId = tp ? tp[2]! : this.spanIdOf(slice.pid, slice.tid, "request", String(f.requestId));
       const traceId = tp ? tp[1]! : (cause?.traceId ?? this.hash("trace", slice.pid, slice.tid, String(f.requestId)).slice(0, 32));
