@@ -8,6 +8,7 @@
 //
 // Polls /proc every ~1 ms from this process (its own CPU is not counted).
 import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { basename } from "node:path";
 
 type Threads = Map<string, { comm: string; ns: number }>;
 
@@ -31,13 +32,16 @@ function readThreads(pid: number): Threads {
   return threads;
 }
 
-function childOf(parent: number): number | undefined {
+/** The program: scope's child running `command` (scope's group probe, a `cat`, is a child too). */
+function childOf(parent: number, command: string): number | undefined {
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === parent) return Number(entry);
+      if (Number(fields[1]) !== parent) continue;
+      const argv0 = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0] ?? "";
+      if (basename(argv0) === basename(command)) return Number(entry);
     } catch {
       // Gone.
     }
@@ -64,7 +68,7 @@ async function once(scope: string, program: string[]) {
   const scopePid = child.pid;
   let programPid: number | undefined;
   while (programPid === undefined) {
-    programPid = childOf(scopePid);
+    programPid = childOf(scopePid, program[0]!);
     if (programPid === undefined) await sleep(0.5);
   }
   const before = readThreads(scopePid);

@@ -13,7 +13,7 @@ import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { ignoredAtStart, startIgnoring } from "./ignored-signals";
 import { lingerForRun, lingerLines, waitingLine } from "./descendants";
-import { forwardSignals } from "./forwarding";
+import { forwardSignals, groupProbe } from "./forwarding";
 import { assets, transformCacheDir } from "../core/assets";
 import { traceOutProblem } from "../core/trace-out";
 import { StopReason } from "../core/layout";
@@ -308,17 +308,28 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
     transformCache: options.functions === undefined ? undefined : transformCacheOrNone(stderr),
   });
 
+  // Both before the program starts, so that neither runs beside it (BENCHMARKS.md "scope run's
+  // own CPU: the GC and the probe before the program"): the group probe's spawn (signals,
+  // forwarding.ts), and a full collection of what scope's own start allocated (bundling the
+  // agents, reading assets), which JavaScriptCore would otherwise collect a moment later, in
+  // the program's first second, on this thread and its helpers (~6–8 ms of CPU taken from
+  // the program on 2 cores); with nothing left to collect, an idle scope run costs its
+  // timers only. Bun has no way to turn its GC timers off from inside the process
+  // (BUN_GC_TIMER_DISABLE is read at start, and was not this cost).
+  const probe = groupProbe();
+  Bun.gc(true);
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn(programCommand(launch.argv, launch.env, stderr), { env: launch.env, stdio: inheritedStdio() });
   } catch (error) {
+    probe?.stop();
     collector.finish({ exitCode: 127, signal: null });
     collector.discard();
     return cannotStart(options.argv[0]!, error, stderr);
   }
 
   collector.setRoot(child.pid);
-  const forwarding = forwardSignals(child, ringPath);
+  const forwarding = forwardSignals(child, ringPath, probe);
   const stream = options.otlp ? startStream(options.otlp, out, stderr) : undefined;
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
