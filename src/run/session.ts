@@ -77,6 +77,8 @@ export interface RunResult {
   childPid: number;
   /** The program's own resource usage (peak RSS, CPU time), as the OS reported it. */
   usage: ReturnType<ReturnType<typeof Bun.spawn>["resourceUsage"]>;
+  /** scope's own CPU (this process, µs) from the program's start to its end: what ran beside it. */
+  ownCpuWhileRun: NodeJS.CpuUsage;
 }
 
 /**
@@ -328,6 +330,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
     return cannotStart(options.argv[0]!, error, stderr);
   }
 
+  const ownCpuAtStart = process.cpuUsage();
   collector.setRoot(child.pid);
   const forwarding = forwardSignals(child, ringPath, probe);
   const stream = options.otlp ? startStream(options.otlp, out, stderr) : undefined;
@@ -351,6 +354,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   }, STOP_WATCH_MS);
 
   const exitCode = await child.exited;
+  const ownCpuWhileRun = process.cpuUsage(ownCpuAtStart);
   forwarding.childEnded();
   // What the program started and left running in scope's group (an npx whose `next dev` is
   // still shutting down, a script's `node worker.js &`): drained on until it ends or the
@@ -390,6 +394,6 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   if (summary.stopped === undefined) for (const line of lingerLines(left, lingerText)) stderr.writeNow(`${color.yellow(line)}\n`);
   stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
-  options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
+  options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage(), ownCpuWhileRun });
   return signal ? 128 + signalNumberOf(signal) : exitCode;
 }
