@@ -314,10 +314,10 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   // own CPU: the GC and the probe before the program"): the group probe's spawn (signals,
   // forwarding.ts), and a full collection of what scope's own start allocated (bundling the
   // agents, reading assets), which JavaScriptCore would otherwise collect a moment later, in
-  // the program's first second, on this thread and its helpers (~6–8 ms of CPU taken from
+  // the program's first second, on this thread and its helpers (~6–12 ms of CPU taken from
   // the program on 2 cores); with nothing left to collect, an idle scope run costs its
   // timers only. Bun has no way to turn its GC timers off from inside the process
-  // (BUN_GC_TIMER_DISABLE is read at start, and was not this cost).
+  // (BUN_GC_TIMER_DISABLE is read at its start only, and with it set a collection still came).
   const probe = groupProbe();
   Bun.gc(true);
   let child: ReturnType<typeof Bun.spawn>;
