@@ -6,7 +6,7 @@
 import chalk, { Chalk } from "chalk";
 import { UsageError } from "clipanion";
 import { randomBytes } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { closeSync, existsSync, statSync } from "node:fs";
 import { constants, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Writable } from "node:stream";
@@ -104,8 +104,46 @@ function redactArgv(argv: string[], settings: RedactionSettings | undefined): st
 export const DEFAULT_LINGER_MS = 5000;
 const DEFAULT_LINGER_TEXT = "5s";
 
-/** How often `scope run` looks whether recording stopped while the program runs (its one line). */
+/** How often `scope run` looks whether recording stopped while the program runs (its one line), when the drain thread cannot tell it. */
 const STOP_WATCH_MS = 200;
+
+/**
+ * Says once, as it happens, that recording stopped while the program runs (a limit, scope stop,
+ * --duration, a full disk). The drain thread writes a byte to a pipe then (Collector.stopNotices),
+ * which the event loop reads: no timer, so scope's JavaScript sleeps through the whole run (a look
+ * every 200 ms cost ~1 ms of CPU a second beside the program, its wake-ups and mimalloc's purges:
+ * BENCHMARKS.md "scope run's own CPU: the GC and the probe before the program"). Without that
+ * pipe (the event loop drains, or none could be had), a look every STOP_WATCH_MS.
+ * (node:net's Socket on a pipe's fd reads nothing in Bun 1.4.5; Bun.file(fd).stream() does.)
+ */
+function watchStop(collector: Collector, say: (reason: number) => void): { end(): void } {
+  let watching = true;
+  const look = () => {
+    if (!watching) return;
+    const reason = collector.stopReasonNow();
+    if (reason === 0) return;
+    watching = false;
+    say(reason);
+  };
+  const fd = collector.stopNotices();
+  if (fd === undefined) {
+    const timer = setInterval(() => {
+      look();
+      if (!watching) clearInterval(timer);
+    }, STOP_WATCH_MS);
+    return { end: () => ((watching = false), clearInterval(timer)) };
+  }
+  // Read to the pipe's end (the thread's end closes at finish), then closed: Bun leaves it open.
+  void (async () => {
+    try {
+      for await (const _ of Bun.file(fd).stream()) look();
+    } catch {
+      // A failed read: the summary still says why recording stopped.
+    }
+    closeSync(fd);
+  })();
+  return { end: () => void (watching = false) };
+}
 
 /**
  * A program that would not start: one line, and the status a shell gives: 127 when there is
@@ -346,12 +384,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   const durationTimer = options.durationMs === undefined ? undefined : setTimeout(() => collector.stopRecording(StopReason.duration), options.durationMs);
   // Recording that stops while the program runs on (a limit, scope stop, --duration, a full
   // disk) is said at once in one line; the summary says it again with the counts.
-  const stopWatch = setInterval(() => {
-    const reason = collector.stopReasonNow();
-    if (reason === 0) return;
-    clearInterval(stopWatch);
-    stderr.writeNow(stopNowLine(reason, color, collector.writeErrorNow()));
-  }, STOP_WATCH_MS);
+  const stopWatch = watchStop(collector, (reason) => stderr.writeNow(stopNowLine(reason, color, collector.writeErrorNow())));
 
   const exitCode = await child.exited;
   const ownCpuWhileRun = process.cpuUsage(ownCpuAtStart);
@@ -371,7 +404,7 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
     forwarding.stoppedBy,
     forwarding.waitBegins,
   );
-  clearInterval(stopWatch);
+  stopWatch.end();
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
   process.off("SIGUSR1", flightDump);
