@@ -74,15 +74,21 @@ async function once(scope: string, program: string[]) {
   const before = readThreads(scopePid);
   let programCpuMs = 0;
   const startedAt = performance.now();
+  // Read every ~20 ms too: a thread scope has ended by the last look (the drain thread, joined
+  // as soon as scope reaps the program) keeps its last reading instead of counting nothing.
+  let recent = before;
+  let polls = 0;
   while (true) {
     const state = childState(programPid);
     if (state === undefined) break;
     programCpuMs = state.cpuMs;
     if (state.state === "Z") break;
+    if (++polls % 20 === 0) recent = readThreads(scopePid);
     await sleep(1);
   }
   const programMs = performance.now() - startedAt;
   const after = readThreads(scopePid);
+  for (const [tid, reading] of recent) if (!after.has(tid)) after.set(tid, reading);
   const stderr = await new Response(child.stderr).text();
   await child.exited;
   rmSync(out, { force: true });
