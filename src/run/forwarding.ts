@@ -5,7 +5,7 @@
  * closed (ARCHITECTURE.md "Descendants that outlive the program").
  */
 import { readFileSync } from "node:fs";
-import { groupOf, processGroup, runProcesses, signalEach } from "./descendants";
+import { groupOf, processGroup, runProcesses, signalEach, type RunMarks } from "./descendants";
 import { ignoringEnv } from "./ignored-signals";
 import { signalNumberOf } from "./signals";
 
@@ -122,9 +122,9 @@ const PROBE_DELAY_MS = 20;
  */
 export function forwardSignals(
   child: ReturnType<typeof Bun.spawn>,
-  ringPath?: string,
+  run?: RunMarks,
   probe: GroupProbe | undefined = groupProbe(),
-): { childEnded(): void; waitBegins(): void; stoppedBy(): Forwarded | undefined; release(untilExit?: boolean): void } {
+): { childEnded(): void; waitBegins(): void; stoppedBy(): Forwarded | undefined; interrupted(): boolean; release(untilExit?: boolean): void } {
   /**
    * A second probe, started when scope begins to wait for what the program left (waitBegins): a
    * group signal that reaches it was sent after the program ended (a Ctrl-C at the waiting line),
@@ -140,9 +140,11 @@ export function forwardSignals(
   const forRun = new Map<Forwarded, "all" | "own">();
   let childGone = false;
   let stopped: Forwarded | undefined;
+  /** A SIGINT or SIGQUIT has arrived (a Ctrl-C, one that did not stop the wait: the program's). */
+  let interrupted = false;
   const toRun = (signal: Forwarded, who: "all" | "own") => {
-    if (ringPath === undefined) return;
-    const pids = runProcesses(ringPath, child.pid).filter((process) => (who === "all" ? process.place !== "detached" : process.place === "own"));
+    if (run === undefined) return;
+    const pids = runProcesses(run, child.pid).filter((process) => (who === "all" ? process.place !== "detached" : process.place === "own"));
     signalEach(
       pids.map((process) => process.pid),
       signal,
@@ -187,6 +189,7 @@ export function forwardSignals(
         signal,
         () => {
           const waited = childGone;
+          interrupted ||= signal === "SIGINT" || signal === "SIGQUIT";
           if ((signal === "SIGINT" || signal === "SIGQUIT") && inTerminalForeground()) {
             // The terminal sent it to the whole foreground group at once: no delay needed.
             if (waited) return void duringWait(signal, true);
@@ -216,6 +219,7 @@ export function forwardSignals(
       lingerProbe = groupProbe();
     },
     stoppedBy: () => stopped,
+    interrupted: () => interrupted,
     release: (untilExit = false) => {
       if (untilExit) letGoUntilExit();
       handlers.forEach(([signal, handler]) => process.off(signal, handler));

@@ -370,7 +370,9 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
 
   const ownCpuAtStart = process.cpuUsage();
   collector.setRoot(child.pid);
-  const forwarding = forwardSignals(child, ringPath, probe);
+  // What marks the run's processes (src/run/descendants.ts): the ring, and the agents a node or bun starts with.
+  const marks = { ring: ringPath, agents: { node: files.nodeAgent, bun: files.bunAgent } };
+  const forwarding = forwardSignals(child, marks, probe);
   const stream = options.otlp ? startStream(options.otlp, out, stderr) : undefined;
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
@@ -396,11 +398,11 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   const lingerText = options.lingerText ?? DEFAULT_LINGER_TEXT;
   // A Ctrl-C while it waits stops the wait (forwarding.stoppedBy): the user asked not to wait.
   const left = await lingerForRun(
-    ringPath,
+    marks,
     lingerMs,
     child.pid,
     () => collector.stopReasonNow() === 0,
-    (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText))}\n`),
+    (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText, forwarding.interrupted()))}\n`),
     forwarding.stoppedBy,
     forwarding.waitBegins,
   );
