@@ -39,7 +39,9 @@ export function inTerminalForeground(): boolean {
  * handler runs the probe has it pending or has died of it. A signal sent to scope alone
  * leaves the probe running. Undefined when it cannot be started (then every signal is passed on).
  */
-function groupProbe(): { reachedGroup(signal: Forwarded): boolean; stop(): void } | undefined {
+export type GroupProbe = { reachedGroup(signal: Forwarded): boolean; stop(): void };
+
+export function groupProbe(): GroupProbe | undefined {
   const env = ignoringEnv();
   const start = () => {
     try {
@@ -113,12 +115,16 @@ const PROBE_DELAY_MS = 20;
  * left in its own session or group (the job's `own` place), as one sent to scope alone is.
  * A SIGINT or SIGQUIT sent after the program ended (a Ctrl-C at the waiting line) stops the
  * wait (stoppedBy), passed on the same way.
+ *
+ * `probe`: the group probe, started by the caller before the program when it can (scope run:
+ * its spawn, ~1–2 ms of scope's CPU and a `cat`'s exec, then does not compete with the
+ * program's own start; BENCHMARKS.md "scope run's own CPU: the GC and the probe before the program").
  */
 export function forwardSignals(
   child: ReturnType<typeof Bun.spawn>,
   run?: RunMarks,
+  probe: GroupProbe | undefined = groupProbe(),
 ): { childEnded(): void; waitBegins(): void; stoppedBy(): Forwarded | undefined; interrupted(): boolean; release(untilExit?: boolean): void } {
-  const probe = groupProbe();
   /**
    * A second probe, started when scope begins to wait for what the program left (waitBegins): a
    * group signal that reaches it was sent after the program ended (a Ctrl-C at the waiting line),
