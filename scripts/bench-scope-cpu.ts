@@ -8,6 +8,7 @@
 //
 // Polls /proc every ~1 ms from this process (its own CPU is not counted).
 import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { basename } from "node:path";
 
 type Threads = Map<string, { comm: string; ns: number }>;
 
@@ -31,13 +32,16 @@ function readThreads(pid: number): Threads {
   return threads;
 }
 
-function childOf(parent: number): number | undefined {
+/** The program: scope's child running `command` (scope's group probe, a `cat`, is a child too). */
+function childOf(parent: number, command: string): number | undefined {
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === parent) return Number(entry);
+      if (Number(fields[1]) !== parent) continue;
+      const argv0 = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0] ?? "";
+      if (basename(argv0) === basename(command)) return Number(entry);
     } catch {
       // Gone.
     }
@@ -64,21 +68,27 @@ async function once(scope: string, program: string[]) {
   const scopePid = child.pid;
   let programPid: number | undefined;
   while (programPid === undefined) {
-    programPid = childOf(scopePid);
+    programPid = childOf(scopePid, program[0]!);
     if (programPid === undefined) await sleep(0.5);
   }
   const before = readThreads(scopePid);
   let programCpuMs = 0;
   const startedAt = performance.now();
+  // Read every ~20 ms too: a thread scope has ended by the last look (the drain thread, joined
+  // as soon as scope reaps the program) keeps its last reading instead of counting nothing.
+  let recent = before;
+  let polls = 0;
   while (true) {
     const state = childState(programPid);
     if (state === undefined) break;
     programCpuMs = state.cpuMs;
     if (state.state === "Z") break;
+    if (++polls % 20 === 0) recent = readThreads(scopePid);
     await sleep(1);
   }
   const programMs = performance.now() - startedAt;
   const after = readThreads(scopePid);
+  for (const [tid, reading] of recent) if (!after.has(tid)) after.set(tid, reading);
   const stderr = await new Response(child.stderr).text();
   await child.exited;
   rmSync(out, { force: true });

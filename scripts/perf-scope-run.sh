@@ -13,7 +13,8 @@ shift 3
 "$SCOPE" run --out /tmp/perf-scope-run-$$.bin -- "$@" >/dev/null 2>/tmp/perf-scope-run-$$.err &
 SP=$!
 while :; do
-  CHILD=$(ps -o pid= --ppid "$SP" | head -1 | tr -d ' ')
+  # The program (scope's group probe, a `cat`, is its child too).
+  CHILD=$(ps -o pid=,comm= --ppid "$SP" | awk -v c="$(basename "$1")" '$2 == c {print $1; exit}')
   [ -n "$CHILD" ] && break
   sleep 0.001
 done

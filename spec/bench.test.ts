@@ -107,6 +107,12 @@ describe("scope bench", () => {
     // processes: 40 × 0.02 = 1 child, one message each way.
     expect(counts.processes).toMatchObject({ process_spawn: 1, message_send: 2, message_receive: 2, process_exit: 2 });
     expect(counts.seed).toMatchObject({ thread_spawn: 2, thread_exit: 2, message_send: 2, message_receive: 2 });
+    // scope's own CPU beside the program (its start to its end), within the run's whole.
+    for (const run of report.workloads.flatMap((workload) => workload.runs)) {
+      expect(run.scopeCpuWhileRunSeconds).toBeGreaterThanOrEqual(0);
+      expect(run.scopeCpuWhileRunSeconds!).toBeLessThanOrEqual(run.scopeCpuSeconds);
+    }
+    expect(report.workloads.every((workload) => workload.scopeCpuWhileRunSeconds !== undefined)).toBe(true);
   }, 60_000);
 
   test("http: load, latency and the server's CPU per request, traced and untraced", async () => {

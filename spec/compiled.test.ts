@@ -146,10 +146,11 @@ describe("dist/scope", () => {
     // Trace.packet (field 1, length-delimited) first: a Perfetto trace.
     expect(readFileSync(join(dir, "e.pftrace"))[0]).toBe(0x0a);
     const otlp = await scope(["export", "--otlp", "e.json", "e.bin"]);
-    expect(otlp.stderr).toBe("scope: e.json: 12 spans (OTLP json)\n");
+    // 14: the worker's and the forked child's spans (spawn to exit) with the messages.
+    expect(otlp.stderr).toBe("scope: e.json: 14 spans (OTLP json)\n");
     expect(otlp.exitCode, otlp.stderr).toBe(0);
     const kinds = JSON.parse(readFileSync(join(dir, "e.json"), "utf8")).resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans.map((span: any) => span.kind)));
-    expect(kinds.sort()).toEqual([4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5]);
+    expect(kinds.sort()).toEqual([1, 1, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5]);
   });
 
   test("view: the page and its script are embedded (no repo, no network), the trace served behind the token", async () => {

@@ -70,7 +70,7 @@ describe("scope dump of a large --functions trace", () => {
     decoded = 0;
     const status = await dumpTrace({ path, format: "stats", filter: {}, stdout, stderr: new Writable({ write: (_c, _e, done) => done() }), colorEnabled: false });
     expect(status).toBe(0);
-    expect(chunks.join("")).toContain("events: 500001 in 500.000ms, 1 processes, 1 threads\n  function_call      250000\n  function_return    250000\n  function_table     1\n");
+    expect(chunks.join("")).toContain("events: 500001 in 500.000ms, 1 process, 1 thread\n  function_call      250000\n  function_return    250000\n  function_table     1\n");
     expect(decoded).toBeLessThan(records / 4);
   }, 60_000);
 

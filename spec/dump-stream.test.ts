@@ -7,6 +7,7 @@ import { beforeAll, expect, test } from "bun:test";
 import { Writable } from "node:stream";
 import { Chalk } from "chalk";
 import { join } from "node:path";
+import { counted } from "../src/core/counted";
 import { EventKind } from "../src/core/layout";
 import { collectorsOf, interpret } from "../src/core/model";
 import { monotonicNs } from "../src/core/ring";
@@ -59,7 +60,7 @@ function wholeTrace(filter: EventFilter): string[] {
   const all = interpret(trace.records, trace.strings);
   const stats = computeStats(all.filter((event) => matches(filter, event, trace.startNs)), trace.header.collectorPid);
   return [
-    `events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads`,
+    `events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${counted(stats.processes, "process", "processes")}, ${counted(stats.threads, "thread")}`,
     ...Object.entries(stats.byKind).sort(([, x], [, y]) => y - x).map(([kind, count]) => `  ${kind.padEnd(18)} ${count}`),
     `messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received`,
   ];

@@ -4,7 +4,8 @@
  * are the spans the whole-trace maker (OtlpSpanMaker.spans, still what `scope run --otlp`
  * makes batch by batch) makes of the loaded trace, on real traces (requests with
  * traceparents and peers, queries, worker messages, nested, async, thrown and never-returned
- * calls, an Express app's framework steps, a crash's flight-recorder dump, a merged trace), read 1, 3 and 4096 records at a
+ * calls, an Express app's framework steps, a crash's flight-recorder dump, a merged trace,
+ * a child process, a worker and a WebSocket begun in requests), read 1, 3 and 4096 records at a
  * time; the walk holds what is open, not what went by; a file and an endpoint get every
  * span, SPANS_PER_REQUEST at a time.
  */
@@ -62,6 +63,12 @@ beforeAll(async () => {
   traces["express steps"] = { path: express.out, functions: false };
   const hang = await runTraced(["node", "web/express-hang.cjs"], { scopeArgs: ["--functions", "--include", "web/express-hang.cjs"] });
   traces["express: the program exits inside a handler"] = { path: hang.out, functions: true };
+  // --propagate: a server request takes its trace from the traceparent at its start. Without it, one reached over a
+  // kept-alive connection finds its client request (the model's peer) only at its end, where the client's
+  // http_client_connection is written: `scope run --otlp` has made what it caused before then in a trace of its own.
+  const spawns = await runTraced(["node", "spawns.cjs"], { cwd: join(fixtures, "export"), scopeArgs: ["--propagate"] });
+  expect(spawns.stdout, spawns.stderr).toContain("done");
+  traces["children, workers and connections"] = { path: spawns.out, functions: false };
   const merged = join(scratchDir(), "merged.bin");
   expect((await runCli(["merge", app.out, linked.out, "--out", merged])).exitCode).toBe(0);
   traces["a merged trace"] = { path: merged, functions: true };
@@ -176,6 +183,15 @@ describe("scope export --otlp: streamed spans are the whole trace's", () => {
     const sent = await liveSpans(path, 1);
     expect(sent.map((s: any) => JSON.stringify([s.name, s.traceId, s.spanId, s.parentSpanId ?? "", s.attributes.find((a: any) => a.key === "scope.step.framework")?.value.stringValue ?? null])).sort()).toEqual(whole.sort());
     expect(sent.filter((s: any) => s.name.startsWith("send ")).length).toBe(2);
+  }, 60_000);
+
+  test("scope run --otlp, the trace read 1 record a look: a child's, a worker's and a connection's spans and what they hold are the whole trace's", async () => {
+    const { path } = traces["children, workers and connections"]!;
+    const whole = wholeTrace(path, false).map((k) => JSON.parse(k)).map(([name, , traceId, spanId, parent, , start, end, status]) => JSON.stringify([name, traceId, spanId, parent, start, end, status.code]));
+    const sent = await liveSpans(path, 1);
+    const time = (ns: string) => [Number(BigInt(ns) / 1_000_000_000n), Number(BigInt(ns) % 1_000_000_000n)];
+    expect(sent.map((s: any) => JSON.stringify([s.name, s.traceId, s.spanId, s.parentSpanId ?? "", time(s.startTimeUnixNano), time(s.endTimeUnixNano), s.status?.code ?? 0])).sort()).toEqual(whole.sort());
+    expect(sent.map((s: any) => s.name).filter((name: string) => /^(execFileSync|fork|worker|websocket) /.test(name)).sort()).toEqual(["execFileSync true", "fork spawn-child", "websocket client", "websocket server", "worker [eval]"]);
   }, 60_000);
 
   test("the walk holds what is open, not what went by", () => {

@@ -191,7 +191,8 @@ describe("scope export --otlp (file)", () => {
       const byKind = (kind: number) => spans.filter((s) => s.kind === kind);
       // SpanKind in OTLP: 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
       expect(byKind(2).length).toBe(of("http_server_request").length);
-      expect(byKind(1).length).toBe(of("function_call").filter(ended).length);
+      // INTERNAL: calls that ended, and the worker app.cjs starts (its span from thread_spawn to its end).
+      expect(byKind(1).length).toBe(of("function_call").filter(ended).length + of("thread_spawn").length);
       expect(byKind(3).length).toBe(of("http_client_request").length + of("db_query").length);
       expect(byKind(4).length).toBe(of("message_send").length);
       expect(byKind(5).length).toBe(of("message_receive").length);
@@ -415,14 +416,15 @@ describe("scope export --otlp: what never finished (a crash's flight-recorder du
     const { header } = loadTrace(crash.out);
     const lastNs = crash.events.filter((e) => e.pid === app.pid).reduce((last, e) => (e.timestampNs > last ? e.timestampNs : last), 0n);
     const unixNs = (ns: bigint) => String(header.realtimeAnchorNs + (ns - header.monotonicAnchorNs));
-    const what = (s: any) => `${s.kind} ${s.attributes["url.path"] ?? s.attributes["url.full"] ?? s.attributes["db.query.text"]}`;
+    const what = (s: any) => `${s.kind} ${s.attributes["url.path"] ?? s.attributes["url.full"] ?? s.attributes["db.query.text"] ?? s.name}`;
     const unfinished = spans.filter((s) => s.attributes["scope.unfinished"] === true);
     const port = crash.events.find((e) => e.kind === "http_server_request")!.fields.localPort;
-    expect(unfinished.map(what).sort()).toEqual(["2 /leaf", "2 /r/1", `3 http://127.0.0.1:${port}/leaf?hang`, `3 http://127.0.0.1:${port}/r/1`, "3 SELECT crash() AS c"].sort());
-    const started = new Map(crash.events.filter((e) => e.kind === "http_server_request" || e.kind === "http_client_request" || e.kind === "db_query").map((e) => [unixNs(e.timestampNs), e]));
+    // app.cjs's worker too: still running when the process crashed.
+    expect(unfinished.map(what).sort()).toEqual(["2 /leaf", "2 /r/1", `3 http://127.0.0.1:${port}/leaf?hang`, `3 http://127.0.0.1:${port}/r/1`, "3 SELECT crash() AS c", "1 worker [eval]"].sort());
+    const started = new Map(crash.events.filter((e) => e.kind === "http_server_request" || e.kind === "http_client_request" || e.kind === "db_query" || e.kind === "thread_spawn").map((e) => [unixNs(e.timestampNs), e]));
     for (const span of unfinished) {
       expect(span.status).toBe(2); // ERROR
-      expect(span.statusMessage).toMatch(/^the (request|client request|query) never finished: the trace ends with it in flight/);
+      expect(span.statusMessage).toMatch(/^the (request|client request|query|worker) never finished: the trace ends with it (in flight|running)/);
       // From its start to its process's last record (the trace_stop after the exit): it ran at least that long.
       expect(started.get(span.startNs)).toBeDefined();
       expect(span.endNs).toBe(unixNs(lastNs));

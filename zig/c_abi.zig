@@ -434,6 +434,14 @@ export fn scope_collector_stop(collector_pointer: ?*anyopaque) u32 {
     return @intFromEnum(trace_abi.status_from_error(err));
 }
 
+/// The read end of a pipe that gets one byte once recording has stopped while the thread runs
+/// (Collector.stop_notices); -1 when none can be had. Once per collector; the caller closes it
+/// after reading its end (scope_collector_free closes the write end).
+export fn scope_collector_stop_notices(collector_pointer: ?*anyopaque) i32 {
+    const collector = collector_handle(collector_pointer) orelse return -1;
+    return collector.stop_notices() orelse -1;
+}
+
 export fn scope_collector_free(collector_pointer: ?*anyopaque) void {
     const collector = collector_handle(collector_pointer) orelse return;
     collector.stop();

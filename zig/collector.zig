@@ -139,6 +139,13 @@ pub const Collector = struct {
     /// Parents' thread_exited records waiting for their verdict (settle_exited).
     exited: [exited_max]Exited = undefined,
     exited_count: u32 = 0,
+    /// The write end of the pipe stop_notices made (-1: none): the thread writes one byte to it
+    /// once recording has stopped, so the event loop that says so sleeps until then instead of
+    /// looking every 200 ms (BENCHMARKS.md "scope run's own CPU: the GC and the probe before the
+    /// program"). Set by another thread while this one runs, hence atomic.
+    stop_notice_fd: std.atomic.Value(i32) = .init(-1),
+    /// The notice was written (thread-owned).
+    stop_noticed: bool = false,
 
     pub fn create(allocator: std.mem.Allocator, ring: *ring_module.Ring, writer: *trace_file.Writer, own_pid: u32) error{OutOfMemory}!*Collector {
         const collector = try allocator.create(Collector);
@@ -179,6 +186,9 @@ pub const Collector = struct {
 
     pub fn destroy(collector: *Collector, allocator: std.mem.Allocator) void {
         assert(collector.thread == null);
+        // The reader sees the end of the pipe (its read end is the caller's to close).
+        const notice_fd = collector.stop_notice_fd.load(.acquire);
+        if (notice_fd >= 0) _ = std.c.close(notice_fd);
         if (collector.flight) |window| {
             window.deinit();
             allocator.destroy(window);
@@ -217,7 +227,7 @@ pub const Collector = struct {
             if (stopping) collector.endings.check(clock.monotonic_ns(), true);
             collector.settle_exited(clock.monotonic_ns(), stopping);
             collector.endings.settle(clock.monotonic_ns(), stopping, collector, emit_ending, settle_ended);
-            _ = settle_stop(collector.ring, collector.writer, collector.own_pid);
+            if (settle_stop(collector.ring, collector.writer, collector.own_pid) != .none) collector.notice_stop();
             collector.flight_step();
             collector.sample_peak();
             if (stopping) return;
@@ -225,6 +235,29 @@ pub const Collector = struct {
             if (sleep.wait) collector.ring.wait_for_work(timeout_ns);
             timeout_ns = sleep.next_timeout_ns;
         }
+    }
+
+    /// A pipe whose read end (returned; the caller's to close once it has read its end) gets one
+    /// byte when recording has stopped while the thread runs (a limit, a failed write, a stop
+    /// asked of the ring); null when no pipe can be had. Once, before or while the thread runs.
+    pub fn stop_notices(collector: *Collector) ?std.c.fd_t {
+        assert(collector.stop_notice_fd.load(.monotonic) < 0);
+        var fds: [2]std.c.fd_t = undefined;
+        if (std.c.pipe2(&fds, .{ .CLOEXEC = true, .NONBLOCK = true }) != 0) return null;
+        // Release: the thread's acquire load then sees a whole fd.
+        collector.stop_notice_fd.store(fds[1], .release);
+        return fds[0];
+    }
+
+    /// Recording has stopped: the notice, once (a pipe set later gets it at the next turn).
+    fn notice_stop(collector: *Collector) void {
+        if (collector.stop_noticed) return;
+        // Acquire: pairs with stop_notices' release.
+        const fd = collector.stop_notice_fd.load(.acquire);
+        if (fd < 0) return;
+        collector.stop_noticed = true;
+        // One byte into an empty pipe: never blocks, never partial; a reader gone is nothing to us.
+        _ = std.c.write(fd, "s", 1);
     }
 
     /// Drains until the ring has nothing complete left; returns the records moved.
@@ -730,6 +763,51 @@ test "collector: a limit keeps exactly what fits, stops the ring, marks why; pro
     _ = settle_stop(ring, writer, 99);
     try testing.expectEqual(@as(u64, 101), writer.records_count);
     producer.detach();
+}
+
+test "collector: recording stopped while the thread runs: one byte on the stop-notice pipe, nothing before; the pipe ends with the collector" {
+    var rig: TestRig = undefined;
+    try rig.init("notice", .{ .lane_count = 2, .lane_capacity_slots = 1024, .mode = .discard, .collector_pid = @intCast(std.c.getpid()) });
+    defer rig.deinit();
+    const ring = &rig.ring;
+    rig.writer.limit_records = 100;
+    const collector = try Collector.create(testing.allocator, ring, &rig.writer, 99);
+    var destroyed = false;
+    defer if (!destroyed) {
+        collector.stop();
+        collector.destroy(testing.allocator);
+    };
+    const fd = collector.stop_notices() orelse return error.SkipZigTest;
+    defer _ = std.c.close(fd);
+    try collector.start();
+    var byte: [4]u8 = undefined;
+    var producer = ring.attach(10, 0);
+    var detached = false;
+    defer if (!detached) producer.detach();
+    var record = std.mem.zeroes(Record);
+    record.kind = @intFromEnum(layout.EventKind.function_call);
+    for (0..50) |_| try testing.expect(producer.write(&record));
+    // Under the limit: drained (a few idle turns), no notice.
+    for (0..40) |_| sleep_a_millisecond();
+    try testing.expectEqual(@as(isize, -1), std.c.read(fd, &byte, byte.len));
+    for (0..100) |_| _ = producer.write(&record);
+    ring.wake();
+    var waited_ms: u32 = 0;
+    while (ring.stop_reason() == .none or std.c.read(fd, &byte, byte.len) != 1) : (waited_ms += 1) {
+        if (waited_ms > 5000) return error.NoStopNotice;
+        sleep_a_millisecond();
+    }
+    try testing.expectEqual(layout.StopReason.max_events, ring.stop_reason());
+    // Once: later turns write nothing more.
+    for (0..40) |_| sleep_a_millisecond();
+    try testing.expectEqual(@as(isize, -1), std.c.read(fd, &byte, byte.len));
+    producer.detach();
+    detached = true;
+    collector.stop();
+    collector.destroy(testing.allocator);
+    destroyed = true;
+    // The write end closed: the reader sees the end.
+    try testing.expectEqual(@as(isize, 0), std.c.read(fd, &byte, byte.len));
 }
 
 test "collector: a size limit keeps whole chunks under it with room for the end" {

@@ -26,6 +26,7 @@ import { CdpClient, closeInspector, openInspector, type OpenInspector } from "./
 import { REQUIRE_EXPRESSION } from "./require-expression";
 import { inspectTarget, Refusal, type Target } from "./target";
 import { attachRunningWorkers } from "./workers-running";
+import { counted } from "../core/counted";
 
 export interface AttachSessionOptions {
   pid: number;
@@ -157,7 +158,7 @@ export async function attachSession(options: AttachSessionOptions): Promise<numb
 
 function workersText(workers: unknown): string {
   const { listed = 0, traced = 0 } = (workers ?? {}) as { listed?: number; traced?: number };
-  return listed === 0 ? "no worker threads" : `${listed} worker threads, ${traced} traced`;
+  return listed === 0 ? "no worker threads" : `${counted(listed, "worker thread")}, ${traced} traced`;
 }
 
 function functionsLine(result: FunctionsResult, cwd: string): string {

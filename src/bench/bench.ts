@@ -44,6 +44,8 @@ export interface WorkloadReport {
   programCpuSeconds: PairedFigure;
   peakRssBytes: PairedFigure;
   scopeCpuSeconds: PairedFigure;
+  /** scope's own CPU from the program's start to its end (program workloads): what ran beside the program. */
+  scopeCpuWhileRunSeconds?: PairedFigure;
   eventsPerSecond: number;
   /** The producers' highest rate in any traced run (records/s over ≥ 10 ms windows). */
   peakRecordsPerSecond: number;
@@ -338,6 +340,7 @@ function summarise(workload: Exclude<Workload, { kind: "native" }>, runs: RunMea
     programCpuSeconds: paired(runs, (run) => run.programCpuSeconds),
     peakRssBytes: paired(runs, (run) => run.peakRssBytes),
     scopeCpuSeconds: paired(runs, (run) => run.scopeCpuSeconds),
+    scopeCpuWhileRunSeconds: runs.length > 0 && runs.every((run) => run.scopeCpuWhileRunSeconds !== undefined) ? paired(runs, (run) => run.scopeCpuWhileRunSeconds!) : undefined,
     eventsPerSecond: median(traced.map((run) => run.trace?.eventsPerSecond ?? 0)),
     peakRecordsPerSecond: Math.max(0, ...traced.flatMap(tracesOf).map((trace) => trace.peakRecordsPerSecond ?? 0)),
     recordedPerRun: median(traced.map((run) => run.trace?.recorded ?? 0)),

@@ -88,7 +88,9 @@ function details(report: WorkloadReport, color: ChalkInstance): string[] {
   if (report.runs.length > 0) {
     lines.push(
       `  ${report.name}: ${pairedLine("program CPU", report.programCpuSeconds, 3, " s")}, ` +
-        `scope's own CPU ${number(report.scopeCpuSeconds.untraced.median, 3)} → ${number(report.scopeCpuSeconds.traced.median, 3)} s (traced: the collector), ` +
+        `scope's own CPU ${number(report.scopeCpuSeconds.untraced.median, 3)} → ${number(report.scopeCpuSeconds.traced.median, 3)} s (traced: the collector)` +
+        (report.scopeCpuWhileRunSeconds ? `, ${number(report.scopeCpuWhileRunSeconds.untraced.median, 3)} → ${number(report.scopeCpuWhileRunSeconds.traced.median, 3)} s while the program ran` : "") +
+        ", " +
         `${number(report.recordedPerRun)} records per traced run`,
     );
   }

@@ -82,6 +82,8 @@ export interface RunMeasurement {
   peakRssBytes: number;
   /** CPU time of this (the scope) process during the run: the collector's, when traced. */
   scopeCpuSeconds: number;
+  /** The same from the program's start to its end only: what competed with the program (the run's set-up and the trace's close left out). */
+  scopeCpuWhileRunSeconds?: number;
   http?: HttpFigures;
   trace?: TraceFigures;
   /** The transform workload: the program's own require time, and the traced pair's second (cached) start. */
@@ -96,6 +98,8 @@ interface Ended {
   exitCode: number;
   usage: Usage;
   summary?: RunSummary;
+  /** This process's CPU from the program's start to its end (seconds). */
+  scopeCpuWhileRun: number;
 }
 
 interface Launched {
@@ -122,7 +126,8 @@ export function launch(context: RunContext, argv: string[], tracePath: string | 
   if (tracePath === null) {
     // The environment as it is now (the web workload sets PGURL and NODE_PATH for its runs).
     const child = Bun.spawn(argv, { env: { ...process.env }, stdio: ["ignore", "inherit", "inherit"] });
-    const exited = child.exited.then((exitCode) => settle({ exitCode, usage: child.resourceUsage()! }));
+    const start = process.cpuUsage();
+    const exited = child.exited.then((exitCode) => settle({ exitCode, usage: child.resourceUsage()!, scopeCpuWhileRun: usageSeconds(process.cpuUsage(start)) }));
     return { exited, ended: () => ended };
   }
   let finished: RunResult | undefined;
@@ -144,7 +149,7 @@ export function launch(context: RunContext, argv: string[], tracePath: string | 
     },
   })).then((exitCode) => {
     if (!finished?.usage) throw new Error(`traced run of ${argv.join(" ")} ended without a summary`);
-    return settle({ exitCode, usage: finished.usage, summary: finished.summary });
+    return settle({ exitCode, usage: finished.usage, summary: finished.summary, scopeCpuWhileRun: usageSeconds(finished.ownCpuWhileRun) });
   });
   return { exited, ended: () => ended };
 }
@@ -207,8 +212,11 @@ export function cpuOf(usage: Usage): number {
 }
 
 function scopeCpuSince(start: NodeJS.CpuUsage): number {
-  const delta = process.cpuUsage(start);
-  return (delta.user + delta.system) / 1e6;
+  return usageSeconds(process.cpuUsage(start));
+}
+
+function usageSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
 }
 
 export async function runProgram(context: RunContext, workload: ProgramWorkload, params: Record<string, number>, mode: Mode): Promise<RunMeasurement> {
@@ -231,6 +239,7 @@ export async function runProgram(context: RunContext, workload: ProgramWorkload,
     programCpuSeconds: cpuOf(ended.usage),
     peakRssBytes: result.peakRssBytes,
     scopeCpuSeconds,
+    scopeCpuWhileRunSeconds: ended.scopeCpuWhileRun,
     trace: paths.trace && ended.summary ? await traceFigures(context, paths.trace, asyncExpected(withoutFunctions(result.expect, workload.functions), workload.async), ended.summary) : undefined,
   };
 }

@@ -10,7 +10,7 @@ import { dlopen, FFIType, type Pointer } from "bun:ffi";
 import { RECORD_SIZE } from "./layout";
 import { libscopePath } from "./native";
 
-const { u32, f64, u64, ptr: pointer, void: none } = FFIType;
+const { u32, i32, f64, u64, ptr: pointer, void: none } = FFIType;
 
 const symbols = {
   scope_ring_create_batches: { args: [pointer, u32, u32, u32, u32, pointer], returns: u32 },
@@ -38,6 +38,7 @@ const symbols = {
   scope_collector_flight_totals: { args: [pointer, pointer], returns: none },
   scope_collector_stop: { args: [pointer], returns: u32 },
   scope_collector_write_status: { args: [pointer], returns: u32 },
+  scope_collector_stop_notices: { args: [pointer], returns: i32 },
   scope_collector_free: { args: [pointer], returns: none },
   scope_collector_totals: { args: [pointer, pointer], returns: none },
   scope_collector_kinds: { args: [pointer, pointer], returns: none },
@@ -477,6 +478,16 @@ export class DrainThread {
   /** Flight recorder: asks for a dump (SIGUSR1); the thread writes it after its next drain. */
   requestDump(): void {
     if (this.handle !== null) native().scope_collector_flight_request(this.handle);
+  }
+
+  /**
+   * A pipe's read end that gets one byte once recording has stopped while the thread runs (a
+   * limit, a failed write, a stop asked of the ring), and its end when the thread is freed
+   * (stop()); the caller closes it after reading that end. Undefined when no pipe can be had.
+   */
+  stopNotices(): number | undefined {
+    const fd = this.handle === null ? -1 : native().scope_collector_stop_notices(this.handle);
+    return fd < 0 ? undefined : fd;
   }
 
   /** The TraceStatus of the thread's first failed write so far (0: none). */

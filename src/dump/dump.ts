@@ -12,6 +12,7 @@ import { MessagePairs, StatsCounter } from "./stats";
 import { formatEventLine } from "./text";
 import { whyLines, whyProblem } from "./why";
 import { Causes } from "../core/why";
+import { counted } from "../core/counted";
 
 export type DumpFormat = "text" | "json" | "chrome" | "stats";
 
@@ -178,7 +179,7 @@ async function dumpStats(options: DumpOptions): Promise<number> {
   const { unpairedReceives, unreceivedSends } = pairs.unpaired();
   const stats = counter.stats(unpairedReceives, unreceivedSends, collectors);
   const out = new Output(options.stdout);
-  out.add(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${stats.processes} processes, ${stats.threads} threads\n`);
+  out.add(`events: ${stats.events} in ${(Number(stats.durationNs) / 1e6).toFixed(3)}ms, ${counted(stats.processes, "process", "processes")}, ${counted(stats.threads, "thread")}\n`);
   for (const [kind, count] of Object.entries(stats.byKind).sort(([, x], [, y]) => y - x)) out.add(`  ${kind.padEnd(18)} ${count}\n`);
   out.add(`messages: ${stats.unpairedReceives} receives without a send, ${stats.unreceivedSends} sends not received\n`);
   for (const source of sources) out.add(`${describeSource(source)}\n`);

@@ -10,7 +10,8 @@
  * - Held: a request, query or pool wait from its start until its end event goes by (its ids
  *   are taken at its start, in time order, as the whole-trace maker takes them), a server
  *   request's framework steps begun while it runs (spans with it at its end; the maker keeps
- *   their times for what begins inside them, bounded), the calls
+ *   their times for what begins inside them, bounded), the child processes, workers and
+ *   connections begun and not ended (a spawn's ids taken at its start), the calls
  *   open on each thread (their ends and ids), and the events of the current timestamp (a
  *   timestamp's calls nest the longer first; whatever they look up was begun by then).
  * - What never finished is a span at once: its end (its thread's last record, its process's)
@@ -20,6 +21,7 @@
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import type { TraceEvent } from "../core/model";
 import type { LinkWatch } from "../dump/stream";
+import { lifetimeEndKey, lifetimeStartKey } from "./lifetimes";
 import { CallNesting, type OtlpSpanMaker, type Parent } from "./otlp";
 import { CallEnds, endIndexOf, spanSlice, stepSlice, ThreadsAndProcesses, type Slice } from "./slices";
 
@@ -67,6 +69,8 @@ export class OtlpWalk {
   /** Server requests that never ended (a crash's): made at the end, with their steps. */
   private readonly unended: Open[] = [];
   private readonly nesting = new Map<string, CallNesting>();
+  /** Child processes, workers and connections begun and not ended (lifetimes.ts key): a spawn's ids taken at its start, a connection's at its close. */
+  private readonly living = new Map<string, { start: TraceEvent; ids?: { context: Parent; parent?: Parent } }>();
   /** The current timestamp's calls, and its other events that make spans. */
   private calls: Slice[] = [];
   private others: (() => void)[] = [];
@@ -87,7 +91,7 @@ export class OtlpWalk {
     for (const open of this.nesting.values()) calls += open.size;
     let steps = 0;
     for (const open of this.serving.values()) steps += open.steps?.length ?? 0;
-    return this.waiting.size + this.unended.length + steps + calls + this.calls.length + this.others.length;
+    return this.waiting.size + this.unended.length + this.living.size + steps + calls + this.calls.length + this.others.length;
   }
 
   /** The next event (index order). */
@@ -140,10 +144,25 @@ export class OtlpWalk {
       case "message_receive":
         this.others.push(() => this.emit(this.maker.messageSpan(event)));
         break;
-      case "channel_open":
-      case "channel_close":
-        this.others.push(() => this.emit(this.maker.connectionSpan(event)));
+      case "process_spawn":
+      case "thread_spawn":
+        // Its ids now, in time order with the requests': the child's own spans find it as their origin.
+        this.living.set(lifetimeStartKey(event)!, { start: event, ids: this.maker.lifetimeIds(event) });
         break;
+      case "channel_open":
+        this.living.set(lifetimeStartKey(event)!, { start: event });
+        break;
+      case "child_exit":
+      case "thread_exited":
+      case "channel_close": {
+        const key = lifetimeEndKey(event)!;
+        const living = this.living.get(key);
+        if (!living) break;
+        this.living.delete(key);
+        const ids = living.ids ?? this.maker.lifetimeIds(living.start);
+        this.others.push(() => this.emit(this.maker.lifetimeSpan(living.start, event, ids)));
+        break;
+      }
     }
   }
 
@@ -154,6 +173,8 @@ export class OtlpWalk {
     this.waiting.clear();
     for (const open of this.unended) this.end(open, null);
     this.unended.length = 0;
+    for (const { start, ids } of this.living.values()) this.others.push(() => this.emit(this.maker.lifetimeSpan(start, null, ids ?? this.maker.lifetimeIds(start))));
+    this.living.clear();
     this.flush();
   }
 

@@ -13,6 +13,12 @@
  *   ("middleware jsonParser", "handler getUser /users/:id": the other exporters' names) under
  *   their request, or under the step they ran inside, with `scope.step.framework` (their
  *   request's route's framework, when it named a route).
+ * - A child process (`fork child`: its spawn to its exit as its spawner saw it, with its pid,
+ *   command line and exit code) and a worker (`worker compute.js`) are INTERNAL spans under
+ *   what ran on their spawner's thread then (lifetimes.ts pairs the records); what the child or
+ *   worker does outside any request of its own is their child. A WebSocket connection at one
+ *   end (`websocket server`) is an INTERNAL span from its open to its close under the request
+ *   upgraded to it.
  * - What began while a framework step of its request was running (a query, pool wait, client
  *   request, message send, a call not inside another call) is that step's child: the innermost step of its
  *   request begun before it and not ended yet (the records name the request, not the step, so
@@ -43,8 +49,9 @@ import { SpanKind, SpanStatusCode, type Attributes, type HrTime, type Link, type
 import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes, type Resource } from "@opentelemetry/resources";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
-import { messageKey, type TraceEvent } from "../core/model";
+import { hostPid, messageKey, type TraceEvent } from "../core/model";
 import { VERSION } from "../version";
+import { LifetimeEnds, lifetimeKind, lifetimeStartKey } from "./lifetimes";
 import { operationRoute, shapeOf, type ProcessInfo, type Slice, type TraceShape } from "./slices";
 
 export type OtlpFormat = "protobuf" | "json";
@@ -119,6 +126,19 @@ export class OtlpSpanMaker {
   private batchSteps: Map<string, StepEntry[]> | null = null;
   /** messageKey → the trace of its send (bounded like requests). */
   private readonly messageTraces = new Map<string, string>();
+  /**
+   * `${pid}/${tid}` of a child process's main thread or of a worker → the span of its spawn
+   * (bounded like requests): what the child does outside any request of its own is that span's child.
+   */
+  private readonly origins = new Map<string, Parent>();
+  /** A spawn's, worker's or connection's ids by its start (lifetimes.ts key and time), once taken (bounded like requests). */
+  private readonly lifetimes = new Map<string, { context: Parent; parent?: Parent }>();
+  /**
+   * Requests that ended "upgraded" (a WebSocket's handshake), by `${pid}/${tid}/` and the
+   * peer's address (server) or the URL (client), each key's latest 16 in start order: the
+   * connection that opened at that end is their child.
+   */
+  private readonly upgrades = new Map<string, { startNs: bigint; context: Parent }[]>();
   private readonly scope = { name: "scope", version: VERSION };
 
   constructor(private readonly options: OtlpOptions) {}
@@ -217,8 +237,17 @@ export class OtlpSpanMaker {
   }
 
   private remember(key: string, parent: Parent): void {
-    this.requests.set(key, parent);
-    if (this.requests.size > 100_000) this.requests.delete(this.requests.keys().next().value!);
+    bounded(this.requests, key, parent);
+  }
+
+  /** The span of the spawn or worker start that made this event's thread (its process's main thread, or a worker), if known. */
+  private originOf(event: { pid: number; tid: number }): Parent | undefined {
+    return this.origins.size ? this.origins.get(`${event.pid}/${event.tid}`) : undefined;
+  }
+
+  /** What an event of no request began inside: the step or request running then, else the spawn that made its thread. */
+  private withinOrOrigin(event: TraceEvent, cause: Parent | undefined): Parent | undefined {
+    return this.within(event, cause) ?? this.originOf(event);
   }
 
   /**
@@ -244,9 +273,28 @@ export class OtlpSpanMaker {
     // The framework of each request that named its route (its http_route): its steps' scope.step.framework.
     const frameworks = new Map<string, string>();
     if (stepsOf.size) for (const event of events) if (event.kind === "http_route") noteFramework(frameworks, event);
-    // Requests first (in time order), so what they caused finds their ids.
-    const requests = shape.slices.filter((s) => s.kind === "server" || s.kind === "client").sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
-    for (const slice of requests) {
+    // Requests, spawns and connections' ends first (in time order, as the walk meets them), so what they caused finds their ids.
+    const lifetimeEnds = new LifetimeEnds(events);
+    const opens: TraceEvent[] = [];
+    const timeline: { ns: bigint; index: number; slice?: Slice; start?: TraceEvent; end?: TraceEvent }[] = [];
+    for (const slice of shape.slices) if (slice.kind === "server" || slice.kind === "client") timeline.push({ ns: slice.startNs, index: slice.start.index, slice });
+    for (const event of events) {
+      if (event.kind === "process_spawn" || event.kind === "thread_spawn") timeline.push({ ns: event.timestampNs, index: event.index, start: event, end: lifetimeEnds.of(event) });
+      else if (event.kind === "channel_open") {
+        // A connection's ids at its close (its upgrade request has ended then); one never closed at the end.
+        const end = lifetimeEnds.of(event);
+        if (end) timeline.push({ ns: end.timestampNs, index: end.index, start: event, end });
+        else opens.push(event);
+      }
+    }
+    timeline.sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : a.index - b.index));
+    for (const { slice: request, start, end } of timeline) {
+      if (start) {
+        const ids = this.lifetimeIds(start);
+        if (end || unfinished) out.push(this.lifetimeSpan(start, end ?? null, ids));
+        continue;
+      }
+      const slice = request!;
       // A server request's steps: those begun while it ran (the walk's and a stream's: begun before its end went by).
       const key = `${slice.pid}/${slice.tid}/${slice.start.fields.requestId}`;
       const steps = slice.kind === "server" ? stepsOf.get(key)?.filter((step) => !slice.finished || step.startNs <= slice.endNs) : undefined;
@@ -279,10 +327,8 @@ export class OtlpSpanMaker {
       if ((slice.kind !== "query" && slice.kind !== "pool_wait") || (!slice.finished && !unfinished)) continue;
       out.push(this.querySpan(slice));
     }
-    for (const event of events) {
-      if (event.kind === "message_send" || event.kind === "message_receive") out.push(this.messageSpan(event));
-      else if (event.kind === "channel_open" || event.kind === "channel_close") out.push(this.connectionSpan(event));
-    }
+    if (unfinished) for (const open of opens) out.push(this.lifetimeSpan(open, null, this.lifetimeIds(open)));
+    for (const event of events) if (event.kind === "message_send" || event.kind === "message_receive") out.push(this.messageSpan(event));
     // What a later batch (a stream's) begins inside these steps finds them.
     this.batchSteps = null;
     for (const [key, list] of batchSteps) {
@@ -322,17 +368,95 @@ export class OtlpSpanMaker {
           ? { context: { traceId: peer.traceId, spanId }, parent: peer }
           : { context: { traceId: this.hash("trace", slice.pid, slice.tid, String(f.requestId)).slice(0, 32), spanId } };
     } else {
-      const cause = this.causeOf(slice.start);
+      // Made outside any request: under the spawn that made its thread, as in a program started with its parent's trace context.
+      const cause = this.causeOf(slice.start) ?? this.originOf(slice.start);
       const spanId = tp ? tp[2]! : this.spanIdOf(slice.pid, slice.tid, "request", String(f.requestId));
       const traceId = tp ? tp[1]! : (cause?.traceId ?? this.hash("trace", slice.pid, slice.tid, String(f.requestId)).slice(0, 32));
-      result = { context: { traceId, spanId }, parent: cause && cause.traceId === traceId ? this.within(slice.start, cause) : undefined };
+      result = { context: { traceId, spanId }, parent: cause && cause.traceId === traceId ? this.within(slice.start, this.causeOf(slice.start)) ?? cause : undefined };
     }
-    if (!known) this.remember(key, result.context);
+    // A stream's later look can know more of a request begun in an earlier one (its traceparent
+    // record, which follows its start; the client request that reached it): its ids from then on.
+    if (!known || ((known.traceId !== result.context.traceId || known.spanId !== result.context.spanId) && (tp || result.parent))) this.remember(key, result.context);
+    if (f.end === "upgraded") this.noteUpgrade(slice, result.context);
     if (slice.kind === "client") {
       this.peers.set(slice.start.index, result.context);
       if (this.peers.size > 100_000) this.peers.delete(this.peers.keys().next().value!);
     }
     return result;
+  }
+
+  /**
+   * A request that ended "upgraded": the parent of the connection that opens at its end
+   * (server: the peer's address, which the connection's channel_open names; client: its URL,
+   * the connection's as ws:// or wss://).
+   */
+  private noteUpgrade(slice: Slice, context: Parent): void {
+    const f = slice.start.fields;
+    const where = slice.kind === "server" ? (typeof f.remoteAddress === "string" ? `${f.remoteAddress}:${f.remotePort}` : undefined) : typeof f.url === "string" ? f.url : undefined;
+    if (where === undefined) return;
+    const key = `${slice.pid}/${slice.tid}/${where}`;
+    const list = this.upgrades.get(key) ?? [];
+    if (list.some((known) => known.context.spanId === context.spanId)) return;
+    list.push({ startNs: slice.startNs, context });
+    if (list.length > 16) list.shift();
+    this.upgrades.delete(key);
+    bounded(this.upgrades, key, list);
+  }
+
+  /** The upgraded request a connection opened from: at its end, the latest begun before it with its peer (server) or URL (client). */
+  private upgradeOf(open: TraceEvent): Parent | undefined {
+    const where = open.fields.where;
+    if (typeof where !== "string" || this.upgrades.size === 0) return undefined;
+    const url = open.fields.side === "client" ? where.replace(/^ws(s?):/, "http$1:") : where;
+    let found: { startNs: bigint; context: Parent } | undefined;
+    for (const upgrade of this.upgrades.get(`${open.pid}/${open.tid}/${url}`) ?? []) if (upgrade.startNs <= open.timestampNs && (!found || upgrade.startNs >= found.startNs)) found = upgrade;
+    return found?.context;
+  }
+
+  /**
+   * A child process's, worker's or connection's ids (lifetimes.ts), taken once: a spawn's at
+   * its start, in time order with the requests' (the child's own spans, made later, find it
+   * as their origin); a connection's at its close, when the request it was upgraded from has
+   * ended. A spawn's parent is what ran on its thread then (the step or request it was
+   * spawned in, by its request_context; else the spawn that made that thread); a
+   * connection's, the request it was upgraded from, else its thread's origin.
+   */
+  lifetimeIds(start: TraceEvent): { context: Parent; parent?: Parent } {
+    const key = `${lifetimeStartKey(start)!}/${start.timestampNs}`;
+    const known = this.lifetimes.get(key);
+    if (known) return known;
+    const kind = lifetimeKind(start);
+    const parent = kind === "connection" ? (this.upgradeOf(start) ?? this.originOf(start)) : this.withinOrOrigin(start, this.causeOf(start));
+    const context = { traceId: parent?.traceId ?? this.hash("trace", key).slice(0, 32), spanId: this.spanIdOf(key) };
+    const ids = parent ? { context, parent } : { context };
+    bounded(this.lifetimes, key, ids);
+    if (kind === "process") {
+      // The child's pid in the trace (a merged trace's pids carry their input above the host's pid).
+      const childPid = start.pid - hostPid(start.pid) + Number(start.fields.childPid);
+      if (start.fields.childPid) bounded(this.origins, `${childPid}/0`, context);
+    } else if (kind === "worker") bounded(this.origins, `${start.pid}/${start.fields.threadId}`, context);
+    return ids;
+  }
+
+  /**
+   * A child process's, worker's or connection's span (INTERNAL), from its start to its end
+   * as its spawner or its end saw it (`end` null: never ended in the trace, unfinished as a
+   * request is, to its process's last record).
+   */
+  lifetimeSpan(start: TraceEvent, end: TraceEvent | null, ids: { context: Parent; parent?: Parent }): ReadableSpan {
+    const kind = lifetimeKind(start);
+    const f = start.fields;
+    const attributes = kind === "process" ? processAttributes(start, end) : kind === "worker" ? workerAttributes(start, end) : connectionAttributes(start, end);
+    attributes["thread.id"] = start.tid;
+    const name = kind === "process" ? `${f.method} ${programName(typeof f.command === "string" ? f.command : null)}` : kind === "worker" ? `worker ${entryName(f.entry)}` : `${f.channel} ${typeof f.side === "string" ? f.side : "connection"}`;
+    if (!end) {
+      attributes["scope.unfinished"] = true;
+      const last = this.lastNs.get(start.pid) ?? start.timestampNs;
+      const message = `${unfinishedLifetime[kind]} never finished: the trace ends with it running (the process crashed, exited or was stopped); it ran at least until its process's last record`;
+      return this.readable(start.pid, name, SpanKind.INTERNAL, ids.context, ids.parent, start.timestampNs, last > start.timestampNs ? last : start.timestampNs, attributes, [], { code: SpanStatusCode.ERROR, message });
+    }
+    this.lifetimes.delete(`${lifetimeStartKey(start)!}/${start.timestampNs}`);
+    return this.readable(start.pid, name, SpanKind.INTERNAL, ids.context, ids.parent, start.timestampNs, end.timestampNs, attributes, [], lifetimeStatus(kind, end));
   }
 
   /** A request's span, with the ids requestIds gave it at its start. */
@@ -367,7 +491,7 @@ export class OtlpSpanMaker {
     // next layer inside the previous one's next() call, but its step ended there.
     const step = cause ? this.innerStep(slice.start, f.request) : undefined;
     const sameTrace = enclosing && (!cause || enclosing.traceId === cause.traceId);
-    const parent = sameTrace && (!step || step.startNs <= open.enclosingStartNs!) ? enclosing : step ? this.stepParent(slice.start, f.request, cause!, step) : cause;
+    const parent = sameTrace && (!step || step.startNs <= open.enclosingStartNs!) ? enclosing : step ? this.stepParent(slice.start, f.request, cause!, step) : (cause ?? this.originOf(slice));
     const spanId = this.spanIdOf(slice.pid, slice.tid, "call", String(f.call));
     const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, "call", String(f.call)).slice(0, 32), spanId };
     open.push(slice.startNs, slice.endNs, context);
@@ -376,7 +500,7 @@ export class OtlpSpanMaker {
 
   /** A query's or pool wait's span (under the request that made it, or the step of it running then). */
   querySpan(slice: Slice): ReadableSpan {
-    const parent = this.within(slice.start, this.causeOf(slice.start));
+    const parent = this.withinOrOrigin(slice.start, this.causeOf(slice.start));
     const f = slice.start.fields;
     const id = slice.kind === "query" ? `query/${f.query}` : `wait/${f.wait}`;
     const context = { traceId: parent?.traceId ?? this.hash("trace", slice.pid, slice.tid, id).slice(0, 32), spanId: this.spanIdOf(slice.pid, slice.tid, id) };
@@ -412,50 +536,17 @@ export class OtlpSpanMaker {
     // A message's trace: the request that sent it, else its own (the same at both ends).
     const traceOfMessage = this.hash("trace", "message", key).slice(0, 32);
     if (event.kind === "message_send") {
-      const cause = this.causeOf(event);
-      send.traceId = cause?.traceId ?? traceOfMessage;
-      this.messageTraces.set(key, send.traceId);
-      if (this.messageTraces.size > 100_000) this.messageTraces.delete(this.messageTraces.keys().next().value!);
-      // Under the request that sent it, or the framework step of it running then.
-      return this.instantSpan(event, `send ${destination}`, SpanKind.PRODUCER, send, this.within(event, cause), attributes);
+      // Under the request that sent it, or the framework step of it running then; else the spawn that made its thread.
+      const parent = this.withinOrOrigin(event, this.causeOf(event));
+      send.traceId = parent?.traceId ?? traceOfMessage;
+      bounded(this.messageTraces, key, send.traceId);
+      return this.instantSpan(event, `send ${destination}`, SpanKind.PRODUCER, send, parent, attributes);
     }
     // The send's trace (its request's), as the send made it (in this batch or an earlier one).
     send.traceId = this.messageTraces.get(key) ?? traceOfMessage;
     const context = { traceId: send.traceId, spanId: this.spanIdOf("message", key, "receive") };
     const link: Link = { context: { traceId: send.traceId, spanId: send.spanId, traceFlags: 1 } };
     return this.instantSpan(event, `receive ${destination}`, SpanKind.CONSUMER, context, send, attributes, [link]);
-  }
-
-  /**
-   * A connection's open or close at one end (channel_open / channel_close: a WebSocket's): an
-   * INTERNAL instant span "open websocket#5" / "close websocket#5", both in one trace of the
-   * connection's own (pid, owner and sub-id: the same from an export and a stream); a close
-   * after an error has status ERROR with the error.
-   */
-  connectionSpan(event: TraceEvent): ReadableSpan {
-    const f = event.fields;
-    const destination = `${f.channel}#${f.channelSubId}`;
-    const open = event.kind === "channel_open";
-    const attributes: Attributes = {
-      "messaging.system": String(f.channel),
-      "messaging.destination.name": destination,
-      "scope.message.channel_owner_pid": Number(f.channelOwnerPid),
-      "thread.id": event.tid,
-    };
-    if (typeof f.side === "string") attributes["scope.connection.side"] = f.side;
-    if (open) {
-      if (typeof f.where === "string") attributes[f.side === "client" ? "url.full" : "network.peer.address"] = f.where;
-      if (typeof f.protocol === "string") attributes["scope.connection.protocol"] = f.protocol;
-    } else {
-      if (typeof f.code === "number") attributes["scope.connection.close_code"] = f.code;
-      if (typeof f.reason === "string") attributes["scope.connection.close_reason"] = f.reason;
-      attributes["scope.connection.clean"] = f.clean === true;
-    }
-    const connection = [event.pid, Number(f.channelOwnerPid), Number(f.channelSubId)];
-    const traceId = this.hash("trace", "connection", ...connection).slice(0, 32);
-    const context = { traceId, spanId: this.spanIdOf("connection", ...connection, open ? "open" : "close") };
-    const status = !open && f.hadError === true ? { code: SpanStatusCode.ERROR, ...(typeof f.error === "string" ? { message: f.error } : {}) } : { code: SpanStatusCode.UNSET };
-    return this.readable(event.pid, `${open ? "open" : "close"} ${destination}`, SpanKind.INTERNAL, context, undefined, event.timestampNs, event.timestampNs, attributes, [], status);
   }
 
   private span(slice: Slice, kind: SpanKind, context: Parent, parent: Parent | undefined, attributes: Attributes, name = slice.name): ReadableSpan {
@@ -689,6 +780,82 @@ function callAttributes(slice: Slice): Attributes {
   put(a, "scope.call.args", slice.start.fields.args);
   if (slice.end?.kind === "function_throw") put(a, "error.type", slice.end.fields.errorType ?? "Error");
   return a;
+}
+
+/** Bounded maps of the maker: past 100 000 keys, the oldest goes. */
+function bounded<V>(map: Map<string, V>, key: string, value: V): void {
+  map.set(key, value);
+  if (map.size > 100_000) map.delete(map.keys().next().value!);
+}
+
+const unfinishedLifetime = { process: "the child process", worker: "the worker", connection: "the connection" } as const;
+
+/**
+ * The program a child ran, for its span's name ("spawn ls", "fork child"): the script a
+ * runtime ran (node, bun, deno: a service's name), else the executable's file name. Never
+ * the arguments: a backend lists span names as operations.
+ */
+function programName(command: string | null): string {
+  const executable = command?.split(" ").find(Boolean)?.split("/").pop() ?? "";
+  if (/^(node|nodejs|bun|deno)$/.test(executable)) {
+    const script = scriptOf(command);
+    if (script) return script.split("/").pop()!.replace(/\.(c|m)?(j|t)sx?$/, "") || executable;
+  }
+  return executable || "process";
+}
+
+/** A worker's entry for its span's name: its file's name ("compute.js"), or "[eval]". */
+function entryName(entry: unknown): string {
+  if (typeof entry !== "string" || !entry) return "<unknown>";
+  return entry.split(/[/\\]/).pop() || entry;
+}
+
+/** A child process: its pid and command line (process conventions), how it was started, and how it ended. */
+function processAttributes(start: TraceEvent, end: TraceEvent | null): Attributes {
+  const f = start.fields;
+  const a: Attributes = { "process.pid": Number(f.childPid), "scope.spawn.method": String(f.method) };
+  put(a, "process.command_line", f.command);
+  if (end && typeof end.fields.code === "number") a["process.exit.code"] = end.fields.code;
+  if (end && typeof end.fields.signal === "number") a["scope.exit.signal"] = end.fields.signal;
+  return a;
+}
+
+/** A worker: its thread id (thread.id is the spawner's, as on every span), entry and exit code. */
+function workerAttributes(start: TraceEvent, end: TraceEvent | null): Attributes {
+  const f = start.fields;
+  const a: Attributes = { "scope.worker.thread_id": Number(f.threadId) };
+  put(a, "scope.worker.entry", f.entry);
+  if (end && typeof end.fields.code === "number") a["scope.worker.exit_code"] = end.fields.code;
+  return a;
+}
+
+/** A connection at one end (a WebSocket's): its channel as a message's, where it went, and how it closed. */
+function connectionAttributes(open: TraceEvent, close: TraceEvent | null): Attributes {
+  const f = open.fields;
+  const a: Attributes = { "messaging.system": String(f.channel), "messaging.destination.name": `${f.channel}#${f.channelSubId}`, "scope.message.channel_owner_pid": Number(f.channelOwnerPid) };
+  if (typeof f.side === "string") a["scope.connection.side"] = f.side;
+  if (typeof f.where === "string") a[f.side === "client" ? "url.full" : "network.peer.address"] = f.where;
+  if (typeof f.protocol === "string") a["scope.connection.protocol"] = f.protocol;
+  if (close) {
+    const c = close.fields;
+    if (typeof c.code === "number") a["scope.connection.close_code"] = c.code;
+    if (typeof c.reason === "string") a["scope.connection.close_reason"] = c.reason;
+    a["scope.connection.clean"] = c.clean === true;
+  }
+  return a;
+}
+
+/**
+ * ERROR for a child that exited non-zero or by a signal, a connection closed on an error. A
+ * worker's exit code is no verdict: terminate() ends one with 1, as an uncaught error does.
+ */
+function lifetimeStatus(kind: "process" | "worker" | "connection", end: TraceEvent): { code: SpanStatusCode; message?: string } {
+  const f = end.fields;
+  if (kind === "connection") return f.hadError === true ? { code: SpanStatusCode.ERROR, ...(typeof f.error === "string" ? { message: f.error } : {}) } : { code: SpanStatusCode.UNSET };
+  if (kind === "worker") return { code: SpanStatusCode.UNSET };
+  if (typeof f.signal === "number" && f.signal) return { code: SpanStatusCode.ERROR, message: `ended by signal ${f.signal}` };
+  if (typeof f.code === "number" && f.code !== 0) return { code: SpanStatusCode.ERROR, message: `exited with code ${f.code}` };
+  return { code: SpanStatusCode.UNSET };
 }
 
 export function serializeSpans(spans: ReadableSpan[], format: OtlpFormat): Uint8Array {

@@ -78,7 +78,8 @@ export function spanSlice(event: TraceEvent, end: TraceEvent | null, endNs: bigi
   const startNs = event.timestampNs;
   if (event.kind === "db_query" || event.kind === "db_pool_wait") return { kind: event.kind === "db_query" ? "query" : "pool_wait", pid, tid, startNs, endNs, finished, name: queryName(event), start: event, end, failed: f.failed === true };
   const status = typeof f.status === "number" ? f.status : 0;
-  const failed = (event.kind === "http_server_request" ? status >= 500 : status >= 400) || typeof f.errorCode === "string" || (finished && f.end !== "finished");
+  // A request upgraded to another protocol (a WebSocket's 101) ended as it should: no failure.
+  const failed = (event.kind === "http_server_request" ? status >= 500 : status >= 400) || typeof f.errorCode === "string" || (finished && f.end !== "finished" && f.end !== "upgraded");
   return { kind: event.kind === "http_server_request" ? "server" : "client", pid, tid, startNs, endNs, finished, name: requestName(event), start: event, end, failed };
 }
 

@@ -12,7 +12,8 @@
  *   starts of requests, queries and calls still open (and a request's own records: its
  *   traceparent, route, connection), plus what names things (function tables, connections,
  *   process starts), and a thread's last request_context (it names the request of that
- *   thread's next record: a send's in the next look). A carried start makes its span once its end arrives.
+ *   thread's next record: a send's in the next look); a child process's, worker's or
+ *   connection's start until its end (lifetimes.ts). A carried start makes its span once its end arrives.
  * - At the end (after the collector closed the trace) the rest is read and sent, for at
  *   most `flushMs`, with the carried starts that never ended as unfinished spans (ERROR,
  *   ending at their process's last record: the spans `scope export --otlp` makes of them);
@@ -24,6 +25,7 @@ import { interpret, messageKey, type TraceEvent } from "../core/model";
 import { readTraceBytes } from "../core/trace-file";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { TraceFollower } from "./follow";
+import { LifetimeEnds, lifetimeStartKey } from "./lifetimes";
 import { OtlpSpanMaker, serializeSpans, type OtlpFormat } from "./otlp";
 import { sendOtlp } from "./otlp-send";
 import { shapeOf } from "./slices";
@@ -158,6 +160,9 @@ export class OtlpStream {
       keep.add(keyOf(slice.pid, slice.tid, slice.startNs, slice.start.kind));
       if (slice.kind === "server" || slice.kind === "client") openRequests.add(`${slice.pid}/${slice.tid}/${slice.start.fields.requestId}`);
     }
+    // A child process, worker or connection not ended yet: its start waits for its end (its ids were taken in this look).
+    const lifetimeEnds = new LifetimeEnds(events);
+    for (const event of events) if (lifetimeStartKey(event) !== undefined && !lifetimeEnds.of(event)) keep.add(keyOf(event.pid, event.tid, event.timestampNs, event.kind));
     if (openRequests.size) {
       for (const event of events) if (aboutRequest.has(event.kind) && openRequests.has(`${event.pid}/${event.tid}/${event.fields.requestId}`)) keep.add(keyOf(event.pid, event.tid, event.timestampNs, event.kind));
     }

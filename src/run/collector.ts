@@ -239,6 +239,15 @@ export class Collector {
     return status === 0 ? undefined : writeFailure(status);
   }
 
+  /**
+   * A pipe's read end that gets a byte once recording has stopped while the program runs, and
+   * its end at finish (the caller closes it then); undefined without the drain thread (the
+   * event loop drains, and looks itself) or a pipe.
+   */
+  stopNotices(): number | undefined {
+    return this.finished ? undefined : this.drainThread?.stopNotices();
+  }
+
   /** The top process (scope run's child): its ending is written at finish from its real status, not watched for. */
   setRoot(pid: number): void {
     this.drainThread?.setRoot(pid);

@@ -5,7 +5,7 @@
  * closed (ARCHITECTURE.md "Descendants that outlive the program").
  */
 import { readFileSync } from "node:fs";
-import { groupOf, processGroup, runProcesses, signalEach } from "./descendants";
+import { groupOf, processGroup, runProcesses, signalEach, type RunMarks } from "./descendants";
 import { ignoringEnv } from "./ignored-signals";
 import { signalNumberOf } from "./signals";
 
@@ -39,7 +39,9 @@ export function inTerminalForeground(): boolean {
  * handler runs the probe has it pending or has died of it. A signal sent to scope alone
  * leaves the probe running. Undefined when it cannot be started (then every signal is passed on).
  */
-function groupProbe(): { reachedGroup(signal: Forwarded): boolean; stop(): void } | undefined {
+export type GroupProbe = { reachedGroup(signal: Forwarded): boolean; stop(): void };
+
+export function groupProbe(): GroupProbe | undefined {
   const env = ignoringEnv();
   const start = () => {
     try {
@@ -113,12 +115,16 @@ const PROBE_DELAY_MS = 20;
  * left in its own session or group (the job's `own` place), as one sent to scope alone is.
  * A SIGINT or SIGQUIT sent after the program ended (a Ctrl-C at the waiting line) stops the
  * wait (stoppedBy), passed on the same way.
+ *
+ * `probe`: the group probe, started by the caller before the program when it can (scope run:
+ * its spawn, ~1–2 ms of scope's CPU and a `cat`'s exec, then does not compete with the
+ * program's own start; BENCHMARKS.md "scope run's own CPU: the GC and the probe before the program").
  */
 export function forwardSignals(
   child: ReturnType<typeof Bun.spawn>,
-  ringPath?: string,
-): { childEnded(): void; waitBegins(): void; stoppedBy(): Forwarded | undefined; release(untilExit?: boolean): void } {
-  const probe = groupProbe();
+  run?: RunMarks,
+  probe: GroupProbe | undefined = groupProbe(),
+): { childEnded(): void; waitBegins(): void; stoppedBy(): Forwarded | undefined; interrupted(): boolean; release(untilExit?: boolean): void } {
   /**
    * A second probe, started when scope begins to wait for what the program left (waitBegins): a
    * group signal that reaches it was sent after the program ended (a Ctrl-C at the waiting line),
@@ -134,9 +140,11 @@ export function forwardSignals(
   const forRun = new Map<Forwarded, "all" | "own">();
   let childGone = false;
   let stopped: Forwarded | undefined;
+  /** A SIGINT or SIGQUIT has arrived (a Ctrl-C, one that did not stop the wait: the program's). */
+  let interrupted = false;
   const toRun = (signal: Forwarded, who: "all" | "own") => {
-    if (ringPath === undefined) return;
-    const pids = runProcesses(ringPath, child.pid).filter((process) => (who === "all" ? process.place !== "detached" : process.place === "own"));
+    if (run === undefined) return;
+    const pids = runProcesses(run, child.pid).filter((process) => (who === "all" ? process.place !== "detached" : process.place === "own"));
     signalEach(
       pids.map((process) => process.pid),
       signal,
@@ -181,6 +189,7 @@ export function forwardSignals(
         signal,
         () => {
           const waited = childGone;
+          interrupted ||= signal === "SIGINT" || signal === "SIGQUIT";
           if ((signal === "SIGINT" || signal === "SIGQUIT") && inTerminalForeground()) {
             // The terminal sent it to the whole foreground group at once: no delay needed.
             if (waited) return void duringWait(signal, true);
@@ -210,6 +219,7 @@ export function forwardSignals(
       lingerProbe = groupProbe();
     },
     stoppedBy: () => stopped,
+    interrupted: () => interrupted,
     release: (untilExit = false) => {
       if (untilExit) letGoUntilExit();
       handlers.forEach(([signal, handler]) => process.off(signal, handler));

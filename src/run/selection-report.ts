@@ -11,6 +11,7 @@ import { recordsOfKind } from "./trace-kind";
 import type { MatchConfig } from "../instrument/match";
 import { compiledHint } from "./compiled-hint";
 import { CANDIDATES_MAX, candidateDistance, Closest, PatternKind, SelectionFlag, selectionPatterns, type Pattern } from "../instrument/selection";
+import { counted } from "../core/counted";
 
 export interface UnmatchedPattern {
   pattern: Pattern;
@@ -96,7 +97,7 @@ export function selectionLines(unmatched: UnmatchedPattern[], color: ChalkInstan
   const lines: string[] = [];
   for (const entry of unmatched) {
     const words = what[entry.pattern.kind]!;
-    const where = entry.threads === 1 ? "1 thread" : `${entry.threads} threads`;
+    const where = counted(entry.threads, "thread");
     const looked = `${entry.looked} ${words.looked}${entry.looked === 1 ? "" : "s"}`;
     lines.push(color.yellow(`  ${words.option} ${shellQuote(entry.pattern.text)} ${words.nothing} (${looked} looked at in ${where})${entry.closest.length > 0 ? `; ${words.closest}:` : ""}`));
     for (const text of entry.closest) lines.push(color.yellow(`    ${text}`));

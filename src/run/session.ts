@@ -6,14 +6,14 @@
 import chalk, { Chalk } from "chalk";
 import { UsageError } from "clipanion";
 import { randomBytes } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { closeSync, existsSync, statSync } from "node:fs";
 import { constants, hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { prepareLaunch } from "../agent/inject";
 import { ignoredAtStart, startIgnoring } from "./ignored-signals";
 import { lingerForRun, lingerLines, waitingLine } from "./descendants";
-import { forwardSignals } from "./forwarding";
+import { forwardSignals, groupProbe } from "./forwarding";
 import { assets, transformCacheDir } from "../core/assets";
 import { traceOutProblem } from "../core/trace-out";
 import { StopReason } from "../core/layout";
@@ -78,6 +78,8 @@ export interface RunResult {
   childPid: number;
   /** The program's own resource usage (peak RSS, CPU time), as the OS reported it. */
   usage: ReturnType<ReturnType<typeof Bun.spawn>["resourceUsage"]>;
+  /** scope's own CPU (this process, µs) from the program's start to its end: what ran beside it. */
+  ownCpuWhileRun: NodeJS.CpuUsage;
 }
 
 /**
@@ -103,8 +105,46 @@ function redactArgv(argv: string[], settings: RedactionSettings | undefined): st
 export const DEFAULT_LINGER_MS = 5000;
 const DEFAULT_LINGER_TEXT = "5s";
 
-/** How often `scope run` looks whether recording stopped while the program runs (its one line). */
+/** How often `scope run` looks whether recording stopped while the program runs (its one line), when the drain thread cannot tell it. */
 const STOP_WATCH_MS = 200;
+
+/**
+ * Says once, as it happens, that recording stopped while the program runs (a limit, scope stop,
+ * --duration, a full disk). The drain thread writes a byte to a pipe then (Collector.stopNotices),
+ * which the event loop reads: no timer, so scope's JavaScript sleeps through the whole run (a look
+ * every 200 ms cost ~1 ms of CPU a second beside the program, its wake-ups and mimalloc's purges:
+ * BENCHMARKS.md "scope run's own CPU: the GC and the probe before the program"). Without that
+ * pipe (the event loop drains, or none could be had), a look every STOP_WATCH_MS.
+ * (node:net's Socket on a pipe's fd reads nothing in Bun 1.4.5; Bun.file(fd).stream() does.)
+ */
+function watchStop(collector: Collector, say: (reason: number) => void): { end(): void } {
+  let watching = true;
+  const look = () => {
+    if (!watching) return;
+    const reason = collector.stopReasonNow();
+    if (reason === 0) return;
+    watching = false;
+    say(reason);
+  };
+  const fd = collector.stopNotices();
+  if (fd === undefined) {
+    const timer = setInterval(() => {
+      look();
+      if (!watching) clearInterval(timer);
+    }, STOP_WATCH_MS);
+    return { end: () => ((watching = false), clearInterval(timer)) };
+  }
+  // Read to the pipe's end (the thread's end closes at finish), then closed: Bun leaves it open.
+  void (async () => {
+    try {
+      for await (const _ of Bun.file(fd).stream()) look();
+    } catch {
+      // A failed read: the summary still says why recording stopped.
+    }
+    closeSync(fd);
+  })();
+  return { end: () => void (watching = false) };
+}
 
 /**
  * A program that would not start: one line, and the status a shell gives: 127 when there is
@@ -309,17 +349,31 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
     transformCache: options.functions === undefined ? undefined : transformCacheOrNone(stderr),
   });
 
+  // Both before the program starts, so that neither runs beside it (BENCHMARKS.md "scope run's
+  // own CPU: the GC and the probe before the program"): the group probe's spawn (signals,
+  // forwarding.ts), and a full collection of what scope's own start allocated (bundling the
+  // agents, reading assets), which JavaScriptCore would otherwise collect a moment later, in
+  // the program's first second, on this thread and its helpers (~6–12 ms of CPU taken from
+  // the program on 2 cores); with nothing left to collect, an idle scope run costs its
+  // timers only. Bun has no way to turn its GC timers off from inside the process
+  // (BUN_GC_TIMER_DISABLE is read at its start only, and with it set a collection still came).
+  const probe = groupProbe();
+  Bun.gc(true);
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn(programCommand(launch.argv, launch.env, stderr), { env: launch.env, stdio: inheritedStdio() });
   } catch (error) {
+    probe?.stop();
     collector.finish({ exitCode: 127, signal: null });
     collector.discard();
     return cannotStart(options.argv[0]!, error, stderr);
   }
 
+  const ownCpuAtStart = process.cpuUsage();
   collector.setRoot(child.pid);
-  const forwarding = forwardSignals(child, ringPath);
+  // What marks the run's processes (src/run/descendants.ts): the ring, and the agents a node or bun starts with.
+  const marks = { ring: ringPath, agents: { node: files.nodeAgent, bun: files.bunAgent } };
+  const forwarding = forwardSignals(child, marks, probe);
   const stream = options.otlp ? startStream(options.otlp, out, stderr) : undefined;
   // The kill switch (`scope stop` sends it): recording stops, the program runs on.
   const killSwitch = () => collector.stopRecording(StopReason.killSwitch);
@@ -333,14 +387,10 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   const durationTimer = options.durationMs === undefined ? undefined : setTimeout(() => collector.stopRecording(StopReason.duration), options.durationMs);
   // Recording that stops while the program runs on (a limit, scope stop, --duration, a full
   // disk) is said at once in one line; the summary says it again with the counts.
-  const stopWatch = setInterval(() => {
-    const reason = collector.stopReasonNow();
-    if (reason === 0) return;
-    clearInterval(stopWatch);
-    stderr.writeNow(stopNowLine(reason, color, collector.writeErrorNow()));
-  }, STOP_WATCH_MS);
+  const stopWatch = watchStop(collector, (reason) => stderr.writeNow(stopNowLine(reason, color, collector.writeErrorNow())));
 
   const exitCode = await child.exited;
+  const ownCpuWhileRun = process.cpuUsage(ownCpuAtStart);
   forwarding.childEnded();
   // What the program started and left running in scope's group (an npx whose `next dev` is
   // still shutting down, a script's `node worker.js &`): drained on until it ends or the
@@ -349,15 +399,15 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   const lingerText = options.lingerText ?? DEFAULT_LINGER_TEXT;
   // A Ctrl-C while it waits stops the wait (forwarding.stoppedBy): the user asked not to wait.
   const left = await lingerForRun(
-    ringPath,
+    marks,
     lingerMs,
     child.pid,
     () => collector.stopReasonNow() === 0,
-    (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText))}\n`),
+    (held) => stderr.writeNow(`${color.yellow(waitingLine(held, lingerText, forwarding.interrupted()))}\n`),
     forwarding.stoppedBy,
     forwarding.waitBegins,
   );
-  clearInterval(stopWatch);
+  stopWatch.end();
   clearTimeout(durationTimer);
   process.off("SIGUSR2", killSwitch);
   process.off("SIGUSR1", flightDump);
@@ -382,6 +432,6 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   if (summary.stopped === undefined) for (const line of lingerLines(left, lingerText)) stderr.writeNow(`${color.yellow(line)}\n`);
   stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns, ...hooksThread].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
-  options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage() });
+  options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage(), ownCpuWhileRun });
   return signal ? 128 + signalNumberOf(signal) : exitCode;
 }

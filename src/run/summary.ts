@@ -1,6 +1,7 @@
 /** The few lines `scope run` prints to stderr when the program ends. */
 import type { ChalkInstance } from "chalk";
 import { stopReasonName } from "../core/layout";
+import { counted } from "../core/counted";
 import type { RunSummary } from "./collector";
 
 function formatBytes(bytes: number): string {
@@ -35,7 +36,7 @@ export function formatSummary(summary: RunSummary, color: ChalkInstance): string
   const ended = summary.signal ? `killed by ${summary.signal}` : `exit code ${summary.exitCode}`;
   const lines = [
     `${color.bold("scope")}: ${summary.out} (${formatBytes(summary.fileBytes)}), ${(Number(summary.durationNs) / 1e9).toFixed(2)}s, program ${ended}`,
-    `  ${summary.processes} processes, ${summary.threads} threads, ${summary.recorded} records`,
+    `  ${counted(summary.processes, "process", "processes")}, ${counted(summary.threads, "thread")}, ${counted(summary.recorded, "record")}`,
     `  ${eventsLine(summary.byKind)}`,
     ...flightLines(summary, color),
     ...stopLines(summary, color),
@@ -121,9 +122,9 @@ export function endLines(summary: RunSummary, processGroup: boolean, color: Chal
   if (ends.unknown > 0) parts.push(`${ends.unknown} by scope with the status unknown (gone, reaped by an untraced parent${lost}: stamped when scope noticed)`);
   if (ends.running > 0) parts.push(`${ends.running} still running: no ending yet`);
   if (ends.unwatched > 0) parts.push(`${ends.unwatched} not watched (over 4096 alive at once): only what they recorded`);
-  const processes = ends.processes === 1 ? "1 traced process" : `${ends.processes} traced processes`;
+  const processes = counted(ends.processes, "traced process", "traced processes");
   // Workers still running when their process ended (process.exit(), a kill): ended with it by scope.
-  const workers = (count: number) => (count === 1 ? "1 worker thread" : `${count} worker threads`);
+  const workers = (count: number) => counted(count, "worker thread");
   let threads = ends.threads === 0 ? "" : `; ${workers(ends.threads)} ended with ${ends.threads === 1 ? "its" : "their"} process (thread_exit recorded by scope)`;
   // Workers that ran no JavaScript at their end (terminate()): their parent's 'exit' says it.
   if (ends.terminated > 0) threads += `; ${workers(ends.terminated)} ended as ${ends.terminated === 1 ? "its" : "their"} parent saw (terminate(): thread_exit recorded by scope)`;

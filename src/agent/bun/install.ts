@@ -14,7 +14,7 @@ import { describe, previewWalk, type TypeChecks } from "../shared/preview";
 import type * as FunctionsAgent from "../../instrument/agent";
 import type { FunctionRuntime } from "../../instrument/runtime";
 import { Recorder } from "../shared/recorder";
-import { currentRequest, requestsBegin } from "../shared/request-context";
+import { currentRequest, requestsBegin, tagRequest } from "../shared/request-context";
 import { disabledByFile, recordingEnded } from "../shared/disable";
 import { parseGroups } from "../shared/sink";
 import { startBunAsyncTracking } from "./async";
@@ -321,7 +321,9 @@ function hookBunSpawn(tracer: Tracer): void {
         wrapSend(tracer, child as { send: (...sendArgs: unknown[]) => boolean; connected?: boolean }, channel);
       }
       if (!recorder.groups.process) return;
-      recorder.event(Kind.process_spawn, child.pid, recorder.str(commandOf(args)), SpawnMethod.spawn);
+      const command = recorder.str(commandOf(args));
+      tagRequest(recorder);
+      recorder.event(Kind.process_spawn, child.pid, command, SpawnMethod.spawn);
       // A reaction on the exit promise does not keep the program alive.
       child.exited.then(
         (code) => recorder.event(Kind.child_exit, child.pid, child.signalCode ? -1 : code, child.signalCode ? (signalNumbers[child.signalCode] ?? 0) : 0),
@@ -341,7 +343,9 @@ function hookBunSpawn(tracer: Tracer): void {
     if (!own || !recorder.groups.process) return result;
     recorder.safe(() => {
       const pid = result.pid ?? 0;
-      recorder.eventAt(startedNs, Kind.process_spawn, pid, recorder.str(commandOf(args)), SpawnMethod.spawnSync);
+      const command = recorder.str(commandOf(args));
+      tagRequest(recorder);
+      recorder.eventAt(startedNs, Kind.process_spawn, pid, command, SpawnMethod.spawnSync);
       const signal = result.signalCode ? (signalNumbers[result.signalCode] ?? 0) : 0;
       recorder.event(Kind.child_exit, pid, result.exitCode ?? -1, signal);
     });
@@ -379,8 +383,9 @@ function hookWorkers(tracer: Tracer, messages: WorkerMessages): void {
         const threadId = worker.threadId;
         if (recorder.groups.message) messages.channels.set(worker, workerChannel(threadId, process.pid, false));
         if (!recorder.groups.thread) return;
-        const entry = args[0] instanceof URL ? args[0].href : String(args[0]);
-        recorder.event(Kind.thread_spawn, threadId, recorder.str(entry));
+        const entry = recorder.str(args[0] instanceof URL ? args[0].href : String(args[0]));
+        tagRequest(recorder);
+        recorder.event(Kind.thread_spawn, threadId, entry);
         worker.addEventListener("close", (event) => {
           recorder.event(Kind.thread_exited, threadId, (event as unknown as { code?: number }).code ?? 0);
         });
@@ -432,7 +437,9 @@ function hookNodeWorkers(tracer: Tracer, messages: WorkerMessages, threads: type
         if (!recorder.groups.thread) return;
         const entry = args[0];
         const isEval = (given as { eval?: unknown } | undefined)?.eval === true;
-        recorder.event(Kind.thread_spawn, threadId, recorder.str(isEval ? "[eval]" : entry instanceof URL ? entry.href : String(entry)));
+        const entryId = recorder.str(isEval ? "[eval]" : entry instanceof URL ? entry.href : String(entry));
+        tagRequest(recorder);
+        recorder.event(Kind.thread_spawn, threadId, entryId);
       });
       return worker;
     },

@@ -762,7 +762,10 @@ function onSyncEnded(tracer: Tracer, method: number, args: unknown[], outcome: u
   const parts = [args[0], ...(Array.isArray(args[1]) ? args[1] : [])].filter((part) => typeof part === "string");
   const result = (outcome ?? {}) as { pid?: unknown; status?: unknown; signal?: unknown };
   const pid = typeof result.pid === "number" ? result.pid : 0;
-  recorder.eventAt(startedNs, Kind.process_spawn, pid, recorder.str(parts.join(" ")), method);
+  const command = recorder.str(parts.join(" "));
+  // Its request, as an asynchronous spawn's (the context names the thread's next record, this one).
+  tagRequest(recorder);
+  recorder.eventAt(startedNs, Kind.process_spawn, pid, command, method);
   if (pid === 0) return;
   const signal = typeof result.signal === "string" ? signalNumber(result.signal) : 0;
   recorder.event(Kind.child_exit, pid, typeof result.status === "number" ? result.status : U64_NONE, signal);
@@ -823,7 +826,12 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
         const entry = args[0];
         const text = typeof entry === "string" ? entry : entry instanceof URL ? entry.href : "";
         const isEval = (args[1] as { eval?: unknown } | undefined)?.eval === true;
-        if (recorder.groups.thread) recorder.event(Kind.thread_spawn, threadId, recorder.str(isEval ? "[eval]" : text), 0, 0, 0, hooksThreadShift());
+        if (recorder.groups.thread) {
+          // Its request (if any) rides on a request_context just before it, as a spawn's: the OTLP export's worker span goes under it.
+          const entryId = recorder.str(isEval ? "[eval]" : text);
+          tagRequest(recorder);
+          recorder.event(Kind.thread_spawn, threadId, entryId, 0, 0, 0, hooksThreadShift());
+        }
         onWorkerCreated?.(worker, args[1]);
       });
       return worker;

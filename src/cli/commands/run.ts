@@ -26,8 +26,9 @@ export class RunCommand extends Command {
       whole group, as a terminal's Ctrl-C, is not passed on: they have it; a program that runs in a session
       of its own, \`scope run -- setsid node app.js\`, gets it from scope). When the program ends before what
       it started, scope keeps recording those processes until they end, for at most --linger (default 5s;
-      a Ctrl-C stops the wait), and names the ones still running then; a process that left the group
-      (setsid: a daemon) and an untraced one (\`sleep 30 &\`) are not waited for.
+      a Ctrl-C stops the wait), and names the ones still running then; a shell left running, which may
+      start a traced program yet (\`(sleep 1; node worker.js) &\`), is waited for too. A process that
+      left the group (setsid: a daemon) and an untraced one (\`sleep 30 &\`) are not waited for.
 
       Options before the command are scope's; everything from the command on is passed to it unchanged.
     `,
