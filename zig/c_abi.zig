@@ -594,7 +594,7 @@ export fn scope_clock_realtime_ns() u64 {
 }
 
 test "c_abi: layout version" {
-    try std.testing.expectEqual(@as(u32, 6), scope_layout_version());
+    try std.testing.expectEqual(@as(u32, 7), scope_layout_version());
 }
 
 test "c_abi: create, attach, record, string, batch, drain, stats, errors" {

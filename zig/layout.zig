@@ -21,7 +21,9 @@ const assert = std.debug.assert;
 /// reader of 4 one of 5, which it would label as ended with their process.
 /// 6: db_query / db_pool_wait field e holds the db_connection id above the DbSystem
 /// (e = DbSystem | connection << 8; 0: none); a reader of 5 would show the sum as the system.
-pub const record_layout_version: u32 = 6;
+/// 7: thread_spawn flags bit 0 (thread_spawn_flag_after_scope_hooks_thread): the worker's
+/// threadId is one higher than the program would see untraced.
+pub const record_layout_version: u32 = 7;
 pub const record_layout_version_oldest: u32 = 1;
 
 pub const record_size_bytes: u32 = 64;
@@ -77,6 +79,11 @@ pub const exit_flag_corrects: u16 = 4;
 /// a = that code, stamped at that record's time.
 pub const exit_flag_parent: u16 = 8;
 
+/// thread_spawn flags (version 7): scope started Node's ES module hooks thread in this process
+/// (module.register under --functions: Node 20, Node 22 before 22.15), which took a worker
+/// threadId the program's own thread would have had untraced (src/instrument/node-hooks.ts).
+pub const thread_spawn_flag_after_scope_hooks_thread: u16 = 1;
+
 /// Event kinds. Values are part of the file format: append, never renumber.
 pub const EventKind = enum(u16) {
     invalid = 0,
@@ -97,7 +104,8 @@ pub const EventKind = enum(u16) {
     /// A parent saw its child end. a = child pid, b = exit code (or max u64 when
     /// none), c = signal number.
     child_exit = 6,
-    /// Worker thread created. a = worker thread id, b = str entry (file or URL).
+    /// Worker thread created. a = worker thread id, b = str entry (file or URL); flags
+    /// thread_spawn_flag_after_scope_hooks_thread.
     thread_spawn = 7,
     /// Recorded by the exiting worker itself; fields as `process_exit`. Or by the collector
     /// (layout version 4), for a worker that recorded none when its process ended (the

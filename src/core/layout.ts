@@ -9,9 +9,10 @@
  * (ExitFlag: a worker ended with its process, recorded by the collector); 5: thread_exit
  * flags bit 3 (ExitFlag.parent: the collector's ending of a worker from its parent's
  * thread_exited); 6: db_query / db_pool_wait field e = DbSystem | db_connection id << 8;
- * readers take 1 to 6 (zig/layout.zig).
+ * 7: thread_spawn flags bit 0 (ThreadSpawnFlag.afterScopeHooksThread);
+ * readers take 1 to 7 (zig/layout.zig).
  */
-export const RECORD_LAYOUT_VERSION = 6;
+export const RECORD_LAYOUT_VERSION = 7;
 export const RECORD_LAYOUT_VERSION_OLDEST = 1;
 export const RECORD_SIZE = 64;
 export const STRING_FRAGMENT_BYTES = 32;
@@ -41,6 +42,7 @@ export const EventKind = {
   process_spawn: 4,
   process_exit: 5,
   child_exit: 6,
+  /** flags ThreadSpawnFlag. */
   thread_spawn: 7,
   thread_exit: 8,
   thread_exited: 9,
@@ -169,6 +171,13 @@ export const flightTriggerName: Record<number, FlightTriggerName> = Object.fromE
  * another status than the system's.
  */
 export const ExitFlag = { collector: 1, unknown: 2, corrects: 4, parent: 8 } as const;
+
+/**
+ * thread_spawn flags (layout version 7): `afterScopeHooksThread`, scope started Node's ES
+ * module hooks thread in the process (module.register: Node 20, 22 before 22.15), which took
+ * a threadId: the worker's is one higher than the program would see untraced.
+ */
+export const ThreadSpawnFlag = { afterScopeHooksThread: 1 } as const;
 
 /** process_exit / thread_exit field e: how it ended. */
 export const ExitReason = { normal: 0, processExit: 1, uncaughtException: 2, unhandledRejection: 3, signal: 4 } as const;

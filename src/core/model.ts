@@ -166,7 +166,12 @@ const fielders: Partial<Record<EventKindName, Fielder>> = {
     code: big(r.b) === U64_MAX ? null : signed(r.b),
     signal: unsigned(r.c) || null,
   }),
-  thread_spawn: (r, str) => ({ threadId: unsigned(r.a), entry: str(r.b) }),
+  // Flag bit 0 (layout version 7): the threadId is one higher than untraced (scope's ES module hooks thread took one).
+  thread_spawn: (r, str) => {
+    const fields: Record<string, FieldValue> = { threadId: unsigned(r.a), entry: str(r.b) };
+    if ((r.flags & 1) !== 0) fields.afterScopeHooksThread = true;
+    return fields;
+  },
   thread_exited: (r) => ({ threadId: unsigned(r.a), code: signed(r.b) }),
   // A send the runtime refused by throwing (an uncloneable value): its marker, after the send it
   // refuses (zig/layout.zig message_send flags bit 0; MessageLinks marks that send `refused`).

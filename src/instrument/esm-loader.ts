@@ -1,18 +1,13 @@
 /**
  * Node ESM loader hooks (registered by node-hooks.ts through module.register; runs on
- * Node's hooks thread). Instruments ES modules as they load; CommonJS is left to the
- * _compile hook, which sees it whether it is required or imported. "module-typescript" is
- * TypeScript Node 22.18+ strips itself after this hook (columns unchanged): instrumented as
- * TypeScript (the parser goes by the file's extension), handed back with its format.
- * TypeScript of format "module" goes on to a TypeScript loader's compiler (`--import tsx`),
- * with scope's map for it to compose (instrument.ts handedOn).
+ * Node's hooks thread): Node 20, and Node 22 before 22.15 (no `module.registerHooks`, whose
+ * in-thread hook, esm-in-thread.ts, takes this one's place there). Instruments ES modules as
+ * they load (esm-load.ts).
  */
-import { fileURLToPath } from "node:url";
-import { instrumentVia, openTransformCache, type TransformCache } from "./cache";
+import { openTransformCache, type TransformCache } from "./cache";
+import { instrumentedSource, type LoadResult } from "./esm-load";
 import { warningLine } from "./instrument";
 import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
-import { siblingReader } from "./node-hooks";
-import { languageOf } from "./parse";
 import { SelectionTracker, SharedSelection, selectionPatterns } from "./selection";
 
 let matcher: Matcher | undefined;
@@ -37,31 +32,11 @@ export function initialize(data: { config?: MatchConfig; cacheDir?: string; sele
   cache = openTransformCache(data?.cacheDir, data?.config ?? {});
 }
 
-interface LoadResult {
-  format?: string;
-  source?: string | ArrayBuffer | Uint8Array | null;
-  shortCircuit?: boolean;
-}
-
 type NextLoad = (url: string, context: object) => Promise<LoadResult>;
 
 export async function load(url: string, context: object, nextLoad: NextLoad): Promise<LoadResult> {
   const result = await nextLoad(url, context);
-  if (!matcher || (result.format !== "module" && result.format !== "module-typescript") || result.source == null || !url.startsWith("file:")) return result;
-  const file = fileURLToPath(url);
-  if (!matcher.file(file)) return result;
-  const source = typeof result.source === "string" ? result.source : new TextDecoder().decode(result.source as Uint8Array);
-  try {
-    // TypeScript (or JSX) as "module" is not what V8 runs: a loader registered after scope's
-    // (`--import tsx`) compiles it next, and composes scope's map into its own (handedOn;
-    // unless the text already carries a compiler's map, instrument.ts).
-    const language = languageOf(file);
-    const handedOn = result.format === "module" && language !== undefined && language !== "js";
-    const instrumented = instrumentVia(cache, source, file, { matcher, module: true, readFile: siblingReader(file), sourceName: url, ...(handedOn ? { handedOn } : {}) });
-    if (instrumented.status === "instrumented") return { ...result, source: instrumented.code };
-    if (instrumented.status === "failed") warn(file, instrumented.reason);
-  } catch (error) {
-    warn(file, error instanceof Error ? error.message : String(error));
-  }
-  return result;
+  if (!matcher) return result;
+  const source = instrumentedSource(matcher, cache, url, result, warn);
+  return source === undefined ? result : { ...result, source };
 }

@@ -2,7 +2,8 @@
  * Load-time instrumentation in Node: the CommonJS path (Module.prototype._compile, the
  * one place every CommonJS source passes through, including files that ESM `import`s
  * as CommonJS, and ES modules loaded by `require()`, see instrumentCompiled) and the ESM
- * path (module.register with the loader in esm-loader.ts, which runs on Node's hooks
+ * path (Node 22.15+ and 24: module.registerHooks, in this thread, esm-in-thread.ts; before
+ * that, module.register with the loader in esm-loader.ts, which runs on Node's hooks
  * thread). The agent calls `enableNodeInstrumentation`
  * when `scope run --functions` is given; the runtime (runtime.ts) is installed apart.
  */
@@ -11,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { keepFrameName } from "../agent/shared/reflect";
 import { installCallSitePositions, raiseStackTraceLimit, restoreStackTraceLimit, setNodeModuleSites } from "./callsites";
 import { instrumentVia, openTransformCache, readCodeCache, writeCodeCache, type Cached, type CodeCacheSlot, type TransformCache } from "./cache";
+import { hasInThreadHooks, registerInThreadEsmHook, type HandedSources } from "./esm-in-thread";
 import { warningLine } from "./instrument";
 import { mayLoadModules } from "./loads-modules";
 import { Matcher, nodeGivesRealPaths, type MatchConfig } from "./match";
@@ -43,6 +45,9 @@ type Compile = CompilableModule["_compile"];
 
 const installedKey = Symbol.for("scope.instrument.cjs");
 
+/** The `_compile` hook's Matcher and cache, which the in-thread ESM hook shares; what that hook handed a require(). */
+let commonJs: { matcher: Matcher; cache: TransformCache | undefined; warn: (line: string) => void; handed?: HandedSources } | undefined;
+
 /** Instruments CommonJS sources as Node compiles them. Idempotent; returns false when already on. */
 export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmHook): boolean {
   const host = globalThis as Record<symbol, unknown>;
@@ -64,11 +69,12 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
   if (options.esmLoader) own.push(dirname(options.esmLoader.startsWith("file:") ? fileURLToPath(options.esmLoader) : options.esmLoader));
   installVmHooks(matcher, warn, own, options.vmRuntime);
   let probed = false;
+  const state: NonNullable<typeof commonJs> = (commonJs = { matcher, cache, warn });
   Module.prototype._compile = function compile(this: CompilableModule, content: string, filename: string, ...rest: unknown[]) {
     let code = content;
     let loadsModules: boolean | undefined;
     let compiled: Cached | undefined;
-    if (typeof content === "string" && typeof filename === "string" && matcher.file(filename)) {
+    if (typeof content === "string" && typeof filename === "string" && !handedToCompile(state.handed, content, filename, rest[0]) && matcher.file(filename)) {
       try {
         const result = instrumentCompiled(cache, matcher, content, filename, rest[0]);
         loadsModules = result.loadsModules;
@@ -100,6 +106,13 @@ export function installCommonJsHook(options: NodeHookOptions, esm?: DeferredEsmH
       if (raise !== undefined) restoreStackTraceLimit(raise);
     }
   };
+  return true;
+}
+
+/** Whether the in-thread ESM hook instrumented this source already (a require() of an ES module passes both). */
+function handedToCompile(handed: HandedSources | undefined, content: string, filename: string, format: unknown): boolean {
+  if (handed === undefined || typeof format !== "string" || !format.startsWith("module") || handed.get(filename) !== content) return false;
+  handed.delete(filename);
   return true;
 }
 
@@ -255,14 +268,73 @@ function nodeModuleSites(original: Compile): { compile: unknown; require: unknow
   }
 }
 
-/** Registers the ESM load hook (Node ≥ 20.6). Returns false when module.register is missing. */
+/**
+ * Registers the ESM load hook: in this thread where Node has module.registerHooks and the
+ * `_compile` hook is on (esm-in-thread.ts), else on Node's hooks thread through
+ * module.register (Node ≥ 20.6). Returns false when neither is there.
+ */
 export function registerEsmHook(options: NodeHookOptions): boolean {
+  if (commonJs !== undefined && options.esmLoader && hasInThreadHooks()) {
+    commonJs.handed = registerInThreadEsmHook(commonJs.matcher, commonJs.cache, commonJs.warn);
+    return true;
+  }
   const nodeModule = require("node:module") as { register?: (specifier: string, options?: object) => void };
   if (!options.esmLoader || typeof nodeModule.register !== "function") return false;
   const url = /^[a-z]+:/i.test(options.esmLoader) ? options.esmLoader : pathToFileURL(options.esmLoader).href;
   const register = nodeModule.register;
+  const threads = osThreadCount();
   runningOwnTicks(() => Reflect.apply(register, nodeModule, [url, { data: { config: options.config, cacheDir: options.cacheDir, selection: options.selection } }]));
+  // No hooks thread before, and none the program's options start later (`--loader`, an
+  // `--import` that may register): scope's took a threadId the program's workers had untraced.
+  if ((threads === undefined || (osThreadCount() ?? 0) > threads) && !programStartsHooks()) markHooksThread(nodeModule);
   return true;
+}
+
+/** Node options with which the program may start a hooks thread of its own (then it is not scope's doing). */
+const PROGRAM_HOOKS_OPTIONS = /(?:^|\s)(?:--import|--loader|--experimental-loader)(?=[\s=]|$)/;
+
+function programStartsHooks(): boolean {
+  return PROGRAM_HOOKS_OPTIONS.test(`${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`);
+}
+
+/**
+ * "each": every worker this thread starts starts a hooks thread of scope's (Node without
+ * module.registerHooks); the core agent makes it "started" at the first, after which the
+ * workers' threadIds are higher than untraced (a CommonJS program's three workers: 1, 3, 5).
+ */
+const workerHooksThreadKey = Symbol.for("scope.instrument.workerHooksThread");
+
+/**
+ * Set while the hooks thread scope started is one the program would not have untraced: it
+ * took the next worker threadId, so the program's workers get ids one higher (its first 2,
+ * not 1). The core agent flags their thread_spawn records (ThreadSpawnFlag.afterScopeHooksThread),
+ * and `scope run` says so once (src/run/hooks-thread-report.ts). Cleared at the program's own
+ * module.register, which would have started that thread untraced.
+ */
+const hooksThreadKey = Symbol.for("scope.instrument.hooksThread");
+
+function markHooksThread(nodeModule: { register?: (...args: never[]) => unknown }): void {
+  const host = globalThis as Record<symbol, unknown>;
+  host[hooksThreadKey] = true;
+  const original = nodeModule.register;
+  if (typeof original !== "function") return;
+  const register = function register(this: unknown, ...args: unknown[]) {
+    host[hooksThreadKey] = false;
+    if (nodeModule.register === register) nodeModule.register = original;
+    return Reflect.apply(original as (...args: unknown[]) => unknown, this, args);
+  };
+  Object.defineProperty(register, "name", { value: original.name });
+  Object.defineProperty(register, "length", { value: original.length });
+  nodeModule.register = register;
+}
+
+/** The process's OS threads (Linux: /proc/self/task); undefined where that cannot be read. */
+function osThreadCount(): number | undefined {
+  try {
+    return (require("node:fs") as typeof import("node:fs")).readdirSync("/proc/self/task").length;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Ticks a callback queues that queue ticks again: run this many rounds, the rest left to Node. */
@@ -328,6 +400,8 @@ export function enableNodeInstrumentation(options: NodeHookOptions): void {
     options = { ...options, config: { ...options.config, shiftsForStacks: true } };
   }
   const host = globalThis as Record<symbol, unknown>;
+  // Every worker registers at start (esmNeededAtStart): through module.register, a hooks thread of its own.
+  if (options.esmLoader && !hasInThreadHooks() && !programStartsHooks()) host[workerHooksThreadKey] = "each";
   const eager = host[installedKey] ? "hooks already on" : esmNeededAtStart(options);
   if (eager !== undefined) {
     installCommonJsHook(options);
@@ -420,6 +494,8 @@ function deferEsmHook(options: NodeHookOptions): DeferredEsmHook {
   }
   const patched = function register_(this: unknown, ...args: unknown[]) {
     register("the program's module.register");
+    // Its own call would have started the hooks thread untraced: no threadId of the program's moved.
+    host[hooksThreadKey] = false;
     return Reflect.apply(programRegister as (...args: unknown[]) => void, this, args);
   };
   if (typeof programRegister === "function") {

@@ -6,8 +6,8 @@
  */
 import type { ChalkInstance } from "chalk";
 import { decodeRecord } from "../core/events";
-import { AsyncLevel, EventKind, Offset, RECORD_SIZE } from "../core/layout";
-import { readTrace } from "../core/trace-file";
+import { AsyncLevel, EventKind } from "../core/layout";
+import { recordsOfKind } from "./trace-kind";
 
 /** What a thread recording at `level` (async_tracking b) lacks, said once per kind of shortfall. */
 const lacks: Record<number, string> = {
@@ -18,24 +18,15 @@ const lacks: Record<number, string> = {
 
 export function asyncLimitLines(path: string, color: ChalkInstance): string[] {
   const short = new Map<number, Set<number>>();
-  try {
-    const trace = readTrace(path);
-    for (const batch of trace.batches()) {
-      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
-        if (view.getUint16(offset + Offset.kind, true) !== EventKind.async_tracking) continue;
-        const record = decodeRecord(batch, offset);
-        const asked = Number(record.a);
-        const recorded = Number(record.b);
-        if (recorded === asked) continue;
-        let pids = short.get(recorded);
-        if (!pids) short.set(recorded, (pids = new Set()));
-        pids.add(record.pid);
-      }
-    }
-  } catch {
-    // An unreadable trace: `scope dump` says why.
-  }
+  recordsOfKind(path, EventKind.async_tracking, (batch, offset) => {
+    const record = decodeRecord(batch, offset);
+    const asked = Number(record.a);
+    const recorded = Number(record.b);
+    if (recorded === asked) return;
+    let pids = short.get(recorded);
+    if (!pids) short.set(recorded, (pids = new Set()));
+    pids.add(record.pid);
+  });
   return [...short].map(([recorded, pids]) => {
     const list = [...pids].slice(0, 5).join(", ") + (pids.size > 5 ? ", ..." : "");
     return color.yellow(`  --async: ${lacks[recorded] ?? `level ${recorded} recorded`} (pid ${list})`);

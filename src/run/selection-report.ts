@@ -5,9 +5,9 @@
  * nothing, a second for the strings its candidates name.
  */
 import type { ChalkInstance } from "chalk";
-import { EventKind, Offset, RECORD_SIZE } from "../core/layout";
+import { EventKind, Offset } from "../core/layout";
 import { decodeRecord, StringTable } from "../core/events";
-import { readTrace } from "../core/trace-file";
+import { recordsOfKind } from "./trace-kind";
 import type { MatchConfig } from "../instrument/match";
 import { compiledHint } from "./compiled-hint";
 import { CANDIDATES_MAX, candidateDistance, Closest, PatternKind, SelectionFlag, selectionPatterns, type Pattern } from "../instrument/selection";
@@ -71,37 +71,18 @@ export function unmatchedPatterns(path: string, settings: string): UnmatchedPatt
 /** The function_selection records of a trace, decoded (a damaged trace gives what it has). */
 function selectionRecords(path: string): ReturnType<typeof decodeRecord>[] {
   const out: ReturnType<typeof decodeRecord>[] = [];
-  try {
-    const trace = readTrace(path);
-    for (const batch of trace.batches()) {
-      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
-        if (view.getUint16(offset + Offset.kind, true) === EventKind.function_selection) out.push(decodeRecord(batch, offset));
-      }
-    }
-  } catch {
-    // No report from an unreadable trace; `scope dump` says why.
-  }
+  recordsOfKind(path, EventKind.function_selection, (batch, offset) => out.push(decodeRecord(batch, offset)));
   return out;
 }
 
 /** The strings (pid/tid/id keys) named in `wanted`. */
 function stringsOf(path: string, wanted: Set<string>): StringTable {
   const table = new StringTable();
-  try {
-    const trace = readTrace(path);
-    for (const batch of trace.batches()) {
-      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let offset = 0; offset < batch.byteLength; offset += RECORD_SIZE) {
-        if (view.getUint16(offset + Offset.kind, true) !== EventKind.string) continue;
-        const id = view.getUint32(offset + Offset.a, true);
-        const key = `${view.getUint32(offset + Offset.pid, true)}/${view.getUint32(offset + Offset.tid, true)}/${id}`;
-        if (wanted.has(key)) table.add(decodeRecord(batch, offset));
-      }
-    }
-  } catch {
-    // As above.
-  }
+  recordsOfKind(path, EventKind.string, (batch, offset, view) => {
+    const id = view.getUint32(offset + Offset.a, true);
+    const key = `${view.getUint32(offset + Offset.pid, true)}/${view.getUint32(offset + Offset.tid, true)}/${id}`;
+    if (wanted.has(key)) table.add(decodeRecord(batch, offset));
+  });
   return table;
 }
 

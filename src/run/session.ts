@@ -26,6 +26,7 @@ import { Collector, type RunSummary } from "./collector";
 import { signalNumberOf } from "./signals";
 import { removeStaleRings } from "./stale";
 import { selectionLines, unmatchedPatterns } from "./selection-report";
+import { hooksThreadLines } from "./hooks-thread-report";
 import { asyncLimitLines } from "./async-report";
 import { bunColumnLines, endLines, formatSummary, stopNowLine } from "./summary";
 import type { OtlpFormat } from "../export/otlp";
@@ -425,9 +426,11 @@ async function runWith(options: RunOptions, early: ReturnType<typeof catchOwnSig
   const asyncLines = options.async !== undefined && (summary.byKind.async_tracking ?? 0) > 0 ? asyncLimitLines(out, color) : [];
   const ends = endLines(summary, options.events === undefined || options.events.includes("process"), color);
   const bunColumns = bunColumnLines(options.argv, options.functions !== undefined, summary.byKind);
+  // --functions on a Node without module.registerHooks: workers' threadIds one higher than untraced, read back from the trace's thread_spawn flags.
+  const hooksThread = options.functions !== undefined && (summary.byKind.thread_spawn ?? 0) > 0 ? hooksThreadLines(out, color) : [];
   // Not when recording stopped early: the trace holds part of the run, and the summary says so.
   if (summary.stopped === undefined) for (const line of lingerLines(left, lingerText)) stderr.writeNow(`${color.yellow(line)}\n`);
-  stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns].map((line) => `${line}\n`).join(""));
+  stderr.writeNow(formatSummary(summary, color) + [...ends, ...selectionLines(unmatched, color), ...asyncLines, ...bunColumns, ...hooksThread].map((line) => `${line}\n`).join(""));
   if (stream && options.otlp) stderr.writeNow(streamLine(options.otlp.endpoint, await stream.finish()));
   options.onFinish?.({ summary, childPid: child.pid, usage: child.resourceUsage(), ownCpuWhileRun });
   return signal ? 128 + signalNumberOf(signal) : exitCode;

@@ -10,7 +10,7 @@
  */
 import type * as ChildProcessModule from "node:child_process";
 import type * as WorkerThreads from "node:worker_threads";
-import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, channelField } from "../shared/kinds";
+import { ChannelKind, ExitReason, Kind, LongTaskKind, SpawnMethod, ThreadSpawnFlag, channelField } from "../shared/kinds";
 import type { TypeChecks } from "../shared/preview";
 import type { Recorder } from "../shared/recorder";
 import { tagRequest } from "../shared/request-context";
@@ -797,6 +797,19 @@ export function hookOwnIpc(tracer: Tracer): void {
 
 export const workerThreadIds = new WeakMap<object, number>();
 
+/**
+ * ThreadSpawnFlag.afterScopeHooksThread when a worker's threadId is higher than untraced: an
+ * ES module hooks thread the functions agent started in this thread took one, or (Node
+ * without module.registerHooks) a worker this thread started before, whose agent starts one
+ * at its start (src/instrument/node-hooks.ts markHooksThread).
+ */
+function hooksThreadShift(): number {
+  const host = globalThis as Record<symbol, unknown>;
+  const shifted = host[Symbol.for("scope.instrument.hooksThread")] === true || host[Symbol.for("scope.instrument.workerHooksThread")] === "started";
+  if (host[Symbol.for("scope.instrument.workerHooksThread")] === "each") host[Symbol.for("scope.instrument.workerHooksThread")] = "started";
+  return shifted ? ThreadSpawnFlag.afterScopeHooksThread : 0;
+}
+
 function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
   const { recorder } = tracer;
   const Original = threads.Worker;
@@ -817,7 +830,7 @@ function hookWorkers(tracer: Tracer, threads: typeof WorkerThreads): void {
           // Its request (if any) rides on a request_context just before it, as a spawn's: the OTLP export's worker span goes under it.
           const entryId = recorder.str(isEval ? "[eval]" : text);
           tagRequest(recorder);
-          recorder.event(Kind.thread_spawn, threadId, entryId);
+          recorder.event(Kind.thread_spawn, threadId, entryId, 0, 0, 0, hooksThreadShift());
         }
         onWorkerCreated?.(worker, args[1]);
       });

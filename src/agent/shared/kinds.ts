@@ -6,7 +6,7 @@
  * So agent code uses these by member access only (`Kind.message_send`, `AsyncLevel[name]`),
  * never as objects to iterate, except the ones kept as objects (AGENT_KINDS_KEPT).
  */
-export { ASYNC_TYPE_STRING_FLAG, AsyncLevel, AsyncType, ChannelCloseFlag, ChannelKind, DB_CONNECTION_UNIT, DbSystem, EventKind as Kind, ExitReason, HTTP_TLS_FLAG, HttpClient, HttpConnectionFlag, HttpEnd, HttpEndFlag, HttpProtocol, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag } from "../../core/layout";
+export { ASYNC_TYPE_STRING_FLAG, AsyncLevel, AsyncType, ChannelCloseFlag, ChannelKind, DB_CONNECTION_UNIT, DbSystem, EventKind as Kind, ExitReason, HTTP_TLS_FLAG, HttpClient, HttpConnectionFlag, HttpEnd, HttpEndFlag, HttpProtocol, LongTaskKind, LoopSampleFlag, MEMORY_SAMPLE_WORKER, MonitorMissing, SpawnMethod, STEP_FRAMEWORK_LIMIT, STEP_ORDINAL_LIMIT, StepStartFlag, ThreadSpawnFlag } from "../../core/layout";
 
 /**
  * Field b of message_send/message_receive: ChannelKind | direction << 8 | sub-id << 16, as
