@@ -90,12 +90,14 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
     case "knex/lib/client":
       return (require("./knex") as typeof import("./knex")).hookKnexClient(db, exports);
     case "ioredis/built/Redis":
-      return (require("./ioredis") as typeof import("./ioredis")).hookIoredis(db, exports);
+      (require("./ioredis") as typeof import("./ioredis")).hookIoredis(db, exports);
+      return (require("./ioredis") as typeof import("./ioredis")).hookIoredisPubSub(db, filename);
     case "@redis/client/dist/lib/client/linked-list":
       return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisList(db, exports);
     case "@redis/client/dist/lib/client/commands-queue":
       (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisQueue(exports);
-      return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Queue(db, filename, exports);
+      (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Queue(db, filename, exports);
+      return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisPubSub(db, filename);
     case "@redis/client/dist/lib/client/index":
       (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisClient(db, exports);
       return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Client(db, exports);

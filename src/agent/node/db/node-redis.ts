@@ -23,7 +23,9 @@
  * moves the queue's database to n for the commands pushed after it (Redis runs them in order),
  * and back if it fails. A client connected before `scope attach` names none.
  */
-import { DbSystem } from "../../shared/kinds";
+import { createRequire } from "node:module";
+import { ChannelKind, DbSystem } from "../../shared/kinds";
+import { PubSubReceives } from "../../shared/pubsub";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
 import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
 
@@ -189,4 +191,40 @@ export function queueEntries(db: DbRecorder): (entry: Record<string, unknown>) =
       return Reflect.apply(reject, this, arguments);
     };
   };
+}
+
+/**
+ * Pub/sub messages (node-redis 5 and 4: both keep a `PubSub` per commands queue, in
+ * dist/lib/client/pub-sub.js, which commands-queue.js at `filename` requires at its load):
+ * the queue hands every push reply in subscriber mode to `PubSub.prototype.handleMessageReply`,
+ * which calls the program's listeners for a `message`, `pmessage` or `smessage` push. The
+ * wrapper records such a push as a received message (shared/pubsub.ts) before it: the reply's
+ * first element read as text (a Buffer of up to 8 bytes), its other elements the pattern,
+ * channel and payload as the server sent them. Other replies pass with one length test.
+ */
+export function hookNodeRedisPubSub(db: DbRecorder, filename: string): void {
+  const pubSub = (createRequire(filename)("./pub-sub") as { PubSub?: { prototype?: unknown } } | null)?.PubSub?.prototype;
+  if (pubSub === null || typeof pubSub !== "object" || hooked.has(pubSub)) return;
+  hooked.add(pubSub);
+  const receives = new PubSubReceives(db.recorder, ChannelKind.redis_pubsub);
+  wrapMethod(pubSub, "handleMessageReply", (original) =>
+    function handleMessageReply(this: object, reply: unknown) {
+      if (Array.isArray(reply) && reply.length >= 3) {
+        try {
+          const type = pushType(reply[0]);
+          if (type === "message" || type === "smessage") receives.receive(this, reply[1], reply[2]);
+          else if (type === "pmessage" && reply.length >= 4) receives.receive(this, reply[2], reply[3], reply[1]);
+        } catch (error) {
+          db.recorder.fail(error);
+        }
+      }
+      return Reflect.apply(original, this, arguments);
+    },
+  );
+}
+
+/** A push reply's type word (`message`, `pmessage`, ...), from a Buffer or string; undefined for any other first element. */
+export function pushType(first: unknown): string | undefined {
+  if (typeof first === "string") return first;
+  return first instanceof Uint8Array && first.byteLength <= 8 ? Buffer.from(first.buffer, first.byteOffset, first.byteLength).toString("latin1") : undefined;
 }
