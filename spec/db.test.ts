@@ -186,8 +186,8 @@ describe.each([
       expect(traced.events.filter((e) => e.kind === "agent_error")).toEqual([]);
       return traced.stdout.trim();
     };
-    // Every registry entry of an enabled group whose package is reachable (this repository has the three; postgres.js's two files).
-    const all = inThread ? "registerHooks postgres,postgres,hono-router,hono-base,koa-router function" : "no registerHooks undefined";
+    // Every registry entry of an enabled group whose package is reachable (this repository has the three; postgres.js's three files).
+    const all = inThread ? "registerHooks postgres,postgres,postgres,hono-router,hono-base,koa-router function" : "no registerHooks undefined";
     expect(await state(["db/postgres-esm-state.mjs"])).toBe(all);
     expect(await state(["db/postgres-esm-state.cjs"])).toBe(all);
     expect(await state(["db/postgres-esm-state.mjs"], { scopeArgs: ["--events", "db"] })).toBe(inThread ? "registerHooks postgres,postgres function" : "no registerHooks undefined");

@@ -75,6 +75,8 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
       return (require("./postgres") as typeof import("./postgres")).hookPostgresQuery(db, (exports as { Query?: unknown })?.Query);
     case "postgres/cjs/src/types":
       return (require("./postgres") as typeof import("./postgres")).hookPostgresTypes(db, exports);
+    case "postgres/cjs/src/large":
+      return (require("./postgres") as typeof import("./postgres")).hookPostgresLarge(db, exports);
     case "mysql2/lib/base/connection":
     case "mysql2/lib/connection":
       return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Connection(db, exports);

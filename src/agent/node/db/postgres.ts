@@ -22,9 +22,10 @@
  * handler is known names it at its start; one that is not yet (a `sql`'s first queries, a
  * transaction's first) names it at its end (db.ts `queryEndOn`).
  */
-import { DbSystem } from "../../shared/kinds";
+import { ChannelKind, DbSystem } from "../../shared/kinds";
 import { dataProperty, renamed, wrapMethod, type DbRecorder } from "../../shared/db";
-import { assignPatch } from "../../shared/patches";
+import { assignPatch, definePatch } from "../../shared/patches";
+import { PubSubReceives } from "../../shared/pubsub";
 
 const hooked = new WeakSet<object>();
 
@@ -115,10 +116,73 @@ export function hookPostgresTypes(db: DbRecorder, exports: unknown): void {
   assignPatch(exports, "stringify", postgresStringify(db, descriptor.value));
 }
 
-/** The ES build's handed bindings (esm-hooks.ts): src/query.js's `Query`, src/types.js's `stringify` (replaced in `bindings`, which the statement assigns back). */
+/** The ES build's handed bindings (esm-hooks.ts): src/query.js's `Query`, src/types.js's `stringify` (replaced in `bindings`, which the statement assigns back), src/large.js's `largeObject`. */
 export function hookPostgresEsm(db: DbRecorder, bindings: Record<string, unknown>): void {
   if (bindings.Query !== undefined) hookPostgresQuery(db, bindings.Query);
   if (typeof bindings.stringify === "function") bindings.stringify = postgresStringify(db, bindings.stringify);
+  if (bindings.largeObject !== undefined) hookPostgresLarge(db, bindings.largeObject);
+}
+
+/**
+ * LISTEN/NOTIFY (`sql.listen(channel, fn)`): postgres.js runs LISTEN on a connection of its own
+ * (`listen.sql`, made inside index.js with an `onnotify` closure that calls each listener's `fn`
+ * with the payload), and neither that closure nor the connection (which reads `onnotify` once, as
+ * it is made) is reachable from outside index.js. What is: the `sql` itself, handed by each
+ * `postgres()` call to large.js's function (`largeObject.bind(null, sql)`, in the object whose
+ * properties `Object.assign` then puts on `sql`, `listen` among them). So that function gets
+ * an own `bind` (Function.prototype.bind's behaviour, same result) that puts a one-time
+ * accessor `listen` on that `sql`: `Object.assign`'s assignment runs its setter, which defines
+ * the data property `Object.assign` would have (writable, enumerable, configurable) holding a
+ * `listen` that passes postgres.js a listener recording each notification (shared/pubsub.ts)
+ * before calling the program's `fn` with the same `this` and arguments. The CommonJS build's
+ * cjs/src/large.js export (loader.ts), the ES build's src/large.js binding (esm-hooks.ts). What
+ * a program can see: `listen` first among `sql`'s own keys (it is defined before the others),
+ * its listener is not `fn` (postgres.js never hands it back).
+ */
+export function hookPostgresLarge(db: DbRecorder, largeObject: unknown): void {
+  if (typeof largeObject !== "function" || hooked.has(largeObject)) return;
+  hooked.add(largeObject);
+  const receives = new PubSubReceives(db.recorder, ChannelKind.pg_notify);
+  const functionBind = Function.prototype.bind;
+  definePatch(largeObject, "bind", {
+    value: renamed(functionBind as (...args: unknown[]) => unknown, function bind(this: unknown, _thisArg: unknown, sql: unknown): unknown {
+      if (typeof sql === "function" && !Object.prototype.hasOwnProperty.call(sql, "listen")) db.recorder.safe(() => watchListen(db, receives, sql));
+      return Reflect.apply(functionBind, this, arguments);
+    }),
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+}
+
+/** The accessor `Object.assign` meets on `sql` (hookPostgresLarge): defines `listen` as the data property it would have, wrapped. */
+function watchListen(db: DbRecorder, receives: PubSubReceives, sql: object): void {
+  Object.defineProperty(sql, "listen", {
+    configurable: true,
+    enumerable: false,
+    get: () => undefined,
+    set(listen: unknown) {
+      const value = typeof listen === "function" ? recordingListen(db, receives, sql, listen as (...args: unknown[]) => unknown) : listen;
+      Object.defineProperty(sql, "listen", { value, writable: true, enumerable: true, configurable: true });
+    },
+  });
+}
+
+function recordingListen(db: DbRecorder, receives: PubSubReceives, sql: object, listen: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  return renamed(listen, function listenRecorded(this: unknown, name: unknown, fn: unknown) {
+    if (typeof fn === "function") {
+      const program = fn as (...args: unknown[]) => unknown;
+      arguments[1] = renamed(program, function (this: unknown, payload: unknown) {
+        try {
+          receives.receive(sql, name, payload);
+        } catch (error) {
+          db.recorder.fail(error);
+        }
+        return Reflect.apply(program, this, arguments);
+      });
+    }
+    return Reflect.apply(listen, this, arguments);
+  });
 }
 
 export function hookPostgresQuery(db: DbRecorder, Query: unknown): void {
