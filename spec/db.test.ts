@@ -190,7 +190,7 @@ describe.each([
     const all = inThread ? "registerHooks postgres,postgres,postgres,hono-router,hono-base,koa-router function" : "no registerHooks undefined";
     expect(await state(["db/postgres-esm-state.mjs"])).toBe(all);
     expect(await state(["db/postgres-esm-state.cjs"])).toBe(all);
-    expect(await state(["db/postgres-esm-state.mjs"], { scopeArgs: ["--events", "db"] })).toBe(inThread ? "registerHooks postgres,postgres function" : "no registerHooks undefined");
+    expect(await state(["db/postgres-esm-state.mjs"], { scopeArgs: ["--events", "db"] })).toBe(inThread ? "registerHooks postgres,postgres,postgres function" : "no registerHooks undefined");
     expect(await state(["db/postgres-esm-state.mjs"], { scopeArgs: ["--events", "http"] })).toBe(inThread ? "registerHooks hono-router,hono-base,koa-router function" : "no registerHooks undefined");
     const away = mkdtempSync(join(tmpdir(), "scope-pgesm-"));
     try {

@@ -252,9 +252,17 @@ test("scope attach: ioredis, node-redis 5 and node-redis 4 loaded and connected 
     expect(await json("/redis")).toEqual({ a: "a", b: "b", c: "c" });
     expect((await json("/state")).changed.sort()).toEqual([
       "client4Connect",
+      "client4Multi",
+      "client4SendCommand",
       "client5Connect",
+      "client5Multi",
+      "client5Pipeline",
+      "client5SendCommand",
+      "ioredisSubscriber",
       "listPush",
       "listUnshift",
+      "pubSub4",
+      "pubSub5",
       "queue4AddCommand",
       "queue4PubSub",
       "queue5AddCommand",
@@ -271,13 +279,16 @@ test("scope attach: ioredis, node-redis 5 and node-redis 4 loaded and connected 
     const events = readEvents(out);
     expect(events.filter((e) => e.kind === "agent_error")).toEqual([]);
     const request = events.find((e) => e.kind === "http_server_request" && e.fields.target === "/redis")!.fields.requestId;
-    expect(events.filter((e) => e.kind === "db_query").map((e) => [e.fields.system, e.fields.text, e.fields.rows, e.fields.request])).toEqual([
-      ["ioredis", "SET ? ?", 1, request],
-      ["ioredis", "GET ?", 1, request],
-      ["redis", "SET ? ?", 1, request],
-      ["redis", "GET ?", 1, request],
-      ["redis", "SET ? ?", 1, request],
-      ["redis", "GET ?", 1, request],
+    // Each names its database and server, node-redis's clients too (connected before the attach: their queue filed at their first command).
+    const named = ["0", "127.0.0.1", Number(new URL(server.url).port)];
+    expect(events.filter((e) => e.kind === "db_query").map((e) => [e.fields.system, e.fields.text, e.fields.rows, e.fields.request, e.fields.database, e.fields.serverAddress, e.fields.serverPort])).toEqual([
+      ["ioredis", "SET ? ?", 1, request, ...named],
+      ["ioredis", "GET ?", 1, request, ...named],
+      ["redis", "SET ? ?", 1, request, ...named],
+      ["redis", "GET ?", 1, request, ...named],
+      ["redis", "PING", 1, request, ...named],
+      ["redis", "SET ? ?", 1, request, ...named],
+      ["redis", "GET ?", 1, request, ...named],
     ]);
   } finally {
     child.kill();

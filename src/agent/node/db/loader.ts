@@ -22,7 +22,7 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
   if (loaded !== undefined) {
     for (const [filename, exports] of loaded) {
       const match = libraryFile().exec(filename);
-      if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports, filename));
+      if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports, filename, true));
       // Statements the program prepared already: their class from the addon's exports.
       else if (sqliteAddon.test(filename)) db.recorder.safe(() => onSqliteAddon(db, exports));
     }
@@ -63,7 +63,8 @@ function onSqliteAddon(db: DbRecorder, exports: unknown): void {
   if (proto !== null && typeof proto === "object") (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookStatementPrototype(db, proto);
 }
 
-function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename: string): void {
+/** `late`: a file the program loaded before `scope attach` (its library may have made clients already). */
+function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename: string, late = false): void {
   switch (file) {
     case "pg/lib/client":
       return (require("./pg") as typeof import("./pg")).hookPgClient(db, exports);
@@ -101,7 +102,7 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
       (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Queue(db, filename, exports);
       return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisPubSub(db, filename);
     case "@redis/client/dist/lib/client/index":
-      (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisClient(db, exports);
-      return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Client(db, exports);
+      (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisClient(db, exports, late);
+      return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Client(db, exports, late);
   }
 }

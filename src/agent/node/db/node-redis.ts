@@ -76,12 +76,19 @@ function queueTarget(queue: object): Target | undefined {
   return target;
 }
 
-/** 5.x's client: its `connect` files the queue with the client's connection. */
-export function hookNodeRedisClient(db: DbRecorder, exports: unknown): void {
+/**
+ * 5.x's client: its `connect` files the queue with the client's connection. `late` (scope
+ * attach, the file loaded before): clients may have connected already, so the methods every
+ * command of theirs passes (`sendCommand`, `_executePipeline`, `_executeMulti`; `this` may be a
+ * client made with `withCommandOptions`, whose `_self` is the client) file its queue at its
+ * first command while attached: one WeakSet look-up a command, only then.
+ */
+export function hookNodeRedisClient(db: DbRecorder, exports: unknown, late = false): void {
   const proto = (exports as { default?: { prototype?: Record<string, unknown> } } | null)?.default?.prototype;
   // 5.x's client hands its queue out (1.x's has no _getQueue).
   if (proto === null || typeof proto !== "object" || typeof proto._getQueue !== "function" || hooked.has(proto)) return;
   hooked.add(proto);
+  if (late) fileAtCommands(db, proto, ["sendCommand", "_executePipeline", "_executeMulti"], (client) => fileQueue(db, client));
   wrapMethod(proto, "connect", (original) =>
     function connect(this: Record<string, unknown>) {
       try {
@@ -92,6 +99,33 @@ export function hookNodeRedisClient(db: DbRecorder, exports: unknown): void {
       return Reflect.apply(original, this, arguments);
     },
   );
+}
+
+/**
+ * Clients connected before `scope attach` (their `connect` ran unwrapped): each of `methods`
+ * of their prototype files the client's queue (`file`) at the first command it passes, keyed by
+ * the client (`_self` where the client has one: a `withCommandOptions` client's is its base).
+ */
+export function fileAtCommands(db: DbRecorder, proto: object, methods: string[], file: (client: Record<string, unknown>) => void): void {
+  const seen = new WeakSet<object>();
+  for (const key of methods) {
+    wrapMethod(proto, key, (original) =>
+      function (this: Record<string, unknown>) {
+        if (this !== null && typeof this === "object") {
+          const self = (this._self ?? this) as Record<string, unknown>;
+          if (!seen.has(self)) {
+            seen.add(self);
+            try {
+              file(this);
+            } catch (error) {
+              db.recorder.fail(error);
+            }
+          }
+        }
+        return Reflect.apply(original, this, arguments);
+      },
+    );
+  }
 }
 
 function fileQueue(db: DbRecorder, client: Record<string, unknown>): void {
