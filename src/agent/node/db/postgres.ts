@@ -96,10 +96,14 @@ export function postgresStringify(db: DbRecorder, original: unknown): unknown {
       if (handler !== lastHandler && typeof handler === "function" && !handlers.has(handler)) {
         try {
           handlers.set(handler, optionsTarget(db, options));
+          const max = dataProperty(options, "max");
+          if (typeof max === "number") sizes.set(handler, max);
         } catch (error) {
           db.recorder.fail(error);
         }
       }
+      // A query that waited for a connection is handed one (its build): the wait's end.
+      if (waiting > 0) db.recorder.safe(() => waitHandedOver(db, query, options));
     }
     return Reflect.apply(original as (...args: unknown[]) => unknown, this, arguments);
   });
@@ -191,10 +195,90 @@ export function hookPostgresQuery(db: DbRecorder, Query: unknown): void {
   hooked.add(proto);
   wrapMethod(proto, "handle", (original) =>
     function handle(this: Record<string, unknown>) {
-      if (this.executed !== true) db.recorder.safe(() => onStart(db, this));
+      if (this.executed !== true) {
+        // Its handler in front (one comparison, a store): waitingHandler.
+        const handler = this.handler;
+        if (handler === lastOwn) this.handler = lastWaiting;
+        else if (typeof handler === "function") db.recorder.safe(() => (this.handler = waitingHandler(db, handler as Handler)));
+        db.recorder.safe(() => onStart(db, this));
+      }
       return Reflect.apply(original, this, arguments);
     },
   );
+}
+
+type Handler = (this: unknown, query: Record<string, unknown>) => unknown;
+
+/**
+ * A query's wait for a connection (db_pool_wait, as pg-pool's and mysql2's). postgres.js hands
+ * a query to its `sql`'s handler (index.js: an idle connection, a closed one it opens, a busy
+ * one with pipeline room, else its `queries` queue; a transaction's or reserved connection's
+ * handler: its connection, or its own queue while that connection's pipeline is full) one
+ * microtask after the query's `handle`; a connection that takes it runs `execute(query)`,
+ * which sets the query's `state` (its backend) before it returns. So each handler gets a
+ * wrapper, made once and put on its queries in the handler's place (`query.handler`, which
+ * postgres.js reads only to call it and for its `debug`, copied): after the handler returned, a
+ * query whose `state` is still null (and that it did not reject) waits: queued, or on a
+ * connection being opened. The wait ends when a connection builds it (types.js's `stringify`,
+ * wrapped already for the connection: one comparison a query while nothing waits) or when it
+ * is rejected (the connection ended, a cancel while queued). open: the `sql`'s `max` once known
+ * (every connection busy or being opened), idle 0.
+ */
+const waitingHandlers = new WeakMap<Handler, Handler>();
+const ownHandlers = new WeakSet<Handler>();
+let lastOwn: unknown;
+let lastWaiting: Handler | undefined;
+/** Handler → its `sql`'s `max` (learned with its connection, stringify). */
+const sizes = new WeakMap<object, number>();
+/** Queries waiting → their wait id; `waiting` its size (WeakMap has none). */
+const waits = new WeakMap<object, number>();
+let waiting = 0;
+/** The query the recorded reject ran for last: one rejected inside its handler does not wait. */
+let lastRejected: unknown;
+
+/** `original`'s wrapper (made at its first query), remembered as the last one asked. */
+function waitingHandler(db: DbRecorder, original: Handler): Handler {
+  // A query made with one of ours already (a retry): its handler stays.
+  if (ownHandlers.has(original)) return original;
+  const known = waitingHandlers.get(original);
+  if (known !== undefined) {
+    lastOwn = original;
+    lastWaiting = known;
+    return known;
+  }
+  const wrapped: Handler = renamed(original, function handler(this: unknown, query: Record<string, unknown>): unknown {
+    const result = Reflect.apply(original, this, arguments);
+    if (query.state === null && lastRejected !== query) db.recorder.safe(() => startWait(db, wrapped, query));
+    return result;
+  });
+  (wrapped as unknown as { debug?: unknown }).debug = (original as unknown as { debug?: unknown }).debug;
+  ownHandlers.add(wrapped);
+  waitingHandlers.set(original, wrapped);
+  lastOwn = original;
+  lastWaiting = wrapped;
+  return wrapped;
+}
+
+function startWait(db: DbRecorder, handler: Handler, query: object): void {
+  if (waits.has(query)) return;
+  waits.set(query, db.waitStart(targetOf(handler), sizes.get(handler) ?? 0, 0));
+  waiting++;
+}
+
+function waitHandedOver(db: DbRecorder, query: object, options: object): void {
+  const id = waits.get(query);
+  if (id === undefined) return;
+  waits.delete(query);
+  waiting--;
+  db.waitEndOn(id, optionsTarget(db, options));
+}
+
+function waitFailed(db: DbRecorder, query: object, error: unknown): void {
+  const id = waits.get(query);
+  if (id === undefined) return;
+  waits.delete(query);
+  waiting--;
+  db.waitEnd(id, error, true);
 }
 
 function onStart(db: DbRecorder, query: Record<string, unknown>): void {
@@ -216,6 +300,8 @@ function onStart(db: DbRecorder, query: Record<string, unknown>): void {
   query.reject = function (this: unknown, error: unknown) {
     if (!ended) {
       ended = true;
+      lastRejected = query;
+      if (waiting > 0) db.recorder.safe(() => waitFailed(db, query, error));
       db.recorder.safe(() => (target === DbSystem.postgresJs ? db.queryEndOn(id, targetOf(handler), undefined, error, true) : db.queryEnd(id, undefined, error, true)));
     }
     return Reflect.apply(reject, this, arguments);
