@@ -22,7 +22,7 @@ import { ChannelKind, DbSystem } from "../../shared/kinds";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
 import { PubSubReceives } from "../../shared/pubsub";
 import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
-import { pushType } from "./node-redis";
+import { receivePush } from "./node-redis";
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -191,11 +191,7 @@ export function hookIoredisPubSub(db: DbRecorder, filename: string): void {
       if (Array.isArray(reply) && reply.length >= 3) {
         try {
           const client = this.redis;
-          if (client?.condition?.subscriber) {
-            const type = pushType(reply[0]);
-            if (type === "message" || type === "smessage") receives.receive(client, reply[1], reply[2]);
-            else if (type === "pmessage" && reply.length >= 4) receives.receive(client, reply[2], reply[3], reply[1]);
-          }
+          if (client?.condition?.subscriber) receivePush(receives, client, reply);
         } catch (error) {
           db.recorder.fail(error);
         }

@@ -245,9 +245,7 @@ export function hookNodeRedisPubSub(db: DbRecorder, filename: string): void {
     function handleMessageReply(this: object, reply: unknown) {
       if (Array.isArray(reply) && reply.length >= 3) {
         try {
-          const type = pushType(reply[0]);
-          if (type === "message" || type === "smessage") receives.receive(this, reply[1], reply[2]);
-          else if (type === "pmessage" && reply.length >= 4) receives.receive(this, reply[2], reply[3], reply[1]);
+          receivePush(receives, this, reply);
         } catch (error) {
           db.recorder.fail(error);
         }
@@ -257,8 +255,15 @@ export function hookNodeRedisPubSub(db: DbRecorder, filename: string): void {
   );
 }
 
+/** A `message`, `smessage` or `pmessage` push (its pattern, channel and payload as the server sent them) as a receive on `owner`'s channel; any other reply: nothing. ioredis's too. */
+export function receivePush(receives: PubSubReceives, owner: object, reply: unknown[]): void {
+  const type = pushType(reply[0]);
+  if (type === "message" || type === "smessage") receives.receive(owner, reply[1], reply[2]);
+  else if (type === "pmessage" && reply.length >= 4) receives.receive(owner, reply[2], reply[3], reply[1]);
+}
+
 /** A push reply's type word (`message`, `pmessage`, ...), from a Buffer or string; undefined for any other first element. */
-export function pushType(first: unknown): string | undefined {
+function pushType(first: unknown): string | undefined {
   if (typeof first === "string") return first;
   return first instanceof Uint8Array && first.byteLength <= 8 ? Buffer.from(first.buffer, first.byteOffset, first.byteLength).toString("latin1") : undefined;
 }
