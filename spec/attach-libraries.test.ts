@@ -136,6 +136,8 @@ describe("better-sqlite3 and postgres.js loaded before the attach", () => {
     expect(of(events, "agent_error")).toEqual([]);
     const sqlite = of(events, "http_server_request").find((event) => event.fields.target === "/sqlite")!.fields.requestId;
     const pgjs = of(events, "http_server_request").find((event) => event.fields.target === "/pgjs")!.fields.requestId;
+    // postgres.js loaded before the attach: no waits (the hand-over that ends one is not seen there).
+    expect(of(events, "db_pool_wait")).toEqual([]);
     // Statements prepared before the attach name their database too (the Database each keeps as its `database`);
     // postgres.js loaded before it names none (its connection.js took types.js's stringify at its load).
     expect(of(events, "db_query").map((event) => [event.fields.system, event.fields.text, event.fields.params, event.fields.request, event.fields.database ?? null])).toEqual([

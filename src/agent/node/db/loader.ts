@@ -75,7 +75,7 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
     case "postgres/cjs/src/query":
       return (require("./postgres") as typeof import("./postgres")).hookPostgresQuery(db, (exports as { Query?: unknown })?.Query);
     case "postgres/cjs/src/types":
-      return (require("./postgres") as typeof import("./postgres")).hookPostgresTypes(db, exports);
+      return (require("./postgres") as typeof import("./postgres")).hookPostgresTypes(db, exports, late);
     case "postgres/cjs/src/large":
       return (require("./postgres") as typeof import("./postgres")).hookPostgresLarge(db, exports);
     case "mysql2/lib/base/connection":

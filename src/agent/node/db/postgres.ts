@@ -112,7 +112,9 @@ export function postgresStringify(db: DbRecorder, original: unknown): unknown {
 }
 
 /** The CommonJS build's cjs/src/types.js: its `stringify` export replaced (connection.js destructures it at its own load, after this). */
-export function hookPostgresTypes(db: DbRecorder, exports: unknown): void {
+export function hookPostgresTypes(db: DbRecorder, exports: unknown, late = false): void {
+  // Loaded before `scope attach`: connection.js took the original, so no hand-over would end a wait.
+  if (late) waitsSeen = false;
   if (exports === null || typeof exports !== "object") return;
   const descriptor = Object.getOwnPropertyDescriptor(exports, "stringify");
   if (!descriptor || !descriptor.writable || typeof descriptor.value !== "function") return;
@@ -199,7 +201,7 @@ export function hookPostgresQuery(db: DbRecorder, Query: unknown): void {
         // Its handler in front (one comparison, a store): waitingHandler.
         const handler = this.handler;
         if (handler === lastOwn) this.handler = lastWaiting;
-        else if (typeof handler === "function") db.recorder.safe(() => (this.handler = waitingHandler(db, handler as Handler)));
+        else if (typeof handler === "function" && waitsSeen) db.recorder.safe(() => (this.handler = waitingHandler(db, handler as Handler)));
         db.recorder.safe(() => onStart(db, this));
       }
       return Reflect.apply(original, this, arguments);
@@ -233,6 +235,8 @@ const sizes = new WeakMap<object, number>();
 /** Queries waiting → their wait id; `waiting` its size (WeakMap has none). */
 const waits = new WeakMap<object, number>();
 let waiting = 0;
+/** False when types.js loaded before `scope attach` (its `stringify`, which ends a wait, not wrapped where connection.js calls it): no waits. */
+let waitsSeen = true;
 /** The query the recorded reject ran for last: one rejected inside its handler does not wait. */
 let lastRejected: unknown;
 
