@@ -44,9 +44,11 @@ async function main(): Promise<void> {
   const url = process.env.PGURL!;
   if (workload === "postgres-query" || workload === "postgres-notify") {
     if (traced) {
-      postgresJs.hookPostgresQuery(db, require("postgres/cjs/src/query").Query);
-      postgresJs.hookPostgresTypes(db, require("postgres/cjs/src/types"));
-      (postgresJs as Record<string, unknown> as Any).hookPostgresLarge?.(db, require("postgres/cjs/src/large"));
+      // Its CommonJS build's files (the package's exports name only its entry).
+      const src = require.resolve("postgres").replace(/index\.js$/, "");
+      postgresJs.hookPostgresQuery(db, require(`${src}query.js`).Query);
+      postgresJs.hookPostgresTypes(db, require(`${src}types.js`));
+      (postgresJs as Record<string, unknown> as Any).hookPostgresLarge?.(db, require(`${src}large.js`));
     }
     const sql = require("postgres")(url, { max: 1 });
     if (workload === "postgres-query") {
