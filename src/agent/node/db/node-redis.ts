@@ -258,12 +258,25 @@ export function hookNodeRedisPubSub(db: DbRecorder, filename: string): void {
 /** A `message`, `smessage` or `pmessage` push (its pattern, channel and payload as the server sent them) as a receive on `owner`'s channel; any other reply: nothing. ioredis's too. */
 export function receivePush(receives: PubSubReceives, owner: object, reply: unknown[]): void {
   const type = pushType(reply[0]);
-  if (type === "message" || type === "smessage") receives.receive(owner, reply[1], reply[2]);
-  else if (type === "pmessage" && reply.length >= 4) receives.receive(owner, reply[2], reply[3], reply[1]);
+  if (type === MESSAGE) receives.receive(owner, reply[1], reply[2]);
+  else if (type === PATTERN && reply.length >= 4) receives.receive(owner, reply[2], reply[3], reply[1]);
 }
 
-/** A push reply's type word (`message`, `pmessage`, ...), from a Buffer or string; undefined for any other first element. */
-function pushType(first: unknown): string | undefined {
-  if (typeof first === "string") return first;
-  return first instanceof Uint8Array && first.byteLength <= 8 ? Buffer.from(first.buffer, first.byteOffset, first.byteLength).toString("latin1") : undefined;
+const OTHER = 0;
+const MESSAGE = 1;
+const PATTERN = 2;
+
+/**
+ * A push reply's type: `message` or `smessage` (MESSAGE), `pmessage` (PATTERN), else OTHER,
+ * from a string or the Buffer the clients decode it into, by its length and first byte (no
+ * string made): the other pushes (subscribe, unsubscribe and their p/s forms, pong,
+ * invalidate) have other lengths.
+ */
+function pushType(first: unknown): number {
+  if (typeof first === "string") return first === "message" || first === "smessage" ? MESSAGE : first === "pmessage" ? PATTERN : OTHER;
+  if (!(first instanceof Uint8Array)) return OTHER;
+  const length = first.byteLength;
+  if (length === 7) return first[0] === 0x6d && first[6] === 0x65 ? MESSAGE : OTHER;
+  if (length !== 8 || first[7] !== 0x65) return OTHER;
+  return first[0] === 0x70 ? PATTERN : first[0] === 0x73 ? MESSAGE : OTHER;
 }
