@@ -136,13 +136,17 @@ describe("better-sqlite3 and postgres.js loaded before the attach", () => {
     expect(of(events, "agent_error")).toEqual([]);
     const sqlite = of(events, "http_server_request").find((event) => event.fields.target === "/sqlite")!.fields.requestId;
     const pgjs = of(events, "http_server_request").find((event) => event.fields.target === "/pgjs")!.fields.requestId;
-    expect(of(events, "db_query").map((event) => [event.fields.system, event.fields.text, event.fields.params, event.fields.request])).toEqual([
-      ["better-sqlite3", "INSERT INTO items (name) VALUES (?)", 1, sqlite],
-      ["better-sqlite3", "SELECT id, name FROM items WHERE name = ?", 1, sqlite],
-      ["better-sqlite3", "SELECT count(*) AS n FROM items", 0, sqlite],
-      ["better-sqlite3", "UPDATE items SET name = name WHERE id < ?", 0, sqlite],
-      ["postgres.js", "SELECT $1::int AS n, ? AS tag", 1, pgjs],
-      ["postgres.js", "SELECT nope FROM nowhere", 0, pgjs],
+    // postgres.js loaded before the attach: no waits (the hand-over that ends one is not seen there).
+    expect(of(events, "db_pool_wait")).toEqual([]);
+    // Statements prepared before the attach name their database too (the Database each keeps as its `database`);
+    // postgres.js loaded before it names none (its connection.js took types.js's stringify at its load).
+    expect(of(events, "db_query").map((event) => [event.fields.system, event.fields.text, event.fields.params, event.fields.request, event.fields.database ?? null])).toEqual([
+      ["better-sqlite3", "INSERT INTO items (name) VALUES (?)", 1, sqlite, ":memory:"],
+      ["better-sqlite3", "SELECT id, name FROM items WHERE name = ?", 1, sqlite, ":memory:"],
+      ["better-sqlite3", "SELECT count(*) AS n FROM items", 0, sqlite, ":memory:"],
+      ["better-sqlite3", "UPDATE items SET name = name WHERE id < ?", 0, sqlite, ":memory:"],
+      ["postgres.js", "SELECT $1::int AS n, ? AS tag", 1, pgjs, null],
+      ["postgres.js", "SELECT nope FROM nowhere", 0, pgjs, null],
     ]);
     expect(of(events, "db_query_end").map((event) => [event.fields.rows, event.fields.failed, event.fields.errorCode])).toEqual([
       [1, false, null],

@@ -137,15 +137,21 @@ describe.each([
     expect(connections(traced.events)).toEqual([app, reports, local]);
     const at = (c: unknown[]) => c.slice(1).map((v) => (v === 0 ? null : v));
     const types = (row: unknown[]) => !String(row[1]).startsWith("select b.oid, b.typarray");
+    // Each sql's first queries wait for a connection to open (db_pool_wait, recorded as its handler
+    // returns, a microtask after the query's start), named at their end by the connection handed over.
     expect(targets(traced.events).filter(types)).toEqual([
       ["postgres.js", "SELECT current_database() AS db", ...at(app)],
       ["postgres.js", "SELECT $1::int AS n", ...at(app)],
+      ["postgres.js", "wait", ...at(app)],
+      ["postgres.js", "wait", ...at(app)],
       ["postgres.js", "begin", ...at(app)],
       ["postgres.js", "SELECT current_database() AS db", ...at(app)],
       ["postgres.js", "commit", ...at(app)],
       ["postgres.js", "SELECT current_database() AS db", ...at(app)],
       ["postgres.js", "SELECT current_database() AS db", ...at(reports)],
+      ["postgres.js", "wait", ...at(reports)],
       ["postgres.js", "SELECT current_database() AS db", ...at(local)],
+      ["postgres.js", "wait", ...at(local)],
     ]);
     // postgres.js's own type query on each sql's first connection: that sql's.
     expect(targets(traced.events).filter((row) => !types(row)).map((row) => [row[2], row[3]])).toEqual([

@@ -131,6 +131,34 @@ describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))
   });
 });
 
+describe.each(runtimes.filter(([name]) => name === "node 20" || name === "bun"))("pub/sub messages received under %s", (_name, runtime) => {
+  // Each PUBLISH reaches the channel's subscription, then the pattern's: four receives on the subscriber's channel.
+  test.each(["ioredis", "redis", "redis4"])("%s: each message a message_receive (redis_pubsub) with its channel, pattern, payload preview and size", async (library) => {
+    const traced = await both([runtime, "db/redis-pubsub-messages.cjs", library]);
+    expect(traced.stdout).toBe(`published 2 2\nmessage news one 3\npmessage n* news one 3\nmessage news xxxxxxxx 200\npmessage n* news xxxxxxxx 200\ndone\n`);
+    const receives = traced.events.filter((event) => event.kind === "message_receive");
+    const long = "x".repeat(200);
+    const cut = (text: string) => (text.length > 96 ? `${text.slice(0, 95)}…` : text);
+    expect(receives.map((event) => [event.fields.channel, event.fields.direction, event.fields.ordinal, event.fields.sizeBytes, event.fields.preview, event.linkedTo.length])).toEqual([
+      ["redis_pubsub", 1, 0, 3, '{channel: "news", message: "one"}', 0],
+      ["redis_pubsub", 1, 1, 3, '{pattern: "n*", channel: "news", message: "one"}', 0],
+      ["redis_pubsub", 1, 2, 200, cut(`{channel: "news", message: "${long}"}`), 0],
+      ["redis_pubsub", 1, 3, 200, cut(`{pattern: "n*", channel: "news", message: "${long}"}`), 0],
+    ]);
+    // One subscriber connection: one channel.
+    expect(new Set(receives.map((event) => event.fields.channelSubId)).size).toBe(1);
+    // Recorded before the PUBLISH that sent it ends (the reply comes after the push) or at least after it started.
+    const publishes = traced.events.filter((event) => event.kind === "db_query" && String(event.fields.text).startsWith("PUBLISH"));
+    expect(publishes.length).toBe(2);
+    expect(receives[0]!.timestampNs > publishes[0]!.timestampNs).toBe(true);
+    const dump = await runCli(["dump", traced.out]);
+    expect(dump.stdout).toContain("redis_pubsub#0 3B");
+    expect(dump.stdout).toContain("(from the server, subscriber ");
+    // Never paired (the publisher's PUBLISH is a query): not counted as receives without a send.
+    expect((await runCli(["dump", "--stats", traced.out])).stdout).toContain("messages: 0 receives without a send");
+  });
+});
+
 test("--no-redact: the arguments recorded, bounded", async () => {
   const traced = await both([process.execPath, "db/redis-commands.cjs", "ioredis"], ["--no-redact"]);
   const texts = traced.events.filter((e) => e.kind === "db_query").map((e) => e.fields.text);
@@ -224,9 +252,17 @@ test("scope attach: ioredis, node-redis 5 and node-redis 4 loaded and connected 
     expect(await json("/redis")).toEqual({ a: "a", b: "b", c: "c" });
     expect((await json("/state")).changed.sort()).toEqual([
       "client4Connect",
+      "client4Multi",
+      "client4SendCommand",
       "client5Connect",
+      "client5Multi",
+      "client5Pipeline",
+      "client5SendCommand",
+      "ioredisSubscriber",
       "listPush",
       "listUnshift",
+      "pubSub4",
+      "pubSub5",
       "queue4AddCommand",
       "queue4PubSub",
       "queue5AddCommand",
@@ -243,13 +279,16 @@ test("scope attach: ioredis, node-redis 5 and node-redis 4 loaded and connected 
     const events = readEvents(out);
     expect(events.filter((e) => e.kind === "agent_error")).toEqual([]);
     const request = events.find((e) => e.kind === "http_server_request" && e.fields.target === "/redis")!.fields.requestId;
-    expect(events.filter((e) => e.kind === "db_query").map((e) => [e.fields.system, e.fields.text, e.fields.rows, e.fields.request])).toEqual([
-      ["ioredis", "SET ? ?", 1, request],
-      ["ioredis", "GET ?", 1, request],
-      ["redis", "SET ? ?", 1, request],
-      ["redis", "GET ?", 1, request],
-      ["redis", "SET ? ?", 1, request],
-      ["redis", "GET ?", 1, request],
+    // Each names its database and server, node-redis's clients too (connected before the attach: their queue filed at their first command).
+    const named = ["0", "127.0.0.1", Number(new URL(server.url).port)];
+    expect(events.filter((e) => e.kind === "db_query").map((e) => [e.fields.system, e.fields.text, e.fields.rows, e.fields.request, e.fields.database, e.fields.serverAddress, e.fields.serverPort])).toEqual([
+      ["ioredis", "SET ? ?", 1, request, ...named],
+      ["ioredis", "GET ?", 1, request, ...named],
+      ["redis", "SET ? ?", 1, request, ...named],
+      ["redis", "GET ?", 1, request, ...named],
+      ["redis", "PING", 1, request, ...named],
+      ["redis", "SET ? ?", 1, request, ...named],
+      ["redis", "GET ?", 1, request, ...named],
     ]);
   } finally {
     child.kill();

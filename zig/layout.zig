@@ -472,7 +472,12 @@ pub const MonitorMissing = struct {
 /// 1 at a client; 2 for a server's publish to a topic), direction 0 = client -> server,
 /// 1 = server -> client. Each end is recorded alone, its receives with their own size and
 /// preview (d, e): nothing ties a client's connection to the server's, so they never pair.
-pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, websocket = 6, _ };
+/// redis_pubsub, pg_notify: messages a database server pushed to a subscriber (Redis
+/// SUBSCRIBE/PSUBSCRIBE/SSUBSCRIBE, PostgreSQL LISTEN), receives only (direction 1, server ->
+/// client), each with its own size and preview (the channel's name and the payload), never
+/// paired (the publisher's PUBLISH or NOTIFY is a query); sub-id: the subscriber connection
+/// (src/agent/shared/pubsub.ts).
+pub const ChannelKind = enum(u8) { worker = 1, port = 2, broadcast = 3, ipc = 4, cluster = 5, websocket = 6, redis_pubsub = 7, pg_notify = 8, _ };
 
 /// channel_close flags. Mirrored in src/core/layout.ts.
 pub const channel_close_flag_error: u16 = 1;

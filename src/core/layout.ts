@@ -127,8 +127,8 @@ export const eventKindName: Record<number, EventKindName> = Object.fromEntries(
 /** channel_close flags (zig/layout.zig): an error was reported on the connection; it ended without a closing handshake. */
 export const ChannelCloseFlag = { error: 1, unclean: 2 } as const;
 
-/** message_send/message_receive field b, low byte: the kind of channel (websocket: see zig/layout.zig). */
-export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5, websocket: 6 } as const;
+/** message_send/message_receive field b, low byte: the kind of channel (websocket, redis_pubsub, pg_notify: see zig/layout.zig). */
+export const ChannelKind = { worker: 1, port: 2, broadcast: 3, ipc: 4, cluster: 5, websocket: 6, redis_pubsub: 7, pg_notify: 8 } as const;
 
 /** db_query / db_pool_wait field e, bits 0..7: the client library (db_connection flags too). */
 export const DbSystem = { pg: 1, postgresJs: 2, betterSqlite3: 3, bunSqlite: 4, ioredis: 5, nodeRedis: 6, bunRedis: 7, mysql2: 8, bunSql: 9, bunSqlMysql: 10 } as const;

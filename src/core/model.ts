@@ -45,6 +45,12 @@ function namesOf(table: Record<string, number>, rename: Record<string, string> =
 }
 
 export const ChannelKindName = namesOf(ChannelKind);
+/**
+ * Channels whose ends are never paired (zig/layout.zig ChannelKind): a WebSocket's (each end
+ * alone), a database server's pushed messages (Redis pub/sub, PostgreSQL notifications: receives
+ * only). Their receives carry their own size and preview; readers do not count them unpaired.
+ */
+export const UNPAIRED_CHANNELS: ReadonlySet<unknown> = new Set(["websocket", "redis_pubsub", "pg_notify"]);
 export const SpawnMethodName = namesOf(SpawnMethod, { clusterFork: "cluster.fork" });
 export const HttpEndName = namesOf(HttpEnd, { socketError: "socket_error" });
 export const HttpClientName = namesOf(HttpClient);

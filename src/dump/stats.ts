@@ -1,8 +1,6 @@
 /** `scope dump --stats` and the `scope run` summary: counts by kind, processes, threads. */
-import { laterSend, messageKey, type TraceEvent } from "../core/model";
+import { laterSend, messageKey, UNPAIRED_CHANNELS, type TraceEvent } from "../core/model";
 
-/** WebSocket messages are never paired (zig/layout.zig ChannelKind): not counted as unpaired. */
-const WEBSOCKET = "websocket";
 
 export interface TraceStats {
   events: number;
@@ -72,7 +70,7 @@ export function computeStats(events: TraceEvent[], collectorPid?: number | Reado
   let unreceivedSends = 0;
   for (const [order, event] of events.entries()) {
     counter.add(event, order);
-    if (event.fields.channel === WEBSOCKET) continue;
+    if (UNPAIRED_CHANNELS.has(event.fields.channel)) continue;
     if (event.kind === "message_receive" && event.linkedTo.length === 0) unpairedReceives++;
     // A send the runtime refused was not sent; nor is its marker a send (model.ts MessageLinks).
     if (event.kind === "message_send" && event.linkedTo.length === 0 && event.fields.failed !== true && event.fields.refused !== true) unreceivedSends++;
@@ -97,7 +95,7 @@ export class MessagePairs {
   add(event: TraceEvent, counted: boolean, order: number): void {
     const send = event.kind === "message_send";
     if (!send && event.kind !== "message_receive") return;
-    if (event.fields.channel === WEBSOCKET) return;
+    if (UNPAIRED_CHANNELS.has(event.fields.channel)) return;
     const key = messageKey(event);
     let state = this.keys.get(key);
     if (!state) this.keys.set(key, (state = { lastSendNs: 0n, lastSendOrder: -1, lastSendCounted: false, received: false, countedReceives: 0 }));

@@ -1,6 +1,6 @@
 /** `scope dump` text format: one line per event, time since start, process/thread, kind, details. */
 import type { ChalkInstance } from "chalk";
-import type { FieldValue, TraceEvent } from "../core/model";
+import { UNPAIRED_CHANNELS, type FieldValue, type TraceEvent } from "../core/model";
 
 export function formatTime(relativeNs: bigint): string {
   const ms = Number(relativeNs) / 1e6;
@@ -34,8 +34,15 @@ function describe(event: TraceEvent, all: EventsAt): string {
       if (f.failed === true) return `${f.channel}#${f.ordinal} send refused by the runtime (it threw): the send before it on this channel was not sent`;
       if (f.refused === true) return `${f.channel}#${f.ordinal} ${f.sizeBytes}B ${quote(f.preview ?? "")} (refused by the runtime: not sent)`;
       const arrow = event.kind === "message_send" ? "→" : "←";
-      // A WebSocket's two ends are never paired (zig/layout.zig ChannelKind): said so, not "lost".
-      const unlinked = f.channel === "websocket" ? ` (${f.direction === 0 ? "client → server" : "server → client"}, ends not paired)` : event.kind === "message_receive" ? " (no send)" : " (not received)";
+      // A WebSocket's two ends are never paired, nor a database server's pushed messages (zig/layout.zig ChannelKind): said so, not "lost".
+      const unlinked =
+        f.channel === "websocket"
+          ? ` (${f.direction === 0 ? "client → server" : "server → client"}, ends not paired)`
+          : UNPAIRED_CHANNELS.has(f.channel)
+            ? ` (from the server, subscriber ${f.channelSubId})`
+            : event.kind === "message_receive"
+              ? " (no send)"
+              : " (not received)";
       const links = event.linkedTo.length ? ` ${arrow} ${event.linkedTo.map(where).join(", ")}` : unlinked;
       return `${f.channel}#${f.ordinal} ${f.sizeBytes}B ${quote(f.preview ?? "")}${links}`;
     }

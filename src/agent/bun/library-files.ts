@@ -40,7 +40,7 @@ interface ModuleClass {
  * entry is hooked (fastify, koa, pg-pool). Made at the first require, not at start.
  */
 let requiredAs: Set<string> | undefined;
-const REQUIRED_AS = "layer router index fastify hooks application hono-base prepared-router router-explorer router-proxy routes-resolver client query pool connection database Redis linked-list commands-queue koa pg-pool next-server collectFields locatedError Pool connection-manager types";
+const REQUIRED_AS = "layer router index fastify hooks application hono-base prepared-router router-explorer router-proxy routes-resolver client query pool connection database Redis linked-list commands-queue koa pg-pool next-server collectFields locatedError Pool connection-manager types large";
 
 /** Whether a require of `id` from `parent` may load a hooked file (before any resolution). */
 export function mayBeHooked(id: string, parent: unknown): boolean {

@@ -46,7 +46,7 @@ export function frameworkFile(): RegExp {
 
 /** The library files whose exports a database integration hooks, by path under node_modules. */
 export function libraryFile(): RegExp {
-  return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|knex[\\/]lib[\\/]client|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/](?:query|types)|better-sqlite3[\\/]lib[\\/]database|ioredis[\\/]built[\\/]Redis|@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/](?:linked-list|commands-queue|index)|mysql2[\\/]lib[\\/](?:base[\\/])?(?:connection|pool)|sequelize-pool[\\/]lib[\\/]Pool|sequelize[\\/]lib[\\/]dialects[\\/]abstract[\\/]connection-manager)\.js$/);
+  return (libraryFileMade ??= /[\\/]node_modules[\\/](pg[\\/]lib[\\/](?:client|query)|knex[\\/]lib[\\/]client|pg-pool[\\/]index|postgres[\\/]cjs[\\/]src[\\/](?:query|types|large)|better-sqlite3[\\/]lib[\\/]database|ioredis[\\/]built[\\/]Redis|@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/](?:linked-list|commands-queue|index)|mysql2[\\/]lib[\\/](?:base[\\/])?(?:connection|pool)|sequelize-pool[\\/]lib[\\/]Pool|sequelize[\\/]lib[\\/]dialects[\\/]abstract[\\/]connection-manager)\.js$/);
 }
 
 /**

@@ -42,6 +42,8 @@ export function esmHooks(): readonly EsmHook[] {
     { id: "postgres", package: "postgres", file: /[\\/]node_modules[\\/]postgres[\\/]src[\\/]query\.js$/, bindings: ["Query"], group: "db" },
     // Its src/types.js: `stringify`, which sees each query with its connection's options (which database and server), replaced.
     { id: "postgres", package: "postgres", file: /[\\/]node_modules[\\/]postgres[\\/]src[\\/]types\.js$/, bindings: ["stringify"], replace: ["stringify"], group: "db" },
+    // Its src/large.js: the function each `postgres()` hands its `sql` to, through which `sql.listen` is wrapped (LISTEN/NOTIFY's notifications).
+    { id: "postgres", package: "postgres", file: /[\\/]node_modules[\\/]postgres[\\/]src[\\/]large\.js$/, bindings: ["largeObject"], group: "db" },
     // Hono's routers (dist/, not dist/cjs/): their classes' `add` (src/agent/node/hono.ts).
     {
       id: "hono-router",

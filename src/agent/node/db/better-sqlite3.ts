@@ -33,6 +33,18 @@ function databaseConnection(db: DbRecorder, database: unknown): number {
   databases.set(database, system);
   return system;
 }
+/**
+ * A statement not prepared through the hooked `prepare`: one better-sqlite3 prepared itself (a
+ * transaction's BEGIN/COMMIT), or one prepared before `scope attach`. Its text from its
+ * `source`, its database from its `database`, the Database better-sqlite3's constructor of
+ * Statement freezes on it (a data property, no getter run), remembered for its next runs.
+ */
+function unknownStatement(db: DbRecorder, statement: object): { text: QueryText; system: number } {
+  const made = { text: db.queryText(dataProperty(statement, "source")), system: databaseConnection(db, dataProperty(statement, "database")) };
+  texts.set(statement, made);
+  return made;
+}
+
 let statementsHooked = false;
 /** The agent's own statement (transaction's probe) is being prepared: a failure there is not the program's query. */
 let probing = false;
@@ -125,9 +137,7 @@ export function hookStatementPrototype(db: DbRecorder, proto: object): void {
   // The per-call path allocates nothing of its own (no closure per call).
   const start = (statement: object, args: IArguments) => {
     try {
-      const made = texts.get(statement);
-      // A statement better-sqlite3 prepared itself (a transaction's BEGIN/COMMIT): no database known.
-      if (made === undefined) return db.queryStartWith(DbSystem.betterSqlite3, db.queryText((statement as { source?: unknown }).source), boundCount(args));
+      const made = texts.get(statement) ?? unknownStatement(db, statement);
       return db.queryStartWith(made.system, made.text, boundCount(args));
     } catch (error) {
       db.recorder.fail(error);

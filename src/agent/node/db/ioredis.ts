@@ -17,9 +17,12 @@
  * (writing happens inside `sendCommand`, or at the flush of a command queued while connecting);
  * one that ends unwritten (a closed connection) is started at its end.
  */
-import { DbSystem } from "../../shared/kinds";
+import { createRequire } from "node:module";
+import { ChannelKind, DbSystem } from "../../shared/kinds";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
+import { PubSubReceives } from "../../shared/pubsub";
 import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
+import { receivePush } from "./node-redis";
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -167,4 +170,33 @@ function followSelect(db: DbRecorder, client: unknown, options: unknown, command
     if (selects!.get(client) === after) selects!.set(client, before);
     return Reflect.apply(reject, this, arguments);
   };
+}
+
+/**
+ * Pub/sub messages: a client in subscriber mode hands every reply to its connection's
+ * `DataHandler.prototype.handleSubscriberReply(reply)` (built/DataHandler.js, which Redis.js at
+ * `filename` loads at its own load, through redis/event_handler.js), which emits `message`,
+ * `pmessage` or `smessage` (and their Buffer twins) for a pushed message. The wrapper records
+ * such a reply as a received message (shared/pubsub.ts) before those emits, on the client's
+ * channel (`this.redis`: a reconnect makes a new DataHandler for the same client). A client not
+ * in subscriber mode passes with one property read, as ioredis's own first test.
+ */
+export function hookIoredisPubSub(db: DbRecorder, filename: string): void {
+  const proto = (createRequire(filename)("./DataHandler") as { default?: { prototype?: unknown } } | null)?.default?.prototype;
+  if (proto === null || typeof proto !== "object" || hooked.has(proto)) return;
+  hooked.add(proto);
+  const receives = new PubSubReceives(db.recorder, ChannelKind.redis_pubsub);
+  wrapMethod(proto, "handleSubscriberReply", (original) =>
+    function handleSubscriberReply(this: { redis?: { condition?: { subscriber?: unknown } } }, reply: unknown) {
+      if (Array.isArray(reply) && reply.length >= 3) {
+        try {
+          const client = this.redis;
+          if (client?.condition?.subscriber) receivePush(receives, client, reply);
+        } catch (error) {
+          db.recorder.fail(error);
+        }
+      }
+      return Reflect.apply(original, this, arguments);
+    },
+  );
 }

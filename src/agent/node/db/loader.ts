@@ -22,7 +22,7 @@ export function hookDatabaseLibraries(db: DbRecorder, Module: { _extensions?: Re
   if (loaded !== undefined) {
     for (const [filename, exports] of loaded) {
       const match = libraryFile().exec(filename);
-      if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports, filename));
+      if (match) db.recorder.safe(() => onLibraryFile(db, match[1]!.replaceAll("\\", "/"), exports, filename, true));
       // Statements the program prepared already: their class from the addon's exports.
       else if (sqliteAddon.test(filename)) db.recorder.safe(() => onSqliteAddon(db, exports));
     }
@@ -63,7 +63,8 @@ function onSqliteAddon(db: DbRecorder, exports: unknown): void {
   if (proto !== null && typeof proto === "object") (require("./better-sqlite3") as typeof import("./better-sqlite3")).hookStatementPrototype(db, proto);
 }
 
-function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename: string): void {
+/** `late`: a file the program loaded before `scope attach` (its library may have made clients already). */
+function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename: string, late = false): void {
   switch (file) {
     case "pg/lib/client":
       return (require("./pg") as typeof import("./pg")).hookPgClient(db, exports);
@@ -74,7 +75,9 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
     case "postgres/cjs/src/query":
       return (require("./postgres") as typeof import("./postgres")).hookPostgresQuery(db, (exports as { Query?: unknown })?.Query);
     case "postgres/cjs/src/types":
-      return (require("./postgres") as typeof import("./postgres")).hookPostgresTypes(db, exports);
+      return (require("./postgres") as typeof import("./postgres")).hookPostgresTypes(db, exports, late);
+    case "postgres/cjs/src/large":
+      return (require("./postgres") as typeof import("./postgres")).hookPostgresLarge(db, exports);
     case "mysql2/lib/base/connection":
     case "mysql2/lib/connection":
       return (require("./mysql2") as typeof import("./mysql2")).hookMysql2Connection(db, exports);
@@ -90,14 +93,16 @@ function onLibraryFile(db: DbRecorder, file: string, exports: unknown, filename:
     case "knex/lib/client":
       return (require("./knex") as typeof import("./knex")).hookKnexClient(db, exports);
     case "ioredis/built/Redis":
-      return (require("./ioredis") as typeof import("./ioredis")).hookIoredis(db, exports);
+      (require("./ioredis") as typeof import("./ioredis")).hookIoredis(db, exports);
+      return (require("./ioredis") as typeof import("./ioredis")).hookIoredisPubSub(db, filename);
     case "@redis/client/dist/lib/client/linked-list":
       return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisList(db, exports);
     case "@redis/client/dist/lib/client/commands-queue":
       (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisQueue(exports);
-      return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Queue(db, filename, exports);
+      (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Queue(db, filename, exports);
+      return (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisPubSub(db, filename);
     case "@redis/client/dist/lib/client/index":
-      (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisClient(db, exports);
-      return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Client(db, exports);
+      (require("./node-redis") as typeof import("./node-redis")).hookNodeRedisClient(db, exports, late);
+      return (require("./node-redis4") as typeof import("./node-redis4")).hookNodeRedis4Client(db, exports, late);
   }
 }

@@ -23,7 +23,9 @@
  * moves the queue's database to n for the commands pushed after it (Redis runs them in order),
  * and back if it fails. A client connected before `scope attach` names none.
  */
-import { DbSystem } from "../../shared/kinds";
+import { createRequire } from "node:module";
+import { ChannelKind, DbSystem } from "../../shared/kinds";
+import { PubSubReceives } from "../../shared/pubsub";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
 import { commandTexts, errorCode, RECORDED, replyRows } from "./redis-command";
 
@@ -74,12 +76,19 @@ function queueTarget(queue: object): Target | undefined {
   return target;
 }
 
-/** 5.x's client: its `connect` files the queue with the client's connection. */
-export function hookNodeRedisClient(db: DbRecorder, exports: unknown): void {
+/**
+ * 5.x's client: its `connect` files the queue with the client's connection. `late` (scope
+ * attach, the file loaded before): clients may have connected already, so the methods every
+ * command of theirs passes (`sendCommand`, `_executePipeline`, `_executeMulti`; `this` may be a
+ * client made with `withCommandOptions`, whose `_self` is the client) file its queue at its
+ * first command while attached: one WeakSet look-up a command, only then.
+ */
+export function hookNodeRedisClient(db: DbRecorder, exports: unknown, late = false): void {
   const proto = (exports as { default?: { prototype?: Record<string, unknown> } } | null)?.default?.prototype;
   // 5.x's client hands its queue out (1.x's has no _getQueue).
   if (proto === null || typeof proto !== "object" || typeof proto._getQueue !== "function" || hooked.has(proto)) return;
   hooked.add(proto);
+  if (late) fileAtCommands(db, proto, ["sendCommand", "_executePipeline", "_executeMulti"], (client) => fileQueue(db, client));
   wrapMethod(proto, "connect", (original) =>
     function connect(this: Record<string, unknown>) {
       try {
@@ -90,6 +99,33 @@ export function hookNodeRedisClient(db: DbRecorder, exports: unknown): void {
       return Reflect.apply(original, this, arguments);
     },
   );
+}
+
+/**
+ * Clients connected before `scope attach` (their `connect` ran unwrapped): each of `methods`
+ * of their prototype files the client's queue (`file`) at the first command it passes, keyed by
+ * the client (`_self` where the client has one: a `withCommandOptions` client's is its base).
+ */
+export function fileAtCommands(db: DbRecorder, proto: object, methods: string[], file: (client: Record<string, unknown>) => void): void {
+  const seen = new WeakSet<object>();
+  for (const key of methods) {
+    wrapMethod(proto, key, (original) =>
+      function (this: Record<string, unknown>) {
+        if (this !== null && typeof this === "object") {
+          const self = (this._self ?? this) as Record<string, unknown>;
+          if (!seen.has(self)) {
+            seen.add(self);
+            try {
+              file(this);
+            } catch (error) {
+              db.recorder.fail(error);
+            }
+          }
+        }
+        return Reflect.apply(original, this, arguments);
+      },
+    );
+  }
 }
 
 function fileQueue(db: DbRecorder, client: Record<string, unknown>): void {
@@ -189,4 +225,58 @@ export function queueEntries(db: DbRecorder): (entry: Record<string, unknown>) =
       return Reflect.apply(reject, this, arguments);
     };
   };
+}
+
+/**
+ * Pub/sub messages (node-redis 5 and 4: both keep a `PubSub` per commands queue, in
+ * dist/lib/client/pub-sub.js, which commands-queue.js at `filename` requires at its load):
+ * the queue hands every push reply in subscriber mode to `PubSub.prototype.handleMessageReply`,
+ * which calls the program's listeners for a `message`, `pmessage` or `smessage` push. The
+ * wrapper records such a push as a received message (shared/pubsub.ts) before it: the reply's
+ * first element read as text (a Buffer of up to 8 bytes), its other elements the pattern,
+ * channel and payload as the server sent them. Other replies pass with one length test.
+ */
+export function hookNodeRedisPubSub(db: DbRecorder, filename: string): void {
+  const pubSub = (createRequire(filename)("./pub-sub") as { PubSub?: { prototype?: unknown } } | null)?.PubSub?.prototype;
+  if (pubSub === null || typeof pubSub !== "object" || hooked.has(pubSub)) return;
+  hooked.add(pubSub);
+  const receives = new PubSubReceives(db.recorder, ChannelKind.redis_pubsub);
+  wrapMethod(pubSub, "handleMessageReply", (original) =>
+    function handleMessageReply(this: object, reply: unknown) {
+      if (Array.isArray(reply) && reply.length >= 3) {
+        try {
+          receivePush(receives, this, reply);
+        } catch (error) {
+          db.recorder.fail(error);
+        }
+      }
+      return Reflect.apply(original, this, arguments);
+    },
+  );
+}
+
+/** A `message`, `smessage` or `pmessage` push (its pattern, channel and payload as the server sent them) as a receive on `owner`'s channel; any other reply: nothing. ioredis's too. */
+export function receivePush(receives: PubSubReceives, owner: object, reply: unknown[]): void {
+  const type = pushType(reply[0]);
+  if (type === MESSAGE) receives.receive(owner, reply[1], reply[2]);
+  else if (type === PATTERN && reply.length >= 4) receives.receive(owner, reply[2], reply[3], reply[1]);
+}
+
+const OTHER = 0;
+const MESSAGE = 1;
+const PATTERN = 2;
+
+/**
+ * A push reply's type: `message` or `smessage` (MESSAGE), `pmessage` (PATTERN), else OTHER,
+ * from a string or the Buffer the clients decode it into, by its length and first byte (no
+ * string made): the other pushes (subscribe, unsubscribe and their p/s forms, pong,
+ * invalidate) have other lengths.
+ */
+function pushType(first: unknown): number {
+  if (typeof first === "string") return first === "message" || first === "smessage" ? MESSAGE : first === "pmessage" ? PATTERN : OTHER;
+  if (!(first instanceof Uint8Array)) return OTHER;
+  const length = first.byteLength;
+  if (length === 7) return first[0] === 0x6d && first[6] === 0x65 ? MESSAGE : OTHER;
+  if (length !== 8 || first[7] !== 0x65) return OTHER;
+  return first[0] === 0x70 ? PATTERN : first[0] === 0x73 ? MESSAGE : OTHER;
 }

@@ -32,7 +32,7 @@ import { createRequire } from "node:module";
 import { definePatch } from "../../shared/patches";
 import { renamed } from "../../shared/reflect";
 import { wrapMethod, type DbRecorder } from "../../shared/db";
-import { fileQueueOf, markQueueCommands, queueEntries } from "./node-redis";
+import { fileAtCommands, fileQueueOf, markQueueCommands, queueEntries } from "./node-redis";
 
 const hooked = new WeakSet<object>();
 
@@ -101,26 +101,35 @@ function fileByPubSubGetter(queue: object): void {
   });
 }
 
-/** `exports`: @redis/client's dist/lib/client/index.js, 1.x's (its client has no `_getQueue`; 5.x's: node-redis.ts). */
-export function hookNodeRedis4Client(db: DbRecorder, exports: unknown): void {
+/**
+ * `exports`: @redis/client's dist/lib/client/index.js, 1.x's (its client has no `_getQueue`; 5.x's: node-redis.ts).
+ * `late` (scope attach, the file loaded before): a client connected already files its queue, as
+ * its connect does, at its first `sendCommand` or MULTI/pipeline exec (`multiExecutor`, which
+ * `multi()` reads off the client) while attached (node-redis.ts `fileAtCommands`). Its typed
+ * commands (`client.set`) call the executor 1.x's commander.js captured from the prototype at
+ * its load, past any wrapper: a client that sends only those names no connection.
+ */
+export function hookNodeRedis4Client(db: DbRecorder, exports: unknown, late = false): void {
   const proto = (exports as { default?: { prototype?: Record<string, unknown> } } | null)?.default?.prototype;
   if (proto === null || typeof proto !== "object" || typeof proto._getQueue === "function" || clients.has(proto)) return;
   const options = Object.getOwnPropertyDescriptor(proto, "options")?.get;
   const pubSub = Object.getOwnPropertyDescriptor(proto, "isPubSubActive")?.get;
   if (typeof options !== "function" || typeof pubSub !== "function") return;
   clients.add(proto);
+  const file = (client: object) => {
+    // No options (@redis/client's createClient() without any): node-redis's defaults.
+    filing = { db, options: Reflect.apply(options, client, []) ?? {} };
+    try {
+      Reflect.apply(pubSub, client, []);
+    } finally {
+      filing = undefined;
+    }
+  };
   wrapMethod(proto, "connect", (original) =>
     function connect(this: object) {
-      db.recorder.safe(() => {
-        // No options (@redis/client's createClient() without any): node-redis's defaults.
-        filing = { db, options: Reflect.apply(options, this, []) ?? {} };
-        try {
-          Reflect.apply(pubSub, this, []);
-        } finally {
-          filing = undefined;
-        }
-      });
+      db.recorder.safe(() => file(this));
       return Reflect.apply(original, this, arguments);
     },
   );
+  if (late) fileAtCommands(db, proto, ["sendCommand", "multiExecutor"], file);
 }

@@ -19,8 +19,9 @@
  * own context only: the program's AsyncLocalStorage sees what it saw untraced), since pg
  * calls it from the socket's events, whose context is that of whoever opened the connection.
  */
-import { DbSystem } from "../../shared/kinds";
+import { ChannelKind, DbSystem } from "../../shared/kinds";
 import { dataProperty, wrapMethod, type DbRecorder } from "../../shared/db";
+import { PubSubReceives } from "../../shared/pubsub";
 import { callerOf } from "../../shared/reflect";
 import { runInRequest } from "../../shared/request-context";
 import { makeStamp } from "../../shared/stamp";
@@ -273,6 +274,7 @@ export function hookPgClient(db: DbRecorder, Client: unknown): void {
       return Reflect.apply(original, this, arguments);
     },
   );
+  hookPgNotifications(db, proto);
   wrapMethod(proto, "query", (original) => {
     const call = callerOf(original);
     // Named parameters handed on for 1 to 3 arguments (callerOf), else `arguments` untouched
@@ -572,4 +574,29 @@ function inRequest(request: number, fn: Fn): Fn {
 
 function lengthOf(list: unknown): number {
   return Array.isArray(list) ? list.length : 0;
+}
+
+/**
+ * LISTEN/NOTIFY: a client's connection emits each NotificationResponse as 'notification' to
+ * `Client.prototype._handleNotification(msg)` (pg 8: the client binds it at `connect`, once per
+ * connection), which emits 'notification' with the same object (`processId`, `channel`,
+ * `payload`) to the program. The wrapper records it as a received message (shared/pubsub.ts)
+ * first, the notifying backend's process id in its preview. A client connected before the
+ * hook (scope attach) bound pg's own: its notifications are not recorded.
+ */
+function hookPgNotifications(db: DbRecorder, proto: object): void {
+  const receives = new PubSubReceives(db.recorder, ChannelKind.pg_notify);
+  wrapMethod(proto, "_handleNotification", (original) =>
+    function _handleNotification(this: object, message: unknown) {
+      if (message !== null && typeof message === "object" && !db.isProxy(message)) {
+        try {
+          const { channel, payload, processId } = message as Record<string, unknown>;
+          receives.receive(this, channel, payload, undefined, typeof processId === "number" ? `, processId: ${processId}` : undefined);
+        } catch (error) {
+          db.recorder.fail(error);
+        }
+      }
+      return Reflect.apply(original, this, arguments);
+    },
+  );
 }
