@@ -23,6 +23,7 @@ const assert = std.debug.assert;
 /// (e = DbSystem | connection << 8; 0: none); a reader of 5 would show the sum as the system.
 /// 7: thread_spawn flags bit 0 (thread_spawn_flag_after_scope_hooks_thread): the worker's
 /// threadId is one higher than the program would see untraced.
+/// Also in 7: ChannelKind redis_pubsub and pg_notify (a reader of 6 shows an unknown kind).
 pub const record_layout_version: u32 = 7;
 pub const record_layout_version_oldest: u32 = 1;
 

@@ -9,7 +9,8 @@
  * (ExitFlag: a worker ended with its process, recorded by the collector); 5: thread_exit
  * flags bit 3 (ExitFlag.parent: the collector's ending of a worker from its parent's
  * thread_exited); 6: db_query / db_pool_wait field e = DbSystem | db_connection id << 8;
- * 7: thread_spawn flags bit 0 (ThreadSpawnFlag.afterScopeHooksThread);
+ * 7: thread_spawn flags bit 0 (ThreadSpawnFlag.afterScopeHooksThread), and the channel kinds
+ * redis_pubsub and pg_notify (a reader of 6 shows them as an unknown kind);
  * readers take 1 to 7 (zig/layout.zig).
  */
 export const RECORD_LAYOUT_VERSION = 7;
