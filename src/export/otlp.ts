@@ -254,8 +254,9 @@ export class OtlpSpanMaker {
    * Spans of the events given (a whole trace, or one batch of a stream after the ones
    * before). `unfinished`: requests, queries and pool waits that never ended are spans too
    * (a whole trace; a stream's last look), else they wait for their ends (a stream's batch).
+   * `held`: receives among the events that make no span yet (a stream's, waiting for their sends).
    */
-  spans(events: TraceEvent[], shape: TraceShape = shapeOf(events), unfinished = true): ReadableSpan[] {
+  spans(events: TraceEvent[], shape: TraceShape = shapeOf(events), unfinished = true, held?: ReadonlySet<TraceEvent>): ReadableSpan[] {
     this.peers.clear();
     for (const thread of shape.threads) this.seen(thread.pid, thread.lastNs);
     for (const process of shape.processes) this.know(process);
@@ -328,7 +329,7 @@ export class OtlpSpanMaker {
       out.push(this.querySpan(slice));
     }
     if (unfinished) for (const open of opens) out.push(this.lifetimeSpan(open, null, this.lifetimeIds(open)));
-    for (const event of events) if (event.kind === "message_send" || event.kind === "message_receive") out.push(this.messageSpan(event));
+    for (const event of events) if ((event.kind === "message_send" || event.kind === "message_receive") && !held?.has(event)) out.push(this.messageSpan(event));
     // What a later batch (a stream's) begins inside these steps finds them.
     this.batchSteps = null;
     for (const [key, list] of batchSteps) {

@@ -21,7 +21,7 @@
  */
 import { StringTable, type DecodedRecord } from "../core/events";
 import { eventKindName } from "../core/layout";
-import { interpret, messageKey, type TraceEvent } from "../core/model";
+import { interpret, messageKey, UNPAIRED_CHANNELS, type TraceEvent } from "../core/model";
 import { readTraceBytes } from "../core/trace-file";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { TraceFollower } from "./follow";
@@ -48,6 +48,11 @@ export interface StreamOptions {
   flushMs?: number;
   /** Chunks of the file read at most a look (default 64). */
   lookChunks?: number;
+  /**
+   * How long a receive waits for its send's record (default HOLD_MS), counted in looks
+   * (holdMs / pollMs): a spec reading a record a look holds for more looks than a run needs.
+   */
+  holdMs?: number;
 }
 
 export interface StreamTotals {
@@ -71,8 +76,8 @@ const aboutRequest = new Set(["http_traceparent", "http_route", "http_client_con
 /** A call's own records: no span without --otlp-functions, and most of a --functions trace. */
 const callKinds = new Set(["function_call", "function_return", "function_throw", "function_settle", "function_yield", "function_resume", "attach_function_call"]);
 const CARRIED_MAX = 200_000;
-/** Looks a receive waits for its send (HOLD_LOOKS × pollMs: 2 s at the default). */
-const HOLD_LOOKS = 8;
+/** How long a receive waits for its send (8 looks at the default pollMs). */
+const HOLD_MS = 2_000;
 const DEFINITIONS_MAX = 100_000;
 
 const kindOf = (record: DecodedRecord) => (typeof record.kind === "string" ? record.kind : (eventKindName[record.kind] ?? `kind_${record.kind}`));
@@ -144,16 +149,19 @@ export class OtlpStream {
       else this.maker.seen(record.pid, record.timestampNs); // its process's last record, as an export sees it
     }
     const combined = [...this.definitions, ...this.carried, ...fresh];
-    const all = interpret(combined, (pid, tid, id) => this.strings.get(pid, tid, id));
-    const held = this.holdReceives(all);
-    const events = held.size ? all.filter((e) => !held.has(keyOf(e.pid, e.tid, e.timestampNs, e.kind))) : all;
+    const events = interpret(combined, (pid, tid, id) => this.strings.get(pid, tid, id));
+    // Held receives stay among the events, making no span yet: the model's indexes (a request's
+    // end's among them) are positions in this list (filtered out, a request ending after a held
+    // receive lost its end, was carried to the last look and sent unfinished).
+    const held = this.holdReceives(events);
     const shape = shapeOf(events);
-    this.enqueue(this.maker.spans(events, shape, false));
+    this.enqueue(this.maker.spans(events, shape, false, held));
 
     // What the next look needs: definitions, and the open slices' starts with their requests' own records.
     for (const record of fresh) if (definitions.has(kindOf(record))) this.definitions.push(record);
     if (this.definitions.length > DEFINITIONS_MAX) this.definitions = this.definitions.filter((r) => kindOf(r) !== "http_connection").concat(this.definitions.filter((r) => kindOf(r) === "http_connection").slice(-DEFINITIONS_MAX / 2));
-    const keep = new Set<string>(held);
+    const keep = new Set<string>();
+    for (const receive of held) keep.add(keyOf(receive.pid, receive.tid, receive.timestampNs, receive.kind));
     const openRequests = new Set<string>();
     for (const slice of shape.slices) {
       if (slice.finished) continue;
@@ -177,27 +185,29 @@ export class OtlpStream {
 
   /**
    * The receives whose send no look has made a span of yet: held (carried) for up to
-   * HOLD_LOOKS looks, so they join their send's trace. The collector writes records in the
+   * holdMs, so they join their send's trace. The collector writes records in the
    * order it drains lanes, not in time order across threads: a receive on one thread can
    * reach the file before its send on another (that lane drained later, or the send waited
    * in its thread's overflow), and made then it took a trace of its own (the message's)
    * instead of the sending request's, which `scope export --otlp` of the file gives it.
    */
-  private holdReceives(events: TraceEvent[]): Set<string> {
-    const held = new Set<string>();
+  private holdReceives(events: TraceEvent[]): Set<TraceEvent> {
+    const held = new Set<TraceEvent>();
     const ages = new Map<string, number>();
+    const holdLooks = Math.max(1, Math.round((this.options.holdMs ?? HOLD_MS) / (this.options.pollMs ?? 250)));
     let sends: Set<string> | undefined;
     for (const event of events) {
-      if (event.kind !== "message_receive") continue;
+      // A WebSocket's or a database server's pushed message has no send to wait for.
+      if (event.kind !== "message_receive" || UNPAIRED_CHANNELS.has(event.fields.channel)) continue;
       const message = messageKey(event);
       if (this.maker!.knowsSend(message)) continue;
       sends ??= new Set(events.filter((e) => e.kind === "message_send").map(messageKey));
       if (sends.has(message)) continue;
       const key = keyOf(event.pid, event.tid, event.timestampNs, event.kind);
       const looks = (this.held.get(key) ?? 0) + 1;
-      if (looks > HOLD_LOOKS) continue;
+      if (looks > holdLooks) continue;
       ages.set(key, looks);
-      held.add(key);
+      held.add(event);
     }
     this.held = ages;
     return held;
