@@ -122,7 +122,9 @@ describe("refusals", () => {
     });
     killAfter(run);
     await run.stdout.getReader().read();
-    const nodePid = Number(readFileSync(`/proc/${run.pid}/task/${run.pid}/children`, "utf8").trim().split(/\s+/)[0]);
+    // scope run's children: the program and its group probe (src/run/forwarding.ts), the program's found by its command line.
+    const children = readFileSync(`/proc/${run.pid}/task/${run.pid}/children`, "utf8").trim().split(/\s+/).map(Number);
+    const nodePid = children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--inspect-port=0"))!;
     await expectRefused(nodePid, /^scope: pid \d+: it is traced by `scope run` already/);
     expect(alive(nodePid)).toBe(true);
   });

@@ -15,11 +15,20 @@
  * message group's rule; --redact-pattern applies); the SUBSCRIBE and PUBLISH commands keep
  * their arguments out of their texts (redis-command.ts).
  */
-import { threadId } from "node:worker_threads";
 import { ChannelKind, Kind, LongTaskKind, MAX_SUB_ID, channelField } from "./kinds";
 import { markTurn } from "./loop";
 import { PREVIEW_MAX_CHARS } from "./preview-limits";
 import type { Recorder } from "./recorder";
+
+/**
+ * This thread's id, read at the first subscriber. Not a static import of node:worker_threads:
+ * in Bun the agent's bundle would then bind the module's ES namespace at its start, before the
+ * agent replaces `Worker` on it, and a program's `import { Worker } from "node:worker_threads"`
+ * got the unwrapped class (no thread_spawn, no messages: spec/functions-run's Bun test).
+ */
+function ownThreadId(): number {
+  return (require("node:worker_threads") as typeof import("node:worker_threads")).threadId;
+}
 
 /** Direction of a pushed message: server → client (a WebSocket's numbering). */
 const FROM_SERVER = 1;
@@ -53,7 +62,7 @@ export class PubSubReceives {
   receive(owner: object, channel: unknown, payload: unknown, pattern?: unknown, extra?: string): void {
     let subscriber = owner === this.lastOwner ? this.last! : this.subscribers.get(owner);
     if (subscriber === undefined) {
-      const subId = (threadId * 0x100000 + (counter++ % 0x100000)) % MAX_SUB_ID;
+      const subId = (ownThreadId() * 0x100000 + (counter++ % 0x100000)) % MAX_SUB_ID;
       subscriber = { field: channelField(this.kind, FROM_SERVER, subId), received: 0 };
       this.subscribers.set(owner, subscriber);
     }
